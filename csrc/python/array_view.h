@@ -1,0 +1,48 @@
+// NumPy array -> calib::ArrayView without a copy for float32 and float16 of
+// any strides; float64 is converted to float32 (a copy, kept alive by the
+// returned holder). Other dtypes raise InvalidArgument naming `what`.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "int8rt/calibration.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace python {
+
+struct HeldArrayView {
+  pybind11::array holder;  // keeps the viewed memory alive
+  calib::ArrayView view;
+};
+
+inline HeldArrayView to_array_view(const pybind11::handle& obj, const std::string& what) {
+  namespace py = pybind11;
+  py::array arr = py::array::ensure(obj);
+  if (!arr) throw InvalidArgument(what + ": expected a NumPy array (float32 or float16)");
+  if (arr.dtype().is(py::dtype::of<double>())) {
+    arr = py::array_t<float, py::array::forcecast>::ensure(arr);
+  }
+  HeldArrayView out;
+  if (arr.dtype().is(py::dtype::of<float>())) {
+    out.view.dtype = calib::DType::kFloat32;
+  } else if (arr.dtype().kind() == 'f' && arr.itemsize() == 2) {
+    out.view.dtype = calib::DType::kFloat16;
+  } else {
+    throw InvalidArgument(what + ": expected float32 or float16 data, got dtype " +
+                          std::string(py::str(arr.dtype())));
+  }
+  out.view.data = arr.data();
+  for (py::ssize_t d = 0; d < arr.ndim(); ++d) {
+    out.view.shape.push_back(arr.shape(d));
+    out.view.strides.push_back(arr.strides(d));
+  }
+  out.holder = std::move(arr);
+  return out;
+}
+
+}  // namespace python
+}  // namespace int8rt

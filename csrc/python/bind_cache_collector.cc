@@ -1,0 +1,10 @@
+// Bindings for the calibration cache collector API (filled in by its implementation).
+#include "python/bindings.h"
+
+namespace int8rt {
+namespace python {
+
+void bind_cache_collector(pybind11::module_& m) { (void)m; }
+
+}  // namespace python
+}  // namespace int8rt

@@ -1,0 +1,17 @@
+// Registration functions of the _core extension, one per binding file.
+// Bindings are thin: argument conversion, GIL release, nothing else.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace int8rt {
+namespace python {
+
+void bind_errors(pybind11::module_& m);
+void bind_threading(pybind11::module_& m);
+void bind_histogram(pybind11::module_& m);
+void bind_methods(pybind11::module_& m);
+void bind_cache_collector(pybind11::module_& m);
+
+}  // namespace python
+}  // namespace int8rt
