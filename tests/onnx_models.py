@@ -98,3 +98,39 @@ def op_names(net) -> List[str]:
 
 def tensor_names(net) -> List[str]:
     return [t["name"] for t in net.tensors()]
+
+
+def block_net(opset: int = 13) -> onnx.ModelProto:
+    """Grouped SAME_UPPER Conv -> BN -> PRelu -> MaxPool -> AveragePool -> ReduceMean -> Softmax (+ GAP branch,
+    LayerNormalization at opset >= 17), exercising the opset-dependent forms the importer normalises."""
+    rng = np.random.default_rng(RNG_SEED + opset)
+    f32 = np.float32
+    inits = [
+        init("w", rng.standard_normal((6, 2, 3, 3)).astype(f32) * 0.4),
+        init("scale", rng.uniform(0.5, 1.5, 6).astype(f32)), init("shift", rng.standard_normal(6).astype(f32)),
+        init("mean", rng.standard_normal(6).astype(f32) * 0.1), init("var", rng.uniform(0.5, 2.0, 6).astype(f32)),
+        init("slope", rng.uniform(0.05, 0.3, (6, 1, 1)).astype(f32)),
+        init("k", np.array(1.5, f32)),
+    ]
+    reduce_kw = {"axes": [2]} if opset < 18 else {}
+    reduce_in = ["avg"] if opset < 18 else ["avg", "reduce_axes"]
+    if opset >= 18:
+        inits.append(init("reduce_axes", np.array([2], np.int64)))
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["conv"], name="conv", group=2, auto_pad="SAME_UPPER", strides=[2, 2]),
+        helper.make_node("BatchNormalization", ["conv", "scale", "shift", "mean", "var"], ["bn"], name="bn"),
+        helper.make_node("PRelu", ["bn", "slope"], ["prelu"], name="prelu"),
+        helper.make_node("MaxPool", ["prelu"], ["maxp"], name="maxpool", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("AveragePool", ["maxp"], ["avg"], name="avgpool", kernel_shape=[2, 2]),
+        helper.make_node("ReduceMean", reduce_in, ["red"], name="reduce", keepdims=1, **reduce_kw),
+        helper.make_node("Mul", ["red", "k"], ["scaled"], name="mul"),
+        helper.make_node("Softmax", ["scaled"], ["soft"], name="softmax", axis=3 if opset < 13 else -1),
+        helper.make_node("GlobalAveragePool", ["bn"], ["gap"], name="gap"),
+        helper.make_node("Add", ["soft", "gap"], ["y"], name="add"),
+    ]
+    outputs = [fvi("y", ["N", 6, 1, 4])]
+    if opset >= 17:
+        inits += [init("ln_g", rng.uniform(0.5, 1.5, 4).astype(f32)), init("ln_b", rng.standard_normal(4).astype(f32))]
+        nodes.append(helper.make_node("LayerNormalization", ["y", "ln_g", "ln_b"], ["ln"], name="ln", axis=-1))
+        outputs.append(fvi("ln", ["N", 6, 1, 4]))
+    return model(nodes, [fvi("x", ["N", 4, 9, 9])], outputs, inits, opset)

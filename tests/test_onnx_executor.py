@@ -14,7 +14,7 @@ ort = pytest.importorskip("onnxruntime")
 import int8rt  # noqa: E402
 import int8rt.onnx  # noqa: E402
 from int8rt._core import Executor  # noqa: E402
-from onnx_models import conv_net, torch_view_chain, unary_chain  # noqa: E402
+from onnx_models import block_net, conv_net, torch_view_chain, unary_chain  # noqa: E402
 
 # Tolerances. Element-wise ops: libm (tanh, erf, exp) against ONNX Runtime's own
 # vectorised approximations differ by a few float32 ulps, so 1e-5 absolute and
@@ -25,6 +25,9 @@ MODELS = {
     "unary_chain": (unary_chain, 1e-5),
     "conv_net": (conv_net, 1e-4),
     "torch_view_chain": (torch_view_chain, 1e-6),
+    "block_net_opset11": (lambda: block_net(11), 1e-5),
+    "block_net_opset13": (lambda: block_net(13), 1e-5),
+    "block_net_opset18": (lambda: block_net(18), 1e-5),
 }
 
 
