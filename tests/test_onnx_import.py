@@ -112,6 +112,17 @@ def test_constant_nodes_and_all_constant_subgraphs_fold():
     assert net.find_tensor("a") == -1 and net.find_tensor("c") == -1  # only read by folded nodes
 
 
+def test_outputs_may_be_inputs_or_constants_and_scalars_stay_scalars():
+    nodes = [helper.make_node("Dropout", ["x"], ["d", "mask"], name="drop"),
+             helper.make_node("Constant", [], ["k"], name="k_node", value_float=2.0)]
+    m = model(nodes, [fvi("x", ["N", 2])], [fvi("d", ["N", 2]), fvi("x", ["N", 2]), fvi("k", [])], opset=13)
+    net = int8rt.onnx.import_model(m)
+    assert [net.tensor(i)["name"] for i in net.outputs()] == ["d", "x", "k"]
+    assert op_names(net) == ["Dropout"] and net.node(0)["outputs"] == [net.find_tensor("d"), net.find_tensor("mask")]
+    k = net.constant_data("k")
+    assert k.shape == () and k.dtype == np.float32 and k == 2.0
+
+
 def test_static_shape_chain_folds_without_dynamic_batch():
     nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
              helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")]

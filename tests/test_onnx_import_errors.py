@@ -107,3 +107,12 @@ def test_missing_onnx_package_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"pip install int8rt\[onnx\]"):
         int8rt.onnx.import_model(b"")
+
+
+def test_failing_constant_folding_names_the_node():
+    nodes = [helper.make_node("Reshape", ["a", "s"], ["r"], name="bad_reshape"),
+             helper.make_node("Add", ["x", "r"], ["y"], name="add")]
+    inits = [init("a", np.ones(3, np.float32)), init("s", np.array([2], np.int64))]
+    m = model(nodes, [fvi("x", ["N", 2])], [fvi("y", ["N", 2])], inits, 13)
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'bad_reshape' \(Reshape\): evaluating it"):
+        int8rt.onnx.import_model(m)

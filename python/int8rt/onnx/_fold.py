@@ -113,9 +113,12 @@ class Folder:
         present = [(n, a) for n, a in zip(node.input, args) if n]
         op = node.op_type
         if op in _NEVER_FOLD:
-            self._keep(node, args)
+            self._keep(node)
         elif all(isinstance(a, np.ndarray) for _, a in present):
-            self._set(node, evaluate(node, args, self.opset))
+            try:
+                self._set(node, evaluate(node, args, self.opset))
+            except Exception as e:  # the reference runtime raises assorted types for bad constants
+                raise self._error(node, f"evaluating it on its constant inputs failed: {e}") from e
         elif op == "Shape":
             self._set(node, [self._shape(node)])
         elif any(isinstance(a, BatchValue) for a in args):
@@ -125,10 +128,9 @@ class Folder:
             raise self._error(node, f"computes on run-time data ('{computed[0]}'); int8rt evaluates {op} "
                                     "only on constants at import time")
         else:
-            self._keep(node, args)
+            self._keep(node)
 
-    def _keep(self, node: onnx.NodeProto, args: Sequence[Optional[Value]],
-              inputs: Optional[List[str]] = None) -> None:
+    def _keep(self, node: onnx.NodeProto, inputs: Optional[List[str]] = None) -> None:
         self.result.nodes.append(KeptNode(node, list(node.input) if inputs is None else inputs))
 
     def _shape(self, node: onnx.NodeProto) -> Value:
@@ -145,10 +147,10 @@ class Folder:
     def _batch_dependent(self, node: onnx.NodeProto, args: Sequence[Optional[Value]]) -> None:
         op = node.op_type
         if op == "Reshape" and isinstance(args[1], BatchValue) and not isinstance(args[0], BatchValue):
-            self._keep(node, args, [node.input[0], self._reshape_target(node, args[1])])
+            self._keep(node, [node.input[0], self._reshape_target(node, args[1])])
         elif op == "Resize" and len(args) > 3 and isinstance(args[3], BatchValue) and \
                 not any(isinstance(a, BatchValue) for a in args[:3]):
-            self._keep(node, args, [node.input[0], node.input[1], self._resize_scales(node, args[3]), ""])
+            self._keep(node, [node.input[0], node.input[1], self._resize_scales(node, args[3]), ""])
         elif op in _MOVERS or op == "Concat":
             moved = range(len(args)) if op == "Concat" else _MOVERS[op]
             for i, a in enumerate(args):

@@ -144,13 +144,13 @@ def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int]
 
 def _ir_array(name: str, a: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "f" or a.dtype == np.dtype("float16"):
-        return np.ascontiguousarray(a, np.float32)
+        return np.asarray(a, np.float32, order="C")  # not ascontiguousarray: it makes scalars 1-D
     if a.dtype == np.int8:
-        return np.ascontiguousarray(a)
+        return np.asarray(a, order="C")
     if a.dtype.kind in "biu":
         if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
             raise NotSupportedError(f"constant '{name}': uint64 values beyond int64")
-        return np.ascontiguousarray(a, np.int64)
+        return np.asarray(a, np.int64, order="C")
     raise NotSupportedError(f"constant '{name}' has dtype {a.dtype}; int8rt constants are numeric")
 
 
