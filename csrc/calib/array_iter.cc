@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <numeric>
 
 #include "core/half.h"
 #include "int8rt/error.h"
@@ -84,13 +83,18 @@ namespace {
 // Collects values into a buffer of kBlock floats and passes full buffers on.
 class Gatherer {
  public:
-  Gatherer(DType dtype, const BlockFn& fn) : dtype_(dtype), fn_(fn) {}
+  Gatherer(DType dtype, const BlockFn& fn)
+      : dtype_(dtype), itemsize_(dtype == DType::kFloat32 ? 4 : 2), fn_(fn) {}
 
   // Appends n items starting at p, `stride` bytes apart.
   void add(const char* p, int64_t n, int64_t stride) {
     while (n > 0) {
       int64_t take = std::min(n, kBlock - fill_);
-      if (dtype_ == DType::kFloat32) {
+      if (stride == itemsize_) {  // a contiguous run (float16, or unaligned float32)
+        std::memcpy(dtype_ == DType::kFloat32 ? static_cast<void*>(&values_[fill_])
+                                              : static_cast<void*>(&halves_[fill_]),
+                    p, static_cast<size_t>(take * stride));
+      } else if (dtype_ == DType::kFloat32) {
         for (int64_t j = 0; j < take; ++j) std::memcpy(&values_[fill_ + j], p + j * stride, 4);
       } else {
         for (int64_t j = 0; j < take; ++j) std::memcpy(&halves_[fill_ + j], p + j * stride, 2);
@@ -111,6 +115,7 @@ class Gatherer {
 
  private:
   DType dtype_;
+  int64_t itemsize_;
   const BlockFn& fn_;
   int64_t fill_ = 0;
   float values_[kBlock];

@@ -15,18 +15,18 @@
 namespace int8rt {
 
 inline float half_bits_to_float(uint16_t h) {
-  const uint32_t magnitude = static_cast<uint32_t>(h & 0x7fffu);
+  const int32_t shifted = static_cast<int32_t>(h & 0x7fffu) << 13;  // exponent|mantissa, float position
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  float scaled;
-  const uint32_t shifted = magnitude << 13;
-  std::memcpy(&scaled, &shifted, sizeof(scaled));
-  float value = scaled * 0x1p112f;
-  uint32_t bits;
+  float value;
+  std::memcpy(&value, &shifted, sizeof(value));
+  value *= 0x1p112f;
+  int32_t bits;
   std::memcpy(&bits, &value, sizeof(bits));
   // Exponent 31: Inf (mantissa 0) or NaN (payload kept in the top mantissa bits).
-  const uint32_t special = magnitude >= 0x7c00u ? (0x7f800000u | shifted) : 0u;
-  bits = (magnitude >= 0x7c00u ? special : bits) | sign;
-  std::memcpy(&value, &bits, sizeof(value));
+  const int32_t special = shifted | 0x7f800000;
+  const int32_t mask = -static_cast<int32_t>(shifted >= (0x7c00 << 13));  // all ones if special
+  const uint32_t out = static_cast<uint32_t>((special & mask) | (bits & ~mask)) | sign;
+  std::memcpy(&value, &out, sizeof(value));
   return value;
 }
 
