@@ -7,8 +7,9 @@ Usage: PYTHONPATH=python python3 benchmarks/hist_bench.py [--n 1048576] [--runs 
 from __future__ import annotations
 
 import argparse
-import io
 import contextlib
+import io
+import os
 import statistics
 import time
 
@@ -21,7 +22,6 @@ from int8rt.calib import Histogram
 def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
-    import os
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
@@ -61,21 +61,25 @@ def main() -> None:
 
     if HistogramCollector is not None:
         import onnxruntime
-        for method, attr in (("entropy", "collect_value"), ("percentile", "collect_absolute_value")):
-            ort = HistogramCollector(method, True, args.bins, 128, 99.99, "same")
-            h = Histogram(args.bins)
-            ort_fn = getattr(ort, attr)
-            ort_fn({"t": x})
-            h.collect(x)
-            ours, theirs = [], []
-            with contextlib.redirect_stdout(io.StringIO()):
-                for _ in range(args.runs):  # alternating, same data, same process
-                    theirs.append(time_once(lambda: ort_fn({"t": x})))
-                    ours.append(time_once(lambda: h.collect(x)))
-            a, b = statistics.median(ours), statistics.median(theirs)
-            print(f"  vs onnxruntime {onnxruntime.__version__} HistogramCollector.{attr}: "
-                  f"int8rt {a:.3f} ms, ORT {b:.3f} ms, ORT/int8rt = {b / a:.1f}x "
-                  f"(int8rt threads={int8rt.get_num_threads()})")
+        for threads in (1, 2):
+            int8rt.set_num_threads(threads)
+            for method, attr in (("entropy", "collect_value"),
+                                 ("percentile", "collect_absolute_value")):
+                ort = HistogramCollector(method, True, args.bins, 128, 99.99, "same")
+                h = Histogram(args.bins)
+                ort_fn = getattr(ort, attr)
+                ort_fn({"t": x})
+                h.collect(x)
+                ours, theirs = [], []
+                with contextlib.redirect_stdout(io.StringIO()):
+                    for _ in range(args.runs):  # alternating, same data, same process
+                        theirs.append(time_once(lambda: ort_fn({"t": x})))
+                        ours.append(time_once(lambda: h.collect(x)))
+                a, b = statistics.median(ours), statistics.median(theirs)
+                print(f"  onnxruntime {onnxruntime.__version__} HistogramCollector.{attr}: "
+                      f"ORT {b:.3f} ms, int8rt {a:.3f} ms (threads={threads}), "
+                      f"ORT/int8rt = {b / a:.1f}x")
+        int8rt.set_num_threads(before)
     else:
         print("  onnxruntime not installed: no comparison")
 
