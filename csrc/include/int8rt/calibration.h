@@ -22,10 +22,10 @@ enum class RangePolicy {
   // The first batch sets [0, max|x|] over num_bins bins; a later larger max
   // appends bins of the same width (NVIDIA's pytorch-quantization torch path).
   kExtend,
-  // The range is the smallest power of two >= max|x|; growing merges bins
-  // 2^k -> 1, exactly (TensorRT developer guide's description). A max|x| that
-  // is itself a power of two gets the next one, so every value lies strictly
-  // inside the range and merging stays exact (see csrc/calib/histogram.cc).
+  // The range is the smallest power of two strictly above max|x| (so a max
+  // that is itself a power of two lies inside and growth stays exact, see
+  // csrc/calib/histogram.cc); growing merges bins 2^k -> 1, exactly
+  // (TensorRT developer guide's description).
   kPowerOfTwo,
   // observe_range() over all data first, then collect() bins in that fixed
   // range: independent of batch order.
