@@ -221,6 +221,16 @@ const GemmKernel& choose_gemm(const GemmShape& shape, OutputType out) {
   return choose("gemm_s8", gemm_candidates(), shape, out);
 }
 
+const ConvKernel& choose_conv_from(const std::vector<const ConvKernel*>& list,
+                                   const ConvShape& shape, OutputType out) {
+  return choose("conv_s8", list, shape, out);
+}
+
+const GemmKernel& choose_gemm_from(const std::vector<const GemmKernel*>& list,
+                                   const GemmShape& shape, OutputType out) {
+  return choose("gemm_s8", list, shape, out);
+}
+
 const ConvKernel& conv_kernel_by_name(const std::string& name, const ConvShape& shape,
                                       OutputType out) {
   return by_name("conv_s8", conv_candidates(), name, shape, out);

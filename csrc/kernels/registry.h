@@ -96,6 +96,10 @@ const std::vector<const ConvKernel*>& conv_candidates();
 // First eligible candidate (see top of file). Validates the shape. Never
 // fails for a valid shape: the reference kernel accepts everything.
 const ConvKernel& choose_conv(const ConvShape& shape, OutputType out);
+// The same walk over a caller-given list (tests, tools); throws NotSupported
+// if no candidate accepts.
+const ConvKernel& choose_conv_from(const std::vector<const ConvKernel*>& list,
+                                   const ConvShape& shape, OutputType out);
 // The candidate called `name`; throws InvalidArgument if unknown, or
 // NotSupported if it is above the cap, unsupported by the CPU or declines.
 const ConvKernel& conv_kernel_by_name(const std::string& name, const ConvShape& shape,
@@ -124,6 +128,8 @@ class GemmKernel {
 
 const std::vector<const GemmKernel*>& gemm_candidates();
 const GemmKernel& choose_gemm(const GemmShape& shape, OutputType out);
+const GemmKernel& choose_gemm_from(const std::vector<const GemmKernel*>& list,
+                                   const GemmShape& shape, OutputType out);
 const GemmKernel& gemm_kernel_by_name(const std::string& name, const GemmShape& shape,
                                       OutputType out);
 
