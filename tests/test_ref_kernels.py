@@ -270,6 +270,11 @@ def test_gemm_f32_and_pools_f32() -> None:
     want = a.astype(np.float64) @ b.astype(np.float64).T + bias
     mag = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)).T + np.abs(bias)
     assert np.all(np.abs(got - want) <= 302 * U * mag)  # n = 301 terms, bound as above
+    # Few-row (dot product) and many-row (transposed) paths follow one documented
+    # order, so rows agree bit for bit whichever path computed them.
+    a11 = rng.normal(size=(11, 300)).astype(F32)
+    full = K.gemm_f32(a11, b, bias)
+    assert all(np.array_equal(full[i], K.gemm_f32(a11[i:i + 1], b, bias)[0]) for i in range(11))
     x = rng.normal(size=(2, 3, 9, 8)).astype(F32)
     x_nhwc = x.transpose(0, 2, 3, 1)
     for kernel, stride, pads in POOL_CASES:

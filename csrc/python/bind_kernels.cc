@@ -89,8 +89,9 @@ py::array conv2d_s8(const py::handle& x_obj, const py::handle& w_obj, const py::
   std::vector<py::ssize_t> out_shape = {N, shape.out_h(), shape.out_w(), K};
   EpilogueArgs e = epilogue_args(scale, bias, K, lo, hi, out_dtype, residual, residual_scale,
                                  out_shape);
-  const kernels::ConvKernel& k = kernel ? kernels::conv_kernel_by_name(*kernel, shape, e.ep.out_type)
-                                        : kernels::choose_conv(shape, e.ep.out_type);
+  const kernels::ConvKernel& k =
+      kernel ? kernels::conv_kernel_by_name(*kernel, shape, e.ep.out_type)
+             : kernels::choose_conv(shape, e.ep.out_type);
   py::array y = make_output(e.ep.out_type, out_shape);
   void* yp = y.mutable_data();
   py::gil_scoped_release release;
@@ -110,8 +111,9 @@ py::array gemm_s8(const py::handle& a_obj, const py::handle& b_obj, const py::ha
   std::vector<py::ssize_t> out_shape = {a.shape(0), b.shape(0)};
   EpilogueArgs e = epilogue_args(scale, bias, shape.N, lo, hi, out_dtype, residual,
                                  residual_scale, out_shape);
-  const kernels::GemmKernel& k = kernel ? kernels::gemm_kernel_by_name(*kernel, shape, e.ep.out_type)
-                                        : kernels::choose_gemm(shape, e.ep.out_type);
+  const kernels::GemmKernel& k =
+      kernel ? kernels::gemm_kernel_by_name(*kernel, shape, e.ep.out_type)
+             : kernels::choose_gemm(shape, e.ep.out_type);
   py::array y = make_output(e.ep.out_type, out_shape);
   void* yp = y.mutable_data();
   py::gil_scoped_release release;
@@ -167,8 +169,9 @@ void bind_kernels(py::module_& m) {
         "Effective ISA cap: min(CPU, INT8RT_MAX_ISA, set_max_isa()).");
   k.def("cpu_max_isa", [] { return std::string(kernels::isa_name(kernels::cpu_max_isa())); });
   k.def("set_max_isa", [](const std::optional<std::string>& name) {
-          kernels::set_max_isa(name ? std::optional<kernels::Isa>(kernels::parse_isa(*name, "set_max_isa"))
-                                    : std::nullopt);
+          std::optional<kernels::Isa> isa;
+          if (name) isa = kernels::parse_isa(*name, "set_max_isa");
+          kernels::set_max_isa(isa);
         }, "name"_a, "Cap kernel selection at an ISA name; None removes the cap.");
   k.def("isa_info", [] {
     py::dict d;

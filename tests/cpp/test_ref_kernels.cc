@@ -65,7 +65,8 @@ k::ConvShape conv_shape(int C, int H, int W, int K, int R, int S, int stride, in
 
 TEST(RefKernels, GuardBytesAndFullWrites) {
   const int N = 3;
-  for (const k::ConvShape& s : {conv_shape(5, 7, 6, 9, 3, 3, 1, 1, 1), conv_shape(8, 9, 9, 8, 3, 3, 2, 1, 8),
+  for (const k::ConvShape& s : {conv_shape(5, 7, 6, 9, 3, 3, 1, 1, 1),
+                                conv_shape(8, 9, 9, 8, 3, 3, 2, 1, 8),
                                 conv_shape(17, 4, 5, 3, 1, 1, 1, 0, 1)}) {
     auto x = random_s8(static_cast<size_t>(N) * s.H * s.W * s.C, 1);
     auto w = random_s8(s.weight_count(), 2);
@@ -92,7 +93,9 @@ TEST(RefKernels, GuardBytesAndFullWrites) {
   std::vector<float> sw(g.N, 0.003f);
   k::Requant rq = k::make_requant(0.1f, sw.data(), g.N, nullptr, 0.05f, k::OutputType::kInt8,
                                   k::Activation::kRelu);
-  check_guarded("gemm_s8", M * g.N, [&](void* y) { k::ref::gemm_s8(g, M, a.data(), b.data(), rq.epilogue(), y); });
+  check_guarded("gemm_s8", M * g.N, [&](void* y) {
+    k::ref::gemm_s8(g, M, a.data(), b.data(), rq.epilogue(), y);
+  });
   std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end());
   check_guarded("gemm_f32", M * g.N * 4, [&](void* y) {
     k::ref::gemm_f32(g, M, af.data(), bf.data(), nullptr, static_cast<float*>(y));
@@ -103,7 +106,9 @@ TEST(RefKernels, GuardBytesAndFullWrites) {
   p.pad_top = p.pad_left = 1; p.pad_bottom = 2; p.pad_right = 0;
   auto px = random_s8(static_cast<size_t>(N) * p.H * p.W * p.C, 6);
   const size_t pool_out = static_cast<size_t>(N) * p.out_h() * p.out_w() * p.C;
-  check_guarded("maxpool_s8", pool_out, [&](void* y) { k::ref::maxpool_s8(p, N, px.data(), static_cast<int8_t*>(y)); });
+  check_guarded("maxpool_s8", pool_out, [&](void* y) {
+    k::ref::maxpool_s8(p, N, px.data(), static_cast<int8_t*>(y));
+  });
   check_guarded("avgpool_s8", pool_out, [&](void* y) {
     k::ref::avgpool_s8(p, N, px.data(), 0.1f, 0.03f, static_cast<int8_t*>(y));
   });
@@ -111,19 +116,32 @@ TEST(RefKernels, GuardBytesAndFullWrites) {
     k::ref::global_avgpool_s8(N, p.H * p.W, p.C, px.data(), 0.1f, 0.01f, static_cast<int8_t*>(y));
   });
   std::vector<float> pxf(px.begin(), px.end());
-  check_guarded("maxpool_f32", pool_out * 4, [&](void* y) { k::ref::maxpool_f32(p, N, pxf.data(), static_cast<float*>(y)); });
-  check_guarded("avgpool_f32", pool_out * 4, [&](void* y) { k::ref::avgpool_f32(p, N, pxf.data(), static_cast<float*>(y)); });
+  check_guarded("maxpool_f32", pool_out * 4, [&](void* y) {
+    k::ref::maxpool_f32(p, N, pxf.data(), static_cast<float*>(y));
+  });
+  check_guarded("avgpool_f32", pool_out * 4, [&](void* y) {
+    k::ref::avgpool_f32(p, N, pxf.data(), static_cast<float*>(y));
+  });
 
   const int64_t n = 1000;
   auto ea = random_s8(n, 7), eb = random_s8(n, 8);
   k::AddParams ap = k::make_add_params(0.1f, 0.07f, 0.15f, false);
-  check_guarded("add_s8", n, [&](void* y) { k::ref::add_s8(n, ea.data(), eb.data(), ap, static_cast<int8_t*>(y)); });
-  std::vector<k::ref::ConcatInput> in = {{ea.data(), 10, 1.0f}, {eb.data(), 3, k::rescale_multiplier(0.2f, 0.1f)}};
-  check_guarded("concat_s8", 13 * 50, [&](void* y) { k::ref::concat_s8(50, in, static_cast<int8_t*>(y)); });
+  check_guarded("add_s8", n, [&](void* y) {
+    k::ref::add_s8(n, ea.data(), eb.data(), ap, static_cast<int8_t*>(y));
+  });
+  std::vector<k::ref::ConcatInput> in = {{ea.data(), 10, 1.0f},
+                                         {eb.data(), 3, k::rescale_multiplier(0.2f, 0.1f)}};
+  check_guarded("concat_s8", 13 * 50, [&](void* y) {
+    k::ref::concat_s8(50, in, static_cast<int8_t*>(y));
+  });
   std::vector<float> fx(n);
   for (int64_t i = 0; i < n; ++i) fx[i] = static_cast<float>(i - 500) * 0.37f;
-  check_guarded("quantize_s8", n, [&](void* y) { k::ref::quantize_s8(n, fx.data(), 0.9f, static_cast<int8_t*>(y)); });
-  check_guarded("dequantize_s8", n * 4, [&](void* y) { k::ref::dequantize_s8(n, ea.data(), 0.9f, static_cast<float*>(y)); });
+  check_guarded("quantize_s8", n, [&](void* y) {
+    k::ref::quantize_s8(n, fx.data(), 0.9f, static_cast<int8_t*>(y));
+  });
+  check_guarded("dequantize_s8", n * 4, [&](void* y) {
+    k::ref::dequantize_s8(n, ea.data(), 0.9f, static_cast<float*>(y));
+  });
 }
 
 TEST(RefKernels, EpilogueArithmetic) {
@@ -173,10 +191,11 @@ TEST(RefKernels, EpilogueAndShapeValidation) {
   EXPECT_THROW(s.validate(), int8rt::InvalidArgument);
 }
 
-// A candidate that declines everything (or accepts, per flag) with a fixed ISA.
+// A candidate with a fixed ISA that declines with `reason` ("" accepts).
 class FakeConv final : public k::ConvKernel {
  public:
-  FakeConv(const char* name, k::Isa isa, std::string reason) : name_(name), isa_(isa), reason_(std::move(reason)) {}
+  FakeConv(const char* name, k::Isa isa, std::string reason)
+      : name_(name), isa_(isa), reason_(std::move(reason)) {}
   const char* name() const override { return name_; }
   k::Isa isa() const override { return isa_; }
   std::string supports(const k::ConvShape&, k::OutputType) const override { return reason_; }
@@ -208,8 +227,10 @@ TEST(Registry, WalksListInOrderAndLogs) {
   k::set_max_isa(std::nullopt);
 
   EXPECT_EQ(&chosen, ref);
-  const std::string avx2_reason = k::cpu_supports_isa(k::Isa::kAvx2) ? "ISA avx2 above cap ref" : "CPU lacks avx2";
-  const std::string amx_reason = k::cpu_supports_isa(k::Isa::kAmx) ? "ISA amx above cap ref" : "CPU lacks amx";
+  const std::string avx2_reason =
+      k::cpu_supports_isa(k::Isa::kAvx2) ? "ISA avx2 above cap ref" : "CPU lacks avx2";
+  const std::string amx_reason =
+      k::cpu_supports_isa(k::Isa::kAmx) ? "ISA amx above cap ref" : "CPU lacks amx";
   EXPECT_EQ(log, "int8rt dispatch: conv_s8 [C=4 H=5 W=5 K=4 R=3 S=3 stride=1x1 pads=1,1,2,1 "
                  "dilation=1x1 groups=1 out=int8] -> conv_s8_ref (ref); passed over: "
                  "conv_s8_fake_amx: " + amx_reason + "; conv_s8_fake_avx2: " + avx2_reason +
@@ -245,7 +266,9 @@ TEST(Registry, PackedConvRunsConcurrently) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (int rep = 0; rep < 5; ++rep) packed->run(batch, xs[t].data(), rq.epilogue(), got[t].data());
+      for (int rep = 0; rep < 5; ++rep) {
+        packed->run(batch, xs[t].data(), rq.epilogue(), got[t].data());
+      }
     });
   }
   for (auto& th : threads) th.join();

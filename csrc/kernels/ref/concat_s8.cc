@@ -6,6 +6,7 @@
 // m_i == 1.0f (always so when s_i == s_y) is a plain copy, with the same
 // result: (float)x * 1.0f is x exactly, already inside [-128, 127], and
 // nearbyint of an integral float is that integer.
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -24,6 +25,9 @@ void concat_s8(int64_t pixels, const std::vector<ConcatInput>& inputs, int8_t* y
   for (const ConcatInput& in : inputs) {
     if (in.channels <= 0 || !in.data) {
       throw InvalidArgument("concat_s8: every input needs data and > 0 channels");
+    }
+    if (!(std::isfinite(in.multiplier) && in.multiplier > 0.0f)) {
+      throw InvalidArgument("concat_s8: multipliers must be finite and > 0");
     }
     c_out += in.channels;
   }
