@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   int8rt::python::bind_methods(m);
   int8rt::python::bind_cache_collector(m);
   int8rt::python::bind_engine(m);
+  int8rt::python::bind_kernels(m);
 }
