@@ -17,8 +17,6 @@ no candidate -> last edge, entropy with all mass in bin 0 -> max_abs.
 """
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 from scipy.stats import entropy as scipy_entropy
 
@@ -41,23 +39,20 @@ def entropy_divergences(counts: np.ndarray, num_bits: int = 8, unsigned: bool = 
         bins[0] = bins[1]
     nbins = 1 << (num_bits - 1 + int(unsigned))
     divergences = []
-    new_density_counts = np.zeros(nbins, dtype=np.float64)
     for i in range(start_bin, len(bins) + 1, stride):
-        new_density_counts.fill(0)
         space = np.linspace(0, i, num=nbins + 1)
-        digitized_space = np.digitize(range(i), space) - 1
+        digitized_space = np.digitize(np.arange(i), space) - 1  # np.digitize(range(i), ...)
         digitized_space[bins[:i] == 0] = -1
-        for idx, digitized in enumerate(digitized_space):
-            if digitized != -1:
-                new_density_counts[digitized] += bins[idx]
-        counter = Counter(digitized_space)
-        for key, val in counter.items():
-            if key != -1:
-                new_density_counts[key] = new_density_counts[key] / val
+        kept = digitized_space != -1
+        # The reference's two enumerate loops and its Counter, as bincounts
+        # (bincount adds in index order, as the loop does).
+        new_density_counts = np.bincount(digitized_space[kept], weights=bins[:i][kept],
+                                         minlength=nbins).astype(np.float64)
+        counter = np.bincount(digitized_space[kept], minlength=nbins)
+        nonempty = counter > 0
+        new_density_counts[nonempty] = new_density_counts[nonempty] / counter[nonempty]
         new_density = np.zeros(i, dtype=np.float64)
-        for idx, digitized in enumerate(digitized_space):
-            if digitized != -1:
-                new_density[idx] = new_density_counts[digitized]
+        new_density[kept] = new_density_counts[digitized_space[kept]]
         reference_density = np.array(bins[:len(digitized_space)], dtype=np.float64)
         reference_density[-1] += np.sum(bins[i:])
         if new_density.sum() == 0:
@@ -113,19 +108,18 @@ def legacy_divergences(counts: np.ndarray, num_bits: int = 8, unsigned: bool = F
         p[-1] += np.sum(hist[i:])
         is_nonzeros = (p != 0).astype(np.int64)
         num_merged_bins = sliced_nd_hist.size // num_quantized_bins
-        quantized_bins = np.zeros(num_quantized_bins, dtype=np.int64)
-        for j in range(num_quantized_bins):
-            start = j * num_merged_bins
-            stop = start + num_merged_bins
-            quantized_bins[j] = sliced_nd_hist[start:stop].sum()
-        quantized_bins[-1] += sliced_nd_hist[num_quantized_bins * num_merged_bins:].sum()
-        q = np.zeros(sliced_nd_hist.size, dtype=np.float64)
-        for j in range(num_quantized_bins):
-            start = j * num_merged_bins
-            stop = len(is_nonzeros) if j == num_quantized_bins - 1 else start + num_merged_bins
-            norm = is_nonzeros[start:stop].sum()
-            if norm != 0:
-                q[start:stop] = float(quantized_bins[j]) / float(norm)
+        # MXNet's merge: group j is [j*m, (j+1)*m), the last group also takes
+        # the remainder [num_quantized_bins*m, i); its two loops as bincounts.
+        if num_merged_bins == 0:
+            group = np.full(i, num_quantized_bins - 1)
+        else:
+            group = np.minimum(np.arange(i) // num_merged_bins, num_quantized_bins - 1)
+        quantized_bins = np.bincount(group, weights=sliced_nd_hist, minlength=num_quantized_bins)
+        norm = np.bincount(group, weights=is_nonzeros, minlength=num_quantized_bins)
+        expanded = np.zeros(num_quantized_bins, dtype=np.float64)
+        nonzero_norm = norm != 0
+        expanded[nonzero_norm] = quantized_bins[nonzero_norm] / norm[nonzero_norm]
+        q = expanded[group]
         q[p == 0] = 0
         p_s = _smooth_distribution(p)
         q_s = _smooth_distribution(q)
