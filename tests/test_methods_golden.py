@@ -18,10 +18,12 @@ from int8rt import _core
 
 # |int8rt KL - golden KL| bound, nats. Both are float64; the fast path regroups
 # the sum through prefix sums of b*log(b) (error a few ulps of log(max count)
-# per level) and the golden sums pairwise inside scipy: measured differences
-# are below 2e-14. The bound sits under int8rt's tie tolerance (1e-12 nats,
-# csrc/calib/search_common.h), so agreement here is what makes that tolerance
-# safe: a real difference between candidates is never taken for a tie.
+# per level), the term-by-term path sums left to right where scipy sums
+# pairwise. Measured on CASES: fast <= 3e-15, term-by-term <= 4e-14 (the
+# 4846-bin extended case, the longest sums). The bound sits well under
+# int8rt's tie tolerance (1e-12 nats, csrc/calib/search_common.h), which is
+# what makes that tolerance safe: rounding never separates an exact tie, and
+# only differences this small are taken for one.
 KL_BOUND = 2e-13
 
 NUM_BINS = 2048
@@ -159,11 +161,13 @@ def test_minmax_is_max_abs(case: tuple) -> None:
     assert _core._amax_from_counts(counts, width, max_abs, "minmax") == np.float32(max_abs)
 
 
-UNSIGNED_CASES = [c for c in CASES if c[0] in ("relu_gauss-100000", "laplace-100000",
-                                               "gauss-2e12", "extended")]
+UNSIGNED_CASES = [pytest.param(c, id=c[0]) for c in CASES
+                  if c[0] in ("relu_gauss-100000", "laplace-200", "gauss-2e12")]
+UNSIGNED_CASES += [pytest.param(c, id=c[0], marks=pytest.mark.slow) for c in CASES
+                   if c[0] in ("extended", "heavy_outliers-100000")]
 
 
-@pytest.mark.parametrize("case", UNSIGNED_CASES, ids=[c[0] for c in UNSIGNED_CASES])
+@pytest.mark.parametrize("case", UNSIGNED_CASES)
 def test_unsigned_and_other_grids_match_golden(case: tuple) -> None:
     _, counts, width, max_abs = case
     for opts in (dict(unsigned=True), dict(unsigned=True, stride=3, start_bin=256),
@@ -172,10 +176,11 @@ def test_unsigned_and_other_grids_match_golden(case: tuple) -> None:
                          stride=opts.get("stride", 1), start_bin=opts.get("start_bin", 128))
         golden_opts = dict(num_bits=core_opts["num_bits"], unsigned=core_opts["is_unsigned"],
                            stride=core_opts["stride"], start_bin=core_opts["start_bin"])
+        want = amax_entropy(counts, width, max_abs, **golden_opts)
         for ref in (False, True):
             got = _core._amax_from_counts(counts, width, max_abs, "entropy",
                                           reference_order=ref, **core_opts)
-            assert np.float32(got) == amax_entropy(counts, width, max_abs, **golden_opts), opts
+            assert np.float32(got) == want, opts
         got = _core._amax_from_counts(counts, width, max_abs, "mse", **core_opts)
         assert np.float32(got) == amax_mse(counts, width, **golden_opts), opts
         got = _core._amax_from_counts(counts, width, max_abs, "entropy_legacy", **core_opts)

@@ -30,6 +30,7 @@
 #include <limits>
 #include <vector>
 
+#include "calib/entropy_legacy_kl.h"
 #include "calib/search_common.h"
 #include "core/thread_pool.h"
 #include "int8rt/calibration.h"
@@ -97,21 +98,31 @@ double legacy_kl(const std::vector<uint64_t>& bins, uint64_t total, int64_t leve
 
 }  // namespace
 
-float amax_entropy_legacy(const Histogram& h, const MethodOptions& options) {
-  detail::validate_search_options(options, "entropy_legacy");
-  const std::vector<uint64_t>& bins = h.counts();
-  const uint64_t total = detail::sum_counts(bins);
-  if (total == 0) return 0.0f;
-  const int64_t num = detail::num_candidates(options.start_bin, h.num_bins(), options.stride);
-  if (num == 0) return h.edges()[h.num_bins()];
-  const int64_t levels = detail::quant_levels(options);
+namespace detail {
 
-  std::vector<double> kl(num);
+std::vector<double> entropy_legacy_divergences(const Histogram& h, const MethodOptions& options) {
+  validate_search_options(options, "entropy_legacy");
+  const std::vector<uint64_t>& bins = h.counts();
+  const uint64_t total = sum_counts(bins);
+  const int64_t num = num_candidates(options.start_bin, h.num_bins(), options.stride);
+  const int64_t levels = quant_levels(options);
+  std::vector<double> kl(num, std::numeric_limits<double>::quiet_NaN());
+  if (total == 0) return kl;
   parallel_for(num, 8, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
       kl[k] = legacy_kl(bins, total, levels, options.start_bin + k * options.stride);
     }
   });
+  return kl;
+}
+
+}  // namespace detail
+
+float amax_entropy_legacy(const Histogram& h, const MethodOptions& options) {
+  detail::validate_search_options(options, "entropy_legacy");
+  if (detail::sum_counts(h.counts()) == 0) return 0.0f;
+  const std::vector<double> kl = detail::entropy_legacy_divergences(h, options);
+  if (kl.empty()) return h.edges()[h.num_bins()];
   const int64_t i = options.start_bin + detail::first_argmin_with_ties(kl) * options.stride;
   return (static_cast<float>(i) + 0.5f) * h.bin_width();
 }
