@@ -4,7 +4,6 @@
 // golden tests can feed exact histograms. The GIL is released for the search.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <string>
