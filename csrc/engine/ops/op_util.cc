@@ -2,6 +2,8 @@
 #include "engine/ops/op_util.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace int8rt {
 namespace engine {
@@ -184,6 +186,45 @@ DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::s
                           " is smaller than the window (" + std::to_string(ek) + ")");
   }
   return g;
+}
+
+FusedActivation parse_fused_activation(const Node& node) {
+  FusedActivation a;
+  if (!node.attrs.has("int8rt_activation")) return a;
+  std::string kind = node.attrs.get_string("int8rt_activation", "");
+  const double inf = std::numeric_limits<double>::infinity();
+  if (kind == "Relu") {
+    a.kind = FusedActivation::Kind::kRelu;
+  } else if (kind == "Clip") {
+    a.kind = FusedActivation::Kind::kClip;
+    a.lo = static_cast<float>(node.attrs.get_float("int8rt_clip_min", -inf));
+    a.hi = static_cast<float>(node.attrs.get_float("int8rt_clip_max", inf));
+  } else if (kind == "LeakyRelu") {
+    a.kind = FusedActivation::Kind::kLeakyRelu;
+    a.alpha = static_cast<float>(node.attrs.get_float("int8rt_leaky_alpha", 0.01));
+  } else {
+    throw unsupported_attr(node, "int8rt_activation", "'" + kind + "'");
+  }
+  return a;
+}
+
+void FusedActivation::apply(float* y, int64_t n) const {
+  switch (kind) {
+    case Kind::kNone: break;
+    case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f; break;
+    case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = std::fmin(std::fmax(y[i], lo), hi); break;
+    case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.f ? y[i] : alpha * y[i]; break;
+  }
+}
+
+std::string FusedActivation::describe() const {
+  switch (kind) {
+    case Kind::kNone: return "";
+    case Kind::kRelu: return "+relu";
+    case Kind::kClip: return "+clip";
+    case Kind::kLeakyRelu: return "+leakyrelu";
+  }
+  return "";
 }
 
 }  // namespace engine

@@ -65,5 +65,19 @@ struct DimGeom {
 };
 DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::string& prefix);
 
+// The fused activation of a Conv/Gemm node ("int8rt_activation" and its
+// parameters, contract in graph/passes/passes.h), with the same float32
+// formulas as the standalone Relu/Clip/LeakyRelu layers (unary_f32.cc), so a
+// fused graph reproduces the unfused one bit for bit.
+struct FusedActivation {
+  enum class Kind { kNone, kRelu, kClip, kLeakyRelu };
+  Kind kind = Kind::kNone;
+  float lo = 0.f, hi = 0.f, alpha = 0.f;
+  void apply(float* y, int64_t n) const;
+  std::string describe() const;  // "" for none
+};
+// Unknown activation names throw NotSupported naming the node.
+FusedActivation parse_fused_activation(const Node& node);
+
 }  // namespace engine
 }  // namespace int8rt

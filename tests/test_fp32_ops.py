@@ -1,0 +1,165 @@
+"""Float32 engine layers against ONNX Runtime, one node at a time.
+
+Each case builds the same one-node model twice: for int8rt through the
+private hook int8rt._core._testing.run_single_op (the engine's Executor) and
+for ONNX Runtime with onnx.helper (tests/_ort_oracle.py).
+
+Tolerances: data-movement ops (reshape, transpose, slice, pad, concat,
+nearest resize, max pooling, casts) are compared exactly. Arithmetic ops get
+rtol=1e-5 and atol = 1e-5 * (the number of terms summed per output) *
+max|x|*max|w| style scale, because int8rt and ONNX Runtime sum in a different
+order (blocked GEMM vs MLAS) and float32 rounding differs per order.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pytest
+
+import int8rt
+from _ort_oracle import run_ort
+
+_core = pytest.importorskip("int8rt._core")
+run_single_op = _core._testing.run_single_op
+run_single_op_batches = _core._testing.run_single_op_batches
+
+
+def compare(op: str, inputs: Sequence[np.ndarray | None], attrs: dict[str, Any], constant: Sequence[bool],
+            *, num_outputs: int = 1, opset: int = 17, rtol: float = 1e-5, atol: float = 1e-5,
+            exact: bool = False) -> list[np.ndarray]:
+    """Runs op in int8rt and ONNX Runtime and asserts the outputs agree."""
+    inputs = [None if x is None else np.asarray(x) for x in inputs]
+    ours = run_single_op(op, list(inputs), attrs, list(constant), num_outputs)
+    ref = run_ort(op, inputs, attrs, constant, num_outputs, opset)
+    assert len(ours) == len(ref)
+    for k, (a, b) in enumerate(zip(ours, ref)):
+        assert a.shape == b.shape, f"{op} {attrs} output {k}: shape {a.shape} vs ORT {b.shape}"
+        assert a.dtype == b.dtype, f"{op} {attrs} output {k}: dtype {a.dtype} vs ORT {b.dtype}"
+        if exact:
+            np.testing.assert_array_equal(a, b, err_msg=f"{op} {attrs} output {k}")
+        else:
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"{op} {attrs} output {k}")
+    return ours
+
+
+def rand(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# ---------------------------------------------------------------- binary ops
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div", "Pow"])
+@pytest.mark.parametrize("shapes", [((2, 3, 4, 5), (2, 3, 4, 5)), ((2, 3, 4, 5), (3, 1, 1)), ((1, 3, 1, 5), (2, 1, 4, 1)),
+                                    ((4, 5), ()), ((), (2, 3)), ((2, 1, 7), (7,)), ((3, 1), (1, 3))])
+def test_binary_float(op: str, shapes: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
+    rng = np.random.default_rng(1)
+    a, b = rand(rng, *shapes[0]), rand(rng, *shapes[1])
+    if op == "Pow":
+        a = np.abs(a) + 0.1  # real results only
+    if op == "Div":
+        b = np.where(np.abs(b) < 0.1, np.float32(0.5), b).astype(np.float32)
+    # Element-wise: one rounding per element, same formula as ORT (pow may differ by an ulp).
+    compare(op, [a, b], {}, [False, True], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
+def test_binary_int64(op: str) -> None:
+    a = np.array([[7, -7, 12], [0, 5, -9]], dtype=np.int64)
+    b = np.array([2, -3, 5], dtype=np.int64)
+    compare(op, [a, b], {}, [False, True], exact=True)
+
+
+def test_pow_int_exponent() -> None:
+    a = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
+    compare("Pow", [a, np.array(3, dtype=np.int64)], {}, [False, True], rtol=1e-6, atol=0)
+
+
+def test_binary_errors() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*broadcast"):
+        run_single_op("Add", [np.zeros((2, 3), np.float32), np.zeros((4,), np.float32)], {}, [False, False])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*division by zero"):
+        run_single_op("Div", [np.ones(3, np.int64), np.zeros(3, np.int64)], {}, [False, False])
+
+
+# ---------------------------------------------------------------- Conv
+
+CONV_CASES = [
+    # (N, C, H, W, M, k, attrs)
+    (1, 3, 9, 9, 4, (3, 3), {}),
+    (2, 4, 8, 7, 6, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    (1, 4, 10, 10, 8, (3, 3), {"pads": [0, 1, 2, 1], "dilations": [2, 2]}),
+    (1, 8, 6, 6, 8, (3, 3), {"pads": [1, 1, 1, 1], "group": 8}),                   # depthwise
+    (2, 8, 7, 9, 8, (5, 5), {"auto_pad": "SAME_UPPER", "strides": [2, 2], "group": 8}),  # depthwise, stride 2
+    (1, 8, 7, 7, 16, (3, 3), {"pads": [1, 1, 1, 1], "group": 8}),                  # depthwise multiplier 2
+    (1, 6, 8, 8, 4, (3, 3), {"group": 2, "strides": [1, 2]}),
+    (1, 5, 9, 7, 3, (2, 3), {"auto_pad": "SAME_LOWER", "strides": [2, 2]}),
+    (1, 5, 9, 7, 3, (2, 3), {"auto_pad": "SAME_UPPER", "strides": [2, 1]}),
+    (1, 5, 9, 7, 3, (3, 3), {"auto_pad": "VALID", "strides": [2, 2]}),
+    (2, 16, 5, 5, 24, (1, 1), {}),                                                  # pointwise, no im2col
+    (1, 32, 20, 20, 40, (3, 3), {"pads": [1, 1, 1, 1]}),                            # several GEMM tiles
+    (1, 3, 11, 11, 5, (7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2], "kernel_shape": [7, 7]}),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(i) for i in range(len(CONV_CASES))])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv2d(case: tuple, with_bias: bool) -> None:
+    n, c, h, w, m, k, attrs = case
+    rng = np.random.default_rng(2)
+    g = attrs.get("group", 1)
+    x, wt = rand(rng, n, c, h, w), rand(rng, m, c // g, *k)
+    inputs = [x, wt, rand(rng, m) if with_bias else None]
+    terms = c // g * k[0] * k[1]
+    # Sum of `terms` products of N(0,1) values; summation order differs from MLAS.
+    compare("Conv", inputs, attrs, [False, True, True], atol=2e-6 * terms)
+
+
+@pytest.mark.parametrize("attrs", [{}, {"pads": [2, 1], "strides": [2], "dilations": [2]}, {"auto_pad": "SAME_UPPER"}])
+def test_conv1d(attrs: dict) -> None:
+    rng = np.random.default_rng(3)
+    x, wt, b = rand(rng, 2, 4, 17), rand(rng, 6, 4, 3), rand(rng, 6)
+    compare("Conv", [x, wt, b], attrs, [False, True, True], atol=1e-4)
+
+
+def test_conv_dynamic_batch() -> None:
+    rng = np.random.default_rng(4)
+    wt, b = rand(rng, 8, 3, 3, 3), rand(rng, 8)
+    attrs = {"pads": [1, 1, 1, 1]}
+    sets = [[rand(rng, bs, 3, 10, 10), wt, b] for bs in (3, 1, 5)]
+    outs = run_single_op_batches("Conv", sets, attrs, [False, True, True])
+    for s, (y,) in zip(sets, outs):
+        ref = run_ort("Conv", s, attrs, [False, True, True])[0]
+        assert y.shape == ref.shape
+        np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_conv_fused_epilogue() -> None:
+    """int8rt_residual / int8rt_activation (graph/passes contract) == Conv -> Add -> activation."""
+    rng = np.random.default_rng(5)
+    x, wt, b = rand(rng, 2, 4, 6, 6), rand(rng, 4, 4, 3, 3), rand(rng, 4)
+    attrs = {"pads": [1, 1, 1, 1]}
+    z = run_single_op("Conv", [x, wt, b], attrs, [False, True, True])[0]
+    r = rand(rng, *z.shape)
+    zr = run_single_op("Add", [z, r], {}, [False, False])[0]
+    for act, extra, ref in [("Relu", {}, np.maximum(zr, 0)),
+                            ("Clip", {"int8rt_clip_min": 0.0, "int8rt_clip_max": 6.0}, np.clip(zr, 0, 6)),
+                            ("LeakyRelu", {"int8rt_leaky_alpha": 0.25}, np.where(zr >= 0, zr, np.float32(0.25) * zr))]:
+        fused = run_single_op("Conv", [x, wt, b, r], {**attrs, "int8rt_residual": 3, "int8rt_activation": act, **extra},
+                              [False, True, True, False])[0]
+        np.testing.assert_array_equal(fused, ref.astype(np.float32))
+
+
+def test_conv_errors() -> None:
+    rng = np.random.default_rng(6)
+    x, wt = rand(rng, 1, 3, 8, 8), rand(rng, 4, 3, 3, 3)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Conv.*auto_pad"):
+        run_single_op("Conv", [x, wt], {"auto_pad": "BOGUS"}, [False, True])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Conv.*3-D"):
+        run_single_op("Conv", [rand(rng, 1, 3, 4, 4, 4), rand(rng, 2, 3, 1, 1, 1)], {}, [False, True])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*int8rt_activation"):
+        run_single_op("Conv", [x, wt], {"int8rt_activation": "Swish"}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*channels"):
+        run_single_op("Conv", [rand(rng, 1, 5, 8, 8), wt], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*smaller than the window"):
+        run_single_op("Conv", [rand(rng, 1, 3, 2, 2), wt], {}, [False, True])
