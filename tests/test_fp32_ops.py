@@ -163,3 +163,105 @@ def test_conv_errors() -> None:
         run_single_op("Conv", [rand(rng, 1, 5, 8, 8), wt], {}, [False, True])
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*smaller than the window"):
         run_single_op("Conv", [rand(rng, 1, 3, 2, 2), wt], {}, [False, True])
+
+
+# ---------------------------------------------------------------- Gemm / MatMul
+
+GEMM_CASES = [
+    ({}, (5, 7), (7, 3), (3,)),
+    ({"transA": 1}, (7, 5), (7, 3), (5, 3)),
+    ({"transB": 1}, (5, 7), (3, 7), (1, 3)),
+    ({"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0}, (9, 4), (6, 9), (4, 1)),
+    ({"alpha": 1.5}, (33, 70), (70, 130), ()),
+    ({"beta": 0.0}, (4, 8), (8, 2), (2,)),
+    ({}, (1, 300), (300, 17), None),
+]
+
+
+@pytest.mark.parametrize("case", GEMM_CASES, ids=[str(i) for i in range(len(GEMM_CASES))])
+def test_gemm(case: tuple) -> None:
+    attrs, sa, sb, sc = case
+    rng = np.random.default_rng(7)
+    inputs = [rand(rng, *sa), rand(rng, *sb), None if sc is None else rand(rng, *sc)]
+    k = sa[0] if attrs.get("transA") else sa[1]
+    compare("Gemm", inputs, attrs, [False, True, True], atol=4e-6 * k)
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)),
+                                   ((2, 1, 3, 4), (5, 4, 6)), ((4,), (4, 5)), ((2, 3, 4), (4,)), ((4,), (4,)),
+                                   ((6, 16, 64), (6, 64, 16)), ((1, 130, 70), (70, 90))])
+def test_matmul(sa: tuple, sb: tuple) -> None:
+    rng = np.random.default_rng(8)
+    compare("MatMul", [rand(rng, *sa), rand(rng, *sb)], {}, [False, False], atol=4e-6 * sa[-1])
+
+
+def test_gemm_matmul_dynamic_batch_and_errors() -> None:
+    rng = np.random.default_rng(9)
+    w, b = rand(rng, 10, 6), rand(rng, 10)
+    sets = [[rand(rng, bs, 6), w, b] for bs in (4, 1)]
+    for s, (y,) in zip(sets, run_single_op_batches("Gemm", sets, {"transB": 1}, [False, True, True])):
+        np.testing.assert_allclose(y, s[0] @ s[1].T + s[2], rtol=1e-5, atol=1e-5)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*inner dimensions"):
+        run_single_op("Gemm", [rand(rng, 3, 5), w], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*inner dimensions"):
+        run_single_op("MatMul", [rand(rng, 3, 5), rand(rng, 4, 2)], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*broadcast"):
+        run_single_op("MatMul", [rand(rng, 2, 3, 5), rand(rng, 3, 5, 2)], {}, [False, True])
+
+
+# ---------------------------------------------------------------- pooling
+
+POOL_CASES = [
+    {"kernel_shape": [2, 2], "strides": [2, 2]},
+    {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},
+    {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1},
+    {"kernel_shape": [3, 2], "strides": [2, 3], "pads": [1, 0, 0, 1], "ceil_mode": 1},
+    {"kernel_shape": [3, 3], "auto_pad": "SAME_UPPER", "strides": [2, 2]},
+    {"kernel_shape": [2, 3], "auto_pad": "SAME_LOWER", "strides": [2, 2]},
+    {"kernel_shape": [3, 3], "auto_pad": "VALID", "strides": [1, 2]},
+    {"kernel_shape": [5, 5], "pads": [2, 2, 2, 2]},
+]
+
+
+@pytest.mark.parametrize("attrs", POOL_CASES, ids=[str(i) for i in range(len(POOL_CASES))])
+def test_maxpool(attrs: dict) -> None:
+    rng = np.random.default_rng(10)
+    compare("MaxPool", [rand(rng, 2, 3, 11, 10)], attrs, [False], exact=True)
+
+
+def test_maxpool_dilations_and_1d() -> None:
+    rng = np.random.default_rng(11)
+    compare("MaxPool", [rand(rng, 1, 2, 12, 11)], {"kernel_shape": [3, 2], "dilations": [2, 3], "pads": [2, 1, 2, 1]},
+            [False], exact=True)
+    compare("MaxPool", [rand(rng, 2, 3, 15)], {"kernel_shape": [3], "strides": [2], "pads": [1, 1]}, [False], exact=True)
+
+
+@pytest.mark.parametrize("attrs", POOL_CASES, ids=[str(i) for i in range(len(POOL_CASES))])
+@pytest.mark.parametrize("include_pad", [0, 1])
+def test_averagepool(attrs: dict, include_pad: int) -> None:
+    rng = np.random.default_rng(12)
+    # At most 25 terms summed and one division: a few ulps.
+    compare("AveragePool", [rand(rng, 2, 3, 11, 10)], {**attrs, "count_include_pad": include_pad}, [False],
+            rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 9), (1, 4, 1, 1), (2, 5, 13)])
+def test_global_pool(op: str, shape: tuple) -> None:
+    rng = np.random.default_rng(13)
+    compare(op, [rand(rng, *shape)], {}, [False], rtol=1e-6, atol=1e-6)
+
+
+def test_pool_errors_and_dynamic_batch() -> None:
+    rng = np.random.default_rng(14)
+    x = rand(rng, 1, 2, 6, 6)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*MaxPool.*storage_order"):
+        run_single_op("MaxPool", [x], {"kernel_shape": [2, 2], "storage_order": 1}, [False])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Indices"):
+        run_single_op("MaxPool", [x], {"kernel_shape": [2, 2]}, [False], 2)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*must be 4-D"):
+        run_single_op("AveragePool", [rand(rng, 2, 6, 6)], {"kernel_shape": [2, 2]}, [False])
+    attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
+    sets = [[rand(rng, bs, 2, 9, 9)] for bs in (2, 5)]
+    for s, (y,) in zip(sets, run_single_op_batches("MaxPool", sets, attrs, [False])):
+        np.testing.assert_array_equal(y, run_ort("MaxPool", s, attrs, [False])[0])
