@@ -265,3 +265,92 @@ def test_pool_errors_and_dynamic_batch() -> None:
     sets = [[rand(rng, bs, 2, 9, 9)] for bs in (2, 5)]
     for s, (y,) in zip(sets, run_single_op_batches("MaxPool", sets, attrs, [False])):
         np.testing.assert_array_equal(y, run_ort("MaxPool", s, attrs, [False])[0])
+
+
+# ---------------------------------------------------------------- normalisation, softmax, PRelu, reductions
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 5, 4, 3), (1, 7, 9)])
+def test_batchnorm(shape: tuple) -> None:
+    rng = np.random.default_rng(15)
+    c = shape[1]
+    inputs = [rand(rng, *shape), rand(rng, c), rand(rng, c), rand(rng, c),
+              (np.abs(rand(rng, c)) + 0.5).astype(np.float32)]
+    # y = x*a + b vs ORT's (x-mean)*inv*scale+B: a few roundings apart.
+    compare("BatchNormalization", inputs, {"epsilon": 1e-3}, [False, True, True, True, True], rtol=1e-5, atol=1e-5)
+
+
+def test_batchnorm_errors() -> None:
+    rng = np.random.default_rng(16)
+    p = [rand(rng, 3) for _ in range(4)]
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*training_mode"):
+        run_single_op("BatchNormalization", [rand(rng, 1, 3, 2, 2), *p], {"training_mode": 1}, [False] + [True] * 4)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*scale must have shape"):
+        run_single_op("BatchNormalization", [rand(rng, 1, 4, 2, 2), *p], {}, [False] + [True] * 4)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("shape,axis", [((3, 10), -1), ((2, 3, 4, 5), 1), ((2, 3, 4, 5), -2), ((4, 1000), 1),
+                                        ((2, 3, 4), 0)])
+def test_softmax(op: str, shape: tuple, axis: int) -> None:
+    rng = np.random.default_rng(17)
+    # exp/log and a sum of up to 1000 terms: relative error of a few ulps per term.
+    compare(op, [rand(rng, *shape) * 4], {"axis": axis}, [False], opset=13, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape,axis,bshape", [((2, 5, 8), -1, (8,)), ((2, 3, 4, 5), 2, (4, 5)), ((3, 6), 0, (3, 6)),
+                                               ((2, 4, 6), -1, None), ((2, 4, 6), -2, (1, 6))])
+def test_layernorm(shape: tuple, axis: int, bshape: tuple | None) -> None:
+    rng = np.random.default_rng(18)
+    sshape = bshape if bshape is not None else shape[axis:]
+    inputs = [rand(rng, *shape) * 3 + 1, rand(rng, *sshape), None if bshape is None else rand(rng, *bshape)]
+    compare("LayerNormalization", inputs, {"axis": axis, "epsilon": 1e-4}, [False, True, True], opset=17,
+            rtol=1e-5, atol=1e-5)
+
+
+def test_layernorm_stat_outputs() -> None:
+    rng = np.random.default_rng(19)
+    x, s, b = rand(rng, 2, 3, 8), rand(rng, 8), rand(rng, 8)
+    compare("LayerNormalization", [x, s, b], {"axis": -1}, [False, True, True], num_outputs=3, opset=17,
+            rtol=1e-5, atol=1e-5)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*stash_type"):
+        run_single_op("LayerNormalization", [x, s, b], {"stash_type": 0}, [False, True, True])
+
+
+@pytest.mark.parametrize("sshape", [(3, 1, 1), (1,), (3, 4, 5), (5,)])
+def test_prelu(sshape: tuple) -> None:
+    rng = np.random.default_rng(20)
+    compare("PRelu", [rand(rng, 2, 3, 4, 5), rand(rng, *sshape)], {}, [False, True], exact=True)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*slope"):
+        run_single_op("PRelu", [rand(rng, 2, 3), rand(rng, 4, 1, 3)], {}, [False, True])
+
+
+REDUCE_AXES = [[2, 3], [-1], [1], [0, 2], [1, 3], [], [0, 1, 2, 3]]
+
+
+@pytest.mark.parametrize("op", ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"])
+@pytest.mark.parametrize("axes", REDUCE_AXES, ids=[str(a) for a in REDUCE_AXES])
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_reduce_axes_input(op: str, axes: list, keepdims: int) -> None:
+    rng = np.random.default_rng(21)
+    x = rand(rng, 2, 3, 4, 5)
+    inputs = [x, np.array(axes, dtype=np.int64)] if axes else [x]
+    # Up to 120 terms summed in a different order than ORT.
+    compare(op, inputs, {"keepdims": keepdims}, [False, True], opset=18, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("axes", [[2, 3], [1], [-3, -1]])
+def test_reduce_mean_axes_attribute(axes: list) -> None:
+    rng = np.random.default_rng(22)
+    compare("ReduceMean", [rand(rng, 2, 3, 4, 5)], {"axes": axes, "keepdims": 0}, [False], opset=13,
+            rtol=1e-5, atol=1e-6)
+
+
+def test_reduce_noop_and_runtime_axes() -> None:
+    rng = np.random.default_rng(23)
+    x = rand(rng, 2, 3, 4)
+    np.testing.assert_array_equal(run_single_op("ReduceMean", [x], {"noop_with_empty_axes": 1}, [False])[0], x)
+    # axes as a run-time input (read when the shapes are inferred).
+    y = run_single_op("ReduceSum", [x, np.array([1], np.int64)], {"keepdims": 0}, [False, False])[0]
+    np.testing.assert_allclose(y, x.sum(axis=1), rtol=1e-6, atol=1e-6)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*out of range"):
+        run_single_op("ReduceMean", [x, np.array([3], np.int64)], {}, [False, True])
