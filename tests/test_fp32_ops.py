@@ -354,3 +354,167 @@ def test_reduce_noop_and_runtime_axes() -> None:
     np.testing.assert_allclose(y, x.sum(axis=1), rtol=1e-6, atol=1e-6)
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*out of range"):
         run_single_op("ReduceMean", [x, np.array([3], np.int64)], {}, [False, True])
+
+
+# ---------------------------------------------------------------- shape / data movement (exact)
+
+@pytest.mark.parametrize("shape,target,allowzero", [((2, 3, 4), [6, -1], 0), ((2, 3, 4), [0, -1], 0),
+                                                    ((2, 3, 4), [0, 0, 2, 2], 0), ((2, 3, 4), [-1], 0),
+                                                    ((2, 3, 4), [4, 3, 2], 1), ((2, 3, 4), [1, -1, 4], 1)])
+def test_reshape(shape: tuple, target: list, allowzero: int) -> None:
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    compare("Reshape", [x, np.array(target, np.int64)], {"allowzero": allowzero}, [False, True], opset=14,
+            exact=True)
+
+
+def test_reshape_dynamic_batch_and_errors() -> None:
+    rng = np.random.default_rng(24)
+    sets = [[rand(rng, bs, 4, 3), np.array([-1, 12], np.int64)] for bs in (2, 7)]
+    for s, (y,) in zip(sets, run_single_op_batches("Reshape", sets, {}, [False, True])):
+        np.testing.assert_array_equal(y, s[0].reshape(-1, 12))
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*cannot reshape"):
+        run_single_op("Reshape", [rand(rng, 2, 3), np.array([4, -1], np.int64)], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*more than one -1"):
+        run_single_op("Reshape", [rand(rng, 2, 3), np.array([-1, -1], np.int64)], {}, [False, True])
+    # Run-time shape input (int64 computed in the graph) and int64 data.
+    y = run_single_op("Reshape", [np.arange(6, dtype=np.int64), np.array([3, 2], np.int64)], {}, [False, False])[0]
+    np.testing.assert_array_equal(y, np.arange(6).reshape(3, 2))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, 3])
+def test_flatten(axis: int) -> None:
+    rng = np.random.default_rng(25)
+    compare("Flatten", [rand(rng, 2, 3, 4)], {"axis": axis}, [False], exact=True)
+
+
+@pytest.mark.parametrize("axes", [None, [1], [-1, 1]])
+def test_squeeze(axes: list | None) -> None:
+    rng = np.random.default_rng(26)
+    x = rand(rng, 2, 1, 3, 1)
+    inputs = [x] if axes is None else [x, np.array(axes, np.int64)]
+    compare("Squeeze", inputs, {}, [False, True], opset=13, exact=True)
+    if axes is not None:
+        compare("Squeeze", [x], {"axes": axes}, [False], opset=11, exact=True)
+
+
+@pytest.mark.parametrize("axes", [[0], [1, -1], [0, 3], [-2]])
+def test_unsqueeze(axes: list) -> None:
+    rng = np.random.default_rng(27)
+    x = rand(rng, 2, 3)
+    compare("Unsqueeze", [x, np.array(axes, np.int64)], {}, [False, True], opset=13, exact=True)
+    compare("Unsqueeze", [x], {"axes": axes}, [False], opset=11, exact=True)
+
+
+def test_squeeze_error() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*cannot squeeze"):
+        run_single_op("Squeeze", [np.zeros((2, 3), np.float32), np.array([1], np.int64)], {}, [False, True])
+
+
+@pytest.mark.parametrize("shape,perm", [((2, 3, 4, 5), [0, 2, 3, 1]), ((2, 3, 4, 5), [0, 3, 1, 2]), ((3, 4), None),
+                                        ((2, 3, 4), [2, 0, 1]), ((1, 3, 1, 5), [3, 2, 1, 0]), ((2, 3, 4, 5), [0, 1, 2, 3])])
+def test_transpose(shape: tuple, perm: list | None) -> None:
+    rng = np.random.default_rng(28)
+    attrs = {} if perm is None else {"perm": perm}
+    compare("Transpose", [rand(rng, *shape)], attrs, [False], exact=True)
+    compare("Transpose", [rng.integers(-9, 9, shape).astype(np.int64)], attrs, [False], exact=True)
+
+
+def test_transpose_error() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*not a permutation"):
+        run_single_op("Transpose", [np.zeros((2, 3), np.float32)], {"perm": [0, 0]}, [False])
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_concat(axis: int) -> None:
+    rng = np.random.default_rng(29)
+    shapes = [[2, 3, 4]] * 3
+    for i, s in enumerate(shapes):
+        shapes[i] = list(s)
+        shapes[i][axis] += i
+    xs = [rand(rng, *s) for s in shapes]
+    compare("Concat", xs, {"axis": axis}, [False, True, False], exact=True)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*does not match"):
+        run_single_op("Concat", [xs[0], rand(rng, 9, 9, 9)], {"axis": axis}, [False, False])
+
+
+def test_concat_int64() -> None:
+    compare("Concat", [np.array([1, 2], np.int64), np.array([-1], np.int64)], {"axis": 0}, [False, True], exact=True)
+
+
+@pytest.mark.parametrize("axis,split,n", [(1, [2, 4], 2), (0, None, 2), (-1, [1, 1, 3], 3), (2, None, 5)])
+def test_split(axis: int, split: list | None, n: int) -> None:
+    rng = np.random.default_rng(30)
+    x = rand(rng, 4, 6, 5)
+    inputs = [x] if split is None else [x, np.array(split, np.int64)]
+    compare("Split", inputs, {"axis": axis}, [False, True], num_outputs=n, opset=13, exact=True)
+    if split is not None:
+        compare("Split", [x], {"axis": axis, "split": split}, [False], num_outputs=n, opset=11, exact=True)
+
+
+def test_split_num_outputs_uneven() -> None:
+    rng = np.random.default_rng(31)
+    compare("Split", [rand(rng, 2, 7)], {"axis": 1, "num_outputs": 3}, [False], num_outputs=3, opset=18, exact=True)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*does not cut"):
+        run_single_op("Split", [rand(rng, 2, 7), np.array([3, 3], np.int64)], {"axis": 1}, [False, True], 2)
+
+
+SLICE_CASES = [
+    ([1], [3], None, None), ([0, 1], [2, -1], [0, 2], None), ([-1], [-100], [1], [-1]), ([10], [-10], [2], [-2]),
+    ([0, 0], [9223372036854775807, 9223372036854775807], [1, 2], [2, 3]), ([2], [2], [0], None),
+    ([-3], [9223372036854775807], [-1], [1]), ([5], [0], [1], [-2]),
+]
+
+
+@pytest.mark.parametrize("case", SLICE_CASES, ids=[str(i) for i in range(len(SLICE_CASES))])
+def test_slice(case: tuple) -> None:
+    rng = np.random.default_rng(32)
+    x = rand(rng, 4, 6, 7)
+    starts, ends, axes, steps = case
+    inputs = [x, np.array(starts, np.int64), np.array(ends, np.int64),
+              None if axes is None else np.array(axes, np.int64),
+              None if steps is None else np.array(steps, np.int64)]
+    while inputs[-1] is None:
+        inputs.pop()
+    compare("Slice", inputs, {}, [False, True, True, True, True], opset=13, exact=True)
+
+
+def test_slice_runtime_inputs_and_errors() -> None:
+    x = np.arange(24, dtype=np.int64).reshape(4, 6)
+    y = run_single_op("Slice", [x, np.array([1], np.int64), np.array([5], np.int64), np.array([1], np.int64),
+                                np.array([2], np.int64)], {}, [False, False, False, False, False])[0]
+    np.testing.assert_array_equal(y, x[:, 1:5:2])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*step 0"):
+        run_single_op("Slice", [x, np.array([0], np.int64), np.array([1], np.int64), np.array([0], np.int64),
+                                np.array([0], np.int64)], {}, [False, True, True, True, True])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge"])
+@pytest.mark.parametrize("pads", [[0, 1, 2, 0, 2, 1], [1, 0, 0, 1, 0, 3], [0, 0, 4, 0, 0, 4], [0, -1, 1, 0, 1, -2]])
+def test_pad(mode: str, pads: list) -> None:
+    rng = np.random.default_rng(33)
+    x = rand(rng, 2, 4, 5)
+    compare("Pad", [x, np.array(pads, np.int64), np.array(1.5, np.float32)], {"mode": mode}, [False, True, True],
+            opset=13, exact=True)
+
+
+def test_pad_axes_attr_and_errors() -> None:
+    rng = np.random.default_rng(34)
+    x = rand(rng, 2, 3, 4)
+    compare("Pad", [x, np.array([1, 2], np.int64), None, np.array([-1], np.int64)], {"mode": "edge"},
+            [False, True, True, True], opset=18, exact=True)
+    compare("Pad", [x], {"pads": [0, 1, 1, 0, 0, 2], "value": -2.0}, [False], opset=10, exact=True)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Pad.*mode.*wrap"):
+        run_single_op("Pad", [x, np.array([0] * 6, np.int64)], {"mode": "wrap"}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*pads"):
+        run_single_op("Pad", [x, np.array([0] * 4, np.int64)], {}, [False, True])
+
+
+def test_cast_and_shape() -> None:
+    x = np.array([[-2.7, -0.5, 0.0, 1.5, 3.9]], np.float32)
+    compare("Cast", [x], {"to": 7}, [False], exact=True)
+    compare("Cast", [np.array([-3, 0, 2**40], np.int64)], {"to": 1}, [False], exact=True)
+    compare("Cast", [x], {"to": 1}, [False], exact=True)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Cast.*'to' = 10"):
+        run_single_op("Cast", [x], {"to": 10}, [False])
+    compare("Shape", [np.zeros((2, 3, 4, 5), np.float32)], {}, [False], exact=True)
+    compare("Shape", [np.zeros((2, 3, 4, 5), np.float32)], {"start": 1, "end": -1}, [False], opset=15, exact=True)
