@@ -518,3 +518,70 @@ def test_cast_and_shape() -> None:
         run_single_op("Cast", [x], {"to": 10}, [False])
     compare("Shape", [np.zeros((2, 3, 4, 5), np.float32)], {}, [False], exact=True)
     compare("Shape", [np.zeros((2, 3, 4, 5), np.float32)], {"start": 1, "end": -1}, [False], opset=15, exact=True)
+
+
+# ---------------------------------------------------------------- Resize / Upsample
+
+COORD_MODES = ["half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"]
+NEAREST_MODES = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
+EMPTY = np.zeros((0,), np.float32)
+
+
+@pytest.mark.parametrize("coord", COORD_MODES)
+@pytest.mark.parametrize("nearest", NEAREST_MODES)
+@pytest.mark.parametrize("scales", [(1, 1, 2, 2), (1, 1, 0.5, 1.5), (1, 1, 1.7, 0.6)])
+def test_resize_nearest_scales(coord: str, nearest: str, scales: tuple) -> None:
+    rng = np.random.default_rng(35)
+    x = rand(rng, 2, 3, 6, 5)
+    attrs = {"mode": "nearest", "coordinate_transformation_mode": coord, "nearest_mode": nearest}
+    compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=13, exact=True)
+
+
+@pytest.mark.parametrize("coord", COORD_MODES)
+@pytest.mark.parametrize("sizes", [(2, 3, 12, 10), (2, 3, 4, 7), (2, 3, 1, 1)])
+def test_resize_sizes(coord: str, sizes: tuple) -> None:
+    rng = np.random.default_rng(36)
+    x = rand(rng, 2, 3, 6, 5)
+    for mode in ("nearest", "linear"):
+        attrs = {"mode": mode, "coordinate_transformation_mode": coord}
+        # linear: two blends per output, a couple of ulps apart from ORT's formula.
+        compare("Resize", [x, EMPTY, EMPTY, np.array(sizes, np.int64)], attrs, [False, True, True, True], opset=13,
+                rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("coord", COORD_MODES)
+@pytest.mark.parametrize("scales", [(1, 1, 2, 2), (1, 1, 0.5, 0.75), (1, 1, 3, 1.5)])
+def test_resize_linear_scales(coord: str, scales: tuple) -> None:
+    rng = np.random.default_rng(37)
+    x = rand(rng, 1, 2, 7, 6)
+    attrs = {"mode": "linear", "coordinate_transformation_mode": coord}
+    compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=13,
+            rtol=1e-6, atol=1e-6)
+
+
+def test_resize_opset11_roi_input_and_upsample() -> None:
+    rng = np.random.default_rng(38)
+    x = rand(rng, 1, 2, 4, 3)
+    compare("Resize", [x, np.zeros(0, np.float32), np.array([1, 1, 2, 3], np.float32)], {"mode": "nearest"},
+            [False, True, True], opset=11, exact=True)
+    compare("Upsample", [x, np.array([1, 1, 2, 2], np.float32)], {"mode": "nearest"}, [False, True], opset=9,
+            exact=True)
+    compare("Upsample", [x, np.array([1, 1, 2, 1.5], np.float32)], {"mode": "linear"}, [False, True], opset=9,
+            rtol=1e-6, atol=1e-6)
+
+
+def test_resize_errors_and_dynamic_batch() -> None:
+    rng = np.random.default_rng(39)
+    x = rand(rng, 1, 2, 4, 4)
+    sc = np.array([1, 1, 2, 2], np.float32)
+    for attr, value in [("mode", "cubic"), ("coordinate_transformation_mode", "tf_crop_and_resize"),
+                        ("nearest_mode", "bogus"), ("antialias", 1)]:
+        with pytest.raises(int8rt.NotSupportedError, match=f"op_under_test.*Resize.*{attr}"):
+            run_single_op("Resize", [x, EMPTY, sc], {attr: value}, [False, True, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*scales/sizes"):
+        run_single_op("Resize", [x, EMPTY, np.array([2, 2], np.float32)], {}, [False, True, True])
+    attrs = {"mode": "linear"}
+    sets = [[rand(rng, bs, 2, 4, 4), EMPTY, sc] for bs in (3, 1)]
+    for s, (y,) in zip(sets, run_single_op_batches("Resize", sets, attrs, [False, True, True])):
+        np.testing.assert_allclose(y, run_ort("Resize", s, attrs, [False, True, True], opset=13)[0], rtol=1e-6,
+                                   atol=1e-6)
