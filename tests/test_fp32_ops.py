@@ -585,3 +585,38 @@ def test_resize_errors_and_dynamic_batch() -> None:
     for s, (y,) in zip(sets, run_single_op_batches("Resize", sets, attrs, [False, True, True])):
         np.testing.assert_allclose(y, run_ort("Resize", s, attrs, [False, True, True], opset=13)[0], rtol=1e-6,
                                    atol=1e-6)
+
+
+# ---------------------------------------------------------------- ConvTranspose
+
+CONVT_CASES = [
+    (1, 4, 5, 5, 3, (3, 3), {}),
+    (2, 4, 5, 6, 6, (3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1], "output_padding": [1, 1]}),
+    (1, 6, 4, 4, 4, (4, 4), {"strides": [2, 2], "pads": [1, 1, 1, 1], "group": 2}),
+    (1, 3, 5, 4, 2, (3, 2), {"strides": [3, 2], "dilations": [2, 1], "pads": [0, 1, 2, 0]}),
+    (1, 8, 6, 6, 8, (2, 2), {"strides": [2, 2], "group": 8}),
+    (1, 3, 5, 5, 2, (3, 3), {"auto_pad": "VALID", "strides": [2, 2]}),
+]
+
+
+@pytest.mark.parametrize("case", CONVT_CASES, ids=[str(i) for i in range(len(CONVT_CASES))])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv_transpose(case: tuple, with_bias: bool) -> None:
+    n, c, h, w, m, k, attrs = case
+    rng = np.random.default_rng(40)
+    g = attrs.get("group", 1)
+    inputs = [rand(rng, n, c, h, w), rand(rng, c, m // g, *k), rand(rng, m) if with_bias else None]
+    compare("ConvTranspose", inputs, attrs, [False, True, True], atol=2e-6 * c * k[0] * k[1])
+
+
+def test_conv_transpose_1d_and_errors() -> None:
+    rng = np.random.default_rng(41)
+    x, wt = rand(rng, 2, 3, 7), rand(rng, 3, 4, 3)
+    compare("ConvTranspose", [x, wt], {"strides": [2], "pads": [1, 0]}, [False, True], atol=1e-4)
+    x2, w2 = rand(rng, 1, 3, 4, 4), rand(rng, 3, 2, 3, 3)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*ConvTranspose.*auto_pad"):
+        run_single_op("ConvTranspose", [x2, w2], {"auto_pad": "SAME_UPPER"}, [False, True])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*output_shape"):
+        run_single_op("ConvTranspose", [x2, w2], {"output_shape": [8, 8]}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*channels"):
+        run_single_op("ConvTranspose", [rand(rng, 1, 5, 4, 4), w2], {}, [False, True])
