@@ -620,3 +620,15 @@ def test_conv_transpose_1d_and_errors() -> None:
         run_single_op("ConvTranspose", [x2, w2], {"output_shape": [8, 8]}, [False, True])
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*channels"):
         run_single_op("ConvTranspose", [rand(rng, 1, 5, 4, 4), w2], {}, [False, True])
+
+
+def test_gemm_fused_activation() -> None:
+    """int8rt_activation on Gemm (graph/passes contract) == Gemm -> Relu / Clip, bit for bit."""
+    rng = np.random.default_rng(42)
+    a, w, b = rand(rng, 5, 12), rand(rng, 7, 12), rand(rng, 7)
+    z = run_single_op("Gemm", [a, w, b], {"transB": 1}, [False, True, True])[0]
+    y = run_single_op("Gemm", [a, w, b], {"transB": 1, "int8rt_activation": "Relu"}, [False, True, True])[0]
+    np.testing.assert_array_equal(y, np.maximum(z, 0))
+    y = run_single_op("Gemm", [a, w, b], {"transB": 1, "int8rt_activation": "Clip", "int8rt_clip_max": 0.5},
+                      [False, True, True])[0]
+    np.testing.assert_array_equal(y, np.minimum(z, np.float32(0.5)))
