@@ -136,7 +136,7 @@ class ReshapeLikeLayer : public Layer {
 };
 
 LayerFactory make(Kind kind) {
-  return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+  return [kind](const Network&, const Node& node) -> std::unique_ptr<Layer> {
     bool has_attr = node.attrs.has("axes");
     if (kind == Kind::kReshape && !has_input(node, 1)) {
       throw InvalidArgument(layer_error_prefix(node) + "missing the shape input");
@@ -144,7 +144,6 @@ LayerFactory make(Kind kind) {
     if (kind == Kind::kUnsqueeze && !has_attr && !has_input(node, 1)) {
       throw InvalidArgument(layer_error_prefix(node) + "Unsqueeze needs axes");
     }
-    (void)net;
     return std::make_unique<ReshapeLikeLayer>(node, kind, has_attr);
   };
 }
