@@ -632,3 +632,15 @@ def test_gemm_fused_activation() -> None:
     y = run_single_op("Gemm", [a, w, b], {"transB": 1, "int8rt_activation": "Clip", "int8rt_clip_max": 0.5},
                       [False, True, True])[0]
     np.testing.assert_array_equal(y, np.minimum(z, np.float32(0.5)))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resize_half_pixel_symmetric_opset19(mode: str) -> None:
+    rng = np.random.default_rng(43)
+    x = rand(rng, 1, 2, 5, 7)
+    attrs = {"mode": mode, "coordinate_transformation_mode": "half_pixel_symmetric"}
+    # Scales exact in binary: with 0.6 an output lands within an ulp of a .5 tie; int8rt
+    # (no FMA contraction) rounds it as exact arithmetic on float32(0.6) does, ORT the other way.
+    for scales in ([1, 1, 1.5, 0.5], [1, 1, 2.0, 2.0], [1, 1, 0.75, 1.25]):
+        compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=19,
+                rtol=1e-6, atol=1e-6)
