@@ -1,5 +1,4 @@
-"""Imported ONNX models run by the float32 executor agree with ONNX Runtime.
-"""
+"""Imported ONNX models run by the float32 executor agree with ONNX Runtime."""
 from __future__ import annotations
 
 import numpy as np
