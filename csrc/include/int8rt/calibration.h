@@ -137,6 +137,10 @@ std::string method_name(Method method);
 // kMinMax -> "MinMaxCalibration", kPercentile -> "LegacyCalibration",
 // kMse -> "MSECalibration" (an int8rt extension TensorRT does not know).
 std::string cache_algorithm_name(Method method);
+// The same for a method name ("entropy", "entropy_legacy", "minmax",
+// "percentile", "mse") or a header name itself ("EntropyCalibration2", ...);
+// throws InvalidArgument on anything else, listing the accepted names.
+std::string cache_algorithm_name(const std::string& method_or_header);
 
 struct CalibrationCache {
   std::string algorithm;  // e.g. "EntropyCalibration2"
@@ -146,6 +150,9 @@ struct CalibrationCache {
 
 // "TRT-<version>-<algorithm>\n" then "<name>: <hex>\n" per tensor, hex being
 // the lowercase unpadded bits of the float32 scale.
+// Throws InvalidArgument (naming the tensor) on an empty name, a name holding
+// a line break, a duplicate name, a negative or NaN scale, a negative version
+// or an algorithm that is not a single word.
 std::string write_cache(const CalibrationCache& cache);
 // Lenient reader (see csrc/calib/cache_format.cc); throws FormatError naming
 // the line number on a malformed line.
