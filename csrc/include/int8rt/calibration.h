@@ -170,11 +170,22 @@ class Collector {
   void observe(const std::string& name, const ArrayView& x);
   // kTwoPass: first pass over the data.
   void observe_range(const std::string& name, const ArrayView& x);
+  // One batch of several tensors, all or nothing: if any tensor's data is
+  // rejected, no histogram changes. Names may be new or already observed.
+  void observe_batch(const std::vector<std::pair<std::string, ArrayView>>& batch);
+  void observe_range_batch(const std::vector<std::pair<std::string, ArrayView>>& batch);
+  // Adds a tensor with a ready histogram (deserialisation, pickling); throws
+  // InvalidArgument if the name is already present or the policy differs.
+  void add_histogram(const std::string& name, Histogram histogram);
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
 
   // Tensor names in first-observed order.
   const std::vector<std::string>& names() const { return names_; }
   const Histogram& histogram(const std::string& name) const;
   Histogram& histogram(const std::string& name);
+  // Adds other's counts tensor by tensor (Histogram::merge); tensors new to
+  // this collector are appended in other's order. The policies must match;
+  // this collector's method and options are kept. All or nothing on error.
   void merge(const Collector& other);
 
   // amax per tensor (threshold searches run in parallel over tensors).
@@ -185,9 +196,13 @@ class Collector {
 
   Method method() const { return method_; }
   const MethodOptions& options() const { return options_; }
+  int64_t num_bins() const { return num_bins_; }
+  RangePolicy policy() const { return policy_; }
+  NonFinitePolicy nonfinite_policy() const { return nonfinite_; }
 
  private:
   Histogram& slot(const std::string& name);
+  void stage_batch(const std::vector<std::pair<std::string, ArrayView>>& batch, bool range_pass);
 
   Method method_;
   MethodOptions options_;
