@@ -1,0 +1,150 @@
+// The network executor (executor.h).
+#include "engine/executor.h"
+
+#include <cstring>
+
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+
+std::unique_ptr<Value> constant_value(const Tensor& t) {
+  auto v = std::make_unique<Value>(t.dtype, t.shape);
+  switch (t.dtype) {
+    case DataType::kFloat32: std::memcpy(v->data<float>(), t.f32.data(), t.f32.size() * 4); break;
+    case DataType::kInt64: std::memcpy(v->data<int64_t>(), t.i64.data(), t.i64.size() * 8); break;
+    case DataType::kInt8: std::memcpy(v->data<int8_t>(), t.i8.data(), t.i8.size()); break;
+    case DataType::kInt32: throw NotSupported("int32 constants are not supported ('" + t.name + "')");
+  }
+  return v;
+}
+
+Executor::Executor(Network network) : network_(std::move(network)) {
+  network_.validate();
+  order_ = network_.topological_order();
+  std::string unsupported;
+  const auto& nodes = network_.nodes();
+  layers_.resize(nodes.size());
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const LayerFactory* factory = find_layer_factory(nodes[n].op);
+    if (!factory) {
+      unsupported += (unsupported.empty() ? "" : ", ") + std::string("'") + nodes[n].name + "' (" + nodes[n].op + ")";
+      continue;
+    }
+    layers_[n] = (*factory)(network_, nodes[n]);
+  }
+  if (!unsupported.empty()) throw NotSupported("unsupported operators: " + unsupported);
+  const auto& tensors = network_.tensors();
+  constants_.resize(tensors.size());
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (tensors[t].is_constant) constants_[t] = constant_value(tensors[t]);
+  }
+}
+
+std::unique_ptr<Executor::State> Executor::make_state() const {
+  auto state = std::make_unique<State>();
+  state->values.resize(network_.tensors().size());
+  return state;
+}
+
+const Value& Executor::value(const State& state, int tensor) const {
+  if (constants_.at(tensor)) return *constants_[tensor];
+  return state.values.at(tensor);
+}
+
+void Executor::run(State& state, const std::vector<Input>& inputs, const Observer& observer) const {
+  std::vector<char> given(network_.tensors().size(), 0);
+  for (const Input& in : inputs) {
+    const Tensor& decl = network_.tensor(in.tensor);
+    if (in.dtype != decl.dtype) {
+      throw InvalidArgument("input '" + decl.name + "': wrong dtype");
+    }
+    if (in.shape.size() != decl.shape.size()) {
+      throw InvalidArgument("input '" + decl.name + "': expected " + std::to_string(decl.shape.size()) +
+                            " dimensions " + shape_str(decl.shape) + ", got " + shape_str(in.shape));
+    }
+    for (size_t d = 0; d < in.shape.size(); ++d) {
+      if (decl.shape[d] >= 0 && decl.shape[d] != in.shape[d]) {
+        throw InvalidArgument("input '" + decl.name + "': expected shape " + shape_str(decl.shape) +
+                              " (-1: any batch), got " + shape_str(in.shape));
+      }
+      if (in.shape[d] <= 0) throw InvalidArgument("input '" + decl.name + "': empty dimension in " + shape_str(in.shape));
+    }
+    Value& v = state.values[in.tensor];
+    v.reset(in.dtype, in.shape);
+    std::memcpy(v.data<char>(), in.data, v.nbytes());
+    given[in.tensor] = 1;
+  }
+  for (int id : network_.inputs()) {
+    if (!given[id]) throw InvalidArgument("missing input '" + network_.tensor(id).name + "'");
+  }
+
+  std::vector<const Value*> ins;
+  std::vector<Value*> outs;
+  for (int n : order_) {
+    const Node& node = network_.nodes()[n];
+    ins.clear();
+    outs.clear();
+    for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : &value(state, id));
+    for (int id : node.outputs) outs.push_back(&state.values[id]);
+    const Layer& layer = *layers_[n];
+    auto specs = layer.infer(ins);
+    if (specs.size() != outs.size()) {
+      throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
+    }
+    for (size_t o = 0; o < outs.size(); ++o) outs[o]->reset(specs[o].first, specs[o].second);
+    layer.run(ins, outs);
+    if (observer) {
+      for (size_t o = 0; o < outs.size(); ++o) observer(node.outputs[o], *outs[o]);
+    }
+  }
+}
+
+}  // namespace engine
+}  // namespace int8rt
+
+namespace int8rt {
+namespace engine {
+
+std::vector<Shape> Executor::infer_shapes(int64_t batch) const {
+  const auto& tensors = network_.tensors();
+  std::vector<Shape> shapes(tensors.size());
+  // Values with storage for inputs/outputs; infer() reads only shapes and constants.
+  std::vector<Value> values(tensors.size());
+  for (int id : network_.inputs()) {
+    Shape s = tensors[id].shape;
+    for (int64_t& d : s) if (d < 0) d = batch;
+    values[id].reset(tensors[id].dtype, s);
+    shapes[id] = s;
+  }
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (constants_[t]) shapes[t] = constants_[t]->shape();
+  }
+  std::vector<const Value*> ins;
+  for (int n : order_) {
+    const Node& node = network_.nodes()[n];
+    ins.clear();
+    for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : constants_[id] ? constants_[id].get() : &values[id]);
+    auto specs = layers_[n]->infer(ins);
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      values[node.outputs[o]].reset(specs[o].first, specs[o].second);
+      shapes[node.outputs[o]] = specs[o].second;
+    }
+  }
+  return shapes;
+}
+
+void Executor::annotate_shapes(Network& net) const {
+  std::vector<Shape> a = infer_shapes(1), b = infer_shapes(2);
+  for (size_t t = 0; t < a.size() && t < net.tensors().size(); ++t) {
+    if (net.tensors()[t].is_constant) continue;
+    Shape s = a[t];
+    for (size_t d = 0; d < s.size() && d < b[t].size(); ++d) {
+      if (a[t][d] != b[t][d]) s[d] = -1;
+    }
+    net.tensors()[t].shape = s;
+  }
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,70 @@
+// Runs a Network: one Layer per node, in topological order, over Values.
+//
+// An Executor is immutable once built and shared by any number of execution
+// states (one per execution context / thread). Constants are materialised
+// once. Dynamic batch: every run re-infers shapes from its inputs, and the
+// per-state Values keep their storage between runs.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/layer.h"
+#include "engine/value.h"
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+class Executor {
+ public:
+  // Creates a layer per node. An op with no registered layer throws
+  // NotSupported naming every such node and its op type.
+  explicit Executor(Network network);
+
+  const Network& network() const { return network_; }
+  const Layer& layer(int node) const { return *layers_[node]; }
+  const std::vector<int>& order() const { return order_; }
+
+  struct State {
+    std::vector<Value> values;  // one per tensor id (constants unused)
+  };
+  std::unique_ptr<State> make_state() const;
+
+  struct Input {
+    int tensor = -1;
+    DataType dtype = DataType::kFloat32;
+    Shape shape;
+    const void* data = nullptr;  // contiguous, copied into the state
+  };
+  // Called after each node with each of its output tensors (id, value).
+  using Observer = std::function<void(int tensor, const Value& value)>;
+
+  // Runs the network. Inputs must cover every network input; dtypes and
+  // non-batch dimensions are checked against the network's declaration.
+  void run(State& state, const std::vector<Input>& inputs, const Observer& observer = nullptr) const;
+
+  // Shapes of every tensor (by id) when dynamic input dimensions are `batch`,
+  // computed with the layers' infer() only (no arithmetic on activations).
+  std::vector<Shape> infer_shapes(int64_t batch) const;
+  // Writes static shapes into `net` (same ids as network()): dimensions that
+  // change with the batch size become -1.
+  void annotate_shapes(Network& net) const;
+
+  // The value of a tensor after run (outputs, or any tensor for inspection).
+  const Value& value(const State& state, int tensor) const;
+
+ private:
+  Network network_;
+  std::vector<std::unique_ptr<Layer>> layers_;  // by node id
+  std::vector<int> order_;
+  std::vector<std::unique_ptr<Value>> constants_;  // by tensor id, null for non-constants
+};
+
+// Materialises a constant tensor of the network as a Value.
+std::unique_ptr<Value> constant_value(const Tensor& t);
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,61 @@
+// Executable layers and their registry.
+//
+// Each node of a network becomes one Layer when an engine is created (built
+// or loaded): the factory registered for the node's op type reads the node's
+// attributes and constant inputs (weights), packs what it needs, and returns
+// an immutable Layer. Layers are const and thread-safe: several execution
+// contexts run the same Layer concurrently, each with its own Values.
+//
+// Adding an op: one file under csrc/engine/ops/ defining a Layer subclass and
+// a static INT8RT_REGISTER_LAYER("OpType", factory) line.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/value.h"
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // Output dtypes and shapes for the given input shapes (batch resolved).
+  // Constant inputs are included at their positions. Throws InvalidArgument
+  // naming the layer when the shapes are incompatible.
+  virtual std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& inputs) const = 0;
+  // Computes the outputs; they were reset() to the inferred dtypes/shapes.
+  // Omitted optional inputs are nullptr.
+  virtual void run(const std::vector<const Value*>& inputs, const std::vector<Value*>& outputs) const = 0;
+  // One line for `inspect`: chosen kernel, precision, notable parameters.
+  virtual std::string describe() const { return ""; }
+};
+
+// What a factory sees: the network (for constants and shapes) and the node.
+using LayerFactory = std::function<std::unique_ptr<Layer>(const Network&, const Node&)>;
+
+void register_layer(const std::string& op, LayerFactory factory);
+// nullptr if no layer implements `op`.
+const LayerFactory* find_layer_factory(const std::string& op);
+std::vector<std::string> registered_ops();
+
+struct LayerRegistrar {
+  LayerRegistrar(const char* op, LayerFactory factory) { register_layer(op, std::move(factory)); }
+};
+
+#define INT8RT_LAYER_CONCAT_(a, b) a##b
+#define INT8RT_LAYER_CONCAT(a, b) INT8RT_LAYER_CONCAT_(a, b)
+#define INT8RT_REGISTER_LAYER(op, factory) \
+  static ::int8rt::engine::LayerRegistrar INT8RT_LAYER_CONCAT(int8rt_layer_registrar_, __LINE__)(op, factory)
+
+// Helpers for factories.
+const Tensor& constant_input(const Network& net, const Node& node, size_t index, const char* what);
+bool has_input(const Node& node, size_t index);
+std::string layer_error_prefix(const Node& node);  // "node 'name' (Op): "
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,118 @@
+// Element-wise float32 ops with ONNX semantics: Relu, LeakyRelu, Clip,
+// Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu, Sqrt, Identity, Dropout
+// (inference: identity). Clip's bounds are constant inputs (opset >= 11) or
+// min/max attributes (opset < 11).
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+enum class Kind { kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kErf, kGelu, kSqrt, kIdentity };
+
+class UnaryLayer : public Layer {
+ public:
+  UnaryLayer(Kind kind, float a, float b, std::string name) : kind_(kind), a_(a), b_(b), name_(std::move(name)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (in.empty() || !in[0] || in[0]->dtype() != DataType::kFloat32) {
+      throw InvalidArgument("node '" + name_ + "': expects a float32 input");
+    }
+    return {{DataType::kFloat32, in[0]->shape()}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    int64_t n = in[0]->numel();
+    if (kind_ == Kind::kIdentity) {
+      std::memcpy(y, x, n * sizeof(float));
+      return;
+    }
+    parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { apply(x + b, y + b, e - b); });
+  }
+
+  std::string describe() const override { return "fp32"; }
+
+ private:
+  void apply(const float* x, float* y, int64_t n) const {
+    switch (kind_) {
+      case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
+      case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a_ * x[i]; break;
+      case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = std::fmin(std::fmax(x[i], a_), b_); break;
+      case Kind::kSigmoid: for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + std::exp(-x[i])); break;
+      case Kind::kHardSigmoid:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::fmax(0.f, std::fmin(1.f, a_ * x[i] + b_));
+        break;
+      case Kind::kHardSwish:
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * std::fmax(0.f, std::fmin(1.f, x[i] / 6.f + 0.5f));
+        break;
+      case Kind::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]); break;
+      case Kind::kErf: for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]); break;
+      case Kind::kGelu:
+        for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+        break;
+      case Kind::kSqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
+      case Kind::kIdentity: break;
+    }
+  }
+
+  Kind kind_;
+  float a_, b_;
+  std::string name_;
+};
+
+float scalar_constant(const Network& net, const Node& node, size_t index, float fallback) {
+  if (!has_input(node, index)) return fallback;
+  const Tensor& t = constant_input(net, node, index, index == 1 ? "min" : "max");
+  if (t.f32.size() != 1) throw InvalidArgument(layer_error_prefix(node) + "Clip bounds must be scalars");
+  return t.f32[0];
+}
+
+LayerFactory make(Kind kind) {
+  return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+    float a = 0.f, b = 0.f;
+    const float inf = std::numeric_limits<float>::infinity();
+    switch (kind) {
+      case Kind::kLeakyRelu: a = static_cast<float>(node.attrs.get_float("alpha", 0.01)); break;
+      case Kind::kClip:
+        a = scalar_constant(net, node, 1, static_cast<float>(node.attrs.get_float("min", -inf)));
+        b = scalar_constant(net, node, 2, static_cast<float>(node.attrs.get_float("max", inf)));
+        break;
+      case Kind::kHardSigmoid:
+        a = static_cast<float>(node.attrs.get_float("alpha", 0.2));
+        b = static_cast<float>(node.attrs.get_float("beta", 0.5));
+        break;
+      case Kind::kGelu:
+        if (node.attrs.get_string("approximate", "none") != "none") {
+          throw NotSupported(layer_error_prefix(node) + "Gelu approximate='tanh' is not supported");
+        }
+        break;
+      default: break;
+    }
+    return std::make_unique<UnaryLayer>(kind, a, b, node.name);
+  };
+}
+
+INT8RT_REGISTER_LAYER("Relu", make(Kind::kRelu));
+INT8RT_REGISTER_LAYER("LeakyRelu", make(Kind::kLeakyRelu));
+INT8RT_REGISTER_LAYER("Clip", make(Kind::kClip));
+INT8RT_REGISTER_LAYER("Sigmoid", make(Kind::kSigmoid));
+INT8RT_REGISTER_LAYER("HardSigmoid", make(Kind::kHardSigmoid));
+INT8RT_REGISTER_LAYER("HardSwish", make(Kind::kHardSwish));
+INT8RT_REGISTER_LAYER("Tanh", make(Kind::kTanh));
+INT8RT_REGISTER_LAYER("Erf", make(Kind::kErf));
+INT8RT_REGISTER_LAYER("Gelu", make(Kind::kGelu));
+INT8RT_REGISTER_LAYER("Sqrt", make(Kind::kSqrt));
+INT8RT_REGISTER_LAYER("Identity", make(Kind::kIdentity));
+INT8RT_REGISTER_LAYER("Dropout", make(Kind::kIdentity));
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

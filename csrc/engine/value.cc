@@ -1,0 +1,51 @@
+// Value storage (value.h).
+#include "engine/value.h"
+
+#include <new>
+#include <string>
+
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+size_t dtype_size(DataType dtype) {
+  switch (dtype) {
+    case DataType::kFloat32: return 4;
+    case DataType::kInt8: return 1;
+    case DataType::kInt32: return 4;
+    case DataType::kInt64: return 8;
+  }
+  return 1;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+void Value::reset(DataType dtype, Shape shape) {
+  for (int64_t d : shape) {
+    if (d < 0) throw InvalidArgument("tensor shape " + shape_str(shape) + " has a negative dimension");
+  }
+  dtype_ = dtype;
+  shape_ = std::move(shape);
+  size_t need = nbytes();
+  if (need > capacity_ || !storage_) {
+    size_t bytes = ((need + 63) / 64) * 64 + 64;  // aligned size, plus slack for vector tails
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    storage_.reset(p);
+    capacity_ = bytes - 64;
+  }
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,54 @@
+// Runtime tensors of the executor: a dtype, a physical shape and 64-byte
+// aligned storage that is reused across runs (it only grows).
+//
+// Layout is explicit in the shape: float tensors are in the network's (ONNX,
+// NCHW) order; int8 activation tensors produced by the int8 lowering are NHWC
+// and their shape says so ([N, H, W, C]).
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+using Shape = std::vector<int64_t>;
+
+int64_t shape_numel(const Shape& shape);
+size_t dtype_size(DataType dtype);
+std::string shape_str(const Shape& shape);
+
+class Value {
+ public:
+  Value() = default;
+  Value(DataType dtype, Shape shape) { reset(dtype, std::move(shape)); }
+  Value(const Value&) = delete;
+  Value& operator=(const Value&) = delete;
+  Value(Value&&) = default;
+  Value& operator=(Value&&) = default;
+
+  // Sets dtype and shape, growing storage if needed (contents unspecified).
+  void reset(DataType dtype, Shape shape);
+
+  DataType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t numel() const { return shape_numel(shape_); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
+
+  template <typename T> T* data() { return reinterpret_cast<T*>(storage_.get()); }
+  template <typename T> const T* data() const { return reinterpret_cast<const T*>(storage_.get()); }
+
+ private:
+  struct Free { void operator()(void* p) const { std::free(p); } };
+  DataType dtype_ = DataType::kFloat32;
+  Shape shape_;
+  std::unique_ptr<void, Free> storage_;
+  size_t capacity_ = 0;
+};
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,151 @@
+// int8rt's network IR and network-definition API.
+//
+// A Network is a DAG of nodes over named tensors. Op types and attribute
+// semantics are ONNX's (opset 11+: "Conv", "Relu", "Gemm", ...), so an ONNX
+// importer maps one to one and readers can look semantics up in the ONNX
+// spec; int8rt-specific attributes are prefixed "int8rt_" (for example the
+// activation a fusion pass folds into a Conv). Tensors have static shapes
+// except the leading batch dimension, written -1 where it is dynamic.
+// Constants (weights) are float32 or int64 and owned by the network.
+//
+// Thread safety: a Network is a plain value; do not mutate it concurrently.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace int8rt {
+
+enum class DataType : int32_t { kFloat32 = 0, kInt8 = 1, kInt32 = 2, kInt64 = 3 };
+
+// One attribute value: exactly one of the fields is meaningful, named by kind.
+struct Attribute {
+  enum class Kind : int32_t { kInt = 0, kFloat = 1, kString = 2, kInts = 3, kFloats = 4 };
+  Kind kind = Kind::kInt;
+  int64_t i = 0;
+  double f = 0.0;
+  std::string s;
+  std::vector<int64_t> ints;
+  std::vector<double> floats;
+
+  static Attribute of_int(int64_t v);
+  static Attribute of_float(double v);
+  static Attribute of_string(std::string v);
+  static Attribute of_ints(std::vector<int64_t> v);
+  static Attribute of_floats(std::vector<double> v);
+};
+
+class Attributes {
+ public:
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  void set(const std::string& key, Attribute value) { values_[key] = std::move(value); }
+  void erase(const std::string& key) { values_.erase(key); }
+  // Typed getters; a missing key returns the default, a key of another kind
+  // throws InvalidArgument naming it.
+  int64_t get_int(const std::string& key, int64_t fallback) const;
+  double get_float(const std::string& key, double fallback) const;
+  std::string get_string(const std::string& key, const std::string& fallback) const;
+  std::vector<int64_t> get_ints(const std::string& key, std::vector<int64_t> fallback) const;
+  std::vector<double> get_floats(const std::string& key, std::vector<double> fallback) const;
+  const std::map<std::string, Attribute>& values() const { return values_; }
+
+ private:
+  std::map<std::string, Attribute> values_;
+};
+
+struct Tensor {
+  std::string name;
+  DataType dtype = DataType::kFloat32;
+  std::vector<int64_t> shape;  // dim 0 may be -1: dynamic batch
+  bool is_constant = false;
+  std::vector<float> f32;      // constant data when dtype == kFloat32
+  std::vector<int64_t> i64;    // constant data when dtype == kInt64
+  std::vector<int8_t> i8;      // constant data when dtype == kInt8 (quantized weights)
+  int producer = -1;           // node index, -1 for inputs and constants
+
+  int64_t num_elements() const;  // product of shape; -1 when dynamic
+};
+
+struct Node {
+  std::string name;
+  std::string op;               // ONNX op type, e.g. "Conv"
+  std::vector<int> inputs;      // tensor ids; -1 for an omitted optional input
+  std::vector<int> outputs;     // tensor ids
+  Attributes attrs;
+};
+
+class Network {
+ public:
+  // Declares a graph input. shape[0] may be -1 (dynamic batch).
+  int add_input(const std::string& name, std::vector<int64_t> shape,
+                DataType dtype = DataType::kFloat32);
+  int add_constant(const std::string& name, std::vector<int64_t> shape, std::vector<float> data);
+  int add_constant_i64(const std::string& name, std::vector<int64_t> shape,
+                       std::vector<int64_t> data);
+  int add_constant_i8(const std::string& name, std::vector<int64_t> shape, std::vector<int8_t> data);
+  // Appends a node; creates its output tensors (float32, shape unknown until
+  // set_shape / shape inference) and returns their ids. Names must be unique.
+  std::vector<int> add_node(const std::string& op, const std::string& name,
+                            const std::vector<int>& inputs, Attributes attrs,
+                            const std::vector<std::string>& output_names);
+  void mark_output(int tensor);
+  void set_shape(int tensor, std::vector<int64_t> shape);
+
+  // ---- TensorRT-style convenience builders (each returns the output tensor id) ----
+  // weights: OIHW float32 [num_outputs][C/groups][kh][kw]; bias may be empty.
+  int add_convolution(int input, int64_t num_outputs, std::vector<int64_t> kernel,
+                      std::vector<float> weights, std::vector<float> bias,
+                      std::vector<int64_t> strides = {1, 1}, std::vector<int64_t> pads = {0, 0, 0, 0},
+                      int64_t groups = 1, std::vector<int64_t> dilations = {1, 1},
+                      const std::string& name = "");
+  // kind: "Relu", "Sigmoid", "Tanh", "LeakyRelu" (alpha), "Clip" (alpha=min, beta=max)
+  int add_activation(int input, const std::string& kind, double alpha = 0.0, double beta = 0.0,
+                     const std::string& name = "");
+  // Fully connected: y = x W^T + b with W [num_outputs][K].
+  int add_fully_connected(int input, int64_t num_outputs, std::vector<float> weights,
+                          std::vector<float> bias, const std::string& name = "");
+  // kind: "MaxPool" or "AveragePool".
+  int add_pooling(int input, const std::string& kind, std::vector<int64_t> kernel,
+                  std::vector<int64_t> strides, std::vector<int64_t> pads = {0, 0, 0, 0},
+                  const std::string& name = "");
+  int add_elementwise(int a, int b, const std::string& op, const std::string& name = "");
+  int add_concatenation(const std::vector<int>& inputs, int64_t axis = 1, const std::string& name = "");
+
+  // ---- inspection ----
+  const std::vector<Tensor>& tensors() const { return tensors_; }
+  std::vector<Tensor>& tensors() { return tensors_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  std::vector<Node>& nodes() { return nodes_; }
+  const std::vector<int>& inputs() const { return inputs_; }
+  const std::vector<int>& outputs() const { return outputs_; }
+  std::vector<int>& outputs() { return outputs_; }
+  const Tensor& tensor(int id) const;
+  Tensor& tensor(int id);
+  int find_tensor(const std::string& name) const;  // -1 if absent
+  // Node ids that read tensor `id` (computed on demand).
+  std::vector<int> consumers(int id) const;
+  // Nodes in an order where producers come first; throws on a cycle.
+  std::vector<int> topological_order() const;
+  // Drops nodes whose outputs nobody needs and unreferenced constants, renumbering ids.
+  void compact();
+  // Renumbers into canonical order: inputs, then constants, then nodes in
+  // topological order with their outputs (what the engine file stores).
+  void canonicalize();
+  // Throws InvalidArgument naming the problem (dangling ids, duplicate names, cycles).
+  void validate() const;
+
+ private:
+  int add_tensor(Tensor t);
+  std::string unique_name(const std::string& stem);
+
+  std::vector<Tensor> tensors_;
+  std::vector<Node> nodes_;
+  std::vector<int> inputs_;
+  std::vector<int> outputs_;
+  std::map<std::string, int> by_name_;
+  int64_t auto_name_counter_ = 0;
+};
+
+}  // namespace int8rt
