@@ -339,7 +339,7 @@ def test_not_a_calibrator() -> None:
         def get_batch(self, names: list[str]) -> None:
             return None
 
-    with pytest.raises(TypeError, match="import the base class from int8rt"):
+    with pytest.raises(TypeError, match="importing the base class from int8rt"):
         calibrate(FromTensorRT(), forward, input_names=["input.1"])  # type: ignore[arg-type]
 
 

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from .. import _core
 from .cache import DEFAULT_VERSION
+from .histogram import Histogram
 
 __all__ = ["Collector", "METHOD_OPTIONS"]
 
@@ -88,9 +89,9 @@ class Collector:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._core
 
-    def histogram(self, name: str) -> Any:
+    def histogram(self, name: str) -> Histogram:
         """A copy of the histogram of tensor ``name`` (``InvalidArgumentError`` if unseen)."""
-        return _as_histogram(self._core.histogram(name))
+        return Histogram._wrap(self._core.histogram(name))
 
     def merge(self, other: "Collector") -> None:
         """Adds another collector's histograms (same ``policy``), e.g. from a shard."""
@@ -122,10 +123,3 @@ class Collector:
         return (f"Collector(algorithm={self.algorithm!r}, num_bins={self.num_bins}, "
                 f"policy={self.policy!r}, tensors={len(self)})")
 
-
-def _as_histogram(core_histogram: Any) -> Any:
-    """The Python face of a ``_core.Histogram`` (whatever int8rt.calib.Histogram is)."""
-    from . import histogram as _histogram_module
-
-    wrap = getattr(_histogram_module.Histogram, "_wrap", None)
-    return wrap(core_histogram) if wrap is not None else core_histogram
