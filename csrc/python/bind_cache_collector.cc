@@ -1,5 +1,6 @@
 // Bindings for TensorRT's calibration cache (calib/cache_format.cc) and the
-// Collector (calib/collector.cc). Tensor names cross as UTF-8 bytes; names read
+// Collector (calib/collector.cc). A Collector pickles as its settings plus
+// (name, _core.Histogram) pairs. Tensor names cross as UTF-8 bytes; names read
 // from a cache are decoded with "surrogateescape" so that a name that is not
 // valid UTF-8 survives a read -> write round trip byte for byte (the Python
 // side encodes with the same handler).
@@ -102,24 +103,6 @@ HeldBatch hold_batch(const std::vector<std::pair<std::string, py::object>>& item
     b.views.emplace_back(item.first, b.held.back().view);
   }
   return b;
-}
-
-// Pickle state of one histogram: every field Histogram::from_state takes.
-py::tuple histogram_state(const calib::Histogram& h) {
-  py::array_t<uint64_t> counts(static_cast<py::ssize_t>(h.counts().size()), h.counts().data());
-  return py::make_tuple(counts, h.bin_width(), h.max_abs(), policy_str(h.policy()),
-                        h.initial_num_bins(), nonfinite_str(h.nonfinite_policy()),
-                        h.nonfinite_skipped(), h.pending_zeros());
-}
-
-calib::Histogram histogram_from_state(const py::tuple& t) {
-  if (t.size() != 8) throw InvalidArgument("Collector pickle: bad histogram state");
-  auto counts = t[0].cast<py::array_t<uint64_t, py::array::c_style | py::array::forcecast>>();
-  std::vector<uint64_t> c(counts.data(), counts.data() + counts.size());
-  return calib::Histogram::from_state(std::move(c), t[1].cast<float>(), t[2].cast<float>(),
-                                      parse_policy(t[3].cast<std::string>()), t[4].cast<int64_t>(),
-                                      parse_nonfinite(t[5].cast<std::string>()),
-                                      t[6].cast<uint64_t>(), t[7].cast<uint64_t>());
 }
 
 py::tuple options_state(const calib::MethodOptions& o) {
@@ -227,7 +210,7 @@ void bind_collector(py::module_& m) {
           [](const Collector& c) {
             py::list hists;
             for (const std::string& name : c.names()) {
-              hists.append(py::make_tuple(name, histogram_state(c.histogram(name))));
+              hists.append(py::make_tuple(name, calib::Histogram(c.histogram(name))));  // pickles itself
             }
             return py::make_tuple(calib::method_name(c.method()), c.num_bins(), policy_str(c.policy()),
                                   nonfinite_str(c.nonfinite_policy()), options_state(c.options()),
@@ -243,7 +226,7 @@ void bind_collector(py::module_& m) {
                         parse_nonfinite(t[3].cast<std::string>()));
             for (const py::handle& item : t[5].cast<py::list>()) {
               auto pair = item.cast<py::tuple>();
-              c.add_histogram(pair[0].cast<std::string>(), histogram_from_state(pair[1].cast<py::tuple>()));
+              c.add_histogram(pair[0].cast<std::string>(), pair[1].cast<calib::Histogram>());
             }
             return c;
           }));
