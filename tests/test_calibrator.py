@@ -119,6 +119,23 @@ def test_mismatched_cache_is_ignored_with_warning(tmp_path: Path, caplog: pytest
     assert read_cache(cache_file)[0] == "EntropyCalibration2"  # rewritten
 
 
+def test_empty_cache_means_calibrate(tmp_path: Path) -> None:
+    cache_file = tmp_path / "calib.cache"
+    cache_file.write_bytes(b"")
+    cal = ImageBatchCalibrator(make_data(2), cache_file)
+    r = calibrate(cal, forward, input_names=["input.1"])
+    assert not r.from_cache and r.num_batches == 2 and cache_file.read_bytes() == r.cache
+
+
+def test_cache_of_wrong_type() -> None:
+    class Odd(int8rt.EntropyCalibrator2):
+        def read_calibration_cache(self) -> Any:
+            return 42
+
+    with pytest.raises(TypeError, match=r"read_calibration_cache\(\) must return bytes or None, got int"):
+        CalibrationSession(Odd())
+
+
 def test_malformed_cache_is_an_error(tmp_path: Path) -> None:
     cache_file = tmp_path / "calib.cache"
     cache_file.write_bytes(b"TRT-8601-EntropyCalibration2\ninput.1 3c010204\n")

@@ -84,6 +84,10 @@ def test_errors_name_the_tensor_and_change_nothing() -> None:
     with pytest.raises(int8rt.InvalidArgumentError, match="no tensor named 'nope'"):
         col.histogram("nope")
     assert "nope" not in col and "fc_out" in col and len(col) == 3
+    with pytest.raises(TypeError, match="tensor names must be str, got 3"):
+        col.observe({3: np.ones(2, np.float32)})
+    with pytest.raises(TypeError, match="expected a mapping"):
+        col.observe([np.ones(2, np.float32)])  # type: ignore[arg-type]
 
 
 def test_nonfinite_skip() -> None:

@@ -57,11 +57,11 @@ class Collector:
         any shape and strides). May be called any number of times. All or
         nothing: if any array is rejected (wrong dtype, NaN under
         ``nonfinite="error"``), no histogram changes. Runs without the GIL."""
-        self._core.observe(list(tensors.items()))
+        self._core.observe(_items(tensors))
 
     def observe_range(self, tensors: Mapping[str, Any]) -> None:
         """First pass of ``policy="two_pass"``: records each tensor's range."""
-        self._core.observe_range(list(tensors.items()))
+        self._core.observe_range(_items(tensors))
 
     @property
     def names(self) -> list[str]:
@@ -123,3 +123,12 @@ class Collector:
         return (f"Collector(algorithm={self.algorithm!r}, num_bins={self.num_bins}, "
                 f"policy={self.policy!r}, tensors={len(self)})")
 
+
+def _items(tensors: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"expected a mapping {{tensor name: array}}, got {type(tensors).__name__}")
+    items = list(tensors.items())
+    for name, _ in items:
+        if not isinstance(name, str):
+            raise TypeError(f"tensor names must be str, got {name!r} ({type(name).__name__})")
+    return items

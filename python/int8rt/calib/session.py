@@ -99,11 +99,13 @@ class CalibrationSession:
 
     def _result_from_cache(self) -> Optional[CalibrationResult]:
         data = self._calibrator.read_calibration_cache()
-        if data is None or len(data) == 0:
+        if data is None:
             return None
         if not isinstance(data, (bytes, bytearray, memoryview, str)):
             raise TypeError(f"{type(self._calibrator).__name__}.read_calibration_cache() must return "
                             f"bytes or None, got {type(data).__name__}")
+        if len(data) == 0:
+            return None
         try:
             algorithm, version, scales = read_cache(data)
         except _core.FormatError as e:
