@@ -23,11 +23,11 @@ inline HeldArrayView to_array_view(const pybind11::handle& obj, const std::strin
   namespace py = pybind11;
   py::array arr = py::array::ensure(obj);
   if (!arr) throw InvalidArgument(what + ": expected a NumPy array (float32 or float16)");
-  if (arr.dtype().is(py::dtype::of<double>())) {
+  if (arr.dtype().equal(py::dtype::of<double>())) {
     arr = py::array_t<float, py::array::forcecast>::ensure(arr);
   }
   HeldArrayView out;
-  if (arr.dtype().is(py::dtype::of<float>())) {
+  if (arr.dtype().equal(py::dtype::of<float>())) {
     out.view.dtype = calib::DType::kFloat32;
   } else if (arr.dtype().kind() == 'f' && arr.itemsize() == 2) {
     out.view.dtype = calib::DType::kFloat16;

@@ -25,7 +25,7 @@ std::map<std::string, TensorView> views_of(const py::dict& inputs, std::vector<p
     std::string name = py::str(kv.first);
     py::array arr = py::array::ensure(kv.second);
     if (!arr) throw InvalidArgument("input '" + name + "': expected a NumPy array");
-    if (!arr.dtype().is(py::dtype::of<float>())) {
+    if (!arr.dtype().equal(py::dtype::of<float>())) {
       throw InvalidArgument("input '" + name + "': expected float32, got " + std::string(py::str(arr.dtype())));
     }
     FloatArray c = FloatArray::ensure(arr);

@@ -25,9 +25,9 @@ namespace {
 constexpr const char* kNodeName = "op_under_test";
 
 DataType dtype_of(const py::array& a, size_t index) {
-  if (a.dtype().is(py::dtype::of<float>())) return DataType::kFloat32;
-  if (a.dtype().is(py::dtype::of<int64_t>())) return DataType::kInt64;
-  if (a.dtype().is(py::dtype::of<int8_t>())) return DataType::kInt8;
+  if (a.dtype().equal(py::dtype::of<float>())) return DataType::kFloat32;
+  if (a.dtype().equal(py::dtype::of<int64_t>())) return DataType::kInt64;
+  if (a.dtype().equal(py::dtype::of<int8_t>())) return DataType::kInt8;
   throw InvalidArgument("input " + std::to_string(index) + ": dtype must be float32, int64 or int8, got " +
                         std::string(py::str(a.dtype())));
 }

@@ -23,7 +23,7 @@ using F32Array = pybind11::array_t<float, pybind11::array::c_style | pybind11::a
 inline I8Array int8_arg(const pybind11::handle& obj, const std::string& name, int ndim) {
   namespace py = pybind11;
   py::array arr = py::array::ensure(obj);
-  if (!arr || !arr.dtype().is(py::dtype::of<int8_t>())) {
+  if (!arr || !arr.dtype().equal(py::dtype::of<int8_t>())) {
     throw InvalidArgument(name + ": expected a NumPy int8 array");
   }
   if (ndim >= 0 && arr.ndim() != ndim) {
