@@ -102,3 +102,49 @@ void Executor::run(State& state, const std::vector<Input>& inputs, const Observe
 
 }  // namespace engine
 }  // namespace int8rt
+
+namespace int8rt {
+namespace engine {
+
+std::vector<Shape> Executor::infer_shapes(int64_t batch) const {
+  const auto& tensors = network_.tensors();
+  std::vector<Shape> shapes(tensors.size());
+  // Values with storage for inputs/outputs; infer() reads only shapes and constants.
+  std::vector<Value> values(tensors.size());
+  for (int id : network_.inputs()) {
+    Shape s = tensors[id].shape;
+    for (int64_t& d : s) if (d < 0) d = batch;
+    values[id].reset(tensors[id].dtype, s);
+    shapes[id] = s;
+  }
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (constants_[t]) shapes[t] = constants_[t]->shape();
+  }
+  std::vector<const Value*> ins;
+  for (int n : order_) {
+    const Node& node = network_.nodes()[n];
+    ins.clear();
+    for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : constants_[id] ? constants_[id].get() : &values[id]);
+    auto specs = layers_[n]->infer(ins);
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      values[node.outputs[o]].reset(specs[o].first, specs[o].second);
+      shapes[node.outputs[o]] = specs[o].second;
+    }
+  }
+  return shapes;
+}
+
+void Executor::annotate_shapes(Network& net) const {
+  std::vector<Shape> a = infer_shapes(1), b = infer_shapes(2);
+  for (size_t t = 0; t < a.size() && t < net.tensors().size(); ++t) {
+    if (net.tensors()[t].is_constant) continue;
+    Shape s = a[t];
+    for (size_t d = 0; d < s.size() && d < b[t].size(); ++d) {
+      if (a[t][d] != b[t][d]) s[d] = -1;
+    }
+    net.tensors()[t].shape = s;
+  }
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -46,6 +46,13 @@ class Executor {
   // non-batch dimensions are checked against the network's declaration.
   void run(State& state, const std::vector<Input>& inputs, const Observer& observer = nullptr) const;
 
+  // Shapes of every tensor (by id) when dynamic input dimensions are `batch`,
+  // computed with the layers' infer() only (no arithmetic on activations).
+  std::vector<Shape> infer_shapes(int64_t batch) const;
+  // Writes static shapes into `net` (same ids as network()): dimensions that
+  // change with the batch size become -1.
+  void annotate_shapes(Network& net) const;
+
   // The value of a tensor after run (outputs, or any tensor for inspection).
   const Value& value(const State& state, int tensor) const;
 

@@ -278,6 +278,39 @@ void Network::compact() {
   for (size_t t = 0; t < tensors_.size(); ++t) by_name_[tensors_[t].name] = static_cast<int>(t);
 }
 
+void Network::canonicalize() {
+  std::vector<int> order = topological_order();
+  std::vector<int> tensor_map(tensors_.size(), -1);
+  std::vector<Tensor> tensors;
+  auto take = [&](int id) {
+    tensor_map[id] = static_cast<int>(tensors.size());
+    tensors.push_back(std::move(tensors_[id]));
+  };
+  for (int id : inputs_) take(id);
+  for (size_t t = 0; t < tensors_.size(); ++t) {
+    if (tensor_map[t] < 0 && tensors_[t].producer < 0 && tensors_[t].is_constant) take(static_cast<int>(t));
+  }
+  std::vector<Node> nodes;
+  for (int n : order) {
+    for (int out : nodes_[n].outputs) take(out);
+    nodes.push_back(std::move(nodes_[n]));
+  }
+  // Anything left is unreferenced (neither input, constant nor produced): drop.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (int& id : nodes[i].inputs) id = id < 0 ? -1 : tensor_map[id];
+    for (int& id : nodes[i].outputs) {
+      id = tensor_map[id];
+      tensors[id].producer = static_cast<int>(i);
+    }
+  }
+  for (int& id : inputs_) id = tensor_map[id];
+  for (int& id : outputs_) id = tensor_map[id];
+  tensors_ = std::move(tensors);
+  nodes_ = std::move(nodes);
+  by_name_.clear();
+  for (size_t t = 0; t < tensors_.size(); ++t) by_name_[tensors_[t].name] = static_cast<int>(t);
+}
+
 void Network::validate() const {
   const int num_tensors = static_cast<int>(tensors_.size());
   for (const Node& n : nodes_) {

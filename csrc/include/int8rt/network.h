@@ -130,6 +130,9 @@ class Network {
   std::vector<int> topological_order() const;
   // Drops nodes whose outputs nobody needs and unreferenced constants, renumbering ids.
   void compact();
+  // Renumbers into canonical order: inputs, then constants, then nodes in
+  // topological order with their outputs (what the engine file stores).
+  void canonicalize();
   // Throws InvalidArgument naming the problem (dangling ids, duplicate names, cycles).
   void validate() const;
 

@@ -1,0 +1,145 @@
+// The Builder (int8rt/builder.h): passes, float32 calibration runs, lowering.
+#include "int8rt/builder.h"
+
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "engine/executor.h"
+#include "engine/lower_int8.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+
+struct Builder::Impl {
+  Network optimized;
+  std::unique_ptr<engine::Executor> fp32;
+  std::unique_ptr<engine::Executor::State> state;
+  std::vector<char> observe;  // by tensor id: streamed into the collector
+};
+
+Builder::~Builder() = default;
+
+Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique<Impl>()), config_(std::move(config)) {
+  network.validate();
+  for (const auto& kv : config_.layer_precisions) {
+    if (kv.second != "fp32" && kv.second != "int8") {
+      throw InvalidArgument("layer_precisions['" + kv.first + "'] must be 'fp32' or 'int8', got '" + kv.second + "'");
+    }
+  }
+  impl_->optimized = std::move(network);
+  impl_->optimized.compact();
+  impl_->fp32 = std::make_unique<engine::Executor>(impl_->optimized);
+  impl_->fp32->annotate_shapes(impl_->optimized);
+  impl_->state = impl_->fp32->make_state();
+  const auto& tensors = impl_->optimized.tensors();
+  impl_->observe.assign(tensors.size(), 0);
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    impl_->observe[t] = !tensors[t].is_constant && tensors[t].dtype == DataType::kFloat32;
+  }
+}
+
+const Network& Builder::optimized_network() const { return impl_->optimized; }
+
+std::vector<std::string> Builder::input_names() const {
+  std::vector<std::string> names;
+  for (int id : impl_->optimized.inputs()) names.push_back(impl_->optimized.tensor(id).name);
+  return names;
+}
+
+std::vector<std::string> Builder::calibration_tensors() const {
+  std::vector<std::string> names;
+  const auto& tensors = impl_->optimized.tensors();
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (impl_->observe[t]) names.push_back(tensors[t].name);
+  }
+  return names;
+}
+
+void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, calib::Collector& collector) {
+  const Network& net = impl_->optimized;
+  std::vector<engine::Executor::Input> ins;
+  for (const auto& kv : inputs) {
+    int id = net.find_tensor(kv.first);
+    if (id < 0 || net.tensor(id).producer >= 0 || net.tensor(id).is_constant) {
+      throw InvalidArgument("calibration batch has unknown input '" + kv.first + "'");
+    }
+    ins.push_back({id, DataType::kFloat32, kv.second.shape, kv.second.data});
+  }
+  auto observe = [&](int id, const engine::Value& v) {
+    if (!impl_->observe[id] || v.dtype() != DataType::kFloat32) return;
+    calib::ArrayView view = calib::ArrayView::contiguous(v.data<float>(), v.numel());
+    collector.observe(net.tensor(id).name, view);
+  };
+  impl_->fp32->run(*impl_->state, ins, observe);
+  for (const auto& in : ins) observe(in.tensor, impl_->fp32->value(*impl_->state, in.tensor));
+}
+
+std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scales) {
+  std::map<std::string, std::string> metadata;
+  metadata["int8rt_version"] = "0.1.0";
+  std::string report;
+  for (const auto& line : report_) report += line + "\n";
+  if (config_.precision == Precision::kFloat32) {
+    metadata["precision"] = "fp32";
+    metadata["report"] = report;
+    return Engine::create(impl_->optimized, std::move(metadata));
+  }
+  engine::LoweringOptions options;
+  options.scales = scales;
+  for (const auto& kv : config_.layer_precisions) {
+    if (kv.second == "fp32") options.fp32_layers.insert(kv.first);
+  }
+  engine::LoweringResult lowered = engine::lower_int8(impl_->optimized, options);
+  for (const auto& line : lowered.report) report += line + "\n";
+  metadata["precision"] = "int8";
+  metadata["report"] = report;
+  std::string scale_lines;
+  for (const auto& kv : scales) {
+    char hex[16];
+    uint32_t bits;
+    std::memcpy(&bits, &kv.second, 4);
+    std::snprintf(hex, sizeof(hex), "%x", bits);
+    scale_lines += kv.first + ": " + hex + "\n";
+  }
+  metadata["scales"] = scale_lines;
+  return Engine::create(std::move(lowered.network), std::move(metadata));
+}
+
+std::shared_ptr<Engine> build_engine(Network network, const BuilderConfig& config, IInt8Calibrator* calibrator) {
+  Builder builder(std::move(network), config);
+  if (config.precision == Precision::kFloat32) return builder.build({});
+  if (!calibrator) throw InvalidArgument("an INT8 build needs a calibrator");
+  std::map<std::string, float> scales;
+  const std::string algorithm = calib::cache_algorithm_name(calibrator->get_algorithm());
+  std::string cached = calibrator->read_calibration_cache();
+  if (!cached.empty()) {
+    calib::CalibrationCache cache = calib::read_cache(cached);
+    if (cache.algorithm == algorithm) {
+      for (const auto& kv : cache.scales) scales[kv.first] = kv.second;
+    }
+  }
+  if (scales.empty()) {
+    calib::Collector collector(calibrator->get_algorithm(), calibrator->method_options());
+    std::vector<std::string> names = builder.input_names();
+    std::vector<HostTensor> batch;
+    int batches = 0;
+    while (calibrator->get_batch(names, batch)) {
+      if (batch.size() != names.size()) {
+        throw InvalidArgument("calibrator returned " + std::to_string(batch.size()) + " tensors for " +
+                              std::to_string(names.size()) + " inputs");
+      }
+      std::map<std::string, TensorView> views;
+      for (size_t i = 0; i < names.size(); ++i) views[names[i]] = {batch[i].data.data(), batch[i].shape};
+      builder.calibrate_batch(views, collector);
+      ++batches;
+      batch.clear();
+    }
+    if (batches == 0) throw InvalidArgument("the calibrator returned no batches");
+    for (const auto& kv : collector.scales()) scales[kv.first] = kv.second;
+    calibrator->write_calibration_cache(calib::write_cache(collector.cache()));
+  }
+  return builder.build(scales);
+}
+
+}  // namespace int8rt

@@ -1,0 +1,124 @@
+// Engine file encoding, validation and atomic writing (engine_file.h).
+#include "engine/engine_file.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "engine/byte_io.h"
+#include "engine/network_codec.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+constexpr char kMagic[8] = {'I', 'N', 'T', '8', 'R', 'T', 'E', 'N'};
+constexpr size_t kHeaderSize = 32;
+
+uint64_t fnv1a64(const char* data, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(data[i]);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string encode_engine(const EngineBlob& blob) {
+  ByteWriter payload;
+  payload.str(blob.target);
+  payload.str(blob.tuned_isa);
+  payload.pod<uint64_t>(blob.metadata.size());
+  for (const auto& kv : blob.metadata) {
+    payload.str(kv.first);
+    payload.str(kv.second);
+  }
+  encode_network(blob.network, payload);
+  ByteWriter out;
+  out.raw(kMagic, sizeof(kMagic));
+  out.pod<uint32_t>(kEngineFormatVersion);
+  out.pod<uint32_t>(0);
+  out.pod<uint64_t>(payload.bytes().size());
+  out.pod<uint64_t>(fnv1a64(payload.bytes().data(), payload.bytes().size()));
+  out.raw(payload.bytes().data(), payload.bytes().size());
+  return std::move(out.bytes());
+}
+
+EngineBlob decode_engine(const std::string& bytes, const std::string& what) {
+  if (bytes.size() < kHeaderSize || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    if (bytes.size() >= 4 && std::memcmp(bytes.data(), kMagic, std::min<size_t>(bytes.size(), 8)) == 0) {
+      throw FormatError(what + ": truncated engine file (header incomplete)");
+    }
+    throw FormatError(what + ": not an int8rt engine file (bad magic number)");
+  }
+  ByteReader header(bytes.data() + sizeof(kMagic), kHeaderSize - sizeof(kMagic), what);
+  uint32_t version = header.pod<uint32_t>("format version");
+  header.pod<uint32_t>("flags");
+  uint64_t payload_size = header.pod<uint64_t>("payload size");
+  uint64_t checksum = header.pod<uint64_t>("checksum");
+  if (version != kEngineFormatVersion) {
+    throw FormatError(what + ": engine format version " + std::to_string(version) +
+                      " is not supported by this int8rt (it reads version " +
+                      std::to_string(kEngineFormatVersion) + "); rebuild the engine");
+  }
+  if (bytes.size() - kHeaderSize < payload_size) {
+    throw FormatError(what + ": truncated engine file (" + std::to_string(bytes.size()) + " bytes, expected " +
+                      std::to_string(kHeaderSize + payload_size) + ")");
+  }
+  if (bytes.size() - kHeaderSize > payload_size) {
+    throw FormatError(what + ": trailing bytes after the engine payload");
+  }
+  const char* payload = bytes.data() + kHeaderSize;
+  if (fnv1a64(payload, payload_size) != checksum) {
+    throw FormatError(what + ": checksum mismatch: the engine file is corrupted");
+  }
+  ByteReader in(payload, payload_size, what);
+  EngineBlob blob;
+  blob.target = in.str("target");
+  blob.tuned_isa = in.str("tuned ISA");
+  uint64_t n_meta = in.count("metadata", 16);
+  for (uint64_t i = 0; i < n_meta; ++i) {
+    std::string key = in.str("metadata key");
+    blob.metadata[key] = in.str("metadata value");
+  }
+  blob.network = decode_network(in);
+  if (in.remaining() != 0) in.fail("unexpected bytes after the network");
+  return blob;
+}
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw Error("writing '" + path + "' failed: " + std::strerror(errno));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    std::remove(tmp.c_str());
+    throw Error("cannot move the engine into place at '" + path + "': " + std::strerror(err));
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("cannot open '" + path + "': " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace engine
+}  // namespace int8rt

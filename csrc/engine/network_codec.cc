@@ -1,0 +1,225 @@
+// Network <-> bytes (network_codec.h). Layout, all little-endian:
+//   u64 n_tensors, per tensor: str name, u8 dtype, u8 is_constant, u64 rank,
+//       i64 dims..., [constant: u64 byte count, raw data]
+//   u64 n_nodes, per node: str name, str op, u64 n_in, i32 ids..., u64 n_out,
+//       i32 ids..., u64 n_attrs, per attr: str key, u8 kind, value
+//   u64 n_inputs, i32 ids...; u64 n_outputs, i32 ids...
+// Nodes are re-added through Network::add_node so the decoder rebuilds the
+// same ids and re-checks names and references.
+#include "engine/network_codec.h"
+
+#include <string>
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+void encode_attr(const Attribute& a, ByteWriter& out) {
+  out.pod<uint8_t>(static_cast<uint8_t>(a.kind));
+  switch (a.kind) {
+    case Attribute::Kind::kInt: out.pod<int64_t>(a.i); break;
+    case Attribute::Kind::kFloat: out.pod<double>(a.f); break;
+    case Attribute::Kind::kString: out.str(a.s); break;
+    case Attribute::Kind::kInts:
+      out.pod<uint64_t>(a.ints.size());
+      out.raw(a.ints.data(), a.ints.size() * sizeof(int64_t));
+      break;
+    case Attribute::Kind::kFloats:
+      out.pod<uint64_t>(a.floats.size());
+      out.raw(a.floats.data(), a.floats.size() * sizeof(double));
+      break;
+  }
+}
+
+Attribute decode_attr(ByteReader& in) {
+  uint8_t kind = in.pod<uint8_t>("attribute kind");
+  switch (kind) {
+    case 0: return Attribute::of_int(in.pod<int64_t>("int attribute"));
+    case 1: return Attribute::of_float(in.pod<double>("float attribute"));
+    case 2: return Attribute::of_string(in.str("string attribute"));
+    case 3: {
+      std::vector<int64_t> v(in.count("ints attribute", sizeof(int64_t)));
+      in.raw(v.data(), v.size() * sizeof(int64_t), "ints attribute");
+      return Attribute::of_ints(std::move(v));
+    }
+    case 4: {
+      std::vector<double> v(in.count("floats attribute", sizeof(double)));
+      in.raw(v.data(), v.size() * sizeof(double), "floats attribute");
+      return Attribute::of_floats(std::move(v));
+    }
+    default: in.fail("unknown attribute kind " + std::to_string(kind));
+  }
+}
+
+size_t element_size(DataType t) {
+  switch (t) {
+    case DataType::kFloat32: return 4;
+    case DataType::kInt8: return 1;
+    case DataType::kInt32: return 4;
+    case DataType::kInt64: return 8;
+  }
+  return 1;
+}
+
+}  // namespace
+
+void encode_network(const Network& original, ByteWriter& out) {
+  Network net = original;
+  net.canonicalize();
+  const auto& tensors = net.tensors();
+  // Tensors produced by nodes are recreated by add_node; only inputs and
+  // constants are written up front, with the shapes of all tensors after.
+  out.pod<uint64_t>(tensors.size());
+  for (const Tensor& t : tensors) {
+    out.str(t.name);
+    out.pod<uint8_t>(static_cast<uint8_t>(t.dtype));
+    out.pod<uint8_t>(t.is_constant ? 1 : 0);
+    out.pod<int32_t>(t.producer);
+    out.pod<uint64_t>(t.shape.size());
+    for (int64_t d : t.shape) out.pod<int64_t>(d);
+    if (t.is_constant) {
+      const void* data = t.dtype == DataType::kFloat32 ? static_cast<const void*>(t.f32.data())
+                         : t.dtype == DataType::kInt64 ? static_cast<const void*>(t.i64.data())
+                                                       : static_cast<const void*>(t.i8.data());
+      size_t n = t.dtype == DataType::kFloat32 ? t.f32.size() : t.dtype == DataType::kInt64 ? t.i64.size() : t.i8.size();
+      out.pod<uint64_t>(n * element_size(t.dtype));
+      out.raw(data, n * element_size(t.dtype));
+    }
+  }
+  out.pod<uint64_t>(net.nodes().size());
+  for (const Node& n : net.nodes()) {
+    out.str(n.name);
+    out.str(n.op);
+    out.pod<uint64_t>(n.inputs.size());
+    for (int id : n.inputs) out.pod<int32_t>(id);
+    out.pod<uint64_t>(n.outputs.size());
+    for (int id : n.outputs) out.pod<int32_t>(id);
+    out.pod<uint64_t>(n.attrs.values().size());
+    for (const auto& kv : n.attrs.values()) {
+      out.str(kv.first);
+      encode_attr(kv.second, out);
+    }
+  }
+  out.pod<uint64_t>(net.inputs().size());
+  for (int id : net.inputs()) out.pod<int32_t>(id);
+  out.pod<uint64_t>(net.outputs().size());
+  for (int id : net.outputs()) out.pod<int32_t>(id);
+}
+
+Network decode_network(ByteReader& in) {
+  // Read everything first, then rebuild through the public API so that ids,
+  // names and references are re-validated.
+  uint64_t n_tensors = in.count("tensor", 18);
+  std::vector<Tensor> tensors(n_tensors);
+  for (Tensor& t : tensors) {
+    t.name = in.str("tensor name");
+    uint8_t dtype = in.pod<uint8_t>("tensor dtype");
+    if (dtype > 3) in.fail("tensor '" + t.name + "' has an unknown dtype");
+    t.dtype = static_cast<DataType>(dtype);
+    t.is_constant = in.pod<uint8_t>("tensor flags") != 0;
+    t.producer = in.pod<int32_t>("tensor producer");
+    uint64_t rank = in.count("tensor rank", sizeof(int64_t));
+    for (uint64_t d = 0; d < rank; ++d) t.shape.push_back(in.pod<int64_t>("tensor dim"));
+    if (t.is_constant) {
+      uint64_t nbytes = in.count("constant bytes", 1);
+      int64_t numel = t.num_elements();
+      if (numel < 0 || static_cast<uint64_t>(numel) * element_size(t.dtype) != nbytes) {
+        in.fail("constant '" + t.name + "' has a size that does not match its shape");
+      }
+      switch (t.dtype) {
+        case DataType::kFloat32: t.f32.resize(numel); in.raw(t.f32.data(), nbytes, "constant data"); break;
+        case DataType::kInt64: t.i64.resize(numel); in.raw(t.i64.data(), nbytes, "constant data"); break;
+        case DataType::kInt8: t.i8.resize(numel); in.raw(t.i8.data(), nbytes, "constant data"); break;
+        case DataType::kInt32: in.fail("int32 constants are not supported");
+      }
+    }
+  }
+  uint64_t n_nodes = in.count("node", 40);
+  std::vector<Node> nodes(n_nodes);
+  for (Node& n : nodes) {
+    n.name = in.str("node name");
+    n.op = in.str("node op");
+    uint64_t n_in = in.count("node input", 4);
+    for (uint64_t i = 0; i < n_in; ++i) n.inputs.push_back(in.pod<int32_t>("node input"));
+    uint64_t n_out = in.count("node output", 4);
+    for (uint64_t i = 0; i < n_out; ++i) n.outputs.push_back(in.pod<int32_t>("node output"));
+    uint64_t n_attrs = in.count("attribute", 9);
+    for (uint64_t i = 0; i < n_attrs; ++i) {
+      std::string key = in.str("attribute name");
+      n.attrs.set(key, decode_attr(in));
+    }
+  }
+  std::vector<int> inputs(in.count("network input", 4)), outputs;
+  for (int& id : inputs) id = in.pod<int32_t>("network input");
+  outputs.resize(in.count("network output", 4));
+  for (int& id : outputs) id = in.pod<int32_t>("network output");
+
+  // Rebuild: tensors in id order, since node outputs must get the ids they had.
+  const int total = static_cast<int>(n_tensors);
+  auto check_id = [&](int id, bool optional) {
+    if (id < (optional ? -1 : 0) || id >= total) in.fail("a tensor reference is out of range");
+  };
+  for (const Node& n : nodes) {
+    for (int id : n.inputs) check_id(id, true);
+    for (int id : n.outputs) check_id(id, false);
+  }
+  for (int id : inputs) check_id(id, false);
+  for (int id : outputs) check_id(id, false);
+
+  Network net;
+  std::vector<char> is_input(n_tensors, 0);
+  for (int id : inputs) is_input[id] = 1;
+  size_t next_node = 0;
+  for (int id = 0; id < total;) {
+    Tensor& t = tensors[id];
+    int made = -1;
+    if (t.producer >= 0) {
+      // Recreate the producing node; its outputs must start at this id.
+      if (static_cast<size_t>(t.producer) != next_node || t.producer >= static_cast<int>(nodes.size()) ||
+          nodes[t.producer].outputs.empty() || nodes[t.producer].outputs[0] != id) {
+        in.fail("tensor and node order is inconsistent");
+      }
+      Node& n = nodes[next_node++];
+      std::vector<std::string> out_names;
+      for (size_t o = 0; o < n.outputs.size(); ++o) {
+        if (n.outputs[o] != id + static_cast<int>(o)) in.fail("node outputs are not contiguous");
+        out_names.push_back(tensors[n.outputs[o]].name);
+      }
+      for (int in_id : n.inputs) {
+        if (in_id >= id) in.fail("node '" + n.name + "' reads a tensor defined after it");
+      }
+      auto outs = net.add_node(n.op, n.name, n.inputs, n.attrs, out_names);
+      for (size_t o = 0; o < outs.size(); ++o) {
+        net.tensor(outs[o]).shape = tensors[outs[o]].shape;
+        net.tensor(outs[o]).dtype = tensors[outs[o]].dtype;
+      }
+      id += static_cast<int>(outs.size());
+      continue;
+    }
+    if (t.is_constant) {
+      switch (t.dtype) {
+        case DataType::kFloat32: made = net.add_constant(t.name, t.shape, std::move(t.f32)); break;
+        case DataType::kInt64: made = net.add_constant_i64(t.name, t.shape, std::move(t.i64)); break;
+        case DataType::kInt8: made = net.add_constant_i8(t.name, t.shape, std::move(t.i8)); break;
+        case DataType::kInt32: break;
+      }
+    } else if (is_input[id]) {
+      made = net.add_input(t.name, t.shape, t.dtype);
+    } else {
+      in.fail("tensor '" + t.name + "' has no producer and is neither an input nor a constant");
+    }
+    if (made != id) in.fail("tensor ids are inconsistent");
+    ++id;
+  }
+  if (next_node != nodes.size()) in.fail("some nodes produce no tensors");
+  for (int id : outputs) net.mark_output(id);
+  try {
+    net.validate();
+  } catch (const InvalidArgument& e) {
+    in.fail(std::string("invalid network: ") + e.what());
+  }
+  return net;
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,90 @@
+// A built int8rt engine and its execution contexts.
+//
+// Engine: immutable, shareable (std::shared_ptr), thread-safe. Created by the
+// Builder (int8rt/builder.h) or loaded from a file. ExecutionContext: owns
+// the per-run buffers; one context per thread, any number of contexts per
+// engine running concurrently.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "int8rt/network.h"
+
+namespace int8rt {
+
+namespace engine {
+class Executor;
+}
+
+// Caller-owned, contiguous float32 input (row-major, the network's layout).
+struct TensorView {
+  const float* data = nullptr;
+  std::vector<int64_t> shape;
+};
+
+// An output copied out of the context.
+struct HostTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+struct LayerInfo {
+  std::string name;
+  std::string op;          // lowered op type, e.g. "int8rt.QConv", "Softmax"
+  std::string precision;   // "int8", "fp32" or "convert"
+  std::string detail;      // chosen kernel, notable parameters
+};
+
+class Engine;
+
+class ExecutionContext {
+ public:
+  ~ExecutionContext();
+  // Runs the engine; inputs by name; returns every network output by name.
+  // Throws InvalidArgument for missing/unknown inputs or wrong shapes.
+  std::map<std::string, HostTensor> run(const std::map<std::string, TensorView>& inputs);
+
+ private:
+  friend class Engine;
+  struct Impl;
+  explicit ExecutionContext(std::shared_ptr<const Engine> engine);
+  std::shared_ptr<const Engine> engine_;
+  std::unique_ptr<Impl> impl_;
+};
+
+class Engine : public std::enable_shared_from_this<Engine> {
+ public:
+  // Wraps an already lowered network (the Builder's output). Creating the
+  // layers packs weights for the kernels this CPU supports.
+  static std::shared_ptr<Engine> create(Network network, std::map<std::string, std::string> metadata = {});
+  static std::shared_ptr<Engine> deserialize(const std::string& bytes, const std::string& what = "engine bytes");
+  static std::shared_ptr<Engine> load(const std::string& path);
+
+  std::string serialize() const;
+  // Atomic: written to a temporary file renamed into place.
+  void save(const std::string& path) const;
+
+  std::vector<std::string> input_names() const;
+  std::vector<std::string> output_names() const;
+  // Declared shape of an input or output (-1: dynamic batch).
+  std::vector<int64_t> tensor_shape(const std::string& name) const;
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const Network& network() const;
+  std::vector<LayerInfo> layers() const;
+
+  std::unique_ptr<ExecutionContext> create_execution_context() const;
+
+  ~Engine();
+
+ private:
+  Engine() = default;
+  friend class ExecutionContext;
+  std::unique_ptr<engine::Executor> executor_;
+  std::map<std::string, std::string> metadata_;
+};
+
+}  // namespace int8rt
