@@ -44,7 +44,10 @@ TEST(FuseActivation, GemmClipBoundsAndOmittedMin) {
   Attributes la;
   la.set("alpha", Attribute::of_float(0.2));
   net.mark_output(net.add_node("LeakyRelu", "leaky", {g3}, la, {"leaky_out"})[0]);
-  fuse_activation(net, nullptr);
+  Network without_leaky = net;
+  fuse_activation(without_leaky, nullptr);
+  EXPECT_EQ(count_op(without_leaky, "LeakyRelu"), 1);  // opt-in only
+  fuse_activation(net, nullptr, /*leaky_relu=*/true);
   ASSERT_EQ(net.nodes().size(), 3u);
   for (const Node& n : net.nodes()) {
     ASSERT_EQ(n.op, "Gemm");

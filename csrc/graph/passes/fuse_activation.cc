@@ -25,13 +25,13 @@ bool scalar_input(const Network& net, const Node& node, size_t index, bool* pres
 }
 
 // Writes the activation attributes of `act` into `attrs`; false if it cannot fuse.
-bool activation_attributes(const Network& net, const Node& act, Attributes* attrs) {
+bool activation_attributes(const Network& net, const Node& act, bool leaky_relu, Attributes* attrs) {
   if (act.outputs.size() != 1) return false;
   if (act.op == "Relu") {
     attrs->set("int8rt_activation", Attribute::of_string("Relu"));
     return true;
   }
-  if (act.op == "LeakyRelu") {
+  if (act.op == "LeakyRelu" && leaky_relu) {
     attrs->set("int8rt_activation", Attribute::of_string("LeakyRelu"));
     // The standalone layer computes with the float32 alpha; store that value.
     attrs->set("int8rt_leaky_alpha",
@@ -58,7 +58,7 @@ bool activation_attributes(const Network& net, const Node& act, Attributes* attr
 
 }  // namespace
 
-void fuse_activation(Network& net, PassReport* report) {
+void fuse_activation(Network& net, PassReport* report, bool leaky_relu) {
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     const Node& p = net.nodes()[n];
     if ((p.op != "Conv" && p.op != "Gemm") || p.outputs.size() != 1) continue;
@@ -68,7 +68,7 @@ void fuse_activation(Network& net, PassReport* report) {
     const Node& act = net.nodes()[act_id];
     if (passes::input_at(act, 0) != p.outputs[0]) continue;  // e.g. the conv feeds Clip's bound
     Attributes fused;
-    if (!activation_attributes(net, act, &fused)) continue;
+    if (!activation_attributes(net, act, leaky_relu, &fused)) continue;
     std::string line = "fused " + passes::describe(act) + " into " + passes::describe(p);
     int act_out = act.outputs[0];
     for (const auto& kv : fused.values()) net.nodes()[n].attrs.set(kv.first, kv.second);

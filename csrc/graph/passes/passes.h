@@ -62,6 +62,8 @@ struct PassOptions {
   bool fold_batchnorm = true;
   bool fuse_residual = false;  // off until every Conv layer honours int8rt_residual
   bool fuse_activation = true;
+  bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
+                                 // LeakyRelu would keep the whole Conv in float32
   bool fuse_horizontal = true;
 };
 
@@ -103,10 +105,10 @@ void fold_batchnorm(Network& net, PassReport* report);
 // the Add's output tensor. Off by default (PassOptions::fuse_residual).
 void fuse_residual(Network& net, PassReport* report);
 
-// Conv or Gemm whose output's only use is Relu, Clip (constant bounds) or
-// LeakyRelu gets "int8rt_activation" (contract above) and writes the
-// activation's output tensor.
-void fuse_activation(Network& net, PassReport* report);
+// Conv or Gemm whose output's only use is Relu, Clip (constant bounds) or,
+// when `leaky_relu` is set, LeakyRelu gets "int8rt_activation" (contract
+// above) and writes the activation's output tensor.
+void fuse_activation(Network& net, PassReport* report, bool leaky_relu = false);
 
 // Two or more 1x1 Convs (stride 1, no padding, group 1, constant float32
 // weights, identical int8rt_* attributes, no residual) reading the same tensor
