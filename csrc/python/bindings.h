@@ -12,6 +12,7 @@ void bind_threading(pybind11::module_& m);
 void bind_histogram(pybind11::module_& m);
 void bind_methods(pybind11::module_& m);
 void bind_cache_collector(pybind11::module_& m);
+void bind_engine(pybind11::module_& m);
 void bind_passes(pybind11::module_& m);
 
 }  // namespace python

@@ -22,8 +22,10 @@ enum class RangePolicy {
   // The first batch sets [0, max|x|] over num_bins bins; a later larger max
   // appends bins of the same width (NVIDIA's pytorch-quantization torch path).
   kExtend,
-  // The range is the smallest power of two >= max|x|; growing merges bins
-  // 2^k -> 1, exactly (TensorRT developer guide's description).
+  // The range is the smallest power of two strictly above max|x| (so a max
+  // that is itself a power of two lies inside and growth stays exact, see
+  // csrc/calib/histogram.cc); growing merges bins 2^k -> 1, exactly
+  // (TensorRT developer guide's description).
   kPowerOfTwo,
   // observe_range() over all data first, then collect() bins in that fixed
   // range: independent of batch order.
@@ -99,6 +101,7 @@ class Histogram {
   float max_abs_ = 0.0f;
   uint64_t nonfinite_skipped_ = 0;
   uint64_t pending_zeros_ = 0;
+  bool range_observed_ = false;  // kTwoPass: observe_range() has run
 };
 
 // ---- threshold (amax) methods: pure functions of a histogram ----

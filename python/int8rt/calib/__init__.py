@@ -1,4 +1,6 @@
 """Calibration: histograms, threshold search and TensorRT's calibration cache."""
 from __future__ import annotations
 
-__all__: list[str] = []
+from .histogram import Histogram
+
+__all__: list[str] = ["Histogram"]

@@ -1,0 +1,38 @@
+// IEEE 754 binary16 (float16) -> float32, exactly, in portable C++ (no F16C).
+//
+// The half's exponent and mantissa bits are shifted into float position
+// (<< 13), which reads as the same number scaled by 2^-112 (the exponent bias
+// differs by 127 - 15); multiplying by 2^112 restores it exactly, subnormal
+// halves included (they become float subnormals first, and the product is
+// exact as long as denormals are not flushed, i.e. no -ffast-math). Inf and
+// NaN (exponent 31) get the float's all-ones exponent instead. The loop form
+// has no branches, so the compiler vectorises it with baseline SSE2.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace int8rt {
+
+inline float half_bits_to_float(uint16_t h) {
+  const int32_t shifted = static_cast<int32_t>(h & 0x7fffu) << 13;  // exponent|mantissa, float position
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  float value;
+  std::memcpy(&value, &shifted, sizeof(value));
+  value *= 0x1p112f;
+  int32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  // Exponent 31: Inf (mantissa 0) or NaN (payload kept in the top mantissa bits).
+  const int32_t special = shifted | 0x7f800000;
+  const int32_t mask = -static_cast<int32_t>(shifted >= (0x7c00 << 13));  // all ones if special
+  const uint32_t out = static_cast<uint32_t>((special & mask) | (bits & ~mask)) | sign;
+  std::memcpy(&value, &out, sizeof(value));
+  return value;
+}
+
+// Converts n halves (raw bits) to floats.
+inline void half_bits_to_float(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = half_bits_to_float(src[i]);
+}
+
+}  // namespace int8rt

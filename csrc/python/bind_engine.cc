@@ -1,0 +1,127 @@
+// Bindings for Builder, Engine and ExecutionContext (int8rt/builder.h,
+// int8rt/engine.h). Thin: conversions and GIL release only.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "int8rt/builder.h"
+#include "int8rt/engine.h"
+#include "int8rt/error.h"
+#include "python/bindings.h"
+
+namespace py = pybind11;
+
+namespace int8rt {
+namespace python {
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+
+// Checks dtype (float32 only: silent casts hide user bugs) and makes the
+// array C-contiguous; the returned arrays keep the memory alive.
+std::map<std::string, TensorView> views_of(const py::dict& inputs, std::vector<py::array>& keep) {
+  std::map<std::string, TensorView> views;
+  for (const auto& kv : inputs) {
+    std::string name = py::str(kv.first);
+    py::array arr = py::array::ensure(kv.second);
+    if (!arr) throw InvalidArgument("input '" + name + "': expected a NumPy array");
+    if (!arr.dtype().is(py::dtype::of<float>())) {
+      throw InvalidArgument("input '" + name + "': expected float32, got " + std::string(py::str(arr.dtype())));
+    }
+    FloatArray c = FloatArray::ensure(arr);
+    TensorView v;
+    v.data = c.data();
+    for (py::ssize_t d = 0; d < c.ndim(); ++d) v.shape.push_back(c.shape(d));
+    keep.push_back(c);
+    views[name] = v;
+  }
+  return views;
+}
+
+py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
+  py::dict out;
+  for (auto& kv : outputs) {
+    auto* data = new std::vector<float>(std::move(kv.second.data));
+    py::capsule owner(data, [](void* p) { delete static_cast<std::vector<float>*>(p); });
+    out[py::str(kv.first)] = py::array_t<float>(kv.second.shape, data->data(), owner);
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_engine(py::module_& m) {
+  py::class_<ExecutionContext>(m, "ExecutionContext")
+      .def("run",
+           [](ExecutionContext& ctx, const py::dict& inputs) {
+             std::vector<py::array> keep;
+             auto views = views_of(inputs, keep);
+             std::map<std::string, HostTensor> outputs;
+             {
+               py::gil_scoped_release release;
+               outputs = ctx.run(views);
+             }
+             return to_numpy(std::move(outputs));
+           },
+           py::arg("inputs"));
+
+  py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
+      .def_static("load", &Engine::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+      .def_static("deserialize",
+                  [](const py::bytes& data) { return Engine::deserialize(std::string(data)); }, py::arg("data"))
+      .def("serialize", [](const Engine& e) { return py::bytes(e.serialize()); })
+      .def("save", &Engine::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("input_names", &Engine::input_names)
+      .def_property_readonly("output_names", &Engine::output_names)
+      .def("tensor_shape", &Engine::tensor_shape, py::arg("name"))
+      .def_property_readonly("metadata", &Engine::metadata)
+      .def("network", &Engine::network, py::return_value_policy::copy)
+      .def("layers",
+           [](const Engine& e) {
+             py::list out;
+             for (const LayerInfo& l : e.layers()) {
+               py::dict d;
+               d["name"] = l.name;
+               d["op"] = l.op;
+               d["precision"] = l.precision;
+               d["detail"] = l.detail;
+               out.append(d);
+             }
+             return out;
+           })
+      .def("create_execution_context", &Engine::create_execution_context);
+
+  py::class_<Builder>(m, "Builder")
+      .def(py::init([](const Network& network, const std::string& precision,
+                       const std::map<std::string, std::string>& layer_precisions, bool optimize) {
+             BuilderConfig config;
+             if (precision == "int8") {
+               config.precision = Precision::kInt8;
+             } else if (precision == "fp32") {
+               config.precision = Precision::kFloat32;
+             } else {
+               throw InvalidArgument("precision must be 'int8' or 'fp32', got '" + precision + "'");
+             }
+             config.layer_precisions = layer_precisions;
+             config.optimize = optimize;
+             return std::make_unique<Builder>(network, config);
+           }),
+           py::arg("network"), py::arg("precision") = "int8", py::arg("layer_precisions") = std::map<std::string, std::string>{},
+           py::arg("optimize") = true, py::call_guard<py::gil_scoped_release>())
+      .def("input_names", &Builder::input_names)
+      .def("calibration_tensors", &Builder::calibration_tensors)
+      .def("report", &Builder::report)
+      .def("optimized_network", &Builder::optimized_network, py::return_value_policy::copy)
+      .def("calibrate_batch",
+           [](Builder& b, const py::dict& inputs, calib::Collector& collector) {
+             std::vector<py::array> keep;
+             auto views = views_of(inputs, keep);
+             py::gil_scoped_release release;
+             b.calibrate_batch(views, collector);
+           },
+           py::arg("inputs"), py::arg("collector"))
+      .def("build", &Builder::build, py::arg("scales"), py::call_guard<py::gil_scoped_release>());
+}
+
+}  // namespace python
+}  // namespace int8rt
