@@ -20,6 +20,7 @@ PassOptions options_from_dict(const py::dict& d) {
       {"fold_constants", &o.fold_constants},   {"fold_batchnorm", &o.fold_batchnorm},
       {"fuse_residual", &o.fuse_residual},     {"fuse_activation", &o.fuse_activation},
       {"fuse_leaky_relu", &o.fuse_leaky_relu}, {"fuse_horizontal", &o.fuse_horizontal},
+      {"fuse_horizontal_split", &o.fuse_horizontal_split},
   };
   for (const auto& item : d) {
     std::string key = py::str(item.first);

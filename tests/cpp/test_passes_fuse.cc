@@ -141,8 +141,11 @@ TEST(FuseHorizontal, SiblingsMergedWithSplitKeepingNames) {
   net.mark_output(net.add_activation(a, "Sigmoid"));
   net.mark_output(b);
   net.mark_output(c);
+  Network no_split = net;
+  fuse_horizontal(no_split, nullptr, /*allow_split=*/false);
+  EXPECT_EQ(count_op(no_split, "Conv"), 3);
   PassReport report;
-  fuse_horizontal(net, &report);
+  fuse_horizontal(net, &report, /*allow_split=*/true);
   ASSERT_EQ(count_op(net, "Conv"), 2);
   const Node& split = only(net, "Split");
   ASSERT_EQ(split.outputs.size(), 2u);
@@ -175,7 +178,7 @@ TEST(FuseHorizontal, ConcatOfSiblingsIsElided) {
     return at;
   }(), {"cat_out"})[0]);
   auto before = tensor_names(net);
-  fuse_horizontal(net, nullptr);
+  fuse_horizontal(net, nullptr, /*allow_split=*/false);
   ASSERT_EQ(net.nodes().size(), 1u);
   EXPECT_EQ(out_name(net, only(net, "Conv")), "cat_out");
   for (const Tensor& t : net.tensors()) {
@@ -193,7 +196,7 @@ TEST(FuseHorizontal, DifferentActivationsStaySeparate) {
   net.mark_output(net.add_activation(a, "Relu"));
   net.mark_output(net.add_activation(b, "Clip", 0, 6));
   fuse_activation(net, nullptr);
-  fuse_horizontal(net, nullptr);
+  fuse_horizontal(net, nullptr, /*allow_split=*/true);
   EXPECT_EQ(count_op(net, "Conv"), 2);
   EXPECT_EQ(count_op(net, "Split"), 0);
 }

@@ -65,7 +65,7 @@ int eliding_concat(const Network& net, const std::vector<int>& outs) {
   return concat;
 }
 
-void merge(Network& net, const std::vector<int>& group, PassReport* report) {
+void merge(Network& net, const std::vector<int>& group, bool allow_split, PassReport* report) {
   std::vector<float> weights, bias;
   std::vector<int> outs;
   std::vector<int64_t> sizes;
@@ -97,6 +97,7 @@ void merge(Network& net, const std::vector<int>& group, PassReport* report) {
   else wide_shape.clear();
 
   int concat = eliding_concat(net, outs);
+  if (concat < 0 && !allow_split) return;
   for (int id : group) passes::kill_node(net, id);
   int w_id = net.add_constant(passes::fresh_name(net, name + "_weight"), {total, c_in, 1, 1}, std::move(weights));
   int b_id = net.add_constant(passes::fresh_name(net, name + "_bias"), {total}, std::move(bias));
@@ -120,7 +121,7 @@ void merge(Network& net, const std::vector<int>& group, PassReport* report) {
 
 }  // namespace
 
-void fuse_horizontal(Network& net, PassReport* report) {
+void fuse_horizontal(Network& net, PassReport* report, bool allow_split) {
   // Group mergeable Convs by (input tensor, shared key), in node order.
   std::map<std::pair<int, std::string>, std::vector<int>> groups;
   std::vector<std::pair<int, std::string>> order;
@@ -133,7 +134,7 @@ void fuse_horizontal(Network& net, PassReport* report) {
     groups[k].push_back(static_cast<int>(n));
   }
   for (const auto& k : order) {
-    if (groups[k].size() >= 2) merge(net, groups[k], report);
+    if (groups[k].size() >= 2) merge(net, groups[k], allow_split, report);
   }
   net.compact();
 }

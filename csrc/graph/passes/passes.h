@@ -65,6 +65,11 @@ struct PassOptions {
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
                                  // LeakyRelu would keep the whole Conv in float32
   bool fuse_horizontal = true;
+  // Also merge siblings whose outputs are not exactly one Concat's inputs,
+  // through a Split. Off by default: the wide tensor is a new name that a
+  // TensorRT calibration cache cannot carry, and Split has no int8 layer, so
+  // an INT8 engine would gain a float round trip instead of a speed-up.
+  bool fuse_horizontal_split = false;
 };
 
 // Identity and Dropout (inference: pass-through, unused or absent mask) nodes
@@ -118,8 +123,10 @@ void fuse_activation(Network& net, PassReport* report, bool leaky_relu = false);
 // wide Conv writes the Concat's output tensor. Otherwise it writes a new
 // tensor "<conv names joined by +>_output" and a Split (axis 1, split sizes
 // as an int64 constant input, opset 13 form) writes the original outputs; the
-// wide tensor's values are exactly the siblings' outputs side by side.
-void fuse_horizontal(Network& net, PassReport* report);
+// wide tensor's values are exactly the siblings' outputs side by side. That
+// second form happens only when `allow_split` is set; the first keeps every
+// name and always applies.
+void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
 
 // Applies the enabled passes in this order: remove_identity,
 // remove_qdq_pairs, fold_constants, remove_identity (again, for what Q/DQ

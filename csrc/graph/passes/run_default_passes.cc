@@ -15,7 +15,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.fold_batchnorm) fold_batchnorm(net, report);
   if (options.fuse_residual) fuse_residual(net, report);
   if (options.fuse_activation) fuse_activation(net, report, options.fuse_leaky_relu);
-  if (options.fuse_horizontal) fuse_horizontal(net, report);
+  if (options.fuse_horizontal) fuse_horizontal(net, report, options.fuse_horizontal_split);
   net.compact();
   net.validate();
 }
