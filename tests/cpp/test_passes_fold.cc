@@ -238,6 +238,9 @@ TEST(RemoveQdq, ActivationPairBecomesHint) {
   EXPECT_EQ(in_name(net, only(net, "Relu"), 0), "x");
   ASSERT_EQ(report.calibration_hints.count("x"), 1u);
   EXPECT_EQ(report.calibration_hints["x"], 0.05f);
+  ASSERT_EQ(report.lines.size(), 1u);
+  EXPECT_EQ(report.lines[0],
+            "removed QuantizeLinear 'q' -> DequantizeLinear 'dq' (scale 0.0500000007 kept as calibration hint)");
 }
 
 TEST(RemoveQdq, PairBeforeOutputKeepsOutputName) {

@@ -7,6 +7,7 @@
 // reads the same scales). Weight DQs over int8 constants become float32
 // constants computed as the spec writes it: float(q - zp) * scale, in float32.
 #include <cmath>
+#include <cstdio>
 
 #include "graph/passes/pass_util.h"
 
@@ -15,6 +16,12 @@ namespace {
 
 using passes::constant_or_null;
 using passes::input_at;
+
+std::string format_scale(float s) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.9g", static_cast<double>(s));  // round-trips a float32
+  return text;
+}
 
 // Float32 per-tensor scale > 0 at input 1, or 0 when not one.
 float per_tensor_scale(const Network& net, const Node& n) {
@@ -118,7 +125,7 @@ void remove_q_dq(Network& net, int q_id, PassReport* report) {
         report->calibration_hints[net.tensor(y).name] = scale;
       }
     }
-    if (report) report->add("removed " + what + " (scale " + std::to_string(scale) + " kept as calibration hint)");
+    if (report) report->add("removed " + what + " (scale " + format_scale(scale) + " kept as calibration hint)");
   }
   const int q_out_now = net.nodes()[q_id].outputs.at(0);
   if (net.consumers(q_out_now).empty() && !passes::is_network_output(net, q_out_now)) passes::kill_node(net, q_id);
