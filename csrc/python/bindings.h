@@ -14,6 +14,11 @@ void bind_methods(pybind11::module_& m);
 void bind_cache_collector(pybind11::module_& m);
 void bind_engine(pybind11::module_& m);
 void bind_passes(pybind11::module_& m);
+// Creates the private submodule _core.kernels and fills it (bind_kernels.cc),
+// calling bind_kernel_ops on it (bind_kernel_ops.cc).
+void bind_kernels(pybind11::module_& m);
+void bind_kernel_ops(pybind11::module_& kernels_module);
+void bind_executor_testing(pybind11::module_& m);
 
 }  // namespace python
 }  // namespace int8rt

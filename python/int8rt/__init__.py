@@ -7,9 +7,10 @@ changing an import.
 """
 from __future__ import annotations
 
-from . import calib
+from . import calib, kernels
 from ._core import get_num_threads, set_num_threads
 from ._errors import Error, FormatError, InvalidArgumentError, NotSupportedError
+from .kernels import get_max_isa, set_max_isa
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,9 @@ __all__ = [
     "NotSupportedError",
     "__version__",
     "calib",
+    "get_max_isa",
     "get_num_threads",
+    "kernels",
+    "set_max_isa",
     "set_num_threads",
 ]

@@ -1,0 +1,107 @@
+// Output-size arithmetic and validation of the shapes in kernel_types.h.
+#include "kernels/kernel_types.h"
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace kernels {
+namespace {
+
+// Floor-mode output extent of one spatial axis (ONNX Conv / pooling).
+int out_extent(int in, int pad_begin, int pad_end, int kernel, int dilation, int stride) {
+  int span = dilation * (kernel - 1) + 1;
+  int padded = in + pad_begin + pad_end;
+  if (padded < span || stride <= 0) return 0;
+  return (padded - span) / stride + 1;
+}
+
+void require(bool ok, const char* op, const std::string& message) {
+  if (!ok) throw InvalidArgument(std::string(op) + ": " + message);
+}
+
+std::string field(const char* name, int value) {
+  return std::string(name) + "=" + std::to_string(value);
+}
+
+}  // namespace
+
+const char* output_type_name(OutputType t) {
+  return t == OutputType::kInt8 ? "int8" : "float32";
+}
+
+int ConvShape::out_h() const { return out_extent(H, pad_top, pad_bottom, R, dilation_h, stride_h); }
+int ConvShape::out_w() const { return out_extent(W, pad_left, pad_right, S, dilation_w, stride_w); }
+
+int64_t ConvShape::weight_count() const {
+  return static_cast<int64_t>(K) * c_per_group() * R * S;
+}
+
+void ConvShape::validate() const {
+  const char* op = "conv";
+  for (auto [name, v] : {std::pair<const char*, int>{"C", C}, {"H", H}, {"W", W}, {"K", K},
+                         {"R", R}, {"S", S}, {"stride_h", stride_h}, {"stride_w", stride_w},
+                         {"dilation_h", dilation_h}, {"dilation_w", dilation_w},
+                         {"groups", groups}}) {
+    require(v > 0, op, field(name, v) + " must be > 0");
+  }
+  for (auto [name, v] : {std::pair<const char*, int>{"pad_top", pad_top}, {"pad_left", pad_left},
+                         {"pad_bottom", pad_bottom}, {"pad_right", pad_right}}) {
+    require(v >= 0, op, field(name, v) + " must be >= 0");
+  }
+  require(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
+  require(K % groups == 0, op, field("K", K) + " is not divisible by " + field("groups", groups));
+  const int64_t reduction = static_cast<int64_t>(c_per_group()) * R * S;
+  require(reduction <= kMaxReduction, op,
+          "reduction length C/groups*R*S=" + std::to_string(reduction) +
+              " exceeds the int32 accumulator bound " + std::to_string(kMaxReduction));
+  require(out_h() > 0 && out_w() > 0, op,
+          "empty output: input " + std::to_string(H) + "x" + std::to_string(W) +
+              " with padding is smaller than the dilated " + std::to_string(R) + "x" +
+              std::to_string(S) + " kernel");
+}
+
+void GemmShape::validate() const {
+  require(N > 0, "gemm", field("N", N) + " must be > 0");
+  require(K > 0, "gemm", field("K", K) + " must be > 0");
+  require(K <= kMaxReduction, "gemm",
+          field("K", K) + " exceeds the int32 accumulator bound " + std::to_string(kMaxReduction));
+}
+
+int PoolShape::out_h() const { return out_extent(H, pad_top, pad_bottom, R, 1, stride_h); }
+int PoolShape::out_w() const { return out_extent(W, pad_left, pad_right, S, 1, stride_w); }
+
+void PoolShape::validate() const {
+  const char* op = "pool";
+  for (auto [name, v] : {std::pair<const char*, int>{"C", C}, {"H", H}, {"W", W}, {"R", R},
+                         {"S", S}, {"stride_h", stride_h}, {"stride_w", stride_w}}) {
+    require(v > 0, op, field(name, v) + " must be > 0");
+  }
+  require(static_cast<int64_t>(R) * S <= kMaxReduction, op,
+          "window R*S exceeds " + std::to_string(kMaxReduction));
+  // A pad smaller than the window keeps every window overlapping the input.
+  require(pad_top >= 0 && pad_bottom >= 0 && pad_top < R && pad_bottom < R, op,
+          "vertical pads must be in [0, R=" + std::to_string(R) + ")");
+  require(pad_left >= 0 && pad_right >= 0 && pad_left < S && pad_right < S, op,
+          "horizontal pads must be in [0, S=" + std::to_string(S) + ")");
+  require(out_h() > 0 && out_w() > 0, op, "empty output: input smaller than the window");
+}
+
+void check_epilogue(const Epilogue& ep, const char* what) {
+  std::string op(what);
+  if (!ep.scale) throw InvalidArgument(op + ": epilogue scale array is missing");
+  if (std::isnan(ep.clamp_lo) || std::isnan(ep.clamp_hi) || ep.clamp_lo > ep.clamp_hi) {
+    throw InvalidArgument(op + ": epilogue clamp range [" + std::to_string(ep.clamp_lo) + ", " +
+                          std::to_string(ep.clamp_hi) + "] is empty or NaN");
+  }
+  if (ep.out_type == OutputType::kInt8 && (ep.clamp_lo < -128.0f || ep.clamp_hi > 127.0f)) {
+    throw InvalidArgument(op + ": int8 output needs a clamp range inside [-128, 127], got [" +
+                          std::to_string(ep.clamp_lo) + ", " + std::to_string(ep.clamp_hi) + "]");
+  }
+}
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,101 @@
+// Shared types of the kernel layer: problem shapes (conv, GEMM, pooling) and
+// the Epilogue that turns int32 accumulators into int8 or float outputs.
+//
+// Layouts (DESIGN.md, "Numerics"): int8 activations are NHWC; canonical conv
+// weights are OIHW int8 ([K][C/groups][R][S]); GEMM weights are [N][K] int8
+// (ONNX Gemm with transB=1 / torch Linear); weights are symmetric per output
+// channel. The FP32 kernels use NCHW activations and the same weight layouts.
+// The batch size is not part of a shape: it is given at run time.
+//
+// The arithmetic of the epilogue is defined once, in ref/requantize.h.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+namespace int8rt {
+namespace kernels {
+
+// Longest int8 dot product an int32 accumulator holds for every input:
+// n * 128 * 128 < 2^31 needs n < 131072. Shapes validate against it.
+constexpr int64_t kMaxReduction = 131071;
+
+// Element type of a kernel's output.
+enum class OutputType { kInt8, kFloat32 };
+const char* output_type_name(OutputType t);  // "int8" / "float32"
+
+// A 2-D convolution (or its depthwise/grouped forms). Input channels C are
+// split in `groups` groups of C/groups; output channel k reads group
+// k / (K/groups). Output size (floor mode, as ONNX Conv):
+//   out_h = (H + pad_top + pad_bottom - dilation_h*(R-1) - 1) / stride_h + 1
+struct ConvShape {
+  int C = 0, H = 0, W = 0;  // input channels, height, width
+  int K = 0;                // output channels
+  int R = 1, S = 1;         // kernel height, width
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int dilation_h = 1, dilation_w = 1;
+  int groups = 1;
+
+  int out_h() const;
+  int out_w() const;
+  int c_per_group() const { return C / groups; }
+  int k_per_group() const { return K / groups; }
+  bool is_depthwise() const { return groups == C && K == C; }
+  // Number of int8 weights in canonical OIHW layout: K * (C/groups) * R * S.
+  int64_t weight_count() const;
+  // Throws InvalidArgument naming the offending field (non-positive size,
+  // negative pad, channels not divisible by groups, reduction longer than
+  // kMaxReduction, empty output).
+  void validate() const;
+};
+
+// A fully connected layer y[m][n] = sum_k a[m][k] * b[n][k]; M (rows) is
+// given at run time.
+struct GemmShape {
+  int N = 0;  // output features
+  int K = 0;  // input features
+  void validate() const;  // throws InvalidArgument (also K > kMaxReduction)
+};
+
+// Max / average pooling window (no dilation, floor mode). For average
+// pooling, count_include_pad selects the divisor: R*S (ONNX
+// count_include_pad=1) or the number of window positions inside the input.
+struct PoolShape {
+  int C = 0, H = 0, W = 0;
+  int R = 1, S = 1;
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  bool count_include_pad = false;
+
+  int out_h() const;
+  int out_w() const;
+  void validate() const;  // throws InvalidArgument; pads must be < kernel size
+};
+
+// What a kernel does with each int32 accumulator acc of output channel k
+// (exact float operations and order in ref/requantize.h):
+//   t = (float)acc * scale[k] + bias[k] (+ (float)residual * residual_scale)
+//   t = clamp(t, clamp_lo, clamp_hi); int8 output: round half to even.
+// A non-owning view: the arrays must outlive the kernel call. For int8
+// outputs clamp_lo >= -128 and clamp_hi <= 127 (check_epilogue enforces it),
+// so the rounded value always fits. Build one with make_requant().
+struct Epilogue {
+  const float* scale = nullptr;  // [K] (conv) or [N] (GEMM); required
+  const float* bias = nullptr;   // same length, in output units; null means 0
+  float clamp_lo = -std::numeric_limits<float>::infinity();
+  float clamp_hi = std::numeric_limits<float>::infinity();
+  // Optional int8 residual added before the clamp, laid out exactly like the
+  // output (NHWC for conv, [M][N] for GEMM); residual_scale = s_res / s_out.
+  const int8_t* residual = nullptr;
+  float residual_scale = 0.0f;
+  OutputType out_type = OutputType::kInt8;
+};
+
+// Throws InvalidArgument unless `ep` is usable: scale set, clamp_lo <= clamp_hi,
+// no NaN bounds, and for int8 output clamp_lo >= -128, clamp_hi <= 127.
+// `what` names the layer in the message.
+void check_epilogue(const Epilogue& ep, const char* what);
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,63 @@
+// Reference int8 convolution, NHWC activations, OIHW weights (the spec).
+//
+//   acc[n][oh][ow][k] = sum over c in group(k), r < R, s < S of
+//       x[n][oh*stride_h - pad_top + r*dilation_h][ow*stride_w - pad_left + s*dilation_w][c0 + c]
+//       * w[k][c][r][s]                    (int32; padding contributes 0)
+//   y = epilogue_k(acc)                    (ref/requantize.h)
+// where group(k) = k / (K/groups) and c0 = group(k) * (C/groups). Grouped and
+// depthwise convolutions are the same loop with C/groups == 1 for the latter.
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "int8rt/error.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/ref/requantize.h"
+
+namespace int8rt {
+namespace kernels {
+namespace ref {
+
+void conv2d_s8(const ConvShape& sh, int batch, const int8_t* x, const int8_t* w,
+               const Epilogue& ep, void* y) {
+  sh.validate();
+  check_epilogue(ep, "conv2d_s8");
+  if (batch < 0) throw InvalidArgument("conv2d_s8: batch must be >= 0");
+  const int OH = sh.out_h(), OW = sh.out_w();
+  const int Cg = sh.c_per_group(), Kg = sh.k_per_group();
+  const int64_t rows = static_cast<int64_t>(batch) * OH;
+  // Rows of output per chunk: about 64k multiply-adds each.
+  const int64_t work_per_row = static_cast<int64_t>(OW) * sh.K * Cg * sh.R * sh.S;
+  const int64_t grain = work_per_row >= 65536 ? 1 : 65536 / (work_per_row + 1) + 1;
+
+  parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / OH;
+      const int oh = static_cast<int>(row % OH);
+      for (int ow = 0; ow < OW; ++ow) {
+        for (int k = 0; k < sh.K; ++k) {
+          const int c0 = (k / Kg) * Cg;
+          int32_t acc = 0;
+          for (int r = 0; r < sh.R; ++r) {
+            const int ih = oh * sh.stride_h - sh.pad_top + r * sh.dilation_h;
+            if (ih < 0 || ih >= sh.H) continue;
+            for (int s = 0; s < sh.S; ++s) {
+              const int iw = ow * sh.stride_w - sh.pad_left + s * sh.dilation_w;
+              if (iw < 0 || iw >= sh.W) continue;
+              const int8_t* xp = x + ((n * sh.H + ih) * sh.W + iw) * sh.C + c0;
+              const int8_t* wp = w + (static_cast<int64_t>(k) * Cg * sh.R + r) * sh.S + s;
+              for (int c = 0; c < Cg; ++c) {
+                acc += static_cast<int32_t>(xp[c]) * static_cast<int32_t>(wp[c * sh.R * sh.S]);
+              }
+            }
+          }
+          const int64_t i = ((n * OH + oh) * OW + ow) * sh.K + k;
+          store_output(acc, k, i, ep, y);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,129 @@
+// Reference int8 pooling, NHWC (the spec).
+//
+//   max:  y[n][oh][ow][c] = max of x over the window positions inside the input
+//         (padding is skipped; output scale = input scale, no rescale).
+//   avg:  sum   = sum of x over the window positions inside the input (int32)
+//         count = count_include_pad ? R*S : number of those positions
+//         m     = s_in / (s_out * (float)count)   (one table entry per count)
+//         y     = rne(min(max((float)sum * m, -128), 127))
+//   global avg: the avg formula with one window covering all H*W positions.
+// Windows start at (oh*stride_h - pad_top, ow*stride_w - pad_left); pads are
+// smaller than the window (PoolShape::validate), so no window is empty.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "int8rt/error.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/ref/requantize.h"
+
+namespace int8rt {
+namespace kernels {
+namespace ref {
+namespace {
+
+void check_scales(float s_in, float s_out, const char* op) {
+  for (float s : {s_in, s_out}) {
+    if (!(std::isfinite(s) && s > 0.0f)) {
+      throw InvalidArgument(std::string(op) + ": scales must be finite and > 0");
+    }
+  }
+}
+
+// m(count) = s_in / (s_out * (float)count).
+float avg_multiplier(float s_in, float s_out, int64_t count) {
+  float denom = s_out * static_cast<float>(count);
+  return s_in / denom;
+}
+
+// y = rne(min(max((float)sum * m, -128), 127)).
+int8_t avg_output(int32_t sum, float m) {
+  float t = static_cast<float>(sum) * m;
+  return round_to_s8(clamp_upper(clamp_lower(t, -128.0f), 127.0f));
+}
+
+// Visits every output pixel: fn(n, r0, r1, s0, s1, out) with its window
+// clipped to the input rows [r0, r1) and columns [s0, s1); `out` is the flat
+// index of the pixel's channel 0 in y.
+template <typename Fn>
+void for_each_window(const PoolShape& p, int batch, const Fn& fn) {
+  const int OH = p.out_h(), OW = p.out_w();
+  const int64_t rows = static_cast<int64_t>(batch) * OH;
+  const int64_t work = static_cast<int64_t>(OW) * p.C * p.R * p.S;
+  const int64_t grain = work >= 65536 ? 1 : 65536 / (work + 1) + 1;
+  parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / OH;
+      const int oh = static_cast<int>(row % OH);
+      const int h0 = oh * p.stride_h - p.pad_top;
+      const int r0 = std::max(h0, 0), r1 = std::min(h0 + p.R, p.H);
+      for (int ow = 0; ow < OW; ++ow) {
+        const int w0 = ow * p.stride_w - p.pad_left;
+        const int s0 = std::max(w0, 0), s1 = std::min(w0 + p.S, p.W);
+        fn(n, r0, r1, s0, s1, ((n * OH + oh) * OW + ow) * p.C);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void maxpool_s8(const PoolShape& p, int batch, const int8_t* x, int8_t* y) {
+  p.validate();
+  if (batch < 0) throw InvalidArgument("maxpool_s8: batch must be >= 0");
+  for_each_window(p, batch, [&](int64_t n, int r0, int r1, int s0, int s1, int64_t out) {
+    for (int c = 0; c < p.C; ++c) {
+      int8_t best = -128;
+      for (int h = r0; h < r1; ++h) {
+        for (int w = s0; w < s1; ++w) {
+          best = std::max(best, x[((n * p.H + h) * p.W + w) * p.C + c]);
+        }
+      }
+      y[out + c] = best;
+    }
+  });
+}
+
+void avgpool_s8(const PoolShape& p, int batch, const int8_t* x, float s_in, float s_out,
+                int8_t* y) {
+  p.validate();
+  check_scales(s_in, s_out, "avgpool_s8");
+  if (batch < 0) throw InvalidArgument("avgpool_s8: batch must be >= 0");
+  std::vector<float> m(static_cast<size_t>(p.R) * p.S + 1, 0.0f);
+  for (size_t count = 1; count < m.size(); ++count) m[count] = avg_multiplier(s_in, s_out, count);
+  for_each_window(p, batch, [&](int64_t n, int r0, int r1, int s0, int s1, int64_t out) {
+    const int count = p.count_include_pad ? p.R * p.S : (r1 - r0) * (s1 - s0);
+    for (int c = 0; c < p.C; ++c) {
+      int32_t sum = 0;
+      for (int h = r0; h < r1; ++h) {
+        for (int w = s0; w < s1; ++w) sum += x[((n * p.H + h) * p.W + w) * p.C + c];
+      }
+      y[out + c] = avg_output(sum, m[count]);
+    }
+  });
+}
+
+void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out,
+                       int8_t* y) {
+  check_scales(s_in, s_out, "global_avgpool_s8");
+  if (batch < 0 || HW <= 0 || C <= 0 || HW > kMaxReduction) {
+    throw InvalidArgument("global_avgpool_s8: need batch >= 0, C > 0 and 0 < H*W <= " +
+                          std::to_string(kMaxReduction));
+  }
+  const float m = avg_multiplier(s_in, s_out, HW);
+  parallel_for(static_cast<int64_t>(batch) * C, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int64_t n = nc / C, c = nc % C;
+      int32_t sum = 0;
+      for (int64_t i = 0; i < HW; ++i) sum += x[(n * HW + i) * C + c];
+      y[nc] = avg_output(sum, m);
+    }
+  });
+}
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,96 @@
+// The reference kernels: scalar, intrinsic-free, readable top to bottom. The
+// int8 ones are THE SPEC of int8rt's numerics (DESIGN.md): optimized kernels
+// are tested bit-exact against them. Each lives in its own file here with its
+// formula in the header comment; the shared arithmetic is in requantize.h.
+//
+// Common contract: pointers are non-null and the buffers hold the sizes
+// stated; outputs do not alias inputs; shapes are validated (InvalidArgument).
+// The kernels split their outer loops over int8rt::parallel_for, which does
+// not change any result (each output is computed by one thread, in a fixed
+// order). All functions are thread-safe (no shared mutable state).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/kernel_types.h"
+#include "kernels/requant_params.h"
+
+namespace int8rt {
+namespace kernels {
+namespace ref {
+
+// ---- int8 (NHWC activations) ----
+
+// y[n][oh][ow][k] = epilogue_k( sum_{c in group(k), r, s}
+//     x[n][oh*sh - pt + r*dh][ow*sw - pl + s*dw][c] * w[k][c - c0(k)][r][s] )
+// with positions outside the input contributing 0. x: [batch][H][W][C] int8;
+// w: [K][C/groups][R][S] int8; y: [batch][out_h][out_w][K] of ep.out_type.
+void conv2d_s8(const ConvShape& shape, int batch, const int8_t* x, const int8_t* w,
+               const Epilogue& ep, void* y);
+
+// y[m][n] = epilogue_n( sum_k a[m][k] * b[n][k] ); a: [M][K], b: [N][K],
+// y: [M][N] of ep.out_type (residual, if any, also [M][N]).
+void gemm_s8(const GemmShape& shape, int64_t M, const int8_t* a, const int8_t* b,
+             const Epilogue& ep, void* y);
+
+// q[i] = rne(clamp(x[i] * (1.0f / scale), -128, 127)), NaN -> -128.
+void quantize_s8(int64_t n, const float* x, float scale, int8_t* q);
+// x[i] = (float)q[i] * scale.
+void dequantize_s8(int64_t n, const int8_t* q, float scale, float* x);
+
+// NHWC max pooling; padding never wins (it is skipped, not -128). The output
+// has the input's scale. y: [batch][out_h][out_w][C].
+void maxpool_s8(const PoolShape& shape, int batch, const int8_t* x, int8_t* y);
+// NHWC average pooling from scale s_in to s_out, per window:
+//   sum = sum of the int8 inputs inside the input (int32)
+//   count = count_include_pad ? R*S : positions inside the input
+//   m(count) = s_in / (s_out * (float)count)      (multiply, then divide)
+//   y = rne(clamp((float)sum * m(count), -128, 127))
+void avgpool_s8(const PoolShape& shape, int batch, const int8_t* x, float s_in, float s_out,
+                int8_t* y);
+// Global average pooling [batch][HW][C] -> [batch][C], the formula above with
+// count = HW.
+void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out,
+                       int8_t* y);
+
+// Quantized elementwise add of n values (make_add_params builds p):
+//   y = rne(min(max((float)a * a_mult + (float)b * b_mult, lo), hi))
+// with both products rounded to float32 before the add.
+void add_s8(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y);
+
+// One input of a channel concat: [pixels][channels] int8 and its multiplier
+// rescale_multiplier(s_in, s_out).
+struct ConcatInput {
+  const int8_t* data = nullptr;
+  int channels = 0;
+  float multiplier = 1.0f;
+};
+// NHWC concat over channels of `pixels` = batch*H*W positions:
+//   y[p][c_off(i) + c] = rescale(x_i[p][c]) = rne(clamp((float)x * m_i, -128, 127))
+// When m_i == 1.0f the input is copied; that equals the formula because
+// (float)x * 1.0f == x exactly, x is already in [-128, 127], and an integral
+// float rounds to itself.
+void concat_s8(int64_t pixels, const std::vector<ConcatInput>& inputs, int8_t* y);
+
+// ---- float32 (NCHW activations) for the FP32 path and calibration ----
+
+// y[n][k][oh][ow] = bias[k] + sum_{c, r, s} x[..] * w[k][c][r][s], accumulated
+// in float32 starting from bias[k] (0 if null), adding products in order
+// c, r, s ascending, each product rounded before its add (no FMA).
+// x: [batch][C][H][W], w: [K][C/groups][R][S], y: [batch][K][out_h][out_w].
+void conv2d_f32(const ConvShape& shape, int batch, const float* x, const float* w,
+                const float* bias, float* y);
+// y[m][n] = bias[n] + sum_k a[m][k] * b[n][k], k ascending, no FMA.
+void gemm_f32(const GemmShape& shape, int64_t M, const float* a, const float* b,
+              const float* bias, float* y);
+// NCHW pooling; avg divides the window sum (row-major order) by the count
+// (count_include_pad as for avgpool_s8).
+void maxpool_f32(const PoolShape& shape, int batch, const float* x, float* y);
+void avgpool_f32(const PoolShape& shape, int batch, const float* x, float* y);
+// [batch][C][HW] -> [batch][C]: sum in order, divided by (float)HW.
+void global_avgpool_f32(int batch, int C, int64_t HW, const float* x, float* y);
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace int8rt

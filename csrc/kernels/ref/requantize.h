@@ -1,0 +1,81 @@
+// THE definition of int8rt's requantization, quantization and rescaling
+// arithmetic (DESIGN.md, "Numerics"). Every reference kernel calls these
+// functions and every optimized kernel must reproduce them bit for bit:
+// the same float32 operations, one rounding each, in the order written here
+// (no FMA: the library builds with -ffp-contract=off; a vector kernel uses a
+// separate multiply and add, never a fused one).
+//
+// Rounding is round-half-to-even (nearbyintf under the default rounding mode,
+// which int8rt never changes; cvtps2dq under the default MXCSR rounds alike).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/kernel_types.h"
+
+namespace int8rt {
+namespace kernels {
+namespace ref {
+
+// clamp written as two selects: NaN compares false and takes the bound on the
+// lower side (x >= lo fails), which is also what _mm*_max_ps(x, lo) returns.
+inline float clamp_lower(float x, float lo) { return x >= lo ? x : lo; }
+inline float clamp_upper(float x, float hi) { return x <= hi ? x : hi; }
+
+// Round half to even to int8. The caller guarantees t in [-128, 127].
+inline int8_t round_to_s8(float t) { return static_cast<int8_t>(std::nearbyint(t)); }
+
+// Epilogue for one accumulator of output channel k (`residual` is the int8
+// value at the same output position, ignored when ep.residual is null):
+//   t = (float)acc * scale[k]
+//   t = t + bias[k]                           (bias null: t + 0.0f)
+//   t = t + (float)residual * residual_scale  (only when ep.residual is set)
+//   t = max(t, clamp_lo); t = min(t, clamp_hi)
+// The result is the float t; int8 outputs store round_to_s8(t).
+inline float requantize(int32_t acc, int k, const Epilogue& ep, int8_t residual) {
+  float t = static_cast<float>(acc) * ep.scale[k];
+  t = t + (ep.bias ? ep.bias[k] : 0.0f);
+  if (ep.residual) {
+    float r = static_cast<float>(residual) * ep.residual_scale;
+    t = t + r;
+  }
+  t = clamp_lower(t, ep.clamp_lo);
+  t = clamp_upper(t, ep.clamp_hi);
+  return t;
+}
+
+// Stores the epilogue result for flat output index i (channel k) into y,
+// an int8_t or float array according to ep.out_type.
+inline void store_output(int32_t acc, int k, int64_t i, const Epilogue& ep, void* y) {
+  int8_t r = ep.residual ? ep.residual[i] : int8_t{0};
+  float t = requantize(acc, k, ep, r);
+  if (ep.out_type == OutputType::kInt8) {
+    static_cast<int8_t*>(y)[i] = round_to_s8(t);
+  } else {
+    static_cast<float*>(y)[i] = t;
+  }
+}
+
+// float -> int8 with inv_scale = 1.0f / scale computed once by the caller:
+//   q = rne(min(max(x * inv_scale, -128), 127));  NaN -> -128.
+inline int8_t quantize_value(float x, float inv_scale) {
+  float v = x * inv_scale;
+  v = clamp_lower(v, -128.0f);
+  v = clamp_upper(v, 127.0f);
+  return round_to_s8(v);
+}
+
+// int8 -> float: x = (float)q * scale.
+inline float dequantize_value(int8_t q, float scale) { return static_cast<float>(q) * scale; }
+
+// Rescale of an int8 value by a precomputed multiplier m (concat, and the
+// two terms of add):  q' = rne(min(max((float)q * m, lo), hi)).
+inline int8_t rescale_value(int8_t q, float m, float lo, float hi) {
+  float t = static_cast<float>(q) * m;
+  return round_to_s8(clamp_upper(clamp_lower(t, lo), hi));
+}
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace int8rt

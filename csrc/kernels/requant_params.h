@@ -1,0 +1,69 @@
+// Builds the per-channel epilogue arrays and the rescale multipliers from
+// quantization scales. Part of the numerics spec: the engine computes these
+// once per layer at build/load time with exactly the float32 operations
+// written below, and every kernel consumes the results (ref/requantize.h).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/kernel_types.h"
+
+namespace int8rt {
+namespace kernels {
+
+// A fused activation that is a clamp in float units.
+enum class Activation {
+  kNone,   // no clamp (int8 output: [-128, 127])
+  kRelu,   // max(x, 0)
+  kRelu6,  // min(max(x, 0), 6)
+  kClip,   // min(max(x, clip_min), clip_max)
+};
+
+// Owning storage for an Epilogue's arrays.
+struct Requant {
+  std::vector<float> scale;
+  std::vector<float> bias;
+  float clamp_lo = 0.0f;
+  float clamp_hi = 0.0f;
+  OutputType out_type = OutputType::kInt8;
+
+  // A view over this object's arrays; valid while *this lives unchanged.
+  Epilogue epilogue(const int8_t* residual = nullptr, float residual_scale = 0.0f) const;
+};
+
+// Per output channel k of a layer with input scale s_in, weight scales
+// s_w[k] (per channel), float bias b[k] (may be null = 0) and output scale
+// s_out (int8 output only; ignored for float output):
+//   int8 out:    scale[k] = (s_in * s_w[k]) / s_out     (multiply, then divide)
+//                bias[k]  = b[k] / s_out
+//                lo = max(act_lo / s_out, -128), hi = min(act_hi / s_out, 127)
+//   float out:   scale[k] = s_in * s_w[k];  bias[k] = b[k];  lo = act_lo, hi = act_hi
+// where [act_lo, act_hi] is the activation's range in float units: None
+// (-inf, inf), Relu [0, inf), Relu6 [0, 6], Clip [clip_min, clip_max]
+// (x / s_out of an infinite bound stays infinite and is then clipped).
+// Throws InvalidArgument on a non-positive or non-finite scale, a
+// non-finite bias, or an empty clamp range.
+Requant make_requant(float s_in, const float* s_w, int64_t K, const float* bias, float s_out,
+                     OutputType out_type, Activation act = Activation::kNone,
+                     float clip_min = 0.0f, float clip_max = 6.0f);
+
+// residual_scale of an Epilogue for a residual of scale s_res: s_res / s_out.
+float residual_multiplier(float s_res, float s_out);
+
+// Quantized add y = a + b (elementwise, same shape), see ref add_s8:
+//   a_mult = s_a / s_y, b_mult = s_b / s_y; lo = relu ? 0 : -128; hi = 127.
+struct AddParams {
+  float a_mult = 1.0f;
+  float b_mult = 1.0f;
+  float clamp_lo = -128.0f;
+  float clamp_hi = 127.0f;
+};
+AddParams make_add_params(float s_a, float s_b, float s_y, bool relu);
+
+// Concat / requantize multiplier of an input with scale s_in into an output
+// with scale s_out: s_in / s_out (exactly 1.0f when the scales are equal).
+float rescale_multiplier(float s_in, float s_out);
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,255 @@
+// int8rt._core.kernels, part 2: the reference ops that have no registry
+// (quantize, pools, add, concat, the FP32 kernels) and make_requant, on NumPy
+// arrays, for tests. Thin: convert, call, release the GIL around the run.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <vector>
+
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/requant_params.h"
+#include "python/bindings.h"
+#include "python/kernel_args.h"
+
+namespace py = pybind11;
+
+namespace int8rt {
+namespace python {
+namespace {
+
+namespace ref = kernels::ref;
+using Pair = std::array<int, 2>;
+using Quad = std::array<int, 4>;
+
+kernels::Activation parse_activation(const std::string& s) {
+  if (s == "none") return kernels::Activation::kNone;
+  if (s == "relu") return kernels::Activation::kRelu;
+  if (s == "relu6") return kernels::Activation::kRelu6;
+  if (s == "clip") return kernels::Activation::kClip;
+  throw InvalidArgument("activation: expected none, relu, relu6 or clip, got '" + s + "'");
+}
+
+py::dict make_requant(float s_in, const py::handle& s_w_obj, const py::object& bias_obj,
+                      float s_out, const std::string& out_dtype, const std::string& activation,
+                      float clip_min, float clip_max) {
+  F32Array s_w = float_arg(s_w_obj, "s_w", 1);
+  F32Array bias;
+  if (!bias_obj.is_none()) {
+    bias = float_arg(bias_obj, "bias", 1);
+    check_length(bias, s_w.shape(0), "bias");
+  }
+  kernels::Requant rq = kernels::make_requant(
+      s_in, s_w.data(), s_w.shape(0), bias_obj.is_none() ? nullptr : bias.data(), s_out,
+      parse_out_dtype(out_dtype), parse_activation(activation), clip_min, clip_max);
+  py::dict d;
+  d["scale"] = py::array_t<float>(rq.scale.size(), rq.scale.data());
+  d["bias"] = py::array_t<float>(rq.bias.size(), rq.bias.data());
+  d["lo"] = rq.clamp_lo;
+  d["hi"] = rq.clamp_hi;
+  return d;
+}
+
+py::array_t<int8_t> quantize(const py::handle& x_obj, float scale) {
+  F32Array x = float_arg(x_obj, "x", -1);
+  py::array_t<int8_t> q(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  int8_t* qp = q.mutable_data();
+  py::gil_scoped_release release;
+  ref::quantize_s8(x.size(), x.data(), scale, qp);
+  return q;
+}
+
+py::array_t<float> dequantize(const py::handle& q_obj, float scale) {
+  I8Array q = int8_arg(q_obj, "q", -1);
+  py::array_t<float> x(std::vector<py::ssize_t>(q.shape(), q.shape() + q.ndim()));
+  float* xp = x.mutable_data();
+  py::gil_scoped_release release;
+  ref::dequantize_s8(q.size(), q.data(), scale, xp);
+  return x;
+}
+
+// int8 pools: x [N,H,W,C] -> [N,OH,OW,C].
+py::array_t<int8_t> pool_s8(const py::handle& x_obj, Pair kernel, Pair stride, Quad pads,
+                            bool count_include_pad, float s_in, float s_out, bool average) {
+  I8Array x = int8_arg(x_obj, "x", 4);
+  const int N = x.shape(0);
+  kernels::PoolShape p = pool_shape(x.shape(3), x.shape(1), x.shape(2), kernel, stride, pads,
+                                    count_include_pad);
+  py::array_t<int8_t> y({N, p.out_h(), p.out_w(), p.C});
+  int8_t* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  if (average) {
+    ref::avgpool_s8(p, N, x.data(), s_in, s_out, yp);
+  } else {
+    ref::maxpool_s8(p, N, x.data(), yp);
+  }
+  return y;
+}
+
+py::array_t<int8_t> global_avgpool_s8(const py::handle& x_obj, float s_in, float s_out) {
+  I8Array x = int8_arg(x_obj, "x", 4);
+  const int N = x.shape(0), C = x.shape(3);
+  py::array_t<int8_t> y({N, C});
+  int8_t* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  ref::global_avgpool_s8(N, x.shape(1) * x.shape(2), C, x.data(), s_in, s_out, yp);
+  return y;
+}
+
+py::array_t<int8_t> add_s8(const py::handle& a_obj, const py::handle& b_obj, float s_a,
+                           float s_b, float s_y, bool relu) {
+  I8Array a = int8_arg(a_obj, "a", -1), b = int8_arg(b_obj, "b", -1);
+  if (a.ndim() != b.ndim() || !std::equal(a.shape(), a.shape() + a.ndim(), b.shape())) {
+    throw InvalidArgument("add_s8: a and b must have the same shape");
+  }
+  kernels::AddParams p = kernels::make_add_params(s_a, s_b, s_y, relu);
+  py::array_t<int8_t> y(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+  int8_t* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  ref::add_s8(a.size(), a.data(), b.data(), p, yp);
+  return y;
+}
+
+// NHWC tensors [..., C_i] with equal leading dims -> [..., sum C_i].
+py::array_t<int8_t> concat_s8(const std::vector<py::object>& xs, const std::vector<float>& scales,
+                              float s_out) {
+  if (xs.empty() || xs.size() != scales.size()) {
+    throw InvalidArgument("concat_s8: need one scale per input and at least one input");
+  }
+  std::vector<I8Array> held;
+  std::vector<ref::ConcatInput> inputs;
+  std::vector<py::ssize_t> out_shape;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    held.push_back(int8_arg(xs[i], "inputs[" + std::to_string(i) + "]", -1));
+    const I8Array& x = held.back();
+    std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+    if (i == 0) {
+      out_shape = shape;
+      out_shape.back() = 0;
+    } else if (shape.size() != out_shape.size() ||
+               !std::equal(shape.begin(), shape.end() - 1, out_shape.begin())) {
+      throw InvalidArgument("concat_s8: inputs[" + std::to_string(i) +
+                            "] differs from inputs[0] outside the channel axis");
+    }
+    out_shape.back() += shape.back();
+    inputs.push_back({x.data(), static_cast<int>(shape.back()),
+                      kernels::rescale_multiplier(scales[i], s_out)});
+  }
+  int64_t pixels = 1;
+  for (size_t d = 0; d + 1 < out_shape.size(); ++d) pixels *= out_shape[d];
+  py::array_t<int8_t> y(out_shape);
+  int8_t* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  ref::concat_s8(pixels, inputs, yp);
+  return y;
+}
+
+py::array_t<float> conv2d_f32(const py::handle& x_obj, const py::handle& w_obj,
+                              const py::object& bias_obj, Pair stride, Quad pads, Pair dilation,
+                              int groups) {
+  F32Array x = float_arg(x_obj, "x", 4), w = float_arg(w_obj, "w", 4);
+  const int N = x.shape(0), C = x.shape(1), K = w.shape(0);
+  if (groups <= 0 || w.shape(1) * groups != C) {
+    throw InvalidArgument("w: expected shape [K, C/groups, R, S]");
+  }
+  kernels::ConvShape s = conv_shape(C, x.shape(2), x.shape(3), K, w.shape(2), w.shape(3), stride,
+                                    pads, dilation, groups);
+  F32Array bias;
+  if (!bias_obj.is_none()) {
+    bias = float_arg(bias_obj, "bias", 1);
+    check_length(bias, K, "bias");
+  }
+  const float* bp = bias_obj.is_none() ? nullptr : bias.data();
+  py::array_t<float> y({N, K, s.out_h(), s.out_w()});
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  ref::conv2d_f32(s, N, x.data(), w.data(), bp, yp);
+  return y;
+}
+
+py::array_t<float> gemm_f32(const py::handle& a_obj, const py::handle& b_obj,
+                            const py::object& bias_obj) {
+  F32Array a = float_arg(a_obj, "a", 2), b = float_arg(b_obj, "b", 2);
+  if (a.shape(1) != b.shape(1)) throw InvalidArgument("b: expected shape [N, K] with a's K");
+  kernels::GemmShape s{static_cast<int>(b.shape(0)), static_cast<int>(b.shape(1))};
+  F32Array bias;
+  if (!bias_obj.is_none()) {
+    bias = float_arg(bias_obj, "bias", 1);
+    check_length(bias, s.N, "bias");
+  }
+  const float* bp = bias_obj.is_none() ? nullptr : bias.data();
+  py::array_t<float> y({a.shape(0), b.shape(0)});
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  ref::gemm_f32(s, a.shape(0), a.data(), b.data(), bp, yp);
+  return y;
+}
+
+// float pools: x [N,C,H,W] -> [N,C,OH,OW].
+py::array_t<float> pool_f32(const py::handle& x_obj, Pair kernel, Pair stride, Quad pads,
+                            bool count_include_pad, bool average) {
+  F32Array x = float_arg(x_obj, "x", 4);
+  const int N = x.shape(0);
+  kernels::PoolShape p = pool_shape(x.shape(1), x.shape(2), x.shape(3), kernel, stride, pads,
+                                    count_include_pad);
+  py::array_t<float> y({N, p.C, p.out_h(), p.out_w()});
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  if (average) {
+    ref::avgpool_f32(p, N, x.data(), yp);
+  } else {
+    ref::maxpool_f32(p, N, x.data(), yp);
+  }
+  return y;
+}
+
+py::array_t<float> global_avgpool_f32(const py::handle& x_obj) {
+  F32Array x = float_arg(x_obj, "x", 4);
+  const int N = x.shape(0), C = x.shape(1);
+  py::array_t<float> y({N, C});
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  ref::global_avgpool_f32(N, C, x.shape(2) * x.shape(3), x.data(), yp);
+  return y;
+}
+
+}  // namespace
+
+void bind_kernel_ops(py::module_& k) {
+  using namespace pybind11::literals;
+  const Pair one{1, 1};
+  const Quad no_pads{0, 0, 0, 0};
+  k.def("make_requant", &make_requant, "s_in"_a, "s_w"_a, "bias"_a, "s_out"_a,
+        "out_dtype"_a = "int8", "activation"_a = "none", "clip_min"_a = 0.0f,
+        "clip_max"_a = 6.0f, "Per-channel epilogue arrays: {scale, bias, lo, hi}.");
+  k.def("quantize", &quantize, "x"_a, "scale"_a);
+  k.def("dequantize", &dequantize, "q"_a, "scale"_a);
+  k.def("maxpool_s8", [](const py::handle& x, Pair kernel, Pair stride, Quad pads) {
+    return pool_s8(x, kernel, stride, pads, false, 1.0f, 1.0f, false);
+  }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads);
+  k.def("avgpool_s8", [](const py::handle& x, Pair kernel, Pair stride, Quad pads,
+                         bool count_include_pad, float s_in, float s_out) {
+    return pool_s8(x, kernel, stride, pads, count_include_pad, s_in, s_out, true);
+  }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads, "count_include_pad"_a = false,
+     "s_in"_a = 1.0f, "s_out"_a = 1.0f);
+  k.def("global_avgpool_s8", &global_avgpool_s8, "x"_a, "s_in"_a, "s_out"_a);
+  k.def("add_s8", &add_s8, "a"_a, "b"_a, "s_a"_a, "s_b"_a, "s_y"_a, "relu"_a = false);
+  k.def("concat_s8", &concat_s8, "inputs"_a, "scales"_a, "s_out"_a);
+  k.def("conv2d_f32", &conv2d_f32, "x"_a, "w"_a, "bias"_a = py::none(), "stride"_a = one,
+        "pads"_a = no_pads, "dilation"_a = one, "groups"_a = 1);
+  k.def("gemm_f32", &gemm_f32, "a"_a, "b"_a, "bias"_a = py::none());
+  k.def("maxpool_f32", [](const py::handle& x, Pair kernel, Pair stride, Quad pads) {
+    return pool_f32(x, kernel, stride, pads, false, false);
+  }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads);
+  k.def("avgpool_f32", [](const py::handle& x, Pair kernel, Pair stride, Quad pads,
+                          bool count_include_pad) {
+    return pool_f32(x, kernel, stride, pads, count_include_pad, true);
+  }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads, "count_include_pad"_a = false);
+  k.def("global_avgpool_f32", &global_avgpool_f32, "x"_a);
+}
+
+}  // namespace python
+}  // namespace int8rt

@@ -1,0 +1,216 @@
+// int8rt._core.kernels (private, for tests and tools): the registry's int8
+// conv / GEMM kernels on NumPy arrays, kernel selection, the ISA cap and the
+// CPU feature report. The reference ops without a registry live in
+// bind_kernel_ops.cc. Thin: convert, call, release the GIL around the run.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <limits>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "kernels/registry.h"
+#include "kernels/requant_params.h"
+#include "python/bindings.h"
+#include "python/kernel_args.h"
+
+namespace py = pybind11;
+
+namespace int8rt {
+namespace python {
+namespace {
+
+using kernels::Epilogue;
+using kernels::OutputType;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// The epilogue arguments shared by conv2d_s8 and gemm_s8.
+struct EpilogueArgs {
+  F32Array scale, bias;
+  std::optional<I8Array> residual;
+  Epilogue ep;
+};
+
+EpilogueArgs epilogue_args(const py::handle& scale, const py::object& bias, int64_t channels,
+                           std::optional<float> lo, std::optional<float> hi,
+                           const std::string& out_dtype, const py::object& residual,
+                           float residual_scale, const std::vector<py::ssize_t>& out_shape) {
+  EpilogueArgs a;
+  a.ep.out_type = parse_out_dtype(out_dtype);
+  const bool int8_out = a.ep.out_type == OutputType::kInt8;
+  a.scale = float_arg(scale, "scale", 1);
+  check_length(a.scale, channels, "scale");
+  a.ep.scale = a.scale.data();
+  if (!bias.is_none()) {
+    a.bias = float_arg(bias, "bias", 1);
+    check_length(a.bias, channels, "bias");
+    a.ep.bias = a.bias.data();
+  }
+  a.ep.clamp_lo = lo.value_or(int8_out ? -128.0f : -kInf);
+  a.ep.clamp_hi = hi.value_or(int8_out ? 127.0f : kInf);
+  if (!residual.is_none()) {
+    a.residual = int8_arg(residual, "residual", static_cast<int>(out_shape.size()));
+    for (size_t d = 0; d < out_shape.size(); ++d) {
+      if (a.residual->shape(d) != out_shape[d]) {
+        throw InvalidArgument("residual: must have the output's shape");
+      }
+    }
+    a.ep.residual = a.residual->data();
+    a.ep.residual_scale = residual_scale;
+  }
+  kernels::check_epilogue(a.ep, "epilogue");
+  return a;
+}
+
+py::array make_output(OutputType t, const std::vector<py::ssize_t>& shape) {
+  if (t == OutputType::kInt8) return py::array_t<int8_t>(shape);
+  return py::array_t<float>(shape);
+}
+
+py::array conv2d_s8(const py::handle& x_obj, const py::handle& w_obj, const py::handle& scale,
+                    const py::object& bias, std::optional<float> lo, std::optional<float> hi,
+                    std::array<int, 2> stride, std::array<int, 4> pads,
+                    std::array<int, 2> dilation, int groups, const std::string& out_dtype,
+                    const py::object& residual, float residual_scale,
+                    const std::optional<std::string>& kernel) {
+  I8Array x = int8_arg(x_obj, "x", 4), w = int8_arg(w_obj, "w", 4);
+  const int N = x.shape(0), H = x.shape(1), W = x.shape(2), C = x.shape(3);
+  const int K = w.shape(0), R = w.shape(2), S = w.shape(3);
+  if (groups <= 0 || w.shape(1) * groups != C) {
+    throw InvalidArgument("w: expected shape [K, C/groups, R, S] with C=" + std::to_string(C) +
+                          " groups=" + std::to_string(groups));
+  }
+  kernels::ConvShape shape = conv_shape(C, H, W, K, R, S, stride, pads, dilation, groups);
+  std::vector<py::ssize_t> out_shape = {N, shape.out_h(), shape.out_w(), K};
+  EpilogueArgs e = epilogue_args(scale, bias, K, lo, hi, out_dtype, residual, residual_scale,
+                                 out_shape);
+  const kernels::ConvKernel& k =
+      kernel ? kernels::conv_kernel_by_name(*kernel, shape, e.ep.out_type)
+             : kernels::choose_conv(shape, e.ep.out_type);
+  py::array y = make_output(e.ep.out_type, out_shape);
+  void* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  k.pack(shape, w.data())->run(N, x.data(), e.ep, yp);
+  return y;
+}
+
+py::array gemm_s8(const py::handle& a_obj, const py::handle& b_obj, const py::handle& scale,
+                  const py::object& bias, std::optional<float> lo, std::optional<float> hi,
+                  const std::string& out_dtype, const py::object& residual, float residual_scale,
+                  const std::optional<std::string>& kernel) {
+  I8Array a = int8_arg(a_obj, "a", 2), b = int8_arg(b_obj, "b", 2);
+  if (a.shape(1) != b.shape(1)) throw InvalidArgument("b: expected shape [N, K] with a's K");
+  kernels::GemmShape shape{static_cast<int>(b.shape(0)), static_cast<int>(b.shape(1))};
+  shape.validate();
+  const int64_t M = a.shape(0);
+  std::vector<py::ssize_t> out_shape = {a.shape(0), b.shape(0)};
+  EpilogueArgs e = epilogue_args(scale, bias, shape.N, lo, hi, out_dtype, residual,
+                                 residual_scale, out_shape);
+  const kernels::GemmKernel& k =
+      kernel ? kernels::gemm_kernel_by_name(*kernel, shape, e.ep.out_type)
+             : kernels::choose_gemm(shape, e.ep.out_type);
+  py::array y = make_output(e.ep.out_type, out_shape);
+  void* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  k.pack(shape, b.data())->run(M, a.data(), e.ep, yp);
+  return y;
+}
+
+// [(name, isa, reason)] for every candidate, reason "" for eligible ones.
+template <typename Kernel, typename Shape, typename Reason>
+std::vector<std::tuple<std::string, std::string, std::string>> candidates(
+    const std::vector<const Kernel*>& list, const Shape& shape, OutputType out, Reason reason) {
+  std::vector<std::tuple<std::string, std::string, std::string>> rows;
+  for (const Kernel* k : list) {
+    rows.emplace_back(k->name(), kernels::isa_name(k->isa()), reason(*k, shape, out));
+  }
+  return rows;
+}
+
+py::dict cpu_features_dict() {
+  const CpuFeatures& f = cpu_features();
+  py::dict d;
+  d["avx2"] = f.avx2; d["fma"] = f.fma; d["f16c"] = f.f16c;
+  d["avx512f"] = f.avx512f; d["avx512bw"] = f.avx512bw; d["avx512vl"] = f.avx512vl;
+  d["avx512dq"] = f.avx512dq; d["avx512_vnni"] = f.avx512_vnni; d["avx_vnni"] = f.avx_vnni;
+  d["amx_tile"] = f.amx_tile; d["amx_int8"] = f.amx_int8; d["amx_bf16"] = f.amx_bf16;
+  d["os_saves_ymm"] = f.os_saves_ymm; d["os_saves_zmm"] = f.os_saves_zmm;
+  d["os_saves_tiles"] = f.os_saves_tiles; d["amx_permission"] = f.amx_permission;
+  d["vendor"] = f.vendor;
+  return d;
+}
+
+}  // namespace
+
+void bind_kernels(py::module_& m) {
+  py::module_ k = m.def_submodule("kernels", "Kernel-level access for tests (private).");
+  using namespace pybind11::literals;
+  const std::array<int, 2> one{1, 1};
+  const std::array<int, 4> no_pads{0, 0, 0, 0};
+
+  k.def("conv2d_s8", &conv2d_s8, "x"_a, "w"_a, "scale"_a, "bias"_a = py::none(),
+        "lo"_a = py::none(), "hi"_a = py::none(), "stride"_a = one, "pads"_a = no_pads,
+        "dilation"_a = one, "groups"_a = 1, "out_dtype"_a = "int8", "residual"_a = py::none(),
+        "residual_scale"_a = 0.0f, "kernel"_a = py::none(),
+        "int8 conv: x [N,H,W,C] int8, w [K,C/groups,R,S] int8 -> [N,OH,OW,K]; pads "
+        "(top,left,bottom,right); kernel=None picks by dispatch, else the named kernel.");
+  k.def("gemm_s8", &gemm_s8, "a"_a, "b"_a, "scale"_a, "bias"_a = py::none(),
+        "lo"_a = py::none(), "hi"_a = py::none(), "out_dtype"_a = "int8",
+        "residual"_a = py::none(), "residual_scale"_a = 0.0f, "kernel"_a = py::none(),
+        "int8 GEMM: a [M,K] x b [N,K] -> [M,N] with the per-n epilogue.");
+
+  k.def("cpu_features", &cpu_features_dict, "Usable CPU features (CPUID + OS state) as a dict.");
+  k.def("max_isa", [] { return std::string(kernels::isa_name(kernels::max_isa())); },
+        "Effective ISA cap: min(CPU, INT8RT_MAX_ISA, set_max_isa()).");
+  k.def("cpu_max_isa", [] { return std::string(kernels::isa_name(kernels::cpu_max_isa())); });
+  k.def("set_max_isa", [](const std::optional<std::string>& name) {
+          std::optional<kernels::Isa> isa;
+          if (name) isa = kernels::parse_isa(*name, "set_max_isa");
+          kernels::set_max_isa(isa);
+        }, "name"_a, "Cap kernel selection at an ISA name; None removes the cap.");
+  k.def("isa_info", [] {
+    py::dict d;
+    for (kernels::Isa isa : kernels::kAllIsas) {
+      d[kernels::isa_name(isa)] = py::dict("cpu"_a = kernels::cpu_supports_isa(isa),
+                                           "compiled"_a = kernels::isa_compiled(isa),
+                                           "enabled"_a = kernels::isa_enabled(isa));
+    }
+    return d;
+  }, "Per ISA: supported by the CPU, kernels compiled in, allowed under the cap.");
+
+  k.def("conv_candidates", [](int C, int H, int W, int K, int R, int S, std::array<int, 2> stride,
+                              std::array<int, 4> pads, std::array<int, 2> dilation, int groups,
+                              const std::string& out_dtype) {
+    kernels::ConvShape s = conv_shape(C, H, W, K, R, S, stride, pads, dilation, groups);
+    return candidates(kernels::conv_candidates(), s, parse_out_dtype(out_dtype),
+                      &kernels::conv_decline_reason);
+  }, "C"_a, "H"_a, "W"_a, "K"_a, "R"_a, "S"_a, "stride"_a = one, "pads"_a = no_pads,
+     "dilation"_a = one, "groups"_a = 1, "out_dtype"_a = "int8",
+     "[(name, isa, reason)] best first; reason '' means eligible.");
+  k.def("choose_conv", [](int C, int H, int W, int K, int R, int S, std::array<int, 2> stride,
+                          std::array<int, 4> pads, std::array<int, 2> dilation, int groups,
+                          const std::string& out_dtype) {
+    kernels::ConvShape s = conv_shape(C, H, W, K, R, S, stride, pads, dilation, groups);
+    return std::string(kernels::choose_conv(s, parse_out_dtype(out_dtype)).name());
+  }, "C"_a, "H"_a, "W"_a, "K"_a, "R"_a, "S"_a, "stride"_a = one, "pads"_a = no_pads,
+     "dilation"_a = one, "groups"_a = 1, "out_dtype"_a = "int8");
+  k.def("gemm_candidates", [](int N, int K, const std::string& out_dtype) {
+    kernels::GemmShape s{N, K};
+    s.validate();
+    return candidates(kernels::gemm_candidates(), s, parse_out_dtype(out_dtype),
+                      &kernels::gemm_decline_reason);
+  }, "N"_a, "K"_a, "out_dtype"_a = "int8");
+  k.def("choose_gemm", [](int N, int K, const std::string& out_dtype) {
+    return std::string(kernels::choose_gemm({N, K}, parse_out_dtype(out_dtype)).name());
+  }, "N"_a, "K"_a, "out_dtype"_a = "int8");
+
+  bind_kernel_ops(k);
+}
+
+}  // namespace python
+}  // namespace int8rt
