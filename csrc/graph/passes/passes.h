@@ -5,9 +5,10 @@
 // pre-quantized models turned into calibration hints, cheap constant
 // subgraphs evaluated.
 //
-// Every pass keeps the network's output tensor names. Every tensor name that
-// survives a pass existed in the input network, with one documented exception
-// (fuse_horizontal's wide tensor when it cannot be elided). A fused chain's
+// Every pass keeps the network's output tensor names. Every non-constant
+// tensor name that survives a pass existed in the input network, with one
+// documented exception (fuse_horizontal's wide tensor when it goes through a
+// Split, opt-in); new constants (folded biases, merged weights) get fresh names. A fused chain's
 // output keeps the name of the LAST tensor of the chain (conv -> bn -> relu
 // becomes one Conv writing the Relu's output tensor), so a calibration cache
 // keyed by tensor names (TensorRT's) stays meaningful.
