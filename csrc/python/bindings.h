@@ -12,6 +12,8 @@ void bind_threading(pybind11::module_& m);
 void bind_histogram(pybind11::module_& m);
 void bind_methods(pybind11::module_& m);
 void bind_cache_collector(pybind11::module_& m);
+void bind_network(pybind11::module_& m);
+void bind_executor(pybind11::module_& m);
 void bind_engine(pybind11::module_& m);
 void bind_passes(pybind11::module_& m);
 // Creates the private submodule _core.kernels and fills it (bind_kernels.cc),

@@ -8,6 +8,8 @@ PYBIND11_MODULE(_core, m) {
   int8rt::python::bind_histogram(m);
   int8rt::python::bind_methods(m);
   int8rt::python::bind_cache_collector(m);
+  int8rt::python::bind_network(m);
+  int8rt::python::bind_executor(m);
   int8rt::python::bind_engine(m);
   int8rt::python::bind_passes(m);
   int8rt::python::bind_kernels(m);

@@ -1,29 +1,65 @@
 """int8rt: open post-training INT8 for trained FP32 networks.
 
-Calibrate activation ranges the way TensorRT does (entropy/KL, MinMax,
-percentile, MSE), read and write TensorRT's calibration cache, and use the
-TensorRT-shaped calibrator classes so existing calibration code ports by
-changing an import.
+Import an ONNX model, calibrate activation ranges the way TensorRT does
+(entropy/KL, MinMax, percentile, MSE) with TensorRT-shaped calibrator classes,
+read and write TensorRT's calibration cache, and build and run INT8 engines on
+the CPU. Code written for TensorRT's calibrators ports by changing an import.
 """
 from __future__ import annotations
 
-from . import calib, kernels
+from . import calib, kernels, onnx
 from ._core import get_num_threads, set_num_threads
 from ._errors import Error, FormatError, InvalidArgumentError, NotSupportedError
+from .builder import BuilderConfig, build_engine
+from .calibrator import (
+    CalibrationAlgoType,
+    EntropyCalibrator,
+    EntropyCalibrator2,
+    IInt8Calibrator,
+    IInt8EntropyCalibrator,
+    IInt8EntropyCalibrator2,
+    IInt8LegacyCalibrator,
+    IInt8MinMaxCalibrator,
+    IInt8MSECalibrator,
+    LegacyCalibrator,
+    MinMaxCalibrator,
+    MSECalibrator,
+)
+from .engine import Engine, ExecutionContext
 from .kernels import get_max_isa, set_max_isa
+from .network import Network, create_network
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BuilderConfig",
+    "CalibrationAlgoType",
+    "Engine",
+    "EntropyCalibrator",
+    "EntropyCalibrator2",
     "Error",
+    "ExecutionContext",
     "FormatError",
+    "IInt8Calibrator",
+    "IInt8EntropyCalibrator",
+    "IInt8EntropyCalibrator2",
+    "IInt8LegacyCalibrator",
+    "IInt8MSECalibrator",
+    "IInt8MinMaxCalibrator",
     "InvalidArgumentError",
+    "LegacyCalibrator",
+    "MSECalibrator",
+    "MinMaxCalibrator",
+    "Network",
     "NotSupportedError",
     "__version__",
+    "build_engine",
     "calib",
+    "create_network",
     "get_max_isa",
     "get_num_threads",
     "kernels",
+    "onnx",
     "set_max_isa",
     "set_num_threads",
 ]

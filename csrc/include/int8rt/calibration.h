@@ -140,6 +140,10 @@ std::string method_name(Method method);
 // kMinMax -> "MinMaxCalibration", kPercentile -> "LegacyCalibration",
 // kMse -> "MSECalibration" (an int8rt extension TensorRT does not know).
 std::string cache_algorithm_name(Method method);
+// The same for a method name ("entropy", "entropy_legacy", "minmax",
+// "percentile", "mse") or a header name itself ("EntropyCalibration2", ...);
+// throws InvalidArgument on anything else, listing the accepted names.
+std::string cache_algorithm_name(const std::string& method_or_header);
 
 struct CalibrationCache {
   std::string algorithm;  // e.g. "EntropyCalibration2"
@@ -149,6 +153,9 @@ struct CalibrationCache {
 
 // "TRT-<version>-<algorithm>\n" then "<name>: <hex>\n" per tensor, hex being
 // the lowercase unpadded bits of the float32 scale.
+// Throws InvalidArgument (naming the tensor) on an empty name, a name holding
+// a line break, a duplicate name, a negative or NaN scale, a negative version
+// or an algorithm that is not a single word.
 std::string write_cache(const CalibrationCache& cache);
 // Lenient reader (see csrc/calib/cache_format.cc); throws FormatError naming
 // the line number on a malformed line.
@@ -166,11 +173,22 @@ class Collector {
   void observe(const std::string& name, const ArrayView& x);
   // kTwoPass: first pass over the data.
   void observe_range(const std::string& name, const ArrayView& x);
+  // One batch of several tensors, all or nothing: if any tensor's data is
+  // rejected, no histogram changes. Names may be new or already observed.
+  void observe_batch(const std::vector<std::pair<std::string, ArrayView>>& batch);
+  void observe_range_batch(const std::vector<std::pair<std::string, ArrayView>>& batch);
+  // Adds a tensor with a ready histogram (deserialisation, pickling); throws
+  // InvalidArgument if the name is already present or the policy differs.
+  void add_histogram(const std::string& name, Histogram histogram);
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
 
   // Tensor names in first-observed order.
   const std::vector<std::string>& names() const { return names_; }
   const Histogram& histogram(const std::string& name) const;
   Histogram& histogram(const std::string& name);
+  // Adds other's counts tensor by tensor (Histogram::merge); tensors new to
+  // this collector are appended in other's order. The policies must match;
+  // this collector's method and options are kept. All or nothing on error.
   void merge(const Collector& other);
 
   // amax per tensor (threshold searches run in parallel over tensors).
@@ -181,9 +199,13 @@ class Collector {
 
   Method method() const { return method_; }
   const MethodOptions& options() const { return options_; }
+  int64_t num_bins() const { return num_bins_; }
+  RangePolicy policy() const { return policy_; }
+  NonFinitePolicy nonfinite_policy() const { return nonfinite_; }
 
  private:
   Histogram& slot(const std::string& name);
+  void stage_batch(const std::vector<std::pair<std::string, ArrayView>>& batch, bool range_pass);
 
   Method method_;
   MethodOptions options_;

@@ -1,6 +1,18 @@
 """Calibration: histograms, threshold search and TensorRT's calibration cache."""
 from __future__ import annotations
 
+from .cache import cache_algorithm_name, read_cache, write_cache
+from .collector import Collector
 from .histogram import Histogram
+from .session import CalibrationResult, CalibrationSession, calibrate
 
-__all__: list[str] = ["Histogram"]
+__all__: list[str] = [
+    "CalibrationResult",
+    "CalibrationSession",
+    "Collector",
+    "Histogram",
+    "cache_algorithm_name",
+    "calibrate",
+    "read_cache",
+    "write_cache",
+]

@@ -1,0 +1,236 @@
+// TensorRT's calibration cache: the text file IInt8Calibrator::
+// writeCalibrationCache receives and readCalibrationCache hands back.
+//
+// Grammar (as TensorRT 5 through 10 write it; no public spec exists, this is
+// the format of the files those versions produce):
+//
+//   cache  := header "\n" { entry "\n" }
+//   header := "TRT-" version "-" algorithm
+//   entry  := name ": " hex
+//
+// version is TensorRT's NV_TENSORRT_VERSION in decimal (8601 for 8.6.1 =
+// major*1000 + minor*100 + patch up to TensorRT 9; 100300 for 10.3.0 =
+// major*10000 + minor*100 + patch from 10 on). algorithm is one of
+// EntropyCalibration2, EntropyCalibration, MinMaxCalibration,
+// LegacyCalibration (int8rt also writes MSECalibration for its MSE method,
+// which TensorRT does not know). hex is the float32 scale's bit pattern in
+// lowercase hexadecimal without leading zeros ("0" for 0.0f, "7f800000" for
+// +inf), the scale being amax / 127.
+//
+// The writer emits exactly that, "\n" line ends, a final newline, entries in
+// the given order. The reader accepts what real files contain: names with
+// spaces, ':' '*' brackets and slashes (the name ends at the LAST ": " on the
+// line), CRLF line ends, no final newline, blank lines, upper-case hex,
+// whitespace around the hex value, any entry order. Every other deviation is
+// a FormatError naming the 1-based line number.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+
+#include "int8rt/calibration.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace calib {
+namespace {
+
+struct AlgorithmName {
+  const char* method;  // int8rt's method name
+  const char* header;  // TensorRT's cache header name
+};
+
+constexpr AlgorithmName kAlgorithmNames[] = {
+    {"entropy", "EntropyCalibration2"},   {"entropy_legacy", "EntropyCalibration"},
+    {"minmax", "MinMaxCalibration"},      {"percentile", "LegacyCalibration"},
+    {"mse", "MSECalibration"},
+};
+
+bool is_word(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string to_hex(uint32_t bits) {
+  static const char kDigits[] = "0123456789abcdef";
+  if (bits == 0) return "0";
+  char buf[8];
+  int n = 0;
+  while (bits != 0) {
+    buf[n++] = kDigits[bits & 0xF];
+    bits >>= 4;
+  }
+  std::string out;
+  while (n > 0) out.push_back(buf[--n]);
+  return out;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+std::string trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && is_space(s[b])) ++b;
+  while (e > b && is_space(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+// The line as shown in an error message: long lines are cut.
+std::string quoted(const std::string& line) {
+  constexpr size_t kMax = 80;
+  if (line.size() <= kMax) return "'" + line + "'";
+  return "'" + line.substr(0, kMax) + "...'";
+}
+
+[[noreturn]] void fail(size_t line_no, const std::string& what) {
+  throw FormatError("calibration cache, line " + std::to_string(line_no) + ": " + what);
+}
+
+void parse_header(const std::string& line, size_t line_no, CalibrationCache& out) {
+  const std::string expected = "expected a header 'TRT-<version>-<algorithm>', got " + quoted(line);
+  if (line.compare(0, 4, "TRT-") != 0) fail(line_no, expected);
+  size_t dash = line.find('-', 4);
+  if (dash == std::string::npos || dash == 4) fail(line_no, expected);
+  std::string digits = line.substr(4, dash - 4);
+  if (digits.size() > 18) fail(line_no, "version '" + digits + "' is too large");
+  int64_t version = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') fail(line_no, "version '" + digits + "' is not a decimal integer");
+    version = version * 10 + (c - '0');
+  }
+  std::string algorithm = line.substr(dash + 1);
+  if (!is_word(algorithm)) {
+    fail(line_no, "algorithm '" + algorithm + "' is not a name such as EntropyCalibration2");
+  }
+  out.version = version;
+  out.algorithm = algorithm;
+}
+
+float parse_scale(const std::string& hex, size_t line_no) {
+  if (hex.empty()) fail(line_no, "missing hex scale after ': '");
+  if (hex.size() > 8) {
+    fail(line_no, "hex scale '" + hex + "' has " + std::to_string(hex.size()) +
+                      " digits, at most 8 (32 bits) allowed");
+  }
+  uint32_t bits = 0;
+  for (char c : hex) {
+    int d = hex_digit(c);
+    if (d < 0) fail(line_no, "hex scale '" + hex + "' is not hexadecimal");
+    bits = (bits << 4) | static_cast<uint32_t>(d);
+  }
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return scale;
+}
+
+}  // namespace
+
+std::string cache_algorithm_name(Method method) {
+  switch (method) {
+    case Method::kEntropy: return "EntropyCalibration2";
+    case Method::kEntropyLegacy: return "EntropyCalibration";
+    case Method::kMinMax: return "MinMaxCalibration";
+    case Method::kPercentile: return "LegacyCalibration";
+    case Method::kMse: return "MSECalibration";
+  }
+  throw InvalidArgument("cache_algorithm_name: unknown Method value " +
+                        std::to_string(static_cast<int>(method)));
+}
+
+std::string cache_algorithm_name(const std::string& method_or_header) {
+  std::string accepted;
+  for (const AlgorithmName& a : kAlgorithmNames) {
+    if (method_or_header == a.method || method_or_header == a.header) return a.header;
+    accepted += std::string(accepted.empty() ? "" : ", ") + a.method + "/" + a.header;
+  }
+  throw InvalidArgument("unknown calibration algorithm '" + method_or_header +
+                        "' (accepted: " + accepted + ")");
+}
+
+std::string write_cache(const CalibrationCache& cache) {
+  if (!is_word(cache.algorithm)) {
+    throw InvalidArgument("write_cache: algorithm '" + cache.algorithm +
+                          "' is not a single word such as EntropyCalibration2");
+  }
+  if (cache.version < 0) {
+    throw InvalidArgument("write_cache: version " + std::to_string(cache.version) +
+                          " is negative");
+  }
+  std::string out = "TRT-" + std::to_string(cache.version) + "-" + cache.algorithm + "\n";
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < cache.scales.size(); ++i) {
+    const std::string& name = cache.scales[i].first;
+    float scale = cache.scales[i].second;
+    if (name.empty()) throw InvalidArgument("write_cache: entry " + std::to_string(i) + " has an empty tensor name");
+    if (name.find_first_of("\r\n") != std::string::npos) {
+      throw InvalidArgument("write_cache: tensor name '" + name + "' contains a line break");
+    }
+    if (!seen.emplace(name, i).second) {
+      throw InvalidArgument("write_cache: tensor '" + name + "' appears twice");
+    }
+    if (std::isnan(scale) || std::signbit(scale)) {
+      throw InvalidArgument("write_cache: tensor '" + name + "' has scale " +
+                            std::to_string(scale) + "; a scale must be >= 0");
+    }
+    uint32_t bits;
+    std::memcpy(&bits, &scale, sizeof bits);
+    out += name;
+    out += ": ";
+    out += to_hex(bits);
+    out += "\n";
+  }
+  return out;
+}
+
+CalibrationCache read_cache(const std::string& data) {
+  CalibrationCache out;
+  std::unordered_map<std::string, size_t> line_of;  // tensor name -> line it appeared on
+  bool have_header = false;
+  size_t line_no = 0;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t nl = data.find('\n', pos);
+    size_t end = nl == std::string::npos ? data.size() : nl;
+    std::string line = data.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (trim(line).empty()) continue;
+    if (!have_header) {
+      parse_header(trim(line), line_no, out);
+      have_header = true;
+      continue;
+    }
+    size_t sep = line.rfind(": ");
+    if (sep == std::string::npos) {
+      fail(line_no, "expected '<tensor name>: <hex scale>', got " + quoted(line));
+    }
+    if (sep == 0) fail(line_no, "empty tensor name in " + quoted(line));
+    std::string name = line.substr(0, sep);
+    float scale = parse_scale(trim(line.substr(sep + 2)), line_no);
+    auto inserted = line_of.emplace(name, line_no);
+    if (!inserted.second) {
+      fail(line_no, "tensor '" + name + "' already appeared on line " +
+                        std::to_string(inserted.first->second));
+    }
+    out.scales.emplace_back(std::move(name), scale);
+  }
+  if (!have_header) {
+    throw FormatError("calibration cache is empty: expected a header 'TRT-<version>-<algorithm>'");
+  }
+  return out;
+}
+
+}  // namespace calib
+}  // namespace int8rt

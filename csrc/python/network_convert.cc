@@ -1,0 +1,233 @@
+// Network IR <-> Python object conversions (network_convert.h).
+#include "python/network_convert.h"
+
+#include <set>
+
+#include "int8rt/error.h"
+
+namespace py = pybind11;
+
+namespace int8rt {
+namespace python {
+
+DataType dtype_from_name(const std::string& name) {
+  if (name == "float32") return DataType::kFloat32;
+  if (name == "int8") return DataType::kInt8;
+  if (name == "int32") return DataType::kInt32;
+  if (name == "int64") return DataType::kInt64;
+  throw InvalidArgument("unknown dtype '" + name + "' (float32, int8, int32, int64)");
+}
+
+std::string dtype_name(DataType dtype) {
+  switch (dtype) {
+    case DataType::kFloat32: return "float32";
+    case DataType::kInt8: return "int8";
+    case DataType::kInt32: return "int32";
+    case DataType::kInt64: return "int64";
+  }
+  return "unknown";
+}
+
+py::dtype numpy_dtype(DataType dtype) {
+  switch (dtype) {
+    case DataType::kFloat32: return py::dtype::of<float>();
+    case DataType::kInt8: return py::dtype::of<int8_t>();
+    case DataType::kInt32: return py::dtype::of<int32_t>();
+    case DataType::kInt64: return py::dtype::of<int64_t>();
+  }
+  return py::dtype::of<float>();
+}
+
+bool has_dtype(const py::array& a, DataType dtype) {
+  switch (dtype) {
+    case DataType::kFloat32: return py::isinstance<py::array_t<float>>(a);
+    case DataType::kInt8: return py::isinstance<py::array_t<int8_t>>(a);
+    case DataType::kInt32: return py::isinstance<py::array_t<int32_t>>(a);
+    case DataType::kInt64: return py::isinstance<py::array_t<int64_t>>(a);
+  }
+  return false;
+}
+
+namespace {
+bool is_int_like(const py::handle& v) {
+  return py::isinstance<py::int_>(v) || (!py::isinstance<py::float_>(v) && PyIndex_Check(v.ptr()));
+}
+bool is_float_like(const py::handle& v) { return py::isinstance<py::float_>(v) || PyFloat_Check(v.ptr()) ||
+                                                 (PyNumber_Check(v.ptr()) && !is_int_like(v)); }
+}  // namespace
+
+Attribute attribute_from_py(const std::string& key, const py::handle& value) {
+  if (py::isinstance<py::str>(value)) return Attribute::of_string(value.cast<std::string>());
+  if (is_int_like(value)) return Attribute::of_int(py::int_(py::reinterpret_borrow<py::object>(value)).cast<int64_t>());
+  if (is_float_like(value)) return Attribute::of_float(py::float_(py::reinterpret_borrow<py::object>(value)).cast<double>());
+  if (py::isinstance<py::sequence>(value) && !py::isinstance<py::bytes>(value)) {
+    py::sequence seq = py::reinterpret_borrow<py::sequence>(value);
+    bool any_float = false;
+    for (py::handle item : seq) {
+      if (is_int_like(item)) continue;
+      if (!is_float_like(item)) {
+        throw InvalidArgument("attribute '" + key + "': list items must be int or float");
+      }
+      any_float = true;
+    }
+    if (!any_float) {
+      std::vector<int64_t> ints;
+      for (py::handle item : seq) ints.push_back(py::int_(py::reinterpret_borrow<py::object>(item)).cast<int64_t>());
+      return Attribute::of_ints(std::move(ints));
+    }
+    std::vector<double> floats;
+    for (py::handle item : seq) floats.push_back(py::float_(py::reinterpret_borrow<py::object>(item)).cast<double>());
+    return Attribute::of_floats(std::move(floats));
+  }
+  throw InvalidArgument("attribute '" + key + "': expected int, float, str or a list of int/float, got " +
+                        std::string(py::str(py::type::of(value).attr("__name__"))));
+}
+
+py::object attribute_to_py(const Attribute& a) {
+  switch (a.kind) {
+    case Attribute::Kind::kInt: return py::int_(a.i);
+    case Attribute::Kind::kFloat: return py::float_(a.f);
+    case Attribute::Kind::kString: return py::str(a.s);
+    case Attribute::Kind::kInts: return py::cast(a.ints);
+    case Attribute::Kind::kFloats: return py::cast(a.floats);
+  }
+  return py::none();
+}
+
+Attributes attributes_from_dict(const py::dict& attrs) {
+  Attributes out;
+  for (auto kv : attrs) {
+    std::string key = py::str(kv.first);
+    out.set(key, attribute_from_py(key, kv.second));
+  }
+  return out;
+}
+
+py::dict attributes_to_dict(const Attributes& attrs) {
+  py::dict d;
+  for (const auto& kv : attrs.values()) d[py::str(kv.first)] = attribute_to_py(kv.second);
+  return d;
+}
+
+namespace {
+template <typename T>
+std::pair<std::vector<int64_t>, std::vector<T>> copy_array(const py::array& data) {
+  auto arr = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(data);
+  std::vector<int64_t> shape(arr.shape(), arr.shape() + arr.ndim());
+  std::vector<T> values(arr.data(), arr.data() + arr.size());
+  return {std::move(shape), std::move(values)};
+}
+}  // namespace
+
+int add_constant_array(Network& net, const std::string& name, const py::array& data) {
+  if (has_dtype(data, DataType::kFloat32)) {
+    auto sv = copy_array<float>(data);
+    return net.add_constant(name, std::move(sv.first), std::move(sv.second));
+  }
+  if (has_dtype(data, DataType::kInt64)) {
+    auto sv = copy_array<int64_t>(data);
+    return net.add_constant_i64(name, std::move(sv.first), std::move(sv.second));
+  }
+  if (has_dtype(data, DataType::kInt8)) {
+    auto sv = copy_array<int8_t>(data);
+    return net.add_constant_i8(name, std::move(sv.first), std::move(sv.second));
+  }
+  throw InvalidArgument("constant '" + name + "': data must be float32, int64 or int8, got " +
+                        std::string(py::str(data.dtype())));
+}
+
+py::array constant_array(const Tensor& t) {
+  if (!t.is_constant) throw InvalidArgument("tensor '" + t.name + "' is not a constant");
+  std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+  switch (t.dtype) {
+    case DataType::kFloat32: return py::array_t<float>(shape, t.f32.data());
+    case DataType::kInt64: return py::array_t<int64_t>(shape, t.i64.data());
+    case DataType::kInt8: return py::array_t<int8_t>(shape, t.i8.data());
+    case DataType::kInt32: break;
+  }
+  throw NotSupported("constant '" + t.name + "' has dtype int32, which constants cannot hold");
+}
+
+py::dict tensor_to_dict(const Tensor& t) {
+  py::dict d;
+  d["name"] = t.name;
+  d["dtype"] = dtype_name(t.dtype);
+  d["shape"] = py::cast(t.shape);
+  d["is_constant"] = t.is_constant;
+  d["producer"] = t.producer;
+  return d;
+}
+
+py::dict node_to_dict(const Node& n) {
+  py::dict d;
+  d["name"] = n.name;
+  d["op"] = n.op;
+  d["inputs"] = py::cast(n.inputs);
+  d["outputs"] = py::cast(n.outputs);
+  d["attrs"] = attributes_to_dict(n.attrs);
+  return d;
+}
+
+namespace {
+constexpr int kStateVersion = 1;
+}
+
+py::tuple network_state(const Network& net) {
+  py::list tensors, nodes;
+  for (const Tensor& t : net.tensors()) {
+    py::object data = t.is_constant ? py::object(constant_array(t)) : py::object(py::none());
+    tensors.append(py::make_tuple(t.name, dtype_name(t.dtype), py::cast(t.shape), t.is_constant, t.producer, data));
+  }
+  for (const Node& n : net.nodes()) {
+    nodes.append(py::make_tuple(n.name, n.op, py::cast(n.inputs), py::cast(n.outputs), attributes_to_dict(n.attrs)));
+  }
+  return py::make_tuple(kStateVersion, tensors, nodes, py::cast(net.inputs()), py::cast(net.outputs()));
+}
+
+Network network_from_state(const py::tuple& state) {
+  if (state.size() != 5 || state[0].cast<int>() != kStateVersion) {
+    throw FormatError("Network pickle state: expected version " + std::to_string(kStateVersion) + " with 5 fields");
+  }
+  auto inputs = state[3].cast<std::vector<int>>();
+  std::set<int> input_set(inputs.begin(), inputs.end());
+  Network net;
+  // Tensors are re-created in id order so every id is kept; a computed
+  // tensor comes into being as the output of a placeholder node, and the
+  // real nodes replace the placeholders below.
+  for (py::handle item : state[1].cast<py::list>()) {
+    auto t = item.cast<py::tuple>();
+    auto name = t[0].cast<std::string>();
+    DataType dtype = dtype_from_name(t[1].cast<std::string>());
+    auto shape = t[2].cast<std::vector<int64_t>>();
+    int id;
+    if (t[3].cast<bool>()) {
+      id = add_constant_array(net, name, t[5].cast<py::array>());
+    } else if (input_set.count(static_cast<int>(net.tensors().size()))) {
+      id = net.add_input(name, shape, dtype);
+    } else {
+      id = net.add_node("int8rt_unpickling", "int8rt_unpickling", {}, {}, {name})[0];
+    }
+    Tensor& restored = net.tensor(id);
+    restored.dtype = dtype;
+    restored.shape = std::move(shape);
+    restored.producer = t[4].cast<int>();
+  }
+  if (net.inputs() != inputs) throw FormatError("Network pickle state: inputs are not in id order");
+  std::vector<Node> nodes;
+  for (py::handle item : state[2].cast<py::list>()) {
+    auto n = item.cast<py::tuple>();
+    Node node;
+    node.name = n[0].cast<std::string>();
+    node.op = n[1].cast<std::string>();
+    node.inputs = n[2].cast<std::vector<int>>();
+    node.outputs = n[3].cast<std::vector<int>>();
+    node.attrs = attributes_from_dict(n[4].cast<py::dict>());
+    nodes.push_back(std::move(node));
+  }
+  net.nodes() = std::move(nodes);
+  net.outputs() = state[4].cast<std::vector<int>>();
+  return net;
+}
+
+}  // namespace python
+}  // namespace int8rt

@@ -1,0 +1,91 @@
+"""TensorRT's calibration cache: write it, read it.
+
+The format (csrc/calib/cache_format.cc has the grammar) is a header line
+``TRT-<version>-<algorithm>`` followed by one ``<tensor name>: <hex>`` line per
+tensor, ``<hex>`` being the bits of the float32 scale (``amax / 127``) in
+lowercase hexadecimal without leading zeros. ``version`` is TensorRT's encoded
+version number (``8601`` is 8.6.1, ``101303`` is 10.13.3). int8rt writes
+``MSECalibration`` as the header name of its ``mse`` method, a name TensorRT
+does not know: such a cache is for int8rt only.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Union
+
+from .. import _core
+
+__all__ = ["cache_algorithm_name", "read_cache", "write_cache"]
+
+DEFAULT_VERSION = 8601  # TensorRT 8.6.1, the most widely deployed cache version
+
+
+def _encode(name: str) -> bytes:
+    # surrogateescape: a name read from a cache that was not valid UTF-8 is written back unchanged
+    return name.encode("utf-8", "surrogateescape")
+
+
+def cache_algorithm_name(algorithm: str) -> str:
+    """The cache header name (``"EntropyCalibration2"``, ...) for ``algorithm``.
+
+    ``algorithm`` is an int8rt method name (``"entropy"``, ``"entropy_legacy"``,
+    ``"minmax"``, ``"percentile"``, ``"mse"``) or already a header name.
+    Raises ``InvalidArgumentError`` for anything else.
+    """
+    return _core.cache_algorithm_name(algorithm)
+
+
+def write_cache(scales: Mapping[str, float], algorithm: str = "entropy",
+                version: int = DEFAULT_VERSION) -> bytes:
+    """Serialise per-tensor scales as a TensorRT calibration cache.
+
+    Args:
+        scales: tensor name -> scale (``amax / 127``); each value is rounded to
+            float32, entries are written in the mapping's order.
+        algorithm: a method name or TensorRT header name (see
+            :func:`cache_algorithm_name`).
+        version: TensorRT's encoded version for the header, e.g. 8601 or 101303.
+
+    Returns:
+        The cache bytes, ready for ``write_calibration_cache`` or a file.
+
+    Raises:
+        InvalidArgumentError: unknown algorithm, negative version, an empty or
+            multi-line tensor name, or a negative or NaN scale (naming the tensor).
+    """
+    header = cache_algorithm_name(algorithm)
+    entries = [(_encode(name), float(scale)) for name, scale in scales.items()]
+    return _core.write_cache(header, int(version), entries)
+
+
+def read_cache(data: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+               ) -> tuple[str, int, dict[str, float]]:
+    """Parse a TensorRT calibration cache.
+
+    Args:
+        data: the cache contents as bytes or text, or a path (``pathlib.Path``
+            or other ``os.PathLike``; a plain ``str`` is contents, not a path).
+
+    Returns:
+        ``(algorithm, version, scales)``: the header's algorithm name (such as
+        ``"EntropyCalibration2"``), TensorRT's encoded version, and tensor name
+        -> scale (float32 values) in file order.
+
+    Raises:
+        FormatError: a malformed header or line, or a tensor listed twice; the
+            message names the line number (and the file, for a path).
+    """
+    if isinstance(data, os.PathLike):
+        path = os.fspath(data)
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            return read_cache(raw)
+        except _core.FormatError as e:
+            raise _core.FormatError(f"{path}: {e}") from None
+    if isinstance(data, str):
+        raw = _encode(data)
+    else:
+        raw = bytes(data)
+    algorithm, version, entries = _core.read_cache(raw)
+    return algorithm, version, dict(entries)

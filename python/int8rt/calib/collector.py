@@ -1,0 +1,134 @@
+"""Collector: streams named activation tensors into one histogram each and
+turns them into per-tensor thresholds, scales and a TensorRT cache.
+
+A thin face over ``int8rt._core.Collector`` (csrc/calib/collector.cc). Memory
+does not grow with the data: each batch is binned and dropped.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .. import _core
+from .cache import DEFAULT_VERSION
+from .histogram import Histogram
+
+__all__ = ["Collector", "METHOD_OPTIONS"]
+
+# Keyword options of the threshold methods (see int8rt.calib.compute_amax).
+METHOD_OPTIONS = ("num_bits", "is_unsigned", "start_bin", "stride", "percentile", "reference_order")
+
+
+class Collector:
+    """One histogram per named tensor, and the threshold search over all of them.
+
+    Args:
+        algorithm: threshold method: ``"entropy"`` (TensorRT's
+            EntropyCalibration2, the default), ``"entropy_legacy"``,
+            ``"minmax"``, ``"percentile"`` or ``"mse"``.
+        num_bins: histogram bins per tensor (2048, as TensorRT).
+        policy: how a histogram's range is set and grown: ``"extend"``,
+            ``"power_of_two"`` or ``"two_pass"`` (call :meth:`observe_range`
+            over all data first, then :meth:`observe`).
+        nonfinite: ``"error"`` (NaN/Inf raise ``InvalidArgumentError`` naming
+            the tensor) or ``"skip"`` (such values are skipped and counted).
+        **method_options: options of the method: ``num_bits``, ``is_unsigned``,
+            ``start_bin``, ``stride``, ``percentile``, ``reference_order``.
+
+    Not safe for concurrent mutation from several threads; to calibrate in
+    parallel, give each worker its own Collector and :meth:`merge` them.
+    """
+
+    def __init__(self, algorithm: str = "entropy", *, num_bins: int = 2048, policy: str = "extend",
+                 nonfinite: str = "error", **method_options: Any) -> None:
+        unknown = sorted(set(method_options) - set(METHOD_OPTIONS))
+        if unknown:
+            raise TypeError(f"Collector: unknown method option(s) {unknown}; "
+                            f"accepted: {', '.join(METHOD_OPTIONS)}")
+        self._core = _core.Collector(algorithm, num_bins, policy, nonfinite, **method_options)
+
+    @classmethod
+    def _wrap(cls, core: Any) -> "Collector":
+        obj = cls.__new__(cls)
+        obj._core = core
+        return obj
+
+    def observe(self, tensors: Mapping[str, Any]) -> None:
+        """Adds one batch: tensor name -> array (float32, float16 or float64;
+        any shape and strides). May be called any number of times. All or
+        nothing: if any array is rejected (wrong dtype, NaN under
+        ``nonfinite="error"``), no histogram changes. Runs without the GIL."""
+        self._core.observe(_items(tensors))
+
+    def observe_range(self, tensors: Mapping[str, Any]) -> None:
+        """First pass of ``policy="two_pass"``: records each tensor's range."""
+        self._core.observe_range(_items(tensors))
+
+    @property
+    def names(self) -> list[str]:
+        """Tensor names in first-observed order."""
+        return list(self._core.names)
+
+    @property
+    def algorithm(self) -> str:
+        """The threshold method's name."""
+        return self._core.method
+
+    @property
+    def policy(self) -> str:
+        """The histogram range policy."""
+        return self._core.policy
+
+    @property
+    def num_bins(self) -> int:
+        """Initial bins per histogram."""
+        return self._core.num_bins
+
+    def __len__(self) -> int:
+        return len(self._core)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._core
+
+    def histogram(self, name: str) -> Histogram:
+        """A copy of the histogram of tensor ``name`` (``InvalidArgumentError`` if unseen)."""
+        return Histogram._wrap(self._core.histogram(name))
+
+    def merge(self, other: "Collector") -> None:
+        """Adds another collector's histograms (same ``policy``), e.g. from a shard."""
+        if not isinstance(other, Collector):
+            raise TypeError(f"Collector.merge expects a Collector, got {type(other).__name__}")
+        self._core.merge(other._core)
+
+    def amaxes(self) -> dict[str, float]:
+        """Threshold (amax) per tensor in observed order; searches run in parallel."""
+        return dict(self._core.amaxes())
+
+    def scales(self) -> dict[str, float]:
+        """TensorRT scale ``amax / 127`` (float32) per tensor, in observed order."""
+        return dict(self._core.scales())
+
+    def cache(self, version: int = DEFAULT_VERSION) -> bytes:
+        """The TensorRT calibration cache of :meth:`scales` (header named after the algorithm)."""
+        return self._core.cache(version)
+
+    def __getstate__(self) -> Any:
+        return self._core.__getstate__()
+
+    def __setstate__(self, state: Any) -> None:
+        core = _core.Collector.__new__(_core.Collector)
+        core.__setstate__(state)
+        self._core = core
+
+    def __repr__(self) -> str:
+        return (f"Collector(algorithm={self.algorithm!r}, num_bins={self.num_bins}, "
+                f"policy={self.policy!r}, tensors={len(self)})")
+
+
+def _items(tensors: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"expected a mapping {{tensor name: array}}, got {type(tensors).__name__}")
+    items = list(tensors.items())
+    for name, _ in items:
+        if not isinstance(name, str):
+            raise TypeError(f"tensor names must be str, got {name!r} ({type(name).__name__})")
+    return items

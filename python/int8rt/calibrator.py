@@ -1,0 +1,209 @@
+"""TensorRT-shaped calibrator classes: code written for TensorRT's Python
+calibrators (``tensorrt.IInt8EntropyCalibrator2`` and friends) ports to int8rt
+by changing the import.
+
+The protocol is TensorRT's: a subclass implements ``get_batch_size()``,
+``get_batch(names)``, ``read_calibration_cache()`` and
+``write_calibration_cache(cache)``; the class it derives from fixes the
+algorithm (``get_algorithm()``). Two differences, both forced by running on
+the host: ``get_batch`` returns host arrays (NumPy, or anything
+``numpy.asarray`` accepts) instead of device pointers, one per name in
+``names`` (a dict keyed by name also works), and int8rt-specific options
+(``num_bins``, ``policy``, ``nonfinite``) are keyword arguments of
+``__init__``. The calibrator is driven by :func:`int8rt.calib.calibrate` or a
+:class:`int8rt.calib.CalibrationSession`.
+
+Algorithms (TensorRT's header name in the cache -> int8rt method):
+ENTROPY_CALIBRATION_2 -> ``entropy``, ENTROPY_CALIBRATION -> ``entropy_legacy``,
+MINMAX_CALIBRATION -> ``minmax``, LEGACY_CALIBRATION -> ``percentile`` (at
+``get_quantile()``), and the int8rt extension MSE_CALIBRATION -> ``mse``.
+"""
+from __future__ import annotations
+
+import logging
+from enum import IntEnum
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from . import _core
+
+__all__ = [
+    "CalibrationAlgoType", "IInt8Calibrator", "IInt8EntropyCalibrator2", "IInt8EntropyCalibrator",
+    "IInt8MinMaxCalibrator", "IInt8LegacyCalibrator", "IInt8MSECalibrator", "EntropyCalibrator2",
+    "EntropyCalibrator", "MinMaxCalibrator", "LegacyCalibrator", "MSECalibrator",
+]
+
+logger = logging.getLogger("int8rt")
+
+Batch = Union[None, Sequence[Any], Mapping[str, Any]]
+
+
+class CalibrationAlgoType(IntEnum):
+    """The calibration algorithm, with TensorRT's values."""
+
+    LEGACY_CALIBRATION = 0
+    ENTROPY_CALIBRATION = 1
+    ENTROPY_CALIBRATION_2 = 2
+    MINMAX_CALIBRATION = 3
+    MSE_CALIBRATION = 100  # int8rt extension: TensorRT has no such value
+
+    @property
+    def method(self) -> str:
+        """The int8rt threshold method implementing this algorithm."""
+        return _METHODS[self]
+
+    @property
+    def cache_name(self) -> str:
+        """The algorithm's name in a calibration cache header."""
+        return _core.cache_algorithm_name(_METHODS[self])
+
+
+_METHODS = {
+    CalibrationAlgoType.LEGACY_CALIBRATION: "percentile",
+    CalibrationAlgoType.ENTROPY_CALIBRATION: "entropy_legacy",
+    CalibrationAlgoType.ENTROPY_CALIBRATION_2: "entropy",
+    CalibrationAlgoType.MINMAX_CALIBRATION: "minmax",
+    CalibrationAlgoType.MSE_CALIBRATION: "mse",
+}
+
+
+class IInt8Calibrator:
+    """Base of all calibrators (TensorRT's ``IInt8Calibrator``).
+
+    Subclasses implement :meth:`get_batch_size` and :meth:`get_batch`, and
+    usually :meth:`read_calibration_cache` / :meth:`write_calibration_cache`
+    (the defaults read nothing and write nothing). A subclass ``__init__``
+    must call ``super().__init__()``, as with TensorRT.
+
+    Args:
+        num_bins: histogram bins per tensor (TensorRT uses 2048).
+        policy: histogram range policy, ``"extend"`` or ``"power_of_two"``
+            (``"two_pass"`` only with a :class:`~int8rt.calib.CalibrationSession`
+            that makes both passes).
+        nonfinite: ``"error"`` (NaN/Inf in an activation is an error naming
+            the tensor) or ``"skip"``.
+    """
+
+    def __init__(self, *, num_bins: int = 2048, policy: str = "extend",
+                 nonfinite: str = "error") -> None:
+        _core.Collector("minmax", num_bins, policy, nonfinite)  # validates the options now
+        self._int8rt_options = {"num_bins": int(num_bins), "policy": policy, "nonfinite": nonfinite}
+
+    # ---- the TensorRT protocol ----
+
+    def get_batch_size(self) -> int:
+        """The batch size of every calibration batch (first axis of each input).
+
+        Returning 1 means "the batch size is in the arrays' shapes" (TensorRT's
+        explicit-batch convention), and the first axis is then not checked."""
+        raise NotImplementedError(f"{type(self).__name__} must implement get_batch_size()")
+
+    def get_batch(self, names: list[str]) -> Batch:
+        """The next batch: one host array per name in ``names`` (in that order),
+        or a dict name -> array; ``None`` (or an empty list) when done."""
+        raise NotImplementedError(f"{type(self).__name__} must implement get_batch(names)")
+
+    def read_calibration_cache(self) -> Optional[bytes]:
+        """A previously written cache (bytes), or ``None`` to calibrate."""
+        return None
+
+    def write_calibration_cache(self, cache: bytes) -> None:
+        """Called once with the cache bytes after calibration; store them if wanted."""
+        return None
+
+    def get_algorithm(self) -> CalibrationAlgoType:
+        """The algorithm; fixed by the class derived from."""
+        raise NotImplementedError(
+            f"{type(self).__name__} derives from IInt8Calibrator directly: derive from "
+            "IInt8EntropyCalibrator2 (or another concrete calibrator) or implement get_algorithm()")
+
+    # ---- int8rt ----
+
+    def _int8rt_settings(self) -> dict[str, Any]:
+        """Collector settings for this calibrator; a clear TypeError if
+        ``__init__`` of the base was never called."""
+        options = getattr(self, "_int8rt_options", None)
+        if options is None:
+            raise TypeError(
+                f"{type(self).__name__}.__init__ did not call super().__init__(): "
+                "int8rt's calibrator base classes must be initialised, as TensorRT's must "
+                f"(add `super().__init__()` to {type(self).__name__}.__init__)")
+        value = self.get_algorithm()
+        try:
+            algorithm = CalibrationAlgoType(value)
+        except ValueError:
+            raise _core.InvalidArgumentError(
+                f"{type(self).__name__}.get_algorithm() returned {value!r}, "
+                "not a CalibrationAlgoType") from None
+        return {"algorithm": algorithm, "method": algorithm.method, **options,
+                **self._method_options()}
+
+    def _method_options(self) -> dict[str, Any]:
+        return {}
+
+
+class IInt8EntropyCalibrator2(IInt8Calibrator):
+    """KL-divergence threshold search as TensorRT's EntropyCalibration2 (the default choice)."""
+
+    def get_algorithm(self) -> CalibrationAlgoType:
+        return CalibrationAlgoType.ENTROPY_CALIBRATION_2
+
+
+class IInt8EntropyCalibrator(IInt8Calibrator):
+    """The legacy entropy calibrator (TensorRT's EntropyCalibration)."""
+
+    def get_algorithm(self) -> CalibrationAlgoType:
+        return CalibrationAlgoType.ENTROPY_CALIBRATION
+
+
+class IInt8MinMaxCalibrator(IInt8Calibrator):
+    """Threshold = the largest |x| seen (TensorRT's MinMaxCalibration)."""
+
+    def get_algorithm(self) -> CalibrationAlgoType:
+        return CalibrationAlgoType.MINMAX_CALIBRATION
+
+
+class IInt8LegacyCalibrator(IInt8Calibrator):
+    """TensorRT's LegacyCalibration, which int8rt implements as the percentile
+    method at ``get_quantile()``. TensorRT's regression step is not
+    implemented: a ``get_regression_cutoff()`` other than 1.0 is logged and
+    ignored."""
+
+    def get_quantile(self) -> float:
+        """Fraction of |x| values kept below the threshold, in (0, 1]."""
+        return 0.9999
+
+    def get_regression_cutoff(self) -> float:
+        """TensorRT's regression cutoff; int8rt uses only 1.0 (no regression)."""
+        return 1.0
+
+    def get_algorithm(self) -> CalibrationAlgoType:
+        return CalibrationAlgoType.LEGACY_CALIBRATION
+
+    def _method_options(self) -> dict[str, Any]:
+        quantile = float(self.get_quantile())
+        if not 0.0 < quantile <= 1.0:
+            raise _core.InvalidArgumentError(
+                f"{type(self).__name__}.get_quantile() returned {quantile}; expected a value in (0, 1]")
+        cutoff = float(self.get_regression_cutoff())
+        if cutoff != 1.0:
+            logger.warning("%s.get_regression_cutoff() returned %s: int8rt's legacy calibrator is "
+                           "the percentile method without TensorRT's regression step; the cutoff "
+                           "is ignored", type(self).__name__, cutoff)
+        # 0.99999 * 100 is 99.99900000000001 in binary floating point; 12
+        # significant digits give the percentage the user meant.
+        return {"percentile": float(f"{quantile * 100.0:.12g}")}
+
+
+class IInt8MSECalibrator(IInt8Calibrator):
+    """int8rt extension: the threshold minimising the quantization MSE. Its
+    cache header says MSECalibration, which TensorRT does not read."""
+
+    def get_algorithm(self) -> CalibrationAlgoType:
+        return CalibrationAlgoType.MSE_CALIBRATION
+
+
+EntropyCalibrator2 = IInt8EntropyCalibrator2
+EntropyCalibrator = IInt8EntropyCalibrator
+MinMaxCalibrator = IInt8MinMaxCalibrator
+LegacyCalibrator = IInt8LegacyCalibrator
+MSECalibrator = IInt8MSECalibrator

@@ -1,0 +1,218 @@
+"""Import-time constant folding of an ONNX graph, including PyTorch's shape chains.
+
+Walks the (topologically sorted) graph once:
+
+* a node whose inputs are all constants (initializers, Constant outputs,
+  earlier folded values) is evaluated with ``onnx.reference`` on a one-node
+  model at the model's opset, and its outputs become constants (keeping
+  their names). QuantizeLinear / DequantizeLinear are never folded: the
+  quantization passes need them as nodes.
+* ``Shape`` of a tensor whose shape is static except a dynamic batch gives a
+  *batch-dependent* value (``BatchValue``): the static entries are known,
+  the batch entry is tagged. Gather / Slice / Squeeze / Unsqueeze / Concat /
+  Cast / Identity move tags along with values; Add / Sub / Mul / Div tag
+  their result as *derived from* the batch.
+* A Reshape whose target is batch-dependent gets a constant target: the
+  pure batch entry in position 0 becomes 0 (ONNX: copy the input's dim 0),
+  otherwise the single batch-dependent entry becomes -1 (inferred). A
+  Resize whose ``sizes`` are batch-dependent gets equivalent ``scales``.
+  Any other use of a batch-dependent value is refused, naming the node.
+
+This is how ``x.view(x.size(0), -1)`` (Shape -> Gather -> Unsqueeze ->
+Concat -> Reshape) imports with a dynamic batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import onnx
+from onnx import helper
+from onnx.reference import ReferenceEvaluator
+
+from .._errors import NotSupportedError
+from .ops import FOLD_ONLY_OPS, describe
+
+STATIC, BATCH, DERIVED = 0, 1, 2
+_MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
+_ARITHMETIC = ("Add", "Sub", "Mul", "Div")
+_NEVER_FOLD = ("QuantizeLinear", "DequantizeLinear")
+
+
+@dataclass
+class BatchValue:
+    """An int64 shape-like value whose entries may depend on the dynamic batch size."""
+
+    values: np.ndarray  # int64; entries tagged non-STATIC hold a placeholder
+    tags: np.ndarray    # uint8, same shape: STATIC, BATCH (exactly the batch) or DERIVED
+
+
+@dataclass
+class KeptNode:
+    """A node that stays a node, with inputs possibly redirected to new constants."""
+
+    node: onnx.NodeProto
+    inputs: List[str]
+
+
+@dataclass
+class FoldResult:
+    constants: Dict[str, np.ndarray] = field(default_factory=dict)
+    nodes: List[KeptNode] = field(default_factory=list)
+
+
+Value = Union[np.ndarray, BatchValue]
+
+
+def evaluate(node: onnx.NodeProto, args: Sequence[Optional[np.ndarray]], opset: int) -> List[np.ndarray]:
+    """Run one node with the ONNX reference implementation at ``opset``."""
+    names = [f"in{i}" if arg is not None else "" for i, arg in enumerate(args)]
+    while names and names[-1] == "":
+        names.pop()
+    outs = [f"out{i}" for i in range(len(node.output))]
+    one = helper.make_node(node.op_type, names, outs, domain=node.domain)
+    one.attribute.extend(node.attribute)
+    graph_inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+                    for n, a in zip(names, args) if n]
+    graph = helper.make_graph([one], "fold", graph_inputs, [helper.make_empty_tensor_value_info(o) for o in outs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    results = ReferenceEvaluator(model).run(None, {n: a for n, a in zip(names, args) if n})
+    return [np.asarray(r) for r in results]
+
+
+class Folder:
+    """One pass of constant folding; see the module docstring."""
+
+    def __init__(self, opset: int, constants: Dict[str, np.ndarray],
+                 shape_of: Callable[[str], Optional[List[Optional[int]]]], dynamic_batch: bool) -> None:
+        self.opset = opset
+        self.shape_of = shape_of
+        self.dynamic_batch = dynamic_batch
+        self.values: Dict[str, Value] = dict(constants)
+        self.result = FoldResult()
+
+    def run(self, nodes: Sequence[onnx.NodeProto]) -> FoldResult:
+        for node in nodes:
+            self._visit(node)
+        self.result.constants = {k: v for k, v in self.values.items() if isinstance(v, np.ndarray)}
+        return self.result
+
+    def _error(self, node: onnx.NodeProto, message: str) -> NotSupportedError:
+        return NotSupportedError(f"{describe(node.name, node.op_type, node.output)}: {message}")
+
+    def _set(self, node: onnx.NodeProto, outputs: Sequence[Value]) -> None:
+        for name, value in zip(node.output, outputs):
+            if name:
+                if isinstance(value, BatchValue) and not value.tags.any():
+                    value = value.values
+                self.values[name] = value
+
+    def _visit(self, node: onnx.NodeProto) -> None:
+        args = [self.values.get(n) if n else None for n in node.input]
+        present = [(n, a) for n, a in zip(node.input, args) if n]
+        op = node.op_type
+        if op in _NEVER_FOLD:
+            self._keep(node)
+        elif all(isinstance(a, np.ndarray) for _, a in present):
+            try:
+                self._set(node, evaluate(node, args, self.opset))
+            except Exception as e:  # the reference runtime raises assorted types for bad constants
+                raise self._error(node, f"evaluating it on its constant inputs failed: {e}") from e
+        elif op == "Shape":
+            self._set(node, [self._shape(node)])
+        elif any(isinstance(a, BatchValue) for a in args):
+            self._batch_dependent(node, args)
+        elif op in FOLD_ONLY_OPS:
+            computed = [n for n, a in present if a is None]
+            raise self._error(node, f"computes on run-time data ('{computed[0]}'); int8rt evaluates {op} "
+                                    "only on constants at import time")
+        else:
+            self._keep(node)
+
+    def _keep(self, node: onnx.NodeProto, inputs: Optional[List[str]] = None) -> None:
+        self.result.nodes.append(KeptNode(node, list(node.input) if inputs is None else inputs))
+
+    def _shape(self, node: onnx.NodeProto) -> Value:
+        dims = self.shape_of(node.input[0])
+        if dims is None or any(d is None for d in dims[1:]) or (dims and dims[0] is None and not self.dynamic_batch):
+            raise self._error(node, f"the shape of '{node.input[0]}' is not static (except the batch), so "
+                                    "it cannot be evaluated at import time")
+        values = np.array([d if d is not None else -1 for d in dims], np.int64)
+        tags = np.array([BATCH if d is None else STATIC for d in dims], np.uint8)
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        start, end = attrs.get("start", 0), attrs.get("end", len(dims))
+        return BatchValue(values[start:end], tags[start:end])
+
+    def _batch_dependent(self, node: onnx.NodeProto, args: Sequence[Optional[Value]]) -> None:
+        op = node.op_type
+        if op == "Reshape" and isinstance(args[1], BatchValue) and not isinstance(args[0], BatchValue):
+            self._keep(node, [node.input[0], self._reshape_target(node, args[1])])
+        elif op == "Resize" and len(args) > 3 and isinstance(args[3], BatchValue) and \
+                not any(isinstance(a, BatchValue) for a in args[:3]):
+            self._keep(node, [node.input[0], node.input[1], self._resize_scales(node, args[3]), ""])
+        elif op in _MOVERS or op == "Concat":
+            moved = range(len(args)) if op == "Concat" else _MOVERS[op]
+            for i, a in enumerate(args):
+                if i not in moved and isinstance(a, BatchValue):
+                    raise self._error(node, f"input '{node.input[i]}' depends on the dynamic batch size")
+            if any(a is None and n for a, n in zip(args, node.input)):
+                raise self._error(node, "mixes a batch-dependent shape with run-time data")
+            values = evaluate(node, [a.values if isinstance(a, BatchValue) else a for a in args], self.opset)[0]
+            tag_args = [(a.tags.astype(np.int64) if isinstance(a, BatchValue) else np.zeros_like(a, np.int64))
+                        if i in moved else a for i, a in enumerate(args)]
+            if op == "Cast":
+                tags = tag_args[0]
+            else:
+                tags = evaluate(node, tag_args, self.opset)[0]
+            self._set(node, [BatchValue(values.astype(np.int64), tags.astype(np.uint8))])
+        elif op in _ARITHMETIC and all(a is not None for a in args):
+            plain = [a.values if isinstance(a, BatchValue) else a for a in args]
+            values = evaluate(node, plain, self.opset)[0]
+            tags = np.zeros(values.shape, np.uint8)
+            for a in args:
+                if isinstance(a, BatchValue):
+                    tags = np.maximum(tags, np.broadcast_to(np.where(a.tags > 0, DERIVED, STATIC), values.shape))
+            self._set(node, [BatchValue(values.astype(np.int64), tags.astype(np.uint8))])
+        else:
+            raise self._error(node, "uses a value computed from the dynamic batch size (Shape); int8rt needs "
+                                    "it at import time: export with a static batch or pass batch_size=")
+
+    def _new_constant(self, stem: str, value: np.ndarray) -> str:
+        name, k = stem, 0
+        while name in self.values or self.shape_of(name) is not None:
+            k += 1
+            name = f"{stem}_{k}"
+        self.values[name] = value
+        return name
+
+    def _reshape_target(self, node: onnx.NodeProto, target: BatchValue) -> str:
+        values, tags = target.values.copy(), target.tags
+        dependent = np.flatnonzero(tags)
+        data_dims = self.shape_of(node.input[0])
+        allowzero = any(a.name == "allowzero" and a.i for a in node.attribute)
+        if len(dependent) == 1:
+            p = int(dependent[0])
+            if p == 0 and tags[0] == BATCH and not allowzero and data_dims and data_dims[0] is None:
+                values[0] = 0
+                return self._new_constant(node.input[1] + "_static", values)
+            if -1 not in np.delete(values, p):
+                values[p] = -1
+                return self._new_constant(node.input[1] + "_static", values)
+        raise self._error(node, f"target shape '{node.input[1]}' has {len(dependent)} entries computed from the "
+                                "dynamic batch size; int8rt can express at most one (as 0 or -1)")
+
+    def _resize_scales(self, node: onnx.NodeProto, sizes: BatchValue) -> str:
+        dims = self.shape_of(node.input[0])
+        if dims is None or len(dims) != len(sizes.values) or any(
+                t != STATIC and not (i == 0 and t == BATCH) for i, t in enumerate(sizes.tags)):
+            raise self._error(node, f"sizes '{node.input[3]}' depend on the dynamic batch size")
+        scales = np.ones(len(dims), np.float32)
+        for i, (d, s) in enumerate(zip(dims, sizes.values)):
+            if i == 0 and sizes.tags[0] == BATCH:
+                continue
+            scales[i] = np.float32(s) / np.float32(d)
+            if int(np.floor(np.float32(d) * scales[i])) != int(s):
+                raise self._error(node, f"sizes '{node.input[3]}' are not an exact multiple of the input "
+                                        f"shape in dimension {i}; export with scales or a static batch")
+        return self._new_constant(node.input[3] + "_as_scales", scales)

@@ -1,0 +1,240 @@
+"""ONNX ModelProto -> int8rt Network, one IR node per remaining ONNX node.
+
+Order of work: check every node against ``ops.py`` (refusing unsupported
+ops and attributes before anything else), fix the batch dimension if asked,
+run ONNX shape inference (strict mode off, data propagation on), fold
+constants (``_fold.py``), then emit inputs, the constants the remaining
+nodes read, the nodes (normalised by ``ops.normalize``), the outputs and
+every shape inference produced. Tensor names are the ONNX names, unchanged
+(calibration caches are keyed by them).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from .._errors import FormatError, InvalidArgumentError, NotSupportedError
+from ..network import Network
+from . import ops
+from ._fold import BatchValue, Folder
+from ._load import ModelSource, default_opset, load
+
+logger = logging.getLogger("int8rt")
+
+Dims = List[Optional[int]]
+_INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT8: "int8",
+                 onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT64: "int64"}
+
+
+def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
+    proto, source = load(model)
+    opset = default_opset(proto, source)
+    initializers = {t.name: t for t in proto.graph.initializer}
+    _check_nodes(proto.graph, opset, initializers, source)
+    if batch_size is not None:
+        proto = _with_batch(proto, batch_size, initializers)
+    shapes = _inferred_shapes(proto, source)
+    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
+    dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
+    constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
+    folder = Folder(opset, constants, shapes.get, dynamic)
+    folded = folder.run(proto.graph.node)
+    logger.debug("onnx import %s: %d of %d nodes folded into constants", source,
+                 len(proto.graph.node) - len(folded.nodes), len(proto.graph.node))
+    return _Emitter(source, opset, shapes, folder.values, dynamic).emit(declared, folded.nodes, proto.graph.output)
+
+
+def _attr_dict(node: onnx.NodeProto) -> Dict[str, Any]:
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        out[a.name] = v
+    return out
+
+
+def _check_nodes(graph: onnx.GraphProto, opset: int, initializers: Dict[str, onnx.TensorProto], source: str) -> None:
+    problems = []
+    for node in graph.node:
+        desc = ops.describe(node.name, node.op_type, node.output)
+        if node.domain not in ("", "ai.onnx"):
+            problems.append(f"{desc}: domain '{node.domain}' is not supported (only the default ONNX domain)")
+            continue
+        info = ops.NodeInfo(node.name, node.op_type, list(node.input), list(node.output), _attr_dict(node), opset,
+                            lambda n: tuple(initializers[n].dims) if n in initializers else None)
+        reason = ops.check_node(info)
+        if reason:
+            problems.append(f"{desc}: {reason}")
+    if problems:
+        raise NotSupportedError(f"{source}: {len(problems)} node(s) cannot be imported: " + "; ".join(problems))
+
+
+def _with_batch(proto: onnx.ModelProto, batch_size: int, initializers: Dict[str, Any]) -> onnx.ModelProto:
+    if batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    symbols = set()
+    for vi in copy.graph.input:
+        dims = vi.type.tensor_type.shape.dim
+        if vi.name in initializers or not dims:
+            continue
+        if dims[0].HasField("dim_value"):
+            if dims[0].dim_value != batch_size:
+                raise InvalidArgumentError(f"input '{vi.name}' has a static batch dimension {dims[0].dim_value}, "
+                                           f"batch_size={batch_size} cannot override it")
+            continue
+        symbols.add(dims[0].dim_param)
+        dims[0].dim_value = batch_size
+    for vi in list(copy.graph.output) + list(copy.graph.value_info):
+        for d in vi.type.tensor_type.shape.dim:
+            if d.HasField("dim_param") and d.dim_param in symbols:
+                d.dim_value = batch_size
+    return copy
+
+
+def _dims(vi: onnx.ValueInfoProto) -> Optional[Dims]:
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+
+
+def _inferred_shapes(proto: onnx.ModelProto, source: str) -> Dict[str, Dims]:
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as e:  # onnx raises several types here; all mean the model is inconsistent
+        raise FormatError(f"{source}: ONNX shape inference failed: {e}") from e
+    g = inferred.graph
+    shapes = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        dims = _dims(vi)
+        if dims is not None:
+            shapes[vi.name] = dims
+    return shapes
+
+
+def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int], str]:
+    elem = vi.type.tensor_type.elem_type
+    if elem not in _INPUT_DTYPES:
+        raise NotSupportedError(f"{source}: input '{vi.name}' has element type "
+                                f"{onnx.TensorProto.DataType.Name(elem)}; int8rt takes float32, int8, int32, int64")
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        raise InvalidArgumentError(f"{source}: input '{vi.name}' has no shape; int8rt needs static dimensions "
+                                   "except the first (batch)")
+    dims = []
+    for i, d in enumerate(t.shape.dim):
+        if d.HasField("dim_value") and d.dim_value > 0:
+            dims.append(d.dim_value)
+        elif i == 0:
+            dims.append(-1)
+        else:
+            what = f"'{d.dim_param}' (symbolic)" if d.dim_param else "unknown"
+            raise InvalidArgumentError(
+                f"{source}: input '{vi.name}' dimension {i} is {what}; int8rt needs static dimensions except the "
+                "first (batch): fix it in the model (onnx.tools.update_model_dims)")
+    return vi.name, dims, _INPUT_DTYPES[elem]
+
+
+def _ir_array(name: str, a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind == "f" or a.dtype == np.dtype("float16"):
+        return np.asarray(a, np.float32, order="C")  # not ascontiguousarray: it makes scalars 1-D
+    if a.dtype == np.int8:
+        return np.asarray(a, order="C")
+    if a.dtype.kind in "biu":
+        if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+            raise NotSupportedError(f"constant '{name}': uint64 values beyond int64")
+        return np.asarray(a, np.int64, order="C")
+    raise NotSupportedError(f"constant '{name}' has dtype {a.dtype}; int8rt constants are numeric")
+
+
+class _Emitter:
+    """Builds the Network from the folded graph."""
+
+    def __init__(self, source: str, opset: int, shapes: Dict[str, Dims], values: Dict[str, Any],
+                 dynamic: bool) -> None:
+        self.source, self.shapes, self.values, self.dynamic = source, shapes, values, dynamic
+        self.net = Network()
+        self.ids: Dict[str, int] = {}
+        self.ctx = ops.EmitContext(opset, shapes.get, self._constant, self._add_constant)
+
+    def _constant(self, name: str) -> Optional[np.ndarray]:
+        v = self.values.get(name)
+        return v if isinstance(v, np.ndarray) else None
+
+    def _add_constant(self, stem: str, value: np.ndarray) -> str:
+        name, k = stem, 0
+        while name in self.values or name in self.shapes or name in self.ids:
+            k += 1
+            name = f"{stem}_{k}"
+        self.values[name] = value
+        return name
+
+    def _tensor(self, name: str, reader: str) -> int:
+        if not name:
+            return -1
+        if name in self.ids:
+            return self.ids[name]
+        v = self.values.get(name)
+        if isinstance(v, np.ndarray):
+            self.ids[name] = self.net.add_constant(name, _ir_array(name, v))
+            return self.ids[name]
+        if isinstance(v, BatchValue):
+            raise NotSupportedError(f"{self.source}: {reader} reads '{name}', a value computed from the dynamic "
+                                    "batch size; export with a static batch or pass batch_size=")
+        raise FormatError(f"{self.source}: {reader} reads '{name}', which nothing produces")
+
+    def emit(self, declared, nodes, graph_outputs) -> Network:
+        for name, dims, dtype in declared:
+            self.ids[name] = self.net.add_input(name, dims, dtype)
+        for kept in nodes:
+            self._emit_node(kept.node, list(kept.inputs))
+        for vi in graph_outputs:
+            self.net.mark_output(self._tensor(vi.name, f"graph output '{vi.name}'"))
+        for name, tid in self.ids.items():
+            dims = self.shapes.get(name)
+            if self.net.tensor(tid)["producer"] >= 0 and dims is not None:
+                if dims and dims[0] is None and self.dynamic:
+                    dims = [-1] + dims[1:]
+                if all(d is not None for d in dims):
+                    self.net.set_shape(tid, dims)
+        self.net.validate()
+        return self.net
+
+    def _emit_node(self, node: onnx.NodeProto, inputs: List[str]) -> None:
+        desc = ops.describe(node.name, node.op_type, node.output)
+        attrs = _attr_dict(node)
+        for key, v in attrs.items():
+            if not isinstance(v, (int, float, str)) and not (
+                    isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)):
+                raise NotSupportedError(f"{self.source}: {desc}: attribute '{key}' of type "
+                                        f"{type(v).__name__} is not supported")
+        outputs = list(node.output)
+        ops.normalize(desc, node.op_type, attrs, inputs, outputs, self.ctx)
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            self._quant_dtype(node.op_type, attrs, inputs)
+        while inputs and not inputs[-1]:
+            inputs.pop()
+        while outputs and not outputs[-1]:
+            outputs.pop()
+        ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc) for n in inputs], attrs, outputs)
+        for name, tid in zip(outputs, ids):
+            if name:
+                self.ids[name] = tid
+
+    def _quant_dtype(self, op: str, attrs: Dict[str, Any], inputs: List[str]) -> None:
+        """Records the quantized type (int8 / uint8), which the IR's int64 zero points lose."""
+        zero_point = self._constant(inputs[2]) if len(inputs) > 2 and inputs[2] else None
+        x = self._constant(inputs[0]) if op == "DequantizeLinear" else None
+        if zero_point is not None:
+            attrs["int8rt_quant_dtype"] = zero_point.dtype.name
+        elif x is not None:
+            attrs["int8rt_quant_dtype"] = x.dtype.name
+        elif op == "QuantizeLinear":
+            attrs["int8rt_quant_dtype"] = "uint8"

@@ -1,0 +1,68 @@
+"""Loading an ONNX model for import: from a path, bytes or a ModelProto, checked.
+
+Malformed input (garbage, a truncated file, a model the ONNX checker
+rejects) raises ``int8rt.FormatError`` naming the source; an opset outside
+11..(newest the installed onnx knows) or a node outside the default domain
+raises ``int8rt.NotSupportedError``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Tuple, Union
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from .._errors import FormatError, NotSupportedError
+
+MIN_OPSET = 11
+
+ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, onnx.ModelProto]
+
+
+def load(model: ModelSource) -> Tuple[onnx.ModelProto, str]:
+    """The parsed, checked model and a label for messages (its path, or "<bytes>" / "<ModelProto>")."""
+    if isinstance(model, onnx.ModelProto):
+        proto, source = model, "<ModelProto>"
+    elif isinstance(model, (bytes, bytearray, memoryview)):
+        source = "<bytes>"
+        proto = _parse(lambda: onnx.load_model_from_string(bytes(model)), source)
+    elif isinstance(model, (str, os.PathLike)):
+        source = os.fspath(model)
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"ONNX model '{source}' does not exist")
+        proto = _parse(lambda: onnx.load(source), source)
+    else:
+        raise TypeError(f"expected a path, bytes or onnx.ModelProto, got {type(model).__name__}")
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as e:
+        raise FormatError(f"{source}: not a valid ONNX model: {_first_line(e)}") from e
+    if len(proto.graph.output) == 0:
+        raise FormatError(f"{source}: the ONNX graph has no outputs")
+    return proto, source
+
+
+def _parse(read, source: str) -> onnx.ModelProto:
+    try:
+        return read()
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise FormatError(f"{source}: not an ONNX model (protobuf parsing failed: {_first_line(e)})") from e
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def default_opset(proto: onnx.ModelProto, source: str) -> int:
+    """The model's ai.onnx opset, checked against what int8rt imports."""
+    versions = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions:
+        raise FormatError(f"{source}: the model imports no version of the default ONNX domain")
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= versions[0] <= newest:
+        raise NotSupportedError(
+            f"{source}: opset {versions[0]} is not supported; int8rt imports opsets {MIN_OPSET} to {newest} "
+            "(convert with onnx.version_converter.convert_version(model, 17))")
+    return versions[0]

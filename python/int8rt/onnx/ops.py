@@ -1,0 +1,266 @@
+"""The ONNX operators int8rt imports, their attribute checks and normalisation.
+
+This is the one place that says what the importer accepts:
+
+* ``SUPPORTED_OPS``: ops that become IR nodes (same op type, attributes
+  converted). Anything else is refused before any work is done, with an
+  error naming the node, its op type and what is unsupported.
+* ``FOLD_ONLY_OPS``: ops PyTorch exporters emit for shape arithmetic. They are
+  accepted only when constant folding (``_fold.py``) removes them; one that
+  is left computing on run-time data is refused, naming the node.
+
+Each supported op may have a cheap up-front check (``check_node``: things
+visible in attributes and initializer shapes, such as a 3-D Conv kernel or
+Resize's cubic mode) and a normalisation applied when the node is emitted
+(``normalize``). The IR has no opset, so normalisation rewrites the
+opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
+
+* Squeeze / Unsqueeze (opset < 13): ``axes`` attribute -> constant input 1;
+* Split (opset < 13): ``split`` attribute -> constant input 1;
+* ReduceMean (opset < 18): ``axes`` attribute -> constant input 1;
+* Softmax (opset < 13, "coerced to 2-D" semantics): accepted only over the
+  last axis, rewritten to ``axis=-1`` (identical there); otherwise refused;
+* Conv / MaxPool / AveragePool ``auto_pad`` (SAME_UPPER, SAME_LOWER, VALID)
+  -> explicit ``pads`` computed as the ONNX spec defines them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "NodeInfo", "check_node", "normalize", "describe"]
+
+SUPPORTED_OPS = frozenset([
+    "Conv", "ConvTranspose", "BatchNormalization", "Gemm", "MatMul",
+    "Add", "Sub", "Mul", "Div",
+    "Relu", "Clip", "LeakyRelu", "PRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu",
+    "Softmax", "LayerNormalization",
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+    "Flatten", "Reshape", "Transpose", "Concat", "Split", "Slice", "Squeeze", "Unsqueeze", "Pad",
+    "Resize", "Upsample", "ReduceMean",
+    "Identity", "Dropout", "Constant", "Cast", "Pow", "Sqrt",
+    "QuantizeLinear", "DequantizeLinear",
+])
+
+FOLD_ONLY_OPS = frozenset([
+    "Shape", "Size", "Gather", "ConstantOfShape", "Range", "Expand", "Equal", "Where", "Not",
+    "Neg", "Floor", "Ceil", "Min", "Max", "ReduceProd", "Tile",
+])
+
+# ONNX TensorProto element types a Cast may produce at run time.
+_CAST_TARGETS = {1: "float", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool"}
+
+
+@dataclass
+class NodeInfo:
+    """What the checks see of one ONNX node (attributes already converted to Python values)."""
+
+    name: str
+    op: str
+    inputs: List[str]
+    outputs: List[str]
+    attrs: Dict[str, Any]
+    opset: int
+    const_shape: Callable[[str], Optional[Tuple[int, ...]]]  # shape of an initializer, else None
+
+
+def describe(name: str, op: str, outputs: Sequence[str]) -> str:
+    """``node 'name' (Op)``; an unnamed node is identified by its first output."""
+    if name:
+        return f"node '{name}' ({op})"
+    return f"node producing '{outputs[0] if outputs else '?'}' ({op})"
+
+
+def _kernel_rank(info: NodeInfo) -> Optional[int]:
+    if "kernel_shape" in info.attrs:
+        return len(info.attrs["kernel_shape"])
+    if info.op in ("Conv", "ConvTranspose") and len(info.inputs) > 1:
+        shape = info.const_shape(info.inputs[1])
+        if shape is not None:
+            return len(shape) - 2
+    return None
+
+
+def _check_2d(info: NodeInfo) -> Optional[str]:
+    rank = _kernel_rank(info)
+    if rank is not None and rank != 2:
+        return f"only 2-D kernels are supported, this one has {rank} spatial dimension(s)"
+    return None
+
+
+def _check_conv_transpose(info: NodeInfo) -> Optional[str]:
+    if info.attrs.get("auto_pad", "NOTSET") != "NOTSET":
+        return f"auto_pad='{info.attrs['auto_pad']}' is not supported; export with explicit pads"
+    if "output_shape" in info.attrs:
+        return "the output_shape attribute is not supported; export with pads and output_padding"
+    return _check_2d(info)
+
+
+def _check_pool(info: NodeInfo) -> Optional[str]:
+    if info.op == "MaxPool" and len(info.outputs) > 1 and info.outputs[1]:
+        return "the Indices output is not supported"
+    if "kernel_shape" in info.attrs and len(info.attrs["kernel_shape"]) != 2:
+        return f"only 2-D pooling is supported, kernel_shape is {info.attrs['kernel_shape']}"
+    return None
+
+
+def _check_batchnorm(info: NodeInfo) -> Optional[str]:
+    if info.attrs.get("training_mode", 0) != 0:
+        return "training_mode=1 is not supported (inference only)"
+    if any(info.outputs[1:]):
+        return "the training outputs (running mean / variance) are not supported"
+    return None
+
+
+def _check_resize(info: NodeInfo) -> Optional[str]:
+    mode = info.attrs.get("mode", "nearest")
+    if mode not in ("nearest", "linear"):
+        return f"mode='{mode}' is not supported (nearest, linear)"
+    ctm = info.attrs.get("coordinate_transformation_mode", "half_pixel")
+    if ctm == "tf_crop_and_resize":
+        return "coordinate_transformation_mode='tf_crop_and_resize' is not supported"
+    if info.attrs.get("antialias", 0) != 0:
+        return "antialias=1 is not supported"
+    if "axes" in info.attrs:
+        return "the axes attribute is not supported; give scales or sizes for every dimension"
+    if info.attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+        return f"keep_aspect_ratio_policy='{info.attrs['keep_aspect_ratio_policy']}' is not supported"
+    return None
+
+
+def _check_upsample(info: NodeInfo) -> Optional[str]:
+    mode = info.attrs.get("mode", "nearest")
+    if mode not in ("nearest", "linear", "bilinear"):
+        return f"mode='{mode}' is not supported (nearest, linear)"
+    return None
+
+
+def _check_gelu(info: NodeInfo) -> Optional[str]:
+    if info.attrs.get("approximate", "none") != "none":
+        return f"approximate='{info.attrs['approximate']}' is not supported"
+    return None
+
+
+def _check_layernorm(info: NodeInfo) -> Optional[str]:
+    if any(info.outputs[1:]):
+        return "the Mean / InvStdDev outputs are not supported"
+    return None
+
+
+def _check_pad(info: NodeInfo) -> Optional[str]:
+    mode = info.attrs.get("mode", "constant")
+    if mode not in ("constant", "reflect", "edge"):
+        return f"mode='{mode}' is not supported (constant, reflect, edge)"
+    return None
+
+
+def _check_cast(info: NodeInfo) -> Optional[str]:
+    to = info.attrs.get("to")
+    if to not in _CAST_TARGETS:
+        return f"cast to ONNX element type {to} is not supported ({sorted(_CAST_TARGETS.values())})"
+    return None
+
+
+def _check_qdq(info: NodeInfo) -> Optional[str]:
+    if info.attrs.get("block_size", 0) != 0:
+        return "blocked quantization (block_size) is not supported"
+    return None
+
+
+def _check_constant(info: NodeInfo) -> Optional[str]:
+    if "value_string" in info.attrs or "value_strings" in info.attrs:
+        return "string constants are not supported"
+    return None
+
+
+_CHECKS: Dict[str, Callable[[NodeInfo], Optional[str]]] = {
+    "Conv": _check_2d, "ConvTranspose": _check_conv_transpose,
+    "MaxPool": _check_pool, "AveragePool": _check_pool,
+    "BatchNormalization": _check_batchnorm, "Resize": _check_resize, "Upsample": _check_upsample,
+    "Gelu": _check_gelu, "LayerNormalization": _check_layernorm, "Pad": _check_pad, "Cast": _check_cast,
+    "QuantizeLinear": _check_qdq, "DequantizeLinear": _check_qdq, "Constant": _check_constant,
+}
+
+
+def check_node(info: NodeInfo) -> Optional[str]:
+    """Why ``info`` cannot be imported, or None. Cheap: attributes and initializer shapes only."""
+    if info.op not in SUPPORTED_OPS and info.op not in FOLD_ONLY_OPS:
+        return f"operator {info.op} is not supported"
+    check = _CHECKS.get(info.op)
+    return check(info) if check else None
+
+
+# ---- normalisation at emission ---------------------------------------------------------------
+
+
+@dataclass
+class EmitContext:
+    """What normalisation needs from the importer."""
+
+    opset: int
+    shape: Callable[[str], Optional[List[Optional[int]]]]       # inferred dims (None: unknown)
+    constant: Callable[[str], Optional[np.ndarray]]               # a constant's value, else None
+    add_constant: Callable[[str, np.ndarray], str]                # new constant from a stem; returns its name
+
+
+def _attr_to_input(attrs: Dict[str, Any], inputs: List[str], key: str, ctx: EmitContext, stem: str) -> None:
+    if key in attrs:
+        inputs[1:2] = [ctx.add_constant(stem + "_" + key, np.asarray(attrs.pop(key), np.int64))]
+
+
+def _auto_pad(desc: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext) -> None:
+    mode = attrs.pop("auto_pad", "NOTSET")
+    if mode == "NOTSET":
+        return
+    dims = ctx.shape(inputs[0])
+    kernel = attrs.get("kernel_shape")
+    if kernel is None and len(inputs) > 1 and ctx.constant(inputs[1]) is not None:
+        kernel = list(ctx.constant(inputs[1]).shape[2:])
+    if dims is None or kernel is None or any(d is None for d in dims[2:]):
+        raise _not_supported(f"{desc}: auto_pad='{mode}' needs static spatial dimensions and a known kernel")
+    n = len(kernel)
+    strides = attrs.get("strides", [1] * n)
+    dilations = attrs.get("dilations", [1] * n)
+    begin, end = [0] * n, [0] * n
+    if mode in ("SAME_UPPER", "SAME_LOWER"):
+        for i in range(n):
+            size = dims[2 + i]
+            out = math.ceil(size / strides[i])
+            total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size)
+            small, large = total // 2, total - total // 2
+            begin[i], end[i] = (small, large) if mode == "SAME_UPPER" else (large, small)
+    elif mode != "VALID":
+        raise _not_supported(f"{desc}: auto_pad='{mode}' is not supported")
+    attrs["pads"] = begin + end
+
+
+def _not_supported(message: str) -> Exception:
+    from .._errors import NotSupportedError
+    return NotSupportedError(message)
+
+
+def normalize(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], outputs: List[str],
+              ctx: EmitContext) -> None:
+    """Rewrite ``attrs`` / ``inputs`` in place into the newest opset's form (see module doc)."""
+    stem = outputs[0] if outputs else desc
+    if op in ("Squeeze", "Unsqueeze", "Split") and ctx.opset < 13:
+        if len(inputs) < 2:
+            inputs.append("")
+        _attr_to_input(attrs, inputs, "axes" if op != "Split" else "split", ctx, stem)
+    elif op == "ReduceMean" and ctx.opset < 18:
+        if "axes" in attrs:
+            inputs[1:] = [ctx.add_constant(stem + "_axes", np.asarray(attrs.pop("axes"), np.int64))]
+    elif op == "Softmax" and ctx.opset < 13:
+        dims = ctx.shape(inputs[0])
+        axis = attrs.get("axis", 1)
+        if dims is None:
+            raise _not_supported(f"{desc}: opset {ctx.opset} Softmax needs the input rank (shape inference gave none)")
+        if axis % len(dims) != len(dims) - 1:
+            raise _not_supported(f"{desc}: opset {ctx.opset} Softmax over axis {axis} of a rank-{len(dims)} tensor "
+                                 "flattens the trailing axes; only the last axis is supported")
+        attrs["axis"] = -1
+    elif op in ("Conv", "MaxPool", "AveragePool"):
+        _auto_pad(desc, attrs, inputs, ctx)

@@ -1,0 +1,222 @@
+"""int8rt.onnx.import_model: op mapping, names, shapes, constant folding, opset forms."""
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import helper, numpy_helper  # noqa: E402
+
+import int8rt  # noqa: E402
+import int8rt.onnx  # noqa: E402
+from onnx_models import conv_net, fvi, init, model, op_names, tensor_names, torch_view_chain  # noqa: E402
+
+
+def by_name(net, name):
+    tid = net.find_tensor(name)
+    assert tid >= 0, f"tensor '{name}' missing from {tensor_names(net)}"
+    return net.tensor(tid)
+
+
+def test_conv_net_maps_one_to_one_with_names_shapes_and_weights():
+    m = conv_net()
+    net = int8rt.onnx.import_model(m)
+    assert op_names(net) == ["Conv", "BatchNormalization", "Relu", "MaxPool", "Flatten", "Gemm"]
+    assert [n["name"] for n in net.nodes()] == ["conv", "bn", "relu", "pool", "flatten", "fc"]
+    assert [net.tensor(i)["name"] for i in net.inputs()] == ["input"]
+    assert [net.tensor(i)["name"] for i in net.outputs()] == ["logits"]
+    expected_shapes = {"input": [-1, 3, 8, 8], "conv_out": [-1, 8, 8, 8], "bn_out": [-1, 8, 8, 8],
+                       "relu_out": [-1, 8, 8, 8], "pool_out": [-1, 8, 4, 4], "flat": [-1, 128], "logits": [-1, 5]}
+    for name, shape in expected_shapes.items():
+        assert by_name(net, name)["shape"] == shape, name
+    for t in m.graph.initializer:  # weights are copied bit for bit, under their ONNX names
+        got = net.constant_data(t.name)
+        assert got.dtype == np.float32 and np.array_equal(got, numpy_helper.to_array(t)), t.name
+    conv = net.node(0)
+    assert conv["attrs"] == {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    assert [net.tensor(i)["name"] for i in conv["inputs"]] == ["input", "conv.weight", "conv.bias"]
+    assert net.node(1)["attrs"]["epsilon"] == pytest.approx(1e-5, rel=1e-7)  # float32 attribute widened
+    net.validate()
+
+
+def test_batch_size_fixes_the_batch_everywhere():
+    net = int8rt.onnx.import_model(conv_net(), batch_size=4)
+    assert by_name(net, "input")["shape"] == [4, 3, 8, 8]
+    assert by_name(net, "flat")["shape"] == [4, 128]
+    static = int8rt.onnx.import_model(conv_net(batch=2))
+    assert by_name(static, "logits")["shape"] == [2, 5]
+    with pytest.raises(int8rt.InvalidArgumentError, match="static batch dimension 2"):
+        int8rt.onnx.import_model(conv_net(batch=2), batch_size=4)
+
+
+def test_accepts_path_bytes_and_proto_and_parse_alias(tmp_path):
+    m = conv_net()
+    path = tmp_path / "net.onnx"
+    onnx.save(m, str(path))
+    nets = [int8rt.onnx.import_model(path), int8rt.onnx.import_model(str(path)),
+            int8rt.onnx.import_model(m.SerializeToString()), int8rt.onnx.parse(m)]
+    for net in nets:
+        assert tensor_names(net) == tensor_names(nets[0]) and op_names(net) == op_names(nets[0])
+    assert isinstance(nets[0], int8rt.network.Network)
+
+
+def test_pytorch_view_chain_folds_to_a_constant_reshape_target():
+    net = int8rt.onnx.import_model(torch_view_chain())
+    assert op_names(net) == ["Relu", "Reshape"]
+    reshape = net.node(1)
+    target = net.tensor(reshape["inputs"][1])
+    assert target["is_constant"]
+    # batch entry -> 0 (copy the input's dim 0), the explicit -1 stays: Reshape(act, [0, -1])
+    assert np.array_equal(net.constant_data(reshape["inputs"][1]), np.array([0, -1], np.int64))
+    assert by_name(net, "flat")["shape"] == [-1, 48]
+    assert net.find_tensor("act_shape") == -1 and net.find_tensor("batch") == -1
+
+
+def test_batch_derived_single_entry_becomes_minus_one():
+    # Reshape(x, Concat(Gather(Shape(x), 0) * 3, [16])): the batch-derived entry is inferred as -1.
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "zero"], ["b"], name="gather", axis=0),
+        helper.make_node("Mul", ["b", "three"], ["b3"], name="mul"),
+        helper.make_node("Unsqueeze", ["b3", "ax"], ["b3_1d"], name="unsq"),
+        helper.make_node("Concat", ["b3_1d", "sixteen"], ["target"], name="cat", axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape"),
+    ]
+    inits = [init("zero", np.array(0, np.int64)), init("three", np.array(3, np.int64)),
+             init("ax", np.array([0], np.int64)), init("sixteen", np.array([16], np.int64))]
+    net = int8rt.onnx.import_model(model(nodes, [fvi("x", ["N", 3, 4, 4])], [fvi("y", [None, 16])], inits))
+    assert op_names(net) == ["Reshape"]
+    assert np.array_equal(net.constant_data(net.node(0)["inputs"][1]), np.array([-1, 16], np.int64))
+
+
+def test_two_batch_entries_in_a_reshape_target_are_refused():
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'reshape' \(Reshape\).*2 entries"):
+        int8rt.onnx.import_model(torch_view_chain(extra_batch_entry=True))
+
+
+def test_constant_nodes_and_all_constant_subgraphs_fold():
+    # y = x * (a + Constant(c)); the Add has only constant inputs and disappears.
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    c = np.full((2, 3), 0.5, np.float32)
+    nodes = [
+        helper.make_node("Constant", [], ["c"], name="const_c", value=numpy_helper.from_array(c)),
+        helper.make_node("Add", ["a", "c"], ["scale"], name="add_consts"),
+        helper.make_node("Mul", ["x", "scale"], ["y"], name="mul"),
+    ]
+    net = int8rt.onnx.import_model(model(nodes, [fvi("x", ["N", 2, 3])], [fvi("y", ["N", 2, 3])], [init("a", a)]))
+    assert op_names(net) == ["Mul"]
+    assert np.array_equal(net.constant_data("scale"), a + c)
+    assert net.find_tensor("a") == -1 and net.find_tensor("c") == -1  # only read by folded nodes
+
+
+def test_outputs_may_be_inputs_or_constants_and_scalars_stay_scalars():
+    nodes = [helper.make_node("Dropout", ["x"], ["d", "mask"], name="drop"),
+             helper.make_node("Constant", [], ["k"], name="k_node", value_float=2.0)]
+    m = model(nodes, [fvi("x", ["N", 2])], [fvi("d", ["N", 2]), fvi("x", ["N", 2]), fvi("k", [])], opset=13)
+    net = int8rt.onnx.import_model(m)
+    assert [net.tensor(i)["name"] for i in net.outputs()] == ["d", "x", "k"]
+    assert op_names(net) == ["Dropout"] and net.node(0)["outputs"] == [net.find_tensor("d"), net.find_tensor("mask")]
+    k = net.constant_data("k")
+    assert k.shape == () and k.dtype == np.float32 and k == 2.0
+
+
+def test_static_shape_chain_folds_without_dynamic_batch():
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
+             helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")]
+    net = int8rt.onnx.import_model(model(nodes, [fvi("x", [2, 3])], [fvi("y", [2, 3])]))
+    assert np.array_equal(net.constant_data("s"), np.array([2, 3], np.int64))
+
+
+def _squeeze_split_model(opset: int):
+    if opset < 13:
+        nodes = [helper.make_node("Squeeze", ["x"], ["sq"], name="squeeze", axes=[1]),
+                 helper.make_node("Split", ["sq"], ["p", "q"], name="split", axis=1, split=[1, 3]),
+                 helper.make_node("ReduceMean", ["q"], ["r"], name="mean", axes=[1], keepdims=1),
+                 helper.make_node("Softmax", ["r"], ["y"], name="softmax", axis=1)]
+        inits = []
+    else:
+        nodes = [helper.make_node("Squeeze", ["x", "sq_axes"], ["sq"], name="squeeze"),
+                 helper.make_node("Split", ["sq", "split_sizes"], ["p", "q"], name="split", axis=1),
+                 helper.make_node("ReduceMean", ["q", "mean_axes"] if opset >= 18 else ["q"], ["r"], name="mean",
+                                  keepdims=1, **({} if opset >= 18 else {"axes": [1]})),
+                 helper.make_node("Softmax", ["r"], ["y"], name="softmax", axis=-1)]
+        inits = [init("sq_axes", np.array([1], np.int64)), init("split_sizes", np.array([1, 3], np.int64))]
+        if opset >= 18:
+            inits.append(init("mean_axes", np.array([1], np.int64)))
+    return model(nodes, [fvi("x", ["N", 1, 4])], [fvi("p", ["N", 1]), fvi("y", ["N", 1])], inits, opset)
+
+
+@pytest.mark.parametrize("opset", [11, 12, 13, 17, 18])
+def test_opset_forms_normalise_to_the_newest(opset):
+    net = int8rt.onnx.import_model(_squeeze_split_model(opset))
+    assert op_names(net) == ["Squeeze", "Split", "ReduceMean", "Softmax"]
+    squeeze, split, mean, softmax = net.nodes()
+    assert "axes" not in squeeze["attrs"] and "split" not in split["attrs"] and "axes" not in mean["attrs"]
+    assert np.array_equal(net.constant_data(squeeze["inputs"][1]), [1])
+    assert np.array_equal(net.constant_data(split["inputs"][1]), [1, 3])
+    assert np.array_equal(net.constant_data(mean["inputs"][1]), [1])
+    assert softmax["attrs"]["axis"] == -1
+    assert by_name(net, "q")["shape"] == [-1, 3] and by_name(net, "y")["shape"] == [-1, 1]
+
+
+def test_opset11_softmax_over_flattened_axes_is_refused():
+    nodes = [helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=1)]
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'sm' \(Softmax\).*last axis"):
+        int8rt.onnx.import_model(model(nodes, [fvi("x", ["N", 3, 4])], [fvi("y", ["N", 3, 4])], opset=11))
+
+
+def test_clip_inputs_and_same_auto_pad_become_explicit():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", auto_pad="SAME_UPPER", strides=[2, 2]),
+             helper.make_node("Clip", ["c", "", "hi"], ["y"], name="clip")]
+    inits = [init("w", np.ones((2, 1, 4, 4), np.float32)), init("hi", np.array(6, np.float32))]
+    net = int8rt.onnx.import_model(model(nodes, [fvi("x", ["N", 1, 7, 7])], [fvi("y", ["N", 2, 4, 4])], inits, 11))
+    conv, clip = net.nodes()
+    # SAME_UPPER, in 7, stride 2, kernel 4: out 4, total pad (4-1)*2+4-7 = 3 -> begin 1, end 2
+    assert conv["attrs"] == {"pads": [1, 1, 2, 2], "strides": [2, 2]}
+    assert clip["inputs"][1] == -1 and net.tensor(clip["inputs"][2])["name"] == "hi"
+
+
+def test_qdq_nodes_are_kept_with_their_quantized_type():
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], name="quant"),
+             helper.make_node("DequantizeLinear", ["q", "s", "zp"], ["y"], name="dequant"),
+             helper.make_node("DequantizeLinear", ["wq", "ws"], ["w"], name="dequant_w"),
+             helper.make_node("MatMul", ["y", "w"], ["out"], name="mm")]
+    inits = [init("s", np.array(0.1, np.float32)), init("zp", np.array(0, np.int8)),
+             init("wq", np.array([[1, -2], [3, 4]], np.int8)), init("ws", np.array(0.5, np.float32))]
+    net = int8rt.onnx.import_model(model(nodes, [fvi("x", ["N", 2])], [fvi("out", ["N", 2])], inits, 13))
+    assert op_names(net) == ["QuantizeLinear", "DequantizeLinear", "DequantizeLinear", "MatMul"]
+    assert net.node(0)["attrs"]["int8rt_quant_dtype"] == "int8"
+    assert net.constant_data("wq").dtype == np.int8
+    assert np.array_equal(net.constant_data("wq"), [[1, -2], [3, 4]])
+
+
+def test_torch_export_imports():
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+            self.fc = torch.nn.Linear(4 * 4 * 4, 5)
+
+        def forward(self, x):
+            y = torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
+            return self.fc(y.view(y.size(0), -1))
+
+    torch.manual_seed(0)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the legacy exporter warns that it is legacy
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Net().eval(), (torch.randn(2, 3, 8, 8),), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, opset_version=13, dynamo=False)
+    proto = onnx.load_from_string(buf.getvalue())
+    assert "Shape" in [n.op_type for n in proto.graph.node]  # the exporter's chain is really there
+    net = int8rt.onnx.import_model(proto)
+    assert op_names(net) == ["Conv", "Relu", "MaxPool", "Reshape", "Gemm"]
+    reshape = net.node(3)
+    assert np.array_equal(net.constant_data(reshape["inputs"][1]), [0, -1])
+    assert by_name(net, "y")["shape"] == [-1, 5]
+

@@ -1,0 +1,118 @@
+"""int8rt.onnx.import_model refuses bad input with clear, specific errors."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import helper  # noqa: E402
+
+import int8rt  # noqa: E402
+import int8rt.onnx  # noqa: E402
+from onnx_models import conv_net, fvi, init, model  # noqa: E402
+
+
+def test_unsupported_op_names_node_and_op_type_and_lists_all():
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="ok_relu"),
+             helper.make_node("Einsum", ["a", "a"], ["b"], name="my_einsum", equation="ij,ij->ij"),
+             helper.make_node("Mish", ["b"], ["y"], name="my_mish")]
+    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])], opset=18)
+    with pytest.raises(int8rt.NotSupportedError) as e:
+        int8rt.onnx.import_model(m)
+    msg = str(e.value)
+    assert "2 node(s)" in msg
+    assert "node 'my_einsum' (Einsum)" in msg and "node 'my_mish' (Mish)" in msg and "ok_relu" not in msg
+
+
+def test_unnamed_node_is_identified_by_its_output():
+    m = model([helper.make_node("Einsum", ["x", "x"], ["prod"], equation="ij,ij->ij")],
+              [fvi("x", ["N", 3])], [fvi("prod", ["N", 3])])
+    with pytest.raises(int8rt.NotSupportedError, match=r"node producing 'prod' \(Einsum\)"):
+        int8rt.onnx.import_model(m)
+
+
+@pytest.mark.parametrize("node, inits, what", [
+    (helper.make_node("Conv", ["x", "w3d"], ["y"], name="c3"), [init("w3d", np.ones((2, 1, 2, 2, 2), np.float32))],
+     "only 2-D kernels"),
+    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="cubic"),
+     [init("sc", np.ones(5, np.float32))], "mode='cubic'"),
+    (helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct", auto_pad="SAME_UPPER"),
+     [init("w", np.ones((1, 2, 2, 2), np.float32))], "auto_pad='SAME_UPPER'"),
+    (helper.make_node("MaxPool", ["x"], ["y", "idx"], name="mp", kernel_shape=[2, 2]), [], "Indices output"),
+    (helper.make_node("Gelu", ["x"], ["y"], name="g", approximate="tanh"), [], "approximate='tanh'"),
+])
+def test_unsupported_attributes_are_refused_before_work(node, inits, what):
+    m = model([node], [fvi("x", ["N", 1, 4, 4, 4])], [fvi("y", ["N", 1, 4, 4, 4])], inits, 20)
+    with pytest.raises(int8rt.NotSupportedError) as e:
+        int8rt.onnx.import_model(m)
+    assert f"node '{node.name}' ({node.op_type})" in str(e.value) and what in str(e.value)
+
+
+def test_non_default_domain_is_refused():
+    nodes = [helper.make_node("FusedConv", ["x"], ["y"], name="fused", domain="com.microsoft")]
+    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])])
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'fused' \(FusedConv\): domain 'com.microsoft'"):
+        int8rt.onnx.import_model(m)
+
+
+def test_old_opset_is_refused_with_a_hint():
+    with pytest.raises(int8rt.NotSupportedError, match=r"opset 10 is not supported.*version_converter"):
+        int8rt.onnx.import_model(conv_net(opset=10))
+
+
+def test_garbage_and_truncated_files_are_format_errors(tmp_path):
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(int8rt.FormatError, match="garbage.onnx"):
+        int8rt.onnx.import_model(garbage)
+    data = conv_net().SerializeToString()
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(int8rt.FormatError, match="truncated.onnx"):
+        int8rt.onnx.import_model(truncated)
+    with pytest.raises(int8rt.FormatError, match="<bytes>"):
+        int8rt.onnx.import_model(b"")
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        int8rt.onnx.import_model(tmp_path / "missing.onnx")
+    assert issubclass(int8rt.FormatError, ValueError)
+
+
+def test_non_static_non_batch_dimension_names_input_and_dim():
+    m = model([helper.make_node("Relu", ["x"], ["y"])], [fvi("x", ["N", 3, "H", 8])], [fvi("y", ["N", 3, "H", 8])])
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"input 'x' dimension 2 is 'H' \(symbolic\)"):
+        int8rt.onnx.import_model(m)
+
+
+def test_fold_only_op_on_run_time_data_is_refused():
+    nodes = [helper.make_node("Gather", ["x", "i"], ["y"], name="embed", axis=1)]
+    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 2])], [init("i", np.array([0, 2], np.int64))])
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'embed' \(Gather\): computes on run-time data \('x'\)"):
+        int8rt.onnx.import_model(m)
+
+
+def test_batch_dependent_value_used_as_data_is_refused():
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
+             helper.make_node("ConstantOfShape", ["s"], ["z"], name="zeros"),
+             helper.make_node("Add", ["x", "z"], ["y"], name="add")]
+    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])])
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'zeros' \(ConstantOfShape\).*dynamic batch"):
+        int8rt.onnx.import_model(m)
+    assert int8rt.onnx.import_model(m, batch_size=2).nodes()[0]["op"] == "Add"  # static batch: folds
+
+
+def test_missing_onnx_package_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r"pip install int8rt\[onnx\]"):
+        int8rt.onnx.import_model(b"")
+
+
+def test_failing_constant_folding_names_the_node():
+    nodes = [helper.make_node("Reshape", ["a", "s"], ["r"], name="bad_reshape"),
+             helper.make_node("Add", ["x", "r"], ["y"], name="add")]
+    inits = [init("a", np.ones(3, np.float32)), init("s", np.array([2], np.int64))]
+    m = model(nodes, [fvi("x", ["N", 2])], [fvi("y", ["N", 2])], inits, 13)
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'bad_reshape' \(Reshape\): evaluating it"):
+        int8rt.onnx.import_model(m)
