@@ -44,12 +44,12 @@ class Collector:
         if unknown:
             raise TypeError(f"Collector: unknown method option(s) {unknown}; "
                             f"accepted: {', '.join(METHOD_OPTIONS)}")
-        self._core = _core.Collector(algorithm, num_bins, policy, nonfinite, **method_options)
+        self._native = _core.Collector(algorithm, num_bins, policy, nonfinite, **method_options)
 
     @classmethod
     def _wrap(cls, core: Any) -> "Collector":
         obj = cls.__new__(cls)
-        obj._core = core
+        obj._native = core
         return obj
 
     def observe(self, tensors: Mapping[str, Any]) -> None:
@@ -57,67 +57,67 @@ class Collector:
         any shape and strides). May be called any number of times. All or
         nothing: if any array is rejected (wrong dtype, NaN under
         ``nonfinite="error"``), no histogram changes. Runs without the GIL."""
-        self._core.observe(_items(tensors))
+        self._native.observe(_items(tensors))
 
     def observe_range(self, tensors: Mapping[str, Any]) -> None:
         """First pass of ``policy="two_pass"``: records each tensor's range."""
-        self._core.observe_range(_items(tensors))
+        self._native.observe_range(_items(tensors))
 
     @property
     def names(self) -> list[str]:
         """Tensor names in first-observed order."""
-        return list(self._core.names)
+        return list(self._native.names)
 
     @property
     def algorithm(self) -> str:
         """The threshold method's name."""
-        return self._core.method
+        return self._native.method
 
     @property
     def policy(self) -> str:
         """The histogram range policy."""
-        return self._core.policy
+        return self._native.policy
 
     @property
     def num_bins(self) -> int:
         """Initial bins per histogram."""
-        return self._core.num_bins
+        return self._native.num_bins
 
     def __len__(self) -> int:
-        return len(self._core)
+        return len(self._native)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self._core
+        return isinstance(name, str) and name in self._native
 
     def histogram(self, name: str) -> Histogram:
         """A copy of the histogram of tensor ``name`` (``InvalidArgumentError`` if unseen)."""
-        return Histogram._wrap(self._core.histogram(name))
+        return Histogram._wrap(self._native.histogram(name))
 
     def merge(self, other: "Collector") -> None:
         """Adds another collector's histograms (same ``policy``), e.g. from a shard."""
         if not isinstance(other, Collector):
             raise TypeError(f"Collector.merge expects a Collector, got {type(other).__name__}")
-        self._core.merge(other._core)
+        self._native.merge(other._native)
 
     def amaxes(self) -> dict[str, float]:
         """Threshold (amax) per tensor in observed order; searches run in parallel."""
-        return dict(self._core.amaxes())
+        return dict(self._native.amaxes())
 
     def scales(self) -> dict[str, float]:
         """TensorRT scale ``amax / 127`` (float32) per tensor, in observed order."""
-        return dict(self._core.scales())
+        return dict(self._native.scales())
 
     def cache(self, version: int = DEFAULT_VERSION) -> bytes:
         """The TensorRT calibration cache of :meth:`scales` (header named after the algorithm)."""
-        return self._core.cache(version)
+        return self._native.cache(version)
 
     def __getstate__(self) -> Any:
-        return self._core.__getstate__()
+        return self._native.__getstate__()
 
     def __setstate__(self, state: Any) -> None:
         core = _core.Collector.__new__(_core.Collector)
         core.__setstate__(state)
-        self._core = core
+        self._native = core
 
     def __repr__(self) -> str:
         return (f"Collector(algorithm={self.algorithm!r}, num_bins={self.num_bins}, "
