@@ -15,6 +15,7 @@ void bind_cache_collector(pybind11::module_& m);
 void bind_network(pybind11::module_& m);
 void bind_executor(pybind11::module_& m);
 void bind_engine(pybind11::module_& m);
+void bind_passes(pybind11::module_& m);
 // Creates the private submodule _core.kernels and fills it (bind_kernels.cc),
 // calling bind_kernel_ops on it (bind_kernel_ops.cc).
 void bind_kernels(pybind11::module_& m);

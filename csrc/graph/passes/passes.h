@@ -1,0 +1,138 @@
+// Graph passes over the network IR (int8rt/network.h), TensorRT-style layer
+// fusion before calibration: BatchNormalization folded into the preceding
+// Conv/Gemm, activations (and optionally a residual Add) fused into the
+// Conv/Gemm that feeds them, sibling 1x1 convolutions merged, Q/DQ pairs of
+// pre-quantized models turned into calibration hints, cheap constant
+// subgraphs evaluated.
+//
+// Every pass keeps the network's output tensor names. Every non-constant
+// tensor name that survives a pass existed in the input network, with one
+// documented exception (fuse_horizontal's wide tensor when it goes through a
+// Split, opt-in); new constants (folded biases, merged weights) get fresh names. A fused chain's
+// output keeps the name of the LAST tensor of the chain (conv -> bn -> relu
+// becomes one Conv writing the Relu's output tensor), so a calibration cache
+// keyed by tensor names (TensorRT's) stays meaningful.
+//
+// Each pass leaves the network compacted (Network::compact) and valid.
+//
+// ---- Attribute contract for Conv / Gemm nodes (the FP32 and INT8 layers honour it) ----
+// With z = the node's ONNX result (Conv: conv(x, W) + B; Gemm: alpha*A'B' + beta*C):
+//   "int8rt_residual"   (int)    only on Conv: index r into node.inputs of a float32
+//                                tensor of exactly the output's shape (no broadcast);
+//                                inputs[2] is the bias or -1 when absent, and r == 3.
+//                                z := z + inputs[r], added after the bias.
+//   "int8rt_activation" (string) applied last, to the float32 value z (after the
+//                                residual when both are present):
+//       "Relu"       y = z > 0 ? z : 0
+//       "Clip"       y = fmin(fmax(z, lo), hi), lo = "int8rt_clip_min" (float; absent:
+//                    no lower bound, i.e. -inf), hi = "int8rt_clip_max" (float; absent:
+//                    no upper bound, +inf). ReLU6 is Clip with 0 and 6.
+//       "LeakyRelu"  y = z >= 0 ? z : alpha * z, alpha = "int8rt_leaky_alpha" (float,
+//                    default 0.01 as in ONNX)
+//   The bounds/alpha are stored as doubles holding the float32 values the
+//   original nodes used, so float32 arithmetic reproduces the unfused graph
+//   bit for bit.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "int8rt/network.h"
+
+namespace int8rt {
+
+// What the passes did, for `inspect` and logs, plus calibration hints.
+struct PassReport {
+  // Human-readable lines, one per rewrite, e.g.
+  // "folded BatchNormalization 'bn1' into Conv 'conv1'".
+  std::vector<std::string> lines;
+  // Tensor name -> float32 activation scale taken from a removed
+  // QuantizeLinear/DequantizeLinear pair (symmetric int8, zero point 0): the
+  // scale the exporter chose for that tensor (TensorRT: scale = threshold/127).
+  std::map<std::string, float> calibration_hints;
+
+  void add(std::string line) { lines.push_back(std::move(line)); }
+};
+
+// Which passes run_default_passes applies.
+struct PassOptions {
+  bool remove_identity = true;
+  bool remove_qdq_pairs = true;
+  bool fold_constants = true;
+  bool fold_batchnorm = true;
+  bool fuse_residual = false;  // off until every Conv layer honours int8rt_residual
+  bool fuse_activation = true;
+  bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
+                                 // LeakyRelu would keep the whole Conv in float32
+  bool fuse_horizontal = true;
+  // Also merge siblings whose outputs are not exactly one Concat's inputs,
+  // through a Split. Off by default: the wide tensor is a new name that a
+  // TensorRT calibration cache cannot carry, and Split has no int8 layer, so
+  // an INT8 engine would gain a float round trip instead of a speed-up.
+  bool fuse_horizontal_split = false;
+};
+
+// Identity and Dropout (inference: pass-through, unused or absent mask) nodes
+// are removed and their consumers read the input instead. When the removed
+// node's output is a network output, the input's producer writes that output
+// tensor instead (the name survives, the input's name goes); a node whose
+// input and output must both keep their names (a network input copied to a
+// network output) is kept.
+void remove_identity(Network& net, PassReport* report);
+
+// QuantizeLinear -> DequantizeLinear with one float32 scale constant (>0,
+// finite, per tensor), the same scale on both, and int8 zero points that are
+// 0 becomes a pass-through; the scale is recorded in
+// report->calibration_hints under the surviving tensor's name.
+// DequantizeLinear -> QuantizeLinear with identical parameters cancels too.
+// DequantizeLinear of a constant int8 tensor (weights) is folded into a
+// float32 constant, w = float(q - zp) * scale, per tensor or per axis.
+void remove_qdq_pairs(Network& net, PassReport* report);
+
+// Evaluates nodes whose inputs are all constants and whose op is a cheap data
+// movement: Reshape, Transpose, Unsqueeze, Squeeze, Concat, Cast (between
+// float32, int64, int8), Identity. The output tensor becomes a constant with
+// the same name. Other ops are left to the layers.
+void fold_constants(Network& net, PassReport* report);
+
+// BatchNormalization reading the only use of a Conv, ConvTranspose or Gemm
+// (constant weights and bias) output is folded into it, per output channel c:
+//   f = gamma[c] / sqrt(var[c] + eps)
+//   w' = w * f,  b' = (b - mean[c]) * f + beta[c]   (Gemm: b = beta_attr * C)
+// computed in double and rounded to float32 once. The node then writes the
+// BN's output tensor. A standalone BatchNormalization is left alone.
+void fold_batchnorm(Network& net, PassReport* report);
+
+// Add(conv_out, other) (either operand order) where conv_out is the only use
+// of a Conv's output, the Conv has no fused activation yet, and `other` is a
+// non-constant tensor of the same, fully known shape: the Add is folded into
+// the Conv as "int8rt_residual" (see the contract above) and the Conv writes
+// the Add's output tensor. Off by default (PassOptions::fuse_residual).
+void fuse_residual(Network& net, PassReport* report);
+
+// Conv or Gemm whose output's only use is Relu, Clip (constant bounds) or,
+// when `leaky_relu` is set, LeakyRelu gets "int8rt_activation" (contract
+// above) and writes the activation's output tensor.
+void fuse_activation(Network& net, PassReport* report, bool leaky_relu = false);
+
+// Two or more 1x1 Convs (stride 1, no padding, group 1, constant float32
+// weights, identical int8rt_* attributes, no residual) reading the same tensor
+// become one Conv with the weights (and biases, zero where absent)
+// concatenated along the output channels. If the siblings' outputs are used
+// only, and in order, as the whole input list of one Concat on axis 1, the
+// wide Conv writes the Concat's output tensor. Otherwise it writes a new
+// tensor "<conv names joined by +>_output" and a Split (axis 1, split sizes
+// as an int64 constant input, opset 13 form) writes the original outputs; the
+// wide tensor's values are exactly the siblings' outputs side by side. That
+// second form happens only when `allow_split` is set; the first keeps every
+// name and always applies.
+void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
+
+// Applies the enabled passes in this order: remove_identity,
+// remove_qdq_pairs, fold_constants, remove_identity (again, for what Q/DQ
+// removal exposed), fold_batchnorm, fuse_residual, fuse_activation,
+// fuse_horizontal; then compacts and validates.
+void run_default_passes(Network& net, const PassOptions& options, PassReport* report);
+
+}  // namespace int8rt

@@ -1,0 +1,23 @@
+// run_default_passes (passes.h): the pass pipeline in dependency order.
+// Q/DQ removal exposes constants (folded weights) and identities; BN folding
+// must see a bare Conv (fusing an activation first would put BN after it);
+// residual fusion must precede activation fusion (Conv -> Add -> Relu);
+// horizontal fusion compares the already-fused activation attributes.
+#include "graph/passes/passes.h"
+
+namespace int8rt {
+
+void run_default_passes(Network& net, const PassOptions& options, PassReport* report) {
+  if (options.remove_identity) remove_identity(net, report);
+  if (options.remove_qdq_pairs) remove_qdq_pairs(net, report);
+  if (options.fold_constants) fold_constants(net, report);
+  if (options.remove_identity) remove_identity(net, report);
+  if (options.fold_batchnorm) fold_batchnorm(net, report);
+  if (options.fuse_residual) fuse_residual(net, report);
+  if (options.fuse_activation) fuse_activation(net, report, options.fuse_leaky_relu);
+  if (options.fuse_horizontal) fuse_horizontal(net, report, options.fuse_horizontal_split);
+  net.compact();
+  net.validate();
+}
+
+}  // namespace int8rt

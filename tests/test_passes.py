@@ -1,0 +1,238 @@
+"""Graph passes (csrc/graph/passes) checked numerically: each network is run
+in float32 before and after ``_core.run_passes`` and the outputs compared.
+
+Where a pass only moves an operation (activation fused into the Conv/Gemm
+epilogue, Q/DQ pass-through, weight DequantizeLinear folding) the arithmetic
+is the same and outputs are compared with ``==``. Where it changes the
+arithmetic (BatchNormalization folded into the weights, horizontal merging
+into a differently blocked GEMM, residual add in the epilogue) the bound is a
+float32 dot-product error bound: every computation is a sum of at most K + 4
+terms whose magnitudes sum to at most S, so each side is within
+(K + 4) * 2**-24 * S of the exact value, and the two within twice that.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt import _core
+
+U = 2.0 ** -24  # float32 unit roundoff
+
+
+def _copy(net: _core.Network) -> _core.Network:
+    return pickle.loads(pickle.dumps(net))
+
+
+def _run(net: _core.Network, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return _core.Executor(net).run(feeds)
+
+
+def _ops(net: _core.Network) -> list[str]:
+    return sorted(n["op"] for n in net.nodes())
+
+
+def _bound(k: int, s: float) -> float:
+    return 2 * (k + 4) * U * s
+
+
+def _conv_bn_relu(rng: np.random.Generator) -> tuple[_core.Network, dict, float]:
+    c, m = 3, 6
+    net = _core.Network()
+    x = net.add_input("x", [-1, c, 7, 7])
+    w = rng.uniform(-1, 1, (m, c, 3, 3)).astype(np.float32)
+    b = rng.uniform(-1, 1, m).astype(np.float32)
+    conv = net.add_convolution(x, m, [3, 3], w, b, pads=[1, 1, 1, 1], name="conv1")
+    gamma = rng.uniform(0.5, 2, m).astype(np.float32)
+    beta = rng.uniform(-1, 1, m).astype(np.float32)
+    mean = rng.uniform(-1, 1, m).astype(np.float32)
+    var = rng.uniform(0.1, 2, m).astype(np.float32)
+    ids = [net.add_constant(f"bn_{k}", v) for k, v in
+           (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var))]
+    bn = net.add_node("BatchNormalization", "bn1", [conv, *ids], {"epsilon": 1e-5}, ["bn1_out"])[0]
+    net.mark_output(net.add_node("Relu", "relu1", [bn], {}, ["y"])[0])
+    feeds = {"x": rng.uniform(-1, 1, (2, c, 7, 7)).astype(np.float32)}
+    f = np.abs(gamma.astype(np.float64)) / np.sqrt(var.astype(np.float64) + 1e-5)
+    s = f.max() * (c * 9 * 1.0 * np.abs(w).max() + np.abs(b).max() + np.abs(mean).max()) + np.abs(beta).max()
+    return net, feeds, _bound(c * 9, s)
+
+
+def test_conv_bn_relu_fused_into_one_conv_within_bound() -> None:
+    net, feeds, tol = _conv_bn_relu(np.random.default_rng(1))
+    ref = _run(net, feeds)["y"]
+    fused = _copy(net)
+    report = _core.run_passes(fused, {})
+    assert _ops(fused) == ["Conv"]
+    assert report["lines"] == ["folded BatchNormalization 'bn1' into Conv 'conv1'",
+                               "fused Relu 'relu1' into Conv 'conv1'"]
+    got = _run(fused, feeds)["y"]
+    assert np.abs(got - ref).max() <= tol, (np.abs(got - ref).max(), tol)
+
+
+def test_activation_fusion_alone_is_bit_exact() -> None:
+    rng = np.random.default_rng(2)
+    net = _core.Network()
+    x = net.add_input("x", [-1, 4])
+    g = net.add_fully_connected(x, 5, rng.uniform(-1, 1, (5, 4)).astype(np.float32),
+                                rng.uniform(-1, 1, 5).astype(np.float32), name="fc")
+    net.mark_output(net.add_activation(g, "Clip", -0.25, 0.5, name="clip"))
+    c = net.add_convolution(net.add_node("Reshape", "r", [x, net.add_constant(
+        "shape", np.array([-1, 1, 2, 2], np.int64))], {}, ["x4"])[0], 3, [1, 1],
+        rng.uniform(-1, 1, (3, 1, 1, 1)).astype(np.float32), name="c")
+    net.mark_output(net.add_activation(c, "Relu", name="relu"))
+    feeds = {"x": rng.uniform(-2, 2, (3, 4)).astype(np.float32)}
+    ref = _run(net, feeds)
+    fused = _copy(net)
+    _core.run_passes(fused, {})
+    assert _ops(fused) == ["Conv", "Gemm", "Reshape"]
+    got = _run(fused, feeds)
+    assert ref.keys() == got.keys()
+    for name in ref:
+        np.testing.assert_array_equal(got[name], ref[name], err_msg=name)
+
+
+def test_gemm_bn_folding_both_transposes_within_bound() -> None:
+    for trans_b in (0, 1):
+        rng = np.random.default_rng(3 + trans_b)
+        k, n = 8, 5
+        net = _core.Network()
+        x = net.add_input("x", [-1, k])
+        w = rng.uniform(-1, 1, (n, k) if trans_b else (k, n)).astype(np.float32)
+        cb = rng.uniform(-1, 1, n).astype(np.float32)
+        g = net.add_node("Gemm", "fc", [x, net.add_constant("W", w), net.add_constant("C", cb)],
+                         {"transB": trans_b, "beta": 0.5}, ["fc_out"])[0]
+        gamma, beta, mean = (rng.uniform(-1, 1, n).astype(np.float32) for _ in range(3))
+        var = rng.uniform(0.1, 2, n).astype(np.float32)
+        ids = [net.add_constant(f"p{i}", v) for i, v in enumerate((gamma, beta, mean, var))]
+        net.mark_output(net.add_node("BatchNormalization", "bn", [g, *ids], {}, ["y"])[0])
+        feeds = {"x": rng.uniform(-1, 1, (4, k)).astype(np.float32)}
+        ref = _run(net, feeds)["y"]
+        fused = _copy(net)
+        _core.run_passes(fused, {})
+        assert _ops(fused) == ["Gemm"]
+        f = np.abs(gamma.astype(np.float64)) / np.sqrt(var.astype(np.float64) + 1e-5)
+        s = f.max() * (k * np.abs(w).max() + np.abs(cb).max() + np.abs(mean).max()) + np.abs(beta).max()
+        err = np.abs(_run(fused, feeds)["y"] - ref).max()
+        assert err <= _bound(k, s), (trans_b, err, _bound(k, s))
+
+
+def _siblings(rng: np.random.Generator, concat: bool) -> tuple[_core.Network, dict, float]:
+    c = 5
+    net = _core.Network()
+    x = net.add_input("x", [-1, c, 4, 4])
+    outs = []
+    wmax = 0.0
+    for i, m in enumerate((3, 4, 2)):
+        w = rng.uniform(-1, 1, (m, c, 1, 1)).astype(np.float32)
+        wmax = max(wmax, float(np.abs(w).max()))
+        conv = net.add_convolution(x, m, [1, 1], w, rng.uniform(-1, 1, m).astype(np.float32), name=f"b{i}")
+        outs.append(net.add_activation(conv, "Relu", name=f"relu{i}"))
+    if concat:
+        net.mark_output(net.add_concatenation(outs, 1, name="cat"))
+    else:
+        net.mark_output(net.add_activation(outs[0], "Sigmoid", name="sig"))
+        net.mark_output(outs[1])
+        net.mark_output(outs[2])
+    feeds = {"x": rng.uniform(-1, 1, (2, c, 4, 4)).astype(np.float32)}
+    return net, feeds, _bound(c, c * wmax + 1.0)
+
+
+@pytest.mark.parametrize("concat", [True, False])
+def test_horizontal_fusion_within_bound(concat: bool) -> None:
+    net, feeds, tol = _siblings(np.random.default_rng(5), concat)
+    ref = _run(net, feeds)
+    fused = _copy(net)
+    report = _core.run_passes(fused, {"fuse_horizontal_split": True})
+    assert any(line.startswith("merged 1x1 Convs 'b0', 'b1', 'b2'") for line in report["lines"]), report
+    assert _ops(fused).count("Conv") == 1
+    assert ("Split" in _ops(fused)) != concat
+    got = _run(fused, feeds)
+    assert ref.keys() == got.keys()
+    for name in ref:  # Relu and Sigmoid (slope <= 1/4) do not enlarge the error
+        assert np.abs(got[name] - ref[name]).max() <= tol, name
+
+
+def test_residual_fusion_within_bound() -> None:
+    rng = np.random.default_rng(6)
+    c = 4
+    net = _core.Network()
+    x = net.add_input("x", [-1, c, 5, 5])
+    skip = net.add_node("Relu", "pre", [x], {}, ["skip"])[0]
+    net.set_shape(skip, [-1, c, 5, 5])
+    w = rng.uniform(-1, 1, (c, c, 3, 3)).astype(np.float32)
+    conv = net.add_convolution(skip, c, [3, 3], w, rng.uniform(-1, 1, c).astype(np.float32),
+                               pads=[1, 1, 1, 1], name="conv")
+    net.set_shape(conv, [-1, c, 5, 5])
+    add = net.add_node("Add", "add", [skip, conv], {}, ["sum"])[0]
+    net.set_shape(add, [-1, c, 5, 5])
+    net.mark_output(net.add_node("Relu", "relu", [add], {}, ["y"])[0])
+    feeds = {"x": rng.uniform(-1, 1, (2, c, 5, 5)).astype(np.float32)}
+    ref = _run(net, feeds)["y"]
+    fused = _copy(net)
+    _core.run_passes(fused, {"fuse_residual": True})
+    assert _ops(fused) == ["Conv", "Relu"]
+    err = np.abs(_run(fused, feeds)["y"] - ref).max()
+    assert err <= _bound(c * 9 + 1, c * 9 + 2.0), err
+
+
+def test_qdq_pairs_become_hints_and_weights_fold_exactly() -> None:
+    rng = np.random.default_rng(7)
+    q = rng.integers(-127, 128, (3, 2, 1, 1)).astype(np.int8)
+    scales = np.array([0.02, 0.05, 0.125], np.float32)
+    zps = np.array([0, 3, -2], np.int8)
+    net = _core.Network()
+    x = net.add_input("x", [-1, 2, 3, 3])
+    s = net.add_constant("s", np.array(0.0625, np.float32))
+    z = net.add_constant("z", np.array(0, np.int8))
+    xq = net.add_node("QuantizeLinear", "q", [x, s, z], {}, ["xq"])[0]
+    xd = net.add_node("DequantizeLinear", "dq", [xq, s, z], {}, ["xd"])[0]
+    wd = net.add_node("DequantizeLinear", "dq_w", [net.add_constant("wq", q), net.add_constant("ws", scales),
+                                                   net.add_constant("wz", zps)], {"axis": 0}, ["w"])[0]
+    net.mark_output(net.add_node("Conv", "conv", [xd, wd], {}, ["y"])[0])
+    report = _core.run_passes(net, {})
+    assert report["calibration_hints"] == {"x": np.float32(0.0625)}
+    assert _ops(net) == ["Conv"]
+    # Reference: the same Conv over float weights computed as ONNX defines them.
+    w = (q.astype(np.int64) - zps.reshape(3, 1, 1, 1)).astype(np.float32) * scales.reshape(3, 1, 1, 1)
+    ref_net = _core.Network()
+    xr = ref_net.add_input("x", [-1, 2, 3, 3])
+    ref_net.mark_output(ref_net.add_node("Conv", "conv", [xr, ref_net.add_constant("w", w)], {}, ["y"])[0])
+    feeds = {"x": rng.uniform(-1, 1, (2, 2, 3, 3)).astype(np.float32)}
+    np.testing.assert_array_equal(_run(net, feeds)["y"], _run(ref_net, feeds)["y"])
+    folded = net.constant_data(net.find_tensor("w"))
+    np.testing.assert_array_equal(folded, w)
+
+
+def test_unknown_option_is_a_clear_error() -> None:
+    net, _, _ = _conv_bn_relu(np.random.default_rng(8))
+    with pytest.raises(_core.InvalidArgumentError, match="unknown option 'fuse_everything'"):
+        _core.run_passes(net, {"fuse_everything": True})
+
+
+@pytest.mark.parametrize("fuse_residual", [False, True])
+def test_shipped_digits_model_keeps_outputs_and_names(fuse_residual: bool) -> None:
+    pytest.importorskip("onnx")
+    import int8rt.onnx
+
+    data = Path(int8rt.__file__).parent / "data"
+    net = int8rt.onnx.import_model(str(data / "digits_cnn.onnx"))
+    x = np.load(data / "digits.npz")["test_x"]
+    ref = _run(net, {"input": x})["logits"]
+    fused = _copy(net)
+    report = _core.run_passes(fused, {"fuse_residual": fuse_residual})
+    ops = _ops(fused)
+    assert "BatchNormalization" not in ops and ops.count("Relu") == (0 if fuse_residual else 1)
+    assert ("Add" in ops) != fuse_residual
+    assert sum(line.startswith("folded BatchNormalization") for line in report["lines"]) == 7
+    before = {t["name"] for t in net.tensors()}
+    assert all(t["name"] in before for t in fused.tensors() if not t["is_constant"])
+    got = _run(fused, {"input": x})["logits"]
+    # Only rounding changes: per folded layer at most (K + 4) * 2**-24 of the
+    # magnitude sum, K <= 48 * 9; over the 8 weighted layers that stays far
+    # below 1e-4 of the logits' scale (observed: about 4e-7).
+    assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
+    np.testing.assert_array_equal(got.argmax(axis=1), ref.argmax(axis=1))
