@@ -7,6 +7,7 @@
 
 #include "engine/executor.h"
 #include "engine/lower_int8.h"
+#include "graph/passes/passes.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -16,6 +17,9 @@ struct Builder::Impl {
   std::unique_ptr<engine::Executor> fp32;
   std::unique_ptr<engine::Executor::State> state;
   std::vector<char> observe;  // by tensor id: streamed into the collector
+  // Scales recorded from QuantizeLinear/DequantizeLinear pairs in the model;
+  // used for tensors calibration did not cover.
+  std::map<std::string, float> qdq_scales;
 };
 
 Builder::~Builder() = default;
@@ -28,6 +32,12 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
     }
   }
   impl_->optimized = std::move(network);
+  if (config_.optimize) {
+    PassReport passes;
+    run_default_passes(impl_->optimized, PassOptions(), &passes);
+    report_ = std::move(passes.lines);
+    for (const auto& kv : passes.calibration_hints) impl_->qdq_scales[kv.first] = kv.second;
+  }
   impl_->optimized.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(impl_->optimized);
   impl_->fp32->annotate_shapes(impl_->optimized);
@@ -87,6 +97,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   }
   engine::LoweringOptions options;
   options.scales = scales;
+  for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   for (const auto& kv : config_.layer_precisions) {
     if (kv.second == "fp32") options.fp32_layers.insert(kv.first);
   }
