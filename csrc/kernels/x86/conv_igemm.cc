@@ -8,7 +8,7 @@
 // is padding) and calls the microkernel, which reduces, requantizes and
 // stores. Work items are (pixel chunk, channel tile) pairs claimed
 // dynamically by int8rt::parallel_for; small layers run as one item on the
-// calling thread. Each output is computed by exactly one call, in a fixed
+// calling thread. Few input channels use merged rows (see use_merged_rows). Each output is computed by exactly one call, in a fixed
 // order, so results do not depend on the thread count.
 #include <algorithm>
 #include <cstring>
@@ -28,25 +28,122 @@ namespace {
 // enough to balance two threads on small layers.
 constexpr int64_t kItemMacs = int64_t{1} << 18;
 
+// Merged-row mode: for few input channels (the C = 3 stem) one tap per
+// filter pixel gives short reductions and many pointers per output. With
+// groups == 1 and dilation_w == 1 the S taps of a filter row read S
+// consecutive input pixels, i.e. S*C contiguous values, so they merge into
+// one tap of S*C channels (reduction index s*C + c) over a copy of the input
+// whose rows carry pad_left / pad_right zero columns. R taps remain.
+bool use_merged_rows(const ConvShape& s) {
+  return s.groups == 1 && s.dilation_w == 1 && s.S > 1 && s.C < 16;
+}
+
+// OIHW weights reordered for merged rows: w'[k][s*C + c][r] = w[k][c][r][s].
+std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w) {
+  std::vector<int8_t> m(static_cast<size_t>(s.weight_count()));
+  for (int k = 0; k < s.K; ++k)
+    for (int c = 0; c < s.C; ++c)
+      for (int r = 0; r < s.R; ++r)
+        for (int q = 0; q < s.S; ++q)
+          m[((static_cast<size_t>(k) * s.S + q) * s.C + c) * s.R + r] =
+              w[((static_cast<size_t>(k) * s.C + c) * s.R + r) * s.S + q];
+  return m;
+}
+
+PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
+  const int eb = u.widen_s16 ? 2 : 1;
+  if (use_merged_rows(s)) {
+    std::vector<int8_t> m = merge_rows(s, w);
+    return pack_igemm_weights(IgemmLayout(1, s.K, s.S * s.C, s.R, u.block, u.cgroup, eb),
+                              m.data(), !u.widen_s16);
+  }
+  return pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(), s.R * s.S,
+                                        u.block, u.cgroup, eb),
+                            w, !u.widen_s16);
+}
+
+// Where the microkernel's rows come from: the input itself, or a copy
+// (int16 for widen_s16 kernels, zero columns for merged rows).
+struct RowSource {
+  const char* base = nullptr;
+  int64_t pixel_bytes = 0, row_bytes = 0, image_bytes = 0, group_bytes = 0;
+  int col_offset = 0;  // input column iw lives at copy column iw + col_offset
+  std::vector<int8_t> copy;
+
+  const void* at(int64_t n, int ih, int iw, int g) const {
+    return base + n * image_bytes + ih * row_bytes + (iw + col_offset) * pixel_bytes +
+           g * group_bytes;
+  }
+};
+
 class PackedIgemmConv final : public PackedConv {
  public:
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, const int8_t* w)
-      : u_(u), shape_(s),
-        packed_(pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(),
-                                               s.R * s.S, u.block, u.cgroup,
-                                               u.widen_s16 ? 2 : 1),
-                                   w, !u.widen_s16)),
+      : u_(u), shape_(s), merged_(use_merged_rows(s)), packed_(pack_for(u, s, w)),
         zeros_(int64_t{packed_.layout.q} * u.cgroup * 2 + 64) {}
 
   const ConvShape& shape() const override { return shape_; }
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
 
  private:
+  void make_source(int batch, const int8_t* x, RowSource& src) const;
+
   IgemmUkernel u_;
   ConvShape shape_;
+  bool merged_;
   PackedIgemmWeights packed_;
   AlignedBuffer<int8_t> zeros_;  // the padding row (int8 or int16 zeros)
 };
+
+void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) const {
+  const ConvShape& s = shape_;
+  const int eb = u_.widen_s16 ? 2 : 1;
+  if (!merged_ && !u_.widen_s16) {
+    src.base = reinterpret_cast<const char*>(x);
+    src.pixel_bytes = s.C;
+    src.row_bytes = int64_t{s.W} * s.C;
+    src.image_bytes = src.row_bytes * s.H;
+    src.group_bytes = s.c_per_group();
+    return;
+  }
+  // Copy with, per pixel, `groups` runs of cg_pad values (widened kernels
+  // read whole pairs of each group) and, for merged rows, zero columns.
+  const int cg = s.c_per_group();
+  const int64_t cg_pad = merged_ ? cg : int64_t{packed_.layout.q} * u_.cgroup;
+  const int pad_l = merged_ ? s.pad_left : 0, pad_r = merged_ ? s.pad_right : 0;
+  const int64_t wp = int64_t{s.W} + pad_l + pad_r;
+  src.pixel_bytes = s.groups * cg_pad * eb;
+  src.row_bytes = wp * src.pixel_bytes;
+  src.image_bytes = src.row_bytes * s.H;
+  src.group_bytes = cg_pad * eb;
+  src.col_offset = pad_l;
+  // 64 bytes of slack: a widened merged row may read one value past its end
+  // (against a zero weight).
+  src.copy.assign(static_cast<size_t>(src.image_bytes * batch + 64), 0);
+  char* dst = reinterpret_cast<char*>(src.copy.data());
+  const int64_t rows = int64_t{batch} * s.H;
+  parallel_for(rows, std::max<int64_t>(1, 65536 / (int64_t{s.W} * s.C + 1)),
+               [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e; ++row) {
+      for (int iw = 0; iw < s.W; ++iw) {
+        const int8_t* xs = x + (row * s.W + iw) * s.C;
+        char* d = dst + row * src.row_bytes + (iw + pad_l) * src.pixel_bytes;
+        for (int g = 0; g < s.groups; ++g) {
+          for (int c = 0; c < cg; ++c) {
+            const int8_t v = xs[g * cg + c];
+            if (eb == 1) {
+              d[g * cg_pad + c] = static_cast<char>(v);
+            } else {
+              const int16_t v16 = v;
+              std::memcpy(d + (g * cg_pad + c) * 2, &v16, 2);
+            }
+          }
+        }
+      }
+    }
+  });
+  src.base = dst;
+}
 
 void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y) const {
   check_epilogue(ep, u_.conv_name);
@@ -54,32 +151,12 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   if (batch == 0) return;
   const ConvShape& s = shape_;
   const IgemmLayout& L = packed_.layout;
-  const int OH = s.out_h(), OW = s.out_w(), taps = s.R * s.S;
+  const int OH = s.out_h(), OW = s.out_w();
+  const int taps = L.taps;  // R*S, or R for merged rows
+  const int S_taps = merged_ ? 1 : s.S;
   const int64_t P = static_cast<int64_t>(batch) * OH * OW;
-  const int64_t in_pixels = static_cast<int64_t>(batch) * s.H * s.W;
-
-  // Row source: the input itself (int8), or its int16 copy with every
-  // group's channels padded to whole pairs (widen_s16).
-  const int64_t cg_pad = int64_t{L.q} * L.cgroup;
-  std::vector<int16_t> wide;
-  const char* src = reinterpret_cast<const char*>(x);
-  int64_t pixel_bytes = s.C, group_bytes = L.cg;
-  if (u_.widen_s16) {
-    wide.resize(static_cast<size_t>(in_pixels * s.groups * cg_pad));
-    parallel_for(in_pixels, std::max<int64_t>(1, 65536 / (s.C + 1)), [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) {
-        for (int g = 0; g < s.groups; ++g) {
-          int16_t* d = wide.data() + (p * s.groups + g) * cg_pad;
-          const int8_t* xs = x + p * s.C + static_cast<int64_t>(g) * L.cg;
-          for (int c = 0; c < L.cg; ++c) d[c] = xs[c];
-          for (int64_t c = L.cg; c < cg_pad; ++c) d[c] = 0;
-        }
-      }
-    });
-    src = reinterpret_cast<const char*>(wide.data());
-    pixel_bytes = s.groups * cg_pad * 2;
-    group_bytes = cg_pad * 2;
-  }
+  RowSource src;
+  make_source(batch, x, src);
 
   const int mr_max = u_.mr;
   const int64_t ptiles = (P + mr_max - 1) / mr_max;
@@ -96,8 +173,10 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
     std::vector<const void*> rows(static_cast<size_t>(taps) * mr_max);
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t pc = item / kt_total;
-      const int kt = static_cast<int>(item % kt_total);
+      // Channel tile outer: one tile's weights stay in cache while the
+      // pixel chunks stream past them.
+      const int kt = static_cast<int>(item / pchunks);
+      const int64_t pc = item % pchunks;
       const int g = kt / kt_per_g;
       const int b0 = (kt % kt_per_g) * u_.nb;
       const int nb = std::min(u_.nb, L.nbk - b0);
@@ -122,19 +201,26 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
         const int64_t p0 = pt * mr_max;
         const int mr = static_cast<int>(std::min<int64_t>(mr_max, P - p0));
-        for (int i = 0; i < mr; ++i) {
-          const int64_t p = p0 + i;
-          const int64_t n = p / (int64_t{OH} * OW);
-          const int oh = static_cast<int>(p / OW % OH), ow = static_cast<int>(p % OW);
-          const char* img = src + n * s.H * s.W * pixel_bytes + g * group_bytes;
+        // (n, oh, ow) of pixel p0, then stepped (no division per pixel).
+        int64_t n = p0 / (int64_t{OH} * OW);
+        int oh = static_cast<int>(p0 / OW % OH), ow = static_cast<int>(p0 % OW);
+        for (int i = 0; i < mr; ++i, ++ow) {
+          if (ow == OW) {
+            ow = 0;
+            if (++oh == OH) {
+              oh = 0;
+              ++n;
+            }
+          }
           for (int r = 0; r < s.R; ++r) {
             const int ih = oh * s.stride_h - s.pad_top + r * s.dilation_h;
-            for (int c = 0; c < s.S; ++c) {
+            const bool row_inside = ih >= 0 && ih < s.H;
+            for (int c = 0; c < S_taps; ++c) {
               const int iw = ow * s.stride_w - s.pad_left + c * s.dilation_w;
-              const bool inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
-              rows[static_cast<size_t>(r * s.S + c) * mr_max + i] =
-                  inside ? img + (static_cast<int64_t>(ih) * s.W + iw) * pixel_bytes
-                         : static_cast<const void*>(zeros_.data());
+              // Merged rows: the copy holds the padding columns.
+              const bool inside = row_inside && (merged_ || (iw >= 0 && iw < s.W));
+              rows[static_cast<size_t>(r * S_taps + c) * mr_max + i] =
+                  inside ? src.at(n, ih, iw, g) : static_cast<const void*>(zeros_.data());
             }
           }
         }

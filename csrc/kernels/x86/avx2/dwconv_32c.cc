@@ -29,6 +29,7 @@ void pixel_blocks(const DwRow& d, int ow, int cb0, int r_begin, int r_end) {
   const int c0 = cb0 * 8;
   int valid[NB];
   __m256i acc[NB];
+  #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
     valid[j] = d.C - c0 - 8 * j;
     acc[j] = _mm256_setzero_si256();
@@ -43,6 +44,7 @@ void pixel_blocks(const DwRow& d, int ow, int cb0, int r_begin, int r_end) {
       if (iw < 0 || iw >= d.W) continue;
       const int8_t* xp = xrow + static_cast<int64_t>(iw) * d.C;
       const int32_t* wp = d.w + (static_cast<int64_t>(cb0) * taps + r * d.S + s) * 8;
+      #pragma GCC unroll 8
       for (int j = 0; j < NB; ++j) {
         const __m256i xv = load_s8x8(xp + 8 * j, valid[j]);
         const __m256i wv = _mm256_loadu_si256(
@@ -52,6 +54,7 @@ void pixel_blocks(const DwRow& d, int ow, int cb0, int r_begin, int r_end) {
     }
   }
   const int64_t row = ow - d.ow_begin;
+  #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) store_requantized(acc[j], d.ep, row, c0 + 8 * j, valid[j]);
 }
 

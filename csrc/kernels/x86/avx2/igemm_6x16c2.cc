@@ -37,7 +37,9 @@ template <int MR, int NB>
 void igemm(const IgemmTile& t) {
   const int64_t bs = t.w_block_stride;
   __m256i acc[MR][NB];
+  #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
+    #pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm256_setzero_si256();
   }
   const int q_total = (t.kc + 1) / 2;
@@ -45,22 +47,28 @@ void igemm(const IgemmTile& t) {
   const int16_t* const* rows = reinterpret_cast<const int16_t* const*>(t.a);
   for (int tap = 0; tap < t.taps; ++tap, w += q_total * 32) {
     const int16_t* a[MR];
+    #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
     const int8_t* wq = w;
     for (int q = 0; q < q_total; ++q, wq += 32) {
       __m256i wv[NB];
+      #pragma GCC unroll 8
       for (int j = 0; j < NB; ++j) {
         wv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + j * bs));
       }
+      #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m256i x = broadcast_pair(a[i] + 2 * q);
+        #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) {
           acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(x, wv[j]));
         }
       }
     }
   }
+  #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
+    #pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) {
       const int valid = t.nc - 8 * j;
       if (valid > 0) store_requantized(acc[i][j], t.ep, i, 8 * j, valid);

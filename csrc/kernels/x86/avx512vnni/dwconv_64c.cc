@@ -30,6 +30,7 @@ void pixel_blocks(const DwRow& d, int ow, int cb0, int r_begin, int r_end) {
   const int c0 = cb0 * 16;
   __mmask16 mask[NB];
   __m512i acc[NB];
+  #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
     mask[j] = channel_mask(d.C - c0 - 16 * j);
     acc[j] = _mm512_setzero_si512();
@@ -44,6 +45,7 @@ void pixel_blocks(const DwRow& d, int ow, int cb0, int r_begin, int r_end) {
       if (iw < 0 || iw >= d.W) continue;
       const int8_t* xp = xrow + static_cast<int64_t>(iw) * d.C;
       const int32_t* wp = d.w + (static_cast<int64_t>(cb0) * taps + r * d.S + s) * 16;
+      #pragma GCC unroll 8
       for (int j = 0; j < NB; ++j) {
         const __m512i xv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask[j], xp + 16 * j));
         const __m512i wv = _mm512_loadu_si512(wp + static_cast<int64_t>(j) * taps * 16);
@@ -52,6 +54,7 @@ void pixel_blocks(const DwRow& d, int ow, int cb0, int r_begin, int r_end) {
     }
   }
   const int64_t row = ow - d.ow_begin;
+  #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
     store_requantized(acc[j], d.ep, row, c0 + 16 * j, d.C - c0 - 16 * j);
   }

@@ -17,6 +17,9 @@
 // (kMaxReduction), so wrap-around in the intermediate cannot change it.
 // An incomplete last group (kc % 4) is loaded with a byte mask (zeros, which
 // meet zero weights), so no byte past a row is read.
+//
+// The register-tile loops carry `#pragma GCC unroll`: without complete
+// unrolling GCC keeps the accumulator array on the stack and reloads it.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -41,9 +44,11 @@ template <int MR, int NB>
 void igemm(const IgemmTile& t) {
   const int64_t bs = t.w_block_stride;
   __m512i acc[MR][NB];
+  #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
     const __m512i init =
         t.acc_init ? _mm512_loadu_si512(t.acc_init + 16 * j) : _mm512_setzero_si512();
+    #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) acc[i][j] = init;
   }
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -55,27 +60,36 @@ void igemm(const IgemmTile& t) {
   const int8_t* const* rows = reinterpret_cast<const int8_t* const*>(t.a);
   for (int tap = 0; tap < t.taps; ++tap, w += q_total * 64) {
     const int8_t* a[MR];
+    #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
     const int8_t* wq = w;
     for (int q = 0; q < q_full; ++q, wq += 64) {
       __m512i wv[NB];
+      #pragma GCC unroll 8
       for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + j * bs);
+      #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m512i x = _mm512_xor_si512(broadcast4(a[i] + 4 * q), flip);
+        #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
     }
     if (tail) {
       __m512i wv[NB];
+      #pragma GCC unroll 8
       for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + j * bs);
+      #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m128i x4 = _mm_maskz_loadu_epi8(tail_mask, a[i] + 4 * q_full);
         const __m512i x = _mm512_xor_si512(_mm512_broadcastd_epi32(x4), flip);
+        #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
     }
   }
+  #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
+    #pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) {
       const int valid = t.nc - 16 * j;
       if (valid > 0) store_requantized(acc[i][j], t.ep, i, 16 * j, valid);
