@@ -69,11 +69,6 @@ struct RowSource {
   int64_t pixel_bytes = 0, row_bytes = 0, image_bytes = 0, group_bytes = 0;
   int col_offset = 0;  // input column iw lives at copy column iw + col_offset
   std::vector<int8_t> copy;
-
-  const void* at(int64_t n, int ih, int iw, int g) const {
-    return base + n * image_bytes + ih * row_bytes + (iw + col_offset) * pixel_bytes +
-           g * group_bytes;
-  }
 };
 
 class PackedIgemmConv final : public PackedConv {
@@ -118,27 +113,30 @@ void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) co
   src.group_bytes = cg_pad * eb;
   src.col_offset = pad_l;
   // 64 bytes of slack: a widened merged row may read one value past its end
-  // (against a zero weight).
-  src.copy.assign(static_cast<size_t>(src.image_bytes * batch + 64), 0);
+  // (against a zero weight). Padding columns are zeroed below, row by row.
+  src.copy.resize(static_cast<size_t>(src.image_bytes * batch + 64));
   char* dst = reinterpret_cast<char*>(src.copy.data());
+  std::memset(dst + src.image_bytes * batch, 0, 64);
   const int64_t rows = int64_t{batch} * s.H;
+  const int64_t pad_bytes_l = pad_l * src.pixel_bytes, pad_bytes_r = pad_r * src.pixel_bytes;
   parallel_for(rows, std::max<int64_t>(1, 65536 / (int64_t{s.W} * s.C + 1)),
                [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e; ++row) {
-      for (int iw = 0; iw < s.W; ++iw) {
-        const int8_t* xs = x + (row * s.W + iw) * s.C;
-        char* d = dst + row * src.row_bytes + (iw + pad_l) * src.pixel_bytes;
-        for (int g = 0; g < s.groups; ++g) {
-          for (int c = 0; c < cg; ++c) {
-            const int8_t v = xs[g * cg + c];
-            if (eb == 1) {
-              d[g * cg_pad + c] = static_cast<char>(v);
-            } else {
-              const int16_t v16 = v;
-              std::memcpy(d + (g * cg_pad + c) * 2, &v16, 2);
-            }
-          }
-        }
+      char* d = dst + row * src.row_bytes;
+      const int8_t* xs = x + row * s.W * s.C;
+      std::memset(d, 0, static_cast<size_t>(pad_bytes_l));
+      std::memset(d + src.row_bytes - pad_bytes_r, 0, static_cast<size_t>(pad_bytes_r));
+      d += pad_bytes_l;
+      if (eb == 1) {  // merged rows, int8: groups == 1 and cg_pad == C
+        std::memcpy(d, xs, static_cast<size_t>(s.W) * s.C);
+        continue;
+      }
+      int16_t* d16 = reinterpret_cast<int16_t*>(d);
+      for (int64_t pg = 0; pg < int64_t{s.W} * s.groups; ++pg) {
+        const int8_t* xg = xs + pg * cg;
+        int16_t* dg = d16 + pg * cg_pad;
+        for (int c = 0; c < cg; ++c) dg[c] = xg[c];
+        for (int64_t c = cg; c < cg_pad; ++c) dg[c] = 0;
       }
     }
   });
@@ -169,6 +167,16 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t total_macs = P * s.K * taps * L.cg;
   const int64_t grain = total_macs < 4 * kItemMacs ? items : 1;
   const int8_t* xres = ep.residual;
+  // Byte offset of each tap from the window's origin, and the window's extent.
+  std::vector<int64_t> tap_off(static_cast<size_t>(taps));
+  for (int r = 0; r < s.R; ++r) {
+    for (int c = 0; c < S_taps; ++c) {
+      tap_off[static_cast<size_t>(r * S_taps + c)] =
+          int64_t{r} * s.dilation_h * src.row_bytes + int64_t{c} * s.dilation_w * src.pixel_bytes;
+    }
+  }
+  const int H = s.H, W = s.W;
+  const int h_span = (s.R - 1) * s.dilation_h, w_span = (s.S - 1) * s.dilation_w;
 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
     std::vector<const void*> rows(static_cast<size_t>(taps) * mr_max);
@@ -212,15 +220,31 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
               ++n;
             }
           }
+          const int ih0 = oh * s.stride_h - s.pad_top, iw0 = ow * s.stride_w - s.pad_left;
+          // Input position (ih0, iw0) as a byte offset (negative near the
+          // top-left border); every tap inside the input adds its (r, c)
+          // offset to it, and only those form pointers.
+          const int64_t origin = n * src.image_bytes + ih0 * src.row_bytes +
+                                 (iw0 + src.col_offset) * src.pixel_bytes + g * src.group_bytes;
+          const void** out = rows.data() + i;
+          const bool interior = ih0 >= 0 && ih0 + h_span < H &&
+                                (merged_ || (iw0 >= 0 && iw0 + w_span < W));
+          if (interior) {
+            for (int tap = 0; tap < taps; ++tap, out += mr_max) {
+              *out = src.base + origin + tap_off[static_cast<size_t>(tap)];
+            }
+            continue;
+          }
           for (int r = 0; r < s.R; ++r) {
-            const int ih = oh * s.stride_h - s.pad_top + r * s.dilation_h;
-            const bool row_inside = ih >= 0 && ih < s.H;
-            for (int c = 0; c < S_taps; ++c) {
-              const int iw = ow * s.stride_w - s.pad_left + c * s.dilation_w;
+            const int ih = ih0 + r * s.dilation_h;
+            const bool row_inside = ih >= 0 && ih < H;
+            for (int c = 0; c < S_taps; ++c, out += mr_max) {
+              const int iw = iw0 + c * s.dilation_w;
               // Merged rows: the copy holds the padding columns.
-              const bool inside = row_inside && (merged_ || (iw >= 0 && iw < s.W));
-              rows[static_cast<size_t>(r * S_taps + c) * mr_max + i] =
-                  inside ? src.at(n, ih, iw, g) : static_cast<const void*>(zeros_.data());
+              const bool inside = row_inside && (merged_ || (iw >= 0 && iw < W));
+              *out = inside ? static_cast<const void*>(
+                                  src.base + origin + tap_off[static_cast<size_t>(r * S_taps + c)])
+                            : static_cast<const void*>(zeros_.data());
             }
           }
         }
