@@ -30,9 +30,21 @@ using GemmProvider = void (*)(std::vector<const GemmKernel*>&);
 //   #endif
 // with its provider declared in kernels/registry.h next to the ref ones.
 const ConvProvider kConvProviders[] = {
+#if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
+    x86::append_conv_kernels_avx512vnni,
+#endif
+#if defined(INT8RT_HAVE_AVX2_KERNELS)
+    x86::append_conv_kernels_avx2,
+#endif
     append_conv_kernels_ref,
 };
 const GemmProvider kGemmProviders[] = {
+#if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
+    x86::append_gemm_kernels_avx512vnni,
+#endif
+#if defined(INT8RT_HAVE_AVX2_KERNELS)
+    x86::append_gemm_kernels_avx2,
+#endif
     append_gemm_kernels_ref,
 };
 

@@ -141,7 +141,15 @@ std::string gemm_decline_reason(const GemmKernel& k, const GemmShape& shape, Out
 // Provider functions: each appends its kernels to a list, best first.
 void append_conv_kernels_ref(std::vector<const ConvKernel*>& list);
 void append_gemm_kernels_ref(std::vector<const GemmKernel*>& list);
-// (x86 providers go here, in namespace x86, as they are added.)
+namespace x86 {
+// AVX512-VNNI: conv_s8_dw_64c_avx512vnni, conv_s8_igemm_6x64c4_avx512vnni,
+// gemm_s8_6x64c4_avx512vnni (kernels/x86/x86_candidates.cc).
+void append_conv_kernels_avx512vnni(std::vector<const ConvKernel*>& list);
+void append_gemm_kernels_avx512vnni(std::vector<const GemmKernel*>& list);
+// AVX2: conv_s8_dw_32c_avx2, conv_s8_igemm_6x16c2_avx2, gemm_s8_6x16c2_avx2.
+void append_conv_kernels_avx2(std::vector<const ConvKernel*>& list);
+void append_gemm_kernels_avx2(std::vector<const GemmKernel*>& list);
+}  // namespace x86
 
 }  // namespace kernels
 }  // namespace int8rt

@@ -210,6 +210,7 @@ void bind_kernels(py::module_& m) {
   }, "N"_a, "K"_a, "out_dtype"_a = "int8");
 
   bind_kernel_ops(k);
+  bind_packed_kernels(k);
 }
 
 }  // namespace python

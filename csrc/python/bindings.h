@@ -17,10 +17,12 @@ void bind_executor(pybind11::module_& m);
 void bind_engine(pybind11::module_& m);
 void bind_passes(pybind11::module_& m);
 // Creates the private submodule _core.kernels and fills it (bind_kernels.cc),
-// calling bind_kernel_ops on it (bind_kernel_ops.cc).
+// calling bind_kernel_ops (bind_kernel_ops.cc) and bind_packed_kernels
+// (bind_packed_kernels.cc) on it.
 void bind_kernels(pybind11::module_& m);
 void bind_kernel_ops(pybind11::module_& kernels_module);
 void bind_executor_testing(pybind11::module_& m);
+void bind_packed_kernels(pybind11::module_& kernels_module);
 
 }  // namespace python
 }  // namespace int8rt

@@ -1,0 +1,297 @@
+"""Throughput of int8rt's x86 int8 kernels against the machine's measured
+VNNI peak and against the peers a user would pick instead, in one process.
+
+Layers (batch 1): ResNet-50 convs, MobileNetV2 depthwise + pointwise, BERT
+GEMMs. For each layer and thread count (1 and 2) the implementations run
+alternately (int8rt, ONNX Runtime QLinearConv / QLinearMatMul, PyTorch
+quantized conv / linear on the x86 and oneDNN engines), each call timed on
+its own; the table reports medians, GOPS (2 * multiply-adds / s), the
+fraction of the measured peak (peak per core x threads) and int8rt's
+speed-up over each peer (peer median / int8rt median). Weights are packed
+once before timing for every implementation; activations are NHWC int8 for
+int8rt, as each peer prefers otherwise (see `peer notes`).
+
+The peak: benchmarks/vnni_peak.cc (a loop of independent vpdpbusd zmm) is
+built with g++ into a temporary folder and run; it prints GOPS per core.
+
+Usage: PYTHONPATH=python python3 benchmarks/x86_kernels_bench.py [--threads 1 2]
+       [--min-time 0.3] [--layers resnet mobilenet bert] [--no-peers]
+"""
+from __future__ import annotations
+
+import argparse
+import warnings
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+import int8rt
+from int8rt._core import kernels as K
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    kind: str  # "conv" or "gemm"
+    # conv: C, H(=W), K, R(=S), stride, groups; gemm: M, N, K
+    dims: Tuple[int, ...]
+
+    def macs(self) -> int:
+        if self.kind == "gemm":
+            m, n, k = self.dims
+            return m * n * k
+        c, h, k, r, stride, groups = self.dims
+        oh = (h + 2 * (r // 2) - r) // stride + 1
+        return oh * oh * k * (c // groups) * r * r
+
+
+LAYERS = {
+    "resnet": [
+        Layer("rn50 3x3 64->64 @56", "conv", (64, 56, 64, 3, 1, 1)),
+        Layer("rn50 1x1 256->64 @56", "conv", (256, 56, 64, 1, 1, 1)),
+        Layer("rn50 3x3 256->256 @14", "conv", (256, 14, 256, 3, 1, 1)),
+        Layer("rn50 1x1 1024->256 @14", "conv", (1024, 14, 256, 1, 1, 1)),
+        Layer("rn50 7x7 3->64 s2 @224", "conv", (3, 224, 64, 7, 2, 1)),
+    ],
+    "mobilenet": [
+        Layer("mbv2 dw3x3 144 @56", "conv", (144, 56, 144, 3, 1, 144)),
+        Layer("mbv2 1x1 144->24 @56", "conv", (144, 56, 24, 1, 1, 1)),
+    ],
+    "bert": [
+        Layer("bert gemm 128x768x768", "gemm", (128, 768, 768)),
+        Layer("bert gemm 128x3072x768", "gemm", (128, 3072, 768)),
+    ],
+}
+
+
+def measure_peak() -> Optional[float]:
+    """GOPS of one core running vpdpbusd zmm back to back, or None."""
+    gxx = shutil.which("g++")
+    if gxx is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "vnni_peak"
+        build = subprocess.run([gxx, "-O2", "-mavx512f", "-mavx512vnni", "-o", str(exe),
+                                str(HERE / "vnni_peak.cc")], capture_output=True, text=True)
+        if build.returncode != 0:
+            return None
+        out = subprocess.run([str(exe)], capture_output=True, text=True)
+        return float(out.stdout.split()[0]) if out.returncode == 0 else None
+
+
+# ---- implementations: each returns a zero-argument callable running the layer ----
+
+def int8rt_impl(layer: Layer, rng: np.random.Generator) -> Tuple[Callable[[], object], str]:
+    if layer.kind == "gemm":
+        m, n, k = layer.dims
+        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+        b = rng.integers(-128, 128, (n, k), dtype=np.int8)
+        packed = K.PackedGemm(b, np.full(n, 1e-4, np.float32), lo=0.0, hi=127.0)
+        return (lambda: packed.run(a)), packed.kernel
+    c, h, k, r, stride, groups = layer.dims
+    x = rng.integers(-128, 128, (1, h, h, c), dtype=np.int8)
+    w = rng.integers(-128, 128, (k, c // groups, r, r), dtype=np.int8)
+    p = r // 2
+    packed = K.PackedConv2d(w, h, h, np.full(k, 1e-4, np.float32), np.zeros(k, np.float32),
+                            lo=0.0, hi=127.0, stride=(stride, stride), pads=(p, p, p, p),
+                            groups=groups)
+    return (lambda: packed.run(x)), packed.kernel
+
+
+def ort_impl(layer: Layer, rng: np.random.Generator, threads: int
+             ) -> Optional[Tuple[Callable[[], object], str]]:
+    """One-node QLinearConv / QLinearMatMul model with uint8 activations (zero
+    point 128, the same values as int8 with zero point 0; ONNX Runtime's
+    quantizer default and its fast u8s8 path; int8 activations measured 20x
+    slower in QLinearMatMul) and int8 weights, per channel for the conv. ONNX
+    Runtime makes its own layout choices (its NHWC transformer may rewrite
+    the NCHW node)."""
+    try:
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return None
+    if layer.kind == "gemm":
+        m, n, k = layer.dims
+        a = rng.integers(0, 256, (m, k), dtype=np.uint8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        inits = [numpy_helper.from_array(b, "B"),
+                 numpy_helper.from_array(np.array(0.02, np.float32), "a_s"),
+                 numpy_helper.from_array(np.array(128, np.uint8), "a_z"),
+                 numpy_helper.from_array(np.array(0.01, np.float32), "b_s"),
+                 numpy_helper.from_array(np.array(0, np.int8), "b_z"),
+                 numpy_helper.from_array(np.array(0.5, np.float32), "y_s"),
+                 numpy_helper.from_array(np.array(128, np.uint8), "y_z")]
+        node = helper.make_node("QLinearMatMul", ["x", "a_s", "a_z", "B", "b_s", "b_z", "y_s",
+                                                  "y_z"], ["y"])
+        x_info = helper.make_tensor_value_info("x", TensorProto.UINT8, [m, k])
+        y_info = helper.make_tensor_value_info("y", TensorProto.UINT8, [m, n])
+        feed = {"x": a}
+    else:
+        c, h, k, r, stride, groups = layer.dims
+        p = r // 2
+        x = rng.integers(0, 256, (1, c, h, h), dtype=np.uint8)
+        w = rng.integers(-128, 128, (k, c // groups, r, r), dtype=np.int8)
+        oh = (h + 2 * p - r) // stride + 1
+        inits = [numpy_helper.from_array(w, "W"),
+                 numpy_helper.from_array(np.array(0.02, np.float32), "x_s"),
+                 numpy_helper.from_array(np.array(128, np.uint8), "x_z"),
+                 numpy_helper.from_array(np.full(k, 0.01, np.float32), "w_s"),
+                 numpy_helper.from_array(np.zeros(k, np.int8), "w_z"),
+                 numpy_helper.from_array(np.array(0.5, np.float32), "y_s"),
+                 numpy_helper.from_array(np.array(128, np.uint8), "y_z"),
+                 numpy_helper.from_array(np.zeros(k, np.int32), "B")]
+        node = helper.make_node("QLinearConv", ["x", "x_s", "x_z", "W", "w_s", "w_z", "y_s",
+                                                "y_z", "B"], ["y"], kernel_shape=[r, r],
+                                strides=[stride, stride], pads=[p, p, p, p], group=groups)
+        x_info = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, c, h, h])
+        y_info = helper.make_tensor_value_info("y", TensorProto.UINT8, [1, k, oh, oh])
+        feed = {"x": x}
+    graph = helper.make_graph([node], "layer", [x_info], [y_info], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # what ONNX Runtime releases of the last years all accept
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), so,
+                                    providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - an unsupported combination is reported as absent
+        return None
+    return (lambda: sess.run(None, feed)), "ort " + ("QLinearMatMul" if layer.kind == "gemm"
+                                                      else "QLinearConv")
+
+
+def torch_impl(layer: Layer, rng: np.random.Generator, engine: str
+               ) -> Optional[Tuple[Callable[[], object], str]]:
+    """torch.ao quantized Conv2d / Linear (quint8 activations, per-channel qint8
+    weights), channels_last input, on the given quantized engine."""
+    try:
+        import torch
+        import torch.ao.nn.quantized as nnq
+    except ImportError:
+        return None
+    if engine not in torch.backends.quantized.supported_engines:
+        return None
+    torch.backends.quantized.engine = engine
+    if layer.kind == "gemm":
+        m, n, k = layer.dims
+        mod = nnq.Linear(k, n)
+        wf = torch.from_numpy(rng.uniform(-1, 1, (n, k)).astype(np.float32))
+        qw = torch.quantize_per_channel(wf, torch.full((n,), 1 / 127.0), torch.zeros(n,
+                                        dtype=torch.long), 0, torch.qint8)
+        mod.set_weight_bias(qw, None)
+        mod.scale, mod.zero_point = 0.5, 128
+        xf = torch.from_numpy(rng.uniform(-1, 1, (m, k)).astype(np.float32))
+        qx = torch.quantize_per_tensor(xf, 1 / 64.0, 128, torch.quint8)
+    else:
+        c, h, k, r, stride, groups = layer.dims
+        mod = nnq.Conv2d(c, k, r, stride=stride, padding=r // 2, groups=groups)
+        wf = torch.from_numpy(rng.uniform(-1, 1, (k, c // groups, r, r)).astype(np.float32))
+        qw = torch.quantize_per_channel(wf, torch.full((k,), 1 / 127.0), torch.zeros(k,
+                                        dtype=torch.long), 0, torch.qint8)
+        mod.set_weight_bias(qw, None)
+        mod.scale, mod.zero_point = 0.5, 128
+        xf = torch.from_numpy(rng.uniform(-1, 1, (1, c, h, h)).astype(np.float32))
+        qx = torch.quantize_per_tensor(xf, 1 / 64.0, 128, torch.quint8).contiguous(
+            memory_format=torch.channels_last)
+
+    def run() -> object:
+        torch.backends.quantized.engine = engine
+        with torch.no_grad():
+            return mod(qx)
+    try:
+        run()
+    except Exception:  # noqa: BLE001 - engine/op combination unsupported: absent
+        return None
+    return run, f"torch {engine}"
+
+
+def set_threads(n: int) -> None:
+    int8rt.set_num_threads(n)
+    try:
+        import torch
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+
+
+def time_alternating(impls: Dict[str, Callable[[], object]], min_time: float
+                     ) -> Dict[str, float]:
+    """Median seconds per call, the implementations called in turn."""
+    for f in impls.values():
+        f()
+    samples: Dict[str, List[float]] = {name: [] for name in impls}
+    spent = 0.0
+    rounds = 0
+    while spent < min_time * len(impls) or rounds < 15:
+        for name, f in impls.items():
+            t0 = time.perf_counter()
+            f()
+            dt = time.perf_counter() - t0
+            samples[name].append(dt)
+            spent += dt
+        rounds += 1
+        if rounds >= 2000:
+            break
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--min-time", type=float, default=0.3, help="seconds per implementation")
+    ap.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    ap.add_argument("--no-peers", action="store_true")
+    args = ap.parse_args()
+    # torch deprecates its quantized tensor constructors; the peer still runs.
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+
+    peak = measure_peak()
+    print(f"measured vpdpbusd zmm peak: {peak:.1f} GOPS per core" if peak
+          else "peak: not measured (no g++ or no AVX512-VNNI)")
+    print(f"int8rt ISA cap: {K.max_isa()}")
+    for threads in args.threads:
+        set_threads(threads)
+        print(f"\n== {threads} thread(s) ==")
+        print(f"{'layer':26s} {'impl':34s} {'median ms':>10s} {'GOPS':>8s} {'%peak':>6s} "
+              f"{'int8rt x':>9s}")
+        for group in args.layers:
+            for layer in LAYERS[group]:
+                rng = np.random.default_rng(0)
+                impls: Dict[str, Callable[[], object]] = {}
+                f, kname = int8rt_impl(layer, rng)
+                impls[f"int8rt {kname}"] = f
+                if not args.no_peers:
+                    for maker in (lambda: ort_impl(layer, rng, threads),
+                                  lambda: torch_impl(layer, rng, "x86"),
+                                  lambda: torch_impl(layer, rng, "onednn")):
+                        made = maker()
+                        if made is not None:
+                            impls[made[1]] = made[0]
+                med = time_alternating(impls, args.min_time)
+                ours = med[f"int8rt {kname}"]
+                for name, t in med.items():
+                    gops = 2.0 * layer.macs() / t / 1e9
+                    frac = f"{100 * gops / (peak * threads):5.1f}" if peak else "   - "
+                    ratio = "" if name.startswith("int8rt") else f"{t / ours:8.2f}x"
+                    print(f"{layer.name:26s} {name:34s} {t * 1e3:10.3f} {gops:8.1f} {frac:>6s} "
+                          f"{ratio:>9s}")
+    print("\npeer notes: ONNX Runtime runs a one-node QLinearConv/QLinearMatMul model "
+          "(uint8 NCHW input, zero point 128, int8 weights, ORT_ENABLE_ALL); PyTorch "
+          "runs torch.ao.nn.quantized Conv2d/Linear on quint8 channels_last input.")
+
+
+if __name__ == "__main__":
+    main()

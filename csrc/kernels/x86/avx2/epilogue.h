@@ -1,0 +1,72 @@
+// The epilogue of ref/requantize.h on 8 channels in a ymm register, for the
+// AVX2 microkernels only (included from this folder's files, compiled with
+// the AVX2 flags; the functions live in this ISA's namespace).
+//
+// Same float operations, same order, one rounding each:
+//   t = cvt(acc) * scale;  t = t + bias (or + 0.0f);  t = t + cvt(res) * rs;
+//   t = t >= lo ? t : lo;  t = t <= hi ? t : hi;      int8: cvtps2dq (RNE).
+// Clamps are compare + blend (see avx512vnni/epilogue.h for why not max/min).
+// Partial blocks (valid < 8) load and store through masks or a small stack
+// buffer, so nothing past the valid channels is read or written.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/x86/ukernel_abi.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx2 {
+
+inline __m256i lane_mask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Loads `valid` (1..8) int8 values sign-extended to int32 lanes (0 beyond).
+inline __m256i load_s8x8(const int8_t* p, int valid) {
+  int64_t v = 0;
+  std::memcpy(&v, p, valid >= 8 ? 8 : valid);
+  return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
+}
+
+inline void store_requantized(__m256i acc, const TileEpilogue& ep, int64_t row, int c,
+                              int valid) {
+  const bool full = valid >= 8;
+  const __m256i m = lane_mask(valid);
+  __m256 t = _mm256_cvtepi32_ps(acc);
+  t = _mm256_mul_ps(t, full ? _mm256_loadu_ps(ep.scale + c) : _mm256_maskload_ps(ep.scale + c, m));
+  __m256 b = _mm256_setzero_ps();
+  if (ep.bias) b = full ? _mm256_loadu_ps(ep.bias + c) : _mm256_maskload_ps(ep.bias + c, m);
+  t = _mm256_add_ps(t, b);
+  if (ep.residual) {
+    __m256 r = _mm256_cvtepi32_ps(load_s8x8(ep.residual + row * ep.residual_stride + c, valid));
+    r = _mm256_mul_ps(r, _mm256_set1_ps(ep.residual_scale));
+    t = _mm256_add_ps(t, r);
+  }
+  const __m256 lo = _mm256_set1_ps(ep.lo), hi = _mm256_set1_ps(ep.hi);
+  t = _mm256_blendv_ps(lo, t, _mm256_cmp_ps(t, lo, _CMP_GE_OQ));
+  t = _mm256_blendv_ps(hi, t, _mm256_cmp_ps(t, hi, _CMP_LE_OQ));
+  if (ep.out_f32) {
+    float* yp = static_cast<float*>(ep.y) + row * ep.y_stride + c;
+    if (full) {
+      _mm256_storeu_ps(yp, t);
+    } else {
+      _mm256_maskstore_ps(yp, m, t);
+    }
+  } else {
+    // t is within [-128, 127] (check_epilogue): the saturating packs are exact.
+    const __m256i v = _mm256_cvtps_epi32(t);
+    const __m128i v16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    const int64_t v8 = _mm_cvtsi128_si64(_mm_packs_epi16(v16, v16));
+    std::memcpy(static_cast<int8_t*>(ep.y) + row * ep.y_stride + c, &v8, full ? 8 : valid);
+  }
+}
+
+}  // namespace avx2
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

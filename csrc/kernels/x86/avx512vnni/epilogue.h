@@ -1,0 +1,58 @@
+// The epilogue of ref/requantize.h on 16 channels in a zmm register, for the
+// AVX512-VNNI microkernels only (included from this folder's files, which are
+// compiled with the AVX-512 flags; the functions live in this ISA's namespace
+// so no other translation unit can link to them).
+//
+// Same float operations, same order, one rounding each:
+//   t = cvt(acc) * scale;  t = t + bias (or + 0.0f);  t = t + cvt(res) * rs;
+//   t = t >= lo ? t : lo;  t = t <= hi ? t : hi;      int8: cvtps2dq (RNE).
+// The clamps are compare + blend, not max/min: maxps returns its second
+// operand for equal inputs, which would differ from the reference for -0.0
+// against a bound of +0.0 in float outputs.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/x86/ukernel_abi.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx512vnni {
+
+inline __mmask16 channel_mask(int n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// Requantizes acc (channels [c, c + valid) of the tile, valid in 1..16) for
+// output row `row` and stores it.
+inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, int c,
+                              int valid) {
+  const __mmask16 m = channel_mask(valid);
+  __m512 t = _mm512_cvtepi32_ps(acc);
+  t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(m, ep.scale + c));
+  t = _mm512_add_ps(t, ep.bias ? _mm512_maskz_loadu_ps(m, ep.bias + c) : _mm512_setzero_ps());
+  if (ep.residual) {
+    const __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);
+    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));
+    r = _mm512_mul_ps(r, _mm512_set1_ps(ep.residual_scale));
+    t = _mm512_add_ps(t, r);
+  }
+  const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
+  t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, lo, _CMP_GE_OQ), lo, t);
+  t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, hi, _CMP_LE_OQ), hi, t);
+  if (ep.out_f32) {
+    _mm512_mask_storeu_ps(static_cast<float*>(ep.y) + row * ep.y_stride + c, m, t);
+  } else {
+    // t is within [-128, 127] (check_epilogue), so the saturating narrow is exact.
+    _mm512_mask_cvtsepi32_storeu_epi8(static_cast<int8_t*>(ep.y) + row * ep.y_stride + c, m,
+                                      _mm512_cvtps_epi32(t));
+  }
+}
+
+}  // namespace avx512vnni
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,113 @@
+// int8 indirect-GEMM microkernel, AVX512-VNNI, tile 6 x 64, reduction c4.
+//
+// Register tile: MR (<= 6) rows x NB (<= 4) zmm blocks of 16 output channels
+// = up to 24 int32 accumulators, NB weight registers, one broadcast, one
+// sign-flip constant (30 of 32 zmm).
+//
+// Packed weights (pack_igemm_weights, c4 layout), per block of 16 channels:
+//   [tap][q = 0 .. ceil(kc/4) - 1][16 channels][4 input channels] int8,
+// input channels past kc and channels past K/groups zero; blocks
+// w_block_stride bytes apart. acc_init holds -128 * sum(w) per channel.
+//
+// Rows: a[tap * 6 + i] points at kc int8 activations of row i for that tap
+// (a zero vector for padding). vpdpbusd multiplies u8 by s8, so each group of
+// 4 activations is broadcast and xor-ed with 0x80 (x + 128 as u8); the
+// accumulator starts at -128 * sum(w), so the sum is exactly sum(x * w).
+// vpdpbusd adds without saturation (mod 2^32) and the true sum fits in int32
+// (kMaxReduction), so wrap-around in the intermediate cannot change it.
+// An incomplete last group (kc % 4) is loaded with a byte mask (zeros, which
+// meet zero weights), so no byte past a row is read.
+//
+// The register-tile loops carry `#pragma GCC unroll`: without complete
+// unrolling GCC keeps the accumulator array on the stack and reloads it.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/x86/avx512vnni/epilogue.h"
+#include "kernels/x86/ukernel_abi.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx512vnni {
+namespace {
+
+inline __m512i broadcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+template <int MR, int NB>
+void igemm(const IgemmTile& t) {
+  const int64_t bs = t.w_block_stride;
+  __m512i acc[MR][NB];
+  #pragma GCC unroll 8
+  for (int j = 0; j < NB; ++j) {
+    const __m512i init =
+        t.acc_init ? _mm512_loadu_si512(t.acc_init + 16 * j) : _mm512_setzero_si512();
+    #pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) acc[i][j] = init;
+  }
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const int q_full = t.kc / 4;
+  const int tail = t.kc % 4;
+  const int q_total = q_full + (tail ? 1 : 0);
+  const __mmask16 tail_mask = static_cast<__mmask16>((1u << tail) - 1u);
+  const int8_t* w = t.w;
+  const int8_t* const* rows = reinterpret_cast<const int8_t* const*>(t.a);
+  for (int tap = 0; tap < t.taps; ++tap, w += q_total * 64) {
+    const int8_t* a[MR];
+    #pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
+    const int8_t* wq = w;
+    for (int q = 0; q < q_full; ++q, wq += 64) {
+      __m512i wv[NB];
+      #pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + j * bs);
+      #pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m512i x = _mm512_xor_si512(broadcast4(a[i] + 4 * q), flip);
+        #pragma GCC unroll 8
+        for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
+      }
+    }
+    if (tail) {
+      __m512i wv[NB];
+      #pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + j * bs);
+      #pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m128i x4 = _mm_maskz_loadu_epi8(tail_mask, a[i] + 4 * q_full);
+        const __m512i x = _mm512_xor_si512(_mm512_broadcastd_epi32(x4), flip);
+        #pragma GCC unroll 8
+        for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
+      }
+    }
+  }
+  #pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    #pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) {
+      const int valid = t.nc - 16 * j;
+      if (valid > 0) store_requantized(acc[i][j], t.ep, i, 16 * j, valid);
+    }
+  }
+}
+
+template <int MR>
+constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1>, igemm<MR, 2>, igemm<MR, 3>, igemm<MR, 4>};
+
+constexpr const IgemmFn* kTable[kMR] = {row_fns<1>, row_fns<2>, row_fns<3>,
+                                        row_fns<4>, row_fns<5>, row_fns<6>};
+
+}  // namespace
+
+IgemmFn igemm_fn(int mr, int nb) { return kTable[mr - 1][nb - 1]; }
+
+}  // namespace avx512vnni
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,325 @@
+// Driver of the igemm microkernels: int8 conv of any shape (and, through
+// IgemmGemmKernel, GEMM) as an indirect GEMM, XNNPACK's igemm scheme.
+//
+// Output pixels n*OH*OW are flattened and cut into tiles of mr rows; output
+// channels of each group into tiles of nb blocks. For one tile the driver
+// builds taps x mr row pointers (tap (r, s) of pixel p points at input pixel
+// (ih, iw) at the group's first channel, or at a zero vector where (ih, iw)
+// is padding) and calls the microkernel, which reduces, requantizes and
+// stores. Work items are (pixel chunk, channel tile) pairs claimed
+// dynamically by int8rt::parallel_for; small layers run as one item on the
+// calling thread. Few input channels use merged rows (see use_merged_rows). Each output is computed by exactly one call, in a fixed
+// order, so results do not depend on the thread count.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "int8rt/error.h"
+#include "kernels/x86/packing.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace {
+
+// Multiply-adds per work item: large enough to amortize claiming it, small
+// enough to balance two threads on small layers.
+constexpr int64_t kItemMacs = int64_t{1} << 18;
+
+// Merged-row mode: for few input channels (the C = 3 stem) one tap per
+// filter pixel gives short reductions and many pointers per output. With
+// groups == 1 and dilation_w == 1 the S taps of a filter row read S
+// consecutive input pixels, i.e. S*C contiguous values, so they merge into
+// one tap of S*C channels (reduction index s*C + c) over a copy of the input
+// whose rows carry pad_left / pad_right zero columns. R taps remain.
+bool use_merged_rows(const ConvShape& s) {
+  return s.groups == 1 && s.dilation_w == 1 && s.S > 1 && s.C < 16;
+}
+
+// OIHW weights reordered for merged rows: w'[k][s*C + c][r] = w[k][c][r][s].
+std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w) {
+  std::vector<int8_t> m(static_cast<size_t>(s.weight_count()));
+  for (int k = 0; k < s.K; ++k)
+    for (int c = 0; c < s.C; ++c)
+      for (int r = 0; r < s.R; ++r)
+        for (int q = 0; q < s.S; ++q)
+          m[((static_cast<size_t>(k) * s.S + q) * s.C + c) * s.R + r] =
+              w[((static_cast<size_t>(k) * s.C + c) * s.R + r) * s.S + q];
+  return m;
+}
+
+PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
+  const int eb = u.widen_s16 ? 2 : 1;
+  if (use_merged_rows(s)) {
+    std::vector<int8_t> m = merge_rows(s, w);
+    return pack_igemm_weights(IgemmLayout(1, s.K, s.S * s.C, s.R, u.block, u.cgroup, eb),
+                              m.data(), !u.widen_s16);
+  }
+  return pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(), s.R * s.S,
+                                        u.block, u.cgroup, eb),
+                            w, !u.widen_s16);
+}
+
+// Where the microkernel's rows come from: the input itself, or a copy
+// (int16 for widen_s16 kernels, zero columns for merged rows).
+struct RowSource {
+  const char* base = nullptr;
+  int64_t pixel_bytes = 0, row_bytes = 0, image_bytes = 0, group_bytes = 0;
+  int col_offset = 0;  // input column iw lives at copy column iw + col_offset
+  std::vector<int8_t> copy;
+};
+
+class PackedIgemmConv final : public PackedConv {
+ public:
+  PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, const int8_t* w)
+      : u_(u), shape_(s), merged_(use_merged_rows(s)), packed_(pack_for(u, s, w)),
+        zeros_(int64_t{packed_.layout.q} * u.cgroup * 2 + 64) {}
+
+  const ConvShape& shape() const override { return shape_; }
+  void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
+
+ private:
+  void make_source(int batch, const int8_t* x, RowSource& src) const;
+
+  IgemmUkernel u_;
+  ConvShape shape_;
+  bool merged_;
+  PackedIgemmWeights packed_;
+  AlignedBuffer<int8_t> zeros_;  // the padding row (int8 or int16 zeros)
+};
+
+void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) const {
+  const ConvShape& s = shape_;
+  const int eb = u_.widen_s16 ? 2 : 1;
+  if (!merged_ && !u_.widen_s16) {
+    src.base = reinterpret_cast<const char*>(x);
+    src.pixel_bytes = s.C;
+    src.row_bytes = int64_t{s.W} * s.C;
+    src.image_bytes = src.row_bytes * s.H;
+    src.group_bytes = s.c_per_group();
+    return;
+  }
+  // Copy with, per pixel, `groups` runs of cg_pad values (widened kernels
+  // read whole pairs of each group) and, for merged rows, zero columns.
+  const int cg = s.c_per_group();
+  const int64_t cg_pad = merged_ ? cg : int64_t{packed_.layout.q} * u_.cgroup;
+  const int pad_l = merged_ ? s.pad_left : 0, pad_r = merged_ ? s.pad_right : 0;
+  const int64_t wp = int64_t{s.W} + pad_l + pad_r;
+  src.pixel_bytes = s.groups * cg_pad * eb;
+  src.row_bytes = wp * src.pixel_bytes;
+  src.image_bytes = src.row_bytes * s.H;
+  src.group_bytes = cg_pad * eb;
+  src.col_offset = pad_l;
+  // 64 bytes of slack: a widened merged row may read one value past its end
+  // (against a zero weight). Padding columns are zeroed below, row by row.
+  src.copy.resize(static_cast<size_t>(src.image_bytes * batch + 64));
+  char* dst = reinterpret_cast<char*>(src.copy.data());
+  std::memset(dst + src.image_bytes * batch, 0, 64);
+  const int64_t rows = int64_t{batch} * s.H;
+  const int64_t pad_bytes_l = pad_l * src.pixel_bytes, pad_bytes_r = pad_r * src.pixel_bytes;
+  parallel_for(rows, std::max<int64_t>(1, 65536 / (int64_t{s.W} * s.C + 1)),
+               [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e; ++row) {
+      char* d = dst + row * src.row_bytes;
+      const int8_t* xs = x + row * s.W * s.C;
+      std::memset(d, 0, static_cast<size_t>(pad_bytes_l));
+      std::memset(d + src.row_bytes - pad_bytes_r, 0, static_cast<size_t>(pad_bytes_r));
+      d += pad_bytes_l;
+      if (eb == 1) {  // merged rows, int8: groups == 1 and cg_pad == C
+        std::memcpy(d, xs, static_cast<size_t>(s.W) * s.C);
+        continue;
+      }
+      int16_t* d16 = reinterpret_cast<int16_t*>(d);
+      for (int64_t pg = 0; pg < int64_t{s.W} * s.groups; ++pg) {
+        const int8_t* xg = xs + pg * cg;
+        int16_t* dg = d16 + pg * cg_pad;
+        for (int c = 0; c < cg; ++c) dg[c] = xg[c];
+        for (int64_t c = cg; c < cg_pad; ++c) dg[c] = 0;
+      }
+    }
+  });
+  src.base = dst;
+}
+
+void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y) const {
+  check_epilogue(ep, u_.conv_name);
+  if (batch < 0) throw InvalidArgument(std::string(u_.conv_name) + ": batch must be >= 0");
+  if (batch == 0) return;
+  const ConvShape& s = shape_;
+  const IgemmLayout& L = packed_.layout;
+  const int OH = s.out_h(), OW = s.out_w();
+  const int taps = L.taps;  // R*S, or R for merged rows
+  const int S_taps = merged_ ? 1 : s.S;
+  const int64_t P = static_cast<int64_t>(batch) * OH * OW;
+  RowSource src;
+  make_source(batch, x, src);
+
+  const int mr_max = u_.mr;
+  const int64_t ptiles = (P + mr_max - 1) / mr_max;
+  const int kt_per_g = (L.nbk + u_.nb - 1) / u_.nb;
+  const int64_t kt_total = static_cast<int64_t>(s.groups) * kt_per_g;
+  const int64_t tile_macs = int64_t{mr_max} * u_.nb * u_.block * taps * L.cg;
+  const int64_t ppi = std::max<int64_t>(1, kItemMacs / tile_macs);
+  const int64_t pchunks = (ptiles + ppi - 1) / ppi;
+  const int64_t items = pchunks * kt_total;
+  const int64_t total_macs = P * s.K * taps * L.cg;
+  const int64_t grain = total_macs < 4 * kItemMacs ? items : 1;
+  const int8_t* xres = ep.residual;
+  // Byte offset of each tap from the window's origin, and the window's extent.
+  std::vector<int64_t> tap_off(static_cast<size_t>(taps));
+  for (int r = 0; r < s.R; ++r) {
+    for (int c = 0; c < S_taps; ++c) {
+      tap_off[static_cast<size_t>(r * S_taps + c)] =
+          int64_t{r} * s.dilation_h * src.row_bytes + int64_t{c} * s.dilation_w * src.pixel_bytes;
+    }
+  }
+  const int H = s.H, W = s.W;
+  const int h_span = (s.R - 1) * s.dilation_h, w_span = (s.S - 1) * s.dilation_w;
+
+  parallel_for(items, grain, [&](int64_t begin, int64_t end) {
+    std::vector<const void*> rows(static_cast<size_t>(taps) * mr_max);
+    for (int64_t item = begin; item < end; ++item) {
+      // Channel tile outer: one tile's weights stay in cache while the
+      // pixel chunks stream past them.
+      const int kt = static_cast<int>(item / pchunks);
+      const int64_t pc = item % pchunks;
+      const int g = kt / kt_per_g;
+      const int b0 = (kt % kt_per_g) * u_.nb;
+      const int nb = std::min(u_.nb, L.nbk - b0);
+      const int k0 = g * L.kg + b0 * u_.block;  // first output channel
+      IgemmTile t;
+      t.taps = taps;
+      t.kc = L.cg;
+      t.a = rows.data();
+      t.w = packed_.block_ptr(g, b0);
+      t.w_block_stride = L.block_stride;
+      t.acc_init = packed_.comp_ptr(g, b0);
+      t.nc = std::min(nb * u_.block, L.kg - b0 * u_.block);
+      t.ep.scale = ep.scale + k0;
+      t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
+      t.ep.lo = ep.clamp_lo;
+      t.ep.hi = ep.clamp_hi;
+      t.ep.residual_scale = ep.residual_scale;
+      t.ep.residual_stride = s.K;
+      t.ep.y_stride = s.K;
+      t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
+      const int64_t pt_end = std::min(ptiles, (pc + 1) * ppi);
+      for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
+        const int64_t p0 = pt * mr_max;
+        const int mr = static_cast<int>(std::min<int64_t>(mr_max, P - p0));
+        // (n, oh, ow) of pixel p0, then stepped (no division per pixel).
+        int64_t n = p0 / (int64_t{OH} * OW);
+        int oh = static_cast<int>(p0 / OW % OH), ow = static_cast<int>(p0 % OW);
+        for (int i = 0; i < mr; ++i, ++ow) {
+          if (ow == OW) {
+            ow = 0;
+            if (++oh == OH) {
+              oh = 0;
+              ++n;
+            }
+          }
+          const int ih0 = oh * s.stride_h - s.pad_top, iw0 = ow * s.stride_w - s.pad_left;
+          // Input position (ih0, iw0) as a byte offset (negative near the
+          // top-left border); every tap inside the input adds its (r, c)
+          // offset to it, and only those form pointers.
+          const int64_t origin = n * src.image_bytes + ih0 * src.row_bytes +
+                                 (iw0 + src.col_offset) * src.pixel_bytes + g * src.group_bytes;
+          const void** out = rows.data() + i;
+          const bool interior = ih0 >= 0 && ih0 + h_span < H &&
+                                (merged_ || (iw0 >= 0 && iw0 + w_span < W));
+          if (interior) {
+            for (int tap = 0; tap < taps; ++tap, out += mr_max) {
+              *out = src.base + origin + tap_off[static_cast<size_t>(tap)];
+            }
+            continue;
+          }
+          for (int r = 0; r < s.R; ++r) {
+            const int ih = ih0 + r * s.dilation_h;
+            const bool row_inside = ih >= 0 && ih < H;
+            for (int c = 0; c < S_taps; ++c, out += mr_max) {
+              const int iw = iw0 + c * s.dilation_w;
+              // Merged rows: the copy holds the padding columns.
+              const bool inside = row_inside && (merged_ || (iw >= 0 && iw < W));
+              *out = inside ? static_cast<const void*>(
+                                  src.base + origin + tap_off[static_cast<size_t>(r * S_taps + c)])
+                            : static_cast<const void*>(zeros_.data());
+            }
+          }
+        }
+        t.ep.residual = xres ? xres + p0 * s.K + k0 : nullptr;
+        t.ep.y = ep.out_type == OutputType::kInt8
+                     ? static_cast<void*>(static_cast<int8_t*>(y) + p0 * s.K + k0)
+                     : static_cast<void*>(static_cast<float*>(y) + p0 * s.K + k0);
+        u_.fn(mr, nb)(t);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+std::string IgemmConvKernel::supports(const ConvShape&, OutputType) const {
+  // Every valid conv: any kernel size, stride, padding, dilation and group
+  // count (depthwise too, though the dwconv kernel ahead of this one is
+  // faster for it).
+  return "";
+}
+
+std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
+                                                  const int8_t* w) const {
+  shape.validate();
+  return std::make_unique<PackedIgemmConv>(u_, shape, w);
+}
+
+namespace {
+
+// GEMM as the 1x1 conv of M one-pixel images: a[M][K] is x[M][1][1][K] and
+// y[M][N] is y[M][1][1][N] (residual alike).
+class PackedIgemmGemm final : public PackedGemm {
+ public:
+  PackedIgemmGemm(const IgemmUkernel& u, const GemmShape& s, const int8_t* w)
+      : shape_(s), conv_(u, as_conv(s), w) {}
+  void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override {
+    if (M < 0) throw InvalidArgument("gemm_s8: M must be >= 0");
+    // run() takes an int batch; larger M runs in slices.
+    constexpr int64_t kSlice = int64_t{1} << 30;
+    for (int64_t m0 = 0; m0 < M; m0 += kSlice) {
+      const int64_t m = std::min(kSlice, M - m0);
+      Epilogue e = ep;
+      if (e.residual) e.residual += m0 * shape_.N;
+      void* ym = ep.out_type == OutputType::kInt8
+                     ? static_cast<void*>(static_cast<int8_t*>(y) + m0 * shape_.N)
+                     : static_cast<void*>(static_cast<float*>(y) + m0 * shape_.N);
+      conv_.run(static_cast<int>(m), a + m0 * shape_.K, e, ym);
+    }
+    if (M == 0) check_epilogue(ep, "gemm_s8");
+  }
+  const GemmShape& shape() const override { return shape_; }
+
+ private:
+  static ConvShape as_conv(const GemmShape& g) {
+    ConvShape c;
+    c.C = g.K;
+    c.K = g.N;
+    c.H = c.W = 1;
+    return c;
+  }
+  GemmShape shape_;
+  PackedIgemmConv conv_;
+};
+
+}  // namespace
+
+std::string IgemmGemmKernel::supports(const GemmShape&, OutputType) const { return ""; }
+
+std::unique_ptr<PackedGemm> IgemmGemmKernel::pack(const GemmShape& shape,
+                                                  const int8_t* w) const {
+  shape.validate();
+  return std::make_unique<PackedIgemmGemm>(u_, shape, w);
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

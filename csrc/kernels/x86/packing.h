@@ -1,0 +1,87 @@
+// Weight packing for the x86 microkernels (baseline code, run at pack time)
+// and the aligned buffers that hold packed data.
+//
+// igemm layout (read by x86/<isa>/igemm_*.cc): output channels of each group
+// in blocks of `block`; per block, for every tap (r, s) and every group of
+// `cgroup` consecutive input channels, block x cgroup weights, channel-major:
+//   packed[g][b][tap][q][l][e] = w[g*Kg + b*block + l][q*cgroup + e][tap]
+// (zero past Kg or Cg), stored as int8 (elem_bytes 1) or int16 (2). With
+// `compensate`, comp[(g*nbk + b)*block + l] = -128 * sum over c, tap of the
+// weights, wrapped to int32 (see igemm_6x64c4.cc for why wrapping is exact).
+//
+// dwconv layout: per block of `block` channels, per tap, one int32 per
+// channel holding the weight in its low int16 and 0 in the high one, so
+// vpmaddwd / vpdpwssd against sign-extended activations gives x * w exactly.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+// A zero-initialized, 64-byte aligned array (packed weights, scratch).
+template <typename T>
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(int64_t n) : size_(n) {
+    const size_t bytes = ((static_cast<size_t>(n) * sizeof(T) + 63) / 64) * 64 + 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    data_.reset(static_cast<T*>(p));
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  int64_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  std::unique_ptr<T, Free> data_;
+  int64_t size_ = 0;
+};
+
+// Geometry of one igemm packing.
+struct IgemmLayout {
+  int groups = 1, kg = 0, cg = 0, taps = 1;  // problem
+  int block = 16, cgroup = 4, elem_bytes = 1;  // microkernel
+  int q = 0;                // ceil(cg / cgroup)
+  int nbk = 0;              // blocks per group: ceil(kg / block)
+  int64_t block_stride = 0;  // bytes
+
+  IgemmLayout(int groups, int kg, int cg, int taps, int block, int cgroup, int elem_bytes);
+};
+
+struct PackedIgemmWeights {
+  IgemmLayout layout;
+  AlignedBuffer<int8_t> w;
+  AlignedBuffer<int32_t> comp;  // empty unless compensated
+
+  // Block b of group g.
+  const int8_t* block_ptr(int g, int b) const {
+    return w.data() + (static_cast<int64_t>(g) * layout.nbk + b) * layout.block_stride;
+  }
+  const int32_t* comp_ptr(int g, int b) const {
+    return comp.size() ? comp.data() + (static_cast<int64_t>(g) * layout.nbk + b) * layout.block
+                       : nullptr;
+  }
+};
+
+// w: [groups*kg][cg][taps] int8 (OIHW conv weights, or GEMM [N][K] with
+// groups = taps = 1).
+PackedIgemmWeights pack_igemm_weights(const IgemmLayout& layout, const int8_t* w,
+                                      bool compensate);
+
+// w: [C][1][taps] depthwise weights -> [ceil(C/block)][taps][block] int32.
+AlignedBuffer<int32_t> pack_dw_weights(int C, int taps, int block, const int8_t* w);
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,86 @@
+// The boundary between x86 drivers and x86 microkernels (XNNPACK's split).
+//
+// Drivers (packing, tiling, threading, the registry classes) are baseline
+// code; microkernels are compiled per ISA with that ISA's flags and reached
+// only through the plain structs and function pointers below. This header
+// holds no inline code, so including it from an ISA translation unit cannot
+// leave an ISA-flagged copy of a shared function behind (STYLE.md, "ISA code
+// is fenced"); microkernel files include nothing from the STL either.
+//
+// Two microkernel families:
+//   igemm:  MR output rows x NB blocks of `block` output channels, reducing
+//           over `taps` input vectors per row (indirect GEMM: every tap of
+//           every row is a pointer; 1x1 conv and GEMM use taps = 1).
+//   dwconv: one output row of a depthwise convolution, all channels.
+// Both end in the epilogue of ref/requantize.h, bit for bit.
+#pragma once
+
+#include <cstdint>
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+// Where a tile's outputs go and how they are requantized. Pointers are at the
+// tile's first row and first output channel; `nc` channels are valid.
+struct TileEpilogue {
+  const float* scale = nullptr;      // [nc]
+  const float* bias = nullptr;       // [nc] or null (adds 0.0f, as the reference)
+  float lo = 0.0f, hi = 0.0f;        // clamp bounds
+  const int8_t* residual = nullptr;  // row 0 or null; rows residual_stride apart
+  int64_t residual_stride = 0;       // elements
+  float residual_scale = 0.0f;
+  void* y = nullptr;                 // int8_t or float rows, y_stride elements apart
+  int64_t y_stride = 0;
+  bool out_f32 = false;
+};
+
+// One igemm call: rows [0, mr) (mr is fixed by the function chosen), `nc`
+// valid channels out of the NB blocks the function was chosen for.
+struct IgemmTile {
+  int taps = 1;            // input vectors reduced per row
+  int kc = 0;              // channels per tap (C/groups, or GEMM K)
+  const void* const* a = nullptr;  // [taps][mr_max] row pointers (see layout per ISA)
+  const int8_t* w = nullptr;       // packed weights of the tile's first block
+  int64_t w_block_stride = 0;      // bytes from one block to the next
+  const int32_t* acc_init = nullptr;  // [NB*block] initial accumulators, or null (zeros)
+  int nc = 0;
+  TileEpilogue ep;
+};
+using IgemmFn = void (*)(const IgemmTile&);
+
+// One depthwise output row: output pixels [ow_begin, ow_end) of row oh.
+struct DwRow {
+  const int8_t* x = nullptr;  // this image, [H][W][C] int8
+  int H = 0, W = 0, C = 0;
+  int R = 1, S = 1, stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, dilation_h = 1, dilation_w = 1;
+  int oh = 0, ow_begin = 0, ow_end = 0;
+  const int32_t* w = nullptr;  // packed, see pack_dw_weights
+  TileEpilogue ep;             // at pixel (oh, ow_begin), channel 0; stride C
+};
+using DwFn = void (*)(const DwRow&);
+
+// Per-ISA entry points. igemm_fn(mr, nb) returns the microkernel for mr rows
+// (1..kMR) and nb blocks (1..kNB).
+namespace avx512vnni {
+// Tile 6 x 64 (4 zmm blocks of 16 channels), reduction in groups of 4 (c4):
+// row pointers are raw int8 activations, shifted to u8 inside the kernel.
+constexpr int kMR = 6, kNB = 4, kBlock = 16, kCGroup = 4;
+IgemmFn igemm_fn(int mr, int nb);
+constexpr int kDwBlock = 16;
+void dwconv_row(const DwRow& row);
+}  // namespace avx512vnni
+
+namespace avx2 {
+// Tile 6 x 16 (2 ymm blocks of 8 channels), reduction in pairs (c2): row
+// pointers are int16 activations (the driver widens them), exact vpmaddwd.
+constexpr int kMR = 6, kNB = 2, kBlock = 8, kCGroup = 2;
+IgemmFn igemm_fn(int mr, int nb);
+constexpr int kDwBlock = 8;
+void dwconv_row(const DwRow& row);
+}  // namespace avx2
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

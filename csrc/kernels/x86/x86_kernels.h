@@ -1,0 +1,78 @@
+// The x86 kernel drivers as registry candidates (baseline code).
+//
+// A driver owns packing, tiling and threading and calls one ISA's
+// microkernels through ukernel_abi.h; the ISA is described by a plain
+// descriptor, so the same driver serves AVX512-VNNI and AVX2:
+//   IgemmConvKernel  - any conv (1x1 included) as an indirect GEMM over
+//                      output pixels x blocks of output channels;
+//   IgemmGemmKernel  - GEMM as the 1x1 conv of M "pixels";
+//   DwConvKernel     - depthwise conv (groups == C == K), any R, S, stride.
+#pragma once
+
+#include <string>
+
+#include "kernels/registry.h"
+#include "kernels/x86/ukernel_abi.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+struct IgemmUkernel {
+  Isa isa = Isa::kRef;
+  const char* conv_name = "";
+  const char* gemm_name = "";
+  int mr = 1, nb = 1, block = 16, cgroup = 4;
+  // true: rows are int16 activations (the driver widens the input), no
+  // compensation; false: rows are the int8 input, shifted to u8 inside the
+  // microkernel and compensated by -128 * sum(w).
+  bool widen_s16 = false;
+  IgemmFn (*fn)(int mr, int nb) = nullptr;
+};
+
+struct DwUkernel {
+  Isa isa = Isa::kRef;
+  const char* name = "";
+  int block = 16;
+  void (*fn)(const DwRow&) = nullptr;
+};
+
+class IgemmConvKernel final : public ConvKernel {
+ public:
+  explicit IgemmConvKernel(const IgemmUkernel& u) : u_(u) {}
+  const char* name() const override { return u_.conv_name; }
+  Isa isa() const override { return u_.isa; }
+  std::string supports(const ConvShape& shape, OutputType out) const override;
+  std::unique_ptr<PackedConv> pack(const ConvShape& shape, const int8_t* w) const override;
+
+ private:
+  IgemmUkernel u_;
+};
+
+class IgemmGemmKernel final : public GemmKernel {
+ public:
+  explicit IgemmGemmKernel(const IgemmUkernel& u) : u_(u) {}
+  const char* name() const override { return u_.gemm_name; }
+  Isa isa() const override { return u_.isa; }
+  std::string supports(const GemmShape& shape, OutputType out) const override;
+  std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w) const override;
+
+ private:
+  IgemmUkernel u_;
+};
+
+class DwConvKernel final : public ConvKernel {
+ public:
+  explicit DwConvKernel(const DwUkernel& u) : u_(u) {}
+  const char* name() const override { return u_.name; }
+  Isa isa() const override { return u_.isa; }
+  std::string supports(const ConvShape& shape, OutputType out) const override;
+  std::unique_ptr<PackedConv> pack(const ConvShape& shape, const int8_t* w) const override;
+
+ private:
+  DwUkernel u_;
+};
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,354 @@
+"""Every x86 candidate kernel against the reference kernel, with ``==``.
+
+For each conv / GEMM candidate compiled in and runnable on this CPU (AVX2
+kernels run on AVX-512 machines too: they are forced by name), outputs must
+equal ``conv_s8_ref`` / ``gemm_s8_ref`` exactly: int8 outputs value for
+value, float32 outputs bit for bit (so -0.0 against +0.0 fails too). Shapes
+sweep every tile edge of the kernels (channels 1..17, K around 16/32/48/64,
+pixel counts around multiples of the 6-row tile), 1x1..7x7 filters, strides
+1 and 2, symmetric and asymmetric pads, dilation 2, groups, depthwise, the
+C = 3 stem (merged filter rows), batch 1 and 3; epilogues with bias or none,
+ReLU / ReLU6-like / clip bounds, residual, float output; and all -128 / all
+127 inputs and weights (the largest accumulators). Output scales come from
+each channel's accumulator range so results span int8 instead of saturating.
+The C++ suite (tests/cpp/test_x86_kernels.cc) adds guard bytes.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import zlib
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt import NotSupportedError
+from int8rt._core import kernels as K
+
+F32 = np.float32
+
+
+def runnable(candidates) -> List[str]:
+    """Names of the non-reference candidates usable now: the CPU runs their
+    ISA and it is not above the cap (INT8RT_MAX_ISA runs test one tier)."""
+    info = K.isa_info()
+    return [name for name, isa, _ in candidates if isa != "ref" and info[isa]["enabled"]]
+
+
+CONV_KERNELS = runnable(K.conv_candidates(4, 4, 4, 4, 1, 1))
+GEMM_KERNELS = runnable(K.gemm_candidates(4, 4))
+
+pytestmark = pytest.mark.skipif(not CONV_KERNELS, reason="no x86 kernel runs on this CPU")
+
+
+def first_mismatch(got: np.ndarray, want: np.ndarray) -> Optional[str]:
+    """None if equal (float32: bit for bit), else where and what differs."""
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return f"shape/dtype {got.shape} {got.dtype} != {want.shape} {want.dtype}"
+    a, b = (got.view(np.uint32), want.view(np.uint32)) if got.dtype == F32 else (got, want)
+    bad = np.argwhere(a != b)
+    if bad.size == 0:
+        return None
+    idx = tuple(int(i) for i in bad[0])
+    return f"{len(bad)} mismatches; first at {idx}: got {got[idx]!r}, want {want[idx]!r}"
+
+
+def check(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    msg = first_mismatch(got, want)
+    assert msg is None, f"{what}: {msg}"
+
+
+# (C, H, W, K, R, S, stride, pads (t, l, b, r), dilation, groups)
+Case = Tuple[int, int, int, int, int, int, Tuple[int, int], Tuple[int, int, int, int],
+             Tuple[int, int], int]
+
+EDGE_K = [1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47, 48, 49, 63, 64, 65, 79, 80,
+          127, 128, 129]
+
+
+def conv_cases() -> List[Case]:
+    one, no_pad = (1, 1), (0, 0, 0, 0)
+    cases: List[Case] = []
+    # 1x1: channels 1..17 and around 32/64, K across the tile edges; 5x7 pixels
+    # (35 = 5*6 + 5 rows: a partial 6-row tile).
+    cases += [(c, 5, 7, EDGE_K[c % len(EDGE_K)], 1, 1, one, no_pad, one, 1) for c in range(1, 18)]
+    cases += [(c, 5, 7, 9, 1, 1, one, no_pad, one, 1) for c in (31, 32, 33, 63, 64, 65, 127)]
+    cases += [(20, 3, 4, k, 1, 1, one, no_pad, one, 1) for k in EDGE_K]
+    # 1x1 with stride 2 and with padding (taps pointing at the zero row).
+    cases += [(12, 9, 8, 18, 1, 1, (2, 2), no_pad, one, 1), (5, 4, 4, 33, 1, 1, one, (1, 0, 0, 1),
+                                                             one, 1)]
+    # 3x3 pad 1, channels 1..17 (merged rows below 16, pairs / quads tails).
+    cases += [(c, 6, 5, EDGE_K[(3 * c) % len(EDGE_K)], 3, 3, one, (1, 1, 1, 1), one, 1)
+              for c in range(1, 18)]
+    # Filter sizes x strides, pad k//2, few and many channels.
+    cases += [(c, 9, 9, 20, k, k, (s, s), (k // 2,) * 4, one, 1)
+              for c, k, s in itertools.product((3, 16, 20), (1, 3, 5, 7), (1, 2))]
+    cases += [
+        (3, 23, 23, 64, 7, 7, (2, 2), (3, 3, 3, 3), one, 1),     # ResNet stem, reduced
+        (5, 9, 8, 7, 3, 3, (2, 1), (0, 2, 1, 0), one, 1),          # asymmetric pads, strides
+        (6, 9, 9, 4, 3, 2, (1, 2), (2, 0, 0, 1), (2, 2), 1),       # dilation 2, non-square
+        (3, 8, 9, 5, 3, 3, one, (1, 1, 1, 1), (2, 1), 1),          # merged rows, dilation_h 2
+        (2, 7, 11, 17, 1, 5, (1, 3), (0, 4, 0, 1), one, 1),        # merged rows, wide pads
+        (20, 9, 9, 17, 3, 3, one, (1, 1, 1, 1), (2, 2), 1),        # dilation 2, many channels
+        (12, 6, 6, 6, 3, 3, one, (1, 1, 1, 1), one, 3),            # groups
+        (20, 5, 6, 68, 3, 3, one, (1, 1, 1, 1), one, 4),           # groups, Kg = 17
+        (34, 5, 5, 40, 1, 1, one, no_pad, one, 2),                 # groups 1x1, Cg = 17
+        (8, 7, 6, 16, 3, 3, (2, 2), (1, 0, 1, 2), one, 8),         # depthwise multiplier 2
+        (31, 5, 5, 37, 1, 1, one, no_pad, one, 1),                 # primes
+        (64, 4, 4, 13, 3, 3, one, (1, 1, 1, 1), one, 1),           # long reduction
+        (256, 3, 3, 65, 3, 3, one, (1, 1, 1, 1), one, 1),          # 2304-long reduction
+    ]
+    # Depthwise: channels around 8/16/32/64 blocks, 3x3 stride 1 and 2, 5x5, pads, dilation.
+    cases += [(c, 8, 7, c, 3, 3, (s, s), (1, 1, 1, 1), one, c)
+              for c, s in itertools.product((1, 3, 8, 15, 16, 17, 31, 32, 33, 64, 65, 144), (1, 2))]
+    cases += [(24, 9, 9, 24, 5, 5, (2, 2), (2, 1, 2, 0), one, 24),
+              (17, 7, 7, 17, 3, 3, one, (2, 2, 2, 2), (2, 2), 17),
+              (40, 6, 6, 40, 1, 1, one, no_pad, one, 40),
+              (9, 5, 6, 9, 3, 2, (1, 2), (0, 0, 2, 1), one, 9)]
+    return cases
+
+
+def case_id(case: Case) -> str:
+    c, h, w, k, r, s, st, p, d, g = case
+    return f"C{c}H{h}W{w}K{k}_{r}x{s}_s{st[0]}{st[1]}_p{''.join(map(str, p))}_d{d[0]}{d[1]}_g{g}"
+
+
+def rand_s8(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    return rng.integers(-128, 128, size=tuple(shape), dtype=np.int8)
+
+
+def conv_ref(x, w, scale, bias=None, *, case: Case, **kw) -> np.ndarray:
+    c, h, wd, k, r, s, stride, pads, dil, groups = case
+    return K.conv2d_s8(x, w, scale, bias, stride=stride, pads=pads, dilation=dil, groups=groups,
+                       kernel="conv_s8_ref", **kw)
+
+
+def spanning_epilogue(rng: np.random.Generator, acc: np.ndarray):
+    """Per-channel scale/bias mapping each channel's accumulator range onto
+    about [-140, 140]: most outputs inside int8, a few saturating."""
+    k = acc.shape[-1]
+    amax = np.abs(acc.reshape(-1, k)).max(axis=0).astype(np.float64) + 1.0
+    scale = (rng.uniform(0.9, 1.1, k) * 127.0 / amax).astype(F32)
+    bias = rng.uniform(-12, 12, k).astype(F32)
+    return scale, bias
+
+
+def kernels_accepting(case: Case, out: str) -> List[str]:
+    c, h, w, k, r, s, stride, pads, dil, groups = case
+    rows = K.conv_candidates(c, h, w, k, r, s, stride, pads, dil, groups, out)
+    return [name for name, isa, reason in rows if name in CONV_KERNELS and reason == ""]
+
+
+# Epilogue variants: (out_dtype, lo, hi, with bias, with residual).
+EPILOGUES = [
+    ("int8", None, None, True, False),
+    ("int8", 0.0, 127.0, True, True),     # ReLU with a residual
+    ("int8", 0.0, 51.0, False, False),    # ReLU6-like upper bound, no bias
+    ("int8", -50.5, 77.25, True, False),  # clip
+    ("float32", None, None, True, True),
+    ("float32", 0.0, 6.5, True, False),
+]
+
+
+def run_conv_case(case: Case, seed: int) -> None:
+    c, h, w, k, r, s, stride, pads, dil, groups = case
+    rng = np.random.default_rng(seed)
+    wt = rand_s8(rng, (k, c // groups, r, s))
+    for batch in (1, 3):
+        x = rand_s8(rng, (batch, h, w, c))
+        acc = conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32")
+        scale, bias = spanning_epilogue(rng, acc)
+        residual = rand_s8(rng, acc.shape)
+        for out, lo, hi, with_bias, with_res in EPILOGUES:
+            kw = dict(lo=lo, hi=hi, out_dtype=out)
+            if with_res:
+                kw.update(residual=residual, residual_scale=0.731)
+            b = bias if with_bias else None
+            want = conv_ref(x, wt, scale, b, case=case, **kw)
+            names = kernels_accepting(case, out)
+            assert names, f"no x86 kernel accepts {case_id(case)}"
+            for name in names:
+                got = K.conv2d_s8(x, wt, scale, b, stride=stride, pads=pads, dilation=dil,
+                                  groups=groups, kernel=name, **kw)
+                check(got, want, f"{name} {case_id(case)} batch={batch} out={out} lo={lo} "
+                                 f"hi={hi} bias={with_bias} residual={with_res}")
+
+
+@pytest.mark.parametrize("case", conv_cases(), ids=case_id)
+def test_conv_kernels_equal_reference(case: Case) -> None:
+    run_conv_case(case, seed=zlib.crc32(case_id(case).encode()))
+
+
+@pytest.mark.parametrize("value", [-128, 127])
+@pytest.mark.parametrize("case", [
+    (3, 9, 9, 64, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1), 1),
+    (64, 5, 5, 33, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (1024, 2, 3, 17, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (33, 6, 6, 33, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 33),
+], ids=case_id)
+def test_conv_extreme_values(case: Case, value: int) -> None:
+    """All inputs and weights at -128 (or 127): the largest accumulators,
+    and for -128 the case where x + 128 = 0 in the u8 shift."""
+    c, h, w, k, r, s, stride, pads, dil, groups = case
+    x = np.full((2, h, w, c), value, np.int8)
+    for wv in (-128, 127):
+        wt = np.full((k, c // groups, r, s), wv, np.int8)
+        acc = conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32")
+        scale = (127.0 / (np.abs(acc).max() + 1.0) * np.linspace(0.5, 1.5, k)).astype(F32)
+        for out in ("int8", "float32"):
+            want = conv_ref(x, wt, scale, None, case=case, out_dtype=out)
+            for name in kernels_accepting(case, out):
+                got = K.conv2d_s8(x, wt, scale, None, stride=stride, pads=pads, dilation=dil,
+                                  groups=groups, out_dtype=out, kernel=name)
+                check(got, want, f"{name} {case_id(case)} x={value} w={wv} out={out}")
+
+
+def test_results_do_not_depend_on_thread_count() -> None:
+    rng = np.random.default_rng(7)
+    case = (32, 20, 20, 80, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    x, wt = rand_s8(rng, (2, 20, 20, 32)), rand_s8(rng, (80, 32, 3, 3))
+    scale = np.full(80, 1e-3, F32)
+    want = conv_ref(x, wt, scale, case=case)
+    saved = int8rt.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            int8rt.set_num_threads(threads)
+            for name in kernels_accepting(case, "int8"):
+                got = K.conv2d_s8(x, wt, scale, pads=(1, 1, 1, 1), kernel=name)
+                check(got, want, f"{name} threads={threads}")
+    finally:
+        int8rt.set_num_threads(saved)
+
+
+GEMM_M = [1, 2, 3, 4, 5, 6, 7, 8, 11, 13, 64]
+GEMM_NK = ([(n, k) for n in EDGE_K for k in (1, 3, 4, 5, 17)]
+           + [(n, k) for n in (1, 16, 33) for k in range(1, 18)]
+           + [(64, 768), (65, 255), (129, 64), (48, 1024)])
+
+
+@pytest.mark.skipif(not GEMM_KERNELS, reason="no x86 GEMM kernel runs on this CPU")
+@pytest.mark.parametrize("n,k", GEMM_NK, ids=lambda v: str(v))
+def test_gemm_kernels_equal_reference(n: int, k: int) -> None:
+    rng = np.random.default_rng(n * 1000 + k)
+    b = rand_s8(rng, (n, k))
+    for m in GEMM_M[:: 1 if k <= 17 else 3]:
+        a = rand_s8(rng, (m, k))
+        acc = K.gemm_s8(a, b, np.ones(n, F32), out_dtype="float32", kernel="gemm_s8_ref")
+        scale, bias = spanning_epilogue(rng, acc)
+        residual = rand_s8(rng, (m, n))
+        for out, lo, hi, with_bias, with_res in EPILOGUES:
+            kw = dict(lo=lo, hi=hi, out_dtype=out)
+            if with_res:
+                kw.update(residual=residual, residual_scale=0.731)
+            bb = bias if with_bias else None
+            want = K.gemm_s8(a, b, scale, bb, kernel="gemm_s8_ref", **kw)
+            for name in GEMM_KERNELS:
+                got = K.gemm_s8(a, b, scale, bb, kernel=name, **kw)
+                check(got, want, f"{name} M={m} N={n} K={k} out={out} lo={lo} hi={hi} "
+                                 f"bias={with_bias} residual={with_res}")
+
+
+@pytest.mark.skipif(not GEMM_KERNELS, reason="no x86 GEMM kernel runs on this CPU")
+@pytest.mark.parametrize("value", [-128, 127])
+def test_gemm_extreme_values(value: int) -> None:
+    for m, n, k in ((1, 17, 4096), (7, 64, 768), (13, 33, 3)):
+        a = np.full((m, k), value, np.int8)
+        for wv in (-128, 127):
+            b = np.full((n, k), wv, np.int8)
+            scale = np.full(n, 127.0 / (128.0 * 128.0 * k), F32)
+            want = K.gemm_s8(a, b, scale, kernel="gemm_s8_ref")
+            for name in GEMM_KERNELS:
+                check(K.gemm_s8(a, b, scale, kernel=name), want, f"{name} M={m} N={n} K={k}")
+
+
+def test_packed_objects_rerun_equal() -> None:
+    """A layer packed once gives the same results on every run and input."""
+    rng = np.random.default_rng(3)
+    wt = rand_s8(rng, (24, 16, 3, 3))
+    case = (16, 7, 7, 24, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    scale = np.full(24, 2e-3, F32)
+    for name in kernels_accepting(case, "int8"):
+        packed = K.PackedConv2d(wt, 7, 7, scale, pads=(1, 1, 1, 1), kernel=name)
+        assert packed.kernel == name
+        for batch in (1, 2):
+            x = rand_s8(rng, (batch, 7, 7, 16))
+            check(packed.run(x), conv_ref(x, wt, scale, case=case), f"{name} packed")
+
+
+# ---- dispatch across tiers ----
+
+def test_dispatch_prefers_x86_kernels() -> None:
+    assert K.choose_conv(16, 8, 8, 32, 3, 3, pads=(1, 1, 1, 1)) == CONV_KERNELS[1]
+    assert K.choose_conv(16, 8, 8, 16, 3, 3, pads=(1, 1, 1, 1), groups=16) == CONV_KERNELS[0]
+    assert K.choose_gemm(64, 64) == GEMM_KERNELS[0]
+    assert K.conv_candidates(1, 1, 1, 1, 1, 1)[-1][0] == "conv_s8_ref"
+
+
+def test_set_max_isa_avx2_selects_avx2_kernels() -> None:
+    if not K.isa_info()["avx2"]["cpu"]:
+        pytest.skip("CPU lacks AVX2")
+    try:
+        int8rt.set_max_isa("avx2")
+        assert K.choose_conv(16, 8, 8, 32, 3, 3) == "conv_s8_igemm_6x16c2_avx2"
+        assert K.choose_conv(16, 8, 8, 16, 3, 3, groups=16) == "conv_s8_dw_32c_avx2"
+        assert K.choose_gemm(64, 64) == "gemm_s8_6x16c2_avx2"
+        if K.isa_info()["avx512vnni"]["cpu"]:
+            with pytest.raises(NotSupportedError, match="above cap"):
+                K.gemm_s8(np.zeros((1, 4), np.int8), np.zeros((4, 4), np.int8),
+                          np.ones(4, F32), kernel="gemm_s8_6x64c4_avx512vnni")
+        int8rt.set_max_isa("ref")
+        assert K.choose_conv(16, 8, 8, 32, 3, 3) == "conv_s8_ref"
+    finally:
+        int8rt.set_max_isa(None)
+
+
+@pytest.mark.parametrize("cap", ["avx2", "avx512vnni"])
+def test_int8rt_max_isa_environment(cap: str) -> None:
+    """INT8RT_MAX_ISA caps dispatch in a fresh process; the dispatched kernel
+    still equals the reference."""
+    if not K.isa_info()[cap]["cpu"]:
+        pytest.skip(f"CPU lacks {cap}")
+    code = (
+        "import numpy as np; from int8rt._core import kernels as K\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = rng.integers(-128, 128, (2, 9, 9, 20), dtype=np.int8)\n"
+        "w = rng.integers(-128, 128, (33, 20, 3, 3), dtype=np.int8)\n"
+        "s = np.full(33, 1e-4, np.float32)\n"
+        "y = K.conv2d_s8(x, w, s, pads=(1, 1, 1, 1))\n"
+        "r = K.conv2d_s8(x, w, s, pads=(1, 1, 1, 1), kernel='conv_s8_ref')\n"
+        "assert (y == r).all()\n"
+        "print(K.choose_conv(20, 9, 9, 33, 3, 3, pads=(1, 1, 1, 1)))\n")
+    env = dict(os.environ, INT8RT_MAX_ISA=cap)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith(cap), out.stdout
+
+
+# ---- heavier sweeps (pytest -m slow) ----
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c", list(range(1, 18)) + [31, 32, 33, 63, 64, 65])
+def test_conv_channel_sweep_slow(c: int) -> None:
+    """Every K edge for this C, 1x1 and 3x3 (stride 1 and 2), plus depthwise."""
+    for k in EDGE_K:
+        run_conv_case((c, 7, 8, k, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1), seed=c * 100 + k)
+        run_conv_case((c, 7, 8, k, 3, 3, (2, 2), (1, 0, 2, 1), (1, 1), 1), seed=c * 101 + k)
+    run_conv_case((c, 9, 10, c, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), c), seed=c)
+    run_conv_case((c, 9, 10, c, 5, 5, (2, 2), (2, 2, 2, 2), (1, 1), c), seed=c + 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m", [1, 5, 6, 7, 12, 13, 100])
+def test_gemm_sweep_slow(m: int) -> None:
+    rng = np.random.default_rng(m)
+    for n, k in itertools.product(EDGE_K, (1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 63, 64, 65, 300)):
+        a, b = rand_s8(rng, (m, k)), rand_s8(rng, (n, k))
+        acc = K.gemm_s8(a, b, np.ones(n, F32), out_dtype="float32", kernel="gemm_s8_ref")
+        scale, bias = spanning_epilogue(rng, acc)
+        want = K.gemm_s8(a, b, scale, bias, kernel="gemm_s8_ref")
+        for name in GEMM_KERNELS:
+            check(K.gemm_s8(a, b, scale, bias, kernel=name), want, f"{name} M={m} N={n} K={k}")
