@@ -425,6 +425,15 @@ def test_session_push_mode_equals_calibrate(tmp_path: Path, caplog: pytest.LogCa
     assert again.finish().scales == r.scales
 
 
+def test_session_observe_with_feeds_the_collector() -> None:
+    data = make_data(3)
+    session = CalibrationSession(_Simple(int8rt.EntropyCalibrator2, []))
+    for b in data:  # the engine builder's path: a feed streams into the collector itself
+        session.observe_with(lambda collector, b=b: collector.observe({"input.1": b, **forward({"input.1": b})}))
+    r = session.finish()
+    assert r.num_batches == 3 and r.scales == expected_scales(data, "entropy")
+
+
 def test_session_without_data_is_an_error() -> None:
     session = CalibrationSession(_Simple(int8rt.EntropyCalibrator2, []))
     with pytest.raises(int8rt.InvalidArgumentError, match="no data was observed"):
