@@ -76,13 +76,19 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     }
     ins.push_back({id, DataType::kFloat32, kv.second.shape, kv.second.data});
   }
-  auto observe = [&](int id, const engine::Value& v) {
-    if (!impl_->observe[id] || v.dtype() != DataType::kFloat32) return;
-    calib::ArrayView view = calib::ArrayView::contiguous(v.data<float>(), v.numel());
-    collector.observe(net.tensor(id).name, view);
-  };
-  impl_->fp32->run(*impl_->state, ins, observe);
-  for (const auto& in : ins) observe(in.tensor, impl_->fp32->value(*impl_->state, in.tensor));
+  impl_->fp32->run(*impl_->state, ins);
+  // Every activation of the batch stays in the state until the next run, so
+  // the whole batch is handed over at once: all histograms change, or none
+  // (a NaN in one tensor leaves every histogram as it was).
+  std::vector<std::pair<std::string, calib::ArrayView>> batch;
+  const auto& tensors = net.tensors();
+  for (size_t id = 0; id < tensors.size(); ++id) {
+    if (!impl_->observe[id]) continue;
+    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
+    if (v.dtype() != DataType::kFloat32) continue;
+    batch.emplace_back(tensors[id].name, calib::ArrayView::contiguous(v.data<float>(), v.numel()));
+  }
+  collector.observe_batch(batch);
 }
 
 std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scales) {

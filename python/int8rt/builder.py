@@ -117,9 +117,12 @@ def _calibrate(builder: _core.Builder, calibrator: IInt8Calibrator, progress: bo
     if not session.from_cache:
         names = builder.input_names()
         owner = type(calibrator).__name__
-        check = _BatchChecker(owner, names, int(calibrator.get_batch_size()))
+        batch_size = calibrator.get_batch_size()
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+            raise TypeError(f"{owner}.get_batch_size() must return a positive int, got {batch_size!r}")
+        check = _BatchChecker(owner, names, int(batch_size))
         tick = _progress(getattr(calibrator, "num_batches", None), progress)
-        index = 0
+        index = 1  # batches are numbered from 1 in messages, as calib.calibrate does
         try:
             while True:
                 batch = check(calibrator.get_batch(list(names)), index)
@@ -127,7 +130,7 @@ def _calibrate(builder: _core.Builder, calibrator: IInt8Calibrator, progress: bo
                     break
                 inputs = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in batch.items()}
                 session.observe_with(lambda collector: builder.calibrate_batch(inputs, collector._native))
-                tick(index)
+                tick(index - 1)
                 index += 1
         finally:
             tick(-1)
