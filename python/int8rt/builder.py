@@ -14,14 +14,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
 from . import _core
-from .calib.session import CalibrationSession, _BatchChecker
+from .calib.session import CalibrationSession, pull_batches
 from .calibrator import IInt8Calibrator
 from .engine import Engine
 from .kernels import get_max_isa, set_max_isa
@@ -51,7 +50,7 @@ class BuilderConfig:
             engines pick kernels again when loaded.
         num_threads: threads for calibration and the build (None: all CPUs).
         optimize: run the graph passes (BN folding, fusions).
-        progress: show calibration progress (tqdm when installed) on stderr.
+        progress: show a calibration batch counter on stderr.
         batch_size: static batch for ONNX models whose batch dim is not symbolic.
     """
 
@@ -64,7 +63,6 @@ class BuilderConfig:
     optimize: bool = True
     progress: bool = False
     batch_size: Optional[int] = None
-    _extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def _to_network(model: ModelSource, batch_size: Optional[int]) -> Network:
@@ -95,45 +93,16 @@ def _build_settings(config: BuilderConfig) -> Iterator[None]:
                 set_max_isa(old_isa)
 
 
-def _progress(total: Optional[int], enabled: bool) -> Callable[[int], None]:
-    if not enabled:
-        return lambda n: None
-    try:
-        from tqdm import tqdm  # optional
-
-        bar = tqdm(total=total, desc="calibrating", unit="batch", file=sys.stderr)
-        return lambda n: bar.update(1) if n >= 0 else bar.close()
-    except ImportError:
-        def report(n: int) -> None:
-            if n >= 0:
-                print(f"\rcalibrating: batch {n + 1}" + (f"/{total}" if total else ""), end="", file=sys.stderr)
-            else:
-                print(file=sys.stderr)
-        return report
-
-
 def _calibrate(builder: _core.Builder, calibrator: IInt8Calibrator, progress: bool) -> dict[str, float]:
+    """Runs TensorRT's calibration loop with the builder's float32 network as
+    the forward pass; activations go straight from C++ into the histograms."""
     session = CalibrationSession(calibrator)
     if not session.from_cache:
-        names = builder.input_names()
-        owner = type(calibrator).__name__
-        batch_size = calibrator.get_batch_size()
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-            raise TypeError(f"{owner}.get_batch_size() must return a positive int, got {batch_size!r}")
-        check = _BatchChecker(owner, names, int(batch_size))
-        tick = _progress(getattr(calibrator, "num_batches", None), progress)
-        index = 1  # batches are numbered from 1 in messages, as calib.calibrate does
-        try:
-            while True:
-                batch = check(calibrator.get_batch(list(names)), index)
-                if batch is None:
-                    break
-                inputs = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in batch.items()}
-                session.observe_with(lambda collector: builder.calibrate_batch(inputs, collector._native))
-                tick(index - 1)
-                index += 1
-        finally:
-            tick(-1)
+        def feed(inputs: dict[str, np.ndarray]) -> None:
+            arrays = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()}
+            session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
+
+        pull_batches(calibrator, session, builder.input_names(), feed, progress=progress)
     return session.finish().scales
 
 
