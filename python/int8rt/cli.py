@@ -34,7 +34,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         if args.calibrator_class:
             module_name, _, class_name = args.calibrator_class.partition(":")
             if not class_name:
-                raise SystemExit("--calibrator-class must look like module:Class")
+                raise ValueError("--calibrator-class must look like module:Class")
             sys.path.insert(0, os.getcwd())
             config.calibrator = getattr(importlib.import_module(module_name), class_name)()
         elif args.calib_data or args.cache:
@@ -46,7 +46,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             config.calibrator = make_calibrator(data, algorithm=args.calibrator, batch_size=args.batch_size,
                                                 cache_file=args.cache)
         else:
-            raise SystemExit("an INT8 build needs --calib-data, --cache or --calibrator-class")
+            raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class")
     t0 = time.perf_counter()
     engine = int8rt.build_engine(args.model, config)
     engine.save(args.output)
