@@ -17,6 +17,7 @@ void bind_engine(pybind11::module_& m);
 // calling bind_kernel_ops on it (bind_kernel_ops.cc).
 void bind_kernels(pybind11::module_& m);
 void bind_kernel_ops(pybind11::module_& kernels_module);
+void bind_executor_testing(pybind11::module_& m);
 
 }  // namespace python
 }  // namespace int8rt

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   int8rt::python::bind_cache_collector(m);
   int8rt::python::bind_engine(m);
   int8rt::python::bind_kernels(m);
+  int8rt::python::bind_executor_testing(m);
 }

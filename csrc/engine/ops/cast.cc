@@ -1,0 +1,63 @@
+// Cast (ONNX) between the engine's dtypes, to float32 (to = 1) or int64
+// (to = 7); any other target is NotSupported at creation. float -> int64
+// truncates toward zero (C++ conversion, as ONNX Runtime does).
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+template <typename To, typename From>
+void convert(const From* x, To* y, int64_t n) {
+  parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = static_cast<To>(x[i]);
+  });
+}
+
+template <typename To>
+void convert_from(const Value& x, To* y) {
+  const int64_t n = x.numel();
+  switch (x.dtype()) {
+    case DataType::kFloat32: convert(x.data<float>(), y, n); break;
+    case DataType::kInt8: convert(x.data<int8_t>(), y, n); break;
+    case DataType::kInt32: convert(x.data<int32_t>(), y, n); break;
+    case DataType::kInt64: convert(x.data<int64_t>(), y, n); break;
+  }
+}
+
+class CastLayer : public Layer {
+ public:
+  CastLayer(const Node& node, DataType to) : to_(to), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    return {{to_, require_any(in, 0, prefix_).shape()}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    if (to_ == DataType::kFloat32) convert_from(*in[0], out[0]->data<float>());
+    else convert_from(*in[0], out[0]->data<int64_t>());
+  }
+
+  std::string describe() const override { return to_ == DataType::kFloat32 ? "cast->f32" : "cast->i64"; }
+
+ private:
+  DataType to_;
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
+  int64_t to = node.attrs.get_int("to", -1);
+  if (to == 1) return std::make_unique<CastLayer>(node, DataType::kFloat32);
+  if (to == 7) return std::make_unique<CastLayer>(node, DataType::kInt64);
+  throw unsupported_attr(node, "to", std::to_string(to), "only float32 (1) and int64 (7)");
+}
+
+INT8RT_REGISTER_LAYER("Cast", make_cast);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,257 @@
+// Float32 Conv (ONNX Conv, opset 11+): 1-D and 2-D, NCHW, group, strides,
+// dilations, pads, auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER), optional
+// bias, plus the fused epilogue of graph/passes/passes.h (int8rt_residual,
+// int8rt_activation). 1-D runs as 2-D with H = 1.
+//
+// Compute: depthwise (group == C == M) convolutions run direct, one output
+// plane per task with the inner loop over output columns; everything else is
+// im2col (skipped for 1x1/stride-1/no-pad) + the blocked SGEMM
+// (fp32_gemm.h): y[g] = W[g] (M/G x C/G*kh*kw) * col (C/G*kh*kw x OH*OW).
+#include <algorithm>
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/fp32_gemm.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+struct Geom {
+  int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
+};
+
+// col[(c*kh + i)*kw + j][oy*ow + ox] = x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw] (0 outside).
+void im2col(const float* x, const Geom& g, int64_t channels, float* col, bool parallel) {
+  const int64_t rows = channels * g.kh * g.kw, P = g.oh * g.ow;
+  auto body = [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      int64_t c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
+      const float* plane = x + c * g.H * g.W;
+      float* dst = col + r * P;
+      int64_t off = j * g.dw - g.pw;  // ix = ox*sw + off
+      int64_t lo = off >= 0 ? 0 : std::min(g.ow, (-off + g.sw - 1) / g.sw);
+      int64_t hi = g.W - off <= 0 ? 0 : std::min(g.ow, (g.W - off + g.sw - 1) / g.sw);
+      hi = std::max(hi, lo);
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        float* d = dst + oy * g.ow;
+        int64_t iy = oy * g.sh - g.ph + i * g.dh;
+        if (iy < 0 || iy >= g.H) {
+          std::fill(d, d + g.ow, 0.f);
+          continue;
+        }
+        const float* src = plane + iy * g.W + off;
+        std::fill(d, d + lo, 0.f);
+        if (g.sw == 1) {
+          for (int64_t ox = lo; ox < hi; ++ox) d[ox] = src[ox];
+        } else {
+          for (int64_t ox = lo; ox < hi; ++ox) d[ox] = src[ox * g.sw];
+        }
+        std::fill(d + hi, d + g.ow, 0.f);
+      }
+    }
+  };
+  if (parallel) parallel_for(rows, 4, body);
+  else body(0, rows);
+}
+
+// Depthwise: one (n, c) output plane per task; bias, then taps in (ky, kx) order.
+void depthwise(const float* x, const float* w, const float* bias, float* y, const Geom& g) {
+  parallel_for(g.N * g.C, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      int64_t c = t % g.C;
+      const float* plane = x + t * g.H * g.W;
+      float* out = y + t * g.oh * g.ow;
+      std::fill(out, out + g.oh * g.ow, bias ? bias[c] : 0.f);
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const float wv = w[(c * g.kh + ky) * g.kw + kx];
+          int64_t off = kx * g.dw - g.pw;
+          int64_t lo = off >= 0 ? 0 : std::min(g.ow, (-off + g.sw - 1) / g.sw);
+          int64_t hi = std::max(lo, g.W - off <= 0 ? 0 : std::min(g.ow, (g.W - off + g.sw - 1) / g.sw));
+          for (int64_t oy = 0; oy < g.oh; ++oy) {
+            int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= g.H) continue;
+            const float* src = plane + iy * g.W + off;
+            float* d = out + oy * g.ow;
+            if (g.sw == 1) {
+              for (int64_t ox = lo; ox < hi; ++ox) d[ox] += wv * src[ox];
+            } else {
+              for (int64_t ox = lo; ox < hi; ++ox) d[ox] += wv * src[ox * g.sw];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+class ConvLayer : public Layer {
+ public:
+  ConvLayer(const Node& node, WindowAttrs w, int64_t group, size_t rank)
+      : w_(std::move(w)), group_(group), rank_(rank), act_(parse_fused_activation(node)),
+        residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
+        prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    Geom g = geometry(in);
+    Shape out = rank_ == 1 ? Shape{g.N, g.M, g.ow} : Shape{g.N, g.M, g.oh, g.ow};
+    if (residual_ >= 0) {
+      const Value& r = require_input(in, static_cast<size_t>(residual_), DataType::kFloat32, prefix_);
+      if (r.shape() != out) {
+        throw InvalidArgument(prefix_ + "residual shape " + shape_str(r.shape()) + " differs from output " +
+                              shape_str(out));
+      }
+    }
+    return {{DataType::kFloat32, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    Geom g = geometry(in);
+    const float* x = in[0]->data<float>();
+    const float* w = in[1]->data<float>();
+    const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
+    float* y = out[0]->data<float>();
+    if (g.G == g.C && g.M == g.C && g.G > 1) {
+      depthwise(x, w, bias, y, g);
+    } else {
+      gemm_path(x, w, bias, y, g);
+    }
+    epilogue(in, y, g);
+  }
+
+  std::string describe() const override {
+    return "fp32 conv" + std::to_string(rank_) + "d group=" + std::to_string(group_) + act_.describe();
+  }
+
+ private:
+  void gemm_path(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
+    const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
+    const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
+                           g.oh == g.H && g.ow == g.W;
+    auto one = [&](int64_t n, int64_t grp, std::vector<float>& col, bool parallel) {
+      const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
+      float* yg = y + (n * g.M + grp * Mg) * P;
+      if (bias) {
+        for (int64_t m = 0; m < Mg; ++m) std::fill(yg + m * P, yg + (m + 1) * P, bias[grp * Mg + m]);
+      }
+      const float* b = xg;
+      if (!pointwise) {
+        col.resize(static_cast<size_t>(K * P));
+        im2col(xg, g, Cg, col.data(), parallel);
+        b = col.data();
+      }
+      sgemm(Mg, P, K, {w + grp * Mg * K, K, false}, {b, P, false}, yg, P, bias != nullptr, parallel);
+    };
+    if (g.G == 1) {
+      std::vector<float> col;
+      for (int64_t n = 0; n < g.N; ++n) one(n, 0, col, true);
+    } else {
+      parallel_for(g.N * g.G, 1, [&](int64_t begin, int64_t end) {
+        std::vector<float> col;
+        for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, col, false);
+      });
+    }
+  }
+
+  void epilogue(const std::vector<const Value*>& in, float* y, const Geom& g) const {
+    if (residual_ < 0 && act_.kind == FusedActivation::Kind::kNone) return;
+    const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+    const int64_t P = g.oh * g.ow;
+    parallel_for(g.N * g.M, std::max<int64_t>(1, 4096 / P), [&](int64_t begin, int64_t end) {
+      float* p = y + begin * P;
+      int64_t n = (end - begin) * P;
+      if (r) {
+        const float* q = r + begin * P;
+        for (int64_t i = 0; i < n; ++i) p[i] = p[i] + q[i];
+      }
+      act_.apply(p, n);
+    });
+  }
+
+  Geom geometry(const std::vector<const Value*>& in) const {
+    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& Wt = require_input(in, 1, DataType::kFloat32, prefix_);
+    const Shape& xs = X.shape();
+    const Shape& ws = Wt.shape();
+    if (xs.size() != rank_ + 2 || ws.size() != rank_ + 2) {
+      throw InvalidArgument(prefix_ + "input " + shape_str(xs) + " and weights " + shape_str(ws) + " must be " +
+                            std::to_string(rank_ + 2) + "-D");
+    }
+    Geom g{};
+    g.N = xs[0];
+    g.C = xs[1];
+    g.M = ws[0];
+    g.G = group_;
+    if (ws[1] * group_ != g.C || g.M % group_ != 0) {
+      throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match input channels " +
+                            std::to_string(g.C) + " with group " + std::to_string(group_));
+    }
+    if (in.size() > 2 && in[2] && (in[2]->dtype() != DataType::kFloat32 || in[2]->shape() != Shape{g.M})) {
+      throw InvalidArgument(prefix_ + "bias must be float32 [" + std::to_string(g.M) + "], got " +
+                            shape_str(in[2]->shape()));
+    }
+    for (size_t d = 0; d < rank_; ++d) {
+      if (ws[2 + d] != w_.kernel[d]) {
+        throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match kernel_shape " +
+                              ints_str(w_.kernel));
+      }
+    }
+    DimGeom last = window_geometry(w_, rank_ - 1, xs.back(), prefix_);
+    g.W = xs.back(); g.kw = ws.back(); g.sw = w_.strides.back(); g.dw = w_.dilations.back();
+    g.pw = last.pad_begin; g.ow = last.out;
+    if (rank_ == 2) {
+      DimGeom first = window_geometry(w_, 0, xs[2], prefix_);
+      g.H = xs[2]; g.kh = ws[2]; g.sh = w_.strides[0]; g.dh = w_.dilations[0];
+      g.ph = first.pad_begin; g.oh = first.out;
+    } else {
+      g.H = 1; g.kh = 1; g.sh = 1; g.dh = 1; g.ph = 0; g.oh = 1;
+    }
+    return g;
+  }
+
+  WindowAttrs w_;
+  int64_t group_;
+  size_t rank_;
+  FusedActivation act_;
+  int64_t residual_;
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {
+  if (node.inputs.size() < 2 || node.inputs[0] < 0 || node.inputs[1] < 0) {
+    throw InvalidArgument(layer_error_prefix(node) + "needs input X and weights W");
+  }
+  WindowAttrs w = parse_window(node, true, false);
+  const Shape& ws = net.tensor(node.inputs[1]).shape;
+  if (ws.size() < 3) {
+    throw NotSupported(layer_error_prefix(node) + "weights '" + net.tensor(node.inputs[1]).name +
+                       "' need a known shape [M, C/group, k...], got " + shape_str(ws));
+  }
+  size_t rank = ws.size() - 2;
+  if (rank > 2) throw NotSupported(layer_error_prefix(node) + std::to_string(rank) + "-D convolution is not supported");
+  Shape kernel(ws.begin() + 2, ws.end());
+  if (!w.kernel.empty() && w.kernel != kernel) {
+    throw InvalidArgument(layer_error_prefix(node) + "kernel_shape " + ints_str(w.kernel) +
+                          " does not match weights " + shape_str(ws));
+  }
+  w.kernel = kernel;
+  fill_window_defaults(w, rank, node);
+  int64_t group = node.attrs.get_int("group", 1);
+  if (group < 1) throw InvalidArgument(layer_error_prefix(node) + "group must be >= 1");
+  if (node.attrs.has("int8rt_residual")) {
+    int64_t r = node.attrs.get_int("int8rt_residual", -1);
+    if (r != 3 || !has_input(node, 3)) {
+      throw unsupported_attr(node, "int8rt_residual", std::to_string(r), "expected 3, the index of a 4th input");
+    }
+  }
+  return std::make_unique<ConvLayer>(node, std::move(w), group, rank);
+}
+
+INT8RT_REGISTER_LAYER("Conv", make_conv);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,169 @@
+// Float32 ConvTranspose (ONNX, opset 11+): 1-D and 2-D, NCHW, weights
+// [C, M/group, k...], group, strides, dilations, explicit pads,
+// output_padding, auto_pad NOTSET / VALID, optional bias:
+//   out = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - pad_begin - pad_end
+// Not supported (NotSupported at creation): output_shape and auto_pad
+// SAME_UPPER / SAME_LOWER, whose split of an odd total padding differs
+// between the ONNX spec and ONNX Runtime.
+//
+// Compute per image and group: col = W_g^T (M/G*kh*kw x C/G) * x_g
+// (C/G x H*W) with the blocked SGEMM, then col2im scatters col into the
+// output planes (one output channel per task, so no two tasks write the
+// same element): y[m][iy*sh - ph + i*dh][ix*sw - pw + j*dw] += col[(m, i, j)][iy, ix].
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/fp32_gemm.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+struct Geom {
+  int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
+};
+
+class ConvTransposeLayer : public Layer {
+ public:
+  ConvTransposeLayer(const Node& node, WindowAttrs w, std::vector<int64_t> out_pad, int64_t group, size_t rank)
+      : w_(std::move(w)), out_pad_(std::move(out_pad)), group_(group), rank_(rank),
+        prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    Geom g = geometry(in);
+    return {{DataType::kFloat32, rank_ == 1 ? Shape{g.N, g.M, g.ow} : Shape{g.N, g.M, g.oh, g.ow}}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Geom g = geometry(in);
+    const float* x = in[0]->data<float>();
+    const float* w = in[1]->data<float>();
+    const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
+    float* y = out[0]->data<float>();
+    const int64_t Cg = g.C / g.G, Mg = g.M / g.G, R = Mg * g.kh * g.kw, P = g.H * g.W, OP = g.oh * g.ow;
+    std::vector<float> col(static_cast<size_t>(R * P));
+    for (int64_t n = 0; n < g.N; ++n) {
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        sgemm(R, P, Cg, {w + grp * Cg * R, R, true}, {x + (n * g.C + grp * Cg) * P, P, false}, col.data(), P, false);
+        parallel_for(Mg, 1, [&](int64_t b, int64_t e) {
+          for (int64_t m = b; m < e; ++m) {
+            float* plane = y + (n * g.M + grp * Mg + m) * OP;
+            std::fill(plane, plane + OP, bias ? bias[grp * Mg + m] : 0.f);
+            for (int64_t i = 0; i < g.kh; ++i) {
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const float* c = col.data() + ((m * g.kh + i) * g.kw + j) * P;
+                for (int64_t iy = 0; iy < g.H; ++iy) {
+                  int64_t oy = iy * g.sh - g.ph + i * g.dh;
+                  if (oy < 0 || oy >= g.oh) continue;
+                  float* dst = plane + oy * g.ow;
+                  const float* src = c + iy * g.W;
+                  for (int64_t ix = 0; ix < g.W; ++ix) {
+                    int64_t ox = ix * g.sw - g.pw + j * g.dw;
+                    if (ox >= 0 && ox < g.ow) dst[ox] += src[ix];
+                  }
+                }
+              }
+            }
+          }
+        });
+      }
+    }
+  }
+
+  std::string describe() const override { return "fp32 convtranspose group=" + std::to_string(group_); }
+
+ private:
+  Geom geometry(const std::vector<const Value*>& in) const {
+    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& Wt = require_input(in, 1, DataType::kFloat32, prefix_);
+    const Shape& xs = X.shape();
+    const Shape& ws = Wt.shape();
+    if (xs.size() != rank_ + 2 || ws.size() != rank_ + 2) {
+      throw InvalidArgument(prefix_ + "input " + shape_str(xs) + " and weights " + shape_str(ws) + " must be " +
+                            std::to_string(rank_ + 2) + "-D");
+    }
+    Geom g{};
+    g.N = xs[0];
+    g.C = xs[1];
+    g.G = group_;
+    g.M = ws[1] * group_;
+    if (ws[0] != g.C || g.C % group_ != 0) {
+      throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match input channels " +
+                            std::to_string(g.C) + " with group " + std::to_string(group_));
+    }
+    if (in.size() > 2 && in[2] && (in[2]->dtype() != DataType::kFloat32 || in[2]->shape() != Shape{g.M})) {
+      throw InvalidArgument(prefix_ + "bias must be float32 [" + std::to_string(g.M) + "]");
+    }
+    auto dim = [&](size_t d, int64_t* in_size, int64_t* k, int64_t* s, int64_t* dil, int64_t* pb, int64_t* o) {
+      *in_size = xs[2 + d];
+      *k = ws[2 + d];
+      *s = w_.strides[d];
+      *dil = w_.dilations[d];
+      *pb = w_.auto_pad == WindowAttrs::AutoPad::kValid ? 0 : w_.pads[d];
+      int64_t pe = w_.auto_pad == WindowAttrs::AutoPad::kValid ? 0 : w_.pads[d + rank_];
+      *o = *s * (*in_size - 1) + out_pad_[d] + (*k - 1) * *dil + 1 - *pb - pe;
+      if (*o <= 0) throw InvalidArgument(prefix_ + "pads leave an empty output along spatial dim " + std::to_string(d));
+    };
+    dim(rank_ - 1, &g.W, &g.kw, &g.sw, &g.dw, &g.pw, &g.ow);
+    if (rank_ == 2) {
+      dim(0, &g.H, &g.kh, &g.sh, &g.dh, &g.ph, &g.oh);
+    } else {
+      g.H = g.kh = g.sh = g.dh = g.oh = 1;
+      g.ph = 0;
+    }
+    return g;
+  }
+
+  WindowAttrs w_;
+  std::vector<int64_t> out_pad_;
+  int64_t group_;
+  size_t rank_;
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_conv_transpose(const Network& net, const Node& node) {
+  if (node.inputs.size() < 2 || node.inputs[0] < 0 || node.inputs[1] < 0) {
+    throw InvalidArgument(layer_error_prefix(node) + "needs input X and weights W");
+  }
+  WindowAttrs w = parse_window(node, true, false);
+  if (w.auto_pad == WindowAttrs::AutoPad::kSameUpper || w.auto_pad == WindowAttrs::AutoPad::kSameLower) {
+    throw unsupported_attr(node, "auto_pad", node.attrs.get_string("auto_pad", ""),
+                           "the ONNX spec and ONNX Runtime split odd padding differently; give explicit pads");
+  }
+  if (node.attrs.has("output_shape")) {
+    throw unsupported_attr(node, "output_shape", ints_str(node.attrs.get_ints("output_shape", {})),
+                           "give explicit pads and output_padding");
+  }
+  const Shape& ws = net.tensor(node.inputs[1]).shape;
+  if (ws.size() < 3 || ws.size() > 4) {
+    throw NotSupported(layer_error_prefix(node) + "weights '" + net.tensor(node.inputs[1]).name +
+                       "' must have a known 1-D or 2-D kernel shape, got " + shape_str(ws));
+  }
+  const size_t rank = ws.size() - 2;
+  Shape kernel(ws.begin() + 2, ws.end());
+  if (!w.kernel.empty() && w.kernel != kernel) {
+    throw InvalidArgument(layer_error_prefix(node) + "kernel_shape " + ints_str(w.kernel) + " does not match weights " +
+                          shape_str(ws));
+  }
+  w.kernel = kernel;
+  fill_window_defaults(w, rank, node);
+  std::vector<int64_t> out_pad = node.attrs.get_ints("output_padding", std::vector<int64_t>(rank, 0));
+  if (out_pad.size() != rank) throw InvalidArgument(layer_error_prefix(node) + "output_padding needs one value per spatial dim");
+  for (size_t d = 0; d < rank; ++d) {
+    if (out_pad[d] < 0 || out_pad[d] >= std::max(w.strides[d], w.dilations[d])) {
+      throw InvalidArgument(layer_error_prefix(node) + "output_padding " + ints_str(out_pad) +
+                            " must be smaller than the stride or dilation");
+    }
+  }
+  int64_t group = node.attrs.get_int("group", 1);
+  if (group < 1) throw InvalidArgument(layer_error_prefix(node) + "group must be >= 1");
+  return std::make_unique<ConvTransposeLayer>(node, std::move(w), std::move(out_pad), group, rank);
+}
+
+INT8RT_REGISTER_LAYER("ConvTranspose", make_conv_transpose);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

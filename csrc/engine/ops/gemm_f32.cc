@@ -1,0 +1,193 @@
+// Float32 Gemm and MatMul (ONNX semantics) on the blocked SGEMM (fp32_gemm.h).
+//
+// Gemm: Y = alpha * A' * B' + beta * C with A' = transA ? A^T : A, likewise
+// B', C unidirectionally broadcast to [M, N]; plus the fused activation of
+// graph/passes/passes.h (int8rt_activation). When alpha == beta == 1 the
+// product is accumulated onto C (one rounding per term as in MLAS); otherwise
+// Y = alpha * (A'B') + beta * C elementwise after the product.
+//
+// MatMul: numpy matmul: 1-D operands get a 1 prepended (A) / appended (B)
+// and removed from the result, batch dimensions broadcast. A batched A times
+// a 2-D B is one GEMM over the flattened rows; true batched products run
+// one GEMM per batch, in parallel over batches when each is small.
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/fp32_gemm.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+class GemmLayer : public Layer {
+ public:
+  GemmLayer(const Node& node)
+      : alpha_(static_cast<float>(node.attrs.get_float("alpha", 1.0))),
+        beta_(static_cast<float>(node.attrs.get_float("beta", 1.0))),
+        trans_a_(node.attrs.get_int("transA", 0) != 0),
+        trans_b_(node.attrs.get_int("transB", 0) != 0),
+        act_(parse_fused_activation(node)),
+        prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    int64_t M, N, K;
+    dims(in, &M, &N, &K);
+    return {{DataType::kFloat32, {M, N}}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    int64_t M, N, K;
+    dims(in, &M, &N, &K);
+    const Value& A = *in[0];
+    const Value& B = *in[1];
+    const Value* C = in.size() > 2 ? in[2] : nullptr;
+    float* y = out[0]->data<float>();
+    GemmOperand a{A.data<float>(), A.shape()[1], trans_a_};
+    GemmOperand b{B.data<float>(), B.shape()[1], trans_b_};
+    const bool has_c = C && beta_ != 0.f;
+    std::vector<int64_t> cs;
+    if (has_c) cs = broadcast_strides(C->shape(), {M, N});
+    auto c_at = [&](int64_t i, int64_t j) { return C->data<float>()[i * cs[0] + j * cs[1]]; };
+    if (has_c && alpha_ == 1.f && beta_ == 1.f) {
+      for (int64_t i = 0; i < M; ++i) {
+        for (int64_t j = 0; j < N; ++j) y[i * N + j] = c_at(i, j);
+      }
+      sgemm(M, N, K, a, b, y, N, true);
+    } else {
+      sgemm(M, N, K, a, b, y, N, false);
+      if (alpha_ != 1.f || has_c) {
+        for (int64_t i = 0; i < M; ++i) {
+          for (int64_t j = 0; j < N; ++j) {
+            float v = alpha_ * y[i * N + j];
+            y[i * N + j] = has_c ? v + beta_ * c_at(i, j) : v;
+          }
+        }
+      }
+    }
+    act_.apply(y, M * N);
+  }
+
+  std::string describe() const override { return "fp32 gemm" + act_.describe(); }
+
+ private:
+  void dims(const std::vector<const Value*>& in, int64_t* M, int64_t* N, int64_t* K) const {
+    const Value& A = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& B = require_input(in, 1, DataType::kFloat32, prefix_);
+    if (A.shape().size() != 2 || B.shape().size() != 2) {
+      throw InvalidArgument(prefix_ + "A " + shape_str(A.shape()) + " and B " + shape_str(B.shape()) +
+                            " must be 2-D");
+    }
+    *M = A.shape()[trans_a_ ? 1 : 0];
+    *K = A.shape()[trans_a_ ? 0 : 1];
+    int64_t kb = B.shape()[trans_b_ ? 1 : 0];
+    *N = B.shape()[trans_b_ ? 0 : 1];
+    if (kb != *K) {
+      throw InvalidArgument(prefix_ + "inner dimensions differ: A " + shape_str(A.shape()) + ", B " +
+                            shape_str(B.shape()) + " (transA=" + std::to_string(trans_a_) +
+                            ", transB=" + std::to_string(trans_b_) + ")");
+    }
+    if (in.size() > 2 && in[2]) {
+      const Value& C = require_input(in, 2, DataType::kFloat32, prefix_);
+      Shape target{*M, *N};
+      if (C.shape().size() > 2 || broadcast_shapes(C.shape(), target, prefix_) != target) {
+        throw InvalidArgument(prefix_ + "C " + shape_str(C.shape()) + " does not broadcast to " + shape_str(target));
+      }
+    }
+  }
+
+  float alpha_, beta_;
+  bool trans_a_, trans_b_;
+  FusedActivation act_;
+  std::string prefix_;
+};
+
+class MatMulLayer : public Layer {
+ public:
+  explicit MatMulLayer(const Node& node) : prefix_(layer_error_prefix(node)) {}
+
+  struct Plan {
+    Shape out, batch;      // output shape; broadcast batch dims
+    int64_t M, N, K;
+    Shape a_batch, b_batch;  // operands' batch dims (rank-aligned to batch)
+  };
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    return {{DataType::kFloat32, plan(in).out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    Plan p = plan(in);
+    const float* a = in[0]->data<float>();
+    const float* b = in[1]->data<float>();
+    float* y = out[0]->data<float>();
+    int64_t nb = shape_numel(p.batch), b_count = shape_numel(p.b_batch);
+    if (b_count == 1) {  // B shared by every batch: one GEMM over all rows of A
+      int64_t a_count = shape_numel(p.a_batch);
+      if (a_count == nb) {
+        sgemm(nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
+        return;
+      }
+    }
+    std::vector<int64_t> sa = broadcast_strides(p.a_batch, p.batch), sb = broadcast_strides(p.b_batch, p.batch);
+    auto one = [&](int64_t t, bool parallel) {
+      int64_t oa = 0, ob = 0, r = t;
+      for (size_t d = p.batch.size(); d-- > 0;) {
+        int64_t idx = r % p.batch[d];
+        r /= p.batch[d];
+        oa += idx * sa[d];
+        ob += idx * sb[d];
+      }
+      sgemm(p.M, p.N, p.K, {a + oa * p.M * p.K, p.K, false}, {b + ob * p.K * p.N, p.N, false},
+            y + t * p.M * p.N, p.N, false, parallel);
+    };
+    if (p.M * p.N * p.K < (1 << 20) && nb > 1) {
+      parallel_for(nb, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) one(t, false);
+      });
+    } else {
+      for (int64_t t = 0; t < nb; ++t) one(t, true);
+    }
+  }
+
+  std::string describe() const override { return "fp32 matmul"; }
+
+ private:
+  Plan plan(const std::vector<const Value*>& in) const {
+    const Value& A = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& B = require_input(in, 1, DataType::kFloat32, prefix_);
+    Shape as = A.shape(), bs = B.shape();
+    if (as.empty() || bs.empty()) throw InvalidArgument(prefix_ + "MatMul operands must be at least 1-D");
+    bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+    if (a_vec) as.insert(as.begin(), 1);
+    if (b_vec) bs.push_back(1);
+    Plan p;
+    p.M = as[as.size() - 2];
+    p.K = as.back();
+    p.N = bs.back();
+    if (bs[bs.size() - 2] != p.K) {
+      throw InvalidArgument(prefix_ + "inner dimensions differ: " + shape_str(A.shape()) + " x " +
+                            shape_str(B.shape()));
+    }
+    p.a_batch.assign(as.begin(), as.end() - 2);
+    p.b_batch.assign(bs.begin(), bs.end() - 2);
+    p.batch = broadcast_shapes(p.a_batch, p.b_batch, prefix_);
+    p.out = p.batch;
+    if (!a_vec) p.out.push_back(p.M);
+    if (!b_vec) p.out.push_back(p.N);
+    return p;
+  }
+
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_gemm(const Network&, const Node& node) { return std::make_unique<GemmLayer>(node); }
+std::unique_ptr<Layer> make_matmul(const Network&, const Node& node) { return std::make_unique<MatMulLayer>(node); }
+
+INT8RT_REGISTER_LAYER("Gemm", make_gemm);
+INT8RT_REGISTER_LAYER("MatMul", make_matmul);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,92 @@
+// int8rt.QAdd and int8rt.QConcat: int8 tensors combined with per-input
+// rescaling to the output scale (affine formulas of the reference kernels,
+// multipliers computed once here with kernels::make_add_params /
+// rescale_multiplier).
+#include "engine/layer.h"
+#include "int8rt/error.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/requant_params.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+float attr_scale(const Node& node, const char* key) {
+  double s = node.attrs.get_float(key, 0.0);
+  if (!(s > 0.0)) throw InvalidArgument(layer_error_prefix(node) + key + " must be > 0");
+  return static_cast<float>(s);
+}
+
+class QAddLayer : public Layer {
+ public:
+  explicit QAddLayer(const Node& node) : name_(node.name) {
+    std::string act = node.attrs.get_string("act", "none");
+    if (act != "none" && act != "relu") throw NotSupported(layer_error_prefix(node) + "activation '" + act + "'");
+    params_ = kernels::make_add_params(attr_scale(node, "a_scale"), attr_scale(node, "b_scale"),
+                                       attr_scale(node, "out_scale"), act == "relu");
+  }
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (in.size() != 2 || in[0]->dtype() != DataType::kInt8 || in[1]->dtype() != DataType::kInt8 ||
+        in[0]->shape() != in[1]->shape()) {
+      throw InvalidArgument("node '" + name_ + "': QAdd needs two int8 tensors of the same shape");
+    }
+    return {{DataType::kInt8, in[0]->shape()}};
+  }
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    kernels::ref::add_s8(in[0]->numel(), in[0]->data<int8_t>(), in[1]->data<int8_t>(), params_, out[0]->data<int8_t>());
+  }
+  std::string describe() const override { return "ref"; }
+
+ private:
+  std::string name_;
+  kernels::AddParams params_;
+};
+
+class QConcatLayer : public Layer {
+ public:
+  explicit QConcatLayer(const Node& node) : name_(node.name) {
+    std::vector<double> scales = node.attrs.get_floats("in_scales", {});
+    float s_out = attr_scale(node, "out_scale");
+    if (scales.size() != node.inputs.size()) {
+      throw InvalidArgument(layer_error_prefix(node) + "needs one input scale per input");
+    }
+    for (double s : scales) multipliers_.push_back(kernels::rescale_multiplier(static_cast<float>(s), s_out));
+  }
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    Shape s = in.at(0)->shape();
+    int64_t channels = 0;
+    for (const Value* v : in) {
+      const Shape& t = v->shape();
+      if (v->dtype() != DataType::kInt8 || t.size() != 4 || t[0] != s[0] || t[1] != s[1] || t[2] != s[2]) {
+        throw InvalidArgument("node '" + name_ + "': QConcat inputs must be int8 NHWC with equal N, H, W");
+      }
+      channels += t[3];
+    }
+    s[3] = channels;
+    return {{DataType::kInt8, s}};
+  }
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    std::vector<kernels::ref::ConcatInput> inputs;
+    for (size_t i = 0; i < in.size(); ++i) {
+      inputs.push_back({in[i]->data<int8_t>(), static_cast<int>(in[i]->shape()[3]), multipliers_[i]});
+    }
+    const Shape& s = in[0]->shape();
+    kernels::ref::concat_s8(s[0] * s[1] * s[2], inputs, out[0]->data<int8_t>());
+  }
+  std::string describe() const override { return "ref"; }
+
+ private:
+  std::string name_;
+  std::vector<float> multipliers_;
+};
+
+INT8RT_REGISTER_LAYER("int8rt.QAdd", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  return std::make_unique<QAddLayer>(node);
+});
+INT8RT_REGISTER_LAYER("int8rt.QConcat", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  return std::make_unique<QConcatLayer>(node);
+});
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

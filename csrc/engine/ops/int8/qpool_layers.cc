@@ -1,0 +1,94 @@
+// int8rt.QMaxPool, int8rt.QAveragePool, int8rt.QGlobalAveragePool: int8
+// pooling on NHWC tensors with the reference kernels' arithmetic (max is
+// exact and keeps the scale; averages requantize to the output scale).
+#include "engine/layer.h"
+#include "int8rt/error.h"
+#include "kernels/ref/ref_kernels.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+enum class PoolKind { kMax, kAverage, kGlobalAverage };
+
+class QPoolLayer : public Layer {
+ public:
+  QPoolLayer(const Network& net, const Node& node, PoolKind kind) : kind_(kind), name_(node.name) {
+    const Tensor& x = net.tensor(node.inputs.at(0));
+    if (x.shape.size() != 4) throw InvalidArgument(layer_error_prefix(node) + "input must be NHWC rank 4");
+    shape_.H = static_cast<int>(x.shape[1]);
+    shape_.W = static_cast<int>(x.shape[2]);
+    shape_.C = static_cast<int>(x.shape[3]);
+    if (kind != PoolKind::kGlobalAverage) {
+      auto ks = node.attrs.get_ints("kernel_shape", {});
+      auto st = node.attrs.get_ints("strides", {1, 1});
+      auto pd = node.attrs.get_ints("pads", {0, 0, 0, 0});
+      if (ks.size() != 2 || st.size() != 2 || pd.size() != 4) {
+        throw InvalidArgument(layer_error_prefix(node) + "needs 2-D kernel_shape, strides and 4 pads");
+      }
+      shape_.R = static_cast<int>(ks[0]);
+      shape_.S = static_cast<int>(ks[1]);
+      shape_.stride_h = static_cast<int>(st[0]);
+      shape_.stride_w = static_cast<int>(st[1]);
+      shape_.pad_top = static_cast<int>(pd[0]);
+      shape_.pad_left = static_cast<int>(pd[1]);
+      shape_.pad_bottom = static_cast<int>(pd[2]);
+      shape_.pad_right = static_cast<int>(pd[3]);
+      shape_.count_include_pad = node.attrs.get_int("count_include_pad", 0) != 0;
+      try {
+        shape_.validate();
+      } catch (const InvalidArgument& e) {
+        throw InvalidArgument(layer_error_prefix(node) + e.what());
+      }
+    }
+    s_in_ = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
+    s_out_ = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
+    if (kind != PoolKind::kMax && !(s_in_ > 0.f && s_out_ > 0.f)) {
+      throw InvalidArgument(layer_error_prefix(node) + "needs positive in_scale and out_scale");
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Shape& s = in[0]->shape();
+    if (in[0]->dtype() != DataType::kInt8 || s.size() != 4 || s[1] != shape_.H || s[2] != shape_.W || s[3] != shape_.C) {
+      throw InvalidArgument("node '" + name_ + "': unexpected input " + shape_str(s));
+    }
+    if (kind_ == PoolKind::kGlobalAverage) return {{DataType::kInt8, {s[0], 1, 1, shape_.C}}};
+    return {{DataType::kInt8, {s[0], shape_.out_h(), shape_.out_w(), shape_.C}}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    int batch = static_cast<int>(in[0]->shape()[0]);
+    const int8_t* x = in[0]->data<int8_t>();
+    int8_t* y = out[0]->data<int8_t>();
+    switch (kind_) {
+      case PoolKind::kMax: kernels::ref::maxpool_s8(shape_, batch, x, y); break;
+      case PoolKind::kAverage: kernels::ref::avgpool_s8(shape_, batch, x, s_in_, s_out_, y); break;
+      case PoolKind::kGlobalAverage:
+        kernels::ref::global_avgpool_s8(batch, static_cast<int64_t>(shape_.H) * shape_.W, shape_.C, x, s_in_, s_out_, y);
+        break;
+    }
+  }
+
+  std::string describe() const override { return "ref"; }
+
+ private:
+  PoolKind kind_;
+  std::string name_;
+  kernels::PoolShape shape_;
+  float s_in_ = 0.f, s_out_ = 0.f;
+};
+
+LayerFactory make(PoolKind kind) {
+  return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+    return std::make_unique<QPoolLayer>(net, node, kind);
+  };
+}
+
+INT8RT_REGISTER_LAYER("int8rt.QMaxPool", make(PoolKind::kMax));
+INT8RT_REGISTER_LAYER("int8rt.QAveragePool", make(PoolKind::kAverage));
+INT8RT_REGISTER_LAYER("int8rt.QGlobalAveragePool", make(PoolKind::kGlobalAverage));
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

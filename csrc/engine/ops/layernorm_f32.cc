@@ -1,0 +1,112 @@
+// Float32 LayerNormalization (ONNX opset 17): normalises over the trailing
+// dimensions [axis, rank):
+//   mean = sum(x) / n, var = sum((x - mean)^2) / n,
+//   y = (x - mean) / sqrt(var + epsilon) * Scale + B
+// Scale and optional B broadcast (unidirectionally) to the normalised shape.
+// Statistics are accumulated in double (two passes) and rounded once, so the
+// result does not depend on the summation order beyond float rounding of y.
+// The optional outputs Mean and InvStdDev ([d0..d(axis-1), 1, ..., 1]) are
+// produced when the node has them. stash_type other than 1 is NotSupported.
+#include <algorithm>
+#include <cmath>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+class LayerNormLayer : public Layer {
+ public:
+  LayerNormLayer(const Node& node, size_t num_outputs)
+      : axis_(node.attrs.get_int("axis", -1)), eps_(node.attrs.get_float("epsilon", 1e-5)),
+        num_outputs_(num_outputs), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Shape& xs = X.shape();
+    int64_t axis = normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_);
+    Shape norm(xs.begin() + axis, xs.end());
+    for (size_t i = 1; i < 3; ++i) {
+      if (i == 2 && (in.size() < 3 || !in[2])) continue;
+      const Value& p = require_input(in, i, DataType::kFloat32, prefix_);
+      if (p.shape().size() > norm.size() || broadcast_shapes(p.shape(), norm, prefix_) != norm) {
+        throw InvalidArgument(prefix_ + (i == 1 ? "Scale " : "B ") + shape_str(p.shape()) +
+                              " does not broadcast to the normalised shape " + shape_str(norm));
+      }
+    }
+    std::vector<std::pair<DataType, Shape>> out{{DataType::kFloat32, xs}};
+    Shape stat(xs.begin(), xs.begin() + axis);
+    stat.resize(xs.size(), 1);
+    for (size_t o = 1; o < num_outputs_; ++o) out.push_back({DataType::kFloat32, stat});
+    return out;
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& xs = in[0]->shape();
+    int64_t axis = normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_);
+    Shape norm(xs.begin() + axis, xs.end());
+    const int64_t n = shape_numel(norm), rows = in[0]->numel() / std::max<int64_t>(1, n);
+    std::vector<float> scale = expand(*in[1], norm), bias;
+    if (in.size() > 2 && in[2]) bias = expand(*in[2], norm);
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    float* mean_out = num_outputs_ > 1 && out[1] ? out[1]->data<float>() : nullptr;
+    float* inv_out = num_outputs_ > 2 && out[2] ? out[2]->data<float>() : nullptr;
+    parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const float* s = x + r * n;
+        float* d = y + r * n;
+        double sum = 0.0;
+        for (int64_t i = 0; i < n; ++i) sum += s[i];
+        const double mean = sum / static_cast<double>(n);
+        double sq = 0.0;
+        for (int64_t i = 0; i < n; ++i) sq += (s[i] - mean) * (s[i] - mean);
+        const double inv = 1.0 / std::sqrt(sq / static_cast<double>(n) + eps_);
+        const float m = static_cast<float>(mean), f = static_cast<float>(inv);
+        for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i];
+        if (!bias.empty()) {
+          for (int64_t i = 0; i < n; ++i) d[i] += bias[i];
+        }
+        if (mean_out) mean_out[r] = m;
+        if (inv_out) inv_out[r] = f;
+      }
+    });
+  }
+
+  std::string describe() const override { return "fp32 layernorm"; }
+
+ private:
+  static std::vector<float> expand(const Value& v, const Shape& norm) {
+    std::vector<int64_t> st = broadcast_strides(v.shape(), norm);
+    std::vector<float> out(static_cast<size_t>(shape_numel(norm)));
+    for (size_t i = 0; i < out.size(); ++i) {
+      int64_t r = static_cast<int64_t>(i), off = 0;
+      for (size_t d = norm.size(); d-- > 0;) {
+        off += (r % norm[d]) * st[d];
+        r /= norm[d];
+      }
+      out[i] = v.data<float>()[off];
+    }
+    return out;
+  }
+
+  int64_t axis_;
+  double eps_;
+  size_t num_outputs_;
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_layernorm(const Network&, const Node& node) {
+  int64_t stash = node.attrs.get_int("stash_type", 1);
+  if (stash != 1) throw unsupported_attr(node, "stash_type", std::to_string(stash));
+  return std::make_unique<LayerNormLayer>(node, node.outputs.size());
+}
+
+INT8RT_REGISTER_LAYER("LayerNormalization", make_layernorm);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

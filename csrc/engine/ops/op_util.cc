@@ -1,0 +1,231 @@
+// Shared helpers of the float32 layers (op_util.h).
+#include "engine/ops/op_util.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace int8rt {
+namespace engine {
+
+namespace {
+const char* dtype_name(DataType d) {
+  switch (d) {
+    case DataType::kFloat32: return "float32";
+    case DataType::kInt8: return "int8";
+    case DataType::kInt32: return "int32";
+    case DataType::kInt64: return "int64";
+  }
+  return "?";
+}
+}  // namespace
+
+const Value& require_any(const std::vector<const Value*>& in, size_t i, const std::string& prefix) {
+  if (i >= in.size() || !in[i]) throw InvalidArgument(prefix + "missing input " + std::to_string(i));
+  return *in[i];
+}
+
+const Value& require_input(const std::vector<const Value*>& in, size_t i, DataType dtype, const std::string& prefix) {
+  const Value& v = require_any(in, i, prefix);
+  if (v.dtype() != dtype) {
+    throw InvalidArgument(prefix + "input " + std::to_string(i) + " must be " + dtype_name(dtype) + ", got " +
+                          dtype_name(v.dtype()));
+  }
+  return v;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix) {
+  if (axis < -rank || axis >= rank) {
+    throw InvalidArgument(prefix + "axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& prefix) {
+  size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      throw InvalidArgument(prefix + "shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  int64_t s = 1;
+  for (size_t k = 0; k < shape.size(); ++k) {
+    size_t i = shape.size() - 1 - k, o = out.size() - 1 - k;
+    strides[o] = shape[i] == 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+std::vector<int64_t> int64_values(const Value& v, const std::string& prefix, const char* what) {
+  std::vector<int64_t> out(static_cast<size_t>(v.numel()));
+  if (v.dtype() == DataType::kInt64) {
+    std::copy(v.data<int64_t>(), v.data<int64_t>() + out.size(), out.begin());
+  } else if (v.dtype() == DataType::kInt32) {
+    std::copy(v.data<int32_t>(), v.data<int32_t>() + out.size(), out.begin());
+  } else {
+    throw InvalidArgument(prefix + what + " must be int64");
+  }
+  return out;
+}
+
+bool constant_ints(const Network& net, const Node& node, size_t index, const char* what, std::vector<int64_t>* out) {
+  if (!has_input(node, index)) return false;
+  const Tensor& t = constant_input(net, node, index, what);
+  if (t.dtype != DataType::kInt64) throw InvalidArgument(layer_error_prefix(node) + what + " must be int64");
+  *out = t.i64;
+  return true;
+}
+
+bool constant_floats(const Network& net, const Node& node, size_t index, const char* what, std::vector<float>* out) {
+  if (!has_input(node, index)) return false;
+  const Tensor& t = constant_input(net, node, index, what);
+  if (t.dtype != DataType::kFloat32) throw InvalidArgument(layer_error_prefix(node) + what + " must be float32");
+  *out = t.f32;
+  return true;
+}
+
+NotSupported unsupported_attr(const Node& node, const std::string& attr, const std::string& value,
+                              const std::string& why) {
+  return NotSupported(layer_error_prefix(node) + "attribute '" + attr + "' = " + value + " is not supported" +
+                      (why.empty() ? "" : " (" + why + ")"));
+}
+
+std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
+
+WindowAttrs parse_window(const Node& node, bool allow_dilations, bool allow_ceil_mode) {
+  WindowAttrs w;
+  std::string ap = node.attrs.get_string("auto_pad", "NOTSET");
+  if (ap == "NOTSET") w.auto_pad = WindowAttrs::AutoPad::kNotSet;
+  else if (ap == "SAME_UPPER") w.auto_pad = WindowAttrs::AutoPad::kSameUpper;
+  else if (ap == "SAME_LOWER") w.auto_pad = WindowAttrs::AutoPad::kSameLower;
+  else if (ap == "VALID") w.auto_pad = WindowAttrs::AutoPad::kValid;
+  else throw unsupported_attr(node, "auto_pad", "'" + ap + "'");
+  w.kernel = node.attrs.get_ints("kernel_shape", {});
+  w.strides = node.attrs.get_ints("strides", {});
+  w.dilations = node.attrs.get_ints("dilations", {});
+  w.pads = node.attrs.get_ints("pads", {});
+  if (!allow_dilations) {
+    for (int64_t d : w.dilations) {
+      if (d != 1) throw unsupported_attr(node, "dilations", ints_str(w.dilations));
+    }
+  }
+  int64_t ceil_mode = node.attrs.get_int("ceil_mode", 0);
+  if (ceil_mode != 0 && !allow_ceil_mode) throw unsupported_attr(node, "ceil_mode", std::to_string(ceil_mode));
+  w.ceil_mode = ceil_mode != 0;
+  for (int64_t s : w.strides) {
+    if (s < 1) throw InvalidArgument(layer_error_prefix(node) + "strides must be >= 1, got " + ints_str(w.strides));
+  }
+  for (int64_t d : w.dilations) {
+    if (d < 1) throw InvalidArgument(layer_error_prefix(node) + "dilations must be >= 1, got " + ints_str(w.dilations));
+  }
+  for (int64_t p : w.pads) {
+    if (p < 0) throw NotSupported(layer_error_prefix(node) + "attribute 'pads' = " + ints_str(w.pads) +
+                                  " is not supported (negative pads)");
+  }
+  return w;
+}
+
+void fill_window_defaults(WindowAttrs& w, size_t rank, const Node& node) {
+  auto fill = [&](std::vector<int64_t>& v, size_t n, int64_t value, const char* name) {
+    if (v.empty()) v.assign(n, value);
+    if (v.size() != n) {
+      throw InvalidArgument(layer_error_prefix(node) + "attribute '" + name + "' has " + std::to_string(v.size()) +
+                            " values, expected " + std::to_string(n));
+    }
+  };
+  fill(w.strides, rank, 1, "strides");
+  fill(w.dilations, rank, 1, "dilations");
+  fill(w.pads, 2 * rank, 0, "pads");
+  if (w.kernel.size() != rank) {
+    throw InvalidArgument(layer_error_prefix(node) + "kernel rank " + std::to_string(w.kernel.size()) +
+                          " does not match " + std::to_string(rank) + " spatial dimensions");
+  }
+}
+
+DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::string& prefix) {
+  size_t rank = w.kernel.size();
+  int64_t s = w.strides[d];
+  int64_t ek = (w.kernel[d] - 1) * w.dilations[d] + 1;  // effective (dilated) extent
+  DimGeom g;
+  switch (w.auto_pad) {
+    case WindowAttrs::AutoPad::kNotSet: {
+      g.pad_begin = w.pads[d];
+      g.pad_end = w.pads[d + rank];
+      int64_t span = in + g.pad_begin + g.pad_end - ek;
+      if (span < 0) break;
+      g.out = (w.ceil_mode ? (span + s - 1) / s : span / s) + 1;
+      // ceil_mode: the last window must start inside the input or the begin pad.
+      if (w.ceil_mode && (g.out - 1) * s >= in + g.pad_begin) --g.out;
+      break;
+    }
+    case WindowAttrs::AutoPad::kValid:
+      if (in - ek >= 0) g.out = (in - ek) / s + 1;
+      break;
+    case WindowAttrs::AutoPad::kSameUpper:
+    case WindowAttrs::AutoPad::kSameLower: {
+      g.out = (in + s - 1) / s;
+      int64_t total = std::max<int64_t>(0, (g.out - 1) * s + ek - in);
+      bool upper = w.auto_pad == WindowAttrs::AutoPad::kSameUpper;
+      g.pad_begin = upper ? total / 2 : total - total / 2;
+      g.pad_end = total - g.pad_begin;
+      break;
+    }
+  }
+  if (g.out <= 0) {
+    throw InvalidArgument(prefix + "spatial dim " + std::to_string(d) + " of size " + std::to_string(in) +
+                          " is smaller than the window (" + std::to_string(ek) + ")");
+  }
+  return g;
+}
+
+FusedActivation parse_fused_activation(const Node& node) {
+  FusedActivation a;
+  if (!node.attrs.has("int8rt_activation")) return a;
+  std::string kind = node.attrs.get_string("int8rt_activation", "");
+  const double inf = std::numeric_limits<double>::infinity();
+  if (kind == "Relu") {
+    a.kind = FusedActivation::Kind::kRelu;
+  } else if (kind == "Clip") {
+    a.kind = FusedActivation::Kind::kClip;
+    a.lo = static_cast<float>(node.attrs.get_float("int8rt_clip_min", -inf));
+    a.hi = static_cast<float>(node.attrs.get_float("int8rt_clip_max", inf));
+  } else if (kind == "LeakyRelu") {
+    a.kind = FusedActivation::Kind::kLeakyRelu;
+    a.alpha = static_cast<float>(node.attrs.get_float("int8rt_leaky_alpha", 0.01));
+  } else {
+    throw unsupported_attr(node, "int8rt_activation", "'" + kind + "'");
+  }
+  return a;
+}
+
+void FusedActivation::apply(float* y, int64_t n) const {
+  switch (kind) {
+    case Kind::kNone: break;
+    case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f; break;
+    case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = std::fmin(std::fmax(y[i], lo), hi); break;
+    case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.f ? y[i] : alpha * y[i]; break;
+  }
+}
+
+std::string FusedActivation::describe() const {
+  switch (kind) {
+    case Kind::kNone: return "";
+    case Kind::kRelu: return "+relu";
+    case Kind::kClip: return "+clip";
+    case Kind::kLeakyRelu: return "+leakyrelu";
+  }
+  return "";
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,83 @@
+// Shared helpers of the float32 layers: input checks, axis normalisation,
+// ONNX multidirectional broadcasting, constant/int64 input reading, and the
+// Conv/Pool spatial geometry (pads, auto_pad, output sizes) per the ONNX spec.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/layer.h"
+#include "engine/value.h"
+#include "int8rt/error.h"
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+// Throws InvalidArgument "<prefix>input i ..." unless input i is present and
+// of dtype `dtype`.
+const Value& require_input(const std::vector<const Value*>& in, size_t i, DataType dtype, const std::string& prefix);
+// A present input of any dtype.
+const Value& require_any(const std::vector<const Value*>& in, size_t i, const std::string& prefix);
+
+// axis in [-rank, rank) -> [0, rank); otherwise InvalidArgument.
+int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix);
+
+// ONNX multidirectional (numpy) broadcasting of two shapes.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& prefix);
+// Strides (in elements) of `shape` viewed as `out` (rank-aligned right,
+// broadcast dimensions get stride 0).
+std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out);
+
+// The int64 values of a Value (int64 or int32 dtype), e.g. a shape input.
+std::vector<int64_t> int64_values(const Value& v, const std::string& prefix, const char* what);
+// Reads an optional constant int64 input of a node at creation time; absent
+// returns false. A non-constant input throws NotSupported naming it.
+bool constant_ints(const Network& net, const Node& node, size_t index, const char* what, std::vector<int64_t>* out);
+bool constant_floats(const Network& net, const Node& node, size_t index, const char* what, std::vector<float>* out);
+
+// "node 'x' (Op): attribute 'a' = 'v' is not supported"
+NotSupported unsupported_attr(const Node& node, const std::string& attr, const std::string& value,
+                              const std::string& why = "");
+
+std::string ints_str(const std::vector<int64_t>& v);
+
+// Spatial window attributes of Conv/ConvTranspose/pools, for `rank` spatial dims.
+struct WindowAttrs {
+  enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
+  AutoPad auto_pad = AutoPad::kNotSet;
+  std::vector<int64_t> kernel;     // may be empty for Conv (taken from W)
+  std::vector<int64_t> strides;    // default 1
+  std::vector<int64_t> dilations;  // default 1
+  std::vector<int64_t> pads;       // [begin..., end...], default 0
+  bool ceil_mode = false;
+};
+// Parses auto_pad/kernel_shape/strides/dilations/pads/ceil_mode; `rank` may
+// be -1 when it is only known from the kernel shape (filled in later by
+// fill_window_defaults). Unknown auto_pad throws NotSupported.
+WindowAttrs parse_window(const Node& node, bool allow_dilations, bool allow_ceil_mode);
+void fill_window_defaults(WindowAttrs& w, size_t rank, const Node& node);
+
+// Output size and begin/end pads of one spatial dim (ONNX Conv/Pool rules).
+struct DimGeom {
+  int64_t out = 0, pad_begin = 0, pad_end = 0;
+};
+DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::string& prefix);
+
+// The fused activation of a Conv/Gemm node ("int8rt_activation" and its
+// parameters, contract in graph/passes/passes.h), with the same float32
+// formulas as the standalone Relu/Clip/LeakyRelu layers (unary_f32.cc), so a
+// fused graph reproduces the unfused one bit for bit.
+struct FusedActivation {
+  enum class Kind { kNone, kRelu, kClip, kLeakyRelu };
+  Kind kind = Kind::kNone;
+  float lo = 0.f, hi = 0.f, alpha = 0.f;
+  void apply(float* y, int64_t n) const;
+  std::string describe() const;  // "" for none
+};
+// Unknown activation names throw NotSupported naming the node.
+FusedActivation parse_fused_activation(const Node& node);
+
+}  // namespace engine
+}  // namespace int8rt

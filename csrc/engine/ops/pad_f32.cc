@@ -1,0 +1,140 @@
+// Float32 Pad (ONNX): modes constant (value from input 2, or the "value"
+// attribute of opset < 11, default 0), reflect (mirror without repeating
+// the edge) and edge (repeat the edge). pads from input 1 (opset 11+,
+// constant or run-time int64, [begin..., end...] over the axes of input 3
+// (opset 18) or all axes) or the "pads" attribute (opset < 11). Negative
+// pads crop. Mode "wrap" (opset 19) is not supported (NotSupported).
+//
+// Each output row (all dims but the last) maps to one source row (or to the
+// constant); the last dim is written as left pad / copied middle / right pad.
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+enum class Mode { kConstant, kReflect, kEdge };
+
+// Source index of output index o for a dim of size n (-1: constant).
+int64_t source(int64_t o, int64_t pad_begin, int64_t n, Mode mode) {
+  int64_t s = o - pad_begin;
+  if (s >= 0 && s < n) return s;
+  if (mode == Mode::kConstant) return -1;
+  if (mode == Mode::kEdge || n == 1) return s < 0 ? 0 : n - 1;
+  const int64_t period = 2 * (n - 1);  // reflect: ... 2 1 [0 1 2 3] 2 1 0 1 ...
+  s %= period;
+  if (s < 0) s += period;
+  return s < n ? s : period - s;
+}
+
+class PadLayer : public Layer {
+ public:
+  PadLayer(const Node& node, Mode mode, std::vector<int64_t> pads_attr, float value_attr)
+      : mode_(mode), pads_attr_(std::move(pads_attr)), value_attr_(value_attr), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    std::vector<int64_t> p = pads(in, X.shape().size());
+    Shape out = X.shape();
+    const size_t r = out.size();
+    for (size_t d = 0; d < r; ++d) {
+      out[d] += p[d] + p[d + r];
+      if (out[d] < 0) throw InvalidArgument(prefix_ + "pads " + ints_str(p) + " crop " + shape_str(X.shape()) + " below 0");
+      if (mode_ != Mode::kConstant && X.shape()[d] == 0 && out[d] > 0) {
+        throw InvalidArgument(prefix_ + "cannot reflect/edge-pad an empty dim");
+      }
+    }
+    return {{DataType::kFloat32, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& xs = in[0]->shape();
+    const Shape& os = out[0]->shape();
+    const size_t r = xs.size();
+    std::vector<int64_t> p = pads(in, r);
+    float value = value_attr_;
+    if (in.size() > 2 && in[2]) {
+      const Value& v = require_input(in, 2, DataType::kFloat32, prefix_);
+      if (v.numel() != 1) throw InvalidArgument(prefix_ + "constant_value must be a scalar");
+      value = v.data<float>()[0];
+    }
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    if (r == 0) { y[0] = x[0]; return; }
+    const int64_t n = xs[r - 1], on = os[r - 1], pb = p[r - 1];
+    int64_t rows = 1;
+    for (size_t d = 0; d + 1 < r; ++d) rows *= os[d];
+    parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, on)), [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        float* dst = y + row * on;
+        int64_t src_row = 0, t = row, mul = 1;
+        bool constant_row = false;
+        for (size_t d = r - 1; d-- > 0;) {
+          int64_t s = source(t % os[d], p[d], xs[d], mode_);
+          t /= os[d];
+          if (s < 0) { constant_row = true; break; }
+          src_row += s * mul;
+          mul *= xs[d];
+        }
+        if (constant_row) { std::fill(dst, dst + on, value); continue; }
+        const float* src = x + src_row * n;
+        int64_t lo = std::min(on, std::max<int64_t>(0, pb)), hi = std::max(lo, std::min(on, pb + n));
+        for (int64_t o = 0; o < lo; ++o) { int64_t s = source(o, pb, n, mode_); dst[o] = s < 0 ? value : src[s]; }
+        for (int64_t o = lo; o < hi; ++o) dst[o] = src[o - pb];
+        for (int64_t o = hi; o < on; ++o) { int64_t s = source(o, pb, n, mode_); dst[o] = s < 0 ? value : src[s]; }
+      }
+    });
+  }
+
+  std::string describe() const override { return "fp32 pad"; }
+
+ private:
+  // [begin..., end...] over all dims.
+  std::vector<int64_t> pads(const std::vector<const Value*>& in, size_t rank) const {
+    std::vector<int64_t> raw = pads_attr_;
+    if (in.size() > 1 && in[1]) raw = int64_values(*in[1], prefix_, "pads");
+    std::vector<int64_t> axes;
+    if (in.size() > 3 && in[3]) {
+      for (int64_t a : int64_values(*in[3], prefix_, "axes")) axes.push_back(normalize_axis(a, rank, prefix_));
+    } else {
+      for (size_t d = 0; d < rank; ++d) axes.push_back(static_cast<int64_t>(d));
+    }
+    if (raw.size() != 2 * axes.size()) {
+      throw InvalidArgument(prefix_ + "pads " + ints_str(raw) + " must have " + std::to_string(2 * axes.size()) +
+                            " values");
+    }
+    std::vector<int64_t> out(2 * rank, 0);
+    for (size_t i = 0; i < axes.size(); ++i) {
+      out[axes[i]] = raw[i];
+      out[axes[i] + rank] = raw[i + axes.size()];
+    }
+    return out;
+  }
+
+  Mode mode_;
+  std::vector<int64_t> pads_attr_;
+  float value_attr_;
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_pad(const Network&, const Node& node) {
+  std::string m = node.attrs.get_string("mode", "constant");
+  Mode mode;
+  if (m == "constant") mode = Mode::kConstant;
+  else if (m == "reflect") mode = Mode::kReflect;
+  else if (m == "edge") mode = Mode::kEdge;
+  else throw unsupported_attr(node, "mode", "'" + m + "'");
+  if (!node.attrs.has("pads") && !has_input(node, 1)) throw InvalidArgument(layer_error_prefix(node) + "needs pads");
+  return std::make_unique<PadLayer>(node, mode, node.attrs.get_ints("pads", {}),
+                                    static_cast<float>(node.attrs.get_float("value", 0.0)));
+}
+
+INT8RT_REGISTER_LAYER("Pad", make_pad);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,199 @@
+// Float32 pooling (ONNX): MaxPool and AveragePool over 1-D or 2-D NCHW
+// windows with kernel_shape, strides, pads, auto_pad, ceil_mode, dilations
+// (MaxPool, and AveragePool opset 19) and count_include_pad; GlobalMaxPool
+// and GlobalAveragePool over any number of spatial dims. MaxPool's optional
+// Indices output is not supported (NotSupported at creation).
+//
+// AveragePool divisor: with count_include_pad the taps that fall inside the
+// explicitly padded input [-pad_begin, size + pad_end) count, taps beyond it
+// (ceil_mode overhang) do not (PyTorch's and the ONNX reference's rule);
+// without it only taps inside the input count. Windows are separable, so the
+// count is count_h(oy) * count_w(ox).
+//
+// Loop order per output plane: for each tap (ky, kx), for each output row,
+// the inner loop runs over output columns, which the compiler vectorises.
+#include <algorithm>
+#include <limits>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+struct Dim {
+  int64_t in, k, s, d, pb, pe, out;
+};
+
+// Valid output index range [lo, hi) whose tap t lands inside [0, in).
+void tap_range(const Dim& g, int64_t t, int64_t* lo, int64_t* hi) {
+  int64_t off = t * g.d - g.pb;
+  *lo = off >= 0 ? 0 : std::min(g.out, (-off + g.s - 1) / g.s);
+  *hi = std::max(*lo, g.in - off <= 0 ? 0 : std::min(g.out, (g.in - off + g.s - 1) / g.s));
+}
+
+int64_t tap_count(const Dim& g, int64_t o, bool include_pad) {
+  int64_t lo = include_pad ? -g.pb : 0, hi = include_pad ? g.in + g.pe : g.in, n = 0;
+  for (int64_t t = 0; t < g.k; ++t) {
+    int64_t i = o * g.s - g.pb + t * g.d;
+    n += (i >= lo && i < hi) ? 1 : 0;
+  }
+  return n;
+}
+
+class PoolLayer : public Layer {
+ public:
+  PoolLayer(const Node& node, bool is_max, WindowAttrs w, bool include_pad)
+      : is_max_(is_max), w_(std::move(w)), include_pad_(include_pad), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    Dim h, wd;
+    return {{DataType::kFloat32, geometry(in, &h, &wd)}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    Dim h, wd;
+    Shape os = geometry(in, &h, &wd);
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    const int64_t planes = os[0] * os[1];
+    std::vector<float> count_w(static_cast<size_t>(wd.out));
+    std::vector<float> count_h(static_cast<size_t>(h.out));
+    for (int64_t o = 0; o < wd.out; ++o) count_w[o] = static_cast<float>(tap_count(wd, o, include_pad_));
+    for (int64_t o = 0; o < h.out; ++o) count_h[o] = static_cast<float>(tap_count(h, o, include_pad_));
+    const float init = is_max_ ? -std::numeric_limits<float>::infinity() : 0.f;
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const float* src = x + p * h.in * wd.in;
+        float* dst = y + p * h.out * wd.out;
+        std::fill(dst, dst + h.out * wd.out, init);
+        for (int64_t ky = 0; ky < h.k; ++ky) {
+          int64_t ylo, yhi;
+          tap_range(h, ky, &ylo, &yhi);
+          for (int64_t kx = 0; kx < wd.k; ++kx) {
+            int64_t xlo, xhi;
+            tap_range(wd, kx, &xlo, &xhi);
+            int64_t xoff = kx * wd.d - wd.pb;
+            for (int64_t oy = ylo; oy < yhi; ++oy) {
+              const float* row = src + (oy * h.s - h.pb + ky * h.d) * wd.in + xoff;
+              float* d = dst + oy * wd.out;
+              if (is_max_) {
+                for (int64_t ox = xlo; ox < xhi; ++ox) d[ox] = std::max(d[ox], row[ox * wd.s]);
+              } else {
+                for (int64_t ox = xlo; ox < xhi; ++ox) d[ox] += row[ox * wd.s];
+              }
+            }
+          }
+        }
+        if (!is_max_) {
+          for (int64_t oy = 0; oy < h.out; ++oy) {
+            float* d = dst + oy * wd.out;
+            for (int64_t ox = 0; ox < wd.out; ++ox) d[ox] = d[ox] / (count_h[oy] * count_w[ox]);
+          }
+        }
+      }
+    });
+  }
+
+  std::string describe() const override { return is_max_ ? "fp32 maxpool" : "fp32 avgpool"; }
+
+ private:
+  Shape geometry(const std::vector<const Value*>& in, Dim* h, Dim* wd) const {
+    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Shape& xs = X.shape();
+    size_t rank = w_.kernel.size();
+    if (xs.size() != rank + 2) {
+      throw InvalidArgument(prefix_ + "input " + shape_str(xs) + " must be " + std::to_string(rank + 2) +
+                            "-D for a " + std::to_string(rank) + "-D kernel");
+    }
+    auto dim = [&](size_t d) {
+      DimGeom g = window_geometry(w_, d, xs[2 + d], prefix_);
+      return Dim{xs[2 + d], w_.kernel[d], w_.strides[d], w_.dilations[d], g.pad_begin, g.pad_end, g.out};
+    };
+    *wd = dim(rank - 1);
+    *h = rank == 2 ? dim(0) : Dim{1, 1, 1, 1, 0, 0, 1};
+    Shape out{xs[0], xs[1]};
+    if (rank == 2) out.push_back(h->out);
+    out.push_back(wd->out);
+    return out;
+  }
+
+  bool is_max_;
+  WindowAttrs w_;
+  bool include_pad_;
+  std::string prefix_;
+};
+
+LayerFactory make_pool(bool is_max) {
+  return [is_max](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+    WindowAttrs w = parse_window(node, true, true);
+    if (w.kernel.empty()) throw InvalidArgument(layer_error_prefix(node) + "kernel_shape is required");
+    if (w.kernel.size() > 2) throw unsupported_attr(node, "kernel_shape", ints_str(w.kernel), "3-D pooling");
+    fill_window_defaults(w, w.kernel.size(), node);
+    if (is_max && node.outputs.size() > 1) {
+      throw NotSupported(layer_error_prefix(node) + "the Indices output of MaxPool is not supported");
+    }
+    if (is_max && node.attrs.get_int("storage_order", 0) != 0) {
+      throw unsupported_attr(node, "storage_order", "1");
+    }
+    bool include_pad = !is_max && node.attrs.get_int("count_include_pad", 0) != 0;
+    return std::make_unique<PoolLayer>(node, is_max, std::move(w), include_pad);
+  };
+}
+
+class GlobalPoolLayer : public Layer {
+ public:
+  GlobalPoolLayer(const Node& node, bool is_max) : is_max_(is_max), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    if (X.shape().size() < 3) throw InvalidArgument(prefix_ + "input " + shape_str(X.shape()) + " must be at least 3-D");
+    Shape out(X.shape().size(), 1);
+    out[0] = X.shape()[0];
+    out[1] = X.shape()[1];
+    return {{DataType::kFloat32, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& xs = in[0]->shape();
+    const int64_t planes = xs[0] * xs[1], size = in[0]->numel() / planes;
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    parallel_for(planes, std::max<int64_t>(1, 4096 / size), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const float* s = x + p * size;
+        float acc = is_max_ ? s[0] : 0.f;
+        if (is_max_) {
+          for (int64_t i = 1; i < size; ++i) acc = std::max(acc, s[i]);
+          y[p] = acc;
+        } else {
+          for (int64_t i = 0; i < size; ++i) acc += s[i];
+          y[p] = acc / static_cast<float>(size);
+        }
+      }
+    });
+  }
+
+  std::string describe() const override { return is_max_ ? "fp32 global maxpool" : "fp32 global avgpool"; }
+
+ private:
+  bool is_max_;
+  std::string prefix_;
+};
+
+LayerFactory make_global(bool is_max) {
+  return [is_max](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+    return std::make_unique<GlobalPoolLayer>(node, is_max);
+  };
+}
+
+INT8RT_REGISTER_LAYER("MaxPool", make_pool(true));
+INT8RT_REGISTER_LAYER("AveragePool", make_pool(false));
+INT8RT_REGISTER_LAYER("GlobalMaxPool", make_global(true));
+INT8RT_REGISTER_LAYER("GlobalAveragePool", make_global(false));
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,157 @@
+// Float32 reductions (ONNX): ReduceMean, ReduceSum, ReduceMax, ReduceMin.
+// Axes come from the "axes" attribute (ReduceMean/Max/Min opset < 18,
+// ReduceSum opset < 13) or the optional int64 input 1 (newer opsets; a
+// constant, or a run-time value read when the shapes are inferred). No axes:
+// reduce over all dims, unless noop_with_empty_axes = 1 (identity).
+// keepdims (default 1) keeps reduced dims as 1.
+//
+// The input is viewed as [outer, r, inner] when the reduced axes are
+// adjacent (after dropping size-1 dims): accumulation runs over r with the
+// inner loop over the contiguous inner block. Other axis sets use a generic
+// strided walk. Sums are accumulated in float32 in index order.
+#include <algorithm>
+#include <limits>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+enum class Kind { kMean, kSum, kMax, kMin };
+
+class ReduceLayer : public Layer {
+ public:
+  ReduceLayer(const Node& node, Kind kind, std::vector<int64_t> axes, bool has_axes_attr)
+      : kind_(kind), axes_(std::move(axes)), has_axes_attr_(has_axes_attr),
+        keepdims_(node.attrs.get_int("keepdims", 1) != 0),
+        noop_empty_(node.attrs.get_int("noop_with_empty_axes", 0) != 0), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    std::vector<char> red;
+    return {{DataType::kFloat32, out_shape(in, &red)}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    std::vector<char> red;
+    out_shape(in, &red);
+    const Shape& xs = in[0]->shape();
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    // Collapse into [outer, r, inner] if reduced (non-1) dims are adjacent.
+    int64_t first = -1, last = -1, count = 1;
+    for (size_t d = 0; d < xs.size(); ++d) {
+      if (!red[d] || xs[d] == 1) continue;
+      if (first < 0) first = static_cast<int64_t>(d);
+      last = static_cast<int64_t>(d);
+      count *= xs[d];
+    }
+    bool adjacent = true;
+    for (int64_t d = first + 1; first >= 0 && d < last; ++d) adjacent = adjacent && (red[d] || xs[d] == 1);
+    const float init = kind_ == Kind::kMax ? -std::numeric_limits<float>::infinity()
+                       : kind_ == Kind::kMin ? std::numeric_limits<float>::infinity() : 0.f;
+    const int64_t n_out = out[0]->numel();
+    if (first < 0 || adjacent) {
+      int64_t outer = 1, inner = 1;
+      for (int64_t d = 0; d < first; ++d) outer *= xs[d];
+      for (size_t d = static_cast<size_t>(last + 1); first >= 0 && d < xs.size(); ++d) inner *= xs[d];
+      if (first < 0) inner = n_out;
+      parallel_for(outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, count * inner)), [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) {
+          float* d = y + o * inner;
+          std::fill(d, d + inner, init);
+          for (int64_t k = 0; k < count; ++k) accumulate(d, x + (o * count + k) * inner, inner);
+        }
+      });
+    } else {
+      // Generic: walk the input in order, mapping each element to its output.
+      std::fill(y, y + n_out, init);
+      std::vector<int64_t> ostride(xs.size(), 0), idx(xs.size(), 0);
+      int64_t s = 1;
+      for (size_t d = xs.size(); d-- > 0;) {
+        ostride[d] = red[d] ? 0 : s;
+        if (!red[d]) s *= xs[d];
+      }
+      const int64_t n = in[0]->numel(), inner = xs.back();
+      for (int64_t i = 0; i < n; i += inner) {
+        int64_t off = 0;
+        for (size_t d = 0; d + 1 < xs.size(); ++d) off += idx[d] * ostride[d];
+        if (red.back()) {
+          for (int64_t j = 0; j < inner; ++j) accumulate(y + off, x + i + j, 1);
+        } else {
+          accumulate(y + off, x + i, inner);
+        }
+        for (size_t d = xs.size() - 1; d-- > 0;) {
+          if (++idx[d] < xs[d]) break;
+          idx[d] = 0;
+        }
+      }
+    }
+    if (kind_ == Kind::kMean) {
+      const float c = static_cast<float>(count);
+      for (int64_t i = 0; i < n_out; ++i) y[i] = y[i] / c;
+    }
+  }
+
+  std::string describe() const override { return "fp32 reduce"; }
+
+ private:
+  void accumulate(float* d, const float* s, int64_t n) const {
+    switch (kind_) {
+      case Kind::kMean:
+      case Kind::kSum: for (int64_t i = 0; i < n; ++i) d[i] += s[i]; break;
+      case Kind::kMax: for (int64_t i = 0; i < n; ++i) d[i] = std::max(d[i], s[i]); break;
+      case Kind::kMin: for (int64_t i = 0; i < n; ++i) d[i] = std::min(d[i], s[i]); break;
+    }
+  }
+
+  Shape out_shape(const std::vector<const Value*>& in, std::vector<char>* red) const {
+    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const int64_t rank = static_cast<int64_t>(X.shape().size());
+    std::vector<int64_t> axes = axes_;
+    if (!has_axes_attr_ && in.size() > 1 && in[1]) axes = int64_values(*in[1], prefix_, "axes");
+    red->assign(static_cast<size_t>(rank), axes.empty() && !noop_empty_ ? 1 : 0);
+    for (int64_t a : axes) {
+      int64_t d = normalize_axis(a, rank, prefix_);
+      if ((*red)[d]) throw InvalidArgument(prefix_ + "axis " + std::to_string(a) + " repeated in axes");
+      (*red)[d] = 1;
+    }
+    Shape out;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (!(*red)[d]) out.push_back(X.shape()[d]);
+      else if (keepdims_) out.push_back(1);
+    }
+    return out;
+  }
+
+  Kind kind_;
+  std::vector<int64_t> axes_;
+  bool has_axes_attr_, keepdims_, noop_empty_;
+  std::string prefix_;
+};
+
+LayerFactory make(Kind kind) {
+  return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+    std::vector<int64_t> axes = node.attrs.get_ints("axes", {});
+    bool has_attr = node.attrs.has("axes");
+    if (has_attr && has_input(node, 1)) {
+      throw InvalidArgument(layer_error_prefix(node) + "axes given both as attribute and as input");
+    }
+    if (has_input(node, 1) && net.tensor(node.inputs[1]).is_constant) {
+      constant_ints(net, node, 1, "axes", &axes);
+      has_attr = true;  // fixed at creation
+    }
+    return std::make_unique<ReduceLayer>(node, kind, std::move(axes), has_attr);
+  };
+}
+
+INT8RT_REGISTER_LAYER("ReduceMean", make(Kind::kMean));
+INT8RT_REGISTER_LAYER("ReduceSum", make(Kind::kSum));
+INT8RT_REGISTER_LAYER("ReduceMax", make(Kind::kMax));
+INT8RT_REGISTER_LAYER("ReduceMin", make(Kind::kMin));
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

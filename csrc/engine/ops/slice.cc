@@ -1,0 +1,136 @@
+// Slice of any dtype (ONNX opset 10+ inputs: starts, ends, optional axes and
+// steps, int64, constant or run-time; opset < 10 attributes starts / ends /
+// axes also accepted). Per sliced axis (ONNX rules): negative starts/ends add
+// the dim; step > 0 clamps start and end to [0, dim]; step < 0 clamps start
+// to [0, dim - 1] and end to [-1, dim - 1]; the size is
+// max(0, ceil((end - start) / step)). Step 0 is an error.
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+struct SliceDims {
+  Shape out;
+  std::vector<int64_t> start, step;
+};
+
+template <typename T>
+void slice_copy(const T* x, T* y, const Shape& xs, const SliceDims& s) {
+  const size_t nd = xs.size();
+  std::vector<int64_t> stride(nd, 1);
+  for (size_t d = nd; d-- > 1;) stride[d - 1] = stride[d] * xs[d];
+  const int64_t inner = s.out.back(), is = s.step.back() * stride.back();
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < nd; ++d) rows *= s.out[d];
+  int64_t base = 0;
+  for (size_t d = 0; d < nd; ++d) base += s.start[d] * stride[d];
+  parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      int64_t off = base, t = r;
+      for (size_t d = nd - 1; d-- > 0;) {
+        off += (t % s.out[d]) * s.step[d] * stride[d];
+        t /= s.out[d];
+      }
+      T* dst = y + r * inner;
+      for (int64_t i = 0; i < inner; ++i) dst[i] = x[off + i * is];
+    }
+  });
+}
+
+class SliceLayer : public Layer {
+ public:
+  SliceLayer(const Node& node, bool from_attrs)
+      : from_attrs_(from_attrs), starts_(node.attrs.get_ints("starts", {})), ends_(node.attrs.get_ints("ends", {})),
+        axes_(node.attrs.get_ints("axes", {})), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Value& X = require_any(in, 0, prefix_);
+    return {{X.dtype(), dims(X.shape(), in).out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& xs = in[0]->shape();
+    SliceDims s = dims(xs, in);
+    if (out[0]->numel() == 0) return;
+    if (xs.empty()) {
+      std::copy(in[0]->data<char>(), in[0]->data<char>() + in[0]->nbytes(), out[0]->data<char>());
+      return;
+    }
+    switch (dtype_size(in[0]->dtype())) {
+      case 4: slice_copy(in[0]->data<int32_t>(), out[0]->data<int32_t>(), xs, s); break;
+      case 8: slice_copy(in[0]->data<int64_t>(), out[0]->data<int64_t>(), xs, s); break;
+      default: slice_copy(in[0]->data<int8_t>(), out[0]->data<int8_t>(), xs, s); break;
+    }
+  }
+
+  std::string describe() const override { return "slice"; }
+
+ private:
+  SliceDims dims(const Shape& xs, const std::vector<const Value*>& in) const {
+    std::vector<int64_t> starts = starts_, ends = ends_, axes = axes_, steps;
+    if (!from_attrs_) {
+      starts = int64_values(require_any(in, 1, prefix_), prefix_, "starts");
+      ends = int64_values(require_any(in, 2, prefix_), prefix_, "ends");
+      if (in.size() > 3 && in[3]) axes = int64_values(*in[3], prefix_, "axes");
+      if (in.size() > 4 && in[4]) steps = int64_values(*in[4], prefix_, "steps");
+    }
+    const int64_t rank = static_cast<int64_t>(xs.size());
+    if (axes.empty()) {
+      for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+    }
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size()) {
+      throw InvalidArgument(prefix_ + "starts, ends, axes and steps must have the same length");
+    }
+    SliceDims s{xs, std::vector<int64_t>(xs.size(), 0), std::vector<int64_t>(xs.size(), 1)};
+    std::vector<char> seen(xs.size(), 0);
+    for (size_t i = 0; i < starts.size(); ++i) {
+      int64_t d = normalize_axis(axes[i], rank, prefix_);
+      if (seen[d]) throw InvalidArgument(prefix_ + "axis " + std::to_string(axes[i]) + " repeated");
+      seen[d] = 1;
+      const int64_t n = xs[d], step = steps[i];
+      if (step == 0) throw InvalidArgument(prefix_ + "step 0 on axis " + std::to_string(axes[i]));
+      int64_t b = starts[i], e = ends[i];
+      // Very large magnitudes (INT64_MAX / INT64_MIN meaning "to the end") are clamped before adding n.
+      b = std::max(-n - 1, std::min(b, n + 1));
+      e = std::max(-n - 1, std::min(e, n + 1));
+      if (b < 0) b += n;
+      if (e < 0) e += n;
+      if (step > 0) {
+        b = std::min(std::max<int64_t>(b, 0), n);
+        e = std::min(std::max<int64_t>(e, 0), n);
+        s.out[d] = e > b ? (e - b + step - 1) / step : 0;
+      } else {
+        b = std::min(std::max<int64_t>(b, 0), n - 1);
+        e = std::min(std::max<int64_t>(e, -1), n - 1);
+        s.out[d] = b > e ? (b - e + (-step) - 1) / (-step) : 0;
+      }
+      s.start[d] = b;
+      s.step[d] = step;
+    }
+    return s;
+  }
+
+  bool from_attrs_;
+  std::vector<int64_t> starts_, ends_, axes_;
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_slice(const Network&, const Node& node) {
+  bool from_attrs = node.attrs.has("starts");
+  if (!from_attrs && (!has_input(node, 1) || !has_input(node, 2))) {
+    throw InvalidArgument(layer_error_prefix(node) + "needs starts and ends");
+  }
+  return std::make_unique<SliceLayer>(node, from_attrs);
+}
+
+INT8RT_REGISTER_LAYER("Slice", make_slice);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

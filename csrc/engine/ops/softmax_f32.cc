@@ -1,0 +1,92 @@
+// Float32 Softmax and LogSoftmax over one axis (ONNX opset 13 semantics,
+// default axis -1; the importer rewrites opset < 13's "coerced to 2-D" form):
+//   softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max)
+//   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
+// The tensor is viewed as [outer, n, inner] around the axis; for inner > 1
+// the loops run over the contiguous inner dimension so they vectorise.
+#include <algorithm>
+#include <cmath>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+class SoftmaxLayer : public Layer {
+ public:
+  SoftmaxLayer(const Node& node, bool log)
+      : axis_(node.attrs.get_int("axis", -1)), log_(log), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    normalize_axis(axis_, static_cast<int64_t>(X.shape().size()), prefix_);
+    return {{DataType::kFloat32, X.shape()}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = in[0]->shape();
+    int64_t axis = normalize_axis(axis_, static_cast<int64_t>(s.size()), prefix_);
+    int64_t outer = 1, inner = 1, n = s[axis];
+    for (int64_t d = 0; d < axis; ++d) outer *= s[d];
+    for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    parallel_for(outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n * inner)), [&](int64_t b, int64_t e) {
+      std::vector<float> mx(static_cast<size_t>(inner)), sum(static_cast<size_t>(inner));
+      for (int64_t o = b; o < e; ++o) block(x + o * n * inner, y + o * n * inner, n, inner, mx.data(), sum.data());
+    });
+  }
+
+  std::string describe() const override { return log_ ? "fp32 logsoftmax" : "fp32 softmax"; }
+
+ private:
+  void block(const float* x, float* y, int64_t n, int64_t inner, float* mx, float* sum) const {
+    std::copy(x, x + inner, mx);
+    for (int64_t k = 1; k < n; ++k) {
+      const float* r = x + k * inner;
+      for (int64_t i = 0; i < inner; ++i) mx[i] = std::max(mx[i], r[i]);
+    }
+    std::fill(sum, sum + inner, 0.f);
+    for (int64_t k = 0; k < n; ++k) {
+      const float* r = x + k * inner;
+      float* d = y + k * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        d[i] = std::exp(r[i] - mx[i]);
+        sum[i] += d[i];
+      }
+    }
+    if (log_) {
+      for (int64_t i = 0; i < inner; ++i) sum[i] = std::log(sum[i]);
+      for (int64_t k = 0; k < n; ++k) {
+        const float* r = x + k * inner;
+        float* d = y + k * inner;
+        for (int64_t i = 0; i < inner; ++i) d[i] = (r[i] - mx[i]) - sum[i];
+      }
+    } else {
+      for (int64_t k = 0; k < n; ++k) {
+        float* d = y + k * inner;
+        for (int64_t i = 0; i < inner; ++i) d[i] = d[i] / sum[i];
+      }
+    }
+  }
+
+  int64_t axis_;
+  bool log_;
+  std::string prefix_;
+};
+
+LayerFactory make(bool log) {
+  return [log](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+    return std::make_unique<SoftmaxLayer>(node, log);
+  };
+}
+
+INT8RT_REGISTER_LAYER("Softmax", make(false));
+INT8RT_REGISTER_LAYER("LogSoftmax", make(true));
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

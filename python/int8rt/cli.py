@@ -1,0 +1,215 @@
+"""The ``int8rt`` command line: the trtexec of int8rt.
+
+    int8rt build MODEL.onnx --calib-data DATA.npz --calibrator entropy2 -o model.i8rt
+    int8rt run model.i8rt --input IN.npz --output OUT.npz
+    int8rt bench model.i8rt --batch-size 8 --threads 2
+    int8rt inspect model.i8rt
+    int8rt quickstart
+    int8rt --cmake-dir
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    import int8rt
+    from int8rt.data_calibrator import load_calibration_data, make_calibrator
+
+    config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
+                                  progress=not args.no_progress and sys.stderr.isatty(),
+                                  layer_precisions={name: "fp32" for name in args.fp32_layers or []})
+    if args.precision == "int8":
+        if args.calibrator_class:
+            module_name, _, class_name = args.calibrator_class.partition(":")
+            if not class_name:
+                raise SystemExit("--calibrator-class must look like module:Class")
+            sys.path.insert(0, os.getcwd())
+            config.calibrator = getattr(importlib.import_module(module_name), class_name)()
+        elif args.calib_data or args.cache:
+            network = int8rt.onnx.import_model(args.model)
+            names = [network.tensor(i)["name"] for i in network.inputs()]
+            shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
+            data = load_calibration_data(args.calib_data, names, shapes) if args.calib_data else {
+                n: np.zeros((0,), np.float32) for n in names}
+            config.calibrator = make_calibrator(data, algorithm=args.calibrator, batch_size=args.batch_size,
+                                                cache_file=args.cache)
+        else:
+            raise SystemExit("an INT8 build needs --calib-data, --cache or --calibrator-class")
+    t0 = time.perf_counter()
+    engine = int8rt.build_engine(args.model, config)
+    engine.save(args.output)
+    layers = engine.layers()
+    n_int8 = sum(1 for layer in layers if layer["precision"] == "int8")
+    print(f"built {args.output}: {engine.precision}, {n_int8}/{len(layers)} layers int8, "
+          f"{time.perf_counter() - t0:.2f} s")
+    if args.cache:
+        print(f"calibration cache: {args.cache}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import int8rt
+
+    engine = int8rt.Engine.load(args.engine)
+    with np.load(args.input) as z:
+        inputs = {name: np.ascontiguousarray(z[name], dtype=np.float32) for name in z.files}
+    outputs = engine.create_execution_context().run(inputs)
+    if args.output:
+        tmp = f"{args.output}.tmp.{os.getpid()}.npz"
+        np.savez(tmp, **outputs)
+        os.replace(tmp, args.output)
+        print(f"wrote {args.output}: " + ", ".join(f"{k}{tuple(v.shape)}" for k, v in outputs.items()))
+    else:
+        for name, value in outputs.items():
+            print(f"{name}: shape {tuple(value.shape)}\n{value}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import int8rt
+
+    if args.threads:
+        int8rt.set_num_threads(args.threads)
+    engine = int8rt.Engine.load(args.engine)
+    rng = np.random.default_rng(0)
+    inputs = {}
+    for name in engine.input_names:
+        shape = [args.batch_size if d < 0 else d for d in engine.tensor_shape(name)]
+        inputs[name] = rng.standard_normal(shape).astype(np.float32)
+    ctx = engine.create_execution_context()
+    for _ in range(args.warmup):
+        ctx.run(inputs)
+    times = []
+    deadline = time.perf_counter() + args.duration
+    while len(times) < args.iterations or time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        ctx.run(inputs)
+        times.append((time.perf_counter() - t0) * 1e3)
+        if len(times) >= 100000:
+            break
+    t = np.array(times)
+    print(f"engine: {args.engine} ({engine.precision}), batch {args.batch_size}, "
+          f"threads {int8rt.get_num_threads()}, {len(t)} runs")
+    print(f"latency ms: min {t.min():.3f}  mean {t.mean():.3f}  median {np.median(t):.3f}  "
+          f"p90 {np.percentile(t, 90):.3f}  p99 {np.percentile(t, 99):.3f}  max {t.max():.3f}")
+    print(f"throughput: {args.batch_size * 1e3 / np.median(t):.1f} samples/s")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import int8rt
+
+    engine = int8rt.Engine.load(args.engine)
+    print(f"engine: {args.engine}")
+    for key in ("precision", "int8rt_version"):
+        print(f"  {key}: {engine.metadata.get(key, '')}")
+    for name in engine.input_names:
+        print(f"  input  {name}: {engine.tensor_shape(name)}")
+    for name in engine.output_names:
+        print(f"  output {name}: {engine.tensor_shape(name)}")
+    layers = engine.layers()
+    width = max((len(layer["name"]) for layer in layers), default=4)
+    print(f"\nlayers ({len(layers)}):")
+    for layer in layers:
+        print(f"  {layer['name']:<{width}}  {layer['op']:<28} {layer['precision']:<8} {layer['detail']}")
+    scales = engine.scales()
+    if scales:
+        print(f"\nactivation scales ({len(scales)} tensors):")
+        for name, scale in scales.items():
+            print(f"  {name}: {scale:.6g} (amax {scale * 127:.6g})")
+    report = engine.report()
+    if report:
+        print("\nbuilder decisions:")
+        for line in report:
+            print(f"  {line}")
+    return 0
+
+
+def _cmd_quickstart(args: argparse.Namespace) -> int:
+    from int8rt.quickstart import run_quickstart
+
+    run_quickstart(out_dir=Path(args.out_dir) if args.out_dir else None)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="int8rt", description="Post-training INT8: calibrate, build, run.")
+    p.add_argument("--cmake-dir", action="store_true", help="print the CMake package folder and exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="log int8rt's decisions")
+    sub = p.add_subparsers(dest="command")
+
+    b = sub.add_parser("build", help="build an engine from an ONNX model")
+    b.add_argument("model", help="ONNX model file")
+    b.add_argument("-o", "--output", required=True, help="engine file to write")
+    b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
+    b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
+    b.add_argument("--calibrator", choices=["entropy2", "entropy", "minmax", "percentile", "mse"], default="entropy2")
+    b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
+    b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
+    b.add_argument("--cache", help="calibration cache file: read if present (skips calibration), written after")
+    b.add_argument("--fp32-layers", nargs="*", help="layer names to keep in FP32")
+    b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512vnni, amx)")
+    b.add_argument("--threads", type=int)
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(fn=_cmd_build)
+
+    r = sub.add_parser("run", help="run an engine on inputs from an .npz file")
+    r.add_argument("engine")
+    r.add_argument("--input", required=True, help=".npz with one array per input name")
+    r.add_argument("--output", help=".npz to write (default: print)")
+    r.set_defaults(fn=_cmd_run)
+
+    be = sub.add_parser("bench", help="latency percentiles and throughput")
+    be.add_argument("engine")
+    be.add_argument("--batch-size", type=int, default=1)
+    be.add_argument("--threads", type=int)
+    be.add_argument("--iterations", type=int, default=100)
+    be.add_argument("--duration", type=float, default=2.0, help="minimum seconds to run")
+    be.add_argument("--warmup", type=int, default=10)
+    be.set_defaults(fn=_cmd_bench)
+
+    i = sub.add_parser("inspect", help="layers, precisions, kernels and scales of an engine")
+    i.add_argument("engine")
+    i.set_defaults(fn=_cmd_inspect)
+
+    q = sub.add_parser("quickstart", help="calibrate, build and run the bundled digits CNN")
+    q.add_argument("--out-dir", help="also write the INT8 engine and cache here")
+    q.set_defaults(fn=_cmd_quickstart)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="int8rt: %(message)s")
+    if args.cmake_dir:
+        from int8rt.cmake_dir import cmake_dir
+
+        print(cmake_dir())
+        return 0
+    if not getattr(args, "fn", None):
+        _parser().print_help()
+        return 2
+    import int8rt
+
+    try:
+        return args.fn(args)
+    except (int8rt.Error, FileNotFoundError, KeyError, ValueError) as e:
+        print(f"int8rt {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,646 @@
+"""Float32 engine layers against ONNX Runtime, one node at a time.
+
+Each case builds the same one-node model twice: for int8rt through the
+private hook int8rt._core._testing.run_single_op (the engine's Executor) and
+for ONNX Runtime with onnx.helper (tests/_ort_oracle.py).
+
+Tolerances: data-movement ops (reshape, transpose, slice, pad, concat,
+nearest resize, max pooling, casts) are compared exactly. Arithmetic ops get
+rtol=1e-5 and atol = 1e-5 * (the number of terms summed per output) *
+max|x|*max|w| style scale, because int8rt and ONNX Runtime sum in a different
+order (blocked GEMM vs MLAS) and float32 rounding differs per order.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pytest
+
+import int8rt
+from _ort_oracle import run_ort
+
+_core = pytest.importorskip("int8rt._core")
+run_single_op = _core._testing.run_single_op
+run_single_op_batches = _core._testing.run_single_op_batches
+
+
+def compare(op: str, inputs: Sequence[np.ndarray | None], attrs: dict[str, Any], constant: Sequence[bool],
+            *, num_outputs: int = 1, opset: int = 17, rtol: float = 1e-5, atol: float = 1e-5,
+            exact: bool = False) -> list[np.ndarray]:
+    """Runs op in int8rt and ONNX Runtime and asserts the outputs agree."""
+    inputs = [None if x is None else np.asarray(x) for x in inputs]
+    ours = run_single_op(op, list(inputs), attrs, list(constant), num_outputs)
+    ref = run_ort(op, inputs, attrs, constant, num_outputs, opset)
+    assert len(ours) == len(ref)
+    for k, (a, b) in enumerate(zip(ours, ref)):
+        assert a.shape == b.shape, f"{op} {attrs} output {k}: shape {a.shape} vs ORT {b.shape}"
+        assert a.dtype == b.dtype, f"{op} {attrs} output {k}: dtype {a.dtype} vs ORT {b.dtype}"
+        if exact:
+            np.testing.assert_array_equal(a, b, err_msg=f"{op} {attrs} output {k}")
+        else:
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"{op} {attrs} output {k}")
+    return ours
+
+
+def rand(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# ---------------------------------------------------------------- binary ops
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div", "Pow"])
+@pytest.mark.parametrize("shapes", [((2, 3, 4, 5), (2, 3, 4, 5)), ((2, 3, 4, 5), (3, 1, 1)), ((1, 3, 1, 5), (2, 1, 4, 1)),
+                                    ((4, 5), ()), ((), (2, 3)), ((2, 1, 7), (7,)), ((3, 1), (1, 3))])
+def test_binary_float(op: str, shapes: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
+    rng = np.random.default_rng(1)
+    a, b = rand(rng, *shapes[0]), rand(rng, *shapes[1])
+    if op == "Pow":
+        a = np.abs(a) + 0.1  # real results only
+    if op == "Div":
+        b = np.where(np.abs(b) < 0.1, np.float32(0.5), b).astype(np.float32)
+    # Element-wise: one rounding per element, same formula as ORT (pow may differ by an ulp).
+    compare(op, [a, b], {}, [False, True], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
+def test_binary_int64(op: str) -> None:
+    a = np.array([[7, -7, 12], [0, 5, -9]], dtype=np.int64)
+    b = np.array([2, -3, 5], dtype=np.int64)
+    compare(op, [a, b], {}, [False, True], exact=True)
+
+
+def test_pow_int_exponent() -> None:
+    a = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
+    compare("Pow", [a, np.array(3, dtype=np.int64)], {}, [False, True], rtol=1e-6, atol=0)
+
+
+def test_binary_errors() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*broadcast"):
+        run_single_op("Add", [np.zeros((2, 3), np.float32), np.zeros((4,), np.float32)], {}, [False, False])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*division by zero"):
+        run_single_op("Div", [np.ones(3, np.int64), np.zeros(3, np.int64)], {}, [False, False])
+
+
+# ---------------------------------------------------------------- Conv
+
+CONV_CASES = [
+    # (N, C, H, W, M, k, attrs)
+    (1, 3, 9, 9, 4, (3, 3), {}),
+    (2, 4, 8, 7, 6, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    (1, 4, 10, 10, 8, (3, 3), {"pads": [0, 1, 2, 1], "dilations": [2, 2]}),
+    (1, 8, 6, 6, 8, (3, 3), {"pads": [1, 1, 1, 1], "group": 8}),                   # depthwise
+    (2, 8, 7, 9, 8, (5, 5), {"auto_pad": "SAME_UPPER", "strides": [2, 2], "group": 8}),  # depthwise, stride 2
+    (1, 8, 7, 7, 16, (3, 3), {"pads": [1, 1, 1, 1], "group": 8}),                  # depthwise multiplier 2
+    (1, 6, 8, 8, 4, (3, 3), {"group": 2, "strides": [1, 2]}),
+    (1, 5, 9, 7, 3, (2, 3), {"auto_pad": "SAME_LOWER", "strides": [2, 2]}),
+    (1, 5, 9, 7, 3, (2, 3), {"auto_pad": "SAME_UPPER", "strides": [2, 1]}),
+    (1, 5, 9, 7, 3, (3, 3), {"auto_pad": "VALID", "strides": [2, 2]}),
+    (2, 16, 5, 5, 24, (1, 1), {}),                                                  # pointwise, no im2col
+    (1, 32, 20, 20, 40, (3, 3), {"pads": [1, 1, 1, 1]}),                            # several GEMM tiles
+    (1, 3, 11, 11, 5, (7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2], "kernel_shape": [7, 7]}),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(i) for i in range(len(CONV_CASES))])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv2d(case: tuple, with_bias: bool) -> None:
+    n, c, h, w, m, k, attrs = case
+    rng = np.random.default_rng(2)
+    g = attrs.get("group", 1)
+    x, wt = rand(rng, n, c, h, w), rand(rng, m, c // g, *k)
+    inputs = [x, wt, rand(rng, m) if with_bias else None]
+    terms = c // g * k[0] * k[1]
+    # Sum of `terms` products of N(0,1) values; summation order differs from MLAS.
+    compare("Conv", inputs, attrs, [False, True, True], atol=2e-6 * terms)
+
+
+@pytest.mark.parametrize("attrs", [{}, {"pads": [2, 1], "strides": [2], "dilations": [2]}, {"auto_pad": "SAME_UPPER"}])
+def test_conv1d(attrs: dict) -> None:
+    rng = np.random.default_rng(3)
+    x, wt, b = rand(rng, 2, 4, 17), rand(rng, 6, 4, 3), rand(rng, 6)
+    compare("Conv", [x, wt, b], attrs, [False, True, True], atol=1e-4)
+
+
+def test_conv_dynamic_batch() -> None:
+    rng = np.random.default_rng(4)
+    wt, b = rand(rng, 8, 3, 3, 3), rand(rng, 8)
+    attrs = {"pads": [1, 1, 1, 1]}
+    sets = [[rand(rng, bs, 3, 10, 10), wt, b] for bs in (3, 1, 5)]
+    outs = run_single_op_batches("Conv", sets, attrs, [False, True, True])
+    for s, (y,) in zip(sets, outs):
+        ref = run_ort("Conv", s, attrs, [False, True, True])[0]
+        assert y.shape == ref.shape
+        np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_conv_fused_epilogue() -> None:
+    """int8rt_residual / int8rt_activation (graph/passes contract) == Conv -> Add -> activation."""
+    rng = np.random.default_rng(5)
+    x, wt, b = rand(rng, 2, 4, 6, 6), rand(rng, 4, 4, 3, 3), rand(rng, 4)
+    attrs = {"pads": [1, 1, 1, 1]}
+    z = run_single_op("Conv", [x, wt, b], attrs, [False, True, True])[0]
+    r = rand(rng, *z.shape)
+    zr = run_single_op("Add", [z, r], {}, [False, False])[0]
+    for act, extra, ref in [("Relu", {}, np.maximum(zr, 0)),
+                            ("Clip", {"int8rt_clip_min": 0.0, "int8rt_clip_max": 6.0}, np.clip(zr, 0, 6)),
+                            ("LeakyRelu", {"int8rt_leaky_alpha": 0.25}, np.where(zr >= 0, zr, np.float32(0.25) * zr))]:
+        fused = run_single_op("Conv", [x, wt, b, r], {**attrs, "int8rt_residual": 3, "int8rt_activation": act, **extra},
+                              [False, True, True, False])[0]
+        np.testing.assert_array_equal(fused, ref.astype(np.float32))
+
+
+def test_conv_errors() -> None:
+    rng = np.random.default_rng(6)
+    x, wt = rand(rng, 1, 3, 8, 8), rand(rng, 4, 3, 3, 3)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Conv.*auto_pad"):
+        run_single_op("Conv", [x, wt], {"auto_pad": "BOGUS"}, [False, True])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Conv.*3-D"):
+        run_single_op("Conv", [rand(rng, 1, 3, 4, 4, 4), rand(rng, 2, 3, 1, 1, 1)], {}, [False, True])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*int8rt_activation"):
+        run_single_op("Conv", [x, wt], {"int8rt_activation": "Swish"}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*channels"):
+        run_single_op("Conv", [rand(rng, 1, 5, 8, 8), wt], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*smaller than the window"):
+        run_single_op("Conv", [rand(rng, 1, 3, 2, 2), wt], {}, [False, True])
+
+
+# ---------------------------------------------------------------- Gemm / MatMul
+
+GEMM_CASES = [
+    ({}, (5, 7), (7, 3), (3,)),
+    ({"transA": 1}, (7, 5), (7, 3), (5, 3)),
+    ({"transB": 1}, (5, 7), (3, 7), (1, 3)),
+    ({"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0}, (9, 4), (6, 9), (4, 1)),
+    ({"alpha": 1.5}, (33, 70), (70, 130), ()),
+    ({"beta": 0.0}, (4, 8), (8, 2), (2,)),
+    ({}, (1, 300), (300, 17), None),
+]
+
+
+@pytest.mark.parametrize("case", GEMM_CASES, ids=[str(i) for i in range(len(GEMM_CASES))])
+def test_gemm(case: tuple) -> None:
+    attrs, sa, sb, sc = case
+    rng = np.random.default_rng(7)
+    inputs = [rand(rng, *sa), rand(rng, *sb), None if sc is None else rand(rng, *sc)]
+    k = sa[0] if attrs.get("transA") else sa[1]
+    compare("Gemm", inputs, attrs, [False, True, True], atol=4e-6 * k)
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)),
+                                   ((2, 1, 3, 4), (5, 4, 6)), ((4,), (4, 5)), ((2, 3, 4), (4,)), ((4,), (4,)),
+                                   ((6, 16, 64), (6, 64, 16)), ((1, 130, 70), (70, 90))])
+def test_matmul(sa: tuple, sb: tuple) -> None:
+    rng = np.random.default_rng(8)
+    compare("MatMul", [rand(rng, *sa), rand(rng, *sb)], {}, [False, False], atol=4e-6 * sa[-1])
+
+
+def test_gemm_matmul_dynamic_batch_and_errors() -> None:
+    rng = np.random.default_rng(9)
+    w, b = rand(rng, 10, 6), rand(rng, 10)
+    sets = [[rand(rng, bs, 6), w, b] for bs in (4, 1)]
+    for s, (y,) in zip(sets, run_single_op_batches("Gemm", sets, {"transB": 1}, [False, True, True])):
+        np.testing.assert_allclose(y, s[0] @ s[1].T + s[2], rtol=1e-5, atol=1e-5)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*inner dimensions"):
+        run_single_op("Gemm", [rand(rng, 3, 5), w], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*inner dimensions"):
+        run_single_op("MatMul", [rand(rng, 3, 5), rand(rng, 4, 2)], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*broadcast"):
+        run_single_op("MatMul", [rand(rng, 2, 3, 5), rand(rng, 3, 5, 2)], {}, [False, True])
+
+
+# ---------------------------------------------------------------- pooling
+
+POOL_CASES = [
+    {"kernel_shape": [2, 2], "strides": [2, 2]},
+    {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},
+    {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1},
+    {"kernel_shape": [3, 2], "strides": [2, 3], "pads": [1, 0, 0, 1], "ceil_mode": 1},
+    {"kernel_shape": [3, 3], "auto_pad": "SAME_UPPER", "strides": [2, 2]},
+    {"kernel_shape": [2, 3], "auto_pad": "SAME_LOWER", "strides": [2, 2]},
+    {"kernel_shape": [3, 3], "auto_pad": "VALID", "strides": [1, 2]},
+    {"kernel_shape": [5, 5], "pads": [2, 2, 2, 2]},
+]
+
+
+@pytest.mark.parametrize("attrs", POOL_CASES, ids=[str(i) for i in range(len(POOL_CASES))])
+def test_maxpool(attrs: dict) -> None:
+    rng = np.random.default_rng(10)
+    compare("MaxPool", [rand(rng, 2, 3, 11, 10)], attrs, [False], exact=True)
+
+
+def test_maxpool_dilations_and_1d() -> None:
+    rng = np.random.default_rng(11)
+    compare("MaxPool", [rand(rng, 1, 2, 12, 11)], {"kernel_shape": [3, 2], "dilations": [2, 3], "pads": [2, 1, 2, 1]},
+            [False], exact=True)
+    compare("MaxPool", [rand(rng, 2, 3, 15)], {"kernel_shape": [3], "strides": [2], "pads": [1, 1]}, [False], exact=True)
+
+
+@pytest.mark.parametrize("attrs", POOL_CASES, ids=[str(i) for i in range(len(POOL_CASES))])
+@pytest.mark.parametrize("include_pad", [0, 1])
+def test_averagepool(attrs: dict, include_pad: int) -> None:
+    rng = np.random.default_rng(12)
+    # At most 25 terms summed and one division: a few ulps.
+    compare("AveragePool", [rand(rng, 2, 3, 11, 10)], {**attrs, "count_include_pad": include_pad}, [False],
+            rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 9), (1, 4, 1, 1), (2, 5, 13)])
+def test_global_pool(op: str, shape: tuple) -> None:
+    rng = np.random.default_rng(13)
+    compare(op, [rand(rng, *shape)], {}, [False], rtol=1e-6, atol=1e-6)
+
+
+def test_pool_errors_and_dynamic_batch() -> None:
+    rng = np.random.default_rng(14)
+    x = rand(rng, 1, 2, 6, 6)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*MaxPool.*storage_order"):
+        run_single_op("MaxPool", [x], {"kernel_shape": [2, 2], "storage_order": 1}, [False])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Indices"):
+        run_single_op("MaxPool", [x], {"kernel_shape": [2, 2]}, [False], 2)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*must be 4-D"):
+        run_single_op("AveragePool", [rand(rng, 2, 6, 6)], {"kernel_shape": [2, 2]}, [False])
+    attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
+    sets = [[rand(rng, bs, 2, 9, 9)] for bs in (2, 5)]
+    for s, (y,) in zip(sets, run_single_op_batches("MaxPool", sets, attrs, [False])):
+        np.testing.assert_array_equal(y, run_ort("MaxPool", s, attrs, [False])[0])
+
+
+# ---------------------------------------------------------------- normalisation, softmax, PRelu, reductions
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 5, 4, 3), (1, 7, 9)])
+def test_batchnorm(shape: tuple) -> None:
+    rng = np.random.default_rng(15)
+    c = shape[1]
+    inputs = [rand(rng, *shape), rand(rng, c), rand(rng, c), rand(rng, c),
+              (np.abs(rand(rng, c)) + 0.5).astype(np.float32)]
+    # y = x*a + b vs ORT's (x-mean)*inv*scale+B: a few roundings apart.
+    compare("BatchNormalization", inputs, {"epsilon": 1e-3}, [False, True, True, True, True], rtol=1e-5, atol=1e-5)
+
+
+def test_batchnorm_errors() -> None:
+    rng = np.random.default_rng(16)
+    p = [rand(rng, 3) for _ in range(4)]
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*training_mode"):
+        run_single_op("BatchNormalization", [rand(rng, 1, 3, 2, 2), *p], {"training_mode": 1}, [False] + [True] * 4)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*scale must have shape"):
+        run_single_op("BatchNormalization", [rand(rng, 1, 4, 2, 2), *p], {}, [False] + [True] * 4)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("shape,axis", [((3, 10), -1), ((2, 3, 4, 5), 1), ((2, 3, 4, 5), -2), ((4, 1000), 1),
+                                        ((2, 3, 4), 0)])
+def test_softmax(op: str, shape: tuple, axis: int) -> None:
+    rng = np.random.default_rng(17)
+    # exp/log and a sum of up to 1000 terms: relative error of a few ulps per term.
+    compare(op, [rand(rng, *shape) * 4], {"axis": axis}, [False], opset=13, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape,axis,bshape", [((2, 5, 8), -1, (8,)), ((2, 3, 4, 5), 2, (4, 5)), ((3, 6), 0, (3, 6)),
+                                               ((2, 4, 6), -1, None), ((2, 4, 6), -2, (1, 6))])
+def test_layernorm(shape: tuple, axis: int, bshape: tuple | None) -> None:
+    rng = np.random.default_rng(18)
+    sshape = bshape if bshape is not None else shape[axis:]
+    inputs = [rand(rng, *shape) * 3 + 1, rand(rng, *sshape), None if bshape is None else rand(rng, *bshape)]
+    compare("LayerNormalization", inputs, {"axis": axis, "epsilon": 1e-4}, [False, True, True], opset=17,
+            rtol=1e-5, atol=1e-5)
+
+
+def test_layernorm_stat_outputs() -> None:
+    rng = np.random.default_rng(19)
+    x, s, b = rand(rng, 2, 3, 8), rand(rng, 8), rand(rng, 8)
+    compare("LayerNormalization", [x, s, b], {"axis": -1}, [False, True, True], num_outputs=3, opset=17,
+            rtol=1e-5, atol=1e-5)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*stash_type"):
+        run_single_op("LayerNormalization", [x, s, b], {"stash_type": 0}, [False, True, True])
+
+
+@pytest.mark.parametrize("sshape", [(3, 1, 1), (1,), (3, 4, 5), (5,)])
+def test_prelu(sshape: tuple) -> None:
+    rng = np.random.default_rng(20)
+    compare("PRelu", [rand(rng, 2, 3, 4, 5), rand(rng, *sshape)], {}, [False, True], exact=True)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*slope"):
+        run_single_op("PRelu", [rand(rng, 2, 3), rand(rng, 4, 1, 3)], {}, [False, True])
+
+
+REDUCE_AXES = [[2, 3], [-1], [1], [0, 2], [1, 3], [], [0, 1, 2, 3]]
+
+
+@pytest.mark.parametrize("op", ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"])
+@pytest.mark.parametrize("axes", REDUCE_AXES, ids=[str(a) for a in REDUCE_AXES])
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_reduce_axes_input(op: str, axes: list, keepdims: int) -> None:
+    rng = np.random.default_rng(21)
+    x = rand(rng, 2, 3, 4, 5)
+    inputs = [x, np.array(axes, dtype=np.int64)] if axes else [x]
+    # Up to 120 terms summed in a different order than ORT.
+    compare(op, inputs, {"keepdims": keepdims}, [False, True], opset=18, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("axes", [[2, 3], [1], [-3, -1]])
+def test_reduce_mean_axes_attribute(axes: list) -> None:
+    rng = np.random.default_rng(22)
+    compare("ReduceMean", [rand(rng, 2, 3, 4, 5)], {"axes": axes, "keepdims": 0}, [False], opset=13,
+            rtol=1e-5, atol=1e-6)
+
+
+def test_reduce_noop_and_runtime_axes() -> None:
+    rng = np.random.default_rng(23)
+    x = rand(rng, 2, 3, 4)
+    np.testing.assert_array_equal(run_single_op("ReduceMean", [x], {"noop_with_empty_axes": 1}, [False])[0], x)
+    # axes as a run-time input (read when the shapes are inferred).
+    y = run_single_op("ReduceSum", [x, np.array([1], np.int64)], {"keepdims": 0}, [False, False])[0]
+    np.testing.assert_allclose(y, x.sum(axis=1), rtol=1e-6, atol=1e-6)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*out of range"):
+        run_single_op("ReduceMean", [x, np.array([3], np.int64)], {}, [False, True])
+
+
+# ---------------------------------------------------------------- shape / data movement (exact)
+
+@pytest.mark.parametrize("shape,target,allowzero", [((2, 3, 4), [6, -1], 0), ((2, 3, 4), [0, -1], 0),
+                                                    ((2, 3, 4), [0, 0, 2, 2], 0), ((2, 3, 4), [-1], 0),
+                                                    ((2, 3, 4), [4, 3, 2], 1), ((2, 3, 4), [1, -1, 4], 1)])
+def test_reshape(shape: tuple, target: list, allowzero: int) -> None:
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    compare("Reshape", [x, np.array(target, np.int64)], {"allowzero": allowzero}, [False, True], opset=14,
+            exact=True)
+
+
+def test_reshape_dynamic_batch_and_errors() -> None:
+    rng = np.random.default_rng(24)
+    sets = [[rand(rng, bs, 4, 3), np.array([-1, 12], np.int64)] for bs in (2, 7)]
+    for s, (y,) in zip(sets, run_single_op_batches("Reshape", sets, {}, [False, True])):
+        np.testing.assert_array_equal(y, s[0].reshape(-1, 12))
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*cannot reshape"):
+        run_single_op("Reshape", [rand(rng, 2, 3), np.array([4, -1], np.int64)], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*more than one -1"):
+        run_single_op("Reshape", [rand(rng, 2, 3), np.array([-1, -1], np.int64)], {}, [False, True])
+    # Run-time shape input (int64 computed in the graph) and int64 data.
+    y = run_single_op("Reshape", [np.arange(6, dtype=np.int64), np.array([3, 2], np.int64)], {}, [False, False])[0]
+    np.testing.assert_array_equal(y, np.arange(6).reshape(3, 2))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, 3])
+def test_flatten(axis: int) -> None:
+    rng = np.random.default_rng(25)
+    compare("Flatten", [rand(rng, 2, 3, 4)], {"axis": axis}, [False], exact=True)
+
+
+@pytest.mark.parametrize("axes", [None, [1], [-1, 1]])
+def test_squeeze(axes: list | None) -> None:
+    rng = np.random.default_rng(26)
+    x = rand(rng, 2, 1, 3, 1)
+    inputs = [x] if axes is None else [x, np.array(axes, np.int64)]
+    compare("Squeeze", inputs, {}, [False, True], opset=13, exact=True)
+    if axes is not None:
+        compare("Squeeze", [x], {"axes": axes}, [False], opset=11, exact=True)
+
+
+@pytest.mark.parametrize("axes", [[0], [1, -1], [0, 3], [-2]])
+def test_unsqueeze(axes: list) -> None:
+    rng = np.random.default_rng(27)
+    x = rand(rng, 2, 3)
+    compare("Unsqueeze", [x, np.array(axes, np.int64)], {}, [False, True], opset=13, exact=True)
+    compare("Unsqueeze", [x], {"axes": axes}, [False], opset=11, exact=True)
+
+
+def test_squeeze_error() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*cannot squeeze"):
+        run_single_op("Squeeze", [np.zeros((2, 3), np.float32), np.array([1], np.int64)], {}, [False, True])
+
+
+@pytest.mark.parametrize("shape,perm", [((2, 3, 4, 5), [0, 2, 3, 1]), ((2, 3, 4, 5), [0, 3, 1, 2]), ((3, 4), None),
+                                        ((2, 3, 4), [2, 0, 1]), ((1, 3, 1, 5), [3, 2, 1, 0]), ((2, 3, 4, 5), [0, 1, 2, 3])])
+def test_transpose(shape: tuple, perm: list | None) -> None:
+    rng = np.random.default_rng(28)
+    attrs = {} if perm is None else {"perm": perm}
+    compare("Transpose", [rand(rng, *shape)], attrs, [False], exact=True)
+    compare("Transpose", [rng.integers(-9, 9, shape).astype(np.int64)], attrs, [False], exact=True)
+
+
+def test_transpose_error() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*not a permutation"):
+        run_single_op("Transpose", [np.zeros((2, 3), np.float32)], {"perm": [0, 0]}, [False])
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_concat(axis: int) -> None:
+    rng = np.random.default_rng(29)
+    shapes = [[2, 3, 4]] * 3
+    for i, s in enumerate(shapes):
+        shapes[i] = list(s)
+        shapes[i][axis] += i
+    xs = [rand(rng, *s) for s in shapes]
+    compare("Concat", xs, {"axis": axis}, [False, True, False], exact=True)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*does not match"):
+        run_single_op("Concat", [xs[0], rand(rng, 9, 9, 9)], {"axis": axis}, [False, False])
+
+
+def test_concat_int64() -> None:
+    compare("Concat", [np.array([1, 2], np.int64), np.array([-1], np.int64)], {"axis": 0}, [False, True], exact=True)
+
+
+@pytest.mark.parametrize("axis,split,n", [(1, [2, 4], 2), (0, None, 2), (-1, [1, 1, 3], 3), (2, None, 5)])
+def test_split(axis: int, split: list | None, n: int) -> None:
+    rng = np.random.default_rng(30)
+    x = rand(rng, 4, 6, 5)
+    inputs = [x] if split is None else [x, np.array(split, np.int64)]
+    compare("Split", inputs, {"axis": axis}, [False, True], num_outputs=n, opset=13, exact=True)
+    if split is not None:
+        compare("Split", [x], {"axis": axis, "split": split}, [False], num_outputs=n, opset=11, exact=True)
+
+
+def test_split_num_outputs_uneven() -> None:
+    rng = np.random.default_rng(31)
+    compare("Split", [rand(rng, 2, 7)], {"axis": 1, "num_outputs": 3}, [False], num_outputs=3, opset=18, exact=True)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*does not cut"):
+        run_single_op("Split", [rand(rng, 2, 7), np.array([3, 3], np.int64)], {"axis": 1}, [False, True], 2)
+
+
+SLICE_CASES = [
+    ([1], [3], None, None), ([0, 1], [2, -1], [0, 2], None), ([-1], [-100], [1], [-1]), ([10], [-10], [2], [-2]),
+    ([0, 0], [9223372036854775807, 9223372036854775807], [1, 2], [2, 3]), ([2], [2], [0], None),
+    ([-3], [9223372036854775807], [-1], [1]), ([5], [0], [1], [-2]),
+]
+
+
+@pytest.mark.parametrize("case", SLICE_CASES, ids=[str(i) for i in range(len(SLICE_CASES))])
+def test_slice(case: tuple) -> None:
+    rng = np.random.default_rng(32)
+    x = rand(rng, 4, 6, 7)
+    starts, ends, axes, steps = case
+    inputs = [x, np.array(starts, np.int64), np.array(ends, np.int64),
+              None if axes is None else np.array(axes, np.int64),
+              None if steps is None else np.array(steps, np.int64)]
+    while inputs[-1] is None:
+        inputs.pop()
+    compare("Slice", inputs, {}, [False, True, True, True, True], opset=13, exact=True)
+
+
+def test_slice_runtime_inputs_and_errors() -> None:
+    x = np.arange(24, dtype=np.int64).reshape(4, 6)
+    y = run_single_op("Slice", [x, np.array([1], np.int64), np.array([5], np.int64), np.array([1], np.int64),
+                                np.array([2], np.int64)], {}, [False, False, False, False, False])[0]
+    np.testing.assert_array_equal(y, x[:, 1:5:2])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*step 0"):
+        run_single_op("Slice", [x, np.array([0], np.int64), np.array([1], np.int64), np.array([0], np.int64),
+                                np.array([0], np.int64)], {}, [False, True, True, True, True])
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge"])
+@pytest.mark.parametrize("pads", [[0, 1, 2, 0, 2, 1], [1, 0, 0, 1, 0, 3], [0, 0, 4, 0, 0, 4], [0, -1, 1, 0, 1, -2]])
+def test_pad(mode: str, pads: list) -> None:
+    rng = np.random.default_rng(33)
+    x = rand(rng, 2, 4, 5)
+    compare("Pad", [x, np.array(pads, np.int64), np.array(1.5, np.float32)], {"mode": mode}, [False, True, True],
+            opset=13, exact=True)
+
+
+def test_pad_axes_attr_and_errors() -> None:
+    rng = np.random.default_rng(34)
+    x = rand(rng, 2, 3, 4)
+    compare("Pad", [x, np.array([1, 2], np.int64), None, np.array([-1], np.int64)], {"mode": "edge"},
+            [False, True, True, True], opset=18, exact=True)
+    compare("Pad", [x], {"pads": [0, 1, 1, 0, 0, 2], "value": -2.0}, [False], opset=10, exact=True)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Pad.*mode.*wrap"):
+        run_single_op("Pad", [x, np.array([0] * 6, np.int64)], {"mode": "wrap"}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*pads"):
+        run_single_op("Pad", [x, np.array([0] * 4, np.int64)], {}, [False, True])
+
+
+def test_cast_and_shape() -> None:
+    x = np.array([[-2.7, -0.5, 0.0, 1.5, 3.9]], np.float32)
+    compare("Cast", [x], {"to": 7}, [False], exact=True)
+    compare("Cast", [np.array([-3, 0, 2**40], np.int64)], {"to": 1}, [False], exact=True)
+    compare("Cast", [x], {"to": 1}, [False], exact=True)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Cast.*'to' = 10"):
+        run_single_op("Cast", [x], {"to": 10}, [False])
+    compare("Shape", [np.zeros((2, 3, 4, 5), np.float32)], {}, [False], exact=True)
+    compare("Shape", [np.zeros((2, 3, 4, 5), np.float32)], {"start": 1, "end": -1}, [False], opset=15, exact=True)
+
+
+# ---------------------------------------------------------------- Resize / Upsample
+
+COORD_MODES = ["half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"]
+NEAREST_MODES = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
+EMPTY = np.zeros((0,), np.float32)
+
+
+@pytest.mark.parametrize("coord", COORD_MODES)
+@pytest.mark.parametrize("nearest", NEAREST_MODES)
+@pytest.mark.parametrize("scales", [(1, 1, 2, 2), (1, 1, 0.5, 1.5), (1, 1, 1.7, 0.6)])
+def test_resize_nearest_scales(coord: str, nearest: str, scales: tuple) -> None:
+    rng = np.random.default_rng(35)
+    x = rand(rng, 2, 3, 6, 5)
+    attrs = {"mode": "nearest", "coordinate_transformation_mode": coord, "nearest_mode": nearest}
+    compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=13, exact=True)
+
+
+@pytest.mark.parametrize("coord", COORD_MODES)
+@pytest.mark.parametrize("sizes", [(2, 3, 12, 10), (2, 3, 4, 7), (2, 3, 1, 1)])
+def test_resize_sizes(coord: str, sizes: tuple) -> None:
+    rng = np.random.default_rng(36)
+    x = rand(rng, 2, 3, 6, 5)
+    for mode in ("nearest", "linear"):
+        attrs = {"mode": mode, "coordinate_transformation_mode": coord}
+        # linear: two blends per output, a couple of ulps apart from ORT's formula.
+        compare("Resize", [x, EMPTY, EMPTY, np.array(sizes, np.int64)], attrs, [False, True, True, True], opset=13,
+                rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("coord", COORD_MODES)
+@pytest.mark.parametrize("scales", [(1, 1, 2, 2), (1, 1, 0.5, 0.75), (1, 1, 3, 1.5)])
+def test_resize_linear_scales(coord: str, scales: tuple) -> None:
+    rng = np.random.default_rng(37)
+    x = rand(rng, 1, 2, 7, 6)
+    attrs = {"mode": "linear", "coordinate_transformation_mode": coord}
+    compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=13,
+            rtol=1e-6, atol=1e-6)
+
+
+def test_resize_opset11_roi_input_and_upsample() -> None:
+    rng = np.random.default_rng(38)
+    x = rand(rng, 1, 2, 4, 3)
+    compare("Resize", [x, np.zeros(0, np.float32), np.array([1, 1, 2, 3], np.float32)], {"mode": "nearest"},
+            [False, True, True], opset=11, exact=True)
+    compare("Upsample", [x, np.array([1, 1, 2, 2], np.float32)], {"mode": "nearest"}, [False, True], opset=9,
+            exact=True)
+    compare("Upsample", [x, np.array([1, 1, 2, 1.5], np.float32)], {"mode": "linear"}, [False, True], opset=9,
+            rtol=1e-6, atol=1e-6)
+
+
+def test_resize_errors_and_dynamic_batch() -> None:
+    rng = np.random.default_rng(39)
+    x = rand(rng, 1, 2, 4, 4)
+    sc = np.array([1, 1, 2, 2], np.float32)
+    for attr, value in [("mode", "cubic"), ("coordinate_transformation_mode", "tf_crop_and_resize"),
+                        ("nearest_mode", "bogus"), ("antialias", 1)]:
+        with pytest.raises(int8rt.NotSupportedError, match=f"op_under_test.*Resize.*{attr}"):
+            run_single_op("Resize", [x, EMPTY, sc], {attr: value}, [False, True, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*scales/sizes"):
+        run_single_op("Resize", [x, EMPTY, np.array([2, 2], np.float32)], {}, [False, True, True])
+    attrs = {"mode": "linear"}
+    sets = [[rand(rng, bs, 2, 4, 4), EMPTY, sc] for bs in (3, 1)]
+    for s, (y,) in zip(sets, run_single_op_batches("Resize", sets, attrs, [False, True, True])):
+        np.testing.assert_allclose(y, run_ort("Resize", s, attrs, [False, True, True], opset=13)[0], rtol=1e-6,
+                                   atol=1e-6)
+
+
+# ---------------------------------------------------------------- ConvTranspose
+
+CONVT_CASES = [
+    (1, 4, 5, 5, 3, (3, 3), {}),
+    (2, 4, 5, 6, 6, (3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1], "output_padding": [1, 1]}),
+    (1, 6, 4, 4, 4, (4, 4), {"strides": [2, 2], "pads": [1, 1, 1, 1], "group": 2}),
+    (1, 3, 5, 4, 2, (3, 2), {"strides": [3, 2], "dilations": [2, 1], "pads": [0, 1, 2, 0]}),
+    (1, 8, 6, 6, 8, (2, 2), {"strides": [2, 2], "group": 8}),
+    (1, 3, 5, 5, 2, (3, 3), {"auto_pad": "VALID", "strides": [2, 2]}),
+]
+
+
+@pytest.mark.parametrize("case", CONVT_CASES, ids=[str(i) for i in range(len(CONVT_CASES))])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv_transpose(case: tuple, with_bias: bool) -> None:
+    n, c, h, w, m, k, attrs = case
+    rng = np.random.default_rng(40)
+    g = attrs.get("group", 1)
+    inputs = [rand(rng, n, c, h, w), rand(rng, c, m // g, *k), rand(rng, m) if with_bias else None]
+    compare("ConvTranspose", inputs, attrs, [False, True, True], atol=2e-6 * c * k[0] * k[1])
+
+
+def test_conv_transpose_1d_and_errors() -> None:
+    rng = np.random.default_rng(41)
+    x, wt = rand(rng, 2, 3, 7), rand(rng, 3, 4, 3)
+    compare("ConvTranspose", [x, wt], {"strides": [2], "pads": [1, 0]}, [False, True], atol=1e-4)
+    x2, w2 = rand(rng, 1, 3, 4, 4), rand(rng, 3, 2, 3, 3)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*ConvTranspose.*auto_pad"):
+        run_single_op("ConvTranspose", [x2, w2], {"auto_pad": "SAME_UPPER"}, [False, True])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*output_shape"):
+        run_single_op("ConvTranspose", [x2, w2], {"output_shape": [8, 8]}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*channels"):
+        run_single_op("ConvTranspose", [rand(rng, 1, 5, 4, 4), w2], {}, [False, True])
+
+
+def test_gemm_fused_activation() -> None:
+    """int8rt_activation on Gemm (graph/passes contract) == Gemm -> Relu / Clip, bit for bit."""
+    rng = np.random.default_rng(42)
+    a, w, b = rand(rng, 5, 12), rand(rng, 7, 12), rand(rng, 7)
+    z = run_single_op("Gemm", [a, w, b], {"transB": 1}, [False, True, True])[0]
+    y = run_single_op("Gemm", [a, w, b], {"transB": 1, "int8rt_activation": "Relu"}, [False, True, True])[0]
+    np.testing.assert_array_equal(y, np.maximum(z, 0))
+    y = run_single_op("Gemm", [a, w, b], {"transB": 1, "int8rt_activation": "Clip", "int8rt_clip_max": 0.5},
+                      [False, True, True])[0]
+    np.testing.assert_array_equal(y, np.minimum(z, np.float32(0.5)))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resize_half_pixel_symmetric_opset19(mode: str) -> None:
+    rng = np.random.default_rng(43)
+    x = rand(rng, 1, 2, 5, 7)
+    attrs = {"mode": mode, "coordinate_transformation_mode": "half_pixel_symmetric"}
+    # Scales exact in binary: with 0.6 an output lands within an ulp of a .5 tie; int8rt
+    # (no FMA contraction) rounds it as exact arithmetic on float32(0.6) does, ORT the other way.
+    for scales in ([1, 1, 1.5, 0.5], [1, 1, 2.0, 2.0], [1, 1, 0.75, 1.25]):
+        compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=19,
+                rtol=1e-6, atol=1e-6)
