@@ -257,6 +257,23 @@ TEST(CudaEmulation, IntrinsicsExact) {
   EXPECT_EQ(__fadd_rn(__fmul_rn(a, a), -1.0f), std::ldexp(1.0f, -22));
 }
 
+TEST(CudaEmulation, MisalignedWordAccessIsReported) {
+  // A GEMM with K % 4 == 0 reads A by 32-bit words: an A one byte off alignment must fault.
+  k::GemmShape s;
+  s.N = 4;
+  s.K = 8;
+  std::vector<int8_t> a(2 * 8 + 4, 1), b(4 * 8, 1), y(2 * 4);
+  const std::vector<float> scale(4, 1.0f);
+  k::Epilogue ep;
+  ep.scale = scale.data();
+  ep.clamp_lo = -128.0f;
+  ep.clamp_hi = 127.0f;
+  const auto bp = kc::pack_gemm_weights_dp4a(s, b.data());
+  EXPECT_THROW(kc::launch_gemm_s8_dp4a(s, 2, a.data() + 1, bp.data(), ep, y.data(), nullptr), std::logic_error);
+  EXPECT_NO_THROW(kc::launch_gemm_s8_dp4a(s, 2, a.data(), bp.data(), ep, y.data(), nullptr));
+  EXPECT_EQ(y[0], 8);
+}
+
 // ---- quantize / dequantize ----
 
 TEST(CudaEmulated, QuantizeDequantizeNc4hw4MatchesReference) {
@@ -318,6 +335,7 @@ TEST(CudaEmulated, ConvDp4aMatchesReference) {
       conv(6, 8, 8, 6, 3, 3, 2, 1, 3),      // groups 3, Cg = 2: unaligned group starts (gather)
       conv(5, 6, 6, 10, 3, 3, 1, 1, 5),     // Cg = 1, Kg = 2 (channel multiplier 2)
       conv(12, 5, 5, 132, 3, 3, 1, 1, 2),   // groups with Kg = 66: two column tiles per group
+      conv(10, 7, 5, 4, 3, 3, 1, 1, 2),     // Cg = 5: group 1 starts at channel 5, its last word past C
   };
   uint32_t seed = 100;
   for (const k::ConvShape& s : shapes) {

@@ -30,7 +30,6 @@ __global__ __launch_bounds__(kThreads) void conv_s8_depthwise_kernel(
   const int oh = static_cast<int>((t / g.OW) % g.OH);
   const int c4 = static_cast<int>((t / plane) % g.C4);
   const int n = static_cast<int>(t / (plane * g.C4));
-  const int32_t* x32 = reinterpret_cast<const int32_t*>(x);
   const int32_t* w_c4 = w + static_cast<int64_t>(c4) * g.R * g.S;
 
   int32_t acc[4] = {0, 0, 0, 0};
@@ -40,7 +39,7 @@ __global__ __launch_bounds__(kThreads) void conv_s8_depthwise_kernel(
     for (int s = 0; s < g.S; ++s) {
       const int iw = ow * g.stride_w - g.pad_left + s * g.dilation_w;
       if (iw < 0 || iw >= g.W) continue;
-      const int32_t xw = x32[((static_cast<int64_t>(n) * g.C4 + c4) * g.H + ih) * g.W + iw];
+      const int32_t xw = load_s32(x + nc4hw4_offset(n, 4 * c4, ih, iw, g.C4, g.H, g.W));
       const int32_t ww = w_c4[r * g.S + s];
       INT8RT_UNROLL
       for (int j = 0; j < 4; ++j) acc[j] += byte_s8(xw, j) * byte_s8(ww, j);
@@ -56,7 +55,7 @@ __global__ __launch_bounds__(kThreads) void conv_s8_depthwise_kernel(
       q[j] = c0 + j < g.C ? round_to_s8_dev(requantize_dev(acc[j], c0 + j, ep, res)) : 0;
     }
     if (c0 + 3 < g.C) {
-      static_cast<int32_t*>(y)[t] = pack_s8x4(q[0], q[1], q[2], q[3]);
+      store_s32(static_cast<int8_t*>(y) + 4 * t, pack_s8x4(q[0], q[1], q[2], q[3]));
     } else {
       INT8RT_UNROLL
       for (int j = 0; j < 4; ++j) {

@@ -39,7 +39,7 @@ __device__ __forceinline__ int32_t load_input_word(const ConvGeometry& g, const 
   if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return 0;
   const int c = c0 + 4 * cw;
   if ((c0 & 3) == 0) {
-    return *reinterpret_cast<const int32_t*>(x + nc4hw4_offset(n, c, ih, iw, g.C4, g.H, g.W));
+    return load_s32(x + nc4hw4_offset(n, c, ih, iw, g.C4, g.H, g.W));
   }
   int32_t v[4];
   INT8RT_UNROLL
@@ -111,8 +111,7 @@ __global__ __launch_bounds__(kTileThreads) void conv_s8_dp4a_kernel(
       }
       int8_t* y8 = static_cast<int8_t*>(y);
       if ((k0 & 3) == 0 && kl0 + 3 < g.Kg) {  // the 4 channels are one NC/4HW4 word
-        *reinterpret_cast<int32_t*>(y8 + nc4hw4_offset(n, k0, oh, ow, g.K4, g.OH, g.OW)) =
-            pack_s8x4(q[0], q[1], q[2], q[3]);
+        store_s32(y8 + nc4hw4_offset(n, k0, oh, ow, g.K4, g.OH, g.OW), pack_s8x4(q[0], q[1], q[2], q[3]));
       } else {
         for (int j = 0; j < kColsPerThread && kl0 + j < g.Kg; ++j) {
           y8[nc4hw4_offset(n, k0 + j, oh, ow, g.K4, g.OH, g.OW)] = static_cast<int8_t>(q[j]);

@@ -51,6 +51,23 @@ __host__ __device__ __forceinline__ int32_t pack_s8x4(int32_t v0, int32_t v1, in
                               ((static_cast<uint32_t>(v3) & 0xffu) << 24));
 }
 
+// 32-bit access to 4 int8 values at p, which must be 4-byte aligned (the
+// emulator checks it: a GPU faults where a CPU would not).
+__device__ __forceinline__ int32_t load_s32(const int8_t* p) {
+#ifdef __CUDACC__
+  return *reinterpret_cast<const int32_t*>(p);
+#else
+  return simt::load_s32(p);
+#endif
+}
+__device__ __forceinline__ void store_s32(int8_t* p, int32_t v) {
+#ifdef __CUDACC__
+  *reinterpret_cast<int32_t*>(p) = v;
+#else
+  simt::store_s32(p, v);
+#endif
+}
+
 // ref::requantize on the device, the same float32 operations in the same
 // order: __fmul_rn/__fadd_rn forbid nvcc's FMA contraction, the clamps are
 // the reference's two selects (NaN takes the lower bound).

@@ -25,7 +25,7 @@ namespace {
 // Word q of row m of a ([M][K] int8).
 __device__ __forceinline__ int32_t load_row_word(const int8_t* a, int K, int64_t m, int q) {
   const int8_t* row = a + m * K;
-  if ((K & 3) == 0) return reinterpret_cast<const int32_t*>(row)[q];
+  if ((K & 3) == 0) return load_s32(row + 4 * q);
   int32_t v[4];
   INT8RT_UNROLL
   for (int j = 0; j < 4; ++j) v[j] = 4 * q + j < K ? row[4 * q + j] : 0;

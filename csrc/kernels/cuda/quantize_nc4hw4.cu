@@ -20,7 +20,7 @@ constexpr int kThreads = 256;
 __global__ __launch_bounds__(kThreads) void quantize_nc4hw4_kernel(int batch, int C, int64_t HW,
                                                                    const float* __restrict__ x,
                                                                    float inv_scale,
-                                                                   int32_t* __restrict__ q) {
+                                                                   int8_t* __restrict__ q) {
   const int C4 = div_up(C, 4);
   const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= static_cast<int64_t>(batch) * C4 * HW) return;
@@ -34,11 +34,11 @@ __global__ __launch_bounds__(kThreads) void quantize_nc4hw4_kernel(int batch, in
     const int c = 4 * c4 + j;
     v[j] = c < C ? quantize_dev(x[(n * C + c) * HW + hw], inv_scale) : 0;
   }
-  q[t] = pack_s8x4(v[0], v[1], v[2], v[3]);
+  store_s32(q + 4 * t, pack_s8x4(v[0], v[1], v[2], v[3]));
 }
 
 __global__ __launch_bounds__(kThreads) void dequantize_nc4hw4_kernel(int batch, int C, int64_t HW,
-                                                                     const int32_t* __restrict__ q,
+                                                                     const int8_t* __restrict__ q,
                                                                      float scale,
                                                                      float* __restrict__ x) {
   const int C4 = div_up(C, 4);
@@ -48,7 +48,7 @@ __global__ __launch_bounds__(kThreads) void dequantize_nc4hw4_kernel(int batch, 
   const int64_t nc4 = t / HW;
   const int c4 = static_cast<int>(nc4 % C4);
   const int64_t n = nc4 / C4;
-  const int32_t word = q[t];
+  const int32_t word = load_s32(q + 4 * t);
   INT8RT_UNROLL
   for (int j = 0; j < 4; ++j) {
     const int c = 4 * c4 + j;
@@ -67,17 +67,15 @@ void launch_quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float 
                             cudaStream_t stream) {
   if (batch == 0 || C == 0 || HW == 0) return;
   const float inv_scale = 1.0f / scale;  // as ref::quantize_s8
-  int32_t* q32 = reinterpret_cast<int32_t*>(q);
   INT8RT_LAUNCH(quantize_nc4hw4_kernel, dim3(blocks_for(batch, C, HW)), dim3(kThreads), stream,
-                batch, C, HW, x, inv_scale, q32);
+                batch, C, HW, x, inv_scale, q);
 }
 
 void launch_dequantize_nc4hw4(int batch, int C, int64_t HW, const int8_t* q, float scale, float* x,
                               cudaStream_t stream) {
   if (batch == 0 || C == 0 || HW == 0) return;
-  const int32_t* q32 = reinterpret_cast<const int32_t*>(q);
   INT8RT_LAUNCH(dequantize_nc4hw4_kernel, dim3(blocks_for(batch, C, HW)), dim3(kThreads), stream,
-                batch, C, HW, q32, scale, x);
+                batch, C, HW, q, scale, x);
 }
 
 }  // namespace cuda

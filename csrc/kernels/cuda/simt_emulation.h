@@ -136,9 +136,23 @@ class BlockScheduler {
     body_ = &body;
     gridDim = grid;
     blockDim = block;
+    fault_.clear();
     for (unsigned bz = 0; bz < grid.z; ++bz)
       for (unsigned by = 0; by < grid.y; ++by)
-        for (unsigned bx = 0; bx < grid.x; ++bx) run_block(dim3(bx, by, bz), block, nthreads);
+        for (unsigned bx = 0; bx < grid.x; ++bx) {
+          run_block(dim3(bx, by, bz), block, nthreads);
+          if (!fault_.empty()) throw std::logic_error("simt: " + fault_);
+        }
+  }
+
+  // Called from a fiber: records the first fault of the launch (reported by
+  // run_grid once the block finishes; a fiber cannot throw across contexts).
+  void fault(const std::string& what) {
+    if (fault_.empty()) {
+      fault_ = what + " (block " + std::to_string(blockIdx.x) + "," + std::to_string(blockIdx.y) +
+               "," + std::to_string(blockIdx.z) + ", thread " + std::to_string(threadIdx.x) + "," +
+               std::to_string(threadIdx.y) + "," + std::to_string(threadIdx.z) + ")";
+    }
   }
 
   // Called from a fiber: park at the barrier, give control back.
@@ -205,6 +219,7 @@ class BlockScheduler {
   ucontext_t scheduler_{};
   unsigned current_ = 0;
   const std::function<void()>* body_ = nullptr;
+  std::string fault_;
 };
 
 inline std::mutex& launch_mutex() {
@@ -221,3 +236,23 @@ inline void launch(dim3 grid, dim3 block, const std::function<void()>& body) {
 }  // namespace simt
 
 inline void __syncthreads() { simt::BlockScheduler::instance().barrier(); }
+
+namespace simt {
+// A 32-bit access through an int8 pointer, as the kernels make with
+// load_s32/store_s32 (cuda_common.h): a GPU faults on a misaligned one, the
+// CPU would not, so the emulator checks the alignment and reports the fault.
+inline bool aligned4(const void* p, const char* what) {
+  if ((reinterpret_cast<uintptr_t>(p) & 3u) == 0) return true;
+  BlockScheduler::instance().fault(std::string("misaligned 32-bit ") + what);
+  return false;
+}
+inline int32_t load_s32(const int8_t* p) {
+  aligned4(p, "load");
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline void store_s32(int8_t* p, int32_t v) {
+  if (aligned4(p, "store")) std::memcpy(p, &v, 4);
+}
+}  // namespace simt
