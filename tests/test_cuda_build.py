@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -144,3 +145,22 @@ def test_no_register_spills(ptxas_reports: dict[tuple[str, str], str], source: s
     regs = [int(r) for r in re.findall(r"Used (\d+) registers", report)]
     # 256-thread blocks: at most 255 registers per thread is a hard limit; 128 keeps 2 blocks per SM.
     assert regs and max(regs) <= 128, f"{source} {arch}: registers {regs}"
+
+
+def test_driver_links_and_refuses_without_gpu(tmp_path: Path) -> None:
+    """The host API (cuda_backend.cu) and every kernel build and link against
+    the installed libint8rt (benchmarks/cuda/cuda_bench_main.cu, sm_75 only);
+    without a GPU the program refuses with NotSupported's message, exit 2."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import cuda_env
+
+    try:
+        exe = cuda_env.build_driver(tmp_path, arch="sm_75", nvcc=NVCC)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    has_gpu, _ = cuda_env.gpu_status()
+    if has_gpu:
+        pytest.skip("a GPU is present: tests/test_cuda_gpu.py runs the driver for real")
+    r = _run([str(exe), "--check-only"])
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert re.search(r"no CUDA GPU available|no usable NVIDIA driver", r.stderr), r.stderr
