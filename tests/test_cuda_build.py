@@ -120,11 +120,12 @@ def ptxas_reports(ptx: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         ptxas = shutil.which("ptxas") or "ptxas"
     out = tmp_path_factory.mktemp("cubin")
     jobs = [(src, arch) for src in SPILL_CHECKED for arch in PTXAS_ARCHS]
+    for src in SPILL_CHECKED:  # written once, before the parallel ptxas runs read them
+        (out / f"{Path(src).stem}.ptx").write_text(ptx[src])
 
     def assemble(job: tuple[str, str]) -> tuple[tuple[str, str], str]:
         src, arch = job
         ptx_file = out / f"{Path(src).stem}.ptx"
-        ptx_file.write_text(ptx[src])
         r = _run([ptxas, "-v", f"-arch={arch}", str(ptx_file), "-o", str(out / f"{Path(src).stem}.{arch}.cubin")])
         assert r.returncode == 0, f"ptxas {arch} {src} failed:\n{r.stderr[-4000:]}"
         return job, r.stdout + r.stderr
