@@ -79,7 +79,9 @@ std::vector<int32_t> pack_depthwise_weights(const ConvShape& s, const int8_t* w)
   for (int c4 = 0; c4 < C4; ++c4) {
     for (int rs = 0; rs < RS; ++rs) {
       int32_t v[4] = {0, 0, 0, 0};
-      for (int j = 0; j < 4 && 4 * c4 + j < s.C; ++j) v[j] = w[static_cast<int64_t>(4 * c4 + j) * RS + rs];
+      for (int j = 0; j < 4 && 4 * c4 + j < s.C; ++j) {
+        v[j] = w[static_cast<int64_t>(4 * c4 + j) * RS + rs];
+      }
       packed[static_cast<size_t>(c4) * RS + rs] = pack_s8x4(v[0], v[1], v[2], v[3]);
     }
   }

@@ -111,7 +111,8 @@ __global__ __launch_bounds__(kTileThreads) void conv_s8_dp4a_kernel(
       }
       int8_t* y8 = static_cast<int8_t*>(y);
       if ((k0 & 3) == 0 && kl0 + 3 < g.Kg) {  // the 4 channels are one NC/4HW4 word
-        store_s32(y8 + nc4hw4_offset(n, k0, oh, ow, g.K4, g.OH, g.OW), pack_s8x4(q[0], q[1], q[2], q[3]));
+        store_s32(y8 + nc4hw4_offset(n, k0, oh, ow, g.K4, g.OH, g.OW),
+                  pack_s8x4(q[0], q[1], q[2], q[3]));
       } else {
         for (int j = 0; j < kColsPerThread && kl0 + j < g.Kg; ++j) {
           y8[nc4hw4_offset(n, k0 + j, oh, ow, g.K4, g.OH, g.OW)] = static_cast<int8_t>(q[j]);
@@ -161,7 +162,8 @@ std::vector<int32_t> pack_conv_weights_dp4a(const ConvShape& s, const int8_t* w)
             v[j] = w[((static_cast<int64_t>(k) * Cg + 4 * cw + j) * s.R + r) * s.S + sx];
           }
           const int q = (r * s.S + sx) * Cg4 + cw;
-          packed[(static_cast<size_t>(group) * Q + q) * Kg + kl] = pack_s8x4(v[0], v[1], v[2], v[3]);
+          packed[(static_cast<size_t>(group) * Q + q) * Kg + kl] =
+              pack_s8x4(v[0], v[1], v[2], v[3]);
         }
       }
     }

@@ -72,14 +72,16 @@ DeviceInfo require_device(int index) {
     cudaGetLastError();
     if (err == cudaErrorNoDevice) throw NotSupported("CUDA: no CUDA GPU available");
     if (err == cudaErrorInsufficientDriver) {
-      throw NotSupported("CUDA: no usable NVIDIA driver (missing or older than the CUDA runtime int8rt was built with)");
+      throw NotSupported(
+          "CUDA: no usable NVIDIA driver (missing or older than the CUDA runtime int8rt was "
+          "built with)");
     }
     throw NotSupported("CUDA: cannot query devices (" + cuda_message(err) + ")");
   }
   if (n == 0) throw NotSupported("CUDA: no CUDA GPU available");
   if (index < 0 || index >= n) {
-    throw NotSupported("CUDA: device " + std::to_string(index) + " requested, " + std::to_string(n) +
-                       " present");
+    throw NotSupported("CUDA: device " + std::to_string(index) + " requested, " +
+                       std::to_string(n) + " present");
   }
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, index), "cudaGetDeviceProperties");
@@ -104,7 +106,8 @@ DeviceBuffer::DeviceBuffer(size_t bytes, const char* what) : bytes_(bytes) {
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     ptr_ = nullptr;
-    throw Error("CUDA: out of device memory allocating " + std::to_string(bytes) + " bytes for " + what);
+    throw Error("CUDA: out of device memory allocating " + std::to_string(bytes) + " bytes for " +
+                what);
   }
   check(err, std::string("cudaMalloc for ") + what);
 }
@@ -126,12 +129,18 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 }
 
 void DeviceBuffer::upload(const void* host, size_t bytes) {
-  if (bytes > bytes_) throw InvalidArgument("DeviceBuffer.upload: " + std::to_string(bytes) + " bytes into " + std::to_string(bytes_));
+  if (bytes > bytes_) {
+    throw InvalidArgument("DeviceBuffer.upload: " + std::to_string(bytes) + " bytes into " +
+                          std::to_string(bytes_));
+  }
   check(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy host->device");
 }
 
 void DeviceBuffer::download(void* host, size_t bytes) const {
-  if (bytes > bytes_) throw InvalidArgument("DeviceBuffer.download: " + std::to_string(bytes) + " bytes from " + std::to_string(bytes_));
+  if (bytes > bytes_) {
+    throw InvalidArgument("DeviceBuffer.download: " + std::to_string(bytes) + " bytes from " +
+                          std::to_string(bytes_));
+  }
   check(cudaMemcpy(host, ptr_, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy device->host");
 }
 
@@ -141,10 +150,14 @@ void synchronize(void* stream, const char* what) {
 
 // ---- conv ----
 
-ConvLayer::ConvLayer(const ConvShape& shape, const int8_t* w, const Requant& rq) : shape_(shape), rq_(rq) {
+ConvLayer::ConvLayer(const ConvShape& shape, const int8_t* w, const Requant& rq)
+    : shape_(shape), rq_(rq) {
   shape.validate();
   check_epilogue(rq.epilogue(), "cuda conv");
-  if (static_cast<int64_t>(rq.scale.size()) != shape.K) throw InvalidArgument("cuda conv: scale has " + std::to_string(rq.scale.size()) + " values, K is " + std::to_string(shape.K));
+  if (static_cast<int64_t>(rq.scale.size()) != shape.K) {
+    throw InvalidArgument("cuda conv: scale has " + std::to_string(rq.scale.size()) +
+                          " values, K is " + std::to_string(shape.K));
+  }
   if (!shape.is_depthwise() &&
       static_cast<int64_t>(shape.groups) * ((shape.k_per_group() + 63) / 64) > 65535) {
     throw NotSupported("cuda conv: groups * ceil(K/groups / 64) exceeds the 65535 grid rows");
@@ -163,8 +176,8 @@ size_t ConvLayer::output_bytes(int batch) const {
   return static_cast<size_t>(batch) * div_up(shape_.K, 4) * shape_.out_h() * shape_.out_w() * 4;
 }
 
-void ConvLayer::run(int batch, const int8_t* x, void* y, const int8_t* residual, float residual_scale,
-                    void* stream) const {
+void ConvLayer::run(int batch, const int8_t* x, void* y, const int8_t* residual,
+                    float residual_scale, void* stream) const {
   if (batch < 0) throw InvalidArgument("cuda conv: batch must be >= 0");
   const ConvGeometry g = conv_geometry(shape_, batch);
   const Epilogue ep = device_epilogue(rq_, scale_, bias_, residual, residual_scale);
@@ -179,34 +192,43 @@ void ConvLayer::run(int batch, const int8_t* x, void* y, const int8_t* residual,
 
 // ---- gemm ----
 
-GemmLayer::GemmLayer(const GemmShape& shape, const int8_t* b, const Requant& rq) : shape_(shape), rq_(rq) {
+GemmLayer::GemmLayer(const GemmShape& shape, const int8_t* b, const Requant& rq)
+    : shape_(shape), rq_(rq) {
   shape.validate();
   check_epilogue(rq.epilogue(), "cuda gemm");
-  if (static_cast<int64_t>(rq.scale.size()) != shape.N) throw InvalidArgument("cuda gemm: scale has " + std::to_string(rq.scale.size()) + " values, N is " + std::to_string(shape.N));
+  if (static_cast<int64_t>(rq.scale.size()) != shape.N) {
+    throw InvalidArgument("cuda gemm: scale has " + std::to_string(rq.scale.size()) +
+                          " values, N is " + std::to_string(shape.N));
+  }
   const std::vector<int32_t> packed = pack_gemm_weights_dp4a(shape, b);
   weights_ = upload_vector(packed.data(), packed.size() * 4, "gemm weights");
   scale_ = upload_vector(rq.scale.data(), rq.scale.size() * 4, "gemm scale");
   bias_ = upload_vector(rq.bias.data(), rq.bias.size() * 4, "gemm bias");
 }
 
-void GemmLayer::run(int64_t M, const int8_t* a, void* y, const int8_t* residual, float residual_scale,
-                    void* stream) const {
+void GemmLayer::run(int64_t M, const int8_t* a, void* y, const int8_t* residual,
+                    float residual_scale, void* stream) const {
   if (M < 0) throw InvalidArgument("cuda gemm: M must be >= 0");
   if ((M + 63) / 64 > 0x7fffffff) throw NotSupported("cuda gemm: M too large for one grid");
   const Epilogue ep = device_epilogue(rq_, scale_, bias_, residual, residual_scale);
-  launch_gemm_s8_dp4a(shape_, M, a, static_cast<const int32_t*>(weights_.data()), ep, y, as_stream(stream));
+  launch_gemm_s8_dp4a(shape_, M, a, static_cast<const int32_t*>(weights_.data()), ep, y,
+                      as_stream(stream));
   check_launch("gemm_s8");
 }
 
 // ---- quantize / histogram ----
 
-void quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float scale, int8_t* q, void* stream) {
-  if (!(scale > 0.0f) || scale == std::numeric_limits<float>::infinity()) throw InvalidArgument("cuda quantize: scale must be finite and > 0");
+void quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float scale, int8_t* q,
+                     void* stream) {
+  if (!(scale > 0.0f) || scale == std::numeric_limits<float>::infinity()) {
+    throw InvalidArgument("cuda quantize: scale must be finite and > 0");
+  }
   launch_quantize_nc4hw4(batch, C, HW, x, scale, q, as_stream(stream));
   check_launch("quantize_nc4hw4");
 }
 
-void dequantize_nc4hw4(int batch, int C, int64_t HW, const int8_t* q, float scale, float* x, void* stream) {
+void dequantize_nc4hw4(int batch, int C, int64_t HW, const int8_t* q, float scale, float* x,
+                       void* stream) {
   launch_dequantize_nc4hw4(batch, C, HW, q, scale, x, as_stream(stream));
   check_launch("dequantize_nc4hw4");
 }
@@ -215,7 +237,7 @@ AbsScan abs_max_scan(int64_t n, const float* x) {
   DeviceBuffer out(16, "abs_max_scan result");
   check(cudaMemset(out.data(), 0, 16), "cudaMemset");
   uint32_t* bits = static_cast<uint32_t*>(out.data());
-  unsigned long long* bad = reinterpret_cast<unsigned long long*>(static_cast<char*>(out.data()) + 8);
+  auto* bad = reinterpret_cast<unsigned long long*>(static_cast<char*>(out.data()) + 8);
   launch_abs_max_scan(n, x, bits, bad, nullptr);
   check_launch("abs_max_scan");
   synchronize(nullptr, "abs_max_scan");
@@ -229,7 +251,9 @@ AbsScan abs_max_scan(int64_t n, const float* x) {
 
 void histogram_abs(int64_t n, const float* x, float bin_width, std::vector<uint64_t>& counts) {
   if (!(bin_width > 0.0f)) throw InvalidArgument("cuda histogram: bin width must be > 0");
-  if (counts.empty() || counts.size() > 0x7fffffff) throw InvalidArgument("cuda histogram: bad bin count");
+  if (counts.empty() || counts.size() > 0x7fffffff) {
+    throw InvalidArgument("cuda histogram: bin count must be in [1, 2^31)");
+  }
   const size_t bytes = counts.size() * 8;
   DeviceBuffer dev(bytes, "histogram counts");
   check(cudaMemset(dev.data(), 0, bytes), "cudaMemset");

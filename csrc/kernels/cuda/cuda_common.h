@@ -45,10 +45,11 @@ __host__ __device__ __forceinline__ int32_t byte_s8(int32_t word, int j) {
 }
 
 // Four int8 values packed little-endian (byte j = v[j]).
-__host__ __device__ __forceinline__ int32_t pack_s8x4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
-  return static_cast<int32_t>((static_cast<uint32_t>(v0) & 0xffu) | ((static_cast<uint32_t>(v1) & 0xffu) << 8) |
-                              ((static_cast<uint32_t>(v2) & 0xffu) << 16) |
-                              ((static_cast<uint32_t>(v3) & 0xffu) << 24));
+__host__ __device__ __forceinline__ int32_t pack_s8x4(int32_t v0, int32_t v1, int32_t v2,
+                                                     int32_t v3) {
+  const uint32_t b0 = static_cast<uint32_t>(v0) & 0xffu, b1 = static_cast<uint32_t>(v1) & 0xffu;
+  const uint32_t b2 = static_cast<uint32_t>(v2) & 0xffu, b3 = static_cast<uint32_t>(v3) & 0xffu;
+  return static_cast<int32_t>(b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
 }
 
 // 32-bit access to 4 int8 values at p, which must be 4-byte aligned (the

@@ -56,7 +56,8 @@ __global__ __launch_bounds__(kTileThreads) void gemm_s8_dp4a_kernel(
       const int qa = q0 + a_q;
       a_tile[a_q][a_row + 32 * i] = m < M && qa < K4 ? load_row_word(a, K, m, qa) : 0;
       const int qb = q0 + b_q + 4 * i;
-      b_tile[b_q + 4 * i][b_col] = b_col_ok && qb < K4 ? b[static_cast<int64_t>(qb) * N + n0 + b_col] : 0;
+      b_tile[b_q + 4 * i][b_col] =
+          b_col_ok && qb < K4 ? b[static_cast<int64_t>(qb) * N + n0 + b_col] : 0;
     }
     __syncthreads();
     dp4a_tile_step(a_tile, b_tile, tx, ty, acc);
@@ -90,7 +91,9 @@ std::vector<int32_t> pack_gemm_weights_dp4a(const GemmShape& s, const int8_t* b)
   for (int n = 0; n < s.N; ++n) {
     for (int kw = 0; kw < K4; ++kw) {
       int32_t v[4] = {0, 0, 0, 0};
-      for (int j = 0; j < 4 && 4 * kw + j < s.K; ++j) v[j] = b[static_cast<int64_t>(n) * s.K + 4 * kw + j];
+      for (int j = 0; j < 4 && 4 * kw + j < s.K; ++j) {
+        v[j] = b[static_cast<int64_t>(n) * s.K + 4 * kw + j];
+      }
       packed[static_cast<size_t>(kw) * s.N + n] = pack_s8x4(v[0], v[1], v[2], v[3]);
     }
   }

@@ -30,9 +30,8 @@ constexpr int64_t kChunk = int64_t{1} << 30;
 constexpr uint32_t kAbsMask = 0x7fffffffu;
 constexpr uint32_t kNonFiniteBits = 0x7f800000u;  // |x| bits >= this: Inf or NaN
 
-__global__ __launch_bounds__(kThreads) void abs_max_scan_kernel(int64_t n, const float* __restrict__ x,
-                                                                uint32_t* max_abs_bits,
-                                                                unsigned long long* nonfinite) {
+__global__ __launch_bounds__(kThreads) void abs_max_scan_kernel(
+    int64_t n, const float* __restrict__ x, uint32_t* max_abs_bits, unsigned long long* nonfinite) {
   __shared__ uint32_t block_max;
   __shared__ uint32_t block_bad;
   if (threadIdx.x == 0) {
@@ -66,9 +65,9 @@ __device__ __forceinline__ int bin_of(float x, float inv_width, float last) {
   return __float2int_rz(t);
 }
 
-__global__ __launch_bounds__(kThreads) void histogram_abs_kernel(int64_t n, const float* __restrict__ x,
-                                                                 float inv_width, int num_bins,
-                                                                 unsigned long long* counts) {
+__global__ __launch_bounds__(kThreads) void histogram_abs_kernel(
+    int64_t n, const float* __restrict__ x, float inv_width, int num_bins,
+    unsigned long long* counts) {
   __shared__ uint32_t block_counts[kSharedBins];
   const bool use_shared = num_bins <= kSharedBins;
   const float last = static_cast<float>(num_bins - 1);

@@ -93,8 +93,12 @@ inline int simt_saturate_to_int(double v) {
   if (v >= 2147483647.0) return std::numeric_limits<int>::max();
   return static_cast<int>(v);
 }
-inline int __float2int_rn(float x) { return simt_saturate_to_int(std::nearbyint(static_cast<double>(x))); }
-inline int __float2int_rz(float x) { return simt_saturate_to_int(std::trunc(static_cast<double>(x))); }
+inline int __float2int_rn(float x) {
+  return simt_saturate_to_int(std::nearbyint(static_cast<double>(x)));
+}
+inline int __float2int_rz(float x) {
+  return simt_saturate_to_int(std::trunc(static_cast<double>(x)));
+}
 inline unsigned __float_as_uint(float x) {
   unsigned u;
   std::memcpy(&u, &x, sizeof u);
@@ -109,7 +113,8 @@ template <typename T>
 inline T atomicMax(T* address, T value) {
   T old = __atomic_load_n(address, __ATOMIC_RELAXED);
   while (old < value &&
-         !__atomic_compare_exchange_n(address, &old, value, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+         !__atomic_compare_exchange_n(address, &old, value, true, __ATOMIC_RELAXED,
+                                      __ATOMIC_RELAXED)) {
   }
   return old;
 }
@@ -129,7 +134,8 @@ class BlockScheduler {
   void run_grid(dim3 grid, dim3 block, const std::function<void()>& body) {
     const unsigned nthreads = block.x * block.y * block.z;
     if (nthreads == 0 || nthreads > 1024) {
-      throw std::invalid_argument("simt: block of " + std::to_string(nthreads) + " threads (1..1024)");
+      throw std::invalid_argument("simt: block of " + std::to_string(nthreads) +
+                                  " threads (1..1024)");
     }
     if (grid.x == 0 || grid.y == 0 || grid.z == 0) throw std::invalid_argument("simt: empty grid");
     fibers_.resize(nthreads);
@@ -206,8 +212,9 @@ class BlockScheduler {
       }
       if (done == nthreads) return;
       if (done != 0) {
-        throw std::logic_error("simt: block (" + std::to_string(bid.x) + "," + std::to_string(bid.y) +
-                               "," + std::to_string(bid.z) + "): " + std::to_string(done) +
+        throw std::logic_error("simt: block (" + std::to_string(bid.x) + "," +
+                               std::to_string(bid.y) + "," + std::to_string(bid.z) + "): " +
+                               std::to_string(done) +
                                " threads returned while " + std::to_string(waiting) +
                                " wait at __syncthreads() (divergent barrier)");
       }
