@@ -1,0 +1,271 @@
+// Host API of the CUDA backend (cuda_backend.h): CUDA runtime calls, error
+// translation into int8rt's exception types, weight upload, launches. The
+// kernels themselves are in the other .cu files of this folder. CUDA only:
+// this file has no C++ (emulated) form.
+#include "kernels/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "int8rt/error.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace cuda {
+namespace {
+
+std::string cuda_message(cudaError_t err) {
+  return std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+}
+
+// Throws Error for a failed runtime call (clearing the error state).
+void check(cudaError_t err, const std::string& what) {
+  if (err == cudaSuccess) return;
+  cudaGetLastError();
+  throw Error("CUDA " + what + " failed (" + cuda_message(err) + ")");
+}
+
+// After a launch: a bad configuration is reported here, a kernel fault at synchronize().
+void check_launch(const char* what) { check(cudaGetLastError(), std::string("launch of ") + what); }
+
+cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
+
+DeviceBuffer upload_vector(const void* data, size_t bytes, const char* what) {
+  DeviceBuffer b(bytes == 0 ? 4 : bytes, what);
+  if (bytes) b.upload(data, bytes);
+  return b;
+}
+
+Epilogue device_epilogue(const Requant& rq, const DeviceBuffer& scale, const DeviceBuffer& bias,
+                         const int8_t* residual, float residual_scale) {
+  Epilogue ep;
+  ep.scale = static_cast<const float*>(scale.data());
+  ep.bias = rq.bias.empty() ? nullptr : static_cast<const float*>(bias.data());
+  ep.clamp_lo = rq.clamp_lo;
+  ep.clamp_hi = rq.clamp_hi;
+  ep.residual = residual;
+  ep.residual_scale = residual_scale;
+  ep.out_type = rq.out_type;
+  return ep;
+}
+
+}  // namespace
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+DeviceInfo require_device(int index) {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    if (err == cudaErrorNoDevice) throw NotSupported("CUDA: no CUDA GPU available");
+    if (err == cudaErrorInsufficientDriver) {
+      throw NotSupported(
+          "CUDA: no usable NVIDIA driver (missing or older than the CUDA runtime int8rt was "
+          "built with)");
+    }
+    throw NotSupported("CUDA: cannot query devices (" + cuda_message(err) + ")");
+  }
+  if (n == 0) throw NotSupported("CUDA: no CUDA GPU available");
+  if (index < 0 || index >= n) {
+    throw NotSupported("CUDA: device " + std::to_string(index) + " requested, " +
+                       std::to_string(n) + " present");
+  }
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, index), "cudaGetDeviceProperties");
+  DeviceInfo info;
+  info.index = index;
+  info.name = prop.name;
+  info.major = prop.major;
+  info.minor = prop.minor;
+  info.total_bytes = prop.totalGlobalMem;
+  info.multiprocessors = prop.multiProcessorCount;
+  if (info.major * 10 + info.minor < 61) {
+    throw NotSupported("CUDA: device " + std::to_string(index) + " (" + info.name + ", sm_" +
+                       std::to_string(info.major) + std::to_string(info.minor) +
+                       ") has no DP4A; int8rt's CUDA kernels need sm_61 or newer");
+  }
+  check(cudaSetDevice(index), "cudaSetDevice");
+  return info;
+}
+
+DeviceBuffer::DeviceBuffer(size_t bytes, const char* what) : bytes_(bytes) {
+  const cudaError_t err = cudaMalloc(&ptr_, bytes);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    ptr_ = nullptr;
+    throw Error("CUDA: out of device memory allocating " + std::to_string(bytes) + " bytes for " +
+                what);
+  }
+  check(err, std::string("cudaMalloc for ") + what);
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (ptr_) cudaFree(ptr_);
+}
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& o) noexcept
+    : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
+  if (this != &o) {
+    if (ptr_) cudaFree(ptr_);
+    ptr_ = std::exchange(o.ptr_, nullptr);
+    bytes_ = std::exchange(o.bytes_, 0);
+  }
+  return *this;
+}
+
+void DeviceBuffer::upload(const void* host, size_t bytes) {
+  if (bytes > bytes_) {
+    throw InvalidArgument("DeviceBuffer.upload: " + std::to_string(bytes) + " bytes into " +
+                          std::to_string(bytes_));
+  }
+  check(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy host->device");
+}
+
+void DeviceBuffer::download(void* host, size_t bytes) const {
+  if (bytes > bytes_) {
+    throw InvalidArgument("DeviceBuffer.download: " + std::to_string(bytes) + " bytes from " +
+                          std::to_string(bytes_));
+  }
+  check(cudaMemcpy(host, ptr_, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy device->host");
+}
+
+void synchronize(void* stream, const char* what) {
+  check(cudaStreamSynchronize(as_stream(stream)), std::string("execution of ") + what);
+}
+
+// ---- conv ----
+
+ConvLayer::ConvLayer(const ConvShape& shape, const int8_t* w, const Requant& rq)
+    : shape_(shape), rq_(rq) {
+  shape.validate();
+  check_epilogue(rq.epilogue(), "cuda conv");
+  if (static_cast<int64_t>(rq.scale.size()) != shape.K) {
+    throw InvalidArgument("cuda conv: scale has " + std::to_string(rq.scale.size()) +
+                          " values, K is " + std::to_string(shape.K));
+  }
+  if (!shape.is_depthwise() &&
+      static_cast<int64_t>(shape.groups) * ((shape.k_per_group() + 63) / 64) > 65535) {
+    throw NotSupported("cuda conv: groups * ceil(K/groups / 64) exceeds the 65535 grid rows");
+  }
+  const std::vector<int32_t> packed = shape.is_depthwise() ? pack_depthwise_weights(shape, w)
+                                                           : pack_conv_weights_dp4a(shape, w);
+  weights_ = upload_vector(packed.data(), packed.size() * 4, "conv weights");
+  scale_ = upload_vector(rq.scale.data(), rq.scale.size() * 4, "conv scale");
+  bias_ = upload_vector(rq.bias.data(), rq.bias.size() * 4, "conv bias");
+}
+
+size_t ConvLayer::input_bytes(int batch) const {
+  return static_cast<size_t>(batch) * div_up(shape_.C, 4) * shape_.H * shape_.W * 4;
+}
+size_t ConvLayer::output_bytes(int batch) const {
+  return static_cast<size_t>(batch) * div_up(shape_.K, 4) * shape_.out_h() * shape_.out_w() * 4;
+}
+
+void ConvLayer::run(int batch, const int8_t* x, void* y, const int8_t* residual,
+                    float residual_scale, void* stream) const {
+  if (batch < 0) throw InvalidArgument("cuda conv: batch must be >= 0");
+  const ConvGeometry g = conv_geometry(shape_, batch);
+  const Epilogue ep = device_epilogue(rq_, scale_, bias_, residual, residual_scale);
+  const int32_t* w = static_cast<const int32_t*>(weights_.data());
+  if (shape_.is_depthwise()) {
+    launch_conv_s8_depthwise(g, x, w, ep, y, as_stream(stream));
+  } else {
+    launch_conv_s8_dp4a(g, x, w, ep, y, as_stream(stream));
+  }
+  check_launch("conv_s8");
+}
+
+// ---- gemm ----
+
+GemmLayer::GemmLayer(const GemmShape& shape, const int8_t* b, const Requant& rq)
+    : shape_(shape), rq_(rq) {
+  shape.validate();
+  check_epilogue(rq.epilogue(), "cuda gemm");
+  if (static_cast<int64_t>(rq.scale.size()) != shape.N) {
+    throw InvalidArgument("cuda gemm: scale has " + std::to_string(rq.scale.size()) +
+                          " values, N is " + std::to_string(shape.N));
+  }
+  const std::vector<int32_t> packed = pack_gemm_weights_dp4a(shape, b);
+  weights_ = upload_vector(packed.data(), packed.size() * 4, "gemm weights");
+  scale_ = upload_vector(rq.scale.data(), rq.scale.size() * 4, "gemm scale");
+  bias_ = upload_vector(rq.bias.data(), rq.bias.size() * 4, "gemm bias");
+}
+
+void GemmLayer::run(int64_t M, const int8_t* a, void* y, const int8_t* residual,
+                    float residual_scale, void* stream) const {
+  if (M < 0) throw InvalidArgument("cuda gemm: M must be >= 0");
+  if ((M + 63) / 64 > 0x7fffffff) throw NotSupported("cuda gemm: M too large for one grid");
+  const Epilogue ep = device_epilogue(rq_, scale_, bias_, residual, residual_scale);
+  launch_gemm_s8_dp4a(shape_, M, a, static_cast<const int32_t*>(weights_.data()), ep, y,
+                      as_stream(stream));
+  check_launch("gemm_s8");
+}
+
+// ---- quantize / histogram ----
+
+void quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float scale, int8_t* q,
+                     void* stream) {
+  if (!(scale > 0.0f) || scale == std::numeric_limits<float>::infinity()) {
+    throw InvalidArgument("cuda quantize: scale must be finite and > 0");
+  }
+  launch_quantize_nc4hw4(batch, C, HW, x, scale, q, as_stream(stream));
+  check_launch("quantize_nc4hw4");
+}
+
+void dequantize_nc4hw4(int batch, int C, int64_t HW, const int8_t* q, float scale, float* x,
+                       void* stream) {
+  launch_dequantize_nc4hw4(batch, C, HW, q, scale, x, as_stream(stream));
+  check_launch("dequantize_nc4hw4");
+}
+
+AbsScan abs_max_scan(int64_t n, const float* x) {
+  DeviceBuffer out(16, "abs_max_scan result");
+  check(cudaMemset(out.data(), 0, 16), "cudaMemset");
+  uint32_t* bits = static_cast<uint32_t*>(out.data());
+  auto* bad = reinterpret_cast<unsigned long long*>(static_cast<char*>(out.data()) + 8);
+  launch_abs_max_scan(n, x, bits, bad, nullptr);
+  check_launch("abs_max_scan");
+  synchronize(nullptr, "abs_max_scan");
+  unsigned char host[16];
+  out.download(host, 16);
+  AbsScan r;
+  std::memcpy(&r.max_abs, host, 4);
+  std::memcpy(&r.nonfinite, host + 8, 8);
+  return r;
+}
+
+void histogram_abs(int64_t n, const float* x, float bin_width, std::vector<uint64_t>& counts) {
+  if (!(bin_width > 0.0f)) throw InvalidArgument("cuda histogram: bin width must be > 0");
+  if (counts.empty() || counts.size() > 0x7fffffff) {
+    throw InvalidArgument("cuda histogram: bin count must be in [1, 2^31)");
+  }
+  const size_t bytes = counts.size() * 8;
+  DeviceBuffer dev(bytes, "histogram counts");
+  check(cudaMemset(dev.data(), 0, bytes), "cudaMemset");
+  launch_histogram_abs(n, x, 1.0f / bin_width, static_cast<int>(counts.size()),
+                       static_cast<unsigned long long*>(dev.data()), nullptr);
+  check_launch("histogram_abs");
+  synchronize(nullptr, "histogram_abs");
+  std::vector<uint64_t> add(counts.size());
+  dev.download(add.data(), bytes);
+  for (size_t i = 0; i < counts.size(); ++i) counts[i] += add[i];
+}
+
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,122 @@
+// Host API of the CUDA backend: device discovery with clear errors, device
+// memory, and packed int8 layers that run the DP4A kernels (cuda_kernels.h).
+// This is what an engine integration (device="cuda") calls; it holds no
+// graph logic. Built only when CMake enables CUDA (INT8RT_WITH_CUDA), which
+// defines INT8RT_HAVE_CUDA_KERNELS on the int8rt target; plain C++ headers
+// only, so any translation unit may include it.
+//
+// Errors: no CUDA driver, no device, or a device without DP4A (compute
+// capability < 6.1) -> int8rt::NotSupported naming the reason; out of device
+// memory -> int8rt::Error naming the bytes asked for; a failed launch or
+// kernel -> int8rt::Error naming the operation. Thread safety: objects are
+// not shared between threads while mutated; run() is const and may be
+// called from several threads on different streams.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/kernel_types.h"
+#include "kernels/requant_params.h"
+
+namespace int8rt {
+namespace kernels {
+namespace cuda {
+
+struct DeviceInfo {
+  int index = 0;
+  std::string name;
+  int major = 0, minor = 0;  // compute capability
+  size_t total_bytes = 0;    // device memory
+  int multiprocessors = 0;
+};
+
+// Number of usable CUDA devices; 0 when there is no driver or no device
+// (never throws).
+int device_count();
+// The device `index`, made current for the calling thread. Throws
+// NotSupported when there is no driver/device, the index is out of range,
+// or the device lacks DP4A (sm_61+).
+DeviceInfo require_device(int index = 0);
+
+// Owning device allocation (move-only). Throws Error on out-of-memory.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(size_t bytes, const char* what);
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  void* data() const { return ptr_; }
+  size_t bytes() const { return bytes_; }
+  void upload(const void* host, size_t bytes);  // synchronous; bytes <= this->bytes()
+  void download(void* host, size_t bytes) const;
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// Waits for all work on `stream` (nullptr: the default stream) and throws
+// Error naming `what` if a launch or kernel failed.
+void synchronize(void* stream, const char* what);
+
+// A conv layer packed for the GPU (weights, per-channel scale and bias).
+// Depthwise shapes use the depthwise kernel, all others the DP4A implicit GEMM.
+class ConvLayer {
+ public:
+  // w: canonical OIHW int8; rq from make_requant(). Validates the shape.
+  ConvLayer(const ConvShape& shape, const int8_t* w_oihw, const Requant& rq);
+  // x: device NC/4HW4 int8; y: device int8 NC/4HW4 or float NCHW (rq.out_type);
+  // residual (device, y's layout, int8) optional. Asynchronous on `stream`.
+  void run(int batch, const int8_t* x, void* y, const int8_t* residual = nullptr,
+           float residual_scale = 0.0f, void* stream = nullptr) const;
+  const ConvShape& shape() const { return shape_; }
+  // Bytes of the NC/4HW4 int8 input / output for `batch` (output: int8 layout).
+  size_t input_bytes(int batch) const;
+  size_t output_bytes(int batch) const;
+
+ private:
+  ConvShape shape_;
+  Requant rq_;
+  DeviceBuffer weights_, scale_, bias_;
+};
+
+// A fully connected layer packed for the GPU.
+class GemmLayer {
+ public:
+  GemmLayer(const GemmShape& shape, const int8_t* b_nk, const Requant& rq);
+  // a: device [M][K] int8 (4-byte aligned); y: device [M][N] of rq.out_type.
+  void run(int64_t M, const int8_t* a, void* y, const int8_t* residual = nullptr,
+           float residual_scale = 0.0f, void* stream = nullptr) const;
+
+ private:
+  GemmShape shape_;
+  Requant rq_;
+  DeviceBuffer weights_, scale_, bias_;
+};
+
+// Device FP32 NCHW <-> int8 NC/4HW4 (asynchronous on `stream`).
+void quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float scale, int8_t* q,
+                     void* stream = nullptr);
+void dequantize_nc4hw4(int batch, int C, int64_t HW, const int8_t* q, float scale, float* x,
+                       void* stream = nullptr);
+
+// Histogram pass results for one device tensor (synchronous).
+struct AbsScan {
+  float max_abs = 0.0f;       // over finite values
+  uint64_t nonfinite = 0;     // NaN / Inf count
+};
+AbsScan abs_max_scan(int64_t n, const float* x);
+// Adds the counts of x (device) with Histogram's binning rule for a bin
+// width w (> 0) into `counts` (host, num_bins values).
+void histogram_abs(int64_t n, const float* x, float bin_width, std::vector<uint64_t>& counts);
+
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace int8rt

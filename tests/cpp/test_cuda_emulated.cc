@@ -1,0 +1,464 @@
+// The CUDA kernels of csrc/kernels/cuda, compiled as C++ through
+// simt_emulation.h (library int8rt_cuda_emulated in CMakeLists.txt: the real
+// .cu sources, not a re-implementation), run on the CPU and compared with
+// `==` against the reference kernels (csrc/kernels/ref) and against
+// int8rt::calib::Histogram. Shapes sweep the awkward cases: channels not a
+// multiple of 4 or of the 64-wide tile, stride 2, padding (asymmetric),
+// dilation, 1x1, grouped (aligned and unaligned group starts), depthwise,
+// batch > 1; every epilogue form (activations, residual, float output).
+// Padding lanes of NC/4HW4 inputs hold random bytes, so a kernel that let
+// them count would fail; guard bytes after every output must stay untouched.
+// Also checks the emulator itself: barrier semantics, divergent barriers,
+// the intrinsics' exact integer and rounding behaviour.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "int8rt/calibration.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/requant_params.h"
+
+namespace k = int8rt::kernels;
+namespace kc = int8rt::kernels::cuda;
+
+namespace {
+
+constexpr size_t kGuard = 64;
+constexpr uint8_t kFill = 0xA5;
+
+std::vector<int8_t> random_s8(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> d(-128, 127);
+  std::vector<int8_t> v(n);
+  for (auto& x : v) x = static_cast<int8_t>(d(gen));
+  return v;
+}
+
+// NHWC [N][H][W][C] -> NC/4HW4 with random bytes in the padding lanes (plus guard room).
+std::vector<int8_t> to_nc4hw4(const std::vector<int8_t>& nhwc, int N, int H, int W, int C, uint32_t seed) {
+  const int C4 = (C + 3) / 4;
+  std::vector<int8_t> out = random_s8(static_cast<size_t>(N) * C4 * H * W * 4, seed);
+  for (int n = 0; n < N; ++n)
+    for (int h = 0; h < H; ++h)
+      for (int w = 0; w < W; ++w)
+        for (int c = 0; c < C; ++c)
+          out[kc::nc4hw4_offset(n, c, h, w, C4, H, W)] = nhwc[((static_cast<size_t>(n) * H + h) * W + w) * C + c];
+  return out;
+}
+
+// NHWC -> NCHW for any element type.
+template <typename T>
+std::vector<T> nhwc_to_nchw(const std::vector<T>& x, int N, int H, int W, int C) {
+  std::vector<T> out(x.size());
+  for (int n = 0; n < N; ++n)
+    for (int h = 0; h < H; ++h)
+      for (int w = 0; w < W; ++w)
+        for (int c = 0; c < C; ++c)
+          out[((static_cast<size_t>(n) * C + c) * H + h) * W + w] = x[((static_cast<size_t>(n) * H + h) * W + w) * C + c];
+  return out;
+}
+
+// An output buffer of `bytes` followed by guard bytes, all pre-filled.
+struct Guarded {
+  std::vector<uint8_t> buf;
+  explicit Guarded(size_t bytes) : buf(bytes + kGuard, kFill) {}
+  void* data() { return buf.data(); }
+  bool guard_intact() const {
+    for (size_t i = buf.size() - kGuard; i < buf.size(); ++i)
+      if (buf[i] != kFill) return false;
+    return true;
+  }
+};
+
+// The epilogue forms every conv / GEMM sweep runs through.
+struct EpilogueCase {
+  const char* name;
+  k::OutputType out;
+  k::Activation act;
+  bool residual;
+  bool ties;  // scale 0.5, no bias: many exact .5 values (round half to even)
+};
+const EpilogueCase kEpilogues[] = {
+    {"int8", k::OutputType::kInt8, k::Activation::kNone, false, false},
+    {"int8_relu", k::OutputType::kInt8, k::Activation::kRelu, false, false},
+    {"int8_relu6_residual", k::OutputType::kInt8, k::Activation::kRelu6, true, false},
+    {"int8_ties", k::OutputType::kInt8, k::Activation::kNone, false, true},
+    {"float", k::OutputType::kFloat32, k::Activation::kNone, false, false},
+    {"float_relu_residual", k::OutputType::kFloat32, k::Activation::kRelu, true, false},
+};
+
+// Per-channel epilogue whose int8 outputs span the range for a reduction of
+// `red` random int8 products (std of one product ~ 74^2). The ties case uses
+// a power-of-two scale and no bias, so about 1 in 2^e outputs is an exact .5.
+k::Requant make_epilogue(const EpilogueCase& e, int channels, int64_t red, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> u(0.5f, 1.5f), b(-20.0f, 20.0f);
+  const float base = 50.0f / (5476.0f * std::sqrt(static_cast<float>(red)));
+  const float pow2 = std::ldexp(1.0f, std::ilogb(base));
+  // Relu6 with s_in = s_out = 0.05 puts its bound at 6 / 0.05 = 120 (inside int8), so it clamps.
+  const float s_io = e.act == k::Activation::kRelu6 ? 0.05f : 1.0f;
+  std::vector<float> sw(channels), bias(channels);
+  for (int i = 0; i < channels; ++i) {
+    sw[i] = e.ties ? pow2 : base * u(gen);
+    bias[i] = b(gen) * s_io;  // bias / s_out in [-20, 20]
+  }
+  return k::make_requant(s_io, sw.data(), channels, e.ties ? nullptr : bias.data(), s_io, e.out, e.act);
+}
+
+k::ConvShape conv(int C, int H, int W, int K, int R, int S, int stride, int pad, int groups,
+                  int dilation = 1) {
+  k::ConvShape s;
+  s.C = C; s.H = H; s.W = W; s.K = K; s.R = R; s.S = S;
+  s.stride_h = s.stride_w = stride;
+  s.pad_top = s.pad_left = pad;
+  s.pad_bottom = pad + (pad > 0 ? 1 : 0);  // asymmetric when padded
+  s.pad_right = pad;
+  s.dilation_h = s.dilation_w = dilation;
+  s.groups = groups;
+  return s;
+}
+
+std::string describe(const k::ConvShape& s, int batch, const char* ep) {
+  return "C" + std::to_string(s.C) + " H" + std::to_string(s.H) + " W" + std::to_string(s.W) + " K" +
+         std::to_string(s.K) + " " + std::to_string(s.R) + "x" + std::to_string(s.S) + " stride" +
+         std::to_string(s.stride_h) + " pad" + std::to_string(s.pad_top) + " dil" +
+         std::to_string(s.dilation_h) + " groups" + std::to_string(s.groups) + " batch" +
+         std::to_string(batch) + " " + ep;
+}
+
+// Runs one conv through the CUDA kernel (emulated) and the reference; compares every output.
+void check_conv(const k::ConvShape& s, int batch, const EpilogueCase& e, uint32_t seed) {
+  const std::string what = describe(s, batch, e.name);
+  const int OH = s.out_h(), OW = s.out_w(), K4 = (s.K + 3) / 4;
+  const auto x = random_s8(static_cast<size_t>(batch) * s.H * s.W * s.C, seed);
+  const auto w = random_s8(static_cast<size_t>(s.weight_count()), seed + 1);
+  const size_t outs = static_cast<size_t>(batch) * OH * OW * s.K;
+  const auto res_nhwc = random_s8(outs, seed + 2);
+  const k::Requant rq = make_epilogue(e, s.K, static_cast<int64_t>(s.c_per_group()) * s.R * s.S, seed + 3);
+  const float res_scale = 0.75f;
+
+  // Reference: NHWC output.
+  const bool f32 = e.out == k::OutputType::kFloat32;
+  std::vector<uint8_t> ref(outs * (f32 ? 4 : 1));
+  k::ref::conv2d_s8(s, batch, x.data(), w.data(),
+                    rq.epilogue(e.residual ? res_nhwc.data() : nullptr, res_scale), ref.data());
+
+  // CUDA kernel: NC/4HW4 input, int8 NC/4HW4 or float NCHW output, residual in the output layout.
+  const auto x4 = to_nc4hw4(x, batch, s.H, s.W, s.C, seed + 4);
+  const std::vector<int8_t> res_dev = f32 ? nhwc_to_nchw(res_nhwc, batch, OH, OW, s.K)
+                                          : to_nc4hw4(res_nhwc, batch, OH, OW, s.K, seed + 5);
+  const size_t dev_bytes = f32 ? outs * 4 : static_cast<size_t>(batch) * K4 * OH * OW * 4;
+  Guarded y(dev_bytes);
+  const kc::ConvGeometry g = kc::conv_geometry(s, batch);
+  const k::Epilogue ep = rq.epilogue(e.residual ? res_dev.data() : nullptr, res_scale);
+  const bool depthwise = s.is_depthwise();
+  const std::vector<int32_t> wp =
+      depthwise ? kc::pack_depthwise_weights(s, w.data()) : kc::pack_conv_weights_dp4a(s, w.data());
+  if (depthwise) {
+    kc::launch_conv_s8_depthwise(g, x4.data(), wp.data(), ep, y.data(), nullptr);
+  } else {
+    kc::launch_conv_s8_dp4a(g, x4.data(), wp.data(), ep, y.data(), nullptr);
+  }
+  ASSERT_TRUE(y.guard_intact()) << what << ": guard bytes overwritten";
+
+  int bad = 0;
+  for (int n = 0; n < batch; ++n)
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow)
+        for (int kk = 0; kk < s.K; ++kk) {
+          const size_t i_ref = ((static_cast<size_t>(n) * OH + oh) * OW + ow) * s.K + kk;
+          if (f32) {
+            float want, got;
+            std::memcpy(&want, ref.data() + 4 * i_ref, 4);
+            std::memcpy(&got, y.buf.data() + 4 * (((static_cast<size_t>(n) * s.K + kk) * OH + oh) * OW + ow), 4);
+            if (std::memcmp(&want, &got, 4) != 0 && ++bad <= 5) {
+              ADD_FAILURE() << what << ": n" << n << " oh" << oh << " ow" << ow << " k" << kk
+                            << " ref " << want << " cuda " << got;
+            }
+          } else {
+            const int want = static_cast<int8_t>(ref[i_ref]);
+            const int got = static_cast<int8_t>(y.buf[kc::nc4hw4_offset(n, kk, oh, ow, K4, OH, OW)]);
+            if (want != got && ++bad <= 5) {
+              ADD_FAILURE() << what << ": n" << n << " oh" << oh << " ow" << ow << " k" << kk
+                            << " ref " << want << " cuda " << got;
+            }
+          }
+        }
+  EXPECT_EQ(bad, 0) << what;
+}
+
+}  // namespace
+
+// ---- the emulator itself ----
+
+namespace {
+constexpr int kBarrierThreads = 96;
+__global__ void rotate_through_shared(int* out) {
+  __shared__ int tile[kBarrierThreads];
+  const int t = threadIdx.x + blockDim.x * threadIdx.y;
+  tile[t] = t * 10 + static_cast<int>(blockIdx.x);
+  __syncthreads();  // every write lands before any read
+  const int v = tile[(t + 1) % kBarrierThreads];
+  __syncthreads();  // every read done before the next write
+  tile[t] = -1;
+  out[blockIdx.x * kBarrierThreads + t] = v;
+}
+__global__ void divergent_barrier() {
+  if (threadIdx.x % 2 == 0) return;
+  __syncthreads();
+}
+}  // namespace
+
+TEST(CudaEmulation, BarrierOrdersSharedMemoryAcrossThreadsAndBlocks) {
+  std::vector<int> out(3 * kBarrierThreads, 0);
+  int* p = out.data();
+  simt::launch(dim3(3), dim3(32, 3), [&] { rotate_through_shared(p); });
+  for (int b = 0; b < 3; ++b)
+    for (int t = 0; t < kBarrierThreads; ++t)
+      ASSERT_EQ(out[b * kBarrierThreads + t], ((t + 1) % kBarrierThreads) * 10 + b) << "block " << b << " thread " << t;
+}
+
+TEST(CudaEmulation, DivergentBarrierIsAnError) {
+  EXPECT_THROW(simt::launch(dim3(1), dim3(8), [&] { divergent_barrier(); }), std::logic_error);
+  // The scheduler is usable again afterwards.
+  std::vector<int> out(kBarrierThreads, 0);
+  int* p = out.data();
+  simt::launch(dim3(1), dim3(kBarrierThreads), [&] { rotate_through_shared(p); });
+  EXPECT_EQ(out[0], 10);
+}
+
+TEST(CudaEmulation, IntrinsicsExact) {
+  // dp4a: signed bytes, accumulate, wrap modulo 2^32 (PTX dp4a.s32.s32).
+  EXPECT_EQ(__dp4a(static_cast<int>(0x80808080u), static_cast<int>(0x80808080u), 0), 4 * 16384);
+  EXPECT_EQ(__dp4a(0x7f7f7f7f, static_cast<int>(0x80808080u), 5), 5 - 4 * 127 * 128);
+  EXPECT_EQ(__dp4a(0x01020304, 0x05060708, -1), 1 * 5 + 2 * 6 + 3 * 7 + 4 * 8 - 1);
+  EXPECT_EQ(__dp4a(static_cast<int>(0x000000ffu), 0x00000001, 0), -1);
+  EXPECT_EQ(__dp4a(0x7f000000, 0x7f000000, std::numeric_limits<int>::max()),
+            static_cast<int>(static_cast<uint32_t>(std::numeric_limits<int>::max()) + 127u * 127u));
+  // __float2int_rn: round half to even, saturating, NaN -> 0.
+  EXPECT_EQ(__float2int_rn(2.5f), 2);
+  EXPECT_EQ(__float2int_rn(3.5f), 4);
+  EXPECT_EQ(__float2int_rn(-2.5f), -2);
+  EXPECT_EQ(__float2int_rn(-0.5f), 0);
+  EXPECT_EQ(__float2int_rn(1e10f), std::numeric_limits<int>::max());
+  EXPECT_EQ(__float2int_rn(-1e10f), std::numeric_limits<int>::min());
+  EXPECT_EQ(__float2int_rn(std::nanf("")), 0);
+  EXPECT_EQ(__float2int_rz(2.99f), 2);
+  EXPECT_EQ(__float2int_rz(-2.99f), -2);
+  // One rounding per operation: (1 + 2^-23) * (1 + 2^-23) rounds away the 2^-46 term.
+  const float a = 1.0f + std::ldexp(1.0f, -23);
+  EXPECT_EQ(__fadd_rn(__fmul_rn(a, a), -1.0f), std::ldexp(1.0f, -22));
+}
+
+TEST(CudaEmulation, MisalignedWordAccessIsReported) {
+  // A GEMM with K % 4 == 0 reads A by 32-bit words: an A one byte off alignment must fault.
+  k::GemmShape s;
+  s.N = 4;
+  s.K = 8;
+  std::vector<int8_t> a(2 * 8 + 4, 1), b(4 * 8, 1), y(2 * 4);
+  const std::vector<float> scale(4, 1.0f);
+  k::Epilogue ep;
+  ep.scale = scale.data();
+  ep.clamp_lo = -128.0f;
+  ep.clamp_hi = 127.0f;
+  const auto bp = kc::pack_gemm_weights_dp4a(s, b.data());
+  EXPECT_THROW(kc::launch_gemm_s8_dp4a(s, 2, a.data() + 1, bp.data(), ep, y.data(), nullptr), std::logic_error);
+  EXPECT_NO_THROW(kc::launch_gemm_s8_dp4a(s, 2, a.data(), bp.data(), ep, y.data(), nullptr));
+  EXPECT_EQ(y[0], 8);
+}
+
+// ---- quantize / dequantize ----
+
+TEST(CudaEmulated, QuantizeDequantizeNc4hw4MatchesReference) {
+  struct Case { int batch, C, H, W; };
+  for (const Case& c : {Case{1, 1, 1, 1}, Case{2, 3, 5, 7}, Case{1, 4, 8, 8}, Case{3, 13, 4, 9}, Case{1, 64, 3, 3}}) {
+    const int64_t HW = static_cast<int64_t>(c.H) * c.W;
+    const size_t n = static_cast<size_t>(c.batch) * c.C * HW;
+    const float scale = 0.037f;
+    std::mt19937 gen(c.C * 31 + c.W);
+    std::uniform_real_distribution<float> d(-6.0f, 6.0f);
+    std::vector<float> x(n);
+    for (size_t i = 0; i < n; ++i) x[i] = d(gen);
+    // Exact halves (ties), saturation, NaN and infinities.
+    const float specials[] = {0.5f * scale, 1.5f * scale, -2.5f * scale, 1e6f, -1e6f,
+                              std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(), -0.0f};
+    for (size_t i = 0; i < n && i < 9; ++i) x[i * 7 % n] = specials[i];
+
+    std::vector<int8_t> ref_q(n);
+    k::ref::quantize_s8(static_cast<int64_t>(n), x.data(), scale, ref_q.data());
+    const int C4 = (c.C + 3) / 4;
+    const size_t words = static_cast<size_t>(c.batch) * C4 * HW;
+    Guarded q(words * 4);
+    kc::launch_quantize_nc4hw4(c.batch, c.C, HW, x.data(), scale, static_cast<int8_t*>(q.data()), nullptr);
+    ASSERT_TRUE(q.guard_intact());
+    for (int b = 0; b < c.batch; ++b)
+      for (int ch = 0; ch < C4 * 4; ++ch)
+        for (int64_t hw = 0; hw < HW; ++hw) {
+          const int h = static_cast<int>(hw / c.W), w = static_cast<int>(hw % c.W);
+          const int got = static_cast<int8_t>(q.buf[kc::nc4hw4_offset(b, ch, h, w, C4, c.H, c.W)]);
+          const int want = ch < c.C ? ref_q[(static_cast<size_t>(b) * c.C + ch) * HW + hw] : 0;
+          ASSERT_EQ(got, want) << "quantize C" << c.C << " n" << b << " c" << ch << " hw" << hw;
+        }
+
+    std::vector<float> ref_x(n);
+    k::ref::dequantize_s8(static_cast<int64_t>(n), ref_q.data(), scale, ref_x.data());
+    Guarded back(n * 4);
+    kc::launch_dequantize_nc4hw4(c.batch, c.C, HW, static_cast<const int8_t*>(q.data()), scale,
+                                 static_cast<float*>(back.data()), nullptr);
+    ASSERT_TRUE(back.guard_intact());
+    EXPECT_EQ(std::memcmp(back.data(), ref_x.data(), n * 4), 0) << "dequantize C" << c.C;
+  }
+}
+
+// ---- convolution ----
+
+TEST(CudaEmulated, ConvDp4aMatchesReference) {
+  const k::ConvShape shapes[] = {
+      conv(3, 9, 9, 8, 3, 3, 1, 1, 1),      // C % 4 != 0 (RGB stem)
+      conv(16, 8, 8, 16, 1, 1, 1, 0, 1),    // 1x1
+      conv(5, 7, 6, 9, 3, 3, 2, 1, 1),      // stride 2, asymmetric pad
+      conv(8, 10, 10, 70, 3, 3, 1, 1, 1),   // K past one 64-column tile; M past one 64-pixel tile
+      conv(37, 5, 6, 65, 3, 3, 1, 1, 1),    // reduction of many 8-word steps, K = tile + 1
+      conv(33, 9, 7, 17, 1, 1, 2, 0, 1),    // 1x1 stride 2
+      conv(7, 9, 9, 5, 3, 3, 1, 2, 1, 2),   // dilation 2
+      conv(4, 11, 11, 3, 5, 5, 2, 2, 1),    // 5x5 stride 2
+      conv(6, 6, 9, 10, 1, 3, 1, 1, 1),     // 1x3 window, H != W
+      conv(8, 9, 9, 12, 3, 3, 1, 1, 2),     // groups 2, group starts aligned to 4
+      conv(6, 8, 8, 6, 3, 3, 2, 1, 3),      // groups 3, Cg = 2: unaligned group starts (gather)
+      conv(5, 6, 6, 10, 3, 3, 1, 1, 5),     // Cg = 1, Kg = 2 (channel multiplier 2)
+      conv(12, 5, 5, 132, 3, 3, 1, 1, 2),   // groups with Kg = 66: two column tiles per group
+      conv(10, 7, 5, 4, 3, 3, 1, 1, 2),     // Cg = 5: group 1 starts at channel 5, its last word past C
+  };
+  uint32_t seed = 100;
+  for (const k::ConvShape& s : shapes) {
+    for (int batch : {1, 2}) {
+      for (const EpilogueCase& e : kEpilogues) check_conv(s, batch, e, seed += 10);
+    }
+  }
+}
+
+TEST(CudaEmulated, ConvDepthwiseMatchesReference) {
+  const k::ConvShape shapes[] = {
+      conv(3, 7, 7, 3, 3, 3, 1, 1, 3),     // C < 4
+      conv(8, 9, 8, 8, 3, 3, 1, 1, 8),
+      conv(13, 9, 9, 13, 3, 3, 2, 1, 13),  // stride 2, C % 4 == 1
+      conv(6, 10, 10, 6, 5, 5, 1, 2, 6),   // 5x5
+      conv(7, 12, 11, 7, 3, 3, 1, 2, 7, 2),  // dilation 2
+      conv(4, 5, 5, 4, 1, 1, 1, 0, 4),     // 1x1
+  };
+  uint32_t seed = 900;
+  for (const k::ConvShape& s : shapes) {
+    ASSERT_TRUE(s.is_depthwise());
+    for (int batch : {1, 3}) {
+      for (const EpilogueCase& e : kEpilogues) check_conv(s, batch, e, seed += 10);
+    }
+  }
+}
+
+// ---- GEMM ----
+
+TEST(CudaEmulated, GemmDp4aMatchesReference) {
+  struct Case { int64_t M; int N, K; };
+  const Case cases[] = {{1, 1, 1},    {3, 5, 7},     {17, 64, 16}, {65, 65, 33},
+                        {64, 130, 200}, {130, 3, 4}, {5, 17, 129}, {2, 200, 64}};
+  uint32_t seed = 500;
+  for (const Case& c : cases) {
+    for (const EpilogueCase& e : kEpilogues) {
+      seed += 10;
+      const std::string what = "M" + std::to_string(c.M) + " N" + std::to_string(c.N) + " K" +
+                               std::to_string(c.K) + " " + e.name;
+      k::GemmShape s;
+      s.N = c.N;
+      s.K = c.K;
+      const auto a = random_s8(static_cast<size_t>(c.M) * c.K, seed);
+      const auto b = random_s8(static_cast<size_t>(c.N) * c.K, seed + 1);
+      const auto res = random_s8(static_cast<size_t>(c.M) * c.N, seed + 2);
+      const k::Requant rq = make_epilogue(e, c.N, c.K, seed + 3);
+      const k::Epilogue ep = rq.epilogue(e.residual ? res.data() : nullptr, 0.75f);
+      const size_t bytes = static_cast<size_t>(c.M) * c.N * (e.out == k::OutputType::kFloat32 ? 4 : 1);
+      std::vector<uint8_t> ref(bytes);
+      k::ref::gemm_s8(s, c.M, a.data(), b.data(), ep, ref.data());
+      const std::vector<int32_t> bp = kc::pack_gemm_weights_dp4a(s, b.data());
+      Guarded y(bytes);
+      kc::launch_gemm_s8_dp4a(s, c.M, a.data(), bp.data(), ep, y.data(), nullptr);
+      ASSERT_TRUE(y.guard_intact()) << what;
+      for (size_t i = 0; i < bytes; ++i) {
+        ASSERT_EQ(y.buf[i], ref[i]) << what << ": byte " << i << " differs";
+      }
+    }
+  }
+}
+
+// ---- histogram ----
+
+namespace {
+// Collects x with the GPU kernels (emulated) using the CPU histogram's bin width.
+struct GpuHistogram {
+  std::vector<unsigned long long> counts;
+  uint32_t max_bits = 0;
+  unsigned long long nonfinite = 0;
+};
+GpuHistogram gpu_histogram(const std::vector<float>& x, float bin_width, int num_bins) {
+  GpuHistogram h;
+  h.counts.assign(static_cast<size_t>(num_bins), 0);
+  kc::launch_abs_max_scan(static_cast<int64_t>(x.size()), x.data(), &h.max_bits, &h.nonfinite, nullptr);
+  kc::launch_histogram_abs(static_cast<int64_t>(x.size()), x.data(), 1.0f / bin_width, num_bins,
+                           h.counts.data(), nullptr);
+  return h;
+}
+}  // namespace
+
+TEST(CudaEmulated, HistogramMatchesCpuHistogram) {
+  namespace calib = int8rt::calib;
+  struct Case { size_t n; int bins; int dist; bool nonfinite; };
+  // sizes: under one block, not a multiple of 256, past 1024 blocks (grid-stride loop);
+  // bins: default, small, past the shared-memory histogram (global atomics).
+  const Case cases[] = {{100, 2048, 0, false}, {4099, 2048, 1, false}, {5000, 16, 2, false},
+                        {20000, 5000, 0, false}, {300000, 2048, 1, false}, {7777, 2048, 2, true}};
+  for (const Case& c : cases) {
+    std::mt19937 gen(static_cast<uint32_t>(c.n + c.bins));
+    std::normal_distribution<float> normal(0.0f, 1.5f);
+    std::exponential_distribution<float> expo(0.7f);
+    std::uniform_int_distribution<int> small(-40, 40);
+    std::vector<float> x(c.n);
+    for (float& v : x) {
+      v = c.dist == 0 ? normal(gen) : c.dist == 1 ? expo(gen) : static_cast<float>(small(gen)) * 0.125f;
+    }
+    if (c.nonfinite) {
+      x[3] = std::numeric_limits<float>::quiet_NaN();
+      x[100] = std::numeric_limits<float>::infinity();
+      x[c.n - 1] = -std::numeric_limits<float>::infinity();
+    }
+    calib::Histogram cpu(c.bins, calib::RangePolicy::kExtend,
+                         c.nonfinite ? calib::NonFinitePolicy::kSkip : calib::NonFinitePolicy::kError);
+    cpu.collect(calib::ArrayView::contiguous(x.data(), static_cast<int64_t>(x.size())));
+    const float cpu_max = cpu.max_abs();
+    // Values on the bin edges i * w of the range just set (the float32 rounding matters there).
+    const float w = cpu.bin_width();
+    std::vector<float> edges;
+    for (int i = 0; i < c.bins; i += 7) edges.push_back(static_cast<float>(i) * w);
+    cpu.collect(calib::ArrayView::contiguous(edges.data(), static_cast<int64_t>(edges.size())));
+    ASSERT_EQ(cpu.bin_width(), w);  // same range: a single grid for both batches
+
+    GpuHistogram g = gpu_histogram(x, w, c.bins);
+    float max_abs;
+    std::memcpy(&max_abs, &g.max_bits, 4);
+    GpuHistogram ge = gpu_histogram(edges, w, c.bins);
+    for (size_t i = 0; i < g.counts.size(); ++i) g.counts[i] += ge.counts[i];
+    const std::string what = "n" + std::to_string(c.n) + " bins" + std::to_string(c.bins);
+    EXPECT_EQ(max_abs, cpu_max) << what;
+    EXPECT_EQ(g.nonfinite, cpu.nonfinite_skipped()) << what;
+    ASSERT_EQ(g.counts.size(), cpu.counts().size()) << what;
+    for (size_t i = 0; i < g.counts.size(); ++i) {
+      ASSERT_EQ(g.counts[i], cpu.counts()[i]) << what << ": bin " << i;
+    }
+  }
+}
