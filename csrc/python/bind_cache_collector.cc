@@ -16,6 +16,7 @@
 #include "int8rt/error.h"
 #include "python/array_view.h"
 #include "python/bindings.h"
+#include "python/calib_args.h"
 
 namespace py = pybind11;
 
@@ -63,31 +64,6 @@ void bind_cache(py::module_& m) {
       py::arg("data"), "(algorithm, version, [(name, scale), ...]) from cache bytes.");
 }
 
-calib::RangePolicy parse_policy(const std::string& s) {
-  if (s == "extend") return calib::RangePolicy::kExtend;
-  if (s == "power_of_two") return calib::RangePolicy::kPowerOfTwo;
-  if (s == "two_pass") return calib::RangePolicy::kTwoPass;
-  throw InvalidArgument("unknown range policy '" + s + "' (accepted: extend, power_of_two, two_pass)");
-}
-
-std::string policy_str(calib::RangePolicy p) {
-  switch (p) {
-    case calib::RangePolicy::kExtend: return "extend";
-    case calib::RangePolicy::kPowerOfTwo: return "power_of_two";
-    case calib::RangePolicy::kTwoPass: return "two_pass";
-  }
-  return "unknown";
-}
-
-calib::NonFinitePolicy parse_nonfinite(const std::string& s) {
-  if (s == "error") return calib::NonFinitePolicy::kError;
-  if (s == "skip") return calib::NonFinitePolicy::kSkip;
-  throw InvalidArgument("unknown non-finite policy '" + s + "' (accepted: error, skip)");
-}
-
-std::string nonfinite_str(calib::NonFinitePolicy p) {
-  return p == calib::NonFinitePolicy::kSkip ? "skip" : "error";
-}
 
 // [(name, array), ...] -> views that keep their arrays alive; needs the GIL.
 struct HeldBatch {
@@ -110,17 +86,6 @@ py::tuple options_state(const calib::MethodOptions& o) {
                         o.reference_order);
 }
 
-calib::MethodOptions options_from(int num_bits, bool is_unsigned, int64_t start_bin, int64_t stride,
-                                  double percentile, bool reference_order) {
-  calib::MethodOptions o;
-  o.num_bits = num_bits;
-  o.is_unsigned = is_unsigned;
-  o.start_bin = start_bin;
-  o.stride = stride;
-  o.percentile = percentile;
-  o.reference_order = reference_order;
-  return o;
-}
 
 void bind_collector(py::module_& m) {
   using calib::Collector;
@@ -129,7 +94,7 @@ void bind_collector(py::module_& m) {
                        const std::string& nonfinite, int num_bits, bool is_unsigned,
                        int64_t start_bin, int64_t stride, double percentile, bool reference_order) {
              return Collector(calib::parse_method(method),
-                              options_from(num_bits, is_unsigned, start_bin, stride, percentile,
+                              method_options(num_bits, is_unsigned, start_bin, stride, percentile,
                                            reference_order),
                               num_bins, parse_policy(policy), parse_nonfinite(nonfinite));
            }),
@@ -191,9 +156,9 @@ void bind_collector(py::module_& m) {
           py::arg("version") = 8601)
       .def_property_readonly("method", [](const Collector& c) { return calib::method_name(c.method()); })
       .def_property_readonly("num_bins", &Collector::num_bins)
-      .def_property_readonly("policy", [](const Collector& c) { return policy_str(c.policy()); })
+      .def_property_readonly("policy", [](const Collector& c) { return policy_name(c.policy()); })
       .def_property_readonly("nonfinite",
-                             [](const Collector& c) { return nonfinite_str(c.nonfinite_policy()); })
+                             [](const Collector& c) { return nonfinite_name(c.nonfinite_policy()); })
       .def_property_readonly("options",
                              [](const Collector& c) {
                                const calib::MethodOptions& o = c.options();
@@ -212,15 +177,15 @@ void bind_collector(py::module_& m) {
             for (const std::string& name : c.names()) {
               hists.append(py::make_tuple(name, calib::Histogram(c.histogram(name))));  // pickles itself
             }
-            return py::make_tuple(calib::method_name(c.method()), c.num_bins(), policy_str(c.policy()),
-                                  nonfinite_str(c.nonfinite_policy()), options_state(c.options()),
+            return py::make_tuple(calib::method_name(c.method()), c.num_bins(), policy_name(c.policy()),
+                                  nonfinite_name(c.nonfinite_policy()), options_state(c.options()),
                                   hists);
           },
           [](const py::tuple& t) {
             if (t.size() != 6) throw InvalidArgument("Collector pickle: bad state");
             auto o = t[4].cast<py::tuple>();
             Collector c(calib::parse_method(t[0].cast<std::string>()),
-                        options_from(o[0].cast<int>(), o[1].cast<bool>(), o[2].cast<int64_t>(),
+                        method_options(o[0].cast<int>(), o[1].cast<bool>(), o[2].cast<int64_t>(),
                                      o[3].cast<int64_t>(), o[4].cast<double>(), o[5].cast<bool>()),
                         t[1].cast<int64_t>(), parse_policy(t[2].cast<std::string>()),
                         parse_nonfinite(t[3].cast<std::string>()));

@@ -14,6 +14,7 @@
 #include "int8rt/error.h"
 #include "python/array_view.h"
 #include "python/bindings.h"
+#include "python/calib_args.h"
 
 namespace py = pybind11;
 
@@ -25,35 +26,6 @@ using calib::Histogram;
 using calib::NonFinitePolicy;
 using calib::RangePolicy;
 
-const std::pair<const char*, RangePolicy> kPolicies[] = {
-    {"extend", RangePolicy::kExtend},
-    {"power_of_two", RangePolicy::kPowerOfTwo},
-    {"two_pass", RangePolicy::kTwoPass},
-};
-const std::pair<const char*, NonFinitePolicy> kNonFinite[] = {
-    {"error", NonFinitePolicy::kError},
-    {"skip", NonFinitePolicy::kSkip},
-};
-
-template <typename Enum, size_t N>
-Enum from_name(const std::pair<const char*, Enum> (&table)[N], const std::string& name,
-               const char* what) {
-  std::string known;
-  for (const auto& entry : table) {
-    if (name == entry.first) return entry.second;
-    known += std::string(known.empty() ? "" : ", ") + entry.first;
-  }
-  throw InvalidArgument(std::string("Histogram: unknown ") + what + " '" + name + "' (expected " +
-                        known + ")");
-}
-
-template <typename Enum, size_t N>
-std::string to_name(const std::pair<const char*, Enum> (&table)[N], Enum value) {
-  for (const auto& entry : table) {
-    if (entry.second == value) return entry.first;
-  }
-  return "?";
-}
 
 using CountsArray = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>;
 
@@ -64,16 +36,16 @@ Histogram from_state(const CountsArray& counts, float bin_width, float max_abs,
   if (counts.ndim() != 1) throw InvalidArgument("Histogram.from_state: counts must be 1-d");
   std::vector<uint64_t> c(counts.data(), counts.data() + counts.size());
   return Histogram::from_state(std::move(c), bin_width, max_abs,
-                               from_name(kPolicies, policy, "policy"), initial_num_bins,
-                               from_name(kNonFinite, nonfinite, "nonfinite policy"),
+                               parse_policy(policy), initial_num_bins,
+                               parse_nonfinite(nonfinite),
                                nonfinite_skipped, pending_zeros);
 }
 
 py::tuple state(const Histogram& h) {
   const std::vector<uint64_t>& c = h.counts();
   return py::make_tuple(py::array_t<uint64_t>(static_cast<py::ssize_t>(c.size()), c.data()),
-                        h.bin_width(), h.max_abs(), to_name(kPolicies, h.policy()),
-                        h.initial_num_bins(), to_name(kNonFinite, h.nonfinite_policy()),
+                        h.bin_width(), h.max_abs(), policy_name(h.policy()),
+                        h.initial_num_bins(), nonfinite_name(h.nonfinite_policy()),
                         h.nonfinite_skipped(), h.pending_zeros());
 }
 
@@ -82,8 +54,8 @@ py::tuple state(const Histogram& h) {
 void bind_histogram(py::module_& m) {
   py::class_<Histogram>(m, "Histogram", "Histogram of |x| (see int8rt.calib.Histogram).")
       .def(py::init([](int64_t num_bins, const std::string& policy, const std::string& nonfinite) {
-             return Histogram(num_bins, from_name(kPolicies, policy, "policy"),
-                              from_name(kNonFinite, nonfinite, "nonfinite policy"));
+             return Histogram(num_bins, parse_policy(policy),
+                              parse_nonfinite(nonfinite));
            }),
            py::arg("num_bins") = 2048, py::arg("policy") = "extend", py::arg("nonfinite") = "error")
       .def("collect",
@@ -127,9 +99,9 @@ void bind_histogram(py::module_& m) {
       .def_property_readonly("num_bins", &Histogram::num_bins)
       .def_property_readonly("initial_num_bins", &Histogram::initial_num_bins)
       .def_property_readonly("policy",
-                             [](const Histogram& h) { return to_name(kPolicies, h.policy()); })
+                             [](const Histogram& h) { return policy_name(h.policy()); })
       .def_property_readonly(
-          "nonfinite", [](const Histogram& h) { return to_name(kNonFinite, h.nonfinite_policy()); })
+          "nonfinite", [](const Histogram& h) { return nonfinite_name(h.nonfinite_policy()); })
       .def("state", &state,
            "(counts, bin_width, max_abs, policy, initial_num_bins, nonfinite, "
            "nonfinite_skipped, pending_zeros), the arguments of from_state")

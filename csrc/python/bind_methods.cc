@@ -12,6 +12,7 @@
 #include "int8rt/calibration.h"
 #include "int8rt/error.h"
 #include "python/bindings.h"
+#include "python/calib_args.h"
 
 namespace py = pybind11;
 
@@ -22,17 +23,6 @@ namespace {
 using calib::Histogram;
 using calib::MethodOptions;
 
-MethodOptions make_options(int num_bits, bool is_unsigned, int64_t start_bin, int64_t stride,
-                           double percentile, bool reference_order) {
-  MethodOptions o;
-  o.num_bits = num_bits;
-  o.is_unsigned = is_unsigned;
-  o.start_bin = start_bin;
-  o.stride = stride;
-  o.percentile = percentile;
-  o.reference_order = reference_order;
-  return o;
-}
 
 Histogram histogram_from_counts(const py::array_t<uint64_t, py::array::c_style |
                                                               py::array::forcecast>& counts,
@@ -67,7 +57,7 @@ void bind_methods(py::module_& m) {
       [](const Histogram& h, const std::string& method, int num_bits, bool is_unsigned,
          int64_t start_bin, int64_t stride, double percentile, bool reference_order) {
         return amax(h, method,
-                    make_options(num_bits, is_unsigned, start_bin, stride, percentile,
+                    method_options(num_bits, is_unsigned, start_bin, stride, percentile,
                                  reference_order));
       },
       py::arg("hist"), py::arg("method"), py::kw_only(), py::arg("num_bits") = 8,
@@ -80,7 +70,7 @@ void bind_methods(py::module_& m) {
       [](const Histogram& h, int num_bits, bool is_unsigned, int64_t start_bin, int64_t stride,
          bool reference_order) {
         return to_numpy(divergences(
-            h, make_options(num_bits, is_unsigned, start_bin, stride, 99.99, reference_order)));
+            h, method_options(num_bits, is_unsigned, start_bin, stride, 99.99, reference_order)));
       },
       py::arg("hist"), py::kw_only(), py::arg("num_bits") = 8, py::arg("is_unsigned") = false,
       py::arg("start_bin") = 128, py::arg("stride") = 1, py::arg("reference_order") = false,
@@ -92,7 +82,7 @@ void bind_methods(py::module_& m) {
          bool is_unsigned, int64_t start_bin, int64_t stride, double percentile,
          bool reference_order) {
         return amax(histogram_from_counts(counts, bin_width, max_abs), method,
-                    make_options(num_bits, is_unsigned, start_bin, stride, percentile,
+                    method_options(num_bits, is_unsigned, start_bin, stride, percentile,
                                  reference_order));
       },
       py::arg("counts"), py::arg("bin_width"), py::arg("max_abs"), py::arg("method"),
@@ -107,7 +97,7 @@ void bind_methods(py::module_& m) {
          bool reference_order) {
         return to_numpy(divergences(
             histogram_from_counts(counts, bin_width, 0.0f),
-            make_options(num_bits, is_unsigned, start_bin, stride, 99.99, reference_order)));
+            method_options(num_bits, is_unsigned, start_bin, stride, 99.99, reference_order)));
       },
       py::arg("counts"), py::arg("bin_width"), py::kw_only(), py::arg("num_bits") = 8,
       py::arg("is_unsigned") = false, py::arg("start_bin") = 128, py::arg("stride") = 1,

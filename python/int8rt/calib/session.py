@@ -331,38 +331,3 @@ def calibrate(calibrator: IInt8Calibrator, forward: Forward, *, input_names: Seq
 
     pull_batches(calibrator, session, input_names, feed, progress=progress)
     return session.finish()
-    owner = type(calibrator).__name__
-    names = [str(n) for n in input_names]
-    if not names or len(set(names)) != len(names):
-        raise _core.InvalidArgumentError(f"calibrate: input_names must be distinct and non-empty, got {names}")
-    assert session.collector is not None
-    if session.collector.policy == "two_pass":
-        raise _core.InvalidArgumentError(
-            "calibrate: policy 'two_pass' needs two passes over the data but get_batch() streams it "
-            "once; use 'extend' or 'power_of_two', or a CalibrationSession with observe_range()")
-    batch_size = calibrator.get_batch_size()
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise _core.InvalidArgumentError(f"{owner}.get_batch_size() returned {batch_size!r}; "
-                                         "expected a positive int")
-    check = _BatchChecker(owner, names, int(batch_size))
-    while True:
-        inputs = check(calibrator.get_batch(list(names)), session.num_batches + 1)
-        if inputs is None:
-            break
-        outputs = forward(dict(inputs))
-        if not isinstance(outputs, Mapping):
-            raise TypeError(f"forward must return a mapping {{tensor name: array}}, "
-                            f"got {type(outputs).__name__}")
-        observed: dict[str, Any] = {n: a for n, a in inputs.items() if a.dtype.kind == "f"}
-        observed.update(outputs)
-        session.observe(observed)
-        if progress:
-            sys.stderr.write(f"\rint8rt calibrate: batch {session.num_batches}")
-            sys.stderr.flush()
-    if progress and session.num_batches:
-        sys.stderr.write("\n")
-    if session.num_batches == 0:
-        raise _core.InvalidArgumentError(
-            f"calibrate: {owner}.get_batch() returned no batch on its first call; "
-            "calibration needs at least one batch")
-    return session.finish()
