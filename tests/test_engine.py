@@ -199,3 +199,32 @@ def test_calibrator_exception_propagates() -> None:
 
     with pytest.raises(RuntimeError, match="disk on fire"):
         int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=Broken()))
+
+
+def test_int8_consumers_use_the_scale_their_int8_input_carries(int8_build) -> None:
+    """A max-pool keeps its input's scale; the conv reading the pool's int8
+    output must requantize with that scale, not the pool output's calibrated one."""
+    engine, _ = int8_build
+    net = engine._native.network()
+    nodes = net.nodes()
+    producer = {out: node for node in nodes for out in node["outputs"]}
+    carried: dict[int, float] = {}
+    for node in nodes:
+        op, attrs = node["op"], node["attrs"]
+        if op == "int8rt.Quantize":
+            carried[node["outputs"][0]] = attrs["scale"]
+        elif op == "int8rt.QMaxPool":
+            carried[node["outputs"][0]] = carried[node["inputs"][0]]
+        elif op in ("int8rt.QConv", "int8rt.QGemm", "int8rt.QAveragePool", "int8rt.QGlobalAveragePool",
+                    "int8rt.QAdd", "int8rt.QConcat"):
+            out_scale = attrs.get("out_scale", 0.0)
+            if out_scale:
+                carried[node["outputs"][0]] = out_scale
+    checked = 0
+    for node in nodes:
+        if node["op"] in ("int8rt.QConv", "int8rt.QGemm"):
+            assert node["attrs"]["in_scale"] == carried[node["inputs"][0]], node["name"]
+            checked += 1
+            if producer[node["inputs"][0]]["op"] == "int8rt.QMaxPool":
+                checked += 100
+    assert checked > 100  # the digits CNN has a conv right after its max-pool

@@ -172,7 +172,7 @@ class Lowerer {
     }
     if (b >= 0 && !src_.tensor(b).is_constant) return decline(node, "bias is not a constant");
     if (node.attrs.has("int8rt_residual")) return decline(node, "fused residual add is not lowered yet");
-    if (!has_scale(x) || !has_scale(y)) return decline(node, "no calibration scale for its input or output");
+    if ((!is_int8(x) && !has_scale(x)) || !has_scale(y)) return decline(node, "no calibration scale for its input or output");
     Attributes a;
     if (!activation_attrs(node, a)) return decline(node, "fused activation has no int8 epilogue");
     const auto& xs = src_.tensor(x).shape;
@@ -204,10 +204,12 @@ class Lowerer {
     a.set("pads", Attribute::of_ints(pads));
     a.set("dilations", Attribute::of_ints(dil));
     a.set("group", Attribute::of_int(node.attrs.get_int("group", 1)));
-    a.set("in_scale", Attribute::of_float(scale(x)));
+    // The input's int8 scale is the one its int8 tensor carries, which for a
+    // max-pool output is the pool input's scale, not the calibrated one.
+    int xin = get_int8(x);
+    a.set("in_scale", Attribute::of_float(qscale_[x]));
     a.set("out_scale", Attribute::of_float(scale(y)));
     a.set("w_scales", Attribute::of_floats(std::vector<double>(qw.scales.begin(), qw.scales.end())));
-    int xin = get_int8(x);
     add_int8_node("int8rt.QConv", node.name, {xin, wq, bias}, std::move(a), y, scale(y));
     return true;
   }
@@ -231,7 +233,7 @@ class Lowerer {
       int64_t n_out = (node.op == "Gemm" && node.attrs.get_int("transB", 0)) ? wt.shape[0] : wt.shape[1];
       if (!bt.is_constant || bt.num_elements() != n_out) return decline(node, "bias is not a constant vector");
     }
-    if (!has_scale(x)) return decline(node, "no calibration scale for its input");
+    if (!is_int8(x) && !has_scale(x)) return decline(node, "no calibration scale for its input");
     Attributes a;
     if (!activation_attrs(node, a)) return decline(node, "fused activation has no int8 epilogue");
     // Weights as [N][K].
@@ -248,10 +250,10 @@ class Lowerer {
       bias = dst_.add_constant(bt.name + "::vector", {n_out}, bt.f32);
     }
     bool int8_out = has_scale(y) && !is_output_[y];
-    a.set("in_scale", Attribute::of_float(scale(x)));
+    int xin = get_int8(x);
+    a.set("in_scale", Attribute::of_float(qscale_[x]));
     a.set("out_scale", Attribute::of_float(int8_out ? scale(y) : 0.0));
     a.set("w_scales", Attribute::of_floats(std::vector<double>(qw.scales.begin(), qw.scales.end())));
-    int xin = get_int8(x);
     if (int8_out) {
       add_int8_node("int8rt.QGemm", node.name, {xin, wq, bias}, std::move(a), y, scale(y));
     } else {

@@ -197,6 +197,7 @@ class _BatchChecker:
     def __init__(self, owner: str, names: Sequence[str], batch_size: int) -> None:
         self.owner, self.names, self.batch_size = owner, list(names), batch_size
         self.first: dict[str, tuple[int, np.dtype]] = {}
+        self.short_batch: Optional[int] = None  # index of a short (final) batch, once seen
 
     def __call__(self, batch: Any, index: int) -> Optional[dict[str, np.ndarray]]:
         if batch is None or batch is False:
@@ -247,9 +248,16 @@ class _BatchChecker:
             raise _core.InvalidArgumentError(
                 f"{where}: dtype {arr.dtype}, but the first batch had dtype {dtype}")
         if self.batch_size > 1 and arr.ndim >= 1 and arr.shape[0] != self.batch_size:
+            # Only the final batch may be short (the remainder of the data set).
+            short_last = index > 1 and 0 < arr.shape[0] < self.batch_size and self.short_batch in (None, index)
+            if not short_last:
+                raise _core.InvalidArgumentError(
+                    f"{where}: first axis is {arr.shape[0]} (shape {arr.shape}) but "
+                    f"get_batch_size() is {self.batch_size} (only the last batch may be smaller)")
+            self.short_batch = index
+        elif self.short_batch is not None and index > self.short_batch:
             raise _core.InvalidArgumentError(
-                f"{where}: first axis is {arr.shape[0]} (shape {arr.shape}) but "
-                f"get_batch_size() is {self.batch_size}")
+                f"{where}: a batch follows the short batch {self.short_batch}; only the last batch may be smaller")
         return arr
 
 
