@@ -28,6 +28,7 @@ from .calibrator import (
 from .engine import Engine, ExecutionContext
 from .kernels import get_max_isa, set_max_isa
 from .network import Network, create_network
+from .qdq_export import export_qdq
 
 __version__ = "0.1.0"
 
@@ -56,6 +57,7 @@ __all__ = [
     "build_engine",
     "calib",
     "create_network",
+    "export_qdq",
     "get_max_isa",
     "get_num_threads",
     "kernels",
