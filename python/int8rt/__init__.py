@@ -29,6 +29,7 @@ from .engine import Engine, ExecutionContext
 from .kernels import get_max_isa, set_max_isa
 from .network import Network, create_network
 from .qdq_export import export_qdq
+from . import trt  # noqa: E402  (after the names it re-exports)
 
 __version__ = "0.1.0"
 
@@ -64,4 +65,5 @@ __all__ = [
     "onnx",
     "set_max_isa",
     "set_num_threads",
+    "trt",
 ]
