@@ -326,3 +326,34 @@ def test_old_opset_is_converted(tmp_path):
     assert next(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")) == 13
     assert any(n.op_type == "QuantizeLinear" for n in m.graph.node)
     ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})
+
+
+def test_int8_graph_output_and_float_reader(tmp_path):
+    """An int8-produced tensor that is also a graph output keeps its name (the
+    DequantizeLinear writes it); a quantized input read by a float layer too
+    reaches that layer unquantized, as in int8rt."""
+    from onnx import helper
+
+    model = conv_net()
+    model.graph.node.append(helper.make_node("Sigmoid", ["input"], ["side"], name="side"))
+    model.graph.output.extend([onnx.helper.make_tensor_value_info("relu_out", onnx.TensorProto.FLOAT, ["N", 8, 8, 8]),
+                               onnx.helper.make_tensor_value_info("side", onnx.TensorProto.FLOAT, ["N", 3, 8, 8])])
+    x = np.random.default_rng(11).standard_normal((64, 3, 8, 8)).astype(np.float32)
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=make_calibrator({"input": x},
+                                                                                         algorithm="minmax")))
+    scales = engine.scales()
+    out = tmp_path / "q.onnx"
+    int8rt.export_qdq(model, scales, out)
+    m = onnx.load(out)
+    assert [o.name for o in m.graph.output] == ["logits", "relu_out", "side"]
+    producer = {o: n for n in m.graph.node for o in n.output}
+    assert producer["relu_out"].op_type == "DequantizeLinear"
+    assert next(n for n in m.graph.node if n.name == "side").input[0] == "input"
+    assert producer[next(n for n in m.graph.node if n.name == "conv").input[0]].op_type == "DequantizeLinear"
+    theirs = dict(zip(["logits", "relu_out", "side"],
+                      ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})))
+    ours = engine.run({"input": x})
+    # int8 values may differ by one step where float rounding crosses a boundary (see LOGIT_BOUND_STEPS).
+    assert np.abs(ours["relu_out"] - theirs["relu_out"]).max() <= scales["relu_out"] * 1.0001
+    assert np.abs(ours["logits"] - theirs["logits"]).max() <= scales["logits"]
+    np.testing.assert_allclose(ours["side"], theirs["side"], rtol=0, atol=1e-6)  # float sigmoid of the float input
