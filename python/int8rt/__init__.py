@@ -3,7 +3,9 @@
 Import an ONNX model, calibrate activation ranges the way TensorRT does
 (entropy/KL, MinMax, percentile, MSE) with TensorRT-shaped calibrator classes,
 read and write TensorRT's calibration cache, and build and run INT8 engines on
-the CPU. Code written for TensorRT's calibrators ports by changing an import.
+the CPU. Code written for TensorRT's calibrators ports by changing an import;
+TensorRT build scripts port with ``import int8rt.trt as trt``, and
+:func:`export_qdq` writes Q/DQ ONNX models for TensorRT 11 and ONNX Runtime.
 """
 from __future__ import annotations
 

@@ -36,6 +36,8 @@ from ._errors import Error, InvalidArgumentError, NotSupportedError
 if TYPE_CHECKING:
     import onnx
 
+    from ._qdq_graph import ActivationQ
+
 __all__ = ["export_qdq"]
 
 logger = logging.getLogger("int8rt")
@@ -150,7 +152,8 @@ def _split(layer_name: str) -> set[str]:
     return {layer_name} | set(layer_name.split("+"))
 
 
-def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[str, str], source: str):
+def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[str, str], source: str
+               ) -> tuple[dict[str, "ActivationQ"], set[str]]:
     """Lowers the model with int8rt and reads back where it holds int8 tensors
     (-> activation Q/DQ) and which Conv/Gemm/MatMul run with int8 weights."""
     from ._qdq_graph import ActivationQ
