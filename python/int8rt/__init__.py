@@ -3,7 +3,9 @@
 Import an ONNX model, calibrate activation ranges the way TensorRT does
 (entropy/KL, MinMax, percentile, MSE) with TensorRT-shaped calibrator classes,
 read and write TensorRT's calibration cache, and build and run INT8 engines on
-the CPU. Code written for TensorRT's calibrators ports by changing an import.
+the CPU. Code written for TensorRT's calibrators ports by changing an import;
+TensorRT build scripts port with ``import int8rt.trt as trt``, and
+:func:`export_qdq` writes Q/DQ ONNX models for TensorRT 11 and ONNX Runtime.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from .calibrator import (
 from .engine import Engine, ExecutionContext
 from .kernels import get_max_isa, set_max_isa
 from .network import Network, create_network
+from .qdq_export import export_qdq
+from . import trt  # noqa: E402  (after the names it re-exports)
 
 __version__ = "0.1.0"
 
@@ -56,10 +60,12 @@ __all__ = [
     "build_engine",
     "calib",
     "create_network",
+    "export_qdq",
     "get_max_isa",
     "get_num_threads",
     "kernels",
     "onnx",
     "set_max_isa",
     "set_num_threads",
+    "trt",
 ]

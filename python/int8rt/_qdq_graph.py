@@ -1,0 +1,200 @@
+"""Rewrites an ONNX graph into explicit quantization (QuantizeLinear /
+DequantizeLinear), given where int8rt holds int8 tensors and which layers
+have int8 weights. The placement is decided by :mod:`int8rt.qdq_export`;
+this module only edits the ``onnx.ModelProto``.
+
+Weights follow int8rt's ``csrc/engine/weight_quant.h`` exactly: per output
+channel, ``s = amax / 127`` in float32 (an all-zero channel gets ``s = 1``),
+``q = clip(rint(w / s), -127, 127)`` with ``w / s`` divided in float32 and
+rounded half to even (``np.rint``, C's ``nearbyint`` in the default mode).
+Activations get a Q -> DQ pair with a float32 scalar scale and an int8 zero
+point 0 (symmetric, TensorRT's convention).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from ._errors import NotSupportedError
+
+__all__ = ["ActivationQ", "quantize_weights", "rewrite_qdq", "weight_axis"]
+
+
+def quantize_weights(w: np.ndarray, axis: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 quantization of ``w``: per slice along ``axis`` (per
+    output channel), or per tensor when ``axis`` is None.
+
+    Returns ``(q int8 with w's shape, scales float32 [w.shape[axis]] or [])``.
+    """
+    w = np.asarray(w, dtype=np.float32)
+    if axis is None:
+        amax = np.max(np.abs(w), initial=np.float32(0)).astype(np.float32).reshape(())
+        bshape: tuple[int, ...] = ()
+    else:
+        other = tuple(d for d in range(w.ndim) if d != axis)
+        amax = np.max(np.abs(w), axis=other, initial=np.float32(0)).astype(np.float32)
+        bshape = tuple(w.shape[axis] if d == axis else 1 for d in range(w.ndim))
+    scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    q = np.clip(np.rint(w / scale.reshape(bshape)), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def weight_axis(node: onnx.NodeProto, weight_rank: int) -> int:
+    """The output-channel axis of ``node``'s weight input (input 1):
+    Conv OIHW -> 0; Gemm ``transB=1`` ([N, K]) -> 0, ``transB=0`` ([K, N]) -> 1;
+    MatMul ([K, N]) -> rank - 1."""
+    if node.op_type == "Conv":
+        return 0
+    if node.op_type == "Gemm":
+        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        return 0 if trans_b else 1
+    if node.op_type == "MatMul":
+        return weight_rank - 1
+    raise NotSupportedError(f"node '{node.name}' ({node.op_type}) has no int8 weights in int8rt")
+
+
+@dataclass(frozen=True)
+class ActivationQ:
+    """A tensor to fake-quantize: its scale, and whether int8rt produces it in
+    int8 (every reader then sees the int8 value) or quantizes a float value
+    for its int8 readers only (``readers``: ONNX node names)."""
+
+    scale: float
+    produced_in_int8: bool
+    readers: frozenset[str] = frozenset()
+
+
+class _Names:
+    """Fresh tensor / node names that collide with nothing in the graph."""
+
+    def __init__(self, graph: onnx.GraphProto) -> None:
+        self.used = {i.name for i in graph.initializer} | {i.name for i in graph.input}
+        for n in graph.node:
+            self.used.update(n.output)
+            self.used.update(n.input)
+            self.used.add(n.name)
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.used:
+            name, k = f"{base}_{k}", k + 1
+        self.used.add(name)
+        return name
+
+
+def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+    out = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for n in graph.node:
+        if n.op_type == "Constant" and len(n.output) == 1:
+            attr = next((a for a in n.attribute if a.name == "value"), None)
+            if attr is not None:
+                out[n.output[0]] = numpy_helper.to_array(attr.t)
+    return out
+
+
+def _qdq_nodes(names: _Names, src: str, scale_name: str, zp_name: str, axis: Optional[int],
+               dst: str, with_q: bool) -> list[onnx.NodeProto]:
+    axis_kw = {} if axis is None else {"axis": axis}
+    nodes = []
+    q_out = src
+    if with_q:
+        q_out = names.fresh(f"{dst}_quantized")
+        nodes.append(helper.make_node("QuantizeLinear", [src, scale_name, zp_name], [q_out],
+                                      name=names.fresh(f"{dst}_QuantizeLinear"), **axis_kw))
+    nodes.append(helper.make_node("DequantizeLinear", [q_out, scale_name, zp_name], [dst],
+                                  name=names.fresh(f"{dst}_DequantizeLinear"), **axis_kw))
+    return nodes
+
+
+def rewrite_qdq(model: onnx.ModelProto, activations: dict[str, ActivationQ], weight_nodes: set[str],
+                per_channel: bool) -> tuple[int, int]:
+    """Edits ``model`` in place: Q/DQ pairs on ``activations``, int8 weight
+    initializers + DequantizeLinear for the Conv/Gemm/MatMul nodes named in
+    ``weight_nodes``. Returns ``(activation pairs, weight DQs)`` inserted."""
+    graph = model.graph
+    names = _Names(graph)
+    consts = _constants(graph)
+    new_inits: list[onnx.TensorProto] = []
+    inserted: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes to emit before it
+    producer = {out: i for i, n in enumerate(graph.node) for out in n.output}
+
+    def scalar_params(base: str, scale: float) -> tuple[str, str]:
+        s, z = names.fresh(f"{base}_scale"), names.fresh(f"{base}_zero_point")
+        new_inits.append(numpy_helper.from_array(np.array(scale, dtype=np.float32), s))
+        new_inits.append(numpy_helper.from_array(np.array(0, dtype=np.int8), z))
+        return s, z
+
+    # ---- activations ----
+    for tensor, aq in activations.items():
+        s, z = scalar_params(tensor, aq.scale)
+        if aq.produced_in_int8:
+            # The producer writes a float copy; Q -> DQ restores the original
+            # name, so every reader and a graph output see the int8 value.
+            p = producer[tensor]
+            raw = names.fresh(f"{tensor}_float")
+            outs = list(graph.node[p].output)
+            outs[outs.index(tensor)] = raw
+            del graph.node[p].output[:]
+            graph.node[p].output.extend(outs)
+            inserted.setdefault(p + 1, []).extend(_qdq_nodes(names, raw, s, z, None, tensor, True))
+        else:
+            dq = names.fresh(f"{tensor}_dequantized")
+            first_reader = None
+            for i, n in enumerate(graph.node):
+                if n.name in aq.readers:
+                    for k, name in enumerate(n.input):
+                        if name == tensor:
+                            n.input[k] = dq
+                            first_reader = i if first_reader is None else first_reader
+            if first_reader is not None:
+                inserted.setdefault(first_reader, []).extend(_qdq_nodes(names, tensor, s, z, None, dq, True))
+
+    # ---- weights ----
+    weight_dq: dict[str, str] = {}
+    for i, n in enumerate(graph.node):
+        if n.name not in weight_nodes:
+            continue
+        w_name = n.input[1]
+        if w_name not in weight_dq:
+            if w_name not in consts:
+                raise NotSupportedError(
+                    f"node '{n.name}' ({n.op_type}): weight '{w_name}' is computed in the graph, not an "
+                    "initializer or Constant; fold it first (onnx-simplifier) to export Q/DQ")
+            w = consts[w_name]
+            axis = weight_axis(n, w.ndim) if per_channel else None
+            q, scale = quantize_weights(w, axis)
+            qn, sn, zn = (names.fresh(f"{w_name}_{k}") for k in ("quantized", "scale", "zero_point"))
+            new_inits += [numpy_helper.from_array(q, qn), numpy_helper.from_array(scale, sn),
+                          numpy_helper.from_array(np.zeros(scale.shape, np.int8), zn)]
+            dq = names.fresh(f"{w_name}_dequantized")
+            inserted.setdefault(i, []).extend(_qdq_nodes(names, qn, sn, zn, axis, dq, False))
+            weight_dq[w_name] = dq
+        n.input[1] = weight_dq[w_name]
+
+    nodes = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    for i in range(len(nodes) + 1):
+        ordered.extend(inserted.get(i, []))
+        if i < len(nodes):
+            ordered.append(nodes[i])
+    del graph.node[:]
+    graph.node.extend(ordered)
+    _drop_unused_initializers(graph, set(weight_dq))
+    graph.initializer.extend(new_inits)
+    return len(activations), len(weight_dq)
+
+
+def _drop_unused_initializers(graph: onnx.GraphProto, candidates: set[str]) -> None:
+    """Removes the float weights that no node reads any more."""
+    read = {name for n in graph.node for name in n.input} | {o.name for o in graph.output}
+    keep = [i for i in graph.initializer if i.name not in candidates or i.name in read]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    const_nodes = [n for n in graph.node
+                   if not (n.op_type == "Constant" and n.output[0] in candidates and n.output[0] not in read)]
+    del graph.node[:]
+    graph.node.extend(const_nodes)

@@ -1,0 +1,214 @@
+"""Export a Q/DQ ONNX model: ``int8rt.export_qdq(model, scales, path)``.
+
+TensorRT 11 dropped implicit quantization (calibrators) and builds INT8
+engines only from explicitly quantized models, where QuantizeLinear /
+DequantizeLinear pairs carry the scales; ONNX Runtime runs such models too.
+This writes one from the original FP32 ONNX model and calibrated activation
+scales (int8rt's, or a TensorRT calibration cache).
+
+Where the pairs go is decided by int8rt itself: the model is imported and
+lowered to INT8 with the given scales (as ``int8rt.build_engine`` would,
+graph passes included), and every tensor int8rt holds in int8 gets a
+Q -> DQ pair (TensorRT's explicit-quantization convention: the inputs of
+quantizable layers, i.e. Conv/Gemm/MatMul and the Add/Concat/pooling layers
+int8rt runs in int8, and the int8 outputs of int8 layers). A tensor without a
+scale never gets one, because int8rt runs its readers in float. Scales are
+the calibrated per-tensor ones, zero point 0 (int8, symmetric); the one
+exception is the output of a max-pool run in int8, which keeps its input's
+scale (max-pooling int8 values is exact, as in int8rt's QMaxPool and
+TensorRT). Weights of the Conv/Gemm/MatMul layers int8rt runs in int8 become
+int8 initializers + DequantizeLinear, per output channel with int8rt's
+formula (``_qdq_graph.py``); biases stay float32.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from typing import TYPE_CHECKING, Iterable, Mapping, Union
+
+import numpy as np
+
+from . import _core
+from ._errors import Error, InvalidArgumentError, NotSupportedError
+
+if TYPE_CHECKING:
+    import onnx
+
+    from ._qdq_graph import ActivationQ
+
+__all__ = ["export_qdq"]
+
+logger = logging.getLogger("int8rt")
+
+QDQ_MIN_OPSET = 13  # per-axis DequantizeLinear
+
+ScalesOrCache = Union[Mapping[str, float], bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+
+
+def export_qdq(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], scales_or_cache: ScalesOrCache,
+               path: Union[str, "os.PathLike[str]"], *, per_channel: bool = True,
+               fp32_layers: Iterable[str] = ()) -> None:
+    """Writes an explicitly quantized (Q/DQ) copy of ``model`` to ``path``.
+
+    Args:
+        model: the original FP32 ONNX model (path, bytes or ``onnx.ModelProto``,
+            not modified). Models below opset 13 are converted to opset 13.
+        scales_or_cache: tensor name -> scale (``amax / 127``), e.g.
+            ``engine.scales()``; or a TensorRT calibration cache as bytes, as a
+            ``str`` starting with ``"TRT-"`` (its contents), or as a path
+            (``os.PathLike``, or any other ``str``).
+        path: the output file, written atomically (temporary file, then
+            ``os.replace``): on any failure nothing is left at ``path`` and an
+            existing file there is unchanged.
+        per_channel: per-output-channel weight scales (int8rt's numerics);
+            False gives one scale per weight tensor, which int8rt itself never
+            uses (the exported model then no longer matches int8rt's engine).
+        fp32_layers: ONNX node names kept in float32 (as
+            ``BuilderConfig.layer_precisions[name] = "fp32"``).
+
+    Raises:
+        InvalidArgumentError: an unknown name in ``fp32_layers``, or scales with
+            which no layer of the model runs in int8.
+        FormatError: a malformed model or cache.
+        NotSupportedError: an operator int8rt cannot import, or a weight that
+            is computed in the graph rather than stored.
+        ImportError: without the ``onnx`` package.
+    """
+    import onnx
+    from onnx import version_converter
+
+    from ._qdq_graph import rewrite_qdq
+    from .onnx._load import load
+
+    proto, source = load(model)
+    proto = _copy(proto)
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < QDQ_MIN_OPSET:
+        logger.info("%s: converting opset %d to %d for per-axis DequantizeLinear", source, opset, QDQ_MIN_OPSET)
+        proto = version_converter.convert_version(proto, QDQ_MIN_OPSET)
+    scales = _resolve_scales(scales_or_cache)
+    fp32 = _check_layers(proto, fp32_layers, source)
+    activations, weight_nodes = _int8_plan(proto, scales, fp32, source)
+    n_act, n_w = rewrite_qdq(proto, activations, weight_nodes, per_channel)
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as e:
+        raise Error(f"{source}: the Q/DQ model int8rt produced fails the ONNX checker: {e}") from e
+    if proto.ByteSize() >= 2**31:
+        raise NotSupportedError(f"{source}: the Q/DQ model exceeds protobuf's 2 GiB (external data is not written)")
+    _write_atomic(proto.SerializeToString(), os.fspath(path))
+    logger.info("wrote %s: %d activation Q/DQ pairs, %d int8 weights", os.fspath(path), n_act, n_w)
+
+
+def _copy(proto: "onnx.ModelProto") -> "onnx.ModelProto":
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    return out
+
+
+def _resolve_scales(scales_or_cache: ScalesOrCache) -> dict[str, float]:
+    from .calib.cache import read_cache
+
+    if isinstance(scales_or_cache, Mapping):
+        return {str(k): float(np.float32(v)) for k, v in scales_or_cache.items()}
+    if isinstance(scales_or_cache, (bytes, bytearray, memoryview)):
+        return read_cache(bytes(scales_or_cache))[2]
+    if isinstance(scales_or_cache, str) and scales_or_cache.startswith("TRT-"):
+        return read_cache(scales_or_cache)[2]
+    if isinstance(scales_or_cache, (str, os.PathLike)):
+        cache_path = os.fspath(scales_or_cache)
+        if not os.path.isfile(cache_path):
+            raise FileNotFoundError(f"calibration cache '{cache_path}' does not exist")
+        return read_cache(_PathArg(cache_path))[2]
+    raise TypeError("scales_or_cache must be a {tensor: scale} mapping, cache bytes/text, or a cache path; "
+                    f"got {type(scales_or_cache).__name__}")
+
+
+class _PathArg(os.PathLike):
+    """A plain ``str`` path as ``os.PathLike`` (``read_cache`` takes str as contents)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def __fspath__(self) -> str:
+        return self._path
+
+
+def _check_layers(proto: "onnx.ModelProto", fp32_layers: Iterable[str], source: str) -> dict[str, str]:
+    names = {n.name for n in proto.graph.node}
+    fp32 = {str(name): "fp32" for name in fp32_layers}
+    unknown = sorted(set(fp32) - names)
+    if unknown:
+        raise InvalidArgumentError(f"{source}: fp32_layers names no node {unknown[0]!r} of the model")
+    return fp32
+
+
+def _split(layer_name: str) -> set[str]:
+    """ONNX node names behind an int8rt layer (merged layers are named 'a+b')."""
+    return {layer_name} | set(layer_name.split("+"))
+
+
+def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[str, str], source: str
+               ) -> tuple[dict[str, "ActivationQ"], set[str]]:
+    """Lowers the model with int8rt and reads back where it holds int8 tensors
+    (-> activation Q/DQ) and which Conv/Gemm/MatMul run with int8 weights."""
+    from ._qdq_graph import ActivationQ
+    from .onnx import import_model
+
+    graph = proto.graph
+    tensor_names = {i.name for i in graph.input} | {o for n in graph.node for o in n.output}
+    unused = sorted(set(scales) - tensor_names)
+    if unused:
+        logger.warning("%s: %d scale(s) name no tensor of the model (ignored), e.g. %r", source, len(unused),
+                       unused[0])
+    network = import_model(proto)
+    lowered = _core.Builder(network, "int8", fp32, True).build(scales).network()
+    tensors, nodes = lowered.tensors(), lowered.nodes()
+    producer = {o: n for n in nodes for o in n["outputs"]}
+    readers: dict[int, list[dict]] = {}
+    for n in nodes:
+        for i in n["inputs"]:
+            readers.setdefault(i, []).append(n)
+
+    def int8_scale(tid: int) -> float:
+        p = producer[tid]
+        if p["op"] == "int8rt.QMaxPool":
+            return int8_scale(p["inputs"][0])
+        return float(p["attrs"]["scale" if p["op"] == "int8rt.Quantize" else "out_scale"])
+
+    onnx_nodes = {n.name: n for n in graph.node}
+    activations: dict[str, ActivationQ] = {}
+    for tid, t in enumerate(tensors):
+        if t["dtype"] != "int8" or t["is_constant"] or not t["name"].endswith("::int8"):
+            continue
+        name = t["name"][: -len("::int8")]
+        if name not in tensor_names:
+            raise Error(f"{source}: int8rt's int8 tensor '{name}' has no counterpart in the ONNX graph")
+        from_float = producer[tid]["op"] == "int8rt.Quantize"
+        who = frozenset(s for r in readers.get(tid, []) for s in _split(r["name"])) if from_float else frozenset()
+        activations[name] = ActivationQ(float(np.float32(int8_scale(tid))), not from_float, who)
+    weight_nodes = {name for n in nodes if n["op"] in ("int8rt.QConv", "int8rt.QGemm") for name in _split(n["name"])
+                    if name in onnx_nodes and onnx_nodes[name].op_type in ("Conv", "Gemm", "MatMul")}
+    if not activations:
+        raise InvalidArgumentError(
+            f"{source}: no layer runs in int8 with these scales ({len(scales)} given, "
+            f"{len(scales) - len(unused)} name tensors of the model)")
+    return activations, weight_nodes
+
+
+def _write_atomic(data: bytes, path: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
