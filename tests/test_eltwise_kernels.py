@@ -185,3 +185,17 @@ def test_choice_follows_the_cap() -> None:
             K.quantize(np.zeros(3, F32), 1.0, impl=IMPLS[0])
     finally:
         int8rt.set_max_isa(None)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("window", [(16, 16), (17, 16), (17, 17)])
+def test_avgpool_large_windows(impl: str, window) -> None:
+    """Windows of 256 positions (the widest summed in int16: all -128 gives
+    -32768) and more (summed in int32), with extreme inputs."""
+    rng = np.random.default_rng(window[0] * 100 + window[1])
+    for mode, c in itertools.product(("random", "min", "max"), (5, 64, 70)):
+        x = s8(rng, (1, 18, 17, c), mode)
+        for s_in, s_out in ((0.1, 0.1), (0.2, 0.0009)):
+            same(K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, s_in, s_out, impl=impl),
+                 K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, s_in, s_out),
+                 f"{impl} avg window={window} c={c} {mode} s={s_in, s_out}")

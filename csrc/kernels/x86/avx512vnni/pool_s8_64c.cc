@@ -3,9 +3,12 @@
 //
 // Max: 64 channels per zmm, vpmaxsb over the window positions inside the
 // input, starting from -128 (padding never wins, as the reference).
-// Average / global average: 64 channels at a time in 4 zmm of int32 sums
-// (vpmovsxbd per 16 bytes; integer sums, so the order is free), then per 16
-// channels (float)sum * mult, clamp, round half to even, narrow.
+// Average: 64 channels at a time in 2 zmm of int16 sums (vpmovsxbw per 32
+// bytes; a window of at most 256 positions sums to [-32768, 32512], exact in
+// int16), widened to int32 at the end; larger windows and global average
+// sum in 4 zmm of int32 (vpmovsxbd per 16 bytes). Integer sums, so the order
+// is free. Then per 16 channels (float)sum * mult, clamp, round half to
+// even, narrow.
 // Partial channel groups load zeros and store through masks.
 #include <immintrin.h>
 
@@ -36,6 +39,13 @@ void accumulate64(const int8_t* p, __mmask64 m, __m512i sum[4]) {
   sum[1] = _mm512_add_epi32(sum[1], _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(v, 1)));
   sum[2] = _mm512_add_epi32(sum[2], _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(v, 2)));
   sum[3] = _mm512_add_epi32(sum[3], _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(v, 3)));
+}
+
+// Adds the 64 (masked) bytes at p into sums[0..1] as int16.
+void accumulate64_s16(const int8_t* p, __mmask64 m, __m512i sum[2]) {
+  const __m512i v = _mm512_maskz_loadu_epi8(m, p);
+  sum[0] = _mm512_add_epi16(sum[0], _mm512_cvtepi8_epi16(_mm512_castsi512_si256(v)));
+  sum[1] = _mm512_add_epi16(sum[1], _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(v, 1)));
 }
 
 // y[0..nc) = rne(clamp((float)sum * m, -128, 127)), nc in 1..64.
@@ -74,15 +84,28 @@ void avgpool_row(const PoolRow& r) {
   int8_t* y = r.y;
   for (int ow = r.ow0; ow < r.ow1; ++ow, y += r.C) {
     const Window win = window(r, ow);
-    const int count = r.fixed_count ? r.fixed_count : (r.r1 - r.r0) * (win.s1 - win.s0);
+    const int positions = (r.r1 - r.r0) * (win.s1 - win.s0);
+    const int count = r.fixed_count ? r.fixed_count : positions;
     const float mult = r.mult[count];
     for (int c = 0; c < r.C; c += 64) {
       const __mmask64 m = mask64(r.C - c);
       __m512i sum[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
                         _mm512_setzero_si512()};
-      for (int h = r.r0; h < r.r1; ++h) {
-        const int8_t* p = r.x + h * row_stride + static_cast<int64_t>(win.s0) * r.C + c;
-        for (int w = win.s0; w < win.s1; ++w, p += r.C) accumulate64(p, m, sum);
+      if (positions <= 256) {
+        __m512i s16[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+        for (int h = r.r0; h < r.r1; ++h) {
+          const int8_t* p = r.x + h * row_stride + static_cast<int64_t>(win.s0) * r.C + c;
+          for (int w = win.s0; w < win.s1; ++w, p += r.C) accumulate64_s16(p, m, s16);
+        }
+        sum[0] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s16[0]));
+        sum[1] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s16[0], 1));
+        sum[2] = _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s16[1]));
+        sum[3] = _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s16[1], 1));
+      } else {
+        for (int h = r.r0; h < r.r1; ++h) {
+          const int8_t* p = r.x + h * row_stride + static_cast<int64_t>(win.s0) * r.C + c;
+          for (int w = win.s0; w < win.s1; ++w, p += r.C) accumulate64(p, m, sum);
+        }
       }
       store_avg64(sum, mult, r.C - c < 64 ? r.C - c : 64, y + c);
     }
