@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import int8rt
+from int8rt._core import kernels as K
 from int8rt.quickstart import DATA_PATH, MODEL_PATH
 
 DATA = np.load(DATA_PATH)
@@ -72,6 +73,10 @@ def test_fp32_engine_matches_onnxruntime(fp32_engine) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+ELTWISE_OPS = {"int8rt.Quantize", "int8rt.Dequantize", "int8rt.QMaxPool", "int8rt.QAdd",
+               "int8rt.QGlobalAveragePool"}
+
+
 def test_engine_equals_reference_kernels_exactly(int8_build) -> None:
     engine, _ = int8_build
     data = engine.serialize()
@@ -80,10 +85,20 @@ def test_engine_equals_reference_kernels_exactly(int8_build) -> None:
         ref_engine = int8rt.Engine.deserialize(data)
         assert all(layer["detail"].endswith("_ref") for layer in ref_engine.layers()
                    if layer["op"] in ("int8rt.QConv", "int8rt.QGemm"))
+        # Quantize / Dequantize (NCHW <-> NHWC and flat), QMaxPool, QAdd and
+        # QGlobalAveragePool run the element-wise kernels: reference ones here.
+        eltwise = [layer for layer in ref_engine.layers() if layer["op"] in ELTWISE_OPS]
+        assert {layer["op"] for layer in eltwise} == ELTWISE_OPS
+        assert all(layer["detail"].endswith("eltwise_s8_ref") for layer in eltwise)
         ref = ref_engine.run({"input": TEST_X[:96]})["logits"]
     finally:
         int8rt.set_max_isa(None)
-    fast = int8rt.Engine.deserialize(data).run({"input": TEST_X[:96]})["logits"]
+    fast_engine = int8rt.Engine.deserialize(data)
+    vector_sets = [n for n, isa, on in K.eltwise_s8_candidates() if on and isa != "ref"]
+    if vector_sets:
+        assert all(layer["detail"].endswith(vector_sets[0]) for layer in fast_engine.layers()
+                   if layer["op"] in ELTWISE_OPS)
+    fast = fast_engine.run({"input": TEST_X[:96]})["logits"]
     assert np.array_equal(fast, ref)
 
 

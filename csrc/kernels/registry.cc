@@ -197,6 +197,10 @@ void set_max_isa(std::optional<Isa> isa) {
 
 bool isa_enabled(Isa isa) { return isa_reason(isa).empty(); }
 
+std::string isa_decline_reason(Isa isa) { return isa_reason(isa); }
+
+bool dispatch_log_enabled() { return log_topic_enabled("dispatch"); }
+
 bool isa_compiled(Isa isa) {
   for (const ConvKernel* k : conv_candidates()) {
     if (k->isa() == isa) return true;

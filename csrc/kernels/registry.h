@@ -61,6 +61,12 @@ void set_max_isa(std::optional<Isa> isa);
 bool isa_enabled(Isa isa);
 // Whether any kernel of `isa` was compiled into this library.
 bool isa_compiled(Isa isa);
+// "" if kernels of `isa` may be chosen now, else "CPU lacks <x>" or
+// "ISA <x> above cap <y>" (for the other ops' candidate walks and logs).
+std::string isa_decline_reason(Isa isa);
+// Whether INT8RT_LOG names "dispatch" (or "all"): choices are then printed
+// to stderr, one line each, "int8rt dispatch: <op> [...] -> <kernel> (<isa>)".
+bool dispatch_log_enabled();
 
 // ---- convolution ----
 

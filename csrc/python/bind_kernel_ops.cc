@@ -1,15 +1,19 @@
-// int8rt._core.kernels, part 2: the reference ops that have no registry
-// (quantize, pools, add, concat, the FP32 kernels) and make_requant, on NumPy
-// arrays, for tests. Thin: convert, call, release the GIL around the run.
+// int8rt._core.kernels, part 2: the element-wise int8 ops (quantize, pools,
+// add, concat: the reference kernels, or with kernel="<name>" one candidate
+// of kernels/eltwise_s8.h), the FP32 reference kernels and make_requant, on
+// NumPy arrays, for tests. Thin: convert, call, release the GIL around the run.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "kernels/eltwise_s8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/requant_params.h"
 #include "python/bindings.h"
@@ -24,6 +28,12 @@ namespace {
 namespace ref = kernels::ref;
 using Pair = std::array<int, 2>;
 using Quad = std::array<int, 4>;
+using ImplName = std::optional<std::string>;
+
+// The named element-wise candidate, or the reference one when none is named.
+const kernels::EltwiseS8& eltwise(const ImplName& name) {
+  return kernels::eltwise_s8_by_name(name.value_or("eltwise_s8_ref"));
+}
 
 kernels::Activation parse_activation(const std::string& s) {
   if (s == "none") return kernels::Activation::kNone;
@@ -53,28 +63,56 @@ py::dict make_requant(float s_in, const py::handle& s_w_obj, const py::object& b
   return d;
 }
 
-py::array_t<int8_t> quantize(const py::handle& x_obj, float scale) {
+py::array_t<int8_t> quantize(const py::handle& x_obj, float scale, const ImplName& kernel) {
   F32Array x = float_arg(x_obj, "x", -1);
+  const kernels::EltwiseS8& k = eltwise(kernel);
   py::array_t<int8_t> q(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   int8_t* qp = q.mutable_data();
   py::gil_scoped_release release;
-  ref::quantize_s8(x.size(), x.data(), scale, qp);
+  k.quantize(x.size(), x.data(), scale, qp);
   return q;
 }
 
-py::array_t<float> dequantize(const py::handle& q_obj, float scale) {
+py::array_t<float> dequantize(const py::handle& q_obj, float scale, const ImplName& kernel) {
   I8Array q = int8_arg(q_obj, "q", -1);
+  const kernels::EltwiseS8& k = eltwise(kernel);
   py::array_t<float> x(std::vector<py::ssize_t>(q.shape(), q.shape() + q.ndim()));
   float* xp = x.mutable_data();
   py::gil_scoped_release release;
-  ref::dequantize_s8(q.size(), q.data(), scale, xp);
+  k.dequantize(q.size(), q.data(), scale, xp);
+  return x;
+}
+
+// float [N, C, H, W] -> int8 [N, H, W, C].
+py::array_t<int8_t> quantize_nchw_to_nhwc(const py::handle& x_obj, float scale,
+                                          const ImplName& kernel) {
+  F32Array x = float_arg(x_obj, "x", 4);
+  const kernels::EltwiseS8& k = eltwise(kernel);
+  py::array_t<int8_t> q({x.shape(0), x.shape(2), x.shape(3), x.shape(1)});
+  int8_t* qp = q.mutable_data();
+  py::gil_scoped_release release;
+  k.quantize_nchw_to_nhwc(x.shape(0), x.shape(1), x.shape(2) * x.shape(3), x.data(), scale, qp);
+  return q;
+}
+
+// int8 [N, H, W, C] -> float [N, C, H, W].
+py::array_t<float> dequantize_nhwc_to_nchw(const py::handle& q_obj, float scale,
+                                           const ImplName& kernel) {
+  I8Array q = int8_arg(q_obj, "q", 4);
+  const kernels::EltwiseS8& k = eltwise(kernel);
+  py::array_t<float> x({q.shape(0), q.shape(3), q.shape(1), q.shape(2)});
+  float* xp = x.mutable_data();
+  py::gil_scoped_release release;
+  k.dequantize_nhwc_to_nchw(q.shape(0), q.shape(1) * q.shape(2), q.shape(3), q.data(), scale, xp);
   return x;
 }
 
 // int8 pools: x [N,H,W,C] -> [N,OH,OW,C].
 py::array_t<int8_t> pool_s8(const py::handle& x_obj, Pair kernel, Pair stride, Quad pads,
-                            bool count_include_pad, float s_in, float s_out, bool average) {
+                            bool count_include_pad, float s_in, float s_out, bool average,
+                            const ImplName& impl) {
   I8Array x = int8_arg(x_obj, "x", 4);
+  const kernels::EltwiseS8& k = eltwise(impl);
   const int N = x.shape(0);
   kernels::PoolShape p = pool_shape(x.shape(3), x.shape(1), x.shape(2), kernel, stride, pads,
                                     count_include_pad);
@@ -82,26 +120,29 @@ py::array_t<int8_t> pool_s8(const py::handle& x_obj, Pair kernel, Pair stride, Q
   int8_t* yp = y.mutable_data();
   py::gil_scoped_release release;
   if (average) {
-    ref::avgpool_s8(p, N, x.data(), s_in, s_out, yp);
+    k.avgpool(p, N, x.data(), s_in, s_out, yp);
   } else {
-    ref::maxpool_s8(p, N, x.data(), yp);
+    k.maxpool(p, N, x.data(), yp);
   }
   return y;
 }
 
-py::array_t<int8_t> global_avgpool_s8(const py::handle& x_obj, float s_in, float s_out) {
+py::array_t<int8_t> global_avgpool_s8(const py::handle& x_obj, float s_in, float s_out,
+                                      const ImplName& kernel) {
   I8Array x = int8_arg(x_obj, "x", 4);
+  const kernels::EltwiseS8& k = eltwise(kernel);
   const int N = x.shape(0), C = x.shape(3);
   py::array_t<int8_t> y({N, C});
   int8_t* yp = y.mutable_data();
   py::gil_scoped_release release;
-  ref::global_avgpool_s8(N, x.shape(1) * x.shape(2), C, x.data(), s_in, s_out, yp);
+  k.global_avgpool(N, x.shape(1) * x.shape(2), C, x.data(), s_in, s_out, yp);
   return y;
 }
 
 py::array_t<int8_t> add_s8(const py::handle& a_obj, const py::handle& b_obj, float s_a,
-                           float s_b, float s_y, bool relu) {
+                           float s_b, float s_y, bool relu, const ImplName& kernel) {
   I8Array a = int8_arg(a_obj, "a", -1), b = int8_arg(b_obj, "b", -1);
+  const kernels::EltwiseS8& k = eltwise(kernel);
   if (a.ndim() != b.ndim() || !std::equal(a.shape(), a.shape() + a.ndim(), b.shape())) {
     throw InvalidArgument("add_s8: a and b must have the same shape");
   }
@@ -109,13 +150,14 @@ py::array_t<int8_t> add_s8(const py::handle& a_obj, const py::handle& b_obj, flo
   py::array_t<int8_t> y(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
   int8_t* yp = y.mutable_data();
   py::gil_scoped_release release;
-  ref::add_s8(a.size(), a.data(), b.data(), p, yp);
+  k.add(a.size(), a.data(), b.data(), p, yp);
   return y;
 }
 
 // NHWC tensors [..., C_i] with equal leading dims -> [..., sum C_i].
 py::array_t<int8_t> concat_s8(const std::vector<py::object>& xs, const std::vector<float>& scales,
-                              float s_out) {
+                              float s_out, const ImplName& kernel) {
+  const kernels::EltwiseS8& k = eltwise(kernel);
   if (xs.empty() || xs.size() != scales.size()) {
     throw InvalidArgument("concat_s8: need one scale per input and at least one input");
   }
@@ -143,7 +185,7 @@ py::array_t<int8_t> concat_s8(const std::vector<py::object>& xs, const std::vect
   py::array_t<int8_t> y(out_shape);
   int8_t* yp = y.mutable_data();
   py::gil_scoped_release release;
-  ref::concat_s8(pixels, inputs, yp);
+  k.concat(pixels, inputs, yp);
   return y;
 }
 
@@ -225,19 +267,36 @@ void bind_kernel_ops(py::module_& k) {
   k.def("make_requant", &make_requant, "s_in"_a, "s_w"_a, "bias"_a, "s_out"_a,
         "out_dtype"_a = "int8", "activation"_a = "none", "clip_min"_a = 0.0f,
         "clip_max"_a = 6.0f, "Per-channel epilogue arrays: {scale, bias, lo, hi}.");
-  k.def("quantize", &quantize, "x"_a, "scale"_a);
-  k.def("dequantize", &dequantize, "q"_a, "scale"_a);
-  k.def("maxpool_s8", [](const py::handle& x, Pair kernel, Pair stride, Quad pads) {
-    return pool_s8(x, kernel, stride, pads, false, 1.0f, 1.0f, false);
-  }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads);
+  // impl: an element-wise kernel set by name (eltwise_s8_candidates), None
+  // for the reference kernels.
+  const py::arg_v impl = "impl"_a = py::none();
+  k.def("quantize", &quantize, "x"_a, "scale"_a, impl);
+  k.def("dequantize", &dequantize, "q"_a, "scale"_a, impl);
+  k.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc, "x"_a, "scale"_a, impl);
+  k.def("dequantize_nhwc_to_nchw", &dequantize_nhwc_to_nchw, "q"_a, "scale"_a, impl);
+  k.def("maxpool_s8", [](const py::handle& x, Pair kernel, Pair stride, Quad pads,
+                         const ImplName& impl) {
+    return pool_s8(x, kernel, stride, pads, false, 1.0f, 1.0f, false, impl);
+  }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads, impl);
   k.def("avgpool_s8", [](const py::handle& x, Pair kernel, Pair stride, Quad pads,
-                         bool count_include_pad, float s_in, float s_out) {
-    return pool_s8(x, kernel, stride, pads, count_include_pad, s_in, s_out, true);
+                         bool count_include_pad, float s_in, float s_out, const ImplName& impl) {
+    return pool_s8(x, kernel, stride, pads, count_include_pad, s_in, s_out, true, impl);
   }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads, "count_include_pad"_a = false,
-     "s_in"_a = 1.0f, "s_out"_a = 1.0f);
-  k.def("global_avgpool_s8", &global_avgpool_s8, "x"_a, "s_in"_a, "s_out"_a);
-  k.def("add_s8", &add_s8, "a"_a, "b"_a, "s_a"_a, "s_b"_a, "s_y"_a, "relu"_a = false);
-  k.def("concat_s8", &concat_s8, "inputs"_a, "scales"_a, "s_out"_a);
+     "s_in"_a = 1.0f, "s_out"_a = 1.0f, impl);
+  k.def("global_avgpool_s8", &global_avgpool_s8, "x"_a, "s_in"_a, "s_out"_a, impl);
+  k.def("add_s8", &add_s8, "a"_a, "b"_a, "s_a"_a, "s_b"_a, "s_y"_a, "relu"_a = false, impl);
+  k.def("concat_s8", &concat_s8, "inputs"_a, "scales"_a, "s_out"_a, impl);
+  k.def("eltwise_s8_candidates", [] {
+    std::vector<std::tuple<std::string, std::string, bool>> out;
+    for (const kernels::EltwiseS8* c : kernels::eltwise_s8_candidates()) {
+      out.emplace_back(c->name(), kernels::isa_name(c->isa()),
+                       kernels::isa_decline_reason(c->isa()).empty());
+    }
+    return out;
+  }, "(name, isa, enabled now) of every element-wise int8 kernel set, best first.");
+  k.def("choose_eltwise_s8", [](const std::string& op) {
+    return std::string(kernels::choose_eltwise_s8(op.c_str()).name());
+  }, "op"_a);
   k.def("conv2d_f32", &conv2d_f32, "x"_a, "w"_a, "bias"_a = py::none(), "stride"_a = one,
         "pads"_a = no_pads, "dilation"_a = one, "groups"_a = 1);
   k.def("gemm_f32", &gemm_f32, "a"_a, "b"_a, "bias"_a = py::none());

@@ -211,6 +211,7 @@ void bind_kernels(py::module_& m) {
 
   bind_kernel_ops(k);
   bind_packed_kernels(k);
+  bind_fp32_gemm(k);
 }
 
 }  // namespace python

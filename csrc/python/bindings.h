@@ -23,6 +23,8 @@ void bind_kernels(pybind11::module_& m);
 void bind_kernel_ops(pybind11::module_& kernels_module);
 void bind_executor_testing(pybind11::module_& m);
 void bind_packed_kernels(pybind11::module_& kernels_module);
+// The FP32 SGEMM and its microkernels (bind_fp32_gemm.cc), on _core.kernels.
+void bind_fp32_gemm(pybind11::module_& kernels_module);
 
 }  // namespace python
 }  // namespace int8rt

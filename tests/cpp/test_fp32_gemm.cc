@@ -1,5 +1,6 @@
-// The engine's blocked SGEMM (engine/ops/fp32_gemm.h) against a double
-// precision triple loop, over sizes around the register tile (6 x 8), the
+// The engine's blocked SGEMM (engine/ops/fp32_gemm.h), with every
+// microkernel this CPU runs (AVX-512, AVX2+FMA, portable: FMA or not, the
+// bound below holds for all), against a double precision triple loop, over sizes around the register tile (6 x 8), the
 // K slice (256) and the M block (96), all four transpose combinations,
 // accumulate, and ldc > N. Bound: the standard float summation bound
 // |err| <= K * 2^-24 * sum_k |a_ik * b_kj| (times 2 for the final C add),
@@ -8,11 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <vector>
 
 #include "engine/ops/fp32_gemm.h"
 #include "int8rt/threading.h"
+#include "kernels/registry.h"
+#include "kernels/sgemm_ukernel.h"
 
 namespace int8rt {
 namespace engine {
@@ -23,7 +27,17 @@ struct Case {
   bool ta, tb, acc;
 };
 
-void check(const Case& c) {
+std::vector<const kernels::SgemmUkernel*> runnable() {
+  int n = 0;
+  const kernels::SgemmUkernel* const* list = kernels::sgemm_candidates(&n);
+  std::vector<const kernels::SgemmUkernel*> out;
+  for (int i = 0; i < n; ++i) {
+    if (kernels::isa_enabled(list[i]->isa)) out.push_back(list[i]);
+  }
+  return out;
+}
+
+void check_one(const kernels::SgemmUkernel& uk, const Case& c) {
   std::mt19937 gen(static_cast<unsigned>(c.M * 131 + c.N * 17 + c.K));
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<float> a(c.M * c.K), b(c.K * c.N);
@@ -38,9 +52,9 @@ void check(const Case& c) {
 
   std::vector<float> y1 = c0, y2 = c0;
   set_num_threads(1);
-  sgemm(c.M, c.N, c.K, ga, gb, y1.data(), ldc, c.acc);
+  sgemm(uk, c.M, c.N, c.K, ga, gb, y1.data(), ldc, c.acc);
   set_num_threads(2);
-  sgemm(c.M, c.N, c.K, ga, gb, y2.data(), ldc, c.acc);
+  sgemm(uk, c.M, c.N, c.K, ga, gb, y2.data(), ldc, c.acc);
   set_num_threads(0);
   for (int64_t i = 0; i < c.M; ++i) {
     for (int64_t j = 0; j < ldc; ++j) {
@@ -56,15 +70,30 @@ void check(const Case& c) {
         mag += std::fabs(static_cast<double>(A(i, k)) * B(k, j));
       }
       const double bound = 2.0 * (c.K + 1) * std::ldexp(1.0, -24) * mag + 1e-30;
-      ASSERT_LE(std::fabs(got - ref), bound) << "M=" << c.M << " N=" << c.N << " K=" << c.K << " ta=" << c.ta
+      ASSERT_LE(std::fabs(got - ref), bound) << uk.name << " M=" << c.M << " N=" << c.N << " K=" << c.K << " ta=" << c.ta
                                              << " tb=" << c.tb << " acc=" << c.acc << " at " << i << "," << j;
     }
   }
 }
 
+void check(const Case& c) {
+  for (const kernels::SgemmUkernel* uk : runnable()) check_one(*uk, c);
+}
+
+TEST(Fp32Gemm, EveryTierIsCompiledAndTheRefTierIsPortable) {
+  int n = 0;
+  const kernels::SgemmUkernel* const* list = kernels::sgemm_candidates(&n);
+  ASSERT_GE(n, 1);
+  EXPECT_STREQ(list[n - 1]->name, "sgemm_6x8_portable");
+  EXPECT_EQ(list[n - 1]->isa, kernels::Isa::kRef);
+  kernels::set_max_isa(kernels::Isa::kRef);
+  EXPECT_STREQ(kernels::choose_sgemm().name, "sgemm_6x8_portable");
+  kernels::set_max_isa(std::nullopt);
+}
+
 TEST(Fp32Gemm, MatchesTripleLoop) {
-  for (int64_t M : {1, 5, 6, 7, 13, 96, 97, 200}) {
-    for (int64_t N : {1, 7, 8, 9, 65, 130}) {
+  for (int64_t M : {1, 5, 6, 7, 8, 9, 13, 96, 97, 200}) {
+    for (int64_t N : {1, 7, 8, 9, 16, 17, 31, 33, 65, 130}) {
       for (int64_t K : {1, 3, 255, 257}) {
         for (int t = 0; t < 4; ++t) check({M, N, K, (t & 1) != 0, (t & 2) != 0, ((M + N + K + t) & 1) != 0});
       }

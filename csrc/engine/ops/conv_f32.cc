@@ -143,7 +143,7 @@ class ConvLayer : public Layer {
         im2col(xg, g, Cg, col.data(), parallel);
         b = col.data();
       }
-      sgemm(Mg, P, K, {w + grp * Mg * K, K, false}, {b, P, false}, yg, P, bias != nullptr, parallel);
+      sgemm(*uk_, Mg, P, K, {w + grp * Mg * K, K, false}, {b, P, false}, yg, P, bias != nullptr, parallel);
     };
     if (g.G == 1) {
       std::vector<float> col;
@@ -218,6 +218,7 @@ class ConvLayer : public Layer {
   FusedActivation act_;
   int64_t residual_;
   std::string prefix_;
+  const kernels::SgemmUkernel* uk_ = &kernels::choose_sgemm();  // once per layer
 };
 
 std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {

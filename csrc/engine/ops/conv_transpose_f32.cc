@@ -46,7 +46,7 @@ class ConvTransposeLayer : public Layer {
     std::vector<float> col(static_cast<size_t>(R * P));
     for (int64_t n = 0; n < g.N; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
-        sgemm(R, P, Cg, {w + grp * Cg * R, R, true}, {x + (n * g.C + grp * Cg) * P, P, false}, col.data(), P, false);
+        sgemm(*uk_, R, P, Cg, {w + grp * Cg * R, R, true}, {x + (n * g.C + grp * Cg) * P, P, false}, col.data(), P, false);
         parallel_for(Mg, 1, [&](int64_t b, int64_t e) {
           for (int64_t m = b; m < e; ++m) {
             float* plane = y + (n * g.M + grp * Mg + m) * OP;
@@ -121,6 +121,7 @@ class ConvTransposeLayer : public Layer {
   int64_t group_;
   size_t rank_;
   std::string prefix_;
+  const kernels::SgemmUkernel* uk_ = &kernels::choose_sgemm();  // once per layer
 };
 
 std::unique_ptr<Layer> make_conv_transpose(const Network& net, const Node& node) {

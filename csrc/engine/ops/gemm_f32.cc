@@ -54,9 +54,9 @@ class GemmLayer : public Layer {
       for (int64_t i = 0; i < M; ++i) {
         for (int64_t j = 0; j < N; ++j) y[i * N + j] = c_at(i, j);
       }
-      sgemm(M, N, K, a, b, y, N, true);
+      sgemm(*uk_, M, N, K, a, b, y, N, true);
     } else {
-      sgemm(M, N, K, a, b, y, N, false);
+      sgemm(*uk_, M, N, K, a, b, y, N, false);
       if (alpha_ != 1.f || has_c) {
         for (int64_t i = 0; i < M; ++i) {
           for (int64_t j = 0; j < N; ++j) {
@@ -101,6 +101,7 @@ class GemmLayer : public Layer {
   bool trans_a_, trans_b_;
   FusedActivation act_;
   std::string prefix_;
+  const kernels::SgemmUkernel* uk_ = &kernels::choose_sgemm();  // once per layer
 };
 
 class MatMulLayer : public Layer {
@@ -126,7 +127,7 @@ class MatMulLayer : public Layer {
     if (b_count == 1) {  // B shared by every batch: one GEMM over all rows of A
       int64_t a_count = shape_numel(p.a_batch);
       if (a_count == nb) {
-        sgemm(nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
+        sgemm(*uk_, nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
         return;
       }
     }
@@ -139,7 +140,7 @@ class MatMulLayer : public Layer {
         oa += idx * sa[d];
         ob += idx * sb[d];
       }
-      sgemm(p.M, p.N, p.K, {a + oa * p.M * p.K, p.K, false}, {b + ob * p.K * p.N, p.N, false},
+      sgemm(*uk_, p.M, p.N, p.K, {a + oa * p.M * p.K, p.K, false}, {b + ob * p.K * p.N, p.N, false},
             y + t * p.M * p.N, p.N, false, parallel);
     };
     if (p.M * p.N * p.K < (1 << 20) && nb > 1) {
@@ -180,6 +181,7 @@ class MatMulLayer : public Layer {
   }
 
   std::string prefix_;
+  const kernels::SgemmUkernel* uk_ = &kernels::choose_sgemm();  // once per layer
 };
 
 std::unique_ptr<Layer> make_gemm(const Network&, const Node& node) { return std::make_unique<GemmLayer>(node); }

@@ -33,12 +33,6 @@ void check_scales(float s_in, float s_out, const char* op) {
   }
 }
 
-// m(count) = s_in / (s_out * (float)count).
-float avg_multiplier(float s_in, float s_out, int64_t count) {
-  float denom = s_out * static_cast<float>(count);
-  return s_in / denom;
-}
-
 // y = rne(min(max((float)sum * m, -128), 127)).
 int8_t avg_output(int32_t sum, float m) {
   float t = static_cast<float>(sum) * m;
@@ -93,7 +87,7 @@ void avgpool_s8(const PoolShape& p, int batch, const int8_t* x, float s_in, floa
   check_scales(s_in, s_out, "avgpool_s8");
   if (batch < 0) throw InvalidArgument("avgpool_s8: batch must be >= 0");
   std::vector<float> m(static_cast<size_t>(p.R) * p.S + 1, 0.0f);
-  for (size_t count = 1; count < m.size(); ++count) m[count] = avg_multiplier(s_in, s_out, count);
+  for (size_t count = 1; count < m.size(); ++count) m[count] = avgpool_multiplier(s_in, s_out, count);
   for_each_window(p, batch, [&](int64_t n, int r0, int r1, int s0, int s1, int64_t out) {
     const int count = p.count_include_pad ? p.R * p.S : (r1 - r0) * (s1 - s0);
     for (int c = 0; c < p.C; ++c) {
@@ -113,7 +107,7 @@ void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in
     throw InvalidArgument("global_avgpool_s8: need batch >= 0, C > 0 and 0 < H*W <= " +
                           std::to_string(kMaxReduction));
   }
-  const float m = avg_multiplier(s_in, s_out, HW);
+  const float m = avgpool_multiplier(s_in, s_out, HW);
   parallel_for(static_cast<int64_t>(batch) * C, 64, [&](int64_t begin, int64_t end) {
     for (int64_t nc = begin; nc < end; ++nc) {
       const int64_t n = nc / C, c = nc % C;

@@ -2,6 +2,8 @@
 //
 //   quantize:   inv = 1.0f / scale (once);  q = rne(min(max(x * inv, -128), 127))
 //   dequantize: x = (float)q * scale
+// and the layout-changing variants (float NCHW <-> int8 NHWC), which apply
+// the same element formula at transposed positions.
 // (requantize.h: quantize_value / dequantize_value; NaN quantizes to -128.)
 #include <cmath>
 #include <cstdint>
@@ -41,6 +43,33 @@ void dequantize_s8(int64_t n, const int8_t* q, float scale, float* x) {
   check(n, scale, "dequantize_s8");
   parallel_for(n, kGrain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) x[i] = dequantize_value(q[i], scale);
+  });
+}
+
+void quantize_nchw_to_nhwc_s8(int64_t N, int64_t C, int64_t HW, const float* x, float scale,
+                              int8_t* q) {
+  check(N < 0 || C < 0 || HW < 0 ? -1 : N * C * HW, scale, "quantize_nchw_to_nhwc_s8");
+  const float inv_scale = 1.0f / scale;
+  parallel_for(N * HW, 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t n = p / HW, hw = p % HW;
+      const float* src = x + n * C * HW + hw;
+      int8_t* dst = q + p * C;
+      for (int64_t c = 0; c < C; ++c) dst[c] = quantize_value(src[c * HW], inv_scale);
+    }
+  });
+}
+
+void dequantize_nhwc_to_nchw_s8(int64_t N, int64_t HW, int64_t C, const int8_t* q, float scale,
+                                float* x) {
+  check(N < 0 || C < 0 || HW < 0 ? -1 : N * C * HW, scale, "dequantize_nhwc_to_nchw_s8");
+  parallel_for(N * C, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int64_t n = nc / C, c = nc % C;
+      const int8_t* src = q + n * HW * C + c;
+      float* dst = x + nc * HW;
+      for (int64_t p = 0; p < HW; ++p) dst[p] = dequantize_value(src[p * C], scale);
+    }
   });
 }
 

@@ -38,6 +38,13 @@ void gemm_s8(const GemmShape& shape, int64_t M, const int8_t* a, const int8_t* b
 void quantize_s8(int64_t n, const float* x, float scale, int8_t* q);
 // x[i] = (float)q[i] * scale.
 void dequantize_s8(int64_t n, const int8_t* q, float scale, float* x);
+// The same with a layout change (the engine's float NCHW <-> int8 NHWC
+// boundaries): q[n][p][c] = quantize(x[n][c][p]) for x [N][C][HW], q
+// [N][HW][C]; and x[n][c][p] = dequantize(q[n][p][c]).
+void quantize_nchw_to_nhwc_s8(int64_t N, int64_t C, int64_t HW, const float* x, float scale,
+                              int8_t* q);
+void dequantize_nhwc_to_nchw_s8(int64_t N, int64_t HW, int64_t C, const int8_t* q, float scale,
+                                float* x);
 
 // NHWC max pooling; padding never wins (it is skipped, not -128). The output
 // has the input's scale. y: [batch][out_h][out_w][C].

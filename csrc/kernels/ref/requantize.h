@@ -76,6 +76,13 @@ inline int8_t rescale_value(int8_t q, float m, float lo, float hi) {
   return round_to_s8(clamp_upper(clamp_lower(t, lo), hi));
 }
 
+// Average pooling's multiplier for a window of `count` values:
+//   m(count) = s_in / (s_out * (float)count)   (multiply, then divide).
+inline float avgpool_multiplier(float s_in, float s_out, int64_t count) {
+  float denom = s_out * static_cast<float>(count);
+  return s_in / denom;
+}
+
 }  // namespace ref
 }  // namespace kernels
 }  // namespace int8rt

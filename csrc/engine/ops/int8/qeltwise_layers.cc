@@ -1,10 +1,11 @@
 // int8rt.QAdd and int8rt.QConcat: int8 tensors combined with per-input
 // rescaling to the output scale (affine formulas of the reference kernels,
 // multipliers computed once here with kernels::make_add_params /
-// rescale_multiplier).
+// rescale_multiplier), run by the element-wise kernel set chosen when the
+// layer is created (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
 #include "int8rt/error.h"
-#include "kernels/ref/ref_kernels.h"
+#include "kernels/eltwise_s8.h"
 #include "kernels/requant_params.h"
 
 namespace int8rt {
@@ -19,7 +20,8 @@ float attr_scale(const Node& node, const char* key) {
 
 class QAddLayer : public Layer {
  public:
-  explicit QAddLayer(const Node& node) : name_(node.name) {
+  explicit QAddLayer(const Node& node)
+      : name_(node.name), k_(&kernels::choose_eltwise_s8("add_s8")) {
     std::string act = node.attrs.get_string("act", "none");
     if (act != "none" && act != "relu") throw NotSupported(layer_error_prefix(node) + "activation '" + act + "'");
     params_ = kernels::make_add_params(attr_scale(node, "a_scale"), attr_scale(node, "b_scale"),
@@ -33,18 +35,20 @@ class QAddLayer : public Layer {
     return {{DataType::kInt8, in[0]->shape()}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    kernels::ref::add_s8(in[0]->numel(), in[0]->data<int8_t>(), in[1]->data<int8_t>(), params_, out[0]->data<int8_t>());
+    k_->add(in[0]->numel(), in[0]->data<int8_t>(), in[1]->data<int8_t>(), params_, out[0]->data<int8_t>());
   }
-  std::string describe() const override { return "ref"; }
+  std::string describe() const override { return k_->name(); }
 
  private:
   std::string name_;
+  const kernels::EltwiseS8* k_;
   kernels::AddParams params_;
 };
 
 class QConcatLayer : public Layer {
  public:
-  explicit QConcatLayer(const Node& node) : name_(node.name) {
+  explicit QConcatLayer(const Node& node)
+      : name_(node.name), k_(&kernels::choose_eltwise_s8("concat_s8")) {
     std::vector<double> scales = node.attrs.get_floats("in_scales", {});
     float s_out = attr_scale(node, "out_scale");
     if (scales.size() != node.inputs.size()) {
@@ -71,12 +75,13 @@ class QConcatLayer : public Layer {
       inputs.push_back({in[i]->data<int8_t>(), static_cast<int>(in[i]->shape()[3]), multipliers_[i]});
     }
     const Shape& s = in[0]->shape();
-    kernels::ref::concat_s8(s[0] * s[1] * s[2], inputs, out[0]->data<int8_t>());
+    k_->concat(s[0] * s[1] * s[2], inputs, out[0]->data<int8_t>());
   }
-  std::string describe() const override { return "ref"; }
+  std::string describe() const override { return k_->name(); }
 
  private:
   std::string name_;
+  const kernels::EltwiseS8* k_;
   std::vector<float> multipliers_;
 };
 

@@ -1,9 +1,11 @@
 // int8rt.QMaxPool, int8rt.QAveragePool, int8rt.QGlobalAveragePool: int8
 // pooling on NHWC tensors with the reference kernels' arithmetic (max is
-// exact and keeps the scale; averages requantize to the output scale).
+// exact and keeps the scale; averages requantize to the output scale), run
+// by the element-wise kernel set chosen when the layer is created
+// (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
 #include "int8rt/error.h"
-#include "kernels/ref/ref_kernels.h"
+#include "kernels/eltwise_s8.h"
 
 namespace int8rt {
 namespace engine {
@@ -13,7 +15,11 @@ enum class PoolKind { kMax, kAverage, kGlobalAverage };
 
 class QPoolLayer : public Layer {
  public:
-  QPoolLayer(const Network& net, const Node& node, PoolKind kind) : kind_(kind), name_(node.name) {
+  QPoolLayer(const Network& net, const Node& node, PoolKind kind)
+      : kind_(kind), name_(node.name),
+        k_(&kernels::choose_eltwise_s8(kind == PoolKind::kMax       ? "maxpool_s8"
+                                       : kind == PoolKind::kAverage ? "avgpool_s8"
+                                                                    : "global_avgpool_s8")) {
     const Tensor& x = net.tensor(node.inputs.at(0));
     if (x.shape.size() != 4) throw InvalidArgument(layer_error_prefix(node) + "input must be NHWC rank 4");
     shape_.H = static_cast<int>(x.shape[1]);
@@ -62,19 +68,20 @@ class QPoolLayer : public Layer {
     const int8_t* x = in[0]->data<int8_t>();
     int8_t* y = out[0]->data<int8_t>();
     switch (kind_) {
-      case PoolKind::kMax: kernels::ref::maxpool_s8(shape_, batch, x, y); break;
-      case PoolKind::kAverage: kernels::ref::avgpool_s8(shape_, batch, x, s_in_, s_out_, y); break;
+      case PoolKind::kMax: k_->maxpool(shape_, batch, x, y); break;
+      case PoolKind::kAverage: k_->avgpool(shape_, batch, x, s_in_, s_out_, y); break;
       case PoolKind::kGlobalAverage:
-        kernels::ref::global_avgpool_s8(batch, static_cast<int64_t>(shape_.H) * shape_.W, shape_.C, x, s_in_, s_out_, y);
+        k_->global_avgpool(batch, static_cast<int64_t>(shape_.H) * shape_.W, shape_.C, x, s_in_, s_out_, y);
         break;
     }
   }
 
-  std::string describe() const override { return "ref"; }
+  std::string describe() const override { return k_->name(); }
 
  private:
   PoolKind kind_;
   std::string name_;
+  const kernels::EltwiseS8* k_;
   kernels::PoolShape shape_;
   float s_in_ = 0.f, s_out_ = 0.f;
 };

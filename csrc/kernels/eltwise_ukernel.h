@@ -1,0 +1,98 @@
+// The int8 element-wise microkernels (quantize, dequantize, add, rescale,
+// pools) as plain function pointers over plain structs: the boundary
+// between baseline drivers (kernels/x86/eltwise_s8_x86.cc: validation,
+// threading, multiplier tables) and per-ISA code. No inline code here, so
+// ISA translation units may include it (STYLE.md, "ISA code is fenced").
+//
+// Every microkernel reproduces ref/requantize.h bit for bit:
+//   quantize    q = rne(min(max(x * inv_scale, -128), 127)), NaN -> -128
+//   dequantize  x = (float)q * scale
+//   add         y = rne(min(max((float)a * am + (float)b * bm, lo), hi))
+//   rescale     y = rne(min(max((float)x * m, -128), 127))
+//   max pool    y = max over the window inside the input
+//   avg pool    y = rne(min(max((float)sum * mult[count], -128), 127))
+// with one float operation per step (no FMA) and clamps as compare + select.
+#pragma once
+
+#include <cstdint>
+
+namespace int8rt {
+namespace kernels {
+
+// Contiguous arrays of n elements.
+using QuantizeFn = void (*)(int64_t n, const float* x, float inv_scale, int8_t* q);
+using DequantizeFn = void (*)(int64_t n, const int8_t* q, float scale, float* x);
+
+// Pixels [p0, p1) of one image, all C channels, changing layout:
+//   quantize:   x float [C][HW] -> y int8 [HW][C], s = inv_scale
+//   dequantize: x int8 [HW][C] -> y float [C][HW], s = scale
+struct TransposeBlock {
+  const void* x = nullptr;
+  void* y = nullptr;
+  int64_t C = 0, HW = 0, p0 = 0, p1 = 0;
+  float s = 1.0f;
+};
+using TransposeFn = void (*)(const TransposeBlock&);
+
+struct AddArgs {
+  float a_mult = 1.0f, b_mult = 1.0f, lo = -128.0f, hi = 127.0f;
+};
+using AddFn = void (*)(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y);
+
+// rows x cols values, row strides in elements (concat's per-input rescale).
+using RescaleFn = void (*)(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m,
+                           int8_t* y, int64_t y_stride);
+
+// Output pixels [ow0, ow1) of one output row of an NHWC pool, all C
+// channels. The row's window is already clipped to input rows [r0, r1);
+// the kernel clips columns: w0 = ow * stride_w - pad_left,
+// [max(w0, 0), min(w0 + S, W)).
+struct PoolRow {
+  const int8_t* x = nullptr;  // this image, [H][W][C]
+  int W = 0, C = 0, S = 1, stride_w = 1, pad_left = 0;
+  int r0 = 0, r1 = 0, ow0 = 0, ow1 = 0;
+  int8_t* y = nullptr;  // output pixel ow0, channel 0; pixels C apart
+  // Average only: mult[count] = s_in / (s_out * (float)count) for count in
+  // 1..R*S; count is fixed_count if non-zero (count_include_pad), else the
+  // number of window positions inside the input.
+  const float* mult = nullptr;
+  int fixed_count = 0;
+};
+using PoolRowFn = void (*)(const PoolRow&);
+
+// One image [HW][C] -> channels [c0, c1) of y [C]:
+//   y[c] = rne(min(max((float)sum_hw x[hw][c] * m, -128), 127)).
+using GlobalAvgFn = void (*)(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
+                             int8_t* y);
+
+// One ISA's set.
+struct EltwiseUkernels {
+  QuantizeFn quantize = nullptr;
+  DequantizeFn dequantize = nullptr;
+  TransposeFn quantize_nchw_to_nhwc = nullptr;
+  TransposeFn dequantize_nhwc_to_nchw = nullptr;
+  AddFn add = nullptr;
+  RescaleFn rescale = nullptr;
+  PoolRowFn maxpool_row = nullptr;
+  PoolRowFn avgpool_row = nullptr;
+  GlobalAvgFn global_avgpool = nullptr;
+};
+
+namespace x86 {
+namespace avx512vnni {
+// All nine, AVX-512 F/BW/VL (files eltwise_*.cc, pool_s8_64c.cc).
+void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
+void dequantize(int64_t n, const int8_t* q, float scale, float* x);
+void quantize_nchw_to_nhwc(const TransposeBlock& b);
+void dequantize_nhwc_to_nchw(const TransposeBlock& b);
+void add(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y);
+void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m, int8_t* y,
+             int64_t y_stride);
+void maxpool_row(const PoolRow& r);
+void avgpool_row(const PoolRow& r);
+void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
+}  // namespace avx512vnni
+}  // namespace x86
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,135 @@
+// float32 <-> int8 conversion microkernels, AVX-512 F/BW/VL (contract and
+// formulas in kernels/eltwise_ukernel.h).
+//
+// Contiguous: 64 values per iteration (4 zmm), the tail through masks.
+// Transposing (NCHW float <-> NHWC int8): tiles of 16 channels x 16 pixels.
+// Quantize loads 16 pixels of each channel (one zmm), converts to 16 bytes
+// (one xmm row per channel), transposes the 16 x 16 bytes in xmm registers
+// (unpack epi8/16/32/64) and stores 16 channels of each pixel; dequantize
+// runs the same transpose the other way round before widening. Partial
+// tiles load zeros and store through byte / float masks.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/eltwise_ukernel.h"
+#include "kernels/x86/avx512vnni/s8_convert.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx512vnni {
+namespace {
+
+__m128i quantize16(__m512 x, __m512 inv, __m512 lo, __m512 hi) {
+  return to_s8(clamp_ps(_mm512_mul_ps(x, inv), lo, hi));
+}
+
+// r[i] byte j -> r[j] byte i.
+void transpose16x16(__m128i r[16]) {
+  __m128i a[16], b[16], c[16];
+  for (int i = 0; i < 8; ++i) {
+    a[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+  }
+  // b[4g + q]: rows 4g..4g+3, columns 4q..4q+3.
+  for (int g = 0; g < 4; ++g) {
+    b[4 * g + 0] = _mm_unpacklo_epi16(a[4 * g + 0], a[4 * g + 2]);
+    b[4 * g + 1] = _mm_unpackhi_epi16(a[4 * g + 0], a[4 * g + 2]);
+    b[4 * g + 2] = _mm_unpacklo_epi16(a[4 * g + 1], a[4 * g + 3]);
+    b[4 * g + 3] = _mm_unpackhi_epi16(a[4 * g + 1], a[4 * g + 3]);
+  }
+  // c[8h + q]: rows 8h..8h+7, columns 2q, 2q+1.
+  for (int h = 0; h < 2; ++h) {
+    for (int q = 0; q < 4; ++q) {
+      c[8 * h + 2 * q] = _mm_unpacklo_epi32(b[8 * h + q], b[8 * h + 4 + q]);
+      c[8 * h + 2 * q + 1] = _mm_unpackhi_epi32(b[8 * h + q], b[8 * h + 4 + q]);
+    }
+  }
+  for (int k = 0; k < 8; ++k) {
+    r[2 * k] = _mm_unpacklo_epi64(c[k], c[k + 8]);
+    r[2 * k + 1] = _mm_unpackhi_epi64(c[k], c[k + 8]);
+  }
+}
+
+}  // namespace
+
+void quantize(int64_t n, const float* x, float inv_scale, int8_t* q) {
+  const __m512 inv = _mm512_set1_ps(inv_scale);
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    for (int v = 0; v < 4; ++v) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 16 * v),
+                       quantize16(_mm512_loadu_ps(x + i + 16 * v), inv, lo, hi));
+    }
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = mask16(n - i);
+    _mm_mask_storeu_epi8(q + i, m, quantize16(_mm512_maskz_loadu_ps(m, x + i), inv, lo, hi));
+  }
+}
+
+void dequantize(int64_t n, const int8_t* q, float scale, float* x) {
+  const __m512 s = _mm512_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    for (int v = 0; v < 4; ++v) {
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i + 16 * v));
+      _mm512_storeu_ps(x + i + 16 * v, _mm512_mul_ps(s8_to_ps(b), s));
+    }
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = mask16(n - i);
+    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(s8_to_ps(_mm_maskz_loadu_epi8(m, q + i)), s));
+  }
+}
+
+void quantize_nchw_to_nhwc(const TransposeBlock& blk) {
+  const float* x = static_cast<const float*>(blk.x);
+  int8_t* y = static_cast<int8_t*>(blk.y);
+  const __m512 inv = _mm512_set1_ps(blk.s);
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  __m128i r[16];
+  for (int64_t p = blk.p0; p < blk.p1; p += 16) {
+    const int64_t np = blk.p1 - p < 16 ? blk.p1 - p : 16;
+    const __mmask16 pm = mask16(np);
+    for (int64_t c = 0; c < blk.C; c += 16) {
+      const int64_t nc = blk.C - c < 16 ? blk.C - c : 16;
+      for (int i = 0; i < 16; ++i) {
+        r[i] = i < nc ? quantize16(_mm512_maskz_loadu_ps(pm, x + (c + i) * blk.HW + p), inv, lo, hi)
+                      : _mm_setzero_si128();
+      }
+      transpose16x16(r);
+      const __mmask16 cm = mask16(nc);
+      for (int j = 0; j < np; ++j) _mm_mask_storeu_epi8(y + (p + j) * blk.C + c, cm, r[j]);
+    }
+  }
+}
+
+void dequantize_nhwc_to_nchw(const TransposeBlock& blk) {
+  const int8_t* x = static_cast<const int8_t*>(blk.x);
+  float* y = static_cast<float*>(blk.y);
+  const __m512 s = _mm512_set1_ps(blk.s);
+  __m128i r[16];
+  for (int64_t p = blk.p0; p < blk.p1; p += 16) {
+    const int64_t np = blk.p1 - p < 16 ? blk.p1 - p : 16;
+    const __mmask16 pm = mask16(np);
+    for (int64_t c = 0; c < blk.C; c += 16) {
+      const int64_t nc = blk.C - c < 16 ? blk.C - c : 16;
+      const __mmask16 cm = mask16(nc);
+      for (int j = 0; j < 16; ++j) {
+        r[j] = j < np ? _mm_maskz_loadu_epi8(cm, x + (p + j) * blk.C + c) : _mm_setzero_si128();
+      }
+      transpose16x16(r);
+      for (int i = 0; i < nc; ++i) {
+        _mm512_mask_storeu_ps(y + (c + i) * blk.HW + p, pm, _mm512_mul_ps(s8_to_ps(r[i]), s));
+      }
+    }
+  }
+}
+
+}  // namespace avx512vnni
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,76 @@
+// FP32 GEMM microkernel, AVX-512F (in the avx512vnni tier, whose CPUs all
+// have AVX-512F): contract in kernels/sgemm_ukernel.h.
+//
+// Register tile: 8 rows x 32 columns = 16 zmm accumulators (2 per row).
+// Per k: two B loads (32 floats of the B panel), then per row one broadcast
+// of a[k][r] and two FMAs. Layout: A panel [kc][8] (packed), B panel kc
+// rows of 32 floats ldb apart (packed, or in place), from the driver in
+// engine/ops/fp32_gemm.cc. Partial tiles: `rows` < 8
+// runs a shorter instantiation (fewer broadcasts and chains), `cols` < 32
+// stores through a mask; the padded columns are zeros in B.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/sgemm_ukernel.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx512vnni {
+namespace {
+
+template <int R>
+void tile(const SgemmTile& t) {
+  __m512 acc0[R], acc1[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  const float* a = t.a;
+  const float* b = t.b;
+  for (int64_t k = 0; k < t.kc; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r]);
+      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+    }
+    a += kSgemmMR;
+    b += t.ldb;
+  }
+  const int lo_cols = t.cols < 16 ? t.cols : 16;
+  const int hi_cols = t.cols - lo_cols;
+  const __mmask16 m0 = static_cast<__mmask16>(lo_cols >= 16 ? 0xFFFFu : (1u << lo_cols) - 1u);
+  const __mmask16 m1 = static_cast<__mmask16>(hi_cols >= 16 ? 0xFFFFu : (1u << hi_cols) - 1u);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* c = t.c + r * t.ldc;
+    __m512 v0 = acc0[r], v1 = acc1[r];
+    if (t.accumulate) {
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+  }
+}
+
+}  // namespace
+
+void sgemm_8x32(const SgemmTile& t) {
+  switch (t.rows) {
+    case 1: tile<1>(t); break;
+    case 2: tile<2>(t); break;
+    case 3: tile<3>(t); break;
+    case 4: tile<4>(t); break;
+    case 5: tile<5>(t); break;
+    case 6: tile<6>(t); break;
+    case 7: tile<7>(t); break;
+    default: tile<8>(t); break;
+  }
+}
+
+}  // namespace avx512vnni
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,167 @@
+// The element-wise int8 kernel sets (kernels/eltwise_s8.h) from C++: every
+// non-reference candidate the CPU runs (and the cap allows) against the
+// reference kernels, byte for byte, with guard bytes before and after every
+// output (masked tails must not write outside it) and two differently
+// pre-filled output buffers (every element written). The wide NumPy sweeps
+// live in tests/test_eltwise_kernels.py.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/eltwise_s8.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/registry.h"
+#include "kernels/requant_params.h"
+
+namespace k = int8rt::kernels;
+
+namespace {
+
+constexpr size_t kGuard = 64;
+
+std::vector<int8_t> random_s8(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> d(-128, 127);
+  std::vector<int8_t> v(n);
+  for (auto& x : v) x = static_cast<int8_t>(d(gen));
+  return v;
+}
+
+std::vector<float> random_f32(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> d(0.0f, 3.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(gen);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(), -0.0f, 2.5f, -3.5f, 1e9f};
+  for (size_t i = 0; i < n && i < 6; ++i) v[i] = specials[i];
+  return v;
+}
+
+// Runs fn(out) with guards on both sides, twice with different fills;
+// returns the output bytes.
+std::vector<uint8_t> guarded(const std::string& what, size_t bytes,
+                             const std::function<void(void*)>& fn) {
+  std::vector<std::vector<uint8_t>> runs;
+  for (uint8_t fill : {uint8_t{0xA5}, uint8_t{0x5A}}) {
+    std::vector<uint8_t> buf(bytes + 2 * kGuard, fill);
+    fn(buf.data() + kGuard);
+    for (size_t i = 0; i < kGuard; ++i) {
+      EXPECT_EQ(buf[i], fill) << what << ": guard byte before the output overwritten";
+      EXPECT_EQ(buf[kGuard + bytes + i], fill) << what << ": guard byte " << i << " overwritten";
+    }
+    runs.emplace_back(buf.begin() + kGuard, buf.begin() + kGuard + bytes);
+  }
+  EXPECT_EQ(runs[0], runs[1]) << what << ": some output element was not written";
+  return runs[0];
+}
+
+std::vector<const k::EltwiseS8*> vector_sets() {
+  std::vector<const k::EltwiseS8*> out;
+  for (const k::EltwiseS8* s : k::eltwise_s8_candidates()) {
+    if (s->isa() != k::Isa::kRef && k::isa_enabled(s->isa())) out.push_back(s);
+  }
+  return out;
+}
+
+const k::EltwiseS8& ref_set() { return k::eltwise_s8_by_name("eltwise_s8_ref"); }
+
+TEST(EltwiseKernels, ConversionsMatchReferenceWithGuards) {
+  for (const k::EltwiseS8* s : vector_sets()) {
+    for (int64_t n : {1, 15, 16, 17, 63, 64, 65, 200}) {
+      const std::string what = std::string(s->name()) + " n=" + std::to_string(n);
+      auto x = random_f32(n, static_cast<uint32_t>(n));
+      auto q = random_s8(n, static_cast<uint32_t>(n) + 1);
+      auto run_q = [&](const k::EltwiseS8& e) {
+        return guarded("quantize " + what, n, [&](void* y) { e.quantize(n, x.data(), 0.07f, static_cast<int8_t*>(y)); });
+      };
+      EXPECT_EQ(run_q(*s), run_q(ref_set())) << "quantize " << what;
+      auto run_d = [&](const k::EltwiseS8& e) {
+        return guarded("dequantize " + what, n * 4, [&](void* y) { e.dequantize(n, q.data(), 0.07f, static_cast<float*>(y)); });
+      };
+      EXPECT_EQ(run_d(*s), run_d(ref_set())) << "dequantize " << what;
+    }
+    for (auto [N, C, HW] : std::vector<std::array<int64_t, 3>>{{1, 3, 17}, {2, 17, 33}, {1, 16, 16}, {1, 65, 5}}) {
+      const std::string what = std::string(s->name()) + " N,C,HW=" + std::to_string(N) + "," +
+                               std::to_string(C) + "," + std::to_string(HW);
+      auto x = random_f32(N * C * HW, 3);
+      auto q = random_s8(N * C * HW, 4);
+      auto run_q = [&](const k::EltwiseS8& e) {
+        return guarded(what, N * C * HW, [&](void* y) {
+          e.quantize_nchw_to_nhwc(N, C, HW, x.data(), 0.05f, static_cast<int8_t*>(y));
+        });
+      };
+      EXPECT_EQ(run_q(*s), run_q(ref_set())) << "quantize_nchw_to_nhwc " << what;
+      auto run_d = [&](const k::EltwiseS8& e) {
+        return guarded(what, N * C * HW * 4, [&](void* y) {
+          e.dequantize_nhwc_to_nchw(N, HW, C, q.data(), 0.05f, static_cast<float*>(y));
+        });
+      };
+      EXPECT_EQ(run_d(*s), run_d(ref_set())) << "dequantize_nhwc_to_nchw " << what;
+    }
+  }
+}
+
+TEST(EltwiseKernels, AddConcatMatchReferenceWithGuards) {
+  for (const k::EltwiseS8* s : vector_sets()) {
+    for (int64_t n : {1, 17, 64, 65, 129}) {
+      auto a = random_s8(n, 5), b = random_s8(n, 6);
+      const k::AddParams p = k::make_add_params(0.03f, 0.05f, 0.04f, n % 2 == 1);
+      auto run = [&](const k::EltwiseS8& e) {
+        return guarded("add", n, [&](void* y) { e.add(n, a.data(), b.data(), p, static_cast<int8_t*>(y)); });
+      };
+      EXPECT_EQ(run(*s), run(ref_set())) << s->name() << " add n=" << n;
+    }
+    for (int64_t pixels : {1, 9}) {
+      auto x0 = random_s8(pixels * 5, 7), x1 = random_s8(pixels * 17, 8), x2 = random_s8(pixels * 64, 9);
+      const std::vector<k::ref::ConcatInput> in = {{x0.data(), 5, 0.5f}, {x1.data(), 17, 1.0f},
+                                                  {x2.data(), 64, 1.75f}};
+      auto run = [&](const k::EltwiseS8& e) {
+        return guarded("concat", pixels * 86, [&](void* y) { e.concat(pixels, in, static_cast<int8_t*>(y)); });
+      };
+      EXPECT_EQ(run(*s), run(ref_set())) << s->name() << " concat pixels=" << pixels;
+    }
+  }
+}
+
+TEST(EltwiseKernels, PoolsMatchReferenceWithGuards) {
+  for (const k::EltwiseS8* s : vector_sets()) {
+    for (int C : {1, 17, 64, 65}) {
+      k::PoolShape p;
+      p.C = C; p.H = 7; p.W = 6; p.R = 3; p.S = 2; p.stride_h = 2; p.stride_w = 1;
+      p.pad_top = 1; p.pad_left = 1; p.pad_bottom = 1; p.pad_right = 0;
+      const int batch = 2;
+      auto x = random_s8(static_cast<size_t>(batch) * p.H * p.W * C, static_cast<uint32_t>(C));
+      const size_t out = static_cast<size_t>(batch) * p.out_h() * p.out_w() * C;
+      auto run_max = [&](const k::EltwiseS8& e) {
+        return guarded("maxpool", out, [&](void* y) { e.maxpool(p, batch, x.data(), static_cast<int8_t*>(y)); });
+      };
+      EXPECT_EQ(run_max(*s), run_max(ref_set())) << s->name() << " maxpool C=" << C;
+      for (bool cip : {false, true}) {
+        p.count_include_pad = cip;
+        auto run_avg = [&](const k::EltwiseS8& e) {
+          return guarded("avgpool", out, [&](void* y) {
+            e.avgpool(p, batch, x.data(), 0.1f, 0.03f, static_cast<int8_t*>(y));
+          });
+        };
+        EXPECT_EQ(run_avg(*s), run_avg(ref_set())) << s->name() << " avgpool C=" << C << " cip=" << cip;
+      }
+      auto run_g = [&](const k::EltwiseS8& e) {
+        return guarded("global", static_cast<size_t>(batch) * C, [&](void* y) {
+          e.global_avgpool(batch, p.H * p.W, C, x.data(), 0.1f, 0.02f, static_cast<int8_t*>(y));
+        });
+      };
+      EXPECT_EQ(run_g(*s), run_g(ref_set())) << s->name() << " global_avgpool C=" << C;
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,201 @@
+"""Every element-wise int8 kernel set against the reference kernels, with ``==``.
+
+Each non-reference candidate of ``K.eltwise_s8_candidates()`` that runs here
+(its ISA enabled: INT8RT_MAX_ISA runs test one tier) must equal the reference
+kernels (``impl=None``) exactly: int8 outputs value for value, float outputs
+bit for bit (so -0.0 against +0.0 fails too). Sizes sweep the vector widths
+(1..17, 63..65, primes, 16x16 transpose tiles +-1, channels 1..17 and around
+64); inputs include all -128 / all 127, float specials (NaN, +-inf, -0.0,
+huge values, exact .5 ties after scaling) and multipliers that make values
+span the int8 range rather than saturate. The C++ suite
+(tests/cpp/test_eltwise_kernels.cc) adds guard bytes around every output.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import List
+
+import numpy as np
+import pytest
+
+from int8rt._core import kernels as K
+
+F32 = np.float32
+
+
+def runnable() -> List[str]:
+    return [name for name, isa, enabled in K.eltwise_s8_candidates() if isa != "ref" and enabled]
+
+
+IMPLS = runnable()
+pytestmark = pytest.mark.skipif(not IMPLS, reason="no vector element-wise kernel runs here")
+
+
+def same(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.shape == want.shape and got.dtype == want.dtype, what
+    a, b = (got.view(np.uint32), want.view(np.uint32)) if got.dtype == F32 else (got, want)
+    bad = np.argwhere(a != b)
+    assert bad.size == 0, (f"{what}: {len(bad)} mismatches; first at {tuple(bad[0])}: "
+                           f"got {got[tuple(bad[0])]!r}, want {want[tuple(bad[0])]!r}")
+
+
+def s8(rng: np.random.Generator, shape, mode: str = "random") -> np.ndarray:
+    if mode == "min":
+        return np.full(shape, -128, np.int8)
+    if mode == "max":
+        return np.full(shape, 127, np.int8)
+    return rng.integers(-128, 128, size=shape, dtype=np.int8)
+
+
+def specials(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
+    """Floats that hit every branch of quantize: ties, clamps, NaN, inf, -0."""
+    x = (rng.standard_normal(n) * 60 * scale).astype(F32)
+    ties = (rng.integers(-140, 140, size=n) + 0.5).astype(F32) * F32(scale)
+    pick = rng.integers(0, 4, size=n)
+    x = np.where(pick == 1, ties, x).astype(F32)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e30, -1e30, 127.5 * scale,
+                        -128.5 * scale, 126.5 * scale, 0.5 * scale, -0.5 * scale], F32)
+    x[: min(n, special.size)] = special[: min(n, special.size)]
+    return x
+
+
+SIZES = list(range(1, 18)) + [31, 32, 33, 63, 64, 65, 127, 128, 129, 1000, 4099, 70001]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("n", SIZES)
+def test_quantize_dequantize_flat(impl: str, n: int) -> None:
+    rng = np.random.default_rng(n)
+    for scale in (0.05, 1.0, 0.0123):
+        x = specials(rng, n, scale)
+        same(K.quantize(x, scale, impl=impl), K.quantize(x, scale), f"{impl} quantize n={n}")
+    for mode in ("random", "min", "max"):
+        q = s8(rng, n, mode)
+        for scale in (0.05, 3.0e-3, 1.0):
+            same(K.dequantize(q, scale, impl=impl), K.dequantize(q, scale),
+                 f"{impl} dequantize n={n} {mode}")
+
+
+TRANSPOSE_SHAPES = [(1, 1, 1, 1), (1, 3, 7, 9), (2, 3, 32, 32), (1, 16, 4, 4), (1, 17, 5, 3),
+                    (1, 15, 1, 17), (3, 64, 7, 7), (1, 33, 16, 16), (1, 1, 1, 257),
+                    (2, 5, 23, 11), (1, 130, 3, 5)]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("shape", TRANSPOSE_SHAPES)
+def test_transposing_quantize_dequantize(impl: str, shape) -> None:
+    n, c, h, w = shape
+    rng = np.random.default_rng(n * 1000 + c * 31 + h * 7 + w)
+    x = specials(rng, n * c * h * w, 0.02).reshape(shape)
+    got = K.quantize_nchw_to_nhwc(x, 0.02, impl=impl)
+    want = K.quantize_nchw_to_nhwc(x, 0.02)
+    same(got, want, f"{impl} quantize_nchw_to_nhwc {shape}")
+    # The reference itself is quantize() at transposed positions.
+    same(want, K.quantize(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), 0.02), "ref layout")
+    for mode in ("random", "min", "max"):
+        q = s8(rng, (n, h, w, c), mode)
+        got = K.dequantize_nhwc_to_nchw(q, 0.037, impl=impl)
+        want = K.dequantize_nhwc_to_nchw(q, 0.037)
+        same(got, want, f"{impl} dequantize_nhwc_to_nchw {shape} {mode}")
+        same(want, K.dequantize(np.ascontiguousarray(q.transpose(0, 3, 1, 2)), 0.037), "ref layout")
+
+
+ADD_SCALES = [(0.02, 0.03, 0.05), (0.1, 0.1, 0.1), (0.5, 0.01, 0.3), (0.01, 0.01, 0.0101)]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("n", SIZES)
+def test_add(impl: str, n: int) -> None:
+    rng = np.random.default_rng(7 * n)
+    for (sa, sb, sy), relu, (ma, mb) in itertools.product(
+            ADD_SCALES, (False, True), (("random", "random"), ("min", "min"), ("max", "max"),
+                                        ("min", "max"))):
+        a, b = s8(rng, n, ma), s8(rng, n, mb)
+        same(K.add_s8(a, b, sa, sb, sy, relu, impl=impl), K.add_s8(a, b, sa, sb, sy, relu),
+             f"{impl} add n={n} scales={sa, sb, sy} relu={relu} {ma}/{mb}")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("channels", [(1,), (3, 5), (16, 16), (17, 1, 64), (64, 65), (8, 24, 40)])
+@pytest.mark.parametrize("pixels", [1, 7, 300])
+def test_concat(impl: str, channels, pixels: int) -> None:
+    rng = np.random.default_rng(sum(channels) * 13 + pixels)
+    xs = [s8(rng, (pixels, c)) for c in channels]
+    xs[0][0] = -128
+    xs[-1][-1] = 127
+    for scales, s_out in (([0.1] * len(channels), 0.1),
+                          ([0.05 * (i + 1) for i in range(len(channels))], 0.07),
+                          ([0.3] * len(channels), 0.01)):
+        same(K.concat_s8(xs, scales, s_out, impl=impl), K.concat_s8(xs, scales, s_out),
+             f"{impl} concat {channels} pixels={pixels} scales={scales}")
+
+
+POOLS = [((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (2, 2), (1, 1, 1, 1)),
+         ((3, 3), (1, 1), (1, 1, 1, 1)), ((2, 3), (1, 2), (1, 0, 0, 2)), ((1, 1), (1, 1), (0, 0, 0, 0)),
+         ((5, 5), (3, 3), (2, 2, 2, 2)), ((7, 7), (1, 1), (0, 0, 0, 0))]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("window,stride,pads", POOLS)
+@pytest.mark.parametrize("c", [1, 3, 16, 17, 63, 64, 65, 130])
+def test_pools(impl: str, window, stride, pads, c: int) -> None:
+    rng = np.random.default_rng(c * 97 + window[0] * 5 + stride[1])
+    for mode in ("random", "min", "max"):
+        x = s8(rng, (2, 9, 8, c), mode)
+        what = f"{impl} pool c={c} window={window} stride={stride} pads={pads} {mode}"
+        same(K.maxpool_s8(x, window, stride, pads, impl=impl), K.maxpool_s8(x, window, stride, pads),
+             "max " + what)
+        for cip, (s_in, s_out) in itertools.product((False, True), ((0.1, 0.1), (0.05, 0.013), (0.2, 0.9))):
+            same(K.avgpool_s8(x, window, stride, pads, cip, s_in, s_out, impl=impl),
+                 K.avgpool_s8(x, window, stride, pads, cip, s_in, s_out),
+                 f"avg cip={cip} s={s_in, s_out} " + what)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 7, 7, 3), (1, 7, 7, 2048), (3, 5, 3, 65),
+                                   (1, 64, 64, 17), (2, 1, 300, 130)])
+def test_global_avgpool(impl: str, shape) -> None:
+    rng = np.random.default_rng(sum(shape))
+    for mode in ("random", "min", "max"):
+        x = s8(rng, shape, mode)
+        for s_in, s_out in ((0.1, 0.1), (0.05, 0.003), (0.3, 0.11)):
+            same(K.global_avgpool_s8(x, s_in, s_out, impl=impl), K.global_avgpool_s8(x, s_in, s_out),
+                 f"{impl} global avg {shape} {mode} s={s_in, s_out}")
+
+
+def test_errors_match_reference() -> None:
+    from int8rt import InvalidArgumentError
+    for impl in IMPLS + [None]:
+        with pytest.raises(InvalidArgumentError, match="scale"):
+            K.quantize(np.zeros(3, F32), 0.0, impl=impl)
+        with pytest.raises(InvalidArgumentError, match="scales"):
+            K.global_avgpool_s8(np.zeros((1, 2, 2, 3), np.int8), -1.0, 1.0, impl=impl)
+    with pytest.raises(InvalidArgumentError, match="unknown kernel set"):
+        K.quantize(np.zeros(3, F32), 1.0, impl="nope")
+
+
+def test_choice_follows_the_cap() -> None:
+    import int8rt
+    assert K.choose_eltwise_s8("quantize_s8") == IMPLS[0]
+    int8rt.set_max_isa("ref")
+    try:
+        assert K.choose_eltwise_s8("quantize_s8") == "eltwise_s8_ref"
+        from int8rt import NotSupportedError
+        with pytest.raises(NotSupportedError, match="above cap"):
+            K.quantize(np.zeros(3, F32), 1.0, impl=IMPLS[0])
+    finally:
+        int8rt.set_max_isa(None)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("window", [(16, 16), (17, 16), (17, 17)])
+def test_avgpool_large_windows(impl: str, window) -> None:
+    """Windows of 256 positions (the widest summed in int16: all -128 gives
+    -32768) and more (summed in int32), with extreme inputs."""
+    rng = np.random.default_rng(window[0] * 100 + window[1])
+    for mode, c in itertools.product(("random", "min", "max"), (5, 64, 70)):
+        x = s8(rng, (1, 18, 17, c), mode)
+        for s_in, s_out in ((0.1, 0.1), (0.2, 0.0009)):
+            same(K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, s_in, s_out, impl=impl),
+                 K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, s_in, s_out),
+                 f"{impl} avg window={window} c={c} {mode} s={s_in, s_out}")

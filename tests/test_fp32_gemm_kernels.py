@@ -1,0 +1,111 @@
+"""The engine's FP32 GEMM with every microkernel (AVX-512, AVX2+FMA,
+portable) against a float64 product.
+
+FP32 results are not bit-exact across microkernels (the vector ones fuse
+multiply and add, and slice K differently), so each is checked against the
+exact float64 product with the standard floating-point summation bound
+  |got - exact| <= 2 * (K + 1) * 2^-24 * sum_k |a_ik * b_kj|  (+ |c_ij|)
+which every summation order and FMA use meet (each of the <= K + 1 roundings
+of a running sum contributes at most 2^-24 of a partial sum's magnitude; the
+factor 2 covers the final add into C). Within one microkernel the result
+must not depend on the thread count, so 1 and 2 threads are compared with
+``==``. Shapes sweep the register tiles (6x8, 6x16, 8x32), the K slice (256)
+and the row blocks, with every transpose combination and accumulation.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt._core import kernels as K
+
+F32 = np.float32
+KERNELS = [name for name, _, enabled in K.sgemm_candidates() if enabled]
+
+
+def check_bound(got: np.ndarray, a: np.ndarray, b: np.ndarray, c, what: str) -> None:
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    exact = a64 @ b64 + (0.0 if c is None else c.astype(np.float64))
+    mag = np.abs(a64) @ np.abs(b64) + (0.0 if c is None else np.abs(c.astype(np.float64)))
+    bound = 2.0 * (a.shape[1] + 1) * 2.0 ** -24 * mag + 1e-30
+    err = np.abs(got.astype(np.float64) - exact)
+    bad = np.argwhere(err > bound)
+    assert bad.size == 0, (f"{what}: {len(bad)} outside the bound; first at {tuple(bad[0])}: "
+                           f"err {err[tuple(bad[0])]:.3g} > {bound[tuple(bad[0])]:.3g}")
+
+
+def run(kernel: str, M: int, N: int, K_: int, ta: bool, tb: bool, acc: bool, seed: int):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(-1, 1, (M, K_)).astype(F32)
+    b = rng.uniform(-1, 1, (K_, N)).astype(F32)
+    c = rng.uniform(-1, 1, (M, N)).astype(F32) if acc else None
+    a_arg = np.ascontiguousarray(a.T) if ta else a
+    b_arg = np.ascontiguousarray(b.T) if tb else b
+    got = K.sgemm(a_arg, b_arg, ta, tb, c, kernel=kernel)
+    return got, a, b, c, (a_arg, b_arg)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("M", [1, 5, 6, 7, 8, 9, 13, 17, 96, 97, 193])
+def test_sgemm_within_bound(kernel: str, M: int) -> None:
+    for (N, K_), t in itertools.product([(1, 1), (7, 3), (8, 255), (16, 256), (17, 257),
+                                         (31, 5), (32, 64), (33, 513), (65, 1)], range(4)):
+        ta, tb, acc = bool(t & 1), bool(t & 2), (M + N + K_ + t) % 2 == 1
+        got, a, b, c, _ = run(kernel, M, N, K_, ta, tb, acc, M * 1000 + N * 10 + K_)
+        check_bound(got, a, b, c, f"{kernel} M={M} N={N} K={K_} ta={ta} tb={tb} acc={acc}")
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("shape", [(256, 256, 256), (64, 3136, 576), (300, 600, 520)])
+def test_sgemm_large_and_thread_independent(kernel: str, shape) -> None:
+    M, N, K_ = shape
+    got, a, b, c, (a_arg, b_arg) = run(kernel, M, N, K_, False, False, False, sum(shape))
+    check_bound(got, a, b, c, f"{kernel} {shape}")
+    old = int8rt.get_num_threads()
+    try:
+        int8rt.set_num_threads(1)
+        one = K.sgemm(a_arg, b_arg, kernel=kernel)
+        int8rt.set_num_threads(2)
+        two = K.sgemm(a_arg, b_arg, kernel=kernel)
+        serial = K.sgemm(a_arg, b_arg, kernel=kernel, parallel=False)
+    finally:
+        int8rt.set_num_threads(old)
+    assert np.array_equal(one.view(np.uint32), got.view(np.uint32))
+    assert np.array_equal(two.view(np.uint32), got.view(np.uint32))
+    assert np.array_equal(serial.view(np.uint32), got.view(np.uint32))
+
+
+def test_choice_follows_the_cap() -> None:
+    names = {isa: name for name, isa, _ in K.sgemm_candidates()}
+    assert names["ref"] == "sgemm_6x8_portable"
+    assert K.choose_sgemm() == KERNELS[0]
+    for cap in ("ref", "avx2", "avx512vnni"):
+        int8rt.set_max_isa(cap)
+        try:
+            chosen = K.choose_sgemm()
+            expected = [n for n, isa, on in K.sgemm_candidates() if on][0]
+            assert chosen == expected
+            if cap == "ref":
+                assert chosen == "sgemm_6x8_portable"
+        finally:
+            int8rt.set_max_isa(None)
+
+
+@pytest.mark.parametrize("cap", ["ref", "avx2"])
+def test_max_isa_environment_caps_sgemm(cap: str) -> None:
+    code = ("from int8rt._core import kernels as K; import numpy as np;"
+            "a = np.ones((9, 300), np.float32); y = K.sgemm(a, a.T.copy());"
+            "assert (y == 300).all(); print(K.choose_sgemm())")
+    env = dict(os.environ, INT8RT_MAX_ISA=cap, INT8RT_LOG="dispatch")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    names = {isa: name for name, isa, _ in K.sgemm_candidates()}
+    if cap in names and K.isa_info()[cap]["cpu"]:
+        assert r.stdout.strip() == names[cap]
+        assert f"sgemm_f32 -> {names[cap]} ({cap})" in r.stderr
