@@ -94,7 +94,7 @@ def _check_run_engine_matches_python(examples: Path, engine_path: Path, x: np.nd
               "--iters", "3", "--top", "3"])
     assert r.returncode == 0, f"run_engine failed (rc {r.returncode}):\n{r.stdout}\n{r.stderr}"
     engine = int8rt.Engine.load(engine_path)
-    (name,) = engine.input_names()
+    (name,) = engine.input_names
     expected = engine.create_execution_context().run({name: x})
     printed = _printed_values(r.stdout)
     assert set(printed) == set(expected)
@@ -152,13 +152,13 @@ def test_build_engine_example_passes_its_checks(cpp_built: tuple[Path, str]) -> 
     assert "check ok: second build used the cache: get_batch not called" in stdout
     m = re.search(r"max \|diff\| ([0-9.]+), max \|fp32\| ([0-9.]+), top-1 agreement (\d+)/(\d+)", stdout)
     assert m, stdout
-    assert float(m.group(1)) <= 0.08 * float(m.group(2))  # the bound build_engine.cpp states
+    assert float(m.group(1)) <= 0.04 * float(m.group(2))  # the bound build_engine.cpp states
     cache = (out / "example_calibration.cache").read_text()
     assert cache.startswith("TRT-") and "EntropyCalibration2" in cache.splitlines()[0]
     # The C++-built engine loads in Python and carries the cached scales.
     engine = int8rt.Engine.load(out / "example.i8rt")
     assert engine.precision == "int8"
-    assert engine.input_names() == ["image"]
+    assert engine.input_names == ["image"]
 
 
 def test_build_engine_example_reports_calibrator_errors(examples: Path, tmp_path: Path) -> None:

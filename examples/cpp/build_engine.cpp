@@ -38,12 +38,11 @@ constexpr int64_t kChannels = 3, kSize = 16, kClasses = 10;
 constexpr int kCalibBatchSize = 8, kCalibBatches = 16;
 constexpr int64_t kTestImages = 64;
 // INT8 vs FP32 bound, as a fraction of the FP32 logits' largest magnitude.
-// Four tensors are quantized per-tensor to 8 bits (input, two conv outputs,
-// the flattened features); each step adds rounding error up to amax/254 of
-// that tensor plus clipping above the entropy threshold. The measured error on
-// these images is about a third of this bound; the margin covers the
-// differences between compilers' float summation order in the FP32 engine.
-constexpr double kRelativeBound = 0.08;
+// The INT8 engine quantizes the input, both conv outputs and the flattened
+// features per tensor to 8 bits: each rounds to at most amax/254 and the
+// entropy thresholds clip the rare large values. Measured on these images:
+// 1.3% (max |diff| 0.072 of 5.40, gcc 12 on x86-64); the bound is 3x that.
+constexpr double kRelativeBound = 0.04;
 
 // Images with structure (per-channel sinusoids of random frequency and phase)
 // plus noise, so calibration sees realistic, non-uniform activation ranges.

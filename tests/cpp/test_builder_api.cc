@@ -27,6 +27,16 @@ std::vector<float> small_ints(size_t n, uint32_t seed, int lo, int hi) {
   return v;
 }
 
+// Continuous values for calibration and INT8 runs: entropy calibration over
+// integer-valued data sees a histogram of isolated spikes and may clip hard.
+std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(gen);
+  return v;
+}
+
 constexpr int64_t kC = 2, kH = 4, kW = 4, kK = 3, kOut = 5;
 
 struct TinyNet {
@@ -82,7 +92,7 @@ struct TinyNet {
 };
 
 // A scripted calibrator: serves `batches` batches of `batch_size` samples
-// (seeded small integers), optionally misbehaving, and records every call.
+// (seeded, uniform in [-4, 4)), optionally misbehaving, and records every call.
 class ScriptedCalibrator : public IInt8Calibrator {
  public:
   int batch_size = 4;
@@ -109,7 +119,7 @@ class ScriptedCalibrator : public IInt8Calibrator {
     HostTensor t;
     int64_t n = bad_batch_axis ? bad_batch_axis : batch_size;
     t.shape = {n, kC, kH, kW};
-    t.data = small_ints(static_cast<size_t>(n * kC * kH * kW), 100 + get_batch_calls, -4, 4);
+    t.data = uniform(static_cast<size_t>(n * kC * kH * kW), 100 + get_batch_calls, -4.0f, 4.0f);
     if (short_data) t.data.pop_back();
     for (int i = 0; i <= extra_tensors; ++i) batch.push_back(t);
     return true;
@@ -159,19 +169,24 @@ TEST(BuilderApi, Int8EngineCalibratesAndStaysNearFp32) {
   EXPECT_GE(int8_layers, 2) << "conv and fc should run in int8";
   EXPECT_EQ(engine->metadata().at("precision"), "int8");
 
-  std::vector<float> in = small_ints(2 * kC * kH * kW, 55, -4, 4);
-  std::vector<float> ref = tiny.expected_fp32(in, 2);
-  HostTensor out = run(*engine, in, 2);
+  BuilderConfig fp32_config;
+  fp32_config.precision = Precision::kFloat32;
+  auto fp32 = build_engine(tiny.make(), fp32_config, nullptr);
+  std::vector<float> in = uniform(4 * kC * kH * kW, 55, -4.0f, 4.0f);
+  std::vector<float> ref = run(*fp32, in, 4).data;
+  HostTensor out = run(*engine, in, 4);
+  EXPECT_EQ(out.shape, (std::vector<int64_t>{4, kOut}));
   ASSERT_EQ(out.data.size(), ref.size());
   float max_ref = 0.0f, max_err = 0.0f;
   for (size_t i = 0; i < ref.size(); ++i) {
     max_ref = std::max(max_ref, std::fabs(ref[i]));
     max_err = std::max(max_err, std::fabs(out.data[i] - ref[i]));
   }
-  // Three tensors quantized per-tensor to 8 bits (input, pooled features,
-  // and the conv output inside the fused conv): each rounds to amax/254 at
-  // most. 5% of the largest logit leaves a wide margin over that.
-  EXPECT_LE(max_err, 0.05f * max_ref) << "max |int8 - fp32| " << max_err << ", max |fp32| " << max_ref;
+  // The input, the conv output (ReLU fused) and the flattened features are
+  // quantized per tensor to 8 bits; each rounds to at most amax/254. Measured
+  // 0.43% of the largest logit (0.33 of 76.7, x86-64); the bound is ~5x that,
+  // room for the entropy threshold's clipping under another compiler.
+  EXPECT_LE(max_err, 0.02f * max_ref) << "max |int8 - fp32| " << max_err << ", max |fp32| " << max_ref;
 }
 
 TEST(BuilderApi, WrongTensorCountIsInvalidArgument) {
