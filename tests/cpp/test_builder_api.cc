@@ -2,7 +2,8 @@
 // a network from the network-definition API, build_engine with a C++
 // IInt8Calibrator (the IInt8EntropyCalibrator2 contract: batch checks, zero
 // batches, cache use and algorithm mismatch), engine serialize/deserialize
-// round trips, and corrupted engine bytes refused with FormatError.
+// round trips, and corrupted engine bytes refused with FormatError (and
+// never a crash when the checksum is made to match).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine_file.h"
 #include "int8rt/int8rt.h"
 
 namespace int8rt {
@@ -307,10 +309,10 @@ TEST(EngineBytes, CorruptedBytesAreFormatError) {
 
 // Payload bytes changed and the checksum recomputed (what a buggy writer
 // would produce): the decoder must refuse with an int8rt::Error or load a
-// valid engine, never crash or throw anything else.
+// valid engine, never crash or throw anything else. (This found QConv layers
+// packing past the weights when kernel_shape disagreed with them; under
+// valgrind both precisions run clean.)
 TEST(EngineBytes, CorruptedPayloadWithValidChecksumIsAnError) {
-  ScriptedCalibrator cal;
-  const std::string bytes = build_engine(TinyNet().make(), int8_config(), &cal)->serialize();
   constexpr size_t kHeader = 32, kChecksumAt = 24;
   auto fnv1a64 = [](const std::string& s, size_t from) {
     uint64_t h = 1469598103934665603ull;
@@ -320,23 +322,59 @@ TEST(EngineBytes, CorruptedPayloadWithValidChecksumIsAnError) {
     }
     return h;
   };
-  int refused = 0;
-  for (size_t i = kHeader; i < bytes.size(); ++i) {
-    for (unsigned char x : {0x01, 0x80, 0xff}) {
-      std::string bad = bytes;
-      bad[i] = static_cast<char>(bad[i] ^ x);
-      uint64_t h = fnv1a64(bad, kHeader);
-      std::memcpy(&bad[kChecksumAt], &h, sizeof(h));
-      try {
-        Engine::deserialize(bad);
-      } catch (const Error&) {
-        ++refused;
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "byte " << i << " ^ " << int(x) << ": non-int8rt exception: " << e.what();
+  BuilderConfig fp32_config;
+  fp32_config.precision = Precision::kFloat32;
+  for (const BuilderConfig& config : {int8_config(), fp32_config}) {
+    ScriptedCalibrator cal;
+    const std::string bytes = build_engine(TinyNet().make(), config, &cal)->serialize();
+    int refused = 0;
+    for (size_t i = kHeader; i < bytes.size(); ++i) {
+      for (unsigned char x : {0x01, 0x80, 0xff}) {
+        std::string bad = bytes;
+        bad[i] = static_cast<char>(bad[i] ^ x);
+        uint64_t h = fnv1a64(bad, kHeader);
+        std::memcpy(&bad[kChecksumAt], &h, sizeof(h));
+        try {
+          Engine::deserialize(bad);
+        } catch (const Error&) {
+          ++refused;
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << "byte " << i << " ^ " << int(x) << ": non-int8rt exception: " << e.what();
+        }
       }
     }
+    EXPECT_GT(refused, 0);
   }
-  EXPECT_GT(refused, 0);
+}
+
+// The case the sweep above found, pinned: a QConv whose kernel_shape or
+// group disagrees with its weight tensor is refused by name.
+TEST(EngineBytes, ConvAttributesMustMatchTheWeights) {
+  ScriptedCalibrator cal;
+  const std::string bytes = build_engine(TinyNet().make(), int8_config(), &cal)->serialize();
+  std::vector<std::pair<std::string, Attribute>> edits = {
+      {"kernel_shape", Attribute::of_ints({3, 3})},  // the weights are 1x1
+      {"kernel_shape", Attribute::of_ints({1})},
+      {"group", Attribute::of_int(2)},  // C = 2: valid, but weights hold C/1 channels
+      {"pads", Attribute::of_ints({0, 0})},
+  };
+  for (const auto& edit : edits) {
+    engine::EngineBlob blob = engine::decode_engine(bytes, "test");
+    int convs = 0;
+    for (Node& n : blob.network.nodes()) {
+      if (n.op == "int8rt.QConv") {
+        n.attrs.set(edit.first, edit.second);
+        ++convs;
+      }
+    }
+    ASSERT_EQ(convs, 1);
+    try {
+      Engine::deserialize(engine::encode_engine(blob));
+      ADD_FAILURE() << edit.first << ": expected InvalidArgument";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("conv"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
