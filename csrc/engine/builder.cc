@@ -123,6 +123,41 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   return Engine::create(std::move(lowered.network), std::move(metadata));
 }
 
+namespace {
+
+// Checks one batch from IInt8Calibrator::get_batch as the Python loop does
+// (python/int8rt/calib/session.py, _BatchChecker): one tensor per input, data
+// size matching the shape (the FP32 run reads shape-many floats through a raw
+// pointer), and the first axis equal to get_batch_size() when that is > 1.
+// `index` counts batches from 1, as the Python messages do.
+void check_batch(const std::vector<std::string>& names, const std::vector<HostTensor>& batch,
+                 int64_t batch_size, int index) {
+  const std::string where = "IInt8Calibrator::get_batch() batch " + std::to_string(index);
+  if (batch.size() != names.size()) {
+    throw InvalidArgument(where + ": returned " + std::to_string(batch.size()) + " tensors for " +
+                          std::to_string(names.size()) + " inputs; one per name is needed");
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    const HostTensor& t = batch[i];
+    const std::string what = where + ", input '" + names[i] + "'";
+    int64_t numel = 1;
+    for (int64_t d : t.shape) {
+      if (d < 0) throw InvalidArgument(what + ": negative dimension in the shape");
+      numel *= d;
+    }
+    if (numel != static_cast<int64_t>(t.data.size())) {
+      throw InvalidArgument(what + ": shape holds " + std::to_string(numel) + " values but data has " +
+                            std::to_string(t.data.size()));
+    }
+    if (batch_size > 1 && !t.shape.empty() && t.shape[0] != batch_size) {
+      throw InvalidArgument(what + ": first axis is " + std::to_string(t.shape[0]) +
+                            " but get_batch_size() is " + std::to_string(batch_size));
+    }
+  }
+}
+
+}  // namespace
+
 std::shared_ptr<Engine> build_engine(Network network, const BuilderConfig& config, IInt8Calibrator* calibrator) {
   Builder builder(std::move(network), config);
   if (config.precision == Precision::kFloat32) return builder.build({});
@@ -131,28 +166,39 @@ std::shared_ptr<Engine> build_engine(Network network, const BuilderConfig& confi
   const std::string algorithm = calib::cache_algorithm_name(calibrator->get_algorithm());
   std::string cached = calibrator->read_calibration_cache();
   if (!cached.empty()) {
-    calib::CalibrationCache cache = calib::read_cache(cached);
+    calib::CalibrationCache cache;
+    try {
+      cache = calib::read_cache(cached);
+    } catch (const FormatError& e) {
+      throw FormatError(std::string("IInt8Calibrator::read_calibration_cache() returned a malformed cache: ") +
+                        e.what());
+    }
     if (cache.algorithm == algorithm) {
       for (const auto& kv : cache.scales) scales[kv.first] = kv.second;
     }
   }
   if (scales.empty()) {
+    const int64_t batch_size = calibrator->get_batch_size();
+    if (batch_size < 1) {
+      throw InvalidArgument("IInt8Calibrator::get_batch_size() returned " + std::to_string(batch_size) +
+                            "; expected a positive number");
+    }
     calib::Collector collector(calibrator->get_algorithm(), calibrator->method_options());
     std::vector<std::string> names = builder.input_names();
     std::vector<HostTensor> batch;
     int batches = 0;
     while (calibrator->get_batch(names, batch)) {
-      if (batch.size() != names.size()) {
-        throw InvalidArgument("calibrator returned " + std::to_string(batch.size()) + " tensors for " +
-                              std::to_string(names.size()) + " inputs");
-      }
+      check_batch(names, batch, batch_size, batches + 1);
       std::map<std::string, TensorView> views;
       for (size_t i = 0; i < names.size(); ++i) views[names[i]] = {batch[i].data.data(), batch[i].shape};
       builder.calibrate_batch(views, collector);
       ++batches;
       batch.clear();
     }
-    if (batches == 0) throw InvalidArgument("the calibrator returned no batches");
+    if (batches == 0) {
+      throw InvalidArgument("IInt8Calibrator::get_batch() returned no batch on its first call; "
+                            "calibration needs at least one batch");
+    }
     for (const auto& kv : collector.scales()) scales[kv.first] = kv.second;
     calibrator->write_calibration_cache(calib::write_cache(collector.cache()));
   }

@@ -60,13 +60,18 @@ EngineBlob decode_engine(const std::string& bytes, const std::string& what) {
   }
   ByteReader header(bytes.data() + sizeof(kMagic), kHeaderSize - sizeof(kMagic), what);
   uint32_t version = header.pod<uint32_t>("format version");
-  header.pod<uint32_t>("flags");
+  uint32_t flags = header.pod<uint32_t>("flags");
   uint64_t payload_size = header.pod<uint64_t>("payload size");
   uint64_t checksum = header.pod<uint64_t>("checksum");
   if (version != kEngineFormatVersion) {
     throw FormatError(what + ": engine format version " + std::to_string(version) +
                       " is not supported by this int8rt (it reads version " +
                       std::to_string(kEngineFormatVersion) + "); rebuild the engine");
+  }
+  // Reserved: this version writes 0, so anything else is corruption (or a
+  // newer writer whose meaning this reader cannot know).
+  if (flags != 0) {
+    throw FormatError(what + ": unknown engine flags " + std::to_string(flags) + " (this int8rt writes 0)");
   }
   if (bytes.size() - kHeaderSize < payload_size) {
     throw FormatError(what + ": truncated engine file (" + std::to_string(bytes.size()) + " bytes, expected " +

@@ -30,16 +30,33 @@ struct BuilderConfig {
   bool optimize = true;  // run the graph passes (BN folding, fusions, ...)
 };
 
-// The IInt8EntropyCalibrator2 contract in C++.
+// The IInt8EntropyCalibrator2 contract in C++: build_engine() calls it on the
+// building thread only, never concurrently, and does not keep the pointer
+// after it returns (the caller owns the calibrator).
+//
+// Order of calls in build_engine():
+//  1. read_calibration_cache(): a non-empty cache whose header names this
+//     calibrator's algorithm (get_algorithm()) supplies the scales, and then
+//     neither get_batch_size() nor get_batch() is called (as in TensorRT). A
+//     cache of another algorithm is ignored; a malformed one is a FormatError.
+//  2. get_batch_size(), then get_batch() until it returns false. The first
+//     call must deliver a batch (zero batches is InvalidArgument).
+//  3. write_calibration_cache() with the cache computed from the batches.
 class IInt8Calibrator {
  public:
   virtual ~IInt8Calibrator() = default;
+  // Samples per batch, >= 1. When > 1, every tensor's first axis must equal it.
   virtual int get_batch_size() const = 0;
-  // Fills one tensor per name, in order; returns false when data is exhausted.
+  // Appends one tensor per name to `batch` (empty on entry), in the order of
+  // `names` (the network's inputs), each float32 with data.size() equal to the
+  // product of its shape; returns false when the data is exhausted. A wrong
+  // count, size or batch axis is InvalidArgument naming the batch and input.
   virtual bool get_batch(const std::vector<std::string>& names, std::vector<HostTensor>& batch) = 0;
-  // A previously written cache, or "" for none.
+  // A previously written cache (TensorRT's text format), or "" for none.
   virtual std::string read_calibration_cache() { return ""; }
+  // Receives the cache after calibration; store it to skip the next one.
   virtual void write_calibration_cache(const std::string& cache) { (void)cache; }
+  // kEntropy is TensorRT's EntropyCalibration2 (IInt8EntropyCalibrator2).
   virtual calib::Method get_algorithm() const { return calib::Method::kEntropy; }
   virtual calib::MethodOptions method_options() const { return {}; }
 };
@@ -72,6 +89,9 @@ class Builder {
 
 // One call: passes, calibration (cache honoured as in TensorRT: a present
 // cache with the calibrator's algorithm skips calibration), lowering.
+// `calibrator` may be null for Precision::kFloat32; an INT8 build without one
+// is InvalidArgument. Errors are int8rt::Error subclasses; exceptions thrown
+// by the calibrator itself propagate unchanged.
 std::shared_ptr<Engine> build_engine(Network network, const BuilderConfig& config,
                                      IInt8Calibrator* calibrator);
 

@@ -59,6 +59,9 @@ class QConvLayer : public Layer {
     auto st = node.attrs.get_ints("strides", {1, 1});
     auto pd = node.attrs.get_ints("pads", {0, 0, 0, 0});
     auto dl = node.attrs.get_ints("dilations", {1, 1});
+    if (ks.size() != 2 || st.size() != 2 || pd.size() != 4 || dl.size() != 2) {
+      throw InvalidArgument(layer_error_prefix(node) + "kernel_shape, strides and dilations need 2 values, pads 4");
+    }
     shape_.H = static_cast<int>(x.shape[1]);
     shape_.W = static_cast<int>(x.shape[2]);
     shape_.C = static_cast<int>(x.shape[3]);
@@ -78,6 +81,14 @@ class QConvLayer : public Layer {
       shape_.validate();
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(layer_error_prefix(node) + e.what());
+    }
+    // The kernels read K * C/groups * R * S weights: the weight tensor must
+    // hold exactly that (an engine file with a changed attribute otherwise
+    // makes packing read past the weights).
+    const Shape oihw = {shape_.K, shape_.c_per_group(), shape_.R, shape_.S};
+    if (w.shape != oihw) {
+      throw InvalidArgument(layer_error_prefix(node) + "weights of shape " + shape_str(w.shape) +
+                            " do not match K, C/group and kernel_shape " + shape_str(oihw));
     }
     requant_ = requant_from_attrs(net, node, shape_.K, OutputType::kInt8);
     const kernels::ConvKernel& kernel = kernels::choose_conv(shape_, OutputType::kInt8);
