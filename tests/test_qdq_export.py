@@ -211,13 +211,17 @@ def test_scales_from_cache_path_bytes_and_text(tmp_path, calibrated):
 def test_missing_scale_leaves_tensor_and_layer_float(tmp_path, tied):
     scales, _ = tied
     scales = dict(scales)
-    del scales["/Flatten_output_0"]  # int8rt then runs the Gemm in float
+    # Without these two scales int8rt runs the global pooling in float, so the
+    # Flatten (which stays int8 only on an int8 [N, C, 1, 1] input) and the
+    # Gemm run in float too.
+    del scales["/gap/GlobalAveragePool_output_0"]
+    del scales["/Flatten_output_0"]
     out = tmp_path / "q.onnx"
     int8rt.export_qdq(MODEL_PATH, scales, out)
     m = onnx.load(out)
     ops = Counter(n.op_type for n in m.graph.node)
-    assert ops["QuantizeLinear"] == N_ACTIVATIONS - 1
-    assert ops["DequantizeLinear"] == N_ACTIVATIONS - 1 + N_WEIGHTS - 1
+    assert ops["QuantizeLinear"] == N_ACTIVATIONS - 2
+    assert ops["DequantizeLinear"] == N_ACTIVATIONS - 2 + N_WEIGHTS - 1
     gemm = next(n for n in m.graph.node if n.op_type == "Gemm")
     assert list(gemm.input[:2]) == ["/Flatten_output_0", "fc.weight"]
 

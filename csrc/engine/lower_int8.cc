@@ -131,6 +131,7 @@ class Lowerer {
     if (node.op == "GlobalAveragePool") return lower_global_avgpool(node);
     if (node.op == "Add") return lower_add(n, node);
     if (node.op == "Concat") return lower_concat(node);
+    if (node.op == "Flatten") return lower_flatten(node);
     return false;
   }
 
@@ -344,6 +345,21 @@ class Lowerer {
     a.set("in_scales", Attribute::of_floats(scales));
     a.set("out_scale", Attribute::of_float(scale(y)));
     add_int8_node("int8rt.QConcat", node.name, ins, std::move(a), y, scale(y));
+    return true;
+  }
+
+  // Flatten(axis=1) of an int8 [N, C, 1, 1] tensor: NHWC and NCHW orders
+  // coincide when H = W = 1, so the int8 bytes are already the flattened
+  // [N, C] tensor (global pooling -> flatten -> fully connected stays int8).
+  bool lower_flatten(const Node& node) {
+    int x = node.inputs[0], y = node.outputs[0];
+    const auto& xs = src_.tensor(x).shape;
+    if (!is_int8(x) || xs.size() != 4 || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) return false;
+    int out = dst_.add_node("int8rt.QFlatten", node.name, {int8_id_[x]}, {}, {src_.tensor(y).name + "::int8"})[0];
+    dst_.tensor(out).dtype = DataType::kInt8;
+    dst_.tensor(out).shape = src_.tensor(y).shape;
+    qscale_[y] = qscale_[x];
+    int8_id_[y] = out;
     return true;
   }
 

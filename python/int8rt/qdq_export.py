@@ -176,7 +176,7 @@ def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[st
 
     def int8_scale(tid: int) -> float:
         p = producer[tid]
-        if p["op"] == "int8rt.QMaxPool":
+        if p["op"] in ("int8rt.QMaxPool", "int8rt.QFlatten"):  # scale-preserving int8 layers
             return int8_scale(p["inputs"][0])
         return float(p["attrs"]["scale" if p["op"] == "int8rt.Quantize" else "out_scale"])
 
