@@ -1,0 +1,390 @@
+"""Calibration: int8rt against ONNX Runtime's own calibration code
+(onnxruntime.quantization.calibrate / quantize_static), same data, one
+process, implementations alternating, medians and ratios.
+
+(a) KL threshold search on one 2048-bin |x| histogram: int8rt's
+    EntropyCalibration2 search (1 and 2 threads) vs ONNX Runtime's
+    HistogramCollector.get_entropy_threshold on the same histogram mirrored
+    into the signed form it takes (see kl_bench.py, whose helpers this uses).
+(b) Histogram collection of 1M float32 values per batch: int8rt
+    Histogram.collect (1 and 2 threads) vs HistogramCollector.collect_value
+    (the entropy path) and collect_absolute_value (the percentile path).
+(c) Memory against the number of batches, each case in a fresh child
+    process (peak RSS = VmHWM, and in a second run the tracemalloc peak):
+    int8rt.calib.Collector on 8 tensors x 1 MiB per batch, ONNX Runtime's
+    HistogramCollector fed the same way, and on a small conv net
+    (4x3x64x64 batches) int8rt.build_engine with IInt8EntropyCalibrator2 vs
+    ONNX Runtime's EntropyCalibrater and MinMaxCalibrater (collect_data).
+    Read from onnxruntime/quantization/calibrate.py: HistogramCalibrater.
+    collect_data appends every batch's outputs of the augmented model (every
+    float tensor) to self.intermediate_outputs and only histograms them
+    after the reader is exhausted; MinMaxCalibrater keeps each batch's
+    ReduceMin/ReduceMax outputs (small) plus the model's own outputs.
+(d) End-to-end calibration of the bundled digits CNN on its 256 calibration
+    images (8 batches of 32): int8rt.build_engine (IInt8EntropyCalibrator2,
+    IInt8MinMaxCalibrator) vs quantize_static (QDQ, CalibrationMethod.Entropy
+    and MinMax, ONNX Runtime's defaults otherwise); held-out top-1 of each.
+
+Usage: PYTHONPATH=python python3 benchmarks/calib_bench.py
+       [--parts a b c d] [--rounds 7] [--mem-batches 10 100]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import int8rt  # noqa: E402
+from bench_util import (load_line, machine_line, peak_rss_mib, rss_mib,  # noqa: E402
+                        time_alternating)
+from int8rt.calib import Collector, Histogram  # noqa: E402
+from kl_bench import make_histogram, ort_search  # noqa: E402
+
+DATA = HERE.parent / "python" / "int8rt" / "data"
+
+
+def row(name: str, ms: float, extra: str = "") -> None:
+    print(f"  {name:52s} {ms:10.3f} ms  {extra}")
+
+
+# ---------------------------------------------------------------- (a) KL search
+
+def part_kl(rounds: int) -> None:
+    counts, width, max_abs = make_histogram(1_000_000, seed=0)
+    hist = Histogram.from_counts(counts, width, max_abs)
+    ort = ort_search(counts, width, max_abs)
+
+    def ours(threads: int) -> Callable[[], float]:
+        def run() -> float:
+            int8rt.set_num_threads(threads)
+            return hist.compute_amax("entropy")
+        return run
+
+    impls: Dict[str, Callable[[], object]] = {"int8rt entropy 1T": ours(1),
+                                              "int8rt entropy 2T": ours(2)}
+    if ort is not None:
+        impls["onnxruntime get_entropy_threshold"] = ort
+    print(f"\n(a) KL threshold search, 2048-bin |x| histogram of 1M Gaussian values; "
+          f"{rounds} alternating rounds; {load_line()}")
+    med = time_alternating(impls, rounds)
+    for name, sec in med.items():
+        extra = ""
+        if ort is not None and name.startswith("int8rt"):
+            extra = f"ORT / int8rt = {med['onnxruntime get_entropy_threshold'] / sec:8.1f}x"
+        row(name, sec * 1e3, extra)
+    int8rt.set_num_threads(2)
+    ort_t = f", onnxruntime {float(ort()[1]):.6f} (its 255-level search)" if ort else ""
+    print(f"  thresholds: int8rt {hist.compute_amax('entropy'):.6f}{ort_t}")
+
+
+# ------------------------------------------------------------ (b) collection
+
+def part_collect(rounds: int, n: int) -> None:
+    from onnxruntime.quantization.calibrate import HistogramCollector
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    hists = {t: Histogram(2048) for t in (1, 2)}
+    ort_entropy = HistogramCollector("entropy", True, 2048, 128, 99.999, "same")
+    ort_pct = HistogramCollector("percentile", True, 2048, 128, 99.999, "same")
+
+    def ours(threads: int) -> Callable[[], None]:
+        def run() -> None:
+            int8rt.set_num_threads(threads)
+            hists[threads].collect(x)
+        return run
+
+    impls = {"int8rt Histogram.collect 1T": ours(1),
+             "int8rt Histogram.collect 2T": ours(2),
+             "onnxruntime collect_value (entropy path)": lambda: ort_entropy.collect_value({"t": x}),
+             "onnxruntime collect_absolute_value (percentile)":
+                 lambda: ort_pct.collect_absolute_value({"t": x})}
+    print(f"\n(b) histogram collection of {n} float32 values per batch, 2048 bins; "
+          f"{rounds} alternating rounds; {load_line()}")
+    med = time_alternating(impls, rounds)
+    for name, sec in med.items():
+        extra = ""
+        if name.startswith("int8rt"):
+            threads = int(name[-2])
+            extra = (f"{sec * 1e3 * threads:7.3f} core-ms; ORT entropy / int8rt = "
+                     f"{med['onnxruntime collect_value (entropy path)'] / sec:6.1f}x, "
+                     f"ORT percentile / int8rt = "
+                     f"{med['onnxruntime collect_absolute_value (percentile)'] / sec:6.1f}x")
+        row(name, sec * 1e3, extra)
+    int8rt.set_num_threads(2)
+
+
+# ------------------------------------------------------------------ (c) memory
+
+MEM_TENSORS = 8
+MEM_TENSOR_VALUES = 1 << 18  # 1 MiB of float32 each
+MEM_MODEL_BATCH = (4, 3, 64, 64)
+
+
+def small_convnet(path: Path) -> None:
+    """conv3x3(3->32)+relu, conv3x3(32->32)+relu, conv3x3 s2(32->32)+relu,
+    global average pool, flatten, gemm(32->10); seeded weights, dynamic batch."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+
+    def w(name: str, shape: tuple) -> onnx.TensorProto:
+        fan_in = int(np.prod(shape[1:]))
+        return numpy_helper.from_array(
+            (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32), name)
+    inits = [w("w1", (32, 3, 3, 3)), w("w2", (32, 32, 3, 3)), w("w3", (32, 32, 3, 3)),
+             w("fc", (10, 32)), numpy_helper.from_array(np.zeros(10, np.float32), "fcb")]
+    nodes = [helper.make_node("Conv", ["input", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c2"], ["r2"]),
+             helper.make_node("Conv", ["r2", "w3"], ["c3"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Relu", ["c3"], ["r3"]),
+             helper.make_node("GlobalAveragePool", ["r3"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "fc", "fcb"], ["logits"], transB=1)]
+    _, c, h, wd = MEM_MODEL_BATCH
+    graph = helper.make_graph(
+        nodes, "small_convnet",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", c, h, wd])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def memory_child(case: str, batches: int, workdir: str, traced: bool) -> dict:
+    """Runs one memory case in this (fresh) process; returns peak RSS and the
+    RSS before the batches, or (traced) the tracemalloc peak."""
+    rng = np.random.default_rng(1)
+    model = Path(workdir) / "small_convnet.onnx"
+
+    def tensors() -> dict:
+        return {f"t{i}": rng.standard_normal(MEM_TENSOR_VALUES, dtype=np.float32)
+                for i in range(MEM_TENSORS)}
+
+    def images() -> np.ndarray:
+        return rng.standard_normal(MEM_MODEL_BATCH, dtype=np.float32)
+
+    run: Callable[[], None]
+    if case == "int8rt Collector (8 tensors)":
+        col = Collector("entropy")
+
+        def run() -> None:
+            for _ in range(batches):
+                col.observe(tensors())
+            col.scales()
+    elif case == "onnxruntime HistogramCollector (8 tensors)":
+        from onnxruntime.quantization.calibrate import HistogramCollector
+        hc = HistogramCollector("entropy", True, 128, 128, 99.999, "same")
+
+        def run() -> None:
+            for _ in range(batches):
+                hc.collect_value(tensors())
+            hc.compute_collection_result()
+    elif case == "int8rt build_engine IInt8EntropyCalibrator2":
+        class Cal(int8rt.IInt8EntropyCalibrator2):
+            def __init__(self) -> None:
+                super().__init__()
+                self.left = batches
+
+            def get_batch_size(self) -> int:
+                return MEM_MODEL_BATCH[0]
+
+            def get_batch(self, names: list) -> Optional[list]:
+                if self.left == 0:
+                    return None
+                self.left -= 1
+                return [images()]
+
+        def run() -> None:
+            int8rt.build_engine(str(model), int8rt.BuilderConfig(precision="int8",
+                                                                 calibrator=Cal()))
+    elif case.startswith("onnxruntime ") and case.endswith("Calibrater"):
+        from onnxruntime.quantization.calibrate import (CalibrationDataReader,
+                                                        CalibrationMethod, create_calibrator)
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.left = batches
+
+            def get_next(self) -> Optional[dict]:
+                if self.left == 0:
+                    return None
+                self.left -= 1
+                return {"input": images()}
+        method = CalibrationMethod.Entropy if "Entropy" in case else CalibrationMethod.MinMax
+        cal = create_calibrator(str(model), augmented_model_path=str(Path(workdir) / f"aug_{os.getpid()}.onnx"),
+                                calibrate_method=method)
+
+        def run() -> None:
+            cal.collect_data(Reader())
+            cal.compute_data()
+    else:
+        raise SystemExit(f"unknown memory case {case!r}")
+
+    base_rss = rss_mib()
+    if traced:  # a separate run: tracemalloc's own bookkeeping would inflate the RSS reading
+        tracemalloc.start()
+    with contextlib.redirect_stdout(io.StringIO()):  # ORT's collect() prints
+        run()
+    if traced:
+        return {"traced_peak": tracemalloc.get_traced_memory()[1] / 2**20}
+    return {"base_rss": base_rss, "peak_rss": peak_rss_mib()}
+
+
+MEM_CASES = ["int8rt Collector (8 tensors)", "onnxruntime HistogramCollector (8 tensors)",
+             "int8rt build_engine IInt8EntropyCalibrator2",
+             "onnxruntime EntropyCalibrater", "onnxruntime MinMaxCalibrater"]
+
+
+def part_memory(batch_counts: list) -> None:
+    per_batch_model = 4 * int(np.prod(MEM_MODEL_BATCH))
+    print(f"\n(c) memory vs number of batches, each case in a fresh process; {load_line()}")
+    print(f"  Collector cases: {MEM_TENSORS} tensors x {MEM_TENSOR_VALUES * 4 >> 20} MiB per batch. "
+          f"Model cases: small conv net, batches {MEM_MODEL_BATCH} "
+          f"({per_batch_model / 2**20:.2f} MiB input; conv activations 2 MiB each)")
+    print(f"  {'case':46s} {'batches':>7s} {'RSS before':>10s} {'peak RSS':>9s} "
+          f"{'growth':>8s} {'tracemalloc peak':>16s}  (MiB)")
+    with tempfile.TemporaryDirectory() as tmp:
+        small_convnet(Path(tmp) / "small_convnet.onnx")
+        for case in MEM_CASES:
+            readings = []
+            for n in batch_counts:
+                r: dict = {}
+                for mode in ("rss", "traced"):
+                    out = subprocess.run([sys.executable, __file__, "--child", case, str(n), tmp,
+                                          mode], capture_output=True, text=True)
+                    if out.returncode != 0:
+                        print(f"  {case:46s} {n:7d} FAILED: {out.stderr.strip().splitlines()[-1:]}")
+                        break
+                    r.update(json.loads(out.stdout.strip().splitlines()[-1]))
+                if len(r) != 3:
+                    continue
+                growth = r["peak_rss"] - r["base_rss"]
+                readings.append((n, growth))
+                print(f"  {case:46s} {n:7d} {r['base_rss']:10.1f} {r['peak_rss']:9.1f} "
+                      f"{growth:8.1f} {r['traced_peak']:16.1f}")
+            if len(readings) >= 2:
+                (n0, g0), (n1, g1) = readings[0], readings[-1]
+                print(f"  {'':46s} -> {(g1 - g0) / (n1 - n0):.3f} MiB of peak RSS per extra batch")
+
+
+# ------------------------------------------------------------ (d) end to end
+
+def part_e2e(rounds: int) -> None:
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          quantize_static)
+    import onnxruntime as ort
+    import logging
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_static's pre-processing advice
+    ort.set_default_logger_severity(3)  # its unused-initializer warnings
+    data = np.load(DATA / "digits.npz")
+    calib, test_x, test_y = data["calib"], data["test_x"], data["test_y"]
+    model = DATA / "digits_cnn.onnx"
+    batches = [calib[i:i + 32] for i in range(0, len(calib), 32)]
+    built: Dict[str, object] = {}
+
+    def int8rt_build(base: type, label: str) -> Callable[[], None]:
+        class Cal(base):  # type: ignore[misc, valid-type]
+            def __init__(self) -> None:
+                super().__init__()
+                self.it = iter(batches)
+
+            def get_batch_size(self) -> int:
+                return 32
+
+            def get_batch(self, names: list) -> Optional[list]:
+                b = next(self.it, None)
+                return None if b is None else [b]
+
+        def run() -> None:
+            built[label] = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8",
+                                                                          calibrator=Cal()))
+        return run
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter(batches)
+
+        def get_next(self) -> Optional[dict]:
+            b = next(self.it, None)
+            return None if b is None else {"input": b}
+
+    tmp = tempfile.TemporaryDirectory()
+
+    def ort_build(method: "CalibrationMethod", label: str) -> Callable[[], None]:
+        out = Path(tmp.name) / f"{label.split()[-1]}.onnx"
+
+        def run() -> None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                quantize_static(str(model), str(out), Reader(), quant_format=QuantFormat.QDQ,
+                                calibrate_method=method)
+            built[label] = out
+        return run
+
+    impls = {"int8rt build_engine IInt8EntropyCalibrator2": int8rt_build(
+                 int8rt.IInt8EntropyCalibrator2, "int8rt build_engine IInt8EntropyCalibrator2"),
+             "int8rt build_engine IInt8MinMaxCalibrator": int8rt_build(
+                 int8rt.IInt8MinMaxCalibrator, "int8rt build_engine IInt8MinMaxCalibrator"),
+             "onnxruntime quantize_static Entropy": ort_build(
+                 CalibrationMethod.Entropy, "onnxruntime quantize_static Entropy"),
+             "onnxruntime quantize_static MinMax": ort_build(
+                 CalibrationMethod.MinMax, "onnxruntime quantize_static MinMax")}
+    print(f"\n(d) end-to-end calibration + build of digits_cnn.onnx on {len(calib)} images "
+          f"(8 batches of 32), {rounds} alternating rounds, all cores; {load_line()}")
+    med = time_alternating(impls, rounds)
+    ref = med["int8rt build_engine IInt8EntropyCalibrator2"]
+    for name, sec in med.items():
+        if name.startswith("int8rt"):
+            top1 = built[name].create_execution_context().run({"input": test_x})["logits"]
+        else:
+            sess = ort.InferenceSession(str(built[name]), providers=["CPUExecutionProvider"])
+            top1 = sess.run(None, {"input": test_x})[0]
+        acc = float(np.mean(np.argmax(top1, axis=1) == test_y) * 100)
+        row(name, sec * 1e3, f"top-1 {acc:5.2f}%   time / int8rt entropy2 = {sec / ref:5.2f}x")
+    tmp.cleanup()
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(memory_child(sys.argv[2], int(sys.argv[3]), sys.argv[4],
+                                      sys.argv[5] == "traced")))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--parts", nargs="+", default=["a", "b", "c", "d"], choices="abcd")
+    ap.add_argument("--rounds", type=int, default=7, help="alternating rounds (a, d)")
+    ap.add_argument("--collect-rounds", type=int, default=41, help="alternating rounds (b)")
+    ap.add_argument("--n", type=int, default=1 << 20, help="values per collected batch (b)")
+    ap.add_argument("--mem-batches", type=int, nargs="+", default=[10, 100])
+    args = ap.parse_args()
+    import onnxruntime
+    print(machine_line())
+    print(f"int8rt {int8rt.__version__} (ISA {int8rt.get_max_isa()}), "
+          f"onnxruntime {onnxruntime.__version__}, numpy {np.__version__}")
+    saved = int8rt.get_num_threads()
+    if "a" in args.parts:
+        part_kl(args.rounds)
+    if "b" in args.parts:
+        part_collect(args.collect_rounds, args.n)
+    int8rt.set_num_threads(saved)
+    if "c" in args.parts:
+        part_memory(args.mem_batches)
+    if "d" in args.parts:
+        part_e2e(args.rounds)
+    print(f"\nend: {load_line()}")
+
+
+if __name__ == "__main__":
+    main()
