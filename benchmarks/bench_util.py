@@ -11,7 +11,7 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 
 def machine_line() -> str:
@@ -42,23 +42,36 @@ def time_once(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def time_alternating(impls: Dict[str, Callable[[], object]], rounds: int,
-                     min_time: float = 0.0, warmup: int = 1) -> Dict[str, float]:
-    """Median seconds per call of each implementation, calling them in turn
+def alternating_samples(impls: Dict[str, Callable[[], object]], rounds: int,
+                        min_time: float = 0.0, warmup: int = 1,
+                        repeats: Optional[Dict[str, int]] = None) -> Dict[str, List[float]]:
+    """Seconds of every call of each implementation, calling them in turn
     (a, b, c, a, b, c, ...) for at least `rounds` rounds and until each has
     run about `min_time` seconds in total, so that load from other jobs
-    falls on all of them alike."""
+    falls on all of them alike. `repeats[name]` calls (default 1) of an
+    implementation per round, each timed on its own, let a fast one gather
+    more samples beside a slow one."""
     for f in impls.values():
         for _ in range(warmup):
             f()
+    repeats = repeats or {}
     samples: Dict[str, List[float]] = {name: [] for name in impls}
     done = 0
     while done < rounds or min(sum(v) for v in samples.values()) < min_time:
         for name, f in impls.items():
-            samples[name].append(time_once(f))
+            for _ in range(repeats.get(name, 1)):
+                samples[name].append(time_once(f))
         done += 1
         if done >= 5000:
             break
+    return samples
+
+
+def time_alternating(impls: Dict[str, Callable[[], object]], rounds: int,
+                     min_time: float = 0.0, warmup: int = 1,
+                     repeats: Optional[Dict[str, int]] = None) -> Dict[str, float]:
+    """Median seconds per call of each implementation (see alternating_samples)."""
+    samples = alternating_samples(impls, rounds, min_time, warmup, repeats)
     return {name: statistics.median(v) for name, v in samples.items()}
 
 

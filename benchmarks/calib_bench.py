@@ -48,24 +48,38 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import int8rt  # noqa: E402
-from bench_util import (load_line, machine_line, peak_rss_mib, rss_mib,  # noqa: E402
-                        time_alternating)
+from bench_util import (alternating_samples, load_line, machine_line,  # noqa: E402
+                        peak_rss_mib, rss_mib, time_alternating)
 from int8rt.calib import Collector, Histogram  # noqa: E402
 from kl_bench import make_histogram, ort_search  # noqa: E402
 
 DATA = HERE.parent / "python" / "int8rt" / "data"
 
 
-def row(name: str, ms: float, extra: str = "") -> None:
-    print(f"  {name:52s} {ms:10.3f} ms  {extra}")
+def row(name: str, ms: float, extra: str = "", best: Optional[float] = None) -> None:
+    fastest = f"(min {best:9.3f})" if best is not None else ""
+    print(f"  {name:50s} {ms:10.3f} ms {fastest:15s} {extra}")
+
+
+def medians(samples: Dict[str, list]) -> Dict[str, float]:
+    return {k: float(np.median(v)) for k, v in samples.items()}
 
 
 # ---------------------------------------------------------------- (a) KL search
 
 def part_kl(rounds: int) -> None:
+    """int8rt vs two forms of ONNX Runtime's search: kl_bench's mirror of the
+    same |x| histogram (4095 signed bins, 255 levels: the same 1921
+    candidates as int8rt), and ORT's own signed 2048-bin histogram of the
+    same values with its default num_quantized_bins=128 (~960 candidates)."""
+    from onnxruntime.quantization.calibrate import HistogramCollector
     counts, width, max_abs = make_histogram(1_000_000, seed=0)
     hist = Histogram.from_counts(counts, width, max_abs)
-    ort = ort_search(counts, width, max_abs)
+    mirrored = ort_search(counts, width, max_abs)
+    x = np.random.default_rng(0).standard_normal(1_000_000).astype(np.float32)
+    native = HistogramCollector("entropy", True, 2048, 128, 99.999, "same")
+    native.collect_value({"t": x})
+    native_hist = native.get_histogram_dict()["t"]
 
     def ours(threads: int) -> Callable[[], float]:
         def run() -> float:
@@ -73,21 +87,26 @@ def part_kl(rounds: int) -> None:
             return hist.compute_amax("entropy")
         return run
 
-    impls: Dict[str, Callable[[], object]] = {"int8rt entropy 1T": ours(1),
-                                              "int8rt entropy 2T": ours(2)}
-    if ort is not None:
-        impls["onnxruntime get_entropy_threshold"] = ort
+    mirror_name = "ORT get_entropy_threshold, mirrored (1921 cand.)"
+    native_name = "ORT get_entropy_threshold, own 2048 bins/128"
+    impls: Dict[str, Callable[[], object]] = {
+        "int8rt entropy 1T": ours(1), "int8rt entropy 2T": ours(2), mirror_name: mirrored,
+        native_name: lambda: native.get_entropy_threshold(native_hist, 128)}
     print(f"\n(a) KL threshold search, 2048-bin |x| histogram of 1M Gaussian values; "
-          f"{rounds} alternating rounds; {load_line()}")
-    med = time_alternating(impls, rounds)
+          f"{rounds} alternating rounds, int8rt called 20 times per round; {load_line()}")
+    samples = alternating_samples(impls, rounds, repeats={"int8rt entropy 1T": 20,
+                                                          "int8rt entropy 2T": 20})
+    med = medians(samples)
     for name, sec in med.items():
         extra = ""
-        if ort is not None and name.startswith("int8rt"):
-            extra = f"ORT / int8rt = {med['onnxruntime get_entropy_threshold'] / sec:8.1f}x"
-        row(name, sec * 1e3, extra)
+        if name.startswith("int8rt"):
+            extra = (f"ORT mirrored / int8rt = {med[mirror_name] / sec:7.1f}x, "
+                     f"ORT own / int8rt = {med[native_name] / sec:7.1f}x")
+        row(name, sec * 1e3, extra, min(samples[name]) * 1e3)
     int8rt.set_num_threads(2)
-    ort_t = f", onnxruntime {float(ort()[1]):.6f} (its 255-level search)" if ort else ""
-    print(f"  thresholds: int8rt {hist.compute_amax('entropy'):.6f}{ort_t}")
+    print(f"  thresholds: int8rt {hist.compute_amax('entropy'):.6f}, ORT mirrored "
+          f"{float(mirrored()[1]):.6f}, ORT own {float(impls[native_name]()[1]):.6f} "
+          f"(different level counts: 128 vs 255 vs 128 over a signed range)")
 
 
 # ------------------------------------------------------------ (b) collection
@@ -112,7 +131,8 @@ def part_collect(rounds: int, n: int) -> None:
                  lambda: ort_pct.collect_absolute_value({"t": x})}
     print(f"\n(b) histogram collection of {n} float32 values per batch, 2048 bins; "
           f"{rounds} alternating rounds; {load_line()}")
-    med = time_alternating(impls, rounds)
+    samples = alternating_samples(impls, rounds)
+    med = medians(samples)
     for name, sec in med.items():
         extra = ""
         if name.startswith("int8rt"):
@@ -121,7 +141,7 @@ def part_collect(rounds: int, n: int) -> None:
                      f"{med['onnxruntime collect_value (entropy path)'] / sec:6.1f}x, "
                      f"ORT percentile / int8rt = "
                      f"{med['onnxruntime collect_absolute_value (percentile)'] / sec:6.1f}x")
-        row(name, sec * 1e3, extra)
+        row(name, sec * 1e3, extra, min(samples[name]) * 1e3)
     int8rt.set_num_threads(2)
 
 
