@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 import int8rt
+from bench_util import machine_line  # benchmarks/ is on sys.path when run as a script
 from int8rt.calib import Histogram
 
 
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=31)
     ap.add_argument("--bins", type=int, default=2048)
     args = ap.parse_args()
+    print(machine_line())  # other jobs share the machine: the load average says how much
     rng = np.random.default_rng(0)
     x = rng.standard_normal(args.n).astype(np.float32)
     x16 = x.astype(np.float16)

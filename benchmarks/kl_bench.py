@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 import int8rt
+from bench_util import machine_line  # benchmarks/ is on sys.path when run as a script
 from int8rt import _core
 
 NUM_BINS = 2048
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1_000_000)
     args = parser.parse_args()
 
+    print(machine_line())  # other jobs share the machine: the load average says how much
     counts, width, max_abs = make_histogram(args.samples, seed=0)
     ort = ort_search(counts, width, max_abs)
     saved = int8rt.get_num_threads()

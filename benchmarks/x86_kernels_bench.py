@@ -33,6 +33,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 import int8rt
+from bench_util import machine_line  # benchmarks/ is on sys.path when run as a script
 from int8rt._core import kernels as K
 
 HERE = Path(__file__).resolve().parent
@@ -258,6 +259,7 @@ def main() -> None:
     # torch deprecates its quantized tensor constructors; the peer still runs.
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
 
+    print(machine_line())  # other jobs share the machine: the load average says how much
     peak = measure_peak()
     print(f"measured vpdpbusd zmm peak: {peak:.1f} GOPS per core" if peak
           else "peak: not measured (no g++ or no AVX512-VNNI)")

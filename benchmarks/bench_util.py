@@ -1,0 +1,93 @@
+"""Shared helpers of the benchmark scripts: alternating timing with medians,
+the machine line (CPU model, load average) and memory readings.
+
+Not part of the int8rt package; the scripts in this folder import it by
+sitting beside it.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import time
+from typing import Callable, Dict, List, Optional
+
+
+def machine_line() -> str:
+    """CPU model, logical CPUs, date and the 1/5/15-minute load average now."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return f"{now}  {model}, {os.cpu_count()} logical CPUs, load average {load}"
+
+
+def load_line() -> str:
+    """The 1/5/15-minute load average now (other jobs share the machine)."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def time_once(fn: Callable[[], object]) -> float:
+    """Seconds of one call of fn()."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def alternating_samples(impls: Dict[str, Callable[[], object]], rounds: int,
+                        min_time: float = 0.0, warmup: int = 1,
+                        repeats: Optional[Dict[str, int]] = None) -> Dict[str, List[float]]:
+    """Seconds of every call of each implementation, calling them in turn
+    (a, b, c, a, b, c, ...) for at least `rounds` rounds and until each has
+    run about `min_time` seconds in total, so that load from other jobs
+    falls on all of them alike. `repeats[name]` calls (default 1) of an
+    implementation per round, each timed on its own, let a fast one gather
+    more samples beside a slow one."""
+    for f in impls.values():
+        for _ in range(warmup):
+            f()
+    repeats = repeats or {}
+    samples: Dict[str, List[float]] = {name: [] for name in impls}
+    done = 0
+    while done < rounds or min(sum(v) for v in samples.values()) < min_time:
+        for name, f in impls.items():
+            for _ in range(repeats.get(name, 1)):
+                samples[name].append(time_once(f))
+        done += 1
+        if done >= 5000:
+            break
+    return samples
+
+
+def time_alternating(impls: Dict[str, Callable[[], object]], rounds: int,
+                     min_time: float = 0.0, warmup: int = 1,
+                     repeats: Optional[Dict[str, int]] = None) -> Dict[str, float]:
+    """Median seconds per call of each implementation (see alternating_samples)."""
+    samples = alternating_samples(impls, rounds, min_time, warmup, repeats)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def rss_mib() -> float:
+    """Resident set size now, MiB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process image so far, MiB: VmHWM, which
+    execve resets (getrusage's ru_maxrss does not: a child started by
+    subprocess would report at least its parent's RSS at fork time)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise OSError("no VmHWM in /proc/self/status")

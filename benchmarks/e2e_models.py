@@ -1,0 +1,95 @@
+"""The networks e2e_bench.py times, written out in PyTorch (no torchvision):
+a ResNet-18-like (He et al. 2015, basic blocks [2, 2, 2, 2], as
+torchvision's resnet18) and a MobileNetV2-like (Sandler et al. 2018,
+inverted residuals with ReLU6, width 1.0, as torchvision's mobilenet_v2).
+
+Weights are random with a fixed seed (He-normal convs; BatchNorm statistics
+and affine parameters drawn away from the identity so BN folding does real
+work); nothing is downloaded. Not trained: the benchmark measures speed and
+reports output agreement with FP32, not accuracy.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> list:
+    return [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*conv_bn(cin, cout, 3, stride), nn.ReLU(), *conv_bn(cout, cout, 3))
+        self.down = (nn.Sequential(*conv_bn(cin, cout, 1, stride))
+                     if stride != 1 or cin != cout else nn.Identity())
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.down(x))
+
+
+class ResNet18(nn.Module):
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        blocks, cin = [], 64
+        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            blocks += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
+            cin = cout
+        self.features = nn.Sequential(*conv_bn(3, 64, 7, 2), nn.ReLU(), nn.MaxPool2d(3, 2, 1), *blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        layers = [*conv_bn(cin, hidden, 1), nn.ReLU6()] if expand != 1 else []
+        layers += [*conv_bn(hidden, hidden, 3, stride, groups=hidden), nn.ReLU6(),
+                   *conv_bn(hidden, cout, 1)]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x) if self.residual else self.body(x)
+
+
+class MobileNetV2(nn.Module):
+    SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                (6, 160, 3, 2), (6, 320, 1, 1))  # expand, channels, repeats, first stride
+
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        layers, cin = [*conv_bn(3, 32, 3, 2), nn.ReLU6()], 32
+        for expand, cout, repeats, stride in self.SETTINGS:
+            for i in range(repeats):
+                layers.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expand))
+                cin = cout
+        layers += [*conv_bn(cin, 1280, 1), nn.ReLU6()]
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(1280, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def make_model(name: str, seed: int = 0) -> nn.Module:
+    """The named network ("resnet18" or "mobilenet_v2") with seeded random weights, eval mode."""
+    torch.manual_seed(seed)
+    model = {"resnet18": ResNet18, "mobilenet_v2": MobileNetV2}[name]()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.1, 0.1)
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return model.eval()
