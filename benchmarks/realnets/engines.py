@@ -5,8 +5,8 @@
   format with per-channel weights and its defaults otherwise (uint8
   asymmetric activations, int8 symmetric weights), calibrated with MinMax
   (its default) and Entropy, on the same calibration samples int8rt sees.
-  The model first goes through ``quant_pre_process`` as ORT's documentation
-  asks.
+  The model is converted to opset 13 when older (per-channel QDQ needs it)
+  and goes through ``quant_pre_process`` as ORT's documentation asks.
 
 ONNX Runtime sessions get ``intra_op_num_threads`` = the thread count and
 spinning off (``session.intra_op.allow_spinning=0``), so that ORT's idle
@@ -14,8 +14,10 @@ workers do not busy-wait on the cores the next, alternated, int8rt run needs.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import tempfile
 import time
 from typing import Callable
@@ -85,8 +87,15 @@ def ort_quantize(model_bytes: bytes, calib: np.ndarray, method: str, batch: int 
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
+    import onnx
+
     name = _input_name(model_bytes)
     t0 = time.perf_counter()
+    model = onnx.load_from_string(model_bytes)
+    if min(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) < 13:
+        # per-channel QDQ needs DequantizeLinear's axis (opset 13); quantize_static
+        # writes it regardless, and the session then refuses the model.
+        model_bytes = onnx.version_converter.convert_version(model, 13).SerializeToString()
     with tempfile.TemporaryDirectory() as tmp:
         src, pre, dst = (os.path.join(tmp, f) for f in ("fp32.onnx", "pre.onnx", "int8.onnx"))
         with open(src, "wb") as f:
@@ -96,8 +105,9 @@ def ort_quantize(model_bytes: bytes, calib: np.ndarray, method: str, batch: int 
         except Exception as e:  # ORT's pre-processing is optional; quantize the raw model then
             logger.warning("quant_pre_process failed (%s); quantizing the model as it is", e)
             pre = src
-        quantize_static(pre, dst, _Reader(name, calib, batch), quant_format=QuantFormat.QDQ,
-                        per_channel=True, calibrate_method=methods[method])
+        with contextlib.redirect_stdout(sys.stderr):  # ORT's calibrators print progress
+            quantize_static(pre, dst, _Reader(name, calib, batch), quant_format=QuantFormat.QDQ,
+                            per_channel=True, calibrate_method=methods[method])
         with open(dst, "rb") as f:
             data = f.read()
     return data, time.perf_counter() - t0
