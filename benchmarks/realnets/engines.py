@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -29,7 +29,8 @@ logger = logging.getLogger("realnets")
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
-def int8rt_engine(model_bytes: bytes, precision: str, calib: np.ndarray, algorithm: str, batch_size: int = 16):
+def int8rt_engine(model_bytes: bytes, precision: str, calib: Optional[np.ndarray], algorithm: Optional[str],
+                  batch_size: int = 16):
     """Builds an int8rt engine (FP32 or INT8 with ``algorithm``); returns (engine, build seconds)."""
     import int8rt
     from int8rt.data_calibrator import make_calibrator

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -139,7 +139,6 @@ class Task:
     score: Callable[[np.ndarray, list], dict[str, float]]
     agree: Callable[[np.ndarray, np.ndarray], dict[str, float]]
     notes: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def _cls_inputs(lines: list[TextLine], seed: int) -> tuple[np.ndarray, list[int]]:
