@@ -220,3 +220,29 @@ def test_torch_export_imports():
     assert np.array_equal(net.constant_data(reshape["inputs"][1]), [0, -1])
     assert by_name(net, "y")["shape"] == [-1, 5]
 
+
+
+def test_batch_dependent_reshape_of_a_flattened_tensor() -> None:
+    """Reshape(flat, [N, 8, 40, 40]) where flat is [N*320, 40]: the batch entry
+    must become -1, not 0 (0 would copy flat's first dimension, N*320)."""
+    from onnx import TensorProto, helper
+
+    c = lambda name, vals: helper.make_node(  # noqa: E731
+        "Constant", [], [name], value=helper.make_tensor(name + "_v", TensorProto.INT64, [len(vals)], vals))
+    nodes = [
+        c("flat_shape", [-1, 40]),
+        helper.make_node("Reshape", ["x", "flat_shape"], ["flat"]),
+        helper.make_node("Shape", ["x"], ["s"]),
+        c("zero", [0]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        c("rest", [8, 40, 40]),
+        helper.make_node("Concat", ["n", "rest"], ["target"], axis=0),
+        helper.make_node("Reshape", ["flat", "target"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 320, 40])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 40, 40])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    net = int8rt.onnx.import_model(model.SerializeToString())
+    x = np.random.default_rng(0).standard_normal((3, 320, 40)).astype(np.float32)
+    y = int8rt._core.Executor(net).run({"x": x})["y"]
+    assert np.array_equal(y, x.reshape(3, 8, 40, 40))

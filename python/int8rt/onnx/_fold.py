@@ -13,8 +13,9 @@ Walks the (topologically sorted) graph once:
   Cast / Identity move tags along with values; Add / Sub / Mul / Div tag
   their result as *derived from* the batch.
 * A Reshape whose target is batch-dependent gets a constant target: the
-  pure batch entry in position 0 becomes 0 (ONNX: copy the input's dim 0),
-  otherwise the single batch-dependent entry becomes -1 (inferred). A
+  single batch-dependent entry becomes -1 (inferred), or, where the target
+  already has a -1, a pure batch entry in position 0 becomes 0 (ONNX: copy
+  the input's dim 0). A
   Resize whose ``sizes`` are batch-dependent gets equivalent ``scales``.
   Any other use of a batch-dependent value is refused, naming the node.
 
@@ -193,11 +194,15 @@ class Folder:
         allowzero = any(a.name == "allowzero" and a.i for a in node.attribute)
         if len(dependent) == 1:
             p = int(dependent[0])
-            if p == 0 and tags[0] == BATCH and not allowzero and data_dims and data_dims[0] is None:
-                values[0] = 0
-                return self._new_constant(node.input[1] + "_static", values)
+            # -1 (inferred from the element count) is right whatever the data's
+            # first dimension is; 0 (copy the data's dim 0) only when that dim
+            # is the batch itself, which a dynamic dim may not be (N*320, say),
+            # so 0 is used only where -1 is already taken.
             if -1 not in np.delete(values, p):
                 values[p] = -1
+                return self._new_constant(node.input[1] + "_static", values)
+            if p == 0 and tags[0] == BATCH and not allowzero and data_dims and data_dims[0] is None:
+                values[0] = 0
                 return self._new_constant(node.input[1] + "_static", values)
         raise self._error(node, f"target shape '{node.input[1]}' has {len(dependent)} entries computed from the "
                                 "dynamic batch size; int8rt can express at most one (as 0 or -1)")
