@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
@@ -25,15 +26,8 @@ namespace k = int8rt::kernels;
 
 namespace {
 
-constexpr size_t kGuard = 64;
-
-std::vector<int8_t> random_s8(size_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> d(-128, 127);
-  std::vector<int8_t> v(n);
-  for (auto& x : v) x = static_cast<int8_t>(d(gen));
-  return v;
-}
+using int8rt::testing::kGuard;
+using int8rt::testing::random_s8;
 
 std::vector<float> random_f32(size_t n, uint32_t seed) {
   std::mt19937 gen(seed);
