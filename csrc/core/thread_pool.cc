@@ -3,8 +3,8 @@
 //
 // A call publishes a Job on a list; sleeping workers are woken, claim chunks
 // from the job's atomic counter and leave when none are left. The caller also
-// claims chunks, then unlists the job and waits until every chunk has run and
-// no worker still holds the job (it lives on the caller's stack). Several
+// claims chunks, then unlists the job and waits until every chunk has run
+// (not for the helpers: the job is shared, see Pool::run). Several
 // callers (for example several execution contexts on user threads) may have
 // jobs listed at once; workers serve them in order.
 #include "core/thread_pool.h"
@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <exception>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,19 +41,21 @@ int default_num_threads() {
 std::atomic<int> g_num_threads{0};  // 0: not chosen yet, use the default
 
 struct Job {
-  const std::function<void(int64_t, int64_t)>* fn = nullptr;
+  const std::function<void(int64_t, int64_t)>* fn = nullptr;  // valid while chunks remain
   int64_t n = 0;
   int64_t grain = 1;
   int64_t num_chunks = 0;
   std::atomic<int64_t> next_chunk{0};
   std::atomic<int64_t> chunks_done{0};
   int helpers_wanted = 0;  // guarded by Pool::mutex_
-  int helpers_inside = 0;  // guarded by Pool::mutex_
   std::atomic<bool> failed{false};
-  std::exception_ptr error;  // first exception; written once under Pool::mutex_
+  std::mutex error_mutex;
+  std::exception_ptr error;  // the first exception
 
-  // Claims and runs chunks until none are left. Returns how many it ran.
-  void run_chunks(std::mutex& error_mutex) {
+  // Claims and runs chunks until none are left. Once every chunk is claimed,
+  // fn is never touched again, so a late helper is harmless after the caller
+  // has returned.
+  void run_chunks() {
     for (;;) {
       int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
       if (c >= num_chunks) return;
@@ -78,27 +81,28 @@ class Pool {
     return *pool;
   }
 
-  void run(Job& job, int threads) {
-    int helpers = static_cast<int>(std::min<int64_t>(job.num_chunks, threads)) - 1;
+  // The caller waits only for the chunks to be done, not for helpers to
+  // leave: a helper that was woken but then descheduled (the other core busy
+  // with another process) holds no chunk, and keeps the job alive through its
+  // shared_ptr until it runs again and finds nothing left.
+  void run(const std::shared_ptr<Job>& job, int threads) {
+    int helpers = static_cast<int>(std::min<int64_t>(job->num_chunks, threads)) - 1;
     if (helpers > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       ensure_workers(helpers);
-      job.helpers_wanted = helpers;
-      jobs_.push_back(&job);
+      job->helpers_wanted = helpers;
+      jobs_.push_back(job);
     }
     if (helpers > 0) work_cv_.notify_all();
 
     t_inside_parallel = true;
-    job.run_chunks(mutex_);
+    job->run_chunks();
     t_inside_parallel = false;
 
     if (helpers > 0) {
       std::unique_lock<std::mutex> lock(mutex_);
-      jobs_.remove(&job);
-      done_cv_.wait(lock, [&] {
-        return job.helpers_inside == 0 &&
-               job.chunks_done.load(std::memory_order_acquire) == job.num_chunks;
-      });
+      jobs_.remove(job);
+      done_cv_.wait(lock, [&] { return job->chunks_done.load(std::memory_order_acquire) == job->num_chunks; });
     }
   }
 
@@ -114,9 +118,9 @@ class Pool {
     t_inside_parallel = true;
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      Job* job = nullptr;
+      std::shared_ptr<Job> job;
       work_cv_.wait(lock, [&] {
-        for (Job* j : jobs_) {
+        for (const auto& j : jobs_) {
           if (j->helpers_wanted > 0) {
             job = j;
             return true;
@@ -125,11 +129,9 @@ class Pool {
         return false;
       });
       --job->helpers_wanted;
-      ++job->helpers_inside;
       lock.unlock();
-      job->run_chunks(mutex_);
+      job->run_chunks();
       lock.lock();
-      --job->helpers_inside;
       done_cv_.notify_all();
     }
   }
@@ -137,7 +139,7 @@ class Pool {
   std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::list<Job*> jobs_;
+  std::list<std::shared_ptr<Job>> jobs_;
   std::vector<std::thread> workers_;
 };
 
@@ -159,13 +161,13 @@ void parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
-  Job job;
-  job.fn = &fn;
-  job.n = n;
-  job.grain = grain;
-  job.num_chunks = (n + grain - 1) / grain;
+  auto job = std::make_shared<Job>();
+  job->fn = &fn;
+  job->n = n;
+  job->grain = grain;
+  job->num_chunks = (n + grain - 1) / grain;
   Pool::instance().run(job, threads);
-  if (job.error) std::rethrow_exception(job.error);
+  if (job->error) std::rethrow_exception(job->error);
 }
 
 }  // namespace int8rt
