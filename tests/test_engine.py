@@ -89,8 +89,11 @@ def test_engine_equals_reference_kernels_exactly(int8_build) -> None:
         # QGlobalAveragePool run the element-wise kernels: reference ones here.
         eltwise = [layer for layer in ref_engine.layers() if layer["op"] in ELTWISE_OPS]
         # (the digits engine ends in an int8 Flatten + float-output Gemm, so it
-        # has no Dequantize layer; the others must all be there)
-        assert {layer["op"] for layer in eltwise} >= ELTWISE_OPS - {"int8rt.Dequantize"}
+        # has no Dequantize layer, and its residual Add is fused into a conv's
+        # epilogue, so no QAdd; the others must all be there)
+        assert {layer["op"] for layer in eltwise} >= ELTWISE_OPS - {"int8rt.Dequantize", "int8rt.QAdd"}
+        fused = [n for n in ref_engine._native.network().nodes() if n["op"] == "int8rt.QConv" and len(n["inputs"]) == 4]
+        assert len(fused) == 1 and fused[0]["attrs"]["residual_scale"] > 0  # the residual rides in the epilogue
         assert all(layer["detail"].endswith("eltwise_s8_ref") for layer in eltwise)
         ref = ref_engine.run({"input": TEST_X[:96]})["logits"]
     finally:

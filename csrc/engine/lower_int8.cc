@@ -172,8 +172,17 @@ class Lowerer {
       return decline(node, "not a 2-D convolution with constant weights");
     }
     if (b >= 0 && !src_.tensor(b).is_constant) return decline(node, "bias is not a constant");
-    if (node.attrs.has("int8rt_residual")) return decline(node, "fused residual add is not lowered yet");
     if ((!is_int8(x) && !has_scale(x)) || !has_scale(y)) return decline(node, "no calibration scale for its input or output");
+    // A fused residual (passes.h: inputs[3], added after the bias, before
+    // the activation) becomes the int8 epilogue's residual operand.
+    int residual = -1;
+    if (node.attrs.has("int8rt_residual")) {
+      residual = node.inputs.size() > 3 ? node.inputs[3] : -1;
+      if (residual < 0 || src_.tensor(residual).shape != src_.tensor(y).shape) {
+        return decline(node, "fused residual input is malformed");
+      }
+      if (!is_int8(residual) && !has_scale(residual)) return decline(node, "no calibration scale for its residual input");
+    }
     Attributes a;
     if (!activation_attrs(node, a)) return decline(node, "fused activation has no int8 epilogue");
     const auto& xs = src_.tensor(x).shape;
@@ -211,7 +220,12 @@ class Lowerer {
     a.set("in_scale", Attribute::of_float(qscale_[x]));
     a.set("out_scale", Attribute::of_float(scale(y)));
     a.set("w_scales", Attribute::of_floats(std::vector<double>(qw.scales.begin(), qw.scales.end())));
-    add_int8_node("int8rt.QConv", node.name, {xin, wq, bias}, std::move(a), y, scale(y));
+    std::vector<int> ins = {xin, wq, bias};
+    if (residual >= 0) {
+      ins.push_back(get_int8(residual));
+      a.set("residual_scale", Attribute::of_float(qscale_[residual]));
+    }
+    add_int8_node("int8rt.QConv", node.name, ins, std::move(a), y, scale(y));
     return true;
   }
 

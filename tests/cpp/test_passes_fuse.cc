@@ -117,11 +117,16 @@ TEST(FuseResidual, ConvAddReluBecomesOneConv) {
   EXPECT_EQ(report.lines[0], "fused residual Add 'add' into Conv 'conv'");
 }
 
-TEST(FuseResidual, OffByDefaultAndNeedsEqualShapes) {
+TEST(FuseResidual, OnByDefaultCanBeTurnedOffAndNeedsEqualShapes) {
   int skip = -1;
   Network net = residual_net(&skip);
   run_default_passes(net, PassOptions(), nullptr);
-  EXPECT_EQ(count_op(net, "Add"), 1);
+  EXPECT_EQ(count_op(net, "Add"), 0);
+  Network off = residual_net(&skip);
+  PassOptions no_residual;
+  no_residual.fuse_residual = false;
+  run_default_passes(off, no_residual, nullptr);
+  EXPECT_EQ(count_op(off, "Add"), 1);
   Network net2 = residual_net(&skip);
   net2.set_shape(skip, {-1, 2, 1, 1});  // broadcasting add: not folded
   fuse_residual(net2, nullptr);

@@ -61,7 +61,7 @@ struct PassOptions {
   bool remove_qdq_pairs = true;
   bool fold_constants = true;
   bool fold_batchnorm = true;
-  bool fuse_residual = false;  // off until every Conv layer honours int8rt_residual
+  bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
                                  // LeakyRelu would keep the whole Conv in float32
@@ -108,7 +108,7 @@ void fold_batchnorm(Network& net, PassReport* report);
 // of a Conv's output, the Conv has no fused activation yet, and `other` is a
 // non-constant tensor of the same, fully known shape: the Add is folded into
 // the Conv as "int8rt_residual" (see the contract above) and the Conv writes
-// the Add's output tensor. Off by default (PassOptions::fuse_residual).
+// the Add's output tensor (PassOptions::fuse_residual).
 void fuse_residual(Network& net, PassReport* report);
 
 // Conv or Gemm whose output's only use is Relu, Clip (constant bounds) or,

@@ -91,6 +91,13 @@ class QConvLayer : public Layer {
                             " do not match K, C/group and kernel_shape " + shape_str(oihw));
     }
     requant_ = requant_from_attrs(net, node, shape_.K, OutputType::kInt8);
+    if (has_input(node, 3)) {  // fused residual: s_res / s_out, added before the clamp
+      float s_res = static_cast<float>(node.attrs.get_float("residual_scale", 0.0));
+      float s_out = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
+      if (!(s_res > 0.f)) throw InvalidArgument(layer_error_prefix(node) + "residual_scale must be > 0");
+      has_residual_ = true;
+      residual_scale_ = kernels::residual_multiplier(s_res, s_out);
+    }
     const kernels::ConvKernel& kernel = kernels::choose_conv(shape_, OutputType::kInt8);
     kernel_name_ = kernel.name();
     packed_ = kernel.pack(shape_, w.i8.data());
@@ -101,11 +108,17 @@ class QConvLayer : public Layer {
     if (in[0]->dtype() != DataType::kInt8 || s.size() != 4 || s[1] != shape_.H || s[2] != shape_.W || s[3] != shape_.C) {
       throw InvalidArgument("node '" + name_ + "': unexpected input " + shape_str(s));
     }
-    return {{DataType::kInt8, {s[0], shape_.out_h(), shape_.out_w(), shape_.K}}};
+    Shape y = {s[0], shape_.out_h(), shape_.out_w(), shape_.K};
+    if (has_residual_ && (in.size() < 4 || !in[3] || in[3]->dtype() != DataType::kInt8 || in[3]->shape() != y)) {
+      throw InvalidArgument("node '" + name_ + "': residual must be int8 of the output's shape " + shape_str(y));
+    }
+    return {{DataType::kInt8, y}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    packed_->run(static_cast<int>(in[0]->shape()[0]), in[0]->data<int8_t>(), requant_.epilogue(), out[0]->data<int8_t>());
+    const int8_t* residual = has_residual_ ? in[3]->data<int8_t>() : nullptr;
+    packed_->run(static_cast<int>(in[0]->shape()[0]), in[0]->data<int8_t>(),
+                 requant_.epilogue(residual, residual_scale_), out[0]->data<int8_t>());
   }
 
   std::string describe() const override { return kernel_name_; }
@@ -114,6 +127,8 @@ class QConvLayer : public Layer {
   std::string name_;
   kernels::ConvShape shape_;
   kernels::Requant requant_;
+  bool has_residual_ = false;
+  float residual_scale_ = 0.f;
   std::string kernel_name_;
   std::unique_ptr<kernels::PackedConv> packed_;
 };
