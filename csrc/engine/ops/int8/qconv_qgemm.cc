@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "engine/layer.h"
+#include "engine/ops/int8/window_attrs.h"
 #include "int8rt/error.h"
 #include "kernels/registry.h"
 #include "kernels/requant_params.h"
@@ -55,25 +56,13 @@ class QConvLayer : public Layer {
     }
     const Tensor& x = net.tensor(node.inputs[0]);
     if (x.shape.size() != 4) throw InvalidArgument(layer_error_prefix(node) + "input must be NHWC rank 4");
-    auto ks = node.attrs.get_ints("kernel_shape", {w.shape[2], w.shape[3]});
-    auto st = node.attrs.get_ints("strides", {1, 1});
-    auto pd = node.attrs.get_ints("pads", {0, 0, 0, 0});
+    read_window_attrs(node, {w.shape[2], w.shape[3]}, shape_);
     auto dl = node.attrs.get_ints("dilations", {1, 1});
-    if (ks.size() != 2 || st.size() != 2 || pd.size() != 4 || dl.size() != 2) {
-      throw InvalidArgument(layer_error_prefix(node) + "kernel_shape, strides and dilations need 2 values, pads 4");
-    }
+    if (dl.size() != 2) throw InvalidArgument(layer_error_prefix(node) + "dilations need 2 values");
     shape_.H = static_cast<int>(x.shape[1]);
     shape_.W = static_cast<int>(x.shape[2]);
     shape_.C = static_cast<int>(x.shape[3]);
     shape_.K = static_cast<int>(w.shape[0]);
-    shape_.R = static_cast<int>(ks[0]);
-    shape_.S = static_cast<int>(ks[1]);
-    shape_.stride_h = static_cast<int>(st[0]);
-    shape_.stride_w = static_cast<int>(st[1]);
-    shape_.pad_top = static_cast<int>(pd[0]);
-    shape_.pad_left = static_cast<int>(pd[1]);
-    shape_.pad_bottom = static_cast<int>(pd[2]);
-    shape_.pad_right = static_cast<int>(pd[3]);
     shape_.dilation_h = static_cast<int>(dl[0]);
     shape_.dilation_w = static_cast<int>(dl[1]);
     shape_.groups = static_cast<int>(node.attrs.get_int("group", 1));

@@ -4,6 +4,7 @@
 // by the element-wise kernel set chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
+#include "engine/ops/int8/window_attrs.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 
@@ -26,20 +27,7 @@ class QPoolLayer : public Layer {
     shape_.W = static_cast<int>(x.shape[2]);
     shape_.C = static_cast<int>(x.shape[3]);
     if (kind != PoolKind::kGlobalAverage) {
-      auto ks = node.attrs.get_ints("kernel_shape", {});
-      auto st = node.attrs.get_ints("strides", {1, 1});
-      auto pd = node.attrs.get_ints("pads", {0, 0, 0, 0});
-      if (ks.size() != 2 || st.size() != 2 || pd.size() != 4) {
-        throw InvalidArgument(layer_error_prefix(node) + "needs 2-D kernel_shape, strides and 4 pads");
-      }
-      shape_.R = static_cast<int>(ks[0]);
-      shape_.S = static_cast<int>(ks[1]);
-      shape_.stride_h = static_cast<int>(st[0]);
-      shape_.stride_w = static_cast<int>(st[1]);
-      shape_.pad_top = static_cast<int>(pd[0]);
-      shape_.pad_left = static_cast<int>(pd[1]);
-      shape_.pad_bottom = static_cast<int>(pd[2]);
-      shape_.pad_right = static_cast<int>(pd[3]);
+      read_window_attrs(node, {}, shape_);
       shape_.count_include_pad = node.attrs.get_int("count_include_pad", 0) != 0;
       try {
         shape_.validate();
