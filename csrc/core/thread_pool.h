@@ -17,6 +17,13 @@ namespace int8rt {
 // fn(begin, end) is called for disjoint sub-ranges covering [0, n) exactly
 // once. Exceptions thrown by fn are rethrown in the caller (the first one;
 // remaining chunks are skipped). `max_threads` < 1 means get_num_threads().
+// The grain for items of `work_per_item` units each (MACs, window taps...):
+// enough items per chunk for about 64K units, one item when an item alone is
+// that much, so small jobs stay on one thread.
+inline int64_t grain_for_work(int64_t work_per_item) {
+  return work_per_item >= 65536 ? 1 : 65536 / (work_per_item + 1) + 1;
+}
+
 void parallel_for(int64_t n, int64_t grain,
                   const std::function<void(int64_t begin, int64_t end)>& fn,
                   int max_threads = 0);

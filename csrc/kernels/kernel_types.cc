@@ -1,5 +1,6 @@
 // Output-size arithmetic and validation of the shapes in kernel_types.h.
 #include "kernels/kernel_types.h"
+#include "core/thread_pool.h"
 
 #include <cmath>
 #include <string>
@@ -73,6 +74,11 @@ void GemmShape::validate() const {
 
 int PoolShape::out_h() const { return out_extent(H, pad_top, pad_bottom, R, 1, stride_h); }
 int PoolShape::out_w() const { return out_extent(W, pad_left, pad_right, S, 1, stride_w); }
+
+int64_t PoolShape::row_grain() const {
+  const int64_t work = static_cast<int64_t>(out_w()) * C * R * S;
+  return grain_for_work(work);
+}
 
 void PoolShape::validate() const {
   const char* op = "pool";

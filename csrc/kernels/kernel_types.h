@@ -70,6 +70,9 @@ struct PoolShape {
 
   int out_h() const;
   int out_w() const;
+  // Output rows per parallel task: about 64K window taps each, so small
+  // pools run on one thread. Shared by every pooling kernel.
+  int64_t row_grain() const;
   void validate() const;  // throws InvalidArgument; pads must be < kernel size
 };
 

@@ -36,7 +36,7 @@ void conv2d_f32(const ConvShape& sh, int batch, const float* x, const float* w,
   const int Cg = sh.c_per_group(), Kg = sh.k_per_group();
   const int64_t plane = static_cast<int64_t>(OH) * OW;
   const int64_t work = plane * Cg * sh.R * sh.S;
-  const int64_t grain = work >= 65536 ? 1 : 65536 / (work + 1) + 1;
+  const int64_t grain = grain_for_work(work);
 
   parallel_for(static_cast<int64_t>(batch) * sh.K, grain, [&](int64_t begin, int64_t end) {
     for (int64_t nk = begin; nk < end; ++nk) {

@@ -27,7 +27,7 @@ void conv2d_s8(const ConvShape& sh, int batch, const int8_t* x, const int8_t* w,
   const int64_t rows = static_cast<int64_t>(batch) * OH;
   // Rows of output per chunk: about 64k multiply-adds each.
   const int64_t work_per_row = static_cast<int64_t>(OW) * sh.K * Cg * sh.R * sh.S;
-  const int64_t grain = work_per_row >= 65536 ? 1 : 65536 / (work_per_row + 1) + 1;
+  const int64_t grain = grain_for_work(work_per_row);
 
   parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {

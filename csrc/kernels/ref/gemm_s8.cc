@@ -19,7 +19,7 @@ void gemm_s8(const GemmShape& sh, int64_t M, const int8_t* a, const int8_t* b,
   check_epilogue(ep, "gemm_s8");
   if (M < 0) throw InvalidArgument("gemm_s8: M must be >= 0");
   const int64_t work_per_row = static_cast<int64_t>(sh.N) * sh.K;
-  const int64_t grain = work_per_row >= 65536 ? 1 : 65536 / (work_per_row + 1) + 1;
+  const int64_t grain = grain_for_work(work_per_row);
 
   parallel_for(M, grain, [&](int64_t begin, int64_t end) {
     for (int64_t m = begin; m < end; ++m) {

@@ -23,7 +23,7 @@ void for_each_plane(const PoolShape& p, int batch, const float* x, float* y, con
   const int64_t in_plane = static_cast<int64_t>(p.H) * p.W;
   const int64_t out_plane = static_cast<int64_t>(p.out_h()) * p.out_w();
   const int64_t work = out_plane * p.R * p.S;
-  const int64_t grain = work >= 65536 ? 1 : 65536 / (work + 1) + 1;
+  const int64_t grain = grain_for_work(work);
   parallel_for(static_cast<int64_t>(batch) * p.C, grain, [&](int64_t begin, int64_t end) {
     for (int64_t nc = begin; nc < end; ++nc) fn(x + nc * in_plane, y + nc * out_plane);
   });

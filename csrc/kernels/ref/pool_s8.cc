@@ -46,9 +46,7 @@ template <typename Fn>
 void for_each_window(const PoolShape& p, int batch, const Fn& fn) {
   const int OH = p.out_h(), OW = p.out_w();
   const int64_t rows = static_cast<int64_t>(batch) * OH;
-  const int64_t work = static_cast<int64_t>(OW) * p.C * p.R * p.S;
-  const int64_t grain = work >= 65536 ? 1 : 65536 / (work + 1) + 1;
-  parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+  parallel_for(rows, p.row_grain(), [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t n = row / OH;
       const int oh = static_cast<int>(row % OH);
