@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "engine/device_runner.h"
 #include "engine/executor.h"
 #include "engine/lower_int8.h"
 #include "graph/passes/passes.h"
@@ -26,6 +27,7 @@ Builder::~Builder() = default;
 
 Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique<Impl>()), config_(std::move(config)) {
   network.validate();
+  engine::require_device(config_.device);
   for (const auto& kv : config_.layer_precisions) {
     if (kv.second != "fp32" && kv.second != "int8") {
       throw InvalidArgument("layer_precisions['" + kv.first + "'] must be 'fp32' or 'int8', got '" + kv.second + "'");
@@ -94,6 +96,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
 std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scales) {
   std::map<std::string, std::string> metadata;
   metadata["int8rt_version"] = "0.1.0";
+  metadata["device"] = config_.device;
   std::string report;
   for (const auto& line : report_) report += line + "\n";
   if (config_.precision == Precision::kFloat32) {

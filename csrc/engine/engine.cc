@@ -1,9 +1,11 @@
-// Engine and ExecutionContext (int8rt/engine.h) over the Executor.
+// Engine and ExecutionContext (int8rt/engine.h) over the Executor, or over
+// a device runner (engine/device_runner.h) for engines that target a GPU.
 #include "int8rt/engine.h"
 
 #include <algorithm>
 #include <cstring>
 
+#include "engine/device_runner.h"
 #include "engine/engine_file.h"
 #include "engine/executor.h"
 #include "int8rt/error.h"
@@ -12,6 +14,7 @@ namespace int8rt {
 
 struct ExecutionContext::Impl {
   std::unique_ptr<engine::Executor::State> state;
+  std::unique_ptr<engine::DeviceRunner::State> device_state;  // device engines only
 };
 
 Engine::~Engine() = default;
@@ -19,16 +22,26 @@ ExecutionContext::~ExecutionContext() = default;
 
 std::shared_ptr<Engine> Engine::create(Network network, std::map<std::string, std::string> metadata) {
   std::shared_ptr<Engine> e(new Engine());
+  auto device = metadata.find("device");
+  if (device != metadata.end()) e->device_ = device->second;
+  engine::require_device(e->device_);  // NotSupported: not in this build, or no usable device
+  const engine::DeviceRunnerFactory* factory = e->device_ == "cpu" ? nullptr : engine::find_device(e->device_);
   e->executor_ = std::make_unique<engine::Executor>(std::move(network));
+  if (factory) e->runner_ = (*factory)(*e->executor_);
   e->metadata_ = std::move(metadata);
+  e->metadata_["device"] = e->device_;
   return e;
 }
 
+std::string Engine::device_name() const { return runner_ ? runner_->device_name() : "cpu"; }
+
 std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std::string& what) {
   engine::EngineBlob blob = engine::decode_engine(bytes, what);
-  if (blob.target != "cpu") {
-    throw NotSupported(what + ": engine was built for target '" + blob.target +
-                       "', which this int8rt build cannot run");
+  blob.metadata["device"] = blob.target;
+  try {
+    engine::require_device(blob.target);
+  } catch (const NotSupported& e) {
+    throw NotSupported(what + ": engine was built for target '" + blob.target + "': " + e.what());
   }
   return create(std::move(blob.network), std::move(blob.metadata));
 }
@@ -41,6 +54,8 @@ std::string Engine::serialize() const {
   engine::EngineBlob blob;
   blob.network = executor_->network();
   blob.metadata = metadata_;
+  blob.metadata.erase("device");  // the target field holds it
+  blob.target = device_;
   auto it = metadata_.find("tuned_isa");
   if (it != metadata_.end()) blob.tuned_isa = it->second;
   return engine::encode_engine(blob);
@@ -79,7 +94,7 @@ std::vector<LayerInfo> Engine::layers() const {
     bool quantized = node.op.rfind("int8rt.Q", 0) == 0;
     bool convert = node.op == "int8rt.Quantize" || node.op == "int8rt.Dequantize";
     info.precision = convert ? "convert" : quantized ? "int8" : "fp32";
-    info.detail = executor_->layer(n).describe();
+    info.detail = runner_ ? runner_->describe(n) : executor_->layer(n).describe();
     out.push_back(std::move(info));
   }
   return out;
@@ -92,6 +107,7 @@ std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
 ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine)
     : engine_(std::move(engine)), impl_(std::make_unique<Impl>()) {
   impl_->state = engine_->executor_->make_state();
+  if (engine_->runner_) impl_->device_state = engine_->runner_->make_state();
 }
 
 std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::string, TensorView>& inputs) {
@@ -109,7 +125,11 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
     if (!kv.second.data) throw InvalidArgument("input '" + kv.first + "' has no data");
     ins.push_back({id, DataType::kFloat32, kv.second.shape, kv.second.data});
   }
-  ex.run(*impl_->state, ins);
+  if (engine_->runner_) {
+    engine_->runner_->run(*impl_->device_state, *impl_->state, ins);
+  } else {
+    ex.run(*impl_->state, ins);
+  }
   std::map<std::string, HostTensor> outs;
   for (int id : net.outputs()) {
     const engine::Value& v = ex.value(*impl_->state, id);

@@ -52,7 +52,7 @@ const Value& Executor::value(const State& state, int tensor) const {
   return state.values.at(tensor);
 }
 
-void Executor::run(State& state, const std::vector<Input>& inputs, const Observer& observer) const {
+void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const {
   std::vector<char> given(network_.tensors().size(), 0);
   for (const Input& in : inputs) {
     const Tensor& decl = network_.tensor(in.tensor);
@@ -78,23 +78,37 @@ void Executor::run(State& state, const std::vector<Input>& inputs, const Observe
   for (int id : network_.inputs()) {
     if (!given[id]) throw InvalidArgument("missing input '" + network_.tensor(id).name + "'");
   }
+}
 
+void Executor::prepare_node(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs) const {
+  const Node& node = network_.nodes()[n];
+  ins.clear();
+  outs.clear();
+  for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : &value(state, id));
+  for (int id : node.outputs) outs.push_back(&state.values[id]);
+  auto specs = layers_[n]->infer(ins);
+  if (specs.size() != outs.size()) {
+    throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
+  }
+  for (size_t o = 0; o < outs.size(); ++o) outs[o]->reset(specs[o].first, specs[o].second);
+}
+
+void Executor::run_node(State& state, int n) const {
+  std::vector<const Value*> ins;
+  std::vector<Value*> outs;
+  prepare_node(state, n, ins, outs);
+  layers_[n]->run(ins, outs);
+}
+
+void Executor::run(State& state, const std::vector<Input>& inputs, const Observer& observer) const {
+  bind_inputs(state, inputs);
   std::vector<const Value*> ins;
   std::vector<Value*> outs;
   for (int n : order_) {
-    const Node& node = network_.nodes()[n];
-    ins.clear();
-    outs.clear();
-    for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : &value(state, id));
-    for (int id : node.outputs) outs.push_back(&state.values[id]);
-    const Layer& layer = *layers_[n];
-    auto specs = layer.infer(ins);
-    if (specs.size() != outs.size()) {
-      throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
-    }
-    for (size_t o = 0; o < outs.size(); ++o) outs[o]->reset(specs[o].first, specs[o].second);
-    layer.run(ins, outs);
+    prepare_node(state, n, ins, outs);
+    layers_[n]->run(ins, outs);
     if (observer) {
+      const Node& node = network_.nodes()[n];
       for (size_t o = 0; o < outs.size(); ++o) observer(node.outputs[o], *outs[o]);
     }
   }

@@ -46,6 +46,14 @@ class Executor {
   // non-batch dimensions are checked against the network's declaration.
   void run(State& state, const std::vector<Input>& inputs, const Observer& observer = nullptr) const;
 
+  // The two steps of run(), for device runners that execute some nodes
+  // elsewhere: bind_inputs checks and copies the inputs into the state;
+  // prepare_node sizes node n's outputs with its layer's infer() and returns
+  // its inputs/outputs; run_node runs node n's layer on the host.
+  void bind_inputs(State& state, const std::vector<Input>& inputs) const;
+  void prepare_node(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs) const;
+  void run_node(State& state, int n) const;
+
   // Shapes of every tensor (by id) when dynamic input dimensions are `batch`,
   // computed with the layers' infer() only (no arithmetic on activations).
   std::vector<Shape> infer_shapes(int64_t batch) const;

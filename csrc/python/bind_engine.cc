@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "engine/device_runner.h"
 #include "int8rt/builder.h"
 #include "int8rt/engine.h"
 #include "int8rt/error.h"
@@ -51,6 +52,10 @@ py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
 }  // namespace
 
 void bind_engine(py::module_& m) {
+  m.def("known_devices", &engine::known_devices,
+        "'cpu' and the devices this build has a backend for (usable or not).");
+  m.def("require_device", &engine::require_device, py::arg("device"),
+        "Raises NotSupportedError saying why `device` cannot run engines here.");
   py::class_<ExecutionContext>(m, "ExecutionContext")
       .def("run",
            [](ExecutionContext& ctx, const py::dict& inputs) {
@@ -75,6 +80,8 @@ void bind_engine(py::module_& m) {
       .def_property_readonly("output_names", &Engine::output_names)
       .def("tensor_shape", &Engine::tensor_shape, py::arg("name"))
       .def_property_readonly("metadata", &Engine::metadata)
+      .def_property_readonly("device", &Engine::device)
+      .def_property_readonly("device_name", &Engine::device_name)
       .def("network", &Engine::network, py::return_value_policy::copy)
       .def("layers",
            [](const Engine& e) {
@@ -93,7 +100,8 @@ void bind_engine(py::module_& m) {
 
   py::class_<Builder>(m, "Builder")
       .def(py::init([](const Network& network, const std::string& precision,
-                       const std::map<std::string, std::string>& layer_precisions, bool optimize) {
+                       const std::map<std::string, std::string>& layer_precisions, bool optimize,
+                       const std::string& device) {
              BuilderConfig config;
              if (precision == "int8") {
                config.precision = Precision::kInt8;
@@ -104,10 +112,11 @@ void bind_engine(py::module_& m) {
              }
              config.layer_precisions = layer_precisions;
              config.optimize = optimize;
+             config.device = device;
              return std::make_unique<Builder>(network, config);
            }),
            py::arg("network"), py::arg("precision") = "int8", py::arg("layer_precisions") = std::map<std::string, std::string>{},
-           py::arg("optimize") = true, py::call_guard<py::gil_scoped_release>())
+           py::arg("optimize") = true, py::arg("device") = "cpu", py::call_guard<py::gil_scoped_release>())
       .def("input_names", &Builder::input_names)
       .def("calibration_tensors", &Builder::calibration_tensors)
       .def("report", &Builder::report)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from . import calib, kernels, onnx
 from ._core import get_num_threads, set_num_threads
 from ._errors import Error, FormatError, InvalidArgumentError, NotSupportedError
-from .builder import BuilderConfig, build_engine
+from .builder import BuilderConfig, build_engine, devices
 from .calibrator import (
     CalibrationAlgoType,
     EntropyCalibrator,
@@ -60,6 +60,7 @@ __all__ = [
     "build_engine",
     "calib",
     "create_network",
+    "devices",
     "export_qdq",
     "get_max_isa",
     "get_num_threads",

@@ -26,7 +26,7 @@ from .engine import Engine
 from .kernels import get_max_isa, set_max_isa
 from .network import Network
 
-__all__ = ["BuilderConfig", "build_engine"]
+__all__ = ["BuilderConfig", "build_engine", "devices"]
 
 logger = logging.getLogger("int8rt")
 
@@ -43,8 +43,12 @@ class BuilderConfig:
             subclass, ...), as TensorRT's ``config.int8_calibrator``.
         layer_precisions: layer (node) name -> ``"fp32"`` keeps that layer in
             float32 (TensorRT's per-layer precision).
-        device: ``"cpu"``; ``"cuda"`` is not available in this build (the CUDA
-            kernels are not yet wired into the engine).
+        device: ``"cpu"`` or ``"cuda"`` (int8 conv / GEMM / quantize on the
+            GPU's DP4A kernels, the other layers on the host). ``"cuda"``
+            needs an int8rt built with the CUDA backend and a GPU
+            (:func:`int8rt.devices` says what this build has); otherwise
+            NotSupportedError is raised before any calibration. Calibration
+            runs on the CPU either way.
         max_isa: cap on the CPU kernels chosen (``"ref"``, ``"avx2"``,
             ``"avxvnni"``, ``"avx512vnni"``, ``"amx"``) while building;
             engines pick kernels again when loaded.
@@ -63,6 +67,21 @@ class BuilderConfig:
     optimize: bool = True
     progress: bool = False
     batch_size: Optional[int] = None
+
+
+def devices() -> dict[str, str]:
+    """The devices this int8rt build knows, each mapped to ``"available"`` or
+    to the reason it cannot run engines here (no GPU, no driver...)."""
+    out: dict[str, str] = {}
+    for device in _core.known_devices():
+        try:
+            _core.require_device(device)
+            out[device] = "available"
+        except _core.NotSupportedError as e:
+            out[device] = str(e)
+    if "cuda" not in out:
+        out["cuda"] = "not built (the CUDA backend needs INT8RT_WITH_CUDA=on and nvcc at build time)"
+    return out
 
 
 def _to_network(model: ModelSource, batch_size: Optional[int]) -> Network:
@@ -117,14 +136,13 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     config = config or BuilderConfig()
     if config.precision not in ("int8", "fp32"):
         raise ValueError(f"precision must be 'int8' or 'fp32', got {config.precision!r}")
-    if config.device != "cpu":
-        raise _core.NotSupportedError(
-            f"device {config.device!r} is not available: this int8rt runs engines on the CPU only")
+    _core.require_device(config.device)  # NotSupportedError saying why, before any work
     if config.precision == "int8" and config.calibrator is None:
         raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32')")
     network = _to_network(model, config.batch_size)
     with _build_settings(config):
-        builder = _core.Builder(network, config.precision, dict(config.layer_precisions or {}), config.optimize)
+        builder = _core.Builder(network, config.precision, dict(config.layer_precisions or {}), config.optimize,
+                                config.device)
         scales: dict[str, float] = {}
         if config.precision == "int8":
             scales = _calibrate(builder, config.calibrator, config.progress)

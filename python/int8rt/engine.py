@@ -87,6 +87,16 @@ class Engine:
     def precision(self) -> str:
         return self.metadata.get("precision", "")
 
+    @property
+    def device(self) -> str:
+        """Where the engine runs: ``"cpu"`` or ``"cuda"``."""
+        return str(self._native.device)
+
+    @property
+    def device_name(self) -> str:
+        """The device in words, e.g. ``"cuda:0 (NVIDIA H100 80GB HBM3)"``."""
+        return str(self._native.device_name)
+
     def layers(self) -> list[dict[str, str]]:
         """One dict per layer in run order: name, op, precision, detail (kernel)."""
         return list(self._native.layers())
@@ -112,5 +122,5 @@ class Engine:
         return self.create_execution_context().run(inputs)
 
     def __repr__(self) -> str:
-        return (f"Engine(precision={self.precision!r}, inputs={self.input_names}, "
+        return (f"Engine(precision={self.precision!r}, device={self.device!r}, inputs={self.input_names}, "
                 f"outputs={self.output_names}, layers={len(self.layers())})")

@@ -28,6 +28,10 @@ struct BuilderConfig {
   // Layer (node) name -> "fp32" keeps that layer in float32.
   std::map<std::string, std::string> layer_precisions;
   bool optimize = true;  // run the graph passes (BN folding, fusions, ...)
+  // Where the engine runs: "cpu" or "cuda" (a build with the CUDA backend and
+  // a GPU; the Builder refuses other devices with NotSupported before any
+  // calibration). Calibration itself runs on the CPU either way.
+  std::string device = "cpu";
 };
 
 // The IInt8EntropyCalibrator2 contract in C++: build_engine() calls it on the

@@ -18,6 +18,7 @@ namespace int8rt {
 
 namespace engine {
 class Executor;
+class DeviceRunner;
 }
 
 // Caller-owned, contiguous float32 input (row-major, the network's layout).
@@ -59,7 +60,9 @@ class ExecutionContext {
 class Engine : public std::enable_shared_from_this<Engine> {
  public:
   // Wraps an already lowered network (the Builder's output). Creating the
-  // layers packs weights for the kernels this CPU supports.
+  // layers packs weights for the kernels this CPU supports. metadata
+  // "device" picks where it runs: "cpu" (default) or "cuda" (needs a build
+  // with the CUDA backend and a GPU: NotSupported otherwise).
   static std::shared_ptr<Engine> create(Network network, std::map<std::string, std::string> metadata = {});
   static std::shared_ptr<Engine> deserialize(const std::string& bytes, const std::string& what = "engine bytes");
   static std::shared_ptr<Engine> load(const std::string& path);
@@ -73,6 +76,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // Declared shape of an input or output (-1: dynamic batch).
   std::vector<int64_t> tensor_shape(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // "cpu" or "cuda"; device_name() adds which one, e.g. "cuda:0 (NVIDIA ...)".
+  const std::string& device() const { return device_; }
+  std::string device_name() const;
   const Network& network() const;
   std::vector<LayerInfo> layers() const;
 
@@ -84,6 +90,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Engine() = default;
   friend class ExecutionContext;
   std::unique_ptr<engine::Executor> executor_;
+  std::unique_ptr<engine::DeviceRunner> runner_;  // null on the CPU
+  std::string device_ = "cpu";
   std::map<std::string, std::string> metadata_;
 };
 

@@ -1,10 +1,9 @@
-// Host API of the CUDA backend (cuda_backend.h): CUDA runtime calls, error
-// translation into int8rt's exception types, weight upload, launches. The
-// kernels themselves are in the other .cu files of this folder. CUDA only:
-// this file has no C++ (emulated) form.
+// Host API of the CUDA backend (cuda_backend.h): weight packing and upload,
+// argument checks, launches. Runtime calls (memory, copies, errors) go
+// through device_runtime.h, so this file compiles both with nvcc (the real
+// backend) and as C++ over the emulated runtime (tests); the kernels
+// themselves are in the other .cu files of this folder.
 #include "kernels/cuda/cuda_backend.h"
-
-#include <cuda_runtime.h>
 
 #include <cstring>
 #include <limits>
@@ -18,20 +17,6 @@ namespace int8rt {
 namespace kernels {
 namespace cuda {
 namespace {
-
-std::string cuda_message(cudaError_t err) {
-  return std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
-}
-
-// Throws Error for a failed runtime call (clearing the error state).
-void check(cudaError_t err, const std::string& what) {
-  if (err == cudaSuccess) return;
-  cudaGetLastError();
-  throw Error("CUDA " + what + " failed (" + cuda_message(err) + ")");
-}
-
-// After a launch: a bad configuration is reported here, a kernel fault at synchronize().
-void check_launch(const char* what) { check(cudaGetLastError(), std::string("launch of ") + what); }
 
 cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
 
@@ -56,97 +41,44 @@ Epilogue device_epilogue(const Requant& rq, const DeviceBuffer& scale, const Dev
 
 }  // namespace
 
-int device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  return n;
-}
+int device_count() { return runtime::device_count(); }
 
-DeviceInfo require_device(int index) {
-  int n = 0;
-  const cudaError_t err = cudaGetDeviceCount(&n);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    if (err == cudaErrorNoDevice) throw NotSupported("CUDA: no CUDA GPU available");
-    if (err == cudaErrorInsufficientDriver) {
-      throw NotSupported(
-          "CUDA: no usable NVIDIA driver (missing or older than the CUDA runtime int8rt was "
-          "built with)");
-    }
-    throw NotSupported("CUDA: cannot query devices (" + cuda_message(err) + ")");
-  }
-  if (n == 0) throw NotSupported("CUDA: no CUDA GPU available");
-  if (index < 0 || index >= n) {
-    throw NotSupported("CUDA: device " + std::to_string(index) + " requested, " +
-                       std::to_string(n) + " present");
-  }
-  cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, index), "cudaGetDeviceProperties");
-  DeviceInfo info;
-  info.index = index;
-  info.name = prop.name;
-  info.major = prop.major;
-  info.minor = prop.minor;
-  info.total_bytes = prop.totalGlobalMem;
-  info.multiprocessors = prop.multiProcessorCount;
-  if (info.major * 10 + info.minor < 61) {
-    throw NotSupported("CUDA: device " + std::to_string(index) + " (" + info.name + ", sm_" +
-                       std::to_string(info.major) + std::to_string(info.minor) +
-                       ") has no DP4A; int8rt's CUDA kernels need sm_61 or newer");
-  }
-  check(cudaSetDevice(index), "cudaSetDevice");
-  return info;
-}
+DeviceInfo require_device(int index) { return runtime::select_device(index); }
 
-DeviceBuffer::DeviceBuffer(size_t bytes, const char* what) : bytes_(bytes) {
-  const cudaError_t err = cudaMalloc(&ptr_, bytes);
-  if (err == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
-    ptr_ = nullptr;
-    throw Error("CUDA: out of device memory allocating " + std::to_string(bytes) + " bytes for " +
-                what);
-  }
-  check(err, std::string("cudaMalloc for ") + what);
-}
+DeviceBuffer::DeviceBuffer(size_t bytes, const char* what)
+    : ptr_(runtime::allocate(bytes, what)), bytes_(bytes) {}
 
-DeviceBuffer::~DeviceBuffer() {
-  if (ptr_) cudaFree(ptr_);
-}
+DeviceBuffer::~DeviceBuffer() { runtime::release(ptr_); }
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& o) noexcept
     : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
   if (this != &o) {
-    if (ptr_) cudaFree(ptr_);
+    runtime::release(ptr_);
     ptr_ = std::exchange(o.ptr_, nullptr);
     bytes_ = std::exchange(o.bytes_, 0);
   }
   return *this;
 }
 
-void DeviceBuffer::upload(const void* host, size_t bytes) {
+void DeviceBuffer::upload(const void* host, size_t bytes, void* stream) {
   if (bytes > bytes_) {
     throw InvalidArgument("DeviceBuffer.upload: " + std::to_string(bytes) + " bytes into " +
                           std::to_string(bytes_));
   }
-  check(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy host->device");
+  runtime::copy_to_device(ptr_, host, bytes, stream);
 }
 
-void DeviceBuffer::download(void* host, size_t bytes) const {
+void DeviceBuffer::download(void* host, size_t bytes, void* stream) const {
   if (bytes > bytes_) {
     throw InvalidArgument("DeviceBuffer.download: " + std::to_string(bytes) + " bytes from " +
                           std::to_string(bytes_));
   }
-  check(cudaMemcpy(host, ptr_, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy device->host");
+  runtime::copy_to_host(host, ptr_, bytes, stream);
 }
 
-void synchronize(void* stream, const char* what) {
-  check(cudaStreamSynchronize(as_stream(stream)), std::string("execution of ") + what);
-}
+void synchronize(void* stream, const char* what) { runtime::synchronize(stream, what); }
 
 // ---- conv ----
 
@@ -187,7 +119,7 @@ void ConvLayer::run(int batch, const int8_t* x, void* y, const int8_t* residual,
   } else {
     launch_conv_s8_dp4a(g, x, w, ep, y, as_stream(stream));
   }
-  check_launch("conv_s8");
+  runtime::check_launch("conv_s8");
 }
 
 // ---- gemm ----
@@ -213,7 +145,7 @@ void GemmLayer::run(int64_t M, const int8_t* a, void* y, const int8_t* residual,
   const Epilogue ep = device_epilogue(rq_, scale_, bias_, residual, residual_scale);
   launch_gemm_s8_dp4a(shape_, M, a, static_cast<const int32_t*>(weights_.data()), ep, y,
                       as_stream(stream));
-  check_launch("gemm_s8");
+  runtime::check_launch("gemm_s8");
 }
 
 // ---- quantize / histogram ----
@@ -224,22 +156,22 @@ void quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float scale, 
     throw InvalidArgument("cuda quantize: scale must be finite and > 0");
   }
   launch_quantize_nc4hw4(batch, C, HW, x, scale, q, as_stream(stream));
-  check_launch("quantize_nc4hw4");
+  runtime::check_launch("quantize_nc4hw4");
 }
 
 void dequantize_nc4hw4(int batch, int C, int64_t HW, const int8_t* q, float scale, float* x,
                        void* stream) {
   launch_dequantize_nc4hw4(batch, C, HW, q, scale, x, as_stream(stream));
-  check_launch("dequantize_nc4hw4");
+  runtime::check_launch("dequantize_nc4hw4");
 }
 
 AbsScan abs_max_scan(int64_t n, const float* x) {
   DeviceBuffer out(16, "abs_max_scan result");
-  check(cudaMemset(out.data(), 0, 16), "cudaMemset");
+  runtime::fill_zero(out.data(), 16, nullptr);
   uint32_t* bits = static_cast<uint32_t*>(out.data());
   auto* bad = reinterpret_cast<unsigned long long*>(static_cast<char*>(out.data()) + 8);
   launch_abs_max_scan(n, x, bits, bad, nullptr);
-  check_launch("abs_max_scan");
+  runtime::check_launch("abs_max_scan");
   synchronize(nullptr, "abs_max_scan");
   unsigned char host[16];
   out.download(host, 16);
@@ -256,10 +188,10 @@ void histogram_abs(int64_t n, const float* x, float bin_width, std::vector<uint6
   }
   const size_t bytes = counts.size() * 8;
   DeviceBuffer dev(bytes, "histogram counts");
-  check(cudaMemset(dev.data(), 0, bytes), "cudaMemset");
+  runtime::fill_zero(dev.data(), bytes, nullptr);
   launch_histogram_abs(n, x, 1.0f / bin_width, static_cast<int>(counts.size()),
                        static_cast<unsigned long long*>(dev.data()), nullptr);
-  check_launch("histogram_abs");
+  runtime::check_launch("histogram_abs");
   synchronize(nullptr, "histogram_abs");
   std::vector<uint64_t> add(counts.size());
   dev.download(add.data(), bytes);

@@ -1,9 +1,11 @@
 // Host API of the CUDA backend: device discovery with clear errors, device
-// memory, and packed int8 layers that run the DP4A kernels (cuda_kernels.h).
-// This is what an engine integration (device="cuda") calls; it holds no
-// graph logic. Built only when CMake enables CUDA (INT8RT_WITH_CUDA), which
-// defines INT8RT_HAVE_CUDA_KERNELS on the int8rt target; plain C++ headers
-// only, so any translation unit may include it.
+// memory, streams, and packed int8 layers that run the DP4A kernels
+// (cuda_kernels.h). The engine's CUDA runner (engine/cuda/) calls it; it
+// holds no graph logic. Built into libint8rt only when CMake enables CUDA
+// (INT8RT_WITH_CUDA), which defines INT8RT_HAVE_CUDA_KERNELS on the int8rt
+// target; the tests also build it as C++ over the emulated runtime
+// (device_runtime.h). Plain C++ headers only, so any translation unit may
+// include it.
 //
 // Errors: no CUDA driver, no device, or a device without DP4A (compute
 // capability < 6.1) -> int8rt::NotSupported naming the reason; out of device
@@ -18,20 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/device_runtime.h"
 #include "kernels/kernel_types.h"
 #include "kernels/requant_params.h"
 
 namespace int8rt {
 namespace kernels {
 namespace cuda {
-
-struct DeviceInfo {
-  int index = 0;
-  std::string name;
-  int major = 0, minor = 0;  // compute capability
-  size_t total_bytes = 0;    // device memory
-  int multiprocessors = 0;
-};
 
 // Number of usable CUDA devices; 0 when there is no driver or no device
 // (never throws).
@@ -54,8 +49,10 @@ class DeviceBuffer {
 
   void* data() const { return ptr_; }
   size_t bytes() const { return bytes_; }
-  void upload(const void* host, size_t bytes);  // synchronous; bytes <= this->bytes()
-  void download(void* host, size_t bytes) const;
+  // bytes <= this->bytes(); ordered on `stream` (runtime::copy_to_device /
+  // copy_to_host: upload may return before the copy lands, download waits).
+  void upload(const void* host, size_t bytes, void* stream = nullptr);
+  void download(void* host, size_t bytes, void* stream = nullptr) const;
 
  private:
   void* ptr_ = nullptr;
@@ -65,6 +62,19 @@ class DeviceBuffer {
 // Waits for all work on `stream` (nullptr: the default stream) and throws
 // Error naming `what` if a launch or kernel failed.
 void synchronize(void* stream, const char* what);
+
+// An owned stream (move-only); handle() is what run() and the copies take.
+class Stream {
+ public:
+  Stream() : handle_(runtime::create_stream()) {}
+  ~Stream() { runtime::destroy_stream(handle_); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  void* handle() const { return handle_; }
+
+ private:
+  void* handle_;
+};
 
 // A conv layer packed for the GPU (weights, per-channel scale and bias).
 // Depthwise shapes use the depthwise kernel, all others the DP4A implicit GEMM.

@@ -1,0 +1,234 @@
+// The CUDA device runner (engine/device_runner.h): runs an INT8 engine's
+// lowered network with the DP4A kernels of kernels/cuda through the backend
+// API (cuda_backend.h). Registered as device "cuda" when the backend is
+// compiled in (INT8RT_WITH_CUDA); the tests also build it over the emulated
+// runtime (kernels/cuda/device_runtime.h), which runs the same code on the
+// CPU.
+//
+// What runs where (decided once per engine, shown by `inspect`):
+//   int8rt.QConv                -> cuda conv (DP4A implicit GEMM; depthwise kernel)
+//   int8rt.QGemm (rank-2 input) -> cuda gemm (DP4A)
+//   int8rt.Quantize/Dequantize of rank-4 tensors -> cuda quantize / dequantize
+//   everything else             -> the host layer of the CPU engine ("host
+//                                  fallback"), the FP32 fallback the CUDA
+//                                  issue allows for pooling, add and concat.
+// Every tensor lives where it was produced and is copied (and re-laid-out:
+// int8 rank-4 tensors are NHWC on the host and NC/4HW4 on the device) only
+// when a consumer on the other side needs it. Because the CUDA kernels equal
+// the reference kernels bit for bit, an engine on CUDA gives the same bytes
+// as the same engine on the CPU.
+//
+// Each execution context owns a stream and its device buffers (they only
+// grow); contexts run concurrently. Device 0 only.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/nc4hw4_host.h"
+#include "engine/device_runner.h"
+#include "engine/ops/int8/qlinear_params.h"
+#include "int8rt/error.h"
+#include "kernels/cuda/cuda_backend.h"
+
+namespace int8rt {
+namespace engine {
+namespace cuda {
+namespace {
+
+namespace kc = kernels::cuda;
+
+enum class Where { kHost, kConv, kGemm, kQuantize, kDequantize };
+
+struct NodePlan {
+  Where where = Where::kHost;
+  std::string why;  // why a QConv/QGemm stayed on the host
+  std::unique_ptr<kc::ConvLayer> conv;
+  std::unique_ptr<kc::GemmLayer> gemm;
+  bool has_residual = false;
+  float residual_scale = 0.f;
+  float scale = 0.f;  // Quantize / Dequantize
+};
+
+// Device layout of a tensor: int8 rank 4 is NC/4HW4, everything else the host bytes.
+bool is_nc4hw4(const Value& v) { return v.dtype() == DataType::kInt8 && v.shape().size() == 4; }
+
+size_t device_bytes(const Value& v) {
+  if (!is_nc4hw4(v)) return v.nbytes();
+  const Shape& s = v.shape();
+  return static_cast<size_t>(nc4hw4_bytes(s[0], s[1] * s[2], s[3]));
+}
+
+struct CudaState : DeviceRunner::State {
+  kc::Stream stream;
+  std::vector<kc::DeviceBuffer> buffers;     // by tensor id
+  std::vector<char> on_host, on_device;      // validity, by tensor id
+  std::vector<int8_t> staging;               // layout conversions
+};
+
+class CudaRunner : public DeviceRunner {
+ public:
+  explicit CudaRunner(const Executor& ex) : ex_(ex), info_(kc::require_device(0)) {
+    const Network& net = ex.network();
+    plan_.resize(net.nodes().size());
+    for (int n : ex.order()) plan_node(net, net.nodes()[n], plan_[n]);
+  }
+
+  std::unique_ptr<State> make_state() const override {
+    auto s = std::make_unique<CudaState>();
+    const size_t tensors = ex_.network().tensors().size();
+    s->buffers.resize(tensors);
+    s->on_host.assign(tensors, 0);
+    s->on_device.assign(tensors, 0);
+    return s;
+  }
+
+  void run(State& base, Executor::State& host, const std::vector<Executor::Input>& inputs) const override {
+    auto& st = static_cast<CudaState&>(base);
+    const Network& net = ex_.network();
+    ex_.bind_inputs(host, inputs);
+    for (size_t t = 0; t < st.on_host.size(); ++t) {
+      st.on_host[t] = net.tensors()[t].is_constant ? 1 : 0;
+      st.on_device[t] = 0;
+    }
+    for (const auto& in : inputs) st.on_host[in.tensor] = 1;
+
+    std::vector<const Value*> ins;
+    std::vector<Value*> outs;
+    for (int n : ex_.order()) {
+      const Node& node = net.nodes()[n];
+      const NodePlan& p = plan_[n];
+      ex_.prepare_node(host, n, ins, outs);
+      if (p.where == Where::kHost) {
+        for (int id : node.inputs) if (id >= 0) to_host(st, host, id);
+        ex_.layer(n).run(ins, outs);
+        for (int id : node.outputs) mark(st, id, /*host=*/true);
+        continue;
+      }
+      to_device(st, host, node.inputs[0]);  // inputs 1 and 2 (weights, bias) are packed in the layer
+      if (p.has_residual) to_device(st, host, node.inputs[3]);
+      const int y_id = node.outputs[0];
+      void* y = device_buffer(st, y_id, device_bytes(*outs[0]));
+      const void* x = st.buffers[node.inputs[0]].data();
+      const Shape& xs = ins[0]->shape();
+      switch (p.where) {
+        case Where::kConv: {
+          const int8_t* residual = p.has_residual ? static_cast<const int8_t*>(st.buffers[node.inputs[3]].data()) : nullptr;
+          p.conv->run(static_cast<int>(xs[0]), static_cast<const int8_t*>(x), y, residual, p.residual_scale,
+                      st.stream.handle());
+          break;
+        }
+        case Where::kGemm:
+          p.gemm->run(ins[0]->numel() / xs.back(), static_cast<const int8_t*>(x), y, nullptr, 0.f, st.stream.handle());
+          break;
+        case Where::kQuantize:  // float NCHW -> int8 NC/4HW4
+          kc::quantize_nc4hw4(static_cast<int>(xs[0]), static_cast<int>(xs[1]), xs[2] * xs[3],
+                              static_cast<const float*>(x), p.scale, static_cast<int8_t*>(y), st.stream.handle());
+          break;
+        case Where::kDequantize:  // int8 NC/4HW4 ([N,H,W,C]) -> float NCHW
+          kc::dequantize_nc4hw4(static_cast<int>(xs[0]), static_cast<int>(xs[3]), xs[1] * xs[2],
+                                static_cast<const int8_t*>(x), p.scale, static_cast<float*>(y), st.stream.handle());
+          break;
+        case Where::kHost:
+          break;
+      }
+      mark(st, y_id, /*host=*/false);
+    }
+    for (int id : net.outputs()) to_host(st, host, id);
+    kc::synchronize(st.stream.handle(), "the engine on CUDA");
+  }
+
+  std::string describe(int node) const override {
+    const NodePlan& p = plan_[node];
+    switch (p.where) {
+      case Where::kConv:
+        return p.conv->shape().is_depthwise() ? "cuda depthwise conv (NC/4HW4)" : "cuda dp4a implicit-gemm conv (NC/4HW4)";
+      case Where::kGemm: return "cuda dp4a gemm";
+      case Where::kQuantize: return "cuda quantize NCHW -> NC/4HW4";
+      case Where::kDequantize: return "cuda dequantize NC/4HW4 -> NCHW";
+      case Where::kHost: break;
+    }
+    std::string d = "host fallback: " + ex_.layer(node).describe();
+    return p.why.empty() ? d : d + " (" + p.why + ")";
+  }
+
+  std::string device_name() const override { return "cuda:" + std::to_string(info_.index) + " (" + info_.name + ")"; }
+
+ private:
+  void plan_node(const Network& net, const Node& node, NodePlan& p) const {
+    auto input_rank = [&](size_t i) { return net.tensor(node.inputs[i]).shape.size(); };
+    if (node.op == "int8rt.QConv") {
+      QConvParams q = qconv_params(net, node);
+      try {
+        p.conv = std::make_unique<kc::ConvLayer>(q.shape, q.weights, q.requant);
+      } catch (const NotSupported& e) {
+        p.why = e.what();
+        return;
+      }
+      p.where = Where::kConv;
+      p.has_residual = q.has_residual;
+      p.residual_scale = q.residual_scale;
+    } else if (node.op == "int8rt.QGemm" && input_rank(0) != 4) {
+      QGemmParams q = qgemm_params(net, node);
+      p.gemm = std::make_unique<kc::GemmLayer>(q.shape, q.weights, q.requant);
+      p.where = Where::kGemm;
+    } else if ((node.op == "int8rt.Quantize" || node.op == "int8rt.Dequantize") && input_rank(0) == 4) {
+      p.where = node.op == "int8rt.Quantize" ? Where::kQuantize : Where::kDequantize;
+      p.scale = static_cast<float>(node.attrs.get_float("scale", 0.0));
+    }
+  }
+
+  static void mark(CudaState& st, int id, bool host) {
+    st.on_host[id] = host ? 1 : 0;
+    st.on_device[id] = host ? 0 : 1;
+  }
+
+  static void* device_buffer(CudaState& st, int id, size_t bytes) {
+    kc::DeviceBuffer& b = st.buffers[id];
+    if (b.bytes() < bytes || !b.data()) b = kc::DeviceBuffer(bytes ? bytes : 4, "an activation");
+    return b.data();
+  }
+
+  // Makes tensor `id` valid on the device (uploading, NHWC -> NC/4HW4 for int8 rank 4).
+  void to_device(CudaState& st, Executor::State& host, int id) const {
+    if (st.on_device[id]) return;
+    const Value& v = ex_.value(host, id);
+    void* dst = device_buffer(st, id, device_bytes(v));
+    if (is_nc4hw4(v)) {
+      const Shape& s = v.shape();
+      st.staging.resize(device_bytes(v));
+      nhwc_to_nc4hw4(s[0], s[1] * s[2], s[3], v.data<int8_t>(), st.staging.data());
+      kc::runtime::copy_to_device(dst, st.staging.data(), st.staging.size(), st.stream.handle());
+    } else {
+      kc::runtime::copy_to_device(dst, v.data<char>(), v.nbytes(), st.stream.handle());
+    }
+    st.on_device[id] = 1;
+  }
+
+  // Makes tensor `id` valid on the host (waits for the stream).
+  void to_host(CudaState& st, Executor::State& host, int id) const {
+    if (st.on_host[id]) return;
+    Value& v = host.values.at(id);  // sized by prepare_node of its producer
+    if (is_nc4hw4(v)) {
+      const Shape& s = v.shape();
+      st.staging.resize(device_bytes(v));
+      kc::runtime::copy_to_host(st.staging.data(), st.buffers[id].data(), st.staging.size(), st.stream.handle());
+      nc4hw4_to_nhwc(s[0], s[1] * s[2], s[3], st.staging.data(), v.data<int8_t>());
+    } else {
+      kc::runtime::copy_to_host(v.data<char>(), st.buffers[id].data(), v.nbytes(), st.stream.handle());
+    }
+    st.on_host[id] = 1;
+  }
+
+  const Executor& ex_;
+  kc::DeviceInfo info_;
+  std::vector<NodePlan> plan_;  // by node id
+};
+
+INT8RT_REGISTER_DEVICE(
+    "cuda", [](const Executor& ex) -> std::unique_ptr<DeviceRunner> { return std::make_unique<CudaRunner>(ex); },
+    [] { kc::require_device(0); });
+
+}  // namespace
+}  // namespace cuda
+}  // namespace engine
+}  // namespace int8rt

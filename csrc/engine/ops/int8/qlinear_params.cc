@@ -1,0 +1,109 @@
+// Reading int8rt.QConv / int8rt.QGemm nodes (qlinear_params.h).
+#include "engine/ops/int8/qlinear_params.h"
+
+#include <cmath>
+#include <vector>
+
+#include "engine/layer.h"
+#include "engine/ops/int8/window_attrs.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+using kernels::OutputType;
+
+kernels::Requant requant_from_attrs(const Network& net, const Node& node, int64_t channels, OutputType out) {
+  std::vector<double> w_scales_d = node.attrs.get_floats("w_scales", {});
+  if (static_cast<int64_t>(w_scales_d.size()) != channels) {
+    throw InvalidArgument(layer_error_prefix(node) + "needs one weight scale per output channel");
+  }
+  std::vector<float> w_scales(w_scales_d.begin(), w_scales_d.end());
+  const float* bias = nullptr;
+  if (has_input(node, 2)) {
+    const Tensor& b = constant_input(net, node, 2, "bias");
+    if (static_cast<int64_t>(b.f32.size()) != channels) {
+      throw InvalidArgument(layer_error_prefix(node) + "bias needs one value per output channel");
+    }
+    bias = b.f32.data();
+  }
+  std::string act = node.attrs.get_string("act", "none");
+  kernels::Activation kind = kernels::Activation::kNone;
+  float lo = static_cast<float>(node.attrs.get_float("act_min", -INFINITY));
+  float hi = static_cast<float>(node.attrs.get_float("act_max", INFINITY));
+  if (act == "relu") {
+    kind = kernels::Activation::kRelu;
+  } else if (act == "clip") {
+    kind = kernels::Activation::kClip;
+  } else if (act != "none") {
+    throw NotSupported(layer_error_prefix(node) + "activation '" + act + "' has no int8 epilogue");
+  }
+  float s_in = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
+  float s_out = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
+  return kernels::make_requant(s_in, w_scales.data(), channels, bias, s_out, out, kind, lo, hi);
+}
+
+}  // namespace
+
+QConvParams qconv_params(const Network& net, const Node& node) {
+  QConvParams p;
+  kernels::ConvShape& shape = p.shape;
+  const Tensor& w = constant_input(net, node, 1, "weights");
+  if (w.dtype != DataType::kInt8 || w.shape.size() != 4) {
+    throw InvalidArgument(layer_error_prefix(node) + "weights must be int8 OIHW");
+  }
+  const Tensor& x = net.tensor(node.inputs[0]);
+  if (x.shape.size() != 4) throw InvalidArgument(layer_error_prefix(node) + "input must be NHWC rank 4");
+  read_window_attrs(node, {w.shape[2], w.shape[3]}, shape);
+  auto dl = node.attrs.get_ints("dilations", {1, 1});
+  if (dl.size() != 2) throw InvalidArgument(layer_error_prefix(node) + "dilations need 2 values");
+  shape.H = static_cast<int>(x.shape[1]);
+  shape.W = static_cast<int>(x.shape[2]);
+  shape.C = static_cast<int>(x.shape[3]);
+  shape.K = static_cast<int>(w.shape[0]);
+  shape.dilation_h = static_cast<int>(dl[0]);
+  shape.dilation_w = static_cast<int>(dl[1]);
+  shape.groups = static_cast<int>(node.attrs.get_int("group", 1));
+  try {
+    shape.validate();
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(layer_error_prefix(node) + e.what());
+  }
+  // The kernels read K * C/groups * R * S weights: the weight tensor must
+  // hold exactly that (an engine file with a changed attribute otherwise
+  // makes packing read past the weights).
+  const std::vector<int64_t> oihw = {shape.K, shape.c_per_group(), shape.R, shape.S};
+  if (w.shape != oihw) {
+    throw InvalidArgument(layer_error_prefix(node) + "weights of shape " + shape_str(w.shape) +
+                          " do not match K, C/group and kernel_shape " + shape_str(oihw));
+  }
+  p.weights = w.i8.data();
+  p.requant = requant_from_attrs(net, node, shape.K, OutputType::kInt8);
+  if (has_input(node, 3)) {  // fused residual: s_res / s_out, added before the clamp
+    float s_res = static_cast<float>(node.attrs.get_float("residual_scale", 0.0));
+    float s_out = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
+    if (!(s_res > 0.f)) throw InvalidArgument(layer_error_prefix(node) + "residual_scale must be > 0");
+    p.has_residual = true;
+    p.residual_scale = kernels::residual_multiplier(s_res, s_out);
+  }
+  return p;
+}
+
+QGemmParams qgemm_params(const Network& net, const Node& node) {
+  QGemmParams p;
+  const Tensor& w = constant_input(net, node, 1, "weights");
+  if (w.dtype != DataType::kInt8 || w.shape.size() != 2) {
+    throw InvalidArgument(layer_error_prefix(node) + "weights must be int8 [N][K]");
+  }
+  p.shape.N = static_cast<int>(w.shape[0]);
+  p.shape.K = static_cast<int>(w.shape[1]);
+  p.shape.validate();
+  p.weights = w.i8.data();
+  p.out = node.attrs.get_float("out_scale", 0.0) > 0.0 ? OutputType::kInt8 : OutputType::kFloat32;
+  p.requant = requant_from_attrs(net, node, p.shape.N, p.out);
+  return p;
+}
+
+}  // namespace engine
+}  // namespace int8rt
