@@ -63,6 +63,7 @@ def test_inspect_and_bench(built: tuple[Path, Path], capsys: pytest.CaptureFixtu
     assert main(["inspect", str(engine)]) == 0
     text = capsys.readouterr().out
     assert "int8rt.QConv" in text and "int8" in text and "activation scales" in text
+    assert "device: cpu" in text
     assert main(["bench", str(engine), "--batch-size", "2", "--iterations", "5", "--duration", "0", "--warmup", "1"]) == 0
     text = capsys.readouterr().out
     assert "latency ms" in text and "throughput" in text
@@ -74,6 +75,16 @@ def test_errors_are_reported_not_raised(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["inspect", str(bad)]) == 1
     assert "not an int8rt engine file" in capsys.readouterr().err
     assert main(["build", str(MODEL_PATH), "-o", str(tmp_path / "x.i8rt")]) != 0
+
+
+@pytest.mark.skipif(int8rt.devices()["cuda"] == "available", reason="a usable CUDA device is present")
+def test_build_for_an_unusable_device_says_why(tmp_path: Path, calib_npz: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.i8rt"
+    assert main(["build", str(MODEL_PATH), "--calib-data", str(calib_npz), "--device", "cuda",
+                 "-o", str(out), "--no-progress"]) == 1
+    assert int8rt.devices()["cuda"] in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_quickstart_console_script() -> None:

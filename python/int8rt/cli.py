@@ -28,6 +28,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from int8rt.data_calibrator import load_calibration_data, make_calibrator
 
     config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
+                                  device=args.device,
                                   progress=not args.no_progress and sys.stderr.isatty(),
                                   layer_precisions={name: "fp32" for name in args.fp32_layers or []})
     if args.precision == "int8":
@@ -115,6 +116,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     print(f"engine: {args.engine}")
     for key in ("precision", "int8rt_version"):
         print(f"  {key}: {engine.metadata.get(key, '')}")
+    print(f"  device: {engine.device_name}")
     for name in engine.input_names:
         print(f"  input  {name}: {engine.tensor_shape(name)}")
     for name in engine.output_names:
@@ -162,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--fp32-layers", nargs="*", help="layer names to keep in FP32")
     b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512vnni, amx)")
     b.add_argument("--threads", type=int)
+    b.add_argument("--device", default="cpu",
+                   help="where the engine runs: cpu (default) or cuda (a CUDA build of int8rt and a GPU)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(fn=_cmd_build)
 
