@@ -3,8 +3,8 @@ INT8RT_WITH_CUDA=emulated (the CUDA kernel sources, cuda_backend.cu and the
 engine's CUDA runner compiled as C++ over the emulated runtime, see
 csrc/kernels/cuda/CMakeLists.txt) into a temporary package, then, in that
 package, runs tests/test_cuda_gpu.py's engine test (digits CNN,
-BuilderConfig(device="cuda") == device="cpu" byte for byte at batch 1, 7, 64)
-and benchmarks/cuda_engine_bench.py on small ResNet-18-like and
+BuilderConfig(device="cuda") == device="cpu" byte for byte at batch 1, 7, 64),
+tests/test_cuda_device_io.py (device arrays in and out) and benchmarks/cuda_engine_bench.py on small ResNet-18-like and
 MobileNetV2-like networks, which must report identical bytes.
 
 Marked ``slow`` (a second full build of the package, several minutes on two
@@ -53,6 +53,11 @@ def test_digits_engine_on_emulated_cuda_equals_cpu(emulated_site: Path) -> None:
     r = run_in(emulated_site, ["-m", "pytest", "-q", "-p", "no:cacheprovider",
                                "tests/test_cuda_gpu.py::test_engine_on_cuda_equals_engine_on_cpu"])
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+
+
+def test_device_arrays_on_emulated_cuda(emulated_site: Path) -> None:
+    r = run_in(emulated_site, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cuda_device_io.py"])
+    assert r.returncode == 0 and "3 passed" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
 
 
 def test_engine_bench_networks_identical_on_emulated_cuda(emulated_site: Path) -> None:

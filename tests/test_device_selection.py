@@ -100,3 +100,19 @@ def test_retargeted_file_is_otherwise_valid() -> None:
     engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32"))
     assert int8rt.Engine.deserialize(retarget(engine.serialize(), "cpu")).device == "cpu"
     assert _core.known_devices()[0] == "cpu"
+
+
+class FakeDeviceArray:
+    __cuda_array_interface__ = {"shape": (1, 1, 8, 8), "typestr": "<f4", "data": (4096, False), "version": 3}
+
+
+def test_cpu_engine_refuses_device_arrays() -> None:
+    engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32"))
+    with pytest.raises(int8rt.NotSupportedError, match="runs on the CPU"):
+        engine.run({"input": FakeDeviceArray()})
+    with pytest.raises(int8rt.NotSupportedError, match="runs on the CPU"):
+        engine.device_array((2, 3))
+    ctx = engine.create_execution_context()
+    assert ctx.output_shapes({"input": (5, 1, 8, 8)}) == {"logits": (5, 10)}
+    with pytest.raises(int8rt.InvalidArgumentError, match="input"):
+        ctx.output_shapes({"input": (5, 2, 8, 8)})

@@ -33,6 +33,18 @@ class DeviceRunner {
   // network output is valid in `host` (Executor::value reads it).
   virtual void run(State& state, Executor::State& host, const std::vector<Executor::Input>& inputs) const = 0;
 
+  // The same with inputs' data and outputs in this device's memory:
+  // inputs[i].data are device pointers; outputs are (tensor id, device
+  // pointer) whose shapes the caller has checked against the network.
+  virtual void run_on_device(State& state, Executor::State& host, const std::vector<Executor::Input>& inputs,
+                             const std::vector<std::pair<int, void*>>& outputs) const = 0;
+
+  // Device memory services (synchronous copies).
+  virtual void* allocate(size_t bytes) const = 0;
+  virtual void release(void* ptr) const noexcept = 0;
+  virtual void copy_from_host(void* dev, const void* host, size_t bytes) const = 0;
+  virtual void copy_to_host(void* host, const void* dev, size_t bytes) const = 0;
+
   // What runs node `n` on this device, for `inspect` (e.g. "cuda dp4a
   // implicit gemm" or "host fallback: <cpu kernel>").
   virtual std::string describe(int node) const = 0;

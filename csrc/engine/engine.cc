@@ -110,18 +110,28 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine)
   if (engine_->runner_) impl_->device_state = engine_->runner_->make_state();
 }
 
+namespace {
+
+// The network input called `name` (InvalidArgument listing the inputs otherwise).
+int input_id(const Network& net, const std::string& name) {
+  int id = net.find_tensor(name);
+  bool is_input = id >= 0 && std::find(net.inputs().begin(), net.inputs().end(), id) != net.inputs().end();
+  if (!is_input) {
+    std::string names;
+    for (int in : net.inputs()) names += (names.empty() ? "'" : ", '") + net.tensor(in).name + "'";
+    throw InvalidArgument("unknown input '" + name + "'; the engine's inputs are " + names);
+  }
+  return id;
+}
+
+}  // namespace
+
 std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::string, TensorView>& inputs) {
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
   std::vector<engine::Executor::Input> ins;
   for (const auto& kv : inputs) {
-    int id = net.find_tensor(kv.first);
-    bool is_input = id >= 0 && std::find(net.inputs().begin(), net.inputs().end(), id) != net.inputs().end();
-    if (!is_input) {
-      std::string names;
-      for (int in : net.inputs()) names += (names.empty() ? "'" : ", '") + net.tensor(in).name + "'";
-      throw InvalidArgument("unknown input '" + kv.first + "'; the engine's inputs are " + names);
-    }
+    int id = input_id(net, kv.first);
     if (!kv.second.data) throw InvalidArgument("input '" + kv.first + "' has no data");
     ins.push_back({id, DataType::kFloat32, kv.second.shape, kv.second.data});
   }
@@ -142,6 +152,80 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
     outs[net.tensor(id).name] = std::move(t);
   }
   return outs;
+}
+
+std::map<std::string, std::vector<int64_t>> ExecutionContext::output_shapes(
+    const std::map<std::string, std::vector<int64_t>>& input_shapes) {
+  const engine::Executor& ex = *engine_->executor_;
+  const Network& net = ex.network();
+  std::vector<engine::Executor::Input> ins;
+  for (const auto& kv : input_shapes) ins.push_back({input_id(net, kv.first), DataType::kFloat32, kv.second, nullptr});
+  ex.bind_inputs(*impl_->state, ins);  // checks dtypes, ranks, fixed dimensions, missing inputs
+  std::vector<const engine::Value*> in_values;
+  std::vector<engine::Value*> out_values;
+  for (int n : ex.order()) ex.prepare_node(*impl_->state, n, in_values, out_values);
+  std::map<std::string, std::vector<int64_t>> out;
+  for (int id : net.outputs()) out[net.tensor(id).name] = ex.value(*impl_->state, id).shape();
+  return out;
+}
+
+void ExecutionContext::run_on_device(const std::map<std::string, DeviceTensorView>& inputs,
+                                     const std::map<std::string, DeviceTensorView>& outputs) {
+  if (!engine_->runner_) {
+    throw NotSupported("run_on_device: this engine runs on the CPU; use run() with host arrays");
+  }
+  const Network& net = engine_->executor_->network();
+  std::map<std::string, std::vector<int64_t>> shapes;
+  std::vector<engine::Executor::Input> ins;
+  for (const auto& kv : inputs) {
+    if (!kv.second.data) throw InvalidArgument("input '" + kv.first + "' has no data");
+    shapes[kv.first] = kv.second.shape;
+    ins.push_back({input_id(net, kv.first), DataType::kFloat32, kv.second.shape, kv.second.data});
+  }
+  const auto want = output_shapes(shapes);
+  std::vector<std::pair<int, void*>> outs;
+  for (const auto& kv : outputs) {
+    auto it = want.find(kv.first);
+    if (it == want.end()) throw InvalidArgument("unknown output '" + kv.first + "'");
+    if (kv.second.shape != it->second) {
+      throw InvalidArgument("output '" + kv.first + "': expected shape " + engine::shape_str(it->second) + ", got " +
+                            engine::shape_str(kv.second.shape));
+    }
+    if (!kv.second.data) throw InvalidArgument("output '" + kv.first + "' has no data");
+    outs.push_back({net.find_tensor(kv.first), kv.second.data});
+  }
+  for (const auto& kv : want) {
+    if (!outputs.count(kv.first)) throw InvalidArgument("missing output '" + kv.first + "'");
+  }
+  engine_->runner_->run_on_device(*impl_->device_state, *impl_->state, ins, outs);
+}
+
+DeviceAllocation Engine::allocate_device(size_t bytes) const {
+  if (!runner_) throw NotSupported("allocate_device: this engine runs on the CPU");
+  return DeviceAllocation(shared_from_this(), bytes);
+}
+
+DeviceAllocation::DeviceAllocation(std::shared_ptr<const Engine> engine, size_t bytes)
+    : engine_(std::move(engine)), data_(engine_->runner_->allocate(bytes ? bytes : 1)), bytes_(bytes) {}
+
+DeviceAllocation::DeviceAllocation(DeviceAllocation&& o) noexcept
+    : engine_(std::move(o.engine_)), data_(o.data_), bytes_(o.bytes_) {
+  o.data_ = nullptr;
+  o.bytes_ = 0;
+}
+
+DeviceAllocation::~DeviceAllocation() {
+  if (data_) engine_->runner_->release(data_);
+}
+
+void DeviceAllocation::copy_from_host(const void* host, size_t bytes) {
+  if (bytes > bytes_) throw InvalidArgument("copy_from_host: " + std::to_string(bytes) + " bytes into " + std::to_string(bytes_));
+  engine_->runner_->copy_from_host(data_, host, bytes);
+}
+
+void DeviceAllocation::copy_to_host(void* host, size_t bytes) const {
+  if (bytes > bytes_) throw InvalidArgument("copy_to_host: " + std::to_string(bytes) + " bytes from " + std::to_string(bytes_));
+  engine_->runner_->copy_to_host(host, data_, bytes);
 }
 
 }  // namespace int8rt

@@ -72,7 +72,7 @@ void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const
     }
     Value& v = state.values[in.tensor];
     v.reset(in.dtype, in.shape);
-    std::memcpy(v.data<char>(), in.data, v.nbytes());
+    if (in.data) std::memcpy(v.data<char>(), in.data, v.nbytes());
     given[in.tensor] = 1;
   }
   for (int id : network_.inputs()) {

@@ -68,7 +68,44 @@ void bind_engine(py::module_& m) {
              }
              return to_numpy(std::move(outputs));
            },
-           py::arg("inputs"));
+           py::arg("inputs"))
+      .def("output_shapes", &ExecutionContext::output_shapes, py::arg("input_shapes"))
+      .def("run_on_device",
+           [](ExecutionContext& ctx, const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& inputs,
+              const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& outputs) {
+             auto views = [](const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& m) {
+               std::map<std::string, DeviceTensorView> out;
+               for (const auto& kv : m) out[kv.first] = {reinterpret_cast<void*>(kv.second.first), kv.second.second};
+               return out;
+             };
+             auto in = views(inputs), out = views(outputs);
+             py::gil_scoped_release release;
+             ctx.run_on_device(in, out);
+           },
+           py::arg("inputs"), py::arg("outputs"),
+           "inputs/outputs: name -> (device pointer, shape), float32 contiguous");
+
+  py::class_<DeviceAllocation>(m, "DeviceAllocation")
+      .def_property_readonly("ptr", [](const DeviceAllocation& a) { return reinterpret_cast<uintptr_t>(a.data()); })
+      .def_property_readonly("nbytes", &DeviceAllocation::bytes)
+      .def("copy_from_host",
+           [](DeviceAllocation& a, const py::buffer& src) {
+             py::buffer_info info = src.request();
+             size_t bytes = static_cast<size_t>(info.size * info.itemsize);
+             if (!PyBuffer_IsContiguous(info.view(), 'C')) throw InvalidArgument("copy_from_host: source must be C-contiguous");
+             py::gil_scoped_release release;
+             a.copy_from_host(info.ptr, bytes);
+           },
+           py::arg("src"))
+      .def("copy_to_host",
+           [](const DeviceAllocation& a, py::buffer& dst) {
+             py::buffer_info info = dst.request(true);
+             size_t bytes = static_cast<size_t>(info.size * info.itemsize);
+             if (!PyBuffer_IsContiguous(info.view(), 'C')) throw InvalidArgument("copy_to_host: target must be C-contiguous");
+             py::gil_scoped_release release;
+             a.copy_to_host(info.ptr, bytes);
+           },
+           py::arg("dst"));
 
   py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
       .def_static("load", &Engine::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
@@ -96,7 +133,8 @@ void bind_engine(py::module_& m) {
              }
              return out;
            })
-      .def("create_execution_context", &Engine::create_execution_context);
+      .def("create_execution_context", &Engine::create_execution_context)
+      .def("allocate_device", &Engine::allocate_device, py::arg("nbytes"));
 
   py::class_<Builder>(m, "Builder")
       .def(py::init([](const Network& network, const std::string& precision,

@@ -27,7 +27,7 @@ from .calibrator import (
     MinMaxCalibrator,
     MSECalibrator,
 )
-from .engine import Engine, ExecutionContext
+from .engine import DeviceArray, Engine, ExecutionContext
 from .kernels import get_max_isa, set_max_isa
 from .network import Network, create_network
 from .qdq_export import export_qdq
@@ -38,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BuilderConfig",
     "CalibrationAlgoType",
+    "DeviceArray",
     "Engine",
     "EntropyCalibrator",
     "EntropyCalibrator2",

@@ -3,18 +3,90 @@
 An :class:`Engine` is immutable and thread-safe; each thread that runs it
 uses its own :class:`ExecutionContext` (TensorRT's model). Inputs and outputs
 are float32 NumPy arrays in the layout the ONNX model declares (NCHW); the
-leading batch dimension may vary from call to call.
+leading batch dimension may vary from call to call. Engines on a GPU
+(``device="cuda"``) also take device arrays: anything with
+``__cuda_array_interface__`` (CuPy, PyTorch CUDA tensors, Numba,
+:class:`DeviceArray`), and then return :class:`DeviceArray` outputs or write
+into the ``outputs`` given.
 """
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from . import _core
+from ._errors import InvalidArgumentError
 
-__all__ = ["Engine", "ExecutionContext"]
+__all__ = ["DeviceArray", "Engine", "ExecutionContext"]
+
+
+def _is_device_array(x: Any) -> bool:
+    try:
+        return isinstance(getattr(x, "__cuda_array_interface__"), dict)
+    except (AttributeError, RuntimeError):  # e.g. a CPU torch tensor refuses the attribute
+        return False
+
+
+def _device_view(name: str, x: Any) -> tuple[int, list[int]]:
+    """(pointer, shape) of a float32 C-contiguous device array (checked)."""
+    cai = x.__cuda_array_interface__
+    shape = [int(d) for d in cai["shape"]]
+    if cai.get("typestr") != "<f4":
+        raise InvalidArgumentError(f"'{name}': expected a float32 device array, got typestr {cai.get('typestr')!r}")
+    strides = cai.get("strides")
+    if strides is not None:
+        expect, step = [], 4
+        for d in reversed(shape):
+            expect.append(step)
+            step *= d
+        if [int(v) for v in strides] != expect[::-1] and int(np.prod(shape)) > 1:
+            raise InvalidArgumentError(f"'{name}': device array must be C-contiguous (strides {tuple(strides)})")
+    ptr = int(cai["data"][0])
+    if ptr == 0 and int(np.prod(shape)) > 0:
+        raise InvalidArgumentError(f"'{name}': device array has a null pointer")
+    return ptr, shape
+
+
+class DeviceArray:
+    """A float32 array in an engine's device memory, owned by int8rt.
+
+    Exposes ``__cuda_array_interface__`` (version 3), so ``cupy.asarray``,
+    ``torch.as_tensor(a, device="cuda")`` and Numba see it without a copy.
+    Create one with :meth:`Engine.device_array` or get it as an output of
+    :meth:`ExecutionContext.run` given device inputs.
+    """
+
+    def __init__(self, allocation: _core.DeviceAllocation, shape: Sequence[int]) -> None:
+        self._allocation = allocation
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(np.float32)
+
+    @property
+    def __cuda_array_interface__(self) -> dict[str, Any]:
+        return {"shape": self.shape, "typestr": "<f4", "data": (self._allocation.ptr, False),
+                "strides": None, "version": 3, "stream": None}
+
+    @property
+    def ptr(self) -> int:
+        return int(self._allocation.ptr)
+
+    def numpy(self) -> np.ndarray:
+        """A host copy."""
+        out = np.empty(self.shape, np.float32)
+        self._allocation.copy_to_host(out)
+        return out
+
+    def copy_from(self, array: np.ndarray) -> None:
+        """Copies a host array of this shape in (float32)."""
+        a = np.ascontiguousarray(array, dtype=np.float32)
+        if a.shape != self.shape:
+            raise InvalidArgumentError(f"copy_from: expected shape {self.shape}, got {a.shape}")
+        self._allocation.copy_from_host(a)
+
+    def __repr__(self) -> str:
+        return f"DeviceArray(shape={self.shape}, dtype=float32, ptr=0x{self.ptr:x})"
 
 
 class ExecutionContext:
@@ -24,7 +96,7 @@ class ExecutionContext:
         self._native = native
         self._engine = engine  # keeps the engine alive while the context is
 
-    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, inputs: Mapping[str, Any], outputs: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
         """Runs the engine on ``{input_name: float32 array}``.
 
         Returns ``{output_name: float32 array}`` for every network output.
@@ -32,10 +104,35 @@ class ExecutionContext:
         inputs, a wrong dtype (float32 only) or a wrong shape. The GIL is
         released while the engine runs, so contexts on several threads run
         concurrently.
+
+        Engines on a GPU also take device arrays (``__cuda_array_interface__``,
+        float32, C-contiguous; all inputs on the device, and complete: work
+        writing them on other streams synchronized). The outputs are then
+        written to ``outputs`` (device arrays of the shapes
+        :meth:`output_shapes` gives) or to new :class:`DeviceArray` s, and
+        the call returns when they are written.
         """
         if not isinstance(inputs, Mapping):
             raise TypeError("inputs must be a mapping {input name: numpy array}")
-        return self._native.run(dict(inputs))
+        on_device = [_is_device_array(v) for v in inputs.values()]
+        if not any(on_device) and outputs is None:
+            return self._native.run(dict(inputs))
+        if not all(on_device):
+            raise InvalidArgumentError("inputs must be all host arrays or all device arrays")
+        if self._engine.device == "cpu":
+            raise _core.NotSupportedError("this engine runs on the CPU: pass NumPy arrays, not device arrays")
+        ins = {name: _device_view(name, v) for name, v in inputs.items()}
+        if outputs is None:
+            shapes = self.output_shapes({name: shape for name, (_, shape) in ins.items()})
+            outputs = {name: self._engine.device_array(shape) for name, shape in shapes.items()}
+        outs = {name: _device_view(name, v) for name, v in outputs.items()}
+        self._native.run_on_device(ins, outs)
+        return dict(outputs)
+
+    def output_shapes(self, input_shapes: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
+        """Each output's shape for inputs of the given shapes (nothing is computed)."""
+        shapes = self._native.output_shapes({k: [int(d) for d in v] for k, v in input_shapes.items()})
+        return {name: tuple(shape) for name, shape in shapes.items()}
 
     __call__ = run
 
@@ -117,9 +214,17 @@ class Engine:
     def create_execution_context(self) -> ExecutionContext:
         return ExecutionContext(self._native.create_execution_context(), self)
 
-    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Convenience: runs once in a fresh context (use a context in loops)."""
         return self.create_execution_context().run(inputs)
+
+    def device_array(self, shape: Sequence[int]) -> DeviceArray:
+        """A new float32 :class:`DeviceArray` on this engine's device (engines
+        on a GPU only; NotSupportedError on the CPU)."""
+        shape = tuple(int(d) for d in shape)
+        if any(d < 0 for d in shape):
+            raise InvalidArgumentError(f"device_array: negative dimension in {shape}")
+        return DeviceArray(self._native.allocate_device(4 * int(np.prod(shape, dtype=np.int64))), shape)
 
     def __repr__(self) -> str:
         return (f"Engine(precision={self.precision!r}, device={self.device!r}, inputs={self.input_names}, "

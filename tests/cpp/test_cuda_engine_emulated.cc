@@ -6,7 +6,8 @@
 // channel counts (NC/4HW4 padding lanes), stride 2, a fused residual add,
 // max pooling and concat (host fallback), global pooling, flatten and a fully
 // connected layer (cuda GEMM). Also: what runs where (inspect), serialize /
-// load round trips keep the device, dynamic batch, two contexts interleaved.
+// load round trips keep the device, dynamic batch, two contexts interleaved,
+// inputs and outputs in device memory (run_on_device).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -171,6 +172,40 @@ TEST(CudaEngineEmulated, ContextsKeepTheirOwnBuffers) {
     expect_same_bytes(run_once(*c2, small, 1), want_small, "context 2, batch 1");
     expect_same_bytes(run_once(*c1, small, 1), want_small, "context 1, batch 1");
   }
+}
+
+// Inputs and outputs in device memory: allocate_device gives (emulated)
+// device memory; run_on_device must give run()'s bytes, refuse wrong or
+// missing outputs before any work, and be refused by a CPU engine.
+TEST(CudaEngineEmulated, RunOnDeviceEqualsHostRun) {
+  auto gpu = build_for("cuda");
+  auto ctx = gpu->create_execution_context();
+  const int64_t batch = 3;
+  std::vector<float> in = uniform(batch * 3 * kH * kW, 91, -1.0f, 1.0f);
+  std::vector<float> want = run_once(*ctx, in, batch);
+  auto shapes = ctx->output_shapes({{"x", {batch, 3, kH, kW}}});
+  ASSERT_EQ(shapes.size(), 1u);
+  const std::string out_name = shapes.begin()->first;
+  EXPECT_EQ(shapes.begin()->second, (std::vector<int64_t>{batch, 7}));
+
+  DeviceAllocation d_in = gpu->allocate_device(in.size() * 4);
+  DeviceAllocation d_out = gpu->allocate_device(want.size() * 4);
+  d_in.copy_from_host(in.data(), in.size() * 4);
+  ctx->run_on_device({{"x", {d_in.data(), {batch, 3, kH, kW}}}}, {{out_name, {d_out.data(), {batch, 7}}}});
+  std::vector<float> got(want.size());
+  d_out.copy_to_host(got.data(), got.size() * 4);
+  expect_same_bytes(got, want, "run_on_device");
+
+  EXPECT_THROW(ctx->run_on_device({{"x", {d_in.data(), {batch, 3, kH, kW}}}}, {{out_name, {d_out.data(), {batch, 8}}}}),
+               InvalidArgument);
+  EXPECT_THROW(ctx->run_on_device({{"x", {d_in.data(), {batch, 3, kH, kW}}}}, {}), InvalidArgument);
+  EXPECT_THROW(ctx->run_on_device({{"x", {d_in.data(), {batch, 3, kH, kW + 1}}}}, {{out_name, {d_out.data(), {batch, 7}}}}),
+               InvalidArgument);
+  EXPECT_THROW(d_out.copy_to_host(got.data(), got.size() * 4 + 4), InvalidArgument);
+
+  auto cpu = build_for("cpu");
+  EXPECT_THROW(cpu->allocate_device(16), NotSupported);
+  EXPECT_THROW(cpu->create_execution_context()->run_on_device({}, {}), NotSupported);
 }
 
 TEST(CudaEngineEmulated, UnknownDeviceIsRefusedBeforeCalibration) {

@@ -18,8 +18,11 @@
 // the reference kernels bit for bit, an engine on CUDA gives the same bytes
 // as the same engine on the CPU.
 //
-// Each execution context owns a stream and its device buffers (they only
-// grow); contexts run concurrently. Device 0 only.
+// run() takes and returns host tensors; run_on_device() takes the inputs
+// from, and writes the outputs to, the caller's device memory (device to
+// device copies, no host round trip unless a host-fallback layer needs a
+// tensor). Each execution context owns a stream and its device buffers (they
+// only grow); contexts run concurrently. Device 0 only.
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,14 +87,73 @@ class CudaRunner : public DeviceRunner {
 
   void run(State& base, Executor::State& host, const std::vector<Executor::Input>& inputs) const override {
     auto& st = static_cast<CudaState&>(base);
-    const Network& net = ex_.network();
     ex_.bind_inputs(host, inputs);
-    for (size_t t = 0; t < st.on_host.size(); ++t) {
-      st.on_host[t] = net.tensors()[t].is_constant ? 1 : 0;
+    reset_validity(st);
+    for (const auto& in : inputs) st.on_host[in.tensor] = 1;
+    run_nodes(st, host);
+    for (int id : ex_.network().outputs()) to_host(st, host, id);
+    kc::synchronize(st.stream.handle(), "the engine on CUDA");
+  }
+
+  void run_on_device(State& base, Executor::State& host, const std::vector<Executor::Input>& inputs,
+                     const std::vector<std::pair<int, void*>>& outputs) const override {
+    auto& st = static_cast<CudaState&>(base);
+    std::vector<Executor::Input> shapes_only = inputs;
+    for (auto& in : shapes_only) in.data = nullptr;
+    ex_.bind_inputs(host, shapes_only);  // sizes the host values; their contents stay unused
+    reset_validity(st);
+    for (const auto& in : inputs) {
+      const Value& v = ex_.value(host, in.tensor);
+      kc::runtime::copy_on_device(device_buffer(st, in.tensor, v.nbytes()), in.data, v.nbytes(), st.stream.handle());
+      st.on_device[in.tensor] = 1;
+    }
+    run_nodes(st, host);
+    for (const auto& out : outputs) {
+      to_device(st, host, out.first);
+      const Value& v = ex_.value(host, out.first);
+      kc::runtime::copy_on_device(out.second, st.buffers[out.first].data(), v.nbytes(), st.stream.handle());
+    }
+    kc::synchronize(st.stream.handle(), "the engine on CUDA");
+  }
+
+  void* allocate(size_t bytes) const override { return kc::runtime::allocate(bytes, "a user tensor"); }
+  void release(void* ptr) const noexcept override { kc::runtime::release(ptr); }
+  void copy_from_host(void* dev, const void* host, size_t bytes) const override {
+    kc::runtime::copy_to_device(dev, host, bytes, nullptr);
+    kc::synchronize(nullptr, "a host->device copy");
+  }
+  void copy_to_host(void* host, const void* dev, size_t bytes) const override {
+    kc::runtime::copy_to_host(host, dev, bytes, nullptr);
+  }
+
+  std::string describe(int node) const override {
+    const NodePlan& p = plan_[node];
+    switch (p.where) {
+      case Where::kConv:
+        return p.conv->shape().is_depthwise() ? "cuda depthwise conv (NC/4HW4)" : "cuda dp4a implicit-gemm conv (NC/4HW4)";
+      case Where::kGemm: return "cuda dp4a gemm";
+      case Where::kQuantize: return "cuda quantize NCHW -> NC/4HW4";
+      case Where::kDequantize: return "cuda dequantize NC/4HW4 -> NCHW";
+      case Where::kHost: break;
+    }
+    std::string d = "host fallback: " + ex_.layer(node).describe();
+    return p.why.empty() ? d : d + " (" + p.why + ")";
+  }
+
+  std::string device_name() const override { return "cuda:" + std::to_string(info_.index) + " (" + info_.name + ")"; }
+
+ private:
+  void reset_validity(CudaState& st) const {
+    const auto& tensors = ex_.network().tensors();
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      st.on_host[t] = tensors[t].is_constant ? 1 : 0;
       st.on_device[t] = 0;
     }
-    for (const auto& in : inputs) st.on_host[in.tensor] = 1;
+  }
 
+  // Runs every node where the plan says, moving tensors across on demand.
+  void run_nodes(CudaState& st, Executor::State& host) const {
+    const Network& net = ex_.network();
     std::vector<const Value*> ins;
     std::vector<Value*> outs;
     for (int n : ex_.order()) {
@@ -133,27 +195,8 @@ class CudaRunner : public DeviceRunner {
       }
       mark(st, y_id, /*host=*/false);
     }
-    for (int id : net.outputs()) to_host(st, host, id);
-    kc::synchronize(st.stream.handle(), "the engine on CUDA");
   }
 
-  std::string describe(int node) const override {
-    const NodePlan& p = plan_[node];
-    switch (p.where) {
-      case Where::kConv:
-        return p.conv->shape().is_depthwise() ? "cuda depthwise conv (NC/4HW4)" : "cuda dp4a implicit-gemm conv (NC/4HW4)";
-      case Where::kGemm: return "cuda dp4a gemm";
-      case Where::kQuantize: return "cuda quantize NCHW -> NC/4HW4";
-      case Where::kDequantize: return "cuda dequantize NC/4HW4 -> NCHW";
-      case Where::kHost: break;
-    }
-    std::string d = "host fallback: " + ex_.layer(node).describe();
-    return p.why.empty() ? d : d + " (" + p.why + ")";
-  }
-
-  std::string device_name() const override { return "cuda:" + std::to_string(info_.index) + " (" + info_.name + ")"; }
-
- private:
   void plan_node(const Network& net, const Node& node, NodePlan& p) const {
     auto input_rank = [&](size_t i) { return net.tensor(node.inputs[i]).shape.size(); };
     if (node.op == "int8rt.QConv") {

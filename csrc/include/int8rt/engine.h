@@ -33,6 +33,40 @@ struct HostTensor {
   std::vector<float> data;
 };
 
+// Float32 tensor in the engine's device memory (engines whose device() is
+// not "cpu"): contiguous, row-major, the network's layout (NCHW). `data` is
+// a device pointer (CUDA: from cudaMalloc, cupy, torch...).
+struct DeviceTensorView {
+  void* data = nullptr;
+  std::vector<int64_t> shape;
+};
+
+class Engine;
+
+// Device memory owned by int8rt for an engine on a GPU (move-only; keeps the
+// engine alive). Engine::allocate_device creates it.
+class DeviceAllocation {
+ public:
+  ~DeviceAllocation();
+  DeviceAllocation(DeviceAllocation&& other) noexcept;
+  DeviceAllocation& operator=(DeviceAllocation&&) = delete;
+  DeviceAllocation(const DeviceAllocation&) = delete;
+  DeviceAllocation& operator=(const DeviceAllocation&) = delete;
+
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+  // Synchronous copies of `bytes` (<= this->bytes()) bytes.
+  void copy_from_host(const void* host, size_t bytes);
+  void copy_to_host(void* host, size_t bytes) const;
+
+ private:
+  friend class Engine;
+  DeviceAllocation(std::shared_ptr<const Engine> engine, size_t bytes);
+  std::shared_ptr<const Engine> engine_;
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 struct LayerInfo {
   std::string name;
   std::string op;          // lowered op type, e.g. "int8rt.QConv", "Softmax"
@@ -40,14 +74,25 @@ struct LayerInfo {
   std::string detail;      // chosen kernel, notable parameters
 };
 
-class Engine;
-
 class ExecutionContext {
  public:
   ~ExecutionContext();
   // Runs the engine; inputs by name; returns every network output by name.
   // Throws InvalidArgument for missing/unknown inputs or wrong shapes.
   std::map<std::string, HostTensor> run(const std::map<std::string, TensorView>& inputs);
+
+  // Every output's shape for inputs of these shapes (checked as run() does).
+  std::map<std::string, std::vector<int64_t>> output_shapes(
+      const std::map<std::string, std::vector<int64_t>>& input_shapes);
+
+  // Runs with inputs and outputs in device memory, without host copies of
+  // them (engines on a GPU only: NotSupported on the CPU). Every output must
+  // be given with exactly its output_shapes() shape (InvalidArgument
+  // otherwise, before any work). Inputs must be complete when called (work
+  // that writes them on another stream synchronized); returns when the
+  // outputs are written (the context's own stream synchronized).
+  void run_on_device(const std::map<std::string, DeviceTensorView>& inputs,
+                     const std::map<std::string, DeviceTensorView>& outputs);
 
  private:
   friend class Engine;
@@ -84,11 +129,16 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   std::unique_ptr<ExecutionContext> create_execution_context() const;
 
+  // Device memory on the engine's device (NotSupported on the CPU); Error
+  // when the device is out of memory.
+  DeviceAllocation allocate_device(size_t bytes) const;
+
   ~Engine();
 
  private:
   Engine() = default;
   friend class ExecutionContext;
+  friend class DeviceAllocation;
   std::unique_ptr<engine::Executor> executor_;
   std::unique_ptr<engine::DeviceRunner> runner_;  // null on the CPU
   std::string device_ = "cpu";

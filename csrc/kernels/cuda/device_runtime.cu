@@ -106,6 +106,11 @@ void copy_to_host(void* host, const void* dev, size_t bytes, void* stream) {
   check(cudaStreamSynchronize(as_stream(stream)), "device->host copy");
 }
 
+void copy_on_device(void* dst, const void* src, size_t bytes, void* stream) {
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, as_stream(stream)),
+        "cudaMemcpyAsync device->device");
+}
+
 void* create_stream() {
   cudaStream_t s = nullptr;
   check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");

@@ -43,6 +43,7 @@ void fill_zero(void* dev, size_t bytes, void* stream);
 // copy_to_host returns when `host` holds the bytes.
 void copy_to_device(void* dev, const void* host, size_t bytes, void* stream);
 void copy_to_host(void* host, const void* dev, size_t bytes, void* stream);
+void copy_on_device(void* dst, const void* src, size_t bytes, void* stream);
 
 void* create_stream();                  // a non-blocking stream of the current device
 void destroy_stream(void* stream) noexcept;
