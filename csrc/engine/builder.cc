@@ -25,6 +25,17 @@ struct Builder::Impl {
 
 Builder::~Builder() = default;
 
+namespace {
+
+bool has_unshaped_activations(const Network& net) {
+  for (const Tensor& t : net.tensors()) {
+    if (!t.is_constant && t.shape.empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique<Impl>()), config_(std::move(config)) {
   network.validate();
   engine::require_device(config_.device);
@@ -34,6 +45,12 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
     }
   }
   impl_->optimized = std::move(network);
+  if (config_.optimize && has_unshaped_activations(impl_->optimized)) {
+    // Networks from the definition API carry no intermediate shapes; passes
+    // that need them (residual fusion folds only adds of equal, known
+    // shapes) get them from the layers' shape inference first.
+    engine::Executor(impl_->optimized).annotate_shapes(impl_->optimized);
+  }
   if (config_.optimize) {
     PassReport passes;
     run_default_passes(impl_->optimized, PassOptions(), &passes);

@@ -45,9 +45,6 @@ Network small_cnn() {
   int stem = net.add_activation(conv(x, 3, 8, 3, 1, 1, 1, "stem"), "Relu", 0, 0, "stem_relu");
   int dw = net.add_activation(conv(stem, 8, 8, 3, 1, 1, 8, "dw"), "Clip", 0.0, 6.0, "dw_relu6");
   int pw = conv(dw, 8, 8, 1, 1, 0, 1, "pw");
-  // Residual fusion folds only adds of known, equal shapes (the API does not infer them).
-  net.set_shape(stem, {-1, 8, kH, kW});
-  net.set_shape(pw, {-1, 8, kH, kW});
   int res = net.add_activation(net.add_elementwise(pw, stem, "Add", "residual"), "Relu", 0, 0, "res_relu");
   int pool = net.add_pooling(res, "MaxPool", {2, 2}, {2, 2}, {0, 0, 0, 0}, "pool");
   int grouped = conv(pool, 8, 6, 3, 2, 1, 2, "grouped_s2");
