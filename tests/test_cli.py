@@ -67,6 +67,9 @@ def test_inspect_and_bench(built: tuple[Path, Path], capsys: pytest.CaptureFixtu
     assert main(["bench", str(engine), "--batch-size", "2", "--iterations", "5", "--duration", "0", "--warmup", "1"]) == 0
     text = capsys.readouterr().out
     assert "latency ms" in text and "throughput" in text
+    assert main(["bench", str(engine), "--iterations", "3", "--duration", "0", "--warmup", "1", "--profile", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "per-layer profile" in text and "by op:" in text and "int8rt.QConv" in text
 
 
 def test_errors_are_reported_not_raised(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -248,3 +248,16 @@ def test_int8_consumers_use_the_scale_their_int8_input_carries(int8_build) -> No
             if producer[node["inputs"][0]]["op"] == "int8rt.QMaxPool":
                 checked += 100
     assert checked > 100  # the digits CNN has a conv right after its max-pool
+
+
+def test_profile_times_every_layer_in_run_order(int8_build) -> None:
+    engine, _ = int8_build
+    ctx = engine.create_execution_context()
+    prof = ctx.profile({"input": TEST_X[:4]}, runs=3)
+    assert [p["name"] for p in prof] == [layer["name"] for layer in engine.layers()]
+    assert all(p["ms"] >= 0.0 for p in prof) and sum(p["ms"] for p in prof) > 0.0
+    assert {p["precision"] for p in prof} >= {"int8", "convert"}
+    with pytest.raises(int8rt.InvalidArgumentError, match="runs"):
+        ctx.profile({"input": TEST_X[:4]}, runs=0)
+    with pytest.raises(int8rt.InvalidArgumentError, match="missing input"):
+        ctx.profile({}, runs=1)

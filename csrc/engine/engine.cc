@@ -154,6 +154,34 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
   return outs;
 }
 
+std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, TensorView>& inputs, int runs) {
+  if (runs < 1) throw InvalidArgument("profile: runs must be >= 1");
+  if (engine_->runner_) throw NotSupported("profile: per-layer times are measured for CPU engines only");
+  const engine::Executor& ex = *engine_->executor_;
+  const Network& net = ex.network();
+  std::vector<engine::Executor::Input> ins;
+  for (const auto& kv : inputs) {
+    if (!kv.second.data) throw InvalidArgument("input '" + kv.first + "' has no data");
+    ins.push_back({input_id(net, kv.first), DataType::kFloat32, kv.second.shape, kv.second.data});
+  }
+  const size_t nodes = net.nodes().size();
+  std::vector<std::vector<double>> samples(nodes);
+  std::vector<double> seconds(nodes);
+  for (int r = 0; r < runs; ++r) {
+    std::fill(seconds.begin(), seconds.end(), 0.0);
+    ex.run_timed(*impl_->state, ins, seconds);
+    for (size_t n = 0; n < nodes; ++n) samples[n].push_back(seconds[n]);
+  }
+  std::vector<LayerInfo> infos = engine_->layers();  // run order, as ex.order()
+  std::vector<LayerTime> out;
+  for (size_t i = 0; i < infos.size(); ++i) {
+    std::vector<double>& v = samples[ex.order()[i]];
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    out.push_back({std::move(infos[i]), v[v.size() / 2]});
+  }
+  return out;
+}
+
 std::map<std::string, std::vector<int64_t>> ExecutionContext::output_shapes(
     const std::map<std::string, std::vector<int64_t>>& input_shapes) {
   const engine::Executor& ex = *engine_->executor_;

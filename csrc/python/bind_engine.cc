@@ -70,6 +70,28 @@ void bind_engine(py::module_& m) {
            },
            py::arg("inputs"))
       .def("output_shapes", &ExecutionContext::output_shapes, py::arg("input_shapes"))
+      .def("profile",
+           [](ExecutionContext& ctx, const py::dict& inputs, int runs) {
+             std::vector<py::array> keep;
+             auto views = views_of(inputs, keep);
+             std::vector<LayerTime> times;
+             {
+               py::gil_scoped_release release;
+               times = ctx.profile(views, runs);
+             }
+             py::list out;
+             for (const LayerTime& t : times) {
+               py::dict d;
+               d["name"] = t.layer.name;
+               d["op"] = t.layer.op;
+               d["precision"] = t.layer.precision;
+               d["detail"] = t.layer.detail;
+               d["ms"] = t.seconds * 1e3;
+               out.append(d);
+             }
+             return out;
+           },
+           py::arg("inputs"), py::arg("runs") = 10)
       .def("run_on_device",
            [](ExecutionContext& ctx, const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& inputs,
               const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& outputs) {

@@ -106,7 +106,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"latency ms: min {t.min():.3f}  mean {t.mean():.3f}  median {np.median(t):.3f}  "
           f"p90 {np.percentile(t, 90):.3f}  p99 {np.percentile(t, 99):.3f}  max {t.max():.3f}")
     print(f"throughput: {args.batch_size * 1e3 / np.median(t):.1f} samples/s")
+    if args.profile:
+        _print_profile(ctx.profile(inputs, runs=max(3, min(len(t), 50))), args.profile)
     return 0
+
+
+def _print_profile(layers: list, top: int) -> None:
+    """The `top` slowest layers and the time per op type and precision."""
+    total = sum(layer["ms"] for layer in layers) or 1e-30
+    print(f"per-layer profile (median ms per layer, sum {total:.3f} ms):")
+    width = max(len(layer["name"]) for layer in layers)
+    for layer in sorted(layers, key=lambda layer: -layer["ms"])[:top]:
+        print(f"  {layer['ms']:9.3f} {100 * layer['ms'] / total:5.1f}%  {layer['name']:<{width}}  "
+              f"{layer['op']:<26} {layer['precision']:<8} {layer['detail']}")
+    by_op: dict = {}
+    for layer in layers:
+        key = (layer["op"], layer["precision"])
+        count, ms = by_op.get(key, (0, 0.0))
+        by_op[key] = (count + 1, ms + layer["ms"])
+    print("by op:")
+    for (op, precision), (count, ms) in sorted(by_op.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {ms:9.3f} {100 * ms / total:5.1f}%  {op:<26} {precision:<8} x{count}")
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -182,6 +202,8 @@ def _parser() -> argparse.ArgumentParser:
     be.add_argument("--iterations", type=int, default=100)
     be.add_argument("--duration", type=float, default=2.0, help="minimum seconds to run")
     be.add_argument("--warmup", type=int, default=10)
+    be.add_argument("--profile", type=int, nargs="?", const=20, default=0, metavar="TOP",
+                    help="also time every layer and print the TOP slowest (default 20) and the time per op")
     be.set_defaults(fn=_cmd_bench)
 
     i = sub.add_parser("inspect", help="layers, precisions, kernels and scales of an engine")

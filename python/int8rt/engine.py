@@ -129,6 +129,12 @@ class ExecutionContext:
         self._native.run_on_device(ins, outs)
         return dict(outputs)
 
+    def profile(self, inputs: Mapping[str, np.ndarray], runs: int = 10) -> list[dict[str, Any]]:
+        """Runs ``runs`` times and returns one dict per layer, in run order:
+        name, op, precision, detail (kernel) and ``ms``, its median wall time.
+        CPU engines only (NotSupportedError on a GPU engine)."""
+        return list(self._native.profile(dict(inputs), int(runs)))
+
     def output_shapes(self, input_shapes: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
         """Each output's shape for inputs of the given shapes (nothing is computed)."""
         shapes = self._native.output_shapes({k: [int(d) for d in v] for k, v in input_shapes.items()})

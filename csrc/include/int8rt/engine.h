@@ -74,12 +74,23 @@ struct LayerInfo {
   std::string detail;      // chosen kernel, notable parameters
 };
 
+// One layer's share of a profiled run (ExecutionContext::profile).
+struct LayerTime {
+  LayerInfo layer;
+  double seconds = 0.0;  // median over the profiled runs
+};
+
 class ExecutionContext {
  public:
   ~ExecutionContext();
   // Runs the engine; inputs by name; returns every network output by name.
   // Throws InvalidArgument for missing/unknown inputs or wrong shapes.
   std::map<std::string, HostTensor> run(const std::map<std::string, TensorView>& inputs);
+
+  // Runs the engine `runs` times (>= 1) on `inputs` and returns every
+  // layer's median wall time, in run order (CPU engines; NotSupported for an
+  // engine on a GPU, whose launches are asynchronous).
+  std::vector<LayerTime> profile(const std::map<std::string, TensorView>& inputs, int runs);
 
   // Every output's shape for inputs of these shapes (checked as run() does).
   std::map<std::string, std::vector<int64_t>> output_shapes(
