@@ -450,3 +450,14 @@ def test_algo_type_values_match_tensorrt() -> None:
     assert int8rt.IInt8LegacyCalibrator().get_algorithm() == t.LEGACY_CALIBRATION
     assert t.ENTROPY_CALIBRATION_2.cache_name == "EntropyCalibration2"
     assert t.LEGACY_CALIBRATION.cache_name == "LegacyCalibration"
+
+
+def test_array_calibrator_with_fewer_samples_than_a_batch() -> None:
+    from int8rt.data_calibrator import make_calibrator
+    from int8rt.quickstart import DATA_PATH, MODEL_PATH
+
+    calib = np.load(DATA_PATH)["calib"][:5]
+    cal = make_calibrator({"input": calib}, algorithm="minmax", batch_size=32)
+    assert cal.get_batch_size() == 5
+    engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=cal))
+    assert engine.precision == "int8"

@@ -3,7 +3,9 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
+#include "engine/lut_region.h"
 #include "engine/weight_quant.h"
 #include "int8rt/error.h"
 
@@ -109,6 +111,13 @@ class Lowerer {
 
   void note(std::string line) { report_.push_back(std::move(line)); }
 
+  // Quantized weights are a function of the float weights (and the layout
+  // the name says), so layers sharing a weight tensor share its int8 copy.
+  int add_weight_constant(const std::string& name, const std::vector<int64_t>& shape, const std::vector<int8_t>& v) {
+    int found = dst_.find_tensor(name);
+    return found >= 0 ? found : dst_.add_constant_i8(name, shape, v);
+  }
+
   // ---- float nodes ----
   void emit_float(const Node& node) {
     std::vector<int> ins;
@@ -129,10 +138,52 @@ class Lowerer {
     if (node.op == "Gemm" || node.op == "MatMul") return lower_gemm(node);
     if (node.op == "MaxPool" || node.op == "AveragePool") return lower_pool(node);
     if (node.op == "GlobalAveragePool") return lower_global_avgpool(node);
-    if (node.op == "Add") return lower_add(n, node);
+    if (node.op == "Add" && lower_add(n, node)) return true;
     if (node.op == "Concat") return lower_concat(node);
     if (node.op == "Flatten") return lower_flatten(node);
+    if (opt_.pointwise_tables && is_lut_op(node.op)) return lower_lut(n);
     return false;
+  }
+
+  // Ops that take an int8 input as int8. Conv / Gemm / MatMul quantized the
+  // float result with the same scale anyway, so behind them a table changes
+  // no byte; pooling, concat, flatten and add then run in int8 on it (as
+  // they do behind any int8 layer) instead of in float32.
+  bool reads_int8(const Node& node) const {
+    static const std::set<std::string> ops = {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool",
+                                              "GlobalAveragePool", "Concat", "Flatten", "Add"};
+    return ops.count(node.op) > 0 && !opt_.fp32_layers.count(node.name);
+  }
+
+  bool lower_lut(int n) {
+    std::vector<char> excluded(src_.nodes().size(), 0);
+    for (size_t m = 0; m < excluded.size(); ++m) {
+      excluded[m] = consumed_[m] || opt_.fp32_layers.count(src_.nodes()[m].name) > 0;
+    }
+    LutRegion r = find_lut_region(src_, n, excluded);
+    if (r.nodes.empty() || !is_int8(r.input)) return false;
+    const int y = r.output;
+    if (is_output_[y] || !has_scale(y)) return false;
+    // Every reader of y must take it as int8 (an element-wise or other float
+    // reader would see int8 y instead of the float y of the float path).
+    for (int c : src_.consumers(y)) {
+      if (!reads_int8(src_.nodes()[c])) return false;
+    }
+    std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
+    std::string name, ops;
+    for (int m : r.nodes) {
+      name += (name.empty() ? "" : "+") + src_.nodes()[m].name;
+      ops += (ops.empty() ? "" : "+") + src_.nodes()[m].op;
+      consumed_[m] = 1;
+    }
+    int tab = dst_.add_constant_i8(src_.tensor(y).name + "::table", {256}, table);
+    Attributes a;
+    a.set("in_scale", Attribute::of_float(qscale_[r.input]));
+    a.set("out_scale", Attribute::of_float(scale(y)));
+    a.set("ops", Attribute::of_string(ops));
+    add_int8_node("int8rt.QLut", name, {int8_id_[r.input], tab}, std::move(a), y, scale(y));
+    note("element-wise " + ops + " ending at '" + src_.tensor(y).name + "' runs as one int8 table");
+    return true;
   }
 
   bool decline(const Node& node, const std::string& why) {
@@ -207,7 +258,7 @@ class Lowerer {
     // ONNX pads are (x1_begin, x2_begin, x1_end, x2_end) = (top, left, bottom, right).
     int64_t per_channel = wt.shape[1] * wt.shape[2] * wt.shape[3];
     QuantizedWeights qw = quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
-    int wq = dst_.add_constant_i8(wt.name + "::int8", wt.shape, qw.values);
+    int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
     int bias = b >= 0 ? get_float(b) : -1;
     a.set("kernel_shape", Attribute::of_ints(kernel));
     a.set("strides", Attribute::of_ints(strides));
@@ -258,11 +309,12 @@ class Lowerer {
     for (int64_t i = 0; i < n_out; ++i)
       for (int64_t j = 0; j < k; ++j) nk[i * k + j] = trans_b ? wt.f32[i * k + j] : wt.f32[j * n_out + i];
     QuantizedWeights qw = quantize_weights_per_channel(nk.data(), n_out, k);
-    int wq = dst_.add_constant_i8(wt.name + "::int8", {n_out, k}, qw.values);
+    int wq = add_weight_constant(wt.name + (trans_b ? "::int8" : "::int8_nk"), {n_out, k}, qw.values);
     int bias = -1;
     if (b >= 0) {
       const Tensor& bt = src_.tensor(b);
-      bias = dst_.add_constant(bt.name + "::vector", {n_out}, bt.f32);
+      int found = dst_.find_tensor(bt.name + "::vector");
+      bias = found >= 0 ? found : dst_.add_constant(bt.name + "::vector", {n_out}, bt.f32);
     }
     bool int8_out = has_scale(y) && !is_output_[y];
     int xin = get_int8(x);

@@ -6,7 +6,10 @@
 //   constant weights, when their input and output tensors have scales;
 //   MaxPool, AveragePool, GlobalAveragePool, Add (same shapes, optionally
 //   followed by Relu) and Concat (channels) when their inputs are already int8.
-// Everything else stays float32. Int8 activations are NHWC; float ones keep
+// A region of element-wise float ops (Add/Mul/Clip/Sigmoid... with scalar
+// constants) computing one tensor from one int8 tensor becomes a 256-entry
+// table, int8rt.QLut (lut_region.h), when its result has a scale and feeds
+// layers that take int8. Everything else stays float32. Int8 activations are NHWC; float ones keep
 // the network's NCHW layout; Quantize/Dequantize nodes convert at the
 // boundaries, created once per tensor. Every original tensor name keeps its
 // float meaning (network outputs included); int8 versions are named
@@ -27,6 +30,7 @@
 //   int8rt.QGlobalAveragePool [x s8 NHWC] in_scale, out_scale
 //   int8rt.QAdd       [a s8, b s8] a_scale, b_scale, out_scale, act
 //   int8rt.QConcat    [x s8 ...] in_scales, out_scale (channel axis)
+//   int8rt.QLut       [x s8, table s8 [256]] in_scale, out_scale, ops (names)
 #pragma once
 
 #include <map>
@@ -42,6 +46,7 @@ namespace engine {
 struct LoweringOptions {
   std::map<std::string, float> scales;   // tensor name -> scale (amax / 127)
   std::set<std::string> fp32_layers;     // node names kept in float32
+  bool pointwise_tables = true;          // element-wise regions as int8rt.QLut
 };
 
 struct LoweringResult {

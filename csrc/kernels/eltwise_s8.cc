@@ -46,7 +46,10 @@ class RefEltwiseS8 final : public EltwiseS8 {
   void global_avgpool(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out,
                       int8_t* y) const override {
     ref::global_avgpool_s8(batch, HW, C, x, s_in, s_out, y);
+  }  void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const override {
+    ref::lookup_s8(n, x, table, y);
   }
+
 };
 
 using Provider = void (*)(std::vector<const EltwiseS8*>&);

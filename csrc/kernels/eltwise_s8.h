@@ -45,6 +45,8 @@ class EltwiseS8 {
                        float s_out, int8_t* y) const = 0;
   virtual void global_avgpool(int batch, int64_t HW, int C, const int8_t* x, float s_in,
                               float s_out, int8_t* y) const = 0;
+  // y[i] = table[x[i] + 128] (table: 256 values).
+  virtual void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const = 0;
 };
 
 // Best first, reference last (all compiled in, regardless of the cap).

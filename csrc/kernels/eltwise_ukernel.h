@@ -65,6 +65,9 @@ using PoolRowFn = void (*)(const PoolRow&);
 using GlobalAvgFn = void (*)(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
                              int8_t* y);
 
+// n values through a 256-entry table: y[i] = table[x[i] + 128].
+using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+
 // One ISA's set.
 struct EltwiseUkernels {
   QuantizeFn quantize = nullptr;
@@ -76,11 +79,12 @@ struct EltwiseUkernels {
   PoolRowFn maxpool_row = nullptr;
   PoolRowFn avgpool_row = nullptr;
   GlobalAvgFn global_avgpool = nullptr;
+  LookupFn lookup = nullptr;
 };
 
 namespace x86 {
 namespace avx512vnni {
-// All nine, AVX-512 F/BW/VL (files eltwise_*.cc, pool_s8_64c.cc).
+// All ten, AVX-512 F/BW/VL (files eltwise_*.cc, pool_s8_64c.cc, lookup_s8_64.cc).
 void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
 void dequantize(int64_t n, const int8_t* q, float scale, float* x);
 void quantize_nchw_to_nhwc(const TransposeBlock& b);
@@ -91,6 +95,7 @@ void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m,
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
+void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 }  // namespace avx512vnni
 }  // namespace x86
 

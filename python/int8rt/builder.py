@@ -54,6 +54,11 @@ class BuilderConfig:
             engines pick kernels again when loaded.
         num_threads: threads for calibration and the build (None: all CPUs).
         optimize: run the graph passes (BN folding, fusions).
+        pointwise_tables: INT8 only: element-wise float chains between int8
+            tensors (hardswish spelled Add/Clip/Mul/Div, ``x*a+b``, swish)
+            run as one 256-entry int8 table each (``int8rt.QLut``); a
+            conv / fully connected layer after the chain sees the same bytes
+            as without.
         progress: show a calibration batch counter on stderr.
         batch_size: static batch for ONNX models whose batch dim is not symbolic.
     """
@@ -65,6 +70,7 @@ class BuilderConfig:
     max_isa: Optional[str] = None
     num_threads: Optional[int] = None
     optimize: bool = True
+    pointwise_tables: bool = True
     progress: bool = False
     batch_size: Optional[int] = None
 
@@ -142,7 +148,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     network = _to_network(model, config.batch_size)
     with _build_settings(config):
         builder = _core.Builder(network, config.precision, dict(config.layer_precisions or {}), config.optimize,
-                                config.device)
+                                config.device, config.pointwise_tables)
         scales: dict[str, float] = {}
         if config.precision == "int8":
             scales = _calibrate(builder, config.calibrator, config.progress)

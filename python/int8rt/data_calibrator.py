@@ -45,7 +45,9 @@ class ArrayCalibrator:
             raise ValueError(f"calibration arrays have different sample counts: {sizes}")
         self._data = {name: np.asarray(a, dtype=np.float32) for name, a in data.items()}
         self._count = next(iter(sizes.values()))
-        self._batch_size = batch_size
+        # Fewer samples than one batch: one batch of all of them (its size is
+        # the batch size, so the batch-axis check holds).
+        self._batch_size = max(1, min(batch_size, self._count))
         self._cache_file = cache_file
         self._offset = 0
 

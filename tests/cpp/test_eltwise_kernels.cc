@@ -126,6 +126,27 @@ TEST(EltwiseKernels, AddConcatMatchReferenceWithGuards) {
   }
 }
 
+// Every int8 value through random tables (and the identity table, which
+// catches a wrong +128 offset), every tail length around the 64-wide step.
+TEST(EltwiseKernels, LookupMatchesReferenceWithGuards) {
+  std::vector<int8_t> identity(256);
+  for (int i = 0; i < 256; ++i) identity[i] = static_cast<int8_t>(i - 128);
+  for (const k::EltwiseS8* s : vector_sets()) {
+    for (int64_t n : {0, 1, 15, 63, 64, 65, 127, 256, 300}) {
+      auto x = random_s8(n, static_cast<uint32_t>(n) + 11);
+      for (int i = 0; i < 256 && i < n; ++i) x[i] = static_cast<int8_t>(i - 128);
+      auto table = random_s8(256, static_cast<uint32_t>(n) + 12);
+      auto run = [&](const k::EltwiseS8& e, const std::vector<int8_t>& t) {
+        return guarded("lookup", n, [&](void* y) { e.lookup(n, x.data(), t.data(), static_cast<int8_t*>(y)); });
+      };
+      EXPECT_EQ(run(*s, table), run(ref_set(), table)) << s->name() << " lookup n=" << n;
+      auto same = run(*s, identity);
+      EXPECT_EQ(same, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(x.data()), reinterpret_cast<uint8_t*>(x.data()) + n))
+          << s->name() << " identity table n=" << n;
+    }
+  }
+}
+
 TEST(EltwiseKernels, PoolsMatchReferenceWithGuards) {
   for (const k::EltwiseS8* s : vector_sets()) {
     for (int C : {1, 17, 64, 65}) {

@@ -212,7 +212,7 @@ void FusedActivation::apply(float* y, int64_t n) const {
   switch (kind) {
     case Kind::kNone: break;
     case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f; break;
-    case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = std::fmin(std::fmax(y[i], lo), hi); break;
+    case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(y[i], lo, hi); break;
     case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.f ? y[i] : alpha * y[i]; break;
   }
 }

@@ -69,6 +69,15 @@ DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::s
 // parameters, contract in graph/passes/passes.h), with the same float32
 // formulas as the standalone Relu/Clip/LeakyRelu layers (unary_f32.cc), so a
 // fused graph reproduces the unfused one bit for bit.
+// max(x, lo) then min(., hi), as std::fmin(std::fmax(x, lo), hi) for every
+// input (NaN -> lo) but written as comparisons, which the compiler turns into
+// vector max/min instructions; std::fmin/fmax are libm calls per element
+// without -ffast-math.
+inline float clip_value(float x, float lo, float hi) {
+  const float v = x > lo ? x : lo;
+  return v < hi ? v : hi;
+}
+
 struct FusedActivation {
   enum class Kind { kNone, kRelu, kClip, kLeakyRelu };
   Kind kind = Kind::kNone;

@@ -8,6 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/op_util.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -45,13 +46,13 @@ class UnaryLayer : public Layer {
     switch (kind_) {
       case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
       case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a_ * x[i]; break;
-      case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = std::fmin(std::fmax(x[i], a_), b_); break;
+      case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(x[i], a_, b_); break;
       case Kind::kSigmoid: for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + std::exp(-x[i])); break;
       case Kind::kHardSigmoid:
-        for (int64_t i = 0; i < n; ++i) y[i] = std::fmax(0.f, std::fmin(1.f, a_ * x[i] + b_));
+        for (int64_t i = 0; i < n; ++i) y[i] = clip_value(a_ * x[i] + b_, 0.f, 1.f);
         break;
       case Kind::kHardSwish:
-        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * std::fmax(0.f, std::fmin(1.f, x[i] / 6.f + 0.5f));
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * clip_value(x[i] / 6.f + 0.5f, 0.f, 1.f);
         break;
       case Kind::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]); break;
       case Kind::kErf: for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]); break;

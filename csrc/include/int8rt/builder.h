@@ -28,6 +28,10 @@ struct BuilderConfig {
   // Layer (node) name -> "fp32" keeps that layer in float32.
   std::map<std::string, std::string> layer_precisions;
   bool optimize = true;  // run the graph passes (BN folding, fusions, ...)
+  // INT8: element-wise float chains between int8 tensors (hardswish as
+  // Add/Clip/Mul/Div, x*a+b, swish...) become one 256-entry int8 table
+  // (int8rt.QLut) whose output bytes equal the float chain's quantized ones.
+  bool pointwise_tables = true;
   // Where the engine runs: "cpu" or "cuda" (a build with the CUDA backend and
   // a GPU; the Builder refuses other devices with NotSupported before any
   // calibration). Calibration itself runs on the CPU either way.

@@ -66,6 +66,10 @@ void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in
 // with both products rounded to float32 before the add.
 void add_s8(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y);
 
+// Table lookup (int8rt.QLut, engine/lut_region.h): y[i] = table[x[i] + 128]
+// for a 256-entry table indexed by the int8 value's offset from -128.
+void lookup_s8(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+
 // One input of a channel concat: [pixels][channels] int8 and its multiplier
 // rescale_multiplier(s_in, s_out).
 struct ConcatInput {

@@ -89,6 +89,10 @@ class X86EltwiseS8 final : public EltwiseS8 {
 
   void concat(int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
               int8_t* y) const override;
+  void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const override {
+    check_count(n, "lookup_s8");
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { u_.lookup(e - b, x + b, table, y + b); });
+  }
   void maxpool(const PoolShape& shape, int batch, const int8_t* x, int8_t* y) const override {
     shape.validate();
     if (batch < 0) throw InvalidArgument("maxpool_s8: batch must be >= 0");
@@ -226,7 +230,8 @@ void append_eltwise_s8_avx512vnni(std::vector<const EltwiseS8*>& list) {
   static const EltwiseUkernels u = {
       avx512vnni::quantize,    avx512vnni::dequantize,  avx512vnni::quantize_nchw_to_nhwc,
       avx512vnni::dequantize_nhwc_to_nchw, avx512vnni::add, avx512vnni::rescale,
-      avx512vnni::maxpool_row, avx512vnni::avgpool_row, avx512vnni::global_avgpool};
+      avx512vnni::maxpool_row, avx512vnni::avgpool_row, avx512vnni::global_avgpool,
+      avx512vnni::lookup};
   static const X86EltwiseS8 k("eltwise_s8_avx512vnni", Isa::kAvx512Vnni, u);
   list.push_back(&k);
 }

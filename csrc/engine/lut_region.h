@@ -1,0 +1,48 @@
+// Element-wise float chains between int8 tensors as 256-entry tables.
+//
+// When an int8 tensor x feeds a region of element-wise float32 nodes (Add,
+// Mul, Clip, Sigmoid, ... with scalar constants) that computes one tensor y
+// from x alone - a hardswish spelled Add/Clip/Mul/Div, a learnable affine
+// x*a+b, a swish x*Sigmoid(x) - then y depends on x's 256 int8 values only.
+// The INT8 lowering replaces the region by int8rt.QLut: y_q =
+// table[x_q + 128], with
+//   table[i] = quantize(f(dequantize(i - 128, s_x)), s_y),
+// f evaluated by the engine's own float32 layers on the 256 dequantized
+// levels. A conv or fully connected reader, which quantized y with the same
+// scale anyway, therefore sees exactly the bytes it saw before; the region's
+// float passes and its Dequantize/Quantize pair disappear. (Pooling, concat
+// and add readers then run in int8 too, which changes their rounding.) (TensorRT fuses such point-wise chains
+// into one kernel; with int8 on both ends a table is the whole kernel.)
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+struct LutRegion {
+  std::vector<int> nodes;  // topological order, nodes[0] = the start
+  int input = -1;          // x
+  int output = -1;         // y: the only region tensor read outside it
+};
+
+// The region that starts at node `start` (an element-wise op whose only
+// non-constant input is x) and grows through every consumer whose
+// non-constant inputs are x or region tensors and whose constants have one
+// element; it counts only if exactly one of its tensors is read outside it
+// (or is a network output).
+// Nodes with excluded[node] set never join. Empty `nodes` when there is none.
+LutRegion find_lut_region(const Network& net, int start, const std::vector<char>& excluded);
+
+// The region's table for int8 input scale s_x and output scale s_y, computed
+// by running the region's float32 layers (engine/ops) on the 256 levels.
+std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y);
+
+// True for the ops a region may contain.
+bool is_lut_op(const std::string& op);
+
+}  // namespace engine
+}  // namespace int8rt

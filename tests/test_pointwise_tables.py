@@ -1,0 +1,138 @@
+"""Element-wise float chains between int8 tensors lowered to int8 tables
+(int8rt.QLut, csrc/engine/lut_region.h): a PP-LCNet-style block
+
+    conv -> x*a+b -> hardswish (Add, Clip, Mul, Div) -> *c+d -> conv
+    conv -> swish (x * Sigmoid(x)) -> conv
+
+must lower each chain to one QLut, give exactly the bytes of the same engine
+built without tables (the consumer quantized the chain's float output
+anyway), stay near FP32, and leave chains alone that cannot be one table
+(per-channel constants, two different inputs, a float consumer)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import int8rt
+from onnx_models import fvi, init, model
+
+F32 = np.float32
+
+
+def block_model(per_channel_affine: bool = False, float_tail: bool = False, branch: bool = False):
+    rng = np.random.default_rng(7)
+    scale_shape = (1, 8, 1, 1) if per_channel_affine else ()
+    inits = [
+        init("w1", (rng.standard_normal((8, 3, 3, 3)) * 0.3).astype(F32)),
+        init("b1", rng.standard_normal(8).astype(F32) * 0.1),
+        init("w2", (rng.standard_normal((8, 8, 3, 3)) * 0.15).astype(F32)),
+        init("b2", rng.standard_normal(8).astype(F32) * 0.1),
+        init("w3", (rng.standard_normal((6, 8, 1, 1)) * 0.3).astype(F32)),
+        init("a", np.full(scale_shape, 1.3, F32)), init("b", np.full(scale_shape, -0.2, F32)),
+        init("c", np.array(0.9, F32)), init("d", np.array(0.05, F32)),
+        init("three", np.array(3.0, F32)), init("zero", np.array(0.0, F32)), init("six", np.array(6.0, F32)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Mul", ["c1", "a"], ["m1"], name="affine_mul"),
+        helper.make_node("Add", ["m1", "b"], ["h"], name="affine_add"),
+        helper.make_node("Add", ["h", "three"], ["h3"], name="hs_add"),
+        helper.make_node("Clip", ["h3", "zero", "six"], ["hc"], name="hs_clip"),
+        helper.make_node("Mul", ["h", "hc"], ["hm"], name="hs_mul"),
+        helper.make_node("Div", ["hm", "six"], ["hs"], name="hs_div"),
+        helper.make_node("Mul", ["hs", "c"], ["m2"], name="affine2_mul"),
+        helper.make_node("Add", ["m2", "d"], ["t"], name="affine2_add"),
+        helper.make_node("Conv", ["t", "w2", "b2"], ["c2"], name="conv2", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["c2"], ["sg"], name="swish_sigmoid"),
+        helper.make_node("Mul", ["c2", "sg"], ["sw"], name="swish_mul"),
+        helper.make_node("Conv", ["sw", "w3"], ["y"], name="conv3", kernel_shape=[1, 1]),
+    ]
+    if branch:  # the affine output h also feeds another conv: the chain splits at h
+        nodes.append(helper.make_node("Conv", ["h", "w3"], ["z"], name="conv_branch", kernel_shape=[1, 1]))
+    if float_tail:  # the swish result also feeds a float Softmax: no table for it
+        nodes.append(helper.make_node("Softmax", ["sw"], ["sm"], name="softmax", axis=1))
+        out = "sm"
+    outputs = [fvi("y", ["N", 6, 10, 10])] + ([fvi("sm", ["N", 8, 10, 10])] if float_tail else [])
+    outputs += [fvi("z", ["N", 6, 10, 10])] if branch else []
+    return model(nodes, [fvi("x", ["N", 3, 10, 10])], outputs, inits)
+
+
+class Cal(int8rt.IInt8MinMaxCalibrator):
+    def __init__(self) -> None:
+        super().__init__()
+        self.left = 2
+
+    def get_batch_size(self) -> int:
+        return 8
+
+    def get_batch(self, names):
+        self.left -= 1
+        if self.left < 0:
+            return None
+        return [np.random.default_rng(self.left).uniform(-1, 1, (8, 3, 10, 10)).astype(F32)]
+
+
+def build(m, **kw) -> int8rt.Engine:
+    return int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=Cal(), **kw))
+
+
+def luts(engine: int8rt.Engine) -> list[dict]:
+    return [layer for layer in engine.layers() if layer["op"] == "int8rt.QLut"]
+
+
+def test_chains_become_tables_with_the_same_bytes() -> None:
+    m = block_model()
+    with_tables, without = build(m), build(m, pointwise_tables=False)
+    found = luts(with_tables)
+    assert [layer["name"] for layer in found] == [
+        "affine_mul+affine_add+hs_add+hs_clip+hs_mul+hs_div+affine2_mul+affine2_add", "swish_sigmoid+swish_mul"]
+    assert not luts(without)
+    assert not any(layer["op"] in ("Mul", "Add", "Clip", "Div", "Sigmoid") for layer in with_tables.layers())
+    x = np.random.default_rng(3).uniform(-1.2, 1.2, (5, 3, 10, 10)).astype(F32)
+    a, b = with_tables.run({"x": x})["y"], without.run({"x": x})["y"]
+    assert a.tobytes() == b.tobytes()
+    ref = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    # INT8 error of this random network (identical with and without tables).
+    assert np.linalg.norm(a - ref) / np.linalg.norm(ref) < 0.15
+
+
+def test_tables_equal_on_every_kernel_tier() -> None:
+    engine = build(block_model())
+    x = np.random.default_rng(4).uniform(-1, 1, (2, 3, 10, 10)).astype(F32)
+    fast = engine.run({"x": x})["y"]
+    int8rt.set_max_isa("ref")  # kernels are chosen again when an engine is loaded
+    try:
+        ref = int8rt.Engine.deserialize(engine.serialize())
+    finally:
+        int8rt.set_max_isa(None)
+    assert all("ref" in layer["detail"] for layer in luts(ref))
+    assert ref.run({"x": x})["y"].tobytes() == fast.tobytes()
+
+
+def test_per_channel_constants_are_not_one_table() -> None:
+    engine = build(block_model(per_channel_affine=True))
+    names = [layer["name"] for layer in luts(engine)]
+    assert "swish_sigmoid+swish_mul" in names
+    assert not any("affine_mul" in n for n in names)  # Mul by a [1,8,1,1] tensor stays float
+    # the hardswish after the per-channel affine reads a float tensor: no int8 input, no table
+    assert not any("hs_clip" in n for n in names)
+
+
+def test_a_chain_with_a_float_consumer_stays_float() -> None:
+    engine = build(block_model(float_tail=True))
+    names = [layer["name"] for layer in luts(engine)]
+    assert not any("swish" in n for n in names)
+    assert any("hs_clip" in n for n in names)
+
+
+def test_a_chain_whose_middle_is_read_outside_stays_float() -> None:
+    """h (the affine's output) also feeds conv_branch: the hardswish after it
+    needs float h, so neither part becomes a table (that would feed the
+    hardswish int8 h and change its result)."""
+    m = block_model(branch=True)
+    engine = build(m)
+    assert [layer["name"] for layer in luts(engine)] == ["swish_sigmoid+swish_mul"]
+    x = np.random.default_rng(5).uniform(-1, 1, (3, 3, 10, 10)).astype(F32)
+    a, b = engine.run({"x": x}), build(m, pointwise_tables=False).run({"x": x})
+    assert a["y"].tobytes() == b["y"].tobytes() and a["z"].tobytes() == b["z"].tobytes()
