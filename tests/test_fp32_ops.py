@@ -297,6 +297,24 @@ def test_softmax(op: str, shape: tuple, axis: int) -> None:
     compare(op, [rand(rng, *shape) * 4], {"axis": axis}, [False], opset=13, rtol=1e-5, atol=1e-6)
 
 
+def test_exp_based_ops_against_float64() -> None:
+    """Softmax (the 8-lane last-axis path, a row length that is not a multiple
+    of 8) and Sigmoid use exp_f32 (csrc/engine/ops/exp_f32.h): within a few
+    float32 ulps of the float64 result over the whole range, 0 / 1 / NaN at
+    the extremes."""
+    x = np.concatenate([np.linspace(-120, 120, 6623, dtype=np.float32),
+                        np.array([-np.inf, np.inf, 88.7, -87.4], np.float32)])
+    (sig,) = run_single_op("Sigmoid", [x], {}, [False])
+    want = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    np.testing.assert_allclose(sig, want, rtol=4e-7, atol=1e-38)
+    (nan,) = run_single_op("Sigmoid", [np.array([np.nan], np.float32)], {}, [False])
+    assert np.isnan(nan[0])
+    logits = (np.random.default_rng(30).standard_normal((3, 6627)) * 8).astype(np.float32)
+    (sm,) = run_single_op("Softmax", [logits], {"axis": -1}, [False])
+    e = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(sm, e / e.sum(axis=1, keepdims=True), rtol=2e-6, atol=1e-12)
+
+
 @pytest.mark.parametrize("shape,axis,bshape", [((2, 5, 8), -1, (8,)), ((2, 3, 4, 5), 2, (4, 5)), ((3, 6), 0, (3, 6)),
                                                ((2, 4, 6), -1, None), ((2, 4, 6), -2, (1, 6))])
 def test_layernorm(shape: tuple, axis: int, bshape: tuple | None) -> None:

@@ -3,12 +3,15 @@
 //   softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max)
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // The tensor is viewed as [outer, n, inner] around the axis; for inner > 1
-// the loops run over the contiguous inner dimension so they vectorise.
+// the loops run over the contiguous inner dimension so they vectorise; for
+// inner == 1 (the usual last axis) each row keeps 8 partial maxima and sums
+// so that those loops vectorise too. exp is exp_f32 (exp_f32.h).
 #include <algorithm>
 #include <cmath>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/exp_f32.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
@@ -43,7 +46,45 @@ class SoftmaxLayer : public Layer {
   std::string describe() const override { return log_ ? "fp32 logsoftmax" : "fp32 softmax"; }
 
  private:
+  // One row of n contiguous values (inner == 1).
+  void row(const float* x, float* y, int64_t n) const {
+    constexpr int kLanes = 8;
+    float m8[kLanes], s8[kLanes];
+    for (int l = 0; l < kLanes; ++l) m8[l] = x[0];
+    int64_t k = 0;
+    for (; k + kLanes <= n; k += kLanes) {
+      for (int l = 0; l < kLanes; ++l) m8[l] = x[k + l] > m8[l] ? x[k + l] : m8[l];
+    }
+    float mx = m8[0];
+    for (int l = 1; l < kLanes; ++l) mx = std::max(mx, m8[l]);
+    for (; k < n; ++k) mx = std::max(mx, x[k]);
+    for (int l = 0; l < kLanes; ++l) s8[l] = 0.f;
+    k = 0;
+    for (; k + kLanes <= n; k += kLanes) {
+      for (int l = 0; l < kLanes; ++l) {
+        y[k + l] = exp_f32(x[k + l] - mx);
+        s8[l] += y[k + l];
+      }
+    }
+    for (; k < n; ++k) {
+      y[k] = exp_f32(x[k] - mx);
+      s8[0] += y[k];
+    }
+    float sum = 0.f;
+    for (int l = 0; l < kLanes; ++l) sum += s8[l];
+    if (log_) {
+      const float ls = std::log(sum);
+      for (k = 0; k < n; ++k) y[k] = (x[k] - mx) - ls;
+    } else {
+      for (k = 0; k < n; ++k) y[k] = y[k] / sum;
+    }
+  }
+
   void block(const float* x, float* y, int64_t n, int64_t inner, float* mx, float* sum) const {
+    if (inner == 1) {
+      row(x, y, n);
+      return;
+    }
     std::copy(x, x + inner, mx);
     for (int64_t k = 1; k < n; ++k) {
       const float* r = x + k * inner;
@@ -54,7 +95,7 @@ class SoftmaxLayer : public Layer {
       const float* r = x + k * inner;
       float* d = y + k * inner;
       for (int64_t i = 0; i < inner; ++i) {
-        d[i] = std::exp(r[i] - mx[i]);
+        d[i] = exp_f32(r[i] - mx[i]);
         sum[i] += d[i];
       }
     }

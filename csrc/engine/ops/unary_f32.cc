@@ -8,6 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/exp_f32.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
 
@@ -47,7 +48,7 @@ class UnaryLayer : public Layer {
       case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
       case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a_ * x[i]; break;
       case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(x[i], a_, b_); break;
-      case Kind::kSigmoid: for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + std::exp(-x[i])); break;
+      case Kind::kSigmoid: for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + exp_f32(-x[i])); break;
       case Kind::kHardSigmoid:
         for (int64_t i = 0; i < n; ++i) y[i] = clip_value(a_ * x[i] + b_, 0.f, 1.f);
         break;
