@@ -58,18 +58,12 @@ class SoftmaxLayer : public Layer {
     float mx = m8[0];
     for (int l = 1; l < kLanes; ++l) mx = std::max(mx, m8[l]);
     for (; k < n; ++k) mx = std::max(mx, x[k]);
+    for (k = 0; k < n; ++k) y[k] = exp_f32(x[k] - mx);
     for (int l = 0; l < kLanes; ++l) s8[l] = 0.f;
-    k = 0;
-    for (; k + kLanes <= n; k += kLanes) {
-      for (int l = 0; l < kLanes; ++l) {
-        y[k + l] = exp_f32(x[k + l] - mx);
-        s8[l] += y[k + l];
-      }
+    for (k = 0; k + kLanes <= n; k += kLanes) {
+      for (int l = 0; l < kLanes; ++l) s8[l] += y[k + l];
     }
-    for (; k < n; ++k) {
-      y[k] = exp_f32(x[k] - mx);
-      s8[0] += y[k];
-    }
+    for (; k < n; ++k) s8[0] += y[k];
     float sum = 0.f;
     for (int l = 0; l < kLanes; ++l) sum += s8[l];
     if (log_) {
