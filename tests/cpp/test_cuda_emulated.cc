@@ -397,6 +397,22 @@ TEST(CudaEmulated, GemmDp4aMatchesReference) {
   }
 }
 
+// ---- table lookup ----
+
+TEST(CudaEmulated, LookupMatchesReference) {
+  for (int64_t n : {0, 1, 3, 4, 5, 255, 256, 1023, 1029}) {
+    auto x = random_s8(static_cast<size_t>(n), 900 + static_cast<uint32_t>(n));
+    for (int64_t i = 0; i < n && i < 256; ++i) x[i] = static_cast<int8_t>(i - 128);
+    const auto table = random_s8(256, 901);
+    std::vector<int8_t> ref(static_cast<size_t>(n));
+    k::ref::lookup_s8(n, x.data(), table.data(), ref.data());
+    Guarded y(static_cast<size_t>(n));
+    kc::launch_lookup_s8(n, x.data(), table.data(), reinterpret_cast<int8_t*>(y.data()), nullptr);
+    ASSERT_TRUE(y.guard_intact()) << "n=" << n;
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(static_cast<int8_t>(y.buf[i]), ref[i]) << "n=" << n << " byte " << i;
+  }
+}
+
 // ---- histogram ----
 
 namespace {

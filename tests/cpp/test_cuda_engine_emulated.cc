@@ -4,8 +4,8 @@
 // compared byte for byte with the same engines on the CPU. The network has
 // what a small int8 CNN needs: a C=3 stem, depthwise and grouped convs, odd
 // channel counts (NC/4HW4 padding lanes), stride 2, a fused residual add,
-// max pooling and concat (host fallback), global pooling, flatten and a fully
-// connected layer (cuda GEMM). Also: what runs where (inspect), serialize /
+// a hardswish as a table (cuda lookup), max pooling and concat (host
+// fallback), global pooling, flatten and a fully connected layer (cuda GEMM). Also: what runs where (inspect), serialize /
 // load round trips keep the device, dynamic batch, two contexts interleaved,
 // inputs and outputs in device memory (run_on_device).
 #include <gtest/gtest.h>
@@ -49,7 +49,13 @@ Network small_cnn() {
   int pool = net.add_pooling(res, "MaxPool", {2, 2}, {2, 2}, {0, 0, 0, 0}, "pool");
   int grouped = conv(pool, 8, 6, 3, 2, 1, 2, "grouped_s2");
   int narrow = conv(pool, 8, 5, 1, 2, 0, 1, "narrow_s2");
-  int cat = net.add_concatenation({grouped, narrow}, 1, "concat");
+  // hardswish spelled out: x * Clip(x + 3, 0, 6) / 6 -> one int8rt.QLut
+  int three = net.add_constant("three", {1}, {3.0f});
+  int six = net.add_constant("six", {1}, {6.0f});
+  int h3 = net.add_elementwise(narrow, three, "Add", "hs_add");
+  int hc = net.add_activation(h3, "Clip", 0.0, 6.0, "hs_clip");
+  int hs = net.add_elementwise(net.add_elementwise(narrow, hc, "Mul", "hs_mul"), six, "Div", "hs_div");
+  int cat = net.add_concatenation({grouped, hs}, 1, "concat");
   int gap = net.add_node("GlobalAveragePool", "gap", {cat}, Attributes(), {"gap_out"})[0];
   Attributes flatten;
   flatten.set("axis", Attribute::of_int(1));
@@ -120,7 +126,7 @@ TEST(CudaEngineEmulated, SameBytesAsTheCpuEngine) {
 
 TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
   auto e = build_for("cuda");
-  int cuda_convs = 0, cuda_gemms = 0, cuda_converts = 0, host = 0;
+  int cuda_convs = 0, cuda_gemms = 0, cuda_converts = 0, cuda_luts = 0, host = 0;
   for (const LayerInfo& l : e->layers()) {
     const bool on_cuda = l.detail.rfind("cuda ", 0) == 0;
     if (l.op == "int8rt.QConv") {
@@ -128,6 +134,9 @@ TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
       cuda_convs += on_cuda;
     } else if (l.op == "int8rt.QGemm") {
       cuda_gemms += on_cuda;
+    } else if (l.op == "int8rt.QLut") {
+      EXPECT_TRUE(on_cuda) << l.name << ": " << l.detail;
+      cuda_luts += on_cuda;
     } else if (l.op == "int8rt.QAdd") {
       ADD_FAILURE() << "the residual add was not fused into the conv, so its epilogue is untested";
     } else if (l.op == "int8rt.Quantize" || l.op == "int8rt.Dequantize") {
@@ -139,6 +148,7 @@ TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
   }
   EXPECT_EQ(cuda_convs, 5);  // stem, dw, pw (+residual), grouped, narrow
   EXPECT_EQ(cuda_gemms, 1);
+  EXPECT_EQ(cuda_luts, 1);
   EXPECT_GE(cuda_converts, 1);
   EXPECT_GE(host, 2);  // max pool, concat, global pool / flatten
 }

@@ -9,6 +9,7 @@
 //   int8rt.QConv                -> cuda conv (DP4A implicit GEMM; depthwise kernel)
 //   int8rt.QGemm (rank-2 input) -> cuda gemm (DP4A)
 //   int8rt.Quantize/Dequantize of rank-4 tensors -> cuda quantize / dequantize
+//   int8rt.QLut                 -> cuda table lookup (any layout: element-wise)
 //   everything else             -> the host layer of the CPU engine ("host
 //                                  fallback"), the FP32 fallback the CUDA
 //                                  issue allows for pooling, add and concat.
@@ -40,13 +41,14 @@ namespace {
 
 namespace kc = kernels::cuda;
 
-enum class Where { kHost, kConv, kGemm, kQuantize, kDequantize };
+enum class Where { kHost, kConv, kGemm, kQuantize, kDequantize, kLut };
 
 struct NodePlan {
   Where where = Where::kHost;
   std::string why;  // why a QConv/QGemm stayed on the host
   std::unique_ptr<kc::ConvLayer> conv;
   std::unique_ptr<kc::GemmLayer> gemm;
+  std::unique_ptr<kc::LookupTable> lut;
   bool has_residual = false;
   float residual_scale = 0.f;
   float scale = 0.f;  // Quantize / Dequantize
@@ -134,6 +136,7 @@ class CudaRunner : public DeviceRunner {
       case Where::kGemm: return "cuda dp4a gemm";
       case Where::kQuantize: return "cuda quantize NCHW -> NC/4HW4";
       case Where::kDequantize: return "cuda dequantize NC/4HW4 -> NCHW";
+      case Where::kLut: return "cuda table lookup";
       case Where::kHost: break;
     }
     std::string d = "host fallback: " + ex_.layer(node).describe();
@@ -190,6 +193,10 @@ class CudaRunner : public DeviceRunner {
           kc::dequantize_nc4hw4(static_cast<int>(xs[0]), static_cast<int>(xs[3]), xs[1] * xs[2],
                                 static_cast<const int8_t*>(x), p.scale, static_cast<float*>(y), st.stream.handle());
           break;
+        case Where::kLut:  // element-wise: the same bytes in the same layout
+          p.lut->run(static_cast<int64_t>(device_bytes(*ins[0])), static_cast<const int8_t*>(x),
+                     static_cast<int8_t*>(y), st.stream.handle());
+          break;
         case Where::kHost:
           break;
       }
@@ -214,6 +221,9 @@ class CudaRunner : public DeviceRunner {
       QGemmParams q = qgemm_params(net, node);
       p.gemm = std::make_unique<kc::GemmLayer>(q.shape, q.weights, q.requant);
       p.where = Where::kGemm;
+    } else if (node.op == "int8rt.QLut") {
+      p.lut = std::make_unique<kc::LookupTable>(constant_input(net, node, 1, "table").i8);
+      p.where = Where::kLut;
     } else if ((node.op == "int8rt.Quantize" || node.op == "int8rt.Dequantize") && input_rank(0) == 4) {
       p.where = node.op == "int8rt.Quantize" ? Where::kQuantize : Where::kDequantize;
       p.scale = static_cast<float>(node.attrs.get_float("scale", 0.0));

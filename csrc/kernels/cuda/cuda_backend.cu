@@ -148,6 +148,19 @@ void GemmLayer::run(int64_t M, const int8_t* a, void* y, const int8_t* residual,
   runtime::check_launch("gemm_s8");
 }
 
+// ---- lookup ----
+
+LookupTable::LookupTable(const std::vector<int8_t>& table) {
+  if (table.size() != 256) throw InvalidArgument("cuda lookup: the table needs 256 values");
+  table_ = upload_vector(table.data(), 256, "lookup table");
+}
+
+void LookupTable::run(int64_t n, const int8_t* x, int8_t* y, void* stream) const {
+  if (n < 0) throw InvalidArgument("cuda lookup: n must be >= 0");
+  launch_lookup_s8(n, x, static_cast<const int8_t*>(table_.data()), y, as_stream(stream));
+  runtime::check_launch("lookup_s8");
+}
+
 // ---- quantize / histogram ----
 
 void quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float scale, int8_t* q,

@@ -111,6 +111,17 @@ class GemmLayer {
   DeviceBuffer weights_, scale_, bias_;
 };
 
+// A 256-entry int8 table on the device (int8rt.QLut): y[i] = table[x[i] + 128].
+class LookupTable {
+ public:
+  explicit LookupTable(const std::vector<int8_t>& table);  // InvalidArgument unless 256 values
+  // n bytes; x and y device pointers, 4-byte aligned. Asynchronous on `stream`.
+  void run(int64_t n, const int8_t* x, int8_t* y, void* stream = nullptr) const;
+
+ private:
+  DeviceBuffer table_;
+};
+
 // Device FP32 NCHW <-> int8 NC/4HW4 (asynchronous on `stream`).
 void quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float scale, int8_t* q,
                      void* stream = nullptr);

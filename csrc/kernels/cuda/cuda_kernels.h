@@ -71,6 +71,12 @@ void launch_gemm_s8_dp4a(const GemmShape& shape, int64_t M, const int8_t* a,
                          const int32_t* b_packed, const Epilogue& ep, void* y,
                          cudaStream_t stream);
 
+// ---- lookup_s8.cu ----
+
+// y[i] = table[x[i] + 128] over n bytes (x, y 4-byte aligned; table: 256
+// bytes of device memory).
+void launch_lookup_s8(int64_t n, const int8_t* x, const int8_t* table, int8_t* y, cudaStream_t stream);
+
 // ---- histogram_abs.cu ----
 
 // Pass 1: max |x| over the finite values of x[n] and the count of NaN/Inf.
