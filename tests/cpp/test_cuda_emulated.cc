@@ -22,6 +22,7 @@
 
 #include "int8rt/calibration.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/ref/requantize.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/requant_params.h"
 
@@ -393,6 +394,63 @@ TEST(CudaEmulated, GemmDp4aMatchesReference) {
       for (size_t i = 0; i < bytes; ++i) {
         ASSERT_EQ(y.buf[i], ref[i]) << what << ": byte " << i << " differs";
       }
+    }
+  }
+}
+
+// ---- pooling and flatten ----
+
+// Reads channel c < C of every pixel of an NC/4HW4 result back to NHWC.
+std::vector<int8_t> from_nc4hw4(const uint8_t* q, int N, int H, int W, int C) {
+  const int C4 = (C + 3) / 4;
+  std::vector<int8_t> out(static_cast<size_t>(N) * H * W * C);
+  for (int n = 0; n < N; ++n)
+    for (int h = 0; h < H; ++h)
+      for (int w = 0; w < W; ++w)
+        for (int c = 0; c < C; ++c)
+          out[((static_cast<size_t>(n) * H + h) * W + w) * C + c] =
+              static_cast<int8_t>(q[kc::nc4hw4_offset(n, c, h, w, C4, H, W)]);
+  return out;
+}
+
+TEST(CudaEmulated, PoolingMatchesReference) {
+  struct Case { int N, H, W, C, R, S, stride, pad; };
+  const Case cases[] = {{1, 7, 7, 3, 3, 3, 2, 1}, {2, 8, 9, 8, 2, 2, 2, 0}, {1, 5, 6, 13, 3, 2, 1, 1},
+                        {3, 4, 4, 4, 4, 4, 1, 0}, {1, 1, 1, 5, 1, 1, 1, 0}};
+  uint32_t seed = 950;
+  for (const Case& c : cases) {
+    const std::string what = "N" + std::to_string(c.N) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) +
+                             " C" + std::to_string(c.C) + " k" + std::to_string(c.R) + "x" + std::to_string(c.S);
+    k::PoolShape p;
+    p.H = c.H; p.W = c.W; p.C = c.C; p.R = c.R; p.S = c.S;
+    p.stride_h = p.stride_w = c.stride;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = c.pad;
+    const auto x = random_s8(static_cast<size_t>(c.N) * c.H * c.W * c.C, ++seed);
+    const auto x4 = to_nc4hw4(x, c.N, c.H, c.W, c.C, ++seed);
+    // max pool
+    std::vector<int8_t> want(static_cast<size_t>(c.N) * p.out_h() * p.out_w() * c.C);
+    k::ref::maxpool_s8(p, c.N, x.data(), want.data());
+    Guarded y(static_cast<size_t>(c.N) * ((c.C + 3) / 4) * p.out_h() * p.out_w() * 4);
+    kc::launch_maxpool_nc4hw4(p, c.N, x4.data(), reinterpret_cast<int8_t*>(y.data()), nullptr);
+    ASSERT_TRUE(y.guard_intact()) << what;
+    EXPECT_EQ(from_nc4hw4(y.buf.data(), c.N, p.out_h(), p.out_w(), c.C), want) << "maxpool " << what;
+    // global average pool (scales with ties: 0.5 multipliers give exact .5 values)
+    for (float s_out : {0.07f, 0.5f / (c.H * c.W)}) {
+      std::vector<int8_t> gwant(static_cast<size_t>(c.N) * c.C);
+      k::ref::global_avgpool_s8(c.N, static_cast<int64_t>(c.H) * c.W, c.C, x.data(), 0.25f, s_out, gwant.data());
+      Guarded g(static_cast<size_t>(c.N) * ((c.C + 3) / 4) * 4);
+      kc::launch_global_avgpool_nc4hw4(c.N, static_cast<int64_t>(c.H) * c.W, c.C, x4.data(),
+                                       k::ref::avgpool_multiplier(0.25f, s_out, static_cast<int64_t>(c.H) * c.W),
+                                       reinterpret_cast<int8_t*>(g.data()), nullptr);
+      ASSERT_TRUE(g.guard_intact()) << what;
+      const auto got = from_nc4hw4(g.buf.data(), c.N, 1, 1, c.C);
+      EXPECT_EQ(got, gwant) << "global_avgpool " << what << " s_out " << s_out;
+      // flatten of that [N, C, 1, 1] result
+      Guarded f(static_cast<size_t>(c.N) * c.C);
+      kc::launch_flatten_nc4(c.N, c.C, reinterpret_cast<const int8_t*>(g.data()), reinterpret_cast<int8_t*>(f.data()),
+                             nullptr);
+      ASSERT_TRUE(f.guard_intact()) << what;
+      EXPECT_EQ(std::vector<int8_t>(f.buf.begin(), f.buf.begin() + c.N * c.C), gwant) << "flatten " << what;
     }
   }
 }

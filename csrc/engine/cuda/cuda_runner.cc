@@ -10,9 +10,10 @@
 //   int8rt.QGemm (rank-2 input) -> cuda gemm (DP4A)
 //   int8rt.Quantize/Dequantize of rank-4 tensors -> cuda quantize / dequantize
 //   int8rt.QLut                 -> cuda table lookup (any layout: element-wise)
+//   int8rt.QMaxPool, QGlobalAveragePool, QFlatten -> cuda pooling / flatten
 //   everything else             -> the host layer of the CPU engine ("host
-//                                  fallback"), the FP32 fallback the CUDA
-//                                  issue allows for pooling, add and concat.
+//                                  fallback"; e.g. average pooling, add and
+//                                  concat in int8, every float32 layer).
 // Every tensor lives where it was produced and is copied (and re-laid-out:
 // int8 rank-4 tensors are NHWC on the host and NC/4HW4 on the device) only
 // when a consumer on the other side needs it. Because the CUDA kernels equal
@@ -31,6 +32,7 @@
 #include "engine/cuda/nc4hw4_host.h"
 #include "engine/device_runner.h"
 #include "engine/ops/int8/qlinear_params.h"
+#include "engine/ops/int8/qpool_params.h"
 #include "int8rt/error.h"
 #include "kernels/cuda/cuda_backend.h"
 
@@ -41,7 +43,7 @@ namespace {
 
 namespace kc = kernels::cuda;
 
-enum class Where { kHost, kConv, kGemm, kQuantize, kDequantize, kLut };
+enum class Where { kHost, kConv, kGemm, kQuantize, kDequantize, kLut, kMaxPool, kGlobalAvgPool, kFlatten };
 
 struct NodePlan {
   Where where = Where::kHost;
@@ -52,6 +54,7 @@ struct NodePlan {
   bool has_residual = false;
   float residual_scale = 0.f;
   float scale = 0.f;  // Quantize / Dequantize
+  QPoolParams pool;   // pooling
 };
 
 // Device layout of a tensor: int8 rank 4 is NC/4HW4, everything else the host bytes.
@@ -137,6 +140,9 @@ class CudaRunner : public DeviceRunner {
       case Where::kQuantize: return "cuda quantize NCHW -> NC/4HW4";
       case Where::kDequantize: return "cuda dequantize NC/4HW4 -> NCHW";
       case Where::kLut: return "cuda table lookup";
+      case Where::kMaxPool: return "cuda max pool (NC/4HW4)";
+      case Where::kGlobalAvgPool: return "cuda global average pool (NC/4HW4)";
+      case Where::kFlatten: return "cuda flatten NC/4HW4 -> [N, C]";
       case Where::kHost: break;
     }
     std::string d = "host fallback: " + ex_.layer(node).describe();
@@ -197,6 +203,19 @@ class CudaRunner : public DeviceRunner {
           p.lut->run(static_cast<int64_t>(device_bytes(*ins[0])), static_cast<const int8_t*>(x),
                      static_cast<int8_t*>(y), st.stream.handle());
           break;
+        case Where::kMaxPool:
+          kc::maxpool_nc4hw4(p.pool.shape, static_cast<int>(xs[0]), static_cast<const int8_t*>(x),
+                             static_cast<int8_t*>(y), st.stream.handle());
+          break;
+        case Where::kGlobalAvgPool:  // [N,H,W,C] -> [N,1,1,C]
+          kc::global_avgpool_nc4hw4(static_cast<int>(xs[0]), xs[1] * xs[2], static_cast<int>(xs[3]),
+                                    static_cast<const int8_t*>(x), p.pool.s_in, p.pool.s_out,
+                                    static_cast<int8_t*>(y), st.stream.handle());
+          break;
+        case Where::kFlatten:  // [N,1,1,C] NC/4HW4 -> [N,C] row-major
+          kc::flatten_nc4(static_cast<int>(xs[0]), static_cast<int>(xs[3]), static_cast<const int8_t*>(x),
+                          static_cast<int8_t*>(y), st.stream.handle());
+          break;
         case Where::kHost:
           break;
       }
@@ -221,6 +240,11 @@ class CudaRunner : public DeviceRunner {
       QGemmParams q = qgemm_params(net, node);
       p.gemm = std::make_unique<kc::GemmLayer>(q.shape, q.weights, q.requant);
       p.where = Where::kGemm;
+    } else if (node.op == "int8rt.QMaxPool" || node.op == "int8rt.QGlobalAveragePool") {
+      p.pool = qpool_params(net, node);
+      p.where = node.op == "int8rt.QMaxPool" ? Where::kMaxPool : Where::kGlobalAvgPool;
+    } else if (node.op == "int8rt.QFlatten" && input_rank(0) == 4) {
+      p.where = Where::kFlatten;
     } else if (node.op == "int8rt.QLut") {
       p.lut = std::make_unique<kc::LookupTable>(constant_input(net, node, 1, "table").i8);
       p.where = Where::kLut;

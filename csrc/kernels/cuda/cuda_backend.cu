@@ -12,6 +12,7 @@
 
 #include "int8rt/error.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/ref/requantize.h"
 
 namespace int8rt {
 namespace kernels {
@@ -146,6 +147,32 @@ void GemmLayer::run(int64_t M, const int8_t* a, void* y, const int8_t* residual,
   launch_gemm_s8_dp4a(shape_, M, a, static_cast<const int32_t*>(weights_.data()), ep, y,
                       as_stream(stream));
   runtime::check_launch("gemm_s8");
+}
+
+// ---- pooling ----
+
+void maxpool_nc4hw4(const PoolShape& shape, int batch, const int8_t* x, int8_t* y, void* stream) {
+  shape.validate();
+  if (batch < 0) throw InvalidArgument("cuda maxpool: batch must be >= 0");
+  launch_maxpool_nc4hw4(shape, batch, x, y, as_stream(stream));
+  runtime::check_launch("maxpool_nc4hw4");
+}
+
+void global_avgpool_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out, int8_t* y,
+                           void* stream) {
+  if (batch < 0 || HW <= 0 || C <= 0 || HW > kMaxReduction) {  // int32 sums, as ref::global_avgpool_s8
+    throw InvalidArgument("cuda global_avgpool: need batch >= 0, C > 0 and 0 < H*W <= " +
+                          std::to_string(kMaxReduction));
+  }
+  if (!(s_in > 0.0f) || !(s_out > 0.0f)) throw InvalidArgument("cuda global_avgpool: scales must be > 0");
+  launch_global_avgpool_nc4hw4(batch, HW, C, x, ref::avgpool_multiplier(s_in, s_out, HW), y, as_stream(stream));
+  runtime::check_launch("global_avgpool_nc4hw4");
+}
+
+void flatten_nc4(int batch, int C, const int8_t* x, int8_t* y, void* stream) {
+  if (batch < 0 || C <= 0) throw InvalidArgument("cuda flatten: need batch >= 0 and C > 0");
+  launch_flatten_nc4(batch, C, x, y, as_stream(stream));
+  runtime::check_launch("flatten_nc4");
 }
 
 // ---- lookup ----

@@ -71,6 +71,17 @@ void launch_gemm_s8_dp4a(const GemmShape& shape, int64_t M, const int8_t* a,
                          const int32_t* b_packed, const Epilogue& ep, void* y,
                          cudaStream_t stream);
 
+// ---- pool_s8_nc4hw4.cu ----
+
+// Max pooling (ref::maxpool_s8), x and y NC/4HW4 int8.
+void launch_maxpool_nc4hw4(const PoolShape& p, int batch, const int8_t* x, int8_t* y, cudaStream_t stream);
+// Global average pooling (ref::global_avgpool_s8) with the multiplier
+// m = ref::avgpool_multiplier(s_in, s_out, HW); y is NC/4HW4 with H = W = 1.
+void launch_global_avgpool_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, float m, int8_t* y,
+                                  cudaStream_t stream);
+// NC/4HW4 [N, C, 1, 1] -> row-major int8 [N][C] (no arithmetic).
+void launch_flatten_nc4(int batch, int C, const int8_t* x, int8_t* y, cudaStream_t stream);
+
 // ---- lookup_s8.cu ----
 
 // y[i] = table[x[i] + 128] over n bytes (x, y 4-byte aligned; table: 256

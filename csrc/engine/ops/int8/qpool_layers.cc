@@ -4,7 +4,7 @@
 // by the element-wise kernel set chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
-#include "engine/ops/int8/window_attrs.h"
+#include "engine/ops/int8/qpool_params.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 
@@ -21,25 +21,10 @@ class QPoolLayer : public Layer {
         k_(&kernels::choose_eltwise_s8(kind == PoolKind::kMax       ? "maxpool_s8"
                                        : kind == PoolKind::kAverage ? "avgpool_s8"
                                                                     : "global_avgpool_s8")) {
-    const Tensor& x = net.tensor(node.inputs.at(0));
-    if (x.shape.size() != 4) throw InvalidArgument(layer_error_prefix(node) + "input must be NHWC rank 4");
-    shape_.H = static_cast<int>(x.shape[1]);
-    shape_.W = static_cast<int>(x.shape[2]);
-    shape_.C = static_cast<int>(x.shape[3]);
-    if (kind != PoolKind::kGlobalAverage) {
-      read_window_attrs(node, {}, shape_);
-      shape_.count_include_pad = node.attrs.get_int("count_include_pad", 0) != 0;
-      try {
-        shape_.validate();
-      } catch (const InvalidArgument& e) {
-        throw InvalidArgument(layer_error_prefix(node) + e.what());
-      }
-    }
-    s_in_ = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
-    s_out_ = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
-    if (kind != PoolKind::kMax && !(s_in_ > 0.f && s_out_ > 0.f)) {
-      throw InvalidArgument(layer_error_prefix(node) + "needs positive in_scale and out_scale");
-    }
+    const QPoolParams p = qpool_params(net, node);
+    shape_ = p.shape;
+    s_in_ = p.s_in;
+    s_out_ = p.s_out;
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {

@@ -1,0 +1,21 @@
+// The parameters of an int8rt.QMaxPool / QAveragePool / QGlobalAveragePool
+// node as every backend reads them (the CPU layers in qpool_layers.cc and
+// the CUDA runner): the pooling shape from the NHWC input and the window
+// attributes, and the scales of the averaging pools, validated.
+#pragma once
+
+#include "int8rt/network.h"
+#include "kernels/kernel_types.h"
+
+namespace int8rt {
+namespace engine {
+
+struct QPoolParams {
+  kernels::PoolShape shape;  // window fields unused for global pooling
+  float s_in = 0.f, s_out = 0.f;  // averaging pools only
+};
+// Throws InvalidArgument naming the node for a bad shape or missing scales.
+QPoolParams qpool_params(const Network& net, const Node& node);
+
+}  // namespace engine
+}  // namespace int8rt
