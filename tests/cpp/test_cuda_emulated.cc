@@ -455,6 +455,51 @@ TEST(CudaEmulated, PoolingMatchesReference) {
   }
 }
 
+TEST(CudaEmulated, AddAndConcatMatchReference) {
+  const int N = 2, H = 3, W = 5;
+  // add: the same NC/4HW4 layout for a, b and y; relu and plain; scales with ties
+  for (int C : {3, 8, 13}) {
+    for (bool relu : {false, true}) {
+      const size_t n = static_cast<size_t>(N) * H * W * C;
+      const auto a = random_s8(n, 970 + C), b = random_s8(n, 971 + C);
+      const k::AddParams p = k::make_add_params(0.5f, 0.25f, 1.0f, relu);
+      std::vector<int8_t> want(n);
+      k::ref::add_s8(static_cast<int64_t>(n), a.data(), b.data(), p, want.data());
+      const auto a4 = to_nc4hw4(a, N, H, W, C, 972), b4 = to_nc4hw4(b, N, H, W, C, 973);
+      Guarded y(a4.size());
+      kc::launch_add_s8(static_cast<int64_t>(a4.size()), a4.data(), b4.data(), p, reinterpret_cast<int8_t*>(y.data()),
+                        nullptr);
+      ASSERT_TRUE(y.guard_intact());
+      EXPECT_EQ(from_nc4hw4(y.buf.data(), N, H, W, C), want) << "add C" << C << (relu ? " relu" : "");
+    }
+  }
+  // concat: channel counts that split words, multipliers 1 (copy) and not
+  const int channels[] = {3, 5, 8, 1};
+  const float mults[] = {1.0f, 0.5f, 1.5f, 1.0f};
+  std::vector<std::vector<int8_t>> nhwc, packed;
+  std::vector<k::ref::ConcatInput> ref_in;
+  kc::ConcatArgs args;
+  int C = 0;
+  for (int i = 0; i < 4; ++i) {
+    nhwc.push_back(random_s8(static_cast<size_t>(N) * H * W * channels[i], 980 + i));
+    packed.push_back(to_nc4hw4(nhwc.back(), N, H, W, channels[i], 990 + i));
+    C += channels[i];
+  }
+  for (int i = 0; i < 4; ++i) {
+    ref_in.push_back({nhwc[i].data(), channels[i], mults[i]});
+    args.data[i] = packed[i].data();
+    args.channels[i] = channels[i];
+    args.multiplier[i] = mults[i];
+  }
+  args.count = 4;
+  std::vector<int8_t> want(static_cast<size_t>(N) * H * W * C);
+  k::ref::concat_s8(static_cast<int64_t>(N) * H * W, ref_in, want.data());
+  Guarded y(static_cast<size_t>(N) * ((C + 3) / 4) * H * W * 4);
+  kc::launch_concat_nc4hw4(N, static_cast<int64_t>(H) * W, args, reinterpret_cast<int8_t*>(y.data()), nullptr);
+  ASSERT_TRUE(y.guard_intact());
+  EXPECT_EQ(from_nc4hw4(y.buf.data(), N, H, W, C), want) << "concat";
+}
+
 // ---- table lookup ----
 
 TEST(CudaEmulated, LookupMatchesReference) {

@@ -4,9 +4,9 @@
 // compared byte for byte with the same engines on the CPU. The network has
 // what a small int8 CNN needs: a C=3 stem, depthwise and grouped convs, odd
 // channel counts (NC/4HW4 padding lanes), stride 2, a fused residual add,
-// a hardswish as a table (cuda lookup), max pooling, global pooling and
-// flatten (cuda), concat (host fallback) and a fully connected layer (cuda
-// GEMM). Also: what runs where (inspect), serialize /
+// a hardswish as a table (cuda lookup), max pooling (with padding), an
+// unfused add, concat of odd channel counts, global pooling, flatten and a
+// fully connected layer (cuda GEMM) - every int8 layer on the device. Also: what runs where (inspect), serialize /
 // load round trips keep the device, dynamic batch, two contexts interleaved,
 // inputs and outputs in device memory (run_on_device).
 #include <gtest/gtest.h>
@@ -47,7 +47,9 @@ Network small_cnn() {
   int dw = net.add_activation(conv(stem, 8, 8, 3, 1, 1, 8, "dw"), "Clip", 0.0, 6.0, "dw_relu6");
   int pw = conv(dw, 8, 8, 1, 1, 0, 1, "pw");
   int res = net.add_activation(net.add_elementwise(pw, stem, "Add", "residual"), "Relu", 0, 0, "res_relu");
-  int pool = net.add_pooling(res, "MaxPool", {2, 2}, {2, 2}, {0, 0, 0, 0}, "pool");
+  int pool_a = net.add_pooling(res, "MaxPool", {2, 2}, {2, 2}, {0, 0, 0, 0}, "pool_a");
+  int pool_b = net.add_pooling(res, "MaxPool", {3, 3}, {2, 2}, {1, 1, 1, 1}, "pool_b");
+  int pool = net.add_elementwise(pool_a, pool_b, "Add", "pool_sum");  // int8 QAdd (no conv to fuse into)
   int grouped = conv(pool, 8, 6, 3, 2, 1, 2, "grouped_s2");
   int narrow = conv(pool, 8, 5, 1, 2, 0, 1, "narrow_s2");
   // hardswish spelled out: x * Clip(x + 3, 0, 6) / 6 -> one int8rt.QLut
@@ -106,6 +108,12 @@ void expect_same_bytes(const std::vector<float>& a, const std::vector<float>& b,
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << what;
 }
 
+int count_op(const Engine& e, const std::string& op) {
+  int n = 0;
+  for (const LayerInfo& l : e.layers()) n += l.op == op;
+  return n;
+}
+
 TEST(CudaEngineEmulated, DeviceIsTheEmulatorAndRegistered) {
   auto e = build_for("cuda");
   EXPECT_EQ(e->device(), "cuda");
@@ -136,11 +144,9 @@ TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
     } else if (l.op == "int8rt.QGemm") {
       cuda_gemms += on_cuda;
     } else if (l.op == "int8rt.QLut" || l.op == "int8rt.QMaxPool" || l.op == "int8rt.QGlobalAveragePool" ||
-               l.op == "int8rt.QFlatten") {
+               l.op == "int8rt.QFlatten" || l.op == "int8rt.QConcat" || l.op == "int8rt.QAdd") {
       EXPECT_TRUE(on_cuda) << l.name << " (" << l.op << "): " << l.detail;
       cuda_luts += l.op == "int8rt.QLut" && on_cuda;
-    } else if (l.op == "int8rt.QAdd") {
-      ADD_FAILURE() << "the residual add was not fused into the conv, so its epilogue is untested";
     } else if (l.op == "int8rt.Quantize" || l.op == "int8rt.Dequantize") {
       cuda_converts += on_cuda;
     } else {
@@ -149,10 +155,12 @@ TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
     }
   }
   EXPECT_EQ(cuda_convs, 5);  // stem, dw, pw (+residual), grouped, narrow
+  EXPECT_EQ(count_op(*e, "int8rt.QAdd"), 1);  // pool_sum; the residual add is fused into pw
+  EXPECT_EQ(count_op(*e, "int8rt.QConcat"), 1);
   EXPECT_EQ(cuda_gemms, 1);
   EXPECT_EQ(cuda_luts, 1);
   EXPECT_GE(cuda_converts, 1);
-  EXPECT_EQ(host, 1);  // concat
+  EXPECT_EQ(host, 0);
 }
 
 TEST(CudaEngineEmulated, SerializedEngineKeepsItsDevice) {

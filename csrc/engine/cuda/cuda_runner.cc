@@ -11,9 +11,10 @@
 //   int8rt.Quantize/Dequantize of rank-4 tensors -> cuda quantize / dequantize
 //   int8rt.QLut                 -> cuda table lookup (any layout: element-wise)
 //   int8rt.QMaxPool, QGlobalAveragePool, QFlatten -> cuda pooling / flatten
+//   int8rt.QAdd, QConcat (<= 8 inputs) -> cuda add / concat
 //   everything else             -> the host layer of the CPU engine ("host
-//                                  fallback"; e.g. average pooling, add and
-//                                  concat in int8, every float32 layer).
+//                                  fallback"; int8 average pooling and every
+//                                  float32 layer).
 // Every tensor lives where it was produced and is copied (and re-laid-out:
 // int8 rank-4 tensors are NHWC on the host and NC/4HW4 on the device) only
 // when a consumer on the other side needs it. Because the CUDA kernels equal
@@ -31,6 +32,7 @@
 
 #include "engine/cuda/nc4hw4_host.h"
 #include "engine/device_runner.h"
+#include "engine/ops/int8/qeltwise_params.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "engine/ops/int8/qpool_params.h"
 #include "int8rt/error.h"
@@ -43,7 +45,9 @@ namespace {
 
 namespace kc = kernels::cuda;
 
-enum class Where { kHost, kConv, kGemm, kQuantize, kDequantize, kLut, kMaxPool, kGlobalAvgPool, kFlatten };
+enum class Where {
+  kHost, kConv, kGemm, kQuantize, kDequantize, kLut, kMaxPool, kGlobalAvgPool, kFlatten, kAdd, kConcat
+};
 
 struct NodePlan {
   Where where = Where::kHost;
@@ -55,6 +59,8 @@ struct NodePlan {
   float residual_scale = 0.f;
   float scale = 0.f;  // Quantize / Dequantize
   QPoolParams pool;   // pooling
+  kernels::AddParams add;
+  std::vector<float> concat_multipliers;
 };
 
 // Device layout of a tensor: int8 rank 4 is NC/4HW4, everything else the host bytes.
@@ -143,6 +149,8 @@ class CudaRunner : public DeviceRunner {
       case Where::kMaxPool: return "cuda max pool (NC/4HW4)";
       case Where::kGlobalAvgPool: return "cuda global average pool (NC/4HW4)";
       case Where::kFlatten: return "cuda flatten NC/4HW4 -> [N, C]";
+      case Where::kAdd: return "cuda add (NC/4HW4)";
+      case Where::kConcat: return "cuda channel concat (NC/4HW4)";
       case Where::kHost: break;
     }
     std::string d = "host fallback: " + ex_.layer(node).describe();
@@ -175,8 +183,12 @@ class CudaRunner : public DeviceRunner {
         for (int id : node.outputs) mark(st, id, /*host=*/true);
         continue;
       }
-      to_device(st, host, node.inputs[0]);  // inputs 1 and 2 (weights, bias) are packed in the layer
-      if (p.has_residual) to_device(st, host, node.inputs[3]);
+      if (p.where == Where::kAdd || p.where == Where::kConcat) {
+        for (int id : node.inputs) to_device(st, host, id);
+      } else {
+        to_device(st, host, node.inputs[0]);  // inputs 1 and 2 (weights, bias) are packed in the layer
+        if (p.has_residual) to_device(st, host, node.inputs[3]);
+      }
       const int y_id = node.outputs[0];
       void* y = device_buffer(st, y_id, device_bytes(*outs[0]));
       const void* x = st.buffers[node.inputs[0]].data();
@@ -216,6 +228,20 @@ class CudaRunner : public DeviceRunner {
           kc::flatten_nc4(static_cast<int>(xs[0]), static_cast<int>(xs[3]), static_cast<const int8_t*>(x),
                           static_cast<int8_t*>(y), st.stream.handle());
           break;
+        case Where::kAdd:
+          kc::add_s8(static_cast<int64_t>(device_bytes(*ins[0])), static_cast<const int8_t*>(x),
+                     static_cast<const int8_t*>(st.buffers[node.inputs[1]].data()), p.add, static_cast<int8_t*>(y),
+                     st.stream.handle());
+          break;
+        case Where::kConcat: {
+          std::vector<kc::ConcatInputDev> parts;
+          for (size_t i = 0; i < node.inputs.size(); ++i) {
+            parts.push_back({static_cast<const int8_t*>(st.buffers[node.inputs[i]].data()),
+                             static_cast<int>(ins[i]->shape()[3]), p.concat_multipliers[i]});
+          }
+          kc::concat_nc4hw4(static_cast<int>(xs[0]), xs[1] * xs[2], parts, static_cast<int8_t*>(y), st.stream.handle());
+          break;
+        }
         case Where::kHost:
           break;
       }
@@ -245,6 +271,13 @@ class CudaRunner : public DeviceRunner {
       p.where = node.op == "int8rt.QMaxPool" ? Where::kMaxPool : Where::kGlobalAvgPool;
     } else if (node.op == "int8rt.QFlatten" && input_rank(0) == 4) {
       p.where = Where::kFlatten;
+    } else if (node.op == "int8rt.QAdd" && input_rank(0) == 4) {
+      p.add = qadd_params(node);
+      p.where = Where::kAdd;
+    } else if (node.op == "int8rt.QConcat" && input_rank(0) == 4 &&
+               node.inputs.size() <= static_cast<size_t>(kc::kMaxConcatInputs)) {
+      p.concat_multipliers = qconcat_multipliers(node);
+      p.where = Where::kConcat;
     } else if (node.op == "int8rt.QLut") {
       p.lut = std::make_unique<kc::LookupTable>(constant_input(net, node, 1, "table").i8);
       p.where = Where::kLut;

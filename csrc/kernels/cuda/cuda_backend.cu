@@ -5,6 +5,7 @@
 // themselves are in the other .cu files of this folder.
 #include "kernels/cuda/cuda_backend.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -173,6 +174,37 @@ void flatten_nc4(int batch, int C, const int8_t* x, int8_t* y, void* stream) {
   if (batch < 0 || C <= 0) throw InvalidArgument("cuda flatten: need batch >= 0 and C > 0");
   launch_flatten_nc4(batch, C, x, y, as_stream(stream));
   runtime::check_launch("flatten_nc4");
+}
+
+// ---- add / concat ----
+
+void add_s8(int64_t bytes, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y, void* stream) {
+  if (bytes < 0 || bytes % 4 != 0) throw InvalidArgument("cuda add: byte count must be a multiple of 4");
+  if (!(p.clamp_lo >= -128.0f && p.clamp_hi <= 127.0f && p.clamp_lo <= p.clamp_hi)) {
+    throw InvalidArgument("cuda add: clamp range must lie inside [-128, 127]");
+  }
+  launch_add_s8(bytes, a, b, p, y, as_stream(stream));
+  runtime::check_launch("add_s8");
+}
+
+void concat_nc4hw4(int batch, int64_t HW, const std::vector<ConcatInputDev>& inputs, int8_t* y, void* stream) {
+  if (inputs.empty() || static_cast<int>(inputs.size()) > kMaxConcatInputs) {
+    throw NotSupported("cuda concat: 1 to " + std::to_string(kMaxConcatInputs) + " inputs, got " +
+                       std::to_string(inputs.size()));
+  }
+  ConcatArgs args;
+  args.count = static_cast<int>(inputs.size());
+  for (int i = 0; i < args.count; ++i) {
+    const ConcatInputDev& in = inputs[i];
+    if (!in.data || in.channels <= 0 || !(std::isfinite(in.multiplier) && in.multiplier > 0.0f)) {
+      throw InvalidArgument("cuda concat: every input needs data, > 0 channels and a finite multiplier > 0");
+    }
+    args.data[i] = in.data;
+    args.channels[i] = in.channels;
+    args.multiplier[i] = in.multiplier;
+  }
+  launch_concat_nc4hw4(batch, HW, args, y, as_stream(stream));
+  runtime::check_launch("concat_nc4hw4");
 }
 
 // ---- lookup ----

@@ -131,6 +131,19 @@ void global_avgpool_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, float 
                            void* stream = nullptr);
 void flatten_nc4(int batch, int C, const int8_t* x, int8_t* y, void* stream = nullptr);
 
+// int8 add (ref::add_s8; `bytes` a multiple of 4, both inputs in one
+// layout) and channel concat of NC/4HW4 tensors (ref::concat_s8; at most 8
+// inputs: NotSupported beyond), asynchronous on `stream`.
+void add_s8(int64_t bytes, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y, void* stream = nullptr);
+constexpr int kMaxConcatInputs = 8;
+struct ConcatInputDev {
+  const int8_t* data;  // NC/4HW4 [batch][ceil(channels/4)][HW][4]
+  int channels;
+  float multiplier;
+};
+void concat_nc4hw4(int batch, int64_t HW, const std::vector<ConcatInputDev>& inputs, int8_t* y,
+                   void* stream = nullptr);
+
 // Device FP32 NCHW <-> int8 NC/4HW4 (asynchronous on `stream`).
 void quantize_nc4hw4(int batch, int C, int64_t HW, const float* x, float scale, int8_t* q,
                      void* stream = nullptr);

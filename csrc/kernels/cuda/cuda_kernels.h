@@ -14,8 +14,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_common.h"
 #include "kernels/kernel_types.h"
+#include "kernels/requant_params.h"
 
 namespace int8rt {
 namespace kernels {
@@ -81,6 +83,22 @@ void launch_global_avgpool_nc4hw4(int batch, int64_t HW, int C, const int8_t* x,
                                   cudaStream_t stream);
 // NC/4HW4 [N, C, 1, 1] -> row-major int8 [N][C] (no arithmetic).
 void launch_flatten_nc4(int batch, int C, const int8_t* x, int8_t* y, cudaStream_t stream);
+
+// ---- eltwise_s8_nc4hw4.cu ----
+
+// ref::add_s8 over `bytes` bytes (a multiple of 4: NC/4HW4 or any 4-byte
+// aligned layout both inputs share).
+void launch_add_s8(int64_t bytes, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y,
+                   cudaStream_t stream);
+// Channel concat of NC/4HW4 inputs into NC/4HW4 y (ref::concat_s8), at most
+// kMaxConcatInputs (cuda_backend.h) inputs.
+struct ConcatArgs {
+  int count = 0;
+  const int8_t* data[kMaxConcatInputs] = {};
+  int channels[kMaxConcatInputs] = {};
+  float multiplier[kMaxConcatInputs] = {};
+};
+void launch_concat_nc4hw4(int batch, int64_t HW, const ConcatArgs& args, int8_t* y, cudaStream_t stream);
 
 // ---- lookup_s8.cu ----
 

@@ -1,9 +1,9 @@
 // int8rt.QAdd and int8rt.QConcat: int8 tensors combined with per-input
 // rescaling to the output scale (affine formulas of the reference kernels,
-// multipliers computed once here with kernels::make_add_params /
-// rescale_multiplier), run by the element-wise kernel set chosen when the
+// multipliers read once with qeltwise_params.h), run by the element-wise kernel set chosen when the
 // layer is created (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
+#include "engine/ops/int8/qeltwise_params.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/requant_params.h"
@@ -12,20 +12,11 @@ namespace int8rt {
 namespace engine {
 namespace {
 
-float attr_scale(const Node& node, const char* key) {
-  double s = node.attrs.get_float(key, 0.0);
-  if (!(s > 0.0)) throw InvalidArgument(layer_error_prefix(node) + key + " must be > 0");
-  return static_cast<float>(s);
-}
-
 class QAddLayer : public Layer {
  public:
   explicit QAddLayer(const Node& node)
       : name_(node.name), k_(&kernels::choose_eltwise_s8("add_s8")) {
-    std::string act = node.attrs.get_string("act", "none");
-    if (act != "none" && act != "relu") throw NotSupported(layer_error_prefix(node) + "activation '" + act + "'");
-    params_ = kernels::make_add_params(attr_scale(node, "a_scale"), attr_scale(node, "b_scale"),
-                                       attr_scale(node, "out_scale"), act == "relu");
+    params_ = qadd_params(node);
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in.size() != 2 || in[0]->dtype() != DataType::kInt8 || in[1]->dtype() != DataType::kInt8 ||
@@ -49,12 +40,7 @@ class QConcatLayer : public Layer {
  public:
   explicit QConcatLayer(const Node& node)
       : name_(node.name), k_(&kernels::choose_eltwise_s8("concat_s8")) {
-    std::vector<double> scales = node.attrs.get_floats("in_scales", {});
-    float s_out = attr_scale(node, "out_scale");
-    if (scales.size() != node.inputs.size()) {
-      throw InvalidArgument(layer_error_prefix(node) + "needs one input scale per input");
-    }
-    for (double s : scales) multipliers_.push_back(kernels::rescale_multiplier(static_cast<float>(s), s_out));
+    multipliers_ = qconcat_multipliers(node);
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Shape s = in.at(0)->shape();
