@@ -434,6 +434,16 @@ TEST(CudaEmulated, PoolingMatchesReference) {
     kc::launch_maxpool_nc4hw4(p, c.N, x4.data(), reinterpret_cast<int8_t*>(y.data()), nullptr);
     ASSERT_TRUE(y.guard_intact()) << what;
     EXPECT_EQ(from_nc4hw4(y.buf.data(), c.N, p.out_h(), p.out_w(), c.C), want) << "maxpool " << what;
+    // average pool, counting and not counting the padding
+    for (bool include_pad : {false, true}) {
+      p.count_include_pad = include_pad;
+      k::ref::avgpool_s8(p, c.N, x.data(), 0.3f, 0.11f, want.data());
+      Guarded a(static_cast<size_t>(c.N) * ((c.C + 3) / 4) * p.out_h() * p.out_w() * 4);
+      kc::launch_avgpool_nc4hw4(p, c.N, x4.data(), 0.3f, 0.11f, reinterpret_cast<int8_t*>(a.data()), nullptr);
+      ASSERT_TRUE(a.guard_intact()) << what;
+      EXPECT_EQ(from_nc4hw4(a.buf.data(), c.N, p.out_h(), p.out_w(), c.C), want)
+          << "avgpool " << what << (include_pad ? " count_include_pad" : "");
+    }
     // global average pool (scales with ties: 0.5 multipliers give exact .5 values)
     for (float s_out : {0.07f, 0.5f / (c.H * c.W)}) {
       std::vector<int8_t> gwant(static_cast<size_t>(c.N) * c.C);

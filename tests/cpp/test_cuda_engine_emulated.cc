@@ -4,8 +4,8 @@
 // compared byte for byte with the same engines on the CPU. The network has
 // what a small int8 CNN needs: a C=3 stem, depthwise and grouped convs, odd
 // channel counts (NC/4HW4 padding lanes), stride 2, a fused residual add,
-// a hardswish as a table (cuda lookup), max pooling (with padding), an
-// unfused add, concat of odd channel counts, global pooling, flatten and a
+// a hardswish as a table (cuda lookup), max and average pooling (with
+// padding), an unfused add, concat of odd channel counts, global pooling, flatten and a
 // fully connected layer (cuda GEMM) - every int8 layer on the device. Also: what runs where (inspect), serialize /
 // load round trips keep the device, dynamic batch, two contexts interleaved,
 // inputs and outputs in device memory (run_on_device).
@@ -48,7 +48,7 @@ Network small_cnn() {
   int pw = conv(dw, 8, 8, 1, 1, 0, 1, "pw");
   int res = net.add_activation(net.add_elementwise(pw, stem, "Add", "residual"), "Relu", 0, 0, "res_relu");
   int pool_a = net.add_pooling(res, "MaxPool", {2, 2}, {2, 2}, {0, 0, 0, 0}, "pool_a");
-  int pool_b = net.add_pooling(res, "MaxPool", {3, 3}, {2, 2}, {1, 1, 1, 1}, "pool_b");
+  int pool_b = net.add_pooling(res, "AveragePool", {3, 3}, {2, 2}, {1, 1, 1, 1}, "pool_b");
   int pool = net.add_elementwise(pool_a, pool_b, "Add", "pool_sum");  // int8 QAdd (no conv to fuse into)
   int grouped = conv(pool, 8, 6, 3, 2, 1, 2, "grouped_s2");
   int narrow = conv(pool, 8, 5, 1, 2, 0, 1, "narrow_s2");
@@ -144,7 +144,8 @@ TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
     } else if (l.op == "int8rt.QGemm") {
       cuda_gemms += on_cuda;
     } else if (l.op == "int8rt.QLut" || l.op == "int8rt.QMaxPool" || l.op == "int8rt.QGlobalAveragePool" ||
-               l.op == "int8rt.QFlatten" || l.op == "int8rt.QConcat" || l.op == "int8rt.QAdd") {
+               l.op == "int8rt.QFlatten" || l.op == "int8rt.QConcat" || l.op == "int8rt.QAdd" ||
+               l.op == "int8rt.QAveragePool") {
       EXPECT_TRUE(on_cuda) << l.name << " (" << l.op << "): " << l.detail;
       cuda_luts += l.op == "int8rt.QLut" && on_cuda;
     } else if (l.op == "int8rt.Quantize" || l.op == "int8rt.Dequantize") {
@@ -157,6 +158,7 @@ TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
   EXPECT_EQ(cuda_convs, 5);  // stem, dw, pw (+residual), grouped, narrow
   EXPECT_EQ(count_op(*e, "int8rt.QAdd"), 1);  // pool_sum; the residual add is fused into pw
   EXPECT_EQ(count_op(*e, "int8rt.QConcat"), 1);
+  EXPECT_EQ(count_op(*e, "int8rt.QAveragePool"), 1);
   EXPECT_EQ(cuda_gemms, 1);
   EXPECT_EQ(cuda_luts, 1);
   EXPECT_GE(cuda_converts, 1);

@@ -10,11 +10,10 @@
 //   int8rt.QGemm (rank-2 input) -> cuda gemm (DP4A)
 //   int8rt.Quantize/Dequantize of rank-4 tensors -> cuda quantize / dequantize
 //   int8rt.QLut                 -> cuda table lookup (any layout: element-wise)
-//   int8rt.QMaxPool, QGlobalAveragePool, QFlatten -> cuda pooling / flatten
+//   int8rt.QMaxPool, QAveragePool, QGlobalAveragePool, QFlatten -> cuda pooling / flatten
 //   int8rt.QAdd, QConcat (<= 8 inputs) -> cuda add / concat
 //   everything else             -> the host layer of the CPU engine ("host
-//                                  fallback"; int8 average pooling and every
-//                                  float32 layer).
+//                                  fallback"; every float32 layer).
 // Every tensor lives where it was produced and is copied (and re-laid-out:
 // int8 rank-4 tensors are NHWC on the host and NC/4HW4 on the device) only
 // when a consumer on the other side needs it. Because the CUDA kernels equal
@@ -46,7 +45,7 @@ namespace {
 namespace kc = kernels::cuda;
 
 enum class Where {
-  kHost, kConv, kGemm, kQuantize, kDequantize, kLut, kMaxPool, kGlobalAvgPool, kFlatten, kAdd, kConcat
+  kHost, kConv, kGemm, kQuantize, kDequantize, kLut, kMaxPool, kAvgPool, kGlobalAvgPool, kFlatten, kAdd, kConcat
 };
 
 struct NodePlan {
@@ -147,6 +146,7 @@ class CudaRunner : public DeviceRunner {
       case Where::kDequantize: return "cuda dequantize NC/4HW4 -> NCHW";
       case Where::kLut: return "cuda table lookup";
       case Where::kMaxPool: return "cuda max pool (NC/4HW4)";
+      case Where::kAvgPool: return "cuda average pool (NC/4HW4)";
       case Where::kGlobalAvgPool: return "cuda global average pool (NC/4HW4)";
       case Where::kFlatten: return "cuda flatten NC/4HW4 -> [N, C]";
       case Where::kAdd: return "cuda add (NC/4HW4)";
@@ -219,6 +219,10 @@ class CudaRunner : public DeviceRunner {
           kc::maxpool_nc4hw4(p.pool.shape, static_cast<int>(xs[0]), static_cast<const int8_t*>(x),
                              static_cast<int8_t*>(y), st.stream.handle());
           break;
+        case Where::kAvgPool:
+          kc::avgpool_nc4hw4(p.pool.shape, static_cast<int>(xs[0]), static_cast<const int8_t*>(x), p.pool.s_in,
+                             p.pool.s_out, static_cast<int8_t*>(y), st.stream.handle());
+          break;
         case Where::kGlobalAvgPool:  // [N,H,W,C] -> [N,1,1,C]
           kc::global_avgpool_nc4hw4(static_cast<int>(xs[0]), xs[1] * xs[2], static_cast<int>(xs[3]),
                                     static_cast<const int8_t*>(x), p.pool.s_in, p.pool.s_out,
@@ -266,9 +270,12 @@ class CudaRunner : public DeviceRunner {
       QGemmParams q = qgemm_params(net, node);
       p.gemm = std::make_unique<kc::GemmLayer>(q.shape, q.weights, q.requant);
       p.where = Where::kGemm;
-    } else if (node.op == "int8rt.QMaxPool" || node.op == "int8rt.QGlobalAveragePool") {
+    } else if (node.op == "int8rt.QMaxPool" || node.op == "int8rt.QAveragePool" ||
+               node.op == "int8rt.QGlobalAveragePool") {
       p.pool = qpool_params(net, node);
-      p.where = node.op == "int8rt.QMaxPool" ? Where::kMaxPool : Where::kGlobalAvgPool;
+      p.where = node.op == "int8rt.QMaxPool"       ? Where::kMaxPool
+                : node.op == "int8rt.QAveragePool" ? Where::kAvgPool
+                                                   : Where::kGlobalAvgPool;
     } else if (node.op == "int8rt.QFlatten" && input_rank(0) == 4) {
       p.where = Where::kFlatten;
     } else if (node.op == "int8rt.QAdd" && input_rank(0) == 4) {

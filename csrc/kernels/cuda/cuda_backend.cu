@@ -159,6 +159,15 @@ void maxpool_nc4hw4(const PoolShape& shape, int batch, const int8_t* x, int8_t* 
   runtime::check_launch("maxpool_nc4hw4");
 }
 
+void avgpool_nc4hw4(const PoolShape& shape, int batch, const int8_t* x, float s_in, float s_out, int8_t* y,
+                    void* stream) {
+  shape.validate();
+  if (batch < 0) throw InvalidArgument("cuda avgpool: batch must be >= 0");
+  if (!(s_in > 0.0f) || !(s_out > 0.0f)) throw InvalidArgument("cuda avgpool: scales must be > 0");
+  launch_avgpool_nc4hw4(shape, batch, x, s_in, s_out, y, as_stream(stream));
+  runtime::check_launch("avgpool_nc4hw4");
+}
+
 void global_avgpool_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out, int8_t* y,
                            void* stream) {
   if (batch < 0 || HW <= 0 || C <= 0 || HW > kMaxReduction) {  // int32 sums, as ref::global_avgpool_s8

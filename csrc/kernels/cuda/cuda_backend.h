@@ -123,10 +123,12 @@ class LookupTable {
 };
 
 // int8 pooling on NC/4HW4 tensors (asynchronous on `stream`): max pooling
-// (shape validated, scale unchanged), global average pooling from s_in to
+// (shape validated, scale unchanged), average pooling and global average pooling from s_in to
 // s_out ([N, C, 1, 1] NC/4HW4 out), and the flatten of such a tensor to
 // row-major [N][C].
 void maxpool_nc4hw4(const PoolShape& shape, int batch, const int8_t* x, int8_t* y, void* stream = nullptr);
+void avgpool_nc4hw4(const PoolShape& shape, int batch, const int8_t* x, float s_in, float s_out, int8_t* y,
+                    void* stream = nullptr);
 void global_avgpool_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out, int8_t* y,
                            void* stream = nullptr);
 void flatten_nc4(int batch, int C, const int8_t* x, int8_t* y, void* stream = nullptr);

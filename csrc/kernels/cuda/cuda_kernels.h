@@ -77,6 +77,9 @@ void launch_gemm_s8_dp4a(const GemmShape& shape, int64_t M, const int8_t* a,
 
 // Max pooling (ref::maxpool_s8), x and y NC/4HW4 int8.
 void launch_maxpool_nc4hw4(const PoolShape& p, int batch, const int8_t* x, int8_t* y, cudaStream_t stream);
+// Average pooling (ref::avgpool_s8) from s_in to s_out.
+void launch_avgpool_nc4hw4(const PoolShape& p, int batch, const int8_t* x, float s_in, float s_out, int8_t* y,
+                           cudaStream_t stream);
 // Global average pooling (ref::global_avgpool_s8) with the multiplier
 // m = ref::avgpool_multiplier(s_in, s_out, HW); y is NC/4HW4 with H = W = 1.
 void launch_global_avgpool_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, float m, int8_t* y,

@@ -19,7 +19,7 @@
 //   scheduler before a fiber is resumed.
 // - "Device memory" is host memory: the kernels' pointers are plain pointers.
 // Intrinsics reproduce CUDA's exact results: __dp4a (signed bytes, int32
-// wrap-around), __fmul_rn/__fadd_rn (one IEEE float32 rounding; calls, so
+// wrap-around), __fmul_rn/__fadd_rn/__fdiv_rn (one IEEE float32 rounding; calls, so
 // never contracted to an FMA), __float2int_rn (round half to even,
 // saturating, NaN -> 0), __float2int_rz, atomicAdd/atomicMax.
 // Because the fibers interleave only at barriers, a missing __syncthreads()
@@ -84,6 +84,10 @@ inline float __fmul_rn(float a, float b) {
 inline float __fadd_rn(float a, float b) {
   volatile float s = a + b;
   return s;
+}
+inline float __fdiv_rn(float a, float b) {  // IEEE division, round to nearest even
+  volatile float q = a / b;
+  return q;
 }
 
 // cvt.rni.s32.f32 / cvt.rzi.s32.f32: saturate to int32, NaN -> 0.
