@@ -1,9 +1,12 @@
 // GPU driver of benchmarks/cuda_bench.py (built there with nvcc against the
 // installed libint8rt): for each layer, checks the DP4A kernel's output
 // against the reference kernel bit for bit, then times it with CUDA events
-// (median of --runs) and prints int8 TOPS. Exit status: 0 ok, 1 mismatch,
-// 2 no usable GPU (message on stderr). --check-only skips the timing (the
-// GPU test in tests/test_cuda_gpu.py runs that).
+// (median of --runs) and prints int8 TOPS and the fraction of the measured
+// DP4A peak (dp4a_peak_tops: independent __dp4a chains in registers on every
+// SM). Each conv line is followed by a "# conv ..." line with its shape, which
+// cuda_bench.py reads to time PyTorch on the same layers. Exit status: 0 ok,
+// 1 mismatch, 2 no usable GPU (message on stderr). --check-only skips the
+// timing (the GPU test in tests/test_cuda_gpu.py runs that).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -41,6 +44,35 @@ k::ConvShape conv(int C, int H, int K, int R, int stride, int pad, int groups) {
   s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = pad;
   s.groups = groups;
   return s;
+}
+
+double g_peak_tops = 0.0;  // measured by dp4a_peak_tops() before the layers
+
+// 8 independent accumulator chains per thread so the DP4A pipes stay full.
+__global__ void dp4a_peak_kernel(int iters, int32_t seed, int32_t* out) {
+  int32_t acc[8];
+  for (int j = 0; j < 8; ++j) acc[j] = seed + j + static_cast<int32_t>(threadIdx.x);
+  const int32_t a = seed * 0x01010101, b = (seed + 1) * 0x01010101;
+  for (int i = 0; i < iters; ++i) {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) acc[j] = __dp4a(a, b, acc[j]);
+  }
+  int32_t sum = 0;
+  for (int j = 0; j < 8; ++j) sum += acc[j];
+  if (sum == 0x7fffffff) out[0] = sum;  // keeps the loop alive
+}
+
+template <typename F>
+double median_ms(int runs, F&& launch);
+
+double dp4a_peak_tops(int multiprocessors, int runs) {
+  const int iters = 4096, threads = 256, blocks = multiprocessors * 8;
+  kc::DeviceBuffer out(4, "peak sink");
+  const double ms = median_ms(runs, [&] {
+    dp4a_peak_kernel<<<blocks, threads>>>(iters, 3, static_cast<int32_t*>(out.data()));
+  });
+  const double dp4a = static_cast<double>(blocks) * threads * iters * 8;
+  return dp4a * 8.0 / (ms * 1e-3) / 1e12;  // one dp4a = 4 MACs = 8 ops
 }
 
 template <typename F>
@@ -106,9 +138,12 @@ int64_t bench_conv(const char* name, const k::ConvShape& s, int batch, int runs,
   if (time_it && !bad) {
     const double ms = median_ms(runs, [&] { layer.run(batch, static_cast<const int8_t*>(dx.data()), dy.data()); });
     const double ops = 2.0 * batch * OH * OW * s.K * s.c_per_group() * s.R * s.S;
-    std::printf("  %8.3f ms  %7.2f int8 TOPS", ms, ops / (ms * 1e-3) / 1e12);
+    const double tops = ops / (ms * 1e-3) / 1e12;
+    std::printf("  %8.3f ms  %7.2f int8 TOPS  %5.1f%% of dp4a peak", ms, tops,
+                g_peak_tops > 0 ? 100.0 * tops / g_peak_tops : 0.0);
   }
-  std::printf("\n");
+  std::printf("\n# conv C%d H%d W%d K%d R%d S%d stride%d pad%d groups%d batch%d\n", s.C, s.H, s.W, s.K, s.R, s.S,
+              s.stride_h, s.pad_top, s.groups, batch);
   return bad;
 }
 
@@ -164,14 +199,19 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--check-only") == 0) check_only = true;
     if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
   }
+  kc::DeviceInfo dev;
   try {
-    const kc::DeviceInfo dev = kc::require_device(0);
+    dev = kc::require_device(0);
     std::printf("device: %s (sm_%d%d, %d SMs)\n", dev.name.c_str(), dev.major, dev.minor, dev.multiprocessors);
   } catch (const int8rt::NotSupported& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
   const bool t = !check_only;
+  if (t) {
+    g_peak_tops = dp4a_peak_tops(dev.multiprocessors, runs);
+    std::printf("dp4a peak (measured): %.2f int8 TOPS\n", g_peak_tops);
+  }
   int64_t bad = 0;
   bad += bench_conv("stem 7x7/2 C3 K64", conv(3, 224, 64, 7, 2, 3, 1), 8, runs, t);
   bad += bench_conv("3x3 C64 K64 56x56", conv(64, 56, 64, 3, 1, 1, 1), 8, runs, t);
