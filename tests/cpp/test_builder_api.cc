@@ -15,6 +15,7 @@
 
 #include "engine/engine_file.h"
 #include "int8rt/int8rt.h"
+#include "kernel_test_util.h"
 
 namespace int8rt {
 namespace {
@@ -31,13 +32,7 @@ std::vector<float> small_ints(size_t n, uint32_t seed, int lo, int hi) {
 
 // Continuous values for calibration and INT8 runs: entropy calibration over
 // integer-valued data sees a histogram of isolated spikes and may clip hard.
-std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(gen);
-  return v;
-}
+using testing::uniform_f32;
 
 constexpr int64_t kC = 2, kH = 4, kW = 4, kK = 3, kOut = 5;
 
@@ -121,7 +116,7 @@ class ScriptedCalibrator : public IInt8Calibrator {
     HostTensor t;
     int64_t n = bad_batch_axis ? bad_batch_axis : batch_size;
     t.shape = {n, kC, kH, kW};
-    t.data = uniform(static_cast<size_t>(n * kC * kH * kW), 100 + get_batch_calls, -4.0f, 4.0f);
+    t.data = uniform_f32(static_cast<size_t>(n * kC * kH * kW), 100 + get_batch_calls, -4.0f, 4.0f);
     if (short_data) t.data.pop_back();
     for (int i = 0; i <= extra_tensors; ++i) batch.push_back(t);
     return true;
@@ -174,7 +169,7 @@ TEST(BuilderApi, Int8EngineCalibratesAndStaysNearFp32) {
   BuilderConfig fp32_config;
   fp32_config.precision = Precision::kFloat32;
   auto fp32 = build_engine(tiny.make(), fp32_config, nullptr);
-  std::vector<float> in = uniform(4 * kC * kH * kW, 55, -4.0f, 4.0f);
+  std::vector<float> in = uniform_f32(4 * kC * kH * kW, 55, -4.0f, 4.0f);
   std::vector<float> ref = run(*fp32, in, 4).data;
   HostTensor out = run(*engine, in, 4);
   EXPECT_EQ(out.shape, (std::vector<int64_t>{4, kOut}));

@@ -17,17 +17,12 @@
 #include <vector>
 
 #include "int8rt/int8rt.h"
+#include "kernel_test_util.h"
 
 namespace int8rt {
 namespace {
 
-std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(gen);
-  return v;
-}
+using testing::uniform_f32;
 
 constexpr int64_t kH = 12, kW = 12;
 
@@ -37,8 +32,8 @@ Network small_cnn() {
   auto conv = [&](int x, int64_t c_in, int64_t k, int64_t r, int64_t stride, int64_t pad, int64_t groups,
                   const std::string& name) {
     const float bound = 1.0f / static_cast<float>(c_in / groups * r * r);
-    std::vector<float> w = uniform(k * (c_in / groups) * r * r, seed++, -2 * bound, 2 * bound);
-    std::vector<float> b = uniform(k, seed++, -0.2f, 0.2f);
+    std::vector<float> w = uniform_f32(k * (c_in / groups) * r * r, seed++, -2 * bound, 2 * bound);
+    std::vector<float> b = uniform_f32(k, seed++, -0.2f, 0.2f);
     return net.add_convolution(x, k, {r, r}, std::move(w), std::move(b), {stride, stride}, {pad, pad, pad, pad},
                                groups, {1, 1}, name);
   };
@@ -63,8 +58,8 @@ Network small_cnn() {
   Attributes flatten;
   flatten.set("axis", Attribute::of_int(1));
   int feat = net.add_node("Flatten", "flatten", {gap}, flatten, {"features"})[0];
-  std::vector<float> fc_w = uniform(7 * 11, seed++, -0.3f, 0.3f);
-  std::vector<float> fc_b = uniform(7, seed++, -0.1f, 0.1f);
+  std::vector<float> fc_w = uniform_f32(7 * 11, seed++, -0.3f, 0.3f);
+  std::vector<float> fc_b = uniform_f32(7, seed++, -0.1f, 0.1f);
   int y = net.add_fully_connected(feat, 7, std::move(fc_w), std::move(fc_b), "fc");
   net.mark_output(y);
   return net;
@@ -77,7 +72,7 @@ class UniformCalibrator : public IInt8Calibrator {
     if (served_ == 2) return false;
     HostTensor t;
     t.shape = {4, 3, kH, kW};
-    t.data = uniform(4 * 3 * kH * kW, 7 + served_++, -1.0f, 1.0f);
+    t.data = uniform_f32(4 * 3 * kH * kW, 7 + served_++, -1.0f, 1.0f);
     batch.push_back(std::move(t));
     return true;
   }
@@ -126,7 +121,7 @@ TEST(CudaEngineEmulated, SameBytesAsTheCpuEngine) {
   auto cpu_ctx = cpu->create_execution_context();
   auto gpu_ctx = gpu->create_execution_context();
   for (int64_t batch : {1, 3}) {
-    std::vector<float> in = uniform(batch * 3 * kH * kW, 1000 + static_cast<uint32_t>(batch), -1.2f, 1.2f);
+    std::vector<float> in = uniform_f32(batch * 3 * kH * kW, 1000 + static_cast<uint32_t>(batch), -1.2f, 1.2f);
     std::vector<float> want = run_once(*cpu_ctx, in, batch);
     ASSERT_EQ(want.size(), static_cast<size_t>(batch * 7));
     expect_same_bytes(run_once(*gpu_ctx, in, batch), want, "batch " + std::to_string(batch));
@@ -170,7 +165,7 @@ TEST(CudaEngineEmulated, SerializedEngineKeepsItsDevice) {
   auto loaded = Engine::deserialize(gpu->serialize());
   EXPECT_EQ(loaded->device(), "cuda");
   EXPECT_EQ(loaded->metadata().at("precision"), "int8");
-  std::vector<float> in = uniform(2 * 3 * kH * kW, 55, -1.0f, 1.0f);
+  std::vector<float> in = uniform_f32(2 * 3 * kH * kW, 55, -1.0f, 1.0f);
   auto a = gpu->create_execution_context();
   auto b = loaded->create_execution_context();
   expect_same_bytes(run_once(*b, in, 2), run_once(*a, in, 2), "after deserialize");
@@ -182,8 +177,8 @@ TEST(CudaEngineEmulated, ContextsKeepTheirOwnBuffers) {
   auto c1 = gpu->create_execution_context();
   auto c2 = gpu->create_execution_context();
   auto ref = cpu->create_execution_context();
-  std::vector<float> big = uniform(5 * 3 * kH * kW, 77, -1.0f, 1.0f);
-  std::vector<float> small = uniform(1 * 3 * kH * kW, 78, -1.0f, 1.0f);
+  std::vector<float> big = uniform_f32(5 * 3 * kH * kW, 77, -1.0f, 1.0f);
+  std::vector<float> small = uniform_f32(1 * 3 * kH * kW, 78, -1.0f, 1.0f);
   std::vector<float> want_big = run_once(*ref, big, 5);
   std::vector<float> want_small = run_once(*ref, small, 1);
   for (int round = 0; round < 2; ++round) {  // buffers sized for batch 5, then reused for batch 1
@@ -200,7 +195,7 @@ TEST(CudaEngineEmulated, RunOnDeviceEqualsHostRun) {
   auto gpu = build_for("cuda");
   auto ctx = gpu->create_execution_context();
   const int64_t batch = 3;
-  std::vector<float> in = uniform(batch * 3 * kH * kW, 91, -1.0f, 1.0f);
+  std::vector<float> in = uniform_f32(batch * 3 * kH * kW, 91, -1.0f, 1.0f);
   std::vector<float> want = run_once(*ctx, in, batch);
   auto shapes = ctx->output_shapes({{"x", {batch, 3, kH, kW}}});
   ASSERT_EQ(shapes.size(), 1u);

@@ -39,6 +39,18 @@ __host__ __device__ __forceinline__ int64_t nc4hw4_offset(int n, int c, int h, i
   return (((static_cast<int64_t>(n) * C4 + (c >> 2)) * H + h) * W + w) * 4 + (c & 3);
 }
 
+// Where flat word t of an NC/4HW4 tensor [batch][C4][HW][4] lies: t =
+// (n*C4 + c4)*HW + hw.
+struct WordPos {
+  int64_t n;
+  int c4;
+  int64_t hw;
+};
+__host__ __device__ __forceinline__ WordPos word_pos(int64_t t, int C4, int64_t HW) {
+  const int64_t nc4 = t / HW;
+  return {nc4 / C4, static_cast<int>(nc4 % C4), t % HW};
+}
+
 // Byte j (0..3) of a 32-bit word as a signed int8.
 __host__ __device__ __forceinline__ int32_t byte_s8(int32_t word, int j) {
   return static_cast<int8_t>(static_cast<uint32_t>(word) >> (8 * j));

@@ -24,10 +24,9 @@ __global__ __launch_bounds__(kThreads) void quantize_nc4hw4_kernel(int batch, in
   const int C4 = div_up(C, 4);
   const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= static_cast<int64_t>(batch) * C4 * HW) return;
-  const int64_t hw = t % HW;
-  const int64_t nc4 = t / HW;  // n * C4 + c4
-  const int c4 = static_cast<int>(nc4 % C4);
-  const int64_t n = nc4 / C4;
+  const WordPos pos = word_pos(t, C4, HW);
+  const int64_t n = pos.n, hw = pos.hw;
+  const int c4 = pos.c4;
   int32_t v[4];
   INT8RT_UNROLL
   for (int j = 0; j < 4; ++j) {
@@ -44,10 +43,9 @@ __global__ __launch_bounds__(kThreads) void dequantize_nc4hw4_kernel(int batch, 
   const int C4 = div_up(C, 4);
   const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= static_cast<int64_t>(batch) * C4 * HW) return;
-  const int64_t hw = t % HW;
-  const int64_t nc4 = t / HW;
-  const int c4 = static_cast<int>(nc4 % C4);
-  const int64_t n = nc4 / C4;
+  const WordPos pos = word_pos(t, C4, HW);
+  const int64_t n = pos.n, hw = pos.hw;
+  const int c4 = pos.c4;
   const int32_t word = load_s32(q + 4 * t);
   INT8RT_UNROLL
   for (int j = 0; j < 4; ++j) {
