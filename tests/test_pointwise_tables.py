@@ -136,3 +136,54 @@ def test_a_chain_whose_middle_is_read_outside_stays_float() -> None:
     x = np.random.default_rng(5).uniform(-1, 1, (3, 3, 10, 10)).astype(F32)
     a, b = engine.run({"x": x}), build(m, pointwise_tables=False).run({"x": x})
     assert a["y"].tobytes() == b["y"].tobytes() and a["z"].tobytes() == b["z"].tobytes()
+
+
+def se_model():
+    """conv -> hardswish -> squeeze-and-excitation gate (GAP, conv, Relu,
+    conv, HardSigmoid) -> Mul(x, gate) -> conv, as in MobileNetV3 / PP-LCNet."""
+    rng = np.random.default_rng(11)
+    inits = [
+        init("w1", (rng.standard_normal((12, 3, 3, 3)) * 0.3).astype(F32)),
+        init("b1", rng.standard_normal(12).astype(F32) * 0.1),
+        init("wr", (rng.standard_normal((4, 12, 1, 1)) * 0.3).astype(F32)),
+        init("we", (rng.standard_normal((12, 4, 1, 1)) * 0.3).astype(F32)),
+        init("w2", (rng.standard_normal((6, 12, 1, 1)) * 0.3).astype(F32)),
+        init("three", np.array(3.0, F32)), init("zero", np.array(0.0, F32)), init("six", np.array(6.0, F32)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c1", "three"], ["h3"], name="hs_add"),
+        helper.make_node("Clip", ["h3", "zero", "six"], ["hc"], name="hs_clip"),
+        helper.make_node("Mul", ["c1", "hc"], ["hm"], name="hs_mul"),
+        helper.make_node("Div", ["hm", "six"], ["h"], name="hs_div"),
+        helper.make_node("GlobalAveragePool", ["h"], ["g"], name="se_pool"),
+        helper.make_node("Conv", ["g", "wr"], ["r"], name="se_reduce", kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["r"], ["rr"], name="se_relu"),
+        helper.make_node("Conv", ["rr", "we"], ["e"], name="se_expand", kernel_shape=[1, 1]),
+        helper.make_node("HardSigmoid", ["e"], ["gate"], name="se_gate", alpha=0.2, beta=0.5),
+        helper.make_node("Mul", ["h", "gate"], ["s"], name="se_scale"),
+        helper.make_node("Conv", ["s", "w2"], ["y"], name="conv2", kernel_shape=[1, 1]),
+    ]
+    return model(nodes, [fvi("x", ["N", 3, 10, 10])], [fvi("y", ["N", 6, 10, 10])], inits)
+
+
+def test_squeeze_excitation_gate_runs_in_int8() -> None:
+    m = se_model()
+    engine = build(m)
+    ops = {layer["name"]: layer["op"] for layer in engine.layers()}
+    assert ops["se_scale"] == "int8rt.QChannelMul"
+    assert ops["hs_add+hs_clip+hs_mul+hs_div"] == "int8rt.QLut"  # its readers (pool, gate) take int8
+    assert ops["se_pool"] == "int8rt.QGlobalAveragePool"
+    x = np.random.default_rng(6).uniform(-1, 1, (4, 3, 10, 10)).astype(F32)
+    got = engine.run({"x": x})["y"]
+    ref = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    floaty = build(m, pointwise_tables=False).run({"x": x})["y"]  # float hardswish, float gate multiply
+    err = np.linalg.norm(got - ref) / np.linalg.norm(ref)
+    assert err < 0.05, err
+    assert err < 2 * np.linalg.norm(floaty - ref) / np.linalg.norm(ref) + 0.01
+    int8rt.set_max_isa("ref")
+    try:
+        slow = int8rt.Engine.deserialize(engine.serialize())
+    finally:
+        int8rt.set_max_isa(None)
+    assert slow.run({"x": x})["y"].tobytes() == got.tobytes()

@@ -141,18 +141,52 @@ class Lowerer {
     if (node.op == "Add" && lower_add(n, node)) return true;
     if (node.op == "Concat") return lower_concat(node);
     if (node.op == "Flatten") return lower_flatten(node);
+    if (node.op == "Mul" && lower_channel_mul(node)) return true;
     if (opt_.pointwise_tables && is_lut_op(node.op)) return lower_lut(n);
     return false;
   }
 
-  // Ops that take an int8 input as int8. Conv / Gemm / MatMul quantized the
-  // float result with the same scale anyway, so behind them a table changes
-  // no byte; pooling, concat, flatten and add then run in int8 on it (as
-  // they do behind any int8 layer) instead of in float32.
-  bool reads_int8(const Node& node) const {
+  // For Mul(x, s) with x [N, C, H, W] and s a computed [N or 1, C, 1, 1]
+  // tensor (a squeeze-and-excitation gate): the index of x among the
+  // inputs, or -1.
+  int channel_mul_operand(const Node& node) const {
+    if (node.op != "Mul" || node.inputs.size() != 2 || node.outputs.size() != 1) return -1;
+    for (int i = 0; i < 2; ++i) {
+      const Tensor& x = src_.tensor(node.inputs[i]);
+      const Tensor& g = src_.tensor(node.inputs[1 - i]);
+      if (x.is_constant || g.is_constant || x.shape.size() != 4 || g.shape.size() != 4) continue;
+      if (g.dtype != DataType::kFloat32 || g.shape[1] != x.shape[1] || g.shape[2] != 1 || g.shape[3] != 1) continue;
+      if (g.shape[0] != x.shape[0] && g.shape[0] != 1) continue;
+      if (x.shape[1] <= 0 || (x.shape[2] == 1 && x.shape[3] == 1)) continue;
+      return i;
+    }
+    return -1;
+  }
+
+  // y = x * gate per channel with x int8: int8rt.QChannelMul.
+  bool lower_channel_mul(const Node& node) {
+    const int i = channel_mul_operand(node);
+    if (i < 0) return false;
+    const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
+    if (!is_int8(x) || is_output_[y] || !has_scale(y)) return false;
+    Attributes a;
+    a.set("in_scale", Attribute::of_float(qscale_[x]));
+    a.set("out_scale", Attribute::of_float(scale(y)));
+    add_int8_node("int8rt.QChannelMul", node.name, {int8_id_[x], get_float(gate)}, std::move(a), y, scale(y));
+    return true;
+  }
+
+  // Ops that take tensor t as int8. Conv / Gemm / MatMul quantized the float
+  // result with the same scale anyway, so behind them a table changes no
+  // byte; pooling, concat, flatten, add and a channel gate (Mul by a
+  // [N, C, 1, 1] tensor) then run in int8 on it instead of in float32.
+  bool reads_int8(const Node& node, int t) const {
     static const std::set<std::string> ops = {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool",
                                               "GlobalAveragePool", "Concat", "Flatten", "Add"};
-    return ops.count(node.op) > 0 && !opt_.fp32_layers.count(node.name);
+    if (opt_.fp32_layers.count(node.name)) return false;
+    if (ops.count(node.op)) return true;
+    const int i = channel_mul_operand(node);
+    return i >= 0 && node.inputs[i] == t;
   }
 
   bool lower_lut(int n) {
@@ -167,7 +201,7 @@ class Lowerer {
     // Every reader of y must take it as int8 (an element-wise or other float
     // reader would see int8 y instead of the float y of the float path).
     for (int c : src_.consumers(y)) {
-      if (!reads_int8(src_.nodes()[c])) return false;
+      if (!reads_int8(src_.nodes()[c], y)) return false;
     }
     std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
     std::string name, ops;

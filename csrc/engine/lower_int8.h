@@ -9,7 +9,9 @@
 // A region of element-wise float ops (Add/Mul/Clip/Sigmoid... with scalar
 // constants) computing one tensor from one int8 tensor becomes a 256-entry
 // table, int8rt.QLut (lut_region.h), when its result has a scale and feeds
-// layers that take int8. Everything else stays float32. Int8 activations are NHWC; float ones keep
+// layers that take int8. Mul of an int8 [N, C, H, W] tensor by a computed
+// [N, C, 1, 1] gate (squeeze-and-excitation) becomes int8rt.QChannelMul.
+// Everything else stays float32. Int8 activations are NHWC; float ones keep
 // the network's NCHW layout; Quantize/Dequantize nodes convert at the
 // boundaries, created once per tensor. Every original tensor name keeps its
 // float meaning (network outputs included); int8 versions are named
@@ -31,6 +33,7 @@
 //   int8rt.QAdd       [a s8, b s8] a_scale, b_scale, out_scale, act
 //   int8rt.QConcat    [x s8 ...] in_scales, out_scale (channel axis)
 //   int8rt.QLut       [x s8, table s8 [256]] in_scale, out_scale, ops (names)
+//   int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]] in_scale, out_scale
 #pragma once
 
 #include <map>

@@ -49,6 +49,10 @@ class RefEltwiseS8 final : public EltwiseS8 {
   }  void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const override {
     ref::lookup_s8(n, x, table, y);
   }
+  void channel_mul(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
+                   float s_x, float s_y, int8_t* y) const override {
+    ref::channel_mul_s8(N, HW, C, x, gate, gate_batch, s_x, s_y, y);
+  }
 
 };
 

@@ -47,6 +47,9 @@ class EltwiseS8 {
                               float s_out, int8_t* y) const = 0;
   // y[i] = table[x[i] + 128] (table: 256 values).
   virtual void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const = 0;
+  // ref::channel_mul_s8 (x [N][HW][C], gate [gate_batch][C]).
+  virtual void channel_mul(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate,
+                           int64_t gate_batch, float s_x, float s_y, int8_t* y) const = 0;
 };
 
 // Best first, reference last (all compiled in, regardless of the cap).

@@ -68,6 +68,9 @@ using GlobalAvgFn = void (*)(int64_t HW, int C, int c0, int c1, const int8_t* x,
 // n values through a 256-entry table: y[i] = table[x[i] + 128].
 using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 
+// One row of C channels: y[c] = rne(min(max((float)x[c] * m[c], -128), 127)).
+using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int8_t* y);
+
 // One ISA's set.
 struct EltwiseUkernels {
   QuantizeFn quantize = nullptr;
@@ -80,11 +83,13 @@ struct EltwiseUkernels {
   PoolRowFn avgpool_row = nullptr;
   GlobalAvgFn global_avgpool = nullptr;
   LookupFn lookup = nullptr;
+  ChannelMulRowFn channel_mul_row = nullptr;
 };
 
 namespace x86 {
 namespace avx512vnni {
-// All ten, AVX-512 F/BW/VL (files eltwise_*.cc, pool_s8_64c.cc, lookup_s8_64.cc).
+// All eleven, AVX-512 F/BW/VL (files eltwise_*.cc, pool_s8_64c.cc, lookup_s8_64.cc,
+// add_s8_64.cc).
 void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
 void dequantize(int64_t n, const int8_t* q, float scale, float* x);
 void quantize_nchw_to_nhwc(const TransposeBlock& b);
@@ -96,6 +101,7 @@ void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 }  // namespace avx512vnni
 }  // namespace x86
 

@@ -147,6 +147,27 @@ TEST(EltwiseKernels, LookupMatchesReferenceWithGuards) {
   }
 }
 
+// Channel gate: C around the 16-wide step, one gate row or one per image,
+// gates that make exact .5 products (ties round to even) and overflow.
+TEST(EltwiseKernels, ChannelMulMatchesReferenceWithGuards) {
+  for (const k::EltwiseS8* s : vector_sets()) {
+    for (int64_t C : {1, 15, 16, 17, 64, 70}) {
+      for (int64_t gate_batch : {1, 3}) {
+        const int64_t N = 3, HW = 5;
+        auto x = random_s8(N * HW * C, static_cast<uint32_t>(C) + 40);
+        std::vector<float> gate(static_cast<size_t>(gate_batch * C));
+        for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 1.25f : 0.03f * static_cast<float>(i % 37) - 0.4f;
+        auto run = [&](const k::EltwiseS8& e) {
+          return guarded("channel_mul", N * HW * C, [&](void* y) {
+            e.channel_mul(N, HW, C, x.data(), gate.data(), gate_batch, 0.4f, 0.2f, static_cast<int8_t*>(y));
+          });
+        };
+        EXPECT_EQ(run(*s), run(ref_set())) << s->name() << " channel_mul C=" << C << " gate_batch=" << gate_batch;
+      }
+    }
+  }
+}
+
 TEST(EltwiseKernels, PoolsMatchReferenceWithGuards) {
   for (const k::EltwiseS8* s : vector_sets()) {
     for (int C : {1, 17, 64, 65}) {

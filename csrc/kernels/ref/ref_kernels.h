@@ -70,6 +70,13 @@ void add_s8(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p, int
 // for a 256-entry table indexed by the int8 value's offset from -128.
 void lookup_s8(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 
+// Channel gate (int8rt.QChannelMul): x int8 [N][HW][C], gate float [N][C]
+// (gate_batch == 1: one row for every image), input scale s_x, output s_y:
+//   m[n][c] = gate[n][c] * (s_x / s_y)        (s_x / s_y rounded once)
+//   y[n][p][c] = rne(min(max((float)x[n][p][c] * m[n][c], -128), 127))
+void channel_mul_s8(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
+                    float s_x, float s_y, int8_t* y);
+
 // One input of a channel concat: [pixels][channels] int8 and its multiplier
 // rescale_multiplier(s_in, s_out).
 struct ConcatInput {

@@ -89,6 +89,23 @@ class X86EltwiseS8 final : public EltwiseS8 {
 
   void concat(int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
               int8_t* y) const override;
+  void channel_mul(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
+                   float s_x, float s_y, int8_t* y) const override {
+    if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
+      throw InvalidArgument("channel_mul_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
+    }
+    check_scale(s_x, "channel_mul_s8");
+    check_scale(s_y, "channel_mul_s8");
+    const float ratio = s_x / s_y;  // as ref::channel_mul_s8
+    std::vector<float> m(static_cast<size_t>(gate_batch * C));
+    for (int64_t i = 0; i < gate_batch * C; ++i) m[i] = gate[i] * ratio;
+    parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        const float* mr = m.data() + (gate_batch == 1 ? 0 : row / HW) * C;
+        u_.channel_mul_row(C, x + row * C, mr, y + row * C);
+      }
+    });
+  }
   void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const override {
     check_count(n, "lookup_s8");
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { u_.lookup(e - b, x + b, table, y + b); });
@@ -231,7 +248,7 @@ void append_eltwise_s8_avx512vnni(std::vector<const EltwiseS8*>& list) {
       avx512vnni::quantize,    avx512vnni::dequantize,  avx512vnni::quantize_nchw_to_nhwc,
       avx512vnni::dequantize_nhwc_to_nchw, avx512vnni::add, avx512vnni::rescale,
       avx512vnni::maxpool_row, avx512vnni::avgpool_row, avx512vnni::global_avgpool,
-      avx512vnni::lookup};
+      avx512vnni::lookup, avx512vnni::channel_mul_row};
   static const X86EltwiseS8 k("eltwise_s8_avx512vnni", Isa::kAvx512Vnni, u);
   list.push_back(&k);
 }

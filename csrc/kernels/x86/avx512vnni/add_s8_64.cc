@@ -1,7 +1,7 @@
-// Quantized add and rescale microkernels, AVX-512 F/BW/VL (contract and
-// formulas in kernels/eltwise_ukernel.h): 64 values per iteration, 16 per
-// zmm (int8 -> int32 -> float, multiply, add, clamp, round, narrow), the
-// tail through masks.
+// Quantized add, rescale and channel-gate microkernels, AVX-512 F/BW/VL
+// (contract and formulas in kernels/eltwise_ukernel.h): 64 values per
+// iteration, 16 per zmm (int8 -> int32 -> float, multiply, add, clamp,
+// round, narrow), the tail through masks.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -68,6 +68,15 @@ void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float mu
   const __m512 m = _mm512_set1_ps(mult);
   const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
   for (int64_t r = 0; r < rows; ++r) rescale_row(cols, x + r * x_stride, m, lo, hi, y + r * y_stride);
+}
+
+void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y) {
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  for (int64_t c = 0; c < C; c += 16) {
+    const __mmask16 k = mask16(C - c);
+    const __m512 t = _mm512_mul_ps(s8_to_ps(_mm_maskz_loadu_epi8(k, x + c)), _mm512_maskz_loadu_ps(k, m + c));
+    _mm_mask_storeu_epi8(y + c, k, to_s8(clamp_ps(t, lo, hi)));
+  }
 }
 
 }  // namespace avx512vnni

@@ -1,0 +1,53 @@
+// int8rt.QChannelMul: an int8 NHWC tensor times a float32 per-channel gate
+// [N or 1, C, 1, 1] (squeeze-and-excitation), requantized to the output
+// scale (formula: ref::channel_mul_s8), run by the element-wise kernel set
+// chosen when the layer is created (kernels/eltwise_s8.h).
+#include "engine/layer.h"
+#include "int8rt/error.h"
+#include "kernels/eltwise_s8.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+class QChannelMulLayer : public Layer {
+ public:
+  explicit QChannelMulLayer(const Node& node)
+      : name_(node.name), k_(&kernels::choose_eltwise_s8("channel_mul_s8")) {
+    s_x_ = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
+    s_y_ = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
+    if (!(s_x_ > 0.f && s_y_ > 0.f)) {
+      throw InvalidArgument(layer_error_prefix(node) + "needs positive in_scale and out_scale");
+    }
+  }
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Shape& x = in[0]->shape();
+    const Shape& g = in[1]->shape();
+    const bool ok = in[0]->dtype() == DataType::kInt8 && x.size() == 4 && in[1]->dtype() == DataType::kFloat32 &&
+                    g.size() == 4 && g[1] == x[3] && g[2] == 1 && g[3] == 1 && (g[0] == x[0] || g[0] == 1);
+    if (!ok) {
+      throw InvalidArgument("node '" + name_ + "': QChannelMul needs int8 NHWC x and a float [N|1, C, 1, 1] gate, got " +
+                            shape_str(x) + " and " + shape_str(g));
+    }
+    return {{DataType::kInt8, x}};
+  }
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& x = in[0]->shape();
+    k_->channel_mul(x[0], x[1] * x[2], x[3], in[0]->data<int8_t>(), in[1]->data<float>(), in[1]->shape()[0], s_x_,
+                    s_y_, out[0]->data<int8_t>());
+  }
+  std::string describe() const override { return k_->name(); }
+
+ private:
+  std::string name_;
+  const kernels::EltwiseS8* k_;
+  float s_x_ = 0.f, s_y_ = 0.f;
+};
+
+INT8RT_REGISTER_LAYER("int8rt.QChannelMul", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  return std::make_unique<QChannelMulLayer>(node);
+});
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt
