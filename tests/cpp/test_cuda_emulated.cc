@@ -465,7 +465,7 @@ TEST(CudaEmulated, PoolingMatchesReference) {
   }
 }
 
-TEST(CudaEmulated, AddAndConcatMatchReference) {
+TEST(CudaEmulated, AddGateAndConcatMatchReference) {
   const int N = 2, H = 3, W = 5;
   // add: the same NC/4HW4 layout for a, b and y; relu and plain; scales with ties
   for (int C : {3, 8, 13}) {
@@ -481,6 +481,24 @@ TEST(CudaEmulated, AddAndConcatMatchReference) {
                         nullptr);
       ASSERT_TRUE(y.guard_intact());
       EXPECT_EQ(from_nc4hw4(y.buf.data(), N, H, W, C), want) << "add C" << C << (relu ? " relu" : "");
+    }
+  }
+  // channel gate: one gate row and one per image, products with ties and overflow
+  for (int C : {5, 8}) {
+    for (int gate_batch : {1, N}) {
+      const size_t n = static_cast<size_t>(N) * H * W * C;
+      const auto x = random_s8(n, 975 + C);
+      std::vector<float> gate(static_cast<size_t>(gate_batch) * C);
+      for (size_t i = 0; i < gate.size(); ++i) gate[i] = i % 3 == 0 ? 1.25f : 0.07f * static_cast<float>(i) - 0.3f;
+      std::vector<int8_t> want(n);
+      k::ref::channel_mul_s8(N, static_cast<int64_t>(H) * W, C, x.data(), gate.data(), gate_batch, 0.4f, 0.2f,
+                             want.data());
+      const auto x4 = to_nc4hw4(x, N, H, W, C, 976);
+      Guarded y(x4.size());
+      kc::launch_channel_mul_nc4hw4(N, static_cast<int64_t>(H) * W, C, x4.data(), gate.data(), gate_batch,
+                                    0.4f / 0.2f, reinterpret_cast<int8_t*>(y.data()), nullptr);
+      ASSERT_TRUE(y.guard_intact());
+      EXPECT_EQ(from_nc4hw4(y.buf.data(), N, H, W, C), want) << "channel_mul C" << C << " gate_batch " << gate_batch;
     }
   }
   // concat: channel counts that split words, multipliers 1 (copy) and not

@@ -5,7 +5,7 @@
 // what a small int8 CNN needs: a C=3 stem, depthwise and grouped convs, odd
 // channel counts (NC/4HW4 padding lanes), stride 2, a fused residual add,
 // a hardswish as a table (cuda lookup), max and average pooling (with
-// padding), an unfused add, concat of odd channel counts, global pooling, flatten and a
+// padding), a squeeze-and-excitation gate, an unfused add, concat of odd channel counts, global pooling, flatten and a
 // fully connected layer (cuda GEMM) - every int8 layer on the device. Also: what runs where (inspect), serialize /
 // load round trips keep the device, dynamic batch, two contexts interleaved,
 // inputs and outputs in device memory (run_on_device).
@@ -42,8 +42,16 @@ Network small_cnn() {
   int dw = net.add_activation(conv(stem, 8, 8, 3, 1, 1, 8, "dw"), "Clip", 0.0, 6.0, "dw_relu6");
   int pw = conv(dw, 8, 8, 1, 1, 0, 1, "pw");
   int res = net.add_activation(net.add_elementwise(pw, stem, "Add", "residual"), "Relu", 0, 0, "res_relu");
-  int pool_a = net.add_pooling(res, "MaxPool", {2, 2}, {2, 2}, {0, 0, 0, 0}, "pool_a");
-  int pool_b = net.add_pooling(res, "AveragePool", {3, 3}, {2, 2}, {1, 1, 1, 1}, "pool_b");
+  // squeeze-and-excitation gate: res * HardSigmoid(conv(relu(conv(gap(res))))) -> int8 QChannelMul
+  int gap_se = net.add_node("GlobalAveragePool", "se_pool", {res}, Attributes(), {"se_pooled"})[0];
+  int se_r = net.add_activation(conv(gap_se, 8, 4, 1, 1, 0, 1, "se_reduce"), "Relu", 0, 0, "se_relu");
+  Attributes hsig;
+  hsig.set("alpha", Attribute::of_float(0.2));
+  hsig.set("beta", Attribute::of_float(0.5));
+  int gate = net.add_node("HardSigmoid", "se_gate", {conv(se_r, 4, 8, 1, 1, 0, 1, "se_expand")}, hsig, {"gate"})[0];
+  int gated = net.add_elementwise(res, gate, "Mul", "se_scale");
+  int pool_a = net.add_pooling(gated, "MaxPool", {2, 2}, {2, 2}, {0, 0, 0, 0}, "pool_a");
+  int pool_b = net.add_pooling(gated, "AveragePool", {3, 3}, {2, 2}, {1, 1, 1, 1}, "pool_b");
   int pool = net.add_elementwise(pool_a, pool_b, "Add", "pool_sum");  // int8 QAdd (no conv to fuse into)
   int grouped = conv(pool, 8, 6, 3, 2, 1, 2, "grouped_s2");
   int narrow = conv(pool, 8, 5, 1, 2, 0, 1, "narrow_s2");
@@ -140,7 +148,7 @@ TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
       cuda_gemms += on_cuda;
     } else if (l.op == "int8rt.QLut" || l.op == "int8rt.QMaxPool" || l.op == "int8rt.QGlobalAveragePool" ||
                l.op == "int8rt.QFlatten" || l.op == "int8rt.QConcat" || l.op == "int8rt.QAdd" ||
-               l.op == "int8rt.QAveragePool") {
+               l.op == "int8rt.QAveragePool" || l.op == "int8rt.QChannelMul") {
       EXPECT_TRUE(on_cuda) << l.name << " (" << l.op << "): " << l.detail;
       cuda_luts += l.op == "int8rt.QLut" && on_cuda;
     } else if (l.op == "int8rt.Quantize" || l.op == "int8rt.Dequantize") {
@@ -150,14 +158,15 @@ TEST(CudaEngineEmulated, IntLayersRunOnTheDeviceOthersOnTheHost) {
       ++host;
     }
   }
-  EXPECT_EQ(cuda_convs, 5);  // stem, dw, pw (+residual), grouped, narrow
+  EXPECT_EQ(cuda_convs, 7);  // stem, dw, pw (+residual), se_reduce, se_expand, grouped, narrow
+  EXPECT_EQ(count_op(*e, "int8rt.QChannelMul"), 1);
   EXPECT_EQ(count_op(*e, "int8rt.QAdd"), 1);  // pool_sum; the residual add is fused into pw
   EXPECT_EQ(count_op(*e, "int8rt.QConcat"), 1);
   EXPECT_EQ(count_op(*e, "int8rt.QAveragePool"), 1);
   EXPECT_EQ(cuda_gemms, 1);
   EXPECT_EQ(cuda_luts, 1);
   EXPECT_GE(cuda_converts, 1);
-  EXPECT_EQ(host, 0);
+  EXPECT_EQ(host, 1);  // the gate's HardSigmoid (float32)
 }
 
 TEST(CudaEngineEmulated, SerializedEngineKeepsItsDevice) {

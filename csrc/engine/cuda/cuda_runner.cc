@@ -11,7 +11,7 @@
 //   int8rt.Quantize/Dequantize of rank-4 tensors -> cuda quantize / dequantize
 //   int8rt.QLut                 -> cuda table lookup (any layout: element-wise)
 //   int8rt.QMaxPool, QAveragePool, QGlobalAveragePool, QFlatten -> cuda pooling / flatten
-//   int8rt.QAdd, QConcat (<= 8 inputs) -> cuda add / concat
+//   int8rt.QAdd, QConcat (<= 8 inputs), QChannelMul -> cuda add / concat / gate
 //   everything else             -> the host layer of the CPU engine ("host
 //                                  fallback"; every float32 layer).
 // Every tensor lives where it was produced and is copied (and re-laid-out:
@@ -45,7 +45,7 @@ namespace {
 namespace kc = kernels::cuda;
 
 enum class Where {
-  kHost, kConv, kGemm, kQuantize, kDequantize, kLut, kMaxPool, kAvgPool, kGlobalAvgPool, kFlatten, kAdd, kConcat
+  kHost, kConv, kGemm, kQuantize, kDequantize, kLut, kMaxPool, kAvgPool, kGlobalAvgPool, kFlatten, kAdd, kConcat, kChannelMul
 };
 
 struct NodePlan {
@@ -59,6 +59,7 @@ struct NodePlan {
   float scale = 0.f;  // Quantize / Dequantize
   QPoolParams pool;   // pooling
   kernels::AddParams add;
+  float s_x = 0.f, s_y = 0.f;  // channel gate
   std::vector<float> concat_multipliers;
 };
 
@@ -151,6 +152,7 @@ class CudaRunner : public DeviceRunner {
       case Where::kFlatten: return "cuda flatten NC/4HW4 -> [N, C]";
       case Where::kAdd: return "cuda add (NC/4HW4)";
       case Where::kConcat: return "cuda channel concat (NC/4HW4)";
+      case Where::kChannelMul: return "cuda channel gate (NC/4HW4)";
       case Where::kHost: break;
     }
     std::string d = "host fallback: " + ex_.layer(node).describe();
@@ -183,7 +185,7 @@ class CudaRunner : public DeviceRunner {
         for (int id : node.outputs) mark(st, id, /*host=*/true);
         continue;
       }
-      if (p.where == Where::kAdd || p.where == Where::kConcat) {
+      if (p.where == Where::kAdd || p.where == Where::kConcat || p.where == Where::kChannelMul) {
         for (int id : node.inputs) to_device(st, host, id);
       } else {
         to_device(st, host, node.inputs[0]);  // inputs 1 and 2 (weights, bias) are packed in the layer
@@ -237,6 +239,13 @@ class CudaRunner : public DeviceRunner {
                      static_cast<const int8_t*>(st.buffers[node.inputs[1]].data()), p.add, static_cast<int8_t*>(y),
                      st.stream.handle());
           break;
+        case Where::kChannelMul:  // x NC/4HW4, gate float [N|1, C, 1, 1] (identity layout)
+          kc::channel_mul_nc4hw4(static_cast<int>(xs[0]), xs[1] * xs[2], static_cast<int>(xs[3]),
+                                 static_cast<const int8_t*>(x),
+                                 static_cast<const float*>(st.buffers[node.inputs[1]].data()),
+                                 static_cast<int>(ins[1]->shape()[0]), p.s_x, p.s_y, static_cast<int8_t*>(y),
+                                 st.stream.handle());
+          break;
         case Where::kConcat: {
           std::vector<kc::ConcatInputDev> parts;
           for (size_t i = 0; i < node.inputs.size(); ++i) {
@@ -285,6 +294,10 @@ class CudaRunner : public DeviceRunner {
                node.inputs.size() <= static_cast<size_t>(kc::kMaxConcatInputs)) {
       p.concat_multipliers = qconcat_multipliers(node);
       p.where = Where::kConcat;
+    } else if (node.op == "int8rt.QChannelMul" && input_rank(0) == 4) {
+      p.s_x = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
+      p.s_y = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
+      p.where = Where::kChannelMul;
     } else if (node.op == "int8rt.QLut") {
       p.lut = std::make_unique<kc::LookupTable>(constant_input(net, node, 1, "table").i8);
       p.where = Where::kLut;

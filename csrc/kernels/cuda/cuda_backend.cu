@@ -196,6 +196,18 @@ void add_s8(int64_t bytes, const int8_t* a, const int8_t* b, const AddParams& p,
   runtime::check_launch("add_s8");
 }
 
+void channel_mul_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, const float* gate, int gate_batch, float s_x,
+                        float s_y, int8_t* y, void* stream) {
+  if (batch < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != batch)) {
+    throw InvalidArgument("cuda channel_mul: need batch, HW >= 0, C > 0 and a gate of batch 1 or batch");
+  }
+  if (!(std::isfinite(s_x) && s_x > 0.0f && std::isfinite(s_y) && s_y > 0.0f)) {
+    throw InvalidArgument("cuda channel_mul: scales must be finite and > 0");
+  }
+  launch_channel_mul_nc4hw4(batch, HW, C, x, gate, gate_batch, s_x / s_y, y, as_stream(stream));
+  runtime::check_launch("channel_mul_nc4hw4");
+}
+
 void concat_nc4hw4(int batch, int64_t HW, const std::vector<ConcatInputDev>& inputs, int8_t* y, void* stream) {
   if (inputs.empty() || static_cast<int>(inputs.size()) > kMaxConcatInputs) {
     throw NotSupported("cuda concat: 1 to " + std::to_string(kMaxConcatInputs) + " inputs, got " +

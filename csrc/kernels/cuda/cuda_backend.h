@@ -138,6 +138,10 @@ void flatten_nc4(int batch, int C, const int8_t* x, int8_t* y, void* stream = nu
 // inputs: NotSupported beyond), asynchronous on `stream`.
 void add_s8(int64_t bytes, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y, void* stream = nullptr);
 constexpr int kMaxConcatInputs = 8;
+// Channel gate (ref::channel_mul_s8): x NC/4HW4 int8, gate device float
+// [gate_batch][C] (gate_batch 1 or batch).
+void channel_mul_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, const float* gate, int gate_batch, float s_x,
+                        float s_y, int8_t* y, void* stream = nullptr);
 struct ConcatInputDev {
   const int8_t* data;  // NC/4HW4 [batch][ceil(channels/4)][HW][4]
   int channels;

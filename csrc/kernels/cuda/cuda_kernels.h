@@ -93,6 +93,10 @@ void launch_flatten_nc4(int batch, int C, const int8_t* x, int8_t* y, cudaStream
 // aligned layout both inputs share).
 void launch_add_s8(int64_t bytes, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y,
                    cudaStream_t stream);
+// Channel gate (ref::channel_mul_s8) of NC/4HW4 x by float gate
+// [gate_batch][C], ratio = s_x / s_y computed on the host.
+void launch_channel_mul_nc4hw4(int batch, int64_t HW, int C, const int8_t* x, const float* gate, int gate_batch,
+                               float ratio, int8_t* y, cudaStream_t stream);
 // Channel concat of NC/4HW4 inputs into NC/4HW4 y (ref::concat_s8), at most
 // kMaxConcatInputs (cuda_backend.h) inputs.
 struct ConcatArgs {
