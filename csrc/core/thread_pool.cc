@@ -1,18 +1,22 @@
 // The process-wide pool behind parallel_for (see thread_pool.h for the
 // contract). Workers are started lazily, up to get_num_threads() - 1 of them.
 //
-// A call publishes a Job on a list; sleeping workers are woken, claim chunks
-// from the job's atomic counter and leave when none are left. The caller also
-// claims chunks, then unlists the job and waits until every chunk has run
-// (not for the helpers: the job is shared, see Pool::run). Several
-// callers (for example several execution contexts on user threads) may have
-// jobs listed at once; workers serve them in order.
+// A call first runs chunks on the caller alone, timing them, until the rest
+// of the job is worth waking helpers for (worth_waking, with the WakeLatency
+// estimate) or nothing is left. Waking publishes the Job on a list; sleeping
+// workers are woken, claim chunks from the job's atomic counter and leave
+// when none are left; the first to arrive reports its wake-up latency. The
+// caller keeps claiming chunks, then unlists the job and waits until every
+// chunk has run (not for the helpers: the job is shared, see Pool::run).
+// Several callers (for example several execution contexts on user threads)
+// may have jobs listed at once; workers serve them in order.
 #include "core/thread_pool.h"
 
 #include <sched.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <list>
@@ -39,6 +43,13 @@ int default_num_threads() {
 }
 
 std::atomic<int> g_num_threads{0};  // 0: not chosen yet, use the default
+std::atomic<WakePolicy> g_wake_policy{WakePolicy::kTimed};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 struct Job {
   const std::function<void(int64_t, int64_t)>* fn = nullptr;  // valid while chunks remain
@@ -48,28 +59,34 @@ struct Job {
   std::atomic<int64_t> next_chunk{0};
   std::atomic<int64_t> chunks_done{0};
   int helpers_wanted = 0;  // guarded by Pool::mutex_
+  int64_t wake_ns = 0;     // when helpers were notified; guarded by Pool::mutex_
+  bool latency_reported = false;  // guarded by Pool::mutex_
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
   std::exception_ptr error;  // the first exception
 
-  // Claims and runs chunks until none are left. Once every chunk is claimed,
-  // fn is never touched again, so a late helper is harmless after the caller
-  // has returned.
-  void run_chunks() {
-    for (;;) {
-      int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
-      if (c >= num_chunks) return;
-      if (!failed.load(std::memory_order_relaxed)) {
-        int64_t begin = c * grain;
-        int64_t end = std::min(n, begin + grain);
-        try {
-          (*fn)(begin, end);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!failed.exchange(true)) error = std::current_exception();
-        }
+  // Claims and runs one chunk (skipped after a failure); false when none
+  // was left. Once every chunk is claimed, fn is never touched again, so a
+  // late helper is harmless after the caller has returned.
+  bool run_next_chunk() {
+    int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+    if (c >= num_chunks) return false;
+    if (!failed.load(std::memory_order_relaxed)) {
+      int64_t begin = c * grain;
+      int64_t end = std::min(n, begin + grain);
+      try {
+        (*fn)(begin, end);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!failed.exchange(true)) error = std::current_exception();
       }
-      chunks_done.fetch_add(1, std::memory_order_acq_rel);
+    }
+    chunks_done.fetch_add(1, std::memory_order_acq_rel);
+    return true;
+  }
+
+  void run_chunks() {
+    while (run_next_chunk()) {
     }
   }
 };
@@ -85,21 +102,39 @@ class Pool {
   // leave: a helper that was woken but then descheduled (the other core busy
   // with another process) holds no chunk, and keeps the job alive through its
   // shared_ptr until it runs again and finds nothing left.
+  //
+  // Before waking anyone the caller runs chunks alone: after each one it
+  // compares the rest of the job, at the rate measured so far, with the
+  // wake-up latency (worth_waking). A job that is too small for a helper to
+  // arrive in time ends on the caller without any thread being woken; a
+  // large one wakes helpers after its first chunk.
   void run(const std::shared_ptr<Job>& job, int threads) {
-    int helpers = static_cast<int>(std::min<int64_t>(job->num_chunks, threads)) - 1;
-    if (helpers > 0) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ensure_workers(helpers);
-      job->helpers_wanted = helpers;
-      jobs_.push_back(job);
-    }
-    if (helpers > 0) work_cv_.notify_all();
-
+    const int helpers = static_cast<int>(std::min<int64_t>(job->num_chunks, threads)) - 1;
+    const WakePolicy policy = g_wake_policy.load(std::memory_order_relaxed);
     t_inside_parallel = true;
+    bool woken = false;
+    if (helpers > 0 && policy == WakePolicy::kAlways) {
+      wake(job, helpers);
+      woken = true;
+    } else if (helpers > 0 && policy == WakePolicy::kTimed) {
+      const int64_t t0 = now_ns();
+      const int64_t latency = latency_.estimate(t0);
+      while (job->run_next_chunk()) {
+        // Only the caller claims chunks yet, so the counter is its count.
+        const int64_t done = std::min(job->next_chunk.load(std::memory_order_relaxed), job->num_chunks);
+        const int64_t left = job->num_chunks - done;
+        if (left == 0) break;
+        if (worth_waking(now_ns() - t0, done, left, latency)) {
+          wake(job, static_cast<int>(std::min<int64_t>(helpers, left)));
+          woken = true;
+          break;
+        }
+      }
+    }
     job->run_chunks();
     t_inside_parallel = false;
 
-    if (helpers > 0) {
+    if (woken) {
       std::unique_lock<std::mutex> lock(mutex_);
       jobs_.remove(job);
       done_cv_.wait(lock, [&] { return job->chunks_done.load(std::memory_order_acquire) == job->num_chunks; });
@@ -107,6 +142,17 @@ class Pool {
   }
 
  private:
+  void wake(const std::shared_ptr<Job>& job, int helpers) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ensure_workers(helpers);
+      job->helpers_wanted = helpers;
+      job->wake_ns = now_ns();
+      jobs_.push_back(job);
+    }
+    work_cv_.notify_all();
+  }
+
   void ensure_workers(int wanted) {  // mutex_ held
     while (static_cast<int>(workers_.size()) < wanted) {
       workers_.emplace_back([this] { worker_loop(); });
@@ -129,6 +175,11 @@ class Pool {
         return false;
       });
       --job->helpers_wanted;
+      if (!job->latency_reported) {
+        job->latency_reported = true;
+        const int64_t now = now_ns();
+        latency_.add_sample(now - job->wake_ns, now);
+      }
       lock.unlock();
       job->run_chunks();
       lock.lock();
@@ -141,9 +192,36 @@ class Pool {
   std::condition_variable done_cv_;
   std::list<std::shared_ptr<Job>> jobs_;
   std::vector<std::thread> workers_;
+  WakeLatency latency_;
 };
 
 }  // namespace
+
+bool worth_waking(int64_t elapsed_ns, int64_t chunks_done, int64_t chunks_left,
+                  int64_t wake_latency_ns) {
+  if (chunks_done <= 0 || chunks_left <= 0) return false;
+  // remaining = elapsed / done * left, compared without dividing (doubles:
+  // the products can pass 2^63 for a huge latency).
+  return static_cast<double>(elapsed_ns) * static_cast<double>(chunks_left) >=
+         static_cast<double>(kWakeFactor) * static_cast<double>(wake_latency_ns) *
+             static_cast<double>(chunks_done);
+}
+
+int64_t WakeLatency::estimate(int64_t now_ns) const {
+  if (now_ns - last_ns_.load(std::memory_order_relaxed) > kForgetNs) return kInitialNs;
+  return avg_ns_.load(std::memory_order_relaxed);
+}
+
+void WakeLatency::add_sample(int64_t sample_ns, int64_t now_ns) {
+  const int64_t s = std::min(std::max<int64_t>(sample_ns, 0), kMaxSampleNs);
+  const int64_t base = estimate(now_ns);
+  avg_ns_.store(base + (s - base) / 4, std::memory_order_relaxed);
+  last_ns_.store(now_ns, std::memory_order_relaxed);
+}
+
+void set_wake_policy_for_testing(WakePolicy policy) {
+  g_wake_policy.store(policy, std::memory_order_relaxed);
+}
 
 int get_num_threads() {
   int n = g_num_threads.load(std::memory_order_relaxed);
