@@ -1,9 +1,9 @@
 // The process-wide pool behind parallel_for (see thread_pool.h for the
 // contract). Workers are started lazily, up to get_num_threads() - 1 of them.
 //
-// A call first runs chunks on the caller alone, timing them, until the rest
-// of the job is worth waking helpers for (worth_waking, with the WakeLatency
-// estimate) or nothing is left. Waking publishes the Job on a list; sleeping
+// A call first runs one chunk on the caller, timed; unless the rest of the
+// job is worth waking helpers for (worth_waking, with the WakeLatency
+// estimate), the caller runs the rest in one call. Waking publishes the Job on a list; sleeping
 // workers are woken, claim chunks from the job's atomic counter and leave
 // when none are left; the first to arrive reports its wake-up latency. The
 // caller keeps claiming chunks, then unlists the job and waits until every
@@ -59,8 +59,8 @@ struct Job {
   std::atomic<int64_t> next_chunk{0};
   std::atomic<int64_t> chunks_done{0};
   int helpers_wanted = 0;  // guarded by Pool::mutex_
-  int64_t wake_ns = 0;     // when helpers were notified; guarded by Pool::mutex_
-  bool latency_reported = false;  // guarded by Pool::mutex_
+  int64_t wake_ns = 0;     // when helpers were notified (set before they can see the job)
+  std::atomic<int64_t> arrival_ns{0};  // when the first helper took the job; 0: none yet
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
   std::exception_ptr error;  // the first exception
@@ -89,6 +89,21 @@ struct Job {
     while (run_next_chunk()) {
     }
   }
+
+  // Claims every chunk left and runs them as one call of fn.
+  void run_rest_at_once() {
+    const int64_t c = next_chunk.exchange(num_chunks, std::memory_order_relaxed);
+    if (c >= num_chunks) return;
+    if (!failed.load(std::memory_order_relaxed)) {
+      try {
+        (*fn)(c * grain, n);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
+    }
+    chunks_done.fetch_add(num_chunks - c, std::memory_order_acq_rel);
+  }
 };
 
 class Pool {
@@ -103,11 +118,10 @@ class Pool {
   // with another process) holds no chunk, and keeps the job alive through its
   // shared_ptr until it runs again and finds nothing left.
   //
-  // Before waking anyone the caller runs chunks alone: after each one it
-  // compares the rest of the job, at the rate measured so far, with the
-  // wake-up latency (worth_waking). A job that is too small for a helper to
-  // arrive in time ends on the caller without any thread being woken; a
-  // large one wakes helpers after its first chunk.
+  // Before waking anyone the caller runs the first chunk alone and compares
+  // the rest of the job, at that chunk's rate, with the wake-up latency
+  // (worth_waking). A job too small for a helper to arrive in time ends on
+  // the caller without any thread being woken; a large one wakes helpers.
   void run(const std::shared_ptr<Job>& job, int threads) {
     const int helpers = static_cast<int>(std::min<int64_t>(job->num_chunks, threads)) - 1;
     const WakePolicy policy = g_wake_policy.load(std::memory_order_relaxed);
@@ -116,28 +130,37 @@ class Pool {
     if (helpers > 0 && policy == WakePolicy::kAlways) {
       wake(job, helpers);
       woken = true;
-    } else if (helpers > 0 && policy == WakePolicy::kTimed) {
+    } else if (helpers > 0) {
+      // The first chunk, timed, gives the rate (only the caller claims
+      // chunks yet). Not worth a helper: the rest is one call of fn, as with
+      // one thread, without per-chunk calls.
       const int64_t t0 = now_ns();
-      const int64_t latency = latency_.estimate(t0);
-      while (job->run_next_chunk()) {
-        // Only the caller claims chunks yet, so the counter is its count.
-        const int64_t done = std::min(job->next_chunk.load(std::memory_order_relaxed), job->num_chunks);
-        const int64_t left = job->num_chunks - done;
-        if (left == 0) break;
-        if (worth_waking(now_ns() - t0, done, left, latency)) {
-          wake(job, static_cast<int>(std::min<int64_t>(helpers, left)));
-          woken = true;
-          break;
-        }
+      job->run_next_chunk();
+      const int64_t left = job->num_chunks - 1;
+      if (policy == WakePolicy::kTimed && !job->failed.load(std::memory_order_relaxed) &&
+          worth_waking(now_ns() - t0, 1, left, latency_.estimate(t0))) {
+        wake(job, static_cast<int>(std::min<int64_t>(helpers, left)));
+        woken = true;
+      } else {
+        job->run_rest_at_once();
       }
     }
     job->run_chunks();
     t_inside_parallel = false;
 
     if (woken) {
+      const int64_t caller_done = now_ns();
       std::unique_lock<std::mutex> lock(mutex_);
       jobs_.remove(job);
       done_cv_.wait(lock, [&] { return job->chunks_done.load(std::memory_order_acquire) == job->num_chunks; });
+      lock.unlock();
+      // What the helpers cost this job: the wait for the first one (or for
+      // all the job, if none came while there was work) plus the wait for
+      // chunks a slow or descheduled helper still held at the end.
+      const int64_t end = now_ns();
+      const int64_t arrival = job->arrival_ns.load(std::memory_order_relaxed);
+      const int64_t came = arrival != 0 ? std::min(arrival, caller_done) : caller_done;
+      latency_.add_sample((came - job->wake_ns) + (end - caller_done), end);
     }
   }
 
@@ -175,11 +198,8 @@ class Pool {
         return false;
       });
       --job->helpers_wanted;
-      if (!job->latency_reported) {
-        job->latency_reported = true;
-        const int64_t now = now_ns();
-        latency_.add_sample(now - job->wake_ns, now);
-      }
+      int64_t none = 0;
+      job->arrival_ns.compare_exchange_strong(none, now_ns(), std::memory_order_relaxed);
       lock.unlock();
       job->run_chunks();
       lock.lock();

@@ -11,10 +11,11 @@
 // Waking a sleeping helper costs time before it does any work (on the 2-vCPU
 // VM the benchmarks run on, 15-25 us from notify to its first chunk), and a
 // woken helper is one more runnable thread when the other core is busy. So
-// the caller first runs chunks itself, timing them, and wakes helpers only
-// once the remaining work, at that measured rate, is worth several wake-up
-// latencies (see Pool::run); batch-1 layers of a few tens of microseconds
-// then stay on one thread whatever their item counts and grains.
+// the caller first runs one chunk itself, timed, and wakes helpers only if
+// the remaining work, at that measured rate, is worth several wake-up
+// latencies (see Pool::run); otherwise it runs the rest as one call of fn.
+// Batch-1 layers of a few tens of microseconds then stay on one thread
+// whatever their item counts and grains.
 #pragma once
 
 #include <atomic>
@@ -51,13 +52,15 @@ constexpr int64_t kWakeFactor = 4;
 bool worth_waking(int64_t elapsed_ns, int64_t chunks_done, int64_t chunks_left,
                   int64_t wake_latency_ns);
 
-// Running estimate of the wake-up latency: starts at kInitialNs (measured
-// median on the 2-vCPU benchmark VM, where an idle vCPU halts and the
-// hypervisor wakes it: 15-25 us), moves a quarter of the way to each sample
-// (the time from a notify to the first woken helper claiming the job, capped
-// at kMaxSampleNs), and returns to kInitialNs once kForgetNs pass without a
-// sample, so one stall, when another process held the other core, stops
-// small jobs from waking helpers for a while without stopping them for good.
+// Running estimate of what waking helpers delays a job by: starts at
+// kInitialNs (the median wake-up latency measured on the 2-vCPU benchmark VM,
+// where an idle vCPU halts and the hypervisor wakes it: 15-25 us) and moves a
+// quarter of the way to each woken job's sample: the time from the notify to
+// the first helper taking the job (or to the caller running out of chunks,
+// if none came), plus the time the caller then waited for chunks a helper
+// still held; capped at kMaxSampleNs. It returns to kInitialNs once
+// kForgetNs pass without a sample, so stalls while another process holds the
+// other core keep small jobs on the caller for a while, not for good.
 // Thread safety: any thread may call both (relaxed atomics; a lost update
 // only delays the estimate).
 class WakeLatency {
@@ -76,7 +79,7 @@ class WakeLatency {
 
 // How a job decides to wake helpers. kTimed is the default (above);
 // kAlways wakes them as soon as a job has more than one chunk, kNever runs
-// every job on the caller, so that tests can exercise both paths without
+// every job on the caller (the first chunk, then the rest at once), so that tests can exercise both paths without
 // depending on timing. Not for production code; not safe to change while
 // parallel_for calls are running.
 enum class WakePolicy { kTimed, kAlways, kNever };

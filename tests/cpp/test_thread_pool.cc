@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -32,8 +33,9 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
 
 TEST(ThreadPool, RethrowsFirstException) {
   EXPECT_THROW(parallel_for(100, 1,
-                            [](int64_t b, int64_t) {
-                              if (b == 37) throw std::runtime_error("boom");
+                            [](int64_t b, int64_t e) {
+                              // fn may get several chunks in one call
+                              if (b <= 37 && 37 < e) throw std::runtime_error("boom");
                             }),
                std::runtime_error);
   // The pool still works afterwards.
@@ -46,8 +48,10 @@ TEST(ThreadPool, RethrowsFirstException) {
 
 TEST(ThreadPool, NestedCallsRunSerially) {
   std::atomic<int64_t> total{0};
-  parallel_for(8, 1, [&](int64_t, int64_t) {
-    parallel_for(10, 1, [&](int64_t b, int64_t e) { total += e - b; });
+  parallel_for(8, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      parallel_for(10, 1, [&](int64_t nb, int64_t ne) { total += ne - nb; });
+    }
   });
   EXPECT_EQ(total.load(), 80);
 }
@@ -106,34 +110,40 @@ class WakePolicyTest : public ::testing::Test {
   int threads_ = 1;
 };
 
-TEST_F(WakePolicyTest, NeverWakingRunsEveryChunkOnTheCallerInOrder) {
+TEST_F(WakePolicyTest, NeverWakingRunsTheFirstChunkThenTheRestOnTheCaller) {
   set_num_threads(2);
   set_wake_policy_for_testing(WakePolicy::kNever);
   const std::thread::id me = std::this_thread::get_id();
   for (int64_t n : {2, 17, 1000}) {
     for (int64_t grain : {1, 3, 64}) {
-      std::vector<int64_t> begins;
+      if (n <= grain) continue;  // one chunk: never a job
+      std::vector<std::pair<int64_t, int64_t>> calls;
       bool all_on_caller = true;
       parallel_for(n, grain, [&](int64_t b, int64_t e) {
         if (std::this_thread::get_id() != me) all_on_caller = false;
-        EXPECT_EQ(e, std::min(n, b + grain));
-        begins.push_back(b);  // only the caller runs, so no lock
+        calls.emplace_back(b, e);  // only the caller runs, so no lock
       });
       EXPECT_TRUE(all_on_caller) << "n=" << n << " grain=" << grain;
-      ASSERT_EQ(static_cast<int64_t>(begins.size()), (n + grain - 1) / grain);
-      for (size_t i = 0; i < begins.size(); ++i) ASSERT_EQ(begins[i], static_cast<int64_t>(i) * grain);
+      ASSERT_EQ(calls.size(), 2u) << "n=" << n << " grain=" << grain;
+      EXPECT_EQ(calls[0], std::make_pair(int64_t{0}, grain));
+      EXPECT_EQ(calls[1], std::make_pair(grain, n));
     }
   }
-  // An exception on the caller-only path skips the remaining chunks and is
-  // rethrown.
-  int64_t after = 0;
+  // An exception in the first chunk skips the rest; one in the rest is
+  // rethrown too.
+  int calls = 0;
   EXPECT_THROW(parallel_for(100, 1,
                             [&](int64_t b, int64_t) {
-                              if (b == 3) throw std::runtime_error("boom");
-                              if (b > 3) ++after;
+                              ++calls;
+                              if (b == 0) throw std::runtime_error("boom");
                             }),
                std::runtime_error);
-  EXPECT_EQ(after, 0);
+  EXPECT_EQ(calls, 1);
+  EXPECT_THROW(parallel_for(100, 1,
+                            [&](int64_t b, int64_t) {
+                              if (b == 1) throw std::runtime_error("boom");
+                            }),
+               std::runtime_error);
 }
 
 TEST_F(WakePolicyTest, WokenHelpersTakeChunks) {
