@@ -28,14 +28,27 @@ inline __mmask16 channel_mask(int n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
-// Requantizes acc (channels [c, c + valid) of the tile, valid in 1..16) for
-// output row `row` and stores it.
-inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, int c,
-                              int valid) {
+// The per-channel operands of the epilogue for channels [c, c + valid) of
+// the tile (valid in 1..16), loaded once for all the pixels that share them.
+struct ChannelEpilogue {
+  __mmask16 m;
+  __m512 scale, bias;
+};
+
+inline ChannelEpilogue load_channel_epilogue(const TileEpilogue& ep, int c, int valid) {
   const __mmask16 m = channel_mask(valid);
+  return {m, _mm512_maskz_loadu_ps(m, ep.scale + c),
+          ep.bias ? _mm512_maskz_loadu_ps(m, ep.bias + c) : _mm512_setzero_ps()};
+}
+
+// Requantizes acc (channels [c, c + valid) of the tile, ce loaded for them)
+// for output row `row` and stores it.
+inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const TileEpilogue& ep,
+                              int64_t row, int c) {
+  const __mmask16 m = ce.m;
   __m512 t = _mm512_cvtepi32_ps(acc);
-  t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(m, ep.scale + c));
-  t = _mm512_add_ps(t, ep.bias ? _mm512_maskz_loadu_ps(m, ep.bias + c) : _mm512_setzero_ps());
+  t = _mm512_mul_ps(t, ce.scale);
+  t = _mm512_add_ps(t, ce.bias);
   if (ep.residual) {
     const __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);
     __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));
@@ -57,6 +70,12 @@ inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, 
     _mm512_mask_cvtsepi32_storeu_epi8(static_cast<int8_t*>(ep.y) + row * ep.y_stride + c, m,
                                       _mm512_cvtps_epi32(t));
   }
+}
+
+// The same for one pixel: channels [c, c + valid), valid in 1..16.
+inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, int c,
+                              int valid) {
+  store_requantized(acc, load_channel_epilogue(ep, c, valid), ep, row, c);
 }
 
 }  // namespace avx512vnni
