@@ -3,13 +3,14 @@
 //
 // A call first runs one chunk on the caller, timed; unless the rest of the
 // job is worth waking helpers for (worth_waking, with the WakeLatency
-// estimate), the caller runs the rest in one call. Waking publishes the Job on a list; sleeping
-// workers are woken, claim chunks from the job's atomic counter and leave
-// when none are left; the first to arrive reports its wake-up latency. The
-// caller keeps claiming chunks, then unlists the job and waits until every
-// chunk has run (not for the helpers: the job is shared, see Pool::run).
-// Several callers (for example several execution contexts on user threads)
-// may have jobs listed at once; workers serve them in order.
+// estimate), the caller runs the rest in one call. Waking publishes the Job
+// on a list; sleeping workers are woken, claim chunks from the job's atomic
+// counter and leave when none are left; the first to arrive stamps its
+// arrival. The caller keeps claiming chunks, then unlists the job, waits
+// until every chunk has run (not for the helpers: the job is shared, see
+// Pool::run) and feeds what the helpers cost to the estimate. Several callers
+// (for example several execution contexts on user threads) may have jobs
+// listed at once; workers serve them in order.
 #include "core/thread_pool.h"
 
 #include <sched.h>
