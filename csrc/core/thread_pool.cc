@@ -5,12 +5,12 @@
 // job is worth waking helpers for (worth_waking, with the WakeLatency
 // estimate), the caller runs the rest in one call. Waking publishes the Job
 // on a list; sleeping workers are woken, claim chunks from the job's atomic
-// counter and leave when none are left; the first to arrive stamps its
-// arrival. The caller keeps claiming chunks, then unlists the job, waits
-// until every chunk has run (not for the helpers: the job is shared, see
-// Pool::run) and feeds what the helpers cost to the estimate. Several callers
-// (for example several execution contexts on user threads) may have jobs
-// listed at once; workers serve them in order.
+// counter and leave when none are left. The caller keeps claiming chunks,
+// then unlists the job, waits until every chunk has run (not for the
+// helpers: the job is shared, see Pool::run) and feeds what the helpers
+// cost to the estimate. Several callers (for example several execution
+// contexts on user threads) may have jobs listed at once; workers serve them
+// in order.
 #include "core/thread_pool.h"
 
 #include <sched.h>
@@ -60,8 +60,6 @@ struct Job {
   std::atomic<int64_t> next_chunk{0};
   std::atomic<int64_t> chunks_done{0};
   int helpers_wanted = 0;  // guarded by Pool::mutex_
-  int64_t wake_ns = 0;     // when helpers were notified (set before they can see the job)
-  std::atomic<int64_t> arrival_ns{0};  // when the first helper took the job; 0: none yet
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
   std::exception_ptr error;  // the first exception
@@ -86,9 +84,11 @@ struct Job {
     return true;
   }
 
-  void run_chunks() {
-    while (run_next_chunk()) {
-    }
+  // Runs chunks until none are left; returns how many it ran.
+  int64_t run_chunks() {
+    int64_t ran = 0;
+    while (run_next_chunk()) ++ran;
+    return ran;
   }
 
   // Claims every chunk left and runs them as one call of fn.
@@ -128,6 +128,7 @@ class Pool {
     const WakePolicy policy = g_wake_policy.load(std::memory_order_relaxed);
     t_inside_parallel = true;
     bool woken = false;
+    int64_t t0 = 0;
     if (helpers > 0 && policy == WakePolicy::kAlways) {
       wake(job, helpers);
       woken = true;
@@ -135,7 +136,7 @@ class Pool {
       // The first chunk, timed, gives the rate (only the caller claims
       // chunks yet). Not worth a helper: the rest is one call of fn, as with
       // one thread, without per-chunk calls.
-      const int64_t t0 = now_ns();
+      t0 = now_ns();
       job->run_next_chunk();
       const int64_t left = job->num_chunks - 1;
       if (policy == WakePolicy::kTimed && !job->failed.load(std::memory_order_relaxed) &&
@@ -146,7 +147,7 @@ class Pool {
         job->run_rest_at_once();
       }
     }
-    job->run_chunks();
+    const int64_t caller_chunks = (t0 != 0 ? 1 : 0) + job->run_chunks();
     t_inside_parallel = false;
 
     if (woken) {
@@ -155,13 +156,17 @@ class Pool {
       jobs_.remove(job);
       done_cv_.wait(lock, [&] { return job->chunks_done.load(std::memory_order_acquire) == job->num_chunks; });
       lock.unlock();
-      // What the helpers cost this job: the wait for the first one (or for
-      // all the job, if none came while there was work) plus the wait for
-      // chunks a slow or descheduled helper still held at the end.
-      const int64_t end = now_ns();
-      const int64_t arrival = job->arrival_ns.load(std::memory_order_relaxed);
-      const int64_t came = arrival != 0 ? std::min(arrival, caller_done) : caller_done;
-      latency_.add_sample((came - job->wake_ns) + (end - caller_done), end);
+      if (t0 != 0) {
+        // What the helpers cost this job, in the terms of worth_waking: the
+        // latency L that explains its time, T = (T_alone + L) / 2, where
+        // T_alone is every chunk at the caller's own rate. A helper that
+        // came late, ran slowly (cold caches, a shared core) or held the
+        // last chunks while descheduled all show up as a larger L; one that
+        // did not help at all gives L = T_alone.
+        const int64_t end = now_ns();
+        latency_.add_sample(
+            wake_cost_sample(end - t0, caller_done - t0, caller_chunks, job->num_chunks), end);
+      }
     }
   }
 
@@ -171,7 +176,6 @@ class Pool {
       std::lock_guard<std::mutex> lock(mutex_);
       ensure_workers(helpers);
       job->helpers_wanted = helpers;
-      job->wake_ns = now_ns();
       jobs_.push_back(job);
     }
     work_cv_.notify_all();
@@ -199,8 +203,6 @@ class Pool {
         return false;
       });
       --job->helpers_wanted;
-      int64_t none = 0;
-      job->arrival_ns.compare_exchange_strong(none, now_ns(), std::memory_order_relaxed);
       lock.unlock();
       job->run_chunks();
       lock.lock();
@@ -226,6 +228,14 @@ bool worth_waking(int64_t elapsed_ns, int64_t chunks_done, int64_t chunks_left,
   return static_cast<double>(elapsed_ns) * static_cast<double>(chunks_left) >=
          static_cast<double>(kWakeFactor) * static_cast<double>(wake_latency_ns) *
              static_cast<double>(chunks_done);
+}
+
+int64_t wake_cost_sample(int64_t job_ns, int64_t caller_ns, int64_t caller_chunks,
+                         int64_t num_chunks) {
+  if (caller_chunks <= 0) return 0;
+  const double alone = static_cast<double>(caller_ns) / static_cast<double>(caller_chunks) *
+                       static_cast<double>(num_chunks);
+  return static_cast<int64_t>(2.0 * static_cast<double>(job_ns) - alone);
 }
 
 int64_t WakeLatency::estimate(int64_t now_ns) const {

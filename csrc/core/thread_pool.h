@@ -52,17 +52,27 @@ constexpr int64_t kWakeFactor = 4;
 bool worth_waking(int64_t elapsed_ns, int64_t chunks_done, int64_t chunks_left,
                   int64_t wake_latency_ns);
 
-// Running estimate of what waking helpers delays a job by: starts at
-// kInitialNs (the median wake-up latency measured on the 2-vCPU benchmark VM,
-// where an idle vCPU halts and the hypervisor wakes it: 15-25 us) and moves a
-// quarter of the way to each woken job's sample: the time from the notify to
-// the first helper taking the job (or to the caller running out of chunks,
-// if none came), plus the time the caller then waited for chunks a helper
-// still held; capped at kMaxSampleNs. It returns to kInitialNs once
-// kForgetNs pass without a sample, so stalls while another process holds the
-// other core keep small jobs on the caller for a while, not for good.
+// Running estimate of what waking helpers costs a job, as the latency L of
+// worth_waking's model: starts at kInitialNs (the median wake-up latency
+// measured on the 2-vCPU benchmark VM, where an idle vCPU halts and the
+// hypervisor wakes it: 15-25 us) and moves a quarter of the way to each
+// woken job's sample, the L that explains the job's time T given T_alone,
+// every chunk at the caller's own rate: L = 2 T - T_alone, capped to
+// [0, kMaxSampleNs]. A helper that came late, ran slowly (cold caches, a
+// core shared with another process) or held the last chunks while
+// descheduled raises it; one that did not help at all gives L = T_alone,
+// about the job's size, so jobs of that size stop waking helpers. The
+// estimate returns to kInitialNs once kForgetNs pass without a sample, so a
+// busy period keeps small jobs on the caller for a while, not for good.
 // Thread safety: any thread may call both (relaxed atomics; a lost update
 // only delays the estimate).
+// The sample above for a job that took `job_ns`, of which the caller spent
+// `caller_ns` running `caller_chunks` of its `num_chunks` chunks (T_alone =
+// caller_ns / caller_chunks * num_chunks); 0 when the caller ran none. May
+// be negative (add_sample clamps it).
+int64_t wake_cost_sample(int64_t job_ns, int64_t caller_ns, int64_t caller_chunks,
+                         int64_t num_chunks);
+
 class WakeLatency {
  public:
   static constexpr int64_t kInitialNs = 20000;

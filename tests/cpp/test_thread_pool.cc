@@ -99,6 +99,21 @@ TEST(ThreadPool, WakeLatencyAveragesCapsAndForgets) {
   EXPECT_EQ(neg.estimate(t), WakeLatency::kInitialNs - WakeLatency::kInitialNs / 4);
 }
 
+TEST(ThreadPool, WakeCostSampleIsTheLatencyThatExplainsTheJob) {
+  // 10 chunks of 10 us at the caller's rate: 100 us alone.
+  // Helper from the start, as fast: 50 us, cost 0.
+  EXPECT_EQ(wake_cost_sample(50000, 50000, 5, 10), 0);
+  // Helper 20 us late, then as fast: caller 6 chunks in 60 us, job 60 us.
+  EXPECT_EQ(wake_cost_sample(60000, 60000, 6, 10), 20000);
+  // Helper never helped: the caller ran all 10 chunks, the job took 100 us.
+  EXPECT_EQ(wake_cost_sample(100000, 100000, 10, 10), 100000);
+  // The caller waited 30 us for the helper's last chunk after its own 5.
+  EXPECT_EQ(wake_cost_sample(80000, 50000, 5, 10), 60000);
+  // A helper that did more than half: negative (clamped by add_sample).
+  EXPECT_LT(wake_cost_sample(40000, 40000, 2, 10), 0);
+  EXPECT_EQ(wake_cost_sample(1000, 1000, 0, 10), 0);
+}
+
 // Restores the default policy and thread count when a test ends.
 class WakePolicyTest : public ::testing::Test {
  protected:
