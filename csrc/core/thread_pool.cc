@@ -129,7 +129,13 @@ class Pool {
     t_inside_parallel = true;
     bool woken = false;
     int64_t t0 = 0;
-    if (helpers > 0 && policy == WakePolicy::kAlways) {
+    // A job of few chunks is not timed: its first chunk is too large a part
+    // of it to run alone (2 chunks of 5 ms each would lose all their
+    // parallelism), so it wakes helpers at once, as the drivers chose those
+    // chunks large.
+    const bool timed = job->num_chunks >= kMinTimedChunksPerThread * threads;
+    if (helpers > 0 && (policy == WakePolicy::kAlways ||
+                        (policy == WakePolicy::kTimed && !timed))) {
       wake(job, helpers);
       woken = true;
     } else if (helpers > 0) {

@@ -11,11 +11,11 @@
 // Waking a sleeping helper costs time before it does any work (on the 2-vCPU
 // VM the benchmarks run on, 15-25 us from notify to its first chunk), and a
 // woken helper is one more runnable thread when the other core is busy. So
-// the caller first runs one chunk itself, timed, and wakes helpers only if
-// the remaining work, at that measured rate, is worth several wake-up
-// latencies (see Pool::run); otherwise it runs the rest as one call of fn.
-// Batch-1 layers of a few tens of microseconds then stay on one thread
-// whatever their item counts and grains.
+// for a job of many chunks the caller first runs one chunk itself, timed,
+// and wakes helpers only if the remaining work, at that measured rate, is
+// worth several wake-up latencies (see Pool::run); otherwise it runs the
+// rest as one call of fn. Batch-1 layers of a few tens of microseconds then
+// mostly stay on one thread. A job of few chunks wakes helpers at once.
 #pragma once
 
 #include <atomic>
@@ -48,7 +48,11 @@ void parallel_for(int64_t n, int64_t grain,
 // keeps the expected gain (R - L) / 2 at >= 3/8 of R, which the notify and
 // join (a few microseconds) and a helper slower than the caller
 // (measured: ~35-45% of the chunks rather than half) leave positive.
+// Only jobs of at least kMinTimedChunksPerThread * threads chunks are timed
+// (their first chunk is at most 1/8 of the job with 2 threads); smaller ones
+// wake helpers at once, as before this decision existed.
 constexpr int64_t kWakeFactor = 4;
+constexpr int64_t kMinTimedChunksPerThread = 4;
 bool worth_waking(int64_t elapsed_ns, int64_t chunks_done, int64_t chunks_left,
                   int64_t wake_latency_ns);
 
@@ -89,7 +93,8 @@ class WakeLatency {
 
 // How a job decides to wake helpers. kTimed is the default (above);
 // kAlways wakes them as soon as a job has more than one chunk, kNever runs
-// every job on the caller (the first chunk, then the rest at once), so that tests can exercise both paths without
+// every job of more than one chunk on the caller (the first chunk, then the
+// rest at once), so that tests can exercise both paths without
 // depending on timing. Not for production code; not safe to change while
 // parallel_for calls are running.
 enum class WakePolicy { kTimed, kAlways, kNever };

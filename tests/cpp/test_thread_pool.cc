@@ -185,6 +185,31 @@ TEST_F(WakePolicyTest, WokenHelpersTakeChunks) {
   }
 }
 
+TEST_F(WakePolicyTest, TimedDecisionWakesHelpersAtOnceForFewChunks) {
+  // 2 chunks with 2 threads is below kMinTimedChunksPerThread * threads:
+  // chunk 0 on the caller waits for chunk 1 to run elsewhere, which only a
+  // helper woken before chunk 0 ends can do (the deadline turns a missing
+  // helper into a failure instead of a hang).
+  set_num_threads(2);
+  ASSERT_LT(2, kMinTimedChunksPerThread * 2);
+  for (int rep = 0; rep < 20; ++rep) {
+    const std::thread::id me = std::this_thread::get_id();
+    std::atomic<bool> helper_ran{false};
+    std::atomic<int> calls{0};
+    parallel_for(2, 1, [&](int64_t, int64_t) {
+      ++calls;
+      if (std::this_thread::get_id() != me) {
+        helper_ran = true;
+        return;
+      }
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (!helper_ran && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    });
+    ASSERT_TRUE(helper_ran.load()) << "rep " << rep;
+    EXPECT_EQ(calls.load(), 2);
+  }
+}
+
 TEST_F(WakePolicyTest, TimedDecisionCoversEveryIndexOnceEitherWay) {
   // Chunks of ~0 and of ~200 us: small jobs stay on the caller, large ones
   // wake a helper after the first chunk; both must cover every index once.
