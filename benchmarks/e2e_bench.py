@@ -22,6 +22,12 @@ digits CNN):
 Each row also reports the output's relative L2 error against ORT fp32 (and
 held-out top-1 for the digits CNN), so a fast wrong engine shows.
 
+Peers' worker threads spin for a while after their runs (ONNX Runtime's
+intra-op pool, PyTorch's OpenMP), so with several threads int8rt runs next
+to a busy core in the table rows. Per network and batch a last line
+therefore times int8rt INT8 alone, its thread counts alternating, no peer
+running in between: the like-for-like answer to "is 2 threads faster than 1".
+
 Usage: PYTHONPATH=python python3 benchmarks/e2e_bench.py [--models resnet18
        mobilenet_v2 digits] [--batches 1 8] [--threads 1 2] [--size 224]
        [--rounds 7] [--min-time 0.5]
@@ -219,6 +225,29 @@ def bench(s: Subject, batch: int, threads: int, rounds: int, min_time: float) ->
               f" (goal >= 3x); over ORT fp32: {med['ORT fp32'] / ours:.2f}x")
 
 
+def bench_threads_alone(s: Subject, batch: int, threads: List[int], rounds: int,
+                        min_time: float) -> None:
+    """int8rt int8 only, one thread count after the other in turn (medians)."""
+    e = s.engines.get("int8rt int8")
+    if e is None or len(threads) < 2:
+        return
+    ctx = e.create_execution_context()
+    if s.test is not None:
+        x = s.test[0][:batch]
+    else:
+        x = np.random.default_rng(1).standard_normal((batch,) + s.calib[0].shape[1:], dtype=np.float32)
+
+    def run_with(n: int) -> Callable[[], object]:
+        def f() -> object:
+            int8rt.set_num_threads(n)
+            return ctx.run({"input": x})
+        return f
+    med = time_alternating({n: run_with(n) for n in threads}, rounds * 4, min_time)
+    base = med[threads[0]]
+    print(f"\n{s.name}  batch {batch}  int8rt int8 alone, threads alternating ({load_line()}): " +
+          ", ".join(f"{n} threads {sec * 1e3:.3f} ms ({sec / base:.2f}x)" for n, sec in med.items()))
+
+
 def describe(s: Subject) -> None:
     e = s.engines.get("int8rt int8")
     if e is None:
@@ -254,6 +283,7 @@ def main() -> None:
             for batch in args.batches:
                 for threads in args.threads:
                     bench(s, batch, threads, args.rounds, args.min_time)
+                bench_threads_alone(s, batch, args.threads, args.rounds, args.min_time)
     print(f"\nend: {load_line()}")
 
 

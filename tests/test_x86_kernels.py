@@ -105,6 +105,10 @@ def conv_cases() -> List[Case]:
     # Depthwise: channels around 8/16/32/64 blocks, 3x3 stride 1 and 2, 5x5, pads, dilation.
     cases += [(c, 8, 7, c, 3, 3, (s, s), (1, 1, 1, 1), one, c)
               for c, s in itertools.product((1, 3, 8, 15, 16, 17, 31, 32, 33, 64, 65, 144), (1, 2))]
+    # Rows wide enough for several 4-pixel interior tiles at stride 1 and 2
+    # (W = 7 has none at stride 2), tails of 1..3 blocks and a partial block.
+    cases += [(c, 5, 21, c, 3, 3, (s, s), pad, one, c)
+              for c in (17, 64, 144) for s in (1, 2) for pad in ((1, 1, 1, 1), (0, 0, 1, 1))]
     cases += [(24, 9, 9, 24, 5, 5, (2, 2), (2, 1, 2, 0), one, 24),
               (17, 7, 7, 17, 3, 3, one, (2, 2, 2, 2), (2, 2), 17),
               (40, 6, 6, 40, 1, 1, one, no_pad, one, 40),
@@ -189,6 +193,8 @@ def test_conv_kernels_equal_reference(case: Case) -> None:
     (64, 5, 5, 33, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
     (1024, 2, 3, 17, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
     (33, 6, 6, 33, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 33),
+    (144, 4, 14, 144, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 144),
+    (80, 4, 17, 80, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 80),
 ], ids=case_id)
 def test_conv_extreme_values(case: Case, value: int) -> None:
     """All inputs and weights at -128 (or 127): the largest accumulators,

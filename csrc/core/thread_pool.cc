@@ -1,18 +1,23 @@
 // The process-wide pool behind parallel_for (see thread_pool.h for the
 // contract). Workers are started lazily, up to get_num_threads() - 1 of them.
 //
-// A call publishes a Job on a list; sleeping workers are woken, claim chunks
-// from the job's atomic counter and leave when none are left. The caller also
-// claims chunks, then unlists the job and waits until every chunk has run
-// (not for the helpers: the job is shared, see Pool::run). Several
-// callers (for example several execution contexts on user threads) may have
-// jobs listed at once; workers serve them in order.
+// A call first runs one chunk on the caller, timed; unless the rest of the
+// job is worth waking helpers for (worth_waking, with the WakeLatency
+// estimate), the caller runs the rest in one call. Waking publishes the Job
+// on a list; sleeping workers are woken, claim chunks from the job's atomic
+// counter and leave when none are left. The caller keeps claiming chunks,
+// then unlists the job, waits until every chunk has run (not for the
+// helpers: the job is shared, see Pool::run) and feeds what the helpers
+// cost to the estimate. Several callers (for example several execution
+// contexts on user threads) may have jobs listed at once; workers serve them
+// in order.
 #include "core/thread_pool.h"
 
 #include <sched.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <list>
@@ -39,6 +44,13 @@ int default_num_threads() {
 }
 
 std::atomic<int> g_num_threads{0};  // 0: not chosen yet, use the default
+std::atomic<WakePolicy> g_wake_policy{WakePolicy::kTimed};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 struct Job {
   const std::function<void(int64_t, int64_t)>* fn = nullptr;  // valid while chunks remain
@@ -52,25 +64,46 @@ struct Job {
   std::mutex error_mutex;
   std::exception_ptr error;  // the first exception
 
-  // Claims and runs chunks until none are left. Once every chunk is claimed,
-  // fn is never touched again, so a late helper is harmless after the caller
-  // has returned.
-  void run_chunks() {
-    for (;;) {
-      int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
-      if (c >= num_chunks) return;
-      if (!failed.load(std::memory_order_relaxed)) {
-        int64_t begin = c * grain;
-        int64_t end = std::min(n, begin + grain);
-        try {
-          (*fn)(begin, end);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!failed.exchange(true)) error = std::current_exception();
-        }
+  // Claims and runs one chunk (skipped after a failure); false when none
+  // was left. Once every chunk is claimed, fn is never touched again, so a
+  // late helper is harmless after the caller has returned.
+  bool run_next_chunk() {
+    int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+    if (c >= num_chunks) return false;
+    if (!failed.load(std::memory_order_relaxed)) {
+      int64_t begin = c * grain;
+      int64_t end = std::min(n, begin + grain);
+      try {
+        (*fn)(begin, end);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!failed.exchange(true)) error = std::current_exception();
       }
-      chunks_done.fetch_add(1, std::memory_order_acq_rel);
     }
+    chunks_done.fetch_add(1, std::memory_order_acq_rel);
+    return true;
+  }
+
+  // Runs chunks until none are left; returns how many it ran.
+  int64_t run_chunks() {
+    int64_t ran = 0;
+    while (run_next_chunk()) ++ran;
+    return ran;
+  }
+
+  // Claims every chunk left and runs them as one call of fn.
+  void run_rest_at_once() {
+    const int64_t c = next_chunk.exchange(num_chunks, std::memory_order_relaxed);
+    if (c >= num_chunks) return;
+    if (!failed.load(std::memory_order_relaxed)) {
+      try {
+        (*fn)(c * grain, n);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
+    }
+    chunks_done.fetch_add(num_chunks - c, std::memory_order_acq_rel);
   }
 };
 
@@ -85,28 +118,75 @@ class Pool {
   // leave: a helper that was woken but then descheduled (the other core busy
   // with another process) holds no chunk, and keeps the job alive through its
   // shared_ptr until it runs again and finds nothing left.
+  //
+  // Before waking anyone the caller runs the first chunk alone and compares
+  // the rest of the job, at that chunk's rate, with the wake-up latency
+  // (worth_waking). A job too small for a helper to arrive in time ends on
+  // the caller without any thread being woken; a large one wakes helpers.
   void run(const std::shared_ptr<Job>& job, int threads) {
-    int helpers = static_cast<int>(std::min<int64_t>(job->num_chunks, threads)) - 1;
-    if (helpers > 0) {
+    const int helpers = static_cast<int>(std::min<int64_t>(job->num_chunks, threads)) - 1;
+    const WakePolicy policy = g_wake_policy.load(std::memory_order_relaxed);
+    t_inside_parallel = true;
+    bool woken = false;
+    int64_t t0 = 0;
+    // A job of few chunks is not timed: its first chunk is too large a part
+    // of it to run alone (2 chunks of 5 ms each would lose all their
+    // parallelism), so it wakes helpers at once, as the drivers chose those
+    // chunks large.
+    const bool timed = job->num_chunks >= kMinTimedChunksPerThread * threads;
+    if (helpers > 0 && (policy == WakePolicy::kAlways ||
+                        (policy == WakePolicy::kTimed && !timed))) {
+      wake(job, helpers);
+      woken = true;
+    } else if (helpers > 0) {
+      // The first chunk, timed, gives the rate (only the caller claims
+      // chunks yet). Not worth a helper: the rest is one call of fn, as with
+      // one thread, without per-chunk calls.
+      t0 = now_ns();
+      job->run_next_chunk();
+      const int64_t left = job->num_chunks - 1;
+      if (policy == WakePolicy::kTimed && !job->failed.load(std::memory_order_relaxed) &&
+          worth_waking(now_ns() - t0, 1, left, latency_.estimate(t0))) {
+        wake(job, static_cast<int>(std::min<int64_t>(helpers, left)));
+        woken = true;
+      } else {
+        job->run_rest_at_once();
+      }
+    }
+    const int64_t caller_chunks = (t0 != 0 ? 1 : 0) + job->run_chunks();
+    t_inside_parallel = false;
+
+    if (woken) {
+      const int64_t caller_done = now_ns();
+      std::unique_lock<std::mutex> lock(mutex_);
+      jobs_.remove(job);
+      done_cv_.wait(lock, [&] { return job->chunks_done.load(std::memory_order_acquire) == job->num_chunks; });
+      lock.unlock();
+      if (t0 != 0) {
+        // What the helpers cost this job, in the terms of worth_waking: the
+        // latency L that explains its time, T = (T_alone + L) / 2, where
+        // T_alone is every chunk at the caller's own rate. A helper that
+        // came late, ran slowly (cold caches, a shared core) or held the
+        // last chunks while descheduled all show up as a larger L; one that
+        // did not help at all gives L = T_alone.
+        const int64_t end = now_ns();
+        latency_.add_sample(
+            wake_cost_sample(end - t0, caller_done - t0, caller_chunks, job->num_chunks), end);
+      }
+    }
+  }
+
+ private:
+  void wake(const std::shared_ptr<Job>& job, int helpers) {
+    {
       std::lock_guard<std::mutex> lock(mutex_);
       ensure_workers(helpers);
       job->helpers_wanted = helpers;
       jobs_.push_back(job);
     }
-    if (helpers > 0) work_cv_.notify_all();
-
-    t_inside_parallel = true;
-    job->run_chunks();
-    t_inside_parallel = false;
-
-    if (helpers > 0) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      jobs_.remove(job);
-      done_cv_.wait(lock, [&] { return job->chunks_done.load(std::memory_order_acquire) == job->num_chunks; });
-    }
+    work_cv_.notify_all();
   }
 
- private:
   void ensure_workers(int wanted) {  // mutex_ held
     while (static_cast<int>(workers_.size()) < wanted) {
       workers_.emplace_back([this] { worker_loop(); });
@@ -141,9 +221,44 @@ class Pool {
   std::condition_variable done_cv_;
   std::list<std::shared_ptr<Job>> jobs_;
   std::vector<std::thread> workers_;
+  WakeLatency latency_;
 };
 
 }  // namespace
+
+bool worth_waking(int64_t elapsed_ns, int64_t chunks_done, int64_t chunks_left,
+                  int64_t wake_latency_ns) {
+  if (chunks_done <= 0 || chunks_left <= 0) return false;
+  // remaining = elapsed / done * left, compared without dividing (doubles:
+  // the products can pass 2^63 for a huge latency).
+  return static_cast<double>(elapsed_ns) * static_cast<double>(chunks_left) >=
+         static_cast<double>(kWakeFactor) * static_cast<double>(wake_latency_ns) *
+             static_cast<double>(chunks_done);
+}
+
+int64_t wake_cost_sample(int64_t job_ns, int64_t caller_ns, int64_t caller_chunks,
+                         int64_t num_chunks) {
+  if (caller_chunks <= 0) return 0;
+  const double alone = static_cast<double>(caller_ns) / static_cast<double>(caller_chunks) *
+                       static_cast<double>(num_chunks);
+  return static_cast<int64_t>(2.0 * static_cast<double>(job_ns) - alone);
+}
+
+int64_t WakeLatency::estimate(int64_t now_ns) const {
+  if (now_ns - last_ns_.load(std::memory_order_relaxed) > kForgetNs) return kInitialNs;
+  return avg_ns_.load(std::memory_order_relaxed);
+}
+
+void WakeLatency::add_sample(int64_t sample_ns, int64_t now_ns) {
+  const int64_t s = std::min(std::max<int64_t>(sample_ns, 0), kMaxSampleNs);
+  const int64_t base = estimate(now_ns);
+  avg_ns_.store(base + (s - base) / 4, std::memory_order_relaxed);
+  last_ns_.store(now_ns, std::memory_order_relaxed);
+}
+
+void set_wake_policy_for_testing(WakePolicy policy) {
+  g_wake_policy.store(policy, std::memory_order_relaxed);
+}
 
 int get_num_threads() {
   int n = g_num_threads.load(std::memory_order_relaxed);

@@ -6,9 +6,11 @@
 // Same float operations, same order, one rounding each:
 //   t = cvt(acc) * scale;  t = t + bias (or + 0.0f);  t = t + cvt(res) * rs;
 //   t = t >= lo ? t : lo;  t = t <= hi ? t : hi;      int8: cvtps2dq (RNE).
-// The clamps are compare + blend, not max/min: maxps returns its second
-// operand for equal inputs, which would differ from the reference for -0.0
-// against a bound of +0.0 in float outputs.
+// For float outputs the clamps are compare + blend, not max/min: maxps
+// returns its second operand for equal inputs, which would differ from the
+// reference for -0.0 against a bound of +0.0. For int8 outputs that
+// difference vanishes in the rounding, so they use max/min (fewer
+// instructions in the kernels' hottest epilogue).
 #pragma once
 
 #include <immintrin.h>
@@ -26,14 +28,27 @@ inline __mmask16 channel_mask(int n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
-// Requantizes acc (channels [c, c + valid) of the tile, valid in 1..16) for
-// output row `row` and stores it.
-inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, int c,
-                              int valid) {
+// The per-channel operands of the epilogue for channels [c, c + valid) of
+// the tile (valid in 1..16), loaded once for all the pixels that share them.
+struct ChannelEpilogue {
+  __mmask16 m;
+  __m512 scale, bias;
+};
+
+inline ChannelEpilogue load_channel_epilogue(const TileEpilogue& ep, int c, int valid) {
   const __mmask16 m = channel_mask(valid);
+  return {m, _mm512_maskz_loadu_ps(m, ep.scale + c),
+          ep.bias ? _mm512_maskz_loadu_ps(m, ep.bias + c) : _mm512_setzero_ps()};
+}
+
+// Requantizes acc (channels [c, c + valid) of the tile, ce loaded for them)
+// for output row `row` and stores it.
+inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const TileEpilogue& ep,
+                              int64_t row, int c) {
+  const __mmask16 m = ce.m;
   __m512 t = _mm512_cvtepi32_ps(acc);
-  t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(m, ep.scale + c));
-  t = _mm512_add_ps(t, ep.bias ? _mm512_maskz_loadu_ps(m, ep.bias + c) : _mm512_setzero_ps());
+  t = _mm512_mul_ps(t, ce.scale);
+  t = _mm512_add_ps(t, ce.bias);
   if (ep.residual) {
     const __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);
     __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));
@@ -41,15 +56,26 @@ inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, 
     t = _mm512_add_ps(t, r);
   }
   const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
-  t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, lo, _CMP_GE_OQ), lo, t);
-  t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, hi, _CMP_LE_OQ), hi, t);
   if (ep.out_f32) {
+    t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, lo, _CMP_GE_OQ), lo, t);
+    t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, hi, _CMP_LE_OQ), hi, t);
     _mm512_mask_storeu_ps(static_cast<float*>(ep.y) + row * ep.y_stride + c, m, t);
   } else {
+    // int8 output: max/min clamp in one instruction each. They differ from
+    // the blends only where t equals a bound (they return the bound, e.g.
+    // +0.0 for t = -0.0), and equal values round to the same integer; t is
+    // never NaN (finite accumulator, scale, bias and residual).
+    t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
     // t is within [-128, 127] (check_epilogue), so the saturating narrow is exact.
     _mm512_mask_cvtsepi32_storeu_epi8(static_cast<int8_t*>(ep.y) + row * ep.y_stride + c, m,
                                       _mm512_cvtps_epi32(t));
   }
+}
+
+// The same for one pixel: channels [c, c + valid), valid in 1..16.
+inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, int c,
+                              int valid) {
+  store_requantized(acc, load_channel_epilogue(ep, c, valid), ep, row, c);
 }
 
 }  // namespace avx512vnni
