@@ -167,9 +167,15 @@ def se_model():
     return model(nodes, [fvi("x", ["N", 3, 10, 10])], [fvi("y", ["N", 6, 10, 10])], inits)
 
 
-def test_squeeze_excitation_gate_runs_in_int8() -> None:
+def test_squeeze_excitation_gate_stays_float_by_default() -> None:
+    ops = {layer["name"]: layer["op"] for layer in build(se_model()).layers()}
+    assert ops["se_scale"] == "Mul"  # its x (the hardswish) would have to be rounded to int8 first
+    assert "int8rt.QLut" not in ops.values()
+
+
+def test_squeeze_excitation_gate_runs_in_int8_on_request() -> None:
     m = se_model()
-    engine = build(m)
+    engine = build(m, int8_gates=True)
     ops = {layer["name"]: layer["op"] for layer in engine.layers()}
     assert ops["se_scale"] == "int8rt.QChannelMul"
     assert ops["hs_add+hs_clip+hs_mul+hs_div"] == "int8rt.QLut"  # its readers (pool, gate) take int8
@@ -177,7 +183,7 @@ def test_squeeze_excitation_gate_runs_in_int8() -> None:
     x = np.random.default_rng(6).uniform(-1, 1, (4, 3, 10, 10)).astype(F32)
     got = engine.run({"x": x})["y"]
     ref = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
-    floaty = build(m, pointwise_tables=False).run({"x": x})["y"]  # float hardswish, float gate multiply
+    floaty = build(m).run({"x": x})["y"]  # float hardswish, float gate multiply
     err = np.linalg.norm(got - ref) / np.linalg.norm(ref)
     assert err < 0.05, err
     assert err < 2 * np.linalg.norm(floaty - ref) / np.linalg.norm(ref) + 0.01

@@ -124,6 +124,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   engine::LoweringOptions options;
   options.scales = scales;
   options.pointwise_tables = config_.pointwise_tables;
+  options.int8_gates = config_.int8_gates;
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   for (const auto& kv : config_.layer_precisions) {
     if (kv.second == "fp32") options.fp32_layers.insert(kv.first);

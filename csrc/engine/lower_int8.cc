@@ -185,6 +185,7 @@ class Lowerer {
                                               "GlobalAveragePool", "Concat", "Flatten", "Add"};
     if (opt_.fp32_layers.count(node.name)) return false;
     if (ops.count(node.op)) return true;
+    if (!opt_.int8_gates) return false;  // a gate would read int8 t where the float path read float t
     const int i = channel_mul_operand(node);
     return i >= 0 && node.inputs[i] == t;
   }

@@ -10,7 +10,10 @@
 // constants) computing one tensor from one int8 tensor becomes a 256-entry
 // table, int8rt.QLut (lut_region.h), when its result has a scale and feeds
 // layers that take int8. Mul of an int8 [N, C, H, W] tensor by a computed
-// [N, C, 1, 1] gate (squeeze-and-excitation) becomes int8rt.QChannelMul.
+// [N, C, 1, 1] gate (squeeze-and-excitation) becomes int8rt.QChannelMul;
+// with int8_gates a gate also counts as an int8 reader for tables, so the
+// usual hardswish in front of a gate becomes a table too (faster, one more
+// rounding: the gate then multiplies int8 x, not float x).
 // Everything else stays float32. Int8 activations are NHWC; float ones keep
 // the network's NCHW layout; Quantize/Dequantize nodes convert at the
 // boundaries, created once per tensor. Every original tensor name keeps its
@@ -50,6 +53,7 @@ struct LoweringOptions {
   std::map<std::string, float> scales;   // tensor name -> scale (amax / 127)
   std::set<std::string> fp32_layers;     // node names kept in float32
   bool pointwise_tables = true;          // element-wise regions as int8rt.QLut
+  bool int8_gates = false;               // tables may form in front of channel gates
 };
 
 struct LoweringResult {

@@ -59,6 +59,11 @@ class BuilderConfig:
             run as one 256-entry int8 table each (``int8rt.QLut``); a
             conv / fully connected layer after the chain sees the same bytes
             as without.
+        int8_gates: INT8 only: also make the chain in front of a
+            squeeze-and-excitation gate (``x * gate[N, C, 1, 1]``) a table,
+            so the gate runs in int8. Faster on SE-heavy networks (PP-OCR
+            cls: 0.72 -> 0.52 ms), but x is rounded to int8 before the gate
+            (PP-OCR rec lost 7 points of agreement). Off by default.
         progress: show a calibration batch counter on stderr.
         batch_size: static batch for ONNX models whose batch dim is not symbolic.
     """
@@ -71,6 +76,7 @@ class BuilderConfig:
     num_threads: Optional[int] = None
     optimize: bool = True
     pointwise_tables: bool = True
+    int8_gates: bool = False
     progress: bool = False
     batch_size: Optional[int] = None
 
@@ -148,7 +154,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     network = _to_network(model, config.batch_size)
     with _build_settings(config):
         builder = _core.Builder(network, config.precision, dict(config.layer_precisions or {}), config.optimize,
-                                config.device, config.pointwise_tables)
+                                config.device, config.pointwise_tables, config.int8_gates)
         scales: dict[str, float] = {}
         if config.precision == "int8":
             scales = _calibrate(builder, config.calibrator, config.progress)

@@ -32,6 +32,12 @@ struct BuilderConfig {
   // Add/Clip/Mul/Div, x*a+b, swish...) become one 256-entry int8 table
   // (int8rt.QLut) whose output bytes equal the float chain's quantized ones.
   bool pointwise_tables = true;
+  // INT8: also turn the element-wise chain in front of a squeeze-and-
+  // excitation gate (x * gate[N, C, 1, 1]) into a table, so the gate runs in
+  // int8 (int8rt.QChannelMul). Faster on SE-heavy networks, but x is then
+  // rounded to int8 before the gate: PP-OCR's cls lost nothing, its
+  // recogniser 7 points of agreement (benchmarks/RESULTS_realnets.md).
+  bool int8_gates = false;
   // Where the engine runs: "cpu" or "cuda" (a build with the CUDA backend and
   // a GPU; the Builder refuses other devices with NotSupported before any
   // calibration). Calibration itself runs on the CPU either way.
