@@ -82,17 +82,16 @@ class BuilderConfig:
 
 
 def devices() -> dict[str, str]:
-    """The devices this int8rt build knows, each mapped to ``"available"`` or
-    to the reason it cannot run engines here (no GPU, no driver...)."""
+    """The devices int8rt knows ("cpu", "cuda"), each mapped to ``"available"``
+    or to the reason it cannot run engines here (not in this build, no GPU,
+    no driver...): the message ``build_engine`` would raise."""
     out: dict[str, str] = {}
-    for device in _core.known_devices():
+    for device in dict.fromkeys([*_core.known_devices(), "cuda"]):
         try:
             _core.require_device(device)
             out[device] = "available"
         except _core.NotSupportedError as e:
             out[device] = str(e)
-    if "cuda" not in out:
-        out["cuda"] = "not built (the CUDA backend needs INT8RT_WITH_CUDA=on and nvcc at build time)"
     return out
 
 
