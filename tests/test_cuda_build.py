@@ -29,15 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CUDA_DIR = ROOT / "csrc" / "kernels" / "cuda"
 
 
-def _find_nvcc() -> str | None:
-    found = shutil.which("nvcc")
-    if found:
-        return found
-    default = Path("/usr/local/cuda/bin/nvcc")
-    return str(default) if default.exists() else None
+sys.path.insert(0, str(ROOT / "tools"))
+import cuda_env  # noqa: E402
 
-
-NVCC = _find_nvcc()
+NVCC = cuda_env.find_nvcc()
 pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc not found (CUDA toolkit not installed)")
 
 DP4A_KERNELS = {
@@ -152,9 +147,6 @@ def test_driver_links_and_refuses_without_gpu(tmp_path: Path) -> None:
     """The host API (cuda_backend.cu) and every kernel build and link against
     the installed libint8rt (benchmarks/cuda/cuda_bench_main.cu, sm_75 only);
     without a GPU the program refuses with NotSupported's message, exit 2."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import cuda_env
-
     try:
         exe = cuda_env.build_driver(tmp_path, arch="sm_75", nvcc=NVCC)
     except RuntimeError as e:

@@ -191,11 +191,9 @@ class Lowerer {
   }
 
   bool lower_lut(int n) {
-    std::vector<char> excluded(src_.nodes().size(), 0);
-    for (size_t m = 0; m < excluded.size(); ++m) {
-      excluded[m] = consumed_[m] || opt_.fp32_layers.count(src_.nodes()[m].name) > 0;
-    }
-    LutRegion r = find_lut_region(src_, n, excluded);
+    LutRegion r = find_lut_region(src_, n, [&](int m) {
+      return consumed_[m] || opt_.fp32_layers.count(src_.nodes()[m].name) > 0;
+    });
     if (r.nodes.empty() || !is_int8(r.input)) return false;
     const int y = r.output;
     if (is_output_[y] || !has_scale(y)) return false;

@@ -62,11 +62,11 @@ bool is_lut_op(const std::string& op) {
   return ops.count(op) > 0;
 }
 
-LutRegion find_lut_region(const Network& net, int start, const std::vector<char>& excluded) {
+LutRegion find_lut_region(const Network& net, int start, const std::function<bool(int node)>& excluded) {
   LutRegion none;
   const Node& first = net.nodes()[start];
   std::vector<int> vars;
-  if (excluded[start] || !is_lut_op(first.op) || !variable_inputs(net, first, vars) || vars.empty()) return none;
+  if (excluded(start) || !is_lut_op(first.op) || !variable_inputs(net, first, vars) || vars.empty()) return none;
   const int x = vars[0];
   for (int v : vars) if (v != x) return none;
 
@@ -76,7 +76,7 @@ LutRegion find_lut_region(const Network& net, int start, const std::vector<char>
     grew = false;
     for (int n : std::vector<int>(region.begin(), region.end())) {
       for (int c : net.consumers(net.nodes()[n].outputs[0])) {
-        if (region.count(c) || excluded[c] || !is_lut_op(net.nodes()[c].op)) continue;
+        if (region.count(c) || excluded(c) || !is_lut_op(net.nodes()[c].op)) continue;
         if (!variable_inputs(net, net.nodes()[c], vars)) continue;
         if (!std::all_of(vars.begin(), vars.end(), [&](int v) { return known.count(v) > 0; })) continue;
         region.insert(c);

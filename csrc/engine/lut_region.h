@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "int8rt/network.h"
@@ -34,8 +35,9 @@ struct LutRegion {
 // non-constant inputs are x or region tensors and whose constants have one
 // element; it counts only if exactly one of its tensors is read outside it
 // (or is a network output).
-// Nodes with excluded[node] set never join. Empty `nodes` when there is none.
-LutRegion find_lut_region(const Network& net, int start, const std::vector<char>& excluded);
+// Nodes for which excluded(node) is true never join. Empty `nodes` when
+// there is none.
+LutRegion find_lut_region(const Network& net, int start, const std::function<bool(int node)>& excluded);
 
 // The region's table for int8 input scale s_x and output scale s_y, computed
 // by running the region's float32 layers (engine/ops) on the 256 levels.

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "int8rt/calibration.h"
+#include "kernel_test_util.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/ref/requantize.h"
 #include "kernels/ref/ref_kernels.h"
@@ -31,16 +32,9 @@ namespace kc = int8rt::kernels::cuda;
 
 namespace {
 
-constexpr size_t kGuard = 64;
+using int8rt::testing::kGuard;
+using int8rt::testing::random_s8;
 constexpr uint8_t kFill = 0xA5;
-
-std::vector<int8_t> random_s8(size_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> d(-128, 127);
-  std::vector<int8_t> v(n);
-  for (auto& x : v) x = static_cast<int8_t>(d(gen));
-  return v;
-}
 
 // NHWC [N][H][W][C] -> NC/4HW4 with random bytes in the padding lanes (plus guard room).
 std::vector<int8_t> to_nc4hw4(const std::vector<int8_t>& nhwc, int N, int H, int W, int C, uint32_t seed) {

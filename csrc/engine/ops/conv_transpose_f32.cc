@@ -76,14 +76,9 @@ class ConvTransposeLayer : public Layer {
 
  private:
   Geom geometry(const std::vector<const Value*>& in) const {
-    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
-    const Value& Wt = require_input(in, 1, DataType::kFloat32, prefix_);
-    const Shape& xs = X.shape();
-    const Shape& ws = Wt.shape();
-    if (xs.size() != rank_ + 2 || ws.size() != rank_ + 2) {
-      throw InvalidArgument(prefix_ + "input " + shape_str(xs) + " and weights " + shape_str(ws) + " must be " +
-                            std::to_string(rank_ + 2) + "-D");
-    }
+    const ConvOperands ops = conv_operands(in, rank_, prefix_);
+    const Shape& xs = ops.x;
+    const Shape& ws = ops.w;
     Geom g{};
     g.N = xs[0];
     g.C = xs[1];

@@ -34,6 +34,16 @@ const Value& require_input(const std::vector<const Value*>& in, size_t i, DataTy
   return v;
 }
 
+ConvOperands conv_operands(const std::vector<const Value*>& in, size_t spatial, const std::string& prefix) {
+  const Shape& xs = require_input(in, 0, DataType::kFloat32, prefix).shape();
+  const Shape& ws = require_input(in, 1, DataType::kFloat32, prefix).shape();
+  if (xs.size() != spatial + 2 || ws.size() != spatial + 2) {
+    throw InvalidArgument(prefix + "input " + shape_str(xs) + " and weights " + shape_str(ws) + " must be " +
+                          std::to_string(spatial + 2) + "-D");
+  }
+  return {xs, ws};
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix) {
   if (axis < -rank || axis >= rank) {
     throw InvalidArgument(prefix + "axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));

@@ -21,6 +21,14 @@ const Value& require_input(const std::vector<const Value*>& in, size_t i, DataTy
 // A present input of any dtype.
 const Value& require_any(const std::vector<const Value*>& in, size_t i, const std::string& prefix);
 
+// Input 0 (data) and 1 (weights) of Conv / ConvTranspose: float32, both
+// spatial + 2 dimensions (InvalidArgument naming both shapes otherwise).
+struct ConvOperands {
+  const Shape& x;
+  const Shape& w;
+};
+ConvOperands conv_operands(const std::vector<const Value*>& in, size_t spatial, const std::string& prefix);
+
 // axis in [-rank, rank) -> [0, rank); otherwise InvalidArgument.
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix);
 

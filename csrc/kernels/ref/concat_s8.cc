@@ -19,7 +19,7 @@ namespace int8rt {
 namespace kernels {
 namespace ref {
 
-void concat_s8(int64_t pixels, const std::vector<ConcatInput>& inputs, int8_t* y) {
+int64_t concat_channels(int64_t pixels, const std::vector<ConcatInput>& inputs) {
   if (pixels < 0) throw InvalidArgument("concat_s8: negative pixel count");
   int64_t c_out = 0;
   for (const ConcatInput& in : inputs) {
@@ -31,6 +31,11 @@ void concat_s8(int64_t pixels, const std::vector<ConcatInput>& inputs, int8_t* y
     }
     c_out += in.channels;
   }
+  return c_out;
+}
+
+void concat_s8(int64_t pixels, const std::vector<ConcatInput>& inputs, int8_t* y) {
+  const int64_t c_out = concat_channels(pixels, inputs);
   const int64_t grain = c_out >= 4096 ? 1 : 4096 / c_out + 1;
   parallel_for(pixels, grain, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {

@@ -90,6 +90,9 @@ struct ConcatInput {
 // (float)x * 1.0f == x exactly, x is already in [-128, 127], and an integral
 // float rounds to itself.
 void concat_s8(int64_t pixels, const std::vector<ConcatInput>& inputs, int8_t* y);
+// concat_s8's argument checks (InvalidArgument), shared with the optimized
+// concat kernels; returns the output channel count, sum of the inputs'.
+int64_t concat_channels(int64_t pixels, const std::vector<ConcatInput>& inputs);
 
 // ---- float32 (NCHW activations) for the FP32 path and calibration ----
 

@@ -189,17 +189,7 @@ class X86EltwiseS8 final : public EltwiseS8 {
 
 void X86EltwiseS8::concat(int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
                           int8_t* y) const {
-  if (pixels < 0) throw InvalidArgument("concat_s8: negative pixel count");
-  int64_t c_out = 0;
-  for (const ref::ConcatInput& in : inputs) {
-    if (in.channels <= 0 || !in.data) {
-      throw InvalidArgument("concat_s8: every input needs data and > 0 channels");
-    }
-    if (!(std::isfinite(in.multiplier) && in.multiplier > 0.0f)) {
-      throw InvalidArgument("concat_s8: multipliers must be finite and > 0");
-    }
-    c_out += in.channels;
-  }
+  const int64_t c_out = ref::concat_channels(pixels, inputs);
   const int64_t grain = c_out >= 4096 ? 1 : 4096 / c_out + 1;
   parallel_for(pixels, grain, [&](int64_t begin, int64_t end) {
     int64_t offset = 0;
