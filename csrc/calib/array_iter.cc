@@ -5,17 +5,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/checked_math.h"
 #include "core/half.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
 namespace calib {
 
-int64_t ArrayView::size() const {
-  int64_t n = 1;
-  for (int64_t extent : shape) n *= extent;
-  return n;
-}
+int64_t ArrayView::size() const { return checked_numel(shape, "array view"); }
 
 ArrayView ArrayView::contiguous(const float* data, int64_t n) {
   ArrayView v;
@@ -36,11 +33,7 @@ FlatView flatten(const ArrayView& x, const std::string& what) {
   FlatView v;
   v.dtype = x.dtype;
   v.itemsize = x.dtype == DType::kFloat32 ? 4 : 2;
-  v.size = 1;
-  for (int64_t extent : x.shape) {
-    if (extent < 0) throw InvalidArgument(what + ": negative extent in array shape");
-    v.size *= extent;
-  }
+  v.size = checked_numel(x.shape, what + ": array shape");
   if (v.size > 0 && x.data == nullptr) throw InvalidArgument(what + ": array data is null");
   v.base = static_cast<const char*>(x.data);
   if (v.size == 0) return v;

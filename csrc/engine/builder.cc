@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/checked_math.h"
 #include "engine/device_runner.h"
 #include "engine/executor.h"
 #include "engine/lower_int8.h"
@@ -162,11 +163,7 @@ void check_batch(const std::vector<std::string>& names, const std::vector<HostTe
   for (size_t i = 0; i < names.size(); ++i) {
     const HostTensor& t = batch[i];
     const std::string what = where + ", input '" + names[i] + "'";
-    int64_t numel = 1;
-    for (int64_t d : t.shape) {
-      if (d < 0) throw InvalidArgument(what + ": negative dimension in the shape");
-      numel *= d;
-    }
+    const int64_t numel = checked_numel(t.shape, what + ": shape");
     if (numel != static_cast<int64_t>(t.data.size())) {
       throw InvalidArgument(what + ": shape holds " + std::to_string(numel) + " values but data has " +
                             std::to_string(t.data.size()));

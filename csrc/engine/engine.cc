@@ -3,6 +3,7 @@
 #include "int8rt/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "engine/device_runner.h"
@@ -15,7 +16,33 @@ namespace int8rt {
 struct ExecutionContext::Impl {
   std::unique_ptr<engine::Executor::State> state;
   std::unique_ptr<engine::DeviceRunner::State> device_state;  // device engines only
+  std::atomic<bool> busy{false};  // a call is running on this context
 };
+
+namespace {
+
+// Held for the duration of every call that uses a context's state: a second
+// thread entering the same context meanwhile is refused instead of sharing
+// its buffers (which returned wrong results or crashed).
+class ContextUse {
+ public:
+  explicit ContextUse(std::atomic<bool>& busy) : busy_(busy) {
+    bool expected = false;
+    if (!busy_.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+      throw InvalidArgument(
+          "this ExecutionContext is already running on another thread; an ExecutionContext is not "
+          "thread-safe: create one per thread with engine.create_execution_context()");
+    }
+  }
+  ~ContextUse() { busy_.store(false, std::memory_order_release); }
+  ContextUse(const ContextUse&) = delete;
+  ContextUse& operator=(const ContextUse&) = delete;
+
+ private:
+  std::atomic<bool>& busy_;
+};
+
+}  // namespace
 
 Engine::~Engine() = default;
 ExecutionContext::~ExecutionContext() = default;
@@ -43,7 +70,13 @@ std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std:
   } catch (const NotSupported& e) {
     throw NotSupported(what + ": engine was built for target '" + blob.target + "': " + e.what());
   }
-  return create(std::move(blob.network), std::move(blob.metadata));
+  std::shared_ptr<Engine> e = create(std::move(blob.network), std::move(blob.metadata));
+  try {
+    e->executor_->check_declared_shapes();
+  } catch (const InvalidArgument& err) {
+    throw FormatError(what + ": " + err.what());
+  }
+  return e;
 }
 
 std::shared_ptr<Engine> Engine::load(const std::string& path) {
@@ -127,6 +160,7 @@ int input_id(const Network& net, const std::string& name) {
 }  // namespace
 
 std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::string, TensorView>& inputs) {
+  ContextUse use(impl_->busy);
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
   std::vector<engine::Executor::Input> ins;
@@ -155,6 +189,7 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
 }
 
 std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, TensorView>& inputs, int runs) {
+  ContextUse use(impl_->busy);
   if (runs < 1) throw InvalidArgument("profile: runs must be >= 1");
   if (engine_->runner_) throw NotSupported("profile: per-layer times are measured for CPU engines only");
   const engine::Executor& ex = *engine_->executor_;
@@ -184,6 +219,7 @@ std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, Ten
 
 std::map<std::string, std::vector<int64_t>> ExecutionContext::output_shapes(
     const std::map<std::string, std::vector<int64_t>>& input_shapes) {
+  ContextUse use(impl_->busy);
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
   std::vector<engine::Executor::Input> ins;
@@ -225,6 +261,7 @@ void ExecutionContext::run_on_device(const std::map<std::string, DeviceTensorVie
   for (const auto& kv : want) {
     if (!outputs.count(kv.first)) throw InvalidArgument("missing output '" + kv.first + "'");
   }
+  ContextUse use(impl_->busy);  // after output_shapes(), which holds it while it sizes the state
   engine_->runner_->run_on_device(*impl_->device_state, *impl_->state, ins, outs);
 }
 

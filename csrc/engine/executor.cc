@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/checked_math.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -137,12 +138,13 @@ namespace engine {
 std::vector<Shape> Executor::infer_shapes(int64_t batch) const {
   const auto& tensors = network_.tensors();
   std::vector<Shape> shapes(tensors.size());
-  // Values with storage for inputs/outputs; infer() reads only shapes and constants.
+  // Shape-only Values (no storage): infer() reads only shapes and constants,
+  // so inferring a forged engine's huge shapes allocates nothing.
   std::vector<Value> values(tensors.size());
   for (int id : network_.inputs()) {
     Shape s = tensors[id].shape;
     for (int64_t& d : s) if (d < 0) d = batch;
-    values[id].reset(tensors[id].dtype, s);
+    values[id].set_shape(tensors[id].dtype, s);
     shapes[id] = s;
   }
   for (size_t t = 0; t < tensors.size(); ++t) {
@@ -155,11 +157,41 @@ std::vector<Shape> Executor::infer_shapes(int64_t batch) const {
     for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : constants_[id] ? constants_[id].get() : &values[id]);
     auto specs = layers_[n]->infer(ins);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
-      values[node.outputs[o]].reset(specs[o].first, specs[o].second);
+      values[node.outputs[o]].set_shape(specs[o].first, specs[o].second);
       shapes[node.outputs[o]] = specs[o].second;
     }
   }
   return shapes;
+}
+
+size_t Executor::check_declared_shapes() const {
+  const auto& tensors = network_.tensors();
+  size_t bytes_at_batch_1 = 0;
+  for (int64_t batch : {1, 2}) {
+    const std::vector<Shape> inferred = infer_shapes(batch);
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      if (tensors[t].is_constant) continue;
+      const Shape& declared = tensors[t].shape;
+      bool same = declared.size() == inferred[t].size();
+      for (size_t d = 0; same && d < declared.size(); ++d) {
+        same = declared[d] == inferred[t][d] || declared[d] == -1;  // -1: varies with the batch
+      }
+      if (!same) {
+        const int producer = tensors[t].producer;
+        const std::string by = producer >= 0 ? layer_error_prefix(network_.nodes()[producer]) : "";
+        throw InvalidArgument(by + "tensor '" + tensors[t].name + "' is declared " + shape_str(declared) +
+                              " but its layers make it " + shape_str(inferred[t]) + " at batch " +
+                              std::to_string(batch));
+      }
+      if (batch == 1) {
+        bytes_at_batch_1 = static_cast<size_t>(checked_add(
+            static_cast<int64_t>(bytes_at_batch_1),
+            static_cast<int64_t>(checked_bytes(shape_numel(inferred[t]), dtype_size(tensors[t].dtype), tensors[t].name)),
+            "activation bytes at batch 1"));
+      }
+    }
+  }
+  return bytes_at_batch_1;
 }
 
 void Executor::annotate_shapes(Network& net) const {

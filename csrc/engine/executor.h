@@ -60,6 +60,12 @@ class Executor {
   // Shapes of every tensor (by id) when dynamic input dimensions are `batch`,
   // computed with the layers' infer() only (no arithmetic on activations).
   std::vector<Shape> infer_shapes(int64_t batch) const;
+  // For networks read from an engine file: the shapes the layers infer at
+  // batch 1 and 2 must be the shapes the file declares (-1: the batch), so a
+  // run allocates what the declared shapes imply and no more. Returns the
+  // activation bytes at batch 1; InvalidArgument naming the first tensor
+  // that disagrees (or whose size overflows).
+  size_t check_declared_shapes() const;
   // Writes static shapes into `net` (same ids as network()): dimensions that
   // change with the batch size become -1.
   void annotate_shapes(Network& net) const;

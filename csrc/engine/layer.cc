@@ -41,6 +41,15 @@ std::string layer_error_prefix(const Node& node) { return "node '" + node.name +
 
 bool has_input(const Node& node, size_t index) { return index < node.inputs.size() && node.inputs[index] >= 0; }
 
+void require_inputs(const Node& node, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!has_input(node, i)) {
+      throw InvalidArgument(layer_error_prefix(node) + "input " + std::to_string(i) + " is missing (the op needs " +
+                            std::to_string(count) + ")");
+    }
+  }
+}
+
 const Tensor& constant_input(const Network& net, const Node& node, size_t index, const char* what) {
   if (!has_input(node, index)) {
     throw InvalidArgument(layer_error_prefix(node) + "missing input " + what);

@@ -55,6 +55,10 @@ struct LayerRegistrar {
 // Helpers for factories.
 const Tensor& constant_input(const Network& net, const Node& node, size_t index, const char* what);
 bool has_input(const Node& node, size_t index);
+// The node's first `count` inputs must all be present (ids >= 0): checked by
+// factories when the layer is created, so an engine file whose node lacks a
+// data input is refused at load instead of dereferenced at run.
+void require_inputs(const Node& node, size_t count);
 std::string layer_error_prefix(const Node& node);  // "node 'name' (Op): "
 
 }  // namespace engine

@@ -22,14 +22,12 @@ std::vector<int64_t> nchw_to_nhwc(const std::vector<int64_t>& s) {
 
 class Lowerer {
  public:
-  Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), opt_(opt) {
+  Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), opt_(opt), index_(src) {
     size_t n = src.tensors().size();
     float_id_.assign(n, -1);
     int8_id_.assign(n, -1);
     qscale_.assign(n, 0.f);
     consumed_.assign(src.nodes().size(), 0);
-    is_output_.assign(n, 0);
-    for (int id : src.outputs()) is_output_[id] = 1;
   }
 
   LoweringResult run() {
@@ -168,7 +166,7 @@ class Lowerer {
     const int i = channel_mul_operand(node);
     if (i < 0) return false;
     const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
-    if (!is_int8(x) || is_output_[y] || !has_scale(y)) return false;
+    if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
     Attributes a;
     a.set("in_scale", Attribute::of_float(qscale_[x]));
     a.set("out_scale", Attribute::of_float(scale(y)));
@@ -191,15 +189,20 @@ class Lowerer {
   }
 
   bool lower_lut(int n) {
-    LutRegion r = find_lut_region(src_, n, [&](int m) {
+    // Only a region whose x is int8 can become a table: check before growing
+    // one (a chain of float element-wise ops would otherwise be regrown from
+    // every one of its nodes, quadratic in its length).
+    const int x = lut_region_input(src_, n);
+    if (x < 0 || !is_int8(x)) return false;
+    LutRegion r = find_lut_region(src_, index_, n, [&](int m) {
       return consumed_[m] || opt_.fp32_layers.count(src_.nodes()[m].name) > 0;
     });
     if (r.nodes.empty() || !is_int8(r.input)) return false;
     const int y = r.output;
-    if (is_output_[y] || !has_scale(y)) return false;
+    if (index_.is_output(y) || !has_scale(y)) return false;
     // Every reader of y must take it as int8 (an element-wise or other float
     // reader would see int8 y instead of the float y of the float path).
-    for (int c : src_.consumers(y)) {
+    for (int c : index_.readers(y)) {
       if (!reads_int8(src_.nodes()[c], y)) return false;
     }
     std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
@@ -349,7 +352,7 @@ class Lowerer {
       int found = dst_.find_tensor(bt.name + "::vector");
       bias = found >= 0 ? found : dst_.add_constant(bt.name + "::vector", {n_out}, bt.f32);
     }
-    bool int8_out = has_scale(y) && !is_output_[y];
+    bool int8_out = has_scale(y) && !index_.is_output(y);
     int xin = get_int8(x);
     a.set("in_scale", Attribute::of_float(qscale_[x]));
     a.set("out_scale", Attribute::of_float(int8_out ? scale(y) : 0.0));
@@ -410,8 +413,8 @@ class Lowerer {
     // Fold a following Relu (the residual block's) into the epilogue.
     int out_t = y;
     std::string act = "none";
-    auto readers = src_.consumers(y);
-    if (!is_output_[y] && readers.size() == 1 && src_.nodes()[readers[0]].op == "Relu" &&
+    auto readers = index_.readers(y);
+    if (!index_.is_output(y) && readers.size() == 1 && src_.nodes()[readers[0]].op == "Relu" &&
         !opt_.fp32_layers.count(src_.nodes()[readers[0]].name)) {
       out_t = src_.nodes()[readers[0]].outputs[0];
       act = "relu";
@@ -464,11 +467,12 @@ class Lowerer {
 
   const Network& src_;
   const LoweringOptions& opt_;
+  const NetworkIndex index_;  // readers and outputs of src_, which never changes
   Network dst_;
   std::vector<std::string> report_;
   std::vector<int> float_id_, int8_id_;
   std::vector<float> qscale_;
-  std::vector<char> consumed_, is_output_;
+  std::vector<char> consumed_;
 };
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <functional>
 #include <vector>
 
+#include "graph/network_index.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
@@ -30,14 +31,19 @@ struct LutRegion {
   int output = -1;         // y: the only region tensor read outside it
 };
 
-// The region that starts at node `start` (an element-wise op whose only
-// non-constant input is x) and grows through every consumer whose
-// non-constant inputs are x or region tensors and whose constants have one
-// element; it counts only if exactly one of its tensors is read outside it
-// (or is a network output).
-// Nodes for which excluded(node) is true never join. Empty `nodes` when
-// there is none.
-LutRegion find_lut_region(const Network& net, int start, const std::function<bool(int node)>& excluded);
+// x when node `start` can begin a region (an element-wise op whose only
+// non-constant input is x, with scalar constants), else -1. Cheap: lets a
+// caller skip starts whose x is not int8 before growing anything.
+int lut_region_input(const Network& net, int start);
+
+// The region that starts at node `start` (see lut_region_input) and grows
+// through every consumer whose non-constant inputs are x or region tensors
+// and whose constants have one element; it counts only if exactly one of its
+// tensors is read outside it (or is a network output). Nodes for which
+// excluded(node) is true never join. Empty `nodes` when there is none.
+// `index` is NetworkIndex(net); the cost is linear in the region's size.
+LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int start,
+                          const std::function<bool(int node)>& excluded);
 
 // The region's table for int8 input scale s_x and output scale s_y, computed
 // by running the region's float32 layers (engine/ops) on the 256 levels.

@@ -10,6 +10,8 @@
 
 #include <string>
 
+#include "core/checked_math.h"
+
 namespace int8rt {
 namespace engine {
 namespace {
@@ -123,7 +125,7 @@ Network decode_network(ByteReader& in) {
     if (t.is_constant) {
       uint64_t nbytes = in.count("constant bytes", 1);
       int64_t numel = t.num_elements();
-      if (numel < 0 || static_cast<uint64_t>(numel) * element_size(t.dtype) != nbytes) {
+      if (numel < 0 || checked_bytes(numel, element_size(t.dtype), "constant '" + t.name + "'") != nbytes) {
         in.fail("constant '" + t.name + "' has a size that does not match its shape");
       }
       switch (t.dtype) {

@@ -4,16 +4,13 @@
 #include <new>
 #include <string>
 
+#include "core/checked_math.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
 namespace engine {
 
-int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
+int64_t shape_numel(const Shape& shape) { return checked_numel(shape, "tensor shape " + shape_str(shape)); }
 
 size_t dtype_size(DataType dtype) {
   switch (dtype) {
@@ -31,12 +28,21 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
-void Value::reset(DataType dtype, Shape shape) {
-  for (int64_t d : shape) {
-    if (d < 0) throw InvalidArgument("tensor shape " + shape_str(shape) + " has a negative dimension");
-  }
+void Value::assign_shape(DataType dtype, Shape shape) {
+  // Forms the byte size once, checked, so numel() and nbytes() never wrap.
+  checked_bytes(shape_numel(shape), dtype_size(dtype), "tensor shape " + shape_str(shape));
   dtype_ = dtype;
   shape_ = std::move(shape);
+}
+
+void Value::set_shape(DataType dtype, Shape shape) {
+  assign_shape(dtype, std::move(shape));
+  storage_.reset();
+  capacity_ = 0;
+}
+
+void Value::reset(DataType dtype, Shape shape) {
+  assign_shape(dtype, std::move(shape));
   size_t need = nbytes();
   if (need > capacity_ || !storage_) {
     size_t bytes = ((need + 63) / 64) * 64 + 64;  // aligned size, plus slack for vector tails

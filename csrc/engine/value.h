@@ -18,6 +18,7 @@ namespace engine {
 
 using Shape = std::vector<int64_t>;
 
+// Product of the dimensions (InvalidArgument on a negative one or on overflow).
 int64_t shape_numel(const Shape& shape);
 size_t dtype_size(DataType dtype);
 std::string shape_str(const Shape& shape);
@@ -32,7 +33,14 @@ class Value {
   Value& operator=(Value&&) = default;
 
   // Sets dtype and shape, growing storage if needed (contents unspecified).
+  // A negative dimension or a size that overflows is InvalidArgument.
   void reset(DataType dtype, Shape shape);
+  // Sets dtype and shape only, with the same checks, and drops the storage:
+  // for shape inference, which must not allocate what it sizes. Such a value
+  // has no data (has_data() is false).
+  void set_shape(DataType dtype, Shape shape);
+  // False for a shape-only value (set_shape), whose data<T>() is null.
+  bool has_data() const { return storage_ != nullptr; }
 
   DataType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -44,6 +52,8 @@ class Value {
 
  private:
   struct Free { void operator()(void* p) const { std::free(p); } };
+  void assign_shape(DataType dtype, Shape shape);
+
   DataType dtype_ = DataType::kFloat32;
   Shape shape_;
   std::unique_ptr<void, Free> storage_;

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <set>
 
+#include "core/checked_math.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -57,12 +58,10 @@ std::vector<double> Attributes::get_floats(const std::string& key, std::vector<d
 }
 
 int64_t Tensor::num_elements() const {
-  int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) return -1;
-    n *= d;
   }
-  return n;
+  return checked_numel(shape, "tensor '" + name + "'");
 }
 
 int Network::add_tensor(Tensor t) {
@@ -98,12 +97,7 @@ int Network::add_input(const std::string& name, std::vector<int64_t> shape, Data
 
 namespace {
 int64_t checked_count(const std::string& name, const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0) throw InvalidArgument("constant '" + name + "' has a negative dimension");
-    n *= d;
-  }
-  return n;
+  return checked_numel(shape, "constant '" + name + "'");
 }
 }  // namespace
 

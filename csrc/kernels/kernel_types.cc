@@ -1,8 +1,10 @@
 // Output-size arithmetic and validation of the shapes in kernel_types.h.
 #include "kernels/kernel_types.h"
+#include "core/checked_math.h"
 #include "core/thread_pool.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -12,12 +14,25 @@ namespace int8rt {
 namespace kernels {
 namespace {
 
-// Floor-mode output extent of one spatial axis (ONNX Conv / pooling).
-int out_extent(int in, int pad_begin, int pad_end, int kernel, int dilation, int stride) {
-  int span = dilation * (kernel - 1) + 1;
-  int padded = in + pad_begin + pad_end;
+// Floor-mode output extent of one spatial axis (ONNX Conv / pooling), formed
+// in int64 so that no int field combination overflows; 0 when the window
+// does not fit (validate() refuses that).
+int64_t out_extent64(int in, int pad_begin, int pad_end, int kernel, int dilation, int stride) {
+  const int64_t span = int64_t{dilation} * (int64_t{kernel} - 1) + 1;
+  const int64_t padded = int64_t{in} + pad_begin + pad_end;
   if (padded < span || stride <= 0) return 0;
   return (padded - span) / stride + 1;
+}
+
+// The kernels index a padded row and a dilated window with int: both must fit.
+bool fits_int(int in, int pad_begin, int pad_end, int kernel, int dilation) {
+  const int64_t kMax = std::numeric_limits<int>::max();
+  return int64_t{in} + pad_begin + pad_end <= kMax && int64_t{dilation} * (int64_t{kernel} - 1) + 1 <= kMax;
+}
+
+int out_extent(int in, int pad_begin, int pad_end, int kernel, int dilation, int stride) {
+  if (!fits_int(in, pad_begin, pad_end, kernel, dilation)) return 0;
+  return static_cast<int>(out_extent64(in, pad_begin, pad_end, kernel, dilation, stride));
 }
 
 void require(bool ok, const char* op, const std::string& message) {
@@ -55,10 +70,12 @@ void ConvShape::validate() const {
   }
   require(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
   require(K % groups == 0, op, field("K", K) + " is not divisible by " + field("groups", groups));
-  const int64_t reduction = static_cast<int64_t>(c_per_group()) * R * S;
+  const int64_t reduction = checked_mul(checked_mul(c_per_group(), R, "conv reduction"), S, "conv reduction");
   require(reduction <= kMaxReduction, op,
           "reduction length C/groups*R*S=" + std::to_string(reduction) +
               " exceeds the int32 accumulator bound " + std::to_string(kMaxReduction));
+  require(fits_int(H, pad_top, pad_bottom, R, dilation_h) && fits_int(W, pad_left, pad_right, S, dilation_w), op,
+          "padded input or dilated kernel extent exceeds the int range");
   require(out_h() > 0 && out_w() > 0, op,
           "empty output: input " + std::to_string(H) + "x" + std::to_string(W) +
               " with padding is smaller than the dilated " + std::to_string(R) + "x" +
@@ -86,13 +103,15 @@ void PoolShape::validate() const {
                          {"S", S}, {"stride_h", stride_h}, {"stride_w", stride_w}}) {
     require(v > 0, op, field(name, v) + " must be > 0");
   }
-  require(static_cast<int64_t>(R) * S <= kMaxReduction, op,
+  require(int64_t{R} * S <= kMaxReduction, op,
           "window R*S exceeds " + std::to_string(kMaxReduction));
   // A pad smaller than the window keeps every window overlapping the input.
   require(pad_top >= 0 && pad_bottom >= 0 && pad_top < R && pad_bottom < R, op,
           "vertical pads must be in [0, R=" + std::to_string(R) + ")");
   require(pad_left >= 0 && pad_right >= 0 && pad_left < S && pad_right < S, op,
           "horizontal pads must be in [0, S=" + std::to_string(S) + ")");
+  require(fits_int(H, pad_top, pad_bottom, R, 1) && fits_int(W, pad_left, pad_right, S, 1), op,
+          "padded input extent exceeds the int range");
   require(out_h() > 0 && out_w() > 0, op, "empty output: input smaller than the window");
 }
 

@@ -10,6 +10,7 @@
 
 #include "int8rt/calibration.h"
 #include "int8rt/error.h"
+#include "python/numpy_convert.h"
 
 namespace int8rt {
 namespace python {
@@ -21,11 +22,8 @@ struct HeldArrayView {
 
 inline HeldArrayView to_array_view(const pybind11::handle& obj, const std::string& what) {
   namespace py = pybind11;
-  py::array arr = py::array::ensure(obj);
-  if (!arr) throw InvalidArgument(what + ": expected a NumPy array (float32 or float16)");
-  if (arr.dtype().equal(py::dtype::of<double>())) {
-    arr = py::array_t<float, py::array::forcecast>::ensure(arr);
-  }
+  py::array arr = numpy_array(obj);
+  if (arr.dtype().equal(py::dtype::of<double>())) arr = numpy_array_of<float, py::array::forcecast>(arr);
   HeldArrayView out;
   if (arr.dtype().equal(py::dtype::of<float>())) {
     out.view.dtype = calib::DType::kFloat32;

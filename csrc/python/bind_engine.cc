@@ -9,6 +9,7 @@
 #include "int8rt/engine.h"
 #include "int8rt/error.h"
 #include "python/bindings.h"
+#include "python/numpy_convert.h"
 
 namespace py = pybind11;
 
@@ -24,12 +25,11 @@ std::map<std::string, TensorView> views_of(const py::dict& inputs, std::vector<p
   std::map<std::string, TensorView> views;
   for (const auto& kv : inputs) {
     std::string name = py::str(kv.first);
-    py::array arr = py::array::ensure(kv.second);
-    if (!arr) throw InvalidArgument("input '" + name + "': expected a NumPy array");
+    py::array arr = numpy_array(kv.second);
     if (!arr.dtype().equal(py::dtype::of<float>())) {
       throw InvalidArgument("input '" + name + "': expected float32, got " + std::string(py::str(arr.dtype())));
     }
-    FloatArray c = FloatArray::ensure(arr);
+    FloatArray c = numpy_array_of<float, py::array::c_style>(arr);
     TensorView v;
     v.data = c.data();
     for (py::ssize_t d = 0; d < c.ndim(); ++d) v.shape.push_back(c.shape(d));

@@ -14,6 +14,7 @@
 #include "int8rt/error.h"
 #include "python/bindings.h"
 #include "python/network_convert.h"
+#include "python/numpy_convert.h"
 
 namespace py = pybind11;
 
@@ -37,8 +38,7 @@ class PyExecutor {
         throw InvalidArgument("'" + name + "' is not an input of the network");
       }
       DataType dtype = net.tensor(id).dtype;
-      py::array arr = py::array::ensure(kv.second, py::array::c_style);
-      if (!arr) throw InvalidArgument("input '" + name + "': expected a NumPy array");
+      py::array arr = numpy_array(kv.second, py::array::c_style);
       if (!has_dtype(arr, dtype)) {
         throw InvalidArgument("input '" + name + "': expected dtype " + dtype_name(dtype) + ", got " +
                               std::string(py::str(arr.dtype())));

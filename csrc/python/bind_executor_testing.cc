@@ -15,6 +15,7 @@
 #include "engine/executor.h"
 #include "int8rt/error.h"
 #include "python/bindings.h"
+#include "python/numpy_convert.h"
 
 namespace py = pybind11;
 
@@ -33,9 +34,7 @@ DataType dtype_of(const py::array& a, size_t index) {
 }
 
 py::array contiguous(const py::handle& obj) {
-  py::array a = py::array::ensure(obj, py::array::c_style);
-  if (!a) throw InvalidArgument("inputs must be NumPy arrays or None");
-  return a;
+  return numpy_array(obj, py::array::c_style);
 }
 
 Attribute to_attribute(const std::string& key, const py::handle& v) {

@@ -10,6 +10,7 @@
 #include "int8rt/network.h"
 #include "python/bindings.h"
 #include "python/network_convert.h"
+#include "python/numpy_convert.h"
 
 namespace py = pybind11;
 
@@ -21,7 +22,7 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 
 std::vector<float> to_vector(const FloatArray& a) { return std::vector<float>(a.data(), a.data() + a.size()); }
 std::vector<float> optional_vector(const py::object& a) {
-  return a.is_none() ? std::vector<float>() : to_vector(FloatArray::ensure(a));
+  return a.is_none() ? std::vector<float>() : to_vector(numpy_array_of<float>(a));
 }
 }  // namespace
 

@@ -12,6 +12,7 @@
 
 #include "int8rt/error.h"
 #include "kernels/kernel_types.h"
+#include "python/numpy_convert.h"
 
 namespace int8rt {
 namespace python {
@@ -22,21 +23,20 @@ using F32Array = pybind11::array_t<float, pybind11::array::c_style | pybind11::a
 // An int8 C-contiguous array of rank `ndim` (-1: any); other dtypes raise.
 inline I8Array int8_arg(const pybind11::handle& obj, const std::string& name, int ndim) {
   namespace py = pybind11;
-  py::array arr = py::array::ensure(obj);
-  if (!arr || !arr.dtype().equal(py::dtype::of<int8_t>())) {
+  py::array arr = numpy_array(obj);
+  if (!arr.dtype().equal(py::dtype::of<int8_t>())) {
     throw InvalidArgument(name + ": expected a NumPy int8 array");
   }
   if (ndim >= 0 && arr.ndim() != ndim) {
     throw InvalidArgument(name + ": expected " + std::to_string(ndim) + " dimensions, got " +
                           std::to_string(arr.ndim()));
   }
-  return I8Array::ensure(arr);
+  return numpy_array_of<int8_t, py::array::c_style>(arr);
 }
 
 // A float32 C-contiguous array (float64 and other real inputs are converted).
 inline F32Array float_arg(const pybind11::handle& obj, const std::string& name, int ndim) {
-  F32Array arr = F32Array::ensure(obj);
-  if (!arr) throw InvalidArgument(name + ": expected a real-valued NumPy array");
+  F32Array arr = numpy_array_of<float>(obj);
   if (ndim >= 0 && arr.ndim() != ndim) {
     throw InvalidArgument(name + ": expected " + std::to_string(ndim) + " dimensions, got " +
                           std::to_string(arr.ndim()));

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "int8rt/error.h"
+#include "python/numpy_convert.h"
 
 namespace py = pybind11;
 
@@ -112,7 +113,7 @@ py::dict attributes_to_dict(const Attributes& attrs) {
 namespace {
 template <typename T>
 std::pair<std::vector<int64_t>, std::vector<T>> copy_array(const py::array& data) {
-  auto arr = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(data);
+  auto arr = numpy_array_of<T>(data);
   std::vector<int64_t> shape(arr.shape(), arr.shape() + arr.ndim());
   std::vector<T> values(arr.data(), arr.data() + arr.size());
   return {std::move(shape), std::move(values)};

@@ -123,12 +123,24 @@ def _build_settings(config: BuilderConfig) -> Iterator[None]:
                 set_max_isa(old_isa)
 
 
+def _require_float_batch(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray]) -> None:
+    """The engine's inputs are float32: integer or bool calibration data (uint8
+    pixels, ids, masks) would be converted silently and calibrate the network
+    on values it never sees in use, so it is refused by name."""
+    for name, a in inputs.items():
+        if a.dtype.kind != "f":
+            raise _core.InvalidArgumentError(
+                f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
+                "input is float32; convert it (e.g. batch.astype(np.float32), normalised as the model expects)")
+
+
 def _calibrate(builder: _core.Builder, calibrator: IInt8Calibrator, progress: bool) -> dict[str, float]:
     """Runs TensorRT's calibration loop with the builder's float32 network as
     the forward pass; activations go straight from C++ into the histograms."""
     session = CalibrationSession(calibrator)
     if not session.from_cache:
         def feed(inputs: dict[str, np.ndarray]) -> None:
+            _require_float_batch(calibrator, inputs)
             arrays = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()}
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 

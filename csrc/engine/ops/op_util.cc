@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/checked_math.h"
+
 namespace int8rt {
 namespace engine {
 
@@ -76,7 +78,19 @@ std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
   return strides;
 }
 
+namespace {
+// Shape inference without running (Executor::infer_shapes) has shapes only:
+// a value that is computed at run time has no data to read there.
+void require_data(const Value& v, const std::string& prefix, const char* what) {
+  if (!v.has_data()) {
+    throw NotSupported(prefix + what + " is computed at run time, but the output shape depends on its values; "
+                       "int8rt needs it to be a constant (or foldable at import)");
+  }
+}
+}  // namespace
+
 std::vector<int64_t> int64_values(const Value& v, const std::string& prefix, const char* what) {
+  require_data(v, prefix, what);
   std::vector<int64_t> out(static_cast<size_t>(v.numel()));
   if (v.dtype() == DataType::kInt64) {
     std::copy(v.data<int64_t>(), v.data<int64_t>() + out.size(), out.begin());
@@ -86,6 +100,12 @@ std::vector<int64_t> int64_values(const Value& v, const std::string& prefix, con
     throw InvalidArgument(prefix + what + " must be int64");
   }
   return out;
+}
+
+std::vector<float> float_values(const Value& v, const std::string& prefix, const char* what) {
+  if (v.dtype() != DataType::kFloat32) throw InvalidArgument(prefix + what + " must be float32");
+  require_data(v, prefix, what);
+  return std::vector<float>(v.data<float>(), v.data<float>() + v.numel());
 }
 
 bool constant_ints(const Network& net, const Node& node, size_t index, const char* what, std::vector<int64_t>* out) {
@@ -142,6 +162,18 @@ WindowAttrs parse_window(const Node& node, bool allow_dilations, bool allow_ceil
     if (p < 0) throw NotSupported(layer_error_prefix(node) + "attribute 'pads' = " + ints_str(w.pads) +
                                   " is not supported (negative pads)");
   }
+  for (int64_t k : w.kernel) {
+    if (k < 1) throw InvalidArgument(layer_error_prefix(node) + "kernel_shape must be >= 1, got " + ints_str(w.kernel));
+  }
+  // Bounded so that the geometry arithmetic below cannot overflow.
+  for (const auto* v : {&w.kernel, &w.strides, &w.dilations, &w.pads}) {
+    for (int64_t x : *v) {
+      if (x > kMaxWindowAttr) {
+        throw InvalidArgument(layer_error_prefix(node) + "window attribute value " + std::to_string(x) +
+                              " exceeds " + std::to_string(kMaxWindowAttr));
+      }
+    }
+  }
   return w;
 }
 
@@ -171,7 +203,7 @@ DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::s
     case WindowAttrs::AutoPad::kNotSet: {
       g.pad_begin = w.pads[d];
       g.pad_end = w.pads[d + rank];
-      int64_t span = in + g.pad_begin + g.pad_end - ek;
+      int64_t span = checked_add(in, g.pad_begin + g.pad_end, prefix + "padded extent") - ek;
       if (span < 0) break;
       g.out = (w.ceil_mode ? (span + s - 1) / s : span / s) + 1;
       // ceil_mode: the last window must start inside the input or the begin pad.

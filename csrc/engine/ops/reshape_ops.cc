@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/checked_math.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 
@@ -112,7 +113,7 @@ class ReshapeLikeLayer : public Layer {
       }
       if (v < 0) throw InvalidArgument(prefix_ + "shape " + shape_str(spec) + " has a negative dim");
       out[i] = v;
-      known *= v;
+      known = checked_mul(known, v, prefix_ + "shape " + shape_str(spec));
     }
     const int64_t n = shape_numel(xs);
     if (infer_at >= 0) {

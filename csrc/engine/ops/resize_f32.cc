@@ -170,8 +170,7 @@ class ResizeLayer : public Layer {
     const size_t scales_at = c_.upsample ? 1 : 2;
     std::vector<float> given = c_.scales_attr;
     if (in.size() > scales_at && in[scales_at] && in[scales_at]->numel() > 0) {
-      const Value& s = require_input(in, scales_at, DataType::kFloat32, prefix_);
-      given.assign(s.data<float>(), s.data<float>() + s.numel());
+      given = float_values(require_input(in, scales_at, DataType::kFloat32, prefix_), prefix_, "scales");
     }
     std::vector<int64_t> sizes;
     if (!c_.upsample && in.size() > 3 && in[3] && in[3]->numel() > 0) sizes = int64_values(*in[3], prefix_, "sizes");

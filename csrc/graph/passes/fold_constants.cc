@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/checked_math.h"
 #include "graph/passes/pass_util.h"
 
 namespace int8rt {
@@ -20,11 +21,7 @@ const std::vector<int64_t>* ints_input(const Network& net, const Node& n, size_t
   return t && t->dtype == DataType::kInt64 ? &t->i64 : nullptr;
 }
 
-int64_t count_of(const std::vector<int64_t>& shape) {
-  int64_t c = 1;
-  for (int64_t d : shape) c *= d;
-  return c;
-}
+int64_t count_of(const std::vector<int64_t>& shape) { return checked_numel(shape, "constant folding: shape"); }
 
 // Copies elements idx[] of `in` into `out` (same dtype).
 void gather(const Tensor& in, const std::vector<int64_t>& idx, Tensor* out) {
@@ -59,7 +56,7 @@ bool reshape(const Network& net, const Node& n, const Tensor& x, Tensor* out) {
     } else if (shape[d] < 0) {
       return false;
     } else {
-      known *= shape[d];
+      known = checked_mul(known, shape[d], "constant folding: Reshape target");
     }
   }
   int64_t total = count_of(x.shape);

@@ -3,7 +3,8 @@
 // Engine: immutable, shareable (std::shared_ptr), thread-safe. Created by the
 // Builder (int8rt/builder.h) or loaded from a file. ExecutionContext: owns
 // the per-run buffers; one context per thread, any number of contexts per
-// engine running concurrently.
+// engine running concurrently. A call on a context that is already running
+// on another thread throws InvalidArgument instead of sharing its buffers.
 #pragma once
 
 #include <cstdint>

@@ -78,9 +78,11 @@ float positive_scale(const Node& node, const char* key) {
 }
 
 INT8RT_REGISTER_LAYER("int8rt.Quantize", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 1);
   return std::make_unique<QuantizeLayer>(positive_scale(node, "scale"), node.name);
 });
 INT8RT_REGISTER_LAYER("int8rt.Dequantize", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 1);
   return std::make_unique<DequantizeLayer>(positive_scale(node, "scale"), node.name);
 });
 

@@ -45,6 +45,7 @@ class QChannelMulLayer : public Layer {
 };
 
 INT8RT_REGISTER_LAYER("int8rt.QChannelMul", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 2);
   return std::make_unique<QChannelMulLayer>(node);
 });
 

@@ -83,9 +83,11 @@ class QGemmLayer : public Layer {
 };
 
 INT8RT_REGISTER_LAYER("int8rt.QConv", [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 2);
   return std::make_unique<QConvLayer>(net, node);
 });
 INT8RT_REGISTER_LAYER("int8rt.QGemm", [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 2);
   return std::make_unique<QGemmLayer>(net, node);
 });
 

@@ -2,6 +2,8 @@
 // rescaling to the output scale (affine formulas of the reference kernels,
 // multipliers read once with qeltwise_params.h), run by the element-wise kernel set chosen when the
 // layer is created (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
+#include <algorithm>
+
 #include "engine/layer.h"
 #include "engine/ops/int8/qeltwise_params.h"
 #include "int8rt/error.h"
@@ -72,9 +74,11 @@ class QConcatLayer : public Layer {
 };
 
 INT8RT_REGISTER_LAYER("int8rt.QAdd", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 2);
   return std::make_unique<QAddLayer>(node);
 });
 INT8RT_REGISTER_LAYER("int8rt.QConcat", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, std::max<size_t>(1, node.inputs.size()));
   return std::make_unique<QConcatLayer>(node);
 });
 

@@ -29,6 +29,7 @@ class QFlattenLayer : public Layer {
 };
 
 INT8RT_REGISTER_LAYER("int8rt.QFlatten", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 1);
   return std::make_unique<QFlattenLayer>(node.name);
 });
 

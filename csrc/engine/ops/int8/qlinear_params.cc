@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/checked_math.h"
 #include "engine/layer.h"
 #include "engine/ops/int8/window_attrs.h"
 #include "int8rt/error.h"
@@ -58,13 +59,14 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   read_window_attrs(node, {w.shape[2], w.shape[3]}, shape);
   auto dl = node.attrs.get_ints("dilations", {1, 1});
   if (dl.size() != 2) throw InvalidArgument(layer_error_prefix(node) + "dilations need 2 values");
-  shape.H = static_cast<int>(x.shape[1]);
-  shape.W = static_cast<int>(x.shape[2]);
-  shape.C = static_cast<int>(x.shape[3]);
-  shape.K = static_cast<int>(w.shape[0]);
-  shape.dilation_h = static_cast<int>(dl[0]);
-  shape.dilation_w = static_cast<int>(dl[1]);
-  shape.groups = static_cast<int>(node.attrs.get_int("group", 1));
+  const std::string prefix = layer_error_prefix(node);
+  shape.H = checked_int(x.shape[1], prefix + "input height", 1);
+  shape.W = checked_int(x.shape[2], prefix + "input width", 1);
+  shape.C = checked_int(x.shape[3], prefix + "input channels", 1);
+  shape.K = checked_int(w.shape[0], prefix + "output channels", 1);
+  shape.dilation_h = checked_int(dl[0], prefix + "dilations[0]", 1, kMaxWindowAttr);
+  shape.dilation_w = checked_int(dl[1], prefix + "dilations[1]", 1, kMaxWindowAttr);
+  shape.groups = checked_int(node.attrs.get_int("group", 1), prefix + "group", 1);
   try {
     shape.validate();
   } catch (const InvalidArgument& e) {
@@ -96,8 +98,8 @@ QGemmParams qgemm_params(const Network& net, const Node& node) {
   if (w.dtype != DataType::kInt8 || w.shape.size() != 2) {
     throw InvalidArgument(layer_error_prefix(node) + "weights must be int8 [N][K]");
   }
-  p.shape.N = static_cast<int>(w.shape[0]);
-  p.shape.K = static_cast<int>(w.shape[1]);
+  p.shape.N = checked_int(w.shape[0], layer_error_prefix(node) + "output features", 1);
+  p.shape.K = checked_int(w.shape[1], layer_error_prefix(node) + "input features", 1);
   p.shape.validate();
   p.weights = w.i8.data();
   p.out = node.attrs.get_float("out_scale", 0.0) > 0.0 ? OutputType::kInt8 : OutputType::kFloat32;

@@ -38,6 +38,7 @@ class QLutLayer : public Layer {
 };
 
 INT8RT_REGISTER_LAYER("int8rt.QLut", [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 1);
   return std::make_unique<QLutLayer>(net, node);
 });
 

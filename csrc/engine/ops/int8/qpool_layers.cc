@@ -61,6 +61,7 @@ class QPoolLayer : public Layer {
 
 LayerFactory make(PoolKind kind) {
   return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+    require_inputs(node, 1);
     return std::make_unique<QPoolLayer>(net, node, kind);
   };
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/checked_math.h"
 #include "engine/layer.h"
 #include "int8rt/error.h"
 
@@ -20,14 +21,15 @@ void read_window_attrs(const Node& node, const std::vector<int64_t>& default_ker
   if (ks.size() != 2 || st.size() != 2 || pd.size() != 4) {
     throw InvalidArgument(layer_error_prefix(node) + "kernel_shape and strides need 2 values, pads 4");
   }
-  s.R = static_cast<int>(ks[0]);
-  s.S = static_cast<int>(ks[1]);
-  s.stride_h = static_cast<int>(st[0]);
-  s.stride_w = static_cast<int>(st[1]);
-  s.pad_top = static_cast<int>(pd[0]);
-  s.pad_left = static_cast<int>(pd[1]);
-  s.pad_bottom = static_cast<int>(pd[2]);
-  s.pad_right = static_cast<int>(pd[3]);
+  const std::string prefix = layer_error_prefix(node);
+  s.R = checked_int(ks[0], prefix + "kernel_shape[0]", 1, kMaxWindowAttr);
+  s.S = checked_int(ks[1], prefix + "kernel_shape[1]", 1, kMaxWindowAttr);
+  s.stride_h = checked_int(st[0], prefix + "strides[0]", 1, kMaxWindowAttr);
+  s.stride_w = checked_int(st[1], prefix + "strides[1]", 1, kMaxWindowAttr);
+  s.pad_top = checked_int(pd[0], prefix + "pads[0]", 0, kMaxWindowAttr);
+  s.pad_left = checked_int(pd[1], prefix + "pads[1]", 0, kMaxWindowAttr);
+  s.pad_bottom = checked_int(pd[2], prefix + "pads[2]", 0, kMaxWindowAttr);
+  s.pad_right = checked_int(pd[3], prefix + "pads[3]", 0, kMaxWindowAttr);
 }
 
 }  // namespace engine
