@@ -10,7 +10,8 @@ claims (``SUPPORTED_OPS``), for the operators common exports contain
 (``COMMON_EXPORT_OPS``), or for every operator (``--all``).
 
 A case is attributed to its operator: the op of a one-node graph, else (the
-``_expanded`` cases, written as a function body) the op named by the case.
+``_expanded`` cases, written as a function body) the ONNX operator whose
+snake_case name begins the case's name, else "(unattributed)".
 """
 from __future__ import annotations
 
@@ -81,21 +82,31 @@ def _snake(op: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z][a-z])|(?<=[a-z0-9])(?=[A-Z])", "_", op).lower()
 
 
+_SCHEMA_NAMES: dict[str, str] = {}
+
+
+def _op_for_name(case_name: str) -> Optional[str]:
+    """The ONNX operator whose snake_case name is the longest prefix of the case name."""
+    if not _SCHEMA_NAMES:
+        import onnx.defs
+        for schema in onnx.defs.get_all_schemas_with_history():
+            if not schema.domain:
+                _SCHEMA_NAMES[_snake(schema.name)] = schema.name
+                _SCHEMA_NAMES.setdefault(schema.name.lower(), schema.name)
+    name = case_name[len("test_"):] if case_name.startswith("test_") else case_name
+    best = None
+    for snake, op in _SCHEMA_NAMES.items():
+        if (name == snake or name.startswith(snake + "_")) and (best is None or len(snake) > len(best[0])):
+            best = (snake, op)
+    return best[1] if best else None
+
+
 def case_op(case: object) -> str:
     """The operator a case tests (see the module docstring)."""
     nodes = case.model.graph.node  # type: ignore[attr-defined]
     if len(nodes) == 1:
         return nodes[0].op_type
-    name = case.name[len("test_"):] if case.name.startswith("test_") else case.name  # type: ignore[attr-defined]
-    ops = sorted({n.op_type for n in nodes}, key=len, reverse=True)
-    for op in ops:
-        if name.startswith(_snake(op)) or name.startswith(op.lower()):
-            return op
-    words = name.split("_")
-    for op in sorted(COMMON_EXPORT_OPS, key=len, reverse=True):
-        if name.startswith(_snake(op) + "_") or _snake(op) == words[0]:
-            return op
-    return nodes[0].op_type if nodes else "?"
+    return _op_for_name(case.name) or "(unattributed)"  # type: ignore[attr-defined]
 
 
 def collect_cases(ops: Optional[Iterable[str]] = None) -> list[object]:
