@@ -236,3 +236,71 @@ def test_shipped_digits_model_keeps_outputs_and_names(fuse_residual: bool) -> No
     # below 1e-4 of the logits' scale (observed: about 4e-7).
     assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
     np.testing.assert_array_equal(got.argmax(axis=1), ref.argmax(axis=1))
+
+
+def _pad_conv(rng: np.random.Generator, pads: list[int], value: float = 0.0,
+              mode: str = "constant") -> tuple[_core.Network, dict]:
+    net = _core.Network()
+    x = net.add_input("x", [-1, 3, 7, 6])
+    inputs = [x, net.add_constant("pads", np.array(pads, np.int64))]
+    if value is not None:
+        inputs.append(net.add_constant("value", np.array([value], np.float32)))
+    p = net.add_node("Pad", "pad", inputs, {"mode": mode}, ["padded"])[0]
+    w = rng.integers(-3, 4, (4, 3, 3, 3)).astype(np.float32)
+    c = net.add_convolution(p, 4, [3, 3], w, rng.integers(-2, 3, 4).astype(np.float32), pads=[1, 0, 0, 1],
+                            name="conv")
+    net.mark_output(net.add_activation(c, "Relu", name="relu"))
+    return net, {"x": rng.integers(-4, 5, (2, 3, 7, 6)).astype(np.float32)}
+
+
+def test_zero_pad_folds_into_the_conv_exactly() -> None:
+    # Small integers: every sum is exact, so the folded conv must give == results.
+    rng = np.random.default_rng(7)
+    for pads in ([0, 0, 1, 2, 0, 0, 3, 0], [0, 0, 0, 1, 0, 0, 0, 1]):
+        net, feeds = _pad_conv(rng, pads)
+        ref = _run(net, feeds)[net.tensor(net.outputs()[0])["name"]]
+        folded = _copy(net)
+        report = _core.run_passes(folded, {})
+        assert _ops(folded) == ["Conv"], _ops(folded)
+        assert report["lines"][0] == "folded Pad 'pad' into the padding of Conv 'conv'"
+        conv = [n for n in folded.nodes() if n["op"] == "Conv"][0]
+        assert list(conv["attrs"]["pads"]) == [1 + pads[2], pads[3], pads[6], 1 + pads[7]]
+        got = _run(folded, feeds)[folded.tensor(folded.outputs()[0])["name"]]
+        np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("pads,value,mode", [
+    ([0, 1, 0, 0, 0, 0, 0, 0], 0.0, "constant"),   # channel padding changes C
+    ([0, 0, 1, 1, 0, 0, 1, 1], 1.5, "constant"),   # non-zero pad value
+    ([0, 0, 1, 1, 0, 0, 1, 1], 0.0, "reflect"),
+    ([0, 0, -1, 0, 0, 0, 0, 0], 0.0, "constant"),  # negative pads crop
+])
+def test_pads_that_are_not_zero_padding_stay(pads: list[int], value: float, mode: str) -> None:
+    net, _ = _pad_conv(np.random.default_rng(8), pads, value, mode)
+    folded = _copy(net)
+    _core.run_passes(folded, {})
+    assert "Pad" in _ops(folded)
+
+
+def test_int8_engine_has_no_float_island_at_a_folded_pad() -> None:
+    # Conv -> Relu -> Pad -> Conv: before folding, the INT8 engine left int8 for
+    # the Pad (Dequantize, float32 Pad, Quantize); now the second Conv reads int8.
+    from onnx import helper
+    from int8rt.data_calibrator import make_calibrator
+    from onnx_models import fvi, init, model
+    rng = np.random.default_rng(9)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Pad", ["r1", "pads"], ["p1"]),
+             helper.make_node("Conv", ["p1", "w2"], ["y"], kernel_shape=[3, 3], strides=[2, 2])]
+    m = model(nodes, [fvi("x", ["N", 3, 16, 16])], [fvi("y", ["N", 8, 8, 8])],
+              [init("w1", rng.standard_normal((8, 3, 3, 3)).astype(np.float32)),
+               init("w2", rng.standard_normal((8, 8, 3, 3)).astype(np.float32)),
+               init("pads", np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64))])
+    data = rng.standard_normal((8, 3, 16, 16)).astype(np.float32)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(
+        precision="int8", calibrator=make_calibrator({"x": data}, algorithm="minmax", batch_size=8)))
+    precisions = [layer["precision"] for layer in engine.layers()]
+    assert precisions == ["convert", "int8", "int8", "convert"], engine.layers()
+    fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32")).run({"x": data})["y"]
+    assert np.corrcoef(engine.run({"x": data})["y"].ravel(), fp32.ravel())[0, 1] > 0.99

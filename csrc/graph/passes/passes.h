@@ -61,6 +61,7 @@ struct PassOptions {
   bool remove_qdq_pairs = true;
   bool fold_constants = true;
   bool fold_batchnorm = true;
+  bool fold_pad = true;
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
@@ -95,6 +96,12 @@ void remove_qdq_pairs(Network& net, PassReport* report);
 // float32, int64, int8), Identity. The output tensor becomes a constant with
 // the same name. Other ops are left to the layers.
 void fold_constants(Network& net, PassReport* report);
+
+// Pad (mode constant, constant value 0 or absent, constant non-negative pads
+// on spatial dims only, optional constant axes) whose output's only use is
+// a Conv's data input (auto_pad NOTSET) is removed and its amounts are added
+// to the Conv's pads; the Conv reads the Pad's input. Exact.
+void fold_pad(Network& net, PassReport* report);
 
 // BatchNormalization reading the only use of a Conv, ConvTranspose or Gemm
 // (constant weights and bias) output is folded into it, per output channel c:
@@ -131,7 +138,7 @@ void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
 
 // Applies the enabled passes in this order: remove_identity,
 // remove_qdq_pairs, fold_constants, remove_identity (again, for what Q/DQ
-// removal exposed), fold_batchnorm, fuse_residual, fuse_activation,
+// removal exposed), fold_pad, fold_batchnorm, fuse_residual, fuse_activation,
 // fuse_horizontal; then compacts and validates.
 void run_default_passes(Network& net, const PassOptions& options, PassReport* report);
 

@@ -1,6 +1,7 @@
 // run_default_passes (passes.h): the pass pipeline in dependency order.
 // Q/DQ removal exposes constants (folded weights) and identities; BN folding
 // must see a bare Conv (fusing an activation first would put BN after it);
+// Pad folding needs the pads folded to constants first;
 // residual fusion must precede activation fusion (Conv -> Add -> Relu);
 // horizontal fusion compares the already-fused activation attributes.
 #include "graph/passes/passes.h"
@@ -12,6 +13,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.remove_qdq_pairs) remove_qdq_pairs(net, report);
   if (options.fold_constants) fold_constants(net, report);
   if (options.remove_identity) remove_identity(net, report);
+  if (options.fold_pad) fold_pad(net, report);
   if (options.fold_batchnorm) fold_batchnorm(net, report);
   if (options.fuse_residual) fuse_residual(net, report);
   if (options.fuse_activation) fuse_activation(net, report, options.fuse_leaky_relu);
