@@ -169,10 +169,7 @@ class _Emitter:
         return v if isinstance(v, np.ndarray) else None
 
     def _add_constant(self, stem: str, value: np.ndarray) -> str:
-        name, k = stem, 0
-        while name in self.values or name in self.shapes or name in self.ids:
-            k += 1
-            name = f"{stem}_{k}"
+        name = self._fresh(stem)
         self.values[name] = value
         return name
 
@@ -223,10 +220,32 @@ class _Emitter:
             inputs.pop()
         while outputs and not outputs[-1]:
             outputs.pop()
+        lifted = ops.lift_1d(node.op_type, attrs, inputs, self.ctx)
+        if lifted:  # [N, C, L] -> [N, C, 1, L] -> the 2-D op -> [N, C', L']
+            base = node.name or outputs[0]
+            axis = self._tensor(self._add_constant(f"{outputs[0]}_axis2", np.array([2], np.int64)), desc)
+            inputs[0] = self._internal_node("Unsqueeze", f"{base}_to_2d",
+                                            [self._tensor(inputs[0], desc), axis], f"{inputs[0]}_2d")
+            result, outputs[0] = outputs[0], self._fresh(f"{outputs[0]}_2d")
         ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc) for n in inputs], attrs, outputs)
         for name, tid in zip(outputs, ids):
             if name:
                 self.ids[name] = tid
+        if lifted:
+            self.ids[result] = self.net.add_node("Squeeze", f"{base}_to_1d", [ids[0], axis], {}, [result])[0]
+
+    def _fresh(self, stem: str) -> str:
+        name, k = stem, 0
+        while name in self.values or name in self.shapes or name in self.ids:
+            k += 1
+            name = f"{stem}_{k}"
+        return name
+
+    def _internal_node(self, op: str, name: str, input_ids: List[int], output_stem: str) -> str:
+        """Adds a node the importer needs (the 1-D lifting); returns its output's name."""
+        out = self._fresh(output_stem)
+        self.ids[out] = self.net.add_node(op, name, input_ids, {}, [out])[0]
+        return out
 
     def _quant_dtype(self, op: str, attrs: Dict[str, Any], inputs: List[str]) -> None:
         """Records the quantized type (int8 / uint8), which the IR's int64 zero points lose."""

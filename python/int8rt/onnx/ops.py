@@ -22,6 +22,12 @@ opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
   last axis, rewritten to ``axis=-1`` (identical there); otherwise refused;
 * Conv / MaxPool / AveragePool ``auto_pad`` (SAME_UPPER, SAME_LOWER, VALID)
   -> explicit ``pads`` computed as the ONNX spec defines them.
+
+One-dimensional Conv, ConvTranspose, MaxPool and AveragePool ([N, C, L]) are
+lifted to two dimensions with H = 1 (``lift_1d``: the importer writes
+Unsqueeze(axis 2) -> the 2-D op -> Squeeze(axis 2), weights [.., k] ->
+[.., 1, k]), as TensorRT's ONNX parser does, so they run on the 2-D float and
+int8 kernels. The arithmetic is the 1-D op's: every window has height 1.
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "NodeInfo", "check_node", "normalize", "describe"]
+__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "NodeInfo", "check_node", "normalize", "describe", "lift_1d"]
 
 SUPPORTED_OPS = frozenset([
     "Conv", "ConvTranspose", "BatchNormalization", "Gemm", "MatMul",
@@ -86,8 +92,8 @@ def _kernel_rank(info: NodeInfo) -> Optional[int]:
 
 def _check_2d(info: NodeInfo) -> Optional[str]:
     rank = _kernel_rank(info)
-    if rank is not None and rank != 2:
-        return f"only 2-D kernels are supported, this one has {rank} spatial dimension(s)"
+    if rank is not None and rank not in (1, 2):
+        return f"only 1-D and 2-D kernels are supported, this one has {rank} spatial dimension(s)"
     return None
 
 
@@ -102,8 +108,8 @@ def _check_conv_transpose(info: NodeInfo) -> Optional[str]:
 def _check_pool(info: NodeInfo) -> Optional[str]:
     if info.op == "MaxPool" and len(info.outputs) > 1 and info.outputs[1]:
         return "the Indices output is not supported"
-    if "kernel_shape" in info.attrs and len(info.attrs["kernel_shape"]) != 2:
-        return f"only 2-D pooling is supported, kernel_shape is {info.attrs['kernel_shape']}"
+    if "kernel_shape" in info.attrs and len(info.attrs["kernel_shape"]) not in (1, 2):
+        return f"only 1-D and 2-D pooling is supported, kernel_shape is {info.attrs['kernel_shape']}"
     return None
 
 
@@ -264,3 +270,29 @@ def normalize(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], outp
         attrs["axis"] = -1
     elif op in ("Conv", "MaxPool", "AveragePool"):
         _auto_pad(desc, attrs, inputs, ctx)
+
+
+_WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
+
+
+def lift_1d(op: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext) -> bool:
+    """Rewrites a 1-D window op (after ``normalize``) into its 2-D form with H = 1, in
+    place: attributes get a leading 1 (kernel, strides, dilations) or 0 (pads,
+    output_padding) and constant weights a unit axis. Returns False (nothing
+    changed) for any other node; the caller adds the Unsqueeze / Squeeze."""
+    if op not in _WINDOW_OPS:
+        return False
+    weights = ctx.constant(inputs[1]) if op in ("Conv", "ConvTranspose") and len(inputs) > 1 else None
+    kernel = attrs.get("kernel_shape")
+    rank = len(kernel) if kernel is not None else (weights.ndim - 2 if weights is not None else None)
+    if rank != 1:
+        return False
+    for key, lead in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("output_padding", 0)):
+        if key in attrs:
+            attrs[key] = [lead] + list(attrs[key])
+    if "pads" in attrs:
+        begin, end = attrs["pads"]
+        attrs["pads"] = [0, begin, 0, end]
+    if weights is not None:
+        inputs[1] = ctx.add_constant(inputs[1] + "_2d", weights[:, :, None, :])
+    return True
