@@ -662,3 +662,44 @@ def test_resize_half_pixel_symmetric_opset19(mode: str) -> None:
     for scales in ([1, 1, 1.5, 0.5], [1, 1, 2.0, 2.0], [1, 1, 0.75, 1.25]):
         compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=19,
                 rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------- math functions, activations, variadic ops
+
+_UNARY_DOMAIN = {"Log": (0.01, 50.0), "Reciprocal": (0.1, 10.0)}
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("Exp", {}), ("Log", {}), ("Abs", {}), ("Neg", {}), ("Reciprocal", {}), ("Sin", {}), ("Cos", {}),
+    ("Sign", {}), ("Floor", {}), ("Ceil", {}), ("Round", {}), ("Softplus", {}), ("Softsign", {}),
+    ("Mish", {}), ("Elu", {}), ("Elu", {"alpha": 0.5}), ("Selu", {}), ("Selu", {"alpha": 1.5, "gamma": 2.0}),
+])
+def test_unary_math_and_activations(op: str, attrs: dict) -> None:
+    # libm in float32 on both sides: within a few ulps (ORT's Exp/Log/Sin are
+    # vectorised approximations, so not bit-equal).
+    rng = np.random.default_rng(31)
+    lo, hi = _UNARY_DOMAIN.get(op, (-30.0, 30.0))
+    x = rng.uniform(lo, hi, (3, 4, 37)).astype(np.float32)
+    if op in ("Round", "Sign", "Floor", "Ceil"):
+        x[0, 0, :8] = [0.5, 1.5, 2.5, -0.5, -1.5, 0.0, -0.0, 3.0]  # ties to even, signed zero
+    compare(op, [x], attrs, [False], opset=18, rtol=2e-6, atol=1e-6 if op == "Mish" else 0.0,
+            exact=op in ("Abs", "Neg", "Sign", "Floor", "Ceil", "Round"))
+
+
+@pytest.mark.parametrize("op", ["Min", "Max", "Sum", "Mean"])
+@pytest.mark.parametrize("shapes", [[(2, 3, 4)], [(2, 3, 4), (2, 3, 4)], [(2, 1, 4), (3, 1), (1,)],
+                                    [(1, 5), (4, 1), (4, 5), (5,)]])
+def test_variadic(op: str, shapes: list) -> None:
+    rng = np.random.default_rng(32)
+    xs = [rand(rng, *s) for s in shapes]
+    # Sum and Mean fold left to right in float32 as ONNX Runtime does.
+    compare(op, xs, {}, [False] * len(xs), opset=13, rtol=1e-6, atol=1e-6, exact=op in ("Min", "Max"))
+
+
+def test_min_max_int64_and_nan() -> None:
+    a, b = np.array([3, -7, 5], np.int64), np.array([[1], [9]], np.int64)
+    compare("Max", [a, b], {}, [False, False], exact=True)
+    compare("Min", [a, b], {}, [False, False], exact=True)
+    (m,) = run_single_op("Max", [np.array([1.0, np.nan], np.float32), np.array([np.nan, 0.0], np.float32)], {},
+                         [False, False])
+    assert np.isnan(m).all()

@@ -1,7 +1,11 @@
 // Element-wise float32 ops with ONNX semantics: Relu, LeakyRelu, Clip,
 // Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu, Sqrt, Identity, Dropout
-// (inference: identity). Clip's bounds are constant inputs (opset >= 11) or
-// min/max attributes (opset < 11).
+// (inference: identity); the math functions Exp, Log, Abs, Neg, Reciprocal,
+// Sin, Cos, Sign, Floor, Ceil, Round (half to even, as ONNX says); and the
+// activations Softplus (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish
+// (x * tanh(softplus(x))), Elu (alpha), Selu (alpha, gamma), each with the
+// formula of the ONNX operator spec evaluated with libm in float32. Clip's
+// bounds are constant inputs (opset >= 11) or min/max attributes (opset < 11).
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -16,7 +20,14 @@ namespace int8rt {
 namespace engine {
 namespace {
 
-enum class Kind { kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kErf, kGelu, kSqrt, kIdentity };
+enum class Kind {
+  kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kErf, kGelu, kSqrt, kIdentity,
+  kExp, kLog, kAbs, kNeg, kReciprocal, kSin, kCos, kSign, kFloor, kCeil, kRound,
+  kSoftplus, kSoftsign, kMish, kElu, kSelu,
+};
+
+// ln(exp(x) + 1) without overflow for large x (where it equals x in float32).
+inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
 
 class UnaryLayer : public Layer {
  public:
@@ -62,6 +73,28 @@ class UnaryLayer : public Layer {
         break;
       case Kind::kSqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
       case Kind::kIdentity: break;
+      case Kind::kExp: for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]); break;
+      case Kind::kLog: for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]); break;
+      case Kind::kAbs: for (int64_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]); break;
+      case Kind::kNeg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; break;
+      case Kind::kReciprocal: for (int64_t i = 0; i < n; ++i) y[i] = 1.f / x[i]; break;
+      case Kind::kSin: for (int64_t i = 0; i < n; ++i) y[i] = std::sin(x[i]); break;
+      case Kind::kCos: for (int64_t i = 0; i < n; ++i) y[i] = std::cos(x[i]); break;
+      case Kind::kSign:
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? 1.f : x[i] < 0.f ? -1.f : x[i];  // keeps 0 and NaN
+        break;
+      case Kind::kFloor: for (int64_t i = 0; i < n; ++i) y[i] = std::floor(x[i]); break;
+      case Kind::kCeil: for (int64_t i = 0; i < n; ++i) y[i] = std::ceil(x[i]); break;
+      case Kind::kRound: for (int64_t i = 0; i < n; ++i) y[i] = std::nearbyint(x[i]); break;  // FE_TONEAREST
+      case Kind::kSoftplus: for (int64_t i = 0; i < n; ++i) y[i] = softplus(x[i]); break;
+      case Kind::kSoftsign: for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + std::fabs(x[i])); break;
+      case Kind::kMish: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * std::tanh(softplus(x[i])); break;
+      case Kind::kElu:
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a_ * (std::exp(x[i]) - 1.f);
+        break;
+      case Kind::kSelu:
+        for (int64_t i = 0; i < n; ++i) y[i] = b_ * (x[i] > 0.f ? x[i] : a_ * (std::exp(x[i]) - 1.f));
+        break;
     }
   }
 
@@ -91,6 +124,11 @@ LayerFactory make(Kind kind) {
         a = static_cast<float>(node.attrs.get_float("alpha", 0.2));
         b = static_cast<float>(node.attrs.get_float("beta", 0.5));
         break;
+      case Kind::kElu: a = static_cast<float>(node.attrs.get_float("alpha", 1.0)); break;
+      case Kind::kSelu:
+        a = static_cast<float>(node.attrs.get_float("alpha", 1.67326319217681884765625));
+        b = static_cast<float>(node.attrs.get_float("gamma", 1.05070102214813232421875));
+        break;
       case Kind::kGelu:
         if (node.attrs.get_string("approximate", "none") != "none") {
           throw NotSupported(layer_error_prefix(node) + "Gelu approximate='tanh' is not supported");
@@ -114,6 +152,22 @@ INT8RT_REGISTER_LAYER("Gelu", make(Kind::kGelu));
 INT8RT_REGISTER_LAYER("Sqrt", make(Kind::kSqrt));
 INT8RT_REGISTER_LAYER("Identity", make(Kind::kIdentity));
 INT8RT_REGISTER_LAYER("Dropout", make(Kind::kIdentity));
+INT8RT_REGISTER_LAYER("Exp", make(Kind::kExp));
+INT8RT_REGISTER_LAYER("Log", make(Kind::kLog));
+INT8RT_REGISTER_LAYER("Abs", make(Kind::kAbs));
+INT8RT_REGISTER_LAYER("Neg", make(Kind::kNeg));
+INT8RT_REGISTER_LAYER("Reciprocal", make(Kind::kReciprocal));
+INT8RT_REGISTER_LAYER("Sin", make(Kind::kSin));
+INT8RT_REGISTER_LAYER("Cos", make(Kind::kCos));
+INT8RT_REGISTER_LAYER("Sign", make(Kind::kSign));
+INT8RT_REGISTER_LAYER("Floor", make(Kind::kFloor));
+INT8RT_REGISTER_LAYER("Ceil", make(Kind::kCeil));
+INT8RT_REGISTER_LAYER("Round", make(Kind::kRound));
+INT8RT_REGISTER_LAYER("Softplus", make(Kind::kSoftplus));
+INT8RT_REGISTER_LAYER("Softsign", make(Kind::kSoftsign));
+INT8RT_REGISTER_LAYER("Mish", make(Kind::kMish));
+INT8RT_REGISTER_LAYER("Elu", make(Kind::kElu));
+INT8RT_REGISTER_LAYER("Selu", make(Kind::kSelu));
 
 }  // namespace
 }  // namespace engine

@@ -17,8 +17,9 @@ opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
 
 * Squeeze / Unsqueeze (opset < 13): ``axes`` attribute -> constant input 1;
 * Split (opset < 13): ``split`` attribute -> constant input 1;
-* ReduceMean (opset < 18): ``axes`` attribute -> constant input 1;
-* Softmax (opset < 13, "coerced to 2-D" semantics): accepted only over the
+* ReduceMean, ReduceMax, ReduceMin (opset < 18), ReduceSum (opset < 13):
+  ``axes`` attribute -> constant input 1;
+* Softmax, LogSoftmax (opset < 13, "coerced to 2-D" semantics): accepted only over the
   last axis, rewritten to ``axis=-1`` (identical there); otherwise refused;
 * Conv / MaxPool / AveragePool ``auto_pad`` (SAME_UPPER, SAME_LOWER, VALID)
   -> explicit ``pads`` computed as the ONNX spec defines them.
@@ -49,11 +50,14 @@ SUPPORTED_OPS = frozenset([
     "Resize", "Upsample", "ReduceMean",
     "Identity", "Dropout", "Constant", "Cast", "Pow", "Sqrt",
     "QuantizeLinear", "DequantizeLinear",
+    "Exp", "Log", "Abs", "Neg", "Reciprocal", "Sin", "Cos", "Sign", "Floor", "Ceil", "Round",
+    "Softplus", "Softsign", "Mish", "Elu", "Selu", "LogSoftmax",
+    "Min", "Max", "Sum", "Mean", "ReduceSum", "ReduceMax", "ReduceMin",
 ])
 
 FOLD_ONLY_OPS = frozenset([
     "Shape", "Size", "Gather", "ConstantOfShape", "Range", "Expand", "Equal", "Where", "Not",
-    "Neg", "Floor", "Ceil", "Min", "Max", "ReduceProd", "Tile",
+    "ReduceProd", "Tile",
 ])
 
 # ONNX TensorProto element types a Cast may produce at run time.
@@ -259,7 +263,10 @@ def normalize(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], outp
     elif op == "ReduceMean" and ctx.opset < 18:
         if "axes" in attrs:
             inputs[1:] = [ctx.add_constant(stem + "_axes", np.asarray(attrs.pop("axes"), np.int64))]
-    elif op == "Softmax" and ctx.opset < 13:
+    elif op in ("ReduceMax", "ReduceMin") and ctx.opset < 18 or op == "ReduceSum" and ctx.opset < 13:
+        if "axes" in attrs:
+            inputs[1:] = [ctx.add_constant(stem + "_axes", np.asarray(attrs.pop("axes"), np.int64))]
+    elif op in ("Softmax", "LogSoftmax") and ctx.opset < 13:
         dims = ctx.shape(inputs[0])
         axis = attrs.get("axis", 1)
         if dims is None:
