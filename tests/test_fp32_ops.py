@@ -703,3 +703,45 @@ def test_min_max_int64_and_nan() -> None:
     (m,) = run_single_op("Max", [np.array([1.0, np.nan], np.float32), np.array([np.nan, 0.0], np.float32)], {},
                          [False, False])
     assert np.isnan(m).all()
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 4, 9), (3, 2, 2, 3, 4)])
+def test_instance_normalization(shape: tuple) -> None:
+    rng = np.random.default_rng(33)
+    x, c = rand(rng, *shape) * 3 + 1, shape[1]
+    compare("InstanceNormalization", [x, rand(rng, c), rand(rng, c)], {"epsilon": 1e-4}, [False, True, True],
+            rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 6])
+def test_group_normalization(groups: int) -> None:
+    # Opset 21 form: scale and bias per channel. Checked against float64 numpy
+    # (ONNX Runtime's CPU kernel for opset 21 is not in every build).
+    rng = np.random.default_rng(34)
+    x = rand(rng, 2, 6, 4, 5) * 2 - 1
+    scale, bias = rand(rng, 6), rand(rng, 6)
+    (y,) = run_single_op("GroupNormalization", [x, scale, bias], {"num_groups": groups, "epsilon": 1e-5},
+                         [False, True, True])
+    g = x.astype(np.float64).reshape(2, groups, -1)
+    norm = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-5)).reshape(x.shape)
+    want = norm * scale.reshape(1, 6, 1, 1) + bias.reshape(1, 6, 1, 1)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("op,mode,block,shape", [
+    ("DepthToSpace", "DCR", 2, (2, 8, 3, 5)), ("DepthToSpace", "CRD", 2, (1, 12, 2, 3)),
+    ("DepthToSpace", "DCR", 3, (1, 9, 2, 2)), ("SpaceToDepth", None, 2, (2, 3, 4, 6)),
+    ("SpaceToDepth", None, 3, (1, 2, 6, 3)),
+])
+def test_depth_space(op: str, mode: str | None, block: int, shape: tuple) -> None:
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    attrs = {"blocksize": block, **({"mode": mode} if mode else {})}
+    compare(op, [x], attrs, [False], opset=13, exact=True)
+
+
+def test_gelu_tanh_approximation() -> None:
+    x = np.linspace(-8, 8, 4001, dtype=np.float32)
+    (y,) = run_single_op("Gelu", [x], {"approximate": "tanh"}, [False])
+    xd = x.astype(np.float64)
+    want = 0.5 * xd * (1 + np.tanh(np.sqrt(2 / np.pi) * (xd + 0.044715 * xd ** 3)))
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)

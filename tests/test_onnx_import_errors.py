@@ -17,13 +17,13 @@ from onnx_models import conv_net, fvi, init, model  # noqa: E402
 def test_unsupported_op_names_node_and_op_type_and_lists_all():
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="ok_relu"),
              helper.make_node("Einsum", ["a", "a"], ["b"], name="my_einsum", equation="ij,ij->ij"),
-             helper.make_node("Mish", ["b"], ["y"], name="my_mish")]
+             helper.make_node("Hardmax", ["b"], ["y"], name="my_hardmax")]
     m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])], opset=18)
     with pytest.raises(int8rt.NotSupportedError) as e:
         int8rt.onnx.import_model(m)
     msg = str(e.value)
     assert "2 node(s)" in msg
-    assert "node 'my_einsum' (Einsum)" in msg and "node 'my_mish' (Mish)" in msg and "ok_relu" not in msg
+    assert "node 'my_einsum' (Einsum)" in msg and "node 'my_hardmax' (Hardmax)" in msg and "ok_relu" not in msg
 
 
 def test_unnamed_node_is_identified_by_its_output():
@@ -41,7 +41,7 @@ def test_unnamed_node_is_identified_by_its_output():
     (helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct", auto_pad="SAME_UPPER"),
      [init("w", np.ones((1, 2, 2, 2), np.float32))], "auto_pad='SAME_UPPER'"),
     (helper.make_node("MaxPool", ["x"], ["y", "idx"], name="mp", kernel_shape=[2, 2]), [], "Indices output"),
-    (helper.make_node("Gelu", ["x"], ["y"], name="g", approximate="tanh"), [], "approximate='tanh'"),
+    (helper.make_node("Gelu", ["x"], ["y"], name="g", approximate="fast"), [], "approximate='fast'"),
 ])
 def test_unsupported_attributes_are_refused_before_work(node, inits, what):
     m = model([node], [fvi("x", ["N", 1, 4, 4, 4])], [fvi("y", ["N", 1, 4, 4, 4])], inits, 20)

@@ -1,5 +1,6 @@
 // Element-wise float32 ops with ONNX semantics: Relu, LeakyRelu, Clip,
-// Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu, Sqrt, Identity, Dropout
+// Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu (exact, or approximate =
+// 'tanh' with the spec's formula), Sqrt, Identity, Dropout
 // (inference: identity); the math functions Exp, Log, Abs, Neg, Reciprocal,
 // Sin, Cos, Sign, Floor, Ceil, Round (half to even, as ONNX says); and the
 // activations Softplus (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish
@@ -21,7 +22,7 @@ namespace engine {
 namespace {
 
 enum class Kind {
-  kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kErf, kGelu, kSqrt, kIdentity,
+  kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kErf, kGelu, kGeluTanh, kSqrt, kIdentity,
   kExp, kLog, kAbs, kNeg, kReciprocal, kSin, kCos, kSign, kFloor, kCeil, kRound,
   kSoftplus, kSoftsign, kMish, kElu, kSelu,
 };
@@ -70,6 +71,11 @@ class UnaryLayer : public Layer {
       case Kind::kErf: for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]); break;
       case Kind::kGelu:
         for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+        break;
+      case Kind::kGeluTanh:  // approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        for (int64_t i = 0; i < n; ++i) {
+          y[i] = 0.5f * x[i] * (1.f + std::tanh(0.79788456080286536f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+        }
         break;
       case Kind::kSqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
       case Kind::kIdentity: break;
@@ -129,11 +135,12 @@ LayerFactory make(Kind kind) {
         a = static_cast<float>(node.attrs.get_float("alpha", 1.67326319217681884765625));
         b = static_cast<float>(node.attrs.get_float("gamma", 1.05070102214813232421875));
         break;
-      case Kind::kGelu:
-        if (node.attrs.get_string("approximate", "none") != "none") {
-          throw NotSupported(layer_error_prefix(node) + "Gelu approximate='tanh' is not supported");
-        }
+      case Kind::kGelu: {
+        const std::string approximate = node.attrs.get_string("approximate", "none");
+        if (approximate == "tanh") return std::make_unique<UnaryLayer>(Kind::kGeluTanh, a, b, node.name);
+        if (approximate != "none") throw unsupported_attr(node, "approximate", "'" + approximate + "'");
         break;
+      }
       default: break;
     }
     return std::make_unique<UnaryLayer>(kind, a, b, node.name);

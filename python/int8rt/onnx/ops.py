@@ -53,6 +53,7 @@ SUPPORTED_OPS = frozenset([
     "Exp", "Log", "Abs", "Neg", "Reciprocal", "Sin", "Cos", "Sign", "Floor", "Ceil", "Round",
     "Softplus", "Softsign", "Mish", "Elu", "Selu", "LogSoftmax",
     "Min", "Max", "Sum", "Mean", "ReduceSum", "ReduceMax", "ReduceMin",
+    "InstanceNormalization", "GroupNormalization", "DepthToSpace", "SpaceToDepth",
 ])
 
 FOLD_ONLY_OPS = frozenset([
@@ -149,14 +150,8 @@ def _check_upsample(info: NodeInfo) -> Optional[str]:
 
 
 def _check_gelu(info: NodeInfo) -> Optional[str]:
-    if info.attrs.get("approximate", "none") != "none":
-        return f"approximate='{info.attrs['approximate']}' is not supported"
-    return None
-
-
-def _check_layernorm(info: NodeInfo) -> Optional[str]:
-    if any(info.outputs[1:]):
-        return "the Mean / InvStdDev outputs are not supported"
+    if info.attrs.get("approximate", "none") not in ("none", "tanh"):
+        return f"approximate='{info.attrs['approximate']}' is not supported (none, tanh)"
     return None
 
 
@@ -190,7 +185,7 @@ _CHECKS: Dict[str, Callable[[NodeInfo], Optional[str]]] = {
     "Conv": _check_2d, "ConvTranspose": _check_conv_transpose,
     "MaxPool": _check_pool, "AveragePool": _check_pool,
     "BatchNormalization": _check_batchnorm, "Resize": _check_resize, "Upsample": _check_upsample,
-    "Gelu": _check_gelu, "LayerNormalization": _check_layernorm, "Pad": _check_pad, "Cast": _check_cast,
+    "Gelu": _check_gelu, "Pad": _check_pad, "Cast": _check_cast,
     "QuantizeLinear": _check_qdq, "DequantizeLinear": _check_qdq, "Constant": _check_constant,
 }
 
