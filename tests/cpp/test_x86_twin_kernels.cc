@@ -187,7 +187,7 @@ TEST(X86Twins, ConvEqualsReference) {
       // C, H, W, K, R, S, stride, pad, dilation, groups
       {64, 5, 7, 16, 1, 1, 1, 0, 1, 1},     // 1x1 read in place, 35 pixels (32 + 3)
       {128, 4, 8, 33, 1, 1, 1, 0, 1, 1},    // in place, 32 pixels, 2 chunks, K 33
-      {128, 3, 5, 31, 1, 1, 1, 0, 1, 2},    // in place per group (64 channels each)
+      {128, 3, 5, 34, 1, 1, 1, 0, 1, 2},    // in place per group (64 in, 17 out each)
       {17, 4, 4, 17, 1, 1, 1, 0, 1, 1},     // gathered: 16 pixels, K 17
       {65, 3, 11, 47, 1, 1, 1, 0, 1, 1},    // 33 pixels, reduction 65 (2 chunks)
       {64, 9, 9, 64, 1, 1, 2, 0, 1, 1},     // 1x1 stride 2: gathered
