@@ -14,9 +14,11 @@
 //
 // GCC's ldtilecfg asm names only the first 8 bytes of the config as its
 // input and tileloadd takes its address as a plain register, so the compiler
-// does not know those instructions read memory: INT8RT_TILE_LOADCONFIG puts
-// a compiler memory barrier in front, and kernels call INT8RT_AMX_BARRIER()
-// between writing a buffer and loading it into a tile.
+// does not know those instructions read memory: INT8RT_TILE_LOADCONFIG first
+// hands the config's address to an empty asm with a memory clobber (the
+// whole 64-byte object then counts as read, so no store to it is dropped or
+// sunk), and kernels call INT8RT_AMX_BARRIER() between writing a buffer and
+// loading it into a tile in the same function.
 #pragma once
 
 #if defined(INT8RT_AMX_EMULATED)
@@ -40,10 +42,10 @@
 
 #define INT8RT_AMX_NS amx
 #define INT8RT_AMX_BARRIER() __asm__ volatile("" ::: "memory")
-#define INT8RT_TILE_LOADCONFIG(cfg) \
-  do {                              \
-    INT8RT_AMX_BARRIER();           \
-    _tile_loadconfig(cfg);          \
+#define INT8RT_TILE_LOADCONFIG(cfg)                 \
+  do {                                              \
+    __asm__ volatile("" : : "r"(cfg) : "memory");   \
+    _tile_loadconfig(cfg);                          \
   } while (0)
 #define INT8RT_TILE_RELEASE() _tile_release()
 #define INT8RT_TILE_LOADD(t, base, stride) _tile_loadd(t, base, stride)
