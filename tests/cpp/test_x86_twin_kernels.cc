@@ -202,6 +202,7 @@ TEST(X86Twins, ConvEqualsReference) {
       {67, 5, 5, 15, 2, 2, 1, 0, 1, 1},     // 2x2, K 15, reduction 268
       {9, 5, 7, 9, 3, 3, 1, 1, 1, 1},       // K 9: one block of 8 + 1
       {64, 8, 8, 64, 3, 3, 1, 1, 1, 64},    // depthwise (kernels decline it; still exact)
+      {64, 16, 16, 64, 3, 3, 1, 1, 1, 1},   // over 4M multiply-adds: threaded work items
   };
   uint32_t seed = 1;
   for (const Under& u : under) {
