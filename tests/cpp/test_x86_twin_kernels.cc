@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -265,6 +266,36 @@ TEST(X86Twins, GemmEqualsReference) {
         }
       }
     }
+  }
+}
+
+// One packed layer run from several threads at once (each thread's tiles
+// and panels are its own).
+TEST(X86Twins, PackedLayerRunsConcurrently) {
+  const std::vector<Under> under = kernels_under_test();
+  REQUIRE_KERNELS(under);
+  const k::ConvShape s = make({32, 12, 12, 48, 3, 3, 1, 1, 1, 1});
+  const std::vector<int8_t> x = random_s8(static_cast<size_t>(s.H) * s.W * s.C, 7);
+  const std::vector<int8_t> w = random_s8(static_cast<size_t>(s.weight_count()), 8);
+  const std::vector<float> scale(s.K, 1e-4f);
+  k::Epilogue ep;
+  ep.scale = scale.data();
+  ep.clamp_lo = -128.0f;
+  ep.clamp_hi = 127.0f;
+  const size_t n_out = static_cast<size_t>(s.out_h()) * s.out_w() * s.K;
+  std::vector<int8_t> want(n_out);
+  k::ref::conv2d_s8(s, 1, x.data(), w.data(), ep, want.data());
+  for (const Under& u : under) {
+    auto packed = u.conv->pack(s, w.data());
+    std::vector<std::vector<int8_t>> outs(4, std::vector<int8_t>(n_out));
+    std::vector<std::thread> threads;
+    for (auto& o : outs) {
+      threads.emplace_back([&packed, &x, &ep, &o] {
+        for (int rep = 0; rep < 3; ++rep) packed->run(1, x.data(), ep, o.data());
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& o : outs) EXPECT_EQ(o, want) << u.conv->name();
   }
 }
 
