@@ -7,12 +7,14 @@
 // leave an ISA-flagged copy of a shared function behind (STYLE.md, "ISA code
 // is fenced"); microkernel files include nothing from the STL either.
 //
-// Two microkernel families:
+// Three microkernel families:
 //   igemm:  MR output rows x NB blocks of `block` output channels, reducing
 //           over `taps` input vectors per row (indirect GEMM: every tap of
 //           every row is a pointer; 1x1 conv and GEMM use taps = 1).
 //   dwconv: one output row of a depthwise convolution, all channels.
-// Both end in the epilogue of ref/requantize.h, bit for bit.
+//   amx:    up to 32 rows of a reduction-major A (rows at a fixed stride,
+//           the driver gathers them) x all channel blocks, on AMX tiles.
+// All end in the epilogue of ref/requantize.h, bit for bit.
 #pragma once
 
 #include <cstdint>
