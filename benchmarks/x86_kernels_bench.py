@@ -13,9 +13,16 @@ int8rt, as each peer prefers otherwise (see `peer notes`).
 
 The peak: benchmarks/vnni_peak.cc (a loop of independent vpdpbusd zmm) is
 built with g++ into a temporary folder and run; it prints GOPS per core.
+Where the CPU has AMX, benchmarks/amx_peak.cc (independent tdpbusd into 4
+tiles) likewise gives the AMX peak, and %peak is against it; a machine
+without AMX says so and runs the rest (its AMX kernels ran only under
+emulation, in tests/cpp/test_x86_twin_kernels.cc).
+
+--tiers runs int8rt once per ISA cap (e.g. --tiers amx avx512vnni on an AMX
+machine), each layer packed under that cap, alternating with the rest.
 
 Usage: PYTHONPATH=python python3 benchmarks/x86_kernels_bench.py [--threads 1 2]
-       [--min-time 0.3] [--layers resnet mobilenet bert] [--no-peers]
+       [--min-time 0.3] [--layers resnet mobilenet bert] [--no-peers] [--tiers ...]
 """
 from __future__ import annotations
 
@@ -87,6 +94,27 @@ def measure_peak() -> Optional[float]:
             return None
         out = subprocess.run([str(exe)], capture_output=True, text=True)
         return float(out.stdout.split()[0]) if out.returncode == 0 else None
+
+
+def measure_amx_peak() -> Tuple[Optional[float], str]:
+    """(GOPS of one core running tdpbusd back to back, note), None where the
+    CPU, the OS or the compiler does not allow it."""
+    if not K.isa_info()["amx"]["cpu"]:
+        return None, "no AMX on this machine (CPU or OS lacks AMX-INT8): AMX not measured"
+    gxx = shutil.which("g++")
+    if gxx is None:
+        return None, "AMX peak not measured: no g++"
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "amx_peak"
+        build = subprocess.run([gxx, "-O2", "-mamx-tile", "-mamx-int8", "-o", str(exe),
+                                str(HERE / "amx_peak.cc")], capture_output=True, text=True)
+        if build.returncode != 0:
+            return None, "AMX peak not measured: g++ lacks -mamx-int8"
+        out = subprocess.run([str(exe)], capture_output=True, text=True)
+        if out.returncode != 0:
+            return None, "AMX peak not measured: " + out.stdout.strip()
+        gops = float(out.stdout.split()[0])
+        return gops, f"measured tdpbusd peak: {gops:.1f} GOPS per core"
 
 
 # ---- implementations: each returns a zero-argument callable running the layer ----
@@ -255,6 +283,9 @@ def main() -> None:
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per implementation")
     ap.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--tiers", nargs="+", default=[None],
+                    choices=["amx", "avx512vnni", "avxvnni", "avx2", "ref"],
+                    help="ISA caps to run int8rt under (default: the CPU's best)")
     args = ap.parse_args()
     # torch deprecates its quantized tensor constructors; the peer still runs.
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
@@ -263,6 +294,10 @@ def main() -> None:
     peak = measure_peak()
     print(f"measured vpdpbusd zmm peak: {peak:.1f} GOPS per core" if peak
           else "peak: not measured (no g++ or no AVX512-VNNI)")
+    amx_peak, amx_note = measure_amx_peak()
+    print(amx_note)
+    if amx_peak:
+        peak = amx_peak  # %peak against the best unit the kernels can use
     print(f"int8rt ISA cap: {K.max_isa()}")
     for threads in args.threads:
         set_threads(threads)
@@ -273,8 +308,15 @@ def main() -> None:
             for layer in LAYERS[group]:
                 rng = np.random.default_rng(0)
                 impls: Dict[str, Callable[[], object]] = {}
-                f, kname = int8rt_impl(layer, rng)
-                impls[f"int8rt {kname}"] = f
+                ours_name = ""
+                for tier in args.tiers:
+                    int8rt.set_max_isa(tier)
+                    try:
+                        f, kname = int8rt_impl(layer, rng)
+                    finally:
+                        int8rt.set_max_isa(None)
+                    impls[f"int8rt {kname}"] = f
+                    ours_name = ours_name or f"int8rt {kname}"
                 if not args.no_peers:
                     for maker in (lambda: ort_impl(layer, rng, threads),
                                   lambda: torch_impl(layer, rng, "x86"),
@@ -283,11 +325,11 @@ def main() -> None:
                         if made is not None:
                             impls[made[1]] = made[0]
                 med = time_alternating(impls, args.min_time)
-                ours = med[f"int8rt {kname}"]
+                ours = med[ours_name]
                 for name, t in med.items():
                     gops = 2.0 * layer.macs() / t / 1e9
                     frac = f"{100 * gops / (peak * threads):5.1f}" if peak else "   - "
-                    ratio = "" if name.startswith("int8rt") else f"{t / ours:8.2f}x"
+                    ratio = "" if name == ours_name else f"{t / ours:8.2f}x"
                     print(f"{layer.name:26s} {name:34s} {t * 1e3:10.3f} {gops:8.1f} {frac:>6s} "
                           f"{ratio:>9s}")
     print("\npeer notes: ONNX Runtime runs a one-node QLinearConv/QLinearMatMul model "

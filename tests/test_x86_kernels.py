@@ -287,9 +287,20 @@ def test_packed_objects_rerun_equal() -> None:
 
 # ---- dispatch across tiers ----
 
+def first_eligible(rows) -> str:
+    """The candidate dispatch must pick: the first whose reason is empty."""
+    return next(name for name, _, reason in rows if reason == "")
+
+
 def test_dispatch_prefers_x86_kernels() -> None:
-    assert K.choose_conv(16, 8, 8, 32, 3, 3, pads=(1, 1, 1, 1)) == CONV_KERNELS[1]
-    assert K.choose_conv(16, 8, 8, 16, 3, 3, pads=(1, 1, 1, 1), groups=16) == CONV_KERNELS[0]
+    # Dense: the best tier's igemm-style kernel (AMX, AVX512-VNNI, AVX-VNNI or
+    # AVX2, whichever the CPU runs first); depthwise: a dwconv kernel.
+    pads = (1, 1, 1, 1)
+    dense = K.choose_conv(16, 8, 8, 32, 3, 3, pads=pads)
+    assert dense == first_eligible(K.conv_candidates(16, 8, 8, 32, 3, 3, pads=pads))
+    assert dense in CONV_KERNELS and "_dw_" not in dense
+    dw = K.choose_conv(16, 8, 8, 16, 3, 3, pads=pads, groups=16)
+    assert dw in CONV_KERNELS and dw.startswith("conv_s8_dw_")
     assert K.choose_gemm(64, 64) == GEMM_KERNELS[0]
     assert K.conv_candidates(1, 1, 1, 1, 1, 1)[-1][0] == "conv_s8_ref"
 
@@ -312,7 +323,7 @@ def test_set_max_isa_avx2_selects_avx2_kernels() -> None:
         int8rt.set_max_isa(None)
 
 
-@pytest.mark.parametrize("cap", ["avx2", "avx512vnni"])
+@pytest.mark.parametrize("cap", ["avx2", "avxvnni", "avx512vnni", "amx"])
 def test_int8rt_max_isa_environment(cap: str) -> None:
     """INT8RT_MAX_ISA caps dispatch in a fresh process; the dispatched kernel
     still equals the reference."""

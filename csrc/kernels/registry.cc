@@ -30,8 +30,14 @@ using GemmProvider = void (*)(std::vector<const GemmKernel*>&);
 //   #endif
 // with its provider declared in kernels/registry.h next to the ref ones.
 const ConvProvider kConvProviders[] = {
+#if defined(INT8RT_HAVE_AMX_KERNELS)
+    x86::append_conv_kernels_amx,
+#endif
 #if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
     x86::append_conv_kernels_avx512vnni,
+#endif
+#if defined(INT8RT_HAVE_AVXVNNI_KERNELS)
+    x86::append_conv_kernels_avxvnni,
 #endif
 #if defined(INT8RT_HAVE_AVX2_KERNELS)
     x86::append_conv_kernels_avx2,
@@ -39,8 +45,14 @@ const ConvProvider kConvProviders[] = {
     append_conv_kernels_ref,
 };
 const GemmProvider kGemmProviders[] = {
+#if defined(INT8RT_HAVE_AMX_KERNELS)
+    x86::append_gemm_kernels_amx,
+#endif
 #if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
     x86::append_gemm_kernels_avx512vnni,
+#endif
+#if defined(INT8RT_HAVE_AVXVNNI_KERNELS)
+    x86::append_gemm_kernels_avxvnni,
 #endif
 #if defined(INT8RT_HAVE_AVX2_KERNELS)
     x86::append_gemm_kernels_avx2,
@@ -166,9 +178,9 @@ bool cpu_supports_isa(Isa isa) {
   switch (isa) {
     case Isa::kRef: return true;
     case Isa::kAvx2: return f.avx2 && f.fma;
-    case Isa::kAvxVnni: return f.avx2 && f.avx_vnni;
+    case Isa::kAvxVnni: return f.avx2 && f.fma && f.avx_vnni;
     case Isa::kAvx512Vnni: return avx512 && f.avx512_vnni;
-    case Isa::kAmx: return f.amx_tile && f.amx_int8;
+    case Isa::kAmx: return f.amx_tile && f.amx_int8 && avx512 && f.avx512_vnni;
   }
   return false;
 }

@@ -45,8 +45,9 @@ const char* isa_name(Isa isa);
 Isa parse_isa(const std::string& name, const std::string& what = "ISA");
 
 // Whether this CPU (and OS) can run kernels of `isa`:
-//   avx2: AVX2+FMA; avxvnni: AVX2+AVX-VNNI; avx512vnni: AVX512 F/BW/VL/DQ+VNNI;
-//   amx: AMX tile+int8 with the Linux permission granted; ref: always.
+//   avx2: AVX2+FMA; avxvnni: AVX2+FMA+AVX-VNNI; avx512vnni: AVX512 F/BW/VL/DQ+VNNI;
+//   amx: AMX tile+int8 with the Linux permission granted, plus the
+//        avx512vnni set (the AMX kernels' epilogue is AVX-512); ref: always.
 bool cpu_supports_isa(Isa isa);
 // The highest tier the CPU supports.
 Isa cpu_max_isa();
@@ -148,10 +149,17 @@ std::string gemm_decline_reason(const GemmKernel& k, const GemmShape& shape, Out
 void append_conv_kernels_ref(std::vector<const ConvKernel*>& list);
 void append_gemm_kernels_ref(std::vector<const GemmKernel*>& list);
 namespace x86 {
+// AMX: conv_s8_igemm_32x32c4_amx, gemm_s8_32x32c4_amx (kernels/x86/conv_amx.cc).
+void append_conv_kernels_amx(std::vector<const ConvKernel*>& list);
+void append_gemm_kernels_amx(std::vector<const GemmKernel*>& list);
 // AVX512-VNNI: conv_s8_dw_64c_avx512vnni, conv_s8_igemm_6x64c4_avx512vnni,
 // gemm_s8_6x64c4_avx512vnni (kernels/x86/x86_candidates.cc).
 void append_conv_kernels_avx512vnni(std::vector<const ConvKernel*>& list);
 void append_gemm_kernels_avx512vnni(std::vector<const GemmKernel*>& list);
+// AVX-VNNI (VEX): conv_s8_igemm_6x16c4_avxvnni (declines depthwise, which
+// falls to AVX2's dwconv), gemm_s8_6x16c4_avxvnni.
+void append_conv_kernels_avxvnni(std::vector<const ConvKernel*>& list);
+void append_gemm_kernels_avxvnni(std::vector<const GemmKernel*>& list);
 // AVX2: conv_s8_dw_32c_avx2, conv_s8_igemm_6x16c2_avx2, gemm_s8_6x16c2_avx2.
 void append_conv_kernels_avx2(std::vector<const ConvKernel*>& list);
 void append_gemm_kernels_avx2(std::vector<const GemmKernel*>& list);

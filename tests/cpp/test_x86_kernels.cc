@@ -24,8 +24,9 @@ namespace k = int8rt::kernels;
 
 namespace {
 
-using int8rt::testing::kGuard;
+using int8rt::testing::expect_same;
 using int8rt::testing::random_s8;
+using int8rt::testing::run_guarded;
 
 std::vector<float> random_f32(size_t n, float lo, float hi, uint32_t seed) {
   std::mt19937 gen(seed);
@@ -33,47 +34,6 @@ std::vector<float> random_f32(size_t n, float lo, float hi, uint32_t seed) {
   std::vector<float> v(n);
   for (auto& x : v) x = d(gen);
   return v;
-}
-
-// Runs fn(out) on a buffer of `bytes` + guard, twice with different fills;
-// checks the guards, that both runs agree, and returns the output bytes.
-std::vector<uint8_t> run_guarded(const std::string& what, size_t bytes,
-                                 const std::function<void(void*)>& fn) {
-  std::vector<std::vector<uint8_t>> runs;
-  for (uint8_t fill : {uint8_t{0xA5}, uint8_t{0x5A}}) {
-    std::vector<uint8_t> buf(bytes + kGuard, fill);
-    fn(buf.data());
-    for (size_t i = bytes; i < buf.size(); ++i) {
-      EXPECT_EQ(buf[i], fill) << what << ": guard byte " << i - bytes << " overwritten";
-    }
-    buf.resize(bytes);
-    runs.push_back(buf);
-  }
-  EXPECT_EQ(runs[0], runs[1]) << what << ": some output element was not written";
-  return runs[0];
-}
-
-// First differing byte, reported as an element of the output.
-void expect_same(const std::string& what, const std::vector<uint8_t>& got,
-                 const std::vector<uint8_t>& want, size_t elem_bytes) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (got[i] != want[i]) {
-      const size_t e = i / elem_bytes;
-      std::string g, w;
-      if (elem_bytes == 1) {
-        g = std::to_string(static_cast<int8_t>(got[i]));
-        w = std::to_string(static_cast<int8_t>(want[i]));
-      } else {
-        float fg, fw;
-        std::memcpy(&fg, &got[e * 4], 4);
-        std::memcpy(&fw, &want[e * 4], 4);
-        g = std::to_string(fg);
-        w = std::to_string(fw);
-      }
-      FAIL() << what << ": element " << e << " got " << g << " want " << w;
-    }
-  }
 }
 
 k::ConvShape shape(int C, int H, int W, int K, int R, int S, int stride, int pad, int groups) {

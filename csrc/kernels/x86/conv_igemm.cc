@@ -16,6 +16,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/x86/gemm_as_conv.h"
 #include "kernels/x86/packing.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -260,10 +261,13 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
 
 }  // namespace
 
-std::string IgemmConvKernel::supports(const ConvShape&, OutputType) const {
+std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const {
   // Every valid conv: any kernel size, stride, padding, dilation and group
-  // count (depthwise too, though the dwconv kernel ahead of this one is
-  // faster for it).
+  // count (depthwise too, though a dwconv kernel is faster for it: tiers
+  // without their own decline it, see IgemmUkernel::declines_depthwise).
+  if (u_.declines_depthwise && shape.groups > 1 && shape.is_depthwise()) {
+    return "depthwise: the dwconv kernel of a lower tier is faster";
+  }
   return "";
 }
 
@@ -273,51 +277,13 @@ std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
   return std::make_unique<PackedIgemmConv>(u_, shape, w);
 }
 
-namespace {
-
-// GEMM as the 1x1 conv of M one-pixel images: a[M][K] is x[M][1][1][K] and
-// y[M][N] is y[M][1][1][N] (residual alike).
-class PackedIgemmGemm final : public PackedGemm {
- public:
-  PackedIgemmGemm(const IgemmUkernel& u, const GemmShape& s, const int8_t* w)
-      : shape_(s), conv_(u, as_conv(s), w) {}
-  void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override {
-    if (M < 0) throw InvalidArgument("gemm_s8: M must be >= 0");
-    // run() takes an int batch; larger M runs in slices.
-    constexpr int64_t kSlice = int64_t{1} << 30;
-    for (int64_t m0 = 0; m0 < M; m0 += kSlice) {
-      const int64_t m = std::min(kSlice, M - m0);
-      Epilogue e = ep;
-      if (e.residual) e.residual += m0 * shape_.N;
-      void* ym = ep.out_type == OutputType::kInt8
-                     ? static_cast<void*>(static_cast<int8_t*>(y) + m0 * shape_.N)
-                     : static_cast<void*>(static_cast<float*>(y) + m0 * shape_.N);
-      conv_.run(static_cast<int>(m), a + m0 * shape_.K, e, ym);
-    }
-    if (M == 0) check_epilogue(ep, "gemm_s8");
-  }
-  const GemmShape& shape() const override { return shape_; }
-
- private:
-  static ConvShape as_conv(const GemmShape& g) {
-    ConvShape c;
-    c.C = g.K;
-    c.K = g.N;
-    c.H = c.W = 1;
-    return c;
-  }
-  GemmShape shape_;
-  PackedIgemmConv conv_;
-};
-
-}  // namespace
-
 std::string IgemmGemmKernel::supports(const GemmShape&, OutputType) const { return ""; }
 
 std::unique_ptr<PackedGemm> IgemmGemmKernel::pack(const GemmShape& shape,
                                                   const int8_t* w) const {
   shape.validate();
-  return std::make_unique<PackedIgemmGemm>(u_, shape, w);
+  return std::make_unique<ConvAsGemm>(
+      shape, std::make_unique<PackedIgemmConv>(u_, gemm_as_conv(shape), w));
 }
 
 }  // namespace x86

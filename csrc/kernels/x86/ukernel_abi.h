@@ -7,12 +7,14 @@
 // leave an ISA-flagged copy of a shared function behind (STYLE.md, "ISA code
 // is fenced"); microkernel files include nothing from the STL either.
 //
-// Two microkernel families:
+// Three microkernel families:
 //   igemm:  MR output rows x NB blocks of `block` output channels, reducing
 //           over `taps` input vectors per row (indirect GEMM: every tap of
 //           every row is a pointer; 1x1 conv and GEMM use taps = 1).
 //   dwconv: one output row of a depthwise convolution, all channels.
-// Both end in the epilogue of ref/requantize.h, bit for bit.
+//   amx:    up to 32 rows of a reduction-major A (rows at a fixed stride,
+//           the driver gathers them) x all channel blocks, on AMX tiles.
+// All end in the epilogue of ref/requantize.h, bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +63,20 @@ struct DwRow {
 };
 using DwFn = void (*)(const DwRow&);
 
+// One AMX call: rows [0, mr) (mr in 1..32) of a reduction-major A against
+// every block of 16 output channels up to `nc`, requantized and stored.
+struct AmxTile {
+  const int8_t* a = nullptr;  // row 0; rows a_stride bytes apart, kchunks * 64 bytes each
+  int64_t a_stride = 0;
+  int mr = 0;
+  int kchunks = 0;            // reduction length / 64 (zero-padded)
+  const int8_t* w = nullptr;  // packed B of the first block, see x86/conv_amx.cc
+  int64_t w_block_stride = 0;  // bytes from one block of 16 channels to the next
+  int nc = 0;                 // valid output channels
+  TileEpilogue ep;
+};
+using AmxFn = void (*)(const AmxTile&);
+
 // Per-ISA entry points. igemm_fn(mr, nb) returns the microkernel for mr rows
 // (1..kMR) and nb blocks (1..kNB).
 namespace avx512vnni {
@@ -71,6 +87,21 @@ IgemmFn igemm_fn(int mr, int nb);
 constexpr int kDwBlock = 16;
 void dwconv_row(const DwRow& row);
 }  // namespace avx512vnni
+
+namespace amx {
+// Tile 32 x 32 (2 x 2 int32 tiles of 16 x 16), tdpbssd on s8 x s8: rows
+// are raw int8 activations, no shift, no compensation (amx/igemm_32x32_amx.cc).
+constexpr int kMR = 32, kBlock = 16, kKChunk = 64;
+void gemm_tile(const AmxTile& t);
+}  // namespace amx
+
+namespace avxvnni {
+// Tile 6 x 16 (2 ymm blocks of 8 channels), reduction c4, VEX vpdpbusd: the
+// avx512vnni scheme on 256-bit registers (row pointers raw int8, shifted to
+// u8 inside, compensated by -128 * sum(w)).
+constexpr int kMR = 6, kNB = 2, kBlock = 8, kCGroup = 4;
+IgemmFn igemm_fn(int mr, int nb);
+}  // namespace avxvnni
 
 namespace avx2 {
 // Tile 6 x 16 (2 ymm blocks of 8 channels), reduction in pairs (c2): row

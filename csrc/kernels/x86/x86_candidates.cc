@@ -11,6 +11,23 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
+#if defined(INT8RT_HAVE_AMX_KERNELS)
+namespace {
+constexpr AmxUkernel kAmx = {Isa::kAmx, "conv_s8_igemm_32x32c4_amx", "gemm_s8_32x32c4_amx",
+                             amx::gemm_tile};
+}  // namespace
+
+void append_conv_kernels_amx(std::vector<const ConvKernel*>& list) {
+  static const AmxConvKernel conv(kAmx);
+  list.push_back(&conv);
+}
+
+void append_gemm_kernels_amx(std::vector<const GemmKernel*>& list) {
+  static const AmxGemmKernel gemm(kAmx);
+  list.push_back(&gemm);
+}
+#endif
+
 #if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
 namespace {
 constexpr IgemmUkernel kIgemmAvx512Vnni = {
@@ -30,6 +47,25 @@ void append_conv_kernels_avx512vnni(std::vector<const ConvKernel*>& list) {
 
 void append_gemm_kernels_avx512vnni(std::vector<const GemmKernel*>& list) {
   static const IgemmGemmKernel gemm(kIgemmAvx512Vnni);
+  list.push_back(&gemm);
+}
+#endif
+
+#if defined(INT8RT_HAVE_AVXVNNI_KERNELS)
+namespace {
+constexpr IgemmUkernel kIgemmAvxVnni = {
+    Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni", "gemm_s8_6x16c4_avxvnni",
+    avxvnni::kMR, avxvnni::kNB, avxvnni::kBlock, avxvnni::kCGroup,
+    /*widen_s16=*/false, avxvnni::igemm_fn, /*declines_depthwise=*/true};
+}  // namespace
+
+void append_conv_kernels_avxvnni(std::vector<const ConvKernel*>& list) {
+  static const IgemmConvKernel igemm(kIgemmAvxVnni);
+  list.push_back(&igemm);
+}
+
+void append_gemm_kernels_avxvnni(std::vector<const GemmKernel*>& list) {
+  static const IgemmGemmKernel gemm(kIgemmAvxVnni);
   list.push_back(&gemm);
 }
 #endif

@@ -7,6 +7,8 @@
 //                      output pixels x blocks of output channels;
 //   IgemmGemmKernel  - GEMM as the 1x1 conv of M "pixels";
 //   DwConvKernel     - depthwise conv (groups == C == K), any R, S, stride.
+//   AmxConvKernel    - any conv as a GEMM over AMX tiles (x86/conv_amx.cc);
+//   AmxGemmKernel    - GEMM through the same driver.
 #pragma once
 
 #include <string>
@@ -28,6 +30,10 @@ struct IgemmUkernel {
   // microkernel and compensated by -128 * sum(w).
   bool widen_s16 = false;
   IgemmFn (*fn)(int mr, int nb) = nullptr;
+  // Decline depthwise convolutions, for a tier without its own dwconv
+  // kernel: a lower tier's dwconv kernel is faster than an igemm over
+  // one-channel groups.
+  bool declines_depthwise = false;
 };
 
 struct DwUkernel {
@@ -71,6 +77,42 @@ class DwConvKernel final : public ConvKernel {
 
  private:
   DwUkernel u_;
+};
+
+// An AMX microkernel (ukernel_abi.h, AmxTile). The library passes the
+// native one; tests pass the same source compiled against the emulation
+// header, under another name.
+struct AmxUkernel {
+  Isa isa = Isa::kAmx;
+  const char* conv_name = "";
+  const char* gemm_name = "";
+  AmxFn fn = nullptr;
+};
+
+class AmxConvKernel final : public ConvKernel {
+ public:
+  explicit AmxConvKernel(const AmxUkernel& u) : u_(u) {}
+  const char* name() const override { return u_.conv_name; }
+  Isa isa() const override { return u_.isa; }
+  // Declines depthwise convolutions and shapes whose tiles would be mostly
+  // padding (estimated tile utilisation under 25%), where VNNI is faster.
+  std::string supports(const ConvShape& shape, OutputType out) const override;
+  std::unique_ptr<PackedConv> pack(const ConvShape& shape, const int8_t* w) const override;
+
+ private:
+  AmxUkernel u_;
+};
+
+class AmxGemmKernel final : public GemmKernel {
+ public:
+  explicit AmxGemmKernel(const AmxUkernel& u) : u_(u) {}
+  const char* name() const override { return u_.gemm_name; }
+  Isa isa() const override { return u_.isa; }
+  std::string supports(const GemmShape& shape, OutputType out) const override;
+  std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w) const override;
+
+ private:
+  AmxUkernel u_;
 };
 
 }  // namespace x86

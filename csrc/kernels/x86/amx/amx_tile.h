@@ -1,0 +1,57 @@
+// The AMX operations as the kernels in this folder write them: one spelling,
+// two back ends chosen at compile time.
+//
+//   native (the library, compiled with -mamx-tile -mamx-int8): GCC's
+//     _tile_* intrinsics. Those are macros that paste the tile number into
+//     the instruction text, so tile arguments must be integer literals (or
+//     macros expanding to them), never variables or constexpr names.
+//   INT8RT_AMX_EMULATED (tests, any CPU): kernels/x86/amx/amx_emulation.h,
+//     the SDM semantics in C++.
+//
+// The kernels' namespace is INT8RT_AMX_NS (amx or amx_emulated), so the
+// emulated copy that a test links never collides with the library's native
+// one.
+//
+// GCC's ldtilecfg asm names only the first 8 bytes of the config as its
+// input and tileloadd takes its address as a plain register, so the compiler
+// does not know those instructions read memory: INT8RT_TILE_LOADCONFIG first
+// hands the config's address to an empty asm with a memory clobber (the
+// whole 64-byte object then counts as read, so no store to it is dropped or
+// sunk), and kernels call INT8RT_AMX_BARRIER() between writing a buffer and
+// loading it into a tile in the same function.
+#pragma once
+
+#if defined(INT8RT_AMX_EMULATED)
+
+#include "kernels/x86/amx/amx_emulation.h"
+
+#define INT8RT_AMX_NS amx_emulated
+#define INT8RT_AMX_BARRIER() ((void)0)
+#define INT8RT_TILE_LOADCONFIG(cfg) ::int8rt::amx_emulation::tile_loadconfig(cfg)
+#define INT8RT_TILE_RELEASE() ::int8rt::amx_emulation::tile_release()
+#define INT8RT_TILE_LOADD(t, base, stride) ::int8rt::amx_emulation::tile_loadd(t, base, stride)
+#define INT8RT_TILE_STREAM_LOADD(t, base, stride) \
+  ::int8rt::amx_emulation::tile_stream_loadd(t, base, stride)
+#define INT8RT_TILE_STORED(t, base, stride) ::int8rt::amx_emulation::tile_stored(t, base, stride)
+#define INT8RT_TILE_ZERO(t) ::int8rt::amx_emulation::tile_zero(t)
+#define INT8RT_TILE_DPBSSD(c, a, b) ::int8rt::amx_emulation::tile_dpbssd(c, a, b)
+
+#else
+
+#include <immintrin.h>
+
+#define INT8RT_AMX_NS amx
+#define INT8RT_AMX_BARRIER() __asm__ volatile("" ::: "memory")
+#define INT8RT_TILE_LOADCONFIG(cfg)                 \
+  do {                                              \
+    __asm__ volatile("" : : "r"(cfg) : "memory");   \
+    _tile_loadconfig(cfg);                          \
+  } while (0)
+#define INT8RT_TILE_RELEASE() _tile_release()
+#define INT8RT_TILE_LOADD(t, base, stride) _tile_loadd(t, base, stride)
+#define INT8RT_TILE_STREAM_LOADD(t, base, stride) _tile_stream_loadd(t, base, stride)
+#define INT8RT_TILE_STORED(t, base, stride) _tile_stored(t, base, stride)
+#define INT8RT_TILE_ZERO(t) _tile_zero(t)
+#define INT8RT_TILE_DPBSSD(c, a, b) _tile_dpbssd(c, a, b)
+
+#endif

@@ -1,0 +1,104 @@
+// int8 indirect-GEMM microkernel, AVX-VNNI (VEX, 256-bit), tile 6 x 16,
+// reduction c4: for CPUs with VNNI but no AVX-512 (Alder Lake and later
+// client cores, AMD Zen 5 client parts).
+//
+// Register tile: MR (<= 6) rows x NB (<= 2) ymm blocks of 8 output channels
+// = up to 12 int32 accumulators, NB weight registers, one broadcast, one
+// sign-flip constant (16 of 16 ymm).
+//
+// Packed weights (pack_igemm_weights, block 8, c4), per block of 8 channels:
+//   [tap][q = 0 .. ceil(kc/4) - 1][8 channels][4 input channels] int8,
+// zero past kc and past K/groups; blocks w_block_stride bytes apart;
+// acc_init holds -128 * sum(w) per channel.
+//
+// Rows: a[tap * 6 + i] points at kc int8 activations of row i for that tap
+// (a zero vector for padding). vpdpbusd multiplies u8 by s8, so each group of
+// 4 activations is broadcast and xor-ed with 0x80 (x + 128 as u8); the
+// accumulator starts at -128 * sum(w), so the sum is exactly sum(x * w)
+// (wrap-around is exact as in avx512vnni/igemm_6x64c4.cc). An incomplete
+// last group (kc % 4) is read byte by byte, so nothing past a row is read.
+// Epilogue: avx2/epilogue.h (ref/requantize.h on 8 lanes).
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/x86/avx2/epilogue.h"
+#include "kernels/x86/avxvnni/dpbusd.h"
+#include "kernels/x86/ukernel_abi.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace INT8RT_AVXVNNI_NS {
+namespace {
+
+constexpr int kMR = 6, kNB = 2;
+
+inline __m256i broadcast4(const int8_t* p, int n) {
+  int32_t v = 0;
+  std::memcpy(&v, p, static_cast<size_t>(n));
+  return _mm256_set1_epi32(v);
+}
+
+template <int MR, int NB>
+void igemm(const IgemmTile& t) {
+  const int64_t bs = t.w_block_stride;
+  __m256i acc[MR][NB];
+  #pragma GCC unroll 8
+  for (int j = 0; j < NB; ++j) {
+    const __m256i init = t.acc_init
+                             ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.acc_init + 8 * j))
+                             : _mm256_setzero_si256();
+    #pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) acc[i][j] = init;
+  }
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const int q_full = t.kc / 4;
+  const int tail = t.kc % 4;
+  const int q_total = q_full + (tail ? 1 : 0);
+  const int8_t* w = t.w;
+  const int8_t* const* rows = reinterpret_cast<const int8_t* const*>(t.a);
+  for (int tap = 0; tap < t.taps; ++tap, w += q_total * 32) {
+    const int8_t* a[MR];
+    #pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
+    // One group of 4 (n = 4) or the last, shorter one (n = kc % 4).
+    auto step = [&](int q, int n) {
+      __m256i wv[NB];
+      #pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) {
+        wv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * q + j * bs));
+      }
+      #pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m256i x = _mm256_xor_si256(broadcast4(a[i] + 4 * q, n), flip);
+        #pragma GCC unroll 8
+        for (int j = 0; j < NB; ++j) acc[i][j] = INT8RT_DPBUSD256(acc[i][j], x, wv[j]);
+      }
+    };
+    for (int q = 0; q < q_full; ++q) step(q, 4);
+    if (tail) step(q_full, tail);
+  }
+  #pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    #pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) {
+      const int valid = t.nc - 8 * j;
+      if (valid > 0) avx2::store_requantized(acc[i][j], t.ep, i, 8 * j, valid);
+    }
+  }
+}
+
+template <int MR>
+constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1>, igemm<MR, 2>};
+
+constexpr const IgemmFn* kTable[kMR] = {row_fns<1>, row_fns<2>, row_fns<3>,
+                                        row_fns<4>, row_fns<5>, row_fns<6>};
+
+}  // namespace
+
+IgemmFn igemm_fn(int mr, int nb) { return kTable[mr - 1][nb - 1]; }
+
+}  // namespace INT8RT_AVXVNNI_NS
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

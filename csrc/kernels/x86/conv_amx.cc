@@ -1,0 +1,259 @@
+// Driver of the AMX microkernel (baseline code): int8 conv of any shape, and
+// GEMM through gemm_as_conv.h, as a GEMM over AMX tiles.
+//
+// Per group, the reduction runs over index red = (r * S + s) * C/groups + c
+// (filter tap outer, input channel inner), zero-padded to a multiple of 64
+// bytes: kchunks chunks, one A tile column block each. So a 1x1 conv reduces
+// over channels, and the C = 3 stem's 7x7 window is 147 bytes in 3 chunks
+// rather than 49 taps of 3 channels each padded to 64.
+//
+// A rows: for a 1x1, stride-1, unpadded conv whose channels per group are a
+// multiple of 64, the input itself (row stride C). Otherwise each work item
+// gathers its up to 32 output pixels into a panel of 32 rows x kchunks * 64
+// bytes (each tap's C/groups input channels, or zeros for padding; the S taps
+// of a filter row in one copy where they are contiguous in NHWC). The panel
+// is shared by all the channel blocks of the item.
+//
+// Work items are (32-pixel tile, group, run of channel blocks), claimed by
+// int8rt::parallel_for; a small layer runs on the calling thread, and
+// channels are split into runs only when pixel tiles are too few to keep two
+// threads busy. Each output is computed by exactly one call, in a fixed
+// order, so results do not depend on the thread count.
+//
+// Packed weights (pack_amx_weights, read by amx/igemm_32x32c4.cc): per group
+// g, block b of 16 output channels and chunk kk, a 1 KiB B tile
+//   w[g][b][kk][q][l][e] = W[g*Kg + b*16 + l][c][r][s] at red = kk*64 + 4q + e
+// (zero past the reduction or past Kg).
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "int8rt/error.h"
+#include "kernels/x86/gemm_as_conv.h"
+#include "kernels/x86/packing.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace {
+
+// Below this many multiply-adds a layer runs on the calling thread.
+constexpr int64_t kParallelMacs = int64_t{1} << 22;
+// Pixel tiles x groups below which channel blocks are split into runs.
+constexpr int64_t kMinItems = 8;
+
+struct AmxLayout {
+  int groups = 1, kg = 0, cg = 0, R = 1, S = 1;
+  int64_t kred = 0;  // R * S * cg
+  int kchunks = 0;   // ceil(kred / 64)
+  int nbk = 0;       // blocks of 16 channels per group
+  int64_t block_stride = 0;
+
+  explicit AmxLayout(const ConvShape& s)
+      : groups(s.groups), kg(s.k_per_group()), cg(s.c_per_group()), R(s.R), S(s.S),
+        kred(int64_t{s.R} * s.S * s.c_per_group()),
+        kchunks(static_cast<int>((kred + amx::kKChunk - 1) / amx::kKChunk)),
+        nbk((kg + amx::kBlock - 1) / amx::kBlock),
+        block_stride(int64_t{kchunks} * amx::kBlock * amx::kKChunk) {}
+};
+
+AlignedBuffer<int8_t> pack_amx_weights(const AmxLayout& L, const int8_t* w) {
+  AlignedBuffer<int8_t> packed(int64_t{L.groups} * L.nbk * L.block_stride);
+  int8_t* p = packed.data();
+  const int taps = L.R * L.S;
+  for (int g = 0; g < L.groups; ++g) {
+    for (int k = 0; k < L.kg; ++k) {
+      int8_t* block = p + (int64_t{g} * L.nbk + k / amx::kBlock) * L.block_stride;
+      const int l = k % amx::kBlock;
+      const int8_t* wk = w + (int64_t{g} * L.kg + k) * L.cg * taps;  // [cg][R][S]
+      for (int c = 0; c < L.cg; ++c) {
+        for (int tap = 0; tap < taps; ++tap) {
+          const int64_t red = int64_t{tap} * L.cg + c;
+          const int64_t kk = red / amx::kKChunk, q = red % amx::kKChunk / 4, e = red % 4;
+          block[(kk * 16 + q) * amx::kKChunk + l * 4 + e] = wk[int64_t{c} * taps + tap];
+        }
+      }
+    }
+  }
+  return packed;
+}
+
+bool reads_input_directly(const ConvShape& s) {
+  return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+         s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 &&
+         s.c_per_group() % amx::kKChunk == 0;
+}
+
+class PackedAmxConv final : public PackedConv {
+ public:
+  PackedAmxConv(const AmxUkernel& u, const ConvShape& s, const int8_t* w)
+      : u_(u), shape_(s), layout_(s), direct_(reads_input_directly(s)),
+        packed_(pack_amx_weights(layout_, w)) {}
+
+  const ConvShape& shape() const override { return shape_; }
+  void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
+
+ private:
+  // Rows [p0, p0 + mr) of group g's A into panel (rows kchunks * 64 apart).
+  void gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* panel) const;
+
+  AmxUkernel u_;
+  ConvShape shape_;
+  AmxLayout layout_;
+  bool direct_;
+  AlignedBuffer<int8_t> packed_;
+};
+
+void PackedAmxConv::gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* panel) const {
+  const ConvShape& s = shape_;
+  const AmxLayout& L = layout_;
+  const int64_t row_bytes = int64_t{L.kchunks} * amx::kKChunk;
+  const int OH = s.out_h(), OW = s.out_w();
+  const int cg = L.cg;
+  // The S taps of a filter row are one run of S * C bytes in NHWC when the
+  // group is the whole pixel and taps are adjacent pixels.
+  const bool row_runs = s.groups == 1 && s.dilation_w == 1;
+  for (int i = 0; i < mr; ++i) {
+    const int64_t p = p0 + i;
+    const int64_t n = p / (int64_t{OH} * OW);
+    const int oh = static_cast<int>(p / OW % OH), ow = static_cast<int>(p % OW);
+    const int ih0 = oh * s.stride_h - s.pad_top, iw0 = ow * s.stride_w - s.pad_left;
+    int8_t* dst = panel + i * row_bytes;
+    const int8_t* image = x + n * s.H * s.W * s.C + int64_t{g} * cg;
+    for (int r = 0; r < s.R; ++r) {
+      const int ih = ih0 + r * s.dilation_h;
+      int8_t* drow = dst + int64_t{r} * s.S * cg;
+      if (ih < 0 || ih >= s.H) {
+        std::memset(drow, 0, static_cast<size_t>(s.S) * cg);
+        continue;
+      }
+      const int8_t* xrow = image + int64_t{ih} * s.W * s.C;
+      if (row_runs && iw0 >= 0 && iw0 + s.S <= s.W) {
+        std::memcpy(drow, xrow + int64_t{iw0} * s.C, static_cast<size_t>(s.S) * cg);
+        continue;
+      }
+      for (int q = 0; q < s.S; ++q) {
+        const int iw = iw0 + q * s.dilation_w;
+        if (iw < 0 || iw >= s.W) {
+          std::memset(drow + int64_t{q} * cg, 0, static_cast<size_t>(cg));
+        } else {
+          std::memcpy(drow + int64_t{q} * cg, xrow + int64_t{iw} * s.C, static_cast<size_t>(cg));
+        }
+      }
+    }
+    std::memset(dst + L.kred, 0, static_cast<size_t>(row_bytes - L.kred));
+  }
+}
+
+void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y) const {
+  check_epilogue(ep, u_.conv_name);
+  if (batch < 0) throw InvalidArgument(std::string(u_.conv_name) + ": batch must be >= 0");
+  if (batch == 0) return;
+  const ConvShape& s = shape_;
+  const AmxLayout& L = layout_;
+  const int64_t P = int64_t{batch} * s.out_h() * s.out_w();
+  const int64_t ptiles = (P + amx::kMR - 1) / amx::kMR;
+  const int64_t base_items = ptiles * L.groups;
+  // Blocks per item: all of the group's, or an even share when the pixel
+  // tiles alone are too few to balance.
+  int bpi = L.nbk;
+  if (base_items < kMinItems && L.nbk > 2) {
+    const int64_t splits = (kMinItems + base_items - 1) / base_items;
+    bpi = static_cast<int>((L.nbk + splits - 1) / splits);
+    bpi = std::min(L.nbk, std::max(2, bpi + (bpi & 1)));
+  }
+  const int runs = (L.nbk + bpi - 1) / bpi;
+  const int64_t items = base_items * runs;
+  const int64_t total_macs = P * s.K * L.kred;
+  const int64_t grain = total_macs < kParallelMacs ? items : 1;
+  const int64_t row_bytes = int64_t{L.kchunks} * amx::kKChunk;
+
+  parallel_for(items, grain, [&](int64_t begin, int64_t end) {
+    std::vector<int8_t> panel(direct_ ? 0 : static_cast<size_t>(amx::kMR * row_bytes));
+    int64_t gathered = -1;  // the (pixel tile, group) the panel holds
+    for (int64_t item = begin; item < end; ++item) {
+      const int run = static_cast<int>(item % runs);
+      const int64_t pg = item / runs;
+      const int g = static_cast<int>(pg % L.groups);
+      const int64_t p0 = pg / L.groups * amx::kMR;
+      const int mr = static_cast<int>(std::min<int64_t>(amx::kMR, P - p0));
+      const int b0 = run * bpi;
+      const int k0 = g * L.kg + b0 * amx::kBlock;
+      AmxTile t;
+      if (direct_) {
+        t.a = x + p0 * s.C + int64_t{g} * L.cg;
+        t.a_stride = s.C;
+      } else {
+        if (gathered != pg) gather(x, p0, mr, g, panel.data());
+        gathered = pg;
+        t.a = panel.data();
+        t.a_stride = row_bytes;
+      }
+      t.mr = mr;
+      t.kchunks = L.kchunks;
+      t.w = packed_.data() + (int64_t{g} * L.nbk + b0) * L.block_stride;
+      t.w_block_stride = L.block_stride;
+      t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
+      t.ep.scale = ep.scale + k0;
+      t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
+      t.ep.lo = ep.clamp_lo;
+      t.ep.hi = ep.clamp_hi;
+      t.ep.residual = ep.residual ? ep.residual + p0 * s.K + k0 : nullptr;
+      t.ep.residual_stride = s.K;
+      t.ep.residual_scale = ep.residual_scale;
+      t.ep.y_stride = s.K;
+      t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
+      t.ep.y = t.ep.out_f32 ? static_cast<void*>(static_cast<float*>(y) + p0 * s.K + k0)
+                            : static_cast<void*>(static_cast<int8_t*>(y) + p0 * s.K + k0);
+      u_.fn(t);
+    }
+  });
+}
+
+// Estimated fraction of the tiles' multiply-adds that are not padding.
+double tile_utilisation(const AmxLayout& L) {
+  const double n_fill = static_cast<double>(L.kg) / (int64_t{L.nbk} * amx::kBlock);
+  const double k_fill = static_cast<double>(L.kred) / (int64_t{L.kchunks} * amx::kKChunk);
+  return n_fill * k_fill;
+}
+
+std::string decline_reason(const AmxLayout& L) {
+  if (L.kg == 1 && L.cg == 1 && L.groups > 1) {
+    return "depthwise (one channel per group): a tile row would hold one useful lane";
+  }
+  const double u = tile_utilisation(L);
+  if (u < 0.25) {
+    return "tile utilisation " + std::to_string(static_cast<int>(u * 100)) +
+           "% under 25% (K/groups=" + std::to_string(L.kg) +
+           ", reduction=" + std::to_string(L.kred) + "): VNNI is faster";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
+  return decline_reason(AmxLayout(shape));
+}
+
+std::unique_ptr<PackedConv> AmxConvKernel::pack(const ConvShape& shape, const int8_t* w) const {
+  shape.validate();
+  return std::make_unique<PackedAmxConv>(u_, shape, w);
+}
+
+std::string AmxGemmKernel::supports(const GemmShape& shape, OutputType) const {
+  return decline_reason(AmxLayout(gemm_as_conv(shape)));
+}
+
+std::unique_ptr<PackedGemm> AmxGemmKernel::pack(const GemmShape& shape, const int8_t* w) const {
+  shape.validate();
+  return std::make_unique<ConvAsGemm>(
+      shape, std::make_unique<PackedAmxConv>(u_, gemm_as_conv(shape), w));
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

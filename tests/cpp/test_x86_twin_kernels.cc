@@ -1,0 +1,324 @@
+// The x86 kernels of ISAs this CPU may lack, against the reference kernels,
+// byte for byte, through their twins (tests/cpp/CMakeLists.txt):
+//   AMX, emulated  - amx/*.cc compiled against amx_emulation.h, driven by the
+//                    library's AMX driver;
+//   AVX-VNNI, EVEX - avxvnni/*.cc with the EVEX twin of VEX vpdpbusd, driven
+//                    by the library's igemm driver;
+// both run on any CPU with AVX-512 (the twins' instruction set); and the
+// library's native AMX / AVX-VNNI kernels where the CPU and OS grant them.
+// X86Twins.WhichRan prints which ran (and skips with the reason when a
+// native kernel cannot). Shapes sweep the tile edges (pixels, channels and
+// reduction around 6 / 8 / 16 / 32 / 64, primes), 1x1 read in place and
+// gathered, RxS windows with strides, asymmetric padding, dilation, groups,
+// the C = 3 stem, batch 1 and 3, all -128 / all 127 data, residual, int8
+// and float outputs, with guard bytes after every output.
+#if defined(INT8RT_TEST_X86_TWINS)
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/registry.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace amx_emulated {
+void gemm_tile(const AmxTile& t);  // amx/igemm_32x32c4.cc, emulated
+}  // namespace amx_emulated
+namespace avxvnni_evex {
+IgemmFn igemm_fn(int mr, int nb);  // avxvnni/igemm_6x16c4.cc, EVEX twin
+}  // namespace avxvnni_evex
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
+
+namespace k = int8rt::kernels;
+
+namespace {
+
+using int8rt::testing::expect_same;
+using int8rt::testing::random_s8;
+using int8rt::testing::run_guarded;
+using int8rt::testing::uniform_f32;
+
+constexpr k::x86::AmxUkernel kAmxEmulated = {
+    k::Isa::kAmx, "conv_s8_igemm_32x32c4_amx(emulated)", "gemm_s8_32x32c4_amx(emulated)",
+    k::x86::amx_emulated::gemm_tile};
+constexpr k::x86::IgemmUkernel kAvxVnniEvex = {
+    k::Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni(evex twin)",
+    "gemm_s8_6x16c4_avxvnni(evex twin)", k::x86::avxvnni::kMR, k::x86::avxvnni::kNB,
+    k::x86::avxvnni::kBlock, k::x86::avxvnni::kCGroup, /*widen_s16=*/false,
+    k::x86::avxvnni_evex::igemm_fn, /*declines_depthwise=*/true};
+
+struct Under {
+  const k::ConvKernel* conv;
+  const k::GemmKernel* gemm;
+};
+
+// "" if the library's native kernels of `isa` can run here, else why not.
+std::string native_reason(k::Isa isa) {
+  if (!k::isa_compiled(isa)) return std::string("library built without ") + k::isa_name(isa);
+  return k::isa_decline_reason(isa);
+}
+
+Under native(k::Isa isa) {
+  Under u{nullptr, nullptr};
+  for (const k::ConvKernel* c : k::conv_candidates())
+    if (c->isa() == isa) u.conv = c;
+  for (const k::GemmKernel* g : k::gemm_candidates())
+    if (g->isa() == isa) u.gemm = g;
+  return u;
+}
+
+// The kernels to test on this machine: the twins where AVX-512 runs, the
+// native kernels where their ISA runs.
+std::vector<Under> kernels_under_test() {
+  static const k::x86::AmxConvKernel amx_conv(kAmxEmulated);
+  static const k::x86::AmxGemmKernel amx_gemm(kAmxEmulated);
+  static const k::x86::IgemmConvKernel vnni_conv(kAvxVnniEvex);
+  static const k::x86::IgemmGemmKernel vnni_gemm(kAvxVnniEvex);
+  std::vector<Under> v;
+  if (k::cpu_supports_isa(k::Isa::kAvx512Vnni)) {
+    v.push_back({&amx_conv, &amx_gemm});
+    v.push_back({&vnni_conv, &vnni_gemm});
+  }
+  for (k::Isa isa : {k::Isa::kAmx, k::Isa::kAvxVnni}) {
+    if (native_reason(isa).empty()) v.push_back(native(isa));
+  }
+  return v;
+}
+
+#define REQUIRE_KERNELS(list)                                                          \
+  if ((list).empty()) GTEST_SKIP() << "CPU lacks AVX-512 (the twins' ISA), AMX and " \
+                                      "AVX-VNNI: nothing to run"
+
+struct Conv {
+  int C, H, W, K, R, S, stride, pad, dilation, groups;
+};
+
+k::ConvShape make(const Conv& c) {
+  k::ConvShape s;
+  s.C = c.C; s.H = c.H; s.W = c.W; s.K = c.K; s.R = c.R; s.S = c.S;
+  s.stride_h = s.stride_w = c.stride;
+  s.pad_top = s.pad_left = c.pad;
+  s.pad_bottom = c.pad + (c.pad > 0 ? 1 : 0);  // asymmetric
+  s.pad_right = c.pad;
+  s.dilation_h = s.dilation_w = c.dilation;
+  s.groups = c.groups;
+  return s;
+}
+
+std::string describe(const k::ConvShape& s, int batch) {
+  return "C" + std::to_string(s.C) + " " + std::to_string(s.H) + "x" + std::to_string(s.W) +
+         " K" + std::to_string(s.K) + " " + std::to_string(s.R) + "x" + std::to_string(s.S) +
+         " stride" + std::to_string(s.stride_h) + " pad" + std::to_string(s.pad_top) + " dil" +
+         std::to_string(s.dilation_h) + " g" + std::to_string(s.groups) + " batch" +
+         std::to_string(batch);
+}
+
+enum class Fill { kRandom, kAllMin, kAllMax };
+
+std::vector<int8_t> data(size_t n, uint32_t seed, Fill fill, int8_t extreme) {
+  if (fill == Fill::kRandom) return random_s8(n, seed);
+  return std::vector<int8_t>(n, extreme);
+}
+
+void check_conv(const Under& u, const k::ConvShape& s, int batch, k::OutputType out,
+                bool with_res, Fill fill, uint32_t seed) {
+  const size_t n_out = static_cast<size_t>(batch) * s.out_h() * s.out_w() * s.K;
+  const size_t eb = out == k::OutputType::kInt8 ? 1 : 4;
+  const std::vector<int8_t> x =
+      data(static_cast<size_t>(batch) * s.H * s.W * s.C, seed, fill, -128);
+  const std::vector<int8_t> w = data(static_cast<size_t>(s.weight_count()), seed + 1, fill,
+                                     fill == Fill::kAllMax ? 127 : -128);
+  const std::vector<int8_t> res = random_s8(n_out, seed + 2);
+  // Scales that spread outputs over the int8 range for random data.
+  const float amax = 128.0f * 128.0f * s.c_per_group() * s.R * s.S;
+  const std::vector<float> scale = uniform_f32(s.K, seed + 3, 20.0f / amax, 60.0f / amax);
+  const std::vector<float> bias = uniform_f32(s.K, seed + 4, -10.0f, 10.0f);
+  k::Epilogue ep;
+  ep.scale = scale.data();
+  ep.bias = bias.data();
+  ep.out_type = out;
+  ep.clamp_lo = out == k::OutputType::kInt8 ? -128.0f : 0.0f;  // float: ReLU
+  ep.clamp_hi = out == k::OutputType::kInt8 ? 127.0f : 6.0f;   // ... 6
+  if (with_res) {
+    ep.residual = res.data();
+    ep.residual_scale = 0.61f;
+  }
+  const std::vector<uint8_t> want = run_guarded("ref", n_out * eb, [&](void* y) {
+    k::ref::conv2d_s8(s, batch, x.data(), w.data(), ep, y);
+  });
+  std::vector<int8_t> wcopy = w;
+  auto packed = u.conv->pack(s, wcopy.data());
+  std::fill(wcopy.begin(), wcopy.end(), int8_t{99});  // pack must not keep it
+  const std::string what = std::string(u.conv->name()) + " " + describe(s, batch) +
+                           (eb == 1 ? " int8" : " float32") + (with_res ? " residual" : "") +
+                           (fill == Fill::kAllMin ? " all-128" : fill == Fill::kAllMax ? " 127x-128" : "");
+  expect_same(what, run_guarded(what, n_out * eb, [&](void* y) {
+                packed->run(batch, x.data(), ep, y);
+              }), want, eb);
+}
+
+TEST(X86Twins, WhichRan) {
+  const bool twins = k::cpu_supports_isa(k::Isa::kAvx512Vnni);
+  std::string skipped;
+  for (k::Isa isa : {k::Isa::kAmx, k::Isa::kAvxVnni}) {
+    const std::string why = native_reason(isa);
+    std::printf("%s: twin %s; native %s\n", k::isa_name(isa),
+                twins ? "ran" : "not run (CPU lacks AVX-512)",
+                why.empty() ? "ran" : ("not run: " + why).c_str());
+    if (!why.empty()) skipped += std::string(k::isa_name(isa)) + ": " + why + "; ";
+    else EXPECT_NE(native(isa).conv, nullptr);
+  }
+  if (!skipped.empty()) GTEST_SKIP() << "native kernels not run: " << skipped;
+}
+
+TEST(X86Twins, ConvEqualsReference) {
+  const std::vector<Under> under = kernels_under_test();
+  REQUIRE_KERNELS(under);
+  const std::vector<Conv> shapes = {
+      // C, H, W, K, R, S, stride, pad, dilation, groups
+      {64, 5, 7, 16, 1, 1, 1, 0, 1, 1},     // 1x1 read in place, 35 pixels (32 + 3)
+      {128, 4, 8, 33, 1, 1, 1, 0, 1, 1},    // in place, 32 pixels, 2 chunks, K 33
+      {128, 3, 5, 34, 1, 1, 1, 0, 1, 2},    // in place per group (64 in, 17 out each)
+      {17, 4, 4, 17, 1, 1, 1, 0, 1, 1},     // gathered: 16 pixels, K 17
+      {65, 3, 11, 47, 1, 1, 1, 0, 1, 1},    // 33 pixels, reduction 65 (2 chunks)
+      {64, 9, 9, 64, 1, 1, 2, 0, 1, 1},     // 1x1 stride 2: gathered
+      {13, 6, 5, 32, 3, 3, 1, 1, 1, 1},     // 3x3, reduction 117
+      {64, 9, 9, 64, 3, 3, 1, 1, 1, 1},     // reduction 576 = 9 chunks
+      {16, 7, 6, 49, 3, 3, 2, 1, 1, 1},     // stride 2
+      {3, 23, 23, 64, 7, 7, 2, 3, 1, 1},    // the C = 3 stem (147 = 3 chunks)
+      {3, 13, 13, 32, 3, 3, 2, 1, 1, 1},    // MobileNet stem (27)
+      {8, 9, 10, 24, 3, 3, 1, 2, 2, 1},     // dilation 2
+      {20, 5, 6, 68, 3, 3, 1, 1, 1, 4},     // groups 4 (5 in, 17 out each)
+      {12, 6, 9, 20, 5, 3, 1, 2, 1, 1},     // 5x3 window
+      {67, 5, 5, 15, 2, 2, 1, 0, 1, 1},     // 2x2, K 15, reduction 268
+      {9, 5, 7, 9, 3, 3, 1, 1, 1, 1},       // K 9: one block of 8 + 1
+      {64, 8, 8, 64, 3, 3, 1, 1, 1, 64},    // depthwise (kernels decline it; still exact)
+      {64, 16, 16, 64, 3, 3, 1, 1, 1, 1},   // over 4M multiply-adds: threaded work items
+  };
+  uint32_t seed = 1;
+  for (const Under& u : under) {
+    for (const Conv& c : shapes) {
+      const k::ConvShape s = make(c);
+      for (int batch : {1, 3}) {
+        check_conv(u, s, batch, k::OutputType::kInt8, batch == 3, Fill::kRandom, seed += 10);
+      }
+      check_conv(u, s, 2, k::OutputType::kFloat32, true, Fill::kRandom, seed += 10);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+TEST(X86Twins, ConvExtremeData) {
+  const std::vector<Under> under = kernels_under_test();
+  REQUIRE_KERNELS(under);
+  for (const Under& u : under) {
+    for (const Conv& c : {Conv{64, 6, 6, 32, 3, 3, 1, 1, 1, 1}, Conv{3, 9, 9, 16, 7, 7, 2, 3, 1, 1}}) {
+      for (Fill f : {Fill::kAllMin, Fill::kAllMax}) {
+        check_conv(u, make(c), 2, k::OutputType::kFloat32, false, f, 7);
+        check_conv(u, make(c), 1, k::OutputType::kInt8, true, f, 8);
+      }
+    }
+  }
+}
+
+TEST(X86Twins, GemmEqualsReference) {
+  const std::vector<Under> under = kernels_under_test();
+  REQUIRE_KERNELS(under);
+  uint32_t seed = 500;
+  for (const Under& u : under) {
+    for (int M : {1, 6, 7, 15, 16, 17, 31, 32, 33, 67}) {
+      for (int N : {1, 8, 9, 16, 17, 33, 64}) {
+        for (int K : {1, 5, 63, 64, 65, 130}) {
+          const k::GemmShape s{N, K};
+          const std::vector<int8_t> a = random_s8(static_cast<size_t>(M) * K, seed++);
+          const std::vector<int8_t> b = random_s8(static_cast<size_t>(N) * K, seed++);
+          const std::vector<int8_t> res = random_s8(static_cast<size_t>(M) * N, seed++);
+          const std::vector<float> scale = uniform_f32(N, seed++, 20.0f / (16384.0f * K),
+                                                       60.0f / (16384.0f * K));
+          k::Epilogue ep;
+          ep.scale = scale.data();
+          ep.clamp_lo = 0.0f;  // ReLU
+          ep.clamp_hi = 127.0f;
+          ep.residual = M % 2 ? res.data() : nullptr;
+          ep.residual_scale = 0.37f;
+          const size_t bytes = static_cast<size_t>(M) * N;
+          const std::vector<uint8_t> want = run_guarded("ref", bytes, [&](void* y) {
+            k::ref::gemm_s8(s, M, a.data(), b.data(), ep, y);
+          });
+          // pack() directly: supports() is a speed policy; every shape must be right.
+          auto packed = u.gemm->pack(s, b.data());
+          const std::string what = std::string(u.gemm->name()) + " M" + std::to_string(M) +
+                                   " N" + std::to_string(N) + " K" + std::to_string(K);
+          expect_same(what, run_guarded(what, bytes, [&](void* y) {
+                        packed->run(M, a.data(), ep, y);
+                      }), want, 1);
+          if (::testing::Test::HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+// One packed layer run from several threads at once (each thread's tiles
+// and panels are its own).
+TEST(X86Twins, PackedLayerRunsConcurrently) {
+  const std::vector<Under> under = kernels_under_test();
+  REQUIRE_KERNELS(under);
+  const k::ConvShape s = make({32, 12, 12, 48, 3, 3, 1, 1, 1, 1});
+  const std::vector<int8_t> x = random_s8(static_cast<size_t>(s.H) * s.W * s.C, 7);
+  const std::vector<int8_t> w = random_s8(static_cast<size_t>(s.weight_count()), 8);
+  const std::vector<float> scale(s.K, 1e-4f);
+  k::Epilogue ep;
+  ep.scale = scale.data();
+  ep.clamp_lo = -128.0f;
+  ep.clamp_hi = 127.0f;
+  const size_t n_out = static_cast<size_t>(s.out_h()) * s.out_w() * s.K;
+  std::vector<int8_t> want(n_out);
+  k::ref::conv2d_s8(s, 1, x.data(), w.data(), ep, want.data());
+  for (const Under& u : under) {
+    auto packed = u.conv->pack(s, w.data());
+    std::vector<std::vector<int8_t>> outs(4, std::vector<int8_t>(n_out));
+    std::vector<std::thread> threads;
+    for (auto& o : outs) {
+      threads.emplace_back([&packed, &x, &ep, &o] {
+        for (int rep = 0; rep < 3; ++rep) packed->run(1, x.data(), ep, o.data());
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& o : outs) EXPECT_EQ(o, want) << u.conv->name();
+  }
+}
+
+TEST(X86Twins, SupportsDeclinesWithReasons) {
+  const k::x86::AmxConvKernel conv(kAmxEmulated);
+  const k::x86::AmxGemmKernel gemm(kAmxEmulated);
+  const k::x86::IgemmConvKernel vnni(kAvxVnniEvex);
+  const auto out = k::OutputType::kInt8;
+  const std::string dw = conv.supports(make({32, 8, 8, 32, 3, 3, 1, 1, 1, 32}), out);
+  EXPECT_NE(dw.find("depthwise"), std::string::npos) << dw;
+  const std::string vdw = vnni.supports(make({32, 8, 8, 32, 3, 3, 1, 1, 1, 32}), out);
+  EXPECT_NE(vdw.find("depthwise"), std::string::npos) << vdw;
+  EXPECT_EQ(vnni.supports(make({20, 5, 6, 68, 3, 3, 1, 1, 1, 4}), out), "");
+  const std::string tiny = conv.supports(make({4, 8, 8, 2, 1, 1, 1, 0, 1, 1}), out);
+  EXPECT_NE(tiny.find("utilisation"), std::string::npos) << tiny;
+  EXPECT_NE(gemm.supports(k::GemmShape{1, 8}, out), "");
+  // ResNet-50 / BERT shapes and the stem are taken.
+  EXPECT_EQ(conv.supports(make({64, 56, 56, 64, 3, 3, 1, 1, 1, 1}), out), "");
+  EXPECT_EQ(conv.supports(make({256, 56, 56, 64, 1, 1, 1, 0, 1, 1}), out), "");
+  EXPECT_EQ(conv.supports(make({3, 224, 224, 64, 7, 7, 2, 3, 1, 1}), out), "");
+  EXPECT_EQ(gemm.supports(k::GemmShape{3072, 768}, out), "");
+}
+
+}  // namespace
+
+#endif  // INT8RT_TEST_X86_TWINS
