@@ -3,8 +3,9 @@
 //   mean = sum(x) / n, var = sum((x - mean)^2) / n,
 //   y = (x - mean) / sqrt(var + epsilon) * Scale + B
 // Scale and optional B broadcast (unidirectionally) to the normalised shape.
-// Statistics are accumulated in double (two passes) and rounded once, so the
-// result does not depend on the summation order beyond float rounding of y.
+// Statistics are accumulated in double (two passes) and rounded once
+// (moments.h), so the result does not depend on the summation order beyond
+// float rounding of y.
 // The optional outputs Mean and InvStdDev ([d0..d(axis-1), 1, ..., 1]) are
 // produced when the node has them. stash_type other than 1 is NotSupported.
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/moments.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
@@ -59,13 +61,8 @@ class LayerNormLayer : public Layer {
       for (int64_t r = b; r < e; ++r) {
         const float* s = x + r * n;
         float* d = y + r * n;
-        double sum = 0.0;
-        for (int64_t i = 0; i < n; ++i) sum += s[i];
-        const double mean = sum / static_cast<double>(n);
-        double sq = 0.0;
-        for (int64_t i = 0; i < n; ++i) sq += (s[i] - mean) * (s[i] - mean);
-        const double inv = 1.0 / std::sqrt(sq / static_cast<double>(n) + eps_);
-        const float m = static_cast<float>(mean), f = static_cast<float>(inv);
+        const Moments st = moments(s, n, eps_);
+        const float m = st.mean, f = st.inv_std;
         for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i];
         if (!bias.empty()) {
           for (int64_t i = 0; i < n; ++i) d[i] += bias[i];

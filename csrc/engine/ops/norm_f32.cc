@@ -3,8 +3,8 @@
 // channels), then a per-channel affine:
 //   mean = sum(x) / n, var = sum((x - mean)^2) / n,
 //   y = (x - mean) / sqrt(var + epsilon) * scale[c] + bias[c]
-// with the statistics accumulated in double in two passes and rounded once,
-// as the LayerNormalization layer does (layernorm_f32.cc).
+// with the statistics of moments.h (double, two passes, rounded once), as
+// the LayerNormalization layer.
 // GroupNormalization's scale and bias are per channel ([C], opset 21) or per
 // group ([num_groups], opset 18, each group's value applied to its channels);
 // the size says which. stash_type other than 1 is NotSupported.
@@ -12,6 +12,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/moments.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
@@ -58,13 +59,8 @@ class GroupNormLayer : public Layer {
       for (int64_t r = b; r < e; ++r) {
         const float* s = x + r * n;
         float* d = y + r * n;
-        double sum = 0.0;
-        for (int64_t i = 0; i < n; ++i) sum += s[i];
-        const double mean = sum / static_cast<double>(n);
-        double sq = 0.0;
-        for (int64_t i = 0; i < n; ++i) sq += (s[i] - mean) * (s[i] - mean);
-        const float m = static_cast<float>(mean);
-        const float f = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(n) + eps_));
+        const Moments st = moments(s, n, eps_);
+        const float m = st.mean, f = st.inv_std;
         const int64_t group = r % g;
         for (int64_t k = 0; k < per_group; ++k) {
           const int64_t ch = group * per_group + k;
