@@ -29,7 +29,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
                                   device=args.device,
-                                  progress=not args.no_progress and sys.stderr.isatty(),
+                                  progress=_progress(args),
                                   layer_precisions={name: "fp32" for name in args.fp32_layers or []})
     if args.precision == "int8":
         if args.calibrator_class:
@@ -42,12 +42,17 @@ def _cmd_build(args: argparse.Namespace) -> int:
             network = int8rt.onnx.import_model(args.model)
             names = [network.tensor(i)["name"] for i in network.inputs()]
             shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
-            data = load_calibration_data(args.calib_data, names, shapes) if args.calib_data else {
+            data = load_calibration_data(args.calib_data, names, shapes, images=_image_options(args),
+                                         report=print) if args.calib_data else {
                 n: np.zeros((0,), np.float32) for n in names}
             config.calibrator = make_calibrator(data, algorithm=args.calibrator, batch_size=args.batch_size,
                                                 cache_file=args.cache)
         else:
             raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class")
+    if args.ray is not None:
+        from int8rt.calib.distributed import RayCalibration
+
+        config.distributed = RayCalibration(address=args.ray or None, num_workers=args.ray_workers)
     t0 = time.perf_counter()
     engine = int8rt.build_engine(args.model, config)
     engine.save(args.output)
@@ -58,6 +63,23 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.cache:
         print(f"calibration cache: {args.cache}")
     return 0
+
+
+def _image_options(args: argparse.Namespace) -> "object":
+    from int8rt.calib.images import ImageOptions
+
+    return ImageOptions(mean=tuple(args.mean), std=tuple(args.std), size=tuple(args.size) if args.size else None,
+                        layout=args.layout, color=args.color)
+
+
+def _progress(args: argparse.Namespace) -> "object":
+    """Bars on a terminal, a plain line every --progress-interval seconds when
+    piped, nothing with -q / --no-progress."""
+    import int8rt
+
+    if args.quiet or args.no_progress:
+        return False
+    return int8rt.Progress(sys.stderr, interval=args.progress_interval)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -177,6 +199,17 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", required=True, help="engine file to write")
     b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
+    img = b.add_argument_group("calibration images (--calib-data is a folder of images)",
+                               "each image: resized to --size, (pixel/255 - mean) / std per channel")
+    img.add_argument("--mean", type=float, nargs="+", default=[0.0], metavar="M",
+                     help="per-channel mean, or one for all (default 0; ImageNet: 0.485 0.456 0.406)")
+    img.add_argument("--std", type=float, nargs="+", default=[1.0], metavar="S",
+                     help="per-channel std, or one for all (default 1; ImageNet: 0.229 0.224 0.225)")
+    img.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
+                     help="resize to H W (default: the model input's height and width)")
+    img.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="input layout (default NCHW)")
+    img.add_argument("--color", choices=["RGB", "BGR", "GRAY"],
+                     help="channel order (default: GRAY for a 1-channel input, else RGB)")
     b.add_argument("--calibrator", choices=["entropy2", "entropy", "minmax", "percentile", "mse"], default="entropy2")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
     b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
@@ -186,7 +219,14 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int)
     b.add_argument("--device", default="cpu",
                    help="where the engine runs: cpu (default) or cuda (a CUDA build of int8rt and a GPU)")
-    b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run calibration batches on Ray workers: a local cluster, or join ADDRESS (auto, ray://...)")
+    b.add_argument("--ray-workers", type=int, metavar="N", help="Ray workers (default: the cluster's CPUs)")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress output (bars on a terminal, a line every few seconds otherwise)")
+    b.add_argument("--no-progress", action="store_true", help="same as --quiet")
+    b.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds between progress lines when stderr is not a terminal (default 5)")
     b.set_defaults(fn=_cmd_build)
 
     r = sub.add_parser("run", help="run an engine on inputs from an .npz file")
@@ -232,8 +272,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         return args.fn(args)
-    except (int8rt.Error, FileNotFoundError, KeyError, ValueError) as e:
-        print(f"int8rt {args.command}: error: {e}", file=sys.stderr)
+    except (int8rt.Error, FileNotFoundError, KeyError, ValueError, ImportError) as e:
+        # str(KeyError) is the repr of its argument (quotes and all): print the message itself.
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"int8rt {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

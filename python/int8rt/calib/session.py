@@ -14,14 +14,14 @@ anything else.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
+from ..progress import Progress, phase
 from .cache import DEFAULT_VERSION, read_cache, write_cache
 from .collector import Collector
 
@@ -29,6 +29,7 @@ __all__ = ["CalibrationResult", "CalibrationSession", "calibrate"]
 
 logger = logging.getLogger("int8rt")
 
+ProgressArg = Union[bool, None, Progress]
 Forward = Callable[[dict[str, np.ndarray]], Mapping[str, Any]]
 
 
@@ -170,15 +171,18 @@ class CalibrationSession:
         if collector is not None:
             collector.observe_range(tensors)
 
-    def finish(self) -> CalibrationResult:
-        """Computes the scales, calls ``write_calibration_cache`` once, returns the result."""
+    def finish(self, *, progress: ProgressArg = False) -> CalibrationResult:
+        """Computes the scales, calls ``write_calibration_cache`` once, returns
+        the result. ``progress``: show the threshold search as a phase."""
         if self._result is not None:
             return self._result
         assert self._collector is not None
         if self._num_batches == 0:
             raise _core.InvalidArgumentError(
                 "no data was observed: calibration needs at least one batch")
-        amaxes = self._collector.amaxes()
+        with phase(progress, "thresholds", total=len(self._collector), unit="tensor") as bar:
+            amaxes = self._collector.amaxes()  # one parallel search in C++
+            bar.update(len(amaxes))
         f127 = np.float32(127)  # scale = amax / 127 in float32, as the C++ scale_from_amax
         scales = {name: float(np.float32(a) / f127) for name, a in amaxes.items()}
         cache = write_cache(scales, self._header, self._version)
@@ -261,8 +265,22 @@ class _BatchChecker:
         return arr
 
 
+def expected_batches(calibrator: Any) -> Optional[int]:
+    """How many batches the calibrator will serve, when it knows: ``len()``
+    or a ``num_batches`` attribute (or method); None otherwise."""
+    try:
+        count = len(calibrator)
+    except (TypeError, NotImplementedError):
+        count = getattr(calibrator, "num_batches", None)
+        if callable(count):
+            count = count()
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        return None
+    return int(count)
+
+
 def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input_names: Sequence[str],
-                 feed: Callable[[dict[str, np.ndarray]], None], *, progress: bool = False) -> None:
+                 feed: Callable[[dict[str, np.ndarray]], None], *, progress: ProgressArg = False) -> None:
     """TensorRT's calibration loop: ``get_batch(names)`` until it returns None,
     each batch checked (count, names, rank, dtype, batch size) and handed to
     ``feed``, which must observe it into ``session``. Used by :func:`calibrate`
@@ -282,17 +300,13 @@ def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input
         raise _core.InvalidArgumentError(f"{owner}.get_batch_size() returned {batch_size!r}; "
                                          "expected a positive int")
     check = _BatchChecker(owner, names, int(batch_size))
-    total = getattr(calibrator, "num_batches", None)
-    while True:
-        inputs = check(calibrator.get_batch(list(names)), session.num_batches + 1)
-        if inputs is None:
-            break
-        feed(inputs)
-        if progress:
-            sys.stderr.write(f"\rint8rt calibrate: batch {session.num_batches}" + (f"/{total}" if total else ""))
-            sys.stderr.flush()
-    if progress and session.num_batches:
-        sys.stderr.write("\n")
+    with phase(progress, "calibrate", total=expected_batches(calibrator), unit="batch") as bar:
+        while True:
+            inputs = check(calibrator.get_batch(list(names)), session.num_batches + 1)
+            if inputs is None:
+                break
+            feed(inputs)
+            bar.update()
     if session.num_batches == 0:
         raise _core.InvalidArgumentError(
             f"calibrate: {owner}.get_batch() returned no batch on its first call; "
@@ -300,7 +314,7 @@ def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input
 
 
 def calibrate(calibrator: IInt8Calibrator, forward: Forward, *, input_names: Sequence[str],
-              progress: bool = False, cache_version: int = DEFAULT_VERSION) -> CalibrationResult:
+              progress: ProgressArg = False, cache_version: int = DEFAULT_VERSION) -> CalibrationResult:
     """Calibrates with a TensorRT-style calibrator and any forward function.
 
     Args:
@@ -311,7 +325,8 @@ def calibrate(calibrator: IInt8Calibrator, forward: Forward, *, input_names: Seq
             are calibrated too; integer inputs (token ids) are only passed on.
         input_names: the network's input names, in the order ``get_batch``
             returns its arrays.
-        progress: write a batch counter to stderr.
+        progress: True (or an :class:`int8rt.Progress`) shows a bar per phase
+            (calibration batches, threshold search) on stderr.
         cache_version: TensorRT version number written in the cache header.
 
     Returns:
@@ -338,4 +353,4 @@ def calibrate(calibrator: IInt8Calibrator, forward: Forward, *, input_names: Seq
         session.observe(observed)
 
     pull_batches(calibrator, session, input_names, feed, progress=progress)
-    return session.finish()
+    return session.finish(progress=progress)
