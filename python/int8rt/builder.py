@@ -24,6 +24,7 @@ from .calib.session import CalibrationSession, pull_batches
 from .data_calibrator import make_calibrator
 from .engine import Engine
 from .kernels import get_max_isa, set_max_isa
+from ._names import check_names
 from .network import Network
 from .progress import Progress, phase
 
@@ -144,21 +145,24 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
                 int8_gates=config.int8_gates)
 
 
-def _calibrate(builder: _core.Builder, model: ModelSource, config: BuilderConfig) -> dict[str, float]:
+def _calibrate(builder: _core.Builder, network: Network, model: ModelSource,
+               config: BuilderConfig) -> dict[str, float]:
     """Runs TensorRT's calibration loop with the builder's float32 network as
     the forward pass; activations go straight from C++ into the histograms
     (on Ray workers when ``config.distributed`` says so)."""
     calibrator = make_calibrator(config.calibrator)
     session = CalibrationSession(calibrator)
+    shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
+    inputs = {name: shapes[name] for name in builder.input_names()}
     if not session.from_cache and config.distributed is not None:
         config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, calibrator,
-                                     builder.input_names(), config.progress)
+                                     inputs, config.progress)
     elif not session.from_cache:
         def feed(inputs: dict[str, np.ndarray]) -> None:
             arrays = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()}
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        pull_batches(calibrator, session, builder.input_names(), feed, progress=config.progress)
+        pull_batches(calibrator, session, list(inputs), feed, progress=config.progress, input_shapes=inputs)
     return session.finish(progress=config.progress).scales
 
 
@@ -179,11 +183,13 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     with _build_settings(config):
         with phase(config.progress, "import", total=1) as step:
             network = _to_network(model, config.batch_size)
+            check_names(sorted(config.layer_precisions or {}), (n["name"] for n in network.nodes()),
+                        "layer_precisions (int8rt build --fp32-layers)")
             builder = _core.Builder(network, **_builder_args(config))
             step.update()
         scales: dict[str, float] = {}
         if config.precision == "int8":
-            scales = _calibrate(builder, model, config)
+            scales = _calibrate(builder, network, model, config)
         with phase(config.progress, "build", total=1) as step:
             engine = Engine(builder.build(scales))
             step.update()

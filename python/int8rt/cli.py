@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import importlib
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -28,8 +30,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from int8rt.data_calibrator import load_calibration_data, make_calibrator
 
     config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
-                                  device=args.device,
-                                  progress=_progress(args),
+                                  device=args.device, progress=_progress(args), optimize=not args.no_optimize,
+                                  pointwise_tables=not args.no_pointwise_tables, int8_gates=args.int8_gates,
+                                  batch_size=args.static_batch,
                                   layer_precisions={name: "fp32" for name in args.fp32_layers or []})
     if args.precision == "int8":
         if args.calibrator_class:
@@ -39,14 +42,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
             sys.path.insert(0, os.getcwd())
             config.calibrator = getattr(importlib.import_module(module_name), class_name)()
         elif args.calib_data or args.cache:
-            network = int8rt.onnx.import_model(args.model)
+            network = int8rt.onnx.import_model(args.model, batch_size=args.static_batch)
             names = [network.tensor(i)["name"] for i in network.inputs()]
             shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
             data = load_calibration_data(args.calib_data, names, shapes, images=_image_options(args),
                                          report=print) if args.calib_data else {
                 n: np.zeros((0,), np.float32) for n in names}
+            policy = args.policy or ("power_of_two" if args.ray is not None else "extend")
             config.calibrator = make_calibrator(data, algorithm=args.calibrator, batch_size=args.batch_size,
-                                                cache_file=args.cache)
+                                                cache_file=args.cache, policy=policy, num_bins=args.num_bins,
+                                                nonfinite=args.nonfinite)
         else:
             raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class")
     if args.ray is not None:
@@ -165,9 +170,12 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  output {name}: {engine.tensor_shape(name)}")
     layers = engine.layers()
     width = max((len(layer["name"]) for layer in layers), default=4)
+    reasons = _float_reasons(engine.report(), engine.precision)
     print(f"\nlayers ({len(layers)}):")
     for layer in layers:
         print(f"  {layer['name']:<{width}}  {layer['op']:<28} {layer['precision']:<8} {layer['detail']}")
+        if layer["precision"] == "fp32":
+            print(f"  {'':<{width}}    why fp32: {reasons.get(layer['name'], 'not recorded (an engine file from an older int8rt)')}")
     scales = engine.scales()
     if scales:
         print(f"\nactivation scales ({len(scales)} tensors):")
@@ -179,6 +187,23 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         for line in report:
             print(f"  {line}")
     return 0
+
+
+_FLOAT_LINE = re.compile(r"^layer '(?P<name>.+)' (?:kept in float32 \((?P<asked>requested)\)"
+                         r"|\([^)]*\) stays float32: (?P<why>.+))$")
+
+
+def _float_reasons(report: Sequence[str], precision: str) -> dict:
+    """Layer name -> why it runs in float32, from the builder's report."""
+    if precision == "fp32":
+        return collections.defaultdict(lambda: "the engine was built in FP32 (--precision fp32)")
+    reasons = {}
+    for line in report:
+        m = _FLOAT_LINE.match(line)
+        if m:
+            reasons[m["name"]] = ("kept in FP32 as asked (--fp32-layers / layer_precisions)" if m["asked"]
+                                  else m["why"])
+    return reasons
 
 
 def _cmd_quickstart(args: argparse.Namespace) -> int:
@@ -214,7 +239,20 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
     b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
     b.add_argument("--cache", help="calibration cache file: read if present (skips calibration), written after")
-    b.add_argument("--fp32-layers", nargs="*", help="layer names to keep in FP32")
+    b.add_argument("--policy", choices=["extend", "power_of_two"],
+                   help="histogram range policy (default: extend; power_of_two with --ray, whose shards "
+                        "then merge bit-exactly into the single-process result)")
+    b.add_argument("--num-bins", type=int, default=2048, help="histogram bins per tensor (default 2048)")
+    b.add_argument("--nonfinite", choices=["error", "skip"], default="error",
+                   help="NaN/Inf in an activation: stop with an error naming the tensor, or skip those values")
+    b.add_argument("--fp32-layers", nargs="*", help="layer (ONNX node) names to keep in FP32")
+    b.add_argument("--static-batch", type=int, metavar="N",
+                   help="fix a symbolic batch axis to N at import (BuilderConfig.batch_size)")
+    b.add_argument("--no-optimize", action="store_true", help="skip the graph passes (BN folding, fusions)")
+    b.add_argument("--no-pointwise-tables", action="store_true",
+                   help="keep element-wise chains between int8 layers in float32 instead of int8 tables")
+    b.add_argument("--int8-gates", action="store_true",
+                   help="also run squeeze-and-excitation gates in int8 (faster; can cost accuracy)")
     b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512vnni, amx)")
     b.add_argument("--threads", type=int)
     b.add_argument("--device", default="cpu",

@@ -4,17 +4,19 @@ merges the histograms and searches the thresholds (DESIGN.md: histograms are
 mergeable, so sharded calibration is a merge of partial results).
 
 The driver keeps TensorRT's loop: it pulls batches from the calibrator
-(``get_batch``, checked as always, with the progress bar) and sends batch
-``i`` to worker ``i mod k``, at most ``max_in_flight`` batches queued per
-worker. Each worker (a Ray actor) imports the ONNX model once, builds the
-same float32 network as the driver's builder and observes its batches in the
-order sent. At the end the driver merges the workers' collectors in worker
-order and finishes the session (scales, ``write_calibration_cache``).
+(``get_batch``, checked as always, with the progress bar), groups them
+``batches_per_task`` at a time and sends each group to a Ray task, at most
+``max_in_flight`` tasks per worker in flight. A task runs its batches through
+the same float32 network as the driver's builder (imported once per worker
+process and cached there) into a copy of the driver's empty collector and
+returns it; the driver merges the returned collectors in submission order
+(so the result is deterministic) and finishes the session (scales,
+``write_calibration_cache``).
 
 Exactness. With the ``power_of_two`` range policy the merged histograms are
 the single-process ones bit for bit, whatever the split (csrc/calib/
 histogram.cc), so the scales and the engine are identical. With ``extend``
-(the default) each worker's grid is set by its own first batch and merging
+(the default) each task's grid is set by its own first batch and merging
 re-bins finer grids onto the coarsest by bin centre: MinMax scales stay exact
 (the max is exact), histogram methods (entropy, percentile, MSE) see each count
 moved by at most one bin of the coarsest shard's grid, and their thresholds
@@ -27,11 +29,13 @@ workers' ``PYTHONPATH``).
 """
 from __future__ import annotations
 
+import collections
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -77,26 +81,31 @@ def model_bytes(model: Any) -> bytes:
         f"got {type(model).__name__}; an int8rt.Network cannot be shipped yet")
 
 
-class _ShardWorker:
-    """One Ray actor: the float32 network and one shard's histograms."""
+# Per worker process: the last float32 builder, keyed by (model digest,
+# import batch, builder options). Ray reuses worker processes across tasks,
+# so a calibration's later tasks (and later calibrations of the same model)
+# skip the import.
+_builder_cache: dict[tuple, Any] = {}
 
-    def __init__(self, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
-                 empty: Collector, num_threads: int) -> None:
+
+def _cached_builder(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any]) -> Any:
+    if key not in _builder_cache:
         from ..onnx import import_model
 
-        _core.set_num_threads(num_threads)
-        network = import_model(onnx_bytes, batch_size=import_batch)
-        self._builder = _core.Builder(network, **builder_args)
-        self._collector = empty  # a copy of the driver's empty collector: same method and options
-        self._batches = 0
+        _builder_cache.clear()
+        _builder_cache[key] = _core.Builder(import_model(onnx_bytes, batch_size=import_batch), **builder_args)
+    return _builder_cache[key]
 
-    def observe(self, inputs: dict[str, np.ndarray]) -> int:
-        self._builder.calibrate_batch(inputs, self._collector._native)
-        self._batches += 1
-        return self._batches
 
-    def collector(self) -> Collector:
-        return self._collector
+def _observe_shard(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
+                   empty: Collector, num_threads: int, batches: list[dict[str, np.ndarray]]) -> Collector:
+    """A Ray task: the batches through the float32 network into ``empty`` (a
+    copy of the driver's empty collector: same method and options)."""
+    _core.set_num_threads(num_threads)
+    builder = _cached_builder(key, onnx_bytes, import_batch, builder_args)
+    for inputs in batches:
+        builder.calibrate_batch(inputs, empty._native)
+    return empty
 
 
 @dataclass
@@ -111,59 +120,79 @@ class RayCalibration:
             initialised in this process.
         num_workers: actors to start (None: the cluster's CPU count).
         threads_per_worker: int8rt threads inside each worker.
-        max_in_flight: batches queued per worker before the driver waits.
+        batches_per_task: calibration batches sent to a worker in one task.
+        max_in_flight: tasks queued per worker before the driver waits.
     """
 
     address: Optional[str] = None
     num_workers: Optional[int] = None
     threads_per_worker: int = 1
+    batches_per_task: int = 4
     max_in_flight: int = 2
 
     def calibrate(self, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
-                  calibrator: Any, input_names: Sequence[str], progress: Any) -> None:
-        """Pulls the calibrator's batches into workers and merges their
-        histograms into ``session`` (a CalibrationSession not from cache)."""
-        from .session import pull_batches
+                  calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any) -> None:
+        """Pulls the calibrator's batches, runs them on Ray and merges the
+        shards' histograms into ``session`` (a CalibrationSession that has
+        observed nothing and is not from a cache). ``inputs``: the network's
+        input names (in ``get_batch`` order) and shapes (-1: any size)."""
 
         ray = _ray()
+        if len(session.collector):
+            raise _core.InvalidArgumentError("sharded calibration needs a session that has observed nothing yet")
         started = False
         if not ray.is_initialized():
             init_ray(self.address, include_dashboard=False, log_to_driver=False)
             started = True
         try:
-            workers = self._start(ray, model_bytes(model), import_batch, builder_args, session.collector)
-            pending: list[Any] = []
-            limit = len(workers) * max(1, int(self.max_in_flight))
-
-            def feed(inputs: dict[str, np.ndarray]) -> None:
-                def submit(_: Collector) -> None:
-                    arrays = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()}
-                    pending.append(workers[session.num_batches % len(workers)].observe.remote(arrays))
-                    while len(pending) > limit:
-                        done, rest = ray.wait(pending, num_returns=1)
-                        ray.get(done)  # raises the worker's error (NaN, shape) here
-                        pending[:] = rest
-
-                session.observe_with(submit)
-
-            pull_batches(calibrator, session, input_names, feed, progress=progress)
-            ray.get(pending)
-            for shard in ray.get([w.collector.remote() for w in workers]):
-                session.collector.merge(shard)
+            self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress)
         finally:
             if started:
                 ray.shutdown()
 
-    def _start(self, ray: Any, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
-               collector: Collector) -> list[Any]:
-        count = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        if count < 1:
-            raise ValueError(f"RayCalibration.num_workers must be >= 1, got {count}")
-        if len(collector):
-            raise _core.InvalidArgumentError("sharded calibration needs a session that has observed nothing yet")
-        actor = ray.remote(num_cpus=1)(_ShardWorker)
-        model_ref = ray.put(onnx_bytes)
+    def _run(self, ray: Any, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
+             calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any) -> None:
+        from .session import pull_batches
+
+        workers = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if workers < 1 or self.batches_per_task < 1:
+            raise ValueError(f"RayCalibration: num_workers and batches_per_task must be >= 1, "
+                             f"got {workers} and {self.batches_per_task}")
+        collector = session.collector
+        if collector.policy != "power_of_two" and collector.algorithm != "minmax":
+            logger.warning("sharded calibration with policy %r is approximate for %s (shards' histograms are "
+                           "re-binned when merged); policy='power_of_two' gives the single-process result exactly",
+                           collector.policy, collector.algorithm)
+        onnx_bytes = model_bytes(model)
         args = dict(builder_args, device="cpu")  # calibration runs on the CPU whatever the target
-        logger.info("sharded calibration on %d Ray workers", count)
-        return [actor.remote(model_ref, import_batch, args, collector, int(self.threads_per_worker))
-                for _ in range(count)]
+        key = (hashlib.sha256(onnx_bytes).hexdigest(), import_batch, repr(sorted(args.items())))
+        task = ray.remote(num_cpus=1)(_observe_shard)
+        model_ref, empty_ref = ray.put(onnx_bytes), ray.put(session.collector)
+        pending: collections.deque = collections.deque()  # task results, merged in submission order
+        chunk: list[dict[str, np.ndarray]] = []
+        limit = workers * max(1, int(self.max_in_flight))
+        logger.info("sharded calibration: %d Ray workers, %d batches per task", workers, self.batches_per_task)
+
+        def merge_oldest() -> None:
+            session.collector.merge(ray.get(pending.popleft()))  # a worker's error is raised here
+
+        def submit() -> None:
+            pending.append(task.remote(key, model_ref, import_batch, args, empty_ref, int(self.threads_per_worker),
+                                       list(chunk)))
+            chunk.clear()
+            while len(pending) > limit:
+                merge_oldest()
+
+        def feed(inputs: dict[str, np.ndarray]) -> None:
+            def take(_: Collector) -> None:
+                chunk.append({n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()})
+                if len(chunk) == self.batches_per_task:
+                    submit()
+
+            session.observe_with(take)
+
+        pull_batches(calibrator, session, list(inputs), feed, progress=progress, input_shapes=inputs)
+        if chunk:
+            submit()
+        while pending:
+            merge_oldest()

@@ -198,8 +198,10 @@ class _BatchChecker:
     """Turns what get_batch returned into {input name: array}, checking count,
     names, dtype, rank and batch size against the first batch."""
 
-    def __init__(self, owner: str, names: Sequence[str], batch_size: int) -> None:
+    def __init__(self, owner: str, names: Sequence[str], batch_size: int,
+                 shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
         self.owner, self.names, self.batch_size = owner, list(names), batch_size
+        self.shapes = {n: [int(d) for d in s] for n, s in (shapes or {}).items()}
         self.first: dict[str, tuple[int, np.dtype]] = {}
         self.short_batch: Optional[int] = None  # index of a short (final) batch, once seen
 
@@ -262,7 +264,25 @@ class _BatchChecker:
         elif self.short_batch is not None and index > self.short_batch:
             raise _core.InvalidArgumentError(
                 f"{where}: a batch follows the short batch {self.short_batch}; only the last batch may be smaller")
+        if name in self.shapes:
+            _check_model_shape(where, list(arr.shape), self.shapes[name])
         return arr
+
+
+def _check_model_shape(where: str, got: list[int], want: list[int]) -> None:
+    """A batch's shape against the model input's (-1: any size), the error
+    naming the option that fixes the mismatch."""
+    if len(got) == len(want) and all(w < 0 or w == g for g, w in zip(got, want)):
+        return
+    if len(got) == len(want) and all(w < 0 or w == g for g, w in zip(got[1:], want[1:])):
+        n = want[0]
+        raise _core.InvalidArgumentError(
+            f"{where}: shape {got}, but the model's batch axis is fixed at {n} (shape {want}): calibrate in "
+            f"batches of {n} (int8rt build --batch-size {n}; make_calibrator(..., batch_size={n})), or "
+            "export the model with a dynamic batch axis")
+    raise _core.InvalidArgumentError(
+        f"{where}: shape {got}, but the model takes {want} (-1: any size); check the data's layout and "
+        "size (for a folder of images: int8rt build --size H W --layout NCHW|NHWC)")
 
 
 def expected_batches(calibrator: Any) -> Optional[int]:
@@ -280,9 +300,11 @@ def expected_batches(calibrator: Any) -> Optional[int]:
 
 
 def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input_names: Sequence[str],
-                 feed: Callable[[dict[str, np.ndarray]], None], *, progress: ProgressArg = False) -> None:
+                 feed: Callable[[dict[str, np.ndarray]], None], *, progress: ProgressArg = False,
+                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
     """TensorRT's calibration loop: ``get_batch(names)`` until it returns None,
-    each batch checked (count, names, rank, dtype, batch size) and handed to
+    each batch checked (count, names, rank, dtype, batch size, and the shapes
+    in ``input_shapes`` where given, -1 matching any size) and handed to
     ``feed``, which must observe it into ``session``. Used by :func:`calibrate`
     and by the engine builder. Raises if the first ``get_batch`` ends the data.
     """
@@ -299,7 +321,7 @@ def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise _core.InvalidArgumentError(f"{owner}.get_batch_size() returned {batch_size!r}; "
                                          "expected a positive int")
-    check = _BatchChecker(owner, names, int(batch_size))
+    check = _BatchChecker(owner, names, int(batch_size), input_shapes)
     with phase(progress, "calibrate", total=expected_batches(calibrator), unit="batch") as bar:
         while True:
             inputs = check(calibrator.get_batch(list(names)), session.num_batches + 1)
