@@ -8,7 +8,9 @@ merge and threshold search is taken (the import and INT8 lowering are the
 same in every case and are left out: `calibrate` and `thresholds` phases of
 int8rt.progress, measured by a Progress sink). "1 process" is the ordinary
 single-process build. Each count runs --rounds times, counts alternating;
-medians are reported. Ray workers are warmed up once (imports) first.
+medians are reported. A first run per count comes before and is reported
+apart: in it each Ray worker process imports int8rt and the model and
+builds the network (cached in the process for later tasks).
 
 Model: the ResNet-18-like network of e2e_models.py at 112x112 (random
 weights, exported by torch.onnx.export(dynamo=False)) or the bundled digits
@@ -16,6 +18,7 @@ CNN; calibration data: seeded normal batches.
 
 Usage: PYTHONPATH=python python3 benchmarks/calib_ray_bench.py
        [--model resnet18|digits] [--batches 16] [--batch-size 8] [--workers 1 2] [--rounds 3]
+       [--batches-per-task 2]
 """
 from __future__ import annotations
 
@@ -52,13 +55,14 @@ def export_resnet(tmp: Path, size: int) -> Path:
     return path
 
 
-def calibration_seconds(model: Path, data: np.ndarray, batch_size: int, workers: int) -> tuple[float, dict]:
+def calibration_seconds(model: Path, data: np.ndarray, batch_size: int, workers: int,
+                        batches_per_task: int = 2) -> tuple[float, dict]:
     """Seconds of the calibrate + thresholds phases, and the scales."""
     log = io.StringIO()
     config = int8rt.BuilderConfig(
         calibrator=make_calibrator({"input": data}, batch_size=batch_size, policy="power_of_two"),
         progress=int8rt.Progress(log, bars=False, interval=1e9),
-        distributed=RayCalibration(num_workers=workers, batches_per_task=1) if workers else None)
+        distributed=RayCalibration(num_workers=workers, batches_per_task=batches_per_task) if workers else None)
     scales = int8rt.build_engine(model, config).scales()
     done = dict(re.findall(r"^int8rt (\w+): done in ([\d.]+) s", log.getvalue(), re.M))
     return float(done["calibrate"]) + float(done["thresholds"]), scales
@@ -72,6 +76,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batches-per-task", type=int, default=2)
     args = ap.parse_args()
 
     import ray
@@ -87,24 +92,25 @@ def main() -> None:
         try:
             counts = [0, *args.workers]  # 0: the single-process build
             reference = None
-            for w in counts[1:]:  # warm-up: worker processes import int8rt and the model
-                calibration_seconds(model, data[:args.batch_size * w], args.batch_size, w)
+            cold: dict[int, float] = {}
+            for w in counts:  # first run: Ray's worker processes import int8rt and build the network
+                cold[w], reference = calibration_seconds(model, data, args.batch_size, w, args.batches_per_task)
             times: dict[int, list[float]] = {w: [] for w in counts}
             for _ in range(args.rounds):
                 for w in counts:
-                    seconds, scales = calibration_seconds(model, data, args.batch_size, w)
+                    seconds, scales = calibration_seconds(model, data, args.batch_size, w, args.batches_per_task)
                     reference = reference or scales
                     assert scales == reference, f"{w} workers: scales differ from the single-process build"
                     times[w].append(seconds)
         finally:
             ray.shutdown()
     print(f"{args.model}, {args.batches} batches of {args.batch_size}, EntropyCalibration2, power_of_two, "
-          f"{args.rounds} rounds; {load_line()}")
+          f"{args.batches_per_task} batches per Ray task, {args.rounds} rounds; {load_line()}")
     base = float(np.median(times[0]))
-    print(f"{'workers':>12} {'median s':>9} {'vs 1 process':>13}")
+    print(f"{'workers':>12} {'median s':>9} {'vs 1 process':>13} {'first run s':>12}")
     for w in counts:
         med = float(np.median(times[w]))
-        print(f"{'1 process' if w == 0 else w:>12} {med:9.3f} {base / med:12.2f}x")
+        print(f"{'1 process' if w == 0 else w:>12} {med:9.3f} {base / med:12.2f}x {cold[w]:12.3f}")
     print("scales identical across all runs: yes")
 
 

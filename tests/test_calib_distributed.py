@@ -5,6 +5,7 @@ MinMax exact with the default policy; worker errors surface as int8rt errors;
 ``int8rt build --ray`` works."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,14 @@ def test_cli_ray_flag(tmp_path: Path, data: dict) -> None:
                      "power_of_two", "--cache", str(tmp_path / f"{name}.cache"), "-o", str(tmp_path / f"{name}.i8rt"),
                      "-q", *extra]) == 0
     assert (tmp_path / "two.cache").read_bytes() == (tmp_path / "one.cache").read_bytes()
+
+
+def test_docs_page_runs_on_this_cluster(tmp_path: Path, data: dict) -> None:
+    """docs/sharded-calibration.md's Python, in a folder holding what
+    `int8rt quickstart --out-dir .` writes there (its bash block, which
+    starts a Ray instance of its own, runs in tests/test_docs.py under -m slow)."""
+    from docs_runner import run_page
+
+    shutil.copyfile(MODEL_PATH, tmp_path / "digits_cnn.onnx")
+    np.savez(tmp_path / "digits_calib.npz", input=data["calib"])
+    run_page("sharded-calibration.md", tmp_path, languages=("python",))

@@ -289,7 +289,7 @@ def _parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=_cmd_inspect)
 
     q = sub.add_parser("quickstart", help="calibrate, build and run the bundled digits CNN")
-    q.add_argument("--out-dir", help="also write the INT8 engine and cache here")
+    q.add_argument("--out-dir", help="also write the INT8 engine and cache, and the example's model and data, here")
     q.set_defaults(fn=_cmd_quickstart)
     return p
 
