@@ -7,7 +7,8 @@ scales, which is checked) and the time of the calibration loop plus the
 merge and threshold search is taken (the import and INT8 lowering are the
 same in every case and are left out: `calibrate` and `thresholds` phases of
 int8rt.progress, measured by a Progress sink). "1 process" is the ordinary
-single-process build. Each count runs --rounds times, counts alternating;
+single-process build, with all CPUs' threads (the default) and with one
+thread (each Ray worker runs one thread). Each count runs --rounds times, counts alternating;
 medians are reported. A first run per count comes before and is reported
 apart: in it each Ray worker process imports int8rt and the model and
 builds the network (cached in the process for later tasks).
@@ -57,12 +58,14 @@ def export_resnet(tmp: Path, size: int) -> Path:
 
 def calibration_seconds(model: Path, data: np.ndarray, batch_size: int, workers: int,
                         batches_per_task: int = 2) -> tuple[float, dict]:
-    """Seconds of the calibrate + thresholds phases, and the scales."""
+    """Seconds of the calibrate + thresholds phases, and the scales.
+    workers: 0 = one process with all CPUs' threads, -1 = one process, one thread."""
     log = io.StringIO()
     config = int8rt.BuilderConfig(
+        num_threads=1 if workers == -1 else None,
         calibrator=make_calibrator({"input": data}, batch_size=batch_size, policy="power_of_two"),
         progress=int8rt.Progress(log, bars=False, interval=1e9),
-        distributed=RayCalibration(num_workers=workers, batches_per_task=batches_per_task) if workers else None)
+        distributed=RayCalibration(num_workers=workers, batches_per_task=batches_per_task) if workers > 0 else None)
     scales = int8rt.build_engine(model, config).scales()
     done = dict(re.findall(r"^int8rt (\w+): done in ([\d.]+) s", log.getvalue(), re.M))
     return float(done["calibrate"]) + float(done["thresholds"]), scales
@@ -90,7 +93,7 @@ def main() -> None:
         data = np.random.default_rng(0).standard_normal((args.batches * args.batch_size, *shape), dtype=np.float32)
         init_ray(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         try:
-            counts = [0, *args.workers]  # 0: the single-process build
+            counts = [0, -1, *args.workers]  # 0, -1: the single-process build with all threads, with one
             reference = None
             cold: dict[int, float] = {}
             for w in counts:  # first run: Ray's worker processes import int8rt and build the network
@@ -107,10 +110,11 @@ def main() -> None:
     print(f"{args.model}, {args.batches} batches of {args.batch_size}, EntropyCalibration2, power_of_two, "
           f"{args.batches_per_task} batches per Ray task, {args.rounds} rounds; {load_line()}")
     base = float(np.median(times[0]))
-    print(f"{'workers':>12} {'median s':>9} {'vs 1 process':>13} {'first run s':>12}")
+    print(f"{'':>24} {'median s':>9} {'vs 1 process':>13} {'first run s':>12}")
     for w in counts:
         med = float(np.median(times[w]))
-        print(f"{'1 process' if w == 0 else w:>12} {med:9.3f} {base / med:12.2f}x {cold[w]:12.3f}")
+        label = {0: f"1 process, {os.cpu_count()} threads", -1: "1 process, 1 thread"}.get(w, f"{w} Ray workers")
+        print(f"{label:>24} {med:9.3f} {base / med:12.2f}x {cold[w]:12.3f}")
     print("scales identical across all runs: yes")
 
 

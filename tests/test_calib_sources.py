@@ -165,14 +165,16 @@ def test_image_folder_mean_std_size(tmp_path: Path) -> None:
     lines: list[str] = []
     data = load_calibration_data(tmp_path, ["x"], {"x": [-1, 3, 6, 5]}, images=ImageOptions(mean=mean, std=std),
                                  report=lines.append)["x"]
-    expected = ((pixels.astype(np.float32) / np.float32(255) - np.float32(mean)) / np.float32(std)).transpose(0, 3, 1, 2)
+    expected = (pixels.astype(np.float32) / np.float32(255) - np.float32(mean)) / np.float32(std)
+    expected = expected.transpose(0, 3, 1, 2)
     np.testing.assert_allclose(data, expected, rtol=0, atol=1e-6)  # same size: no resampling
     assert lines == [f"calibration images: 2 files from {tmp_path}, resized to 6x5, RGB, NCHW, "
                      f"(pixel/255 - mean {list(mean)}) / std {list(std)}"]
     nhwc = load_calibration_data(tmp_path, ["x"], {"x": [-1, 6, 5, 3]},
                                  images=ImageOptions(layout="NHWC", color="BGR"))["x"]
     np.testing.assert_allclose(nhwc, pixels[..., ::-1] / np.float32(255), rtol=0, atol=1e-7)
-    with pytest.raises(ValueError, match=r"--size 8 8 does not match input 'x' \[-1, 3, 6, 5\] \(NCHW\): its height is 6"):
+    with pytest.raises(ValueError,
+                       match=r"--size 8 8 does not match input 'x' \[-1, 3, 6, 5\] \(NCHW\): its height is 6"):
         load_calibration_data(tmp_path, ["x"], {"x": [-1, 3, 6, 5]}, images=ImageOptions(size=(8, 8)))
     with pytest.raises(ValueError, match="looks NHWC: pass --layout NHWC"):
         load_calibration_data(tmp_path, ["x"], {"x": [1, 6, 5, 3]})

@@ -33,8 +33,8 @@ def _calib(n: int = 32, batch_size: int = 16) -> object:
 def test_unknown_layer_names_the_closest_match(tmp_path: Path, calib_npz: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     config = int8rt.BuilderConfig(calibrator=_calib(), layer_precisions={"/res2/res2.0/Conv2": "fp32"})
-    with pytest.raises(int8rt.InvalidArgumentError,
-                       match=r"names no layer '/res2/res2.0/Conv2' of the model \(did you mean '/res2/res2.0/Conv'\?\)"):
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"names no layer '/res2/res2.0/Conv2' of the model "
+                                                          r"\(did you mean '/res2/res2.0/Conv'\?\)"):
         int8rt.build_engine(MODEL_PATH, config)
     out = tmp_path / "m.i8rt"
     assert main(["build", str(MODEL_PATH), "--calib-data", str(calib_npz), "--fp32-layers", "/no/such/Conv",
@@ -120,9 +120,9 @@ def _model_with_float_tail(path: Path) -> None:
         helper.make_node("Conv", ["up", "w2"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
         helper.make_node("Softmax", ["c2"], ["probs"], name="softmax", axis=1),
     ]
-    graph = helper.make_graph(nodes, "float_tail", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
-                                                                                   ["N", 1, 8, 8])],
-                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 3, 16, 16])], [w1, w2, scales])
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])]
+    outputs = [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 3, 16, 16])]
+    graph = helper.make_graph(nodes, "float_tail", inputs, outputs, [w1, w2, scales])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
 
 

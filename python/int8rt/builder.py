@@ -20,11 +20,11 @@ from typing import Any, Iterator, Optional, Union
 import numpy as np
 
 from . import _core
+from ._names import check_names
 from .calib.session import CalibrationSession, pull_batches
 from .data_calibrator import make_calibrator
 from .engine import Engine
 from .kernels import get_max_isa, set_max_isa
-from ._names import check_names
 from .network import Network
 from .progress import Progress, phase
 

@@ -175,7 +175,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     for layer in layers:
         print(f"  {layer['name']:<{width}}  {layer['op']:<28} {layer['precision']:<8} {layer['detail']}")
         if layer["precision"] == "fp32":
-            print(f"  {'':<{width}}    why fp32: {reasons.get(layer['name'], 'not recorded (an engine file from an older int8rt)')}")
+            why = reasons.get(layer["name"], "not recorded (an engine file from an older int8rt)")
+            print(f"  {'':<{width}}    why fp32: {why}")
     scales = engine.scales()
     if scales:
         print(f"\nactivation scales ({len(scales)} tensors):")
