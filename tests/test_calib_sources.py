@@ -182,3 +182,19 @@ def test_image_folder_mean_std_size(tmp_path: Path) -> None:
         load_calibration_data(tmp_path, ["x"], {"x": [1, 3, -1, -1]})
     resized = load_calibration_data(tmp_path, ["x"], {"x": [1, 3, -1, -1]}, images=ImageOptions(size=(4, 4)))["x"]
     assert resized.shape == (2, 3, 4, 4)
+
+
+def test_image_folder_streams_in_batches(tmp_path: Path) -> None:
+    """The CLI's image folders decode one batch at a time (ImageBatches) and
+    give the scales of the same images loaded at once."""
+    Image = pytest.importorskip("PIL.Image")
+    pixels = np.random.default_rng(1).integers(0, 256, size=(40, 8, 8), dtype=np.uint8)
+    for i, p in enumerate(pixels):
+        Image.fromarray(p).save(tmp_path / f"{i:02d}.png")
+    shapes = {"input": [-1, 1, 8, 8]}
+    options = ImageOptions(mean=(0.5,), std=(0.25,))
+    eager = load_calibration_data(tmp_path, ["input"], shapes, images=options)
+    lazy = load_calibration_data(tmp_path, ["input"], shapes, images=options, batch_size=16)
+    assert len(lazy) == 3  # 16 + 16 + 8: the progress bar's total
+    assert np.array_equal(np.concatenate([b["input"] for b in lazy]), eager["input"])
+    assert _scales(make_calibrator(lazy)) == _scales(make_calibrator(eager, batch_size=16))

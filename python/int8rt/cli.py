@@ -46,7 +46,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             names = [network.tensor(i)["name"] for i in network.inputs()]
             shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
             data = load_calibration_data(args.calib_data, names, shapes, images=_image_options(args),
-                                         report=print) if args.calib_data else {
+                                         report=print, batch_size=args.batch_size) if args.calib_data else {
                 n: np.zeros((0,), np.float32) for n in names}
             policy = args.policy or ("power_of_two" if args.ray is not None else "extend")
             config.calibrator = make_calibrator(data, algorithm=args.calibrator, batch_size=args.batch_size,

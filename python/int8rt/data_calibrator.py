@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from .calib.cache import CacheFile
-from .calib.images import ImageOptions, load_images
+from .calib.images import ImageBatches, ImageOptions, load_images
 from .calib.sources import IterableCalibrator, is_batch_source
 from .calibrator import (IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2,
                          IInt8LegacyCalibrator, IInt8MinMaxCalibrator, IInt8MSECalibrator)
@@ -119,13 +119,17 @@ def make_calibrator(data: Any, *, algorithm: str = "entropy2", batch_size: int =
 def load_calibration_data(path: str | os.PathLike[str], input_names: Sequence[str],
                           input_shapes: Optional[Mapping[str, Sequence[int]]] = None, *,
                           images: Optional[ImageOptions] = None,
-                          report: Optional[Callable[[str], None]] = None) -> dict[str, np.ndarray]:
+                          report: Optional[Callable[[str], None]] = None,
+                          batch_size: Optional[int] = None) -> Union[dict[str, np.ndarray], ImageBatches]:
     """Reads calibration data (see the module docstring) as ``{input name: array}``.
 
     A folder of images is preprocessed as ``images`` says (default
     :class:`~int8rt.calib.images.ImageOptions()`: mean 0, std 1, the model's
     size), checked against the input's shape in ``input_shapes``;
-    ``report`` gets one line saying what was done to them."""
+    ``report`` gets one line saying what was done to them. With
+    ``batch_size``, the images come back as :class:`ImageBatches` instead,
+    decoded one batch at a time while calibration runs (for
+    :func:`make_calibrator`), so a large folder need not fit in memory."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"calibration data {str(p)!r} does not exist")
@@ -141,6 +145,8 @@ def load_calibration_data(path: str | os.PathLike[str], input_names: Sequence[st
         options = (images or ImageOptions()).resolve(input_names[0], shape)
         if report is not None:
             report(f"calibration images: {len(image_files)} files from {p}, {options.describe()}")
+        if batch_size is not None:
+            return ImageBatches(image_files, input_names[0], options, batch_size)
         return {input_names[0]: load_images(image_files, input_names[0], options)}
     if not arrays:
         raise ValueError(f"no .npz, .npy or image files in {str(p)!r}")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["ImageOptions", "load_images"]
+__all__ = ["ImageBatches", "ImageOptions", "load_images"]
 
 _CHANNELS = {"RGB": 3, "BGR": 3, "GRAY": 1}
 
@@ -87,6 +87,26 @@ class ImageOptions:
         h, w = self.size or ("model", "model")
         return (f"resized to {h}x{w}, {self.color}, {self.layout}, (pixel/255 - mean {list(self.mean)}) "
                 f"/ std {list(self.std)}")
+
+
+class ImageBatches:
+    """The images as ``{input_name: batch}`` dicts of ``batch_size`` images,
+    decoded only when iterated, so memory holds one batch whatever the
+    number of files (a batch source for :func:`int8rt.make_calibrator`).
+    ``options`` must be resolved (:meth:`ImageOptions.resolve`)."""
+
+    def __init__(self, files: Sequence[Path], input_name: str, options: ImageOptions, batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.files, self.input_name, self.options, self.batch_size = list(files), input_name, options, batch_size
+
+    def __len__(self) -> int:
+        return (len(self.files) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        for start in range(0, len(self.files), self.batch_size):
+            yield {self.input_name: load_images(self.files[start:start + self.batch_size], self.input_name,
+                                                self.options)}
 
 
 def load_images(files: Sequence[Path], input_name: str, options: ImageOptions) -> np.ndarray:
