@@ -146,3 +146,19 @@ def test_progress_rejects_bad_values() -> None:
         Progress(interval=0)
     with pytest.raises(TypeError, match="progress must be"):
         int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", progress="yes"))
+
+
+def test_plain_lines_give_total_rate_and_eta() -> None:
+    import time
+
+    stream = io.StringIO()
+    with Progress(stream, bars=False, interval=0.05).phase("calibrate", total=4, unit="batch") as bar:
+        for _ in range(4):
+            time.sleep(0.06)
+            bar.update()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "int8rt calibrate: started, 4 batches"
+    status = [line for line in lines[1:-1] if re.fullmatch(
+        r"int8rt calibrate: \d/4 batches \(\d+%\), [\d.]+ batch/s, ETA \d+s, elapsed \d+s", line)]
+    assert len(status) >= 2, lines
+    assert re.fullmatch(r"int8rt calibrate: done in [\d.]+ s, 4 batches", lines[-1]), lines
