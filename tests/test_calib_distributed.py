@@ -83,6 +83,10 @@ def test_cli_ray_flag(tmp_path: Path, data: dict) -> None:
                      "power_of_two", "--cache", str(tmp_path / f"{name}.cache"), "-o", str(tmp_path / f"{name}.i8rt"),
                      "-q", *extra]) == 0
     assert (tmp_path / "two.cache").read_bytes() == (tmp_path / "one.cache").read_bytes()
+    # `--ray` right before the model: the optional ADDRESS must not swallow it
+    assert main(["build", "--ray", str(MODEL_PATH), "--ray-workers", "2", "--calib-data", str(npz), "--batch-size",
+                 "16", "--cache", str(tmp_path / "three.cache"), "-o", str(tmp_path / "three.i8rt"), "-q"]) == 0
+    assert (tmp_path / "three.cache").read_bytes() == (tmp_path / "one.cache").read_bytes()
 
 
 def test_docs_page_runs_on_this_cluster(tmp_path: Path, data: dict) -> None:

@@ -29,6 +29,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     import int8rt
     from int8rt.data_calibrator import load_calibration_data, make_calibrator
 
+    if args.model is None and args.ray and Path(args.ray).is_file():
+        args.model, args.ray = args.ray, ""  # `--ray model.onnx`: the optional ADDRESS took the model
+    if args.model is None:
+        raise ValueError("no model given: int8rt build MODEL.onnx -o ENGINE ...")
     config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
                                   device=args.device, progress=_progress(args), optimize=not args.no_optimize,
                                   pointwise_tables=not args.no_pointwise_tables, int8_gates=args.int8_gates,
@@ -221,7 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     b = sub.add_parser("build", help="build an engine from an ONNX model")
-    b.add_argument("model", help="ONNX model file")
+    b.add_argument("model", nargs="?", help="ONNX model file")
     b.add_argument("-o", "--output", required=True, help="engine file to write")
     b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
