@@ -6,7 +6,7 @@ mergeable, so sharded calibration is a merge of partial results).
 The driver keeps TensorRT's loop: it pulls batches from the calibrator
 (``get_batch``, checked as always, with the progress bar), groups them
 ``batches_per_task`` at a time and sends each group to a Ray task, at most
-``max_in_flight`` tasks per worker in flight. A task runs its batches through
+``num_workers`` tasks running at once. A task runs its batches through
 the same float32 network as the driver's builder (imported once per worker
 process and cached there) into a copy of the driver's empty collector and
 returns it; the driver merges the returned collectors in submission order
@@ -118,17 +118,17 @@ class RayCalibration:
         address: the cluster to join (``"auto"``, ``"ray://host:10001"``,
             ...); None starts a local one. Ignored when Ray is already
             initialised in this process.
-        num_workers: actors to start (None: the cluster's CPU count).
-        threads_per_worker: int8rt threads inside each worker.
+        num_workers: Ray tasks running at once, one CPU each (None: the
+            cluster's CPU count); the driver waits for a free one before it
+            sends the next group, so its memory stays bounded.
+        threads_per_worker: int8rt threads inside each task.
         batches_per_task: calibration batches sent to a worker in one task.
-        max_in_flight: tasks queued per worker before the driver waits.
     """
 
     address: Optional[str] = None
     num_workers: Optional[int] = None
     threads_per_worker: int = 1
     batches_per_task: int = 4
-    max_in_flight: int = 2
 
     def calibrate(self, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
                   calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any) -> None:
@@ -168,20 +168,24 @@ class RayCalibration:
         key = (hashlib.sha256(onnx_bytes).hexdigest(), import_batch, repr(sorted(args.items())))
         task = ray.remote(num_cpus=1)(_observe_shard)
         model_ref, empty_ref = ray.put(onnx_bytes), ray.put(session.collector)
-        pending: collections.deque = collections.deque()  # task results, merged in submission order
+        unmerged: collections.deque = collections.deque()  # task results, merged in submission order
+        running: set = set()  # submitted tasks not known to be finished: at most `workers`
         chunk: list[dict[str, np.ndarray]] = []
-        limit = workers * max(1, int(self.max_in_flight))
         logger.info("sharded calibration: %d Ray workers, %d batches per task", workers, self.batches_per_task)
 
-        def merge_oldest() -> None:
-            session.collector.merge(ray.get(pending.popleft()))  # a worker's error is raised here
+        def merge_finished() -> None:
+            while unmerged and unmerged[0] not in running:
+                session.collector.merge(ray.get(unmerged.popleft()))  # a worker's error is raised here
 
         def submit() -> None:
-            pending.append(task.remote(key, model_ref, import_batch, args, empty_ref, int(self.threads_per_worker),
-                                       list(chunk)))
+            while len(running) >= workers:  # a free worker first: any task may finish first
+                done, _ = ray.wait(list(running), num_returns=1)
+                running.difference_update(done)
+            merge_finished()
+            ref = task.remote(key, model_ref, import_batch, args, empty_ref, int(self.threads_per_worker), list(chunk))
+            running.add(ref)
+            unmerged.append(ref)
             chunk.clear()
-            while len(pending) > limit:
-                merge_oldest()
 
         def feed(inputs: dict[str, np.ndarray]) -> None:
             def take(_: Collector) -> None:
@@ -194,5 +198,5 @@ class RayCalibration:
         pull_batches(calibrator, session, list(inputs), feed, progress=progress, input_shapes=inputs)
         if chunk:
             submit()
-        while pending:
-            merge_oldest()
+        running.clear()
+        merge_finished()  # ray.get waits for the rest, in order
