@@ -113,7 +113,8 @@ def main() -> None:
     print(f"{'':>24} {'median s':>9} {'vs 1 process':>13} {'first run s':>12}")
     for w in counts:
         med = float(np.median(times[w]))
-        label = {0: f"1 process, {os.cpu_count()} threads", -1: "1 process, 1 thread"}.get(w, f"{w} Ray worker{'s' if w > 1 else ''}")
+        label = {0: f"1 process, {os.cpu_count()} threads", -1: "1 process, 1 thread"}.get(
+            w, f"{w} Ray worker{'s' if w > 1 else ''}")
         print(f"{label:>24} {med:9.3f} {base / med:12.2f}x {cold[w]:12.3f}")
     print("scales identical across all runs: yes")
 
