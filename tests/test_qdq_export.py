@@ -234,7 +234,7 @@ def test_fp32_layers_and_errors(tmp_path, tied):
     int8rt.export_qdq(MODEL_PATH, scales, out, fp32_layers=["/fc/Gemm"])
     gemm = next(n for n in onnx.load(out).graph.node if n.op_type == "Gemm")
     assert gemm.input[1] == "fc.weight"
-    with pytest.raises(int8rt.InvalidArgumentError, match="no node '/nope'"):
+    with pytest.raises(int8rt.InvalidArgumentError, match="no layer '/nope'"):
         int8rt.export_qdq(MODEL_PATH, scales, tmp_path / "a.onnx", fp32_layers=["/nope"])
     with pytest.raises(int8rt.InvalidArgumentError, match="no layer runs in int8"):
         int8rt.export_qdq(MODEL_PATH, {"other_model_tensor": 0.1}, tmp_path / "b.onnx")

@@ -127,7 +127,7 @@ void Histogram::collect(const ArrayView& x) {
   if (scan.nonfinite > 0 && nonfinite_ == NonFinitePolicy::kError) {
     throw InvalidArgument(what + ": data contains NaN/Inf (" + std::to_string(scan.nonfinite) +
                           " of " + std::to_string(v.size) +
-                          " values); NonFinitePolicy::kSkip (Python: nonfinite='skip') leaves them out");
+                          " values); NonFinitePolicy::kSkip (Python: nonfinite='skip'; int8rt build --nonfinite skip) leaves them out");
   }
   const bool has_range = bin_width_ > 0.0f;
   if (policy_ == RangePolicy::kTwoPass && !has_range && max_abs_ == 0.0f && scan.max_abs > 0.0f) {
@@ -183,7 +183,7 @@ void Histogram::observe_range(const ArrayView& x) {
   if (scan.nonfinite > 0 && nonfinite_ == NonFinitePolicy::kError) {
     throw InvalidArgument(what + ": data contains NaN/Inf (" + std::to_string(scan.nonfinite) +
                           " of " + std::to_string(v.size) +
-                          " values); NonFinitePolicy::kSkip (Python: nonfinite='skip') leaves them out");
+                          " values); NonFinitePolicy::kSkip (Python: nonfinite='skip'; int8rt build --nonfinite skip) leaves them out");
   }
   max_abs_ = std::max(max_abs_, scan.max_abs);
   range_observed_ = true;

@@ -41,8 +41,12 @@ class Lowerer {
       if (opt_.fp32_layers.count(node.name)) {
         note("layer '" + node.name + "' kept in float32 (requested)");
         emit_float(node);
-      } else if (!try_int8(n, node)) {
-        emit_float(node);
+      } else {
+        const size_t notes = report_.size();
+        if (!try_int8(n, node)) {
+          if (report_.size() == notes) decline(node, float_reason(node));  // every float layer says why
+          emit_float(node);
+        }
       }
     }
     for (int id : src_.outputs()) dst_.mark_output(get_float(id));
@@ -220,6 +224,25 @@ class Lowerer {
     add_int8_node("int8rt.QLut", name, {int8_id_[r.input], tab}, std::move(a), y, scale(y));
     note("element-wise " + ops + " ending at '" + src_.tensor(y).name + "' runs as one int8 table");
     return true;
+  }
+
+  // Why a node that try_int8 left without a word stays float32.
+  std::string float_reason(const Node& node) const {
+    static const char* const kInt8Ops[] = {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
+                                           "Add", "Concat", "Flatten", "Mul"};
+    const bool lut = is_lut_op(node.op);
+    bool int8_op = lut;
+    for (const char* op : kInt8Ops) int8_op = int8_op || node.op == op;
+    if (!int8_op) return "int8rt has no int8 kernel for " + node.op;
+    if (lut && !opt_.pointwise_tables && node.op != "Add" && node.op != "Mul") {
+      return "element-wise tables are off (pointwise_tables)";
+    }
+    for (int id : node.inputs) {
+      if (id >= 0 && !src_.tensor(id).is_constant && !is_int8(id)) {
+        return "its input '" + src_.tensor(id).name + "' is float32 here (made by a float32 layer, or not calibrated)";
+      }
+    }
+    return "this form of " + node.op + " (its shape, axis or attributes) has no int8 kernel";
   }
 
   bool decline(const Node& node, const std::string& why) {

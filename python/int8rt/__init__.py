@@ -27,9 +27,11 @@ from .calibrator import (
     MinMaxCalibrator,
     MSECalibrator,
 )
+from .data_calibrator import make_calibrator
 from .engine import DeviceArray, Engine, ExecutionContext
 from .kernels import get_max_isa, set_max_isa
 from .network import Network, create_network
+from .progress import Progress
 from .qdq_export import export_qdq
 from . import trt  # noqa: E402  (after the names it re-exports)
 
@@ -57,6 +59,7 @@ __all__ = [
     "MinMaxCalibrator",
     "Network",
     "NotSupportedError",
+    "Progress",
     "__version__",
     "build_engine",
     "calib",
@@ -66,6 +69,7 @@ __all__ = [
     "get_max_isa",
     "get_num_threads",
     "kernels",
+    "make_calibrator",
     "onnx",
     "set_max_isa",
     "set_num_threads",

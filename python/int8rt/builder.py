@@ -20,11 +20,13 @@ from typing import Any, Iterator, Optional, Union
 import numpy as np
 
 from . import _core
-from .calib.session import CalibrationSession, pull_batches
-from .calibrator import IInt8Calibrator
+from ._names import check_names
+from .calib.session import CalibrationSession, pull_batches, require_float_batch
+from .data_calibrator import make_calibrator
 from .engine import Engine
 from .kernels import get_max_isa, set_max_isa
 from .network import Network
+from .progress import Progress, phase
 
 __all__ = ["BuilderConfig", "build_engine", "devices"]
 
@@ -40,7 +42,12 @@ class BuilderConfig:
     Attributes:
         precision: ``"int8"`` (needs a calibrator) or ``"fp32"``.
         calibrator: an int8rt calibrator (``int8rt.IInt8EntropyCalibrator2``
-            subclass, ...), as TensorRT's ``config.int8_calibrator``.
+            subclass, ...), as TensorRT's ``config.int8_calibrator``; or the
+            data itself, calibrated with EntropyCalibration2: an ONNX Runtime
+            ``CalibrationDataReader``, a PyTorch ``DataLoader`` or any
+            iterable of batches, an ``(iterable, transform)`` pair, or
+            ``{input name: array}`` (see :func:`int8rt.make_calibrator`,
+            which also picks another algorithm).
         layer_precisions: layer (node) name -> ``"fp32"`` keeps that layer in
             float32 (TensorRT's per-layer precision).
         device: ``"cpu"`` or ``"cuda"`` (int8 conv / GEMM / quantize on the
@@ -64,12 +71,18 @@ class BuilderConfig:
             so the gate runs in int8. Faster on SE-heavy networks (PP-OCR
             cls: 0.72 -> 0.52 ms), but x is rounded to int8 before the gate
             (PP-OCR rec lost 7 points of agreement). Off by default.
-        progress: show a calibration batch counter on stderr.
+        progress: True (or an :class:`int8rt.Progress`) shows one bar per
+            phase on stderr: import, calibration batches, threshold search,
+            build. Off by default (library code is quiet); the CLI turns it on.
         batch_size: static batch for ONNX models whose batch dim is not symbolic.
+        distributed: an :class:`int8rt.calib.distributed.RayCalibration`:
+            the calibration batches run through the float32 network on Ray
+            workers and their histograms are merged (bit-exact with the
+            ``power_of_two`` range policy). Needs an ONNX model and Ray.
     """
 
     precision: str = "int8"
-    calibrator: Optional[IInt8Calibrator] = None
+    calibrator: Any = None
     layer_precisions: Optional[dict[str, str]] = None
     device: str = "cpu"
     max_isa: Optional[str] = None
@@ -77,8 +90,9 @@ class BuilderConfig:
     optimize: bool = True
     pointwise_tables: bool = True
     int8_gates: bool = False
-    progress: bool = False
+    progress: Union[bool, Progress] = False
     batch_size: Optional[int] = None
+    distributed: Any = None
 
 
 def devices() -> dict[str, str]:
@@ -123,29 +137,34 @@ def _build_settings(config: BuilderConfig) -> Iterator[None]:
                 set_max_isa(old_isa)
 
 
-def _require_float_batch(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray]) -> None:
-    """The engine's inputs are float32: integer or bool calibration data (uint8
-    pixels, ids, masks) would be converted silently and calibrate the network
-    on values it never sees in use, so it is refused by name."""
-    for name, a in inputs.items():
-        if a.dtype.kind != "f":
-            raise _core.InvalidArgumentError(
-                f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
-                "input is float32; convert it (e.g. batch.astype(np.float32), normalised as the model expects)")
+def _builder_args(config: BuilderConfig) -> dict[str, Any]:
+    """The native Builder's options from the config (the driver's and, when
+    sharded, every worker's)."""
+    return dict(precision=config.precision, layer_precisions=dict(config.layer_precisions or {}),
+                optimize=config.optimize, device=config.device, pointwise_tables=config.pointwise_tables,
+                int8_gates=config.int8_gates)
 
 
-def _calibrate(builder: _core.Builder, calibrator: IInt8Calibrator, progress: bool) -> dict[str, float]:
+def _calibrate(builder: _core.Builder, network: Network, model: ModelSource,
+               config: BuilderConfig) -> dict[str, float]:
     """Runs TensorRT's calibration loop with the builder's float32 network as
-    the forward pass; activations go straight from C++ into the histograms."""
+    the forward pass; activations go straight from C++ into the histograms
+    (on Ray workers when ``config.distributed`` says so)."""
+    calibrator = make_calibrator(config.calibrator)
     session = CalibrationSession(calibrator)
-    if not session.from_cache:
+    shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
+    inputs = {name: shapes[name] for name in builder.input_names()}
+    if not session.from_cache and config.distributed is not None:
+        config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, calibrator,
+                                     inputs, config.progress)
+    elif not session.from_cache:
         def feed(inputs: dict[str, np.ndarray]) -> None:
-            _require_float_batch(calibrator, inputs)
+            require_float_batch(calibrator, inputs)
             arrays = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()}
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        pull_batches(calibrator, session, builder.input_names(), feed, progress=progress)
-    return session.finish().scales
+        pull_batches(calibrator, session, list(inputs), feed, progress=config.progress, input_shapes=inputs)
+    return session.finish(progress=config.progress).scales
 
 
 def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> Engine:
@@ -162,11 +181,17 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     _core.require_device(config.device)  # NotSupportedError saying why, before any work
     if config.precision == "int8" and config.calibrator is None:
         raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32')")
-    network = _to_network(model, config.batch_size)
     with _build_settings(config):
-        builder = _core.Builder(network, config.precision, dict(config.layer_precisions or {}), config.optimize,
-                                config.device, config.pointwise_tables, config.int8_gates)
+        with phase(config.progress, "import", total=1) as step:
+            network = _to_network(model, config.batch_size)
+            check_names(sorted(config.layer_precisions or {}), (n["name"] for n in network.nodes()),
+                        "layer_precisions (int8rt build --fp32-layers)")
+            builder = _core.Builder(network, **_builder_args(config))
+            step.update()
         scales: dict[str, float] = {}
         if config.precision == "int8":
-            scales = _calibrate(builder, config.calibrator, config.progress)
-        return Engine(builder.build(scales))
+            scales = _calibrate(builder, network, model, config)
+        with phase(config.progress, "build", total=1) as step:
+            engine = Engine(builder.build(scales))
+            step.update()
+        return engine

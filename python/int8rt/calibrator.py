@@ -72,7 +72,9 @@ class IInt8Calibrator:
     Subclasses implement :meth:`get_batch_size` and :meth:`get_batch`, and
     usually :meth:`read_calibration_cache` / :meth:`write_calibration_cache`
     (the defaults read nothing and write nothing). A subclass ``__init__``
-    must call ``super().__init__()``, as with TensorRT.
+    must call ``super().__init__()``, as with TensorRT. A calibrator that
+    knows how many batches it will serve may say so with ``__len__`` or a
+    ``num_batches`` attribute: progress then shows a total and an ETA.
 
     Args:
         num_bins: histogram bins per tensor (TensorRT uses 2048).

@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import importlib
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -27,9 +29,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
     import int8rt
     from int8rt.data_calibrator import load_calibration_data, make_calibrator
 
+    if args.model is None and args.ray and Path(args.ray).is_file():
+        args.model, args.ray = args.ray, ""  # `--ray model.onnx`: the optional ADDRESS took the model
+    if args.model is None:
+        raise ValueError("no model given: int8rt build MODEL.onnx -o ENGINE ...")
     config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
-                                  device=args.device,
-                                  progress=not args.no_progress and sys.stderr.isatty(),
+                                  device=args.device, progress=_progress(args), optimize=not args.no_optimize,
+                                  pointwise_tables=not args.no_pointwise_tables, int8_gates=args.int8_gates,
+                                  batch_size=args.static_batch,
                                   layer_precisions={name: "fp32" for name in args.fp32_layers or []})
     if args.precision == "int8":
         if args.calibrator_class:
@@ -39,15 +46,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
             sys.path.insert(0, os.getcwd())
             config.calibrator = getattr(importlib.import_module(module_name), class_name)()
         elif args.calib_data or args.cache:
-            network = int8rt.onnx.import_model(args.model)
+            network = int8rt.onnx.import_model(args.model, batch_size=args.static_batch)
             names = [network.tensor(i)["name"] for i in network.inputs()]
             shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
-            data = load_calibration_data(args.calib_data, names, shapes) if args.calib_data else {
+            data = load_calibration_data(args.calib_data, names, shapes, images=_image_options(args),
+                                         report=print, batch_size=args.batch_size) if args.calib_data else {
                 n: np.zeros((0,), np.float32) for n in names}
+            policy = args.policy or ("power_of_two" if args.ray is not None else "extend")
             config.calibrator = make_calibrator(data, algorithm=args.calibrator, batch_size=args.batch_size,
-                                                cache_file=args.cache)
+                                                cache_file=args.cache, policy=policy, num_bins=args.num_bins,
+                                                nonfinite=args.nonfinite)
         else:
             raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class")
+    if args.ray is not None:
+        from int8rt.calib.distributed import RayCalibration
+
+        config.distributed = RayCalibration(address=args.ray or None, num_workers=args.ray_workers)
     t0 = time.perf_counter()
     engine = int8rt.build_engine(args.model, config)
     engine.save(args.output)
@@ -58,6 +72,23 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.cache:
         print(f"calibration cache: {args.cache}")
     return 0
+
+
+def _image_options(args: argparse.Namespace) -> "object":
+    from int8rt.calib.images import ImageOptions
+
+    return ImageOptions(mean=tuple(args.mean), std=tuple(args.std), size=tuple(args.size) if args.size else None,
+                        layout=args.layout, color=args.color)
+
+
+def _progress(args: argparse.Namespace) -> "object":
+    """Bars on a terminal, a plain line every --progress-interval seconds when
+    piped, nothing with -q / --no-progress."""
+    import int8rt
+
+    if args.quiet or args.no_progress:
+        return False
+    return int8rt.Progress(sys.stderr, interval=args.progress_interval)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -143,9 +174,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  output {name}: {engine.tensor_shape(name)}")
     layers = engine.layers()
     width = max((len(layer["name"]) for layer in layers), default=4)
+    reasons = _float_reasons(engine.report(), engine.precision)
     print(f"\nlayers ({len(layers)}):")
     for layer in layers:
         print(f"  {layer['name']:<{width}}  {layer['op']:<28} {layer['precision']:<8} {layer['detail']}")
+        if layer["precision"] == "fp32":
+            why = reasons.get(layer["name"], "not recorded (an engine file from an older int8rt)")
+            print(f"  {'':<{width}}    why fp32: {why}")
     scales = engine.scales()
     if scales:
         print(f"\nactivation scales ({len(scales)} tensors):")
@@ -157,6 +192,23 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         for line in report:
             print(f"  {line}")
     return 0
+
+
+_FLOAT_LINE = re.compile(r"^layer '(?P<name>.+)' (?:kept in float32 \((?P<asked>requested)\)"
+                         r"|\([^)]*\) stays float32: (?P<why>.+))$")
+
+
+def _float_reasons(report: Sequence[str], precision: str) -> dict:
+    """Layer name -> why it runs in float32, from the builder's report."""
+    if precision == "fp32":
+        return collections.defaultdict(lambda: "the engine was built in FP32 (--precision fp32)")
+    reasons = {}
+    for line in report:
+        m = _FLOAT_LINE.match(line)
+        if m:
+            reasons[m["name"]] = ("kept in FP32 as asked (--fp32-layers / layer_precisions)" if m["asked"]
+                                  else m["why"])
+    return reasons
 
 
 def _cmd_quickstart(args: argparse.Namespace) -> int:
@@ -173,20 +225,51 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     b = sub.add_parser("build", help="build an engine from an ONNX model")
-    b.add_argument("model", help="ONNX model file")
+    b.add_argument("model", nargs="?", help="ONNX model file")
     b.add_argument("-o", "--output", required=True, help="engine file to write")
     b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
+    img = b.add_argument_group("calibration images (--calib-data is a folder of images)",
+                               "each image: resized to --size, (pixel/255 - mean) / std per channel")
+    img.add_argument("--mean", type=float, nargs="+", default=[0.0], metavar="M",
+                     help="per-channel mean, or one for all (default 0; ImageNet: 0.485 0.456 0.406)")
+    img.add_argument("--std", type=float, nargs="+", default=[1.0], metavar="S",
+                     help="per-channel std, or one for all (default 1; ImageNet: 0.229 0.224 0.225)")
+    img.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
+                     help="resize to H W (default: the model input's height and width)")
+    img.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="input layout (default NCHW)")
+    img.add_argument("--color", choices=["RGB", "BGR", "GRAY"],
+                     help="channel order (default: GRAY for a 1-channel input, else RGB)")
     b.add_argument("--calibrator", choices=["entropy2", "entropy", "minmax", "percentile", "mse"], default="entropy2")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
     b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
     b.add_argument("--cache", help="calibration cache file: read if present (skips calibration), written after")
-    b.add_argument("--fp32-layers", nargs="*", help="layer names to keep in FP32")
+    b.add_argument("--policy", choices=["extend", "power_of_two"],
+                   help="histogram range policy (default: extend; power_of_two with --ray, whose shards "
+                        "then merge bit-exactly into the single-process result)")
+    b.add_argument("--num-bins", type=int, default=2048, help="histogram bins per tensor (default 2048)")
+    b.add_argument("--nonfinite", choices=["error", "skip"], default="error",
+                   help="NaN/Inf in an activation: stop with an error naming the tensor, or skip those values")
+    b.add_argument("--fp32-layers", nargs="*", help="layer (ONNX node) names to keep in FP32")
+    b.add_argument("--static-batch", type=int, metavar="N",
+                   help="fix a symbolic batch axis to N at import (BuilderConfig.batch_size)")
+    b.add_argument("--no-optimize", action="store_true", help="skip the graph passes (BN folding, fusions)")
+    b.add_argument("--no-pointwise-tables", action="store_true",
+                   help="keep element-wise chains between int8 layers in float32 instead of int8 tables")
+    b.add_argument("--int8-gates", action="store_true",
+                   help="also run squeeze-and-excitation gates in int8 (faster; can cost accuracy)")
     b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512vnni, amx)")
     b.add_argument("--threads", type=int)
     b.add_argument("--device", default="cpu",
                    help="where the engine runs: cpu (default) or cuda (a CUDA build of int8rt and a GPU)")
-    b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run calibration batches on Ray workers: a local cluster, or join ADDRESS (auto, ray://...)")
+    b.add_argument("--ray-workers", type=int, metavar="N", help="Ray workers (default: the cluster's CPUs)")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress output (bars on a terminal, a line every few seconds otherwise)")
+    b.add_argument("--no-progress", action="store_true", help="same as --quiet")
+    b.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds between progress lines when stderr is not a terminal (default 5)")
     b.set_defaults(fn=_cmd_build)
 
     r = sub.add_parser("run", help="run an engine on inputs from an .npz file")
@@ -211,7 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=_cmd_inspect)
 
     q = sub.add_parser("quickstart", help="calibrate, build and run the bundled digits CNN")
-    q.add_argument("--out-dir", help="also write the INT8 engine and cache here")
+    q.add_argument("--out-dir", help="also write the INT8 engine and cache, and the example's model and data, here")
     q.set_defaults(fn=_cmd_quickstart)
     return p
 
@@ -232,8 +315,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         return args.fn(args)
-    except (int8rt.Error, FileNotFoundError, KeyError, ValueError) as e:
-        print(f"int8rt {args.command}: error: {e}", file=sys.stderr)
+    except (int8rt.Error, FileNotFoundError, KeyError, ValueError, ImportError) as e:
+        # str(KeyError) is the repr of its argument (quotes and all): print the message itself.
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"int8rt {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

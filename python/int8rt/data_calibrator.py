@@ -4,17 +4,22 @@
 axis is the sample axis; ``load_calibration_data`` reads such a mapping from
 an ``.npz`` file, a ``.npy`` file (single-input models), or a folder of either
 (concatenated in sorted file order) — and from a folder of images when
-Pillow is installed (each image resized to the model's input height/width,
-scaled to [0, 1], channels-first).
+Pillow is installed (preprocessed as :mod:`int8rt.calib.images` says:
+resized, scaled to [0, 1], normalised by mean and std, in the model's
+layout). ``make_calibrator`` also takes the batch sources of
+:mod:`int8rt.calib.sources` (ONNX Runtime readers, DataLoaders, iterables).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .calib.cache import CacheFile
+from .calib.images import ImageBatches, ImageOptions, load_images
+from .calib.sources import IterableCalibrator, is_batch_source
 from .calibrator import (IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2,
                          IInt8LegacyCalibrator, IInt8MinMaxCalibrator, IInt8MSECalibrator)
 
@@ -31,9 +36,10 @@ CALIBRATOR_CLASSES: dict[str, type] = {
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp"}
 
 
-class ArrayCalibrator:
+class ArrayCalibrator(CacheFile):
     """Serves ``data`` in batches; mixed in before a TensorRT calibrator class
-    by :func:`make_calibrator`, which fixes the algorithm."""
+    by :func:`make_calibrator`, which fixes the algorithm. ``cache_file`` is
+    read when present and written after calibration (:class:`CacheFile`)."""
 
     def __init__(self, data: Mapping[str, np.ndarray], *, batch_size: int = 32,
                  cache_file: Optional[str] = None, **options: object) -> None:
@@ -70,70 +76,78 @@ class ArrayCalibrator:
     def num_batches(self) -> int:
         return (self._count + self._batch_size - 1) // self._batch_size
 
-    def read_calibration_cache(self) -> Optional[bytes]:
-        if self._cache_file and os.path.exists(self._cache_file):
-            return Path(self._cache_file).read_bytes()
-        return None
 
-    def write_calibration_cache(self, cache: bytes) -> None:
-        if self._cache_file:
-            tmp = f"{self._cache_file}.tmp.{os.getpid()}"
-            Path(tmp).write_bytes(cache)
-            os.replace(tmp, self._cache_file)
-
-
-def make_calibrator(data: Mapping[str, np.ndarray], *, algorithm: str = "entropy2", batch_size: int = 32,
+def make_calibrator(data: Any, *, algorithm: str = "entropy2", batch_size: int = 32,
                     cache_file: Optional[str] = None, **options: object) -> IInt8Calibrator:
     """A calibrator of the TensorRT class for ``algorithm`` serving ``data``.
+
+    ``data`` is what you have: ``{input name: array}`` of the whole data set
+    (first axis = samples, served ``batch_size`` at a time), or a batch source
+    (:mod:`int8rt.calib.sources`): an ONNX Runtime ``CalibrationDataReader``,
+    a PyTorch ``DataLoader`` or any iterable of batches (``{name: array}``
+    dicts, tuples of arrays, arrays), an ``(iterable, transform)`` pair as
+    ``nncf.Dataset`` takes, or an ``nncf.Dataset``; a batch source sets its
+    own batch size and ``batch_size`` is not used. An int8rt calibrator is
+    returned unchanged.
 
     ``algorithm`` is one of ``entropy2``, ``entropy``, ``minmax``, ``percentile``, ``mse``;
     ``options`` go to the calibrator (``num_bins``, ``policy``, ...). A cache file that
     exists is read (and, as in TensorRT, used when its algorithm matches); the
     computed cache is written to it atomically.
     """
+    if isinstance(data, IInt8Calibrator):
+        return data
     try:
         base = CALIBRATOR_CLASSES[algorithm]
     except KeyError:
         raise ValueError(f"unknown calibrator {algorithm!r}; choose from {', '.join(CALIBRATOR_CLASSES)}") from None
-    cls = type(f"Array{base.__name__}", (ArrayCalibrator, base), {})
-    return cls(data, batch_size=batch_size, cache_file=cache_file, **options)
-
-
-def _load_images(files: Sequence[Path], input_name: str, shape: Sequence[int]) -> dict[str, np.ndarray]:
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError("reading a folder of images needs Pillow (pip install pillow); "
-                          "or pass an .npz file of arrays") from None
-    if len(shape) != 4:
-        raise ValueError(f"images need a 4-D NCHW input, {input_name!r} has shape {tuple(shape)}")
-    channels, height, width = shape[1], shape[2], shape[3]
-    mode = "L" if channels == 1 else "RGB"
-    images = []
-    for f in files:
-        with Image.open(f) as im:
-            im = im.convert(mode).resize((width, height))
-            a = np.asarray(im, dtype=np.float32) / 255.0
-        images.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
-    return {input_name: np.stack(images)}
+    if isinstance(data, Mapping):
+        cls = type(f"Array{base.__name__}", (ArrayCalibrator, base), {})
+        return cls(data, batch_size=batch_size, cache_file=cache_file, **options)
+    if callable(getattr(data, "get_batch", None)):
+        raise TypeError(f"{type(data).__name__} has get_batch() but does not derive from an int8rt calibrator "
+                        "class; code written for TensorRT ports by importing the base class from int8rt "
+                        "instead of tensorrt (class C(int8rt.IInt8EntropyCalibrator2))")
+    if is_batch_source(data):
+        cls = type(f"Iterable{base.__name__}", (IterableCalibrator, base), {})
+        return cls(data, cache_file=cache_file, **options)
+    raise TypeError(f"make_calibrator: calibration data of type {type(data).__name__} is not understood; "
+                    "pass {input name: array}, a CalibrationDataReader, an iterable of batches "
+                    "(a DataLoader), or an (iterable, transform) pair")
 
 
 def load_calibration_data(path: str | os.PathLike[str], input_names: Sequence[str],
-                          input_shapes: Optional[Mapping[str, Sequence[int]]] = None) -> dict[str, np.ndarray]:
-    """Reads calibration data (see the module docstring) as ``{input name: array}``."""
+                          input_shapes: Optional[Mapping[str, Sequence[int]]] = None, *,
+                          images: Optional[ImageOptions] = None,
+                          report: Optional[Callable[[str], None]] = None,
+                          batch_size: Optional[int] = None) -> Union[dict[str, np.ndarray], ImageBatches]:
+    """Reads calibration data (see the module docstring) as ``{input name: array}``.
+
+    A folder of images is preprocessed as ``images`` says (default
+    :class:`~int8rt.calib.images.ImageOptions()`: mean 0, std 1, the model's
+    size), checked against the input's shape in ``input_shapes``;
+    ``report`` gets one line saying what was done to them. With
+    ``batch_size``, the images come back as :class:`ImageBatches` instead,
+    decoded one batch at a time while calibration runs (for
+    :func:`make_calibrator`), so a large folder need not fit in memory."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"calibration data {str(p)!r} does not exist")
     files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
     arrays = [f for f in files if f.suffix in (".npz", ".npy")]
-    images = [f for f in files if f.suffix.lower() in _IMAGE_SUFFIXES]
-    if images and not arrays:
+    image_files = [f for f in files if f.suffix.lower() in _IMAGE_SUFFIXES]
+    if image_files and not arrays:
         if len(input_names) != 1:
             raise ValueError("a folder of images can only feed a single-input model")
         shape = (input_shapes or {}).get(input_names[0])
         if shape is None:
             raise ValueError("reading images needs the model's input shape")
-        return _load_images(images, input_names[0], shape)
+        options = (images or ImageOptions()).resolve(input_names[0], shape)
+        if report is not None:
+            report(f"calibration images: {len(image_files)} files from {p}, {options.describe()}")
+        if batch_size is not None:
+            return ImageBatches(image_files, input_names[0], options, batch_size)
+        return {input_names[0]: load_images(image_files, input_names[0], options)}
     if not arrays:
         raise ValueError(f"no .npz, .npy or image files in {str(p)!r}")
     parts: dict[str, list[np.ndarray]] = {}

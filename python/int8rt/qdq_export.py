@@ -32,6 +32,7 @@ import numpy as np
 
 from . import _core
 from ._errors import Error, InvalidArgumentError, NotSupportedError
+from ._names import check_names
 
 if TYPE_CHECKING:
     import onnx
@@ -139,11 +140,8 @@ class _PathArg(os.PathLike):
 
 
 def _check_layers(proto: "onnx.ModelProto", fp32_layers: Iterable[str], source: str) -> dict[str, str]:
-    names = {n.name for n in proto.graph.node}
     fp32 = {str(name): "fp32" for name in fp32_layers}
-    unknown = sorted(set(fp32) - names)
-    if unknown:
-        raise InvalidArgumentError(f"{source}: fp32_layers names no node {unknown[0]!r} of the model")
+    check_names(sorted(fp32), [n.name for n in proto.graph.node], f"{source}: fp32_layers")
     return fp32
 
 

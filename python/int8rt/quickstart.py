@@ -8,6 +8,7 @@ top-1 accuracy and latency of both, and which layers run in INT8.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,9 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 
 def run_quickstart(*, out_dir: Optional[Path] = None, echo: Callable[[str], None] = print) -> QuickstartResult:
-    """Runs the quickstart; writes the INT8 engine and cache into ``out_dir`` when given."""
+    """Runs the quickstart; writes the INT8 engine and cache, and the example's
+    model and data (``digits_cnn.onnx``, ``digits_calib.npz``,
+    ``digits_test.npz``, keyed by the input name), into ``out_dir`` when given."""
     import int8rt
 
     data = np.load(DATA_PATH)
@@ -109,6 +112,11 @@ def run_quickstart(*, out_dir: Optional[Path] = None, echo: Callable[[str], None
         out_dir.mkdir(parents=True, exist_ok=True)
         int8.save(out_dir / "digits_int8.i8rt")
         (out_dir / "digits.cache").write_bytes(calibrator.cache or b"")
-        echo(f"wrote {out_dir / 'digits_int8.i8rt'} and {out_dir / 'digits.cache'}")
+        # The example's model and data too, so every command of docs/ can start from them.
+        shutil.copyfile(MODEL_PATH, out_dir / "digits_cnn.onnx")
+        np.savez(out_dir / "digits_calib.npz", input=calib)
+        np.savez(out_dir / "digits_test.npz", input=test_x[:8])
+        echo(f"wrote {out_dir}: digits_int8.i8rt, digits.cache, and the example's digits_cnn.onnx, "
+             "digits_calib.npz (calibration images), digits_test.npz (8 held-out images)")
     return QuickstartResult(results["fp32"][0], results["int8"][0], results["fp32"][1], results["int8"][1],
                             results["fp32"][2], results["int8"][2], n_int8, len(layers))

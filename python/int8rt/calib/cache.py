@@ -11,11 +11,12 @@ does not know: such a cache is for int8rt only.
 from __future__ import annotations
 
 import os
-from typing import Mapping, Union
+from pathlib import Path
+from typing import Mapping, Optional, Union
 
 from .. import _core
 
-__all__ = ["cache_algorithm_name", "read_cache", "write_cache"]
+__all__ = ["CacheFile", "cache_algorithm_name", "read_cache", "write_cache"]
 
 DEFAULT_VERSION = 8601  # TensorRT 8.6.1, the most widely deployed cache version
 
@@ -89,3 +90,22 @@ def read_cache(data: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"
         raw = bytes(data)
     algorithm, version, entries = _core.read_cache(raw)
     return algorithm, version, dict(entries)
+
+
+class CacheFile:
+    """Mixin: ``read_calibration_cache`` / ``write_calibration_cache`` over the
+    file ``self._cache_file`` (None: no cache). Reads the file when it
+    exists; writes it atomically (a temporary file, then a rename)."""
+
+    _cache_file: Optional[str] = None
+
+    def read_calibration_cache(self) -> Optional[bytes]:
+        if self._cache_file and os.path.exists(self._cache_file):
+            return Path(self._cache_file).read_bytes()
+        return None
+
+    def write_calibration_cache(self, cache: bytes) -> None:
+        if self._cache_file:
+            tmp = f"{self._cache_file}.tmp.{os.getpid()}"
+            Path(tmp).write_bytes(cache)
+            os.replace(tmp, self._cache_file)

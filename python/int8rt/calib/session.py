@@ -14,14 +14,14 @@ anything else.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
+from ..progress import Progress, phase
 from .cache import DEFAULT_VERSION, read_cache, write_cache
 from .collector import Collector
 
@@ -29,6 +29,7 @@ __all__ = ["CalibrationResult", "CalibrationSession", "calibrate"]
 
 logger = logging.getLogger("int8rt")
 
+ProgressArg = Union[bool, None, Progress]
 Forward = Callable[[dict[str, np.ndarray]], Mapping[str, Any]]
 
 
@@ -170,15 +171,18 @@ class CalibrationSession:
         if collector is not None:
             collector.observe_range(tensors)
 
-    def finish(self) -> CalibrationResult:
-        """Computes the scales, calls ``write_calibration_cache`` once, returns the result."""
+    def finish(self, *, progress: ProgressArg = False) -> CalibrationResult:
+        """Computes the scales, calls ``write_calibration_cache`` once, returns
+        the result. ``progress``: show the threshold search as a phase."""
         if self._result is not None:
             return self._result
         assert self._collector is not None
         if self._num_batches == 0:
             raise _core.InvalidArgumentError(
                 "no data was observed: calibration needs at least one batch")
-        amaxes = self._collector.amaxes()
+        with phase(progress, "thresholds", total=len(self._collector), unit="tensor") as bar:
+            amaxes = self._collector.amaxes()  # one parallel search in C++
+            bar.update(len(amaxes))
         f127 = np.float32(127)  # scale = amax / 127 in float32, as the C++ scale_from_amax
         scales = {name: float(np.float32(a) / f127) for name, a in amaxes.items()}
         cache = write_cache(scales, self._header, self._version)
@@ -190,12 +194,25 @@ class CalibrationSession:
         return self._result
 
 
+def require_float_batch(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray]) -> None:
+    """The engine's inputs are float32: integer or bool calibration data (uint8
+    pixels, ids, masks) would be converted silently and calibrate the network
+    on values it never sees in use, so it is refused by name."""
+    for name, a in inputs.items():
+        if a.dtype.kind != "f":
+            raise _core.InvalidArgumentError(
+                f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
+                "input is float32; convert it (e.g. batch.astype(np.float32), normalised as the model expects)")
+
+
 class _BatchChecker:
     """Turns what get_batch returned into {input name: array}, checking count,
     names, dtype, rank and batch size against the first batch."""
 
-    def __init__(self, owner: str, names: Sequence[str], batch_size: int) -> None:
+    def __init__(self, owner: str, names: Sequence[str], batch_size: int,
+                 shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
         self.owner, self.names, self.batch_size = owner, list(names), batch_size
+        self.shapes = {n: [int(d) for d in s] for n, s in (shapes or {}).items()}
         self.first: dict[str, tuple[int, np.dtype]] = {}
         self.short_batch: Optional[int] = None  # index of a short (final) batch, once seen
 
@@ -258,13 +275,47 @@ class _BatchChecker:
         elif self.short_batch is not None and index > self.short_batch:
             raise _core.InvalidArgumentError(
                 f"{where}: a batch follows the short batch {self.short_batch}; only the last batch may be smaller")
+        if name in self.shapes:
+            _check_model_shape(where, list(arr.shape), self.shapes[name])
         return arr
 
 
+def _check_model_shape(where: str, got: list[int], want: list[int]) -> None:
+    """A batch's shape against the model input's (-1: any size), the error
+    naming the option that fixes the mismatch."""
+    if len(got) == len(want) and all(w < 0 or w == g for g, w in zip(got, want)):
+        return
+    if len(got) == len(want) and all(w < 0 or w == g for g, w in zip(got[1:], want[1:])):
+        n = want[0]
+        raise _core.InvalidArgumentError(
+            f"{where}: shape {got}, but the model's batch axis is fixed at {n} (shape {want}): calibrate in "
+            f"batches of {n} (int8rt build --batch-size {n}; make_calibrator(..., batch_size={n})), or "
+            "export the model with a dynamic batch axis")
+    raise _core.InvalidArgumentError(
+        f"{where}: shape {got}, but the model takes {want} (-1: any size); check the data's layout and "
+        "size (for a folder of images: int8rt build --size H W --layout NCHW|NHWC)")
+
+
+def expected_batches(calibrator: Any) -> Optional[int]:
+    """How many batches the calibrator will serve, when it knows: ``len()``
+    or a ``num_batches`` attribute (or method); None otherwise."""
+    try:
+        count = len(calibrator)
+    except (TypeError, NotImplementedError):
+        count = getattr(calibrator, "num_batches", None)
+        if callable(count):
+            count = count()
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        return None
+    return int(count)
+
+
 def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input_names: Sequence[str],
-                 feed: Callable[[dict[str, np.ndarray]], None], *, progress: bool = False) -> None:
+                 feed: Callable[[dict[str, np.ndarray]], None], *, progress: ProgressArg = False,
+                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
     """TensorRT's calibration loop: ``get_batch(names)`` until it returns None,
-    each batch checked (count, names, rank, dtype, batch size) and handed to
+    each batch checked (count, names, rank, dtype, batch size, and the shapes
+    in ``input_shapes`` where given, -1 matching any size) and handed to
     ``feed``, which must observe it into ``session``. Used by :func:`calibrate`
     and by the engine builder. Raises if the first ``get_batch`` ends the data.
     """
@@ -281,18 +332,14 @@ def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise _core.InvalidArgumentError(f"{owner}.get_batch_size() returned {batch_size!r}; "
                                          "expected a positive int")
-    check = _BatchChecker(owner, names, int(batch_size))
-    total = getattr(calibrator, "num_batches", None)
-    while True:
-        inputs = check(calibrator.get_batch(list(names)), session.num_batches + 1)
-        if inputs is None:
-            break
-        feed(inputs)
-        if progress:
-            sys.stderr.write(f"\rint8rt calibrate: batch {session.num_batches}" + (f"/{total}" if total else ""))
-            sys.stderr.flush()
-    if progress and session.num_batches:
-        sys.stderr.write("\n")
+    check = _BatchChecker(owner, names, int(batch_size), input_shapes)
+    with phase(progress, "calibrate", total=expected_batches(calibrator), unit="batch") as bar:
+        while True:
+            inputs = check(calibrator.get_batch(list(names)), session.num_batches + 1)
+            if inputs is None:
+                break
+            feed(inputs)
+            bar.update()
     if session.num_batches == 0:
         raise _core.InvalidArgumentError(
             f"calibrate: {owner}.get_batch() returned no batch on its first call; "
@@ -300,7 +347,7 @@ def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input
 
 
 def calibrate(calibrator: IInt8Calibrator, forward: Forward, *, input_names: Sequence[str],
-              progress: bool = False, cache_version: int = DEFAULT_VERSION) -> CalibrationResult:
+              progress: ProgressArg = False, cache_version: int = DEFAULT_VERSION) -> CalibrationResult:
     """Calibrates with a TensorRT-style calibrator and any forward function.
 
     Args:
@@ -311,7 +358,8 @@ def calibrate(calibrator: IInt8Calibrator, forward: Forward, *, input_names: Seq
             are calibrated too; integer inputs (token ids) are only passed on.
         input_names: the network's input names, in the order ``get_batch``
             returns its arrays.
-        progress: write a batch counter to stderr.
+        progress: True (or an :class:`int8rt.Progress`) shows a bar per phase
+            (calibration batches, threshold search) on stderr.
         cache_version: TensorRT version number written in the cache header.
 
     Returns:
@@ -338,4 +386,4 @@ def calibrate(calibrator: IInt8Calibrator, forward: Forward, *, input_names: Seq
         session.observe(observed)
 
     pull_batches(calibrator, session, input_names, feed, progress=progress)
-    return session.finish()
+    return session.finish(progress=progress)

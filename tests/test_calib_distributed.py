@@ -1,0 +1,100 @@
+"""Ray-sharded calibration (int8rt.calib.distributed) on a local 2-CPU Ray
+cluster started once for the module: the same scales and engine outputs as
+the single-process build, bit for bit, with the power_of_two range policy;
+MinMax exact with the default policy; worker errors surface as int8rt errors;
+``int8rt build --ray`` works."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt.calib.distributed import RayCalibration, init_ray
+from int8rt.cli import main
+from int8rt.data_calibrator import make_calibrator
+from int8rt.quickstart import DATA_PATH, MODEL_PATH
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster() -> object:
+    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, np.ndarray]:
+    z = np.load(DATA_PATH)
+    return {"calib": z["calib"], "test": z["test_x"][:64]}
+
+
+def _build(data: dict, algorithm: str, policy: str, distributed: object = None,
+           cache: Path | None = None) -> int8rt.Engine:
+    calibrator = make_calibrator({"input": data["calib"]}, algorithm=algorithm, batch_size=16, policy=policy,
+                                 cache_file=str(cache) if cache else None)
+    return int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=calibrator, distributed=distributed))
+
+
+def test_power_of_two_sharded_equals_single_process(tmp_path: Path, data: dict) -> None:
+    single = _build(data, "entropy2", "power_of_two", cache=tmp_path / "one.cache")
+    # 16 batches, 3 per task: 6 shards of unequal size over 2 workers
+    sharded = _build(data, "entropy2", "power_of_two", RayCalibration(num_workers=2, batches_per_task=3),
+                     cache=tmp_path / "two.cache")
+    assert sharded.scales() == single.scales()
+    assert (tmp_path / "two.cache").read_bytes() == (tmp_path / "one.cache").read_bytes()
+    a = single.run({"input": data["test"]})["logits"]
+    b = sharded.run({"input": data["test"]})["logits"]
+    assert np.array_equal(a, b)
+
+
+def test_minmax_is_exact_with_the_default_policy(data: dict) -> None:
+    single = _build(data, "minmax", "extend")
+    sharded = _build(data, "minmax", "extend", RayCalibration(num_workers=2))
+    assert sharded.scales() == single.scales()
+
+
+def test_worker_errors_surface_as_int8rt_errors(data: dict) -> None:
+    bad = data["calib"][:48].copy()
+    bad[40, 0, 3, 3] = np.nan  # batch 3, on worker 0
+    config = int8rt.BuilderConfig(calibrator=make_calibrator({"input": bad}, batch_size=16),
+                                  distributed=RayCalibration(num_workers=2))
+    with pytest.raises(int8rt.InvalidArgumentError, match="NaN"):
+        int8rt.build_engine(MODEL_PATH, config)
+
+
+def test_a_network_cannot_be_shipped(data: dict) -> None:
+    network = int8rt.onnx.import_model(MODEL_PATH)
+    config = int8rt.BuilderConfig(calibrator=make_calibrator({"input": data["calib"][:16]}, batch_size=16),
+                                  distributed=RayCalibration(num_workers=1))
+    with pytest.raises(int8rt.NotSupportedError, match="needs an ONNX model"):
+        int8rt.build_engine(network, config)
+
+
+def test_cli_ray_flag(tmp_path: Path, data: dict) -> None:
+    npz = tmp_path / "calib.npz"
+    np.savez(npz, input=data["calib"])
+    for name, extra in (("one", []), ("two", ["--ray", "--ray-workers", "2"])):
+        assert main(["build", str(MODEL_PATH), "--calib-data", str(npz), "--batch-size", "16", "--policy",
+                     "power_of_two", "--cache", str(tmp_path / f"{name}.cache"), "-o", str(tmp_path / f"{name}.i8rt"),
+                     "-q", *extra]) == 0
+    assert (tmp_path / "two.cache").read_bytes() == (tmp_path / "one.cache").read_bytes()
+    # `--ray` right before the model: the optional ADDRESS must not swallow it
+    assert main(["build", "--ray", str(MODEL_PATH), "--ray-workers", "2", "--calib-data", str(npz), "--batch-size",
+                 "16", "--cache", str(tmp_path / "three.cache"), "-o", str(tmp_path / "three.i8rt"), "-q"]) == 0
+    assert (tmp_path / "three.cache").read_bytes() == (tmp_path / "one.cache").read_bytes()
+
+
+def test_docs_page_runs_on_this_cluster(tmp_path: Path, data: dict) -> None:
+    """docs/sharded-calibration.md's Python, in a folder holding what
+    `int8rt quickstart --out-dir .` writes there (its bash block, which
+    starts a Ray instance of its own, runs in tests/test_docs.py under -m slow)."""
+    from docs_runner import run_page
+
+    shutil.copyfile(MODEL_PATH, tmp_path / "digits_cnn.onnx")
+    np.savez(tmp_path / "digits_calib.npz", input=data["calib"])
+    run_page("sharded-calibration.md", tmp_path, languages=("python",))
