@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
+#include "core/quote.h"
+#include "engine/atomic_file.h"
 #include "engine/device_runner.h"
 #include "engine/engine_file.h"
 #include "engine/executor.h"
+#include "engine/int8_coverage.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -35,15 +39,36 @@ std::shared_ptr<Engine> Engine::create(Network network, std::map<std::string, st
 
 std::string Engine::device_name() const { return runner_ ? runner_->device_name() : "cpu"; }
 
+// Every refusal of an engine file is a FormatError naming it (issue 9):
+// what the decoder and the layer factories throw while reading a file
+// (InvalidArgument from the network checks, a std::length_error from a
+// container, ...) is the file's fault. The one exception is a well-formed
+// file for a device this build or machine lacks: NotSupported, as for a
+// build. std::bad_alloc passes through (a real shortage, not a bad file).
 std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std::string& what) {
-  engine::EngineBlob blob = engine::decode_engine(bytes, what);
+  engine::EngineBlob blob;
+  try {
+    blob = engine::decode_engine(bytes, what);
+  } catch (const FormatError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw FormatError(what + ": " + e.what());
+  }
   blob.metadata["device"] = blob.target;
   try {
     engine::require_device(blob.target);
   } catch (const NotSupported& e) {
-    throw NotSupported(what + ": engine was built for target '" + blob.target + "': " + e.what());
+    throw NotSupported(what + ": engine was built for target " + quoted(blob.target) + ": " + e.what());
   }
-  return create(std::move(blob.network), std::move(blob.metadata));
+  try {
+    return create(std::move(blob.network), std::move(blob.metadata));
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw FormatError(what + ": " + e.what());
+  }
 }
 
 std::shared_ptr<Engine> Engine::load(const std::string& path) {
@@ -91,9 +116,7 @@ std::vector<LayerInfo> Engine::layers() const {
     LayerInfo info;
     info.name = node.name;
     info.op = node.op;
-    bool quantized = node.op.rfind("int8rt.Q", 0) == 0;
-    bool convert = node.op == "int8rt.Quantize" || node.op == "int8rt.Dequantize";
-    info.precision = convert ? "convert" : quantized ? "int8" : "fp32";
+    info.precision = engine::layer_precision(node.op);
     info.detail = runner_ ? runner_->describe(n) : executor_->layer(n).describe();
     out.push_back(std::move(info));
   }

@@ -157,4 +157,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         scales: dict[str, float] = {}
         if config.precision == "int8":
             scales = _calibrate(builder, config.calibrator, config.progress)
-        return Engine(builder.build(scales))
+        engine = Engine(builder.build(scales))
+    for line in engine.report():
+        if line.startswith("warning: "):  # e.g. a cache that leaves no layer in int8 (int8_coverage.h)
+            logger.warning("%s", line[len("warning: "):])
+    return engine
