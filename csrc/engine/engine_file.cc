@@ -36,13 +36,17 @@ std::string encode_engine(const EngineBlob& blob) {
     payload.str(kv.second);
   }
   encode_network(blob.network, payload);
+  return frame_engine_payload(payload.bytes());
+}
+
+std::string frame_engine_payload(const std::string& payload) {
   ByteWriter out;
   out.raw(kMagic, sizeof(kMagic));
   out.pod<uint32_t>(kEngineFormatVersion);
   out.pod<uint32_t>(0);
-  out.pod<uint64_t>(payload.bytes().size());
-  out.pod<uint64_t>(fnv1a64(payload.bytes().data(), payload.bytes().size()));
-  out.raw(payload.bytes().data(), payload.bytes().size());
+  out.pod<uint64_t>(payload.size());
+  out.pod<uint64_t>(fnv1a64(payload.data(), payload.size()));
+  out.raw(payload.data(), payload.size());
   return std::move(out.bytes());
 }
 

@@ -32,6 +32,10 @@ struct EngineBlob {
 };
 
 std::string encode_engine(const EngineBlob& blob);
+// The header (magic, version, size, checksum) followed by `payload`: what
+// encode_engine does with the encoded blob; the fuzz targets frame mutated
+// payloads with it so that they get past the checksum.
+std::string frame_engine_payload(const std::string& payload);
 // `what` names the source in error messages (a path or "engine bytes").
 EngineBlob decode_engine(const std::string& bytes, const std::string& what);
 
