@@ -1,7 +1,7 @@
 // Text taken from the caller or from a file, shown in an error message.
 //
 // The one rule for showing input in messages (issue 9): the text is put in
-// single quotes and cut to at most kMaxQuotedBytes bytes, with "..." and the
+// single quotes (quoted) or not (clipped, for an op type in parentheses) and cut to at most kMaxQuotedBytes bytes, with "..." and the
 // full size after the cut, so a 10 MB hex value or tensor name gives a short
 // message. The cut never splits a UTF-8 sequence; bytes that are not UTF-8
 // pass through unchanged (the Python bindings decode messages with
@@ -34,6 +34,13 @@ inline size_t utf8_cut(const std::string& s, size_t max) {
 }
 
 }  // namespace quote_detail
+
+// text, or "first bytes... (N bytes)" when longer than max_bytes.
+inline std::string clipped(const std::string& text, size_t max_bytes = kMaxQuotedBytes) {
+  if (text.size() <= max_bytes) return text;
+  return text.substr(0, quote_detail::utf8_cut(text, max_bytes)) + "... (" + std::to_string(text.size()) +
+         " bytes)";
+}
 
 // 'text', or 'first bytes...' (N bytes) when longer than max_bytes.
 inline std::string quoted(const std::string& text, size_t max_bytes = kMaxQuotedBytes) {
