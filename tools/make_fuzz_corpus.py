@@ -109,7 +109,7 @@ def main() -> None:
         (dirs["network_codec"] / f"{name}.net").write_bytes(network_part(data[HEADER:]))
         if cache:
             (dirs["cache"] / f"{name}.cache").write_bytes(cache)
-    (dirs["engine_file"] / "conv_fp32.i8rt").write_bytes(built["conv_fp32"][0].serialize())
+    (dirs["engine_file"] / "conv_fp32.engine").write_bytes(built["conv_fp32"][0].serialize())
     for f in sorted((ROOT / "tests" / "data").glob("cache_*.txt")):
         (dirs["cache"] / f.name).write_bytes(f.read_bytes())
     total = sum(f.stat().st_size for d in dirs.values() for f in d.iterdir())
