@@ -26,6 +26,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = ROOT / "tests" / "fuzz"
 CORPUS = FUZZ / "corpus"
+# Inputs of crashes found by the fuzzers in code outside the parsers (layer
+# semantics: shapes, pads, dilations, absent inputs), kept until fixed; each
+# file's name says what it hits (tests/data/fuzz_crashes/README.md).
+OPEN_CRASHES = ROOT / "tests" / "data" / "fuzz_crashes"
 TARGETS = {"fuzz_cache": "cache", "fuzz_network_codec": "network_codec", "fuzz_engine_file": "engine_file"}
 
 
@@ -73,7 +77,8 @@ def run_fuzzer(binary: Path, corpus: str, seconds: int, work: Path) -> int:
     Returns the number of inputs executed."""
     new_inputs = work / "new"
     new_inputs.mkdir(parents=True, exist_ok=True)
-    cmd = [str(binary), "-seed=1", f"-max_total_time={seconds}", "-rss_limit_mb=2048", "-timeout=20",
+    dictionary = ["-dict=" + str(FUZZ / "engine.dict")] if corpus != "cache" else []
+    cmd = [str(binary), *dictionary, "-seed=1", f"-max_total_time={seconds}", "-rss_limit_mb=2048", "-timeout=20",
            "-print_final_stats=1", f"-artifact_prefix={work}/", str(new_inputs), str(CORPUS / corpus)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
     artifacts = sorted(p.name for p in work.iterdir() if p.name.startswith(("crash-", "leak-", "timeout-", "oom-")))
@@ -97,3 +102,18 @@ def test_parser_fuzzers(parser_fuzzers: Path, target: str, tmp_path: Path) -> No
 def test_fuzzers_long(all_fuzzers: Path, target: str, tmp_path: Path) -> None:
     seconds = int(os.environ.get("INT8RT_FUZZ_LONG_SECONDS", "300"))
     assert run_fuzzer(all_fuzzers / target, TARGETS[target], seconds, tmp_path) > 0
+
+
+def _open_crashes() -> list[Path]:
+    return sorted(p for p in OPEN_CRASHES.glob("*/*") if p.is_file())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crash", _open_crashes(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_open_crash_inputs(all_fuzzers: Path, crash: Path) -> None:
+    """Replays one saved crash input through its (sanitized) target: passes once the bug is fixed,
+    after which the input moves to tests/fuzz/corpus/<target>/regress-<name>."""
+    r = subprocess.run([str(all_fuzzers / f"fuzz_{crash.parent.name}"), "-timeout=60", str(crash)],
+                       capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-4000:]

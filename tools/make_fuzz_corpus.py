@@ -7,7 +7,11 @@ engines built from tests/onnx_models.py, FP32 and INT8 (fuzz_engine_file
 frames a payload with a valid header and checksum), plus one whole file to
 seed the header checks. network_codec/: the network part of those payloads
 (after target, tuned ISA and metadata). cache/: the calibration caches of
-tests/data and of the INT8 builds. The files are regenerated, not edited; a
+tests/data and of the INT8 builds. Files named regress-* (inputs of crashes
+found and fixed, replayed by every fuzz run) are kept. engine.dict: a libFuzzer dictionary for
+fuzz_engine_file and fuzz_network_codec (-dict=): op and attribute names as
+the codec writes strings, and 64- and 32-bit values at the edges of what
+sizes, pads and dilations hold. The files are regenerated, not edited; a
 change of the engine format means running this again.
 """
 from __future__ import annotations
@@ -96,12 +100,39 @@ def engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
     return out
 
 
+# Ops and attributes a mutation may swap in (the lowered ops of lower_int8.h and common float ones).
+DICT_OPS = ["Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "Concat", "Reshape", "Slice", "Resize", "Pad",
+            "Transpose", "Split", "Softmax", "ConvTranspose", "int8rt.Quantize", "int8rt.Dequantize", "int8rt.QConv",
+            "int8rt.QGemm", "int8rt.QMaxPool", "int8rt.QAveragePool", "int8rt.QGlobalAveragePool", "int8rt.QAdd",
+            "int8rt.QConcat", "int8rt.QLut", "int8rt.QChannelMul", "int8rt.QFlatten"]
+DICT_ATTRS = ["pads", "strides", "dilations", "kernel_shape", "group", "axis", "axes", "perm", "split", "starts",
+              "ends", "in_scale", "out_scale", "w_scales", "act", "output_padding", "output_shape"]
+DICT_I64 = [0, 1, -1, 2, 255, 256, 65536, 2**24 + 1, 2**31 - 1, 2**31, 2**32, 2**58 + 1, 2**62 + 1, 2**63 - 1,
+            -(2**63)]
+DICT_I32 = [-1, 2**31 - 1, -(2**31)]
+
+
+def write_dict(path: Path) -> None:
+    def esc(b: bytes) -> str:
+        return "".join(f"\\x{c:02x}" for c in b)
+
+    lines = ["# libFuzzer dictionary for fuzz_engine_file / fuzz_network_codec (tools/make_fuzz_corpus.py)"]
+    for name in DICT_OPS + DICT_ATTRS:
+        lines.append(f'str_{name.replace(".", "_")}="{esc(struct.pack("<Q", len(name)) + name.encode())}"')
+    for v in DICT_I64:
+        lines.append(f'i64_{v & 0xFFFFFFFFFFFFFFFF:x}="{esc(struct.pack("<q", v))}"')
+    for v in DICT_I32:
+        lines.append(f'i32_{v & 0xFFFFFFFF:x}="{esc(struct.pack("<i", v))}"')
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     dirs = {k: CORPUS / k for k in ("engine_file", "network_codec", "cache")}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
         for f in d.iterdir():
-            f.unlink()
+            if not f.name.startswith("regress-"):  # inputs of fixed crashes stay
+                f.unlink()
     built = engines()
     for name, (engine, cache) in built.items():
         data = engine.serialize()
@@ -112,6 +143,7 @@ def main() -> None:
     (dirs["engine_file"] / "conv_fp32.engine").write_bytes(built["conv_fp32"][0].serialize())
     for f in sorted((ROOT / "tests" / "data").glob("cache_*.txt")):
         (dirs["cache"] / f.name).write_bytes(f.read_bytes())
+    write_dict(CORPUS.parent / "engine.dict")
     total = sum(f.stat().st_size for d in dirs.values() for f in d.iterdir())
     print(f"wrote {sum(1 for d in dirs.values() for _ in d.iterdir())} files, {total} bytes, under {CORPUS}")
 
