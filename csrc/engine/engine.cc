@@ -43,8 +43,8 @@ std::string Engine::device_name() const { return runner_ ? runner_->device_name(
 // what the decoder and the layer factories throw while reading a file
 // (InvalidArgument from the network checks, a std::length_error from a
 // container, ...) is the file's fault. The one exception is a well-formed
-// file for a device this build or machine lacks: NotSupported, as for a
-// build. std::bad_alloc passes through (a real shortage, not a bad file).
+// file for a device int8rt knows but this build or machine lacks (a 'cuda'
+// engine without the CUDA backend or a GPU): NotSupported, as for a build. std::bad_alloc passes through (a real shortage, not a bad file).
 std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std::string& what) {
   engine::EngineBlob blob;
   try {
@@ -57,6 +57,10 @@ std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std:
     throw FormatError(what + ": " + e.what());
   }
   blob.metadata["device"] = blob.target;
+  const std::vector<std::string> known = engine::known_devices();
+  if (blob.target != "cuda" && std::find(known.begin(), known.end(), blob.target) == known.end()) {
+    throw FormatError(what + ": unknown target " + quoted(blob.target) + " (engines target 'cpu' or 'cuda')");
+  }
   try {
     engine::require_device(blob.target);
   } catch (const NotSupported& e) {
