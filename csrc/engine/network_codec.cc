@@ -56,23 +56,24 @@ Attribute decode_attr(ByteReader& in) {
 }
 
 // True when dims are all >= 0 and their product is exactly nbytes / esize
-// (nbytes a multiple of esize). The product is never formed past that
-// target, so dims from a file cannot overflow it.
+// (nbytes a multiple of esize). The product is checked as it is formed, and
+// the product of the non-zero dims must fit in int64 even when a zero dim
+// makes the tensor empty, so no later count over these dims can overflow.
 bool holds_exactly(const std::vector<int64_t>& dims, uint64_t nbytes, size_t esize) {
   if (nbytes % esize != 0) return false;
   const uint64_t want = nbytes / esize;
+  uint64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : dims) {
     if (d < 0) return false;
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (nonzero > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / static_cast<uint64_t>(d)) return false;
+    nonzero *= static_cast<uint64_t>(d);
   }
-  for (int64_t d : dims) {
-    if (d == 0) return want == 0;
-  }
-  uint64_t n = 1;
-  for (int64_t d : dims) {
-    if (n > want / static_cast<uint64_t>(d)) return false;
-    n *= static_cast<uint64_t>(d);
-  }
-  return n == want;
+  return want == (empty ? 0 : nonzero);
 }
 
 size_t element_size(DataType t) {
