@@ -80,3 +80,30 @@ def test_truncated_payload_every_length(conv_payload: bytes) -> None:
     for n, checksum in prefix_checksums(conv_payload, 7):
         with pytest.raises(int8rt.FormatError):
             int8rt.Engine.deserialize(frame(conv_payload[:n], checksum))
+
+
+def edit_attribute(data: bytes, key: bytes, value: bytes) -> bytes:
+    """Replaces the encoded value (kind byte onwards) of the first attribute named `key`."""
+    at = data.index(string(key)) + len(string(key))
+    kind = data[at]
+    if kind in (0, 1):  # int, float
+        end = at + 1 + 8
+    else:  # string (n bytes), ints / floats (n * 8 bytes)
+        (n,) = struct.unpack_from("<Q", data, at + 1)
+        end = at + 1 + 8 + (n if kind == 2 else 8 * n)
+    return data[:at] + value + data[end:]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    (b"w_scales", b"\x04" + struct.pack("<Q", 0), "node 'conv0' (int8rt.QConv): needs one weight scale per output"),
+    (b"pads", b"\x03" + struct.pack("<Qq", 1, 0), "node 'conv0' (int8rt.QConv): "),
+    (b"strides", b"\x02" + string(b"xx"), "attribute 'strides' is not of kind ints"),
+    (b"in_scales", b"\x04" + struct.pack("<Q", 0), "node 'concat' (int8rt.QConcat): needs one input scale per input"),
+])
+def test_layer_refusals_are_format_errors(key: bytes, value: bytes, message: str) -> None:
+    # An int8 engine of the fuzz corpus (tools/make_fuzz_corpus.py): what a layer's checks refuse
+    # while a file loads is the file's fault.
+    data = (Path(__file__).parent / "fuzz" / "corpus" / "engine_file" / "residual_int8.payload").read_bytes()
+    with pytest.raises(int8rt.FormatError, match="^engine bytes: ") as info:
+        int8rt.Engine.deserialize(frame(edit_attribute(data, key, value)))
+    assert message in str(info.value)
