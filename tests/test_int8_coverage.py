@@ -12,6 +12,7 @@ import pytest
 
 import int8rt
 from int8rt.calib import write_cache
+from int8rt.cli import main
 from int8rt.data_calibrator import make_calibrator
 from onnx_models import conv_net
 
@@ -33,7 +34,8 @@ def warnings_of(engine: int8rt.Engine) -> list[str]:
     return [line for line in engine.report() if line.startswith("warning: ")]
 
 
-def test_cache_naming_only_the_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_cache_naming_only_the_input(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
     with caplog.at_level(logging.WARNING, logger="int8rt"):
         engine = build_with_cache(tmp_path, write_cache({"input": 0.02}))
     assert engine.precision == "int8" and int8_layers(engine) == 0
@@ -42,6 +44,12 @@ def test_cache_naming_only_the_input(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert any("no layer runs in int8 (0 of " in line for line in lines), lines
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "int8rt"]
     assert any(m.startswith("no layer runs in int8") for m in logged), logged
+    # `int8rt inspect` shows it beside the precision.
+    path = tmp_path / "e.i8rt"
+    engine.save(path)
+    assert main(["inspect", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "  precision: int8\n" in shown and "  WARNING: no layer runs in int8 (0 of " in shown, shown
 
 
 @pytest.mark.parametrize("scale", [0.0, float("inf")])
