@@ -39,22 +39,44 @@ std::shared_ptr<Engine> Engine::create(Network network, std::map<std::string, st
 
 std::string Engine::device_name() const { return runner_ ? runner_->device_name() : "cpu"; }
 
-// Every refusal of an engine file is a FormatError naming it (issue 9):
-// what the decoder and the layer factories throw while reading a file
-// (InvalidArgument from the network checks, a std::length_error from a
-// container, ...) is the file's fault. The one exception is a well-formed
-// file for a device int8rt knows but this build or machine lacks (a 'cuda'
-// engine without the CUDA backend or a GPU): NotSupported, as for a build. std::bad_alloc passes through (a real shortage, not a bad file).
-std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std::string& what) {
-  engine::EngineBlob blob;
+namespace {
+
+// Every refusal of an engine file is a FormatError naming it (issue 9).
+// Called from a catch block while a file is decoded or its layers created:
+// what the network checks and the layer factories throw (InvalidArgument,
+// NotSupported for an op this int8rt lacks, a std::length_error from a
+// container, ...) is the file's fault and becomes a FormatError prefixed
+// with `what`. A plain int8rt::Error (a device or system failure) and
+// std::bad_alloc (a real shortage) pass through unchanged.
+[[noreturn]] void refuse_file(const std::string& what) {
   try {
-    blob = engine::decode_engine(bytes, what);
+    throw;
   } catch (const FormatError&) {
+    throw;
+  } catch (const InvalidArgument& e) {
+    throw FormatError(what + ": " + e.what());
+  } catch (const NotSupported& e) {
+    throw FormatError(what + ": " + e.what());
+  } catch (const Error&) {
     throw;
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
     throw FormatError(what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+// A well-formed file for a device int8rt knows but this build or machine
+// lacks (a 'cuda' engine without the CUDA backend or a GPU) is NotSupported,
+// as for a build; a target int8rt does not know is a FormatError.
+std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std::string& what) {
+  engine::EngineBlob blob;
+  try {
+    blob = engine::decode_engine(bytes, what);
+  } catch (...) {
+    refuse_file(what);
   }
   blob.metadata["device"] = blob.target;
   const std::vector<std::string> known = engine::known_devices();
@@ -68,10 +90,8 @@ std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std:
   }
   try {
     return create(std::move(blob.network), std::move(blob.metadata));
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw FormatError(what + ": " + e.what());
+  } catch (...) {
+    refuse_file(what);
   }
 }
 
