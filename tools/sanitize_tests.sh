@@ -14,6 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build/asan}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
 site=$build/site
 # The Python sources, without what tools/dev_build.sh installed beside them.
 rm -rf "$site/int8rt" && mkdir -p "$site" && cp -r python/int8rt "$site/int8rt"
