@@ -179,3 +179,43 @@ def test_non_utf8_name_survives_round_trip() -> None:
     data = b"TRT-8601-EntropyCalibration2\nlayer\xff\xfe_out: 3c010204\n"
     algo, version, scales = read_cache(data)
     assert write_cache(scales, algo, version) == data
+
+
+@pytest.mark.parametrize("hexbits,what", [
+    ("7fc00000", "NaN"), ("7f800001", "NaN"), ("ffffffff", "NaN"),
+    ("bf800000", "negative"), ("80000000", "negative"), ("ff800000", "negative"),
+])
+def test_nan_and_negative_scales_are_refused(hexbits: str, what: str) -> None:
+    # As write_cache refuses them: no calibrator produces them, and a layer cannot use them.
+    data = f"TRT-8601-EntropyCalibration2\nok: 3c010204\nbad: {hexbits}\n".encode()
+    with pytest.raises(int8rt.FormatError) as info:
+        read_cache(data)
+    assert str(info.value).startswith("calibration cache, line 3: tensor 'bad' has ")
+    assert what in str(info.value) and hexbits in str(info.value)
+
+
+@pytest.mark.parametrize("hexbits", ["0", "7f800000", "7effffff", "1"])
+def test_zero_inf_and_huge_scales_are_read(hexbits: str) -> None:
+    # TensorRT writes 0 (a tensor it saw as all zeros), +inf and FLT_MAX-scale values (overflow).
+    _, _, scales = read_cache(f"TRT-8601-EntropyCalibration2\nt: {hexbits}\n")
+    assert scales["t"] == bits_to_float(hexbits)
+
+
+def test_non_utf8_line_keeps_the_line_number(tmp_path: Path) -> None:
+    # The message quotes the line's bytes; they reach Python decoded with replacement characters.
+    with pytest.raises(int8rt.FormatError) as info:
+        read_cache(b"TRT-8601-EntropyCalibration2\n\xff no separator\n")
+    assert str(info.value) == "calibration cache, line 2: expected '<tensor name>: <hex scale>', got '\ufffd no separator'"
+    p = tmp_path / "bad\u00e9.cache"
+    p.write_bytes(b"TRT-8601-EntropyCalibration2\n\xff no separator\n")
+    with pytest.raises(int8rt.FormatError, match=r"bad\u00e9\.cache: calibration cache, line 2: "):
+        read_cache(p)
+
+
+def test_huge_value_gives_a_short_message() -> None:
+    hexbits = "3" * 10_000_000
+    with pytest.raises(int8rt.FormatError) as info:
+        read_cache(f"TRT-8601-EntropyCalibration2\nt: {hexbits}\n")
+    text = str(info.value)
+    assert text.startswith("calibration cache, line 2: hex scale '3333") and "(10000000 bytes)" in text, text[:200]
+    assert len(text) < 300

@@ -22,13 +22,18 @@
 // spaces, ':' '*' brackets and slashes (the name ends at the LAST ": " on the
 // line), CRLF line ends, no final newline, blank lines, upper-case hex,
 // whitespace around the hex value, any entry order. Every other deviation is
-// a FormatError naming the 1-based line number.
+// a FormatError naming the 1-based line number, as is a scale that is NaN or
+// negative (sign bit set, -0 included), which write_cache refuses too and no
+// calibrator produces; zero, +inf and FLT_MAX/127 are accepted because
+// TensorRT writes them (a tensor it saw as all zeros, an overflow). Input
+// quoted in messages is cut to a bounded length (core/quote.h).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <unordered_map>
 
+#include "core/quote.h"
 #include "int8rt/calibration.h"
 #include "int8rt/error.h"
 
@@ -86,13 +91,6 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
-// The line as shown in an error message: long lines are cut.
-std::string quoted(const std::string& line) {
-  constexpr size_t kMax = 80;
-  if (line.size() <= kMax) return "'" + line + "'";
-  return "'" + line.substr(0, kMax) + "...'";
-}
-
 [[noreturn]] void fail(size_t line_no, const std::string& what) {
   throw FormatError("calibration cache, line " + std::to_string(line_no) + ": " + what);
 }
@@ -103,34 +101,38 @@ void parse_header(const std::string& line, size_t line_no, CalibrationCache& out
   size_t dash = line.find('-', 4);
   if (dash == std::string::npos || dash == 4) fail(line_no, expected);
   std::string digits = line.substr(4, dash - 4);
-  if (digits.size() > 18) fail(line_no, "version '" + digits + "' is too large");
+  if (digits.size() > 18) fail(line_no, "version " + quoted(digits) + " is too large");
   int64_t version = 0;
   for (char c : digits) {
-    if (c < '0' || c > '9') fail(line_no, "version '" + digits + "' is not a decimal integer");
+    if (c < '0' || c > '9') fail(line_no, "version " + quoted(digits) + " is not a decimal integer");
     version = version * 10 + (c - '0');
   }
   std::string algorithm = line.substr(dash + 1);
   if (!is_word(algorithm)) {
-    fail(line_no, "algorithm '" + algorithm + "' is not a name such as EntropyCalibration2");
+    fail(line_no, "algorithm " + quoted(algorithm) + " is not a name such as EntropyCalibration2");
   }
   out.version = version;
   out.algorithm = algorithm;
 }
 
-float parse_scale(const std::string& hex, size_t line_no) {
+float parse_scale(const std::string& name, const std::string& hex, size_t line_no) {
   if (hex.empty()) fail(line_no, "missing hex scale after ': '");
   if (hex.size() > 8) {
-    fail(line_no, "hex scale '" + hex + "' has " + std::to_string(hex.size()) +
+    fail(line_no, "hex scale " + quoted(hex) + " has " + std::to_string(hex.size()) +
                       " digits, at most 8 (32 bits) allowed");
   }
   uint32_t bits = 0;
   for (char c : hex) {
     int d = hex_digit(c);
-    if (d < 0) fail(line_no, "hex scale '" + hex + "' is not hexadecimal");
+    if (d < 0) fail(line_no, "hex scale " + quoted(hex) + " is not hexadecimal");
     bits = (bits << 4) | static_cast<uint32_t>(d);
   }
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
+  if (std::isnan(scale)) fail(line_no, "tensor " + quoted(name) + " has scale NaN (" + hex + "); a scale is >= 0");
+  if (std::signbit(scale)) {
+    fail(line_no, "tensor " + quoted(name) + " has a negative scale (" + hex + "); a scale is >= 0");
+  }
   return scale;
 }
 
@@ -154,14 +156,14 @@ std::string cache_algorithm_name(const std::string& method_or_header) {
     if (method_or_header == a.method || method_or_header == a.header) return a.header;
     accepted += std::string(accepted.empty() ? "" : ", ") + a.method + "/" + a.header;
   }
-  throw InvalidArgument("unknown calibration algorithm '" + method_or_header +
-                        "' (accepted: " + accepted + ")");
+  throw InvalidArgument("unknown calibration algorithm " + quoted(method_or_header) +
+                        " (accepted: " + accepted + ")");
 }
 
 std::string write_cache(const CalibrationCache& cache) {
   if (!is_word(cache.algorithm)) {
-    throw InvalidArgument("write_cache: algorithm '" + cache.algorithm +
-                          "' is not a single word such as EntropyCalibration2");
+    throw InvalidArgument("write_cache: algorithm " + quoted(cache.algorithm) +
+                          " is not a single word such as EntropyCalibration2");
   }
   if (cache.version < 0) {
     throw InvalidArgument("write_cache: version " + std::to_string(cache.version) +
@@ -174,13 +176,13 @@ std::string write_cache(const CalibrationCache& cache) {
     float scale = cache.scales[i].second;
     if (name.empty()) throw InvalidArgument("write_cache: entry " + std::to_string(i) + " has an empty tensor name");
     if (name.find_first_of("\r\n") != std::string::npos) {
-      throw InvalidArgument("write_cache: tensor name '" + name + "' contains a line break");
+      throw InvalidArgument("write_cache: tensor name " + quoted(name) + " contains a line break");
     }
     if (!seen.emplace(name, i).second) {
-      throw InvalidArgument("write_cache: tensor '" + name + "' appears twice");
+      throw InvalidArgument("write_cache: tensor " + quoted(name) + " appears twice");
     }
     if (std::isnan(scale) || std::signbit(scale)) {
-      throw InvalidArgument("write_cache: tensor '" + name + "' has scale " +
+      throw InvalidArgument("write_cache: tensor " + quoted(name) + " has scale " +
                             std::to_string(scale) + "; a scale must be >= 0");
     }
     uint32_t bits;
@@ -218,10 +220,10 @@ CalibrationCache read_cache(const std::string& data) {
     }
     if (sep == 0) fail(line_no, "empty tensor name in " + quoted(line));
     std::string name = line.substr(0, sep);
-    float scale = parse_scale(trim(line.substr(sep + 2)), line_no);
+    float scale = parse_scale(name, trim(line.substr(sep + 2)), line_no);
     auto inserted = line_of.emplace(name, line_no);
     if (!inserted.second) {
-      fail(line_no, "tensor '" + name + "' already appeared on line " +
+      fail(line_no, "tensor " + quoted(name) + " already appeared on line " +
                         std::to_string(inserted.first->second));
     }
     out.scales.emplace_back(std::move(name), scale);

@@ -36,14 +36,21 @@ inline int64_t checked_add(int64_t a, int64_t b, const std::string& what) {
 }
 
 // Product of the dimensions; a negative dimension is an error. The empty
-// shape (a scalar) holds one element.
+// shape (a scalar) holds one element. The product of the non-zero dimensions
+// must fit in int64 even when a zero makes the tensor empty, so that no later
+// count over a subset of these dimensions (rows, planes) can overflow.
 inline int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& what) {
-  int64_t n = 1;
+  int64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     if (d < 0) throw InvalidArgument(what + ": negative dimension " + std::to_string(d));
-    n = checked_mul(n, d, what + " element count");
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    nonzero = checked_mul(nonzero, d, what + " element count");
   }
-  return n;
+  return empty ? 0 : nonzero;
 }
 
 // numel * element_size as a size_t byte count.

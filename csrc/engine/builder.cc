@@ -8,6 +8,7 @@
 #include "core/checked_math.h"
 #include "engine/device_runner.h"
 #include "engine/executor.h"
+#include "engine/int8_coverage.h"
 #include "engine/lower_int8.h"
 #include "graph/passes/passes.h"
 #include "int8rt/error.h"
@@ -132,6 +133,9 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   }
   engine::LoweringResult lowered = engine::lower_int8(impl_->optimized, options);
   for (const auto& line : lowered.report) report += line + "\n";
+  for (const auto& line : engine::int8_coverage_warnings(impl_->optimized, lowered.network, options.scales)) {
+    report += line + "\n";
+  }
   metadata["precision"] = "int8";
   metadata["report"] = report;
   std::string scale_lines;

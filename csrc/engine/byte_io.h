@@ -50,6 +50,7 @@ class ByteReader {
   }
   void raw(void* dst, size_t n, const char* field) {
     need(n, field);
+    if (n == 0) return;  // dst may be the null data() of an empty vector
     std::memcpy(dst, p_, n);
     p_ += n;
   }

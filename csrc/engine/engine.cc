@@ -5,10 +5,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <new>
 
+#include "core/quote.h"
+#include "engine/atomic_file.h"
 #include "engine/device_runner.h"
 #include "engine/engine_file.h"
 #include "engine/executor.h"
+#include "engine/int8_coverage.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -62,21 +66,64 @@ std::shared_ptr<Engine> Engine::create(Network network, std::map<std::string, st
 
 std::string Engine::device_name() const { return runner_ ? runner_->device_name() : "cpu"; }
 
+namespace {
+
+// Every refusal of an engine file is a FormatError naming it (issue 9).
+// Called from a catch block while a file is decoded or its layers created:
+// what the network checks and the layer factories throw (InvalidArgument,
+// NotSupported for an op this int8rt lacks, a std::length_error from a
+// container, ...) is the file's fault and becomes a FormatError prefixed
+// with `what`. A plain int8rt::Error (a device or system failure) and
+// std::bad_alloc (a real shortage) pass through unchanged.
+[[noreturn]] void refuse_file(const std::string& what) {
+  try {
+    throw;
+  } catch (const FormatError&) {
+    throw;
+  } catch (const InvalidArgument& e) {
+    throw FormatError(what + ": " + e.what());
+  } catch (const NotSupported& e) {
+    throw FormatError(what + ": " + e.what());
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw FormatError(what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+// A well-formed file for a device int8rt knows but this build or machine
+// lacks (a 'cuda' engine without the CUDA backend or a GPU) is NotSupported,
+// as for a build; a target int8rt does not know is a FormatError.
 std::shared_ptr<Engine> Engine::deserialize(const std::string& bytes, const std::string& what) {
-  engine::EngineBlob blob = engine::decode_engine(bytes, what);
+  engine::EngineBlob blob;
+  try {
+    blob = engine::decode_engine(bytes, what);
+  } catch (...) {
+    refuse_file(what);
+  }
   blob.metadata["device"] = blob.target;
+  const std::vector<std::string> known = engine::known_devices();
+  if (blob.target != "cuda" && std::find(known.begin(), known.end(), blob.target) == known.end()) {
+    throw FormatError(what + ": unknown target " + quoted(blob.target) + " (engines target 'cpu' or 'cuda')");
+  }
   try {
     engine::require_device(blob.target);
   } catch (const NotSupported& e) {
-    throw NotSupported(what + ": engine was built for target '" + blob.target + "': " + e.what());
+    throw NotSupported(what + ": engine was built for target " + quoted(blob.target) + ": " + e.what());
   }
-  std::shared_ptr<Engine> e = create(std::move(blob.network), std::move(blob.metadata));
   try {
+    std::shared_ptr<Engine> e = create(std::move(blob.network), std::move(blob.metadata));
+    // The layers must infer the shapes the file declares, so that a run
+    // allocates what those shapes imply (a forged pad cannot ask for more).
     e->executor_->check_declared_shapes();
-  } catch (const InvalidArgument& err) {
-    throw FormatError(what + ": " + err.what());
+    return e;
+  } catch (...) {
+    refuse_file(what);
   }
-  return e;
 }
 
 std::shared_ptr<Engine> Engine::load(const std::string& path) {
@@ -124,9 +171,7 @@ std::vector<LayerInfo> Engine::layers() const {
     LayerInfo info;
     info.name = node.name;
     info.op = node.op;
-    bool quantized = node.op.rfind("int8rt.Q", 0) == 0;
-    bool convert = node.op == "int8rt.Quantize" || node.op == "int8rt.Dequantize";
-    info.precision = convert ? "convert" : quantized ? "int8" : "fp32";
+    info.precision = engine::layer_precision(node.op);
     info.detail = runner_ ? runner_->describe(n) : executor_->layer(n).describe();
     out.push_back(std::move(info));
   }

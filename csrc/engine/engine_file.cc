@@ -1,13 +1,8 @@
-// Engine file encoding, validation and atomic writing (engine_file.h).
+// Engine file encoding and validation (engine_file.h).
 #include "engine/engine_file.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
+#include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "engine/byte_io.h"
 #include "engine/network_codec.h"
@@ -41,13 +36,17 @@ std::string encode_engine(const EngineBlob& blob) {
     payload.str(kv.second);
   }
   encode_network(blob.network, payload);
+  return frame_engine_payload(payload.bytes());
+}
+
+std::string frame_engine_payload(const std::string& payload) {
   ByteWriter out;
   out.raw(kMagic, sizeof(kMagic));
   out.pod<uint32_t>(kEngineFormatVersion);
   out.pod<uint32_t>(0);
-  out.pod<uint64_t>(payload.bytes().size());
-  out.pod<uint64_t>(fnv1a64(payload.bytes().data(), payload.bytes().size()));
-  out.raw(payload.bytes().data(), payload.bytes().size());
+  out.pod<uint64_t>(payload.size());
+  out.pod<uint64_t>(fnv1a64(payload.data(), payload.size()));
+  out.raw(payload.data(), payload.size());
   return std::move(out.bytes());
 }
 
@@ -96,33 +95,6 @@ EngineBlob decode_engine(const std::string& bytes, const std::string& what) {
   blob.network = decode_network(in);
   if (in.remaining() != 0) in.fail("unexpected bytes after the network");
   return blob;
-}
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error("cannot write '" + path + "': " + std::strerror(errno));
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw Error("writing '" + path + "' failed: " + std::strerror(errno));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    throw Error("cannot move the engine into place at '" + path + "': " + std::strerror(err));
-  }
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error("cannot open '" + path + "': " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 }  // namespace engine

@@ -11,6 +11,7 @@
 //
 // Weights are stored canonical (int8 OIHW + scales, float bias); packed
 // layouts are derived at load, so a file built on one CPU runs on another.
+// Saving and reading the file: atomic_file.h.
 #pragma once
 
 #include <map>
@@ -31,13 +32,12 @@ struct EngineBlob {
 };
 
 std::string encode_engine(const EngineBlob& blob);
+// The header (magic, version, size, checksum) followed by `payload`: what
+// encode_engine does with the encoded blob; the fuzz targets frame mutated
+// payloads with it so that they get past the checksum.
+std::string frame_engine_payload(const std::string& payload);
 // `what` names the source in error messages (a path or "engine bytes").
 EngineBlob decode_engine(const std::string& bytes, const std::string& what);
-
-// Writes `bytes` to `path` through a temporary file in the same folder that is
-// renamed into place: a failure never leaves a half-written file at `path`.
-void write_file_atomically(const std::string& path, const std::string& bytes);
-std::string read_file(const std::string& path);
 
 }  // namespace engine
 }  // namespace int8rt

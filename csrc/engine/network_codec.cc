@@ -8,9 +8,12 @@
 // same ids and re-checks names and references.
 #include "engine/network_codec.h"
 
+#include <limits>
 #include <string>
 
 #include "core/checked_math.h"
+#include "core/quote.h"
+#include "engine/value.h"
 
 namespace int8rt {
 namespace engine {
@@ -63,6 +66,62 @@ size_t element_size(DataType t) {
   return 1;
 }
 
+// Adds tensors and nodes to a new Network in id order (node outputs get the
+// ids they had); `in` only names the source in errors.
+Network rebuild(ByteReader& in, std::vector<Tensor>& tensors, std::vector<Node>& nodes,
+                const std::vector<int>& inputs, const std::vector<int>& outputs) {
+  const int total = static_cast<int>(tensors.size());
+  Network net;
+  std::vector<char> is_input(tensors.size(), 0);
+  for (int id : inputs) is_input[id] = 1;
+  size_t next_node = 0;
+  for (int id = 0; id < total;) {
+    Tensor& t = tensors[id];
+    int made = -1;
+    if (t.producer >= 0) {
+      // Recreate the producing node; its outputs must start at this id.
+      if (static_cast<size_t>(t.producer) != next_node || t.producer >= static_cast<int>(nodes.size()) ||
+          nodes[t.producer].outputs.empty() || nodes[t.producer].outputs[0] != id) {
+        in.fail("tensor and node order is inconsistent");
+      }
+      Node& n = nodes[next_node++];
+      std::vector<std::string> out_names;
+      for (size_t o = 0; o < n.outputs.size(); ++o) {
+        if (n.outputs[o] != id + static_cast<int>(o)) in.fail("node outputs are not contiguous");
+        out_names.push_back(tensors[n.outputs[o]].name);
+      }
+      for (int in_id : n.inputs) {
+        if (in_id >= id) in.fail("node " + quoted(n.name) + " reads a tensor defined after it");
+      }
+      auto outs = net.add_node(n.op, n.name, n.inputs, n.attrs, out_names);
+      for (size_t o = 0; o < outs.size(); ++o) {
+        net.tensor(outs[o]).shape = tensors[outs[o]].shape;
+        net.tensor(outs[o]).dtype = tensors[outs[o]].dtype;
+      }
+      id += static_cast<int>(outs.size());
+      continue;
+    }
+    if (t.is_constant) {
+      switch (t.dtype) {
+        case DataType::kFloat32: made = net.add_constant(t.name, t.shape, std::move(t.f32)); break;
+        case DataType::kInt64: made = net.add_constant_i64(t.name, t.shape, std::move(t.i64)); break;
+        case DataType::kInt8: made = net.add_constant_i8(t.name, t.shape, std::move(t.i8)); break;
+        case DataType::kInt32: break;
+      }
+    } else if (is_input[id]) {
+      made = net.add_input(t.name, t.shape, t.dtype);
+    } else {
+      in.fail("tensor " + quoted(t.name) + " has no producer and is neither an input nor a constant");
+    }
+    if (made != id) in.fail("tensor ids are inconsistent");
+    ++id;
+  }
+  if (next_node != nodes.size()) in.fail("some nodes produce no tensors");
+  for (int id : outputs) net.mark_output(id);
+  net.validate();
+  return net;
+}
+
 }  // namespace
 
 void encode_network(const Network& original, ByteWriter& out) {
@@ -112,11 +171,12 @@ Network decode_network(ByteReader& in) {
   // Read everything first, then rebuild through the public API so that ids,
   // names and references are re-validated.
   uint64_t n_tensors = in.count("tensor", 18);
+  if (n_tensors > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) in.fail("too many tensors");
   std::vector<Tensor> tensors(n_tensors);
   for (Tensor& t : tensors) {
     t.name = in.str("tensor name");
     uint8_t dtype = in.pod<uint8_t>("tensor dtype");
-    if (dtype > 3) in.fail("tensor '" + t.name + "' has an unknown dtype");
+    if (dtype > 3) in.fail("tensor " + quoted(t.name) + " has an unknown dtype " + std::to_string(dtype));
     t.dtype = static_cast<DataType>(dtype);
     t.is_constant = in.pod<uint8_t>("tensor flags") != 0;
     t.producer = in.pod<int32_t>("tensor producer");
@@ -124,9 +184,10 @@ Network decode_network(ByteReader& in) {
     for (uint64_t d = 0; d < rank; ++d) t.shape.push_back(in.pod<int64_t>("tensor dim"));
     if (t.is_constant) {
       uint64_t nbytes = in.count("constant bytes", 1);
-      int64_t numel = t.num_elements();
-      if (numel < 0 || checked_bytes(numel, element_size(t.dtype), "constant '" + t.name + "'") != nbytes) {
-        in.fail("constant '" + t.name + "' has a size that does not match its shape");
+      const int64_t numel = t.num_elements();  // overflow-checked (core/checked_math.h)
+      if (numel < 0 || checked_bytes(numel, element_size(t.dtype), "constant " + quoted(t.name)) != nbytes) {
+        in.fail("constant " + quoted(t.name) + " has " + std::to_string(nbytes) +
+                " bytes, which is not what its shape " + quoted(shape_str(t.shape)) + " holds");
       }
       switch (t.dtype) {
         case DataType::kFloat32: t.f32.resize(numel); in.raw(t.f32.data(), nbytes, "constant data"); break;
@@ -156,7 +217,6 @@ Network decode_network(ByteReader& in) {
   outputs.resize(in.count("network output", 4));
   for (int& id : outputs) id = in.pod<int32_t>("network output");
 
-  // Rebuild: tensors in id order, since node outputs must get the ids they had.
   const int total = static_cast<int>(n_tensors);
   auto check_id = [&](int id, bool optional) {
     if (id < (optional ? -1 : 0) || id >= total) in.fail("a tensor reference is out of range");
@@ -168,60 +228,15 @@ Network decode_network(ByteReader& in) {
   for (int id : inputs) check_id(id, false);
   for (int id : outputs) check_id(id, false);
 
-  Network net;
-  std::vector<char> is_input(n_tensors, 0);
-  for (int id : inputs) is_input[id] = 1;
-  size_t next_node = 0;
-  for (int id = 0; id < total;) {
-    Tensor& t = tensors[id];
-    int made = -1;
-    if (t.producer >= 0) {
-      // Recreate the producing node; its outputs must start at this id.
-      if (static_cast<size_t>(t.producer) != next_node || t.producer >= static_cast<int>(nodes.size()) ||
-          nodes[t.producer].outputs.empty() || nodes[t.producer].outputs[0] != id) {
-        in.fail("tensor and node order is inconsistent");
-      }
-      Node& n = nodes[next_node++];
-      std::vector<std::string> out_names;
-      for (size_t o = 0; o < n.outputs.size(); ++o) {
-        if (n.outputs[o] != id + static_cast<int>(o)) in.fail("node outputs are not contiguous");
-        out_names.push_back(tensors[n.outputs[o]].name);
-      }
-      for (int in_id : n.inputs) {
-        if (in_id >= id) in.fail("node '" + n.name + "' reads a tensor defined after it");
-      }
-      auto outs = net.add_node(n.op, n.name, n.inputs, n.attrs, out_names);
-      for (size_t o = 0; o < outs.size(); ++o) {
-        net.tensor(outs[o]).shape = tensors[outs[o]].shape;
-        net.tensor(outs[o]).dtype = tensors[outs[o]].dtype;
-      }
-      id += static_cast<int>(outs.size());
-      continue;
-    }
-    if (t.is_constant) {
-      switch (t.dtype) {
-        case DataType::kFloat32: made = net.add_constant(t.name, t.shape, std::move(t.f32)); break;
-        case DataType::kInt64: made = net.add_constant_i64(t.name, t.shape, std::move(t.i64)); break;
-        case DataType::kInt8: made = net.add_constant_i8(t.name, t.shape, std::move(t.i8)); break;
-        case DataType::kInt32: break;
-      }
-    } else if (is_input[id]) {
-      made = net.add_input(t.name, t.shape, t.dtype);
-    } else {
-      in.fail("tensor '" + t.name + "' has no producer and is neither an input nor a constant");
-    }
-    if (made != id) in.fail("tensor ids are inconsistent");
-    ++id;
-  }
-  if (next_node != nodes.size()) in.fail("some nodes produce no tensors");
-  for (int id : outputs) net.mark_output(id);
+  // The Network's own checks (duplicate names, ...) throw InvalidArgument;
+  // in a file they are format errors.
   try {
-    net.validate();
+    return rebuild(in, tensors, nodes, inputs, outputs);
   } catch (const InvalidArgument& e) {
     in.fail(std::string("invalid network: ") + e.what());
   }
-  return net;
 }
+
 
 }  // namespace engine
 }  // namespace int8rt

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/checked_math.h"
+#include "core/quote.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -26,7 +27,7 @@ const Attribute* find_kind(const std::map<std::string, Attribute>& values, const
     // An int where a float is asked for is fine (ONNX exporters mix them).
     if (!(kind == Attribute::Kind::kFloat && it->second.kind == Attribute::Kind::kInt) &&
         !(kind == Attribute::Kind::kFloats && it->second.kind == Attribute::Kind::kInts)) {
-      throw InvalidArgument("attribute '" + key + "' is not of kind " + kind_name);
+      throw InvalidArgument("attribute " + quoted(key) + " is not of kind " + kind_name);
     }
   }
   return &it->second;
@@ -66,7 +67,7 @@ int64_t Tensor::num_elements() const {
 
 int Network::add_tensor(Tensor t) {
   if (t.name.empty()) t.name = unique_name("tensor");
-  if (by_name_.count(t.name)) throw InvalidArgument("duplicate tensor name '" + t.name + "'");
+  if (by_name_.count(t.name)) throw InvalidArgument("duplicate tensor name " + quoted(t.name));
   int id = static_cast<int>(tensors_.size());
   by_name_[t.name] = id;
   tensors_.push_back(std::move(t));
@@ -83,7 +84,7 @@ std::string Network::unique_name(const std::string& stem) {
 int Network::add_input(const std::string& name, std::vector<int64_t> shape, DataType dtype) {
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 0 || shape[d] < -1 || (shape[d] == -1 && d != 0)) {
-      throw InvalidArgument("input '" + name + "': only the first dimension may be dynamic (-1) and no dimension may be 0");
+      throw InvalidArgument("input " + quoted(name) + ": only the first dimension may be dynamic (-1) and no dimension may be 0");
     }
   }
   Tensor t;
@@ -147,7 +148,7 @@ std::vector<int> Network::add_node(const std::string& op, const std::string& nam
   node.name = name.empty() ? unique_name(op) : name;
   for (int id : inputs) {
     if (id < -1 || id >= static_cast<int>(tensors_.size())) {
-      throw InvalidArgument("node '" + node.name + "' (" + op + "): input tensor id " +
+      throw InvalidArgument("node " + quoted(node.name) + " (" + clipped(op) + "): input tensor id " +
                             std::to_string(id) + " does not exist");
     }
   }
@@ -310,12 +311,12 @@ void Network::validate() const {
   for (const Node& n : nodes_) {
     for (int id : n.inputs) {
       if (id < -1 || id >= num_tensors) {
-        throw InvalidArgument("node '" + n.name + "' reads a tensor that does not exist");
+        throw InvalidArgument("node " + quoted(n.name) + " reads a tensor that does not exist");
       }
     }
     for (int id : n.outputs) {
       if (id < 0 || id >= num_tensors) {
-        throw InvalidArgument("node '" + n.name + "' writes a tensor that does not exist");
+        throw InvalidArgument("node " + quoted(n.name) + " writes a tensor that does not exist");
       }
     }
   }

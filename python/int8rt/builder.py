@@ -194,4 +194,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         with phase(config.progress, "build", total=1) as step:
             engine = Engine(builder.build(scales))
             step.update()
-        return engine
+    for line in engine.report():
+        if line.startswith("warning: "):  # e.g. a cache that leaves no layer in int8 (int8_coverage.h)
+            logger.warning("%s", line[len("warning: "):])
+    return engine

@@ -168,6 +168,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     for key in ("precision", "int8rt_version"):
         print(f"  {key}: {engine.metadata.get(key, '')}")
     print(f"  device: {engine.device_name}")
+    for line in engine.report():  # e.g. an int8 engine with no layer in int8 (docs/reliability.md)
+        if line.startswith("warning: "):
+            print(f"  WARNING: {line[len('warning: '):]}")
     for name in engine.input_names:
         print(f"  input  {name}: {engine.tensor_shape(name)}")
     for name in engine.output_names:

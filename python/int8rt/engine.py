@@ -158,11 +158,17 @@ class Engine:
 
     @classmethod
     def deserialize(cls, data: bytes) -> "Engine":
-        """Creates an engine from bytes produced by :meth:`serialize`."""
+        """Creates an engine from bytes produced by :meth:`serialize`; bytes
+        that are not a valid engine raise :class:`int8rt.FormatError`
+        ("engine bytes: ...")."""
         return cls(_core.Engine.deserialize(bytes(data)))
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Writes the engine atomically (temporary file renamed into place)."""
+        """Writes the engine atomically: to a temporary file of its own in the
+        same folder (``<path>.tmp.<host>.<pid>.<random>``), renamed into place,
+        so concurrent saves to one path never collide and a reader never sees
+        a part. Temporary files that killed saves to ``path`` left behind
+        (their process is gone) are removed first."""
         self._native.save(os.fspath(path))
 
     def serialize(self) -> bytes:

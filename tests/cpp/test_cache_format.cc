@@ -117,6 +117,22 @@ TEST(CacheFormat, MalformedLinesNameTheLine) {
             std::string::npos);
 }
 
+TEST(CacheFormat, ReaderRefusesNanAndNegativeScales) {
+  for (const char* hex : {"7fc00000", "ffffffff", "bf800000", "80000000", "ff800000"}) {
+    std::string msg = format_error(std::string("TRT-8601-EntropyCalibration2\nt: ") + hex + "\n");
+    EXPECT_NE(msg.find("line 2: tensor 't' has "), std::string::npos) << hex << ": " << msg;
+  }
+  for (const char* hex : {"0", "7f800000", "7effffff"}) {  // TensorRT writes these
+    EXPECT_NO_THROW(read_cache(std::string("TRT-8601-EntropyCalibration2\nt: ") + hex + "\n")) << hex;
+  }
+}
+
+TEST(CacheFormat, LongInputIsCutInMessages) {
+  std::string msg = format_error("TRT-8601-EntropyCalibration2\nt: " + std::string(100000, 'a') + "\n");
+  EXPECT_LT(msg.size(), 300u) << msg;
+  EXPECT_NE(msg.find("...' (100000 bytes)"), std::string::npos) << msg;
+}
+
 TEST(CacheFormat, WriterRejectsBadEntries) {
   CalibrationCache c;
   c.algorithm = "EntropyCalibration2";

@@ -73,8 +73,10 @@ def read_cache(data: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"
         -> scale (float32 values) in file order.
 
     Raises:
-        FormatError: a malformed header or line, or a tensor listed twice; the
-            message names the line number (and the file, for a path).
+        FormatError: a malformed header or line, a tensor listed twice, or a
+            NaN or negative scale (which :func:`write_cache` refuses too; zero
+            and +inf are read, as TensorRT writes them); the message names the
+            line number (and the file, for a path).
     """
     if isinstance(data, os.PathLike):
         path = os.fspath(data)

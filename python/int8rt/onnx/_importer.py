@@ -21,7 +21,7 @@ from .._errors import FormatError, InvalidArgumentError, NotSupportedError
 from ..network import Network
 from . import ops
 from ._fold import BatchValue, Folder
-from ._load import ModelSource, default_opset, load
+from ._load import ModelSource, default_opset, first_line, load
 
 logger = logging.getLogger("int8rt")
 
@@ -109,7 +109,7 @@ def _inferred_shapes(proto: onnx.ModelProto, source: str) -> Dict[str, Dims]:
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
     except Exception as e:  # onnx raises several types here; all mean the model is inconsistent
-        raise FormatError(f"{source}: ONNX shape inference failed: {e}") from e
+        raise FormatError(f"{source}: ONNX shape inference failed: {first_line(e)}") from e
     g = inferred.graph
     shapes = {}
     for vi in list(g.input) + list(g.value_info) + list(g.output):

@@ -36,8 +36,8 @@ def load(model: ModelSource) -> Tuple[onnx.ModelProto, str]:
         raise TypeError(f"expected a path, bytes or onnx.ModelProto, got {type(model).__name__}")
     try:
         onnx.checker.check_model(proto)
-    except onnx.checker.ValidationError as e:
-        raise FormatError(f"{source}: not a valid ONNX model: {_first_line(e)}") from e
+    except (onnx.checker.ValidationError, UnicodeDecodeError) as e:
+        raise FormatError(f"{source}: not a valid ONNX model: {first_line(e)}") from e
     if len(proto.graph.output) == 0:
         raise FormatError(f"{source}: the ONNX graph has no outputs")
     return proto, source
@@ -47,12 +47,25 @@ def _parse(read, source: str) -> onnx.ModelProto:
     try:
         return read()
     except (DecodeError, RuntimeError, ValueError) as e:
-        raise FormatError(f"{source}: not an ONNX model (protobuf parsing failed: {_first_line(e)})") from e
+        raise FormatError(f"{source}: not an ONNX model (protobuf parsing failed: {first_line(e)})") from e
 
 
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+MAX_MESSAGE_CHARS = 1000
+
+
+def first_line(e: Exception) -> str:
+    """The first line of an onnx error's message, at most MAX_MESSAGE_CHARS long.
+
+    onnx's C++ checker raises UnicodeDecodeError instead of its own error when
+    its message quotes bytes that are not UTF-8 (a node name or op type from
+    the file): the message is then recovered from the bytes, with U+FFFD for
+    the bad ones."""
+    if isinstance(e, UnicodeDecodeError) and isinstance(e.object, (bytes, bytearray)):
+        text = bytes(e.object).decode("utf-8", "replace").strip()
+    else:
+        text = str(e).strip()
+    line = text.splitlines()[0] if text else type(e).__name__
+    return line if len(line) <= MAX_MESSAGE_CHARS else line[:MAX_MESSAGE_CHARS] + f"... ({len(line)} characters)"
 
 
 def default_opset(proto: onnx.ModelProto, source: str) -> int:

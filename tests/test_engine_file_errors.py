@@ -1,0 +1,109 @@
+"""Every refusal of an engine file is an int8rt.FormatError naming the file,
+with a message of bounded length that Python can always decode (issue 9):
+forged files whose checksum is valid, so that they reach the decoder and the
+layers (tests/engine_bytes.py re-frames an edited payload)."""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import int8rt
+from engine_bytes import frame, payload, prefix_checksums, replace_once, string
+from onnx_models import conv_net
+
+
+@pytest.fixture(scope="module")
+def conv_payload() -> bytes:
+    engine = int8rt.build_engine(conv_net(), int8rt.BuilderConfig(precision="fp32"))
+    return payload(engine.serialize())
+
+
+def load_forged(tmp_path: Path, data: bytes, name: str = "forged.i8rt") -> str:
+    """Loads `data` from a file and returns the FormatError's message (which must name the file)."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(int8rt.FormatError) as info:
+        int8rt.Engine.load(path)
+    text = str(info.value)
+    assert str(path) in text, text
+    return text
+
+
+def test_intact_payload_loads(tmp_path: Path, conv_payload: bytes) -> None:
+    path = tmp_path / "ok.i8rt"
+    path.write_bytes(frame(conv_payload))
+    out = int8rt.Engine.load(path).run({"input": np.ones((1, 3, 8, 8), np.float32)})["logits"]
+    assert out.shape == (1, 5)
+
+
+def test_duplicate_tensor_name(tmp_path: Path, conv_payload: bytes) -> None:
+    forged = replace_once(conv_payload, string(b"flat"), string(b"pool_out"))
+    assert "duplicate tensor name 'pool_out'" in load_forged(tmp_path, frame(forged))
+
+
+def test_constant_count_that_wraps(tmp_path: Path, conv_payload: bytes) -> None:
+    # conv.weight [8, 3, 3, 3] (216 floats, 864 bytes) declared as [1, 1, 1, 2**62 + 216]: the
+    # element count times 4 wraps to 864 in 64 bits, which once reached vector::resize.
+    old = struct.pack("<Q4q", 4, 8, 3, 3, 3)
+    new = struct.pack("<Q4q", 4, 1, 1, 1, 2**62 + 216)
+    text = load_forged(tmp_path, frame(replace_once(conv_payload, old, new)))
+    assert "constant 'conv.weight' has 864 bytes, which is not what its shape" in text, text
+
+
+def test_non_utf8_name_in_message(tmp_path: Path, conv_payload: bytes) -> None:
+    forged = replace_once(conv_payload, string(b"flat"), string(b"\xffl\xfet"))
+    forged = replace_once(forged, string(b"pool_out"), string(b"\xffl\xfet"))
+    text = load_forged(tmp_path, frame(forged))
+    assert "duplicate tensor name '\ufffdl\ufffdt'" in text, text
+
+
+def test_huge_name_gives_a_short_message(tmp_path: Path, conv_payload: bytes) -> None:
+    huge = b"x" * 1_000_000
+    forged = replace_once(conv_payload, string(b"flat"), string(huge))
+    forged = replace_once(forged, string(b"pool_out"), string(huge))
+    text = load_forged(tmp_path, frame(forged))
+    assert "duplicate tensor name 'xxxx" in text and "...' (1000000 bytes)" in text, text[:300]
+    assert len(text) < 1000
+
+
+def test_deserialize_names_engine_bytes(conv_payload: bytes) -> None:
+    forged = replace_once(conv_payload, string(b"flat"), string(b"pool_out"))
+    with pytest.raises(int8rt.FormatError, match="^engine bytes: .*duplicate tensor name"):
+        int8rt.Engine.deserialize(frame(forged))
+
+
+def test_truncated_payload_every_length(conv_payload: bytes) -> None:
+    # Every 7th prefix of the payload, re-framed: always a FormatError, never another type.
+    for n, checksum in prefix_checksums(conv_payload, 7):
+        with pytest.raises(int8rt.FormatError):
+            int8rt.Engine.deserialize(frame(conv_payload[:n], checksum))
+
+
+def edit_attribute(data: bytes, key: bytes, value: bytes) -> bytes:
+    """Replaces the encoded value (kind byte onwards) of the first attribute named `key`."""
+    at = data.index(string(key)) + len(string(key))
+    kind = data[at]
+    if kind in (0, 1):  # int, float
+        end = at + 1 + 8
+    else:  # string (n bytes), ints / floats (n * 8 bytes)
+        (n,) = struct.unpack_from("<Q", data, at + 1)
+        end = at + 1 + 8 + (n if kind == 2 else 8 * n)
+    return data[:at] + value + data[end:]
+
+
+@pytest.mark.parametrize("key,value,message", [
+    (b"w_scales", b"\x04" + struct.pack("<Q", 0), "node 'conv0' (int8rt.QConv): needs one weight scale per output"),
+    (b"pads", b"\x03" + struct.pack("<Qq", 1, 0), "node 'conv0' (int8rt.QConv): "),
+    (b"strides", b"\x02" + string(b"xx"), "attribute 'strides' is not of kind ints"),
+    (b"in_scales", b"\x04" + struct.pack("<Q", 0), "node 'concat' (int8rt.QConcat): needs one input scale per input"),
+])
+def test_layer_refusals_are_format_errors(key: bytes, value: bytes, message: str) -> None:
+    # An int8 engine of the fuzz corpus (tools/make_fuzz_corpus.py): what a layer's checks refuse
+    # while a file loads is the file's fault.
+    data = (Path(__file__).parent / "fuzz" / "corpus" / "engine_file" / "residual_int8.payload").read_bytes()
+    with pytest.raises(int8rt.FormatError, match="^engine bytes: ") as info:
+        int8rt.Engine.deserialize(frame(edit_attribute(data, key, value)))
+    assert message in str(info.value)

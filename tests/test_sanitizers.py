@@ -1,0 +1,30 @@
+"""The checking build (docs/reliability.md): int8rt compiled with ASan and
+UBSan by tools/sanitize_tests.sh, its C++ unit tests and the Python tests of
+the parsers and engine files run under it. Slow: a whole second build of the
+library (about 3 CPU-minutes with GCC) and tests at -O1 under the sanitizers."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON_TESTS = ["tests/test_cache.py", "tests/test_engine.py", "tests/test_engine_file_errors.py",
+                "tests/test_save.py", "tests/test_error_text.py", "tests/test_int8_coverage.py",
+                "tests/test_onnx_import_errors.py", "tests/test_fp32_ops.py"]
+
+
+@pytest.mark.slow
+def test_cpp_and_python_tests_under_asan_and_ubsan(tmp_path: Path) -> None:
+    if shutil.which("gcc") is None or shutil.which("cmake") is None:
+        pytest.skip("needs gcc and cmake")
+    env = dict(os.environ, BUILD=str(ROOT / "build" / "asan"))
+    r = subprocess.run(["bash", str(ROOT / "tools" / "sanitize_tests.sh"), *PYTHON_TESTS], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=7200)
+    tail = r.stdout[-6000:] + r.stderr[-6000:]
+    assert r.returncode == 0, tail
+    for finding in ("ERROR: AddressSanitizer", "runtime error:"):
+        assert finding not in r.stdout + r.stderr, tail

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The checking build (docs/reliability.md): int8rt and its extension compiled
+# with AddressSanitizer + UndefinedBehaviorSanitizer (GCC, -O1, every finding
+# fatal), installed into a copy of the package, then the C++ unit tests and
+# Python tests run under it.
+#
+#   tools/sanitize_tests.sh                 # C++ tests + the default Python suite
+#   tools/sanitize_tests.sh tests/test_engine.py -k save   # C++ tests + these pytest args
+#
+# BUILD (default build/asan) holds the build and the package (BUILD/site);
+# later runs are incremental. CUDA is off (host code is what is checked).
+# Python itself is not instrumented, so libasan is preloaded; leak checking
+# is off (the interpreter keeps memory until exit on purpose).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD:-build/asan}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+site=$build/site
+# The Python sources, without what tools/dev_build.sh installed beside them.
+rm -rf "$site/int8rt" && mkdir -p "$site" && cp -r python/int8rt "$site/int8rt"
+rm -rf "$site/int8rt/lib" "$site/int8rt/include" "$site"/int8rt/_core*.so
+PREFIX=$site tools/dev_build.sh "$build/lib" -DINT8RT_SANITIZE="address;undefined" -DINT8RT_WITH_CUDA=off
+
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:print_summary=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
+
+echo "== C++ unit tests (ASan + UBSan)"
+gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+cmake -S tests/cpp -B "$build/cpptests" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$flags" \
+  -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" >/dev/null
+cmake --build "$build/cpptests" -j "${JOBS:-2}"
+"$build/cpptests/int8rt_cpp_tests" --gtest_brief=1
+
+echo "== Python tests (ASan + UBSan)"
+preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+# Left out: test_cpp_unit (the C++ tests ran above, instrumented), test_fuzz
+# (its own sanitized build), test_cuda_emulated_package (a second whole build).
+LD_PRELOAD="$preload" PYTHONPATH="$site" python3 -m pytest -q -p no:cacheprovider \
+  --ignore=tests/test_cpp_unit.py --ignore=tests/test_fuzz.py --ignore=tests/test_cuda_emulated_package.py \
+  "${@:-tests}"
