@@ -159,3 +159,17 @@ def test_long_elementwise_chain_lowers_in_linear_time() -> None:
     fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32")).run({"input": data})["y"]
     y = engine.run({"input": data})["y"]
     assert np.corrcoef(y.ravel(), fp32.ravel())[0, 1] > 0.99
+
+
+def test_fuzz_regression_engine_files_are_refused_at_load() -> None:
+    # Inputs on which fuzz_engine_file crashed, hung or ran out of memory in
+    # layer code (kept as regress-* in the corpus): each is now a FormatError
+    # at load, before any run.
+    from pathlib import Path
+    from engine_bytes import frame
+    corpus = Path(__file__).parent / "fuzz" / "corpus" / "engine_file"
+    found = sorted(p for p in corpus.glob("regress-*") if p.name.startswith(("regress-conv-f32", "regress-qconv")))
+    assert len(found) >= 9
+    for path in found:
+        with pytest.raises(int8rt.FormatError, match="engine bytes: node"):
+            int8rt.Engine.deserialize(frame(path.read_bytes()))

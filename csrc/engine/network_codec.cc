@@ -56,6 +56,18 @@ Attribute decode_attr(ByteReader& in) {
   }
 }
 
+size_t element_size(DataType t);
+
+// The bytes a constant's shape declares (overflow-checked: core/checked_math.h),
+// or UINT64_MAX when a dimension is negative or the count does not fit.
+uint64_t declared_bytes(const Tensor& t) {
+  try {
+    return checked_bytes(checked_numel(t.shape, "constant"), element_size(t.dtype), "constant");
+  } catch (const InvalidArgument&) {
+    return std::numeric_limits<uint64_t>::max();
+  }
+}
+
 size_t element_size(DataType t) {
   switch (t) {
     case DataType::kFloat32: return 4;
@@ -184,8 +196,8 @@ Network decode_network(ByteReader& in) {
     for (uint64_t d = 0; d < rank; ++d) t.shape.push_back(in.pod<int64_t>("tensor dim"));
     if (t.is_constant) {
       uint64_t nbytes = in.count("constant bytes", 1);
-      const int64_t numel = t.num_elements();  // overflow-checked (core/checked_math.h)
-      if (numel < 0 || checked_bytes(numel, element_size(t.dtype), "constant " + quoted(t.name)) != nbytes) {
+      const int64_t numel = declared_bytes(t) == nbytes ? t.num_elements() : -1;
+      if (numel < 0) {
         in.fail("constant " + quoted(t.name) + " has " + std::to_string(nbytes) +
                 " bytes, which is not what its shape " + quoted(shape_str(t.shape)) + " holds");
       }
