@@ -20,7 +20,8 @@ from typing import Any, Iterator, Optional, Union
 import numpy as np
 
 from . import _core
-from .calib.session import CalibrationSession, pull_batches
+from .accuracy.run import CalibrationRun
+from .calib.session import CalibrationResult, CalibrationSession, pull_batches
 from .calibrator import IInt8Calibrator
 from .engine import Engine
 from .kernels import get_max_isa, set_max_isa
@@ -66,6 +67,13 @@ class BuilderConfig:
             (PP-OCR rec lost 7 points of agreement). Off by default.
         progress: show a calibration batch counter on stderr.
         batch_size: static batch for ONNX models whose batch dim is not symbolic.
+        accuracy_check: INT8 only: hold out every ``holdout_every``-th
+            calibration sample from the thresholds and, after the build,
+            measure each int8 tensor (clipping, SQNR) and each output (INT8
+            vs FP32) on them; warnings are logged and everything is in
+            ``engine.build_report()`` (int8rt/accuracy/, docs/accuracy.md).
+            False: every sample calibrates, as in TensorRT, and nothing is measured.
+        holdout_every: one calibration sample in this many is held out (>= 2).
     """
 
     precision: str = "int8"
@@ -79,6 +87,8 @@ class BuilderConfig:
     int8_gates: bool = False
     progress: bool = False
     batch_size: Optional[int] = None
+    accuracy_check: bool = True
+    holdout_every: int = 4
 
 
 def devices() -> dict[str, str]:
@@ -123,17 +133,24 @@ def _build_settings(config: BuilderConfig) -> Iterator[None]:
                 set_max_isa(old_isa)
 
 
-def _calibrate(builder: _core.Builder, calibrator: IInt8Calibrator, progress: bool) -> dict[str, float]:
+def _calibrate(builder: _core.Builder, calibrator: IInt8Calibrator, progress: bool,
+               run: Optional[CalibrationRun] = None) -> CalibrationResult:
     """Runs TensorRT's calibration loop with the builder's float32 network as
-    the forward pass; activations go straight from C++ into the histograms."""
+    the forward pass; activations go straight from C++ into the histograms.
+    ``run`` (accuracy/run.py) holds samples out for the accuracy check and
+    chooses the auto calibrator's thresholds."""
     session = CalibrationSession(calibrator)
     if not session.from_cache:
         def feed(inputs: dict[str, np.ndarray]) -> None:
             arrays = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()}
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
+        if run is not None:
+            feed = run.wrap(feed, session)
         pull_batches(calibrator, session, builder.input_names(), feed, progress=progress)
-    return session.finish().scales
+        if run is not None:
+            return session.finish(amaxes=run.thresholds(session))
+    return session.finish()
 
 
 def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> Engine:
@@ -154,7 +171,9 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     with _build_settings(config):
         builder = _core.Builder(network, config.precision, dict(config.layer_precisions or {}), config.optimize,
                                 config.device, config.pointwise_tables, config.int8_gates)
-        scales: dict[str, float] = {}
-        if config.precision == "int8":
-            scales = _calibrate(builder, config.calibrator, config.progress)
-        return Engine(builder.build(scales))
+        if config.precision != "int8":
+            return Engine(builder.build({}))
+        run = CalibrationRun(builder, config.calibrator,
+                             holdout_every=config.holdout_every if config.accuracy_check else 0)
+        result = _calibrate(builder, config.calibrator, config.progress, run)
+        return run.finish(Engine(builder.build(result.scales)), result)

@@ -1,9 +1,10 @@
 """The ``int8rt`` command line: the trtexec of int8rt.
 
-    int8rt build MODEL.onnx --calib-data DATA.npz --calibrator entropy2 -o model.i8rt
+    int8rt build MODEL.onnx --calib-data DATA.npz --calibrator auto -o model.i8rt
     int8rt run model.i8rt --input IN.npz --output OUT.npz
     int8rt bench model.i8rt --batch-size 8 --threads 2
     int8rt inspect model.i8rt
+    int8rt compare MODEL.onnx --engine model.i8rt --data IN.npz
     int8rt quickstart
     int8rt --cmake-dir
 """
@@ -30,7 +31,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
                                   device=args.device,
                                   progress=not args.no_progress and sys.stderr.isatty(),
-                                  layer_precisions={name: "fp32" for name in args.fp32_layers or []})
+                                  layer_precisions={name: "fp32" for name in args.fp32_layers or []},
+                                  accuracy_check=not args.no_accuracy_check)
     if args.precision == "int8":
         if args.calibrator_class:
             module_name, _, class_name = args.calibrator_class.partition(":")
@@ -57,6 +59,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - t0:.2f} s")
     if args.cache:
         print(f"calibration cache: {args.cache}")
+    if engine.precision == "int8":
+        print(engine.build_report().format())
     return 0
 
 
@@ -177,7 +181,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", required=True, help="engine file to write")
     b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
-    b.add_argument("--calibrator", choices=["entropy2", "entropy", "minmax", "percentile", "mse"], default="entropy2")
+    b.add_argument("--calibrator", choices=["auto", "entropy2", "entropy", "minmax", "percentile", "mse"],
+                   default="auto", help="auto (default): per tensor, the threshold of any method that least "
+                   "disturbs the next layers; entropy2 is TensorRT's default")
+    b.add_argument("--no-accuracy-check", action="store_true",
+                   help="calibrate on every sample (as TensorRT) and skip the INT8-vs-FP32 check")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
     b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
     b.add_argument("--cache", help="calibration cache file: read if present (skips calibration), written after")
@@ -209,6 +217,10 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="layers, precisions, kernels and scales of an engine")
     i.add_argument("engine")
     i.set_defaults(fn=_cmd_inspect)
+
+    from int8rt._cli_compare import add_compare_parser
+
+    add_compare_parser(sub)
 
     q = sub.add_parser("quickstart", help="calibrate, build and run the bundled digits CNN")
     q.add_argument("--out-dir", help="also write the INT8 engine and cache here")

@@ -15,12 +15,13 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .calibrator import (IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2,
+from .calibrator import (IInt8AutoCalibrator, IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2,
                          IInt8LegacyCalibrator, IInt8MinMaxCalibrator, IInt8MSECalibrator)
 
 __all__ = ["ArrayCalibrator", "CALIBRATOR_CLASSES", "load_calibration_data", "make_calibrator"]
 
 CALIBRATOR_CLASSES: dict[str, type] = {
+    "auto": IInt8AutoCalibrator,
     "entropy2": IInt8EntropyCalibrator2,
     "entropy": IInt8EntropyCalibrator,
     "minmax": IInt8MinMaxCalibrator,
@@ -82,11 +83,13 @@ class ArrayCalibrator:
             os.replace(tmp, self._cache_file)
 
 
-def make_calibrator(data: Mapping[str, np.ndarray], *, algorithm: str = "entropy2", batch_size: int = 32,
+def make_calibrator(data: Mapping[str, np.ndarray], *, algorithm: str = "auto", batch_size: int = 32,
                     cache_file: Optional[str] = None, **options: object) -> IInt8Calibrator:
     """A calibrator of the TensorRT class for ``algorithm`` serving ``data``.
 
-    ``algorithm`` is one of ``entropy2``, ``entropy``, ``minmax``, ``percentile``, ``mse``;
+    ``algorithm`` is one of ``auto`` (the default: int8rt's per-tensor choice,
+    :class:`int8rt.IInt8AutoCalibrator`), ``entropy2`` (TensorRT's default),
+    ``entropy``, ``minmax``, ``percentile``, ``mse``;
     ``options`` go to the calibrator (``num_bins``, ``policy``, ...). A cache file that
     exists is read (and, as in TensorRT, used when its algorithm matches); the
     computed cache is written to it atomically.

@@ -1,0 +1,171 @@
+"""IInt8AutoCalibrator's threshold search: per tensor, the candidate that
+least disturbs the layers reading the tensor.
+
+Candidates come from the tensor's histogram through the existing threshold
+functions (csrc/calib: entropy as TensorRT's EntropyCalibration2, the legacy
+entropy, minmax, MSE, and percentiles 99.9 / 99.99 / 99.999). The criterion
+is not a property of the histogram but of the network: on kept calibration
+samples (holdout.py; never the held-out check samples), with every other
+tensor in float32, the tensor is fake-quantized at each candidate and each
+layer consuming it (conv, GEMM, pooling, add, ...) is run on it as a
+one-node engine; the error is that layer's output error, relative to its
+output energy, summed over the consumers:
+
+    err(a) = sum_c ||c(q_a(x), rest) - c(x, rest)||^2 / ||c(x, rest)||^2
+
+A tensor with no runnable consumer (a network output, or a consumer reading
+int64 tensors) uses its own relative error ``||q_a(x) - x||^2 / ||x||^2``.
+The smallest error wins; ties keep the earlier candidate in the order above.
+This is the layer-output criterion of data-driven post-training quantizers
+(AdaRound's and NNCF's per-layer objectives), restricted to choosing among
+the classic thresholds, so no new rule for the threshold itself is invented.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from .. import _core
+from .metrics import fake_quantize
+from .taps import batches, fp32_tap_engine
+
+__all__ = ["CANDIDATES", "SEARCH_SAMPLES", "search"]
+
+logger = logging.getLogger("int8rt")
+
+CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("entropy", {}), ("entropy_legacy", {}), ("mse", {}), ("minmax", {}),
+    ("percentile 99.9", {"percentile": 99.9}), ("percentile 99.99", {"percentile": 99.99}),
+    ("percentile 99.999", {"percentile": 99.999}))
+
+# Calibrating samples kept for the search (whole batches, the first ones).
+SEARCH_SAMPLES = 128
+
+
+def _candidates(hist: Any) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    seen: set[float] = set()
+    for label, options in CANDIDATES:
+        method = label.split()[0]
+        a = float(np.float32(hist.compute_amax(method, **options)))
+        if a > 0 and a not in seen:
+            seen.add(a)
+            out.append((label, a))
+    return out
+
+
+def _one_node_engine(network: Any, node: dict[str, Any]) -> Optional[tuple[Any, list[str]]]:
+    """An FP32 engine running just ``node`` with its runtime inputs as inputs;
+    None when an input is not float32 or the node cannot run alone."""
+    tensors = network.tensors()
+    net = _core.Network()
+    ids, runtime = [], []
+    try:
+        for t in node["inputs"]:
+            if t < 0:
+                ids.append(-1)
+                continue
+            info = tensors[t]
+            if info["is_constant"]:
+                ids.append(net.find_tensor(info["name"]) if net.find_tensor(info["name"]) >= 0
+                           else net.add_constant(info["name"], network.constant_data(t)))
+            elif info["dtype"] == "float32" and info["shape"]:
+                found = net.find_tensor(info["name"])
+                if found < 0:
+                    found = net.add_input(info["name"], list(info["shape"]), "float32")
+                    runtime.append(info["name"])
+                ids.append(found)
+            else:
+                return None
+        outs = net.add_node(node["op"], node["name"], ids, dict(node["attrs"]),
+                            [tensors[t]["name"] for t in node["outputs"]])
+        for o, t in zip(outs, node["outputs"]):
+            if tensors[t]["dtype"] != "float32":
+                return None
+            net.set_shape(o, list(tensors[t]["shape"]))
+            net.mark_output(o)
+        return _core.Engine.create(net, {"precision": "fp32"}), runtime
+    except (_core.Error, ValueError, TypeError, RuntimeError) as e:
+        logger.debug("auto calibration: layer '%s' (%s) cannot run alone (%s); its input is judged "
+                     "by its own quantization error", node["name"], node["op"], e)
+        return None
+
+
+def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_size: int
+           ) -> tuple[dict[str, float], dict[str, str]]:
+    """Thresholds (tensor -> amax) and the candidate each came from
+    (tensor -> ``"auto:<method>"``) for every tensor in ``collector``.
+
+    ``network`` is the builder's optimized float32 network; ``data`` the
+    kept calibration samples ({input name: array})."""
+    names = list(collector.names)
+    cands = {n: _candidates(collector.histogram(n)) for n in names}
+    tensors = network.tensors()
+    nodes = network.nodes()
+    consumers: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        for t in node["inputs"]:
+            if t >= 0:
+                consumers.setdefault(tensors[t]["name"], [])
+                if i not in consumers[tensors[t]["name"]]:
+                    consumers[tensors[t]["name"]].append(i)
+    engines: dict[int, Any] = {}
+    for n in names:
+        if len(cands[n]) > 1:
+            for i in consumers.get(n, []):
+                if i not in engines:
+                    engines[i] = _one_node_engine(network, nodes[i])
+    wanted = set(names)
+    for i, e in engines.items():
+        if e is not None:
+            wanted.update(e[1])
+            wanted.update(tensors[t]["name"] for t in nodes[i]["outputs"])
+    inputs = set(data)
+    tap = fp32_tap_engine(network, sorted(wanted - inputs))
+    ctx = tap.create_execution_context()
+    run_ctx = {i: e[0].create_execution_context() for i, e in engines.items() if e is not None}
+    num = {n: {} for n in names}  # name -> {consumer or -1: errors per candidate}
+    den = {n: {} for n in names}
+    for chunk in batches(data, batch_size):
+        values = ctx.run(chunk)
+        values.update(chunk)
+        for n in names:
+            if len(cands[n]) < 2 or n not in values:
+                continue
+            x = values[n]
+            users = [i for i in consumers.get(n, []) if engines.get(i) is not None]
+            qs = [fake_quantize(x, float(np.float32(a) / np.float32(127))) for _, a in cands[n]]
+            if not users:
+                err = num[n].setdefault(-1, np.zeros(len(qs)))
+                x64 = x.astype(np.float64)
+                for k, q in enumerate(qs):
+                    err[k] += float(np.sum((q - x64) ** 2))
+                den[n][-1] = den[n].get(-1, 0.0) + float(np.sum(x64 ** 2))
+                continue
+            for i in users:
+                _, runtime = engines[i]
+                out_names = [tensors[t]["name"] for t in nodes[i]["outputs"]]
+                feeds = {r: values[r] for r in runtime}
+                err = num[n].setdefault(i, np.zeros(len(qs)))
+                den[n][i] = den[n].get(i, 0.0) + sum(float(np.sum(values[o].astype(np.float64) ** 2))
+                                                     for o in out_names)
+                for k, q in enumerate(qs):
+                    feeds[n] = q
+                    got = run_ctx[i].run(feeds)
+                    err[k] += sum(float(np.sum((got[o].astype(np.float64) - values[o]) ** 2)) for o in out_names)
+    amaxes: dict[str, float] = {}
+    methods: dict[str, str] = {}
+    for n in names:
+        if not cands[n]:
+            amaxes[n] = float(collector.histogram(n).compute_amax("minmax"))
+            methods[n] = "auto:minmax"
+            continue
+        total = np.zeros(len(cands[n]))
+        for key, err in num[n].items():
+            total += err / max(den[n][key], 1e-30)
+        k = int(np.argmin(total)) if num[n] else 0
+        amaxes[n] = cands[n][k][1]
+        methods[n] = "auto:" + cands[n][k][0]
+    return amaxes, methods

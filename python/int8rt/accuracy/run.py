@@ -1,0 +1,118 @@
+"""The builder's side of accuracy: one object per INT8 build that splits the
+calibration stream (holdout.py), runs the ``auto`` search (auto.py) when the
+calibrator asks for it, and after the build measures the engine (check.py)
+and stores the report in the engine's metadata.
+
+``int8rt.builder`` calls it at three points: :meth:`wrap` around the feed of
+its calibration loop, :meth:`thresholds` before ``session.finish``, and
+:meth:`finish` on the built engine.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .. import _core
+from ..calibrator import CalibrationAlgoType, IInt8Calibrator
+from . import auto, check
+from .holdout import SampleRouter
+from .report import METADATA_KEY, BuildReport
+
+__all__ = ["CalibrationRun"]
+
+logger = logging.getLogger("int8rt")
+
+
+class CalibrationRun:
+    """Accuracy bookkeeping of one INT8 build.
+
+    Args:
+        builder: the ``_core.Builder``.
+        calibrator: the build's calibrator.
+        holdout_every: hold out one calibration sample in this many for the
+            check (0: hold out none and measure nothing).
+        max_check: most samples held out.
+    """
+
+    def __init__(self, builder: Any, calibrator: IInt8Calibrator, *, holdout_every: int, max_check: int = 256
+                 ) -> None:
+        self._builder = builder
+        self._network = builder.optimized_network()
+        self.auto = CalibrationAlgoType(calibrator.get_algorithm()) is CalibrationAlgoType.AUTO_CALIBRATION
+        self.measure = holdout_every != 0
+        batch_fixed = any(not self._network.tensor(i)["shape"] or self._network.tensor(i)["shape"][0] >= 0
+                          for i in self._network.inputs())
+        self.router = SampleRouter(every=holdout_every, max_check=max_check,
+                                   max_search=auto.SEARCH_SAMPLES if self.auto else 0,
+                                   splittable=not batch_fixed)
+        self._batch_size = max(1, int(calibrator.get_batch_size()))
+        self._methods: dict[str, str] = {}
+        self._t0 = time.perf_counter()
+        self._seconds: dict[str, float] = {}
+        self._session: Any = None
+
+    def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any
+             ) -> Callable[[dict[str, np.ndarray]], None]:
+        """The calibration loop's feed, routing held-out samples away from it."""
+        self._session = session
+        # A batch made only of held-out samples still counts as a batch read
+        # from the calibrator (its index in messages stays right).
+        return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None))
+
+    def thresholds(self, session: Any) -> Optional[dict[str, float]]:
+        """The auto calibrator's thresholds (None for the other calibrators,
+        whose own search runs in ``session.finish``)."""
+        self._session = session
+        algorithm = session._algorithm
+        if not self.auto:
+            self._methods = {n: algorithm.method for n in session.collector.names}
+            return None
+        data = self.router.search_data()
+        t0 = time.perf_counter()
+        amaxes, self._methods = auto.search(self._network, session.collector, data, self._batch_size)
+        self._seconds["auto_search"] = time.perf_counter() - t0
+        chosen: dict[str, int] = {}
+        for m in self._methods.values():
+            chosen[m] = chosen.get(m, 0) + 1
+        logger.info("auto calibration over %d samples chose: %s", self.router.search_count,
+                    ", ".join(f"{m} x{c}" for m, c in sorted(chosen.items(), key=lambda kv: -kv[1])))
+        return amaxes
+
+    def finish(self, engine: Any, result: Any) -> Any:
+        """Measures the built engine (``int8rt.Engine``) and returns it with
+        the report in its metadata."""
+        from ..engine import Engine
+
+        self._seconds["calibration_and_build"] = time.perf_counter() - self._t0
+        header = dict(algorithm=result.algorithm, calibration_batches=result.num_batches)
+        if result.from_cache:
+            report = BuildReport(measured=False, reason="the scales came from the calibration cache, so no data "
+                                 "was read (as TensorRT)", **header)
+        elif not self.measure:
+            report = BuildReport(measured=False, reason="BuilderConfig(accuracy_check=False)", **header)
+        else:
+            t0 = time.perf_counter()
+            data = self.router.check_data()
+            header.update(threshold_samples=self.router.threshold_count, check_samples=_count(data),
+                          held_out=self.router.held_out, slice_rule=self.router.describe())
+            report = check.measure(network=self._network, engine=engine._native, data=data,
+                                   batch_size=self._batch_size, collector=self._session.collector,
+                                   methods=self._methods, header=header)
+            self._seconds["check"] = time.perf_counter() - t0
+            report = _with_seconds(report, self._seconds)
+        metadata = dict(engine.metadata)
+        metadata[METADATA_KEY] = report.to_json()
+        return Engine(_core.Engine.create(engine._native.network(), metadata))
+
+
+def _count(data: Optional[dict[str, np.ndarray]]) -> int:
+    return 0 if not data else len(next(iter(data.values())))
+
+
+def _with_seconds(report: BuildReport, seconds: dict[str, float]) -> BuildReport:
+    from dataclasses import replace
+
+    return replace(report, seconds={k: round(v, 4) for k, v in seconds.items()})
