@@ -4,7 +4,7 @@ On samples the thresholds did not see (holdout.py says which), the float32
 network runs with every int8 tensor as an extra output (taps.py). For each
 tensor the engine holds in int8, at the scale the engine gives it:
 
-* ``clipped``: share of values with ``|x| > threshold``;
+* ``clipped``: share of values int8 saturates (more than rounding lost);
 * ``sqnr_db``: SQNR of the tensor fake-quantized at that scale.
 
 For each network output, the INT8 engine is compared with the float32

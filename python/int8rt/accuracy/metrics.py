@@ -36,10 +36,18 @@ def fake_quantize(x: np.ndarray, scale: float) -> np.ndarray:
     return (np.clip(np.rint(np.asarray(x, np.float32) / s), -128, 127) * s).astype(np.float32)
 
 
-def clipped_fraction(x: np.ndarray, threshold: float) -> float:
-    """Share of the values of ``x`` whose magnitude exceeds ``threshold``."""
+def _saturated(x: np.ndarray, scale: float) -> int:
+    # Beyond the rounding range of the end codes: x / scale > 127.5 or < -128.5.
+    s = np.float64(scale)
+    return int(np.count_nonzero(x > 127.5 * s) + np.count_nonzero(x < -128.5 * s))
+
+
+def clipped_fraction(x: np.ndarray, scale: float) -> float:
+    """Share of the values of ``x`` that int8 at ``scale`` saturates: beyond
+    the rounding range of the end codes (``x / scale > 127.5`` or
+    ``< -128.5``), so more than rounding is lost."""
     x = np.asarray(x)
-    return float(np.count_nonzero(np.abs(x) > threshold)) / max(1, x.size)
+    return _saturated(x, scale) / max(1, x.size)
 
 
 def _db(signal: float, noise: float) -> float:
@@ -67,7 +75,7 @@ class SumSquares:
         self.signal += float(np.dot(x64.ravel(), x64.ravel()))
         d = x64 - q
         self.noise += float(np.dot(d.ravel(), d.ravel()))
-        self.clipped += int(np.count_nonzero(np.abs(x) > np.float32(scale) * np.float32(127)))
+        self.clipped += _saturated(x, scale)
         self.count += x.size
         if x.size:
             self.max_abs = max(self.max_abs, float(np.abs(x).max()))

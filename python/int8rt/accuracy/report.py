@@ -26,7 +26,8 @@ class TensorCheck:
         name: the tensor (ONNX name).
         threshold: the amax the engine quantizes it with (``scale * 127``).
         method: what chose the threshold (``"entropy"``, ``"auto:mse"``, ...).
-        clipped: share of held-out values with ``|x| > threshold``.
+        clipped: share of held-out values int8 saturates (beyond the
+            rounding range of codes 127 / -128, metrics.clipped_fraction).
         sqnr_db: SQNR of the tensor quantized at its scale (dB).
         observed_max: largest ``|x|`` on the held-out slice.
         warning: why this tensor is suspicious, or None.
