@@ -14,7 +14,7 @@ whose batch dimension is fixed so batches cannot be split and the stream had
 fewer than ``every`` batches), the check runs on the calibration samples
 themselves and the report says ``held_out=False``.
 
-The first ``max_search`` calibrating samples are also kept (their inputs
+The first calibrating batches, until ``max_search`` samples, are also kept (their inputs
 only) for the ``auto`` calibrator's second pass, which needs the data again
 after the histograms are complete; TensorRT's ``get_batch`` stream can be
 read only once.
@@ -120,7 +120,8 @@ class SampleRouter:
         return _concat(self._check) if self._check else _concat(self._first)
 
     def search_data(self) -> Optional[Inputs]:
-        """The kept calibrating samples (``max_search`` of them at most, whole batches)."""
+        """The kept calibrating samples: whole calibrating batches, from the
+        first, until at least ``max_search`` samples are kept."""
         return _concat(self._search)
 
     def describe(self) -> str:

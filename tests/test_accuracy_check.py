@@ -1,0 +1,222 @@
+"""Issue 12: INT8 accuracy never collapses silently.
+
+The build holds every 4th calibration sample out of the thresholds and
+measures the engine on them (int8rt/accuracy/); the auto calibrator picks
+per tensor the threshold that least disturbs the consuming layers. Checked
+on a model where TensorRT's entropy calibration collapses
+(accuracy_models.py) and on the bundled digits model, with real labels and
+metrics a constant output cannot pass (centred cosine; top-1 against labels).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt.accuracy import metrics
+from int8rt.accuracy.holdout import SampleRouter
+from int8rt.calib import Collector
+from int8rt.quickstart import DATA_PATH, MODEL_PATH
+
+from accuracy_models import entropy_collapse_case
+
+DIGITS = np.load(DATA_PATH)
+
+
+def calibrator(base: type, batches: list[np.ndarray], cache: Optional[bytes] = None, **options):
+    """A TensorRT-style calibrator (README's pattern) of class ``base``."""
+
+    class Calibrator(base):
+        def __init__(self) -> None:
+            super().__init__(**options)
+            self.batches, self.cache, self.calls = list(batches), cache, 0
+
+        def get_batch_size(self) -> int:
+            return len(batches[0])
+
+        def get_batch(self, names):
+            self.calls += 1
+            return [self.batches.pop(0)] if self.batches else None
+
+        def read_calibration_cache(self):
+            return self.cache
+
+        def write_calibration_cache(self, cache: bytes) -> None:
+            self.cache = cache
+
+    return Calibrator()
+
+
+def split(x: np.ndarray, size: int = 32) -> list[np.ndarray]:
+    return [x[i:i + size] for i in range(0, len(x), size)]
+
+
+def top1(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(logits.argmax(1) == labels))
+
+
+@pytest.fixture(scope="module")
+def collapse():
+    case = entropy_collapse_case()
+    fp32 = int8rt.build_engine(case.model, int8rt.BuilderConfig(precision="fp32")).run({"x": case.eval_x})["logits"]
+    return case, fp32
+
+
+def build(model, base, batches, **config):
+    cal = calibrator(base, batches)
+    return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=cal, **config)), cal
+
+
+def test_entropy_collapse_is_reproduced_and_warned(collapse, caplog) -> None:
+    case, fp32 = collapse
+    assert top1(fp32, case.eval_y) > 0.9
+    with caplog.at_level(logging.WARNING, logger="int8rt"):
+        engine, _ = build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib))
+    out = engine.run({"x": case.eval_x})["logits"]
+    # The collapse: near chance against the labels, nothing left of the input dependence.
+    assert top1(out, case.eval_y) < 0.4, top1(out, case.eval_y)
+    assert metrics.centred_cosine(fp32, out) < 0.5
+    report = engine.build_report()
+    assert report.measured and report.held_out and report.check_samples == 64 and report.threshold_samples == 192
+    r1 = report.tensor("r1")
+    assert r1.method == "entropy" and r1.clipped > 0.2 and r1.threshold < 0.15 * r1.observed_max, r1
+    assert r1.warning is not None and "'r1'" in r1.warning and "would set" in r1.warning
+    assert any("'r1'" in w for w in report.warnings)
+    assert any("output 'logits'" in w for w in report.warnings)
+    logged = [r.getMessage() for r in caplog.records if r.name == "int8rt" and r.levelno == logging.WARNING]
+    assert any("'r1'" in m for m in logged), logged
+    # Only the collapsed tensor is blamed.
+    assert [t.name for t in report.tensors if t.warning] == ["r1"]
+
+
+def test_auto_keeps_the_collapse_model_within_half_a_point(collapse) -> None:
+    case, fp32 = collapse
+    engine, cal = build(case.model, int8rt.IInt8AutoCalibrator, split(case.calib))
+    out = engine.run({"x": case.eval_x})["logits"]
+    assert top1(out, case.eval_y) >= top1(fp32, case.eval_y) - 0.005, (top1(out, case.eval_y), top1(fp32, case.eval_y))
+    assert metrics.centred_cosine(fp32, out) > 0.97
+    report = engine.build_report()
+    assert report.warnings == () and report.tensor("r1").method.startswith("auto:")
+    assert report.tensor("r1").method != "auto:entropy"
+    algorithm, _, _ = int8rt.calib.read_cache(cal.cache)
+    assert algorithm == "AutoCalibration"  # honest: none of TensorRT's algorithms
+
+
+def digits_engine(base, **config):
+    return build(str(MODEL_PATH), base, split(DIGITS["calib"]), **config)
+
+
+@pytest.fixture(scope="module")
+def digits_fp32():
+    return int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32")).run({"input": DIGITS["test_x"]})["logits"]
+
+
+def test_no_warning_on_the_bundled_digits_model(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="int8rt"):
+        engine, _ = digits_engine(int8rt.IInt8EntropyCalibrator2)  # the README's calibrator
+    report = engine.build_report()
+    assert report.measured and report.held_out and len(report.tensors) >= 9
+    assert report.warnings == () and all(t.warning is None for t in report.tensors), report.format()
+    assert not [r for r in caplog.records if r.name == "int8rt" and r.levelno >= logging.WARNING]
+    (out,) = report.outputs
+    assert out.name == "logits" and out.centred_cosine > 0.99 and out.top1_agreement > 0.95
+    assert out.top1_constant_baseline < 0.3
+
+
+def test_auto_is_never_worse_than_minmax_on_digits(digits_fp32) -> None:
+    x, y = DIGITS["test_x"], DIGITS["test_y"]
+    auto, _ = digits_engine(int8rt.IInt8AutoCalibrator)
+    minmax, _ = digits_engine(int8rt.IInt8MinMaxCalibrator)
+    a, m = auto.run({"input": x})["logits"], minmax.run({"input": x})["logits"]
+    # Stated margin: one image of 540 in top-1, 0.001 in centred cosine.
+    assert top1(a, y) >= top1(m, y) - 1 / 540, (top1(a, y), top1(m, y))
+    assert metrics.centred_cosine(digits_fp32, a) >= metrics.centred_cosine(digits_fp32, m) - 1e-3
+    assert auto.build_report().warnings == ()
+
+
+def test_thresholds_see_only_the_calibrating_samples() -> None:
+    """With the check on, the scales are exactly those of a TensorRT-style
+    calibration over the same batches minus every 4th sample."""
+    batches = split(DIGITS["calib"])
+    checked, _ = build(str(MODEL_PATH), int8rt.IInt8EntropyCalibrator2, batches)
+    kept = [b[np.arange(len(b)) % 4 != 3] for b in batches]  # 32 is a multiple of 4: global index = local
+    plain, _ = build(str(MODEL_PATH), int8rt.IInt8EntropyCalibrator2, kept, accuracy_check=False)
+    assert checked.scales() == plain.scales()
+    assert plain.build_report().measured is False
+
+
+def test_report_travels_with_the_engine(tmp_path, collapse) -> None:
+    case, _ = collapse
+    engine, cal = build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib))
+    path = tmp_path / "collapse.i8rt"
+    engine.save(path)
+    loaded = int8rt.Engine.load(path)
+    assert loaded.build_report() == engine.build_report()
+    # From a cache nothing is read (as TensorRT), so nothing is measured, and the report says so.
+    again = calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib), cache=cal.cache)
+    cached = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=again))
+    assert again.calls == 0 and not cached.build_report().measured and "cache" in cached.build_report().reason
+    fp32 = int8rt.build_engine(case.model, int8rt.BuilderConfig(precision="fp32"))
+    assert not fp32.build_report().measured
+
+
+def test_single_batch_is_split_and_one_sample_is_measured_in_place() -> None:
+    one = [DIGITS["calib"][:8]]
+    engine, _ = build(str(MODEL_PATH), int8rt.IInt8EntropyCalibrator2, one)
+    r = engine.build_report()
+    assert r.held_out and r.check_samples == 2 and r.threshold_samples == 6  # samples 3 and 7
+    engine, _ = build(str(MODEL_PATH), int8rt.IInt8EntropyCalibrator2, [DIGITS["calib"][:1]])
+    r = engine.build_report()
+    assert r.measured and not r.held_out and r.check_samples == 1 and r.threshold_samples == 1
+
+
+def test_sample_router_rules() -> None:
+    fed, skipped = [], []
+    router = SampleRouter(every=4, max_check=3, max_search=5)
+    route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))
+    for start in range(0, 20, 5):  # batches of 5 samples 0..19
+        route({"x": np.arange(start, start + 5, dtype=np.float32)})
+    assert router.check_data()["x"].tolist() == [3, 7, 11]  # capped at 3, then everything calibrates
+    assert np.concatenate(fed).tolist() == [i for i in range(20) if i not in (3, 7, 11)]
+    assert router.search_data()["x"].tolist() == [0, 1, 2, 4, 5, 6, 8, 9]  # whole batches until >= 5 samples
+    fed.clear()
+    router = SampleRouter(every=4, max_check=10)
+    route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))
+    for i in range(8):  # batches of one sample: every 4th batch is held out whole
+        route({"x": np.array([i], np.float32)})
+    assert router.check_data()["x"].tolist() == [3, 7] and len(skipped) == 2 and len(fed) == 6
+    router = SampleRouter(every=4, splittable=False)
+    route = router.wrap(lambda b: None, lambda: None)
+    for i in range(8):
+        route({"x": np.full((2,), i, np.float32)})
+    assert router.check_data()["x"].tolist() == [3, 3, 7, 7]
+    with pytest.raises(ValueError):
+        SampleRouter(every=1)
+
+
+def test_auto_needs_the_network() -> None:
+    cal = calibrator(int8rt.IInt8AutoCalibrator, split(DIGITS["calib"]))
+    with pytest.raises(int8rt.NotSupportedError, match="build_engine"):
+        int8rt.calib.calibrate(cal, lambda inputs: {}, input_names=["input"])
+
+
+def test_metrics_are_not_fooled_by_a_constant_output() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((64, 10)) + 5.0
+    constant = np.tile(ref.mean(axis=0), (64, 1))
+    assert metrics.cosine(ref, constant) > 0.95  # the plain cosine is fooled
+    assert abs(metrics.centred_cosine(ref, constant)) < 1e-9
+    assert metrics.top1_agreement(ref, constant) == pytest.approx(metrics.constant_baseline(ref))
+    assert metrics.centred_cosine(ref, ref) == pytest.approx(1.0)
+    assert metrics.relative_l2(ref, ref) == 0.0
+    x = np.array([0.0, 1.0, 127.4, 127.6, -128.4, -128.6], np.float32)
+    assert metrics.clipped_fraction(x, 1.0) == pytest.approx(2 / 6)
+    assert metrics.sqnr_db(x, x) == float("inf")
+
+
+def test_collector_sees_the_same_histograms_for_auto() -> None:
+    """auto's histograms are any method's (the session collects with entropy's settings)."""
+    assert Collector("entropy").algorithm == "entropy"
