@@ -220,3 +220,45 @@ def test_metrics_are_not_fooled_by_a_constant_output() -> None:
 def test_collector_sees_the_same_histograms_for_auto() -> None:
     """auto's histograms are any method's (the session collects with entropy's settings)."""
     assert Collector("entropy").algorithm == "entropy"
+
+
+def test_cli_build_defaults_to_auto_and_prints_the_report(tmp_path, collapse, capsys) -> None:
+    from int8rt.cli import main
+
+    case, _ = collapse
+    model, calib, data = tmp_path / "collapse.onnx", tmp_path / "calib.npz", tmp_path / "eval.npz"
+    model.write_bytes(case.model)
+    np.savez(calib, x=case.calib)
+    np.savez(data, x=case.eval_x)
+    cache = tmp_path / "c.cache"
+    assert main(["build", str(model), "--calib-data", str(calib), "--cache", str(cache), "-o", str(tmp_path / "a.i8rt")]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy check on 64 samples (held out" in out and "WARNING" not in out
+    assert int8rt.calib.read_cache(cache)[0] == "AutoCalibration"
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2",
+                 "-o", str(tmp_path / "e.i8rt")]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: tensor 'r1' (entropy) clips" in out
+
+
+def test_cli_compare_finds_where_the_error_starts(tmp_path, collapse, capsys) -> None:
+    from int8rt.accuracy.compare import compare, first_jump
+    from int8rt.cli import main
+
+    case, _ = collapse
+    model, data = tmp_path / "collapse.onnx", tmp_path / "eval.npz"
+    model.write_bytes(case.model)
+    np.savez(data, x=case.eval_x)
+    entropy, _ = build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib))
+    entropy.save(tmp_path / "e.i8rt")
+    assert main(["compare", str(model), "--engine", str(tmp_path / "e.i8rt"), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "first jump: 'r1' (layer Conv_0, int8rt.QConv)" in out
+    rows = {r.name: r for r in compare(case.model, entropy, {"x": case.eval_x})}
+    assert set(rows) == {"x", "r1", "r2", "p", "f", "logits"}
+    assert rows["x"].sqnr_db > 40 and rows["r1"].sqnr_db < 10 and rows["r1"].precision == "int8"
+    auto, _ = build(case.model, int8rt.IInt8AutoCalibrator, split(case.calib))
+    rows = compare(case.model, auto, {"x": case.eval_x})
+    assert all(r.sqnr_db > 30 for r in rows if r.name != "logits")
+    # The head amplifies the error of the int8 features, but by far less than the collapse:
+    assert first_jump(rows) is None or first_jump(rows).name == "logits"

@@ -74,8 +74,10 @@ def int8_scales(lowered: Any) -> dict[str, float]:
 def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: Optional[Iterable[str]] = None,
                     metadata: Optional[Mapping[str, str]] = None) -> tuple[Any, dict[str, str]]:
     """An engine over a copy of the lowered network whose outputs also hold,
-    for each source tensor in ``names`` (default: all), its value as the
-    INT8 engine computes it, in float32 and the float network's layout.
+    for each source tensor in ``names`` (default: all int8 ones), its value
+    as the INT8 engine computes it, in float32 and the float network's
+    layout: the int8 copy dequantized where there is one, else the float
+    tensor itself.
 
     ``float_shapes`` are the source tensors' shapes (NCHW). Returns the
     engine and source name -> the output name holding it."""
@@ -84,13 +86,12 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
     wanted = list(scales if names is None else names)
     where: dict[str, str] = {}
     for name in wanted:
-        existing = net.find_tensor(name)
-        if existing >= 0 and net.tensor(existing)["dtype"] == "float32":
-            net.mark_output(existing)
-            where[name] = name
-            continue
         q = net.find_tensor(name + INT8_SUFFIX)
         if q < 0 or name not in scales or name not in float_shapes:
+            existing = net.find_tensor(name)  # computed in float only
+            if existing >= 0 and net.tensor(existing)["dtype"] == "float32":
+                net.mark_output(existing)
+                where[name] = name
             continue
         out = net.add_node("int8rt.Dequantize", name + "::dequantize_tap", [q], {"scale": float(scales[name])},
                            [name + TAP_SUFFIX])[0]
