@@ -46,7 +46,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
             data = load_calibration_data(args.calib_data, names, shapes) if args.calib_data else {
                 n: np.zeros((0,), np.float32) for n in names}
-            config.calibrator = make_calibrator(data, algorithm=args.calibrator, batch_size=args.batch_size,
+            config.calibrator = make_calibrator(data, algorithm=_calibrator_name(args), batch_size=args.batch_size,
                                                 cache_file=args.cache)
         else:
             raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class")
@@ -62,6 +62,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if engine.precision == "int8":
         print(engine.build_report().format())
     return 0
+
+
+def _calibrator_name(args: argparse.Namespace) -> str:
+    """--calibrator, or when not given: the algorithm of an existing --cache
+    (so the cache is used, as before auto became the default), else auto."""
+    if args.calibrator:
+        return args.calibrator
+    if args.cache and os.path.exists(args.cache):
+        import int8rt
+        from int8rt.data_calibrator import CALIBRATOR_CLASSES
+
+        algorithm = int8rt.calib.read_cache(Path(args.cache))[0]
+        for name, cls in CALIBRATOR_CLASSES.items():
+            if cls.get_algorithm(None).cache_name == algorithm:  # a constant of the class; self unused
+                return name
+    return "auto"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -182,8 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
     b.add_argument("--calibrator", choices=["auto", "entropy2", "entropy", "minmax", "percentile", "mse"],
-                   default="auto", help="auto (default): per tensor, the threshold of any method that least "
-                   "disturbs the next layers; entropy2 is TensorRT's default")
+                   help="auto (default; with an existing --cache, the cache's algorithm): per tensor, the "
+                   "threshold of any method that least disturbs the next layers; entropy2 is TensorRT's default")
     b.add_argument("--no-accuracy-check", action="store_true",
                    help="calibrate on every sample (as TensorRT) and skip the INT8-vs-FP32 check")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
