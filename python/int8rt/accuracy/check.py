@@ -13,9 +13,11 @@ top-1 agreement beside a constant output's score for ``[N, C]`` outputs.
 
 A tensor is a warning when it clips more than ``CLIP_WARN`` of its values,
 or when its SQNR is more than ``SQNR_GAP_DB`` below the median SQNR of the
-network's int8 tensors. The warning names the tensor and, recomputed from
-the same histogram, the other method whose threshold clips it least while
-keeping the best SQNR on the held-out data. An output whose centred cosine
+network's int8 tensors and another method's threshold does at least
+``BETTER_DB`` better (otherwise no threshold helps: the tensor is logged at
+INFO as a candidate for float). The warning names the tensor and, recomputed
+from the same histogram, the other method with the best SQNR on the
+held-out data among those clipping at most ``CLIP_WARN``. An output whose centred cosine
 is below ``OUTPUT_WARN`` is a warning too. Warnings go to the ``int8rt``
 logger and into the report.
 """
@@ -31,7 +33,7 @@ from . import metrics
 from .report import BuildReport, OutputCheck, TensorCheck
 from .taps import batches, fp32_tap_engine, int8_scales
 
-__all__ = ["CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
+__all__ = ["BETTER_DB", "CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
 
 logger = logging.getLogger("int8rt")
 
@@ -41,6 +43,7 @@ logger = logging.getLogger("int8rt")
 # tests/test_accuracy_check.py clips tens of percent (see that test).
 CLIP_WARN = 0.01
 SQNR_GAP_DB = 15.0
+BETTER_DB = 3.0  # a low-SQNR tensor warns only if another method does this much better
 OUTPUT_WARN = 0.9
 
 # Other methods a warning may recommend: (label, compute_amax options).
@@ -61,24 +64,31 @@ def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Ma
     return out
 
 
-def _alternative(name: str, collector: Any, tap: Any, data: Mapping[str, np.ndarray], batch_size: int
-                 ) -> Optional[tuple[str, float, float, float]]:
-    """(method, threshold, clipped, sqnr) of the best other method for ``name``."""
-    if collector is None or name not in collector:
-        return None
-    hist = collector.histogram(name)
-    labels, amaxes = [], []
-    for method, options in ALTERNATIVES:
-        a = hist.compute_amax(method, **options)
-        if a > 0:
-            labels.append(method + (f" {options['percentile']}" if options else ""))
-            amaxes.append(a)
+def _alternatives(names: list[str], collector: Any, tap: Any, data: Mapping[str, np.ndarray], batch_size: int
+                  ) -> dict[str, tuple[str, float, float, float]]:
+    """Per name, (method, threshold, clipped, sqnr) of the best other method:
+    the best SQNR among those clipping at most CLIP_WARN. One pass over the data."""
+    labels: dict[str, list[str]] = {}
+    amaxes: dict[str, list[float]] = {}
+    for name in names:
+        if collector is None or name not in collector:
+            continue
+        hist = collector.histogram(name)
+        for method, options in ALTERNATIVES:
+            a = hist.compute_amax(method, **options)
+            if a > 0:
+                labels.setdefault(name, []).append(method + (f" {options['percentile']}" if options else ""))
+                amaxes.setdefault(name, []).append(a)
     if not amaxes:
-        return None
-    stats = _stats(tap, data, batch_size, {name: [float(np.float32(a) / np.float32(127)) for a in amaxes]})[name]
-    ok = [i for i, s in enumerate(stats) if s.clipped_fraction <= CLIP_WARN] or list(range(len(stats)))
-    best = max(ok, key=lambda i: stats[i].sqnr_db)
-    return labels[best], amaxes[best], stats[best].clipped_fraction, stats[best].sqnr_db
+        return {}
+    stats = _stats(tap, data, batch_size,
+                   {n: [float(np.float32(a) / np.float32(127)) for a in amaxes[n]] for n in amaxes})
+    out = {}
+    for name, st in stats.items():
+        ok = [i for i, s in enumerate(st) if s.clipped_fraction <= CLIP_WARN] or list(range(len(st)))
+        best = max(ok, key=lambda i: st[i].sqnr_db)
+        out[name] = (labels[name][best], amaxes[name][best], st[best].clipped_fraction, st[best].sqnr_db)
+    return out
 
 
 def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_size: int,
@@ -104,21 +114,28 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     median = float(np.median(finite)) if finite else math.nan
     warnings: list[str] = []
     tensors: list[TensorCheck] = []
+    clipping = {n for n in scales if stats[n][0].clipped_fraction > CLIP_WARN}
+    low = {n for n in scales if math.isfinite(median) and stats[n][0].sqnr_db < median - SQNR_GAP_DB}
+    alternatives = _alternatives(sorted(clipping | low), collector, tap, data, batch_size)
     for name, scale in scales.items():
         s = stats[name][0]
         threshold = float(np.float32(scale) * np.float32(127))
+        alt = alternatives.get(name)
         reasons = []
-        if s.clipped_fraction > CLIP_WARN:
+        if name in clipping:
             reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (threshold {threshold:.4g}, "
                            f"observed max {s.max_abs:.4g})")
-        if math.isfinite(median) and s.sqnr_db < median - SQNR_GAP_DB:
-            reasons.append(f"has SQNR {s.sqnr_db:.1f} dB, {median - s.sqnr_db:.1f} dB below the median "
-                           f"{median:.1f} dB of the int8 tensors")
+        if name in low:
+            gap = (f"has SQNR {s.sqnr_db:.1f} dB, {median - s.sqnr_db:.1f} dB below the median "
+                   f"{median:.1f} dB of the int8 tensors")
+            if reasons or (alt is not None and alt[3] >= s.sqnr_db + BETTER_DB):
+                reasons.append(gap)
+            else:  # no threshold does materially better: the tensor itself is hard for int8
+                logger.info("tensor '%s' %s at any calibration method's threshold; a candidate for "
+                            "layer_precisions", name, gap)
         warning = None
         if reasons:
-            method = methods.get(name, "?")
-            warning = f"tensor '{name}' ({method}) " + " and ".join(reasons)
-            alt = _alternative(name, collector, tap, data, batch_size)
+            warning = f"tensor '{name}' ({methods.get(name, '?')}) " + " and ".join(reasons)
             if alt is not None:
                 label, amax, clipped, sqnr = alt
                 warning += (f"; {label} would set {amax:.4g}, clipping {100 * clipped:.2f}% at SQNR {sqnr:.1f} dB "
