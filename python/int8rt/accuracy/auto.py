@@ -17,6 +17,7 @@ output energy, summed over the consumers:
 A tensor with no runnable consumer (a network output, or a consumer reading
 int64 tensors) uses its own relative error ``||q_a(x) - x||^2 / ||x||^2``.
 The smallest error wins; ties keep the earlier candidate in the order above.
+Candidates within 1% of an earlier one are dropped (they quantize alike).
 This is the layer-output criterion of data-driven post-training quantizers
 (AdaRound's and NNCF's per-layer objectives), restricted to choosing among
 the classic thresholds, so no new rule for the threshold itself is invented.
@@ -29,7 +30,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from .. import _core
-from .metrics import fake_quantize
+from .metrics import fake_quantize, sum_squares
 from .taps import batches, fp32_tap_engine
 
 __all__ = ["CANDIDATES", "SEARCH_SAMPLES", "search"]
@@ -42,7 +43,7 @@ CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("percentile 99.999", {"percentile": 99.999}))
 
 # Calibrating samples kept for the search (whole batches, the first ones).
-SEARCH_SAMPLES = 128
+SEARCH_SAMPLES = 64
 
 
 # MSE and the legacy entropy search try every bin as a threshold at O(bins)
@@ -61,7 +62,8 @@ def _candidates(hist: Any) -> list[tuple[str, float]]:
         if method in ("mse", "entropy_legacy"):
             options = {**options, "stride": stride}
         a = float(np.float32(hist.compute_amax(method, **options)))
-        if a > 0 and a not in seen:
+        # Thresholds within 1% of one already listed quantize alike: not worth a run.
+        if a > 0 and all(abs(a - b) > 0.01 * max(a, b) for b in seen):
             seen.add(a)
             out.append((label, a))
     return out
@@ -150,22 +152,20 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
             qs = [fake_quantize(x, float(np.float32(a) / np.float32(127))) for _, a in cands[n]]
             if not users:
                 err = num[n].setdefault(-1, np.zeros(len(qs)))
-                x64 = x.astype(np.float64)
                 for k, q in enumerate(qs):
-                    err[k] += float(np.sum((q - x64) ** 2))
-                den[n][-1] = den[n].get(-1, 0.0) + float(np.sum(x64 ** 2))
+                    err[k] += sum_squares(q - x)
+                den[n][-1] = den[n].get(-1, 0.0) + sum_squares(x)
                 continue
             for i in users:
                 _, runtime = engines[i]
                 out_names = [tensors[t]["name"] for t in nodes[i]["outputs"]]
                 feeds = {r: values[r] for r in runtime}
                 err = num[n].setdefault(i, np.zeros(len(qs)))
-                den[n][i] = den[n].get(i, 0.0) + sum(float(np.sum(values[o].astype(np.float64) ** 2))
-                                                     for o in out_names)
+                den[n][i] = den[n].get(i, 0.0) + sum(sum_squares(values[o]) for o in out_names)
                 for k, q in enumerate(qs):
                     feeds[n] = q
                     got = run_ctx[i].run(feeds)
-                    err[k] += sum(float(np.sum((got[o].astype(np.float64) - values[o]) ** 2)) for o in out_names)
+                    err[k] += sum(sum_squares(got[o] - values[o]) for o in out_names)
     amaxes: dict[str, float] = {}
     methods: dict[str, str] = {}
     for n in names:
