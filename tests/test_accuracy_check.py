@@ -262,3 +262,27 @@ def test_cli_compare_finds_where_the_error_starts(tmp_path, collapse, capsys) ->
     assert all(r.sqnr_db > 30 for r in rows if r.name != "logits")
     # The head amplifies the error of the int8 features, but by far less than the collapse:
     assert first_jump(rows) is None or first_jump(rows).name == "logits"
+
+
+def test_bias_correction_removes_the_mean_shift_on_digits(digits_fp32) -> None:
+    x = DIGITS["test_x"]
+    plain, _ = digits_engine(int8rt.IInt8MinMaxCalibrator, accuracy_check=False)
+    corrected, _ = digits_engine(int8rt.IInt8MinMaxCalibrator, accuracy_check=False, bias_correction=True)
+    assert corrected.build_report().bias_corrected_layers == 7  # every conv; the Gemm reads int8 too
+    a, b = plain.run({"input": x})["logits"], corrected.run({"input": x})["logits"]
+    # A mean shift does not move the centred cosine; the error norm is what it removes.
+    assert metrics.relative_l2(digits_fp32, b) < 0.95 * metrics.relative_l2(digits_fp32, a)
+    assert metrics.centred_cosine(digits_fp32, b) >= metrics.centred_cosine(digits_fp32, a) - 1e-4
+    assert top1(b, DIGITS["test_y"]) >= top1(a, DIGITS["test_y"]) - 1 / 540
+
+
+def test_add_to_bias_checks_its_arguments() -> None:
+    from int8rt import _core
+    from int8rt.onnx import import_model
+
+    builder = _core.Builder(import_model(str(MODEL_PATH)), "int8")
+    convs = [n["name"] for n in builder.optimized_network().nodes() if n["op"] == "Conv"]
+    with pytest.raises(int8rt.InvalidArgumentError, match="not in the optimized network"):
+        builder.add_to_bias("no such layer", [0.0])
+    with pytest.raises(int8rt.InvalidArgumentError, match="output channels"):
+        builder.add_to_bias(convs[0], [0.0])

@@ -199,6 +199,7 @@ void bind_engine(py::module_& m) {
              b.calibrate_batch(views, collector);
            },
            py::arg("inputs"), py::arg("collector"))
+      .def("add_to_bias", &Builder::add_to_bias, py::arg("node"), py::arg("delta"))
       .def("build", &Builder::build, py::arg("scales"), py::call_guard<py::gil_scoped_release>());
 }
 

@@ -74,6 +74,9 @@ class BuilderConfig:
             ``engine.build_report()`` (int8rt/accuracy/, docs/accuracy.md).
             False: every sample calibrates, as in TensorRT, and nothing is measured.
         holdout_every: one calibration sample in this many is held out (>= 2).
+        bias_correction: INT8 only: subtract from each Conv / Gemm bias the
+            per-channel mean shift int8 weights and inputs cause, measured on
+            calibration samples (int8rt/accuracy/bias_correction.py).
     """
 
     precision: str = "int8"
@@ -89,6 +92,7 @@ class BuilderConfig:
     batch_size: Optional[int] = None
     accuracy_check: bool = True
     holdout_every: int = 4
+    bias_correction: bool = False
 
 
 def devices() -> dict[str, str]:
@@ -174,6 +178,9 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         if config.precision != "int8":
             return Engine(builder.build({}))
         run = CalibrationRun(builder, config.calibrator,
-                             holdout_every=config.holdout_every if config.accuracy_check else 0)
+                             holdout_every=config.holdout_every if config.accuracy_check else 0,
+                             bias_correction=config.bias_correction,
+                             fp32_layers={k for k, v in (config.layer_precisions or {}).items() if v == "fp32"})
         result = _calibrate(builder, config.calibrator, config.progress, run)
+        run.before_build(result)
         return run.finish(Engine(builder.build(result.scales)), result)

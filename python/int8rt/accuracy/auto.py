@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import _core
 from .metrics import fake_quantize, sum_squares
-from .taps import batches, fp32_tap_engine
+from .taps import batches, fp32_tap_engine, one_node_engine
 
 __all__ = ["CANDIDATES", "SEARCH_SAMPLES", "search"]
 
@@ -69,43 +69,6 @@ def _candidates(hist: Any) -> list[tuple[str, float]]:
     return out
 
 
-def _one_node_engine(network: Any, node: dict[str, Any]) -> Optional[tuple[Any, list[str]]]:
-    """An FP32 engine running just ``node`` with its runtime inputs as inputs;
-    None when an input is not float32 or the node cannot run alone."""
-    tensors = network.tensors()
-    net = _core.Network()
-    ids, runtime = [], []
-    try:
-        for t in node["inputs"]:
-            if t < 0:
-                ids.append(-1)
-                continue
-            info = tensors[t]
-            if info["is_constant"]:
-                ids.append(net.find_tensor(info["name"]) if net.find_tensor(info["name"]) >= 0
-                           else net.add_constant(info["name"], network.constant_data(t)))
-            elif info["dtype"] == "float32" and info["shape"]:
-                found = net.find_tensor(info["name"])
-                if found < 0:
-                    found = net.add_input(info["name"], list(info["shape"]), "float32")
-                    runtime.append(info["name"])
-                ids.append(found)
-            else:
-                return None
-        outs = net.add_node(node["op"], node["name"], ids, dict(node["attrs"]),
-                            [tensors[t]["name"] for t in node["outputs"]])
-        for o, t in zip(outs, node["outputs"]):
-            if tensors[t]["dtype"] != "float32":
-                return None
-            net.set_shape(o, list(tensors[t]["shape"]))
-            net.mark_output(o)
-        return _core.Engine.create(net, {"precision": "fp32"}), runtime
-    except (_core.Error, ValueError, TypeError, RuntimeError) as e:
-        logger.debug("auto calibration: layer '%s' (%s) cannot run alone (%s); its input is judged "
-                     "by its own quantization error", node["name"], node["op"], e)
-        return None
-
-
 def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_size: int
            ) -> tuple[dict[str, float], dict[str, str]]:
     """Thresholds (tensor -> amax) and the candidate each came from
@@ -129,7 +92,7 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
         if len(cands[n]) > 1:
             for i in consumers.get(n, []):
                 if i not in engines:
-                    engines[i] = _one_node_engine(network, nodes[i])
+                    engines[i] = one_node_engine(network, nodes[i])
     wanted = set(names)
     for i, e in engines.items():
         if e is not None:

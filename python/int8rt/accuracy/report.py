@@ -77,6 +77,8 @@ class BuildReport:
         outputs: per network output.
         warnings: every warning, as logged.
         seconds: time spent calibrating (thresholds included) and checking.
+        bias_corrected_layers: layers whose bias was corrected
+            (``BuilderConfig(bias_correction=True)``).
     """
 
     measured: bool
@@ -91,6 +93,7 @@ class BuildReport:
     outputs: tuple[OutputCheck, ...] = ()
     warnings: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    bias_corrected_layers: int = 0
 
     def tensor(self, name: str) -> TensorCheck:
         """The check of tensor ``name`` (KeyError if it is not an int8 tensor)."""

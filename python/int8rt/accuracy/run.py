@@ -3,9 +3,9 @@ calibration stream (holdout.py), runs the ``auto`` search (auto.py) when the
 calibrator asks for it, and after the build measures the engine (check.py)
 and stores the report in the engine's metadata.
 
-``int8rt.builder`` calls it at three points: :meth:`wrap` around the feed of
-its calibration loop, :meth:`thresholds` before ``session.finish``, and
-:meth:`finish` on the built engine.
+``int8rt.builder`` calls it at four points: :meth:`wrap` around the feed of
+its calibration loop, :meth:`thresholds` before ``session.finish``,
+:meth:`before_build` (bias correction) and :meth:`finish` on the built engine.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
-from . import auto, check
+from . import auto, bias_correction, check
 from .holdout import SampleRouter
 from .report import METADATA_KEY, BuildReport
 
@@ -37,22 +37,25 @@ class CalibrationRun:
         max_check: most samples held out.
     """
 
-    def __init__(self, builder: Any, calibrator: IInt8Calibrator, *, holdout_every: int, max_check: int = 256
-                 ) -> None:
+    def __init__(self, builder: Any, calibrator: IInt8Calibrator, *, holdout_every: int, max_check: int = 256,
+                 bias_correction: bool = False, fp32_layers: Optional[set[str]] = None) -> None:
         self._builder = builder
         self._network = builder.optimized_network()
         self.auto = CalibrationAlgoType(calibrator.get_algorithm()) is CalibrationAlgoType.AUTO_CALIBRATION
         self.measure = holdout_every != 0
         batch_fixed = any(not self._network.tensor(i)["shape"] or self._network.tensor(i)["shape"][0] >= 0
                           for i in self._network.inputs())
+        self.bias_correction = bias_correction
+        self._fp32_layers = set(fp32_layers or ())
         self.router = SampleRouter(every=holdout_every, max_check=max_check,
-                                   max_search=auto.SEARCH_SAMPLES if self.auto else 0,
+                                   max_search=auto.SEARCH_SAMPLES if self.auto or bias_correction else 0,
                                    splittable=not batch_fixed)
         self._batch_size = max(1, int(calibrator.get_batch_size()))
         self._methods: dict[str, str] = {}
         self._t0 = time.perf_counter()
         self._seconds: dict[str, float] = {}
         self._session: Any = None
+        self._corrected = 0
 
     def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any
              ) -> Callable[[dict[str, np.ndarray]], None]:
@@ -81,13 +84,29 @@ class CalibrationRun:
                     ", ".join(f"{m} x{c}" for m, c in sorted(chosen.items(), key=lambda kv: -kv[1])))
         return amaxes
 
+    def before_build(self, result: Any) -> None:
+        """Bias correction (when asked) on the builder's network, once the
+        scales are known; nothing to do when they came from a cache (no data)."""
+        if not self.bias_correction:
+            return
+        data = self.router.search_data()
+        if result.from_cache or data is None:
+            logger.warning("bias correction skipped: it needs calibration data, and the scales came from the cache")
+            return
+        t0 = time.perf_counter()
+        shifts = bias_correction.correct_biases(self._builder, self._network, result.scales, data,
+                                                self._batch_size, self._fp32_layers)
+        self._seconds["bias_correction"] = time.perf_counter() - t0
+        self._corrected = len(shifts)
+
     def finish(self, engine: Any, result: Any) -> Any:
         """Measures the built engine (``int8rt.Engine``) and returns it with
         the report in its metadata."""
         from ..engine import Engine
 
         self._seconds["calibration_and_build"] = time.perf_counter() - self._t0
-        header = dict(algorithm=result.algorithm, calibration_batches=result.num_batches)
+        header = dict(algorithm=result.algorithm, calibration_batches=result.num_batches,
+                      bias_corrected_layers=self._corrected)
         if result.from_cache:
             report = BuildReport(measured=False, reason="the scales came from the calibration cache, so no data "
                                  "was read (as TensorRT)", **header)

@@ -14,6 +14,7 @@ input's (csrc/engine/lower_int8.cc). :func:`int8_scales` reads them back and
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import numpy as np
@@ -21,7 +22,9 @@ import numpy as np
 from .. import _core
 
 __all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "batches", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
-           "run_batched"]
+           "one_node_engine", "run_batched"]
+
+logger = logging.getLogger("int8rt")
 
 INT8_SUFFIX = "::int8"
 TAP_SUFFIX = "::tap"
@@ -101,6 +104,47 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
     meta = dict(metadata or {})
     meta.setdefault("precision", "int8")
     return _core.Engine.create(net, meta), where
+
+
+def one_node_engine(network: Any, node: dict[str, Any], *, attrs: Optional[dict[str, Any]] = None,
+                    constants: Optional[Mapping[int, np.ndarray]] = None) -> Optional[tuple[Any, list[str]]]:
+    """An FP32 engine running just ``node`` of ``network``, its runtime
+    inputs as engine inputs; ``attrs`` replace the node's attributes and
+    ``constants`` (tensor id -> array) its constant inputs. Returns the
+    engine and the runtime input names, or None when an input is not float32
+    or the node cannot run alone (logged at DEBUG)."""
+    tensors = network.tensors()
+    net = _core.Network()
+    ids, runtime = [], []
+    try:
+        for t in node["inputs"]:
+            if t < 0:
+                ids.append(-1)
+                continue
+            info = tensors[t]
+            if info["is_constant"]:
+                data = constants[t] if constants and t in constants else network.constant_data(t)
+                ids.append(net.find_tensor(info["name"]) if net.find_tensor(info["name"]) >= 0
+                           else net.add_constant(info["name"], data))
+            elif info["dtype"] == "float32" and info["shape"]:
+                found = net.find_tensor(info["name"])
+                if found < 0:
+                    found = net.add_input(info["name"], list(info["shape"]), "float32")
+                    runtime.append(info["name"])
+                ids.append(found)
+            else:
+                return None
+        outs = net.add_node(node["op"], node["name"], ids, dict(node["attrs"] if attrs is None else attrs),
+                            [tensors[t]["name"] for t in node["outputs"]])
+        for o, t in zip(outs, node["outputs"]):
+            if tensors[t]["dtype"] != "float32":
+                return None
+            net.set_shape(o, list(tensors[t]["shape"]))
+            net.mark_output(o)
+        return _core.Engine.create(net, {"precision": "fp32"}), runtime
+    except (_core.Error, ValueError, TypeError, RuntimeError) as e:
+        logger.debug("layer '%s' (%s) cannot run alone: %s", node["name"], node["op"], e)
+        return None
 
 
 def batches(data: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
