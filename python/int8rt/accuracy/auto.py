@@ -25,11 +25,10 @@ the classic thresholds, so no new rule for the threshold itself is invented.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 import numpy as np
 
-from .. import _core
 from .metrics import fake_quantize, sum_squares
 from .taps import batches, fp32_tap_engine, one_node_engine
 
