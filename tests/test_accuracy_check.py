@@ -286,3 +286,20 @@ def test_add_to_bias_checks_its_arguments() -> None:
         builder.add_to_bias("no such layer", [0.0])
     with pytest.raises(int8rt.InvalidArgumentError, match="output channels"):
         builder.add_to_bias(convs[0], [0.0])
+
+
+def test_mixed_precision_keeps_the_fewest_sensitive_layers_in_float(collapse) -> None:
+    case, fp32 = collapse
+    engine, _ = build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib), accuracy_target=0.9)
+    mp = engine.build_report().mixed_precision
+    assert mp["met"] and mp["score_all_int8"] < 0.5 and mp["score"] >= 0.9
+    # The collapsed tensor r1 is Conv_0's output: Conv_0 is the most sensitive layer and goes float.
+    assert max(mp["sensitivity"], key=mp["sensitivity"].get) == "Conv_0"
+    assert "Conv_0" in mp["float_layers"] and len(mp["float_layers"]) < len(mp["sensitivity"])
+    precisions = {layer["name"]: layer["precision"] for layer in engine.layers()}
+    assert all(precisions[name] == "fp32" for name in mp["float_layers"])
+    assert any(p == "int8" for p in precisions.values())
+    out = engine.run({"x": case.eval_x})["logits"]
+    assert metrics.centred_cosine(fp32, out) > 0.9  # also on inputs the target was not met on
+    with pytest.raises(ValueError, match="accuracy_check"):
+        build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib), accuracy_target=0.9, accuracy_check=False)

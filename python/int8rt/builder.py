@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 import numpy as np
 
@@ -77,6 +77,12 @@ class BuilderConfig:
         bias_correction: INT8 only: subtract from each Conv / Gemm bias the
             per-channel mean shift int8 weights and inputs cause, measured on
             calibration samples (int8rt/accuracy/bias_correction.py).
+        accuracy_target: INT8 only, needs ``accuracy_check``: keep the
+            fewest, most sensitive layers in float32 so that the score on the
+            held-out samples reaches this (int8rt/accuracy/mixed.py); the
+            score is the lowest centred cosine between INT8 and FP32 outputs,
+            or ``accuracy_metric(fp32_outputs, int8_outputs)`` (higher is
+            better). What was chosen and its latency: ``engine.build_report()``.
     """
 
     precision: str = "int8"
@@ -93,6 +99,8 @@ class BuilderConfig:
     accuracy_check: bool = True
     holdout_every: int = 4
     bias_correction: bool = False
+    accuracy_target: Optional[float] = None
+    accuracy_metric: Optional[Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]] = None
 
 
 def devices() -> dict[str, str]:
@@ -171,6 +179,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     _core.require_device(config.device)  # NotSupportedError saying why, before any work
     if config.precision == "int8" and config.calibrator is None:
         raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32')")
+    if config.accuracy_target is not None and not config.accuracy_check:
+        raise ValueError("BuilderConfig.accuracy_target needs accuracy_check=True (it is met on held-out samples)")
     network = _to_network(model, config.batch_size)
     with _build_settings(config):
         builder = _core.Builder(network, config.precision, dict(config.layer_precisions or {}), config.optimize,
@@ -183,4 +193,11 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items() if v == "fp32"})
         result = _calibrate(builder, config.calibrator, config.progress, run)
         run.before_build(result)
-        return run.finish(Engine(builder.build(result.scales)), result)
+
+        def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
+            precisions = {**(config.layer_precisions or {}), **{n: "fp32" for n in fp32_nodes}}
+            return run.corrected(_core.Builder(network, config.precision, precisions, config.optimize, config.device,
+                                               config.pointwise_tables, config.int8_gates)).build(result.scales)
+
+        return run.finish(Engine(builder.build(result.scales)), result, accuracy_target=config.accuracy_target,
+                          accuracy_metric=config.accuracy_metric, rebuild=rebuild)

@@ -67,9 +67,10 @@ def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -
 
 
 def correct_biases(builder: Any, network: Any, scales: Mapping[str, float], data: Mapping[str, np.ndarray],
-                   batch_size: int, fp32_layers: set[str]) -> dict[str, float]:
+                   batch_size: int, fp32_layers: set[str]) -> dict[str, tuple[float, list[float]]]:
     """Measures each target layer's shift on ``data`` and folds it into the
-    bias of ``builder``'s network. Returns layer -> mean |shift|."""
+    bias of ``builder``'s network. Returns layer -> (mean |shift|, the
+    values added to its bias)."""
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
     for i in _targets(network, scales, fp32_layers):
@@ -105,6 +106,7 @@ def correct_biases(builder: Any, network: Any, scales: Mapping[str, float], data
     for i, total in sums.items():
         delta = (-total / max(1, counts[i])).astype(np.float32)
         builder.add_to_bias(nodes[i]["name"], delta.tolist())
-        out[nodes[i]["name"]] = float(np.abs(delta).mean())
-    logger.info("bias correction: %d layers, mean |shift| %.3g", len(out), float(np.mean(list(out.values()))))
+        out[nodes[i]["name"]] = (float(np.abs(delta).mean()), delta.tolist())
+    logger.info("bias correction: %d layers, mean |shift| %.3g", len(out),
+                float(np.mean([m for m, _ in out.values()])))
     return out

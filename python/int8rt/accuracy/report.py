@@ -79,6 +79,9 @@ class BuildReport:
         seconds: time spent calibrating (thresholds included) and checking.
         bias_corrected_layers: layers whose bias was corrected
             (``BuilderConfig(bias_correction=True)``).
+        mixed_precision: with ``BuilderConfig(accuracy_target=...)``, the
+            fields of :class:`int8rt.accuracy.mixed.MixedPrecision` (target,
+            scores, float layers, per-layer sensitivity, latency).
     """
 
     measured: bool
@@ -94,6 +97,7 @@ class BuildReport:
     warnings: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
     bias_corrected_layers: int = 0
+    mixed_precision: Optional[dict[str, Any]] = None
 
     def tensor(self, name: str) -> TensorCheck:
         """The check of tensor ``name`` (KeyError if it is not an int8 tensor)."""
@@ -135,6 +139,12 @@ class BuildReport:
             for t in shown:
                 lines.append(f"    {t.name:<{width}}  {t.sqnr_db:6.1f}  {100 * t.clipped:7.3f}%  "
                              f"{t.threshold:.4g} / {t.observed_max:.4g}  {t.method}")
+        mp = self.mixed_precision
+        if mp:
+            lines.append(f"  mixed precision: target {mp['target']:.4g}, {'met' if mp['met'] else 'NOT met'}: "
+                         f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}) with "
+                         f"{len(mp['float_layers'])} layer(s) in float32 {list(mp['float_layers'])}; "
+                         f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms")
         for w in self.warnings:
             lines.append(f"  WARNING: {w}")
         return "\n".join(lines)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
-from . import auto, bias_correction, check
+
+from . import auto, bias_correction, check, mixed
 from .holdout import SampleRouter
 from .report import METADATA_KEY, BuildReport
 
@@ -56,6 +58,7 @@ class CalibrationRun:
         self._seconds: dict[str, float] = {}
         self._session: Any = None
         self._corrected = 0
+        self._deltas: dict[str, list[float]] = {}
 
     def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any
              ) -> Callable[[dict[str, np.ndarray]], None]:
@@ -98,10 +101,21 @@ class CalibrationRun:
                                                 self._batch_size, self._fp32_layers)
         self._seconds["bias_correction"] = time.perf_counter() - t0
         self._corrected = len(shifts)
+        self._deltas = {name: delta for name, (_, delta) in shifts.items()}
 
-    def finish(self, engine: Any, result: Any) -> Any:
+    def corrected(self, builder: Any) -> Any:
+        """``builder`` (another Builder over the same network) with the bias
+        corrections this run made, for the engines mixed precision builds."""
+        for name, delta in self._deltas.items():
+            builder.add_to_bias(name, delta)
+        return builder
+
+    def finish(self, engine: Any, result: Any, *, accuracy_target: Optional[float] = None,
+               accuracy_metric: Optional[mixed.Metric] = None,
+               rebuild: Optional[Callable[[set[str]], Any]] = None) -> Any:
         """Measures the built engine (``int8rt.Engine``) and returns it with
-        the report in its metadata."""
+        the report in its metadata. With ``accuracy_target``, first chooses
+        the float32 layers (mixed.py) with ``rebuild(fp32 nodes) -> _core.Engine``."""
         from ..engine import Engine
 
         self._seconds["calibration_and_build"] = time.perf_counter() - self._t0
@@ -117,6 +131,17 @@ class CalibrationRun:
             data = self.router.check_data()
             header.update(threshold_samples=self.router.threshold_count, check_samples=_count(data),
                           held_out=self.router.held_out, slice_rule=self.router.describe())
+            if accuracy_target is not None and rebuild is not None:
+                reference = mixed._outputs(_core.Engine.create(self._network, {"precision": "fp32"}), data,
+                                           self._batch_size)
+                names = {n["name"] for n in self._network.nodes()}
+                chosen, choice = mixed.choose_float_layers(
+                    build=rebuild, engine=engine._native, node_names=names, reference=reference, data=data,
+                    batch_size=self._batch_size, target=accuracy_target, metric=accuracy_metric)
+                engine = Engine(chosen)
+                header["mixed_precision"] = asdict(choice)
+                self._seconds["mixed_precision"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
             report = check.measure(network=self._network, engine=engine._native, data=data,
                                    batch_size=self._batch_size, collector=self._session.collector,
                                    methods=self._methods, header=header)
