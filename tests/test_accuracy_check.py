@@ -303,3 +303,23 @@ def test_mixed_precision_keeps_the_fewest_sensitive_layers_in_float(collapse) ->
     assert metrics.centred_cosine(fp32, out) > 0.9  # also on inputs the target was not met on
     with pytest.raises(ValueError, match="accuracy_check"):
         build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib), accuracy_target=0.9, accuracy_check=False)
+
+
+def test_html_report_from_the_build_and_from_an_engine_file(tmp_path, collapse, capsys) -> None:
+    import importlib.util
+
+    from int8rt.cli import main
+
+    case, _ = collapse
+    model, calib = tmp_path / "collapse.onnx", tmp_path / "calib.npz"
+    model.write_bytes(case.model)
+    np.savez(calib, x=case.calib)
+    engine = tmp_path / "e.i8rt"
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2", "-o", str(engine),
+                 "--report", str(tmp_path / "built")]) == 0
+    assert main(["report", str(engine), str(tmp_path / "again")]) == 0
+    capsys.readouterr()
+    for folder in ("built", "again"):
+        page = (tmp_path / folder / "index.html").read_text()
+        assert "<tr class=\"warn\"><td>r1</td><td>entropy</td>" in page and "centred cosine" in page
+        assert (tmp_path / folder / "sqnr.png").exists() == (importlib.util.find_spec("matplotlib") is not None)

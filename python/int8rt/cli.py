@@ -5,6 +5,7 @@
     int8rt bench model.i8rt --batch-size 8 --threads 2
     int8rt inspect model.i8rt
     int8rt compare MODEL.onnx --engine model.i8rt --data IN.npz
+    int8rt report model.i8rt DIR
     int8rt quickstart
     int8rt --cmake-dir
 """
@@ -61,6 +62,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"calibration cache: {args.cache}")
     if engine.precision == "int8":
         print(engine.build_report().format())
+    if args.report:
+        from int8rt.accuracy.html import write_html
+
+        print(f"report: {write_html(engine.build_report(), args.report, title=f'int8rt: {args.output}')}")
     return 0
 
 
@@ -200,6 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--calibrator", choices=["auto", "entropy2", "entropy", "minmax", "percentile", "mse"],
                    help="auto (default; with an existing --cache, the cache's algorithm): per tensor, the "
                    "threshold of any method that least disturbs the next layers; entropy2 is TensorRT's default")
+    b.add_argument("--report", metavar="DIR", help="also write the build report as DIR/index.html")
     b.add_argument("--no-accuracy-check", action="store_true",
                    help="calibrate on every sample (as TensorRT) and skip the INT8-vs-FP32 check")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
@@ -234,9 +240,9 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("engine")
     i.set_defaults(fn=_cmd_inspect)
 
-    from int8rt._cli_compare import add_compare_parser
+    from int8rt._cli_accuracy import add_accuracy_parsers
 
-    add_compare_parser(sub)
+    add_accuracy_parsers(sub)
 
     q = sub.add_parser("quickstart", help="calibrate, build and run the bundled digits CNN")
     q.add_argument("--out-dir", help="also write the INT8 engine and cache here")

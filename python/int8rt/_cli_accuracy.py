@@ -1,12 +1,14 @@
-"""``int8rt compare MODEL.onnx --engine E.i8rt --data IN.npz``: the float32
-model and the INT8 engine side by side, per tensor (int8rt/accuracy/compare.py)."""
+"""The accuracy commands of the CLI: ``int8rt compare MODEL.onnx --engine
+E.i8rt --data IN.npz`` (the float32 model and the INT8 engine side by side,
+per tensor: int8rt/accuracy/compare.py) and ``int8rt report ENGINE DIR``
+(the build report as a web page: int8rt/accuracy/html.py)."""
 from __future__ import annotations
 
 import argparse
 
 import numpy as np
 
-__all__ = ["add_compare_parser"]
+__all__ = ["add_accuracy_parsers"]
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -28,7 +30,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_compare_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def _cmd_report(args: argparse.Namespace) -> int:
+    import int8rt
+    from int8rt.accuracy.html import write_html
+
+    page = write_html(int8rt.Engine.load(args.engine).build_report(), args.dir, title=f"int8rt: {args.engine}")
+    print(f"wrote {page}")
+    return 0
+
+
+def add_accuracy_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     c = sub.add_parser("compare", help="FP32 model vs INT8 engine, per layer: cosine, SQNR, max error")
     c.add_argument("model", help="the ONNX model the engine was built from")
     c.add_argument("--engine", required=True, help="the INT8 engine file")
@@ -36,3 +47,8 @@ def add_compare_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]
     c.add_argument("--batch-size", type=int, default=32)
     c.add_argument("--limit", type=int, help="use only the first N samples")
     c.set_defaults(fn=_cmd_compare)
+
+    r = sub.add_parser("report", help="write an engine's build report as a web page (plots with matplotlib)")
+    r.add_argument("engine")
+    r.add_argument("dir", help="folder for index.html and the plots")
+    r.set_defaults(fn=_cmd_report)
