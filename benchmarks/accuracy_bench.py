@@ -21,11 +21,12 @@ threshold search and lowering for int8rt; quantize_static (with
 quant_pre_process) for ONNX Runtime.
 
 int8rt engines are built with accuracy_check=False, so every method sees all
-calibration samples, as ONNX Runtime does; the "warnings" table builds again
-with the default check (every 4th sample held out) and counts what it flags.
+calibration samples, as ONNX Runtime does; "+ bias corr." rows add
+BuilderConfig(bias_correction=True); the "warnings" table builds again with
+the default check (every 4th sample held out) and counts what it flags.
 
 Usage: PYTHONPATH=python python3 benchmarks/accuracy_bench.py [--models digits,cls,rec,det]
-       [--ort-hist digits,cls] [--json out.json]
+       [--ort-hist digits,cls] [--groups int8rt,bc,checked,ort] [--json out.json]
 Needs: pip install onnx onnxruntime pillow matplotlib; pip install --no-deps rapidocr-onnxruntime==1.4.4
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ from realnets import engines as E  # noqa: E402
 
 METHODS = ("entropy2", "entropy", "minmax", "percentile", "mse", "auto")
 CHECKED = ("entropy2", "minmax", "auto")
+BIAS_CORRECTED = ("minmax", "mse", "auto")
 
 
 def digits_task():
@@ -119,19 +121,20 @@ def metrics_row(task, out: np.ndarray, ref: np.ndarray) -> dict:
     return row
 
 
-def int8rt_build(model: bytes, calib: np.ndarray, algorithm: str, check: bool, batch: int = 16):
+def int8rt_build(model: bytes, calib: np.ndarray, algorithm: str, check: bool, batch: int = 16,
+                 bias_correction: bool = False):
     import int8rt
     from int8rt.data_calibrator import make_calibrator
 
     name = E._input_name(model)
     config = int8rt.BuilderConfig(calibrator=make_calibrator({name: calib}, algorithm=algorithm, batch_size=batch),
-                                  accuracy_check=check)
+                                  accuracy_check=check, bias_correction=bias_correction)
     t0 = time.perf_counter()
     engine = int8rt.build_engine(model, config)
     return engine, time.perf_counter() - t0
 
 
-def evaluate(task, ort_methods: tuple[str, ...], log) -> dict:
+def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log) -> dict:
     import int8rt
 
     int8rt.set_num_threads(2)
@@ -141,11 +144,14 @@ def evaluate(task, ort_methods: tuple[str, ...], log) -> dict:
     rows, warnings = {}, {}
     if task["labels"] is not None and task["kind"] != "map":
         rows["FP32 (int8rt)"] = {**metrics_row(task, ref, ref), "calib_s": 0.0}
-    for alg in METHODS:
-        engine, secs = int8rt_build(model, xc, alg, check=False)
-        rows[f"int8rt {alg}"] = {**metrics_row(task, E.run_batched(E.int8rt_runner(engine), xe), ref), "calib_s": secs}
-        log(f"  int8rt {alg}: {rows[f'int8rt {alg}']}")
-    for alg in CHECKED:
+    builds = [(alg, False) for alg in METHODS if "int8rt" in groups]
+    builds += [(alg, True) for alg in BIAS_CORRECTED if "bc" in groups]
+    for alg, bc in builds:
+        label = f"int8rt {alg}" + (" + bias corr." if bc else "")
+        engine, secs = int8rt_build(model, xc, alg, check=False, bias_correction=bc)
+        rows[label] = {**metrics_row(task, E.run_batched(E.int8rt_runner(engine), xe), ref), "calib_s": secs}
+        log(f"  {label}: {rows[label]}")
+    for alg in CHECKED if "checked" in groups else ():
         engine, secs = int8rt_build(model, xc, alg, check=True)
         r = engine.build_report()
         flagged = [t.name for t in r.tensors if t.warning]
@@ -153,7 +159,7 @@ def evaluate(task, ort_methods: tuple[str, ...], log) -> dict:
                          "examples": flagged[:3], "check_s": r.seconds.get("check", 0.0),
                          "centred_cos_on_check": r.outputs[0].centred_cosine if r.outputs else None}
         log(f"  checked {alg}: {warnings[alg]}")
-    for method in ort_methods:
+    for method in ort_methods if "ort" in groups else ():
         try:
             qmodel, secs = E.ort_quantize(model, xc, method)
         except Exception as e:  # noqa: BLE001 - recorded in the results, the other engines still run
@@ -179,6 +185,9 @@ def print_report(result: dict) -> None:
             continue
         cells = [f"{row[c]:.4f}" if isinstance(row.get(c), float) else "-" for c in cols]
         print(f"| {name} | " + " | ".join(cells) + f" | {row['calib_s']:.1f} |")
+    if not result["warnings"]:
+        sys.stdout.flush()
+        return
     print("\naccuracy check (default build, every 4th calibration sample held out):\n")
     print("| method | tensors warned | output warned | e.g. | check s |")
     print("|---|---|---|---|---|")
@@ -195,6 +204,9 @@ def main() -> int:
                     help="networks on which ORT's Entropy and Percentile also run (they keep every activation "
                          "of every batch in memory: 13 GiB on rec, see RESULTS_realnets.md)")
     ap.add_argument("--sizes", default="cls:256:1000,rec:64:300,det:32:64", help="key:calib:eval per OCR net")
+    ap.add_argument("--groups", default="int8rt,bc,checked,ort",
+                    help="what to run: int8rt (each method), bc (bias correction on), checked (the default "
+                         "check's warnings), ort (ONNX Runtime quantize_static)")
     ap.add_argument("--json")
     args = ap.parse_args()
     sizes = {k: (int(c), int(e)) for k, c, e in (s.split(":") for s in args.sizes.split(","))}
@@ -208,7 +220,7 @@ def main() -> int:
             continue
         log(f"{task['name']}: calibration {len(task['calib'])}, evaluation {len(task['eval'])}")
         ort = ("minmax", "entropy", "percentile") if key in hist else ("minmax",)
-        result = evaluate(task, ort, log)
+        result = evaluate(task, ort, set(args.groups.split(",")), log)
         print_report(result)
         results.append(result)
         if args.json:
