@@ -134,7 +134,7 @@ def int8rt_build(model: bytes, calib: np.ndarray, algorithm: str, check: bool, b
     return engine, time.perf_counter() - t0
 
 
-def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log) -> dict:
+def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log, methods: tuple[str, ...] = METHODS) -> dict:
     import int8rt
 
     int8rt.set_num_threads(2)
@@ -144,14 +144,14 @@ def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log) -> dict:
     rows, warnings = {}, {}
     if task["labels"] is not None and task["kind"] != "map":
         rows["FP32 (int8rt)"] = {**metrics_row(task, ref, ref), "calib_s": 0.0}
-    builds = [(alg, False) for alg in METHODS if "int8rt" in groups]
-    builds += [(alg, True) for alg in BIAS_CORRECTED if "bc" in groups]
+    builds = [(alg, False) for alg in methods if "int8rt" in groups]
+    builds += [(alg, True) for alg in BIAS_CORRECTED if "bc" in groups and alg in methods]
     for alg, bc in builds:
         label = f"int8rt {alg}" + (" + bias corr." if bc else "")
         engine, secs = int8rt_build(model, xc, alg, check=False, bias_correction=bc)
         rows[label] = {**metrics_row(task, E.run_batched(E.int8rt_runner(engine), xe), ref), "calib_s": secs}
         log(f"  {label}: {rows[label]}")
-    for alg in CHECKED if "checked" in groups else ():
+    for alg in [a for a in CHECKED if a in methods] if "checked" in groups else ():
         engine, secs = int8rt_build(model, xc, alg, check=True)
         r = engine.build_report()
         flagged = [t.name for t in r.tensors if t.warning]
@@ -207,6 +207,7 @@ def main() -> int:
     ap.add_argument("--groups", default="int8rt,bc,checked,ort",
                     help="what to run: int8rt (each method), bc (bias correction on), checked (the default "
                          "check's warnings), ort (ONNX Runtime quantize_static)")
+    ap.add_argument("--methods", default=",".join(METHODS), help="int8rt calibrators to run")
     ap.add_argument("--json")
     args = ap.parse_args()
     sizes = {k: (int(c), int(e)) for k, c, e in (s.split(":") for s in args.sizes.split(","))}
@@ -220,7 +221,7 @@ def main() -> int:
             continue
         log(f"{task['name']}: calibration {len(task['calib'])}, evaluation {len(task['eval'])}")
         ort = ("minmax", "entropy", "percentile") if key in hist else ("minmax",)
-        result = evaluate(task, ort, set(args.groups.split(",")), log)
+        result = evaluate(task, ort, set(args.groups.split(",")), log, tuple(args.methods.split(",")))
         print_report(result)
         results.append(result)
         if args.json:

@@ -21,6 +21,13 @@ Candidates within 1% of an earlier one are dropped (they quantize alike).
 This is the layer-output criterion of data-driven post-training quantizers
 (AdaRound's and NNCF's per-layer objectives), restricted to choosing among
 the classic thresholds, so no new rule for the threshold itself is invented.
+
+A per-layer criterion can still lose to a single method on the whole network
+(clipping an outlier a LayerNorm or attention needs costs little in the next
+layer and much later), so :func:`guard` then lowers the per-tensor set and
+each single method's set (minmax, mse, percentile 99.99, entropy), runs them
+on the same kept samples, and keeps the set whose outputs are closest to
+float32. On calibration data, auto is never worse than the best of them.
 """
 from __future__ import annotations
 
@@ -52,15 +59,18 @@ SEARCH_SAMPLES = 64
 MAX_SEARCH_CANDIDATES = 256
 
 
+def _amax(hist: Any, label: str, options: dict[str, Any]) -> float:
+    method = label.split()[0]
+    if method in ("mse", "entropy_legacy"):
+        options = {**options, "stride": max(1, -(-len(hist.counts) // MAX_SEARCH_CANDIDATES))}
+    return float(np.float32(hist.compute_amax(method, **options)))
+
+
 def _candidates(hist: Any) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     seen: set[float] = set()
-    stride = max(1, -(-len(hist.counts) // MAX_SEARCH_CANDIDATES))
     for label, options in CANDIDATES:
-        method = label.split()[0]
-        if method in ("mse", "entropy_legacy"):
-            options = {**options, "stride": stride}
-        a = float(np.float32(hist.compute_amax(method, **options)))
+        a = _amax(hist, label, options)
         # Thresholds within 1% of one already listed quantize alike: not worth a run.
         if a > 0 and all(abs(a - b) > 0.01 * max(a, b) for b in seen):
             seen.add(a)
@@ -142,3 +152,46 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
         amaxes[n] = cands[n][k][1]
         methods[n] = "auto:" + cands[n][k][0]
     return amaxes, methods
+
+
+# Whole-network alternatives the per-tensor choice must beat (step 2 below).
+GLOBAL_METHODS = ("minmax", "mse", "percentile 99.99", "entropy")
+
+
+def _scales(amaxes: Mapping[str, float]) -> dict[str, float]:
+    return {n: float(np.float32(a) / np.float32(127)) for n, a in amaxes.items()}
+
+
+def guard(builder: Any, network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_size: int,
+          amaxes: dict[str, float], methods: dict[str, str]) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
+    """Step 2: the per-tensor thresholds against each single method applied
+    to every tensor, judged on the whole network: each set is lowered and
+    run on the kept calibration samples, and the one whose outputs are
+    closest to float32 (lowest relative L2 over all outputs) wins. So auto is
+    never worse on calibration data than the best of those methods. Returns
+    the winner's thresholds and methods, and every set's error."""
+    from .metrics import relative_l2
+
+    sets = {"per-tensor": (amaxes, methods)}
+    for label in GLOBAL_METHODS:
+        options = dict(CANDIDATES)[label]
+        sets[label] = ({n: _amax(collector.histogram(n), label, options) for n in amaxes},
+                       {n: f"auto:all {label}" for n in amaxes})
+    reference = fp32_tap_engine(network, []).create_execution_context()
+    ref_parts: dict[str, list[np.ndarray]] = {}
+    for chunk in batches(data, batch_size):
+        for k, v in reference.run(chunk).items():
+            ref_parts.setdefault(k, []).append(v)
+    ref = np.concatenate([np.concatenate(v).ravel() for v in ref_parts.values()])
+    errors: dict[str, float] = {}
+    for label, (a, _) in sets.items():
+        ctx = builder.build(_scales(a)).create_execution_context()
+        parts: dict[str, list[np.ndarray]] = {}
+        for chunk in batches(data, batch_size):
+            for k, v in ctx.run(chunk).items():
+                parts.setdefault(k, []).append(v)
+        errors[label] = relative_l2(ref, np.concatenate([np.concatenate(parts[k]).ravel() for k in ref_parts]))
+    best = min(errors, key=lambda k: (errors[k], k != "per-tensor"))
+    logger.info("auto calibration, output relative L2 on %d calibration samples: %s; chosen: %s",
+                len(next(iter(data.values()))), ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), best)
+    return sets[best][0], sets[best][1], errors

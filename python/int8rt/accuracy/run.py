@@ -80,6 +80,10 @@ class CalibrationRun:
         t0 = time.perf_counter()
         amaxes, self._methods = auto.search(self._network, session.collector, data, self._batch_size)
         self._seconds["auto_search"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        amaxes, self._methods, _ = auto.guard(self._builder, self._network, session.collector, data,
+                                              self._batch_size, amaxes, self._methods)
+        self._seconds["auto_guard"] = time.perf_counter() - t0
         chosen: dict[str, int] = {}
         for m in self._methods.values():
             chosen[m] = chosen.get(m, 0) + 1
