@@ -43,7 +43,8 @@ class CalibrationRun:
                  bias_correction: bool = False, fp32_layers: Optional[set[str]] = None) -> None:
         self._builder = builder
         self._network = builder.optimized_network()
-        self.auto = CalibrationAlgoType(calibrator.get_algorithm()) is CalibrationAlgoType.AUTO_CALIBRATION
+        self._algorithm = CalibrationAlgoType(calibrator.get_algorithm())
+        self.auto = self._algorithm is CalibrationAlgoType.AUTO_CALIBRATION
         self.measure = holdout_every != 0
         batch_fixed = any(not self._network.tensor(i)["shape"] or self._network.tensor(i)["shape"][0] >= 0
                           for i in self._network.inputs())
@@ -72,9 +73,8 @@ class CalibrationRun:
         """The auto calibrator's thresholds (None for the other calibrators,
         whose own search runs in ``session.finish``)."""
         self._session = session
-        algorithm = session._algorithm
         if not self.auto:
-            self._methods = {n: algorithm.method for n in session.collector.names}
+            self._methods = {n: self._algorithm.method for n in session.collector.names}
             return None
         data = self.router.search_data()
         t0 = time.perf_counter()
