@@ -64,6 +64,7 @@ class SampleRouter:
         self.search_count = 0
         self.threshold_count = 0
         self.batches = 0
+        self.first_rows: Optional[int] = None  # samples in the first batch: the chunk size for later runs
 
     def _held(self, index: int) -> bool:
         return self.every >= 2 and index % self.every == self.every - 1
@@ -75,6 +76,8 @@ class SampleRouter:
         def route(inputs: Inputs) -> None:
             self.batches += 1
             n = _rows(inputs)
+            if self.first_rows is None:
+                self.first_rows = n
             if self.splittable and n is not None:
                 held = np.array([self._held(self._seen + i) for i in range(n)], dtype=bool)
                 self._seen += n

@@ -53,13 +53,19 @@ class CalibrationRun:
         self.router = SampleRouter(every=holdout_every, max_check=max_check,
                                    max_search=auto.SEARCH_SAMPLES if self.auto or bias_correction else 0,
                                    splittable=not batch_fixed)
-        self._batch_size = max(1, int(calibrator.get_batch_size()))
+        self._calibrator_batch = max(1, int(calibrator.get_batch_size()))
         self._methods: dict[str, str] = {}
         self._t0 = time.perf_counter()
         self._seconds: dict[str, float] = {}
         self._session: Any = None
         self._corrected = 0
         self._deltas: dict[str, list[float]] = {}
+
+    @property
+    def _chunk(self) -> int:
+        """Samples per run when measuring: the first calibration batch's
+        (get_batch_size() may be 1 under TensorRT's explicit-batch convention)."""
+        return max(1, self.router.first_rows or self._calibrator_batch)
 
     def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any
              ) -> Callable[[dict[str, np.ndarray]], None]:
@@ -78,11 +84,11 @@ class CalibrationRun:
             return None
         data = self.router.search_data()
         t0 = time.perf_counter()
-        amaxes, self._methods = auto.search(self._network, session.collector, data, self._batch_size)
+        amaxes, self._methods = auto.search(self._network, session.collector, data, self._chunk)
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         amaxes, self._methods, _ = auto.guard(self._builder, self._network, session.collector, data,
-                                              self._batch_size, amaxes, self._methods)
+                                              self._chunk, amaxes, self._methods)
         self._seconds["auto_guard"] = time.perf_counter() - t0
         chosen: dict[str, int] = {}
         for m in self._methods.values():
@@ -102,7 +108,7 @@ class CalibrationRun:
             return
         t0 = time.perf_counter()
         shifts = bias_correction.correct_biases(self._builder, self._network, result.scales, data,
-                                                self._batch_size, self._fp32_layers)
+                                                self._chunk, self._fp32_layers)
         self._seconds["bias_correction"] = time.perf_counter() - t0
         self._corrected = len(shifts)
         self._deltas = {name: delta for name, (_, delta) in shifts.items()}
@@ -137,17 +143,17 @@ class CalibrationRun:
                           held_out=self.router.held_out, slice_rule=self.router.describe())
             if accuracy_target is not None and rebuild is not None:
                 reference = mixed._outputs(_core.Engine.create(self._network, {"precision": "fp32"}), data,
-                                           self._batch_size)
+                                           self._chunk)
                 names = {n["name"] for n in self._network.nodes()}
                 chosen, choice = mixed.choose_float_layers(
                     build=rebuild, engine=engine._native, node_names=names, reference=reference, data=data,
-                    batch_size=self._batch_size, target=accuracy_target, metric=accuracy_metric)
+                    batch_size=self._chunk, target=accuracy_target, metric=accuracy_metric)
                 engine = Engine(chosen)
                 header["mixed_precision"] = asdict(choice)
                 self._seconds["mixed_precision"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
             report = check.measure(network=self._network, engine=engine._native, data=data,
-                                   batch_size=self._batch_size, collector=self._session.collector,
+                                   batch_size=self._chunk, collector=self._session.collector,
                                    methods=self._methods, header=header)
             self._seconds["check"] = time.perf_counter() - t0
             report = _with_seconds(report, self._seconds)
