@@ -82,7 +82,7 @@ def run_quickstart(*, out_dir: Optional[Path] = None, echo: Callable[[str], None
     calibrator = DigitsCalibrator()
     int8 = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="int8", calibrator=calibrator))
     echo(f"built FP32 and INT8 engines in {time.perf_counter() - t0:.2f} s "
-         f"(calibration cache: {len(calibrator.cache or b'')} bytes, TensorRT format)")
+         f"(calibration cache: {len(calibrator.cache or b'')} bytes, TensorRT's text format, header AutoCalibration)")
     echo(int8.build_report().format())
 
     results = {}
