@@ -27,7 +27,7 @@ A per-layer criterion can still lose to a single method on the whole network
 layer and much later), so :func:`guard` then lowers the per-tensor set and
 each single method's set (minmax, mse, percentile 99.99, entropy), runs them
 on the same kept samples, and keeps the set whose outputs are closest to
-float32. On calibration data, auto is never worse than the best of them.
+float32 unless a single method's output error is more than 10% lower.
 """
 from __future__ import annotations
 
@@ -154,8 +154,12 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
     return amaxes, methods
 
 
-# Whole-network alternatives the per-tensor choice must beat (step 2 below).
+# Whole-network alternatives the per-tensor choice must beat (step 2 below),
+# and by how much one must beat it to replace it: on 64 samples a few percent
+# of output error is noise (PP-OCR cls: the guard measured percentile 99.99
+# ahead of the per-tensor set, which was ahead on the 1000 evaluation lines).
 GLOBAL_METHODS = ("minmax", "mse", "percentile 99.99", "entropy")
+GUARD_MARGIN = 0.9
 
 
 def _scales(amaxes: Mapping[str, float]) -> dict[str, float]:
@@ -191,7 +195,8 @@ def guard(builder: Any, network: Any, collector: Any, data: Mapping[str, np.ndar
             for k, v in ctx.run(chunk).items():
                 parts.setdefault(k, []).append(v)
         errors[label] = relative_l2(ref, np.concatenate([np.concatenate(parts[k]).ravel() for k in ref_parts]))
-    best = min(errors, key=lambda k: (errors[k], k != "per-tensor"))
+    single = min((k for k in errors if k != "per-tensor"), key=errors.get)
+    best = single if errors[single] < GUARD_MARGIN * errors["per-tensor"] else "per-tensor"
     logger.info("auto calibration, output relative L2 on %d calibration samples: %s; chosen: %s",
                 len(next(iter(data.values()))), ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), best)
     return sets[best][0], sets[best][1], errors
