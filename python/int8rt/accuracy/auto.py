@@ -110,7 +110,6 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
     inputs = set(data)
     tap = fp32_tap_engine(network, sorted(wanted - inputs))
     ctx = tap.create_execution_context()
-    run_ctx = {i: e[0].create_execution_context() for i, e in engines.items() if e is not None}
     num = {n: {} for n in names}  # name -> {consumer or -1: errors per candidate}
     den = {n: {} for n in names}
     for chunk in batches(data, batch_size):
@@ -129,14 +128,18 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
                 den[n][-1] = den[n].get(-1, 0.0) + sum_squares(x)
                 continue
             for i in users:
-                _, runtime = engines[i]
+                engine, runtime = engines[i]
+                # A context per use: a context keeps buffers sized for its last
+                # run, and one per consumer of a large network at once ran a
+                # 24 GiB machine out of memory (PP-OCR rec).
+                run = engine.create_execution_context().run
                 out_names = [tensors[t]["name"] for t in nodes[i]["outputs"]]
                 feeds = {r: values[r] for r in runtime}
                 err = num[n].setdefault(i, np.zeros(len(qs)))
                 den[n][i] = den[n].get(i, 0.0) + sum(sum_squares(values[o]) for o in out_names)
                 for k, q in enumerate(qs):
                     feeds[n] = q
-                    got = run_ctx[i].run(feeds)
+                    got = run(feeds)
                     err[k] += sum(sum_squares(got[o] - values[o]) for o in out_names)
     amaxes: dict[str, float] = {}
     methods: dict[str, str] = {}

@@ -82,7 +82,7 @@ def correct_biases(builder: Any, network: Any, scales: Mapping[str, float], data
         ref = one_node_engine(network, node, attrs=attrs)
         quant = one_node_engine(network, node, attrs=attrs, constants={w_id: qw})
         if ref is not None and quant is not None:
-            engines[i] = (ref[0].create_execution_context(), quant[0].create_execution_context(), ref[1])
+            engines[i] = (ref[0], quant[0], ref[1])  # contexts per use: each keeps its run's buffers
     if not engines:
         return {}
     wanted = {name for _, _, runtime in engines.values() for name in runtime} - set(data)
@@ -92,12 +92,12 @@ def correct_biases(builder: Any, network: Any, scales: Mapping[str, float], data
     for chunk in batches(data, batch_size):
         values = ctx.run(chunk)
         values.update(chunk)
-        for i, (ref_ctx, q_ctx, runtime) in engines.items():
+        for i, (ref_engine, q_engine, runtime) in engines.items():
             x_name = tensors[nodes[i]["inputs"][0]]["name"]
             feeds = {r: values[r] for r in runtime}
-            (y,) = ref_ctx.run(feeds).values()
+            (y,) = ref_engine.create_execution_context().run(feeds).values()
             feeds[x_name] = fake_quantize(values[x_name], scales[x_name])
-            (yq,) = q_ctx.run(feeds).values()
+            (yq,) = q_engine.create_execution_context().run(feeds).values()
             axes = tuple(a for a in range(y.ndim) if a != 1)
             d = (yq.astype(np.float64) - y).sum(axis=axes)
             sums[i] = sums.get(i, 0.0) + d

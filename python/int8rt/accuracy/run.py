@@ -27,8 +27,8 @@ __all__ = ["CalibrationRun"]
 
 logger = logging.getLogger("int8rt")
 
-# Most samples per measuring run (memory: every activation of a run is kept;
-# PP-OCR rec at 16 samples of 48x320 ran a 24 GiB machine out of memory).
+# Most samples per measuring run (memory: every activation of a run is kept
+# as an output of the tap engine).
 MEASURE_CHUNK = 8
 
 
