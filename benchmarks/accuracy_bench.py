@@ -5,6 +5,7 @@ evaluation data, metrics a constant output cannot pass.
 
 Networks (nothing downloaded at run time):
   digits  the bundled digits CNN (python/int8rt/data), real labels
+  collapse  tests/accuracy_models.py: raw digit pixels, a spiky first ReLU (not a real network)
   cls     PP-OCR text-direction classifier      (rapidocr-onnxruntime wheel)
   rec     PP-OCRv4 text recogniser, CTC          (rapidocr-onnxruntime wheel)
   det     PP-OCRv4 text detector, DB probability map (rapidocr-onnxruntime wheel)
@@ -54,6 +55,16 @@ def digits_task():
     d = np.load(DATA_PATH)
     return dict(name="digits_cnn (bundled)", model=MODEL_PATH.read_bytes(), calib=d["calib"], eval=d["test_x"],
                 labels=d["test_y"], kind="classes")
+
+
+def collapse_task():
+    """tests/accuracy_models.py: the CNN on which TensorRT's entropy collapses."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+    from accuracy_models import entropy_collapse_case
+
+    case = entropy_collapse_case()
+    return dict(name="entropy collapse CNN (tests/accuracy_models.py)", model=case.model, calib=case.calib,
+                eval=case.eval_x, labels=case.eval_y, kind="classes")
 
 
 def ocr_task(key: str, calib_n: int, eval_n: int):
@@ -215,7 +226,8 @@ def main() -> int:
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     results = []
     for key in args.models.split(","):
-        task = digits_task() if key == "digits" else ocr_task(key, *sizes[key])
+        task = (digits_task() if key == "digits" else collapse_task() if key == "collapse"
+                else ocr_task(key, *sizes[key]))
         if task is None:
             print(f"skipping {key}: rapidocr-onnxruntime is not installed")
             continue
