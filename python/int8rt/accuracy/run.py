@@ -47,7 +47,11 @@ class CalibrationRun:
                  bias_correction: bool = False, fp32_layers: Optional[set[str]] = None) -> None:
         self._builder = builder
         self._network = builder.optimized_network()
-        self._algorithm = CalibrationAlgoType(calibrator.get_algorithm())
+        self._calibrator = calibrator
+        try:
+            self._algorithm: Optional[CalibrationAlgoType] = CalibrationAlgoType(calibrator.get_algorithm())
+        except (AttributeError, TypeError, ValueError, NotImplementedError):
+            self._algorithm = None  # not a valid calibrator: CalibrationSession says why, next
         self.auto = self._algorithm is CalibrationAlgoType.AUTO_CALIBRATION
         self.measure = holdout_every != 0
         batch_fixed = any(not self._network.tensor(i)["shape"] or self._network.tensor(i)["shape"][0] >= 0
@@ -57,7 +61,6 @@ class CalibrationRun:
         self.router = SampleRouter(every=holdout_every, max_check=max_check,
                                    max_search=auto.SEARCH_SAMPLES if self.auto or bias_correction else 0,
                                    splittable=not batch_fixed)
-        self._calibrator_batch = max(1, int(calibrator.get_batch_size()))
         self._methods: dict[str, str] = {}
         self._t0 = time.perf_counter()
         self._seconds: dict[str, float] = {}
@@ -71,7 +74,7 @@ class CalibrationRun:
         (get_batch_size() may be 1 under TensorRT's explicit-batch
         convention), at most MEASURE_CHUNK where the batch dimension is free:
         these runs keep every activation of the chunk as an output."""
-        rows = max(1, self.router.first_rows or self._calibrator_batch)
+        rows = max(1, self.router.first_rows or int(self._calibrator.get_batch_size()))
         return min(rows, MEASURE_CHUNK) if self.router.splittable else rows
 
     def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any
@@ -87,7 +90,8 @@ class CalibrationRun:
         whose own search runs in ``session.finish``)."""
         self._session = session
         if not self.auto:
-            self._methods = {n: self._algorithm.method for n in session.collector.names}
+            method = self._algorithm.method if self._algorithm is not None else "?"
+            self._methods = {n: method for n in session.collector.names}
             return None
         data = self.router.search_data()
         t0 = time.perf_counter()
