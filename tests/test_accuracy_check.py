@@ -239,6 +239,11 @@ def test_cli_build_defaults_to_auto_and_prints_the_report(tmp_path, collapse, ca
                  "-o", str(tmp_path / "e.i8rt")]) == 0
     out = capsys.readouterr().out
     assert "WARNING: tensor 'r1' (entropy) clips" in out
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2", "--accuracy-target",
+                 "0.9", "--bias-correction", "-o", str(tmp_path / "m.i8rt")]) == 0
+    out = capsys.readouterr().out
+    assert "mixed precision: target 0.9, met" in out and "'Conv_0'" in out
+    assert int8rt.Engine.load(tmp_path / "m.i8rt").build_report().bias_corrected_layers > 0
 
 
 def test_cli_compare_finds_where_the_error_starts(tmp_path, collapse, capsys) -> None:

@@ -197,7 +197,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
             precisions = {**(config.layer_precisions or {}), **{n: "fp32" for n in fp32_nodes}}
             return run.corrected(_core.Builder(network, config.precision, precisions, config.optimize, config.device,
-                                               config.pointwise_tables, config.int8_gates)).build(result.scales)
+                                               config.pointwise_tables, config.int8_gates),
+                                 {k for k, v in precisions.items() if v == "fp32"}).build(result.scales)
 
         return run.finish(Engine(builder.build(result.scales)), result, accuracy_target=config.accuracy_target,
                           accuracy_metric=config.accuracy_metric, rebuild=rebuild)

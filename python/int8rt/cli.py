@@ -33,7 +33,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   device=args.device,
                                   progress=not args.no_progress and sys.stderr.isatty(),
                                   layer_precisions={name: "fp32" for name in args.fp32_layers or []},
-                                  accuracy_check=not args.no_accuracy_check)
+                                  accuracy_check=not args.no_accuracy_check, bias_correction=args.bias_correction,
+                                  accuracy_target=args.accuracy_target)
     if args.precision == "int8":
         if args.calibrator_class:
             module_name, _, class_name = args.calibrator_class.partition(":")
@@ -206,6 +207,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="auto (default; with an existing --cache, the cache's algorithm): per tensor, the "
                    "threshold of any method that least disturbs the next layers; entropy2 is TensorRT's default")
     b.add_argument("--report", metavar="DIR", help="also write the build report as DIR/index.html")
+    b.add_argument("--bias-correction", action="store_true",
+                   help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases")
+    b.add_argument("--accuracy-target", type=float, metavar="COS",
+                   help="keep the fewest, most sensitive layers in FP32 so that the outputs' centred cosine "
+                        "with FP32 on the held-out samples reaches COS (e.g. 0.99)")
     b.add_argument("--no-accuracy-check", action="store_true",
                    help="calibrate on every sample (as TensorRT) and skip the INT8-vs-FP32 check")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")

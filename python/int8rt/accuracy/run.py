@@ -124,11 +124,13 @@ class CalibrationRun:
         self._corrected = len(shifts)
         self._deltas = {name: delta for name, (_, delta) in shifts.items()}
 
-    def corrected(self, builder: Any) -> Any:
+    def corrected(self, builder: Any, fp32_nodes: set[str]) -> Any:
         """``builder`` (another Builder over the same network) with the bias
-        corrections this run made, for the engines mixed precision builds."""
+        corrections this run made, for the engines mixed precision builds;
+        a layer kept in float32 keeps its float bias."""
         for name, delta in self._deltas.items():
-            builder.add_to_bias(name, delta)
+            if name not in fp32_nodes:
+                builder.add_to_bias(name, delta)
         return builder
 
     def finish(self, engine: Any, result: Any, *, accuracy_target: Optional[float] = None,
