@@ -102,16 +102,35 @@ def ort_quantize(model_bytes: bytes, calib: np.ndarray, method: str, batch: int 
         with open(src, "wb") as f:
             f.write(model_bytes)
         try:
-            quant_pre_process(src, pre)
-        except Exception as e:  # ORT's pre-processing is optional; quantize the raw model then
-            logger.warning("quant_pre_process failed (%s); quantizing the model as it is", e)
-            pre = src
+            with _cwd(tmp):  # its symbolic shape inference writes a temporary file into the cwd
+                quant_pre_process(src, pre)
+        except Exception as e:  # noqa: BLE001
+            # ORT's symbolic shape inference asserts axis == 0 on Paddle's 1-D
+            # Concat(axis=-1) shape chains; the rest of the pre-processing
+            # (ONNX shape inference, graph optimization) still runs without it.
+            logger.warning("quant_pre_process failed (%r); retrying with skip_symbolic_shape=True", e)
+            try:
+                with _cwd(tmp):
+                    quant_pre_process(src, pre, skip_symbolic_shape=True)
+            except Exception as e2:  # noqa: BLE001 - optional step: quantize the raw model then
+                logger.warning("quant_pre_process failed again (%r); quantizing the model as it is", e2)
+                pre = src
         with contextlib.redirect_stdout(sys.stderr):  # ORT's calibrators print progress
             quantize_static(pre, dst, _Reader(name, calib, batch), quant_format=QuantFormat.QDQ,
                             per_channel=True, calibrate_method=methods[method])
         with open(dst, "rb") as f:
             data = f.read()
     return data, time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def _cwd(path: str):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
 
 
 def run_batched(run: Runner, x: np.ndarray, batch: int = 16) -> np.ndarray:

@@ -112,6 +112,43 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
   collector.observe_batch(batch);
 }
 
+void Builder::add_to_bias(const std::string& node_name, const std::vector<float>& delta) {
+  Network& net = impl_->optimized;
+  int found = -1;
+  for (size_t n = 0; n < net.nodes().size(); ++n) {
+    if (net.nodes()[n].name == node_name) found = static_cast<int>(n);
+  }
+  const std::string what = "add_to_bias: node '" + node_name + "'";
+  if (found < 0) throw InvalidArgument(what + " is not in the optimized network");
+  const std::string op = net.nodes()[found].op;
+  if (op != "Conv" && op != "Gemm") throw InvalidArgument(what + " is a " + op + ", not a Conv or Gemm");
+  const std::vector<int> inputs = net.nodes()[found].inputs;
+  if (inputs.size() < 2 || !net.tensor(inputs[1]).is_constant) throw InvalidArgument(what + ": weights are not constant");
+  const Tensor& w = net.tensor(inputs[1]);
+  int64_t channels = w.shape.empty() ? 0 : w.shape[0];
+  if (op == "Gemm" && !net.nodes()[found].attrs.get_int("transB", 0)) channels = w.shape.size() == 2 ? w.shape[1] : 0;
+  if (static_cast<int64_t>(delta.size()) != channels) {
+    throw InvalidArgument(what + ": " + std::to_string(delta.size()) + " values for " + std::to_string(channels) +
+                          " output channels");
+  }
+  std::vector<float> bias(delta.size(), 0.f);
+  const int b = inputs.size() > 2 ? inputs[2] : -1;
+  if (b >= 0) {
+    const Tensor& bt = net.tensor(b);
+    if (!bt.is_constant || bt.dtype != DataType::kFloat32 || static_cast<int64_t>(bt.f32.size()) != channels) {
+      throw InvalidArgument(what + ": bias is not a constant vector of one value per output channel");
+    }
+    bias = bt.f32;
+  }
+  for (size_t c = 0; c < bias.size(); ++c) bias[c] += delta[c];
+  std::string name = node_name + "::corrected_bias";
+  for (int k = 2; net.find_tensor(name) >= 0; ++k) name = node_name + "::corrected_bias" + std::to_string(k);
+  const int id = net.add_constant(name, {channels}, std::move(bias));
+  Node& node = net.nodes()[found];
+  if (node.inputs.size() < 3) node.inputs.resize(3, -1);
+  node.inputs[2] = id;
+}
+
 std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scales) {
   std::map<std::string, std::string> metadata;
   metadata["int8rt_version"] = "0.1.0";

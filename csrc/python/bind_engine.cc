@@ -133,6 +133,13 @@ void bind_engine(py::module_& m) {
       .def_static("load", &Engine::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
       .def_static("deserialize",
                   [](const py::bytes& data) { return Engine::deserialize(std::string(data)); }, py::arg("data"))
+      .def_static("create",
+                  [](const Network& network, const std::map<std::string, std::string>& metadata) {
+                    return Engine::create(network, metadata);
+                  },
+                  py::arg("network"), py::arg("metadata"), py::call_guard<py::gil_scoped_release>(),
+                  "An engine over an already lowered (or float) network, as the Builder makes "
+                  "them: the accuracy check adds intermediate outputs and its report this way.")
       .def("serialize", [](const Engine& e) { return py::bytes(e.serialize()); })
       .def("save", &Engine::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("input_names", &Engine::input_names)
@@ -192,6 +199,7 @@ void bind_engine(py::module_& m) {
              b.calibrate_batch(views, collector);
            },
            py::arg("inputs"), py::arg("collector"))
+      .def("add_to_bias", &Builder::add_to_bias, py::arg("node"), py::arg("delta"))
       .def("build", &Builder::build, py::arg("scales"), py::call_guard<py::gil_scoped_release>());
 }
 

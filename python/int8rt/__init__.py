@@ -9,14 +9,16 @@ TensorRT build scripts port with ``import int8rt.trt as trt``, and
 """
 from __future__ import annotations
 
-from . import calib, kernels, onnx
+from . import accuracy, calib, kernels, onnx
 from ._core import get_num_threads, set_num_threads
 from ._errors import Error, FormatError, InvalidArgumentError, NotSupportedError
 from .builder import BuilderConfig, build_engine, devices
 from .calibrator import (
+    AutoCalibrator,
     CalibrationAlgoType,
     EntropyCalibrator,
     EntropyCalibrator2,
+    IInt8AutoCalibrator,
     IInt8Calibrator,
     IInt8EntropyCalibrator,
     IInt8EntropyCalibrator2,
@@ -38,6 +40,7 @@ from . import trt  # noqa: E402  (after the names it re-exports)
 __version__ = "0.1.0"
 
 __all__ = [
+    "AutoCalibrator",
     "BuilderConfig",
     "CalibrationAlgoType",
     "DeviceArray",
@@ -47,6 +50,7 @@ __all__ = [
     "Error",
     "ExecutionContext",
     "FormatError",
+    "IInt8AutoCalibrator",
     "IInt8Calibrator",
     "IInt8EntropyCalibrator",
     "IInt8EntropyCalibrator2",
@@ -61,6 +65,7 @@ __all__ = [
     "NotSupportedError",
     "Progress",
     "__version__",
+    "accuracy",
     "build_engine",
     "calib",
     "create_network",

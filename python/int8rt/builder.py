@@ -15,13 +15,15 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 import numpy as np
 
 from . import _core
 from ._names import check_names
-from .calib.session import CalibrationSession, pull_batches, require_float_batch
+from .accuracy.run import CalibrationRun
+from .calib.session import CalibrationResult, CalibrationSession, pull_batches, require_float_batch
+from .calibrator import IInt8Calibrator
 from .data_calibrator import make_calibrator
 from .engine import Engine
 from .kernels import get_max_isa, set_max_isa
@@ -79,6 +81,22 @@ class BuilderConfig:
             the calibration batches run through the float32 network on Ray
             workers and their histograms are merged (bit-exact with the
             ``power_of_two`` range policy). Needs an ONNX model and Ray.
+        accuracy_check: INT8 only: hold out every ``holdout_every``-th
+            calibration sample from the thresholds and, after the build,
+            measure each int8 tensor (clipping, SQNR) and each output (INT8
+            vs FP32) on them; warnings are logged and everything is in
+            ``engine.build_report()`` (int8rt/accuracy/, docs/accuracy.md).
+            False: every sample calibrates, as in TensorRT, and nothing is measured.
+        holdout_every: one calibration sample in this many is held out (>= 2).
+        bias_correction: INT8 only: subtract from each Conv / Gemm bias the
+            per-channel mean shift int8 weights and inputs cause, measured on
+            calibration samples (int8rt/accuracy/bias_correction.py).
+        accuracy_target: INT8 only, needs ``accuracy_check``: keep the
+            fewest, most sensitive layers in float32 so that the score on the
+            held-out samples reaches this (int8rt/accuracy/mixed.py); the
+            score is the lowest centred cosine between INT8 and FP32 outputs,
+            or ``accuracy_metric(fp32_outputs, int8_outputs)`` (higher is
+            better). What was chosen and its latency: ``engine.build_report()``.
     """
 
     precision: str = "int8"
@@ -93,6 +111,11 @@ class BuilderConfig:
     progress: Union[bool, Progress] = False
     batch_size: Optional[int] = None
     distributed: Any = None
+    accuracy_check: bool = True
+    holdout_every: int = 4
+    bias_correction: bool = False
+    accuracy_target: Optional[float] = None
+    accuracy_metric: Optional[Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]] = None
 
 
 def devices() -> dict[str, str]:
@@ -145,26 +168,36 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
                 int8_gates=config.int8_gates)
 
 
-def _calibrate(builder: _core.Builder, network: Network, model: ModelSource,
-               config: BuilderConfig) -> dict[str, float]:
+def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, config: BuilderConfig,
+               calibrator: IInt8Calibrator, run: CalibrationRun) -> CalibrationResult:
     """Runs TensorRT's calibration loop with the builder's float32 network as
     the forward pass; activations go straight from C++ into the histograms
-    (on Ray workers when ``config.distributed`` says so)."""
-    calibrator = make_calibrator(config.calibrator)
+    (on Ray workers when ``config.distributed`` says so). ``run``
+    (accuracy/run.py) holds samples out for the accuracy check and chooses
+    the auto calibrator's thresholds."""
     session = CalibrationSession(calibrator)
     shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
     inputs = {name: shapes[name] for name in builder.input_names()}
     if not session.from_cache and config.distributed is not None:
         config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, calibrator,
-                                     inputs, config.progress)
+                                     inputs, config.progress, wrap=lambda feed: run.wrap(feed, session))
     elif not session.from_cache:
         def feed(inputs: dict[str, np.ndarray]) -> None:
             require_float_batch(calibrator, inputs)
             arrays = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()}
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        pull_batches(calibrator, session, list(inputs), feed, progress=config.progress, input_shapes=inputs)
-    return session.finish(progress=config.progress).scales
+        pull_batches(calibrator, session, list(inputs), run.wrap(feed, session), progress=config.progress,
+                     input_shapes=inputs)
+    if session.from_cache:
+        return session.finish(progress=config.progress)
+    if not run.auto:  # the calibrator's own search, shown by finish()
+        return session.finish(amaxes=run.thresholds(session), progress=config.progress)
+    tensors = len(session.collector)
+    with phase(config.progress, "thresholds", total=tensors, unit="tensor") as step:  # auto: runs the layers
+        amaxes = run.thresholds(session)
+        step.update(tensors)
+    return session.finish(amaxes=amaxes)
 
 
 def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> Engine:
@@ -181,6 +214,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     _core.require_device(config.device)  # NotSupportedError saying why, before any work
     if config.precision == "int8" and config.calibrator is None:
         raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32')")
+    if config.accuracy_target is not None and not config.accuracy_check:
+        raise ValueError("BuilderConfig.accuracy_target needs accuracy_check=True (it is met on held-out samples)")
     with _build_settings(config):
         with phase(config.progress, "import", total=1) as step:
             network = _to_network(model, config.batch_size)
@@ -188,12 +223,29 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                         "layer_precisions (int8rt build --fp32-layers)")
             builder = _core.Builder(network, **_builder_args(config))
             step.update()
-        scales: dict[str, float] = {}
-        if config.precision == "int8":
-            scales = _calibrate(builder, network, model, config)
+        if config.precision != "int8":
+            with phase(config.progress, "build", total=1) as step:
+                engine = Engine(builder.build({}))
+                step.update()
+            return engine
+        calibrator = make_calibrator(config.calibrator)  # a TensorRT-style calibrator, or a reader/iterable
+        run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every if config.accuracy_check else 0,
+                             bias_correction=config.bias_correction,
+                             fp32_layers={k for k, v in (config.layer_precisions or {}).items() if v == "fp32"})
+        result = _calibrate(builder, network, model, config, calibrator, run)
+        run.before_build(result)
+
+        def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
+            precisions = {**(config.layer_precisions or {}), **{n: "fp32" for n in fp32_nodes}}
+            args = dict(_builder_args(config), layer_precisions=precisions)
+            return run.corrected(_core.Builder(network, **args),
+                                 {k for k, v in precisions.items() if v == "fp32"}).build(result.scales)
+
         with phase(config.progress, "build", total=1) as step:
-            engine = Engine(builder.build(scales))
+            engine = Engine(builder.build(result.scales))
             step.update()
+        engine = run.finish(engine, result, accuracy_target=config.accuracy_target,
+                            accuracy_metric=config.accuracy_metric, rebuild=rebuild)
     for line in engine.report():
         if line.startswith("warning: "):  # e.g. a cache that leaves no layer in int8 (int8_coverage.h)
             logger.warning("%s", line[len("warning: "):])

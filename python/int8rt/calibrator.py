@@ -16,7 +16,10 @@ the host: ``get_batch`` returns host arrays (NumPy, or anything
 Algorithms (TensorRT's header name in the cache -> int8rt method):
 ENTROPY_CALIBRATION_2 -> ``entropy``, ENTROPY_CALIBRATION -> ``entropy_legacy``,
 MINMAX_CALIBRATION -> ``minmax``, LEGACY_CALIBRATION -> ``percentile`` (at
-``get_quantile()``), and the int8rt extension MSE_CALIBRATION -> ``mse``.
+``get_quantile()``), and the int8rt extensions MSE_CALIBRATION -> ``mse`` and
+AUTO_CALIBRATION -> ``auto`` (per tensor, the candidate threshold of every
+method that least disturbs the consuming layers' outputs; needs the network,
+so only :func:`int8rt.build_engine` drives it: int8rt/accuracy/auto.py).
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ __all__ = [
     "CalibrationAlgoType", "IInt8Calibrator", "IInt8EntropyCalibrator2", "IInt8EntropyCalibrator",
     "IInt8MinMaxCalibrator", "IInt8LegacyCalibrator", "IInt8MSECalibrator", "EntropyCalibrator2",
     "EntropyCalibrator", "MinMaxCalibrator", "LegacyCalibrator", "MSECalibrator",
+    "IInt8AutoCalibrator", "AutoCalibrator",
 ]
 
 logger = logging.getLogger("int8rt")
@@ -45,6 +49,7 @@ class CalibrationAlgoType(IntEnum):
     ENTROPY_CALIBRATION_2 = 2
     MINMAX_CALIBRATION = 3
     MSE_CALIBRATION = 100  # int8rt extension: TensorRT has no such value
+    AUTO_CALIBRATION = 101  # int8rt extension: TensorRT has no such value
 
     @property
     def method(self) -> str:
@@ -54,6 +59,8 @@ class CalibrationAlgoType(IntEnum):
     @property
     def cache_name(self) -> str:
         """The algorithm's name in a calibration cache header."""
+        if self is CalibrationAlgoType.AUTO_CALIBRATION:
+            return AUTO_CACHE_NAME
         return _core.cache_algorithm_name(_METHODS[self])
 
 
@@ -63,7 +70,12 @@ _METHODS = {
     CalibrationAlgoType.ENTROPY_CALIBRATION_2: "entropy",
     CalibrationAlgoType.MINMAX_CALIBRATION: "minmax",
     CalibrationAlgoType.MSE_CALIBRATION: "mse",
+    CalibrationAlgoType.AUTO_CALIBRATION: "auto",
 }
+
+# The cache header of IInt8AutoCalibrator: a name TensorRT does not know (its
+# thresholds are none of TensorRT's algorithms), so such a cache is for int8rt.
+AUTO_CACHE_NAME = "AutoCalibration"
 
 
 class IInt8Calibrator:
@@ -204,8 +216,22 @@ class IInt8MSECalibrator(IInt8Calibrator):
         return CalibrationAlgoType.MSE_CALIBRATION
 
 
+class IInt8AutoCalibrator(IInt8Calibrator):
+    """int8rt extension, the recommended calibrator: per tensor, the threshold
+    among the candidates of every method (entropy, entropy_legacy, minmax,
+    mse, percentiles 99.9 / 99.99 / 99.999) that minimises the error of the
+    layers consuming the tensor, measured by running those layers on kept
+    calibration samples (int8rt/accuracy/auto.py). Only
+    :func:`int8rt.build_engine` can drive it (it needs the network). Its
+    cache header says AutoCalibration, which TensorRT does not read."""
+
+    def get_algorithm(self) -> CalibrationAlgoType:
+        return CalibrationAlgoType.AUTO_CALIBRATION
+
+
 EntropyCalibrator2 = IInt8EntropyCalibrator2
 EntropyCalibrator = IInt8EntropyCalibrator
 MinMaxCalibrator = IInt8MinMaxCalibrator
 LegacyCalibrator = IInt8LegacyCalibrator
 MSECalibrator = IInt8MSECalibrator
+AutoCalibrator = IInt8AutoCalibrator

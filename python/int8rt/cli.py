@@ -1,9 +1,11 @@
 """The ``int8rt`` command line: the trtexec of int8rt.
 
-    int8rt build MODEL.onnx --calib-data DATA.npz --calibrator entropy2 -o model.i8rt
+    int8rt build MODEL.onnx --calib-data DATA.npz --calibrator auto -o model.i8rt
     int8rt run model.i8rt --input IN.npz --output OUT.npz
     int8rt bench model.i8rt --batch-size 8 --threads 2
     int8rt inspect model.i8rt
+    int8rt compare MODEL.onnx --engine model.i8rt --data IN.npz
+    int8rt report model.i8rt DIR
     int8rt quickstart
     int8rt --cmake-dir
 """
@@ -37,7 +39,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   device=args.device, progress=_progress(args), optimize=not args.no_optimize,
                                   pointwise_tables=not args.no_pointwise_tables, int8_gates=args.int8_gates,
                                   batch_size=args.static_batch,
-                                  layer_precisions={name: "fp32" for name in args.fp32_layers or []})
+                                  layer_precisions={name: "fp32" for name in args.fp32_layers or []},
+                                  accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
+                                  bias_correction=args.bias_correction, accuracy_target=args.accuracy_target)
     if args.precision == "int8":
         if args.calibrator_class:
             module_name, _, class_name = args.calibrator_class.partition(":")
@@ -53,7 +57,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                          report=print, batch_size=args.batch_size) if args.calib_data else {
                 n: np.zeros((0,), np.float32) for n in names}
             policy = args.policy or ("power_of_two" if args.ray is not None else "extend")
-            config.calibrator = make_calibrator(data, algorithm=args.calibrator, batch_size=args.batch_size,
+            config.calibrator = make_calibrator(data, algorithm=_calibrator_name(args), batch_size=args.batch_size,
                                                 cache_file=args.cache, policy=policy, num_bins=args.num_bins,
                                                 nonfinite=args.nonfinite)
         else:
@@ -71,6 +75,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - t0:.2f} s")
     if args.cache:
         print(f"calibration cache: {args.cache}")
+    if engine.precision == "int8":
+        print(engine.build_report().format())
+    if args.report:
+        from int8rt.accuracy.html import write_html
+
+        print(f"report: {write_html(engine.build_report(), args.report, title=f'int8rt: {args.output}')}")
     return 0
 
 
@@ -89,6 +99,22 @@ def _progress(args: argparse.Namespace) -> "object":
     if args.quiet or args.no_progress:
         return False
     return int8rt.Progress(sys.stderr, interval=args.progress_interval)
+
+
+def _calibrator_name(args: argparse.Namespace) -> str:
+    """--calibrator, or when not given: the algorithm of an existing --cache
+    (so the cache is used, as before auto became the default), else auto."""
+    if args.calibrator:
+        return args.calibrator
+    if args.cache and os.path.exists(args.cache):
+        import int8rt
+        from int8rt.data_calibrator import CALIBRATOR_CLASSES
+
+        algorithm = int8rt.calib.read_cache(Path(args.cache))[0]
+        for name, cls in CALIBRATOR_CLASSES.items():
+            if cls.get_algorithm(None).cache_name == algorithm:  # a constant of the class; self unused
+                return name
+    return "auto"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -243,7 +269,19 @@ def _parser() -> argparse.ArgumentParser:
     img.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="input layout (default NCHW)")
     img.add_argument("--color", choices=["RGB", "BGR", "GRAY"],
                      help="channel order (default: GRAY for a 1-channel input, else RGB)")
-    b.add_argument("--calibrator", choices=["entropy2", "entropy", "minmax", "percentile", "mse"], default="entropy2")
+    b.add_argument("--calibrator", choices=["auto", "entropy2", "entropy", "minmax", "percentile", "mse"],
+                   help="auto (default; with an existing --cache, the cache's algorithm): per tensor, the "
+                   "threshold of any method that least disturbs the next layers; entropy2 is TensorRT's default")
+    b.add_argument("--report", metavar="DIR", help="also write the build report as DIR/index.html")
+    b.add_argument("--bias-correction", action="store_true",
+                   help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases")
+    b.add_argument("--accuracy-target", type=float, metavar="COS",
+                   help="keep the fewest, most sensitive layers in FP32 so that the outputs' centred cosine "
+                        "with FP32 on the held-out samples reaches COS (e.g. 0.99)")
+    b.add_argument("--no-accuracy-check", action="store_true",
+                   help="calibrate on every sample (as TensorRT) and skip the INT8-vs-FP32 check")
+    b.add_argument("--holdout-every", type=int, default=4, metavar="K",
+                   help="the accuracy check holds out one calibration sample in K (default 4)")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
     b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
     b.add_argument("--cache", help="calibration cache file: read if present (skips calibration), written after")
@@ -295,6 +333,10 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="layers, precisions, kernels and scales of an engine")
     i.add_argument("engine")
     i.set_defaults(fn=_cmd_inspect)
+
+    from int8rt._cli_accuracy import add_accuracy_parsers
+
+    add_accuracy_parsers(sub)
 
     q = sub.add_parser("quickstart", help="calibrate, build and run the bundled digits CNN")
     q.add_argument("--out-dir", help="also write the INT8 engine and cache, and the example's model and data, here")

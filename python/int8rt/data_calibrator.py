@@ -20,12 +20,13 @@ import numpy as np
 from .calib.cache import CacheFile
 from .calib.images import ImageBatches, ImageOptions, load_images
 from .calib.sources import IterableCalibrator, is_batch_source
-from .calibrator import (IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2,
+from .calibrator import (IInt8AutoCalibrator, IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2,
                          IInt8LegacyCalibrator, IInt8MinMaxCalibrator, IInt8MSECalibrator)
 
 __all__ = ["ArrayCalibrator", "CALIBRATOR_CLASSES", "load_calibration_data", "make_calibrator"]
 
 CALIBRATOR_CLASSES: dict[str, type] = {
+    "auto": IInt8AutoCalibrator,
     "entropy2": IInt8EntropyCalibrator2,
     "entropy": IInt8EntropyCalibrator,
     "minmax": IInt8MinMaxCalibrator,
@@ -77,7 +78,7 @@ class ArrayCalibrator(CacheFile):
         return (self._count + self._batch_size - 1) // self._batch_size
 
 
-def make_calibrator(data: Any, *, algorithm: str = "entropy2", batch_size: int = 32,
+def make_calibrator(data: Any, *, algorithm: str = "auto", batch_size: int = 32,
                     cache_file: Optional[str] = None, **options: object) -> IInt8Calibrator:
     """A calibrator of the TensorRT class for ``algorithm`` serving ``data``.
 
@@ -90,7 +91,9 @@ def make_calibrator(data: Any, *, algorithm: str = "entropy2", batch_size: int =
     own batch size and ``batch_size`` is not used. An int8rt calibrator is
     returned unchanged.
 
-    ``algorithm`` is one of ``entropy2``, ``entropy``, ``minmax``, ``percentile``, ``mse``;
+    ``algorithm`` is one of ``auto`` (the default: int8rt's per-tensor choice,
+    :class:`int8rt.IInt8AutoCalibrator`), ``entropy2`` (TensorRT's default),
+    ``entropy``, ``minmax``, ``percentile``, ``mse``;
     ``options`` go to the calibrator (``num_bins``, ``policy``, ...). A cache file that
     exists is read (and, as in TensorRT, used when its algorithm matches); the
     computed cache is written to it atomically.

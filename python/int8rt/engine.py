@@ -12,12 +12,15 @@ into the ``outputs`` given.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from . import _core
 from ._errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .accuracy.report import BuildReport
 
 __all__ = ["DeviceArray", "Engine", "ExecutionContext"]
 
@@ -217,6 +220,20 @@ class Engine:
             name, _, hexbits = line.rpartition(": ")
             out[name] = float(np.frombuffer(int(hexbits, 16).to_bytes(4, "little"), dtype=np.float32)[0])
         return out
+
+    def build_report(self) -> "BuildReport":
+        """What the INT8 build measured: per int8 tensor clipping and SQNR, per
+        output INT8-vs-FP32 error, and the warnings (int8rt/accuracy/report.py).
+        Saved in the engine file. Engines built without calibration data (FP32,
+        a calibration cache) or before int8rt had reports give an unmeasured
+        report saying why."""
+        from .accuracy.report import METADATA_KEY, BuildReport
+
+        text = self.metadata.get(METADATA_KEY)
+        if text is None:
+            reason = "an FP32 engine" if self.precision == "fp32" else "the engine has no build report"
+            return BuildReport(measured=False, reason=reason)
+        return BuildReport.from_json(text)
 
     def report(self) -> list[str]:
         """What the builder decided and why (passes applied, layers kept in FP32)."""

@@ -91,6 +91,14 @@ class Builder {
   // calibration tensor into `collector` (named by tensor).
   void calibrate_batch(const std::map<std::string, TensorView>& inputs, calib::Collector& collector);
 
+  // Adds `delta` (one value per output channel) to the bias of the Conv or
+  // Gemm node `node` of the optimized network, which then reads a new
+  // constant "<node>::corrected_bias" (a zero bias is assumed where it had
+  // none). For bias correction between calibration and build
+  // (python/int8rt/accuracy/bias_correction.py). InvalidArgument for an
+  // unknown node, another op, non-constant weights or bias, or a wrong length.
+  void add_to_bias(const std::string& node, const std::vector<float>& delta);
+
   // Lowers with the given scales (ignored for float32) and creates the engine.
   std::shared_ptr<Engine> build(const std::map<std::string, float>& scales);
 

@@ -30,9 +30,13 @@ def cache_algorithm_name(algorithm: str) -> str:
     """The cache header name (``"EntropyCalibration2"``, ...) for ``algorithm``.
 
     ``algorithm`` is an int8rt method name (``"entropy"``, ``"entropy_legacy"``,
-    ``"minmax"``, ``"percentile"``, ``"mse"``) or already a header name.
+    ``"minmax"``, ``"percentile"``, ``"mse"``, ``"auto"``) or already a header name.
     Raises ``InvalidArgumentError`` for anything else.
     """
+    from ..calibrator import AUTO_CACHE_NAME
+
+    if algorithm in ("auto", AUTO_CACHE_NAME):  # IInt8AutoCalibrator: a Python-side algorithm
+        return AUTO_CACHE_NAME
     return _core.cache_algorithm_name(algorithm)
 
 

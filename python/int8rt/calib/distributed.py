@@ -35,12 +35,14 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .. import _core
 from .collector import Collector
+
+Feed = Callable[[dict[str, np.ndarray]], None]
 
 __all__ = ["RayCalibration", "init_ray", "model_bytes"]
 
@@ -131,11 +133,14 @@ class RayCalibration:
     batches_per_task: int = 4
 
     def calibrate(self, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
-                  calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any) -> None:
+                  calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
+                  wrap: Optional[Callable[[Feed], Feed]] = None) -> None:
         """Pulls the calibrator's batches, runs them on Ray and merges the
         shards' histograms into ``session`` (a CalibrationSession that has
         observed nothing and is not from a cache). ``inputs``: the network's
-        input names (in ``get_batch`` order) and shapes (-1: any size)."""
+        input names (in ``get_batch`` order) and shapes (-1: any size).
+        ``wrap`` decorates the driver's feed (the builder's accuracy check
+        holds samples out there, on the driver)."""
 
         ray = _ray()
         if len(session.collector):
@@ -145,13 +150,14 @@ class RayCalibration:
             init_ray(self.address, include_dashboard=False, log_to_driver=False)
             started = True
         try:
-            self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress)
+            self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress, wrap)
         finally:
             if started:
                 ray.shutdown()
 
     def _run(self, ray: Any, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
-             calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any) -> None:
+             calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
+             wrap: Optional[Callable[[Feed], Feed]]) -> None:
         from .session import pull_batches, require_float_batch
 
         workers = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -197,6 +203,8 @@ class RayCalibration:
 
             session.observe_with(take)
 
+        if wrap is not None:
+            feed = wrap(feed)
         pull_batches(calibrator, session, list(inputs), feed, progress=progress, input_shapes=inputs)
         if chunk:
             submit()

@@ -96,7 +96,10 @@ class CalibrationSession:
         self._result: Optional[CalibrationResult] = self._result_from_cache()
         self._collector: Optional[Collector] = None
         if self._result is None:
-            self._collector = Collector(settings.pop("method"), **settings)
+            method = settings.pop("method")
+            # "auto" chooses among every method's thresholds itself (finish(amaxes=...));
+            # its histograms are the same as any method's.
+            self._collector = Collector("entropy" if method == "auto" else method, **settings)
 
     def _result_from_cache(self) -> Optional[CalibrationResult]:
         data = self._calibrator.read_calibration_cache()
@@ -171,18 +174,30 @@ class CalibrationSession:
         if collector is not None:
             collector.observe_range(tensors)
 
-    def finish(self, *, progress: ProgressArg = False) -> CalibrationResult:
-        """Computes the scales, calls ``write_calibration_cache`` once, returns
-        the result. ``progress``: show the threshold search as a phase."""
+    def finish(self, amaxes: Optional[Mapping[str, float]] = None, *,
+               progress: ProgressArg = False) -> CalibrationResult:
+        """Computes the scales, calls ``write_calibration_cache`` once, returns the result.
+
+        ``amaxes`` (tensor name -> threshold, every observed tensor) replaces
+        the calibrator's threshold search; the engine builder passes the
+        thresholds of ``IInt8AutoCalibrator``, which needs the network and so
+        cannot run here without them. ``progress``: show the threshold search
+        as a phase."""
         if self._result is not None:
             return self._result
         assert self._collector is not None
         if self._num_batches == 0:
             raise _core.InvalidArgumentError(
                 "no data was observed: calibration needs at least one batch")
-        with phase(progress, "thresholds", total=len(self._collector), unit="tensor") as bar:
-            amaxes = self._collector.amaxes()  # one parallel search in C++
-            bar.update(len(amaxes))
+        if amaxes is None and self._algorithm is CalibrationAlgoType.AUTO_CALIBRATION:
+            raise _core.NotSupportedError(
+                f"{type(self._calibrator).__name__} (IInt8AutoCalibrator) chooses thresholds by running "
+                "the network's layers: build with int8rt.build_engine, or pick another calibrator here")
+        if amaxes is None:
+            with phase(progress, "thresholds", total=len(self._collector), unit="tensor") as bar:
+                amaxes = self._collector.amaxes()  # one parallel search in C++
+                bar.update(len(amaxes))
+        amaxes = dict(amaxes)
         f127 = np.float32(127)  # scale = amax / 127 in float32, as the C++ scale_from_amax
         scales = {name: float(np.float32(a) / f127) for name, a in amaxes.items()}
         cache = write_cache(scales, self._header, self._version)

@@ -1,0 +1,112 @@
+"""Bias correction: remove the mean shift int8 puts into conv / GEMM outputs.
+
+Rounding weights and inputs to int8 is unbiased per value but not per output
+channel: the sum over a channel's many products drifts by a systematic
+amount, which the following layers (and batch statistics folded into them)
+never see in float. Following the empirical variant of Nagel et al., "Data-
+Free Quantization Through Weight Equalization and Bias Correction" (ICCV
+2019, section 4.2) as NNCF's FastBiasCorrection applies it: for each Conv and
+Gemm that will read an int8 input, on kept calibration samples (holdout.py),
+with the layer's input taken from the float32 network,
+
+    shift[c] = mean over samples and positions of
+               layer(q(x), q(W))[c] - layer(x, W)[c]        (before any fused activation)
+
+where q(x) is x on its calibrated int8 grid and q(W) the per-output-channel
+int8 weights the lowering makes (csrc/engine/weight_quant.cc), and the bias
+becomes ``b - shift`` (``Builder.add_to_bias``). Layers are corrected
+independently (no re-propagation through corrected layers), as the fast
+variant does. Off by default: ``BuilderConfig(bias_correction=True)``; the
+benchmark (benchmarks/RESULTS_accuracy.md) measures it on and off.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import numpy as np
+
+from .metrics import fake_quantize
+from .taps import batches, fp32_tap_engine, one_node_engine
+
+__all__ = ["correct_biases", "quantize_weights"]
+
+logger = logging.getLogger("int8rt")
+
+_ACTIVATION_ATTRS = ("int8rt_activation", "int8rt_clip_min", "int8rt_clip_max")
+
+
+def quantize_weights(w: np.ndarray, rows_first: bool = True) -> np.ndarray:
+    """``w`` on the lowering's per-output-channel int8 grid, as float32.
+
+    Output channels are axis 0 (Conv OIHW, Gemm with transB) or, with
+    ``rows_first=False``, axis 1 of a 2-D ``[K, N]`` matrix."""
+    m = np.asarray(w, np.float32)
+    rows = m.reshape(m.shape[0], -1) if rows_first else m.T
+    amax = np.abs(rows).max(axis=1, keepdims=True)
+    scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    q = (np.clip(np.rint(rows / scale), -127, 127) * scale).astype(np.float32)
+    return (q.reshape(m.shape) if rows_first else np.ascontiguousarray(q.T)).astype(np.float32)
+
+
+def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:
+    tensors = network.tensors()
+    out = []
+    for i, node in enumerate(network.nodes()):
+        if node["op"] not in ("Conv", "Gemm") or node["name"] in fp32_layers or len(node["inputs"]) < 2:
+            continue
+        x, w = tensors[node["inputs"][0]], tensors[node["inputs"][1]]
+        if not w["is_constant"] or x["is_constant"] or x["name"] not in scales or scales[x["name"]] <= 0:
+            continue
+        attrs = node["attrs"]
+        if node["op"] == "Gemm" and (attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0
+                                     or attrs.get("beta", 1.0) != 1.0):
+            continue
+        out.append(i)
+    return out
+
+
+def correct_biases(builder: Any, network: Any, scales: Mapping[str, float], data: Mapping[str, np.ndarray],
+                   batch_size: int, fp32_layers: set[str]) -> dict[str, tuple[float, list[float]]]:
+    """Measures each target layer's shift on ``data`` and folds it into the
+    bias of ``builder``'s network. Returns layer -> (mean |shift|, the
+    values added to its bias)."""
+    nodes, tensors = network.nodes(), network.tensors()
+    engines: dict[int, tuple[Any, Any, list[str]]] = {}
+    for i in _targets(network, scales, fp32_layers):
+        node = nodes[i]
+        attrs = {k: v for k, v in node["attrs"].items() if k not in _ACTIVATION_ATTRS}
+        w_id = node["inputs"][1]
+        rows_first = node["op"] == "Conv" or bool(attrs.get("transB", 0))
+        qw = quantize_weights(network.constant_data(w_id), rows_first)
+        ref = one_node_engine(network, node, attrs=attrs)
+        quant = one_node_engine(network, node, attrs=attrs, constants={w_id: qw})
+        if ref is not None and quant is not None:
+            engines[i] = (ref[0], quant[0], ref[1])  # contexts per use: each keeps its run's buffers
+    if not engines:
+        return {}
+    wanted = {name for _, _, runtime in engines.values() for name in runtime} - set(data)
+    ctx = fp32_tap_engine(network, sorted(wanted)).create_execution_context()
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = {}
+    for chunk in batches(data, batch_size):
+        values = ctx.run(chunk)
+        values.update(chunk)
+        for i, (ref_engine, q_engine, runtime) in engines.items():
+            x_name = tensors[nodes[i]["inputs"][0]]["name"]
+            feeds = {r: values[r] for r in runtime}
+            (y,) = ref_engine.create_execution_context().run(feeds).values()
+            feeds[x_name] = fake_quantize(values[x_name], scales[x_name])
+            (yq,) = q_engine.create_execution_context().run(feeds).values()
+            axes = tuple(a for a in range(y.ndim) if a != 1)
+            d = (yq.astype(np.float64) - y).sum(axis=axes)
+            sums[i] = sums.get(i, 0.0) + d
+            counts[i] = counts.get(i, 0) + y.size // y.shape[1]
+    out = {}
+    for i, total in sums.items():
+        delta = (-total / max(1, counts[i])).astype(np.float32)
+        builder.add_to_bias(nodes[i]["name"], delta.tolist())
+        out[nodes[i]["name"]] = (float(np.abs(delta).mean()), delta.tolist())
+    logger.info("bias correction: %d layers, mean |shift| %.3g", len(out),
+                float(np.mean([m for m, _ in out.values()])))
+    return out

@@ -1,0 +1,169 @@
+"""The accuracy check after an INT8 build: per int8 tensor and per output.
+
+On samples the thresholds did not see (holdout.py says which), the float32
+network runs with every int8 tensor as an extra output (taps.py). For each
+tensor the engine holds in int8, at the scale the engine gives it:
+
+* ``clipped``: share of values int8 saturates (more than rounding lost);
+* ``sqnr_db``: SQNR of the tensor fake-quantized at that scale.
+
+For each network output, the INT8 engine is compared with the float32
+network (metrics.py): cosine, centred cosine, relative L2, max error, and
+top-1 agreement beside a constant output's score for ``[N, C]`` outputs.
+
+A tensor is a warning when it clips more than ``CLIP_WARN`` of its values,
+or when its SQNR is more than ``SQNR_GAP_DB`` below the median SQNR of the
+network's int8 tensors and another method's threshold does at least
+``BETTER_DB`` better (otherwise no threshold helps: the tensor is logged at
+INFO as a candidate for float). The warning names the tensor and, recomputed
+from the same histogram, the other method with the best SQNR on the
+held-out data among those clipping at most ``CLIP_WARN``. An output whose centred cosine
+is below ``OUTPUT_WARN`` is a warning too. Warnings go to the ``int8rt``
+logger and into the report.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import metrics
+from .report import BuildReport, OutputCheck, TensorCheck
+from .taps import batches, fp32_tap_engine, int8_scales
+
+__all__ = ["BETTER_DB", "CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
+
+logger = logging.getLogger("int8rt")
+
+# Thresholds of the warnings. On the bundled digits model calibrated with
+# entropy (TensorRT's default) the most clipped tensor saturates 0.03% of its
+# values and the lowest SQNR is 4.3 dB below the median; in the collapse of
+# tests/accuracy_models.py the first ReLU saturates 50% at SQNR 2 dB (35 dB
+# below the median), and on PP-OCR's classifier entropy leaves tensors
+# saturating 50-100% (benchmarks/RESULTS_accuracy.md).
+CLIP_WARN = 0.01
+SQNR_GAP_DB = 15.0
+BETTER_DB = 3.0  # a low-SQNR tensor warns only if another method does this much better
+OUTPUT_WARN = 0.9
+
+# Other methods a warning may recommend: (label, compute_amax options).
+ALTERNATIVES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("minmax", {}), ("percentile", {"percentile": 99.99}), ("mse", {}), ("entropy", {}))
+
+
+def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Mapping[str, list[float]]
+           ) -> dict[str, list[metrics.SumSquares]]:
+    ctx = tap.create_execution_context()
+    out = {n: [metrics.SumSquares() for _ in s] for n, s in scales.items()}
+    for chunk in batches(data, batch_size):
+        values = ctx.run(chunk)
+        values.update(chunk)
+        for name, ss in scales.items():
+            for acc, s in zip(out[name], ss):
+                acc.add(values[name], s)
+    return out
+
+
+def _alternatives(names: list[str], collector: Any, tap: Any, data: Mapping[str, np.ndarray], batch_size: int
+                  ) -> dict[str, tuple[str, float, float, float]]:
+    """Per name, (method, threshold, clipped, sqnr) of the best other method:
+    the best SQNR among those clipping at most CLIP_WARN. One pass over the data."""
+    labels: dict[str, list[str]] = {}
+    amaxes: dict[str, list[float]] = {}
+    for name in names:
+        if collector is None or name not in collector:
+            continue
+        hist = collector.histogram(name)
+        for method, options in ALTERNATIVES:
+            a = hist.compute_amax(method, **options)
+            if a > 0:
+                labels.setdefault(name, []).append(method + (f" {options['percentile']}" if options else ""))
+                amaxes.setdefault(name, []).append(a)
+    if not amaxes:
+        return {}
+    stats = _stats(tap, data, batch_size,
+                   {n: [float(np.float32(a) / np.float32(127)) for a in amaxes[n]] for n in amaxes})
+    out = {}
+    for name, st in stats.items():
+        ok = [i for i, s in enumerate(st) if s.clipped_fraction <= CLIP_WARN] or list(range(len(st)))
+        best = max(ok, key=lambda i: st[i].sqnr_db)
+        out[name] = (labels[name][best], amaxes[name][best], st[best].clipped_fraction, st[best].sqnr_db)
+    return out
+
+
+def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_size: int,
+            collector: Any, methods: Mapping[str, str], header: dict[str, Any]) -> BuildReport:
+    """Measures ``engine`` (a ``_core.Engine``, INT8) against ``network``
+    (the builder's optimized float32 network) on ``data``; ``methods`` names
+    what chose each tensor's threshold; ``header`` holds the report's
+    remaining fields (algorithm, sample counts, slice rule...)."""
+    scales = {n: s for n, s in int8_scales(engine.network()).items() if network.find_tensor(n) >= 0}
+    inputs = set(data)
+    tap = fp32_tap_engine(network, [n for n in scales if n not in inputs])
+    stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()})
+    ref_ctx, q_ctx = tap.create_execution_context(), engine.create_execution_context()
+    refs: dict[str, list[np.ndarray]] = {}
+    tests: dict[str, list[np.ndarray]] = {}
+    for chunk in batches(data, batch_size):
+        ref, got = ref_ctx.run(chunk), q_ctx.run(chunk)
+        for name in engine.output_names:
+            refs.setdefault(name, []).append(ref[name])
+            tests.setdefault(name, []).append(got[name])
+
+    finite = [s[0].sqnr_db for s in stats.values() if math.isfinite(s[0].sqnr_db)]
+    median = float(np.median(finite)) if finite else math.nan
+    warnings: list[str] = []
+    tensors: list[TensorCheck] = []
+    clipping = {n for n in scales if stats[n][0].clipped_fraction > CLIP_WARN}
+    low = {n for n in scales if math.isfinite(median) and stats[n][0].sqnr_db < median - SQNR_GAP_DB}
+    alternatives = _alternatives(sorted(clipping | low), collector, tap, data, batch_size)
+    for name, scale in scales.items():
+        s = stats[name][0]
+        threshold = float(np.float32(scale) * np.float32(127))
+        alt = alternatives.get(name)
+        reasons = []
+        if name in clipping:
+            reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (threshold {threshold:.4g}, "
+                           f"observed max {s.max_abs:.4g})")
+        if name in low:
+            gap = (f"has SQNR {s.sqnr_db:.1f} dB, {median - s.sqnr_db:.1f} dB below the median "
+                   f"{median:.1f} dB of the int8 tensors")
+            if reasons or (alt is not None and alt[3] >= s.sqnr_db + BETTER_DB):
+                reasons.append(gap)
+            else:  # no threshold does materially better: the tensor itself is hard for int8
+                logger.info("tensor '%s' %s at any calibration method's threshold; a candidate for "
+                            "layer_precisions", name, gap)
+        warning = None
+        if reasons:
+            warning = f"tensor '{name}' ({methods.get(name, '?')}) " + " and ".join(reasons)
+            if alt is not None:
+                label, amax, clipped, sqnr = alt
+                warning += (f"; {label} would set {amax:.4g}, clipping {100 * clipped:.2f}% at SQNR {sqnr:.1f} dB "
+                            "(calibrator='auto' chooses per tensor)")
+            warnings.append(warning)
+        tensors.append(TensorCheck(name=name, threshold=threshold, method=methods.get(name, "?"),
+                                   clipped=s.clipped_fraction, sqnr_db=s.sqnr_db, observed_max=s.max_abs,
+                                   warning=warning))
+
+    outputs: list[OutputCheck] = []
+    for name in engine.output_names:
+        r, t = np.concatenate(refs[name]), np.concatenate(tests[name])
+        agree = base = None
+        if metrics.looks_like_class_scores(r.shape):
+            agree, base = metrics.top1_agreement(r, t), metrics.constant_baseline(r)
+        check = OutputCheck(name=name, cosine=metrics.cosine(r, t), centred_cosine=metrics.centred_cosine(r, t),
+                            relative_l2=metrics.relative_l2(r, t),
+                            max_abs_error=float(np.abs(r - t).max()) if r.size else 0.0,
+                            top1_agreement=agree, top1_constant_baseline=base)
+        outputs.append(check)
+        if check.centred_cosine < OUTPUT_WARN:
+            warnings.append(f"output '{name}': INT8 centred cosine with FP32 is {check.centred_cosine:.3f} "
+                            f"(relative L2 {check.relative_l2:.3f})" +
+                            (f", top-1 agreement {agree:.3f} where a constant output gets {base:.3f}"
+                             if agree is not None else ""))
+    for w in warnings:
+        logger.warning("%s", w)
+    return BuildReport(measured=True, tensors=tuple(tensors), outputs=tuple(outputs), warnings=tuple(warnings),
+                       **header)

@@ -1,0 +1,170 @@
+"""Which calibration samples set thresholds and which check them.
+
+The builder's calibration loop hands every batch from ``get_batch`` to a
+:class:`SampleRouter`. Counting samples over the whole stream (axis 0 of
+the inputs, global index ``j`` from 0), sample ``j`` is held out for the
+accuracy check when ``j % every == every - 1`` (every 4th sample by default:
+3, 7, 11, ...), until ``max_check`` samples are held out; every other sample
+goes to the histograms. A batch is split along axis 0 when it mixes both,
+so a single calibration batch is split too, and a batch of one held-out
+sample is not observed at all. Sample 0 always calibrates.
+
+When no sample could be held out (fewer than ``every`` samples, or a network
+whose batch dimension is fixed so batches cannot be split and the stream had
+fewer than ``every`` batches), the check runs on the calibration samples
+themselves and the report says ``held_out=False``.
+
+The first calibrating batches, until ``max_search`` samples, are also kept (their inputs
+only) for the ``auto`` calibrator's second pass, which needs the data again
+after the histograms are complete; TensorRT's ``get_batch`` stream can be
+read only once.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+
+from .. import _core
+
+__all__ = ["SampleRouter"]
+
+Inputs = dict[str, np.ndarray]
+
+
+def _take(inputs: Inputs, rows: np.ndarray) -> Inputs:
+    return {n: a[rows] for n, a in inputs.items()}
+
+
+def _concat(parts: list[Inputs]) -> Optional[Inputs]:
+    if not parts:
+        return None
+    return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+
+
+class SampleRouter:
+    """Routes calibration samples to thresholds or to the accuracy check.
+
+    Args:
+        every: hold out one sample in ``every`` (>= 2), or 0 to hold out none.
+        max_check: most samples held out.
+        max_search: calibrating samples kept for a second pass (0: none).
+        splittable: False when the network's batch dimension is fixed, so
+            whole batches are held out (every ``every``-th batch) instead.
+    """
+
+    def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0,
+                 splittable: bool = True, nonfinite: str = "error") -> None:
+        if every == 1 or every < 0:
+            raise ValueError(f"holdout every must be 0 (none) or >= 2, got {every}")
+        self.nonfinite = nonfinite  # the calibrator's policy, applied to held-out samples too
+        self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
+        self._seen = 0          # samples (or batches, when not splittable) seen
+        self._check: list[Inputs] = []
+        self._search: list[Inputs] = []
+        self._first: list[Inputs] = []   # calibrating samples, for a check without held-out data
+        self.check_count = 0
+        self.search_count = 0
+        self.threshold_count = 0
+        self.batches = 0
+        self.first_rows: Optional[int] = None  # samples in the first batch: the chunk size for later runs
+
+    def _held(self, index: int) -> bool:
+        return self.every >= 2 and index % self.every == self.every - 1
+
+    def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None]) -> Callable[[Inputs], None]:
+        """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
+        batch with none calls ``skip`` (which must count it as a batch)."""
+
+        def route(inputs: Inputs) -> None:
+            self.batches += 1
+            n = _rows(inputs)
+            if self.first_rows is None:
+                self.first_rows = n
+            if self.splittable and n is not None:
+                held = np.array([self._held(self._seen + i) for i in range(n)], dtype=bool)
+                self._seen += n
+                room = self.max_check - self.check_count
+                if held.sum() > room:
+                    held[np.flatnonzero(held)[room:]] = False
+                check, calib = np.flatnonzero(held), np.flatnonzero(~held)
+            else:
+                is_held = self._held(self._seen) and self.check_count < self.max_check
+                self._seen += 1
+                count = n if n is not None else 1
+                check = np.arange(count) if is_held else np.arange(0)
+                calib = np.arange(0) if is_held else np.arange(count)
+            if len(check):
+                check = self._finite_rows(inputs, check, n)
+            if len(check):
+                part = inputs if len(check) == n else _take(inputs, check)
+                self._check.append(part)
+                self.check_count += len(check)
+            if len(calib) == 0:
+                skip()
+                return
+            part = inputs if n is None or len(calib) == n else _take(inputs, calib)
+            self._keep(part, len(calib))
+            self.threshold_count += len(calib)
+            feed(part)
+
+        return route
+
+    def _finite_rows(self, inputs: Inputs, rows: np.ndarray, n: Optional[int]) -> np.ndarray:
+        """The held-out rows without NaN/Inf: the calibrator's ``nonfinite``
+        policy applies to them as to the calibrating ones (which the
+        collector checks), so a bad sample is never missed for being held out."""
+        bad = np.zeros(len(rows), dtype=bool)
+        for name, a in inputs.items():
+            a = np.asarray(a)
+            if a.dtype.kind != "f":
+                continue
+            if n is None or a.ndim == 0:
+                finite = np.full(len(rows), bool(np.isfinite(a).all()))
+            else:
+                finite = np.isfinite(a[rows].reshape(len(rows), -1)).all(axis=1)
+            if not finite.all() and self.nonfinite == "error":
+                raise _core.InvalidArgumentError(
+                    f"calibration batch {self.batches}, input {name!r}: NaN or Inf in a sample held out for "
+                    "the accuracy check; NonFinitePolicy::kSkip (Python: nonfinite='skip', int8rt build "
+                    "--nonfinite skip) leaves such samples out")
+            bad |= ~finite
+        return rows[~bad] if n is not None else (rows if not bad.any() else rows[:0])
+
+    def _keep(self, part: Inputs, count: int) -> None:
+        if self.search_count < self.max_search:
+            self._search.append(part)
+            self.search_count += count
+        if not self._check and sum(_rows(p) or 1 for p in self._first) < self.max_check:
+            self._first.append(part)
+
+    @property
+    def held_out(self) -> bool:
+        """True when the check data was not used for thresholds."""
+        return self.check_count > 0
+
+    def check_data(self) -> Optional[Inputs]:
+        """The samples to measure on: the held-out ones, or (none held out)
+        the first calibrating samples."""
+        return _concat(self._check) if self._check else _concat(self._first)
+
+    def search_data(self) -> Optional[Inputs]:
+        """The kept calibrating samples: whole calibrating batches, from the
+        first, until at least ``max_search`` samples are kept."""
+        return _concat(self._search)
+
+    def describe(self) -> str:
+        if self.every == 0:
+            return "no samples held out"
+        unit = "sample" if self.splittable else "batch"
+        return (f"every {self.every}th calibration {unit} (index {self.every - 1}, {2 * self.every - 1}, ...), "
+                f"at most {self.max_check} samples")
+
+
+def _rows(inputs: Inputs) -> Optional[int]:
+    """The common axis-0 length of the inputs, or None when they disagree or are scalars."""
+    sizes = {a.shape[0] if a.ndim else None for a in inputs.values()}
+    if len(sizes) != 1:
+        return None
+    n = sizes.pop()
+    return n

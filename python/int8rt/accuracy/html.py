@@ -1,0 +1,107 @@
+"""The build report as a web page: ``int8rt build ... --report DIR`` and
+``int8rt report ENGINE DIR`` write ``DIR/index.html``.
+
+One row per int8 tensor in network order (method, threshold, observed max,
+clipped %, SQNR, the warning), the outputs, the mixed-precision choice with
+each layer's sensitivity, and, when matplotlib is installed (``pip install
+int8rt[report]``), PNG plots beside the page: SQNR and clipped share along
+the network, and the sensitivity ranking. Without matplotlib the page is the
+tables alone. Per-tensor histograms are not drawn: the report does not keep
+the histograms.
+"""
+from __future__ import annotations
+
+import html
+import math
+import os
+from pathlib import Path
+from typing import Optional
+
+from .report import BuildReport
+
+__all__ = ["write_html"]
+
+
+def _plots(report: BuildReport, folder: Path) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    files = []
+    if report.tensors:
+        fig, ax = plt.subplots(figsize=(max(6, len(report.tensors) * 0.12), 3.5))
+        sqnr = [t.sqnr_db if math.isfinite(t.sqnr_db) else float("nan") for t in report.tensors]
+        ax.plot(range(len(sqnr)), sqnr, marker=".", label="SQNR (dB)")
+        ax.set_xlabel("int8 tensor, network order")
+        ax.set_ylabel("SQNR dB")
+        ax2 = ax.twinx()
+        ax2.bar(range(len(sqnr)), [100 * t.clipped for t in report.tensors], color="tab:red", alpha=0.4)
+        ax2.set_ylabel("clipped %", color="tab:red")
+        fig.tight_layout()
+        fig.savefig(folder / "sqnr.png", dpi=100)
+        plt.close(fig)
+        files.append("sqnr.png")
+    mp = report.mixed_precision
+    if mp and mp.get("sensitivity"):
+        ranked = sorted(mp["sensitivity"].items(), key=lambda kv: -kv[1])[:40]
+        fig, ax = plt.subplots(figsize=(7, max(2.5, 0.25 * len(ranked))))
+        ax.barh([k for k, _ in ranked][::-1], [v for _, v in ranked][::-1])
+        ax.set_xlabel("sensitivity (1 - score with only this layer int8)")
+        fig.tight_layout()
+        fig.savefig(folder / "sensitivity.png", dpi=100)
+        plt.close(fig)
+        files.append("sensitivity.png")
+    return files
+
+
+def _row(cells: list[str], tag: str = "td", cls: Optional[str] = None) -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<tr{attr}>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>"
+
+
+def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str = "int8rt build report") -> Path:
+    """Writes ``folder/index.html`` (and PNG plots with matplotlib); returns the page's path."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    e = html.escape
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>",
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}tr.warn{background:#fdd}"
+             "pre{white-space:pre-wrap}</style>", f"<h1>{e(title)}</h1>"]
+    if not report.measured:
+        parts.append(f"<p>Not measured: {e(report.reason)}</p>")
+    else:
+        parts.append(f"<pre>{e(report.format().splitlines()[0])}</pre>")
+        for w in report.warnings:
+            parts.append(f"<p><b>warning</b>: {e(w)}</p>")
+        parts.append("<h2>Outputs (INT8 vs FP32)</h2><table>")
+        parts.append(_row(["output", "centred cosine", "cosine", "relative L2", "max |err|", "top-1 agreement",
+                           "constant output"], "th"))
+        for o in report.outputs:
+            parts.append(_row([e(o.name)] + [f"{v:.4f}" if isinstance(v, float) else "-" for v in
+                              (o.centred_cosine, o.cosine, o.relative_l2, o.max_abs_error, o.top1_agreement,
+                               o.top1_constant_baseline)]))
+        parts.append("</table>")
+        for f in _plots(report, out):
+            parts.append(f"<p><img src='{f}' alt='{f}'></p>")
+        mp = report.mixed_precision
+        if mp:
+            parts.append(f"<h2>Mixed precision</h2><p>target {mp['target']:.4g}: {'met' if mp['met'] else 'not met'}, "
+                         f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}); float32 layers: "
+                         f"{e(', '.join(mp['float_layers']) or 'none')}; latency {mp['ms_all_int8']:.3f} -> "
+                         f"{mp['ms_chosen']:.3f} ms</p>")
+        parts.append("<h2>Int8 tensors</h2><table>")
+        parts.append(_row(["tensor", "method", "threshold", "observed max", "clipped %", "SQNR dB", "warning"], "th"))
+        for t in report.tensors:
+            parts.append(_row([e(t.name), e(t.method), f"{t.threshold:.4g}", f"{t.observed_max:.4g}",
+                               f"{100 * t.clipped:.3f}", f"{t.sqnr_db:.1f}", e(t.warning or "")],
+                              cls="warn" if t.warning else None))
+        parts.append("</table>")
+    page = out / "index.html"
+    tmp = out / f".index.html.tmp.{os.getpid()}"
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    os.replace(tmp, page)
+    return page

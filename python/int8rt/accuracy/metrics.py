@@ -1,0 +1,165 @@
+"""Error metrics between a float32 reference and its INT8 approximation.
+
+One home for the numbers the build report, ``int8rt compare``, the tests and
+the accuracy benchmark print. Each is chosen so that an engine producing the
+same output for every input cannot score well:
+
+* ``centred_cosine``: cosine after subtracting, from each side, its own mean
+  output over the inputs (sample axis 0), so only what depends on the input
+  counts; a constant output scores 0.
+* ``relative_l2``: ``||ref - test|| / ||ref||``.
+* ``top1_agreement`` with ``constant_baseline``: the share of inputs whose
+  arg-max class is the same, beside the share the most frequent reference
+  class has (what a constant output would score).
+* ``sqnr_db``: signal to quantization-noise ratio, ``10 log10(sum ref^2 /
+  sum (ref - test)^2)``.
+
+Fake quantization follows the engine's numerics (DESIGN.md): symmetric,
+``q = clamp(round_half_even(x / scale), -128, 127)``, value ``q * scale``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["SumSquares", "sum_squares", "centred_cosine", "clipped_fraction", "constant_baseline", "cosine", "fake_quantize",
+           "looks_like_class_scores", "relative_l2", "sqnr_db", "top1_agreement"]
+
+
+def fake_quantize(x: np.ndarray, scale: float) -> np.ndarray:
+    """``x`` rounded to the int8 grid of ``scale`` and back to float32."""
+    if not scale > 0:
+        return np.zeros_like(x, dtype=np.float32)
+    s = np.float32(scale)
+    return (np.clip(np.rint(np.asarray(x, np.float32) / s), -128, 127) * s).astype(np.float32)
+
+
+def _saturated(x: np.ndarray, scale: float) -> int:
+    # Beyond the rounding range of the end codes: x / scale > 127.5 or < -128.5.
+    s = np.float64(scale)
+    return int(np.count_nonzero(x > 127.5 * s) + np.count_nonzero(x < -128.5 * s))
+
+
+def clipped_fraction(x: np.ndarray, scale: float) -> float:
+    """Share of the values of ``x`` that int8 at ``scale`` saturates: beyond
+    the rounding range of the end codes (``x / scale > 127.5`` or
+    ``< -128.5``), so more than rounding is lost."""
+    x = np.asarray(x)
+    return _saturated(x, scale) / max(1, x.size)
+
+
+def sum_squares(x: np.ndarray) -> float:
+    """``sum(x^2)`` of a float32 array: BLAS dot products over blocks of
+    64K values (float32 inside a block, float64 across blocks), accurate to
+    about 1e-6 relative, which ranking and dB figures need, without a
+    float64 copy of large activations."""
+    x = np.asarray(x, np.float32).ravel()
+    step = 1 << 16
+    return float(sum(float(np.dot(x[i:i + step], x[i:i + step])) for i in range(0, x.size, step)))
+
+
+def _db(signal: float, noise: float) -> float:
+    if noise <= 0.0:
+        return math.inf if signal > 0.0 else math.nan
+    if signal <= 0.0:
+        return -math.inf
+    return 10.0 * math.log10(signal / noise)
+
+
+class SumSquares:
+    """Running sums for SQNR and clipping over several batches of one tensor."""
+
+    def __init__(self) -> None:
+        self.signal = 0.0
+        self.noise = 0.0
+        self.clipped = 0
+        self.count = 0
+        self.max_abs = 0.0
+
+    def add(self, x: np.ndarray, scale: float) -> None:
+        x = np.asarray(x, np.float32).ravel()
+        d = x - fake_quantize(x, scale)
+        self.signal += sum_squares(x)
+        self.noise += sum_squares(d)
+        self.clipped += _saturated(x, scale)
+        self.count += x.size
+        if x.size:
+            self.max_abs = max(self.max_abs, float(np.abs(x).max()))
+
+    @property
+    def sqnr_db(self) -> float:
+        return _db(self.signal, self.noise)
+
+    @property
+    def clipped_fraction(self) -> float:
+        return self.clipped / max(1, self.count)
+
+
+def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
+    """``10 log10(sum ref^2 / sum (ref - test)^2)`` (inf when equal)."""
+    r = np.asarray(reference, np.float64).ravel()
+    d = r - np.asarray(test, np.float64).ravel()
+    return _db(float(np.dot(r, r)), float(np.dot(d, d)))
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, np.float64)
+    return a.reshape(a.shape[0], -1) if a.ndim >= 1 and a.shape[0] > 0 else a.reshape(1, -1)
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0:
+        return math.nan  # the reference carries nothing to compare against
+    if nb == 0.0:
+        return 0.0
+    return float(np.dot(a.ravel(), b.ravel()) / (na * nb))
+
+
+def cosine(reference: np.ndarray, test: np.ndarray) -> float:
+    """Plain cosine similarity of the flattened arrays."""
+    return _cos(np.asarray(reference, np.float64), np.asarray(test, np.float64))
+
+
+def centred_cosine(reference: np.ndarray, test: np.ndarray) -> float:
+    """Cosine after subtracting each side's mean over the sample axis (axis 0).
+
+    NaN with fewer than two samples or a reference that does not vary with
+    the input; 0 for a test output that does not vary."""
+    r, t = _flat(reference), _flat(test)
+    if r.shape[0] < 2:
+        return math.nan
+    return _cos(r - r.mean(axis=0), t - t.mean(axis=0))
+
+
+def relative_l2(reference: np.ndarray, test: np.ndarray) -> float:
+    """``||ref - test|| / ||ref||`` (inf when the reference is all zeros and test is not)."""
+    r = np.asarray(reference, np.float64)
+    n = float(np.linalg.norm(r))
+    e = float(np.linalg.norm(r - np.asarray(test, np.float64)))
+    if n == 0.0:
+        return 0.0 if e == 0.0 else math.inf
+    return e / n
+
+
+def looks_like_class_scores(shape: tuple[int, ...]) -> bool:
+    """A ``[N, C]`` output with at least two classes."""
+    return len(shape) == 2 and shape[1] >= 2
+
+
+def top1_agreement(reference: np.ndarray, test: np.ndarray) -> float:
+    """Share of rows whose arg-max is the same (``[N, C]`` scores)."""
+    r, t = np.asarray(reference), np.asarray(test)
+    return float(np.mean(np.argmax(r, axis=1) == np.argmax(t, axis=1))) if len(r) else math.nan
+
+
+def constant_baseline(reference: np.ndarray) -> Optional[float]:
+    """The top-1 agreement a constant output would reach: the share of the
+    most frequent reference class."""
+    r = np.asarray(reference)
+    if not len(r):
+        return None
+    counts = np.bincount(np.argmax(r, axis=1))
+    return float(counts.max() / len(r))

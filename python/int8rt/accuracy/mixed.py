@@ -1,0 +1,143 @@
+"""Automatic mixed precision: the fewest float32 layers that meet an accuracy target.
+
+``BuilderConfig(accuracy_target=0.99)`` (the lowest centred cosine between
+INT8 and FP32 outputs to accept, or with ``accuracy_metric`` a score of
+yours) after calibration:
+
+1. Sensitivity, no labels needed: for each int8 layer of the built engine,
+   an engine where only that layer is int8 (every other candidate layer kept
+   float32 through ``layer_precisions``) is measured against the float32
+   network on the held-out check samples (holdout.py); the sensitivity is
+   ``1 - score``.
+2. The layers sorted from most to least sensitive, the smallest ``k`` such
+   that keeping the first ``k`` in float32 meets the target is found by
+   bisection (assuming more float layers never score lower); when even every
+   layer in float32 would not, all candidates stay float and a warning says so.
+3. The report records the float layers, their sensitivity, the score reached
+   and the latency of the all-int8 and the chosen engine (median of runs on
+   the check samples).
+
+``layer_precisions`` given by hand still apply to every engine built here.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
+
+import numpy as np
+
+from . import metrics
+from .taps import batches
+
+__all__ = ["MixedPrecision", "Metric", "choose_float_layers", "default_metric"]
+
+logger = logging.getLogger("int8rt")
+
+Metric = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]
+
+
+@dataclass(frozen=True)
+class MixedPrecision:
+    """What automatic mixed precision chose (``BuildReport.mixed_precision``)."""
+
+    target: float
+    score_all_int8: float
+    score: float
+    met: bool
+    float_layers: tuple[str, ...]
+    sensitivity: dict[str, float]        # every candidate layer, 1 - score with only it in int8
+    ms_all_int8: float
+    ms_chosen: float
+
+
+def default_metric(reference: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray]) -> float:
+    """The lowest centred cosine over the outputs (NaN outputs, which do not vary, are skipped)."""
+    values = [metrics.centred_cosine(reference[k], test[k]) for k in reference]
+    values = [v for v in values if not math.isnan(v)]
+    return min(values) if values else 1.0
+
+
+def _outputs(engine: Any, data: Mapping[str, np.ndarray], batch_size: int) -> dict[str, np.ndarray]:
+    ctx = engine.create_execution_context()
+    parts: dict[str, list[np.ndarray]] = {}
+    for chunk in batches(data, batch_size):
+        for k, v in ctx.run(chunk).items():
+            parts.setdefault(k, []).append(v)
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def _median_ms(engine: Any, data: Mapping[str, np.ndarray], batch_size: int, runs: int = 7) -> float:
+    ctx = engine.create_execution_context()
+    chunk = next(batches(data, batch_size))
+    ctx.run(chunk)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        ctx.run(chunk)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(times))
+
+
+def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
+    """Int8 layer of the engine -> the network nodes that make it (a table
+    region's layer is named by its nodes joined with '+')."""
+    out = {}
+    for layer in engine.layers():
+        if layer["precision"] != "int8":
+            continue
+        name = layer["name"]
+        parts = [name] if name in node_names else [p for p in name.split("+") if p in node_names]
+        if parts:
+            out[name] = parts
+    return out
+
+
+def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_names: set[str],
+                        reference: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], batch_size: int,
+                        target: float, metric: Optional[Metric] = None) -> tuple[Any, MixedPrecision]:
+    """Returns the engine to ship and what was chosen. ``build(fp32_nodes)``
+    makes an INT8 engine with those network nodes kept in float32."""
+    metric = metric or default_metric
+    groups = _groups(engine, node_names)
+    everything = {n for parts in groups.values() for n in parts}
+    score0 = metric(reference, _outputs(engine, data, batch_size))
+    sensitivity: dict[str, float] = {}
+    for layer, parts in groups.items():
+        alone = build(everything - set(parts))
+        sensitivity[layer] = 1.0 - metric(reference, _outputs(alone, data, batch_size))
+    order = sorted(groups, key=lambda name: -sensitivity[name])
+
+    def score_with(k: int) -> tuple[float, Any]:
+        if k == 0:
+            return score0, engine
+        e = build({n for name in order[:k] for n in groups[name]})
+        return metric(reference, _outputs(e, data, batch_size)), e
+
+    best_k, best = 0, (score0, engine)
+    if score0 < target:
+        lo, hi = 0, len(order)   # score(lo) < target; find the smallest k with score >= target
+        top = score_with(hi)
+        best_k, best = hi, top
+        if top[0] >= target:
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                s = score_with(mid)
+                if s[0] >= target:
+                    hi, best_k, best = mid, mid, s
+                else:
+                    lo = mid
+        else:
+            logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
+                           target, top[0])
+    chosen = tuple(order[:best_k])
+    result = MixedPrecision(target=target, score_all_int8=score0, score=best[0], met=best[0] >= target,
+                            float_layers=chosen, sensitivity=sensitivity,
+                            ms_all_int8=_median_ms(engine, data, batch_size),
+                            ms_chosen=_median_ms(best[1], data, batch_size))
+    logger.info("mixed precision: %d of %d int8 layers kept in float32 for %s %.4f (all int8: %.4f); "
+                "latency %.3f -> %.3f ms", len(chosen), len(order), "score", result.score, score0,
+                result.ms_all_int8, result.ms_chosen)
+    return best[1], result

@@ -1,0 +1,154 @@
+"""The build report: what calibration chose and what it costs in accuracy.
+
+``engine.build_report()`` returns a :class:`BuildReport`. The builder fills it
+after an INT8 build (int8rt/accuracy/check.py) and stores it as JSON in the
+engine's metadata (key ``build_report``), so a saved engine keeps it. Plain
+frozen dataclasses: ``to_json`` / ``from_json`` round-trip, ``format``
+gives the text the CLI prints.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY"]
+
+METADATA_KEY = "build_report"
+
+
+@dataclass(frozen=True)
+class TensorCheck:
+    """One int8 tensor measured on the held-out slice.
+
+    Attributes:
+        name: the tensor (ONNX name).
+        threshold: the amax the engine quantizes it with (``scale * 127``).
+        method: what chose the threshold (``"entropy"``, ``"auto:mse"``, ...).
+        clipped: share of held-out values int8 saturates (beyond the
+            rounding range of codes 127 / -128, metrics.clipped_fraction).
+        sqnr_db: SQNR of the tensor quantized at its scale (dB).
+        observed_max: largest ``|x|`` on the held-out slice.
+        warning: why this tensor is suspicious, or None.
+    """
+
+    name: str
+    threshold: float
+    method: str
+    clipped: float
+    sqnr_db: float
+    observed_max: float
+    warning: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    """One network output: INT8 engine against the float32 network.
+
+    ``top1_agreement`` / ``top1_constant_baseline`` are set for ``[N, C]``
+    outputs (class scores); the baseline is what a constant output would get.
+    """
+
+    name: str
+    cosine: float
+    centred_cosine: float
+    relative_l2: float
+    max_abs_error: float
+    top1_agreement: Optional[float] = None
+    top1_constant_baseline: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What the INT8 build measured (see ``docs/accuracy.md``).
+
+    Attributes:
+        measured: False when nothing could be measured (scales from a cache,
+            ``BuilderConfig(accuracy_check=False)``); ``reason`` says why.
+        algorithm: the calibration cache header's algorithm.
+        calibration_batches: batches the calibrator returned.
+        threshold_samples: samples the thresholds were computed on.
+        check_samples: samples the report was measured on.
+        held_out: True when those samples were not used for thresholds;
+            False when the data was too small to set any aside.
+        slice_rule: how the measured samples were chosen, in words.
+        tensors: per int8 tensor, in network order.
+        outputs: per network output.
+        warnings: every warning, as logged.
+        seconds: time spent calibrating (thresholds included) and checking.
+        bias_corrected_layers: layers whose bias was corrected
+            (``BuilderConfig(bias_correction=True)``).
+        mixed_precision: with ``BuilderConfig(accuracy_target=...)``, the
+            fields of :class:`int8rt.accuracy.mixed.MixedPrecision` (target,
+            scores, float layers, per-layer sensitivity, latency).
+    """
+
+    measured: bool
+    reason: str = ""
+    algorithm: str = ""
+    calibration_batches: int = 0
+    threshold_samples: int = 0
+    check_samples: int = 0
+    held_out: bool = False
+    slice_rule: str = ""
+    tensors: tuple[TensorCheck, ...] = ()
+    outputs: tuple[OutputCheck, ...] = ()
+    warnings: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+    bias_corrected_layers: int = 0
+    mixed_precision: Optional[dict[str, Any]] = None
+
+    def tensor(self, name: str) -> TensorCheck:
+        """The check of tensor ``name`` (KeyError if it is not an int8 tensor)."""
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        raise KeyError(f"no int8 tensor named {name!r} in the build report")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), allow_nan=True, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "BuildReport":
+        d: dict[str, Any] = json.loads(text)
+        d["tensors"] = tuple(TensorCheck(**t) for t in d.get("tensors", ()))
+        d["outputs"] = tuple(OutputCheck(**o) for o in d.get("outputs", ()))
+        d["warnings"] = tuple(d.get("warnings", ()))
+        return cls(**d)
+
+    def format(self, *, all_tensors: bool = False) -> str:
+        """Text for people: outputs, warnings and the worst tensors (all with ``all_tensors``)."""
+        if not self.measured:
+            return f"accuracy check: not measured ({self.reason})"
+        lines = [f"accuracy check on {self.check_samples} samples "
+                 f"({'held out from calibration' if self.held_out else 'NOT held out: the calibration data itself'}; "
+                 f"{self.slice_rule}); thresholds from {self.threshold_samples} samples, {self.algorithm}"]
+        for o in self.outputs:
+            line = (f"  output {o.name}: centred cosine {_f(o.centred_cosine)}, cosine {_f(o.cosine)}, "
+                    f"relative L2 {_f(o.relative_l2)}, max |err| {o.max_abs_error:.4g}")
+            if o.top1_agreement is not None:
+                line += (f", top-1 agreement {o.top1_agreement:.4f} "
+                         f"(a constant output: {o.top1_constant_baseline:.4f})")
+            lines.append(line)
+        shown = self.tensors if all_tensors else sorted(self.tensors, key=lambda t: t.sqnr_db)[:5]
+        if shown:
+            lines.append(f"  {'int8 tensors' if all_tensors else 'lowest-SQNR int8 tensors'} "
+                         f"({len(self.tensors)} in all): SQNR dB, clipped %, threshold / observed max, method")
+            width = max(len(t.name) for t in shown)
+            for t in shown:
+                lines.append(f"    {t.name:<{width}}  {t.sqnr_db:6.1f}  {100 * t.clipped:7.3f}%  "
+                             f"{t.threshold:.4g} / {t.observed_max:.4g}  {t.method}")
+        mp = self.mixed_precision
+        if mp:
+            lines.append(f"  mixed precision: target {mp['target']:.4g}, {'met' if mp['met'] else 'NOT met'}: "
+                         f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}) with "
+                         f"{len(mp['float_layers'])} layer(s) in float32 {list(mp['float_layers'])}; "
+                         f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms")
+        for w in self.warnings:
+            lines.append(f"  WARNING: {w}")
+        return "\n".join(lines)
+
+
+def _f(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"

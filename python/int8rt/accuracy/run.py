@@ -1,0 +1,186 @@
+"""The builder's side of accuracy: one object per INT8 build that splits the
+calibration stream (holdout.py), runs the ``auto`` search (auto.py) when the
+calibrator asks for it, and after the build measures the engine (check.py)
+and stores the report in the engine's metadata.
+
+``int8rt.builder`` calls it at four points: :meth:`wrap` around the feed of
+its calibration loop, :meth:`thresholds` before ``session.finish``,
+:meth:`before_build` (bias correction) and :meth:`finish` on the built engine.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .. import _core
+from ..calibrator import CalibrationAlgoType, IInt8Calibrator
+
+from . import auto, bias_correction, check, mixed
+from .holdout import SampleRouter
+from .report import METADATA_KEY, BuildReport
+
+__all__ = ["CalibrationRun"]
+
+logger = logging.getLogger("int8rt")
+
+# Most samples per measuring run (memory: every activation of a run is kept
+# as an output of the tap engine).
+MEASURE_CHUNK = 8
+
+
+class CalibrationRun:
+    """Accuracy bookkeeping of one INT8 build.
+
+    Args:
+        builder: the ``_core.Builder``.
+        calibrator: the build's calibrator.
+        holdout_every: hold out one calibration sample in this many for the
+            check (0: hold out none and measure nothing).
+        max_check: most samples held out.
+    """
+
+    def __init__(self, builder: Any, calibrator: IInt8Calibrator, *, holdout_every: int, max_check: int = 256,
+                 bias_correction: bool = False, fp32_layers: Optional[set[str]] = None) -> None:
+        self._builder = builder
+        self._network = builder.optimized_network()
+        self._calibrator = calibrator
+        try:
+            self._algorithm: Optional[CalibrationAlgoType] = CalibrationAlgoType(calibrator.get_algorithm())
+        except (AttributeError, TypeError, ValueError, NotImplementedError):
+            self._algorithm = None  # not a valid calibrator: CalibrationSession says why, next
+        self.auto = self._algorithm is CalibrationAlgoType.AUTO_CALIBRATION
+        self.measure = holdout_every != 0
+        batch_fixed = any(not self._network.tensor(i)["shape"] or self._network.tensor(i)["shape"][0] >= 0
+                          for i in self._network.inputs())
+        self.bias_correction = bias_correction
+        self._fp32_layers = set(fp32_layers or ())
+        self.router = SampleRouter(every=holdout_every, max_check=max_check,
+                                   max_search=auto.SEARCH_SAMPLES if self.auto or bias_correction else 0,
+                                   splittable=not batch_fixed,
+                                   nonfinite=getattr(calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+        self._methods: dict[str, str] = {}
+        self._t0 = time.perf_counter()
+        self._seconds: dict[str, float] = {}
+        self._session: Any = None
+        self._corrected = 0
+        self._deltas: dict[str, list[float]] = {}
+
+    @property
+    def _chunk(self) -> int:
+        """Samples per run when measuring: the first calibration batch's
+        (get_batch_size() may be 1 under TensorRT's explicit-batch
+        convention), at most MEASURE_CHUNK where the batch dimension is free:
+        these runs keep every activation of the chunk as an output."""
+        rows = max(1, self.router.first_rows or int(self._calibrator.get_batch_size()))
+        return min(rows, MEASURE_CHUNK) if self.router.splittable else rows
+
+    def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any
+             ) -> Callable[[dict[str, np.ndarray]], None]:
+        """The calibration loop's feed, routing held-out samples away from it."""
+        self._session = session
+        # A batch made only of held-out samples still counts as a batch read
+        # from the calibrator (its index in messages stays right).
+        return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None))
+
+    def thresholds(self, session: Any) -> Optional[dict[str, float]]:
+        """The auto calibrator's thresholds (None for the other calibrators,
+        whose own search runs in ``session.finish``)."""
+        self._session = session
+        if not self.auto:
+            method = self._algorithm.method if self._algorithm is not None else "?"
+            self._methods = {n: method for n in session.collector.names}
+            return None
+        data = self.router.search_data()
+        t0 = time.perf_counter()
+        amaxes, self._methods = auto.search(self._network, session.collector, data, self._chunk)
+        self._seconds["auto_search"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        amaxes, self._methods, _ = auto.guard(self._builder, self._network, session.collector, data,
+                                              self._chunk, amaxes, self._methods)
+        self._seconds["auto_guard"] = time.perf_counter() - t0
+        chosen: dict[str, int] = {}
+        for m in self._methods.values():
+            chosen[m] = chosen.get(m, 0) + 1
+        logger.info("auto calibration over %d samples chose: %s", self.router.search_count,
+                    ", ".join(f"{m} x{c}" for m, c in sorted(chosen.items(), key=lambda kv: -kv[1])))
+        return amaxes
+
+    def before_build(self, result: Any) -> None:
+        """Bias correction (when asked) on the builder's network, once the
+        scales are known; nothing to do when they came from a cache (no data)."""
+        if not self.bias_correction:
+            return
+        data = self.router.search_data()
+        if result.from_cache or data is None:
+            logger.warning("bias correction skipped: it needs calibration data, and the scales came from the cache")
+            return
+        t0 = time.perf_counter()
+        shifts = bias_correction.correct_biases(self._builder, self._network, result.scales, data,
+                                                self._chunk, self._fp32_layers)
+        self._seconds["bias_correction"] = time.perf_counter() - t0
+        self._corrected = len(shifts)
+        self._deltas = {name: delta for name, (_, delta) in shifts.items()}
+
+    def corrected(self, builder: Any, fp32_nodes: set[str]) -> Any:
+        """``builder`` (another Builder over the same network) with the bias
+        corrections this run made, for the engines mixed precision builds;
+        a layer kept in float32 keeps its float bias."""
+        for name, delta in self._deltas.items():
+            if name not in fp32_nodes:
+                builder.add_to_bias(name, delta)
+        return builder
+
+    def finish(self, engine: Any, result: Any, *, accuracy_target: Optional[float] = None,
+               accuracy_metric: Optional[mixed.Metric] = None,
+               rebuild: Optional[Callable[[set[str]], Any]] = None) -> Any:
+        """Measures the built engine (``int8rt.Engine``) and returns it with
+        the report in its metadata. With ``accuracy_target``, first chooses
+        the float32 layers (mixed.py) with ``rebuild(fp32 nodes) -> _core.Engine``."""
+        from ..engine import Engine
+
+        self._seconds["calibration_and_build"] = time.perf_counter() - self._t0
+        header = dict(algorithm=result.algorithm, calibration_batches=result.num_batches,
+                      bias_corrected_layers=self._corrected)
+        if result.from_cache:
+            report = BuildReport(measured=False, reason="the scales came from the calibration cache, so no data "
+                                 "was read (as TensorRT)", **header)
+        elif not self.measure:
+            report = BuildReport(measured=False, reason="BuilderConfig(accuracy_check=False)", **header)
+        else:
+            t0 = time.perf_counter()
+            data = self.router.check_data()
+            header.update(threshold_samples=self.router.threshold_count, check_samples=_count(data),
+                          held_out=self.router.held_out, slice_rule=self.router.describe())
+            if accuracy_target is not None and rebuild is not None:
+                reference = mixed._outputs(_core.Engine.create(self._network, {"precision": "fp32"}), data,
+                                           self._chunk)
+                names = {n["name"] for n in self._network.nodes()}
+                chosen, choice = mixed.choose_float_layers(
+                    build=rebuild, engine=engine._native, node_names=names, reference=reference, data=data,
+                    batch_size=self._chunk, target=accuracy_target, metric=accuracy_metric)
+                engine = Engine(chosen)
+                header["mixed_precision"] = asdict(choice)
+                self._seconds["mixed_precision"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+            report = check.measure(network=self._network, engine=engine._native, data=data,
+                                   batch_size=self._chunk, collector=self._session.collector,
+                                   methods=self._methods, header=header)
+            self._seconds["check"] = time.perf_counter() - t0
+            report = _with_seconds(report, self._seconds)
+        metadata = dict(engine.metadata)
+        metadata[METADATA_KEY] = report.to_json()
+        return Engine(_core.Engine.create(engine._native.network(), metadata))
+
+
+def _count(data: Optional[dict[str, np.ndarray]]) -> int:
+    return 0 if not data else len(next(iter(data.values())))
+
+
+def _with_seconds(report: BuildReport, seconds: dict[str, float]) -> BuildReport:
+    from dataclasses import replace
+
+    return replace(report, seconds={k: round(v, 4) for k, v in seconds.items()})

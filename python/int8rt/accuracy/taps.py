@@ -1,0 +1,168 @@
+"""Intermediate tensors of a float32 network and of a lowered INT8 network.
+
+The accuracy check, the ``auto`` calibrator and ``int8rt compare`` need
+values inside the network, not only its outputs. Rather than a second
+executor, they copy the network, mark the tensors of interest as extra
+outputs and wrap it in an ordinary engine (``_core.Engine.create``): the
+values come from the same kernels the engines run.
+
+In a lowered INT8 network a tensor ``x`` held in int8 is ``x::int8`` (NHWC
+for rank 4); its scale is the ``out_scale`` of the node making it, the
+``scale`` of an ``int8rt.Quantize``, or, behind a max pool or flatten, its
+input's (csrc/engine/lower_int8.cc). :func:`int8_scales` reads them back and
+:func:`int8_tap_engine` adds an ``int8rt.Dequantize`` per such tensor.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Iterator, Mapping, Optional
+
+import numpy as np
+
+from .. import _core
+
+__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "batches", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
+           "one_node_engine", "run_batched"]
+
+logger = logging.getLogger("int8rt")
+
+INT8_SUFFIX = "::int8"
+TAP_SUFFIX = "::tap"
+_PASS_THROUGH = {"int8rt.QMaxPool", "int8rt.QFlatten"}  # int8 output carries the input's scale
+
+
+def _copy(network: Any) -> Any:
+    state = network.__getstate__()
+    out = _core.Network.__new__(_core.Network)
+    out.__setstate__(state)
+    return out
+
+
+def fp32_tap_engine(network: Any, names: Iterable[str]) -> Any:
+    """A float32 engine over a copy of ``network`` (a builder's optimized
+    network) whose outputs are its own plus every tensor in ``names``."""
+    net = _copy(network)
+    for name in names:
+        t = net.find_tensor(name)
+        if t < 0:
+            raise _core.InvalidArgumentError(f"no tensor named '{name}' in the network")
+        net.mark_output(t)
+    return _core.Engine.create(net, {"precision": "fp32"})
+
+
+def int8_scales(lowered: Any) -> dict[str, float]:
+    """Source tensor name -> the scale its int8 copy carries, in network order."""
+    tensors = lowered.tensors()
+    scale_of: dict[int, float] = {}
+    out: dict[str, float] = {}
+    for node in lowered.nodes():
+        attrs = node["attrs"]
+        for t in node["outputs"]:
+            info = tensors[t]
+            if info["dtype"] != "int8" or info["is_constant"] or not info["name"].endswith(INT8_SUFFIX):
+                continue
+            if "out_scale" in attrs:
+                s = attrs["out_scale"]
+            elif node["op"] == "int8rt.Quantize":
+                s = attrs["scale"]
+            elif node["op"] in _PASS_THROUGH and node["inputs"] and node["inputs"][0] in scale_of:
+                s = scale_of[node["inputs"][0]]
+            else:
+                continue
+            scale_of[t] = float(s)
+            out[info["name"][: -len(INT8_SUFFIX)]] = float(s)
+    return out
+
+
+def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: Optional[Iterable[str]] = None,
+                    metadata: Optional[Mapping[str, str]] = None) -> tuple[Any, dict[str, str]]:
+    """An engine over a copy of the lowered network whose outputs also hold,
+    for each source tensor in ``names`` (default: all int8 ones), its value
+    as the INT8 engine computes it, in float32 and the float network's
+    layout: the int8 copy dequantized where there is one, else the float
+    tensor itself.
+
+    ``float_shapes`` are the source tensors' shapes (NCHW). Returns the
+    engine and source name -> the output name holding it."""
+    net = _copy(lowered)
+    scales = int8_scales(net)
+    wanted = list(scales if names is None else names)
+    where: dict[str, str] = {}
+    for name in wanted:
+        q = net.find_tensor(name + INT8_SUFFIX)
+        if q < 0 or name not in scales or name not in float_shapes:
+            existing = net.find_tensor(name)  # computed in float only
+            if existing >= 0 and net.tensor(existing)["dtype"] == "float32":
+                net.mark_output(existing)
+                where[name] = name
+            continue
+        out = net.add_node("int8rt.Dequantize", name + "::dequantize_tap", [q], {"scale": float(scales[name])},
+                           [name + TAP_SUFFIX])[0]
+        net.set_shape(out, list(float_shapes[name]))
+        net.mark_output(out)
+        where[name] = name + TAP_SUFFIX
+    meta = dict(metadata or {})
+    meta.setdefault("precision", "int8")
+    return _core.Engine.create(net, meta), where
+
+
+def one_node_engine(network: Any, node: dict[str, Any], *, attrs: Optional[dict[str, Any]] = None,
+                    constants: Optional[Mapping[int, np.ndarray]] = None) -> Optional[tuple[Any, list[str]]]:
+    """An FP32 engine running just ``node`` of ``network``, its runtime
+    inputs as engine inputs; ``attrs`` replace the node's attributes and
+    ``constants`` (tensor id -> array) its constant inputs. Returns the
+    engine and the runtime input names, or None when an input is not float32
+    or the node cannot run alone (logged at DEBUG)."""
+    tensors = network.tensors()
+    net = _core.Network()
+    ids, runtime = [], []
+    try:
+        for t in node["inputs"]:
+            if t < 0:
+                ids.append(-1)
+                continue
+            info = tensors[t]
+            if info["is_constant"]:
+                data = constants[t] if constants and t in constants else network.constant_data(t)
+                ids.append(net.find_tensor(info["name"]) if net.find_tensor(info["name"]) >= 0
+                           else net.add_constant(info["name"], data))
+            elif info["dtype"] == "float32" and info["shape"]:
+                found = net.find_tensor(info["name"])
+                if found < 0:
+                    found = net.add_input(info["name"], list(info["shape"]), "float32")
+                    runtime.append(info["name"])
+                ids.append(found)
+            else:
+                return None
+        outs = net.add_node(node["op"], node["name"], ids, dict(node["attrs"] if attrs is None else attrs),
+                            [tensors[t]["name"] for t in node["outputs"]])
+        for o, t in zip(outs, node["outputs"]):
+            if tensors[t]["dtype"] != "float32":
+                return None
+            net.set_shape(o, list(tensors[t]["shape"]))
+            net.mark_output(o)
+        return _core.Engine.create(net, {"precision": "fp32"}), runtime
+    except (_core.Error, ValueError, TypeError, RuntimeError) as e:
+        logger.debug("layer '%s' (%s) cannot run alone: %s", node["name"], node["op"], e)
+        return None
+
+
+def batches(data: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
+    """``data`` in chunks of ``size`` samples along axis 0."""
+    n = len(next(iter(data.values())))
+    for start in range(0, n, max(1, size)):
+        yield {k: np.ascontiguousarray(v[start:start + size], dtype=np.float32) for k, v in data.items()}
+
+
+def run_batched(engine: Any, data: Mapping[str, np.ndarray], size: int,
+                keep: Optional[Iterable[str]] = None) -> dict[str, np.ndarray]:
+    """Runs ``engine`` (a ``_core.Engine``) over ``data`` in chunks and
+    concatenates the outputs named in ``keep`` (default: all)."""
+    ctx = engine.create_execution_context()
+    parts: dict[str, list[np.ndarray]] = {}
+    wanted = None if keep is None else set(keep)
+    for chunk in batches(data, size):
+        for name, value in ctx.run(chunk).items():
+            if wanted is None or name in wanted:
+                parts.setdefault(name, []).append(value)
+    return {k: np.concatenate(v) for k, v in parts.items()}

@@ -1,0 +1,330 @@
+"""Issue 12: INT8 accuracy never collapses silently.
+
+The build holds every 4th calibration sample out of the thresholds and
+measures the engine on them (int8rt/accuracy/); the auto calibrator picks
+per tensor the threshold that least disturbs the consuming layers. Checked
+on a model where TensorRT's entropy calibration collapses
+(accuracy_models.py) and on the bundled digits model, with real labels and
+metrics a constant output cannot pass (centred cosine; top-1 against labels).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt.accuracy import metrics
+from int8rt.accuracy.holdout import SampleRouter
+from int8rt.calib import Collector
+from int8rt.quickstart import DATA_PATH, MODEL_PATH
+
+from accuracy_models import entropy_collapse_case
+
+DIGITS = np.load(DATA_PATH)
+
+
+def calibrator(base: type, batches: list[np.ndarray], cache: Optional[bytes] = None, **options):
+    """A TensorRT-style calibrator (README's pattern) of class ``base``."""
+
+    class Calibrator(base):
+        def __init__(self) -> None:
+            super().__init__(**options)
+            self.batches, self.cache, self.calls = list(batches), cache, 0
+
+        def get_batch_size(self) -> int:
+            return len(batches[0])
+
+        def get_batch(self, names):
+            self.calls += 1
+            return [self.batches.pop(0)] if self.batches else None
+
+        def read_calibration_cache(self):
+            return self.cache
+
+        def write_calibration_cache(self, cache: bytes) -> None:
+            self.cache = cache
+
+    return Calibrator()
+
+
+def split(x: np.ndarray, size: int = 32) -> list[np.ndarray]:
+    return [x[i:i + size] for i in range(0, len(x), size)]
+
+
+def top1(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(logits.argmax(1) == labels))
+
+
+@pytest.fixture(scope="module")
+def collapse():
+    case = entropy_collapse_case()
+    fp32 = int8rt.build_engine(case.model, int8rt.BuilderConfig(precision="fp32")).run({"x": case.eval_x})["logits"]
+    return case, fp32
+
+
+def build(model, base, batches, **config):
+    cal = calibrator(base, batches)
+    return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=cal, **config)), cal
+
+
+def test_entropy_collapse_is_reproduced_and_warned(collapse, caplog) -> None:
+    case, fp32 = collapse
+    assert top1(fp32, case.eval_y) > 0.9
+    with caplog.at_level(logging.WARNING, logger="int8rt"):
+        engine, _ = build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib))
+    out = engine.run({"x": case.eval_x})["logits"]
+    # The collapse: near chance against the labels, nothing left of the input dependence.
+    assert top1(out, case.eval_y) < 0.4, top1(out, case.eval_y)
+    assert metrics.centred_cosine(fp32, out) < 0.5
+    report = engine.build_report()
+    assert report.measured and report.held_out and report.check_samples == 64 and report.threshold_samples == 192
+    r1 = report.tensor("r1")
+    assert r1.method == "entropy" and r1.clipped > 0.2 and r1.threshold < 0.15 * r1.observed_max, r1
+    assert r1.warning is not None and "'r1'" in r1.warning and "would set" in r1.warning
+    assert any("'r1'" in w for w in report.warnings)
+    assert any("output 'logits'" in w for w in report.warnings)
+    logged = [r.getMessage() for r in caplog.records if r.name == "int8rt" and r.levelno == logging.WARNING]
+    assert any("'r1'" in m for m in logged), logged
+    # Only the collapsed tensor is blamed.
+    assert [t.name for t in report.tensors if t.warning] == ["r1"]
+
+
+def test_auto_keeps_the_collapse_model_within_half_a_point(collapse) -> None:
+    case, fp32 = collapse
+    engine, cal = build(case.model, int8rt.IInt8AutoCalibrator, split(case.calib))
+    out = engine.run({"x": case.eval_x})["logits"]
+    assert top1(out, case.eval_y) >= top1(fp32, case.eval_y) - 0.005, (top1(out, case.eval_y), top1(fp32, case.eval_y))
+    assert metrics.centred_cosine(fp32, out) > 0.97
+    report = engine.build_report()
+    assert report.warnings == () and report.tensor("r1").method.startswith("auto:")
+    assert report.tensor("r1").method != "auto:entropy"
+    algorithm, _, _ = int8rt.calib.read_cache(cal.cache)
+    assert algorithm == "AutoCalibration"  # honest: none of TensorRT's algorithms
+
+
+def digits_engine(base, **config):
+    return build(str(MODEL_PATH), base, split(DIGITS["calib"]), **config)
+
+
+@pytest.fixture(scope="module")
+def digits_fp32():
+    return int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32")).run({"input": DIGITS["test_x"]})["logits"]
+
+
+def test_no_warning_on_the_bundled_digits_model(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="int8rt"):
+        engine, _ = digits_engine(int8rt.IInt8EntropyCalibrator2)  # the README's calibrator
+    report = engine.build_report()
+    assert report.measured and report.held_out and len(report.tensors) >= 9
+    assert report.warnings == () and all(t.warning is None for t in report.tensors), report.format()
+    assert not [r for r in caplog.records if r.name == "int8rt" and r.levelno >= logging.WARNING]
+    (out,) = report.outputs
+    assert out.name == "logits" and out.centred_cosine > 0.99 and out.top1_agreement > 0.95
+    assert out.top1_constant_baseline < 0.3
+
+
+def test_auto_is_never_worse_than_minmax_on_digits(digits_fp32) -> None:
+    x, y = DIGITS["test_x"], DIGITS["test_y"]
+    auto, _ = digits_engine(int8rt.IInt8AutoCalibrator)
+    minmax, _ = digits_engine(int8rt.IInt8MinMaxCalibrator)
+    a, m = auto.run({"input": x})["logits"], minmax.run({"input": x})["logits"]
+    # Stated margin: one image of 540 in top-1, 0.001 in centred cosine.
+    assert top1(a, y) >= top1(m, y) - 1 / 540, (top1(a, y), top1(m, y))
+    assert metrics.centred_cosine(digits_fp32, a) >= metrics.centred_cosine(digits_fp32, m) - 1e-3
+    assert auto.build_report().warnings == ()
+
+
+def test_thresholds_see_only_the_calibrating_samples() -> None:
+    """With the check on, the scales are exactly those of a TensorRT-style
+    calibration over the same batches minus every 4th sample."""
+    batches = split(DIGITS["calib"])
+    checked, _ = build(str(MODEL_PATH), int8rt.IInt8EntropyCalibrator2, batches)
+    kept = [b[np.arange(len(b)) % 4 != 3] for b in batches]  # 32 is a multiple of 4: global index = local
+    plain, _ = build(str(MODEL_PATH), int8rt.IInt8EntropyCalibrator2, kept, accuracy_check=False)
+    assert checked.scales() == plain.scales()
+    assert plain.build_report().measured is False
+
+
+def test_report_travels_with_the_engine(tmp_path, collapse) -> None:
+    case, _ = collapse
+    engine, cal = build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib))
+    path = tmp_path / "collapse.i8rt"
+    engine.save(path)
+    loaded = int8rt.Engine.load(path)
+    assert loaded.build_report() == engine.build_report()
+    # From a cache nothing is read (as TensorRT), so nothing is measured, and the report says so.
+    again = calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib), cache=cal.cache)
+    cached = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=again))
+    assert again.calls == 0 and not cached.build_report().measured and "cache" in cached.build_report().reason
+    fp32 = int8rt.build_engine(case.model, int8rt.BuilderConfig(precision="fp32"))
+    assert not fp32.build_report().measured
+
+
+def test_single_batch_is_split_and_one_sample_is_measured_in_place() -> None:
+    one = [DIGITS["calib"][:8]]
+    engine, _ = build(str(MODEL_PATH), int8rt.IInt8EntropyCalibrator2, one)
+    r = engine.build_report()
+    assert r.held_out and r.check_samples == 2 and r.threshold_samples == 6  # samples 3 and 7
+    engine, _ = build(str(MODEL_PATH), int8rt.IInt8EntropyCalibrator2, [DIGITS["calib"][:1]])
+    r = engine.build_report()
+    assert r.measured and not r.held_out and r.check_samples == 1 and r.threshold_samples == 1
+
+
+def test_sample_router_rules() -> None:
+    fed, skipped = [], []
+    router = SampleRouter(every=4, max_check=3, max_search=5)
+    route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))
+    for start in range(0, 20, 5):  # batches of 5 samples 0..19
+        route({"x": np.arange(start, start + 5, dtype=np.float32)})
+    assert router.check_data()["x"].tolist() == [3, 7, 11]  # capped at 3, then everything calibrates
+    assert np.concatenate(fed).tolist() == [i for i in range(20) if i not in (3, 7, 11)]
+    assert router.search_data()["x"].tolist() == [0, 1, 2, 4, 5, 6, 8, 9]  # whole batches until >= 5 samples
+    fed.clear()
+    router = SampleRouter(every=4, max_check=10)
+    route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))
+    for i in range(8):  # batches of one sample: every 4th batch is held out whole
+        route({"x": np.array([i], np.float32)})
+    assert router.check_data()["x"].tolist() == [3, 7] and len(skipped) == 2 and len(fed) == 6
+    router = SampleRouter(every=4, splittable=False)
+    route = router.wrap(lambda b: None, lambda: None)
+    for i in range(8):
+        route({"x": np.full((2,), i, np.float32)})
+    assert router.check_data()["x"].tolist() == [3, 3, 7, 7]
+    with pytest.raises(ValueError):
+        SampleRouter(every=1)
+
+
+def test_auto_needs_the_network() -> None:
+    cal = calibrator(int8rt.IInt8AutoCalibrator, split(DIGITS["calib"]))
+    with pytest.raises(int8rt.NotSupportedError, match="build_engine"):
+        int8rt.calib.calibrate(cal, lambda inputs: {}, input_names=["input"])
+
+
+def test_metrics_are_not_fooled_by_a_constant_output() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((64, 10)) + 5.0
+    constant = np.tile(ref.mean(axis=0), (64, 1))
+    assert metrics.cosine(ref, constant) > 0.95  # the plain cosine is fooled
+    assert abs(metrics.centred_cosine(ref, constant)) < 1e-9
+    assert metrics.top1_agreement(ref, constant) == pytest.approx(metrics.constant_baseline(ref))
+    assert metrics.centred_cosine(ref, ref) == pytest.approx(1.0)
+    assert metrics.relative_l2(ref, ref) == 0.0
+    x = np.array([0.0, 1.0, 127.4, 127.6, -128.4, -128.6], np.float32)
+    assert metrics.clipped_fraction(x, 1.0) == pytest.approx(2 / 6)
+    assert metrics.sqnr_db(x, x) == float("inf")
+
+
+def test_collector_sees_the_same_histograms_for_auto() -> None:
+    """auto's histograms are any method's (the session collects with entropy's settings)."""
+    assert Collector("entropy").algorithm == "entropy"
+
+
+def test_cli_build_defaults_to_auto_and_prints_the_report(tmp_path, collapse, capsys) -> None:
+    from int8rt.cli import main
+
+    case, _ = collapse
+    model, calib, data = tmp_path / "collapse.onnx", tmp_path / "calib.npz", tmp_path / "eval.npz"
+    model.write_bytes(case.model)
+    np.savez(calib, x=case.calib)
+    np.savez(data, x=case.eval_x)
+    cache = tmp_path / "c.cache"
+    assert main(["build", str(model), "--calib-data", str(calib), "--cache", str(cache), "-o", str(tmp_path / "a.i8rt")]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy check on 64 samples (held out" in out and "WARNING" not in out
+    assert int8rt.calib.read_cache(cache)[0] == "AutoCalibration"
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2",
+                 "-o", str(tmp_path / "e.i8rt")]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: tensor 'r1' (entropy) clips" in out
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2", "--accuracy-target",
+                 "0.9", "--bias-correction", "-o", str(tmp_path / "m.i8rt")]) == 0
+    out = capsys.readouterr().out
+    assert "mixed precision: target 0.9, met" in out and "'Conv_0'" in out
+    assert int8rt.Engine.load(tmp_path / "m.i8rt").build_report().bias_corrected_layers > 0
+
+
+def test_cli_compare_finds_where_the_error_starts(tmp_path, collapse, capsys) -> None:
+    from int8rt.accuracy.compare import compare, first_jump
+    from int8rt.cli import main
+
+    case, _ = collapse
+    model, data = tmp_path / "collapse.onnx", tmp_path / "eval.npz"
+    model.write_bytes(case.model)
+    np.savez(data, x=case.eval_x)
+    entropy, _ = build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib))
+    entropy.save(tmp_path / "e.i8rt")
+    assert main(["compare", str(model), "--engine", str(tmp_path / "e.i8rt"), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "first jump: 'r1' (layer Conv_0, int8rt.QConv)" in out
+    rows = {r.name: r for r in compare(case.model, entropy, {"x": case.eval_x})}
+    assert set(rows) == {"x", "r1", "r2", "p", "f", "logits"}
+    assert rows["x"].sqnr_db > 40 and rows["r1"].sqnr_db < 10 and rows["r1"].precision == "int8"
+    auto, _ = build(case.model, int8rt.IInt8AutoCalibrator, split(case.calib))
+    rows = compare(case.model, auto, {"x": case.eval_x})
+    assert all(r.sqnr_db > 30 for r in rows if r.name != "logits")
+    # The head amplifies the error of the int8 features, but by far less than the collapse:
+    assert first_jump(rows) is None or first_jump(rows).name == "logits"
+
+
+def test_bias_correction_removes_the_mean_shift_on_digits(digits_fp32) -> None:
+    x = DIGITS["test_x"]
+    plain, _ = digits_engine(int8rt.IInt8MinMaxCalibrator, accuracy_check=False)
+    corrected, _ = digits_engine(int8rt.IInt8MinMaxCalibrator, accuracy_check=False, bias_correction=True)
+    assert corrected.build_report().bias_corrected_layers == 7  # every conv; the Gemm reads int8 too
+    a, b = plain.run({"input": x})["logits"], corrected.run({"input": x})["logits"]
+    # A mean shift does not move the centred cosine; the error norm is what it removes.
+    assert metrics.relative_l2(digits_fp32, b) < 0.95 * metrics.relative_l2(digits_fp32, a)
+    assert metrics.centred_cosine(digits_fp32, b) >= metrics.centred_cosine(digits_fp32, a) - 1e-4
+    assert top1(b, DIGITS["test_y"]) >= top1(a, DIGITS["test_y"]) - 1 / 540
+
+
+def test_add_to_bias_checks_its_arguments() -> None:
+    from int8rt import _core
+    from int8rt.onnx import import_model
+
+    builder = _core.Builder(import_model(str(MODEL_PATH)), "int8")
+    convs = [n["name"] for n in builder.optimized_network().nodes() if n["op"] == "Conv"]
+    with pytest.raises(int8rt.InvalidArgumentError, match="not in the optimized network"):
+        builder.add_to_bias("no such layer", [0.0])
+    with pytest.raises(int8rt.InvalidArgumentError, match="output channels"):
+        builder.add_to_bias(convs[0], [0.0])
+
+
+def test_mixed_precision_keeps_the_fewest_sensitive_layers_in_float(collapse) -> None:
+    case, fp32 = collapse
+    engine, _ = build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib), accuracy_target=0.9)
+    mp = engine.build_report().mixed_precision
+    assert mp["met"] and mp["score_all_int8"] < 0.5 and mp["score"] >= 0.9
+    # The collapsed tensor r1 is Conv_0's output: Conv_0 is the most sensitive layer and goes float.
+    assert max(mp["sensitivity"], key=mp["sensitivity"].get) == "Conv_0"
+    assert "Conv_0" in mp["float_layers"] and len(mp["float_layers"]) < len(mp["sensitivity"])
+    precisions = {layer["name"]: layer["precision"] for layer in engine.layers()}
+    assert all(precisions[name] == "fp32" for name in mp["float_layers"])
+    assert any(p == "int8" for p in precisions.values())
+    out = engine.run({"x": case.eval_x})["logits"]
+    assert metrics.centred_cosine(fp32, out) > 0.9  # also on inputs the target was not met on
+    with pytest.raises(ValueError, match="accuracy_check"):
+        build(case.model, int8rt.IInt8EntropyCalibrator2, split(case.calib), accuracy_target=0.9, accuracy_check=False)
+
+
+def test_html_report_from_the_build_and_from_an_engine_file(tmp_path, collapse, capsys) -> None:
+    import importlib.util
+
+    from int8rt.cli import main
+
+    case, _ = collapse
+    model, calib = tmp_path / "collapse.onnx", tmp_path / "calib.npz"
+    model.write_bytes(case.model)
+    np.savez(calib, x=case.calib)
+    engine = tmp_path / "e.i8rt"
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2", "-o", str(engine),
+                 "--report", str(tmp_path / "built")]) == 0
+    assert main(["report", str(engine), str(tmp_path / "again")]) == 0
+    capsys.readouterr()
+    for folder in ("built", "again"):
+        page = (tmp_path / folder / "index.html").read_text()
+        assert "<tr class=\"warn\"><td>r1</td><td>entropy</td>" in page and "centred cosine" in page
+        assert (tmp_path / folder / "sqnr.png").exists() == (importlib.util.find_spec("matplotlib") is not None)
