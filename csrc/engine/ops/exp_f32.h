@@ -19,6 +19,7 @@ inline float exp_f32(float x) {
   const bool over = x >= kHi, under = x <= kLo;
   float v = x < kLo ? kLo : x;
   v = v > kHi ? kHi : v;
+  v = nan ? 0.0f : v;  // NaN would reach the int conversion below (undefined behaviour); the result is x anyway
   // n = round(v / ln2) via the 1.5 * 2^23 trick (no rounding instruction needed).
   const float shifter = 12582912.0f;
   const float t = v * 1.44269504088896341f + shifter;
