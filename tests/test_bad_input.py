@@ -168,8 +168,9 @@ def test_fuzz_regression_engine_files_are_refused_at_load() -> None:
     from pathlib import Path
     from engine_bytes import frame
     corpus = Path(__file__).parent / "fuzz" / "corpus" / "engine_file"
-    found = sorted(p for p in corpus.glob("regress-*") if p.name.startswith(("regress-conv-f32", "regress-qconv")))
-    assert len(found) >= 9
+    found = sorted(p for p in corpus.glob("regress-*")
+                   if p.name.startswith(("regress-conv-f32", "regress-qconv", "regress-softmax")))
+    assert len(found) >= 10
     for path in found:
         with pytest.raises(int8rt.FormatError, match="engine bytes: node"):
             int8rt.Engine.deserialize(frame(path.read_bytes()))

@@ -151,7 +151,8 @@ void Histogram::collect(const ArrayView& x) {
     while (raw_bin(scan.max_abs, std::ldexp(bin_width_, shift)) + 1 > kMaxBins) ++shift;
     const float width = std::ldexp(bin_width_, shift);
     const int64_t needed = static_cast<int64_t>(raw_bin(scan.max_abs, width)) + 1;
-    const int64_t kept = shift == 0 ? n : ((n - 1) >> shift) + 1;
+    // (as coarsen: a shift past 62 bits merges every old bin into bin 0)
+    const int64_t kept = shift == 0 ? n : shift >= 63 ? 1 : ((n - 1) >> shift) + 1;
     counts_ = coarsen(counts_, shift, static_cast<size_t>(std::max({needed, kept, initial_num_bins_})));
     bin_width_ = width;
   } else if (policy_ == RangePolicy::kPowerOfTwo) {

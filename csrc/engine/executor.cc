@@ -12,6 +12,7 @@ namespace engine {
 
 std::unique_ptr<Value> constant_value(const Tensor& t) {
   auto v = std::make_unique<Value>(t.dtype, t.shape);
+  if (v->numel() == 0) return v;  // an empty constant: nothing to copy (its data() may be null)
   switch (t.dtype) {
     case DataType::kFloat32: std::memcpy(v->data<float>(), t.f32.data(), t.f32.size() * 4); break;
     case DataType::kInt64: std::memcpy(v->data<int64_t>(), t.i64.data(), t.i64.size() * 8); break;
