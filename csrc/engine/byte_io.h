@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/quote.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -46,6 +47,8 @@ class ByteReader {
     need(n, field);
     std::string s(p_, p_ + n);
     p_ += n;
+    // Every string of the format is text that reaches Python as str.
+    if (!is_utf8(s)) fail(std::string(field) + " " + quoted(s) + " is not UTF-8");
     return s;
   }
   void raw(void* dst, size_t n, const char* field) {

@@ -43,5 +43,16 @@ TEST(Quote, WholeMessagesAreBounded) {
   EXPECT_EQ(bounded_message("short"), "short");
 }
 
+TEST(Quote, Utf8Validation) {
+  for (const char* ok : {"", "conv1/weight", "caf\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xEF\xBF\xBF"}) {
+    EXPECT_TRUE(is_utf8(ok)) << ok;
+  }
+  for (const char* bad : {"\xff", "\xC3", "\xC3(", "\xC0\xAF" /* overlong '/' */, "\xE0\x80\xAF",
+                          "\xED\xA0\x80" /* surrogate */, "\xF4\x90\x80\x80" /* > U+10FFFF */, "\x80",
+                          "ab\xF0\x9F\x98"}) {
+    EXPECT_FALSE(is_utf8(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace int8rt
