@@ -81,3 +81,20 @@ def test_nan_cache_is_refused_at_build(tmp_path: Path) -> None:
     cache = b"TRT-8601-EntropyCalibration2\ninput: 3c010204\nconv_out: 7fc00000\n"
     with pytest.raises(int8rt.FormatError, match="line 3: tensor 'conv_out' has scale NaN"):
         build_with_cache(tmp_path, cache)
+
+
+def test_cli_build_shows_each_warning_once(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    # The build command prints the engine's warnings and its build report; the
+    # same warnings are not logged to stderr a second time.
+    import onnx
+
+    model, cache = tmp_path / "m.onnx", tmp_path / "m.cache"
+    onnx.save(conv_net(), str(model))
+    cache.write_bytes(write_cache({"input": 0.02}))
+    with caplog.at_level(logging.WARNING, logger="int8rt"):
+        assert main(["build", str(model), "--cache", str(cache), "--calibrator", "entropy2", "-q",
+                     "-o", str(tmp_path / "m.i8rt")]) == 0
+    captured = capfd.readouterr()
+    assert (captured.out + captured.err).count("no layer runs in int8") == 1, captured
+    assert not [r for r in caplog.records if "no layer runs in int8" in r.getMessage()], caplog.text

@@ -248,5 +248,5 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                             accuracy_metric=config.accuracy_metric, rebuild=rebuild)
     for line in engine.report():
         if line.startswith("warning: "):  # e.g. a cache that leaves no layer in int8 (int8_coverage.h)
-            logger.warning("%s", line[len("warning: "):])
+            logger.warning("%s", line[len("warning: "):], extra={"in_build_report": True})
     return engine

@@ -67,12 +67,21 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
         config.distributed = RayCalibration(address=args.ray or None, num_workers=args.ray_workers)
     t0 = time.perf_counter()
-    engine = int8rt.build_engine(args.model, config)
+    # This command prints the build report, warnings included: not logged a second time.
+    shown = _InBuildReport()
+    logging.getLogger("int8rt").addFilter(shown)
+    try:
+        engine = int8rt.build_engine(args.model, config)
+    finally:
+        logging.getLogger("int8rt").removeFilter(shown)
     engine.save(args.output)
     layers = engine.layers()
     n_int8 = sum(1 for layer in layers if layer["precision"] == "int8")
     print(f"built {args.output}: {engine.precision}, {n_int8}/{len(layers)} layers int8, "
           f"{time.perf_counter() - t0:.2f} s")
+    for line in engine.report():  # e.g. scales that leave no layer in int8 (docs/reliability.md)
+        if line.startswith("warning: "):
+            print(f"WARNING: {line[len('warning: '):]}")
     if args.cache:
         print(f"calibration cache: {args.cache}")
     if engine.precision == "int8":
@@ -342,6 +351,14 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--out-dir", help="also write the INT8 engine and cache, and the example's model and data, here")
     q.set_defaults(fn=_cmd_quickstart)
     return p
+
+
+class _InBuildReport(logging.Filter):
+    """Drops log records that the build report repeats (logged with
+    ``extra={"in_build_report": True}``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "in_build_report", False)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -164,6 +164,6 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
                             (f", top-1 agreement {agree:.3f} where a constant output gets {base:.3f}"
                              if agree is not None else ""))
     for w in warnings:
-        logger.warning("%s", w)
+        logger.warning("%s", w, extra={"in_build_report": True})
     return BuildReport(measured=True, tensors=tuple(tensors), outputs=tuple(outputs), warnings=tuple(warnings),
                        **header)
