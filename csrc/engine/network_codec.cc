@@ -56,26 +56,14 @@ Attribute decode_attr(ByteReader& in) {
   }
 }
 
-size_t element_size(DataType t);
-
 // The bytes a constant's shape declares (overflow-checked: core/checked_math.h),
 // or UINT64_MAX when a dimension is negative or the count does not fit.
 uint64_t declared_bytes(const Tensor& t) {
   try {
-    return checked_bytes(checked_numel(t.shape, "constant"), element_size(t.dtype), "constant");
+    return checked_bytes(checked_numel(t.shape, "constant"), dtype_size(t.dtype), "constant");
   } catch (const InvalidArgument&) {
     return std::numeric_limits<uint64_t>::max();
   }
-}
-
-size_t element_size(DataType t) {
-  switch (t) {
-    case DataType::kFloat32: return 4;
-    case DataType::kInt8: return 1;
-    case DataType::kInt32: return 4;
-    case DataType::kInt64: return 8;
-  }
-  return 1;
 }
 
 // Adds tensors and nodes to a new Network in id order (node outputs get the
@@ -155,8 +143,8 @@ void encode_network(const Network& original, ByteWriter& out) {
                          : t.dtype == DataType::kInt64 ? static_cast<const void*>(t.i64.data())
                                                        : static_cast<const void*>(t.i8.data());
       size_t n = t.dtype == DataType::kFloat32 ? t.f32.size() : t.dtype == DataType::kInt64 ? t.i64.size() : t.i8.size();
-      out.pod<uint64_t>(n * element_size(t.dtype));
-      out.raw(data, n * element_size(t.dtype));
+      out.pod<uint64_t>(n * dtype_size(t.dtype));
+      out.raw(data, n * dtype_size(t.dtype));
     }
   }
   out.pod<uint64_t>(net.nodes().size());
