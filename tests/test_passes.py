@@ -304,3 +304,78 @@ def test_int8_engine_has_no_float_island_at_a_folded_pad() -> None:
     assert precisions == ["convert", "int8", "int8", "convert"], engine.layers()
     fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32")).run({"x": data})["y"]
     assert np.corrcoef(engine.run({"x": data})["y"].ravel(), fp32.ravel())[0, 1] > 0.99
+
+
+def _conv_affine_chain(rng: np.random.Generator) -> tuple[_core.Network, dict, float]:
+    """Conv -> Mul (per channel) -> Add (one value) -> Sub (per channel) -> Div (per channel)."""
+    c, m = 3, 4
+    net = _core.Network()
+    x = net.add_input("x", [-1, c, 6, 6])
+    w = rng.uniform(-1, 1, (m, c, 3, 3)).astype(np.float32)
+    b = rng.uniform(-1, 1, m).astype(np.float32)
+    y = net.add_convolution(x, m, [3, 3], w, b, pads=[1, 1, 1, 1], name="conv")
+    t_mul = rng.uniform(0.5, 2, (1, m, 1, 1)).astype(np.float32)
+    t_add = np.array([0.75], np.float32)
+    t_sub = rng.uniform(-1, 1, (m, 1, 1)).astype(np.float32)
+    t_div = rng.uniform(0.5, 2, (m, 1, 1)).astype(np.float32)
+    for op, t in (("Mul", t_mul), ("Add", t_add), ("Sub", t_sub), ("Div", t_div)):
+        y = net.add_node(op, op.lower(), [y, net.add_constant(f"t_{op}", t)], {}, [f"{op}_out"])[0]
+    net.mark_output(y)
+    feeds = {"x": rng.uniform(-1, 1, (2, c, 6, 6)).astype(np.float32)}
+    s = (np.abs(t_mul).max() * (c * 9 * np.abs(w).max() + np.abs(b).max()) + 0.75
+         + np.abs(t_sub).max()) / np.abs(t_div).min()
+    return net, feeds, _bound(c * 9 + 8, float(s))
+
+
+def test_constant_scale_and_bias_fold_into_the_conv_within_bound() -> None:
+    net, feeds, tol = _conv_affine_chain(np.random.default_rng(11))
+    ref = _run(net, feeds)["Div_out"]
+    folded = _copy(net)
+    report = _core.run_passes(folded, {})
+    assert _ops(folded) == ["Conv"]
+    assert report["lines"] == [f"folded {op} '{op.lower()}' by a constant into Conv 'conv'"
+                               for op in ("Mul", "Add", "Sub", "Div")]
+    assert [folded.tensor(t)["name"] for t in folded.outputs()] == ["Div_out"]
+    err = np.abs(_run(folded, feeds)["Div_out"] - ref).max()
+    assert err <= tol, (err, tol)
+    kept = _copy(net)
+    _core.run_passes(kept, {"fold_scale_bias": False})
+    assert _ops(kept) == ["Add", "Conv", "Div", "Mul", "Sub"]
+
+
+def test_gemm_reversed_sub_folds_within_bound() -> None:
+    rng = np.random.default_rng(12)
+    k, n = 6, 5
+    net = _core.Network()
+    x = net.add_input("x", [-1, k])
+    w = rng.uniform(-1, 1, (n, k)).astype(np.float32)
+    g = net.add_fully_connected(x, n, w, None, name="fc")
+    t = rng.uniform(-1, 1, (1, n)).astype(np.float32)
+    net.mark_output(net.add_node("Sub", "rsub", [net.add_constant("t", t), g], {}, ["y"])[0])
+    feeds = {"x": rng.uniform(-1, 1, (3, k)).astype(np.float32)}
+    ref = _run(net, feeds)["y"]
+    folded = _copy(net)
+    _core.run_passes(folded, {})
+    assert _ops(folded) == ["Gemm"]
+    err = np.abs(_run(folded, feeds)["y"] - ref).max()
+    assert err <= _bound(k + 4, k * np.abs(w).max() + 1.0), err
+
+
+@pytest.mark.parametrize("case", ["spatial", "zero_div", "reversed_div", "also_output", "nonfinite"])
+def test_scale_bias_that_is_not_per_channel_stays(case: str) -> None:
+    rng = np.random.default_rng(13)
+    net = _core.Network()
+    x = net.add_input("x", [-1, 2, 4, 4])
+    conv = net.add_convolution(x, 3, [1, 1], rng.uniform(-1, 1, (3, 2, 1, 1)).astype(np.float32),
+                               name="conv")
+    t = {"spatial": np.ones((1, 1, 1, 4), np.float32),
+         "zero_div": np.array([1, 0, 2], np.float32).reshape(3, 1, 1),
+         "nonfinite": np.array([1, np.inf, 2], np.float32).reshape(3, 1, 1)}.get(
+             case, np.full((3, 1, 1), 2, np.float32))
+    op = {"spatial": "Mul", "nonfinite": "Mul"}.get(case, "Div")
+    ins = [net.add_constant("t", t), conv] if case == "reversed_div" else [conv, net.add_constant("t", t)]
+    net.mark_output(net.add_node(op, "op", ins, {}, ["y"])[0])
+    if case == "also_output":
+        net.mark_output(conv)
+    _core.run_passes(net, {})
+    assert _ops(net) == sorted(["Conv", op])

@@ -61,6 +61,7 @@ struct PassOptions {
   bool remove_qdq_pairs = true;
   bool fold_constants = true;
   bool fold_batchnorm = true;
+  bool fold_scale_bias = true;
   bool fold_pad = true;
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
@@ -111,6 +112,14 @@ void fold_pad(Network& net, PassReport* report);
 // BN's output tensor. A standalone BatchNormalization is left alone.
 void fold_batchnorm(Network& net, PassReport* report);
 
+// Mul / Add / Sub / Div of the only use of a Conv, ConvTranspose or Gemm
+// output (constant weights and bias, no int8rt_* fusion yet) by a float32
+// constant holding one finite value per output channel, or one value, is
+// folded into the weights and bias (z/t by t != 0; t/z stays); the producer
+// then writes the op's output tensor. Repeats, so Conv -> Mul -> Add becomes
+// one Conv. Rules and rounding: fold_scale_bias.cc.
+void fold_scale_bias(Network& net, PassReport* report);
+
 // Add(conv_out, other) (either operand order) where conv_out is the only use
 // of a Conv's output, the Conv has no fused activation yet, and `other` is a
 // non-constant tensor of the same, fully known shape: the Add is folded into
@@ -138,8 +147,8 @@ void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
 
 // Applies the enabled passes in this order: remove_identity,
 // remove_qdq_pairs, fold_constants, remove_identity (again, for what Q/DQ
-// removal exposed), fold_pad, fold_batchnorm, fuse_residual, fuse_activation,
-// fuse_horizontal; then compacts and validates.
+// removal exposed), fold_pad, fold_batchnorm, fold_scale_bias, fuse_residual,
+// fuse_activation, fuse_horizontal; then compacts and validates.
 void run_default_passes(Network& net, const PassOptions& options, PassReport* report);
 
 }  // namespace int8rt
