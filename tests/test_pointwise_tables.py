@@ -1,10 +1,11 @@
 """Element-wise float chains between int8 tensors lowered to int8 tables
 (int8rt.QLut, csrc/engine/lut_region.h): a PP-LCNet-style block
 
-    conv -> x*a+b -> hardswish (Add, Clip, Mul, Div) -> *c+d -> conv
+    conv -> relu -> x*a+b -> hardswish (Add, Clip, Mul, Div) -> *c+d -> conv
     conv -> swish (x * Sigmoid(x)) -> conv
 
-must lower each chain to one QLut, give exactly the bytes of the same engine
+(the Relu keeps x*a+b from folding into the conv, which fold_scale_bias
+does when the conv feeds it directly) must lower each chain to one QLut, give exactly the bytes of the same engine
 built without tables (the consumer quantized the chain's float output
 anyway), stay near FP32, and leave chains alone that cannot be one table
 (per-channel constants, two different inputs, a float consumer)."""
@@ -20,7 +21,8 @@ from onnx_models import fvi, init, model
 F32 = np.float32
 
 
-def block_model(per_channel_affine: bool = False, float_tail: bool = False, branch: bool = False):
+def block_model(per_channel_affine: bool = False, float_tail: bool = False, branch: bool = False,
+                relu: bool = True):
     rng = np.random.default_rng(7)
     scale_shape = (1, 8, 1, 1) if per_channel_affine else ()
     inits = [
@@ -34,7 +36,9 @@ def block_model(per_channel_affine: bool = False, float_tail: bool = False, bran
         init("three", np.array(3.0, F32)), init("zero", np.array(0.0, F32)), init("six", np.array(6.0, F32)),
     ]
     nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c0" if relu else "c1"], name="conv1", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        *([helper.make_node("Relu", ["c0"], ["c1"], name="relu1")] if relu else []),
         helper.make_node("Mul", ["c1", "a"], ["m1"], name="affine_mul"),
         helper.make_node("Add", ["m1", "b"], ["h"], name="affine_add"),
         helper.make_node("Add", ["h", "three"], ["h3"], name="hs_add"),
@@ -95,6 +99,16 @@ def test_chains_become_tables_with_the_same_bytes() -> None:
     ref = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
     # INT8 error of this random network (identical with and without tables).
     assert np.linalg.norm(a - ref) / np.linalg.norm(ref) < 0.15
+
+
+def test_an_affine_right_after_the_conv_folds_and_the_table_starts_after_it() -> None:
+    m = block_model(relu=False)
+    with_tables, without = build(m), build(m, pointwise_tables=False)
+    assert [layer["name"] for layer in luts(with_tables)] == [
+        "hs_add+hs_clip+hs_mul+hs_div+affine2_mul+affine2_add", "swish_sigmoid+swish_mul"]
+    assert [layer["op"] for layer in with_tables.layers() if layer["name"] == "conv1"] == ["int8rt.QConv"]
+    x = np.random.default_rng(8).uniform(-1.2, 1.2, (3, 3, 10, 10)).astype(F32)
+    assert with_tables.run({"x": x})["y"].tobytes() == without.run({"x": x})["y"].tobytes()
 
 
 def test_tables_equal_on_every_kernel_tier() -> None:

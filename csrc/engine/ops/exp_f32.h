@@ -4,7 +4,7 @@
 // by Cephes expf's degree-6 polynomial, 2^n from exponent bits. Error within
 // 2 ulp of exp over the float range (tests/test_fp32_ops.py checks against
 // numpy); x <= -87.34 gives 0 (no denormals), x >= 88.72 gives +inf, NaN
-// gives NaN. Used by Softmax and Sigmoid.
+// gives NaN. Used by Softmax, Sigmoid, Exp, erf_f32.h and tanh_f32.h.
 #pragma once
 
 #include <cstdint>

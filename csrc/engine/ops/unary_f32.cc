@@ -13,8 +13,10 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/erf_f32.h"
 #include "engine/ops/exp_f32.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/tanh_f32.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -67,19 +69,19 @@ class UnaryLayer : public Layer {
       case Kind::kHardSwish:
         for (int64_t i = 0; i < n; ++i) y[i] = x[i] * clip_value(x[i] / 6.f + 0.5f, 0.f, 1.f);
         break;
-      case Kind::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]); break;
-      case Kind::kErf: for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]); break;
+      case Kind::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = tanh_f32(x[i]); break;
+      case Kind::kErf: for (int64_t i = 0; i < n; ++i) y[i] = erf_f32(x[i]); break;
       case Kind::kGelu:
-        for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+        for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + erf_f32(x[i] * 0.70710678118654752f));
         break;
       case Kind::kGeluTanh:  // approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         for (int64_t i = 0; i < n; ++i) {
-          y[i] = 0.5f * x[i] * (1.f + std::tanh(0.79788456080286536f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+          y[i] = 0.5f * x[i] * (1.f + tanh_f32(0.79788456080286536f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
         }
         break;
       case Kind::kSqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
       case Kind::kIdentity: break;
-      case Kind::kExp: for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]); break;
+      case Kind::kExp: for (int64_t i = 0; i < n; ++i) y[i] = exp_f32(x[i]); break;
       case Kind::kLog: for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]); break;
       case Kind::kAbs: for (int64_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]); break;
       case Kind::kNeg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; break;
@@ -94,7 +96,7 @@ class UnaryLayer : public Layer {
       case Kind::kRound: for (int64_t i = 0; i < n; ++i) y[i] = std::nearbyint(x[i]); break;  // FE_TONEAREST
       case Kind::kSoftplus: for (int64_t i = 0; i < n; ++i) y[i] = softplus(x[i]); break;
       case Kind::kSoftsign: for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + std::fabs(x[i])); break;
-      case Kind::kMish: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * std::tanh(softplus(x[i])); break;
+      case Kind::kMish: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * tanh_f32(softplus(x[i])); break;
       case Kind::kElu:
         for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a_ * (std::exp(x[i]) - 1.f);
         break;
