@@ -776,3 +776,20 @@ def test_erf_tanh_gelu_against_float64() -> None:
         (y,) = run_single_op(op, [special], {}, [False])
         np.testing.assert_array_equal(y, np.array(want, np.float32), err_msg=op)
         assert np.signbit(y[3]) and not np.signbit(y[4]), op
+
+
+@pytest.mark.parametrize("shape,axis,indices", [
+    ((3, 10, 32), 0, np.array(1)),                        # torch's q/k/v pick of a packed projection
+    ((2, 5, 7), 1, np.array([4, 0, -1, 2])),              # x[:, [..]] with a negative index
+    ((2, 5, 7), -1, np.array([[0, 6], [-7, 3]])),         # 2-D indices on the last axis
+    ((4, 3), 0, np.array([], np.int64).reshape(0)),        # empty
+])
+def test_gather_of_run_time_data_by_constant_indices(shape: tuple, axis: int, indices: np.ndarray) -> None:
+    x = np.random.default_rng(33).standard_normal(shape).astype(np.float32)
+    compare("Gather", [x, indices.astype(np.int64)], {"axis": axis}, [False, True], opset=13, exact=True)
+
+
+def test_gather_index_out_of_range_is_a_clear_error() -> None:
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"Gather.*index 3 is outside \[-3, 3\)"):
+        run_single_op("Gather", [x, np.array([3], np.int64)], {"axis": 1}, [False, True])

@@ -1,6 +1,7 @@
 """int8rt.onnx.import_model: op mapping, names, shapes, constant folding, opset forms."""
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 
@@ -246,3 +247,39 @@ def test_batch_dependent_reshape_of_a_flattened_tensor() -> None:
     x = np.random.default_rng(0).standard_normal((3, 320, 40)).astype(np.float32)
     y = int8rt._core.Executor(net).run({"x": x})["y"]
     assert np.array_equal(y, x.reshape(3, 8, 40, 40))
+
+
+def test_gather_by_run_time_indices_is_refused_at_import() -> None:
+    """An embedding lookup (constant table, int64 token ids) needs int64
+    network inputs: refused at import, naming the node and the reason."""
+    from onnx import TensorProto
+    table = init("table", np.zeros((10, 4), np.float32))
+    nodes = [helper.make_node("Cast", ["x"], ["ids"], to=TensorProto.INT64),
+             helper.make_node("Gather", ["table", "ids"], ["y"], name="embed")]
+    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3, 4])], [table])
+    with pytest.raises(int8rt.NotSupportedError, match=r"'embed' \(Gather\).*indices are computed at run time"):
+        int8rt.onnx.import_model(m)
+
+
+def test_torch_transformer_encoder_layer_with_dynamic_batch_runs() -> None:
+    """nn.TransformerEncoderLayer exported the way users export it (torch's
+    default exporter, dynamic batch): the q / k / v split is a Gather of a
+    run-time tensor by a constant index."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")  # torch.onnx.export's default (dynamo) exporter needs it
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0).eval()
+    x = torch.randn(2, 10, 32)
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(layer, (x,), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    proto = onnx.load_from_string(buf.getvalue())
+    assert "Gather" in [n.op_type for n in proto.graph.node]
+    engine = int8rt.build_engine(proto.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    x3 = torch.randn(3, 10, 32)
+    with torch.no_grad():
+        want = layer(x3).numpy()
+    got = engine.run({"x": x3.numpy()})["y"]
+    assert np.abs(got - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max()))

@@ -33,7 +33,7 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 from .._errors import NotSupportedError
-from .ops import FOLD_ONLY_OPS, describe
+from .ops import CONSTANT_INPUTS, FOLD_ONLY_OPS, describe
 
 STATIC, BATCH, DERIVED = 0, 1, 2
 _MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
@@ -128,8 +128,14 @@ class Folder:
             computed = [n for n, a in present if a is None]
             raise self._error(node, f"computes on run-time data ('{computed[0]}'); int8rt evaluates {op} "
                                     "only on constants at import time")
+        elif op in CONSTANT_INPUTS and not isinstance(self._arg(args, CONSTANT_INPUTS[op][0]), np.ndarray):
+            raise self._error(node, CONSTANT_INPUTS[op][1])
         else:
             self._keep(node)
+
+    @staticmethod
+    def _arg(args: Sequence[Optional[Value]], index: int) -> Optional[Value]:
+        return args[index] if index < len(args) else None
 
     def _keep(self, node: onnx.NodeProto, inputs: Optional[List[str]] = None) -> None:
         self.result.nodes.append(KeptNode(node, list(node.input) if inputs is None else inputs))
