@@ -283,3 +283,78 @@ def test_torch_transformer_encoder_layer_with_dynamic_batch_runs() -> None:
         want = layer(x3).numpy()
     got = engine.run({"x": x3.numpy()})["y"]
     assert np.abs(got - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max()))
+
+
+def test_batch_dependent_expand_runs_as_a_shape_tensor() -> None:
+    """A class token expanded to the batch (Shape -> Concat -> Expand, then
+    Concat with the patches): the shape chain is kept and the engine's shape
+    inference evaluates it for each batch size."""
+    from onnx import TensorProto
+    c = lambda name, vals: helper.make_node(  # noqa: E731
+        "Constant", [], [name], value=helper.make_tensor(name + "_v", TensorProto.INT64, [len(vals)], vals))
+    cls = np.arange(4, dtype=np.float32).reshape(1, 1, 4)
+    nodes = [
+        helper.make_node("Shape", ["x"], ["n"], start=0, end=1),
+        c("one", [1]),
+        helper.make_node("Concat", ["n", "one", "one"], ["target"], axis=0),
+        helper.make_node("Expand", ["cls", "target"], ["tokens"], name="expand"),
+        helper.make_node("Concat", ["tokens", "x"], ["y"], axis=1),
+    ]
+    m = model(nodes, [fvi("x", ["N", 3, 4])], [fvi("y", ["N", 4, 4])], [init("cls", cls)])
+    net = int8rt.onnx.import_model(m)
+    assert {"Shape", "Concat", "Expand"} <= set(op_names(net))
+    engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 3, 4)).astype(np.float32)
+        want = np.concatenate([np.broadcast_to(cls, (batch, 1, 4)), x], axis=1)
+        np.testing.assert_array_equal(engine.run({"x": x})["y"], want)
+
+
+def test_batch_dependent_value_without_a_run_time_layer_is_refused() -> None:
+    from onnx import TensorProto
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
+             helper.make_node("ConstantOfShape", ["s"], ["z"], name="zeros",
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0])),
+             helper.make_node("Add", ["x", "z"], ["y"])]
+    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])])
+    with pytest.raises(int8rt.NotSupportedError, match=r"'zeros' \(ConstantOfShape\): uses a value computed from "
+                                                       "the dynamic batch size"):
+        int8rt.onnx.import_model(m)
+
+
+def test_torch_vit_class_token_with_dynamic_batch_runs() -> None:
+    """A ViT-style model (patch conv, class token expanded to the batch,
+    position embedding, a transformer layer, the class token's head) exported
+    with torch's default exporter and a dynamic batch."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+
+    class ViT(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.patch = torch.nn.Conv2d(3, 32, 4, 4)
+            self.cls = torch.nn.Parameter(torch.randn(1, 1, 32))
+            self.pos = torch.nn.Parameter(torch.randn(1, 17, 32))
+            self.enc = torch.nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0, activation="gelu")
+            self.head = torch.nn.Linear(32, 10)
+
+        def forward(self, x):
+            x = self.patch(x).flatten(2).transpose(1, 2)
+            x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+            return self.head(self.enc(x)[:, 0])
+
+    torch.manual_seed(0)
+    net = ViT().eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.randn(2, 3, 16, 16),), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    proto = onnx.load_from_string(buf.getvalue())
+    engine = int8rt.build_engine(proto.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    for batch in (1, 5):
+        x = torch.randn(batch, 3, 16, 16)
+        with torch.no_grad():
+            want = net(x).numpy()
+        got = engine.run({"x": x.numpy()})["y"]
+        assert np.abs(got - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max())), batch

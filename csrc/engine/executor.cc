@@ -161,8 +161,36 @@ std::vector<Shape> Executor::infer_shapes(int64_t batch) const {
       values[node.outputs[o]].set_shape(specs[o].first, specs[o].second);
       shapes[node.outputs[o]] = specs[o].second;
     }
+    if (is_shape_tensor_node(*layers_[n], ins, specs)) {
+      std::vector<Value*> outs;
+      for (size_t o = 0; o < node.outputs.size(); ++o) {
+        Value& v = values[node.outputs[o]];
+        v.reset(specs[o].first, specs[o].second);
+        outs.push_back(&v);
+      }
+      layers_[n]->run(ins, outs);
+    }
   }
   return shapes;
+}
+
+// A shape tensor (TensorRT's term): a small int64 value computed from shapes
+// and other shape tensors (Shape -> Gather -> Concat -> Expand, say). Shape
+// inference evaluates such nodes, so a layer whose output shape depends on
+// one (Reshape, Expand) reads its values there as it would at run time. Only
+// int64 outputs of at most kMaxShapeTensor elements qualify, so a forged
+// engine cannot make inference allocate much.
+bool Executor::is_shape_tensor_node(const Layer& layer, const std::vector<const Value*>& ins,
+                                    const std::vector<std::pair<DataType, Shape>>& specs) {
+  constexpr int64_t kMaxShapeTensor = 1024;
+  for (const auto& spec : specs) {
+    if (spec.first != DataType::kInt64 || shape_numel(spec.second) > kMaxShapeTensor) return false;
+  }
+  if (layer.reads_only_input_shapes()) return true;
+  for (const Value* v : ins) {
+    if (v && !v->has_data() && v->numel() > 0) return false;
+  }
+  return !specs.empty();
 }
 
 size_t Executor::check_declared_shapes() const {

@@ -78,6 +78,9 @@ class Executor {
   std::vector<std::unique_ptr<Layer>> layers_;  // by node id
   std::vector<int> order_;
   std::vector<std::unique_ptr<Value>> constants_;  // by tensor id, null for non-constants
+
+  static bool is_shape_tensor_node(const Layer& layer, const std::vector<const Value*>& ins,
+                                   const std::vector<std::pair<DataType, Shape>>& specs);
 };
 
 // Materialises a constant tensor of the network as a Value.

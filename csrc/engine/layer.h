@@ -33,6 +33,9 @@ class Layer {
   virtual void run(const std::vector<const Value*>& inputs, const std::vector<Value*>& outputs) const = 0;
   // One line for `inspect`: chosen kernel, precision, notable parameters.
   virtual std::string describe() const { return ""; }
+  // True when run() reads only its inputs' shapes, never their data (Shape):
+  // shape inference can then evaluate it on shape-only values.
+  virtual bool reads_only_input_shapes() const { return false; }
 };
 
 // What a factory sees: the network (for constants and shapes) and the node.

@@ -168,6 +168,8 @@ class ShapeLayer : public Layer {
     std::copy(s.begin() + b, s.begin() + e, out[0]->data<int64_t>());
   }
 
+  bool reads_only_input_shapes() const override { return true; }
+
  private:
   void range(const Shape& s, int64_t* b, int64_t* e) const {
     const int64_t r = static_cast<int64_t>(s.size());

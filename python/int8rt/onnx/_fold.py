@@ -17,15 +17,21 @@ Walks the (topologically sorted) graph once:
   already has a -1, a pure batch entry in position 0 becomes 0 (ONNX: copy
   the input's dim 0). A
   Resize whose ``sizes`` are batch-dependent gets equivalent ``scales``.
-  Any other use of a batch-dependent value is refused, naming the node.
+* Any other op with a run-time layer (Expand, Concat, Add, ...) that reads a
+  batch-dependent value is kept, and so are the nodes that computed the value
+  (``_materialize``: Shape, Gather, Concat, ...): the value is a *shape
+  tensor* at run time, which the engine's shape inference evaluates for each
+  batch size (``Executor::infer_shapes``). A chain through an op without a
+  run-time layer (ConstantOfShape, Range, Where, ...) is refused, naming it.
 
 This is how ``x.view(x.size(0), -1)`` (Shape -> Gather -> Unsqueeze ->
-Concat -> Reshape) imports with a dynamic batch.
+Concat -> Reshape) imports with a dynamic batch, and a ViT's
+``cls.expand(x.shape[0], -1, -1)`` (Shape -> Concat -> Expand) runs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Set, Union
 
 import numpy as np
 import onnx
@@ -33,7 +39,7 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 from .._errors import NotSupportedError
-from .ops import CONSTANT_INPUTS, FOLD_ONLY_OPS, describe
+from .ops import CONSTANT_INPUTS, FOLD_ONLY_OPS, SUPPORTED_OPS, describe
 
 STATIC, BATCH, DERIVED = 0, 1, 2
 _MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
@@ -92,6 +98,8 @@ class Folder:
         self.dynamic_batch = dynamic_batch
         self.values: Dict[str, Value] = dict(constants)
         self.result = FoldResult()
+        self.batch_producers: Dict[str, onnx.NodeProto] = {}  # batch-dependent value -> its node
+        self.materialized: Set[str] = set()                    # those kept as run-time nodes too
 
     def run(self, nodes: Sequence[onnx.NodeProto]) -> FoldResult:
         for node in nodes:
@@ -107,6 +115,8 @@ class Folder:
             if name:
                 if isinstance(value, BatchValue) and not value.tags.any():
                     value = value.values
+                if isinstance(value, BatchValue):
+                    self.batch_producers[name] = node
                 self.values[name] = value
 
     def _visit(self, node: onnx.NodeProto) -> None:
@@ -181,9 +191,32 @@ class Folder:
                 if isinstance(a, BatchValue):
                     tags = np.maximum(tags, np.broadcast_to(np.where(a.tags > 0, DERIVED, STATIC), values.shape))
             self._set(node, [BatchValue(values.astype(np.int64), tags.astype(np.uint8))])
+        elif op in SUPPORTED_OPS:
+            # Computed at run time: the batch-dependent inputs become shape
+            # tensors, evaluated by the engine's shape inference.
+            for name, a in zip(node.input, args):
+                if isinstance(a, BatchValue):
+                    self._materialize(name)
+            self._keep(node)
         else:
             raise self._error(node, "uses a value computed from the dynamic batch size (Shape); int8rt needs "
                                     "it at import time: export with a static batch or pass batch_size=")
+
+    def _materialize(self, name: str) -> None:
+        """Keeps the nodes that computed the batch-dependent value ``name``
+        (Shape, Gather, Concat, ...) so that it exists at run time too."""
+        if name in self.materialized:
+            return
+        node = self.batch_producers[name]
+        if node.op_type not in SUPPORTED_OPS:
+            raise self._error(node, "computes a batch-dependent shape that is needed at run time, and "
+                                    f"{node.op_type} has no run-time layer: export with a static batch or pass "
+                                    "batch_size=")
+        for i in node.input:
+            if isinstance(self.values.get(i), BatchValue):
+                self._materialize(i)
+        self.materialized.update(o for o in node.output if o)
+        self._keep(node)
 
     def _new_constant(self, stem: str, value: np.ndarray) -> str:
         name, k = stem, 0

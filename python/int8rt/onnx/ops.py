@@ -56,11 +56,11 @@ SUPPORTED_OPS = frozenset([
     "Softplus", "Softsign", "Mish", "Elu", "Selu", "LogSoftmax",
     "Min", "Max", "Sum", "Mean", "ReduceSum", "ReduceMax", "ReduceMin",
     "InstanceNormalization", "GroupNormalization", "DepthToSpace", "SpaceToDepth",
-    "Gather",
+    "Gather", "Shape", "Expand",
 ])
 
 FOLD_ONLY_OPS = frozenset([
-    "Shape", "Size", "ConstantOfShape", "Range", "Expand", "Equal", "Where", "Not",
+    "Size", "ConstantOfShape", "Range", "Equal", "Where", "Not",
     "ReduceProd", "Tile",
 ])
 
