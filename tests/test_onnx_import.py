@@ -358,3 +358,42 @@ def test_torch_vit_class_token_with_dynamic_batch_runs() -> None:
             want = net(x).numpy()
         got = engine.run({"x": x.numpy()})["y"]
         assert np.abs(got - want).max() <= 1e-5 * max(1.0, float(np.abs(want).max())), batch
+
+
+def test_shape_of_a_tensor_onnx_cannot_size_is_computed_at_run_time() -> None:
+    """ShuffleNetV2's channel shuffle (x.view(b, g, c // g, h, w).transpose(1,
+    2).view(b, -1, h, w)) exported by torch's TorchScript exporter: ONNX shape
+    inference cannot size the first view's output, so the second shuffle's
+    Shape is evaluated at run time (a shape tensor) instead of refused."""
+    torch = pytest.importorskip("torch")
+
+    def shuffle(x, g):
+        b, c, h, w = x.size()
+        return x.view(b, g, c // g, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1 = torch.nn.Conv2d(8, 8, 3, padding=1)
+            self.c2 = torch.nn.Conv2d(8, 8, 1)
+
+        def forward(self, x):  # a ShuffleNetV2 unit: split, branch, concat, shuffle
+            x = shuffle(self.c1(x), 2)
+            y, z = x.chunk(2, dim=1)
+            x = torch.cat([y, self.c2(torch.cat([z, z], 1))[:, :4]], 1)
+            return shuffle(x, 2).mean([2, 3])
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.randn(2, 8, 6, 6),), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, dynamo=False)
+    engine = int8rt.build_engine(buf.getvalue(), int8rt.BuilderConfig(precision="fp32"))
+    assert "Shape" in [layer["op"] for layer in engine.layers()]
+    for batch in (1, 3):
+        x = torch.randn(batch, 8, 6, 6)
+        with torch.no_grad():
+            want = net(x).numpy()
+        np.testing.assert_allclose(engine.run({"x": x.numpy()})["y"], want, rtol=1e-5, atol=1e-5)

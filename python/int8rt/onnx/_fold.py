@@ -7,6 +7,8 @@ Walks the (topologically sorted) graph once:
   model at the model's opset, and its outputs become constants (keeping
   their names). QuantizeLinear / DequantizeLinear are never folded: the
   quantization passes need them as nodes.
+* ``Shape`` of a tensor whose shape ONNX shape inference could not size
+  (beyond the batch) is kept: a shape tensor at run time (below).
 * ``Shape`` of a tensor whose shape is static except a dynamic batch gives a
   *batch-dependent* value (``BatchValue``): the static entries are known,
   the batch entry is tagged. Gather / Slice / Squeeze / Unsqueeze / Concat /
@@ -131,7 +133,11 @@ class Folder:
             except Exception as e:  # the reference runtime raises assorted types for bad constants
                 raise self._error(node, f"evaluating it on its constant inputs failed: {e}") from e
         elif op == "Shape":
-            self._set(node, [self._shape(node)])
+            value = self._shape(node)
+            if value is None:
+                self._keep(node)  # a shape tensor at run time (see the module doc)
+            else:
+                self._set(node, [value])
         elif any(isinstance(a, BatchValue) for a in args):
             self._batch_dependent(node, args)
         elif op in FOLD_ONLY_OPS:
@@ -150,11 +156,12 @@ class Folder:
     def _keep(self, node: onnx.NodeProto, inputs: Optional[List[str]] = None) -> None:
         self.result.nodes.append(KeptNode(node, list(node.input) if inputs is None else inputs))
 
-    def _shape(self, node: onnx.NodeProto) -> Value:
+    def _shape(self, node: onnx.NodeProto) -> Optional[Value]:
+        """The shape as a (batch-dependent) value, or None when ONNX shape
+        inference left other dimensions unknown: then it is computed at run time."""
         dims = self.shape_of(node.input[0])
         if dims is None or any(d is None for d in dims[1:]) or (dims and dims[0] is None and not self.dynamic_batch):
-            raise self._error(node, f"the shape of '{node.input[0]}' is not static (except the batch), so "
-                                    "it cannot be evaluated at import time")
+            return None
         values = np.array([d if d is not None else -1 for d in dims], np.int64)
         tags = np.array([BATCH if d is None else STATIC for d in dims], np.uint8)
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
