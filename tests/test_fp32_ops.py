@@ -793,3 +793,75 @@ def test_gather_index_out_of_range_is_a_clear_error() -> None:
     x = np.zeros((2, 3), np.float32)
     with pytest.raises(int8rt.InvalidArgumentError, match=r"Gather.*index 3 is outside \[-3, 3\)"):
         run_single_op("Gather", [x, np.array([3], np.int64)], {"axis": 1}, [False, True])
+
+
+def _rnn_inputs(rng: np.random.Generator, op: str, *, T: int, B: int, I: int, H: int, dirs: int, layout: int,
+                bias: bool, initial: bool, lens: bool, peep: bool) -> list[np.ndarray | None]:
+    G = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
+    state = (dirs, B, H) if layout == 0 else (B, dirs, H)
+    x = rand(rng, *((T, B, I) if layout == 0 else (B, T, I)))
+    ins: list[np.ndarray | None] = [x, rand(rng, dirs, G * H, I) * 0.5, rand(rng, dirs, G * H, H) * 0.5,
+                                    rand(rng, dirs, 2 * G * H) * 0.5 if bias else None,
+                                    rng.integers(1, T + 1, B).astype(np.int32) if lens else None,
+                                    rand(rng, *state) if initial else None]
+    if op == "LSTM":
+        ins += [rand(rng, *state) if initial else None, rand(rng, dirs, 3 * H) * 0.5 if peep else None]
+    while ins[-1] is None:
+        ins.pop()
+    return ins
+
+
+def _run_model_both(op: str, ins: list, attrs: dict, num_outputs: int, opset: int = 14):
+    """op with input 0 a graph input and the rest initializers, run by int8rt's
+    FP32 engine (through the ONNX importer) and by ONNX Runtime, or by
+    onnx.reference where ONNX Runtime lacks the form (layout=1)."""
+    import onnx
+    from onnx import helper, numpy_helper
+    names = ["x"] + [f"in{i}" if a is not None else "" for i, a in enumerate(ins[1:], 1)]
+    outs = [f"out{k}" for k in range(num_outputs)]
+    inits = [numpy_helper.from_array(a, n) for n, a in zip(names[1:], ins[1:]) if a is not None]
+    graph = helper.make_graph([helper.make_node(op, names, outs, **attrs)], "g",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, list(ins[0].shape))],
+                              [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, [None] * (4 if k == 0 else 3))
+                               for k, o in enumerate(outs)], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    ours = engine.run({"x": ins[0]})
+    if attrs.get("layout", 0) == 1:
+        from onnx.reference import ReferenceEvaluator
+        ref = ReferenceEvaluator(m).run(None, {"x": ins[0]})
+    else:
+        import onnxruntime as ort
+        ref = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": ins[0]})
+    return [ours[o] for o in outs], ref
+
+
+_RNN_CASES = [  # (direction, layout, bias, initial, sequence_lens, attributes, cells)
+    ("forward", 0, True, False, False, {}, "LSTM GRU RNN"),
+    ("reverse", 0, True, True, False, {}, "LSTM GRU RNN"),
+    ("bidirectional", 0, True, True, True, {}, "LSTM GRU RNN"),
+    ("bidirectional", 1, False, True, False, {}, "LSTM GRU RNN"),
+    ("forward", 1, True, False, False, {}, "LSTM GRU RNN"),  # layout 1: onnx.reference (no clip, no lens there)
+    ("forward", 0, True, False, True, {"clip": 0.75}, "LSTM GRU RNN"),
+    ("forward", 0, True, True, False, {"linear_before_reset": 1}, "GRU"),
+    ("reverse", 0, True, True, True, {"peepholes": True}, "LSTM"),
+    ("forward", 0, True, True, False, {"input_forget": 1, "peepholes": True}, "LSTM"),
+]
+
+
+@pytest.mark.parametrize("op,direction,layout,bias,initial,lens,extra", [
+    (op, *case[:-1]) for case in _RNN_CASES for op in case[-1].split()])
+def test_recurrent_layers_against_onnx_runtime(op: str, direction: str, layout: int, bias: bool, initial: bool,
+                                               lens: bool, extra: dict) -> None:
+    attrs = dict(extra)
+    peep = bool(attrs.pop("peepholes", False))
+    dirs = 2 if direction == "bidirectional" else 1
+    H = 5
+    rng = np.random.default_rng(40)
+    ins = _rnn_inputs(rng, op, T=6, B=3, I=4, H=H, dirs=dirs, layout=layout, bias=bias, initial=initial, lens=lens,
+                      peep=peep)
+    attrs.update(hidden_size=H, direction=direction, **({"layout": 1} if layout else {}))
+    ours, ref = _run_model_both(op, ins, attrs, 3 if op == "LSTM" else 2)
+    for k, (a, b) in enumerate(zip(ours, ref)):
+        assert a.shape == b.shape, (op, k, a.shape, b.shape)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6, err_msg=f"{op} {attrs} output {k}")

@@ -397,3 +397,36 @@ def test_shape_of_a_tensor_onnx_cannot_size_is_computed_at_run_time() -> None:
         with torch.no_grad():
             want = net(x).numpy()
         np.testing.assert_allclose(engine.run({"x": x.numpy()})["y"], want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_torch_recurrent_layers_with_dynamic_batch_run(cell: str) -> None:
+    """nn.LSTM / nn.GRU (two layers, bidirectional, batch_first) exported with
+    torch's default exporter and a dynamic batch: the zero initial state is
+    Expand-ed to the batch (a shape tensor), the layers are ONNX LSTM / GRU."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = getattr(torch.nn, cell)(6, 8, num_layers=2, bidirectional=True, batch_first=True)
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+
+    net = Net().eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.randn(2, 7, 6),), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    proto = onnx.load_from_string(buf.getvalue())
+    assert cell in [n.op_type for n in proto.graph.node]
+    engine = int8rt.build_engine(proto.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    for batch in (1, 4):
+        x = torch.randn(batch, 7, 6)
+        with torch.no_grad():
+            want = net(x).numpy()
+        np.testing.assert_allclose(engine.run({"x": x.numpy()})["y"], want, rtol=1e-5, atol=1e-5)

@@ -56,7 +56,7 @@ SUPPORTED_OPS = frozenset([
     "Softplus", "Softsign", "Mish", "Elu", "Selu", "LogSoftmax",
     "Min", "Max", "Sum", "Mean", "ReduceSum", "ReduceMax", "ReduceMin",
     "InstanceNormalization", "GroupNormalization", "DepthToSpace", "SpaceToDepth",
-    "Gather", "Shape", "Expand",
+    "Gather", "Shape", "Expand", "LSTM", "GRU", "RNN",
 ])
 
 FOLD_ONLY_OPS = frozenset([

@@ -1,0 +1,282 @@
+// Recurrent layers with ONNX semantics: LSTM, GRU and RNN (opset 7-22), float32.
+//
+// Inputs X [seq, batch, input] (layout 1: [batch, seq, input]), W [dirs, G*H,
+// input], R [dirs, G*H, H], optional B [dirs, 2*G*H] (Wb then Rb),
+// sequence_lens [batch], initial_h [dirs, batch, H] (layout 1: [batch, dirs,
+// H]), and for LSTM initial_c and peepholes P [dirs, 3*H] (i, o, f). Outputs
+// Y [seq, dirs, batch, H] (layout 1: [batch, seq, dirs, H]), Y_h and, for
+// LSTM, Y_c [dirs, batch, H] (layout 1: [batch, dirs, H]). G gates, in the
+// spec's order: LSTM i, o, f, c; GRU z, r, h; RNN one. With f = Sigmoid,
+// g = h = Tanh (LSTM, GRU) or f = Tanh (RNN), per step t and direction:
+//   LSTM  i = f(x Wi' + H Ri' + Pi.C + Wbi + Rbi)     f_ = f(x Wf' + H Rf' + Pf.C + Wbf + Rbf)
+//         c = g(x Wc' + H Rc' + Wbc + Rbc)            C' = f_.C + i.c   (input_forget: f_ = 1 - i)
+//         o = f(x Wo' + H Ro' + Po.C' + Wbo + Rbo)    H' = o.h(C')
+//   GRU   z = f(x Wz' + H Rz' + Wbz + Rbz)            r = f(x Wr' + H Rr' + Wbr + Rbr)
+//         n = g(x Wh' + (r.H) Rh' + Rbh + Wbh)        (linear_before_reset: g(x Wh' + r.(H Rh' + Rbh) + Wbh))
+//         H' = (1 - z).n + z.H
+//   RNN   H' = f(x Wi' + H Ri' + Wbi + Rbi)
+// `clip` bounds every gate's input to [-clip, clip]. The reverse direction
+// runs t = len-1 .. 0. With sequence_lens, steps at or past a batch entry's
+// length leave its state unchanged and write zeros to Y (ONNX Runtime's
+// behaviour); Y_h / Y_c hold the state after its last step.
+//
+// x W' for every step is one GEMM before the loop; H R' is one GEMM per step
+// (engine/ops/fp32_gemm.h). Custom `activations` lists are refused at import
+// (string-list attributes), so only the defaults exist here.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/layer.h"
+#include "engine/ops/exp_f32.h"
+#include "engine/ops/fp32_gemm.h"
+#include "engine/ops/op_util.h"
+#include "engine/ops/tanh_f32.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+enum class Cell { kLstm, kGru, kRnn };
+
+int gates(Cell cell) { return cell == Cell::kLstm ? 4 : cell == Cell::kGru ? 3 : 1; }
+
+inline float sigmoid(float v) { return 1.f / (1.f + exp_f32(-v)); }
+
+class RnnLayer : public Layer {
+ public:
+  RnnLayer(const Node& node, Cell cell)
+      : cell_(cell), hidden_(node.attrs.get_int("hidden_size", 0)), layout_(node.attrs.get_int("layout", 0)),
+        clip_(static_cast<float>(node.attrs.get_float("clip", 0.0))),
+        input_forget_(node.attrs.get_int("input_forget", 0) != 0),
+        linear_before_reset_(node.attrs.get_int("linear_before_reset", 0) != 0),
+        num_outputs_(node.outputs.size()), uk_(kernels::choose_sgemm()), prefix_(layer_error_prefix(node)) {
+    const std::string dir = node.attrs.get_string("direction", "forward");
+    if (dir == "forward" || dir == "reverse") {
+      dirs_ = 1;
+      reverse_first_ = dir == "reverse";
+    } else if (dir == "bidirectional") {
+      dirs_ = 2;
+    } else {
+      throw InvalidArgument(prefix_ + "direction '" + dir + "' is not forward, reverse or bidirectional");
+    }
+    if (layout_ != 0 && layout_ != 1) throw InvalidArgument(prefix_ + "layout must be 0 or 1");
+    if (node.attrs.has("clip") && !(clip_ > 0.f)) throw InvalidArgument(prefix_ + "clip must be positive");
+    for (const char* key : {"activations", "activation_alpha", "activation_beta"}) {
+      if (node.attrs.has(key)) throw NotSupported(prefix_ + "attribute '" + key + "': only the default activations are supported");
+    }
+    if (num_outputs_ > static_cast<size_t>(cell == Cell::kLstm ? 3 : 2)) {
+      throw InvalidArgument(prefix_ + "too many outputs");
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Dims d = dims(in);
+    std::vector<std::pair<DataType, Shape>> out;
+    const Shape y = layout_ == 0 ? Shape{d.seq, dirs_, d.batch, d.hidden} : Shape{d.batch, d.seq, dirs_, d.hidden};
+    const Shape state = layout_ == 0 ? Shape{dirs_, d.batch, d.hidden} : Shape{d.batch, dirs_, d.hidden};
+    for (size_t o = 0; o < num_outputs_; ++o) out.push_back({DataType::kFloat32, o == 0 ? y : state});
+    return out;
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Dims d = dims(in);
+    const int64_t G = gates(cell_), H = d.hidden, B = d.batch, T = d.seq, I = d.input;
+    std::vector<int64_t> lens(static_cast<size_t>(B), T);
+    if (present(in, 4)) {
+      lens = int64_values(*in[4], prefix_, "sequence_lens");
+      for (int64_t len : lens) {
+        if (len < 0 || len > T) throw InvalidArgument(prefix_ + "sequence_lens value " + std::to_string(len) + " outside [0, " + std::to_string(T) + "]");
+      }
+    }
+    float* y = num_outputs_ > 0 && out[0] ? out[0]->data<float>() : nullptr;
+    if (y) std::fill(y, y + out[0]->numel(), 0.f);
+    // Scratch: x W' + biases for every step [T*B][G*H], the step's gates, the state.
+    std::vector<float> xw(static_cast<size_t>(T * B * G * H)), gate(static_cast<size_t>(B * G * H));
+    std::vector<float> h(static_cast<size_t>(B * H)), c(static_cast<size_t>(B * H)), rh(static_cast<size_t>(B * H));
+    const float* x = in[0]->data<float>();
+    for (int64_t dir = 0; dir < dirs_; ++dir) {
+      const bool reverse = dirs_ == 2 ? dir == 1 : reverse_first_;
+      const float* w = in[1]->data<float>() + dir * G * H * I;
+      const float* r = in[2]->data<float>() + dir * G * H * H;
+      const float* wb = present(in, 3) ? in[3]->data<float>() + dir * 2 * G * H : nullptr;
+      const float* rb = wb ? wb + G * H : nullptr;
+      // xw rows are step-major (t * B + b); layout 1 stores X as [b][t], rows T*I apart.
+      for (int64_t t = 0; t < T; ++t) {
+        const float* xt = layout_ == 0 ? x + t * B * I : x + t * I;
+        sgemm(uk_, B, G * H, I, GemmOperand{xt, layout_ == 0 ? I : T * I, false}, GemmOperand{w, I, true},
+              xw.data() + t * B * G * H, G * H, false);
+      }
+      for (int64_t row = 0; row < T * B; ++row) {
+        float* v = xw.data() + row * G * H;
+        for (int64_t k = 0; k < G * H; ++k) {
+          // GRU with linear_before_reset keeps Rbh inside the reset product.
+          const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
+          v[k] += (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
+        }
+      }
+      load_state(in, 5, dir, B, H, h.data());
+      if (cell_ == Cell::kLstm) load_state(in, 6, dir, B, H, c.data());
+      const float* p = cell_ == Cell::kLstm && present(in, 7) ? in[7]->data<float>() + dir * 3 * H : nullptr;
+      for (int64_t step = 0; step < T; ++step) {
+        const int64_t t = reverse ? T - 1 - step : step;
+        std::copy(xw.begin() + t * B * G * H, xw.begin() + (t + 1) * B * G * H, gate.begin());
+        this->step(t, lens, B, H, r, rb, p, gate.data(), h.data(), c.data(), rh.data());
+        if (y) {
+          for (int64_t b = 0; b < B; ++b) {
+            if (!active(t, b, lens)) continue;
+            float* dst = layout_ == 0 ? y + ((t * dirs_ + dir) * B + b) * H : y + ((b * T + t) * dirs_ + dir) * H;
+            std::copy(h.begin() + b * H, h.begin() + (b + 1) * H, dst);
+          }
+        }
+      }
+      for (size_t o = 1; o < num_outputs_; ++o) {
+        if (!out[o]) continue;
+        const std::vector<float>& s = o == 1 ? h : c;
+        float* dst = out[o]->data<float>();
+        for (int64_t b = 0; b < B; ++b) {
+          float* row = layout_ == 0 ? dst + (dir * B + b) * H : dst + (b * dirs_ + dir) * H;
+          std::copy(s.begin() + b * H, s.begin() + (b + 1) * H, row);
+        }
+      }
+    }
+  }
+
+  std::string describe() const override { return "fp32"; }
+
+ private:
+  struct Dims {
+    int64_t seq, batch, input, hidden;
+  };
+
+  static bool present(const std::vector<const Value*>& in, size_t i) { return in.size() > i && in[i]; }
+
+  // Whether step t updates batch entry b (a reverse pass so starts at its own last step).
+  static bool active(int64_t t, int64_t b, const std::vector<int64_t>& lens) { return t < lens[static_cast<size_t>(b)]; }
+
+  Dims dims(const std::vector<const Value*>& in) const {
+    const Shape& xs = require_input(in, 0, DataType::kFloat32, prefix_).shape();
+    const Shape& rs = require_input(in, 2, DataType::kFloat32, prefix_).shape();
+    if (xs.size() != 3) throw InvalidArgument(prefix_ + "X must have 3 dimensions, got " + shape_str(xs));
+    const int64_t G = gates(cell_);
+    Dims d{layout_ == 0 ? xs[0] : xs[1], layout_ == 0 ? xs[1] : xs[0], xs[2], hidden_};
+    if (d.hidden <= 0 && rs.size() == 3) d.hidden = rs[2];
+    const int64_t H = d.hidden;
+    auto expect = [&](size_t i, const char* what, const Shape& want) {
+      if (!present(in, i)) return;
+      const Value& v = require_input(in, i, i == 4 ? in[i]->dtype() : DataType::kFloat32, prefix_);
+      if (v.shape() != want) {
+        throw InvalidArgument(prefix_ + what + " is " + shape_str(v.shape()) + ", expected " + shape_str(want));
+      }
+    };
+    if (H <= 0) throw InvalidArgument(prefix_ + "hidden_size must be positive");
+    expect(1, "W", {dirs_, G * H, d.input});
+    expect(2, "R", {dirs_, G * H, H});
+    expect(3, "B", {dirs_, 2 * G * H});
+    expect(4, "sequence_lens", {d.batch});
+    const Shape state = layout_ == 0 ? Shape{dirs_, d.batch, H} : Shape{d.batch, dirs_, H};
+    expect(5, "initial_h", state);
+    if (cell_ == Cell::kLstm) {
+      expect(6, "initial_c", state);
+      expect(7, "P", {dirs_, 3 * H});
+    }
+    return d;
+  }
+
+  void load_state(const std::vector<const Value*>& in, size_t i, int64_t dir, int64_t B, int64_t H, float* s) const {
+    if (!present(in, i)) {
+      std::fill(s, s + B * H, 0.f);
+      return;
+    }
+    const float* src = in[i]->data<float>();
+    for (int64_t b = 0; b < B; ++b) {
+      const float* row = layout_ == 0 ? src + (dir * B + b) * H : src + (b * dirs_ + dir) * H;
+      std::copy(row, row + H, s + b * H);
+    }
+  }
+
+  float clipped(float v) const { return clip_ > 0.f ? std::min(clip_, std::max(-clip_, v)) : v; }
+
+  // One step: `gate` holds x W' + biases for step t; adds H R' and applies the cell.
+  void step(int64_t t, const std::vector<int64_t>& lens, int64_t B, int64_t H, const float* r, const float* rb,
+            const float* p, float* gate, float* h, float* c, float* rh) const {
+    const int64_t G = gates(cell_);
+    if (cell_ == Cell::kGru) {
+      // z and r from H R'; the candidate's recurrent term needs r first.
+      sgemm(uk_, B, 2 * H, H, GemmOperand{h, H, false}, GemmOperand{r, H, true}, gate, G * H, true);
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t k = 0; k < H; ++k) gate[b * G * H + H + k] = sigmoid(clipped(gate[b * G * H + H + k]));
+      }
+      if (linear_before_reset_) {
+        sgemm(uk_, B, H, H, GemmOperand{h, H, false}, GemmOperand{r + 2 * H * H, H, true}, rh, H, false);
+        for (int64_t b = 0; b < B; ++b) {
+          for (int64_t k = 0; k < H; ++k) {
+            const float rt = gate[b * G * H + H + k];
+            gate[b * G * H + 2 * H + k] += rt * (rh[b * H + k] + (rb ? rb[2 * H + k] : 0.f));
+          }
+        }
+      } else {
+        for (int64_t b = 0; b < B; ++b) {
+          for (int64_t k = 0; k < H; ++k) rh[b * H + k] = gate[b * G * H + H + k] * h[b * H + k];
+        }
+        sgemm(uk_, B, H, H, GemmOperand{rh, H, false}, GemmOperand{r + 2 * H * H, H, true}, gate + 2 * H, G * H, true);
+      }
+      for (int64_t b = 0; b < B; ++b) {
+        if (!active(t, b, lens)) continue;
+        const float* g = gate + b * G * H;
+        for (int64_t k = 0; k < H; ++k) {
+          const float z = sigmoid(clipped(g[k]));
+          const float n = tanh_f32(clipped(g[2 * H + k]));
+          h[b * H + k] = (1.f - z) * n + z * h[b * H + k];
+        }
+      }
+      return;
+    }
+    sgemm(uk_, B, G * H, H, GemmOperand{h, H, false}, GemmOperand{r, H, true}, gate, G * H, true);
+    for (int64_t b = 0; b < B; ++b) {
+      if (!active(t, b, lens)) continue;
+      const float* g = gate + b * G * H;
+      float* hb = h + b * H;
+      if (cell_ == Cell::kRnn) {
+        for (int64_t k = 0; k < H; ++k) hb[k] = tanh_f32(clipped(g[k]));
+        continue;
+      }
+      float* cb = c + b * H;
+      for (int64_t k = 0; k < H; ++k) {
+        const float i = sigmoid(clipped(g[k] + (p ? p[k] * cb[k] : 0.f)));
+        const float f = input_forget_ ? 1.f - i : sigmoid(clipped(g[2 * H + k] + (p ? p[2 * H + k] * cb[k] : 0.f)));
+        const float cand = tanh_f32(clipped(g[3 * H + k]));
+        const float cn = f * cb[k] + i * cand;
+        const float o = sigmoid(clipped(g[H + k] + (p ? p[H + k] * cn : 0.f)));
+        cb[k] = cn;
+        hb[k] = o * tanh_f32(cn);
+      }
+    }
+  }
+
+  Cell cell_;
+  int64_t hidden_, layout_;
+  float clip_;
+  bool input_forget_, linear_before_reset_;
+  int64_t dirs_ = 1;
+  bool reverse_first_ = false;
+  size_t num_outputs_;
+  const kernels::SgemmUkernel& uk_;  // chosen once per layer
+  std::string prefix_;
+};
+
+LayerFactory make(Cell cell) {
+  return [cell](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+    if (!has_input(node, 0) || !has_input(node, 1) || !has_input(node, 2)) {
+      throw InvalidArgument(layer_error_prefix(node) + "needs X, W and R");
+    }
+    return std::make_unique<RnnLayer>(node, cell);
+  };
+}
+
+INT8RT_REGISTER_LAYER("LSTM", make(Cell::kLstm));
+INT8RT_REGISTER_LAYER("GRU", make(Cell::kGru));
+INT8RT_REGISTER_LAYER("RNN", make(Cell::kRnn));
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt
