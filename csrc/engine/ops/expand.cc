@@ -6,9 +6,9 @@
 // dim); out[i] = data[i with each broadcast dim's index set to 0].
 #include <cstring>
 
-#include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/strided_copy.h"
 
 namespace int8rt {
 namespace engine {
@@ -34,23 +34,8 @@ class ExpandLayer : public Layer {
       std::memcpy(out[0]->data<char>(), in[0]->data<char>(), dtype_size(in[0]->dtype()));
       return;
     }
-    const std::vector<int64_t> stride = broadcast_strides(in[0]->shape(), ys);
-    const size_t size = dtype_size(in[0]->dtype()), nd = ys.size();
-    const int64_t inner = ys.back(), inner_stride = stride.back();
-    const int64_t rows = out[0]->numel() / inner;
-    const char* x = in[0]->data<char>();
-    char* y = out[0]->data<char>();
-    parallel_for(rows, std::max<int64_t>(1, 16384 / inner), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        int64_t off = 0, t = r;
-        for (size_t d = nd - 1; d-- > 0;) {
-          off += (t % ys[d]) * stride[d];
-          t /= ys[d];
-        }
-        char* dst = y + r * inner * static_cast<int64_t>(size);
-        for (int64_t i = 0; i < inner; ++i) std::memcpy(dst + i * size, x + (off + i * inner_stride) * size, size);
-      }
-    });
+    strided_copy(dtype_size(in[0]->dtype()), in[0]->data<char>(), out[0]->data<char>(), ys,
+                 broadcast_strides(in[0]->shape(), ys));
   }
 
   std::string describe() const override { return "expand"; }

@@ -6,9 +6,9 @@
 // max(0, ceil((end - start) / step)). Step 0 is an error.
 #include <algorithm>
 
-#include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/strided_copy.h"
 
 namespace int8rt {
 namespace engine {
@@ -18,29 +18,6 @@ struct SliceDims {
   Shape out;
   std::vector<int64_t> start, step;
 };
-
-template <typename T>
-void slice_copy(const T* x, T* y, const Shape& xs, const SliceDims& s) {
-  const size_t nd = xs.size();
-  std::vector<int64_t> stride(nd, 1);
-  for (size_t d = nd; d-- > 1;) stride[d - 1] = stride[d] * xs[d];
-  const int64_t inner = s.out.back(), is = s.step.back() * stride.back();
-  int64_t rows = 1;
-  for (size_t d = 0; d + 1 < nd; ++d) rows *= s.out[d];
-  int64_t base = 0;
-  for (size_t d = 0; d < nd; ++d) base += s.start[d] * stride[d];
-  parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      int64_t off = base, t = r;
-      for (size_t d = nd - 1; d-- > 0;) {
-        off += (t % s.out[d]) * s.step[d] * stride[d];
-        t /= s.out[d];
-      }
-      T* dst = y + r * inner;
-      for (int64_t i = 0; i < inner; ++i) dst[i] = x[off + i * is];
-    }
-  });
-}
 
 class SliceLayer : public Layer {
  public:
@@ -61,11 +38,16 @@ class SliceLayer : public Layer {
       std::copy(in[0]->data<char>(), in[0]->data<char>() + in[0]->nbytes(), out[0]->data<char>());
       return;
     }
-    switch (dtype_size(in[0]->dtype())) {
-      case 4: slice_copy(in[0]->data<int32_t>(), out[0]->data<int32_t>(), xs, s); break;
-      case 8: slice_copy(in[0]->data<int64_t>(), out[0]->data<int64_t>(), xs, s); break;
-      default: slice_copy(in[0]->data<int8_t>(), out[0]->data<int8_t>(), xs, s); break;
+    // Output dims read at start + i * step along each input dim.
+    const size_t nd = xs.size(), bytes = dtype_size(in[0]->dtype());
+    std::vector<int64_t> stride(nd, 1), istride(nd);
+    for (size_t d = nd; d-- > 1;) stride[d - 1] = stride[d] * xs[d];
+    int64_t base = 0;
+    for (size_t d = 0; d < nd; ++d) {
+      base += s.start[d] * stride[d];
+      istride[d] = s.step[d] * stride[d];
     }
+    strided_copy(bytes, in[0]->data<char>() + base * static_cast<int64_t>(bytes), out[0]->data<char>(), s.out, istride);
   }
 
   std::string describe() const override { return "slice"; }

@@ -1,39 +1,17 @@
 // Transpose of any dtype (ONNX): y = x permuted by perm (default: reversed
 // dims). Dims of size 1 are dropped and runs of dims that stay adjacent in
 // the same order are merged first, so e.g. NCHW -> NHWC becomes a 3-D
-// [N, C, HW] -> [N, HW, C] walk; the output is written in order, one
-// parallel task per block of output rows, the inner loop over the last
-// output dim with a fixed input stride.
+// [N, C, HW] -> [N, HW, C] walk (strided_copy.h).
 #include <algorithm>
 #include <cstring>
 
-#include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/strided_copy.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
-
-template <typename T>
-void permute(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride) {
-  const size_t nd = odims.size();
-  const int64_t inner = odims.back(), is = istride.back();
-  int64_t rows = 1;
-  for (size_t d = 0; d + 1 < nd; ++d) rows *= odims[d];
-  parallel_for(rows, std::max<int64_t>(1, 16384 / inner), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      int64_t off = 0, t = r;
-      for (size_t d = nd - 1; d-- > 0;) {
-        off += (t % odims[d]) * istride[d];
-        t /= odims[d];
-      }
-      const T* s = x + off;
-      T* dst = y + r * inner;
-      for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * is];
-    }
-  });
-}
 
 class TransposeLayer : public Layer {
  public:
@@ -65,14 +43,11 @@ class TransposeLayer : public Layer {
       odims.push_back(xs[d]);
       istride.push_back(stride[d]);
     }
-    size_t es = dtype_size(in[0]->dtype());
     if (odims.size() <= 1) {
       std::memcpy(out[0]->data<char>(), in[0]->data<char>(), in[0]->nbytes());
       return;
     }
-    if (es == 4) permute(in[0]->data<int32_t>(), out[0]->data<int32_t>(), odims, istride);
-    else if (es == 8) permute(in[0]->data<int64_t>(), out[0]->data<int64_t>(), odims, istride);
-    else permute(in[0]->data<int8_t>(), out[0]->data<int8_t>(), odims, istride);
+    strided_copy(dtype_size(in[0]->dtype()), in[0]->data<char>(), out[0]->data<char>(), odims, istride);
   }
 
   std::string describe() const override { return "transpose"; }
