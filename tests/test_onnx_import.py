@@ -249,18 +249,6 @@ def test_batch_dependent_reshape_of_a_flattened_tensor() -> None:
     assert np.array_equal(y, x.reshape(3, 8, 40, 40))
 
 
-def test_gather_by_run_time_indices_is_refused_at_import() -> None:
-    """An embedding lookup (constant table, int64 token ids) needs int64
-    network inputs: refused at import, naming the node and the reason."""
-    from onnx import TensorProto
-    table = init("table", np.zeros((10, 4), np.float32))
-    nodes = [helper.make_node("Cast", ["x"], ["ids"], to=TensorProto.INT64),
-             helper.make_node("Gather", ["table", "ids"], ["y"], name="embed")]
-    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3, 4])], [table])
-    with pytest.raises(int8rt.NotSupportedError, match=r"'embed' \(Gather\).*indices are computed at run time"):
-        int8rt.onnx.import_model(m)
-
-
 def test_torch_transformer_encoder_layer_with_dynamic_batch_runs() -> None:
     """nn.TransformerEncoderLayer exported the way users export it (torch's
     default exporter, dynamic batch): the q / k / v split is a Gather of a

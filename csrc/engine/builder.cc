@@ -95,7 +95,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     if (id < 0 || net.tensor(id).producer >= 0 || net.tensor(id).is_constant) {
       throw InvalidArgument("calibration batch has unknown input '" + kv.first + "'");
     }
-    ins.push_back({id, DataType::kFloat32, kv.second.shape, kv.second.data});
+    ins.push_back({id, kv.second.dtype, kv.second.shape, kv.second.data});
   }
   impl_->fp32->run(*impl_->state, ins);
   // Every activation of the batch stays in the state until the next run, so
@@ -205,9 +205,10 @@ void check_batch(const std::vector<std::string>& names, const std::vector<HostTe
     const HostTensor& t = batch[i];
     const std::string what = where + ", input '" + names[i] + "'";
     const int64_t numel = checked_numel(t.shape, what + ": shape");
-    if (numel != static_cast<int64_t>(t.data.size())) {
+    const size_t held = t.dtype == DataType::kInt64 ? t.int64_data.size() : t.data.size();
+    if (numel != static_cast<int64_t>(held)) {
       throw InvalidArgument(what + ": shape holds " + std::to_string(numel) + " values but data has " +
-                            std::to_string(t.data.size()));
+                            std::to_string(held));
     }
     if (batch_size > 1 && !t.shape.empty() && t.shape[0] != batch_size) {
       throw InvalidArgument(what + ": first axis is " + std::to_string(t.shape[0]) +
@@ -250,7 +251,7 @@ std::shared_ptr<Engine> build_engine(Network network, const BuilderConfig& confi
     while (calibrator->get_batch(names, batch)) {
       check_batch(names, batch, batch_size, batches + 1);
       std::map<std::string, TensorView> views;
-      for (size_t i = 0; i < names.size(); ++i) views[names[i]] = {batch[i].data.data(), batch[i].shape};
+      for (size_t i = 0; i < names.size(); ++i) views[names[i]] = batch[i].view();
       builder.calibrate_batch(views, collector);
       ++batches;
       batch.clear();

@@ -202,19 +202,30 @@ int input_id(const Network& net, const std::string& name) {
   return id;
 }
 
+// The executor's inputs for host views; the dtype check (the declared one)
+// is the executor's (bind_inputs).
+std::vector<engine::Executor::Input> host_inputs(const Network& net, const std::map<std::string, TensorView>& inputs) {
+  std::vector<engine::Executor::Input> ins;
+  for (const auto& kv : inputs) {
+    if (!kv.second.data) throw InvalidArgument("input '" + kv.first + "' has no data");
+    ins.push_back({input_id(net, kv.first), kv.second.dtype, kv.second.shape, kv.second.data});
+  }
+  return ins;
+}
+
 }  // namespace
 
 std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::string, TensorView>& inputs) {
   ContextUse use(impl_->busy);
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
-  std::vector<engine::Executor::Input> ins;
-  for (const auto& kv : inputs) {
-    int id = input_id(net, kv.first);
-    if (!kv.second.data) throw InvalidArgument("input '" + kv.first + "' has no data");
-    ins.push_back({id, DataType::kFloat32, kv.second.shape, kv.second.data});
-  }
+  std::vector<engine::Executor::Input> ins = host_inputs(net, inputs);
   if (engine_->runner_) {
+    for (const auto& in : ins) {
+      if (in.dtype != DataType::kFloat32) {
+        throw NotSupported("input '" + net.tensor(in.tensor).name + "': engines on a GPU take float32 inputs only");
+      }
+    }
     engine_->runner_->run(*impl_->device_state, *impl_->state, ins);
   } else {
     ex.run(*impl_->state, ins);
@@ -222,12 +233,17 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
   std::map<std::string, HostTensor> outs;
   for (int id : net.outputs()) {
     const engine::Value& v = ex.value(*impl_->state, id);
-    if (v.dtype() != DataType::kFloat32) {
-      throw Error("output '" + net.tensor(id).name + "' is not float32 (internal lowering error)");
-    }
     HostTensor t;
     t.shape = v.shape();
-    t.data.assign(v.data<float>(), v.data<float>() + v.numel());
+    t.dtype = v.dtype();
+    if (v.dtype() == DataType::kFloat32) {
+      t.data.assign(v.data<float>(), v.data<float>() + v.numel());
+    } else if (v.dtype() == DataType::kInt64) {
+      t.int64_data.assign(v.data<int64_t>(), v.data<int64_t>() + v.numel());
+    } else {
+      throw NotSupported("output '" + net.tensor(id).name + "' is " + engine::dtype_name(v.dtype()) +
+                         "; int8rt returns float32 and int64 outputs");
+    }
     outs[net.tensor(id).name] = std::move(t);
   }
   return outs;
@@ -239,11 +255,7 @@ std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, Ten
   if (engine_->runner_) throw NotSupported("profile: per-layer times are measured for CPU engines only");
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
-  std::vector<engine::Executor::Input> ins;
-  for (const auto& kv : inputs) {
-    if (!kv.second.data) throw InvalidArgument("input '" + kv.first + "' has no data");
-    ins.push_back({input_id(net, kv.first), DataType::kFloat32, kv.second.shape, kv.second.data});
-  }
+  std::vector<engine::Executor::Input> ins = host_inputs(net, inputs);
   const size_t nodes = net.nodes().size();
   std::vector<std::vector<double>> samples(nodes);
   std::vector<double> seconds(nodes);
@@ -268,7 +280,10 @@ std::map<std::string, std::vector<int64_t>> ExecutionContext::output_shapes(
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
   std::vector<engine::Executor::Input> ins;
-  for (const auto& kv : input_shapes) ins.push_back({input_id(net, kv.first), DataType::kFloat32, kv.second, nullptr});
+  for (const auto& kv : input_shapes) {
+    const int id = input_id(net, kv.first);
+    ins.push_back({id, net.tensor(id).dtype, kv.second, nullptr});
+  }
   ex.bind_inputs(*impl_->state, ins);  // checks dtypes, ranks, fixed dimensions, missing inputs
   std::vector<const engine::Value*> in_values;
   std::vector<engine::Value*> out_values;

@@ -60,7 +60,8 @@ void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const
   for (const Input& in : inputs) {
     const Tensor& decl = network_.tensor(in.tensor);
     if (in.dtype != decl.dtype) {
-      throw InvalidArgument("input '" + decl.name + "': wrong dtype");
+      throw InvalidArgument("input '" + decl.name + "': expected " + dtype_name(decl.dtype) + ", got " +
+                            dtype_name(in.dtype));
     }
     if (in.shape.size() != decl.shape.size()) {
       throw InvalidArgument("input '" + decl.name + "': expected " + std::to_string(decl.shape.size()) +

@@ -17,21 +17,29 @@ namespace int8rt {
 namespace python {
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style>;
+// The dtype of a host input: float32, int64, int32 or int8 (the engine's
+// dtypes; the executor checks it is the one the network declares). Anything
+// else (float64, bool, ...) is refused: silent casts hide user bugs.
+DataType host_dtype(const std::string& name, const py::array& arr) {
+  if (arr.dtype().equal(py::dtype::of<float>())) return DataType::kFloat32;
+  if (arr.dtype().equal(py::dtype::of<int64_t>())) return DataType::kInt64;
+  if (arr.dtype().equal(py::dtype::of<int32_t>())) return DataType::kInt32;
+  if (arr.dtype().equal(py::dtype::of<int8_t>())) return DataType::kInt8;
+  throw InvalidArgument("input '" + name + "': expected float32 (or the int64, int32 or int8 an input declared so "
+                        "takes), got " + std::string(py::str(arr.dtype())));
+}
 
-// Checks dtype (float32 only: silent casts hide user bugs) and makes the
-// array C-contiguous; the returned arrays keep the memory alive.
+// C-contiguous views of the arrays; `keep` holds them alive.
 std::map<std::string, TensorView> views_of(const py::dict& inputs, std::vector<py::array>& keep) {
   std::map<std::string, TensorView> views;
   for (const auto& kv : inputs) {
     std::string name = py::str(kv.first);
     py::array arr = numpy_array(kv.second);
-    if (!arr.dtype().equal(py::dtype::of<float>())) {
-      throw InvalidArgument("input '" + name + "': expected float32, got " + std::string(py::str(arr.dtype())));
-    }
-    FloatArray c = numpy_array_of<float, py::array::c_style>(arr);
+    const DataType dtype = host_dtype(name, arr);
+    py::array c = numpy_array(arr, py::array::c_style);
     TensorView v;
     v.data = c.data();
+    v.dtype = dtype;
     for (py::ssize_t d = 0; d < c.ndim(); ++d) v.shape.push_back(c.shape(d));
     keep.push_back(c);
     views[name] = v;
@@ -39,12 +47,19 @@ std::map<std::string, TensorView> views_of(const py::dict& inputs, std::vector<p
   return views;
 }
 
+template <typename T>
+py::array owned_array(const std::vector<int64_t>& shape, std::vector<T>&& values) {
+  auto* data = new std::vector<T>(std::move(values));
+  py::capsule owner(data, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(shape, data->data(), owner);
+}
+
 py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
   py::dict out;
   for (auto& kv : outputs) {
-    auto* data = new std::vector<float>(std::move(kv.second.data));
-    py::capsule owner(data, [](void* p) { delete static_cast<std::vector<float>*>(p); });
-    out[py::str(kv.first)] = py::array_t<float>(kv.second.shape, data->data(), owner);
+    out[py::str(kv.first)] = kv.second.dtype == DataType::kInt64
+                                 ? owned_array(kv.second.shape, std::move(kv.second.int64_data))
+                                 : owned_array(kv.second.shape, std::move(kv.second.data));
   }
   return out;
 }

@@ -22,7 +22,7 @@ import numpy as np
 from . import _core
 from ._names import check_names
 from .accuracy.run import CalibrationRun
-from .calib.session import CalibrationResult, CalibrationSession, pull_batches, require_float_batch
+from .calib.session import CalibrationResult, CalibrationSession, input_arrays, pull_batches
 from .calibrator import IInt8Calibrator
 from .data_calibrator import make_calibrator
 from .engine import Engine
@@ -182,9 +182,10 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, calibrator,
                                      inputs, config.progress, wrap=lambda feed: run.wrap(feed, session))
     elif not session.from_cache:
+        dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
+
         def feed(inputs: dict[str, np.ndarray]) -> None:
-            require_float_batch(calibrator, inputs)
-            arrays = {n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()}
+            arrays = input_arrays(calibrator, inputs, dtypes)
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
         pull_batches(calibrator, session, list(inputs), run.wrap(feed, session), progress=config.progress,

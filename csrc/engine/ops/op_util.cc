@@ -10,18 +10,6 @@
 namespace int8rt {
 namespace engine {
 
-namespace {
-const char* dtype_name(DataType d) {
-  switch (d) {
-    case DataType::kFloat32: return "float32";
-    case DataType::kInt8: return "int8";
-    case DataType::kInt32: return "int32";
-    case DataType::kInt64: return "int64";
-  }
-  return "?";
-}
-}  // namespace
-
 const Value& require_any(const std::vector<const Value*>& in, size_t i, const std::string& prefix) {
   if (i >= in.size() || !in[i]) throw InvalidArgument(prefix + "missing input " + std::to_string(i));
   return *in[i];

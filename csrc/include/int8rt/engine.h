@@ -22,16 +22,30 @@ class Executor;
 class DeviceRunner;
 }
 
-// Caller-owned, contiguous float32 input (row-major, the network's layout).
+// Caller-owned, contiguous input (row-major, the network's layout) of the
+// dtype the network declares for it: float32, or int64 / int32 / int8 for
+// inputs declared so (token ids, say). A mismatch is an InvalidArgument.
 struct TensorView {
-  const float* data = nullptr;
+  const void* data = nullptr;
   std::vector<int64_t> shape;
+  DataType dtype = DataType::kFloat32;
 };
 
-// An output copied out of the context.
+// An output copied out of the context (or a calibration batch): float32
+// values in `data`, or, when dtype is kInt64 (an output such as Shape's or
+// ArgMax's, or a batch for an int64 input), the values in `int64_data`.
 struct HostTensor {
   std::vector<int64_t> shape;
   std::vector<float> data;
+  DataType dtype = DataType::kFloat32;
+  std::vector<int64_t> int64_data;
+
+  // The view of this tensor's values (for a calibration batch).
+  TensorView view() const {
+    return {dtype == DataType::kInt64 ? static_cast<const void*>(int64_data.data())
+                                      : static_cast<const void*>(data.data()),
+            shape, dtype};
+  }
 };
 
 // Float32 tensor in the engine's device memory (engines whose device() is

@@ -148,10 +148,12 @@ def one_node_engine(network: Any, node: dict[str, Any], *, attrs: Optional[dict[
 
 
 def batches(data: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
-    """``data`` in chunks of ``size`` samples along axis 0."""
+    """``data`` in chunks of ``size`` samples along axis 0; float data as
+    float32, integer data (token ids) as it is."""
     n = len(next(iter(data.values())))
     for start in range(0, n, max(1, size)):
-        yield {k: np.ascontiguousarray(v[start:start + size], dtype=np.float32) for k, v in data.items()}
+        yield {k: np.ascontiguousarray(v[start:start + size], dtype=np.float32 if v.dtype.kind == "f" else None)
+               for k, v in data.items()}
 
 
 def run_batched(engine: Any, data: Mapping[str, np.ndarray], size: int,

@@ -158,7 +158,7 @@ class RayCalibration:
     def _run(self, ray: Any, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
              calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
              wrap: Optional[Callable[[Feed], Feed]]) -> None:
-        from .session import pull_batches, require_float_batch
+        from .session import input_arrays, pull_batches
 
         workers = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         if workers < 1 or self.batches_per_task < 1:
@@ -194,10 +194,10 @@ class RayCalibration:
             chunk.clear()
 
         def feed(inputs: dict[str, np.ndarray]) -> None:
-            require_float_batch(calibrator, inputs)
+            arrays = input_arrays(calibrator, inputs)  # float32 inputs only on this path
 
             def take(_: Collector) -> None:
-                chunk.append({n: np.ascontiguousarray(a, dtype=np.float32) for n, a in inputs.items()})
+                chunk.append(arrays)
                 if len(chunk) == self.batches_per_task:
                     submit()
 

@@ -209,15 +209,27 @@ class CalibrationSession:
         return self._result
 
 
-def require_float_batch(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray]) -> None:
-    """The engine's inputs are float32: integer or bool calibration data (uint8
-    pixels, ids, masks) would be converted silently and calibrate the network
-    on values it never sees in use, so it is refused by name."""
+def input_arrays(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray],
+                 dtypes: Optional[Mapping[str, str]] = None) -> dict[str, np.ndarray]:
+    """A calibration batch as C-contiguous arrays of the network inputs'
+    dtypes (``dtypes``: name -> "float32" / "int64" / "int32" / "int8";
+    float32 where absent). Float data is converted to float32. Integer or
+    bool data for a float32 input (uint8 pixels, ids, masks) would calibrate
+    the network on values it never sees in use, so it is refused by name; so
+    is float data for an integer input (token ids as floats)."""
+    out = {}
     for name, a in inputs.items():
-        if a.dtype.kind != "f":
+        dtype = (dtypes or {}).get(name, "float32")
+        if dtype == "float32" and a.dtype.kind != "f":
             raise _core.InvalidArgumentError(
                 f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
                 "input is float32; convert it (e.g. batch.astype(np.float32), normalised as the model expects)")
+        if dtype != "float32" and a.dtype.kind not in "iu":
+            raise _core.InvalidArgumentError(
+                f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
+                f"input is {dtype}; pass integers")
+        out[name] = np.ascontiguousarray(a, dtype=dtype)
+    return out
 
 
 class _BatchChecker:

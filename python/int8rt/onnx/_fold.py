@@ -41,7 +41,7 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 from .._errors import NotSupportedError
-from .ops import CONSTANT_INPUTS, FOLD_ONLY_OPS, SUPPORTED_OPS, describe
+from .ops import FOLD_ONLY_OPS, SUPPORTED_OPS, describe
 
 STATIC, BATCH, DERIVED = 0, 1, 2
 _MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
@@ -103,9 +103,14 @@ class Folder:
         self.batch_producers: Dict[str, onnx.NodeProto] = {}  # batch-dependent value -> its node
         self.materialized: Set[str] = set()                    # those kept as run-time nodes too
 
-    def run(self, nodes: Sequence[onnx.NodeProto]) -> FoldResult:
+    def run(self, nodes: Sequence[onnx.NodeProto], outputs: Sequence[str] = ()) -> FoldResult:
+        """Folds ``nodes``; a graph output (``outputs``) that depends on the
+        batch is computed at run time."""
         for node in nodes:
             self._visit(node)
+        for name in outputs:
+            if isinstance(self.values.get(name), BatchValue):
+                self._materialize(name)
         self.result.constants = {k: v for k, v in self.values.items() if isinstance(v, np.ndarray)}
         return self.result
 
@@ -144,14 +149,8 @@ class Folder:
             computed = [n for n, a in present if a is None]
             raise self._error(node, f"computes on run-time data ('{computed[0]}'); int8rt evaluates {op} "
                                     "only on constants at import time")
-        elif op in CONSTANT_INPUTS and not isinstance(self._arg(args, CONSTANT_INPUTS[op][0]), np.ndarray):
-            raise self._error(node, CONSTANT_INPUTS[op][1])
         else:
             self._keep(node)
-
-    @staticmethod
-    def _arg(args: Sequence[Optional[Value]], index: int) -> Optional[Value]:
-        return args[index] if index < len(args) else None
 
     def _keep(self, node: onnx.NodeProto, inputs: Optional[List[str]] = None) -> None:
         self.result.nodes.append(KeptNode(node, list(node.input) if inputs is None else inputs))

@@ -42,7 +42,7 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
     folder = Folder(opset, constants, shapes.get, dynamic)
-    folded = folder.run(proto.graph.node)
+    folded = folder.run(proto.graph.node, [vi.name for vi in proto.graph.output])
     logger.debug("onnx import %s: %d of %d nodes folded into constants", source,
                  len(proto.graph.node) - len(folded.nodes), len(proto.graph.node))
     return _Emitter(source, opset, shapes, folder.values, dynamic).emit(declared, folded.nodes, proto.graph.output)

@@ -5,10 +5,10 @@
 :mod:`int8rt.onnx.conformance` drive, so every operator the importer claims
 is checked against the expected outputs that ship inside the ``onnx`` wheel.
 
-Limits, stated: the engine's public run API takes and returns float32 arrays,
-so a model whose graph inputs or outputs have another element type is refused
-by ``prepare`` (``int8rt.NotSupportedError``); integer tensors inside a model
-are folded at import where they can be.
+Limits, stated: the engine's public run API takes float32, int64, int32 and
+int8 arrays and returns float32 and int64 ones, so a model whose graph inputs
+or outputs have another element type (bool, float16, ...) is refused by
+``prepare`` (``int8rt.NotSupportedError``).
 """
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ from ..builder import BuilderConfig, build_engine
 from ..engine import Engine
 
 __all__ = ["Int8rtBackend", "Int8rtRep", "prepare", "run_model", "run_node", "supports_device"]
+
+
+_INPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT8)
+_OUTPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64)
 
 
 def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -61,13 +65,14 @@ class Int8rtBackend(Backend):
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> Int8rtRep:
         if not cls.supports_device(device):
             raise NotSupportedError(f"int8rt's ONNX backend runs on the CPU, not {device!r}")
-        for kind, values in (("input", _graph_inputs(model)), ("output", list(model.graph.output))):
+        for kind, values, allowed in (("input", _graph_inputs(model), _INPUT_TYPES),
+                                      ("output", list(model.graph.output), _OUTPUT_TYPES)):
             for v in values:
                 elem = v.type.tensor_type.elem_type
-                if not v.type.HasField("tensor_type") or elem != onnx.TensorProto.FLOAT:
+                if not v.type.HasField("tensor_type") or elem not in allowed:
                     name = onnx.TensorProto.DataType.Name(elem) if v.type.HasField("tensor_type") else "non-tensor"
-                    raise NotSupportedError(f"graph {kind} '{v.name}' is {name}; the engine API takes and "
-                                            "returns float32 tensors")
+                    raise NotSupportedError(f"graph {kind} '{v.name}' is {name}; the engine API takes float32, "
+                                            "int64, int32 and int8 inputs and returns float32 and int64 outputs")
         engine = build_engine(model, BuilderConfig(precision="fp32"))
         return Int8rtRep(engine, [i.name for i in _graph_inputs(model)], [o.name for o in model.graph.output])
 

@@ -8,8 +8,6 @@ This is the one place that says what the importer accepts:
 * ``FOLD_ONLY_OPS``: ops PyTorch exporters emit for shape arithmetic. They are
   accepted only when constant folding (``_fold.py``) removes them; one that
   is left computing on run-time data is refused, naming the node.
-* ``CONSTANT_INPUTS``: supported ops that run on run-time data only when
-  some of their inputs are constants (Gather: its indices), with the reason.
 
 Each supported op may have a cheap up-front check (``check_node``: things
 visible in attributes and initializer shapes, such as a 3-D Conv kernel or
@@ -40,7 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "CONSTANT_INPUTS", "NodeInfo", "check_node", "normalize", "describe", "lift_1d"]
+__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "NodeInfo", "check_node", "normalize", "describe", "lift_1d"]
 
 SUPPORTED_OPS = frozenset([
     "Conv", "ConvTranspose", "BatchNormalization", "Gemm", "MatMul",
@@ -63,12 +61,6 @@ FOLD_ONLY_OPS = frozenset([
     "Size", "ConstantOfShape", "Range", "Equal", "Where", "Not",
     "ReduceProd", "Tile",
 ])
-
-# op -> (input index that must be constant once folding is done, why).
-CONSTANT_INPUTS: Dict[str, Tuple[int, str]] = {
-    "Gather": (1, "its indices are computed at run time (an embedding lookup of token ids needs int64 "
-                  "network inputs, which int8rt does not take yet)"),
-}
 
 # ONNX TensorProto element types a Cast may produce at run time.
 _CAST_TARGETS = {1: "float", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool"}
