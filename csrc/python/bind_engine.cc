@@ -4,7 +4,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include "engine/device_runner.h"
 #include "int8rt/builder.h"
 #include "int8rt/engine.h"
 #include "int8rt/error.h"
@@ -52,9 +51,9 @@ py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
 }  // namespace
 
 void bind_engine(py::module_& m) {
-  m.def("known_devices", &engine::known_devices,
+  m.def("known_devices", &known_devices,
         "'cpu' and the devices this build has a backend for (usable or not).");
-  m.def("require_device", &engine::require_device, py::arg("device"),
+  m.def("require_device", &require_device, py::arg("device"),
         "Raises NotSupportedError saying why `device` cannot run engines here.");
   py::class_<ExecutionContext>(m, "ExecutionContext")
       .def("run",
