@@ -8,6 +8,7 @@
 #include "int8rt/engine.h"
 #include "int8rt/error.h"
 #include "python/bindings.h"
+#include "python/cuda_array_interface.h"
 #include "python/numpy_convert.h"
 
 namespace py = pybind11;
@@ -92,22 +93,17 @@ void bind_engine(py::module_& m) {
            },
            py::arg("inputs"), py::arg("runs") = 10)
       .def("run_on_device",
-           [](ExecutionContext& ctx, const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& inputs,
-              const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& outputs) {
-             auto views = [](const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& m) {
-               std::map<std::string, DeviceTensorView> out;
-               for (const auto& kv : m) out[kv.first] = {reinterpret_cast<void*>(kv.second.first), kv.second.second};
-               return out;
-             };
-             auto in = views(inputs), out = views(outputs);
-             py::gil_scoped_release release;
+           [](ExecutionContext& ctx, const py::dict& inputs, const py::dict& outputs) {
+             auto in = device_views(inputs), out = device_views(outputs);
+             py::gil_scoped_release release;  // the dicts keep the arrays alive until we return
              ctx.run_on_device(in, out);
            },
            py::arg("inputs"), py::arg("outputs"),
-           "inputs/outputs: name -> (device pointer, shape), float32 contiguous");
+           "inputs/outputs: name -> device array (__cuda_array_interface__: float32, C-contiguous)");
 
   py::class_<DeviceAllocation>(m, "DeviceAllocation")
-      .def_property_readonly("ptr", [](const DeviceAllocation& a) { return reinterpret_cast<uintptr_t>(a.data()); })
+      .def("cuda_array_interface", &cuda_array_interface, py::arg("shape"),
+           "__cuda_array_interface__ of a float32 array of `shape` over this memory (checked to fit)")
       .def_property_readonly("nbytes", &DeviceAllocation::bytes)
       .def("copy_from_host",
            [](DeviceAllocation& a, const py::buffer& src) {
