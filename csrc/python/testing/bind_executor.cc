@@ -12,9 +12,9 @@
 
 #include "engine/executor.h"
 #include "int8rt/error.h"
-#include "python/testing/bindings.h"
 #include "python/network_convert.h"
 #include "python/numpy_convert.h"
+#include "python/testing/bindings.h"
 
 namespace py = pybind11;
 

@@ -14,8 +14,8 @@
 
 #include "engine/executor.h"
 #include "int8rt/error.h"
-#include "python/testing/bindings.h"
 #include "python/numpy_convert.h"
+#include "python/testing/bindings.h"
 
 namespace py = pybind11;
 
