@@ -59,16 +59,6 @@ def test_core_bindings_include_no_internal_header() -> None:
                      + "\n  ".join(bad))
 
 
-def test_public_headers_include_only_public_headers() -> None:
-    # What _core's rule leans on: int8rt/*.h are self-contained (int8rt.h says so).
-    bad = []
-    for path in sorted((ROOT / "csrc" / "include" / "int8rt").glob("*.h")):
-        for header in INCLUDE.findall(path.read_text()):
-            if not header.startswith("int8rt/"):
-                bad.append(f"{path.relative_to(ROOT)} includes \"{header}\"")
-    assert not bad, "\n".join(bad)
-
-
 def test_public_package_never_names_testing() -> None:
     pattern = re.compile(r"\b_testing\b")
     hits = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
