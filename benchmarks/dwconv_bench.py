@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import int8rt  # noqa: E402
 from bench_util import load_line, time_alternating  # noqa: E402
-from int8rt._core import kernels as K  # noqa: E402
+from int8rt._testing import kernels as K  # noqa: E402
 
 # (channels, height = width, stride); 3x3, pads 1, depthwise.
 DW_SHAPES = [(144, 56, 1), (96, 112, 2), (32, 112, 1), (384, 14, 1), (960, 7, 1)]

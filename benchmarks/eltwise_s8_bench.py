@@ -19,7 +19,7 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 import int8rt
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 
 def cases(rng: np.random.Generator) -> List[Tuple[str, int, Callable[[str], object]]]:
@@ -55,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
     int8rt.set_num_threads(1)
     impls = [name for name, _, enabled in K.eltwise_s8_candidates() if enabled]
-    print(f"int8rt ISA cap: {K.max_isa()}; sets: {', '.join(impls)}; 1 thread")
+    print(f"int8rt ISA cap: {int8rt.get_max_isa()}; sets: {', '.join(impls)}; 1 thread")
     print(f"{'op':36s} {'set':24s} {'median us':>10s} {'GB/s':>7s} {'x ref':>6s}")
     for name, nbytes, call in cases(np.random.default_rng(0)):
         arg = {k: (None if k == "eltwise_s8_ref" else k) for k in impls}

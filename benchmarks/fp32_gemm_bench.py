@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 import int8rt
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 HERE = Path(__file__).resolve().parent
 
@@ -85,7 +85,7 @@ def main() -> None:
     print(f"FMA peak per core: {peak:.1f} GFLOPS (benchmarks/fma_peak.cc)" if peak
           else "FMA peak: not measured (no g++ or no AVX-512)")
     kernels = [name for name, _, enabled in K.sgemm_candidates() if enabled]
-    print(f"int8rt ISA cap: {K.max_isa()}; default microkernel: {K.choose_sgemm()}")
+    print(f"int8rt ISA cap: {int8rt.get_max_isa()}; default microkernel: {K.choose_sgemm()}")
     rng = np.random.default_rng(0)
     for threads in args.threads:
         int8rt.set_num_threads(threads)

@@ -41,7 +41,7 @@ import numpy as np
 
 import int8rt
 from bench_util import machine_line  # benchmarks/ is on sys.path when run as a script
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 HERE = Path(__file__).resolve().parent
 
@@ -99,7 +99,7 @@ def measure_peak() -> Optional[float]:
 def measure_amx_peak() -> Tuple[Optional[float], str]:
     """(GOPS of one core running tdpbusd back to back, note), None where the
     CPU, the OS or the compiler does not allow it."""
-    if not K.isa_info()["amx"]["cpu"]:
+    if not int8rt.kernels.isa_info()["amx"]["cpu"]:
         return None, "no AMX on this machine (CPU or OS lacks AMX-INT8): AMX not measured"
     gxx = shutil.which("g++")
     if gxx is None:
@@ -298,7 +298,7 @@ def main() -> None:
     print(amx_note)
     if amx_peak:
         peak = amx_peak  # %peak against the best unit the kernels can use
-    print(f"int8rt ISA cap: {K.max_isa()}")
+    print(f"int8rt ISA cap: {int8rt.get_max_isa()}")
     for threads in args.threads:
         set_threads(threads)
         print(f"\n== {threads} thread(s) ==")

@@ -2,7 +2,7 @@
 
 The node is built with onnx.helper; inputs flagged constant become
 initializers, the rest graph inputs, so the model matches what
-int8rt._core._testing.run_single_op builds.
+int8rt._testing.run_single_op builds.
 """
 from __future__ import annotations
 

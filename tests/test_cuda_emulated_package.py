@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 def emulated_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("emu_site")
     shutil.copytree(ROOT / "python" / "int8rt", site / "int8rt",
-                    ignore=shutil.ignore_patterns("lib", "include", "_core*.so", "__pycache__"))
+                    ignore=shutil.ignore_patterns("lib", "include", "_core*.so", "_testing*.so", "__pycache__"))
     build = tmp_path_factory.mktemp("emu_build")
     env = dict(os.environ, PREFIX=str(site))
     r = subprocess.run(["bash", str(ROOT / "tools" / "dev_build.sh"), str(build), "-DINT8RT_WITH_CUDA=emulated"],

@@ -18,7 +18,7 @@ from typing import List
 import numpy as np
 import pytest
 
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 F32 = np.float32
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 from int8rt.quickstart import DATA_PATH, MODEL_PATH
 
 DATA = np.load(DATA_PATH)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 F32 = np.float32
 KERNELS = [name for name, _, enabled in K.sgemm_candidates() if enabled]
@@ -99,13 +99,13 @@ def test_choice_follows_the_cap() -> None:
 
 @pytest.mark.parametrize("cap", ["ref", "avx2"])
 def test_max_isa_environment_caps_sgemm(cap: str) -> None:
-    code = ("from int8rt._core import kernels as K; import numpy as np;"
+    code = ("from int8rt._testing import kernels as K; import numpy as np;"
             "a = np.ones((9, 300), np.float32); y = K.sgemm(a, a.T.copy());"
             "assert (y == 300).all(); print(K.choose_sgemm())")
     env = dict(os.environ, INT8RT_MAX_ISA=cap, INT8RT_LOG="dispatch")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     names = {isa: name for name, isa, _ in K.sgemm_candidates()}
-    if cap in names and K.isa_info()[cap]["cpu"]:
+    if cap in names and int8rt.kernels.isa_info()[cap]["cpu"]:
         assert r.stdout.strip() == names[cap]
         assert f"sgemm_f32 -> {names[cap]} ({cap})" in r.stderr

@@ -1,7 +1,7 @@
 """Float32 engine layers against ONNX Runtime, one node at a time.
 
 Each case builds the same one-node model twice: for int8rt through the
-private hook int8rt._core._testing.run_single_op (the engine's Executor) and
+private hook int8rt._testing.run_single_op (the engine's Executor) and
 for ONNX Runtime with onnx.helper (tests/_ort_oracle.py).
 
 Tolerances: data-movement ops (reshape, transpose, slice, pad, concat,
@@ -20,9 +20,7 @@ import pytest
 import int8rt
 from _ort_oracle import run_ort
 
-_core = pytest.importorskip("int8rt._core")
-run_single_op = _core._testing.run_single_op
-run_single_op_batches = _core._testing.run_single_op_batches
+from int8rt._testing import run_single_op, run_single_op_batches
 
 
 def compare(op: str, inputs: Sequence[np.ndarray | None], attrs: dict[str, Any], constant: Sequence[bool],

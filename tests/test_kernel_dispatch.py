@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import int8rt
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 PYTHON_DIR = str(Path(int8rt.__file__).resolve().parent.parent)
 ORDER = list(int8rt.kernels.ISA_NAMES)
@@ -70,7 +70,7 @@ def test_set_max_isa_programmatic() -> None:
 
 
 def test_dispatch_log() -> None:
-    code = ("from int8rt._core import kernels as K\n"
+    code = ("from int8rt._testing import kernels as K\n"
             "print(K.choose_conv(16, 9, 9, 32, 3, 3, stride=(2, 2), pads=(1, 1, 1, 1), groups=2))\n"
             "print(K.choose_gemm(10, 64, out_dtype='float32'))")
     r = run_py(code, INT8RT_LOG="dispatch")
@@ -126,4 +126,4 @@ def test_cpu_features_match_proc_cpuinfo() -> None:
     else:
         expected = "ref"
     assert K.cpu_max_isa() == expected
-    assert K.isa_info()["ref"] == {"cpu": True, "compiled": True, "enabled": True}
+    assert int8rt.kernels.isa_info()["ref"] == {"cpu": True, "compiled": True, "enabled": True}

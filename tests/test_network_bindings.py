@@ -1,4 +1,4 @@
-"""_core.Network through int8rt.network: builders, attributes, constants, inspection, pickling; _core.Executor."""
+"""_core.Network through int8rt.network: builders, attributes, constants, inspection, pickling; _testing.Executor."""
 from __future__ import annotations
 
 import pickle
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from int8rt._core import Executor
+from int8rt._testing import Executor
 from int8rt.network import Network, create_network
 
 

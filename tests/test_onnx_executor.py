@@ -9,7 +9,7 @@ ort = pytest.importorskip("onnxruntime")
 
 import int8rt  # noqa: E402
 import int8rt.onnx  # noqa: E402
-from int8rt._core import Executor  # noqa: E402
+from int8rt._testing import Executor  # noqa: E402
 from onnx_models import block_net, conv_net, torch_view_chain, unary_chain  # noqa: E402
 
 # Tolerances. Element-wise ops: libm (tanh, erf, exp) against ONNX Runtime's own

@@ -1,5 +1,5 @@
 """Graph passes (csrc/graph/passes) checked numerically: each network is run
-in float32 before and after ``_core.run_passes`` and the outputs compared.
+in float32 before and after ``_testing.run_passes`` and the outputs compared.
 
 Where a pass only moves an operation (activation fused into the Conv/Gemm
 epilogue, Q/DQ pass-through, weight DequantizeLinear folding) the arithmetic
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from int8rt import _core
+from int8rt import _core, _testing
 
 U = 2.0 ** -24  # float32 unit roundoff
 
@@ -29,7 +29,7 @@ def _copy(net: _core.Network) -> _core.Network:
 
 
 def _run(net: _core.Network, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return _core.Executor(net).run(feeds)
+    return _testing.Executor(net).run(feeds)
 
 
 def _ops(net: _core.Network) -> list[str]:
@@ -65,7 +65,7 @@ def test_conv_bn_relu_fused_into_one_conv_within_bound() -> None:
     net, feeds, tol = _conv_bn_relu(np.random.default_rng(1))
     ref = _run(net, feeds)["y"]
     fused = _copy(net)
-    report = _core.run_passes(fused, {})
+    report = _testing.run_passes(fused, {})
     assert _ops(fused) == ["Conv"]
     assert report["lines"] == ["folded BatchNormalization 'bn1' into Conv 'conv1'",
                                "fused Relu 'relu1' into Conv 'conv1'"]
@@ -87,7 +87,7 @@ def test_activation_fusion_alone_is_bit_exact() -> None:
     feeds = {"x": rng.uniform(-2, 2, (3, 4)).astype(np.float32)}
     ref = _run(net, feeds)
     fused = _copy(net)
-    _core.run_passes(fused, {})
+    _testing.run_passes(fused, {})
     assert _ops(fused) == ["Conv", "Gemm", "Reshape"]
     got = _run(fused, feeds)
     assert ref.keys() == got.keys()
@@ -112,7 +112,7 @@ def test_gemm_bn_folding_both_transposes_within_bound() -> None:
         feeds = {"x": rng.uniform(-1, 1, (4, k)).astype(np.float32)}
         ref = _run(net, feeds)["y"]
         fused = _copy(net)
-        _core.run_passes(fused, {})
+        _testing.run_passes(fused, {})
         assert _ops(fused) == ["Gemm"]
         f = np.abs(gamma.astype(np.float64)) / np.sqrt(var.astype(np.float64) + 1e-5)
         s = f.max() * (k * np.abs(w).max() + np.abs(cb).max() + np.abs(mean).max()) + np.abs(beta).max()
@@ -146,7 +146,7 @@ def test_horizontal_fusion_within_bound(concat: bool) -> None:
     net, feeds, tol = _siblings(np.random.default_rng(5), concat)
     ref = _run(net, feeds)
     fused = _copy(net)
-    report = _core.run_passes(fused, {"fuse_horizontal_split": True})
+    report = _testing.run_passes(fused, {"fuse_horizontal_split": True})
     assert any(line.startswith("merged 1x1 Convs 'b0', 'b1', 'b2'") for line in report["lines"]), report
     assert _ops(fused).count("Conv") == 1
     assert ("Split" in _ops(fused)) != concat
@@ -173,7 +173,7 @@ def test_residual_fusion_within_bound() -> None:
     feeds = {"x": rng.uniform(-1, 1, (2, c, 5, 5)).astype(np.float32)}
     ref = _run(net, feeds)["y"]
     fused = _copy(net)
-    _core.run_passes(fused, {"fuse_residual": True})
+    _testing.run_passes(fused, {"fuse_residual": True})
     assert _ops(fused) == ["Conv", "Relu"]
     err = np.abs(_run(fused, feeds)["y"] - ref).max()
     assert err <= _bound(c * 9 + 1, c * 9 + 2.0), err
@@ -193,7 +193,7 @@ def test_qdq_pairs_become_hints_and_weights_fold_exactly() -> None:
     wd = net.add_node("DequantizeLinear", "dq_w", [net.add_constant("wq", q), net.add_constant("ws", scales),
                                                    net.add_constant("wz", zps)], {"axis": 0}, ["w"])[0]
     net.mark_output(net.add_node("Conv", "conv", [xd, wd], {}, ["y"])[0])
-    report = _core.run_passes(net, {})
+    report = _testing.run_passes(net, {})
     assert report["calibration_hints"] == {"x": np.float32(0.0625)}
     assert _ops(net) == ["Conv"]
     # Reference: the same Conv over float weights computed as ONNX defines them.
@@ -210,7 +210,7 @@ def test_qdq_pairs_become_hints_and_weights_fold_exactly() -> None:
 def test_unknown_option_is_a_clear_error() -> None:
     net, _, _ = _conv_bn_relu(np.random.default_rng(8))
     with pytest.raises(_core.InvalidArgumentError, match="unknown option 'fuse_everything'"):
-        _core.run_passes(net, {"fuse_everything": True})
+        _testing.run_passes(net, {"fuse_everything": True})
 
 
 @pytest.mark.parametrize("fuse_residual", [False, True])
@@ -223,7 +223,7 @@ def test_shipped_digits_model_keeps_outputs_and_names(fuse_residual: bool) -> No
     x = np.load(data / "digits.npz")["test_x"]
     ref = _run(net, {"input": x})["logits"]
     fused = _copy(net)
-    report = _core.run_passes(fused, {"fuse_residual": fuse_residual})
+    report = _testing.run_passes(fused, {"fuse_residual": fuse_residual})
     ops = _ops(fused)
     assert "BatchNormalization" not in ops and ops.count("Relu") == (0 if fuse_residual else 1)
     assert ("Add" in ops) != fuse_residual
@@ -260,7 +260,7 @@ def test_zero_pad_folds_into_the_conv_exactly() -> None:
         net, feeds = _pad_conv(rng, pads)
         ref = _run(net, feeds)[net.tensor(net.outputs()[0])["name"]]
         folded = _copy(net)
-        report = _core.run_passes(folded, {})
+        report = _testing.run_passes(folded, {})
         assert _ops(folded) == ["Conv"], _ops(folded)
         assert report["lines"][0] == "folded Pad 'pad' into the padding of Conv 'conv'"
         conv = [n for n in folded.nodes() if n["op"] == "Conv"][0]
@@ -278,7 +278,7 @@ def test_zero_pad_folds_into_the_conv_exactly() -> None:
 def test_pads_that_are_not_zero_padding_stay(pads: list[int], value: float, mode: str) -> None:
     net, _ = _pad_conv(np.random.default_rng(8), pads, value, mode)
     folded = _copy(net)
-    _core.run_passes(folded, {})
+    _testing.run_passes(folded, {})
     assert "Pad" in _ops(folded)
 
 

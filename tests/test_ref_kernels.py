@@ -1,4 +1,4 @@
-"""Reference int8 kernels (int8rt._core.kernels) against the independent NumPy
+"""Reference int8 kernels (int8rt._testing.kernels) against the independent NumPy
 formulas in np_kernels.py: int8 results and float epilogue outputs compared
 with ==; FP32 kernels within a stated rounding bound. Shapes sweep channels
 1..17 and primes, 1x1..7x7, strides, asymmetric pads, dilation, groups,
@@ -13,7 +13,7 @@ import pytest
 
 import np_kernels as npk
 from int8rt import InvalidArgumentError
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 F32 = np.float32
 U = 2.0 ** -24  # float32 unit roundoff

@@ -21,7 +21,7 @@ from typing import Dict, List
 import pytest
 
 import int8rt
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 pytestmark = pytest.mark.skipif(
     platform.machine() not in ("x86_64", "AMD64") or shutil.which("objdump") is None,
@@ -55,7 +55,7 @@ def in_namespace(funcs: Dict[str, List[str]], ns: str) -> Dict[str, List[str]]:
 
 
 def test_amx_kernels_use_native_tile_instructions(functions) -> None:
-    if not K.isa_info()["amx"]["compiled"]:
+    if not int8rt.kernels.isa_info()["amx"]["compiled"]:
         pytest.skip("library built without AMX kernels")
     amx = in_namespace(functions, "amx")
     assert amx, "no function in int8rt::kernels::x86::amx"
@@ -70,7 +70,7 @@ def test_amx_kernels_use_native_tile_instructions(functions) -> None:
 
 
 def test_avxvnni_kernels_are_vex_only(functions) -> None:
-    if not K.isa_info()["avxvnni"]["compiled"]:
+    if not int8rt.kernels.isa_info()["avxvnni"]["compiled"]:
         pytest.skip("library built without AVX-VNNI kernels")
     vnni = in_namespace(functions, "avxvnni")
     assert vnni, "no function in int8rt::kernels::x86::avxvnni"

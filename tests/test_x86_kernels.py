@@ -27,7 +27,7 @@ import pytest
 
 import int8rt
 from int8rt import NotSupportedError
-from int8rt._core import kernels as K
+from int8rt._testing import kernels as K
 
 F32 = np.float32
 
@@ -35,7 +35,7 @@ F32 = np.float32
 def runnable(candidates) -> List[str]:
     """Names of the non-reference candidates usable now: the CPU runs their
     ISA and it is not above the cap (INT8RT_MAX_ISA runs test one tier)."""
-    info = K.isa_info()
+    info = int8rt.kernels.isa_info()
     return [name for name, isa, _ in candidates if isa != "ref" and info[isa]["enabled"]]
 
 
@@ -306,14 +306,14 @@ def test_dispatch_prefers_x86_kernels() -> None:
 
 
 def test_set_max_isa_avx2_selects_avx2_kernels() -> None:
-    if not K.isa_info()["avx2"]["cpu"]:
+    if not int8rt.kernels.isa_info()["avx2"]["cpu"]:
         pytest.skip("CPU lacks AVX2")
     try:
         int8rt.set_max_isa("avx2")
         assert K.choose_conv(16, 8, 8, 32, 3, 3) == "conv_s8_igemm_6x16c2_avx2"
         assert K.choose_conv(16, 8, 8, 16, 3, 3, groups=16) == "conv_s8_dw_32c_avx2"
         assert K.choose_gemm(64, 64) == "gemm_s8_6x16c2_avx2"
-        if K.isa_info()["avx512vnni"]["cpu"]:
+        if int8rt.kernels.isa_info()["avx512vnni"]["cpu"]:
             with pytest.raises(NotSupportedError, match="above cap"):
                 K.gemm_s8(np.zeros((1, 4), np.int8), np.zeros((4, 4), np.int8),
                           np.ones(4, F32), kernel="gemm_s8_6x64c4_avx512vnni")
@@ -327,10 +327,10 @@ def test_set_max_isa_avx2_selects_avx2_kernels() -> None:
 def test_int8rt_max_isa_environment(cap: str) -> None:
     """INT8RT_MAX_ISA caps dispatch in a fresh process; the dispatched kernel
     still equals the reference."""
-    if not K.isa_info()[cap]["cpu"]:
+    if not int8rt.kernels.isa_info()[cap]["cpu"]:
         pytest.skip(f"CPU lacks {cap}")
     code = (
-        "import numpy as np; from int8rt._core import kernels as K\n"
+        "import numpy as np; from int8rt._testing import kernels as K\n"
         "rng = np.random.default_rng(0)\n"
         "x = rng.integers(-128, 128, (2, 9, 9, 20), dtype=np.int8)\n"
         "w = rng.integers(-128, 128, (33, 20, 3, 3), dtype=np.int8)\n"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Developer build: configures (once) and builds the C++ core and the _core
-# extension in build/dev, then installs them into the source package
-# python/int8rt/ (git-ignored), so `PYTHONPATH=python pytest` uses this tree
+# Developer build: configures (once) and builds the C++ core, the _core
+# extension and the test-hook extension _testing in build/dev, then installs
+# them into the source package python/int8rt/ (git-ignored), so
+# `PYTHONPATH=python pytest` uses this tree
 # without a pip install. Usage: tools/dev_build.sh [build-dir] [extra cmake args]
 # PREFIX=dir installs into dir/int8rt instead (e.g. a CUDA-emulated build,
 # -DINT8RT_WITH_CUDA=emulated, next to a copy of python/int8rt).

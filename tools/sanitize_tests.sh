@@ -19,7 +19,7 @@ build=$(cd "$build" && pwd)
 site=$build/site
 # The Python sources, without what tools/dev_build.sh installed beside them.
 rm -rf "$site/int8rt" && mkdir -p "$site" && cp -r python/int8rt "$site/int8rt"
-rm -rf "$site/int8rt/lib" "$site/int8rt/include" "$site"/int8rt/_core*.so
+rm -rf "$site/int8rt/lib" "$site/int8rt/include" "$site"/int8rt/_core*.so "$site"/int8rt/_testing*.so
 PREFIX=$site tools/dev_build.sh "$build/lib" -DINT8RT_SANITIZE="address;undefined" -DINT8RT_WITH_CUDA=off
 
 # allocator_may_return_null: a test that asks numpy for terabytes expects its MemoryError,

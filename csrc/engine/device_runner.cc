@@ -37,11 +37,14 @@ const DeviceRunnerFactory* find_device(const std::string& device) {
   return it == r.factories.end() ? nullptr : &it->second;
 }
 
+}  // namespace engine
+
+// Public (int8rt/engine.h); engine:: code reaches them through device_runner.h.
 void require_device(const std::string& device) {
   if (device == "cpu") return;
-  DeviceProbe probe;
+  engine::DeviceProbe probe;
   {
-    Registry& r = registry();
+    engine::Registry& r = engine::registry();
     std::lock_guard<std::mutex> lock(r.mutex);
     auto it = r.probes.find(device);
     if (it != r.probes.end()) probe = it->second;
@@ -57,12 +60,11 @@ void require_device(const std::string& device) {
 }
 
 std::vector<std::string> known_devices() {
-  Registry& r = registry();
+  engine::Registry& r = engine::registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   std::vector<std::string> out = {"cpu"};
   for (const auto& kv : r.factories) out.push_back(kv.first);
   return out;
 }
 
-}  // namespace engine
 }  // namespace int8rt

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/executor.h"
+#include "int8rt/engine.h"
 
 namespace int8rt {
 namespace engine {
@@ -63,10 +64,10 @@ using DeviceProbe = std::function<void()>;
 void register_device(const std::string& device, DeviceRunnerFactory factory, DeviceProbe probe);
 // nullptr when this build has no such device.
 const DeviceRunnerFactory* find_device(const std::string& device);
-// Throws NotSupported unless `device` is "cpu" or registered and usable.
-void require_device(const std::string& device);
-// "cpu" and every registered device.
-std::vector<std::string> known_devices();
+// Throws NotSupported unless `device` is "cpu" or registered and usable;
+// "cpu" and every registered device. Public API (int8rt/engine.h).
+using ::int8rt::known_devices;
+using ::int8rt::require_device;
 
 struct DeviceRegistrar {
   DeviceRegistrar(const char* device, DeviceRunnerFactory factory, DeviceProbe probe) {

@@ -4,11 +4,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include "engine/device_runner.h"
 #include "int8rt/builder.h"
 #include "int8rt/engine.h"
 #include "int8rt/error.h"
 #include "python/bindings.h"
+#include "python/cuda_array_interface.h"
 #include "python/numpy_convert.h"
 
 namespace py = pybind11;
@@ -67,9 +67,9 @@ py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
 }  // namespace
 
 void bind_engine(py::module_& m) {
-  m.def("known_devices", &engine::known_devices,
+  m.def("known_devices", &known_devices,
         "'cpu' and the devices this build has a backend for (usable or not).");
-  m.def("require_device", &engine::require_device, py::arg("device"),
+  m.def("require_device", &require_device, py::arg("device"),
         "Raises NotSupportedError saying why `device` cannot run engines here.");
   py::class_<ExecutionContext>(m, "ExecutionContext")
       .def("run",
@@ -108,22 +108,17 @@ void bind_engine(py::module_& m) {
            },
            py::arg("inputs"), py::arg("runs") = 10)
       .def("run_on_device",
-           [](ExecutionContext& ctx, const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& inputs,
-              const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& outputs) {
-             auto views = [](const std::map<std::string, std::pair<uintptr_t, std::vector<int64_t>>>& m) {
-               std::map<std::string, DeviceTensorView> out;
-               for (const auto& kv : m) out[kv.first] = {reinterpret_cast<void*>(kv.second.first), kv.second.second};
-               return out;
-             };
-             auto in = views(inputs), out = views(outputs);
-             py::gil_scoped_release release;
+           [](ExecutionContext& ctx, const py::dict& inputs, const py::dict& outputs) {
+             auto in = device_views(inputs), out = device_views(outputs);
+             py::gil_scoped_release release;  // the dicts keep the arrays alive until we return
              ctx.run_on_device(in, out);
            },
            py::arg("inputs"), py::arg("outputs"),
-           "inputs/outputs: name -> (device pointer, shape), float32 contiguous");
+           "inputs/outputs: name -> device array (__cuda_array_interface__: float32, C-contiguous)");
 
   py::class_<DeviceAllocation>(m, "DeviceAllocation")
-      .def_property_readonly("ptr", [](const DeviceAllocation& a) { return reinterpret_cast<uintptr_t>(a.data()); })
+      .def("cuda_array_interface", &cuda_array_interface, py::arg("shape"),
+           "__cuda_array_interface__ of a float32 array of `shape` over this memory (checked to fit)")
       .def_property_readonly("nbytes", &DeviceAllocation::bytes)
       .def("copy_from_host",
            [](DeviceAllocation& a, const py::buffer& src) {

@@ -32,26 +32,6 @@ def _is_device_array(x: Any) -> bool:
         return False
 
 
-def _device_view(name: str, x: Any) -> tuple[int, list[int]]:
-    """(pointer, shape) of a float32 C-contiguous device array (checked)."""
-    cai = x.__cuda_array_interface__
-    shape = [int(d) for d in cai["shape"]]
-    if cai.get("typestr") != "<f4":
-        raise InvalidArgumentError(f"'{name}': expected a float32 device array, got typestr {cai.get('typestr')!r}")
-    strides = cai.get("strides")
-    if strides is not None:
-        expect, step = [], 4
-        for d in reversed(shape):
-            expect.append(step)
-            step *= d
-        if [int(v) for v in strides] != expect[::-1] and int(np.prod(shape)) > 1:
-            raise InvalidArgumentError(f"'{name}': device array must be C-contiguous (strides {tuple(strides)})")
-    ptr = int(cai["data"][0])
-    if ptr == 0 and int(np.prod(shape)) > 0:
-        raise InvalidArgumentError(f"'{name}': device array has a null pointer")
-    return ptr, shape
-
-
 class DeviceArray:
     """A float32 array in an engine's device memory, owned by int8rt.
 
@@ -68,12 +48,12 @@ class DeviceArray:
 
     @property
     def __cuda_array_interface__(self) -> dict[str, Any]:
-        return {"shape": self.shape, "typestr": "<f4", "data": (self._allocation.ptr, False),
-                "strides": None, "version": 3, "stream": None}
+        return dict(self._allocation.cuda_array_interface(list(self.shape)))
 
     @property
     def ptr(self) -> int:
-        return int(self._allocation.ptr)
+        """The device address (as ``__cuda_array_interface__`` gives it)."""
+        return int(self.__cuda_array_interface__["data"][0])
 
     def numpy(self) -> np.ndarray:
         """A host copy."""
@@ -127,12 +107,11 @@ class ExecutionContext:
             raise InvalidArgumentError("inputs must be all host arrays or all device arrays")
         if self._engine.device == "cpu":
             raise _core.NotSupportedError("this engine runs on the CPU: pass NumPy arrays, not device arrays")
-        ins = {name: _device_view(name, v) for name, v in inputs.items()}
         if outputs is None:
-            shapes = self.output_shapes({name: shape for name, (_, shape) in ins.items()})
+            shapes = self.output_shapes({name: v.__cuda_array_interface__["shape"] for name, v in inputs.items()})
             outputs = {name: self._engine.device_array(shape) for name, shape in shapes.items()}
-        outs = {name: _device_view(name, v) for name, v in outputs.items()}
-        self._native.run_on_device(ins, outs)
+        # The binding reads and checks each array's interface (float32, C-contiguous, not null).
+        self._native.run_on_device(dict(inputs), dict(outputs))
         return dict(outputs)
 
     def profile(self, inputs: Mapping[str, np.ndarray], runs: int = 10) -> list[dict[str, Any]]:

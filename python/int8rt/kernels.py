@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Union
 
-from ._core import kernels as _k
+from . import _core
 
 __all__ = ["ISA_NAMES", "cpu_features", "get_max_isa", "isa_info", "set_max_isa"]
 
@@ -26,7 +26,7 @@ def cpu_features() -> Dict[str, Union[bool, str]]:
     tile-data permission. Keys: avx2, fma, f16c, avx512f, avx512bw, avx512vl,
     avx512dq, avx512_vnni, avx_vnni, amx_tile, amx_int8, amx_bf16, the OS-state
     flags os_saves_ymm/os_saves_zmm/os_saves_tiles/amx_permission, and vendor."""
-    return dict(_k.cpu_features())
+    return dict(_core.cpu_features())
 
 
 def set_max_isa(isa: Optional[str]) -> None:
@@ -34,17 +34,17 @@ def set_max_isa(isa: Optional[str]) -> None:
     programmatic mirror of ``INT8RT_MAX_ISA``; ``None`` removes this cap (the
     environment variable and the CPU still apply). Affects layers built after
     the call. Raises :class:`int8rt.InvalidArgumentError` for an unknown name."""
-    _k.set_max_isa(isa)
+    _core.set_max_isa(isa)
 
 
 def get_max_isa() -> str:
     """Return the effective ISA cap: the lowest of the CPU's best tier,
     ``INT8RT_MAX_ISA`` and :func:`set_max_isa`. Raises
     :class:`int8rt.InvalidArgumentError` if ``INT8RT_MAX_ISA`` is not a tier name."""
-    return str(_k.max_isa())
+    return str(_core.get_max_isa())
 
 
 def isa_info() -> Dict[str, Dict[str, bool]]:
     """Per ISA tier: ``cpu`` (this CPU supports it), ``compiled`` (kernels for it
     are built into this library) and ``enabled`` (usable under the current cap)."""
-    return {name: dict(info) for name, info in _k.isa_info().items()}
+    return {name: dict(info) for name, info in _core.isa_info().items()}

@@ -58,6 +58,14 @@ struct DeviceTensorView {
 
 class Engine;
 
+// "cpu" and every device this build has a backend for (usable here or not),
+// the values BuilderConfig::device and Engine metadata "device" may take.
+std::vector<std::string> known_devices();
+
+// Returns when `device` can run engines here; otherwise throws NotSupported
+// saying why (not in this build, no driver, no GPU...).
+void require_device(const std::string& device);
+
 // Device memory owned by int8rt for an engine on a GPU (move-only; keeps the
 // engine alive). Engine::allocate_device creates it.
 class DeviceAllocation {

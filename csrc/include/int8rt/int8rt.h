@@ -7,6 +7,7 @@
 //   engine.h       Engine (create / load / save) and ExecutionContext
 //   calibration.h  histograms, threshold methods, TensorRT's calibration cache
 //   threading.h    the library-wide thread count
+//   isa.h          the kernel ISA cap (INT8RT_MAX_ISA's mirror) and CPU features
 //   error.h        Error and its subclasses, the only exceptions int8rt throws
 //
 // Public headers include only each other and the standard library, so this
@@ -17,5 +18,6 @@
 #include "int8rt/calibration.h"
 #include "int8rt/engine.h"
 #include "int8rt/error.h"
+#include "int8rt/isa.h"
 #include "int8rt/network.h"
 #include "int8rt/threading.h"

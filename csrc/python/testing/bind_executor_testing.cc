@@ -1,4 +1,4 @@
-// Private test hooks: int8rt._core._testing.run_single_op / run_single_op_batches.
+// Private test hooks: int8rt._testing.run_single_op / run_single_op_batches.
 //
 // Builds a one-node Network (runtime inputs become network inputs, the
 // inputs flagged constant become initializers), runs it with the engine's
@@ -14,8 +14,8 @@
 
 #include "engine/executor.h"
 #include "int8rt/error.h"
-#include "python/bindings.h"
 #include "python/numpy_convert.h"
+#include "python/testing/bindings.h"
 
 namespace py = pybind11;
 
@@ -142,8 +142,7 @@ std::vector<std::vector<py::array>> run_sets(const std::string& op, const std::v
 }  // namespace
 
 void bind_executor_testing(py::module_& m) {
-  py::module_ t = m.def_submodule("_testing", "private test hooks (not part of the API)");
-  t.def(
+  m.def(
       "run_single_op",
       [](const std::string& op, const py::list& inputs, const py::dict& attrs,
          const std::vector<bool>& constant_inputs, int num_outputs) {
@@ -151,7 +150,7 @@ void bind_executor_testing(py::module_& m) {
       },
       py::arg("op"), py::arg("inputs"), py::arg("attrs"), py::arg("constant_inputs"), py::arg("num_outputs") = 1,
       "Runs one node (named 'op_under_test') through the Executor; returns its outputs.");
-  t.def(
+  m.def(
       "run_single_op_batches",
       [](const std::string& op, const std::vector<py::list>& input_sets, const py::dict& attrs,
          const std::vector<bool>& constant_inputs, int num_outputs) {

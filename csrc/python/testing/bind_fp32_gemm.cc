@@ -1,4 +1,4 @@
-// int8rt._core.kernels: the engine's FP32 SGEMM (engine/ops/fp32_gemm.h) with
+// int8rt._testing.kernels: the engine's FP32 SGEMM (engine/ops/fp32_gemm.h) with
 // a chosen or named microkernel, for tests and benchmarks. Thin: convert,
 // call, release the GIL around the run.
 #include <pybind11/numpy.h>
@@ -14,8 +14,8 @@
 #include "engine/ops/fp32_gemm.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_ukernel.h"
-#include "python/bindings.h"
-#include "python/kernel_args.h"
+#include "python/testing/bindings.h"
+#include "python/testing/kernel_args.h"
 
 namespace py = pybind11;
 

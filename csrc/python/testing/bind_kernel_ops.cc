@@ -1,4 +1,4 @@
-// int8rt._core.kernels, part 2: the element-wise int8 ops (quantize, pools,
+// int8rt._testing.kernels, part 2: the element-wise int8 ops (quantize, pools,
 // add, concat: the reference kernels, or with kernel="<name>" one candidate
 // of kernels/eltwise_s8.h), the FP32 reference kernels and make_requant, on
 // NumPy arrays, for tests. Thin: convert, call, release the GIL around the run.
@@ -16,8 +16,8 @@
 #include "kernels/eltwise_s8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/requant_params.h"
-#include "python/bindings.h"
-#include "python/kernel_args.h"
+#include "python/testing/bindings.h"
+#include "python/testing/kernel_args.h"
 
 namespace py = pybind11;
 

@@ -1,11 +1,11 @@
-// _core.run_passes: the graph passes (graph/passes/passes.h) over a
+// _testing.run_passes: the graph passes (graph/passes/passes.h) over a
 // _core.Network, in place. Options are PassOptions' fields by name.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include "graph/passes/passes.h"
 #include "int8rt/error.h"
-#include "python/bindings.h"
+#include "python/testing/bindings.h"
 
 namespace py = pybind11;
 

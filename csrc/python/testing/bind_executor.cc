@@ -1,4 +1,4 @@
-// _core.Executor: a private float32 runner over engine::Executor, the base
+// _testing.Executor: a private float32 runner over engine::Executor, the base
 // the public Engine API is built on. One execution state per Executor,
 // guarded by a mutex; the GIL is released while the network runs.
 #include <pybind11/numpy.h>
@@ -12,9 +12,9 @@
 
 #include "engine/executor.h"
 #include "int8rt/error.h"
-#include "python/bindings.h"
 #include "python/network_convert.h"
 #include "python/numpy_convert.h"
+#include "python/testing/bindings.h"
 
 namespace py = pybind11;
 

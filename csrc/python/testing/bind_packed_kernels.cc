@@ -1,4 +1,4 @@
-// int8rt._core.kernels, part 3: a conv / GEMM packed once and run many times
+// int8rt._testing.kernels, part 3: a conv / GEMM packed once and run many times
 // (benchmarks and tests of the packed path; the one-shot conv2d_s8 / gemm_s8
 // in bind_kernels.cc pack on every call). Thin: the object holds the packed
 // weights and the epilogue arrays; run() converts, releases the GIL, runs.
@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "kernels/registry.h"
-#include "python/bindings.h"
-#include "python/kernel_args.h"
+#include "python/testing/bindings.h"
+#include "python/testing/kernel_args.h"
 
 namespace py = pybind11;
 

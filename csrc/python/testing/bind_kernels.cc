@@ -1,7 +1,6 @@
-// int8rt._core.kernels (private, for tests and tools): the registry's int8
-// conv / GEMM kernels on NumPy arrays, kernel selection, the ISA cap and the
-// CPU feature report. The reference ops without a registry live in
-// bind_kernel_ops.cc. Thin: convert, call, release the GIL around the run.
+// int8rt._testing.kernels (private, for tests and tools): the registry's int8
+// conv / GEMM kernels on NumPy arrays and kernel selection. The reference ops
+// without a registry live in bind_kernel_ops.cc. Thin: convert, call, release the GIL around the run.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -12,11 +11,10 @@
 #include <tuple>
 #include <vector>
 
-#include "core/cpu_features.h"
 #include "kernels/registry.h"
 #include "kernels/requant_params.h"
-#include "python/bindings.h"
-#include "python/kernel_args.h"
+#include "python/testing/bindings.h"
+#include "python/testing/kernel_args.h"
 
 namespace py = pybind11;
 
@@ -132,23 +130,10 @@ std::vector<std::tuple<std::string, std::string, std::string>> candidates(
   return rows;
 }
 
-py::dict cpu_features_dict() {
-  const CpuFeatures& f = cpu_features();
-  py::dict d;
-  d["avx2"] = f.avx2; d["fma"] = f.fma; d["f16c"] = f.f16c;
-  d["avx512f"] = f.avx512f; d["avx512bw"] = f.avx512bw; d["avx512vl"] = f.avx512vl;
-  d["avx512dq"] = f.avx512dq; d["avx512_vnni"] = f.avx512_vnni; d["avx_vnni"] = f.avx_vnni;
-  d["amx_tile"] = f.amx_tile; d["amx_int8"] = f.amx_int8; d["amx_bf16"] = f.amx_bf16;
-  d["os_saves_ymm"] = f.os_saves_ymm; d["os_saves_zmm"] = f.os_saves_zmm;
-  d["os_saves_tiles"] = f.os_saves_tiles; d["amx_permission"] = f.amx_permission;
-  d["vendor"] = f.vendor;
-  return d;
-}
-
 }  // namespace
 
 void bind_kernels(py::module_& m) {
-  py::module_ k = m.def_submodule("kernels", "Kernel-level access for tests (private).");
+  py::module_ k = m.def_submodule("kernels", "Kernel-level access for tests and benchmarks (private).");
   using namespace pybind11::literals;
   const std::array<int, 2> one{1, 1};
   const std::array<int, 4> no_pads{0, 0, 0, 0};
@@ -164,24 +149,9 @@ void bind_kernels(py::module_& m) {
         "residual"_a = py::none(), "residual_scale"_a = 0.0f, "kernel"_a = py::none(),
         "int8 GEMM: a [M,K] x b [N,K] -> [M,N] with the per-n epilogue.");
 
-  k.def("cpu_features", &cpu_features_dict, "Usable CPU features (CPUID + OS state) as a dict.");
-  k.def("max_isa", [] { return std::string(kernels::isa_name(kernels::max_isa())); },
-        "Effective ISA cap: min(CPU, INT8RT_MAX_ISA, set_max_isa()).");
-  k.def("cpu_max_isa", [] { return std::string(kernels::isa_name(kernels::cpu_max_isa())); });
-  k.def("set_max_isa", [](const std::optional<std::string>& name) {
-          std::optional<kernels::Isa> isa;
-          if (name) isa = kernels::parse_isa(*name, "set_max_isa");
-          kernels::set_max_isa(isa);
-        }, "name"_a, "Cap kernel selection at an ISA name; None removes the cap.");
-  k.def("isa_info", [] {
-    py::dict d;
-    for (kernels::Isa isa : kernels::kAllIsas) {
-      d[kernels::isa_name(isa)] = py::dict("cpu"_a = kernels::cpu_supports_isa(isa),
-                                           "compiled"_a = kernels::isa_compiled(isa),
-                                           "enabled"_a = kernels::isa_enabled(isa));
-    }
-    return d;
-  }, "Per ISA: supported by the CPU, kernels compiled in, allowed under the cap.");
+  // The cap itself is public (int8rt.set_max_isa / get_max_isa, bind_isa.cc).
+  k.def("cpu_max_isa", [] { return std::string(kernels::isa_name(kernels::cpu_max_isa())); },
+        "The highest ISA tier this CPU supports.");
 
   k.def("conv_candidates", [](int C, int H, int W, int K, int R, int S, std::array<int, 2> stride,
                               std::array<int, 4> pads, std::array<int, 2> dilation, int groups,
