@@ -331,7 +331,7 @@ def test_constant_scale_and_bias_fold_into_the_conv_within_bound() -> None:
     net, feeds, tol = _conv_affine_chain(np.random.default_rng(11))
     ref = _run(net, feeds)["Div_out"]
     folded = _copy(net)
-    report = _core.run_passes(folded, {})
+    report = _testing.run_passes(folded, {})
     assert _ops(folded) == ["Conv"]
     assert report["lines"] == [f"folded {op} '{op.lower()}' by a constant into Conv 'conv'"
                                for op in ("Mul", "Add", "Sub", "Div")]
@@ -339,7 +339,7 @@ def test_constant_scale_and_bias_fold_into_the_conv_within_bound() -> None:
     err = np.abs(_run(folded, feeds)["Div_out"] - ref).max()
     assert err <= tol, (err, tol)
     kept = _copy(net)
-    _core.run_passes(kept, {"fold_scale_bias": False})
+    _testing.run_passes(kept, {"fold_scale_bias": False})
     assert _ops(kept) == ["Add", "Conv", "Div", "Mul", "Sub"]
 
 
@@ -355,7 +355,7 @@ def test_gemm_reversed_sub_folds_within_bound() -> None:
     feeds = {"x": rng.uniform(-1, 1, (3, k)).astype(np.float32)}
     ref = _run(net, feeds)["y"]
     folded = _copy(net)
-    _core.run_passes(folded, {})
+    _testing.run_passes(folded, {})
     assert _ops(folded) == ["Gemm"]
     err = np.abs(_run(folded, feeds)["y"] - ref).max()
     assert err <= _bound(k + 4, k * np.abs(w).max() + 1.0), err
@@ -377,5 +377,5 @@ def test_scale_bias_that_is_not_per_channel_stays(case: str) -> None:
     net.mark_output(net.add_node(op, "op", ins, {}, ["y"])[0])
     if case == "also_output":
         net.mark_output(conv)
-    _core.run_passes(net, {})
+    _testing.run_passes(net, {})
     assert _ops(net) == sorted(["Conv", op])
