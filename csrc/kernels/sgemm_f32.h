@@ -1,24 +1,46 @@
-// A cache-blocked single-precision GEMM for the float32 layers (Conv via
-// im2col, ConvTranspose, Gemm, MatMul): C = op(A) * op(B) (+ C).
+// The FP32 GEMM (sgemm_f32) family of the registry and its blocked driver,
+// for the float32 layers (Conv via im2col, ConvTranspose, Gemm, MatMul):
+// C = op(A) * op(B) (+ C).
 //
 // Baseline driver (GotoBLAS / BLIS loop structure: pack a KC-deep slice of A
 // into MR-row panels and of B into NR-column panels, then run the register
-// tile over them); the register tile is a microkernel chosen at run time
-// (kernels/sgemm_ukernel.h: AVX-512, AVX2+FMA or portable, capped by
-// kernels::max_isa()). Summation order over k is fixed by the microkernel
-// (k ascending in KC chunks), so results do not depend on the thread count;
-// they differ between microkernels in the last bits (FMA or not, KC).
-//
-// The lead may later unify this with the reference kernels under
-// csrc/kernels/ref (gemm_f32); this file is the engine's fast FP32 path.
+// tile over them); the register tile is a microkernel (abi/sgemm_f32.h)
+// chosen once per layer with kernels::choose<SgemmKernel>() (AVX-512F,
+// AVX2+FMA or portable, capped by max_isa(), logged as
+// "sgemm_f32 -> sgemm_8x32_avx512 (avx512)"). Summation order over k is fixed
+// by the microkernel (k ascending in KC chunks), so results do not depend on
+// the thread count; they differ between microkernels in the last bits (FMA
+// or not, KC). The float reference kernel is ref::gemm_f32.
 #pragma once
 
 #include <cstdint>
 
-#include "kernels/sgemm_ukernel.h"
+#include "kernels/abi/sgemm_f32.h"
+#include "kernels/registry.h"
 
 namespace int8rt {
-namespace engine {
+namespace kernels {
+
+// One candidate: a microkernel and the blocking its driver should use with
+// it. Block sizes: the B panel (kc x nr floats) should stay in L1 while the
+// A block (mc x kc) streams from L2.
+class SgemmKernel final : public NamedKernel<Kernel> {
+ public:
+  static constexpr OpKey kKey{"sgemm", Dtype::kF32};
+  static void validate() {}
+  static std::string describe() { return ""; }
+
+  SgemmKernel(const char* name, Isa isa, int mr, int nr, int64_t kc, int64_t mc, int64_t nc,
+              SgemmFn fn)
+      : NamedKernel(name, isa), mr(mr), nr(nr), kc(kc), mc(mc), nc(nc), fn(fn) {}
+  std::string supports() const { return ""; }  // every GEMM
+
+  int mr, nr;   // register tile
+  int64_t kc;   // k slice (also fixes the summation split)
+  int64_t mc;   // rows of A packed per task (multiple of mr)
+  int64_t nc;   // widest column tile per task (multiple of nr)
+  SgemmFn fn;
+};
 
 struct GemmOperand {
   const float* data = nullptr;
@@ -29,12 +51,9 @@ struct GemmOperand {
 // C[M, N] (row stride ldc) = A[M, K] * B[K, N], or += when accumulate.
 // Parallel over tiles of C with int8rt::parallel_for unless parallel is false
 // (callers that already run inside a parallel_for pass false).
-// `uk` is the microkernel, chosen once per layer with kernels::choose_sgemm().
-void sgemm(const kernels::SgemmUkernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A,
+// `uk` is the microkernel, chosen once per layer with choose<SgemmKernel>().
+void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A,
            GemmOperand B, float* C, int64_t ldc, bool accumulate, bool parallel = true);
-// The same with kernels::choose_sgemm() on every call (tests, one-off use).
-void sgemm(int64_t M, int64_t N, int64_t K, GemmOperand A, GemmOperand B, float* C, int64_t ldc,
-           bool accumulate, bool parallel = true);
 
-}  // namespace engine
+}  // namespace kernels
 }  // namespace int8rt

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv_gemm_s8.h"
 #include "kernels/registry.h"
 #include "python/bindings.h"
 #include "python/kernel_args.h"
@@ -86,8 +87,8 @@ class PackedConv2d {
                         static_cast<int>(w.shape(2)), static_cast<int>(w.shape(3)), stride, pads,
                         dilation, groups);
     const kernels::ConvKernel& k =
-        kernel ? kernels::conv_kernel_by_name(*kernel, shape_, epi_.ep.out_type)
-               : kernels::choose_conv(shape_, epi_.ep.out_type);
+        kernel ? kernels::kernel_by_name<kernels::ConvKernel>(*kernel, shape_, epi_.ep.out_type)
+               : kernels::choose<kernels::ConvKernel>(shape_, epi_.ep.out_type);
     name_ = k.name();
     packed_ = k.pack(shape_, w.data());
   }
@@ -127,8 +128,8 @@ class PackedGemm {
     I8Array b = int8_arg(b_obj, "b", 2);
     shape_ = {static_cast<int>(b.shape(0)), static_cast<int>(b.shape(1))};
     const kernels::GemmKernel& k =
-        kernel ? kernels::gemm_kernel_by_name(*kernel, shape_, epi_.ep.out_type)
-               : kernels::choose_gemm(shape_, epi_.ep.out_type);
+        kernel ? kernels::kernel_by_name<kernels::GemmKernel>(*kernel, shape_, epi_.ep.out_type)
+               : kernels::choose<kernels::GemmKernel>(shape_, epi_.ep.out_type);
     name_ = k.name();
     packed_ = k.pack(shape_, b.data());
   }

@@ -1,7 +1,8 @@
 // The int8 element-wise microkernels (quantize, dequantize, add, rescale,
-// pools) as plain function pointers over plain structs: the boundary
-// between baseline drivers (kernels/x86/eltwise_s8_x86.cc: validation,
-// threading, multiplier tables) and per-ISA code. No inline code here, so
+// pools, lookup, channel gate) as plain function pointers over plain
+// structs: the boundary between baseline drivers (kernels/x86/eltwise_s8_x86.h:
+// validation, threading, multiplier tables; one driver per op) and per-ISA
+// code. An ISA's provider binds the microkernels it has to the drivers. No inline code here, so
 // ISA translation units may include it (STYLE.md, "ISA code is fenced").
 //
 // Every microkernel reproduces ref/requantize.h bit for bit:
@@ -71,25 +72,10 @@ using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_
 // One row of C channels: y[c] = rne(min(max((float)x[c] * m[c], -128), 127)).
 using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int8_t* y);
 
-// One ISA's set.
-struct EltwiseUkernels {
-  QuantizeFn quantize = nullptr;
-  DequantizeFn dequantize = nullptr;
-  TransposeFn quantize_nchw_to_nhwc = nullptr;
-  TransposeFn dequantize_nhwc_to_nchw = nullptr;
-  AddFn add = nullptr;
-  RescaleFn rescale = nullptr;
-  PoolRowFn maxpool_row = nullptr;
-  PoolRowFn avgpool_row = nullptr;
-  GlobalAvgFn global_avgpool = nullptr;
-  LookupFn lookup = nullptr;
-  ChannelMulRowFn channel_mul_row = nullptr;
-};
-
 namespace x86 {
 namespace avx512vnni {
-// All eleven, AVX-512 F/BW/VL (files eltwise_*.cc, pool_s8_64c.cc, lookup_s8_64.cc,
-// add_s8_64.cc).
+// AVX-512 F/BW/VL (quantize_16x16.cc, add_s8_64.cc, pool_s8_64c.cc,
+// lookup_s8_64.cc).
 void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
 void dequantize(int64_t n, const int8_t* q, float scale, float* x);
 void quantize_nchw_to_nhwc(const TransposeBlock& b);

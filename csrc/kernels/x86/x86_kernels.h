@@ -1,7 +1,7 @@
 // The x86 kernel drivers as registry candidates (baseline code).
 //
 // A driver owns packing, tiling and threading and calls one ISA's
-// microkernels through ukernel_abi.h; the ISA is described by a plain
+// microkernels through kernels/abi/conv_gemm_s8.h; the ISA is described by a plain
 // descriptor, so the same driver serves AVX512-VNNI and AVX2:
 //   IgemmConvKernel  - any conv (1x1 included) as an indirect GEMM over
 //                      output pixels x blocks of output channels;
@@ -13,8 +13,8 @@
 
 #include <string>
 
-#include "kernels/registry.h"
-#include "kernels/x86/ukernel_abi.h"
+#include "kernels/conv_gemm_s8.h"
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {
@@ -79,7 +79,7 @@ class DwConvKernel final : public ConvKernel {
   DwUkernel u_;
 };
 
-// An AMX microkernel (ukernel_abi.h, AmxTile). The library passes the
+// An AMX microkernel (abi/conv_gemm_s8.h, AmxTile). The library passes the
 // native one; tests pass the same source compiled against the emulation
 // header, under another name.
 struct AmxUkernel {

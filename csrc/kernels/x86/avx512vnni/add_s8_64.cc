@@ -1,12 +1,12 @@
 // Quantized add, rescale and channel-gate microkernels, AVX-512 F/BW/VL
-// (contract and formulas in kernels/eltwise_ukernel.h): 64 values per
+// (contract and formulas in kernels/abi/eltwise_s8.h): 64 values per
 // iteration, 16 per zmm (int8 -> int32 -> float, multiply, add, clamp,
 // round, narrow), the tail through masks.
 #include <immintrin.h>
 
 #include <cstdint>
 
-#include "kernels/eltwise_ukernel.h"
+#include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx512vnni/s8_convert.h"
 
 namespace int8rt {

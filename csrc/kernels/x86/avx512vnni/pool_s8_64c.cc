@@ -1,5 +1,5 @@
 // NHWC int8 pooling microkernels, AVX-512 F/BW/VL (contract and formulas in
-// kernels/eltwise_ukernel.h).
+// kernels/abi/eltwise_s8.h).
 //
 // Max: 64 channels per zmm, vpmaxsb over the window positions inside the
 // input, starting from -128 (padding never wins, as the reference).
@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "kernels/eltwise_ukernel.h"
+#include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx512vnni/s8_convert.h"
 
 namespace int8rt {

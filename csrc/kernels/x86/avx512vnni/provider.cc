@@ -1,96 +1,59 @@
-// The x86 providers of the registry (registry.h): one per ISA and op, each
-// appending its candidates best first. An ISA's provider exists only when its
-// microkernels were compiled (INT8RT_HAVE_<ISA>_KERNELS, set by
-// x86/CMakeLists.txt); registry.cc lists the providers in its table.
-#include <vector>
-
+// The AVX512-VNNI provider (registry.h): baseline code, compiled into int8rt
+// without ISA flags when the folder's microkernels were built
+// (INT8RT_HAVE_AVX512VNNI_KERNELS). Binds the microkernels of this folder to
+// the x86 drivers and adds them, best first per family:
+//   conv_s8: conv_s8_dw_64c_avx512vnni (depthwise), conv_s8_igemm_6x64c4_avx512vnni
+//   gemm_s8: gemm_s8_6x64c4_avx512vnni
+//   every element-wise op: <op>_s8_avx512vnni (AVX-512 F/BW/VL microkernels).
+#include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/abi/eltwise_s8.h"
 #include "kernels/registry.h"
+#include "kernels/x86/eltwise_s8_x86.h"
 #include "kernels/x86/x86_kernels.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
 
-#if defined(INT8RT_HAVE_AMX_KERNELS)
-namespace {
-constexpr AmxUkernel kAmx = {Isa::kAmx, "conv_s8_igemm_32x32c4_amx", "gemm_s8_32x32c4_amx",
-                             amx::gemm_tile};
-}  // namespace
+void register_avx512vnni_kernels(KernelRegistry& r) {
+  constexpr Isa kIsa = Isa::kAvx512Vnni;
+  static const IgemmUkernel igemm_uk = {
+      kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
+      avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
+      /*widen_s16=*/false, avx512vnni::igemm_fn};
+  static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
+                                  avx512vnni::dwconv_row};
+  static const DwConvKernel dw(dw_uk);
+  static const IgemmConvKernel conv(igemm_uk);
+  static const IgemmGemmKernel gemm(igemm_uk);
+  r.add(dw);
+  r.add(conv);
+  r.add(gemm);
 
-void append_conv_kernels_amx(std::vector<const ConvKernel*>& list) {
-  static const AmxConvKernel conv(kAmx);
-  list.push_back(&conv);
+  static const X86Quantize quantize("quantize_s8_avx512vnni", kIsa, avx512vnni::quantize,
+                                    avx512vnni::quantize_nchw_to_nhwc);
+  static const X86Dequantize dequantize("dequantize_s8_avx512vnni", kIsa,
+                                        avx512vnni::dequantize,
+                                        avx512vnni::dequantize_nhwc_to_nchw);
+  static const X86Add add("add_s8_avx512vnni", kIsa, avx512vnni::add);
+  static const X86Concat concat("concat_s8_avx512vnni", kIsa, avx512vnni::rescale);
+  static const X86MaxPool maxpool("maxpool_s8_avx512vnni", kIsa, avx512vnni::maxpool_row);
+  static const X86AvgPool avgpool("avgpool_s8_avx512vnni", kIsa, avx512vnni::avgpool_row);
+  static const X86GlobalAvgPool global_avgpool("global_avgpool_s8_avx512vnni", kIsa,
+                                               avx512vnni::global_avgpool);
+  static const X86Lookup lookup("lookup_s8_avx512vnni", kIsa, avx512vnni::lookup);
+  static const X86ChannelMul channel_mul("channel_mul_s8_avx512vnni", kIsa,
+                                         avx512vnni::channel_mul_row);
+  r.add(quantize);
+  r.add(dequantize);
+  r.add(add);
+  r.add(concat);
+  r.add(maxpool);
+  r.add(avgpool);
+  r.add(global_avgpool);
+  r.add(lookup);
+  r.add(channel_mul);
 }
-
-void append_gemm_kernels_amx(std::vector<const GemmKernel*>& list) {
-  static const AmxGemmKernel gemm(kAmx);
-  list.push_back(&gemm);
-}
-#endif
-
-#if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
-namespace {
-constexpr IgemmUkernel kIgemmAvx512Vnni = {
-    Isa::kAvx512Vnni, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
-    avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
-    /*widen_s16=*/false, avx512vnni::igemm_fn};
-constexpr DwUkernel kDwAvx512Vnni = {Isa::kAvx512Vnni, "conv_s8_dw_64c_avx512vnni",
-                                     avx512vnni::kDwBlock, avx512vnni::dwconv_row};
-}  // namespace
-
-void append_conv_kernels_avx512vnni(std::vector<const ConvKernel*>& list) {
-  static const DwConvKernel dw(kDwAvx512Vnni);
-  static const IgemmConvKernel igemm(kIgemmAvx512Vnni);
-  list.push_back(&dw);
-  list.push_back(&igemm);
-}
-
-void append_gemm_kernels_avx512vnni(std::vector<const GemmKernel*>& list) {
-  static const IgemmGemmKernel gemm(kIgemmAvx512Vnni);
-  list.push_back(&gemm);
-}
-#endif
-
-#if defined(INT8RT_HAVE_AVXVNNI_KERNELS)
-namespace {
-constexpr IgemmUkernel kIgemmAvxVnni = {
-    Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni", "gemm_s8_6x16c4_avxvnni",
-    avxvnni::kMR, avxvnni::kNB, avxvnni::kBlock, avxvnni::kCGroup,
-    /*widen_s16=*/false, avxvnni::igemm_fn, /*declines_depthwise=*/true};
-}  // namespace
-
-void append_conv_kernels_avxvnni(std::vector<const ConvKernel*>& list) {
-  static const IgemmConvKernel igemm(kIgemmAvxVnni);
-  list.push_back(&igemm);
-}
-
-void append_gemm_kernels_avxvnni(std::vector<const GemmKernel*>& list) {
-  static const IgemmGemmKernel gemm(kIgemmAvxVnni);
-  list.push_back(&gemm);
-}
-#endif
-
-#if defined(INT8RT_HAVE_AVX2_KERNELS)
-namespace {
-constexpr IgemmUkernel kIgemmAvx2 = {
-    Isa::kAvx2, "conv_s8_igemm_6x16c2_avx2", "gemm_s8_6x16c2_avx2",
-    avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroup, /*widen_s16=*/true, avx2::igemm_fn};
-constexpr DwUkernel kDwAvx2 = {Isa::kAvx2, "conv_s8_dw_32c_avx2", avx2::kDwBlock,
-                               avx2::dwconv_row};
-}  // namespace
-
-void append_conv_kernels_avx2(std::vector<const ConvKernel*>& list) {
-  static const DwConvKernel dw(kDwAvx2);
-  static const IgemmConvKernel igemm(kIgemmAvx2);
-  list.push_back(&dw);
-  list.push_back(&igemm);
-}
-
-void append_gemm_kernels_avx2(std::vector<const GemmKernel*>& list) {
-  static const IgemmGemmKernel gemm(kIgemmAvx2);
-  list.push_back(&gemm);
-}
-#endif
 
 }  // namespace x86
 }  // namespace kernels

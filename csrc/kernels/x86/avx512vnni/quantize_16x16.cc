@@ -1,5 +1,5 @@
 // float32 <-> int8 conversion microkernels, AVX-512 F/BW/VL (contract and
-// formulas in kernels/eltwise_ukernel.h).
+// formulas in kernels/abi/eltwise_s8.h).
 //
 // Contiguous: 64 values per iteration (4 zmm), the tail through masks.
 // Transposing (NCHW float <-> NHWC int8): tiles of 16 channels x 16 pixels.
@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include "kernels/eltwise_ukernel.h"
+#include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx512vnni/s8_convert.h"
 
 namespace int8rt {
