@@ -128,14 +128,15 @@ struct FamilyTag {
   using Family = K;
 };
 
-// The candidates as providers add them. Providers call add(kernel), where
-// the kernel's type names its family (K::kKey); the registry keeps the
-// pointer (kernels are singletons with static storage).
+// The candidates as providers add them. Providers call add(kernel, ...),
+// where each kernel's type names its family (K::kKey); the registry keeps
+// the pointers (kernels are singletons with static storage).
 class KernelRegistry {
  public:
-  template <class K>
-  void add(const K& kernel) {
-    add(K::kKey, &kernel);
+  // add(a, b, ...) keeps the order given.
+  template <class... K>
+  void add(const K&... kernels) {
+    (add(K::kKey, &kernels), ...);
   }
   void add(const OpKey& key, const Kernel* kernel);
   // The kernels added under `key`, in the order they were added.
@@ -241,6 +242,14 @@ const K& kernel_by_name(const std::string& name, const Problem&... problem) {
       K::kKey, std::vector<const Kernel*>(list.begin(), list.end()), name,
       [&](const Kernel& k) { return static_cast<const K&>(k).supports(problem...); },
       [&] { return K::describe(problem...); }));
+}
+
+// The candidate called `name` if there is one, else the walk's choice (the
+// `kernel=` argument of tools and tests).
+template <class K, class... Problem>
+const K& kernel_by_name_or_choose(const std::optional<std::string>& name,
+                                  const Problem&... problem) {
+  return name ? kernel_by_name<K>(*name, problem...) : choose<K>(problem...);
 }
 
 }  // namespace kernels

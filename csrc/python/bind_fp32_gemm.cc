@@ -22,13 +22,6 @@ namespace int8rt {
 namespace python {
 namespace {
 
-// The named candidate, or the run-time choice; NotSupported when the named
-// one cannot run now (above the cap or missing from the CPU).
-const kernels::SgemmKernel& sgemm_kernel(const std::optional<std::string>& name) {
-  return name ? kernels::kernel_by_name<kernels::SgemmKernel>(*name)
-              : kernels::choose<kernels::SgemmKernel>();
-}
-
 // y = op(a) @ op(b) (+ c when given), float32.
 py::array_t<float> sgemm(const py::handle& a_obj, const py::handle& b_obj, bool trans_a,
                          bool trans_b, const py::object& c_obj,
@@ -37,7 +30,8 @@ py::array_t<float> sgemm(const py::handle& a_obj, const py::handle& b_obj, bool 
   const int64_t M = trans_a ? a.shape(1) : a.shape(0), K = trans_a ? a.shape(0) : a.shape(1);
   const int64_t Kb = trans_b ? b.shape(1) : b.shape(0), N = trans_b ? b.shape(0) : b.shape(1);
   if (K != Kb) throw InvalidArgument("b: inner dimension differs from a's");
-  const kernels::SgemmKernel& uk = sgemm_kernel(kernel);
+  // The named candidate (NotSupported when it cannot run now) or the choice.
+  const auto& uk = kernels::kernel_by_name_or_choose<kernels::SgemmKernel>(kernel);
   py::array_t<float> y({M, N});
   float* yp = y.mutable_data();
   const bool accumulate = !c_obj.is_none();

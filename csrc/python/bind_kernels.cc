@@ -90,9 +90,8 @@ py::array conv2d_s8(const py::handle& x_obj, const py::handle& w_obj, const py::
   std::vector<py::ssize_t> out_shape = {N, shape.out_h(), shape.out_w(), K};
   EpilogueArgs e = epilogue_args(scale, bias, K, lo, hi, out_dtype, residual, residual_scale,
                                  out_shape);
-  const kernels::ConvKernel& k =
-      kernel ? kernels::kernel_by_name<kernels::ConvKernel>(*kernel, shape, e.ep.out_type)
-             : kernels::choose<kernels::ConvKernel>(shape, e.ep.out_type);
+  const auto& k =
+      kernels::kernel_by_name_or_choose<kernels::ConvKernel>(kernel, shape, e.ep.out_type);
   py::array y = make_output(e.ep.out_type, out_shape);
   void* yp = y.mutable_data();
   py::gil_scoped_release release;
@@ -112,9 +111,8 @@ py::array gemm_s8(const py::handle& a_obj, const py::handle& b_obj, const py::ha
   std::vector<py::ssize_t> out_shape = {a.shape(0), b.shape(0)};
   EpilogueArgs e = epilogue_args(scale, bias, shape.N, lo, hi, out_dtype, residual,
                                  residual_scale, out_shape);
-  const kernels::GemmKernel& k =
-      kernel ? kernels::kernel_by_name<kernels::GemmKernel>(*kernel, shape, e.ep.out_type)
-             : kernels::choose<kernels::GemmKernel>(shape, e.ep.out_type);
+  const auto& k =
+      kernels::kernel_by_name_or_choose<kernels::GemmKernel>(kernel, shape, e.ep.out_type);
   py::array y = make_output(e.ep.out_type, out_shape);
   void* yp = y.mutable_data();
   py::gil_scoped_release release;

@@ -172,18 +172,8 @@ void register_ref_kernels(KernelRegistry& r) {
   // FP32 GEMM: the portable tile; kc, mc, nc as for AVX2.
   static const SgemmKernel sgemm("sgemm_6x8_portable", Isa::kRef, 6, 8, /*kc=*/256, /*mc=*/96,
                                  /*nc=*/512, sgemm_6x8_portable);
-  r.add(conv);
-  r.add(gemm);
-  r.add(quantize);
-  r.add(dequantize);
-  r.add(add);
-  r.add(concat);
-  r.add(maxpool);
-  r.add(avgpool);
-  r.add(global_avgpool);
-  r.add(lookup);
-  r.add(channel_mul);
-  r.add(sgemm);
+  r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
+        channel_mul, sgemm);
 }
 
 }  // namespace kernels

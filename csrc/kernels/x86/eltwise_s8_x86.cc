@@ -40,9 +40,13 @@ void check_pool_scales(float s_in, float s_out, const char* op) {
   }
 }
 
-// x -> y for every image, in chunks of kPixelChunk pixels (one task each).
-void transpose(int64_t N, int64_t C, int64_t HW, const void* x, void* y, float s, bool to_nhwc,
-               TransposeFn fn) {
+// x -> y for every image, in chunks of kPixelChunk pixels (one task each);
+// quantize (to_nhwc) multiplies by 1 / scale, dequantize by scale.
+void transpose(const char* op, int64_t N, int64_t C, int64_t HW, const void* x, void* y,
+               float scale, bool to_nhwc, TransposeFn fn) {
+  check_count(N < 0 || C < 0 || HW < 0 ? -1 : 0, op);
+  check_scale(scale, op);
+  const float s = to_nhwc ? 1.0f / scale : scale;
   if (N == 0 || C == 0 || HW == 0) return;
   const int64_t chunks = (HW + kPixelChunk - 1) / kPixelChunk;
   const size_t x_elem = to_nhwc ? sizeof(float) : 1, y_elem = to_nhwc ? 1 : sizeof(float);
@@ -102,10 +106,7 @@ void X86Quantize::quantize(int64_t n, const float* x, float scale, int8_t* q) co
 
 void X86Quantize::quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, const float* x,
                                         float scale, int8_t* q) const {
-  const char* op = "quantize_nchw_to_nhwc_s8";
-  check_count(N < 0 || C < 0 || HW < 0 ? -1 : 0, op);
-  check_scale(scale, op);
-  transpose(N, C, HW, x, q, 1.0f / scale, /*to_nhwc=*/true, transpose_);
+  transpose("quantize_nchw_to_nhwc_s8", N, C, HW, x, q, scale, /*to_nhwc=*/true, transpose_);
 }
 
 void X86Dequantize::dequantize(int64_t n, const int8_t* q, float scale, float* x) const {
@@ -116,10 +117,7 @@ void X86Dequantize::dequantize(int64_t n, const int8_t* q, float scale, float* x
 
 void X86Dequantize::dequantize_nhwc_to_nchw(int64_t N, int64_t HW, int64_t C, const int8_t* q,
                                             float scale, float* x) const {
-  const char* op = "dequantize_nhwc_to_nchw_s8";
-  check_count(N < 0 || C < 0 || HW < 0 ? -1 : 0, op);
-  check_scale(scale, op);
-  transpose(N, C, HW, q, x, scale, /*to_nhwc=*/false, transpose_);
+  transpose("dequantize_nhwc_to_nchw_s8", N, C, HW, q, x, scale, /*to_nhwc=*/false, transpose_);
 }
 
 void X86Add::add(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p,

@@ -16,8 +16,7 @@ void register_amx_kernels(KernelRegistry& r) {
                                 amx::gemm_tile};
   static const AmxConvKernel conv(uk);
   static const AmxGemmKernel gemm(uk);
-  r.add(conv);
-  r.add(gemm);
+  r.add(conv, gemm);
 }
 
 }  // namespace x86

@@ -25,10 +25,7 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const IgemmGemmKernel gemm(igemm_uk);
   static const SgemmKernel sgemm("sgemm_6x16_avx2", Isa::kAvx2, avx2::kSgemmMR, avx2::kSgemmNR,
                                  /*kc=*/256, /*mc=*/96, /*nc=*/512, avx2::sgemm_6x16);
-  r.add(dw);
-  r.add(conv);
-  r.add(gemm);
-  r.add(sgemm);
+  r.add(dw, conv, gemm, sgemm);
 }
 
 }  // namespace x86

@@ -26,9 +26,7 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const DwConvKernel dw(dw_uk);
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
-  r.add(dw);
-  r.add(conv);
-  r.add(gemm);
+  r.add(dw, conv, gemm);
 
   static const X86Quantize quantize("quantize_s8_avx512vnni", kIsa, avx512vnni::quantize,
                                     avx512vnni::quantize_nchw_to_nhwc);
@@ -44,15 +42,7 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const X86Lookup lookup("lookup_s8_avx512vnni", kIsa, avx512vnni::lookup);
   static const X86ChannelMul channel_mul("channel_mul_s8_avx512vnni", kIsa,
                                          avx512vnni::channel_mul_row);
-  r.add(quantize);
-  r.add(dequantize);
-  r.add(add);
-  r.add(concat);
-  r.add(maxpool);
-  r.add(avgpool);
-  r.add(global_avgpool);
-  r.add(lookup);
-  r.add(channel_mul);
+  r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup, channel_mul);
 }
 
 }  // namespace x86

@@ -19,8 +19,7 @@ void register_avxvnni_kernels(KernelRegistry& r) {
       /*widen_s16=*/false, avxvnni::igemm_fn, /*declines_depthwise=*/true};
   static const IgemmConvKernel conv(uk);
   static const IgemmGemmKernel gemm(uk);
-  r.add(conv);
-  r.add(gemm);
+  r.add(conv, gemm);
 }
 
 }  // namespace x86
