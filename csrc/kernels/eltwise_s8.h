@@ -27,6 +27,10 @@ namespace kernels {
 
 // What the element-wise families share: no problem to validate, describe or
 // decline (a kernel that could not take every call would override supports).
+// The entry points are function pointers (MLAS's dispatch structs), called
+// as methods: k.add(n, a, b, p, y). A reference candidate points at the
+// ref:: kernel itself; an x86 one at a driver bound to one ISA's microkernel
+// (x86/eltwise_s8_x86.h).
 class EltwiseKernel : public Kernel {
  public:
   static void validate() {}
@@ -35,73 +39,62 @@ class EltwiseKernel : public Kernel {
 };
 
 // quantize_s8: float -> int8, flat or NCHW -> NHWC.
-class QuantizeS8Kernel : public EltwiseKernel {
+class QuantizeS8Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"quantize", Dtype::kS8};
-  virtual void quantize(int64_t n, const float* x, float scale, int8_t* q) const = 0;
+  using Flat = void (*)(int64_t n, const float* x, float scale, int8_t* q);
   // x float [N][C][HW] -> q int8 [N][HW][C].
-  virtual void quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, const float* x,
-                                     float scale, int8_t* q) const = 0;
+  using ToNhwc = void (*)(int64_t N, int64_t C, int64_t HW, const float* x, float scale,
+                          int8_t* q);
+  QuantizeS8Kernel(const char* name, Isa isa, Flat flat, ToNhwc to_nhwc)
+      : NamedKernel(name, isa), quantize(flat), quantize_nchw_to_nhwc(to_nhwc) {}
+  const Flat quantize;
+  const ToNhwc quantize_nchw_to_nhwc;
 };
 
 // dequantize_s8: int8 -> float, flat or NHWC -> NCHW.
-class DequantizeS8Kernel : public EltwiseKernel {
+class DequantizeS8Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"dequantize", Dtype::kS8};
-  virtual void dequantize(int64_t n, const int8_t* q, float scale, float* x) const = 0;
+  using Flat = void (*)(int64_t n, const int8_t* q, float scale, float* x);
   // q int8 [N][HW][C] -> x float [N][C][HW].
-  virtual void dequantize_nhwc_to_nchw(int64_t N, int64_t HW, int64_t C, const int8_t* q,
-                                       float scale, float* x) const = 0;
+  using ToNchw = void (*)(int64_t N, int64_t HW, int64_t C, const int8_t* q, float scale,
+                          float* x);
+  DequantizeS8Kernel(const char* name, Isa isa, Flat flat, ToNchw to_nchw)
+      : NamedKernel(name, isa), dequantize(flat), dequantize_nhwc_to_nchw(to_nchw) {}
+  const Flat dequantize;
+  const ToNchw dequantize_nhwc_to_nchw;
 };
 
-class AddS8Kernel : public EltwiseKernel {
- public:
-  static constexpr OpKey kKey{"add", Dtype::kS8};
-  virtual void add(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p,
-                   int8_t* y) const = 0;
-};
+// The one-entry families: Fn is the entry point's type, called as `name`.
+#define INT8RT_ELTWISE_FAMILY(Family, op, entry, ...)                         \
+  class Family : public NamedKernel<EltwiseKernel> {                          \
+   public:                                                                    \
+    static constexpr OpKey kKey{op, Dtype::kS8};                              \
+    using Fn = void (*)(__VA_ARGS__);                                         \
+    Family(const char* name, Isa isa, Fn fn) : NamedKernel(name, isa), entry(fn) {} \
+    const Fn entry;                                                           \
+  }
 
-class ConcatS8Kernel : public EltwiseKernel {
- public:
-  static constexpr OpKey kKey{"concat", Dtype::kS8};
-  virtual void concat(int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
-                      int8_t* y) const = 0;
-};
+INT8RT_ELTWISE_FAMILY(AddS8Kernel, "add", add, int64_t n, const int8_t* a, const int8_t* b,
+                      const AddParams& p, int8_t* y);
+INT8RT_ELTWISE_FAMILY(ConcatS8Kernel, "concat", concat, int64_t pixels,
+                      const std::vector<ref::ConcatInput>& inputs, int8_t* y);
+INT8RT_ELTWISE_FAMILY(MaxPoolS8Kernel, "maxpool", maxpool, const PoolShape& shape, int batch,
+                      const int8_t* x, int8_t* y);
+INT8RT_ELTWISE_FAMILY(AvgPoolS8Kernel, "avgpool", avgpool, const PoolShape& shape, int batch,
+                      const int8_t* x, float s_in, float s_out, int8_t* y);
+INT8RT_ELTWISE_FAMILY(GlobalAvgPoolS8Kernel, "global_avgpool", global_avgpool, int batch,
+                      int64_t HW, int C, const int8_t* x, float s_in, float s_out, int8_t* y);
+// y[i] = table[x[i] + 128] (table: 256 values).
+INT8RT_ELTWISE_FAMILY(LookupS8Kernel, "lookup", lookup, int64_t n, const int8_t* x,
+                      const int8_t* table, int8_t* y);
+// ref::channel_mul_s8 (x [N][HW][C], gate [gate_batch][C]).
+INT8RT_ELTWISE_FAMILY(ChannelMulS8Kernel, "channel_mul", channel_mul, int64_t N, int64_t HW,
+                      int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
+                      float s_x, float s_y, int8_t* y);
 
-class MaxPoolS8Kernel : public EltwiseKernel {
- public:
-  static constexpr OpKey kKey{"maxpool", Dtype::kS8};
-  virtual void maxpool(const PoolShape& shape, int batch, const int8_t* x, int8_t* y) const = 0;
-};
-
-class AvgPoolS8Kernel : public EltwiseKernel {
- public:
-  static constexpr OpKey kKey{"avgpool", Dtype::kS8};
-  virtual void avgpool(const PoolShape& shape, int batch, const int8_t* x, float s_in,
-                       float s_out, int8_t* y) const = 0;
-};
-
-class GlobalAvgPoolS8Kernel : public EltwiseKernel {
- public:
-  static constexpr OpKey kKey{"global_avgpool", Dtype::kS8};
-  virtual void global_avgpool(int batch, int64_t HW, int C, const int8_t* x, float s_in,
-                              float s_out, int8_t* y) const = 0;
-};
-
-// lookup_s8: y[i] = table[x[i] + 128] (table: 256 values).
-class LookupS8Kernel : public EltwiseKernel {
- public:
-  static constexpr OpKey kKey{"lookup", Dtype::kS8};
-  virtual void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const = 0;
-};
-
-// channel_mul_s8: ref::channel_mul_s8 (x [N][HW][C], gate [gate_batch][C]).
-class ChannelMulS8Kernel : public EltwiseKernel {
- public:
-  static constexpr OpKey kKey{"channel_mul", Dtype::kS8};
-  virtual void channel_mul(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate,
-                           int64_t gate_batch, float s_x, float s_y, int8_t* y) const = 0;
-};
+#undef INT8RT_ELTWISE_FAMILY
 
 // Calls f(FamilyTag<K>{}) for every element-wise family K, in the order
 // above (tests and tools that sweep all of them).

@@ -164,7 +164,7 @@ bool OpKey::operator==(const OpKey& other) const {
   return dtype == other.dtype && std::strcmp(op, other.op) == 0;
 }
 
-void KernelRegistry::add(const OpKey& key, const Kernel* kernel) {
+void KernelRegistry::add_entry(const OpKey& key, const Kernel* kernel) {
   entries_.emplace_back(key, kernel);
 }
 

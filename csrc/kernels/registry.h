@@ -136,9 +136,8 @@ class KernelRegistry {
   // add(a, b, ...) keeps the order given.
   template <class... K>
   void add(const K&... kernels) {
-    (add(K::kKey, &kernels), ...);
+    (add_entry(K::kKey, &kernels), ...);
   }
-  void add(const OpKey& key, const Kernel* kernel);
   // The kernels added under `key`, in the order they were added.
   std::vector<const Kernel*> candidates(const OpKey& key) const;
   template <class K>
@@ -150,6 +149,7 @@ class KernelRegistry {
   const std::vector<std::pair<OpKey, const Kernel*>>& entries() const { return entries_; }
 
  private:
+  void add_entry(const OpKey& key, const Kernel* kernel);
   std::vector<std::pair<OpKey, const Kernel*>> entries_;
 };
 

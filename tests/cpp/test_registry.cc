@@ -22,16 +22,16 @@ namespace k = int8rt::kernels;
 
 namespace {
 
-// An add kernel of a fixed tier that declines with `reason` ("" accepts);
-// it must never run.
-class FakeAdd final : public k::NamedKernel<k::AddS8Kernel> {
+void never_runs(int64_t, const int8_t*, const int8_t*, const k::AddParams&, int8_t*) {
+  throw int8rt::NotSupported("fake");
+}
+
+// An add kernel of a fixed tier that declines with `reason` ("" accepts).
+class FakeAdd final : public k::AddS8Kernel {
  public:
   FakeAdd(const char* name, k::Isa isa, std::string reason)
-      : NamedKernel(name, isa), reason_(std::move(reason)) {}
+      : AddS8Kernel(name, isa, never_runs), reason_(std::move(reason)) {}
   std::string supports() const override { return reason_; }
-  void add(int64_t, const int8_t*, const int8_t*, const k::AddParams&, int8_t*) const override {
-    throw int8rt::NotSupported("fake");
-  }
 
  private:
   std::string reason_;

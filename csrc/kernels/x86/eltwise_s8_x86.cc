@@ -97,42 +97,41 @@ void pool(const PoolShape& p, int batch, const int8_t* x, const float* mult, int
 
 }  // namespace
 
-void X86Quantize::quantize(int64_t n, const float* x, float scale, int8_t* q) const {
+void quantize_s8(QuantizeFn uk, int64_t n, const float* x, float scale, int8_t* q) {
   check_count(n, "quantize_s8");
   check_scale(scale, "quantize_s8");
   const float inv_scale = 1.0f / scale;
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { flat_(e - b, x + b, inv_scale, q + b); });
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, inv_scale, q + b); });
 }
 
-void X86Quantize::quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, const float* x,
-                                        float scale, int8_t* q) const {
-  transpose("quantize_nchw_to_nhwc_s8", N, C, HW, x, q, scale, /*to_nhwc=*/true, transpose_);
+void quantize_nchw_to_nhwc_s8(TransposeFn uk, int64_t N, int64_t C, int64_t HW, const float* x,
+                              float scale, int8_t* q) {
+  transpose("quantize_nchw_to_nhwc_s8", N, C, HW, x, q, scale, /*to_nhwc=*/true, uk);
 }
 
-void X86Dequantize::dequantize(int64_t n, const int8_t* q, float scale, float* x) const {
+void dequantize_s8(DequantizeFn uk, int64_t n, const int8_t* q, float scale, float* x) {
   check_count(n, "dequantize_s8");
   check_scale(scale, "dequantize_s8");
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { flat_(e - b, q + b, scale, x + b); });
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, q + b, scale, x + b); });
 }
 
-void X86Dequantize::dequantize_nhwc_to_nchw(int64_t N, int64_t HW, int64_t C, const int8_t* q,
-                                            float scale, float* x) const {
-  transpose("dequantize_nhwc_to_nchw_s8", N, C, HW, q, x, scale, /*to_nhwc=*/false, transpose_);
+void dequantize_nhwc_to_nchw_s8(TransposeFn uk, int64_t N, int64_t HW, int64_t C,
+                                const int8_t* q, float scale, float* x) {
+  transpose("dequantize_nhwc_to_nchw_s8", N, C, HW, q, x, scale, /*to_nhwc=*/false, uk);
 }
 
-void X86Add::add(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p,
-                 int8_t* y) const {
+void add_s8(AddFn uk, int64_t n, const int8_t* a, const int8_t* b, const AddParams& p,
+            int8_t* y) {
   check_count(n, "add_s8");
   if (!(p.clamp_lo >= -128.0f && p.clamp_hi <= 127.0f && p.clamp_lo <= p.clamp_hi)) {
     throw InvalidArgument("add_s8: clamp range must lie inside [-128, 127]");
   }
   const AddArgs args{p.a_mult, p.b_mult, p.clamp_lo, p.clamp_hi};
-  parallel_for(n, kGrain, [&](int64_t s, int64_t e) { fn_(e - s, a + s, b + s, args, y + s); });
+  parallel_for(n, kGrain, [&](int64_t s, int64_t e) { uk(e - s, a + s, b + s, args, y + s); });
 }
 
-void X86ChannelMul::channel_mul(int64_t N, int64_t HW, int64_t C, const int8_t* x,
-                                const float* gate, int64_t gate_batch, float s_x, float s_y,
-                                int8_t* y) const {
+void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                    const float* gate, int64_t gate_batch, float s_x, float s_y, int8_t* y) {
   if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
     throw InvalidArgument("channel_mul_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
   }
@@ -144,24 +143,24 @@ void X86ChannelMul::channel_mul(int64_t N, int64_t HW, int64_t C, const int8_t* 
   parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e; ++row) {
       const float* mr = m.data() + (gate_batch == 1 ? 0 : row / HW) * C;
-      fn_(C, x + row * C, mr, y + row * C);
+      uk(C, x + row * C, mr, y + row * C);
     }
   });
 }
 
-void X86Lookup::lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const {
+void lookup_s8(LookupFn uk, int64_t n, const int8_t* x, const int8_t* table, int8_t* y) {
   check_count(n, "lookup_s8");
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { fn_(e - b, x + b, table, y + b); });
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, table, y + b); });
 }
 
-void X86MaxPool::maxpool(const PoolShape& shape, int batch, const int8_t* x, int8_t* y) const {
+void maxpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, int8_t* y) {
   shape.validate();
   if (batch < 0) throw InvalidArgument("maxpool_s8: batch must be >= 0");
-  pool(shape, batch, x, nullptr, y, fn_);
+  pool(shape, batch, x, nullptr, y, uk);
 }
 
-void X86AvgPool::avgpool(const PoolShape& shape, int batch, const int8_t* x, float s_in,
-                         float s_out, int8_t* y) const {
+void avgpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, float s_in,
+                float s_out, int8_t* y) {
   shape.validate();
   check_pool_scales(s_in, s_out, "avgpool_s8");
   if (batch < 0) throw InvalidArgument("avgpool_s8: batch must be >= 0");
@@ -169,11 +168,11 @@ void X86AvgPool::avgpool(const PoolShape& shape, int batch, const int8_t* x, flo
   for (size_t count = 1; count < m.size(); ++count) {
     m[count] = ref::avgpool_multiplier(s_in, s_out, static_cast<int64_t>(count));
   }
-  pool(shape, batch, x, m.data(), y, fn_);
+  pool(shape, batch, x, m.data(), y, uk);
 }
 
-void X86Concat::concat(int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
-                       int8_t* y) const {
+void concat_s8(RescaleFn uk, int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
+               int8_t* y) {
   const int64_t c_out = ref::concat_channels(pixels, inputs);
   const int64_t grain = c_out >= 4096 ? 1 : 4096 / c_out + 1;
   parallel_for(pixels, grain, [&](int64_t begin, int64_t end) {
@@ -187,15 +186,15 @@ void X86Concat::concat(int64_t pixels, const std::vector<ref::ConcatInput>& inpu
           std::memcpy(yp, xp, static_cast<size_t>(in.channels));
         }
       } else {
-        fn_(end - begin, in.channels, xp, in.channels, in.multiplier, yp, c_out);
+        uk(end - begin, in.channels, xp, in.channels, in.multiplier, yp, c_out);
       }
       offset += in.channels;
     }
   });
 }
 
-void X86GlobalAvgPool::global_avgpool(int batch, int64_t HW, int C, const int8_t* x, float s_in,
-                                      float s_out, int8_t* y) const {
+void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_t* x,
+                       float s_in, float s_out, int8_t* y) {
   check_pool_scales(s_in, s_out, "global_avgpool_s8");
   if (batch < 0 || HW <= 0 || C <= 0 || HW > kMaxReduction) {
     throw InvalidArgument("global_avgpool_s8: need batch >= 0, C > 0 and 0 < H*W <= " +
@@ -210,7 +209,7 @@ void X86GlobalAvgPool::global_avgpool(int batch, int64_t HW, int C, const int8_t
       const int64_t n = t / chunks;
       const int c0 = static_cast<int>((t % chunks) * kChannelChunk);
       const int c1 = std::min(C, c0 + kChannelChunk);
-      fn_(HW, C, c0, c1, x + n * HW * C, m, y + n * C);
+      uk(HW, C, c0, c1, x + n * HW * C, m, y + n * C);
     }
   });
 }

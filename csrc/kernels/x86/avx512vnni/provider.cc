@@ -28,20 +28,24 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const IgemmGemmKernel gemm(igemm_uk);
   r.add(dw, conv, gemm);
 
-  static const X86Quantize quantize("quantize_s8_avx512vnni", kIsa, avx512vnni::quantize,
-                                    avx512vnni::quantize_nchw_to_nhwc);
-  static const X86Dequantize dequantize("dequantize_s8_avx512vnni", kIsa,
-                                        avx512vnni::dequantize,
-                                        avx512vnni::dequantize_nhwc_to_nchw);
-  static const X86Add add("add_s8_avx512vnni", kIsa, avx512vnni::add);
-  static const X86Concat concat("concat_s8_avx512vnni", kIsa, avx512vnni::rescale);
-  static const X86MaxPool maxpool("maxpool_s8_avx512vnni", kIsa, avx512vnni::maxpool_row);
-  static const X86AvgPool avgpool("avgpool_s8_avx512vnni", kIsa, avx512vnni::avgpool_row);
-  static const X86GlobalAvgPool global_avgpool("global_avgpool_s8_avx512vnni", kIsa,
-                                               avx512vnni::global_avgpool);
-  static const X86Lookup lookup("lookup_s8_avx512vnni", kIsa, avx512vnni::lookup);
-  static const X86ChannelMul channel_mul("channel_mul_s8_avx512vnni", kIsa,
-                                         avx512vnni::channel_mul_row);
+  namespace uk = avx512vnni;
+  static const QuantizeS8Kernel quantize("quantize_s8_avx512vnni", kIsa,
+                                         bind<quantize_s8, uk::quantize>,
+                                         bind<quantize_nchw_to_nhwc_s8, uk::quantize_nchw_to_nhwc>);
+  static const DequantizeS8Kernel dequantize(
+      "dequantize_s8_avx512vnni", kIsa, bind<dequantize_s8, uk::dequantize>,
+      bind<dequantize_nhwc_to_nchw_s8, uk::dequantize_nhwc_to_nchw>);
+  static const AddS8Kernel add("add_s8_avx512vnni", kIsa, bind<add_s8, uk::add>);
+  static const ConcatS8Kernel concat("concat_s8_avx512vnni", kIsa, bind<concat_s8, uk::rescale>);
+  static const MaxPoolS8Kernel maxpool("maxpool_s8_avx512vnni", kIsa,
+                                       bind<maxpool_s8, uk::maxpool_row>);
+  static const AvgPoolS8Kernel avgpool("avgpool_s8_avx512vnni", kIsa,
+                                       bind<avgpool_s8, uk::avgpool_row>);
+  static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx512vnni", kIsa,
+                                                    bind<global_avgpool_s8, uk::global_avgpool>);
+  static const LookupS8Kernel lookup("lookup_s8_avx512vnni", kIsa, bind<lookup_s8, uk::lookup>);
+  static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512vnni", kIsa,
+                                              bind<channel_mul_s8, uk::channel_mul_row>);
   r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup, channel_mul);
 }
 
