@@ -1,9 +1,10 @@
 // The int8 element-wise microkernels (quantize, dequantize, add, rescale,
 // pools, lookup, channel gate) as plain function pointers over plain
 // structs: the boundary between baseline drivers (kernels/x86/eltwise_s8_x86.h:
-// validation, threading, multiplier tables; one driver per op) and per-ISA
-// code. An ISA's provider binds the microkernels it has to the drivers. No inline code here, so
-// ISA translation units may include it (STYLE.md, "ISA code is fenced").
+// validation, threading, multiplier tables; one driver per entry point) and
+// per-ISA code. An ISA's provider binds the microkernels it has to the
+// drivers. No inline code here, so ISA translation units may include it
+// (STYLE.md, "ISA code is fenced").
 //
 // Every microkernel reproduces ref/requantize.h bit for bit:
 //   quantize    q = rne(min(max(x * inv_scale, -128), 127)), NaN -> -128
