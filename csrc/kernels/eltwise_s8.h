@@ -2,7 +2,7 @@
 // per op, so an ISA may provide any subset of them; the reference provider
 // supplies every one. An engine layer chooses once at creation, e.g.
 // kernels::choose<QuantizeS8Kernel>() (capped by max_isa(), logged under
-// INT8RT_LOG=dispatch as "quantize_s8 -> quantize_s8_avx512vnni (avx512vnni)"),
+// INT8RT_LOG=dispatch as "quantize_s8 -> quantize_s8_avx512 (avx512)"),
 // and calls through it. The families have no problem: every candidate
 // accepts every valid call.
 //

@@ -74,9 +74,9 @@ using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_
 using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int8_t* y);
 
 namespace x86 {
-namespace avx512vnni {
-// AVX-512 F/BW/VL (quantize_16x16.cc, add_s8_64.cc, pool_s8_64c.cc,
-// lookup_s8_64.cc).
+namespace avx512 {
+// AVX-512 F/BW/VL, the avx512 tier (x86/avx512/: quantize_16x16.cc,
+// add_s8_64.cc, pool_s8_64c.cc, lookup_s8_64.cc).
 void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
 void dequantize(int64_t n, const int8_t* q, float scale, float* x);
 void quantize_nchw_to_nhwc(const TransposeBlock& b);
@@ -89,7 +89,7 @@ void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 
 }  // namespace kernels

@@ -6,8 +6,7 @@
 // same order), splits the work over parallel_for and calls the microkernel.
 //
 // A provider binds a driver to its ISA's microkernel at compile time,
-//   AddS8Kernel add("add_s8_avx512vnni", Isa::kAvx512Vnni,
-//                   bind<add_s8, avx512vnni::add>);
+//   AddS8Kernel add("add_s8_avx512", Isa::kAvx512, bind<add_s8, avx512::add>);
 // so an ISA registers exactly the ops it has microkernels for.
 #pragma once
 

@@ -15,7 +15,7 @@
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 namespace {
 
 struct Table {
@@ -51,7 +51,7 @@ void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) {
   }
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

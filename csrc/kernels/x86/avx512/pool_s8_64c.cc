@@ -15,12 +15,12 @@
 #include <cstdint>
 
 #include "kernels/abi/eltwise_s8.h"
-#include "kernels/x86/avx512vnni/s8_convert.h"
+#include "kernels/x86/avx512/s8_convert.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 namespace {
 
 struct Window {
@@ -124,7 +124,7 @@ void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
   }
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -13,12 +13,12 @@
 #include <cstdint>
 
 #include "kernels/abi/eltwise_s8.h"
-#include "kernels/x86/avx512vnni/s8_convert.h"
+#include "kernels/x86/avx512/s8_convert.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 namespace {
 
 __m128i quantize16(__m512 x, __m512 inv, __m512 lo, __m512 hi) {
@@ -129,7 +129,7 @@ void dequantize_nhwc_to_nchw(const TransposeBlock& blk) {
   }
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt
