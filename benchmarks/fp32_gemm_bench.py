@@ -1,4 +1,4 @@
-"""Throughput of the engine's FP32 GEMM (engine/ops/fp32_gemm.h) per
+"""Throughput of the engine's FP32 GEMM (kernels/sgemm_f32.h) per
 microkernel, against the machine's measured FMA peak.
 
 Shapes: 256^3 and the GEMMs of convolutions lowered to im2col (M = output
@@ -84,7 +84,7 @@ def main() -> None:
     peak = measure_peak()
     print(f"FMA peak per core: {peak:.1f} GFLOPS (benchmarks/fma_peak.cc)" if peak
           else "FMA peak: not measured (no g++ or no AVX-512)")
-    kernels = [name for name, _, enabled in K.sgemm_candidates() if enabled]
+    kernels = [name for name, _, reason in K.sgemm_candidates() if not reason]
     print(f"int8rt ISA cap: {int8rt.get_max_isa()}; default microkernel: {K.choose_sgemm()}")
     rng = np.random.default_rng(0)
     for threads in args.threads:

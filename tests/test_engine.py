@@ -94,15 +94,18 @@ def test_engine_equals_reference_kernels_exactly(int8_build) -> None:
         assert {layer["op"] for layer in eltwise} >= ELTWISE_OPS - {"int8rt.Dequantize", "int8rt.QAdd"}
         fused = [n for n in ref_engine._native.network().nodes() if n["op"] == "int8rt.QConv" and len(n["inputs"]) == 4]
         assert len(fused) == 1 and fused[0]["attrs"]["residual_scale"] > 0  # the residual rides in the epilogue
-        assert all(layer["detail"].endswith("eltwise_s8_ref") for layer in eltwise)
+        assert all(layer["detail"].endswith("_s8_ref") for layer in eltwise)
         ref = ref_engine.run({"input": TEST_X[:96]})["logits"]
     finally:
         int8rt.set_max_isa(None)
     fast_engine = int8rt.Engine.deserialize(data)
-    vector_sets = [n for n, isa, on in K.eltwise_s8_candidates() if on and isa != "ref"]
-    if vector_sets:
-        assert all(layer["detail"].endswith(vector_sets[0]) for layer in fast_engine.layers()
-                   if layer["op"] in ELTWISE_OPS)
+    # Each element-wise layer runs the kernel the registry chooses for its op.
+    registry_op = {"int8rt.Quantize": "quantize_s8", "int8rt.Dequantize": "dequantize_s8",
+                   "int8rt.QMaxPool": "maxpool_s8", "int8rt.QAdd": "add_s8",
+                   "int8rt.QGlobalAveragePool": "global_avgpool_s8"}
+    for layer in fast_engine.layers():
+        if layer["op"] in ELTWISE_OPS:
+            assert layer["detail"].endswith(K.choose_eltwise_s8(registry_op[layer["op"]])), layer
     fast = fast_engine.run({"input": TEST_X[:96]})["logits"]
     assert np.array_equal(fast, ref)
 

@@ -26,7 +26,7 @@ import int8rt
 from int8rt._testing import kernels as K
 
 F32 = np.float32
-KERNELS = [name for name, _, enabled in K.sgemm_candidates() if enabled]
+KERNELS = [name for name, _, reason in K.sgemm_candidates() if not reason]
 
 
 def check_bound(got: np.ndarray, a: np.ndarray, b: np.ndarray, c, what: str) -> None:
@@ -84,12 +84,16 @@ def test_sgemm_large_and_thread_independent(kernel: str, shape) -> None:
 def test_choice_follows_the_cap() -> None:
     names = {isa: name for name, isa, _ in K.sgemm_candidates()}
     assert names["ref"] == "sgemm_6x8_portable"
+    # sgemm_8x32 needs only AVX-512F: its tier is avx512, not avx512vnni.
+    assert "avx512vnni" not in names
+    if int8rt.kernels.isa_info()["avx512"]["compiled"]:
+        assert names["avx512"] == "sgemm_8x32_avx512"
     assert K.choose_sgemm() == KERNELS[0]
-    for cap in ("ref", "avx2", "avx512vnni"):
+    for cap in ("ref", "avx2", "avx512", "avx512vnni"):
         int8rt.set_max_isa(cap)
         try:
             chosen = K.choose_sgemm()
-            expected = [n for n, isa, on in K.sgemm_candidates() if on][0]
+            expected = [n for n, isa, reason in K.sgemm_candidates() if not reason][0]
             assert chosen == expected
             if cap == "ref":
                 assert chosen == "sgemm_6x8_portable"
@@ -97,7 +101,7 @@ def test_choice_follows_the_cap() -> None:
             int8rt.set_max_isa(None)
 
 
-@pytest.mark.parametrize("cap", ["ref", "avx2"])
+@pytest.mark.parametrize("cap", ["ref", "avx2", "avx512"])
 def test_max_isa_environment_caps_sgemm(cap: str) -> None:
     code = ("from int8rt._testing import kernels as K; import numpy as np;"
             "a = np.ones((9, 300), np.float32); y = K.sgemm(a, a.T.copy());"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_bad_isa_name_is_a_clear_error() -> None:
                "    print('ERR', e)", INT8RT_MAX_ISA="avx9000")
     assert r.returncode == 0, r.stderr
     assert "ERR INT8RT_MAX_ISA: unknown ISA 'avx9000'" in r.stdout
-    assert "ref, avx2, avxvnni, avx512vnni, amx" in r.stdout
+    assert "ref, avx2, avxvnni, avx512, avx512vnni, amx" in r.stdout
     with pytest.raises(int8rt.InvalidArgumentError, match="unknown ISA 'sse9'"):
         int8rt.set_max_isa("sse9")
 
@@ -93,6 +94,39 @@ def test_dispatch_log() -> None:
     assert "int8rt dispatch" in run_py(code, INT8RT_LOG="calib,Dispatch").stderr
 
 
+DISPATCH_LINE = re.compile(r"^int8rt dispatch: (\w+)( \[[^\]]*\])? -> (\w+) \((\w+)\)"
+                           r"(?:; passed over: (.*))?$")
+
+
+def test_one_log_format_for_every_family() -> None:
+    """conv, an element-wise op and SGEMM are chosen by the one registry walk
+    and logged alike: "<op> [<problem>] -> <kernel> (<isa>); passed over:
+    <kernel>: <reason>; ..." (no brackets for a family without a problem).
+    Under the ref cap every vector kernel is passed over with its ISA reason."""
+    code = ("from int8rt._testing import kernels as K\n"
+            "print(K.choose_conv(16, 9, 9, 32, 3, 3))\n"
+            "print(K.choose_eltwise_s8('quantize_s8'))\n"
+            "print(K.choose_sgemm())")
+    r = run_py(code, INT8RT_LOG="dispatch", INT8RT_MAX_ISA="ref")
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("int8rt dispatch:")]
+    assert len(lines) == 3, r.stderr
+    cpu = {isa: info["cpu"] for isa, info in int8rt.kernels.isa_info().items()}
+    families = [("conv_s8", K.conv_candidates(16, 9, 9, 32, 3, 3), True),
+                ("quantize_s8", K.eltwise_s8_candidates("quantize_s8"), False),
+                ("sgemm_f32", K.sgemm_candidates(), False)]
+    for line, chosen, (op, rows, has_problem) in zip(lines, r.stdout.split(), families):
+        m = DISPATCH_LINE.match(line)
+        assert m, line
+        assert m.group(1) == op and (m.group(2) is not None) == has_problem, line
+        assert m.group(3) == chosen == rows[-1][0] and m.group(4) == "ref", line
+        declines = [f"{name}: " + (f"ISA {isa} above cap ref" if cpu[isa] else f"CPU lacks {isa}")
+                    for name, isa, _ in rows[:-1]]
+        assert (m.group(5) or "") == "; ".join(declines), line
+    with pytest.raises(int8rt.InvalidArgumentError, match="unknown op 'nope_s8'"):
+        K.eltwise_s8_candidates("nope_s8")
+
+
 FEATURES = ["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
             "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"]
 
@@ -119,6 +153,8 @@ def test_cpu_features_match_proc_cpuinfo() -> None:
         expected = "amx"
     elif avx512:
         expected = "avx512vnni"
+    elif all(f[k] for k in ("avx512f", "avx512bw", "avx512vl", "avx512dq")):
+        expected = "avx512"
     elif f["avx2"] and f["avx_vnni"]:
         expected = "avxvnni"
     elif f["avx2"] and f["fma"]:

@@ -8,6 +8,8 @@ every x86-64 machine, including those whose CPU cannot run these kernels.
 - AVX-VNNI (namespace x86::avxvnni): vpdpbusd in its VEX encoding
   (`{vex} vpdpbusd`) and no EVEX-only register (zmm, ymm16-31, k masks), so
   the kernels run on CPUs with AVX-VNNI but no AVX-512.
+- AVX-512 (namespace x86::avx512): no VNNI instruction, so the tier runs on
+  AVX-512 CPUs without VNNI.
 """
 from __future__ import annotations
 
@@ -80,3 +82,17 @@ def test_avxvnni_kernels_are_vex_only(functions) -> None:
     assert not evex_dots, f"EVEX vpdpbusd in the AVX-VNNI kernels: {evex_dots[:3]}"
     evex = [(name, line) for name, body in vnni.items() for line in body if EVEX_ONLY.search(line)]
     assert not evex, f"EVEX-only registers in the AVX-VNNI kernels: {evex[:3]}"
+
+
+def test_avx512_tier_uses_no_vnni(functions) -> None:
+    """The avx512 tier (namespace x86::avx512, built with -mavx512f/bw/vl/dq
+    only) holds no VNNI instruction, so its kernels run on AVX-512 CPUs
+    without VNNI, as its CPU check (F/BW/VL/DQ) promises."""
+    if not int8rt.kernels.isa_info()["avx512"]["compiled"]:
+        pytest.skip("library built without avx512 kernels")
+    funcs = in_namespace(functions, "avx512")
+    assert funcs, "no function in int8rt::kernels::x86::avx512"
+    assert any("zmm" in line for body in funcs.values() for line in body), "no AVX-512 code"
+    vnni = [(name, line) for name, body in funcs.items() for line in body
+            if "vpdpbusd" in line or "vpdpwssd" in line]
+    assert not vnni, f"VNNI instructions in the avx512 tier: {vnni[:3]}"

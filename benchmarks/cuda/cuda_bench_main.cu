@@ -109,7 +109,7 @@ int64_t bench_conv(const char* name, const k::ConvShape& s, int batch, int runs,
     sw[i] = 50.0f / (5476.0f * std::sqrt(red)) * (0.5f + static_cast<float>(i % 7) / 7.0f);
     bias[i] = static_cast<float>(i % 11) - 5.0f;
   }
-  const k::Requant rq = k::make_requant(1.0f, sw.data(), s.K, bias.data(), 1.0f, k::OutputType::kInt8,
+  const k::EpilogueStorage rq = k::make_epilogue(1.0f, sw.data(), s.K, bias.data(), 1.0f, k::OutputType::kInt8,
                                         k::Activation::kRelu);
   std::vector<int8_t> ref(static_cast<size_t>(batch) * OH * OW * s.K);
   k::ref::conv2d_s8(s, batch, x.data(), w.data(), rq.epilogue(), ref.data());
@@ -153,7 +153,7 @@ int64_t bench_gemm(int64_t M, int N, int K, int runs, bool time_it) {
   s.K = K;
   const auto a = random_s8(static_cast<size_t>(M) * K, 3), b = random_s8(static_cast<size_t>(N) * K, 4);
   std::vector<float> sw(N, 50.0f / (5476.0f * std::sqrt(static_cast<float>(K))));
-  const k::Requant rq = k::make_requant(1.0f, sw.data(), N, nullptr, 1.0f, k::OutputType::kInt8);
+  const k::EpilogueStorage rq = k::make_epilogue(1.0f, sw.data(), N, nullptr, 1.0f, k::OutputType::kInt8);
   std::vector<int8_t> ref(static_cast<size_t>(M) * N), y(ref.size());
   k::ref::gemm_s8(s, M, a.data(), b.data(), rq.epilogue(), ref.data());
   kc::GemmLayer layer(s, b.data(), rq);

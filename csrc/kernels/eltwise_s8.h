@@ -1,12 +1,15 @@
-// The int8 element-wise ops as registry candidates (registry.h style): per
-// ISA one implementation of every op, best first, the reference last. An
-// engine layer chooses once at creation (choose_eltwise_s8, capped by
-// max_isa(), logged under INT8RT_LOG=dispatch) and calls through it.
+// The int8 element-wise ops as registry families (registry.h), one family
+// per op, so an ISA may provide any subset of them; the reference provider
+// supplies every one. An engine layer chooses once at creation, e.g.
+// kernels::choose<QuantizeS8Kernel>() (capped by max_isa(), logged under
+// INT8RT_LOG=dispatch as "quantize_s8 -> quantize_s8_avx512 (avx512)"),
+// and calls through it. The families have no problem: every candidate
+// accepts every valid call.
 //
-// Every implementation equals the reference kernel of the same name in
+// Every candidate equals the reference kernel of the same name in
 // ref/ref_kernels.h bit for bit (the formulas are there); the reference
-// candidate simply calls them. Arguments and errors are the reference's.
-// All methods are const and thread-safe; they split work over
+// candidates simply call them. Arguments and errors are the reference's.
+// All entry points are const and thread-safe; they split work over
 // int8rt::parallel_for, which never changes a result.
 #pragma once
 
@@ -22,51 +25,91 @@
 namespace int8rt {
 namespace kernels {
 
-class EltwiseS8 {
+// What the element-wise families share: no problem to validate, describe or
+// decline (a kernel that could not take every call would override supports).
+// The entry points are function pointers (MLAS's dispatch structs), called
+// as methods: k.add(n, a, b, p, y). A reference candidate points at the
+// ref:: kernel itself; an x86 one at a driver bound to one ISA's microkernel
+// (x86/eltwise_s8_x86.h).
+class EltwiseKernel : public Kernel {
  public:
-  virtual ~EltwiseS8() = default;
-  virtual const char* name() const = 0;  // "eltwise_s8_avx512vnni", "eltwise_s8_ref"
-  virtual Isa isa() const = 0;
-
-  virtual void quantize(int64_t n, const float* x, float scale, int8_t* q) const = 0;
-  // x float [N][C][HW] -> q int8 [N][HW][C].
-  virtual void quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, const float* x,
-                                     float scale, int8_t* q) const = 0;
-  virtual void dequantize(int64_t n, const int8_t* q, float scale, float* x) const = 0;
-  // q int8 [N][HW][C] -> x float [N][C][HW].
-  virtual void dequantize_nhwc_to_nchw(int64_t N, int64_t HW, int64_t C, const int8_t* q,
-                                       float scale, float* x) const = 0;
-  virtual void add(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p,
-                   int8_t* y) const = 0;
-  virtual void concat(int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
-                      int8_t* y) const = 0;
-  virtual void maxpool(const PoolShape& shape, int batch, const int8_t* x, int8_t* y) const = 0;
-  virtual void avgpool(const PoolShape& shape, int batch, const int8_t* x, float s_in,
-                       float s_out, int8_t* y) const = 0;
-  virtual void global_avgpool(int batch, int64_t HW, int C, const int8_t* x, float s_in,
-                              float s_out, int8_t* y) const = 0;
-  // y[i] = table[x[i] + 128] (table: 256 values).
-  virtual void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const = 0;
-  // ref::channel_mul_s8 (x [N][HW][C], gate [gate_batch][C]).
-  virtual void channel_mul(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate,
-                           int64_t gate_batch, float s_x, float s_y, int8_t* y) const = 0;
+  static void validate() {}
+  static std::string describe() { return ""; }
+  virtual std::string supports() const { return ""; }
 };
 
-// Best first, reference last (all compiled in, regardless of the cap).
-const std::vector<const EltwiseS8*>& eltwise_s8_candidates();
-// The first candidate whose ISA is enabled; `op` names the caller in the
-// dispatch log line (e.g. "quantize_s8").
-const EltwiseS8& choose_eltwise_s8(const char* op);
-// The candidate called `name`; InvalidArgument if unknown, NotSupported if
-// its ISA is above the cap or missing from the CPU.
-const EltwiseS8& eltwise_s8_by_name(const std::string& name);
+// quantize_s8: float -> int8, flat or NCHW -> NHWC.
+class QuantizeS8Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"quantize", Dtype::kS8};
+  using Flat = void (*)(int64_t n, const float* x, float scale, int8_t* q);
+  // x float [N][C][HW] -> q int8 [N][HW][C].
+  using ToNhwc = void (*)(int64_t N, int64_t C, int64_t HW, const float* x, float scale,
+                          int8_t* q);
+  QuantizeS8Kernel(const char* name, Isa isa, Flat flat, ToNhwc to_nhwc)
+      : NamedKernel(name, isa), quantize(flat), quantize_nchw_to_nhwc(to_nhwc) {}
+  const Flat quantize;
+  const ToNhwc quantize_nchw_to_nhwc;
+};
 
-// The reference candidate (kernels/eltwise_s8.cc) and the x86 providers
-// (kernels/x86/eltwise_s8_x86.cc), appended best first.
-void append_eltwise_s8_ref(std::vector<const EltwiseS8*>& list);
-namespace x86 {
-void append_eltwise_s8_avx512vnni(std::vector<const EltwiseS8*>& list);
-}  // namespace x86
+// dequantize_s8: int8 -> float, flat or NHWC -> NCHW.
+class DequantizeS8Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"dequantize", Dtype::kS8};
+  using Flat = void (*)(int64_t n, const int8_t* q, float scale, float* x);
+  // q int8 [N][HW][C] -> x float [N][C][HW].
+  using ToNchw = void (*)(int64_t N, int64_t HW, int64_t C, const int8_t* q, float scale,
+                          float* x);
+  DequantizeS8Kernel(const char* name, Isa isa, Flat flat, ToNchw to_nchw)
+      : NamedKernel(name, isa), dequantize(flat), dequantize_nhwc_to_nchw(to_nchw) {}
+  const Flat dequantize;
+  const ToNchw dequantize_nhwc_to_nchw;
+};
+
+// The one-entry families: Fn is the entry point's type, called as `name`.
+#define INT8RT_ELTWISE_FAMILY(Family, op, entry, ...)                         \
+  class Family : public NamedKernel<EltwiseKernel> {                          \
+   public:                                                                    \
+    static constexpr OpKey kKey{op, Dtype::kS8};                              \
+    using Fn = void (*)(__VA_ARGS__);                                         \
+    Family(const char* name, Isa isa, Fn fn) : NamedKernel(name, isa), entry(fn) {} \
+    const Fn entry;                                                           \
+  }
+
+INT8RT_ELTWISE_FAMILY(AddS8Kernel, "add", add, int64_t n, const int8_t* a, const int8_t* b,
+                      const AddParams& p, int8_t* y);
+INT8RT_ELTWISE_FAMILY(ConcatS8Kernel, "concat", concat, int64_t pixels,
+                      const std::vector<ref::ConcatInput>& inputs, int8_t* y);
+INT8RT_ELTWISE_FAMILY(MaxPoolS8Kernel, "maxpool", maxpool, const PoolShape& shape, int batch,
+                      const int8_t* x, int8_t* y);
+INT8RT_ELTWISE_FAMILY(AvgPoolS8Kernel, "avgpool", avgpool, const PoolShape& shape, int batch,
+                      const int8_t* x, float s_in, float s_out, int8_t* y);
+INT8RT_ELTWISE_FAMILY(GlobalAvgPoolS8Kernel, "global_avgpool", global_avgpool, int batch,
+                      int64_t HW, int C, const int8_t* x, float s_in, float s_out, int8_t* y);
+// y[i] = table[x[i] + 128] (table: 256 values).
+INT8RT_ELTWISE_FAMILY(LookupS8Kernel, "lookup", lookup, int64_t n, const int8_t* x,
+                      const int8_t* table, int8_t* y);
+// ref::channel_mul_s8 (x [N][HW][C], gate [gate_batch][C]).
+INT8RT_ELTWISE_FAMILY(ChannelMulS8Kernel, "channel_mul", channel_mul, int64_t N, int64_t HW,
+                      int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
+                      float s_x, float s_y, int8_t* y);
+
+#undef INT8RT_ELTWISE_FAMILY
+
+// Calls f(FamilyTag<K>{}) for every element-wise family K, in the order
+// above (tests and tools that sweep all of them).
+template <class F>
+void for_each_eltwise_s8_op(F&& f) {
+  f(FamilyTag<QuantizeS8Kernel>{});
+  f(FamilyTag<DequantizeS8Kernel>{});
+  f(FamilyTag<AddS8Kernel>{});
+  f(FamilyTag<ConcatS8Kernel>{});
+  f(FamilyTag<MaxPoolS8Kernel>{});
+  f(FamilyTag<AvgPoolS8Kernel>{});
+  f(FamilyTag<GlobalAvgPoolS8Kernel>{});
+  f(FamilyTag<LookupS8Kernel>{});
+  f(FamilyTag<ChannelMulS8Kernel>{});
+}
 
 }  // namespace kernels
 }  // namespace int8rt

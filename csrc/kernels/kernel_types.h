@@ -82,7 +82,8 @@ struct PoolShape {
 //   t = clamp(t, clamp_lo, clamp_hi); int8 output: round half to even.
 // A non-owning view: the arrays must outlive the kernel call. For int8
 // outputs clamp_lo >= -128 and clamp_hi <= 127 (check_epilogue enforces it),
-// so the rounded value always fits. Build one with make_requant().
+// so the rounded value always fits. Build one with make_epilogue(), which returns
+// the EpilogueStorage that owns the arrays (requant_params.h).
 struct Epilogue {
   const float* scale = nullptr;  // [K] (conv) or [N] (GEMM); required
   const float* bias = nullptr;   // same length, in output units; null means 0

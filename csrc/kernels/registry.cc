@@ -1,9 +1,10 @@
-// Candidate tables, the ISA cap and the dispatch log (contract in registry.h).
+// The provider table, the ISA cap, the walk and the dispatch log (contract
+// in registry.h).
 //
-// The tables are built once from provider functions listed best ISA first.
 // An ISA's kernels are compiled in their own object library
-// (csrc/kernels/<arch>/CMakeLists.txt) which defines INT8RT_HAVE_<ISA>_KERNELS
-// on the int8rt target; its provider is then one guarded line below.
+// (csrc/kernels/<arch>/CMakeLists.txt), which defines INT8RT_HAVE_<ISA>_KERNELS
+// on the int8rt target and compiles the folder's provider.cc as baseline
+// code; its provider is then one guarded line in kProviders below.
 #include "kernels/registry.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "core/cpu_features.h"
@@ -20,44 +22,30 @@ namespace int8rt {
 namespace kernels {
 namespace {
 
-using ConvProvider = void (*)(std::vector<const ConvKernel*>&);
-using GemmProvider = void (*)(std::vector<const GemmKernel*>&);
+using Provider = void (*)(KernelRegistry&);
 
-// Best ISA first; the reference provider is always last. An ISA adds one
-// guarded line per op, e.g.
-//   #if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
-//       x86::append_conv_kernels_avx512vnni,
+// Best ISA first; the reference provider is always last. Adding an ISA:
+//   #if defined(INT8RT_HAVE_<ISA>_KERNELS)
+//       x86::register_<isa>_kernels,
 //   #endif
-// with its provider declared in kernels/registry.h next to the ref ones.
-const ConvProvider kConvProviders[] = {
+// with the provider declared in registry.h.
+const Provider kProviders[] = {
 #if defined(INT8RT_HAVE_AMX_KERNELS)
-    x86::append_conv_kernels_amx,
+    x86::register_amx_kernels,
 #endif
 #if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
-    x86::append_conv_kernels_avx512vnni,
+    x86::register_avx512vnni_kernels,
+#endif
+#if defined(INT8RT_HAVE_AVX512_KERNELS)
+    x86::register_avx512_kernels,
 #endif
 #if defined(INT8RT_HAVE_AVXVNNI_KERNELS)
-    x86::append_conv_kernels_avxvnni,
+    x86::register_avxvnni_kernels,
 #endif
 #if defined(INT8RT_HAVE_AVX2_KERNELS)
-    x86::append_conv_kernels_avx2,
+    x86::register_avx2_kernels,
 #endif
-    append_conv_kernels_ref,
-};
-const GemmProvider kGemmProviders[] = {
-#if defined(INT8RT_HAVE_AMX_KERNELS)
-    x86::append_gemm_kernels_amx,
-#endif
-#if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
-    x86::append_gemm_kernels_avx512vnni,
-#endif
-#if defined(INT8RT_HAVE_AVXVNNI_KERNELS)
-    x86::append_gemm_kernels_avxvnni,
-#endif
-#if defined(INT8RT_HAVE_AVX2_KERNELS)
-    x86::append_gemm_kernels_avx2,
-#endif
-    append_gemm_kernels_ref,
+    register_ref_kernels,
 };
 
 constexpr int kNoCap = -1;
@@ -79,83 +67,21 @@ bool log_topic_enabled(const char* topic) {
   return false;
 }
 
-std::string describe(const ConvShape& s, OutputType out) {
-  std::ostringstream o;
-  o << "C=" << s.C << " H=" << s.H << " W=" << s.W << " K=" << s.K << " R=" << s.R
-    << " S=" << s.S << " stride=" << s.stride_h << "x" << s.stride_w << " pads=" << s.pad_top
-    << "," << s.pad_left << "," << s.pad_bottom << "," << s.pad_right
-    << " dilation=" << s.dilation_h << "x" << s.dilation_w << " groups=" << s.groups
-    << " out=" << output_type_name(out);
-  return o.str();
-}
-
-std::string describe(const GemmShape& s, OutputType out) {
-  return "N=" + std::to_string(s.N) + " K=" + std::to_string(s.K) +
-         " out=" + output_type_name(out);
-}
-
-std::string isa_reason(Isa isa) {
-  if (!cpu_supports_isa(isa)) return std::string("CPU lacks ") + isa_name(isa);
-  Isa cap = max_isa();
-  if (static_cast<int>(isa) > static_cast<int>(cap)) {
-    return std::string("ISA ") + isa_name(isa) + " above cap " + isa_name(cap);
-  }
-  return "";
-}
-
-// The shared walk over a candidate list.
-template <typename Kernel, typename Shape>
-const Kernel& choose(const char* op, const std::vector<const Kernel*>& list, const Shape& shape,
-                     OutputType out) {
-  shape.validate();
-  std::string passed_over;
-  for (const Kernel* k : list) {
-    std::string reason = isa_reason(k->isa());
-    if (reason.empty()) reason = k->supports(shape, out);
-    if (reason.empty()) {
-      if (log_topic_enabled("dispatch")) {
-        std::fprintf(stderr, "int8rt dispatch: %s [%s] -> %s (%s)%s%s\n", op,
-                     describe(shape, out).c_str(), k->name(), isa_name(k->isa()),
-                     passed_over.empty() ? "" : "; passed over: ", passed_over.c_str());
-      }
-      return *k;
-    }
-    if (!passed_over.empty()) passed_over += "; ";
-    passed_over += std::string(k->name()) + ": " + reason;
-  }
-  throw NotSupported(std::string(op) + ": no kernel accepts [" + describe(shape, out) +
-                     "]: " + passed_over);
-}
-
-template <typename Kernel, typename Shape>
-const Kernel& by_name(const char* op, const std::vector<const Kernel*>& list,
-                      const std::string& name, const Shape& shape, OutputType out) {
-  shape.validate();
-  std::string known;
-  for (const Kernel* k : list) {
-    if (name != k->name()) {
-      known += std::string(known.empty() ? "" : ", ") + k->name();
-      continue;
-    }
-    std::string reason = isa_reason(k->isa());
-    if (reason.empty()) reason = k->supports(shape, out);
-    if (!reason.empty()) {
-      throw NotSupported(std::string(op) + ": kernel " + name + " cannot run [" +
-                         describe(shape, out) + "]: " + reason);
-    }
-    return *k;
-  }
-  throw InvalidArgument(std::string(op) + ": unknown kernel '" + name + "' (known: " + known +
-                        ")");
+// " [<problem>]", or "" for a family without one.
+std::string bracketed(const std::string& problem) {
+  return problem.empty() ? "" : " [" + problem + "]";
 }
 
 }  // namespace
+
+// ---- ISA tiers and the cap ----
 
 const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::kRef: return "ref";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvxVnni: return "avxvnni";
+    case Isa::kAvx512: return "avx512";
     case Isa::kAvx512Vnni: return "avx512vnni";
     case Isa::kAmx: return "amx";
   }
@@ -179,6 +105,7 @@ bool cpu_supports_isa(Isa isa) {
     case Isa::kRef: return true;
     case Isa::kAvx2: return f.avx2 && f.fma;
     case Isa::kAvxVnni: return f.avx2 && f.fma && f.avx_vnni;
+    case Isa::kAvx512: return avx512;
     case Isa::kAvx512Vnni: return avx512 && f.avx512_vnni;
     case Isa::kAmx: return f.amx_tile && f.amx_int8 && avx512 && f.avx512_vnni;
   }
@@ -207,77 +134,104 @@ void set_max_isa(std::optional<Isa> isa) {
   g_programmatic_cap.store(isa ? static_cast<int>(*isa) : kNoCap);
 }
 
-bool isa_enabled(Isa isa) { return isa_reason(isa).empty(); }
+std::string isa_decline_reason(Isa isa) {
+  if (!cpu_supports_isa(isa)) return std::string("CPU lacks ") + isa_name(isa);
+  Isa cap = max_isa();
+  if (static_cast<int>(isa) > static_cast<int>(cap)) {
+    return std::string("ISA ") + isa_name(isa) + " above cap " + isa_name(cap);
+  }
+  return "";
+}
 
-std::string isa_decline_reason(Isa isa) { return isa_reason(isa); }
+bool isa_enabled(Isa isa) { return isa_decline_reason(isa).empty(); }
 
 bool dispatch_log_enabled() { return log_topic_enabled("dispatch"); }
 
 bool isa_compiled(Isa isa) {
-  for (const ConvKernel* k : conv_candidates()) {
-    if (k->isa() == isa) return true;
-  }
-  for (const GemmKernel* k : gemm_candidates()) {
-    if (k->isa() == isa) return true;
+  for (const auto& entry : kernel_registry().entries()) {
+    if (entry.second->isa() == isa) return true;
   }
   return false;
 }
 
-const std::vector<const ConvKernel*>& conv_candidates() {
-  static const std::vector<const ConvKernel*> list = [] {
-    std::vector<const ConvKernel*> l;
-    for (ConvProvider p : kConvProviders) p(l);
-    return l;
+// ---- keys and the registry ----
+
+std::string OpKey::name() const {
+  return std::string(op) + (dtype == Dtype::kS8 ? "_s8" : "_f32");
+}
+
+bool OpKey::operator==(const OpKey& other) const {
+  return dtype == other.dtype && std::strcmp(op, other.op) == 0;
+}
+
+void KernelRegistry::add_entry(const OpKey& key, const Kernel* kernel) {
+  entries_.emplace_back(key, kernel);
+}
+
+std::vector<const Kernel*> KernelRegistry::candidates(const OpKey& key) const {
+  std::vector<const Kernel*> out;
+  for (const auto& entry : entries_) {
+    if (entry.first == key) out.push_back(entry.second);
+  }
+  return out;
+}
+
+const KernelRegistry& kernel_registry() {
+  static const KernelRegistry registry = [] {
+    KernelRegistry r;
+    for (Provider p : kProviders) p(r);
+    return r;
   }();
-  return list;
+  return registry;
 }
 
-const std::vector<const GemmKernel*>& gemm_candidates() {
-  static const std::vector<const GemmKernel*> list = [] {
-    std::vector<const GemmKernel*> l;
-    for (GemmProvider p : kGemmProviders) p(l);
-    return l;
-  }();
-  return list;
+// ---- the walk ----
+
+namespace detail {
+
+const Kernel& walk(const OpKey& key, const std::vector<const Kernel*>& list,
+                   const std::function<std::string(const Kernel&)>& supports,
+                   const std::function<std::string()>& describe) {
+  std::string passed_over;
+  for (const Kernel* k : list) {
+    std::string reason = isa_decline_reason(k->isa());
+    if (reason.empty()) reason = supports(*k);
+    if (reason.empty()) {
+      if (dispatch_log_enabled()) {
+        std::fprintf(stderr, "int8rt dispatch: %s%s -> %s (%s)%s%s\n", key.name().c_str(),
+                     bracketed(describe()).c_str(), k->name(), isa_name(k->isa()),
+                     passed_over.empty() ? "" : "; passed over: ", passed_over.c_str());
+      }
+      return *k;
+    }
+    if (!passed_over.empty()) passed_over += "; ";
+    passed_over += std::string(k->name()) + ": " + reason;
+  }
+  throw NotSupported(key.name() + ": no kernel accepts" + bracketed(describe()) + ": " +
+                     passed_over);
 }
 
-const ConvKernel& choose_conv(const ConvShape& shape, OutputType out) {
-  return choose("conv_s8", conv_candidates(), shape, out);
+const Kernel& find_by_name(const OpKey& key, const std::vector<const Kernel*>& list,
+                           const std::string& name,
+                           const std::function<std::string(const Kernel&)>& supports,
+                           const std::function<std::string()>& describe) {
+  std::string known;
+  for (const Kernel* k : list) {
+    if (name != k->name()) {
+      known += std::string(known.empty() ? "" : ", ") + k->name();
+      continue;
+    }
+    std::string reason = isa_decline_reason(k->isa());
+    if (reason.empty()) reason = supports(*k);
+    if (!reason.empty()) {
+      throw NotSupported(key.name() + ": kernel " + name + " cannot run" +
+                         bracketed(describe()) + ": " + reason);
+    }
+    return *k;
+  }
+  throw InvalidArgument(key.name() + ": unknown kernel '" + name + "' (known: " + known + ")");
 }
 
-const GemmKernel& choose_gemm(const GemmShape& shape, OutputType out) {
-  return choose("gemm_s8", gemm_candidates(), shape, out);
-}
-
-const ConvKernel& choose_conv_from(const std::vector<const ConvKernel*>& list,
-                                   const ConvShape& shape, OutputType out) {
-  return choose("conv_s8", list, shape, out);
-}
-
-const GemmKernel& choose_gemm_from(const std::vector<const GemmKernel*>& list,
-                                   const GemmShape& shape, OutputType out) {
-  return choose("gemm_s8", list, shape, out);
-}
-
-const ConvKernel& conv_kernel_by_name(const std::string& name, const ConvShape& shape,
-                                      OutputType out) {
-  return by_name("conv_s8", conv_candidates(), name, shape, out);
-}
-
-const GemmKernel& gemm_kernel_by_name(const std::string& name, const GemmShape& shape,
-                                      OutputType out) {
-  return by_name("gemm_s8", gemm_candidates(), name, shape, out);
-}
-
-std::string conv_decline_reason(const ConvKernel& k, const ConvShape& shape, OutputType out) {
-  std::string reason = isa_reason(k.isa());
-  return reason.empty() ? k.supports(shape, out) : reason;
-}
-
-std::string gemm_decline_reason(const GemmKernel& k, const GemmShape& shape, OutputType out) {
-  std::string reason = isa_reason(k.isa());
-  return reason.empty() ? k.supports(shape, out) : reason;
-}
-
+}  // namespace detail
 }  // namespace kernels
 }  // namespace int8rt

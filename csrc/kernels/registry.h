@@ -1,51 +1,65 @@
-// Kernel selection as data (DESIGN.md, "Kernel selection"; oneDNN's ordered
-// implementation lists, XNNPACK's kernel naming).
+// The kernel registry: one table of candidates keyed by (op, data type), one
+// walk that chooses among them, one dispatch log, one by-name lookup
+// (DESIGN.md, "Kernel selection"; after XNNPACK's per-datatype configs,
+// MLAS's platform dispatch and oneDNN's ordered implementation lists).
 //
-// Per op an ORDERED list of candidate kernels, best first, the reference
-// kernel last. choose_*() walks the list once per layer (at engine build or
-// load, never in a hot loop), skips candidates whose ISA is above the cap or
-// that the CPU lacks, asks each remaining one supports(shape, out_type) and
-// returns the first that accepts ("" = accepts, else the reason it declines).
+// A kernel FAMILY is an abstract class deriving from Kernel that declares
+//   static constexpr OpKey kKey;                     // e.g. {"conv", Dtype::kS8}
+//   static void validate(const Problem&...);         // throws InvalidArgument
+//   static std::string describe(const Problem&...);  // "" when there is no problem
+//   virtual std::string supports(const Problem&...) const;  // "" = accepts
+// plus its entry points (conv_gemm_s8.h, eltwise_s8.h, sgemm_f32.h). The
+// Problem arguments are what is known when a layer is built (a ConvShape and
+// an OutputType for conv; nothing for the element-wise ops and SGEMM).
 //
-// The ISA cap is min(best ISA the CPU has, INT8RT_MAX_ISA, set_max_isa()).
-// INT8RT_LOG=dispatch (a comma-separated list may name other topics too)
-// prints one line per decision to stderr: the choice and every candidate
-// passed over, with its reason.
+// Each ISA has ONE provider function, register_<isa>_kernels(KernelRegistry&),
+// in its folder's provider.cc (baseline code), which adds every kernel it has
+// for every family, best first; a family may be left out or given a subset
+// of its ops. The provider table in registry.cc lists the providers best ISA
+// first, the reference provider (which supplies every op) last. So each
+// family's candidate list is ordered best ISA first, reference last.
 //
-// Adding an ISA: new files under kernels/x86 (or cuda), compiled with that
-// ISA's flags in their own object library whose CMakeLists.txt defines
-// INT8RT_HAVE_<ISA>_KERNELS on the int8rt target, defining a provider
-//   void x86::append_conv_kernels_<isa>(std::vector<const ConvKernel*>& list);
-// (declared at the bottom of this header) that appends its candidates best
-// first; plus one guarded line in the provider table of registry.cc.
+// choose<K>(problem...) walks K's list once per layer (at engine build or
+// load, never in a hot loop): a candidate is passed over when its ISA is
+// above max_isa() ("ISA <x> above cap <y>"), when the CPU lacks it ("CPU
+// lacks <x>"), or when its supports() gives a reason; the first one left is
+// returned. INT8RT_LOG=dispatch (a comma-separated list may name other topics
+// too) prints one line per choice to stderr, the same for every family:
+//   int8rt dispatch: <op> [<problem>] -> <kernel> (<isa>); passed over: <kernel>: <reason>; ...
+// ("[<problem>]" is left out when the family has no problem, "; passed
+// over: ..." when nothing was).
 #pragma once
 
 #include <cstdint>
-#include <memory>
+#include <functional>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
-
-#include "kernels/kernel_types.h"
 
 namespace int8rt {
 namespace kernels {
 
-// Instruction-set tiers, ordered: a cap at tier T allows kernels of tiers <= T.
-// Note kAvxVnni (VEX) and kAvx512Vnni are independent CPU features; a CPU may
-// have the higher tier and not the lower (AMD Zen 4), which the per-ISA
-// availability check handles.
-enum class Isa { kRef = 0, kAvx2, kAvxVnni, kAvx512Vnni, kAmx };
-constexpr Isa kAllIsas[] = {Isa::kRef, Isa::kAvx2, Isa::kAvxVnni, Isa::kAvx512Vnni, Isa::kAmx};
+// ---- ISA tiers and the cap ----
 
-// "ref", "avx2", "avxvnni", "avx512vnni", "amx".
+// Instruction-set tiers, ordered: a cap at tier T allows kernels of tiers <= T.
+// Tiers are not nested CPU features: kAvxVnni (VEX) and the AVX-512 tiers are
+// independent, and a CPU may have a higher tier and not a lower one (AMD Zen 4
+// has avx512vnni, not avxvnni), which the per-ISA CPU check handles.
+enum class Isa { kRef = 0, kAvx2, kAvxVnni, kAvx512, kAvx512Vnni, kAmx };
+constexpr Isa kAllIsas[] = {Isa::kRef,    Isa::kAvx2,       Isa::kAvxVnni,
+                            Isa::kAvx512, Isa::kAvx512Vnni, Isa::kAmx};
+
+// "ref", "avx2", "avxvnni", "avx512", "avx512vnni", "amx".
 const char* isa_name(Isa isa);
 // Parses one of those names (case-insensitive); throws InvalidArgument
 // listing the valid names otherwise. `what` prefixes the message.
 Isa parse_isa(const std::string& name, const std::string& what = "ISA");
 
 // Whether this CPU (and OS) can run kernels of `isa`:
-//   avx2: AVX2+FMA; avxvnni: AVX2+FMA+AVX-VNNI; avx512vnni: AVX512 F/BW/VL/DQ+VNNI;
+//   avx2: AVX2+FMA; avxvnni: AVX2+FMA+AVX-VNNI; avx512: AVX512 F/BW/VL/DQ;
+//   avx512vnni: the avx512 set + AVX512-VNNI;
 //   amx: AMX tile+int8 with the Linux permission granted, plus the
 //        avx512vnni set (the AMX kernels' epilogue is AVX-512); ref: always.
 bool cpu_supports_isa(Isa isa);
@@ -60,110 +74,183 @@ void set_max_isa(std::optional<Isa> isa);
 // Whether kernels of `isa` may be chosen now: at or below max_isa() and
 // supported by the CPU.
 bool isa_enabled(Isa isa);
-// Whether any kernel of `isa` was compiled into this library.
+// Whether any kernel of `isa` (of any family) was compiled into this library.
 bool isa_compiled(Isa isa);
 // "" if kernels of `isa` may be chosen now, else "CPU lacks <x>" or
-// "ISA <x> above cap <y>" (for the other ops' candidate walks and logs).
+// "ISA <x> above cap <y>".
 std::string isa_decline_reason(Isa isa);
-// Whether INT8RT_LOG names "dispatch" (or "all"): choices are then printed
-// to stderr, one line each, "int8rt dispatch: <op> [...] -> <kernel> (<isa>)".
+// Whether INT8RT_LOG names "dispatch" (or "all").
 bool dispatch_log_enabled();
 
-// ---- convolution ----
+// ---- keys and candidates ----
 
-// A conv layer's weights packed for one kernel. run() is const and
-// thread-safe: several execution contexts may run one packed layer at once.
-class PackedConv {
- public:
-  virtual ~PackedConv() = default;
-  // x: [batch][H][W][C] int8 NHWC; y: [batch][out_h][out_w][K] of ep.out_type,
-  // which must be an output type the kernel's supports() accepted.
-  virtual void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const = 0;
-  virtual const ConvShape& shape() const = 0;
+// The data type of an op's arithmetic: int8 in and out (s8), float32 (f32).
+enum class Dtype { kS8, kF32 };
+
+// A registry key: the op and its data type. name() is "<op>_<dtype>"
+// ("conv_s8", "quantize_s8", "sgemm_f32"), the op's name in the dispatch log
+// and the prefix of its kernels' names.
+struct OpKey {
+  const char* op;
+  Dtype dtype;
+  std::string name() const;
+  bool operator==(const OpKey& other) const;
 };
 
-// One candidate kernel (a stateless singleton).
-class ConvKernel {
+// What every candidate of every family is: a stateless singleton with a
+// name (XNNPACK style, "<op>_<dtype>_<tile>_<isa>": "conv_s8_igemm_6x64c4_avx512vnni",
+// "quantize_s8_ref") unique within its family, and an ISA tier.
+class Kernel {
  public:
-  virtual ~ConvKernel() = default;
-  // XNNPACK-style: "conv_s8_ref", "conv_s8_1x1_16c4_avx512vnni", ...
+  virtual ~Kernel() = default;
   virtual const char* name() const = 0;
   virtual Isa isa() const = 0;
-  // "" if the kernel handles this problem, else the reason it declines.
-  virtual std::string supports(const ConvShape& shape, OutputType out) const = 0;
-  // Packs canonical OIHW int8 weights ([K][C/groups][R][S]) for this kernel;
-  // the caller's buffer is not retained.
-  virtual std::unique_ptr<PackedConv> pack(const ConvShape& shape,
-                                           const int8_t* weights_oihw) const = 0;
 };
 
-// The candidate list, best first, reference last (all compiled-in kernels,
-// regardless of the cap).
-const std::vector<const ConvKernel*>& conv_candidates();
-// First eligible candidate (see top of file). Validates the shape. Never
-// fails for a valid shape: the reference kernel accepts everything.
-const ConvKernel& choose_conv(const ConvShape& shape, OutputType out);
-// The same walk over a caller-given list (tests, tools); throws NotSupported
-// if no candidate accepts.
-const ConvKernel& choose_conv_from(const std::vector<const ConvKernel*>& list,
-                                   const ConvShape& shape, OutputType out);
-// The candidate called `name`; throws InvalidArgument if unknown, or
-// NotSupported if it is above the cap, unsupported by the CPU or declines.
-const ConvKernel& conv_kernel_by_name(const std::string& name, const ConvShape& shape,
-                                      OutputType out);
-
-// ---- GEMM ----
-
-class PackedGemm {
+// A candidate whose name and tier are data given at construction: one driver
+// class serves several ISAs (and the reference) this way.
+template <class Family>
+class NamedKernel : public Family {
  public:
-  virtual ~PackedGemm() = default;
-  // a: [M][K] int8 row-major; y: [M][N] of ep.out_type. Const, thread-safe.
-  virtual void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const = 0;
-  virtual const GemmShape& shape() const = 0;
+  NamedKernel(const char* name, Isa isa) : name_(name), isa_(isa) {}
+  const char* name() const override { return name_; }
+  Isa isa() const override { return isa_; }
+
+ private:
+  const char* name_;
+  Isa isa_;
 };
 
-class GemmKernel {
+// A family as a value, for code that loops over families:
+// f(FamilyTag<ConvKernel>{}) and, inside, typename decltype(tag)::Family.
+template <class K>
+struct FamilyTag {
+  using Family = K;
+};
+
+// The candidates as providers add them. Providers call add(kernel, ...),
+// where each kernel's type names its family (K::kKey); the registry keeps
+// the pointers (kernels are singletons with static storage).
+class KernelRegistry {
  public:
-  virtual ~GemmKernel() = default;
-  virtual const char* name() const = 0;  // "gemm_s8_ref", ...
-  virtual Isa isa() const = 0;
-  virtual std::string supports(const GemmShape& shape, OutputType out) const = 0;
-  // Packs canonical [N][K] int8 weights.
-  virtual std::unique_ptr<PackedGemm> pack(const GemmShape& shape,
-                                           const int8_t* weights_nk) const = 0;
+  // add(a, b, ...) keeps the order given.
+  template <class... K>
+  void add(const K&... kernels) {
+    (add_entry(K::kKey, &kernels), ...);
+  }
+  // The kernels added under `key`, in the order they were added.
+  std::vector<const Kernel*> candidates(const OpKey& key) const;
+  template <class K>
+  std::vector<const K*> candidates() const {
+    std::vector<const K*> out;
+    for (const Kernel* k : candidates(K::kKey)) out.push_back(static_cast<const K*>(k));
+    return out;
+  }
+  const std::vector<std::pair<OpKey, const Kernel*>>& entries() const { return entries_; }
+
+ private:
+  void add_entry(const OpKey& key, const Kernel* kernel);
+  std::vector<std::pair<OpKey, const Kernel*>> entries_;
 };
 
-const std::vector<const GemmKernel*>& gemm_candidates();
-const GemmKernel& choose_gemm(const GemmShape& shape, OutputType out);
-const GemmKernel& choose_gemm_from(const std::vector<const GemmKernel*>& list,
-                                   const GemmShape& shape, OutputType out);
-const GemmKernel& gemm_kernel_by_name(const std::string& name, const GemmShape& shape,
-                                      OutputType out);
+// The library's registry: every provider of the table in registry.cc, called
+// once (thread-safe), best ISA first, reference last.
+const KernelRegistry& kernel_registry();
 
-// Why a candidate would be passed over right now: "" if eligible, else
-// "ISA <x> above cap <y>", "CPU lacks <x>", or the kernel's own reason.
-std::string conv_decline_reason(const ConvKernel& k, const ConvShape& shape, OutputType out);
-std::string gemm_decline_reason(const GemmKernel& k, const GemmShape& shape, OutputType out);
-
-// Provider functions: each appends its kernels to a list, best first.
-void append_conv_kernels_ref(std::vector<const ConvKernel*>& list);
-void append_gemm_kernels_ref(std::vector<const GemmKernel*>& list);
+// The providers (one per ISA folder, in <folder>/provider.cc).
+void register_ref_kernels(KernelRegistry& r);  // kernels/ref: every op
 namespace x86 {
-// AMX: conv_s8_igemm_32x32c4_amx, gemm_s8_32x32c4_amx (kernels/x86/conv_amx.cc).
-void append_conv_kernels_amx(std::vector<const ConvKernel*>& list);
-void append_gemm_kernels_amx(std::vector<const GemmKernel*>& list);
-// AVX512-VNNI: conv_s8_dw_64c_avx512vnni, conv_s8_igemm_6x64c4_avx512vnni,
-// gemm_s8_6x64c4_avx512vnni (kernels/x86/x86_candidates.cc).
-void append_conv_kernels_avx512vnni(std::vector<const ConvKernel*>& list);
-void append_gemm_kernels_avx512vnni(std::vector<const GemmKernel*>& list);
-// AVX-VNNI (VEX): conv_s8_igemm_6x16c4_avxvnni (declines depthwise, which
-// falls to AVX2's dwconv), gemm_s8_6x16c4_avxvnni.
-void append_conv_kernels_avxvnni(std::vector<const ConvKernel*>& list);
-void append_gemm_kernels_avxvnni(std::vector<const GemmKernel*>& list);
-// AVX2: conv_s8_dw_32c_avx2, conv_s8_igemm_6x16c2_avx2, gemm_s8_6x16c2_avx2.
-void append_conv_kernels_avx2(std::vector<const ConvKernel*>& list);
-void append_gemm_kernels_avx2(std::vector<const GemmKernel*>& list);
+void register_amx_kernels(KernelRegistry& r);
+void register_avx512vnni_kernels(KernelRegistry& r);
+void register_avx512_kernels(KernelRegistry& r);
+void register_avxvnni_kernels(KernelRegistry& r);
+void register_avx2_kernels(KernelRegistry& r);
 }  // namespace x86
+
+namespace detail {
+// The one walk and the one by-name lookup, over any family's list; the
+// templates below adapt a family's types to them.
+const Kernel& walk(const OpKey& key, const std::vector<const Kernel*>& list,
+                   const std::function<std::string(const Kernel&)>& supports,
+                   const std::function<std::string()>& describe);
+const Kernel& find_by_name(const OpKey& key, const std::vector<const Kernel*>& list,
+                           const std::string& name,
+                           const std::function<std::string(const Kernel&)>& supports,
+                           const std::function<std::string()>& describe);
+}  // namespace detail
+
+// Family K's candidates, best first, reference last (all compiled in,
+// regardless of the cap).
+template <class K>
+std::vector<const K*> candidates() {
+  return kernel_registry().candidates<K>();
+}
+
+// The reference candidate of family K (always last, always enabled).
+template <class K>
+const K& reference_kernel() {
+  return *candidates<K>().back();
+}
+
+// "" if `k` may be chosen now for the problem, else why not: the ISA's
+// reason (isa_decline_reason) or the kernel's own.
+template <class K, class... Problem>
+std::string decline_reason(const K& k, const Problem&... problem) {
+  std::string reason = isa_decline_reason(k.isa());
+  return reason.empty() ? k.supports(problem...) : reason;
+}
+
+// (name, isa name, decline reason) of every candidate of family K, best
+// first; reason "" for the eligible ones (tools, tests).
+template <class K, class... Problem>
+std::vector<std::tuple<std::string, std::string, std::string>> candidate_report(
+    const Problem&... problem) {
+  K::validate(problem...);
+  std::vector<std::tuple<std::string, std::string, std::string>> rows;
+  for (const K* k : candidates<K>()) {
+    rows.emplace_back(k->name(), isa_name(k->isa()), decline_reason(*k, problem...));
+  }
+  return rows;
+}
+
+// The walk over a caller-given list (tests, tools). Validates the problem;
+// throws NotSupported naming every candidate's reason if none accepts.
+template <class K, class... Problem>
+const K& choose_from(const std::vector<const K*>& list, const Problem&... problem) {
+  K::validate(problem...);
+  return static_cast<const K&>(detail::walk(
+      K::kKey, std::vector<const Kernel*>(list.begin(), list.end()),
+      [&](const Kernel& k) { return static_cast<const K&>(k).supports(problem...); },
+      [&] { return K::describe(problem...); }));
+}
+
+// The first eligible candidate of family K (see the top of this file).
+// Never fails for a valid problem: the reference kernel accepts everything.
+template <class K, class... Problem>
+const K& choose(const Problem&... problem) {
+  return choose_from<K>(candidates<K>(), problem...);
+}
+
+// The candidate of family K called `name`; throws InvalidArgument if there
+// is none (listing the known names), NotSupported if it is above the cap,
+// missing from the CPU or declines the problem.
+template <class K, class... Problem>
+const K& kernel_by_name(const std::string& name, const Problem&... problem) {
+  K::validate(problem...);
+  const std::vector<const K*> list = candidates<K>();
+  return static_cast<const K&>(detail::find_by_name(
+      K::kKey, std::vector<const Kernel*>(list.begin(), list.end()), name,
+      [&](const Kernel& k) { return static_cast<const K&>(k).supports(problem...); },
+      [&] { return K::describe(problem...); }));
+}
+
+// The candidate called `name` if there is one, else the walk's choice (the
+// `kernel=` argument of tools and tests).
+template <class K, class... Problem>
+const K& kernel_by_name_or_choose(const std::optional<std::string>& name,
+                                  const Problem&... problem) {
+  return name ? kernel_by_name<K>(*name, problem...) : choose<K>(problem...);
+}
 
 }  // namespace kernels
 }  // namespace int8rt

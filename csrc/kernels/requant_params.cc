@@ -23,7 +23,7 @@ void check_scale(float s, const std::string& what) {
 
 }  // namespace
 
-Epilogue Requant::epilogue(const int8_t* residual, float residual_scale) const {
+Epilogue EpilogueStorage::epilogue(const int8_t* residual, float residual_scale) const {
   Epilogue ep;
   ep.scale = scale.data();
   ep.bias = bias.empty() ? nullptr : bias.data();
@@ -35,7 +35,7 @@ Epilogue Requant::epilogue(const int8_t* residual, float residual_scale) const {
   return ep;
 }
 
-Requant make_requant(float s_in, const float* s_w, int64_t K, const float* bias, float s_out,
+EpilogueStorage make_epilogue(float s_in, const float* s_w, int64_t K, const float* bias, float s_out,
                      OutputType out_type, Activation act, float clip_min, float clip_max) {
   if (K <= 0) throw InvalidArgument("requantization: channel count must be > 0");
   if (!s_w) throw InvalidArgument("requantization: weight scales are missing");
@@ -58,7 +58,7 @@ Requant make_requant(float s_in, const float* s_w, int64_t K, const float* bias,
       break;
   }
 
-  Requant rq;
+  EpilogueStorage rq;
   rq.out_type = out_type;
   rq.scale.resize(K);
   rq.bias.resize(K);

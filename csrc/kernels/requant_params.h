@@ -20,8 +20,12 @@ enum class Activation {
   kClip,   // min(max(x, clip_min), clip_max)
 };
 
-// Owning storage for an Epilogue's arrays.
-struct Requant {
+// Owning storage for an Epilogue's arrays (one concept, the requantization
+// epilogue, under three types: EpilogueStorage owns the per-channel arrays a
+// layer keeps; Epilogue (kernel_types.h) is the non-owning view a kernel's
+// run() takes; x86::TileEpilogue (abi/conv_gemm_s8.h) is that view moved to
+// one microkernel tile. ref::requantize (ref/requantize.h) is their arithmetic.)
+struct EpilogueStorage {
   std::vector<float> scale;
   std::vector<float> bias;
   float clamp_lo = 0.0f;
@@ -44,7 +48,7 @@ struct Requant {
 // (x / s_out of an infinite bound stays infinite and is then clipped).
 // Throws InvalidArgument on a non-positive or non-finite scale, a
 // non-finite bias, or an empty clamp range.
-Requant make_requant(float s_in, const float* s_w, int64_t K, const float* bias, float s_out,
+EpilogueStorage make_epilogue(float s_in, const float* s_w, int64_t K, const float* bias, float s_out,
                      OutputType out_type, Activation act = Activation::kNone,
                      float clip_min = 0.0f, float clip_max = 6.0f);
 

@@ -1,10 +1,10 @@
-// The portable FP32 GEMM microkernel (contract in kernels/sgemm_ukernel.h):
+// The portable FP32 GEMM microkernel (contract in kernels/abi/sgemm_f32.h):
 // plain C++ for the baseline ISA, written so the compiler keeps the 6 x 8
 // accumulator tile in (SSE) vector registers. Separate multiply and add
 // (-ffp-contract=off), so it is the ref tier's FP32 GEMM.
 #include <cstdint>
 
-#include "kernels/sgemm_ukernel.h"
+#include "kernels/abi/sgemm_f32.h"
 
 namespace int8rt {
 namespace kernels {

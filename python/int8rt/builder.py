@@ -59,7 +59,7 @@ class BuilderConfig:
             NotSupportedError is raised before any calibration. Calibration
             runs on the CPU either way.
         max_isa: cap on the CPU kernels chosen (``"ref"``, ``"avx2"``,
-            ``"avxvnni"``, ``"avx512vnni"``, ``"amx"``) while building;
+            ``"avxvnni"``, ``"avx512"``, ``"avx512vnni"``, ``"amx"``) while building;
             engines pick kernels again when loaded.
         num_threads: threads for calibration and the build (None: all CPUs).
         optimize: run the graph passes (BN folding, fusions).

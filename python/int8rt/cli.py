@@ -308,7 +308,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep element-wise chains between int8 layers in float32 instead of int8 tables")
     b.add_argument("--int8-gates", action="store_true",
                    help="also run squeeze-and-excitation gates in int8 (faster; can cost accuracy)")
-    b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512vnni, amx)")
+    b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512, avx512vnni, amx)")
     b.add_argument("--threads", type=int)
     b.add_argument("--device", default="cpu",
                    help="where the engine runs: cpu (default) or cuda (a CUDA build of int8rt and a GPU)")

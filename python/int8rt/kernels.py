@@ -4,7 +4,8 @@ int8rt picks one kernel per layer from an ordered candidate list (best ISA
 first, the reference kernel last) when an engine is built or loaded. The ISA
 tier it may use is capped by the smallest of: what this CPU supports, the
 ``INT8RT_MAX_ISA`` environment variable, and :func:`set_max_isa`. Tier names,
-lowest first: ``ref``, ``avx2``, ``avxvnni``, ``avx512vnni``, ``amx``.
+lowest first: ``ref``, ``avx2``, ``avxvnni``, ``avx512`` (AVX-512 F/BW/VL/DQ),
+``avx512vnni``, ``amx``.
 Setting ``INT8RT_LOG=dispatch`` prints each choice (and why other candidates
 declined) to stderr.
 """
@@ -17,7 +18,7 @@ from . import _core
 __all__ = ["ISA_NAMES", "cpu_features", "get_max_isa", "isa_info", "set_max_isa"]
 
 #: ISA tier names, lowest first.
-ISA_NAMES = ("ref", "avx2", "avxvnni", "avx512vnni", "amx")
+ISA_NAMES = ("ref", "avx2", "avxvnni", "avx512", "avx512vnni", "amx")
 
 
 def cpu_features() -> Dict[str, Union[bool, str]]:

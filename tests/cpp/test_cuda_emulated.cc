@@ -92,7 +92,7 @@ const EpilogueCase kEpilogues[] = {
 // Per-channel epilogue whose int8 outputs span the range for a reduction of
 // `red` random int8 products (std of one product ~ 74^2). The ties case uses
 // a power-of-two scale and no bias, so about 1 in 2^e outputs is an exact .5.
-k::Requant make_epilogue(const EpilogueCase& e, int channels, int64_t red, uint32_t seed) {
+k::EpilogueStorage epilogue_for(const EpilogueCase& e, int channels, int64_t red, uint32_t seed) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> u(0.5f, 1.5f), b(-20.0f, 20.0f);
   const float base = 50.0f / (5476.0f * std::sqrt(static_cast<float>(red)));
@@ -104,7 +104,7 @@ k::Requant make_epilogue(const EpilogueCase& e, int channels, int64_t red, uint3
     sw[i] = e.ties ? pow2 : base * u(gen);
     bias[i] = b(gen) * s_io;  // bias / s_out in [-20, 20]
   }
-  return k::make_requant(s_io, sw.data(), channels, e.ties ? nullptr : bias.data(), s_io, e.out, e.act);
+  return k::make_epilogue(s_io, sw.data(), channels, e.ties ? nullptr : bias.data(), s_io, e.out, e.act);
 }
 
 k::ConvShape conv(int C, int H, int W, int K, int R, int S, int stride, int pad, int groups,
@@ -136,7 +136,7 @@ void check_conv(const k::ConvShape& s, int batch, const EpilogueCase& e, uint32_
   const auto w = random_s8(static_cast<size_t>(s.weight_count()), seed + 1);
   const size_t outs = static_cast<size_t>(batch) * OH * OW * s.K;
   const auto res_nhwc = random_s8(outs, seed + 2);
-  const k::Requant rq = make_epilogue(e, s.K, static_cast<int64_t>(s.c_per_group()) * s.R * s.S, seed + 3);
+  const k::EpilogueStorage rq = epilogue_for(e, s.K, static_cast<int64_t>(s.c_per_group()) * s.R * s.S, seed + 3);
   const float res_scale = 0.75f;
 
   // Reference: NHWC output.
@@ -376,7 +376,7 @@ TEST(CudaEmulated, GemmDp4aMatchesReference) {
       const auto a = random_s8(static_cast<size_t>(c.M) * c.K, seed);
       const auto b = random_s8(static_cast<size_t>(c.N) * c.K, seed + 1);
       const auto res = random_s8(static_cast<size_t>(c.M) * c.N, seed + 2);
-      const k::Requant rq = make_epilogue(e, c.N, c.K, seed + 3);
+      const k::EpilogueStorage rq = epilogue_for(e, c.N, c.K, seed + 3);
       const k::Epilogue ep = rq.epilogue(e.residual ? res.data() : nullptr, 0.75f);
       const size_t bytes = static_cast<size_t>(c.M) * c.N * (e.out == k::OutputType::kFloat32 ? 4 : 1);
       std::vector<uint8_t> ref(bytes);

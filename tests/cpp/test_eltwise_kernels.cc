@@ -1,6 +1,6 @@
-// The element-wise int8 kernel sets (kernels/eltwise_s8.h) from C++: every
-// non-reference candidate the CPU runs (and the cap allows) against the
-// reference kernels, byte for byte, with guard bytes before and after every
+// The element-wise int8 kernels (kernels/eltwise_s8.h) from C++: for every
+// op, every non-reference candidate the CPU runs (and the cap allows) against
+// the op's reference kernel, byte for byte, with guard bytes before and after every
 // output (masked tails must not write outside it) and two differently
 // pre-filled output buffers (every element written). The wide NumPy sweeps
 // live in tests/test_eltwise_kernels.py.
@@ -58,70 +58,86 @@ std::vector<uint8_t> guarded(const std::string& what, size_t bytes,
   return runs[0];
 }
 
-std::vector<const k::EltwiseS8*> vector_sets() {
-  std::vector<const k::EltwiseS8*> out;
-  for (const k::EltwiseS8* s : k::eltwise_s8_candidates()) {
+// The op's candidates that run here, reference excluded.
+template <class K>
+std::vector<const K*> fast() {
+  std::vector<const K*> out;
+  for (const K* s : k::candidates<K>()) {
     if (s->isa() != k::Isa::kRef && k::isa_enabled(s->isa())) out.push_back(s);
   }
   return out;
 }
 
-const k::EltwiseS8& ref_set() { return k::eltwise_s8_by_name("eltwise_s8_ref"); }
+template <class K>
+const K& ref() {
+  return k::reference_kernel<K>();
+}
 
 TEST(EltwiseKernels, ConversionsMatchReferenceWithGuards) {
-  for (const k::EltwiseS8* s : vector_sets()) {
+  for (const k::QuantizeS8Kernel* s : fast<k::QuantizeS8Kernel>()) {
     for (int64_t n : {1, 15, 16, 17, 63, 64, 65, 200}) {
       const std::string what = std::string(s->name()) + " n=" + std::to_string(n);
       auto x = random_f32(n, static_cast<uint32_t>(n));
-      auto q = random_s8(n, static_cast<uint32_t>(n) + 1);
-      auto run_q = [&](const k::EltwiseS8& e) {
+      auto run_q = [&](const k::QuantizeS8Kernel& e) {
         return guarded("quantize " + what, n, [&](void* y) { e.quantize(n, x.data(), 0.07f, static_cast<int8_t*>(y)); });
       };
-      EXPECT_EQ(run_q(*s), run_q(ref_set())) << "quantize " << what;
-      auto run_d = [&](const k::EltwiseS8& e) {
-        return guarded("dequantize " + what, n * 4, [&](void* y) { e.dequantize(n, q.data(), 0.07f, static_cast<float*>(y)); });
-      };
-      EXPECT_EQ(run_d(*s), run_d(ref_set())) << "dequantize " << what;
+      EXPECT_EQ(run_q(*s), run_q(ref<k::QuantizeS8Kernel>())) << "quantize " << what;
     }
     for (auto [N, C, HW] : std::vector<std::array<int64_t, 3>>{{1, 3, 17}, {2, 17, 33}, {1, 16, 16}, {1, 65, 5}}) {
       const std::string what = std::string(s->name()) + " N,C,HW=" + std::to_string(N) + "," +
                                std::to_string(C) + "," + std::to_string(HW);
       auto x = random_f32(N * C * HW, 3);
-      auto q = random_s8(N * C * HW, 4);
-      auto run_q = [&](const k::EltwiseS8& e) {
+      auto run_q = [&](const k::QuantizeS8Kernel& e) {
         return guarded(what, N * C * HW, [&](void* y) {
           e.quantize_nchw_to_nhwc(N, C, HW, x.data(), 0.05f, static_cast<int8_t*>(y));
         });
       };
-      EXPECT_EQ(run_q(*s), run_q(ref_set())) << "quantize_nchw_to_nhwc " << what;
-      auto run_d = [&](const k::EltwiseS8& e) {
+      EXPECT_EQ(run_q(*s), run_q(ref<k::QuantizeS8Kernel>())) << "quantize_nchw_to_nhwc " << what;
+    }
+  }
+  for (const k::DequantizeS8Kernel* s : fast<k::DequantizeS8Kernel>()) {
+    for (int64_t n : {1, 15, 16, 17, 63, 64, 65, 200}) {
+      const std::string what = std::string(s->name()) + " n=" + std::to_string(n);
+      auto q = random_s8(n, static_cast<uint32_t>(n) + 1);
+      auto run_d = [&](const k::DequantizeS8Kernel& e) {
+        return guarded("dequantize " + what, n * 4, [&](void* y) { e.dequantize(n, q.data(), 0.07f, static_cast<float*>(y)); });
+      };
+      EXPECT_EQ(run_d(*s), run_d(ref<k::DequantizeS8Kernel>())) << "dequantize " << what;
+    }
+    for (auto [N, C, HW] : std::vector<std::array<int64_t, 3>>{{1, 3, 17}, {2, 17, 33}, {1, 16, 16}, {1, 65, 5}}) {
+      const std::string what = std::string(s->name()) + " N,C,HW=" + std::to_string(N) + "," +
+                               std::to_string(C) + "," + std::to_string(HW);
+      auto q = random_s8(N * C * HW, 4);
+      auto run_d = [&](const k::DequantizeS8Kernel& e) {
         return guarded(what, N * C * HW * 4, [&](void* y) {
           e.dequantize_nhwc_to_nchw(N, HW, C, q.data(), 0.05f, static_cast<float*>(y));
         });
       };
-      EXPECT_EQ(run_d(*s), run_d(ref_set())) << "dequantize_nhwc_to_nchw " << what;
+      EXPECT_EQ(run_d(*s), run_d(ref<k::DequantizeS8Kernel>())) << "dequantize_nhwc_to_nchw " << what;
     }
   }
 }
 
 TEST(EltwiseKernels, AddConcatMatchReferenceWithGuards) {
-  for (const k::EltwiseS8* s : vector_sets()) {
+  for (const k::AddS8Kernel* s : fast<k::AddS8Kernel>()) {
     for (int64_t n : {1, 17, 64, 65, 129}) {
       auto a = random_s8(n, 5), b = random_s8(n, 6);
       const k::AddParams p = k::make_add_params(0.03f, 0.05f, 0.04f, n % 2 == 1);
-      auto run = [&](const k::EltwiseS8& e) {
+      auto run = [&](const k::AddS8Kernel& e) {
         return guarded("add", n, [&](void* y) { e.add(n, a.data(), b.data(), p, static_cast<int8_t*>(y)); });
       };
-      EXPECT_EQ(run(*s), run(ref_set())) << s->name() << " add n=" << n;
+      EXPECT_EQ(run(*s), run(ref<k::AddS8Kernel>())) << s->name() << " add n=" << n;
     }
+  }
+  for (const k::ConcatS8Kernel* s : fast<k::ConcatS8Kernel>()) {
     for (int64_t pixels : {1, 9}) {
       auto x0 = random_s8(pixels * 5, 7), x1 = random_s8(pixels * 17, 8), x2 = random_s8(pixels * 64, 9);
       const std::vector<k::ref::ConcatInput> in = {{x0.data(), 5, 0.5f}, {x1.data(), 17, 1.0f},
                                                   {x2.data(), 64, 1.75f}};
-      auto run = [&](const k::EltwiseS8& e) {
+      auto run = [&](const k::ConcatS8Kernel& e) {
         return guarded("concat", pixels * 86, [&](void* y) { e.concat(pixels, in, static_cast<int8_t*>(y)); });
       };
-      EXPECT_EQ(run(*s), run(ref_set())) << s->name() << " concat pixels=" << pixels;
+      EXPECT_EQ(run(*s), run(ref<k::ConcatS8Kernel>())) << s->name() << " concat pixels=" << pixels;
     }
   }
 }
@@ -131,15 +147,15 @@ TEST(EltwiseKernels, AddConcatMatchReferenceWithGuards) {
 TEST(EltwiseKernels, LookupMatchesReferenceWithGuards) {
   std::vector<int8_t> identity(256);
   for (int i = 0; i < 256; ++i) identity[i] = static_cast<int8_t>(i - 128);
-  for (const k::EltwiseS8* s : vector_sets()) {
+  for (const k::LookupS8Kernel* s : fast<k::LookupS8Kernel>()) {
     for (int64_t n : {0, 1, 15, 63, 64, 65, 127, 256, 300}) {
       auto x = random_s8(n, static_cast<uint32_t>(n) + 11);
       for (int i = 0; i < 256 && i < n; ++i) x[i] = static_cast<int8_t>(i - 128);
       auto table = random_s8(256, static_cast<uint32_t>(n) + 12);
-      auto run = [&](const k::EltwiseS8& e, const std::vector<int8_t>& t) {
+      auto run = [&](const k::LookupS8Kernel& e, const std::vector<int8_t>& t) {
         return guarded("lookup", n, [&](void* y) { e.lookup(n, x.data(), t.data(), static_cast<int8_t*>(y)); });
       };
-      EXPECT_EQ(run(*s, table), run(ref_set(), table)) << s->name() << " lookup n=" << n;
+      EXPECT_EQ(run(*s, table), run(ref<k::LookupS8Kernel>(), table)) << s->name() << " lookup n=" << n;
       auto same = run(*s, identity);
       EXPECT_EQ(same, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(x.data()), reinterpret_cast<uint8_t*>(x.data()) + n))
           << s->name() << " identity table n=" << n;
@@ -150,52 +166,62 @@ TEST(EltwiseKernels, LookupMatchesReferenceWithGuards) {
 // Channel gate: C around the 16-wide step, one gate row or one per image,
 // gates that make exact .5 products (ties round to even) and overflow.
 TEST(EltwiseKernels, ChannelMulMatchesReferenceWithGuards) {
-  for (const k::EltwiseS8* s : vector_sets()) {
+  for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
     for (int64_t C : {1, 15, 16, 17, 64, 70}) {
       for (int64_t gate_batch : {1, 3}) {
         const int64_t N = 3, HW = 5;
         auto x = random_s8(N * HW * C, static_cast<uint32_t>(C) + 40);
         std::vector<float> gate(static_cast<size_t>(gate_batch * C));
         for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 1.25f : 0.03f * static_cast<float>(i % 37) - 0.4f;
-        auto run = [&](const k::EltwiseS8& e) {
+        auto run = [&](const k::ChannelMulS8Kernel& e) {
           return guarded("channel_mul", N * HW * C, [&](void* y) {
             e.channel_mul(N, HW, C, x.data(), gate.data(), gate_batch, 0.4f, 0.2f, static_cast<int8_t*>(y));
           });
         };
-        EXPECT_EQ(run(*s), run(ref_set())) << s->name() << " channel_mul C=" << C << " gate_batch=" << gate_batch;
+        EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>())) << s->name() << " channel_mul C=" << C << " gate_batch=" << gate_batch;
       }
     }
   }
 }
 
+// A pooling shape with padding, strides and a window clipped at the edges.
+k::PoolShape pool_shape(int C) {
+  k::PoolShape p;
+  p.C = C; p.H = 7; p.W = 6; p.R = 3; p.S = 2; p.stride_h = 2; p.stride_w = 1;
+  p.pad_top = 1; p.pad_left = 1; p.pad_bottom = 1; p.pad_right = 0;
+  return p;
+}
+
 TEST(EltwiseKernels, PoolsMatchReferenceWithGuards) {
-  for (const k::EltwiseS8* s : vector_sets()) {
-    for (int C : {1, 17, 64, 65}) {
-      k::PoolShape p;
-      p.C = C; p.H = 7; p.W = 6; p.R = 3; p.S = 2; p.stride_h = 2; p.stride_w = 1;
-      p.pad_top = 1; p.pad_left = 1; p.pad_bottom = 1; p.pad_right = 0;
-      const int batch = 2;
-      auto x = random_s8(static_cast<size_t>(batch) * p.H * p.W * C, static_cast<uint32_t>(C));
-      const size_t out = static_cast<size_t>(batch) * p.out_h() * p.out_w() * C;
-      auto run_max = [&](const k::EltwiseS8& e) {
+  const int batch = 2;
+  for (int C : {1, 17, 64, 65}) {
+    k::PoolShape p = pool_shape(C);
+    auto x = random_s8(static_cast<size_t>(batch) * p.H * p.W * C, static_cast<uint32_t>(C));
+    const size_t out = static_cast<size_t>(batch) * p.out_h() * p.out_w() * C;
+    for (const k::MaxPoolS8Kernel* s : fast<k::MaxPoolS8Kernel>()) {
+      auto run_max = [&](const k::MaxPoolS8Kernel& e) {
         return guarded("maxpool", out, [&](void* y) { e.maxpool(p, batch, x.data(), static_cast<int8_t*>(y)); });
       };
-      EXPECT_EQ(run_max(*s), run_max(ref_set())) << s->name() << " maxpool C=" << C;
+      EXPECT_EQ(run_max(*s), run_max(ref<k::MaxPoolS8Kernel>())) << s->name() << " maxpool C=" << C;
+    }
+    for (const k::AvgPoolS8Kernel* s : fast<k::AvgPoolS8Kernel>()) {
       for (bool cip : {false, true}) {
         p.count_include_pad = cip;
-        auto run_avg = [&](const k::EltwiseS8& e) {
+        auto run_avg = [&](const k::AvgPoolS8Kernel& e) {
           return guarded("avgpool", out, [&](void* y) {
             e.avgpool(p, batch, x.data(), 0.1f, 0.03f, static_cast<int8_t*>(y));
           });
         };
-        EXPECT_EQ(run_avg(*s), run_avg(ref_set())) << s->name() << " avgpool C=" << C << " cip=" << cip;
+        EXPECT_EQ(run_avg(*s), run_avg(ref<k::AvgPoolS8Kernel>())) << s->name() << " avgpool C=" << C << " cip=" << cip;
       }
-      auto run_g = [&](const k::EltwiseS8& e) {
+    }
+    for (const k::GlobalAvgPoolS8Kernel* s : fast<k::GlobalAvgPoolS8Kernel>()) {
+      auto run_g = [&](const k::GlobalAvgPoolS8Kernel& e) {
         return guarded("global", static_cast<size_t>(batch) * C, [&](void* y) {
           e.global_avgpool(batch, p.H * p.W, C, x.data(), 0.1f, 0.02f, static_cast<int8_t*>(y));
         });
       };
-      EXPECT_EQ(run_g(*s), run_g(ref_set())) << s->name() << " global_avgpool C=" << C;
+      EXPECT_EQ(run_g(*s), run_g(ref<k::GlobalAvgPoolS8Kernel>())) << s->name() << " global_avgpool C=" << C;
     }
   }
 }

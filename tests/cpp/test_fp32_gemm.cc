@@ -1,4 +1,4 @@
-// The engine's blocked SGEMM (engine/ops/fp32_gemm.h), with every
+// The blocked SGEMM (kernels/sgemm_f32.h), with every
 // microkernel this CPU runs (AVX-512, AVX2+FMA, portable: FMA or not, the
 // bound below holds for all), against a double precision triple loop, over sizes around the register tile (6 x 8), the
 // K slice (256) and the M block (96), all four transpose combinations,
@@ -13,13 +13,12 @@
 #include <random>
 #include <vector>
 
-#include "engine/ops/fp32_gemm.h"
 #include "int8rt/threading.h"
 #include "kernels/registry.h"
-#include "kernels/sgemm_ukernel.h"
+#include "kernels/sgemm_f32.h"
 
 namespace int8rt {
-namespace engine {
+namespace kernels {
 namespace {
 
 struct Case {
@@ -27,17 +26,15 @@ struct Case {
   bool ta, tb, acc;
 };
 
-std::vector<const kernels::SgemmUkernel*> runnable() {
-  int n = 0;
-  const kernels::SgemmUkernel* const* list = kernels::sgemm_candidates(&n);
-  std::vector<const kernels::SgemmUkernel*> out;
-  for (int i = 0; i < n; ++i) {
-    if (kernels::isa_enabled(list[i]->isa)) out.push_back(list[i]);
+std::vector<const SgemmKernel*> runnable() {
+  std::vector<const SgemmKernel*> out;
+  for (const SgemmKernel* k : candidates<SgemmKernel>()) {
+    if (isa_enabled(k->isa())) out.push_back(k);
   }
   return out;
 }
 
-void check_one(const kernels::SgemmUkernel& uk, const Case& c) {
+void check_one(const SgemmKernel& uk, const Case& c) {
   std::mt19937 gen(static_cast<unsigned>(c.M * 131 + c.N * 17 + c.K));
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<float> a(c.M * c.K), b(c.K * c.N);
@@ -70,25 +67,24 @@ void check_one(const kernels::SgemmUkernel& uk, const Case& c) {
         mag += std::fabs(static_cast<double>(A(i, k)) * B(k, j));
       }
       const double bound = 2.0 * (c.K + 1) * std::ldexp(1.0, -24) * mag + 1e-30;
-      ASSERT_LE(std::fabs(got - ref), bound) << uk.name << " M=" << c.M << " N=" << c.N << " K=" << c.K << " ta=" << c.ta
+      ASSERT_LE(std::fabs(got - ref), bound) << uk.name() << " M=" << c.M << " N=" << c.N << " K=" << c.K << " ta=" << c.ta
                                              << " tb=" << c.tb << " acc=" << c.acc << " at " << i << "," << j;
     }
   }
 }
 
 void check(const Case& c) {
-  for (const kernels::SgemmUkernel* uk : runnable()) check_one(*uk, c);
+  for (const SgemmKernel* uk : runnable()) check_one(*uk, c);
 }
 
 TEST(Fp32Gemm, EveryTierIsCompiledAndTheRefTierIsPortable) {
-  int n = 0;
-  const kernels::SgemmUkernel* const* list = kernels::sgemm_candidates(&n);
-  ASSERT_GE(n, 1);
-  EXPECT_STREQ(list[n - 1]->name, "sgemm_6x8_portable");
-  EXPECT_EQ(list[n - 1]->isa, kernels::Isa::kRef);
-  kernels::set_max_isa(kernels::Isa::kRef);
-  EXPECT_STREQ(kernels::choose_sgemm().name, "sgemm_6x8_portable");
-  kernels::set_max_isa(std::nullopt);
+  const std::vector<const SgemmKernel*> list = candidates<SgemmKernel>();
+  ASSERT_GE(list.size(), 1u);
+  EXPECT_STREQ(list.back()->name(), "sgemm_6x8_portable");
+  EXPECT_EQ(list.back()->isa(), Isa::kRef);
+  set_max_isa(Isa::kRef);
+  EXPECT_STREQ(choose<SgemmKernel>().name(), "sgemm_6x8_portable");
+  set_max_isa(std::nullopt);
 }
 
 TEST(Fp32Gemm, MatchesTripleLoop) {
@@ -108,10 +104,10 @@ TEST(Fp32Gemm, LargeParallelShapes) {
 
 TEST(Fp32Gemm, ZeroK) {
   std::vector<float> y(6, 5.f);
-  sgemm(2, 3, 0, {nullptr, 0, false}, {nullptr, 3, false}, y.data(), 3, false);
+  sgemm(choose<SgemmKernel>(), 2, 3, 0, {nullptr, 0, false}, {nullptr, 3, false}, y.data(), 3, false);
   for (float v : y) EXPECT_EQ(v, 0.f);
 }
 
 }  // namespace
-}  // namespace engine
+}  // namespace kernels
 }  // namespace int8rt

@@ -18,6 +18,7 @@
 #include "core/cpu_features.h"
 #include "int8rt/error.h"
 #include "kernel_test_util.h"
+#include "kernels/conv_gemm_s8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/ref/requantize.h"
 #include "kernels/registry.h"
@@ -66,12 +67,12 @@ TEST(RefKernels, GuardBytesAndFullWrites) {
     auto w = random_s8(s.weight_count(), 2);
     std::vector<float> sw(s.K, 0.01f), bias(s.K, 0.5f);
     auto res = random_s8(static_cast<size_t>(N) * s.out_h() * s.out_w() * s.K, 3);
-    k::Requant rq = k::make_requant(0.05f, sw.data(), s.K, bias.data(), 0.2f, k::OutputType::kInt8);
+    k::EpilogueStorage rq = k::make_epilogue(0.05f, sw.data(), s.K, bias.data(), 0.2f, k::OutputType::kInt8);
     const size_t outs = res.size();
     check_guarded("conv2d_s8 int8", outs, [&](void* y) {
       k::ref::conv2d_s8(s, N, x.data(), w.data(), rq.epilogue(res.data(), 0.5f), y);
     });
-    k::Requant rf = k::make_requant(0.05f, sw.data(), s.K, nullptr, 0.0f, k::OutputType::kFloat32);
+    k::EpilogueStorage rf = k::make_epilogue(0.05f, sw.data(), s.K, nullptr, 0.0f, k::OutputType::kFloat32);
     check_guarded("conv2d_s8 float", outs * 4, [&](void* y) {
       k::ref::conv2d_s8(s, N, x.data(), w.data(), rf.epilogue(), y);
     });
@@ -85,7 +86,7 @@ TEST(RefKernels, GuardBytesAndFullWrites) {
   k::GemmShape g{13, 33};
   auto a = random_s8(M * g.K, 4), b = random_s8(g.N * g.K, 5);
   std::vector<float> sw(g.N, 0.003f);
-  k::Requant rq = k::make_requant(0.1f, sw.data(), g.N, nullptr, 0.05f, k::OutputType::kInt8,
+  k::EpilogueStorage rq = k::make_epilogue(0.1f, sw.data(), g.N, nullptr, 0.05f, k::OutputType::kInt8,
                                   k::Activation::kRelu);
   check_guarded("gemm_s8", M * g.N, [&](void* y) {
     k::ref::gemm_s8(g, M, a.data(), b.data(), rq.epilogue(), y);
@@ -207,7 +208,7 @@ TEST(Registry, WalksListInOrderAndLogs) {
   FakeConv declines("conv_s8_fake_1x1_ref", k::Isa::kRef, "only 1x1 kernels");
   FakeConv amx("conv_s8_fake_amx", k::Isa::kAmx, "");
   FakeConv avx2("conv_s8_fake_avx2", k::Isa::kAvx2, "");
-  const k::ConvKernel* ref = k::conv_candidates().back();
+  const k::ConvKernel* ref = &k::reference_kernel<k::ConvKernel>();
   ASSERT_STREQ(ref->name(), "conv_s8_ref");
   std::vector<const k::ConvKernel*> list = {&amx, &avx2, &declines, ref};
   k::ConvShape s = conv_shape(4, 5, 5, 4, 3, 3, 1, 1, 1);
@@ -215,7 +216,7 @@ TEST(Registry, WalksListInOrderAndLogs) {
   k::set_max_isa(k::Isa::kRef);
   setenv("INT8RT_LOG", "dispatch", 1);
   testing::internal::CaptureStderr();
-  const k::ConvKernel& chosen = k::choose_conv_from(list, s, k::OutputType::kInt8);
+  const k::ConvKernel& chosen = k::choose_from<k::ConvKernel>(list, s, k::OutputType::kInt8);
   std::string log = testing::internal::GetCapturedStderr();
   unsetenv("INT8RT_LOG");
   k::set_max_isa(std::nullopt);
@@ -231,11 +232,11 @@ TEST(Registry, WalksListInOrderAndLogs) {
                  "; conv_s8_fake_1x1_ref: only 1x1 kernels\n");
 
   // Without the cap, avx2 wins where the CPU has it.
-  const k::ConvKernel& uncapped = k::choose_conv_from(list, s, k::OutputType::kInt8);
+  const k::ConvKernel& uncapped = k::choose_from<k::ConvKernel>(list, s, k::OutputType::kInt8);
   if (k::cpu_supports_isa(k::Isa::kAvx2) && !k::cpu_supports_isa(k::Isa::kAmx)) {
     EXPECT_EQ(&uncapped, &avx2);
   }
-  EXPECT_THROW(k::choose_conv_from({&declines}, s, k::OutputType::kInt8), int8rt::NotSupported);
+  EXPECT_THROW(k::choose_from<k::ConvKernel>({&declines}, s, k::OutputType::kInt8), int8rt::NotSupported);
   EXPECT_THROW(k::parse_isa("avx-512"), int8rt::InvalidArgument);
   for (k::Isa isa : k::kAllIsas) EXPECT_EQ(k::parse_isa(k::isa_name(isa)), isa);
 }
@@ -244,8 +245,8 @@ TEST(Registry, PackedConvRunsConcurrently) {
   k::ConvShape s = conv_shape(12, 10, 9, 16, 3, 3, 1, 1, 2);
   auto w = random_s8(s.weight_count(), 9);
   std::vector<float> sw(s.K, 0.004f);
-  k::Requant rq = k::make_requant(0.1f, sw.data(), s.K, nullptr, 0.3f, k::OutputType::kInt8);
-  const k::ConvKernel& kernel = k::choose_conv(s, k::OutputType::kInt8);
+  k::EpilogueStorage rq = k::make_epilogue(0.1f, sw.data(), s.K, nullptr, 0.3f, k::OutputType::kInt8);
+  const k::ConvKernel& kernel = k::choose<k::ConvKernel>(s, k::OutputType::kInt8);
   auto packed = kernel.pack(s, w.data());
   const int batch = 2;
   const size_t in_n = static_cast<size_t>(batch) * s.H * s.W * s.C;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernel_test_util.h"
+#include "kernels/conv_gemm_s8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 
@@ -55,8 +56,8 @@ std::string describe(const k::ConvShape& s) {
 
 std::vector<const k::ConvKernel*> usable_conv(const k::ConvShape& s, k::OutputType out) {
   std::vector<const k::ConvKernel*> v;
-  for (const k::ConvKernel* c : k::conv_candidates()) {
-    if (c->isa() != k::Isa::kRef && k::conv_decline_reason(*c, s, out).empty()) v.push_back(c);
+  for (const k::ConvKernel* c : k::candidates<k::ConvKernel>()) {
+    if (c->isa() != k::Isa::kRef && k::decline_reason(*c, s, out).empty()) v.push_back(c);
   }
   return v;
 }
@@ -134,8 +135,8 @@ TEST(X86Kernels, GemmEqualsReferenceWithGuards) {
         const std::vector<uint8_t> want = run_guarded("ref", bytes, [&](void* y) {
           k::ref::gemm_s8(s, M, a.data(), b.data(), ep, y);
         });
-        for (const k::GemmKernel* kern : k::gemm_candidates()) {
-          if (kern->isa() == k::Isa::kRef || !k::gemm_decline_reason(*kern, s, ep.out_type).empty())
+        for (const k::GemmKernel* kern : k::candidates<k::GemmKernel>()) {
+          if (kern->isa() == k::Isa::kRef || !k::decline_reason(*kern, s, ep.out_type).empty())
             continue;
           auto packed = kern->pack(s, b.data());
           const std::string what = std::string(kern->name()) + " M" + std::to_string(M) + " N" +

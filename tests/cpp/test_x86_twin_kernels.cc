@@ -70,9 +70,9 @@ std::string native_reason(k::Isa isa) {
 
 Under native(k::Isa isa) {
   Under u{nullptr, nullptr};
-  for (const k::ConvKernel* c : k::conv_candidates())
+  for (const k::ConvKernel* c : k::candidates<k::ConvKernel>())
     if (c->isa() == isa) u.conv = c;
-  for (const k::GemmKernel* g : k::gemm_candidates())
+  for (const k::GemmKernel* g : k::candidates<k::GemmKernel>())
     if (g->isa() == isa) u.gemm = g;
   return u;
 }

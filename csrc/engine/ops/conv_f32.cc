@@ -6,18 +6,20 @@
 // Compute: depthwise (group == C == M) convolutions run direct, one output
 // plane per task with the inner loop over output columns; everything else is
 // im2col (skipped for 1x1/stride-1/no-pad) + the blocked SGEMM
-// (fp32_gemm.h): y[g] = W[g] (M/G x C/G*kh*kw) * col (C/G*kh*kw x OH*OW).
+// (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) * col (C/G*kh*kw x OH*OW).
 #include <algorithm>
 #include <cstring>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "engine/ops/fp32_gemm.h"
+#include "kernels/sgemm_f32.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
+
+using kernels::sgemm;
 
 struct Geom {
   int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
@@ -213,7 +215,7 @@ class ConvLayer : public Layer {
   FusedActivation act_;
   int64_t residual_;
   std::string prefix_;
-  const kernels::SgemmUkernel* uk_ = &kernels::choose_sgemm();  // once per layer
+  const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
 };
 
 std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {

@@ -14,12 +14,14 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "engine/ops/fp32_gemm.h"
+#include "kernels/sgemm_f32.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
+
+using kernels::sgemm;
 
 struct Geom {
   int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
@@ -116,7 +118,7 @@ class ConvTransposeLayer : public Layer {
   int64_t group_;
   size_t rank_;
   std::string prefix_;
-  const kernels::SgemmUkernel* uk_ = &kernels::choose_sgemm();  // once per layer
+  const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
 };
 
 std::unique_ptr<Layer> make_conv_transpose(const Network& net, const Node& node) {

@@ -1,4 +1,4 @@
-// Float32 Gemm and MatMul (ONNX semantics) on the blocked SGEMM (fp32_gemm.h).
+// Float32 Gemm and MatMul (ONNX semantics) on the blocked SGEMM (kernels/sgemm_f32.h).
 //
 // Gemm: Y = alpha * A' * B' + beta * C with A' = transA ? A^T : A, likewise
 // B', C unidirectionally broadcast to [M, N]; plus the fused activation of
@@ -14,12 +14,15 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "engine/ops/fp32_gemm.h"
 #include "engine/ops/op_util.h"
+#include "kernels/sgemm_f32.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
+
+using kernels::GemmOperand;
+using kernels::sgemm;
 
 class GemmLayer : public Layer {
  public:
@@ -101,7 +104,7 @@ class GemmLayer : public Layer {
   bool trans_a_, trans_b_;
   FusedActivation act_;
   std::string prefix_;
-  const kernels::SgemmUkernel* uk_ = &kernels::choose_sgemm();  // once per layer
+  const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
 };
 
 class MatMulLayer : public Layer {
@@ -181,7 +184,7 @@ class MatMulLayer : public Layer {
   }
 
   std::string prefix_;
-  const kernels::SgemmUkernel* uk_ = &kernels::choose_sgemm();  // once per layer
+  const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
 };
 
 std::unique_ptr<Layer> make_gemm(const Network&, const Node& node) { return std::make_unique<GemmLayer>(node); }

@@ -21,16 +21,16 @@
 // behaviour); Y_h / Y_c hold the state after its last step.
 //
 // x W' for every step is one GEMM before the loop; H R' is one GEMM per step
-// (engine/ops/fp32_gemm.h). Custom `activations` lists are refused at import
+// (kernels/sgemm_f32.h). Custom `activations` lists are refused at import
 // (string-list attributes), so only the defaults exist here.
 #include <algorithm>
 #include <cmath>
 
 #include "engine/layer.h"
 #include "engine/ops/exp_f32.h"
-#include "engine/ops/fp32_gemm.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/tanh_f32.h"
+#include "kernels/sgemm_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -49,7 +49,7 @@ class RnnLayer : public Layer {
         clip_(static_cast<float>(node.attrs.get_float("clip", 0.0))),
         input_forget_(node.attrs.get_int("input_forget", 0) != 0),
         linear_before_reset_(node.attrs.get_int("linear_before_reset", 0) != 0),
-        num_outputs_(node.outputs.size()), uk_(kernels::choose_sgemm()), prefix_(layer_error_prefix(node)) {
+        num_outputs_(node.outputs.size()), uk_(kernels::choose<kernels::SgemmKernel>()), prefix_(layer_error_prefix(node)) {
     const std::string dir = node.attrs.get_string("direction", "forward");
     if (dir == "forward" || dir == "reverse") {
       dirs_ = 1;
@@ -103,7 +103,7 @@ class RnnLayer : public Layer {
       // xw rows are step-major (t * B + b); layout 1 stores X as [b][t], rows T*I apart.
       for (int64_t t = 0; t < T; ++t) {
         const float* xt = layout_ == 0 ? x + t * B * I : x + t * I;
-        sgemm(uk_, B, G * H, I, GemmOperand{xt, layout_ == 0 ? I : T * I, false}, GemmOperand{w, I, true},
+        kernels::sgemm(uk_, B, G * H, I, kernels::GemmOperand{xt, layout_ == 0 ? I : T * I, false}, kernels::GemmOperand{w, I, true},
               xw.data() + t * B * G * H, G * H, false);
       }
       for (int64_t row = 0; row < T * B; ++row) {
@@ -202,12 +202,12 @@ class RnnLayer : public Layer {
     const int64_t G = gates(cell_);
     if (cell_ == Cell::kGru) {
       // z and r from H R'; the candidate's recurrent term needs r first.
-      sgemm(uk_, B, 2 * H, H, GemmOperand{h, H, false}, GemmOperand{r, H, true}, gate, G * H, true);
+      kernels::sgemm(uk_, B, 2 * H, H, kernels::GemmOperand{h, H, false}, kernels::GemmOperand{r, H, true}, gate, G * H, true);
       for (int64_t b = 0; b < B; ++b) {
         for (int64_t k = 0; k < H; ++k) gate[b * G * H + H + k] = sigmoid(clipped(gate[b * G * H + H + k]));
       }
       if (linear_before_reset_) {
-        sgemm(uk_, B, H, H, GemmOperand{h, H, false}, GemmOperand{r + 2 * H * H, H, true}, rh, H, false);
+        kernels::sgemm(uk_, B, H, H, kernels::GemmOperand{h, H, false}, kernels::GemmOperand{r + 2 * H * H, H, true}, rh, H, false);
         for (int64_t b = 0; b < B; ++b) {
           for (int64_t k = 0; k < H; ++k) {
             const float rt = gate[b * G * H + H + k];
@@ -218,7 +218,7 @@ class RnnLayer : public Layer {
         for (int64_t b = 0; b < B; ++b) {
           for (int64_t k = 0; k < H; ++k) rh[b * H + k] = gate[b * G * H + H + k] * h[b * H + k];
         }
-        sgemm(uk_, B, H, H, GemmOperand{rh, H, false}, GemmOperand{r + 2 * H * H, H, true}, gate + 2 * H, G * H, true);
+        kernels::sgemm(uk_, B, H, H, kernels::GemmOperand{rh, H, false}, kernels::GemmOperand{r + 2 * H * H, H, true}, gate + 2 * H, G * H, true);
       }
       for (int64_t b = 0; b < B; ++b) {
         if (!active(t, b, lens)) continue;
@@ -231,7 +231,7 @@ class RnnLayer : public Layer {
       }
       return;
     }
-    sgemm(uk_, B, G * H, H, GemmOperand{h, H, false}, GemmOperand{r, H, true}, gate, G * H, true);
+    kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, kernels::GemmOperand{r, H, true}, gate, G * H, true);
     for (int64_t b = 0; b < B; ++b) {
       if (!active(t, b, lens)) continue;
       const float* g = gate + b * G * H;
@@ -260,7 +260,7 @@ class RnnLayer : public Layer {
   int64_t dirs_ = 1;
   bool reverse_first_ = false;
   size_t num_outputs_;
-  const kernels::SgemmUkernel& uk_;  // chosen once per layer
+  const kernels::SgemmKernel& uk_;  // chosen once per layer
   std::string prefix_;
 };
 

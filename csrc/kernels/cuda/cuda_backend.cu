@@ -28,7 +28,7 @@ DeviceBuffer upload_vector(const void* data, size_t bytes, const char* what) {
   return b;
 }
 
-Epilogue device_epilogue(const Requant& rq, const DeviceBuffer& scale, const DeviceBuffer& bias,
+Epilogue device_epilogue(const EpilogueStorage& rq, const DeviceBuffer& scale, const DeviceBuffer& bias,
                          const int8_t* residual, float residual_scale) {
   Epilogue ep;
   ep.scale = static_cast<const float*>(scale.data());
@@ -84,7 +84,7 @@ void synchronize(void* stream, const char* what) { runtime::synchronize(stream, 
 
 // ---- conv ----
 
-ConvLayer::ConvLayer(const ConvShape& shape, const int8_t* w, const Requant& rq)
+ConvLayer::ConvLayer(const ConvShape& shape, const int8_t* w, const EpilogueStorage& rq)
     : shape_(shape), rq_(rq) {
   shape.validate();
   check_epilogue(rq.epilogue(), "cuda conv");
@@ -126,7 +126,7 @@ void ConvLayer::run(int batch, const int8_t* x, void* y, const int8_t* residual,
 
 // ---- gemm ----
 
-GemmLayer::GemmLayer(const GemmShape& shape, const int8_t* b, const Requant& rq)
+GemmLayer::GemmLayer(const GemmShape& shape, const int8_t* b, const EpilogueStorage& rq)
     : shape_(shape), rq_(rq) {
   shape.validate();
   check_epilogue(rq.epilogue(), "cuda gemm");

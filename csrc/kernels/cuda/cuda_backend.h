@@ -80,8 +80,8 @@ class Stream {
 // Depthwise shapes use the depthwise kernel, all others the DP4A implicit GEMM.
 class ConvLayer {
  public:
-  // w: canonical OIHW int8; rq from make_requant(). Validates the shape.
-  ConvLayer(const ConvShape& shape, const int8_t* w_oihw, const Requant& rq);
+  // w: canonical OIHW int8; rq from make_epilogue(). Validates the shape.
+  ConvLayer(const ConvShape& shape, const int8_t* w_oihw, const EpilogueStorage& rq);
   // x: device NC/4HW4 int8; y: device int8 NC/4HW4 or float NCHW (rq.out_type);
   // residual (device, y's layout, int8) optional. Asynchronous on `stream`.
   void run(int batch, const int8_t* x, void* y, const int8_t* residual = nullptr,
@@ -93,21 +93,21 @@ class ConvLayer {
 
  private:
   ConvShape shape_;
-  Requant rq_;
+  EpilogueStorage rq_;
   DeviceBuffer weights_, scale_, bias_;
 };
 
 // A fully connected layer packed for the GPU.
 class GemmLayer {
  public:
-  GemmLayer(const GemmShape& shape, const int8_t* b_nk, const Requant& rq);
+  GemmLayer(const GemmShape& shape, const int8_t* b_nk, const EpilogueStorage& rq);
   // a: device [M][K] int8 (4-byte aligned); y: device [M][N] of rq.out_type.
   void run(int64_t M, const int8_t* a, void* y, const int8_t* residual = nullptr,
            float residual_scale = 0.0f, void* stream = nullptr) const;
 
  private:
   GemmShape shape_;
-  Requant rq_;
+  EpilogueStorage rq_;
   DeviceBuffer weights_, scale_, bias_;
 };
 

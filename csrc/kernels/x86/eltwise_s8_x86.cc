@@ -1,8 +1,8 @@
-// The x86 element-wise int8 candidates (kernels/eltwise_s8.h): baseline
-// drivers that validate as the reference kernels do, compute the float
-// constants the reference computes (1 / scale, the average-pool multiplier
-// table, the same expressions in the same order), split the work over
-// parallel_for and call one ISA's microkernels (kernels/eltwise_ukernel.h).
+// The x86 element-wise int8 drivers (eltwise_s8_x86.h): validation as the
+// reference kernels, the reference's float constants, parallel_for, and one
+// ISA's microkernel per op (abi/eltwise_s8.h).
+#include "kernels/x86/eltwise_s8_x86.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,8 +11,6 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
-#include "kernels/eltwise_s8.h"
-#include "kernels/eltwise_ukernel.h"
 #include "kernels/ref/requantize.h"
 
 namespace int8rt {
@@ -42,153 +40,139 @@ void check_pool_scales(float s_in, float s_out, const char* op) {
   }
 }
 
-class X86EltwiseS8 final : public EltwiseS8 {
- public:
-  X86EltwiseS8(const char* name, Isa isa, const EltwiseUkernels& u) : name_(name), isa_(isa), u_(u) {}
-  const char* name() const override { return name_; }
-  Isa isa() const override { return isa_; }
-
-  void quantize(int64_t n, const float* x, float scale, int8_t* q) const override {
-    check_count(n, "quantize_s8");
-    check_scale(scale, "quantize_s8");
-    const float inv_scale = 1.0f / scale;
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { u_.quantize(e - b, x + b, inv_scale, q + b); });
-  }
-
-  void quantize_nchw_to_nhwc(int64_t N, int64_t C, int64_t HW, const float* x, float scale,
-                             int8_t* q) const override {
-    const char* op = "quantize_nchw_to_nhwc_s8";
-    check_count(N < 0 || C < 0 || HW < 0 ? -1 : 0, op);
-    check_scale(scale, op);
-    transpose(N, C, HW, x, q, 1.0f / scale, /*to_nhwc=*/true);
-  }
-
-  void dequantize(int64_t n, const int8_t* q, float scale, float* x) const override {
-    check_count(n, "dequantize_s8");
-    check_scale(scale, "dequantize_s8");
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { u_.dequantize(e - b, q + b, scale, x + b); });
-  }
-
-  void dequantize_nhwc_to_nchw(int64_t N, int64_t HW, int64_t C, const int8_t* q, float scale,
-                               float* x) const override {
-    const char* op = "dequantize_nhwc_to_nchw_s8";
-    check_count(N < 0 || C < 0 || HW < 0 ? -1 : 0, op);
-    check_scale(scale, op);
-    transpose(N, C, HW, q, x, scale, /*to_nhwc=*/false);
-  }
-
-  void add(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p,
-           int8_t* y) const override {
-    check_count(n, "add_s8");
-    if (!(p.clamp_lo >= -128.0f && p.clamp_hi <= 127.0f && p.clamp_lo <= p.clamp_hi)) {
-      throw InvalidArgument("add_s8: clamp range must lie inside [-128, 127]");
+// x -> y for every image, in chunks of kPixelChunk pixels (one task each);
+// quantize (to_nhwc) multiplies by 1 / scale, dequantize by scale.
+void transpose(const char* op, int64_t N, int64_t C, int64_t HW, const void* x, void* y,
+               float scale, bool to_nhwc, TransposeFn fn) {
+  check_count(N < 0 || C < 0 || HW < 0 ? -1 : 0, op);
+  check_scale(scale, op);
+  const float s = to_nhwc ? 1.0f / scale : scale;
+  if (N == 0 || C == 0 || HW == 0) return;
+  const int64_t chunks = (HW + kPixelChunk - 1) / kPixelChunk;
+  const size_t x_elem = to_nhwc ? sizeof(float) : 1, y_elem = to_nhwc ? 1 : sizeof(float);
+  parallel_for(N * chunks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t n = t / chunks, p0 = (t % chunks) * kPixelChunk;
+      TransposeBlock blk;
+      blk.x = static_cast<const char*>(x) + static_cast<size_t>(n * C * HW) * x_elem;
+      blk.y = static_cast<char*>(y) + static_cast<size_t>(n * C * HW) * y_elem;
+      blk.C = C;
+      blk.HW = HW;
+      blk.p0 = p0;
+      blk.p1 = std::min(HW, p0 + kPixelChunk);
+      blk.s = s;
+      fn(blk);
     }
-    const AddArgs args{p.a_mult, p.b_mult, p.clamp_lo, p.clamp_hi};
-    parallel_for(n, kGrain, [&](int64_t s, int64_t e) { u_.add(e - s, a + s, b + s, args, y + s); });
-  }
+  });
+}
 
-  void concat(int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
-              int8_t* y) const override;
-  void channel_mul(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
-                   float s_x, float s_y, int8_t* y) const override {
-    if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
-      throw InvalidArgument("channel_mul_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
+// One task per output row (grain as the reference's).
+void pool(const PoolShape& p, int batch, const int8_t* x, const float* mult, int8_t* y,
+          PoolRowFn fn) {
+  const int OH = p.out_h(), OW = p.out_w();
+  const int64_t rows = static_cast<int64_t>(batch) * OH;
+  parallel_for(rows, p.row_grain(), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / OH;
+      const int oh = static_cast<int>(row % OH);
+      const int h0 = oh * p.stride_h - p.pad_top;
+      PoolRow r;
+      r.x = x + n * p.H * p.W * p.C;
+      r.W = p.W;
+      r.C = p.C;
+      r.S = p.S;
+      r.stride_w = p.stride_w;
+      r.pad_left = p.pad_left;
+      r.r0 = std::max(h0, 0);
+      r.r1 = std::min(h0 + p.R, p.H);
+      r.ow0 = 0;
+      r.ow1 = OW;
+      r.y = y + row * OW * p.C;
+      r.mult = mult;
+      r.fixed_count = p.count_include_pad ? p.R * p.S : 0;
+      fn(r);
     }
-    check_scale(s_x, "channel_mul_s8");
-    check_scale(s_y, "channel_mul_s8");
-    const float ratio = s_x / s_y;  // as ref::channel_mul_s8
-    std::vector<float> m(static_cast<size_t>(gate_batch * C));
-    for (int64_t i = 0; i < gate_batch * C; ++i) m[i] = gate[i] * ratio;
-    parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
-      for (int64_t row = b; row < e; ++row) {
-        const float* mr = m.data() + (gate_batch == 1 ? 0 : row / HW) * C;
-        u_.channel_mul_row(C, x + row * C, mr, y + row * C);
-      }
-    });
+  });
+}
+
+}  // namespace
+
+void quantize_s8(QuantizeFn uk, int64_t n, const float* x, float scale, int8_t* q) {
+  check_count(n, "quantize_s8");
+  check_scale(scale, "quantize_s8");
+  const float inv_scale = 1.0f / scale;
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, inv_scale, q + b); });
+}
+
+void quantize_nchw_to_nhwc_s8(TransposeFn uk, int64_t N, int64_t C, int64_t HW, const float* x,
+                              float scale, int8_t* q) {
+  transpose("quantize_nchw_to_nhwc_s8", N, C, HW, x, q, scale, /*to_nhwc=*/true, uk);
+}
+
+void dequantize_s8(DequantizeFn uk, int64_t n, const int8_t* q, float scale, float* x) {
+  check_count(n, "dequantize_s8");
+  check_scale(scale, "dequantize_s8");
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, q + b, scale, x + b); });
+}
+
+void dequantize_nhwc_to_nchw_s8(TransposeFn uk, int64_t N, int64_t HW, int64_t C,
+                                const int8_t* q, float scale, float* x) {
+  transpose("dequantize_nhwc_to_nchw_s8", N, C, HW, q, x, scale, /*to_nhwc=*/false, uk);
+}
+
+void add_s8(AddFn uk, int64_t n, const int8_t* a, const int8_t* b, const AddParams& p,
+            int8_t* y) {
+  check_count(n, "add_s8");
+  if (!(p.clamp_lo >= -128.0f && p.clamp_hi <= 127.0f && p.clamp_lo <= p.clamp_hi)) {
+    throw InvalidArgument("add_s8: clamp range must lie inside [-128, 127]");
   }
-  void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) const override {
-    check_count(n, "lookup_s8");
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { u_.lookup(e - b, x + b, table, y + b); });
+  const AddArgs args{p.a_mult, p.b_mult, p.clamp_lo, p.clamp_hi};
+  parallel_for(n, kGrain, [&](int64_t s, int64_t e) { uk(e - s, a + s, b + s, args, y + s); });
+}
+
+void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                    const float* gate, int64_t gate_batch, float s_x, float s_y, int8_t* y) {
+  if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
+    throw InvalidArgument("channel_mul_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
   }
-  void maxpool(const PoolShape& shape, int batch, const int8_t* x, int8_t* y) const override {
-    shape.validate();
-    if (batch < 0) throw InvalidArgument("maxpool_s8: batch must be >= 0");
-    pool(shape, batch, x, nullptr, y, u_.maxpool_row);
-  }
-  void avgpool(const PoolShape& shape, int batch, const int8_t* x, float s_in, float s_out,
-               int8_t* y) const override {
-    shape.validate();
-    check_pool_scales(s_in, s_out, "avgpool_s8");
-    if (batch < 0) throw InvalidArgument("avgpool_s8: batch must be >= 0");
-    std::vector<float> m(static_cast<size_t>(shape.R) * shape.S + 1, 0.0f);
-    for (size_t count = 1; count < m.size(); ++count) {
-      m[count] = ref::avgpool_multiplier(s_in, s_out, static_cast<int64_t>(count));
+  check_scale(s_x, "channel_mul_s8");
+  check_scale(s_y, "channel_mul_s8");
+  const float ratio = s_x / s_y;  // as ref::channel_mul_s8
+  std::vector<float> m(static_cast<size_t>(gate_batch * C));
+  for (int64_t i = 0; i < gate_batch * C; ++i) m[i] = gate[i] * ratio;
+  parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e; ++row) {
+      const float* mr = m.data() + (gate_batch == 1 ? 0 : row / HW) * C;
+      uk(C, x + row * C, mr, y + row * C);
     }
-    pool(shape, batch, x, m.data(), y, u_.avgpool_row);
+  });
+}
+
+void lookup_s8(LookupFn uk, int64_t n, const int8_t* x, const int8_t* table, int8_t* y) {
+  check_count(n, "lookup_s8");
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, table, y + b); });
+}
+
+void maxpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, int8_t* y) {
+  shape.validate();
+  if (batch < 0) throw InvalidArgument("maxpool_s8: batch must be >= 0");
+  pool(shape, batch, x, nullptr, y, uk);
+}
+
+void avgpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, float s_in,
+                float s_out, int8_t* y) {
+  shape.validate();
+  check_pool_scales(s_in, s_out, "avgpool_s8");
+  if (batch < 0) throw InvalidArgument("avgpool_s8: batch must be >= 0");
+  std::vector<float> m(static_cast<size_t>(shape.R) * shape.S + 1, 0.0f);
+  for (size_t count = 1; count < m.size(); ++count) {
+    m[count] = ref::avgpool_multiplier(s_in, s_out, static_cast<int64_t>(count));
   }
-  void global_avgpool(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out,
-                      int8_t* y) const override;
+  pool(shape, batch, x, m.data(), y, uk);
+}
 
- private:
-  // x -> y for every image, in chunks of kPixelChunk pixels (one task each).
-  void transpose(int64_t N, int64_t C, int64_t HW, const void* x, void* y, float s,
-                 bool to_nhwc) const {
-    if (N == 0 || C == 0 || HW == 0) return;
-    const int64_t chunks = (HW + kPixelChunk - 1) / kPixelChunk;
-    const size_t x_elem = to_nhwc ? sizeof(float) : 1, y_elem = to_nhwc ? 1 : sizeof(float);
-    const TransposeFn fn = to_nhwc ? u_.quantize_nchw_to_nhwc : u_.dequantize_nhwc_to_nchw;
-    parallel_for(N * chunks, 1, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t n = t / chunks, p0 = (t % chunks) * kPixelChunk;
-        TransposeBlock blk;
-        blk.x = static_cast<const char*>(x) + static_cast<size_t>(n * C * HW) * x_elem;
-        blk.y = static_cast<char*>(y) + static_cast<size_t>(n * C * HW) * y_elem;
-        blk.C = C;
-        blk.HW = HW;
-        blk.p0 = p0;
-        blk.p1 = std::min(HW, p0 + kPixelChunk);
-        blk.s = s;
-        fn(blk);
-      }
-    });
-  }
-
-  // One task per output row (grain as the reference's).
-  void pool(const PoolShape& p, int batch, const int8_t* x, const float* mult, int8_t* y,
-            PoolRowFn fn) const {
-    const int OH = p.out_h(), OW = p.out_w();
-    const int64_t rows = static_cast<int64_t>(batch) * OH;
-    parallel_for(rows, p.row_grain(), [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t n = row / OH;
-        const int oh = static_cast<int>(row % OH);
-        const int h0 = oh * p.stride_h - p.pad_top;
-        PoolRow r;
-        r.x = x + n * p.H * p.W * p.C;
-        r.W = p.W;
-        r.C = p.C;
-        r.S = p.S;
-        r.stride_w = p.stride_w;
-        r.pad_left = p.pad_left;
-        r.r0 = std::max(h0, 0);
-        r.r1 = std::min(h0 + p.R, p.H);
-        r.ow0 = 0;
-        r.ow1 = OW;
-        r.y = y + row * OW * p.C;
-        r.mult = mult;
-        r.fixed_count = p.count_include_pad ? p.R * p.S : 0;
-        fn(r);
-      }
-    });
-  }
-
-  const char* name_;
-  Isa isa_;
-  EltwiseUkernels u_;
-};
-
-void X86EltwiseS8::concat(int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
-                          int8_t* y) const {
+void concat_s8(RescaleFn uk, int64_t pixels, const std::vector<ref::ConcatInput>& inputs,
+               int8_t* y) {
   const int64_t c_out = ref::concat_channels(pixels, inputs);
   const int64_t grain = c_out >= 4096 ? 1 : 4096 / c_out + 1;
   parallel_for(pixels, grain, [&](int64_t begin, int64_t end) {
@@ -202,15 +186,15 @@ void X86EltwiseS8::concat(int64_t pixels, const std::vector<ref::ConcatInput>& i
           std::memcpy(yp, xp, static_cast<size_t>(in.channels));
         }
       } else {
-        u_.rescale(end - begin, in.channels, xp, in.channels, in.multiplier, yp, c_out);
+        uk(end - begin, in.channels, xp, in.channels, in.multiplier, yp, c_out);
       }
       offset += in.channels;
     }
   });
 }
 
-void X86EltwiseS8::global_avgpool(int batch, int64_t HW, int C, const int8_t* x, float s_in,
-                                  float s_out, int8_t* y) const {
+void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_t* x,
+                       float s_in, float s_out, int8_t* y) {
   check_pool_scales(s_in, s_out, "global_avgpool_s8");
   if (batch < 0 || HW <= 0 || C <= 0 || HW > kMaxReduction) {
     throw InvalidArgument("global_avgpool_s8: need batch >= 0, C > 0 and 0 < H*W <= " +
@@ -225,24 +209,10 @@ void X86EltwiseS8::global_avgpool(int batch, int64_t HW, int C, const int8_t* x,
       const int64_t n = t / chunks;
       const int c0 = static_cast<int>((t % chunks) * kChannelChunk);
       const int c1 = std::min(C, c0 + kChannelChunk);
-      u_.global_avgpool(HW, C, c0, c1, x + n * HW * C, m, y + n * C);
+      uk(HW, C, c0, c1, x + n * HW * C, m, y + n * C);
     }
   });
 }
-
-}  // namespace
-
-#if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
-void append_eltwise_s8_avx512vnni(std::vector<const EltwiseS8*>& list) {
-  static const EltwiseUkernels u = {
-      avx512vnni::quantize,    avx512vnni::dequantize,  avx512vnni::quantize_nchw_to_nhwc,
-      avx512vnni::dequantize_nhwc_to_nchw, avx512vnni::add, avx512vnni::rescale,
-      avx512vnni::maxpool_row, avx512vnni::avgpool_row, avx512vnni::global_avgpool,
-      avx512vnni::lookup, avx512vnni::channel_mul_row};
-  static const X86EltwiseS8 k("eltwise_s8_avx512vnni", Isa::kAvx512Vnni, u);
-  list.push_back(&k);
-}
-#endif
 
 }  // namespace x86
 }  // namespace kernels

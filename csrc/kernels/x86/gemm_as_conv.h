@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "kernels/registry.h"
+#include "kernels/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {

@@ -1,7 +1,7 @@
 // The x86 kernel drivers as registry candidates (baseline code).
 //
 // A driver owns packing, tiling and threading and calls one ISA's
-// microkernels through ukernel_abi.h; the ISA is described by a plain
+// microkernels through kernels/abi/conv_gemm_s8.h; the ISA is described by a plain
 // descriptor, so the same driver serves AVX512-VNNI and AVX2:
 //   IgemmConvKernel  - any conv (1x1 included) as an indirect GEMM over
 //                      output pixels x blocks of output channels;
@@ -13,8 +13,8 @@
 
 #include <string>
 
-#include "kernels/registry.h"
-#include "kernels/x86/ukernel_abi.h"
+#include "kernels/conv_gemm_s8.h"
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {
@@ -43,11 +43,9 @@ struct DwUkernel {
   void (*fn)(const DwRow&) = nullptr;
 };
 
-class IgemmConvKernel final : public ConvKernel {
+class IgemmConvKernel final : public NamedKernel<ConvKernel> {
  public:
-  explicit IgemmConvKernel(const IgemmUkernel& u) : u_(u) {}
-  const char* name() const override { return u_.conv_name; }
-  Isa isa() const override { return u_.isa; }
+  explicit IgemmConvKernel(const IgemmUkernel& u) : NamedKernel(u.conv_name, u.isa), u_(u) {}
   std::string supports(const ConvShape& shape, OutputType out) const override;
   std::unique_ptr<PackedConv> pack(const ConvShape& shape, const int8_t* w) const override;
 
@@ -55,11 +53,9 @@ class IgemmConvKernel final : public ConvKernel {
   IgemmUkernel u_;
 };
 
-class IgemmGemmKernel final : public GemmKernel {
+class IgemmGemmKernel final : public NamedKernel<GemmKernel> {
  public:
-  explicit IgemmGemmKernel(const IgemmUkernel& u) : u_(u) {}
-  const char* name() const override { return u_.gemm_name; }
-  Isa isa() const override { return u_.isa; }
+  explicit IgemmGemmKernel(const IgemmUkernel& u) : NamedKernel(u.gemm_name, u.isa), u_(u) {}
   std::string supports(const GemmShape& shape, OutputType out) const override;
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w) const override;
 
@@ -67,11 +63,9 @@ class IgemmGemmKernel final : public GemmKernel {
   IgemmUkernel u_;
 };
 
-class DwConvKernel final : public ConvKernel {
+class DwConvKernel final : public NamedKernel<ConvKernel> {
  public:
-  explicit DwConvKernel(const DwUkernel& u) : u_(u) {}
-  const char* name() const override { return u_.name; }
-  Isa isa() const override { return u_.isa; }
+  explicit DwConvKernel(const DwUkernel& u) : NamedKernel(u.name, u.isa), u_(u) {}
   std::string supports(const ConvShape& shape, OutputType out) const override;
   std::unique_ptr<PackedConv> pack(const ConvShape& shape, const int8_t* w) const override;
 
@@ -79,7 +73,7 @@ class DwConvKernel final : public ConvKernel {
   DwUkernel u_;
 };
 
-// An AMX microkernel (ukernel_abi.h, AmxTile). The library passes the
+// An AMX microkernel (abi/conv_gemm_s8.h, AmxTile). The library passes the
 // native one; tests pass the same source compiled against the emulation
 // header, under another name.
 struct AmxUkernel {
@@ -89,11 +83,9 @@ struct AmxUkernel {
   AmxFn fn = nullptr;
 };
 
-class AmxConvKernel final : public ConvKernel {
+class AmxConvKernel final : public NamedKernel<ConvKernel> {
  public:
-  explicit AmxConvKernel(const AmxUkernel& u) : u_(u) {}
-  const char* name() const override { return u_.conv_name; }
-  Isa isa() const override { return u_.isa; }
+  explicit AmxConvKernel(const AmxUkernel& u) : NamedKernel(u.conv_name, u.isa), u_(u) {}
   // Declines depthwise convolutions and shapes whose tiles would be mostly
   // padding (estimated tile utilisation under 25%), where VNNI is faster.
   std::string supports(const ConvShape& shape, OutputType out) const override;
@@ -103,11 +95,9 @@ class AmxConvKernel final : public ConvKernel {
   AmxUkernel u_;
 };
 
-class AmxGemmKernel final : public GemmKernel {
+class AmxGemmKernel final : public NamedKernel<GemmKernel> {
  public:
-  explicit AmxGemmKernel(const AmxUkernel& u) : u_(u) {}
-  const char* name() const override { return u_.gemm_name; }
-  Isa isa() const override { return u_.isa; }
+  explicit AmxGemmKernel(const AmxUkernel& u) : NamedKernel(u.gemm_name, u.isa), u_(u) {}
   std::string supports(const GemmShape& shape, OutputType out) const override;
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w) const override;
 

@@ -1,4 +1,4 @@
-// int8rt._testing.kernels: the engine's FP32 SGEMM (engine/ops/fp32_gemm.h) with
+// int8rt._testing.kernels: the FP32 SGEMM (kernels/sgemm_f32.h) with
 // a chosen or named microkernel, for tests and benchmarks. Thin: convert,
 // call, release the GIL around the run.
 #include <pybind11/numpy.h>
@@ -11,9 +11,8 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/ops/fp32_gemm.h"
 #include "kernels/registry.h"
-#include "kernels/sgemm_ukernel.h"
+#include "kernels/sgemm_f32.h"
 #include "python/testing/bindings.h"
 #include "python/testing/kernel_args.h"
 
@@ -23,24 +22,6 @@ namespace int8rt {
 namespace python {
 namespace {
 
-// The named candidate, or the run-time choice; NotSupported when the named
-// one cannot run now (above the cap or missing from the CPU).
-const kernels::SgemmUkernel& sgemm_ukernel(const std::optional<std::string>& name) {
-  if (!name) return kernels::choose_sgemm();
-  int n = 0;
-  const kernels::SgemmUkernel* const* list = kernels::sgemm_candidates(&n);
-  std::string known;
-  for (int i = 0; i < n; ++i) {
-    if (*name == list[i]->name) {
-      const std::string reason = kernels::isa_decline_reason(list[i]->isa);
-      if (!reason.empty()) throw NotSupported("sgemm: kernel " + *name + " cannot run: " + reason);
-      return *list[i];
-    }
-    known += std::string(known.empty() ? "" : ", ") + list[i]->name;
-  }
-  throw InvalidArgument("sgemm: unknown kernel '" + *name + "' (known: " + known + ")");
-}
-
 // y = op(a) @ op(b) (+ c when given), float32.
 py::array_t<float> sgemm(const py::handle& a_obj, const py::handle& b_obj, bool trans_a,
                          bool trans_b, const py::object& c_obj,
@@ -49,7 +30,8 @@ py::array_t<float> sgemm(const py::handle& a_obj, const py::handle& b_obj, bool 
   const int64_t M = trans_a ? a.shape(1) : a.shape(0), K = trans_a ? a.shape(0) : a.shape(1);
   const int64_t Kb = trans_b ? b.shape(1) : b.shape(0), N = trans_b ? b.shape(0) : b.shape(1);
   if (K != Kb) throw InvalidArgument("b: inner dimension differs from a's");
-  const kernels::SgemmUkernel& uk = sgemm_ukernel(kernel);
+  // The named candidate (NotSupported when it cannot run now) or the choice.
+  const auto& uk = kernels::kernel_by_name_or_choose<kernels::SgemmKernel>(kernel);
   py::array_t<float> y({M, N});
   float* yp = y.mutable_data();
   const bool accumulate = !c_obj.is_none();
@@ -58,9 +40,9 @@ py::array_t<float> sgemm(const py::handle& a_obj, const py::handle& b_obj, bool 
     if (c.shape(0) != M || c.shape(1) != N) throw InvalidArgument("c: expected shape [M, N]");
     std::copy(c.data(), c.data() + M * N, yp);
   }
-  engine::GemmOperand ga{a.data(), a.shape(1), trans_a}, gb{b.data(), b.shape(1), trans_b};
+  kernels::GemmOperand ga{a.data(), a.shape(1), trans_a}, gb{b.data(), b.shape(1), trans_b};
   py::gil_scoped_release release;
-  engine::sgemm(uk, M, N, K, ga, gb, yp, N, accumulate, parallel);
+  kernels::sgemm(uk, M, N, K, ga, gb, yp, N, accumulate, parallel);
   return y;
 }
 
@@ -71,17 +53,10 @@ void bind_fp32_gemm(py::module_& k) {
   k.def("sgemm", &sgemm, "a"_a, "b"_a, "trans_a"_a = false, "trans_b"_a = false,
         "c"_a = py::none(), "kernel"_a = py::none(), "parallel"_a = true,
         "op(a) @ op(b) (+ c) with the engine's FP32 GEMM; kernel names a microkernel.");
-  k.def("sgemm_candidates", [] {
-    int n = 0;
-    const kernels::SgemmUkernel* const* list = kernels::sgemm_candidates(&n);
-    std::vector<std::tuple<std::string, std::string, bool>> out;
-    for (int i = 0; i < n; ++i) {
-      out.emplace_back(list[i]->name, kernels::isa_name(list[i]->isa),
-                       kernels::isa_decline_reason(list[i]->isa).empty());
-    }
-    return out;
-  }, "(name, isa, enabled now) of every compiled FP32 GEMM microkernel, best first.");
-  k.def("choose_sgemm", [] { return std::string(kernels::choose_sgemm().name); });
+  k.def("sgemm_candidates", [] { return kernels::candidate_report<kernels::SgemmKernel>(); },
+        "[(name, isa, reason)] of every compiled FP32 GEMM microkernel, best first; "
+        "reason '' means eligible.");
+  k.def("choose_sgemm", [] { return std::string(kernels::choose<kernels::SgemmKernel>().name()); });
 }
 
 }  // namespace python

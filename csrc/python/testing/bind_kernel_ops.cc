@@ -1,6 +1,6 @@
 // int8rt._testing.kernels, part 2: the element-wise int8 ops (quantize, pools,
-// add, concat: the reference kernels, or with kernel="<name>" one candidate
-// of kernels/eltwise_s8.h), the FP32 reference kernels and make_requant, on
+// add, concat: the reference kernels, or with impl="<name>" one candidate
+// of the op's family in kernels/eltwise_s8.h), the FP32 reference kernels and make_requant, on
 // NumPy arrays, for tests. Thin: convert, call, release the GIL around the run.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -30,9 +30,11 @@ using Pair = std::array<int, 2>;
 using Quad = std::array<int, 4>;
 using ImplName = std::optional<std::string>;
 
-// The named element-wise candidate, or the reference one when none is named.
-const kernels::EltwiseS8& eltwise(const ImplName& name) {
-  return kernels::eltwise_s8_by_name(name.value_or("eltwise_s8_ref"));
+// The named candidate of element-wise family K, or its reference one when
+// none is named.
+template <class K>
+const K& eltwise(const ImplName& name) {
+  return name ? kernels::kernel_by_name<K>(*name) : kernels::reference_kernel<K>();
 }
 
 kernels::Activation parse_activation(const std::string& s) {
@@ -52,7 +54,7 @@ py::dict make_requant(float s_in, const py::handle& s_w_obj, const py::object& b
     bias = float_arg(bias_obj, "bias", 1);
     check_length(bias, s_w.shape(0), "bias");
   }
-  kernels::Requant rq = kernels::make_requant(
+  kernels::EpilogueStorage rq = kernels::make_epilogue(
       s_in, s_w.data(), s_w.shape(0), bias_obj.is_none() ? nullptr : bias.data(), s_out,
       parse_out_dtype(out_dtype), parse_activation(activation), clip_min, clip_max);
   py::dict d;
@@ -65,7 +67,7 @@ py::dict make_requant(float s_in, const py::handle& s_w_obj, const py::object& b
 
 py::array_t<int8_t> quantize(const py::handle& x_obj, float scale, const ImplName& kernel) {
   F32Array x = float_arg(x_obj, "x", -1);
-  const kernels::EltwiseS8& k = eltwise(kernel);
+  const auto& k = eltwise<kernels::QuantizeS8Kernel>(kernel);
   py::array_t<int8_t> q(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   int8_t* qp = q.mutable_data();
   py::gil_scoped_release release;
@@ -75,7 +77,7 @@ py::array_t<int8_t> quantize(const py::handle& x_obj, float scale, const ImplNam
 
 py::array_t<float> dequantize(const py::handle& q_obj, float scale, const ImplName& kernel) {
   I8Array q = int8_arg(q_obj, "q", -1);
-  const kernels::EltwiseS8& k = eltwise(kernel);
+  const auto& k = eltwise<kernels::DequantizeS8Kernel>(kernel);
   py::array_t<float> x(std::vector<py::ssize_t>(q.shape(), q.shape() + q.ndim()));
   float* xp = x.mutable_data();
   py::gil_scoped_release release;
@@ -87,7 +89,7 @@ py::array_t<float> dequantize(const py::handle& q_obj, float scale, const ImplNa
 py::array_t<int8_t> quantize_nchw_to_nhwc(const py::handle& x_obj, float scale,
                                           const ImplName& kernel) {
   F32Array x = float_arg(x_obj, "x", 4);
-  const kernels::EltwiseS8& k = eltwise(kernel);
+  const auto& k = eltwise<kernels::QuantizeS8Kernel>(kernel);
   py::array_t<int8_t> q({x.shape(0), x.shape(2), x.shape(3), x.shape(1)});
   int8_t* qp = q.mutable_data();
   py::gil_scoped_release release;
@@ -99,7 +101,7 @@ py::array_t<int8_t> quantize_nchw_to_nhwc(const py::handle& x_obj, float scale,
 py::array_t<float> dequantize_nhwc_to_nchw(const py::handle& q_obj, float scale,
                                            const ImplName& kernel) {
   I8Array q = int8_arg(q_obj, "q", 4);
-  const kernels::EltwiseS8& k = eltwise(kernel);
+  const auto& k = eltwise<kernels::DequantizeS8Kernel>(kernel);
   py::array_t<float> x({q.shape(0), q.shape(3), q.shape(1), q.shape(2)});
   float* xp = x.mutable_data();
   py::gil_scoped_release release;
@@ -112,17 +114,20 @@ py::array_t<int8_t> pool_s8(const py::handle& x_obj, Pair kernel, Pair stride, Q
                             bool count_include_pad, float s_in, float s_out, bool average,
                             const ImplName& impl) {
   I8Array x = int8_arg(x_obj, "x", 4);
-  const kernels::EltwiseS8& k = eltwise(impl);
+  const kernels::AvgPoolS8Kernel* avg =
+      average ? &eltwise<kernels::AvgPoolS8Kernel>(impl) : nullptr;
+  const kernels::MaxPoolS8Kernel* max =
+      average ? nullptr : &eltwise<kernels::MaxPoolS8Kernel>(impl);
   const int N = x.shape(0);
   kernels::PoolShape p = pool_shape(x.shape(3), x.shape(1), x.shape(2), kernel, stride, pads,
                                     count_include_pad);
   py::array_t<int8_t> y({N, p.out_h(), p.out_w(), p.C});
   int8_t* yp = y.mutable_data();
   py::gil_scoped_release release;
-  if (average) {
-    k.avgpool(p, N, x.data(), s_in, s_out, yp);
+  if (avg) {
+    avg->avgpool(p, N, x.data(), s_in, s_out, yp);
   } else {
-    k.maxpool(p, N, x.data(), yp);
+    max->maxpool(p, N, x.data(), yp);
   }
   return y;
 }
@@ -130,7 +135,7 @@ py::array_t<int8_t> pool_s8(const py::handle& x_obj, Pair kernel, Pair stride, Q
 py::array_t<int8_t> global_avgpool_s8(const py::handle& x_obj, float s_in, float s_out,
                                       const ImplName& kernel) {
   I8Array x = int8_arg(x_obj, "x", 4);
-  const kernels::EltwiseS8& k = eltwise(kernel);
+  const auto& k = eltwise<kernels::GlobalAvgPoolS8Kernel>(kernel);
   const int N = x.shape(0), C = x.shape(3);
   py::array_t<int8_t> y({N, C});
   int8_t* yp = y.mutable_data();
@@ -142,7 +147,7 @@ py::array_t<int8_t> global_avgpool_s8(const py::handle& x_obj, float s_in, float
 py::array_t<int8_t> add_s8(const py::handle& a_obj, const py::handle& b_obj, float s_a,
                            float s_b, float s_y, bool relu, const ImplName& kernel) {
   I8Array a = int8_arg(a_obj, "a", -1), b = int8_arg(b_obj, "b", -1);
-  const kernels::EltwiseS8& k = eltwise(kernel);
+  const auto& k = eltwise<kernels::AddS8Kernel>(kernel);
   if (a.ndim() != b.ndim() || !std::equal(a.shape(), a.shape() + a.ndim(), b.shape())) {
     throw InvalidArgument("add_s8: a and b must have the same shape");
   }
@@ -157,7 +162,7 @@ py::array_t<int8_t> add_s8(const py::handle& a_obj, const py::handle& b_obj, flo
 // NHWC tensors [..., C_i] with equal leading dims -> [..., sum C_i].
 py::array_t<int8_t> concat_s8(const std::vector<py::object>& xs, const std::vector<float>& scales,
                               float s_out, const ImplName& kernel) {
-  const kernels::EltwiseS8& k = eltwise(kernel);
+  const auto& k = eltwise<kernels::ConcatS8Kernel>(kernel);
   if (xs.empty() || xs.size() != scales.size()) {
     throw InvalidArgument("concat_s8: need one scale per input and at least one input");
   }
@@ -267,8 +272,8 @@ void bind_kernel_ops(py::module_& k) {
   k.def("make_requant", &make_requant, "s_in"_a, "s_w"_a, "bias"_a, "s_out"_a,
         "out_dtype"_a = "int8", "activation"_a = "none", "clip_min"_a = 0.0f,
         "clip_max"_a = 6.0f, "Per-channel epilogue arrays: {scale, bias, lo, hi}.");
-  // impl: an element-wise kernel set by name (eltwise_s8_candidates), None
-  // for the reference kernels.
+  // impl: a kernel of the op's family by name (eltwise_s8_candidates(op)),
+  // None for the reference kernel.
   const py::arg_v impl = "impl"_a = py::none();
   k.def("quantize", &quantize, "x"_a, "scale"_a, impl);
   k.def("dequantize", &dequantize, "q"_a, "scale"_a, impl);
@@ -286,17 +291,34 @@ void bind_kernel_ops(py::module_& k) {
   k.def("global_avgpool_s8", &global_avgpool_s8, "x"_a, "s_in"_a, "s_out"_a, impl);
   k.def("add_s8", &add_s8, "a"_a, "b"_a, "s_a"_a, "s_b"_a, "s_y"_a, "relu"_a = false, impl);
   k.def("concat_s8", &concat_s8, "inputs"_a, "scales"_a, "s_out"_a, impl);
-  k.def("eltwise_s8_candidates", [] {
-    std::vector<std::tuple<std::string, std::string, bool>> out;
-    for (const kernels::EltwiseS8* c : kernels::eltwise_s8_candidates()) {
-      out.emplace_back(c->name(), kernels::isa_name(c->isa()),
-                       kernels::isa_decline_reason(c->isa()).empty());
-    }
-    return out;
-  }, "(name, isa, enabled now) of every element-wise int8 kernel set, best first.");
+  k.def("eltwise_s8_ops", [] {
+    std::vector<std::string> ops;
+    kernels::for_each_eltwise_s8_op([&](auto family) {
+      ops.push_back(decltype(family)::Family::kKey.name());
+    });
+    return ops;
+  }, "The element-wise int8 ops, each a family of the kernel registry.");
+  k.def("eltwise_s8_candidates", [](const std::string& op) {
+    std::vector<std::tuple<std::string, std::string, std::string>> rows;
+    bool known = false;
+    kernels::for_each_eltwise_s8_op([&](auto family) {
+      using K = typename decltype(family)::Family;
+      if (op != K::kKey.name()) return;
+      known = true;
+      rows = kernels::candidate_report<K>();
+    });
+    if (!known) throw InvalidArgument("eltwise_s8_candidates: unknown op '" + op + "'");
+    return rows;
+  }, "op"_a, "[(name, isa, reason)] of the op's kernels, best first; reason '' means eligible.");
   k.def("choose_eltwise_s8", [](const std::string& op) {
-    return std::string(kernels::choose_eltwise_s8(op.c_str()).name());
-  }, "op"_a);
+    std::string chosen;
+    kernels::for_each_eltwise_s8_op([&](auto family) {
+      using K = typename decltype(family)::Family;
+      if (op == K::kKey.name()) chosen = kernels::choose<K>().name();
+    });
+    if (chosen.empty()) throw InvalidArgument("choose_eltwise_s8: unknown op '" + op + "'");
+    return chosen;
+  }, "op"_a, "The kernel the registry chooses now for the op (logged under INT8RT_LOG=dispatch).");
   k.def("conv2d_f32", &conv2d_f32, "x"_a, "w"_a, "bias"_a = py::none(), "stride"_a = one,
         "pads"_a = no_pads, "dilation"_a = one, "groups"_a = 1);
   k.def("gemm_f32", &gemm_f32, "a"_a, "b"_a, "bias"_a = py::none());

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/conv_gemm_s8.h"
 #include "kernels/registry.h"
 #include "kernels/requant_params.h"
 #include "python/testing/bindings.h"
@@ -87,9 +88,8 @@ py::array conv2d_s8(const py::handle& x_obj, const py::handle& w_obj, const py::
   std::vector<py::ssize_t> out_shape = {N, shape.out_h(), shape.out_w(), K};
   EpilogueArgs e = epilogue_args(scale, bias, K, lo, hi, out_dtype, residual, residual_scale,
                                  out_shape);
-  const kernels::ConvKernel& k =
-      kernel ? kernels::conv_kernel_by_name(*kernel, shape, e.ep.out_type)
-             : kernels::choose_conv(shape, e.ep.out_type);
+  const auto& k =
+      kernels::kernel_by_name_or_choose<kernels::ConvKernel>(kernel, shape, e.ep.out_type);
   py::array y = make_output(e.ep.out_type, out_shape);
   void* yp = y.mutable_data();
   py::gil_scoped_release release;
@@ -109,25 +109,13 @@ py::array gemm_s8(const py::handle& a_obj, const py::handle& b_obj, const py::ha
   std::vector<py::ssize_t> out_shape = {a.shape(0), b.shape(0)};
   EpilogueArgs e = epilogue_args(scale, bias, shape.N, lo, hi, out_dtype, residual,
                                  residual_scale, out_shape);
-  const kernels::GemmKernel& k =
-      kernel ? kernels::gemm_kernel_by_name(*kernel, shape, e.ep.out_type)
-             : kernels::choose_gemm(shape, e.ep.out_type);
+  const auto& k =
+      kernels::kernel_by_name_or_choose<kernels::GemmKernel>(kernel, shape, e.ep.out_type);
   py::array y = make_output(e.ep.out_type, out_shape);
   void* yp = y.mutable_data();
   py::gil_scoped_release release;
   k.pack(shape, b.data())->run(M, a.data(), e.ep, yp);
   return y;
-}
-
-// [(name, isa, reason)] for every candidate, reason "" for eligible ones.
-template <typename Kernel, typename Shape, typename Reason>
-std::vector<std::tuple<std::string, std::string, std::string>> candidates(
-    const std::vector<const Kernel*>& list, const Shape& shape, OutputType out, Reason reason) {
-  std::vector<std::tuple<std::string, std::string, std::string>> rows;
-  for (const Kernel* k : list) {
-    rows.emplace_back(k->name(), kernels::isa_name(k->isa()), reason(*k, shape, out));
-  }
-  return rows;
 }
 
 }  // namespace
@@ -157,8 +145,7 @@ void bind_kernels(py::module_& m) {
                               std::array<int, 4> pads, std::array<int, 2> dilation, int groups,
                               const std::string& out_dtype) {
     kernels::ConvShape s = conv_shape(C, H, W, K, R, S, stride, pads, dilation, groups);
-    return candidates(kernels::conv_candidates(), s, parse_out_dtype(out_dtype),
-                      &kernels::conv_decline_reason);
+    return kernels::candidate_report<kernels::ConvKernel>(s, parse_out_dtype(out_dtype));
   }, "C"_a, "H"_a, "W"_a, "K"_a, "R"_a, "S"_a, "stride"_a = one, "pads"_a = no_pads,
      "dilation"_a = one, "groups"_a = 1, "out_dtype"_a = "int8",
      "[(name, isa, reason)] best first; reason '' means eligible.");
@@ -166,17 +153,17 @@ void bind_kernels(py::module_& m) {
                           std::array<int, 4> pads, std::array<int, 2> dilation, int groups,
                           const std::string& out_dtype) {
     kernels::ConvShape s = conv_shape(C, H, W, K, R, S, stride, pads, dilation, groups);
-    return std::string(kernels::choose_conv(s, parse_out_dtype(out_dtype)).name());
+    return std::string(kernels::choose<kernels::ConvKernel>(s, parse_out_dtype(out_dtype)).name());
   }, "C"_a, "H"_a, "W"_a, "K"_a, "R"_a, "S"_a, "stride"_a = one, "pads"_a = no_pads,
      "dilation"_a = one, "groups"_a = 1, "out_dtype"_a = "int8");
   k.def("gemm_candidates", [](int N, int K, const std::string& out_dtype) {
-    kernels::GemmShape s{N, K};
-    s.validate();
-    return candidates(kernels::gemm_candidates(), s, parse_out_dtype(out_dtype),
-                      &kernels::gemm_decline_reason);
+    return kernels::candidate_report<kernels::GemmKernel>(kernels::GemmShape{N, K},
+                                                          parse_out_dtype(out_dtype));
   }, "N"_a, "K"_a, "out_dtype"_a = "int8");
   k.def("choose_gemm", [](int N, int K, const std::string& out_dtype) {
-    return std::string(kernels::choose_gemm({N, K}, parse_out_dtype(out_dtype)).name());
+    return std::string(
+        kernels::choose<kernels::GemmKernel>(kernels::GemmShape{N, K}, parse_out_dtype(out_dtype))
+            .name());
   }, "N"_a, "K"_a, "out_dtype"_a = "int8");
 
   bind_kernel_ops(k);

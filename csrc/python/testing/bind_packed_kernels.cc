@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv_gemm_s8.h"
 #include "kernels/registry.h"
 #include "python/testing/bindings.h"
 #include "python/testing/kernel_args.h"
@@ -85,9 +86,8 @@ class PackedConv2d {
     shape_ = conv_shape(static_cast<int>(w.shape(1)) * groups, H, W, static_cast<int>(w.shape(0)),
                         static_cast<int>(w.shape(2)), static_cast<int>(w.shape(3)), stride, pads,
                         dilation, groups);
-    const kernels::ConvKernel& k =
-        kernel ? kernels::conv_kernel_by_name(*kernel, shape_, epi_.ep.out_type)
-               : kernels::choose_conv(shape_, epi_.ep.out_type);
+    const auto& k =
+        kernels::kernel_by_name_or_choose<kernels::ConvKernel>(kernel, shape_, epi_.ep.out_type);
     name_ = k.name();
     packed_ = k.pack(shape_, w.data());
   }
@@ -126,9 +126,8 @@ class PackedGemm {
       : epi_(scale, bias, int8_arg(b_obj, "b", 2).shape(0), lo, hi, out_dtype) {
     I8Array b = int8_arg(b_obj, "b", 2);
     shape_ = {static_cast<int>(b.shape(0)), static_cast<int>(b.shape(1))};
-    const kernels::GemmKernel& k =
-        kernel ? kernels::gemm_kernel_by_name(*kernel, shape_, epi_.ep.out_type)
-               : kernels::choose_gemm(shape_, epi_.ep.out_type);
+    const auto& k =
+        kernels::kernel_by_name_or_choose<kernels::GemmKernel>(kernel, shape_, epi_.ep.out_type);
     name_ = k.name();
     packed_ = k.pack(shape_, b.data());
   }

@@ -2,7 +2,7 @@
 // INT8 lowering inserts (engine/lower_int8.h). Rank-4 tensors change layout
 // on the way (float NCHW <-> int8 NHWC); other ranks keep theirs. Element
 // arithmetic is the reference's quantize_value / dequantize_value, run by
-// the element-wise kernel set chosen when the layer is created
+// the element-wise kernel chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
 #include "int8rt/error.h"
@@ -18,7 +18,7 @@ Shape to_nchw(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[3], s[1], s
 class QuantizeLayer : public Layer {
  public:
   QuantizeLayer(float scale, std::string name)
-      : scale_(scale), name_(std::move(name)), k_(&kernels::choose_eltwise_s8("quantize_s8")) {}
+      : scale_(scale), name_(std::move(name)), k_(&kernels::choose<kernels::QuantizeS8Kernel>()) {}
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kFloat32) throw InvalidArgument("node '" + name_ + "': expects float32");
     return {{DataType::kInt8, to_nhwc(in[0]->shape())}};
@@ -40,13 +40,13 @@ class QuantizeLayer : public Layer {
  private:
   float scale_;
   std::string name_;
-  const kernels::EltwiseS8* k_;
+  const kernels::QuantizeS8Kernel* k_;
 };
 
 class DequantizeLayer : public Layer {
  public:
   DequantizeLayer(float scale, std::string name)
-      : scale_(scale), name_(std::move(name)), k_(&kernels::choose_eltwise_s8("dequantize_s8")) {}
+      : scale_(scale), name_(std::move(name)), k_(&kernels::choose<kernels::DequantizeS8Kernel>()) {}
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kInt8) throw InvalidArgument("node '" + name_ + "': expects int8");
     return {{DataType::kFloat32, to_nchw(in[0]->shape())}};
@@ -68,7 +68,7 @@ class DequantizeLayer : public Layer {
  private:
   float scale_;
   std::string name_;
-  const kernels::EltwiseS8* k_;
+  const kernels::DequantizeS8Kernel* k_;
 };
 
 float positive_scale(const Node& node, const char* key) {

@@ -1,6 +1,6 @@
 // int8rt.QChannelMul: an int8 NHWC tensor times a float32 per-channel gate
 // [N or 1, C, 1, 1] (squeeze-and-excitation), requantized to the output
-// scale (formula: ref::channel_mul_s8), run by the element-wise kernel set
+// scale (formula: ref::channel_mul_s8), run by the element-wise kernel
 // chosen when the layer is created (kernels/eltwise_s8.h).
 #include "engine/layer.h"
 #include "int8rt/error.h"
@@ -13,7 +13,7 @@ namespace {
 class QChannelMulLayer : public Layer {
  public:
   explicit QChannelMulLayer(const Node& node)
-      : name_(node.name), k_(&kernels::choose_eltwise_s8("channel_mul_s8")) {
+      : name_(node.name), k_(&kernels::choose<kernels::ChannelMulS8Kernel>()) {
     s_x_ = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
     s_y_ = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
     if (!(s_x_ > 0.f && s_y_ > 0.f)) {
@@ -40,7 +40,7 @@ class QChannelMulLayer : public Layer {
 
  private:
   std::string name_;
-  const kernels::EltwiseS8* k_;
+  const kernels::ChannelMulS8Kernel* k_;
   float s_x_ = 0.f, s_y_ = 0.f;
 };
 

@@ -5,7 +5,7 @@
 #include "engine/layer.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "int8rt/error.h"
-#include "kernels/registry.h"
+#include "kernels/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace engine {
@@ -16,7 +16,7 @@ using kernels::OutputType;
 class QConvLayer : public Layer {
  public:
   QConvLayer(const Network& net, const Node& node) : name_(node.name), p_(qconv_params(net, node)) {
-    const kernels::ConvKernel& kernel = kernels::choose_conv(p_.shape, OutputType::kInt8);
+    const kernels::ConvKernel& kernel = kernels::choose<kernels::ConvKernel>(p_.shape, OutputType::kInt8);
     kernel_name_ = kernel.name();
     packed_ = kernel.pack(p_.shape, p_.weights);
   }
@@ -52,7 +52,7 @@ class QConvLayer : public Layer {
 class QGemmLayer : public Layer {
  public:
   QGemmLayer(const Network& net, const Node& node) : name_(node.name), p_(qgemm_params(net, node)) {
-    const kernels::GemmKernel& kernel = kernels::choose_gemm(p_.shape, p_.out);
+    const kernels::GemmKernel& kernel = kernels::choose<kernels::GemmKernel>(p_.shape, p_.out);
     kernel_name_ = kernel.name();
     packed_ = kernel.pack(p_.shape, p_.weights);
   }

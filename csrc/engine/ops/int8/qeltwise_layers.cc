@@ -1,6 +1,6 @@
 // int8rt.QAdd and int8rt.QConcat: int8 tensors combined with per-input
 // rescaling to the output scale (affine formulas of the reference kernels,
-// multipliers read once with qeltwise_params.h), run by the element-wise kernel set chosen when the
+// multipliers read once with qeltwise_params.h), run by the element-wise kernel chosen when the
 // layer is created (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include <algorithm>
 
@@ -17,7 +17,7 @@ namespace {
 class QAddLayer : public Layer {
  public:
   explicit QAddLayer(const Node& node)
-      : name_(node.name), k_(&kernels::choose_eltwise_s8("add_s8")) {
+      : name_(node.name), k_(&kernels::choose<kernels::AddS8Kernel>()) {
     params_ = qadd_params(node);
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -34,14 +34,14 @@ class QAddLayer : public Layer {
 
  private:
   std::string name_;
-  const kernels::EltwiseS8* k_;
+  const kernels::AddS8Kernel* k_;
   kernels::AddParams params_;
 };
 
 class QConcatLayer : public Layer {
  public:
   explicit QConcatLayer(const Node& node)
-      : name_(node.name), k_(&kernels::choose_eltwise_s8("concat_s8")) {
+      : name_(node.name), k_(&kernels::choose<kernels::ConcatS8Kernel>()) {
     multipliers_ = qconcat_multipliers(node);
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -69,7 +69,7 @@ class QConcatLayer : public Layer {
 
  private:
   std::string name_;
-  const kernels::EltwiseS8* k_;
+  const kernels::ConcatS8Kernel* k_;
   std::vector<float> multipliers_;
 };
 

@@ -15,7 +15,7 @@ namespace {
 
 using kernels::OutputType;
 
-kernels::Requant requant_from_attrs(const Network& net, const Node& node, int64_t channels, OutputType out) {
+kernels::EpilogueStorage requant_from_attrs(const Network& net, const Node& node, int64_t channels, OutputType out) {
   std::vector<double> w_scales_d = node.attrs.get_floats("w_scales", {});
   if (static_cast<int64_t>(w_scales_d.size()) != channels) {
     throw InvalidArgument(layer_error_prefix(node) + "needs one weight scale per output channel");
@@ -42,7 +42,7 @@ kernels::Requant requant_from_attrs(const Network& net, const Node& node, int64_
   }
   float s_in = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
   float s_out = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
-  return kernels::make_requant(s_in, w_scales.data(), channels, bias, s_out, out, kind, lo, hi);
+  return kernels::make_epilogue(s_in, w_scales.data(), channels, bias, s_out, out, kind, lo, hi);
 }
 
 }  // namespace

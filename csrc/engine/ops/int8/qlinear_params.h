@@ -1,6 +1,6 @@
 // The parameters of an int8rt.QConv / int8rt.QGemm node as every backend
 // reads them: kernel shape, canonical int8 weights and the requantization
-// epilogue (kernels::make_requant, the single definition of requantization),
+// epilogue (kernels::make_epilogue, the single definition of requantization),
 // validated against each other. The CPU layers (qconv_qgemm.cc) and the CUDA
 // runner (engine/cuda/) both start here, so they cannot disagree on what a
 // node means.
@@ -18,7 +18,7 @@ namespace engine {
 struct QConvParams {
   kernels::ConvShape shape;       // H, W, C from the node's NHWC input
   const int8_t* weights = nullptr;  // OIHW, owned by the network
-  kernels::Requant requant;       // int8 output
+  kernels::EpilogueStorage requant;       // int8 output
   bool has_residual = false;      // input 3: int8 residual of the output's shape
   float residual_scale = 0.f;     // s_res / s_out
 };
@@ -30,7 +30,7 @@ struct QGemmParams {
   kernels::GemmShape shape;
   const int8_t* weights = nullptr;  // [N][K], owned by the network
   kernels::OutputType out = kernels::OutputType::kInt8;  // float when out_scale is absent
-  kernels::Requant requant;
+  kernels::EpilogueStorage requant;
 };
 QGemmParams qgemm_params(const Network& net, const Node& node);
 

@@ -1,7 +1,7 @@
 // int8rt.QLut: an element-wise float chain between int8 tensors as a
 // 256-entry table (engine/lut_region.h): y[i] = table[x[i] + 128], any shape
 // and layout (element-wise). Inputs: x int8, table int8 [256] (constant).
-// The kernel is the element-wise set's lookup (kernels/eltwise_s8.h).
+// The kernel is the lookup_s8 family's choice (kernels/eltwise_s8.h).
 #include "engine/layer.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
@@ -13,7 +13,7 @@ namespace {
 class QLutLayer : public Layer {
  public:
   QLutLayer(const Network& net, const Node& node)
-      : name_(node.name), k_(&kernels::choose_eltwise_s8("lookup_s8")) {
+      : name_(node.name), k_(&kernels::choose<kernels::LookupS8Kernel>()) {
     const Tensor& t = constant_input(net, node, 1, "table");
     if (t.dtype != DataType::kInt8 || t.i8.size() != 256) {
       throw InvalidArgument(layer_error_prefix(node) + "table must be 256 int8 values");
@@ -32,7 +32,7 @@ class QLutLayer : public Layer {
 
  private:
   std::string name_;
-  const kernels::EltwiseS8* k_;
+  const kernels::LookupS8Kernel* k_;
   std::vector<int8_t> table_;
   std::string ops_;
 };

@@ -1,7 +1,7 @@
 // int8rt.QMaxPool, int8rt.QAveragePool, int8rt.QGlobalAveragePool: int8
 // pooling on NHWC tensors with the reference kernels' arithmetic (max is
 // exact and keeps the scale; averages requantize to the output scale), run
-// by the element-wise kernel set chosen when the layer is created
+// by the element-wise kernel chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
 #include "engine/ops/int8/qpool_params.h"
@@ -18,9 +18,10 @@ class QPoolLayer : public Layer {
  public:
   QPoolLayer(const Network& net, const Node& node, PoolKind kind)
       : kind_(kind), name_(node.name),
-        k_(&kernels::choose_eltwise_s8(kind == PoolKind::kMax       ? "maxpool_s8"
-                                       : kind == PoolKind::kAverage ? "avgpool_s8"
-                                                                    : "global_avgpool_s8")) {
+        max_(kind == PoolKind::kMax ? &kernels::choose<kernels::MaxPoolS8Kernel>() : nullptr),
+        avg_(kind == PoolKind::kAverage ? &kernels::choose<kernels::AvgPoolS8Kernel>() : nullptr),
+        global_(kind == PoolKind::kGlobalAverage ? &kernels::choose<kernels::GlobalAvgPoolS8Kernel>()
+                                                 : nullptr) {
     const QPoolParams p = qpool_params(net, node);
     shape_ = p.shape;
     s_in_ = p.s_in;
@@ -41,20 +42,24 @@ class QPoolLayer : public Layer {
     const int8_t* x = in[0]->data<int8_t>();
     int8_t* y = out[0]->data<int8_t>();
     switch (kind_) {
-      case PoolKind::kMax: k_->maxpool(shape_, batch, x, y); break;
-      case PoolKind::kAverage: k_->avgpool(shape_, batch, x, s_in_, s_out_, y); break;
+      case PoolKind::kMax: max_->maxpool(shape_, batch, x, y); break;
+      case PoolKind::kAverage: avg_->avgpool(shape_, batch, x, s_in_, s_out_, y); break;
       case PoolKind::kGlobalAverage:
-        k_->global_avgpool(batch, static_cast<int64_t>(shape_.H) * shape_.W, shape_.C, x, s_in_, s_out_, y);
+        global_->global_avgpool(batch, static_cast<int64_t>(shape_.H) * shape_.W, shape_.C, x, s_in_, s_out_, y);
         break;
     }
   }
 
-  std::string describe() const override { return k_->name(); }
+  std::string describe() const override {
+    return max_ ? max_->name() : avg_ ? avg_->name() : global_->name();
+  }
 
  private:
   PoolKind kind_;
   std::string name_;
-  const kernels::EltwiseS8* k_;
+  const kernels::MaxPoolS8Kernel* max_;  // the one of kind_, the others null
+  const kernels::AvgPoolS8Kernel* avg_;
+  const kernels::GlobalAvgPoolS8Kernel* global_;
   kernels::PoolShape shape_;
   float s_in_ = 0.f, s_out_ = 0.f;
 };

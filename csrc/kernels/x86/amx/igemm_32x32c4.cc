@@ -29,7 +29,7 @@
 
 #include "kernels/x86/amx/amx_tile.h"
 #include "kernels/x86/avx512vnni/epilogue.h"
-#include "kernels/x86/ukernel_abi.h"
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/x86/ukernel_abi.h"
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {

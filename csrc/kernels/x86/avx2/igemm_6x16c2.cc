@@ -19,7 +19,7 @@
 #include <cstring>
 
 #include "kernels/x86/avx2/epilogue.h"
-#include "kernels/x86/ukernel_abi.h"
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {

@@ -1,16 +1,16 @@
-// FP32 GEMM microkernel, AVX2+FMA: contract in kernels/sgemm_ukernel.h.
+// FP32 GEMM microkernel, AVX2+FMA: contract in kernels/abi/sgemm_f32.h.
 //
 // Register tile: 6 rows x 16 columns = 12 ymm accumulators (2 per row).
 // Per k: two B loads (16 floats of the B panel), then per row one broadcast
 // of a[k][r] and two FMAs. Layout: A panel [kc][6] (packed), B panel kc rows
-// of 16 floats ldb apart (packed, or in place; driver: engine/ops/fp32_gemm.cc). Partial tiles: `rows` < 6 runs a
+// of 16 floats ldb apart (packed, or in place; driver: kernels/sgemm_f32.cc). Partial tiles: `rows` < 6 runs a
 // shorter instantiation; `cols` < 16 computes the full (zero-padded) width
 // and copies the valid columns out of a stack buffer.
 #include <immintrin.h>
 
 #include <cstdint>
 
-#include "kernels/sgemm_ukernel.h"
+#include "kernels/abi/sgemm_f32.h"
 
 namespace int8rt {
 namespace kernels {

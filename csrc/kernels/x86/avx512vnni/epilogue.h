@@ -17,7 +17,7 @@
 
 #include <cstdint>
 
-#include "kernels/x86/ukernel_abi.h"
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {

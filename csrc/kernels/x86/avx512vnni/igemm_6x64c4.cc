@@ -26,7 +26,7 @@
 #include <cstring>
 
 #include "kernels/x86/avx512vnni/epilogue.h"
-#include "kernels/x86/ukernel_abi.h"
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {

@@ -23,7 +23,7 @@
 
 #include "kernels/x86/avx2/epilogue.h"
 #include "kernels/x86/avxvnni/dpbusd.h"
-#include "kernels/x86/ukernel_abi.h"
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {

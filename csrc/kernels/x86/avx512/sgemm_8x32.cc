@@ -1,23 +1,23 @@
-// FP32 GEMM microkernel, AVX-512F (in the avx512vnni tier, whose CPUs all
-// have AVX-512F): contract in kernels/sgemm_ukernel.h.
+// FP32 GEMM microkernel, AVX-512F only (the avx512 tier): contract in
+// kernels/abi/sgemm_f32.h.
 //
 // Register tile: 8 rows x 32 columns = 16 zmm accumulators (2 per row).
 // Per k: two B loads (32 floats of the B panel), then per row one broadcast
 // of a[k][r] and two FMAs. Layout: A panel [kc][8] (packed), B panel kc
 // rows of 32 floats ldb apart (packed, or in place), from the driver in
-// engine/ops/fp32_gemm.cc. Partial tiles: `rows` < 8
+// kernels/sgemm_f32.cc. Partial tiles: `rows` < 8
 // runs a shorter instantiation (fewer broadcasts and chains), `cols` < 32
 // stores through a mask; the padded columns are zeros in B.
 #include <immintrin.h>
 
 #include <cstdint>
 
-#include "kernels/sgemm_ukernel.h"
+#include "kernels/abi/sgemm_f32.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 namespace {
 
 template <int R>
@@ -70,7 +70,7 @@ void sgemm_8x32(const SgemmTile& t) {
   }
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -1,18 +1,18 @@
 // Quantized add, rescale and channel-gate microkernels, AVX-512 F/BW/VL
-// (contract and formulas in kernels/eltwise_ukernel.h): 64 values per
+// (contract and formulas in kernels/abi/eltwise_s8.h): 64 values per
 // iteration, 16 per zmm (int8 -> int32 -> float, multiply, add, clamp,
 // round, narrow), the tail through masks.
 #include <immintrin.h>
 
 #include <cstdint>
 
-#include "kernels/eltwise_ukernel.h"
-#include "kernels/x86/avx512vnni/s8_convert.h"
+#include "kernels/abi/eltwise_s8.h"
+#include "kernels/x86/avx512/s8_convert.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 namespace {
 
 struct AddConsts {
@@ -79,7 +79,7 @@ void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y) {
   }
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -1,4 +1,5 @@
-// The boundary between x86 drivers and x86 microkernels (XNNPACK's split).
+// The int8 conv / GEMM microkernel boundary: between the x86 drivers and the
+// x86 microkernels (XNNPACK's split). All ABI headers live in kernels/abi/.
 //
 // Drivers (packing, tiling, threading, the registry classes) are baseline
 // code; microkernels are compiled per ISA with that ISA's flags and reached
@@ -23,8 +24,12 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
-// Where a tile's outputs go and how they are requantized. Pointers are at the
-// tile's first row and first output channel; `nc` channels are valid.
+// Where a tile's outputs go and how they are requantized: the kernel-level
+// Epilogue (kernel_types.h) as a driver hands it to one microkernel call,
+// pointers moved to the tile's first row and first output channel (`nc`
+// channels valid), plus the output address. Epilogue is the view a layer
+// passes to run(); EpilogueStorage (requant_params.h) owns the arrays it
+// views; ref::requantize is the arithmetic all three describe.
 struct TileEpilogue {
   const float* scale = nullptr;      // [nc]
   const float* bias = nullptr;       // [nc] or null (adds 0.0f, as the reference)

@@ -1,5 +1,5 @@
 // NHWC int8 pooling microkernels, AVX-512 F/BW/VL (contract and formulas in
-// kernels/eltwise_ukernel.h).
+// kernels/abi/eltwise_s8.h).
 //
 // Max: 64 channels per zmm, vpmaxsb over the window positions inside the
 // input, starting from -128 (padding never wins, as the reference).
@@ -14,13 +14,13 @@
 
 #include <cstdint>
 
-#include "kernels/eltwise_ukernel.h"
-#include "kernels/x86/avx512vnni/s8_convert.h"
+#include "kernels/abi/eltwise_s8.h"
+#include "kernels/x86/avx512/s8_convert.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 namespace {
 
 struct Window {
@@ -124,7 +124,7 @@ void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
   }
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

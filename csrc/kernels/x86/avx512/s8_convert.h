@@ -14,7 +14,7 @@
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 
 inline __m512 clamp_ps(__m512 t, __m512 lo, __m512 hi) {
   t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, lo, _CMP_GE_OQ), lo, t);
@@ -35,7 +35,7 @@ inline __mmask64 mask64(int64_t n) {
   return n >= 64 ? ~static_cast<__mmask64>(0) : (static_cast<__mmask64>(1) << n) - 1;
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -1,12 +1,18 @@
-// The reference kernels as registry candidates ("conv_s8_ref", "gemm_s8_ref"):
-// they accept every valid problem, their packing is a copy of the canonical
-// weights, and run() calls the reference kernel. Always last in each list.
+// The reference provider (registry.h): a candidate for every family, always
+// last in each list. The int8 candidates ("conv_s8_ref", "quantize_s8_ref",
+// ...) accept every valid problem and call the reference kernels of
+// ref_kernels.h as they are (conv / GEMM packing is a copy of the canonical
+// weights); the FP32 GEMM one is the portable microkernel
+// (sgemm_6x8_portable, no FMA) under the blocked driver.
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "kernels/conv_gemm_s8.h"
+#include "kernels/eltwise_s8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
+#include "kernels/sgemm_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -64,14 +70,27 @@ class RefGemmKernel final : public GemmKernel {
 
 }  // namespace
 
-void append_conv_kernels_ref(std::vector<const ConvKernel*>& list) {
-  static const RefConvKernel kernel;
-  list.push_back(&kernel);
-}
-
-void append_gemm_kernels_ref(std::vector<const GemmKernel*>& list) {
-  static const RefGemmKernel kernel;
-  list.push_back(&kernel);
+void register_ref_kernels(KernelRegistry& r) {
+  static const RefConvKernel conv;
+  static const RefGemmKernel gemm;
+  static const QuantizeS8Kernel quantize("quantize_s8_ref", Isa::kRef, ref::quantize_s8,
+                                         ref::quantize_nchw_to_nhwc_s8);
+  static const DequantizeS8Kernel dequantize("dequantize_s8_ref", Isa::kRef, ref::dequantize_s8,
+                                             ref::dequantize_nhwc_to_nchw_s8);
+  static const AddS8Kernel add("add_s8_ref", Isa::kRef, ref::add_s8);
+  static const ConcatS8Kernel concat("concat_s8_ref", Isa::kRef, ref::concat_s8);
+  static const MaxPoolS8Kernel maxpool("maxpool_s8_ref", Isa::kRef, ref::maxpool_s8);
+  static const AvgPoolS8Kernel avgpool("avgpool_s8_ref", Isa::kRef, ref::avgpool_s8);
+  static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_ref", Isa::kRef,
+                                                    ref::global_avgpool_s8);
+  static const LookupS8Kernel lookup("lookup_s8_ref", Isa::kRef, ref::lookup_s8);
+  static const ChannelMulS8Kernel channel_mul("channel_mul_s8_ref", Isa::kRef,
+                                              ref::channel_mul_s8);
+  // FP32 GEMM: the portable tile; kc, mc, nc as for AVX2.
+  static const SgemmKernel sgemm("sgemm_6x8_portable", Isa::kRef, 6, 8, /*kc=*/256, /*mc=*/96,
+                                 /*nc=*/512, sgemm_6x8_portable);
+  r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
+        channel_mul, sgemm);
 }
 
 }  // namespace kernels

@@ -1,5 +1,5 @@
-// Cache-blocked SGEMM driver (fp32_gemm.h); the register tile is the
-// microkernel `uk` (kernels/sgemm_ukernel.h).
+// Cache-blocked SGEMM driver (sgemm_f32.h); the register tile is the
+// microkernel `uk` (abi/sgemm_f32.h).
 //
 // Loop structure (BLIS): C is cut into MC x NC tiles, one parallel task
 // each. A task walks K in KC slices; per slice it packs op(A)[tile rows, kc]
@@ -8,7 +8,7 @@
 // the MR x NR register tile over every (A panel, B panel) pair. The B panel
 // (the vector operand) stays in L1 while the A block (the broadcast operand,
 // a quarter of the bytes per FMA) streams from L2; sizes per microkernel.
-#include "engine/ops/fp32_gemm.h"
+#include "kernels/sgemm_f32.h"
 
 #include <algorithm>
 #include <cstring>
@@ -17,11 +17,8 @@
 #include "core/thread_pool.h"
 
 namespace int8rt {
-namespace engine {
+namespace kernels {
 namespace {
-
-using kernels::SgemmTile;
-using kernels::SgemmUkernel;
 
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into MR panels.
 void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
@@ -84,7 +81,7 @@ struct Scratch {
   std::vector<float> a, b;
 };
 
-void gemm_tile(const SgemmUkernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t K,
+void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t K,
                const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
                bool accumulate) {
   thread_local Scratch scratch;
@@ -125,7 +122,7 @@ void gemm_tile(const SgemmUkernel& uk, int64_t i0, int64_t mc, int64_t j0, int64
 
 }  // namespace
 
-void sgemm(const SgemmUkernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A, GemmOperand B,
+void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A, GemmOperand B,
            float* C, int64_t ldc, bool accumulate, bool parallel) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
@@ -139,7 +136,7 @@ void sgemm(const SgemmUkernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand 
   // Narrow the column tiles when there are few row tiles, so small-M
   // problems (convolutions with few output channels) still split across
   // threads; keep them a multiple of NR and at least 64 wide. The tiling
-  // never changes any output's arithmetic (sgemm_ukernel.h).
+  // never changes any output's arithmetic (abi/sgemm_f32.h).
   int64_t nc = uk.nc;
   if (parallel && m_tiles < 8) {
     const int64_t want_n_tiles = (8 + m_tiles - 1) / m_tiles;
@@ -163,10 +160,5 @@ void sgemm(const SgemmUkernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand 
   }
 }
 
-void sgemm(int64_t M, int64_t N, int64_t K, GemmOperand A, GemmOperand B, float* C, int64_t ldc,
-           bool accumulate, bool parallel) {
-  sgemm(kernels::choose_sgemm(), M, N, K, A, B, C, ldc, accumulate, parallel);
-}
-
-}  // namespace engine
+}  // namespace kernels
 }  // namespace int8rt

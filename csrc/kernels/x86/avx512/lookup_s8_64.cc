@@ -1,5 +1,5 @@
 // 256-entry int8 table lookup, AVX-512 F/BW (contract in
-// kernels/eltwise_ukernel.h): y[i] = table[x[i] + 128], 64 values per step.
+// kernels/abi/eltwise_s8.h): y[i] = table[x[i] + 128], 64 values per step.
 //
 // vpshufb looks up 16 entries per 128-bit lane, so the table is split into 16
 // rows of 16: u = x + 128 (as uint8), row = u >> 4, column = u & 15. For
@@ -10,12 +10,12 @@
 
 #include <cstdint>
 
-#include "kernels/eltwise_ukernel.h"
+#include "kernels/abi/eltwise_s8.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 namespace {
 
 struct Table {
@@ -51,7 +51,7 @@ void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) {
   }
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -1,8 +1,10 @@
 // The int8 element-wise microkernels (quantize, dequantize, add, rescale,
-// pools) as plain function pointers over plain structs: the boundary
-// between baseline drivers (kernels/x86/eltwise_s8_x86.cc: validation,
-// threading, multiplier tables) and per-ISA code. No inline code here, so
-// ISA translation units may include it (STYLE.md, "ISA code is fenced").
+// pools, lookup, channel gate) as plain function pointers over plain
+// structs: the boundary between baseline drivers (kernels/x86/eltwise_s8_x86.h:
+// validation, threading, multiplier tables; one driver per entry point) and
+// per-ISA code. An ISA's provider binds the microkernels it has to the
+// drivers. No inline code here, so ISA translation units may include it
+// (STYLE.md, "ISA code is fenced").
 //
 // Every microkernel reproduces ref/requantize.h bit for bit:
 //   quantize    q = rne(min(max(x * inv_scale, -128), 127)), NaN -> -128
@@ -71,25 +73,10 @@ using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_
 // One row of C channels: y[c] = rne(min(max((float)x[c] * m[c], -128), 127)).
 using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int8_t* y);
 
-// One ISA's set.
-struct EltwiseUkernels {
-  QuantizeFn quantize = nullptr;
-  DequantizeFn dequantize = nullptr;
-  TransposeFn quantize_nchw_to_nhwc = nullptr;
-  TransposeFn dequantize_nhwc_to_nchw = nullptr;
-  AddFn add = nullptr;
-  RescaleFn rescale = nullptr;
-  PoolRowFn maxpool_row = nullptr;
-  PoolRowFn avgpool_row = nullptr;
-  GlobalAvgFn global_avgpool = nullptr;
-  LookupFn lookup = nullptr;
-  ChannelMulRowFn channel_mul_row = nullptr;
-};
-
 namespace x86 {
-namespace avx512vnni {
-// All eleven, AVX-512 F/BW/VL (files eltwise_*.cc, pool_s8_64c.cc, lookup_s8_64.cc,
-// add_s8_64.cc).
+namespace avx512 {
+// AVX-512 F/BW/VL, the avx512 tier (x86/avx512/: quantize_16x16.cc,
+// add_s8_64.cc, pool_s8_64c.cc, lookup_s8_64.cc).
 void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
 void dequantize(int64_t n, const int8_t* q, float scale, float* x);
 void quantize_nchw_to_nhwc(const TransposeBlock& b);
@@ -102,7 +89,7 @@ void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 
 }  // namespace kernels

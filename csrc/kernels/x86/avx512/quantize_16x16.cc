@@ -1,5 +1,5 @@
 // float32 <-> int8 conversion microkernels, AVX-512 F/BW/VL (contract and
-// formulas in kernels/eltwise_ukernel.h).
+// formulas in kernels/abi/eltwise_s8.h).
 //
 // Contiguous: 64 values per iteration (4 zmm), the tail through masks.
 // Transposing (NCHW float <-> NHWC int8): tiles of 16 channels x 16 pixels.
@@ -12,13 +12,13 @@
 
 #include <cstdint>
 
-#include "kernels/eltwise_ukernel.h"
-#include "kernels/x86/avx512vnni/s8_convert.h"
+#include "kernels/abi/eltwise_s8.h"
+#include "kernels/x86/avx512/s8_convert.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace avx512 {
 namespace {
 
 __m128i quantize16(__m512 x, __m512 inv, __m512 lo, __m512 hi) {
@@ -129,7 +129,7 @@ void dequantize_nhwc_to_nchw(const TransposeBlock& blk) {
   }
 }
 
-}  // namespace avx512vnni
+}  // namespace avx512
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

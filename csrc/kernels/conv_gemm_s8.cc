@@ -1,0 +1,26 @@
+// The problem descriptions of the conv_s8 / gemm_s8 families (conv_gemm_s8.h),
+// as the dispatch log and the registry's errors print them.
+#include "kernels/conv_gemm_s8.h"
+
+#include <sstream>
+
+namespace int8rt {
+namespace kernels {
+
+std::string describe_conv(const ConvShape& s, OutputType out) {
+  std::ostringstream o;
+  o << "C=" << s.C << " H=" << s.H << " W=" << s.W << " K=" << s.K << " R=" << s.R
+    << " S=" << s.S << " stride=" << s.stride_h << "x" << s.stride_w << " pads=" << s.pad_top
+    << "," << s.pad_left << "," << s.pad_bottom << "," << s.pad_right
+    << " dilation=" << s.dilation_h << "x" << s.dilation_w << " groups=" << s.groups
+    << " out=" << output_type_name(out);
+  return o.str();
+}
+
+std::string describe_gemm(const GemmShape& s, OutputType out) {
+  return "N=" + std::to_string(s.N) + " K=" + std::to_string(s.K) +
+         " out=" + output_type_name(out);
+}
+
+}  // namespace kernels
+}  // namespace int8rt

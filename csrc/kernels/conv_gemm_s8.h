@@ -1,0 +1,78 @@
+// The int8 convolution and GEMM kernel families of the registry (registry.h):
+// keys conv_s8 and gemm_s8, chosen per layer for a shape and an output type
+// with kernels::choose<ConvKernel>(shape, out) / choose<GemmKernel>(shape, out).
+//
+// A candidate packs a layer's canonical weights once (pack()); the packed
+// layer's run() fuses the requantization epilogue (kernel_types.h, Epilogue).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kernels/kernel_types.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+
+// "C=.. H=.. W=.. K=.. R=.. S=.. stride=AxB pads=t,l,b,r dilation=AxB groups=G out=int8"
+std::string describe_conv(const ConvShape& shape, OutputType out);
+// "N=.. K=.. out=int8"
+std::string describe_gemm(const GemmShape& shape, OutputType out);
+
+// ---- convolution ----
+
+// A conv layer's weights packed for one kernel. run() is const and
+// thread-safe: several execution contexts may run one packed layer at once.
+class PackedConv {
+ public:
+  virtual ~PackedConv() = default;
+  // x: [batch][H][W][C] int8 NHWC; y: [batch][out_h][out_w][K] of ep.out_type,
+  // which must be an output type the kernel's supports() accepted.
+  virtual void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const = 0;
+  virtual const ConvShape& shape() const = 0;
+};
+
+// The conv_s8 family: one candidate kernel (a stateless singleton).
+class ConvKernel : public Kernel {
+ public:
+  static constexpr OpKey kKey{"conv", Dtype::kS8};
+  static void validate(const ConvShape& shape, OutputType) { shape.validate(); }
+  static std::string describe(const ConvShape& shape, OutputType out) {
+    return describe_conv(shape, out);
+  }
+  // "" if the kernel handles this problem, else the reason it declines.
+  virtual std::string supports(const ConvShape& shape, OutputType out) const = 0;
+  // Packs canonical OIHW int8 weights ([K][C/groups][R][S]) for this kernel;
+  // the caller's buffer is not retained.
+  virtual std::unique_ptr<PackedConv> pack(const ConvShape& shape,
+                                           const int8_t* weights_oihw) const = 0;
+};
+
+// ---- GEMM ----
+
+class PackedGemm {
+ public:
+  virtual ~PackedGemm() = default;
+  // a: [M][K] int8 row-major; y: [M][N] of ep.out_type. Const, thread-safe.
+  virtual void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const = 0;
+  virtual const GemmShape& shape() const = 0;
+};
+
+// The gemm_s8 family.
+class GemmKernel : public Kernel {
+ public:
+  static constexpr OpKey kKey{"gemm", Dtype::kS8};
+  static void validate(const GemmShape& shape, OutputType) { shape.validate(); }
+  static std::string describe(const GemmShape& shape, OutputType out) {
+    return describe_gemm(shape, out);
+  }
+  virtual std::string supports(const GemmShape& shape, OutputType out) const = 0;
+  // Packs canonical [N][K] int8 weights.
+  virtual std::unique_ptr<PackedGemm> pack(const GemmShape& shape,
+                                           const int8_t* weights_nk) const = 0;
+};
+
+}  // namespace kernels
+}  // namespace int8rt

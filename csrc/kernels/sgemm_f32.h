@@ -1,0 +1,59 @@
+// The FP32 GEMM (sgemm_f32) family of the registry and its blocked driver,
+// for the float32 layers (Conv via im2col, ConvTranspose, Gemm, MatMul):
+// C = op(A) * op(B) (+ C).
+//
+// Baseline driver (GotoBLAS / BLIS loop structure: pack a KC-deep slice of A
+// into MR-row panels and of B into NR-column panels, then run the register
+// tile over them); the register tile is a microkernel (abi/sgemm_f32.h)
+// chosen once per layer with kernels::choose<SgemmKernel>() (AVX-512F,
+// AVX2+FMA or portable, capped by max_isa(), logged as
+// "sgemm_f32 -> sgemm_8x32_avx512 (avx512)"). Summation order over k is fixed
+// by the microkernel (k ascending in KC chunks), so results do not depend on
+// the thread count; they differ between microkernels in the last bits (FMA
+// or not, KC). The float reference kernel is ref::gemm_f32.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/abi/sgemm_f32.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+
+// One candidate: a microkernel and the blocking its driver should use with
+// it. Block sizes: the B panel (kc x nr floats) should stay in L1 while the
+// A block (mc x kc) streams from L2.
+class SgemmKernel final : public NamedKernel<Kernel> {
+ public:
+  static constexpr OpKey kKey{"sgemm", Dtype::kF32};
+  static void validate() {}
+  static std::string describe() { return ""; }
+
+  SgemmKernel(const char* name, Isa isa, int mr, int nr, int64_t kc, int64_t mc, int64_t nc,
+              SgemmFn fn)
+      : NamedKernel(name, isa), mr(mr), nr(nr), kc(kc), mc(mc), nc(nc), fn(fn) {}
+  std::string supports() const { return ""; }  // every GEMM
+
+  int mr, nr;   // register tile
+  int64_t kc;   // k slice (also fixes the summation split)
+  int64_t mc;   // rows of A packed per task (multiple of mr)
+  int64_t nc;   // widest column tile per task (multiple of nr)
+  SgemmFn fn;
+};
+
+struct GemmOperand {
+  const float* data = nullptr;
+  int64_t ld = 0;       // leading dimension (row stride) of the stored matrix
+  bool trans = false;   // true: the stored matrix is op(X)^T
+};
+
+// C[M, N] (row stride ldc) = A[M, K] * B[K, N], or += when accumulate.
+// Parallel over tiles of C with int8rt::parallel_for unless parallel is false
+// (callers that already run inside a parallel_for pass false).
+// `uk` is the microkernel, chosen once per layer with choose<SgemmKernel>().
+void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A,
+           GemmOperand B, float* C, int64_t ldc, bool accumulate, bool parallel = true);
+
+}  // namespace kernels
+}  // namespace int8rt

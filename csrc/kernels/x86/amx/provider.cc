@@ -1,0 +1,24 @@
+// The AMX provider (registry.h): baseline code, compiled into int8rt without
+// ISA flags when the folder's microkernels were built (INT8RT_HAVE_AMX_KERNELS).
+//   conv_s8: conv_s8_igemm_32x32c4_amx (declines depthwise and shapes whose
+//            tiles would be under 25% useful; x86/conv_amx.cc)
+//   gemm_s8: gemm_s8_32x32c4_amx
+#include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/registry.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+void register_amx_kernels(KernelRegistry& r) {
+  static const AmxUkernel uk = {Isa::kAmx, "conv_s8_igemm_32x32c4_amx", "gemm_s8_32x32c4_amx",
+                                amx::gemm_tile};
+  static const AmxConvKernel conv(uk);
+  static const AmxGemmKernel gemm(uk);
+  r.add(conv, gemm);
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,33 @@
+// The AVX2 provider (registry.h): baseline code, compiled into int8rt without
+// ISA flags when the folder's microkernels were built (INT8RT_HAVE_AVX2_KERNELS).
+//   conv_s8:   conv_s8_dw_32c_avx2 (depthwise), conv_s8_igemm_6x16c2_avx2
+//   gemm_s8:   gemm_s8_6x16c2_avx2
+//   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
+// No element-wise op: the reference kernels serve this tier.
+#include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/abi/sgemm_f32.h"
+#include "kernels/registry.h"
+#include "kernels/sgemm_f32.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+void register_avx2_kernels(KernelRegistry& r) {
+  static const IgemmUkernel igemm_uk = {
+      Isa::kAvx2, "conv_s8_igemm_6x16c2_avx2", "gemm_s8_6x16c2_avx2",
+      avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroup, /*widen_s16=*/true, avx2::igemm_fn};
+  static const DwUkernel dw_uk = {Isa::kAvx2, "conv_s8_dw_32c_avx2", avx2::kDwBlock,
+                                  avx2::dwconv_row};
+  static const DwConvKernel dw(dw_uk);
+  static const IgemmConvKernel conv(igemm_uk);
+  static const IgemmGemmKernel gemm(igemm_uk);
+  static const SgemmKernel sgemm("sgemm_6x16_avx2", Isa::kAvx2, avx2::kSgemmMR, avx2::kSgemmNR,
+                                 /*kc=*/256, /*mc=*/96, /*nc=*/512, avx2::sgemm_6x16);
+  r.add(dw, conv, gemm, sgemm);
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

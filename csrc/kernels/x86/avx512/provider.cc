@@ -1,0 +1,50 @@
+// The AVX-512 (F/BW/VL/DQ, no VNNI) provider (registry.h): baseline code,
+// compiled into int8rt without ISA flags when the folder's microkernels were
+// built (INT8RT_HAVE_AVX512_KERNELS).
+//   every element-wise op: <op>_s8_avx512 (F/BW/VL microkernels bound to
+//              the drivers of x86/eltwise_s8_x86.h)
+//   sgemm_f32: sgemm_8x32_avx512 (AVX-512F). Blocking: the B panel (kc x 32
+//              floats: 24 KiB) stays in L1 while the A block (mc x kc)
+//              streams from L2; kc = 192 measured best on Zen 4 among
+//              64..384 (it also divides the 3x3x64 im2col depth).
+#include "kernels/abi/eltwise_s8.h"
+#include "kernels/abi/sgemm_f32.h"
+#include "kernels/registry.h"
+#include "kernels/sgemm_f32.h"
+#include "kernels/x86/eltwise_s8_x86.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+void register_avx512_kernels(KernelRegistry& r) {
+  constexpr Isa kIsa = Isa::kAvx512;
+  static const SgemmKernel sgemm("sgemm_8x32_avx512", kIsa, avx512::kSgemmMR,
+                                 avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
+                                 avx512::sgemm_8x32);
+  r.add(sgemm);
+
+  namespace uk = avx512;
+  static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,
+                                         bind<quantize_s8, uk::quantize>,
+                                         bind<quantize_nchw_to_nhwc_s8, uk::quantize_nchw_to_nhwc>);
+  static const DequantizeS8Kernel dequantize(
+      "dequantize_s8_avx512", kIsa, bind<dequantize_s8, uk::dequantize>,
+      bind<dequantize_nhwc_to_nchw_s8, uk::dequantize_nhwc_to_nchw>);
+  static const AddS8Kernel add("add_s8_avx512", kIsa, bind<add_s8, uk::add>);
+  static const ConcatS8Kernel concat("concat_s8_avx512", kIsa, bind<concat_s8, uk::rescale>);
+  static const MaxPoolS8Kernel maxpool("maxpool_s8_avx512", kIsa,
+                                       bind<maxpool_s8, uk::maxpool_row>);
+  static const AvgPoolS8Kernel avgpool("avgpool_s8_avx512", kIsa,
+                                       bind<avgpool_s8, uk::avgpool_row>);
+  static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx512", kIsa,
+                                                    bind<global_avgpool_s8, uk::global_avgpool>);
+  static const LookupS8Kernel lookup("lookup_s8_avx512", kIsa, bind<lookup_s8, uk::lookup>);
+  static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
+                                              bind<channel_mul_s8, uk::channel_mul_row>);
+  r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup, channel_mul);
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,32 @@
+// The AVX512-VNNI provider (registry.h): baseline code, compiled into int8rt
+// without ISA flags when the folder's microkernels were built
+// (INT8RT_HAVE_AVX512VNNI_KERNELS). Binds the microkernels of this folder to
+// the x86 drivers and adds them, best first per family:
+//   conv_s8: conv_s8_dw_64c_avx512vnni (depthwise), conv_s8_igemm_6x64c4_avx512vnni
+//   gemm_s8: gemm_s8_6x64c4_avx512vnni
+// The element-wise ops come from the avx512 tier (they need no VNNI).
+#include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/registry.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+void register_avx512vnni_kernels(KernelRegistry& r) {
+  constexpr Isa kIsa = Isa::kAvx512Vnni;
+  static const IgemmUkernel igemm_uk = {
+      kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
+      avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
+      /*widen_s16=*/false, avx512vnni::igemm_fn};
+  static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
+                                  avx512vnni::dwconv_row};
+  static const DwConvKernel dw(dw_uk);
+  static const IgemmConvKernel conv(igemm_uk);
+  static const IgemmGemmKernel gemm(igemm_uk);
+  r.add(dw, conv, gemm);
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,27 @@
+// The AVX-VNNI (VEX) provider (registry.h): baseline code, compiled into
+// int8rt without ISA flags when the folder's microkernels were built
+// (INT8RT_HAVE_AVXVNNI_KERNELS).
+//   conv_s8: conv_s8_igemm_6x16c4_avxvnni (declines depthwise: AVX2's
+//            dwconv kernel takes it)
+//   gemm_s8: gemm_s8_6x16c4_avxvnni
+#include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/registry.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+void register_avxvnni_kernels(KernelRegistry& r) {
+  static const IgemmUkernel uk = {
+      Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni", "gemm_s8_6x16c4_avxvnni",
+      avxvnni::kMR, avxvnni::kNB, avxvnni::kBlock, avxvnni::kCGroup,
+      /*widen_s16=*/false, avxvnni::igemm_fn, /*declines_depthwise=*/true};
+  static const IgemmConvKernel conv(uk);
+  static const IgemmGemmKernel gemm(uk);
+  r.add(conv, gemm);
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
