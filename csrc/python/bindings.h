@@ -15,6 +15,7 @@ void bind_cache_collector(pybind11::module_& m);
 void bind_network(pybind11::module_& m);
 void bind_executor(pybind11::module_& m);
 void bind_engine(pybind11::module_& m);
+void bind_int8_plan(pybind11::module_& m);  // after bind_engine (extends Engine)
 void bind_passes(pybind11::module_& m);
 // Creates the private submodule _core.kernels and fills it (bind_kernels.cc),
 // calling bind_kernel_ops (bind_kernel_ops.cc) and bind_packed_kernels

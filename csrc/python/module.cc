@@ -11,6 +11,7 @@ PYBIND11_MODULE(_core, m) {
   int8rt::python::bind_network(m);
   int8rt::python::bind_executor(m);
   int8rt::python::bind_engine(m);
+  int8rt::python::bind_int8_plan(m);
   int8rt::python::bind_passes(m);
   int8rt::python::bind_kernels(m);
   int8rt::python::bind_executor_testing(m);

@@ -4,6 +4,7 @@
 // by the element-wise kernel set chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qpool_params.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
@@ -66,9 +67,9 @@ LayerFactory make(PoolKind kind) {
   };
 }
 
-INT8RT_REGISTER_LAYER("int8rt.QMaxPool", make(PoolKind::kMax));
-INT8RT_REGISTER_LAYER("int8rt.QAveragePool", make(PoolKind::kAverage));
-INT8RT_REGISTER_LAYER("int8rt.QGlobalAveragePool", make(PoolKind::kGlobalAverage));
+INT8RT_REGISTER_LAYER(kQMaxPoolOp, make(PoolKind::kMax));
+INT8RT_REGISTER_LAYER(kQAveragePoolOp, make(PoolKind::kAverage));
+INT8RT_REGISTER_LAYER(kQGlobalAveragePoolOp, make(PoolKind::kGlobalAverage));
 
 }  // namespace
 }  // namespace engine
