@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "engine/int8_plan_recorder.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/weight_quant.h"
@@ -52,11 +53,10 @@ class Lowerer {
       }
     }
     for (int id : src_.outputs()) dst_.mark_output(get_float(id));
-    finish_plan();
     LoweringResult r;
+    r.plan = plan_.finish(dst_);
     r.network = std::move(dst_);
     r.report = std::move(report_);
-    r.plan = std::move(plan_);
     return r;
   }
 
@@ -83,9 +83,10 @@ class Lowerer {
     }
     if (int8_id_[t] < 0) throw Error("lowering: tensor '" + src_t.name + "' used before it is produced");
     const std::string name = src_t.name + "::dequantize";
-    int out = dst_.add_node(kDequantizeOp, name, {int8_id_[t]}, ConvertAttrs{qscale_[t]}.to_attrs(), {src_t.name})[0];
+    const ConvertAttrs a{qscale_[t]};
+    int out = dst_.add_node(ConvertAttrs::kDequantizeOp, name, {int8_id_[t]}, a.to_attrs(), {src_t.name})[0];
     dst_.tensor(out).shape = src_t.shape;
-    record_convert(out, name, kDequantizeOp, t, qscale_[t]);
+    plan_.convert(out, name, ConvertAttrs::kDequantizeOp, src_t.name, qscale_[t]);
     return float_id_[t] = out;
   }
 
@@ -94,11 +95,12 @@ class Lowerer {
     const Tensor& src_t = src_.tensor(t);
     int f = get_float(t);
     const std::string name = src_t.name + "::quantize";
-    int out = dst_.add_node(kQuantizeOp, name, {f}, ConvertAttrs{scale(t)}.to_attrs(), {int8_tensor_name(src_t.name)})[0];
+    const ConvertAttrs a{scale(t)};
+    int out = dst_.add_node(ConvertAttrs::kQuantizeOp, name, {f}, a.to_attrs(), {int8_tensor_name(src_t.name)})[0];
     set_int8(out, src_t.shape);
     qscale_[t] = scale(t);
     record_int8_tensor(t, out, name, /*in_int8=*/false);
-    record_convert(out, name, kQuantizeOp, t, qscale_[t]);
+    plan_.convert(out, name, ConvertAttrs::kQuantizeOp, src_t.name, qscale_[t]);
     return int8_id_[t] = out;
   }
 
@@ -114,7 +116,7 @@ class Lowerer {
     int out = dst_.add_node(op, name, ins, std::move(a), {int8_tensor_name(src_.tensor(t).name)})[0];
     set_int8(out, src_.tensor(t).shape);
     qscale_[t] = out_scale;
-    record_layer(name, op, std::move(sources));
+    plan_.layer(name, op, std::move(sources));
     record_int8_tensor(t, out, name, /*in_int8=*/true);
     return int8_id_[t] = out;
   }
@@ -125,48 +127,8 @@ class Lowerer {
     auto it = opt_.merged_nodes.find(node.name);
     return it != opt_.merged_nodes.end() ? it->second : std::vector<std::string>{node.name};
   }
-  void record_layer(const std::string& name, const std::string& op, std::vector<std::string> sources) {
-    plan_.layers.push_back({name, op, std::move(sources)});
-  }
   void record_int8_tensor(int t, int dst_id, const std::string& producer, bool in_int8) {
-    plan_tensor_[dst_id] = plan_.tensors.size();
-    plan_.tensors.push_back({src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], producer, in_int8, {}});
-  }
-  void record_convert(int dst_out, const std::string& name, const char* op, int t, float scale) {
-    plan_convert_[dst_out] = plan_.converts.size();
-    Int8ConvertPlan c;
-    c.name = name;
-    c.op = op;
-    c.tensor = src_.tensor(t).name;
-    c.scale = scale;
-    plan_.converts.push_back(std::move(c));
-  }
-  // Readers and reasons, from the finished network.
-  void finish_plan() {
-    for (const Node& node : dst_.nodes()) {
-      for (int id : node.inputs) {
-        auto t = plan_tensor_.find(id);
-        if (t != plan_tensor_.end() && node.op != kDequantizeOp) plan_.tensors[t->second].readers.push_back(node.name);
-        auto c = plan_convert_.find(id);
-        if (c != plan_convert_.end()) plan_.converts[c->second].readers.push_back(node.name);
-      }
-    }
-    for (int id : dst_.outputs()) {
-      auto c = plan_convert_.find(id);
-      if (c != plan_convert_.end()) plan_.converts[c->second].network_output = true;
-    }
-    for (Int8ConvertPlan& c : plan_.converts) {
-      std::string readers;
-      for (const std::string& r : c.readers) readers += (readers.empty() ? "'" : ", '") + r + "'";
-      if (c.op == kQuantizeOp) {
-        c.reason = "'" + c.tensor + "' is float32 here and int8 layers read it: " + readers;
-      } else {
-        c.reason = "'" + c.tensor + "' is int8 here and " +
-                   (readers.empty() ? std::string() : "float32 layers read it: " + readers) +
-                   (readers.empty() || !c.network_output ? "" : "; ") +
-                   (c.network_output ? "it is a network output" : "");
-      }
-    }
+    plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], producer, in_int8, {}});
   }
 
   void note(std::string line) { report_.push_back(std::move(line)); }
@@ -244,8 +206,8 @@ class Lowerer {
     if (i < 0) return false;
     const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
     if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
-    const QChannelMulAttrs a{qscale_[x], scale(y)};
-    add_int8_node(kQChannelMulOp, node.name, sources_of(node), {int8_id_[x], get_float(gate)}, a.to_attrs(), y,
+    const QChannelMulAttrs a{{qscale_[x], scale(y)}};
+    add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_id_[x], get_float(gate)}, a.to_attrs(), y,
                   scale(y));
     return true;
   }
@@ -282,7 +244,7 @@ class Lowerer {
     }
     std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
     std::string name;
-    QLutAttrs a{qscale_[r.input], scale(y), ""};
+    QLutAttrs a{{qscale_[r.input], scale(y)}, ""};
     std::vector<std::string> sources;
     for (int m : r.nodes) {
       const Node& node = src_.nodes()[m];
@@ -292,7 +254,7 @@ class Lowerer {
       consumed_[m] = 1;
     }
     int tab = dst_.add_constant_i8(src_.tensor(y).name + "::table", {256}, table);
-    add_int8_node(kQLutOp, name, std::move(sources), {int8_id_[r.input], tab}, a.to_attrs(), y, scale(y));
+    add_int8_node(QLutAttrs::kOp, name, std::move(sources), {int8_id_[r.input], tab}, a.to_attrs(), y, scale(y));
     note("element-wise " + a.ops + " ending at '" + src_.tensor(y).name + "' runs as one int8 table");
     return true;
   }
@@ -396,7 +358,7 @@ class Lowerer {
       ins.push_back(get_int8(residual));
       a.residual_scale = qscale_[residual];
     }
-    add_int8_node(kQConvOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
+    add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
     return true;
   }
 
@@ -442,12 +404,12 @@ class Lowerer {
     a.out_scale = int8_out ? scale(y) : 0.0;
     a.w_scales.assign(qw.scales.begin(), qw.scales.end());
     if (int8_out) {
-      add_int8_node(kQGemmOp, node.name, sources_of(node), {xin, wq, bias}, a.to_attrs(), y, scale(y));
+      add_int8_node(QGemmAttrs::kOp, node.name, sources_of(node), {xin, wq, bias}, a.to_attrs(), y, scale(y));
     } else {
-      int out = dst_.add_node(kQGemmOp, node.name, {xin, wq, bias}, a.to_attrs(), {src_.tensor(y).name})[0];
+      int out = dst_.add_node(QGemmAttrs::kOp, node.name, {xin, wq, bias}, a.to_attrs(), {src_.tensor(y).name})[0];
       dst_.tensor(out).shape = src_.tensor(y).shape;
       float_id_[y] = out;
-      record_layer(node.name, kQGemmOp, sources_of(node));
+      plan_.layer(node.name, QGemmAttrs::kOp, sources_of(node));
     }
     return true;
   }
@@ -513,7 +475,7 @@ class Lowerer {
       for (std::string& s : sources_of(src_.nodes()[readers[0]])) sources.push_back(std::move(s));
     }
     const QAddAttrs a{qscale_[a_in], qscale_[b_in], scale(out_t), relu};
-    add_int8_node(kQAddOp, node.name, std::move(sources), {int8_id_[a_in], int8_id_[b_in]}, a.to_attrs(), out_t,
+    add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], int8_id_[b_in]}, a.to_attrs(), out_t,
                   scale(out_t));
     return true;
   }
@@ -531,7 +493,7 @@ class Lowerer {
     }
     if (!has_scale(y)) return decline(node, "no calibration scale for its output");
     a.out_scale = scale(y);
-    add_int8_node(kQConcatOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
+    add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
     return true;
   }
 
@@ -542,12 +504,13 @@ class Lowerer {
     int x = node.inputs[0], y = node.outputs[0];
     const auto& xs = src_.tensor(x).shape;
     if (!is_int8(x) || xs.size() != 4 || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) return false;
-    int out = dst_.add_node(kQFlattenOp, node.name, {int8_id_[x]}, {}, {int8_tensor_name(src_.tensor(y).name)})[0];
+    const std::string y_int8 = int8_tensor_name(src_.tensor(y).name);
+    int out = dst_.add_node(QFlattenAttrs::kOp, node.name, {int8_id_[x]}, {}, {y_int8})[0];
     dst_.tensor(out).dtype = DataType::kInt8;
     dst_.tensor(out).shape = src_.tensor(y).shape;
     qscale_[y] = qscale_[x];
     int8_id_[y] = out;
-    record_layer(node.name, kQFlattenOp, sources_of(node));
+    plan_.layer(node.name, QFlattenAttrs::kOp, sources_of(node));
     record_int8_tensor(y, out, node.name, /*in_int8=*/true);
     return true;
   }
@@ -560,8 +523,7 @@ class Lowerer {
   std::vector<int> float_id_, int8_id_;
   std::vector<float> qscale_;
   std::vector<char> consumed_;
-  Int8Plan plan_;
-  std::map<int, size_t> plan_tensor_, plan_convert_;  // lowered tensor id -> its record in plan_
+  Int8PlanRecorder plan_;
 };
 
 }  // namespace

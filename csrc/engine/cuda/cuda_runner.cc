@@ -110,7 +110,9 @@ void plan_gemm(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_pool(const Network& net, const Node& node, NodePlan& p) {
   p.pool = qpool_params(net, node);
-  p.where = node.op == kQMaxPoolOp ? Where::kMaxPool : node.op == kQAveragePoolOp ? Where::kAvgPool : Where::kGlobalAvgPool;
+  p.where = node.op == QPoolAttrs::kMaxOp       ? Where::kMaxPool
+            : node.op == QPoolAttrs::kAverageOp ? Where::kAvgPool
+                                                : Where::kGlobalAvgPool;
 }
 
 void plan_flatten(const Network& net, const Node& node, NodePlan& p) {
@@ -144,16 +146,16 @@ void plan_lut(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_convert(const Network& net, const Node& node, NodePlan& p) {
   if (input_rank(net, node, 0) != 4) return;
-  p.where = node.op == kQuantizeOp ? Where::kQuantize : Where::kDequantize;
+  p.where = node.op == ConvertAttrs::kQuantizeOp ? Where::kQuantize : Where::kDequantize;
   p.scale = static_cast<float>(ConvertAttrs::from_attrs(node).scale);
 }
 
 const std::map<std::string, Planner>& planners() {
   static const std::map<std::string, Planner> table = {
-      {kQConvOp, plan_conv},          {kQGemmOp, plan_gemm},           {kQMaxPoolOp, plan_pool},
-      {kQAveragePoolOp, plan_pool},   {kQGlobalAveragePoolOp, plan_pool}, {kQFlattenOp, plan_flatten},
-      {kQAddOp, plan_add},            {kQConcatOp, plan_concat},       {kQChannelMulOp, plan_channel_mul},
-      {kQLutOp, plan_lut},            {kQuantizeOp, plan_convert},     {kDequantizeOp, plan_convert},
+      {QConvAttrs::kOp, plan_conv}, {QGemmAttrs::kOp, plan_gemm}, {QFlattenAttrs::kOp, plan_flatten},
+      {QPoolAttrs::kMaxOp, plan_pool}, {QPoolAttrs::kAverageOp, plan_pool}, {QPoolAttrs::kGlobalAverageOp, plan_pool},
+      {QAddAttrs::kOp, plan_add}, {QConcatAttrs::kOp, plan_concat}, {QChannelMulAttrs::kOp, plan_channel_mul},
+      {QLutAttrs::kOp, plan_lut}, {ConvertAttrs::kQuantizeOp, plan_convert}, {ConvertAttrs::kDequantizeOp, plan_convert},
   };
   return table;
 }

@@ -34,6 +34,16 @@ class Reader {
   std::vector<double> nums(const char* key) const {
     return guarded([&] { return node_.attrs.get_floats(key, {}); });
   }
+  void scales(InOutScales& s) const {
+    s.in_scale = num("in_scale", 0.0);
+    s.out_scale = num("out_scale", 0.0);
+  }
+  // Both scales > 0 as float32 (absent counts as 0).
+  void check_positive(const InOutScales& s) const {
+    if (!(static_cast<float>(s.in_scale) > 0.f && static_cast<float>(s.out_scale) > 0.f)) {
+      throw InvalidArgument(prefix() + "needs positive in_scale and out_scale");
+    }
+  }
   // A scale that must be > 0 (absent counts as 0).
   double positive(const char* key) const {
     const double s = num(key, 0.0);
@@ -65,8 +75,7 @@ class Reader {
     } else if (act != "none") {
       throw NotSupported(prefix() + "activation '" + act + "' has no int8 epilogue");
     }
-    q.in_scale = num("in_scale", 0.0);
-    q.out_scale = num("out_scale", 0.0);
+    scales(q);
   }
 
  private:
@@ -87,9 +96,15 @@ void set_window(const WindowAttrs& w, Attributes& a) {
   a.set("pads", Attribute::of_ints(w.pads));
 }
 
-void set_linear(const QLinearAttrs& q, Attributes& a) {
-  a.set("in_scale", Attribute::of_float(q.in_scale));
-  a.set("out_scale", Attribute::of_float(q.out_scale));
+Attributes scale_attrs(const InOutScales& s) {
+  Attributes a;
+  a.set("in_scale", Attribute::of_float(s.in_scale));
+  a.set("out_scale", Attribute::of_float(s.out_scale));
+  return a;
+}
+
+Attributes linear_attrs(const QLinearAttrs& q) {
+  Attributes a = scale_attrs(q);
   a.set("w_scales", Attribute::of_floats(q.w_scales));
   const ActivationAttrs& act = q.act;
   const char* name = nullptr;
@@ -102,6 +117,7 @@ void set_linear(const QLinearAttrs& q, Attributes& a) {
   a.set("act", Attribute::of_string(name));
   a.set("act_min", Attribute::of_float(act.min));
   a.set("act_max", Attribute::of_float(act.max));
+  return a;
 }
 
 }  // namespace
@@ -121,11 +137,10 @@ ConvertAttrs ConvertAttrs::from_attrs(const Node& node) {
 }
 
 Attributes QConvAttrs::to_attrs() const {
-  Attributes a;
+  Attributes a = linear_attrs(*this);
   set_window(window, a);
   a.set("dilations", Attribute::of_ints(dilations));
   a.set("group", Attribute::of_int(group));
-  set_linear(*this, a);
   if (residual_scale != 0.0) a.set("residual_scale", Attribute::of_float(residual_scale));
   return a;
 }
@@ -141,52 +156,40 @@ QConvAttrs QConvAttrs::from_attrs(const Node& node) {
   return c;
 }
 
-Attributes QGemmAttrs::to_attrs() const {
-  Attributes a;
-  set_linear(*this, a);
-  return a;
-}
+Attributes QGemmAttrs::to_attrs() const { return linear_attrs(*this); }
 
 QGemmAttrs QGemmAttrs::from_attrs(const Node& node) {
-  const Reader r(node);
   QGemmAttrs g;
-  r.linear(g);
+  Reader(node).linear(g);
   return g;
 }
 
 const char* QPoolAttrs::op() const {
   switch (kind) {
-    case Kind::kMax: return kQMaxPoolOp;
-    case Kind::kAverage: return kQAveragePoolOp;
+    case Kind::kMax: return kMaxOp;
+    case Kind::kAverage: return kAverageOp;
     case Kind::kGlobalAverage: break;
   }
-  return kQGlobalAveragePoolOp;
+  return kGlobalAverageOp;
 }
 
 Attributes QPoolAttrs::to_attrs() const {
-  Attributes a;
+  Attributes a = kind != Kind::kMax ? scale_attrs(*this) : Attributes();
   if (kind != Kind::kGlobalAverage) set_window(window, a);
   if (kind == Kind::kAverage) a.set("count_include_pad", Attribute::of_int(count_include_pad ? 1 : 0));
-  if (kind != Kind::kMax) {
-    a.set("in_scale", Attribute::of_float(in_scale));
-    a.set("out_scale", Attribute::of_float(out_scale));
-  }
   return a;
 }
 
 QPoolAttrs QPoolAttrs::from_attrs(const Node& node) {
   const Reader r(node);
   QPoolAttrs p;
-  p.kind = node.op == kQMaxPoolOp ? Kind::kMax : node.op == kQAveragePoolOp ? Kind::kAverage : Kind::kGlobalAverage;
+  p.kind = node.op == kMaxOp ? Kind::kMax : node.op == kAverageOp ? Kind::kAverage : Kind::kGlobalAverage;
   if (p.kind != Kind::kGlobalAverage) {
     p.window = r.window();
     p.count_include_pad = r.integer("count_include_pad", 0) != 0;
   }
-  p.in_scale = r.num("in_scale", 0.0);
-  p.out_scale = r.num("out_scale", 0.0);
-  if (p.kind != Kind::kMax && !(static_cast<float>(p.in_scale) > 0.f && static_cast<float>(p.out_scale) > 0.f)) {
-    throw InvalidArgument(r.prefix() + "needs positive in_scale and out_scale");
-  }
+  r.scales(p);
+  if (p.kind != Kind::kMax) r.check_positive(p);
   return p;
 }
 
@@ -228,9 +231,7 @@ QConcatAttrs QConcatAttrs::from_attrs(const Node& node) {
 }
 
 Attributes QLutAttrs::to_attrs() const {
-  Attributes a;
-  a.set("in_scale", Attribute::of_float(in_scale));
-  a.set("out_scale", Attribute::of_float(out_scale));
+  Attributes a = scale_attrs(*this);
   a.set("ops", Attribute::of_string(ops));
   return a;
 }
@@ -238,27 +239,18 @@ Attributes QLutAttrs::to_attrs() const {
 QLutAttrs QLutAttrs::from_attrs(const Node& node) {
   const Reader r(node);
   QLutAttrs l;
-  l.in_scale = r.num("in_scale", 0.0);
-  l.out_scale = r.num("out_scale", 0.0);
+  r.scales(l);
   l.ops = r.str("ops", "");
   return l;
 }
 
-Attributes QChannelMulAttrs::to_attrs() const {
-  Attributes a;
-  a.set("in_scale", Attribute::of_float(in_scale));
-  a.set("out_scale", Attribute::of_float(out_scale));
-  return a;
-}
+Attributes QChannelMulAttrs::to_attrs() const { return scale_attrs(*this); }
 
 QChannelMulAttrs QChannelMulAttrs::from_attrs(const Node& node) {
   const Reader r(node);
   QChannelMulAttrs c;
-  c.in_scale = r.num("in_scale", 0.0);
-  c.out_scale = r.num("out_scale", 0.0);
-  if (!(static_cast<float>(c.in_scale) > 0.f && static_cast<float>(c.out_scale) > 0.f)) {
-    throw InvalidArgument(r.prefix() + "needs positive in_scale and out_scale");
-  }
+  r.scales(c);
+  r.check_positive(c);
   return c;
 }
 

@@ -27,26 +27,14 @@
 namespace int8rt {
 namespace engine {
 
-// Lowered op names.
-inline constexpr const char kQuantizeOp[] = "int8rt.Quantize";
-inline constexpr const char kDequantizeOp[] = "int8rt.Dequantize";
-inline constexpr const char kQConvOp[] = "int8rt.QConv";
-inline constexpr const char kQGemmOp[] = "int8rt.QGemm";
-inline constexpr const char kQMaxPoolOp[] = "int8rt.QMaxPool";
-inline constexpr const char kQAveragePoolOp[] = "int8rt.QAveragePool";
-inline constexpr const char kQGlobalAveragePoolOp[] = "int8rt.QGlobalAveragePool";
-inline constexpr const char kQAddOp[] = "int8rt.QAdd";
-inline constexpr const char kQConcatOp[] = "int8rt.QConcat";
-inline constexpr const char kQFlattenOp[] = "int8rt.QFlatten";
-inline constexpr const char kQLutOp[] = "int8rt.QLut";
-inline constexpr const char kQChannelMulOp[] = "int8rt.QChannelMul";
-
 // The int8 version of source tensor `name` in a lowered network.
 std::string int8_tensor_name(const std::string& name);
 
 // int8rt.Quantize [x f32] -> s8 and int8rt.Dequantize [x s8] -> f32:
 // rank-4 tensors change layout (NCHW <-> NHWC). from_attrs: scale > 0.
 struct ConvertAttrs {
+  static constexpr const char kQuantizeOp[] = "int8rt.Quantize";
+  static constexpr const char kDequantizeOp[] = "int8rt.Dequantize";
   double scale = 0.0;
   Attributes to_attrs() const;
   static ConvertAttrs from_attrs(const Node& node);
@@ -67,16 +55,21 @@ struct WindowAttrs {
   std::vector<int64_t> pads = {0, 0, 0, 0};
 };
 
+// The input and output scales most int8 ops carry.
+struct InOutScales {
+  double in_scale = 0.0, out_scale = 0.0;
+};
+
 // What QConv and QGemm share: the scales and activation of their
 // requantization (kernels::make_requant).
-struct QLinearAttrs {
-  double in_scale = 0.0, out_scale = 0.0;
+struct QLinearAttrs : InOutScales {
   std::vector<double> w_scales;  // one per output channel
   ActivationAttrs act;
 };
 
 // int8rt.QConv [x s8 NHWC, w s8 OIHW, bias f32 | -1, residual s8 (optional)].
 struct QConvAttrs : QLinearAttrs {
+  static constexpr const char kOp[] = "int8rt.QConv";
   WindowAttrs window;
   std::vector<int64_t> dilations = {1, 1};
   int64_t group = 1;
@@ -88,6 +81,7 @@ struct QConvAttrs : QLinearAttrs {
 // int8rt.QGemm [x s8 [M, K], w s8 [N, K], bias f32 | -1]; out_scale 0 means
 // a float32 output.
 struct QGemmAttrs : QLinearAttrs {
+  static constexpr const char kOp[] = "int8rt.QGemm";
   Attributes to_attrs() const;
   static QGemmAttrs from_attrs(const Node& node);
 };
@@ -96,12 +90,14 @@ struct QGemmAttrs : QLinearAttrs {
 // int8rt.QAveragePool (window, count_include_pad, scales) and
 // int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC]. from_attrs:
 // positive scales for the averaging pools.
-struct QPoolAttrs {
+struct QPoolAttrs : InOutScales {
+  static constexpr const char kMaxOp[] = "int8rt.QMaxPool";
+  static constexpr const char kAverageOp[] = "int8rt.QAveragePool";
+  static constexpr const char kGlobalAverageOp[] = "int8rt.QGlobalAveragePool";
   enum class Kind { kMax, kAverage, kGlobalAverage };
   Kind kind = Kind::kMax;
   WindowAttrs window;
   bool count_include_pad = false;
-  double in_scale = 0.0, out_scale = 0.0;
   const char* op() const;
   Attributes to_attrs() const;
   static QPoolAttrs from_attrs(const Node& node);  // kind from node.op
@@ -109,6 +105,7 @@ struct QPoolAttrs {
 
 // int8rt.QAdd [a s8, b s8] (same shapes), optionally followed by Relu.
 struct QAddAttrs {
+  static constexpr const char kOp[] = "int8rt.QAdd";
   double a_scale = 0.0, b_scale = 0.0, out_scale = 0.0;
   bool relu = false;
   Attributes to_attrs() const;
@@ -117,25 +114,30 @@ struct QAddAttrs {
 
 // int8rt.QConcat [x s8 ...] along channels; one input scale per input.
 struct QConcatAttrs {
+  static constexpr const char kOp[] = "int8rt.QConcat";
   std::vector<double> in_scales;
   double out_scale = 0.0;
   Attributes to_attrs() const;
   static QConcatAttrs from_attrs(const Node& node);
 };
 
+// int8rt.QFlatten [x s8 [N, 1, 1, C]] -> [N, C]: no attributes.
+struct QFlattenAttrs {
+  static constexpr const char kOp[] = "int8rt.QFlatten";
+};
+
 // int8rt.QLut [x s8, table s8 [256]]; ops names the float ops the table
 // replaces ("Mul+Add+Clip", for `inspect`).
-struct QLutAttrs {
-  double in_scale = 0.0, out_scale = 0.0;
+struct QLutAttrs : InOutScales {
+  static constexpr const char kOp[] = "int8rt.QLut";
   std::string ops;
   Attributes to_attrs() const;
   static QLutAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]]. from_attrs:
-// positive scales.
-struct QChannelMulAttrs {
-  double in_scale = 0.0, out_scale = 0.0;
+// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]], scales > 0.
+struct QChannelMulAttrs : InOutScales {
+  static constexpr const char kOp[] = "int8rt.QChannelMul";
   Attributes to_attrs() const;
   static QChannelMulAttrs from_attrs(const Node& node);
 };

@@ -74,11 +74,11 @@ class DequantizeLayer : public Layer {
 
 float convert_scale(const Node& node) { return static_cast<float>(ConvertAttrs::from_attrs(node).scale); }
 
-INT8RT_REGISTER_LAYER(kQuantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(ConvertAttrs::kQuantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
   return std::make_unique<QuantizeLayer>(convert_scale(node), node.name);
 });
-INT8RT_REGISTER_LAYER(kDequantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(ConvertAttrs::kDequantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
   return std::make_unique<DequantizeLayer>(convert_scale(node), node.name);
 });

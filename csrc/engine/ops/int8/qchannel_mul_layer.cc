@@ -43,7 +43,7 @@ class QChannelMulLayer : public Layer {
   float s_x_ = 0.f, s_y_ = 0.f;
 };
 
-INT8RT_REGISTER_LAYER(kQChannelMulOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QChannelMulAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
   return std::make_unique<QChannelMulLayer>(node);
 });

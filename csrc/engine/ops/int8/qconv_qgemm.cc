@@ -83,11 +83,11 @@ class QGemmLayer : public Layer {
   std::unique_ptr<kernels::PackedGemm> packed_;
 };
 
-INT8RT_REGISTER_LAYER(kQConvOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QConvAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
   return std::make_unique<QConvLayer>(net, node);
 });
-INT8RT_REGISTER_LAYER(kQGemmOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QGemmAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
   return std::make_unique<QGemmLayer>(net, node);
 });

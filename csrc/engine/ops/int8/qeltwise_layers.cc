@@ -74,11 +74,11 @@ class QConcatLayer : public Layer {
   std::vector<float> multipliers_;
 };
 
-INT8RT_REGISTER_LAYER(kQAddOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QAddAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
   return std::make_unique<QAddLayer>(node);
 });
-INT8RT_REGISTER_LAYER(kQConcatOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QConcatAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, std::max<size_t>(1, node.inputs.size()));
   return std::make_unique<QConcatLayer>(node);
 });

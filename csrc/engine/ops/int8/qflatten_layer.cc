@@ -29,7 +29,7 @@ class QFlattenLayer : public Layer {
   std::string name_;
 };
 
-INT8RT_REGISTER_LAYER(kQFlattenOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QFlattenAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
   return std::make_unique<QFlattenLayer>(node.name);
 });

@@ -38,7 +38,7 @@ class QLutLayer : public Layer {
   std::string ops_;
 };
 
-INT8RT_REGISTER_LAYER(kQLutOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QLutAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
   return std::make_unique<QLutLayer>(net, node);
 });

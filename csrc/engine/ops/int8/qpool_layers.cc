@@ -67,9 +67,9 @@ LayerFactory make(PoolKind kind) {
   };
 }
 
-INT8RT_REGISTER_LAYER(kQMaxPoolOp, make(PoolKind::kMax));
-INT8RT_REGISTER_LAYER(kQAveragePoolOp, make(PoolKind::kAverage));
-INT8RT_REGISTER_LAYER(kQGlobalAveragePoolOp, make(PoolKind::kGlobalAverage));
+INT8RT_REGISTER_LAYER(QPoolAttrs::kMaxOp, make(PoolKind::kMax));
+INT8RT_REGISTER_LAYER(QPoolAttrs::kAverageOp, make(PoolKind::kAverage));
+INT8RT_REGISTER_LAYER(QPoolAttrs::kGlobalAverageOp, make(PoolKind::kGlobalAverage));
 
 }  // namespace
 }  // namespace engine
