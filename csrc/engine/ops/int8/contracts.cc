@@ -52,8 +52,8 @@ class Reader {
   }
   std::string prefix() const { return layer_error_prefix(node_); }
 
-  WindowAttrs window() const {
-    WindowAttrs w;
+  Window2dAttrs window() const {
+    Window2dAttrs w;
     if (node_.attrs.has("kernel_shape")) {
       w.kernel_shape = ints("kernel_shape", {});
       if (w.kernel_shape.empty()) throw InvalidArgument(prefix() + "kernel_shape and strides need 2 values, pads 4");
@@ -90,7 +90,7 @@ class Reader {
   const Node& node_;
 };
 
-void set_window(const WindowAttrs& w, Attributes& a) {
+void set_window(const Window2dAttrs& w, Attributes& a) {
   a.set("kernel_shape", Attribute::of_ints(w.kernel_shape));
   a.set("strides", Attribute::of_ints(w.strides));
   a.set("pads", Attribute::of_ints(w.pads));

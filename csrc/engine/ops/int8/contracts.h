@@ -49,7 +49,7 @@ struct ActivationAttrs {
 // A 2-D window: kernel_shape (R, S), strides, pads (top, left, bottom,
 // right). kernel_shape is empty when absent from a node (a Conv then takes
 // its weights' dimensions); the readers check counts and ranges.
-struct WindowAttrs {
+struct Window2dAttrs {
   std::vector<int64_t> kernel_shape;
   std::vector<int64_t> strides = {1, 1};
   std::vector<int64_t> pads = {0, 0, 0, 0};
@@ -70,7 +70,7 @@ struct QLinearAttrs : InOutScales {
 // int8rt.QConv [x s8 NHWC, w s8 OIHW, bias f32 | -1, residual s8 (optional)].
 struct QConvAttrs : QLinearAttrs {
   static constexpr const char kOp[] = "int8rt.QConv";
-  WindowAttrs window;
+  Window2dAttrs window;
   std::vector<int64_t> dilations = {1, 1};
   int64_t group = 1;
   double residual_scale = 0.0;  // the residual input's scale; 0: none written
@@ -96,7 +96,7 @@ struct QPoolAttrs : InOutScales {
   static constexpr const char kGlobalAverageOp[] = "int8rt.QGlobalAveragePool";
   enum class Kind { kMax, kAverage, kGlobalAverage };
   Kind kind = Kind::kMax;
-  WindowAttrs window;
+  Window2dAttrs window;
   bool count_include_pad = false;
   const char* op() const;
   Attributes to_attrs() const;

@@ -1,4 +1,4 @@
-// Checks a lowered node's 2-D window (contracts.h WindowAttrs: kernel_shape,
+// Checks a lowered node's 2-D window (contracts.h Window2dAttrs: kernel_shape,
 // strides, pads as top, left, bottom, right) into a kernels::ConvShape or
 // kernels::PoolShape, with one error message for both.
 #pragma once
@@ -17,7 +17,7 @@ namespace engine {
 // `kernel_shape` is the window's, or the default where the node has none.
 // `prefix` names the node (layer_error_prefix).
 template <typename WindowShape>
-void apply_window(const WindowAttrs& w, const std::vector<int64_t>& kernel_shape, const std::string& prefix,
+void apply_window(const Window2dAttrs& w, const std::vector<int64_t>& kernel_shape, const std::string& prefix,
                   WindowShape& s) {
   const auto& ks = kernel_shape;
   const auto& st = w.strides;
