@@ -135,11 +135,11 @@ struct QLutAttrs : InOutScales {
   static QLutAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]], scales > 0.
+// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]].
 struct QChannelMulAttrs : InOutScales {
   static constexpr const char kOp[] = "int8rt.QChannelMul";
   Attributes to_attrs() const;
-  static QChannelMulAttrs from_attrs(const Node& node);
+  static QChannelMulAttrs from_attrs(const Node& node);  // scales > 0
 };
 
 }  // namespace engine
