@@ -23,6 +23,8 @@ struct Builder::Impl {
   // Scales recorded from QuantizeLinear/DequantizeLinear pairs in the model;
   // used for tensors calibration did not cover.
   std::map<std::string, float> qdq_scales;
+  // Node name -> the nodes graph passes merged into it (the int8 plan's sources).
+  std::map<std::string, std::vector<std::string>> merged_nodes;
 };
 
 Builder::~Builder() = default;
@@ -58,6 +60,7 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
     run_default_passes(impl_->optimized, PassOptions(), &passes);
     report_ = std::move(passes.lines);
     for (const auto& kv : passes.calibration_hints) impl_->qdq_scales[kv.first] = kv.second;
+    impl_->merged_nodes = std::move(passes.merged_nodes);
   }
   impl_->optimized.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(impl_->optimized);
@@ -165,6 +168,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   options.pointwise_tables = config_.pointwise_tables;
   options.int8_gates = config_.int8_gates;
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
+  options.merged_nodes = impl_->merged_nodes;
   for (const auto& kv : config_.layer_precisions) {
     if (kv.second == "fp32") options.fp32_layers.insert(kv.first);
   }
@@ -184,7 +188,9 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
     scale_lines += kv.first + ": " + hex + "\n";
   }
   metadata["scales"] = scale_lines;
-  return Engine::create(std::move(lowered.network), std::move(metadata));
+  std::shared_ptr<Engine> engine = Engine::create(std::move(lowered.network), std::move(metadata));
+  engine->int8_plan_ = std::make_shared<const Int8Plan>(std::move(lowered.plan));
+  return engine;
 }
 
 namespace {

@@ -3,9 +3,12 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
+#include "engine/int8_plan_recorder.h"
 #include "engine/lut_region.h"
+#include "engine/ops/int8/contracts.h"
 #include "engine/weight_quant.h"
 #include "int8rt/error.h"
 
@@ -51,6 +54,7 @@ class Lowerer {
     }
     for (int id : src_.outputs()) dst_.mark_output(get_float(id));
     LoweringResult r;
+    r.plan = plan_.finish(dst_);
     r.network = std::move(dst_);
     r.report = std::move(report_);
     return r;
@@ -78,10 +82,11 @@ class Lowerer {
       return float_id_[t] = id;
     }
     if (int8_id_[t] < 0) throw Error("lowering: tensor '" + src_t.name + "' used before it is produced");
-    Attributes a;
-    a.set("scale", Attribute::of_float(qscale_[t]));
-    int out = dst_.add_node("int8rt.Dequantize", src_t.name + "::dequantize", {int8_id_[t]}, a, {src_t.name})[0];
+    const std::string name = src_t.name + "::dequantize";
+    const ConvertAttrs a{qscale_[t]};
+    int out = dst_.add_node(ConvertAttrs::kDequantizeOp, name, {int8_id_[t]}, a.to_attrs(), {src_t.name})[0];
     dst_.tensor(out).shape = src_t.shape;
+    plan_.convert(out, name, ConvertAttrs::kDequantizeOp, src_t.name, qscale_[t]);
     return float_id_[t] = out;
   }
 
@@ -89,11 +94,13 @@ class Lowerer {
     if (int8_id_[t] >= 0) return int8_id_[t];
     const Tensor& src_t = src_.tensor(t);
     int f = get_float(t);
-    Attributes a;
-    a.set("scale", Attribute::of_float(scale(t)));
-    int out = dst_.add_node("int8rt.Quantize", src_t.name + "::quantize", {f}, a, {src_t.name + "::int8"})[0];
+    const std::string name = src_t.name + "::quantize";
+    const ConvertAttrs a{scale(t)};
+    int out = dst_.add_node(ConvertAttrs::kQuantizeOp, name, {f}, a.to_attrs(), {int8_tensor_name(src_t.name)})[0];
     set_int8(out, src_t.shape);
     qscale_[t] = scale(t);
+    record_int8_tensor(t, out, name, /*in_int8=*/false);
+    plan_.convert(out, name, ConvertAttrs::kQuantizeOp, src_t.name, qscale_[t]);
     return int8_id_[t] = out;
   }
 
@@ -102,13 +109,26 @@ class Lowerer {
     dst_.tensor(dst_id).shape = nchw_to_nhwc(nchw_shape);
   }
 
-  // Records the int8 output of a lowered node for source tensor `t`.
-  int add_int8_node(const std::string& op, const std::string& name, const std::vector<int>& ins, Attributes a,
-                    int t, float out_scale) {
-    int out = dst_.add_node(op, name, ins, std::move(a), {src_.tensor(t).name + "::int8"})[0];
+  // Adds the int8 layer `name` (computing source nodes `sources`) whose
+  // int8 output is source tensor `t` at `out_scale`.
+  int add_int8_node(const std::string& op, const std::string& name, std::vector<std::string> sources,
+                    const std::vector<int>& ins, Attributes a, int t, float out_scale) {
+    int out = dst_.add_node(op, name, ins, std::move(a), {int8_tensor_name(src_.tensor(t).name)})[0];
     set_int8(out, src_.tensor(t).shape);
     qscale_[t] = out_scale;
+    plan_.layer(name, op, std::move(sources));
+    record_int8_tensor(t, out, name, /*in_int8=*/true);
     return int8_id_[t] = out;
+  }
+
+  // ---- the plan (int8rt/int8_plan.h) ----
+  // The source nodes behind node `node`: those a graph pass merged into it, or itself.
+  std::vector<std::string> sources_of(const Node& node) const {
+    auto it = opt_.merged_nodes.find(node.name);
+    return it != opt_.merged_nodes.end() ? it->second : std::vector<std::string>{node.name};
+  }
+  void record_int8_tensor(int t, int dst_id, const std::string& producer, bool in_int8) {
+    plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], producer, in_int8, {}});
   }
 
   void note(std::string line) { report_.push_back(std::move(line)); }
@@ -135,17 +155,32 @@ class Lowerer {
   }
 
   // ---- int8 candidates ----
+  // The lowering of each op with an int8 form (false: it stays float32,
+  // unless it starts an element-wise table below).
+  struct OpLowering {
+    bool (Lowerer::*lower)(int n, const Node& node);
+    bool reads_int8;  // a layer of this op takes its input in int8 (reads_int8)
+  };
+  static const std::map<std::string, OpLowering>& lowerings() {
+    static const std::map<std::string, OpLowering> table = {
+        {"Conv", {&Lowerer::lower_conv, true}},
+        {"Gemm", {&Lowerer::lower_gemm, true}},
+        {"MatMul", {&Lowerer::lower_gemm, true}},
+        {"MaxPool", {&Lowerer::lower_pool, true}},
+        {"AveragePool", {&Lowerer::lower_pool, true}},
+        {"GlobalAveragePool", {&Lowerer::lower_global_avgpool, true}},
+        {"Add", {&Lowerer::lower_add, true}},
+        {"Concat", {&Lowerer::lower_concat, true}},
+        {"Flatten", {&Lowerer::lower_flatten, true}},
+        {"Mul", {&Lowerer::lower_channel_mul, false}},  // a channel gate; reads_int8 asks channel_mul_operand
+    };
+    return table;
+  }
+
   bool try_int8(int n, const Node& node) {
-    if (node.op == "Conv") return lower_conv(node);
-    if (node.op == "Gemm" || node.op == "MatMul") return lower_gemm(node);
-    if (node.op == "MaxPool" || node.op == "AveragePool") return lower_pool(node);
-    if (node.op == "GlobalAveragePool") return lower_global_avgpool(node);
-    if (node.op == "Add" && lower_add(n, node)) return true;
-    if (node.op == "Concat") return lower_concat(node);
-    if (node.op == "Flatten") return lower_flatten(node);
-    if (node.op == "Mul" && lower_channel_mul(node)) return true;
-    if (opt_.pointwise_tables && is_lut_op(node.op)) return lower_lut(n);
-    return false;
+    auto it = lowerings().find(node.op);
+    if (it != lowerings().end() && (this->*(it->second.lower))(n, node)) return true;
+    return opt_.pointwise_tables && is_lut_op(node.op) && lower_lut(n);
   }
 
   // For Mul(x, s) with x [N, C, H, W] and s a computed [N or 1, C, 1, 1]
@@ -166,15 +201,14 @@ class Lowerer {
   }
 
   // y = x * gate per channel with x int8: int8rt.QChannelMul.
-  bool lower_channel_mul(const Node& node) {
+  bool lower_channel_mul(int, const Node& node) {
     const int i = channel_mul_operand(node);
     if (i < 0) return false;
     const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
     if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
-    Attributes a;
-    a.set("in_scale", Attribute::of_float(qscale_[x]));
-    a.set("out_scale", Attribute::of_float(scale(y)));
-    add_int8_node("int8rt.QChannelMul", node.name, {int8_id_[x], get_float(gate)}, std::move(a), y, scale(y));
+    const QChannelMulAttrs a{{qscale_[x], scale(y)}};
+    add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_id_[x], get_float(gate)}, a.to_attrs(), y,
+                  scale(y));
     return true;
   }
 
@@ -183,10 +217,9 @@ class Lowerer {
   // byte; pooling, concat, flatten, add and a channel gate (Mul by a
   // [N, C, 1, 1] tensor) then run in int8 on it instead of in float32.
   bool reads_int8(const Node& node, int t) const {
-    static const std::set<std::string> ops = {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool",
-                                              "GlobalAveragePool", "Concat", "Flatten", "Add"};
     if (opt_.fp32_layers.count(node.name)) return false;
-    if (ops.count(node.op)) return true;
+    auto it = lowerings().find(node.op);
+    if (it != lowerings().end() && it->second.reads_int8) return true;
     if (!opt_.int8_gates) return false;  // a gate would read int8 t where the float path read float t
     const int i = channel_mul_operand(node);
     return i >= 0 && node.inputs[i] == t;
@@ -210,30 +243,26 @@ class Lowerer {
       if (!reads_int8(src_.nodes()[c], y)) return false;
     }
     std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
-    std::string name, ops;
+    std::string name;
+    QLutAttrs a{{qscale_[r.input], scale(y)}, ""};
+    std::vector<std::string> sources;
     for (int m : r.nodes) {
-      name += (name.empty() ? "" : "+") + src_.nodes()[m].name;
-      ops += (ops.empty() ? "" : "+") + src_.nodes()[m].op;
+      const Node& node = src_.nodes()[m];
+      name += (name.empty() ? "" : "+") + node.name;
+      a.ops += (a.ops.empty() ? "" : "+") + node.op;
+      for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
       consumed_[m] = 1;
     }
     int tab = dst_.add_constant_i8(src_.tensor(y).name + "::table", {256}, table);
-    Attributes a;
-    a.set("in_scale", Attribute::of_float(qscale_[r.input]));
-    a.set("out_scale", Attribute::of_float(scale(y)));
-    a.set("ops", Attribute::of_string(ops));
-    add_int8_node("int8rt.QLut", name, {int8_id_[r.input], tab}, std::move(a), y, scale(y));
-    note("element-wise " + ops + " ending at '" + src_.tensor(y).name + "' runs as one int8 table");
+    add_int8_node(QLutAttrs::kOp, name, std::move(sources), {int8_id_[r.input], tab}, a.to_attrs(), y, scale(y));
+    note("element-wise " + a.ops + " ending at '" + src_.tensor(y).name + "' runs as one int8 table");
     return true;
   }
 
   // Why a node that try_int8 left without a word stays float32.
   std::string float_reason(const Node& node) const {
-    static const char* const kInt8Ops[] = {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
-                                           "Add", "Concat", "Flatten", "Mul"};
     const bool lut = is_lut_op(node.op);
-    bool int8_op = lut;
-    for (const char* op : kInt8Ops) int8_op = int8_op || node.op == op;
-    if (!int8_op) return "int8rt has no int8 kernel for " + node.op;
+    if (!lut && !lowerings().count(node.op)) return "int8rt has no int8 kernel for " + node.op;
     if (lut && !opt_.pointwise_tables && node.op != "Add" && node.op != "Mul") {
       return "element-wise tables are off (pointwise_tables)";
     }
@@ -252,28 +281,24 @@ class Lowerer {
 
   bool is_int8(int t) const { return t >= 0 && int8_id_[t] >= 0; }
 
-  // Fused activation of conv/gemm into the epilogue attributes.
-  bool activation_attrs(const Node& node, Attributes& a) {
-    std::string act = node.attrs.get_string("int8rt_activation", "");
-    if (act.empty()) {
-      a.set("act", Attribute::of_string("none"));
-      a.set("act_min", Attribute::of_float(-kInf));
-      a.set("act_max", Attribute::of_float(kInf));
-    } else if (act == "Relu") {
-      a.set("act", Attribute::of_string("relu"));
-      a.set("act_min", Attribute::of_float(0.0));
-      a.set("act_max", Attribute::of_float(kInf));
-    } else if (act == "Clip") {
-      a.set("act", Attribute::of_string("clip"));
-      a.set("act_min", Attribute::of_float(node.attrs.get_float("int8rt_clip_min", -kInf)));
-      a.set("act_max", Attribute::of_float(node.attrs.get_float("int8rt_clip_max", kInf)));
+  // The conv/gemm's fused activation (passes.h: int8rt_activation) as its
+  // int8 epilogue's; false when it has none.
+  static bool fused_activation(const Node& node, ActivationAttrs& act) {
+    const std::string name = node.attrs.get_string("int8rt_activation", "");
+    if (name.empty()) {
+      act = {kernels::Activation::kNone, -kInf, kInf};
+    } else if (name == "Relu") {
+      act = {kernels::Activation::kRelu, 0.0, kInf};
+    } else if (name == "Clip") {
+      act = {kernels::Activation::kClip, node.attrs.get_float("int8rt_clip_min", -kInf),
+             node.attrs.get_float("int8rt_clip_max", kInf)};
     } else {
       return false;
     }
     return true;
   }
 
-  bool lower_conv(const Node& node) {
+  bool lower_conv(int, const Node& node) {
     if (node.inputs.size() < 2 || node.outputs.size() != 1) return false;
     int x = node.inputs[0], w = node.inputs[1], b = node.inputs.size() > 2 ? node.inputs[2] : -1;
     int y = node.outputs[0];
@@ -293,8 +318,8 @@ class Lowerer {
       }
       if (!is_int8(residual) && !has_scale(residual)) return decline(node, "no calibration scale for its residual input");
     }
-    Attributes a;
-    if (!activation_attrs(node, a)) return decline(node, "fused activation has no int8 epilogue");
+    QConvAttrs a;
+    if (!fused_activation(node, a.act)) return decline(node, "fused activation has no int8 epilogue");
     const auto& xs = src_.tensor(x).shape;
     const auto& ys = src_.tensor(y).shape;
     std::vector<int64_t> kernel = {wt.shape[2], wt.shape[3]};
@@ -319,27 +344,25 @@ class Lowerer {
     QuantizedWeights qw = quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
     int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
     int bias = b >= 0 ? get_float(b) : -1;
-    a.set("kernel_shape", Attribute::of_ints(kernel));
-    a.set("strides", Attribute::of_ints(strides));
-    a.set("pads", Attribute::of_ints(pads));
-    a.set("dilations", Attribute::of_ints(dil));
-    a.set("group", Attribute::of_int(node.attrs.get_int("group", 1)));
+    a.window = {kernel, strides, pads};
+    a.dilations = dil;
+    a.group = node.attrs.get_int("group", 1);
     // The input's int8 scale is the one its int8 tensor carries, which for a
     // max-pool output is the pool input's scale, not the calibrated one.
     int xin = get_int8(x);
-    a.set("in_scale", Attribute::of_float(qscale_[x]));
-    a.set("out_scale", Attribute::of_float(scale(y)));
-    a.set("w_scales", Attribute::of_floats(std::vector<double>(qw.scales.begin(), qw.scales.end())));
+    a.in_scale = qscale_[x];
+    a.out_scale = scale(y);
+    a.w_scales.assign(qw.scales.begin(), qw.scales.end());
     std::vector<int> ins = {xin, wq, bias};
     if (residual >= 0) {
       ins.push_back(get_int8(residual));
-      a.set("residual_scale", Attribute::of_float(qscale_[residual]));
+      a.residual_scale = qscale_[residual];
     }
-    add_int8_node("int8rt.QConv", node.name, ins, std::move(a), y, scale(y));
+    add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
     return true;
   }
 
-  bool lower_gemm(const Node& node) {
+  bool lower_gemm(int, const Node& node) {
     if (node.inputs.size() < 2 || node.outputs.size() != 1) return false;
     int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
     int b = node.op == "Gemm" && node.inputs.size() > 2 ? node.inputs[2] : -1;
@@ -359,8 +382,8 @@ class Lowerer {
       if (!bt.is_constant || bt.num_elements() != n_out) return decline(node, "bias is not a constant vector");
     }
     if (!is_int8(x) && !has_scale(x)) return decline(node, "no calibration scale for its input");
-    Attributes a;
-    if (!activation_attrs(node, a)) return decline(node, "fused activation has no int8 epilogue");
+    QGemmAttrs a;
+    if (!fused_activation(node, a.act)) return decline(node, "fused activation has no int8 epilogue");
     // Weights as [N][K].
     bool trans_b = node.op == "Gemm" && node.attrs.get_int("transB", 0) != 0;
     int64_t n_out = trans_b ? wt.shape[0] : wt.shape[1], k = trans_b ? wt.shape[1] : wt.shape[0];
@@ -377,20 +400,21 @@ class Lowerer {
     }
     bool int8_out = has_scale(y) && !index_.is_output(y);
     int xin = get_int8(x);
-    a.set("in_scale", Attribute::of_float(qscale_[x]));
-    a.set("out_scale", Attribute::of_float(int8_out ? scale(y) : 0.0));
-    a.set("w_scales", Attribute::of_floats(std::vector<double>(qw.scales.begin(), qw.scales.end())));
+    a.in_scale = qscale_[x];
+    a.out_scale = int8_out ? scale(y) : 0.0;
+    a.w_scales.assign(qw.scales.begin(), qw.scales.end());
     if (int8_out) {
-      add_int8_node("int8rt.QGemm", node.name, {xin, wq, bias}, std::move(a), y, scale(y));
+      add_int8_node(QGemmAttrs::kOp, node.name, sources_of(node), {xin, wq, bias}, a.to_attrs(), y, scale(y));
     } else {
-      int out = dst_.add_node("int8rt.QGemm", node.name, {xin, wq, bias}, std::move(a), {src_.tensor(y).name})[0];
+      int out = dst_.add_node(QGemmAttrs::kOp, node.name, {xin, wq, bias}, a.to_attrs(), {src_.tensor(y).name})[0];
       dst_.tensor(out).shape = src_.tensor(y).shape;
       float_id_[y] = out;
+      plan_.layer(node.name, QGemmAttrs::kOp, sources_of(node));
     }
     return true;
   }
 
-  bool lower_pool(const Node& node) {
+  bool lower_pool(int, const Node& node) {
     int x = node.inputs[0], y = node.outputs[0];
     if (!is_int8(x) || node.outputs.size() != 1 || src_.tensor(x).shape.size() != 4) return false;
     if (node.attrs.get_int("ceil_mode", 0) != 0 || node.attrs.get_string("auto_pad", "NOTSET") != "NOTSET") {
@@ -399,34 +423,36 @@ class Lowerer {
     for (int64_t d : node.attrs.get_ints("dilations", {1, 1})) {
       if (d != 1) return decline(node, "dilated pooling is not lowered");
     }
-    Attributes a;
-    a.set("kernel_shape", Attribute::of_ints(node.attrs.get_ints("kernel_shape", {})));
-    a.set("strides", Attribute::of_ints(node.attrs.get_ints("strides", {1, 1})));
-    a.set("pads", Attribute::of_ints(node.attrs.get_ints("pads", {0, 0, 0, 0})));
+    QPoolAttrs a;
+    a.window = {node.attrs.get_ints("kernel_shape", {}), node.attrs.get_ints("strides", {1, 1}),
+                node.attrs.get_ints("pads", {0, 0, 0, 0})};
     if (node.op == "MaxPool") {
-      add_int8_node("int8rt.QMaxPool", node.name, {int8_id_[x]}, std::move(a), y, qscale_[x]);
+      a.kind = QPoolAttrs::Kind::kMax;
+      add_int8_node(a.op(), node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, qscale_[x]);
       return true;
     }
     if (!has_scale(y)) return decline(node, "no calibration scale for its output");
-    a.set("count_include_pad", Attribute::of_int(node.attrs.get_int("count_include_pad", 0)));
-    a.set("in_scale", Attribute::of_float(qscale_[x]));
-    a.set("out_scale", Attribute::of_float(scale(y)));
-    add_int8_node("int8rt.QAveragePool", node.name, {int8_id_[x]}, std::move(a), y, scale(y));
+    a.kind = QPoolAttrs::Kind::kAverage;
+    a.count_include_pad = node.attrs.get_int("count_include_pad", 0) != 0;
+    a.in_scale = qscale_[x];
+    a.out_scale = scale(y);
+    add_int8_node(a.op(), node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, scale(y));
     return true;
   }
 
-  bool lower_global_avgpool(const Node& node) {
+  bool lower_global_avgpool(int, const Node& node) {
     int x = node.inputs[0], y = node.outputs[0];
     if (!is_int8(x) || src_.tensor(x).shape.size() != 4) return false;
     if (!has_scale(y)) return decline(node, "no calibration scale for its output");
-    Attributes a;
-    a.set("in_scale", Attribute::of_float(qscale_[x]));
-    a.set("out_scale", Attribute::of_float(scale(y)));
-    add_int8_node("int8rt.QGlobalAveragePool", node.name, {int8_id_[x]}, std::move(a), y, scale(y));
+    QPoolAttrs a;
+    a.kind = QPoolAttrs::Kind::kGlobalAverage;
+    a.in_scale = qscale_[x];
+    a.out_scale = scale(y);
+    add_int8_node(a.op(), node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, scale(y));
     return true;
   }
 
-  bool lower_add(int n, const Node& node) {
+  bool lower_add(int, const Node& node) {
     if (node.inputs.size() != 2) return false;
     int a_in = node.inputs[0], b_in = node.inputs[1], y = node.outputs[0];
     if (!is_int8(a_in) || !is_int8(b_in)) return false;
@@ -435,56 +461,57 @@ class Lowerer {
     }
     // Fold a following Relu (the residual block's) into the epilogue.
     int out_t = y;
-    std::string act = "none";
+    bool relu = false;
     auto readers = index_.readers(y);
     if (!index_.is_output(y) && readers.size() == 1 && src_.nodes()[readers[0]].op == "Relu" &&
         !opt_.fp32_layers.count(src_.nodes()[readers[0]].name)) {
       out_t = src_.nodes()[readers[0]].outputs[0];
-      act = "relu";
+      relu = true;
     }
     if (!has_scale(out_t)) return decline(node, "no calibration scale for its output");
-    if (act == "relu") consumed_[readers[0]] = 1;
-    (void)n;
-    Attributes a;
-    a.set("a_scale", Attribute::of_float(qscale_[a_in]));
-    a.set("b_scale", Attribute::of_float(qscale_[b_in]));
-    a.set("out_scale", Attribute::of_float(scale(out_t)));
-    a.set("act", Attribute::of_string(act));
-    add_int8_node("int8rt.QAdd", node.name, {int8_id_[a_in], int8_id_[b_in]}, std::move(a), out_t, scale(out_t));
+    std::vector<std::string> sources = sources_of(node);
+    if (relu) {
+      consumed_[readers[0]] = 1;
+      for (std::string& s : sources_of(src_.nodes()[readers[0]])) sources.push_back(std::move(s));
+    }
+    const QAddAttrs a{qscale_[a_in], qscale_[b_in], scale(out_t), relu};
+    add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], int8_id_[b_in]}, a.to_attrs(), out_t,
+                  scale(out_t));
     return true;
   }
 
-  bool lower_concat(const Node& node) {
+  bool lower_concat(int, const Node& node) {
     int y = node.outputs[0];
     int64_t axis = node.attrs.get_int("axis", 1);
     if (src_.tensor(y).shape.size() != 4 || (axis != 1 && axis != -3)) return false;
     std::vector<int> ins;
-    std::vector<double> scales;
+    QConcatAttrs a;
     for (int id : node.inputs) {
       if (!is_int8(id)) return false;
       ins.push_back(int8_id_[id]);
-      scales.push_back(qscale_[id]);
+      a.in_scales.push_back(qscale_[id]);
     }
     if (!has_scale(y)) return decline(node, "no calibration scale for its output");
-    Attributes a;
-    a.set("in_scales", Attribute::of_floats(scales));
-    a.set("out_scale", Attribute::of_float(scale(y)));
-    add_int8_node("int8rt.QConcat", node.name, ins, std::move(a), y, scale(y));
+    a.out_scale = scale(y);
+    add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
     return true;
   }
 
   // Flatten(axis=1) of an int8 [N, C, 1, 1] tensor: NHWC and NCHW orders
   // coincide when H = W = 1, so the int8 bytes are already the flattened
   // [N, C] tensor (global pooling -> flatten -> fully connected stays int8).
-  bool lower_flatten(const Node& node) {
+  bool lower_flatten(int, const Node& node) {
     int x = node.inputs[0], y = node.outputs[0];
     const auto& xs = src_.tensor(x).shape;
     if (!is_int8(x) || xs.size() != 4 || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) return false;
-    int out = dst_.add_node("int8rt.QFlatten", node.name, {int8_id_[x]}, {}, {src_.tensor(y).name + "::int8"})[0];
+    const std::string y_int8 = int8_tensor_name(src_.tensor(y).name);
+    int out = dst_.add_node(QFlattenAttrs::kOp, node.name, {int8_id_[x]}, {}, {y_int8})[0];
     dst_.tensor(out).dtype = DataType::kInt8;
     dst_.tensor(out).shape = src_.tensor(y).shape;
     qscale_[y] = qscale_[x];
     int8_id_[y] = out;
+    plan_.layer(node.name, QFlattenAttrs::kOp, sources_of(node));
+    record_int8_tensor(y, out, node.name, /*in_int8=*/true);
     return true;
   }
 
@@ -496,6 +523,7 @@ class Lowerer {
   std::vector<int> float_id_, int8_id_;
   std::vector<float> qscale_;
   std::vector<char> consumed_;
+  Int8PlanRecorder plan_;
 };
 
 }  // namespace

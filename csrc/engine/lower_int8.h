@@ -20,23 +20,13 @@
 // float meaning (network outputs included); int8 versions are named
 // "<name>::int8".
 //
-// Lowered ops and their attributes (the contract of csrc/engine/ops/int8/):
-//   int8rt.Quantize   [x f32]            scale; rank-4 input is NCHW -> NHWC
-//   int8rt.Dequantize [x s8]             scale; rank-4 output is NHWC -> NCHW
-//   int8rt.QConv      [x s8 NHWC, w s8 OIHW, bias f32 | -1]
-//                     kernel_shape, strides, pads (t,l,b,r), dilations, group,
-//                     in_scale, out_scale, w_scales, act ("none"|"relu"|"clip"),
-//                     act_min, act_max (float units)
-//   int8rt.QGemm      [x s8 [M,K], w s8 [N,K], bias f32 | -1]
-//                     in_scale, w_scales, out_scale (0: float32 output), act...
-//   int8rt.QMaxPool   [x s8 NHWC] kernel_shape, strides, pads (scale unchanged)
-//   int8rt.QAveragePool [x s8 NHWC] kernel_shape, strides, pads,
-//                     count_include_pad, in_scale, out_scale
-//   int8rt.QGlobalAveragePool [x s8 NHWC] in_scale, out_scale
-//   int8rt.QAdd       [a s8, b s8] a_scale, b_scale, out_scale, act
-//   int8rt.QConcat    [x s8 ...] in_scales, out_scale (channel axis)
-//   int8rt.QLut       [x s8, table s8 [256]] in_scale, out_scale, ops (names)
-//   int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]] in_scale, out_scale
+// Lowered ops: int8rt.Quantize / Dequantize, QConv, QGemm, QMaxPool,
+// QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut and
+// QChannelMul; their inputs and attributes are the typed contracts of
+// engine/ops/int8/contracts.h (the only place the attribute keys are
+// spelled). Each source op with an int8 form has one lowering function in
+// the Lowerer's table (lowerings()). What was decided is returned as data,
+// the int8 plan (int8rt/int8_plan.h).
 #pragma once
 
 #include <map>
@@ -44,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "int8rt/int8_plan.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
@@ -54,11 +45,15 @@ struct LoweringOptions {
   std::set<std::string> fp32_layers;     // node names kept in float32
   bool pointwise_tables = true;          // element-wise regions as int8rt.QLut
   bool int8_gates = false;               // tables may form in front of channel gates
+  // Node name -> the nodes a graph pass merged into it (PassReport::merged_nodes),
+  // for the plan's layer sources.
+  std::map<std::string, std::vector<std::string>> merged_nodes;
 };
 
 struct LoweringResult {
   Network network;
   std::vector<std::string> report;  // one line per decision worth telling
+  Int8Plan plan;                     // what runs in int8, at which scales
 };
 
 // `net` must carry static shapes (batch -1), e.g. from Executor::annotate_shapes.

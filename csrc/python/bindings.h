@@ -18,6 +18,7 @@ void bind_methods(pybind11::module_& m);
 void bind_cache_collector(pybind11::module_& m);
 void bind_network(pybind11::module_& m);
 void bind_engine(pybind11::module_& m);
+void bind_int8_plan(pybind11::module_& m);  // after bind_engine (extends Engine)
 
 }  // namespace python
 }  // namespace int8rt

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   int8rt::python::bind_cache_collector(m);
   int8rt::python::bind_network(m);
   int8rt::python::bind_engine(m);
+  int8rt::python::bind_int8_plan(m);
 }

@@ -195,6 +195,17 @@ class Engine:
         """One dict per layer in run order: name, op, precision, detail (kernel)."""
         return list(self._native.layers())
 
+    def int8_plan(self) -> Optional[_core.Int8Plan]:
+        """What the INT8 lowering decided, as data (``csrc/include/int8rt/int8_plan.h``):
+        ``tensors`` (each tensor held in int8: ``tensor``, ``int8_tensor``,
+        ``scale``, ``producer``, ``produced_in_int8``, ``readers``), ``layers``
+        (each int8 layer: ``name``, ``op``, ``sources``, the network's nodes it
+        computes, merged ones listed) and ``converts`` (each Quantize /
+        Dequantize inserted: ``tensor``, ``scale``, ``readers``,
+        ``network_output``, ``reason``). None for an FP32 engine and for an
+        engine loaded from a file or bytes: engine files do not keep the plan."""
+        return self._native.int8_plan()
+
     def scales(self) -> dict[str, float]:
         """The activation scales the engine was built with (tensor name -> scale)."""
         out: dict[str, float] = {}

@@ -8,7 +8,8 @@ scales (int8rt's, or a TensorRT calibration cache).
 
 Where the pairs go is decided by int8rt itself: the model is imported and
 lowered to INT8 with the given scales (as ``int8rt.build_engine`` would,
-graph passes included), and every tensor int8rt holds in int8 gets a
+graph passes included), its int8 plan (``Engine.int8_plan()``) is read, and
+every tensor int8rt holds in int8 gets a
 Q -> DQ pair (TensorRT's explicit-quantization convention: the inputs of
 quantizable layers, i.e. Conv/Gemm/MatMul and the Add/Concat/pooling layers
 int8rt runs in int8, and the int8 outputs of int8 layers). A tensor without a
@@ -145,15 +146,11 @@ def _check_layers(proto: "onnx.ModelProto", fp32_layers: Iterable[str], source: 
     return fp32
 
 
-def _split(layer_name: str) -> set[str]:
-    """ONNX node names behind an int8rt layer (merged layers are named 'a+b')."""
-    return {layer_name} | set(layer_name.split("+"))
-
-
 def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[str, str], source: str
                ) -> tuple[dict[str, "ActivationQ"], set[str]]:
-    """Lowers the model with int8rt and reads back where it holds int8 tensors
-    (-> activation Q/DQ) and which Conv/Gemm/MatMul run with int8 weights."""
+    """Lowers the model with int8rt and reads its int8 plan: the tensors it
+    holds in int8 (-> activation Q/DQ) and which Conv/Gemm/MatMul run with
+    int8 weights."""
     from ._qdq_graph import ActivationQ
     from .onnx import import_model
 
@@ -164,32 +161,18 @@ def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[st
         logger.warning("%s: %d scale(s) name no tensor of the model (ignored), e.g. %r", source, len(unused),
                        unused[0])
     network = import_model(proto)
-    lowered = _core.Builder(network, "int8", fp32, True).build(scales).network()
-    tensors, nodes = lowered.tensors(), lowered.nodes()
-    producer = {o: n for n in nodes for o in n["outputs"]}
-    readers: dict[int, list[dict]] = {}
-    for n in nodes:
-        for i in n["inputs"]:
-            readers.setdefault(i, []).append(n)
-
-    def int8_scale(tid: int) -> float:
-        p = producer[tid]
-        if p["op"] in ("int8rt.QMaxPool", "int8rt.QFlatten"):  # scale-preserving int8 layers
-            return int8_scale(p["inputs"][0])
-        return float(p["attrs"]["scale" if p["op"] == "int8rt.Quantize" else "out_scale"])
-
+    plan = _core.Builder(network, "int8", fp32, True).build(scales).int8_plan()
+    sources = {layer.name: layer.sources for layer in plan.layers}
     onnx_nodes = {n.name: n for n in graph.node}
     activations: dict[str, ActivationQ] = {}
-    for tid, t in enumerate(tensors):
-        if t["dtype"] != "int8" or t["is_constant"] or not t["name"].endswith("::int8"):
-            continue
-        name = t["name"][: -len("::int8")]
-        if name not in tensor_names:
-            raise Error(f"{source}: int8rt's int8 tensor '{name}' has no counterpart in the ONNX graph")
-        from_float = producer[tid]["op"] == "int8rt.Quantize"
-        who = frozenset(s for r in readers.get(tid, []) for s in _split(r["name"])) if from_float else frozenset()
-        activations[name] = ActivationQ(float(np.float32(int8_scale(tid))), not from_float, who)
-    weight_nodes = {name for n in nodes if n["op"] in ("int8rt.QConv", "int8rt.QGemm") for name in _split(n["name"])
+    for t in plan.tensors:
+        if t.tensor not in tensor_names:
+            raise Error(f"{source}: int8rt's int8 tensor '{t.tensor}' has no counterpart in the ONNX graph")
+        # A tensor quantized from float is fake-quantized for its int8 readers only.
+        who = frozenset() if t.produced_in_int8 else frozenset(s for r in t.readers for s in sources[r])
+        activations[t.tensor] = ActivationQ(float(np.float32(t.scale)), t.produced_in_int8, who)
+    weight_nodes = {name for layer in plan.layers if layer.op in ("int8rt.QConv", "int8rt.QGemm")
+                    for name in layer.sources
                     if name in onnx_nodes and onnx_nodes[name].op_type in ("Conv", "Gemm", "MatMul")}
     if not activations:
         raise InvalidArgumentError(

@@ -25,12 +25,14 @@
 // device copies, no host round trip unless a host-fallback layer needs a
 // tensor). Each execution context owns a stream and its device buffers (they
 // only grow); contexts run concurrently. Device 0 only.
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/cuda/nc4hw4_host.h"
 #include "engine/device_runner.h"
+#include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qeltwise_params.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "engine/ops/int8/qpool_params.h"
@@ -78,6 +80,85 @@ struct CudaState : DeviceRunner::State {
   std::vector<char> on_host, on_device;      // validity, by tensor id
   std::vector<int8_t> staging;               // layout conversions
 };
+
+size_t input_rank(const Network& net, const Node& node, size_t i) { return net.tensor(node.inputs[i]).shape.size(); }
+
+// One planner per lowered op the device runs: reads the node's contract
+// (ops/int8/contracts.h, through the *_params readers the CPU layers use)
+// and sets where it runs; a node it leaves at kHost runs on the host.
+using Planner = void (*)(const Network& net, const Node& node, NodePlan& p);
+
+void plan_conv(const Network& net, const Node& node, NodePlan& p) {
+  QConvParams q = qconv_params(net, node);
+  try {
+    p.conv = std::make_unique<kc::ConvLayer>(q.shape, q.weights, q.requant);
+  } catch (const NotSupported& e) {
+    p.why = e.what();
+    return;
+  }
+  p.where = Where::kConv;
+  p.has_residual = q.has_residual;
+  p.residual_scale = q.residual_scale;
+}
+
+void plan_gemm(const Network& net, const Node& node, NodePlan& p) {
+  if (input_rank(net, node, 0) == 4) return;
+  QGemmParams q = qgemm_params(net, node);
+  p.gemm = std::make_unique<kc::GemmLayer>(q.shape, q.weights, q.requant);
+  p.where = Where::kGemm;
+}
+
+void plan_pool(const Network& net, const Node& node, NodePlan& p) {
+  p.pool = qpool_params(net, node);
+  p.where = node.op == QPoolAttrs::kMaxOp       ? Where::kMaxPool
+            : node.op == QPoolAttrs::kAverageOp ? Where::kAvgPool
+                                                : Where::kGlobalAvgPool;
+}
+
+void plan_flatten(const Network& net, const Node& node, NodePlan& p) {
+  if (input_rank(net, node, 0) == 4) p.where = Where::kFlatten;
+}
+
+void plan_add(const Network& net, const Node& node, NodePlan& p) {
+  if (input_rank(net, node, 0) != 4) return;
+  p.add = qadd_params(node);
+  p.where = Where::kAdd;
+}
+
+void plan_concat(const Network& net, const Node& node, NodePlan& p) {
+  if (input_rank(net, node, 0) != 4 || node.inputs.size() > static_cast<size_t>(kc::kMaxConcatInputs)) return;
+  p.concat_multipliers = qconcat_multipliers(node);
+  p.where = Where::kConcat;
+}
+
+void plan_channel_mul(const Network& net, const Node& node, NodePlan& p) {
+  if (input_rank(net, node, 0) != 4) return;
+  const QChannelMulAttrs a = QChannelMulAttrs::from_attrs(node);
+  p.s_x = static_cast<float>(a.in_scale);
+  p.s_y = static_cast<float>(a.out_scale);
+  p.where = Where::kChannelMul;
+}
+
+void plan_lut(const Network& net, const Node& node, NodePlan& p) {
+  p.lut = std::make_unique<kc::LookupTable>(constant_input(net, node, 1, "table").i8);
+  p.where = Where::kLut;
+}
+
+void plan_convert(const Network& net, const Node& node, NodePlan& p) {
+  if (input_rank(net, node, 0) != 4) return;
+  p.where = node.op == ConvertAttrs::kQuantizeOp ? Where::kQuantize : Where::kDequantize;
+  p.scale = static_cast<float>(ConvertAttrs::from_attrs(node).scale);
+}
+
+const std::map<std::string, Planner>& planners() {
+  static const std::map<std::string, Planner> table = {
+      {QConvAttrs::kOp, plan_conv}, {QGemmAttrs::kOp, plan_gemm}, {QFlattenAttrs::kOp, plan_flatten},
+      {QPoolAttrs::kMaxOp, plan_pool}, {QPoolAttrs::kAverageOp, plan_pool}, {QPoolAttrs::kGlobalAverageOp, plan_pool},
+      {QAddAttrs::kOp, plan_add}, {QConcatAttrs::kOp, plan_concat}, {QChannelMulAttrs::kOp, plan_channel_mul},
+      {QLutAttrs::kOp, plan_lut}, {ConvertAttrs::kQuantizeOp, plan_convert}, {ConvertAttrs::kDequantizeOp, plan_convert},
+  };
+  return table;
+}
 
 class CudaRunner : public DeviceRunner {
  public:
@@ -262,49 +343,10 @@ class CudaRunner : public DeviceRunner {
     }
   }
 
-  void plan_node(const Network& net, const Node& node, NodePlan& p) const {
-    auto input_rank = [&](size_t i) { return net.tensor(node.inputs[i]).shape.size(); };
-    if (node.op == "int8rt.QConv") {
-      QConvParams q = qconv_params(net, node);
-      try {
-        p.conv = std::make_unique<kc::ConvLayer>(q.shape, q.weights, q.requant);
-      } catch (const NotSupported& e) {
-        p.why = e.what();
-        return;
-      }
-      p.where = Where::kConv;
-      p.has_residual = q.has_residual;
-      p.residual_scale = q.residual_scale;
-    } else if (node.op == "int8rt.QGemm" && input_rank(0) != 4) {
-      QGemmParams q = qgemm_params(net, node);
-      p.gemm = std::make_unique<kc::GemmLayer>(q.shape, q.weights, q.requant);
-      p.where = Where::kGemm;
-    } else if (node.op == "int8rt.QMaxPool" || node.op == "int8rt.QAveragePool" ||
-               node.op == "int8rt.QGlobalAveragePool") {
-      p.pool = qpool_params(net, node);
-      p.where = node.op == "int8rt.QMaxPool"       ? Where::kMaxPool
-                : node.op == "int8rt.QAveragePool" ? Where::kAvgPool
-                                                   : Where::kGlobalAvgPool;
-    } else if (node.op == "int8rt.QFlatten" && input_rank(0) == 4) {
-      p.where = Where::kFlatten;
-    } else if (node.op == "int8rt.QAdd" && input_rank(0) == 4) {
-      p.add = qadd_params(node);
-      p.where = Where::kAdd;
-    } else if (node.op == "int8rt.QConcat" && input_rank(0) == 4 &&
-               node.inputs.size() <= static_cast<size_t>(kc::kMaxConcatInputs)) {
-      p.concat_multipliers = qconcat_multipliers(node);
-      p.where = Where::kConcat;
-    } else if (node.op == "int8rt.QChannelMul" && input_rank(0) == 4) {
-      p.s_x = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
-      p.s_y = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
-      p.where = Where::kChannelMul;
-    } else if (node.op == "int8rt.QLut") {
-      p.lut = std::make_unique<kc::LookupTable>(constant_input(net, node, 1, "table").i8);
-      p.where = Where::kLut;
-    } else if ((node.op == "int8rt.Quantize" || node.op == "int8rt.Dequantize") && input_rank(0) == 4) {
-      p.where = node.op == "int8rt.Quantize" ? Where::kQuantize : Where::kDequantize;
-      p.scale = static_cast<float>(node.attrs.get_float("scale", 0.0));
-    }
+  // Decides where node `node` runs (kHost unless its op's planner takes it).
+  static void plan_node(const Network& net, const Node& node, NodePlan& p) {
+    auto it = planners().find(node.op);
+    if (it != planners().end()) it->second(net, node, p);
   }
 
   static void mark(CudaState& st, int id, bool host) {

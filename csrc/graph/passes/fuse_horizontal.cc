@@ -70,6 +70,7 @@ void merge(Network& net, const std::vector<int>& group, bool allow_split, PassRe
   std::vector<int> outs;
   std::vector<int64_t> sizes;
   std::string name, listed;
+  std::vector<std::string> merged;
   for (int id : group) {
     const Node& n = net.nodes()[id];
     const Tensor& w = net.tensor(n.inputs[1]);
@@ -84,6 +85,12 @@ void merge(Network& net, const std::vector<int>& group, bool allow_split, PassRe
     sizes.push_back(m);
     outs.push_back(n.outputs[0]);
     name += (name.empty() ? "" : "+") + n.name;
+    if (report && report->merged_nodes.count(n.name)) {  // a Conv merged before
+      const std::vector<std::string>& earlier = report->merged_nodes.at(n.name);
+      merged.insert(merged.end(), earlier.begin(), earlier.end());
+    } else {
+      merged.push_back(n.name);
+    }
     listed += (listed.empty() ? "'" : ", '") + n.name + "'";
   }
   const Node& first = net.nodes()[group[0]];
@@ -99,6 +106,7 @@ void merge(Network& net, const std::vector<int>& group, bool allow_split, PassRe
   int concat = eliding_concat(net, outs);
   if (concat < 0 && !allow_split) return;
   for (int id : group) passes::kill_node(net, id);
+  if (report) report->merged_nodes[name] = std::move(merged);
   int w_id = net.add_constant(passes::fresh_name(net, name + "_weight"), {total, c_in, 1, 1}, std::move(weights));
   int b_id = net.add_constant(passes::fresh_name(net, name + "_bias"), {total}, std::move(bias));
   if (concat >= 0) {

@@ -51,6 +51,9 @@ struct PassReport {
   // QuantizeLinear/DequantizeLinear pair (symmetric int8, zero point 0): the
   // scale the exporter chose for that tensor (TensorRT: scale = threshold/127).
   std::map<std::string, float> calibration_hints;
+  // Node name -> the nodes merged into it (fuse_horizontal), for the int8
+  // plan's layer sources (int8rt/int8_plan.h).
+  std::map<std::string, std::vector<std::string>> merged_nodes;
 
   void add(std::string line) { lines.push_back(std::move(line)); }
 };

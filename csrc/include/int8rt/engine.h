@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "int8rt/int8_plan.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
@@ -160,6 +161,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::string device_name() const;
   const Network& network() const;
   std::vector<LayerInfo> layers() const;
+  // What the INT8 lowering decided (int8rt/int8_plan.h) for an INT8 engine
+  // this process built; nullptr for a float32 engine and for an engine
+  // loaded from a file or bytes (engine files do not keep the plan).
+  const Int8Plan* int8_plan() const { return int8_plan_.get(); }
 
   std::unique_ptr<ExecutionContext> create_execution_context() const;
 
@@ -173,10 +178,12 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Engine() = default;
   friend class ExecutionContext;
   friend class DeviceAllocation;
+  friend class Builder;  // sets int8_plan_
   std::unique_ptr<engine::Executor> executor_;
   std::unique_ptr<engine::DeviceRunner> runner_;  // null on the CPU
   std::string device_ = "cpu";
   std::map<std::string, std::string> metadata_;
+  std::shared_ptr<const Int8Plan> int8_plan_;
 };
 
 }  // namespace int8rt

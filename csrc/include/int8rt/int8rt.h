@@ -18,6 +18,7 @@
 #include "int8rt/calibration.h"
 #include "int8rt/engine.h"
 #include "int8rt/error.h"
+#include "int8rt/int8_plan.h"
 #include "int8rt/isa.h"
 #include "int8rt/network.h"
 #include "int8rt/threading.h"

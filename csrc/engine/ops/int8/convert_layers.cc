@@ -5,6 +5,7 @@
 // the element-wise kernel chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 
@@ -71,19 +72,15 @@ class DequantizeLayer : public Layer {
   const kernels::DequantizeS8Kernel* k_;
 };
 
-float positive_scale(const Node& node, const char* key) {
-  double s = node.attrs.get_float(key, 0.0);
-  if (!(s > 0.0)) throw InvalidArgument(layer_error_prefix(node) + key + " must be > 0");
-  return static_cast<float>(s);
-}
+float convert_scale(const Node& node) { return static_cast<float>(ConvertAttrs::from_attrs(node).scale); }
 
-INT8RT_REGISTER_LAYER("int8rt.Quantize", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(ConvertAttrs::kQuantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
-  return std::make_unique<QuantizeLayer>(positive_scale(node, "scale"), node.name);
+  return std::make_unique<QuantizeLayer>(convert_scale(node), node.name);
 });
-INT8RT_REGISTER_LAYER("int8rt.Dequantize", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(ConvertAttrs::kDequantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
-  return std::make_unique<DequantizeLayer>(positive_scale(node, "scale"), node.name);
+  return std::make_unique<DequantizeLayer>(convert_scale(node), node.name);
 });
 
 }  // namespace

@@ -3,6 +3,7 @@
 // scale (formula: ref::channel_mul_s8), run by the element-wise kernel
 // chosen when the layer is created (kernels/eltwise_s8.h).
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 
@@ -14,11 +15,9 @@ class QChannelMulLayer : public Layer {
  public:
   explicit QChannelMulLayer(const Node& node)
       : name_(node.name), k_(&kernels::choose<kernels::ChannelMulS8Kernel>()) {
-    s_x_ = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
-    s_y_ = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
-    if (!(s_x_ > 0.f && s_y_ > 0.f)) {
-      throw InvalidArgument(layer_error_prefix(node) + "needs positive in_scale and out_scale");
-    }
+    const QChannelMulAttrs a = QChannelMulAttrs::from_attrs(node);
+    s_x_ = static_cast<float>(a.in_scale);
+    s_y_ = static_cast<float>(a.out_scale);
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Shape& x = in[0]->shape();
@@ -44,7 +43,7 @@ class QChannelMulLayer : public Layer {
   float s_x_ = 0.f, s_y_ = 0.f;
 };
 
-INT8RT_REGISTER_LAYER("int8rt.QChannelMul", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QChannelMulAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
   return std::make_unique<QChannelMulLayer>(node);
 });

@@ -3,6 +3,7 @@
 // creation the kernel registry picks the best kernel for this CPU (capped by
 // INT8RT_MAX_ISA), which packs the canonical int8 weights.
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "int8rt/error.h"
 #include "kernels/conv_gemm_s8.h"
@@ -82,11 +83,11 @@ class QGemmLayer : public Layer {
   std::unique_ptr<kernels::PackedGemm> packed_;
 };
 
-INT8RT_REGISTER_LAYER("int8rt.QConv", [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QConvAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
   return std::make_unique<QConvLayer>(net, node);
 });
-INT8RT_REGISTER_LAYER("int8rt.QGemm", [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QGemmAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
   return std::make_unique<QGemmLayer>(net, node);
 });

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qeltwise_params.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
@@ -73,11 +74,11 @@ class QConcatLayer : public Layer {
   std::vector<float> multipliers_;
 };
 
-INT8RT_REGISTER_LAYER("int8rt.QAdd", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QAddAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
   return std::make_unique<QAddLayer>(node);
 });
-INT8RT_REGISTER_LAYER("int8rt.QConcat", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QConcatAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, std::max<size_t>(1, node.inputs.size()));
   return std::make_unique<QConcatLayer>(node);
 });

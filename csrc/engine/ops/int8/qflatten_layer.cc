@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -28,7 +29,7 @@ class QFlattenLayer : public Layer {
   std::string name_;
 };
 
-INT8RT_REGISTER_LAYER("int8rt.QFlatten", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QFlattenAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
   return std::make_unique<QFlattenLayer>(node.name);
 });

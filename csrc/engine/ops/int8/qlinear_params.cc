@@ -6,6 +6,7 @@
 
 #include "core/checked_math.h"
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/window_attrs.h"
 #include "int8rt/error.h"
 
@@ -15,12 +16,13 @@ namespace {
 
 using kernels::OutputType;
 
-kernels::EpilogueStorage requant_from_attrs(const Network& net, const Node& node, int64_t channels, OutputType out) {
-  std::vector<double> w_scales_d = node.attrs.get_floats("w_scales", {});
-  if (static_cast<int64_t>(w_scales_d.size()) != channels) {
+// The requantization of a conv/gemm node: its weight scales, bias and activation.
+kernels::EpilogueStorage linear_requant(const Network& net, const Node& node, const QLinearAttrs& q, int64_t channels,
+                               OutputType out) {
+  if (static_cast<int64_t>(q.w_scales.size()) != channels) {
     throw InvalidArgument(layer_error_prefix(node) + "needs one weight scale per output channel");
   }
-  std::vector<float> w_scales(w_scales_d.begin(), w_scales_d.end());
+  std::vector<float> w_scales(q.w_scales.begin(), q.w_scales.end());
   const float* bias = nullptr;
   if (has_input(node, 2)) {
     const Tensor& b = constant_input(net, node, 2, "bias");
@@ -29,25 +31,15 @@ kernels::EpilogueStorage requant_from_attrs(const Network& net, const Node& node
     }
     bias = b.f32.data();
   }
-  std::string act = node.attrs.get_string("act", "none");
-  kernels::Activation kind = kernels::Activation::kNone;
-  float lo = static_cast<float>(node.attrs.get_float("act_min", -INFINITY));
-  float hi = static_cast<float>(node.attrs.get_float("act_max", INFINITY));
-  if (act == "relu") {
-    kind = kernels::Activation::kRelu;
-  } else if (act == "clip") {
-    kind = kernels::Activation::kClip;
-  } else if (act != "none") {
-    throw NotSupported(layer_error_prefix(node) + "activation '" + act + "' has no int8 epilogue");
-  }
-  float s_in = static_cast<float>(node.attrs.get_float("in_scale", 0.0));
-  float s_out = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
-  return kernels::make_epilogue(s_in, w_scales.data(), channels, bias, s_out, out, kind, lo, hi);
+  return kernels::make_epilogue(static_cast<float>(q.in_scale), w_scales.data(), channels, bias,
+                               static_cast<float>(q.out_scale), out, q.act.kind, static_cast<float>(q.act.min),
+                               static_cast<float>(q.act.max));
 }
 
 }  // namespace
 
 QConvParams qconv_params(const Network& net, const Node& node) {
+  const QConvAttrs a = QConvAttrs::from_attrs(node);
   QConvParams p;
   kernels::ConvShape& shape = p.shape;
   const Tensor& w = constant_input(net, node, 1, "weights");
@@ -56,17 +48,19 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   }
   const Tensor& x = net.tensor(node.inputs[0]);
   if (x.shape.size() != 4) throw InvalidArgument(layer_error_prefix(node) + "input must be NHWC rank 4");
-  read_window_attrs(node, {w.shape[2], w.shape[3]}, shape);
-  auto dl = node.attrs.get_ints("dilations", {1, 1});
-  if (dl.size() != 2) throw InvalidArgument(layer_error_prefix(node) + "dilations need 2 values");
   const std::string prefix = layer_error_prefix(node);
+  const bool default_kernel = a.window.kernel_shape.empty();  // a node without kernel_shape: the weights'
+  apply_window(a.window, default_kernel ? std::vector<int64_t>{w.shape[2], w.shape[3]} : a.window.kernel_shape, prefix,
+               shape);
+  const std::vector<int64_t>& dl = a.dilations;
+  if (dl.size() != 2) throw InvalidArgument(prefix + "dilations need 2 values");
   shape.H = checked_int(x.shape[1], prefix + "input height", 1);
   shape.W = checked_int(x.shape[2], prefix + "input width", 1);
   shape.C = checked_int(x.shape[3], prefix + "input channels", 1);
   shape.K = checked_int(w.shape[0], prefix + "output channels", 1);
   shape.dilation_h = checked_int(dl[0], prefix + "dilations[0]", 1, kMaxWindowAttr);
   shape.dilation_w = checked_int(dl[1], prefix + "dilations[1]", 1, kMaxWindowAttr);
-  shape.groups = checked_int(node.attrs.get_int("group", 1), prefix + "group", 1);
+  shape.groups = checked_int(a.group, prefix + "group", 1);
   try {
     shape.validate();
   } catch (const InvalidArgument& e) {
@@ -81,10 +75,10 @@ QConvParams qconv_params(const Network& net, const Node& node) {
                           " do not match K, C/group and kernel_shape " + shape_str(oihw));
   }
   p.weights = w.i8.data();
-  p.requant = requant_from_attrs(net, node, shape.K, OutputType::kInt8);
+  p.requant = linear_requant(net, node, a, shape.K, OutputType::kInt8);
   if (has_input(node, 3)) {  // fused residual: s_res / s_out, added before the clamp
-    float s_res = static_cast<float>(node.attrs.get_float("residual_scale", 0.0));
-    float s_out = static_cast<float>(node.attrs.get_float("out_scale", 0.0));
+    float s_res = static_cast<float>(a.residual_scale);
+    float s_out = static_cast<float>(a.out_scale);
     if (!(s_res > 0.f)) throw InvalidArgument(layer_error_prefix(node) + "residual_scale must be > 0");
     p.has_residual = true;
     p.residual_scale = kernels::residual_multiplier(s_res, s_out);
@@ -93,6 +87,7 @@ QConvParams qconv_params(const Network& net, const Node& node) {
 }
 
 QGemmParams qgemm_params(const Network& net, const Node& node) {
+  const QGemmAttrs a = QGemmAttrs::from_attrs(node);
   QGemmParams p;
   const Tensor& w = constant_input(net, node, 1, "weights");
   if (w.dtype != DataType::kInt8 || w.shape.size() != 2) {
@@ -102,8 +97,8 @@ QGemmParams qgemm_params(const Network& net, const Node& node) {
   p.shape.K = checked_int(w.shape[1], layer_error_prefix(node) + "input features", 1);
   p.shape.validate();
   p.weights = w.i8.data();
-  p.out = node.attrs.get_float("out_scale", 0.0) > 0.0 ? OutputType::kInt8 : OutputType::kFloat32;
-  p.requant = requant_from_attrs(net, node, p.shape.N, p.out);
+  p.out = a.out_scale > 0.0 ? OutputType::kInt8 : OutputType::kFloat32;
+  p.requant = linear_requant(net, node, a, p.shape.N, p.out);
   return p;
 }
 

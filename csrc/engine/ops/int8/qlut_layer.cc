@@ -3,6 +3,7 @@
 // and layout (element-wise). Inputs: x int8, table int8 [256] (constant).
 // The kernel is the lookup_s8 family's choice (kernels/eltwise_s8.h).
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 
@@ -19,7 +20,7 @@ class QLutLayer : public Layer {
       throw InvalidArgument(layer_error_prefix(node) + "table must be 256 int8 values");
     }
     table_ = t.i8;
-    ops_ = node.attrs.get_string("ops", "");
+    ops_ = QLutAttrs::from_attrs(node).ops;
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kInt8) throw InvalidArgument("node '" + name_ + "': QLut needs an int8 input");
@@ -37,7 +38,7 @@ class QLutLayer : public Layer {
   std::string ops_;
 };
 
-INT8RT_REGISTER_LAYER("int8rt.QLut", [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER(QLutAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
   return std::make_unique<QLutLayer>(net, node);
 });

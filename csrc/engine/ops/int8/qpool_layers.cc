@@ -4,6 +4,7 @@
 // by the element-wise kernel chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qpool_params.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
@@ -71,9 +72,9 @@ LayerFactory make(PoolKind kind) {
   };
 }
 
-INT8RT_REGISTER_LAYER("int8rt.QMaxPool", make(PoolKind::kMax));
-INT8RT_REGISTER_LAYER("int8rt.QAveragePool", make(PoolKind::kAverage));
-INT8RT_REGISTER_LAYER("int8rt.QGlobalAveragePool", make(PoolKind::kGlobalAverage));
+INT8RT_REGISTER_LAYER(QPoolAttrs::kMaxOp, make(PoolKind::kMax));
+INT8RT_REGISTER_LAYER(QPoolAttrs::kAverageOp, make(PoolKind::kAverage));
+INT8RT_REGISTER_LAYER(QPoolAttrs::kGlobalAverageOp, make(PoolKind::kGlobalAverage));
 
 }  // namespace
 }  // namespace engine

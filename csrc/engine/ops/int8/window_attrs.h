@@ -1,27 +1,30 @@
-// Reads a lowered node's 2-D window attributes (kernel_shape, strides,
-// pads as top, left, bottom, right, and dilations for convolutions) into a
-// kernels::ConvShape or kernels::PoolShape, with one error message for both.
+// Checks a lowered node's 2-D window (contracts.h Window2dAttrs: kernel_shape,
+// strides, pads as top, left, bottom, right) into a kernels::ConvShape or
+// kernels::PoolShape, with one error message for both.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/checked_math.h"
-#include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
 namespace engine {
 
+// `kernel_shape` is the window's, or the default where the node has none.
+// `prefix` names the node (layer_error_prefix).
 template <typename WindowShape>
-void read_window_attrs(const Node& node, const std::vector<int64_t>& default_kernel, WindowShape& s) {
-  auto ks = node.attrs.get_ints("kernel_shape", default_kernel);
-  auto st = node.attrs.get_ints("strides", {1, 1});
-  auto pd = node.attrs.get_ints("pads", {0, 0, 0, 0});
+void apply_window(const Window2dAttrs& w, const std::vector<int64_t>& kernel_shape, const std::string& prefix,
+                  WindowShape& s) {
+  const auto& ks = kernel_shape;
+  const auto& st = w.strides;
+  const auto& pd = w.pads;
   if (ks.size() != 2 || st.size() != 2 || pd.size() != 4) {
-    throw InvalidArgument(layer_error_prefix(node) + "kernel_shape and strides need 2 values, pads 4");
+    throw InvalidArgument(prefix + "kernel_shape and strides need 2 values, pads 4");
   }
-  const std::string prefix = layer_error_prefix(node);
   s.R = checked_int(ks[0], prefix + "kernel_shape[0]", 1, kMaxWindowAttr);
   s.S = checked_int(ks[1], prefix + "kernel_shape[1]", 1, kMaxWindowAttr);
   s.stride_h = checked_int(st[0], prefix + "strides[0]", 1, kMaxWindowAttr);

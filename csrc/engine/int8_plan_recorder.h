@@ -1,0 +1,35 @@
+// Collects the int8 plan (int8rt/int8_plan.h) while the INT8 lowering
+// (lower_int8.cc) builds the lowered network: the lowering reports each int8
+// layer, int8 tensor and float <-> int8 conversion as it adds them; finish()
+// fills in who reads what, and why each conversion exists, from the finished
+// network.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "int8rt/int8_plan.h"
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+class Int8PlanRecorder {
+ public:
+  void layer(const std::string& name, const std::string& op, std::vector<std::string> sources);
+  // `lowered_id`: the int8 tensor's id in the lowered network.
+  void int8_tensor(int lowered_id, Int8TensorPlan tensor);
+  // `lowered_out`: the id of the conversion's output in the lowered network.
+  void convert(int lowered_out, const std::string& name, const std::string& op, const std::string& tensor,
+               float scale);
+  Int8Plan finish(const Network& lowered);
+
+ private:
+  Int8Plan plan_;
+  std::map<int, size_t> tensor_at_, convert_at_;  // lowered tensor id -> its record in plan_
+};
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,258 @@
+// The lowered int8 ops' attributes (contracts.h): every attribute key of an
+// int8rt.* node is spelled in this file only.
+#include "engine/ops/int8/contracts.h"
+
+#include <string>
+
+#include "engine/layer.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+constexpr double kInf = INFINITY;
+
+// Typed reads of one node's attributes; an attribute of another kind is
+// InvalidArgument naming the node (Attributes' own message names only the key).
+class Reader {
+ public:
+  explicit Reader(const Node& node) : node_(node) {}
+
+  double num(const char* key, double fallback) const {
+    return guarded([&] { return node_.attrs.get_float(key, fallback); });
+  }
+  int64_t integer(const char* key, int64_t fallback) const {
+    return guarded([&] { return node_.attrs.get_int(key, fallback); });
+  }
+  std::string str(const char* key, const std::string& fallback) const {
+    return guarded([&] { return node_.attrs.get_string(key, fallback); });
+  }
+  std::vector<int64_t> ints(const char* key, std::vector<int64_t> fallback) const {
+    return guarded([&] { return node_.attrs.get_ints(key, fallback); });
+  }
+  std::vector<double> nums(const char* key) const {
+    return guarded([&] { return node_.attrs.get_floats(key, {}); });
+  }
+  void scales(InOutScales& s) const {
+    s.in_scale = num("in_scale", 0.0);
+    s.out_scale = num("out_scale", 0.0);
+  }
+  // Both scales > 0 as float32 (absent counts as 0).
+  void check_positive(const InOutScales& s) const {
+    if (!(static_cast<float>(s.in_scale) > 0.f && static_cast<float>(s.out_scale) > 0.f)) {
+      throw InvalidArgument(prefix() + "needs positive in_scale and out_scale");
+    }
+  }
+  // A scale that must be > 0 (absent counts as 0).
+  double positive(const char* key) const {
+    const double s = num(key, 0.0);
+    if (!(s > 0.0)) throw InvalidArgument(prefix() + key + " must be > 0");
+    return s;
+  }
+  std::string prefix() const { return layer_error_prefix(node_); }
+
+  Window2dAttrs window() const {
+    Window2dAttrs w;
+    if (node_.attrs.has("kernel_shape")) {
+      w.kernel_shape = ints("kernel_shape", {});
+      if (w.kernel_shape.empty()) throw InvalidArgument(prefix() + "kernel_shape and strides need 2 values, pads 4");
+    }
+    w.strides = ints("strides", {1, 1});
+    w.pads = ints("pads", {0, 0, 0, 0});
+    return w;
+  }
+
+  void linear(QLinearAttrs& q) const {
+    q.w_scales = nums("w_scales");
+    const std::string act = str("act", "none");
+    q.act.min = num("act_min", -kInf);
+    q.act.max = num("act_max", kInf);
+    if (act == "relu") {
+      q.act.kind = kernels::Activation::kRelu;
+    } else if (act == "clip") {
+      q.act.kind = kernels::Activation::kClip;
+    } else if (act != "none") {
+      throw NotSupported(prefix() + "activation '" + act + "' has no int8 epilogue");
+    }
+    scales(q);
+  }
+
+ private:
+  template <typename F>
+  auto guarded(F read) const -> decltype(read()) {
+    try {
+      return read();
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(prefix() + e.what());
+    }
+  }
+  const Node& node_;
+};
+
+void set_window(const Window2dAttrs& w, Attributes& a) {
+  a.set("kernel_shape", Attribute::of_ints(w.kernel_shape));
+  a.set("strides", Attribute::of_ints(w.strides));
+  a.set("pads", Attribute::of_ints(w.pads));
+}
+
+Attributes scale_attrs(const InOutScales& s) {
+  Attributes a;
+  a.set("in_scale", Attribute::of_float(s.in_scale));
+  a.set("out_scale", Attribute::of_float(s.out_scale));
+  return a;
+}
+
+Attributes linear_attrs(const QLinearAttrs& q) {
+  Attributes a = scale_attrs(q);
+  a.set("w_scales", Attribute::of_floats(q.w_scales));
+  const ActivationAttrs& act = q.act;
+  const char* name = nullptr;
+  switch (act.kind) {
+    case kernels::Activation::kNone: name = "none"; break;
+    case kernels::Activation::kRelu: name = "relu"; break;
+    case kernels::Activation::kClip: name = "clip"; break;
+    case kernels::Activation::kRelu6: throw NotSupported("int8 epilogue attributes: Relu6 is written as clip [0, 6]");
+  }
+  a.set("act", Attribute::of_string(name));
+  a.set("act_min", Attribute::of_float(act.min));
+  a.set("act_max", Attribute::of_float(act.max));
+  return a;
+}
+
+}  // namespace
+
+std::string int8_tensor_name(const std::string& name) { return name + "::int8"; }
+
+Attributes ConvertAttrs::to_attrs() const {
+  Attributes a;
+  a.set("scale", Attribute::of_float(scale));
+  return a;
+}
+
+ConvertAttrs ConvertAttrs::from_attrs(const Node& node) {
+  ConvertAttrs c;
+  c.scale = Reader(node).positive("scale");
+  return c;
+}
+
+Attributes QConvAttrs::to_attrs() const {
+  Attributes a = linear_attrs(*this);
+  set_window(window, a);
+  a.set("dilations", Attribute::of_ints(dilations));
+  a.set("group", Attribute::of_int(group));
+  if (residual_scale != 0.0) a.set("residual_scale", Attribute::of_float(residual_scale));
+  return a;
+}
+
+QConvAttrs QConvAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QConvAttrs c;
+  c.window = r.window();
+  c.dilations = r.ints("dilations", {1, 1});
+  c.group = r.integer("group", 1);
+  r.linear(c);
+  c.residual_scale = r.num("residual_scale", 0.0);
+  return c;
+}
+
+Attributes QGemmAttrs::to_attrs() const { return linear_attrs(*this); }
+
+QGemmAttrs QGemmAttrs::from_attrs(const Node& node) {
+  QGemmAttrs g;
+  Reader(node).linear(g);
+  return g;
+}
+
+const char* QPoolAttrs::op() const {
+  switch (kind) {
+    case Kind::kMax: return kMaxOp;
+    case Kind::kAverage: return kAverageOp;
+    case Kind::kGlobalAverage: break;
+  }
+  return kGlobalAverageOp;
+}
+
+Attributes QPoolAttrs::to_attrs() const {
+  Attributes a = kind != Kind::kMax ? scale_attrs(*this) : Attributes();
+  if (kind != Kind::kGlobalAverage) set_window(window, a);
+  if (kind == Kind::kAverage) a.set("count_include_pad", Attribute::of_int(count_include_pad ? 1 : 0));
+  return a;
+}
+
+QPoolAttrs QPoolAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QPoolAttrs p;
+  p.kind = node.op == kMaxOp ? Kind::kMax : node.op == kAverageOp ? Kind::kAverage : Kind::kGlobalAverage;
+  if (p.kind != Kind::kGlobalAverage) {
+    p.window = r.window();
+    p.count_include_pad = r.integer("count_include_pad", 0) != 0;
+  }
+  r.scales(p);
+  if (p.kind != Kind::kMax) r.check_positive(p);
+  return p;
+}
+
+Attributes QAddAttrs::to_attrs() const {
+  Attributes a;
+  a.set("a_scale", Attribute::of_float(a_scale));
+  a.set("b_scale", Attribute::of_float(b_scale));
+  a.set("out_scale", Attribute::of_float(out_scale));
+  a.set("act", Attribute::of_string(relu ? "relu" : "none"));
+  return a;
+}
+
+QAddAttrs QAddAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QAddAttrs q;
+  const std::string act = r.str("act", "none");
+  if (act != "none" && act != "relu") throw NotSupported(r.prefix() + "activation '" + act + "'");
+  q.relu = act == "relu";
+  q.a_scale = r.positive("a_scale");
+  q.b_scale = r.positive("b_scale");
+  q.out_scale = r.positive("out_scale");
+  return q;
+}
+
+Attributes QConcatAttrs::to_attrs() const {
+  Attributes a;
+  a.set("in_scales", Attribute::of_floats(in_scales));
+  a.set("out_scale", Attribute::of_float(out_scale));
+  return a;
+}
+
+QConcatAttrs QConcatAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QConcatAttrs c;
+  c.in_scales = r.nums("in_scales");
+  c.out_scale = r.positive("out_scale");
+  if (c.in_scales.size() != node.inputs.size()) throw InvalidArgument(r.prefix() + "needs one input scale per input");
+  return c;
+}
+
+Attributes QLutAttrs::to_attrs() const {
+  Attributes a = scale_attrs(*this);
+  a.set("ops", Attribute::of_string(ops));
+  return a;
+}
+
+QLutAttrs QLutAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QLutAttrs l;
+  r.scales(l);
+  l.ops = r.str("ops", "");
+  return l;
+}
+
+Attributes QChannelMulAttrs::to_attrs() const { return scale_attrs(*this); }
+
+QChannelMulAttrs QChannelMulAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QChannelMulAttrs c;
+  r.scales(c);
+  r.check_positive(c);
+  return c;
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,146 @@
+// The typed contracts of the lowered int8 ops (engine/lower_int8.h): one
+// struct per op with the node's attributes as fields, and ONE to_attrs /
+// from_attrs pair per struct, the only place the attribute keys are spelled.
+// The lowering writes nodes with to_attrs; the CPU layers (this folder), the
+// CUDA runner (engine/cuda/) and the engine file's loader (through layer
+// creation) read them with from_attrs.
+//
+// from_attrs reads nodes that may come from a hostile engine file: an
+// attribute of the wrong kind or an out-of-range value is InvalidArgument
+// (an activation without an int8 epilogue NotSupported) naming the node;
+// an absent attribute takes the default written below, as engine files
+// written before a field existed expect. Fields hold the attribute values as
+// stored (scales are doubles here; the kernels' float32 parameters are
+// formed where they are computed: qlinear_params, qpool_params,
+// qeltwise_params). The structural checks that need the tensors (weights,
+// shapes) stay with those readers.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "int8rt/network.h"
+#include "kernels/requant_params.h"
+
+namespace int8rt {
+namespace engine {
+
+// The int8 version of source tensor `name` in a lowered network.
+std::string int8_tensor_name(const std::string& name);
+
+// int8rt.Quantize [x f32] -> s8 and int8rt.Dequantize [x s8] -> f32:
+// rank-4 tensors change layout (NCHW <-> NHWC). from_attrs: scale > 0.
+struct ConvertAttrs {
+  static constexpr const char kQuantizeOp[] = "int8rt.Quantize";
+  static constexpr const char kDequantizeOp[] = "int8rt.Dequantize";
+  double scale = 0.0;
+  Attributes to_attrs() const;
+  static ConvertAttrs from_attrs(const Node& node);
+};
+
+// A fused activation as a clamp in float units (Conv / Gemm epilogues).
+struct ActivationAttrs {
+  kernels::Activation kind = kernels::Activation::kNone;  // none, relu or clip
+  double min = -INFINITY, max = INFINITY;
+};
+
+// A 2-D window: kernel_shape (R, S), strides, pads (top, left, bottom,
+// right). kernel_shape is empty when absent from a node (a Conv then takes
+// its weights' dimensions); the readers check counts and ranges.
+struct Window2dAttrs {
+  std::vector<int64_t> kernel_shape;
+  std::vector<int64_t> strides = {1, 1};
+  std::vector<int64_t> pads = {0, 0, 0, 0};
+};
+
+// The input and output scales most int8 ops carry.
+struct InOutScales {
+  double in_scale = 0.0, out_scale = 0.0;
+};
+
+// What QConv and QGemm share: the scales and activation of their
+// requantization (kernels::make_requant).
+struct QLinearAttrs : InOutScales {
+  std::vector<double> w_scales;  // one per output channel
+  ActivationAttrs act;
+};
+
+// int8rt.QConv [x s8 NHWC, w s8 OIHW, bias f32 | -1, residual s8 (optional)].
+struct QConvAttrs : QLinearAttrs {
+  static constexpr const char kOp[] = "int8rt.QConv";
+  Window2dAttrs window;
+  std::vector<int64_t> dilations = {1, 1};
+  int64_t group = 1;
+  double residual_scale = 0.0;  // the residual input's scale; 0: none written
+  Attributes to_attrs() const;
+  static QConvAttrs from_attrs(const Node& node);
+};
+
+// int8rt.QGemm [x s8 [M, K], w s8 [N, K], bias f32 | -1]; out_scale 0 means
+// a float32 output.
+struct QGemmAttrs : QLinearAttrs {
+  static constexpr const char kOp[] = "int8rt.QGemm";
+  Attributes to_attrs() const;
+  static QGemmAttrs from_attrs(const Node& node);
+};
+
+// int8rt.QMaxPool (window only: the scale passes through),
+// int8rt.QAveragePool (window, count_include_pad, scales) and
+// int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC]. from_attrs:
+// positive scales for the averaging pools.
+struct QPoolAttrs : InOutScales {
+  static constexpr const char kMaxOp[] = "int8rt.QMaxPool";
+  static constexpr const char kAverageOp[] = "int8rt.QAveragePool";
+  static constexpr const char kGlobalAverageOp[] = "int8rt.QGlobalAveragePool";
+  enum class Kind { kMax, kAverage, kGlobalAverage };
+  Kind kind = Kind::kMax;
+  Window2dAttrs window;
+  bool count_include_pad = false;
+  const char* op() const;
+  Attributes to_attrs() const;
+  static QPoolAttrs from_attrs(const Node& node);  // kind from node.op
+};
+
+// int8rt.QAdd [a s8, b s8] (same shapes), optionally followed by Relu.
+struct QAddAttrs {
+  static constexpr const char kOp[] = "int8rt.QAdd";
+  double a_scale = 0.0, b_scale = 0.0, out_scale = 0.0;
+  bool relu = false;
+  Attributes to_attrs() const;
+  static QAddAttrs from_attrs(const Node& node);
+};
+
+// int8rt.QConcat [x s8 ...] along channels; one input scale per input.
+struct QConcatAttrs {
+  static constexpr const char kOp[] = "int8rt.QConcat";
+  std::vector<double> in_scales;
+  double out_scale = 0.0;
+  Attributes to_attrs() const;
+  static QConcatAttrs from_attrs(const Node& node);
+};
+
+// int8rt.QFlatten [x s8 [N, 1, 1, C]] -> [N, C]: no attributes.
+struct QFlattenAttrs {
+  static constexpr const char kOp[] = "int8rt.QFlatten";
+};
+
+// int8rt.QLut [x s8, table s8 [256]]; ops names the float ops the table
+// replaces ("Mul+Add+Clip", for `inspect`).
+struct QLutAttrs : InOutScales {
+  static constexpr const char kOp[] = "int8rt.QLut";
+  std::string ops;
+  Attributes to_attrs() const;
+  static QLutAttrs from_attrs(const Node& node);
+};
+
+// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]].
+struct QChannelMulAttrs : InOutScales {
+  static constexpr const char kOp[] = "int8rt.QChannelMul";
+  Attributes to_attrs() const;
+  static QChannelMulAttrs from_attrs(const Node& node);  // scales > 0
+};
+
+}  // namespace engine
+}  // namespace int8rt

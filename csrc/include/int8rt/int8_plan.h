@@ -1,0 +1,55 @@
+// The int8 plan of an engine, as data: which tensors the engine holds in
+// int8 and at which scale, which layers run in int8 and which nodes of the
+// built network each one covers, and which float <-> int8 conversions the
+// INT8 lowering inserted and why. Written by the lowering as it decides
+// (csrc/engine/lower_int8.cc); read by the Q/DQ export
+// (python/int8rt/qdq_export.py) instead of parsing the lowered graph's names.
+//
+// Names: "source" names are the built network's (the ONNX model's node and
+// tensor names); "lowered" names are the engine network's (Engine::network()).
+// A plain value; thread safety as for any const object.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace int8rt {
+
+// A tensor the engine holds in int8.
+struct Int8TensorPlan {
+  std::string tensor;       // source tensor name
+  std::string int8_tensor;  // its int8 tensor in the lowered network
+  float scale = 0.f;        // the int8 tensor's scale (float value = scale * q)
+  std::string producer;     // lowered node writing it: an int8 layer, or the int8rt.Quantize below
+  bool produced_in_int8 = false;  // by an int8 layer (else quantized from its float value)
+  std::vector<std::string> readers;  // lowered int8 layers reading it, in network order
+};
+
+// A layer that runs in int8.
+struct Int8LayerPlan {
+  std::string name;  // lowered node name
+  std::string op;    // "int8rt.QConv", "int8rt.QLut", ...
+  // Source nodes it computes, in order: one for most layers; a table
+  // (int8rt.QLut) lists its region's nodes, an add its fused Relu, and a
+  // Conv that graph passes merged from sibling 1x1 Convs lists those.
+  std::vector<std::string> sources;
+};
+
+// A conversion the lowering inserted between float32 and int8.
+struct Int8ConvertPlan {
+  std::string name;    // lowered node name
+  std::string op;      // "int8rt.Quantize" or "int8rt.Dequantize"
+  std::string tensor;  // source tensor converted
+  float scale = 0.f;
+  std::vector<std::string> readers;  // lowered nodes reading the converted tensor
+  bool network_output = false;       // a Dequantize writing a network output
+  std::string reason;                // why it exists, in words
+};
+
+struct Int8Plan {
+  std::vector<Int8TensorPlan> tensors;    // in the lowered network's tensor order
+  std::vector<Int8LayerPlan> layers;      // in network order
+  std::vector<Int8ConvertPlan> converts;  // in network order
+};
+
+}  // namespace int8rt
