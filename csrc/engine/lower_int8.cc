@@ -6,7 +6,7 @@
 #include <set>
 
 #include "engine/lut_region.h"
-#include "engine/weight_quant.h"
+#include "int8rt/quantization.h"
 #include "int8rt/error.h"
 
 namespace int8rt {

@@ -1,5 +1,5 @@
 // Per-channel weight quantization (weight_quant.h).
-#include "engine/weight_quant.h"
+#include "int8rt/quantization.h"
 
 #include <algorithm>
 #include <cmath>
