@@ -316,7 +316,7 @@ class Lowerer {
     }
     // ONNX pads are (x1_begin, x2_begin, x1_end, x2_end) = (top, left, bottom, right).
     int64_t per_channel = wt.shape[1] * wt.shape[2] * wt.shape[3];
-    QuantizedWeights qw = quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
+    quant::QuantizedWeights qw = quant::quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
     int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
     int bias = b >= 0 ? get_float(b) : -1;
     a.set("kernel_shape", Attribute::of_ints(kernel));
@@ -367,7 +367,7 @@ class Lowerer {
     std::vector<float> nk(static_cast<size_t>(n_out * k));
     for (int64_t i = 0; i < n_out; ++i)
       for (int64_t j = 0; j < k; ++j) nk[i * k + j] = trans_b ? wt.f32[i * k + j] : wt.f32[j * n_out + i];
-    QuantizedWeights qw = quantize_weights_per_channel(nk.data(), n_out, k);
+    quant::QuantizedWeights qw = quant::quantize_weights_per_channel(nk.data(), n_out, k);
     int wq = add_weight_constant(wt.name + (trans_b ? "::int8" : "::int8_nk"), {n_out, k}, qw.values);
     int bias = -1;
     if (b >= 0) {

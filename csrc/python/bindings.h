@@ -11,6 +11,8 @@ void bind_errors(pybind11::module_& m);
 void bind_threading(pybind11::module_& m);
 void bind_histogram(pybind11::module_& m);
 void bind_methods(pybind11::module_& m);
+// Quantization numerics and the calibration-method table (bind_quantization.cc).
+void bind_quantization(pybind11::module_& m);
 void bind_cache_collector(pybind11::module_& m);
 void bind_network(pybind11::module_& m);
 void bind_executor(pybind11::module_& m);

@@ -7,6 +7,7 @@ PYBIND11_MODULE(_core, m) {
   int8rt::python::bind_threading(m);
   int8rt::python::bind_histogram(m);
   int8rt::python::bind_methods(m);
+  int8rt::python::bind_quantization(m);
   int8rt::python::bind_cache_collector(m);
   int8rt::python::bind_network(m);
   int8rt::python::bind_executor(m);
