@@ -153,6 +153,11 @@ def test_method_table_round_trips_through_cache_header():
         assert CalibrationAlgoType(m.trt_algorithm).cache_name == m.cache_header
         assert set(m.options) <= {"num_bits", "is_unsigned", "start_bin", "stride", "percentile",
                                   "reference_order"}
+    # Every TensorRT-style algorithm but int8rt's Python-side "auto" is a row.
+    rows = {m.trt_algorithm: m.name for m in table}
+    for algo in CalibrationAlgoType:
+        if algo is not CalibrationAlgoType.AUTO_CALIBRATION:
+            assert rows[algo.value] == algo.method, algo
 
 
 def test_every_calibrator_class_reads_back_its_own_cache():
