@@ -6,8 +6,8 @@
 #include <set>
 
 #include "engine/lut_region.h"
-#include "int8rt/quantization.h"
 #include "int8rt/error.h"
+#include "int8rt/quantization.h"
 
 namespace int8rt {
 namespace engine {
