@@ -1,6 +1,6 @@
 """int8rt.export_qdq: Q/DQ ONNX export checked against int8rt's own INT8
 engine (through ONNX Runtime), its structure, the weight formula (exactly
-int8rt's weight_quant), scale sources, missing scales and atomic writing."""
+int8rt's quant::quantize_weights_per_channel), scale sources, missing scales and atomic writing."""
 from __future__ import annotations
 
 import os

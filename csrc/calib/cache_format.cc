@@ -13,9 +13,10 @@
 // major*10000 + minor*100 + patch from 10 on). algorithm is one of
 // EntropyCalibration2, EntropyCalibration, MinMaxCalibration,
 // LegacyCalibration (int8rt also writes MSECalibration for its MSE method,
-// which TensorRT does not know). hex is the float32 scale's bit pattern in
-// lowercase hexadecimal without leading zeros ("0" for 0.0f, "7f800000" for
-// +inf), the scale being amax / 127.
+// which TensorRT does not know; the names come from the method table in
+// methods.cc). hex is the float32 scale's bit pattern in lowercase
+// hexadecimal without leading zeros ("0" for 0.0f, "7f800000" for +inf), the
+// scale being amax / 127 (both from int8rt/quantization.h).
 //
 // The writer emits exactly that, "\n" line ends, a final newline, entries in
 // the given order. The reader accepts what real files contain: names with
@@ -29,28 +30,17 @@
 // quoted in messages is cut to a bounded length (core/quote.h).
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <unordered_map>
 
 #include "core/quote.h"
 #include "int8rt/calibration.h"
 #include "int8rt/error.h"
+#include "int8rt/quantization.h"
 
 namespace int8rt {
 namespace calib {
 namespace {
-
-struct AlgorithmName {
-  const char* method;  // int8rt's method name
-  const char* header;  // TensorRT's cache header name
-};
-
-constexpr AlgorithmName kAlgorithmNames[] = {
-    {"entropy", "EntropyCalibration2"},   {"entropy_legacy", "EntropyCalibration"},
-    {"minmax", "MinMaxCalibration"},      {"percentile", "LegacyCalibration"},
-    {"mse", "MSECalibration"},
-};
 
 bool is_word(const std::string& s) {
   if (s.empty()) return false;
@@ -59,27 +49,6 @@ bool is_word(const std::string& s) {
     if (!ok) return false;
   }
   return true;
-}
-
-std::string to_hex(uint32_t bits) {
-  static const char kDigits[] = "0123456789abcdef";
-  if (bits == 0) return "0";
-  char buf[8];
-  int n = 0;
-  while (bits != 0) {
-    buf[n++] = kDigits[bits & 0xF];
-    bits >>= 4;
-  }
-  std::string out;
-  while (n > 0) out.push_back(buf[--n]);
-  return out;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
@@ -121,14 +90,8 @@ float parse_scale(const std::string& name, const std::string& hex, size_t line_n
     fail(line_no, "hex scale " + quoted(hex) + " has " + std::to_string(hex.size()) +
                       " digits, at most 8 (32 bits) allowed");
   }
-  uint32_t bits = 0;
-  for (char c : hex) {
-    int d = hex_digit(c);
-    if (d < 0) fail(line_no, "hex scale " + quoted(hex) + " is not hexadecimal");
-    bits = (bits << 4) | static_cast<uint32_t>(d);
-  }
   float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
+  if (!quant::scale_from_hex(hex, &scale)) fail(line_no, "hex scale " + quoted(hex) + " is not hexadecimal");
   if (std::isnan(scale)) fail(line_no, "tensor " + quoted(name) + " has scale NaN (" + hex + "); a scale is >= 0");
   if (std::signbit(scale)) {
     fail(line_no, "tensor " + quoted(name) + " has a negative scale (" + hex + "); a scale is >= 0");
@@ -137,28 +100,6 @@ float parse_scale(const std::string& name, const std::string& hex, size_t line_n
 }
 
 }  // namespace
-
-std::string cache_algorithm_name(Method method) {
-  switch (method) {
-    case Method::kEntropy: return "EntropyCalibration2";
-    case Method::kEntropyLegacy: return "EntropyCalibration";
-    case Method::kMinMax: return "MinMaxCalibration";
-    case Method::kPercentile: return "LegacyCalibration";
-    case Method::kMse: return "MSECalibration";
-  }
-  throw InvalidArgument("cache_algorithm_name: unknown Method value " +
-                        std::to_string(static_cast<int>(method)));
-}
-
-std::string cache_algorithm_name(const std::string& method_or_header) {
-  std::string accepted;
-  for (const AlgorithmName& a : kAlgorithmNames) {
-    if (method_or_header == a.method || method_or_header == a.header) return a.header;
-    accepted += std::string(accepted.empty() ? "" : ", ") + a.method + "/" + a.header;
-  }
-  throw InvalidArgument("unknown calibration algorithm " + quoted(method_or_header) +
-                        " (accepted: " + accepted + ")");
-}
 
 std::string write_cache(const CalibrationCache& cache) {
   if (!is_word(cache.algorithm)) {
@@ -185,11 +126,9 @@ std::string write_cache(const CalibrationCache& cache) {
       throw InvalidArgument("write_cache: tensor " + quoted(name) + " has scale " +
                             std::to_string(scale) + "; a scale must be >= 0");
     }
-    uint32_t bits;
-    std::memcpy(&bits, &scale, sizeof bits);
     out += name;
     out += ": ";
-    out += to_hex(bits);
+    out += quant::scale_to_hex(scale);
     out += "\n";
   }
   return out;

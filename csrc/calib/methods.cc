@@ -1,62 +1,76 @@
-// Method dispatch and names (compute_amax, parse_method, method_name), and
-// the shared search helpers of search_common.h. Each method's definition is
-// in its own file: entropy.cc, entropy_legacy.cc, minmax.cc, percentile.cc, mse.cc.
+// The method table (method_table) and everything read from it: compute_amax,
+// parse_method, method_name, cache_algorithm_name; and the shared search
+// helpers of search_common.h. Each method's definition is in its own file:
+// entropy.cc, entropy_legacy.cc, minmax.cc, percentile.cc, mse.cc.
 #include <algorithm>
 #include <limits>
 #include <numeric>
 #include <string>
 
 #include "calib/search_common.h"
+#include "core/quote.h"
 #include "int8rt/calibration.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
 namespace calib {
 
-float compute_amax(const Histogram& h, Method method, const MethodOptions& options) {
-  switch (method) {
-    case Method::kEntropy: return amax_entropy(h, options);
-    case Method::kEntropyLegacy: return amax_entropy_legacy(h, options);
-    case Method::kMinMax: return amax_minmax(h, options);
-    case Method::kPercentile: return amax_percentile(h, options);
-    case Method::kMse: return amax_mse(h, options);
+const std::vector<MethodInfo>& method_table() {
+  // TensorRT's CalibrationAlgoType values: LEGACY 0, ENTROPY 1, ENTROPY_2 2,
+  // MINMAX 3; 100 is int8rt's for MSE. The entropy search's options are read
+  // by entropy.cc and entropy_legacy.cc, MSE's by mse.cc (search_common.h).
+  static const std::vector<MethodInfo> kTable = {
+      {Method::kEntropy, "entropy", "EntropyCalibration2", 2, {"entropy2"}, &amax_entropy,
+       {"num_bits", "is_unsigned", "start_bin", "stride", "reference_order"}},
+      {Method::kEntropyLegacy, "entropy_legacy", "EntropyCalibration", 1, {}, &amax_entropy_legacy,
+       {"num_bits", "is_unsigned", "start_bin", "stride"}},
+      {Method::kMinMax, "minmax", "MinMaxCalibration", 3, {}, &amax_minmax, {}},
+      {Method::kPercentile, "percentile", "LegacyCalibration", 0, {}, &amax_percentile, {"percentile"}},
+      {Method::kMse, "mse", "MSECalibration", 100, {}, &amax_mse,
+       {"num_bits", "is_unsigned", "start_bin", "stride"}},
+  };
+  return kTable;
+}
+
+const MethodInfo& method_info(Method method) {
+  for (const MethodInfo& info : method_table()) {
+    if (info.method == method) return info;
   }
-  throw InvalidArgument("compute_amax: unknown method value " +
-                        std::to_string(static_cast<int>(method)));
+  throw InvalidArgument("unknown calibration method value " + std::to_string(static_cast<int>(method)));
+}
+
+float compute_amax(const Histogram& h, Method method, const MethodOptions& options) {
+  return method_info(method).amax(h, options);
 }
 
 Method parse_method(const std::string& name) {
-  // Canonical names first, then TensorRT's algorithm names as aliases.
-  static const std::pair<const char*, Method> kNames[] = {
-      {"entropy", Method::kEntropy},
-      {"entropy_legacy", Method::kEntropyLegacy},
-      {"minmax", Method::kMinMax},
-      {"percentile", Method::kPercentile},
-      {"mse", Method::kMse},
-      {"entropy2", Method::kEntropy},
-      {"EntropyCalibration2", Method::kEntropy},
-      {"EntropyCalibration", Method::kEntropyLegacy},
-      {"MinMaxCalibration", Method::kMinMax},
-      {"LegacyCalibration", Method::kPercentile},
-  };
+  // Canonical names first, then aliases, then TensorRT's header names.
+  std::vector<std::pair<std::string, Method>> names;
+  for (const MethodInfo& info : method_table()) names.emplace_back(info.name, info.method);
+  for (const MethodInfo& info : method_table()) {
+    for (const std::string& alias : info.aliases) names.emplace_back(alias, info.method);
+  }
+  for (const MethodInfo& info : method_table()) names.emplace_back(info.cache_header, info.method);
   std::string valid;
-  for (const auto& entry : kNames) {
+  for (const auto& entry : names) {
     if (name == entry.first) return entry.second;
     valid += (valid.empty() ? "" : ", ") + std::string("'") + entry.first + "'";
   }
   throw InvalidArgument("unknown calibration method '" + name + "'; valid names: " + valid);
 }
 
-std::string method_name(Method method) {
-  switch (method) {
-    case Method::kEntropy: return "entropy";
-    case Method::kEntropyLegacy: return "entropy_legacy";
-    case Method::kMinMax: return "minmax";
-    case Method::kPercentile: return "percentile";
-    case Method::kMse: return "mse";
+std::string method_name(Method method) { return method_info(method).name; }
+
+std::string cache_algorithm_name(Method method) { return method_info(method).cache_header; }
+
+std::string cache_algorithm_name(const std::string& method_or_header) {
+  std::string accepted;
+  for (const MethodInfo& info : method_table()) {
+    if (method_or_header == info.name || method_or_header == info.cache_header) return info.cache_header;
+    accepted += (accepted.empty() ? "" : ", ") + info.name + "/" + info.cache_header;
   }
-  throw InvalidArgument("method_name: unknown method value " +
-                        std::to_string(static_cast<int>(method)));
+  throw InvalidArgument("unknown calibration algorithm " + quoted(method_or_header) +
+                        " (accepted: " + accepted + ")");
 }
 
 namespace detail {

@@ -1,8 +1,6 @@
 // The Builder (int8rt/builder.h): passes, float32 calibration runs, lowering.
 #include "int8rt/builder.h"
 
-#include <cstdio>
-#include <cstring>
 #include <set>
 
 #include "core/checked_math.h"
@@ -12,6 +10,7 @@
 #include "engine/lower_int8.h"
 #include "graph/passes/passes.h"
 #include "int8rt/error.h"
+#include "int8rt/quantization.h"
 
 namespace int8rt {
 
@@ -180,13 +179,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   metadata["precision"] = "int8";
   metadata["report"] = report;
   std::string scale_lines;
-  for (const auto& kv : scales) {
-    char hex[16];
-    uint32_t bits;
-    std::memcpy(&bits, &kv.second, 4);
-    std::snprintf(hex, sizeof(hex), "%x", bits);
-    scale_lines += kv.first + ": " + hex + "\n";
-  }
+  for (const auto& kv : scales) scale_lines += kv.first + ": " + quant::scale_to_hex(kv.second) + "\n";
   metadata["scales"] = scale_lines;
   std::shared_ptr<Engine> engine = Engine::create(std::move(lowered.network), std::move(metadata));
   engine->int8_plan_ = std::make_shared<const Int8Plan>(std::move(lowered.plan));

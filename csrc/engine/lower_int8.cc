@@ -9,8 +9,8 @@
 #include "engine/int8_plan_recorder.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
-#include "engine/weight_quant.h"
 #include "int8rt/error.h"
+#include "int8rt/quantization.h"
 
 namespace int8rt {
 namespace engine {
@@ -341,7 +341,7 @@ class Lowerer {
     }
     // ONNX pads are (x1_begin, x2_begin, x1_end, x2_end) = (top, left, bottom, right).
     int64_t per_channel = wt.shape[1] * wt.shape[2] * wt.shape[3];
-    QuantizedWeights qw = quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
+    quant::QuantizedWeights qw = quant::quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
     int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
     int bias = b >= 0 ? get_float(b) : -1;
     a.window = {kernel, strides, pads};
@@ -390,7 +390,7 @@ class Lowerer {
     std::vector<float> nk(static_cast<size_t>(n_out * k));
     for (int64_t i = 0; i < n_out; ++i)
       for (int64_t j = 0; j < k; ++j) nk[i * k + j] = trans_b ? wt.f32[i * k + j] : wt.f32[j * n_out + i];
-    QuantizedWeights qw = quantize_weights_per_channel(nk.data(), n_out, k);
+    quant::QuantizedWeights qw = quant::quantize_weights_per_channel(nk.data(), n_out, k);
     int wq = add_weight_constant(wt.name + (trans_b ? "::int8" : "::int8_nk"), {n_out, k}, qw.values);
     int bias = -1;
     if (b >= 0) {

@@ -15,6 +15,8 @@ void bind_threading(pybind11::module_& m);
 void bind_isa(pybind11::module_& m);
 void bind_histogram(pybind11::module_& m);
 void bind_methods(pybind11::module_& m);
+// Quantization numerics and the calibration-method table (bind_quantization.cc).
+void bind_quantization(pybind11::module_& m);
 void bind_cache_collector(pybind11::module_& m);
 void bind_network(pybind11::module_& m);
 void bind_engine(pybind11::module_& m);

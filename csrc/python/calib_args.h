@@ -40,14 +40,7 @@ inline std::string nonfinite_name(calib::NonFinitePolicy p) {
 
 inline calib::MethodOptions method_options(int num_bits, bool is_unsigned, int64_t start_bin, int64_t stride,
                                            double percentile, bool reference_order) {
-  calib::MethodOptions o;
-  o.num_bits = num_bits;
-  o.is_unsigned = is_unsigned;
-  o.start_bin = start_bin;
-  o.stride = stride;
-  o.percentile = percentile;
-  o.reference_order = reference_order;
-  return o;
+  return calib::MethodOptions{num_bits, is_unsigned, start_bin, stride, percentile, reference_order};
 }
 
 }  // namespace python

@@ -8,6 +8,7 @@ PYBIND11_MODULE(_core, m) {
   int8rt::python::bind_isa(m);
   int8rt::python::bind_histogram(m);
   int8rt::python::bind_methods(m);
+  int8rt::python::bind_quantization(m);
   int8rt::python::bind_cache_collector(m);
   int8rt::python::bind_network(m);
   int8rt::python::bind_engine(m);

@@ -3,10 +3,11 @@ DequantizeLinear), given where int8rt holds int8 tensors and which layers
 have int8 weights. The placement is decided by :mod:`int8rt.qdq_export`;
 this module only edits the ``onnx.ModelProto``.
 
-Weights follow int8rt's ``csrc/engine/weight_quant.h`` exactly: per output
-channel, ``s = amax / 127`` in float32 (an all-zero channel gets ``s = 1``),
-``q = clip(rint(w / s), -127, 127)`` with ``w / s`` divided in float32 and
-rounded half to even (``np.rint``, C's ``nearbyint`` in the default mode).
+Weights are quantized by the engine's own code (``quantize_weights``, from
+:mod:`int8rt._numerics`, over ``csrc/include/int8rt/quantization.h``): per
+output channel, ``s = amax / 127`` in float32 (an all-zero channel gets
+``s = 1``), ``q = clip(rint(w / s), -127, 127)`` with ``w / s`` divided in
+float32 and rounded half to even.
 Activations get a Q -> DQ pair with a float32 scalar scale and an int8 zero
 point 0 (symmetric, TensorRT's convention).
 """
@@ -20,27 +21,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ._errors import NotSupportedError
+from ._numerics import quantize_weights
 
 __all__ = ["ActivationQ", "quantize_weights", "rewrite_qdq", "weight_axis"]
-
-
-def quantize_weights(w: np.ndarray, axis: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 quantization of ``w``: per slice along ``axis`` (per
-    output channel), or per tensor when ``axis`` is None.
-
-    Returns ``(q int8 with w's shape, scales float32 [w.shape[axis]] or [])``.
-    """
-    w = np.asarray(w, dtype=np.float32)
-    if axis is None:
-        amax = np.max(np.abs(w), initial=np.float32(0)).astype(np.float32).reshape(())
-        bshape: tuple[int, ...] = ()
-    else:
-        other = tuple(d for d in range(w.ndim) if d != axis)
-        amax = np.max(np.abs(w), axis=other, initial=np.float32(0)).astype(np.float32)
-        bshape = tuple(w.shape[axis] if d == axis else 1 for d in range(w.ndim))
-    scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
-    q = np.clip(np.rint(w / scale.reshape(bshape)), -127, 127).astype(np.int8)
-    return q, scale
 
 
 def weight_axis(node: onnx.NodeProto, weight_rank: int) -> int:

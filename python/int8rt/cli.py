@@ -197,6 +197,7 @@ def _print_profile(layers: list, top: int) -> None:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     import int8rt
+    from int8rt._numerics import amax_from_scale
 
     engine = int8rt.Engine.load(args.engine)
     print(f"engine: {args.engine}")
@@ -223,7 +224,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if scales:
         print(f"\nactivation scales ({len(scales)} tensors):")
         for name, scale in scales.items():
-            print(f"  {name}: {scale:.6g} (amax {scale * 127:.6g})")
+            print(f"  {name}: {scale:.6g} (amax {amax_from_scale(scale):.6g})")
     report = engine.report()
     if report:
         print("\nbuilder decisions:")

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _core
 from ._errors import InvalidArgumentError
+from ._numerics import scale_from_hex
 
 if TYPE_CHECKING:
     from .accuracy.report import BuildReport
@@ -211,7 +212,7 @@ class Engine:
         out: dict[str, float] = {}
         for line in self.metadata.get("scales", "").splitlines():
             name, _, hexbits = line.rpartition(": ")
-            out[name] = float(np.frombuffer(int(hexbits, 16).to_bytes(4, "little"), dtype=np.float32)[0])
+            out[name] = scale_from_hex(hexbits)
         return out
 
     def build_report(self) -> "BuildReport":

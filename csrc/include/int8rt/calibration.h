@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "int8rt/quantization.h"
+
 namespace int8rt {
 namespace calib {
 
@@ -130,12 +132,33 @@ float amax_mse(const Histogram& h, const MethodOptions& options);
 // and tests: result[k] is KL for candidate start_bin + k*stride (inf allowed).
 std::vector<double> entropy_divergences(const Histogram& h, const MethodOptions& options);
 
-Method parse_method(const std::string& name);  // "entropy", "entropy_legacy", ...
+// ---- the method table: the one place each method's names, TensorRT cache
+// header, amax function and options are written (csrc/calib/methods.cc) ----
+
+struct MethodInfo {
+  Method method;
+  std::string name;          // int8rt's canonical name: "entropy", "minmax", ...
+  std::string cache_header;  // TensorRT's algorithm name in cache headers
+  int trt_algorithm;         // TensorRT's CalibrationAlgoType value (MSE: 100, int8rt's own)
+  std::vector<std::string> aliases;  // further names parse_method accepts ("entropy2")
+  float (*amax)(const Histogram&, const MethodOptions&);  // the threshold search
+  std::vector<std::string> options;  // the MethodOptions fields the method reads
+};
+
+// Every method, in Method's order (kEntropy, the default, first). Static
+// storage: the references stay valid for the life of the program.
+const std::vector<MethodInfo>& method_table();
+// The row of `method`; throws InvalidArgument for a value not in the table.
+const MethodInfo& method_info(Method method);
+
+// A method by its name, an alias or its TensorRT header name; throws
+// InvalidArgument listing the valid names.
+Method parse_method(const std::string& name);
 std::string method_name(Method method);
 
 // ---- TensorRT's calibration cache ----
 
-// TensorRT's algorithm names as written in cache headers.
+// TensorRT's algorithm names as written in cache headers (method_table):
 // kEntropy -> "EntropyCalibration2", kEntropyLegacy -> "EntropyCalibration",
 // kMinMax -> "MinMaxCalibration", kPercentile -> "LegacyCalibration",
 // kMse -> "MSECalibration" (an int8rt extension TensorRT does not know).
@@ -217,8 +240,9 @@ class Collector {
   std::unordered_map<std::string, size_t> index_;  // name -> position in names_
 };
 
-// scale = amax / 127 in float32, TensorRT's convention for 8 bits.
-inline float scale_from_amax(float amax) { return amax / 127.0f; }
+// scale = amax / 127 in float32, TensorRT's convention for 8 bits
+// (int8rt/quantization.h, where its edge cases are written).
+using quant::scale_from_amax;
 
 }  // namespace calib
 }  // namespace int8rt

@@ -5,7 +5,8 @@
 //   network.h      Network IR and the network-definition API (add_input, ...)
 //   builder.h      BuilderConfig, IInt8Calibrator, Builder, build_engine
 //   engine.h       Engine (create / load / save) and ExecutionContext
-//   calibration.h  histograms, threshold methods, TensorRT's calibration cache
+//   calibration.h  histograms, threshold methods (their table), TensorRT's calibration cache
+//   quantization.h scale = amax / 127, per-channel int8 weights, a scale's cache hex
 //   threading.h    the library-wide thread count
 //   isa.h          the kernel ISA cap (INT8RT_MAX_ISA's mirror) and CPU features
 //   error.h        Error and its subclasses, the only exceptions int8rt throws
@@ -21,4 +22,5 @@
 #include "int8rt/int8_plan.h"
 #include "int8rt/isa.h"
 #include "int8rt/network.h"
+#include "int8rt/quantization.h"
 #include "int8rt/threading.h"

@@ -36,6 +36,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._numerics import scale_from_amax
 from .metrics import fake_quantize, sum_squares
 from .taps import batches, fp32_tap_engine, one_node_engine
 
@@ -120,7 +121,7 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
                 continue
             x = values[n]
             users = [i for i in consumers.get(n, []) if engines.get(i) is not None]
-            qs = [fake_quantize(x, float(np.float32(a) / np.float32(127))) for _, a in cands[n]]
+            qs = [fake_quantize(x, scale_from_amax(a)) for _, a in cands[n]]
             if not users:
                 err = num[n].setdefault(-1, np.zeros(len(qs)))
                 for k, q in enumerate(qs):
@@ -166,7 +167,7 @@ GUARD_MARGIN = 0.9
 
 
 def _scales(amaxes: Mapping[str, float]) -> dict[str, float]:
-    return {n: float(np.float32(a) / np.float32(127)) for n, a in amaxes.items()}
+    return {n: scale_from_amax(a) for n, a in amaxes.items()}
 
 
 def guard(builder: Any, network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_size: int,

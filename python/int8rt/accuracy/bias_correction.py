@@ -13,7 +13,8 @@ with the layer's input taken from the float32 network,
                layer(q(x), q(W))[c] - layer(x, W)[c]        (before any fused activation)
 
 where q(x) is x on its calibrated int8 grid and q(W) the per-output-channel
-int8 weights the lowering makes (csrc/engine/weight_quant.cc), and the bias
+int8 weights the lowering makes (csrc/core/quantization.cc, through
+int8rt._numerics), and the bias
 becomes ``b - shift`` (``Builder.add_to_bias``). Layers are corrected
 independently (no re-propagation through corrected layers), as the fast
 variant does. Off by default: ``BuilderConfig(bias_correction=True)``; the
@@ -26,6 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._numerics import quantize_weights as _quantize_int8
 from .metrics import fake_quantize
 from .taps import batches, fp32_tap_engine, one_node_engine
 
@@ -42,11 +44,10 @@ def quantize_weights(w: np.ndarray, rows_first: bool = True) -> np.ndarray:
     Output channels are axis 0 (Conv OIHW, Gemm with transB) or, with
     ``rows_first=False``, axis 1 of a 2-D ``[K, N]`` matrix."""
     m = np.asarray(w, np.float32)
-    rows = m.reshape(m.shape[0], -1) if rows_first else m.T
-    amax = np.abs(rows).max(axis=1, keepdims=True)
-    scale = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
-    q = (np.clip(np.rint(rows / scale), -127, 127) * scale).astype(np.float32)
-    return (q.reshape(m.shape) if rows_first else np.ascontiguousarray(q.T)).astype(np.float32)
+    axis = 0 if rows_first else 1
+    q, scale = _quantize_int8(m, axis)
+    bshape = tuple(-1 if d == axis else 1 for d in range(m.ndim))
+    return (q.astype(np.float32) * scale.reshape(bshape)).astype(np.float32)
 
 
 def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:

@@ -29,6 +29,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._numerics import amax_from_scale, scale_from_amax
 from . import metrics
 from .report import BuildReport, OutputCheck, TensorCheck
 from .taps import batches, fp32_tap_engine, int8_scales
@@ -84,7 +85,7 @@ def _alternatives(names: list[str], collector: Any, tap: Any, data: Mapping[str,
     if not amaxes:
         return {}
     stats = _stats(tap, data, batch_size,
-                   {n: [float(np.float32(a) / np.float32(127)) for a in amaxes[n]] for n in amaxes})
+                   {n: [scale_from_amax(a) for a in amaxes[n]] for n in amaxes})
     out = {}
     for name, st in stats.items():
         ok = [i for i, s in enumerate(st) if s.clipped_fraction <= CLIP_WARN] or list(range(len(st)))
@@ -121,7 +122,7 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     alternatives = _alternatives(sorted(clipping | low), collector, tap, data, batch_size)
     for name, scale in scales.items():
         s = stats[name][0]
-        threshold = float(np.float32(scale) * np.float32(127))
+        threshold = amax_from_scale(scale)
         alt = alternatives.get(name)
         reasons = []
         if name in clipping:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
+from .._numerics import amax_from_scale, scale_from_amax
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 from ..progress import Progress, phase
 from .cache import DEFAULT_VERSION, read_cache, write_cache
@@ -122,8 +123,7 @@ class CalibrationSession:
             return None
         logger.info("using the calibration cache (TRT-%d-%s, %d tensors); calibration skipped",
                     version, algorithm, len(scales))
-        f127 = np.float32(127)
-        amaxes = {name: float(np.float32(s) * f127) for name, s in scales.items()}
+        amaxes = {name: amax_from_scale(s) for name, s in scales.items()}
         raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
         return CalibrationResult(scales=scales, amaxes=amaxes, cache=raw, from_cache=True,
                                  num_batches=0, algorithm=algorithm)
@@ -198,8 +198,7 @@ class CalibrationSession:
                 amaxes = self._collector.amaxes()  # one parallel search in C++
                 bar.update(len(amaxes))
         amaxes = dict(amaxes)
-        f127 = np.float32(127)  # scale = amax / 127 in float32, as the C++ scale_from_amax
-        scales = {name: float(np.float32(a) / f127) for name, a in amaxes.items()}
+        scales = {name: scale_from_amax(a) for name, a in amaxes.items()}
         cache = write_cache(scales, self._header, self._version)
         self._result = CalibrationResult(scales=scales, amaxes=amaxes, cache=cache, from_cache=False,
                                          num_batches=self._num_batches, algorithm=self._header)

@@ -1,0 +1,70 @@
+// Quantization numerics (int8rt/quantization.h): per-channel weight
+// quantization and the cache's hex spelling of a scale.
+#include "int8rt/quantization.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace int8rt {
+namespace quant {
+
+QuantizedWeights quantize_weights_per_channel(const float* w, int64_t channels, int64_t per_channel) {
+  QuantizedWeights out;
+  out.values.resize(static_cast<size_t>(channels * per_channel));
+  out.scales.resize(static_cast<size_t>(channels));
+  for (int64_t k = 0; k < channels; ++k) {
+    const float* row = w + k * per_channel;
+    float amax = 0.f;
+    for (int64_t i = 0; i < per_channel; ++i) amax = std::max(amax, std::fabs(row[i]));
+    float scale = amax > 0.f ? scale_from_amax(amax) : 1.0f;
+    out.scales[k] = scale;
+    for (int64_t i = 0; i < per_channel; ++i) {
+      float q = std::nearbyint(row[i] / scale);
+      out.values[k * per_channel + i] = static_cast<int8_t>(std::min(kInt8Max, std::max(-kInt8Max, q)));
+    }
+  }
+  return out;
+}
+
+std::string scale_to_hex(float scale) {
+  static const char kDigits[] = "0123456789abcdef";
+  uint32_t bits;
+  std::memcpy(&bits, &scale, sizeof bits);
+  if (bits == 0) return "0";
+  char buf[8];
+  int n = 0;
+  while (bits != 0) {
+    buf[n++] = kDigits[bits & 0xF];
+    bits >>= 4;
+  }
+  std::string out;
+  while (n > 0) out.push_back(buf[--n]);
+  return out;
+}
+
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool scale_from_hex(const std::string& hex, float* scale) {
+  if (hex.empty() || hex.size() > 8) return false;
+  uint32_t bits = 0;
+  for (char c : hex) {
+    int d = hex_digit(c);
+    if (d < 0) return false;
+    bits = (bits << 4) | static_cast<uint32_t>(d);
+  }
+  std::memcpy(scale, &bits, sizeof bits);
+  return true;
+}
+
+}  // namespace quant
+}  // namespace int8rt

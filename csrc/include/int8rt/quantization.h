@@ -1,0 +1,58 @@
+// int8rt's quantization numerics, in one place (DESIGN.md, "Numerics"):
+// the TensorRT scale of a threshold, symmetric per-channel weight
+// quantization, and the scale's spelling in a calibration cache. The
+// calibrator, the cache reader and writer, the lowering and the Python
+// package (int8rt._core, bind_quantization.cc) all use these; none spells
+// 127 or the hex encoding again.
+//
+// Units: amax is a clipping threshold in the tensor's float units; a scale is
+// float units per int8 step. Every function is pure and thread safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace int8rt {
+namespace quant {
+
+// The largest int8 magnitude of symmetric quantization (TensorRT's 8 bits).
+constexpr float kInt8Max = 127.0f;
+
+// Activation scale of a threshold: amax / 127 in float32 (TensorRT's
+// convention, so its calibration cache is meaningful). amax 0 gives scale 0
+// (TensorRT writes that for a tensor it saw as all zeros); +inf gives +inf;
+// NaN stays NaN. Refusing such scales is the cache writer's and the
+// lowering's job (calibration.h, write_cache; lower_int8.cc, has_scale).
+inline float scale_from_amax(float amax) { return amax / kInt8Max; }
+
+// The threshold a scale stands for: scale * 127 in float32 (a calibration
+// cache holds scales only).
+inline float amax_from_scale(float scale) { return scale * kInt8Max; }
+
+// Symmetric per-output-channel int8 weights: for channel k with
+// amax_k = max |w_k| (NaN values are passed over),
+//   s_k = amax_k / 127 (float32),  q = clamp(nearbyint(w / s_k), -127, 127)
+// with w / s_k divided in float32 and rounded half to even (the default
+// rounding mode); a NaN quotient clamps to -127. A channel of all zeros gets
+// s_k = 1 (its weights quantize to 0, so the scale never matters, and no
+// consumer ever divides by zero). Per-tensor quantization is channels = 1.
+struct QuantizedWeights {
+  std::vector<int8_t> values;  // same layout as the float weights
+  std::vector<float> scales;   // one per output channel
+};
+
+// w holds `channels` rows of `per_channel` values each (OIHW or [N][K]).
+QuantizedWeights quantize_weights_per_channel(const float* w, int64_t channels, int64_t per_channel);
+
+// A scale as a calibration cache writes it: the float32's bit pattern in
+// lowercase hexadecimal without leading zeros ("0" for 0.0f, "3c010204" for
+// 1/127, "7f800000" for +inf).
+std::string scale_to_hex(float scale);
+// The inverse: false (and *scale untouched) unless hex is 1 to 8 hexadecimal
+// digits, either case. Any bit pattern is returned, NaN and negative ones
+// included; the cache reader refuses those itself, naming the line.
+bool scale_from_hex(const std::string& hex, float* scale);
+
+}  // namespace quant
+}  // namespace int8rt
