@@ -112,7 +112,7 @@ def test_conv2d_s8_residual_and_relu6() -> None:
     acc = npk.conv2d_acc(x, wt, (1, 1), (1, 1, 1, 1), (1, 1), 1)
     scale, bias = spanning_epilogue(rng, acc)
     res = rand_s8(rng, acc.shape)
-    rq = K.make_requant(0.05, np.full(10, 0.01, F32), None, 0.1, activation="relu6")
+    rq = K.make_epilogue(0.05, np.full(10, 0.01, F32), None, 0.1, activation="relu6")
     hi = rq["hi"]
     assert hi == F32(6.0) / F32(0.1) and 59 < hi < 61
     want = npk.epilogue(acc, scale, bias, 0, hi, res, 0.37)
@@ -149,28 +149,28 @@ def test_gemm_s8_matches_numpy(m: int, n: int, k: int) -> None:
                                               out_dtype="float32"))
 
 
-def test_make_requant_formulas() -> None:
+def test_make_epilogue_formulas() -> None:
     rng = np.random.default_rng(3)
     s_in, s_out = F32(0.0173), F32(0.0419)
     s_w = rng.uniform(1e-4, 1e-2, 9).astype(F32)
     bias = rng.uniform(-2, 2, 9).astype(F32)
-    rq = K.make_requant(s_in, s_w, bias, s_out)
+    rq = K.make_epilogue(s_in, s_w, bias, s_out)
     assert np.array_equal(rq["scale"], (s_in * s_w) / s_out)  # multiply, then divide
     assert np.array_equal(rq["bias"], bias / s_out)
     assert (rq["lo"], rq["hi"]) == (-128.0, 127.0)
-    assert (K.make_requant(s_in, s_w, bias, s_out, activation="relu")["lo"]) == 0.0
-    relu6 = K.make_requant(s_in, s_w, None, F32(0.01), activation="relu6")
+    assert (K.make_epilogue(s_in, s_w, bias, s_out, activation="relu")["lo"]) == 0.0
+    relu6 = K.make_epilogue(s_in, s_w, None, F32(0.01), activation="relu6")
     assert (relu6["lo"], relu6["hi"]) == (0.0, 127.0)  # 6/0.01 = 600 clipped to 127
     assert np.array_equal(relu6["bias"], np.zeros(9, F32))
-    clip = K.make_requant(s_in, s_w, None, s_out, activation="clip", clip_min=-1.0, clip_max=2.5)
+    clip = K.make_epilogue(s_in, s_w, None, s_out, activation="clip", clip_min=-1.0, clip_max=2.5)
     assert (clip["lo"], clip["hi"]) == (F32(-1.0) / s_out, F32(2.5) / s_out)
-    f = K.make_requant(s_in, s_w, bias, 0.0, out_dtype="float32", activation="relu")
+    f = K.make_epilogue(s_in, s_w, bias, 0.0, out_dtype="float32", activation="relu")
     assert np.array_equal(f["scale"], s_in * s_w) and np.array_equal(f["bias"], bias)
     assert (f["lo"], f["hi"]) == (0.0, np.inf)
     with pytest.raises(InvalidArgumentError, match="weight scale of channel 2"):
-        K.make_requant(s_in, np.array([1, 1, 0, 1], F32), None, s_out)
+        K.make_epilogue(s_in, np.array([1, 1, 0, 1], F32), None, s_out)
     with pytest.raises(InvalidArgumentError, match="outside the int8 range"):
-        K.make_requant(s_in, s_w, None, s_out, activation="clip", clip_min=100.0, clip_max=200.0)
+        K.make_epilogue(s_in, s_w, None, s_out, activation="clip", clip_min=100.0, clip_max=200.0)
 
 
 def test_quantize_dequantize() -> None:

@@ -1,6 +1,6 @@
 // int8rt._testing.kernels, part 2: the element-wise int8 ops (quantize, pools,
 // add, concat: the reference kernels, or with impl="<name>" one candidate
-// of the op's family in kernels/eltwise_s8.h), the FP32 reference kernels and make_requant, on
+// of the op's family in kernels/eltwise_s8.h), the FP32 reference kernels and make_epilogue, on
 // NumPy arrays, for tests. Thin: convert, call, release the GIL around the run.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -45,7 +45,7 @@ kernels::Activation parse_activation(const std::string& s) {
   throw InvalidArgument("activation: expected none, relu, relu6 or clip, got '" + s + "'");
 }
 
-py::dict make_requant(float s_in, const py::handle& s_w_obj, const py::object& bias_obj,
+py::dict make_epilogue(float s_in, const py::handle& s_w_obj, const py::object& bias_obj,
                       float s_out, const std::string& out_dtype, const std::string& activation,
                       float clip_min, float clip_max) {
   F32Array s_w = float_arg(s_w_obj, "s_w", 1);
@@ -269,7 +269,7 @@ void bind_kernel_ops(py::module_& k) {
   using namespace pybind11::literals;
   const Pair one{1, 1};
   const Quad no_pads{0, 0, 0, 0};
-  k.def("make_requant", &make_requant, "s_in"_a, "s_w"_a, "bias"_a, "s_out"_a,
+  k.def("make_epilogue", &make_epilogue, "s_in"_a, "s_w"_a, "bias"_a, "s_out"_a,
         "out_dtype"_a = "int8", "activation"_a = "none", "clip_min"_a = 0.0f,
         "clip_max"_a = 6.0f, "Per-channel epilogue arrays: {scale, bias, lo, hi}.");
   // impl: a kernel of the op's family by name (eltwise_s8_candidates(op)),

@@ -61,7 +61,7 @@ struct InOutScales {
 };
 
 // What QConv and QGemm share: the scales and activation of their
-// requantization (kernels::make_requant).
+// requantization (kernels::make_epilogue).
 struct QLinearAttrs : InOutScales {
   std::vector<double> w_scales;  // one per output channel
   ActivationAttrs act;
