@@ -297,7 +297,7 @@ def test_softmax(op: str, shape: tuple, axis: int) -> None:
 
 def test_exp_based_ops_against_float64() -> None:
     """Softmax (the 8-lane last-axis path, a row length that is not a multiple
-    of 8) and Sigmoid use exp_f32 (csrc/engine/ops/exp_f32.h): within a few
+    of 8) and Sigmoid use exp_f32 (csrc/kernels/ref/math_f32.h): within a few
     float32 ulps of the float64 result over the whole range, 0 / 1 / NaN at
     the extremes."""
     x = np.concatenate([np.linspace(-120, 120, 6623, dtype=np.float32),
@@ -750,8 +750,8 @@ def _ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
 
 
 def test_erf_tanh_gelu_against_float64() -> None:
-    """Erf, Tanh and both Gelus evaluate csrc/engine/ops/erf_f32.h and
-    tanh_f32.h (vectorisable polynomials, tools/fit_elementary.py): erf within
+    """Erf, Tanh and both Gelus evaluate csrc/kernels/ref/math_f32.h's erf_f32 and
+    tanh_f32 (vectorisable polynomials, tools/fit_elementary.py): erf within
     3 ulps and tanh within 2 of the float64 result over [-12, 12] and tiny
     arguments; Gelu within a few float32 roundings of 0.5 x (1 + erf(x/sqrt 2));
     NaN, +-inf and -0 as libm gives them."""
@@ -863,3 +863,21 @@ def test_recurrent_layers_against_onnx_runtime(op: str, direction: str, layout: 
     for k, (a, b) in enumerate(zip(ours, ref)):
         assert a.shape == b.shape, (op, k, a.shape, b.shape)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6, err_msg=f"{op} {attrs} output {k}")
+
+
+@pytest.mark.parametrize("op,attrs", [("Erf", {}), ("Gelu", {}), ("Gelu", {"approximate": "tanh"}), ("Tanh", {}),
+                                      ("Sigmoid", {}), ("Exp", {})])
+def test_unary_f32_kernels_agree_bit_for_bit_on_every_tier(op: str, attrs: dict) -> None:
+    """The unary_f32 family (kernels/unary_f32.h) compiles one loop per ISA:
+    the reference (baseline flags), AVX2 and AVX-512 builds give the same bits."""
+    x = np.concatenate([np.linspace(-40, 40, 20011), np.array([np.nan, np.inf, -np.inf, -0.0, 0.0])]).astype(np.float32)
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    results = {}
+    for isa in tiers:
+        int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+        try:
+            (results[isa],) = run_single_op(op, [x], attrs, [False])
+        finally:
+            int8rt.set_max_isa(None)
+    for isa in tiers[1:]:
+        assert results[isa].tobytes() == results["ref"].tobytes(), (op, isa)

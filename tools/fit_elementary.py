@@ -1,5 +1,5 @@
-"""Derives the polynomial coefficients of csrc/engine/ops/erf_f32.h and
-tanh_f32.h: least-squares fits in float64 (numpy) on 40,001 points, rounded
+"""Derives the polynomial coefficients of csrc/kernels/ref/math_f32.h
+(erf_f32, tanh_f32): least-squares fits in float64 (numpy) on 40,001 points, rounded
 to float32, then the float32 evaluation measured against float64 over
 [-12, 12] and tiny arguments. Usage: python tools/fit_elementary.py
 prints the coefficients, which the headers hold exactly, and the worst

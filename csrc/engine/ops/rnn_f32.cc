@@ -27,14 +27,16 @@
 #include <cmath>
 
 #include "engine/layer.h"
-#include "engine/ops/exp_f32.h"
 #include "engine/ops/op_util.h"
-#include "engine/ops/tanh_f32.h"
+#include "kernels/ref/math_f32.h"
 #include "kernels/sgemm_f32.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
+
+using kernels::ref::exp_f32;
+using kernels::ref::tanh_f32;
 
 enum class Cell { kLstm, kGru, kRnn };
 

@@ -5,18 +5,20 @@
 // The tensor is viewed as [outer, n, inner] around the axis; for inner > 1
 // the loops run over the contiguous inner dimension so they vectorise; for
 // inner == 1 (the usual last axis) each row keeps 8 partial maxima and sums
-// so that those loops vectorise too. exp is exp_f32 (exp_f32.h).
+// so that those loops vectorise too. exp is exp_f32 (kernels/ref/math_f32.h).
 #include <algorithm>
 #include <cmath>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "engine/ops/exp_f32.h"
 #include "engine/ops/op_util.h"
+#include "kernels/ref/math_f32.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
+
+using kernels::ref::exp_f32;
 
 class SoftmaxLayer : public Layer {
  public:

@@ -5,19 +5,20 @@
 // Sin, Cos, Sign, Floor, Ceil, Round (half to even, as ONNX says); and the
 // activations Softplus (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish
 // (x * tanh(softplus(x))), Elu (alpha), Selu (alpha, gamma), each with the
-// formula of the ONNX operator spec evaluated with libm in float32. Clip's
-// bounds are constant inputs (opset >= 11) or min/max attributes (opset < 11).
+// formula of the ONNX operator spec evaluated in float32: Exp, Sigmoid, Tanh,
+// Erf and the Gelus by the unary_f32 kernel family (kernels/unary_f32.h,
+// the vectorisable functions of kernels/ref/math_f32.h, chosen per ISA), the
+// rest with libm or plain arithmetic. Clip's bounds are constant inputs
+// (opset >= 11) or min/max attributes (opset < 11).
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "engine/ops/erf_f32.h"
-#include "engine/ops/exp_f32.h"
 #include "engine/ops/op_util.h"
-#include "engine/ops/tanh_f32.h"
 #include "int8rt/error.h"
+#include "kernels/unary_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -32,9 +33,28 @@ enum class Kind {
 // ln(exp(x) + 1) without overflow for large x (where it equals x in float32).
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
 
+using kernels::ref::UnaryF32;
+using kernels::ref::exp_f32;
+using kernels::ref::tanh_f32;
+
+// The kinds the unary_f32 kernel family computes (kernels/unary_f32.h).
+bool family_op(Kind kind, UnaryF32* op) {
+  switch (kind) {
+    case Kind::kExp: *op = UnaryF32::kExp; return true;
+    case Kind::kSigmoid: *op = UnaryF32::kSigmoid; return true;
+    case Kind::kTanh: *op = UnaryF32::kTanh; return true;
+    case Kind::kErf: *op = UnaryF32::kErf; return true;
+    case Kind::kGelu: *op = UnaryF32::kGelu; return true;
+    case Kind::kGeluTanh: *op = UnaryF32::kGeluTanh; return true;
+    default: return false;
+  }
+}
+
 class UnaryLayer : public Layer {
  public:
-  UnaryLayer(Kind kind, float a, float b, std::string name) : kind_(kind), a_(a), b_(b), name_(std::move(name)) {}
+  UnaryLayer(Kind kind, float a, float b, std::string name) : kind_(kind), a_(a), b_(b), name_(std::move(name)) {
+    if (family_op(kind, &op_)) kernel_ = &kernels::choose<kernels::UnaryF32Kernel>();  // once per layer
+  }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in.empty() || !in[0] || in[0]->dtype() != DataType::kFloat32) {
@@ -51,10 +71,14 @@ class UnaryLayer : public Layer {
       std::memcpy(y, x, n * sizeof(float));
       return;
     }
+    if (kernel_) {
+      parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { kernel_->apply(op_, e - b, x + b, y + b); });
+      return;
+    }
     parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { apply(x + b, y + b, e - b); });
   }
 
-  std::string describe() const override { return "fp32"; }
+  std::string describe() const override { return kernel_ ? std::string("fp32 ") + kernel_->name() : "fp32"; }
 
  private:
   void apply(const float* x, float* y, int64_t n) const {
@@ -62,26 +86,16 @@ class UnaryLayer : public Layer {
       case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
       case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a_ * x[i]; break;
       case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(x[i], a_, b_); break;
-      case Kind::kSigmoid: for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + exp_f32(-x[i])); break;
       case Kind::kHardSigmoid:
         for (int64_t i = 0; i < n; ++i) y[i] = clip_value(a_ * x[i] + b_, 0.f, 1.f);
         break;
       case Kind::kHardSwish:
         for (int64_t i = 0; i < n; ++i) y[i] = x[i] * clip_value(x[i] / 6.f + 0.5f, 0.f, 1.f);
         break;
-      case Kind::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = tanh_f32(x[i]); break;
-      case Kind::kErf: for (int64_t i = 0; i < n; ++i) y[i] = erf_f32(x[i]); break;
-      case Kind::kGelu:
-        for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + erf_f32(x[i] * 0.70710678118654752f));
-        break;
-      case Kind::kGeluTanh:  // approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-        for (int64_t i = 0; i < n; ++i) {
-          y[i] = 0.5f * x[i] * (1.f + tanh_f32(0.79788456080286536f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
-        }
-        break;
       case Kind::kSqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
       case Kind::kIdentity: break;
-      case Kind::kExp: for (int64_t i = 0; i < n; ++i) y[i] = exp_f32(x[i]); break;
+      case Kind::kExp: case Kind::kSigmoid: case Kind::kTanh: case Kind::kErf: case Kind::kGelu:
+      case Kind::kGeluTanh: break;  // the unary_f32 kernel (run)
       case Kind::kLog: for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]); break;
       case Kind::kAbs: for (int64_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]); break;
       case Kind::kNeg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; break;
@@ -109,6 +123,8 @@ class UnaryLayer : public Layer {
   Kind kind_;
   float a_, b_;
   std::string name_;
+  UnaryF32 op_ = UnaryF32::kExp;
+  const kernels::UnaryF32Kernel* kernel_ = nullptr;  // for the family's kinds
 };
 
 float scalar_constant(const Network& net, const Node& node, size_t index, float fallback) {

@@ -1,19 +1,36 @@
-// exp for float32 layers, written so that loops over it vectorise (the
-// shared code is built without -ffast-math, where std::exp stays a libm call
-// per element): Cody-Waite range reduction x = n*ln2 + r, |r| <= ln2/2, e^r
-// by Cephes expf's degree-6 polynomial, 2^n from exponent bits. Error within
-// 2 ulp of exp over the float range (tests/test_fp32_ops.py checks against
-// numpy); x <= -87.34 gives 0 (no denormals), x >= 88.72 gives +inf, NaN
-// gives NaN. Used by Softmax, Sigmoid, Exp, erf_f32.h and tanh_f32.h.
+// The FP32 transcendental functions of int8rt's layers, and the element-wise
+// loop over them (the unary_f32 family, kernels/unary_f32.h): written with
+// per-element IEEE operations and selects only, no data-dependent control
+// flow, so that the loops vectorise at any width. Built with int8rt's flags
+// (-ffp-contract=off -fno-trapping-math, no fast math), every lane computes
+// exactly what the scalar code does: the reference, AVX2 and AVX-512
+// builds of unary_f32 give identical bits. Every function is `static
+// inline` (internal linkage): an ISA translation unit including this header
+// gets its own copies, so no ISA-flagged copy can replace the baseline one
+// at link time (STYLE.md, "ISA code is fenced"). No STL.
+//
+// exp_f32: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, e^r by
+//   Cephes expf's degree-6 polynomial, 2^n from exponent bits. Within 2 ulp
+//   of exp over the float range; x <= -87.34 gives 0 (no denormals),
+//   x >= 88.72 gives +inf, NaN gives NaN.
+// erf_f32:  |x| < 1: x * P(x^2) (P degree 6); 1 <= |x| < 3.95:
+//   1 - exp(-x^2) * Q(1/|x|) (Q degree 7); beyond, +-1 (erfc < 2^-25).
+//   2.6 ulp worst over [-12, 12]. NaN gives NaN, +-inf gives +-1.
+// tanh_f32: |x| < 0.625: x * P(x^2) (P degree 5); otherwise
+//   1 - 2 / (exp(2 min(|x|, 10)) + 1) (rounds to 1 from 9.01). 1.7 ulp worst.
+// P and Q of erf and tanh are least-squares fits made by
+// tools/fit_elementary.py, which prints these values and the measured ulps;
+// tests/test_fp32_ops.py bounds this code against float64.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
 namespace int8rt {
-namespace engine {
+namespace kernels {
+namespace ref {
 
-inline float exp_f32(float x) {
+static inline float exp_f32(float x) {
   const float kHi = 88.7228393f, kLo = -87.3365479f;
   const bool nan = x != x;
   const bool over = x >= kHi, under = x <= kLo;
@@ -47,5 +64,77 @@ inline float exp_f32(float x) {
   return nan ? x : y;
 }
 
-}  // namespace engine
+static inline float erf_f32(float x) {
+  const float a = x < 0.f ? -x : x;
+  const float t = a * a;
+  float p = 8.006950520211831e-05f;
+  p = p * t + -0.0008053770870901644f;
+  p = p * t + 0.005192959681153297f;
+  p = p * t + -0.0268560703843832f;
+  p = p * t + 0.11283634603023529f;
+  p = p * t + -0.3761262893676758f;
+  p = p * t + 1.128379225730896f;
+  const float small = a * p;
+
+  float b = a < 1.f ? 1.f : a;
+  b = b > 3.95f ? 3.95f : b;
+  const float u = 1.f / b;
+  float q = -0.018275469541549683f;
+  q = q * u + 0.12281397730112076f;
+  q = q * u + -0.35854968428611755f;
+  q = q * u + 0.5804157853126526f;
+  q = q * u + -0.5087228417396545f;
+  q = q * u + 0.05197613686323166f;
+  q = q * u + 0.557562530040741f;
+  q = q * u + 0.00036322459345683455f;
+  const float big = 1.f - exp_f32(-(b * b)) * q;
+
+  float r = a < 1.f ? small : big;
+  r = a >= 3.95f ? 1.f : r;
+  r = x < 0.f ? -r : r;
+  return x != x ? x : r;
+}
+
+static inline float tanh_f32(float x) {
+  const float a = x < 0.f ? -x : x;
+  const float t = a * a;
+  float p = -0.005772257223725319f;
+  p = p * t + 0.020692424848675728f;
+  p = p * t + -0.0537528358399868f;
+  p = p * t + 0.1333152800798416f;
+  p = p * t + -0.33333277702331543f;
+  p = p * t + 1.0f;
+  const float small = a * p;
+  const float e = exp_f32(2.f * (a > 10.f ? 10.f : a));
+  const float big = 1.f - 2.f / (e + 1.f);
+  float r = a < 0.625f ? small : big;
+  r = x < 0.f ? -r : r;
+  return x != x ? x : r;
+}
+
+static inline float sigmoid_f32(float x) { return 1.f / (1.f + exp_f32(-x)); }
+
+// The functions of the unary_f32 family, applied to x[0..n) into y (which
+// may be x): the one loop every tier compiles.
+enum class UnaryF32 : int32_t { kExp, kSigmoid, kTanh, kErf, kGelu, kGeluTanh };
+
+static inline void unary_f32_loop(UnaryF32 op, int64_t n, const float* x, float* y) {
+  switch (op) {
+    case UnaryF32::kExp: for (int64_t i = 0; i < n; ++i) y[i] = exp_f32(x[i]); break;
+    case UnaryF32::kSigmoid: for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_f32(x[i]); break;
+    case UnaryF32::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = tanh_f32(x[i]); break;
+    case UnaryF32::kErf: for (int64_t i = 0; i < n; ++i) y[i] = erf_f32(x[i]); break;
+    case UnaryF32::kGelu:  // 0.5 x (1 + erf(x / sqrt 2))
+      for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + erf_f32(x[i] * 0.70710678118654752f));
+      break;
+    case UnaryF32::kGeluTanh:  // approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      for (int64_t i = 0; i < n; ++i) {
+        y[i] = 0.5f * x[i] * (1.f + tanh_f32(0.79788456080286536f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+      }
+      break;
+  }
+}
+
+}  // namespace ref
+}  // namespace kernels
 }  // namespace int8rt

@@ -3,7 +3,8 @@
 // ...) accept every valid problem and call the reference kernels of
 // ref_kernels.h as they are (conv / GEMM packing is a copy of the canonical
 // weights); the FP32 GEMM one is the portable microkernel
-// (sgemm_6x8_portable, no FMA) under the blocked driver.
+// (sgemm_6x8_portable, no FMA) under the blocked driver; unary_f32_ref the
+// math_f32.h loop built with the baseline flags.
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/unary_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -89,8 +91,9 @@ void register_ref_kernels(KernelRegistry& r) {
   // FP32 GEMM: the portable tile; kc, mc, nc as for AVX2.
   static const SgemmKernel sgemm("sgemm_6x8_portable", Isa::kRef, 6, 8, /*kc=*/256, /*mc=*/96,
                                  /*nc=*/512, sgemm_6x8_portable);
+  static const UnaryF32Kernel unary("unary_f32_ref", Isa::kRef, ref::unary_f32);
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        channel_mul, sgemm);
+        channel_mul, sgemm, unary);
 }
 
 }  // namespace kernels

@@ -3,6 +3,7 @@
 // built (INT8RT_HAVE_AVX512_KERNELS).
 //   every element-wise op: <op>_s8_avx512 (F/BW/VL microkernels bound to
 //              the drivers of x86/eltwise_s8_x86.h)
+//   unary_f32: unary_f32_avx512 (math_f32.h's loop, 16 lanes)
 //   sgemm_f32: sgemm_8x32_avx512 (AVX-512F). Blocking: the B panel (kc x 32
 //              floats: 24 KiB) stays in L1 while the A block (mc x kc)
 //              streams from L2; kc = 192 measured best on Zen 4 among
@@ -11,6 +12,7 @@
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/unary_f32.h"
 #include "kernels/x86/eltwise_s8_x86.h"
 
 namespace int8rt {
@@ -22,7 +24,8 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const SgemmKernel sgemm("sgemm_8x32_avx512", kIsa, avx512::kSgemmMR,
                                  avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
                                  avx512::sgemm_8x32);
-  r.add(sgemm);
+  static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
+  r.add(sgemm, unary);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,

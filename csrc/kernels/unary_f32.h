@@ -1,0 +1,25 @@
+// The FP32 element-wise family (registry.h, key "unary_f32"): Exp, Sigmoid,
+// Tanh, Erf and both Gelus over a contiguous array, the transcendental layers
+// of the FP32 engine (so of calibration). Every candidate runs the one loop
+// of kernels/ref/math_f32.h compiled for its ISA, so all give identical bits
+// (tests/test_fp32_ops.py compares the tiers); they differ in vector width
+// only. A layer chooses once (choose<UnaryF32Kernel>()) and calls
+// k.apply(op, n, x, y) on chunks it splits over int8rt::parallel_for.
+#pragma once
+
+#include "kernels/abi/unary_f32.h"
+#include "kernels/eltwise_s8.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+
+class UnaryF32Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"unary", Dtype::kF32};
+  UnaryF32Kernel(const char* name, Isa isa, UnaryF32Fn fn) : NamedKernel(name, isa), apply(fn) {}
+  const UnaryF32Fn apply;
+};
+
+}  // namespace kernels
+}  // namespace int8rt
