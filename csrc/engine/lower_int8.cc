@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "engine/executor.h"
 #include "engine/int8_plan_recorder.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
@@ -172,6 +173,7 @@ class Lowerer {
         {"Add", {&Lowerer::lower_add, true}},
         {"Concat", {&Lowerer::lower_concat, true}},
         {"Flatten", {&Lowerer::lower_flatten, true}},
+        {"Resize", {&Lowerer::lower_resize, true}},
         {"Mul", {&Lowerer::lower_channel_mul, false}},  // a channel gate; reads_int8 asks channel_mul_operand
     };
     return table;
@@ -512,6 +514,71 @@ class Lowerer {
     int8_id_[y] = out;
     plan_.layer(node.name, QFlattenAttrs::kOp, sources_of(node));
     record_int8_tensor(y, out, node.name, /*in_int8=*/true);
+    return true;
+  }
+
+  // Nearest Resize of the spatial dims of an int8 tensor: a byte
+  // copy at the input's scale. Which source row and column each output
+  // pixel reads is taken from the FP32 layer itself, run on an index image
+  // (pixel = y * W + x, exact in float32), so the int8 engine picks exactly
+  // the FP32 engine's pixels for every coordinate mode.
+  bool lower_resize(int, const Node& node) {
+    const int x = node.inputs[0], y = node.outputs[0];
+    const Shape& xs = src_.tensor(x).shape;
+    const Shape& ys = src_.tensor(y).shape;
+    if (node.attrs.get_string("mode", "nearest") != "nearest") return decline(node, "only nearest resizing runs in int8");
+    if (!is_int8(x) || node.outputs.size() != 1 || xs.size() != 4 || ys.size() != 4) return false;
+    if (ys[0] != xs[0] || ys[1] != xs[1] || xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0 ||
+        xs[2] * xs[3] >= (int64_t{1} << 24)) {
+      return decline(node, "it resizes more than the spatial dims, or its shapes are not static");
+    }
+    QResizeNearestAttrs a;
+    if (!nearest_sources(node, xs[2], xs[3], ys[2], ys[3], &a)) {
+      return decline(node, "its parameters are not constants, or it is not separable per axis");
+    }
+    add_int8_node(a.kOp, node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, qscale_[x]);
+    return true;
+  }
+
+  // Runs the FP32 node alone on a [1, 1, H, W] index image; false when a
+  // parameter input is not a constant or the result is not a separable pick.
+  bool nearest_sources(const Node& node, int64_t H, int64_t W, int64_t OH, int64_t OW, QResizeNearestAttrs* a) const {
+    Network mini;
+    std::vector<int> ins{mini.add_input("x", {1, 1, H, W})};
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      const int id = node.inputs[i];
+      if (id < 0) {
+        ins.push_back(-1);
+        continue;
+      }
+      const Tensor& t = src_.tensor(id);
+      if (!t.is_constant) return false;
+      if (t.dtype == DataType::kFloat32) {
+        ins.push_back(mini.add_constant(t.name, t.shape, t.f32));
+      } else if (t.dtype == DataType::kInt64) {
+        std::vector<int64_t> v = t.i64;
+        if (node.op == "Resize" && i == 3 && v.size() == 4) v[0] = v[1] = 1;  // sizes: N and C of the index image
+        ins.push_back(mini.add_constant_i64(t.name, t.shape, v));
+      } else {
+        return false;
+      }
+    }
+    mini.mark_output(mini.add_node(node.op, node.name, ins, node.attrs, {"y"})[0]);
+    Executor ex(std::move(mini));
+    std::vector<float> image(static_cast<size_t>(H * W));
+    for (int64_t i = 0; i < H * W; ++i) image[i] = static_cast<float>(i);
+    auto state = ex.make_state();
+    ex.run(*state, {{ex.network().inputs()[0], DataType::kFloat32, {1, 1, H, W}, image.data()}});
+    const Value& out = ex.value(*state, ex.network().outputs()[0]);
+    if (out.shape() != Shape{1, 1, OH, OW}) return false;
+    const float* v = out.data<float>();
+    for (int64_t oy = 0; oy < OH; ++oy) a->src_y.push_back(static_cast<int64_t>(v[oy * OW]) / W);
+    for (int64_t ox = 0; ox < OW; ++ox) a->src_x.push_back(static_cast<int64_t>(v[ox]) % W);
+    for (int64_t oy = 0; oy < OH; ++oy) {
+      for (int64_t ox = 0; ox < OW; ++ox) {
+        if (v[oy * OW + ox] != static_cast<float>(a->src_y[oy] * W + a->src_x[ox])) return false;
+      }
+    }
     return true;
   }
 

@@ -193,6 +193,27 @@ QPoolAttrs QPoolAttrs::from_attrs(const Node& node) {
   return p;
 }
 
+Attributes QResizeNearestAttrs::to_attrs() const {
+  Attributes a;
+  a.set("src_y", Attribute::of_ints(src_y));
+  a.set("src_x", Attribute::of_ints(src_x));
+  return a;
+}
+
+QResizeNearestAttrs QResizeNearestAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QResizeNearestAttrs q;
+  q.src_y = r.ints("src_y", {});
+  q.src_x = r.ints("src_x", {});
+  if (q.src_y.empty() || q.src_x.empty()) throw InvalidArgument(r.prefix() + "needs src_y and src_x");
+  for (const auto* v : {&q.src_y, &q.src_x}) {
+    for (int64_t i : *v) {
+      if (i < 0) throw InvalidArgument(r.prefix() + "source index " + std::to_string(i) + " is negative");
+    }
+  }
+  return q;
+}
+
 Attributes QAddAttrs::to_attrs() const {
   Attributes a;
   a.set("a_scale", Attribute::of_float(a_scale));

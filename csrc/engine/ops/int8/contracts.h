@@ -126,6 +126,18 @@ struct QFlattenAttrs {
   static constexpr const char kOp[] = "int8rt.QFlatten";
 };
 
+// int8rt.QResizeNearest [x s8 [N, H, W, C]] -> [N, OH, OW, C]: nearest
+// Resize of the spatial dims, output row oy = input row src_y[oy], column
+// ox = input column src_x[ox] (the FP32 Resize's own choice, see
+// lower_int8.cc); same scale in and out, so bytes are copied. from_attrs:
+// both lists non-empty, every index >= 0 (the layer checks them against H, W).
+struct QResizeNearestAttrs {
+  static constexpr const char kOp[] = "int8rt.QResizeNearest";
+  std::vector<int64_t> src_y, src_x;
+  Attributes to_attrs() const;
+  static QResizeNearestAttrs from_attrs(const Node& node);
+};
+
 // int8rt.QLut [x s8, table s8 [256]]; ops names the float ops the table
 // replaces ("Mul+Add+Clip", for `inspect`).
 struct QLutAttrs : InOutScales {

@@ -1,0 +1,86 @@
+"""Nearest Resize of an int8 tensor runs in int8 (int8rt.QResizeNearest,
+a byte copy at the input's scale): no Quantize / Dequantize around it, and the
+pixels it picks are the FP32 Resize's for every coordinate mode (the lowering
+reads them off the FP32 layer run on an index image). Checked bit for bit:
+the engine's output equals ONNX Runtime's Resize of the int8 conv output it
+resizes (dequantized at the same scale)."""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+import int8rt
+from onnx_models import fvi, init, model
+
+F32 = np.float32
+
+
+def resize_model(attrs: dict, scales=None, sizes=None, op: str = "Resize", opset: int = 13, resize: bool = True):
+    """x -> Conv (int8) -> c -> Resize -> y; without the Resize, c is the output."""
+    w = np.random.default_rng(3).standard_normal((3, 3, 1, 1)).astype(F32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1])]
+    inits = [init("w", w)]
+    if op == "Upsample":
+        inputs = ["c", "scales"]
+        inits.append(init("scales", np.array(scales, F32)))
+    elif sizes is not None:
+        inputs = ["c", "", "", "sizes"]
+        inits.append(init("sizes", np.array(sizes, np.int64)))
+    else:
+        inputs = ["c", "", "scales"]
+        inits.append(init("scales", np.array(scales, F32)))
+    if resize:
+        nodes.append(helper.make_node(op, inputs, ["y"], name="resize", **attrs))
+    batch = "N" if sizes is None else sizes[0]  # sizes fix the batch
+    out = fvi("y", [batch, 3, None, None]) if resize else fvi("c", [batch, 3, 7, 5])
+    return model(nodes, [fvi("x", [batch, 3, 7, 5])], [out], inits if resize else inits[:1], opset=opset)
+
+
+class Cal(int8rt.IInt8MinMaxCalibrator):
+    def __init__(self) -> None:
+        super().__init__()
+        self.left = 2
+
+    def get_batch_size(self) -> int:
+        return 4
+
+    def get_batch(self, names):
+        self.left -= 1
+        return None if self.left < 0 else [np.random.default_rng(self.left).uniform(-2, 2, (4, 3, 7, 5)).astype(F32)]
+
+
+@pytest.mark.parametrize("attrs,scales,sizes,op,opset", [
+    ({"mode": "nearest"}, [1, 1, 2, 2], None, "Resize", 13),
+    ({"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"},
+     [1, 1, 1.5, 2.5], None, "Resize", 13),
+    ({"mode": "nearest", "coordinate_transformation_mode": "align_corners", "nearest_mode": "round_prefer_ceil"},
+     None, [4, 3, 11, 4], "Resize", 13),
+    ({"mode": "nearest", "coordinate_transformation_mode": "half_pixel", "nearest_mode": "ceil"},
+     [1, 1, 0.5, 3], None, "Resize", 13),
+])
+def test_nearest_resize_runs_in_int8_and_picks_the_fp32_pixels(attrs, scales, sizes, op, opset) -> None:
+    m = resize_model(attrs, scales, sizes, op, opset)
+    engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=Cal()))
+    ops = [layer["op"] for layer in engine.layers()]
+    assert ops == ["int8rt.Quantize", "int8rt.QConv", "int8rt.QResizeNearest", "int8rt.Dequantize"], ops
+    # The conv alone, calibrated alike, gives the int8 conv output dequantized at the same scale.
+    conv_only = int8rt.build_engine(resize_model(attrs, scales, sizes, op, opset, resize=False).SerializeToString(),
+                                    int8rt.BuilderConfig(calibrator=Cal()))
+    x = np.random.default_rng(9).uniform(-2.5, 2.5, (4, 3, 7, 5)).astype(F32)
+    c = conv_only.run({"x": x})["c"]
+    resize_alone = helper.make_model(helper.make_graph(
+        [n for n in m.graph.node if n.name == "resize"], "r", [fvi("c", [4, 3, 7, 5])], [fvi("y", None)],
+        [i for i in m.graph.initializer if i.name != "w"]), opset_imports=m.opset_import)
+    want = ort.InferenceSession(resize_alone.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"c": c})[0]
+    got = engine.run({"x": x})["y"]
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_linear_resize_stays_float_and_says_why() -> None:
+    m = resize_model({"mode": "linear"}, [1, 1, 2, 2])
+    engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=Cal()))
+    assert "Resize" in [layer["op"] for layer in engine.layers()]  # between a Dequantize and a Quantize
+    assert any("only nearest resizing runs in int8" in line for line in engine.report())
