@@ -46,6 +46,40 @@ void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc
   }
 }
 
+// Packs rows [k0, k0+kc) x cols [j0, j0+nc) of an im2col view into NR
+// panels: per row (c, i, j) the valid columns ox of each output row form one
+// run ([lo, hi), as im2col computes it), copied; the rest is 0.
+void pack_b_im2col(const Im2colView& v, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) {
+  for (int64_t p = 0; p < nc; p += nr, dst += kc * nr) {
+    const int64_t n0 = j0 + p, cols = std::min<int64_t>(nr, nc - p);
+    for (int64_t k = 0; k < kc; ++k) {
+      const int64_t r = k0 + k, c = r / (v.kh * v.kw), i = (r / v.kw) % v.kh, j = r % v.kw;
+      const float* plane = v.x + c * v.H * v.W;
+      const int64_t off = j * v.dw - v.pw;  // ix = ox * sw + off
+      int64_t lo = off >= 0 ? 0 : std::min(v.ow, (-off + v.sw - 1) / v.sw);
+      int64_t hi = v.W - off <= 0 ? 0 : std::min(v.ow, (v.W - off + v.sw - 1) / v.sw);
+      hi = std::max(hi, lo);
+      float* d = dst + k * nr;
+      for (int64_t n = n0; n < n0 + cols;) {
+        const int64_t oy = n / v.ow, ox0 = n % v.ow, seg = std::min(v.ow - ox0, n0 + cols - n);
+        const int64_t iy = oy * v.sh - v.ph + i * v.dh;
+        float* out = d + (n - n0);
+        if (iy < 0 || iy >= v.H) {
+          std::fill(out, out + seg, 0.f);
+        } else {
+          const float* src = plane + iy * v.W + off;
+          for (int64_t t = 0; t < seg; ++t) {
+            const int64_t ox = ox0 + t;
+            out[t] = ox >= lo && ox < hi ? src[ox * v.sw] : 0.f;
+          }
+        }
+        n += seg;
+      }
+      std::fill(d + cols, d + nr, 0.f);
+    }
+  }
+}
+
 // Packs rows [k0, k0+kc) x cols [j0, j0+nc) of op(B) into NR panels;
 // with `tail_only` just the last, partial one (the full panels of a
 // row-major B are read in place).
@@ -97,8 +131,12 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
     // A row-major B's full panels are read in place: each is reused by
     // every A panel from L1 either way, and skipping the copy saves a pass
     // over B (the im2col matrix of a convolution).
-    const bool in_place = !B.trans;
-    pack_b(B, k0, kc, j0, nc, uk.nr, in_place, scratch.b.data());
+    const bool in_place = !B.trans && !B.im2col;
+    if (B.im2col) {
+      pack_b_im2col(*B.im2col, k0, kc, j0, nc, uk.nr, scratch.b.data());
+    } else {
+      pack_b(B, k0, kc, j0, nc, uk.nr, in_place, scratch.b.data());
+    }
     t.kc = kc;
     t.accumulate = accumulate || k0 > 0;
     for (int64_t jp = 0; jp < nc; jp += uk.nr) {

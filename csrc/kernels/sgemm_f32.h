@@ -42,10 +42,20 @@ class SgemmKernel final : public NamedKernel<Kernel> {
   SgemmFn fn;
 };
 
+// A convolution's im2col matrix, never materialised: B[k][n] with row
+// k = (c * kh + i) * kw + j and column n = oy * ow + ox is
+// x[c][oy * sh - ph + i * dh][ox * sw - pw + j * dw], 0 outside the image.
+// The driver packs its panels straight from the image.
+struct Im2colView {
+  const float* x = nullptr;  // [C][H][W]
+  int64_t H = 0, W = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0, oh = 0, ow = 0;
+};
+
 struct GemmOperand {
   const float* data = nullptr;
   int64_t ld = 0;       // leading dimension (row stride) of the stored matrix
   bool trans = false;   // true: the stored matrix is op(X)^T
+  const Im2colView* im2col = nullptr;  // B only: this view instead of data / ld / trans
 };
 
 // C[M, N] (row stride ldc) = A[M, K] * B[K, N], or += when accumulate.

@@ -5,8 +5,10 @@
 //
 // Compute: depthwise (group == C == M) convolutions run direct, one output
 // plane per task with the inner loop over output columns; everything else is
-// im2col (skipped for 1x1/stride-1/no-pad) + the blocked SGEMM
-// (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) * col (C/G*kh*kw x OH*OW).
+// the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
+// col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
+// (Im2colView: col is never materialised; the input itself is B when the
+// conv is 1x1, stride 1, no padding).
 #include <algorithm>
 #include <cstring>
 
@@ -19,45 +21,13 @@ namespace int8rt {
 namespace engine {
 namespace {
 
+using kernels::GemmOperand;
+using kernels::Im2colView;
 using kernels::sgemm;
 
 struct Geom {
   int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
 };
-
-// col[(c*kh + i)*kw + j][oy*ow + ox] = x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw] (0 outside).
-void im2col(const float* x, const Geom& g, int64_t channels, float* col, bool parallel) {
-  const int64_t rows = channels * g.kh * g.kw, P = g.oh * g.ow;
-  auto body = [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      int64_t c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
-      const float* plane = x + c * g.H * g.W;
-      float* dst = col + r * P;
-      int64_t off = j * g.dw - g.pw;  // ix = ox*sw + off
-      int64_t lo = off >= 0 ? 0 : std::min(g.ow, (-off + g.sw - 1) / g.sw);
-      int64_t hi = g.W - off <= 0 ? 0 : std::min(g.ow, (g.W - off + g.sw - 1) / g.sw);
-      hi = std::max(hi, lo);
-      for (int64_t oy = 0; oy < g.oh; ++oy) {
-        float* d = dst + oy * g.ow;
-        int64_t iy = oy * g.sh - g.ph + i * g.dh;
-        if (iy < 0 || iy >= g.H) {
-          std::fill(d, d + g.ow, 0.f);
-          continue;
-        }
-        const float* src = plane + iy * g.W + off;
-        std::fill(d, d + lo, 0.f);
-        if (g.sw == 1) {
-          for (int64_t ox = lo; ox < hi; ++ox) d[ox] = src[ox];
-        } else {
-          for (int64_t ox = lo; ox < hi; ++ox) d[ox] = src[ox * g.sw];
-        }
-        std::fill(d + hi, d + g.ow, 0.f);
-      }
-    }
-  };
-  if (parallel) parallel_for(rows, 4, body);
-  else body(0, rows);
-}
 
 // Depthwise: one (n, c) output plane per task; bias, then taps in (ky, kx) order.
 void depthwise(const float* x, const float* w, const float* bias, float* y, const Geom& g) {
@@ -133,27 +103,22 @@ class ConvLayer : public Layer {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                            g.oh == g.H && g.ow == g.W;
-    auto one = [&](int64_t n, int64_t grp, std::vector<float>& col, bool parallel) {
+    auto one = [&](int64_t n, int64_t grp, bool parallel) {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
       if (bias) {
         for (int64_t m = 0; m < Mg; ++m) std::fill(yg + m * P, yg + (m + 1) * P, bias[grp * Mg + m]);
       }
-      const float* b = xg;
-      if (!pointwise) {
-        col.resize(static_cast<size_t>(K * P));
-        im2col(xg, g, Cg, col.data(), parallel);
-        b = col.data();
-      }
-      sgemm(*uk_, Mg, P, K, {w + grp * Mg * K, K, false}, {b, P, false}, yg, P, bias != nullptr, parallel);
+      GemmOperand b{xg, P, false};
+      Im2colView view{xg, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
+      if (!pointwise) b.im2col = &view;  // packed from the image, panel by panel
+      sgemm(*uk_, Mg, P, K, {w + grp * Mg * K, K, false}, b, yg, P, bias != nullptr, parallel);
     };
     if (g.G == 1) {
-      std::vector<float> col;
-      for (int64_t n = 0; n < g.N; ++n) one(n, 0, col, true);
+      for (int64_t n = 0; n < g.N; ++n) one(n, 0, true);
     } else {
       parallel_for(g.N * g.G, 1, [&](int64_t begin, int64_t end) {
-        std::vector<float> col;
-        for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, col, false);
+        for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, false);
       });
     }
   }
