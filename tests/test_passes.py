@@ -379,3 +379,36 @@ def test_scale_bias_that_is_not_per_channel_stays(case: str) -> None:
         net.mark_output(conv)
     _testing.run_passes(net, {})
     assert _ops(net) == sorted(["Conv", op])
+
+
+def _movement_net(first: str, second: str, p1=None, p2=None, s1=None, s2=None, extra_reader=False):
+    net = _core.Network()
+    x = net.add_input("x", [-1, 3, 4, 5])
+    a = (net.add_node("Transpose", "t1", [x], {"perm": p1}, ["a"]) if first == "Transpose" else
+         net.add_node("Reshape", "r1", [x, net.add_constant("s1", np.array(s1, np.int64))], {}, ["a"]))[0]
+    y = (net.add_node("Transpose", "t2", [a], {"perm": p2}, ["y"]) if second == "Transpose" else
+         net.add_node("Reshape", "r2", [a, net.add_constant("s2", np.array(s2, np.int64))], {}, ["y"]))[0]
+    net.mark_output(net.add_node("Relu", "relu", [y], {}, ["out"])[0])
+    if extra_reader:
+        net.mark_output(net.add_node("Relu", "relu_a", [a], {}, ["out_a"])[0])
+    return net
+
+
+@pytest.mark.parametrize("kind,args,ops_after", [
+    ("cancel", dict(first="Transpose", second="Transpose", p1=[0, 2, 3, 1], p2=[0, 3, 1, 2]), ["Relu"]),
+    ("merge", dict(first="Transpose", second="Transpose", p1=[0, 2, 3, 1], p2=[1, 0, 2, 3]), ["Relu", "Transpose"]),
+    ("reshape", dict(first="Reshape", second="Reshape", s1=[-1, 60], s2=[-1, 5, 12]), ["Relu", "Reshape"]),
+    ("zero_kept", dict(first="Reshape", second="Reshape", s1=[-1, 12, 5], s2=[0, 5, 12]), ["Relu", "Reshape", "Reshape"]),
+    ("two_readers", dict(first="Transpose", second="Transpose", p1=[0, 2, 3, 1], p2=[0, 3, 1, 2], extra_reader=True),
+     ["Relu", "Relu", "Transpose", "Transpose"]),
+])
+def test_data_movement_chains_merge_exactly(kind: str, args: dict, ops_after: list) -> None:
+    net = _movement_net(**args)
+    feeds = {"x": np.random.default_rng(14).standard_normal((2, 3, 4, 5)).astype(np.float32)}
+    ref = _run(net, feeds)
+    merged = _copy(net)
+    _testing.run_passes(merged, {})
+    assert _ops(merged) == sorted(ops_after), kind
+    got = _run(merged, feeds)
+    for name in ref:
+        np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{kind} {name}")

@@ -66,6 +66,7 @@ struct PassOptions {
   bool fold_batchnorm = true;
   bool fold_scale_bias = true;
   bool fold_pad = true;
+  bool merge_data_movement = true;
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
@@ -100,6 +101,12 @@ void remove_qdq_pairs(Network& net, PassReport* report);
 // float32, int64, int8), Identity. The output tensor becomes a constant with
 // the same name. Other ops are left to the layers.
 void fold_constants(Network& net, PassReport* report);
+
+// Transpose -> Transpose and Reshape -> Reshape chains (the first read
+// only by the second) become one node, or none when two Transposes cancel;
+// a Reshape whose target has a 0 entry is left alone. Exact (values only
+// move). Rules: merge_data_movement.cc.
+void merge_data_movement(Network& net, PassReport* report);
 
 // Pad (mode constant, constant value 0 or absent, constant non-negative pads
 // on spatial dims only, optional constant axes) whose output's only use is
@@ -150,7 +157,8 @@ void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
 
 // Applies the enabled passes in this order: remove_identity,
 // remove_qdq_pairs, fold_constants, remove_identity (again, for what Q/DQ
-// removal exposed), fold_pad, fold_batchnorm, fold_scale_bias, fuse_residual,
+// removal exposed), merge_data_movement, fold_pad, fold_batchnorm,
+// fold_scale_bias, fuse_residual,
 // fuse_activation, fuse_horizontal; then compacts and validates.
 void run_default_passes(Network& net, const PassOptions& options, PassReport* report);
 
