@@ -84,3 +84,12 @@ def test_linear_resize_stays_float_and_says_why() -> None:
     engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=Cal()))
     assert "Resize" in [layer["op"] for layer in engine.layers()]  # between a Dequantize and a Quantize
     assert any("only nearest resizing runs in int8" in line for line in engine.report())
+
+
+def test_accuracy_taps_see_the_resized_tensor_at_its_input_scale() -> None:
+    from int8rt.accuracy.taps import int8_scales
+    m = resize_model({"mode": "nearest"}, [1, 1, 2, 2])
+    engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=Cal()))
+    scales = int8_scales(engine._native.network())
+    plan = {t.tensor: t.scale for t in engine.int8_plan().tensors}
+    assert scales["y"] == scales["c"] == plan["y"] == plan["c"]

@@ -64,6 +64,12 @@ std::shared_ptr<Engine> Engine::create(Network network, std::map<std::string, st
   return e;
 }
 
+std::shared_ptr<Engine> Engine::with_metadata(std::map<std::string, std::string> metadata) const {
+  std::shared_ptr<Engine> e = create(network(), std::move(metadata));
+  e->int8_plan_ = int8_plan_;
+  return e;
+}
+
 std::string Engine::device_name() const { return runner_ ? runner_->device_name() : "cpu"; }
 
 namespace {

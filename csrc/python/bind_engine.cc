@@ -150,6 +150,8 @@ void bind_engine(py::module_& m) {
                   py::arg("network"), py::arg("metadata"), py::call_guard<py::gil_scoped_release>(),
                   "An engine over an already lowered (or float) network, as the Builder makes "
                   "them: the accuracy check adds intermediate outputs and its report this way.")
+      .def("with_metadata", &Engine::with_metadata, py::arg("metadata"), py::call_guard<py::gil_scoped_release>(),
+           "The same network as a new engine with `metadata`, keeping the int8 plan.")
       .def("serialize", [](const Engine& e) { return py::bytes(e.serialize()); })
       .def("save", &Engine::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("input_names", &Engine::input_names)

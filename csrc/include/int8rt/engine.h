@@ -165,6 +165,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // this process built; nullptr for a float32 engine and for an engine
   // loaded from a file or bytes (engine files do not keep the plan).
   const Int8Plan* int8_plan() const { return int8_plan_.get(); }
+  // The same network as a new engine (layers created again) with
+  // `metadata`, keeping the int8 plan (a build report added afterwards).
+  std::shared_ptr<Engine> with_metadata(std::map<std::string, std::string> metadata) const;
 
   std::unique_ptr<ExecutionContext> create_execution_context() const;
 

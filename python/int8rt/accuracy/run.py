@@ -173,7 +173,7 @@ class CalibrationRun:
             report = _with_seconds(report, self._seconds)
         metadata = dict(engine.metadata)
         metadata[METADATA_KEY] = report.to_json()
-        return Engine(_core.Engine.create(engine._native.network(), metadata))
+        return Engine(engine._native.with_metadata(metadata))
 
 
 def _count(data: Optional[dict[str, np.ndarray]]) -> int:

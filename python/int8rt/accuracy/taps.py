@@ -8,7 +8,7 @@ values come from the same kernels the engines run.
 
 In a lowered INT8 network a tensor ``x`` held in int8 is ``x::int8`` (NHWC
 for rank 4); its scale is the ``out_scale`` of the node making it, the
-``scale`` of an ``int8rt.Quantize``, or, behind a max pool or flatten, its
+``scale`` of an ``int8rt.Quantize``, or, behind a max pool, flatten or nearest resize, its
 input's (csrc/engine/lower_int8.cc). :func:`int8_scales` reads them back and
 :func:`int8_tap_engine` adds an ``int8rt.Dequantize`` per such tensor.
 """
@@ -28,7 +28,7 @@ logger = logging.getLogger("int8rt")
 
 INT8_SUFFIX = "::int8"
 TAP_SUFFIX = "::tap"
-_PASS_THROUGH = {"int8rt.QMaxPool", "int8rt.QFlatten"}  # int8 output carries the input's scale
+_PASS_THROUGH = {"int8rt.QMaxPool", "int8rt.QFlatten", "int8rt.QResizeNearest"}  # output at the input's scale
 
 
 def _copy(network: Any) -> Any:
