@@ -170,7 +170,7 @@ def test_fuzz_regression_engine_files_are_refused_at_load() -> None:
     corpus = Path(__file__).parent / "fuzz" / "corpus" / "engine_file"
     found = sorted(p for p in corpus.glob("regress-*")
                    if p.name.startswith(("regress-conv-f32", "regress-qconv", "regress-softmax")))
-    assert len(found) >= 10
+    assert len(found) >= 11
     for path in found:
         with pytest.raises(int8rt.FormatError, match="^engine bytes: "):
             int8rt.Engine.deserialize(frame(path.read_bytes()))

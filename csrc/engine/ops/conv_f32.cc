@@ -147,7 +147,7 @@ class ConvLayer : public Layer {
     g.C = xs[1];
     g.M = ws[0];
     g.G = group_;
-    if (ws[1] * group_ != g.C || g.M % group_ != 0) {
+    if (g.C % group_ != 0 || ws[1] != g.C / group_ || g.M % group_ != 0) {  // no product: group may be huge
       throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match input channels " +
                             std::to_string(g.C) + " with group " + std::to_string(group_));
     }

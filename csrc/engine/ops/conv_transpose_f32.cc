@@ -12,10 +12,11 @@
 // same element): y[m][iy*sh - ph + i*dh][ix*sw - pw + j*dw] += col[(m, i, j)][iy, ix].
 #include <algorithm>
 
+#include "core/checked_math.h"
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "kernels/sgemm_f32.h"
 #include "engine/ops/op_util.h"
+#include "kernels/sgemm_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -85,7 +86,7 @@ class ConvTransposeLayer : public Layer {
     g.N = xs[0];
     g.C = xs[1];
     g.G = group_;
-    g.M = ws[1] * group_;
+    g.M = checked_mul(ws[1], group_, prefix_ + "output channels");
     if (ws[0] != g.C || g.C % group_ != 0) {
       throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match input channels " +
                             std::to_string(g.C) + " with group " + std::to_string(group_));
