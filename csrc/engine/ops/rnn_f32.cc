@@ -87,7 +87,10 @@ class RnnLayer : public Layer {
     if (present(in, 4)) {
       lens = int64_values(*in[4], prefix_, "sequence_lens");
       for (int64_t len : lens) {
-        if (len < 0 || len > T) throw InvalidArgument(prefix_ + "sequence_lens value " + std::to_string(len) + " outside [0, " + std::to_string(T) + "]");
+        if (len < 0 || len > T) {
+          throw InvalidArgument(prefix_ + "sequence_lens value " + std::to_string(len) + " outside [0, " +
+                                std::to_string(T) + "]");
+        }
       }
     }
     float* y = num_outputs_ > 0 && out[0] ? out[0]->data<float>() : nullptr;
@@ -105,8 +108,8 @@ class RnnLayer : public Layer {
       // xw rows are step-major (t * B + b); layout 1 stores X as [b][t], rows T*I apart.
       for (int64_t t = 0; t < T; ++t) {
         const float* xt = layout_ == 0 ? x + t * B * I : x + t * I;
-        kernels::sgemm(uk_, B, G * H, I, kernels::GemmOperand{xt, layout_ == 0 ? I : T * I, false}, kernels::GemmOperand{w, I, true},
-              xw.data() + t * B * G * H, G * H, false);
+        kernels::sgemm(uk_, B, G * H, I, kernels::GemmOperand{xt, layout_ == 0 ? I : T * I, false},
+                       kernels::GemmOperand{w, I, true}, xw.data() + t * B * G * H, G * H, false);
       }
       for (int64_t row = 0; row < T * B; ++row) {
         float* v = xw.data() + row * G * H;
