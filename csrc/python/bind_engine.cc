@@ -34,9 +34,8 @@ std::map<std::string, TensorView> views_of(const py::dict& inputs, std::vector<p
   std::map<std::string, TensorView> views;
   for (const auto& kv : inputs) {
     std::string name = py::str(kv.first);
-    py::array arr = numpy_array(kv.second);
-    const DataType dtype = host_dtype(name, arr);
-    py::array c = numpy_array(arr, py::array::c_style);
+    py::array c = numpy_array(kv.second, py::array::c_style);  // its own dtype, made contiguous
+    const DataType dtype = host_dtype(name, c);
     TensorView v;
     v.data = c.data();
     v.dtype = dtype;

@@ -48,6 +48,7 @@ bool fold_one(Network& net, int bn_id, PassReport* report) {
   for (int64_t i = 0; i < c; ++i) {
     f[i] = static_cast<double>(gamma->f32[i]) / std::sqrt(static_cast<double>(var->f32[i]) + eps);
   }
+  // Copies: folding may add tensors to the network, moving the ones mean and beta point into.
   const std::vector<float> mean_v = mean->f32, beta_v = beta->f32;
   auto new_bias = [&](int64_t i, double b) {
     return (b - static_cast<double>(mean_v[i])) * f[i] + static_cast<double>(beta_v[i]);
