@@ -87,8 +87,8 @@ def test_validate_and_id_errors():
         net.add_node("Relu", "bad", [9], {}, ["z"])
     with pytest.raises(int8rt.InvalidArgumentError, match="node id 5"):
         net.node(5)
-    with pytest.raises(int8rt.InvalidArgumentError, match="only the first dimension"):
-        net.add_input("w", [2, -1])
+    with pytest.raises(int8rt.InvalidArgumentError, match="dimension 1 is 0; a dimension is a positive size or -1"):
+        net.add_input("w", [2, 0])
 
 
 def test_pickle_keeps_ids_names_constants_and_class():

@@ -163,10 +163,21 @@ def test_opset_forms_normalise_to_the_newest(opset):
     assert by_name(net, "q")["shape"] == [-1, 3] and by_name(net, "y")["shape"] == [-1, 1]
 
 
-def test_opset11_softmax_over_flattened_axes_is_refused():
-    nodes = [helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=1)]
-    with pytest.raises(int8rt.NotSupportedError, match=r"node 'sm' \(Softmax\).*last axis"):
-        int8rt.onnx.import_model(model(nodes, [fvi("x", ["N", 3, 4])], [fvi("y", ["N", 3, 4])], opset=11))
+@pytest.mark.parametrize("dims", [["N", 3, 4], ["N", "T", 4]], ids=["static", "symbolic"])
+def test_opset11_softmax_over_flattened_axes(dims):
+    # Opset < 13 Softmax normalises over the axes from `axis` on, flattened;
+    # with a symbolic dim the importer cannot tell axis 1 from the last.
+    nodes = [helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=1),
+             helper.make_node("LogSoftmax", ["x"], ["z"], name="lsm", axis=1)]
+    m = model(nodes, [fvi("x", dims)], [fvi("y", dims), fvi("z", dims)], opset=11)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    out = engine.run({"x": x})
+    flat = x.reshape(2, 12).astype(np.float64)
+    e = np.exp(flat - flat.max(axis=1, keepdims=True))
+    want = (e / e.sum(axis=1, keepdims=True)).reshape(x.shape)
+    np.testing.assert_allclose(out["y"], want, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out["z"], np.log(want), rtol=1e-5, atol=1e-6)
 
 
 def test_clip_inputs_and_same_auto_pad_become_explicit():

@@ -62,10 +62,11 @@ EngineBlob decode_engine(const std::string& bytes, const std::string& what) {
   uint32_t flags = header.pod<uint32_t>("flags");
   uint64_t payload_size = header.pod<uint64_t>("payload size");
   uint64_t checksum = header.pod<uint64_t>("checksum");
-  if (version != kEngineFormatVersion) {
+  if (version < kOldestEngineFormatVersion || version > kEngineFormatVersion) {
     throw FormatError(what + ": engine format version " + std::to_string(version) +
-                      " is not supported by this int8rt (it reads version " +
-                      std::to_string(kEngineFormatVersion) + "); rebuild the engine");
+                      " is not supported by this int8rt (it reads versions " +
+                      std::to_string(kOldestEngineFormatVersion) + " to " + std::to_string(kEngineFormatVersion) +
+                      "); rebuild the engine");
   }
   // Reserved: this version writes 0, so anything else is corruption (or a
   // newer writer whose meaning this reader cannot know).
@@ -92,7 +93,7 @@ EngineBlob decode_engine(const std::string& bytes, const std::string& what) {
     std::string key = in.str("metadata key");
     blob.metadata[key] = in.str("metadata value");
   }
-  blob.network = decode_network(in);
+  blob.network = decode_network(in, version >= 2);
   if (in.remaining() != 0) in.fail("unexpected bytes after the network");
   return blob;
 }

@@ -22,7 +22,10 @@
 namespace int8rt {
 namespace engine {
 
-constexpr uint32_t kEngineFormatVersion = 1;
+// Version 2 added the inputs' optimization profiles (network_codec.h);
+// version 1 files (no profiles) still load.
+constexpr uint32_t kEngineFormatVersion = 2;
+constexpr uint32_t kOldestEngineFormatVersion = 1;
 
 struct EngineBlob {
   std::string target = "cpu";      // "cpu" (or "cuda" when that backend exists)

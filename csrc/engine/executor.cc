@@ -63,17 +63,7 @@ void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const
       throw InvalidArgument("input '" + decl.name + "': expected " + dtype_name(decl.dtype) + ", got " +
                             dtype_name(in.dtype));
     }
-    if (in.shape.size() != decl.shape.size()) {
-      throw InvalidArgument("input '" + decl.name + "': expected " + std::to_string(decl.shape.size()) +
-                            " dimensions " + shape_str(decl.shape) + ", got " + shape_str(in.shape));
-    }
-    for (size_t d = 0; d < in.shape.size(); ++d) {
-      if (decl.shape[d] >= 0 && decl.shape[d] != in.shape[d]) {
-        throw InvalidArgument("input '" + decl.name + "': expected shape " + shape_str(decl.shape) +
-                              " (-1: any batch), got " + shape_str(in.shape));
-      }
-      if (in.shape[d] <= 0) throw InvalidArgument("input '" + decl.name + "': empty dimension in " + shape_str(in.shape));
-    }
+    network_.check_input_shape(in.tensor, in.shape);
     Value& v = state.values[in.tensor];
     v.reset(in.dtype, in.shape);
     if (in.data) std::memcpy(v.data<char>(), in.data, v.nbytes());
@@ -137,17 +127,19 @@ void Executor::run(State& state, const std::vector<Input>& inputs, const Observe
 namespace int8rt {
 namespace engine {
 
-std::vector<Shape> Executor::infer_shapes(int64_t batch) const {
+std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes) const {
   const auto& tensors = network_.tensors();
   std::vector<Shape> shapes(tensors.size());
   // Shape-only Values (no storage): infer() reads only shapes and constants,
   // so inferring a forged engine's huge shapes allocates nothing.
   std::vector<Value> values(tensors.size());
-  for (int id : network_.inputs()) {
-    Shape s = tensors[id].shape;
-    for (int64_t& d : s) if (d < 0) d = batch;
-    values[id].set_shape(tensors[id].dtype, s);
-    shapes[id] = s;
+  const std::vector<int>& inputs = network_.inputs();
+  if (input_shapes.size() != inputs.size()) throw InvalidArgument("infer_shapes: one shape per network input");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int id = inputs[i];
+    network_.check_input_shape(id, input_shapes[i]);
+    values[id].set_shape(tensors[id].dtype, input_shapes[i]);
+    shapes[id] = input_shapes[i];
   }
   for (size_t t = 0; t < tensors.size(); ++t) {
     if (constants_[t]) shapes[t] = constants_[t]->shape();
@@ -194,38 +186,58 @@ bool Executor::is_shape_tensor_node(const Layer& layer, const std::vector<const 
   return !specs.empty();
 }
 
-size_t Executor::check_declared_shapes() const {
+std::vector<std::vector<Shape>> Executor::probe_input_shapes() const {
+  std::vector<std::vector<Shape>> probes(2);
+  for (int id : network_.inputs()) {
+    const Tensor& t = network_.tensor(id);
+    const ShapeRange* range = network_.shape_range(t.name);
+    Shape a = t.shape, b = t.shape;
+    for (size_t d = 0; d < a.size(); ++d) {
+      if (a[d] >= 0) continue;
+      if (range) {
+        a[d] = range->opt[d];
+        b[d] = range->max[d] != range->opt[d] ? range->max[d] : range->min[d];
+      } else if (d == 0) {
+        a[d] = 1;
+        b[d] = 2;
+      } else {
+        return {};
+      }
+    }
+    probes[0].push_back(a);
+    probes[1].push_back(b);
+  }
+  return probes;
+}
+
+void Executor::check_declared_shapes() const {
   const auto& tensors = network_.tensors();
-  size_t bytes_at_batch_1 = 0;
-  for (int64_t batch : {1, 2}) {
-    const std::vector<Shape> inferred = infer_shapes(batch);
+  for (const std::vector<Shape>& probe : probe_input_shapes()) {
+    const std::vector<Shape> inferred = infer_shapes(probe);
     for (size_t t = 0; t < tensors.size(); ++t) {
       if (tensors[t].is_constant) continue;
       const Shape& declared = tensors[t].shape;
       bool same = declared.size() == inferred[t].size();
       for (size_t d = 0; same && d < declared.size(); ++d) {
-        same = declared[d] == inferred[t][d] || declared[d] == -1;  // -1: varies with the batch
+        same = declared[d] == inferred[t][d] || declared[d] == -1;  // -1: follows the inputs
       }
       if (!same) {
         const int producer = tensors[t].producer;
         const std::string by = producer >= 0 ? layer_error_prefix(network_.nodes()[producer]) : "";
+        std::string at;
+        for (const Shape& s : probe) at += (at.empty() ? "" : ", ") + shape_str(s);
         throw InvalidArgument(by + "tensor '" + tensors[t].name + "' is declared " + shape_str(declared) +
-                              " but its layers make it " + shape_str(inferred[t]) + " at batch " +
-                              std::to_string(batch));
+                              " but its layers make it " + shape_str(inferred[t]) + " for inputs " + at);
       }
-      if (batch == 1) {
-        bytes_at_batch_1 = static_cast<size_t>(checked_add(
-            static_cast<int64_t>(bytes_at_batch_1),
-            static_cast<int64_t>(checked_bytes(shape_numel(inferred[t]), dtype_size(tensors[t].dtype), tensors[t].name)),
-            "activation bytes at batch 1"));
-      }
+      checked_bytes(shape_numel(inferred[t]), dtype_size(tensors[t].dtype), tensors[t].name);
     }
   }
-  return bytes_at_batch_1;
 }
 
 void Executor::annotate_shapes(Network& net) const {
-  std::vector<Shape> a = infer_shapes(1), b = infer_shapes(2);
+  const std::vector<std::vector<Shape>> probes = probe_input_shapes();
+  if (probes.empty()) return;
+  std::vector<Shape> a = infer_shapes(probes[0]), b = infer_shapes(probes[1]);
   for (size_t t = 0; t < a.size() && t < net.tensors().size(); ++t) {
     if (net.tensors()[t].is_constant) continue;
     Shape s = a[t];

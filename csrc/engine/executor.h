@@ -2,8 +2,9 @@
 //
 // An Executor is immutable once built and shared by any number of execution
 // states (one per execution context / thread). Constants are materialised
-// once. Dynamic batch: every run re-infers shapes from its inputs, and the
-// per-state Values keep their storage between runs.
+// once. Dynamic dimensions (batch or any other): every run re-infers shapes
+// from its inputs, and the per-state Values keep their storage between runs,
+// growing only when a larger shape arrives.
 #pragma once
 
 #include <functional>
@@ -57,17 +58,25 @@ class Executor {
   void prepare_node(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs) const;
   void run_node(State& state, int n) const;
 
-  // Shapes of every tensor (by id) when dynamic input dimensions are `batch`,
-  // computed with the layers' infer() only (no arithmetic on activations).
-  std::vector<Shape> infer_shapes(int64_t batch) const;
+  // Shapes of every tensor (by id) for the given input shapes (one per
+  // network input, in inputs() order), computed with the layers' infer()
+  // only (no arithmetic on activations beyond small shape tensors).
+  std::vector<Shape> infer_shapes(const std::vector<Shape>& input_shapes) const;
+  // Two sets of input shapes that differ in every dynamic dimension, for
+  // telling which tensor dimensions follow the inputs': the profile's opt
+  // and, per dynamic dimension, its max (or min where max == opt); without
+  // a profile, batch 1 and 2. Empty when an input has a dynamic dimension
+  // other than the first and no profile (nothing says what sizes are valid).
+  std::vector<std::vector<Shape>> probe_input_shapes() const;
   // For networks read from an engine file: the shapes the layers infer at
-  // batch 1 and 2 must be the shapes the file declares (-1: the batch), so a
-  // run allocates what the declared shapes imply and no more. Returns the
-  // activation bytes at batch 1; InvalidArgument naming the first tensor
-  // that disagrees (or whose size overflows).
-  size_t check_declared_shapes() const;
-  // Writes static shapes into `net` (same ids as network()): dimensions that
-  // change with the batch size become -1.
+  // the probes must be the shapes the file declares (-1: follows the
+  // inputs), so a run allocates what the declared shapes imply and no more.
+  // InvalidArgument naming the first tensor that disagrees (or whose size
+  // overflows). Without probes, only each run's own inference bounds it.
+  void check_declared_shapes() const;
+  // Writes shapes into `net` (same ids as network()): dimensions that
+  // change between the probes become -1. Without probes `net` keeps the
+  // shapes it has.
   void annotate_shapes(Network& net) const;
 
   // The value of a tensor after run (outputs, or any tensor for inspection).

@@ -6,10 +6,10 @@
 #include <map>
 #include <set>
 
-#include "engine/executor.h"
 #include "engine/int8_plan_recorder.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/nearest_sources.h"
 #include "int8rt/error.h"
 #include "int8rt/quantization.h"
 
@@ -517,68 +517,39 @@ class Lowerer {
     return true;
   }
 
-  // Nearest Resize of the spatial dims of an int8 tensor: a byte
-  // copy at the input's scale. Which source row and column each output
-  // pixel reads is taken from the FP32 layer itself, run on an index image
-  // (pixel = y * W + x, exact in float32), so the int8 engine picks exactly
-  // the FP32 engine's pixels for every coordinate mode.
+  // Nearest Resize of the spatial dims of an int8 tensor: a byte copy at
+  // the input's scale. Which source row and column each output pixel reads
+  // is taken from the FP32 layer itself (ops/int8/nearest_sources.h): here
+  // for a static input size, by the layer for each size when it is dynamic.
   bool lower_resize(int, const Node& node) {
     const int x = node.inputs[0], y = node.outputs[0];
-    const Shape& xs = src_.tensor(x).shape;
-    const Shape& ys = src_.tensor(y).shape;
+    const std::vector<int64_t>& xs = src_.tensor(x).shape;
+    const std::vector<int64_t>& ys = src_.tensor(y).shape;
     if (node.attrs.get_string("mode", "nearest") != "nearest") return decline(node, "only nearest resizing runs in int8");
     if (!is_int8(x) || node.outputs.size() != 1 || xs.size() != 4 || ys.size() != 4) return false;
-    if (ys[0] != xs[0] || ys[1] != xs[1] || xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0 ||
-        xs[2] * xs[3] >= (int64_t{1} << 24)) {
-      return decline(node, "it resizes more than the spatial dims, or its shapes are not static");
-    }
-    QResizeNearestAttrs a;
-    if (!nearest_sources(node, xs[2], xs[3], ys[2], ys[3], &a)) {
-      return decline(node, "its parameters are not constants, or it is not separable per axis");
-    }
-    add_int8_node(a.kOp, node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, qscale_[x]);
-    return true;
-  }
-
-  // Runs the FP32 node alone on a [1, 1, H, W] index image; false when a
-  // parameter input is not a constant or the result is not a separable pick.
-  bool nearest_sources(const Node& node, int64_t H, int64_t W, int64_t OH, int64_t OW, QResizeNearestAttrs* a) const {
-    Network mini;
-    std::vector<int> ins{mini.add_input("x", {1, 1, H, W})};
+    if (ys[0] != xs[0] || ys[1] != xs[1] || xs[1] <= 0) return decline(node, "it resizes more than the spatial dims");
+    std::vector<const Tensor*> params;
     for (size_t i = 1; i < node.inputs.size(); ++i) {
       const int id = node.inputs[i];
-      if (id < 0) {
-        ins.push_back(-1);
-        continue;
-      }
-      const Tensor& t = src_.tensor(id);
-      if (!t.is_constant) return false;
-      if (t.dtype == DataType::kFloat32) {
-        ins.push_back(mini.add_constant(t.name, t.shape, t.f32));
-      } else if (t.dtype == DataType::kInt64) {
-        std::vector<int64_t> v = t.i64;
-        if (node.op == "Resize" && i == 3 && v.size() == 4) v[0] = v[1] = 1;  // sizes: N and C of the index image
-        ins.push_back(mini.add_constant_i64(t.name, t.shape, v));
-      } else {
-        return false;
-      }
+      if (id >= 0 && !src_.tensor(id).is_constant) return decline(node, "its parameters are not constants");
+      params.push_back(id < 0 ? nullptr : &src_.tensor(id));
     }
-    mini.mark_output(mini.add_node(node.op, node.name, ins, node.attrs, {"y"})[0]);
-    Executor ex(std::move(mini));
-    std::vector<float> image(static_cast<size_t>(H * W));
-    for (int64_t i = 0; i < H * W; ++i) image[i] = static_cast<float>(i);
-    auto state = ex.make_state();
-    ex.run(*state, {{ex.network().inputs()[0], DataType::kFloat32, {1, 1, H, W}, image.data()}});
-    const Value& out = ex.value(*state, ex.network().outputs()[0]);
-    if (out.shape() != Shape{1, 1, OH, OW}) return false;
-    const float* v = out.data<float>();
-    for (int64_t oy = 0; oy < OH; ++oy) a->src_y.push_back(static_cast<int64_t>(v[oy * OW]) / W);
-    for (int64_t ox = 0; ox < OW; ++ox) a->src_x.push_back(static_cast<int64_t>(v[ox]) % W);
-    for (int64_t oy = 0; oy < OH; ++oy) {
-      for (int64_t ox = 0; ox < OW; ++ox) {
-        if (v[oy * OW + ox] != static_cast<float>(a->src_y[oy] * W + a->src_x[ox])) return false;
+    QResizeNearestAttrs a;
+    std::vector<int> ins{int8_id_[x]};
+    if (xs[2] > 0 && xs[3] > 0) {
+      NearestSources src;
+      if (xs[2] * xs[3] >= (int64_t{1} << 24) || !nearest_sources(node, params, xs[2], xs[3], &src) ||
+          static_cast<int64_t>(src.src_y.size()) != ys[2] || static_cast<int64_t>(src.src_x.size()) != ys[3]) {
+        return decline(node, "it is not a separable per-axis pick of its static input");
       }
+      a.src_y = std::move(src.src_y);
+      a.src_x = std::move(src.src_x);
+    } else {
+      a.dynamic_size = true;
+      a.resize = node.attrs;
+      for (size_t i = 1; i < node.inputs.size(); ++i) ins.push_back(node.inputs[i] < 0 ? -1 : get_float(node.inputs[i]));  // constants are copied as they are
     }
+    add_int8_node(a.kOp, node.name, sources_of(node), ins, a.to_attrs(), y, qscale_[x]);
     return true;
   }
 

@@ -4,6 +4,8 @@
 //   u64 n_nodes, per node: str name, str op, u64 n_in, i32 ids..., u64 n_out,
 //       i32 ids..., u64 n_attrs, per attr: str key, u8 kind, value
 //   u64 n_inputs, i32 ids...; u64 n_outputs, i32 ids...
+//   (format 2) u64 n_ranges, per range: str input name, then min, opt, max
+//       each as u64 rank, i64 dims...
 // Nodes are re-added through Network::add_node so the decoder rebuilds the
 // same ids and re-checks names and references.
 #include "engine/network_codec.h"
@@ -165,9 +167,17 @@ void encode_network(const Network& original, ByteWriter& out) {
   for (int id : net.inputs()) out.pod<int32_t>(id);
   out.pod<uint64_t>(net.outputs().size());
   for (int id : net.outputs()) out.pod<int32_t>(id);
+  out.pod<uint64_t>(net.shape_ranges().size());
+  for (const auto& kv : net.shape_ranges()) {
+    out.str(kv.first);
+    for (const auto* s : {&kv.second.min, &kv.second.opt, &kv.second.max}) {
+      out.pod<uint64_t>(s->size());
+      for (int64_t d : *s) out.pod<int64_t>(d);
+    }
+  }
 }
 
-Network decode_network(ByteReader& in) {
+Network decode_network(ByteReader& in, bool with_shape_ranges) {
   // Read everything first, then rebuild through the public API so that ids,
   // names and references are re-validated.
   uint64_t n_tensors = in.count("tensor", 18);
@@ -227,11 +237,21 @@ Network decode_network(ByteReader& in) {
   }
   for (int id : inputs) check_id(id, false);
   for (int id : outputs) check_id(id, false);
+  std::vector<std::pair<std::string, ShapeRange>> ranges(with_shape_ranges ? in.count("shape range", 32) : 0);
+  for (auto& r : ranges) {
+    r.first = in.str("shape range input");
+    for (auto* s : {&r.second.min, &r.second.opt, &r.second.max}) {
+      s->resize(in.count("shape range rank", sizeof(int64_t)));
+      for (int64_t& d : *s) d = in.pod<int64_t>("shape range dim");
+    }
+  }
 
   // The Network's own checks (duplicate names, ...) throw InvalidArgument;
   // in a file they are format errors.
   try {
-    return rebuild(in, tensors, nodes, inputs, outputs);
+    Network net = rebuild(in, tensors, nodes, inputs, outputs);
+    for (auto& r : ranges) net.set_shape_range(r.first, std::move(r.second));
+    return net;
   } catch (const InvalidArgument& e) {
     in.fail(std::string("invalid network: ") + e.what());
   }

@@ -83,8 +83,9 @@ std::string Network::unique_name(const std::string& stem) {
 
 int Network::add_input(const std::string& name, std::vector<int64_t> shape, DataType dtype) {
   for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 0 || shape[d] < -1 || (shape[d] == -1 && d != 0)) {
-      throw InvalidArgument("input " + quoted(name) + ": only the first dimension may be dynamic (-1) and no dimension may be 0");
+    if (shape[d] == 0 || shape[d] < -1) {
+      throw InvalidArgument("input " + quoted(name) + ": dimension " + std::to_string(d) + " is " +
+                            std::to_string(shape[d]) + "; a dimension is a positive size or -1 (dynamic)");
     }
   }
   Tensor t;
@@ -325,6 +326,70 @@ void Network::validate() const {
   }
   if (outputs_.empty()) throw InvalidArgument("the network has no outputs (mark_output)");
   topological_order();
+}
+
+namespace {
+
+std::string dims_str(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (size_t d = 0; d < shape.size(); ++d) s += (d ? "x" : "") + std::to_string(shape[d]);
+  return s.empty() ? "(scalar)" : s;
+}
+
+}  // namespace
+
+void Network::set_shape_range(const std::string& input, ShapeRange range) {
+  const int id = find_tensor(input);
+  if (id < 0 || std::find(inputs_.begin(), inputs_.end(), id) == inputs_.end()) {
+    throw InvalidArgument("shape range for " + quoted(input) + ": the network has no input of that name");
+  }
+  const std::vector<int64_t>& declared = tensors_[id].shape;
+  const std::string what = "shape range of input " + quoted(input) + " (declared " + dims_str(declared) + ")";
+  for (const auto* s : {&range.min, &range.opt, &range.max}) {
+    if (s->size() != declared.size()) {
+      throw InvalidArgument(what + ": " + dims_str(*s) + " has " + std::to_string(s->size()) + " dimensions, not " +
+                            std::to_string(declared.size()));
+    }
+  }
+  for (size_t d = 0; d < declared.size(); ++d) {
+    const int64_t lo = range.min[d], opt = range.opt[d], hi = range.max[d];
+    if (declared[d] >= 0 && (lo != declared[d] || opt != declared[d] || hi != declared[d])) {
+      throw InvalidArgument(what + ": dimension " + std::to_string(d) + " is static (" + std::to_string(declared[d]) +
+                            "), so min, opt and max must all be " + std::to_string(declared[d]));
+    }
+    if (lo < 1 || lo > opt || opt > hi) {
+      throw InvalidArgument(what + ": dimension " + std::to_string(d) + " needs 1 <= min <= opt <= max, got " +
+                            std::to_string(lo) + ", " + std::to_string(opt) + ", " + std::to_string(hi));
+    }
+  }
+  shape_ranges_[input] = std::move(range);
+}
+
+const ShapeRange* Network::shape_range(const std::string& input) const {
+  auto it = shape_ranges_.find(input);
+  return it == shape_ranges_.end() ? nullptr : &it->second;
+}
+
+void Network::check_input_shape(int id, const std::vector<int64_t>& shape) const {
+  const Tensor& decl = tensor(id);
+  const std::string what = "input " + quoted(decl.name) + ": ";
+  bool fits = shape.size() == decl.shape.size();
+  for (size_t d = 0; fits && d < shape.size(); ++d) fits = decl.shape[d] < 0 || decl.shape[d] == shape[d];
+  if (!fits) {
+    throw InvalidArgument(what + "expected shape " + dims_str(decl.shape) + " (-1: any size), got " + dims_str(shape));
+  }
+  for (int64_t d : shape) {
+    if (d <= 0) throw InvalidArgument(what + "empty or negative dimension in " + dims_str(shape));
+  }
+  const ShapeRange* range = shape_range(decl.name);
+  if (!range) return;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] < range->min[d] || shape[d] > range->max[d]) {
+      throw InvalidArgument(what + "shape " + dims_str(shape) + " is outside the engine's optimization profile (min " +
+                            dims_str(range->min) + ", max " + dims_str(range->max) + ") in dimension " +
+                            std::to_string(d));
+    }
+  }
 }
 
 }  // namespace int8rt

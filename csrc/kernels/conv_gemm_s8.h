@@ -32,6 +32,11 @@ class PackedConv {
   // which must be an output type the kernel's supports() accepted.
   virtual void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const = 0;
   virtual const ConvShape& shape() const = 0;
+  // The same conv for an input of height H and width W (the rest of the
+  // shape unchanged), sharing these packed weights: layers whose input size
+  // changes between runs pack once. InvalidArgument when the new shape is
+  // invalid (ConvShape::validate).
+  virtual std::unique_ptr<PackedConv> with_input_size(int H, int W) const = 0;
 };
 
 // The conv_s8 family: one candidate kernel (a stateless singleton).

@@ -49,6 +49,13 @@ const char* output_type_name(OutputType t) {
   return t == OutputType::kInt8 ? "int8" : "float32";
 }
 
+ConvShape with_input_size(ConvShape s, int H, int W) {
+  s.H = H;
+  s.W = W;
+  s.validate();
+  return s;
+}
+
 int ConvShape::out_h() const { return out_extent(H, pad_top, pad_bottom, R, dilation_h, stride_h); }
 int ConvShape::out_w() const { return out_extent(W, pad_left, pad_right, S, dilation_w, stride_w); }
 

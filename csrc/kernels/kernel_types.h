@@ -50,6 +50,9 @@ struct ConvShape {
   void validate() const;
 };
 
+// `s` with input height H and width W, validated (PackedConv::with_input_size).
+ConvShape with_input_size(ConvShape s, int H, int W);
+
 // A fully connected layer y[m][n] = sum_k a[m][k] * b[n][k]; M (rows) is
 // given at run time.
 struct GemmShape {

@@ -90,6 +90,10 @@ using Planner = void (*)(const Network& net, const Node& node, NodePlan& p);
 
 void plan_conv(const Network& net, const Node& node, NodePlan& p) {
   QConvParams q = qconv_params(net, node);
+  if (q.dynamic_size) {
+    p.why = "its input height or width is dynamic, and a CUDA conv is planned for one size";
+    return;
+  }
   try {
     p.conv = std::make_unique<kc::ConvLayer>(q.shape, q.weights, q.requant);
   } catch (const NotSupported& e) {
@@ -110,6 +114,10 @@ void plan_gemm(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_pool(const Network& net, const Node& node, NodePlan& p) {
   p.pool = qpool_params(net, node);
+  if (p.pool.dynamic_size) {
+    p.why = "its input height or width is dynamic, and a CUDA pool is planned for one size";
+    return;
+  }
   p.where = node.op == QPoolAttrs::kMaxOp       ? Where::kMaxPool
             : node.op == QPoolAttrs::kAverageOp ? Where::kAvgPool
                                                 : Where::kGlobalAvgPool;

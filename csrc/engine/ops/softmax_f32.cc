@@ -1,5 +1,7 @@
 // Float32 Softmax and LogSoftmax over one axis (ONNX opset 13 semantics,
-// default axis -1; the importer rewrites opset < 13's "coerced to 2-D" form):
+// default axis -1), or with attribute coerce_2d = 1 over the axes from
+// `axis` on, flattened (opset < 13: the importer keeps that form where the
+// axis is not known to be the last):
 //   softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max)
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // The tensor is viewed as [outer, n, inner] around the axis; for inner > 1
@@ -23,7 +25,10 @@ using kernels::ref::exp_f32;
 class SoftmaxLayer : public Layer {
  public:
   SoftmaxLayer(const Node& node, bool log)
-      : axis_(node.attrs.get_int("axis", -1)), log_(log), prefix_(layer_error_prefix(node)) {}
+      : axis_(node.attrs.get_int("axis", -1)),
+        coerce_2d_(node.attrs.get_int("coerce_2d", 0) != 0),
+        log_(log),
+        prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
@@ -36,7 +41,7 @@ class SoftmaxLayer : public Layer {
     int64_t axis = normalize_axis(axis_, static_cast<int64_t>(s.size()), prefix_);
     int64_t outer = 1, inner = 1, n = s[axis];
     for (int64_t d = 0; d < axis; ++d) outer *= s[d];
-    for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
+    for (size_t d = axis + 1; d < s.size(); ++d) (coerce_2d_ ? n : inner) *= s[d];
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     parallel_for(outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n * inner)), [&](int64_t b, int64_t e) {
@@ -111,6 +116,7 @@ class SoftmaxLayer : public Layer {
   }
 
   int64_t axis_;
+  bool coerce_2d_;  // the axes from axis_ on form one
   bool log_;
   std::string prefix_;
 };

@@ -59,7 +59,7 @@ class Attributes {
 struct Tensor {
   std::string name;
   DataType dtype = DataType::kFloat32;
-  std::vector<int64_t> shape;  // dim 0 may be -1: dynamic batch
+  std::vector<int64_t> shape;  // -1: a dynamic dimension (inputs), or one that varies with them
   bool is_constant = false;
   std::vector<float> f32;      // constant data when dtype == kFloat32
   std::vector<int64_t> i64;    // constant data when dtype == kInt64
@@ -67,6 +67,15 @@ struct Tensor {
   int producer = -1;           // node index, -1 for inputs and constants
 
   int64_t num_elements() const;  // product of shape; -1 when dynamic
+};
+
+// A TensorRT optimization profile for one network input: every run's shape
+// lies between min and max in each dimension, and opt is the shape the
+// builder plans and calibrates for. Static dimensions are equal in all
+// three. Networks whose inputs have dynamic dimensions other than the
+// first (batch) use it to probe shapes (Executor::annotate_shapes).
+struct ShapeRange {
+  std::vector<int64_t> min, opt, max;
 };
 
 struct Node {
@@ -93,6 +102,16 @@ class Network {
                             const std::vector<std::string>& output_names);
   void mark_output(int tensor);
   void set_shape(int tensor, std::vector<int64_t> shape);
+  // Sets (replaces) the optimization profile of the input named `input`.
+  // InvalidArgument when it is not an input, a rank differs, a static
+  // dimension is not its declared size, or min <= opt <= max fails.
+  void set_shape_range(const std::string& input, ShapeRange range);
+  // The input's profile, or nullptr when it has none.
+  const ShapeRange* shape_range(const std::string& input) const;
+  const std::map<std::string, ShapeRange>& shape_ranges() const { return shape_ranges_; }
+  // InvalidArgument unless `shape` fits input `id`'s declaration (rank,
+  // static dimensions, positive sizes) and its profile where it has one.
+  void check_input_shape(int id, const std::vector<int64_t>& shape) const;
 
   // ---- TensorRT-style convenience builders (each returns the output tensor id) ----
   // weights: OIHW float32 [num_outputs][C/groups][kh][kw]; bias may be empty.
@@ -146,6 +165,7 @@ class Network {
   std::vector<int> inputs_;
   std::vector<int> outputs_;
   std::map<std::string, int> by_name_;
+  std::map<std::string, ShapeRange> shape_ranges_;  // by input name
   int64_t auto_name_counter_ = 0;
 };
 

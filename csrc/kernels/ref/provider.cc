@@ -23,15 +23,20 @@ namespace {
 class RefPackedConv final : public PackedConv {
  public:
   RefPackedConv(const ConvShape& shape, const int8_t* w)
-      : shape_(shape), weights_(w, w + shape.weight_count()) {}
+      : shape_(shape), weights_(std::make_shared<const std::vector<int8_t>>(w, w + shape.weight_count())) {}
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override {
-    ref::conv2d_s8(shape_, batch, x, weights_.data(), ep, y);
+    ref::conv2d_s8(shape_, batch, x, weights_->data(), ep, y);
   }
   const ConvShape& shape() const override { return shape_; }
+  std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
+    auto copy = std::make_unique<RefPackedConv>(*this);
+    copy->shape_ = kernels::with_input_size(shape_, H, W);
+    return copy;
+  }
 
  private:
   ConvShape shape_;
-  std::vector<int8_t> weights_;  // canonical OIHW
+  std::shared_ptr<const std::vector<int8_t>> weights_;  // canonical OIHW
 };
 
 class RefConvKernel final : public ConvKernel {

@@ -91,9 +91,15 @@ class PackedAmxConv final : public PackedConv {
  public:
   PackedAmxConv(const AmxUkernel& u, const ConvShape& s, const int8_t* w)
       : u_(u), shape_(s), layout_(s), direct_(reads_input_directly(s)),
-        packed_(pack_amx_weights(layout_, w)) {}
+        packed_(std::make_shared<const AlignedBuffer<int8_t>>(pack_amx_weights(layout_, w))) {}
 
   const ConvShape& shape() const override { return shape_; }
+  std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
+    auto copy = std::make_unique<PackedAmxConv>(*this);
+    copy->shape_ = kernels::with_input_size(shape_, H, W);
+    copy->direct_ = reads_input_directly(copy->shape_);  // the layout depends on C, K, R, S, groups only
+    return copy;
+  }
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
 
  private:
@@ -104,7 +110,7 @@ class PackedAmxConv final : public PackedConv {
   ConvShape shape_;
   AmxLayout layout_;
   bool direct_;
-  AlignedBuffer<int8_t> packed_;
+  std::shared_ptr<const AlignedBuffer<int8_t>> packed_;  // shared by with_input_size copies
 };
 
 void PackedAmxConv::gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* panel) const {
@@ -194,7 +200,7 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
       }
       t.mr = mr;
       t.kchunks = L.kchunks;
-      t.w = packed_.data() + (int64_t{g} * L.nbk + b0) * L.block_stride;
+      t.w = packed_->data() + (int64_t{g} * L.nbk + b0) * L.block_stride;
       t.w_block_stride = L.block_stride;
       t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
       t.ep.scale = ep.scale + k0;

@@ -19,8 +19,13 @@ namespace {
 class PackedDwConv final : public PackedConv {
  public:
   PackedDwConv(const DwUkernel& u, const ConvShape& s, const int8_t* w)
-      : u_(u), shape_(s), w_(pack_dw_weights(s.C, s.R * s.S, u.block, w)) {}
+      : u_(u), shape_(s), w_(std::make_shared<const AlignedBuffer<int32_t>>(pack_dw_weights(s.C, s.R * s.S, u.block, w))) {}
   const ConvShape& shape() const override { return shape_; }
+  std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
+    auto copy = std::make_unique<PackedDwConv>(*this);
+    copy->shape_ = kernels::with_input_size(shape_, H, W);
+    return copy;
+  }
 
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override {
     check_epilogue(ep, u_.name);
@@ -50,7 +55,7 @@ class PackedDwConv final : public PackedConv {
         d.oh = static_cast<int>(row % OH);
         d.ow_begin = 0;
         d.ow_end = OW;
-        d.w = w_.data();
+        d.w = w_->data();
         const int64_t out0 = row * OW * s.C;
         d.ep.scale = ep.scale;
         d.ep.bias = ep.bias;
@@ -71,7 +76,7 @@ class PackedDwConv final : public PackedConv {
  private:
   DwUkernel u_;
   ConvShape shape_;
-  AlignedBuffer<int32_t> w_;
+  std::shared_ptr<const AlignedBuffer<int32_t>> w_;  // shared by with_input_size copies
 };
 
 }  // namespace

@@ -75,10 +75,17 @@ struct RowSource {
 class PackedIgemmConv final : public PackedConv {
  public:
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, const int8_t* w)
-      : u_(u), shape_(s), merged_(use_merged_rows(s)), packed_(pack_for(u, s, w)),
-        zeros_(int64_t{packed_.layout.q} * u.cgroup * 2 + 64) {}
+      : u_(u), shape_(s), merged_(use_merged_rows(s)),
+        packed_(std::make_shared<const PackedIgemmWeights>(pack_for(u, s, w))),
+        zeros_(std::make_shared<const AlignedBuffer<int8_t>>(int64_t{packed_->layout.q} * u.cgroup * 2 + 64)) {}
 
   const ConvShape& shape() const override { return shape_; }
+  std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
+    // merged_ and the packing depend on C, K, R, S and groups only.
+    auto copy = std::make_unique<PackedIgemmConv>(*this);
+    copy->shape_ = kernels::with_input_size(shape_, H, W);
+    return copy;
+  }
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
 
  private:
@@ -87,8 +94,8 @@ class PackedIgemmConv final : public PackedConv {
   IgemmUkernel u_;
   ConvShape shape_;
   bool merged_;
-  PackedIgemmWeights packed_;
-  AlignedBuffer<int8_t> zeros_;  // the padding row (int8 or int16 zeros)
+  std::shared_ptr<const PackedIgemmWeights> packed_;  // shared by with_input_size copies
+  std::shared_ptr<const AlignedBuffer<int8_t>> zeros_;  // the padding row (int8 or int16 zeros)
 };
 
 void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) const {
@@ -105,7 +112,7 @@ void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) co
   // Copy with, per pixel, `groups` runs of cg_pad values (widened kernels
   // read whole pairs of each group) and, for merged rows, zero columns.
   const int cg = s.c_per_group();
-  const int64_t cg_pad = merged_ ? cg : int64_t{packed_.layout.q} * u_.cgroup;
+  const int64_t cg_pad = merged_ ? cg : int64_t{packed_->layout.q} * u_.cgroup;
   const int pad_l = merged_ ? s.pad_left : 0, pad_r = merged_ ? s.pad_right : 0;
   const int64_t wp = int64_t{s.W} + pad_l + pad_r;
   src.pixel_bytes = s.groups * cg_pad * eb;
@@ -149,7 +156,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   if (batch < 0) throw InvalidArgument(std::string(u_.conv_name) + ": batch must be >= 0");
   if (batch == 0) return;
   const ConvShape& s = shape_;
-  const IgemmLayout& L = packed_.layout;
+  const IgemmLayout& L = packed_->layout;
   const int OH = s.out_h(), OW = s.out_w();
   const int taps = L.taps;  // R*S, or R for merged rows
   const int S_taps = merged_ ? 1 : s.S;
@@ -194,9 +201,9 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       t.taps = taps;
       t.kc = L.cg;
       t.a = rows.data();
-      t.w = packed_.block_ptr(g, b0);
+      t.w = packed_->block_ptr(g, b0);
       t.w_block_stride = L.block_stride;
-      t.acc_init = packed_.comp_ptr(g, b0);
+      t.acc_init = packed_->comp_ptr(g, b0);
       t.nc = std::min(nb * u_.block, L.kg - b0 * u_.block);
       t.ep.scale = ep.scale + k0;
       t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
@@ -245,7 +252,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
               const bool inside = row_inside && (merged_ || (iw >= 0 && iw < W));
               *out = inside ? static_cast<const void*>(
                                   src.base + origin + tap_off[static_cast<size_t>(r * S_taps + c)])
-                            : static_cast<const void*>(zeros_.data());
+                            : static_cast<const void*>(zeros_->data());
             }
           }
         }

@@ -14,6 +14,10 @@ whose batch dimension is fixed so batches cannot be split and the stream had
 fewer than ``every`` batches), the check runs on the calibration samples
 themselves and the report says ``held_out=False``.
 
+Samples are measured in one array per input, so where a network's inputs have
+dynamic dimensions beyond the batch and the batches differ in them, only the
+batches shaped like the first are measured (all of them set thresholds).
+
 The first calibrating batches, until ``max_search`` samples, are also kept (their inputs
 only) for the ``auto`` calibrator's second pass, which needs the data again
 after the histograms are complete; TensorRT's ``get_batch`` stream can be
@@ -21,6 +25,7 @@ read only once.
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable, Optional
 
 import numpy as np
@@ -29,6 +34,8 @@ from .. import _core
 
 __all__ = ["SampleRouter"]
 
+logger = logging.getLogger("int8rt")
+
 Inputs = dict[str, np.ndarray]
 
 
@@ -36,10 +43,24 @@ def _take(inputs: Inputs, rows: np.ndarray) -> Inputs:
     return {n: a[rows] for n, a in inputs.items()}
 
 
+def _signature(inputs: Inputs) -> tuple:
+    """What must agree for samples to share one array: each input's shape past axis 0."""
+    return tuple((n, a.shape[1:]) for n, a in sorted(inputs.items()))
+
+
 def _concat(parts: list[Inputs]) -> Optional[Inputs]:
+    """The parts as one array per input. A network with dynamic dimensions
+    beyond the batch may get parts of several shapes (a detector calibrated
+    on images of their natural sizes): only those shaped like the first are
+    kept, since the check compares outputs sample by sample."""
     if not parts:
         return None
-    return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
+    first = _signature(parts[0])
+    same = [p for p in parts if _signature(p) == first]
+    if len(same) < len(parts):
+        logger.info("accuracy data: %d of %d calibration batches have other input shapes than the first; "
+                    "they set thresholds but are not measured", len(parts) - len(same), len(parts))
+    return {n: np.concatenate([p[n] for p in same]) for n in parts[0]}
 
 
 class SampleRouter:

@@ -126,19 +126,11 @@ def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int]
                                 f"{onnx.TensorProto.DataType.Name(elem)}; int8rt takes float32, int8, int32, int64")
     t = vi.type.tensor_type
     if not t.HasField("shape"):
-        raise InvalidArgumentError(f"{source}: input '{vi.name}' has no shape; int8rt needs static dimensions "
-                                   "except the first (batch)")
-    dims = []
-    for i, d in enumerate(t.shape.dim):
-        if d.HasField("dim_value") and d.dim_value > 0:
-            dims.append(d.dim_value)
-        elif i == 0:
-            dims.append(-1)
-        else:
-            what = f"'{d.dim_param}' (symbolic)" if d.dim_param else "unknown"
-            raise InvalidArgumentError(
-                f"{source}: input '{vi.name}' dimension {i} is {what}; int8rt needs static dimensions except the "
-                "first (batch): fix it in the model (onnx.tools.update_model_dims)")
+        raise InvalidArgumentError(f"{source}: input '{vi.name}' has no shape (not even a rank); int8rt needs "
+                                   "the rank of every input")
+    # A symbolic or unknown dimension is dynamic (-1): any size at run time,
+    # within the optimization profile where the builder is given one.
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else -1 for d in t.shape.dim]
     return vi.name, dims, _INPUT_DTYPES[elem]
 
 
@@ -197,10 +189,9 @@ class _Emitter:
         for name, tid in self.ids.items():
             dims = self.shapes.get(name)
             if self.net.tensor(tid)["producer"] >= 0 and dims is not None:
-                if dims and dims[0] is None and self.dynamic:
-                    dims = [-1] + dims[1:]
-                if all(d is not None for d in dims):
-                    self.net.set_shape(tid, dims)
+                # -1: a dimension shape inference could not fix (it follows
+                # the dynamic input dimensions); each run infers it.
+                self.net.set_shape(tid, [-1 if d is None else d for d in dims])
         self.net.validate()
         return self.net
 

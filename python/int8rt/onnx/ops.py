@@ -19,8 +19,9 @@ opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
 * Split (opset < 13): ``split`` attribute -> constant input 1;
 * ReduceMean, ReduceMax, ReduceMin (opset < 18), ReduceSum (opset < 13):
   ``axes`` attribute -> constant input 1;
-* Softmax, LogSoftmax (opset < 13, "coerced to 2-D" semantics): accepted only over the
-  last axis, rewritten to ``axis=-1`` (identical there); otherwise refused;
+* Softmax, LogSoftmax (opset < 13, "coerced to 2-D" semantics): over the last axis
+  rewritten to ``axis=-1`` (identical there); otherwise kept with ``coerce_2d=1`` (the
+  layer flattens the axes from ``axis`` on), which needs no rank at import;
 * Conv / MaxPool / AveragePool ``auto_pad`` (SAME_UPPER, SAME_LOWER, VALID)
   -> explicit ``pads`` computed as the ONNX spec defines them.
 
@@ -265,12 +266,11 @@ def normalize(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], outp
     elif op in ("Softmax", "LogSoftmax") and ctx.opset < 13:
         dims = ctx.shape(inputs[0])
         axis = attrs.get("axis", 1)
-        if dims is None:
-            raise _not_supported(f"{desc}: opset {ctx.opset} Softmax needs the input rank (shape inference gave none)")
-        if axis % len(dims) != len(dims) - 1:
-            raise _not_supported(f"{desc}: opset {ctx.opset} Softmax over axis {axis} of a rank-{len(dims)} tensor "
-                                 "flattens the trailing axes; only the last axis is supported")
-        attrs["axis"] = -1
+        if dims is not None and axis % len(dims) == len(dims) - 1:
+            attrs["axis"] = -1  # the last axis: both forms agree
+        else:
+            attrs["axis"] = axis
+            attrs["coerce_2d"] = 1  # over the axes from `axis` on, flattened
     elif op in ("Conv", "MaxPool", "AveragePool"):
         _auto_pad(desc, attrs, inputs, ctx)
 

@@ -194,6 +194,11 @@ QPoolAttrs QPoolAttrs::from_attrs(const Node& node) {
 }
 
 Attributes QResizeNearestAttrs::to_attrs() const {
+  if (dynamic_size) {
+    Attributes a = resize;
+    a.set("dynamic_size", Attribute::of_int(1));
+    return a;
+  }
   Attributes a;
   a.set("src_y", Attribute::of_ints(src_y));
   a.set("src_x", Attribute::of_ints(src_x));
@@ -203,6 +208,12 @@ Attributes QResizeNearestAttrs::to_attrs() const {
 QResizeNearestAttrs QResizeNearestAttrs::from_attrs(const Node& node) {
   const Reader r(node);
   QResizeNearestAttrs q;
+  q.dynamic_size = r.integer("dynamic_size", 0) != 0;
+  if (q.dynamic_size) {
+    q.resize = node.attrs;  // checked by the FP32 Resize layer the node's layer makes
+    q.resize.erase("dynamic_size");
+    return q;
+  }
   q.src_y = r.ints("src_y", {});
   q.src_x = r.ints("src_x", {});
   if (q.src_y.empty() || q.src_x.empty()) throw InvalidArgument(r.prefix() + "needs src_y and src_x");

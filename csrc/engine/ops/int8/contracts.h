@@ -131,9 +131,15 @@ struct QFlattenAttrs {
 // ox = input column src_x[ox] (the FP32 Resize's own choice, see
 // lower_int8.cc); same scale in and out, so bytes are copied. from_attrs:
 // both lists non-empty, every index >= 0 (the layer checks them against H, W).
+// With dynamic_size (an input whose height or width is dynamic) the lists
+// are absent: the node carries the FP32 Resize's own attributes (`resize`)
+// and its constant inputs 1.. (roi, scales, sizes), and the layer derives
+// the lists for each input size (ops/int8/nearest_sources.h).
 struct QResizeNearestAttrs {
   static constexpr const char kOp[] = "int8rt.QResizeNearest";
   std::vector<int64_t> src_y, src_x;
+  bool dynamic_size = false;
+  Attributes resize;  // dynamic_size only: the FP32 Resize's attributes
   Attributes to_attrs() const;
   static QResizeNearestAttrs from_attrs(const Node& node);
 };

@@ -1,7 +1,12 @@
 // int8rt.QConv and int8rt.QGemm: int8 convolution / fully connected layers.
 // The node's shape, weights and epilogue come from qlinear_params.h; at
 // creation the kernel registry picks the best kernel for this CPU (capped by
-// INT8RT_MAX_ISA), which packs the canonical int8 weights.
+// INT8RT_MAX_ISA), which packs the canonical int8 weights once; a conv whose
+// input height or width is dynamic reuses them for every input size.
+#include <climits>
+#include <map>
+#include <mutex>
+
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qlinear_params.h"
@@ -23,11 +28,8 @@ class QConvLayer : public Layer {
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    const kernels::ConvShape& c = p_.shape;
+    const kernels::ConvShape c = shape_for(in[0]->shape());
     const Shape& s = in[0]->shape();
-    if (in[0]->dtype() != DataType::kInt8 || s.size() != 4 || s[1] != c.H || s[2] != c.W || s[3] != c.C) {
-      throw InvalidArgument("node '" + name_ + "': unexpected input " + shape_str(s));
-    }
     Shape y = {s[0], c.out_h(), c.out_w(), c.K};
     if (p_.has_residual && (in.size() < 4 || !in[3] || in[3]->dtype() != DataType::kInt8 || in[3]->shape() != y)) {
       throw InvalidArgument("node '" + name_ + "': residual must be int8 of the output's shape " + shape_str(y));
@@ -37,17 +39,48 @@ class QConvLayer : public Layer {
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const int8_t* residual = p_.has_residual ? in[3]->data<int8_t>() : nullptr;
-    packed_->run(static_cast<int>(in[0]->shape()[0]), in[0]->data<int8_t>(),
-                 p_.requant.epilogue(residual, p_.residual_scale), out[0]->data<int8_t>());
+    const Shape& s = in[0]->shape();
+    packed_for(s).run(static_cast<int>(s[0]), in[0]->data<int8_t>(),
+                      p_.requant.epilogue(residual, p_.residual_scale), out[0]->data<int8_t>());
   }
 
-  std::string describe() const override { return kernel_name_; }
+  std::string describe() const override { return kernel_name_ + (p_.dynamic_size ? " (any input size)" : ""); }
 
  private:
+  // The conv shape for an NHWC input of shape s; InvalidArgument naming the
+  // node when s does not fit (rank, channels, a static size, no output).
+  kernels::ConvShape shape_for(const Shape& s) const {
+    const kernels::ConvShape& c = p_.shape;
+    const bool fits = s.size() == 4 && s[3] == c.C &&
+                      (p_.dynamic_size ? s[1] <= INT32_MAX && s[2] <= INT32_MAX : s[1] == c.H && s[2] == c.W);
+    if (!fits) throw InvalidArgument("node '" + name_ + "': unexpected input " + shape_str(s));
+    if (!p_.dynamic_size) return c;
+    try {
+      return kernels::with_input_size(c, static_cast<int>(s[1]), static_cast<int>(s[2]));
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument("node '" + name_ + "': input " + shape_str(s) + ": " + e.what());
+    }
+  }
+
+  // The packed conv for this input size: the one made at creation, or a
+  // copy for another size sharing its packed weights, made once per size.
+  const kernels::PackedConv& packed_for(const Shape& s) const {
+    if (!p_.dynamic_size || (s[1] == p_.shape.H && s[2] == p_.shape.W)) return *packed_;
+    const std::pair<int64_t, int64_t> key{s[1], s[2]};
+    std::lock_guard<std::mutex> lock(sizes_mutex_);
+    auto it = by_size_.find(key);
+    if (it == by_size_.end()) {
+      it = by_size_.emplace(key, packed_->with_input_size(static_cast<int>(s[1]), static_cast<int>(s[2]))).first;
+    }
+    return *it->second;  // entries are never erased, so the reference stays valid
+  }
+
   std::string name_;
   QConvParams p_;  // weights point into the network, which outlives the layer
   std::string kernel_name_;
   std::unique_ptr<kernels::PackedConv> packed_;
+  mutable std::mutex sizes_mutex_;
+  mutable std::map<std::pair<int64_t, int64_t>, std::unique_ptr<kernels::PackedConv>> by_size_;
 };
 
 class QGemmLayer : public Layer {

@@ -1,6 +1,7 @@
 // Reading int8rt.QConv / int8rt.QGemm nodes (qlinear_params.h).
 #include "engine/ops/int8/qlinear_params.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -54,12 +55,22 @@ QConvParams qconv_params(const Network& net, const Node& node) {
                shape);
   const std::vector<int64_t>& dl = a.dilations;
   if (dl.size() != 2) throw InvalidArgument(prefix + "dilations need 2 values");
-  shape.H = checked_int(x.shape[1], prefix + "input height", 1);
-  shape.W = checked_int(x.shape[2], prefix + "input width", 1);
   shape.C = checked_int(x.shape[3], prefix + "input channels", 1);
   shape.K = checked_int(w.shape[0], prefix + "output channels", 1);
   shape.dilation_h = checked_int(dl[0], prefix + "dilations[0]", 1, kMaxWindowAttr);
   shape.dilation_w = checked_int(dl[1], prefix + "dilations[1]", 1, kMaxWindowAttr);
+  p.dynamic_size = x.shape[1] == -1 || x.shape[2] == -1;
+  // A dynamic extent starts at the smallest input with one output: the
+  // dilated kernel minus the padding.
+  auto smallest = [](int64_t r, int64_t dilation, int64_t pads) {
+    return std::max<int64_t>(1, (r - 1) * dilation + 1 - pads);
+  };
+  shape.H = checked_int(x.shape[1] == -1 ? smallest(shape.R, shape.dilation_h, int64_t{shape.pad_top} + shape.pad_bottom)
+                                         : x.shape[1],
+                        prefix + "input height", 1);
+  shape.W = checked_int(x.shape[2] == -1 ? smallest(shape.S, shape.dilation_w, int64_t{shape.pad_left} + shape.pad_right)
+                                         : x.shape[2],
+                        prefix + "input width", 1);
   shape.groups = checked_int(a.group, prefix + "group", 1);
   try {
     shape.validate();

@@ -17,6 +17,9 @@ namespace engine {
 
 struct QConvParams {
   kernels::ConvShape shape;       // H, W, C from the node's NHWC input
+  // The input's height or width is dynamic (-1): shape holds the smallest
+  // input the conv accepts, and the layer adapts it to each run's input.
+  bool dynamic_size = false;
   const int8_t* weights = nullptr;  // OIHW, owned by the network
   kernels::EpilogueStorage requant;       // int8 output
   bool has_residual = false;      // input 3: int8 residual of the output's shape

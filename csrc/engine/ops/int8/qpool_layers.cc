@@ -23,30 +23,27 @@ class QPoolLayer : public Layer {
         avg_(kind == PoolKind::kAverage ? &kernels::choose<kernels::AvgPoolS8Kernel>() : nullptr),
         global_(kind == PoolKind::kGlobalAverage ? &kernels::choose<kernels::GlobalAvgPoolS8Kernel>()
                                                  : nullptr) {
-    const QPoolParams p = qpool_params(net, node);
-    shape_ = p.shape;
-    s_in_ = p.s_in;
-    s_out_ = p.s_out;
+    p_ = qpool_params(net, node);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (in[0]->dtype() != DataType::kInt8) throw InvalidArgument("node '" + name_ + "': input must be int8");
     const Shape& s = in[0]->shape();
-    if (in[0]->dtype() != DataType::kInt8 || s.size() != 4 || s[1] != shape_.H || s[2] != shape_.W || s[3] != shape_.C) {
-      throw InvalidArgument("node '" + name_ + "': unexpected input " + shape_str(s));
-    }
-    if (kind_ == PoolKind::kGlobalAverage) return {{DataType::kInt8, {s[0], 1, 1, shape_.C}}};
-    return {{DataType::kInt8, {s[0], shape_.out_h(), shape_.out_w(), shape_.C}}};
+    const kernels::PoolShape shape = pool_shape_for(p_, s, name_);
+    if (kind_ == PoolKind::kGlobalAverage) return {{DataType::kInt8, {s[0], 1, 1, shape.C}}};
+    return {{DataType::kInt8, {s[0], shape.out_h(), shape.out_w(), shape.C}}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     int batch = static_cast<int>(in[0]->shape()[0]);
+    const kernels::PoolShape shape = pool_shape_for(p_, in[0]->shape(), name_);
     const int8_t* x = in[0]->data<int8_t>();
     int8_t* y = out[0]->data<int8_t>();
     switch (kind_) {
-      case PoolKind::kMax: max_->maxpool(shape_, batch, x, y); break;
-      case PoolKind::kAverage: avg_->avgpool(shape_, batch, x, s_in_, s_out_, y); break;
+      case PoolKind::kMax: max_->maxpool(shape, batch, x, y); break;
+      case PoolKind::kAverage: avg_->avgpool(shape, batch, x, p_.s_in, p_.s_out, y); break;
       case PoolKind::kGlobalAverage:
-        global_->global_avgpool(batch, static_cast<int64_t>(shape_.H) * shape_.W, shape_.C, x, s_in_, s_out_, y);
+        global_->global_avgpool(batch, static_cast<int64_t>(shape.H) * shape.W, shape.C, x, p_.s_in, p_.s_out, y);
         break;
     }
   }
@@ -61,8 +58,7 @@ class QPoolLayer : public Layer {
   const kernels::MaxPoolS8Kernel* max_;  // the one of kind_, the others null
   const kernels::AvgPoolS8Kernel* avg_;
   const kernels::GlobalAvgPoolS8Kernel* global_;
-  kernels::PoolShape shape_;
-  float s_in_ = 0.f, s_out_ = 0.f;
+  QPoolParams p_;
 };
 
 LayerFactory make(PoolKind kind) {
