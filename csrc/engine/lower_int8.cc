@@ -39,6 +39,7 @@ class Lowerer {
       const Tensor& t = src_.tensor(id);
       float_id_[id] = dst_.add_input(t.name, t.shape, t.dtype);
     }
+    for (const auto& kv : src_.shape_ranges()) dst_.set_shape_range(kv.first, kv.second);
     for (int n : src_.topological_order()) {
       if (consumed_[n]) continue;
       const Node& node = src_.nodes()[n];

@@ -156,6 +156,13 @@ void bind_engine(py::module_& m) {
       .def_property_readonly("input_names", &Engine::input_names)
       .def_property_readonly("output_names", &Engine::output_names)
       .def("tensor_shape", &Engine::tensor_shape, py::arg("name"))
+      .def("shape_range",
+           [](const Engine& e, const std::string& input) -> py::object {
+             const ShapeRange* r = e.network().shape_range(input);
+             if (!r) return py::none();
+             return py::make_tuple(r->min, r->opt, r->max);
+           },
+           py::arg("input"))
       .def_property_readonly("metadata", &Engine::metadata)
       .def_property_readonly("device", &Engine::device)
       .def_property_readonly("device_name", &Engine::device_name)

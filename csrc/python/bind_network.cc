@@ -43,6 +43,18 @@ void bind_network(py::module_& m) {
            py::arg("op"), py::arg("name"), py::arg("inputs"), py::arg("attrs"), py::arg("output_names"))
       .def("mark_output", &Network::mark_output, py::arg("tensor"))
       .def("set_shape", &Network::set_shape, py::arg("tensor"), py::arg("shape"))
+      .def("set_shape_range",
+           [](Network& n, const std::string& input, std::vector<int64_t> min, std::vector<int64_t> opt,
+              std::vector<int64_t> max) { n.set_shape_range(input, {std::move(min), std::move(opt), std::move(max)}); },
+           py::arg("input"), py::arg("min"), py::arg("opt"), py::arg("max"),
+           "Sets the optimization profile of an input (TensorRT's IOptimizationProfile.set_shape).")
+      .def("shape_range",
+           [](const Network& n, const std::string& input) -> py::object {
+             const ShapeRange* r = n.shape_range(input);
+             if (!r) return py::none();
+             return py::make_tuple(r->min, r->opt, r->max);
+           },
+           py::arg("input"), "(min, opt, max) of an input's optimization profile, or None.")
       .def("add_convolution",
            [](Network& n, int input, int64_t num_outputs, std::vector<int64_t> kernel, const FloatArray& weights,
               const py::object& bias, std::vector<int64_t> strides, std::vector<int64_t> pads, int64_t groups,

@@ -170,7 +170,8 @@ py::dict node_to_dict(const Node& n) {
 }
 
 namespace {
-constexpr int kStateVersion = 1;
+// Version 2 added the inputs' shape ranges (a sixth field).
+constexpr int kStateVersion = 2;
 }
 
 py::tuple network_state(const Network& net) {
@@ -182,12 +183,16 @@ py::tuple network_state(const Network& net) {
   for (const Node& n : net.nodes()) {
     nodes.append(py::make_tuple(n.name, n.op, py::cast(n.inputs), py::cast(n.outputs), attributes_to_dict(n.attrs)));
   }
-  return py::make_tuple(kStateVersion, tensors, nodes, py::cast(net.inputs()), py::cast(net.outputs()));
+  py::dict ranges;
+  for (const auto& kv : net.shape_ranges()) {
+    ranges[py::str(kv.first)] = py::make_tuple(kv.second.min, kv.second.opt, kv.second.max);
+  }
+  return py::make_tuple(kStateVersion, tensors, nodes, py::cast(net.inputs()), py::cast(net.outputs()), ranges);
 }
 
 Network network_from_state(const py::tuple& state) {
-  if (state.size() != 5 || state[0].cast<int>() != kStateVersion) {
-    throw FormatError("Network pickle state: expected version " + std::to_string(kStateVersion) + " with 5 fields");
+  if (state.size() != 6 || state[0].cast<int>() != kStateVersion) {
+    throw FormatError("Network pickle state: expected version " + std::to_string(kStateVersion) + " with 6 fields");
   }
   auto inputs = state[3].cast<std::vector<int>>();
   std::set<int> input_set(inputs.begin(), inputs.end());
@@ -227,6 +232,12 @@ Network network_from_state(const py::tuple& state) {
   }
   net.nodes() = std::move(nodes);
   net.outputs() = state[4].cast<std::vector<int>>();
+  for (auto kv : state[5].cast<py::dict>()) {
+    auto r = kv.second.cast<py::tuple>();
+    net.set_shape_range(kv.first.cast<std::string>(), {r[0].cast<std::vector<int64_t>>(),
+                                                       r[1].cast<std::vector<int64_t>>(),
+                                                       r[2].cast<std::vector<int64_t>>()});
+  }
   return net;
 }
 

@@ -73,8 +73,9 @@ class IExecutionContext(ExecutionContext):
 
     # ---- shapes ----
     def set_input_shape(self, name: str, shape: Sequence[int]) -> bool:
-        """Records the shape of input ``name`` (TensorRT 10); only the batch
-        dimension may differ from the engine's declared shape."""
+        """Records the shape of input ``name`` (TensorRT 10): its dynamic (-1)
+        dimensions may take any size within the engine's optimization profile;
+        a shape outside it raises. Changing it between runs rebuilds nothing."""
         if name not in self.engine.input_names:
             raise InvalidArgumentError(f"set_input_shape: '{name}' is not an input of the engine "
                                        f"(inputs: {', '.join(self.engine.input_names)})")
@@ -82,7 +83,11 @@ class IExecutionContext(ExecutionContext):
         declared = self.engine.tensor_shape(name)
         if len(shape) != len(declared) or any(d != s for d, s in zip(declared, shape) if d != -1) or min(shape) < 1:
             raise InvalidArgumentError(f"set_input_shape('{name}', {list(shape)}): the engine takes "
-                                       f"{list(declared)} (-1: any batch)")
+                                       f"{list(declared)} (-1: any size)")
+        profile = self.engine.shape_range(name)
+        if profile is not None and not all(lo <= d <= hi for lo, d, hi in zip(profile[0], shape, profile[2])):
+            raise InvalidArgumentError(f"set_input_shape('{name}', {list(shape)}): outside the engine's optimization "
+                                       f"profile (min {list(profile[0])}, max {list(profile[2])})")
         self._input_shapes[name] = shape
         return True
 
@@ -91,13 +96,14 @@ class IExecutionContext(ExecutionContext):
         return self.set_input_shape(self.engine.get_binding_name(index), shape)
 
     def get_tensor_shape(self, name: str) -> tuple[int, ...]:
-        """The shape of ``name`` with the batch resolved from the input shapes set
-        (the declared shape, -1 for the batch, while none is set)."""
+        """The shape of ``name`` for the input shapes set: an input's own, an
+        output's as the layers infer it once every input shape is set (the
+        declared shape, -1 where dynamic, before)."""
         if name in self._input_shapes:
             return self._input_shapes[name]
-        shape = self.engine.tensor_shape(name)
-        batch = next(iter(self._input_shapes.values()), (-1,))[0]
-        return tuple(batch if d == -1 else d for d in shape)
+        if name in self.engine.output_names and all(n in self._input_shapes for n in self.engine.input_names):
+            return tuple(self.output_shapes(self._input_shapes)[name])
+        return self.engine.tensor_shape(name)
 
     def get_binding_shape(self, index: int) -> tuple[int, ...]:
         return self.get_tensor_shape(self.engine.get_binding_name(index))
@@ -194,6 +200,26 @@ class ICudaEngine(Engine):
 
     def get_binding_shape(self, index: int) -> tuple[int, ...]:
         return self.tensor_shape(self.get_binding_name(index))
+
+    def get_tensor_profile_shape(self, name: str, profile_index: int) -> list[tuple[int, ...]]:
+        """``[min, opt, max]`` of input ``name`` (TensorRT 10). int8rt engines
+        hold one profile (index 0); an input without one reports its declared
+        shape three times."""
+        if profile_index != 0:
+            raise InvalidArgumentError(f"profile {profile_index}: int8rt engines hold one optimization profile (0)")
+        if name not in self.input_names:
+            raise InvalidArgumentError(f"get_tensor_profile_shape: '{name}' is not an input of the engine")
+        r = self.shape_range(name)
+        return list(r) if r is not None else [self.tensor_shape(name)] * 3
+
+    def get_profile_shape(self, profile_index: int, binding: Any) -> list[tuple[int, ...]]:
+        """TensorRT 8's :meth:`get_tensor_profile_shape`, by binding index or name."""
+        name = binding if isinstance(binding, str) else self.get_binding_name(binding)
+        return self.get_tensor_profile_shape(name, profile_index)
+
+    @property
+    def num_optimization_profiles(self) -> int:
+        return 1
 
     def get_binding_dtype(self, index: int) -> DataType:
         self.get_binding_name(index)

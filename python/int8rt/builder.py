@@ -12,6 +12,7 @@ cache are the ONNX model's, so TensorRT (<= 10) can read it for the same model.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 from dataclasses import dataclass
@@ -77,6 +78,12 @@ class BuilderConfig:
             phase on stderr: import, calibration batches, threshold search,
             build. Off by default (library code is quiet); the CLI turns it on.
         batch_size: static batch for ONNX models whose batch dim is not symbolic.
+        input_shapes: optimization profiles (TensorRT's ``IOptimizationProfile``):
+            input name -> ``(min, opt, max)`` shapes, or one shape for
+            ``min == opt == max``. Every run's shape must lie between min and
+            max (a clear error otherwise); ``opt`` is what the builder plans
+            for. Inputs without one take any size in their dynamic (-1)
+            dimensions, which ONNX models declare with symbolic dims.
         distributed: an :class:`int8rt.calib.distributed.RayCalibration`:
             the calibration batches run through the float32 network on Ray
             workers and their histograms are merged (bit-exact with the
@@ -110,6 +117,7 @@ class BuilderConfig:
     int8_gates: bool = False
     progress: Union[bool, Progress] = False
     batch_size: Optional[int] = None
+    input_shapes: Optional[Mapping[str, Any]] = None
     distributed: Any = None
     accuracy_check: bool = True
     holdout_every: int = 4
@@ -132,12 +140,28 @@ def devices() -> dict[str, str]:
     return out
 
 
-def _to_network(model: ModelSource, batch_size: Optional[int]) -> Network:
+def _to_network(model: ModelSource, batch_size: Optional[int],
+                input_shapes: Optional[Mapping[str, Any]] = None) -> Network:
     if isinstance(model, _core.Network):
-        return model
-    from .onnx import import_model
+        network = copy.deepcopy(model) if input_shapes else model  # the caller's network stays as it was
+    else:
+        from .onnx import import_model
 
-    return import_model(model, batch_size=batch_size)
+        network = import_model(model, batch_size=batch_size)
+    for name, shapes in (input_shapes or {}).items():
+        network.set_shape_range(name, *_shape_range(name, shapes))
+    return network
+
+
+def _shape_range(name: str, shapes: Any) -> tuple[list[int], list[int], list[int]]:
+    """``(min, opt, max)`` from a triple of shapes or one shape."""
+    seq = list(shapes)
+    if seq and all(isinstance(s, (int, np.integer)) for s in seq):
+        seq = [seq, seq, seq]
+    if len(seq) != 3:
+        raise ValueError(f"input_shapes['{name}'] must be (min, opt, max) shapes or one shape, got {shapes!r}")
+    mn, opt, mx = ([int(d) for d in s] for s in seq)
+    return mn, opt, mx
 
 
 @contextlib.contextmanager
@@ -219,7 +243,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         raise ValueError("BuilderConfig.accuracy_target needs accuracy_check=True (it is met on held-out samples)")
     with _build_settings(config):
         with phase(config.progress, "import", total=1) as step:
-            network = _to_network(model, config.batch_size)
+            network = _to_network(model, config.batch_size, config.input_shapes)
             check_names(sorted(config.layer_precisions or {}), (n["name"] for n in network.nodes()),
                         "layer_precisions (int8rt build --fp32-layers)")
             builder = _core.Builder(network, **_builder_args(config))

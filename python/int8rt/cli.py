@@ -27,6 +27,39 @@ import numpy as np
 __all__ = ["main"]
 
 
+def _parse_shapes(text: str, flag: str) -> dict[str, list[int]]:
+    """trtexec's shape syntax: ``name:1x3x640x640[,name2:...]``."""
+    shapes: dict[str, list[int]] = {}
+    for item in filter(None, text.split(",")):
+        name, sep, dims = item.rpartition(":")
+        try:
+            if not sep or not name:
+                raise ValueError
+            shapes[name] = [int(d) for d in dims.lower().split("x")]
+        except ValueError:
+            raise ValueError(f"{flag}: '{item}' is not NAME:DxDx... (e.g. x:1x3x640x640)") from None
+    return shapes
+
+
+def _input_shapes(args: argparse.Namespace) -> Optional[dict[str, tuple[list[int], list[int], list[int]]]]:
+    """BuilderConfig.input_shapes from --shapes (min = opt = max) and
+    --min-shapes / --opt-shapes / --max-shapes (all three, as in trtexec)."""
+    fixed = _parse_shapes(args.shapes, "--shapes") if args.shapes else {}
+    ranged = [_parse_shapes(v, f) if v else {} for v, f in
+              ((args.min_shapes, "--min-shapes"), (args.opt_shapes, "--opt-shapes"), (args.max_shapes, "--max-shapes"))]
+    names = set(ranged[0]) | set(ranged[1]) | set(ranged[2])
+    for name in sorted(names):
+        missing = [f for r, f in zip(ranged, ("--min-shapes", "--opt-shapes", "--max-shapes")) if name not in r]
+        if missing:
+            raise ValueError(f"input '{name}' needs {', '.join(missing)} too (a profile is min, opt and max)")
+    both = sorted(names & set(fixed))
+    if both:
+        raise ValueError(f"input '{both[0]}' is in --shapes and in --min/--opt/--max-shapes: give one")
+    out = {name: (dims, dims, dims) for name, dims in fixed.items()}
+    out.update({name: (ranged[0][name], ranged[1][name], ranged[2][name]) for name in names})
+    return out or None
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     import int8rt
     from int8rt.data_calibrator import load_calibration_data, make_calibrator
@@ -38,7 +71,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
                                   device=args.device, progress=_progress(args), optimize=not args.no_optimize,
                                   pointwise_tables=not args.no_pointwise_tables, int8_gates=args.int8_gates,
-                                  batch_size=args.static_batch,
+                                  batch_size=args.static_batch, input_shapes=_input_shapes(args),
                                   layer_precisions={name: "fp32" for name in args.fp32_layers or []},
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target)
@@ -208,7 +241,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         if line.startswith("warning: "):
             print(f"  WARNING: {line[len('warning: '):]}")
     for name in engine.input_names:
-        print(f"  input  {name}: {engine.tensor_shape(name)}")
+        profile = engine.shape_range(name)
+        limits = f" (profile min {profile[0]}, opt {profile[1]}, max {profile[2]})" if profile else ""
+        print(f"  input  {name}: {engine.tensor_shape(name)}{limits}")
     for name in engine.output_names:
         print(f"  output {name}: {engine.tensor_shape(name)}")
     layers = engine.layers()
@@ -304,6 +339,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--fp32-layers", nargs="*", help="layer (ONNX node) names to keep in FP32")
     b.add_argument("--static-batch", type=int, metavar="N",
                    help="fix a symbolic batch axis to N at import (BuilderConfig.batch_size)")
+    b.add_argument("--shapes", metavar="NAME:DIMS", help="fix dynamic input dims for this engine, as trtexec: "
+                   "x:1x3x640x640[,y:...] (min = opt = max; other shapes are refused at run time)")
+    for which in ("min", "opt", "max"):
+        b.add_argument(f"--{which}-shapes", f"--{which}Shapes", dest=f"{which}_shapes", metavar="NAME:DIMS",
+                       help=f"optimization profile {which} per input, as trtexec (give all three)")
     b.add_argument("--no-optimize", action="store_true", help="skip the graph passes (BN folding, fusions)")
     b.add_argument("--no-pointwise-tables", action="store_true",
                    help="keep element-wise chains between int8 layers in float32 instead of int8 tables")

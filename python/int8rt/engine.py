@@ -171,8 +171,15 @@ class Engine:
         return list(self._native.output_names)
 
     def tensor_shape(self, name: str) -> tuple[int, ...]:
-        """Declared shape of an input or output; -1 marks the dynamic batch."""
+        """Declared shape of an input or output; -1 marks a dynamic dimension
+        (the batch, or any other the model leaves symbolic)."""
         return tuple(self._native.tensor_shape(name))
+
+    def shape_range(self, name: str) -> Optional[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
+        """``(min, opt, max)`` of input ``name``'s optimization profile
+        (``BuilderConfig.input_shapes``), or None when it has none."""
+        r = self._native.shape_range(name)
+        return None if r is None else tuple(tuple(s) for s in r)
 
     @property
     def metadata(self) -> dict[str, str]:

@@ -17,9 +17,11 @@ TensorRT; float layers compute in full float32, which TF32 permits) and
 ``DISABLE_TIMING_CACHE`` (int8rt has no timing cache), the
 ``EXPLICIT_BATCH`` creation flag (int8rt networks are explicit-batch), and
 ``init_libnvinfer_plugins`` (there are no plugins to register). Optimization
-profiles are checked, not needed: int8rt engines take any batch size, and
-every other dimension is static. Build errors raise where TensorRT returns
-None; parse errors are collected as in TensorRT.
+profiles are honoured: the engine refuses input shapes outside min..max and
+plans for opt. An int8rt engine holds one profile: several added to a config
+merge into one spanning them all (min of the mins, max of the maxes, the
+first profile's opt). Build errors raise where TensorRT returns None; parse
+errors are collected as in TensorRT.
 """
 from __future__ import annotations
 
@@ -162,8 +164,8 @@ class ITensor:
 
 
 class IOptimizationProfile:
-    """Min/opt/max input shapes. int8rt engines take any batch and are static
-    elsewhere, so a profile is only checked against the network at build."""
+    """Min/opt/max shapes per input (``BuilderConfig.input_shapes``); checked
+    against the network at build, enforced by the engine at run time."""
 
     def __init__(self) -> None:
         self._shapes: dict[str, tuple[tuple[int, ...], ...]] = {}
@@ -175,17 +177,25 @@ class IOptimizationProfile:
         return list(self._shapes.get(input, ()))
 
     def _check(self, network: Network) -> None:
-        for name, shapes in self._shapes.items():
+        for name in self._shapes:
             tid = network.find_tensor(name)
             if tid < 0 or tid not in network.inputs():
                 raise InvalidArgumentError(f"optimization profile: '{name}' is not a network input")
-            declared = tuple(network.tensor(tid)["shape"])
-            for s in shapes:
-                if len(s) != len(declared) or s[0] < 1 or any(
-                        a != b for a, b in zip(s[1:], declared[1:])) or declared[0] not in (-1, s[0]):
-                    raise NotSupportedError(
-                        f"optimization profile for '{name}': {list(s)} vs the network's {list(declared)}; "
-                        "int8rt engines vary only the batch dimension (and take any batch)")
+
+
+def _merged_shapes(profiles: Sequence[IOptimizationProfile]) -> dict[str, tuple[tuple[int, ...], ...]]:
+    """One (min, opt, max) per input spanning every profile (the first one's opt)."""
+    merged: dict[str, tuple[tuple[int, ...], ...]] = {}
+    for profile in profiles:
+        for name, (mn, opt, mx) in profile._shapes.items():
+            if name not in merged:
+                merged[name] = (mn, opt, mx)
+            elif len(mn) == len(merged[name][0]) and len(mx) == len(merged[name][2]):
+                m0, o0, x0 = merged[name]
+                merged[name] = (tuple(map(min, m0, mn)), o0, tuple(map(max, x0, mx)))
+            else:
+                raise InvalidArgumentError(f"optimization profiles disagree on the rank of '{name}'")
+    return merged
 
 
 class IBuilderConfig:
@@ -303,7 +313,8 @@ class Builder:
             raise InvalidArgumentError("BuilderFlag.INT8 needs config.int8_calibrator: int8rt builds INT8 engines "
                                        "by calibration")
         precision = "int8" if int8 else "fp32"
-        return ICudaEngine.of(build_engine(native, BuilderConfig(precision=precision,
+        shapes = _merged_shapes(config._profiles) or None
+        return ICudaEngine.of(build_engine(native, BuilderConfig(precision=precision, input_shapes=shapes,
                                                                  calibrator=config.int8_calibrator if int8 else None)))
 
     def build_serialized_network(self, network: INetworkDefinition, config: IBuilderConfig) -> bytes:
