@@ -1,6 +1,7 @@
 // The Builder (int8rt/builder.h): passes, float32 calibration runs, lowering.
 #include "int8rt/builder.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/checked_math.h"
@@ -24,11 +25,58 @@ struct Builder::Impl {
   std::map<std::string, float> qdq_scales;
   // Node name -> the nodes graph passes merged into it (the int8 plan's sources).
   std::map<std::string, std::vector<std::string>> merged_nodes;
+  // The shapes of `optimized` came from probes (a profile, or only a dynamic
+  // batch) or from the first calibration batch; see calibrate_batch.
+  bool shapes_probed = false;
 };
 
 Builder::~Builder() = default;
 
 namespace {
+
+// Dynamic dimensions beyond the batch and no profile: the first calibration
+// batch's input shapes and the same with its dynamic dimensions doubled are
+// the probes. They give every tensor its rank and static dimensions (what
+// ONNX shape inference may not know past a Reshape computed at run time),
+// which the int8 lowering needs; dimensions that follow the inputs become
+// -1. A dimension the network cannot take doubled (a text recogniser's
+// height that a Reshape fixes) is probed at its calibration size only. When
+// no probe fits: none (the network keeps the shapes it has).
+std::vector<std::vector<engine::Shape>> probes_from_batch(const Network& net, const engine::Executor& fp32,
+                                                          const std::vector<engine::Executor::Input>& ins) {
+  std::vector<engine::Shape> first;
+  std::vector<std::pair<size_t, size_t>> dynamic;  // (input index, dimension)
+  for (int id : net.inputs()) {
+    auto it = std::find_if(ins.begin(), ins.end(), [&](const engine::Executor::Input& in) { return in.tensor == id; });
+    for (size_t d = 0; d < it->shape.size(); ++d) {
+      if (net.tensor(id).shape[d] < 0) dynamic.emplace_back(first.size(), d);
+    }
+    first.push_back(it->shape);
+  }
+  auto doubled = [&](const std::vector<std::pair<size_t, size_t>>& dims) {
+    std::vector<engine::Shape> s = first;
+    for (const auto& [i, d] : dims) s[i][d] *= 2;
+    return s;
+  };
+  auto fits = [&](const std::vector<engine::Shape>& shapes) {
+    try {
+      fp32.infer_shapes(shapes);
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  if (!fits(first)) return {};
+  std::vector<std::pair<size_t, size_t>> varied = dynamic;
+  if (!fits(doubled(varied))) {
+    varied.clear();
+    for (const auto& dim : dynamic) {
+      if (fits(doubled({dim}))) varied.push_back(dim);
+    }
+    if (!fits(doubled(varied))) return {};
+  }
+  return {first, doubled(varied)};
+}
 
 bool has_unshaped_activations(const Network& net) {
   for (const Tensor& t : net.tensors()) {
@@ -64,6 +112,7 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
   impl_->optimized.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(impl_->optimized);
   impl_->fp32->annotate_shapes(impl_->optimized);
+  impl_->shapes_probed = !impl_->fp32->probe_input_shapes().empty();
   impl_->state = impl_->fp32->make_state();
   const auto& tensors = impl_->optimized.tensors();
   impl_->observe.assign(tensors.size(), 0);
@@ -73,6 +122,8 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
 }
 
 const Network& Builder::optimized_network() const { return impl_->optimized; }
+
+
 
 std::vector<std::string> Builder::input_names() const {
   std::vector<std::string> names;
@@ -100,6 +151,10 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     ins.push_back({id, kv.second.dtype, kv.second.shape, kv.second.data});
   }
   impl_->fp32->run(*impl_->state, ins);
+  if (!impl_->shapes_probed) {
+    impl_->shapes_probed = true;
+    impl_->fp32->annotate_shapes(impl_->optimized, probes_from_batch(net, *impl_->fp32, ins));
+  }
   // Every activation of the batch stays in the state until the next run, so
   // the whole batch is handed over at once: all histograms change, or none
   // (a NaN in one tensor leaves every histogram as it was).

@@ -167,17 +167,19 @@ std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes
   return shapes;
 }
 
-// A shape tensor (TensorRT's term): a small int64 value computed from shapes
-// and other shape tensors (Shape -> Gather -> Concat -> Expand, say). Shape
-// inference evaluates such nodes, so a layer whose output shape depends on
-// one (Reshape, Expand) reads its values there as it would at run time. Only
-// int64 outputs of at most kMaxShapeTensor elements qualify, so a forged
-// engine cannot make inference allocate much.
+// A shape tensor (TensorRT's term): a small integer value computed from
+// shapes and other shape tensors (Shape -> Gather -> Concat -> Expand, say;
+// Paddle exports pass through int32). Shape inference evaluates such nodes,
+// so a layer whose output shape depends on one (Reshape, Expand) reads its
+// values there as it would at run time. Only int64 / int32 outputs of at
+// most kMaxShapeTensor elements qualify, so a forged engine cannot make
+// inference allocate much.
 bool Executor::is_shape_tensor_node(const Layer& layer, const std::vector<const Value*>& ins,
                                     const std::vector<std::pair<DataType, Shape>>& specs) {
   constexpr int64_t kMaxShapeTensor = 1024;
   for (const auto& spec : specs) {
-    if (spec.first != DataType::kInt64 || shape_numel(spec.second) > kMaxShapeTensor) return false;
+    const bool integer = spec.first == DataType::kInt64 || spec.first == DataType::kInt32;
+    if (!integer || shape_numel(spec.second) > kMaxShapeTensor) return false;
   }
   if (layer.reads_only_input_shapes()) return true;
   for (const Value* v : ins) {
@@ -234,9 +236,10 @@ void Executor::check_declared_shapes() const {
   }
 }
 
-void Executor::annotate_shapes(Network& net) const {
-  const std::vector<std::vector<Shape>> probes = probe_input_shapes();
-  if (probes.empty()) return;
+void Executor::annotate_shapes(Network& net) const { annotate_shapes(net, probe_input_shapes()); }
+
+void Executor::annotate_shapes(Network& net, const std::vector<std::vector<Shape>>& probes) const {
+  if (probes.size() != 2) return;
   std::vector<Shape> a = infer_shapes(probes[0]), b = infer_shapes(probes[1]);
   for (size_t t = 0; t < a.size() && t < net.tensors().size(); ++t) {
     if (net.tensors()[t].is_constant) continue;

@@ -78,6 +78,9 @@ class Executor {
   // change between the probes become -1. Without probes `net` keeps the
   // shapes it has.
   void annotate_shapes(Network& net) const;
+  // The same with the given two sets of input shapes (probe_input_shapes'
+  // form), e.g. from calibration data when the network has no profile.
+  void annotate_shapes(Network& net, const std::vector<std::vector<Shape>>& probes) const;
 
   // The value of a tensor after run (outputs, or any tensor for inspection).
   const Value& value(const State& state, int tensor) const;

@@ -43,6 +43,8 @@ void bind_network(py::module_& m) {
            py::arg("op"), py::arg("name"), py::arg("inputs"), py::arg("attrs"), py::arg("output_names"))
       .def("mark_output", &Network::mark_output, py::arg("tensor"))
       .def("set_shape", &Network::set_shape, py::arg("tensor"), py::arg("shape"))
+      .def("set_dtype", [](Network& n, int tensor, const std::string& dtype) { n.tensor(tensor).dtype = dtype_from_name(dtype); },
+           py::arg("tensor"), py::arg("dtype"), "Declares a computed tensor's data type ('float32', 'int64', ...).")
       .def("set_shape_range",
            [](Network& n, const std::string& input, std::vector<int64_t> min, std::vector<int64_t> opt,
               std::vector<int64_t> max) { n.set_shape_range(input, {std::move(min), std::move(opt), std::move(max)}); },

@@ -1,6 +1,7 @@
-// Cast (ONNX) between the engine's dtypes, to float32 (to = 1) or int64
-// (to = 7); any other target is NotSupported at creation. float -> int64
-// truncates toward zero (C++ conversion, as ONNX Runtime does).
+// Cast (ONNX) between the engine's dtypes, to float32 (to = 1), int32
+// (to = 6) or int64 (to = 7); any other target is NotSupported at creation.
+// float -> integer truncates toward zero (C++ conversion, as ONNX Runtime
+// does); int64 -> int32 keeps the low 32 bits.
 #include <cstring>
 
 #include "core/thread_pool.h"
@@ -38,11 +39,14 @@ class CastLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    if (to_ == DataType::kFloat32) convert_from(*in[0], out[0]->data<float>());
-    else convert_from(*in[0], out[0]->data<int64_t>());
+    switch (to_) {
+      case DataType::kFloat32: convert_from(*in[0], out[0]->data<float>()); break;
+      case DataType::kInt32: convert_from(*in[0], out[0]->data<int32_t>()); break;
+      default: convert_from(*in[0], out[0]->data<int64_t>()); break;
+    }
   }
 
-  std::string describe() const override { return to_ == DataType::kFloat32 ? "cast->f32" : "cast->i64"; }
+  std::string describe() const override { return std::string("cast->") + dtype_name(to_); }
 
  private:
   DataType to_;
@@ -52,8 +56,9 @@ class CastLayer : public Layer {
 std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
   int64_t to = node.attrs.get_int("to", -1);
   if (to == 1) return std::make_unique<CastLayer>(node, DataType::kFloat32);
+  if (to == 6) return std::make_unique<CastLayer>(node, DataType::kInt32);
   if (to == 7) return std::make_unique<CastLayer>(node, DataType::kInt64);
-  throw unsupported_attr(node, "to", std::to_string(to), "only float32 (1) and int64 (7)");
+  throw unsupported_attr(node, "to", std::to_string(to), "only float32 (1), int32 (6) and int64 (7)");
 }
 
 INT8RT_REGISTER_LAYER("Cast", make_cast);

@@ -37,7 +37,7 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
     _check_nodes(proto.graph, opset, initializers, source)
     if batch_size is not None:
         proto = _with_batch(proto, batch_size, initializers)
-    shapes = _inferred_shapes(proto, source)
+    shapes, dtypes = _inferred_shapes(proto, source)
     declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
@@ -45,7 +45,8 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
     folded = folder.run(proto.graph.node, [vi.name for vi in proto.graph.output])
     logger.debug("onnx import %s: %d of %d nodes folded into constants", source,
                  len(proto.graph.node) - len(folded.nodes), len(proto.graph.node))
-    return _Emitter(source, opset, shapes, folder.values, dynamic).emit(declared, folded.nodes, proto.graph.output)
+    emitter = _Emitter(source, opset, shapes, dtypes, folder.values, dynamic)
+    return emitter.emit(declared, folded.nodes, proto.graph.output)
 
 
 def _attr_dict(node: onnx.NodeProto) -> Dict[str, Any]:
@@ -105,18 +106,22 @@ def _dims(vi: onnx.ValueInfoProto) -> Optional[Dims]:
     return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
 
 
-def _inferred_shapes(proto: onnx.ModelProto, source: str) -> Dict[str, Dims]:
+def _inferred_shapes(proto: onnx.ModelProto, source: str) -> Tuple[Dict[str, Dims], Dict[str, str]]:
+    """Every tensor's dims (None where unknown) and, where int8rt has it, its
+    element type, from ONNX shape inference."""
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
     except Exception as e:  # onnx raises several types here; all mean the model is inconsistent
         raise FormatError(f"{source}: ONNX shape inference failed: {first_line(e)}") from e
     g = inferred.graph
-    shapes = {}
+    shapes, dtypes = {}, {}
     for vi in list(g.input) + list(g.value_info) + list(g.output):
         dims = _dims(vi)
         if dims is not None:
             shapes[vi.name] = dims
-    return shapes
+        if vi.type.tensor_type.elem_type in _INPUT_DTYPES:
+            dtypes[vi.name] = _INPUT_DTYPES[vi.type.tensor_type.elem_type]
+    return shapes, dtypes
 
 
 def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int], str]:
@@ -149,9 +154,9 @@ def _ir_array(name: str, a: np.ndarray) -> np.ndarray:
 class _Emitter:
     """Builds the Network from the folded graph."""
 
-    def __init__(self, source: str, opset: int, shapes: Dict[str, Dims], values: Dict[str, Any],
-                 dynamic: bool) -> None:
-        self.source, self.shapes, self.values, self.dynamic = source, shapes, values, dynamic
+    def __init__(self, source: str, opset: int, shapes: Dict[str, Dims], dtypes: Dict[str, str],
+                 values: Dict[str, Any], dynamic: bool) -> None:
+        self.source, self.shapes, self.dtypes, self.values, self.dynamic = source, shapes, dtypes, values, dynamic
         self.net = Network()
         self.ids: Dict[str, int] = {}
         self.ctx = ops.EmitContext(opset, shapes.get, self._constant, self._add_constant)
@@ -188,10 +193,14 @@ class _Emitter:
             self.net.mark_output(self._tensor(vi.name, f"graph output '{vi.name}'"))
         for name, tid in self.ids.items():
             dims = self.shapes.get(name)
-            if self.net.tensor(tid)["producer"] >= 0 and dims is not None:
+            if self.net.tensor(tid)["producer"] < 0:
+                continue
+            if dims is not None:
                 # -1: a dimension shape inference could not fix (it follows
                 # the dynamic input dimensions); each run infers it.
                 self.net.set_shape(tid, [-1 if d is None else d for d in dims])
+            if name in self.dtypes:
+                self.net.set_dtype(tid, self.dtypes[name])
         self.net.validate()
         return self.net
 
