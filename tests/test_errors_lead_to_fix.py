@@ -52,7 +52,8 @@ CLI_FLAGS = {
     "precision": "--precision", "calibrator": "--calib-data", "layer_precisions": "--fp32-layers",
     "device": "--device", "max_isa": "--max-isa", "num_threads": "--threads", "optimize": "--no-optimize",
     "pointwise_tables": "--no-pointwise-tables", "int8_gates": "--int8-gates", "progress": "--quiet",
-    "batch_size": "--static-batch", "distributed": "--ray", "accuracy_check": "--no-accuracy-check",
+    "batch_size": "--static-batch", "input_shapes": "--shapes", "distributed": "--ray",
+    "accuracy_check": "--no-accuracy-check",
     "holdout_every": "--holdout-every", "bias_correction": "--bias-correction",
     "accuracy_target": "--accuracy-target",
     # a Python callable: the CLI's --accuracy-target always uses the centred cosine

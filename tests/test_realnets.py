@@ -82,3 +82,50 @@ def test_rec_int8_minmax_char_accuracy_close_to_fp32():
     # 48 lines (~600 characters): measured 0.970 vs 0.982; 3 points leave room for
     # a few more character errors, far below a broken engine (entropy2 gives 0.0 here).
     assert c8 >= c32 - 0.03, f"INT8 minmax char accuracy {c8:.3f} vs FP32 {c32:.3f}"
+
+
+def _natural_width(line, height: int = 48) -> np.ndarray:
+    """A line at height 48 and its own width (rapidocr's resize, no padding)."""
+    from realnets.ocr_models import resize_norm
+
+    h, w = line.image.shape[:2]
+    width = int(np.ceil(height * w / h))
+    return resize_norm(line.image, height, width)
+
+
+def test_rec_dynamic_width_int8_close_to_fp32():
+    # The recogniser as shipped (symbolic batch, height and width): one INT8
+    # engine, calibrated on batches of several widths, runs each line at its
+    # own width.
+    if models_dir() is None:
+        pytest.skip("rapidocr-onnxruntime has no models folder")
+    task = rec_task(models_dir())
+    calib = [_natural_width(line) for line in text_lines(32, seed=1)]
+    batches = []
+    for i in range(0, len(calib), 4):  # rapidocr pads a batch to its widest line
+        group = calib[i:i + 4]
+        width = max(x.shape[2] for x in group)
+        batch = np.zeros((len(group), 3, 48, width), np.float32)
+        for j, x in enumerate(group):
+            batch[j, :, :, :x.shape[2]] = x
+        batches.append({"x": batch})
+    assert len({b["x"].shape[3] for b in batches}) > 1
+    int8rt.set_num_threads(2)
+    engine = int8rt.build_engine(task.onnx_file, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(batches, algorithm="minmax"), accuracy_check=False))
+    lines = text_lines(48, seed=2)
+    import onnxruntime as ort
+    sess = ort.InferenceSession(task.onnx_file, providers=["CPUExecutionProvider"])
+    ctx = engine.create_execution_context()
+    fp32, int8, widths = [], [], set()
+    for line in lines:
+        x = _natural_width(line)[None]
+        widths.add(x.shape[3])
+        fp32.append(sess.run(None, {"x": x})[0][0])
+        int8.append(ctx.run({"x": x})[engine.output_names[0]][0])
+    assert len(widths) > 10
+    texts = [line.text for line in lines]
+    c32 = np.mean([task.score(a[None], [t])["char_acc"] for a, t in zip(fp32, texts)])
+    c8 = np.mean([task.score(a[None], [t])["char_acc"] for a, t in zip(int8, texts)])
+    # Same bound as the fixed-width test above: 3 points of character accuracy.
+    assert c8 >= c32 - 0.03, f"dynamic-width INT8 char accuracy {c8:.3f} vs FP32 {c32:.3f}"

@@ -2,8 +2,9 @@
 
 A :class:`Network` is a DAG of nodes over named tensors, with ONNX op types
 and ONNX attribute semantics (see ``csrc/include/int8rt/network.h``).
-Tensors and nodes are addressed by integer id; shapes are static except a
-leading batch dimension written ``-1``. Constants are float32, int64 or int8
+Tensors and nodes are addressed by integer id; a dynamic dimension (the
+batch, or any other) is written ``-1``, and an input's optimization profile
+(``set_shape_range``) bounds it. Constants are float32, int64 or int8
 and are copied into the network. Inspection returns plain dicts:
 
 * tensor: ``{"name", "dtype", "shape", "is_constant", "producer"}``
@@ -30,7 +31,7 @@ class Network(_core.Network):
     """A network definition: inputs, constants, ONNX-semantics nodes, outputs."""
 
     def add_input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> int:
-        """Declare a graph input; ``shape[0]`` may be -1 (dynamic batch). Returns its id.
+        """Declare a graph input; any dimension may be -1 (dynamic). Returns its id.
 
         ``dtype`` is one of ``"float32"``, ``"int8"``, ``"int32"``, ``"int64"``.
         """

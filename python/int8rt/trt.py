@@ -152,7 +152,7 @@ class INetworkDefinition:
 
 
 class ITensor:
-    """A network tensor's name, shape (-1: dynamic batch) and type."""
+    """A network tensor's name, shape (-1: a dynamic dimension) and type."""
 
     def __init__(self, info: dict) -> None:
         self.name: str = info["name"]

@@ -25,15 +25,15 @@ def import_model(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"]
     """Import an ONNX model as an int8rt :class:`~int8rt.network.Network`.
 
     ``model`` is a file path, the serialized bytes or an ``onnx.ModelProto``
-    (not modified). Graph inputs whose first dimension is symbolic or missing
-    get a dynamic batch (-1) unless ``batch_size`` fixes it; every other
-    dimension must be static. Tensor names are kept exactly.
+    (not modified). Symbolic or missing input dimensions are dynamic (-1):
+    the engine takes any size there (within an optimization profile, when
+    the build is given one); ``batch_size`` fixes a symbolic first dimension.
+    Tensor names are kept exactly.
 
     Raises ``ImportError`` without the onnx package, ``int8rt.FormatError``
     for a file that is not a valid ONNX model, ``int8rt.NotSupportedError``
     for an opset outside 11..newest, a non-default domain, or an unsupported
-    op / attribute (naming each node and op type), and
-    ``int8rt.InvalidArgumentError`` for a non-static non-batch input dimension.
+    op / attribute (naming each node and op type).
     """
     try:
         import onnx  # noqa: F401
