@@ -4,7 +4,9 @@
 // The plan collapses adjacent dimensions while both operands stay
 // contiguous-or-broadcast together, leaving an inner loop whose operand
 // strides are 0 or 1 (which the compiler vectorises) and an outer loop run in
-// parallel with int8rt::parallel_for.
+// parallel with int8rt::parallel_for; a long inner row (two tensors of one
+// shape collapse into a single row) is cut into chunks of kElementChunk so
+// that it runs in parallel too.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "engine/ops/element_chunks.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
@@ -52,9 +55,11 @@ template <typename T, typename U, typename F>
 void run_broadcast(const BroadcastPlan& p, const T* a, const U* b, T* y, F f) {
   const int64_t inner = p.inner, ia = p.sa.back(), ib = p.sb.back();
   const size_t nd = p.dims.size();
-  int64_t grain = std::max<int64_t>(1, (1 << 15) / inner);
-  parallel_for(p.outer, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
+  const int64_t chunk = std::min(inner, kElementChunk), per_row = (inner + chunk - 1) / chunk;
+  const int64_t grain = std::max<int64_t>(1, kElementChunk / chunk);
+  parallel_for(p.outer * per_row, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t row = item / per_row, i0 = item % per_row * chunk, i1 = std::min(inner, i0 + chunk);
       int64_t oa = 0, ob = 0, r = row;
       for (size_t d = nd - 1; d-- > 0;) {
         int64_t idx = r % p.dims[d];
@@ -66,17 +71,17 @@ void run_broadcast(const BroadcastPlan& p, const T* a, const U* b, T* y, F f) {
       const U* pb = b + ob;
       T* py = y + row * inner;
       if (ia == 1 && ib == 1) {
-        for (int64_t i = 0; i < inner; ++i) py[i] = f(pa[i], pb[i]);
+        for (int64_t i = i0; i < i1; ++i) py[i] = f(pa[i], pb[i]);
       } else if (ia == 1) {
         const U s = pb[0];
-        for (int64_t i = 0; i < inner; ++i) py[i] = f(pa[i], s);
+        for (int64_t i = i0; i < i1; ++i) py[i] = f(pa[i], s);
       } else if (ib == 1) {
         const T s = pa[0];
-        for (int64_t i = 0; i < inner; ++i) py[i] = f(s, pb[i]);
+        for (int64_t i = i0; i < i1; ++i) py[i] = f(s, pb[i]);
       } else {
         const T s = pa[0];
         const U t = pb[0];
-        for (int64_t i = 0; i < inner; ++i) py[i] = f(s, t);
+        for (int64_t i = i0; i < i1; ++i) py[i] = f(s, t);
       }
     }
   });

@@ -5,6 +5,7 @@
 // the element-wise kernel chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include "engine/layer.h"
+#include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
@@ -29,9 +30,12 @@ class QuantizeLayer : public Layer {
     const float* x = in[0]->data<float>();
     int8_t* y = out[0]->data<int8_t>();
     if (s.size() != 4) {
-      k_->quantize(in[0]->numel(), x, scale_, y);
+      for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale_, y + b); });
     } else {
-      k_->quantize_nchw_to_nhwc(s[0], s[1], s[2] * s[3], x, scale_, y);
+      const int64_t image = s[1] * s[2] * s[3];
+      for_images(s[0], image, [&](int64_t n) {
+        k_->quantize_nchw_to_nhwc(1, s[1], s[2] * s[3], x + n * image, scale_, y + n * image);
+      });
     }
   }
   std::string describe() const override {
@@ -57,9 +61,12 @@ class DequantizeLayer : public Layer {
     const int8_t* x = in[0]->data<int8_t>();
     float* y = out[0]->data<float>();
     if (s.size() != 4) {
-      k_->dequantize(in[0]->numel(), x, scale_, y);
+      for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->dequantize(e - b, x + b, scale_, y + b); });
     } else {
-      k_->dequantize_nhwc_to_nchw(s[0], s[1] * s[2], s[3], x, scale_, y);
+      const int64_t image = s[1] * s[2] * s[3];
+      for_images(s[0], image, [&](int64_t n) {
+        k_->dequantize_nhwc_to_nchw(1, s[1] * s[2], s[3], x + n * image, scale_, y + n * image);
+      });
     }
   }
   std::string describe() const override {

@@ -3,6 +3,7 @@
 // and layout (element-wise). Inputs: x int8, table int8 [256] (constant).
 // The kernel is the lookup_s8 family's choice (kernels/eltwise_s8.h).
 #include "engine/layer.h"
+#include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
@@ -27,7 +28,9 @@ class QLutLayer : public Layer {
     return {{DataType::kInt8, in[0]->shape()}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    k_->lookup(in[0]->numel(), in[0]->data<int8_t>(), table_.data(), out[0]->data<int8_t>());
+    const int8_t* x = in[0]->data<int8_t>();
+    int8_t* y = out[0]->data<int8_t>();
+    for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->lookup(e - b, x + b, table_.data(), y + b); });
   }
   std::string describe() const override { return std::string(k_->name()) + " lookup (" + ops_ + ")"; }
 
