@@ -215,3 +215,15 @@ def test_cli_shapes_flags(tmp_path, capsys):
     assert "input 'x' needs --opt-shapes, --max-shapes too" in capsys.readouterr().err
     assert cli.main(["build", str(path), "-o", str(out), "--precision", "fp32", "-q", "--shapes", "x:1x3xeight"]) == 1
     assert "--shapes: 'x:1x3xeight' is not NAME:DxDx..." in capsys.readouterr().err
+
+
+def test_output_shapes_evaluate_shape_tensors_before_any_run():
+    # The crop's size comes from a Shape -> Gather chain: output_shapes must
+    # compute it, not read whatever the context's buffers hold.
+    engine = int8rt.build_engine(fpn_model(), int8rt.BuilderConfig(
+        precision="fp32", input_shapes={"x": ((1, 3, 4, 4), (1, 3, 8, 8), (2, 3, 64, 64))}))
+    ctx = engine.create_execution_context()
+    for shape in ((1, 3, 12, 40), (2, 3, 6, 6), (1, 3, 64, 5)):
+        assert ctx.output_shapes({"x": shape})["y"] == (shape[0], 8, *shape[2:])
+    with pytest.raises(int8rt.InvalidArgumentError, match="missing input 'x'"):
+        ctx.output_shapes({})

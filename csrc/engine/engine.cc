@@ -285,17 +285,18 @@ std::map<std::string, std::vector<int64_t>> ExecutionContext::output_shapes(
   ContextUse use(impl_->busy);
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
-  std::vector<engine::Executor::Input> ins;
-  for (const auto& kv : input_shapes) {
-    const int id = input_id(net, kv.first);
-    ins.push_back({id, net.tensor(id).dtype, kv.second, nullptr});
+  for (const auto& kv : input_shapes) input_id(net, kv.first);  // an unknown name is an error naming the inputs
+  // The layers' shape inference, which also evaluates the small shape
+  // tensors (Shape -> Gather -> Slice ...) that some output shapes depend on.
+  std::vector<engine::Shape> shapes;
+  for (int id : net.inputs()) {
+    auto it = input_shapes.find(net.tensor(id).name);
+    if (it == input_shapes.end()) throw InvalidArgument("missing input '" + net.tensor(id).name + "'");
+    shapes.push_back(it->second);
   }
-  ex.bind_inputs(*impl_->state, ins);  // checks dtypes, ranks, fixed dimensions, missing inputs
-  std::vector<const engine::Value*> in_values;
-  std::vector<engine::Value*> out_values;
-  for (int n : ex.order()) ex.prepare_node(*impl_->state, n, in_values, out_values);
+  const std::vector<engine::Shape> inferred = ex.infer_shapes(shapes);
   std::map<std::string, std::vector<int64_t>> out;
-  for (int id : net.outputs()) out[net.tensor(id).name] = ex.value(*impl_->state, id).shape();
+  for (int id : net.outputs()) out[net.tensor(id).name] = inferred[id];
   return out;
 }
 

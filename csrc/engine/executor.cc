@@ -47,6 +47,14 @@ Executor::Executor(Network network) : network_(std::move(network)) {
 std::unique_ptr<Executor::State> Executor::make_state() const {
   auto state = std::make_unique<State>();
   state->values.resize(network_.tensors().size());
+  if (network_.shape_ranges().empty()) return state;
+  // A profile's opt is the size runs are planned for: every activation's
+  // storage is allocated for it now, so the first run at opt allocates
+  // nothing (smaller shapes reuse it; larger ones grow it).
+  const std::vector<Value> at_opt = infer_values(probe_input_shapes().at(0));
+  for (size_t t = 0; t < at_opt.size(); ++t) {
+    if (!constants_[t]) state->values[t].reset(at_opt[t].dtype(), at_opt[t].shape());
+  }
   return state;
 }
 
@@ -128,8 +136,14 @@ namespace int8rt {
 namespace engine {
 
 std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes) const {
+  const std::vector<Value> values = infer_values(input_shapes);
+  std::vector<Shape> shapes(values.size());
+  for (size_t t = 0; t < values.size(); ++t) shapes[t] = constants_[t] ? constants_[t]->shape() : values[t].shape();
+  return shapes;
+}
+
+std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes) const {
   const auto& tensors = network_.tensors();
-  std::vector<Shape> shapes(tensors.size());
   // Shape-only Values (no storage): infer() reads only shapes and constants,
   // so inferring a forged engine's huge shapes allocates nothing.
   std::vector<Value> values(tensors.size());
@@ -139,10 +153,6 @@ std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes
     const int id = inputs[i];
     network_.check_input_shape(id, input_shapes[i]);
     values[id].set_shape(tensors[id].dtype, input_shapes[i]);
-    shapes[id] = input_shapes[i];
-  }
-  for (size_t t = 0; t < tensors.size(); ++t) {
-    if (constants_[t]) shapes[t] = constants_[t]->shape();
   }
   std::vector<const Value*> ins;
   for (int n : order_) {
@@ -152,7 +162,6 @@ std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes
     auto specs = layers_[n]->infer(ins);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       values[node.outputs[o]].set_shape(specs[o].first, specs[o].second);
-      shapes[node.outputs[o]] = specs[o].second;
     }
     if (is_shape_tensor_node(*layers_[n], ins, specs)) {
       std::vector<Value*> outs;
@@ -164,7 +173,7 @@ std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes
       layers_[n]->run(ins, outs);
     }
   }
-  return shapes;
+  return values;
 }
 
 // A shape tensor (TensorRT's term): a small integer value computed from

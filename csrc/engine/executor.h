@@ -32,6 +32,8 @@ class Executor {
   struct State {
     std::vector<Value> values;  // one per tensor id (constants unused)
   };
+  // A state for runs; with an optimization profile, its Values are
+  // allocated for the profile's opt shapes.
   std::unique_ptr<State> make_state() const;
 
   struct Input {
@@ -91,6 +93,9 @@ class Executor {
   std::vector<int> order_;
   std::vector<std::unique_ptr<Value>> constants_;  // by tensor id, null for non-constants
 
+  // infer_shapes' work: the Values (shape and dtype; data only for shape
+  // tensors) every tensor gets for these input shapes.
+  std::vector<Value> infer_values(const std::vector<Shape>& input_shapes) const;
   static bool is_shape_tensor_node(const Layer& layer, const std::vector<const Value*>& ins,
                                    const std::vector<std::pair<DataType, Shape>>& specs);
 };
