@@ -227,3 +227,28 @@ def test_output_shapes_evaluate_shape_tensors_before_any_run():
         assert ctx.output_shapes({"x": shape})["y"] == (shape[0], 8, *shape[2:])
     with pytest.raises(int8rt.InvalidArgumentError, match="missing input 'x'"):
         ctx.output_shapes({})
+
+
+@pytest.mark.parametrize("mode", ["SAME_UPPER", "SAME_LOWER"])
+def test_same_auto_pad_over_dynamic_sizes(mode):
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], name="same_s1", auto_pad=mode),
+             helper.make_node("Conv", ["c1", "w2"], ["y"], name="same_s2", auto_pad=mode, strides=[2, 2]),
+             helper.make_node("MaxPool", ["y", ], ["p"], name="pool_s2", auto_pad=mode, kernel_shape=[3, 3],
+                              strides=[2, 2])]
+    inits = [init("w1", rng.standard_normal((4, 3, 3, 3)).astype(np.float32)),
+             init("w2", rng.standard_normal((4, 4, 4, 4)).astype(np.float32))]
+    m = model(nodes, [fvi("x", ["N", 3, "H", "W"])], [fvi("p", ["N", 4, "A", "B"])], inits)
+    net = int8rt.onnx.import_model(m)
+    attrs = {n["name"]: n["attrs"] for n in net.nodes()}
+    assert attrs["same_s1"]["pads"] == [1, 1, 1, 1] and "auto_pad" not in attrs["same_s1"]  # stride 1: any size
+    assert attrs["same_s2"]["auto_pad"] == mode  # stride 2: resolved per run
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32", optimize=False))
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    for h, w in ((9, 14), (16, 7)):
+        x = rng.standard_normal((1, 3, h, w)).astype(np.float32)
+        want = sess.run(None, {"x": x})[0]
+        got = engine.run({"x": x})["p"]
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -23,7 +23,9 @@ opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
   rewritten to ``axis=-1`` (identical there); otherwise kept with ``coerce_2d=1`` (the
   layer flattens the axes from ``axis`` on), which needs no rank at import;
 * Conv / MaxPool / AveragePool ``auto_pad`` (SAME_UPPER, SAME_LOWER, VALID)
-  -> explicit ``pads`` computed as the ONNX spec defines them.
+  -> explicit ``pads`` computed as the ONNX spec defines them; a strided SAME
+  pad over a dynamic dimension stays ``auto_pad``, resolved by the float
+  layer on every run.
 
 One-dimensional Conv, ConvTranspose, MaxPool and AveragePool ([N, C, L]) are
 lifted to two dimensions with H = 1 (``lift_1d``: the importer writes
@@ -226,17 +228,25 @@ def _auto_pad(desc: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitCont
     kernel = attrs.get("kernel_shape")
     if kernel is None and len(inputs) > 1 and ctx.constant(inputs[1]) is not None:
         kernel = list(ctx.constant(inputs[1]).shape[2:])
-    if dims is None or kernel is None or any(d is None for d in dims[2:]):
-        raise _not_supported(f"{desc}: auto_pad='{mode}' needs static spatial dimensions and a known kernel")
+    if kernel is None:
+        raise _not_supported(f"{desc}: auto_pad='{mode}' needs a known kernel size")
     n = len(kernel)
     strides = attrs.get("strides", [1] * n)
     dilations = attrs.get("dilations", [1] * n)
+    sizes = list(dims[2:]) if dims is not None and len(dims) == n + 2 else [None] * n
+    if mode in ("SAME_UPPER", "SAME_LOWER") and any(sz is None and st != 1 for sz, st in zip(sizes, strides)):
+        # A strided SAME pad depends on the input size, which is dynamic:
+        # the float layers resolve it on every run (int8 convs need pads).
+        attrs["auto_pad"] = mode
+        return
     begin, end = [0] * n, [0] * n
     if mode in ("SAME_UPPER", "SAME_LOWER"):
         for i in range(n):
-            size = dims[2 + i]
-            out = math.ceil(size / strides[i])
-            total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size)
+            size = sizes[i]
+            # With stride 1 the total pad is the dilated kernel minus one, whatever the size.
+            out = math.ceil(size / strides[i]) if size is not None else None
+            total = (kernel[i] - 1) * dilations[i] if size is None else max(
+                0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size)
             small, large = total // 2, total - total // 2
             begin[i], end[i] = (small, large) if mode == "SAME_UPPER" else (large, small)
     elif mode != "VALID":
