@@ -256,7 +256,9 @@ def test_batch_dependent_reshape_of_a_flattened_tensor() -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     net = int8rt.onnx.import_model(model.SerializeToString())
     x = np.random.default_rng(0).standard_normal((3, 320, 40)).astype(np.float32)
-    y = int8rt._testing.Executor(net).run({"x": x})["y"]
+    from int8rt import _testing
+
+    y = _testing.Executor(net).run({"x": x})["y"]
     assert np.array_equal(y, x.reshape(3, 8, 40, 40))
 
 
