@@ -8,6 +8,7 @@
 
 #include "engine/executor.h"
 #include "engine/int8_plan_recorder.h"
+#include "engine/lower_int8_moves.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
@@ -175,6 +176,16 @@ class Lowerer {
         {"Flatten", {&Lowerer::lower_flatten, true}},
         {"Resize", {&Lowerer::lower_resize, true}},
         {"Mul", {&Lowerer::lower_channel_mul, false}},  // a channel gate; reads_int8 asks channel_mul_operand
+        // Data movement (lower_int8_moves.h); reads_int8 asks the readers of their outputs.
+        {"Transpose", {&Lowerer::lower_move, false}},
+        {"Slice", {&Lowerer::lower_move, false}},
+        {"Split", {&Lowerer::lower_move, false}},
+        {"Pad", {&Lowerer::lower_move, false}},
+        {"Reshape", {&Lowerer::lower_move, false}},
+        {"Squeeze", {&Lowerer::lower_move, false}},
+        {"Unsqueeze", {&Lowerer::lower_move, false}},
+        {"DepthToSpace", {&Lowerer::lower_move, false}},
+        {"SpaceToDepth", {&Lowerer::lower_move, false}},
     };
     return table;
   }
@@ -222,9 +233,23 @@ class Lowerer {
     if (opt_.fp32_layers.count(node.name)) return false;
     auto it = lowerings().find(node.op);
     if (it != lowerings().end() && it->second.reads_int8) return true;
+    if (is_move_op(node.op)) return moves_to_int8_readers(node);
     if (!opt_.int8_gates) return false;  // a gate would read int8 t where the float path read float t
     const int i = channel_mul_operand(node);
     return i >= 0 && node.inputs[i] == t;
+  }
+
+  // A data-movement node reads int8 when everything it feeds does: its
+  // outputs are no network outputs and all their readers read int8.
+  bool moves_to_int8_readers(const Node& node) const {
+    for (int o : node.outputs) {
+      if (o < 0) continue;
+      if (index_.is_output(o) || index_.readers(o).empty()) return false;
+      for (int c : index_.readers(o)) {
+        if (!reads_int8(src_.nodes()[c], o)) return false;
+      }
+    }
+    return true;
   }
 
   bool lower_lut(int n) {
@@ -482,21 +507,91 @@ class Lowerer {
     return true;
   }
 
+  // Concat of int8 tensors along any axis (mapped to the int8 layout). Inputs
+  // that all carry one scale keep it: a pure copy, exact. Otherwise each is
+  // requantized to the calibrated output scale (QConcat's rescale, one
+  // rounding of q * s_in / s_out: at most 1 step from Dequantize, float
+  // Concat, Quantize).
   bool lower_concat(int, const Node& node) {
     int y = node.outputs[0];
-    int64_t axis = node.attrs.get_int("axis", 1);
-    if (src_.tensor(y).shape.size() != 4 || (axis != 1 && axis != -3)) return false;
+    const int64_t rank = static_cast<int64_t>(src_.tensor(y).shape.size());
+    const int64_t axis = physical_axis(node.attrs.get_int("axis", 1), rank);
+    if (node.outputs.size() != 1 || rank == 0 || axis < 0) return false;
     std::vector<int> ins;
     QConcatAttrs a;
+    bool one_scale = true;
     for (int id : node.inputs) {
       if (!is_int8(id)) return false;
       ins.push_back(int8_id_[id]);
       a.in_scales.push_back(qscale_[id]);
+      one_scale = one_scale && qscale_[id] == qscale_[node.inputs[0]];
     }
-    if (!has_scale(y)) return decline(node, "no calibration scale for its output");
-    a.out_scale = scale(y);
-    add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
+    if (ins.empty()) return false;
+    if (!one_scale && !has_scale(y)) return decline(node, "no calibration scale for its output");
+    const float out_scale = one_scale ? qscale_[node.inputs[0]] : scale(y);
+    a.out_scale = out_scale;
+    a.axis = axis == rank - 1 ? -1 : axis;
+    add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, out_scale);
     return true;
+  }
+
+  // A data-movement node on an int8 input (lower_int8_moves.h): int8rt.Q<Op>
+  // at the input's scale, between int8 layout transposes when it reads or
+  // writes the logical (NCHW) element order.
+  bool lower_move(int, const Node& node) {
+    const int x = node.inputs.empty() ? -1 : node.inputs[0];
+    if (!is_int8(x)) return false;
+    MoveRewrite r;
+    std::string why;
+    if (!rewrite_move(src_, node, qscale_[x], &r, &why)) return why.empty() ? false : decline(node, why);
+    const std::vector<std::string> sources = sources_of(node);
+    std::vector<int> ins = {int8_id_[x]};
+    if (r.logical_in) {
+      ins[0] = add_layout_transpose(node.name + "::to_nchw", ins[0], {0, 3, 1, 2}, node.name + "::nchw_in", sources);
+      dst_.tensor(ins[0]).shape = src_.tensor(x).shape;
+    }
+    for (size_t i = 0; i < r.inputs.size(); ++i) {
+      const MoveInput& in = r.inputs[i];
+      if (!in.constant) {
+        ins.push_back(in.source < 0 ? -1 : get_float(in.source));
+        continue;
+      }
+      const std::string name = node.name + "::input" + std::to_string(i + 1) + "::int8_layout";
+      ins.push_back(in.dtype == DataType::kInt8 ? dst_.add_constant_i8(name, in.shape, in.i8)
+                                                : dst_.add_constant_i64(name, in.shape, in.i64));
+    }
+    std::vector<std::string> names;
+    for (int o : node.outputs) names.push_back(int8_tensor_name(src_.tensor(o).name) + (r.logical_out ? "::nchw" : ""));
+    const std::vector<int> outs = dst_.add_node(r.op, node.name, ins, r.attrs, names);
+    plan_.layer(node.name, r.op, sources);
+    for (size_t k = 0; k < outs.size(); ++k) {
+      const int o = node.outputs[k];
+      int id = outs[k];
+      std::string producer = node.name;
+      dst_.tensor(id).dtype = DataType::kInt8;
+      dst_.tensor(id).shape = src_.tensor(o).shape;
+      if (r.logical_out && src_.tensor(o).shape.size() == 4) {
+        producer = node.name + "::to_nhwc" + (k ? std::to_string(k) : "");
+        id = add_layout_transpose(producer, id, {0, 2, 3, 1}, int8_tensor_name(src_.tensor(o).name), sources);
+      }
+      set_int8(id, src_.tensor(o).shape);
+      qscale_[o] = qscale_[x];
+      int8_id_[o] = id;
+      record_int8_tensor(o, id, producer, /*in_int8=*/true);
+    }
+    return true;
+  }
+
+  // An int8 layout change (NHWC <-> NCHW of a rank-4 int8 tensor) as int8rt.QTranspose.
+  int add_layout_transpose(const std::string& name, int in, const std::vector<int64_t>& perm, const std::string& out,
+                           const std::vector<std::string>& sources) {
+    Attributes a;
+    a.set("perm", Attribute::of_ints(perm));
+    const std::string op = QMoveOps::lowered("Transpose");
+    const int id = dst_.add_node(op, name, {in}, a, {out})[0];
+    dst_.tensor(id).dtype = DataType::kInt8;
+    plan_.layer(name, op, sources);
+    return id;
   }
 
   // Flatten(axis=1) of an int8 [N, C, 1, 1] tensor: NHWC and NCHW orders
@@ -505,7 +600,8 @@ class Lowerer {
   bool lower_flatten(int, const Node& node) {
     int x = node.inputs[0], y = node.outputs[0];
     const auto& xs = src_.tensor(x).shape;
-    if (!is_int8(x) || xs.size() != 4 || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) return false;
+    if (!is_int8(x)) return false;
+    if (xs.size() != 4 || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) return lower_move(0, node);
     const std::string y_int8 = int8_tensor_name(src_.tensor(y).name);
     int out = dst_.add_node(QFlattenAttrs::kOp, node.name, {int8_id_[x]}, {}, {y_int8})[0];
     dst_.tensor(out).dtype = DataType::kInt8;

@@ -239,6 +239,7 @@ Attributes QConcatAttrs::to_attrs() const {
   Attributes a;
   a.set("in_scales", Attribute::of_floats(in_scales));
   a.set("out_scale", Attribute::of_float(out_scale));
+  if (axis >= 0) a.set("axis", Attribute::of_int(axis));
   return a;
 }
 
@@ -248,7 +249,26 @@ QConcatAttrs QConcatAttrs::from_attrs(const Node& node) {
   c.in_scales = r.nums("in_scales");
   c.out_scale = r.positive("out_scale");
   if (c.in_scales.size() != node.inputs.size()) throw InvalidArgument(r.prefix() + "needs one input scale per input");
+  if (node.attrs.has("axis")) {
+    c.axis = r.integer("axis", -1);
+    if (c.axis < 0) throw InvalidArgument(r.prefix() + "axis must be >= 0, got " + std::to_string(c.axis));
+  }
   return c;
+}
+
+const std::vector<std::string>& QMoveOps::source_ops() {
+  static const std::vector<std::string> ops = {"Transpose", "Slice",     "Split",        "Pad",         "Reshape",
+                                               "Squeeze",   "Unsqueeze", "DepthToSpace", "SpaceToDepth"};
+  return ops;
+}
+
+std::string QMoveOps::lowered(const std::string& source_op) { return "int8rt.Q" + source_op; }
+
+std::string QMoveOps::source(const std::string& lowered_op) {
+  for (const std::string& op : source_ops()) {
+    if (lowered_op == lowered(op)) return op;
+  }
+  return "";
 }
 
 Attributes QLutAttrs::to_attrs() const {

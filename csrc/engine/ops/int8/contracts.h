@@ -112,13 +112,33 @@ struct QAddAttrs {
   static QAddAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QConcat [x s8 ...] along channels; one input scale per input.
+// int8rt.QConcat [x s8 ...] along `axis` of the int8 tensors as laid out
+// (rank 4: NHWC); one input scale per input. axis -1 (absent, as in engine
+// files written before it existed): the last dim, the channels of NHWC.
+// from_attrs: axis >= 0 when present (the layer checks it against the rank).
 struct QConcatAttrs {
   static constexpr const char kOp[] = "int8rt.QConcat";
   std::vector<double> in_scales;
   double out_scale = 0.0;
+  int64_t axis = -1;
   Attributes to_attrs() const;
   static QConcatAttrs from_attrs(const Node& node);
+};
+
+// Data movement on int8 tensors: int8rt.QTranspose, QSlice, QSplit, QPad,
+// QReshape, QSqueeze, QUnsqueeze, QDepthToSpace, QSpaceToDepth
+// [x s8, the ONNX op's other inputs]. Each is its ONNX op (same attributes and
+// inputs, read by the op's own layer, which moves elements of any dtype) on
+// int8 elements at one scale, so the bytes are copied, never rescaled. Axes,
+// perm and pads are in the layout the engine holds the tensor in (rank 4:
+// NHWC, lower_int8_moves.h maps them); QPad's constant value (input 2) is an
+// int8 scalar. The layer refuses a non-int8 data input.
+struct QMoveOps {
+  // "Transpose" -> "int8rt.QTranspose", for the ops above.
+  static std::string lowered(const std::string& source_op);
+  // "int8rt.QTranspose" -> "Transpose"; "" for any other op.
+  static std::string source(const std::string& lowered_op);
+  static const std::vector<std::string>& source_ops();
 };
 
 // int8rt.QFlatten [x s8 [N, 1, 1, C]] -> [N, C]: no attributes.
