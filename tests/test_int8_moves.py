@@ -246,3 +246,12 @@ def test_int8_move_layer_refuses_a_float_input() -> None:
     net.mark_output(y)
     with pytest.raises(int8rt.InvalidArgumentError, match="forged.*int8 data input"):
         int8rt.build_engine(net, int8rt.BuilderConfig(precision="fp32")).run({"x": np.zeros((1, 2, 3, 4), F32)})
+
+
+def test_accuracy_taps_see_moved_tensors_at_their_input_scale() -> None:
+    from int8rt.accuracy.taps import int8_scales
+    chain, inits, outputs = CASES["reshape_rank4"]
+    engine = build_int8(conv_model(chain, inits, outputs), scales_for(conv_model(chain, inits, outputs), y=0.5))
+    scales = int8_scales(engine._native.network())
+    plan = {t.tensor: t.scale for t in engine.int8_plan().tensors}
+    assert scales["y"] == scales["c"] == plan["y"] == plan["c"] == np.float32(S_C)
