@@ -255,3 +255,13 @@ def test_accuracy_taps_see_moved_tensors_at_their_input_scale() -> None:
     scales = int8_scales(engine._native.network())
     plan = {t.tensor: t.scale for t in engine.int8_plan().tensors}
     assert scales["y"] == scales["c"] == plan["y"] == plan["c"] == np.float32(S_C)
+
+
+def test_engine_file_keeps_the_int8_data_movement() -> None:
+    chain = CASES["squeeze_unsqueeze"][0] + [node("Pad", ["y", "p2"], ["z"], name="pad2"),
+                                             node("Concat", ["z", "z"], ["out"], name="cat", axis=2)]
+    m = conv_model(chain, CASES["squeeze_unsqueeze"][1] + [i64("p2", [0, 1, 0, 0, 0, 0, 1, 0])], ["out"])
+    engine = build_int8(m, scales_for(m))
+    loaded = int8rt.Engine.deserialize(engine.serialize())
+    assert [layer["op"] for layer in loaded.layers()] == [layer["op"] for layer in engine.layers()]
+    np.testing.assert_array_equal(loaded.run({"x": X})["out"], engine.run({"x": X})["out"])
