@@ -11,6 +11,7 @@
 #include "engine/lower_int8_moves.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/resize_coords.h"
 #include "int8rt/error.h"
 #include "int8rt/quantization.h"
 
@@ -622,17 +623,76 @@ class Lowerer {
     const int x = node.inputs[0], y = node.outputs[0];
     const Shape& xs = src_.tensor(x).shape;
     const Shape& ys = src_.tensor(y).shape;
-    if (node.attrs.get_string("mode", "nearest") != "nearest") return decline(node, "only nearest resizing runs in int8");
+    const std::string mode = node.attrs.get_string("mode", "nearest");
+    if (mode != "nearest" && mode != "linear" && mode != "bilinear") {
+      return decline(node, "only nearest and linear resizing run in int8");
+    }
     if (!is_int8(x) || node.outputs.size() != 1 || xs.size() != 4 || ys.size() != 4) return false;
     if (ys[0] != xs[0] || ys[1] != xs[1] || xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0 ||
         xs[2] * xs[3] >= (int64_t{1} << 24)) {
       return decline(node, "it resizes more than the spatial dims, or its shapes are not static");
     }
+    if (mode != "nearest") return lower_resize_linear(node);
     QResizeNearestAttrs a;
     if (!nearest_sources(node, xs[2], xs[3], ys[2], ys[3], &a)) {
       return decline(node, "its parameters are not constants, or it is not separable per axis");
     }
     add_int8_node(a.kOp, node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, qscale_[x]);
+    return true;
+  }
+
+  // Bilinear Resize of the spatial dims of an int8 tensor: int8rt.QResizeLinear
+  // with the FP32 layer's taps (resize_coords.h), quantized at y's scale, so
+  // the bytes of Dequantize, FP32 Resize, Quantize. Only where those would be
+  // the bytes: y has a scale and every reader takes it in int8.
+  bool lower_resize_linear(const Node& node) {
+    const int x = node.inputs[0], y = node.outputs[0];
+    const Shape& xs = src_.tensor(x).shape;
+    const Shape& ys = src_.tensor(y).shape;
+    if (index_.is_output(y) || !has_scale(y) || node.attrs.has("axes")) {
+      return decline(node, "linear resizing runs in int8 only into int8 layers, with a scale for its output");
+    }
+    for (int c : index_.readers(y)) {
+      if (!reads_int8(src_.nodes()[c], y)) return decline(node, "a float32 layer reads its linear-resized output");
+    }
+    // The per-dim scales the FP32 layer uses for coordinates: the given ones, or out / in for sizes.
+    std::vector<float> given;
+    const size_t scales_at = 2;
+    for (size_t i : {scales_at, size_t{3}}) {
+      const int id = i < node.inputs.size() ? node.inputs[i] : -1;
+      if (id >= 0 && !src_.tensor(id).is_constant) return decline(node, "its scales or sizes are computed at run time");
+    }
+    const int given_id = scales_at < node.inputs.size() ? node.inputs[scales_at] : -1;
+    if (given_id >= 0 && !src_.tensor(given_id).f32.empty()) given = src_.tensor(given_id).f32;
+    float scale_h, scale_w;
+    if (given.size() == 4) {
+      scale_h = given[2];
+      scale_w = given[3];
+    } else if (given.empty()) {
+      scale_h = static_cast<float>(ys[2]) / static_cast<float>(xs[2]);
+      scale_w = static_cast<float>(ys[3]) / static_cast<float>(xs[3]);
+    } else {
+      return decline(node, "its scales do not give one value per dim");
+    }
+    const ResizeConfig config = resize_config(node, /*upsample=*/false);
+    QResizeLinearAttrs a;
+    for (int64_t o = 0; o < ys[2]; ++o) {
+      const ResizeTap t = resize_linear_tap(config, o, scale_h, xs[2], ys[2]);
+      a.y0.push_back(t.i0);
+      a.y1.push_back(t.i1);
+      a.wy0.push_back(t.w0);
+      a.wy1.push_back(t.w1);
+    }
+    for (int64_t o = 0; o < ys[3]; ++o) {
+      const ResizeTap t = resize_linear_tap(config, o, scale_w, xs[3], ys[3]);
+      a.x0.push_back(t.i0);
+      a.x1.push_back(t.i1);
+      a.wx0.push_back(t.w0);
+      a.wx1.push_back(t.w1);
+    }
+    a.in_scale = qscale_[x];
+    a.out_scale = scale(y);
+    add_int8_node(a.kOp, node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, scale(y));
     return true;
   }
 

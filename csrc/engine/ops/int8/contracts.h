@@ -158,6 +158,23 @@ struct QResizeNearestAttrs {
   static QResizeNearestAttrs from_attrs(const Node& node);
 };
 
+// int8rt.QResizeLinear [x s8 [N, H, W, C]] -> [N, OH, OW, C]: bilinear
+// Resize of the spatial dims with the FP32 Resize's own taps (resize_coords.h):
+// output row oy blends input rows y0[oy], y1[oy] with float32 weights
+// wy0[oy], wy1[oy], columns alike (x0, x1, wx0, wx1), by resize_blend on the
+// dequantized values (q * in_scale), quantized at out_scale
+// (kernels::ref::quantize_value): the same float operations, in the same
+// order, as Dequantize, the FP32 Resize and Quantize, so the same bytes.
+// from_attrs: the four lists of each axis equally long and non-empty,
+// indices >= 0, positive scales (the layer checks indices against H, W).
+struct QResizeLinearAttrs : InOutScales {
+  static constexpr const char kOp[] = "int8rt.QResizeLinear";
+  std::vector<int64_t> y0, y1, x0, x1;
+  std::vector<double> wy0, wy1, wx0, wx1;
+  Attributes to_attrs() const;
+  static QResizeLinearAttrs from_attrs(const Node& node);
+};
+
 // int8rt.QLut [x s8, table s8 [256]]; ops names the float ops the table
 // replaces ("Mul+Add+Clip", for `inspect`).
 struct QLutAttrs : InOutScales {
