@@ -1,7 +1,8 @@
 """Data movement in int8 (issue 14, "int8 all the way through"): how many
 Quantize / Dequantize an INT8 engine still inserts, and its latency, before
 and after data-movement layers (Transpose, Slice, Split, Pad, Reshape,
-Flatten, Squeeze, Unsqueeze, DepthToSpace, SpaceToDepth, Concat on any axis)
+Flatten, Squeeze, Unsqueeze, DepthToSpace, SpaceToDepth, Concat on any axis,
+bilinear Resize)
 run in int8, on real networks, in one process.
 
 "before": the same calibration and build with those layers kept in float32
@@ -12,8 +13,9 @@ build. Both engines come from one calibration (the cache of the first is
 handed to the second), so they differ only in these layers.
 
 Networks: PP-OCRv4 det and rec and PP-OCR v2.0 cls (rapidocr-onnxruntime
-wheel, realnets/ocr_models.py static_input_model), ResNet-18-like and
-MobileNetV2-like (e2e_models.py, random weights, torch.onnx.export opset 17).
+wheel, realnets/ocr_models.py static_input_model), ResNet-18-like,
+MobileNetV2-like and ShuffleNetV2-like (e2e_models.py, random weights,
+torch.onnx.export opset 17).
 Calibration: minmax (--algorithm) on rendered text lines (rec, cls; det: random
 uniform [-1, 1] images), standard normal images for the torchvision-like
 nets. Accuracy: the realnets task score (rec, cls) on an evaluation split,
@@ -21,7 +23,7 @@ and agreement with the FP32 engine (max |diff| of the output) for every net.
 Latency: 1 thread, batch 1 and 8, medians of rounds alternated between the
 two engines (realnets/timing.py).
 
-Usage: PYTHONPATH=python python3 benchmarks/int8_moves_bench.py [--models det,rec,cls,resnet18,mobilenet_v2]
+Usage: PYTHONPATH=python python3 benchmarks/int8_moves_bench.py [--models det,rec,cls,resnet18,mobilenet_v2,shufflenet_v2]
        [--rounds 15] [--det-size 320]
 """
 from __future__ import annotations
@@ -53,6 +55,8 @@ def newly_int8_nodes(model_bytes: bytes) -> list[str]:
         if n["op"] in MOVES:
             out.append(n["name"])
         elif n["op"] == "Concat" and not (len(shape) == 4 and n["attrs"].get("axis") in (1, -3)):
+            out.append(n["name"])
+        elif n["op"] == "Resize" and n["attrs"].get("mode") in ("linear", "bilinear"):
             out.append(n["name"])
         elif n["op"] == "Flatten":
             xs = tensors[n["inputs"][0]]["shape"]
@@ -118,6 +122,20 @@ def build_pair(model: bytes, xc: np.ndarray, cache: str, algorithm: str):
     return before, after, fp32, name, nodes
 
 
+def remaining(engine) -> str:
+    """What the Dequantizes feed and the Quantizes follow (lowered op types), most frequent first."""
+    import collections
+
+    ops = {layer["name"]: layer["op"] for layer in engine.layers()}
+    c = collections.Counter()
+    for cv in engine.int8_plan().converts:
+        kind = "Q after" if cv.op == "int8rt.Quantize" else "DQ into"
+        c.update(f"{kind} {ops.get(r, r)}" for r in cv.readers) if kind == "DQ into" else c.update([kind])
+        if cv.network_output:
+            c.update(["DQ: network output"])
+    return ", ".join(f"{k} x{v}" for k, v in c.most_common(6))
+
+
 def counts(engine) -> str:
     plan = engine.int8_plan()
     q = sum(c.op == "int8rt.Quantize" for c in plan.converts)
@@ -128,7 +146,7 @@ def counts(engine) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="det,rec,cls,resnet18,mobilenet_v2")
+    ap.add_argument("--models", default="det,rec,cls,resnet18,mobilenet_v2,shufflenet_v2")
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--det-size", type=int, default=320)
     ap.add_argument("--algorithm", default="minmax", help="calibrator (entropy2 zeroes rec's accuracy, RESULTS_realnets.md)")
@@ -152,6 +170,7 @@ def main() -> int:
                            (("before", before), ("after", after))}
                 lat[b] = alternating_medians(runners, x, rounds=args.rounds, budget_s=120)
             rows.append((name, len(nodes), counts(before), counts(after), acc, score, lat))
+            print(f"{name}: the Q/DQ left: {remaining(after)}")
             print(f"{name}: {len(nodes)} layers newly int8; before {counts(before)}; after {counts(after)}; "
                   f"max|y - fp32| before {acc['before']:.4g} after {acc['after']:.4g}; {score}; "
                   f"latency ms {lat}", flush=True)

@@ -187,6 +187,7 @@ class Lowerer {
         {"Unsqueeze", {&Lowerer::lower_move, false}},
         {"DepthToSpace", {&Lowerer::lower_move, false}},
         {"SpaceToDepth", {&Lowerer::lower_move, false}},
+        {"Shape", {&Lowerer::lower_shape, true}},  // reads no values: int8 or float is all one to it
     };
     return table;
   }
@@ -580,6 +581,41 @@ class Lowerer {
       int8_id_[o] = id;
       record_int8_tensor(o, id, producer, /*in_int8=*/true);
     }
+    return true;
+  }
+
+  // Shape of an int8 tensor, read off the int8 tensor itself (no Dequantize
+  // just for its dims): a rank-4 one is NHWC, so its dims are gathered back
+  // into NCHW order, and start / end become a Slice of that.
+  bool lower_shape(int, const Node& node) {
+    const int x = node.inputs.empty() ? -1 : node.inputs[0], y = node.outputs.empty() ? -1 : node.outputs[0];
+    if (!is_int8(x) || y < 0 || node.outputs.size() != 1) return false;
+    const std::string& yname = src_.tensor(y).name;
+    if (src_.tensor(x).shape.size() != 4) {
+      const int out = dst_.add_node("Shape", node.name, {int8_id_[x]}, node.attrs, {yname})[0];
+      dst_.tensor(out).dtype = DataType::kInt64;
+      dst_.tensor(out).shape = src_.tensor(y).shape;
+      float_id_[y] = out;
+      return true;
+    }
+    const bool sliced = node.attrs.has("start") || node.attrs.has("end");
+    int id = dst_.add_node("Shape", node.name, {int8_id_[x]}, {}, {yname + "::nhwc"})[0];
+    dst_.tensor(id).dtype = DataType::kInt64;
+    dst_.tensor(id).shape = {4};
+    const int order = dst_.add_constant_i64(node.name + "::nchw_order", {4}, {0, 3, 1, 2});
+    Attributes axis0;
+    axis0.set("axis", Attribute::of_int(0));
+    id = dst_.add_node("Gather", node.name + "::to_nchw", {id, order}, axis0, {sliced ? yname + "::nchw" : yname})[0];
+    dst_.tensor(id).dtype = DataType::kInt64;
+    dst_.tensor(id).shape = {4};
+    if (sliced) {
+      const int starts = dst_.add_constant_i64(node.name + "::start", {1}, {node.attrs.get_int("start", 0)});
+      const int ends = dst_.add_constant_i64(node.name + "::end", {1}, {node.attrs.get_int("end", INT64_MAX)});
+      id = dst_.add_node("Slice", node.name + "::range", {id, starts, ends}, {}, {yname})[0];
+      dst_.tensor(id).dtype = DataType::kInt64;
+      dst_.tensor(id).shape = src_.tensor(y).shape;
+    }
+    float_id_[y] = id;
     return true;
   }
 
