@@ -159,6 +159,14 @@ CASES = {
     "shape_start_end": ([node("Shape", ["c"], ["hw"], name="shape", start=-2),
                          node("Concat", ["minus1", "hw"], ["sh"], name="cat_shape", axis=0),
                          node("Reshape", ["c", "sh"], ["y"], name="r")], [i64("minus1", [-1])], ["y"]),
+    "channel_shuffle": ([node("Reshape", ["c", "s5"], ["g5"], name="r1"),
+                         node("Transpose", ["g5"], ["t5"], name="t", perm=[0, 2, 1, 3, 4]),
+                         node("Reshape", ["t5", "s4"], ["y"], name="r2")],
+                        [i64("s5", [-1, 2, 2, 5, 6]), i64("s4", [-1, 4, 5, 6])], ["y"]),
+    "channel_shuffle_intermediate_output": ([node("Reshape", ["c", "s5"], ["g5"], name="r1"),
+                                             node("Transpose", ["g5"], ["t5"], name="t", perm=[0, 2, 1, 3, 4]),
+                                             node("Reshape", ["t5", "s4"], ["y"], name="r2")],
+                                            [i64("s5", [-1, 2, 2, 5, 6]), i64("s4", [-1, 4, 5, 6])], ["t5", "y"]),
     "rank3_chain": ([node("Reshape", ["c", "sh"], ["r"], name="r"),
                      node("Transpose", ["r"], ["t"], name="t", perm=[0, 2, 1]),
                      node("Slice", ["t", "s", "e", "a"], ["y"], name="s")],
@@ -273,3 +281,14 @@ def test_engine_file_keeps_the_int8_data_movement() -> None:
     loaded = int8rt.Engine.deserialize(engine.serialize())
     assert [layer["op"] for layer in loaded.layers()] == [layer["op"] for layer in engine.layers()]
     np.testing.assert_array_equal(loaded.run({"x": X})["out"], engine.run({"x": X})["out"])
+
+
+def test_channel_shuffle_runs_as_one_transpose_of_the_pixels_channels() -> None:
+    chain, inits, outputs = CASES["channel_shuffle"]
+    m = conv_model(chain, inits, outputs)
+    engine = build_int8(m, scales_for(m))
+    assert any("channel shuffle 'r1' -> 'r2' runs as one int8 transpose" in line for line in engine.report())
+    ops = [layer["op"] for layer in engine.layers()]
+    assert ops.count("int8rt.QTranspose") == 1, ops  # no NCHW round trip
+    intermediate = build_int8(conv_model(*CASES["channel_shuffle_intermediate_output"]), scales_for(m))
+    assert not any("channel shuffle" in line for line in intermediate.report())  # t5 is needed as it is

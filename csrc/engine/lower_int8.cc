@@ -543,6 +543,7 @@ class Lowerer {
   bool lower_move(int, const Node& node) {
     const int x = node.inputs.empty() ? -1 : node.inputs[0];
     if (!is_int8(x)) return false;
+    if (lower_channel_shuffle(node)) return true;
     MoveRewrite r;
     std::string why;
     if (!rewrite_move(src_, node, qscale_[x], &r, &why)) return why.empty() ? false : decline(node, why);
@@ -581,6 +582,71 @@ class Lowerer {
       int8_id_[o] = id;
       record_int8_tensor(o, id, producer, /*in_int8=*/true);
     }
+    return true;
+  }
+
+  // The sole reader of t, or -1 (none, several, or t is a network output).
+  int sole_reader(int t) const {
+    if (t < 0 || index_.is_output(t) || index_.readers(t).size() != 1) return -1;
+    const int c = index_.readers(t)[0];
+    return consumed_[c] || opt_.fp32_layers.count(src_.nodes()[c].name) ? -1 : c;
+  }
+
+  // ShuffleNet's channel shuffle, Reshape [N, C, H, W] -> [N, g, C/g, H, W],
+  // Transpose (0, 2, 1, 3, 4), Reshape back to [N, C, H, W]: a permutation of
+  // the channels, which in the NHWC bytes is a transpose of each pixel's
+  // [g, C/g] block. Run as that, on [N*H*W, g, C/g] views, with no NCHW round trip.
+  bool lower_channel_shuffle(const Node& node) {
+    if (node.op != "Reshape" || node.outputs.size() != 1) return false;
+    const int x = node.inputs[0], y = node.outputs[0];
+    const Shape& xs = src_.tensor(x).shape;
+    const Shape& ys = src_.tensor(y).shape;
+    if (xs.size() != 4 || ys.size() != 5 || xs[1] <= 0 || xs[2] <= 0 || xs[3] <= 0 || ys[1] <= 0 ||
+        ys[1] * ys[2] != xs[1] || ys[3] != xs[2] || ys[4] != xs[3]) {
+      return false;
+    }
+    const int t_node = sole_reader(y);
+    if (t_node < 0 || src_.nodes()[t_node].op != "Transpose" ||
+        src_.nodes()[t_node].attrs.get_ints("perm", {}) != std::vector<int64_t>{0, 2, 1, 3, 4}) {
+      return false;
+    }
+    const int t = src_.nodes()[t_node].outputs[0];
+    const int r_node = sole_reader(t);
+    if (r_node < 0 || src_.nodes()[r_node].op != "Reshape") return false;
+    const int z = src_.nodes()[r_node].outputs[0];
+    const Shape& zs = src_.tensor(z).shape;
+    if (zs.size() != 4 || zs[1] != xs[1] || zs[2] != xs[2] || zs[3] != xs[3]) return false;
+    std::vector<std::string> sources = sources_of(node);
+    for (int m : {t_node, r_node}) {
+      for (std::string& src : sources_of(src_.nodes()[m])) sources.push_back(std::move(src));
+      consumed_[m] = 1;
+    }
+    const int64_t g = ys[1], cg = ys[2];
+    const std::string reshape = QMoveOps::lowered("Reshape"), transpose = QMoveOps::lowered("Transpose");
+    auto add = [&](const std::string& op, const std::string& name, std::vector<int> ins, const Attributes& a,
+                   const std::string& out, Shape shape) {
+      const int id = dst_.add_node(op, name, ins, a, {out})[0];
+      dst_.tensor(id).dtype = DataType::kInt8;
+      dst_.tensor(id).shape = std::move(shape);
+      plan_.layer(name, op, sources);
+      return id;
+    };
+    const std::string base = int8_tensor_name(src_.tensor(z).name);
+    const int64_t pixels = xs[0] > 0 ? xs[0] * xs[2] * xs[3] : -1;
+    int id = add(reshape, node.name + "::pixels", {int8_id_[x], dst_.add_constant_i64(node.name + "::pixels_shape", {3},
+                                                                                        {-1, g, cg})},
+                 {}, base + "::groups", {pixels, g, cg});
+    Attributes perm;
+    perm.set("perm", Attribute::of_ints({0, 2, 1}));
+    id = add(transpose, node.name + "::shuffle", {id}, perm, base + "::shuffled", {pixels, cg, g});
+    const std::string last = src_.nodes()[r_node].name;
+    id = add(reshape, last, {id, dst_.add_constant_i64(last + "::nhwc_shape", {4}, {-1, xs[2], xs[3], xs[1]})}, {},
+             base, {});
+    set_int8(id, zs);
+    qscale_[z] = qscale_[x];
+    int8_id_[z] = id;
+    record_int8_tensor(z, id, last, /*in_int8=*/true);
+    note("channel shuffle '" + node.name + "' -> '" + last + "' runs as one int8 transpose of each pixel's channels");
     return true;
   }
 

@@ -55,7 +55,7 @@ template <typename T>
 void strided_copy(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride) {
   const size_t nd = odims.size();
   const int64_t inner = odims.back(), is = istride.back();
-  if (nd >= 2 && is != 1 && istride[nd - 2] == 1 && inner >= 8 && odims[nd - 2] >= 8) {
+  if (nd >= 2 && is != 1 && istride[nd - 2] == 1 && odims[nd - 2] >= 8) {
     transpose_tiles(x, y, odims, istride);
     return;
   }
