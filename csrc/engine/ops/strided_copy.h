@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -43,8 +44,14 @@ void transpose_tiles(const T* x, T* y, const Shape& odims, const std::vector<int
       T* dst = y + o * A * B;
       for (int64_t b0 = 0; b0 < B; b0 += kTile) {
         const int64_t b1 = std::min(B, b0 + kTile);
-        for (int64_t a = a0; a < a1; ++a) {
-          for (int64_t b = b0; b < b1; ++b) dst[a * B + b] = s[a + b * is];
+        if (b1 - b0 >= 8) {
+          for (int64_t a = a0; a < a1; ++a) {
+            for (int64_t b = b0; b < b1; ++b) dst[a * B + b] = s[a + b * is];
+          }
+        } else {  // a short last dim (a channel shuffle's groups): the long loop inside
+          for (int64_t b = b0; b < b1; ++b) {
+            for (int64_t a = a0; a < a1; ++a) dst[a * B + b] = s[a + b * is];
+          }
         }
       }
     }
@@ -70,6 +77,10 @@ void strided_copy(const T* x, T* y, const Shape& odims, const std::vector<int64_
       }
       const T* s = x + off;
       T* dst = y + r * inner;
+      if (is == 1) {
+        std::memcpy(dst, s, static_cast<size_t>(inner) * sizeof(T));
+        continue;
+      }
       for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * is];
     }
   });
