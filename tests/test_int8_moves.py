@@ -292,3 +292,28 @@ def test_channel_shuffle_runs_as_one_transpose_of_the_pixels_channels() -> None:
     assert ops.count("int8rt.QTranspose") == 1, ops  # no NCHW round trip
     intermediate = build_int8(conv_model(*CASES["channel_shuffle_intermediate_output"]), scales_for(m))
     assert not any("channel shuffle" in line for line in intermediate.report())  # t5 is needed as it is
+
+
+
+@pytest.mark.slow
+def test_shufflenet_runs_its_data_movement_and_shapes_in_int8_and_exports(tmp_path) -> None:
+    """The ShuffleNetV2-like net of benchmarks/e2e_models.py (split, concat and channel
+    shuffle per block; torch's run-time Shape chains): one Quantize, no Dequantize, the
+    plan's readers are int8 layers (a Shape reading int8 dims is none), Q/DQ export works."""
+    import sys
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "benchmarks"))
+    from e2e_models import make_model
+    path = tmp_path / "shufflenet.onnx"
+    torch.onnx.export(make_model("shufflenet_v2"), torch.zeros(1, 3, 224, 224), str(path), dynamo=False,
+                      input_names=["input"], output_names=["logits"], opset_version=17,
+                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+    x = np.random.default_rng(0).standard_normal((8, 3, 224, 224), dtype=np.float32)
+    engine = int8rt.build_engine(path, int8rt.BuilderConfig(calibrator=int8rt.make_calibrator(
+        {"input": x}, algorithm="minmax", batch_size=8)))
+    plan = engine.int8_plan()
+    assert [c.op for c in plan.converts] == ["int8rt.Quantize"], [(c.op, c.tensor) for c in plan.converts]
+    assert "Shape" in [layer["op"] for layer in engine.layers()]
+    assert {r for t in plan.tensors for r in t.readers} <= {layer.name for layer in plan.layers}
+    int8rt.export_qdq(path, {t.tensor: t.scale for t in plan.tensors}, tmp_path / "qdq.onnx")
+    assert onnx.load(str(tmp_path / "qdq.onnx")).graph.node

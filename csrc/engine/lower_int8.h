@@ -25,8 +25,10 @@
 //
 // Lowered ops: int8rt.Quantize / Dequantize, QConv, QGemm, QMaxPool,
 // QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut,
-// QChannelMul, QResizeNearest and the data-movement ops QTranspose, QSlice,
-// QSplit, QPad, QReshape, QSqueeze, QUnsqueeze, QDepthToSpace, QSpaceToDepth; their inputs and attributes are the typed contracts of
+// QChannelMul, QResizeNearest, QResizeLinear and the data-movement ops
+// QTranspose, QSlice, QSplit, QPad, QReshape, QSqueeze, QUnsqueeze,
+// QDepthToSpace, QSpaceToDepth (a Shape of an int8 tensor reads the int8
+// tensor, its dims gathered back into NCHW order); their inputs and attributes are the typed contracts of
 // engine/ops/int8/contracts.h (the only place the attribute keys are
 // spelled). Each source op with an int8 form has one lowering function in
 // the Lowerer's table (lowerings()). What was decided is returned as data,
