@@ -1,7 +1,9 @@
 """The networks e2e_bench.py times, written out in PyTorch (no torchvision):
 a ResNet-18-like (He et al. 2015, basic blocks [2, 2, 2, 2], as
 torchvision's resnet18) and a MobileNetV2-like (Sandler et al. 2018,
-inverted residuals with ReLU6, width 1.0, as torchvision's mobilenet_v2).
+inverted residuals with ReLU6, width 1.0, as torchvision's mobilenet_v2);
+and a ShuffleNetV2-like (x1.0, as torchvision's shufflenet_v2_x1_0), whose
+channel split and shuffle int8_moves_bench.py uses.
 
 Weights are random with a fixed seed (He-normal convs; BatchNorm statistics
 and affine parameters drawn away from the identity so BN folding does real
@@ -79,10 +81,55 @@ class MobileNetV2(nn.Module):
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's shuffle: Reshape -> Transpose -> Reshape (batch as -1)."""
+    _, c, h, w = x.shape
+    return x.reshape(-1, groups, c // groups, h, w).transpose(1, 2).reshape(-1, c, h, w)
+
+
+class ShuffleBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.stride, half = stride, cout // 2
+        branch_in = cin if stride > 1 else half
+        self.branch2 = nn.Sequential(*conv_bn(branch_in, half, 1), nn.ReLU(), *conv_bn(half, half, 3, stride, half),
+                                     *conv_bn(half, half, 1), nn.ReLU())
+        self.branch1 = (nn.Sequential(*conv_bn(cin, cin, 3, stride, cin), *conv_bn(cin, half, 1), nn.ReLU())
+                        if stride > 1 else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            a, b = x.chunk(2, dim=1)
+            out = torch.cat((a, self.branch2(b)), 1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), 1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    """ShuffleNet V2 x1.0 (Ma et al. 2018, as torchvision's shufflenet_v2_x1_0): channel split
+    (Split), Concat and channel shuffle (Reshape, Transpose, Reshape) in every block."""
+
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        layers, cin = [*conv_bn(3, 24, 3, 2), nn.ReLU(), nn.MaxPool2d(3, 2, 1)], 24
+        for cout, repeats in ((116, 4), (232, 8), (464, 4)):
+            for i in range(repeats):
+                layers.append(ShuffleBlock(cin, cout, 2 if i == 0 else 1))
+                cin = cout
+        layers += [*conv_bn(cin, 1024, 1), nn.ReLU()]
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(1024, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
 def make_model(name: str, seed: int = 0) -> nn.Module:
-    """The named network ("resnet18" or "mobilenet_v2") with seeded random weights, eval mode."""
+    """The named network ("resnet18", "mobilenet_v2" or "shufflenet_v2") with seeded random weights, eval mode."""
     torch.manual_seed(seed)
-    model = {"resnet18": ResNet18, "mobilenet_v2": MobileNetV2}[name]()
+    model = {"resnet18": ResNet18, "mobilenet_v2": MobileNetV2, "shufflenet_v2": ShuffleNetV2}[name]()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Conv2d):

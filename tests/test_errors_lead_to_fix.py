@@ -112,9 +112,9 @@ def test_static_batch_mismatch_names_the_fix(tmp_path: Path, calib_npz: Path,
 
 
 def _model_with_float_tail(path: Path) -> None:
-    """Conv -> Relu -> Resize (linear) -> Conv -> Softmax: linear Resize and
-    Softmax have no int8 kernel; the second Conv then reads a float32 tensor it
-    could quantize."""
+    """Conv -> Relu -> Resize (linear) -> Conv -> Softmax: Softmax has no int8
+    kernel; with conv1 kept in float32 the Resize's input is float32, so it stays
+    float too; the second Conv then reads a float32 tensor it could quantize."""
     rng = np.random.default_rng(0)
     w1 = numpy_helper.from_array(rng.standard_normal((4, 1, 3, 3)).astype(np.float32), "w1")
     w2 = numpy_helper.from_array(rng.standard_normal((3, 4, 3, 3)).astype(np.float32), "w2")
@@ -148,7 +148,7 @@ def test_inspect_gives_every_fp32_layer_its_reason(tmp_path: Path, calib_npz: Pa
         assert "why fp32: " in lines[i + 1], f"no reason under {lines[i]!r}"
     text = "\n".join(lines)
     assert "why fp32: kept in FP32 as asked" in text                          # conv1, by --fp32-layers
-    assert "why fp32: only nearest resizing runs in int8" in text
+    assert "why fp32: its input 'r1' is float32 here" in text                 # the resize, behind conv1
     assert "why fp32: int8rt has no int8 kernel for Softmax" in text
     layers = {layer["name"]: layer["precision"] for layer in int8rt.Engine.load(engine).layers()}
     assert layers.get("conv2") == "int8"  # the float32 input is quantized in front of it

@@ -79,11 +79,46 @@ def test_nearest_resize_runs_in_int8_and_picks_the_fp32_pixels(attrs, scales, si
     np.testing.assert_array_equal(got, want)
 
 
-def test_linear_resize_stays_float_and_says_why() -> None:
+def test_linear_resize_into_a_network_output_stays_float_and_says_why() -> None:
     m = resize_model({"mode": "linear"}, [1, 1, 2, 2])
     engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=Cal()))
-    assert "Resize" in [layer["op"] for layer in engine.layers()]  # between a Dequantize and a Quantize
-    assert any("only nearest resizing runs in int8" in line for line in engine.report())
+    assert "Resize" in [layer["op"] for layer in engine.layers()]  # behind a Dequantize
+    assert any("linear resizing runs in int8 only into int8 layers" in line for line in engine.report())
+
+
+def linear_into_conv(attrs: dict, scales=None, sizes=None):
+    """x -> Conv -> c -> Resize (linear) -> r -> Conv -> y: the resize between two int8 layers."""
+    m = resize_model(attrs, scales, sizes)
+    w2 = np.random.default_rng(4).standard_normal((2, 3, 3, 3)).astype(F32) * 0.5
+    m.graph.node[1].output[0] = "r"
+    m.graph.node.append(helper.make_node("Conv", ["r", "w2"], ["y"], name="conv2", kernel_shape=[3, 3]))
+    m.graph.initializer.append(init("w2", w2))
+    m.graph.output[0].CopyFrom(fvi("y", None))
+    m.graph.output[0].type.tensor_type.shape.Clear()
+    return m
+
+
+@pytest.mark.parametrize("attrs,scales,sizes", [
+    ({"mode": "linear"}, [1, 1, 2, 2], None),
+    ({"mode": "linear", "coordinate_transformation_mode": "align_corners"}, None, [4, 3, 11, 4]),
+    ({"mode": "linear", "coordinate_transformation_mode": "asymmetric"}, [1, 1, 1.5, 2.5], None),
+    ({"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, [1, 1, 0.5, 3], None),
+])
+def test_linear_resize_between_int8_layers_runs_in_int8_with_the_float_bytes(attrs, scales, sizes) -> None:
+    """int8rt.QResizeLinear computes the FP32 Resize's blend of the dequantized pixels and
+    quantizes it: the same bytes as Dequantize, FP32 Resize, Quantize (the resize kept float)."""
+    from int8rt import _core
+    from int8rt.onnx import import_model
+    m = linear_into_conv(attrs, scales, sizes)
+    s = {"x": 0.02, "c": 0.03, "r": 0.025, "y": 0.05}
+    int8 = int8rt.Engine(_core.Builder(import_model(m), "int8", {}, True).build(s))
+    kept = int8rt.Engine(_core.Builder(import_model(m), "int8", {"resize": "fp32"}, True).build(s))
+    assert "int8rt.QResizeLinear" in [layer["op"] for layer in int8.layers()]
+    assert {(c.op, c.tensor) for c in int8.int8_plan().converts} == {("int8rt.Quantize", "x"),
+                                                                      ("int8rt.Dequantize", "y")}
+    assert "Resize" in [layer["op"] for layer in kept.layers()]
+    x = np.random.default_rng(9).uniform(-2.5, 2.5, (4, 3, 7, 5)).astype(F32)
+    np.testing.assert_array_equal(int8.run({"x": x})["y"], kept.run({"x": x})["y"])
 
 
 def test_accuracy_taps_see_the_resized_tensor_at_its_input_scale() -> None:

@@ -31,8 +31,9 @@ void Int8PlanRecorder::convert(int lowered_out, const std::string& name, const s
 Int8Plan Int8PlanRecorder::finish(const Network& lowered) {
   for (const Node& node : lowered.nodes()) {
     for (int id : node.inputs) {
-      auto t = tensor_at_.find(id);  // a Dequantize reads int8 but is no int8 layer
-      if (t != tensor_at_.end() && node.op != ConvertAttrs::kDequantizeOp) {
+      // A Dequantize reads int8 but is no int8 layer; nor is a Shape reading an int8 tensor's dims.
+      auto t = tensor_at_.find(id);
+      if (t != tensor_at_.end() && node.op != ConvertAttrs::kDequantizeOp && node.op != "Shape") {
         plan_.tensors[t->second].readers.push_back(node.name);
       }
       auto c = convert_at_.find(id);

@@ -7,9 +7,11 @@
 #include <set>
 
 #include "engine/int8_plan_recorder.h"
+#include "engine/lower_int8_moves.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/nearest_sources.h"
+#include "engine/ops/resize_coords.h"
 #include "int8rt/error.h"
 #include "int8rt/quantization.h"
 
@@ -176,6 +178,17 @@ class Lowerer {
         {"Flatten", {&Lowerer::lower_flatten, true}},
         {"Resize", {&Lowerer::lower_resize, true}},
         {"Mul", {&Lowerer::lower_channel_mul, false}},  // a channel gate; reads_int8 asks channel_mul_operand
+        // Data movement (lower_int8_moves.h); reads_int8 asks the readers of their outputs.
+        {"Transpose", {&Lowerer::lower_move, false}},
+        {"Slice", {&Lowerer::lower_move, false}},
+        {"Split", {&Lowerer::lower_move, false}},
+        {"Pad", {&Lowerer::lower_move, false}},
+        {"Reshape", {&Lowerer::lower_move, false}},
+        {"Squeeze", {&Lowerer::lower_move, false}},
+        {"Unsqueeze", {&Lowerer::lower_move, false}},
+        {"DepthToSpace", {&Lowerer::lower_move, false}},
+        {"SpaceToDepth", {&Lowerer::lower_move, false}},
+        {"Shape", {&Lowerer::lower_shape, true}},  // reads no values: int8 or float is all one to it
     };
     return table;
   }
@@ -223,9 +236,23 @@ class Lowerer {
     if (opt_.fp32_layers.count(node.name)) return false;
     auto it = lowerings().find(node.op);
     if (it != lowerings().end() && it->second.reads_int8) return true;
+    if (is_move_op(node.op)) return moves_to_int8_readers(node);
     if (!opt_.int8_gates) return false;  // a gate would read int8 t where the float path read float t
     const int i = channel_mul_operand(node);
     return i >= 0 && node.inputs[i] == t;
+  }
+
+  // A data-movement node reads int8 when everything it feeds does: its
+  // outputs are no network outputs and all their readers read int8.
+  bool moves_to_int8_readers(const Node& node) const {
+    for (int o : node.outputs) {
+      if (o < 0) continue;
+      if (index_.is_output(o) || index_.readers(o).empty()) return false;
+      for (int c : index_.readers(o)) {
+        if (!reads_int8(src_.nodes()[c], o)) return false;
+      }
+    }
+    return true;
   }
 
   bool lower_lut(int n) {
@@ -483,21 +510,192 @@ class Lowerer {
     return true;
   }
 
+  // Concat of int8 tensors along any axis (mapped to the int8 layout). Inputs
+  // that all carry one scale keep it: a pure copy, exact. Otherwise each is
+  // requantized to the calibrated output scale (QConcat's rescale, one
+  // rounding of q * s_in / s_out: at most 1 step from Dequantize, float
+  // Concat, Quantize).
   bool lower_concat(int, const Node& node) {
     int y = node.outputs[0];
-    int64_t axis = node.attrs.get_int("axis", 1);
-    if (src_.tensor(y).shape.size() != 4 || (axis != 1 && axis != -3)) return false;
+    const int64_t rank = static_cast<int64_t>(src_.tensor(y).shape.size());
+    const int64_t axis = physical_axis(node.attrs.get_int("axis", 1), rank);
+    if (node.outputs.size() != 1 || rank == 0 || axis < 0) return false;
     std::vector<int> ins;
     QConcatAttrs a;
+    bool one_scale = true;
     for (int id : node.inputs) {
       if (!is_int8(id)) return false;
       ins.push_back(int8_id_[id]);
       a.in_scales.push_back(qscale_[id]);
+      one_scale = one_scale && qscale_[id] == qscale_[node.inputs[0]];
     }
-    if (!has_scale(y)) return decline(node, "no calibration scale for its output");
-    a.out_scale = scale(y);
-    add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
+    if (ins.empty()) return false;
+    if (!one_scale && !has_scale(y)) return decline(node, "no calibration scale for its output");
+    const float out_scale = one_scale ? qscale_[node.inputs[0]] : scale(y);
+    a.out_scale = out_scale;
+    a.axis = axis == rank - 1 ? -1 : axis;
+    add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, out_scale);
     return true;
+  }
+
+  // A data-movement node on an int8 input (lower_int8_moves.h): int8rt.Q<Op>
+  // at the input's scale, between int8 layout transposes when it reads or
+  // writes the logical (NCHW) element order.
+  bool lower_move(int, const Node& node) {
+    const int x = node.inputs.empty() ? -1 : node.inputs[0];
+    if (!is_int8(x)) return false;
+    if (lower_channel_shuffle(node)) return true;
+    MoveRewrite r;
+    std::string why;
+    if (!rewrite_move(src_, node, qscale_[x], &r, &why)) return why.empty() ? false : decline(node, why);
+    const std::vector<std::string> sources = sources_of(node);
+    std::vector<int> ins = {int8_id_[x]};
+    if (r.logical_in) {
+      ins[0] = add_layout_transpose(node.name + "::to_nchw", ins[0], {0, 3, 1, 2}, node.name + "::nchw_in", sources);
+      dst_.tensor(ins[0]).shape = src_.tensor(x).shape;
+    }
+    for (size_t i = 0; i < r.inputs.size(); ++i) {
+      const MoveInput& in = r.inputs[i];
+      if (!in.constant) {
+        ins.push_back(in.source < 0 ? -1 : get_float(in.source));
+        continue;
+      }
+      const std::string name = node.name + "::input" + std::to_string(i + 1) + "::int8_layout";
+      ins.push_back(in.dtype == DataType::kInt8 ? dst_.add_constant_i8(name, in.shape, in.i8)
+                                                : dst_.add_constant_i64(name, in.shape, in.i64));
+    }
+    std::vector<std::string> names;
+    for (int o : node.outputs) names.push_back(int8_tensor_name(src_.tensor(o).name) + (r.logical_out ? "::nchw" : ""));
+    const std::vector<int> outs = dst_.add_node(r.op, node.name, ins, r.attrs, names);
+    plan_.layer(node.name, r.op, sources);
+    for (size_t k = 0; k < outs.size(); ++k) {
+      const int o = node.outputs[k];
+      int id = outs[k];
+      std::string producer = node.name;
+      dst_.tensor(id).dtype = DataType::kInt8;
+      dst_.tensor(id).shape = src_.tensor(o).shape;
+      if (r.logical_out && src_.tensor(o).shape.size() == 4) {
+        producer = node.name + "::to_nhwc" + (k ? std::to_string(k) : "");
+        id = add_layout_transpose(producer, id, {0, 2, 3, 1}, int8_tensor_name(src_.tensor(o).name), sources);
+      }
+      set_int8(id, src_.tensor(o).shape);
+      qscale_[o] = qscale_[x];
+      int8_id_[o] = id;
+      record_int8_tensor(o, id, producer, /*in_int8=*/true);
+    }
+    return true;
+  }
+
+  // The sole reader of t, or -1 (none, several, or t is a network output).
+  int sole_reader(int t) const {
+    if (t < 0 || index_.is_output(t) || index_.readers(t).size() != 1) return -1;
+    const int c = index_.readers(t)[0];
+    return consumed_[c] || opt_.fp32_layers.count(src_.nodes()[c].name) ? -1 : c;
+  }
+
+  // ShuffleNet's channel shuffle, Reshape [N, C, H, W] -> [N, g, C/g, H, W],
+  // Transpose (0, 2, 1, 3, 4), Reshape back to [N, C, H, W]: a permutation of
+  // the channels, which in the NHWC bytes is a transpose of each pixel's
+  // [g, C/g] block. Run as that, on [N*H*W, g, C/g] views, with no NCHW round trip.
+  bool lower_channel_shuffle(const Node& node) {
+    if (node.op != "Reshape" || node.outputs.size() != 1) return false;
+    const int x = node.inputs[0], y = node.outputs[0];
+    const Shape& xs = src_.tensor(x).shape;
+    const Shape& ys = src_.tensor(y).shape;
+    if (xs.size() != 4 || ys.size() != 5 || xs[1] <= 0 || xs[2] <= 0 || xs[3] <= 0 || ys[1] <= 0 ||
+        ys[1] * ys[2] != xs[1] || ys[3] != xs[2] || ys[4] != xs[3]) {
+      return false;
+    }
+    const int t_node = sole_reader(y);
+    if (t_node < 0 || src_.nodes()[t_node].op != "Transpose" ||
+        src_.nodes()[t_node].attrs.get_ints("perm", {}) != std::vector<int64_t>{0, 2, 1, 3, 4}) {
+      return false;
+    }
+    const int t = src_.nodes()[t_node].outputs[0];
+    const int r_node = sole_reader(t);
+    if (r_node < 0 || src_.nodes()[r_node].op != "Reshape") return false;
+    const int z = src_.nodes()[r_node].outputs[0];
+    const Shape& zs = src_.tensor(z).shape;
+    if (zs.size() != 4 || zs[1] != xs[1] || zs[2] != xs[2] || zs[3] != xs[3]) return false;
+    std::vector<std::string> sources = sources_of(node);
+    for (int m : {t_node, r_node}) {
+      for (std::string& src : sources_of(src_.nodes()[m])) sources.push_back(std::move(src));
+      consumed_[m] = 1;
+    }
+    const int64_t g = ys[1], cg = ys[2];
+    const std::string reshape = QMoveOps::lowered("Reshape"), transpose = QMoveOps::lowered("Transpose");
+    auto add = [&](const std::string& op, const std::string& name, std::vector<int> ins, const Attributes& a,
+                   const std::string& out, Shape shape) {
+      const int id = dst_.add_node(op, name, ins, a, {out})[0];
+      dst_.tensor(id).dtype = DataType::kInt8;
+      dst_.tensor(id).shape = std::move(shape);
+      plan_.layer(name, op, sources);
+      return id;
+    };
+    const std::string base = int8_tensor_name(src_.tensor(z).name);
+    const int64_t pixels = xs[0] > 0 ? xs[0] * xs[2] * xs[3] : -1;
+    int id = add(reshape, node.name + "::pixels", {int8_id_[x], dst_.add_constant_i64(node.name + "::pixels_shape", {3},
+                                                                                        {-1, g, cg})},
+                 {}, base + "::groups", {pixels, g, cg});
+    Attributes perm;
+    perm.set("perm", Attribute::of_ints({0, 2, 1}));
+    id = add(transpose, node.name + "::shuffle", {id}, perm, base + "::shuffled", {pixels, cg, g});
+    const std::string last = src_.nodes()[r_node].name;
+    id = add(reshape, last, {id, dst_.add_constant_i64(last + "::nhwc_shape", {4}, {-1, xs[2], xs[3], xs[1]})}, {},
+             base, {});
+    set_int8(id, zs);
+    qscale_[z] = qscale_[x];
+    int8_id_[z] = id;
+    record_int8_tensor(z, id, last, /*in_int8=*/true);
+    note("channel shuffle '" + node.name + "' -> '" + last + "' runs as one int8 transpose of each pixel's channels");
+    return true;
+  }
+
+  // Shape of an int8 tensor, read off the int8 tensor itself (no Dequantize
+  // just for its dims): a rank-4 one is NHWC, so its dims are gathered back
+  // into NCHW order, and start / end become a Slice of that.
+  bool lower_shape(int, const Node& node) {
+    const int x = node.inputs.empty() ? -1 : node.inputs[0], y = node.outputs.empty() ? -1 : node.outputs[0];
+    if (!is_int8(x) || y < 0 || node.outputs.size() != 1) return false;
+    const std::string& yname = src_.tensor(y).name;
+    if (src_.tensor(x).shape.size() != 4) {
+      const int out = dst_.add_node("Shape", node.name, {int8_id_[x]}, node.attrs, {yname})[0];
+      dst_.tensor(out).dtype = DataType::kInt64;
+      dst_.tensor(out).shape = src_.tensor(y).shape;
+      float_id_[y] = out;
+      return true;
+    }
+    const bool sliced = node.attrs.has("start") || node.attrs.has("end");
+    int id = dst_.add_node("Shape", node.name, {int8_id_[x]}, {}, {yname + "::nhwc"})[0];
+    dst_.tensor(id).dtype = DataType::kInt64;
+    dst_.tensor(id).shape = {4};
+    const int order = dst_.add_constant_i64(node.name + "::nchw_order", {4}, {0, 3, 1, 2});
+    Attributes axis0;
+    axis0.set("axis", Attribute::of_int(0));
+    id = dst_.add_node("Gather", node.name + "::to_nchw", {id, order}, axis0, {sliced ? yname + "::nchw" : yname})[0];
+    dst_.tensor(id).dtype = DataType::kInt64;
+    dst_.tensor(id).shape = {4};
+    if (sliced) {
+      const int starts = dst_.add_constant_i64(node.name + "::start", {1}, {node.attrs.get_int("start", 0)});
+      const int ends = dst_.add_constant_i64(node.name + "::end", {1}, {node.attrs.get_int("end", INT64_MAX)});
+      id = dst_.add_node("Slice", node.name + "::range", {id, starts, ends}, {}, {yname})[0];
+      dst_.tensor(id).dtype = DataType::kInt64;
+      dst_.tensor(id).shape = src_.tensor(y).shape;
+    }
+    float_id_[y] = id;
+    return true;
+  }
+
+  // An int8 layout change (NHWC <-> NCHW of a rank-4 int8 tensor) as int8rt.QTranspose.
+  int add_layout_transpose(const std::string& name, int in, const std::vector<int64_t>& perm, const std::string& out,
+                           const std::vector<std::string>& sources) {
+    Attributes a;
+    a.set("perm", Attribute::of_ints(perm));
+    const std::string op = QMoveOps::lowered("Transpose");
+    const int id = dst_.add_node(op, name, {in}, a, {out})[0];
+    dst_.tensor(id).dtype = DataType::kInt8;
+    plan_.layer(name, op, sources);
+    return id;
   }
 
   // Flatten(axis=1) of an int8 [N, C, 1, 1] tensor: NHWC and NCHW orders
@@ -506,7 +704,8 @@ class Lowerer {
   bool lower_flatten(int, const Node& node) {
     int x = node.inputs[0], y = node.outputs[0];
     const auto& xs = src_.tensor(x).shape;
-    if (!is_int8(x) || xs.size() != 4 || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) return false;
+    if (!is_int8(x)) return false;
+    if (xs.size() != 4 || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) return lower_move(0, node);
     const std::string y_int8 = int8_tensor_name(src_.tensor(y).name);
     int out = dst_.add_node(QFlattenAttrs::kOp, node.name, {int8_id_[x]}, {}, {y_int8})[0];
     dst_.tensor(out).dtype = DataType::kInt8;
@@ -526,9 +725,18 @@ class Lowerer {
     const int x = node.inputs[0], y = node.outputs[0];
     const std::vector<int64_t>& xs = src_.tensor(x).shape;
     const std::vector<int64_t>& ys = src_.tensor(y).shape;
-    if (node.attrs.get_string("mode", "nearest") != "nearest") return decline(node, "only nearest resizing runs in int8");
+    const std::string mode = node.attrs.get_string("mode", "nearest");
+    if (mode != "nearest" && mode != "linear" && mode != "bilinear") {
+      return decline(node, "only nearest and linear resizing run in int8");
+    }
     if (!is_int8(x) || node.outputs.size() != 1 || xs.size() != 4 || ys.size() != 4) return false;
     if (ys[0] != xs[0] || ys[1] != xs[1] || xs[1] <= 0) return decline(node, "it resizes more than the spatial dims");
+    if (mode != "nearest") {
+      if (xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0) {
+        return decline(node, "linear resizing runs in int8 for static sizes only");
+      }
+      return lower_resize_linear(node);
+    }
     std::vector<const Tensor*> params;
     for (size_t i = 1; i < node.inputs.size(); ++i) {
       const int id = node.inputs[i];
@@ -551,6 +759,61 @@ class Lowerer {
       for (size_t i = 1; i < node.inputs.size(); ++i) ins.push_back(node.inputs[i] < 0 ? -1 : get_float(node.inputs[i]));  // constants are copied as they are
     }
     add_int8_node(a.kOp, node.name, sources_of(node), ins, a.to_attrs(), y, qscale_[x]);
+    return true;
+  }
+
+  // Bilinear Resize of the spatial dims of an int8 tensor: int8rt.QResizeLinear
+  // with the FP32 layer's taps (resize_coords.h), quantized at y's scale, so
+  // the bytes of Dequantize, FP32 Resize, Quantize. Only where those would be
+  // the bytes: y has a scale and every reader takes it in int8.
+  bool lower_resize_linear(const Node& node) {
+    const int x = node.inputs[0], y = node.outputs[0];
+    const Shape& xs = src_.tensor(x).shape;
+    const Shape& ys = src_.tensor(y).shape;
+    if (index_.is_output(y) || !has_scale(y) || node.attrs.has("axes")) {
+      return decline(node, "linear resizing runs in int8 only into int8 layers, with a scale for its output");
+    }
+    for (int c : index_.readers(y)) {
+      if (!reads_int8(src_.nodes()[c], y)) return decline(node, "a float32 layer reads its linear-resized output");
+    }
+    // The per-dim scales the FP32 layer uses for coordinates: the given ones, or out / in for sizes.
+    std::vector<float> given;
+    const size_t scales_at = 2;
+    for (size_t i : {scales_at, size_t{3}}) {
+      const int id = i < node.inputs.size() ? node.inputs[i] : -1;
+      if (id >= 0 && !src_.tensor(id).is_constant) return decline(node, "its scales or sizes are computed at run time");
+    }
+    const int given_id = scales_at < node.inputs.size() ? node.inputs[scales_at] : -1;
+    if (given_id >= 0 && !src_.tensor(given_id).f32.empty()) given = src_.tensor(given_id).f32;
+    float scale_h, scale_w;
+    if (given.size() == 4) {
+      scale_h = given[2];
+      scale_w = given[3];
+    } else if (given.empty()) {
+      scale_h = static_cast<float>(ys[2]) / static_cast<float>(xs[2]);
+      scale_w = static_cast<float>(ys[3]) / static_cast<float>(xs[3]);
+    } else {
+      return decline(node, "its scales do not give one value per dim");
+    }
+    const ResizeConfig config = resize_config(node, /*upsample=*/false);
+    QResizeLinearAttrs a;
+    for (int64_t o = 0; o < ys[2]; ++o) {
+      const ResizeTap t = resize_linear_tap(config, o, scale_h, xs[2], ys[2]);
+      a.y0.push_back(t.i0);
+      a.y1.push_back(t.i1);
+      a.wy0.push_back(t.w0);
+      a.wy1.push_back(t.w1);
+    }
+    for (int64_t o = 0; o < ys[3]; ++o) {
+      const ResizeTap t = resize_linear_tap(config, o, scale_w, xs[3], ys[3]);
+      a.x0.push_back(t.i0);
+      a.x1.push_back(t.i1);
+      a.wx0.push_back(t.w0);
+      a.wx1.push_back(t.w1);
+    }
+    a.in_scale = qscale_[x];
+    a.out_scale = scale(y);
+    add_int8_node(a.kOp, node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, scale(y));
     return true;
   }
 

@@ -5,11 +5,14 @@
 //   Conv (2-D, constant weights, fused Relu/Clip or none) and Gemm/MatMul with
 //   constant weights, when their input and output tensors have scales;
 //   MaxPool, AveragePool, GlobalAveragePool, Add (same shapes, optionally
-//   followed by Relu) and Concat (channels) when their inputs are already int8.
+//   followed by Relu) and Concat (any axis) when their inputs are already int8;
+//   data movement (Transpose, Slice, Split, Pad, Reshape, Flatten, Squeeze,
+//   Unsqueeze, DepthToSpace, SpaceToDepth; lower_int8_moves.h) on an int8
+//   input, at that input's scale, with no Quantize / Dequantize around it.
 // A region of element-wise float ops (Add/Mul/Clip/Sigmoid... with scalar
 // constants) computing one tensor from one int8 tensor becomes a 256-entry
 // table, int8rt.QLut (lut_region.h), when its result has a scale and feeds
-// layers that take int8. Mul of an int8 [N, C, H, W] tensor by a computed
+// layers that take int8 (through data movement that feeds them, too). Mul of an int8 [N, C, H, W] tensor by a computed
 // [N, C, 1, 1] gate (squeeze-and-excitation) becomes int8rt.QChannelMul;
 // with int8_gates a gate also counts as an int8 reader for tables, so the
 // usual hardswish in front of a gate becomes a table too (faster, one more
@@ -21,8 +24,11 @@
 // "<name>::int8".
 //
 // Lowered ops: int8rt.Quantize / Dequantize, QConv, QGemm, QMaxPool,
-// QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut and
-// QChannelMul; their inputs and attributes are the typed contracts of
+// QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut,
+// QChannelMul, QResizeNearest, QResizeLinear and the data-movement ops
+// QTranspose, QSlice, QSplit, QPad, QReshape, QSqueeze, QUnsqueeze,
+// QDepthToSpace, QSpaceToDepth (a Shape of an int8 tensor reads the int8
+// tensor, its dims gathered back into NCHW order); their inputs and attributes are the typed contracts of
 // engine/ops/int8/contracts.h (the only place the attribute keys are
 // spelled). Each source op with an int8 form has one lowering function in
 // the Lowerer's table (lowerings()). What was decided is returned as data,

@@ -11,7 +11,7 @@
 //   int8rt.Quantize/Dequantize of rank-4 tensors -> cuda quantize / dequantize
 //   int8rt.QLut                 -> cuda table lookup (any layout: element-wise)
 //   int8rt.QMaxPool, QAveragePool, QGlobalAveragePool, QFlatten -> cuda pooling / flatten
-//   int8rt.QAdd, QConcat (<= 8 inputs), QChannelMul -> cuda add / concat / gate
+//   int8rt.QAdd, QConcat (channels, <= 8 inputs), QChannelMul -> cuda add / concat / gate
 //   everything else             -> the host layer of the CPU engine ("host
 //                                  fallback"; every float32 layer).
 // Every tensor lives where it was produced and is copied (and re-laid-out:
@@ -135,6 +135,8 @@ void plan_add(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_concat(const Network& net, const Node& node, NodePlan& p) {
   if (input_rank(net, node, 0) != 4 || node.inputs.size() > static_cast<size_t>(kc::kMaxConcatInputs)) return;
+  const int64_t axis = QConcatAttrs::from_attrs(node).axis;
+  if (axis != -1 && axis != 3) return;  // the device kernel concatenates channels only
   p.concat_multipliers = qconcat_multipliers(node);
   p.where = Where::kConcat;
 }

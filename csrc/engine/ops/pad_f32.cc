@@ -1,9 +1,12 @@
-// Float32 Pad (ONNX): modes constant (value from input 2, or the "value"
-// attribute of opset < 11, default 0), reflect (mirror without repeating
-// the edge) and edge (repeat the edge). pads from input 1 (opset 11+,
-// constant or run-time int64, [begin..., end...] over the axes of input 3
-// (opset 18) or all axes) or the "pads" attribute (opset < 11). Negative
-// pads crop. Mode "wrap" (opset 19) is not supported (NotSupported).
+// Pad (ONNX) of float32 tensors, and of int8 ones for the INT8 engine's
+// int8rt.QPad (contracts.h, QMoveOps: the same layer on int8 elements):
+// modes constant (value from input 2, or the "value" attribute of opset < 11,
+// default 0; an int8 tensor takes it as an int8 scalar input only), reflect
+// (mirror without repeating the edge) and edge (repeat the edge). pads from
+// input 1 (opset 11+, constant or run-time int64, [begin..., end...] over the
+// axes of input 3 (opset 18) or all axes) or the "pads" attribute (opset <
+// 11). Negative pads crop. Mode "wrap" (opset 19) is not supported
+// (NotSupported).
 //
 // Each output row (all dims but the last) maps to one source row (or to the
 // constant); the last dim is written as left pad / copied middle / right pad.
@@ -37,7 +40,13 @@ class PadLayer : public Layer {
       : mode_(mode), pads_attr_(std::move(pads_attr)), value_attr_(value_attr), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& X = require_any(in, 0, prefix_);
+    if (X.dtype() != DataType::kFloat32 && X.dtype() != DataType::kInt8) {
+      throw InvalidArgument(prefix_ + "input 0 must be float32 (or int8 in an INT8 engine)");
+    }
+    if (X.dtype() == DataType::kInt8 && value_attr_ != 0.f) {
+      throw InvalidArgument(prefix_ + "an int8 Pad takes its constant as an int8 input, not the value attribute");
+    }
     std::vector<int64_t> p = pads(in, X.shape().size());
     Shape out = X.shape();
     const size_t r = out.size();
@@ -48,29 +57,40 @@ class PadLayer : public Layer {
         throw InvalidArgument(prefix_ + "cannot reflect/edge-pad an empty dim");
       }
     }
-    return {{DataType::kFloat32, out}};
+    return {{X.dtype(), out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    if (in[0]->dtype() == DataType::kInt8) {
+      pad<int8_t>(in, out, 0);
+    } else {
+      pad<float>(in, out, value_attr_);
+    }
+  }
+
+  std::string describe() const override { return "pad"; }
+
+ private:
+  template <typename T>
+  void pad(const std::vector<const Value*>& in, const std::vector<Value*>& out, T value) const {
     const Shape& xs = in[0]->shape();
     const Shape& os = out[0]->shape();
     const size_t r = xs.size();
     std::vector<int64_t> p = pads(in, r);
-    float value = value_attr_;
     if (in.size() > 2 && in[2]) {
-      const Value& v = require_input(in, 2, DataType::kFloat32, prefix_);
+      const Value& v = require_input(in, 2, in[0]->dtype(), prefix_);
       if (v.numel() != 1) throw InvalidArgument(prefix_ + "constant_value must be a scalar");
-      value = v.data<float>()[0];
+      value = v.data<T>()[0];
     }
-    const float* x = in[0]->data<float>();
-    float* y = out[0]->data<float>();
+    const T* x = in[0]->data<T>();
+    T* y = out[0]->data<T>();
     if (r == 0) { y[0] = x[0]; return; }
     const int64_t n = xs[r - 1], on = os[r - 1], pb = p[r - 1];
     int64_t rows = 1;
     for (size_t d = 0; d + 1 < r; ++d) rows *= os[d];
     parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, on)), [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
-        float* dst = y + row * on;
+        T* dst = y + row * on;
         int64_t src_row = 0, t = row, mul = 1;
         bool constant_row = false;
         for (size_t d = r - 1; d-- > 0;) {
@@ -81,7 +101,7 @@ class PadLayer : public Layer {
           mul *= xs[d];
         }
         if (constant_row) { std::fill(dst, dst + on, value); continue; }
-        const float* src = x + src_row * n;
+        const T* src = x + src_row * n;
         int64_t lo = std::min(on, std::max<int64_t>(0, pb)), hi = std::max(lo, std::min(on, pb + n));
         for (int64_t o = 0; o < lo; ++o) { int64_t s = source(o, pb, n, mode_); dst[o] = s < 0 ? value : src[s]; }
         for (int64_t o = lo; o < hi; ++o) dst[o] = src[o - pb];
@@ -90,9 +110,6 @@ class PadLayer : public Layer {
     });
   }
 
-  std::string describe() const override { return "fp32 pad"; }
-
- private:
   // [begin..., end...] over all dims.
   std::vector<int64_t> pads(const std::vector<const Value*>& in, size_t rank) const {
     std::vector<int64_t> raw = pads_attr_;

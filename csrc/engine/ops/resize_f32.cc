@@ -17,61 +17,23 @@
 // the last two dims; only the last two dims may be resized in linear mode).
 // Upsample is asymmetric with floor for nearest. Not supported (NotSupported
 // at creation): cubic, tf_crop_and_resize, antialias, keep_aspect_ratio_policy
-// other than stretch.
+// other than stretch. The coordinate arithmetic is in resize_coords.h, shared
+// with the int8 Resize layers.
 #include <algorithm>
 #include <cmath>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/resize_coords.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
 
-enum class Coord { kHalfPixel, kPytorchHalfPixel, kHalfPixelSymmetric, kAlignCorners, kAsymmetric };
-enum class Round { kPreferFloor, kPreferCeil, kFloor, kCeil };
-
-struct Config {
-  bool linear = false;
-  Coord coord = Coord::kHalfPixel;
-  Round round = Round::kPreferFloor;
-  bool upsample = false;
-  std::vector<int64_t> axes;
-  std::vector<float> scales_attr;  // Upsample opset 7
-};
-
-float original_coord(const Config& c, int64_t x, float scale, int64_t in, int64_t out) {
-  const float xf = static_cast<float>(x);
-  switch (c.coord) {
-    case Coord::kHalfPixel: return (xf + 0.5f) / scale - 0.5f;
-    case Coord::kPytorchHalfPixel: return out > 1 ? (xf + 0.5f) / scale - 0.5f : 0.f;
-    case Coord::kHalfPixelSymmetric: {
-      const float adjustment = static_cast<float>(out) / (scale * static_cast<float>(in));
-      const float center = static_cast<float>(in) / 2.f;
-      return center * (1.f - adjustment) + (xf + 0.5f) / scale - 0.5f;
-    }
-    case Coord::kAlignCorners:
-      return out == 1 ? 0.f : xf * static_cast<float>(in - 1) / static_cast<float>(out - 1);
-    case Coord::kAsymmetric: return xf / scale;
-  }
-  return 0.f;
-}
-
-int64_t nearest_index(const Config& c, float v, int64_t in) {
-  float r = v;
-  switch (c.round) {
-    case Round::kFloor: r = std::floor(v); break;
-    case Round::kCeil: r = std::ceil(v); break;
-    case Round::kPreferFloor: r = v == std::floor(v) + 0.5f ? std::floor(v) : std::round(v); break;
-    case Round::kPreferCeil: r = v == std::floor(v) + 0.5f ? std::ceil(v) : std::round(v); break;
-  }
-  return std::min<int64_t>(in - 1, std::max<int64_t>(0, static_cast<int64_t>(r)));
-}
-
 class ResizeLayer : public Layer {
  public:
-  ResizeLayer(const Node& node, Config c) : c_(std::move(c)), prefix_(layer_error_prefix(node)) {}
+  ResizeLayer(const Node& node, ResizeConfig c) : c_(std::move(c)), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     std::vector<float> scales;
@@ -92,7 +54,7 @@ class ResizeLayer : public Layer {
     std::vector<std::vector<int64_t>> idx(r);
     for (size_t d = 0; d < r; ++d) {
       for (int64_t o = 0; o < os[d]; ++o) {
-        idx[d].push_back(nearest_index(c_, original_coord(c_, o, scales[d], xs[d], os[d]), xs[d]));
+        idx[d].push_back(resize_nearest_index(c_, resize_original_coord(c_, o, scales[d], xs[d], os[d]), xs[d]));
       }
     }
     std::vector<int64_t> stride(r, 1);
@@ -117,40 +79,25 @@ class ResizeLayer : public Layer {
   std::string describe() const override { return c_.linear ? "fp32 resize linear" : "fp32 resize nearest"; }
 
  private:
-  struct Tap {
-    int64_t i0, i1;
-    float w0, w1;
-  };
-
-  Tap tap(int64_t o, float scale, int64_t in, int64_t out) const {
-    float v = original_coord(c_, o, scale, in, out);
-    v = std::max(0.f, std::min(v, static_cast<float>(in - 1)));
-    Tap t;
-    t.i0 = std::min<int64_t>(static_cast<int64_t>(v), in - 1);
-    t.i1 = std::min<int64_t>(t.i0 + 1, in - 1);
-    t.w1 = v - static_cast<float>(t.i0);
-    t.w0 = 1.f - t.w1;
-    if (t.i0 == t.i1) t.w0 = t.w1 = 0.5f;
-    return t;
-  }
-
   void linear(const float* x, float* y, const Shape& xs, const Shape& os, const std::vector<float>& scales) const {
     const size_t r = xs.size();
     const int64_t H = r >= 2 ? xs[r - 2] : 1, W = xs[r - 1], OH = r >= 2 ? os[r - 2] : 1, OW = os[r - 1];
-    std::vector<Tap> ty, tx;
-    for (int64_t o = 0; o < OH; ++o) ty.push_back(r >= 2 ? tap(o, scales[r - 2], H, OH) : Tap{0, 0, 0.5f, 0.5f});
-    for (int64_t o = 0; o < OW; ++o) tx.push_back(tap(o, scales[r - 1], W, OW));
+    std::vector<ResizeTap> ty, tx;
+    for (int64_t o = 0; o < OH; ++o) {
+      ty.push_back(r >= 2 ? resize_linear_tap(c_, o, scales[r - 2], H, OH) : ResizeTap{0, 0, 0.5f, 0.5f});
+    }
+    for (int64_t o = 0; o < OW; ++o) tx.push_back(resize_linear_tap(c_, o, scales[r - 1], W, OW));
     const int64_t planes = shape_numel(xs) / (H * W);
     parallel_for(planes * OH, std::max<int64_t>(1, 4096 / OW), [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
         const int64_t p = t / OH, oy = t % OH;
-        const Tap& a = ty[oy];
+        const ResizeTap& a = ty[oy];
         const float* r0 = x + (p * H + a.i0) * W;
         const float* r1 = x + (p * H + a.i1) * W;
         float* dst = y + t * OW;
         for (int64_t ox = 0; ox < OW; ++ox) {
-          const Tap& c = tx[ox];
-          dst[ox] = a.w0 * (c.w0 * r0[c.i0] + c.w1 * r0[c.i1]) + a.w1 * (c.w0 * r1[c.i0] + c.w1 * r1[c.i1]);
+          const ResizeTap& c = tx[ox];
+          dst[ox] = resize_blend(a, c, r0[c.i0], r0[c.i1], r1[c.i0], r1[c.i1]);
         }
       }
     });
@@ -208,40 +155,12 @@ class ResizeLayer : public Layer {
     return os;
   }
 
-  Config c_;
+  ResizeConfig c_;
   std::string prefix_;
 };
 
 std::unique_ptr<Layer> make_resize(const Network&, const Node& node, bool upsample) {
-  Config c;
-  c.upsample = upsample;
-  std::string mode = node.attrs.get_string("mode", "nearest");
-  if (mode == "linear" || mode == "bilinear") c.linear = true;
-  else if (mode != "nearest") throw unsupported_attr(node, "mode", "'" + mode + "'");
-  if (upsample) {
-    c.coord = Coord::kAsymmetric;
-    c.round = Round::kFloor;
-    for (double s : node.attrs.get_floats("scales", {})) c.scales_attr.push_back(static_cast<float>(s));
-    return std::make_unique<ResizeLayer>(node, std::move(c));
-  }
-  std::string coord = node.attrs.get_string("coordinate_transformation_mode", "half_pixel");
-  if (coord == "half_pixel") c.coord = Coord::kHalfPixel;
-  else if (coord == "pytorch_half_pixel") c.coord = Coord::kPytorchHalfPixel;
-  else if (coord == "half_pixel_symmetric") c.coord = Coord::kHalfPixelSymmetric;
-  else if (coord == "align_corners") c.coord = Coord::kAlignCorners;
-  else if (coord == "asymmetric") c.coord = Coord::kAsymmetric;
-  else throw unsupported_attr(node, "coordinate_transformation_mode", "'" + coord + "'");
-  std::string round = node.attrs.get_string("nearest_mode", "round_prefer_floor");
-  if (round == "round_prefer_floor") c.round = Round::kPreferFloor;
-  else if (round == "round_prefer_ceil") c.round = Round::kPreferCeil;
-  else if (round == "floor") c.round = Round::kFloor;
-  else if (round == "ceil") c.round = Round::kCeil;
-  else throw unsupported_attr(node, "nearest_mode", "'" + round + "'");
-  if (node.attrs.get_int("antialias", 0) != 0) throw unsupported_attr(node, "antialias", "1");
-  std::string policy = node.attrs.get_string("keep_aspect_ratio_policy", "stretch");
-  if (policy != "stretch") throw unsupported_attr(node, "keep_aspect_ratio_policy", "'" + policy + "'");
-  c.axes = node.attrs.get_ints("axes", {});
-  return std::make_unique<ResizeLayer>(node, std::move(c));
+  return std::make_unique<ResizeLayer>(node, resize_config(node, upsample));
 }
 
 INT8RT_REGISTER_LAYER("Resize", [](const Network& net, const Node& node) { return make_resize(net, node, false); });

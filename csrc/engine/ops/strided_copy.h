@@ -3,12 +3,17 @@
 // y[i0, ..., ik] = x[i0 * istride[0] + ... + ik * istride[k]], strides in
 // elements (0 repeats a broadcast dim; a negative step reads backwards).
 // One parallel task per block of output rows, the inner loop over the last
-// dim with a fixed input stride. Elements are 1, 4 or 8 bytes (the engine's
-// dtypes); the copy never converts.
+// dim with a fixed input stride. Where that stride is not 1 but the dim
+// before the last reads with stride 1 (a 2-D transpose: NCHW <-> NHWC, the
+// INT8 engine's layout changes), the last two dims are copied in square tiles
+// instead, so each cache line read serves a whole tile row rather than one
+// element. Elements are 1, 4 or 8 bytes (the engine's dtypes); the copy never
+// converts.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -17,10 +22,50 @@
 namespace int8rt {
 namespace engine {
 
+// y[o][a][b] = x[off(o) + a + b * is] for the last two output dims (A, B):
+// tiles of kTile x kTile, one parallel task per (o, tile row).
+template <typename T>
+void transpose_tiles(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride) {
+  constexpr int64_t kTile = 32;
+  const size_t nd = odims.size();
+  const int64_t A = odims[nd - 2], B = odims[nd - 1], is = istride[nd - 1];
+  const int64_t tiles = (A + kTile - 1) / kTile;
+  int64_t outer = 1;
+  for (size_t d = 0; d + 2 < nd; ++d) outer *= odims[d];
+  parallel_for(outer * tiles, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, kTile * B)), [&](int64_t lo, int64_t hi) {
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t o = task / tiles, a0 = (task % tiles) * kTile, a1 = std::min(A, a0 + kTile);
+      int64_t off = 0, t = o;
+      for (size_t d = nd - 2; d-- > 0;) {
+        off += (t % odims[d]) * istride[d];
+        t /= odims[d];
+      }
+      const T* s = x + off;
+      T* dst = y + o * A * B;
+      for (int64_t b0 = 0; b0 < B; b0 += kTile) {
+        const int64_t b1 = std::min(B, b0 + kTile);
+        if (b1 - b0 >= 8) {
+          for (int64_t a = a0; a < a1; ++a) {
+            for (int64_t b = b0; b < b1; ++b) dst[a * B + b] = s[a + b * is];
+          }
+        } else {  // a short last dim (a channel shuffle's groups): the long loop inside
+          for (int64_t b = b0; b < b1; ++b) {
+            for (int64_t a = a0; a < a1; ++a) dst[a * B + b] = s[a + b * is];
+          }
+        }
+      }
+    }
+  });
+}
+
 template <typename T>
 void strided_copy(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride) {
   const size_t nd = odims.size();
   const int64_t inner = odims.back(), is = istride.back();
+  if (nd >= 2 && is != 1 && istride[nd - 2] == 1 && odims[nd - 2] >= 8) {
+    transpose_tiles(x, y, odims, istride);
+    return;
+  }
   int64_t rows = 1;
   for (size_t d = 0; d + 1 < nd; ++d) rows *= odims[d];
   parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t b, int64_t e) {
@@ -32,6 +77,10 @@ void strided_copy(const T* x, T* y, const Shape& odims, const std::vector<int64_
       }
       const T* s = x + off;
       T* dst = y + r * inner;
+      if (is == 1) {
+        std::memcpy(dst, s, static_cast<size_t>(inner) * sizeof(T));
+        continue;
+      }
       for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * is];
     }
   });

@@ -47,7 +47,10 @@ struct Int8ConvertPlan {
 };
 
 struct Int8Plan {
-  std::vector<Int8TensorPlan> tensors;    // in the lowered network's tensor order
+  // In the lowered network's tensor order. The int8 intermediates of a data-movement
+  // layer's layout change (an NCHW copy between two int8 layers) have no source tensor
+  // and are not listed.
+  std::vector<Int8TensorPlan> tensors;
   std::vector<Int8LayerPlan> layers;      // in network order
   std::vector<Int8ConvertPlan> converts;  // in network order
 };

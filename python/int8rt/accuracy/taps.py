@@ -8,8 +8,9 @@ values come from the same kernels the engines run.
 
 In a lowered INT8 network a tensor ``x`` held in int8 is ``x::int8`` (NHWC
 for rank 4); its scale is the ``out_scale`` of the node making it, the
-``scale`` of an ``int8rt.Quantize``, or, behind a max pool, flatten or nearest resize, its
-input's (csrc/engine/lower_int8.cc). :func:`int8_scales` reads them back and
+``scale`` of an ``int8rt.Quantize``, or, behind a max pool, flatten, nearest resize or
+data-movement layer (``int8rt.QTranspose``, ``QSlice``, ``QReshape``...), its input's
+(csrc/engine/lower_int8.cc). :func:`int8_scales` reads them back and
 :func:`int8_tap_engine` adds an ``int8rt.Dequantize`` per such tensor.
 """
 from __future__ import annotations
@@ -28,7 +29,10 @@ logger = logging.getLogger("int8rt")
 
 INT8_SUFFIX = "::int8"
 TAP_SUFFIX = "::tap"
-_PASS_THROUGH = {"int8rt.QMaxPool", "int8rt.QFlatten", "int8rt.QResizeNearest"}  # output at the input's scale
+# Output at the input's scale: these and the data-movement layers (lower_int8_moves.h).
+_PASS_THROUGH = {"int8rt.QMaxPool", "int8rt.QFlatten", "int8rt.QResizeNearest"} | {
+    "int8rt.Q" + op for op in ("Transpose", "Slice", "Split", "Pad", "Reshape", "Squeeze", "Unsqueeze",
+                               "DepthToSpace", "SpaceToDepth")}
 
 
 def _copy(network: Any) -> Any:
@@ -59,7 +63,7 @@ def int8_scales(lowered: Any) -> dict[str, float]:
         attrs = node["attrs"]
         for t in node["outputs"]:
             info = tensors[t]
-            if info["dtype"] != "int8" or info["is_constant"] or not info["name"].endswith(INT8_SUFFIX):
+            if info["dtype"] != "int8" or info["is_constant"]:
                 continue
             if "out_scale" in attrs:
                 s = attrs["out_scale"]
@@ -69,8 +73,9 @@ def int8_scales(lowered: Any) -> dict[str, float]:
                 s = scale_of[node["inputs"][0]]
             else:
                 continue
-            scale_of[t] = float(s)
-            out[info["name"][: -len(INT8_SUFFIX)]] = float(s)
+            scale_of[t] = float(s)  # layout intermediates (an NCHW copy between moves) too
+            if info["name"].endswith(INT8_SUFFIX):
+                out[info["name"][: -len(INT8_SUFFIX)]] = float(s)
     return out
 
 

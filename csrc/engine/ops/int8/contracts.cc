@@ -225,6 +225,45 @@ QResizeNearestAttrs QResizeNearestAttrs::from_attrs(const Node& node) {
   return q;
 }
 
+Attributes QResizeLinearAttrs::to_attrs() const {
+  Attributes a = scale_attrs(*this);
+  a.set("y0", Attribute::of_ints(y0));
+  a.set("y1", Attribute::of_ints(y1));
+  a.set("x0", Attribute::of_ints(x0));
+  a.set("x1", Attribute::of_ints(x1));
+  a.set("wy0", Attribute::of_floats(wy0));
+  a.set("wy1", Attribute::of_floats(wy1));
+  a.set("wx0", Attribute::of_floats(wx0));
+  a.set("wx1", Attribute::of_floats(wx1));
+  return a;
+}
+
+QResizeLinearAttrs QResizeLinearAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QResizeLinearAttrs q;
+  r.scales(q);
+  r.check_positive(q);
+  q.y0 = r.ints("y0", {});
+  q.y1 = r.ints("y1", {});
+  q.x0 = r.ints("x0", {});
+  q.x1 = r.ints("x1", {});
+  q.wy0 = r.nums("wy0");
+  q.wy1 = r.nums("wy1");
+  q.wx0 = r.nums("wx0");
+  q.wx1 = r.nums("wx1");
+  const size_t oh = q.y0.size(), ow = q.x0.size();
+  if (oh == 0 || ow == 0 || q.y1.size() != oh || q.wy0.size() != oh || q.wy1.size() != oh || q.x1.size() != ow ||
+      q.wx0.size() != ow || q.wx1.size() != ow) {
+    throw InvalidArgument(r.prefix() + "needs y0, y1, wy0, wy1 (and x0, x1, wx0, wx1) of one non-zero length");
+  }
+  for (const auto* v : {&q.y0, &q.y1, &q.x0, &q.x1}) {
+    for (int64_t i : *v) {
+      if (i < 0) throw InvalidArgument(r.prefix() + "source index " + std::to_string(i) + " is negative");
+    }
+  }
+  return q;
+}
+
 Attributes QAddAttrs::to_attrs() const {
   Attributes a;
   a.set("a_scale", Attribute::of_float(a_scale));
@@ -250,6 +289,7 @@ Attributes QConcatAttrs::to_attrs() const {
   Attributes a;
   a.set("in_scales", Attribute::of_floats(in_scales));
   a.set("out_scale", Attribute::of_float(out_scale));
+  if (axis >= 0) a.set("axis", Attribute::of_int(axis));
   return a;
 }
 
@@ -259,7 +299,26 @@ QConcatAttrs QConcatAttrs::from_attrs(const Node& node) {
   c.in_scales = r.nums("in_scales");
   c.out_scale = r.positive("out_scale");
   if (c.in_scales.size() != node.inputs.size()) throw InvalidArgument(r.prefix() + "needs one input scale per input");
+  if (node.attrs.has("axis")) {
+    c.axis = r.integer("axis", -1);
+    if (c.axis < 0) throw InvalidArgument(r.prefix() + "axis must be >= 0, got " + std::to_string(c.axis));
+  }
   return c;
+}
+
+const std::vector<std::string>& QMoveOps::source_ops() {
+  static const std::vector<std::string> ops = {"Transpose", "Slice",     "Split",        "Pad",         "Reshape",
+                                               "Squeeze",   "Unsqueeze", "DepthToSpace", "SpaceToDepth"};
+  return ops;
+}
+
+std::string QMoveOps::lowered(const std::string& source_op) { return "int8rt.Q" + source_op; }
+
+std::string QMoveOps::source(const std::string& lowered_op) {
+  for (const std::string& op : source_ops()) {
+    if (lowered_op == lowered(op)) return op;
+  }
+  return "";
 }
 
 Attributes QLutAttrs::to_attrs() const {

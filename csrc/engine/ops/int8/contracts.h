@@ -112,13 +112,33 @@ struct QAddAttrs {
   static QAddAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QConcat [x s8 ...] along channels; one input scale per input.
+// int8rt.QConcat [x s8 ...] along `axis` of the int8 tensors as laid out
+// (rank 4: NHWC); one input scale per input. axis -1 (absent, as in engine
+// files written before it existed): the last dim, the channels of NHWC.
+// from_attrs: axis >= 0 when present (the layer checks it against the rank).
 struct QConcatAttrs {
   static constexpr const char kOp[] = "int8rt.QConcat";
   std::vector<double> in_scales;
   double out_scale = 0.0;
+  int64_t axis = -1;
   Attributes to_attrs() const;
   static QConcatAttrs from_attrs(const Node& node);
+};
+
+// Data movement on int8 tensors: int8rt.QTranspose, QSlice, QSplit, QPad,
+// QReshape, QSqueeze, QUnsqueeze, QDepthToSpace, QSpaceToDepth
+// [x s8, the ONNX op's other inputs]. Each is its ONNX op (same attributes and
+// inputs, read by the op's own layer, which moves elements of any dtype) on
+// int8 elements at one scale, so the bytes are copied, never rescaled. Axes,
+// perm and pads are in the layout the engine holds the tensor in (rank 4:
+// NHWC, lower_int8_moves.h maps them); QPad's constant value (input 2) is an
+// int8 scalar. The layer refuses a non-int8 data input.
+struct QMoveOps {
+  // "Transpose" -> "int8rt.QTranspose", for the ops above.
+  static std::string lowered(const std::string& source_op);
+  // "int8rt.QTranspose" -> "Transpose"; "" for any other op.
+  static std::string source(const std::string& lowered_op);
+  static const std::vector<std::string>& source_ops();
 };
 
 // int8rt.QFlatten [x s8 [N, 1, 1, C]] -> [N, C]: no attributes.
@@ -142,6 +162,23 @@ struct QResizeNearestAttrs {
   Attributes resize;  // dynamic_size only: the FP32 Resize's attributes
   Attributes to_attrs() const;
   static QResizeNearestAttrs from_attrs(const Node& node);
+};
+
+// int8rt.QResizeLinear [x s8 [N, H, W, C]] -> [N, OH, OW, C]: bilinear
+// Resize of the spatial dims with the FP32 Resize's own taps (resize_coords.h):
+// output row oy blends input rows y0[oy], y1[oy] with float32 weights
+// wy0[oy], wy1[oy], columns alike (x0, x1, wx0, wx1), by resize_blend on the
+// dequantized values (q * in_scale), quantized at out_scale
+// (kernels::ref::quantize_value): the same float operations, in the same
+// order, as Dequantize, the FP32 Resize and Quantize, so the same bytes.
+// from_attrs: the four lists of each axis equally long and non-empty,
+// indices >= 0, positive scales (the layer checks indices against H, W).
+struct QResizeLinearAttrs : InOutScales {
+  static constexpr const char kOp[] = "int8rt.QResizeLinear";
+  std::vector<int64_t> y0, y1, x0, x1;
+  std::vector<double> wy0, wy1, wx0, wx1;
+  Attributes to_attrs() const;
+  static QResizeLinearAttrs from_attrs(const Node& node);
 };
 
 // int8rt.QLut [x s8, table s8 [256]]; ops names the float ops the table

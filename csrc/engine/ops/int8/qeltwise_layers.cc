@@ -1,8 +1,9 @@
-// int8rt.QAdd and int8rt.QConcat: int8 tensors combined with per-input
+// int8rt.QAdd and int8rt.QConcat (any axis): int8 tensors combined with per-input
 // rescaling to the output scale (affine formulas of the reference kernels,
 // multipliers read once with qeltwise_params.h), run by the element-wise kernel chosen when the
 // layer is created (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
 #include <algorithm>
+#include <limits>
 
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
@@ -39,38 +40,65 @@ class QAddLayer : public Layer {
   kernels::AddParams params_;
 };
 
+// Along any axis: the kernels' [pixels][channels] view with pixels = the
+// product of the dims before the axis and each input's "channels" = the
+// product of its dims from the axis on (for NHWC channels, batch*H*W and C).
 class QConcatLayer : public Layer {
  public:
   explicit QConcatLayer(const Node& node)
-      : name_(node.name), k_(&kernels::choose<kernels::ConcatS8Kernel>()) {
+      : name_(node.name), k_(&kernels::choose<kernels::ConcatS8Kernel>()),
+        axis_(QConcatAttrs::from_attrs(node).axis) {
     multipliers_ = qconcat_multipliers(node);
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Shape s = in.at(0)->shape();
-    int64_t channels = 0;
+    const int64_t axis = axis_of(s);
+    s[axis] = 0;
     for (const Value* v : in) {
       const Shape& t = v->shape();
-      if (v->dtype() != DataType::kInt8 || t.size() != 4 || t[0] != s[0] || t[1] != s[1] || t[2] != s[2]) {
-        throw InvalidArgument("node '" + name_ + "': QConcat inputs must be int8 NHWC with equal N, H, W");
+      bool ok = v->dtype() == DataType::kInt8 && t.size() == s.size();
+      for (size_t d = 0; ok && d < t.size(); ++d) ok = static_cast<int64_t>(d) == axis || t[d] == s[d];
+      if (!ok) {
+        throw InvalidArgument("node '" + name_ + "': QConcat inputs must be int8 of one rank, equal outside axis " +
+                              std::to_string(axis) + ", got " + shape_str(t) + " and " + shape_str(in[0]->shape()));
       }
-      channels += t[3];
+      s[axis] += t[axis];
     }
-    s[3] = channels;
     return {{DataType::kInt8, s}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = out[0]->shape();
+    const int64_t axis = axis_of(s);
+    int64_t pixels = 1;
+    for (int64_t d = 0; d < axis; ++d) pixels *= s[d];
     std::vector<kernels::ref::ConcatInput> inputs;
     for (size_t i = 0; i < in.size(); ++i) {
-      inputs.push_back({in[i]->data<int8_t>(), static_cast<int>(in[i]->shape()[3]), multipliers_[i]});
+      const int64_t channels = in[i]->numel() / std::max<int64_t>(1, pixels);
+      if (channels == 0) continue;  // an empty input adds nothing
+      if (channels > std::numeric_limits<int>::max()) {
+        throw InvalidArgument("node '" + name_ + "': QConcat input " + std::to_string(i) + " " +
+                              shape_str(in[i]->shape()) + " has too many elements per row");
+      }
+      inputs.push_back({in[i]->data<int8_t>(), static_cast<int>(channels), multipliers_[i]});
     }
-    const Shape& s = in[0]->shape();
-    k_->concat(s[0] * s[1] * s[2], inputs, out[0]->data<int8_t>());
+    if (pixels == 0 || inputs.empty()) return;
+    k_->concat(pixels, inputs, out[0]->data<int8_t>());
   }
   std::string describe() const override { return k_->name(); }
 
  private:
+  int64_t axis_of(const Shape& s) const {
+    const int64_t rank = static_cast<int64_t>(s.size());
+    if (rank == 0 || axis_ >= rank) {
+      throw InvalidArgument("node '" + name_ + "': QConcat axis " + std::to_string(axis_) + " outside rank " +
+                            std::to_string(rank));
+    }
+    return axis_ < 0 ? rank - 1 : axis_;
+  }
+
   std::string name_;
   const kernels::ConcatS8Kernel* k_;
+  int64_t axis_;  // -1: the last
   std::vector<float> multipliers_;
 };
 

@@ -1,0 +1,86 @@
+// Resize's coordinate arithmetic (resize_coords.h).
+#include "engine/ops/resize_coords.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+
+float resize_original_coord(const ResizeConfig& c, int64_t x, float scale, int64_t in, int64_t out) {
+  const float xf = static_cast<float>(x);
+  switch (c.coord) {
+    case ResizeCoord::kHalfPixel: return (xf + 0.5f) / scale - 0.5f;
+    case ResizeCoord::kPytorchHalfPixel: return out > 1 ? (xf + 0.5f) / scale - 0.5f : 0.f;
+    case ResizeCoord::kHalfPixelSymmetric: {
+      const float adjustment = static_cast<float>(out) / (scale * static_cast<float>(in));
+      const float center = static_cast<float>(in) / 2.f;
+      return center * (1.f - adjustment) + (xf + 0.5f) / scale - 0.5f;
+    }
+    case ResizeCoord::kAlignCorners:
+      return out == 1 ? 0.f : xf * static_cast<float>(in - 1) / static_cast<float>(out - 1);
+    case ResizeCoord::kAsymmetric: return xf / scale;
+  }
+  return 0.f;
+}
+
+int64_t resize_nearest_index(const ResizeConfig& c, float v, int64_t in) {
+  float r = v;
+  switch (c.round) {
+    case ResizeRound::kFloor: r = std::floor(v); break;
+    case ResizeRound::kCeil: r = std::ceil(v); break;
+    case ResizeRound::kPreferFloor: r = v == std::floor(v) + 0.5f ? std::floor(v) : std::round(v); break;
+    case ResizeRound::kPreferCeil: r = v == std::floor(v) + 0.5f ? std::ceil(v) : std::round(v); break;
+  }
+  return std::min<int64_t>(in - 1, std::max<int64_t>(0, static_cast<int64_t>(r)));
+}
+
+ResizeTap resize_linear_tap(const ResizeConfig& c, int64_t o, float scale, int64_t in, int64_t out) {
+  float v = resize_original_coord(c, o, scale, in, out);
+  v = std::max(0.f, std::min(v, static_cast<float>(in - 1)));
+  ResizeTap t;
+  t.i0 = std::min<int64_t>(static_cast<int64_t>(v), in - 1);
+  t.i1 = std::min<int64_t>(t.i0 + 1, in - 1);
+  t.w1 = v - static_cast<float>(t.i0);
+  t.w0 = 1.f - t.w1;
+  if (t.i0 == t.i1) t.w0 = t.w1 = 0.5f;
+  return t;
+}
+
+ResizeConfig resize_config(const Node& node, bool upsample) {
+  ResizeConfig c;
+  c.upsample = upsample;
+  std::string mode = node.attrs.get_string("mode", "nearest");
+  if (mode == "linear" || mode == "bilinear") c.linear = true;
+  else if (mode != "nearest") throw unsupported_attr(node, "mode", "'" + mode + "'");
+  if (upsample) {
+    c.coord = ResizeCoord::kAsymmetric;
+    c.round = ResizeRound::kFloor;
+    for (double s : node.attrs.get_floats("scales", {})) c.scales_attr.push_back(static_cast<float>(s));
+    return c;
+  }
+  std::string coord = node.attrs.get_string("coordinate_transformation_mode", "half_pixel");
+  if (coord == "half_pixel") c.coord = ResizeCoord::kHalfPixel;
+  else if (coord == "pytorch_half_pixel") c.coord = ResizeCoord::kPytorchHalfPixel;
+  else if (coord == "half_pixel_symmetric") c.coord = ResizeCoord::kHalfPixelSymmetric;
+  else if (coord == "align_corners") c.coord = ResizeCoord::kAlignCorners;
+  else if (coord == "asymmetric") c.coord = ResizeCoord::kAsymmetric;
+  else throw unsupported_attr(node, "coordinate_transformation_mode", "'" + coord + "'");
+  std::string round = node.attrs.get_string("nearest_mode", "round_prefer_floor");
+  if (round == "round_prefer_floor") c.round = ResizeRound::kPreferFloor;
+  else if (round == "round_prefer_ceil") c.round = ResizeRound::kPreferCeil;
+  else if (round == "floor") c.round = ResizeRound::kFloor;
+  else if (round == "ceil") c.round = ResizeRound::kCeil;
+  else throw unsupported_attr(node, "nearest_mode", "'" + round + "'");
+  if (node.attrs.get_int("antialias", 0) != 0) throw unsupported_attr(node, "antialias", "1");
+  std::string policy = node.attrs.get_string("keep_aspect_ratio_policy", "stretch");
+  if (policy != "stretch") throw unsupported_attr(node, "keep_aspect_ratio_policy", "'" + policy + "'");
+  c.axes = node.attrs.get_ints("axes", {});
+  return c;
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,52 @@
+// Resize's coordinate arithmetic (ONNX Resize / Upsample), one home for the
+// FP32 layer (resize_f32.cc, whose header comment states the rules) and the
+// INT8 lowering's int8 Resize layers (lower_int8.cc, ops/int8/qresize_layer.cc),
+// which must pick the same pixels and blend them with the same float32
+// weights, in the same order, to give the same bytes.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kHalfPixelSymmetric, kAlignCorners, kAsymmetric };
+enum class ResizeRound { kPreferFloor, kPreferCeil, kFloor, kCeil };
+
+struct ResizeConfig {
+  bool linear = false;
+  ResizeCoord coord = ResizeCoord::kHalfPixel;
+  ResizeRound round = ResizeRound::kPreferFloor;
+  bool upsample = false;
+  std::vector<int64_t> axes;
+  std::vector<float> scales_attr;  // Upsample opset 7
+};
+
+// The node's attributes (Resize, or Upsample when `upsample`); NotSupported
+// naming the node for a mode the layer lacks (cubic, antialias, ...).
+ResizeConfig resize_config(const Node& node, bool upsample);
+
+// Input coordinate (float32) of output index x of a dim resized in -> out at `scale`.
+float resize_original_coord(const ResizeConfig& c, int64_t x, float scale, int64_t in, int64_t out);
+
+// nearest: the rounded, clamped source index of coordinate v.
+int64_t resize_nearest_index(const ResizeConfig& c, float v, int64_t in);
+
+// linear: the two neighbours of output index o and their weights.
+struct ResizeTap {
+  int64_t i0, i1;
+  float w0, w1;
+};
+ResizeTap resize_linear_tap(const ResizeConfig& c, int64_t o, float scale, int64_t in, int64_t out);
+
+// The bilinear blend of the four neighbours (rows a, columns b), in float32,
+// in this order: a.w0 * (b.w0 * x00 + b.w1 * x01) + a.w1 * (b.w0 * x10 + b.w1 * x11).
+inline float resize_blend(const ResizeTap& a, const ResizeTap& b, float x00, float x01, float x10, float x11) {
+  return a.w0 * (b.w0 * x00 + b.w1 * x01) + a.w1 * (b.w0 * x10 + b.w1 * x11);
+}
+
+}  // namespace engine
+}  // namespace int8rt
