@@ -12,6 +12,7 @@
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/nearest_sources.h"
 #include "engine/ops/resize_coords.h"
+#include "engine/value.h"
 #include "int8rt/error.h"
 #include "int8rt/quantization.h"
 
