@@ -95,10 +95,11 @@ def test_fold_only_op_on_run_time_data_is_refused():
 
 def test_batch_dependent_value_used_as_data_is_refused():
     nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
-             helper.make_node("ConstantOfShape", ["s"], ["z"], name="zeros"),
+             helper.make_node("ReduceProd", ["s"], ["p"], name="count", keepdims=1),
+             helper.make_node("Cast", ["p"], ["z"], name="to_float", to=1),
              helper.make_node("Add", ["x", "z"], ["y"], name="add")]
     m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])])
-    with pytest.raises(int8rt.NotSupportedError, match=r"node 'zeros' \(ConstantOfShape\).*dynamic batch"):
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'count' \(ReduceProd\).*dynamic batch"):
         int8rt.onnx.import_model(m)
     assert int8rt.onnx.import_model(m, batch_size=2).nodes()[0]["op"] == "Add"  # static batch: folds
 

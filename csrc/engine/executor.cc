@@ -16,7 +16,8 @@ std::unique_ptr<Value> constant_value(const Tensor& t) {
   switch (t.dtype) {
     case DataType::kFloat32: std::memcpy(v->data<float>(), t.f32.data(), t.f32.size() * 4); break;
     case DataType::kInt64: std::memcpy(v->data<int64_t>(), t.i64.data(), t.i64.size() * 8); break;
-    case DataType::kInt8: std::memcpy(v->data<int8_t>(), t.i8.data(), t.i8.size()); break;
+    case DataType::kInt8:
+    case DataType::kBool: std::memcpy(v->data<int8_t>(), t.i8.data(), t.i8.size()); break;
     case DataType::kInt32: throw NotSupported("int32 constants are not supported ('" + t.name + "')");
   }
   return v;
@@ -179,13 +180,15 @@ std::vector<Shape> Executor::infer_shapes(int64_t batch) const {
 // and other shape tensors (Shape -> Gather -> Concat -> Expand, say). Shape
 // inference evaluates such nodes, so a layer whose output shape depends on
 // one (Reshape, Expand) reads its values there as it would at run time. Only
-// int64 outputs of at most kMaxShapeTensor elements qualify, so a forged
+// int64 outputs, and bool ones (the masks of shape arithmetic: Equal -> Where
+// over a shape), of at most kMaxShapeTensor elements qualify, so a forged
 // engine cannot make inference allocate much.
 bool Executor::is_shape_tensor_node(const Layer& layer, const std::vector<const Value*>& ins,
                                     const std::vector<std::pair<DataType, Shape>>& specs) {
   constexpr int64_t kMaxShapeTensor = 1024;
   for (const auto& spec : specs) {
-    if (spec.first != DataType::kInt64 || shape_numel(spec.second) > kMaxShapeTensor) return false;
+    const bool shape_like = spec.first == DataType::kInt64 || spec.first == DataType::kBool;
+    if (!shape_like || shape_numel(spec.second) > kMaxShapeTensor) return false;
   }
   if (layer.reads_only_input_shapes()) return true;
   for (const Value* v : ins) {

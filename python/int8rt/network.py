@@ -3,8 +3,8 @@
 A :class:`Network` is a DAG of nodes over named tensors, with ONNX op types
 and ONNX attribute semantics (see ``csrc/include/int8rt/network.h``).
 Tensors and nodes are addressed by integer id; shapes are static except a
-leading batch dimension written ``-1``. Constants are float32, int64 or int8
-and are copied into the network. Inspection returns plain dicts:
+leading batch dimension written ``-1``. Constants are float32, int64, int8 or
+bool and are copied into the network. Inspection returns plain dicts:
 
 * tensor: ``{"name", "dtype", "shape", "is_constant", "producer"}``
   (``producer`` is a node id, ``-1`` for inputs and constants);
@@ -32,12 +32,12 @@ class Network(_core.Network):
     def add_input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> int:
         """Declare a graph input; ``shape[0]`` may be -1 (dynamic batch). Returns its id.
 
-        ``dtype`` is one of ``"float32"``, ``"int8"``, ``"int32"``, ``"int64"``.
+        ``dtype`` is one of ``"float32"``, ``"int8"``, ``"int32"``, ``"int64"``, ``"bool"``.
         """
         return super().add_input(name, list(shape), dtype)
 
     def add_constant(self, name: str, data: np.ndarray) -> int:
-        """Add a constant (weights) copied from a float32, int64 or int8 array. Returns its id."""
+        """Add a constant (weights) copied from a float32, int64, int8 or bool array. Returns its id."""
         return super().add_constant(name, np.asarray(data))
 
     def add_node(self, op: str, name: str, inputs: Sequence[int], attrs: Dict[str, AttrValue],

@@ -1,6 +1,8 @@
-// Cast (ONNX) between the engine's dtypes, to float32 (to = 1) or int64
-// (to = 7); any other target is NotSupported at creation. float -> int64
-// truncates toward zero (C++ conversion, as ONNX Runtime does).
+// Cast (ONNX) between the engine's dtypes, to float32 (to = 1), int32 (6),
+// int64 (7) or bool (9); any other target is NotSupported at creation. The
+// source may be float32, int8, int32, int64 or bool. float -> integer
+// truncates toward zero (C++ conversion, as ONNX Runtime does); x -> bool is
+// x != 0 (so NaN -> true, as numpy and ONNX Runtime); bool -> x is 0 or 1.
 #include <cstring>
 
 #include "core/thread_pool.h"
@@ -14,7 +16,11 @@ namespace {
 template <typename To, typename From>
 void convert(const From* x, To* y, int64_t n) {
   parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = static_cast<To>(x[i]);
+    if constexpr (std::is_same<To, uint8_t>::value) {  // bool
+      for (int64_t i = b; i < e; ++i) y[i] = x[i] != From(0);
+    } else {
+      for (int64_t i = b; i < e; ++i) y[i] = static_cast<To>(x[i]);
+    }
   });
 }
 
@@ -26,6 +32,7 @@ void convert_from(const Value& x, To* y) {
     case DataType::kInt8: convert(x.data<int8_t>(), y, n); break;
     case DataType::kInt32: convert(x.data<int32_t>(), y, n); break;
     case DataType::kInt64: convert(x.data<int64_t>(), y, n); break;
+    case DataType::kBool: convert(x.data<uint8_t>(), y, n); break;
   }
 }
 
@@ -38,11 +45,16 @@ class CastLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    if (to_ == DataType::kFloat32) convert_from(*in[0], out[0]->data<float>());
-    else convert_from(*in[0], out[0]->data<int64_t>());
+    switch (to_) {
+      case DataType::kFloat32: convert_from(*in[0], out[0]->data<float>()); break;
+      case DataType::kInt32: convert_from(*in[0], out[0]->data<int32_t>()); break;
+      case DataType::kInt64: convert_from(*in[0], out[0]->data<int64_t>()); break;
+      case DataType::kBool: convert_from(*in[0], out[0]->data<uint8_t>()); break;
+      case DataType::kInt8: break;  // not a target (make_cast)
+    }
   }
 
-  std::string describe() const override { return to_ == DataType::kFloat32 ? "cast->f32" : "cast->i64"; }
+  std::string describe() const override { return std::string("cast->") + dtype_name(to_); }
 
  private:
   DataType to_;
@@ -50,10 +62,16 @@ class CastLayer : public Layer {
 };
 
 std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
-  int64_t to = node.attrs.get_int("to", -1);
-  if (to == 1) return std::make_unique<CastLayer>(node, DataType::kFloat32);
-  if (to == 7) return std::make_unique<CastLayer>(node, DataType::kInt64);
-  throw unsupported_attr(node, "to", std::to_string(to), "only float32 (1) and int64 (7)");
+  require_inputs(node, 1);
+  switch (node.attrs.get_int("to", -1)) {
+    case 1: return std::make_unique<CastLayer>(node, DataType::kFloat32);
+    case 6: return std::make_unique<CastLayer>(node, DataType::kInt32);
+    case 7: return std::make_unique<CastLayer>(node, DataType::kInt64);
+    case 9: return std::make_unique<CastLayer>(node, DataType::kBool);
+    default: break;
+  }
+  throw unsupported_attr(node, "to", std::to_string(node.attrs.get_int("to", -1)),
+                         "only float32 (1), int32 (6), int64 (7) and bool (9)");
 }
 
 INT8RT_REGISTER_LAYER("Cast", make_cast);

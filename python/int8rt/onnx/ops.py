@@ -22,7 +22,10 @@ opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
 * Softmax, LogSoftmax (opset < 13, "coerced to 2-D" semantics): accepted only over the
   last axis, rewritten to ``axis=-1`` (identical there); otherwise refused;
 * Conv / MaxPool / AveragePool ``auto_pad`` (SAME_UPPER, SAME_LOWER, VALID)
-  -> explicit ``pads`` computed as the ONNX spec defines them.
+  -> explicit ``pads`` computed as the ONNX spec defines them;
+* ConstantOfShape: the ``value`` tensor attribute (the IR has no tensor
+  attributes) -> a one-element constant input 1, whose dtype is the output's
+  (an int32 value becomes int64: the IR's integer constants are int64).
 
 One-dimensional Conv, ConvTranspose, MaxPool and AveragePool ([N, C, L]) are
 lifted to two dimensions with H = 1 (``lift_1d``: the importer writes
@@ -55,10 +58,12 @@ SUPPORTED_OPS = frozenset([
     "Min", "Max", "Sum", "Mean", "ReduceSum", "ReduceMax", "ReduceMin",
     "InstanceNormalization", "GroupNormalization", "DepthToSpace", "SpaceToDepth",
     "Gather", "Shape", "Expand", "LSTM", "GRU", "RNN",
+    "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
+    "IsNaN", "IsInf", "ConstantOfShape", "Range",
 ])
 
 FOLD_ONLY_OPS = frozenset([
-    "Size", "ConstantOfShape", "Range", "Equal", "Where", "Not",
+    "Size",
     "ReduceProd", "Tile",
 ])
 
@@ -273,6 +278,10 @@ def normalize(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], outp
         attrs["axis"] = -1
     elif op in ("Conv", "MaxPool", "AveragePool"):
         _auto_pad(desc, attrs, inputs, ctx)
+    elif op == "ConstantOfShape" and "value" in attrs:
+        from onnx import numpy_helper
+        value = numpy_helper.to_array(attrs.pop("value")).reshape(1)
+        inputs[1:] = [ctx.add_constant(stem + "_value", value)]
 
 
 _WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
