@@ -78,6 +78,10 @@ void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const
     Value& v = state.values[in.tensor];
     v.reset(in.dtype, in.shape);
     if (in.data) std::memcpy(v.data<char>(), in.data, v.nbytes());
+    if (in.data && in.dtype == DataType::kBool) {  // any non-zero byte is true (numpy's reading); layers rely on 0 / 1
+      uint8_t* b = v.data<uint8_t>();
+      for (int64_t i = 0; i < v.numel(); ++i) b[i] = b[i] != 0;
+    }
     given[in.tensor] = 1;
   }
   for (int id : network_.inputs()) {

@@ -137,9 +137,10 @@ int add_constant_array(Network& net, const std::string& name, const py::array& d
     auto sv = copy_array<int8_t>(data);
     return net.add_constant_i8(name, std::move(sv.first), std::move(sv.second));
   }
-  if (has_dtype(data, DataType::kBool)) {
-    auto sv = copy_array<bool>(data);
-    std::vector<int8_t> bytes(sv.second.begin(), sv.second.end());
+  if (has_dtype(data, DataType::kBool)) {  // read as bytes: any non-zero byte is true, as numpy reads it
+    auto sv = copy_array<uint8_t>(py::array(data).view("uint8"));
+    std::vector<int8_t> bytes(sv.second.size());
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = sv.second[i] != 0;
     return net.add_constant_bool(name, std::move(sv.first), std::move(bytes));
   }
   throw InvalidArgument("constant '" + name + "': data must be float32, int64, int8 or bool, got " +

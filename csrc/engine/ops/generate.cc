@@ -89,13 +89,21 @@ class RangeLayer : public Layer {
                            "size depends on its value; int8rt needs it to be a constant or a shape tensor");
       }
     }
+    const Value &start = *in[0], &limit = *in[1], &delta = *in[2];
     int64_t n = 0;
     switch (t) {
-      case DataType::kFloat32: n = count_float(scalar<float>(*in[0]), scalar<float>(*in[1]), scalar<float>(*in[2])); break;
-      case DataType::kInt64: n = count_int(scalar<int64_t>(*in[0]), scalar<int64_t>(*in[1]), scalar<int64_t>(*in[2])); break;
-      case DataType::kInt32: n = count_int(scalar<int32_t>(*in[0]), scalar<int32_t>(*in[1]), scalar<int32_t>(*in[2])); break;
-      default: throw InvalidArgument(prefix_ + "start, limit and delta must be float32, int64 or int32, got " +
-                                     dtype_name(t));
+      case DataType::kFloat32:
+        n = count_float(scalar<float>(start), scalar<float>(limit), scalar<float>(delta));
+        break;
+      case DataType::kInt64:
+        n = count_int(scalar<int64_t>(start), scalar<int64_t>(limit), scalar<int64_t>(delta));
+        break;
+      case DataType::kInt32:
+        n = count_int(scalar<int32_t>(start), scalar<int32_t>(limit), scalar<int32_t>(delta));
+        break;
+      default:
+        throw InvalidArgument(prefix_ + "start, limit and delta must be float32, int64 or int32, got " +
+                              dtype_name(t));
     }
     return {{t, {n}}};
   }

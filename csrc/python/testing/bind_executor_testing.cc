@@ -30,7 +30,9 @@ DataType dtype_of(const py::array& a, size_t index) {
   if (a.dtype().equal(py::dtype::of<int64_t>())) return DataType::kInt64;
   if (a.dtype().equal(py::dtype::of<int8_t>())) return DataType::kInt8;
   if (a.dtype().equal(py::dtype::of<bool>())) return DataType::kBool;
-  throw InvalidArgument("input " + std::to_string(index) + ": dtype must be float32, int64, int8 or bool, got " +
+  if (a.dtype().equal(py::dtype::of<int32_t>())) return DataType::kInt32;  // run-time inputs only
+  throw InvalidArgument("input " + std::to_string(index) +
+                        ": dtype must be float32, int64, int32, int8 or bool, got " +
                         std::string(py::str(a.dtype())));
 }
 
@@ -84,6 +86,9 @@ std::vector<std::vector<py::array>> run_sets(const std::string& op, const std::v
     std::string name = "input" + std::to_string(i);
     bool is_const = i < constant_inputs.size() && constant_inputs[i];
     if (is_const) {
+      if (dt == DataType::kInt32) {
+        throw InvalidArgument("input " + std::to_string(i) + ": int32 constants do not exist");
+      }
       size_t n = static_cast<size_t>(a.size());
       if (dt == DataType::kFloat32) {
         const float* p = static_cast<const float*>(a.data());
