@@ -60,7 +60,8 @@ py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
     HostTensor& t = kv.second;
     out[py::str(kv.first)] = t.dtype == DataType::kInt64  ? owned_array(t.shape, std::move(t.int64_data))
                              : t.dtype == DataType::kBool ? owned_array(t.shape, std::move(t.bool_data)).view("bool")
-                                                          : owned_array(t.shape, std::move(t.data));
+                             : t.dtype == DataType::kInt32 ? owned_array(t.shape, std::move(t.int32_data))
+                                                           : owned_array(t.shape, std::move(t.data));
   }
   return out;
 }

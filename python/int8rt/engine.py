@@ -86,8 +86,8 @@ class ExecutionContext:
         (token ids, masks); nothing is converted.
 
         Returns ``{output_name: array}`` for every network output (float32,
-        int64 for an integer output such as Shape's or ArgMax's, or bool for
-        a comparison's or mask's). Raises
+        int64 for an integer output such as Shape's or ArgMax's, int32 where
+        the network computes int32, or bool for a comparison's or mask's). Raises
         :class:`int8rt.InvalidArgumentError` for unknown or missing inputs, a
         dtype other than the declared one, or a wrong shape. The GIL is
         released while the engine runs, so contexts on several threads run

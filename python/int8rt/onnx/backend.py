@@ -6,9 +6,10 @@
 is checked against the expected outputs that ship inside the ``onnx`` wheel.
 
 Limits, stated: the engine's public run API takes float32, int64, int32,
-int8 and bool arrays and returns float32, int64 and bool ones, so a model
-whose graph inputs or outputs have another element type (float16, uint8,
-int32 outputs, ...) is refused by ``prepare`` (``int8rt.NotSupportedError``).
+int8 and bool arrays and returns float32, int64, int32 and bool ones, so a
+model whose graph inputs or outputs have another element type (float16,
+uint8, int8 outputs, ...) is refused by ``prepare``
+(``int8rt.NotSupportedError``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ __all__ = ["Int8rtBackend", "Int8rtRep", "prepare", "run_model", "run_node", "su
 
 _INPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT8,
                 onnx.TensorProto.BOOL)
-_OUTPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.BOOL)
+_OUTPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.BOOL)
 
 
 def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -73,8 +74,8 @@ class Int8rtBackend(Backend):
                 if not v.type.HasField("tensor_type") or elem not in allowed:
                     name = onnx.TensorProto.DataType.Name(elem) if v.type.HasField("tensor_type") else "non-tensor"
                     raise NotSupportedError(f"graph {kind} '{v.name}' is {name}; the engine API takes float32, "
-                                            "int64, int32, int8 and bool inputs and returns float32, int64 and "
-                                            "bool outputs")
+                                            "int64, int32, int8 and bool inputs and returns float32, int64, "
+                                            "int32 and bool outputs")
         engine = build_engine(model, BuilderConfig(precision="fp32"))
         return Int8rtRep(engine, [i.name for i in _graph_inputs(model)], [o.name for o in model.graph.output])
 
