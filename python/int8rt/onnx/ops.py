@@ -60,12 +60,11 @@ SUPPORTED_OPS = frozenset([
     "Gather", "Shape", "Expand", "LSTM", "GRU", "RNN",
     "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
     "IsNaN", "IsInf", "ConstantOfShape", "Range",
-    "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod",
+    "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size",
 ])
 
 FOLD_ONLY_OPS = frozenset([
-    "Size",
-    "ReduceProd", "Tile",
+    "ReduceProd",
 ])
 
 # ONNX TensorProto element types a Cast may produce at run time.
