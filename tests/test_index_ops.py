@@ -113,3 +113,28 @@ def test_tile_and_size(shape: tuple, repeats: tuple) -> None:
     (y,) = run_single_op("Tile", [x > 0, np.array(repeats, np.int64)], {}, [False, True], 1)
     np.testing.assert_array_equal(y, np.tile(x > 0, repeats))
     same_as_ort("Size", [x])
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+@pytest.mark.parametrize("largest", [0, 1])
+@pytest.mark.parametrize("k", [0, 1, 3, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+def test_topk(axis: int, largest: int, k: int, dtype: type) -> None:
+    x = RNG.integers(-3, 4, (3, 4, 5)).astype(dtype)  # ties: equal values come by lower index first
+    if k > x.shape[axis]:
+        with pytest.raises(int8rt.InvalidArgumentError, match=r"\(TopK\): K \[4\] must be one value in \[0, 3\]"):
+            run_single_op("TopK", [x, np.array([k], np.int64)], {"axis": axis}, [False, True], 2)
+        return
+    inputs = [x, np.array([k], np.int64)]
+    attrs = {"axis": axis, "largest": largest, "sorted": 1}
+    ours = run_single_op("TopK", inputs, attrs, [False, True], 2)
+    ref = run_ort("TopK", inputs, attrs, [False, True], 2, 17)
+    for name, a, b in zip(("values", "indices"), ours, ref):
+        assert a.dtype == b.dtype and a.shape == b.shape, f"TopK {attrs} k={k} {name}"
+        np.testing.assert_array_equal(a, b, err_msg=f"TopK {attrs} k={k} {name}")
+
+
+def test_topk_puts_nan_first_as_numpy_sorts_it() -> None:
+    x = np.array([[1.0, np.nan, 3.0, 2.0]], np.float32)
+    values, indices = run_single_op("TopK", [x, np.array([2], np.int64)], {}, [False, True], 2)
+    assert indices.tolist() == [[1, 2]] and np.isnan(values[0, 0]) and values[0, 1] == 3.0
