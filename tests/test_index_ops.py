@@ -138,3 +138,21 @@ def test_topk_puts_nan_first_as_numpy_sorts_it() -> None:
     x = np.array([[1.0, np.nan, 3.0, 2.0]], np.float32)
     values, indices = run_single_op("TopK", [x, np.array([2], np.int64)], {}, [False, True], 2)
     assert indices.tolist() == [[1, 2]] and np.isnan(values[0, 0]) and values[0, 1] == 3.0
+
+
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_scatter_nd(reduction: str, dtype: type) -> None:
+    data = RNG.integers(-5, 6, (4, 3, 2)).astype(dtype)
+    indices = np.array([[[1], [-1]], [[0], [2]]], np.int64)  # whole [3, 2] slices; no repeats (none's order)
+    updates = RNG.integers(-5, 6, (2, 2, 3, 2)).astype(dtype)
+    same_as_ort("ScatterND", [data, indices, updates], {"reduction": reduction}, opset=18)
+    point = np.array([[0, 1, 1], [3, 2, 0], [0, 1, 1]], np.int64)  # single elements, one repeated
+    if reduction != "none":
+        same_as_ort("ScatterND", [data, point, updates.reshape(-1)[:3].copy()], {"reduction": reduction}, opset=18)
+
+
+def test_scatter_nd_index_out_of_range_is_named() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"\(ScatterND\): index 4 is outside \[-4, 4\)"):
+        run_single_op("ScatterND", [np.zeros((4, 2), np.float32), np.array([[4]], np.int64),
+                                    np.zeros((1, 2), np.float32)], {}, [False] * 3, 1)

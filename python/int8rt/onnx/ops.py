@@ -60,7 +60,7 @@ SUPPORTED_OPS = frozenset([
     "Gather", "Shape", "Expand", "LSTM", "GRU", "RNN",
     "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
     "IsNaN", "IsInf", "ConstantOfShape", "Range",
-    "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK",
+    "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK", "ScatterND",
 ])
 
 FOLD_ONLY_OPS = frozenset([
