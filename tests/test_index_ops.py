@@ -1,9 +1,11 @@
 """Indexing and shape-driven layers of transformer and detector exports, one
 node at a time against ONNX Runtime (tests/_ort_oracle.py): Trilu, ArgMax,
-ArgMin, CumSum, GatherElements, Mod, Tile, Size. Exact comparisons where
-the op only moves, selects or does integer arithmetic; CumSum and float Mod
-on float32 compare exactly too (the same operations in the same order as
-ONNX Runtime's loops: sums along the axis in order, C fmod)."""
+ArgMin, CumSum, GatherElements, Mod, Tile, Size, TopK, ScatterND, CastLike,
+and the norm reductions ReduceL1 / ReduceL2 / ReduceSumSquare. Exact
+comparisons where the op only moves, selects or does integer arithmetic;
+CumSum and float Mod on float32 compare exactly too (the same operations in
+the same order as ONNX Runtime's loops: sums along the axis in order, C
+fmod); the norm reductions within a stated float32 bound."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -156,3 +158,23 @@ def test_scatter_nd_index_out_of_range_is_named() -> None:
     with pytest.raises(int8rt.InvalidArgumentError, match=r"\(ScatterND\): index 4 is outside \[-4, 4\)"):
         run_single_op("ScatterND", [np.zeros((4, 2), np.float32), np.array([[4]], np.int64),
                                     np.zeros((1, 2), np.float32)], {}, [False] * 3, 1)
+
+
+@pytest.mark.parametrize("op", ["ReduceL1", "ReduceL2", "ReduceSumSquare"])
+@pytest.mark.parametrize("axes,keepdims", [([1], 1), ([-1], 0), ([0, 2], 1), ([], 1), ([0, 1], 0)])
+def test_norm_reductions(op: str, axes: list, keepdims: int) -> None:
+    # Same terms summed in the same (index) order as ONNX Runtime's loop only
+    # for short axes; a float32 bound otherwise (a few ulps per term).
+    x = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    inputs = [x] if not axes else [x, np.array(axes, np.int64)]
+    (ours,) = run_single_op(op, inputs, {"keepdims": keepdims}, [False, True], 1)
+    (ref,) = run_ort(op, inputs, {"keepdims": keepdims}, [False, True], 1, 18)
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6, err_msg=f"{op} axes={axes} keepdims={keepdims}")
+
+
+@pytest.mark.parametrize("src,like", [(np.float32, np.int64), (np.int64, np.float32), (np.float32, np.bool_),
+                                      (np.bool_, np.float32), (np.int32, np.int64)])
+def test_cast_like(src: type, like: type) -> None:
+    x = (RNG.standard_normal((3, 4)) * 3).astype(src)
+    same_as_ort("CastLike", [x, np.zeros(1, like)], constant=[False, True], opset=15)

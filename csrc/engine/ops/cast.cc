@@ -3,6 +3,8 @@
 // source may be float32, int8, int32, int64 or bool. float -> integer
 // truncates toward zero (C++ conversion, as ONNX Runtime does); x -> bool is
 // x != 0 (so NaN -> true, as numpy and ONNX Runtime); bool -> x is 0 or 1.
+// CastLike(x, like) is the same cast to like's dtype (known when shapes are
+// inferred; only like's dtype is read), which ONNX's function bodies use.
 #include <cstring>
 
 #include "core/thread_pool.h"
@@ -36,16 +38,26 @@ void convert_from(const Value& x, To* y) {
   }
 }
 
+bool is_target(DataType t) {
+  return t == DataType::kFloat32 || t == DataType::kInt32 || t == DataType::kInt64 || t == DataType::kBool;
+}
+
 class CastLayer : public Layer {
  public:
-  CastLayer(const Node& node, DataType to) : to_(to), prefix_(layer_error_prefix(node)) {}
+  // like: CastLike, whose target is input 1's dtype (to_ unused).
+  CastLayer(const Node& node, DataType to, bool like = false)
+      : to_(to), like_(like), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    return {{to_, require_any(in, 0, prefix_).shape()}};
+    const DataType to = like_ ? require_any(in, 1, prefix_).dtype() : to_;
+    if (!is_target(to)) {
+      throw InvalidArgument(prefix_ + "cast to " + dtype_name(to) + " is not supported (float32, int32, int64, bool)");
+    }
+    return {{to, require_any(in, 0, prefix_).shape()}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    switch (to_) {
+    switch (out[0]->dtype()) {
       case DataType::kFloat32: convert_from(*in[0], out[0]->data<float>()); break;
       case DataType::kInt32: convert_from(*in[0], out[0]->data<int32_t>()); break;
       case DataType::kInt64: convert_from(*in[0], out[0]->data<int64_t>()); break;
@@ -54,10 +66,11 @@ class CastLayer : public Layer {
     }
   }
 
-  std::string describe() const override { return std::string("cast->") + dtype_name(to_); }
+  std::string describe() const override { return like_ ? "cast like" : std::string("cast->") + dtype_name(to_); }
 
  private:
   DataType to_;
+  bool like_;
   std::string prefix_;
 };
 
@@ -74,7 +87,13 @@ std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
                          "only float32 (1), int32 (6), int64 (7) and bool (9)");
 }
 
+std::unique_ptr<Layer> make_cast_like(const Network&, const Node& node) {
+  require_inputs(node, 2);
+  return std::make_unique<CastLayer>(node, DataType::kFloat32, true);
+}
+
 INT8RT_REGISTER_LAYER("Cast", make_cast);
+INT8RT_REGISTER_LAYER("CastLike", make_cast_like);
 
 }  // namespace
 }  // namespace engine

@@ -17,8 +17,8 @@ opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
 
 * Squeeze / Unsqueeze (opset < 13): ``axes`` attribute -> constant input 1;
 * Split (opset < 13): ``split`` attribute -> constant input 1;
-* ReduceMean, ReduceMax, ReduceMin (opset < 18), ReduceSum (opset < 13):
-  ``axes`` attribute -> constant input 1;
+* ReduceMean, ReduceMax, ReduceMin, ReduceL1, ReduceL2, ReduceSumSquare
+  (opset < 18), ReduceSum (opset < 13): ``axes`` attribute -> constant input 1;
 * Softmax, LogSoftmax (opset < 13, "coerced to 2-D" semantics): accepted only over the
   last axis, rewritten to ``axis=-1`` (identical there); otherwise refused;
 * Conv / MaxPool / AveragePool ``auto_pad`` (SAME_UPPER, SAME_LOWER, VALID)
@@ -60,7 +60,8 @@ SUPPORTED_OPS = frozenset([
     "Gather", "Shape", "Expand", "LSTM", "GRU", "RNN",
     "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
     "IsNaN", "IsInf", "ConstantOfShape", "Range",
-    "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK", "ScatterND",
+    "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK", "ScatterND", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+    "CastLike",
 ])
 
 FOLD_ONLY_OPS = frozenset([
@@ -261,7 +262,7 @@ def normalize(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], outp
         if len(inputs) < 2:
             inputs.append("")
         _attr_to_input(attrs, inputs, "axes" if op != "Split" else "split", ctx, stem)
-    elif op == "ReduceMean" and ctx.opset < 18:
+    elif op in ("ReduceMean", "ReduceL1", "ReduceL2", "ReduceSumSquare") and ctx.opset < 18:
         if "axes" in attrs:
             inputs[1:] = [ctx.add_constant(stem + "_axes", np.asarray(attrs.pop("axes"), np.int64))]
     elif op in ("ReduceMax", "ReduceMin") and ctx.opset < 18 or op == "ReduceSum" and ctx.opset < 13:
