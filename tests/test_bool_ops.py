@@ -166,3 +166,31 @@ def test_bool_bytes_other_than_0_and_1_read_as_true() -> None:
     net.mark_output(y)
     engine = int8rt.build_engine(net, int8rt.BuilderConfig(precision="fp32"))
     np.testing.assert_array_equal(engine.run({"m": odd})["y"], np.zeros(4, np.bool_))
+
+
+def test_batch_dependent_shape_through_equal_and_where_runs_as_a_shape_tensor() -> None:
+    """torch's expand(-1 ...) pattern with a dynamic batch: Where(Equal(target,
+    -1), 1, target) over a batch-dependent target. The bool Equal output is a
+    shape tensor too, so inference evaluates the chain for each batch size."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    def c(name: str, vals: list) -> Any:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(vals, np.int64), name))
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), c("zero", [0]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0), c("four", [4]),
+             helper.make_node("Concat", ["n", "four"], ["target"], axis=0), c("minus", [-1, -1]),
+             helper.make_node("Equal", ["target", "minus"], ["eq"]), c("ones", [1, 1]),
+             helper.make_node("Where", ["eq", "ones", "target"], ["fixed"]),
+             helper.make_node("Expand", ["row", "fixed"], ["y"])]
+    row = np.arange(4, dtype=np.float32).reshape(1, 4)
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+                              [numpy_helper.from_array(row, "row")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    assert {"Equal", "Where", "Expand"} <= {n["op"] for n in int8rt.onnx.import_model(model).nodes()}
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32"))
+    for batch in (1, 3):
+        y = engine.run({"x": np.zeros((batch, 3), np.float32)})["y"]
+        np.testing.assert_array_equal(y, np.broadcast_to(row, (batch, 4)))
