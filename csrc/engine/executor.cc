@@ -163,6 +163,9 @@ std::vector<Shape> Executor::infer_shapes(int64_t batch) const {
     ins.clear();
     for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : constants_[id] ? constants_[id].get() : &values[id]);
     auto specs = layers_[n]->infer(ins);
+    if (specs.size() != node.outputs.size()) {
+      throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
+    }
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       values[node.outputs[o]].set_shape(specs[o].first, specs[o].second);
       shapes[node.outputs[o]] = specs[o].second;
