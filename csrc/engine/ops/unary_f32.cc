@@ -2,8 +2,9 @@
 // Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu (exact, or approximate =
 // 'tanh' with the spec's formula), Sqrt, Identity (Dropout: dropout.cc);
 // the math functions Exp, Log, Abs, Neg, Reciprocal, Sin, Cos, Sign, Floor,
-// Ceil, Round (half to even, as ONNX says); and the activations Softplus (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish
-// (x * tanh(softplus(x))), Elu (alpha), Selu (alpha, gamma), each with the
+// Ceil, Round (half to even, as ONNX says); and the activations Softplus
+// (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish (x * tanh(softplus(x))),
+// Elu (alpha), Selu (alpha, gamma), each with the
 // formula of the ONNX operator spec evaluated in float32: Exp, Sigmoid, Tanh,
 // Erf and the Gelus by the unary_f32 kernel family (kernels/unary_f32.h,
 // the vectorisable functions of kernels/ref/math_f32.h, chosen per ISA), the
