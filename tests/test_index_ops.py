@@ -1,11 +1,12 @@
 """Indexing and shape-driven layers of transformer and detector exports, one
 node at a time against ONNX Runtime (tests/_ort_oracle.py): Trilu, ArgMax,
 ArgMin, CumSum, GatherElements, Mod, Tile, Size, TopK, ScatterND, CastLike,
-and the norm reductions ReduceL1 / ReduceL2 / ReduceSumSquare. Exact
+LpNormalization and the norm reductions ReduceL1 / ReduceL2 /
+ReduceSumSquare. Exact
 comparisons where the op only moves, selects or does integer arithmetic;
 CumSum and float Mod on float32 compare exactly too (the same operations in
 the same order as ONNX Runtime's loops: sums along the axis in order, C
-fmod); the norm reductions within a stated float32 bound."""
+fmod); the norms within a stated float32 bound."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -178,3 +179,12 @@ def test_norm_reductions(op: str, axes: list, keepdims: int) -> None:
 def test_cast_like(src: type, like: type) -> None:
     x = (RNG.standard_normal((3, 4)) * 3).astype(src)
     same_as_ort("CastLike", [x, np.zeros(1, like)], constant=[False, True], opset=15)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_lp_normalization(p: int, axis: int) -> None:
+    x = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    (ours,) = run_single_op("LpNormalization", [x], {"p": p, "axis": axis}, [False], 1)
+    (ref,) = run_ort("LpNormalization", [x], {"p": p, "axis": axis}, [False], 1, 17)
+    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7, err_msg=f"p={p} axis={axis}")

@@ -62,7 +62,7 @@ SUPPORTED_OPS = frozenset([
     "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
     "IsNaN", "IsInf", "ConstantOfShape", "Range",
     "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK", "ScatterND", "ReduceL1", "ReduceL2", "ReduceSumSquare",
-    "CastLike",
+    "CastLike", "LpNormalization",
 ])
 
 FOLD_ONLY_OPS = frozenset([
