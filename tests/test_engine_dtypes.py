@@ -74,3 +74,24 @@ def test_float_batches_for_an_integer_input_are_refused() -> None:
     with pytest.raises(int8rt.InvalidArgumentError, match=r"input 'ids' has dtype float32, but the network input "
                                                           "is int64"):
         int8rt.build_engine(embedding_model(), int8rt.BuilderConfig(calibrator=IdsCalibrator(np.float32)))
+
+
+def test_engine_files_written_before_the_bool_dtype_still_load() -> None:
+    """tests/data/engine_before_bool/: an FP32 and an INT8 engine (int64 ids
+    in, float32 and int64 out) written by int8rt at commit 25e5fe4, before
+    the bool dtype extended the engine file's dtype values (make.py wrote
+    them, with the outputs that int8rt gave). They load unchanged and give
+    the same outputs: bit for bit in int8 and for the int64 shape; the FP32
+    MatMul within float32 rounding (another CPU may pick another GEMM kernel,
+    which sums in another order)."""
+    from pathlib import Path
+    data = Path(__file__).parent / "data" / "engine_before_bool"
+    want = np.load(data / "engine_v1_outputs.npz")
+    for kind in ("fp32", "int8"):
+        engine = int8rt.Engine.load(data / f"engine_v1_{kind}.i8rt")
+        got = engine.run({"ids": want["ids"]})
+        if kind == "int8":
+            np.testing.assert_array_equal(got["y"], want[f"{kind}_y"], err_msg=kind)
+        else:
+            np.testing.assert_allclose(got["y"], want[f"{kind}_y"], rtol=1e-6, atol=1e-6, err_msg=kind)
+        np.testing.assert_array_equal(got["s"], want[f"{kind}_s"], err_msg=kind)

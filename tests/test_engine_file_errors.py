@@ -108,3 +108,30 @@ def test_layer_refusals_are_format_errors(key: bytes, value: bytes, message: str
     with pytest.raises(int8rt.FormatError, match="^engine bytes: ") as info:
         int8rt.Engine.deserialize(frame(edit_attribute(data, key, value)))
     assert message in str(info.value)
+
+
+def bool_payload() -> bytes:
+    net = int8rt.Network()
+    x = net.add_input("x", [-1, 7], "bool")
+    keep = net.add_constant("keep_mask", np.array([1, 0, 1, 1, 0, 1, 1], np.bool_))
+    (y,) = net.add_node("And", "and", [x, keep], {}, ["y"])
+    net.mark_output(y)
+    return payload(int8rt.build_engine(net, int8rt.BuilderConfig(precision="fp32")).serialize())
+
+
+def test_bool_constant_round_trips_and_a_forged_value_is_refused(tmp_path: Path) -> None:
+    data = bool_payload()
+    path = tmp_path / "bool.i8rt"
+    path.write_bytes(frame(data))
+    x = np.ones((2, 7), np.bool_)
+    np.testing.assert_array_equal(int8rt.Engine.load(path).run({"x": x})["y"],
+                                  np.broadcast_to(np.array([1, 0, 1, 1, 0, 1, 1], np.bool_), (2, 7)))
+    values = struct.pack("<Q", 7) + bytes([1, 0, 1, 1, 0, 1, 1])
+    forged = replace_once(data, values, struct.pack("<Q", 7) + bytes([1, 0, 2, 1, 0, 1, 1]))
+    assert "constant 'keep_mask': a bool value must be 0 or 1, got 2" in load_forged(tmp_path, frame(forged))
+
+
+def test_unknown_dtype_is_refused(tmp_path: Path) -> None:
+    # dtype 4 (bool) is the last this reader knows; 5 comes from no writer.
+    forged = replace_once(bool_payload(), string(b"keep_mask") + bytes([4]), string(b"keep_mask") + bytes([5]))
+    assert "tensor 'keep_mask' has an unknown dtype 5" in load_forged(tmp_path, frame(forged))

@@ -312,15 +312,27 @@ def test_batch_dependent_expand_runs_as_a_shape_tensor() -> None:
 
 
 def test_batch_dependent_value_without_a_run_time_layer_is_refused() -> None:
-    from onnx import TensorProto
     nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
-             helper.make_node("ConstantOfShape", ["s"], ["z"], name="zeros",
-                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0])),
-             helper.make_node("Add", ["x", "z"], ["y"])]
-    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])])
-    with pytest.raises(int8rt.NotSupportedError, match=r"'zeros' \(ConstantOfShape\): uses a value computed from "
+             helper.make_node("ReduceProd", ["s"], ["p"], name="count", keepdims=1),
+             helper.make_node("Reshape", ["x", "p"], ["y"])]
+    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", [None])])
+    with pytest.raises(int8rt.NotSupportedError, match=r"'count' \(ReduceProd\): uses a value computed from "
                                                        "the dynamic batch size"):
         int8rt.onnx.import_model(m)
+
+
+def test_constant_of_shape_of_a_batch_dependent_shape_runs() -> None:
+    from onnx import TensorProto
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
+             helper.make_node("ConstantOfShape", ["s"], ["z"], name="twos",
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [2.0])),
+             helper.make_node("Add", ["x", "z"], ["y"])]
+    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])])
+    assert "ConstantOfShape" in op_names(int8rt.onnx.import_model(m))
+    engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    for batch in (1, 4):
+        x = np.arange(batch * 3, dtype=np.float32).reshape(batch, 3)
+        np.testing.assert_array_equal(engine.run({"x": x})["y"], x + 2)
 
 
 def test_torch_vit_class_token_with_dynamic_batch_runs() -> None:

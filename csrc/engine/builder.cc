@@ -259,7 +259,7 @@ void check_batch(const std::vector<std::string>& names, const std::vector<HostTe
     const HostTensor& t = batch[i];
     const std::string what = where + ", input '" + names[i] + "'";
     const int64_t numel = checked_numel(t.shape, what + ": shape");
-    const size_t held = t.dtype == DataType::kInt64 ? t.int64_data.size() : t.data.size();
+    const size_t held = t.held();
     if (numel != static_cast<int64_t>(held)) {
       throw InvalidArgument(what + ": shape holds " + std::to_string(numel) + " values but data has " +
                             std::to_string(held));

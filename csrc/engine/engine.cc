@@ -246,9 +246,13 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
       t.data.assign(v.data<float>(), v.data<float>() + v.numel());
     } else if (v.dtype() == DataType::kInt64) {
       t.int64_data.assign(v.data<int64_t>(), v.data<int64_t>() + v.numel());
+    } else if (v.dtype() == DataType::kBool) {
+      t.bool_data.assign(v.data<uint8_t>(), v.data<uint8_t>() + v.numel());
+    } else if (v.dtype() == DataType::kInt32) {
+      t.int32_data.assign(v.data<int32_t>(), v.data<int32_t>() + v.numel());
     } else {
       throw NotSupported("output '" + net.tensor(id).name + "' is " + engine::dtype_name(v.dtype()) +
-                         "; int8rt returns float32 and int64 outputs");
+                         "; int8rt returns float32, int64, int32 and bool outputs");
     }
     outs[net.tensor(id).name] = std::move(t);
   }

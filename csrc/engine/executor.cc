@@ -16,7 +16,8 @@ std::unique_ptr<Value> constant_value(const Tensor& t) {
   switch (t.dtype) {
     case DataType::kFloat32: std::memcpy(v->data<float>(), t.f32.data(), t.f32.size() * 4); break;
     case DataType::kInt64: std::memcpy(v->data<int64_t>(), t.i64.data(), t.i64.size() * 8); break;
-    case DataType::kInt8: std::memcpy(v->data<int8_t>(), t.i8.data(), t.i8.size()); break;
+    case DataType::kInt8:
+    case DataType::kBool: std::memcpy(v->data<int8_t>(), t.i8.data(), t.i8.size()); break;
     case DataType::kInt32: throw NotSupported("int32 constants are not supported ('" + t.name + "')");
   }
   return v;
@@ -75,6 +76,10 @@ void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const
     Value& v = state.values[in.tensor];
     v.reset(in.dtype, in.shape);
     if (in.data) std::memcpy(v.data<char>(), in.data, v.nbytes());
+    if (in.data && in.dtype == DataType::kBool) {  // any non-zero byte is true (numpy's reading); layers rely on 0 / 1
+      uint8_t* b = v.data<uint8_t>();
+      for (int64_t i = 0; i < v.numel(); ++i) b[i] = b[i] != 0;
+    }
     given[in.tensor] = 1;
   }
   for (int id : network_.inputs()) {
@@ -160,6 +165,9 @@ std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes
     ins.clear();
     for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : constants_[id] ? constants_[id].get() : &values[id]);
     auto specs = layers_[n]->infer(ins);
+    if (specs.size() != node.outputs.size()) {
+      throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
+    }
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       values[node.outputs[o]].set_shape(specs[o].first, specs[o].second);
     }
@@ -176,19 +184,21 @@ std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes
   return values;
 }
 
-// A shape tensor (TensorRT's term): a small integer value computed from
-// shapes and other shape tensors (Shape -> Gather -> Concat -> Expand, say;
-// Paddle exports pass through int32). Shape inference evaluates such nodes,
-// so a layer whose output shape depends on one (Reshape, Expand) reads its
-// values there as it would at run time. Only int64 / int32 outputs of at
-// most kMaxShapeTensor elements qualify, so a forged engine cannot make
+// A shape tensor (TensorRT's term): a small value computed from shapes and
+// other shape tensors (Shape -> Gather -> Concat -> Expand, say; Paddle
+// exports pass through int32). Shape inference evaluates such nodes, so a
+// layer whose output shape depends on one (Reshape, Expand) reads its values
+// there as it would at run time. Only int64 / int32 outputs, and bool ones
+// (the masks of shape arithmetic: Equal -> Where over a shape), of at most
+// kMaxShapeTensor elements qualify, so a forged engine cannot make
 // inference allocate much.
 bool Executor::is_shape_tensor_node(const Layer& layer, const std::vector<const Value*>& ins,
                                     const std::vector<std::pair<DataType, Shape>>& specs) {
   constexpr int64_t kMaxShapeTensor = 1024;
   for (const auto& spec : specs) {
-    const bool integer = spec.first == DataType::kInt64 || spec.first == DataType::kInt32;
-    if (!integer || shape_numel(spec.second) > kMaxShapeTensor) return false;
+    const bool shape_like = spec.first == DataType::kInt64 || spec.first == DataType::kInt32 ||
+                            spec.first == DataType::kBool;
+    if (!shape_like || shape_numel(spec.second) > kMaxShapeTensor) return false;
   }
   if (layer.reads_only_input_shapes()) return true;
   for (const Value* v : ins) {

@@ -8,6 +8,11 @@
 //       each as u64 rank, i64 dims...
 // Nodes are re-added through Network::add_node so the decoder rebuilds the
 // same ids and re-checks names and references.
+// dtype is DataType's value. kBool (4, one byte per element, 0 or 1) was added
+// after the first files were written: it extends the set of values without
+// changing any layout, so files without bool tensors are byte-identical to
+// what earlier writers produced and still load (same format version); an
+// earlier reader refuses a file with a bool tensor ("unknown dtype 4").
 #include "engine/network_codec.h"
 
 #include <limits>
@@ -108,6 +113,7 @@ Network rebuild(ByteReader& in, std::vector<Tensor>& tensors, std::vector<Node>&
         case DataType::kFloat32: made = net.add_constant(t.name, t.shape, std::move(t.f32)); break;
         case DataType::kInt64: made = net.add_constant_i64(t.name, t.shape, std::move(t.i64)); break;
         case DataType::kInt8: made = net.add_constant_i8(t.name, t.shape, std::move(t.i8)); break;
+        case DataType::kBool: made = net.add_constant_bool(t.name, t.shape, std::move(t.i8)); break;
         case DataType::kInt32: break;
       }
     } else if (is_input[id]) {
@@ -186,7 +192,9 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
   for (Tensor& t : tensors) {
     t.name = in.str("tensor name");
     uint8_t dtype = in.pod<uint8_t>("tensor dtype");
-    if (dtype > 3) in.fail("tensor " + quoted(t.name) + " has an unknown dtype " + std::to_string(dtype));
+    if (dtype > static_cast<uint8_t>(DataType::kBool)) {
+      in.fail("tensor " + quoted(t.name) + " has an unknown dtype " + std::to_string(dtype));
+    }
     t.dtype = static_cast<DataType>(dtype);
     t.is_constant = in.pod<uint8_t>("tensor flags") != 0;
     t.producer = in.pod<int32_t>("tensor producer");
@@ -202,7 +210,8 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
       switch (t.dtype) {
         case DataType::kFloat32: t.f32.resize(numel); in.raw(t.f32.data(), nbytes, "constant data"); break;
         case DataType::kInt64: t.i64.resize(numel); in.raw(t.i64.data(), nbytes, "constant data"); break;
-        case DataType::kInt8: t.i8.resize(numel); in.raw(t.i8.data(), nbytes, "constant data"); break;
+        case DataType::kInt8:
+        case DataType::kBool: t.i8.resize(numel); in.raw(t.i8.data(), nbytes, "constant data"); break;
         case DataType::kInt32: in.fail("int32 constants are not supported");
       }
     }

@@ -18,6 +18,7 @@ size_t dtype_size(DataType dtype) {
     case DataType::kInt8: return 1;
     case DataType::kInt32: return 4;
     case DataType::kInt64: return 8;
+    case DataType::kBool: return 1;
   }
   return 1;
 }
@@ -28,6 +29,7 @@ const char* dtype_name(DataType dtype) {
     case DataType::kInt8: return "int8";
     case DataType::kInt32: return "int32";
     case DataType::kInt64: return "int64";
+    case DataType::kBool: return "bool";
   }
   return "?";
 }

@@ -141,6 +141,16 @@ int Network::add_constant_i8(const std::string& name, std::vector<int64_t> shape
   return add_tensor(std::move(t));
 }
 
+int Network::add_constant_bool(const std::string& name, std::vector<int64_t> shape, std::vector<int8_t> data) {
+  for (int8_t v : data) {
+    if (v != 0 && v != 1) throw InvalidArgument("constant '" + name + "': a bool value must be 0 or 1, got " +
+                                                std::to_string(v));
+  }
+  int id = add_constant_i8(name, std::move(shape), std::move(data));
+  tensors_[id].dtype = DataType::kBool;
+  return id;
+}
+
 std::vector<int> Network::add_node(const std::string& op, const std::string& name,
                                    const std::vector<int>& inputs, Attributes attrs,
                                    const std::vector<std::string>& output_names) {

@@ -17,16 +17,17 @@ namespace int8rt {
 namespace python {
 namespace {
 
-// The dtype of a host input: float32, int64, int32 or int8 (the engine's
-// dtypes; the executor checks it is the one the network declares). Anything
-// else (float64, bool, ...) is refused: silent casts hide user bugs.
+// The dtype of a host input: float32, int64, int32, int8 or bool (the
+// engine's dtypes; the executor checks it is the one the network declares).
+// Anything else (float64, uint8, ...) is refused: silent casts hide user bugs.
 DataType host_dtype(const std::string& name, const py::array& arr) {
   if (arr.dtype().equal(py::dtype::of<float>())) return DataType::kFloat32;
   if (arr.dtype().equal(py::dtype::of<int64_t>())) return DataType::kInt64;
   if (arr.dtype().equal(py::dtype::of<int32_t>())) return DataType::kInt32;
   if (arr.dtype().equal(py::dtype::of<int8_t>())) return DataType::kInt8;
-  throw InvalidArgument("input '" + name + "': expected float32 (or the int64, int32 or int8 an input declared so "
-                        "takes), got " + std::string(py::str(arr.dtype())));
+  if (arr.dtype().equal(py::dtype::of<bool>())) return DataType::kBool;
+  throw InvalidArgument("input '" + name + "': expected float32 (or the int64, int32, int8 or bool an input declared "
+                        "so takes), got " + std::string(py::str(arr.dtype())));
 }
 
 // C-contiguous views of the arrays; `keep` holds them alive.
@@ -56,9 +57,11 @@ py::array owned_array(const std::vector<int64_t>& shape, std::vector<T>&& values
 py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
   py::dict out;
   for (auto& kv : outputs) {
-    out[py::str(kv.first)] = kv.second.dtype == DataType::kInt64
-                                 ? owned_array(kv.second.shape, std::move(kv.second.int64_data))
-                                 : owned_array(kv.second.shape, std::move(kv.second.data));
+    HostTensor& t = kv.second;
+    out[py::str(kv.first)] = t.dtype == DataType::kInt64  ? owned_array(t.shape, std::move(t.int64_data))
+                             : t.dtype == DataType::kBool ? owned_array(t.shape, std::move(t.bool_data)).view("bool")
+                             : t.dtype == DataType::kInt32 ? owned_array(t.shape, std::move(t.int32_data))
+                                                           : owned_array(t.shape, std::move(t.data));
   }
   return out;
 }

@@ -16,7 +16,8 @@ DataType dtype_from_name(const std::string& name) {
   if (name == "int8") return DataType::kInt8;
   if (name == "int32") return DataType::kInt32;
   if (name == "int64") return DataType::kInt64;
-  throw InvalidArgument("unknown dtype '" + name + "' (float32, int8, int32, int64)");
+  if (name == "bool") return DataType::kBool;
+  throw InvalidArgument("unknown dtype '" + name + "' (float32, int8, int32, int64, bool)");
 }
 
 std::string dtype_name(DataType dtype) {
@@ -25,6 +26,7 @@ std::string dtype_name(DataType dtype) {
     case DataType::kInt8: return "int8";
     case DataType::kInt32: return "int32";
     case DataType::kInt64: return "int64";
+    case DataType::kBool: return "bool";
   }
   return "unknown";
 }
@@ -35,6 +37,7 @@ py::dtype numpy_dtype(DataType dtype) {
     case DataType::kInt8: return py::dtype::of<int8_t>();
     case DataType::kInt32: return py::dtype::of<int32_t>();
     case DataType::kInt64: return py::dtype::of<int64_t>();
+    case DataType::kBool: return py::dtype::of<bool>();
   }
   return py::dtype::of<float>();
 }
@@ -45,6 +48,7 @@ bool has_dtype(const py::array& a, DataType dtype) {
     case DataType::kInt8: return py::isinstance<py::array_t<int8_t>>(a);
     case DataType::kInt32: return py::isinstance<py::array_t<int32_t>>(a);
     case DataType::kInt64: return py::isinstance<py::array_t<int64_t>>(a);
+    case DataType::kBool: return py::isinstance<py::array_t<bool>>(a);
   }
   return false;
 }
@@ -133,7 +137,13 @@ int add_constant_array(Network& net, const std::string& name, const py::array& d
     auto sv = copy_array<int8_t>(data);
     return net.add_constant_i8(name, std::move(sv.first), std::move(sv.second));
   }
-  throw InvalidArgument("constant '" + name + "': data must be float32, int64 or int8, got " +
+  if (has_dtype(data, DataType::kBool)) {  // read as bytes: any non-zero byte is true, as numpy reads it
+    auto sv = copy_array<uint8_t>(py::array(data).view("uint8"));
+    std::vector<int8_t> bytes(sv.second.size());
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = sv.second[i] != 0;
+    return net.add_constant_bool(name, std::move(sv.first), std::move(bytes));
+  }
+  throw InvalidArgument("constant '" + name + "': data must be float32, int64, int8 or bool, got " +
                         std::string(py::str(data.dtype())));
 }
 
@@ -144,6 +154,7 @@ py::array constant_array(const Tensor& t) {
     case DataType::kFloat32: return py::array_t<float>(shape, t.f32.data());
     case DataType::kInt64: return py::array_t<int64_t>(shape, t.i64.data());
     case DataType::kInt8: return py::array_t<int8_t>(shape, t.i8.data());
+    case DataType::kBool: return py::array_t<int8_t>(shape, t.i8.data()).view("bool");
     case DataType::kInt32: break;
   }
   throw NotSupported("constant '" + t.name + "' has dtype int32, which constants cannot hold");

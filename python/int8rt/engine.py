@@ -82,11 +82,12 @@ class ExecutionContext:
 
     def run(self, inputs: Mapping[str, Any], outputs: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
         """Runs the engine on ``{input_name: array}``: float32 arrays, or
-        int64 / int32 / int8 ones for inputs the network declares so (token
-        ids, say); nothing is converted.
+        int64 / int32 / int8 / bool ones for inputs the network declares so
+        (token ids, masks); nothing is converted.
 
-        Returns ``{output_name: array}`` for every network output (float32, or
-        int64 for an integer output such as Shape's or ArgMax's). Raises
+        Returns ``{output_name: array}`` for every network output (float32,
+        int64 for an integer output such as Shape's or ArgMax's, int32 where
+        the network computes int32, or bool for a comparison's or mask's). Raises
         :class:`int8rt.InvalidArgumentError` for unknown or missing inputs, a
         dtype other than the declared one, or a wrong shape. The GIL is
         released while the engine runs, so contexts on several threads run

@@ -4,7 +4,7 @@ A :class:`Network` is a DAG of nodes over named tensors, with ONNX op types
 and ONNX attribute semantics (see ``csrc/include/int8rt/network.h``).
 Tensors and nodes are addressed by integer id; a dynamic dimension (the
 batch, or any other) is written ``-1``, and an input's optimization profile
-(``set_shape_range``) bounds it. Constants are float32, int64 or int8
+(``set_shape_range``) bounds it. Constants are float32, int64, int8 or bool
 and are copied into the network. Inspection returns plain dicts:
 
 * tensor: ``{"name", "dtype", "shape", "is_constant", "producer"}``
@@ -33,12 +33,12 @@ class Network(_core.Network):
     def add_input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> int:
         """Declare a graph input; any dimension may be -1 (dynamic). Returns its id.
 
-        ``dtype`` is one of ``"float32"``, ``"int8"``, ``"int32"``, ``"int64"``.
+        ``dtype`` is one of ``"float32"``, ``"int8"``, ``"int32"``, ``"int64"``, ``"bool"``.
         """
         return super().add_input(name, list(shape), dtype)
 
     def add_constant(self, name: str, data: np.ndarray) -> int:
-        """Add a constant (weights) copied from a float32, int64 or int8 array. Returns its id."""
+        """Add a constant (weights) copied from a float32, int64, int8 or bool array. Returns its id."""
         return super().add_constant(name, np.asarray(data))
 
     def add_node(self, op: str, name: str, inputs: Sequence[int], attrs: Dict[str, AttrValue],

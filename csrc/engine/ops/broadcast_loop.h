@@ -1,7 +1,8 @@
 // Broadcast element-wise loops shared by the binary layers (binary_f32.cc,
-// prelu_f32.cc): y[i] = f(a[ia], b[ib]) over the broadcast output shape.
+// prelu_f32.cc, variadic_f32.cc, compare.cc, logic.cc) and Where (where.cc):
+// y[i] = f(a[ia], b[ib]) (or f(a, b, c)) over the broadcast output shape.
 //
-// The plan collapses adjacent dimensions while both operands stay
+// The plan collapses adjacent dimensions while all operands stay
 // contiguous-or-broadcast together, leaving an inner loop whose operand
 // strides are 0 or 1 (which the compiler vectorises) and an outer loop run in
 // parallel with int8rt::parallel_for; a long inner row (two tensors of one
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -20,56 +22,74 @@
 namespace int8rt {
 namespace engine {
 
-struct BroadcastPlan {
-  std::vector<int64_t> dims, sa, sb;  // collapsed output dims and operand strides
+// Collapsed output dims and, per operand, its strides over them.
+template <size_t K>
+struct BroadcastPlanN {
+  std::vector<int64_t> dims;
+  std::array<std::vector<int64_t>, K> s;
   int64_t inner = 1, outer = 1;
 };
 
-inline BroadcastPlan make_broadcast_plan(const Shape& a, const Shape& b, const Shape& out) {
-  std::vector<int64_t> sa = broadcast_strides(a, out), sb = broadcast_strides(b, out);
-  BroadcastPlan p;
+template <size_t K>
+BroadcastPlanN<K> make_broadcast_plan_n(const std::array<const Shape*, K>& shapes, const Shape& out) {
+  std::array<std::vector<int64_t>, K> st;
+  for (size_t k = 0; k < K; ++k) st[k] = broadcast_strides(*shapes[k], out);
+  BroadcastPlanN<K> p;
   for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i] == 1) continue;  // size-1 dims do not move either operand
-    if (!p.dims.empty()) {
-      int64_t last = p.dims.back();
-      bool merge_a = p.sa.back() == sa[i] * out[i] || (p.sa.back() == 0 && sa[i] == 0);
-      bool merge_b = p.sb.back() == sb[i] * out[i] || (p.sb.back() == 0 && sb[i] == 0);
-      if (merge_a && merge_b) {
-        p.dims.back() = last * out[i];
-        p.sa.back() = sa[i];
-        p.sb.back() = sb[i];
-        continue;
-      }
+    if (out[i] == 1) continue;  // size-1 dims do not move any operand
+    bool merge = !p.dims.empty();
+    for (size_t k = 0; k < K && merge; ++k) {
+      merge = p.s[k].back() == st[k][i] * out[i] || (p.s[k].back() == 0 && st[k][i] == 0);
+    }
+    if (merge) {
+      p.dims.back() *= out[i];
+      for (size_t k = 0; k < K; ++k) p.s[k].back() = st[k][i];
+      continue;
     }
     p.dims.push_back(out[i]);
-    p.sa.push_back(sa[i]);
-    p.sb.push_back(sb[i]);
+    for (size_t k = 0; k < K; ++k) p.s[k].push_back(st[k][i]);
   }
-  if (p.dims.empty()) { p.dims = {1}; p.sa = {0}; p.sb = {0}; }
+  if (p.dims.empty()) {
+    p.dims = {1};
+    for (size_t k = 0; k < K; ++k) p.s[k] = {0};
+  }
   p.inner = p.dims.back();
   for (size_t i = 0; i + 1 < p.dims.size(); ++i) p.outer *= p.dims[i];
   return p;
 }
 
-template <typename T, typename U, typename F>
-void run_broadcast(const BroadcastPlan& p, const T* a, const U* b, T* y, F f) {
-  const int64_t inner = p.inner, ia = p.sa.back(), ib = p.sb.back();
-  const size_t nd = p.dims.size();
+using BroadcastPlan = BroadcastPlanN<2>;
+
+inline BroadcastPlan make_broadcast_plan(const Shape& a, const Shape& b, const Shape& out) {
+  return make_broadcast_plan_n<2>({&a, &b}, out);
+}
+
+// Offsets of output row `row` (an index over the outer dims) in each operand.
+template <size_t K>
+std::array<int64_t, K> broadcast_row_offsets(const BroadcastPlanN<K>& p, int64_t row) {
+  std::array<int64_t, K> off{};
+  for (size_t d = p.dims.size() - 1; d-- > 0;) {
+    const int64_t idx = row % p.dims[d];
+    row /= p.dims[d];
+    for (size_t k = 0; k < K; ++k) off[k] += idx * p.s[k][d];
+  }
+  return off;
+}
+
+// y[i] = f(a[.], b[.]); the output type R may differ from the operands'
+// (a comparison writes bool bytes).
+template <typename T, typename U, typename R, typename F>
+void run_broadcast(const BroadcastPlan& p, const T* a, const U* b, R* y, F f) {
+  const int64_t inner = p.inner, ia = p.s[0].back(), ib = p.s[1].back();
   const int64_t chunk = std::min(inner, kElementChunk), per_row = (inner + chunk - 1) / chunk;
   const int64_t grain = std::max<int64_t>(1, kElementChunk / chunk);
   parallel_for(p.outer * per_row, grain, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t row = item / per_row, i0 = item % per_row * chunk, i1 = std::min(inner, i0 + chunk);
-      int64_t oa = 0, ob = 0, r = row;
-      for (size_t d = nd - 1; d-- > 0;) {
-        int64_t idx = r % p.dims[d];
-        r /= p.dims[d];
-        oa += idx * p.sa[d];
-        ob += idx * p.sb[d];
-      }
-      const T* pa = a + oa;
-      const U* pb = b + ob;
-      T* py = y + row * inner;
+      const std::array<int64_t, 2> off = broadcast_row_offsets(p, row);
+      const T* pa = a + off[0];
+      const U* pb = b + off[1];
+      R* py = y + row * inner;
       if (ia == 1 && ib == 1) {
         for (int64_t i = i0; i < i1; ++i) py[i] = f(pa[i], pb[i]);
       } else if (ia == 1) {
@@ -82,6 +102,28 @@ void run_broadcast(const BroadcastPlan& p, const T* a, const U* b, T* y, F f) {
         const T s = pa[0];
         const U t = pb[0];
         for (int64_t i = i0; i < i1; ++i) py[i] = f(s, t);
+      }
+    }
+  });
+}
+
+// y[i] = f(a[.], b[.], c[.]) over three broadcast operands (Where). The inner
+// strides are 0 or 1; the all-contiguous case gets its own loop.
+template <typename A, typename B, typename C, typename R, typename F>
+void run_broadcast3(const BroadcastPlanN<3>& p, const A* a, const B* b, const C* c, R* y, F f) {
+  const int64_t inner = p.inner, ia = p.s[0].back(), ib = p.s[1].back(), ic = p.s[2].back();
+  int64_t grain = std::max<int64_t>(1, (1 << 15) / inner);
+  parallel_for(p.outer, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const std::array<int64_t, 3> off = broadcast_row_offsets(p, row);
+      const A* pa = a + off[0];
+      const B* pb = b + off[1];
+      const C* pc = c + off[2];
+      R* py = y + row * inner;
+      if (ia == 1 && ib == 1 && ic == 1) {
+        for (int64_t i = 0; i < inner; ++i) py[i] = f(pa[i], pb[i], pc[i]);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) py[i] = f(pa[i * ia], pb[i * ib], pc[i * ic]);
       }
     }
   });

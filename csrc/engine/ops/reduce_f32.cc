@@ -1,4 +1,8 @@
-// Float32 reductions (ONNX): ReduceMean, ReduceSum, ReduceMax, ReduceMin.
+// Float32 reductions (ONNX): ReduceMean, ReduceSum, ReduceMax, ReduceMin, and
+// the norms ReduceL1 (sum of |x|), ReduceSumSquare (sum of x * x) and
+// ReduceL2 (sqrt of the sum of x * x), each term formed in float32 and summed
+// in index order like the others (F.normalize and sentence-embedding exports
+// use ReduceL2).
 // Axes come from the "axes" attribute (ReduceMean/Max/Min opset < 18,
 // ReduceSum opset < 13) or the optional int64 input 1 (newer opsets; a
 // constant, or a run-time value read when the shapes are inferred). No axes:
@@ -10,6 +14,7 @@
 // inner loop over the contiguous inner block. Other axis sets use a generic
 // strided walk. Sums are accumulated in float32 in index order.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "core/thread_pool.h"
@@ -20,7 +25,7 @@ namespace int8rt {
 namespace engine {
 namespace {
 
-enum class Kind { kMean, kSum, kMax, kMin };
+enum class Kind { kMean, kSum, kMax, kMin, kL1, kL2, kSumSquare };
 
 class ReduceLayer : public Layer {
  public:
@@ -92,6 +97,8 @@ class ReduceLayer : public Layer {
     if (kind_ == Kind::kMean) {
       const float c = static_cast<float>(count);
       for (int64_t i = 0; i < n_out; ++i) y[i] = y[i] / c;
+    } else if (kind_ == Kind::kL2) {
+      for (int64_t i = 0; i < n_out; ++i) y[i] = std::sqrt(y[i]);
     }
   }
 
@@ -104,6 +111,9 @@ class ReduceLayer : public Layer {
       case Kind::kSum: for (int64_t i = 0; i < n; ++i) d[i] += s[i]; break;
       case Kind::kMax: for (int64_t i = 0; i < n; ++i) d[i] = std::max(d[i], s[i]); break;
       case Kind::kMin: for (int64_t i = 0; i < n; ++i) d[i] = std::min(d[i], s[i]); break;
+      case Kind::kL1: for (int64_t i = 0; i < n; ++i) d[i] += std::fabs(s[i]); break;
+      case Kind::kL2:
+      case Kind::kSumSquare: for (int64_t i = 0; i < n; ++i) d[i] += s[i] * s[i]; break;
     }
   }
 
@@ -151,6 +161,9 @@ INT8RT_REGISTER_LAYER("ReduceMean", make(Kind::kMean));
 INT8RT_REGISTER_LAYER("ReduceSum", make(Kind::kSum));
 INT8RT_REGISTER_LAYER("ReduceMax", make(Kind::kMax));
 INT8RT_REGISTER_LAYER("ReduceMin", make(Kind::kMin));
+INT8RT_REGISTER_LAYER("ReduceL1", make(Kind::kL1));
+INT8RT_REGISTER_LAYER("ReduceL2", make(Kind::kL2));
+INT8RT_REGISTER_LAYER("ReduceSumSquare", make(Kind::kSumSquare));
 
 }  // namespace
 }  // namespace engine

@@ -1,10 +1,10 @@
 // Element-wise float32 ops with ONNX semantics: Relu, LeakyRelu, Clip,
 // Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu (exact, or approximate =
-// 'tanh' with the spec's formula), Sqrt, Identity, Dropout
-// (inference: identity); the math functions Exp, Log, Abs, Neg, Reciprocal,
-// Sin, Cos, Sign, Floor, Ceil, Round (half to even, as ONNX says); and the
-// activations Softplus (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish
-// (x * tanh(softplus(x))), Elu (alpha), Selu (alpha, gamma), each with the
+// 'tanh' with the spec's formula), Sqrt, Identity (Dropout: dropout.cc);
+// the math functions Exp, Log, Abs, Neg, Reciprocal, Sin, Cos, Sign, Floor,
+// Ceil, Round (half to even, as ONNX says); and the activations Softplus
+// (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish (x * tanh(softplus(x))),
+// Elu (alpha), Selu (alpha, gamma), each with the
 // formula of the ONNX operator spec evaluated in float32: Exp, Sigmoid, Tanh,
 // Erf and the Gelus by the unary_f32 kernel family (kernels/unary_f32.h,
 // the vectorisable functions of kernels/ref/math_f32.h, chosen per ISA), the
@@ -176,7 +176,6 @@ INT8RT_REGISTER_LAYER("Erf", make(Kind::kErf));
 INT8RT_REGISTER_LAYER("Gelu", make(Kind::kGelu));
 INT8RT_REGISTER_LAYER("Sqrt", make(Kind::kSqrt));
 INT8RT_REGISTER_LAYER("Identity", make(Kind::kIdentity));
-INT8RT_REGISTER_LAYER("Dropout", make(Kind::kIdentity));
 INT8RT_REGISTER_LAYER("Exp", make(Kind::kExp));
 INT8RT_REGISTER_LAYER("Log", make(Kind::kLog));
 INT8RT_REGISTER_LAYER("Abs", make(Kind::kAbs));

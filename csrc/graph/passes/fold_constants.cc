@@ -2,7 +2,8 @@
 // level with ONNX semantics (Reshape with 0 / -1 and allowzero, Transpose
 // with perm (default: reversed), Unsqueeze/Squeeze with axes as attribute
 // (opset < 13) or input (opset >= 13), Concat, Cast to float/int8/int64,
-// Identity). The importer folds most constants in Python; this catches what
+// Identity; bool constants move as their int8 storage and Cast reads them as
+// 0 / 1). The importer folds most constants in Python; this catches what
 // other passes expose (e.g. a Transpose over a weight DequantizeLinear).
 // A Cast whose result ONNX leaves undefined (NaN or out-of-range to an
 // integer) is not folded.
@@ -163,7 +164,8 @@ bool cast(const Node& n, const Tensor& x, Tensor* out) {
   const int64_t total = count_of(x.shape);
   out->shape = x.shape;
   for (int64_t i = 0; i < total; ++i) {
-    const bool is_f = x.dtype == DataType::kFloat32, is_i8 = x.dtype == DataType::kInt8;
+    const bool is_f = x.dtype == DataType::kFloat32;
+    const bool is_i8 = x.dtype == DataType::kInt8 || x.dtype == DataType::kBool;  // both held in i8
     const float f = is_f ? x.f32[i] : 0.f;
     const int64_t k = is_f ? 0 : (is_i8 ? x.i8[i] : x.i64[i]);
     if (to == 1) {

@@ -127,6 +127,8 @@ Tensor& private_constant(Network& net, int node, size_t slot) {
     fresh = net.add_constant(name, copy.shape, copy.f32);
   } else if (copy.dtype == DataType::kInt64) {
     fresh = net.add_constant_i64(name, copy.shape, copy.i64);
+  } else if (copy.dtype == DataType::kBool) {
+    fresh = net.add_constant_bool(name, copy.shape, copy.i8);
   } else {
     fresh = net.add_constant_i8(name, copy.shape, copy.i8);
   }

@@ -6,7 +6,7 @@
 // spec; int8rt-specific attributes are prefixed "int8rt_" (for example the
 // activation a fusion pass folds into a Conv). Tensors have static shapes
 // except the leading batch dimension, written -1 where it is dynamic.
-// Constants (weights) are float32 or int64 and owned by the network.
+// Constants (weights) are float32, int64, int8 or bool and owned by the network.
 //
 // Thread safety: a Network is a plain value; do not mutate it concurrently.
 #pragma once
@@ -19,7 +19,9 @@
 
 namespace int8rt {
 
-enum class DataType : int32_t { kFloat32 = 0, kInt8 = 1, kInt32 = 2, kInt64 = 3 };
+// kBool: one byte per element holding 0 or 1 (ONNX BOOL, numpy bool_): masks
+// and the results of comparisons and logic ops.
+enum class DataType : int32_t { kFloat32 = 0, kInt8 = 1, kInt32 = 2, kInt64 = 3, kBool = 4 };
 
 // One attribute value: exactly one of the fields is meaningful, named by kind.
 struct Attribute {
@@ -63,7 +65,7 @@ struct Tensor {
   bool is_constant = false;
   std::vector<float> f32;      // constant data when dtype == kFloat32
   std::vector<int64_t> i64;    // constant data when dtype == kInt64
-  std::vector<int8_t> i8;      // constant data when dtype == kInt8 (quantized weights)
+  std::vector<int8_t> i8;      // constant data when dtype == kInt8 (quantized weights) or kBool (0 / 1)
   int producer = -1;           // node index, -1 for inputs and constants
 
   int64_t num_elements() const;  // product of shape; -1 when dynamic
@@ -95,6 +97,8 @@ class Network {
   int add_constant_i64(const std::string& name, std::vector<int64_t> shape,
                        std::vector<int64_t> data);
   int add_constant_i8(const std::string& name, std::vector<int64_t> shape, std::vector<int8_t> data);
+  // A bool constant: every value must be 0 or 1 (InvalidArgument otherwise).
+  int add_constant_bool(const std::string& name, std::vector<int64_t> shape, std::vector<int8_t> data);
   // Appends a node; creates its output tensors (float32, shape unknown until
   // set_shape / shape inference) and returns their ids. Names must be unique.
   std::vector<int> add_node(const std::string& op, const std::string& name,

@@ -29,7 +29,10 @@ DataType dtype_of(const py::array& a, size_t index) {
   if (a.dtype().equal(py::dtype::of<float>())) return DataType::kFloat32;
   if (a.dtype().equal(py::dtype::of<int64_t>())) return DataType::kInt64;
   if (a.dtype().equal(py::dtype::of<int8_t>())) return DataType::kInt8;
-  throw InvalidArgument("input " + std::to_string(index) + ": dtype must be float32, int64 or int8, got " +
+  if (a.dtype().equal(py::dtype::of<bool>())) return DataType::kBool;
+  if (a.dtype().equal(py::dtype::of<int32_t>())) return DataType::kInt32;  // run-time inputs only
+  throw InvalidArgument("input " + std::to_string(index) +
+                        ": dtype must be float32, int64, int32, int8 or bool, got " +
                         std::string(py::str(a.dtype())));
 }
 
@@ -56,6 +59,7 @@ py::array to_numpy(const engine::Value& v) {
   py::dtype dt = v.dtype() == DataType::kFloat32 ? py::dtype::of<float>()
                  : v.dtype() == DataType::kInt64 ? py::dtype::of<int64_t>()
                  : v.dtype() == DataType::kInt32 ? py::dtype::of<int32_t>()
+                 : v.dtype() == DataType::kBool  ? py::dtype::of<bool>()
                                                  : py::dtype::of<int8_t>();
   py::array out(dt, shape);
   std::memcpy(out.mutable_data(), v.data<char>(), v.nbytes());
@@ -82,6 +86,9 @@ std::vector<std::vector<py::array>> run_sets(const std::string& op, const std::v
     std::string name = "input" + std::to_string(i);
     bool is_const = i < constant_inputs.size() && constant_inputs[i];
     if (is_const) {
+      if (dt == DataType::kInt32) {
+        throw InvalidArgument("input " + std::to_string(i) + ": int32 constants do not exist");
+      }
       size_t n = static_cast<size_t>(a.size());
       if (dt == DataType::kFloat32) {
         const float* p = static_cast<const float*>(a.data());
@@ -91,7 +98,9 @@ std::vector<std::vector<py::array>> run_sets(const std::string& op, const std::v
         node_inputs.push_back(net.add_constant_i64(name, shape, std::vector<int64_t>(p, p + n)));
       } else {
         const int8_t* p = static_cast<const int8_t*>(a.data());
-        node_inputs.push_back(net.add_constant_i8(name, shape, std::vector<int8_t>(p, p + n)));
+        std::vector<int8_t> bytes(p, p + n);
+        node_inputs.push_back(dt == DataType::kBool ? net.add_constant_bool(name, shape, std::move(bytes))
+                                                    : net.add_constant_i8(name, shape, std::move(bytes)));
       }
     } else {
       if (dynamic_batch && !shape.empty()) shape[0] = -1;

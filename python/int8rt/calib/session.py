@@ -211,11 +211,12 @@ class CalibrationSession:
 def input_arrays(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray],
                  dtypes: Optional[Mapping[str, str]] = None) -> dict[str, np.ndarray]:
     """A calibration batch as C-contiguous arrays of the network inputs'
-    dtypes (``dtypes``: name -> "float32" / "int64" / "int32" / "int8";
-    float32 where absent). Float data is converted to float32. Integer or
+    dtypes (``dtypes``: name -> "float32" / "int64" / "int32" / "int8" /
+    "bool"; float32 where absent). Float data is converted to float32. Integer or
     bool data for a float32 input (uint8 pixels, ids, masks) would calibrate
     the network on values it never sees in use, so it is refused by name; so
-    is float data for an integer input (token ids as floats)."""
+    is float data for an integer input (token ids as floats), and anything but
+    bool data for a bool input (a mask)."""
     out = {}
     for name, a in inputs.items():
         dtype = (dtypes or {}).get(name, "float32")
@@ -223,7 +224,11 @@ def input_arrays(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray],
             raise _core.InvalidArgumentError(
                 f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
                 "input is float32; convert it (e.g. batch.astype(np.float32), normalised as the model expects)")
-        if dtype != "float32" and a.dtype.kind not in "iu":
+        if dtype == "bool" and a.dtype.kind != "b":
+            raise _core.InvalidArgumentError(
+                f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
+                "input is bool; pass a bool array (e.g. mask != 0)")
+        if dtype not in ("float32", "bool") and a.dtype.kind not in "iu":
             raise _core.InvalidArgumentError(
                 f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
                 f"input is {dtype}; pass integers")

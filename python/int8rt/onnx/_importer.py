@@ -27,7 +27,8 @@ logger = logging.getLogger("int8rt")
 
 Dims = List[Optional[int]]
 _INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT8: "int8",
-                 onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT64: "int64"}
+                 onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT64: "int64",
+                 onnx.TensorProto.BOOL: "bool"}
 
 
 def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
@@ -128,7 +129,7 @@ def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int]
     elem = vi.type.tensor_type.elem_type
     if elem not in _INPUT_DTYPES:
         raise NotSupportedError(f"{source}: input '{vi.name}' has element type "
-                                f"{onnx.TensorProto.DataType.Name(elem)}; int8rt takes float32, int8, int32, int64")
+                                f"{onnx.TensorProto.DataType.Name(elem)}; int8rt takes float32, int8, int32, int64, bool")
     t = vi.type.tensor_type
     if not t.HasField("shape"):
         raise InvalidArgumentError(f"{source}: input '{vi.name}' has no shape (not even a rank); int8rt needs "
@@ -142,7 +143,7 @@ def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int]
 def _ir_array(name: str, a: np.ndarray) -> np.ndarray:
     if a.dtype.kind == "f" or a.dtype == np.dtype("float16"):
         return np.asarray(a, np.float32, order="C")  # not ascontiguousarray: it makes scalars 1-D
-    if a.dtype == np.int8:
+    if a.dtype == np.int8 or a.dtype == np.bool_:
         return np.asarray(a, order="C")
     if a.dtype.kind in "biu":
         if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
@@ -207,13 +208,13 @@ class _Emitter:
     def _emit_node(self, node: onnx.NodeProto, inputs: List[str]) -> None:
         desc = ops.describe(node.name, node.op_type, node.output)
         attrs = _attr_dict(node)
+        outputs = list(node.output)
+        ops.normalize(desc, node.op_type, attrs, inputs, outputs, self.ctx)  # may turn attributes into inputs
         for key, v in attrs.items():
             if not isinstance(v, (int, float, str)) and not (
                     isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)):
                 raise NotSupportedError(f"{self.source}: {desc}: attribute '{key}' of type "
                                         f"{type(v).__name__} is not supported")
-        outputs = list(node.output)
-        ops.normalize(desc, node.op_type, attrs, inputs, outputs, self.ctx)
         if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
             self._quant_dtype(node.op_type, attrs, inputs)
         while inputs and not inputs[-1]:

@@ -5,10 +5,11 @@
 :mod:`int8rt.onnx.conformance` drive, so every operator the importer claims
 is checked against the expected outputs that ship inside the ``onnx`` wheel.
 
-Limits, stated: the engine's public run API takes float32, int64, int32 and
-int8 arrays and returns float32 and int64 ones, so a model whose graph inputs
-or outputs have another element type (bool, float16, ...) is refused by
-``prepare`` (``int8rt.NotSupportedError``).
+Limits, stated: the engine's public run API takes float32, int64, int32,
+int8 and bool arrays and returns float32, int64, int32 and bool ones, so a
+model whose graph inputs or outputs have another element type (float16,
+uint8, int8 outputs, ...) is refused by ``prepare``
+(``int8rt.NotSupportedError``).
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ from ..engine import Engine
 __all__ = ["Int8rtBackend", "Int8rtRep", "prepare", "run_model", "run_node", "supports_device"]
 
 
-_INPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT8)
-_OUTPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64)
+_INPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT8,
+                onnx.TensorProto.BOOL)
+_OUTPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.BOOL)
 
 
 def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -72,7 +74,8 @@ class Int8rtBackend(Backend):
                 if not v.type.HasField("tensor_type") or elem not in allowed:
                     name = onnx.TensorProto.DataType.Name(elem) if v.type.HasField("tensor_type") else "non-tensor"
                     raise NotSupportedError(f"graph {kind} '{v.name}' is {name}; the engine API takes float32, "
-                                            "int64, int32 and int8 inputs and returns float32 and int64 outputs")
+                                            "int64, int32, int8 and bool inputs and returns float32, int64, "
+                                            "int32 and bool outputs")
         engine = build_engine(model, BuilderConfig(precision="fp32"))
         return Int8rtRep(engine, [i.name for i in _graph_inputs(model)], [o.name for o in model.graph.output])
 

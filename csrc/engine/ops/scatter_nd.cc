@@ -1,0 +1,115 @@
+// ScatterND (ONNX): out = data, then for every index tuple j of `indices`
+// ([..., k], int64, k <= rank(data); negative entries count from the end):
+// out[indices[j]] (a slice of rank rank(data) - k) = updates[j], or combined
+// with it by `reduction` (none, add, mul, max, min). data and updates share
+// one dtype (float32, int64 or int32); updates' shape is indices.shape[:-1]
+// + data.shape[k:]. Updates apply in index order (serially), so repeated
+// indices give the last update (none) or the combination of all of them.
+// An index outside [-dim, dim) is an InvalidArgument naming it.
+#include <algorithm>
+#include <cstring>
+
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+enum class Reduce { kNone, kAdd, kMul, kMax, kMin };
+
+class ScatterNDLayer : public Layer {
+ public:
+  ScatterNDLayer(const Node& node, Reduce reduce) : reduce_(reduce), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Value& x = require_any(in, 0, prefix_);
+    const Value& idx = require_input(in, 1, DataType::kInt64, prefix_);
+    const Value& upd = require_any(in, 2, prefix_);
+    const DataType t = x.dtype();
+    if (upd.dtype() != t || (t != DataType::kFloat32 && t != DataType::kInt64 && t != DataType::kInt32)) {
+      throw InvalidArgument(prefix_ + "data and updates must share one dtype, float32, int64 or int32 (got " +
+                            dtype_name(t) + " and " + dtype_name(upd.dtype()) + ")");
+    }
+    const Shape &xs = x.shape(), &is = idx.shape();
+    if (is.empty() || is.back() < 1 || is.back() > static_cast<int64_t>(xs.size())) {
+      throw InvalidArgument(prefix_ + "indices " + shape_str(is) + " must end in a dimension in [1, rank of data " +
+                            shape_str(xs) + "]");
+    }
+    Shape want(is.begin(), is.end() - 1);
+    want.insert(want.end(), xs.begin() + is.back(), xs.end());
+    if (upd.shape() != want) {
+      throw InvalidArgument(prefix_ + "updates are " + shape_str(upd.shape()) + ", expected " + shape_str(want));
+    }
+    return {{t, xs}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    switch (in[0]->dtype()) {
+      case DataType::kFloat32: scatter<float>(in, *out[0]); break;
+      case DataType::kInt64: scatter<int64_t>(in, *out[0]); break;
+      case DataType::kInt32: scatter<int32_t>(in, *out[0]); break;
+      default: break;  // refused by infer
+    }
+  }
+
+  std::string describe() const override { return "scatter nd"; }
+
+ private:
+  template <typename T>
+  void scatter(const std::vector<const Value*>& in, Value& yv) const {
+    const Shape& xs = in[0]->shape();
+    const Shape& is = in[1]->shape();
+    const int64_t k = is.back();
+    const int64_t tuples = in[1]->numel() / k;
+    int64_t slice = 1;
+    for (size_t d = static_cast<size_t>(k); d < xs.size(); ++d) slice *= xs[d];
+    T* y = yv.data<T>();
+    if (yv.numel() > 0) std::memcpy(y, in[0]->data<T>(), yv.nbytes());
+    const int64_t* idx = in[1]->data<int64_t>();
+    const T* u = in[2]->data<T>();
+    for (int64_t j = 0; j < tuples; ++j) {
+      int64_t off = 0;
+      for (int64_t d = 0; d < k; ++d) {
+        int64_t v = idx[j * k + d];
+        if (v < -xs[d] || v >= xs[d]) {
+          throw InvalidArgument(prefix_ + "index " + std::to_string(v) + " is outside [" + std::to_string(-xs[d]) +
+                                ", " + std::to_string(xs[d]) + ") (dimension " + std::to_string(d) + " of the data)");
+        }
+        off = off * xs[d] + (v < 0 ? v + xs[d] : v);
+      }
+      T* dst = y + off * slice;
+      const T* src = u + j * slice;
+      for (int64_t e = 0; e < slice; ++e) {
+        switch (reduce_) {
+          case Reduce::kNone: dst[e] = src[e]; break;
+          case Reduce::kAdd: dst[e] += src[e]; break;
+          case Reduce::kMul: dst[e] *= src[e]; break;
+          case Reduce::kMax: dst[e] = std::max(dst[e], src[e]); break;
+          case Reduce::kMin: dst[e] = std::min(dst[e], src[e]); break;
+        }
+      }
+    }
+  }
+
+  Reduce reduce_;
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_scatter_nd(const Network&, const Node& node) {
+  require_inputs(node, 3);
+  const std::string r = node.attrs.get_string("reduction", "none");
+  Reduce reduce = Reduce::kNone;
+  if (r == "add") reduce = Reduce::kAdd;
+  else if (r == "mul") reduce = Reduce::kMul;
+  else if (r == "max") reduce = Reduce::kMax;
+  else if (r == "min") reduce = Reduce::kMin;
+  else if (r != "none") throw unsupported_attr(node, "reduction", r, "none, add, mul, max, min");
+  return std::make_unique<ScatterNDLayer>(node, reduce);
+}
+
+INT8RT_REGISTER_LAYER("ScatterND", make_scatter_nd);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

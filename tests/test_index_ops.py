@@ -1,0 +1,190 @@
+"""Indexing and shape-driven layers of transformer and detector exports, one
+node at a time against ONNX Runtime (tests/_ort_oracle.py): Trilu, ArgMax,
+ArgMin, CumSum, GatherElements, Mod, Tile, Size, TopK, ScatterND, CastLike,
+LpNormalization and the norm reductions ReduceL1 / ReduceL2 /
+ReduceSumSquare. Exact
+comparisons where the op only moves, selects or does integer arithmetic;
+CumSum and float Mod on float32 compare exactly too (the same operations in
+the same order as ONNX Runtime's loops: sums along the axis in order, C
+fmod); the norms within a stated float32 bound."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pytest
+
+import int8rt
+from _ort_oracle import run_ort
+from int8rt._testing import run_single_op
+
+RNG = np.random.default_rng(23)
+
+
+def same_as_ort(op: str, inputs: Sequence[np.ndarray], attrs: dict[str, Any] | None = None,
+                constant: Sequence[bool] = (), opset: int = 17) -> np.ndarray:
+    attrs = attrs or {}
+    constant = list(constant) + [False] * (len(inputs) - len(constant))
+    (ours,) = run_single_op(op, list(inputs), attrs, constant, 1)
+    (ref,) = run_ort(op, list(inputs), attrs, constant, 1, opset)
+    assert ours.dtype == ref.dtype and ours.shape == ref.shape, f"{op} {attrs}: {ours.dtype}{ours.shape} vs " \
+                                                                f"{ref.dtype}{ref.shape}"
+    np.testing.assert_array_equal(ours, ref, err_msg=f"{op} {attrs}")
+    return ours
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 6, 4), (1, 7, 3)])
+@pytest.mark.parametrize("upper", [0, 1])
+@pytest.mark.parametrize("k", [None, 0, 2, -1, -9, 9])
+def test_trilu(shape: tuple, upper: int, k: int | None) -> None:
+    x = RNG.standard_normal(shape).astype(np.float32)
+    inputs = [x] if k is None else [x, np.array(k, np.int64)]
+    same_as_ort("Trilu", inputs, {"upper": upper}, opset=14)
+    same_as_ort("Trilu", [np.arange(np.prod(shape), dtype=np.int64).reshape(shape)] + inputs[1:], {"upper": upper},
+                opset=14)
+
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("keepdims", [0, 1])
+@pytest.mark.parametrize("last", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+def test_arg_max_min(op: str, axis: int, keepdims: int, last: int, dtype: type) -> None:
+    x = RNG.integers(-3, 4, (3, 5, 4)).astype(dtype)  # few values: ties happen
+    same_as_ort(op, [x], {"axis": axis, "keepdims": keepdims, "select_last_index": last})
+
+
+def test_argmax_picks_the_first_nan_as_numpy_does() -> None:
+    x = np.array([[1.0, np.nan, 5.0, np.nan], [np.nan, 2.0, 3.0, 1.0], [0.0, 4.0, 4.0, -1.0]], np.float32)
+    for op, ref in (("ArgMax", np.argmax), ("ArgMin", np.argmin)):
+        (y,) = run_single_op(op, [x], {"axis": 1, "keepdims": 0}, [False], 1)
+        assert y.tolist() == ref(x, axis=1).tolist()
+
+
+@pytest.mark.parametrize("shape,axis", [((7,), 0), ((3, 5), 1), ((3, 5), -2), ((2, 3, 4), 1)])
+@pytest.mark.parametrize("exclusive", [0, 1])
+@pytest.mark.parametrize("reverse", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+def test_cumsum(shape: tuple, axis: int, exclusive: int, reverse: int, dtype: type) -> None:
+    x = (RNG.standard_normal(shape) * 4).astype(dtype)
+    same_as_ort("CumSum", [x, np.array(axis, np.int64)], {"exclusive": exclusive, "reverse": reverse})
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("idx_dtype", [np.int64, np.int32])
+def test_gather_elements(axis: int, idx_dtype: type) -> None:
+    data = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    shape = [2, 3, 4]
+    dim = data.shape[axis]
+    shape[axis] = 6  # the axis may be longer than the data's
+    idx = RNG.integers(-dim, dim, shape).astype(idx_dtype)
+    same_as_ort("GatherElements", [data, idx], {"axis": axis})
+    same_as_ort("GatherElements", [data.astype(np.int64), idx], {"axis": axis})
+
+
+def test_gather_elements_index_out_of_range_is_named() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"\(GatherElements\): index 3 is outside \[-3, 3\)"):
+        run_single_op("GatherElements", [np.zeros((3, 2), np.float32), np.array([[0, 3]], np.int64)], {"axis": 0},
+                      [False, False], 1)
+
+
+@pytest.mark.parametrize("fmod", [0, 1])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float32])
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((5,), ())])
+def test_mod(fmod: int, dtype: type, shapes: tuple) -> None:
+    a = RNG.integers(-20, 21, shapes[0]).astype(dtype)
+    b = RNG.choice(np.array([-7, -3, -1, 2, 5], dtype), shapes[1])
+    if dtype == np.float32:
+        a = a + np.float32(0.25)
+        if fmod == 0:  # the spec wants fmod = 1 for floats; ONNX Runtime refuses 0: numpy's mod is the reference
+            (y,) = run_single_op("Mod", [a, b], {"fmod": 0}, [False, False], 1)
+            np.testing.assert_array_equal(y, np.mod(a, b))
+            return
+    same_as_ort("Mod", [a, b], {"fmod": fmod}, opset=13)
+
+
+def test_integer_mod_by_zero_is_an_error() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"\(Mod\): integer division by zero"):
+        run_single_op("Mod", [np.array([3, 4], np.int64), np.array([1, 0], np.int64)], {}, [False, False], 1)
+
+
+@pytest.mark.parametrize("shape,repeats", [((2, 3), (1, 1)), ((2, 3), (3, 2)), ((1, 4, 2), (2, 1, 3)),
+                                           ((5,), (0,)), ((2, 2), (2, 0))])
+def test_tile_and_size(shape: tuple, repeats: tuple) -> None:
+    x = RNG.standard_normal(shape).astype(np.float32)
+    same_as_ort("Tile", [x, np.array(repeats, np.int64)], constant=[False, True])
+    (y,) = run_single_op("Tile", [x > 0, np.array(repeats, np.int64)], {}, [False, True], 1)
+    np.testing.assert_array_equal(y, np.tile(x > 0, repeats))
+    same_as_ort("Size", [x])
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+@pytest.mark.parametrize("largest", [0, 1])
+@pytest.mark.parametrize("k", [0, 1, 3, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+def test_topk(axis: int, largest: int, k: int, dtype: type) -> None:
+    x = RNG.integers(-3, 4, (3, 4, 5)).astype(dtype)  # ties: equal values come by lower index first
+    if k > x.shape[axis]:
+        with pytest.raises(int8rt.InvalidArgumentError, match=r"\(TopK\): K \[4\] must be one value in \[0, 3\]"):
+            run_single_op("TopK", [x, np.array([k], np.int64)], {"axis": axis}, [False, True], 2)
+        return
+    inputs = [x, np.array([k], np.int64)]
+    attrs = {"axis": axis, "largest": largest, "sorted": 1}
+    ours = run_single_op("TopK", inputs, attrs, [False, True], 2)
+    ref = run_ort("TopK", inputs, attrs, [False, True], 2, 17)
+    for name, a, b in zip(("values", "indices"), ours, ref):
+        assert a.dtype == b.dtype and a.shape == b.shape, f"TopK {attrs} k={k} {name}"
+        np.testing.assert_array_equal(a, b, err_msg=f"TopK {attrs} k={k} {name}")
+
+
+def test_topk_puts_nan_first_as_numpy_sorts_it() -> None:
+    x = np.array([[1.0, np.nan, 3.0, 2.0]], np.float32)
+    values, indices = run_single_op("TopK", [x, np.array([2], np.int64)], {}, [False, True], 2)
+    assert indices.tolist() == [[1, 2]] and np.isnan(values[0, 0]) and values[0, 1] == 3.0
+
+
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_scatter_nd(reduction: str, dtype: type) -> None:
+    data = RNG.integers(-5, 6, (4, 3, 2)).astype(dtype)
+    indices = np.array([[[1], [-1]], [[0], [2]]], np.int64)  # whole [3, 2] slices; no repeats (none's order)
+    updates = RNG.integers(-5, 6, (2, 2, 3, 2)).astype(dtype)
+    same_as_ort("ScatterND", [data, indices, updates], {"reduction": reduction}, opset=18)
+    point = np.array([[0, 1, 1], [3, 2, 0], [0, 1, 1]], np.int64)  # single elements, one repeated
+    if reduction != "none":
+        same_as_ort("ScatterND", [data, point, updates.reshape(-1)[:3].copy()], {"reduction": reduction}, opset=18)
+
+
+def test_scatter_nd_index_out_of_range_is_named() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"\(ScatterND\): index 4 is outside \[-4, 4\)"):
+        run_single_op("ScatterND", [np.zeros((4, 2), np.float32), np.array([[4]], np.int64),
+                                    np.zeros((1, 2), np.float32)], {}, [False] * 3, 1)
+
+
+@pytest.mark.parametrize("op", ["ReduceL1", "ReduceL2", "ReduceSumSquare"])
+@pytest.mark.parametrize("axes,keepdims", [([1], 1), ([-1], 0), ([0, 2], 1), ([], 1), ([0, 1], 0)])
+def test_norm_reductions(op: str, axes: list, keepdims: int) -> None:
+    # Same terms summed in the same (index) order as ONNX Runtime's loop only
+    # for short axes; a float32 bound otherwise (a few ulps per term).
+    x = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    inputs = [x] if not axes else [x, np.array(axes, np.int64)]
+    (ours,) = run_single_op(op, inputs, {"keepdims": keepdims}, [False, True], 1)
+    (ref,) = run_ort(op, inputs, {"keepdims": keepdims}, [False, True], 1, 18)
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6, err_msg=f"{op} axes={axes} keepdims={keepdims}")
+
+
+@pytest.mark.parametrize("src,like", [(np.float32, np.int64), (np.int64, np.float32), (np.float32, np.bool_),
+                                      (np.bool_, np.float32), (np.int32, np.int64)])
+def test_cast_like(src: type, like: type) -> None:
+    x = (RNG.standard_normal((3, 4)) * 3).astype(src)
+    same_as_ort("CastLike", [x, np.zeros(1, like)], constant=[False, True], opset=15)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_lp_normalization(p: int, axis: int) -> None:
+    x = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    (ours,) = run_single_op("LpNormalization", [x], {"p": p, "axis": axis}, [False], 1)
+    (ref,) = run_ort("LpNormalization", [x], {"p": p, "axis": axis}, [False], 1, 17)
+    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7, err_msg=f"p={p} axis={axis}")
