@@ -358,7 +358,9 @@ def describe(s: Subject) -> None:
 
 def profile_against_openvino(s: Subject, batch: int, runs: int) -> None:
     """int8rt INT8's per-layer profile beside OpenVINO INT8's (NNCF model,
-    PERF_COUNT), 1 thread, grouped by layer kind (realnets/profile_kinds.py)."""
+    PERF_COUNT), 1 thread, grouped by layer kind (realnets/profile_kinds.py).
+    The two profilers alternate, `runs` rounds of 2 runs each; per layer the
+    median over rounds."""
     e, model = s.engines.get("int8rt int8"), s.ov_models.get("int8")
     if e is None or model is None:
         print(f"\n{s.name}  batch {batch}: profile skipped (int8rt int8 or OV int8 missing)")
@@ -366,10 +368,14 @@ def profile_against_openvino(s: Subject, batch: int, runs: int) -> None:
     set_threads(1)
     x = s.inputs(batch)
     compiled = O.compile_model(model, 1, None, batch, perf_count=True)
-    ours = e.create_execution_context().profile({s.input_name: x}, runs)
-    ov = O.profile(compiled, x, runs)
-    print(f"\n{s.name}  batch {batch}  1 thread: per-layer profiles, medians of {runs} runs ({load_line()}),"
-          f" OV {O.describe(compiled)}")
+    ctx = e.create_execution_context()
+    ours_all, ov_all = [], []
+    for _ in range(runs):
+        ours_all.append(ctx.profile({s.input_name: x}, 2))
+        ov_all.append(O.profile(compiled, x, 2))
+    ours, ov = P.median_profile(ours_all), P.median_profile(ov_all)
+    print(f"\n{s.name}  batch {batch}  1 thread: per-layer profiles, {runs} alternating rounds of 2 runs, "
+          f"medians ({load_line()}); OV {O.describe(compiled)}")
     print("\n".join(P.compare_table(ours, ov)))
     print("  int8rt INT8 slowest layers:")
     print("\n".join(P.top_layers(ours, 8, lambda l: f"{P.kind_int8rt(l):16s} {l['precision']:8s} {l['name']}"

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
+
 _ELTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish",
             "Tanh", "Erf", "Exp", "Log", "Neg", "Abs", "Max", "Min", "Where", "Equal", "Less", "Greater", "Not",
             "LeakyRelu", "PRelu", "Elu", "Gelu", "Swish", "Mish", "Softplus", "Cast", "Reciprocal", "Floor",
@@ -76,6 +78,17 @@ def kind_openvino(node: dict) -> str:
     if t == "GroupConvolution":
         return "depthwise conv"
     return _common(t)
+
+
+def median_profile(profiles: list[list[dict]]) -> list[dict]:
+    """Per layer (by name, in the first profile's order), the median ``ms``
+    over several profiles of the same engine (taken alternately with
+    another engine's, so that a shared machine's load hits both alike)."""
+    times: dict[str, list[float]] = defaultdict(list)
+    for p in profiles:
+        for layer in p:
+            times[layer["name"]].append(layer["ms"])
+    return [{**layer, "ms": float(np.median(times[layer["name"]]))} for layer in profiles[0]]
 
 
 def by_kind(layers: list[dict], kind) -> dict[str, dict]:
