@@ -360,7 +360,7 @@ def profile_against_openvino(s: Subject, batch: int, runs: int) -> None:
     """int8rt INT8's per-layer profile beside OpenVINO INT8's (NNCF model,
     PERF_COUNT), 1 thread, grouped by layer kind (realnets/profile_kinds.py).
     The two profilers alternate, `runs` rounds of 2 runs each; per layer the
-    median over rounds."""
+    minimum and the median over rounds, each summed by kind."""
     e, model = s.engines.get("int8rt int8"), s.ov_models.get("int8")
     if e is None or model is None:
         print(f"\n{s.name}  batch {batch}: profile skipped (int8rt int8 or OV int8 missing)")
@@ -373,9 +373,12 @@ def profile_against_openvino(s: Subject, batch: int, runs: int) -> None:
     for _ in range(runs):
         ours_all.append(ctx.profile({s.input_name: x}, 2))
         ov_all.append(O.profile(compiled, x, 2))
-    ours, ov = P.median_profile(ours_all), P.median_profile(ov_all)
-    print(f"\n{s.name}  batch {batch}  1 thread: per-layer profiles, {runs} alternating rounds of 2 runs, "
-          f"medians ({load_line()}); OV {O.describe(compiled)}")
+    print(f"\n{s.name}  batch {batch}  1 thread: per-layer profiles, {runs} alternating rounds of 2 runs "
+          f"({load_line()}); OV {O.describe(compiled)}")
+    print("per layer the minimum over rounds:")
+    print("\n".join(P.compare_table(P.merge_profiles(ours_all, np.min), P.merge_profiles(ov_all, np.min))))
+    ours, ov = P.merge_profiles(ours_all), P.merge_profiles(ov_all)
+    print("per layer the median over rounds:")
     print("\n".join(P.compare_table(ours, ov)))
     print("  int8rt INT8 slowest layers:")
     print("\n".join(P.top_layers(ours, 8, lambda l: f"{P.kind_int8rt(l):16s} {l['precision']:8s} {l['name']}"

@@ -80,15 +80,17 @@ def kind_openvino(node: dict) -> str:
     return _common(t)
 
 
-def median_profile(profiles: list[list[dict]]) -> list[dict]:
-    """Per layer (by name, in the first profile's order), the median ``ms``
-    over several profiles of the same engine (taken alternately with
-    another engine's, so that a shared machine's load hits both alike)."""
+def merge_profiles(profiles: list[list[dict]], how=np.median) -> list[dict]:
+    """Per layer (by name, in the first profile's order), ``how`` (median or
+    min) of ``ms`` over several profiles of the same engine (taken
+    alternately with another engine's, so that a shared machine's load hits
+    both alike). On a loaded machine the minimum is the better estimate of
+    a layer's unloaded time: load only ever adds to it."""
     times: dict[str, list[float]] = defaultdict(list)
     for p in profiles:
         for layer in p:
             times[layer["name"]].append(layer["ms"])
-    return [{**layer, "ms": float(np.median(times[layer["name"]]))} for layer in profiles[0]]
+    return [{**layer, "ms": float(how(times[layer["name"]]))} for layer in profiles[0]]
 
 
 def by_kind(layers: list[dict], kind) -> dict[str, dict]:
