@@ -9,12 +9,14 @@ layers differently; ``kind_int8rt`` and ``kind_openvino`` map both onto:
   conv            dense convolutions (int8rt QConv / Conv; OV Convolution)
   depthwise conv  int8rt's dw kernels; OV GroupConvolution
   matmul/gemm     int8rt QGemm / Gemm / MatMul; OV FullyConnected*, MatMul
-  element-wise    arithmetic and activations (int8rt's int8 tables QLut
-                  included; OV Eltwise and Subgraph = its fused snippets)
+  element-wise    arithmetic and activations (int8rt's int8 tables QLut and
+                  per-channel QChannelMul included; OV Eltwise and Subgraph =
+                  its fused snippets)
   quantize/reorder  int8rt Quantize / Dequantize; OV Reorder, Convert,
                   FakeQuantize (layout and precision changes)
   pool/reduce     pooling, global pooling, ReduceMean/Sum/...
-  data movement   Reshape, Transpose, Concat, Slice, Split, Pad, Resize, ...
+  data movement   Reshape, Transpose, Concat, Slice, Split, Pad, Resize
+                  (int8rt's QResizeNearest / QResizeBilinear; OV Interpolate), ...
   softmax, norm   Softmax; MVN / LayerNormalization
   other           anything else, under its own op name
 
@@ -32,10 +34,11 @@ _ELTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Relu", "Clip", "Sigmoid"
             "Tanh", "Erf", "Exp", "Log", "Neg", "Abs", "Max", "Min", "Where", "Equal", "Less", "Greater", "Not",
             "LeakyRelu", "PRelu", "Elu", "Gelu", "Swish", "Mish", "Softplus", "Cast", "Reciprocal", "Floor",
             "Ceil", "Round", "Sign", "Lut", "Add2", "Eltwise", "Subgraph", "Math", "Multiply", "Subtract",
-            "Divide", "Power", "Convert"}
+            "Divide", "Power", "Convert", "ChannelMul"}
 _MOVE = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Concatenate", "Slice",
          "StridedSlice", "Split", "VariadicSplit", "Pad", "Resize", "Interpolate", "Gather", "Expand",
-         "Broadcast", "Tile", "DepthToSpace", "SpaceToDepth", "ShuffleChannels", "Identity", "ShapeOf"}
+         "Broadcast", "Tile", "DepthToSpace", "SpaceToDepth", "ShuffleChannels", "Identity", "ShapeOf",
+         "ResizeNearest", "ResizeBilinear"}
 _POOL = {"MaxPool", "AveragePool", "AvgPool", "GlobalAveragePool", "GlobalMaxPool", "Pooling", "ReduceMean",
          "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2", "Reduce"}
 _GEMM = {"Gemm", "MatMul", "FullyConnected", "FullyConnectedQuantizedLegacy", "FullyConnectedQuantized",
