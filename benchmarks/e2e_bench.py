@@ -291,8 +291,8 @@ def runners(s: Subject, threads: int, batch: int,
 
 def set_threads(n: int) -> None:
     int8rt.set_num_threads(n)
-    import torch
-    torch.set_num_threads(n)
+    if "torch" in sys.modules:  # only when a torch network or row is in the run
+        sys.modules["torch"].set_num_threads(n)
 
 
 def bench(s: Subject, batch: int, threads: int, rounds: int, min_time: float,
