@@ -1,7 +1,8 @@
 """INT8 accuracy of every calibration method on real networks: int8rt
 (entropy2, entropy, minmax, percentile, mse, auto) vs ONNX Runtime's
-quantize_static (MinMax, Entropy, Percentile), same calibration and
-evaluation data, metrics a constant output cannot pass.
+quantize_static (MinMax, Entropy, Percentile) vs NNCF's default
+post-training INT8 evaluated in OpenVINO, same calibration and evaluation
+data, metrics a constant output cannot pass.
 
 Networks (nothing downloaded at run time):
   digits  the bundled digits CNN (python/int8rt/data), real labels
@@ -26,9 +27,17 @@ calibration samples, as ONNX Runtime does; "+ bias corr." rows add
 BuilderConfig(bias_correction=True); the "warnings" table builds again with
 the default check (every 4th sample held out) and counts what it flags.
 
+NNCF rows (group nncf; skipped with the reason when openvino or nncf is
+missing): nncf.quantize with its defaults (preset PERFORMANCE, fast bias
+correction) on all calibration samples (realnets/openvino_engines.py),
+evaluated by OpenVINO's CPU plugin twice: with INFERENCE_PRECISION_HINT f32
+(the quantization's own error) and with OpenVINO's default hint (bf16 for
+the layers NNCF leaves in float, on a CPU with AVX512-BF16).
+
 Usage: PYTHONPATH=python python3 benchmarks/accuracy_bench.py [--models digits,cls,rec,det]
-       [--ort-hist digits,cls] [--groups int8rt,bc,checked,ort] [--json out.json]
-Needs: pip install onnx onnxruntime pillow matplotlib; pip install --no-deps rapidocr-onnxruntime==1.4.4
+       [--ort-hist digits,cls] [--groups int8rt,bc,checked,ort,nncf] [--json out.json]
+Needs: pip install onnx onnxruntime pillow matplotlib; pip install --no-deps rapidocr-onnxruntime==1.4.4;
+       NNCF rows: pip install int8rt[peers] (openvino, nncf)
 """
 from __future__ import annotations
 
@@ -43,6 +52,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from realnets import engines as E  # noqa: E402
+from realnets import openvino_engines as O  # noqa: E402
 
 METHODS = ("entropy2", "entropy", "minmax", "percentile", "mse", "auto")
 CHECKED = ("entropy2", "minmax", "auto")
@@ -179,7 +189,28 @@ def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log, methods:
         out = E.run_batched(E.ort_runner(E.ort_session(qmodel, 2)), xe)
         rows[f"ORT {method}"] = {**metrics_row(task, out, ref), "calib_s": secs}
         log(f"  ORT {method}: {rows[f'ORT {method}']}")
+    if "nncf" in groups:
+        rows.update(nncf_rows(task, model, xc, xe, ref, log))
     return {"task": task["name"], "calib": len(xc), "eval": len(xe), "rows": rows, "warnings": warnings}
+
+
+def nncf_rows(task, model: bytes, xc: np.ndarray, xe: np.ndarray, ref: np.ndarray, log) -> dict:
+    """NNCF's default INT8, evaluated in OpenVINO with the f32 and the default precision hint."""
+    reason = O.available()
+    if reason is not None:
+        return {"NNCF default": {"error": reason}}
+    try:
+        qmodel, secs = O.nncf_int8(model, xc)
+    except Exception as e:  # noqa: BLE001 - recorded in the results, the other engines still run
+        return {"NNCF default": {"error": f"{type(e).__name__}: {e}"[:200]}}
+    rows = {}
+    for label, hint in (("NNCF default, OpenVINO f32", "f32"), ("NNCF default, OpenVINO default hint", None)):
+        compiled = O.compile_model(qmodel, 2, hint)
+        out = E.run_batched(O.runner(compiled), xe)
+        label += f" ({compiled.get_property('INFERENCE_PRECISION_HINT').to_string()})" if hint is None else ""
+        rows[label] = {**metrics_row(task, out, ref), "calib_s": secs}
+        log(f"  {label}: {rows[label]}")
+    return rows
 
 
 def print_report(result: dict) -> None:
@@ -215,9 +246,9 @@ def main() -> int:
                     help="networks on which ORT's Entropy and Percentile also run (they keep every activation "
                          "of every batch in memory: 13 GiB on rec, see RESULTS_realnets.md)")
     ap.add_argument("--sizes", default="cls:256:1000,rec:64:300,det:32:64", help="key:calib:eval per OCR net")
-    ap.add_argument("--groups", default="int8rt,bc,checked,ort",
+    ap.add_argument("--groups", default="int8rt,bc,checked,ort,nncf",
                     help="what to run: int8rt (each method), bc (bias correction on), checked (the default "
-                         "check's warnings), ort (ONNX Runtime quantize_static)")
+                         "check's warnings), ort (ONNX Runtime quantize_static), nncf (NNCF INT8 in OpenVINO)")
     ap.add_argument("--methods", default=",".join(METHODS), help="int8rt calibrators to run")
     ap.add_argument("--json")
     args = ap.parse_args()

@@ -1,45 +1,70 @@
-"""End-to-end inference: int8rt INT8 vs int8rt FP32 vs ONNX Runtime FP32 vs
-ONNX Runtime INT8 vs PyTorch int8, at batch 1 and 8, 1 and 2 threads, in one
-process, implementations alternating, medians and ratios.
+"""End-to-end inference: int8rt INT8 and FP32 vs ONNX Runtime INT8 and FP32
+vs OpenVINO INT8 (NNCF) and FP32 vs PyTorch int8, at batch 1 and 8, 1 and 2
+threads, in one process, implementations alternating, medians and ratios.
 
-Networks: a ResNet-18-like and a MobileNetV2-like (benchmarks/e2e_models.py,
-seeded random weights, exported with torch.onnx.export(dynamo=False), opset
-17, dynamic batch) and the bundled digits CNN (python/int8rt/data).
+Networks (--models):
+  resnet18, resnet50, mobilenet_v2  ResNet-18-like, ResNet-50-like and
+      MobileNetV2-like (benchmarks/e2e_models.py, seeded random weights;
+      ResNet-50's BatchNorm statistics from 16 synthetic images), exported
+      with torch.onnx.export(dynamo=False), opset 17, dynamic batch
+  digits      the bundled digits CNN (python/int8rt/data)
+  ppocr_det   PP-OCRv4 text detector at 3x320x320 (rapidocr-onnxruntime wheel,
+              realnets/ocr_models.static_input_model: static image shape)
+  ppocr_rec   PP-OCRv4 text recogniser at 3x48x320 (same wheel)
 
 Implementations (all calibrated on the same batches: 4 x 8 seeded Gaussian
 images for the random networks, the 256 bundled calibration images for the
-digits CNN):
-  int8rt int8   build_engine + IInt8EntropyCalibrator2
+digits CNN, 4 x 8 rendered text lines / text pages for PP-OCR):
+  int8rt int8   build_engine + IInt8EntropyCalibrator2 (TensorRT's default)
   int8rt fp32   build_engine(precision="fp32")
-  ORT fp32      InferenceSession, ORT_ENABLE_ALL, intra_op_num_threads = threads
-  ORT int8      quantize_static: QDQ, per_channel=True, MinMax calibration,
-                uint8 activations / int8 weights (its defaults), then as ORT fp32
+  ORT fp32      InferenceSession (realnets/engines.ort_session: ORT_ENABLE_ALL
+                by default, intra_op_num_threads = threads, spinning off)
+  ORT int8      realnets/engines.ort_quantize: quant_pre_process, then
+                quantize_static QDQ, per_channel=True, MinMax calibration,
+                uint8 activations / int8 weights (its defaults); run as ORT fp32
+  OV fp32       OpenVINO CPU plugin (realnets/openvino_engines.py): the ONNX
+                model read by OpenVINO, reshaped to the static batch and
+                compiled with INFERENCE_NUM_THREADS = threads,
+                PERFORMANCE_HINT = LATENCY and INFERENCE_PRECISION_HINT = f32
+                (OpenVINO's default on a CPU with AVX512-BF16 is bf16)
+  OV int8       nncf.quantize with its defaults (preset PERFORMANCE, fast bias
+                correction) on the same calibration samples, compiled as OV
+                fp32 but with OpenVINO's default precision hint (what a user
+                gets: bf16 for the layers NNCF leaves in float, on this CPU)
   torch int8    torch.ao.quantization FX (prepare_fx / convert_fx) with
                 get_default_qconfig_mapping("x86"), engine "x86", channels_last
                 input; PT2E + X86InductorQuantizer is absent from torch 2.13's
-                torch.ao (moved to torchao, not installed). The digits CNN exists
-                only as ONNX, so it has no PyTorch row.
-Each row also reports the output's relative L2 error against ORT fp32 (and
-held-out top-1 for the digits CNN), so a fast wrong engine shows.
+                torch.ao (moved to torchao, not installed). Networks that exist
+                only as ONNX (digits, PP-OCR) have no PyTorch row.
+A peer that is not installed is skipped with the reason printed. --ov-extra
+adds OpenVINO FP32 with its default precision hint and OpenVINO INT8 with
+the f32 hint. Each row also reports the output's relative L2 error against
+ORT fp32 (and held-out top-1 for the digits CNN), so a fast wrong engine shows.
+--profile RUNS then prints, per network and batch, int8rt INT8's per-layer
+profile beside OpenVINO INT8's (PERF_COUNT; node types from
+compiled_model.get_runtime_model()), grouped by layer kind
+(realnets/profile_kinds.py), 1 thread.
 
-Peers' worker threads spin for a while after their runs (ONNX Runtime's
-intra-op pool, PyTorch's OpenMP), so with several threads int8rt runs next
-to a busy core in the table rows. Per network and batch a last line
-therefore times int8rt INT8 alone, its thread counts alternating, no peer
-running in between: the like-for-like answer to "is 2 threads faster than 1".
+Peers' worker threads spin for a while after their runs (PyTorch's OpenMP,
+OpenVINO's TBB), so with several threads int8rt runs next to a busy core in
+the table rows. Per network and batch a last line therefore times int8rt
+INT8 alone, its thread counts alternating, no peer running in between: the
+like-for-like answer to "is 2 threads faster than 1".
 
 Usage: PYTHONPATH=python python3 benchmarks/e2e_bench.py [--models resnet18
-       mobilenet_v2 digits] [--batches 1 8] [--threads 1 2] [--size 224]
-       [--rounds 7] [--min-time 0.5]
+       mobilenet_v2 digits resnet50 ppocr_det ppocr_rec] [--impls ...]
+       [--batches 1 8] [--threads 1 2] [--size 224] [--rounds 7]
+       [--min-time 0.5] [--ov-extra] [--profile RUNS]
+Needs: pip install int8rt[bench,peers] torch==2.13.0; PP-OCR:
+       pip install --no-deps rapidocr-onnxruntime==1.4.4
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import logging
 import sys
 import tempfile
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -52,8 +77,13 @@ sys.path.insert(0, str(HERE))
 
 import int8rt  # noqa: E402
 from bench_util import load_line, machine_line, time_alternating  # noqa: E402
+from realnets import engines as E  # noqa: E402
+from realnets import openvino_engines as O  # noqa: E402
+from realnets import profile_kinds as P  # noqa: E402
 
 DATA = HERE.parent / "python" / "int8rt" / "data"
+MODELS = ["resnet18", "resnet50", "mobilenet_v2", "digits", "ppocr_det", "ppocr_rec"]
+IMPLS = ["int8rt int8", "int8rt fp32", "ORT int8", "ORT fp32", "OV int8", "OV fp32", "torch int8"]
 
 
 class Calibrator(int8rt.IInt8EntropyCalibrator2):
@@ -74,16 +104,29 @@ class Calibrator(int8rt.IInt8EntropyCalibrator2):
 
 class Subject:
     """One network: its ONNX file, calibration batches, sample inputs and the
-    implementations built from it (name -> (threads -> run function) or error)."""
+    implementations built from it (name -> model or engine, or the error)."""
 
     def __init__(self, name: str, onnx_path: Path, calib: List[np.ndarray],
-                 torch_model: object = None, test: Optional[tuple] = None) -> None:
+                 torch_model: object = None, test: Optional[tuple] = None,
+                 input_name: str = "input", sample: Optional[np.ndarray] = None) -> None:
         self.name, self.onnx_path, self.calib = name, onnx_path, calib
         self.torch_model, self.test = torch_model, test
+        self.input_name = input_name
+        self.sample = sample  # timed inputs (first `batch` rows); None: seeded Gaussian
         self.engines: Dict[str, object] = {}
         self.errors: Dict[str, str] = {}
-        self.ort_int8_path: Optional[Path] = None
+        self.ort_int8: Optional[bytes] = None
+        self.ov_models: Dict[str, object] = {}  # "fp32" / "int8" -> openvino.Model
+        self.build_s: Dict[str, float] = {}
+        self.ov_settings: Dict[str, str] = {}  # OV row -> the compiled model's settings
         self.torch_int8: object = None
+
+    def inputs(self, batch: int) -> np.ndarray:
+        if self.test is not None:
+            return np.ascontiguousarray(self.test[0][:batch])
+        if self.sample is not None:
+            return np.ascontiguousarray(self.sample[:batch])
+        return np.random.default_rng(1).standard_normal((batch,) + self.calib[0].shape[1:], dtype=np.float32)
 
 
 def export(name: str, size: int, tmp: Path) -> Subject:
@@ -107,33 +150,84 @@ def digits() -> Subject:
     return Subject("digits_cnn", DATA / "digits_cnn.onnx", calib, test=(d["test_x"], d["test_y"]))
 
 
-def build(s: Subject, tmp: Path) -> None:
-    """Builds every implementation once; a failure is recorded with its exact message."""
-    try:
-        s.engines["int8rt int8"] = int8rt.build_engine(
-            s.onnx_path, int8rt.BuilderConfig(precision="int8", calibrator=Calibrator(s.calib)))
-    except Exception as e:  # noqa: BLE001 - reported in the table, e.g. NotSupportedError
-        s.errors["int8rt int8"] = f"{type(e).__name__}: {e}"
-    try:
-        s.engines["int8rt fp32"] = int8rt.build_engine(s.onnx_path, int8rt.BuilderConfig(precision="fp32"))
-    except Exception as e:  # noqa: BLE001
-        s.errors["int8rt fp32"] = f"{type(e).__name__}: {e}"
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+def ppocr(name: str, tmp: Path) -> Optional[Subject]:
+    """PP-OCRv4 recogniser (3x48x320) or detector (3x320x320) from the
+    rapidocr-onnxruntime wheel with a static image shape
+    (realnets/ocr_models.static_input_model), calibrated on 4 batches of 8
+    rendered text lines (rec) or text pages (det: two of accuracy_bench's
+    160x320 three-line pages stacked), timed on other lines/pages (seed 2)."""
+    from realnets.ocr_models import models_dir, rec_task, static_input_model
+    from realnets.text_images import text_lines
+    folder = models_dir()
+    if folder is None:
+        print(f"skipping {name}: rapidocr-onnxruntime is not installed "
+              "(pip install --no-deps rapidocr-onnxruntime==1.4.4)")
+        return None
+    if name == "ppocr_rec":
+        task = rec_task(folder)
+        chw, onnx_file = task.chw, task.onnx_file
+        calib, _ = task.make_inputs(text_lines(32, seed=1), 101)
+        sample, _ = task.make_inputs(text_lines(8, seed=2), 102)
+    else:
+        from accuracy_bench import det_task
+        chw, onnx_file = (3, 320, 320), str(Path(folder) / "ch_PP-OCRv4_det_infer.onnx")
+        d = det_task(folder, 64, 16)
+        calib, sample = (np.ascontiguousarray(np.concatenate([a[0::2], a[1::2]], axis=2))
+                         for a in (d["calib"], d["eval"]))
+    model = static_input_model(onnx_file, chw)
+    path = tmp / f"{name}.onnx"
+    path.write_bytes(model.SerializeToString())
+    batches = [np.ascontiguousarray(calib[i:i + 8]) for i in range(0, len(calib), 8)]
+    return Subject(name, path, batches, input_name=model.graph.input[0].name, sample=sample)
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.it = iter(s.calib)
 
-        def get_next(self) -> Optional[dict]:
-            b = next(self.it, None)
-            return None if b is None else {"input": b}
-    s.ort_int8_path = tmp / f"{s.name}_ort_int8.onnx"
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            quantize_static(str(s.onnx_path), str(s.ort_int8_path), Reader(),
-                            quant_format=QuantFormat.QDQ, per_channel=True)
-    except Exception as e:  # noqa: BLE001
-        s.errors["ORT int8"] = f"{type(e).__name__}: {e}"
+def subject(name: str, size: int, tmp: Path) -> Optional[Subject]:
+    if name == "digits":
+        return digits()
+    if name.startswith("ppocr_"):
+        return ppocr(name, tmp)
+    return export(name, size, tmp)
+
+
+def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None) -> None:
+    """Builds every implementation once (those in `impls`, default all); a
+    failure is recorded with its exact message."""
+    want = set(impls or IMPLS)
+    if "int8rt int8" in want:
+        try:
+            t0 = time.perf_counter()
+            s.engines["int8rt int8"] = int8rt.build_engine(
+                s.onnx_path, int8rt.BuilderConfig(precision="int8", calibrator=Calibrator(s.calib)))
+            s.build_s["int8rt int8"] = time.perf_counter() - t0
+        except Exception as e:  # noqa: BLE001 - reported in the table, e.g. NotSupportedError
+            s.errors["int8rt int8"] = f"{type(e).__name__}: {e}"
+    if "int8rt fp32" in want:
+        try:
+            s.engines["int8rt fp32"] = int8rt.build_engine(s.onnx_path, int8rt.BuilderConfig(precision="fp32"))
+        except Exception as e:  # noqa: BLE001
+            s.errors["int8rt fp32"] = f"{type(e).__name__}: {e}"
+    calib = np.concatenate(s.calib)
+    if "ORT int8" in want:
+        try:
+            s.ort_int8, s.build_s["ORT int8"] = E.ort_quantize(s.onnx_path.read_bytes(), calib, "minmax",
+                                                               batch=len(s.calib[0]))
+        except Exception as e:  # noqa: BLE001
+            s.errors["ORT int8"] = f"{type(e).__name__}: {e}"
+    ov_want = [k for k in ("OV fp32", "OV int8") if k in want]
+    reason = O.available(need_nncf="OV int8" in want) if ov_want else None
+    for key in ov_want:
+        if reason is not None:
+            s.errors[key] = reason
+            continue
+        try:
+            if key == "OV fp32":
+                s.ov_models["fp32"] = O.load(s.onnx_path)
+            else:
+                s.ov_models["int8"], s.build_s["OV int8"] = O.nncf_int8(s.onnx_path, calib)
+        except Exception as e:  # noqa: BLE001
+            s.errors[key] = f"{type(e).__name__}: {e}"[:300]
+    if "torch int8" not in want:
+        return
     if s.torch_model is not None:
         try:
             s.torch_int8 = torch_fx_int8(s.torch_model, s.calib)
@@ -159,24 +253,29 @@ def torch_fx_int8(model: object, calib: List[np.ndarray]) -> object:
         return convert_fx(prepared)
 
 
-def runners(s: Subject, threads: int) -> Dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """Per implementation: input array -> output array, set up for `threads`."""
-    import onnxruntime as ort
+def runners(s: Subject, threads: int, batch: int,
+            ov_extra: bool = False) -> Dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Per implementation: input array -> output array, set up for `threads`
+    (OpenVINO models compiled for this static batch)."""
     out: Dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for name in ("int8rt int8", "int8rt fp32"):
         if name in s.engines:
-            ctx = s.engines[name].create_execution_context()
-            out[name] = lambda x, ctx=ctx: next(iter(ctx.run({"input": x}).values()))
-
-    def session(path: Path) -> Callable[[np.ndarray], np.ndarray]:
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        return lambda x: sess.run(None, {"input": x})[0]
-    out["ORT fp32"] = session(s.onnx_path)
-    if "ORT int8" not in s.errors:
-        out["ORT int8"] = session(s.ort_int8_path)
+            out[name] = E.int8rt_runner(s.engines[name])
+    out["ORT fp32"] = E.ort_runner(E.ort_session(s.onnx_path.read_bytes(), threads))
+    if s.ort_int8 is not None:
+        out["ORT int8"] = E.ort_runner(E.ort_session(s.ort_int8, threads))
+    ov = [("OV fp32", "fp32", "f32"), ("OV int8", "int8", None)]
+    if ov_extra:
+        ov += [("OV fp32 default", "fp32", None), ("OV int8 f32", "int8", "f32")]
+    for name, key, precision in ov:
+        if key in s.ov_models:
+            try:
+                compiled = O.compile_model(s.ov_models[key], threads, precision, batch)
+            except Exception as e:  # noqa: BLE001
+                s.errors[name] = f"{type(e).__name__}: {e}"[:300]
+                continue
+            s.ov_settings[name] = O.describe(compiled)
+            out[name] = O.runner(compiled)
     if s.torch_int8 is not None:
         import torch
         qmodel = s.torch_int8
@@ -192,37 +291,39 @@ def runners(s: Subject, threads: int) -> Dict[str, Callable[[np.ndarray], np.nda
 
 def set_threads(n: int) -> None:
     int8rt.set_num_threads(n)
-    import torch
-    torch.set_num_threads(n)
+    if "torch" in sys.modules:  # only when a torch network or row is in the run
+        sys.modules["torch"].set_num_threads(n)
 
 
-def bench(s: Subject, batch: int, threads: int, rounds: int, min_time: float) -> None:
+def bench(s: Subject, batch: int, threads: int, rounds: int, min_time: float,
+          ov_extra: bool = False) -> Dict[str, float]:
     set_threads(threads)
-    if s.test is not None:
-        x = s.test[0][:batch]
-    else:
-        x = np.random.default_rng(1).standard_normal((batch,) + s.calib[0].shape[1:], dtype=np.float32)
-    run = runners(s, threads)
+    x = s.inputs(batch)
+    run = runners(s, threads, batch, ov_extra)
     ref = run["ORT fp32"](x)
     impls = {name: (lambda f=f: f(x)) for name, f in run.items()}
     med = time_alternating(impls, rounds, min_time)
     print(f"\n{s.name}  batch {batch}  threads {threads}  ({load_line()})")
-    print(f"  {'implementation':14s} {'median ms':>10s} {'vs int8rt int8':>15s} {'rel L2 err':>11s} extra")
+    print(f"  {'implementation':16s} {'median ms':>10s} {'vs int8rt int8':>15s} {'rel L2 err':>11s} extra")
     ours = med.get("int8rt int8")
     for name, sec in med.items():
         y = run[name](x)
         err = float(np.linalg.norm(y - ref) / max(np.linalg.norm(ref), 1e-30))
         extra = ""
         if s.test is not None:
-            full = run[name](s.test[0])
-            extra = f"top-1 {np.mean(np.argmax(full, 1) == s.test[1]) * 100:5.2f}% (held-out)"
+            full = np.concatenate([run[name](np.ascontiguousarray(s.test[0][i:i + batch]))
+                                   for i in range(0, len(s.test[0]) // batch * batch, batch)])
+            extra = f"top-1 {np.mean(np.argmax(full, 1) == s.test[1][:len(full)]) * 100:5.2f}% (held-out)"
         ratio = f"{sec / ours:14.2f}x" if ours else "-"
-        print(f"  {name:14s} {sec * 1e3:10.3f} {ratio:>15s} {err:11.2e} {extra}")
+        print(f"  {name:16s} {sec * 1e3:10.3f} {ratio:>15s} {err:11.2e} {extra}")
     for name, msg in s.errors.items():
-        print(f"  {name:14s} FAILED/absent: {msg}")
+        print(f"  {name:16s} FAILED/absent: {msg}")
+    for name, settings in s.ov_settings.items():
+        print(f"  {name:16s} {settings}")
     if ours and "int8rt fp32" in med:
         print(f"  int8rt int8 speed-up over int8rt fp32: {med['int8rt fp32'] / ours:.2f}x"
               f" (goal >= 3x); over ORT fp32: {med['ORT fp32'] / ours:.2f}x")
+    return med
 
 
 def bench_threads_alone(s: Subject, batch: int, threads: List[int], rounds: int,
@@ -232,15 +333,12 @@ def bench_threads_alone(s: Subject, batch: int, threads: List[int], rounds: int,
     if e is None or len(threads) < 2:
         return
     ctx = e.create_execution_context()
-    if s.test is not None:
-        x = s.test[0][:batch]
-    else:
-        x = np.random.default_rng(1).standard_normal((batch,) + s.calib[0].shape[1:], dtype=np.float32)
+    x = s.inputs(batch)
 
     def run_with(n: int) -> Callable[[], object]:
         def f() -> object:
             int8rt.set_num_threads(n)
-            return ctx.run({"input": x})
+            return ctx.run({s.input_name: x})
         return f
     med = time_alternating({n: run_with(n) for n in threads}, rounds * 4, min_time)
     base = med[threads[0]]
@@ -250,41 +348,113 @@ def bench_threads_alone(s: Subject, batch: int, threads: List[int], rounds: int,
 
 def describe(s: Subject) -> None:
     e = s.engines.get("int8rt int8")
-    if e is None:
+    if e is not None:
+        kinds = Counter(f"{layer['precision']}:{layer['detail'].split(' ')[0]}"
+                        if layer["precision"] != "convert" else "convert" for layer in e.layers())
+        print(f"{s.name}: int8rt int8 engine layers: " + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))
+    if s.build_s:
+        print(f"{s.name}: INT8 build seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in s.build_s.items()))
+
+
+def profile_against_openvino(s: Subject, batch: int, runs: int) -> None:
+    """int8rt INT8's per-layer profile beside OpenVINO INT8's (NNCF model,
+    PERF_COUNT), 1 thread, grouped by layer kind (realnets/profile_kinds.py).
+    The two profilers alternate, `runs` rounds of 2 runs each; per layer the
+    minimum and the median over rounds, each summed by kind."""
+    e, model = s.engines.get("int8rt int8"), s.ov_models.get("int8")
+    if e is None or model is None:
+        print(f"\n{s.name}  batch {batch}: profile skipped (int8rt int8 or OV int8 missing)")
         return
-    kinds = Counter(f"{layer['precision']}:{layer['detail'].split(' ')[0]}"
-                    if layer["precision"] != "convert" else "convert" for layer in e.layers())
-    print(f"{s.name}: int8rt int8 engine layers: " + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))
+    set_threads(1)
+    x = s.inputs(batch)
+    compiled = O.compile_model(model, 1, None, batch, perf_count=True)
+    ctx = e.create_execution_context()
+    ours_all, ov_all = [], []
+    for _ in range(runs):
+        ours_all.append(ctx.profile({s.input_name: x}, 2))
+        ov_all.append(O.profile(compiled, x, 2))
+    print(f"\n{s.name}  batch {batch}  1 thread: per-layer profiles, {runs} alternating rounds of 2 runs "
+          f"({load_line()}); OV {O.describe(compiled)}")
+    print("per layer the minimum over rounds:")
+    print("\n".join(P.compare_table(P.merge_profiles(ours_all, np.min), P.merge_profiles(ov_all, np.min))))
+    ours, ov = P.merge_profiles(ours_all), P.merge_profiles(ov_all)
+    print("per layer the median over rounds:")
+    print("\n".join(P.compare_table(ours, ov)))
+    print("  int8rt INT8 slowest layers:")
+    print("\n".join(P.top_layers(ours, 8, lambda l: f"{P.kind_int8rt(l):16s} {l['precision']:8s} {l['name']}"
+                                                    f"  [{l['detail']}]")))
+    print("  OpenVINO INT8 slowest nodes:")
+    print("\n".join(P.top_layers(ov, 8, lambda l: f"{P.kind_openvino(l):16s} {l['precision']:8s} {l['name']}"
+                                                  f"  [{l['type']}: {l['exec']}]")))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", nargs="+", default=["resnet18", "mobilenet_v2", "digits"])
+    ap.add_argument("--models", nargs="+", default=["resnet18", "mobilenet_v2", "digits"],
+                    help=f"from {', '.join(MODELS)}")
+    ap.add_argument("--impls", nargs="+", default=IMPLS, help="implementations to build and time")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--size", type=int, default=224, help="input height = width (random networks)")
     ap.add_argument("--rounds", type=int, default=7, help="minimum alternating rounds")
     ap.add_argument("--min-time", type=float, default=0.5, help="seconds each implementation runs at least")
+    ap.add_argument("--ov-extra", action="store_true",
+                    help="also OpenVINO FP32 with its default precision hint and INT8 with the f32 hint")
+    ap.add_argument("--profile", type=int, default=0, metavar="RUNS",
+                    help="after timing, profile int8rt INT8 and OpenVINO INT8 per layer kind (RUNS runs each)")
+    ap.add_argument("--no-threads-alone", action="store_true", help="skip the int8rt-alone thread comparison")
     args = ap.parse_args()
     import onnxruntime
-    import torch
     logging.getLogger().setLevel(logging.ERROR)  # quantize_static's pre-processing advice
     onnxruntime.set_default_logger_severity(3)
     print(machine_line())
-    print(f"int8rt {int8rt.__version__} (ISA {int8rt.get_max_isa()}), onnxruntime "
-          f"{onnxruntime.__version__}, torch {torch.__version__}, input {args.size}x{args.size}")
+    peers = [f"onnxruntime {onnxruntime.__version__}"]
+    if "torch int8" in args.impls:
+        import torch
+        peers.append(f"torch {torch.__version__}")
+    reason = O.available()
+    peers.append(O.versions() if reason is None else f"OpenVINO/NNCF {reason}")
+    print(f"int8rt {int8rt.__version__} (ISA {int8rt.get_max_isa()}), {', '.join(peers)}, input {args.size}x{args.size}"
+          " (random networks)")
+    summary = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         for name in args.models:
-            s = digits() if name == "digits" else export(name, args.size, tmp)
+            s = subject(name, args.size, tmp)
+            if s is None:
+                continue
             set_threads(2)
-            build(s, tmp)
+            build(s, tmp, args.impls)
             describe(s)
             for batch in args.batches:
                 for threads in args.threads:
-                    bench(s, batch, threads, args.rounds, args.min_time)
-                bench_threads_alone(s, batch, args.threads, args.rounds, args.min_time)
+                    med = bench(s, batch, threads, args.rounds, args.min_time, args.ov_extra)
+                    summary.append((s.name, batch, threads, med))
+                if not args.no_threads_alone:
+                    bench_threads_alone(s, batch, args.threads, args.rounds, args.min_time)
+            if args.profile:
+                for batch in args.batches:
+                    profile_against_openvino(s, batch, args.profile)
+    print_summary(summary)
     print(f"\nend: {load_line()}")
+
+
+def print_summary(summary: list) -> None:
+    """One markdown table of every median (ms), ratios to int8rt INT8 in brackets."""
+    names = [n for n in IMPLS + ["OV fp32 default", "OV int8 f32"] if any(n in m for *_, m in summary)]
+    print("\n| network | batch | threads | " + " | ".join(names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
+    for net, batch, threads, med in summary:
+        ours = med.get("int8rt int8")
+        cells = []
+        for n in names:
+            if n not in med:
+                cells.append("-")
+            elif n == "int8rt int8" or not ours:
+                cells.append(f"{med[n] * 1e3:.3g}")
+            else:
+                cells.append(f"{med[n] * 1e3:.3g} ({med[n] / ours:.2f}x)")
+        print(f"| {net} | {batch} | {threads} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """The networks e2e_bench.py times, written out in PyTorch (no torchvision):
 a ResNet-18-like (He et al. 2015, basic blocks [2, 2, 2, 2], as
-torchvision's resnet18) and a MobileNetV2-like (Sandler et al. 2018,
-inverted residuals with ReLU6, width 1.0, as torchvision's mobilenet_v2);
-and a ShuffleNetV2-like (x1.0, as torchvision's shufflenet_v2_x1_0), whose
-channel split and shuffle int8_moves_bench.py uses.
+torchvision's resnet18), a ResNet-50-like (bottleneck blocks [3, 4, 6, 3],
+stride on the 3x3 conv, as torchvision's resnet50), a MobileNetV2-like
+(Sandler et al. 2018, inverted residuals with ReLU6, width 1.0, as
+torchvision's mobilenet_v2) and a ShuffleNetV2-like (x1.0, as torchvision's
+shufflenet_v2_x1_0), whose channel split and shuffle int8_moves_bench.py uses.
 
 Weights are random with a fixed seed (He-normal convs; BatchNorm statistics
 and affine parameters drawn away from the identity so BN folding does real
-work); nothing is downloaded. Not trained: the benchmark measures speed and
-reports output agreement with FP32, not accuracy.
+work); nothing is downloaded. ResNet-50's BatchNorm statistics are then
+measured on synthetic images (``bn_stats_from_data``), as its 16 residual
+blocks would otherwise grow the activations block after block. Not trained:
+the benchmark measures speed and reports output agreement with FP32, not
+accuracy.
 """
 from __future__ import annotations
 
@@ -42,6 +46,36 @@ class ResNet18(nn.Module):
         self.features = nn.Sequential(*conv_bn(3, 64, 7, 2), nn.ReLU(), nn.MaxPool2d(3, 2, 1), *blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(512, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, cin: int, width: int, stride: int) -> None:
+        super().__init__()
+        cout = 4 * width
+        self.body = nn.Sequential(*conv_bn(cin, width, 1), nn.ReLU(), *conv_bn(width, width, 3, stride), nn.ReLU(),
+                                  *conv_bn(width, cout, 1))
+        self.down = (nn.Sequential(*conv_bn(cin, cout, 1, stride))
+                     if stride != 1 or cin != cout else nn.Identity())
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.body(x) + self.down(x))
+
+
+class ResNet50(nn.Module):
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        blocks, cin = [], 64
+        for width, repeats, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            for i in range(repeats):
+                blocks.append(Bottleneck(cin, width, stride if i == 0 else 1))
+                cin = 4 * width
+        self.features = nn.Sequential(*conv_bn(3, 64, 7, 2), nn.ReLU(), nn.MaxPool2d(3, 2, 1), *blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(cin, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))
@@ -126,10 +160,26 @@ class ShuffleNetV2(nn.Module):
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
+def bn_stats_from_data(model: nn.Module, images: torch.Tensor) -> None:
+    """Sets every BatchNorm's running mean and variance to the statistics of
+    its input over ``images`` (one forward pass in training mode with a
+    cumulative average), as torchvision-style networks get them from data."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(images)
+    model.eval()
+
+
 def make_model(name: str, seed: int = 0) -> nn.Module:
-    """The named network ("resnet18", "mobilenet_v2" or "shufflenet_v2") with seeded random weights, eval mode."""
+    """The named network ("resnet18", "resnet50", "mobilenet_v2" or "shufflenet_v2") with seeded random
+    weights, eval mode."""
     torch.manual_seed(seed)
-    model = {"resnet18": ResNet18, "mobilenet_v2": MobileNetV2, "shufflenet_v2": ShuffleNetV2}[name]()
+    model = {"resnet18": ResNet18, "resnet50": ResNet50, "mobilenet_v2": MobileNetV2,
+             "shufflenet_v2": ShuffleNetV2}[name]()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Conv2d):
@@ -139,4 +189,6 @@ def make_model(name: str, seed: int = 0) -> nn.Module:
                 m.bias.uniform_(-0.1, 0.1)
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
+    if name == "resnet50":
+        bn_stats_from_data(model, torch.randn(16, 3, 224, 224, generator=torch.Generator().manual_seed(seed + 1)))
     return model.eval()

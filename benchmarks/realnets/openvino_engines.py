@@ -1,0 +1,139 @@
+"""OpenVINO as a peer: FP32 and NNCF INT8 models of an ONNX network, each as a
+``run(x) -> output`` callable, and OpenVINO's per-layer profile.
+
+- ``load(model)``: the ONNX model (a path or bytes) read by OpenVINO
+  (``ov.Core.read_model``, its ONNX frontend).
+- ``nncf_int8(model, calib)``: ``nncf.quantize`` with its defaults (preset
+  None = PERFORMANCE for CNNs: symmetric int8 weights per channel and
+  activations per tensor; fast bias correction on; ``subset_size`` set to the
+  number of calibration samples so NNCF sees all of them), fed the
+  calibration samples one at a time (batch 1 items; NNCF's statistics
+  assume that).
+- ``compile_model(model, threads, precision, batch)``: CPU plugin with
+  ``INFERENCE_NUM_THREADS`` = threads, ``PERFORMANCE_HINT`` = LATENCY (one
+  stream) and, if given, ``INFERENCE_PRECISION_HINT``. On a CPU with
+  AVX512-BF16 (Zen 4 included) OpenVINO's *default* precision hint is bf16:
+  an "FP32" model then runs its float layers in bf16. ``batch`` reshapes the
+  input to a static batch before compiling (the shape a latency user would
+  compile for); None keeps the batch dynamic.
+- ``profile(compiled, x, runs)``: ``PERF_COUNT`` timings per executed node
+  (median over runs) with its node type (``layerType`` of
+  ``compiled_model.get_runtime_model()``), exec type (the kernel, e.g.
+  ``brgconv_avx512_core_vnni_I8``) and runtime precision.
+
+Nothing here is imported unless openvino is installed; ``available()``
+says whether it is (and why not).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import sys
+import time
+from typing import Callable, Optional, Union
+
+import numpy as np
+
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+def available(need_nncf: bool = True) -> Optional[str]:
+    """None when openvino (and nncf) can be imported, else the reason."""
+    missing = [m for m in (("openvino", "nncf") if need_nncf else ("openvino",))
+               if importlib.util.find_spec(m) is None]
+    return f"not installed: {', '.join(missing)} (pip install int8rt[peers])" if missing else None
+
+
+def versions() -> str:
+    import openvino as ov
+
+    out = f"openvino {ov.get_version()}"
+    if importlib.util.find_spec("nncf") is not None:
+        import nncf
+
+        out += f", nncf {nncf.__version__}"
+    return out
+
+
+def load(model: Union[str, bytes]):
+    """The ONNX model (path or serialized bytes) as an ``openvino.Model``."""
+    import openvino as ov
+
+    core = ov.Core()
+    if isinstance(model, (bytes, bytearray)):
+        return core.read_model(model=bytes(model), weights=b"")
+    return core.read_model(str(model))
+
+
+def nncf_int8(model: Union[str, bytes], calib: np.ndarray):
+    """NNCF's default post-training INT8 of the ONNX model on ``calib``
+    (N samples, first axis); returns (openvino.Model, seconds)."""
+    import nncf
+
+    nncf.set_log_level(logging.ERROR)
+    t0 = time.perf_counter()
+    ov_model = load(model)
+    items = [np.ascontiguousarray(calib[i:i + 1]) for i in range(len(calib))]
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars
+        q = nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items))
+    return q, time.perf_counter() - t0
+
+
+def compile_model(model, threads: int, precision: Optional[str] = None, batch: Optional[int] = None,
+                  perf_count: bool = False):
+    """``model`` (an openvino.Model, copied before a reshape) compiled for the CPU."""
+    import openvino as ov
+
+    if batch is not None:
+        model = model.clone()
+        shape = model.inputs[0].get_partial_shape()
+        shape[0] = batch
+        model.reshape({model.inputs[0].get_any_name(): shape})
+    config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY",
+              "PERF_COUNT": bool(perf_count)}
+    if precision is not None:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    return ov.Core().compile_model(model, "CPU", config)
+
+
+def describe(compiled) -> str:
+    """The settings the compiled model actually runs with."""
+    keys = ("INFERENCE_NUM_THREADS", "NUM_STREAMS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT")
+    return ", ".join(f"{k}={compiled.get_property(k)}" for k in keys)
+
+
+def runner(compiled) -> Runner:
+    """x -> the first output (a copy), through one infer request."""
+    req = compiled.create_infer_request()
+
+    def run(x: np.ndarray) -> np.ndarray:
+        req.infer({0: x}, share_inputs=True)
+        return req.get_output_tensor(0).data.copy()
+    return run
+
+
+def profile(compiled, x: np.ndarray, runs: int = 10) -> list[dict]:
+    """One dict per executed node of the compiled model, in execution order:
+    ``name``, ``type`` (the runtime graph's layerType), ``exec`` (kernel),
+    ``precision`` (runtimePrecision) and ``ms`` (median real time over runs).
+    The model must be compiled with ``perf_count=True``."""
+    rt = {op.get_friendly_name(): op.get_rt_info() for op in compiled.get_runtime_model().get_ordered_ops()}
+    req = compiled.create_infer_request()
+    req.infer({0: x}, share_inputs=True)
+    times: dict[str, list[float]] = {}
+    info: dict[str, tuple[str, str]] = {}
+    for _ in range(runs):
+        req.infer({0: x}, share_inputs=True)
+        for p in req.get_profiling_info():
+            if p.status != p.Status.EXECUTED:
+                continue
+            times.setdefault(p.node_name, []).append(p.real_time.total_seconds() * 1e3)
+            info[p.node_name] = (p.node_type, p.exec_type)
+    out = []
+    for name, t in times.items():
+        r = rt.get(name, {})
+        prec = str(r["runtimePrecision"].astype(str)) if "runtimePrecision" in r else ""
+        out.append({"name": name, "type": info[name][0], "exec": info[name][1], "precision": prec,
+                    "ms": float(np.median(t))})
+    return out
