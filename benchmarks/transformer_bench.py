@@ -89,7 +89,10 @@ def ort_int8(path: str, calib: list[dict[str, np.ndarray]], tmp: str) -> str:
             return next(self.it, None)
 
     pre, dst = os.path.join(tmp, "pre.onnx"), os.path.join(tmp, "int8.onnx")
-    quant_pre_process(path, pre)
+    try:
+        quant_pre_process(path, pre)
+    except Exception:  # noqa: BLE001 - ORT's symbolic shape inference gives up on some exports
+        quant_pre_process(path, pre, skip_symbolic_shape=True)
     with contextlib.redirect_stdout(sys.stderr):
         quantize_static(pre, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         calibrate_method=CalibrationMethod.MinMax)

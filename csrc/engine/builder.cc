@@ -2,6 +2,7 @@
 #include "int8rt/builder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "core/checked_math.h"
@@ -28,6 +29,7 @@ struct Builder::Impl {
   // The shapes of `optimized` came from probes (a profile, or only a dynamic
   // batch) or from the first calibration batch; see calibrate_batch.
   bool shapes_probed = false;
+  bool infinities_checked = false;  // see calibrate_batch
 };
 
 Builder::~Builder() = default;
@@ -155,11 +157,35 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     impl_->shapes_probed = true;
     impl_->fp32->annotate_shapes(impl_->optimized, probes_from_batch(net, *impl_->fp32, ins));
   }
+  const auto& tensors = net.tensors();
+  if (!impl_->infinities_checked) {
+    // A tensor holding +-inf but no NaN on the first batch (an attention
+    // mask filled with -inf, as HuggingFace exports build it) can have no
+    // int8 scale: it is left out of calibration and stays float32, which the
+    // build report says. NaN, and infinities that appear only later, go to
+    // the calibrator's nonfinite policy as before.
+    impl_->infinities_checked = true;
+    for (size_t id = 0; id < tensors.size(); ++id) {
+      if (!impl_->observe[id]) continue;
+      const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
+      if (v.dtype() != DataType::kFloat32) continue;
+      const float* x = v.data<float>();
+      bool inf = false, nan = false;
+      for (int64_t i = 0; i < v.numel(); ++i) {
+        inf = inf || std::isinf(x[i]);
+        nan = nan || std::isnan(x[i]);
+      }
+      if (inf && !nan) {
+        impl_->observe[id] = 0;
+        report_.push_back("tensor '" + tensors[id].name + "' holds +-inf on the first calibration batch (a mask's "
+                          "fill value?): not calibrated, it stays float32");
+      }
+    }
+  }
   // Every activation of the batch stays in the state until the next run, so
   // the whole batch is handed over at once: all histograms change, or none
   // (a NaN in one tensor leaves every histogram as it was).
   std::vector<std::pair<std::string, calib::ArrayView>> batch;
-  const auto& tensors = net.tensors();
   for (size_t id = 0; id < tensors.size(); ++id) {
     if (!impl_->observe[id]) continue;
     const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
