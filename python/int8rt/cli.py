@@ -39,7 +39,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   device=args.device, progress=_progress(args), optimize=not args.no_optimize,
                                   pointwise_tables=not args.no_pointwise_tables, int8_gates=args.int8_gates,
                                   batch_size=args.static_batch,
-                                  layer_precisions={name: "fp32" for name in args.fp32_layers or []},
+                                  layer_precisions={**{name: "fp32" for name in args.fp32_layers or []},
+                                                    **{name: "bf16" for name in args.bf16_layers or []}},
+                                  bf16=args.bf16,
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target)
     if args.precision == "int8":
@@ -302,6 +304,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--nonfinite", choices=["error", "skip"], default="error",
                    help="NaN/Inf in an activation: stop with an error naming the tensor, or skip those values")
     b.add_argument("--fp32-layers", nargs="*", help="layer (ONNX node) names to keep in FP32")
+    b.add_argument("--bf16-layers", nargs="*",
+                   help="layer (ONNX node) names to keep out of int8 and run in BF16 (Conv / Gemm / MatMul "
+                        "with constant weights)")
+    b.add_argument("--bf16", action="store_true",
+                   help="float layers that have a BF16 kernel run in BF16 (TensorRT's --bf16): with --precision "
+                        "int8 those left out of int8, with fp32 all of them")
     b.add_argument("--static-batch", type=int, metavar="N",
                    help="fix a symbolic batch axis to N at import (BuilderConfig.batch_size)")
     b.add_argument("--no-optimize", action="store_true", help="skip the graph passes (BN folding, fusions)")
