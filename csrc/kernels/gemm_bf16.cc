@@ -39,8 +39,9 @@ class PanelPacked final : public PackedBf16Gemm {
   PanelPacked(const Bf16PanelKernel& k, const Bf16Weights& w) : k_(k), left_(w.left) {
     outer_ = w.left ? w.rows : w.cols;  // M (left) or N (right)
     k_len_ = w.left ? w.cols : w.rows;
-    pairs_ = (k_len_ + 1) / 2;
+    pairs_ = round_up((k_len_ + 1) / 2, k.pair_block);
     width_ = w.left ? k.mr : k.nr;
+    rows_a_ = k.rows != nullptr;
     panels_ = (outer_ + width_ - 1) / width_;
     packed_.assign(static_cast<size_t>(panels_ * pairs_ * width_ * 2), 0);
     // op(W)[r][c], r < rows, c < cols.
@@ -50,7 +51,8 @@ class PanelPacked final : public PackedBf16Gemm {
       const int64_t lane = o % width_;
       for (int64_t kk = 0; kk < k_len_; ++kk) {
         const float v = w.left ? at(o, kk) : at(kk, o);
-        panel[((kk / 2) * width_ + lane) * 2 + kk % 2] = bf16::from_f32(v);
+        const int64_t at_k = w.left && rows_a_ ? lane * pairs_ * 2 + kk : ((kk / 2) * width_ + lane) * 2 + kk % 2;
+        panel[at_k] = bf16::from_f32(v);
       }
     }
   }
@@ -72,11 +74,20 @@ class PanelPacked final : public PackedBf16Gemm {
   const uint16_t* weight_panel(int64_t i) const { return packed_.data() + i * pairs_ * width_ * 2; }
 
   // The activation panel of `width` lanes starting at lane `first` (a column
-  // of op(X) when left, a row when right) as BF16 pairs [pairs_][width][2].
+  // of op(X) when left, a row when right) as BF16 pairs [pairs_][width][2],
+  // or as rows [width][pairs_ * 2] for an A panel of a rows_a kernel; the
+  // padding past k_len_ is zero.
   const uint16_t* pack_x(const GemmOperand& x, int64_t first, int64_t count, int width) const {
     thread_local Scratch s;
+    const bool as_rows = !left_ && rows_a_;
+    const int64_t ld = pairs_ * 2;
     s.f32.resize(static_cast<size_t>(kChunk * width));
     s.pairs.resize(static_cast<size_t>(std::max<int64_t>(pairs_, 1) * width * 2));
+    if (as_rows) {
+      for (int j = 0; j < width; ++j) std::fill(s.pairs.begin() + j * ld + k_len_, s.pairs.begin() + (j + 1) * ld, 0);
+    } else {
+      std::fill(s.pairs.begin() + (k_len_ + 1) / 2 * width * 2, s.pairs.end(), 0);
+    }
     for (int64_t k0 = 0; k0 < k_len_; k0 += kChunk) {
       const int64_t kc = std::min(kChunk, k_len_ - k0);
       if (!left_) {
@@ -86,7 +97,11 @@ class PanelPacked final : public PackedBf16Gemm {
       } else {
         panels::pack_b(x, k0, kc, first, count, width, false, s.f32.data());
       }
-      k_.pairs(s.f32.data(), kc, width, s.pairs.data() + (k0 / 2) * width * 2);
+      if (as_rows) {
+        k_.rows(s.f32.data(), kc, width, s.pairs.data() + k0, ld);
+      } else {
+        k_.pairs(s.f32.data(), kc, width, s.pairs.data() + (k0 / 2) * width * 2);
+      }
     }
     return s.pairs.data();
   }
@@ -94,6 +109,7 @@ class PanelPacked final : public PackedBf16Gemm {
   Bf16Tile tile_base(int64_t ldc, bool accumulate) const {
     Bf16Tile t;
     t.pairs = pairs_;
+    t.a_ld = rows_a_ ? pairs_ * 2 : 0;
     t.ldc = ldc;
     t.mr = k_.mr;
     t.nr = k_.nr;
@@ -163,13 +179,17 @@ class PanelPacked final : public PackedBf16Gemm {
   bool left_;
   int64_t outer_ = 0, k_len_ = 0, pairs_ = 0, panels_ = 0;
   int width_ = 0;
-  std::vector<uint16_t> packed_;  // panels_ x [pairs_][width_][2]
+  bool rows_a_ = false;           // the kernel's A panels are rows (AMX)
+  std::vector<uint16_t> packed_;  // panels_ x [pairs_][width_][2] (or [width_][pairs_ * 2])
 };
 
 }  // namespace
 
 std::string Bf16PanelKernel::supports() const {
-  return needs_avx512_bf16 && !cpu_features().avx512_bf16 ? "CPU lacks avx512_bf16" : "";
+  const CpuFeatures& f = cpu_features();
+  if (needs == Bf16Needs::kAmxBf16 && !f.amx_bf16) return "CPU lacks amx_bf16";
+  if (needs != Bf16Needs::kNothing && !f.avx512_bf16) return "CPU lacks avx512_bf16";
+  return "";
 }
 
 std::unique_ptr<PackedBf16Gemm> Bf16PanelKernel::pack(const Bf16Weights& w) const {

@@ -9,13 +9,16 @@
 // each activation panel is packed as FP32 by the SGEMM packers
 // (gemm_panels_f32.h, im2col views included), then turned into BF16 pairs by
 // the kernel's converter. The arithmetic of every output is the
-// microkernel contract's (abi/gemm_bf16.h): one VDPBF16PS chain over the
-// whole of k, so results do not depend on tiling or thread count and every
-// candidate gives the same bits as gemm_bf16_ref.
+// microkernel contract's (abi/gemm_bf16.h): one chain over the whole of k,
+// so results do not depend on tiling or thread count; the VDPBF16PS
+// candidates give the same bits as gemm_bf16_ref, the AMX one its own
+// (TDPBF16PS's two partial sums per 16 pairs).
 //
-// Candidates (best first): gemm_bf16_8x32_avx512bf16 (tier avx512; declines
-// with "CPU lacks avx512_bf16" where VDPBF16PS is missing), gemm_bf16_ref
-// (scalar, every CPU; slow: the spec, not a fallback to rely on).
+// Candidates (best first): gemm_bf16_32x32_amx (tier amx; declines without
+// AMX-BF16 and AVX512-BF16, which converts its activations),
+// gemm_bf16_8x32_avx512bf16 (tier avx512; declines with "CPU lacks
+// avx512_bf16" where VDPBF16PS is missing), gemm_bf16_ref (scalar, every
+// CPU; slow: the spec, not a fallback to rely on).
 #pragma once
 
 #include <cstdint>
@@ -63,22 +66,30 @@ class GemmBf16Kernel : public Kernel {
   virtual std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const = 0;
 };
 
-// A candidate made of a microkernel (tile mr x nr) and its converter under
-// the driver of gemm_bf16.cc; `needs_avx512_bf16` makes supports() decline
-// on CPUs without VDPBF16PS.
+// CPU features a candidate needs beyond its tier (supports() declines,
+// naming the missing one).
+enum class Bf16Needs { kNothing, kAvx512Bf16, kAmxBf16 /* and AVX512-BF16 */ };
+
+// A candidate made of a microkernel (tile mr x nr) and its converters under
+// the driver of gemm_bf16.cc. `rows` is null for kernels whose A panel is in
+// pairs ([pairs][mr][2]); otherwise A panels are rows ([mr][pairs * 2], AMX)
+// and `rows` converts activation rows. `pair_block`: pairs are padded with
+// zeros to a multiple of it (16 for AMX, 1 otherwise).
 class Bf16PanelKernel final : public NamedKernel<GemmBf16Kernel> {
  public:
   Bf16PanelKernel(const char* name, Isa isa, int mr, int nr, Bf16TileFn tile, Bf16PairsFn pairs,
-                  bool needs_avx512_bf16)
-      : NamedKernel(name, isa), mr(mr), nr(nr), tile(tile), pairs(pairs),
-        needs_avx512_bf16(needs_avx512_bf16) {}
+                  Bf16RowsFn rows, int pair_block, Bf16Needs needs)
+      : NamedKernel(name, isa), mr(mr), nr(nr), tile(tile), pairs(pairs), rows(rows),
+        pair_block(pair_block), needs(needs) {}
   std::string supports() const override;
   std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const override;
 
   int mr, nr;
   Bf16TileFn tile;
   Bf16PairsFn pairs;
-  bool needs_avx512_bf16;
+  Bf16RowsFn rows;
+  int pair_block;
+  Bf16Needs needs;
 };
 
 }  // namespace kernels

@@ -35,6 +35,12 @@ void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst) {
   }
 }
 
+void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld) {
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int j = 0; j < n; ++j) dst[j * ld + k] = bf16::from_f32(src[k * n + j]);
+  }
+}
+
 }  // namespace ref
 }  // namespace kernels
 }  // namespace int8rt

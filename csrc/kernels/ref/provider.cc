@@ -96,7 +96,7 @@ void register_ref_kernels(KernelRegistry& r) {
   static const UnaryF32Kernel unary("unary_f32_ref", Isa::kRef, ref::unary_f32);
   // BF16 GEMM: the scalar tile of kernels/ref/gemm_bf16.cc (the spec).
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_ref", Isa::kRef, ref::kBf16RefMR, ref::kBf16RefNR,
-                                         ref::gemm_bf16_tile, ref::bf16_pairs, /*needs_avx512_bf16=*/false);
+                                         ref::gemm_bf16_tile, ref::bf16_pairs, nullptr, 1, Bf16Needs::kNothing);
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
         channel_mul, sgemm, unary, gemm_bf16);
 }

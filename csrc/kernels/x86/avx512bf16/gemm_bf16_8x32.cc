@@ -12,7 +12,8 @@
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
-// pairs; a tail of fewer than 16 columns through masks.
+// pairs; a tail of fewer than 16 columns through masks. Row converter:
+// VCVTNEPS2BF16 per k row, then a scalar transpose into the rows.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -96,6 +97,19 @@ void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst) {
       const __m512i words = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(o, e));
       const __mmask32 mw = w == 16 ? 0xFFFFFFFFu : static_cast<__mmask32>((1u << (2 * w)) - 1);
       _mm512_mask_storeu_epi16(d + 2 * j, mw, words);
+    }
+  }
+}
+
+void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld) {
+  alignas(64) uint16_t row[16];
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int j = 0; j < n; j += 16) {
+      const int w = n - j < 16 ? n - j : 16;
+      const __mmask16 m = w == 16 ? 0xFFFF : static_cast<__mmask16>((1u << w) - 1);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(row),
+                         (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k * n + j)));
+      for (int i = 0; i < w; ++i) dst[(j + i) * ld + k] = row[i];
     }
   }
 }
