@@ -54,7 +54,7 @@ CLI_FLAGS = {
     "pointwise_tables": "--no-pointwise-tables", "int8_gates": "--int8-gates", "progress": "--quiet",
     "batch_size": "--static-batch", "distributed": "--ray", "accuracy_check": "--no-accuracy-check",
     "holdout_every": "--holdout-every", "bias_correction": "--bias-correction",
-    "accuracy_target": "--accuracy-target",
+    "accuracy_target": "--accuracy-target", "bf16": "--bf16",
     # a Python callable: the CLI's --accuracy-target always uses the centred cosine
     "accuracy_metric": "--accuracy-target",
 }

@@ -52,6 +52,7 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
   for (Node& node : net.nodes()) {
     seen.insert(node.name);
     if (node.op.rfind("int8rt.", 0) == 0) continue;  // lowered int8 layers and converts
+    if (node.op == "Conv" || node.op == "Gemm" || node.op == "MatMul") ++floats;
     const bool asked = named.count(node.name) > 0;
     if (!asked && !all) continue;
     const std::string reason = bf16_decline_reason(net, node);
@@ -61,7 +62,6 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
     } else if (asked) {
       report.push_back("warning: layer '" + node.name + "' asked for bf16 stays float32: " + reason);
     }
-    if (node.op == "Conv" || node.op == "Gemm" || node.op == "MatMul") ++floats;
   }
   for (const std::string& name : named) {
     if (!seen.count(name)) {
