@@ -207,6 +207,9 @@ def test_layer_precisions_bf16_keeps_one_layer_out_of_int8() -> None:
     report = engine.report()
     assert f"warning: layer '{pool}' asked for bf16 stays float32: MaxPool has no BF16 kernel" in report, report
     assert any(line.startswith(f"warning: layer '{relu}' asked for bf16 is not a layer") for line in report), report
+    slow = [line for line in report if "scalar reference kernel" in line]
+    assert bool(slow) == (int8rt.kernels.get_max_isa() not in ("avx512", "avx512vnni", "amx")
+                          or not int8rt.kernels.cpu_features()["avx512_bf16"]), slow
     with pytest.raises(int8rt.InvalidArgumentError, match="must be 'fp32', 'bf16' or 'int8', got 'fp16'"):
         int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", layer_precisions={gemm: "fp16"}))
 
@@ -236,3 +239,14 @@ def test_trt_facade_builder_flag_bf16(fp32_engine) -> None:
     engine = builder.build_engine(network, config)
     got = {la["name"]: la["precision"] for la in engine.layers() if la["op"] in ("Conv", "Gemm")}
     assert sorted(got.values()) == ["bf16"] * 6 + ["fp32"], got  # the depthwise Conv stays FP32
+
+
+def test_capped_build_uses_the_reference_kernel_and_warns(fp32_engine) -> None:
+    engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa="ref"))
+    dense = [la for la in engine.layers() if la["precision"] == "bf16"]
+    assert len(dense) == 6 and all("kernel=gemm_bf16_ref" in la["detail"] for la in dense), dense
+    assert any("scalar reference kernel" in line for line in engine.report()), engine.report()
+    # the reference kernel is the spec: same bits as the engine chosen without the cap where that is VDPBF16PS
+    full = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True))
+    if all("avx512bf16" in la["detail"] for la in full.layers() if la["precision"] == "bf16"):
+        assert np.array_equal(engine.run({"input": TEST_X})["logits"], full.run({"input": TEST_X})["logits"])

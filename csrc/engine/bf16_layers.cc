@@ -3,6 +3,7 @@
 
 #include "engine/layer.h"
 #include "int8rt/error.h"
+#include "kernels/gemm_bf16.h"
 
 namespace int8rt {
 namespace engine {
@@ -72,6 +73,10 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
   if (marked > 0 || !named.empty()) {
     report.push_back("bf16: " + std::to_string(marked) + " of " + std::to_string(floats) +
                      " float Conv / Gemm / MatMul layers run in BF16");
+  }
+  if (marked > 0 && kernels::choose<kernels::GemmBf16Kernel>().isa() == kernels::Isa::kRef) {
+    report.push_back("warning: BF16 layers run the scalar reference kernel here (no AVX512-BF16 or AMX-BF16, "
+                     "or INT8RT_MAX_ISA below avx512): slower than FP32");
   }
   return report;
 }
