@@ -219,7 +219,7 @@ def test_cli_bf16_and_inspect(tmp_path, capsys) -> None:
 
     out = tmp_path / "bf16.i8rt"
     assert main(["build", str(MODEL_PATH), "--precision", "fp32", "--bf16", "-o", str(out), "--no-progress"]) == 0
-    capsys.readouterr()
+    assert "0/10 layers int8, 6 bf16," in capsys.readouterr().out
     assert main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert "bf16" in text and "kernel=gemm_bf16_" in text, text

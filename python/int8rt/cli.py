@@ -79,8 +79,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     engine.save(args.output)
     layers = engine.layers()
     n_int8 = sum(1 for layer in layers if layer["precision"] == "int8")
+    n_bf16 = sum(1 for layer in layers if layer["precision"] == "bf16")
     print(f"built {args.output}: {engine.precision}, {n_int8}/{len(layers)} layers int8, "
-          f"{time.perf_counter() - t0:.2f} s")
+          + (f"{n_bf16} bf16, " if n_bf16 else "") + f"{time.perf_counter() - t0:.2f} s")
     for line in engine.report():  # e.g. scales that leave no layer in int8 (docs/reliability.md)
         if line.startswith("warning: "):
             print(f"WARNING: {line[len('warning: '):]}")
