@@ -62,7 +62,7 @@ def test_amx_kernels_use_native_tile_instructions(functions) -> None:
     amx = in_namespace(functions, "amx")
     assert amx, "no function in int8rt::kernels::x86::amx"
     text = "\n".join(line for body in amx.values() for line in body)
-    for insn in ("ldtilecfg", "tileloadd", "tdpbssd", "tilestored", "tilerelease"):
+    for insn in ("ldtilecfg", "tileloadd", "tdpbssd", "tdpbf16ps", "tilestored", "tilerelease"):
         assert insn in text, f"no {insn} in the AMX kernels"
     assert "amx_emulation" not in " ".join(amx), "the emulation reached the library"
     outside = [name for name, body in functions.items()

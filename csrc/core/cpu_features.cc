@@ -38,6 +38,7 @@ constexpr int kLeaf7EdxAmxTile = 24;
 constexpr int kLeaf7EdxAmxInt8 = 25;
 // CPUID leaf 7 sub-leaf 1, EAX.
 constexpr int kLeaf7Sub1EaxAvxVnni = 4;
+constexpr int kLeaf7Sub1EaxAvx512Bf16 = 5;
 // XCR0 state components.
 constexpr int kXcr0Sse = 1;
 constexpr int kXcr0Avx = 2;        // upper halves of YMM
@@ -119,6 +120,7 @@ CpuFeatures detect() {
   f.avx512bw = f.avx512f && bit(l7.ebx, kLeaf7EbxAvx512bw);
   f.avx512vl = f.avx512f && bit(l7.ebx, kLeaf7EbxAvx512vl);
   f.avx512_vnni = f.avx512f && bit(l7.ecx, kLeaf7EcxAvx512Vnni);
+  f.avx512_bf16 = f.avx512f && bit(l7s1.eax, kLeaf7Sub1EaxAvx512Bf16);
 
   const bool amx_cpu = bit(l7.edx, kLeaf7EdxAmxTile);
   if (amx_cpu && f.os_saves_tiles) f.amx_permission = request_amx_permission();

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/checked_math.h"
+#include "engine/bf16_layers.h"
 #include "engine/device_runner.h"
 #include "engine/executor.h"
 #include "engine/int8_coverage.h"
@@ -93,8 +94,9 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
   network.validate();
   engine::require_device(config_.device);
   for (const auto& kv : config_.layer_precisions) {
-    if (kv.second != "fp32" && kv.second != "int8") {
-      throw InvalidArgument("layer_precisions['" + kv.first + "'] must be 'fp32' or 'int8', got '" + kv.second + "'");
+    if (kv.second != "fp32" && kv.second != "int8" && kv.second != "bf16") {
+      throw InvalidArgument("layer_precisions['" + kv.first + "'] must be 'fp32', 'bf16' or 'int8', got '" +
+                            kv.second + "'");
     }
   }
   impl_->optimized = std::move(network);
@@ -238,10 +240,16 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   metadata["device"] = config_.device;
   std::string report;
   for (const auto& line : report_) report += line + "\n";
+  std::set<std::string> bf16_layers;
+  for (const auto& kv : config_.layer_precisions) {
+    if (kv.second == "bf16") bf16_layers.insert(kv.first);
+  }
   if (config_.precision == Precision::kFloat32) {
+    Network net = impl_->optimized;
+    for (const auto& line : engine::mark_bf16_layers(net, bf16_layers, config_.bf16)) report += line + "\n";
     metadata["precision"] = "fp32";
     metadata["report"] = report;
-    return Engine::create(impl_->optimized, std::move(metadata));
+    return Engine::create(std::move(net), std::move(metadata));
   }
   engine::LoweringOptions options;
   options.scales = scales;
@@ -250,10 +258,13 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   options.merged_nodes = impl_->merged_nodes;
   for (const auto& kv : config_.layer_precisions) {
-    if (kv.second == "fp32") options.fp32_layers.insert(kv.first);
+    if (kv.second == "fp32" || kv.second == "bf16") options.fp32_layers.insert(kv.first);
   }
   engine::LoweringResult lowered = engine::lower_int8(impl_->optimized, options);
   for (const auto& line : lowered.report) report += line + "\n";
+  for (const auto& line : engine::mark_bf16_layers(lowered.network, bf16_layers, config_.bf16)) {
+    report += line + "\n";
+  }
   for (const auto& line : engine::int8_coverage_warnings(impl_->optimized, lowered.network, options.scales)) {
     report += line + "\n";
   }

@@ -177,7 +177,7 @@ std::vector<LayerInfo> Engine::layers() const {
     LayerInfo info;
     info.name = node.name;
     info.op = node.op;
-    info.precision = engine::layer_precision(node.op);
+    info.precision = engine::layer_precision(node);
     info.detail = runner_ ? runner_->describe(n) : executor_->layer(n).describe();
     out.push_back(std::move(info));
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/quote.h"
+#include "engine/bf16_layers.h"
 
 namespace int8rt {
 namespace engine {
@@ -12,6 +13,11 @@ namespace engine {
 const char* layer_precision(const std::string& op) {
   if (op == "int8rt.Quantize" || op == "int8rt.Dequantize") return "convert";
   return op.rfind("int8rt.Q", 0) == 0 ? "int8" : "fp32";
+}
+
+const char* layer_precision(const Node& node) {
+  if (node.attrs.get_string(kPrecisionAttr, "") == "bf16") return "bf16";
+  return layer_precision(node.op);
 }
 
 std::vector<std::string> int8_coverage_warnings(const Network& float_net, const Network& lowered,

@@ -21,6 +21,8 @@ namespace engine {
 // "int8" for a lowered int8 layer (int8rt.QConv, ...), "convert" for
 // int8rt.Quantize / int8rt.Dequantize, "fp32" for everything else.
 const char* layer_precision(const std::string& op);
+// The same for a node, "bf16" for a float layer running in BF16 (bf16_layers.h).
+const char* layer_precision(const Node& node);
 
 // Report lines, each starting "warning: ", for the scales an int8 build used
 // (`float_net`: the network the scales name; `lowered`: the lowering's result).

@@ -36,6 +36,9 @@ const Provider kProviders[] = {
 #if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
     x86::register_avx512vnni_kernels,
 #endif
+#if defined(INT8RT_HAVE_AVX512BF16_KERNELS)
+    x86::register_avx512bf16_kernels,
+#endif
 #if defined(INT8RT_HAVE_AVX512_KERNELS)
     x86::register_avx512_kernels,
 #endif
@@ -157,7 +160,7 @@ bool isa_compiled(Isa isa) {
 // ---- keys and the registry ----
 
 std::string OpKey::name() const {
-  return std::string(op) + (dtype == Dtype::kS8 ? "_s8" : "_f32");
+  return std::string(op) + (dtype == Dtype::kS8 ? "_s8" : dtype == Dtype::kBf16 ? "_bf16" : "_f32");
 }
 
 bool OpKey::operator==(const OpKey& other) const {

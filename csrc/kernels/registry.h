@@ -84,8 +84,9 @@ bool dispatch_log_enabled();
 
 // ---- keys and candidates ----
 
-// The data type of an op's arithmetic: int8 in and out (s8), float32 (f32).
-enum class Dtype { kS8, kF32 };
+// The data type of an op's arithmetic: int8 in and out (s8), float32 (f32),
+// BF16 products with FP32 accumulation, FP32 in and out (bf16).
+enum class Dtype { kS8, kF32, kBf16 };
 
 // A registry key: the op and its data type. name() is "<op>_<dtype>"
 // ("conv_s8", "quantize_s8", "sgemm_f32"), the op's name in the dispatch log
@@ -163,6 +164,7 @@ namespace x86 {
 void register_amx_kernels(KernelRegistry& r);
 void register_avx512vnni_kernels(KernelRegistry& r);
 void register_avx512_kernels(KernelRegistry& r);
+void register_avx512bf16_kernels(KernelRegistry& r);  // tier avx512, needs AVX512-BF16
 void register_avxvnni_kernels(KernelRegistry& r);
 void register_avx2_kernels(KernelRegistry& r);
 }  // namespace x86

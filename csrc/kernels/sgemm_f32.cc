@@ -15,10 +15,11 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/gemm_panels_f32.h"
 
 namespace int8rt {
 namespace kernels {
-namespace {
+namespace panels {
 
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into MR panels.
 void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
@@ -110,6 +111,14 @@ void pack_b(const GemmOperand& B, int64_t k0, int64_t kc, int64_t j0, int64_t nc
     dst += kc * nr;
   }
 }
+
+}  // namespace panels
+
+namespace {
+
+using panels::pack_a;
+using panels::pack_b;
+using panels::pack_b_im2col;
 
 struct Scratch {
   std::vector<float> a, b;

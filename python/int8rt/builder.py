@@ -52,7 +52,17 @@ class BuilderConfig:
             ``{input name: array}`` (see :func:`int8rt.make_calibrator`,
             which also picks another algorithm).
         layer_precisions: layer (node) name -> ``"fp32"`` keeps that layer in
-            float32 (TensorRT's per-layer precision).
+            float32, ``"bf16"`` keeps it out of int8 and runs it in BF16 (a
+            Conv, Gemm or MatMul with constant weights; another op stays
+            float32 with a warning in the report), ``"int8"`` is the default
+            (TensorRT's per-layer precision).
+        bf16: float layers that have a BF16 kernel (Conv, Gemm, MatMul with
+            constant weights) run in BF16 (TensorRT's ``BuilderFlag.BF16``):
+            with ``precision="int8"`` the layers left out of int8 (by the
+            lowering, ``layer_precisions`` or ``accuracy_target``), with
+            ``"fp32"`` all of them. BF16 products (weights and activations
+            rounded to nearest even), FP32 accumulation; fast where the CPU has
+            AVX512-BF16, the scalar reference kernel elsewhere.
         device: ``"cpu"`` or ``"cuda"`` (int8 conv / GEMM / quantize on the
             GPU's DP4A kernels, the other layers on the host). ``"cuda"``
             needs an int8rt built with the CUDA backend and a GPU
@@ -109,6 +119,7 @@ class BuilderConfig:
     precision: str = "int8"
     calibrator: Any = None
     layer_precisions: Optional[dict[str, str]] = None
+    bf16: bool = False
     device: str = "cpu"
     max_isa: Optional[str] = None
     num_threads: Optional[int] = None
@@ -189,7 +200,7 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
     sharded, every worker's)."""
     return dict(precision=config.precision, layer_precisions=dict(config.layer_precisions or {}),
                 optimize=config.optimize, device=config.device, pointwise_tables=config.pointwise_tables,
-                int8_gates=config.int8_gates)
+                int8_gates=config.int8_gates, bf16=config.bf16)
 
 
 def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, config: BuilderConfig,
@@ -256,7 +267,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         calibrator = make_calibrator(config.calibrator)  # a TensorRT-style calibrator, or a reader/iterable
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every if config.accuracy_check else 0,
                              bias_correction=config.bias_correction,
-                             fp32_layers={k for k, v in (config.layer_precisions or {}).items() if v == "fp32"})
+                             fp32_layers={k for k, v in (config.layer_precisions or {}).items()
+                                          if v in ("fp32", "bf16")})
         result = _calibrate(builder, network, model, config, calibrator, run)
         run.before_build(result)
 
@@ -264,7 +276,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             precisions = {**(config.layer_precisions or {}), **{n: "fp32" for n in fp32_nodes}}
             args = dict(_builder_args(config), layer_precisions=precisions)
             return run.corrected(_core.Builder(network, **args),
-                                 {k for k, v in precisions.items() if v == "fp32"}).build(result.scales)
+                                 {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 
         with phase(config.progress, "build", total=1) as step:
             engine = Engine(builder.build(result.scales))

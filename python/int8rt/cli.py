@@ -72,7 +72,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   device=args.device, progress=_progress(args), optimize=not args.no_optimize,
                                   pointwise_tables=not args.no_pointwise_tables, int8_gates=args.int8_gates,
                                   batch_size=args.static_batch, input_shapes=_input_shapes(args),
-                                  layer_precisions={name: "fp32" for name in args.fp32_layers or []},
+                                  layer_precisions={**{name: "fp32" for name in args.fp32_layers or []},
+                                                    **{name: "bf16" for name in args.bf16_layers or []}},
+                                  bf16=args.bf16,
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target)
     if args.precision == "int8":
@@ -110,8 +112,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     engine.save(args.output)
     layers = engine.layers()
     n_int8 = sum(1 for layer in layers if layer["precision"] == "int8")
+    n_bf16 = sum(1 for layer in layers if layer["precision"] == "bf16")
     print(f"built {args.output}: {engine.precision}, {n_int8}/{len(layers)} layers int8, "
-          f"{time.perf_counter() - t0:.2f} s")
+          + (f"{n_bf16} bf16, " if n_bf16 else "") + f"{time.perf_counter() - t0:.2f} s")
     for line in engine.report():  # e.g. scales that leave no layer in int8 (docs/reliability.md)
         if line.startswith("warning: "):
             print(f"WARNING: {line[len('warning: '):]}")
@@ -337,6 +340,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--nonfinite", choices=["error", "skip"], default="error",
                    help="NaN/Inf in an activation: stop with an error naming the tensor, or skip those values")
     b.add_argument("--fp32-layers", nargs="*", help="layer (ONNX node) names to keep in FP32")
+    b.add_argument("--bf16-layers", nargs="*",
+                   help="layer (ONNX node) names to keep out of int8 and run in BF16 (Conv / Gemm / MatMul "
+                        "with constant weights)")
+    b.add_argument("--bf16", action="store_true",
+                   help="float layers that have a BF16 kernel run in BF16 (TensorRT's --bf16): with --precision "
+                        "int8 those left out of int8, with fp32 all of them")
     b.add_argument("--static-batch", type=int, metavar="N",
                    help="fix a symbolic batch axis to N at import (BuilderConfig.batch_size)")
     b.add_argument("--shapes", metavar="NAME:DIMS", help="fix dynamic input dims for this engine, as trtexec: "

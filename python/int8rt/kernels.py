@@ -25,7 +25,7 @@ def cpu_features() -> Dict[str, Union[bool, str]]:
     """Return the CPU features int8rt detected, each True only when the OS also
     saves the matching register state (XCR0) and, for AMX, Linux granted the
     tile-data permission. Keys: avx2, fma, f16c, avx512f, avx512bw, avx512vl,
-    avx512dq, avx512_vnni, avx_vnni, amx_tile, amx_int8, amx_bf16, the OS-state
+    avx512dq, avx512_vnni, avx_vnni, avx512_bf16, amx_tile, amx_int8, amx_bf16, the OS-state
     flags os_saves_ymm/os_saves_zmm/os_saves_tiles/amx_permission, and vendor."""
     return dict(_core.cpu_features())
 

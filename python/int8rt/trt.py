@@ -11,7 +11,9 @@ Kept thin and honest: what int8rt does not do raises
 :class:`int8rt.NotSupportedError` instead of being imitated. In particular
 ``BuilderFlag.FP16`` raises (int8rt has no float16 kernels; layers not run in
 int8 run in float32; TensorRT scripts that ask ``builder.platform_has_fast_fp16``
-first skip it). Accepted and ignored, because they change nothing on the CPU:
+first skip it). ``BuilderFlag.BF16`` is honoured: float layers that have a
+BF16 kernel (Conv, Gemm, MatMul with constant weights) run in BF16, the
+others in float32 (:attr:`int8rt.BuilderConfig.bf16`). Accepted and ignored, because they change nothing on the CPU:
 workspace / memory-pool limits, ``BuilderFlag.TF32`` (set by default as in
 TensorRT; float layers compute in full float32, which TF32 permits) and
 ``DISABLE_TIMING_CACHE`` (int8rt has no timing cache), the
@@ -98,6 +100,8 @@ class BuilderFlag(IntEnum):
     VERSION_COMPATIBLE = 13
     EXCLUDE_LEAN_RUNTIME = 14
     FP8 = 15
+    ERROR_ON_TIMING_CACHE_MISS = 16
+    BF16 = 17
 
 
 _IGNORED_FLAGS = {BuilderFlag.TF32, BuilderFlag.DISABLE_TIMING_CACHE}
@@ -261,7 +265,7 @@ def _check_flag(bit: int) -> None:
         flag = BuilderFlag(bit)
     except ValueError:
         raise NotSupportedError(f"builder flag bit {bit} is not one int8rt knows") from None
-    if flag == BuilderFlag.INT8 or flag in _IGNORED_FLAGS:
+    if flag in (BuilderFlag.INT8, BuilderFlag.BF16) or flag in _IGNORED_FLAGS:
         return
     if flag == BuilderFlag.FP16:
         raise NotSupportedError("BuilderFlag.FP16: int8rt has no float16 kernels; layers that do not run in int8 "
@@ -315,7 +319,8 @@ class Builder:
         precision = "int8" if int8 else "fp32"
         shapes = _merged_shapes(config._profiles) or None
         return ICudaEngine.of(build_engine(native, BuilderConfig(precision=precision, input_shapes=shapes,
-                                                                 calibrator=config.int8_calibrator if int8 else None)))
+                                                                 calibrator=config.int8_calibrator if int8 else None,
+                                                                 bf16=config.get_flag(BuilderFlag.BF16))))
 
     def build_serialized_network(self, network: INetworkDefinition, config: IBuilderConfig) -> bytes:
         """Builds the engine and returns its file's bytes (TensorRT 10's call);

@@ -152,6 +152,36 @@ TEST(BuilderApi, Fp32EngineFromNetworkDefinitionIsExact) {
   }
 }
 
+// BuilderConfig::bf16: the conv and the fully connected layer run in BF16.
+// Small integers are exact in BF16 (8 significant bits) and every sum is an
+// exact FP32 integer, so the BF16 engine's output still equals the loops.
+TEST(BuilderApi, Bf16EngineFromNetworkDefinition) {
+  TinyNet tiny;
+  BuilderConfig config;
+  config.precision = Precision::kFloat32;
+  config.bf16 = true;
+  auto engine = build_engine(tiny.make(), config, nullptr);
+  int bf16_layers = 0;
+  for (const LayerInfo& l : engine->layers()) {
+    bf16_layers += l.precision == "bf16";
+    if (l.precision == "bf16") EXPECT_NE(l.detail.find("kernel=gemm_bf16_"), std::string::npos) << l.detail;
+  }
+  EXPECT_EQ(bf16_layers, 2) << "conv and fc";
+  std::vector<float> in = small_ints(static_cast<size_t>(3 * kC * kH * kW), 9, -4, 4);
+  EXPECT_EQ(run(*engine, in, 3).data, tiny.expected_fp32(in, 3));
+
+  ScriptedCalibrator cal;  // layer_precisions: one layer in BF16, the rest in int8
+  BuilderConfig mixed = int8_config();
+  mixed.layer_precisions["fc"] = "bf16";
+  auto int8 = build_engine(tiny.make(), mixed, &cal);
+  for (const LayerInfo& l : int8->layers()) {
+    if (l.name == "fc") EXPECT_EQ(l.precision, "bf16");
+    if (l.name == "conv") EXPECT_EQ(l.precision, "int8");
+  }
+  mixed.layer_precisions["fc"] = "fp16";
+  EXPECT_THROW(build_engine(tiny.make(), mixed, &cal), InvalidArgument);
+}
+
 TEST(BuilderApi, Int8EngineCalibratesAndStaysNearFp32) {
   TinyNet tiny;
   ScriptedCalibrator cal;

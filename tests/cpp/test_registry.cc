@@ -15,6 +15,7 @@
 #include "int8rt/error.h"
 #include "kernels/conv_gemm_s8.h"
 #include "kernels/eltwise_s8.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
 
@@ -144,6 +145,7 @@ TEST(Registry, EveryFamilyEndsWithItsReferenceAndNamesAreUnique) {
   check(k::FamilyTag<k::ConvKernel>{});
   check(k::FamilyTag<k::GemmKernel>{});
   check(k::FamilyTag<k::SgemmKernel>{});
+  check(k::FamilyTag<k::GemmBf16Kernel>{});
   k::for_each_eltwise_s8_op(check);
   for (const k::Kernel* kern : k::kernel_registry().candidates(k::QuantizeS8Kernel::kKey)) {
     const std::string name = kern->name();

@@ -8,12 +8,16 @@
 // the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
-// conv is 1x1, stride 1, no padding).
+// conv is 1x1, stride 1, no padding). With int8rt_precision="bf16"
+// (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
+// weights of each group converted and packed once here.
 #include <algorithm>
 #include <cstring>
 
 #include "core/thread_pool.h"
+#include "engine/bf16_layers.h"
 #include "engine/layer.h"
+#include "engine/ops/bf16_gemm.h"
 #include "kernels/sgemm_f32.h"
 #include "engine/ops/op_util.h"
 
@@ -62,10 +66,23 @@ void depthwise(const float* x, const float* w, const float* bias, float* y, cons
 
 class ConvLayer : public Layer {
  public:
-  ConvLayer(const Node& node, WindowAttrs w, int64_t group, size_t rank)
+  ConvLayer(const Network& net, const Node& node, WindowAttrs w, int64_t group, size_t rank)
       : w_(std::move(w)), group_(group), rank_(rank), act_(parse_fused_activation(node)),
         residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
-        prefix_(layer_error_prefix(node)) {}
+        prefix_(layer_error_prefix(node)) {
+    if (wants_bf16(net, node)) {
+      const Tensor& wt = net.tensor(node.inputs[1]);
+      const int64_t Mg = wt.shape[0] / group_;
+      const int64_t K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(wt.shape[0], 1);
+      if (Mg * group_ != wt.shape[0]) {
+        throw InvalidArgument(prefix_ + "weights " + shape_str(wt.shape) + " do not split into " +
+                              std::to_string(group_) + " groups");
+      }
+      for (int64_t grp = 0; grp < group_; ++grp) {
+        bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true});
+      }
+    }
+  }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Geom g = geometry(in);
@@ -95,7 +112,8 @@ class ConvLayer : public Layer {
   }
 
   std::string describe() const override {
-    return "fp32 conv" + std::to_string(rank_) + "d group=" + std::to_string(group_) + act_.describe();
+    return std::string(bf16_.empty() ? "fp32" : "bf16") + " conv" + std::to_string(rank_) + "d group=" +
+           std::to_string(group_) + act_.describe() + bf16_.describe();
   }
 
  private:
@@ -112,7 +130,11 @@ class ConvLayer : public Layer {
       GemmOperand b{xg, P, false};
       Im2colView view{xg, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
       if (!pointwise) b.im2col = &view;  // packed from the image, panel by panel
-      sgemm(*uk_, Mg, P, K, {w + grp * Mg * K, K, false}, b, yg, P, bias != nullptr, parallel);
+      if (!bf16_.empty()) {
+        bf16_.packed[grp]->run(P, b, yg, P, bias != nullptr, parallel);
+      } else {
+        sgemm(*uk_, Mg, P, K, {w + grp * Mg * K, K, false}, b, yg, P, bias != nullptr, parallel);
+      }
     };
     if (g.G == 1) {
       for (int64_t n = 0; n < g.N; ++n) one(n, 0, true);
@@ -181,6 +203,7 @@ class ConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
+  Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 
 std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {
@@ -210,7 +233,7 @@ std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {
       throw unsupported_attr(node, "int8rt_residual", std::to_string(r), "expected 3, the index of a 4th input");
     }
   }
-  return std::make_unique<ConvLayer>(node, std::move(w), group, rank);
+  return std::make_unique<ConvLayer>(net, node, std::move(w), group, rank);
 }
 
 INT8RT_REGISTER_LAYER("Conv", make_conv);

@@ -10,10 +10,16 @@
 // and removed from the result, batch dimensions broadcast. A batched A times
 // a 2-D B is one GEMM over the flattened rows; true batched products run
 // one GEMM per batch, in parallel over batches when each is small.
+//
+// BF16 (int8rt_precision="bf16", engine/bf16_layers.h): a constant 2-D B is
+// converted and packed once here and the product runs on the BF16 GEMM;
+// alpha, beta, C and the activation stay FP32.
 #include <algorithm>
 
 #include "core/thread_pool.h"
+#include "engine/bf16_layers.h"
 #include "engine/layer.h"
+#include "engine/ops/bf16_gemm.h"
 #include "engine/ops/op_util.h"
 #include "kernels/sgemm_f32.h"
 
@@ -26,13 +32,19 @@ using kernels::sgemm;
 
 class GemmLayer : public Layer {
  public:
-  GemmLayer(const Node& node)
+  GemmLayer(const Network& net, const Node& node)
       : alpha_(static_cast<float>(node.attrs.get_float("alpha", 1.0))),
         beta_(static_cast<float>(node.attrs.get_float("beta", 1.0))),
         trans_a_(node.attrs.get_int("transA", 0) != 0),
         trans_b_(node.attrs.get_int("transB", 0) != 0),
         act_(parse_fused_activation(node)),
-        prefix_(layer_error_prefix(node)) {}
+        prefix_(layer_error_prefix(node)) {
+    if (wants_bf16(net, node)) {
+      const Tensor& b = net.tensor(node.inputs[1]);
+      const int64_t K = b.shape[trans_b_ ? 1 : 0], N = b.shape[trans_b_ ? 0 : 1];
+      bf16_.add({b.f32.data(), K, N, b.shape[1], trans_b_, /*left=*/false});
+    }
+  }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     int64_t M, N, K;
@@ -57,9 +69,9 @@ class GemmLayer : public Layer {
       for (int64_t i = 0; i < M; ++i) {
         for (int64_t j = 0; j < N; ++j) y[i * N + j] = c_at(i, j);
       }
-      sgemm(*uk_, M, N, K, a, b, y, N, true);
+      product(M, N, K, a, b, y, true);
     } else {
-      sgemm(*uk_, M, N, K, a, b, y, N, false);
+      product(M, N, K, a, b, y, false);
       if (alpha_ != 1.f || has_c) {
         for (int64_t i = 0; i < M; ++i) {
           for (int64_t j = 0; j < N; ++j) {
@@ -72,9 +84,20 @@ class GemmLayer : public Layer {
     act_.apply(y, M * N);
   }
 
-  std::string describe() const override { return "fp32 gemm" + act_.describe(); }
+  std::string describe() const override {
+    return std::string(bf16_.empty() ? "fp32" : "bf16") + " gemm" + act_.describe() + bf16_.describe();
+  }
 
  private:
+  void product(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, float* y,
+               bool accumulate) const {
+    if (!bf16_.empty()) {
+      bf16_.packed[0]->run(M, a, y, N, accumulate);
+    } else {
+      sgemm(*uk_, M, N, K, a, b, y, N, accumulate);
+    }
+  }
+
   void dims(const std::vector<const Value*>& in, int64_t* M, int64_t* N, int64_t* K) const {
     const Value& A = require_input(in, 0, DataType::kFloat32, prefix_);
     const Value& B = require_input(in, 1, DataType::kFloat32, prefix_);
@@ -105,11 +128,17 @@ class GemmLayer : public Layer {
   FusedActivation act_;
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
+  Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 
 class MatMulLayer : public Layer {
  public:
-  explicit MatMulLayer(const Node& node) : prefix_(layer_error_prefix(node)) {}
+  MatMulLayer(const Network& net, const Node& node) : prefix_(layer_error_prefix(node)) {
+    if (wants_bf16(net, node)) {
+      const Tensor& b = net.tensor(node.inputs[1]);
+      bf16_.add({b.f32.data(), b.shape[0], b.shape[1], b.shape[1], false, /*left=*/false});
+    }
+  }
 
   struct Plan {
     Shape out, batch;      // output shape; broadcast batch dims
@@ -130,9 +159,14 @@ class MatMulLayer : public Layer {
     if (b_count == 1) {  // B shared by every batch: one GEMM over all rows of A
       int64_t a_count = shape_numel(p.a_batch);
       if (a_count == nb) {
-        sgemm(*uk_, nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
+        if (!bf16_.empty()) {
+          bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false);
+        } else {
+          sgemm(*uk_, nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
+        }
         return;
       }
+      if (!bf16_.empty()) throw Error(prefix_ + "bf16 needs a 2-D B");  // bf16_decline_reason excludes it
     }
     std::vector<int64_t> sa = broadcast_strides(p.a_batch, p.batch), sb = broadcast_strides(p.b_batch, p.batch);
     auto one = [&](int64_t t, bool parallel) {
@@ -155,7 +189,9 @@ class MatMulLayer : public Layer {
     }
   }
 
-  std::string describe() const override { return "fp32 matmul"; }
+  std::string describe() const override {
+    return std::string(bf16_.empty() ? "fp32" : "bf16") + " matmul" + bf16_.describe();
+  }
 
  private:
   Plan plan(const std::vector<const Value*>& in) const {
@@ -185,10 +221,15 @@ class MatMulLayer : public Layer {
 
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
+  Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 
-std::unique_ptr<Layer> make_gemm(const Network&, const Node& node) { return std::make_unique<GemmLayer>(node); }
-std::unique_ptr<Layer> make_matmul(const Network&, const Node& node) { return std::make_unique<MatMulLayer>(node); }
+std::unique_ptr<Layer> make_gemm(const Network& net, const Node& node) {
+  return std::make_unique<GemmLayer>(net, node);
+}
+std::unique_ptr<Layer> make_matmul(const Network& net, const Node& node) {
+  return std::make_unique<MatMulLayer>(net, node);
+}
 
 INT8RT_REGISTER_LAYER("Gemm", make_gemm);
 INT8RT_REGISTER_LAYER("MatMul", make_matmul);

@@ -25,8 +25,16 @@ enum class Precision { kFloat32, kInt8 };
 
 struct BuilderConfig {
   Precision precision = Precision::kInt8;
-  // Layer (node) name -> "fp32" keeps that layer in float32.
+  // Layer (node) name -> "fp32" keeps that layer in float32; "bf16" keeps it
+  // out of int8 too and runs it in BF16 (a Conv, Gemm or MatMul with
+  // constant weights; another layer stays float32 with a warning in the
+  // report). Names are those of the optimized network (ONNX node names).
   std::map<std::string, std::string> layer_precisions;
+  // Float layers that have a BF16 kernel (Conv, Gemm, MatMul with constant
+  // weights: engine/bf16_layers.h) run in BF16: TensorRT's BuilderFlag::kBF16.
+  // With Precision::kInt8 these are the layers left out of int8; with
+  // kFloat32, all of them. BF16 products, FP32 accumulation.
+  bool bf16 = false;
   bool optimize = true;  // run the graph passes (BN folding, fusions, ...)
   // INT8: element-wise float chains between int8 tensors (hardswish as
   // Add/Clip/Mul/Div, x*a+b, swish...) become one 256-entry int8 table

@@ -169,6 +169,7 @@ void bind_kernels(py::module_& m) {
   bind_kernel_ops(k);
   bind_packed_kernels(k);
   bind_fp32_gemm(k);
+  bind_bf16_gemm(k);
 }
 
 }  // namespace python

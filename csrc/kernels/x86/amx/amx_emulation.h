@@ -31,8 +31,7 @@
 // step rounds to nearest even, treats denormal inputs (BF16 operands and
 // FP32 accumulators) as zero and flushes denormal results to zero; MXCSR is
 // neither read nor written. This is the Operation section of the SDM's
-// TDPBF16PS entry. No int8rt kernel uses BF16 yet; the instruction is here,
-// and tested, for the BF16 layers to come.
+// TDPBF16PS entry; x86/amx/gemm_bf16_32x32.cc uses it.
 //
 // Faults: a #GP or #UD calls fault_handler() with a message naming the
 // instruction; the default prints it and aborts (like the signal a real

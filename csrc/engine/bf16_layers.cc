@@ -1,0 +1,85 @@
+// Which layers run in BF16 and how the builder marks them (bf16_layers.h).
+#include "engine/bf16_layers.h"
+
+#include "engine/layer.h"
+#include "int8rt/error.h"
+#include "kernels/gemm_bf16.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+// "" when input `index` is a float32 constant of rank 2 (rank >= 3 for a
+// Conv's weights), else why not.
+std::string weight_reason(const Network& net, const Node& node, size_t index, bool conv) {
+  if (!has_input(node, index)) return "it has no weight input";
+  const Tensor& t = net.tensor(node.inputs[index]);
+  if (!t.is_constant) return "its weights '" + t.name + "' are computed at run time";
+  if (t.dtype != DataType::kFloat32) return "its weights '" + t.name + "' are not float32";
+  if (conv ? t.shape.size() < 3 : t.shape.size() != 2) {
+    return std::string("its weights '") + t.name + "' are not " + (conv ? "[M, C/group, k...]" : "2-D");
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string bf16_decline_reason(const Network& net, const Node& node) {
+  if (node.op == "Gemm" || node.op == "MatMul") return weight_reason(net, node, 1, false);
+  if (node.op != "Conv") return node.op + " has no BF16 kernel";
+  std::string reason = weight_reason(net, node, 1, true);
+  if (!reason.empty()) return reason;
+  const Shape& ws = net.tensor(node.inputs[1]).shape;
+  const int64_t group = node.attrs.get_int("group", 1);
+  if (group > 1 && ws[1] == 1 && ws[0] == group) return "a depthwise Conv has no BF16 kernel";
+  return "";
+}
+
+bool wants_bf16(const Network& net, const Node& node) {
+  if (!node.attrs.has(kPrecisionAttr)) return false;
+  const std::string value = node.attrs.get_string(kPrecisionAttr, "");
+  if (value != "bf16") {
+    throw InvalidArgument(layer_error_prefix(node) + kPrecisionAttr + " must be 'bf16', got '" + value + "'");
+  }
+  const std::string reason = bf16_decline_reason(net, node);
+  if (!reason.empty()) throw NotSupported(layer_error_prefix(node) + "cannot run in bf16: " + reason);
+  return true;
+}
+
+std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::string>& named, bool all) {
+  std::vector<std::string> report;
+  size_t marked = 0, floats = 0;
+  std::set<std::string> seen;
+  for (Node& node : net.nodes()) {
+    seen.insert(node.name);
+    if (node.op.rfind("int8rt.", 0) == 0) continue;  // lowered int8 layers and converts
+    if (node.op == "Conv" || node.op == "Gemm" || node.op == "MatMul") ++floats;
+    const bool asked = named.count(node.name) > 0;
+    if (!asked && !all) continue;
+    const std::string reason = bf16_decline_reason(net, node);
+    if (reason.empty()) {
+      node.attrs.set(kPrecisionAttr, Attribute::of_string("bf16"));
+      ++marked;
+    } else if (asked) {
+      report.push_back("warning: layer '" + node.name + "' asked for bf16 stays float32: " + reason);
+    }
+  }
+  for (const std::string& name : named) {
+    if (!seen.count(name)) {
+      report.push_back("warning: layer '" + name + "' asked for bf16 is not a layer of the built network "
+                       "(a graph pass merged it into another)");
+    }
+  }
+  if (marked > 0 || !named.empty()) {
+    report.push_back("bf16: " + std::to_string(marked) + " of " + std::to_string(floats) +
+                     " float Conv / Gemm / MatMul layers run in BF16");
+  }
+  if (marked > 0 && kernels::choose<kernels::GemmBf16Kernel>().isa() == kernels::Isa::kRef) {
+    report.push_back("warning: BF16 layers run the scalar reference kernel here (no AVX512-BF16 or AMX-BF16, "
+                     "or INT8RT_MAX_ISA below avx512): slower than FP32");
+  }
+  return report;
+}
+
+}  // namespace engine
+}  // namespace int8rt

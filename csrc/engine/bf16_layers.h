@@ -1,0 +1,47 @@
+// BF16 layers: which float layers may run in BF16, how a node says it does,
+// and how the builder marks them (issue 13, "BF16 layers"; TensorRT's
+// per-layer precision and BuilderFlag::kBF16).
+//
+// A node runs in BF16 when it carries the attribute int8rt_precision="bf16"
+// (any other value is refused when the layer is created). The attribute is
+// an ordinary node attribute, so engine files keep it. Layers that honour it,
+// each on the gemm_bf16 kernel family (kernels/gemm_bf16.h) with its weights
+// converted to BF16 and packed once when the layer is created:
+//   Conv    constant float32 weights, not depthwise (group == C == M > 1
+//           runs the direct FP32 loop, which has no BF16 kernel);
+//   Gemm    constant float32 2-D B;
+//   MatMul  constant float32 2-D B.
+// Activations are converted to BF16 (round to nearest even) as they are
+// packed; products accumulate in FP32 (VDPBF16PS); bias, alpha / beta, C,
+// residual and the fused activation stay FP32 as in the FP32 layer.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+constexpr const char* kPrecisionAttr = "int8rt_precision";
+
+// "" when `node` of `net` has a BF16 kernel (the list above), else why not.
+std::string bf16_decline_reason(const Network& net, const Node& node);
+
+// True when the node asks for BF16. Throws InvalidArgument naming the node
+// for a value other than "bf16", and NotSupported when it asks but
+// bf16_decline_reason() is not empty (a forged or hand-edited network).
+bool wants_bf16(const Network& net, const Node& node);
+
+// Marks the float layers of `net` (a built network: lowered int8 layers are
+// never touched) that run in BF16: those named in `named` and, when `all`,
+// every one that has a BF16 kernel. Returns report lines: one per layer
+// named in `named` that stays float32 (with the reason) or is not in `net`,
+// one summary line, and a warning when the BF16 kernel chosen here is the
+// scalar reference (slower than FP32).
+std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::string>& named, bool all);
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,81 @@
+// The BF16 GEMM microkernel boundary: the register tile and the activation
+// converter that the BF16 GEMM driver (kernels/gemm_bf16.h) runs.
+//
+// Panels hold BF16 PAIRS along k (the VDPBF16PS / TDPBF16PS operand): K is
+// padded with zeros to `pairs` pairs (a multiple of the kernel's pair block),
+// and pair p holds k = 2p (low half) and 2p + 1 (high):
+//   A panel (mr rows):    [pairs][mr][2]   uint16 bits, or with rows_a
+//                         [mr][pairs * 2]  (each row's k contiguous: AMX's A tile)
+//   B panel (nr columns): [pairs][nr][2]
+//
+// Vector kernels (VDPBF16PS, the reference) compute, for the valid
+// `rows` x `cols`,
+//   acc[r][j] = 0; for p ascending: acc = dot_pair(acc, A[p][r], B[p][j])
+//   C[r][j] = acc            (or C[r][j] + acc, one FP32 add, when accumulate)
+// with dot_pair of kernels/ref/bf16.h (odd element first, DAZ, FTZ, round to
+// nearest even). AMX kernels (TDPBF16PS) take 16 pairs per step: per block
+// of 16 pairs, two partial sums (even elements, odd elements) start at 0
+// and take one fused step per pair, then acc = acc + (even + odd), DAZ /
+// FTZ throughout (x86/amx/amx_emulation.h); the same final C update. Either
+// order is the whole of each output's arithmetic: a tile never splits k, so
+// results do not depend on tiling or thread count; the vector kernels give
+// the reference's bits, AMX kernels other bits within the same bound.
+//
+// The pair converter turns a packed FP32 panel [kc][n] (k-major, what the
+// SGEMM packers produce) into pairs [ceil(kc/2)][n][2] with bf16::from_f32
+// (the missing odd row of an odd kc is zero). The row converter writes the
+// same values as rows: dst[j * ld + k] = from_f32(src[k][j]).
+//
+// Plain structs and declarations only, so ISA translation units may include
+// it (STYLE.md, "ISA code is fenced").
+#pragma once
+
+#include <cstdint>
+
+namespace int8rt {
+namespace kernels {
+
+struct Bf16Tile {
+  int64_t pairs = 0;             // Kp / 2
+  const uint16_t* a = nullptr;   // A panel [pairs][mr][2], or [mr][a_ld] (rows_a)
+  int64_t a_ld = 0;              // rows_a: elements between A rows (>= 2 * pairs)
+  const uint16_t* b = nullptr;   // B panel [pairs][nr][2]
+  float* c = nullptr;            // C at the tile's first row and column
+  int64_t ldc = 0;               // row stride of C (elements)
+  int mr = 0, nr = 0;            // panel widths (the microkernel's tile)
+  int rows = 0, cols = 0;        // valid rows (1..mr) and columns (1..nr)
+  bool accumulate = false;       // C += acc instead of C = acc
+};
+using Bf16TileFn = void (*)(const Bf16Tile&);
+// src: [kc][n] floats; dst: [(kc + 1) / 2][n][2] BF16 pairs.
+using Bf16PairsFn = void (*)(const float* src, int64_t kc, int n, uint16_t* dst);
+// src: [kc][n] floats; dst[j * ld + k] for j < n, k < kc.
+using Bf16RowsFn = void (*)(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld);
+
+namespace ref {
+// Scalar, the spec (kernels/ref/gemm_bf16.cc); its tile is 4 x 16.
+constexpr int kBf16RefMR = 4, kBf16RefNR = 16;
+void gemm_bf16_tile(const Bf16Tile& t);
+void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst);
+void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld);
+}  // namespace ref
+
+namespace x86 {
+namespace avx512bf16 {
+// AVX512-BF16, 8 x 32 (two zmm per row), VDPBF16PS
+// (x86/avx512bf16/gemm_bf16_8x32.cc); the converter uses VCVTNEPS2BF16.
+constexpr int kBf16MR = 8, kBf16NR = 32;
+void gemm_bf16_8x32(const Bf16Tile& t);
+void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst);
+void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld);
+}  // namespace avx512bf16
+namespace amx {
+// AMX-BF16, 32 x 32 (four 16 x 16 C tiles), TDPBF16PS, A rows_a, pairs a
+// multiple of 16 (x86/amx/gemm_bf16_32x32.cc).
+constexpr int kBf16MR = 32, kBf16NR = 32, kBf16PairBlock = 16;
+void gemm_bf16_32x32(const Bf16Tile& t);
+}  // namespace amx
+}  // namespace x86
+
+}  // namespace kernels
+}  // namespace int8rt

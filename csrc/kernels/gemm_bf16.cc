@@ -1,0 +1,203 @@
+// The BF16 GEMM driver (gemm_bf16.h): weight packing, activation panels,
+// tiling and threading around a Bf16Tile microkernel.
+//
+// Weights left (convolution): tasks are column tiles of C; per NR-column
+// panel a task packs the activations over the whole of k (FP32 in chunks of
+// kChunk rows, each converted to pairs), then runs every weight panel over
+// it. Weights right (Gemm / MatMul): tasks are (row tile, column tile)
+// pairs; per MR-row panel of activations, packed the same way, the task runs
+// the weight panels of its column tile. No split of k: each output is one
+// microkernel chain (abi/gemm_bf16.h), so the tiling never changes a bit.
+#include "kernels/gemm_bf16.h"
+
+#include <algorithm>
+#include <functional>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "int8rt/error.h"
+#include "kernels/gemm_panels_f32.h"
+#include "kernels/ref/bf16.h"
+
+namespace int8rt {
+namespace kernels {
+namespace {
+
+constexpr int64_t kChunk = 128;        // k rows packed as FP32 per step (even)
+constexpr int64_t kWorkSerial = 1 << 18;  // below this many MACs, one thread
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+struct Scratch {
+  std::vector<float> f32;
+  std::vector<uint16_t> pairs;
+};
+
+class PanelPacked final : public PackedBf16Gemm {
+ public:
+  PanelPacked(const Bf16PanelKernel& k, const Bf16Weights& w) : k_(k), left_(w.left) {
+    outer_ = w.left ? w.rows : w.cols;  // M (left) or N (right)
+    k_len_ = w.left ? w.cols : w.rows;
+    pairs_ = round_up((k_len_ + 1) / 2, k.pair_block);
+    width_ = w.left ? k.mr : k.nr;
+    rows_a_ = k.rows != nullptr;
+    panels_ = (outer_ + width_ - 1) / width_;
+    packed_.assign(static_cast<size_t>(panels_ * pairs_ * width_ * 2), 0);
+    // op(W)[r][c], r < rows, c < cols.
+    auto at = [&](int64_t r, int64_t c) { return w.trans ? w.data[c * w.ld + r] : w.data[r * w.ld + c]; };
+    for (int64_t o = 0; o < outer_; ++o) {
+      uint16_t* panel = packed_.data() + (o / width_) * pairs_ * width_ * 2;
+      const int64_t lane = o % width_;
+      for (int64_t kk = 0; kk < k_len_; ++kk) {
+        const float v = w.left ? at(o, kk) : at(kk, o);
+        const int64_t at_k = w.left && rows_a_ ? lane * pairs_ * 2 + kk : ((kk / 2) * width_ + lane) * 2 + kk % 2;
+        panel[at_k] = bf16::from_f32(v);
+      }
+    }
+  }
+
+  int64_t k() const override { return k_len_; }
+
+  void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
+           bool parallel) const override {
+    if (n <= 0 || outer_ <= 0) return;
+    if (left_) {
+      run_left(n, x, c, ldc, accumulate, parallel);
+    } else {
+      if (x.im2col) throw InvalidArgument("gemm_bf16: an im2col view is a left-weights (B) operand only");
+      run_right(n, x, c, ldc, accumulate, parallel);
+    }
+  }
+
+ private:
+  const uint16_t* weight_panel(int64_t i) const { return packed_.data() + i * pairs_ * width_ * 2; }
+
+  // The activation panel of `width` lanes starting at lane `first` (a column
+  // of op(X) when left, a row when right) as BF16 pairs [pairs_][width][2],
+  // or as rows [width][pairs_ * 2] for an A panel of a rows_a kernel; the
+  // padding past k_len_ is zero.
+  const uint16_t* pack_x(const GemmOperand& x, int64_t first, int64_t count, int width) const {
+    thread_local Scratch s;
+    const bool as_rows = !left_ && rows_a_;
+    const int64_t ld = pairs_ * 2;
+    s.f32.resize(static_cast<size_t>(kChunk * width));
+    s.pairs.resize(static_cast<size_t>(std::max<int64_t>(pairs_, 1) * width * 2));
+    if (as_rows) {
+      for (int j = 0; j < width; ++j) std::fill(s.pairs.begin() + j * ld + k_len_, s.pairs.begin() + (j + 1) * ld, 0);
+    } else {
+      std::fill(s.pairs.begin() + (k_len_ + 1) / 2 * width * 2, s.pairs.end(), 0);
+    }
+    for (int64_t k0 = 0; k0 < k_len_; k0 += kChunk) {
+      const int64_t kc = std::min(kChunk, k_len_ - k0);
+      if (!left_) {
+        panels::pack_a(x, first, count, k0, kc, width, s.f32.data());
+      } else if (x.im2col) {
+        panels::pack_b_im2col(*x.im2col, k0, kc, first, count, width, s.f32.data());
+      } else {
+        panels::pack_b(x, k0, kc, first, count, width, false, s.f32.data());
+      }
+      if (as_rows) {
+        k_.rows(s.f32.data(), kc, width, s.pairs.data() + k0, ld);
+      } else {
+        k_.pairs(s.f32.data(), kc, width, s.pairs.data() + (k0 / 2) * width * 2);
+      }
+    }
+    return s.pairs.data();
+  }
+
+  Bf16Tile tile_base(int64_t ldc, bool accumulate) const {
+    Bf16Tile t;
+    t.pairs = pairs_;
+    t.a_ld = rows_a_ ? pairs_ * 2 : 0;
+    t.ldc = ldc;
+    t.mr = k_.mr;
+    t.nr = k_.nr;
+    t.accumulate = accumulate;
+    return t;
+  }
+
+  void dispatch(int64_t tasks, int64_t work, bool parallel, const std::function<void(int64_t)>& one) const {
+    if (!parallel || work < kWorkSerial || tasks == 1) {
+      for (int64_t t = 0; t < tasks; ++t) one(t);
+    } else {
+      parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) one(t);
+      });
+    }
+  }
+
+  // C[M][N] = W * X: column tiles of nc columns, at least 8 when parallel.
+  void run_left(int64_t N, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel) const {
+    const int nr = k_.nr;
+    const int64_t nc = std::min<int64_t>(round_up(N, nr), std::max<int64_t>(nr, round_up((N + 7) / 8, nr)));
+    const int64_t tasks = (N + nc - 1) / nc;
+    dispatch(tasks, outer_ * N * k_len_, parallel, [&](int64_t task) {
+      Bf16Tile t = tile_base(ldc, accumulate);
+      const int64_t j_end = std::min(N, (task + 1) * nc);
+      for (int64_t j = task * nc; j < j_end; j += nr) {
+        t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
+        t.b = pack_x(x, j, t.cols, nr);
+        for (int64_t i = 0; i < panels_; ++i) {
+          t.a = weight_panel(i);
+          t.rows = static_cast<int>(std::min<int64_t>(k_.mr, outer_ - i * k_.mr));
+          t.c = c + i * k_.mr * ldc + j;
+          k_.tile(t);
+        }
+      }
+    });
+  }
+
+  // C[M][N] = X * W: tiles of mc rows x nc columns, at least 8 when parallel.
+  void run_right(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
+                 bool parallel) const {
+    const int mr = k_.mr, nr = k_.nr;
+    const int64_t N = outer_;
+    const int64_t mc = std::min<int64_t>(round_up(M, mr), 8 * mr);
+    const int64_t m_tiles = (M + mc - 1) / mc;
+    const int64_t want_n = std::max<int64_t>(1, (8 + m_tiles - 1) / m_tiles);
+    const int64_t nc = std::min<int64_t>(round_up(N, nr), std::max<int64_t>(4 * nr, round_up((N + want_n - 1) / want_n, nr)));
+    const int64_t n_tiles = (N + nc - 1) / nc;
+    dispatch(m_tiles * n_tiles, M * N * k_len_, parallel, [&](int64_t task) {
+      Bf16Tile t = tile_base(ldc, accumulate);
+      const int64_t i0 = (task / n_tiles) * mc, j0 = (task % n_tiles) * nc;
+      const int64_t i_end = std::min(M, i0 + mc), j_end = std::min(N, j0 + nc);
+      for (int64_t i = i0; i < i_end; i += mr) {
+        t.rows = static_cast<int>(std::min<int64_t>(mr, i_end - i));
+        t.a = pack_x(x, i, t.rows, mr);
+        for (int64_t j = j0; j < j_end; j += nr) {
+          t.b = weight_panel(j / nr);
+          t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
+          t.c = c + i * ldc + j;
+          k_.tile(t);
+        }
+      }
+    });
+  }
+
+  const Bf16PanelKernel& k_;
+  bool left_;
+  int64_t outer_ = 0, k_len_ = 0, pairs_ = 0, panels_ = 0;
+  int width_ = 0;
+  bool rows_a_ = false;           // the kernel's A panels are rows (AMX)
+  std::vector<uint16_t> packed_;  // panels_ x [pairs_][width_][2] (or [width_][pairs_ * 2])
+};
+
+}  // namespace
+
+std::string Bf16PanelKernel::supports() const {
+  const CpuFeatures& f = cpu_features();
+  if (needs == Bf16Needs::kAmxBf16 && !f.amx_bf16) return "CPU lacks amx_bf16";
+  if (needs != Bf16Needs::kNothing && !f.avx512_bf16) return "CPU lacks avx512_bf16";
+  return "";
+}
+
+std::unique_ptr<PackedBf16Gemm> Bf16PanelKernel::pack(const Bf16Weights& w) const {
+  if (w.rows < 0 || w.cols < 0 || (!w.data && w.rows * w.cols > 0)) {
+    throw InvalidArgument("gemm_bf16: bad weight matrix " + std::to_string(w.rows) + " x " + std::to_string(w.cols));
+  }
+  return std::make_unique<PanelPacked>(*this, w);
+}
+
+}  // namespace kernels
+}  // namespace int8rt

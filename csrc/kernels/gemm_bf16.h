@@ -1,0 +1,96 @@
+// The BF16 GEMM (gemm_bf16) family of the registry and its driver, for the
+// float layers that run in BF16 (Conv via im2col, Gemm, MatMul with constant
+// weights; engine/ops/bf16_weights.h): FP32 in and out, BF16 products,
+// FP32 accumulation.
+//
+// The weights are constant: pack() converts them to BF16 (bf16::from_f32,
+// round to nearest even) and lays them out as the microkernel's panels once,
+// when the layer is created. run() converts the activations on the fly:
+// each activation panel is packed as FP32 by the SGEMM packers
+// (gemm_panels_f32.h, im2col views included), then turned into BF16 pairs by
+// the kernel's converter. The arithmetic of every output is the
+// microkernel contract's (abi/gemm_bf16.h): one chain over the whole of k,
+// so results do not depend on tiling or thread count; the VDPBF16PS
+// candidates give the same bits as gemm_bf16_ref, the AMX one its own
+// (TDPBF16PS's two partial sums per 16 pairs).
+//
+// Candidates (best first): gemm_bf16_32x32_amx (tier amx; declines without
+// AMX-BF16 and AVX512-BF16, which converts its activations),
+// gemm_bf16_8x32_avx512bf16 (tier avx512; declines with "CPU lacks
+// avx512_bf16" where VDPBF16PS is missing), gemm_bf16_ref (scalar, every
+// CPU; slow: the spec, not a fallback to rely on).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kernels/abi/gemm_bf16.h"
+#include "kernels/registry.h"
+#include "kernels/sgemm_f32.h"
+
+namespace int8rt {
+namespace kernels {
+
+// Constant FP32 weights for pack(): op(W) is rows x cols.
+struct Bf16Weights {
+  const float* data = nullptr;
+  int64_t rows = 0, cols = 0;
+  int64_t ld = 0;      // row stride of the stored matrix
+  bool trans = false;  // true: the stored matrix is op(W)^T (cols x rows)
+  // true: C = W * X, W the left operand (M = rows, K = cols: a convolution's
+  // weights); false: C = X * W, W the right operand (K = rows, N = cols).
+  bool left = true;
+};
+
+// Weights packed for one kernel. Immutable; run() is thread-safe.
+class PackedBf16Gemm {
+ public:
+  virtual ~PackedBf16Gemm() = default;
+  // left:  C[M][n] (+)= W[M][K] * op(X)[K][n]   (X the B operand, maybe an im2col view)
+  // right: C[n][N] (+)= op(X)[n][K] * W[K][N]   (X the A operand; im2col not allowed)
+  // C has row stride ldc; accumulate adds to it (one FP32 add per output).
+  // Parallel with int8rt::parallel_for unless `parallel` is false.
+  virtual void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
+                   bool parallel = true) const = 0;
+  virtual int64_t k() const = 0;
+};
+
+class GemmBf16Kernel : public Kernel {
+ public:
+  static constexpr OpKey kKey{"gemm", Dtype::kBf16};
+  static void validate() {}
+  static std::string describe() { return ""; }
+  virtual std::string supports() const = 0;
+  // Throws InvalidArgument for negative sizes or a null matrix with elements.
+  virtual std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const = 0;
+};
+
+// CPU features a candidate needs beyond its tier (supports() declines,
+// naming the missing one).
+enum class Bf16Needs { kNothing, kAvx512Bf16, kAmxBf16 /* and AVX512-BF16 */ };
+
+// A candidate made of a microkernel (tile mr x nr) and its converters under
+// the driver of gemm_bf16.cc. `rows` is null for kernels whose A panel is in
+// pairs ([pairs][mr][2]); otherwise A panels are rows ([mr][pairs * 2], AMX)
+// and `rows` converts activation rows. `pair_block`: pairs are padded with
+// zeros to a multiple of it (16 for AMX, 1 otherwise).
+class Bf16PanelKernel final : public NamedKernel<GemmBf16Kernel> {
+ public:
+  Bf16PanelKernel(const char* name, Isa isa, int mr, int nr, Bf16TileFn tile, Bf16PairsFn pairs,
+                  Bf16RowsFn rows, int pair_block, Bf16Needs needs)
+      : NamedKernel(name, isa), mr(mr), nr(nr), tile(tile), pairs(pairs), rows(rows),
+        pair_block(pair_block), needs(needs) {}
+  std::string supports() const override;
+  std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const override;
+
+  int mr, nr;
+  Bf16TileFn tile;
+  Bf16PairsFn pairs;
+  Bf16RowsFn rows;
+  int pair_block;
+  Bf16Needs needs;
+};
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,46 @@
+// The reference BF16 GEMM tile and activation converter (contract in
+// kernels/abi/gemm_bf16.h): plain loops over kernels/ref/bf16.h, so this IS
+// the arithmetic every BF16 kernel reproduces:
+//   C[r][j] (+)= sum over pairs p ascending of
+//                dot_pair(., A[p][r][0..1], B[p][j][0..1])   (odd, then even)
+#include "kernels/abi/gemm_bf16.h"
+#include "kernels/ref/bf16.h"
+
+namespace int8rt {
+namespace kernels {
+namespace ref {
+
+void gemm_bf16_tile(const Bf16Tile& t) {
+  for (int r = 0; r < t.rows; ++r) {
+    float* cr = t.c + r * t.ldc;
+    for (int j = 0; j < t.cols; ++j) {
+      float acc = 0.0f;
+      for (int64_t p = 0; p < t.pairs; ++p) {
+        acc = bf16::dot_pair(acc, t.a + (p * t.mr + r) * 2, t.b + (p * t.nr + j) * 2);
+      }
+      cr[j] = t.accumulate ? cr[j] + acc : acc;
+    }
+  }
+}
+
+void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst) {
+  for (int64_t p = 0; p < (kc + 1) / 2; ++p) {
+    const float* even = src + 2 * p * n;
+    const float* odd = 2 * p + 1 < kc ? even + n : nullptr;
+    uint16_t* d = dst + p * n * 2;
+    for (int j = 0; j < n; ++j) {
+      d[2 * j] = bf16::from_f32(even[j]);
+      d[2 * j + 1] = odd ? bf16::from_f32(odd[j]) : 0;
+    }
+  }
+}
+
+void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld) {
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int j = 0; j < n; ++j) dst[j * ld + k] = bf16::from_f32(src[k * n + j]);
+  }
+}
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,114 @@
+// BF16 GEMM microkernel, AMX-BF16 (tdpbf16ps), tile 32 x 32: contract in
+// kernels/abi/gemm_bf16.h (the AMX order).
+//
+// Tile registers (palette 1, configured per call for `rows`):
+//   tmm0 C[rows 0-15][cols 0-15]   tmm1 C[0-15][16-31]    (FP32, 16 x 64 B)
+//   tmm2 C[16-31][0-15]            tmm3 C[16-31][16-31]
+//   tmm4 A rows 0-15, tmm5 A rows 16-31: 16 BF16 pairs (64 B) per row,
+//        read in place from the rows_a panel (rows t.a_ld elements apart)
+//   tmm6 B cols 0-15, tmm7 B cols 16-31: 16 pairs x 16 columns x 2 BF16,
+//        read in place from the B panel [pairs][32][2] (rows 128 B apart)
+// Rows past `rows` are not configured (tiles 2, 3, 5 unused below 17 rows),
+// so no A row past the caller's is read; padded columns are zero pairs in B.
+// Per block of 16 pairs TDPBF16PS adds (even sum + odd sum) to C; C starts
+// at zero and goes through a 32 x 32 FP32 buffer to the valid part of the
+// output (stored, or added with one FP32 add when accumulate).
+//
+// Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
+// the library (namespace amx) and against amx_emulation.h in the tests
+// (namespace amx_emulated).
+#include <cstdint>
+
+#include "kernels/abi/gemm_bf16.h"
+#include "kernels/x86/amx/amx_tile.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace INT8RT_AMX_NS {
+namespace {
+
+constexpr int kPairBlock = 16;  // pairs per tdpbf16ps (64 B of A per row)
+constexpr int kBStride = 32 * 4;  // bytes per pair row of the B panel
+
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
+
+void set_tile(TileConfig& cfg, int t, int rows) {
+  cfg.rows[t] = static_cast<uint8_t>(rows);
+  cfg.colsb[t] = 64;
+}
+
+void configure(int m0, int m1) {
+  TileConfig cfg = {};
+  cfg.palette_id = 1;
+  set_tile(cfg, 0, m0);
+  set_tile(cfg, 1, m0);
+  set_tile(cfg, 4, m0);
+  if (m1 > 0) {
+    set_tile(cfg, 2, m1);
+    set_tile(cfg, 3, m1);
+    set_tile(cfg, 5, m1);
+  }
+  set_tile(cfg, 6, 16);
+  set_tile(cfg, 7, 16);
+  INT8RT_TILE_LOADCONFIG(&cfg);
+}
+
+template <bool kTwoRows>
+void dot_tiles(const Bf16Tile& t, float* acc) {
+  INT8RT_TILE_ZERO(0);
+  INT8RT_TILE_ZERO(1);
+  if constexpr (kTwoRows) {
+    INT8RT_TILE_ZERO(2);
+    INT8RT_TILE_ZERO(3);
+  }
+  const long a_stride = static_cast<long>(t.a_ld) * 2;
+  const uint16_t* a1 = t.a + 16 * t.a_ld;
+  for (int64_t p = 0; p < t.pairs; p += kPairBlock) {
+    const uint16_t* b = t.b + p * 64;  // 32 columns x 2 BF16 per pair
+    INT8RT_TILE_LOADD(4, t.a + 2 * p, a_stride);
+    INT8RT_TILE_LOADD(6, b, kBStride);
+    INT8RT_TILE_LOADD(7, b + 32, kBStride);
+    INT8RT_TILE_DPBF16PS(0, 4, 6);
+    INT8RT_TILE_DPBF16PS(1, 4, 7);
+    if constexpr (kTwoRows) {
+      INT8RT_TILE_LOADD(5, a1 + 2 * p, a_stride);
+      INT8RT_TILE_DPBF16PS(2, 5, 6);
+      INT8RT_TILE_DPBF16PS(3, 5, 7);
+    }
+  }
+  INT8RT_TILE_STORED(0, acc, kBStride);
+  INT8RT_TILE_STORED(1, acc + 16, kBStride);
+  if constexpr (kTwoRows) {
+    INT8RT_TILE_STORED(2, acc + 16 * 32, kBStride);
+    INT8RT_TILE_STORED(3, acc + 16 * 32 + 16, kBStride);
+  }
+}
+
+}  // namespace
+
+void gemm_bf16_32x32(const Bf16Tile& t) {
+  const int m0 = t.rows < 16 ? t.rows : 16;
+  const int m1 = t.rows - m0;
+  configure(m0, m1);
+  alignas(64) float acc[32 * 32];
+  m1 > 0 ? dot_tiles<true>(t, acc) : dot_tiles<false>(t, acc);
+  INT8RT_TILE_RELEASE();
+  for (int r = 0; r < t.rows; ++r) {
+    float* c = t.c + r * t.ldc;
+    const float* s = acc + 32 * r;
+    for (int j = 0; j < t.cols; ++j) c[j] = t.accumulate ? c[j] + s[j] : s[j];
+  }
+}
+
+}  // namespace INT8RT_AMX_NS
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,120 @@
+// BF16 GEMM microkernel and activation converter, AVX512-BF16: contract in
+// kernels/abi/gemm_bf16.h.
+//
+// Register tile: 8 rows x 32 columns = 16 zmm FP32 accumulators (2 per row).
+// Per k pair: two B loads (32 columns x one BF16 pair each: the B panel
+// [pairs][32][2]), then per row one broadcast of the row's pair from the A
+// panel [pairs][8][2] and two VDPBF16PS. VDPBF16PS is the reference's
+// dot_pair (odd element first, DAZ, FTZ, RNE) in hardware, so the tile is
+// bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
+// shorter instantiation, `cols` < 32 stores through a mask; padded columns
+// are zero pairs in B.
+//
+// Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
+// rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
+// pairs; a tail of fewer than 16 columns through masks. Row converter:
+// VCVTNEPS2BF16 per k row, then a scalar transpose into the rows.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/abi/gemm_bf16.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx512bf16 {
+namespace {
+
+template <int R>
+void tile(const Bf16Tile& t) {
+  __m512 acc0[R], acc1[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  const uint16_t* a = t.a;
+  const uint16_t* b = t.b;
+  for (int64_t p = 0; p < t.pairs; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 32);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, a + 2 * r, 4);
+      const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+      acc0[r] = _mm512_dpbf16_ps(acc0[r], av, b0);
+      acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
+    }
+    a += 2 * kBf16MR;
+    b += 2 * kBf16NR;
+  }
+  const __mmask16 m0 = t.cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << t.cols) - 1);
+  const __mmask16 m1 = t.cols > 16 ? static_cast<__mmask16>((1u << (t.cols - 16)) - 1) : 0;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    float* c = t.c + r * t.ldc;
+    __m512 v0 = acc0[r], v1 = acc1[r];
+    if (t.accumulate) {
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+  }
+}
+
+}  // namespace
+
+void gemm_bf16_8x32(const Bf16Tile& t) {
+  switch (t.rows) {
+    case 8: tile<8>(t); break;
+    case 7: tile<7>(t); break;
+    case 6: tile<6>(t); break;
+    case 5: tile<5>(t); break;
+    case 4: tile<4>(t); break;
+    case 3: tile<3>(t); break;
+    case 2: tile<2>(t); break;
+    default: tile<1>(t); break;
+  }
+}
+
+void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst) {
+  // Word 2i of the result is even[i], word 2i + 1 is odd[i]: VCVTNE2PS2BF16
+  // puts its second operand (even) in words 0..15 and its first in 16..31.
+  const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+                                              24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17,
+                                              1, 16, 0);
+  for (int64_t p = 0; p < (kc + 1) / 2; ++p) {
+    const float* even = src + 2 * p * n;
+    const bool has_odd = 2 * p + 1 < kc;
+    const float* odd = even + n;
+    uint16_t* d = dst + p * n * 2;
+    for (int j = 0; j < n; j += 16) {
+      const int w = n - j < 16 ? n - j : 16;
+      const __mmask16 m = w == 16 ? 0xFFFF : static_cast<__mmask16>((1u << w) - 1);
+      const __m512 e = _mm512_maskz_loadu_ps(m, even + j);
+      const __m512 o = has_odd ? _mm512_maskz_loadu_ps(m, odd + j) : _mm512_setzero_ps();
+      const __m512i words = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(o, e));
+      const __mmask32 mw = w == 16 ? 0xFFFFFFFFu : static_cast<__mmask32>((1u << (2 * w)) - 1);
+      _mm512_mask_storeu_epi16(d + 2 * j, mw, words);
+    }
+  }
+}
+
+void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld) {
+  alignas(64) uint16_t row[16];
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int j = 0; j < n; j += 16) {
+      const int w = n - j < 16 ? n - j : 16;
+      const __mmask16 m = w == 16 ? 0xFFFF : static_cast<__mmask16>((1u << w) - 1);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(row),
+                         (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k * n + j)));
+      for (int i = 0; i < w; ++i) dst[(j + i) * ld + k] = row[i];
+    }
+  }
+}
+
+}  // namespace avx512bf16
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

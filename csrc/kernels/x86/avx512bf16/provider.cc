@@ -1,0 +1,24 @@
+// The AVX512-BF16 provider (registry.h): baseline code, compiled into int8rt
+// without ISA flags when the folder's microkernel was built
+// (INT8RT_HAVE_AVX512BF16_KERNELS).
+//   gemm_bf16: gemm_bf16_8x32_avx512bf16 (VDPBF16PS). Its tier is avx512 (no
+//              tier of its own: INT8RT_MAX_ISA=avx512 and above allow it);
+//              supports() declines where the CPU lacks AVX512-BF16.
+#include "kernels/abi/gemm_bf16.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+void register_avx512bf16_kernels(KernelRegistry& r) {
+  static const Bf16PanelKernel gemm("gemm_bf16_8x32_avx512bf16", Isa::kAvx512, avx512bf16::kBf16MR,
+                                    avx512bf16::kBf16NR, avx512bf16::gemm_bf16_8x32,
+                                    avx512bf16::bf16_pairs, nullptr, 1, Bf16Needs::kAvx512Bf16);
+  r.add(gemm);
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,197 @@
+// The AMX-BF16 kernel (csrc/kernels/x86/amx/gemm_bf16_32x32.cc) compiled
+// against the AMX emulation header (tests/cpp/CMakeLists.txt: the amx/*.cc
+// twin, namespace x86::amx_emulated) and driven by the library's BF16 GEMM
+// driver (kernels/gemm_bf16.h) with the reference converters:
+//  - == (bits) against the AMX order of abi/gemm_bf16.h written out here
+//    from the SDM's TDPBF16PS (per block of 16 pairs: even and odd partial
+//    sums from 0, one fused step per pair, then C + (even + odd); DAZ/FTZ),
+//    over shapes around the 16 x 16 tiles and the 16-pair block, both weight
+//    sides, transposes, accumulation and an im2col view;
+//  - against the reference kernel (the VDPBF16PS order) within the FP32
+//    summation bound 2 (K + 2) 2^-24 sum|a b|: both sum the same exact BF16
+//    products, in different orders.
+// Runs on any CPU with AVX-512 (the twin's compile flags); the native AMX
+// kernel runs only where the CPU has AMX-BF16 (this test says which ran).
+#if defined(INT8RT_TEST_X86_TWINS)
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "int8rt/isa.h"
+#include "kernels/abi/gemm_bf16.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/ref/bf16.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace amx_emulated {
+void gemm_bf16_32x32(const Bf16Tile& t);  // amx/gemm_bf16_32x32.cc, emulated
+}  // namespace amx_emulated
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
+
+namespace k = int8rt::kernels;
+namespace bf = int8rt::kernels::bf16;
+
+namespace {
+
+const k::Bf16PanelKernel& emulated() {
+  static const k::Bf16PanelKernel kernel("gemm_bf16_32x32_amx(emulated)", k::Isa::kRef, k::x86::amx::kBf16MR,
+                                         k::x86::amx::kBf16NR, k::x86::amx_emulated::gemm_bf16_32x32,
+                                         k::ref::bf16_pairs, k::ref::bf16_rows, k::x86::amx::kBf16PairBlock,
+                                         k::Bf16Needs::kNothing);
+  return kernel;
+}
+
+// C[M][N] = A[M][K] * B[K][N] in the AMX order (see the top of the file).
+std::vector<float> amx_order(const std::vector<float>& A, const std::vector<float>& B, int M, int N, int K) {
+  auto at = [](const std::vector<float>& v, size_t i) { return bf::flush_denormal(bf::to_f32(bf::from_f32(v[i]))); };
+  std::vector<float> C(static_cast<size_t>(M) * N);
+  const int pairs = (K + 1) / 2;
+  for (int m = 0; m < M; ++m) {
+    for (int n = 0; n < N; ++n) {
+      float c = 0.0f;
+      for (int p0 = 0; p0 < pairs; p0 += 16) {
+        float even = 0.0f, odd = 0.0f;
+        for (int p = p0; p < p0 + 16 && p < pairs; ++p) {
+          const int ke = 2 * p, ko = 2 * p + 1;
+          even = bf::flush_denormal(std::fma(at(A, m * K + ke), at(B, ke * N + n), even));
+          if (ko < K) odd = bf::flush_denormal(std::fma(at(A, m * K + ko), at(B, ko * N + n), odd));
+        }
+        c = bf::flush_denormal(bf::flush_denormal(c) + bf::flush_denormal(even + odd));
+      }
+      C[m * N + n] = c;
+    }
+  }
+  return C;
+}
+
+std::vector<float> data(std::mt19937& gen, size_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(gen);
+  return v;
+}
+
+std::vector<float> transposed(const std::vector<float>& v, int rows, int cols) {
+  std::vector<float> t(v.size());
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) t[c * rows + r] = v[r * cols + c];
+  return t;
+}
+
+uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// y = op(W) * op(X) (left) or op(X) * op(W) through the driver with `kernel`.
+std::vector<float> run(const k::GemmBf16Kernel& kernel, const std::vector<float>& A, const std::vector<float>& B,
+                       int M, int N, int K, bool left, bool tx, bool tw, const std::vector<float>* c) {
+  // left: W = A [M][K], X = B [K][N]; right: X = A, W = B.
+  const std::vector<float>& W = left ? A : B;
+  const std::vector<float>& X = left ? B : A;
+  const int wr = left ? M : K, wc = left ? K : N, xr = left ? K : M, xc = left ? N : K;
+  const std::vector<float> ws = tw ? transposed(W, wr, wc) : W, xs = tx ? transposed(X, xr, xc) : X;
+  auto packed = kernel.pack({ws.data(), wr, wc, tw ? wr : wc, tw, left});
+  std::vector<float> y = c ? *c : std::vector<float>(static_cast<size_t>(M) * N, -7.0f);
+  k::GemmOperand gx{xs.data(), tx ? xr : xc, tx};
+  packed->run(left ? N : M, gx, y.data(), N, c != nullptr);
+  return y;
+}
+
+bool twins_run_here() { return int8rt::cpu_features().avx512f && int8rt::cpu_features().avx512bw; }
+
+// One shape through `kernel`: == the AMX order, and within the FP32
+// summation bound of the reference kernel's result `r`.
+void expect_amx(const k::GemmBf16Kernel& kernel, const std::vector<float>& A, const std::vector<float>& B,
+                const std::vector<float>& c0, int M, int N, int K, bool left, bool tx, bool tw, bool acc) {
+  std::vector<float> want = amx_order(A, B, M, N, K);
+  const std::vector<float> r = run(k::reference_kernel<k::GemmBf16Kernel>(), A, B, M, N, K, left, tx, tw,
+                                   acc ? &c0 : nullptr);
+  const std::vector<float> got = run(kernel, A, B, M, N, K, left, tx, tw, acc ? &c0 : nullptr);
+  const std::string what = std::string(kernel.name()) + " M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                           " K=" + std::to_string(K) + " left=" + std::to_string(left) + " trans_x=" +
+                           std::to_string(tx) + " trans_w=" + std::to_string(tw) + " acc=" + std::to_string(acc);
+  for (int i = 0; i < M * N; ++i) {
+    if (acc) want[i] = c0[i] + want[i];
+    ASSERT_EQ(bits(got[i]), bits(want[i])) << what << " index " << i << ": " << got[i] << " vs " << want[i];
+    double mag = acc ? std::fabs(c0[i]) : 0.0;
+    const int m = i / N, n = i % N;
+    for (int kk = 0; kk < K; ++kk) {
+      mag += std::fabs(double(bf::to_f32(bf::from_f32(A[m * K + kk]))) * bf::to_f32(bf::from_f32(B[kk * N + n])));
+    }
+    ASSERT_LE(std::fabs(double(got[i]) - r[i]), 2.0 * (K + 2) * std::ldexp(1.0, -24) * mag + 1e-30)
+        << what << " index " << i << ": amx " << got[i] << " ref " << r[i];
+  }
+}
+
+TEST(AmxBf16Emulated, EqualsTheAmxOrderAndStaysWithinTheBoundOfTheReference) {
+  if (!twins_run_here()) GTEST_SKIP() << "CPU lacks AVX-512 (the twin's compile flags)";
+  std::vector<const k::GemmBf16Kernel*> amx = {&emulated()};
+  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {  // native, where it runs
+    if (std::string(c->name()) == "gemm_bf16_32x32_amx" && k::decline_reason(*c).empty()) amx.push_back(c);
+  }
+  std::mt19937 gen(7);
+  int variant = 0;
+  for (int M : {1, 15, 16, 17, 32, 33}) {
+    for (int N : {1, 15, 16, 17, 32, 33}) {
+      for (int K : {1, 2, 31, 32, 33, 64, 70}) {
+        const bool left = variant % 2, tx = variant % 3 == 0, tw = variant % 5 == 0, acc = variant % 4 == 1;
+        ++variant;
+        const std::vector<float> A = data(gen, static_cast<size_t>(M) * K), B = data(gen, static_cast<size_t>(K) * N);
+        const std::vector<float> c0 = data(gen, static_cast<size_t>(M) * N);
+        for (const k::GemmBf16Kernel* kernel : amx) {
+          expect_amx(*kernel, A, B, c0, M, N, K, left, tx, tw, acc);
+          if (::testing::Test::HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+TEST(AmxBf16Emulated, Im2colViewEqualsTheAmxOrder) {
+  if (!twins_run_here()) GTEST_SKIP() << "CPU lacks AVX-512 (the twin's compile flags)";
+  std::mt19937 gen(8);
+  const int C = 5, H = 9, W = 7, M = 20, kh = 3, s = 2, pad = 1;
+  const int oh = (H + 2 * pad - kh) / s + 1, ow = (W + 2 * pad - kh) / s + 1, K = C * kh * kh, P = oh * ow;
+  const std::vector<float> x = data(gen, static_cast<size_t>(C) * H * W), w = data(gen, static_cast<size_t>(M) * K);
+  std::vector<float> col(static_cast<size_t>(K) * P, 0.0f);
+  for (int c = 0; c < C; ++c)
+    for (int i = 0; i < kh; ++i)
+      for (int j = 0; j < kh; ++j)
+        for (int oy = 0; oy < oh; ++oy)
+          for (int ox = 0; ox < ow; ++ox) {
+            const int iy = oy * s - pad + i, ix = ox * s - pad + j;
+            if (iy >= 0 && iy < H && ix >= 0 && ix < W) col[((c * kh + i) * kh + j) * P + oy * ow + ox] = x[(c * H + iy) * W + ix];
+          }
+  auto packed = emulated().pack({w.data(), M, K, K, false, true});
+  k::Im2colView view{x.data(), H, W, kh, kh, s, s, 1, 1, pad, pad, oh, ow};
+  k::GemmOperand gx;
+  gx.im2col = &view;
+  std::vector<float> y(static_cast<size_t>(M) * P);
+  packed->run(P, gx, y.data(), P, false);
+  const std::vector<float> want = amx_order(w, col, M, P, K);
+  for (int i = 0; i < M * P; ++i) ASSERT_EQ(bits(y[i]), bits(want[i])) << "index " << i;
+}
+
+TEST(AmxBf16Emulated, WhichRan) {
+  const bool native = int8rt::cpu_features().amx_bf16 && int8rt::cpu_features().avx512_bf16;
+  std::printf("AMX-BF16 kernel: emulated twin %s; native gemm_bf16_32x32_amx %s\n",
+              twins_run_here() ? "ran" : "skipped (no AVX-512)",
+              native ? "can run here (chosen by dispatch)" : "not run (CPU lacks AMX-BF16)");
+}
+
+}  // namespace
+
+#endif  // INT8RT_TEST_X86_TWINS

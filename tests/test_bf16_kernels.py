@@ -1,0 +1,193 @@
+"""The BF16 GEMM family (csrc/kernels/gemm_bf16.h) and the FP32 -> BF16
+conversion (csrc/kernels/ref/bf16.h).
+
+- The conversion equals a NumPy transcription of the SDM's
+  convert_fp32_to_bfloat16 on random bit patterns and the special values
+  (``==`` on the bits).
+- The reference kernel equals a NumPy transcription of the contract
+  (abi/gemm_bf16.h): per output, one FP32 chain over the k pairs, odd
+  element first, each step one rounding (``==``). The test data keeps every
+  magnitude in [2^-8, 1], so each step's exact sum fits a float64 and
+  rounding it to float32 is the fused multiply-add; no denormal occurs, so
+  DAZ / FTZ change nothing here (the C++ ref follows them; AVX512-BF16 does
+  them in hardware).
+- Every other eligible candidate has the same summation order, so it must
+  equal the reference bit for bit (``==``), over shapes around the tiles
+  (8 x 32, 4 x 16), odd K, both weight sides, transposes, accumulation,
+  im2col views with strides / padding / dilation, and 1 vs 2 threads.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt._testing import kernels as K
+
+F32 = np.float32
+CANDIDATES = K.gemm_bf16_candidates()
+ELIGIBLE = [name for name, _, reason in CANDIDATES if not reason]
+FAST = [name for name in ELIGIBLE if name != "gemm_bf16_ref"]
+
+
+def bf16_bits_np(x: np.ndarray) -> np.ndarray:
+    """The SDM's convert_fp32_to_bfloat16, written from its pseudo-code."""
+    u = np.asarray(x, F32).view(np.uint32).astype(np.uint64)
+    exp = (u >> 23) & 0xFF
+    rounded = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+    out = np.where(exp == 0, (u >> 16) & 0x8000, rounded)
+    out = np.where((exp == 0xFF) & ((u & 0x7FFFFF) != 0), (u >> 16) | 0x40, out)
+    out = np.where((exp == 0xFF) & ((u & 0x7FFFFF) == 0), u >> 16, out)
+    return out.astype(np.uint16)
+
+
+def bf16_value(x: np.ndarray) -> np.ndarray:
+    return (bf16_bits_np(x).astype(np.uint32) << 16).view(F32)
+
+
+def data(rng: np.random.Generator, shape) -> np.ndarray:
+    """Uniform in [-1, 1] with every magnitude at least 2^-8 (see the top)."""
+    x = rng.uniform(-1, 1, shape)
+    return (np.sign(x + (x == 0)) * np.maximum(np.abs(x), 2.0 ** -8)).astype(F32)
+
+
+def spec_gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """C = A[M, K] @ B[K, N] as the BF16 contract computes it."""
+    A, B = bf16_value(a).astype(np.float64), bf16_value(b).astype(np.float64)
+    k = A.shape[1]
+    acc = np.zeros((A.shape[0], B.shape[1]), F32)
+    for p in range((k + 1) // 2):
+        for kk in (2 * p + 1, 2 * p):  # VDPBF16PS: odd element first
+            if kk < k:
+                acc = (acc.astype(np.float64) + np.outer(A[:, kk], B[kk, :])).astype(F32)
+            else:  # the zero padding of an odd K: acc + 0
+                acc = (acc.astype(np.float64) + 0.0).astype(F32)
+    return acc
+
+
+def same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    g, w = np.asarray(got, F32).view(np.uint32), np.asarray(want, F32).view(np.uint32)
+    assert g.shape == w.shape, f"{what}: shape {g.shape} != {w.shape}"
+    bad = np.argwhere(g != w)
+    assert bad.size == 0, (f"{what}: {len(bad)} of {g.size} outputs differ; first at {tuple(bad[0])}: "
+                           f"{got[tuple(bad[0])]!r} != {want[tuple(bad[0])]!r}")
+
+
+def test_candidates_are_listed_best_first_with_the_reference_last() -> None:
+    names = [name for name, _, _ in CANDIDATES]
+    assert names[-1] == "gemm_bf16_ref" and "gemm_bf16_ref" in ELIGIBLE
+    if "gemm_bf16_8x32_avx512bf16" in names:
+        reason = dict((n, r) for n, _, r in CANDIDATES)["gemm_bf16_8x32_avx512bf16"]
+        has = int8rt.kernels.cpu_features()["avx512_bf16"]
+        assert (reason == "") == (has and int8rt.get_max_isa() in ("avx512", "avx512vnni", "amx")), reason
+
+
+def test_conversion_matches_the_sdm_pseudo_code() -> None:
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2 ** 32, 200_000, dtype=np.uint64).astype(np.uint32)
+    specials = np.array([0, 0x80000000, 1, 0x807FFFFF, 0x00800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000,
+                         0xFF800000, 0x7FC00000, 0x7F800001, 0xFF812345, 0x3F808000, 0x3F818000,
+                         0x3F807FFF, 0x3F808001], np.uint32)
+    x = np.concatenate([bits, specials]).view(F32)
+    got = K.bf16_from_f32(x)
+    want = bf16_bits_np(x)
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, f"{x.view(np.uint32)[bad[0]]:#010x} -> {got[bad[0]]:#06x}, expected {want[bad[0]]:#06x}"
+    # ties to even: 1 + 2^-8 (a tie) rounds down to 1, 1 + 3 * 2^-8 up to 1 + 2^-6
+    assert K.bf16_from_f32(np.array([1 + 2 ** -8, 1 + 3 * 2 ** -8], F32)).tolist() == [0x3F80, 0x3F82]
+
+
+@pytest.mark.parametrize("kernel", ELIGIBLE)
+def test_pair_converter_matches_the_conversion(kernel: str) -> None:
+    rng = np.random.default_rng(1)
+    for kc, n in itertools.product((1, 2, 3, 7, 128), (1, 4, 8, 15, 16, 17, 32, 33)):
+        src = rng.standard_normal((kc, n)).astype(F32)
+        src[0, 0] = 1 + 2 ** -8  # a tie
+        got = K.bf16_pairs(src, kernel=kernel)
+        padded = np.concatenate([src, np.zeros((kc % 2, n), F32)])
+        want = bf16_bits_np(padded).reshape(-1, 2, n).transpose(0, 2, 1)
+        assert np.array_equal(got, want), f"{kernel}: kc={kc} n={n}"
+
+
+SHAPES = [(1, 1, 1), (3, 5, 2), (4, 16, 7), (5, 17, 9), (8, 32, 16), (9, 33, 31), (13, 47, 64), (16, 65, 33)]
+
+
+@pytest.mark.parametrize("weights_left", [False, True])
+def test_reference_kernel_is_the_contract(weights_left: bool) -> None:
+    rng = np.random.default_rng(2)
+    for M, N, k in SHAPES:
+        a, b = data(rng, (M, k)), data(rng, (k, N))
+        if weights_left:  # y = w @ x: w = a, x = b
+            got = K.gemm_bf16(b, a, weights_left=True, kernel="gemm_bf16_ref")
+        else:
+            got = K.gemm_bf16(a, b, kernel="gemm_bf16_ref")
+        same_bits(got, spec_gemm(a, b), f"gemm_bf16_ref M={M} N={N} K={k} weights_left={weights_left}")
+
+
+@pytest.mark.skipif(not FAST, reason="no optimized BF16 kernel can run here: "
+                    + "; ".join(f"{n}: {r}" for n, _, r in CANDIDATES if r))
+@pytest.mark.parametrize("kernel", FAST)
+def test_fast_kernels_equal_the_reference(kernel: str) -> None:
+    rng = np.random.default_rng(3)
+    shapes = SHAPES + [(24, 100, 129), (7, 31, 255)]
+    for (M, N, k), weights_left, tx, tw, acc in itertools.product(shapes, (False, True), (False, True),
+                                                                 (False, True), (False, True)):
+        if (tx or tw) and k > 64:
+            continue
+        x = data(rng, (k, N) if weights_left else (M, k))
+        w = data(rng, (M, k) if weights_left else (k, N))
+        c = data(rng, (M, N)) if acc else None
+        xa = np.ascontiguousarray(x.T) if tx else x
+        wa = np.ascontiguousarray(w.T) if tw else w
+        what = f"{kernel} M={M} N={N} K={k} weights_left={weights_left} trans_x={tx} trans_w={tw} acc={acc}"
+        ref = K.gemm_bf16(xa, wa, weights_left, tx, tw, c, kernel="gemm_bf16_ref")
+        same_bits(K.gemm_bf16(xa, wa, weights_left, tx, tw, c, kernel=kernel), ref, what)
+    # larger, threaded: 1 thread vs the pool, and the reference
+    x, w = data(rng, (130, 300)), data(rng, (300, 200))
+    one = K.gemm_bf16(x, w, kernel=kernel, parallel=False)
+    same_bits(K.gemm_bf16(x, w, kernel=kernel), one, f"{kernel} threaded 130x300x200")
+    same_bits(one, K.gemm_bf16(x, w, kernel="gemm_bf16_ref"), f"{kernel} vs ref 130x300x200")
+
+
+@pytest.mark.skipif(not FAST, reason="no optimized BF16 kernel can run here")
+@pytest.mark.parametrize("kernel", FAST)
+def test_fast_kernels_equal_the_reference_on_im2col(kernel: str) -> None:
+    rng = np.random.default_rng(4)
+    for (C, H, W, M, kh), stride, pad, dil in itertools.product(
+            [(3, 9, 11, 5, 3), (8, 7, 7, 16, 1), (5, 12, 5, 9, 2)], (1, 2), (0, 1), (1, 2)):
+        if (H + 2 * pad - dil * (kh - 1) - 1) < 0 or (W + 2 * pad - dil * (kh - 1) - 1) < 0:
+            continue
+        x, w = data(rng, (C, H, W)), data(rng, (M, C, kh, kh))
+        what = f"{kernel} conv C={C} H={H} W={W} M={M} k={kh} s={stride} p={pad} d={dil}"
+        same_bits(K.conv2d_bf16(x, w, stride, pad, dil, kernel=kernel),
+                  K.conv2d_bf16(x, w, stride, pad, dil, kernel="gemm_bf16_ref"), what)
+
+
+def test_im2col_reference_is_the_contract_on_an_explicit_im2col() -> None:
+    rng = np.random.default_rng(5)
+    C, H, W, M, kh, stride, pad = 3, 6, 5, 4, 3, 2, 1
+    x, w = data(rng, (C, H, W)), data(rng, (M, C, kh, kh))
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (H + 2 * pad - kh) // stride + 1, (W + 2 * pad - kh) // stride + 1
+    col = np.stack([xp[:, i:i + stride * oh:stride, j:j + stride * ow:stride]
+                    for i in range(kh) for j in range(kh)], axis=1).reshape(C * kh * kh, oh * ow)
+    same_bits(K.conv2d_bf16(x, w, stride, pad, 1, kernel="gemm_bf16_ref"),
+              spec_gemm(w.reshape(M, -1), col), "gemm_bf16_ref on im2col")
+
+
+def test_max_isa_and_dispatch_log_cover_the_family() -> None:
+    code = ("from int8rt._testing import kernels as K; print(K.choose_gemm_bf16())")
+    for cap, want in (("ref", "gemm_bf16_ref"), ("avx2", "gemm_bf16_ref")):
+        env = dict(os.environ, INT8RT_MAX_ISA=cap, INT8RT_LOG="dispatch")
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == want
+        assert "int8rt dispatch: gemm_bf16 -> gemm_bf16_ref (ref)" in out.stderr, out.stderr
+        if "gemm_bf16_8x32_avx512bf16" in [n for n, _, _ in CANDIDATES]:
+            why = (f"ISA avx512 above cap {cap}" if int8rt.kernels.isa_info()["avx512"]["cpu"]
+                   else "CPU lacks avx512")
+            assert f"gemm_bf16_8x32_avx512bf16: {why}" in out.stderr, out.stderr

@@ -1,0 +1,252 @@
+"""BF16 layers (issue 13, "BF16 layers"): Conv, Gemm and MatMul with constant
+weights marked int8rt_precision="bf16" (csrc/engine/bf16_layers.h), the
+builder's ``layer_precisions={name: "bf16"}`` and ``bf16=True``, the CLI's
+``--bf16`` / ``--bf16-layers``, the TensorRT facade's ``BuilderFlag.BF16``,
+and engine files that keep the marking.
+
+Bounds, per output, with S = sum_k |a_k * b_k| over the layer's own FP32
+operands (weights and activations; + |bias| / |C| where the op adds one) and
+K the dot-product length:
+
+1. BF16 layer vs FP32 layer: |y_bf16 - y_fp32| <= (2^-8 + 2^-16) * S
+   + 2 * (K + 2) * 2^-24 * S. Rounding each operand to BF16 (8 significant
+   bits, round to nearest even) moves it by at most 2^-9 of itself, so a
+   product moves by at most (1 + 2^-9)^2 - 1 < 2^-8 + 2^-16 of itself; the
+   second term is the FP32 accumulation of either layer (as in
+   tests/test_fp32_gemm_kernels.py). A worst case, reached only if every
+   rounding pushes the same way.
+2. The BF16 layer computes exactly the products of BF16-rounded operands:
+   against float64 on those operands its error is only the FP32
+   accumulation, 2 * (K + 2) * 2^-24 * S. The FP32 layer must FAIL this
+   check somewhere (so the test can tell BF16 from FP32).
+3. Typical error: with independent roundings the error of a K-term sum is
+   ~2^-9 * sqrt(K) * rms(a_k b_k), i.e. ~2^-9 relative to a random-sign sum;
+   the relative RMS error over the whole output must stay under 2^-7.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt._testing import run_single_op
+from int8rt.quickstart import DATA_PATH, MODEL_PATH
+from np_kernels import conv2d_f64_nchw
+
+F32 = np.float32
+BF16 = {"int8rt_precision": "bf16"}
+
+
+def to_bf16(x: np.ndarray) -> np.ndarray:
+    """x rounded to BF16 (nearest even; the test data has no NaN / denormal)."""
+    u = np.asarray(x, F32).view(np.uint32).astype(np.uint64)
+    return (((u + 0x7FFF + ((u >> 16) & 1)) >> 16 << 16).astype(np.uint32)).view(F32)
+
+
+def check(what: str, y16: np.ndarray, y32: np.ndarray, exact_bf16: np.ndarray, mag: np.ndarray,
+          mag_bf16: np.ndarray, k: int) -> None:
+    acc = 2 * (k + 2) * 2.0 ** -24
+    err1 = np.abs(y16.astype(np.float64) - y32)
+    bound1 = (2.0 ** -8 + 2.0 ** -16 + acc) * mag + 1e-30
+    i = np.unravel_index(np.argmax(err1 / bound1), err1.shape)
+    assert err1[i] <= bound1[i], f"{what}: |bf16 - fp32| {err1[i]:.3g} > {bound1[i]:.3g} at {i}"
+    bound2 = acc * mag_bf16 + 1e-30
+    err2 = np.abs(y16.astype(np.float64) - exact_bf16)
+    j = np.unravel_index(np.argmax(err2 / bound2), err2.shape)
+    assert err2[j] <= bound2[j], f"{what}: |bf16 - exact on bf16 operands| {err2[j]:.3g} > {bound2[j]:.3g} at {j}"
+    assert np.any(np.abs(y32.astype(np.float64) - exact_bf16) > bound2), f"{what}: the FP32 layer passes check 2"
+    rel = np.sqrt(np.mean((y16.astype(np.float64) - y32) ** 2) / np.mean(y32.astype(np.float64) ** 2))
+    assert rel < 2.0 ** -7, f"{what}: relative RMS error {rel:.3g} >= 2^-7"
+
+
+CONV_CASES = [
+    # (N, C, H, W, M, k, attrs)
+    (1, 3, 9, 9, 4, (3, 3), {}),
+    (2, 4, 8, 7, 6, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    (1, 4, 10, 10, 8, (3, 3), {"pads": [0, 1, 2, 1], "dilations": [2, 2]}),
+    (1, 6, 8, 8, 4, (3, 3), {"group": 2, "strides": [1, 2]}),
+    (2, 16, 5, 5, 24, (1, 1), {}),  # pointwise: the input itself is B
+    (1, 32, 20, 20, 40, (3, 3), {"pads": [1, 1, 1, 1]}),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(i) for i in range(len(CONV_CASES))])
+def test_conv_bf16_within_bounds_of_fp32(case: tuple) -> None:
+    n, c, h, w, m, k, attrs = case
+    rng = np.random.default_rng(10)
+    g = attrs.get("group", 1)
+    x = rng.standard_normal((n, c, h, w)).astype(F32)
+    wt = rng.standard_normal((m, c // g, *k)).astype(F32)
+    b = rng.standard_normal(m).astype(F32)
+    y32 = run_single_op("Conv", [x, wt, b], attrs, [False, True, True])[0]
+    y16 = run_single_op("Conv", [x, wt, b], {**attrs, **BF16}, [False, True, True])[0]
+    pads = attrs.get("pads", [0, 0, 0, 0])
+    pads4 = (pads[0], pads[1], pads[2], pads[3])
+    args = (attrs.get("strides", [1, 1]), pads4, attrs.get("dilations", [1, 1]), g)
+    _, mag = conv2d_f64_nchw(x, wt, b, *args)
+    exact, mag16 = conv2d_f64_nchw(to_bf16(x), to_bf16(wt), b, *args)
+    check(f"Conv case {case}", y16, y32, exact, mag, mag16, c // g * k[0] * k[1])
+
+
+def test_conv1d_bf16() -> None:
+    rng = np.random.default_rng(11)
+    x, wt, b = (rng.standard_normal(s).astype(F32) for s in ((2, 8, 17), (6, 8, 3), (6,)))
+    attrs = {"pads": [1, 1], "strides": [2]}
+    y32 = run_single_op("Conv", [x, wt, b], attrs, [False, True, True])[0]
+    y16 = run_single_op("Conv", [x, wt, b], {**attrs, **BF16}, [False, True, True])[0]
+    args = ((1, 2), (0, 1, 0, 1), (1, 1), 1)
+    _, mag = conv2d_f64_nchw(x[:, :, None], wt[:, :, None], b, *args)
+    exact, mag16 = conv2d_f64_nchw(to_bf16(x)[:, :, None], to_bf16(wt)[:, :, None], b, *args)
+    check("Conv1d", y16, y32, exact[:, :, 0], mag[:, :, 0], mag16[:, :, 0], 24)
+
+
+@pytest.mark.parametrize("ta,tb,alpha,beta,c_shape", [
+    (0, 0, 1.0, 1.0, (13,)), (1, 0, 1.0, 1.0, (9, 13)), (0, 1, 0.5, 2.0, (1, 13)), (1, 1, 1.0, 0.0, None)])
+def test_gemm_bf16_within_bounds_of_fp32(ta: int, tb: int, alpha: float, beta: float, c_shape) -> None:
+    rng = np.random.default_rng(12)
+    M, K, N = 9, 70, 13
+    a, bm = rng.standard_normal((M, K)).astype(F32), rng.standard_normal((K, N)).astype(F32)
+    c = rng.standard_normal(c_shape).astype(F32) if c_shape else None
+    inputs = [np.ascontiguousarray(a.T) if ta else a, np.ascontiguousarray(bm.T) if tb else bm, c]
+    attrs = {"transA": ta, "transB": tb, "alpha": alpha, "beta": beta}
+    y32 = run_single_op("Gemm", inputs, attrs, [False, True, True])[0]
+    y16 = run_single_op("Gemm", inputs, {**attrs, **BF16}, [False, True, True])[0]
+    bc = 0.0 if c is None else beta * np.broadcast_to(c, (M, N)).astype(np.float64)
+    mag = abs(alpha) * np.abs(a.astype(np.float64)) @ np.abs(bm.astype(np.float64)) + np.abs(bc)
+    a16, b16 = to_bf16(a).astype(np.float64), to_bf16(bm).astype(np.float64)
+    exact = alpha * a16 @ b16 + bc
+    mag16 = abs(alpha) * np.abs(a16) @ np.abs(b16) + np.abs(bc)
+    check(f"Gemm transA={ta} transB={tb} alpha={alpha} beta={beta}", y16, y32, exact, mag, mag16, K)
+
+
+@pytest.mark.parametrize("a_shape", [(2, 3, 5, 40), (7, 40), (40,)])
+def test_matmul_bf16_within_bounds_of_fp32(a_shape: tuple) -> None:
+    rng = np.random.default_rng(13)
+    a, bm = rng.standard_normal(a_shape).astype(F32), rng.standard_normal((40, 33)).astype(F32)
+    y32 = run_single_op("MatMul", [a, bm], {}, [False, True])[0]
+    y16 = run_single_op("MatMul", [a, bm], BF16, [False, True])[0]
+    mag = np.abs(a.astype(np.float64)) @ np.abs(bm.astype(np.float64))
+    a16, b16 = to_bf16(a).astype(np.float64), to_bf16(bm).astype(np.float64)
+    check(f"MatMul {a_shape} x (40, 33)", y16, y32, a16 @ b16, mag, np.abs(a16) @ np.abs(b16), 40)
+
+
+def test_layers_without_a_bf16_kernel_refuse_the_attribute() -> None:
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((1, 4, 5, 5)).astype(F32)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*bf16.*depthwise"):
+        run_single_op("Conv", [x, rng.standard_normal((4, 1, 3, 3)).astype(F32)], {"group": 4, **BF16},
+                      [False, True])
+    a, bm = rng.standard_normal((3, 4)).astype(F32), rng.standard_normal((4, 5)).astype(F32)
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*bf16.*computed at run time"):
+        run_single_op("MatMul", [a, bm], BF16, [False, False])
+    with pytest.raises(int8rt.InvalidArgumentError, match="int8rt_precision must be 'bf16', got 'fp16'"):
+        run_single_op("MatMul", [a, bm], {"int8rt_precision": "fp16"}, [False, True])
+
+
+# ---------------------------------------------------------------- builder, engine files, CLI, facade
+
+TEST_X = np.load(DATA_PATH)["test_x"]
+
+
+class Digits(int8rt.IInt8EntropyCalibrator2):
+    def __init__(self) -> None:
+        super().__init__()
+        self.done = False
+
+    def get_batch_size(self) -> int:
+        return 64
+
+    def get_batch(self, names):
+        if self.done:
+            return None
+        self.done = True
+        return [np.load(DATA_PATH)["calib"][:64]]
+
+
+def layers(engine: int8rt.Engine) -> dict:
+    return {layer["name"]: layer for layer in engine.layers()}
+
+
+@pytest.fixture(scope="module")
+def fp32_engine() -> int8rt.Engine:
+    return int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32"))
+
+
+def test_bf16_flag_runs_every_conv_and_gemm_in_bf16_and_survives_the_engine_file(tmp_path, fp32_engine) -> None:
+    engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True))
+    heavy = [la for la in engine.layers() if la["op"] in ("Conv", "Gemm", "MatMul")]
+    depthwise = [la for la in heavy if la["name"] == "/depthwise/depthwise.0/Conv"]
+    assert len(depthwise) == 1 and depthwise[0]["precision"] == "fp32"  # no BF16 kernel for it
+    dense = [la for la in heavy if la not in depthwise]
+    assert len(dense) == 6 and all(la["precision"] == "bf16" and "kernel=gemm_bf16_" in la["detail"]
+                                   for la in dense), dense
+    assert "bf16: 6 of 7 float Conv / Gemm / MatMul layers run in BF16" in engine.report()
+    y16 = engine.run({"input": TEST_X})["logits"]
+    y32 = fp32_engine.run({"input": TEST_X})["logits"]
+    rel = np.sqrt(np.mean((y16 - y32) ** 2) / np.mean(y32 ** 2))
+    assert 0 < rel < 2.0 ** -6, f"digits CNN, all layers bf16: relative RMS {rel:.3g} of the logits"
+    assert np.mean(y16.argmax(1) == y32.argmax(1)) >= 0.99
+    path = tmp_path / "digits_bf16.i8rt"
+    engine.save(str(path))
+    loaded = int8rt.Engine.load(str(path))
+    assert [(la["name"], la["precision"], la["detail"]) for la in loaded.layers()] == \
+        [(la["name"], la["precision"], la["detail"]) for la in engine.layers()]
+    assert np.array_equal(loaded.run({"input": TEST_X})["logits"], y16)
+
+
+def test_layer_precisions_bf16_keeps_one_layer_out_of_int8() -> None:
+    network = int8rt.onnx.import_model(MODEL_PATH)
+    gemm = next(n["name"] for n in network.nodes() if n["op"] == "Gemm")
+    pool = next(n["name"] for n in network.nodes() if n["op"] == "MaxPool")
+    relu = "/stem/stem.2/Relu"  # fused into the stem Conv by the graph passes
+    engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(
+        calibrator=Digits(), layer_precisions={gemm: "bf16", pool: "bf16", relu: "bf16"}, accuracy_check=False))
+    by_name = layers(engine)
+    assert by_name[gemm]["precision"] == "bf16" and by_name[pool]["precision"] == "fp32"
+    assert sum(la["precision"] == "int8" for la in by_name.values()) > 0
+    report = engine.report()
+    assert f"warning: layer '{pool}' asked for bf16 stays float32: MaxPool has no BF16 kernel" in report, report
+    assert any(line.startswith(f"warning: layer '{relu}' asked for bf16 is not a layer") for line in report), report
+    slow = [line for line in report if "scalar reference kernel" in line]
+    assert bool(slow) == (int8rt.kernels.get_max_isa() not in ("avx512", "avx512vnni", "amx")
+                          or not int8rt.kernels.cpu_features()["avx512_bf16"]), slow
+    with pytest.raises(int8rt.InvalidArgumentError, match="must be 'fp32', 'bf16' or 'int8', got 'fp16'"):
+        int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", layer_precisions={gemm: "fp16"}))
+
+
+def test_cli_bf16_and_inspect(tmp_path, capsys) -> None:
+    from int8rt.cli import main
+
+    out = tmp_path / "bf16.i8rt"
+    assert main(["build", str(MODEL_PATH), "--precision", "fp32", "--bf16", "-o", str(out), "--no-progress"]) == 0
+    assert "0/10 layers int8, 6 bf16," in capsys.readouterr().out
+    assert main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "bf16" in text and "kernel=gemm_bf16_" in text, text
+
+
+def test_trt_facade_builder_flag_bf16(fp32_engine) -> None:
+    pytest.importorskip("onnx")
+    import int8rt.trt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network()
+    assert trt.OnnxParser(network, logger).parse_from_file(str(MODEL_PATH))
+    config = builder.create_builder_config()
+    config.set_flag(trt.BuilderFlag.BF16)
+    assert config.get_flag(trt.BuilderFlag.BF16) and int(trt.BuilderFlag.BF16) == 17  # TensorRT's value
+    engine = builder.build_engine(network, config)
+    got = {la["name"]: la["precision"] for la in engine.layers() if la["op"] in ("Conv", "Gemm")}
+    assert sorted(got.values()) == ["bf16"] * 6 + ["fp32"], got  # the depthwise Conv stays FP32
+
+
+def test_capped_build_uses_the_reference_kernel_and_warns(fp32_engine) -> None:
+    engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa="ref"))
+    dense = [la for la in engine.layers() if la["precision"] == "bf16"]
+    assert len(dense) == 6 and all("kernel=gemm_bf16_ref" in la["detail"] for la in dense), dense
+    assert any("scalar reference kernel" in line for line in engine.report()), engine.report()
+    # the reference kernel is the spec: same bits as the engine chosen without the cap where that is VDPBF16PS
+    full = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True))
+    if all("avx512bf16" in la["detail"] for la in full.layers() if la["precision"] == "bf16"):
+        assert np.array_equal(engine.run({"input": TEST_X})["logits"], full.run({"input": TEST_X})["logits"])
