@@ -799,20 +799,19 @@ class Lowerer {
     }
     const ResizeConfig config = resize_config(node, /*upsample=*/false);
     QResizeLinearAttrs a;
-    for (int64_t o = 0; o < ys[2]; ++o) {
-      const ResizeTap t = resize_linear_tap(config, o, scale_h, xs[2], ys[2]);
-      a.y0.push_back(t.i0);
-      a.y1.push_back(t.i1);
-      a.wy0.push_back(t.w0);
-      a.wy1.push_back(t.w1);
-    }
-    for (int64_t o = 0; o < ys[3]; ++o) {
-      const ResizeTap t = resize_linear_tap(config, o, scale_w, xs[3], ys[3]);
-      a.x0.push_back(t.i0);
-      a.x1.push_back(t.i1);
-      a.wx0.push_back(t.w0);
-      a.wx1.push_back(t.w1);
-    }
+    // One axis' taps: source indices i0/i1 and weights w0/w1 per output position.
+    auto taps = [&](float axis_scale, int64_t in, int64_t out, std::vector<int64_t>& i0, std::vector<int64_t>& i1,
+                    std::vector<double>& w0, std::vector<double>& w1) {
+      for (int64_t o = 0; o < out; ++o) {
+        const ResizeTap t = resize_linear_tap(config, o, axis_scale, in, out);
+        i0.push_back(t.i0);
+        i1.push_back(t.i1);
+        w0.push_back(t.w0);
+        w1.push_back(t.w1);
+      }
+    };
+    taps(scale_h, xs[2], ys[2], a.y0, a.y1, a.wy0, a.wy1);
+    taps(scale_w, xs[3], ys[3], a.x0, a.x1, a.wx0, a.wx1);
     a.in_scale = qscale_[x];
     a.out_scale = scale(y);
     add_int8_node(a.kOp, node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, scale(y));

@@ -23,11 +23,8 @@ class ArgLayer : public Layer {
         prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    const Value& x = require_any(in, 0, prefix_);
+    const Value& x = require_ordered(in, 0, prefix_);
     const DataType t = x.dtype();
-    if (t != DataType::kFloat32 && t != DataType::kInt64 && t != DataType::kInt32) {
-      throw InvalidArgument(prefix_ + "input must be float32, int64 or int32, got " + dtype_name(t));
-    }
     Shape s = x.shape();
     const int64_t a = normalize_axis(axis_, static_cast<int64_t>(s.size()), prefix_);
     if (s[a] == 0) throw InvalidArgument(prefix_ + "axis " + std::to_string(axis_) + " is empty");

@@ -15,6 +15,15 @@ const Value& require_any(const std::vector<const Value*>& in, size_t i, const st
   return *in[i];
 }
 
+const Value& require_ordered(const std::vector<const Value*>& in, size_t i, const std::string& prefix) {
+  const Value& v = require_any(in, i, prefix);
+  const DataType t = v.dtype();
+  if (t != DataType::kFloat32 && t != DataType::kInt64 && t != DataType::kInt32) {
+    throw InvalidArgument(prefix + "input must be float32, int64 or int32, got " + dtype_name(t));
+  }
+  return v;
+}
+
 const Value& require_input(const std::vector<const Value*>& in, size_t i, DataType dtype, const std::string& prefix) {
   const Value& v = require_any(in, i, prefix);
   if (v.dtype() != dtype) {

@@ -20,6 +20,9 @@ namespace engine {
 const Value& require_input(const std::vector<const Value*>& in, size_t i, DataType dtype, const std::string& prefix);
 // A present input of any dtype.
 const Value& require_any(const std::vector<const Value*>& in, size_t i, const std::string& prefix);
+// A present input of an ordered numeric dtype (float32, int64 or int32): what
+// ArgMax / ArgMin / TopK compare.
+const Value& require_ordered(const std::vector<const Value*>& in, size_t i, const std::string& prefix);
 
 // Input 0 (data) and 1 (weights) of Conv / ConvTranspose: float32, both
 // spatial + 2 dimensions (InvalidArgument naming both shapes otherwise).
