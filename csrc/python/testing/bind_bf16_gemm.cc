@@ -32,14 +32,9 @@ py::array_t<float> gemm_bf16(const py::handle& x_obj, const py::handle& w_obj, b
   const int64_t M = weights_left ? wr : xr, N = weights_left ? xc : wc;
   const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmBf16Kernel>(kernel);
   auto packed = k.pack({w.data(), wr, wc, w.shape(1), trans_w, weights_left});
-  py::array_t<float> y({M, N});
+  bool accumulate = false;
+  py::array_t<float> y = gemm_output(c_obj, M, N, &accumulate);
   float* yp = y.mutable_data();
-  const bool accumulate = !c_obj.is_none();
-  if (accumulate) {
-    F32Array c = float_arg(c_obj, "c", 2);
-    if (c.shape(0) != M || c.shape(1) != N) throw InvalidArgument("c: expected shape [M, N]");
-    std::copy(c.data(), c.data() + M * N, yp);
-  }
   const kernels::GemmOperand gx{x.data(), x.shape(1), trans_x};
   py::gil_scoped_release release;
   packed->run(weights_left ? N : M, gx, yp, N, accumulate, parallel);

@@ -32,14 +32,9 @@ py::array_t<float> sgemm(const py::handle& a_obj, const py::handle& b_obj, bool 
   if (K != Kb) throw InvalidArgument("b: inner dimension differs from a's");
   // The named candidate (NotSupported when it cannot run now) or the choice.
   const auto& uk = kernels::kernel_by_name_or_choose<kernels::SgemmKernel>(kernel);
-  py::array_t<float> y({M, N});
+  bool accumulate = false;
+  py::array_t<float> y = gemm_output(c_obj, M, N, &accumulate);
   float* yp = y.mutable_data();
-  const bool accumulate = !c_obj.is_none();
-  if (accumulate) {
-    F32Array c = float_arg(c_obj, "c", 2);
-    if (c.shape(0) != M || c.shape(1) != N) throw InvalidArgument("c: expected shape [M, N]");
-    std::copy(c.data(), c.data() + M * N, yp);
-  }
   kernels::GemmOperand ga{a.data(), a.shape(1), trans_a}, gb{b.data(), b.shape(1), trans_b};
   py::gil_scoped_release release;
   kernels::sgemm(uk, M, N, K, ga, gb, yp, N, accumulate, parallel);

@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -42,6 +43,19 @@ inline F32Array float_arg(const pybind11::handle& obj, const std::string& name, 
                           std::to_string(arr.ndim()));
   }
   return arr;
+}
+
+// A float32 [M, N] output for a GEMM binding: a copy of `c` when one is given
+// (the kernel then accumulates into it; *accumulate is set), else uninitialised.
+inline pybind11::array_t<float> gemm_output(const pybind11::object& c_obj, int64_t M, int64_t N, bool* accumulate) {
+  pybind11::array_t<float> y({M, N});
+  *accumulate = !c_obj.is_none();
+  if (*accumulate) {
+    F32Array c = float_arg(c_obj, "c", 2);
+    if (c.shape(0) != M || c.shape(1) != N) throw InvalidArgument("c: expected shape [M, N]");
+    std::copy(c.data(), c.data() + M * N, y.mutable_data());
+  }
+  return y;
 }
 
 // Checks a per-channel vector's length.
