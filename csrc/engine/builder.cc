@@ -255,6 +255,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   options.scales = scales;
   options.pointwise_tables = config_.pointwise_tables;
   options.int8_gates = config_.int8_gates;
+  options.int8_matmul_pairs = config_.int8_matmul_pairs;
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   options.merged_nodes = impl_->merged_nodes;
   for (const auto& kv : config_.layer_precisions) {

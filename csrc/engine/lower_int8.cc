@@ -33,6 +33,8 @@ class Lowerer {
     size_t n = src.tensors().size();
     float_id_.assign(n, -1);
     int8_id_.assign(n, -1);
+    other_layout_id_.assign(n, -1);
+    nhwc_.assign(n, 0);
     qscale_.assign(n, 0.f);
     consumed_.assign(src.nodes().size(), 0);
   }
@@ -89,39 +91,74 @@ class Lowerer {
     }
     if (int8_id_[t] < 0) throw Error("lowering: tensor '" + src_t.name + "' used before it is produced");
     const std::string name = src_t.name + "::dequantize";
-    const ConvertAttrs a{qscale_[t]};
+    const ConvertAttrs a{qscale_[t], is_logical(t)};
     int out = dst_.add_node(ConvertAttrs::kDequantizeOp, name, {int8_id_[t]}, a.to_attrs(), {src_t.name})[0];
     dst_.tensor(out).shape = src_t.shape;
     plan_.convert(out, name, ConvertAttrs::kDequantizeOp, src_t.name, qscale_[t]);
     return float_id_[t] = out;
   }
 
-  int get_int8(int t) {
+  // ---- int8 layouts ----
+  // A rank-4 int8 tensor is held either channels-last (NHWC: what convs,
+  // pools, gates and resizes read and write) or in the float tensor's own
+  // element order ("logical": what MatMuls read and write, attention's
+  // [batch, heads, sequence, dim]). Other ranks are always logical. An op
+  // that reads one layout asks int8_in(t, layout), which converts the other
+  // once per tensor (an int8 QTranspose); element-wise and data-movement
+  // layers keep their input's layout.
+  enum class Layout { kNhwc, kLogical };
+  bool is_logical(int t) const { return src_.tensor(t).shape.size() != 4 || !nhwc_[t]; }
+  Layout layout_of(int t) const { return is_logical(t) ? Layout::kLogical : Layout::kNhwc; }
+
+  // Source tensor t in int8 and in layout `want` (only rank 4 has a choice):
+  // quantized from float in that layout if it is not int8 yet.
+  int int8_in(int t, Layout want) {
+    if (int8_id_[t] < 0) return get_int8(t, want);
+    if (src_.tensor(t).shape.size() != 4 || layout_of(t) == want) return int8_id_[t];
+    if (other_layout_id_[t] >= 0) return other_layout_id_[t];
+    const std::string& name = src_.tensor(t).name;
+    const bool to_nhwc = want == Layout::kNhwc;
+    const std::string node = name + (to_nhwc ? "::to_nhwc_layout" : "::to_logical_layout");
+    const int id = add_layout_transpose(node, int8_id_[t], to_nhwc ? kNhwcFromNchw : kNchwToNhwcAxis,
+                                        int8_tensor_name(name) + (to_nhwc ? "::nhwc" : "::logical"), {node});
+    set_int8(id, src_.tensor(t).shape, want);
+    note("int8 tensor '" + name + "' is also laid out " + (to_nhwc ? "NHWC" : "in its logical order") + " for " +
+         (to_nhwc ? "a conv, pool or resize" : "a MatMul"));
+    return other_layout_id_[t] = id;
+  }
+
+  int get_int8(int t, Layout layout = Layout::kNhwc) {
     if (int8_id_[t] >= 0) return int8_id_[t];
     const Tensor& src_t = src_.tensor(t);
     int f = get_float(t);
     const std::string name = src_t.name + "::quantize";
-    const ConvertAttrs a{scale(t)};
+    const bool logical = src_t.shape.size() == 4 && layout == Layout::kLogical;
+    const ConvertAttrs a{scale(t), logical};
     int out = dst_.add_node(ConvertAttrs::kQuantizeOp, name, {f}, a.to_attrs(), {int8_tensor_name(src_t.name)})[0];
-    set_int8(out, src_t.shape);
+    set_int8(out, src_t.shape, layout);
     qscale_[t] = scale(t);
+    nhwc_[t] = !logical;
     record_int8_tensor(t, out, name, /*in_int8=*/false);
     plan_.convert(out, name, ConvertAttrs::kQuantizeOp, src_t.name, qscale_[t]);
     return int8_id_[t] = out;
   }
 
-  void set_int8(int dst_id, const std::vector<int64_t>& nchw_shape) {
+  void set_int8(int dst_id, const std::vector<int64_t>& nchw_shape, Layout layout = Layout::kNhwc) {
     dst_.tensor(dst_id).dtype = DataType::kInt8;
-    dst_.tensor(dst_id).shape = nchw_to_nhwc(nchw_shape);
+    dst_.tensor(dst_id).shape = layout == Layout::kNhwc ? nchw_to_nhwc(nchw_shape) : nchw_shape;
   }
 
   // Adds the int8 layer `name` (computing source nodes `sources`) whose
-  // int8 output is source tensor `t` at `out_scale`.
+  // int8 output is source tensor `t` at `out_scale`, laid out as `layout`.
   int add_int8_node(const std::string& op, const std::string& name, std::vector<std::string> sources,
-                    const std::vector<int>& ins, Attributes a, int t, float out_scale) {
+                    const std::vector<int>& ins, Attributes a, int t, float out_scale,
+                    Layout layout = Layout::kNhwc) {
+    const bool logical = src_.tensor(t).shape.size() == 4 && layout == Layout::kLogical;
+    if (logical) mark_logical_layout(a);
     int out = dst_.add_node(op, name, ins, std::move(a), {int8_tensor_name(src_.tensor(t).name)})[0];
-    set_int8(out, src_.tensor(t).shape);
+    set_int8(out, src_.tensor(t).shape, layout);
     qscale_[t] = out_scale;
+    nhwc_[t] = !logical;
     plan_.layer(name, op, std::move(sources));
     record_int8_tensor(t, out, name, /*in_int8=*/true);
     return int8_id_[t] = out;
@@ -134,7 +171,8 @@ class Lowerer {
     return it != opt_.merged_nodes.end() ? it->second : std::vector<std::string>{node.name};
   }
   void record_int8_tensor(int t, int dst_id, const std::string& producer, bool in_int8) {
-    plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], producer, in_int8, {}});
+    plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], producer, in_int8, {},
+                               src_.tensor(t).shape.size() == 4 && nhwc_[t]});
   }
 
   void note(std::string line) { report_.push_back(std::move(line)); }
@@ -225,8 +263,8 @@ class Lowerer {
     const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
     if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
     const QChannelMulAttrs a{{qscale_[x], scale(y)}};
-    add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_id_[x], get_float(gate)}, a.to_attrs(), y,
-                  scale(y));
+    add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc), get_float(gate)},
+                  a.to_attrs(), y, scale(y));
     return true;
   }
 
@@ -286,7 +324,8 @@ class Lowerer {
       consumed_[m] = 1;
     }
     int tab = dst_.add_constant_i8(src_.tensor(y).name + "::table", {256}, table);
-    add_int8_node(QLutAttrs::kOp, name, std::move(sources), {int8_id_[r.input], tab}, a.to_attrs(), y, scale(y));
+    add_int8_node(QLutAttrs::kOp, name, std::move(sources), {int8_id_[r.input], tab}, a.to_attrs(), y, scale(y),
+                  layout_of(r.input));
     note("element-wise " + a.ops + " ending at '" + src_.tensor(y).name + "' runs as one int8 table");
     return true;
   }
@@ -381,13 +420,13 @@ class Lowerer {
     a.group = node.attrs.get_int("group", 1);
     // The input's int8 scale is the one its int8 tensor carries, which for a
     // max-pool output is the pool input's scale, not the calibrated one.
-    int xin = get_int8(x);
+    int xin = int8_in(x, Layout::kNhwc);
     a.in_scale = qscale_[x];
     a.out_scale = scale(y);
     a.w_scales.assign(qw.scales.begin(), qw.scales.end());
     std::vector<int> ins = {xin, wq, bias};
     if (residual >= 0) {
-      ins.push_back(get_int8(residual));
+      ins.push_back(int8_in(residual, Layout::kNhwc));
       a.residual_scale = qscale_[residual];
     }
     add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
@@ -399,6 +438,7 @@ class Lowerer {
     int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
     int b = node.op == "Gemm" && node.inputs.size() > 2 ? node.inputs[2] : -1;
     const Tensor& wt = src_.tensor(w);
+    if (node.op == "MatMul" && !wt.is_constant) return lower_matmul_pair(node);
     if (!wt.is_constant || wt.dtype != DataType::kFloat32 || wt.shape.size() != 2) {
       return decline(node, "weights are not a constant matrix");
     }
@@ -406,8 +446,7 @@ class Lowerer {
                               node.attrs.get_float("beta", 1.0) != 1.0 || src_.tensor(x).shape.size() != 2)) {
       return decline(node, "Gemm with transA, alpha or beta other than the defaults");
     }
-    size_t rank = src_.tensor(x).shape.size();
-    if (rank < 2 || rank == 4) return decline(node, "input rank must be 2 or 3 (int8 rank-4 tensors are NHWC)");
+    if (src_.tensor(x).shape.size() < 2) return decline(node, "a 1-D input has no int8 form");
     if (b >= 0) {
       const Tensor& bt = src_.tensor(b);
       int64_t n_out = (node.op == "Gemm" && node.attrs.get_int("transB", 0)) ? wt.shape[0] : wt.shape[1];
@@ -424,6 +463,17 @@ class Lowerer {
       for (int64_t j = 0; j < k; ++j) nk[i * k + j] = trans_b ? wt.f32[i * k + j] : wt.f32[j * n_out + i];
     quant::QuantizedWeights qw = quant::quantize_weights_per_channel(nk.data(), n_out, k);
     int wq = add_weight_constant(wt.name + (trans_b ? "::int8" : "::int8_nk"), {n_out, k}, qw.values);
+    std::vector<std::string> sources = sources_of(node);
+    if (b < 0 && node.op == "MatMul" && a.act.kind == kernels::Activation::kNone) {
+      const int add = bias_add_reader(y, n_out);  // the exporter's Linear bias: Add(bias, MatMul(x, W))
+      if (add >= 0) {
+        const Node& an = src_.nodes()[add];
+        b = an.inputs[0] == y ? an.inputs[1] : an.inputs[0];
+        y = an.outputs[0];
+        consumed_[add] = 1;
+        for (std::string& src : sources_of(an)) sources.push_back(std::move(src));
+      }
+    }
     int bias = -1;
     if (b >= 0) {
       const Tensor& bt = src_.tensor(b);
@@ -431,18 +481,66 @@ class Lowerer {
       bias = found >= 0 ? found : dst_.add_constant(bt.name + "::vector", {n_out}, bt.f32);
     }
     bool int8_out = has_scale(y) && !index_.is_output(y);
-    int xin = get_int8(x);
+    int xin = int8_in(x, Layout::kLogical);  // rows of K features: the logical order, whatever the rank
     a.in_scale = qscale_[x];
     a.out_scale = int8_out ? scale(y) : 0.0;
     a.w_scales.assign(qw.scales.begin(), qw.scales.end());
-    if (int8_out) {
-      add_int8_node(QGemmAttrs::kOp, node.name, sources_of(node), {xin, wq, bias}, a.to_attrs(), y, scale(y));
-    } else {
-      int out = dst_.add_node(QGemmAttrs::kOp, node.name, {xin, wq, bias}, a.to_attrs(), {src_.tensor(y).name})[0];
-      dst_.tensor(out).shape = src_.tensor(y).shape;
-      float_id_[y] = out;
-      plan_.layer(node.name, QGemmAttrs::kOp, sources_of(node));
+    add_linear_output(QGemmAttrs::kOp, node.name, std::move(sources), {xin, wq, bias}, a.to_attrs(), y, int8_out);
+    return true;
+  }
+
+  // The sole reader of MatMul output y when it is an Add of a constant
+  // float32 vector of n values over the last axis (shape [n] or [1, .., 1,
+  // n], no wider than y), or -1.
+  int bias_add_reader(int y, int64_t n) const {
+    const int c = sole_reader(y);
+    if (c < 0 || src_.nodes()[c].op != "Add" || src_.nodes()[c].inputs.size() != 2) return -1;
+    const Node& add = src_.nodes()[c];
+    const Tensor& bt = src_.tensor(add.inputs[0] == y ? add.inputs[1] : add.inputs[0]);
+    if (!bt.is_constant || bt.dtype != DataType::kFloat32 || bt.shape.empty() || bt.shape.back() != n ||
+        bt.num_elements() != n || bt.shape.size() > src_.tensor(y).shape.size()) {
+      return -1;
     }
+    return src_.tensor(add.outputs[0]).shape == src_.tensor(y).shape ? c : -1;
+  }
+
+  // The layer `name` (a MatMul or Gemm lowered to `op`, computing source
+  // nodes `sources`) writing source tensor y in int8 at y's scale (logical
+  // layout) or, when not int8_out, in float32.
+  void add_linear_output(const char* op, const std::string& name, std::vector<std::string> sources,
+                         const std::vector<int>& ins, Attributes a, int y, bool int8_out) {
+    if (int8_out) {
+      add_int8_node(op, name, std::move(sources), ins, std::move(a), y, scale(y), Layout::kLogical);
+      return;
+    }
+    int out = dst_.add_node(op, name, ins, std::move(a), {src_.tensor(y).name})[0];
+    dst_.tensor(out).shape = src_.tensor(y).shape;
+    float_id_[y] = out;
+    plan_.layer(name, op, std::move(sources));
+  }
+
+  // MatMul of two activations (attention's Q K^T and its product with V):
+  // int8rt.QMatMul with per-tensor scales for both operands, in their
+  // logical layout. Its output is int8 when an int8 layer reads it (the
+  // product with V feeding the output projection), float32 otherwise (the
+  // scores, which a mask Add and a Softmax read in float): one rounding less.
+  bool lower_matmul_pair(const Node& node) {
+    if (!opt_.int8_matmul_pairs) return decline(node, "MatMul of two activations in int8 is off (int8_matmul_pairs)");
+    const int a_in = node.inputs[0], b_in = node.inputs[1], y = node.outputs[0];
+    for (int t : {a_in, b_in}) {
+      const Tensor& tt = src_.tensor(t);
+      if (tt.dtype != DataType::kFloat32 || tt.shape.size() < 2) return decline(node, "an operand is not a float matrix");
+      if (!is_int8(t) && !has_scale(t)) return decline(node, "no calibration scale for an operand");
+    }
+    bool int8_reader = false;
+    for (int c : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[c], y);
+    const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
+    QMatMulAttrs a;
+    const int qa = int8_in(a_in, Layout::kLogical), qb = int8_in(b_in, Layout::kLogical);
+    a.a_scale = qscale_[a_in];
+    a.b_scale = qscale_[b_in];
+    a.out_scale = int8_out ? scale(y) : 0.0;
+    add_linear_output(QMatMulAttrs::kOp, node.name, sources_of(node), {qa, qb}, a.to_attrs(), y, int8_out);
     return true;
   }
 
@@ -460,7 +558,7 @@ class Lowerer {
                 node.attrs.get_ints("pads", {0, 0, 0, 0})};
     if (node.op == "MaxPool") {
       a.kind = QPoolAttrs::Kind::kMax;
-      add_int8_node(a.op(), node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, qscale_[x]);
+      add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, qscale_[x]);
       return true;
     }
     if (!has_scale(y)) return decline(node, "no calibration scale for its output");
@@ -468,7 +566,7 @@ class Lowerer {
     a.count_include_pad = node.attrs.get_int("count_include_pad", 0) != 0;
     a.in_scale = qscale_[x];
     a.out_scale = scale(y);
-    add_int8_node(a.op(), node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, scale(y));
+    add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
     return true;
   }
 
@@ -480,7 +578,7 @@ class Lowerer {
     a.kind = QPoolAttrs::Kind::kGlobalAverage;
     a.in_scale = qscale_[x];
     a.out_scale = scale(y);
-    add_int8_node(a.op(), node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, scale(y));
+    add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
     return true;
   }
 
@@ -507,8 +605,9 @@ class Lowerer {
       for (std::string& s : sources_of(src_.nodes()[readers[0]])) sources.push_back(std::move(s));
     }
     const QAddAttrs a{qscale_[a_in], qscale_[b_in], scale(out_t), relu};
-    add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], int8_id_[b_in]}, a.to_attrs(), out_t,
-                  scale(out_t));
+    const Layout layout = layout_of(a_in);  // element-wise: any layout, the same for both
+    add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], int8_in(b_in, layout)}, a.to_attrs(),
+                  out_t, scale(out_t), layout);
     return true;
   }
 
@@ -520,23 +619,26 @@ class Lowerer {
   bool lower_concat(int, const Node& node) {
     int y = node.outputs[0];
     const int64_t rank = static_cast<int64_t>(src_.tensor(y).shape.size());
-    const int64_t axis = physical_axis(node.attrs.get_int("axis", 1), rank);
-    if (node.outputs.size() != 1 || rank == 0 || axis < 0) return false;
+    if (node.outputs.size() != 1 || rank == 0 || node.inputs.empty()) return false;
+    for (int id : node.inputs) {
+      if (!is_int8(id)) return false;
+    }
+    const Layout layout = layout_of(node.inputs[0]);  // the others are brought to the first one's
+    const int64_t axis = physical_axis(node.attrs.get_int("axis", 1), rank, layout == Layout::kNhwc);
+    if (axis < 0) return false;
     std::vector<int> ins;
     QConcatAttrs a;
     bool one_scale = true;
     for (int id : node.inputs) {
-      if (!is_int8(id)) return false;
-      ins.push_back(int8_id_[id]);
       a.in_scales.push_back(qscale_[id]);
       one_scale = one_scale && qscale_[id] == qscale_[node.inputs[0]];
     }
-    if (ins.empty()) return false;
     if (!one_scale && !has_scale(y)) return decline(node, "no calibration scale for its output");
+    for (int id : node.inputs) ins.push_back(int8_in(id, layout));
     const float out_scale = one_scale ? qscale_[node.inputs[0]] : scale(y);
     a.out_scale = out_scale;
     a.axis = axis == rank - 1 ? -1 : axis;
-    add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, out_scale);
+    add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, out_scale, layout);
     return true;
   }
 
@@ -549,7 +651,11 @@ class Lowerer {
     if (lower_channel_shuffle(node)) return true;
     MoveRewrite r;
     std::string why;
-    if (!rewrite_move(src_, node, qscale_[x], &r, &why)) return why.empty() ? false : decline(node, why);
+    const bool nhwc_in = layout_of(x) == Layout::kNhwc;
+    if (!rewrite_move(src_, node, qscale_[x], nhwc_in, &r, &why)) return why.empty() ? false : decline(node, why);
+    // Outputs keep the input's layout: channels-last stays so for the convs
+    // that follow; a logical input (a MatMul's world) stays logical.
+    const Layout out_layout = nhwc_in ? Layout::kNhwc : Layout::kLogical;
     const std::vector<std::string> sources = sources_of(node);
     std::vector<int> ins = {int8_id_[x]};
     if (r.logical_in) {
@@ -568,6 +674,7 @@ class Lowerer {
     }
     std::vector<std::string> names;
     for (int o : node.outputs) names.push_back(int8_tensor_name(src_.tensor(o).name) + (r.logical_out ? "::nchw" : ""));
+    if (out_layout == Layout::kLogical) mark_logical_layout(r.attrs);
     const std::vector<int> outs = dst_.add_node(r.op, node.name, ins, r.attrs, names);
     plan_.layer(node.name, r.op, sources);
     for (size_t k = 0; k < outs.size(); ++k) {
@@ -580,8 +687,9 @@ class Lowerer {
         producer = node.name + "::to_nhwc" + (k ? std::to_string(k) : "");
         id = add_layout_transpose(producer, id, {0, 2, 3, 1}, int8_tensor_name(src_.tensor(o).name), sources);
       }
-      set_int8(id, src_.tensor(o).shape);
+      set_int8(id, src_.tensor(o).shape, out_layout);
       qscale_[o] = qscale_[x];
+      nhwc_[o] = out_layout == Layout::kNhwc;
       int8_id_[o] = id;
       record_int8_tensor(o, id, producer, /*in_int8=*/true);
     }
@@ -602,6 +710,7 @@ class Lowerer {
   bool lower_channel_shuffle(const Node& node) {
     if (node.op != "Reshape" || node.outputs.size() != 1) return false;
     const int x = node.inputs[0], y = node.outputs[0];
+    if (layout_of(x) != Layout::kNhwc) return false;
     const Shape& xs = src_.tensor(x).shape;
     const Shape& ys = src_.tensor(y).shape;
     if (xs.size() != 4 || ys.size() != 5 || xs[1] <= 0 || xs[2] <= 0 || xs[3] <= 0 || ys[1] <= 0 ||
@@ -647,6 +756,7 @@ class Lowerer {
              base, {});
     set_int8(id, zs);
     qscale_[z] = qscale_[x];
+    nhwc_[z] = 1;
     int8_id_[z] = id;
     record_int8_tensor(z, id, last, /*in_int8=*/true);
     note("channel shuffle '" + node.name + "' -> '" + last + "' runs as one int8 transpose of each pixel's channels");
@@ -660,7 +770,7 @@ class Lowerer {
     const int x = node.inputs.empty() ? -1 : node.inputs[0], y = node.outputs.empty() ? -1 : node.outputs[0];
     if (!is_int8(x) || y < 0 || node.outputs.size() != 1) return false;
     const std::string& yname = src_.tensor(y).name;
-    if (src_.tensor(x).shape.size() != 4) {
+    if (layout_of(x) == Layout::kLogical) {
       const int out = dst_.add_node("Shape", node.name, {int8_id_[x]}, node.attrs, {yname})[0];
       dst_.tensor(out).dtype = DataType::kInt64;
       dst_.tensor(out).shape = src_.tensor(y).shape;
@@ -707,7 +817,9 @@ class Lowerer {
     int x = node.inputs[0], y = node.outputs[0];
     const auto& xs = src_.tensor(x).shape;
     if (!is_int8(x)) return false;
-    if (xs.size() != 4 || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) return lower_move(0, node);
+    if (layout_of(x) != Layout::kNhwc || xs[2] != 1 || xs[3] != 1 || node.attrs.get_int("axis", 1) != 1) {
+      return lower_move(0, node);
+    }
     const std::string y_int8 = int8_tensor_name(src_.tensor(y).name);
     int out = dst_.add_node(QFlattenAttrs::kOp, node.name, {int8_id_[x]}, {}, {y_int8})[0];
     dst_.tensor(out).dtype = DataType::kInt8;
@@ -746,7 +858,7 @@ class Lowerer {
       params.push_back(id < 0 ? nullptr : &src_.tensor(id));
     }
     QResizeNearestAttrs a;
-    std::vector<int> ins{int8_id_[x]};
+    std::vector<int> ins{int8_in(x, Layout::kNhwc)};
     if (xs[2] > 0 && xs[3] > 0) {
       NearestSources src;
       if (xs[2] * xs[3] >= (int64_t{1} << 24) || !nearest_sources(node, params, xs[2], xs[3], &src) ||
@@ -814,7 +926,7 @@ class Lowerer {
     taps(scale_w, xs[3], ys[3], a.x0, a.x1, a.wx0, a.wx1);
     a.in_scale = qscale_[x];
     a.out_scale = scale(y);
-    add_int8_node(a.kOp, node.name, sources_of(node), {int8_id_[x]}, a.to_attrs(), y, scale(y));
+    add_int8_node(a.kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
     return true;
   }
 
@@ -824,6 +936,8 @@ class Lowerer {
   Network dst_;
   std::vector<std::string> report_;
   std::vector<int> float_id_, int8_id_;
+  std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
+  std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;
   std::vector<char> consumed_;
   Int8PlanRecorder plan_;

@@ -3,7 +3,11 @@
 //
 // Which nodes become int8 (TensorRT's choice, "int8 where it pays"):
 //   Conv (2-D, constant weights, fused Relu/Clip or none) and Gemm/MatMul with
-//   constant weights, when their input and output tensors have scales;
+//   constant weights on inputs of any rank >= 2, when their input and output
+//   tensors have scales (a MatMul's following Add of a constant vector, the
+//   exporter's Linear bias, becomes the int8 GEMM's bias); MatMul of two
+//   activations (attention) with per-tensor scales for both operands
+//   (int8_matmul_pairs);
 //   MaxPool, AveragePool, GlobalAveragePool, Add (same shapes, optionally
 //   followed by Relu) and Concat (any axis) when their inputs are already int8;
 //   data movement (Transpose, Slice, Split, Pad, Reshape, Flatten, Squeeze,
@@ -17,13 +21,16 @@
 // with int8_gates a gate also counts as an int8 reader for tables, so the
 // usual hardswish in front of a gate becomes a table too (faster, one more
 // rounding: the gate then multiplies int8 x, not float x).
-// Everything else stays float32. Int8 activations are NHWC; float ones keep
-// the network's NCHW layout; Quantize/Dequantize nodes convert at the
+// Everything else stays float32. Rank-4 int8 activations are NHWC where
+// convolutions, pools, gates and resizes make or read them, and in their
+// logical order where MatMuls do (converted once per tensor between the two
+// by an int8 transpose; Quantize / Dequantize carry `logical`); float ones
+// keep the network's layout; Quantize/Dequantize nodes convert at the
 // boundaries, created once per tensor. Every original tensor name keeps its
 // float meaning (network outputs included); int8 versions are named
 // "<name>::int8".
 //
-// Lowered ops: int8rt.Quantize / Dequantize, QConv, QGemm, QMaxPool,
+// Lowered ops: int8rt.Quantize / Dequantize, QConv, QGemm, QMatMul, QMaxPool,
 // QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut,
 // QChannelMul, QResizeNearest, QResizeLinear and the data-movement ops
 // QTranspose, QSlice, QSplit, QPad, QReshape, QSqueeze, QUnsqueeze,
@@ -51,6 +58,7 @@ struct LoweringOptions {
   std::set<std::string> fp32_layers;     // node names kept in float32
   bool pointwise_tables = true;          // element-wise regions as int8rt.QLut
   bool int8_gates = false;               // tables may form in front of channel gates
+  bool int8_matmul_pairs = true;         // MatMul of two activations as int8rt.QMatMul
   // Node name -> the nodes a graph pass merged into it (PassReport::merged_nodes),
   // for the plan's layer sources.
   std::map<std::string, std::vector<std::string>> merged_nodes;

@@ -12,10 +12,10 @@ namespace engine {
 const std::vector<int64_t> kNhwcFromNchw = {0, 2, 3, 1};
 const std::vector<int64_t> kNchwToNhwcAxis = {0, 3, 1, 2};
 
-int64_t physical_axis(int64_t axis, int64_t rank) {
+int64_t physical_axis(int64_t axis, int64_t rank, bool nhwc) {
   if (axis < -rank || axis >= rank) return -1;
   if (axis < 0) axis += rank;
-  return rank == 4 ? kNchwToNhwcAxis[static_cast<size_t>(axis)] : axis;
+  return rank == 4 && nhwc ? kNchwToNhwcAxis[static_cast<size_t>(axis)] : axis;
 }
 
 bool is_move_op(const std::string& op) {
@@ -48,10 +48,11 @@ int constant_ints(const Network& src, const Node& node, size_t i, std::vector<in
   return 1;
 }
 
-// `axes` (logical, negative allowed) mapped to the physical layout of a rank-`rank` tensor.
-bool map_axes(std::vector<int64_t>& axes, int64_t rank, std::string* why) {
+// `axes` (logical, negative allowed) mapped to the physical layout of a
+// rank-`rank` tensor (NHWC when `nhwc`).
+bool map_axes(std::vector<int64_t>& axes, int64_t rank, bool nhwc, std::string* why) {
   for (int64_t& a : axes) {
-    const int64_t p = physical_axis(a, rank);
+    const int64_t p = physical_axis(a, rank, nhwc);
     if (p < 0) {
       *why = "axis " + std::to_string(a) + " is outside rank " + std::to_string(rank);
       return false;
@@ -61,7 +62,7 @@ bool map_axes(std::vector<int64_t>& axes, int64_t rank, std::string* why) {
   return true;
 }
 
-bool rewrite_transpose(const Node& node, int64_t rank, MoveRewrite* r, std::string* why) {
+bool rewrite_transpose(const Node& node, int64_t rank, bool nhwc, MoveRewrite* r, std::string* why) {
   std::vector<int64_t> perm = node.attrs.get_ints("perm", {});
   if (perm.empty()) {
     for (int64_t d = rank; d-- > 0;) perm.push_back(d);
@@ -72,7 +73,7 @@ bool rewrite_transpose(const Node& node, int64_t rank, MoveRewrite* r, std::stri
     *why = "its perm is not a permutation of the input's dims";
     return false;
   }
-  if (rank == 4) {  // physical out k = logical out L[k] = logical in perm[L[k]] = physical in P[perm[L[k]]]
+  if (nhwc) {  // physical out k = logical out L[k] = logical in perm[L[k]] = physical in P[perm[L[k]]]
     std::vector<int64_t> p(4);
     for (size_t k = 0; k < 4; ++k) p[k] = kNchwToNhwcAxis[static_cast<size_t>(perm[kNhwcFromNchw[k]])];
     perm = p;
@@ -81,9 +82,10 @@ bool rewrite_transpose(const Node& node, int64_t rank, MoveRewrite* r, std::stri
   return true;
 }
 
-bool rewrite_slice(const Network& src, const Node& node, int64_t rank, MoveRewrite* r, std::string* why) {
+bool rewrite_slice(const Network& src, const Node& node, int64_t rank, bool nhwc, MoveRewrite* r,
+                   std::string* why) {
   for (size_t i = 1; i < node.inputs.size(); ++i) r->inputs.push_back(pass(node, i));
-  if (rank != 4) return true;
+  if (!nhwc) return true;
   if (node.attrs.has("starts")) {
     *why = "its starts and ends are attributes (opset < 10)";
     return false;
@@ -101,21 +103,21 @@ bool rewrite_slice(const Network& src, const Node& node, int64_t rank, MoveRewri
     }
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   }
-  if (!map_axes(axes, rank, why)) return false;
+  if (!map_axes(axes, rank, nhwc, why)) return false;
   r->inputs.resize(std::max<size_t>(r->inputs.size(), 3));
   r->inputs[2] = int64_constant(axes);
   return true;
 }
 
-bool rewrite_split(const Node& node, int64_t rank, MoveRewrite* r, std::string* why) {
+bool rewrite_split(const Node& node, int64_t rank, bool nhwc, MoveRewrite* r, std::string* why) {
   std::vector<int64_t> axis = {node.attrs.get_int("axis", 0)};
-  if (!map_axes(axis, rank, why)) return false;
+  if (!map_axes(axis, rank, nhwc, why)) return false;
   r->attrs.set("axis", Attribute::of_int(axis[0]));
   for (size_t i = 1; i < node.inputs.size(); ++i) r->inputs.push_back(pass(node, i));
   return true;
 }
 
-bool rewrite_pad(const Network& src, const Node& node, int64_t rank, float in_scale, MoveRewrite* r,
+bool rewrite_pad(const Network& src, const Node& node, int64_t rank, bool nhwc, float in_scale, MoveRewrite* r,
                  std::string* why) {
   const std::string mode = node.attrs.get_string("mode", "constant");
   if (mode != "constant" && mode != "reflect" && mode != "edge") {
@@ -151,7 +153,7 @@ bool rewrite_pad(const Network& src, const Node& node, int64_t rank, float in_sc
   // [begin..., end...] over all dims, in the physical order.
   std::vector<int64_t> pads(static_cast<size_t>(2 * rank), 0);
   for (size_t i = 0; i < axes.size(); ++i) {
-    const int64_t p = physical_axis(axes[i], rank);
+    const int64_t p = physical_axis(axes[i], rank, nhwc);
     if (p < 0) {
       *why = "axis " + std::to_string(axes[i]) + " is outside rank " + std::to_string(rank);
       return false;
@@ -200,7 +202,8 @@ bool rewrite_flatten(const Network& src, const Node& node, int64_t rank, MoveRew
 
 }  // namespace
 
-bool rewrite_move(const Network& src, const Node& node, float in_scale, MoveRewrite* r, std::string* why) {
+bool rewrite_move(const Network& src, const Node& node, float in_scale, bool nhwc_in, MoveRewrite* r,
+                  std::string* why) {
   if (node.inputs.empty() || node.outputs.empty()) return false;
   for (int o : node.outputs) {
     if (o < 0) {
@@ -213,13 +216,15 @@ bool rewrite_move(const Network& src, const Node& node, float in_scale, MoveRewr
   *r = MoveRewrite();
   r->op = QMoveOps::lowered(node.op);
   r->attrs = node.attrs;
-  if (node.op == "Transpose") return rewrite_transpose(node, rank, r, why);
-  if (node.op == "Slice") return rewrite_slice(src, node, rank, r, why);
-  if (node.op == "Split") return rewrite_split(node, rank, r, why);
-  if (node.op == "Pad") return rewrite_pad(src, node, rank, in_scale, r, why);
-  // The ops below read the logical element order.
-  r->logical_in = rank == 4;
-  r->logical_out = out_rank == 4;
+  const bool nhwc = rank == 4 && nhwc_in;
+  if (node.op == "Transpose") return rewrite_transpose(node, rank, nhwc, r, why);
+  if (node.op == "Slice") return rewrite_slice(src, node, rank, nhwc, r, why);
+  if (node.op == "Split") return rewrite_split(node, rank, nhwc, r, why);
+  if (node.op == "Pad") return rewrite_pad(src, node, rank, nhwc, in_scale, r, why);
+  // The ops below read the logical element order: an NHWC input goes to
+  // NCHW first and a rank-4 output back; a logical input needs neither.
+  r->logical_in = nhwc;
+  r->logical_out = out_rank == 4 && nhwc_in;
   if (node.op == "Flatten") return rewrite_flatten(src, node, rank, r, why);
   if ((node.op == "DepthToSpace" || node.op == "SpaceToDepth") && rank != 4) {
     *why = "its input is not rank 4";

@@ -6,8 +6,11 @@
 // bytes are copied, so the int8 engine's output is exactly the FP32 op's
 // output on the dequantized input, quantized at that scale.
 //
-// Layout: the engine holds rank-4 int8 tensors NHWC (physical dim j holds
-// logical NCHW dim kNhwcFromNchw[j]); other ranks keep their order.
+// Layout: a rank-4 int8 tensor is held NHWC (physical dim j holds logical
+// NCHW dim kNhwcFromNchw[j]) or, in a MatMul's world, in its logical order
+// (lower_int8.cc says which); other ranks keep their order. For a logical
+// input every rewrite below is the identity mapping, and the output stays
+// logical.
 //   Transpose, Slice, Split, Pad: their perm / axes / pads are mapped to the
 //     physical layout and the op runs on the NHWC bytes directly;
 //   Reshape, Squeeze, Unsqueeze, Flatten, DepthToSpace, SpaceToDepth: their
@@ -34,8 +37,9 @@ extern const std::vector<int64_t> kNhwcFromNchw;    // {0, 2, 3, 1}
 extern const std::vector<int64_t> kNchwToNhwcAxis;  // {0, 3, 1, 2}
 
 // The physical axis of logical `axis` (negative counts from the end) of a
-// rank-`rank` int8 tensor; -1 when out of range.
-int64_t physical_axis(int64_t axis, int64_t rank);
+// rank-`rank` int8 tensor held NHWC when `nhwc` (rank 4 only) or in its
+// logical order; -1 when out of range.
+int64_t physical_axis(int64_t axis, int64_t rank, bool nhwc = true);
 
 // True for the ops rewrite_move handles.
 bool is_move_op(const std::string& op);
@@ -56,14 +60,15 @@ struct MoveRewrite {
   std::string op;                // int8rt.QTranspose, ...
   Attributes attrs;              // the node's, mapped to the physical layout
   std::vector<MoveInput> inputs;  // inputs 1.. of the lowered node
-  bool logical_in = false;       // transpose the rank-4 input to NCHW first
-  bool logical_out = false;      // its rank-4 output is NCHW: transpose to NHWC after
+  bool logical_in = false;       // transpose the rank-4 NHWC input to NCHW first
+  bool logical_out = false;      // its rank-4 output is NCHW: transpose to NHWC after (NHWC input only)
 };
 
-// The int8 form of `node` (data input of scale `in_scale`, int8) in `src`;
-// false with *why when it has none (a run-time axes or pads input, a perm that
-// is no permutation, a mode the layer lacks ...).
-bool rewrite_move(const Network& src, const Node& node, float in_scale, MoveRewrite* out, std::string* why);
+// The int8 form of `node` (data input of scale `in_scale`, int8, NHWC when
+// `nhwc_in` and rank 4) in `src`; false with *why when it has none (a run-time
+// axes or pads input, a perm that is no permutation, a mode the layer lacks ...).
+bool rewrite_move(const Network& src, const Node& node, float in_scale, bool nhwc_in, MoveRewrite* out,
+                  std::string* why);
 
 }  // namespace engine
 }  // namespace int8rt

@@ -84,6 +84,10 @@ class BuilderConfig:
             so the gate runs in int8. Faster on SE-heavy networks (PP-OCR
             cls: 0.72 -> 0.52 ms), but x is rounded to int8 before the gate
             (PP-OCR rec lost 7 points of agreement). Off by default.
+        int8_matmul_pairs: INT8 only: a MatMul of two activations
+            (attention's ``Q K^T`` and its product with ``V``) runs in int8
+            with per-tensor scales for both operands (``int8rt.QMatMul``).
+            On by default; False keeps those MatMuls in float32.
         progress: True (or an :class:`int8rt.Progress`) shows one bar per
             phase on stderr: import, calibration batches, threshold search,
             build. Off by default (library code is quiet); the CLI turns it on.
@@ -126,6 +130,7 @@ class BuilderConfig:
     optimize: bool = True
     pointwise_tables: bool = True
     int8_gates: bool = False
+    int8_matmul_pairs: bool = True
     progress: Union[bool, Progress] = False
     batch_size: Optional[int] = None
     input_shapes: Optional[Mapping[str, Any]] = None
@@ -200,7 +205,7 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
     sharded, every worker's)."""
     return dict(precision=config.precision, layer_precisions=dict(config.layer_precisions or {}),
                 optimize=config.optimize, device=config.device, pointwise_tables=config.pointwise_tables,
-                int8_gates=config.int8_gates, bf16=config.bf16)
+                int8_gates=config.int8_gates, bf16=config.bf16, int8_matmul_pairs=config.int8_matmul_pairs)
 
 
 def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, config: BuilderConfig,

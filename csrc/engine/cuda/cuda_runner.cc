@@ -156,8 +156,13 @@ void plan_lut(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_convert(const Network& net, const Node& node, NodePlan& p) {
   if (input_rank(net, node, 0) != 4) return;
+  const ConvertAttrs a = ConvertAttrs::from_attrs(node);
+  if (a.logical) {
+    p.why = "the device converts NCHW <-> NC/4HW4 only, and this int8 tensor keeps its logical order";
+    return;
+  }
   p.where = node.op == ConvertAttrs::kQuantizeOp ? Where::kQuantize : Where::kDequantize;
-  p.scale = static_cast<float>(ConvertAttrs::from_attrs(node).scale);
+  p.scale = static_cast<float>(a.scale);
 }
 
 const std::map<std::string, Planner>& planners() {

@@ -46,6 +46,10 @@ struct BuilderConfig {
   // rounded to int8 before the gate: PP-OCR's cls lost nothing, its
   // recogniser 7 points of agreement (benchmarks/RESULTS_realnets.md).
   bool int8_gates = false;
+  // INT8: a MatMul of two activations (attention's Q K^T and its product
+  // with V) runs in int8 (int8rt.QMatMul, per-tensor scales for both
+  // operands) when both have scales. False keeps it in float32.
+  bool int8_matmul_pairs = true;
   // Where the engine runs: "cpu" or "cuda" (a build with the CUDA backend and
   // a GPU; the Builder refuses other devices with NotSupported before any
   // calibration). Calibration itself runs on the CPU either way.

@@ -23,6 +23,10 @@ struct Int8TensorPlan {
   std::string producer;     // lowered node writing it: an int8 layer, or the int8rt.Quantize below
   bool produced_in_int8 = false;  // by an int8 layer (else quantized from its float value)
   std::vector<std::string> readers;  // lowered int8 layers reading it, in network order
+  // A rank-4 tensor held channels-last (NHWC, as convs read it); false for
+  // other ranks and for rank-4 tensors kept in their own element order (as
+  // MatMuls read them: attention's [batch, heads, sequence, dim]).
+  bool channels_last = false;
 };
 
 // A layer that runs in int8.

@@ -7,7 +7,8 @@ outputs and wrap it in an ordinary engine (``_core.Engine.create``): the
 values come from the same kernels the engines run.
 
 In a lowered INT8 network a tensor ``x`` held in int8 is ``x::int8`` (NHWC
-for rank 4); its scale is the ``out_scale`` of the node making it, the
+for rank 4, unless the node writing it carries ``logical``: then in the
+float tensor's own order, as MatMuls hold it); its scale is the ``out_scale`` of the node making it, the
 ``scale`` of an ``int8rt.Quantize``, or, behind a max pool, flatten, nearest resize or
 data-movement layer (``int8rt.QTranspose``, ``QSlice``, ``QReshape``...), its input's
 (csrc/engine/lower_int8.cc). :func:`int8_scales` reads them back and
@@ -91,6 +92,7 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
     engine and source name -> the output name holding it."""
     net = _copy(lowered)
     scales = int8_scales(net)
+    logical = {net.tensor(t)["name"] for node in net.nodes() if node["attrs"].get("logical") for t in node["outputs"]}
     wanted = list(scales if names is None else names)
     where: dict[str, str] = {}
     for name in wanted:
@@ -101,8 +103,10 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
                 net.mark_output(existing)
                 where[name] = name
             continue
-        out = net.add_node("int8rt.Dequantize", name + "::dequantize_tap", [q], {"scale": float(scales[name])},
-                           [name + TAP_SUFFIX])[0]
+        attrs = {"scale": float(scales[name])}
+        if name + INT8_SUFFIX in logical:
+            attrs["logical"] = 1
+        out = net.add_node("int8rt.Dequantize", name + "::dequantize_tap", [q], attrs, [name + TAP_SUFFIX])[0]
         net.set_shape(out, list(float_shapes[name]))
         net.mark_output(out)
         where[name] = name + TAP_SUFFIX

@@ -124,15 +124,21 @@ Attributes linear_attrs(const QLinearAttrs& q) {
 
 std::string int8_tensor_name(const std::string& name) { return name + "::int8"; }
 
+void mark_logical_layout(Attributes& a) { a.set("logical", Attribute::of_int(1)); }
+
+bool has_logical_layout(const Node& node) { return Reader(node).integer("logical", 0) != 0; }
+
 Attributes ConvertAttrs::to_attrs() const {
   Attributes a;
   a.set("scale", Attribute::of_float(scale));
+  if (logical) mark_logical_layout(a);
   return a;
 }
 
 ConvertAttrs ConvertAttrs::from_attrs(const Node& node) {
   ConvertAttrs c;
   c.scale = Reader(node).positive("scale");
+  c.logical = has_logical_layout(node);
   return c;
 }
 
@@ -162,6 +168,24 @@ QGemmAttrs QGemmAttrs::from_attrs(const Node& node) {
   QGemmAttrs g;
   Reader(node).linear(g);
   return g;
+}
+
+Attributes QMatMulAttrs::to_attrs() const {
+  Attributes a;
+  a.set("a_scale", Attribute::of_float(a_scale));
+  a.set("b_scale", Attribute::of_float(b_scale));
+  if (out_scale != 0.0) a.set("out_scale", Attribute::of_float(out_scale));
+  return a;
+}
+
+QMatMulAttrs QMatMulAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QMatMulAttrs m;
+  m.a_scale = r.positive("a_scale");
+  m.b_scale = r.positive("b_scale");
+  m.out_scale = r.num("out_scale", 0.0);
+  if (!(m.out_scale >= 0.0)) throw InvalidArgument(r.prefix() + "out_scale must be >= 0");
+  return m;
 }
 
 const char* QPoolAttrs::op() const {

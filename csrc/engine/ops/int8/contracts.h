@@ -30,12 +30,23 @@ namespace engine {
 // The int8 version of source tensor `name` in a lowered network.
 std::string int8_tensor_name(const std::string& name);
 
+// Marks a lowered node's rank-4 int8 output as held in the float tensor's
+// element order rather than NHWC (engine/lower_int8.cc, "int8 layouts");
+// an int8rt.Quantize / Dequantize's `logical` is the same attribute. Layers
+// read their own contracts; readers of the lowered graph that convert int8
+// tensors themselves (the accuracy taps) read this.
+void mark_logical_layout(Attributes& a);
+bool has_logical_layout(const Node& node);
+
 // int8rt.Quantize [x f32] -> s8 and int8rt.Dequantize [x s8] -> f32:
-// rank-4 tensors change layout (NCHW <-> NHWC). from_attrs: scale > 0.
+// rank-4 tensors change layout (NCHW <-> NHWC) unless `logical` (the int8
+// tensor keeps the float tensor's element order, as the int8 side of a
+// MatMul reads it). from_attrs: scale > 0.
 struct ConvertAttrs {
   static constexpr const char kQuantizeOp[] = "int8rt.Quantize";
   static constexpr const char kDequantizeOp[] = "int8rt.Dequantize";
   double scale = 0.0;
+  bool logical = false;
   Attributes to_attrs() const;
   static ConvertAttrs from_attrs(const Node& node);
 };
@@ -84,6 +95,18 @@ struct QGemmAttrs : QLinearAttrs {
   static constexpr const char kOp[] = "int8rt.QGemm";
   Attributes to_attrs() const;
   static QGemmAttrs from_attrs(const Node& node);
+};
+
+// int8rt.QMatMul [a s8 [..., M, K], b s8 [..., K, N]]: the MatMul of two
+// activations (attention's Q K^T and its product with V), leading dims
+// broadcast as ONNX MatMul does, both operands per-tensor (scales a_scale,
+// b_scale); out_scale 0 means a float32 output. from_attrs: a_scale and
+// b_scale > 0, out_scale >= 0.
+struct QMatMulAttrs {
+  static constexpr const char kOp[] = "int8rt.QMatMul";
+  double a_scale = 0.0, b_scale = 0.0, out_scale = 0.0;
+  Attributes to_attrs() const;
+  static QMatMulAttrs from_attrs(const Node& node);
 };
 
 // int8rt.QMaxPool (window only: the scale passes through),

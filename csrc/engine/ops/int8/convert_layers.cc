@@ -1,6 +1,7 @@
 // int8rt.Quantize / int8rt.Dequantize: the float <-> int8 boundaries the
 // INT8 lowering inserts (engine/lower_int8.h). Rank-4 tensors change layout
-// on the way (float NCHW <-> int8 NHWC); other ranks keep theirs. Element
+// on the way (float NCHW <-> int8 NHWC) unless the node is `logical`; other
+// ranks keep theirs. Element
 // arithmetic is the reference's quantize_value / dequantize_value, run by
 // the element-wise kernel chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
@@ -17,19 +18,24 @@ namespace {
 Shape to_nhwc(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[2], s[3], s[1]} : s; }
 Shape to_nchw(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[3], s[1], s[2]} : s; }
 
+// The rank-4 layout change applies: channels-last int8 on the int8 side.
+bool changes_layout(const Shape& s, bool logical) { return s.size() == 4 && !logical; }
+
 class QuantizeLayer : public Layer {
  public:
-  QuantizeLayer(float scale, std::string name)
-      : scale_(scale), name_(std::move(name)), k_(&kernels::choose<kernels::QuantizeS8Kernel>()) {}
+  QuantizeLayer(const ConvertAttrs& a, std::string name)
+      : scale_(static_cast<float>(a.scale)), logical_(a.logical), name_(std::move(name)),
+        k_(&kernels::choose<kernels::QuantizeS8Kernel>()) {}
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kFloat32) throw InvalidArgument("node '" + name_ + "': expects float32");
-    return {{DataType::kInt8, to_nhwc(in[0]->shape())}};
+    const Shape& s = in[0]->shape();
+    return {{DataType::kInt8, changes_layout(s, logical_) ? to_nhwc(s) : s}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
     const float* x = in[0]->data<float>();
     int8_t* y = out[0]->data<int8_t>();
-    if (s.size() != 4) {
+    if (!changes_layout(s, logical_)) {
       for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale_, y + b); });
     } else {
       const int64_t image = s[1] * s[2] * s[3];
@@ -39,28 +45,31 @@ class QuantizeLayer : public Layer {
     }
   }
   std::string describe() const override {
-    return "scale=" + std::to_string(scale_) + " " + k_->name();
+    return "scale=" + std::to_string(scale_) + (logical_ ? " logical " : " ") + k_->name();
   }
 
  private:
   float scale_;
+  bool logical_;
   std::string name_;
   const kernels::QuantizeS8Kernel* k_;
 };
 
 class DequantizeLayer : public Layer {
  public:
-  DequantizeLayer(float scale, std::string name)
-      : scale_(scale), name_(std::move(name)), k_(&kernels::choose<kernels::DequantizeS8Kernel>()) {}
+  DequantizeLayer(const ConvertAttrs& a, std::string name)
+      : scale_(static_cast<float>(a.scale)), logical_(a.logical), name_(std::move(name)),
+        k_(&kernels::choose<kernels::DequantizeS8Kernel>()) {}
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kInt8) throw InvalidArgument("node '" + name_ + "': expects int8");
-    return {{DataType::kFloat32, to_nchw(in[0]->shape())}};
+    const Shape& s = in[0]->shape();
+    return {{DataType::kFloat32, changes_layout(s, logical_) ? to_nchw(s) : s}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
     const int8_t* x = in[0]->data<int8_t>();
     float* y = out[0]->data<float>();
-    if (s.size() != 4) {
+    if (!changes_layout(s, logical_)) {
       for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->dequantize(e - b, x + b, scale_, y + b); });
     } else {
       const int64_t image = s[1] * s[2] * s[3];
@@ -70,24 +79,23 @@ class DequantizeLayer : public Layer {
     }
   }
   std::string describe() const override {
-    return "scale=" + std::to_string(scale_) + " " + k_->name();
+    return "scale=" + std::to_string(scale_) + (logical_ ? " logical " : " ") + k_->name();
   }
 
  private:
   float scale_;
+  bool logical_;
   std::string name_;
   const kernels::DequantizeS8Kernel* k_;
 };
 
-float convert_scale(const Node& node) { return static_cast<float>(ConvertAttrs::from_attrs(node).scale); }
-
 INT8RT_REGISTER_LAYER(ConvertAttrs::kQuantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
-  return std::make_unique<QuantizeLayer>(convert_scale(node), node.name);
+  return std::make_unique<QuantizeLayer>(ConvertAttrs::from_attrs(node), node.name);
 });
 INT8RT_REGISTER_LAYER(ConvertAttrs::kDequantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
-  return std::make_unique<DequantizeLayer>(convert_scale(node), node.name);
+  return std::make_unique<DequantizeLayer>(ConvertAttrs::from_attrs(node), node.name);
 });
 
 }  // namespace

@@ -1,0 +1,248 @@
+"""MatMuls of transformer graphs in int8 (issue 11, "transformers in int8
+where it pays"): the MatMul of two activations (attention's Q K^T and its
+product with V) as int8rt.QMatMul with per-tensor scales for both operands,
+MatMul with constant weights on inputs of any rank (rank 4 included:
+ConvNeXt's channels-last Linear), the exporter's bias Add folded into the
+int8 GEMM, and rank-4 int8 tensors held in their logical order where
+MatMuls read them, NHWC where convolutions do, converted once between.
+
+Oracles: QMatMul is integer arithmetic followed by the one requantization
+rule (kernels/ref/requantize.h), so it is compared with ``==`` against a
+NumPy int64 matmul through np_kernels.epilogue, over shapes around the GEMM
+kernels' tile edges and broadcast batches. Whole graphs are compared with
+the FP32 engine within a stated bound."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+import int8rt  # noqa: E402
+from int8rt import _core  # noqa: E402
+from int8rt.onnx import import_model  # noqa: E402
+from onnx import helper  # noqa: E402
+
+from np_kernels import epilogue, quantize  # noqa: E402
+from onnx_models import fvi, init, model  # noqa: E402
+
+F32 = np.float32
+node = helper.make_node
+
+
+def qmatmul_engine(a_shape, b_shape, s_a: float, s_b: float, s_y: float) -> int8rt.Engine:
+    """An engine of one int8rt.QMatMul over int8 inputs a and b (float output
+    when s_y is 0; else int8, returned as float32 by a Dequantize at scale 1,
+    which is exact)."""
+    net = _core.Network()
+    a = net.add_input("a", list(a_shape), "int8")
+    b = net.add_input("b", list(b_shape), "int8")
+    attrs = {"a_scale": s_a, "b_scale": s_b}
+    if s_y:
+        attrs["out_scale"] = s_y
+    y = net.add_node("int8rt.QMatMul", "qmatmul", [a, b], attrs, ["q" if s_y else "y"])[0]
+    if s_y:
+        y = net.add_node("int8rt.Dequantize", "as_float", [y], {"scale": 1.0, "logical": 1}, ["y"])[0]
+    net.mark_output(y)
+    return int8rt.Engine(_core.Engine.create(net, {"precision": "int8"}))
+
+
+def expected(qa: np.ndarray, qb: np.ndarray, s_a: float, s_b: float, s_y: float) -> np.ndarray:
+    """The reference: int64 matmul, then the epilogue make_epilogue defines (no bias, no clamp)."""
+    acc = np.matmul(qa.astype(np.int64), qb.astype(np.int64))
+    if s_y:
+        scale = (F32(s_a) * F32(s_b)) / F32(s_y)
+        return epilogue(acc, np.full(acc.shape[-1], scale, F32), None, -128, 127)
+    return epilogue(acc, np.full(acc.shape[-1], F32(s_a) * F32(s_b), F32), None, -np.inf, np.inf, out_dtype="float")
+
+
+SHAPES = [  # a shape, b shape: tile edges in M, K, N; broadcast batches of every kind
+    ((1, 1), (1, 1)),
+    ((5, 3), (3, 7)),
+    ((17, 16), (16, 33)),
+    ((2, 4, 13, 64), (2, 4, 64, 13)),    # attention scores: [batch, heads, S, d] x [batch, heads, d, S]
+    ((2, 4, 13, 13), (2, 4, 13, 65)),    # probabilities x V
+    ((3, 2, 9, 5), (2, 5, 16)),          # B's batch broadcast over A's leading dim
+    ((1, 2, 9, 5), (3, 1, 5, 4)),        # both broadcast
+    ((6, 31), (2, 31, 2)),               # a 2-D A against batched B
+]
+
+
+@pytest.mark.parametrize("a_shape,b_shape", SHAPES)
+@pytest.mark.parametrize("int8_out", [True, False])
+def test_qmatmul_equals_the_reference(a_shape, b_shape, int8_out: bool) -> None:
+    rng = np.random.default_rng(sum(a_shape) * 31 + sum(b_shape))
+    qa = rng.integers(-128, 128, a_shape, dtype=np.int8)
+    qb = rng.integers(-128, 128, b_shape, dtype=np.int8)
+    s_a, s_b = 0.013, 0.021
+    k = a_shape[-1]
+    s_y = float(s_a * s_b * 120 * np.sqrt(k)) if int8_out else 0.0  # outputs spanning the int8 range
+    ctx = qmatmul_engine(a_shape, b_shape, s_a, s_b, s_y).create_execution_context()
+    got = ctx.run({"a": qa, "b": qb})["y"]
+    want = expected(qa, qb, s_a, s_b, s_y)
+    if int8_out:
+        assert np.array_equal(got, np.rint(got)) and got.min() >= -128 and got.max() <= 127
+        got = got.astype(np.int8)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if int8_out:
+        assert np.mean(np.abs(want.astype(int)) >= 127) < 0.2, "outputs should span, not saturate"
+    bad = np.argwhere(got != want)
+    assert bad.size == 0, f"{a_shape} x {b_shape}: first mismatch at {bad[0]}: {got[tuple(bad[0])]} vs " \
+                          f"{want[tuple(bad[0])]}"
+
+
+def test_qmatmul_extremes_and_a_changing_sequence_length() -> None:
+    """All -128 / all 127 operands, and one context run at several inner and outer sizes."""
+    s_a, s_b, s_y = 0.5, 0.25, 0.0
+    for m, k, n in [(4, 64, 8), (9, 33, 17), (4, 64, 8)]:
+        ctx = qmatmul_engine([2, -1, -1], [2, -1, -1], s_a, s_b, s_y).create_execution_context()
+        for fill_a, fill_b in [(-128, -128), (127, -128), (127, 127)]:
+            qa = np.full((2, m, k), fill_a, np.int8)
+            qb = np.full((2, k, n), fill_b, np.int8)
+            np.testing.assert_array_equal(ctx.run({"a": qa, "b": qb})["y"], expected(qa, qb, s_a, s_b, s_y))
+
+
+def test_qmatmul_refuses_mismatched_operands() -> None:
+    ctx = qmatmul_engine([-1, -1], [-1, -1], 0.1, 0.1, 0.0).create_execution_context()
+    with pytest.raises(int8rt.InvalidArgumentError, match="inner dimensions differ"):
+        ctx.run({"a": np.zeros((3, 4), np.int8), "b": np.zeros((5, 2), np.int8)})
+
+
+# ---- whole graphs through the builder ----
+
+def attention_model(batch: int = 2, heads: int = 2, seq: int = 12, dim: int = 8) -> onnx.ModelProto:
+    """x [B, S, H] -> Q, K, V projections (MatMul + bias Add, as torch exports
+    Linear), heads split by Reshape + Transpose, softmax(Q K^T / sqrt(d)) V,
+    heads merged, output projection."""
+    rng = np.random.default_rng(11)
+    hidden = heads * dim
+    inits, nodes = [], []
+    for p in ("q", "k", "v", "o"):
+        inits += [init(f"w{p}", (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).astype(F32)),
+                  init(f"b{p}", (rng.standard_normal(hidden) * 0.1).astype(F32))]
+    inits += [init("split", np.array([batch, seq, heads, dim], np.int64)),
+              init("merge", np.array([batch, seq, hidden], np.int64)),
+              init("scale", np.array(1 / np.sqrt(dim), F32))]
+    for p in ("q", "k", "v"):
+        nodes += [node("MatMul", ["x", f"w{p}"], [f"{p}_mm"], name=f"{p}_proj"),
+                  node("Add", [f"b{p}", f"{p}_mm"], [f"{p}_lin"], name=f"{p}_bias"),
+                  node("Reshape", [f"{p}_lin", "split"], [f"{p}_heads"], name=f"{p}_split")]
+    nodes += [node("Transpose", ["q_heads"], ["q_t"], perm=[0, 2, 1, 3], name="q_t"),
+              node("Transpose", ["k_heads"], ["k_t"], perm=[0, 2, 3, 1], name="k_t"),
+              node("Transpose", ["v_heads"], ["v_t"], perm=[0, 2, 1, 3], name="v_t"),
+              node("MatMul", ["q_t", "k_t"], ["scores_raw"], name="scores"),
+              node("Mul", ["scores_raw", "scale"], ["scores"], name="scale_scores"),
+              node("Softmax", ["scores"], ["probs"], axis=-1, name="softmax"),
+              node("MatMul", ["probs", "v_t"], ["ctx"], name="context"),
+              node("Transpose", ["ctx"], ["ctx_t"], perm=[0, 2, 1, 3], name="ctx_t"),
+              node("Reshape", ["ctx_t", "merge"], ["merged"], name="merge_heads"),
+              node("MatMul", ["merged", "wo"], ["o_mm"], name="o_proj"),
+              node("Add", ["o_mm", "bo"], ["y"], name="o_bias")]
+    return model(nodes, [fvi("x", [batch, seq, hidden])], [fvi("y", [batch, seq, hidden])], inits)
+
+
+def centred_cosine(got: np.ndarray, ref: np.ndarray) -> float:
+    g = (got - got.mean(axis=0)).ravel()
+    r = (ref - ref.mean(axis=0)).ravel()
+    return float(g @ r / (np.linalg.norm(g) * np.linalg.norm(r)))
+
+
+def calibrated_pair(m: onnx.ModelProto, batches: list[dict[str, np.ndarray]], **config):
+    fp32 = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    q = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=batches, **config))
+    return fp32, q
+
+
+def test_attention_runs_in_int8_end_to_end() -> None:
+    """Every MatMul of an attention block is int8, the data movement between
+    them too; only the softmax is float. Bound: centred cosine >= 0.99 against
+    FP32 on held-out inputs (8-bit operands on a 16-wide head)."""
+    m = attention_model()
+    rng = np.random.default_rng(3)
+    batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(8)]
+    fp32, q = calibrated_pair(m, batches)
+    ops = {layer["name"]: (layer["op"], layer["precision"]) for layer in q.layers()}
+    assert ops["scores"] == ("int8rt.QMatMul", "int8") and ops["context"] == ("int8rt.QMatMul", "int8")
+    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        assert ops[name] == ("int8rt.QGemm", "int8"), name
+    for name in ("q_bias", "k_bias", "v_bias", "o_bias"):
+        assert name not in ops, f"{name}: the bias Add should be folded into its QGemm"
+    for name in ("q_t", "k_t", "v_t", "ctx_t", "merge_heads"):
+        assert ops[name][1] == "int8", name
+    plan = q.int8_plan()
+    logical = {t.tensor for t in plan.tensors if len(t.tensor) and not t.channels_last}
+    assert {"q_t", "k_t", "v_t", "ctx"} <= logical, "rank-4 int8 tensors of MatMuls keep their logical order"
+    quantized = sorted(c.tensor for c in plan.converts if c.op == "int8rt.Quantize")
+    assert quantized == ["probs", "x"], quantized
+    held = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
+    cf, cq = fp32.create_execution_context(), q.create_execution_context()
+    ref = np.stack([cf.run(b)["y"] for b in held])
+    got = np.stack([cq.run(b)["y"] for b in held])
+    assert centred_cosine(got, ref) >= 0.99
+
+
+def test_int8_matmul_pairs_can_be_turned_off() -> None:
+    m = attention_model()
+    rng = np.random.default_rng(4)
+    batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(4)]
+    q = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=batches, int8_matmul_pairs=False))
+    ops = {layer["name"]: layer["op"] for layer in q.layers()}
+    assert ops["scores"] == "MatMul" and ops["context"] == "MatMul"
+    assert any("int8_matmul_pairs" in line for line in q.report())
+
+
+def channels_last_mlp_model() -> onnx.ModelProto:
+    """ConvNeXt's block: depthwise conv (NCHW) -> permute to NHWC -> Linear
+    (MatMul on a rank-4 input) -> Relu -> Linear -> permute back -> conv."""
+    rng = np.random.default_rng(7)
+    c, hidden = 8, 32
+    inits = [init("dw", (rng.standard_normal((c, 1, 3, 3)) / 3).astype(F32)),
+             init("w1", (rng.standard_normal((c, hidden)) / np.sqrt(c)).astype(F32)),
+             init("b1", (rng.standard_normal(hidden) * 0.1).astype(F32)),
+             init("w2", (rng.standard_normal((hidden, c)) / np.sqrt(hidden)).astype(F32)),
+             init("b2", (rng.standard_normal(c) * 0.1).astype(F32)),
+             init("pw", (rng.standard_normal((4, c, 1, 1)) / np.sqrt(c)).astype(F32))]
+    nodes = [node("Conv", ["x", "dw"], ["d"], group=c, kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="dwconv"),
+             node("Transpose", ["d"], ["d_nhwc"], perm=[0, 2, 3, 1], name="to_nhwc"),
+             node("MatMul", ["d_nhwc", "w1"], ["h_mm"], name="fc1"),
+             node("Add", ["h_mm", "b1"], ["h"], name="fc1_bias"),
+             node("Relu", ["h"], ["h_act"], name="act"),
+             node("MatMul", ["h_act", "w2"], ["o_mm"], name="fc2"),
+             node("Add", ["o_mm", "b2"], ["o"], name="fc2_bias"),
+             node("Transpose", ["o"], ["o_nchw"], perm=[0, 3, 1, 2], name="to_nchw"),
+             node("Conv", ["o_nchw", "pw"], ["y"], kernel_shape=[1, 1], name="pwconv")]
+    return model(nodes, [fvi("x", [2, c, 5, 6])], [fvi("y", [2, 4, 5, 6])], inits)
+
+
+def test_rank4_matmul_with_weights_runs_in_int8_between_convs() -> None:
+    """The Linears on a rank-4 channels-last tensor run in int8 (they stayed
+    float: "input rank must be 2 or 3"); the layouts meet through int8
+    transposes, with no float round trip. Bound: centred cosine >= 0.99."""
+    m = channels_last_mlp_model()
+    rng = np.random.default_rng(8)
+    batches = [{"x": rng.standard_normal((2, 8, 5, 6)).astype(F32)} for _ in range(8)]
+    fp32, q = calibrated_pair(m, batches)
+    ops = {layer["name"]: (layer["op"], layer["precision"]) for layer in q.layers()}
+    assert ops["fc1"] == ("int8rt.QGemm", "int8") and ops["fc2"] == ("int8rt.QGemm", "int8")
+    assert all(p in ("int8", "convert") for _, p in ops.values()), ops
+    quantized = [c.tensor for c in q.int8_plan().converts if c.op == "int8rt.Quantize"]
+    assert quantized == ["x"], quantized
+    held = [{"x": rng.standard_normal((2, 8, 5, 6)).astype(F32)} for _ in range(6)]
+    cf, cq = fp32.create_execution_context(), q.create_execution_context()
+    ref = np.stack([cf.run(b)["y"] for b in held])
+    got = np.stack([cq.run(b)["y"] for b in held])
+    assert centred_cosine(got, ref) >= 0.99
+
+
+def test_compare_reads_logical_int8_tensors_in_their_order() -> None:
+    """int8rt compare dequantizes each int8 tensor in its own layout: a
+    logical rank-4 one read as NHWC would score a cosine near 0."""
+    from int8rt.accuracy.compare import compare
+
+    m = attention_model()
+    rng = np.random.default_rng(5)
+    batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
+    _, q = calibrated_pair(m, batches)
+    rows = {r.name: r for r in compare(m, q, {"x": np.concatenate([b["x"] for b in batches[:2]])}, batch_size=2)}
+    for name in ("q_t", "k_t", "v_t"):
+        assert rows[name].precision == "int8" and rows[name].cosine > 0.99, (name, rows[name])
