@@ -4,7 +4,11 @@ torchvision's resnet18), a ResNet-50-like (bottleneck blocks [3, 4, 6, 3],
 stride on the 3x3 conv, as torchvision's resnet50), a MobileNetV2-like
 (Sandler et al. 2018, inverted residuals with ReLU6, width 1.0, as
 torchvision's mobilenet_v2) and a ShuffleNetV2-like (x1.0, as torchvision's
-shufflenet_v2_x1_0), whose channel split and shuffle int8_moves_bench.py uses.
+shufflenet_v2_x1_0), whose channel split and shuffle int8_moves_bench.py uses,
+and a ConvNeXt-Tiny-like (Liu et al. 2022, depths [3, 3, 9, 3], widths
+[96, 192, 384, 768], as torchvision's convnext_tiny: 7x7 depthwise conv,
+then LayerNorm and the two Linears on a channels-last permute, GELU, layer
+scale, residual; no stochastic depth at inference).
 
 Weights are random with a fixed seed (He-normal convs; BatchNorm statistics
 and affine parameters drawn away from the identity so BN folding does real
@@ -160,6 +164,46 @@ class ShuffleNetV2(nn.Module):
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an NCHW tensor (torchvision's, for the stem and downsampling)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class ConvNeXtBlock(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), 0.1))  # layer scale: 1e-6 at init, ~0.1 once trained
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.gamma * self.fc2(self.act(self.fc1(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+class ConvNeXtTiny(nn.Module):
+    def __init__(self, classes: int = 1000, depths=(3, 3, 9, 3), dims=(96, 192, 384, 768)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, dims[0], 4, 4), LayerNorm2d(dims[0], eps=1e-6)]
+        for i, (depth, dim) in enumerate(zip(depths, dims)):
+            if i:
+                layers += [LayerNorm2d(dims[i - 1], eps=1e-6), nn.Conv2d(dims[i - 1], dim, 2, 2)]
+            layers += [ConvNeXtBlock(dim) for _ in range(depth)]
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
+        self.fc = nn.Linear(dims[-1], classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.norm(torch.flatten(self.pool(self.features(x)), 1)))
+
+
 def bn_stats_from_data(model: nn.Module, images: torch.Tensor) -> None:
     """Sets every BatchNorm's running mean and variance to the statistics of
     its input over ``images`` (one forward pass in training mode with a
@@ -175,11 +219,11 @@ def bn_stats_from_data(model: nn.Module, images: torch.Tensor) -> None:
 
 
 def make_model(name: str, seed: int = 0) -> nn.Module:
-    """The named network ("resnet18", "resnet50", "mobilenet_v2" or "shufflenet_v2") with seeded random
-    weights, eval mode."""
+    """The named network ("resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2" or "convnext_tiny") with
+    seeded random weights, eval mode."""
     torch.manual_seed(seed)
     model = {"resnet18": ResNet18, "resnet50": ResNet50, "mobilenet_v2": MobileNetV2,
-             "shufflenet_v2": ShuffleNetV2}[name]()
+             "shufflenet_v2": ShuffleNetV2, "convnext_tiny": ConvNeXtTiny}[name]()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Conv2d):

@@ -52,6 +52,7 @@ CLI_FLAGS = {
     "precision": "--precision", "calibrator": "--calib-data", "layer_precisions": "--fp32-layers",
     "device": "--device", "max_isa": "--max-isa", "num_threads": "--threads", "optimize": "--no-optimize",
     "pointwise_tables": "--no-pointwise-tables", "int8_gates": "--int8-gates", "progress": "--quiet",
+    "int8_matmul_pairs": "--no-int8-matmul-pairs",
     "batch_size": "--static-batch", "input_shapes": "--shapes", "distributed": "--ray",
     "accuracy_check": "--no-accuracy-check",
     "holdout_every": "--holdout-every", "bias_correction": "--bias-correction",

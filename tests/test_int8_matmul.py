@@ -193,7 +193,8 @@ def test_int8_matmul_pairs_can_be_turned_off() -> None:
 
 def channels_last_mlp_model() -> onnx.ModelProto:
     """ConvNeXt's block: depthwise conv (NCHW) -> permute to NHWC -> Linear
-    (MatMul on a rank-4 input) -> Relu -> Linear -> permute back -> conv."""
+    (MatMul on a rank-4 input) -> Relu -> Linear -> layer scale (Mul by a
+    per-channel gamma) -> permute back -> conv."""
     rng = np.random.default_rng(7)
     c, hidden = 8, 32
     inits = [init("dw", (rng.standard_normal((c, 1, 3, 3)) / 3).astype(F32)),
@@ -201,6 +202,7 @@ def channels_last_mlp_model() -> onnx.ModelProto:
              init("b1", (rng.standard_normal(hidden) * 0.1).astype(F32)),
              init("w2", (rng.standard_normal((hidden, c)) / np.sqrt(hidden)).astype(F32)),
              init("b2", (rng.standard_normal(c) * 0.1).astype(F32)),
+             init("gamma", rng.uniform(0.2, 2.0, c).astype(F32)),
              init("pw", (rng.standard_normal((4, c, 1, 1)) / np.sqrt(c)).astype(F32))]
     nodes = [node("Conv", ["x", "dw"], ["d"], group=c, kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="dwconv"),
              node("Transpose", ["d"], ["d_nhwc"], perm=[0, 2, 3, 1], name="to_nhwc"),
@@ -208,7 +210,8 @@ def channels_last_mlp_model() -> onnx.ModelProto:
              node("Add", ["h_mm", "b1"], ["h"], name="fc1_bias"),
              node("Relu", ["h"], ["h_act"], name="act"),
              node("MatMul", ["h_act", "w2"], ["o_mm"], name="fc2"),
-             node("Add", ["o_mm", "b2"], ["o"], name="fc2_bias"),
+             node("Add", ["o_mm", "b2"], ["o_b"], name="fc2_bias"),
+             node("Mul", ["gamma", "o_b"], ["o"], name="layer_scale"),
              node("Transpose", ["o"], ["o_nchw"], perm=[0, 3, 1, 2], name="to_nchw"),
              node("Conv", ["o_nchw", "pw"], ["y"], kernel_shape=[1, 1], name="pwconv")]
     return model(nodes, [fvi("x", [2, c, 5, 6])], [fvi("y", [2, 4, 5, 6])], inits)
@@ -216,14 +219,19 @@ def channels_last_mlp_model() -> onnx.ModelProto:
 
 def test_rank4_matmul_with_weights_runs_in_int8_between_convs() -> None:
     """The Linears on a rank-4 channels-last tensor run in int8 (they stayed
-    float: "input rank must be 2 or 3"); the layouts meet through int8
-    transposes, with no float round trip. Bound: centred cosine >= 0.99."""
+    float: "input rank must be 2 or 3"), their bias and the layer scale
+    folded in; the permutes only rename the int8 layout (NHWC <-> logical),
+    so no element moves and nothing returns to float. Bound: centred cosine
+    >= 0.99."""
     m = channels_last_mlp_model()
     rng = np.random.default_rng(8)
     batches = [{"x": rng.standard_normal((2, 8, 5, 6)).astype(F32)} for _ in range(8)]
     fp32, q = calibrated_pair(m, batches)
     ops = {layer["name"]: (layer["op"], layer["precision"]) for layer in q.layers()}
     assert ops["fc1"] == ("int8rt.QGemm", "int8") and ops["fc2"] == ("int8rt.QGemm", "int8")
+    assert ops["to_nhwc"][0] == ops["to_nchw"][0] == "int8rt.QReshape", ops
+    for folded in ("fc1_bias", "fc2_bias", "layer_scale"):
+        assert folded not in ops, folded
     assert all(p in ("int8", "convert") for _, p in ops.values()), ops
     quantized = [c.tensor for c in q.int8_plan().converts if c.op == "int8rt.Quantize"]
     assert quantized == ["x"], quantized

@@ -1,6 +1,7 @@
 // INT8 lowering (see lower_int8.h for what becomes int8 and the op contract).
 #include "engine/lower_int8.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -461,24 +462,42 @@ class Lowerer {
     std::vector<float> nk(static_cast<size_t>(n_out * k));
     for (int64_t i = 0; i < n_out; ++i)
       for (int64_t j = 0; j < k; ++j) nk[i * k + j] = trans_b ? wt.f32[i * k + j] : wt.f32[j * n_out + i];
-    quant::QuantizedWeights qw = quant::quantize_weights_per_channel(nk.data(), n_out, k);
-    int wq = add_weight_constant(wt.name + (trans_b ? "::int8" : "::int8_nk"), {n_out, k}, qw.values);
     std::vector<std::string> sources = sources_of(node);
-    if (b < 0 && node.op == "MatMul" && a.act.kind == kernels::Activation::kNone) {
-      const int add = bias_add_reader(y, n_out);  // the exporter's Linear bias: Add(bias, MatMul(x, W))
-      if (add >= 0) {
-        const Node& an = src_.nodes()[add];
-        b = an.inputs[0] == y ? an.inputs[1] : an.inputs[0];
-        y = an.outputs[0];
-        consumed_[add] = 1;
-        for (std::string& src : sources_of(an)) sources.push_back(std::move(src));
+    std::vector<float> bias_v = b >= 0 ? src_.tensor(b).f32 : std::vector<float>();
+    bool folded = false;  // weights or bias changed by an affine tail below
+    if (node.op == "MatMul" && a.act.kind == kernels::Activation::kNone) {
+      // The exporter's Linear bias, Add(bias, MatMul(x, W)), and a layer
+      // scale after it, Mul(gamma, .): constant vectors over the last axis,
+      // folded into the bias and the weights' rows before quantizing (the
+      // float layers would round once more; like BatchNorm folding).
+      for (int c = affine_tail_reader(y, n_out); c >= 0; c = affine_tail_reader(y, n_out)) {
+        const Node& tn = src_.nodes()[c];
+        const std::vector<float>& v = src_.tensor(tn.inputs[0] == y ? tn.inputs[1] : tn.inputs[0]).f32;
+        if (bias_v.empty()) bias_v.assign(static_cast<size_t>(n_out), 0.f);
+        for (int64_t i = 0; i < n_out; ++i) {
+          if (tn.op == "Add") {
+            bias_v[i] += v[i];
+            continue;
+          }
+          bias_v[i] *= v[i];
+          for (int64_t j = 0; j < k; ++j) nk[i * k + j] *= v[i];
+        }
+        folded = folded || tn.op == "Mul";
+        y = tn.outputs[0];
+        consumed_[c] = 1;
+        for (std::string& src : sources_of(tn)) sources.push_back(std::move(src));
       }
     }
+    quant::QuantizedWeights qw = quant::quantize_weights_per_channel(nk.data(), n_out, k);
+    const std::string w_name = folded ? node.name + "::weights::int8_nk" : wt.name + (trans_b ? "::int8" : "::int8_nk");
+    int wq = add_weight_constant(w_name, {n_out, k}, qw.values);
     int bias = -1;
     if (b >= 0) {
       const Tensor& bt = src_.tensor(b);
       int found = dst_.find_tensor(bt.name + "::vector");
       bias = found >= 0 ? found : dst_.add_constant(bt.name + "::vector", {n_out}, bt.f32);
+    } else if (!bias_v.empty()) {
+      bias = dst_.add_constant(node.name + "::bias", {n_out}, bias_v);
     }
     bool int8_out = has_scale(y) && !index_.is_output(y);
     int xin = int8_in(x, Layout::kLogical);  // rows of K features: the logical order, whatever the rank
@@ -489,16 +508,18 @@ class Lowerer {
     return true;
   }
 
-  // The sole reader of MatMul output y when it is an Add of a constant
-  // float32 vector of n values over the last axis (shape [n] or [1, .., 1,
-  // n], no wider than y), or -1.
-  int bias_add_reader(int y, int64_t n) const {
+  // The sole reader of MatMul output y when it is an Add or Mul of a
+  // constant float32 vector of n finite values over the last axis (shape [n]
+  // or [1, .., 1, n], no wider than y), or -1.
+  int affine_tail_reader(int y, int64_t n) const {
     const int c = sole_reader(y);
-    if (c < 0 || src_.nodes()[c].op != "Add" || src_.nodes()[c].inputs.size() != 2) return -1;
+    if (c < 0 || src_.nodes()[c].inputs.size() != 2) return -1;
+    if (src_.nodes()[c].op != "Add" && src_.nodes()[c].op != "Mul") return -1;
     const Node& add = src_.nodes()[c];
     const Tensor& bt = src_.tensor(add.inputs[0] == y ? add.inputs[1] : add.inputs[0]);
     if (!bt.is_constant || bt.dtype != DataType::kFloat32 || bt.shape.empty() || bt.shape.back() != n ||
-        bt.num_elements() != n || bt.shape.size() > src_.tensor(y).shape.size()) {
+        bt.num_elements() != n || bt.shape.size() > src_.tensor(y).shape.size() ||
+        !std::all_of(bt.f32.begin(), bt.f32.end(), [](float v) { return std::isfinite(v); })) {
       return -1;
     }
     return src_.tensor(add.outputs[0]).shape == src_.tensor(y).shape ? c : -1;
@@ -648,7 +669,7 @@ class Lowerer {
   bool lower_move(int, const Node& node) {
     const int x = node.inputs.empty() ? -1 : node.inputs[0];
     if (!is_int8(x)) return false;
-    if (lower_channel_shuffle(node)) return true;
+    if (lower_channel_shuffle(node) || lower_layout_rename(node)) return true;
     MoveRewrite r;
     std::string why;
     const bool nhwc_in = layout_of(x) == Layout::kNhwc;
@@ -693,6 +714,26 @@ class Lowerer {
       int8_id_[o] = id;
       record_int8_tensor(o, id, producer, /*in_int8=*/true);
     }
+    return true;
+  }
+
+  // A Transpose that only renames the int8 layout: perm (0, 2, 3, 1) of an
+  // NHWC tensor is, byte for byte, its result [N, H, W, C] in logical order,
+  // and perm (0, 3, 1, 2) of a logical [N, H, W, C] tensor is its result
+  // [N, C, H, W] held NHWC (ConvNeXt's permutes around its Linears). No
+  // element moves: the layout flag changes, and a QReshape keeping every dim
+  // copies the bytes under the output's name.
+  bool lower_layout_rename(const Node& node) {
+    if (node.op != "Transpose" || node.outputs.size() != 1) return false;
+    const int x = node.inputs[0], y = node.outputs[0];
+    if (src_.tensor(x).shape.size() != 4) return false;
+    const bool nhwc_in = layout_of(x) == Layout::kNhwc;
+    if (node.attrs.get_ints("perm", {}) != (nhwc_in ? kNhwcFromNchw : kNchwToNhwcAxis)) return false;
+    const int same_dims = dst_.add_constant_i64(node.name + "::same_dims", {4}, {0, 0, 0, 0});
+    add_int8_node(QMoveOps::lowered("Reshape"), node.name, sources_of(node), {int8_id_[x], same_dims}, {}, y,
+                  qscale_[x], nhwc_in ? Layout::kLogical : Layout::kNhwc);
+    note("transpose '" + node.name + "' only renames the int8 layout (" + (nhwc_in ? "NHWC -> logical" : "logical -> NHWC") +
+         "): its bytes are copied, not moved");
     return true;
   }
 
