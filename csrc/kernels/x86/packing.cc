@@ -1,6 +1,8 @@
 // Weight packing for the x86 microkernels (layouts described in packing.h).
 #include "kernels/x86/packing.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 namespace int8rt {
@@ -29,16 +31,20 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, boo
         const int8_t* wk = w + (static_cast<int64_t>(g) * L.kg + k) * L.cg * L.taps;
         int64_t sum = 0;
         for (int tap = 0; tap < L.taps; ++tap) {
-          for (int c = 0; c < L.cg; ++c) {
-            const int8_t v = wk[static_cast<int64_t>(c) * L.taps + tap];
-            sum += v;
-            const int64_t idx = ((static_cast<int64_t>(tap) * L.q + c / L.cgroup) * L.block + l) *
-                                    L.cgroup + c % L.cgroup;
-            if (L.elem_bytes == 1) {
-              dst[idx] = v;
-            } else {
-              const int16_t v16 = v;
-              std::memcpy(dst + idx * 2, &v16, 2);
+          // Channel c = q * cgroup + u lands at ((tap * Q + q) * block + l) * cgroup + u:
+          // walked group by group, with no division per value.
+          for (int c0 = 0, q = 0; c0 < L.cg; c0 += L.cgroup, ++q) {
+            const int64_t base = ((static_cast<int64_t>(tap) * L.q + q) * L.block + l) * L.cgroup;
+            const int n = std::min(L.cgroup, L.cg - c0);
+            for (int u = 0; u < n; ++u) {
+              const int8_t v = wk[static_cast<int64_t>(c0 + u) * L.taps + tap];
+              sum += v;
+              if (L.elem_bytes == 1) {
+                dst[base + u] = v;
+              } else {
+                const int16_t v16 = v;
+                std::memcpy(dst + (base + u) * 2, &v16, 2);
+              }
             }
           }
         }
