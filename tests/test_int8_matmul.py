@@ -254,3 +254,46 @@ def test_compare_reads_logical_int8_tensors_in_their_order() -> None:
     rows = {r.name: r for r in compare(m, q, {"x": np.concatenate([b["x"] for b in batches[:2]])}, batch_size=2)}
     for name in ("q_t", "k_t", "v_t"):
         assert rows[name].precision == "int8" and rows[name].cosine > 0.99, (name, rows[name])
+
+
+def dynamic_attention_model() -> onnx.ModelProto:
+    """attention_model with a symbolic batch and sequence: the head split and
+    merge shapes come from Shape at run time, as torch exports them."""
+    m = attention_model()
+    g = m.graph
+    for name in ("split", "merge"):
+        g.initializer.remove(next(i for i in g.initializer if i.name == name))
+    shape_nodes = [node("Shape", ["x"], ["x_shape"], name="x_shape"),
+                   node("Slice", ["x_shape", "zero", "two"], ["bs"], name="bs")]
+    g.initializer.extend([init("zero", np.array([0], np.int64)), init("two", np.array([2], np.int64)),
+                          init("heads_dim", np.array([2, 8], np.int64)), init("hidden", np.array([16], np.int64))])
+    shape_nodes += [node("Concat", ["bs", "heads_dim"], ["split"], axis=0, name="split_shape"),
+                    node("Concat", ["bs", "hidden"], ["merge"], axis=0, name="merge_shape")]
+    nodes = shape_nodes + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    for vi in (g.input[0], g.output[0]):
+        dims = vi.type.tensor_type.shape.dim
+        dims[0].dim_param, dims[1].dim_param = "batch", "sequence"
+    return m
+
+
+def test_attention_engine_takes_any_sequence_length_and_survives_save_load(tmp_path) -> None:
+    """One INT8 engine, sequence lengths it was not calibrated on (QMatMul
+    packs per run: its N and K follow the sequence), saved and loaded: the
+    same outputs, and each within the bound of FP32."""
+    m = dynamic_attention_model()
+    rng = np.random.default_rng(6)
+    batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
+    fp32, q = calibrated_pair(m, batches)
+    assert "int8rt.QMatMul" in [layer["op"] for layer in q.layers()]
+    q.save(tmp_path / "attention.i8rt")
+    loaded = int8rt.Engine.load(tmp_path / "attention.i8rt")
+    cq, cl, cf = q.create_execution_context(), loaded.create_execution_context(), fp32.create_execution_context()
+    for batch, seq in [(1, 5), (3, 17), (2, 12), (1, 33)]:
+        xs = [rng.standard_normal((batch, seq, 16)).astype(F32) for _ in range(4)]
+        got = np.stack([cq.run({"x": x})["y"] for x in xs])
+        np.testing.assert_array_equal(got, np.stack([cl.run({"x": x})["y"] for x in xs]))
+        ref = np.stack([cf.run({"x": x})["y"] for x in xs])
+        assert got.shape == (4, batch, seq, 16)
+        assert centred_cosine(got, ref) >= 0.98, (batch, seq)
