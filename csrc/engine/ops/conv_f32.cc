@@ -3,8 +3,10 @@
 // bias, plus the fused epilogue of graph/passes/passes.h (int8rt_residual,
 // int8rt_activation). 1-D runs as 2-D with H = 1.
 //
-// Compute: depthwise (group == C == M) convolutions run direct, one output
-// plane per task with the inner loop over output columns; everything else is
+// Compute: depthwise (group == C == M) convolutions run direct on the
+// dwconv_f32 kernel family (kernels/dwconv_f32.h), one output plane per
+// task, the residual and activation applied to the plane while it is in
+// cache; everything else is
 // the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
@@ -18,8 +20,9 @@
 #include "engine/bf16_layers.h"
 #include "engine/layer.h"
 #include "engine/ops/bf16_gemm.h"
-#include "kernels/sgemm_f32.h"
 #include "engine/ops/op_util.h"
+#include "kernels/dwconv_f32.h"
+#include "kernels/sgemm_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -32,37 +35,6 @@ using kernels::sgemm;
 struct Geom {
   int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
 };
-
-// Depthwise: one (n, c) output plane per task; bias, then taps in (ky, kx) order.
-void depthwise(const float* x, const float* w, const float* bias, float* y, const Geom& g) {
-  parallel_for(g.N * g.C, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      int64_t c = t % g.C;
-      const float* plane = x + t * g.H * g.W;
-      float* out = y + t * g.oh * g.ow;
-      std::fill(out, out + g.oh * g.ow, bias ? bias[c] : 0.f);
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const float wv = w[(c * g.kh + ky) * g.kw + kx];
-          int64_t off = kx * g.dw - g.pw;
-          int64_t lo = off >= 0 ? 0 : std::min(g.ow, (-off + g.sw - 1) / g.sw);
-          int64_t hi = std::max(lo, g.W - off <= 0 ? 0 : std::min(g.ow, (g.W - off + g.sw - 1) / g.sw));
-          for (int64_t oy = 0; oy < g.oh; ++oy) {
-            int64_t iy = oy * g.sh - g.ph + ky * g.dh;
-            if (iy < 0 || iy >= g.H) continue;
-            const float* src = plane + iy * g.W + off;
-            float* d = out + oy * g.ow;
-            if (g.sw == 1) {
-              for (int64_t ox = lo; ox < hi; ++ox) d[ox] += wv * src[ox];
-            } else {
-              for (int64_t ox = lo; ox < hi; ++ox) d[ox] += wv * src[ox * g.sw];
-            }
-          }
-        }
-      }
-    }
-  });
-}
 
 class ConvLayer : public Layer {
  public:
@@ -104,11 +76,11 @@ class ConvLayer : public Layer {
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
     if (g.G == g.C && g.M == g.C && g.G > 1) {
-      depthwise(x, w, bias, y, g);
+      depthwise(in, x, w, bias, y, g);
     } else {
       gemm_path(x, w, bias, y, g);
+      epilogue(in, y, g);
     }
-    epilogue(in, y, g);
   }
 
   std::string describe() const override {
@@ -117,6 +89,31 @@ class ConvLayer : public Layer {
   }
 
  private:
+  // One (n, c) output plane per task, then its residual and activation.
+  void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
+                 float* y, const Geom& g) const {
+    const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+    const int64_t P = g.oh * g.ow;
+    parallel_for(g.N * g.C, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t c = t % g.C;
+        kernels::DwConvF32Plane p;
+        p.x = x + t * g.H * g.W;
+        p.w = w + c * g.kh * g.kw;
+        p.bias = bias ? bias[c] : 0.f;
+        p.y = y + t * P;
+        p.H = g.H; p.W = g.W; p.oh = g.oh; p.ow = g.ow; p.kh = g.kh; p.kw = g.kw;
+        p.sh = g.sh; p.sw = g.sw; p.dh = g.dh; p.dw = g.dw; p.ph = g.ph; p.pw = g.pw;
+        dw_->plane(p);
+        if (r) {
+          const float* q = r + t * P;
+          for (int64_t i = 0; i < P; ++i) p.y[i] = p.y[i] + q[i];
+        }
+        act_.apply(p.y, P);
+      }
+    });
+  }
+
   void gemm_path(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
@@ -203,6 +200,7 @@ class ConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
+  const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 

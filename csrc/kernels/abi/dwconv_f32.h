@@ -1,0 +1,38 @@
+// The FP32 depthwise-convolution microkernel boundary (the dwconv_f32
+// family, kernels/dwconv_f32.h): one output plane of one channel,
+//   y[oy][ox] = bias + sum over (ky, kx) in row-major order of
+//               w[ky][kx] * x[oy * sh - ph + ky * dh][ox * sw - pw + kx * dw]
+// where taps that fall outside the image are skipped (zero padding). The
+// portable tier multiplies and adds separately (as the engine always did);
+// the vector tiers use FMA in the same tap order, so tiers differ in the
+// last bits only. Plain structs and declarations, so ISA translation units
+// may include it (STYLE.md, "ISA code is fenced").
+#pragma once
+
+#include <cstdint>
+
+namespace int8rt {
+namespace kernels {
+
+struct DwConvF32Plane {
+  const float* x = nullptr;  // input plane [H][W]
+  const float* w = nullptr;  // taps [kh][kw]
+  float bias = 0.f;
+  float* y = nullptr;        // output plane [oh][ow]
+  int64_t H = 0, W = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+};
+using DwConvF32Fn = void (*)(const DwConvF32Plane&);
+
+namespace ref {
+void dwconv_f32_plane(const DwConvF32Plane& p);  // ref/dwconv_f32.cc, baseline
+}  // namespace ref
+namespace x86 {
+namespace avx512 {
+// AVX-512F, 16 output columns per vector (x86/avx512/dwconv_f32_16.cc).
+void dwconv_f32_plane(const DwConvF32Plane& p);
+}  // namespace avx512
+}  // namespace x86
+
+}  // namespace kernels
+}  // namespace int8rt
