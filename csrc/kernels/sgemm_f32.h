@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
@@ -51,14 +52,30 @@ struct Im2colView {
   int64_t H = 0, W = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0, oh = 0, ow = 0;
 };
 
+struct PackedA;
+
 struct GemmOperand {
   const float* data = nullptr;
   int64_t ld = 0;       // leading dimension (row stride) of the stored matrix
   bool trans = false;   // true: the stored matrix is op(X)^T
   const Im2colView* im2col = nullptr;  // B only: this view instead of data / ld / trans
+  const PackedA* packed = nullptr;     // A only: these panels instead of data / ld / trans
 };
 
+// All of op(A) [M, K] packed once for one microkernel, as sgemm would pack
+// it tile by tile: per KC slice (k0 = 0, kc, 2 kc, ...), the ceil(M / mr)
+// panels [kc][mr] of every row in order, zero-padded. For a layer's
+// constant weights (the A of a convolution): sgemm then reads the panels
+// and packs only B. The arithmetic is the same as with A unpacked.
+struct PackedA {
+  std::vector<float> data;
+  int64_t M = 0, K = 0;
+  const SgemmKernel* uk = nullptr;  // the microkernel it was packed for (its mr, kc)
+};
+PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A);
+
 // C[M, N] (row stride ldc) = A[M, K] * B[K, N], or += when accumulate.
+// A.packed must have been packed for `uk` with this M and K (InvalidArgument otherwise).
 // Parallel over tiles of C with int8rt::parallel_for unless parallel is false
 // (callers that already run inside a parallel_for pass false).
 // `uk` is the microkernel, chosen once per layer with choose<SgemmKernel>().

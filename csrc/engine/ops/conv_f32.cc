@@ -10,7 +10,8 @@
 // the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
-// conv is 1x1, stride 1, no padding). With int8rt_precision="bf16"
+// conv is 1x1, stride 1, no padding) and whose A panels (constant weights)
+// are packed once when the layer is created. With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
 // weights of each group converted and packed once here.
 #include <algorithm>
@@ -53,6 +54,8 @@ class ConvLayer : public Layer {
       for (int64_t grp = 0; grp < group_; ++grp) {
         bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true});
       }
+    } else {
+      pack_weights(net.tensor(node.inputs[1]));
     }
   }
 
@@ -89,6 +92,18 @@ class ConvLayer : public Layer {
   }
 
  private:
+  // Constant weights of a dense (not depthwise) convolution, each group's
+  // [M/G, C/G*kh*kw] packed once into the SGEMM's A panels.
+  void pack_weights(const Tensor& wt) {
+    const int64_t M = wt.shape[0], C = group_ * wt.shape[1];
+    if (!wt.is_constant || wt.dtype != DataType::kFloat32 || M % group_ != 0 || (group_ == C && M == C)) return;
+    const int64_t Mg = M / group_, K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(M, 1);
+    if (K * M != static_cast<int64_t>(wt.f32.size())) return;
+    for (int64_t grp = 0; grp < group_; ++grp) {
+      packed_.push_back(kernels::pack_a_once(*uk_, Mg, K, {wt.f32.data() + grp * Mg * K, K, false}));
+    }
+  }
+
   // One (n, c) output plane per task, then its residual and activation.
   void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
                  float* y, const Geom& g) const {
@@ -130,7 +145,9 @@ class ConvLayer : public Layer {
       if (!bf16_.empty()) {
         bf16_.packed[grp]->run(P, b, yg, P, bias != nullptr, parallel);
       } else {
-        sgemm(*uk_, Mg, P, K, {w + grp * Mg * K, K, false}, b, yg, P, bias != nullptr, parallel);
+        GemmOperand a{w + grp * Mg * K, K, false};
+        if (!packed_.empty()) a.packed = &packed_[grp];
+        sgemm(*uk_, Mg, P, K, a, b, yg, P, bias != nullptr, parallel);
       }
     };
     if (g.G == 1) {
@@ -201,6 +218,7 @@ class ConvLayer : public Layer {
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
+  std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 
