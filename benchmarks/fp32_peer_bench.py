@@ -36,7 +36,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "python"))
 
 import int8rt  # noqa: E402
 from bench_util import machine_line, time_alternating  # noqa: E402

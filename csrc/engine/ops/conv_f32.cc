@@ -4,9 +4,9 @@
 // int8rt_activation). 1-D runs as 2-D with H = 1.
 //
 // Compute: depthwise (group == C == M) convolutions run direct on the
-// dwconv_f32 kernel family (kernels/dwconv_f32.h), one output plane per
-// task, the residual and activation applied to the plane while it is in
-// cache; everything else is
+// dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
+// per call, the residual and activation applied to each run while it is
+// in cache; everything else is
 // the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
@@ -104,27 +104,29 @@ class ConvLayer : public Layer {
     }
   }
 
-  // One (n, c) output plane per task, then its residual and activation.
+  // Output planes in runs of about 32 KiB per kernel call, then the run's
+  // residual and activation while it is in cache.
   void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
                  float* y, const Geom& g) const {
     const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
-    const int64_t P = g.oh * g.ow;
-    parallel_for(g.N * g.C, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t c = t % g.C;
-        kernels::DwConvF32Plane p;
-        p.x = x + t * g.H * g.W;
-        p.w = w + c * g.kh * g.kw;
-        p.bias = bias ? bias[c] : 0.f;
-        p.y = y + t * P;
-        p.H = g.H; p.W = g.W; p.oh = g.oh; p.ow = g.ow; p.kh = g.kh; p.kw = g.kw;
-        p.sh = g.sh; p.sw = g.sw; p.dh = g.dh; p.dw = g.dw; p.ph = g.ph; p.pw = g.pw;
-        dw_->plane(p);
+    const int64_t P = g.oh * g.ow, run = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, P));
+    kernels::DwConvF32Plane p;
+    p.x = x; p.w = w; p.bias = bias; p.y = y; p.C = g.C;
+    p.H = g.H; p.W = g.W; p.oh = g.oh; p.ow = g.ow; p.kh = g.kh; p.kw = g.kw;
+    p.sh = g.sh; p.sw = g.sw; p.dh = g.dh; p.dw = g.dw; p.ph = g.ph; p.pw = g.pw;
+    parallel_for(g.N * g.C, run, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; t += run) {
+        kernels::DwConvF32Plane part = p;
+        part.first = t;
+        part.count = std::min(run, end - t);
+        dw_->plane(part);
+        float* out = y + t * P;
+        const int64_t n = part.count * P;
         if (r) {
           const float* q = r + t * P;
-          for (int64_t i = 0; i < P; ++i) p.y[i] = p.y[i] + q[i];
+          for (int64_t i = 0; i < n; ++i) out[i] = out[i] + q[i];
         }
-        act_.apply(p.y, P);
+        act_.apply(out, n);
       }
     });
   }

@@ -1,5 +1,6 @@
 // The FP32 depthwise-convolution microkernel boundary (the dwconv_f32
-// family, kernels/dwconv_f32.h): one output plane of one channel,
+// family, kernels/dwconv_f32.h): output planes [first, first + count) of
+// the N * C planes (plane t is channel t % C), each
 //   y[oy][ox] = bias + sum over (ky, kx) in row-major order of
 //               w[ky][kx] * x[oy * sh - ph + ky * dh][ox * sw - pw + kx * dw]
 // where taps that fall outside the image are skipped (zero padding). The
@@ -15,10 +16,11 @@ namespace int8rt {
 namespace kernels {
 
 struct DwConvF32Plane {
-  const float* x = nullptr;  // input plane [H][W]
-  const float* w = nullptr;  // taps [kh][kw]
-  float bias = 0.f;
-  float* y = nullptr;        // output plane [oh][ow]
+  const float* x = nullptr;     // input planes [N * C][H][W]
+  const float* w = nullptr;     // taps [C][kh][kw]
+  const float* bias = nullptr;  // [C], or nullptr for 0
+  float* y = nullptr;           // output planes [N * C][oh][ow]
+  int64_t C = 1, first = 0, count = 1;
   int64_t H = 0, W = 0, oh = 0, ow = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
 };

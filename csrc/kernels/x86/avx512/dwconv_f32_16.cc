@@ -7,7 +7,8 @@
 // tap is skipped exactly as in the reference). Input columns: stride 1 is
 // one masked load, stride 2 two masked loads and an even-lane permute, any
 // other stride a masked gather. Masked-off lanes never touch memory. The
-// masks of each (column block, kx) are computed once per plane.
+// masks of each (column block, kx) are computed once per call, for all of
+// its planes.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -33,7 +34,7 @@ inline uint64_t lane_bits(int64_t lo, int64_t hi) {
 inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
 // The lane masks of one (column block, kx): they depend on nothing else,
-// so they are computed once per plane (integer divisions stay out of the
+// so they are computed once per call (integer divisions stay out of the
 // tap loop).
 struct Tap {
   int64_t ix0;    // input column of lane 0
@@ -61,17 +62,25 @@ inline __m512 tap_input(const DwConvF32Plane& p, const float* row, const Tap& t)
 // U adjacent column blocks of output row oy, starting at block bl: U
 // independent FMA chains, so the FMA latency is hidden. A stride-1 tap
 // whose 16 lanes all lie inside the image loads without a mask.
+// One plane's data: input, taps, bias, output.
+struct PlaneData {
+  const float* x;
+  const float* w;
+  float bias;
+  float* y;
+};
+
 template <int U, int S>
-void row_blocks(const DwConvF32Plane& p, const Tap* taps, int64_t oy, int64_t bl) {
+void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, int64_t oy, int64_t bl) {
   __m512 acc[U];
 #pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(p.bias);
+  for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(q.bias);
   const int64_t kw = p.kw;
   for (int64_t ky = 0; ky < p.kh; ++ky) {
     const int64_t iy = oy * p.sh - p.ph + ky * p.dh;
     if (iy < 0 || iy >= p.H) continue;
-    const float* row = p.x + iy * p.W;
-    const float* wk = p.w + ky * kw;
+    const float* row = q.x + iy * p.W;
+    const float* wk = q.w + ky * kw;
     const Tap* tk = taps + bl * kw;
     for (int64_t kx = 0; kx < kw; ++kx) {
       const __m512 w = _mm512_set1_ps(wk[kx]);
@@ -86,7 +95,7 @@ void row_blocks(const DwConvF32Plane& p, const Tap* taps, int64_t oy, int64_t bl
       }
     }
   }
-  float* d = p.y + oy * p.ow;
+  float* d = q.y + oy * p.ow;
 #pragma GCC unroll 4
   for (int u = 0; u < U; ++u) {
     const int64_t c0 = (bl + u) * 16;
@@ -95,15 +104,19 @@ void row_blocks(const DwConvF32Plane& p, const Tap* taps, int64_t oy, int64_t bl
 }
 
 template <int S>
-void plane_rows(const DwConvF32Plane& p, const Tap* taps, int64_t blocks) {
-  for (int64_t oy = 0; oy < p.oh; ++oy) {
-    int64_t bl = 0;
-    for (; bl + 4 <= blocks; bl += 4) row_blocks<4, S>(p, taps, oy, bl);
-    switch (blocks - bl) {
-      case 3: row_blocks<3, S>(p, taps, oy, bl); break;
-      case 2: row_blocks<2, S>(p, taps, oy, bl); break;
-      case 1: row_blocks<1, S>(p, taps, oy, bl); break;
-      default: break;
+void planes(const DwConvF32Plane& p, const Tap* taps, int64_t blocks) {
+  for (int64_t t = p.first; t < p.first + p.count; ++t) {
+    const int64_t c = t % p.C;
+    const PlaneData q{p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f, p.y + t * p.oh * p.ow};
+    for (int64_t oy = 0; oy < p.oh; ++oy) {
+      int64_t bl = 0;
+      for (; bl + 4 <= blocks; bl += 4) row_blocks<4, S>(p, q, taps, oy, bl);
+      switch (blocks - bl) {
+        case 3: row_blocks<3, S>(p, q, taps, oy, bl); break;
+        case 2: row_blocks<2, S>(p, q, taps, oy, bl); break;
+        case 1: row_blocks<1, S>(p, q, taps, oy, bl); break;
+        default: break;
+      }
     }
   }
 }
@@ -125,11 +138,11 @@ void dwconv_f32_plane(const DwConvF32Plane& p) {
     }
   }
   if (p.sw == 1) {
-    plane_rows<1>(p, taps.data(), blocks);
+    planes<1>(p, taps.data(), blocks);
   } else if (p.sw == 2) {
-    plane_rows<2>(p, taps.data(), blocks);
+    planes<2>(p, taps.data(), blocks);
   } else {
-    plane_rows<0>(p, taps.data(), blocks);
+    planes<0>(p, taps.data(), blocks);
   }
 }
 
