@@ -131,9 +131,27 @@ struct Scratch {
   std::vector<float> a, b;
 };
 
+// The epilogue on the rows x cols tile at c (sgemm_f32.h, SgemmEpilogue):
+// the bias after the first K slice, the clip after the last.
+void tile_epilogue(const SgemmEpilogue& ep, const SgemmTile& t, int64_t row0, bool first, bool last) {
+  for (int r = 0; r < t.rows; ++r) {
+    float* c = t.c + r * t.ldc;
+    if (first && ep.row_bias) {
+      const float b = ep.row_bias[row0 + r];
+      for (int j = 0; j < t.cols; ++j) c[j] = c[j] + b;
+    }
+    if (last && ep.clip) {
+      for (int j = 0; j < t.cols; ++j) {
+        const float v = c[j] > ep.lo ? c[j] : ep.lo;
+        c[j] = v < ep.hi ? v : ep.hi;
+      }
+    }
+  }
+}
+
 void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t K,
                const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
-               bool accumulate) {
+               bool accumulate, const SgemmEpilogue* ep) {
   thread_local Scratch scratch;
   const int64_t mc_pad = (mc + uk.mr - 1) / uk.mr * uk.mr;
   const int64_t m_pad = A.packed ? (A.packed->M + uk.mr - 1) / uk.mr * uk.mr : 0;
@@ -172,6 +190,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
         t.c = C + (i0 + ip) * ldc + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
         uk.fn(t);
+        if (ep) tile_epilogue(*ep, t, i0 + ip, k0 == 0, k0 + kc >= K);
       }
     }
   }
@@ -193,14 +212,20 @@ PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOpera
 }
 
 void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A, GemmOperand B,
-           float* C, int64_t ldc, bool accumulate, bool parallel) {
+           float* C, int64_t ldc, bool accumulate, bool parallel, const SgemmEpilogue* ep) {
+  if (ep && accumulate) throw InvalidArgument("sgemm: an epilogue needs accumulate == false");
   if (A.packed && (A.packed->uk != &uk || A.packed->M != M || A.packed->K != K)) {
     throw InvalidArgument("sgemm: A was packed for another microkernel or shape");
   }
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    if (!accumulate) {
-      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
+    for (int64_t i = 0; i < M; ++i) {
+      float* c = C + i * ldc;
+      if (!accumulate) std::fill(c, c + N, ep && ep->row_bias ? ep->row_bias[i] : 0.f);
+      for (int64_t j = 0; ep && ep->clip && j < N; ++j) {
+        const float v = c[j] > ep->lo ? c[j] : ep->lo;
+        c[j] = v < ep->hi ? v : ep->hi;
+      }
     }
     return;
   }
@@ -221,7 +246,7 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
     for (int64_t t = begin; t < end; ++t) {
       const int64_t i0 = (t / n_tiles) * mc, j0 = (t % n_tiles) * nc;
       gemm_tile(uk, i0, std::min(mc, M - i0), j0, std::min(nc, N - j0), K, A, B, C, ldc,
-                accumulate);
+                accumulate, ep);
     }
   };
   const int64_t tasks = m_tiles * n_tiles;

@@ -74,13 +74,27 @@ struct PackedA {
 };
 PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A);
 
+// What sgemm applies to each C tile while it is in cache (accumulate must
+// be false): row i gets row_bias[i] added right after the first K slice is
+// stored, so the sums are those of a C prefilled with the bias and then
+// accumulated (the first addition, bias + slice, is the same in either
+// order); after the last slice, when clip, v = v > lo ? v : lo, then
+// v < hi ? v : hi (Relu: lo = 0, hi = +inf), the engine's clip_value.
+struct SgemmEpilogue {
+  const float* row_bias = nullptr;  // [M], or nullptr
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
+};
+
 // C[M, N] (row stride ldc) = A[M, K] * B[K, N], or += when accumulate.
 // A.packed must have been packed for `uk` with this M and K (InvalidArgument otherwise).
 // Parallel over tiles of C with int8rt::parallel_for unless parallel is false
 // (callers that already run inside a parallel_for pass false).
 // `uk` is the microkernel, chosen once per layer with choose<SgemmKernel>().
+// `ep` (nullptr: none) is applied per tile, see SgemmEpilogue.
 void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A,
-           GemmOperand B, float* C, int64_t ldc, bool accumulate, bool parallel = true);
+           GemmOperand B, float* C, int64_t ldc, bool accumulate, bool parallel = true,
+           const SgemmEpilogue* ep = nullptr);
 
 }  // namespace kernels
 }  // namespace int8rt

@@ -16,6 +16,7 @@
 // weights of each group converted and packed once here.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
@@ -92,6 +93,23 @@ class ConvLayer : public Layer {
   }
 
  private:
+  // Relu and Clip run in the SGEMM's tile epilogue unless a residual must be
+  // added before them.
+  static kernels::SgemmEpilogue fused_clip(const FusedActivation& act, int64_t residual) {
+    kernels::SgemmEpilogue ep;
+    if (residual >= 0) return ep;
+    if (act.kind == FusedActivation::Kind::kRelu) {
+      ep.clip = true;
+      ep.lo = 0.f;
+      ep.hi = std::numeric_limits<float>::infinity();
+    } else if (act.kind == FusedActivation::Kind::kClip) {
+      ep.clip = true;
+      ep.lo = act.lo;
+      ep.hi = act.hi;
+    }
+    return ep;
+  }
+
   // Constant weights of a dense (not depthwise) convolution, each group's
   // [M/G, C/G*kh*kw] packed once into the SGEMM's A panels.
   void pack_weights(const Tensor& wt) {
@@ -138,7 +156,7 @@ class ConvLayer : public Layer {
     auto one = [&](int64_t n, int64_t grp, bool parallel) {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
-      if (bias) {
+      if (bias && !bf16_.empty()) {
         for (int64_t m = 0; m < Mg; ++m) std::fill(yg + m * P, yg + (m + 1) * P, bias[grp * Mg + m]);
       }
       GemmOperand b{xg, P, false};
@@ -149,7 +167,9 @@ class ConvLayer : public Layer {
       } else {
         GemmOperand a{w + grp * Mg * K, K, false};
         if (!packed_.empty()) a.packed = &packed_[grp];
-        sgemm(*uk_, Mg, P, K, a, b, yg, P, bias != nullptr, parallel);
+        kernels::SgemmEpilogue ep = fused_;  // bias and activation on each tile while in cache
+        ep.row_bias = bias ? bias + grp * Mg : nullptr;
+        sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);
       }
     };
     if (g.G == 1) {
@@ -162,7 +182,7 @@ class ConvLayer : public Layer {
   }
 
   void epilogue(const std::vector<const Value*>& in, float* y, const Geom& g) const {
-    if (residual_ < 0 && act_.kind == FusedActivation::Kind::kNone) return;
+    if (residual_ < 0 && (act_.kind == FusedActivation::Kind::kNone || (fused_.clip && bf16_.empty()))) return;
     const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
     const int64_t P = g.oh * g.ow;
     parallel_for(g.N * g.M, std::max<int64_t>(1, 4096 / P), [&](int64_t begin, int64_t end) {
@@ -221,6 +241,7 @@ class ConvLayer : public Layer {
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
+  kernels::SgemmEpilogue fused_ = fused_clip(act_, residual_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 

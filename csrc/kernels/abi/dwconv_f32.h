@@ -3,10 +3,9 @@
 // the N * C planes (plane t is channel t % C), each
 //   y[oy][ox] = bias + sum over (ky, kx) in row-major order of
 //               w[ky][kx] * x[oy * sh - ph + ky * dh][ox * sw - pw + kx * dw]
-// where taps that fall outside the image are skipped (zero padding). The
-// portable tier multiplies and adds separately (as the engine always did);
-// the vector tiers use FMA in the same tap order, so tiers differ in the
-// last bits only. Plain structs and declarations, so ISA translation units
+// where taps that fall outside the image are skipped (zero padding), each
+// term rounded (w * x) and then added (no FMA), in that tap order. Every
+// tier gives the same bits (tests/test_dwconv_f32.py compares with ==). Plain structs and declarations, so ISA translation units
 // may include it (STYLE.md, "ISA code is fenced").
 #pragma once
 

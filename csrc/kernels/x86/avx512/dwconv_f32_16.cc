@@ -1,10 +1,11 @@
 // dwconv_f32, AVX-512F tier: contract in kernels/abi/dwconv_f32.h.
 //
 // Register tile: up to 4 zmm accumulators, each 16 adjacent output columns
-// of one output row (4 independent FMA chains), started at the bias; every tap (ky, kx), in row-major
-// order, adds w * x with one FMA under the mask of the columns whose input
-// column lies inside the image (the others keep their value, so a skipped
-// tap is skipped exactly as in the reference). Input columns: stride 1 is
+// of one output row (4 independent add chains), started at the bias; every tap (ky, kx), in row-major
+// order, adds w * x (a multiply, then an add: no FMA, so the bits are the
+// reference's) under the mask of the columns whose input column lies inside
+// the image (the others keep their value, so a skipped tap is skipped
+// exactly as in the reference). Input columns: stride 1 is
 // one masked load, stride 2 two masked loads and an even-lane permute, any
 // other stride a masked gather. Masked-off lanes never touch memory. The
 // masks of each (column block, kx) are computed once per call, for all of
@@ -60,7 +61,7 @@ inline __m512 tap_input(const DwConvF32Plane& p, const float* row, const Tap& t)
 }
 
 // U adjacent column blocks of output row oy, starting at block bl: U
-// independent FMA chains, so the FMA latency is hidden. A stride-1 tap
+// independent add chains, so the add latency is hidden. A stride-1 tap
 // whose 16 lanes all lie inside the image loads without a mask.
 // One plane's data: input, taps, bias, output.
 struct PlaneData {
@@ -88,9 +89,9 @@ void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, in
       for (int u = 0; u < U; ++u) {
         const Tap& t = tk[u * kw + kx];
         if (S == 1 && t.out == 0xFFFF) {  // every lane inside the image
-          acc[u] = _mm512_fmadd_ps(w, _mm512_loadu_ps(row + t.ix0), acc[u]);
+          acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w, _mm512_loadu_ps(row + t.ix0)));
         } else if (t.out) {
-          acc[u] = _mm512_mask3_fmadd_ps(w, tap_input<S>(p, row, t), acc[u], t.out);
+          acc[u] = _mm512_mask_add_ps(acc[u], t.out, acc[u], _mm512_mul_ps(w, tap_input<S>(p, row, t)));
         }
       }
     }
