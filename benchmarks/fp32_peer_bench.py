@@ -8,7 +8,8 @@ and rec (3x48x320) from the rapidocr wheel, the torch-defined MobileNetV2-
 and ResNet-50-like networks of e2e_models.py, a ConvNeXt-like stage written
 here (7x7 depthwise, LayerNorm over channels, 4x MLP with GELU) and a small
 HuggingFace BERT (transformer_bench.export_bert). One thread; int8rt and ORT
-alternate in one process (bench_util.time_alternating), medians.
+alternate in one process, medians of wall-clock time and of the thread's
+CPU time (the latter is the steadier figure on a shared machine).
 
 --profile RUNS then prints, per network and batch, the time per op type of
 int8rt (ExecutionContext.profile) beside ONNX Runtime's
@@ -28,6 +29,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import warnings
 from collections import defaultdict
 from pathlib import Path
@@ -39,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import int8rt  # noqa: E402
-from bench_util import machine_line, time_alternating  # noqa: E402
+from bench_util import machine_line  # noqa: E402
 
 Feeds = Dict[str, np.ndarray]
 
@@ -122,6 +124,27 @@ def network(name: str, tmp: Path) -> Tuple[Path, Callable[[int], Feeds]]:
     return path, lambda b: {"input": rng.standard_normal((b, 3, 224, 224), dtype=np.float32)}
 
 
+def alternating_wall_cpu(impls: Dict[str, Callable[[], object]], rounds: int,
+                         warmup: int = 2) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Median wall-clock and median CPU time (this thread's, time.thread_time)
+    in ms per call of each implementation, the implementations alternating
+    within each round. Both engines run one thread, the calling one, so the
+    CPU time is their work without the time other jobs on a shared machine
+    held the core (cache pollution by those jobs still counts)."""
+    for f in impls.values():
+        for _ in range(warmup):
+            f()
+    wall: Dict[str, List[float]] = {k: [] for k in impls}
+    cpu: Dict[str, List[float]] = {k: [] for k in impls}
+    for _ in range(rounds):
+        for k, f in impls.items():
+            c0, t0 = time.thread_time(), time.perf_counter()
+            f()
+            wall[k].append((time.perf_counter() - t0) * 1e3)
+            cpu[k].append((time.thread_time() - c0) * 1e3)
+    return ({k: float(np.median(v)) for k, v in wall.items()}, {k: float(np.median(v)) for k, v in cpu.items()})
+
+
 def ort_session(path: Path, profile: bool = False) -> object:
     import onnxruntime as ort
     opts = ort.SessionOptions()
@@ -199,12 +222,13 @@ def main() -> None:
             ref = sess.run(None, feeds)[0]
             got = list(ctx.run(feeds).values())[0]
             err = float(np.max(np.abs(got - ref)) / (np.max(np.abs(ref)) + 1e-30))
-            t = time_alternating({"int8rt": lambda f=feeds: ctx.run(f), "ORT": lambda f=feeds: sess.run(None, f)},
-                                 args.rounds)
-            ours, ort_ms = t["int8rt"] * 1e3, t["ORT"] * 1e3
-            summary.append((name, b, ours, ort_ms, err))
-            print(f"{name} batch {b}: int8rt fp32 {ours:.2f} ms, ORT fp32 {ort_ms:.2f} ms, "
-                  f"ratio {ours / ort_ms:.2f}, max |diff| / max |ORT| {err:.1e}", flush=True)
+            wall, cpu = alternating_wall_cpu({"int8rt": lambda f=feeds: ctx.run(f),
+                                              "ORT": lambda f=feeds: sess.run(None, f)}, args.rounds)
+            ours, ort_ms = wall["int8rt"], wall["ORT"]
+            summary.append((name, b, ours, ort_ms, cpu["int8rt"], cpu["ORT"]))
+            print(f"{name} batch {b}: int8rt fp32 {ours:.2f} ms, ORT fp32 {ort_ms:.2f} ms, ratio {ours / ort_ms:.2f}; "
+                  f"CPU time {cpu['int8rt']:.2f} / {cpu['ORT']:.2f} ms, ratio {cpu['int8rt'] / cpu['ORT']:.2f}; "
+                  f"max |diff| / max |ORT| {err:.1e}", flush=True)
             if args.profile:
                 cwd = os.getcwd()
                 os.chdir(tmp)
@@ -212,10 +236,11 @@ def main() -> None:
                     print_profile(int8rt_by_op(ctx, feeds, args.profile), ort_by_op(path, feeds, args.profile))
                 finally:
                     os.chdir(cwd)
-    print("\n| network | batch | int8rt fp32 ms | ORT fp32 ms | int8rt / ORT |")
-    print("|---|---:|---:|---:|---:|")
-    for name, b, ours, ort_ms, _ in summary:
-        print(f"| {name} | {b} | {ours:.2f} | {ort_ms:.2f} | {ours / ort_ms:.2f} |")
+    print("\n| network | batch | int8rt fp32 ms | ORT fp32 ms | int8rt / ORT | int8rt CPU ms | ORT CPU ms | CPU ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, b, ours, ort_ms, cpu_ours, cpu_ort in summary:
+        print(f"| {name} | {b} | {ours:.2f} | {ort_ms:.2f} | {ours / ort_ms:.2f} | {cpu_ours:.2f} | {cpu_ort:.2f} | "
+              f"{cpu_ours / cpu_ort:.2f} |")
 
 
 if __name__ == "__main__":

@@ -131,19 +131,22 @@ struct Scratch {
   std::vector<float> a, b;
 };
 
-// The epilogue on the rows x cols tile at c (sgemm_f32.h, SgemmEpilogue):
-// the bias after the first K slice, the clip after the last.
-void tile_epilogue(const SgemmEpilogue& ep, const SgemmTile& t, int64_t row0, bool first, bool last) {
+// The tile epilogue for microkernels that do not apply it themselves
+// (SgemmTile's bias / clip fields, with the same formulas), on the tile
+// just stored while it is in L1.
+void tile_epilogue(const SgemmTile& t) {
+  const float lo = t.lo, hi = t.hi;
   for (int r = 0; r < t.rows; ++r) {
     float* c = t.c + r * t.ldc;
-    if (first && ep.row_bias) {
-      const float b = ep.row_bias[row0 + r];
-      for (int j = 0; j < t.cols; ++j) c[j] = c[j] + b;
+    const int cols = t.cols;
+    if (t.bias) {
+      const float b = t.bias[r];
+      for (int j = 0; j < cols; ++j) c[j] = c[j] + b;
     }
-    if (last && ep.clip) {
-      for (int j = 0; j < t.cols; ++j) {
-        const float v = c[j] > ep.lo ? c[j] : ep.lo;
-        c[j] = v < ep.hi ? v : ep.hi;
+    if (t.clip) {
+      for (int j = 0; j < cols; ++j) {
+        const float v = c[j] > lo ? c[j] : lo;
+        c[j] = v < hi ? v : hi;
       }
     }
   }
@@ -160,6 +163,10 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
   scratch.b.resize(static_cast<size_t>(nc_pad * uk.kc));
   SgemmTile t;
   t.ldc = ldc;
+  if (ep) {
+    t.lo = ep->lo;
+    t.hi = ep->hi;
+  }
   for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
     const int64_t kc = std::min(uk.kc, K - k0);
     // i0 is a multiple of mr (mc is), so the tile's panels are contiguous.
@@ -189,8 +196,12 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
         t.a = a_panels + (ip / uk.mr) * kc * uk.mr;
         t.c = C + (i0 + ip) * ldc + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
+        if (ep) {
+          t.bias = k0 == 0 && ep->row_bias ? ep->row_bias + i0 + ip : nullptr;
+          t.clip = ep->clip && k0 + kc >= K;
+        }
         uk.fn(t);
-        if (ep) tile_epilogue(*ep, t, i0 + ip, k0 == 0, k0 + kc >= K);
+        if ((t.bias || t.clip) && !uk.epilogue) tile_epilogue(t);
       }
     }
   }

@@ -32,8 +32,8 @@ class SgemmKernel final : public NamedKernel<Kernel> {
   static std::string describe() { return ""; }
 
   SgemmKernel(const char* name, Isa isa, int mr, int nr, int64_t kc, int64_t mc, int64_t nc,
-              SgemmFn fn)
-      : NamedKernel(name, isa), mr(mr), nr(nr), kc(kc), mc(mc), nc(nc), fn(fn) {}
+              SgemmFn fn, bool epilogue = false)
+      : NamedKernel(name, isa), mr(mr), nr(nr), kc(kc), mc(mc), nc(nc), fn(fn), epilogue(epilogue) {}
   std::string supports() const { return ""; }  // every GEMM
 
   int mr, nr;   // register tile
@@ -41,6 +41,7 @@ class SgemmKernel final : public NamedKernel<Kernel> {
   int64_t mc;   // rows of A packed per task (multiple of mr)
   int64_t nc;   // widest column tile per task (multiple of nr)
   SgemmFn fn;
+  bool epilogue;  // fn applies SgemmTile's bias / clip itself (else the driver does, after it)
 };
 
 // A convolution's im2col matrix, never materialised: B[k][n] with row

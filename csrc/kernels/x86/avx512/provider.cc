@@ -25,7 +25,7 @@ void register_avx512_kernels(KernelRegistry& r) {
   constexpr Isa kIsa = Isa::kAvx512;
   static const SgemmKernel sgemm("sgemm_8x32_avx512", kIsa, avx512::kSgemmMR,
                                  avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
-                                 avx512::sgemm_8x32);
+                                 avx512::sgemm_8x32, /*epilogue=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   r.add(sgemm, unary, dwconv);
