@@ -148,6 +148,34 @@ def test_conv_fused_epilogue() -> None:
         np.testing.assert_array_equal(fused, ref.astype(np.float32))
 
 
+@pytest.mark.parametrize("group", [1, 2])
+@pytest.mark.parametrize("isa", ["ref", "avx2", "avx512"])
+def test_conv_activation_in_the_gemm_epilogue(group: int, isa: str) -> None:
+    """Without a residual, the dense Conv's bias and Relu / Clip run in the
+    SGEMM's tile epilogue (kernels/sgemm_f32.h, SgemmEpilogue; in registers
+    for the AVX-512 microkernel, after the tile for the others): bit for bit
+    the unfused Conv followed by the activation, with K = 40 * 9 = 360 over
+    two K slices (the bias joins after the first) and M, N off the tile edges."""
+    if not int8rt.kernels.isa_info()[isa]["cpu"]:
+        pytest.skip(f"no {isa} on this CPU")
+    int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+    try:
+        _conv_activation_in_the_gemm_epilogue(group)
+    finally:
+        int8rt.set_max_isa(None)
+
+
+def _conv_activation_in_the_gemm_epilogue(group: int) -> None:
+    rng = np.random.default_rng(55)
+    x, wt, b = rand(rng, 2, 40 * group, 9, 11), rand(rng, 13 * group, 40, 3, 3), rand(rng, 13 * group)
+    attrs = {"pads": [1, 1, 1, 1], "group": group}
+    z = run_single_op("Conv", [x, wt, b], attrs, [False, True, True])[0]
+    for act, extra, ref in [("Relu", {}, np.maximum(z, 0)),
+                            ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 2.0}, np.clip(z, -0.5, 2.0))]:
+        fused = run_single_op("Conv", [x, wt, b], {**attrs, "int8rt_activation": act, **extra}, [False, True, True])[0]
+        np.testing.assert_array_equal(fused, ref.astype(np.float32))
+
+
 def test_conv_errors() -> None:
     rng = np.random.default_rng(6)
     x, wt = rand(rng, 1, 3, 8, 8), rand(rng, 4, 3, 3, 3)

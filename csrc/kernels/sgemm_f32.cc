@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "int8rt/error.h"
+#include "int8rt/threading.h"
 #include "kernels/gemm_panels_f32.h"
 
 namespace int8rt {
@@ -68,11 +70,16 @@ void pack_b_im2col(const Im2colView& v, int64_t k0, int64_t kc, int64_t j0, int6
         if (iy < 0 || iy >= v.H) {
           std::fill(out, out + seg, 0.f);
         } else {
+          // zeros left of the image, the run [a, b) inside it, zeros right of it
           const float* src = plane + iy * v.W + off;
-          for (int64_t t = 0; t < seg; ++t) {
-            const int64_t ox = ox0 + t;
-            out[t] = ox >= lo && ox < hi ? src[ox * v.sw] : 0.f;
+          const int64_t a = std::min(std::max(lo, ox0), ox0 + seg), b = std::max(a, std::min(hi, ox0 + seg));
+          std::fill(out, out + (a - ox0), 0.f);
+          if (v.sw == 1) {
+            std::memcpy(out + (a - ox0), src + a, static_cast<size_t>(b - a) * sizeof(float));
+          } else {
+            for (int64_t ox = a; ox < b; ++ox) out[ox - ox0] = src[ox * v.sw];
           }
+          std::fill(out + (b - ox0), out + seg, 0.f);
         }
         n += seg;
       }
@@ -124,19 +131,47 @@ struct Scratch {
   std::vector<float> a, b;
 };
 
+// The tile epilogue for microkernels that do not apply it themselves
+// (SgemmTile's bias / clip fields, with the same formulas), on the tile
+// just stored while it is in L1.
+void tile_epilogue(const SgemmTile& t) {
+  const float lo = t.lo, hi = t.hi;
+  for (int r = 0; r < t.rows; ++r) {
+    float* c = t.c + r * t.ldc;
+    const int cols = t.cols;
+    if (t.bias) {
+      const float b = t.bias[r];
+      for (int j = 0; j < cols; ++j) c[j] = c[j] + b;
+    }
+    if (t.clip) {
+      for (int j = 0; j < cols; ++j) {
+        const float v = c[j] > lo ? c[j] : lo;
+        c[j] = v < hi ? v : hi;
+      }
+    }
+  }
+}
+
 void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t K,
                const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
-               bool accumulate) {
+               bool accumulate, const SgemmEpilogue* ep) {
   thread_local Scratch scratch;
   const int64_t mc_pad = (mc + uk.mr - 1) / uk.mr * uk.mr;
+  const int64_t m_pad = A.packed ? (A.packed->M + uk.mr - 1) / uk.mr * uk.mr : 0;
   const int64_t nc_pad = (nc + uk.nr - 1) / uk.nr * uk.nr;
-  scratch.a.resize(static_cast<size_t>(mc_pad * uk.kc));
+  if (!A.packed) scratch.a.resize(static_cast<size_t>(mc_pad * uk.kc));
   scratch.b.resize(static_cast<size_t>(nc_pad * uk.kc));
   SgemmTile t;
   t.ldc = ldc;
+  if (ep) {
+    t.lo = ep->lo;
+    t.hi = ep->hi;
+  }
   for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
     const int64_t kc = std::min(uk.kc, K - k0);
-    pack_a(A, i0, mc, k0, kc, uk.mr, scratch.a.data());
+    // i0 is a multiple of mr (mc is), so the tile's panels are contiguous.
+    const float* a_panels = A.packed ? A.packed->data.data() + k0 * m_pad + i0 * kc : scratch.a.data();
+    if (!A.packed) pack_a(A, i0, mc, k0, kc, uk.mr, scratch.a.data());
     // A row-major B's full panels are read in place: each is reused by
     // every A panel from L1 either way, and skipping the copy saves a pass
     // over B (the im2col matrix of a convolution).
@@ -158,10 +193,15 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
         t.ldb = uk.nr;
       }
       for (int64_t ip = 0; ip < mc; ip += uk.mr) {
-        t.a = scratch.a.data() + (ip / uk.mr) * kc * uk.mr;
+        t.a = a_panels + (ip / uk.mr) * kc * uk.mr;
         t.c = C + (i0 + ip) * ldc + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
+        if (ep) {
+          t.bias = k0 == 0 && ep->row_bias ? ep->row_bias + i0 + ip : nullptr;
+          t.clip = ep->clip && k0 + kc >= K;
+        }
         uk.fn(t);
+        if ((t.bias || t.clip) && !uk.epilogue) tile_epilogue(t);
       }
     }
   }
@@ -169,12 +209,34 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
 
 }  // namespace
 
+PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A) {
+  PackedA p;
+  p.M = M;
+  p.K = K;
+  p.uk = &uk;
+  const int64_t m_pad = (M + uk.mr - 1) / uk.mr * uk.mr;
+  p.data.resize(static_cast<size_t>(m_pad * K));
+  for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
+    pack_a(A, 0, M, k0, std::min(uk.kc, K - k0), uk.mr, p.data.data() + k0 * m_pad);
+  }
+  return p;
+}
+
 void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A, GemmOperand B,
-           float* C, int64_t ldc, bool accumulate, bool parallel) {
+           float* C, int64_t ldc, bool accumulate, bool parallel, const SgemmEpilogue* ep) {
+  if (ep && accumulate) throw InvalidArgument("sgemm: an epilogue needs accumulate == false");
+  if (A.packed && (A.packed->uk != &uk || A.packed->M != M || A.packed->K != K)) {
+    throw InvalidArgument("sgemm: A was packed for another microkernel or shape");
+  }
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    if (!accumulate) {
-      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
+    for (int64_t i = 0; i < M; ++i) {
+      float* c = C + i * ldc;
+      if (!accumulate) std::fill(c, c + N, ep && ep->row_bias ? ep->row_bias[i] : 0.f);
+      for (int64_t j = 0; ep && ep->clip && j < N; ++j) {
+        const float v = c[j] > ep->lo ? c[j] : ep->lo;
+        c[j] = v < ep->hi ? v : ep->hi;
+      }
     }
     return;
   }
@@ -185,7 +247,7 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
   // threads; keep them a multiple of NR and at least 64 wide. The tiling
   // never changes any output's arithmetic (abi/sgemm_f32.h).
   int64_t nc = uk.nc;
-  if (parallel && m_tiles < 8) {
+  if (parallel && get_num_threads() > 1 && m_tiles < 8) {
     const int64_t want_n_tiles = (8 + m_tiles - 1) / m_tiles;
     nc = std::max<int64_t>(64, ((N + want_n_tiles - 1) / want_n_tiles + uk.nr - 1) / uk.nr * uk.nr);
     nc = std::min(nc, uk.nc);
@@ -195,12 +257,12 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
     for (int64_t t = begin; t < end; ++t) {
       const int64_t i0 = (t / n_tiles) * mc, j0 = (t % n_tiles) * nc;
       gemm_tile(uk, i0, std::min(mc, M - i0), j0, std::min(nc, N - j0), K, A, B, C, ldc,
-                accumulate);
+                accumulate, ep);
     }
   };
   const int64_t tasks = m_tiles * n_tiles;
   // A tile below ~1 MFLOP does not pay for waking a second thread.
-  if (!parallel || M * N * K < (1 << 18)) {
+  if (!parallel || M * N * K < (1 << 18) || get_num_threads() == 1) {
     body(0, tasks);
   } else {
     parallel_for(tasks, 1, body);

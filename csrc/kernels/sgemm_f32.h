@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
@@ -31,8 +32,8 @@ class SgemmKernel final : public NamedKernel<Kernel> {
   static std::string describe() { return ""; }
 
   SgemmKernel(const char* name, Isa isa, int mr, int nr, int64_t kc, int64_t mc, int64_t nc,
-              SgemmFn fn)
-      : NamedKernel(name, isa), mr(mr), nr(nr), kc(kc), mc(mc), nc(nc), fn(fn) {}
+              SgemmFn fn, bool epilogue = false)
+      : NamedKernel(name, isa), mr(mr), nr(nr), kc(kc), mc(mc), nc(nc), fn(fn), epilogue(epilogue) {}
   std::string supports() const { return ""; }  // every GEMM
 
   int mr, nr;   // register tile
@@ -40,6 +41,7 @@ class SgemmKernel final : public NamedKernel<Kernel> {
   int64_t mc;   // rows of A packed per task (multiple of mr)
   int64_t nc;   // widest column tile per task (multiple of nr)
   SgemmFn fn;
+  bool epilogue;  // fn applies SgemmTile's bias / clip itself (else the driver does, after it)
 };
 
 // A convolution's im2col matrix, never materialised: B[k][n] with row
@@ -51,19 +53,49 @@ struct Im2colView {
   int64_t H = 0, W = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0, oh = 0, ow = 0;
 };
 
+struct PackedA;
+
 struct GemmOperand {
   const float* data = nullptr;
   int64_t ld = 0;       // leading dimension (row stride) of the stored matrix
   bool trans = false;   // true: the stored matrix is op(X)^T
   const Im2colView* im2col = nullptr;  // B only: this view instead of data / ld / trans
+  const PackedA* packed = nullptr;     // A only: these panels instead of data / ld / trans
+};
+
+// All of op(A) [M, K] packed once for one microkernel, as sgemm would pack
+// it tile by tile: per KC slice (k0 = 0, kc, 2 kc, ...), the ceil(M / mr)
+// panels [kc][mr] of every row in order, zero-padded. For a layer's
+// constant weights (the A of a convolution): sgemm then reads the panels
+// and packs only B. The arithmetic is the same as with A unpacked.
+struct PackedA {
+  std::vector<float> data;
+  int64_t M = 0, K = 0;
+  const SgemmKernel* uk = nullptr;  // the microkernel it was packed for (its mr, kc)
+};
+PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A);
+
+// What sgemm applies to each C tile while it is in cache (accumulate must
+// be false): row i gets row_bias[i] added right after the first K slice is
+// stored, so the sums are those of a C prefilled with the bias and then
+// accumulated (the first addition, bias + slice, is the same in either
+// order); after the last slice, when clip, v = v > lo ? v : lo, then
+// v < hi ? v : hi (Relu: lo = 0, hi = +inf), the engine's clip_value.
+struct SgemmEpilogue {
+  const float* row_bias = nullptr;  // [M], or nullptr
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
 };
 
 // C[M, N] (row stride ldc) = A[M, K] * B[K, N], or += when accumulate.
+// A.packed must have been packed for `uk` with this M and K (InvalidArgument otherwise).
 // Parallel over tiles of C with int8rt::parallel_for unless parallel is false
 // (callers that already run inside a parallel_for pass false).
 // `uk` is the microkernel, chosen once per layer with choose<SgemmKernel>().
+// `ep` (nullptr: none) is applied per tile, see SgemmEpilogue.
 void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A,
-           GemmOperand B, float* C, int64_t ldc, bool accumulate, bool parallel = true);
+           GemmOperand B, float* C, int64_t ldc, bool accumulate, bool parallel = true,
+           const SgemmEpilogue* ep = nullptr);
 
 }  // namespace kernels
 }  // namespace int8rt

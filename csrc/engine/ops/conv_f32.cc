@@ -3,23 +3,28 @@
 // bias, plus the fused epilogue of graph/passes/passes.h (int8rt_residual,
 // int8rt_activation). 1-D runs as 2-D with H = 1.
 //
-// Compute: depthwise (group == C == M) convolutions run direct, one output
-// plane per task with the inner loop over output columns; everything else is
+// Compute: depthwise (group == C == M) convolutions run direct on the
+// dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
+// per call, the residual and activation applied to each run while it is
+// in cache; everything else is
 // the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
-// conv is 1x1, stride 1, no padding). With int8rt_precision="bf16"
+// conv is 1x1, stride 1, no padding) and whose A panels (constant weights)
+// are packed once when the layer is created. With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
 // weights of each group converted and packed once here.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
 #include "engine/layer.h"
 #include "engine/ops/bf16_gemm.h"
-#include "kernels/sgemm_f32.h"
 #include "engine/ops/op_util.h"
+#include "kernels/dwconv_f32.h"
+#include "kernels/sgemm_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -32,37 +37,6 @@ using kernels::sgemm;
 struct Geom {
   int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
 };
-
-// Depthwise: one (n, c) output plane per task; bias, then taps in (ky, kx) order.
-void depthwise(const float* x, const float* w, const float* bias, float* y, const Geom& g) {
-  parallel_for(g.N * g.C, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      int64_t c = t % g.C;
-      const float* plane = x + t * g.H * g.W;
-      float* out = y + t * g.oh * g.ow;
-      std::fill(out, out + g.oh * g.ow, bias ? bias[c] : 0.f);
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const float wv = w[(c * g.kh + ky) * g.kw + kx];
-          int64_t off = kx * g.dw - g.pw;
-          int64_t lo = off >= 0 ? 0 : std::min(g.ow, (-off + g.sw - 1) / g.sw);
-          int64_t hi = std::max(lo, g.W - off <= 0 ? 0 : std::min(g.ow, (g.W - off + g.sw - 1) / g.sw));
-          for (int64_t oy = 0; oy < g.oh; ++oy) {
-            int64_t iy = oy * g.sh - g.ph + ky * g.dh;
-            if (iy < 0 || iy >= g.H) continue;
-            const float* src = plane + iy * g.W + off;
-            float* d = out + oy * g.ow;
-            if (g.sw == 1) {
-              for (int64_t ox = lo; ox < hi; ++ox) d[ox] += wv * src[ox];
-            } else {
-              for (int64_t ox = lo; ox < hi; ++ox) d[ox] += wv * src[ox * g.sw];
-            }
-          }
-        }
-      }
-    }
-  });
-}
 
 class ConvLayer : public Layer {
  public:
@@ -81,6 +55,8 @@ class ConvLayer : public Layer {
       for (int64_t grp = 0; grp < group_; ++grp) {
         bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true});
       }
+    } else {
+      pack_weights(net.tensor(node.inputs[1]));
     }
   }
 
@@ -104,11 +80,11 @@ class ConvLayer : public Layer {
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
     if (g.G == g.C && g.M == g.C && g.G > 1) {
-      depthwise(x, w, bias, y, g);
+      depthwise(in, x, w, bias, y, g);
     } else {
       gemm_path(x, w, bias, y, g);
+      epilogue(in, y, g);
     }
-    epilogue(in, y, g);
   }
 
   std::string describe() const override {
@@ -117,6 +93,62 @@ class ConvLayer : public Layer {
   }
 
  private:
+  // Relu and Clip run in the SGEMM's tile epilogue unless a residual must be
+  // added before them.
+  static kernels::SgemmEpilogue fused_clip(const FusedActivation& act, int64_t residual) {
+    kernels::SgemmEpilogue ep;
+    if (residual >= 0) return ep;
+    if (act.kind == FusedActivation::Kind::kRelu) {
+      ep.clip = true;
+      ep.lo = 0.f;
+      ep.hi = std::numeric_limits<float>::infinity();
+    } else if (act.kind == FusedActivation::Kind::kClip) {
+      ep.clip = true;
+      ep.lo = act.lo;
+      ep.hi = act.hi;
+    }
+    return ep;
+  }
+
+  // Constant weights of a dense (not depthwise) convolution, each group's
+  // [M/G, C/G*kh*kw] packed once into the SGEMM's A panels.
+  void pack_weights(const Tensor& wt) {
+    const int64_t M = wt.shape[0], C = group_ * wt.shape[1];
+    if (!wt.is_constant || wt.dtype != DataType::kFloat32 || M % group_ != 0 || (group_ == C && M == C)) return;
+    const int64_t Mg = M / group_, K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(M, 1);
+    if (K * M != static_cast<int64_t>(wt.f32.size())) return;
+    for (int64_t grp = 0; grp < group_; ++grp) {
+      packed_.push_back(kernels::pack_a_once(*uk_, Mg, K, {wt.f32.data() + grp * Mg * K, K, false}));
+    }
+  }
+
+  // Output planes in runs of about 32 KiB per kernel call, then the run's
+  // residual and activation while it is in cache.
+  void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
+                 float* y, const Geom& g) const {
+    const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+    const int64_t P = g.oh * g.ow, run = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, P));
+    kernels::DwConvF32Plane p;
+    p.x = x; p.w = w; p.bias = bias; p.y = y; p.C = g.C;
+    p.H = g.H; p.W = g.W; p.oh = g.oh; p.ow = g.ow; p.kh = g.kh; p.kw = g.kw;
+    p.sh = g.sh; p.sw = g.sw; p.dh = g.dh; p.dw = g.dw; p.ph = g.ph; p.pw = g.pw;
+    parallel_for(g.N * g.C, run, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; t += run) {
+        kernels::DwConvF32Plane part = p;
+        part.first = t;
+        part.count = std::min(run, end - t);
+        dw_->plane(part);
+        float* out = y + t * P;
+        const int64_t n = part.count * P;
+        if (r) {
+          const float* q = r + t * P;
+          for (int64_t i = 0; i < n; ++i) out[i] = out[i] + q[i];
+        }
+        act_.apply(out, n);
+      }
+    });
+  }
+
   void gemm_path(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
@@ -124,7 +156,7 @@ class ConvLayer : public Layer {
     auto one = [&](int64_t n, int64_t grp, bool parallel) {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
-      if (bias) {
+      if (bias && !bf16_.empty()) {
         for (int64_t m = 0; m < Mg; ++m) std::fill(yg + m * P, yg + (m + 1) * P, bias[grp * Mg + m]);
       }
       GemmOperand b{xg, P, false};
@@ -133,7 +165,11 @@ class ConvLayer : public Layer {
       if (!bf16_.empty()) {
         bf16_.packed[grp]->run(P, b, yg, P, bias != nullptr, parallel);
       } else {
-        sgemm(*uk_, Mg, P, K, {w + grp * Mg * K, K, false}, b, yg, P, bias != nullptr, parallel);
+        GemmOperand a{w + grp * Mg * K, K, false};
+        if (!packed_.empty()) a.packed = &packed_[grp];
+        kernels::SgemmEpilogue ep = fused_;  // bias and activation on each tile while in cache
+        ep.row_bias = bias ? bias + grp * Mg : nullptr;
+        sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);
       }
     };
     if (g.G == 1) {
@@ -146,7 +182,7 @@ class ConvLayer : public Layer {
   }
 
   void epilogue(const std::vector<const Value*>& in, float* y, const Geom& g) const {
-    if (residual_ < 0 && act_.kind == FusedActivation::Kind::kNone) return;
+    if (residual_ < 0 && (act_.kind == FusedActivation::Kind::kNone || (fused_.clip && bf16_.empty()))) return;
     const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
     const int64_t P = g.oh * g.ow;
     parallel_for(g.N * g.M, std::max<int64_t>(1, 4096 / P), [&](int64_t begin, int64_t end) {
@@ -203,6 +239,9 @@ class ConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
+  const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
+  std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
+  kernels::SgemmEpilogue fused_ = fused_clip(act_, residual_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 

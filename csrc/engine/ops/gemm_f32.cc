@@ -43,6 +43,8 @@ class GemmLayer : public Layer {
       const Tensor& b = net.tensor(node.inputs[1]);
       const int64_t K = b.shape[trans_b_ ? 1 : 0], N = b.shape[trans_b_ ? 0 : 1];
       bf16_.add({b.f32.data(), K, N, b.shape[1], trans_b_, /*left=*/false});
+    } else {
+      transpose_constant_b(net.tensor(node.inputs[1]));
     }
   }
 
@@ -61,6 +63,7 @@ class GemmLayer : public Layer {
     float* y = out[0]->data<float>();
     GemmOperand a{A.data<float>(), A.shape()[1], trans_a_};
     GemmOperand b{B.data<float>(), B.shape()[1], trans_b_};
+    if (!bt_.empty()) b = {bt_.data(), N, false};  // the same values, read in place
     const bool has_c = C && beta_ != 0.f;
     std::vector<int64_t> cs;
     if (has_c) cs = broadcast_strides(C->shape(), {M, N});
@@ -89,6 +92,19 @@ class GemmLayer : public Layer {
   }
 
  private:
+  // A constant transB weight [N, K] is stored transposed once ([K, N]), so
+  // that the SGEMM reads its panels in place instead of transposing them on
+  // every run (Linear layers exported from PyTorch). Same values, same sums.
+  void transpose_constant_b(const Tensor& b) {
+    if (!trans_b_ || !b.is_constant || b.dtype != DataType::kFloat32 || b.shape.size() != 2) return;
+    const int64_t N = b.shape[0], K = b.shape[1];
+    if (N * K != static_cast<int64_t>(b.f32.size())) return;
+    bt_.resize(b.f32.size());
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t k = 0; k < K; ++k) bt_[static_cast<size_t>(k * N + n)] = b.f32[static_cast<size_t>(n * K + k)];
+    }
+  }
+
   void product(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, float* y,
                bool accumulate) const {
     if (!bf16_.empty()) {
@@ -129,6 +145,7 @@ class GemmLayer : public Layer {
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
+  std::vector<float> bt_;  // a constant transB weight, transposed (empty otherwise)
 };
 
 class MatMulLayer : public Layer {

@@ -7,7 +7,8 @@
 // The tensor is viewed as [outer, n, inner] around the axis; for inner > 1
 // the loops run over the contiguous inner dimension so they vectorise; for
 // inner == 1 (the usual last axis) each row keeps 8 partial maxima and sums
-// so that those loops vectorise too. exp is exp_f32 (kernels/ref/math_f32.h).
+// so that those loops vectorise too. exp is exp_f32 (kernels/ref/math_f32.h)
+// run by the unary_f32 kernel family (its widest ISA build, same bits).
 #include <algorithm>
 #include <cmath>
 
@@ -15,12 +16,11 @@
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 #include "kernels/ref/math_f32.h"
+#include "kernels/unary_f32.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
-
-using kernels::ref::exp_f32;
 
 class SoftmaxLayer : public Layer {
  public:
@@ -65,7 +65,8 @@ class SoftmaxLayer : public Layer {
     float mx = m8[0];
     for (int l = 1; l < kLanes; ++l) mx = std::max(mx, m8[l]);
     for (; k < n; ++k) mx = std::max(mx, x[k]);
-    for (k = 0; k < n; ++k) y[k] = exp_f32(x[k] - mx);
+    for (k = 0; k < n; ++k) y[k] = x[k] - mx;
+    exp_->apply(kernels::ref::UnaryF32::kExp, n, y, y);
     for (int l = 0; l < kLanes; ++l) s8[l] = 0.f;
     for (k = 0; k + kLanes <= n; k += kLanes) {
       for (int l = 0; l < kLanes; ++l) s8[l] += y[k + l];
@@ -95,10 +96,9 @@ class SoftmaxLayer : public Layer {
     for (int64_t k = 0; k < n; ++k) {
       const float* r = x + k * inner;
       float* d = y + k * inner;
-      for (int64_t i = 0; i < inner; ++i) {
-        d[i] = exp_f32(r[i] - mx[i]);
-        sum[i] += d[i];
-      }
+      for (int64_t i = 0; i < inner; ++i) d[i] = r[i] - mx[i];
+      exp_->apply(kernels::ref::UnaryF32::kExp, inner, d, d);
+      for (int64_t i = 0; i < inner; ++i) sum[i] += d[i];
     }
     if (log_) {
       for (int64_t i = 0; i < inner; ++i) sum[i] = std::log(sum[i]);
@@ -119,6 +119,7 @@ class SoftmaxLayer : public Layer {
   bool coerce_2d_;  // the axes from axis_ on form one
   bool log_;
   std::string prefix_;
+  const kernels::UnaryF32Kernel* exp_ = &kernels::choose<kernels::UnaryF32Kernel>();  // once per layer
 };
 
 LayerFactory make(bool log) {

@@ -32,6 +32,14 @@ struct SgemmTile {
   int64_t ldc = 0;            // row stride of C (elements)
   int rows = 0, cols = 0;     // valid rows (1..mr) and columns (1..nr)
   bool accumulate = false;    // C += acc instead of C = acc
+  // The tile epilogue (kernels/sgemm_f32.h, SgemmEpilogue), for microkernels
+  // that take it (SgemmKernel::epilogue): before the store, row r's value
+  // v = v + bias[r] when bias (set on the first K slice only, which does not
+  // accumulate), then, when clip (the last slice), v = v > lo ? v : lo and
+  // v < hi ? v : hi.
+  const float* bias = nullptr;
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
 };
 using SgemmFn = void (*)(const SgemmTile&);
 

@@ -4,13 +4,15 @@
 // ref_kernels.h as they are (conv / GEMM packing is a copy of the canonical
 // weights); the FP32 GEMM one is the portable microkernel
 // (sgemm_6x8_portable, no FMA) under the blocked driver; unary_f32_ref the
-// math_f32.h loop built with the baseline flags; gemm_bf16_ref the scalar
+// math_f32.h loop built with the baseline flags; dwconv_f32_ref the
+// scalar depthwise plane (ref/dwconv_f32.cc); gemm_bf16_ref the scalar
 // BF16 tile (ref/gemm_bf16.cc) under the BF16 driver.
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "kernels/conv_gemm_s8.h"
+#include "kernels/dwconv_f32.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/ref/ref_kernels.h"
@@ -99,11 +101,12 @@ void register_ref_kernels(KernelRegistry& r) {
   static const SgemmKernel sgemm("sgemm_6x8_portable", Isa::kRef, 6, 8, /*kc=*/256, /*mc=*/96,
                                  /*nc=*/512, sgemm_6x8_portable);
   static const UnaryF32Kernel unary("unary_f32_ref", Isa::kRef, ref::unary_f32);
+  static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   // BF16 GEMM: the scalar tile of kernels/ref/gemm_bf16.cc (the spec).
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_ref", Isa::kRef, ref::kBf16RefMR, ref::kBf16RefNR,
                                          ref::gemm_bf16_tile, ref::bf16_pairs, nullptr, 1, Bf16Needs::kNothing);
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        channel_mul, sgemm, unary, gemm_bf16);
+        channel_mul, sgemm, unary, gemm_bf16, dwconv);
 }
 
 }  // namespace kernels

@@ -4,11 +4,13 @@
 //   every element-wise op: <op>_s8_avx512 (F/BW/VL microkernels bound to
 //              the drivers of x86/eltwise_s8_x86.h)
 //   unary_f32: unary_f32_avx512 (math_f32.h's loop, 16 lanes)
+//   dwconv_f32: dwconv_f32_avx512 (16 output columns per zmm, FMA)
 //   sgemm_f32: sgemm_8x32_avx512 (AVX-512F). Blocking: the B panel (kc x 32
 //              floats: 24 KiB) stays in L1 while the A block (mc x kc)
 //              streams from L2; kc = 192 measured best on Zen 4 among
 //              64..384 (it also divides the 3x3x64 im2col depth).
 #include "kernels/abi/eltwise_s8.h"
+#include "kernels/dwconv_f32.h"
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
@@ -23,9 +25,10 @@ void register_avx512_kernels(KernelRegistry& r) {
   constexpr Isa kIsa = Isa::kAvx512;
   static const SgemmKernel sgemm("sgemm_8x32_avx512", kIsa, avx512::kSgemmMR,
                                  avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
-                                 avx512::sgemm_8x32);
+                                 avx512::sgemm_8x32, /*epilogue=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
-  r.add(sgemm, unary);
+  static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
+  r.add(sgemm, unary, dwconv);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,

@@ -7,7 +7,8 @@
 // rows of 32 floats ldb apart (packed, or in place), from the driver in
 // kernels/sgemm_f32.cc. Partial tiles: `rows` < 8
 // runs a shorter instantiation (fewer broadcasts and chains), `cols` < 32
-// stores through a mask; the padded columns are zeros in B.
+// stores through a mask; the padded columns are zeros in B. The bias and
+// clip of the tile epilogue are applied in registers before the store.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -42,6 +43,7 @@ void tile(const SgemmTile& t) {
   const int hi_cols = t.cols - lo_cols;
   const __mmask16 m0 = static_cast<__mmask16>(lo_cols >= 16 ? 0xFFFFu : (1u << lo_cols) - 1u);
   const __mmask16 m1 = static_cast<__mmask16>(hi_cols >= 16 ? 0xFFFFu : (1u << hi_cols) - 1u);
+  const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     float* c = t.c + r * t.ldc;
@@ -49,6 +51,15 @@ void tile(const SgemmTile& t) {
     if (t.accumulate) {
       v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
       v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+    }
+    if (t.bias) {  // first K slice, not accumulating: acc + bias
+      const __m512 b = _mm512_set1_ps(t.bias[r]);
+      v0 = _mm512_add_ps(v0, b);
+      v1 = _mm512_add_ps(v1, b);
+    }
+    if (t.clip) {  // max(v, lo) gives lo for NaN v; min(v, hi) gives hi unless v < hi
+      v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);
+      v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
     }
     _mm512_mask_storeu_ps(c, m0, v0);
     _mm512_mask_storeu_ps(c + 16, m1, v1);

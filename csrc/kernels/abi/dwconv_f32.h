@@ -1,0 +1,39 @@
+// The FP32 depthwise-convolution microkernel boundary (the dwconv_f32
+// family, kernels/dwconv_f32.h): output planes [first, first + count) of
+// the N * C planes (plane t is channel t % C), each
+//   y[oy][ox] = bias + sum over (ky, kx) in row-major order of
+//               w[ky][kx] * x[oy * sh - ph + ky * dh][ox * sw - pw + kx * dw]
+// where taps that fall outside the image are skipped (zero padding), each
+// term rounded (w * x) and then added (no FMA), in that tap order. Every
+// tier gives the same bits (tests/test_dwconv_f32.py compares with ==). Plain structs and declarations, so ISA translation units
+// may include it (STYLE.md, "ISA code is fenced").
+#pragma once
+
+#include <cstdint>
+
+namespace int8rt {
+namespace kernels {
+
+struct DwConvF32Plane {
+  const float* x = nullptr;     // input planes [N * C][H][W]
+  const float* w = nullptr;     // taps [C][kh][kw]
+  const float* bias = nullptr;  // [C], or nullptr for 0
+  float* y = nullptr;           // output planes [N * C][oh][ow]
+  int64_t C = 1, first = 0, count = 1;
+  int64_t H = 0, W = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+};
+using DwConvF32Fn = void (*)(const DwConvF32Plane&);
+
+namespace ref {
+void dwconv_f32_plane(const DwConvF32Plane& p);  // ref/dwconv_f32.cc, baseline
+}  // namespace ref
+namespace x86 {
+namespace avx512 {
+// AVX-512F, 16 output columns per vector (x86/avx512/dwconv_f32_16.cc).
+void dwconv_f32_plane(const DwConvF32Plane& p);
+}  // namespace avx512
+}  // namespace x86
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,24 @@
+// The FP32 depthwise-convolution family (registry.h, key "dwconv" f32): the
+// float Conv layers with group == C == M (engine/ops/conv_f32.cc), one
+// run of output planes per call (contract in kernels/abi/dwconv_f32.h). Candidates:
+// dwconv_f32_avx512 (16 columns per vector) and dwconv_f32_ref (the scalar
+// loop); both multiply then add, so they give the same bits. A layer chooses once
+// (choose<DwConvF32Kernel>()) and calls k.plane(p) per run of planes.
+#pragma once
+
+#include "kernels/abi/dwconv_f32.h"
+#include "kernels/eltwise_s8.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+
+class DwConvF32Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"dwconv", Dtype::kF32};
+  DwConvF32Kernel(const char* name, Isa isa, DwConvF32Fn fn) : NamedKernel(name, isa), plane(fn) {}
+  const DwConvF32Fn plane;
+};
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,79 @@
+"""The FP32 depthwise-convolution family (kernels/dwconv_f32.h) on every tier
+the CPU has, against its reference tier (dwconv_f32_ref, the spec) and
+ONNX Runtime.
+
+The vector tiers round each product and add in the reference's tap order
+(no FMA), so they must give the reference's bits: compared with ==.
+Against ONNX Runtime (MLAS sums in its own order) the tolerance is that of
+tests/test_fp32_ops.py's Conv cases. Shapes sweep the 16-column vector edge (widths 1..17, 31..33),
+strides 1, 2 (permute path) and 3 (gather path), dilation, asymmetric
+padding, kernels from 1x1 to 7x7 and batch 1 and 2.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import int8rt
+from _ort_oracle import run_ort
+
+from int8rt._testing import run_single_op
+
+TIERS = [isa for isa in ("avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+
+CASES = [
+    # (N, C, H, W, k, attrs)
+    (1, 3, 5, 1, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (1, 4, 6, 7, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (2, 3, 9, 16, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (1, 5, 8, 17, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    (1, 2, 7, 33, (5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
+    (1, 3, 11, 31, (7, 7), {"pads": [3, 3, 3, 3]}),
+    (1, 2, 10, 32, (3, 3), {"pads": [0, 2, 1, 0], "dilations": [2, 2]}),
+    (1, 3, 12, 20, (3, 3), {"pads": [1, 1, 1, 1], "strides": [3, 3]}),
+    (1, 2, 9, 13, (3, 5), {"pads": [1, 0, 1, 4], "strides": [1, 2]}),
+    (1, 4, 6, 6, (1, 1), {}),
+    (2, 3, 14, 40, (3, 3), {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
+]
+
+
+def _run(isa: str, x: np.ndarray, w: np.ndarray, b: np.ndarray, attrs: dict) -> np.ndarray:
+    int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+    try:
+        return run_single_op("Conv", [x, w, b], attrs, [False, True, True])[0]
+    finally:
+        int8rt.set_max_isa(None)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_depthwise_tiers_against_reference(case: tuple) -> None:
+    n, c, h, wd, k, attrs = case
+    attrs = dict(attrs, group=c)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((n, c, h, wd)).astype(np.float32)
+    w = rng.standard_normal((c, 1) + k).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
+    ref = _run("ref", x, w, b, attrs)
+    np.testing.assert_allclose(ref, run_ort("Conv", [x, w, b], attrs, [False, True, True])[0],
+                               rtol=1e-5, atol=2e-6 * k[0] * k[1])  # MLAS sums in its own order
+    for isa in TIERS:
+        got = _run(isa, x, w, b, attrs)
+        assert got.shape == ref.shape
+        bad = got != ref
+        assert not bad.any(), (isa, case, np.argwhere(bad)[:3], got[bad][:3], ref[bad][:3])
+
+
+def test_depthwise_fused_residual_and_activation() -> None:
+    """The plane's residual and activation (applied per plane in the same
+    task) equal Conv -> Add -> Clip computed separately."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 6, 9, 19)).astype(np.float32)
+    w = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    r = rng.standard_normal((2, 6, 9, 19)).astype(np.float32)
+    attrs = {"pads": [1, 1, 1, 1], "group": 6}
+    y = run_single_op("Conv", [x, w, b], attrs, [False, True, True])[0]
+    fused = run_single_op("Conv", [x, w, b, r], dict(attrs, int8rt_residual=3, int8rt_activation="Clip",
+                                                      int8rt_clip_min=-0.5, int8rt_clip_max=1.0),
+                          [False, True, True, False])[0]
+    np.testing.assert_array_equal(fused, np.clip(y + r, -0.5, 1.0))
