@@ -348,4 +348,8 @@ CONFORMANCE_EXCEPTIONS: Dict[str, str] = {
        for op in ("ReduceL1", "ReduceL2", "ReduceSumSquare")},
     "Trilu": "test_tril_zero / test_triu_zero have a zero-sized dimension, which the engine's inputs refuse",
     "Dropout": "the test_training_dropout cases drop at random (training_mode true, ratio > 0): inference only",
+    "ConvTranspose": "test_convtranspose_autopad_same, _output_shape and _kernel_shape use auto_pad SAME or "
+                     "output_shape, whose split of the total padding differs between ONNX's reference and ONNX "
+                     "Runtime: the importer asks for explicit pads and output_padding",
+    "MaxPool": "test_maxpool_2d_uint8 is " + _OTHER_TYPES + "; the two _with_argmax cases need the Indices output",
 }
