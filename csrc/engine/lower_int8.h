@@ -3,7 +3,9 @@
 //
 // Which nodes become int8 (TensorRT's choice, "int8 where it pays"):
 //   Conv (2-D, constant weights, fused Relu/Clip or none) and Gemm/MatMul with
-//   constant weights, when their input and output tensors have scales;
+//   constant weights, and ConvTranspose (2-D: the importer lifts 1-D;
+//   explicit pads, a following Relu folded into its epilogue), when their
+//   input and output tensors have scales;
 //   MaxPool, AveragePool, GlobalAveragePool, Add (same shapes, optionally
 //   followed by Relu) and Concat (any axis) when their inputs are already int8;
 //   data movement (Transpose, Slice, Split, Pad, Reshape, Flatten, Squeeze,
@@ -23,7 +25,7 @@
 // float meaning (network outputs included); int8 versions are named
 // "<name>::int8".
 //
-// Lowered ops: int8rt.Quantize / Dequantize, QConv, QGemm, QMaxPool,
+// Lowered ops: int8rt.Quantize / Dequantize, QConv, QConvTranspose, QGemm, QMaxPool,
 // QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut,
 // QChannelMul, QResizeNearest, QResizeLinear and the data-movement ops
 // QTranspose, QSlice, QSplit, QPad, QReshape, QSqueeze, QUnsqueeze,
