@@ -12,7 +12,10 @@
 // first t whose o is inside the output. A negative leading pad becomes 0 and
 // the first outputs of the phase conv are skipped; the trailing pad is what
 // the phase's last output needs (never negative: surplus outputs are
-// skipped). A phase with no tap (k < s) holds epilogue(0) everywhere.
+// skipped). A phase with no tap (k < s) holds epilogue(0) everywhere. When
+// every phase's conv has the same shape (kernel a multiple of the stride,
+// as k = s upsampling), they run as one conv whose output channels are the
+// phases' side by side, group by group.
 #include "kernels/conv_transpose_s8.h"
 
 #include <algorithm>
@@ -73,14 +76,16 @@ AxisPhase axis_phase(int in, int out, int k, int s, int d, int p, int q) {
 struct Phase {
   int qy = 0, qx = 0;
   AxisPhase y, x;
-  ConvShape conv;                      // valid when packed is set
-  std::unique_ptr<PackedConv> packed;  // null: no tap reaches this phase
+  bool has_taps = false;               // some kernel tap reaches this phase
+  ConvShape conv;                      // valid when has_taps
+  std::unique_ptr<PackedConv> packed;  // its own conv (null when merged or no tap)
 };
 
 class PhasePackedConvTranspose final : public PackedConvTranspose {
  public:
   PhasePackedConvTranspose(const ConvTransposeShape& sh, OutputType out, const int8_t* w) : shape_(sh), out_(out) {
-    const int OH = sh.out_h(), OW = sh.out_w(), Cg = sh.c_per_group(), Kg = sh.k_per_group();
+    const int OH = sh.out_h(), OW = sh.out_w();
+    std::vector<std::vector<int8_t>> weights;
     for (int qy = 0; qy < sh.stride_h; ++qy) {
       for (int qx = 0; qx < sh.stride_w; ++qx) {
         Phase ph;
@@ -89,9 +94,32 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
         ph.y = axis_phase(sh.H, OH, sh.R, sh.stride_h, sh.dilation_h, sh.pad_top, qy);
         ph.x = axis_phase(sh.W, OW, sh.S, sh.stride_w, sh.dilation_w, sh.pad_left, qx);
         if (ph.y.count <= 0 || ph.x.count <= 0) continue;  // no output in this phase
-        if (!ph.y.taps.empty() && !ph.x.taps.empty()) pack_phase(ph, w, Cg, Kg);
+        weights.push_back(phase_weights(ph, w));
         phases_.push_back(std::move(ph));
       }
+    }
+    // Phases whose convs have one shape (k a multiple of the stride, e.g.
+    // k = s) run as ONE conv with every phase's output channels side by
+    // side, so a layer with few output channels still fills a tile.
+    bool same = phases_.size() > 1;
+    for (const Phase& ph : phases_) same = same && ph.has_taps && same_conv(ph.conv, phases_[0].conv);
+    if (same) {
+      merged_ = phases_[0].conv;
+      merged_.K = sh.K * static_cast<int>(phases_.size());
+      const int nph = static_cast<int>(phases_.size()), Kg = sh.k_per_group();
+      const size_t per_k = static_cast<size_t>(merged_.c_per_group()) * merged_.R * merged_.S;
+      std::vector<int8_t> mw(static_cast<size_t>(merged_.weight_count()));
+      for (int p = 0; p < nph; ++p) {
+        for (int k = 0; k < sh.K; ++k) {
+          const int g = k / Kg, kk = k - g * Kg;
+          std::memcpy(mw.data() + merged_channel(g, p, kk) * per_k, weights[p].data() + k * per_k, per_k);
+        }
+      }
+      merged_packed_ = choose<ConvKernel>(merged_, out_).pack(merged_, mw.data());
+      return;
+    }
+    for (size_t p = 0; p < phases_.size(); ++p) {
+      if (phases_[p].has_taps) phases_[p].packed = choose<ConvKernel>(phases_[p].conv, out_).pack(phases_[p].conv, weights[p].data());
     }
   }
 
@@ -99,6 +127,10 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
     check_run(ep, out_, "conv_transpose_s8_phases");
     const size_t elem = ep.out_type == OutputType::kInt8 ? 1 : 4;
     std::vector<char> buf;
+    if (merged_packed_) {
+      run_merged(batch, x, ep, elem, static_cast<char*>(y));
+      return;
+    }
     for (const Phase& ph : phases_) {
       if (!ph.packed) {
         fill_untouched(ph, batch, ep, y);
@@ -107,17 +139,21 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
       const int COH = ph.conv.out_h(), COW = ph.conv.out_w();
       buf.resize(static_cast<size_t>(batch) * COH * COW * shape_.K * elem);
       ph.packed->run(batch, x, ep, buf.data());
-      scatter(ph, batch, COH, COW, elem, buf.data(), static_cast<char*>(y));
+      scatter(ph, batch, COH, COW, shape_.K, 0, elem, buf.data(), static_cast<char*>(y));
     }
   }
 
   const ConvTransposeShape& shape() const override { return shape_; }
 
  private:
-  // Phase conv weights [K][C/groups][ny][nx]: tap (r', s') is kernel tap
-  // (taps_y[ny-1-r'], taps_x[nx-1-s']) of w [C][K/groups][R][S].
-  void pack_phase(Phase& ph, const int8_t* w, int Cg, int Kg) {
+  // Sets ph.conv and returns its weights [K][C/groups][ny][nx]: tap (r', s')
+  // is kernel tap (taps_y[ny-1-r'], taps_x[nx-1-s']) of w [C][K/groups][R][S].
+  // Empty for a phase no tap reaches.
+  std::vector<int8_t> phase_weights(Phase& ph, const int8_t* w) const {
     const ConvTransposeShape& sh = shape_;
+    const int Cg = sh.c_per_group(), Kg = sh.k_per_group();
+    ph.has_taps = !ph.y.taps.empty() && !ph.x.taps.empty();
+    if (!ph.has_taps) return {};
     const int ny = static_cast<int>(ph.y.taps.size()), nx = static_cast<int>(ph.x.taps.size());
     ConvShape& c = ph.conv;
     c.C = sh.C;
@@ -146,7 +182,42 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
         }
       }
     }
-    ph.packed = choose<ConvKernel>(c, out_).pack(c, pw.data());
+    return pw;
+  }
+
+  static bool same_conv(const ConvShape& a, const ConvShape& b) {
+    return a.R == b.R && a.S == b.S && a.pad_top == b.pad_top && a.pad_bottom == b.pad_bottom &&
+           a.pad_left == b.pad_left && a.pad_right == b.pad_right && a.dilation_h == b.dilation_h &&
+           a.dilation_w == b.dilation_w;
+  }
+
+  // Channel of the merged conv for phase p, group g, channel kk of the group:
+  // each group's channels stay contiguous (a grouped conv's contract).
+  int64_t merged_channel(int g, int p, int kk) const {
+    return (static_cast<int64_t>(g) * static_cast<int64_t>(phases_.size()) + p) * shape_.k_per_group() + kk;
+  }
+
+  // The merged conv: its epilogue is the layer's, per merged channel.
+  void run_merged(int batch, const int8_t* x, const Epilogue& ep, size_t elem, char* y) const {
+    const int nph = static_cast<int>(phases_.size()), Kg = shape_.k_per_group();
+    std::vector<float> scale(static_cast<size_t>(merged_.K)), bias(ep.bias ? merged_.K : 0);
+    for (int p = 0; p < nph; ++p) {
+      for (int k = 0; k < shape_.K; ++k) {
+        const int g = k / Kg;
+        const int64_t m = merged_channel(g, p, k - g * Kg);
+        scale[m] = ep.scale[k];
+        if (ep.bias) bias[m] = ep.bias[k];
+      }
+    }
+    Epilogue mep = ep;
+    mep.scale = scale.data();
+    mep.bias = ep.bias ? bias.data() : nullptr;
+    const int COH = merged_.out_h(), COW = merged_.out_w();
+    std::vector<char> buf(static_cast<size_t>(batch) * COH * COW * merged_.K * elem);
+    merged_packed_->run(batch, x, mep, buf.data());
+    for (int p = 0; p < nph; ++p) {
+      scatter(phases_[p], batch, COH, COW, merged_.K, p, elem, buf.data(), y);
+    }
   }
 
   // Output row and column of phase output (ty, tx).
@@ -157,17 +228,29 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
     return static_cast<int>((ph.x.t_first + tx) * shape_.stride_w + ph.qx - shape_.pad_left);
   }
 
-  void scatter(const Phase& ph, int batch, int COH, int COW, size_t elem, const char* src, char* y) const {
-    const int OH = shape_.out_h(), OW = shape_.out_w(), K = shape_.K;
+  // Copies phase ph's outputs from a phase-conv output of K_src channels per
+  // pixel: group g's channels sit at merged_channel(g, p, 0) (p = 0 with
+  // K_src = K: the phase's own conv).
+  void scatter(const Phase& ph, int batch, int COH, int COW, int K_src, int p, size_t elem, const char* src,
+               char* y) const {
+    const int OH = shape_.out_h(), OW = shape_.out_w(), K = shape_.K, Kg = shape_.k_per_group(), G = shape_.groups;
+    const bool own = K_src == K;
     const int64_t rows = int64_t{batch} * ph.y.count;
     parallel_for(rows, grain_for_work(ph.x.count * K), [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
         const int64_t n = row / ph.y.count, ty = row % ph.y.count;
         const int oy = out_row(ph, ty);
-        const char* s = src + ((n * COH + ph.y.skip + ty) * COW + ph.x.skip) * K * elem;
+        const char* s = src + ((n * COH + ph.y.skip + ty) * COW + ph.x.skip) * K_src * elem;
         for (int64_t tx = 0; tx < ph.x.count; ++tx) {
           char* d = y + ((n * OH + oy) * OW + out_col(ph, tx)) * K * elem;
-          std::memcpy(d, s + tx * K * elem, K * elem);
+          const char* sp = s + tx * K_src * elem;
+          if (own) {
+            std::memcpy(d, sp, K * elem);
+            continue;
+          }
+          for (int g = 0; g < G; ++g) {
+            std::memcpy(d + static_cast<size_t>(g) * Kg * elem, sp + merged_channel(g, p, 0) * elem, Kg * elem);
+          }
         }
       }
     });
@@ -189,6 +272,8 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
   ConvTransposeShape shape_;
   OutputType out_;
   std::vector<Phase> phases_;
+  ConvShape merged_;                          // valid when merged_packed_ is set
+  std::unique_ptr<PackedConv> merged_packed_;  // all phases as one conv, or null
 };
 
 class PhaseConvTransposeKernel final : public ConvTransposeKernel {
