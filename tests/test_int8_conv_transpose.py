@@ -120,3 +120,13 @@ def test_dynamic_input_size_packs_per_size() -> None:
         got, want = engine.run({"x": x})["y"], np.minimum(ref.run({"x": x})["y"], 127 * step)
         assert got.shape == want.shape == (1, 6, 2 * hw[0], 2 * hw[1])
         assert float(np.abs(got - want).max()) <= 2.5 * step, hw
+
+
+def test_engine_file_round_trip_gives_the_same_bytes() -> None:
+    onnx_model = head_model(8, 6, 3, 2, (1, 1, 1, 1), 1, 2).SerializeToString()
+    shape = (2, 3, 6, 7)
+    engine = int8rt.build_engine(onnx_model, int8rt.BuilderConfig(calibrator=Cal(shape)))
+    loaded = int8rt.Engine.deserialize(engine.serialize())
+    assert [layer["op"] for layer in loaded.layers()] == [layer["op"] for layer in engine.layers()]
+    x = eval_input(shape)
+    np.testing.assert_array_equal(loaded.run({"x": x})["y"], engine.run({"x": x})["y"])
