@@ -43,6 +43,16 @@ void check_run(const Epilogue& ep, OutputType packed_for, const char* what) {
   if (ep.residual) throw InvalidArgument(std::string(what) + ": a residual is not supported");
 }
 
+// One pixel's channels; a single int8 channel (an upsampling to one map)
+// without a memcpy call per pixel.
+inline void copy_block(char* d, const char* s, size_t bytes) {
+  if (bytes == 1) {
+    *d = *s;
+  } else {
+    std::memcpy(d, s, bytes);
+  }
+}
+
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // One phase q of one axis.
@@ -245,11 +255,11 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
           char* d = y + ((n * OH + oy) * OW + out_col(ph, tx)) * K * elem;
           const char* sp = s + tx * K_src * elem;
           if (own) {
-            std::memcpy(d, sp, K * elem);
+            copy_block(d, sp, K * elem);
             continue;
           }
           for (int g = 0; g < G; ++g) {
-            std::memcpy(d + static_cast<size_t>(g) * Kg * elem, sp + merged_channel(g, p, 0) * elem, Kg * elem);
+            copy_block(d + static_cast<size_t>(g) * Kg * elem, sp + merged_channel(g, p, 0) * elem, Kg * elem);
           }
         }
       }
