@@ -244,23 +244,22 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
   void scatter(const Phase& ph, int batch, int COH, int COW, int K_src, int p, size_t elem, const char* src,
                char* y) const {
     const int OH = shape_.out_h(), OW = shape_.out_w(), K = shape_.K, Kg = shape_.k_per_group(), G = shape_.groups;
+    // Everything the inner loop reads is a local: its char stores may alias
+    // any member, which would otherwise be reloaded per pixel.
     const bool own = K_src == K;
-    const int64_t rows = int64_t{batch} * ph.y.count;
-    parallel_for(rows, grain_for_work(ph.x.count * K), [&](int64_t b, int64_t e) {
+    const int64_t rows = int64_t{batch} * ph.y.count, count_x = ph.x.count;
+    const size_t blk = static_cast<size_t>(Kg) * elem;
+    const size_t off0 = own ? 0 : static_cast<size_t>(merged_channel(0, p, 0)) * elem;
+    const size_t group_stride = own ? blk : static_cast<size_t>(merged_channel(1, p, 0) - merged_channel(0, p, 0)) * elem;
+    const size_t d_step = static_cast<size_t>(shape_.stride_w) * K * elem, s_step = static_cast<size_t>(K_src) * elem;
+    parallel_for(rows, grain_for_work(count_x * K), [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
         const int64_t n = row / ph.y.count, ty = row % ph.y.count;
         const int oy = out_row(ph, ty);
-        const char* s = src + ((n * COH + ph.y.skip + ty) * COW + ph.x.skip) * K_src * elem;
-        for (int64_t tx = 0; tx < ph.x.count; ++tx) {
-          char* d = y + ((n * OH + oy) * OW + out_col(ph, tx)) * K * elem;
-          const char* sp = s + tx * K_src * elem;
-          if (own) {
-            copy_block(d, sp, K * elem);
-            continue;
-          }
-          for (int g = 0; g < G; ++g) {
-            copy_block(d + static_cast<size_t>(g) * Kg * elem, sp + merged_channel(g, p, 0) * elem, Kg * elem);
-          }
+        const char* sp = src + ((n * COH + ph.y.skip + ty) * COW + ph.x.skip) * K_src * elem + off0;
+        char* d = y + ((n * OH + oy) * OW + out_col(ph, 0)) * K * elem;
+        for (int64_t tx = 0; tx < count_x; ++tx, d += d_step, sp += s_step) {
+          for (int g = 0; g < G; ++g) copy_block(d + g * blk, sp + g * group_stride, blk);
         }
       }
     });
