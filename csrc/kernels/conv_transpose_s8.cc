@@ -129,7 +129,8 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
       return;
     }
     for (size_t p = 0; p < phases_.size(); ++p) {
-      if (phases_[p].has_taps) phases_[p].packed = choose<ConvKernel>(phases_[p].conv, out_).pack(phases_[p].conv, weights[p].data());
+      Phase& ph = phases_[p];
+      if (ph.has_taps) ph.packed = choose<ConvKernel>(ph.conv, out_).pack(ph.conv, weights[p].data());
     }
   }
 
@@ -250,7 +251,8 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
     const int64_t rows = int64_t{batch} * ph.y.count, count_x = ph.x.count;
     const size_t blk = static_cast<size_t>(Kg) * elem;
     const size_t off0 = own ? 0 : static_cast<size_t>(merged_channel(0, p, 0)) * elem;
-    const size_t group_stride = own ? blk : static_cast<size_t>(merged_channel(1, p, 0) - merged_channel(0, p, 0)) * elem;
+    const size_t group_stride =
+        own ? blk : static_cast<size_t>(merged_channel(1, p, 0) - merged_channel(0, p, 0)) * elem;
     const size_t d_step = static_cast<size_t>(shape_.stride_w) * K * elem, s_step = static_cast<size_t>(K_src) * elem;
     parallel_for(rows, grain_for_work(count_x * K), [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
