@@ -73,12 +73,18 @@ def test_pool1d_matches_onnxruntime(op: str, attrs: dict) -> None:
     _check_fp32(_one_node(op, attrs, 5, 17), 5, 17)
 
 
-def test_3d_is_still_refused_with_the_reason() -> None:
+def test_3d_stays_float32_in_an_int8_engine() -> None:
+    """3-D windows run on the FP32 layers only (tests/test_onnx_3d.py): an INT8 build keeps them float32."""
     node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3, 3])
     m = model([node], [fvi("x", ["N", 2, 8, 8, 8])], [fvi("y", ["N", 2, 6, 6, 6])],
               [init("w", RNG.standard_normal((2, 2, 3, 3, 3)).astype(np.float32))])
-    with pytest.raises(int8rt.NotSupportedError, match="only 1-D and 2-D kernels"):
-        int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
+    calib = RNG.standard_normal((16, 2, 8, 8, 8)).astype(np.float32)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(
+        precision="int8", calibrator=make_calibrator({"x": calib}, algorithm="minmax", batch_size=16)))
+    assert [layer["op"] for layer in engine.layers()] == ["Conv"]
+    x = calib[:2]
+    want = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    np.testing.assert_array_equal(engine.run({"x": x})["y"], want)
 
 
 def test_int8_engine_runs_1d_convolutions_on_int8_kernels() -> None:

@@ -357,3 +357,41 @@ def test_int8_graph_output_and_float_reader(tmp_path):
     assert np.abs(ours["relu_out"] - theirs["relu_out"]).max() <= scales["relu_out"] * 1.0001
     assert np.abs(ours["logits"] - theirs["logits"]).max() <= scales["logits"]
     np.testing.assert_allclose(ours["side"], theirs["side"], rtol=0, atol=1e-6)  # float sigmoid of the float input
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_conv_transpose_weights(tmp_path, group):
+    """A ConvTranspose's weights [C, M/group, k, k] get a per-axis DequantizeLinear on axis 1 (group 1);
+    a grouped one keeps float weights (its output channels span two axes)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    wc = rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.4
+    wt = rng.standard_normal((4, 6 // group, 2, 2)).astype(np.float32) * 0.4
+    nodes = [helper.make_node("Conv", ["x", "wc"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("ConvTranspose", ["c", "wt"], ["y"], name="up", strides=[2, 2], group=group)]
+    graph = helper.make_graph(nodes, "ct", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 6, 12, 12])],
+                              [numpy_helper.from_array(wc, "wc"), numpy_helper.from_array(wt, "wt")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    x = rng.standard_normal((32, 3, 6, 6)).astype(np.float32)
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=make_calibrator({"x": x}, algorithm="minmax")))
+    assert "int8rt.QConvTranspose" in [layer["op"] for layer in engine.layers()]
+    scales = engine.scales()
+    out = tmp_path / "q.onnx"
+    int8rt.export_qdq(model, scales, out)
+    m = onnx.load(out)
+    inits, producer = _inits(m), {o: n for n in m.graph.node for o in n.output}
+    up = next(n for n in m.graph.node if n.name == "up")
+    if group == 2:
+        assert up.input[1] == "wt" and "wt" in inits
+        return
+    dq = producer[up.input[1]]
+    assert dq.op_type == "DequantizeLinear" and next(a.i for a in dq.attribute if a.name == "axis") == 1
+    q, s = quantize_weights(wt, 1)
+    assert np.array_equal(inits[dq.input[0]], q) and np.array_equal(inits[dq.input[1]], s)
+    ours = engine.run({"x": x})["y"]
+    theirs = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    # The engine's output is int8 at scales["y"], dequantized; ORT's is float: one step apart at most.
+    assert np.abs(ours - theirs).max() <= scales["y"], np.abs(ours - theirs).max()

@@ -32,6 +32,7 @@ std::string bf16_decline_reason(const Network& net, const Node& node) {
   const Shape& ws = net.tensor(node.inputs[1]).shape;
   const int64_t group = node.attrs.get_int("group", 1);
   if (group > 1 && ws[1] == 1 && ws[0] == group) return "a depthwise Conv has no BF16 kernel";
+  if (ws.size() > 4) return "a 3-D Conv has no BF16 kernel";
   return "";
 }
 

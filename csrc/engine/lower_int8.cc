@@ -209,6 +209,7 @@ class Lowerer {
   static const std::map<std::string, OpLowering>& lowerings() {
     static const std::map<std::string, OpLowering> table = {
         {"Conv", {&Lowerer::lower_conv, true}},
+        {"ConvTranspose", {&Lowerer::lower_conv_transpose, true}},
         {"Gemm", {&Lowerer::lower_gemm, true}},
         {"MatMul", {&Lowerer::lower_gemm, true}},
         {"MaxPool", {&Lowerer::lower_pool, true}},
@@ -431,6 +432,75 @@ class Lowerer {
       a.residual_scale = qscale_[residual];
     }
     add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
+    return true;
+  }
+
+  // ConvTranspose with constant float32 weights [C][M/group][kh][kw] (2-D;
+  // the importer lifts 1-D to H = 1): int8rt.QConvTranspose, weights
+  // quantized per output channel m (the values w[c][m % (M/group)][..] of
+  // the channels c of m's group), and a Relu that is its output's only
+  // reader folded into the epilogue.
+  bool lower_conv_transpose(int, const Node& node) {
+    if (node.inputs.size() < 2 || node.outputs.size() != 1) return false;
+    const int x = node.inputs[0], w = node.inputs[1], b = node.inputs.size() > 2 ? node.inputs[2] : -1;
+    int y = node.outputs[0];
+    const Tensor& wt = src_.tensor(w);
+    if (src_.tensor(x).shape.size() != 4 || !wt.is_constant || wt.dtype != DataType::kFloat32 ||
+        wt.shape.size() != 4) {
+      return decline(node, "not a 2-D transposed convolution with constant weights");
+    }
+    const std::string auto_pad = node.attrs.get_string("auto_pad", "NOTSET");
+    if ((auto_pad != "NOTSET" && auto_pad != "VALID") || node.attrs.has("output_shape")) {
+      return decline(node, "auto_pad SAME or output_shape is not lowered");
+    }
+    if (b >= 0 && !src_.tensor(b).is_constant) return decline(node, "bias is not a constant");
+    QConvTransposeAttrs a;
+    a.group = node.attrs.get_int("group", 1);
+    const int64_t C = wt.shape[0], Mg = wt.shape[1], R = wt.shape[2], S = wt.shape[3];
+    if (a.group < 1 || C % a.group != 0) return decline(node, "group does not divide the weights' channels");
+    std::vector<std::string> sources = sources_of(node);
+    auto readers = index_.readers(y);
+    if (!index_.is_output(y) && readers.size() == 1 && src_.nodes()[readers[0]].op == "Relu" &&
+        !opt_.fp32_layers.count(src_.nodes()[readers[0]].name)) {
+      a.act = {kernels::Activation::kRelu, 0.0, kInf};
+      consumed_[readers[0]] = 1;  // set only once the layer is emitted (below)
+      y = src_.nodes()[readers[0]].outputs[0];
+    }
+    auto undo_relu = [&](const std::string& why) {
+      if (y != node.outputs[0]) consumed_[readers[0]] = 0;
+      return decline(node, why);
+    };
+    if ((!is_int8(x) && !has_scale(x)) || !has_scale(y)) {
+      return undo_relu("no calibration scale for its input or output");
+    }
+    // Weights per output channel m = g*Mg + j: rows [M][C/group * R * S] to
+    // quantize, then back to the ONNX layout.
+    const int64_t G = a.group, Cg = C / G, M = Mg * G, RS = R * S;
+    std::vector<float> rows(static_cast<size_t>(M * Cg * RS));
+    auto src_index = [&](int64_t m, int64_t c, int64_t t) { return (((m / Mg) * Cg + c) * Mg + m % Mg) * RS + t; };
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t t = 0; t < RS; ++t) rows[(m * Cg + c) * RS + t] = wt.f32[src_index(m, c, t)];
+    quant::QuantizedWeights qw = quant::quantize_weights_per_channel(rows.data(), M, Cg * RS);
+    std::vector<int8_t> onnx_layout(rows.size());
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t t = 0; t < RS; ++t) onnx_layout[src_index(m, c, t)] = qw.values[(m * Cg + c) * RS + t];
+    const int wq = add_weight_constant(wt.name + "::int8", wt.shape, onnx_layout);
+    const bool valid = auto_pad == "VALID";
+    a.window = {{R, S}, node.attrs.get_ints("strides", {1, 1}),
+                valid ? std::vector<int64_t>{0, 0, 0, 0} : node.attrs.get_ints("pads", {0, 0, 0, 0})};
+    a.dilations = node.attrs.get_ints("dilations", {1, 1});
+    a.output_padding = node.attrs.get_ints("output_padding", {0, 0});
+    const int xin = int8_in(x, Layout::kNhwc);
+    a.in_scale = qscale_[x];
+    a.out_scale = scale(y);
+    a.w_scales.assign(qw.scales.begin(), qw.scales.end());
+    if (y != node.outputs[0]) {
+      for (std::string& s : sources_of(src_.nodes()[readers[0]])) sources.push_back(std::move(s));
+    }
+    add_int8_node(QConvTransposeAttrs::kOp, node.name, std::move(sources), {xin, wq, b >= 0 ? get_float(b) : -1},
+                  a.to_attrs(), y, scale(y));
     return true;
   }
 

@@ -3,11 +3,12 @@
 //
 // Which nodes become int8 (TensorRT's choice, "int8 where it pays"):
 //   Conv (2-D, constant weights, fused Relu/Clip or none) and Gemm/MatMul with
-//   constant weights on inputs of any rank >= 2, when their input and output
-//   tensors have scales (a MatMul's following Add of a constant vector, the
-//   exporter's Linear bias, becomes the int8 GEMM's bias); MatMul of two
-//   activations (attention) with per-tensor scales for both operands
-//   (int8_matmul_pairs);
+//   constant weights on inputs of any rank >= 2, and ConvTranspose (2-D:
+//   the importer lifts 1-D; explicit pads, a following Relu folded into its
+//   epilogue), when their input and output tensors have scales (a MatMul's
+//   following Add / Mul of a constant vector, the exporter's Linear bias and
+//   layer scale, fold into the int8 GEMM); MatMul of two activations
+//   (attention) with per-tensor scales for both operands (int8_matmul_pairs);
 //   MaxPool, AveragePool, GlobalAveragePool, Add (same shapes, optionally
 //   followed by Relu) and Concat (any axis) when their inputs are already int8;
 //   data movement (Transpose, Slice, Split, Pad, Reshape, Flatten, Squeeze,
@@ -30,7 +31,7 @@
 // float meaning (network outputs included); int8 versions are named
 // "<name>::int8".
 //
-// Lowered ops: int8rt.Quantize / Dequantize, QConv, QGemm, QMatMul, QMaxPool,
+// Lowered ops: int8rt.Quantize / Dequantize, QConv, QConvTranspose, QGemm, QMatMul, QMaxPool,
 // QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut,
 // QChannelMul, QResizeNearest, QResizeLinear and the data-movement ops
 // QTranspose, QSlice, QSplit, QPad, QReshape, QSqueeze, QUnsqueeze,

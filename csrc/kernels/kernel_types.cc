@@ -3,6 +3,7 @@
 #include "core/checked_math.h"
 #include "core/thread_pool.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -87,6 +88,52 @@ void ConvShape::validate() const {
           "empty output: input " + std::to_string(H) + "x" + std::to_string(W) +
               " with padding is smaller than the dilated " + std::to_string(R) + "x" +
               std::to_string(S) + " kernel");
+}
+
+// Transposed extent stride*(in-1) + out_pad + dilation*(k-1) + 1 - pads, in
+// int64; 0 when it is not positive or past the int range.
+int transposed_extent(int in, int stride, int out_pad, int kernel, int dilation, int pad_begin, int pad_end) {
+  const int64_t e = int64_t{stride} * (int64_t{in} - 1) + out_pad + int64_t{dilation} * (int64_t{kernel} - 1) + 1 -
+                    pad_begin - pad_end;
+  return e > 0 && e <= std::numeric_limits<int>::max() ? static_cast<int>(e) : 0;
+}
+
+int ConvTransposeShape::out_h() const {
+  return transposed_extent(H, stride_h, out_pad_h, R, dilation_h, pad_top, pad_bottom);
+}
+int ConvTransposeShape::out_w() const {
+  return transposed_extent(W, stride_w, out_pad_w, S, dilation_w, pad_left, pad_right);
+}
+
+int64_t ConvTransposeShape::weight_count() const {
+  return static_cast<int64_t>(C) * k_per_group() * R * S;
+}
+
+void ConvTransposeShape::validate() const {
+  const char* op = "conv_transpose";
+  for (auto [name, v] : {std::pair<const char*, int>{"C", C}, {"H", H}, {"W", W}, {"K", K},
+                         {"R", R}, {"S", S}, {"stride_h", stride_h}, {"stride_w", stride_w},
+                         {"dilation_h", dilation_h}, {"dilation_w", dilation_w},
+                         {"groups", groups}}) {
+    require(v > 0, op, field(name, v) + " must be > 0");
+  }
+  for (auto [name, v] : {std::pair<const char*, int>{"pad_top", pad_top}, {"pad_left", pad_left},
+                         {"pad_bottom", pad_bottom}, {"pad_right", pad_right},
+                         {"out_pad_h", out_pad_h}, {"out_pad_w", out_pad_w}}) {
+    require(v >= 0, op, field(name, v) + " must be >= 0");
+  }
+  require(out_pad_h < std::max(stride_h, dilation_h) && out_pad_w < std::max(stride_w, dilation_w), op,
+          "output padding must be smaller than the stride or the dilation");
+  require(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
+  require(K % groups == 0, op, field("K", K) + " is not divisible by " + field("groups", groups));
+  const int64_t reduction =
+      checked_mul(checked_mul(c_per_group(), R, "conv_transpose reduction"), S, "conv_transpose reduction");
+  require(reduction <= kMaxReduction, op,
+          "reduction length C/groups*R*S=" + std::to_string(reduction) +
+              " exceeds the int32 accumulator bound " + std::to_string(kMaxReduction));
+  require(out_h() > 0 && out_w() > 0, op,
+          "empty output (or one past the int range): input " + std::to_string(H) + "x" + std::to_string(W) +
+              " with these pads");
 }
 
 void GemmShape::validate() const {

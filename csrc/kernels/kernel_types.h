@@ -53,6 +53,34 @@ struct ConvShape {
 // `s` with input height H and width W, validated (PackedConv::with_input_size).
 ConvShape with_input_size(ConvShape s, int H, int W);
 
+// A 2-D transposed convolution (ONNX ConvTranspose): NHWC int8 input, weights
+// in ONNX's layout [C][K/groups][R][S]. Input channel c (group g = c / (C/groups))
+// feeds output channels g*(K/groups) .. (g+1)*(K/groups) - 1. Output size:
+//   out_h = stride_h*(H-1) + out_pad_h + dilation_h*(R-1) + 1 - pad_top - pad_bottom
+// (out_w alike). A 1-D ConvTranspose is H = R = 1.
+struct ConvTransposeShape {
+  int C = 0, H = 0, W = 0;  // input channels, height, width
+  int K = 0;                // output channels
+  int R = 1, S = 1;         // kernel height, width
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int out_pad_h = 0, out_pad_w = 0;  // output_padding: extra rows / columns at the end
+  int dilation_h = 1, dilation_w = 1;
+  int groups = 1;
+
+  int out_h() const;  // 0 when the pads leave no output (validate() refuses that)
+  int out_w() const;
+  int c_per_group() const { return C / groups; }
+  int k_per_group() const { return K / groups; }
+  // Number of int8 weights in the ONNX layout: C * (K/groups) * R * S.
+  int64_t weight_count() const;
+  // Throws InvalidArgument naming the offending field (non-positive size,
+  // negative pad, output_padding not below max(stride, dilation), channels
+  // not divisible by groups, reduction C/groups*R*S longer than
+  // kMaxReduction, empty output or one past the int range).
+  void validate() const;
+};
+
 // A fully connected layer y[m][n] = sum_k a[m][k] * b[n][k]; M (rows) is
 // given at run time.
 struct GemmShape {

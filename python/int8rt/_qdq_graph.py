@@ -28,10 +28,12 @@ __all__ = ["ActivationQ", "quantize_weights", "rewrite_qdq", "weight_axis"]
 
 def weight_axis(node: onnx.NodeProto, weight_rank: int) -> int:
     """The output-channel axis of ``node``'s weight input (input 1):
-    Conv OIHW -> 0; Gemm ``transB=1`` ([N, K]) -> 0, ``transB=0`` ([K, N]) -> 1;
-    MatMul ([K, N]) -> rank - 1."""
+    Conv OIHW -> 0; ConvTranspose ([C, M, k...], group 1) -> 1; Gemm ``transB=1``
+    ([N, K]) -> 0, ``transB=0`` ([K, N]) -> 1; MatMul ([K, N]) -> rank - 1."""
     if node.op_type == "Conv":
         return 0
+    if node.op_type == "ConvTranspose":
+        return 1
     if node.op_type == "Gemm":
         trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
         return 0 if trans_b else 1
@@ -96,7 +98,7 @@ def _qdq_nodes(names: _Names, src: str, scale_name: str, zp_name: str, axis: Opt
 def rewrite_qdq(model: onnx.ModelProto, activations: dict[str, ActivationQ], weight_nodes: set[str],
                 per_channel: bool) -> tuple[int, int]:
     """Edits ``model`` in place: Q/DQ pairs on ``activations``, int8 weight
-    initializers + DequantizeLinear for the Conv/Gemm/MatMul nodes named in
+    initializers + DequantizeLinear for the Conv/ConvTranspose/Gemm/MatMul nodes named in
     ``weight_nodes``. Returns ``(activation pairs, weight DQs)`` inserted."""
     graph = model.graph
     names = _Names(graph)

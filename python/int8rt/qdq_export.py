@@ -171,14 +171,23 @@ def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[st
         # A tensor quantized from float is fake-quantized for its int8 readers only.
         who = frozenset() if t.produced_in_int8 else frozenset(s for r in t.readers for s in sources[r])
         activations[t.tensor] = ActivationQ(float(np.float32(t.scale)), t.produced_in_int8, who)
-    weight_nodes = {name for layer in plan.layers if layer.op in ("int8rt.QConv", "int8rt.QGemm")
+    # A grouped ConvTranspose's output channel spans two weight axes, which
+    # one per-axis DequantizeLinear cannot scale: its weights stay float.
+    weight_nodes = {name for layer in plan.layers
+                    if layer.op in ("int8rt.QConv", "int8rt.QGemm", "int8rt.QConvTranspose")
                     for name in layer.sources
-                    if name in onnx_nodes and onnx_nodes[name].op_type in ("Conv", "Gemm", "MatMul")}
+                    if name in onnx_nodes and (onnx_nodes[name].op_type in ("Conv", "Gemm", "MatMul") or
+                                               (onnx_nodes[name].op_type == "ConvTranspose" and
+                                                _group(onnx_nodes[name]) == 1))}
     if not activations:
         raise InvalidArgumentError(
             f"{source}: no layer runs in int8 with these scales ({len(scales)} given, "
             f"{len(scales) - len(unused)} name tensors of the model)")
     return activations, weight_nodes
+
+
+def _group(node: onnx.NodeProto) -> int:
+    return next((a.i for a in node.attribute if a.name == "group"), 1)
 
 
 def _write_atomic(data: bytes, path: str) -> None:

@@ -1,4 +1,4 @@
-// Float32 Conv (ONNX Conv, opset 11+): 1-D and 2-D, NCHW, group, strides,
+// Float32 Conv (ONNX Conv, opset 11+): 1-D, 2-D and 3-D, NC[D]HW, group, strides,
 // dilations, pads, auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER), optional
 // bias, plus the fused epilogue of graph/passes/passes.h (int8rt_residual,
 // int8rt_activation). 1-D runs as 2-D with H = 1.
@@ -11,7 +11,9 @@
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
 // conv is 1x1, stride 1, no padding) and whose A panels (constant weights)
-// are packed once when the layer is created. With int8rt_precision="bf16"
+// are packed once when the layer is created. 3-D convolutions materialise
+// col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
+// (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
 // weights of each group converted and packed once here.
 #include <algorithm>
@@ -36,7 +38,36 @@ using kernels::sgemm;
 
 struct Geom {
   int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
+  int64_t D = 1, kd = 1, sd = 1, dd = 1, pd = 0, od = 1;  // depth (3-D only)
 };
+
+// 3-D: col[(c, a, i, j)][(oz, oy, ox)] = x[c][oz*sd - pd + a*dd][oy*sh - ph + i*dh][ox*sw - pw + j*dw]
+// (0 outside) for the C/G channels of one image and group at xg.
+void im2col_3d(const float* xg, int64_t Cg, const Geom& g, float* col) {
+  const int64_t P = g.od * g.oh * g.ow;
+  parallel_for(Cg * g.kd * g.kh * g.kw, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const int64_t j = r % g.kw, i = (r / g.kw) % g.kh, a = (r / (g.kw * g.kh)) % g.kd, c = r / (g.kw * g.kh * g.kd);
+      float* dst = col + r * P;
+      for (int64_t oz = 0; oz < g.od; ++oz) {
+        const int64_t iz = oz * g.sd - g.pd + a * g.dd;
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+          float* d = dst + (oz * g.oh + oy) * g.ow;
+          if (iz < 0 || iz >= g.D || iy < 0 || iy >= g.H) {
+            std::fill(d, d + g.ow, 0.f);
+            continue;
+          }
+          const float* src = xg + ((c * g.D + iz) * g.H + iy) * g.W;
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+            d[ox] = ix >= 0 && ix < g.W ? src[ix] : 0.f;
+          }
+        }
+      }
+    }
+  });
+}
 
 class ConvLayer : public Layer {
  public:
@@ -55,14 +86,17 @@ class ConvLayer : public Layer {
       for (int64_t grp = 0; grp < group_; ++grp) {
         bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true});
       }
-    } else {
+    } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
       pack_weights(net.tensor(node.inputs[1]));
     }
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Geom g = geometry(in);
-    Shape out = rank_ == 1 ? Shape{g.N, g.M, g.ow} : Shape{g.N, g.M, g.oh, g.ow};
+    Shape out{g.N, g.M};
+    if (rank_ == 3) out.push_back(g.od);
+    if (rank_ >= 2) out.push_back(g.oh);
+    out.push_back(g.ow);
     if (residual_ >= 0) {
       const Value& r = require_input(in, static_cast<size_t>(residual_), DataType::kFloat32, prefix_);
       if (r.shape() != out) {
@@ -79,11 +113,14 @@ class ConvLayer : public Layer {
     const float* w = in[1]->data<float>();
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    if (g.G == g.C && g.M == g.C && g.G > 1) {
+    if (rank_ == 3) {
+      gemm_3d(x, w, bias, y, g);
+      epilogue(in, y, g, /*clip_done=*/false);
+    } else if (g.G == g.C && g.M == g.C && g.G > 1) {
       depthwise(in, x, w, bias, y, g);
     } else {
       gemm_path(x, w, bias, y, g);
-      epilogue(in, y, g);
+      epilogue(in, y, g, /*clip_done=*/fused_.clip && bf16_.empty());
     }
   }
 
@@ -149,6 +186,21 @@ class ConvLayer : public Layer {
     });
   }
 
+  void gemm_3d(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
+    const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kd * g.kh * g.kw, P = g.od * g.oh * g.ow;
+    std::vector<float> col(static_cast<size_t>(K * P));
+    for (int64_t n = 0; n < g.N; ++n) {
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        im2col_3d(x + (n * g.C + grp * Cg) * g.D * g.H * g.W, Cg, g, col.data());
+        float* yg = y + (n * g.M + grp * Mg) * P;
+        if (bias) {
+          for (int64_t m = 0; m < Mg; ++m) std::fill(yg + m * P, yg + (m + 1) * P, bias[grp * Mg + m]);
+        }
+        sgemm(*uk_, Mg, P, K, {w + grp * Mg * K, K, false}, {col.data(), P, false}, yg, P, bias != nullptr);
+      }
+    }
+  }
+
   void gemm_path(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
@@ -181,10 +233,12 @@ class ConvLayer : public Layer {
     }
   }
 
-  void epilogue(const std::vector<const Value*>& in, float* y, const Geom& g) const {
-    if (residual_ < 0 && (act_.kind == FusedActivation::Kind::kNone || (fused_.clip && bf16_.empty()))) return;
+  // The residual and the activation on the output, unless the SGEMM's tile
+  // epilogue already clipped (clip_done) and there is no residual.
+  void epilogue(const std::vector<const Value*>& in, float* y, const Geom& g, bool clip_done) const {
+    if (residual_ < 0 && (act_.kind == FusedActivation::Kind::kNone || clip_done)) return;
     const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
-    const int64_t P = g.oh * g.ow;
+    const int64_t P = g.od * g.oh * g.ow;
     parallel_for(g.N * g.M, std::max<int64_t>(1, 4096 / P), [&](int64_t begin, int64_t end) {
       float* p = y + begin * P;
       int64_t n = (end - begin) * P;
@@ -222,12 +276,18 @@ class ConvLayer : public Layer {
     DimGeom last = window_geometry(w_, rank_ - 1, xs.back(), prefix_);
     g.W = xs.back(); g.kw = ws.back(); g.sw = w_.strides.back(); g.dw = w_.dilations.back();
     g.pw = last.pad_begin; g.ow = last.out;
-    if (rank_ == 2) {
-      DimGeom first = window_geometry(w_, 0, xs[2], prefix_);
-      g.H = xs[2]; g.kh = ws[2]; g.sh = w_.strides[0]; g.dh = w_.dilations[0];
+    if (rank_ >= 2) {
+      const size_t d = rank_ - 2;
+      DimGeom first = window_geometry(w_, d, xs[2 + d], prefix_);
+      g.H = xs[2 + d]; g.kh = ws[2 + d]; g.sh = w_.strides[d]; g.dh = w_.dilations[d];
       g.ph = first.pad_begin; g.oh = first.out;
     } else {
       g.H = 1; g.kh = 1; g.sh = 1; g.dh = 1; g.ph = 0; g.oh = 1;
+    }
+    if (rank_ == 3) {
+      DimGeom depth = window_geometry(w_, 0, xs[2], prefix_);
+      g.D = xs[2]; g.kd = ws[2]; g.sd = w_.strides[0]; g.dd = w_.dilations[0];
+      g.pd = depth.pad_begin; g.od = depth.out;
     }
     return g;
   }
@@ -256,7 +316,7 @@ std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {
                        "' need a known shape [M, C/group, k...], got " + shape_str(ws));
   }
   size_t rank = ws.size() - 2;
-  if (rank > 2) throw NotSupported(layer_error_prefix(node) + std::to_string(rank) + "-D convolution is not supported");
+  if (rank > 3) throw NotSupported(layer_error_prefix(node) + std::to_string(rank) + "-D convolution is not supported");
   Shape kernel(ws.begin() + 2, ws.end());
   if (!w.kernel.empty() && w.kernel != kernel) {
     throw InvalidArgument(layer_error_prefix(node) + "kernel_shape " + ints_str(w.kernel) +

@@ -1,4 +1,4 @@
-// Float32 ConvTranspose (ONNX, opset 11+): 1-D and 2-D, NCHW, weights
+// Float32 ConvTranspose (ONNX, opset 11+): 1-D, 2-D and 3-D, NC[D]HW, weights
 // [C, M/group, k...], group, strides, dilations, explicit pads,
 // output_padding, auto_pad NOTSET / VALID, optional bias:
 //   out = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - pad_begin - pad_end
@@ -6,10 +6,11 @@
 // SAME_UPPER / SAME_LOWER, whose split of an odd total padding differs
 // between the ONNX spec and ONNX Runtime.
 //
-// Compute per image and group: col = W_g^T (M/G*kh*kw x C/G) * x_g
-// (C/G x H*W) with the blocked SGEMM, then col2im scatters col into the
-// output planes (one output channel per task, so no two tasks write the
-// same element): y[m][iy*sh - ph + i*dh][ix*sw - pw + j*dw] += col[(m, i, j)][iy, ix].
+// Compute per image and group: col = W_g^T (M/G*kd*kh*kw x C/G) * x_g
+// (C/G x D*H*W) with the blocked SGEMM, then col2im scatters col into the
+// output volumes (one output channel per task, so no two tasks write the
+// same element): y[m][iz*sd - pd + a*dd][iy*sh - ph + i*dh][ix*sw - pw + j*dw]
+//   += col[(m, a, i, j)][iz, iy, ix].   (1-D and 2-D: the depth terms are 1 / 0.)
 #include <algorithm>
 
 #include "core/checked_math.h"
@@ -26,6 +27,7 @@ using kernels::sgemm;
 
 struct Geom {
   int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
+  int64_t D, kd, sd, dd, pd, od;  // depth (3-D); 1, 1, 1, 1, 0, 1 below
 };
 
 class ConvTransposeLayer : public Layer {
@@ -36,7 +38,11 @@ class ConvTransposeLayer : public Layer {
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Geom g = geometry(in);
-    return {{DataType::kFloat32, rank_ == 1 ? Shape{g.N, g.M, g.ow} : Shape{g.N, g.M, g.oh, g.ow}}};
+    Shape out{g.N, g.M};
+    if (rank_ == 3) out.push_back(g.od);
+    if (rank_ >= 2) out.push_back(g.oh);
+    out.push_back(g.ow);
+    return {{DataType::kFloat32, out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
@@ -45,26 +51,24 @@ class ConvTransposeLayer : public Layer {
     const float* w = in[1]->data<float>();
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    const int64_t Cg = g.C / g.G, Mg = g.M / g.G, R = Mg * g.kh * g.kw, P = g.H * g.W, OP = g.oh * g.ow;
+    const int64_t Cg = g.C / g.G, Mg = g.M / g.G, R = Mg * g.kd * g.kh * g.kw, P = g.D * g.H * g.W;
+    const int64_t OS = g.oh * g.ow, OP = g.od * OS;
     std::vector<float> col(static_cast<size_t>(R * P));
     for (int64_t n = 0; n < g.N; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         sgemm(*uk_, R, P, Cg, {w + grp * Cg * R, R, true}, {x + (n * g.C + grp * Cg) * P, P, false}, col.data(), P, false);
         parallel_for(Mg, 1, [&](int64_t b, int64_t e) {
           for (int64_t m = b; m < e; ++m) {
-            float* plane = y + (n * g.M + grp * Mg + m) * OP;
-            std::fill(plane, plane + OP, bias ? bias[grp * Mg + m] : 0.f);
-            for (int64_t i = 0; i < g.kh; ++i) {
-              for (int64_t j = 0; j < g.kw; ++j) {
-                const float* c = col.data() + ((m * g.kh + i) * g.kw + j) * P;
-                for (int64_t iy = 0; iy < g.H; ++iy) {
-                  int64_t oy = iy * g.sh - g.ph + i * g.dh;
-                  if (oy < 0 || oy >= g.oh) continue;
-                  float* dst = plane + oy * g.ow;
-                  const float* src = c + iy * g.W;
-                  for (int64_t ix = 0; ix < g.W; ++ix) {
-                    int64_t ox = ix * g.sw - g.pw + j * g.dw;
-                    if (ox >= 0 && ox < g.ow) dst[ox] += src[ix];
+            float* volume = y + (n * g.M + grp * Mg + m) * OP;
+            std::fill(volume, volume + OP, bias ? bias[grp * Mg + m] : 0.f);
+            for (int64_t a = 0; a < g.kd; ++a) {
+              for (int64_t iz = 0; iz < g.D; ++iz) {
+                const int64_t oz = iz * g.sd - g.pd + a * g.dd;
+                if (oz < 0 || oz >= g.od) continue;
+                for (int64_t i = 0; i < g.kh; ++i) {
+                  for (int64_t j = 0; j < g.kw; ++j) {
+                    const float* c = col.data() + (((m * g.kd + a) * g.kh + i) * g.kw + j) * P + iz * g.H * g.W;
+                    scatter_slice(c, volume + oz * OS, i, j, g);
                   }
                 }
               }
@@ -78,6 +82,20 @@ class ConvTransposeLayer : public Layer {
   std::string describe() const override { return "fp32 convtranspose group=" + std::to_string(group_); }
 
  private:
+  // One input slice's column rows of tap (i, j) added into one output slice.
+  static void scatter_slice(const float* c, float* plane, int64_t i, int64_t j, const Geom& g) {
+    for (int64_t iy = 0; iy < g.H; ++iy) {
+      int64_t oy = iy * g.sh - g.ph + i * g.dh;
+      if (oy < 0 || oy >= g.oh) continue;
+      float* dst = plane + oy * g.ow;
+      const float* src = c + iy * g.W;
+      for (int64_t ix = 0; ix < g.W; ++ix) {
+        int64_t ox = ix * g.sw - g.pw + j * g.dw;
+        if (ox >= 0 && ox < g.ow) dst[ox] += src[ix];
+      }
+    }
+  }
+
   Geom geometry(const std::vector<const Value*>& in) const {
     const ConvOperands ops = conv_operands(in, rank_, prefix_);
     const Shape& xs = ops.x;
@@ -105,11 +123,17 @@ class ConvTransposeLayer : public Layer {
       if (*o <= 0) throw InvalidArgument(prefix_ + "pads leave an empty output along spatial dim " + std::to_string(d));
     };
     dim(rank_ - 1, &g.W, &g.kw, &g.sw, &g.dw, &g.pw, &g.ow);
-    if (rank_ == 2) {
-      dim(0, &g.H, &g.kh, &g.sh, &g.dh, &g.ph, &g.oh);
+    if (rank_ >= 2) {
+      dim(rank_ - 2, &g.H, &g.kh, &g.sh, &g.dh, &g.ph, &g.oh);
     } else {
       g.H = g.kh = g.sh = g.dh = g.oh = 1;
       g.ph = 0;
+    }
+    if (rank_ == 3) {
+      dim(0, &g.D, &g.kd, &g.sd, &g.dd, &g.pd, &g.od);
+    } else {
+      g.D = g.kd = g.sd = g.dd = g.od = 1;
+      g.pd = 0;
     }
     return g;
   }
@@ -136,9 +160,9 @@ std::unique_ptr<Layer> make_conv_transpose(const Network& net, const Node& node)
                            "give explicit pads and output_padding");
   }
   const Shape& ws = net.tensor(node.inputs[1]).shape;
-  if (ws.size() < 3 || ws.size() > 4) {
+  if (ws.size() < 3 || ws.size() > 5) {
     throw NotSupported(layer_error_prefix(node) + "weights '" + net.tensor(node.inputs[1]).name +
-                       "' must have a known 1-D or 2-D kernel shape, got " + shape_str(ws));
+                       "' must have a known 1-D, 2-D or 3-D kernel shape, got " + shape_str(ws));
   }
   const size_t rank = ws.size() - 2;
   Shape kernel(ws.begin() + 2, ws.end());

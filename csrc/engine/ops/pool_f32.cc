@@ -1,4 +1,4 @@
-// Float32 pooling (ONNX): MaxPool and AveragePool over 1-D or 2-D NCHW
+// Float32 pooling (ONNX): MaxPool and AveragePool over 1-D, 2-D or 3-D NC[D]HW
 // windows with kernel_shape, strides, pads, auto_pad, ceil_mode, dilations
 // (MaxPool, and AveragePool opset 19) and count_include_pad; GlobalMaxPool
 // and GlobalAveragePool over any number of spatial dims. MaxPool's optional
@@ -8,10 +8,11 @@
 // explicitly padded input [-pad_begin, size + pad_end) count, taps beyond it
 // (ceil_mode overhang) do not (PyTorch's and the ONNX reference's rule);
 // without it only taps inside the input count. Windows are separable, so the
-// count is count_h(oy) * count_w(ox).
+// count is count_d(oz) * count_h(oy) * count_w(ox) (count_d = 1 below 3-D).
 //
-// Loop order per output plane: for each tap (ky, kx), for each output row,
-// the inner loop runs over output columns, which the compiler vectorises.
+// Loop order per output plane: for each depth tap (3-D), for each tap
+// (ky, kx), for each output row, the inner loop runs over output columns,
+// which the compiler vectorises. 1-D and 2-D have depth 1.
 #include <algorithm>
 #include <limits>
 
@@ -49,48 +50,39 @@ class PoolLayer : public Layer {
       : is_max_(is_max), w_(std::move(w)), include_pad_(include_pad), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    Dim h, wd;
-    return {{DataType::kFloat32, geometry(in, &h, &wd)}};
+    Dim z, h, wd;
+    return {{DataType::kFloat32, geometry(in, &z, &h, &wd)}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    Dim h, wd;
-    Shape os = geometry(in, &h, &wd);
+    Dim z, h, wd;
+    Shape os = geometry(in, &z, &h, &wd);
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     const int64_t planes = os[0] * os[1];
     std::vector<float> count_w(static_cast<size_t>(wd.out));
     std::vector<float> count_h(static_cast<size_t>(h.out));
     for (int64_t o = 0; o < wd.out; ++o) count_w[o] = static_cast<float>(tap_count(wd, o, include_pad_));
+    std::vector<float> count_z(static_cast<size_t>(z.out));
     for (int64_t o = 0; o < h.out; ++o) count_h[o] = static_cast<float>(tap_count(h, o, include_pad_));
+    for (int64_t o = 0; o < z.out; ++o) count_z[o] = static_cast<float>(tap_count(z, o, include_pad_));
+    const int64_t in_slice = h.in * wd.in, out_slice = h.out * wd.out;
     const float init = is_max_ ? -std::numeric_limits<float>::infinity() : 0.f;
     parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
-        const float* src = x + p * h.in * wd.in;
-        float* dst = y + p * h.out * wd.out;
-        std::fill(dst, dst + h.out * wd.out, init);
-        for (int64_t ky = 0; ky < h.k; ++ky) {
-          int64_t ylo, yhi;
-          tap_range(h, ky, &ylo, &yhi);
-          for (int64_t kx = 0; kx < wd.k; ++kx) {
-            int64_t xlo, xhi;
-            tap_range(wd, kx, &xlo, &xhi);
-            int64_t xoff = kx * wd.d - wd.pb;
-            for (int64_t oy = ylo; oy < yhi; ++oy) {
-              const float* row = src + (oy * h.s - h.pb + ky * h.d) * wd.in + xoff;
-              float* d = dst + oy * wd.out;
-              if (is_max_) {
-                for (int64_t ox = xlo; ox < xhi; ++ox) d[ox] = std::max(d[ox], row[ox * wd.s]);
-              } else {
-                for (int64_t ox = xlo; ox < xhi; ++ox) d[ox] += row[ox * wd.s];
-              }
-            }
+        std::fill(y + p * z.out * out_slice, y + (p + 1) * z.out * out_slice, init);
+        for (int64_t oz = 0; oz < z.out; ++oz) {
+          float* dst = y + (p * z.out + oz) * out_slice;
+          for (int64_t kz = 0; kz < z.k; ++kz) {
+            const int64_t iz = oz * z.s - z.pb + kz * z.d;
+            if (iz < 0 || iz >= z.in) continue;
+            pool_slice(x + (p * z.in + iz) * in_slice, dst, h, wd);
           }
-        }
-        if (!is_max_) {
-          for (int64_t oy = 0; oy < h.out; ++oy) {
-            float* d = dst + oy * wd.out;
-            for (int64_t ox = 0; ox < wd.out; ++ox) d[ox] = d[ox] / (count_h[oy] * count_w[ox]);
+          if (!is_max_) {
+            for (int64_t oy = 0; oy < h.out; ++oy) {
+              float* d = dst + oy * wd.out;
+              for (int64_t ox = 0; ox < wd.out; ++ox) d[ox] = d[ox] / (count_z[oz] * count_h[oy] * count_w[ox]);
+            }
           }
         }
       }
@@ -100,7 +92,29 @@ class PoolLayer : public Layer {
   std::string describe() const override { return is_max_ ? "fp32 maxpool" : "fp32 avgpool"; }
 
  private:
-  Shape geometry(const std::vector<const Value*>& in, Dim* h, Dim* wd) const {
+  // One input slice's 2-D taps (ky, kx) folded into one output slice.
+  void pool_slice(const float* src, float* dst, const Dim& h, const Dim& wd) const {
+    for (int64_t ky = 0; ky < h.k; ++ky) {
+      int64_t ylo, yhi;
+      tap_range(h, ky, &ylo, &yhi);
+      for (int64_t kx = 0; kx < wd.k; ++kx) {
+        int64_t xlo, xhi;
+        tap_range(wd, kx, &xlo, &xhi);
+        int64_t xoff = kx * wd.d - wd.pb;
+        for (int64_t oy = ylo; oy < yhi; ++oy) {
+          const float* row = src + (oy * h.s - h.pb + ky * h.d) * wd.in + xoff;
+          float* d = dst + oy * wd.out;
+          if (is_max_) {
+            for (int64_t ox = xlo; ox < xhi; ++ox) d[ox] = std::max(d[ox], row[ox * wd.s]);
+          } else {
+            for (int64_t ox = xlo; ox < xhi; ++ox) d[ox] += row[ox * wd.s];
+          }
+        }
+      }
+    }
+  }
+
+  Shape geometry(const std::vector<const Value*>& in, Dim* z, Dim* h, Dim* wd) const {
     const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
     const Shape& xs = X.shape();
     size_t rank = w_.kernel.size();
@@ -112,10 +126,13 @@ class PoolLayer : public Layer {
       DimGeom g = window_geometry(w_, d, xs[2 + d], prefix_);
       return Dim{xs[2 + d], w_.kernel[d], w_.strides[d], w_.dilations[d], g.pad_begin, g.pad_end, g.out};
     };
+    const Dim unit{1, 1, 1, 1, 0, 0, 1};
     *wd = dim(rank - 1);
-    *h = rank == 2 ? dim(0) : Dim{1, 1, 1, 1, 0, 0, 1};
+    *h = rank >= 2 ? dim(rank - 2) : unit;
+    *z = rank == 3 ? dim(0) : unit;
     Shape out{xs[0], xs[1]};
-    if (rank == 2) out.push_back(h->out);
+    if (rank == 3) out.push_back(z->out);
+    if (rank >= 2) out.push_back(h->out);
     out.push_back(wd->out);
     return out;
   }
@@ -130,7 +147,7 @@ LayerFactory make_pool(bool is_max) {
   return [is_max](const Network&, const Node& node) -> std::unique_ptr<Layer> {
     WindowAttrs w = parse_window(node, true, true);
     if (w.kernel.empty()) throw InvalidArgument(layer_error_prefix(node) + "kernel_shape is required");
-    if (w.kernel.size() > 2) throw unsupported_attr(node, "kernel_shape", ints_str(w.kernel), "3-D pooling");
+    if (w.kernel.size() > 3) throw unsupported_attr(node, "kernel_shape", ints_str(w.kernel), "4-D and above pooling");
     fill_window_defaults(w, w.kernel.size(), node);
     if (is_max && node.outputs.size() > 1) {
       throw NotSupported(layer_error_prefix(node) + "the Indices output of MaxPool is not supported");

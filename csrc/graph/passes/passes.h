@@ -158,7 +158,8 @@ void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
 // Applies the enabled passes in this order: remove_identity,
 // remove_qdq_pairs, fold_constants, remove_identity (again, for what Q/DQ
 // removal exposed), merge_data_movement, fold_pad, fold_batchnorm,
-// fold_scale_bias, fuse_residual,
+// fold_scale_bias, fold_batchnorm and fold_scale_bias again (a producer ->
+// Add(bias) -> BatchNormalization chain), fuse_residual,
 // fuse_activation, fuse_horizontal; then compacts and validates.
 void run_default_passes(Network& net, const PassOptions& options, PassReport* report);
 

@@ -2,7 +2,9 @@
 // Q/DQ removal exposes constants (folded weights) and identities; BN folding
 // must see a bare Conv (fusing an activation first would put BN after it);
 // Pad folding needs the pads folded to constants first; constant scales
-// and biases fold after BatchNorm (both need a bare producer);
+// and biases fold after BatchNorm (both need a bare producer), and BatchNorm
+// once more after them: paddle2onnx writes ConvTranspose -> Add(bias) ->
+// BatchNormalization, whose BN meets a bare producer only once the Add is in;
 // residual fusion must precede activation fusion (Conv -> Add -> Relu);
 // horizontal fusion compares the already-fused activation attributes.
 #include "graph/passes/passes.h"
@@ -18,6 +20,10 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.fold_pad) fold_pad(net, report);
   if (options.fold_batchnorm) fold_batchnorm(net, report);
   if (options.fold_scale_bias) fold_scale_bias(net, report);
+  if (options.fold_batchnorm && options.fold_scale_bias) {
+    fold_batchnorm(net, report);
+    fold_scale_bias(net, report);
+  }
   if (options.fuse_residual) fuse_residual(net, report);
   if (options.fuse_activation) fuse_activation(net, report, options.fuse_leaky_relu);
   if (options.fuse_horizontal) fuse_horizontal(net, report, options.fuse_horizontal_split);

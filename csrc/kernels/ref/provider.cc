@@ -6,12 +6,15 @@
 // (sgemm_6x8_portable, no FMA) under the blocked driver; unary_f32_ref the
 // math_f32.h loop built with the baseline flags; dwconv_f32_ref the
 // scalar depthwise plane (ref/dwconv_f32.cc); gemm_bf16_ref the scalar
-// BF16 tile (ref/gemm_bf16.cc) under the BF16 driver.
+// BF16 tile (ref/gemm_bf16.cc) under the BF16 driver. The transposed-conv
+// family gets two candidates here: the stride-phase driver (baseline code over
+// the conv_s8 family, whose kernels follow the cap) and, last, its reference.
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "kernels/conv_gemm_s8.h"
+#include "kernels/conv_transpose_s8.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/gemm_bf16.h"
@@ -105,6 +108,8 @@ void register_ref_kernels(KernelRegistry& r) {
   // BF16 GEMM: the scalar tile of kernels/ref/gemm_bf16.cc (the spec).
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_ref", Isa::kRef, ref::kBf16RefMR, ref::kBf16RefNR,
                                          ref::gemm_bf16_tile, ref::bf16_pairs, nullptr, 1, Bf16Needs::kNothing);
+  // Transposed conv: the phase driver (baseline code over conv_s8) first.
+  r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
         channel_mul, sgemm, unary, gemm_bf16, dwconv);
 }

@@ -29,6 +29,17 @@ namespace ref {
 void conv2d_s8(const ConvShape& shape, int batch, const int8_t* x, const int8_t* w,
                const Epilogue& ep, void* y);
 
+// Transposed convolution (ONNX ConvTranspose), every input pixel scattered
+// through the kernel, written as the gather it equals:
+// y[n][oy][ox][k] = epilogue_k( sum over c in group(k), r < R, s < S with
+//     oy + pt - r*dh = iy*sh and ox + pl - s*dw = ix*sw for integers
+//     0 <= iy < H, 0 <= ix < W  of  x[n][iy][ix][c] * w[c][k - k0(k)][r][s] )
+// where k0(k) = group(k) * K/groups. x: [batch][H][W][C] int8; w:
+// [C][K/groups][R][S] int8 (ONNX layout); y: [batch][out_h][out_w][K] of
+// ep.out_type (no residual).
+void conv_transpose2d_s8(const ConvTransposeShape& shape, int batch, const int8_t* x, const int8_t* w,
+                         const Epilogue& ep, void* y);
+
 // y[m][n] = epilogue_n( sum_k a[m][k] * b[n][k] ); a: [M][K], b: [N][K],
 // y: [M][N] of ep.out_type (residual, if any, also [M][N]).
 void gemm_s8(const GemmShape& shape, int64_t M, const int8_t* a, const int8_t* b,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/conv_gemm_s8.h"
+#include "kernels/conv_transpose_s8.h"
 #include "kernels/registry.h"
 #include "kernels/requant_params.h"
 #include "python/testing/bindings.h"
@@ -97,6 +98,45 @@ py::array conv2d_s8(const py::handle& x_obj, const py::handle& w_obj, const py::
   return y;
 }
 
+py::array conv_transpose2d_s8(const py::handle& x_obj, const py::handle& w_obj, const py::handle& scale,
+                              const py::object& bias, std::optional<float> lo, std::optional<float> hi,
+                              std::array<int, 2> stride, std::array<int, 4> pads, std::array<int, 2> out_pad,
+                              std::array<int, 2> dilation, int groups, const std::string& out_dtype,
+                              const std::optional<std::string>& kernel) {
+  I8Array x = int8_arg(x_obj, "x", 4), w = int8_arg(w_obj, "w", 4);
+  if (groups <= 0 || w.shape(0) != x.shape(3)) {
+    throw InvalidArgument("w: expected shape [C, K/groups, R, S] with C=" + std::to_string(x.shape(3)));
+  }
+  kernels::ConvTransposeShape shape;
+  shape.C = static_cast<int>(x.shape(3));
+  shape.H = static_cast<int>(x.shape(1));
+  shape.W = static_cast<int>(x.shape(2));
+  shape.K = static_cast<int>(w.shape(1)) * groups;
+  shape.R = static_cast<int>(w.shape(2));
+  shape.S = static_cast<int>(w.shape(3));
+  shape.stride_h = stride[0];
+  shape.stride_w = stride[1];
+  shape.pad_top = pads[0];
+  shape.pad_left = pads[1];
+  shape.pad_bottom = pads[2];
+  shape.pad_right = pads[3];
+  shape.out_pad_h = out_pad[0];
+  shape.out_pad_w = out_pad[1];
+  shape.dilation_h = dilation[0];
+  shape.dilation_w = dilation[1];
+  shape.groups = groups;
+  shape.validate();
+  const int N = static_cast<int>(x.shape(0));
+  std::vector<py::ssize_t> out_shape = {N, shape.out_h(), shape.out_w(), shape.K};
+  EpilogueArgs e = epilogue_args(scale, bias, shape.K, lo, hi, out_dtype, py::none(), 0.0f, out_shape);
+  const auto& k = kernels::kernel_by_name_or_choose<kernels::ConvTransposeKernel>(kernel, shape, e.ep.out_type);
+  py::array y = make_output(e.ep.out_type, out_shape);
+  void* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  k.pack(shape, e.ep.out_type, w.data())->run(N, x.data(), e.ep, yp);
+  return y;
+}
+
 py::array gemm_s8(const py::handle& a_obj, const py::handle& b_obj, const py::handle& scale,
                   const py::object& bias, std::optional<float> lo, std::optional<float> hi,
                   const std::string& out_dtype, const py::object& residual, float residual_scale,
@@ -132,6 +172,13 @@ void bind_kernels(py::module_& m) {
         "residual_scale"_a = 0.0f, "kernel"_a = py::none(),
         "int8 conv: x [N,H,W,C] int8, w [K,C/groups,R,S] int8 -> [N,OH,OW,K]; pads "
         "(top,left,bottom,right); kernel=None picks by dispatch, else the named kernel.");
+  k.def("conv_transpose2d_s8", &conv_transpose2d_s8, "x"_a, "w"_a, "scale"_a, "bias"_a = py::none(),
+        "lo"_a = py::none(), "hi"_a = py::none(), "stride"_a = one, "pads"_a = no_pads,
+        "out_pad"_a = std::array<int, 2>{0, 0}, "dilation"_a = one, "groups"_a = 1, "out_dtype"_a = "int8",
+        "kernel"_a = py::none(),
+        "int8 transposed conv: x [N,H,W,C] int8, w [C,K/groups,R,S] int8 -> [N,OH,OW,K]; pads "
+        "(top,left,bottom,right); kernel=None picks by dispatch (conv_transpose_s8_phases, "
+        "conv_transpose_s8_ref).");
   k.def("gemm_s8", &gemm_s8, "a"_a, "b"_a, "scale"_a, "bias"_a = py::none(),
         "lo"_a = py::none(), "hi"_a = py::none(), "out_dtype"_a = "int8",
         "residual"_a = py::none(), "residual_scale"_a = 0.0f, "kernel"_a = py::none(),

@@ -162,6 +162,26 @@ QConvAttrs QConvAttrs::from_attrs(const Node& node) {
   return c;
 }
 
+Attributes QConvTransposeAttrs::to_attrs() const {
+  Attributes a = linear_attrs(*this);
+  set_window(window, a);
+  a.set("dilations", Attribute::of_ints(dilations));
+  a.set("output_padding", Attribute::of_ints(output_padding));
+  a.set("group", Attribute::of_int(group));
+  return a;
+}
+
+QConvTransposeAttrs QConvTransposeAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QConvTransposeAttrs c;
+  c.window = r.window();
+  c.dilations = r.ints("dilations", {1, 1});
+  c.output_padding = r.ints("output_padding", {0, 0});
+  c.group = r.integer("group", 1);
+  r.linear(c);
+  return c;
+}
+
 Attributes QGemmAttrs::to_attrs() const { return linear_attrs(*this); }
 
 QGemmAttrs QGemmAttrs::from_attrs(const Node& node) {

@@ -89,6 +89,21 @@ struct QConvAttrs : QLinearAttrs {
   static QConvAttrs from_attrs(const Node& node);
 };
 
+// int8rt.QConvTranspose [x s8 NHWC, w s8 [C][K/group][R][S] (ONNX layout),
+// bias f32 | -1] -> s8 NHWC: ONNX ConvTranspose with the same window fields
+// as QConv plus output_padding (2 values); the requantization is QConv's
+// (one weight scale per output channel). from_attrs reads what is present;
+// the layer checks it against the weights (qlinear_params.h).
+struct QConvTransposeAttrs : QLinearAttrs {
+  static constexpr const char kOp[] = "int8rt.QConvTranspose";
+  Window2dAttrs window;
+  std::vector<int64_t> dilations = {1, 1};
+  std::vector<int64_t> output_padding = {0, 0};
+  int64_t group = 1;
+  Attributes to_attrs() const;
+  static QConvTransposeAttrs from_attrs(const Node& node);
+};
+
 // int8rt.QGemm [x s8 [M, K], w s8 [N, K], bias f32 | -1]; out_scale 0 means
 // a float32 output.
 struct QGemmAttrs : QLinearAttrs {

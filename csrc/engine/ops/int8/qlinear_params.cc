@@ -97,6 +97,52 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   return p;
 }
 
+QConvTransposeParams qconv_transpose_params(const Network& net, const Node& node) {
+  const QConvTransposeAttrs a = QConvTransposeAttrs::from_attrs(node);
+  const std::string prefix = layer_error_prefix(node);
+  QConvTransposeParams p;
+  kernels::ConvTransposeShape& shape = p.shape;
+  const Tensor& w = constant_input(net, node, 1, "weights");
+  if (w.dtype != DataType::kInt8 || w.shape.size() != 4) {
+    throw InvalidArgument(prefix + "weights must be int8 [C][K/group][R][S]");
+  }
+  const Tensor& x = net.tensor(node.inputs[0]);
+  if (x.shape.size() != 4) throw InvalidArgument(prefix + "input must be NHWC rank 4");
+  const bool default_kernel = a.window.kernel_shape.empty();
+  apply_window(a.window, default_kernel ? std::vector<int64_t>{w.shape[2], w.shape[3]} : a.window.kernel_shape, prefix,
+               shape);
+  if (a.dilations.size() != 2 || a.output_padding.size() != 2) {
+    throw InvalidArgument(prefix + "dilations and output_padding need 2 values");
+  }
+  shape.dilation_h = checked_int(a.dilations[0], prefix + "dilations[0]", 1, kMaxWindowAttr);
+  shape.dilation_w = checked_int(a.dilations[1], prefix + "dilations[1]", 1, kMaxWindowAttr);
+  shape.out_pad_h = checked_int(a.output_padding[0], prefix + "output_padding[0]", 0, kMaxWindowAttr);
+  shape.out_pad_w = checked_int(a.output_padding[1], prefix + "output_padding[1]", 0, kMaxWindowAttr);
+  shape.groups = checked_int(a.group, prefix + "group", 1);
+  shape.C = checked_int(x.shape[3], prefix + "input channels", 1);
+  shape.K = checked_int(checked_mul(w.shape[1], a.group, prefix + "output channels"), prefix + "output channels", 1);
+  p.dynamic_size = x.shape[1] == -1 || x.shape[2] == -1;
+  // A dynamic extent is checked per run; 1 x 1 stands for it here unless the
+  // pads need more to leave an output (validate below then names the node).
+  shape.H = checked_int(x.shape[1] == -1 ? 1 + int64_t{shape.pad_top} + shape.pad_bottom : x.shape[1],
+                        prefix + "input height", 1);
+  shape.W = checked_int(x.shape[2] == -1 ? 1 + int64_t{shape.pad_left} + shape.pad_right : x.shape[2],
+                        prefix + "input width", 1);
+  try {
+    shape.validate();
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(prefix + e.what());
+  }
+  const std::vector<int64_t> ckrs = {shape.C, shape.k_per_group(), shape.R, shape.S};
+  if (w.shape != ckrs) {
+    throw InvalidArgument(prefix + "weights of shape " + shape_str(w.shape) +
+                          " do not match C, K/group and kernel_shape " + shape_str(ckrs));
+  }
+  p.weights = w.i8.data();
+  p.requant = linear_requant(net, node, a, shape.K, OutputType::kInt8);
+  return p;
+}
+
 QGemmParams qgemm_params(const Network& net, const Node& node) {
   const QGemmAttrs a = QGemmAttrs::from_attrs(node);
   QGemmParams p;

@@ -1,4 +1,4 @@
-// The parameters of an int8rt.QConv / int8rt.QGemm node as every backend
+// The parameters of an int8rt.QConv / QConvTranspose / QGemm node as every backend
 // reads them: kernel shape, canonical int8 weights and the requantization
 // epilogue (kernels::make_epilogue, the single definition of requantization),
 // validated against each other. The CPU layers (qconv_qgemm.cc) and the CUDA
@@ -28,6 +28,14 @@ struct QConvParams {
 // Throws InvalidArgument naming the node for inconsistent attributes/weights
 // and NotSupported for an activation without an int8 epilogue.
 QConvParams qconv_params(const Network& net, const Node& node);
+
+struct QConvTransposeParams {
+  kernels::ConvTransposeShape shape;  // H, W, C from the node's NHWC input
+  bool dynamic_size = false;          // input height or width dynamic: shape.H/W are 1
+  const int8_t* weights = nullptr;    // [C][K/group][R][S], owned by the network
+  kernels::EpilogueStorage requant;   // int8 output
+};
+QConvTransposeParams qconv_transpose_params(const Network& net, const Node& node);
 
 struct QGemmParams {
   kernels::GemmShape shape;
