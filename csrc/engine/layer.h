@@ -16,10 +16,21 @@
 #include <vector>
 
 #include "engine/value.h"
+#include "int8rt/error.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
 namespace engine {
+
+// Thrown by Layer::infer() when an output shape depends on the values of an
+// input that shape inference without a run does not have (a Reshape's shape,
+// a Reduce's axes, TopK's K... given as a graph input or computed from one).
+// Executor::infer_shapes marks such outputs, and everything downstream, as
+// known only at run time; a run infers them from the values it has.
+class ValueDependentShape : public NotSupported {
+ public:
+  using NotSupported::NotSupported;
+};
 
 class Layer {
  public:
