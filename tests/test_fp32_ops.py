@@ -684,6 +684,14 @@ def test_unary_math_and_activations(op: str, attrs: dict) -> None:
             exact=op in ("Abs", "Neg", "Sign", "Floor", "Ceil", "Round"))
 
 
+@pytest.mark.parametrize("lo,hi", [(-0.5, 0.7), (None, 0.2), (-0.1, None), (0.9, -0.9)])
+@pytest.mark.parametrize("constant", [True, False])
+def test_clip_bounds_constant_or_computed_at_run_time(lo: float | None, hi: float | None, constant: bool) -> None:
+    x = np.random.default_rng(33).uniform(-2, 2, (3, 5, 7)).astype(np.float32)
+    bounds = [None if v is None else np.array(v, np.float32) for v in (lo, hi)]
+    compare("Clip", [x, *bounds], {}, [False, constant, constant], opset=13, exact=True)
+
+
 @pytest.mark.parametrize("op", ["Min", "Max", "Sum", "Mean"])
 @pytest.mark.parametrize("shapes", [[(2, 3, 4)], [(2, 3, 4), (2, 3, 4)], [(2, 1, 4), (3, 1), (1,)],
                                     [(1, 5), (4, 1), (4, 5), (5,)]])

@@ -58,9 +58,15 @@ def test_non_default_domain_is_refused():
         int8rt.onnx.import_model(m)
 
 
-def test_old_opset_is_refused_with_a_hint():
-    with pytest.raises(int8rt.NotSupportedError, match=r"opset 10 is not supported.*version_converter"):
-        int8rt.onnx.import_model(conv_net(opset=10))
+def test_old_opset_is_converted_and_one_the_converter_cannot_take_is_refused():
+    x = np.random.default_rng(3).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    outs = [int8rt.build_engine(conv_net(opset=v), int8rt.BuilderConfig(precision="fp32"))
+            .create_execution_context().run({"input": x})["logits"] for v in (9, 17)]
+    assert np.array_equal(outs[0], outs[1])
+    crop = model([helper.make_node("Crop", ["x"], ["y"], name="crop", border=[0, 0, 0, 0])],
+                 [fvi("x", [1, 3, 4, 4])], [fvi("y", [1, 3, 4, 4])], opset=1)
+    with pytest.raises(int8rt.NotSupportedError, match=r"opset 1 is not supported.*version converter could not"):
+        int8rt.onnx.import_model(crop)
 
 
 def test_garbage_and_truncated_files_are_format_errors(tmp_path):
