@@ -101,11 +101,31 @@ void Executor::prepare_node(State& state, int n, std::vector<const Value*>& ins,
   for (size_t o = 0; o < outs.size(); ++o) outs[o]->reset(specs[o].first, specs[o].second);
 }
 
+// A node whose every output has no elements has nothing to compute (its
+// outputs' shapes are all a consumer reads), so its layer does not run:
+// kernels need not guard against empty operands they would divide by.
+bool Executor::should_run(int n, const std::vector<const Value*>& ins, const std::vector<Value*>& outs) const {
+  bool empty_outputs = !outs.empty();
+  for (const Value* v : outs) empty_outputs = empty_outputs && v->numel() == 0;
+  if (empty_outputs) return false;
+  if (layers_[n]->accepts_empty_inputs()) return true;
+  const Node& node = network_.nodes()[n];
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const int id = node.inputs[i];
+    if (ins[i] && ins[i]->numel() == 0 && ins[i]->dtype() == DataType::kFloat32 && !constants_[id]) {
+      throw InvalidArgument(layer_error_prefix(node) + "input " + std::to_string(i) + " ('" +
+                            network_.tensor(id).name + "') is empty (" + shape_str(ins[i]->shape()) +
+                            "), and this layer does not compute from an empty tensor");
+    }
+  }
+  return true;
+}
+
 void Executor::run_node(State& state, int n) const {
   std::vector<const Value*> ins;
   std::vector<Value*> outs;
   prepare_node(state, n, ins, outs);
-  layers_[n]->run(ins, outs);
+  if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
 }
 
 void Executor::run_timed(State& state, const std::vector<Input>& inputs, std::vector<double>& node_seconds) const {
@@ -116,7 +136,7 @@ void Executor::run_timed(State& state, const std::vector<Input>& inputs, std::ve
   for (int n : order_) {
     const auto t0 = Clock::now();
     prepare_node(state, n, ins, outs);
-    layers_[n]->run(ins, outs);
+    if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
     node_seconds.at(n) += std::chrono::duration<double>(Clock::now() - t0).count();
   }
 }
@@ -127,7 +147,7 @@ void Executor::run(State& state, const std::vector<Input>& inputs, const Observe
   std::vector<Value*> outs;
   for (int n : order_) {
     prepare_node(state, n, ins, outs);
-    layers_[n]->run(ins, outs);
+    if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
     if (observer) {
       const Node& node = network_.nodes()[n];
       for (size_t o = 0; o < outs.size(); ++o) observer(node.outputs[o], *outs[o]);
@@ -195,7 +215,7 @@ std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes
         v.reset(specs[o].first, specs[o].second);
         outs.push_back(&v);
       }
-      layers_[n]->run(ins, outs);
+      if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
     }
   }
   if (value_dependent) *value_dependent = std::move(unknown);

@@ -103,6 +103,10 @@ class Executor {
   // `value_dependent` (optional) as infer_shapes'.
   std::vector<Value> infer_values(const std::vector<Shape>& input_shapes,
                                   std::vector<char>* value_dependent = nullptr) const;
+  // False when node n's outputs are all empty (nothing to compute);
+  // InvalidArgument when it would compute from an empty float32 activation
+  // that its layer does not accept (Layer::accepts_empty_inputs).
+  bool should_run(int n, const std::vector<const Value*>& ins, const std::vector<Value*>& outs) const;
   static bool is_shape_tensor_node(const Layer& layer, const std::vector<const Value*>& ins,
                                    const std::vector<std::pair<DataType, Shape>>& specs);
 };

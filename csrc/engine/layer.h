@@ -47,6 +47,12 @@ class Layer {
   // True when run() reads only its inputs' shapes, never their data (Shape):
   // shape inference can then evaluate it on shape-only values.
   virtual bool reads_only_input_shapes() const { return false; }
+  // True when run() computes a non-empty output from an empty float32
+  // activation input (a reduction over a zero-sized axis, a MatMul with
+  // K = 0, a Concat with an empty part). Other layers never see one: the
+  // executor refuses such a run naming the input (and runs no layer whose
+  // outputs are all empty).
+  virtual bool accepts_empty_inputs() const { return reads_only_input_shapes(); }
 };
 
 // What a factory sees: the network (for constants and shapes) and the node.

@@ -87,6 +87,7 @@ class GemmLayer : public Layer {
   std::string describe() const override {
     return std::string(bf16_.empty() ? "fp32" : "bf16") + " gemm" + act_.describe() + bf16_.describe();
   }
+  bool accepts_empty_inputs() const override { return true; }  // K = 0: beta * C (or 0), then the activation
 
  private:
   void product(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, float* y,
@@ -192,6 +193,7 @@ class MatMulLayer : public Layer {
   std::string describe() const override {
     return std::string(bf16_.empty() ? "fp32" : "bf16") + " matmul" + bf16_.describe();
   }
+  bool accepts_empty_inputs() const override { return true; }  // K = 0: zeros
 
  private:
   Plan plan(const std::vector<const Value*>& in) const {

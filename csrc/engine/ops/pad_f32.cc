@@ -69,6 +69,7 @@ class PadLayer : public Layer {
   }
 
   std::string describe() const override { return "pad"; }
+  bool accepts_empty_inputs() const override { return true; }  // all padding (constant mode; infer refuses the rest)
 
  private:
   template <typename T>

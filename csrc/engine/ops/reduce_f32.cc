@@ -103,6 +103,7 @@ class ReduceLayer : public Layer {
   }
 
   std::string describe() const override { return "fp32 reduce"; }
+  bool accepts_empty_inputs() const override { return true; }  // over a zero-sized axis: init (0, -inf, inf)
 
  private:
   void accumulate(float* d, const float* s, int64_t n) const {
