@@ -94,21 +94,16 @@ def test_input_without_a_rank_is_refused():
         int8rt.onnx.import_model(m)
 
 
-def test_fold_only_op_on_run_time_data_is_refused():
-    nodes = [helper.make_node("ReduceProd", ["x"], ["y"], name="prod", keepdims=1)]
-    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", [1, 1])])
-    with pytest.raises(int8rt.NotSupportedError, match=r"node 'prod' \(ReduceProd\): computes on run-time data \('x'\)"):
-        int8rt.onnx.import_model(m)
-
-
-def test_batch_dependent_value_used_as_data_is_refused():
+def test_batch_dependent_value_used_as_data_runs_at_run_time():
     nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
              helper.make_node("ReduceProd", ["s"], ["p"], name="count", keepdims=1),
              helper.make_node("Cast", ["p"], ["z"], name="to_float", to=1),
              helper.make_node("Add", ["x", "z"], ["y"], name="add")]
     m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])])
-    with pytest.raises(int8rt.NotSupportedError, match=r"node 'count' \(ReduceProd\).*dynamic batch"):
-        int8rt.onnx.import_model(m)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
+    for batch in (1, 4):
+        x = np.ones((batch, 3), np.float32)
+        np.testing.assert_array_equal(engine.run({"x": x})["y"], x + 3 * batch)
     assert int8rt.onnx.import_model(m, batch_size=2).nodes()[0]["op"] == "Add"  # static batch: folds
 
 

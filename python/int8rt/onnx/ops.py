@@ -17,8 +17,8 @@ opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
 
 * Squeeze / Unsqueeze (opset < 13): ``axes`` attribute -> constant input 1;
 * Split (opset < 13): ``split`` attribute -> constant input 1;
-* ReduceMean, ReduceMax, ReduceMin, ReduceL1, ReduceL2, ReduceSumSquare
-  (opset < 18), ReduceSum (opset < 13): ``axes`` attribute -> constant input 1;
+* ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2,
+  ReduceSumSquare (opset < 18), ReduceSum (opset < 13): ``axes`` attribute -> constant input 1;
 * Softmax, LogSoftmax (opset < 13, "coerced to 2-D" semantics): over the last axis
   rewritten to ``axis=-1`` (identical there); otherwise kept with ``coerce_2d=1`` (the
   layer flattens the axes from ``axis`` on), which needs no rank at import;
@@ -65,12 +65,10 @@ SUPPORTED_OPS = frozenset([
     "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
     "IsNaN", "IsInf", "ConstantOfShape", "Range",
     "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK", "ScatterND", "ReduceL1", "ReduceL2", "ReduceSumSquare",
-    "CastLike", "LpNormalization",
+    "CastLike", "LpNormalization", "ReduceProd",
 ])
 
-FOLD_ONLY_OPS = frozenset([
-    "ReduceProd",
-])
+FOLD_ONLY_OPS: frozenset = frozenset()  # none at present (ReduceProd, the last one, runs at run time)
 
 # ONNX TensorProto element types a Cast may produce at run time.
 _CAST_TARGETS = {1: "float", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool"}
@@ -274,7 +272,7 @@ def normalize(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], outp
         if len(inputs) < 2:
             inputs.append("")
         _attr_to_input(attrs, inputs, "axes" if op != "Split" else "split", ctx, stem)
-    elif op in ("ReduceMean", "ReduceL1", "ReduceL2", "ReduceSumSquare") and ctx.opset < 18:
+    elif op in ("ReduceMean", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare") and ctx.opset < 18:
         if "axes" in attrs:
             inputs[1:] = [ctx.add_constant(stem + "_axes", np.asarray(attrs.pop("axes"), np.int64))]
     elif op in ("ReduceMax", "ReduceMin") and ctx.opset < 18 or op == "ReduceSum" and ctx.opset < 13:
