@@ -662,6 +662,20 @@ def test_resize_half_pixel_symmetric_opset19(mode: str) -> None:
                 rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+@pytest.mark.parametrize("policy", ["stretch", "not_larger", "not_smaller"])
+@pytest.mark.parametrize("axes", [[2, 3], [3, 2], [3]])
+@pytest.mark.parametrize("constant", [True, False])
+def test_resize_axes_and_keep_aspect_ratio_opset19(mode: str, policy: str, axes: list, constant: bool) -> None:
+    x = rand(np.random.default_rng(44), 1, 2, 5, 7)
+    attrs = {"mode": mode, "axes": axes, "keep_aspect_ratio_policy": policy}
+    sizes = np.array([9, 4][:len(axes)], np.int64)
+    compare("Resize", [x, EMPTY, None, sizes], attrs, [False, True, True, constant], opset=19, rtol=1e-6, atol=1e-6)
+    if policy == "stretch":
+        scales = np.array([2.0, 0.5][:len(axes)], np.float32)
+        compare("Resize", [x, EMPTY, scales], attrs, [False, True, constant], opset=19, rtol=1e-6, atol=1e-6)
+
+
 # ---------------------------------------------------------------- math functions, activations, variadic ops
 
 _UNARY_DOMAIN = {"Log": (0.01, 50.0), "Reciprocal": (0.1, 10.0)}

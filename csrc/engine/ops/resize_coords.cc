@@ -77,7 +77,9 @@ ResizeConfig resize_config(const Node& node, bool upsample) {
   else throw unsupported_attr(node, "nearest_mode", "'" + round + "'");
   if (node.attrs.get_int("antialias", 0) != 0) throw unsupported_attr(node, "antialias", "1");
   std::string policy = node.attrs.get_string("keep_aspect_ratio_policy", "stretch");
-  if (policy != "stretch") throw unsupported_attr(node, "keep_aspect_ratio_policy", "'" + policy + "'");
+  if (policy == "not_larger") c.aspect = ResizeConfig::Aspect::kNotLarger;
+  else if (policy == "not_smaller") c.aspect = ResizeConfig::Aspect::kNotSmaller;
+  else if (policy != "stretch") throw unsupported_attr(node, "keep_aspect_ratio_policy", "'" + policy + "'");
   c.axes = node.attrs.get_ints("axes", {});
   return c;
 }

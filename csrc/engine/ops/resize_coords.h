@@ -23,6 +23,10 @@ struct ResizeConfig {
   bool upsample = false;
   std::vector<int64_t> axes;
   std::vector<float> scales_attr;  // Upsample opset 7
+  // keep_aspect_ratio_policy (opset 18, with sizes): stretch, or one scale
+  // for every resized axis, the smallest (not_larger) or largest
+  // (not_smaller) of sizes[i] / in[i], and out = round(scale * in).
+  enum class Aspect { kStretch, kNotLarger, kNotSmaller } aspect = Aspect::kStretch;
 };
 
 // The node's attributes (Resize, or Upsample when `upsample`); NotSupported

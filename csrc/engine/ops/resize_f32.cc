@@ -15,9 +15,10 @@
 // floor / ceil, then clamped to [0, in - 1]. linear: the coordinate is
 // clamped to [0, in - 1] and the two neighbours are blended (bilinear on
 // the last two dims; only the last two dims may be resized in linear mode).
-// Upsample is asymmetric with floor for nearest. Not supported (NotSupported
-// at creation): cubic, tf_crop_and_resize, antialias, keep_aspect_ratio_policy
-// other than stretch. The coordinate arithmetic is in resize_coords.h, shared
+// Upsample is asymmetric with floor for nearest. keep_aspect_ratio_policy
+// not_larger / not_smaller (with sizes) as resize_coords.h's ResizeConfig
+// says. Not supported (NotSupported at creation): cubic, tf_crop_and_resize,
+// antialias. The coordinate arithmetic is in resize_coords.h, shared
 // with the int8 Resize layers.
 #include <algorithm>
 #include <cmath>
@@ -131,7 +132,22 @@ class ResizeLayer : public Layer {
     }
     Shape os = xs;
     scales->assign(r, 1.f);
-    for (size_t i = 0; i < axes.size(); ++i) {
+    if (!sizes.empty() && c_.aspect != ResizeConfig::Aspect::kStretch) {
+      float scale = 0.f;
+      for (size_t i = 0; i < axes.size(); ++i) {
+        if (sizes[i] <= 0) throw InvalidArgument(prefix_ + "sizes must be positive");
+        const float s = static_cast<float>(sizes[i]) / static_cast<float>(xs[axes[i]]);
+        scale = i == 0 ? s : c_.aspect == ResizeConfig::Aspect::kNotLarger ? std::min(scale, s) : std::max(scale, s);
+      }
+      for (int64_t d : axes) {
+        (*scales)[d] = scale;
+        os[d] = static_cast<int64_t>(std::round(scale * static_cast<float>(xs[d])));
+        if (os[d] <= 0) throw InvalidArgument(prefix_ + "output dim " + std::to_string(d) + " would be empty");
+      }
+      sizes.clear();
+      given.clear();
+    }
+    for (size_t i = 0; i < axes.size() && !(given.empty() && sizes.empty()); ++i) {
       const int64_t d = axes[i];
       if (!given.empty()) {
         if (!(given[i] > 0.f)) throw InvalidArgument(prefix_ + "scales must be positive");

@@ -144,9 +144,7 @@ def _check_resize(info: NodeInfo) -> Optional[str]:
         return "coordinate_transformation_mode='tf_crop_and_resize' is not supported"
     if info.attrs.get("antialias", 0) != 0:
         return "antialias=1 is not supported"
-    if "axes" in info.attrs:
-        return "the axes attribute is not supported; give scales or sizes for every dimension"
-    if info.attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+    if info.attrs.get("keep_aspect_ratio_policy", "stretch") not in ("stretch", "not_larger", "not_smaller"):
         return f"keep_aspect_ratio_policy='{info.attrs['keep_aspect_ratio_policy']}' is not supported"
     return None
 
