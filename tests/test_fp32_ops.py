@@ -676,6 +676,18 @@ def test_resize_axes_and_keep_aspect_ratio_opset19(mode: str, policy: str, axes:
         compare("Resize", [x, EMPTY, scales], attrs, [False, True, constant], opset=19, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("coord", ["half_pixel", "asymmetric", "pytorch_half_pixel", "align_corners"])
+@pytest.mark.parametrize("a,exclude", [(-0.75, 0), (-0.5, 1)])
+@pytest.mark.parametrize("scales", [(1, 1, 2, 2), (1, 1, 1.5, 0.75), (1, 1, 3, 1)])
+def test_resize_cubic(coord: str, a: float, exclude: int, scales: tuple) -> None:
+    # ONNX Runtime's bicubic blends each tap row along x, then the rows
+    # along y, as the layer does; its weights may differ in the last ulp.
+    x = rand(np.random.default_rng(45), 2, 3, 6, 5)
+    attrs = {"mode": "cubic", "coordinate_transformation_mode": coord, "cubic_coeff_a": a, "exclude_outside": exclude}
+    compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=13,
+            rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------- math functions, activations, variadic ops
 
 _UNARY_DOMAIN = {"Log": (0.01, 50.0), "Reciprocal": (0.1, 10.0)}

@@ -11,7 +11,7 @@ This is the one place that says what the importer accepts:
 
 Each supported op may have a cheap up-front check (``check_node``: things
 visible in attributes and initializer shapes, such as a 3-D Conv kernel or
-Resize's cubic mode) and a normalisation applied when the node is emitted
+Resize's antialias) and a normalisation applied when the node is emitted
 (``normalize``). The IR has no opset, so normalisation rewrites the
 opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
 
@@ -137,8 +137,8 @@ def _check_batchnorm(info: NodeInfo) -> Optional[str]:
 
 def _check_resize(info: NodeInfo) -> Optional[str]:
     mode = info.attrs.get("mode", "nearest")
-    if mode not in ("nearest", "linear"):
-        return f"mode='{mode}' is not supported (nearest, linear)"
+    if mode not in ("nearest", "linear", "cubic"):
+        return f"mode='{mode}' is not supported (nearest, linear, cubic)"
     ctm = info.attrs.get("coordinate_transformation_mode", "half_pixel")
     if ctm == "tf_crop_and_resize":
         return "coordinate_transformation_mode='tf_crop_and_resize' is not supported"
