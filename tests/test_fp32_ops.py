@@ -728,10 +728,29 @@ def test_variadic(op: str, shapes: list) -> None:
     compare(op, xs, {}, [False] * len(xs), opset=13, rtol=1e-6, atol=1e-6, exact=op in ("Min", "Max"))
 
 
+@pytest.mark.parametrize("base,exp", [(np.float32, np.int32), (np.int32, np.float32), (np.int32, np.int32),
+                                      (np.int64, np.float32), (np.int64, np.int64), (np.int32, np.int64)])
+def test_pow_on_mixed_and_integer_types(base: type, exp: type) -> None:
+    rng = np.random.default_rng(34)
+    x = rng.integers(-4, 5, (3, 4)).astype(base)
+    y = rng.integers(0, 4, (4,)).astype(exp)
+    compare("Pow", [x, y], {}, [False, False], opset=15, exact=True)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
+def test_int32_arithmetic(op: str) -> None:
+    rng = np.random.default_rng(35)
+    a = rng.integers(-1000, 1000, (2, 3, 4)).astype(np.int32)
+    b = rng.integers(1, 50, (3, 1)).astype(np.int32) * rng.choice([-1, 1], (3, 1)).astype(np.int32)
+    compare(op, [a, b], {}, [False, False], exact=True)  # Div truncates toward zero as ORT's does
+
+
 def test_min_max_int64_and_nan() -> None:
     a, b = np.array([3, -7, 5], np.int64), np.array([[1], [9]], np.int64)
     compare("Max", [a, b], {}, [False, False], exact=True)
     compare("Min", [a, b], {}, [False, False], exact=True)
+    compare("Max", [a.astype(np.int32), b.astype(np.int32)], {}, [False, False], exact=True)
+    compare("Min", [a.astype(np.int32), b.astype(np.int32), np.int32([[0]])], {}, [False] * 3, exact=True)
     (m,) = run_single_op("Max", [np.array([1.0, np.nan], np.float32), np.array([np.nan, 0.0], np.float32)], {},
                          [False, False])
     assert np.isnan(m).all()
