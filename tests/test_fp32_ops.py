@@ -504,13 +504,16 @@ def test_slice_runtime_inputs_and_errors() -> None:
                                 np.array([0], np.int64)], {}, [False, True, True, True, True])
 
 
-@pytest.mark.parametrize("mode", ["constant", "reflect", "edge"])
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge", "wrap"])
 @pytest.mark.parametrize("pads", [[0, 1, 2, 0, 2, 1], [1, 0, 0, 1, 0, 3], [0, 0, 4, 0, 0, 4], [0, -1, 1, 0, 1, -2]])
-def test_pad(mode: str, pads: list) -> None:
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+def test_pad(mode: str, pads: list, dtype: type) -> None:
     rng = np.random.default_rng(33)
-    x = rand(rng, 2, 4, 5)
-    compare("Pad", [x, np.array(pads, np.int64), np.array(1.5, np.float32)], {"mode": mode}, [False, True, True],
-            opset=13, exact=True)
+    x = (rand(rng, 2, 4, 5) * 100).astype(dtype)
+    value = np.array(1.5 if dtype is np.float32 else -7, dtype)
+    # (an integer constant_value as a graph input: the IR's integer constants are int64)
+    compare("Pad", [x, np.array(pads, np.int64), value], {"mode": mode}, [False, True, dtype is np.float32],
+            opset=19, exact=True)
 
 
 def test_pad_axes_attr_and_errors() -> None:
@@ -519,10 +522,12 @@ def test_pad_axes_attr_and_errors() -> None:
     compare("Pad", [x, np.array([1, 2], np.int64), None, np.array([-1], np.int64)], {"mode": "edge"},
             [False, True, True, True], opset=18, exact=True)
     compare("Pad", [x], {"pads": [0, 1, 1, 0, 0, 2], "value": -2.0}, [False], opset=10, exact=True)
-    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Pad.*mode.*wrap"):
-        run_single_op("Pad", [x, np.array([0] * 6, np.int64)], {"mode": "wrap"}, [False, True])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Pad.*mode.*mirror"):
+        run_single_op("Pad", [x, np.array([0] * 6, np.int64)], {"mode": "mirror"}, [False, True])
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*pads"):
         run_single_op("Pad", [x, np.array([0] * 4, np.int64)], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*crop all of dim 2.*nothing to wrap"):
+        run_single_op("Pad", [x, np.array([0, 0, -4, 0, 0, 3], np.int64)], {"mode": "wrap"}, [False, False])
 
 
 def test_cast_and_shape() -> None:

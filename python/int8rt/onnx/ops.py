@@ -164,8 +164,8 @@ def _check_gelu(info: NodeInfo) -> Optional[str]:
 
 def _check_pad(info: NodeInfo) -> Optional[str]:
     mode = info.attrs.get("mode", "constant")
-    if mode not in ("constant", "reflect", "edge"):
-        return f"mode='{mode}' is not supported (constant, reflect, edge)"
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        return f"mode='{mode}' is not supported (constant, reflect, edge, wrap)"
     return None
 
 
