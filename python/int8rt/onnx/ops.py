@@ -320,26 +320,14 @@ def lift_1d(op: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext)
 
 # ---- conformance cases a claimed op does not pass, and why ---------------------------------------
 # (python -m int8rt.onnx.conformance; issue 11 asks that every claimed op
-# pass all its cases or say here why not). Three causes recur: an element
-# type the engine does not carry (float16, float64, int16, uint*, string...);
-# a value the output shape depends on given as a graph input, which
-# build-time shape inference cannot read (constants and shape tensors only);
-# and ONNX's opset 1-10 models, which the importer does not take.
+# pass all its cases or say here why not). The cause that recurs is an
+# element type the engine does not carry (float16, float64, int16, uint*,
+# float8, string...).
 _OTHER_TYPES = "cases on element types the engine does not carry (int16, uint*, float16, float64, string)"
-_RUN_TIME_SHAPE = ("the value the output shape depends on is a graph input, and the engine infers shapes at "
-                   "build time from constants and shape tensors only")
 CONFORMANCE_EXCEPTIONS: Dict[str, str] = {
     **{op: _OTHER_TYPES for op in ("Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "IsNaN", "IsInf",
                                    "Mod", "Cast", "CastLike", "CumSum")},
-    **{op: "every case is an opset 7 model (Not: opset 1); the importer takes opsets 11 to 28"
-       for op in ("And", "Or", "Xor", "Not")},
-    "ConstantOfShape": "in every case " + _RUN_TIME_SHAPE,
-    "Range": "float32 and int32 cases: " + _RUN_TIME_SHAPE + "; the rest are " + _OTHER_TYPES +
-             "; the _expanded bodies use Loop",
-    "Tile": "in every case " + _RUN_TIME_SHAPE + " (repeats)",
-    "TopK": "in every case " + _RUN_TIME_SHAPE + " (K); one is uint64",
-    **{op: "in every case " + _RUN_TIME_SHAPE + " (axes); the empty_set cases have a zero-sized dimension"
-       for op in ("ReduceL1", "ReduceL2", "ReduceSumSquare")},
-    "Trilu": "test_tril_zero / test_triu_zero have a zero-sized dimension, which the engine's inputs refuse",
+    "Range": "the float16 / bfloat16 cases are " + _OTHER_TYPES + "; two _expanded bodies use Loop",
+    "TopK": "one case is uint64: " + _OTHER_TYPES,
     "Dropout": "the test_training_dropout cases drop at random (training_mode true, ratio > 0): inference only",
 }
