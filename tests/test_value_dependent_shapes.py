@@ -75,23 +75,30 @@ def test_value_dependent_tensors_survive_an_engine_file(tmp_path) -> None:
         assert np.array_equal(y, t[starts[0]:ends[0], starts[1]:ends[1]]), (reps, starts, ends)
 
 
-def test_int8_build_keeps_a_value_dependent_tail_in_float() -> None:
+def test_int8_build_keeps_value_dependent_tensors_in_float() -> None:
+    """The Reshape's output and the Conv reading it have no static shape to
+    plan with: left out of calibration (said in the report), they run in
+    float32; the first Conv still runs in int8."""
     w = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3
+    w2 = RNG.standard_normal((4, 4, 3, 3)).astype(np.float32) * 0.3
     m = model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
                helper.make_node("Relu", ["c"], ["r"], name="relu"),
-               helper.make_node("Reshape", ["r", "shape"], ["y"], name="reshape")],
-              [fvi("x", [1, 3, 6, 6]), ivi("shape", [2])], [fvi("y", ["a", "b"])], [init("w", w)])
-    batches = [{"x": RNG.uniform(-1, 1, (1, 3, 6, 6)).astype(np.float32), "shape": np.array([4, 36], np.int64)}
+               helper.make_node("Reshape", ["r", "shape"], ["rr"], name="reshape"),
+               helper.make_node("Conv", ["rr", "w2"], ["y"], name="conv2", pads=[1, 1, 1, 1])],
+              [fvi("x", [1, 3, 6, 6]), ivi("shape", [4])], [fvi("y", ["a", "b", "c", "d"])],
+              [init("w", w), init("w2", w2)])
+    batches = [{"x": RNG.uniform(-1, 1, (1, 3, 6, 6)).astype(np.float32), "shape": np.array([1, 4, 6, 6], np.int64)}
                for _ in range(4)]
     calibrator = int8rt.make_calibrator(batches, algorithm="entropy2")
     engine = int8rt.build_engine(m, int8rt.BuilderConfig(precision="int8", calibrator=calibrator,
-                                                                   accuracy_check=False))
+                                                         accuracy_check=False))
+    assert any("depend on input values" in line and "'rr'" in line for line in engine.report()), engine.report()
     ctx = engine.create_execution_context()
-    x = batches[0]["x"]
     ref = _fp32(m).create_execution_context()
-    for shape in ([4, 36], [12, 12], [-1, 6]):
+    x = batches[0]["x"]
+    for shape in ([1, 4, 6, 6], [1, 4, 3, 12], [1, 4, 12, 3]):
         feeds = {"x": x, "shape": np.array(shape, np.int64)}
         (y,) = ctx.run(feeds).values()
         (y32,) = ref.run(feeds).values()
-        assert y.shape == y32.shape
+        assert y.shape == y32.shape == tuple(shape)
         np.testing.assert_allclose(y, y32, atol=0.05 * float(np.abs(y32).max()))
