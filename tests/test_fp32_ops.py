@@ -595,7 +595,7 @@ def test_resize_errors_and_dynamic_batch() -> None:
     rng = np.random.default_rng(39)
     x = rand(rng, 1, 2, 4, 4)
     sc = np.array([1, 1, 2, 2], np.float32)
-    for attr, value in [("mode", "cubic"), ("coordinate_transformation_mode", "tf_crop_and_resize"),
+    for attr, value in [("mode", "lanczos"), ("coordinate_transformation_mode", "tf_crop_and_resize"),
                         ("nearest_mode", "bogus"), ("antialias", 1)]:
         with pytest.raises(int8rt.NotSupportedError, match=f"op_under_test.*Resize.*{attr}"):
             run_single_op("Resize", [x, EMPTY, sc], {attr: value}, [False, True, True])

@@ -36,8 +36,8 @@ def test_unnamed_node_is_identified_by_its_output():
 @pytest.mark.parametrize("node, inits, what", [
     (helper.make_node("Conv", ["x", "w3d"], ["y"], name="c3"), [init("w3d", np.ones((2, 1, 2, 2, 2), np.float32))],
      "only 1-D and 2-D kernels"),
-    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="cubic"),
-     [init("sc", np.ones(5, np.float32))], "mode='cubic'"),
+    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="linear", antialias=1),
+     [init("sc", np.ones(5, np.float32))], "antialias=1"),
     (helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct", auto_pad="SAME_UPPER"),
      [init("w", np.ones((1, 2, 2, 2), np.float32))], "auto_pad='SAME_UPPER'"),
     (helper.make_node("MaxPool", ["x"], ["y", "idx"], name="mp", kernel_shape=[2, 2]), [], "Indices output"),
