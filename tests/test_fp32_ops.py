@@ -532,13 +532,16 @@ def test_slice_runtime_inputs_and_errors() -> None:
                                 np.array([0], np.int64)], {}, [False, True, True, True, True])
 
 
-@pytest.mark.parametrize("mode", ["constant", "reflect", "edge"])
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge", "wrap"])
 @pytest.mark.parametrize("pads", [[0, 1, 2, 0, 2, 1], [1, 0, 0, 1, 0, 3], [0, 0, 4, 0, 0, 4], [0, -1, 1, 0, 1, -2]])
-def test_pad(mode: str, pads: list) -> None:
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+def test_pad(mode: str, pads: list, dtype: type) -> None:
     rng = np.random.default_rng(33)
-    x = rand(rng, 2, 4, 5)
-    compare("Pad", [x, np.array(pads, np.int64), np.array(1.5, np.float32)], {"mode": mode}, [False, True, True],
-            opset=13, exact=True)
+    x = (rand(rng, 2, 4, 5) * 100).astype(dtype)
+    value = np.array(1.5 if dtype is np.float32 else -7, dtype)
+    # (an integer constant_value as a graph input: the IR's integer constants are int64)
+    compare("Pad", [x, np.array(pads, np.int64), value], {"mode": mode}, [False, True, dtype is np.float32],
+            opset=19, exact=True)
 
 
 def test_pad_axes_attr_and_errors() -> None:
@@ -547,10 +550,12 @@ def test_pad_axes_attr_and_errors() -> None:
     compare("Pad", [x, np.array([1, 2], np.int64), None, np.array([-1], np.int64)], {"mode": "edge"},
             [False, True, True, True], opset=18, exact=True)
     compare("Pad", [x], {"pads": [0, 1, 1, 0, 0, 2], "value": -2.0}, [False], opset=10, exact=True)
-    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Pad.*mode.*wrap"):
-        run_single_op("Pad", [x, np.array([0] * 6, np.int64)], {"mode": "wrap"}, [False, True])
+    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Pad.*mode.*mirror"):
+        run_single_op("Pad", [x, np.array([0] * 6, np.int64)], {"mode": "mirror"}, [False, True])
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*pads"):
         run_single_op("Pad", [x, np.array([0] * 4, np.int64)], {}, [False, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*crop all of dim 2.*nothing to wrap"):
+        run_single_op("Pad", [x, np.array([0, 0, -4, 0, 0, 3], np.int64)], {"mode": "wrap"}, [False, False])
 
 
 def test_cast_and_shape() -> None:
@@ -618,7 +623,7 @@ def test_resize_errors_and_dynamic_batch() -> None:
     rng = np.random.default_rng(39)
     x = rand(rng, 1, 2, 4, 4)
     sc = np.array([1, 1, 2, 2], np.float32)
-    for attr, value in [("mode", "cubic"), ("coordinate_transformation_mode", "tf_crop_and_resize"),
+    for attr, value in [("mode", "lanczos"), ("coordinate_transformation_mode", "tf_crop_and_resize"),
                         ("nearest_mode", "bogus"), ("antialias", 1)]:
         with pytest.raises(int8rt.NotSupportedError, match=f"op_under_test.*Resize.*{attr}"):
             run_single_op("Resize", [x, EMPTY, sc], {attr: value}, [False, True, True])
@@ -690,6 +695,32 @@ def test_resize_half_pixel_symmetric_opset19(mode: str) -> None:
                 rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+@pytest.mark.parametrize("policy", ["stretch", "not_larger", "not_smaller"])
+@pytest.mark.parametrize("axes", [[2, 3], [3, 2], [3]])
+@pytest.mark.parametrize("constant", [True, False])
+def test_resize_axes_and_keep_aspect_ratio_opset19(mode: str, policy: str, axes: list, constant: bool) -> None:
+    x = rand(np.random.default_rng(44), 1, 2, 5, 7)
+    attrs = {"mode": mode, "axes": axes, "keep_aspect_ratio_policy": policy}
+    sizes = np.array([9, 4][:len(axes)], np.int64)
+    compare("Resize", [x, EMPTY, None, sizes], attrs, [False, True, True, constant], opset=19, rtol=1e-6, atol=1e-6)
+    if policy == "stretch":
+        scales = np.array([2.0, 0.5][:len(axes)], np.float32)
+        compare("Resize", [x, EMPTY, scales], attrs, [False, True, constant], opset=19, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("coord", ["half_pixel", "asymmetric", "pytorch_half_pixel", "align_corners"])
+@pytest.mark.parametrize("a,exclude", [(-0.75, 0), (-0.5, 1)])
+@pytest.mark.parametrize("scales", [(1, 1, 2, 2), (1, 1, 1.5, 0.75), (1, 1, 3, 1)])
+def test_resize_cubic(coord: str, a: float, exclude: int, scales: tuple) -> None:
+    # ONNX Runtime's bicubic blends each tap row along x, then the rows
+    # along y, as the layer does; its weights may differ in the last ulp.
+    x = rand(np.random.default_rng(45), 2, 3, 6, 5)
+    attrs = {"mode": "cubic", "coordinate_transformation_mode": coord, "cubic_coeff_a": a, "exclude_outside": exclude}
+    compare("Resize", [x, EMPTY, np.array(scales, np.float32)], attrs, [False, True, True], opset=13,
+            rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------- math functions, activations, variadic ops
 
 _UNARY_DOMAIN = {"Log": (0.01, 50.0), "Reciprocal": (0.1, 10.0)}
@@ -712,6 +743,14 @@ def test_unary_math_and_activations(op: str, attrs: dict) -> None:
             exact=op in ("Abs", "Neg", "Sign", "Floor", "Ceil", "Round"))
 
 
+@pytest.mark.parametrize("lo,hi", [(-0.5, 0.7), (None, 0.2), (-0.1, None), (0.9, -0.9)])
+@pytest.mark.parametrize("constant", [True, False])
+def test_clip_bounds_constant_or_computed_at_run_time(lo: float | None, hi: float | None, constant: bool) -> None:
+    x = np.random.default_rng(33).uniform(-2, 2, (3, 5, 7)).astype(np.float32)
+    bounds = [None if v is None else np.array(v, np.float32) for v in (lo, hi)]
+    compare("Clip", [x, *bounds], {}, [False, constant, constant], opset=13, exact=True)
+
+
 @pytest.mark.parametrize("op", ["Min", "Max", "Sum", "Mean"])
 @pytest.mark.parametrize("shapes", [[(2, 3, 4)], [(2, 3, 4), (2, 3, 4)], [(2, 1, 4), (3, 1), (1,)],
                                     [(1, 5), (4, 1), (4, 5), (5,)]])
@@ -722,10 +761,29 @@ def test_variadic(op: str, shapes: list) -> None:
     compare(op, xs, {}, [False] * len(xs), opset=13, rtol=1e-6, atol=1e-6, exact=op in ("Min", "Max"))
 
 
+@pytest.mark.parametrize("base,exp", [(np.float32, np.int32), (np.int32, np.float32), (np.int32, np.int32),
+                                      (np.int64, np.float32), (np.int64, np.int64), (np.int32, np.int64)])
+def test_pow_on_mixed_and_integer_types(base: type, exp: type) -> None:
+    rng = np.random.default_rng(34)
+    x = rng.integers(-4, 5, (3, 4)).astype(base)
+    y = rng.integers(0, 4, (4,)).astype(exp)
+    compare("Pow", [x, y], {}, [False, False], opset=15, exact=True)
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul", "Div"])
+def test_int32_arithmetic(op: str) -> None:
+    rng = np.random.default_rng(35)
+    a = rng.integers(-1000, 1000, (2, 3, 4)).astype(np.int32)
+    b = rng.integers(1, 50, (3, 1)).astype(np.int32) * rng.choice([-1, 1], (3, 1)).astype(np.int32)
+    compare(op, [a, b], {}, [False, False], exact=True)  # Div truncates toward zero as ORT's does
+
+
 def test_min_max_int64_and_nan() -> None:
     a, b = np.array([3, -7, 5], np.int64), np.array([[1], [9]], np.int64)
     compare("Max", [a, b], {}, [False, False], exact=True)
     compare("Min", [a, b], {}, [False, False], exact=True)
+    compare("Max", [a.astype(np.int32), b.astype(np.int32)], {}, [False, False], exact=True)
+    compare("Min", [a.astype(np.int32), b.astype(np.int32), np.int32([[0]])], {}, [False] * 3, exact=True)
     (m,) = run_single_op("Max", [np.array([1.0, np.nan], np.float32), np.array([np.nan, 0.0], np.float32)], {},
                          [False, False])
     assert np.isnan(m).all()

@@ -174,6 +174,35 @@ def test_norm_reductions(op: str, axes: list, keepdims: int) -> None:
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6, err_msg=f"{op} axes={axes} keepdims={keepdims}")
 
 
+@pytest.mark.parametrize("op,dtype", [("ReduceProd", np.float32), ("ReduceProd", np.int64), ("ReduceProd", np.int32),
+                                      ("ReduceSum", np.int64), ("ReduceSum", np.int32), ("ReduceMax", np.int64),
+                                      ("ReduceMin", np.int32), ("ReduceMax", np.bool_), ("ReduceMin", np.bool_)])
+@pytest.mark.parametrize("axes,keepdims", [([1], 1), ([-1], 0), ([0, 2], 1), ([], 1), ([0, 1], 0)])
+def test_reductions_on_integers_bools_and_products(op: str, dtype: type, axes: list, keepdims: int) -> None:
+    # Integers exact; product factors in {-1, 1, 2} (int64) or {-1, 1}
+    # (int32) keep every product of up to 60 of them in range (ORT's
+    # overflow differs from wrapping). The float32 product within a few
+    # ulps (ORT may multiply in another order).
+    x = RNG.integers(-3, 4, (3, 4, 5))
+    if dtype is np.bool_:
+        x = x > 0
+    elif dtype is np.float32:
+        x = RNG.uniform(0.5, 1.5, x.shape)
+    elif op == "ReduceProd":
+        x = RNG.choice([-1, 1, 2] if dtype is np.int64 else [-1, 1], x.shape)
+    else:
+        x = x * 1000
+    x = x.astype(dtype)
+    inputs = [x] if not axes else [x, np.array(axes, np.int64)]
+    (ours,) = run_single_op(op, inputs, {"keepdims": keepdims}, [False, True], 1)
+    (ref,) = run_ort(op, inputs, {"keepdims": keepdims}, [False, True], 1, 20)
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype, f"{ours.dtype}{ours.shape} vs {ref.dtype}{ref.shape}"
+    if dtype is np.float32:
+        np.testing.assert_allclose(ours, ref, rtol=1e-5, err_msg=f"{op} axes={axes}")
+    else:
+        np.testing.assert_array_equal(ours, ref, err_msg=f"{op} {dtype.__name__} axes={axes} keepdims={keepdims}")
+
+
 @pytest.mark.parametrize("src,like", [(np.float32, np.int64), (np.int64, np.float32), (np.float32, np.bool_),
                                       (np.bool_, np.float32), (np.int32, np.int64)])
 def test_cast_like(src: type, like: type) -> None:

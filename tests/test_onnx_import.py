@@ -311,14 +311,17 @@ def test_batch_dependent_expand_runs_as_a_shape_tensor() -> None:
         np.testing.assert_array_equal(engine.run({"x": x})["y"], want)
 
 
-def test_batch_dependent_value_without_a_run_time_layer_is_refused() -> None:
+def test_element_count_of_a_batch_dependent_shape_runs() -> None:
+    """Shape -> ReduceProd (a tensor's element count) -> Reshape: the count is
+    a shape tensor, evaluated for each run's batch."""
     nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
              helper.make_node("ReduceProd", ["s"], ["p"], name="count", keepdims=1),
              helper.make_node("Reshape", ["x", "p"], ["y"])]
     m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", [None])])
-    with pytest.raises(int8rt.NotSupportedError, match=r"'count' \(ReduceProd\): uses a value computed from "
-                                                       "the dynamic batch size"):
-        int8rt.onnx.import_model(m)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 3)).astype(np.float32)
+        np.testing.assert_array_equal(engine.run({"x": x})["y"], x.reshape(-1))
 
 
 def test_constant_of_shape_of_a_batch_dependent_shape_runs() -> None:

@@ -36,8 +36,8 @@ def test_unnamed_node_is_identified_by_its_output():
 @pytest.mark.parametrize("node, inits, what", [
     (helper.make_node("Conv", ["x", "w4d"], ["y"], name="c4"), [init("w4d", np.ones((2, 1, 2, 2, 2, 2), np.float32))],
      "only 1-D, 2-D and 3-D kernels"),
-    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="cubic"),
-     [init("sc", np.ones(5, np.float32))], "mode='cubic'"),
+    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="linear", antialias=1),
+     [init("sc", np.ones(5, np.float32))], "antialias=1"),
     (helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct", auto_pad="SAME_UPPER"),
      [init("w", np.ones((1, 2, 2, 2), np.float32))], "auto_pad='SAME_UPPER'"),
     (helper.make_node("MaxPool", ["x"], ["y", "idx"], name="mp", kernel_shape=[2, 2]), [], "Indices output"),
@@ -58,9 +58,15 @@ def test_non_default_domain_is_refused():
         int8rt.onnx.import_model(m)
 
 
-def test_old_opset_is_refused_with_a_hint():
-    with pytest.raises(int8rt.NotSupportedError, match=r"opset 10 is not supported.*version_converter"):
-        int8rt.onnx.import_model(conv_net(opset=10))
+def test_old_opset_is_converted_and_one_the_converter_cannot_take_is_refused():
+    x = np.random.default_rng(3).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    outs = [int8rt.build_engine(conv_net(opset=v), int8rt.BuilderConfig(precision="fp32"))
+            .create_execution_context().run({"input": x})["logits"] for v in (9, 17)]
+    assert np.array_equal(outs[0], outs[1])
+    crop = model([helper.make_node("Crop", ["x"], ["y"], name="crop", border=[0, 0, 0, 0])],
+                 [fvi("x", [1, 3, 4, 4])], [fvi("y", [1, 3, 4, 4])], opset=1)
+    with pytest.raises(int8rt.NotSupportedError, match=r"opset 1 is not supported.*version converter could not"):
+        int8rt.onnx.import_model(crop)
 
 
 def test_garbage_and_truncated_files_are_format_errors(tmp_path):
@@ -88,21 +94,16 @@ def test_input_without_a_rank_is_refused():
         int8rt.onnx.import_model(m)
 
 
-def test_fold_only_op_on_run_time_data_is_refused():
-    nodes = [helper.make_node("ReduceProd", ["x"], ["y"], name="prod", keepdims=1)]
-    m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", [1, 1])])
-    with pytest.raises(int8rt.NotSupportedError, match=r"node 'prod' \(ReduceProd\): computes on run-time data \('x'\)"):
-        int8rt.onnx.import_model(m)
-
-
-def test_batch_dependent_value_used_as_data_is_refused():
+def test_batch_dependent_value_used_as_data_runs_at_run_time():
     nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
              helper.make_node("ReduceProd", ["s"], ["p"], name="count", keepdims=1),
              helper.make_node("Cast", ["p"], ["z"], name="to_float", to=1),
              helper.make_node("Add", ["x", "z"], ["y"], name="add")]
     m = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])])
-    with pytest.raises(int8rt.NotSupportedError, match=r"node 'count' \(ReduceProd\).*dynamic batch"):
-        int8rt.onnx.import_model(m)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
+    for batch in (1, 4):
+        x = np.ones((batch, 3), np.float32)
+        np.testing.assert_array_equal(engine.run({"x": x})["y"], x + 3 * batch)
     assert int8rt.onnx.import_model(m, batch_size=2).nodes()[0]["op"] == "Add"  # static batch: folds
 
 

@@ -81,6 +81,34 @@ std::vector<std::vector<engine::Shape>> probes_from_batch(const Network& net, co
   return {first, doubled(varied)};
 }
 
+// A tensor whose shape depends on input values (a Reshape to a shape given
+// as a graph input, and what is computed from it: Executor::infer_shapes)
+// has no static shape for the int8 lowering to plan with: it is left out of
+// calibration, so its readers and writer stay float32, which the build
+// report says.
+void leave_value_dependent_uncalibrated(const Network& net, const engine::Executor& fp32,
+                                        const std::vector<engine::Executor::Input>& ins, std::vector<char>& observe,
+                                        std::vector<std::string>& report) {
+  std::vector<engine::Shape> shapes;
+  for (int id : net.inputs()) {
+    auto it = std::find_if(ins.begin(), ins.end(), [&](const engine::Executor::Input& in) { return in.tensor == id; });
+    shapes.push_back(it->shape);
+  }
+  std::vector<char> value_dependent;
+  fp32.infer_shapes(shapes, &value_dependent);
+  std::string first;
+  int count = 0;
+  for (size_t id = 0; id < value_dependent.size(); ++id) {
+    if (!value_dependent[id] || !observe[id]) continue;
+    observe[id] = 0;
+    if (count++ == 0) first = net.tensors()[id].name;
+  }
+  if (count > 0) {
+    report.push_back(std::to_string(count) + " tensor(s) ('" + first + "' first) have shapes that depend on input "
+                      "values (known only at run time): not calibrated, they stay float32");
+  }
+}
+
 bool has_unshaped_activations(const Network& net) {
   for (const Tensor& t : net.tensors()) {
     if (!t.is_constant && t.shape.empty()) return true;
@@ -167,6 +195,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     // build report says. NaN, and infinities that appear only later, go to
     // the calibrator's nonfinite policy as before.
     impl_->infinities_checked = true;
+    leave_value_dependent_uncalibrated(net, *impl_->fp32, ins, impl_->observe, report_);
     for (size_t id = 0; id < tensors.size(); ++id) {
       if (!impl_->observe[id]) continue;
       const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));

@@ -298,9 +298,16 @@ std::map<std::string, std::vector<int64_t>> ExecutionContext::output_shapes(
     if (it == input_shapes.end()) throw InvalidArgument("missing input '" + net.tensor(id).name + "'");
     shapes.push_back(it->second);
   }
-  const std::vector<engine::Shape> inferred = ex.infer_shapes(shapes);
+  std::vector<char> value_dependent;
+  const std::vector<engine::Shape> inferred = ex.infer_shapes(shapes, &value_dependent);
   std::map<std::string, std::vector<int64_t>> out;
-  for (int id : net.outputs()) out[net.tensor(id).name] = inferred[id];
+  for (int id : net.outputs()) {
+    if (value_dependent[id]) {
+      throw NotSupported("output '" + net.tensor(id).name + "': its shape depends on the values of the inputs, "
+                         "not only their shapes; run() the context to learn it");
+    }
+    out[net.tensor(id).name] = inferred[id];
+  }
   return out;
 }
 

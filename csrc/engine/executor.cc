@@ -52,9 +52,10 @@ std::unique_ptr<Executor::State> Executor::make_state() const {
   // A profile's opt is the size runs are planned for: every activation's
   // storage is allocated for it now, so the first run at opt allocates
   // nothing (smaller shapes reuse it; larger ones grow it).
-  const std::vector<Value> at_opt = infer_values(probe_input_shapes().at(0));
+  std::vector<char> value_dependent;
+  const std::vector<Value> at_opt = infer_values(probe_input_shapes().at(0), &value_dependent);
   for (size_t t = 0; t < at_opt.size(); ++t) {
-    if (!constants_[t]) state->values[t].reset(at_opt[t].dtype(), at_opt[t].shape());
+    if (!constants_[t] && !value_dependent[t]) state->values[t].reset(at_opt[t].dtype(), at_opt[t].shape());
   }
   return state;
 }
@@ -100,11 +101,31 @@ void Executor::prepare_node(State& state, int n, std::vector<const Value*>& ins,
   for (size_t o = 0; o < outs.size(); ++o) outs[o]->reset(specs[o].first, specs[o].second);
 }
 
+// A node whose every output has no elements has nothing to compute (its
+// outputs' shapes are all a consumer reads), so its layer does not run:
+// kernels need not guard against empty operands they would divide by.
+bool Executor::should_run(int n, const std::vector<const Value*>& ins, const std::vector<Value*>& outs) const {
+  bool empty_outputs = !outs.empty();
+  for (const Value* v : outs) empty_outputs = empty_outputs && v->numel() == 0;
+  if (empty_outputs) return false;
+  if (layers_[n]->accepts_empty_inputs()) return true;
+  const Node& node = network_.nodes()[n];
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const int id = node.inputs[i];
+    if (ins[i] && ins[i]->numel() == 0 && ins[i]->dtype() == DataType::kFloat32 && !constants_[id]) {
+      throw InvalidArgument(layer_error_prefix(node) + "input " + std::to_string(i) + " ('" +
+                            network_.tensor(id).name + "') is empty (" + shape_str(ins[i]->shape()) +
+                            "), and this layer does not compute from an empty tensor");
+    }
+  }
+  return true;
+}
+
 void Executor::run_node(State& state, int n) const {
   std::vector<const Value*> ins;
   std::vector<Value*> outs;
   prepare_node(state, n, ins, outs);
-  layers_[n]->run(ins, outs);
+  if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
 }
 
 void Executor::run_timed(State& state, const std::vector<Input>& inputs, std::vector<double>& node_seconds) const {
@@ -115,7 +136,7 @@ void Executor::run_timed(State& state, const std::vector<Input>& inputs, std::ve
   for (int n : order_) {
     const auto t0 = Clock::now();
     prepare_node(state, n, ins, outs);
-    layers_[n]->run(ins, outs);
+    if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
     node_seconds.at(n) += std::chrono::duration<double>(Clock::now() - t0).count();
   }
 }
@@ -126,7 +147,7 @@ void Executor::run(State& state, const std::vector<Input>& inputs, const Observe
   std::vector<Value*> outs;
   for (int n : order_) {
     prepare_node(state, n, ins, outs);
-    layers_[n]->run(ins, outs);
+    if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
     if (observer) {
       const Node& node = network_.nodes()[n];
       for (size_t o = 0; o < outs.size(); ++o) observer(node.outputs[o], *outs[o]);
@@ -140,15 +161,18 @@ void Executor::run(State& state, const std::vector<Input>& inputs, const Observe
 namespace int8rt {
 namespace engine {
 
-std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes) const {
-  const std::vector<Value> values = infer_values(input_shapes);
+std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes,
+                                          std::vector<char>* value_dependent) const {
+  const std::vector<Value> values = infer_values(input_shapes, value_dependent);
   std::vector<Shape> shapes(values.size());
   for (size_t t = 0; t < values.size(); ++t) shapes[t] = constants_[t] ? constants_[t]->shape() : values[t].shape();
   return shapes;
 }
 
-std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes) const {
+std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes,
+                                          std::vector<char>* value_dependent) const {
   const auto& tensors = network_.tensors();
+  std::vector<char> unknown(tensors.size(), 0);
   // Shape-only Values (no storage): infer() reads only shapes and constants,
   // so inferring a forged engine's huge shapes allocates nothing.
   std::vector<Value> values(tensors.size());
@@ -163,8 +187,21 @@ std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes
   for (int n : order_) {
     const Node& node = network_.nodes()[n];
     ins.clear();
-    for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : constants_[id] ? constants_[id].get() : &values[id]);
-    auto specs = layers_[n]->infer(ins);
+    bool known = true;
+    for (int id : node.inputs) {
+      ins.push_back(id < 0 ? nullptr : constants_[id] ? constants_[id].get() : &values[id]);
+      known = known && (id < 0 || !unknown[id]);
+    }
+    std::vector<std::pair<DataType, Shape>> specs;
+    try {
+      if (known) specs = layers_[n]->infer(ins);
+    } catch (const ValueDependentShape&) {
+      known = false;
+    }
+    if (!known) {  // known only at run time: so is everything computed from it
+      for (int id : node.outputs) unknown[id] = 1;
+      continue;
+    }
     if (specs.size() != node.outputs.size()) {
       throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
     }
@@ -178,9 +215,10 @@ std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes
         v.reset(specs[o].first, specs[o].second);
         outs.push_back(&v);
       }
-      layers_[n]->run(ins, outs);
+      if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
     }
   }
+  if (value_dependent) *value_dependent = std::move(unknown);
   return values;
 }
 
@@ -234,9 +272,10 @@ std::vector<std::vector<Shape>> Executor::probe_input_shapes() const {
 void Executor::check_declared_shapes() const {
   const auto& tensors = network_.tensors();
   for (const std::vector<Shape>& probe : probe_input_shapes()) {
-    const std::vector<Shape> inferred = infer_shapes(probe);
+    std::vector<char> value_dependent;
+    const std::vector<Shape> inferred = infer_shapes(probe, &value_dependent);
     for (size_t t = 0; t < tensors.size(); ++t) {
-      if (tensors[t].is_constant) continue;
+      if (tensors[t].is_constant || value_dependent[t]) continue;  // bounded by each run's own inference
       const Shape& declared = tensors[t].shape;
       bool same = declared.size() == inferred[t].size();
       for (size_t d = 0; same && d < declared.size(); ++d) {
@@ -259,9 +298,10 @@ void Executor::annotate_shapes(Network& net) const { annotate_shapes(net, probe_
 
 void Executor::annotate_shapes(Network& net, const std::vector<std::vector<Shape>>& probes) const {
   if (probes.size() != 2) return;
-  std::vector<Shape> a = infer_shapes(probes[0]), b = infer_shapes(probes[1]);
+  std::vector<char> value_dependent;
+  std::vector<Shape> a = infer_shapes(probes[0], &value_dependent), b = infer_shapes(probes[1]);
   for (size_t t = 0; t < a.size() && t < net.tensors().size(); ++t) {
-    if (net.tensors()[t].is_constant) continue;
+    if (net.tensors()[t].is_constant || value_dependent[t]) continue;  // keeps the shape it has
     Shape s = a[t];
     for (size_t d = 0; d < s.size() && d < b[t].size(); ++d) {
       if (a[t][d] != b[t][d]) s[d] = -1;

@@ -62,8 +62,13 @@ class Executor {
 
   // Shapes of every tensor (by id) for the given input shapes (one per
   // network input, in inputs() order), computed with the layers' infer()
-  // only (no arithmetic on activations beyond small shape tensors).
-  std::vector<Shape> infer_shapes(const std::vector<Shape>& input_shapes) const;
+  // only (no arithmetic on activations beyond small shape tensors). A
+  // tensor whose shape depends on values only a run has (a layer's infer()
+  // threw ValueDependentShape, or an input of its producer is such a
+  // tensor) gets an empty shape and, when `value_dependent` is given, a 1
+  // there (sized to the tensor count); runs infer it from their values.
+  std::vector<Shape> infer_shapes(const std::vector<Shape>& input_shapes,
+                                  std::vector<char>* value_dependent = nullptr) const;
   // Two sets of input shapes that differ in every dynamic dimension, for
   // telling which tensor dimensions follow the inputs': the profile's opt
   // and, per dynamic dimension, its max (or min where max == opt); without
@@ -95,7 +100,13 @@ class Executor {
 
   // infer_shapes' work: the Values (shape and dtype; data only for shape
   // tensors) every tensor gets for these input shapes.
-  std::vector<Value> infer_values(const std::vector<Shape>& input_shapes) const;
+  // `value_dependent` (optional) as infer_shapes'.
+  std::vector<Value> infer_values(const std::vector<Shape>& input_shapes,
+                                  std::vector<char>* value_dependent = nullptr) const;
+  // False when node n's outputs are all empty (nothing to compute);
+  // InvalidArgument when it would compute from an empty float32 activation
+  // that its layer does not accept (Layer::accepts_empty_inputs).
+  bool should_run(int n, const std::vector<const Value*>& ins, const std::vector<Value*>& outs) const;
   static bool is_shape_tensor_node(const Layer& layer, const std::vector<const Value*>& ins,
                                    const std::vector<std::pair<DataType, Shape>>& specs);
 };

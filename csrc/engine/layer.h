@@ -16,10 +16,21 @@
 #include <vector>
 
 #include "engine/value.h"
+#include "int8rt/error.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
 namespace engine {
+
+// Thrown by Layer::infer() when an output shape depends on the values of an
+// input that shape inference without a run does not have (a Reshape's shape,
+// a Reduce's axes, TopK's K... given as a graph input or computed from one).
+// Executor::infer_shapes marks such outputs, and everything downstream, as
+// known only at run time; a run infers them from the values it has.
+class ValueDependentShape : public NotSupported {
+ public:
+  using NotSupported::NotSupported;
+};
 
 class Layer {
  public:
@@ -36,6 +47,12 @@ class Layer {
   // True when run() reads only its inputs' shapes, never their data (Shape):
   // shape inference can then evaluate it on shape-only values.
   virtual bool reads_only_input_shapes() const { return false; }
+  // True when run() computes a non-empty output from an empty float32
+  // activation input (a reduction over a zero-sized axis, a MatMul with
+  // K = 0, a Concat with an empty part). Other layers never see one: the
+  // executor refuses such a run naming the input (and runs no layer whose
+  // outputs are all empty).
+  virtual bool accepts_empty_inputs() const { return reads_only_input_shapes(); }
 };
 
 // What a factory sees: the network (for constants and shapes) and the node.

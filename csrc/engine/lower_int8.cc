@@ -955,6 +955,9 @@ class Lowerer {
       return decline(node, "only nearest and linear resizing run in int8");
     }
     if (!is_int8(x) || node.outputs.size() != 1 || xs.size() != 4 || ys.size() != 4) return false;
+    if (node.attrs.get_string("keep_aspect_ratio_policy", "stretch") != "stretch") {
+      return decline(node, "keep_aspect_ratio_policy other than stretch runs in float32");
+    }
     if (ys[0] != xs[0] || ys[1] != xs[1] || xs[1] <= 0) return decline(node, "it resizes more than the spatial dims");
     if (mode != "nearest") {
       if (xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0) {

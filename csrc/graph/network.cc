@@ -389,7 +389,7 @@ void Network::check_input_shape(int id, const std::vector<int64_t>& shape) const
     throw InvalidArgument(what + "expected shape " + dims_str(decl.shape) + " (-1: any size), got " + dims_str(shape));
   }
   for (int64_t d : shape) {
-    if (d <= 0) throw InvalidArgument(what + "empty or negative dimension in " + dims_str(shape));
+    if (d < 0) throw InvalidArgument(what + "negative dimension in " + dims_str(shape));
   }
   const ShapeRange* range = shape_range(decl.name);
   if (!range) return;

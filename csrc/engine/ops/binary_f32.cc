@@ -1,12 +1,15 @@
 // Element-wise binary ops with ONNX multidirectional (numpy) broadcasting:
-// Add, Sub, Mul, Div, Pow on float32, and Add, Sub, Mul, Div on int64 (shape
+// Add, Sub, Mul, Div, Pow on float32, and on int64 and int32 (shape
 // arithmetic; Div truncates toward zero like ONNX Runtime, division by zero
-// is an error). Pow's exponent may be float32 or int64 (ONNX allows mixed
-// types; the result has the base's type, float32 only).
+// is an error). Pow's exponent may be float32, int64 or int32 whatever the
+// base's type (ONNX allows mixed types; the result has the base's type): an
+// integer power is std::pow in double, converted to the base's type, as
+// ONNX Runtime computes it.
 //
 // Broadcasting is planned per run (broadcast_loop.h).
 #include <atomic>
 #include <cmath>
+#include <type_traits>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
@@ -26,12 +29,15 @@ class BinaryLayer : public Layer {
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& a = require_any(in, 0, prefix_);
     const Value& b = require_any(in, 1, prefix_);
-    bool ok = a.dtype() == DataType::kFloat32
-                  ? (b.dtype() == DataType::kFloat32 || (op_ == Op::kPow && b.dtype() == DataType::kInt64))
-                  : (a.dtype() == DataType::kInt64 && b.dtype() == DataType::kInt64 && op_ != Op::kPow);
+    auto numeric = [](DataType t) {
+      return t == DataType::kFloat32 || t == DataType::kInt64 || t == DataType::kInt32;
+    };
+    const bool ok = op_ == Op::kPow ? numeric(a.dtype()) && numeric(b.dtype())
+                                    : numeric(a.dtype()) && a.dtype() == b.dtype();
     if (!ok) {
-      throw InvalidArgument(prefix_ + "unsupported operand dtypes (float32 op float32, int64 op int64" +
-                            std::string(op_ == Op::kPow ? ", float32 ^ int64)" : ")"));
+      throw InvalidArgument(prefix_ + "unsupported operand dtypes " + dtype_name(a.dtype()) + " and " +
+                            dtype_name(b.dtype()) + " (float32, int64 or int32, both of one type" +
+                            std::string(op_ == Op::kPow ? "; Pow: any two of them)" : ")"));
     }
     return {{a.dtype(), broadcast_shapes(a.shape(), b.shape(), prefix_)}};
   }
@@ -40,16 +46,23 @@ class BinaryLayer : public Layer {
     const Value& a = *in[0];
     const Value& b = *in[1];
     BroadcastPlan p = make_broadcast_plan(a.shape(), b.shape(), out[0]->shape());
+    if (op_ == Op::kPow && a.dtype() != b.dtype()) {
+      switch (a.dtype()) {
+        case DataType::kInt64: pow_mixed<int64_t>(p, a, b, *out[0]); return;
+        case DataType::kInt32: pow_mixed<int32_t>(p, a, b, *out[0]); return;
+        default: pow_mixed<float>(p, a, b, *out[0]); return;
+      }
+    }
     if (a.dtype() == DataType::kInt64) {
       run_int(p, a.data<int64_t>(), b.data<int64_t>(), out[0]->data<int64_t>());
       return;
     }
-    const float* x = a.data<float>();
-    float* y = out[0]->data<float>();
-    if (b.dtype() == DataType::kInt64) {
-      run_broadcast(p, x, b.data<int64_t>(), y, [](float u, int64_t v) { return std::pow(u, static_cast<float>(v)); });
+    if (a.dtype() == DataType::kInt32) {
+      run_int(p, a.data<int32_t>(), b.data<int32_t>(), out[0]->data<int32_t>());
       return;
     }
+    const float* x = a.data<float>();
+    float* y = out[0]->data<float>();
     const float* z = b.data<float>();
     switch (op_) {
       case Op::kAdd: run_broadcast(p, x, z, y, [](float u, float v) { return u + v; }); break;
@@ -60,24 +73,52 @@ class BinaryLayer : public Layer {
     }
   }
 
-  std::string describe() const override { return "fp32/int64 broadcast"; }
+  std::string describe() const override { return "fp32/int64/int32 broadcast"; }
 
  private:
-  void run_int(const BroadcastPlan& p, const int64_t* x, const int64_t* z, int64_t* y) const {
+  // Pow with an exponent of another type: float32 bases raise to the
+  // exponent converted to float32 (as before: x ^ int64 in float32); integer
+  // bases in double, converted back.
+  template <typename T>
+  void pow_mixed(const BroadcastPlan& p, const Value& a, const Value& b, Value& out) const {
+    const T* x = a.data<T>();
+    T* y = out.data<T>();
+    auto with = [&](const auto* z) {
+      run_broadcast(p, x, z, y, [](T u, auto v) {
+        if constexpr (std::is_same_v<T, float>) {
+          return std::pow(u, static_cast<float>(v));
+        } else {
+          return static_cast<T>(std::pow(static_cast<double>(u), static_cast<double>(v)));
+        }
+      });
+    };
+    switch (b.dtype()) {
+      case DataType::kInt64: with(b.data<int64_t>()); break;
+      case DataType::kInt32: with(b.data<int32_t>()); break;
+      default: with(b.data<float>()); break;
+    }
+  }
+
+  template <typename T>
+  void run_int(const BroadcastPlan& p, const T* x, const T* z, T* y) const {
     switch (op_) {
-      case Op::kAdd: run_broadcast(p, x, z, y, [](int64_t u, int64_t v) { return u + v; }); break;
-      case Op::kSub: run_broadcast(p, x, z, y, [](int64_t u, int64_t v) { return u - v; }); break;
-      case Op::kMul: run_broadcast(p, x, z, y, [](int64_t u, int64_t v) { return u * v; }); break;
+      case Op::kAdd: run_broadcast(p, x, z, y, [](T u, T v) { return static_cast<T>(u + v); }); break;
+      case Op::kSub: run_broadcast(p, x, z, y, [](T u, T v) { return static_cast<T>(u - v); }); break;
+      case Op::kMul: run_broadcast(p, x, z, y, [](T u, T v) { return static_cast<T>(u * v); }); break;
       case Op::kDiv: {
         std::atomic<bool> zero{false};
-        run_broadcast(p, x, z, y, [&zero](int64_t u, int64_t v) {
-          if (v == 0) { zero.store(true, std::memory_order_relaxed); return int64_t{0}; }
-          return u / v;
+        run_broadcast(p, x, z, y, [&zero](T u, T v) {
+          if (v == 0) { zero.store(true, std::memory_order_relaxed); return T{0}; }
+          return static_cast<T>(u / v);
         });
         if (zero) throw InvalidArgument(prefix_ + "integer division by zero");
         break;
       }
-      case Op::kPow: break;
+      case Op::kPow:
+        run_broadcast(p, x, z, y, [](T u, T v) {
+          return static_cast<T>(std::pow(static_cast<double>(u), static_cast<double>(v)));
+        });
+        break;
     }
   }
 

@@ -67,6 +67,9 @@ class CastLayer : public Layer {
   }
 
   std::string describe() const override { return like_ ? "cast like" : std::string("cast->") + dtype_name(to_); }
+  // CastLike reads only the dtype of `like`, which may be empty; an empty x
+  // gives an empty output, which does not run.
+  bool accepts_empty_inputs() const override { return like_; }
 
  private:
   DataType to_;

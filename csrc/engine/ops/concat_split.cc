@@ -62,6 +62,7 @@ class ConcatLayer : public Layer {
   }
 
   std::string describe() const override { return "concat"; }
+  bool accepts_empty_inputs() const override { return true; }  // an empty part adds nothing
 
  private:
   int64_t axis_;

@@ -90,6 +90,7 @@ class GemmLayer : public Layer {
   std::string describe() const override {
     return std::string(bf16_.empty() ? "fp32" : "bf16") + " gemm" + act_.describe() + bf16_.describe();
   }
+  bool accepts_empty_inputs() const override { return true; }  // K = 0: beta * C (or 0), then the activation
 
  private:
   // A constant transB weight [N, K] is stored transposed once ([K, N]), so
@@ -209,6 +210,7 @@ class MatMulLayer : public Layer {
   std::string describe() const override {
     return std::string(bf16_.empty() ? "fp32" : "bf16") + " matmul" + bf16_.describe();
   }
+  bool accepts_empty_inputs() const override { return true; }  // K = 0: zeros
 
  private:
   Plan plan(const std::vector<const Value*>& in) const {

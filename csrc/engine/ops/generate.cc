@@ -85,7 +85,7 @@ class RangeLayer : public Layer {
                               std::to_string(i) + " is " + dtype_name(v.dtype()) + " " + shape_str(v.shape()) + ")");
       }
       if (!v.has_data()) {
-        throw NotSupported(prefix_ + "input " + std::to_string(i) + " is computed at run time, but the output "
+        throw ValueDependentShape(prefix_ + "input " + std::to_string(i) + " is computed at run time, but the output "
                            "size depends on its value; int8rt needs it to be a constant or a shape tensor");
       }
     }

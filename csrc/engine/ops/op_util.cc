@@ -80,7 +80,7 @@ namespace {
 // a value that is computed at run time has no data to read there.
 void require_data(const Value& v, const std::string& prefix, const char* what) {
   if (!v.has_data()) {
-    throw NotSupported(prefix + what + " is computed at run time, but the output shape depends on its values; "
+    throw ValueDependentShape(prefix + what + " is computed at run time, but the output shape depends on its values; "
                        "int8rt needs it to be a constant (or foldable at import)");
   }
 }

@@ -1,12 +1,12 @@
-// Pad (ONNX) of float32 tensors, and of int8 ones for the INT8 engine's
-// int8rt.QPad (contracts.h, QMoveOps: the same layer on int8 elements):
-// modes constant (value from input 2, or the "value" attribute of opset < 11,
-// default 0; an int8 tensor takes it as an int8 scalar input only), reflect
-// (mirror without repeating the edge) and edge (repeat the edge). pads from
-// input 1 (opset 11+, constant or run-time int64, [begin..., end...] over the
-// axes of input 3 (opset 18) or all axes) or the "pads" attribute (opset <
-// 11). Negative pads crop. Mode "wrap" (opset 19) is not supported
-// (NotSupported).
+// Pad (ONNX) of float32, int64 and int32 tensors, and of int8 ones for the
+// INT8 engine's int8rt.QPad (contracts.h, QMoveOps: the same layer on int8
+// elements): modes constant (value from input 2, or the "value" attribute of
+// opset < 11, default 0; an int8 or integer tensor takes it as a scalar
+// input of its own type only), reflect (mirror without repeating the edge),
+// edge (repeat the edge) and wrap (opset 19: the dim repeated periodically).
+// pads from input 1 (opset 11+, constant or run-time int64, [begin...,
+// end...] over the axes of input 3 (opset 18) or all axes) or the "pads"
+// attribute (opset < 11). Negative pads crop.
 //
 // Each output row (all dims but the last) maps to one source row (or to the
 // constant); the last dim is written as left pad / copied middle / right pad.
@@ -20,11 +20,17 @@ namespace int8rt {
 namespace engine {
 namespace {
 
-enum class Mode { kConstant, kReflect, kEdge };
+enum class Mode { kConstant, kReflect, kEdge, kWrap };
 
-// Source index of output index o for a dim of size n (-1: constant).
-int64_t source(int64_t o, int64_t pad_begin, int64_t n, Mode mode) {
+// Source index of output index o for a dim of size n (-1: constant). wrap
+// repeats what the negative pads leave (ONNX Runtime crops, then wraps).
+int64_t source(int64_t o, int64_t pad_begin, int64_t pad_end, int64_t n, Mode mode) {
   int64_t s = o - pad_begin;
+  if (mode == Mode::kWrap) {
+    const int64_t lo = std::max<int64_t>(0, -pad_begin), m = n - lo - std::max<int64_t>(0, -pad_end);
+    const int64_t k = s - lo;
+    return lo + (k % m + m) % m;
+  }
   if (s >= 0 && s < n) return s;
   if (mode == Mode::kConstant) return -1;
   if (mode == Mode::kEdge || n == 1) return s < 0 ? 0 : n - 1;
@@ -41,11 +47,13 @@ class PadLayer : public Layer {
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& X = require_any(in, 0, prefix_);
-    if (X.dtype() != DataType::kFloat32 && X.dtype() != DataType::kInt8) {
-      throw InvalidArgument(prefix_ + "input 0 must be float32 (or int8 in an INT8 engine)");
+    const DataType t = X.dtype();
+    if (t != DataType::kFloat32 && t != DataType::kInt8 && t != DataType::kInt64 && t != DataType::kInt32) {
+      throw InvalidArgument(prefix_ + "input 0 must be float32, int64, int32 (or int8 in an INT8 engine)");
     }
-    if (X.dtype() == DataType::kInt8 && value_attr_ != 0.f) {
-      throw InvalidArgument(prefix_ + "an int8 Pad takes its constant as an int8 input, not the value attribute");
+    if (t != DataType::kFloat32 && value_attr_ != 0.f) {
+      throw InvalidArgument(prefix_ + "an integer Pad takes its constant as an input of its type, not the value "
+                            "attribute");
     }
     std::vector<int64_t> p = pads(in, X.shape().size());
     Shape out = X.shape();
@@ -53,22 +61,29 @@ class PadLayer : public Layer {
     for (size_t d = 0; d < r; ++d) {
       out[d] += p[d] + p[d + r];
       if (out[d] < 0) throw InvalidArgument(prefix_ + "pads " + ints_str(p) + " crop " + shape_str(X.shape()) + " below 0");
+      const int64_t kept = X.shape()[d] - std::max<int64_t>(0, -p[d]) - std::max<int64_t>(0, -p[d + r]);
+      if (mode_ == Mode::kWrap && kept <= 0 && out[d] > 0) {
+        throw InvalidArgument(prefix_ + "pads " + ints_str(p) + " crop all of dim " + std::to_string(d) +
+                              " of " + shape_str(X.shape()) + ", leaving nothing to wrap");
+      }
       if (mode_ != Mode::kConstant && X.shape()[d] == 0 && out[d] > 0) {
-        throw InvalidArgument(prefix_ + "cannot reflect/edge-pad an empty dim");
+        throw InvalidArgument(prefix_ + "cannot reflect-, edge- or wrap-pad an empty dim");
       }
     }
     return {{X.dtype(), out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    if (in[0]->dtype() == DataType::kInt8) {
-      pad<int8_t>(in, out, 0);
-    } else {
-      pad<float>(in, out, value_attr_);
+    switch (in[0]->dtype()) {
+      case DataType::kInt8: pad<int8_t>(in, out, 0); break;
+      case DataType::kInt64: pad<int64_t>(in, out, 0); break;
+      case DataType::kInt32: pad<int32_t>(in, out, 0); break;
+      default: pad<float>(in, out, value_attr_); break;
     }
   }
 
   std::string describe() const override { return "pad"; }
+  bool accepts_empty_inputs() const override { return true; }  // all padding (constant mode; infer refuses the rest)
 
  private:
   template <typename T>
@@ -85,7 +100,7 @@ class PadLayer : public Layer {
     const T* x = in[0]->data<T>();
     T* y = out[0]->data<T>();
     if (r == 0) { y[0] = x[0]; return; }
-    const int64_t n = xs[r - 1], on = os[r - 1], pb = p[r - 1];
+    const int64_t n = xs[r - 1], on = os[r - 1], pb = p[r - 1], pe = p[2 * r - 1];
     int64_t rows = 1;
     for (size_t d = 0; d + 1 < r; ++d) rows *= os[d];
     parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, on)), [&](int64_t b, int64_t e) {
@@ -94,7 +109,7 @@ class PadLayer : public Layer {
         int64_t src_row = 0, t = row, mul = 1;
         bool constant_row = false;
         for (size_t d = r - 1; d-- > 0;) {
-          int64_t s = source(t % os[d], p[d], xs[d], mode_);
+          int64_t s = source(t % os[d], p[d], p[d + r], xs[d], mode_);
           t /= os[d];
           if (s < 0) { constant_row = true; break; }
           src_row += s * mul;
@@ -103,9 +118,9 @@ class PadLayer : public Layer {
         if (constant_row) { std::fill(dst, dst + on, value); continue; }
         const T* src = x + src_row * n;
         int64_t lo = std::min(on, std::max<int64_t>(0, pb)), hi = std::max(lo, std::min(on, pb + n));
-        for (int64_t o = 0; o < lo; ++o) { int64_t s = source(o, pb, n, mode_); dst[o] = s < 0 ? value : src[s]; }
+        for (int64_t o = 0; o < lo; ++o) { int64_t s = source(o, pb, pe, n, mode_); dst[o] = s < 0 ? value : src[s]; }
         for (int64_t o = lo; o < hi; ++o) dst[o] = src[o - pb];
-        for (int64_t o = hi; o < on; ++o) { int64_t s = source(o, pb, n, mode_); dst[o] = s < 0 ? value : src[s]; }
+        for (int64_t o = hi; o < on; ++o) { int64_t s = source(o, pb, pe, n, mode_); dst[o] = s < 0 ? value : src[s]; }
       }
     });
   }
@@ -144,6 +159,7 @@ std::unique_ptr<Layer> make_pad(const Network&, const Node& node) {
   if (m == "constant") mode = Mode::kConstant;
   else if (m == "reflect") mode = Mode::kReflect;
   else if (m == "edge") mode = Mode::kEdge;
+  else if (m == "wrap") mode = Mode::kWrap;
   else throw unsupported_attr(node, "mode", "'" + m + "'");
   if (!node.attrs.has("pads") && !has_input(node, 1)) throw InvalidArgument(layer_error_prefix(node) + "needs pads");
   return std::make_unique<PadLayer>(node, mode, node.attrs.get_ints("pads", {}),

@@ -1,8 +1,11 @@
-// Float32 reductions (ONNX): ReduceMean, ReduceSum, ReduceMax, ReduceMin, and
-// the norms ReduceL1 (sum of |x|), ReduceSumSquare (sum of x * x) and
+// Reductions (ONNX): ReduceMean, ReduceSum, ReduceProd, ReduceMax, ReduceMin,
+// and the norms ReduceL1 (sum of |x|), ReduceSumSquare (sum of x * x) and
 // ReduceL2 (sqrt of the sum of x * x), each term formed in float32 and summed
 // in index order like the others (F.normalize and sentence-embedding exports
-// use ReduceL2).
+// use ReduceL2). On float32; ReduceSum, ReduceProd, ReduceMax and ReduceMin
+// also on int64 and int32 (shape arithmetic: Shape -> ReduceProd is a
+// tensor's element count, evaluated by shape inference as a shape tensor),
+// ReduceMax / ReduceMin on bool (any / all; true / false over an empty set).
 // Axes come from the "axes" attribute (ReduceMean/Max/Min opset < 18,
 // ReduceSum opset < 13) or the optional int64 input 1 (newer opsets; a
 // constant, or a run-time value read when the shapes are inferred). No axes:
@@ -15,7 +18,9 @@
 // strided walk. Sums are accumulated in float32 in index order.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
@@ -25,7 +30,19 @@ namespace int8rt {
 namespace engine {
 namespace {
 
-enum class Kind { kMean, kSum, kMax, kMin, kL1, kL2, kSumSquare };
+enum class Kind { kMean, kSum, kProd, kMax, kMin, kL1, kL2, kSumSquare };
+
+// The value a reduction starts from (the result over an empty set).
+template <typename T>
+T reduce_init(Kind kind) {
+  if (kind == Kind::kProd) return T(1);
+  if (kind != Kind::kMax && kind != Kind::kMin) return T(0);
+  if constexpr (std::is_same_v<T, uint8_t>) return kind == Kind::kMax ? 0 : 1;  // bool: any / all
+  if constexpr (std::is_floating_point_v<T>) {
+    return kind == Kind::kMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+  }
+  return kind == Kind::kMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+}
 
 class ReduceLayer : public Layer {
  public:
@@ -36,15 +53,30 @@ class ReduceLayer : public Layer {
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     std::vector<char> red;
-    return {{DataType::kFloat32, out_shape(in, &red)}};
+    Shape shape = out_shape(in, &red);
+    return {{in[0]->dtype(), std::move(shape)}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    switch (in[0]->dtype()) {
+      case DataType::kInt64: run_typed<int64_t>(in, out); break;
+      case DataType::kInt32: run_typed<int32_t>(in, out); break;
+      case DataType::kBool: run_typed<uint8_t>(in, out); break;
+      default: run_typed<float>(in, out); break;
+    }
+  }
+
+  std::string describe() const override { return "reduce"; }
+  bool accepts_empty_inputs() const override { return true; }  // over a zero-sized axis: the initial value
+
+ private:
+  template <typename T>
+  void run_typed(const std::vector<const Value*>& in, const std::vector<Value*>& out) const {
     std::vector<char> red;
     out_shape(in, &red);
     const Shape& xs = in[0]->shape();
-    const float* x = in[0]->data<float>();
-    float* y = out[0]->data<float>();
+    const T* x = in[0]->data<T>();
+    T* y = out[0]->data<T>();
     // Collapse into [outer, r, inner] if reduced (non-1) dims are adjacent.
     int64_t first = -1, last = -1, count = 1;
     for (size_t d = 0; d < xs.size(); ++d) {
@@ -55,8 +87,7 @@ class ReduceLayer : public Layer {
     }
     bool adjacent = true;
     for (int64_t d = first + 1; first >= 0 && d < last; ++d) adjacent = adjacent && (red[d] || xs[d] == 1);
-    const float init = kind_ == Kind::kMax ? -std::numeric_limits<float>::infinity()
-                       : kind_ == Kind::kMin ? std::numeric_limits<float>::infinity() : 0.f;
+    const T init = reduce_init<T>(kind_);
     const int64_t n_out = out[0]->numel();
     if (first < 0 || adjacent) {
       int64_t outer = 1, inner = 1;
@@ -65,7 +96,7 @@ class ReduceLayer : public Layer {
       if (first < 0) inner = n_out;
       parallel_for(outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, count * inner)), [&](int64_t b, int64_t e) {
         for (int64_t o = b; o < e; ++o) {
-          float* d = y + o * inner;
+          T* d = y + o * inner;
           if (inner == 1) {  // a contiguous row: one call, the same order
             *d = reduce_row(init, x + o * count, count);
             continue;
@@ -98,47 +129,89 @@ class ReduceLayer : public Layer {
         }
       }
     }
-    if (kind_ == Kind::kMean) {
-      const float c = static_cast<float>(count);
-      for (int64_t i = 0; i < n_out; ++i) y[i] = y[i] / c;
-    } else if (kind_ == Kind::kL2) {
-      for (int64_t i = 0; i < n_out; ++i) y[i] = std::sqrt(y[i]);
+    if constexpr (std::is_same_v<T, float>) {
+      if (kind_ == Kind::kMean) {
+        const float c = static_cast<float>(count);
+        for (int64_t i = 0; i < n_out; ++i) y[i] = y[i] / c;
+      } else if (kind_ == Kind::kL2) {
+        for (int64_t i = 0; i < n_out; ++i) y[i] = std::sqrt(y[i]);
+      }
     }
   }
 
-  std::string describe() const override { return "fp32 reduce"; }
+  // Integers wrap (two's complement, as ONNX Runtime's loops do), computed
+  // unsigned so that the overflow is defined.
+  template <typename T>
+  static T wrap_add(T a, T b) {
+    if constexpr (std::is_integral_v<T>) {
+      using U = std::make_unsigned_t<T>;
+      return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+    } else {
+      return a + b;
+    }
+  }
+  template <typename T>
+  static T wrap_mul(T a, T b) {
+    if constexpr (std::is_integral_v<T>) {
+      using U = std::make_unsigned_t<T>;
+      return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+    } else {
+      return a * b;
+    }
+  }
 
- private:
-  // init folded with s[0], s[1], ... in order: what `count` calls of
+  // init folded with s[0], s[1], ... in order: what `n` calls of
   // accumulate(d, s + k, 1) compute, without a call and a switch per element.
-  float reduce_row(float init, const float* s, int64_t n) const {
-    float v = init;
+  template <typename T>
+  T reduce_row(T init, const T* s, int64_t n) const {
+    T v = init;
     switch (kind_) {
       case Kind::kMean:
-      case Kind::kSum: for (int64_t i = 0; i < n; ++i) v += s[i]; break;
+      case Kind::kSum: for (int64_t i = 0; i < n; ++i) v = wrap_add(v, s[i]); break;
+      case Kind::kProd: for (int64_t i = 0; i < n; ++i) v = wrap_mul(v, s[i]); break;
       case Kind::kMax: for (int64_t i = 0; i < n; ++i) v = std::max(v, s[i]); break;
       case Kind::kMin: for (int64_t i = 0; i < n; ++i) v = std::min(v, s[i]); break;
-      case Kind::kL1: for (int64_t i = 0; i < n; ++i) v += std::fabs(s[i]); break;
+      case Kind::kL1:
+        if constexpr (std::is_same_v<T, float>) for (int64_t i = 0; i < n; ++i) v += std::fabs(s[i]);
+        break;
       case Kind::kL2:
-      case Kind::kSumSquare: for (int64_t i = 0; i < n; ++i) v += s[i] * s[i]; break;
+      case Kind::kSumSquare:
+        if constexpr (std::is_same_v<T, float>) for (int64_t i = 0; i < n; ++i) v += s[i] * s[i];
+        break;
     }
     return v;
   }
 
-  void accumulate(float* d, const float* s, int64_t n) const {
+  template <typename T>
+  void accumulate(T* d, const T* s, int64_t n) const {
     switch (kind_) {
       case Kind::kMean:
-      case Kind::kSum: for (int64_t i = 0; i < n; ++i) d[i] += s[i]; break;
+      case Kind::kSum: for (int64_t i = 0; i < n; ++i) d[i] = wrap_add(d[i], s[i]); break;
+      case Kind::kProd: for (int64_t i = 0; i < n; ++i) d[i] = wrap_mul(d[i], s[i]); break;
       case Kind::kMax: for (int64_t i = 0; i < n; ++i) d[i] = std::max(d[i], s[i]); break;
       case Kind::kMin: for (int64_t i = 0; i < n; ++i) d[i] = std::min(d[i], s[i]); break;
-      case Kind::kL1: for (int64_t i = 0; i < n; ++i) d[i] += std::fabs(s[i]); break;
+      case Kind::kL1:
+        if constexpr (std::is_same_v<T, float>) for (int64_t i = 0; i < n; ++i) d[i] += std::fabs(s[i]);
+        break;
       case Kind::kL2:
-      case Kind::kSumSquare: for (int64_t i = 0; i < n; ++i) d[i] += s[i] * s[i]; break;
+      case Kind::kSumSquare:
+        if constexpr (std::is_same_v<T, float>) for (int64_t i = 0; i < n; ++i) d[i] += s[i] * s[i];
+        break;
     }
   }
 
   Shape out_shape(const std::vector<const Value*>& in, std::vector<char>* red) const {
-    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& X = require_any(in, 0, prefix_);
+    const DataType t = X.dtype();
+    const bool integer = t == DataType::kInt64 || t == DataType::kInt32;
+    const bool ok = t == DataType::kFloat32 ||
+                    (integer && (kind_ == Kind::kSum || kind_ == Kind::kProd || kind_ == Kind::kMax ||
+                                 kind_ == Kind::kMin)) ||
+                    (t == DataType::kBool && (kind_ == Kind::kMax || kind_ == Kind::kMin));
+    if (!ok) {
+      throw InvalidArgument(prefix_ + "input 0 must be float32 (ReduceSum/Prod/Max/Min: or int64, int32; "
+                            "ReduceMax/Min: or bool), got " + dtype_name(t));
+    }
     const int64_t rank = static_cast<int64_t>(X.shape().size());
     std::vector<int64_t> axes = axes_;
     if (!has_axes_attr_ && in.size() > 1 && in[1]) axes = int64_values(*in[1], prefix_, "axes");
@@ -179,6 +252,7 @@ LayerFactory make(Kind kind) {
 
 INT8RT_REGISTER_LAYER("ReduceMean", make(Kind::kMean));
 INT8RT_REGISTER_LAYER("ReduceSum", make(Kind::kSum));
+INT8RT_REGISTER_LAYER("ReduceProd", make(Kind::kProd));
 INT8RT_REGISTER_LAYER("ReduceMax", make(Kind::kMax));
 INT8RT_REGISTER_LAYER("ReduceMin", make(Kind::kMin));
 INT8RT_REGISTER_LAYER("ReduceL1", make(Kind::kL1));

@@ -50,12 +50,36 @@ ResizeTap resize_linear_tap(const ResizeConfig& c, int64_t o, float scale, int64
   return t;
 }
 
+CubicTap resize_cubic_tap(const ResizeConfig& c, int64_t o, float scale, int64_t in, int64_t out) {
+  const float v = resize_original_coord(c, o, scale, in, out);
+  const float f = std::floor(v), t = v - f, A = c.cubic_a;
+  const float d[4] = {t + 1.f, t, 1.f - t, 2.f - t};  // distances to the four taps
+  CubicTap tap;
+  float sum = 0.f;
+  for (int k = 0; k < 4; ++k) {
+    const float x = d[k];
+    // Keys: |x| <= 1: (A + 2)|x|^3 - (A + 3)|x|^2 + 1; 1 < |x| < 2: A|x|^3 - 5A|x|^2 + 8A|x| - 4A.
+    tap.w[k] = k == 1 || k == 2 ? ((A + 2.f) * x - (A + 3.f)) * x * x + 1.f : ((A * x - 5.f * A) * x + 8.f * A) * x - 4.f * A;
+    const int64_t idx = static_cast<int64_t>(f) - 1 + k;
+    if (c.exclude_outside && (idx < 0 || idx >= in)) tap.w[k] = 0.f;
+    sum += tap.w[k];
+    tap.i[k] = std::min<int64_t>(in - 1, std::max<int64_t>(0, idx));
+  }
+  if (c.exclude_outside && sum != 0.f) {
+    for (float& w : tap.w) w /= sum;
+  }
+  return tap;
+}
+
 ResizeConfig resize_config(const Node& node, bool upsample) {
   ResizeConfig c;
   c.upsample = upsample;
   std::string mode = node.attrs.get_string("mode", "nearest");
   if (mode == "linear" || mode == "bilinear") c.linear = true;
+  else if (mode == "cubic" && !upsample) c.cubic = true;
   else if (mode != "nearest") throw unsupported_attr(node, "mode", "'" + mode + "'");
+  c.cubic_a = static_cast<float>(node.attrs.get_float("cubic_coeff_a", -0.75));
+  c.exclude_outside = node.attrs.get_int("exclude_outside", 0) != 0;
   if (upsample) {
     c.coord = ResizeCoord::kAsymmetric;
     c.round = ResizeRound::kFloor;
@@ -77,7 +101,9 @@ ResizeConfig resize_config(const Node& node, bool upsample) {
   else throw unsupported_attr(node, "nearest_mode", "'" + round + "'");
   if (node.attrs.get_int("antialias", 0) != 0) throw unsupported_attr(node, "antialias", "1");
   std::string policy = node.attrs.get_string("keep_aspect_ratio_policy", "stretch");
-  if (policy != "stretch") throw unsupported_attr(node, "keep_aspect_ratio_policy", "'" + policy + "'");
+  if (policy == "not_larger") c.aspect = ResizeConfig::Aspect::kNotLarger;
+  else if (policy == "not_smaller") c.aspect = ResizeConfig::Aspect::kNotSmaller;
+  else if (policy != "stretch") throw unsupported_attr(node, "keep_aspect_ratio_policy", "'" + policy + "'");
   c.axes = node.attrs.get_ints("axes", {});
   return c;
 }

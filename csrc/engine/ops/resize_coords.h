@@ -18,11 +18,18 @@ enum class ResizeRound { kPreferFloor, kPreferCeil, kFloor, kCeil };
 
 struct ResizeConfig {
   bool linear = false;
+  bool cubic = false;            // mode 'cubic' (bicubic on the last two dims)
+  float cubic_a = -0.75f;        // cubic_coeff_a
+  bool exclude_outside = false;  // cubic: taps outside the input get weight 0, the rest renormalised
   ResizeCoord coord = ResizeCoord::kHalfPixel;
   ResizeRound round = ResizeRound::kPreferFloor;
   bool upsample = false;
   std::vector<int64_t> axes;
   std::vector<float> scales_attr;  // Upsample opset 7
+  // keep_aspect_ratio_policy (opset 18, with sizes): stretch, or one scale
+  // for every resized axis, the smallest (not_larger) or largest
+  // (not_smaller) of sizes[i] / in[i], and out = round(scale * in).
+  enum class Aspect { kStretch, kNotLarger, kNotSmaller } aspect = Aspect::kStretch;
 };
 
 // The node's attributes (Resize, or Upsample when `upsample`); NotSupported
@@ -41,6 +48,16 @@ struct ResizeTap {
   float w0, w1;
 };
 ResizeTap resize_linear_tap(const ResizeConfig& c, int64_t o, float scale, int64_t in, int64_t out);
+
+// cubic: the four taps of output index o (floor(v) - 1 .. floor(v) + 2 of
+// the unclamped coordinate v, indices clamped to [0, in - 1]) and their
+// Keys weights for a = cubic_a (ONNX's formula); with exclude_outside the
+// taps outside [0, in - 1] weigh 0 and the others are divided by their sum.
+struct CubicTap {
+  int64_t i[4];
+  float w[4];
+};
+CubicTap resize_cubic_tap(const ResizeConfig& c, int64_t o, float scale, int64_t in, int64_t out);
 
 // The bilinear blend of the four neighbours (rows a, columns b), in float32,
 // in this order: a.w0 * (b.w0 * x00 + b.w1 * x01) + a.w1 * (b.w0 * x10 + b.w1 * x11).

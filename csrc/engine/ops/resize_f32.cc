@@ -1,5 +1,5 @@
-// Float32 Resize (ONNX opset 11+) and Upsample (opset 7/9), modes nearest and
-// linear. Output size per dim: `sizes` (input 3) or floor(in * scale) with
+// Float32 Resize (ONNX opset 11+) and Upsample (opset 7/9), modes nearest,
+// linear and (Resize) cubic. Output size per dim: `sizes` (input 3) or floor(in * scale) with
 // `scales` (input 2, or Upsample's input 1 / attribute); an empty tensor
 // counts as absent; opset 18 `axes` restricts them to some dims. The scale
 // used for coordinates is the given one, or out / in when sizes are given.
@@ -15,9 +15,13 @@
 // floor / ceil, then clamped to [0, in - 1]. linear: the coordinate is
 // clamped to [0, in - 1] and the two neighbours are blended (bilinear on
 // the last two dims; only the last two dims may be resized in linear mode).
-// Upsample is asymmetric with floor for nearest. Not supported (NotSupported
-// at creation): cubic, tf_crop_and_resize, antialias, keep_aspect_ratio_policy
-// other than stretch. The coordinate arithmetic is in resize_coords.h, shared
+// cubic: four taps per dim with Keys' weights (resize_coords.h), bicubic on
+// the last two dims (only those may be resized), cubic_coeff_a and
+// exclude_outside as ONNX defines them.
+// Upsample is asymmetric with floor for nearest. keep_aspect_ratio_policy
+// not_larger / not_smaller (with sizes) as resize_coords.h's ResizeConfig
+// says. Not supported (NotSupported at creation): tf_crop_and_resize,
+// antialias. The coordinate arithmetic is in resize_coords.h, shared
 // with the int8 Resize layers.
 #include <algorithm>
 #include <cmath>
@@ -51,6 +55,10 @@ class ResizeLayer : public Layer {
       linear(x, y, xs, os, scales);
       return;
     }
+    if (c_.cubic) {
+      cubic(x, y, xs, os, scales);
+      return;
+    }
     std::vector<std::vector<int64_t>> idx(r);
     for (size_t d = 0; d < r; ++d) {
       for (int64_t o = 0; o < os[d]; ++o) {
@@ -76,9 +84,43 @@ class ResizeLayer : public Layer {
     });
   }
 
-  std::string describe() const override { return c_.linear ? "fp32 resize linear" : "fp32 resize nearest"; }
+  std::string describe() const override {
+    return c_.linear ? "fp32 resize linear" : c_.cubic ? "fp32 resize cubic" : "fp32 resize nearest";
+  }
 
  private:
+  // Bicubic on the last two dims: per output pixel, each of the four tap
+  // rows is blended along x, then the four row values along y (ONNX
+  // Runtime's order).
+  void cubic(const float* x, float* y, const Shape& xs, const Shape& os, const std::vector<float>& scales) const {
+    const size_t r = xs.size();
+    const int64_t H = r >= 2 ? xs[r - 2] : 1, W = xs[r - 1], OH = r >= 2 ? os[r - 2] : 1, OW = os[r - 1];
+    std::vector<CubicTap> ty, tx;
+    for (int64_t o = 0; o < OH; ++o) {
+      ty.push_back(r >= 2 ? resize_cubic_tap(c_, o, scales[r - 2], H, OH) : CubicTap{{0, 0, 0, 0}, {0, 1, 0, 0}});
+    }
+    for (int64_t o = 0; o < OW; ++o) tx.push_back(resize_cubic_tap(c_, o, scales[r - 1], W, OW));
+    const int64_t planes = shape_numel(xs) / (H * W);
+    parallel_for(planes * OH, std::max<int64_t>(1, 1024 / OW), [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t p = t / OH, oy = t % OH;
+        const CubicTap& a = ty[oy];
+        float* dst = y + t * OW;
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          const CubicTap& c = tx[ox];
+          float v = 0.f;
+          for (int i = 0; i < 4; ++i) {
+            const float* row = x + (p * H + a.i[i]) * W;
+            float h = 0.f;
+            for (int j = 0; j < 4; ++j) h += c.w[j] * row[c.i[j]];
+            v += a.w[i] * h;
+          }
+          dst[ox] = v;
+        }
+      }
+    });
+  }
+
   void linear(const float* x, float* y, const Shape& xs, const Shape& os, const std::vector<float>& scales) const {
     const size_t r = xs.size();
     const int64_t H = r >= 2 ? xs[r - 2] : 1, W = xs[r - 1], OH = r >= 2 ? os[r - 2] : 1, OW = os[r - 1];
@@ -131,7 +173,22 @@ class ResizeLayer : public Layer {
     }
     Shape os = xs;
     scales->assign(r, 1.f);
-    for (size_t i = 0; i < axes.size(); ++i) {
+    if (!sizes.empty() && c_.aspect != ResizeConfig::Aspect::kStretch) {
+      float scale = 0.f;
+      for (size_t i = 0; i < axes.size(); ++i) {
+        if (sizes[i] <= 0) throw InvalidArgument(prefix_ + "sizes must be positive");
+        const float s = static_cast<float>(sizes[i]) / static_cast<float>(xs[axes[i]]);
+        scale = i == 0 ? s : c_.aspect == ResizeConfig::Aspect::kNotLarger ? std::min(scale, s) : std::max(scale, s);
+      }
+      for (int64_t d : axes) {
+        (*scales)[d] = scale;
+        os[d] = static_cast<int64_t>(std::round(scale * static_cast<float>(xs[d])));
+        if (os[d] <= 0) throw InvalidArgument(prefix_ + "output dim " + std::to_string(d) + " would be empty");
+      }
+      sizes.clear();
+      given.clear();
+    }
+    for (size_t i = 0; i < axes.size() && !(given.empty() && sizes.empty()); ++i) {
       const int64_t d = axes[i];
       if (!given.empty()) {
         if (!(given[i] > 0.f)) throw InvalidArgument(prefix_ + "scales must be positive");
@@ -144,10 +201,10 @@ class ResizeLayer : public Layer {
       }
       if (os[d] <= 0) throw InvalidArgument(prefix_ + "output dim " + std::to_string(d) + " would be empty");
     }
-    if (c_.linear) {
+    if (c_.linear || c_.cubic) {
       for (size_t d = 0; d + 2 < r; ++d) {
         if (os[d] != xs[d]) {
-          throw NotSupported(prefix_ + "linear resize of dim " + std::to_string(d) +
+          throw NotSupported(prefix_ + (c_.linear ? "linear" : "cubic") + " resize of dim " + std::to_string(d) +
                              " (only the last two dims may be resized)");
         }
       }

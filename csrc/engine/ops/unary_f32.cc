@@ -8,8 +8,9 @@
 // formula of the ONNX operator spec evaluated in float32: Exp, Sigmoid, Tanh,
 // Erf and the Gelus by the unary_f32 kernel family (kernels/unary_f32.h,
 // the vectorisable functions of kernels/ref/math_f32.h, chosen per ISA), the
-// rest with libm or plain arithmetic. Clip's bounds are constant inputs
-// (opset >= 11) or min/max attributes (opset < 11).
+// rest with libm or plain arithmetic. Clip's bounds are inputs (opset >= 11:
+// constants, read once, or float32 scalars computed at run time, read on
+// every run) or min/max attributes (opset < 11).
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -52,13 +53,23 @@ bool family_op(Kind kind, UnaryF32* op) {
 
 class UnaryLayer : public Layer {
  public:
-  UnaryLayer(Kind kind, float a, float b, std::string name) : kind_(kind), a_(a), b_(b), name_(std::move(name)) {
+  // run_time_bounds: Clip's min (bit 0) / max (bit 1) come from inputs 1 / 2
+  // on every run instead of a / b.
+  UnaryLayer(Kind kind, float a, float b, std::string name, unsigned run_time_bounds = 0)
+      : kind_(kind), a_(a), b_(b), name_(std::move(name)), run_time_bounds_(run_time_bounds) {
     if (family_op(kind, &op_)) kernel_ = &kernels::choose<kernels::UnaryF32Kernel>();  // once per layer
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in.empty() || !in[0] || in[0]->dtype() != DataType::kFloat32) {
       throw InvalidArgument("node '" + name_ + "': expects a float32 input");
+    }
+    for (size_t i = 1; i <= 2; ++i) {
+      if ((run_time_bounds_ >> (i - 1) & 1) && (i >= in.size() || !in[i] || in[i]->dtype() != DataType::kFloat32 ||
+                                                in[i]->numel() != 1)) {
+        throw InvalidArgument("node '" + name_ + "': Clip's " + (i == 1 ? "min" : "max") +
+                              " must be a float32 scalar");
+      }
     }
     return {{DataType::kFloat32, in[0]->shape()}};
   }
@@ -75,19 +86,22 @@ class UnaryLayer : public Layer {
       parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { kernel_->apply(op_, e - b, x + b, y + b); });
       return;
     }
-    parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { apply(x + b, y + b, e - b); });
+    const float lo = run_time_bounds_ & 1 ? in[1]->data<float>()[0] : a_;
+    const float hi = run_time_bounds_ & 2 ? in[2]->data<float>()[0] : b_;
+    parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { apply(x + b, y + b, e - b, lo, hi); });
   }
 
   std::string describe() const override { return kernel_ ? std::string("fp32 ") + kernel_->name() : "fp32"; }
 
  private:
-  void apply(const float* x, float* y, int64_t n) const {
+  // a / b: the layer's a_ / b_, or Clip's bounds read from its inputs on this run.
+  void apply(const float* x, float* y, int64_t n, float a, float b) const {
     switch (kind_) {
       case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
-      case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a_ * x[i]; break;
-      case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(x[i], a_, b_); break;
+      case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a * x[i]; break;
+      case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(x[i], a, b); break;
       case Kind::kHardSigmoid:
-        for (int64_t i = 0; i < n; ++i) y[i] = clip_value(a_ * x[i] + b_, 0.f, 1.f);
+        for (int64_t i = 0; i < n; ++i) y[i] = clip_value(a * x[i] + b, 0.f, 1.f);
         break;
       case Kind::kHardSwish:
         for (int64_t i = 0; i < n; ++i) y[i] = x[i] * clip_value(x[i] / 6.f + 0.5f, 0.f, 1.f);
@@ -112,10 +126,10 @@ class UnaryLayer : public Layer {
       case Kind::kSoftsign: for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + std::fabs(x[i])); break;
       case Kind::kMish: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * tanh_f32(softplus(x[i])); break;
       case Kind::kElu:
-        for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a_ * (std::exp(x[i]) - 1.f);
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a * (std::exp(x[i]) - 1.f);
         break;
       case Kind::kSelu:
-        for (int64_t i = 0; i < n; ++i) y[i] = b_ * (x[i] > 0.f ? x[i] : a_ * (std::exp(x[i]) - 1.f));
+        for (int64_t i = 0; i < n; ++i) y[i] = b * (x[i] > 0.f ? x[i] : a * (std::exp(x[i]) - 1.f));
         break;
     }
   }
@@ -123,12 +137,20 @@ class UnaryLayer : public Layer {
   Kind kind_;
   float a_, b_;
   std::string name_;
+  unsigned run_time_bounds_;
   UnaryF32 op_ = UnaryF32::kExp;
   const kernels::UnaryF32Kernel* kernel_ = nullptr;  // for the family's kinds
 };
 
-float scalar_constant(const Network& net, const Node& node, size_t index, float fallback) {
+// Clip's bound from input `index`: its constant value, else `fallback` (the
+// attribute, or +-inf); a bound computed at run time sets its bit in
+// *run_time (read by the layer on each run).
+float scalar_constant(const Network& net, const Node& node, size_t index, float fallback, unsigned* run_time) {
   if (!has_input(node, index)) return fallback;
+  if (!net.tensor(node.inputs[index]).is_constant) {
+    *run_time |= 1u << (index - 1);
+    return fallback;
+  }
   const Tensor& t = constant_input(net, node, index, index == 1 ? "min" : "max");
   if (t.f32.size() != 1) throw InvalidArgument(layer_error_prefix(node) + "Clip bounds must be scalars");
   return t.f32[0];
@@ -137,13 +159,14 @@ float scalar_constant(const Network& net, const Node& node, size_t index, float 
 LayerFactory make(Kind kind) {
   return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
     float a = 0.f, b = 0.f;
+    unsigned run_time_bounds = 0;
     const float inf = std::numeric_limits<float>::infinity();
     switch (kind) {
       case Kind::kLeakyRelu: a = static_cast<float>(node.attrs.get_float("alpha", 0.01)); break;
       case Kind::kClip:
-        a = scalar_constant(net, node, 1, static_cast<float>(node.attrs.get_float("min", -inf)));
-        b = scalar_constant(net, node, 2, static_cast<float>(node.attrs.get_float("max", inf)));
-        break;
+        a = scalar_constant(net, node, 1, static_cast<float>(node.attrs.get_float("min", -inf)), &run_time_bounds);
+        b = scalar_constant(net, node, 2, static_cast<float>(node.attrs.get_float("max", inf)), &run_time_bounds);
+        return std::make_unique<UnaryLayer>(kind, a, b, node.name, run_time_bounds);
       case Kind::kHardSigmoid:
         a = static_cast<float>(node.attrs.get_float("alpha", 0.2));
         b = static_cast<float>(node.attrs.get_float("beta", 0.5));

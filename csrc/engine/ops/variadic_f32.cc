@@ -1,6 +1,6 @@
 // Variadic element-wise ops with ONNX multidirectional broadcasting: Min,
-// Max, Sum, Mean over one or more inputs (float32; Min and Max also int64,
-// for shape arithmetic). The output is folded left to right, y = f(x0, x1),
+// Max, Sum, Mean over one or more inputs (float32; Min and Max also int64
+// and int32, for shape arithmetic). The output is folded left to right, y = f(x0, x1),
 // then y = f(y, xk), as ONNX Runtime does; Mean divides the sum by the input
 // count at the end. Min and Max propagate NaN (a NaN operand gives NaN).
 #include <cmath>
@@ -40,8 +40,9 @@ class VariadicLayer : public Layer {
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& first = require_any(in, 0, prefix_);
     const bool ints_ok = op_ == Op::kMin || op_ == Op::kMax;
-    if (first.dtype() != DataType::kFloat32 && !(ints_ok && first.dtype() == DataType::kInt64)) {
-      throw InvalidArgument(prefix_ + (ints_ok ? "inputs must be float32 or int64" : "inputs must be float32"));
+    const bool integer = first.dtype() == DataType::kInt64 || first.dtype() == DataType::kInt32;
+    if (first.dtype() != DataType::kFloat32 && !(ints_ok && integer)) {
+      throw InvalidArgument(prefix_ + (ints_ok ? "inputs must be float32, int64 or int32" : "inputs must be float32"));
     }
     Shape out = first.shape();
     for (size_t i = 1; i < in.size(); ++i) {
@@ -55,6 +56,8 @@ class VariadicLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     if (in[0]->dtype() == DataType::kInt64) {
       fold<int64_t>(in, *out[0]);
+    } else if (in[0]->dtype() == DataType::kInt32) {
+      fold<int32_t>(in, *out[0]);
     } else {
       fold<float>(in, *out[0]);
       if (op_ == Op::kMean && in.size() > 1) {
@@ -65,7 +68,7 @@ class VariadicLayer : public Layer {
     }
   }
 
-  std::string describe() const override { return "fp32/int64 broadcast"; }
+  std::string describe() const override { return "fp32/int64/int32 broadcast"; }
 
  private:
   template <typename T>

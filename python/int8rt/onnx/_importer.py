@@ -21,7 +21,7 @@ from .._errors import FormatError, InvalidArgumentError, NotSupportedError
 from ..network import Network
 from . import ops
 from ._fold import BatchValue, Folder
-from ._load import ModelSource, default_opset, first_line, load
+from ._load import ModelSource, first_line, load, with_supported_opset
 
 logger = logging.getLogger("int8rt")
 
@@ -33,7 +33,7 @@ _INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT8: "int8
 
 def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
     proto, source = load(model)
-    opset = default_opset(proto, source)
+    proto, opset = with_supported_opset(proto, source)
     initializers = {t.name: t for t in proto.graph.initializer}
     _check_nodes(proto.graph, opset, initializers, source)
     if batch_size is not None:

@@ -1,9 +1,11 @@
 """Loading an ONNX model for import: from a path, bytes or a ModelProto, checked.
 
 Malformed input (garbage, a truncated file, a model the ONNX checker
-rejects) raises ``int8rt.FormatError`` naming the source; an opset outside
-11..(newest the installed onnx knows) or a node outside the default domain
-raises ``int8rt.NotSupportedError``.
+rejects) raises ``int8rt.FormatError`` naming the source; a model of an
+opset below 11 is converted to opset 11 with ONNX's version converter (as
+ONNX Runtime runs such models: And/Or/Not of opset 7, Upsample of opset 9);
+one the converter refuses, an opset newer than the installed onnx knows, or
+a node outside the default domain raises ``int8rt.NotSupportedError``.
 """
 from __future__ import annotations
 
@@ -79,3 +81,22 @@ def default_opset(proto: onnx.ModelProto, source: str) -> int:
             f"{source}: opset {versions[0]} is not supported; int8rt imports opsets {MIN_OPSET} to {newest} "
             "(convert with onnx.version_converter.convert_version(model, 17))")
     return versions[0]
+
+
+def with_supported_opset(proto: onnx.ModelProto, source: str) -> Tuple[onnx.ModelProto, int]:
+    """The model and its ai.onnx opset; a model below MIN_OPSET converted to
+    MIN_OPSET by ONNX's version converter (NotSupportedError, with the
+    converter's reason, when it cannot)."""
+    versions = [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")]
+    if versions and 1 <= versions[0] < MIN_OPSET:
+        from onnx import version_converter
+        try:
+            converted = version_converter.convert_version(proto, MIN_OPSET)
+            onnx.checker.check_model(converted)
+        except Exception as e:  # noqa: BLE001 - the converter raises RuntimeError, ValidationError, ...
+            raise NotSupportedError(
+                f"{source}: opset {versions[0]} is not supported and ONNX's version converter could not convert it "
+                f"to opset {MIN_OPSET}: {first_line(e)}; int8rt imports opsets {MIN_OPSET} to "
+                f"{onnx.defs.onnx_opset_version()}") from e
+        return converted, default_opset(converted, source)
+    return proto, default_opset(proto, source)
