@@ -181,7 +181,7 @@ def test_sample_router_rules() -> None:
         route({"x": np.arange(start, start + 5, dtype=np.float32)})
     assert router.check_data()["x"].tolist() == [3, 7, 11]  # capped at 3, then everything calibrates
     assert np.concatenate(fed).tolist() == [i for i in range(20) if i not in (3, 7, 11)]
-    assert router.search_data()["x"].tolist() == [0, 1, 2, 4, 5, 6, 8, 9]  # whole batches until >= 5 samples
+    assert router.search_data()[0]["x"].tolist() == [0, 1, 2, 4, 5, 6, 8, 9]  # whole batches until >= 5 samples
     fed.clear()
     router = SampleRouter(every=4, max_check=10)
     route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))
