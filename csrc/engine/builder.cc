@@ -173,7 +173,8 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
       if (v.dtype() != DataType::kFloat32) continue;
       const float* x = v.data<float>();
       bool inf = false, nan = false;
-      for (int64_t i = 0; i < v.numel(); ++i) {
+      const int64_t count = v.numel();  // numel() checks the shape each call: once, not per element
+      for (int64_t i = 0; i < count; ++i) {
         inf = inf || std::isinf(x[i]);
         nan = nan || std::isnan(x[i]);
       }
