@@ -177,3 +177,22 @@ def test_smoothquant_brings_int8_closer_to_fp32_and_reads_every_batch():
 def test_smoothquant_default_follows_the_network():
     assert smoothquant.find_sites(_core.Builder(int8rt.onnx.import_model(outlier_linear())).optimized_network())
     assert not smoothquant.find_sites(_core.Builder(int8rt.onnx.import_model(separable_cnn())).optimized_network())
+
+
+def test_equalization_skips_a_conv_with_a_fused_residual():
+    # relu(conv(x) + x) -> conv: the skip x is not scaled with the conv's
+    # weights, so the first conv cannot be equalized (PP-OCR cls has these).
+    rng = np.random.default_rng(4)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c1", "x"], ["s"]),
+             helper.make_node("Relu", ["s"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["y"], pads=[1, 1, 1, 1])]
+    model = _model(nodes, dict(w1=rng.normal(0, 0.3, (3, 3, 3, 3)) * np.array([0.01, 1, 10])[:, None, None, None],
+                               b1=rng.normal(0, 0.1, 3), w2=rng.normal(0, 0.3, (4, 3, 3, 3))),
+                   [None, 3, 12, 12], [None, 4, 12, 12])
+    builder = _core.Builder(int8rt.onnx.import_model(model), precision="fp32")
+    convs = [n for n in builder.optimized_network().nodes() if n["op"] == "Conv"]
+    assert "int8rt_residual" in convs[0]["attrs"]  # the pass fused the add, as in the real networks
+    assert equalize.find_pairs(builder.optimized_network()) == []
+    x = _images(4, 7)
+    np.testing.assert_allclose(_fp32_outputs(model, x, equalize.equalize_network), _fp32_outputs(model, x))

@@ -4,7 +4,7 @@ consecutive convolutions so that one per-tensor int8 scale fits them all.
 Following Nagel et al., "Data-Free Quantization Through Weight Equalization
 and Bias Correction" (ICCV 2019, section 4.1), as AIMET and NNCF apply it to
 depthwise-separable networks: for a Conv A whose output y (after a fused
-ReLU, LeakyReLU or no activation) is read only by Convs B (any groups, y as
+ReLU, LeakyReLU or no activation, and no fused residual add) is read only by Convs B (any groups, y as
 their data input, constant weights), output channel c of A is divided by
 s_c and the weights that B applies to input channel c are multiplied by s_c:
 
@@ -58,7 +58,14 @@ class Pair:
     second: list[int]
 
 
+_ACTIVATION_ATTRS = {"int8rt_activation", "int8rt_clip_min", "int8rt_clip_max", "int8rt_leaky_alpha"}
+
+
 def _activation_ok(attrs: dict[str, Any]) -> bool:
+    # Any other fusion (int8rt_residual: + a skip tensor before the
+    # activation) adds something the conv's weights do not scale.
+    if any(k.startswith("int8rt_") and k not in _ACTIVATION_ATTRS for k in attrs):
+        return False
     act = attrs.get("int8rt_activation")
     if act == "Clip":  # homogeneous only as a ReLU: lower bound 0, no upper bound
         return float(attrs.get("int8rt_clip_min", -np.inf)) == 0.0 and "int8rt_clip_max" not in attrs
@@ -89,7 +96,8 @@ def find_pairs(network: Any, skip: set[str] = frozenset()) -> list[Pair]:
                 readers.setdefault(t, []).append((i, k))
     pairs = []
     for i, node in enumerate(nodes):
-        if node["name"] in skip or _conv_weights(network, tensors, node) is None or not _activation_ok(node["attrs"]):
+        if (node["name"] in skip or _conv_weights(network, tensors, node) is None or len(node["inputs"]) > 3
+                or not _activation_ok(node["attrs"])):
             continue
         if len(node["outputs"]) != 1 or node["outputs"][0] in outputs:
             continue
