@@ -35,7 +35,7 @@ error: the network's own outputs decide, at the granularity of blocks.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -80,6 +80,15 @@ def _candidates(hist: Any) -> list[tuple[str, float]]:
             seen.add(a)
             out.append((label, a))
     return out
+
+
+def _finite(x: np.ndarray, where: Optional[np.ndarray] = None) -> np.ndarray:
+    """``x`` with 0 where ``where`` (default ``x``) is not finite: a consumer
+    of an attention mask (HuggingFace fills it with -inf) gives inf - inf
+    there in both runs, which says nothing about the candidate and would
+    make every error NaN."""
+    ref = x if where is None else where
+    return x if np.isfinite(ref).all() else np.where(np.isfinite(ref), x, 0).astype(np.float32)
 
 
 def search(network: Any, collector: Any, data: Samples, batch_size: int
@@ -140,11 +149,11 @@ def search(network: Any, collector: Any, data: Samples, batch_size: int
                 out_names = [tensors[t]["name"] for t in nodes[i]["outputs"]]
                 feeds = {r: values[r] for r in runtime}
                 err = num[n].setdefault(i, np.zeros(len(qs)))
-                den[n][i] = den[n].get(i, 0.0) + sum(sum_squares(values[o]) for o in out_names)
+                den[n][i] = den[n].get(i, 0.0) + sum(sum_squares(_finite(values[o])) for o in out_names)
                 for k, q in enumerate(qs):
                     feeds[n] = q
                     got = run(feeds)
-                    err[k] += sum(sum_squares(got[o] - values[o]) for o in out_names)
+                    err[k] += sum(sum_squares(_finite(got[o] - values[o], values[o])) for o in out_names)
     amaxes: dict[str, float] = {}
     methods: dict[str, str] = {}
     for n in names:
