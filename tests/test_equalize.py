@@ -196,3 +196,27 @@ def test_equalization_skips_a_conv_with_a_fused_residual():
     assert equalize.find_pairs(builder.optimized_network()) == []
     x = _images(4, 7)
     np.testing.assert_allclose(_fp32_outputs(model, x, equalize.equalize_network), _fp32_outputs(model, x))
+
+
+def test_cli_flags_and_compare_on_an_equalized_engine(tmp_path, capsys):
+    # --equalize with a TensorRT calibrator (off by default there); the
+    # engine lists the rescaled tensors, and int8rt compare divides the
+    # model's values by the same factors, so every tensor stays healthy.
+    from int8rt.accuracy.compare import compare
+    from int8rt.accuracy.equalize import RESCALED_KEY
+    from int8rt.cli import main
+
+    model, calib, engine = tmp_path / "m.onnx", tmp_path / "calib.npz", tmp_path / "m.i8rt"
+    model.write_bytes(separable_cnn())
+    np.savez(calib, x=_images(64, 8))
+    for flag, rescaled in (("--equalize", True), ("--no-equalize", False)):
+        assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "minmax", flag,
+                     "--no-smoothquant", "-o", str(engine), "--no-progress"]) == 0
+        loaded = int8rt.Engine.load(engine)
+        assert (RESCALED_KEY in loaded.metadata) == rescaled
+    capsys.readouterr()
+    built = int8rt.build_engine(model.read_bytes(), int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator({"x": _images(64, 8)}, algorithm="minmax"), equalize=True))
+    rows = {r.name: r for r in compare(model.read_bytes(), built, {"x": _images(16, 9)})}
+    assert {"r1", "r2", "c3"} <= set(rows)
+    assert all(rows[n].sqnr_db > 25 for n in ("r1", "r2", "c3")), {n: rows[n].sqnr_db for n in rows}
