@@ -31,7 +31,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .taps import batches, fp32_tap_engine
+from .taps import Samples, batches, fp32_tap_engine, groups
 
 __all__ = ["DEFAULT_ALPHA", "Prefetch", "SAMPLES", "find_sites", "smooth"]
 
@@ -79,10 +79,11 @@ def find_sites(network: Any, skip: set[str] = frozenset()) -> dict[str, list[int
     return sites
 
 
-def channel_maxima(network: Any, names: Sequence[str], data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def channel_maxima(network: Any, names: Sequence[str], data: Samples) -> dict[str, np.ndarray]:
     """max |x| per last-axis channel of each named tensor over ``data``."""
     out: dict[str, np.ndarray] = {}
-    wanted = [n for n in names if n not in data]
+    inputs = {n for g in groups(data) for n in g}
+    wanted = [n for n in names if n not in inputs]
     ctx = fp32_tap_engine(network, wanted).create_execution_context()
     for chunk in batches(data, CHUNK):
         values = ctx.run(chunk)
@@ -94,10 +95,11 @@ def channel_maxima(network: Any, names: Sequence[str], data: Mapping[str, np.nda
     return out
 
 
-def smooth(builder: Any, data: Mapping[str, np.ndarray], *, alpha: float = DEFAULT_ALPHA,
+def smooth(builder: Any, data: Samples, *, alpha: float = DEFAULT_ALPHA,
            skip: set[str] = frozenset()) -> int:
     """Smooths every site of ``builder``'s optimized network with statistics
-    from ``data`` ({input name: array}); returns the number of sites."""
+    from ``data`` ({input name: array}, or a list of such groups); returns
+    the number of sites."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"smoothquant alpha must be in [0, 1], got {alpha}")
     network = builder.optimized_network()
@@ -133,7 +135,7 @@ class Prefetch:
 
     ``Prefetch(calibrator, names, samples)`` calls ``get_batch(names)`` until
     ``samples`` samples (axis 0) are held or the data ends; :attr:`data` is
-    them as one array per input (the batches shaped like the first). The
+    them, one group of arrays per input shape. The
     object then stands in for the calibrator in the calibration loop
     (``get_batch`` returns the held batches first, then the calibrator's)."""
 
@@ -153,15 +155,15 @@ class Prefetch:
         self._names = list(names)
 
     @property
-    def data(self) -> Optional[dict[str, np.ndarray]]:
-        parts = []
+    def data(self) -> Optional[list[dict[str, np.ndarray]]]:
+        """The held samples, one group (one array per input) per input shape."""
+        by_shape: dict[tuple, list[dict[str, np.ndarray]]] = {}
         for b in self._held:
             arrays = [b[n] for n in self._names] if isinstance(b, Mapping) else list(b)
-            parts.append({n: np.asarray(a) for n, a in zip(self._names, arrays)})
-        if not parts:
-            return None
-        same = [p for p in parts if all(p[n].shape[1:] == parts[0][n].shape[1:] for n in self._names)]
-        return {n: np.concatenate([p[n] for p in same]) for n in self._names}
+            part = {n: np.asarray(a) for n, a in zip(self._names, arrays)}
+            by_shape.setdefault(tuple(part[n].shape[1:] for n in self._names), []).append(part)
+        return [{n: np.concatenate([p[n] for p in parts]) for n in self._names}
+                for parts in by_shape.values()] or None
 
     def get_batch_size(self) -> int:
         return self._calibrator.get_batch_size()
