@@ -226,7 +226,7 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
 
 def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, config: BuilderConfig,
                calibrator: IInt8Calibrator, run: CalibrationRun, session: CalibrationSession,
-               source: Any) -> CalibrationResult:
+               source: Any, rewrites: "_Rewrites") -> CalibrationResult:
     """Runs TensorRT's calibration loop with the builder's float32 network as
     the forward pass; activations go straight from C++ into the histograms
     (on Ray workers when ``config.distributed`` says so). ``run``
@@ -235,8 +235,9 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
     shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
     inputs = {name: shapes[name] for name in builder.input_names()}
     if not session.from_cache and config.distributed is not None:
-        config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, calibrator,
-                                     inputs, config.progress, wrap=lambda feed: run.wrap(feed, session))
+        config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, source,
+                                     inputs, config.progress, wrap=lambda feed: run.wrap(feed, session),
+                                     rewrites=rewrites.calls)
     elif not session.from_cache:
         dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
 
@@ -266,22 +267,22 @@ class _Rewrites:
 
     def __init__(self, builder: _core.Builder) -> None:
         self._builder = builder
-        self._calls: list[tuple[str, tuple]] = []
+        self.calls: list[tuple[str, tuple]] = []  # (method, arguments): plain data, sent to Ray workers
         self.rescaled: dict[str, list[float]] = {}
 
     def optimized_network(self) -> Network:
         return self._builder.optimized_network()
 
     def set_node_constants(self, updates: list) -> None:
-        self._calls.append(("set_node_constants", (updates,)))
+        self.calls.append(("set_node_constants", (updates,)))
         self._builder.set_node_constants(updates)
 
     def insert_channel_scale(self, tensor: str, consumers: list[str], factors: list[float]) -> None:
-        self._calls.append(("insert_channel_scale", (tensor, consumers, factors)))
+        self.calls.append(("insert_channel_scale", (tensor, consumers, factors)))
         self._builder.insert_channel_scale(tensor, consumers, factors)
 
     def replay(self, builder: _core.Builder) -> _core.Builder:
-        for name, args in self._calls:
+        for name, args in self.calls:
             getattr(builder, name)(*args)
         return builder
 
@@ -289,15 +290,11 @@ class _Rewrites:
                 session: CalibrationSession) -> Any:
         """Applies what ``config`` asks for; returns what the calibration
         loop reads batches from (the calibrator, or SmoothQuant's prefetch
-        of its first batches). Not applied with ``distributed`` calibration
-        (its workers build the network from the model) nor, for SmoothQuant,
-        when the calibration cache is used (no data to measure)."""
+        of its first batches). SmoothQuant is skipped when the calibration
+        cache is used (no data to measure). With
+        ``distributed`` calibration the workers repeat :attr:`calls`."""
         from .accuracy import equalize, smoothquant
 
-        if config.distributed is not None:
-            if config.equalize or config.smoothquant:
-                logger.info("equalize / smoothquant are not applied with distributed calibration")
-            return calibrator
         skip = {k for k, v in (config.layer_precisions or {}).items() if v in ("fp32", "bf16")}
         auto = _is_auto(calibrator)
         if config.equalize or (config.equalize is None and auto):
@@ -361,7 +358,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
                                           if v in ("fp32", "bf16")})
-        result = _calibrate(builder, network, model, config, calibrator, run, session, source)
+        result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
         run.before_build(result)
 
         def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
