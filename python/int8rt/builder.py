@@ -304,7 +304,8 @@ class _Rewrites:
             return calibrator
         if session.from_cache:
             logger.warning("smoothquant skipped: the scales come from the calibration cache, so there is no data "
-                           "to measure the activations on (the cache must come from a build without it)")
+                           "to measure the activations on (the cache holds every original tensor's scale, also "
+                           "when it was written by a build with smoothquant)")
             return calibrator
         prefetch = smoothquant.Prefetch(calibrator, self._builder.input_names())
         data = prefetch.data
