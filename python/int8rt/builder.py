@@ -25,7 +25,7 @@ from . import _core
 from ._names import check_names
 from .accuracy.equalize import RESCALED_KEY
 from .accuracy.run import CalibrationRun
-from .calib.session import CalibrationResult, CalibrationSession, input_arrays, pull_batches
+from .calib.session import CalibrationResult, CalibrationSession, _BatchChecker, input_arrays, pull_batches
 from .calibrator import IInt8Calibrator
 from .data_calibrator import make_calibrator
 from .engine import Engine
@@ -307,10 +307,15 @@ class _Rewrites:
                            "to measure the activations on (the cache holds every original tensor's scale, also "
                            "when it was written by a build with smoothquant)")
             return calibrator
-        prefetch = smoothquant.Prefetch(calibrator, self._builder.input_names())
+        names = self._builder.input_names()
+        shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
+        checker = _BatchChecker(type(calibrator).__name__, names, int(calibrator.get_batch_size()),
+                                {n: shapes[n] for n in names if n in shapes})
+        prefetch = smoothquant.Prefetch(calibrator, names, check=checker)
         data = prefetch.data
         if data is not None:
-            smoothquant.smooth(self, data, alpha=config.smoothquant_alpha, skip=skip)
+            smoothquant.smooth(self, data, alpha=config.smoothquant_alpha, skip=skip,
+                               chunk=min(max(1, prefetch.first_rows), smoothquant.CHUNK))
         return prefetch
 
 

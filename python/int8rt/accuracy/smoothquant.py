@@ -27,7 +27,7 @@ calibration then replays them before reading on.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -79,15 +79,17 @@ def find_sites(network: Any, skip: set[str] = frozenset()) -> dict[str, list[int
     return sites
 
 
-def channel_maxima(network: Any, names: Sequence[str], data: Samples) -> dict[str, np.ndarray]:
-    """max |x| per last-axis channel of each named tensor over ``data``."""
+def channel_maxima(network: Any, names: Sequence[str], data: Samples, chunk: int = CHUNK) -> dict[str, np.ndarray]:
+    """max |x| per last-axis channel of each named tensor over ``data``, run
+    ``chunk`` samples at a time (a network whose batch axis is fixed takes
+    only its own batch size)."""
     out: dict[str, np.ndarray] = {}
     inputs = {n for g in groups(data) for n in g}
     wanted = [n for n in names if n not in inputs]
     ctx = fp32_tap_engine(network, wanted).create_execution_context()
-    for chunk in batches(data, CHUNK):
-        values = ctx.run(chunk)
-        values.update(chunk)
+    for part in batches(data, chunk):
+        values = ctx.run(part)
+        values.update(part)
         for n in names:
             v = np.abs(np.asarray(values[n], np.float32))
             m = v.reshape(-1, v.shape[-1]).max(axis=0)
@@ -96,7 +98,7 @@ def channel_maxima(network: Any, names: Sequence[str], data: Samples) -> dict[st
 
 
 def smooth(builder: Any, data: Samples, *, alpha: float = DEFAULT_ALPHA,
-           skip: set[str] = frozenset()) -> int:
+           skip: set[str] = frozenset(), chunk: int = CHUNK) -> int:
     """Smooths every site of ``builder``'s optimized network with statistics
     from ``data`` ({input name: array}, or a list of such groups); returns
     the number of sites."""
@@ -107,7 +109,7 @@ def smooth(builder: Any, data: Samples, *, alpha: float = DEFAULT_ALPHA,
     sites = find_sites(network, skip)
     if not sites:
         return 0
-    amax = channel_maxima(network, sorted(sites), data)
+    amax = channel_maxima(network, sorted(sites), data, chunk)
     updates = []
     inserted = 0
     for name, users in sites.items():
@@ -134,14 +136,18 @@ class Prefetch:
     """The calibrator's first batches, kept so that they can be read twice.
 
     ``Prefetch(calibrator, names, samples)`` calls ``get_batch(names)`` until
-    ``samples`` samples (axis 0) are held or the data ends; :attr:`data` is
+    ``samples`` samples (axis 0) are held or the data ends, each checked by
+    ``check(batch, index)`` (the calibration loop's checks); :attr:`data` is
     them, one group of arrays per input shape. The
     object then stands in for the calibrator in the calibration loop
     (``get_batch`` returns the held batches first, then the calibrator's)."""
 
-    def __init__(self, calibrator: Any, names: Sequence[str], samples: int = SAMPLES) -> None:
+    def __init__(self, calibrator: Any, names: Sequence[str], samples: int = SAMPLES,
+                 check: Optional[Callable[[Any, int], Any]] = None) -> None:
         self._calibrator = calibrator
+        self._check = check
         self._held: list[Any] = []
+        self.first_rows = 0  # samples in the first batch: the size the statistics run at
         self._ended = False
         count = 0
         while count < samples:
@@ -149,9 +155,13 @@ class Prefetch:
             if batch is None or batch is False or (hasattr(batch, "__len__") and len(batch) == 0):
                 self._ended = True
                 break
+            if check is not None:  # the calibration loop's checks, before the batch is run for statistics
+                check(batch, len(self._held) + 1)
             self._held.append(batch)
             arrays = list(batch.values()) if isinstance(batch, Mapping) else list(batch)
-            count += int(np.asarray(arrays[0]).shape[0]) if np.ndim(arrays[0]) else 1
+            rows = int(np.asarray(arrays[0]).shape[0]) if np.ndim(arrays[0]) else 1
+            self.first_rows = self.first_rows or rows
+            count += rows
         self._names = list(names)
 
     @property
