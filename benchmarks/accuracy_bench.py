@@ -143,13 +143,14 @@ def metrics_row(task, out: np.ndarray, ref: np.ndarray) -> dict:
 
 
 def int8rt_build(model: bytes, calib: np.ndarray, algorithm: str, check: bool, batch: int = 16,
-                 bias_correction: bool = False):
+                 bias_correction: bool = False, equalize=None, smoothquant=None):
     import int8rt
     from int8rt.data_calibrator import make_calibrator
 
     name = E._input_name(model)
     config = int8rt.BuilderConfig(calibrator=make_calibrator({name: calib}, algorithm=algorithm, batch_size=batch),
-                                  accuracy_check=check, bias_correction=bias_correction)
+                                  accuracy_check=check, bias_correction=bias_correction, equalize=equalize,
+                                  smoothquant=smoothquant)
     t0 = time.perf_counter()
     engine = int8rt.build_engine(model, config)
     return engine, time.perf_counter() - t0
@@ -165,11 +166,18 @@ def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log, methods:
     rows, warnings = {}, {}
     if task["labels"] is not None and task["kind"] != "map":
         rows["FP32 (int8rt)"] = {**metrics_row(task, ref, ref), "calib_s": 0.0}
-    builds = [(alg, False) for alg in methods if "int8rt" in groups]
-    builds += [(alg, True) for alg in BIAS_CORRECTED if "bc" in groups and alg in methods]
-    for alg, bc in builds:
-        label = f"int8rt {alg}" + (" + bias corr." if bc else "")
-        engine, secs = int8rt_build(model, xc, alg, check=False, bias_correction=bc)
+    # (method, bias correction, equalize, smoothquant); None: the builder's default (on for auto only)
+    builds = [(alg, False, None, None) for alg in methods if "int8rt" in groups]
+    builds += [(alg, True, None, None) for alg in BIAS_CORRECTED if "bc" in groups and alg in methods]
+    builds += [(alg, False, True, None) for alg in methods if "eq" in groups and alg != "auto"]
+    builds += [(alg, False, None, True) for alg in methods if "sq" in groups and alg != "auto"]
+    builds += [(alg, False, False, None) for alg in methods if "noeq" in groups and alg == "auto"]
+    builds += [(alg, False, None, False) for alg in methods if "nosq" in groups and alg == "auto"]
+    builds += [(alg, False, False, False) for alg in methods if "plain" in groups and alg == "auto"]
+    for alg, bc, eq, sq in builds:
+        label = (f"int8rt {alg}" + (" + bias corr." if bc else "") + {None: "", True: " + CLE", False: ", no CLE"}[eq]
+                 + {None: "", True: " + SmoothQuant", False: ", no SmoothQuant"}[sq])
+        engine, secs = int8rt_build(model, xc, alg, check=False, bias_correction=bc, equalize=eq, smoothquant=sq)
         rows[label] = {**metrics_row(task, E.run_batched(E.int8rt_runner(engine), xe), ref), "calib_s": secs}
         log(f"  {label}: {rows[label]}")
     for alg in [a for a in CHECKED if a in methods] if "checked" in groups else ():
@@ -247,7 +255,9 @@ def main() -> int:
                          "of every batch in memory: 13 GiB on rec, see RESULTS_realnets.md)")
     ap.add_argument("--sizes", default="cls:256:1000,rec:64:300,det:32:64", help="key:calib:eval per OCR net")
     ap.add_argument("--groups", default="int8rt,bc,checked,ort,nncf",
-                    help="what to run: int8rt (each method), bc (bias correction on), checked (the default "
+                    help="what to run: int8rt (each method), bc (bias correction on), eq / sq (the "
+                         "methods but auto with CLE / SmoothQuant on), noeq / nosq / plain (auto with CLE / "
+                         "SmoothQuant / both off; the default is on for auto, off for the others), checked (the default "
                          "check's warnings), ort (ONNX Runtime quantize_static), nncf (NNCF INT8 in OpenVINO)")
     ap.add_argument("--methods", default=",".join(METHODS), help="int8rt calibrators to run")
     ap.add_argument("--json")

@@ -173,6 +173,20 @@ def test_single_batch_is_split_and_one_sample_is_measured_in_place() -> None:
     assert r.measured and not r.held_out and r.check_samples == 1 and r.threshold_samples == 1
 
 
+def test_search_data_keeps_every_input_size() -> None:
+    # A recogniser calibrated on lines of their own widths: the auto search
+    # and bias correction see every width, one group per shape, not only the
+    # batches shaped like the first (which left 4 of 32 lines before).
+    router = SampleRouter(every=0, max_search=64)
+    route = router.wrap(lambda b: None, lambda: None)
+    widths = [40, 56, 40, 72]
+    for i, w in enumerate(widths):
+        route({"x": np.full((2, 3, w), i, np.float32)})
+    groups = router.search_data()
+    assert sorted(g["x"].shape for g in groups) == [(2, 3, 56), (2, 3, 72), (4, 3, 40)]
+    assert sorted(np.unique(g["x"]).tolist() for g in groups) == [[0.0, 2.0], [1.0], [3.0]]
+
+
 def test_sample_router_rules() -> None:
     fed, skipped = [], []
     router = SampleRouter(every=4, max_check=3, max_search=5)
@@ -181,7 +195,8 @@ def test_sample_router_rules() -> None:
         route({"x": np.arange(start, start + 5, dtype=np.float32)})
     assert router.check_data()["x"].tolist() == [3, 7, 11]  # capped at 3, then everything calibrates
     assert np.concatenate(fed).tolist() == [i for i in range(20) if i not in (3, 7, 11)]
-    assert router.search_data()["x"].tolist() == [0, 1, 2, 4, 5, 6, 8, 9]  # whole batches until >= 5 samples
+    assert router.search_data()[0]["x"].tolist() == [0, 1, 2, 4, 5, 6, 8, 9]  # whole batches until >= 5 samples
+    assert len(router.search_data()) == 1
     fed.clear()
     router = SampleRouter(every=4, max_check=10)
     route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))

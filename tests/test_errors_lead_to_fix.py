@@ -56,7 +56,8 @@ CLI_FLAGS = {
     "batch_size": "--static-batch", "input_shapes": "--shapes", "distributed": "--ray",
     "accuracy_check": "--no-accuracy-check",
     "holdout_every": "--holdout-every", "bias_correction": "--bias-correction",
-    "accuracy_target": "--accuracy-target", "bf16": "--bf16",
+    "accuracy_target": "--accuracy-target", "bf16": "--bf16", "equalize": "--equalize",
+    "smoothquant": "--smoothquant", "smoothquant_alpha": "--smoothquant-alpha",
     # a Python callable: the CLI's --accuracy-target always uses the centred cosine
     "accuracy_metric": "--accuracy-target",
 }

@@ -202,7 +202,8 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
       if (v.dtype() != DataType::kFloat32) continue;
       const float* x = v.data<float>();
       bool inf = false, nan = false;
-      for (int64_t i = 0; i < v.numel(); ++i) {
+      const int64_t count = v.numel();  // numel() checks the shape each call: once, not per element
+      for (int64_t i = 0; i < count; ++i) {
         inf = inf || std::isinf(x[i]);
         nan = nan || std::isnan(x[i]);
       }
@@ -261,6 +262,84 @@ void Builder::add_to_bias(const std::string& node_name, const std::vector<float>
   Node& node = net.nodes()[found];
   if (node.inputs.size() < 3) node.inputs.resize(3, -1);
   node.inputs[2] = id;
+}
+
+void Builder::set_node_constants(const std::vector<ConstantUpdate>& updates) {
+  if (impl_->infinities_checked) {
+    throw InvalidArgument("set_node_constants: calibration has started; constants change before the first batch");
+  }
+  Network& net = impl_->optimized;
+  for (const ConstantUpdate& u : updates) {
+    int found = -1;
+    for (size_t n = 0; n < net.nodes().size(); ++n) {
+      if (net.nodes()[n].name == u.node) found = static_cast<int>(n);
+    }
+    const std::string what = "set_node_constants: node '" + u.node + "' input " + std::to_string(u.input);
+    if (found < 0) throw InvalidArgument(what + ": no such node in the optimized network");
+    const std::vector<int>& inputs = net.nodes()[found].inputs;
+    if (u.input < 0 || u.input >= static_cast<int>(inputs.size()) || inputs[u.input] < 0) {
+      throw InvalidArgument(what + ": no such input");
+    }
+    const Tensor& old = net.tensor(inputs[u.input]);
+    if (!old.is_constant || old.dtype != DataType::kFloat32) throw InvalidArgument(what + " is not a float32 constant");
+    if (old.f32.size() != u.data.size()) {
+      throw InvalidArgument(what + ": " + std::to_string(u.data.size()) + " values for a constant of " +
+                            std::to_string(old.f32.size()));
+    }
+    std::string name = u.node + "::equalized" + std::to_string(u.input);
+    for (int k = 2; net.find_tensor(name) >= 0; ++k) name = u.node + "::equalized" + std::to_string(u.input) + "_" + std::to_string(k);
+    const int id = net.add_constant(name, old.shape, u.data);
+    net.nodes()[found].inputs[u.input] = id;
+  }
+  if (!updates.empty()) remake_fp32();
+}
+
+void Builder::insert_channel_scale(const std::string& x, const std::vector<std::string>& consumers,
+                                   const std::vector<float>& factors) {
+  const std::string what = "insert_channel_scale: tensor '" + x + "'";
+  if (impl_->infinities_checked) throw InvalidArgument(what + ": calibration has started");
+  Network& net = impl_->optimized;
+  const int t = net.find_tensor(x);
+  if (t < 0) throw InvalidArgument(what + " is not in the optimized network");
+  const std::vector<int64_t> shape = net.tensor(t).shape;
+  if (net.tensor(t).is_constant || net.tensor(t).dtype != DataType::kFloat32 || shape.empty() ||
+      shape.back() != static_cast<int64_t>(factors.size())) {
+    throw InvalidArgument(what + ": needs a float32 activation whose last dimension is " +
+                          std::to_string(factors.size()));
+  }
+  std::vector<int> users;
+  for (const std::string& c : consumers) {
+    int found = -1;
+    for (size_t n = 0; n < net.nodes().size(); ++n) {
+      if (net.nodes()[n].name == c) found = static_cast<int>(n);
+    }
+    const auto& ins = found >= 0 ? net.nodes()[found].inputs : std::vector<int>();
+    if (std::find(ins.begin(), ins.end(), t) == ins.end()) throw InvalidArgument(what + ": node '" + c + "' does not read it");
+    users.push_back(found);
+  }
+  const int f = net.add_constant(x + "::smooth_factors", {static_cast<int64_t>(factors.size())}, factors);
+  const int y = net.add_node("Mul", x + "::smooth", {t, f}, Attributes(), {x + "::smoothed"})[0];
+  net.set_shape(y, shape);
+  for (int n : users) {
+    for (int& in : net.nodes()[n].inputs) {
+      if (in == t) in = y;
+    }
+  }
+  remake_fp32();
+}
+
+void Builder::remake_fp32() {
+  Network& net = impl_->optimized;
+  net.compact();
+  impl_->fp32 = std::make_unique<engine::Executor>(net);
+  impl_->fp32->annotate_shapes(net);
+  impl_->shapes_probed = !impl_->fp32->probe_input_shapes().empty();
+  impl_->state = impl_->fp32->make_state();
+  const auto& tensors = net.tensors();
+  impl_->observe.assign(tensors.size(), 0);
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    impl_->observe[t] = !tensors[t].is_constant && tensors[t].dtype == DataType::kFloat32;
+  }
 }
 
 std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scales) {

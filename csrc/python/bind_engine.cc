@@ -226,6 +226,16 @@ void bind_engine(py::module_& m) {
            },
            py::arg("inputs"), py::arg("collector"))
       .def("add_to_bias", &Builder::add_to_bias, py::arg("node"), py::arg("delta"))
+      .def("set_node_constants",
+           [](Builder& b, const std::vector<std::tuple<std::string, int, std::vector<float>>>& updates) {
+             std::vector<Builder::ConstantUpdate> list;
+             for (const auto& [node, input, data] : updates) list.push_back({node, input, data});
+             py::gil_scoped_release release;
+             b.set_node_constants(list);
+           },
+           py::arg("updates"), "[(node, input index, float32 values)]: see int8rt/builder.h")
+      .def("insert_channel_scale", &Builder::insert_channel_scale, py::arg("tensor"), py::arg("consumers"),
+           py::arg("factors"), py::call_guard<py::gil_scoped_release>())
       .def("build", &Builder::build, py::arg("scales"), py::call_guard<py::gil_scoped_release>());
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ import numpy as np
 
 from . import _core
 from ._names import check_names
+from .accuracy.equalize import RESCALED_KEY
 from .accuracy.run import CalibrationRun
-from .calib.session import CalibrationResult, CalibrationSession, input_arrays, pull_batches
+from .calib.session import CalibrationResult, CalibrationSession, _BatchChecker, input_arrays, pull_batches
 from .calibrator import IInt8Calibrator
 from .data_calibrator import make_calibrator
 from .engine import Engine
@@ -109,6 +111,22 @@ class BuilderConfig:
             ``engine.build_report()`` (int8rt/accuracy/, docs/accuracy.md).
             False: every sample calibrates, as in TensorRT, and nothing is measured.
         holdout_every: one calibration sample in this many is held out (>= 2).
+        equalize: INT8 only: cross-layer equalization before calibration:
+            the output channels of a Conv followed (through a ReLU or
+            nothing) by Convs are rescaled against those Convs' input
+            weights, so the tensor between them fits one int8 scale better;
+            the float32 network computes the same function
+            (int8rt/accuracy/equalize.py). None (default): on with the
+            ``auto`` calibrator, off with the others, whose caches TensorRT
+            reads for the original model (an equalized tensor's scale would
+            be wrong there).
+        smoothquant: INT8 only: SmoothQuant before calibration: the
+            activations read by MatMul / Gemm layers with constant weights
+            are divided per channel by ``max|x|^alpha / max|w|^(1-alpha)``
+            (measured on the first calibration samples) and the weights
+            multiplied by it (int8rt/accuracy/smoothquant.py). None
+            (default): as ``equalize``, on with the ``auto`` calibrator.
+        smoothquant_alpha: SmoothQuant's migration strength alpha.
         bias_correction: INT8 only: subtract from each Conv / Gemm bias the
             per-channel mean shift int8 weights and inputs cause, measured on
             calibration samples (int8rt/accuracy/bias_correction.py).
@@ -137,6 +155,9 @@ class BuilderConfig:
     distributed: Any = None
     accuracy_check: bool = True
     holdout_every: int = 4
+    equalize: Optional[bool] = None
+    smoothquant: Optional[bool] = None
+    smoothquant_alpha: float = 0.5
     bias_correction: bool = False
     accuracy_target: Optional[float] = None
     accuracy_metric: Optional[Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]] = None
@@ -209,18 +230,19 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
 
 
 def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, config: BuilderConfig,
-               calibrator: IInt8Calibrator, run: CalibrationRun) -> CalibrationResult:
+               calibrator: IInt8Calibrator, run: CalibrationRun, session: CalibrationSession,
+               source: Any, rewrites: "_Rewrites") -> CalibrationResult:
     """Runs TensorRT's calibration loop with the builder's float32 network as
     the forward pass; activations go straight from C++ into the histograms
     (on Ray workers when ``config.distributed`` says so). ``run``
     (accuracy/run.py) holds samples out for the accuracy check and chooses
     the auto calibrator's thresholds."""
-    session = CalibrationSession(calibrator)
     shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
     inputs = {name: shapes[name] for name in builder.input_names()}
     if not session.from_cache and config.distributed is not None:
-        config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, calibrator,
-                                     inputs, config.progress, wrap=lambda feed: run.wrap(feed, session))
+        config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, source,
+                                     inputs, config.progress, wrap=lambda feed: run.wrap(feed, session),
+                                     rewrites=rewrites.calls)
     elif not session.from_cache:
         dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
 
@@ -228,8 +250,8 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             arrays = input_arrays(calibrator, inputs, dtypes)
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        pull_batches(calibrator, session, list(inputs), run.wrap(feed, session), progress=config.progress,
-                     input_shapes=inputs)
+        pull_batches(source, session, list(inputs), run.wrap(feed, session), progress=config.progress,
+                     input_shapes=inputs, owner=type(calibrator).__name__)
     if session.from_cache:
         return session.finish(progress=config.progress)
     if not run.auto:  # the calibrator's own search, shown by finish()
@@ -239,6 +261,76 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         amaxes = run.thresholds(session)
         step.update(tensors)
     return session.finish(amaxes=amaxes)
+
+
+class _Rewrites:
+    """The float32-equivalent rewrites made before calibration (cross-layer
+    equalization, SmoothQuant): stands in for the builder while they run,
+    records each change so that the builders automatic mixed precision
+    makes get the same network (:meth:`replay`), and keeps the tensors CLE
+    rescaled (tensor -> per-channel factors) for the engine's metadata."""
+
+    def __init__(self, builder: _core.Builder) -> None:
+        self._builder = builder
+        self.calls: list[tuple[str, tuple]] = []  # (method, arguments): plain data, sent to Ray workers
+        self.rescaled: dict[str, list[float]] = {}
+
+    def optimized_network(self) -> Network:
+        return self._builder.optimized_network()
+
+    def set_node_constants(self, updates: list) -> None:
+        self.calls.append(("set_node_constants", (updates,)))
+        self._builder.set_node_constants(updates)
+
+    def insert_channel_scale(self, tensor: str, consumers: list[str], factors: list[float]) -> None:
+        self.calls.append(("insert_channel_scale", (tensor, consumers, factors)))
+        self._builder.insert_channel_scale(tensor, consumers, factors)
+
+    def replay(self, builder: _core.Builder) -> _core.Builder:
+        for name, args in self.calls:
+            getattr(builder, name)(*args)
+        return builder
+
+    def rewrite(self, network: Network, config: BuilderConfig, calibrator: IInt8Calibrator,
+                session: CalibrationSession) -> Any:
+        """Applies what ``config`` asks for; returns what the calibration
+        loop reads batches from (the calibrator, or SmoothQuant's prefetch
+        of its first batches). SmoothQuant is skipped when the calibration
+        cache is used (no data to measure). With
+        ``distributed`` calibration the workers repeat :attr:`calls`."""
+        from .accuracy import equalize, smoothquant
+
+        skip = {k for k, v in (config.layer_precisions or {}).items() if v in ("fp32", "bf16")}
+        auto = _is_auto(calibrator)
+        if config.equalize or (config.equalize is None and auto):
+            self.rescaled = equalize.equalize_network(self, skip=skip)
+        wanted = auto if config.smoothquant is None else config.smoothquant
+        if not wanted or not smoothquant.find_sites(self.optimized_network(), skip):
+            return calibrator
+        if session.from_cache:
+            logger.warning("smoothquant skipped: the scales come from the calibration cache, so there is no data "
+                           "to measure the activations on (the cache holds every original tensor's scale, also "
+                           "when it was written by a build with smoothquant)")
+            return calibrator
+        names = self._builder.input_names()
+        shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
+        checker = _BatchChecker(type(calibrator).__name__, names, int(calibrator.get_batch_size()),
+                                {n: shapes[n] for n in names if n in shapes})
+        prefetch = smoothquant.Prefetch(calibrator, names, check=checker)
+        data = prefetch.data
+        if data is not None:
+            smoothquant.smooth(self, data, alpha=config.smoothquant_alpha, skip=skip,
+                               chunk=min(max(1, prefetch.first_rows), smoothquant.CHUNK))
+        return prefetch
+
+
+def _is_auto(calibrator: IInt8Calibrator) -> bool:
+    from .calibrator import CalibrationAlgoType
+
+    try:
+        return CalibrationAlgoType(calibrator.get_algorithm()) is CalibrationAlgoType.AUTO_CALIBRATION
+    except (AttributeError, TypeError, ValueError, NotImplementedError):
+        return False  # not a valid calibrator: CalibrationSession says why
 
 
 def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> Engine:
@@ -270,17 +362,20 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                 step.update()
             return engine
         calibrator = make_calibrator(config.calibrator)  # a TensorRT-style calibrator, or a reader/iterable
+        session = CalibrationSession(calibrator)
+        rewrites = _Rewrites(builder)
+        source = rewrites.rewrite(network, config, calibrator, session)
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every if config.accuracy_check else 0,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
                                           if v in ("fp32", "bf16")})
-        result = _calibrate(builder, network, model, config, calibrator, run)
+        result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
         run.before_build(result)
 
         def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
             precisions = {**(config.layer_precisions or {}), **{n: "fp32" for n in fp32_nodes}}
             args = dict(_builder_args(config), layer_precisions=precisions)
-            return run.corrected(_core.Builder(network, **args),
+            return run.corrected(rewrites.replay(_core.Builder(network, **args)),
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 
         with phase(config.progress, "build", total=1) as step:
@@ -288,6 +383,9 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             step.update()
         engine = run.finish(engine, result, accuracy_target=config.accuracy_target,
                             accuracy_metric=config.accuracy_metric, rebuild=rebuild)
+        if rewrites.rescaled:  # int8rt compare sets the model's own values beside the engine's with them
+            engine = Engine(engine._native.with_metadata({**engine.metadata,
+                                                          RESCALED_KEY: json.dumps(rewrites.rescaled)}))
     for line in engine.report():
         if line.startswith("warning: "):  # e.g. a cache that leaves no layer in int8 (int8_coverage.h)
             logger.warning("%s", line[len("warning: "):], extra={"in_build_report": True})

@@ -77,7 +77,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                                     **{name: "bf16" for name in args.bf16_layers or []}},
                                   bf16=args.bf16,
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
-                                  bias_correction=args.bias_correction, accuracy_target=args.accuracy_target)
+                                  bias_correction=args.bias_correction, accuracy_target=args.accuracy_target,
+                                  equalize=args.equalize, smoothquant=args.smoothquant,
+                                  smoothquant_alpha=args.smoothquant_alpha)
     if args.precision == "int8":
         if args.calibrator_class:
             module_name, _, class_name = args.calibrator_class.partition(":")
@@ -324,6 +326,14 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--report", metavar="DIR", help="also write the build report as DIR/index.html")
     b.add_argument("--bias-correction", action="store_true",
                    help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases")
+    b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="cross-layer equalization of conv -> (ReLU) -> conv pairs before calibration "
+                        "(default: on with --calibrator auto, off with the TensorRT-compatible ones)")
+    b.add_argument("--smoothquant", action=argparse.BooleanOptionalAction, default=None,
+                   help="SmoothQuant: move activation outliers into the weights of MatMul/Gemm layers "
+                        "(default: as --equalize)")
+    b.add_argument("--smoothquant-alpha", type=float, default=0.5, metavar="A",
+                   help="SmoothQuant's migration strength (default 0.5)")
     b.add_argument("--accuracy-target", type=float, metavar="COS",
                    help="keep the fewest, most sensitive layers in FP32 so that the outputs' centred cosine "
                         "with FP32 on the held-out samples reaches COS (e.g. 0.99)")

@@ -111,10 +111,39 @@ class Builder {
   // unknown node, another op, non-constant weights or bias, or a wrong length.
   void add_to_bias(const std::string& node, const std::vector<float>& delta);
 
+  // One constant input of a node of the optimized network replaced: node
+  // name, input index, new float32 data (as many values as the old constant).
+  // Each replacement is a new constant "<node>::equalized<index>" that only
+  // that node reads, so a constant shared with other nodes stays as it was.
+  // For the float32-equivalent rewrites run before calibration (cross-layer
+  // equalization, SmoothQuant: python/int8rt/accuracy/equalize.py); the
+  // float32 executor that calibration runs is remade once for the whole list.
+  // InvalidArgument after the first calibration batch, for an unknown node,
+  // an input that is not a float32 constant, or a wrong length.
+  struct ConstantUpdate {
+    std::string node;
+    int input = 0;
+    std::vector<float> data;
+  };
+  void set_node_constants(const std::vector<ConstantUpdate>& updates);
+
+  // Inserts y = x * factors (factors along x's last axis, one per element
+  // of it) in front of the listed consumer nodes of float32 tensor `x`, which
+  // then read y ("<x>::smoothed"); x's other consumers keep reading x. For
+  // SmoothQuant (python/int8rt/accuracy/smoothquant.py), whose consumers'
+  // weights take the inverse factors through set_node_constants. Same rules
+  // as set_node_constants (before calibration); InvalidArgument for an
+  // unknown tensor or consumer, a consumer not reading x, or a wrong length.
+  void insert_channel_scale(const std::string& x, const std::vector<std::string>& consumers,
+                            const std::vector<float>& factors);
+
   // Lowers with the given scales (ignored for float32) and creates the engine.
   std::shared_ptr<Engine> build(const std::map<std::string, float>& scales);
 
  private:
+  // After a rewrite of the optimized network: compacts it and remakes the
+  // float32 executor calibration runs (and what it observes).
+  void remake_fp32();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   BuilderConfig config_;

@@ -24,21 +24,24 @@ the classic thresholds, so no new rule for the threshold itself is invented.
 
 A per-layer criterion can still lose to a single method on the whole network
 (clipping an outlier a LayerNorm or attention needs costs little in the next
-layer and much later), so :func:`guard` then lowers the per-tensor set and
-each single method's set (minmax, mse, percentile 99.99, entropy), runs them
-on the same kept samples, and keeps the set whose outputs are closest to
-float32 unless a single method's output error is more than 10% lower.
+layer and much later; on PP-OCR rec, per-layer choices lost to minmax and
+mse everywhere), so :func:`guard` then lowers the per-tensor set and each
+single method's set (minmax, mse, percentile 99.99, entropy), runs them on
+the same kept samples, starts from the set whose outputs are closest to
+float32, and refines it segment by segment (consecutive tensors in network
+order) with the next-best sets' thresholds, keeping what lowers the output
+error: the network's own outputs decide, at the granularity of blocks.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
 from .._numerics import scale_from_amax
 from .metrics import fake_quantize, sum_squares
-from .taps import batches, fp32_tap_engine, one_node_engine
+from .taps import Samples, batches, count, fp32_tap_engine, groups, one_node_engine
 
 __all__ = ["CANDIDATES", "SEARCH_SAMPLES", "search"]
 
@@ -79,7 +82,16 @@ def _candidates(hist: Any) -> list[tuple[str, float]]:
     return out
 
 
-def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_size: int
+def _finite(x: np.ndarray, where: Optional[np.ndarray] = None) -> np.ndarray:
+    """``x`` with 0 where ``where`` (default ``x``) is not finite: a consumer
+    of an attention mask (HuggingFace fills it with -inf) gives inf - inf
+    there in both runs, which says nothing about the candidate and would
+    make every error NaN."""
+    ref = x if where is None else where
+    return x if np.isfinite(ref).all() else np.where(np.isfinite(ref), x, 0).astype(np.float32)
+
+
+def search(network: Any, collector: Any, data: Samples, batch_size: int
            ) -> tuple[dict[str, float], dict[str, str]]:
     """Thresholds (tensor -> amax) and the candidate each came from
     (tensor -> ``"auto:<method>"``) for every tensor in ``collector``.
@@ -108,7 +120,7 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
         if e is not None:
             wanted.update(e[1])
             wanted.update(tensors[t]["name"] for t in nodes[i]["outputs"])
-    inputs = set(data)
+    inputs = {name for group in groups(data) for name in group}
     tap = fp32_tap_engine(network, sorted(wanted - inputs))
     ctx = tap.create_execution_context()
     num = {n: {} for n in names}  # name -> {consumer or -1: errors per candidate}
@@ -137,11 +149,11 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
                 out_names = [tensors[t]["name"] for t in nodes[i]["outputs"]]
                 feeds = {r: values[r] for r in runtime}
                 err = num[n].setdefault(i, np.zeros(len(qs)))
-                den[n][i] = den[n].get(i, 0.0) + sum(sum_squares(values[o]) for o in out_names)
+                den[n][i] = den[n].get(i, 0.0) + sum(sum_squares(_finite(values[o])) for o in out_names)
                 for k, q in enumerate(qs):
                     feeds[n] = q
                     got = run(feeds)
-                    err[k] += sum(sum_squares(got[o] - values[o]) for o in out_names)
+                    err[k] += sum(sum_squares(_finite(got[o] - values[o], values[o])) for o in out_names)
     amaxes: dict[str, float] = {}
     methods: dict[str, str] = {}
     for n in names:
@@ -158,26 +170,46 @@ def search(network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_s
     return amaxes, methods
 
 
-# Whole-network alternatives the per-tensor choice must beat (step 2 below),
-# and by how much one must beat it to replace it: on 64 samples a few percent
-# of output error is noise (PP-OCR cls: the guard measured percentile 99.99
-# ahead of the per-tensor set, which was ahead on the 1000 evaluation lines).
+# Whole-network alternatives to the per-tensor choice (step 2 below).
 GLOBAL_METHODS = ("minmax", "mse", "percentile 99.99", "entropy")
-GUARD_MARGIN = 0.9
+# Step 3: the tensors are cut into this many runs, in network order, each
+# tried with the thresholds of the next-best sets ...
+SEGMENTS = 6
+ALTERNATIVES = 2
+# ... and a change is kept when it lowers the output error by this share at
+# least (below it, 64 samples cannot tell the sets apart).
+MIN_GAIN = 0.01
 
 
 def _scales(amaxes: Mapping[str, float]) -> dict[str, float]:
     return {n: scale_from_amax(a) for n, a in amaxes.items()}
 
 
-def guard(builder: Any, network: Any, collector: Any, data: Mapping[str, np.ndarray], batch_size: int,
+def _in_network_order(network: Any, names: list[str]) -> list[str]:
+    tensors = network.tensors()
+    order = [tensors[t]["name"] for t in network.inputs()]
+    for node in network.nodes():
+        order += [tensors[t]["name"] for t in node["outputs"]]
+    rank = {n: i for i, n in enumerate(order)}
+    return sorted(names, key=lambda n: rank.get(n, len(rank)))
+
+
+def guard(builder: Any, network: Any, collector: Any, data: Samples, batch_size: int,
           amaxes: dict[str, float], methods: dict[str, str]) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
-    """Step 2: the per-tensor thresholds against each single method applied
-    to every tensor, judged on the whole network: each set is lowered and
-    run on the kept calibration samples, and the one whose outputs are
-    closest to float32 (lowest relative L2 over all outputs) wins. So auto is
-    never worse on calibration data than the best of those methods. Returns
-    the winner's thresholds and methods, and every set's error."""
+    """Steps 2 and 3: the choice judged on the whole network.
+
+    Step 2: the per-tensor thresholds and each single method applied to
+    every tensor are lowered and run on the kept calibration samples; the
+    set whose outputs are closest to float32 (relative L2 over all outputs)
+    is the start. So auto is never worse on calibration data than the best
+    of those methods. Step 3: the tensors, in network order, are cut into
+    ``SEGMENTS`` runs; for each run in turn, its thresholds are replaced by
+    those of each of the ``ALTERNATIVES`` next-best sets, and a replacement
+    that lowers the output error by ``MIN_GAIN`` or more is kept. This is
+    the block-output criterion: a choice per group of consecutive layers by
+    its effect on the network's outputs, which the per-layer criterion of
+    step 1 cannot see. Returns the thresholds, their methods, and every
+    measured error (set or step -> relative L2)."""
     from .metrics import relative_l2
 
     sets = {"per-tensor": (amaxes, methods)}
@@ -190,17 +222,35 @@ def guard(builder: Any, network: Any, collector: Any, data: Mapping[str, np.ndar
     for chunk in batches(data, batch_size):
         for k, v in reference.run(chunk).items():
             ref_parts.setdefault(k, []).append(v)
-    ref = np.concatenate([np.concatenate(v).ravel() for v in ref_parts.values()])
-    errors: dict[str, float] = {}
-    for label, (a, _) in sets.items():
+    ref = np.concatenate([p.ravel() for v in ref_parts.values() for p in v])
+
+    def error(a: Mapping[str, float]) -> float:
         ctx = builder.build(_scales(a)).create_execution_context()
         parts: dict[str, list[np.ndarray]] = {}
         for chunk in batches(data, batch_size):
             for k, v in ctx.run(chunk).items():
                 parts.setdefault(k, []).append(v)
-        errors[label] = relative_l2(ref, np.concatenate([np.concatenate(parts[k]).ravel() for k in ref_parts]))
-    single = min((k for k in errors if k != "per-tensor"), key=errors.get)
-    best = single if errors[single] < GUARD_MARGIN * errors["per-tensor"] else "per-tensor"
-    logger.info("auto calibration, output relative L2 on %d calibration samples: %s; chosen: %s",
-                len(next(iter(data.values()))), ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), best)
-    return sets[best][0], sets[best][1], errors
+        return relative_l2(ref, np.concatenate([p.ravel() for k in ref_parts for p in parts[k]]))
+
+    errors = {label: error(a) for label, (a, _) in sets.items()}
+    ranked = sorted(errors, key=errors.get)
+    best = ranked[0]
+    cur_a, cur_m, cur_err = dict(sets[best][0]), dict(sets[best][1]), errors[best]
+    names = _in_network_order(network, list(amaxes))
+    size = -(-len(names) // SEGMENTS)
+    for k in range(0, len(names), size):
+        run = names[k:k + size]
+        for alt in ranked[1:1 + ALTERNATIVES]:
+            a_alt, m_alt = sets[alt]
+            if all(abs(a_alt[n] - cur_a[n]) <= 0.01 * max(a_alt[n], cur_a[n]) for n in run):
+                continue  # the same thresholds: nothing to try
+            trial = {**cur_a, **{n: a_alt[n] for n in run}}
+            err = error(trial)
+            errors[f"segment {k // size + 1} {alt}"] = err
+            if err < (1.0 - MIN_GAIN) * cur_err:
+                cur_a, cur_err = trial, err
+                cur_m.update({n: m_alt[n] for n in run})
+    errors["chosen"] = cur_err
+    logger.info("auto calibration, output relative L2 on %d calibration samples: %s; start: %s, final %.4g",
+                count(data), ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), best, cur_err)
+    return cur_a, cur_m, errors

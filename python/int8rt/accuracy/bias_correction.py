@@ -29,7 +29,7 @@ import numpy as np
 
 from .._numerics import quantize_weights as _quantize_int8
 from .metrics import fake_quantize
-from .taps import batches, fp32_tap_engine, one_node_engine
+from .taps import Samples, batches, fp32_tap_engine, groups, one_node_engine
 
 __all__ = ["correct_biases", "quantize_weights"]
 
@@ -67,7 +67,7 @@ def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -
     return out
 
 
-def correct_biases(builder: Any, network: Any, scales: Mapping[str, float], data: Mapping[str, np.ndarray],
+def correct_biases(builder: Any, network: Any, scales: Mapping[str, float], data: Samples,
                    batch_size: int, fp32_layers: set[str]) -> dict[str, tuple[float, list[float]]]:
     """Measures each target layer's shift on ``data`` and folds it into the
     bias of ``builder``'s network. Returns layer -> (mean |shift|, the
@@ -86,7 +86,7 @@ def correct_biases(builder: Any, network: Any, scales: Mapping[str, float], data
             engines[i] = (ref[0], quant[0], ref[1])  # contexts per use: each keeps its run's buffers
     if not engines:
         return {}
-    wanted = {name for _, _, runtime in engines.values() for name in runtime} - set(data)
+    wanted = {name for _, _, runtime in engines.values() for name in runtime} - {n for g in groups(data) for n in g}
     ctx = fp32_tap_engine(network, sorted(wanted)).create_execution_context()
     sums: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}

@@ -5,13 +5,16 @@ The float32 side is the ONNX model through the same import and graph passes
 an engine build uses, so tensor names match the INT8 engine's. Every tensor
 the INT8 engine computes (held in int8, then dequantized here, or in float)
 that the float network also has is compared, streamed over the inputs in
-batches: cosine, SQNR, largest absolute error. The "first jump" is the first
+batches: cosine, SQNR, largest absolute error (a tensor cross-layer
+equalization rescaled is compared with the model's values rescaled alike,
+from the engine's metadata). The "first jump" is the first
 tensor, in the INT8 engine's run order, whose SQNR is more than ``JUMP_DB``
 below that of every tensor before it and under ``HEALTHY_DB``: where the
 error starts.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
@@ -19,6 +22,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from .. import _core
+from .equalize import RESCALED_KEY
 from .taps import batches, fp32_tap_engine, int8_tap_engine
 
 __all__ = ["HEALTHY_DB", "JUMP_DB", "LayerComparison", "compare", "first_jump", "format_comparison"]
@@ -95,12 +99,18 @@ def compare(model: Any, engine: Any, data: Mapping[str, np.ndarray], *, batch_si
     tap_f = fp32_tap_engine(network, [n for n in names if n not in inputs])
     ctx_f, ctx_q = tap_f.create_execution_context(), tap_q.create_execution_context()
     acc = {n: _Acc() for n in names}
+    # Tensors cross-layer equalization rescaled (equalize.py): the engine
+    # holds the model's values divided per channel.
+    rescaled = {n: np.asarray(f, np.float32) for n, f in json.loads(engine.metadata.get(RESCALED_KEY, "{}")).items()}
     for chunk in batches(data, batch_size):
         ref, got = ctx_f.run(chunk), ctx_q.run(chunk)
         ref.update(chunk)
         for n in names:
             if n in where and n in ref:
-                acc[n].add(ref[n], got[where[n]])
+                r = ref[n]
+                if n in rescaled and r.ndim >= 2:
+                    r = r / rescaled[n].reshape((1, -1) + (1,) * (r.ndim - 2))
+                acc[n].add(r, got[where[n]])
     out = []
     for name, layer, op, precision in rows:
         if name not in where:

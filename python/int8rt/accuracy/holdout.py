@@ -19,7 +19,7 @@ dynamic dimensions beyond the batch and the batches differ in them, only the
 batches shaped like the first are measured (all of them set thresholds).
 
 The first calibrating batches, until ``max_search`` samples, are also kept (their inputs
-only) for the ``auto`` calibrator's second pass, which needs the data again
+only, grouped by shape) for the ``auto`` calibrator's second pass, which needs the data again
 after the histograms are complete; TensorRT's ``get_batch`` stream can be
 read only once.
 """
@@ -169,10 +169,18 @@ class SampleRouter:
         the first calibrating samples."""
         return _concat(self._check) if self._check else _concat(self._first)
 
-    def search_data(self) -> Optional[Inputs]:
+    def search_data(self) -> Optional[list[Inputs]]:
         """The kept calibrating samples: whole calibrating batches, from the
-        first, until at least ``max_search`` samples are kept."""
-        return _concat(self._search)
+        first, until at least ``max_search`` samples are kept; one group
+        (one array per input) per input shape, so that a network calibrated
+        on several sizes (a recogniser on lines of their own widths) is
+        searched on all of them, not only on those shaped like the first."""
+        if not self._search:
+            return None
+        by_shape: dict[tuple, list[Inputs]] = {}
+        for part in self._search:
+            by_shape.setdefault(_signature(part), []).append(part)
+        return [{n: np.concatenate([p[n] for p in parts]) for n in parts[0]} for parts in by_shape.values()]
 
     def describe(self) -> str:
         if self.every == 0:

@@ -17,13 +17,13 @@ data-movement layer (``int8rt.QTranspose``, ``QSlice``, ``QReshape``...), its in
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _core
 
-__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "batches", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
+__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
            "one_node_engine", "run_batched"]
 
 logger = logging.getLogger("int8rt")
@@ -156,9 +156,29 @@ def one_node_engine(network: Any, node: dict[str, Any], *, attrs: Optional[dict[
         return None
 
 
-def batches(data: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
-    """``data`` in chunks of ``size`` samples along axis 0; float data as
-    float32, integer data (token ids) as it is."""
+Samples = Union[Mapping[str, np.ndarray], Sequence[Mapping[str, np.ndarray]]]
+
+
+def groups(data: Samples) -> list[Mapping[str, np.ndarray]]:
+    """``data`` as a list of {input name: array} groups: samples of one shape
+    share a group; networks with dynamic dimensions beyond the batch may
+    have several (holdout.py's ``search_data``)."""
+    return [data] if isinstance(data, Mapping) else list(data)
+
+
+def count(data: Samples) -> int:
+    """Samples in ``data`` (axis 0, over every group)."""
+    return sum(len(next(iter(g.values()))) for g in groups(data))
+
+
+def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
+    """``data`` in chunks of ``size`` samples along axis 0 (group by group);
+    float data as float32, integer data (token ids) as it is."""
+    for group in groups(data):
+        yield from _group_batches(group, size)
+
+
+def _group_batches(data: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
     n = len(next(iter(data.values())))
     for start in range(0, n, max(1, size)):
         yield {k: np.ascontiguousarray(v[start:start + size], dtype=np.float32 if v.dtype.kind == "f" else None)

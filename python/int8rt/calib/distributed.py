@@ -90,21 +90,27 @@ def model_bytes(model: Any) -> bytes:
 _builder_cache: dict[tuple, Any] = {}
 
 
-def _cached_builder(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any]) -> Any:
+def _cached_builder(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
+                    rewrites: Sequence[tuple[str, tuple]] = ()) -> Any:
     if key not in _builder_cache:
         from ..onnx import import_model
 
         _builder_cache.clear()
-        _builder_cache[key] = _core.Builder(import_model(onnx_bytes, batch_size=import_batch), **builder_args)
+        builder = _core.Builder(import_model(onnx_bytes, batch_size=import_batch), **builder_args)
+        for method, args in rewrites:  # the driver's CLE / SmoothQuant (builder.py _Rewrites), as data
+            getattr(builder, method)(*args)
+        _builder_cache[key] = builder
     return _builder_cache[key]
 
 
 def _observe_shard(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
-                   empty: Collector, num_threads: int, batches: list[dict[str, np.ndarray]]) -> Collector:
-    """A Ray task: the batches through the float32 network into ``empty`` (a
-    copy of the driver's empty collector: same method and options)."""
+                   empty: Collector, num_threads: int, batches: list[dict[str, np.ndarray]],
+                   rewrites: Sequence[tuple[str, tuple]] = ()) -> Collector:
+    """A Ray task: the batches through the float32 network (rewritten as the
+    driver's was) into ``empty`` (a copy of the driver's empty collector:
+    same method and options)."""
     _core.set_num_threads(num_threads)
-    builder = _cached_builder(key, onnx_bytes, import_batch, builder_args)
+    builder = _cached_builder(key, onnx_bytes, import_batch, builder_args, rewrites)
     for inputs in batches:
         builder.calibrate_batch(inputs, empty._native)
     return empty
@@ -134,13 +140,16 @@ class RayCalibration:
 
     def calibrate(self, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
                   calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
-                  wrap: Optional[Callable[[Feed], Feed]] = None) -> None:
+                  wrap: Optional[Callable[[Feed], Feed]] = None, rewrites: Sequence[tuple[str, tuple]] = ()) -> None:
         """Pulls the calibrator's batches, runs them on Ray and merges the
         shards' histograms into ``session`` (a CalibrationSession that has
         observed nothing and is not from a cache). ``inputs``: the network's
         input names (in ``get_batch`` order) and shapes (-1: any size).
         ``wrap`` decorates the driver's feed (the builder's accuracy check
-        holds samples out there, on the driver)."""
+        holds samples out there, on the driver). ``rewrites``: the builder
+        calls (method name, arguments) that rewrote the driver's network
+        before calibration (cross-layer equalization, SmoothQuant); each
+        worker repeats them on its own builder."""
 
         ray = _ray()
         if len(session.collector):
@@ -150,14 +159,15 @@ class RayCalibration:
             init_ray(self.address, include_dashboard=False, log_to_driver=False)
             started = True
         try:
-            self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress, wrap)
+            self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress, wrap,
+                      list(rewrites))
         finally:
             if started:
                 ray.shutdown()
 
     def _run(self, ray: Any, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
              calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
-             wrap: Optional[Callable[[Feed], Feed]]) -> None:
+             wrap: Optional[Callable[[Feed], Feed]], rewrites: list[tuple[str, tuple]]) -> None:
         from .session import input_arrays, pull_batches
 
         workers = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -171,9 +181,10 @@ class RayCalibration:
                            collector.policy, collector.algorithm)
         onnx_bytes = model_bytes(model)
         args = dict(builder_args, device="cpu")  # calibration runs on the CPU whatever the target
-        key = (hashlib.sha256(onnx_bytes).hexdigest(), import_batch, repr(sorted(args.items())))
+        key = (hashlib.sha256(onnx_bytes).hexdigest(), import_batch, repr(sorted(args.items())),
+               hashlib.sha256(repr(rewrites).encode()).hexdigest())
         task = ray.remote(num_cpus=1)(_observe_shard)
-        model_ref, empty_ref = ray.put(onnx_bytes), ray.put(session.collector)
+        model_ref, empty_ref, rewrites_ref = ray.put(onnx_bytes), ray.put(session.collector), ray.put(rewrites)
         unmerged: collections.deque = collections.deque()  # task results, merged in submission order
         running: set = set()  # submitted tasks not known to be finished: at most `workers`
         chunk: list[dict[str, np.ndarray]] = []
@@ -188,7 +199,8 @@ class RayCalibration:
                 done, _ = ray.wait(list(running), num_returns=1)
                 running.difference_update(done)
             merge_finished()
-            ref = task.remote(key, model_ref, import_batch, args, empty_ref, int(self.threads_per_worker), list(chunk))
+            ref = task.remote(key, model_ref, import_batch, args, empty_ref, int(self.threads_per_worker), list(chunk),
+                              rewrites_ref)
             running.add(ref)
             unmerged.append(ref)
             chunk.clear()

@@ -343,14 +343,16 @@ def expected_batches(calibrator: Any) -> Optional[int]:
 
 def pull_batches(calibrator: IInt8Calibrator, session: CalibrationSession, input_names: Sequence[str],
                  feed: Callable[[dict[str, np.ndarray]], None], *, progress: ProgressArg = False,
-                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
+                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None, owner: Optional[str] = None) -> None:
     """TensorRT's calibration loop: ``get_batch(names)`` until it returns None,
     each batch checked (count, names, rank, dtype, batch size, and the shapes
     in ``input_shapes`` where given, -1 matching any size) and handed to
     ``feed``, which must observe it into ``session``. Used by :func:`calibrate`
-    and by the engine builder. Raises if the first ``get_batch`` ends the data.
+    and by the engine builder (which may pass a stand-in that replays the
+    first batches, ``owner`` naming the calibrator's class in messages).
+    Raises if the first ``get_batch`` ends the data.
     """
-    owner = type(calibrator).__name__
+    owner = owner or type(calibrator).__name__
     names = [str(n) for n in input_names]
     if not names or len(set(names)) != len(names):
         raise _core.InvalidArgumentError(f"calibrate: input_names must be distinct and non-empty, got {names}")
