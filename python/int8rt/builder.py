@@ -116,16 +116,18 @@ class BuilderConfig:
             nothing) by Convs are rescaled against those Convs' input
             weights, so the tensor between them fits one int8 scale better;
             the float32 network computes the same function
-            (int8rt/accuracy/equalize.py). None (default): on with the
-            ``auto`` calibrator, off with the others, whose caches TensorRT
-            reads for the original model (an equalized tensor's scale would
-            be wrong there).
+            (int8rt/accuracy/equalize.py). Off by default: measured neutral
+            on PP-OCR det/cls and digits and harmful on the dynamic-width
+            recogniser (benchmarks/RESULTS_accuracy.md); with a calibrator
+            other than ``auto`` the cache's scales belong to the equalized
+            network, not to the original one TensorRT would read it for.
         smoothquant: INT8 only: SmoothQuant before calibration: the
             activations read by MatMul / Gemm layers with constant weights
             are divided per channel by ``max|x|^alpha / max|w|^(1-alpha)``
             (measured on the first calibration samples) and the weights
-            multiplied by it (int8rt/accuracy/smoothquant.py). None
-            (default): as ``equalize``, on with the ``auto`` calibrator.
+            multiplied by it (int8rt/accuracy/smoothquant.py). Off by
+            default (a small gain on a BERT, none on CNN heads; see
+            ``equalize``).
         smoothquant_alpha: SmoothQuant's migration strength alpha.
         bias_correction: INT8 only: subtract from each Conv / Gemm bias the
             per-channel mean shift int8 weights and inputs cause, measured on
@@ -155,8 +157,8 @@ class BuilderConfig:
     distributed: Any = None
     accuracy_check: bool = True
     holdout_every: int = 4
-    equalize: Optional[bool] = None
-    smoothquant: Optional[bool] = None
+    equalize: bool = False
+    smoothquant: bool = False
     smoothquant_alpha: float = 0.5
     bias_correction: bool = False
     accuracy_target: Optional[float] = None
@@ -302,9 +304,9 @@ class _Rewrites:
 
         skip = {k for k, v in (config.layer_precisions or {}).items() if v in ("fp32", "bf16")}
         auto = _is_auto(calibrator)
-        if config.equalize or (config.equalize is None and auto):
+        if config.equalize:
             self.rescaled = equalize.equalize_network(self, skip=skip)
-        wanted = auto if config.smoothquant is None else config.smoothquant
+        wanted = config.smoothquant
         if not wanted or not smoothquant.find_sites(self.optimized_network(), skip):
             return calibrator
         if session.from_cache:

@@ -326,12 +326,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--report", metavar="DIR", help="also write the build report as DIR/index.html")
     b.add_argument("--bias-correction", action="store_true",
                    help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases")
-    b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
-                   help="cross-layer equalization of conv -> (ReLU) -> conv pairs before calibration "
-                        "(default: on with --calibrator auto, off with the TensorRT-compatible ones)")
-    b.add_argument("--smoothquant", action=argparse.BooleanOptionalAction, default=None,
-                   help="SmoothQuant: move activation outliers into the weights of MatMul/Gemm layers "
-                        "(default: as --equalize)")
+    b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=False,
+                   help="cross-layer equalization of conv -> (ReLU) -> conv pairs before calibration (default: off)")
+    b.add_argument("--smoothquant", action=argparse.BooleanOptionalAction, default=False,
+                   help="SmoothQuant: move activation outliers into the weights of MatMul/Gemm layers (default: off)")
     b.add_argument("--smoothquant-alpha", type=float, default=0.5, metavar="A",
                    help="SmoothQuant's migration strength (default 0.5)")
     b.add_argument("--accuracy-target", type=float, metavar="COS",

@@ -1,0 +1,279 @@
+// INT8 lowering of the layers with weights (lower_int8_lowerer.h): Conv,
+// ConvTranspose, Gemm and MatMul with constant weights (their exported bias
+// and layer scale folded), and MatMul of two activations.
+#include "engine/lower_int8_lowerer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "engine/int8_plan_recorder.h"
+#include "engine/int8_plan_recorder.h"
+#include "engine/lower_int8_moves.h"
+#include "engine/lut_region.h"
+#include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/nearest_sources.h"
+#include "engine/ops/resize_coords.h"
+#include "engine/value.h"
+#include "int8rt/error.h"
+#include "int8rt/quantization.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}  // namespace
+
+bool Lowerer::lower_conv(int, const Node& node) {
+  if (node.inputs.size() < 2 || node.outputs.size() != 1) return false;
+  int x = node.inputs[0], w = node.inputs[1], b = node.inputs.size() > 2 ? node.inputs[2] : -1;
+  int y = node.outputs[0];
+  const Tensor& wt = src_.tensor(w);
+  if (src_.tensor(x).shape.size() != 4 || !wt.is_constant || wt.dtype != DataType::kFloat32 || wt.shape.size() != 4) {
+    return decline(node, "not a 2-D convolution with constant weights");
+  }
+  if (b >= 0 && !src_.tensor(b).is_constant) return decline(node, "bias is not a constant");
+  if ((!is_int8(x) && !has_scale(x)) || !has_scale(y)) return decline(node,
+      "no calibration scale for its input or output");
+  // A fused residual (passes.h: inputs[3], added after the bias, before
+  // the activation) becomes the int8 epilogue's residual operand.
+  int residual = -1;
+  if (node.attrs.has("int8rt_residual")) {
+    residual = node.inputs.size() > 3 ? node.inputs[3] : -1;
+    if (residual < 0 || src_.tensor(residual).shape != src_.tensor(y).shape) {
+      return decline(node, "fused residual input is malformed");
+    }
+    if (!is_int8(residual) && !has_scale(residual)) return decline(node, "no calibration scale for its residual input");
+  }
+  QConvAttrs a;
+  if (!fused_activation(node, a.act)) return decline(node, "fused activation has no int8 epilogue");
+  const auto& xs = src_.tensor(x).shape;
+  const auto& ys = src_.tensor(y).shape;
+  std::vector<int64_t> kernel = {wt.shape[2], wt.shape[3]};
+  std::vector<int64_t> strides = node.attrs.get_ints("strides", {1, 1});
+  std::vector<int64_t> dil = node.attrs.get_ints("dilations", {1, 1});
+  std::vector<int64_t> pads = node.attrs.get_ints("pads", {0, 0, 0, 0});
+  std::string auto_pad = node.attrs.get_string("auto_pad", "NOTSET");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    pads.assign(4, 0);
+    for (int d = 0; d < 2; ++d) {
+      int64_t in = xs[2 + d], out = ys[2 + d];
+      int64_t total = std::max<int64_t>(0, (out - 1) * strides[d] + (kernel[d] - 1) * dil[d] + 1 - in);
+      int64_t small = total / 2, big = total - small;
+      pads[d] = auto_pad == "SAME_UPPER" ? small : big;
+      pads[d + 2] = auto_pad == "SAME_UPPER" ? big : small;
+    }
+  } else if (auto_pad == "VALID") {
+    pads.assign(4, 0);
+  }
+  // ONNX pads are (x1_begin, x2_begin, x1_end, x2_end) = (top, left, bottom, right).
+  int64_t per_channel = wt.shape[1] * wt.shape[2] * wt.shape[3];
+  quant::QuantizedWeights qw = quant::quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
+  int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
+  int bias = b >= 0 ? get_float(b) : -1;
+  a.window = {kernel, strides, pads};
+  a.dilations = dil;
+  a.group = node.attrs.get_int("group", 1);
+  // The input's int8 scale is the one its int8 tensor carries, which for a
+  // max-pool output is the pool input's scale, not the calibrated one.
+  int xin = int8_in(x, Layout::kNhwc);
+  a.in_scale = qscale_[x];
+  a.out_scale = scale(y);
+  a.w_scales.assign(qw.scales.begin(), qw.scales.end());
+  std::vector<int> ins = {xin, wq, bias};
+  if (residual >= 0) {
+    ins.push_back(int8_in(residual, Layout::kNhwc));
+    a.residual_scale = qscale_[residual];
+  }
+  add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
+  return true;
+}
+
+bool Lowerer::lower_conv_transpose(int, const Node& node) {
+  if (node.inputs.size() < 2 || node.outputs.size() != 1) return false;
+  const int x = node.inputs[0], w = node.inputs[1], b = node.inputs.size() > 2 ? node.inputs[2] : -1;
+  int y = node.outputs[0];
+  const Tensor& wt = src_.tensor(w);
+  if (src_.tensor(x).shape.size() != 4 || !wt.is_constant || wt.dtype != DataType::kFloat32 ||
+      wt.shape.size() != 4) {
+    return decline(node, "not a 2-D transposed convolution with constant weights");
+  }
+  const std::string auto_pad = node.attrs.get_string("auto_pad", "NOTSET");
+  if ((auto_pad != "NOTSET" && auto_pad != "VALID") || node.attrs.has("output_shape")) {
+    return decline(node, "auto_pad SAME or output_shape is not lowered");
+  }
+  if (b >= 0 && !src_.tensor(b).is_constant) return decline(node, "bias is not a constant");
+  QConvTransposeAttrs a;
+  a.group = node.attrs.get_int("group", 1);
+  const int64_t C = wt.shape[0], Mg = wt.shape[1], R = wt.shape[2], S = wt.shape[3];
+  if (a.group < 1 || C % a.group != 0) return decline(node, "group does not divide the weights' channels");
+  std::vector<std::string> sources = sources_of(node);
+  auto readers = index_.readers(y);
+  if (!index_.is_output(y) && readers.size() == 1 && src_.nodes()[readers[0]].op == "Relu" &&
+      !opt_.fp32_layers.count(src_.nodes()[readers[0]].name)) {
+    a.act = {kernels::Activation::kRelu, 0.0, kInf};
+    consumed_[readers[0]] = 1;  // set only once the layer is emitted (below)
+    y = src_.nodes()[readers[0]].outputs[0];
+  }
+  auto undo_relu = [&](const std::string& why) {
+    if (y != node.outputs[0]) consumed_[readers[0]] = 0;
+    return decline(node, why);
+  };
+  if ((!is_int8(x) && !has_scale(x)) || !has_scale(y)) {
+    return undo_relu("no calibration scale for its input or output");
+  }
+  // Weights per output channel m = g*Mg + j: rows [M][C/group * R * S] to
+  // quantize, then back to the ONNX layout.
+  const int64_t G = a.group, Cg = C / G, M = Mg * G, RS = R * S;
+  std::vector<float> rows(static_cast<size_t>(M * Cg * RS));
+  auto src_index = [&](int64_t m, int64_t c, int64_t t) { return (((m / Mg) * Cg + c) * Mg + m % Mg) * RS + t; };
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t t = 0; t < RS; ++t) rows[(m * Cg + c) * RS + t] = wt.f32[src_index(m, c, t)];
+  quant::QuantizedWeights qw = quant::quantize_weights_per_channel(rows.data(), M, Cg * RS);
+  std::vector<int8_t> onnx_layout(rows.size());
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t t = 0; t < RS; ++t) onnx_layout[src_index(m, c, t)] = qw.values[(m * Cg + c) * RS + t];
+  const int wq = add_weight_constant(wt.name + "::int8", wt.shape, onnx_layout);
+  const bool valid = auto_pad == "VALID";
+  a.window = {{R, S}, node.attrs.get_ints("strides", {1, 1}),
+              valid ? std::vector<int64_t>{0, 0, 0, 0} : node.attrs.get_ints("pads", {0, 0, 0, 0})};
+  a.dilations = node.attrs.get_ints("dilations", {1, 1});
+  a.output_padding = node.attrs.get_ints("output_padding", {0, 0});
+  const int xin = int8_in(x, Layout::kNhwc);
+  a.in_scale = qscale_[x];
+  a.out_scale = scale(y);
+  a.w_scales.assign(qw.scales.begin(), qw.scales.end());
+  if (y != node.outputs[0]) {
+    for (std::string& s : sources_of(src_.nodes()[readers[0]])) sources.push_back(std::move(s));
+  }
+  add_int8_node(QConvTransposeAttrs::kOp, node.name, std::move(sources), {xin, wq, b >= 0 ? get_float(b) : -1},
+                a.to_attrs(), y, scale(y));
+  return true;
+}
+
+bool Lowerer::lower_gemm(int, const Node& node) {
+  if (node.inputs.size() < 2 || node.outputs.size() != 1) return false;
+  int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
+  int b = node.op == "Gemm" && node.inputs.size() > 2 ? node.inputs[2] : -1;
+  const Tensor& wt = src_.tensor(w);
+  if (node.op == "MatMul" && !wt.is_constant) return lower_matmul_pair(node);
+  if (!wt.is_constant || wt.dtype != DataType::kFloat32 || wt.shape.size() != 2) {
+    return decline(node, "weights are not a constant matrix");
+  }
+  if (node.op == "Gemm" && (node.attrs.get_int("transA", 0) != 0 || node.attrs.get_float("alpha", 1.0) != 1.0 ||
+                            node.attrs.get_float("beta", 1.0) != 1.0 || src_.tensor(x).shape.size() != 2)) {
+    return decline(node, "Gemm with transA, alpha or beta other than the defaults");
+  }
+  if (src_.tensor(x).shape.size() < 2) return decline(node, "a 1-D input has no int8 form");
+  if (b >= 0) {
+    const Tensor& bt = src_.tensor(b);
+    int64_t n_out = (node.op == "Gemm" && node.attrs.get_int("transB", 0)) ? wt.shape[0] : wt.shape[1];
+    if (!bt.is_constant || bt.num_elements() != n_out) return decline(node, "bias is not a constant vector");
+  }
+  if (!is_int8(x) && !has_scale(x)) return decline(node, "no calibration scale for its input");
+  QGemmAttrs a;
+  if (!fused_activation(node, a.act)) return decline(node, "fused activation has no int8 epilogue");
+  // Weights as [N][K].
+  bool trans_b = node.op == "Gemm" && node.attrs.get_int("transB", 0) != 0;
+  int64_t n_out = trans_b ? wt.shape[0] : wt.shape[1], k = trans_b ? wt.shape[1] : wt.shape[0];
+  std::vector<float> nk(static_cast<size_t>(n_out * k));
+  for (int64_t i = 0; i < n_out; ++i)
+    for (int64_t j = 0; j < k; ++j) nk[i * k + j] = trans_b ? wt.f32[i * k + j] : wt.f32[j * n_out + i];
+  std::vector<std::string> sources = sources_of(node);
+  std::vector<float> bias_v = b >= 0 ? src_.tensor(b).f32 : std::vector<float>();
+  bool folded = false;  // weights or bias changed by an affine tail below
+  if (node.op == "MatMul" && a.act.kind == kernels::Activation::kNone) {
+    // The exporter's Linear bias, Add(bias, MatMul(x, W)), and a layer
+    // scale after it, Mul(gamma, .): constant vectors over the last axis,
+    // folded into the bias and the weights' rows before quantizing (the
+    // float layers would round once more; like BatchNorm folding).
+    for (int c = affine_tail_reader(y, n_out); c >= 0; c = affine_tail_reader(y, n_out)) {
+      const Node& tn = src_.nodes()[c];
+      const std::vector<float>& v = src_.tensor(tn.inputs[0] == y ? tn.inputs[1] : tn.inputs[0]).f32;
+      if (bias_v.empty()) bias_v.assign(static_cast<size_t>(n_out), 0.f);
+      for (int64_t i = 0; i < n_out; ++i) {
+        if (tn.op == "Add") {
+          bias_v[i] += v[i];
+          continue;
+        }
+        bias_v[i] *= v[i];
+        for (int64_t j = 0; j < k; ++j) nk[i * k + j] *= v[i];
+      }
+      folded = folded || tn.op == "Mul";
+      y = tn.outputs[0];
+      consumed_[c] = 1;
+      for (std::string& src : sources_of(tn)) sources.push_back(std::move(src));
+    }
+  }
+  quant::QuantizedWeights qw = quant::quantize_weights_per_channel(nk.data(), n_out, k);
+  const std::string w_name = folded ? node.name + "::weights::int8_nk" : wt.name + (trans_b ? "::int8" : "::int8_nk");
+  int wq = add_weight_constant(w_name, {n_out, k}, qw.values);
+  int bias = -1;
+  if (b >= 0) {
+    const Tensor& bt = src_.tensor(b);
+    int found = dst_.find_tensor(bt.name + "::vector");
+    bias = found >= 0 ? found : dst_.add_constant(bt.name + "::vector", {n_out}, bt.f32);
+  } else if (!bias_v.empty()) {
+    bias = dst_.add_constant(node.name + "::bias", {n_out}, bias_v);
+  }
+  bool int8_out = has_scale(y) && !index_.is_output(y);
+  int xin = int8_in(x, Layout::kLogical);  // rows of K features: the logical order, whatever the rank
+  a.in_scale = qscale_[x];
+  a.out_scale = int8_out ? scale(y) : 0.0;
+  a.w_scales.assign(qw.scales.begin(), qw.scales.end());
+  add_linear_output(QGemmAttrs::kOp, node.name, std::move(sources), {xin, wq, bias}, a.to_attrs(), y, int8_out);
+  return true;
+}
+
+int Lowerer::affine_tail_reader(int y, int64_t n) const {
+  const int c = sole_reader(y);
+  if (c < 0 || src_.nodes()[c].inputs.size() != 2) return -1;
+  if (src_.nodes()[c].op != "Add" && src_.nodes()[c].op != "Mul") return -1;
+  const Node& add = src_.nodes()[c];
+  const Tensor& bt = src_.tensor(add.inputs[0] == y ? add.inputs[1] : add.inputs[0]);
+  if (!bt.is_constant || bt.dtype != DataType::kFloat32 || bt.shape.empty() || bt.shape.back() != n ||
+      bt.num_elements() != n || bt.shape.size() > src_.tensor(y).shape.size() ||
+      !std::all_of(bt.f32.begin(), bt.f32.end(), [](float v) { return std::isfinite(v); })) {
+    return -1;
+  }
+  return src_.tensor(add.outputs[0]).shape == src_.tensor(y).shape ? c : -1;
+}
+
+void Lowerer::add_linear_output(const char* op, const std::string& name, std::vector<std::string> sources,
+                                const std::vector<int>& ins, Attributes a, int y, bool int8_out) {
+  if (int8_out) {
+    add_int8_node(op, name, std::move(sources), ins, std::move(a), y, scale(y), Layout::kLogical);
+    return;
+  }
+  int out = dst_.add_node(op, name, ins, std::move(a), {src_.tensor(y).name})[0];
+  dst_.tensor(out).shape = src_.tensor(y).shape;
+  float_id_[y] = out;
+  plan_.layer(name, op, std::move(sources));
+}
+
+bool Lowerer::lower_matmul_pair(const Node& node) {
+  if (!opt_.int8_matmul_pairs) return decline(node, "MatMul of two activations in int8 is off (int8_matmul_pairs)");
+  const int a_in = node.inputs[0], b_in = node.inputs[1], y = node.outputs[0];
+  for (int t : {a_in, b_in}) {
+    const Tensor& tt = src_.tensor(t);
+    if (tt.dtype != DataType::kFloat32 || tt.shape.size() < 2) return decline(node, "an operand is not a float matrix");
+    if (!is_int8(t) && !has_scale(t)) return decline(node, "no calibration scale for an operand");
+  }
+  bool int8_reader = false;
+  for (int c : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[c], y);
+  const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
+  QMatMulAttrs a;
+  const int qa = int8_in(a_in, Layout::kLogical), qb = int8_in(b_in, Layout::kLogical);
+  a.a_scale = qscale_[a_in];
+  a.b_scale = qscale_[b_in];
+  a.out_scale = int8_out ? scale(y) : 0.0;
+  add_linear_output(QMatMulAttrs::kOp, node.name, sources_of(node), {qa, qb}, a.to_attrs(), y, int8_out);
+  return true;
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,246 @@
+// The INT8 lowering's worker (private to csrc/engine/lower_int8*.cc; the
+// contract is lower_int8.h): one Lowerer walks the source network in
+// topological order and writes the lowered one. Its members are defined by
+// concern: lower_int8.cc (tensors, int8 layouts, the lowering table, float
+// layers, element-wise tables), lower_int8_linear.cc (Conv, ConvTranspose,
+// Gemm / MatMul), lower_int8_spatial.cc (pooling, Add, Concat, channel gates,
+// Resize) and lower_int8_move_nodes.cc (data movement, Shape, Flatten).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/int8_plan_recorder.h"
+#include "engine/lower_int8.h"
+#include "engine/ops/int8/contracts.h"
+#include "graph/network_index.h"
+
+namespace int8rt {
+namespace engine {
+
+inline std::vector<int64_t> nchw_to_nhwc(const std::vector<int64_t>& s) {
+  if (s.size() != 4) return s;
+  return {s[0], s[2], s[3], s[1]};
+}
+
+class Lowerer {
+ public:
+  Lowerer(const Network& src, const LoweringOptions& opt);
+
+  LoweringResult run();
+
+ private:
+  // ---- tensors ----
+  bool has_scale(int t) const {
+    auto it = opt_.scales.find(src_.tensor(t).name);
+    return it != opt_.scales.end() && std::isfinite(it->second) && it->second > 0.f;
+  }
+  float scale(int t) const { return opt_.scales.at(src_.tensor(t).name); }
+
+  int get_float(int t);
+
+  // ---- int8 layouts ----
+  // A rank-4 int8 tensor is held either channels-last (NHWC: what convs,
+  // pools, gates and resizes read and write) or in the float tensor's own
+  // element order ("logical": what MatMuls read and write, attention's
+  // [batch, heads, sequence, dim]). Other ranks are always logical. An op
+  // that reads one layout asks int8_in(t, layout), which converts the other
+  // once per tensor (an int8 QTranspose); element-wise and data-movement
+  // layers keep their input's layout.
+  enum class Layout { kNhwc, kLogical };
+  bool is_logical(int t) const { return src_.tensor(t).shape.size() != 4 || !nhwc_[t]; }
+  Layout layout_of(int t) const { return is_logical(t) ? Layout::kLogical : Layout::kNhwc; }
+
+  // Source tensor t in int8 and in layout `want` (only rank 4 has a choice):
+  // quantized from float in that layout if it is not int8 yet.
+  int int8_in(int t, Layout want);
+
+  int get_int8(int t, Layout layout = Layout::kNhwc);
+
+  void set_int8(int dst_id, const std::vector<int64_t>& nchw_shape, Layout layout = Layout::kNhwc) {
+    dst_.tensor(dst_id).dtype = DataType::kInt8;
+    dst_.tensor(dst_id).shape = layout == Layout::kNhwc ? nchw_to_nhwc(nchw_shape) : nchw_shape;
+  }
+
+  // Adds the int8 layer `name` (computing source nodes `sources`) whose
+  // int8 output is source tensor `t` at `out_scale`, laid out as `layout`.
+  int add_int8_node(const std::string& op, const std::string& name, std::vector<std::string> sources,
+                    const std::vector<int>& ins, Attributes a, int t, float out_scale, Layout layout = Layout::kNhwc);
+
+  // ---- the plan (int8rt/int8_plan.h) ----
+  // The source nodes behind node `node`: those a graph pass merged into it, or itself.
+  std::vector<std::string> sources_of(const Node& node) const {
+    auto it = opt_.merged_nodes.find(node.name);
+    return it != opt_.merged_nodes.end() ? it->second : std::vector<std::string>{node.name};
+  }
+  void record_int8_tensor(int t, int dst_id, const std::string& producer, bool in_int8) {
+    plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], producer, in_int8, {},
+                               src_.tensor(t).shape.size() == 4 && nhwc_[t]});
+  }
+
+  void note(std::string line) { report_.push_back(std::move(line)); }
+
+  // Quantized weights are a function of the float weights (and the layout
+  // the name says), so layers sharing a weight tensor share its int8 copy.
+  int add_weight_constant(const std::string& name, const std::vector<int64_t>& shape, const std::vector<int8_t>& v) {
+    int found = dst_.find_tensor(name);
+    return found >= 0 ? found : dst_.add_constant_i8(name, shape, v);
+  }
+
+  // ---- float nodes ----
+  void emit_float(const Node& node);
+
+  // ---- int8 candidates ----
+  // The lowering of each op with an int8 form (false: it stays float32,
+  // unless it starts an element-wise table below).
+  struct OpLowering {
+    bool (Lowerer::*lower)(int n, const Node& node);
+    bool reads_int8;  // a layer of this op takes its input in int8 (reads_int8)
+  };
+  static const std::map<std::string, OpLowering>& lowerings();
+
+  bool try_int8(int n, const Node& node);
+
+  // For Mul(x, s) with x [N, C, H, W] and s a computed [N or 1, C, 1, 1]
+  // tensor (a squeeze-and-excitation gate): the index of x among the
+  // inputs, or -1.
+  int channel_mul_operand(const Node& node) const;
+
+  // y = x * gate per channel with x int8: int8rt.QChannelMul.
+  bool lower_channel_mul(int, const Node& node);
+
+  // Ops that take tensor t as int8. Conv / Gemm / MatMul quantized the float
+  // result with the same scale anyway, so behind them a table changes no
+  // byte; pooling, concat, flatten, add and a channel gate (Mul by a
+  // [N, C, 1, 1] tensor) then run in int8 on it instead of in float32.
+  bool reads_int8(const Node& node, int t) const;
+
+  // A data-movement node reads int8 when everything it feeds does: its
+  // outputs are no network outputs and all their readers read int8.
+  bool moves_to_int8_readers(const Node& node) const;
+
+  bool lower_lut(int n);
+
+  // Why a node that try_int8 left without a word stays float32.
+  std::string float_reason(const Node& node) const;
+
+  bool decline(const Node& node, const std::string& why) {
+    note("layer '" + node.name + "' (" + node.op + ") stays float32: " + why);
+    return false;
+  }
+
+  bool is_int8(int t) const { return t >= 0 && int8_id_[t] >= 0; }
+
+  // The conv/gemm's fused activation (passes.h: int8rt_activation) as its
+  // int8 epilogue's; false when it has none.
+  static bool fused_activation(const Node& node, ActivationAttrs& act);
+
+  bool lower_conv(int, const Node& node);
+
+  // ConvTranspose with constant float32 weights [C][M/group][kh][kw] (2-D;
+  // the importer lifts 1-D to H = 1): int8rt.QConvTranspose, weights
+  // quantized per output channel m (the values w[c][m % (M/group)][..] of
+  // the channels c of m's group), and a Relu that is its output's only
+  // reader folded into the epilogue.
+  bool lower_conv_transpose(int, const Node& node);
+
+  bool lower_gemm(int, const Node& node);
+
+  // The sole reader of MatMul output y when it is an Add or Mul of a
+  // constant float32 vector of n finite values over the last axis (shape [n]
+  // or [1, .., 1, n], no wider than y), or -1.
+  int affine_tail_reader(int y, int64_t n) const;
+
+  // The layer `name` (a MatMul or Gemm lowered to `op`, computing source
+  // nodes `sources`) writing source tensor y in int8 at y's scale (logical
+  // layout) or, when not int8_out, in float32.
+  void add_linear_output(const char* op, const std::string& name, std::vector<std::string> sources,
+                         const std::vector<int>& ins, Attributes a, int y, bool int8_out);
+
+  // MatMul of two activations (attention's Q K^T and its product with V):
+  // int8rt.QMatMul with per-tensor scales for both operands, in their
+  // logical layout. Its output is int8 when an int8 layer reads it (the
+  // product with V feeding the output projection), float32 otherwise (the
+  // scores, which a mask Add and a Softmax read in float): one rounding less.
+  bool lower_matmul_pair(const Node& node);
+
+  bool lower_pool(int, const Node& node);
+
+  bool lower_global_avgpool(int, const Node& node);
+
+  bool lower_add(int, const Node& node);
+
+  // Concat of int8 tensors along any axis (mapped to the int8 layout). Inputs
+  // that all carry one scale keep it: a pure copy, exact. Otherwise each is
+  // requantized to the calibrated output scale (QConcat's rescale, one
+  // rounding of q * s_in / s_out: at most 1 step from Dequantize, float
+  // Concat, Quantize).
+  bool lower_concat(int, const Node& node);
+
+  // A data-movement node on an int8 input (lower_int8_moves.h): int8rt.Q<Op>
+  // at the input's scale, between int8 layout transposes when it reads or
+  // writes the logical (NCHW) element order.
+  bool lower_move(int, const Node& node);
+
+  // A Transpose that only renames the int8 layout: perm (0, 2, 3, 1) of an
+  // NHWC tensor is, byte for byte, its result [N, H, W, C] in logical order,
+  // and perm (0, 3, 1, 2) of a logical [N, H, W, C] tensor is its result
+  // [N, C, H, W] held NHWC (ConvNeXt's permutes around its Linears). No
+  // element moves: the layout flag changes, and a QReshape keeping every dim
+  // copies the bytes under the output's name.
+  bool lower_layout_rename(const Node& node);
+
+  // The sole reader of t, or -1 (none, several, or t is a network output).
+  int sole_reader(int t) const;
+
+  // ShuffleNet's channel shuffle, Reshape [N, C, H, W] -> [N, g, C/g, H, W],
+  // Transpose (0, 2, 1, 3, 4), Reshape back to [N, C, H, W]: a permutation of
+  // the channels, which in the NHWC bytes is a transpose of each pixel's
+  // [g, C/g] block. Run as that, on [N*H*W, g, C/g] views, with no NCHW round trip.
+  bool lower_channel_shuffle(const Node& node);
+
+  // Shape of an int8 tensor, read off the int8 tensor itself (no Dequantize
+  // just for its dims): a rank-4 one is NHWC, so its dims are gathered back
+  // into NCHW order, and start / end become a Slice of that.
+  bool lower_shape(int, const Node& node);
+
+  // An int8 layout change (NHWC <-> NCHW of a rank-4 int8 tensor) as int8rt.QTranspose.
+  int add_layout_transpose(const std::string& name, int in, const std::vector<int64_t>& perm, const std::string& out,
+                           const std::vector<std::string>& sources);
+
+  // Flatten(axis=1) of an int8 [N, C, 1, 1] tensor: NHWC and NCHW orders
+  // coincide when H = W = 1, so the int8 bytes are already the flattened
+  // [N, C] tensor (global pooling -> flatten -> fully connected stays int8).
+  bool lower_flatten(int, const Node& node);
+
+  // Nearest Resize of the spatial dims of an int8 tensor: a byte copy at
+  // the input's scale. Which source row and column each output pixel reads
+  // is taken from the FP32 layer itself (ops/int8/nearest_sources.h): here
+  // for a static input size, by the layer for each size when it is dynamic.
+  bool lower_resize(int, const Node& node);
+
+  // Bilinear Resize of the spatial dims of an int8 tensor: int8rt.QResizeLinear
+  // with the FP32 layer's taps (resize_coords.h), quantized at y's scale, so
+  // the bytes of Dequantize, FP32 Resize, Quantize. Only where those would be
+  // the bytes: y has a scale and every reader takes it in int8.
+  bool lower_resize_linear(const Node& node);
+
+  const Network& src_;
+  const LoweringOptions& opt_;
+  const NetworkIndex index_;  // readers and outputs of src_, which never changes
+  Network dst_;
+  std::vector<std::string> report_;
+  std::vector<int> float_id_, int8_id_;
+  std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
+  std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
+  std::vector<float> qscale_;
+  std::vector<char> consumed_;
+  Int8PlanRecorder plan_;
+};
+
+}  // namespace engine
+}  // namespace int8rt

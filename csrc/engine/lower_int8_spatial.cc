@@ -1,0 +1,237 @@
+// INT8 lowering of pooling, Add, Concat, channel gates and Resize
+// (lower_int8_lowerer.h).
+#include "engine/lower_int8_lowerer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "engine/int8_plan_recorder.h"
+#include "engine/lower_int8_moves.h"
+#include "engine/lut_region.h"
+#include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/nearest_sources.h"
+#include "engine/ops/resize_coords.h"
+#include "engine/value.h"
+#include "int8rt/error.h"
+#include "int8rt/quantization.h"
+
+namespace int8rt {
+namespace engine {
+
+int Lowerer::channel_mul_operand(const Node& node) const {
+  if (node.op != "Mul" || node.inputs.size() != 2 || node.outputs.size() != 1) return -1;
+  for (int i = 0; i < 2; ++i) {
+    const Tensor& x = src_.tensor(node.inputs[i]);
+    const Tensor& g = src_.tensor(node.inputs[1 - i]);
+    if (x.is_constant || g.is_constant || x.shape.size() != 4 || g.shape.size() != 4) continue;
+    if (g.dtype != DataType::kFloat32 || g.shape[1] != x.shape[1] || g.shape[2] != 1 || g.shape[3] != 1) continue;
+    if (g.shape[0] != x.shape[0] && g.shape[0] != 1) continue;
+    if (x.shape[1] <= 0 || (x.shape[2] == 1 && x.shape[3] == 1)) continue;
+    return i;
+  }
+  return -1;
+}
+
+bool Lowerer::lower_channel_mul(int, const Node& node) {
+  const int i = channel_mul_operand(node);
+  if (i < 0) return false;
+  const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
+  if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
+  const QChannelMulAttrs a{{qscale_[x], scale(y)}};
+  add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc), get_float(gate)},
+                a.to_attrs(), y, scale(y));
+  return true;
+}
+
+bool Lowerer::lower_pool(int, const Node& node) {
+  int x = node.inputs[0], y = node.outputs[0];
+  if (!is_int8(x) || node.outputs.size() != 1 || src_.tensor(x).shape.size() != 4) return false;
+  if (node.attrs.get_int("ceil_mode", 0) != 0 || node.attrs.get_string("auto_pad", "NOTSET") != "NOTSET") {
+    return decline(node, "ceil_mode or auto_pad pooling is not lowered");
+  }
+  for (int64_t d : node.attrs.get_ints("dilations", {1, 1})) {
+    if (d != 1) return decline(node, "dilated pooling is not lowered");
+  }
+  QPoolAttrs a;
+  a.window = {node.attrs.get_ints("kernel_shape", {}), node.attrs.get_ints("strides", {1, 1}),
+              node.attrs.get_ints("pads", {0, 0, 0, 0})};
+  if (node.op == "MaxPool") {
+    a.kind = QPoolAttrs::Kind::kMax;
+    add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, qscale_[x]);
+    return true;
+  }
+  if (!has_scale(y)) return decline(node, "no calibration scale for its output");
+  a.kind = QPoolAttrs::Kind::kAverage;
+  a.count_include_pad = node.attrs.get_int("count_include_pad", 0) != 0;
+  a.in_scale = qscale_[x];
+  a.out_scale = scale(y);
+  add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
+  return true;
+}
+
+bool Lowerer::lower_global_avgpool(int, const Node& node) {
+  int x = node.inputs[0], y = node.outputs[0];
+  if (!is_int8(x) || src_.tensor(x).shape.size() != 4) return false;
+  if (!has_scale(y)) return decline(node, "no calibration scale for its output");
+  QPoolAttrs a;
+  a.kind = QPoolAttrs::Kind::kGlobalAverage;
+  a.in_scale = qscale_[x];
+  a.out_scale = scale(y);
+  add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
+  return true;
+}
+
+bool Lowerer::lower_add(int, const Node& node) {
+  if (node.inputs.size() != 2) return false;
+  int a_in = node.inputs[0], b_in = node.inputs[1], y = node.outputs[0];
+  if (!is_int8(a_in) || !is_int8(b_in)) return false;
+  if (src_.tensor(a_in).shape != src_.tensor(b_in).shape || src_.tensor(a_in).shape.size() != 4) {
+    return decline(node, "broadcasting add is not lowered");
+  }
+  // Fold a following Relu (the residual block's) into the epilogue.
+  int out_t = y;
+  bool relu = false;
+  auto readers = index_.readers(y);
+  if (!index_.is_output(y) && readers.size() == 1 && src_.nodes()[readers[0]].op == "Relu" &&
+      !opt_.fp32_layers.count(src_.nodes()[readers[0]].name)) {
+    out_t = src_.nodes()[readers[0]].outputs[0];
+    relu = true;
+  }
+  if (!has_scale(out_t)) return decline(node, "no calibration scale for its output");
+  std::vector<std::string> sources = sources_of(node);
+  if (relu) {
+    consumed_[readers[0]] = 1;
+    for (std::string& s : sources_of(src_.nodes()[readers[0]])) sources.push_back(std::move(s));
+  }
+  const QAddAttrs a{qscale_[a_in], qscale_[b_in], scale(out_t), relu};
+  const Layout layout = layout_of(a_in);  // element-wise: any layout, the same for both
+  add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], int8_in(b_in, layout)}, a.to_attrs(),
+                out_t, scale(out_t), layout);
+  return true;
+}
+
+bool Lowerer::lower_concat(int, const Node& node) {
+  int y = node.outputs[0];
+  const int64_t rank = static_cast<int64_t>(src_.tensor(y).shape.size());
+  if (node.outputs.size() != 1 || rank == 0 || node.inputs.empty()) return false;
+  for (int id : node.inputs) {
+    if (!is_int8(id)) return false;
+  }
+  const Layout layout = layout_of(node.inputs[0]);  // the others are brought to the first one's
+  const int64_t axis = physical_axis(node.attrs.get_int("axis", 1), rank, layout == Layout::kNhwc);
+  if (axis < 0) return false;
+  std::vector<int> ins;
+  QConcatAttrs a;
+  bool one_scale = true;
+  for (int id : node.inputs) {
+    a.in_scales.push_back(qscale_[id]);
+    one_scale = one_scale && qscale_[id] == qscale_[node.inputs[0]];
+  }
+  if (!one_scale && !has_scale(y)) return decline(node, "no calibration scale for its output");
+  for (int id : node.inputs) ins.push_back(int8_in(id, layout));
+  const float out_scale = one_scale ? qscale_[node.inputs[0]] : scale(y);
+  a.out_scale = out_scale;
+  a.axis = axis == rank - 1 ? -1 : axis;
+  add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, out_scale, layout);
+  return true;
+}
+
+bool Lowerer::lower_resize(int, const Node& node) {
+  const int x = node.inputs[0], y = node.outputs[0];
+  const std::vector<int64_t>& xs = src_.tensor(x).shape;
+  const std::vector<int64_t>& ys = src_.tensor(y).shape;
+  const std::string mode = node.attrs.get_string("mode", "nearest");
+  if (mode != "nearest" && mode != "linear" && mode != "bilinear") {
+    return decline(node, "only nearest and linear resizing run in int8");
+  }
+  if (!is_int8(x) || node.outputs.size() != 1 || xs.size() != 4 || ys.size() != 4) return false;
+  if (node.attrs.get_string("keep_aspect_ratio_policy", "stretch") != "stretch") {
+    return decline(node, "keep_aspect_ratio_policy other than stretch runs in float32");
+  }
+  if (ys[0] != xs[0] || ys[1] != xs[1] || xs[1] <= 0) return decline(node, "it resizes more than the spatial dims");
+  if (mode != "nearest") {
+    if (xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0) {
+      return decline(node, "linear resizing runs in int8 for static sizes only");
+    }
+    return lower_resize_linear(node);
+  }
+  std::vector<const Tensor*> params;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    const int id = node.inputs[i];
+    if (id >= 0 && !src_.tensor(id).is_constant) return decline(node, "its parameters are not constants");
+    params.push_back(id < 0 ? nullptr : &src_.tensor(id));
+  }
+  QResizeNearestAttrs a;
+  std::vector<int> ins{int8_in(x, Layout::kNhwc)};
+  if (xs[2] > 0 && xs[3] > 0) {
+    NearestSources src;
+    if (xs[2] * xs[3] >= (int64_t{1} << 24) || !nearest_sources(node, params, xs[2], xs[3], &src) ||
+        static_cast<int64_t>(src.src_y.size()) != ys[2] || static_cast<int64_t>(src.src_x.size()) != ys[3]) {
+      return decline(node, "it is not a separable per-axis pick of its static input");
+    }
+    a.src_y = std::move(src.src_y);
+    a.src_x = std::move(src.src_x);
+  } else {
+    a.dynamic_size = true;
+    a.resize = node.attrs;
+    for (size_t i = 1; i < node.inputs.size(); ++i) ins.push_back(node.inputs[i] < 0 ? -1 : get_float(node.inputs[i]));  // constants are copied as they are
+  }
+  add_int8_node(a.kOp, node.name, sources_of(node), ins, a.to_attrs(), y, qscale_[x]);
+  return true;
+}
+
+bool Lowerer::lower_resize_linear(const Node& node) {
+  const int x = node.inputs[0], y = node.outputs[0];
+  const Shape& xs = src_.tensor(x).shape;
+  const Shape& ys = src_.tensor(y).shape;
+  if (index_.is_output(y) || !has_scale(y) || node.attrs.has("axes")) {
+    return decline(node, "linear resizing runs in int8 only into int8 layers, with a scale for its output");
+  }
+  for (int c : index_.readers(y)) {
+    if (!reads_int8(src_.nodes()[c], y)) return decline(node, "a float32 layer reads its linear-resized output");
+  }
+  // The per-dim scales the FP32 layer uses for coordinates: the given ones, or out / in for sizes.
+  std::vector<float> given;
+  const size_t scales_at = 2;
+  for (size_t i : {scales_at, size_t{3}}) {
+    const int id = i < node.inputs.size() ? node.inputs[i] : -1;
+    if (id >= 0 && !src_.tensor(id).is_constant) return decline(node, "its scales or sizes are computed at run time");
+  }
+  const int given_id = scales_at < node.inputs.size() ? node.inputs[scales_at] : -1;
+  if (given_id >= 0 && !src_.tensor(given_id).f32.empty()) given = src_.tensor(given_id).f32;
+  float scale_h, scale_w;
+  if (given.size() == 4) {
+    scale_h = given[2];
+    scale_w = given[3];
+  } else if (given.empty()) {
+    scale_h = static_cast<float>(ys[2]) / static_cast<float>(xs[2]);
+    scale_w = static_cast<float>(ys[3]) / static_cast<float>(xs[3]);
+  } else {
+    return decline(node, "its scales do not give one value per dim");
+  }
+  const ResizeConfig config = resize_config(node, /*upsample=*/false);
+  QResizeLinearAttrs a;
+  // One axis' taps: source indices i0/i1 and weights w0/w1 per output position.
+  auto taps = [&](float axis_scale, int64_t in, int64_t out, std::vector<int64_t>& i0, std::vector<int64_t>& i1,
+                  std::vector<double>& w0, std::vector<double>& w1) {
+    for (int64_t o = 0; o < out; ++o) {
+      const ResizeTap t = resize_linear_tap(config, o, axis_scale, in, out);
+      i0.push_back(t.i0);
+      i1.push_back(t.i1);
+      w0.push_back(t.w0);
+      w1.push_back(t.w1);
+    }
+  };
+  taps(scale_h, xs[2], ys[2], a.y0, a.y1, a.wy0, a.wy1);
+  taps(scale_w, xs[3], ys[3], a.x0, a.x1, a.wx0, a.wx1);
+  a.in_scale = qscale_[x];
+  a.out_scale = scale(y);
+  add_int8_node(a.kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
+  return true;
+}
+
+}  // namespace engine
+}  // namespace int8rt
