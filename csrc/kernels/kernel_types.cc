@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <utility>
@@ -44,6 +45,19 @@ std::string field(const char* name, int value) {
   return std::string(name) + "=" + std::to_string(value);
 }
 
+using Fields = std::initializer_list<std::pair<const char*, int>>;
+
+// Every field > 0 (positive) or >= 0 (not positive), InvalidArgument naming the first that is not.
+void require_each(const char* op, Fields fields, bool positive) {
+  for (auto [name, v] : fields) {
+    if (positive) {
+      require(v > 0, op, field(name, v) + " must be > 0");
+    } else {
+      require(v >= 0, op, field(name, v) + " must be >= 0");
+    }
+  }
+}
+
 }  // namespace
 
 const char* output_type_name(OutputType t) {
@@ -66,16 +80,11 @@ int64_t ConvShape::weight_count() const {
 
 void ConvShape::validate() const {
   const char* op = "conv";
-  for (auto [name, v] : {std::pair<const char*, int>{"C", C}, {"H", H}, {"W", W}, {"K", K},
-                         {"R", R}, {"S", S}, {"stride_h", stride_h}, {"stride_w", stride_w},
-                         {"dilation_h", dilation_h}, {"dilation_w", dilation_w},
-                         {"groups", groups}}) {
-    require(v > 0, op, field(name, v) + " must be > 0");
-  }
-  for (auto [name, v] : {std::pair<const char*, int>{"pad_top", pad_top}, {"pad_left", pad_left},
-                         {"pad_bottom", pad_bottom}, {"pad_right", pad_right}}) {
-    require(v >= 0, op, field(name, v) + " must be >= 0");
-  }
+  require_each(op, {{"C", C}, {"H", H}, {"W", W}, {"K", K}, {"R", R}, {"S", S}, {"stride_h", stride_h},
+                    {"stride_w", stride_w}, {"dilation_h", dilation_h}, {"dilation_w", dilation_w},
+                    {"groups", groups}}, true);
+  require_each(op, {{"pad_top", pad_top}, {"pad_left", pad_left}, {"pad_bottom", pad_bottom},
+                    {"pad_right", pad_right}}, false);
   require(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
   require(K % groups == 0, op, field("K", K) + " is not divisible by " + field("groups", groups));
   const int64_t reduction = checked_mul(checked_mul(c_per_group(), R, "conv reduction"), S, "conv reduction");
@@ -111,17 +120,11 @@ int64_t ConvTransposeShape::weight_count() const {
 
 void ConvTransposeShape::validate() const {
   const char* op = "conv_transpose";
-  for (auto [name, v] : {std::pair<const char*, int>{"C", C}, {"H", H}, {"W", W}, {"K", K},
-                         {"R", R}, {"S", S}, {"stride_h", stride_h}, {"stride_w", stride_w},
-                         {"dilation_h", dilation_h}, {"dilation_w", dilation_w},
-                         {"groups", groups}}) {
-    require(v > 0, op, field(name, v) + " must be > 0");
-  }
-  for (auto [name, v] : {std::pair<const char*, int>{"pad_top", pad_top}, {"pad_left", pad_left},
-                         {"pad_bottom", pad_bottom}, {"pad_right", pad_right},
-                         {"out_pad_h", out_pad_h}, {"out_pad_w", out_pad_w}}) {
-    require(v >= 0, op, field(name, v) + " must be >= 0");
-  }
+  require_each(op, {{"C", C}, {"H", H}, {"W", W}, {"K", K}, {"R", R}, {"S", S}, {"stride_h", stride_h},
+                    {"stride_w", stride_w}, {"dilation_h", dilation_h}, {"dilation_w", dilation_w},
+                    {"groups", groups}}, true);
+  require_each(op, {{"pad_top", pad_top}, {"pad_left", pad_left}, {"pad_bottom", pad_bottom},
+                    {"pad_right", pad_right}, {"out_pad_h", out_pad_h}, {"out_pad_w", out_pad_w}}, false);
   require(out_pad_h < std::max(stride_h, dilation_h) && out_pad_w < std::max(stride_w, dilation_w), op,
           "output padding must be smaller than the stride or the dilation");
   require(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
