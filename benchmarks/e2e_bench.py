@@ -82,7 +82,7 @@ from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
 
 DATA = HERE.parent / "python" / "int8rt" / "data"
-MODELS = ["resnet18", "resnet50", "mobilenet_v2", "convnext_tiny", "digits", "ppocr_det", "ppocr_rec"]
+MODELS = ["resnet18", "resnet50", "mobilenet_v2", "convnext_tiny", "vit_tiny", "digits", "ppocr_det", "ppocr_rec"]
 IMPLS = ["int8rt int8", "int8rt fp32", "ORT int8", "ORT fp32", "OV int8", "OV fp32", "torch int8"]
 
 

@@ -8,7 +8,10 @@ shufflenet_v2_x1_0), whose channel split and shuffle int8_moves_bench.py uses,
 and a ConvNeXt-Tiny-like (Liu et al. 2022, depths [3, 3, 9, 3], widths
 [96, 192, 384, 768], as torchvision's convnext_tiny: 7x7 depthwise conv,
 then LayerNorm and the two Linears on a channels-last permute, GELU, layer
-scale, residual; no stochastic depth at inference).
+scale, residual; no stochastic depth at inference) and a ViT-Tiny-like
+(Dosovitskiy et al. 2021, as timm's vit_tiny_patch16_224: 16x16 patches,
+width 192, 12 pre-norm blocks of torch's nn.TransformerEncoderLayer with 3
+heads, class token, learned position embedding).
 
 Weights are random with a fixed seed (He-normal convs; BatchNorm statistics
 and affine parameters drawn away from the identity so BN folding does real
@@ -204,6 +207,25 @@ class ConvNeXtTiny(nn.Module):
         return self.fc(self.norm(torch.flatten(self.pool(self.features(x)), 1)))
 
 
+class ViTTiny(nn.Module):
+    def __init__(self, classes: int = 1000, dim: int = 192, depth: int = 12, heads: int = 3, img: int = 224,
+                 patch: int = 16) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, patch, patch)
+        self.cls = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, (img // patch) ** 2 + 1, dim) * 0.02)
+        block = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.blocks = nn.TransformerEncoder(block, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.patch(x).flatten(2).transpose(1, 2)
+        t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], 1) + self.pos
+        return self.fc(self.norm(self.blocks(t)[:, 0]))
+
+
 def bn_stats_from_data(model: nn.Module, images: torch.Tensor) -> None:
     """Sets every BatchNorm's running mean and variance to the statistics of
     its input over ``images`` (one forward pass in training mode with a
@@ -219,11 +241,11 @@ def bn_stats_from_data(model: nn.Module, images: torch.Tensor) -> None:
 
 
 def make_model(name: str, seed: int = 0) -> nn.Module:
-    """The named network ("resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2" or "convnext_tiny") with
-    seeded random weights, eval mode."""
+    """The named network ("resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2", "convnext_tiny" or
+    "vit_tiny") with seeded random weights, eval mode."""
     torch.manual_seed(seed)
     model = {"resnet18": ResNet18, "resnet50": ResNet50, "mobilenet_v2": MobileNetV2,
-             "shufflenet_v2": ShuffleNetV2, "convnext_tiny": ConvNeXtTiny}[name]()
+             "shufflenet_v2": ShuffleNetV2, "convnext_tiny": ConvNeXtTiny, "vit_tiny": ViTTiny}[name]()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Conv2d):
