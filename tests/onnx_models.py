@@ -26,6 +26,23 @@ def model(nodes: Sequence[onnx.NodeProto], inputs: Sequence[onnx.ValueInfoProto]
 def fvi(name: str, shape: Optional[Sequence]) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
+def one_node(op: str, attrs: dict, c_in: int, spatial: Sequence[int], rng: np.random.Generator,
+             weights: Optional[np.ndarray] = None, bias: bool = False) -> onnx.ModelProto:
+    """x [N, c_in, *spatial] -> one `op` node -> y, shapes inferred; with
+    `weights` as input w and, when `bias`, a random bias b (a ConvTranspose
+    has weights.shape[1] * group output channels, a Conv weights.shape[0])."""
+    inputs, inits = ["x"], []
+    if weights is not None:
+        inputs.append("w")
+        inits.append(init("w", weights))
+        if bias:
+            n_out = weights.shape[1] * attrs.get("group", 1) if op == "ConvTranspose" else weights.shape[0]
+            inputs.append("b")
+            inits.append(init("b", rng.standard_normal(n_out).astype(np.float32)))
+    node = helper.make_node(op, inputs, ["y"], **attrs)
+    return onnx.shape_inference.infer_shapes(model([node], [fvi("x", ["N", c_in, *spatial])], [fvi("y", None)], inits))
+
+
 
 def conv_net(opset: int = 17, batch: object = "N") -> onnx.ModelProto:
     """Conv -> BN -> Relu -> MaxPool -> Flatten -> Gemm, input [batch, 3, 8, 8], output [batch, 5]."""

@@ -14,23 +14,14 @@ from onnx import helper
 
 import int8rt
 from int8rt.data_calibrator import make_calibrator
-from onnx_models import fvi, init, model
+from onnx_models import fvi, init, model, one_node
 
 RNG = np.random.default_rng(11)
 
 
 def _one_node(op: str, attrs: dict[str, Any], c_in: int, length: int, weights: np.ndarray | None = None,
               bias: bool = False) -> onnx.ModelProto:
-    inputs, inits = ["x"], []
-    if weights is not None:
-        inputs.append("w")
-        inits.append(init("w", weights))
-        if bias:
-            n_out = weights.shape[1] * attrs.get("group", 1) if op == "ConvTranspose" else weights.shape[0]
-            inputs.append("b")
-            inits.append(init("b", RNG.standard_normal(n_out).astype(np.float32)))
-    node = helper.make_node(op, inputs, ["y"], **attrs)
-    return model([node], [fvi("x", ["N", c_in, length])], [fvi("y", None)], inits)
+    return one_node(op, attrs, c_in, [length], RNG, weights, bias)
 
 
 def _ort(m: onnx.ModelProto, x: np.ndarray) -> np.ndarray:

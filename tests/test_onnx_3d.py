@@ -11,10 +11,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import helper
 
 import int8rt
-from onnx_models import fvi, init, model
+from onnx_models import one_node
 
 RNG = np.random.default_rng(13)
 F32 = np.float32
@@ -22,17 +21,7 @@ F32 = np.float32
 
 def _one_node(op: str, attrs: dict[str, Any], c_in: int, size, weights: Optional[np.ndarray] = None,
               bias: bool = False) -> onnx.ModelProto:
-    inputs, inits = ["x"], []
-    if weights is not None:
-        inputs.append("w")
-        inits.append(init("w", weights))
-        if bias:
-            n_out = weights.shape[1] * attrs.get("group", 1) if op == "ConvTranspose" else weights.shape[0]
-            inputs.append("b")
-            inits.append(init("b", RNG.standard_normal(n_out).astype(F32)))
-    node = helper.make_node(op, inputs, ["y"], **attrs)
-    return onnx.shape_inference.infer_shapes(
-        model([node], [fvi("x", ["N", c_in, *size])], [fvi("y", None)], inits))
+    return one_node(op, attrs, c_in, size, RNG, weights, bias)
 
 
 def _check(m: onnx.ModelProto, c_in: int, size) -> None:
