@@ -303,11 +303,9 @@ class _Rewrites:
         from .accuracy import equalize, smoothquant
 
         skip = {k for k, v in (config.layer_precisions or {}).items() if v in ("fp32", "bf16")}
-        auto = _is_auto(calibrator)
         if config.equalize:
             self.rescaled = equalize.equalize_network(self, skip=skip)
-        wanted = config.smoothquant
-        if not wanted or not smoothquant.find_sites(self.optimized_network(), skip):
+        if not config.smoothquant or not smoothquant.find_sites(self.optimized_network(), skip):
             return calibrator
         if session.from_cache:
             logger.warning("smoothquant skipped: the scales come from the calibration cache, so there is no data "
@@ -324,15 +322,6 @@ class _Rewrites:
             smoothquant.smooth(self, data, alpha=config.smoothquant_alpha, skip=skip,
                                chunk=min(max(1, prefetch.first_rows), smoothquant.CHUNK))
         return prefetch
-
-
-def _is_auto(calibrator: IInt8Calibrator) -> bool:
-    from .calibrator import CalibrationAlgoType
-
-    try:
-        return CalibrationAlgoType(calibrator.get_algorithm()) is CalibrationAlgoType.AUTO_CALIBRATION
-    except (AttributeError, TypeError, ValueError, NotImplementedError):
-        return False  # not a valid calibrator: CalibrationSession says why
 
 
 def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> Engine:
