@@ -2,7 +2,8 @@
 the formulas in csrc/kernels/ref/*.h|cc comments (not from the C++ code), for
 tests/test_ref_kernels.py. Float arithmetic is float32, one IEEE rounding per
 operation in the stated order (NumPy float32 ufuncs do not fuse), and np.rint
-rounds half to even, so int8 results must equal the kernels' exactly."""
+rounds half to even, so int8 results must equal the kernels' exactly.
+first_mismatch is the comparison the kernel tests share."""
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple
@@ -143,3 +144,15 @@ def conv2d_f64_nchw(x: np.ndarray, w: np.ndarray, bias, stride, pads, dilation, 
         y += bias
         mag += np.abs(bias)
     return y.transpose(0, 3, 1, 2), mag.transpose(0, 3, 1, 2)
+
+
+def first_mismatch(got: np.ndarray, want: np.ndarray) -> Optional[str]:
+    """None if equal (float32: bit for bit), else where and what differs."""
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return f"shape/dtype {got.shape} {got.dtype} != {want.shape} {want.dtype}"
+    a, b = (got.view(np.uint32), want.view(np.uint32)) if got.dtype == F32 else (got, want)
+    bad = np.argwhere(a != b)
+    if bad.size == 0:
+        return None
+    idx = tuple(int(i) for i in bad[0])
+    return f"{len(bad)} mismatches; first at {idx}: got {got[idx]!r}, want {want[idx]!r}"

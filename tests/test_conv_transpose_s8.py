@@ -15,13 +15,14 @@
 from __future__ import annotations
 
 import itertools
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 import pytest
 
 import int8rt
 from int8rt._testing import kernels as K
+from np_kernels import first_mismatch
 
 F32 = np.float32
 
@@ -46,17 +47,6 @@ def np_conv_transpose(x: np.ndarray, w: np.ndarray, stride, pads, out_pad, dilat
                 y[:, oy:oy + stride[0] * (h - 1) + 1:stride[0], ox:ox + stride[1] * (wd - 1) + 1:stride[1],
                   g * kg:(g + 1) * kg] += contrib
     return y[:, pads[0]:full_h - pads[2], pads[1]:full_w - pads[3], :]
-
-
-def bits_equal(got: np.ndarray, want: np.ndarray) -> Optional[str]:
-    if got.shape != want.shape or got.dtype != want.dtype:
-        return f"shape/dtype {got.shape} {got.dtype} != {want.shape} {want.dtype}"
-    a, b = (got.view(np.uint32), want.view(np.uint32)) if got.dtype == F32 else (got, want)
-    bad = np.argwhere(a != b)
-    if bad.size == 0:
-        return None
-    idx = tuple(int(i) for i in bad[0])
-    return f"{len(bad)} mismatches; first at {idx}: got {got[idx]!r}, want {want[idx]!r}"
 
 
 Case = Tuple[int, int, int, int, int, int, Tuple[int, int], Tuple[int, int, int, int], Tuple[int, int],
@@ -121,7 +111,7 @@ def test_phases_equal_reference(isa):
             for out_dtype, relu in (("int8", False), ("int8", True), ("float32", False)):
                 want, _ = run_case(case, "conv_transpose_s8_ref", out_dtype, np.random.default_rng(i), relu)
                 got, _ = run_case(case, "conv_transpose_s8_phases", out_dtype, np.random.default_rng(i), relu)
-                bad = bits_equal(got, want)
+                bad = first_mismatch(got, want)
                 assert bad is None, f"isa={isa} case={case} out={out_dtype} relu={relu}: {bad}"
     finally:
         int8rt.set_max_isa(None)

@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import zlib
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import pytest
@@ -28,6 +28,7 @@ import pytest
 import int8rt
 from int8rt import NotSupportedError
 from int8rt._testing import kernels as K
+from np_kernels import first_mismatch
 
 F32 = np.float32
 
@@ -43,18 +44,6 @@ CONV_KERNELS = runnable(K.conv_candidates(4, 4, 4, 4, 1, 1))
 GEMM_KERNELS = runnable(K.gemm_candidates(4, 4))
 
 pytestmark = pytest.mark.skipif(not CONV_KERNELS, reason="no x86 kernel runs on this CPU")
-
-
-def first_mismatch(got: np.ndarray, want: np.ndarray) -> Optional[str]:
-    """None if equal (float32: bit for bit), else where and what differs."""
-    if got.shape != want.shape or got.dtype != want.dtype:
-        return f"shape/dtype {got.shape} {got.dtype} != {want.shape} {want.dtype}"
-    a, b = (got.view(np.uint32), want.view(np.uint32)) if got.dtype == F32 else (got, want)
-    bad = np.argwhere(a != b)
-    if bad.size == 0:
-        return None
-    idx = tuple(int(i) for i in bad[0])
-    return f"{len(bad)} mismatches; first at {idx}: got {got[idx]!r}, want {want[idx]!r}"
 
 
 def check(got: np.ndarray, want: np.ndarray, what: str) -> None:
