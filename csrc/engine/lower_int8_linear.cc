@@ -255,14 +255,22 @@ void Lowerer::add_linear_output(const char* op, const std::string& name, std::ve
   plan_.layer(name, op, std::move(sources));
 }
 
+bool Lowerer::matmul_pair_lowers(const Node& mm) const {
+  if (!opt_.int8_matmul_pairs || opt_.fp32_layers.count(mm.name) || mm.inputs.size() != 2) return false;
+  for (int t : mm.inputs) {
+    const Tensor& tt = src_.tensor(t);
+    if (tt.is_constant || tt.dtype != DataType::kFloat32 || tt.shape.size() < 2) return false;
+    if (!is_int8(t) && !has_scale(t) && !transposed_b_.count(t)) return false;
+  }
+  return true;
+}
+
 bool Lowerer::lower_matmul_pair(const Node& node) {
   if (!opt_.int8_matmul_pairs) return decline(node, "MatMul of two activations in int8 is off (int8_matmul_pairs)");
-  const int a_in = node.inputs[0], b_in = node.inputs[1], y = node.outputs[0];
-  for (int t : {a_in, b_in}) {
-    const Tensor& tt = src_.tensor(t);
-    if (tt.dtype != DataType::kFloat32 || tt.shape.size() < 2) return decline(node, "an operand is not a float matrix");
-    if (!is_int8(t) && !has_scale(t)) return decline(node, "no calibration scale for an operand");
-  }
+  if (!matmul_pair_lowers(node)) return decline(node, "an operand is not a float matrix with a calibration scale");
+  const int a_in = node.inputs[0], y = node.outputs[0];
+  auto deferred = transposed_b_.find(node.inputs[1]);
+  const int b_in = deferred == transposed_b_.end() ? node.inputs[1] : deferred->second.first;
   bool int8_reader = false;
   for (int c : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[c], y);
   const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
@@ -271,7 +279,35 @@ bool Lowerer::lower_matmul_pair(const Node& node) {
   a.a_scale = qscale_[a_in];
   a.b_scale = qscale_[b_in];
   a.out_scale = int8_out ? scale(y) : 0.0;
-  add_linear_output(QMatMulAttrs::kOp, node.name, sources_of(node), {qa, qb}, a.to_attrs(), y, int8_out);
+  a.b_transposed = deferred != transposed_b_.end();
+  std::vector<std::string> sources = sources_of(node);
+  if (a.b_transposed) sources.insert(sources.begin(), deferred->second.second);
+  add_linear_output(QMatMulAttrs::kOp, node.name, std::move(sources), {qa, qb}, a.to_attrs(), y, int8_out);
+  return true;
+}
+
+bool Lowerer::defer_transposed_operand(const Node& node) {
+  if (node.op != "Transpose" || node.outputs.size() != 1) return false;
+  const int x = node.inputs[0], y = node.outputs[0];
+  const size_t rank = src_.tensor(x).shape.size();
+  if (rank < 2 || (rank == 4 && layout_of(x) == Layout::kNhwc)) return false;
+  const std::vector<int64_t> perm = node.attrs.get_ints("perm", {});
+  if (perm.size() != rank) return false;
+  for (size_t d = 0; d < rank; ++d) {
+    const size_t want = d + 2 < rank ? d : (d + 2 == rank ? rank - 1 : rank - 2);
+    if (perm[d] != static_cast<int64_t>(want)) return false;
+  }
+  const int c = sole_reader(y);
+  if (c < 0) return false;
+  const Node& mm = src_.nodes()[c];
+  if (mm.op != "MatMul" || mm.inputs.size() != 2 || mm.inputs[1] != y || mm.inputs[0] == y) return false;
+  transposed_b_[y] = {x, node.name};
+  if (!matmul_pair_lowers(mm)) {
+    transposed_b_.erase(y);
+    return false;
+  }
+  note("transpose '" + node.name + "' feeds MatMul '" + mm.name + "' as its transposed B: the int8 MatMul reads '" +
+       src_.tensor(x).name + "' as it is");
   return true;
 }
 

@@ -178,6 +178,16 @@ class Lowerer {
   // scores, which a mask Add and a Softmax read in float): one rounding less.
   bool lower_matmul_pair(const Node& node);
 
+  // Whether lower_matmul_pair will lower MatMul `mm` (asked before its
+  // operands are lowered: the answer must not change by then).
+  bool matmul_pair_lowers(const Node& mm) const;
+
+  // A Transpose swapping the last two axes of a logical int8 tensor x whose
+  // only reader is a MatMul pair taking it as B (Q K^T's K^T): nothing is
+  // emitted; the MatMul reads x as b_transposed (QMatMul packs [N][K]
+  // directly), saving a transpose there and one back in the packing.
+  bool defer_transposed_operand(const Node& node);
+
   bool lower_pool(int, const Node& node);
 
   bool lower_global_avgpool(int, const Node& node);
@@ -245,6 +255,7 @@ class Lowerer {
   Network dst_;
   std::vector<std::string> report_;
   std::vector<int> float_id_, int8_id_;
+  std::map<int, std::pair<int, std::string>> transposed_b_;  // deferred K^T -> (x, the Transpose's name)
   std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;
