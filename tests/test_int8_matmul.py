@@ -30,14 +30,16 @@ F32 = np.float32
 node = helper.make_node
 
 
-def qmatmul_engine(a_shape, b_shape, s_a: float, s_b: float, s_y: float) -> int8rt.Engine:
+def qmatmul_engine(a_shape, b_shape, s_a: float, s_b: float, s_y: float, b_transposed: bool = False) -> int8rt.Engine:
     """An engine of one int8rt.QMatMul over int8 inputs a and b (float output
     when s_y is 0; else int8, returned as float32 by a Dequantize at scale 1,
-    which is exact)."""
+    which is exact); with b_transposed, b is given as [..., N, K]."""
     net = _core.Network()
     a = net.add_input("a", list(a_shape), "int8")
     b = net.add_input("b", list(b_shape), "int8")
     attrs = {"a_scale": s_a, "b_scale": s_b}
+    if b_transposed:
+        attrs["b_transposed"] = 1
     if s_y:
         attrs["out_scale"] = s_y
     y = net.add_node("int8rt.QMatMul", "qmatmul", [a, b], attrs, ["q" if s_y else "y"])[0]
@@ -69,16 +71,17 @@ SHAPES = [  # a shape, b shape: tile edges in M, K, N; broadcast batches of ever
 
 
 @pytest.mark.parametrize("a_shape,b_shape", SHAPES)
-@pytest.mark.parametrize("int8_out", [True, False])
-def test_qmatmul_equals_the_reference(a_shape, b_shape, int8_out: bool) -> None:
+@pytest.mark.parametrize("int8_out,b_transposed", [(True, False), (False, False), (True, True)])
+def test_qmatmul_equals_the_reference(a_shape, b_shape, int8_out: bool, b_transposed: bool) -> None:
     rng = np.random.default_rng(sum(a_shape) * 31 + sum(b_shape))
     qa = rng.integers(-128, 128, a_shape, dtype=np.int8)
     qb = rng.integers(-128, 128, b_shape, dtype=np.int8)
     s_a, s_b = 0.013, 0.021
     k = a_shape[-1]
     s_y = float(s_a * s_b * 120 * np.sqrt(k)) if int8_out else 0.0  # outputs spanning the int8 range
-    ctx = qmatmul_engine(a_shape, b_shape, s_a, s_b, s_y).create_execution_context()
-    got = ctx.run({"a": qa, "b": qb})["y"]
+    b_given = np.ascontiguousarray(np.swapaxes(qb, -1, -2)) if b_transposed else qb
+    ctx = qmatmul_engine(a_shape, b_given.shape, s_a, s_b, s_y, b_transposed).create_execution_context()
+    got = ctx.run({"a": qa, "b": b_given})["y"]
     want = expected(qa, qb, s_a, s_b, s_y)
     if int8_out:
         assert np.array_equal(got, np.rint(got)) and got.min() >= -128 and got.max() <= 127
@@ -177,6 +180,65 @@ def test_attention_runs_in_int8_end_to_end() -> None:
     held = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
     cf, cq = fp32.create_execution_context(), q.create_execution_context()
     ref = np.stack([cf.run(b)["y"] for b in held])
+    got = np.stack([cq.run(b)["y"] for b in held])
+    assert centred_cosine(got, ref) >= 0.99
+
+
+def torch_mha_model(batch: int = 2, heads: int = 2, seq: int = 12, dim: int = 8) -> onnx.ModelProto:
+    """Attention as torch's nn.MultiheadAttention exports it: heads split to
+    [B*H, L, d], K transposed to [B*H, d, L] by a Transpose of the last two
+    axes, and q and K^T each scaled by d**-0.25 after the split (Mul by a
+    scalar), then softmax(q K^T) V."""
+    rng = np.random.default_rng(12)
+    hidden = heads * dim
+    inits = [init("w", (rng.standard_normal((hidden, 3 * hidden)) / np.sqrt(hidden)).astype(F32)),
+             init("heads_shape", np.array([batch, seq, 3, heads, dim], np.int64)),
+             init("bh_shape", np.array([batch * heads, seq, dim], np.int64)),
+             init("merge", np.array([batch, seq, hidden], np.int64)),
+             init("s", np.array(dim ** -0.25, F32)),
+             init("wo", (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).astype(F32))]
+    nodes = [node("MatMul", ["x", "w"], ["qkv"], name="in_proj"),
+             node("Reshape", ["qkv", "heads_shape"], ["qkv5"], name="split"),
+             node("Transpose", ["qkv5"], ["qkv_t"], perm=[2, 0, 3, 1, 4], name="qkv_t")]
+    for i, p in enumerate("qkv"):
+        nodes += [node("Gather", ["qkv_t", f"i{p}"], [f"{p}4"], axis=0, name=f"take_{p}"),
+                  node("Reshape", [f"{p}4", "bh_shape"], [f"{p}3"], name=f"flat_{p}")]
+        inits.append(init(f"i{p}", np.array(i, np.int64)))
+    nodes += [node("Mul", ["q3", "s"], ["q_s"], name="scale_q"),
+              node("Transpose", ["k3"], ["k_t"], perm=[0, 2, 1], name="k_t"),
+              node("Mul", ["k_t", "s"], ["k_s"], name="scale_k"),
+              node("MatMul", ["q_s", "k_s"], ["scores"], name="scores"),
+              node("Softmax", ["scores"], ["probs"], axis=-1, name="softmax"),
+              node("MatMul", ["probs", "v3"], ["ctx"], name="context"),
+              node("Reshape", ["ctx", "merge"], ["merged"], name="merge_heads"),
+              node("MatMul", ["merged", "wo"], ["y"], name="o_proj")]
+    return model(nodes, [fvi("x", [batch, seq, hidden])], [fvi("y", [batch, seq, hidden])], inits)
+
+
+def test_torch_mha_attention_stays_int8_and_reads_k_untransposed() -> None:
+    """The head split (Gather of the packed q/k/v, Reshape), the scalar
+    scales (the int8 values kept, their scale multiplied) and the K^T
+    Transpose all stay int8; the Transpose is left to the QMatMul, which
+    reads K as [N, K] (b_transposed). The FP32 engine, whose passes move the
+    scale Mul before the Transpose, equals ONNX's reference evaluator within
+    float rounding; INT8 centred cosine >= 0.99 against FP32."""
+    from onnx.reference import ReferenceEvaluator
+    m = torch_mha_model()
+    rng = np.random.default_rng(13)
+    batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(8)]
+    fp32, q = calibrated_pair(m, batches)
+    held = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
+    cf, cq = fp32.create_execution_context(), q.create_execution_context()
+    ref = np.stack([cf.run(b)["y"] for b in held])
+    onnx_ref = np.stack([ReferenceEvaluator(m).run(None, b)[0] for b in held])
+    np.testing.assert_allclose(ref, onnx_ref, rtol=1e-5, atol=1e-6)
+    layers = {layer["name"]: layer for layer in q.layers()}
+    assert "k_t" not in layers, "the K^T transpose is read by the QMatMul, not run"
+    assert layers["scores"]["op"] == "int8rt.QMatMul"
+    for name in ("take_q", "take_k", "take_v", "flat_q", "flat_k", "flat_v", "scale_q", "scale_k"):
+        assert layers[name]["precision"] == "int8", (name, layers[name])
+    quantized = sorted(c.tensor for c in q.int8_plan().converts if c.op == "int8rt.Quantize")
+    assert quantized == ["probs", "x"], quantized
     got = np.stack([cq.run(b)["y"] for b in held])
     assert centred_cosine(got, ref) >= 0.99
 
