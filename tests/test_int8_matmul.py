@@ -23,7 +23,7 @@ from int8rt import _core  # noqa: E402
 from int8rt.onnx import import_model  # noqa: E402
 from onnx import helper  # noqa: E402
 
-from np_kernels import epilogue, quantize  # noqa: E402
+from np_kernels import epilogue, first_mismatch, quantize  # noqa: E402
 from onnx_models import fvi, init, model  # noqa: E402
 
 F32 = np.float32
@@ -103,6 +103,57 @@ def test_qmatmul_extremes_and_a_changing_sequence_length() -> None:
             qa = np.full((2, m, k), fill_a, np.int8)
             qb = np.full((2, k, n), fill_b, np.int8)
             np.testing.assert_array_equal(ctx.run({"a": qa, "b": qb})["y"], expected(qa, qb, s_a, s_b, s_y))
+
+
+def attention_engine(shapes, attrs: dict, fused: bool) -> int8rt.Engine:
+    """int8rt.QAttention over int8 q, k, v, or (not fused) the chain it
+    replaces: QMatMul (float scores) -> Softmax -> Quantize -> QMatMul. An
+    int8 result is returned as float32 by an exact Dequantize at scale 1."""
+    net = _core.Network()
+    q, k, v = (net.add_input(n, list(s), "int8") for n, s in zip("qkv", shapes))
+    s_y = attrs.get("out_scale", 0.0)
+    out = "q_y" if s_y else "y"
+    if fused:
+        y = net.add_node("int8rt.QAttention", "attention", [q, k, v], attrs, [out])[0]
+    else:
+        qk = {"a_scale": attrs["q_scale"], "b_scale": attrs["k_scale"], "b_transposed": attrs.get("k_transposed", 0)}
+        pv = {"a_scale": attrs["probs_scale"], "b_scale": attrs["v_scale"], "b_transposed": attrs.get("v_transposed", 0)}
+        if s_y:
+            pv["out_scale"] = s_y
+        s = net.add_node("int8rt.QMatMul", "scores", [q, k], qk, ["s"])[0]
+        p = net.add_node("Softmax", "softmax", [s], {"axis": -1}, ["p"])[0]
+        pq = net.add_node("int8rt.Quantize", "quantize", [p], {"scale": attrs["probs_scale"], "logical": 1}, ["pq"])[0]
+        y = net.add_node("int8rt.QMatMul", "context", [pq, v], pv, [out])[0]
+    if s_y:
+        y = net.add_node("int8rt.Dequantize", "as_float", [y], {"scale": 1.0, "logical": 1}, ["y"])[0]
+    net.mark_output(y)
+    return int8rt.Engine(_core.Engine.create(net, {"precision": "int8"}))
+
+
+ATTENTION = [  # q, k (as given), v (as given), k_transposed, v_transposed
+    ((2, 3, 13, 16), (2, 3, 16, 13), (2, 3, 13, 20), 0, 0),
+    ((2, 3, 13, 16), (2, 3, 13, 16), (2, 3, 13, 20), 1, 0),   # K given untransposed (torch's K^T folded away)
+    ((6, 5, 64), (6, 70, 64), (6, 70, 33), 1, 0),             # cross attention: 5 queries over 70 keys
+    ((1, 4, 9, 8), (2, 1, 8, 9), (2, 4, 9, 8), 0, 0),         # broadcast batches
+    ((3, 17, 8), (3, 17, 8), (3, 8, 17), 1, 1),               # V given transposed too
+]
+
+
+@pytest.mark.parametrize("q_shape,k_shape,v_shape,kt,vt", ATTENTION)
+@pytest.mark.parametrize("int8_out", [True, False])
+def test_attention_equals_its_unfused_chain(q_shape, k_shape, v_shape, kt: int, vt: int, int8_out: bool) -> None:
+    rng = np.random.default_rng(sum(q_shape) + 7 * sum(v_shape))
+    feeds = {n: rng.integers(-128, 128, s, dtype=np.int8) for n, s in zip("qkv", (q_shape, k_shape, v_shape))}
+    attrs = {"q_scale": 0.02, "k_scale": 0.015, "probs_scale": 1 / 127, "v_scale": 0.03,
+             "k_transposed": kt, "v_transposed": vt}
+    if int8_out:
+        attrs["out_scale"] = 0.03 * 1.5
+    shapes = (q_shape, k_shape, v_shape)
+    fused = attention_engine(shapes, attrs, True).create_execution_context().run(feeds)["y"]
+    chain = attention_engine(shapes, attrs, False).create_execution_context().run(feeds)["y"]
+    assert fused.shape == chain.shape
+    assert first_mismatch(fused, chain) is None, first_mismatch(fused, chain)
+    assert np.std(chain) > 0, "a constant output would pass trivially"
 
 
 def test_qmatmul_refuses_mismatched_operands() -> None:
