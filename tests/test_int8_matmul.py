@@ -269,10 +269,11 @@ def torch_mha_model(batch: int = 2, heads: int = 2, seq: int = 12, dim: int = 8)
 def test_torch_mha_attention_stays_int8_and_reads_k_untransposed() -> None:
     """The head split (Gather of the packed q/k/v, Reshape), the scalar
     scales (the int8 values kept, their scale multiplied) and the K^T
-    Transpose all stay int8; the Transpose is left to the QMatMul, which
-    reads K as [N, K] (b_transposed). The FP32 engine, whose passes move the
-    scale Mul before the Transpose, equals ONNX's reference evaluator within
-    float rounding; INT8 centred cosine >= 0.99 against FP32."""
+    Transpose all stay int8; scores, softmax and context run as one
+    int8rt.QAttention, which reads K as [N, K] (the Transpose is left to it).
+    The FP32 engine, whose passes move the scale Mul before the Transpose,
+    equals ONNX's reference evaluator within float rounding; INT8 centred
+    cosine >= 0.99 against FP32."""
     from onnx.reference import ReferenceEvaluator
     m = torch_mha_model()
     rng = np.random.default_rng(13)
@@ -284,12 +285,12 @@ def test_torch_mha_attention_stays_int8_and_reads_k_untransposed() -> None:
     onnx_ref = np.stack([ReferenceEvaluator(m).run(None, b)[0] for b in held])
     np.testing.assert_allclose(ref, onnx_ref, rtol=1e-5, atol=1e-6)
     layers = {layer["name"]: layer for layer in q.layers()}
-    assert "k_t" not in layers, "the K^T transpose is read by the QMatMul, not run"
-    assert layers["scores"]["op"] == "int8rt.QMatMul"
+    assert "k_t" not in layers, "the K^T transpose is read by the attention layer, not run"
+    assert layers["scores+softmax+context"]["op"] == "int8rt.QAttention"
     for name in ("take_q", "take_k", "take_v", "flat_q", "flat_k", "flat_v", "scale_q", "scale_k"):
         assert layers[name]["precision"] == "int8", (name, layers[name])
     quantized = sorted(c.tensor for c in q.int8_plan().converts if c.op == "int8rt.Quantize")
-    assert quantized == ["probs", "x"], quantized
+    assert quantized == ["x"], quantized
     got = np.stack([cq.run(b)["y"] for b in held])
     assert centred_cosine(got, ref) >= 0.99
 

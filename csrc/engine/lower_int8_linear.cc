@@ -268,6 +268,7 @@ bool Lowerer::matmul_pair_lowers(const Node& mm) const {
 bool Lowerer::lower_matmul_pair(const Node& node) {
   if (!opt_.int8_matmul_pairs) return decline(node, "MatMul of two activations in int8 is off (int8_matmul_pairs)");
   if (!matmul_pair_lowers(node)) return decline(node, "an operand is not a float matrix with a calibration scale");
+  if (lower_attention(node)) return true;
   const int a_in = node.inputs[0], y = node.outputs[0];
   auto deferred = transposed_b_.find(node.inputs[1]);
   const int b_in = deferred == transposed_b_.end() ? node.inputs[1] : deferred->second.first;
@@ -283,6 +284,56 @@ bool Lowerer::lower_matmul_pair(const Node& node) {
   std::vector<std::string> sources = sources_of(node);
   if (a.b_transposed) sources.insert(sources.begin(), deferred->second.second);
   add_linear_output(QMatMulAttrs::kOp, node.name, std::move(sources), {qa, qb}, a.to_attrs(), y, int8_out);
+  return true;
+}
+
+bool Lowerer::lower_attention(const Node& node) {
+  const int sm = sole_reader(node.outputs[0]);
+  if (sm < 0) return false;
+  const Node& softmax = src_.nodes()[sm];
+  const int64_t rank = static_cast<int64_t>(src_.tensor(node.outputs[0]).shape.size());
+  int64_t axis = softmax.attrs.get_int("axis", -1);
+  if (axis < 0) axis += rank;
+  if (softmax.op != "Softmax" || softmax.outputs.size() != 1 || axis != rank - 1 ||
+      softmax.attrs.get_int("coerce_2d", 0) != 0) {
+    return false;
+  }
+  const int probs = softmax.outputs[0];
+  const int c = sole_reader(probs);
+  if (c < 0 || !has_scale(probs)) return false;
+  const Node& mm = src_.nodes()[c];
+  if (mm.op != "MatMul" || mm.inputs.size() != 2 || mm.inputs[0] != probs || mm.inputs[1] == probs ||
+      !matmul_pair_lowers(mm)) {
+    return false;
+  }
+  std::vector<std::string> sources = sources_of(node);
+  // An operand read as it is, or as the input of a Transpose left to the layer.
+  auto operand = [&](int t, bool* transposed) {
+    auto deferred = transposed_b_.find(t);
+    *transposed = deferred != transposed_b_.end();
+    if (!*transposed) return t;
+    sources.push_back(deferred->second.second);
+    return deferred->second.first;
+  };
+  QAttentionAttrs a;
+  const int q = node.inputs[0], k = operand(node.inputs[1], &a.k_transposed), v = operand(mm.inputs[1], &a.v_transposed);
+  const int y = mm.outputs[0];
+  bool int8_reader = false;
+  for (int r : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[r], y);
+  const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
+  const int qq = int8_in(q, Layout::kLogical), qk = int8_in(k, Layout::kLogical), qv = int8_in(v, Layout::kLogical);
+  a.q_scale = qscale_[q];
+  a.k_scale = qscale_[k];
+  a.probs_scale = scale(probs);
+  a.v_scale = qscale_[v];
+  a.out_scale = int8_out ? scale(y) : 0.0;
+  for (const Node* n : {&softmax, &mm}) {
+    for (std::string& src : sources_of(*n)) sources.push_back(std::move(src));
+  }
+  consumed_[sm] = consumed_[c] = 1;
+  const std::string name = node.name + "+" + softmax.name + "+" + mm.name;
+  add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), {qq, qk, qv}, a.to_attrs(), y, int8_out);
+  note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache");
   return true;
 }
 

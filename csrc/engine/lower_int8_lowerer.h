@@ -178,6 +178,12 @@ class Lowerer {
   // scores, which a mask Add and a Softmax read in float): one rounding less.
   bool lower_matmul_pair(const Node& node);
 
+  // MatMul pair -> Softmax over the last axis -> MatMul pair, each the sole
+  // reader of what it reads (attention without a mask): one
+  // int8rt.QAttention, whose scores stay in cache; the Softmax and the
+  // second MatMul are consumed. False (nothing emitted) for other forms.
+  bool lower_attention(const Node& node);
+
   // Whether lower_matmul_pair will lower MatMul `mm` (asked before its
   // operands are lowered: the answer must not change by then).
   bool matmul_pair_lowers(const Node& mm) const;
