@@ -105,23 +105,36 @@ def test_qmatmul_extremes_and_a_changing_sequence_length() -> None:
             np.testing.assert_array_equal(ctx.run({"a": qa, "b": qb})["y"], expected(qa, qb, s_a, s_b, s_y))
 
 
-def attention_engine(shapes, attrs: dict, fused: bool) -> int8rt.Engine:
-    """int8rt.QAttention over int8 q, k, v, or (not fused) the chain it
-    replaces: QMatMul (float scores) -> Softmax -> Quantize -> QMatMul. An
-    int8 result is returned as float32 by an exact Dequantize at scale 1."""
+def attention_engine(shapes, attrs: dict, fused: bool, mask_shape=None) -> int8rt.Engine:
+    """int8rt.QAttention over int8 q, k, v (and a float mask), or (not fused)
+    the chain it replaces: QMatMul (float scores) -> [Add mask] -> Softmax ->
+    [Where(IsNaN(p), 0, p)] -> Quantize -> QMatMul. An int8 result is
+    returned as float32 by an exact Dequantize at scale 1."""
     net = _core.Network()
     q, k, v = (net.add_input(n, list(s), "int8") for n, s in zip("qkv", shapes))
+    mask = net.add_input("mask", list(mask_shape), "float32") if mask_shape is not None else None
     s_y = attrs.get("out_scale", 0.0)
     out = "q_y" if s_y else "y"
     if fused:
-        y = net.add_node("int8rt.QAttention", "attention", [q, k, v], attrs, [out])[0]
+        y = net.add_node("int8rt.QAttention", "attention", [q, k, v] + ([mask] if mask is not None else []), attrs,
+                         [out])[0]
     else:
         qk = {"a_scale": attrs["q_scale"], "b_scale": attrs["k_scale"], "b_transposed": attrs.get("k_transposed", 0)}
         pv = {"a_scale": attrs["probs_scale"], "b_scale": attrs["v_scale"], "b_transposed": attrs.get("v_transposed", 0)}
         if s_y:
             pv["out_scale"] = s_y
         s = net.add_node("int8rt.QMatMul", "scores", [q, k], qk, ["s"])[0]
+        if attrs.get("scores_factor"):
+            c = net.add_constant("c", np.array(attrs["scores_factor"], F32))
+            op = "Div" if attrs.get("scores_divide") else "Mul"
+            s = net.add_node(op, "scale_scores", [s, c], {}, ["s_scaled"])[0]
+        if mask is not None:
+            s = net.add_node("Add", "add_mask", [s, mask], {}, ["s_masked"])[0]
         p = net.add_node("Softmax", "softmax", [s], {"axis": -1}, ["p"])[0]
+        if attrs.get("nan_to_zero"):
+            nan = net.add_node("IsNaN", "isnan", [p], {}, ["p_nan"])[0]
+            zero = net.add_constant("zero", np.array(0.0, F32))
+            p = net.add_node("Where", "nan_to_zero", [nan, zero, p], {}, ["p_guarded"])[0]
         pq = net.add_node("int8rt.Quantize", "quantize", [p], {"scale": attrs["probs_scale"], "logical": 1}, ["pq"])[0]
         y = net.add_node("int8rt.QMatMul", "context", [pq, v], pv, [out])[0]
     if s_y:
@@ -154,6 +167,28 @@ def test_attention_equals_its_unfused_chain(q_shape, k_shape, v_shape, kt: int, 
     assert fused.shape == chain.shape
     assert first_mismatch(fused, chain) is None, first_mismatch(fused, chain)
     assert np.std(chain) > 0, "a constant output would pass trivially"
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 1, 1, 13), (1, 3, 13, 13), (13,)])
+def test_masked_attention_equals_its_unfused_chain(mask_shape) -> None:
+    """BERT's scale of the scores (Div by sqrt(d), or a Mul), its additive
+    mask (0 or -inf, broadcast over heads and rows) and HuggingFace's NaN
+    guard: a row masked everywhere is NaN after the softmax and 0 after the
+    guard, in both forms."""
+    shapes = ((2, 3, 13, 16), (2, 3, 13, 16), (2, 3, 13, 20))
+    rng = np.random.default_rng(sum(mask_shape))
+    feeds = {n: rng.integers(-128, 128, s, dtype=np.int8) for n, s in zip("qkv", shapes)}
+    mask = np.where(rng.random(mask_shape) < 0.3, -np.inf, 0.0).astype(F32)
+    if len(mask_shape) == 4 and mask_shape[2] > 1:
+        mask[0, 0, 5, :] = -np.inf  # one row masked everywhere: NaN before the guard
+    feeds["mask"] = mask
+    for scale in ({}, {"scores_factor": np.sqrt(F32(16))}, {"scores_factor": 0.3, "scores_divide": 1}):
+        attrs = {"q_scale": 0.02, "k_scale": 0.015, "probs_scale": 1 / 127, "v_scale": 0.03, "k_transposed": 1,
+                 "nan_to_zero": 1, "out_scale": 0.045, **scale}
+        fused = attention_engine(shapes, attrs, True, mask_shape).create_execution_context().run(feeds)["y"]
+        chain = attention_engine(shapes, attrs, False, mask_shape).create_execution_context().run(feeds)["y"]
+        assert first_mismatch(fused, chain) is None, (scale, first_mismatch(fused, chain))
+        assert np.std(chain) > 0
 
 
 def test_qmatmul_refuses_mismatched_operands() -> None:
@@ -209,14 +244,15 @@ def calibrated_pair(m: onnx.ModelProto, batches: list[dict[str, np.ndarray]], **
 
 def test_attention_runs_in_int8_end_to_end() -> None:
     """Every MatMul of an attention block is int8, the data movement between
-    them too; only the softmax is float. Bound: centred cosine >= 0.99 against
-    FP32 on held-out inputs (8-bit operands on a 16-wide head)."""
+    them too; scores, their scale, softmax and context run as one
+    int8rt.QAttention (the softmax inside in float). Bound: centred cosine
+    >= 0.99 against FP32 on held-out inputs (8-bit operands on a 16-wide head)."""
     m = attention_model()
     rng = np.random.default_rng(3)
     batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(8)]
     fp32, q = calibrated_pair(m, batches)
     ops = {layer["name"]: (layer["op"], layer["precision"]) for layer in q.layers()}
-    assert ops["scores"] == ("int8rt.QMatMul", "int8") and ops["context"] == ("int8rt.QMatMul", "int8")
+    assert ops["scores+scale_scores+softmax+context"] == ("int8rt.QAttention", "int8")
     for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
         assert ops[name] == ("int8rt.QGemm", "int8"), name
     for name in ("q_bias", "k_bias", "v_bias", "o_bias"):
@@ -227,7 +263,7 @@ def test_attention_runs_in_int8_end_to_end() -> None:
     logical = {t.tensor for t in plan.tensors if len(t.tensor) and not t.channels_last}
     assert {"q_t", "k_t", "v_t", "ctx"} <= logical, "rank-4 int8 tensors of MatMuls keep their logical order"
     quantized = sorted(c.tensor for c in plan.converts if c.op == "int8rt.Quantize")
-    assert quantized == ["probs", "x"], quantized
+    assert quantized == ["x"], quantized
     held = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
     cf, cq = fp32.create_execution_context(), q.create_execution_context()
     ref = np.stack([cf.run(b)["y"] for b in held])
@@ -393,14 +429,14 @@ def dynamic_attention_model() -> onnx.ModelProto:
 
 
 def test_attention_engine_takes_any_sequence_length_and_survives_save_load(tmp_path) -> None:
-    """One INT8 engine, sequence lengths it was not calibrated on (QMatMul
+    """One INT8 engine, sequence lengths it was not calibrated on (QAttention
     packs per run: its N and K follow the sequence), saved and loaded: the
     same outputs, and each within the bound of FP32."""
     m = dynamic_attention_model()
     rng = np.random.default_rng(6)
     batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
     fp32, q = calibrated_pair(m, batches)
-    assert "int8rt.QMatMul" in [layer["op"] for layer in q.layers()]
+    assert "int8rt.QAttention" in [layer["op"] for layer in q.layers()]
     q.save(tmp_path / "attention.i8rt")
     loaded = int8rt.Engine.load(tmp_path / "attention.i8rt")
     cq, cl, cf = q.create_execution_context(), loaded.create_execution_context(), fp32.create_execution_context()

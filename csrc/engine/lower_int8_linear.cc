@@ -268,7 +268,12 @@ bool Lowerer::matmul_pair_lowers(const Node& mm) const {
 bool Lowerer::lower_matmul_pair(const Node& node) {
   if (!opt_.int8_matmul_pairs) return decline(node, "MatMul of two activations in int8 is off (int8_matmul_pairs)");
   if (!matmul_pair_lowers(node)) return decline(node, "an operand is not a float matrix with a calibration scale");
-  if (lower_attention(node)) return true;
+  auto attention = attention_at_.find(static_cast<int>(&node - src_.nodes().data()));
+  if (attention != attention_at_.end()) {
+    lower_attention(attention->second, node);
+    return true;
+  }
+  if (match_attention(node)) return true;
   const int a_in = node.inputs[0], y = node.outputs[0];
   auto deferred = transposed_b_.find(node.inputs[1]);
   const int b_in = deferred == transposed_b_.end() ? node.inputs[1] : deferred->second.first;
@@ -287,26 +292,86 @@ bool Lowerer::lower_matmul_pair(const Node& node) {
   return true;
 }
 
-bool Lowerer::lower_attention(const Node& node) {
-  const int sm = sole_reader(node.outputs[0]);
-  if (sm < 0) return false;
-  const Node& softmax = src_.nodes()[sm];
-  const int64_t rank = static_cast<int64_t>(src_.tensor(node.outputs[0]).shape.size());
-  int64_t axis = softmax.attrs.get_int("axis", -1);
-  if (axis < 0) axis += rank;
-  if (softmax.op != "Softmax" || softmax.outputs.size() != 1 || axis != rank - 1 ||
-      softmax.attrs.get_int("coerce_2d", 0) != 0) {
+// The node reading t alone when it is `op` (and not kept float), else null.
+const Node* Lowerer::sole_reader_of(int t, const char* op) const {
+  const int c = sole_reader(t);
+  return c >= 0 && src_.nodes()[c].op == op ? &src_.nodes()[c] : nullptr;
+}
+
+bool Lowerer::match_attention(const Node& node) {
+  const int scores = node.outputs[0];
+  const int64_t rank = static_cast<int64_t>(src_.tensor(scores).shape.size());
+  AttentionMatch m;
+  m.first = &node;
+  int logits = scores;
+  // Optional scale: Mul(scores, c) or Div(scores, c), c a float scalar constant.
+  for (const char* op : {"Mul", "Div"}) {
+    const Node* scale = sole_reader_of(logits, op);
+    if (!scale || scale->inputs.size() != 2 || scale->outputs.size() != 1) continue;
+    const int slot = scale->inputs[0] == logits ? 1 : 0;
+    const Tensor& c = src_.tensor(scale->inputs[slot]);
+    if ((slot == 0 && scale->op == "Div") || !c.is_constant || c.dtype != DataType::kFloat32 || c.f32.size() != 1 ||
+        c.shape.size() > static_cast<size_t>(rank) || !std::isfinite(c.f32[0]) || c.f32[0] == 0.f) {
+      return false;
+    }
+    m.scores_factor = c.f32[0];
+    m.scores_divide = scale->op == "Div";
+    m.between.push_back(scale);
+    logits = scale->outputs[0];
+    break;
+  }
+  // Optional mask: Add(logits, mask), the mask a float tensor broadcasting to the scores.
+  if (const Node* add = sole_reader_of(logits, "Add")) {
+    if (add->inputs.size() != 2 || add->outputs.size() != 1) return false;
+    m.mask = add->inputs[add->inputs[0] == logits ? 1 : 0];
+    const Tensor& mt = src_.tensor(m.mask);
+    if (m.mask == logits || mt.dtype != DataType::kFloat32 || static_cast<int64_t>(mt.shape.size()) > rank) {
+      return false;
+    }
+    m.between.push_back(add);
+    logits = add->outputs[0];
+  }
+  const Node* softmax = sole_reader_of(logits, "Softmax");
+  if (!softmax || softmax->outputs.size() != 1 || softmax->attrs.get_int("coerce_2d", 0) != 0) return false;
+  const int64_t axis = softmax->attrs.get_int("axis", -1);
+  if ((axis < 0 ? axis + rank : axis) != rank - 1) return false;
+  m.between.push_back(softmax);
+  // Optional NaN guard: Where(IsNaN(p), 0, p), p read by those two only.
+  m.probs = softmax->outputs[0];
+  const std::vector<int>& readers = index_.readers(m.probs);
+  if (readers.size() == 2 && !index_.is_output(m.probs)) {
+    const Node* isnan = nullptr;
+    const Node* where = nullptr;
+    for (int r : readers) {
+      const Node& n = src_.nodes()[r];
+      if (n.op == "IsNaN") isnan = &n;
+      if (n.op == "Where") where = &n;
+    }
+    if (!isnan || !where || consumed_[readers[0]] || consumed_[readers[1]]) return false;
+    const Tensor* zero = where->inputs.size() == 3 ? &src_.tensor(where->inputs[1]) : nullptr;
+    if (sole_reader_of(isnan->outputs[0], "Where") != where || where->inputs[0] != isnan->outputs[0] ||
+        where->inputs[2] != m.probs || !zero || !zero->is_constant || zero->f32.size() != 1 || zero->f32[0] != 0.f) {
+      return false;
+    }
+    m.between.push_back(isnan);
+    m.between.push_back(where);
+    m.probs = where->outputs[0];
+    m.nan_to_zero = true;
+  }
+  const Node* mm = sole_reader_of(m.probs, "MatMul");
+  if (!mm || !has_scale(m.probs) || mm->inputs.size() != 2 || mm->inputs[0] != m.probs || mm->inputs[1] == m.probs ||
+      !matmul_pair_lowers(*mm)) {
     return false;
   }
-  const int probs = softmax.outputs[0];
-  const int c = sole_reader(probs);
-  if (c < 0 || !has_scale(probs)) return false;
-  const Node& mm = src_.nodes()[c];
-  if (mm.op != "MatMul" || mm.inputs.size() != 2 || mm.inputs[0] != probs || mm.inputs[1] == probs ||
-      !matmul_pair_lowers(mm)) {
-    return false;
-  }
-  std::vector<std::string> sources = sources_of(node);
+  // The layer is emitted when the second MatMul's turn comes: by then the
+  // mask and v, which the graph may compute after the first MatMul, exist.
+  for (const Node* n : m.between) consumed_[static_cast<size_t>(n - src_.nodes().data())] = 1;
+  attention_at_[static_cast<int>(mm - src_.nodes().data())] = m;
+  return true;
+}
+
+void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
+  std::vector<std::string> sources = sources_of(*m.first);
   // An operand read as it is, or as the input of a Transpose left to the layer.
   auto operand = [&](int t, bool* transposed) {
     auto deferred = transposed_b_.find(t);
@@ -316,25 +381,31 @@ bool Lowerer::lower_attention(const Node& node) {
     return deferred->second.first;
   };
   QAttentionAttrs a;
-  const int q = node.inputs[0], k = operand(node.inputs[1], &a.k_transposed), v = operand(mm.inputs[1], &a.v_transposed);
+  const int q = m.first->inputs[0], k = operand(m.first->inputs[1], &a.k_transposed);
+  const int v = operand(mm.inputs[1], &a.v_transposed);
+  a.nan_to_zero = m.nan_to_zero;
+  a.scores_factor = m.scores_factor;
+  a.scores_divide = m.scores_divide;
   const int y = mm.outputs[0];
   bool int8_reader = false;
   for (int r : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[r], y);
   const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
-  const int qq = int8_in(q, Layout::kLogical), qk = int8_in(k, Layout::kLogical), qv = int8_in(v, Layout::kLogical);
+  std::vector<int> ins = {int8_in(q, Layout::kLogical), int8_in(k, Layout::kLogical), int8_in(v, Layout::kLogical)};
+  if (m.mask >= 0) ins.push_back(get_float(m.mask));
   a.q_scale = qscale_[q];
   a.k_scale = qscale_[k];
-  a.probs_scale = scale(probs);
+  a.probs_scale = scale(m.probs);
   a.v_scale = qscale_[v];
   a.out_scale = int8_out ? scale(y) : 0.0;
-  for (const Node* n : {&softmax, &mm}) {
+  std::string name = m.first->name;
+  for (const Node* n : m.between) {
     for (std::string& src : sources_of(*n)) sources.push_back(std::move(src));
+    name += "+" + n->name;
   }
-  consumed_[sm] = consumed_[c] = 1;
-  const std::string name = node.name + "+" + softmax.name + "+" + mm.name;
-  add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), {qq, qk, qv}, a.to_attrs(), y, int8_out);
+  for (std::string& src : sources_of(mm)) sources.push_back(std::move(src));
+  name += "+" + mm.name;
+  add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, a.to_attrs(), y, int8_out);
   note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache");
-  return true;
 }
 
 bool Lowerer::defer_transposed_operand(const Node& node) {

@@ -178,11 +178,24 @@ class Lowerer {
   // scores, which a mask Add and a Softmax read in float): one rounding less.
   bool lower_matmul_pair(const Node& node);
 
-  // MatMul pair -> Softmax over the last axis -> MatMul pair, each the sole
-  // reader of what it reads (attention without a mask): one
-  // int8rt.QAttention, whose scores stay in cache; the Softmax and the
-  // second MatMul are consumed. False (nothing emitted) for other forms.
-  bool lower_attention(const Node& node);
+  // Attention: MatMul pair -> [Mul / Div by a scalar] -> [Add(mask)] -> Softmax over the last axis ->
+  // [Where(IsNaN(p), 0, p)] -> MatMul pair, each the sole reader of what it
+  // reads, becomes one int8rt.QAttention, whose scores stay in cache.
+  struct AttentionMatch {
+    const Node* first = nullptr;        // the scores' MatMul
+    std::vector<const Node*> between;   // Mul / Div, Add, Softmax, IsNaN, Where: consumed
+    int mask = -1, probs = -1;          // the mask (or -1); the probabilities the second MatMul reads
+    float scores_factor = 0.0f;         // 0: no scale
+    bool scores_divide = false, nan_to_zero = false;
+  };
+  // At the first MatMul: true when the pattern holds; the nodes between are
+  // consumed and the match waits in attention_at_ for the second MatMul.
+  bool match_attention(const Node& node);
+  // At the second MatMul `mm`: emits the layer.
+  void lower_attention(const AttentionMatch& m, const Node& mm);
+
+  // The node reading t alone when it is `op` (sole_reader), else null.
+  const Node* sole_reader_of(int t, const char* op) const;
 
   // Whether lower_matmul_pair will lower MatMul `mm` (asked before its
   // operands are lowered: the answer must not change by then).
@@ -262,6 +275,7 @@ class Lowerer {
   std::vector<std::string> report_;
   std::vector<int> float_id_, int8_id_;
   std::map<int, std::pair<int, std::string>> transposed_b_;  // deferred K^T -> (x, the Transpose's name)
+  std::map<int, AttentionMatch> attention_at_;  // second MatMul's node index -> its attention
   std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;

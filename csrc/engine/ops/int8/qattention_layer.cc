@@ -1,11 +1,12 @@
-// int8rt.QAttention (contracts.h, QAttentionAttrs): softmax(q k) v with int8
-// operands, one product of the batch at a time so that its scores [M, N]
-// and probabilities stay in cache instead of going to memory twice (at
-// batch 8 a ViT-Tiny's scores are 3.7 MB per layer). Each step is the
-// unfused layer's own code: Int8Products (int8rt.QMatMul), softmax_row (the
-// Softmax layer), the QuantizeS8 kernel (int8rt.Quantize), so the result is
-// bit for bit the chain QMatMul -> Softmax -> Quantize -> QMatMul, which
-// the tests check with ==.
+// int8rt.QAttention (contracts.h, QAttentionAttrs): softmax(q k + mask) v
+// with int8 operands, one product of the batch at a time so that its scores
+// [M, N] and probabilities stay in cache instead of going to memory twice
+// (at batch 8 a ViT-Tiny's scores are 3.7 MB per layer). Each step is the
+// unfused layer's own code or operation: Int8Products (int8rt.QMatMul), the
+// float Mul's / Div's s * c or s / c, the float Add's s + m, softmax_row (the Softmax layer), Where(IsNaN(p), 0, p),
+// the QuantizeS8 kernel (int8rt.Quantize), so the result is bit for bit the
+// unfused chain, which the tests check with ==.
+#include <cmath>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -35,6 +36,7 @@ class QAttentionLayer : public Layer {
   // The two products' batches: q k over the scores' batch, then probs v.
   struct Plan {
     ProductBatch qk, pv;
+    std::vector<int64_t> mask_strides;  // per dim of [batch..., M, N] (0: broadcast); empty: no mask
   };
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -55,14 +57,40 @@ class QAttentionLayer : public Layer {
     char* y = out[0]->data<char>();
     const int64_t y_step = M * dv * static_cast<int64_t>(context_.out_bytes());
     const float probs_scale = static_cast<float>(a_.probs_scale);
+    const float* mask = p.mask_strides.empty() ? nullptr : in[3]->data<float>();
+    const size_t rank = p.mask_strides.size();
     parallel_for(p.qk.products(), 1, [&](int64_t begin, int64_t end) {
       std::vector<float> scores(static_cast<size_t>(M * N));
       std::vector<int8_t> probs(static_cast<size_t>(M * N));
       for (int64_t t = begin; t < end; ++t) {
         const auto [oq, ok] = p.qk.operands(t);
         scores_.run(M, N, d, q + oq * M * d, k + ok * d * N, a_.k_transposed, scores.data());
+        if (a_.scores_factor != 0.0f) {
+          const float f = a_.scores_factor;
+          if (a_.scores_divide) {
+            for (float& v : scores) v = v / f;
+          } else {
+            for (float& v : scores) v = v * f;
+          }
+        }
+        if (mask) {
+          int64_t base = 0;  // the mask's offset for product t
+          for (size_t dim = rank - 2, r = static_cast<size_t>(t); dim-- > 0;) {
+            base += static_cast<int64_t>(r % static_cast<size_t>(p.qk.batch[dim])) * p.mask_strides[dim];
+            r /= static_cast<size_t>(p.qk.batch[dim]);
+          }
+          const int64_t row_step = p.mask_strides[rank - 2], col_step = p.mask_strides[rank - 1];
+          for (int64_t r = 0; r < M; ++r) {
+            float* s = &scores[r * N];
+            const float* m = mask + base + r * row_step;
+            for (int64_t c = 0; c < N; ++c) s[c] = s[c] + m[c * col_step];
+          }
+        }
         if (N > 0) {
           for (int64_t r = 0; r < M; ++r) softmax_row(&scores[r * N], &scores[r * N], N, *exp_, false);
+        }
+        if (a_.nan_to_zero) {
+          for (float& v : scores) v = std::isnan(v) ? 0.f : v;
         }
         quantize_->quantize(M * N, scores.data(), probs_scale, probs.data());
         const int64_t ov = p.pv.operands(t).second;
@@ -90,6 +118,14 @@ class QAttentionLayer : public Layer {
     if (p.pv.batch != p.qk.batch) {
       throw InvalidArgument(prefix_ + "v " + shape_str(vs) + " widens the batch of the scores " + shape_str(probs));
     }
+    if (in.size() > 3 && in[3]) {
+      const Shape& ms = require_input(in, 3, DataType::kFloat32, prefix_).shape();
+      if (ms.size() > probs.size() || broadcast_shapes(ms, probs, prefix_) != probs) {
+        throw InvalidArgument(prefix_ + "mask " + shape_str(ms) + " does not broadcast to the scores " +
+                              shape_str(probs));
+      }
+      p.mask_strides = broadcast_strides(ms, probs);
+    }
     return p;
   }
 
@@ -102,7 +138,7 @@ class QAttentionLayer : public Layer {
 
 INT8RT_REGISTER_LAYER(QAttentionAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 3);
-  return std::make_unique<QAttentionLayer>(node);
+  return std::make_unique<QAttentionLayer>(node);  // input 3, the mask, is optional
 });
 
 }  // namespace
