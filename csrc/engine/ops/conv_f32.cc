@@ -25,6 +25,7 @@
 #include "engine/layer.h"
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/op_util.h"
+#include "kernels/conv_taps_f32.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/sgemm_f32.h"
 
@@ -157,6 +158,18 @@ class ConvLayer : public Layer {
     for (int64_t grp = 0; grp < group_; ++grp) {
       packed_.push_back(kernels::pack_a_once(*uk_, Mg, K, {wt.f32.data() + grp * Mg * K, K, false}));
     }
+    if (rank_ == 2) {  // and in the tap conv's order, for the shapes it takes (tap_conv_declines)
+      kernels::TapConvShape ts;
+      ts.C = C; ts.M = M; ts.G = group_; ts.kh = wt.shape[2]; ts.kw = wt.shape[3];
+      if (ts.kh * ts.kw > 1 && C / group_ >= 16) taps_ = std::make_unique<kernels::TapConv>(*uk_, ts, wt.f32.data());
+    }
+  }
+
+  kernels::TapConvShape tap_shape(const Geom& g) const {
+    kernels::TapConvShape s;
+    s.C = g.C; s.H = g.H; s.W = g.W; s.M = g.M; s.G = g.G; s.kh = g.kh; s.kw = g.kw;
+    s.sh = g.sh; s.sw = g.sw; s.dh = g.dh; s.dw = g.dw; s.ph = g.ph; s.pw = g.pw; s.oh = g.oh; s.ow = g.ow;
+    return s;
   }
 
   // Output planes in runs of about 32 KiB per kernel call, then the run's
@@ -205,6 +218,15 @@ class ConvLayer : public Layer {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                            g.oh == g.H && g.ow == g.W;
+    if (taps_) {
+      const kernels::TapConvShape ts = tap_shape(g);
+      if (kernels::tap_conv_declines(ts).empty()) {
+        kernels::SgemmEpilogue ep = fused_;
+        ep.row_bias = bias;
+        for (int64_t n = 0; n < g.N; ++n) taps_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
+        return;
+      }
+    }
     auto one = [&](int64_t n, int64_t grp, bool parallel) {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
@@ -301,6 +323,7 @@ class ConvLayer : public Layer {
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
+  std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_, residual_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
