@@ -155,13 +155,17 @@ class ConvLayer : public Layer {
     if (!wt.is_constant || wt.dtype != DataType::kFloat32 || M % group_ != 0 || (group_ == C && M == C)) return;
     const int64_t Mg = M / group_, K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(M, 1);
     if (K * M != static_cast<int64_t>(wt.f32.size())) return;
-    for (int64_t grp = 0; grp < group_; ++grp) {
-      packed_.push_back(kernels::pack_a_once(*uk_, Mg, K, {wt.f32.data() + grp * Mg * K, K, false}));
-    }
-    if (rank_ == 2) {  // and in the tap conv's order, for the shapes it takes (tap_conv_declines)
+    if (rank_ == 2 && wt.shape[2] * wt.shape[3] > 1 && C / group_ >= 16) {
+      // In the tap conv's order (kernels/conv_taps_f32.h) for the shapes it
+      // takes; a run it declines (an output under half its grid's width)
+      // packs A per tile on the im2col path.
       kernels::TapConvShape ts;
       ts.C = C; ts.M = M; ts.G = group_; ts.kh = wt.shape[2]; ts.kw = wt.shape[3];
-      if (ts.kh * ts.kw > 1 && C / group_ >= 16) taps_ = std::make_unique<kernels::TapConv>(*uk_, ts, wt.f32.data());
+      taps_ = std::make_unique<kernels::TapConv>(*uk_, ts, wt.f32.data());
+      return;
+    }
+    for (int64_t grp = 0; grp < group_; ++grp) {
+      packed_.push_back(kernels::pack_a_once(*uk_, Mg, K, {wt.f32.data() + grp * Mg * K, K, false}));
     }
   }
 
