@@ -6,12 +6,16 @@
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
 // per call, the residual and activation applied to each run while it is
-// in cache; everything else is
+// in cache; 2-D kernels larger than 1x1 with constant weights and at least
+// 16 channels per group run the tap conv (kernels/conv_taps_f32.h: one GEMM
+// per tap, B read in place from a phase-split padded copy of the image);
+// everything else is
 // the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
 // conv is 1x1, stride 1, no padding) and whose A panels (constant weights)
-// are packed once when the layer is created. 3-D convolutions materialise
+// are packed once when the layer is created. Bias, residual and Relu / Clip
+// are the SGEMM's tile epilogue (applied while each tile is in cache). 3-D convolutions materialise
 // col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
