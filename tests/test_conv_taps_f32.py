@@ -1,7 +1,8 @@
 """The FP32 tap conv (kernels/conv_taps_f32.h): dense kh x kw > 1 Conv layers
-with constant weights and at least 16 channels per group, as per-tap GEMMs
-read in place from a phase-split padded copy of the image, on every SGEMM
-tier the CPU has, against a float64 NumPy convolution.
+with constant weights and one group or at least 16 channels per group, as
+per-tap (or, under 16 channels, per-kernel-row over kx-shifted planes) GEMMs
+read in place from a padded copy of the image, on every SGEMM tier the CPU
+has, against a float64 NumPy convolution.
 
 Bound: each output is a sum of K = C/G * kh * kw products plus the bias,
 taken in a fixed order with one rounding per step (FMA tiers) or two (the
@@ -37,6 +38,13 @@ CASES = [
     (1, 16, 11, 9, 8, (3, 2), {"auto_pad": "SAME_UPPER", "strides": [1, 2]}),
     (1, 16, 8, 20, 8, (3, 3), {"strides": [3, 2], "dilations": [1, 2]}),
     (1, 16, 6, 1, 8, (3, 3), {"pads": [1, 1, 1, 1]}),  # ow = 1 of a 3-wide grid: declined, im2col
+    # under 16 channels, one group: kx-expanded planes, one slice group per kernel row
+    (1, 3, 23, 21, 8, (7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),  # a ResNet-like stem
+    (2, 3, 17, 16, 33, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # a MobileNet-like stem
+    (1, 5, 10, 12, 9, (3, 5), {"pads": [2, 1, 0, 3], "dilations": [2, 1]}),
+    (1, 1, 9, 9, 4, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (1, 15, 8, 40, 6, (2, 2), {"strides": [2, 2]}),
+    (1, 8, 6, 4, 4, (3, 3), {"pads": [1, 1, 1, 1], "group": 2}),  # grouped, 4 per group: declined, im2col
 ]
 
 

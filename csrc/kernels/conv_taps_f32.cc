@@ -26,29 +26,42 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 struct TapConv::Grid {
   TapConvShape s;
+  bool expand;    // kx-expanded planes (few channels): one row group per kernel row
+  int64_t ncol;   // column variants stored per row phase: sw phases, or kw shifts when expand
   int64_t Hq, Wq, plane, N, slack;
-  Grid(const TapConvShape& shape, int nr) : s(shape) {
+  Grid(const TapConvShape& shape, bool expand_kx, int nr) : s(shape), expand(expand_kx) {
+    ncol = expand ? s.kw : s.sw;
     Hq = ceil_div((s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1, s.sh);
-    Wq = ceil_div((s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1, s.sw);
+    Wq = expand ? s.ow : ceil_div((s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1, s.sw);
     plane = Hq * Wq;
     N = (s.oh - 1) * Wq + s.ow;
     // A full last B panel reads up to nr columns past N, and a junk column
     // up to one row past its plane: zeros there.
     slack = Wq + 2 * nr;
   }
-  // Where tap t's rows start in the buffer: its phase block, then its shift.
-  int64_t tap_offset(int64_t t) const {
-    const int64_t i = t / s.kw, j = t % s.kw;
+  // Column r of stored variant b reads input column r * sw + shift(b) - pw.
+  int64_t shift(int64_t b) const { return expand ? b * s.dw : b; }
+  // Where row group g starts in the buffer (its rows `plane` apart): tap g's
+  // phase block and shift, or, when expand, kernel row g's block of kx-shifted planes.
+  int64_t group_offset(int64_t g) const {
+    if (expand) return ((g * s.dh) % s.sh) * s.kw * s.C * plane + (g * s.dh / s.sh) * Wq;
+    const int64_t i = g / s.kw, j = g % s.kw;
     const int64_t a = (i * s.dh) % s.sh, b = (j * s.dw) % s.sw;
     return (a * s.sw + b) * s.C * plane + (i * s.dh / s.sh) * Wq + j * s.dw / s.sw;
   }
 };
 
+namespace {
+// Few channels: rows (kx, c) of one kernel row form one group (kx-expanded planes).
+bool expands(const TapConvShape& s) { return s.G == 1 && s.C < 16; }
+}  // namespace
+
 std::string tap_conv_declines(const TapConvShape& s) {
   if (s.kh * s.kw == 1) return "1x1 kernel (B is the image itself or its strided im2col)";
   if (s.G < 1 || s.C % s.G != 0 || s.M % s.G != 0) return "channels do not split into groups";
-  if (s.C / s.G < 16) return "under 16 channels per group (tap slices too short)";
+  if (s.G > 1 && s.C / s.G < 16) return "grouped, under 16 channels per group (tap slices too short)";
   if (s.oh < 1 || s.ow < 1) return "empty output";
+  if (expands(s)) return "";
   const int64_t wp = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;
   const int64_t wq = ceil_div(wp, s.sw);
   if (2 * s.ow < wq) return "over half the output grid's columns would be dropped";
@@ -61,27 +74,34 @@ TapConv::TapConv(const SgemmKernel& uk, const TapConvShape& s, const float* w) :
   }
   Cg_ = s.C / s.G;
   Mg_ = s.M / s.G;
-  // Channel chunks per tap of equal size, at most kc.
-  const int64_t chunks = ceil_div(Cg_, uk.kc), kcs = ceil_div(Cg_, chunks);
+  expand_ = expands(s);
+  // Row groups (taps, or kernel rows when expanded) cut into chunks of
+  // equal size, at most kc.
+  const int64_t groups = expand_ ? s.kh : s.kh * s.kw, rows = expand_ ? s.kw * Cg_ : Cg_;
+  const int64_t chunks = ceil_div(rows, uk.kc), kcs = ceil_div(rows, chunks);
   const int64_t m_pad = ceil_div(Mg_, uk.mr) * uk.mr;
   int64_t off = 0;
-  for (int64_t t = 0; t < s.kh * s.kw; ++t) {
-    for (int64_t c0 = 0; c0 < Cg_; c0 += kcs) {
-      const int64_t kc = std::min(kcs, Cg_ - c0);
+  for (int64_t t = 0; t < groups; ++t) {
+    for (int64_t c0 = 0; c0 < rows; c0 += kcs) {
+      const int64_t kc = std::min(kcs, rows - c0);
       slices_.push_back({t, c0, kc, off});
       off += kc * m_pad;
     }
   }
   a_group_ = off;
   a_.assign(static_cast<size_t>(a_group_ * s.G), 0.f);
-  const int64_t taps = s.kh * s.kw;
   for (int64_t grp = 0; grp < s.G; ++grp) {
     for (const Slice& sl : slices_) {
       float* dst = a_.data() + grp * a_group_ + sl.a_off;
       for (int64_t m = 0; m < Mg_; ++m) {
         float* panel = dst + (m / uk.mr) * sl.kc * uk.mr + m % uk.mr;
-        const float* src = w + ((grp * Mg_ + m) * Cg_ + sl.c0) * taps + sl.tap;
-        for (int64_t k = 0; k < sl.kc; ++k) panel[k * uk.mr] = src[k * taps];
+        for (int64_t k = 0; k < sl.kc; ++k) {
+          // Row j of group t: (ky, kx, c) = (t / kw, t % kw, j), or (t, j / Cg, j % Cg) expanded.
+          const int64_t j = sl.c0 + k;
+          const int64_t ky = expand_ ? sl.tap : sl.tap / s.kw, kx = expand_ ? j / Cg_ : sl.tap % s.kw;
+          const int64_t c = expand_ ? j % Cg_ : j;
+          panel[k * uk.mr] = w[(((grp * Mg_ + m) * Cg_ + c) * s.kh + ky) * s.kw + kx];
+        }
       }
     }
   }
@@ -91,12 +111,13 @@ void TapConv::fill_planes(const Grid& g, const float* x, float* buf) const {
   const TapConvShape& s = g.s;
   const int64_t wq = g.Wq, hq = g.Hq, plane = g.plane;
   for (int64_t a = 0; a < s.sh; ++a) {
-    for (int64_t b = 0; b < s.sw; ++b) {
+    for (int64_t v = 0; v < g.ncol; ++v) {
       // Columns r with 0 <= r*sw + b - pw < W form [lo, hi).
+      const int64_t b = g.shift(v);
       const int64_t lo = std::min(wq, std::max<int64_t>(0, ceil_div(s.pw - b, s.sw)));
       const int64_t hi = std::max(lo, std::min(wq, ceil_div(s.W + s.pw - b, s.sw)));
       for (int64_t c = 0; c < s.C; ++c) {
-        float* dst = buf + ((a * s.sw + b) * s.C + c) * plane;
+        float* dst = buf + ((a * g.ncol + v) * s.C + c) * plane;
         const float* src = x + c * s.H * s.W;
         for (int64_t q = 0; q < hq; ++q, dst += wq) {
           const int64_t iy = q * s.sh + a - s.ph;
@@ -116,7 +137,7 @@ void TapConv::fill_planes(const Grid& g, const float* x, float* buf) const {
       }
     }
   }
-  std::fill(buf + s.sh * s.sw * s.C * plane, buf + s.sh * s.sw * s.C * plane + g.slack, 0.f);
+  std::fill(buf + s.sh * g.ncol * s.C * plane, buf + s.sh * g.ncol * s.C * plane + g.slack, 0.f);
 }
 
 void TapConv::group_gemm(const Grid& g, int64_t grp, const float* buf, float* cbuf, int64_t i0, int64_t mc,
@@ -130,7 +151,7 @@ void TapConv::group_gemm(const Grid& g, int64_t grp, const float* buf, float* cb
   t.hi = ep.hi;
   for (size_t si = 0; si < slices_.size(); ++si) {
     const Slice& sl = slices_[si];
-    const float* b_rows = buf + g.tap_offset(sl.tap) + (grp * Cg_ + sl.c0) * g.plane;
+    const float* b_rows = buf + g.group_offset(sl.tap) + (grp * Cg_ + sl.c0) * g.plane;
     t.kc = sl.kc;
     t.accumulate = si > 0;
     const bool last = si + 1 == slices_.size();
@@ -156,10 +177,10 @@ void TapConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep
   if (s.C != w_.C || s.M != w_.M || s.G != w_.G || s.kh != w_.kh || s.kw != w_.kw) {
     throw InvalidArgument("tap conv: shape does not match the packed weights");
   }
-  const Grid g(s, uk_->nr);
+  const Grid g(s, expand_, uk_->nr);
   const int64_t wq = g.Wq, ncols = g.N;
   thread_local std::vector<float> planes, grid;
-  const size_t buf_size = static_cast<size_t>(s.sh * s.sw * s.C * g.plane + g.slack);
+  const size_t buf_size = static_cast<size_t>(s.sh * g.ncol * s.C * g.plane + g.slack);
   if (planes.size() < buf_size) planes.resize(buf_size);
   if (grid.size() < static_cast<size_t>(s.M * ncols)) grid.resize(static_cast<size_t>(s.M * ncols));
   fill_planes(g, x, planes.data());

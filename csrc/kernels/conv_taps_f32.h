@@ -13,6 +13,13 @@
 // y = sum over taps t of W_t (M x C) * B_t, with the B panels read straight
 // from the buffer (the microkernel's in-place mode) instead of packed.
 //
+// Under 16 channels (a network's stem, one group) the taps' slices would be
+// too short, so the buffer holds kw column-shifted copies instead of the sw
+// phases, plane (a, kx, c)[q][r] = x[c][q*sh + a - ph][r*sw + kx*dw - pw],
+// the grid is exactly ow wide, and the rows (kx, c) of one kernel row i form
+// one matrix B_i (rows `plane` apart): y = sum over i of W_i (M x kw*C) * B_i,
+// summed kernel row by kernel row, (kx, c) ascending within one.
+//
 // Summation order: taps in row-major order (i, then j), within a tap the
 // channels ascending in slices of at most the microkernel's kc; each
 // slice is one microkernel call accumulating into C, the first adding the
@@ -57,7 +64,7 @@ class TapConv {
 
  private:
   struct Slice {
-    int64_t tap, c0, kc;  // tap index, first channel, channels
+    int64_t tap, c0, kc;  // row group (tap, or kernel row when expanded), first row, rows
     int64_t a_off;        // offset of its panels in a_ (per group)
   };
   struct Grid;  // one run's plane and output-grid geometry
@@ -68,6 +75,7 @@ class TapConv {
   const SgemmKernel* uk_;
   TapConvShape w_;  // C, M, G, kh, kw
   int64_t Cg_, Mg_;
+  bool expand_ = false;  // kx-expanded planes (under 16 channels, one group)
   std::vector<Slice> slices_;
   std::vector<float> a_;  // per group: every slice's ceil(Mg / mr) panels [kc][mr]
   int64_t a_group_ = 0;   // floats per group in a_
