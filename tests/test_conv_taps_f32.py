@@ -2,7 +2,7 @@
 with constant weights and one group or at least 16 channels per group, as
 per-tap (or, under 16 channels, per-kernel-row over kx-shifted planes) GEMMs
 read in place from a padded copy of the image, on every SGEMM tier the CPU
-has, against a float64 NumPy convolution.
+has (kx-expanded only where kw * C >= 16), against a float64 NumPy convolution.
 
 Bound: each output is a sum of K = C/G * kh * kw products plus the bias,
 taken in a fixed order with one rounding per step (FMA tiers) or two (the
@@ -40,9 +40,9 @@ CASES = [
     (1, 16, 6, 1, 8, (3, 3), {"pads": [1, 1, 1, 1]}),  # ow = 1 of a 3-wide grid: declined, im2col
     # under 16 channels, one group: kx-expanded planes, one slice group per kernel row
     (1, 3, 23, 21, 8, (7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),  # a ResNet-like stem
-    (2, 3, 17, 16, 33, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # a MobileNet-like stem
+    (2, 3, 17, 16, 33, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # kw * C = 9: declined, im2col
     (1, 5, 10, 12, 9, (3, 5), {"pads": [2, 1, 0, 3], "dilations": [2, 1]}),
-    (1, 1, 9, 9, 4, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (1, 6, 9, 9, 4, (3, 3), {"pads": [1, 1, 1, 1]}),
     (1, 15, 8, 40, 6, (2, 2), {"strides": [2, 2]}),
     (1, 8, 6, 4, 4, (3, 3), {"pads": [1, 1, 1, 1], "group": 2}),  # grouped, 4 per group: declined, im2col
 ]

@@ -52,14 +52,17 @@ struct TapConv::Grid {
 };
 
 namespace {
-// Few channels: rows (kx, c) of one kernel row form one group (kx-expanded planes).
-bool expands(const TapConvShape& s) { return s.G == 1 && s.C < 16; }
+// Few channels: rows (kx, c) of one kernel row form one group (kx-expanded
+// planes), when that gives slices of at least 16 rows (a 7x7 RGB stem: 21;
+// a 3x3 one, 9, stays on the im2col path, measured no faster here).
+bool expands(const TapConvShape& s) { return s.G == 1 && s.C < 16 && s.kw * s.C >= 16; }
 }  // namespace
 
 std::string tap_conv_declines(const TapConvShape& s) {
   if (s.kh * s.kw == 1) return "1x1 kernel (B is the image itself or its strided im2col)";
   if (s.G < 1 || s.C % s.G != 0 || s.M % s.G != 0) return "channels do not split into groups";
   if (s.G > 1 && s.C / s.G < 16) return "grouped, under 16 channels per group (tap slices too short)";
+  if (s.C < 16 && s.kw * s.C < 16) return "under 16 rows per kernel row (kw * C) even kx-expanded";
   if (s.oh < 1 || s.ow < 1) return "empty output";
   if (expands(s)) return "";
   const int64_t wp = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;

@@ -13,7 +13,7 @@
 // y = sum over taps t of W_t (M x C) * B_t, with the B panels read straight
 // from the buffer (the microkernel's in-place mode) instead of packed.
 //
-// Under 16 channels (a network's stem, one group) the taps' slices would be
+// Under 16 channels (a network's stem, one group; kw * C >= 16) the taps' slices would be
 // too short, so the buffer holds kw column-shifted copies instead of the sw
 // phases, plane (a, kx, c)[q][r] = x[c][q*sh + a - ph][r*sw + kx*dw - pw],
 // the grid is exactly ow wide, and the rows (kx, c) of one kernel row i form

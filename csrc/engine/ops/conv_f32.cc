@@ -6,8 +6,8 @@
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
 // per call, the residual and activation applied to each run while it is
-// in cache; 2-D kernels larger than 1x1 with constant weights and one
-// group or at least 16 channels per group run the tap conv (kernels/conv_taps_f32.h: one GEMM
+// in cache; 2-D kernels larger than 1x1 with constant weights and at least
+// 16 channels per group (or one group and kw * C >= 16) run the tap conv (kernels/conv_taps_f32.h: one GEMM
 // per tap, B read in place from a phase-split padded copy of the image);
 // everything else is
 // the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
@@ -159,7 +159,7 @@ class ConvLayer : public Layer {
     if (!wt.is_constant || wt.dtype != DataType::kFloat32 || M % group_ != 0 || (group_ == C && M == C)) return;
     const int64_t Mg = M / group_, K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(M, 1);
     if (K * M != static_cast<int64_t>(wt.f32.size())) return;
-    if (rank_ == 2 && wt.shape[2] * wt.shape[3] > 1 && (C / group_ >= 16 || group_ == 1)) {
+    if (rank_ == 2 && wt.shape[2] * wt.shape[3] > 1 && (C / group_ >= 16 || (group_ == 1 && wt.shape[3] * C >= 16))) {
       // In the tap conv's order (kernels/conv_taps_f32.h) for the shapes it
       // takes; a run it declines (an output under half its grid's width)
       // packs A per tile on the im2col path.
