@@ -117,27 +117,3 @@ def test_tap_conv_epilogue_fused(isa: str) -> None:
         np.testing.assert_array_equal(fused, np.maximum(z + r, 0))
     finally:
         int8rt.set_max_isa(None)
-
-
-@pytest.mark.parametrize("isa", TIERS)
-@pytest.mark.parametrize("k", [1, 3])
-def test_residual_in_the_gemm_tile_epilogue(isa: str, k: int) -> None:
-    """A fused residual (int8rt_residual) is added by the SGEMM's tile
-    epilogue on the last K slice (C = 300: two or more slices on every tier),
-    before the Relu: bit for bit Conv, then Add, then Relu. k = 1 runs the
-    plain SGEMM (B is the image), k = 3 with 8 channels the im2col path."""
-    rng = np.random.default_rng(13)
-    c = 300 if k == 1 else 8
-    x = rng.standard_normal((2, c, 5, 7)).astype(np.float32)
-    w = rng.standard_normal((19, c, k, k)).astype(np.float32)
-    b = rng.standard_normal(19).astype(np.float32)
-    attrs = {"pads": [k // 2] * 4}
-    z = _run(isa, [x, w, b], attrs, True)
-    r = rng.standard_normal(z.shape).astype(np.float32)
-    int8rt.set_max_isa(isa)
-    try:
-        fused = run_single_op("Conv", [x, w, b, r], {**attrs, "int8rt_residual": 3, "int8rt_activation": "Relu"},
-                              [False, True, True, False])[0]
-    finally:
-        int8rt.set_max_isa(None)
-    np.testing.assert_array_equal(fused, np.maximum(z + r, 0))

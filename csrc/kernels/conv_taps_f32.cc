@@ -166,7 +166,7 @@ void TapConv::group_gemm(const Grid& g, int64_t grp, const float* buf, float* cb
         t.c = cbuf + (grp * Mg_ + i0 + ip) * g.N + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
         t.bias = si == 0 && ep.row_bias ? ep.row_bias + grp * Mg_ + i0 + ip : nullptr;
-        t.clip = ep.clip && last && !ep.residual;  // with a residual: both at the copy-out
+        t.clip = ep.clip && last;
         uk.fn(t);
         if ((t.bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
       }
@@ -204,29 +204,15 @@ void TapConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep
       const int64_t i0 = (rest / n_tiles) * mc, j0 = (rest % n_tiles) * nc;
       const int64_t rows = std::min(mc, Mg_ - i0), cols = std::min(nc, ncols - j0);
       group_gemm(g, grp, buf, cbuf, i0, rows, j0, cols, ep);
-      // The tile's valid columns (ox < ow) into y, while in cache; with a
-      // residual, v + residual then the clip (SgemmEpilogue's order).
+      // The tile's valid columns (ox < ow) into y, while in cache.
       for (int64_t m = grp * Mg_ + i0; m < grp * Mg_ + i0 + rows; ++m) {
         const float* src = cbuf + m * ncols;
         float* dst = y + m * s.oh * s.ow;
-        const float* res = ep.residual ? ep.residual + m * ep.ldr : nullptr;
         for (int64_t n = j0; n < j0 + cols;) {
           const int64_t oy = n / wq, ox = n % wq;
           const int64_t seg = std::min(wq - ox, j0 + cols - n);
           if (ox < s.ow) {
-            const int64_t len = std::min(seg, s.ow - ox), at = oy * s.ow + ox;
-            if (!res) {
-              std::memcpy(dst + at, src + n, static_cast<size_t>(len) * sizeof(float));
-            } else {
-              for (int64_t i = 0; i < len; ++i) {
-                float v = src[n + i] + res[at + i];
-                if (ep.clip) {
-                  v = v > ep.lo ? v : ep.lo;
-                  v = v < ep.hi ? v : ep.hi;
-                }
-                dst[at + i] = v;
-              }
-            }
+            std::memcpy(dst + oy * s.ow + ox, src + n, static_cast<size_t>(std::min(seg, s.ow - ox)) * sizeof(float));
           }
           n += seg;
         }

@@ -57,8 +57,7 @@ class TapConv {
 
   // y[M][oh][ow] of one image x[C][H][W] for `s` (whose C, M, G, kh, kw must
   // be the weights'; tap_conv_declines(s) == ""); `ep` as in sgemm (row_bias
-  // over all M channels, or nullptr; residual [M][ldr] in y's layout, added
-  // with the clip as each tile is copied out). Uses the calling thread's scratch
+  // over all M channels, or nullptr). Uses the calling thread's scratch
   // buffers (grown, never shrunk), and parallel_for over C tiles when `parallel`.
   void run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel) const;
 

@@ -133,10 +133,6 @@ void sgemm_tile_epilogue(const SgemmTile& t) {
       const float b = t.bias[r];
       for (int j = 0; j < cols; ++j) c[j] = c[j] + b;
     }
-    if (t.residual) {
-      const float* q = t.residual + r * t.ldr;
-      for (int j = 0; j < cols; ++j) c[j] = c[j] + q[j];
-    }
     if (t.clip) {
       for (int j = 0; j < cols; ++j) {
         const float v = c[j] > lo ? c[j] : lo;
@@ -203,11 +199,9 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
         if (ep) {
           t.bias = k0 == 0 && ep->row_bias ? ep->row_bias + i0 + ip : nullptr;
           t.clip = ep->clip && k0 + kc >= K;
-          t.residual = ep->residual && k0 + kc >= K ? ep->residual + (i0 + ip) * ep->ldr + j0 + jp : nullptr;
-          t.ldr = ep->ldr;
         }
         uk.fn(t);
-        if ((t.bias || t.residual || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
+        if ((t.bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
       }
     }
   }
@@ -239,7 +233,6 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
     for (int64_t i = 0; i < M; ++i) {
       float* c = C + i * ldc;
       if (!accumulate) std::fill(c, c + N, ep && ep->row_bias ? ep->row_bias[i] : 0.f);
-      for (int64_t j = 0; ep && ep->residual && j < N; ++j) c[j] = c[j] + ep->residual[i * ep->ldr + j];
       for (int64_t j = 0; ep && ep->clip && j < N; ++j) {
         const float v = c[j] > ep->lo ? c[j] : ep->lo;
         c[j] = v < ep->hi ? v : ep->hi;

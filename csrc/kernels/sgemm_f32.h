@@ -79,14 +79,10 @@ PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOpera
 // be false): row i gets row_bias[i] added right after the first K slice is
 // stored, so the sums are those of a C prefilled with the bias and then
 // accumulated (the first addition, bias + slice, is the same in either
-// order); after the last slice, when residual, v = v + residual[i * ldr + j]
-// (a Conv's fused residual: the same addition as a separate Add after it),
-// then, when clip, v = v > lo ? v : lo, then v < hi ? v : hi (Relu: lo = 0,
-// hi = +inf), the engine's clip_value.
+// order); after the last slice, when clip, v = v > lo ? v : lo, then
+// v < hi ? v : hi (Relu: lo = 0, hi = +inf), the engine's clip_value.
 struct SgemmEpilogue {
   const float* row_bias = nullptr;  // [M], or nullptr
-  const float* residual = nullptr;  // [M][ldr], or nullptr
-  int64_t ldr = 0;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
 };

@@ -120,14 +120,12 @@ class ConvLayer : public Layer {
     float* y = out[0]->data<float>();
     if (rank_ == 3) {
       gemm_3d(x, w, bias, y, g);
-      epilogue(in, y, g, /*residual_done=*/false, /*clip_done=*/false);
+      epilogue(in, y, g, /*clip_done=*/false);
     } else if (g.G == g.C && g.M == g.C && g.G > 1) {
       depthwise(in, x, w, bias, y, g);
     } else {
-      const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
-      gemm_path(x, w, bias, r, y, g);
-      // The SGEMM's tile epilogue added the residual and clipped (not the BF16 GEMM).
-      epilogue(in, y, g, /*residual_done=*/bf16_.empty(), /*clip_done=*/fused_.clip && bf16_.empty());
+      gemm_path(x, w, bias, y, g);
+      epilogue(in, y, g, /*clip_done=*/fused_.clip && bf16_.empty());
     }
   }
 
@@ -137,9 +135,11 @@ class ConvLayer : public Layer {
   }
 
  private:
-  // Relu and Clip run in the SGEMM's tile epilogue, after the residual.
-  static kernels::SgemmEpilogue fused_clip(const FusedActivation& act) {
+  // Relu and Clip run in the SGEMM's tile epilogue unless a residual must be
+  // added before them.
+  static kernels::SgemmEpilogue fused_clip(const FusedActivation& act, int64_t residual) {
     kernels::SgemmEpilogue ep;
+    if (residual >= 0) return ep;
     if (act.kind == FusedActivation::Kind::kRelu) {
       ep.clip = true;
       ep.lo = 0.f;
@@ -222,7 +222,7 @@ class ConvLayer : public Layer {
     }
   }
 
-  void gemm_path(const float* x, const float* w, const float* bias, const float* r, float* y, const Geom& g) const {
+  void gemm_path(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                            g.oh == g.H && g.ow == g.W;
@@ -231,11 +231,7 @@ class ConvLayer : public Layer {
       if (kernels::tap_conv_declines(ts).empty()) {
         kernels::SgemmEpilogue ep = fused_;
         ep.row_bias = bias;
-        ep.ldr = P;
-        for (int64_t n = 0; n < g.N; ++n) {
-          ep.residual = r ? r + n * g.M * P : nullptr;
-          taps_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
-        }
+        for (int64_t n = 0; n < g.N; ++n) taps_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
         return;
       }
     }
@@ -253,10 +249,8 @@ class ConvLayer : public Layer {
       } else {
         GemmOperand a{w + grp * Mg * K, K, false};
         if (!packed_.empty()) a.packed = &packed_[grp];
-        kernels::SgemmEpilogue ep = fused_;  // bias, residual and activation on each tile while in cache
+        kernels::SgemmEpilogue ep = fused_;  // bias and activation on each tile while in cache
         ep.row_bias = bias ? bias + grp * Mg : nullptr;
-        ep.residual = r ? r + (n * g.M + grp * Mg) * P : nullptr;
-        ep.ldr = P;
         sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);
       }
     };
@@ -269,13 +263,11 @@ class ConvLayer : public Layer {
     }
   }
 
-  // The residual and the activation on the output, each unless the SGEMM's
-  // tile epilogue already applied it (residual_done, clip_done).
-  void epilogue(const std::vector<const Value*>& in, float* y, const Geom& g, bool residual_done,
-                bool clip_done) const {
-    const bool act = act_.kind != FusedActivation::Kind::kNone && !clip_done;
-    if ((residual_ < 0 || residual_done) && !act) return;
-    const float* r = residual_ >= 0 && !residual_done ? in[residual_]->data<float>() : nullptr;
+  // The residual and the activation on the output, unless the SGEMM's tile
+  // epilogue already clipped (clip_done) and there is no residual.
+  void epilogue(const std::vector<const Value*>& in, float* y, const Geom& g, bool clip_done) const {
+    if (residual_ < 0 && (act_.kind == FusedActivation::Kind::kNone || clip_done)) return;
+    const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
     const int64_t P = g.od * g.oh * g.ow;
     parallel_for(g.N * g.M, std::max<int64_t>(1, 4096 / P), [&](int64_t begin, int64_t end) {
       float* p = y + begin * P;
@@ -284,7 +276,7 @@ class ConvLayer : public Layer {
         const float* q = r + begin * P;
         for (int64_t i = 0; i < n; ++i) p[i] = p[i] + q[i];
       }
-      if (act) act_.apply(p, n);
+      act_.apply(p, n);
     });
   }
 
@@ -340,7 +332,7 @@ class ConvLayer : public Layer {
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
-  kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
+  kernels::SgemmEpilogue fused_ = fused_clip(act_, residual_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 

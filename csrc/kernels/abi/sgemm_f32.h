@@ -35,11 +35,9 @@ struct SgemmTile {
   // The tile epilogue (kernels/sgemm_f32.h, SgemmEpilogue), for microkernels
   // that take it (SgemmKernel::epilogue): before the store, row r's value
   // v = v + bias[r] when bias (set on the first K slice only, which does not
-  // accumulate), then, on the last slice, v = v + residual[r * ldr + j] when
-  // residual, then, when clip, v = v > lo ? v : lo and v < hi ? v : hi.
+  // accumulate), then, when clip (the last slice), v = v > lo ? v : lo and
+  // v < hi ? v : hi.
   const float* bias = nullptr;
-  const float* residual = nullptr;
-  int64_t ldr = 0;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
 };
