@@ -14,8 +14,9 @@
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
 // conv is 1x1, stride 1, no padding) and whose A panels (constant weights)
-// are packed once when the layer is created. Bias, residual and Relu / Clip
-// are the SGEMM's tile epilogue (applied while each tile is in cache). 3-D convolutions materialise
+// are packed once when the layer is created. Bias and Relu / Clip are the
+// SGEMM's tile epilogue (applied while each tile is in cache) unless a
+// residual must come first. 3-D convolutions materialise
 // col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
