@@ -412,3 +412,60 @@ def test_data_movement_chains_merge_exactly(kind: str, args: dict, ops_after: li
     got = _run(merged, feeds)
     for name in ref:
         np.testing.assert_array_equal(got[name], ref[name], err_msg=f"{kind} {name}")
+
+
+def _gelu_chain(grouping: str, divisor: float = 1.4142135381698608, extra_reader: bool = False) -> _core.Network:
+    """x -> Div(sqrt 2) (or Mul 1/sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5,
+    the two Muls grouped as `grouping` ("x*a*h": (x * a) * 0.5, torch's
+    nn.GELU; "x*h*a": (x * 0.5) * a, HuggingFace's gelu; "mul": the scaling
+    as Mul by 1/sqrt 2, constants first)."""
+    net = _core.Network()
+    x = net.add_input("x", [-1, 6])
+    c = lambda name, v: net.add_constant(name, np.array(v, np.float32))  # noqa: E731
+    if grouping == "mul":
+        d = net.add_node("Mul", "scale", [c("r2", 0.7071067811865476), x], {}, ["d"])[0]
+    else:
+        d = net.add_node("Div", "scale", [x, c("s2", divisor)], {}, ["d"])[0]
+    e = net.add_node("Erf", "erf", [d], {}, ["e"])[0]
+    a = net.add_node("Add", "add", [c("one", 1.0), e], {}, ["a"])[0]
+    if grouping == "x*h*a":
+        h = net.add_node("Mul", "half", [x, c("half", 0.5)], {}, ["h"])[0]
+        y = net.add_node("Mul", "mul", [h, a], {}, ["y"])[0]
+    else:
+        m = net.add_node("Mul", "mul1", [a, x], {}, ["m"])[0]
+        y = net.add_node("Mul", "mul2", [c("half", 0.5), m], {}, ["y"])[0]
+    net.mark_output(y)
+    if extra_reader:
+        net.mark_output(net.add_node("Relu", "other", [e], {}, ["e_relu"])[0])
+    return net
+
+
+@pytest.mark.parametrize("grouping", ["x*a*h", "x*h*a", "mul"])
+def test_gelu_chain_fuses_into_one_gelu_within_bound(grouping: str) -> None:
+    """The five nodes become one Gelu writing y. The Gelu layer multiplies by
+    1/sqrt 2 where the graph may divide by sqrt 2: erf's argument can differ
+    by one rounding (|d| * 2**-23), erf' <= 2/sqrt(pi), and the remaining
+    operations round alike, so |y - y_fused| <= |x|/2 * (2/sqrt(pi)) *
+    |d| * 2**-23 + 2 ulp(y) (erf_f32's own rounding near the differing argument)."""
+    rng = np.random.default_rng(31)
+    net = _gelu_chain(grouping)
+    feeds = {"x": rng.standard_normal((50, 6)).astype(np.float32) * 3}
+    ref = _run(net, feeds)["y"]
+    fused = _copy(net)
+    _testing.run_passes(fused, {})
+    assert _ops(fused) == ["Gelu"]
+    got = _run(fused, feeds)["y"]
+    x = feeds["x"].astype(np.float64)
+    bound = np.abs(x) / 2 * (2 / np.sqrt(np.pi)) * np.abs(x / np.sqrt(2)) * 2.0 ** -23 \
+        + 2 * np.spacing(np.abs(ref)).astype(np.float64)
+    assert (np.abs(got.astype(np.float64) - ref) <= bound).all()
+    unfused = _copy(net)
+    _testing.run_passes(unfused, {"fuse_gelu": False})
+    assert "Erf" in _ops(unfused)
+
+
+@pytest.mark.parametrize("case", ["wrong_constant", "shared_intermediate"])
+def test_gelu_like_chains_that_are_not_gelu_stay(case: str) -> None:
+    net = _gelu_chain("x*a*h", divisor=1.5) if case == "wrong_constant" else _gelu_chain("x*a*h", extra_reader=True)
+    _testing.run_passes(net, {})
+    assert "Erf" in _ops(net) and "Gelu" not in _ops(net)

@@ -121,20 +121,10 @@ void pack_b(const GemmOperand& B, int64_t k0, int64_t kc, int64_t j0, int64_t nc
 
 }  // namespace panels
 
-namespace {
-
-using panels::pack_a;
-using panels::pack_b;
-using panels::pack_b_im2col;
-
-struct Scratch {
-  std::vector<float> a, b;
-};
-
 // The tile epilogue for microkernels that do not apply it themselves
 // (SgemmTile's bias / clip fields, with the same formulas), on the tile
 // just stored while it is in L1.
-void tile_epilogue(const SgemmTile& t) {
+void sgemm_tile_epilogue(const SgemmTile& t) {
   const float lo = t.lo, hi = t.hi;
   for (int r = 0; r < t.rows; ++r) {
     float* c = t.c + r * t.ldc;
@@ -151,6 +141,16 @@ void tile_epilogue(const SgemmTile& t) {
     }
   }
 }
+
+namespace {
+
+using panels::pack_a;
+using panels::pack_b;
+using panels::pack_b_im2col;
+
+struct Scratch {
+  std::vector<float> a, b;
+};
 
 void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t K,
                const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
@@ -201,7 +201,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
           t.clip = ep->clip && k0 + kc >= K;
         }
         uk.fn(t);
-        if ((t.bias || t.clip) && !uk.epilogue) tile_epilogue(t);
+        if ((t.bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
       }
     }
   }

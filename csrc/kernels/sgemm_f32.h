@@ -87,6 +87,10 @@ struct SgemmEpilogue {
   float lo = 0.f, hi = 0.f;
 };
 
+// The tile epilogue for a microkernel that does not apply it itself
+// (!SgemmKernel::epilogue): SgemmTile's bias / clip on the tile just stored.
+void sgemm_tile_epilogue(const SgemmTile& t);
+
 // C[M, N] (row stride ldc) = A[M, K] * B[K, N], or += when accumulate.
 // A.packed must have been packed for `uk` with this M and K (InvalidArgument otherwise).
 // Parallel over tiles of C with int8rt::parallel_for unless parallel is false

@@ -6,12 +6,17 @@
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
 // per call, the residual and activation applied to each run while it is
-// in cache; everything else is
+// in cache; 2-D kernels larger than 1x1 with constant weights and at least
+// 16 channels per group (or one group and kw * C >= 16) run the tap conv (kernels/conv_taps_f32.h: one GEMM
+// per tap, B read in place from a phase-split padded copy of the image);
+// everything else is
 // the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
 // col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
 // (Im2colView: col is never materialised; the input itself is B when the
 // conv is 1x1, stride 1, no padding) and whose A panels (constant weights)
-// are packed once when the layer is created. 3-D convolutions materialise
+// are packed once when the layer is created. Bias and Relu / Clip are the
+// SGEMM's tile epilogue (applied while each tile is in cache) unless a
+// residual must come first. 3-D convolutions materialise
 // col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
@@ -25,6 +30,7 @@
 #include "engine/layer.h"
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/op_util.h"
+#include "kernels/conv_taps_f32.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/sgemm_f32.h"
 
@@ -154,9 +160,25 @@ class ConvLayer : public Layer {
     if (!wt.is_constant || wt.dtype != DataType::kFloat32 || M % group_ != 0 || (group_ == C && M == C)) return;
     const int64_t Mg = M / group_, K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(M, 1);
     if (K * M != static_cast<int64_t>(wt.f32.size())) return;
+    if (rank_ == 2 && wt.shape[2] * wt.shape[3] > 1 && (C / group_ >= 16 || (group_ == 1 && wt.shape[3] * C >= 16))) {
+      // In the tap conv's order (kernels/conv_taps_f32.h) for the shapes it
+      // takes; a run it declines (an output under half its grid's width)
+      // packs A per tile on the im2col path.
+      kernels::TapConvShape ts;
+      ts.C = C; ts.M = M; ts.G = group_; ts.kh = wt.shape[2]; ts.kw = wt.shape[3];
+      taps_ = std::make_unique<kernels::TapConv>(*uk_, ts, wt.f32.data());
+      return;
+    }
     for (int64_t grp = 0; grp < group_; ++grp) {
       packed_.push_back(kernels::pack_a_once(*uk_, Mg, K, {wt.f32.data() + grp * Mg * K, K, false}));
     }
+  }
+
+  kernels::TapConvShape tap_shape(const Geom& g) const {
+    kernels::TapConvShape s;
+    s.C = g.C; s.H = g.H; s.W = g.W; s.M = g.M; s.G = g.G; s.kh = g.kh; s.kw = g.kw;
+    s.sh = g.sh; s.sw = g.sw; s.dh = g.dh; s.dw = g.dw; s.ph = g.ph; s.pw = g.pw; s.oh = g.oh; s.ow = g.ow;
+    return s;
   }
 
   // Output planes in runs of about 32 KiB per kernel call, then the run's
@@ -205,6 +227,15 @@ class ConvLayer : public Layer {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                            g.oh == g.H && g.ow == g.W;
+    if (taps_) {
+      const kernels::TapConvShape ts = tap_shape(g);
+      if (kernels::tap_conv_declines(ts).empty()) {
+        kernels::SgemmEpilogue ep = fused_;
+        ep.row_bias = bias;
+        for (int64_t n = 0; n < g.N; ++n) taps_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
+        return;
+      }
+    }
     auto one = [&](int64_t n, int64_t grp, bool parallel) {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
@@ -301,6 +332,7 @@ class ConvLayer : public Layer {
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
+  std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_, residual_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };

@@ -6,6 +6,9 @@
 // Statistics are accumulated in double (two passes) and rounded once
 // (moments.h), so the result does not depend on the summation order beyond
 // float rounding of y.
+// Scale and B are read in place when they have the normalised shape (the
+// usual [C]); only a broadcast one is expanded, into a per-thread buffer
+// reused across runs, so a run allocates nothing.
 // The optional outputs Mean and InvStdDev ([d0..d(axis-1), 1, ..., 1]) are
 // produced when the node has them. stash_type other than 1 is NotSupported.
 #include <algorithm>
@@ -51,8 +54,9 @@ class LayerNormLayer : public Layer {
     int64_t axis = normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_);
     Shape norm(xs.begin() + axis, xs.end());
     const int64_t n = shape_numel(norm), rows = in[0]->numel() / std::max<int64_t>(1, n);
-    std::vector<float> scale = expand(*in[1], norm), bias;
-    if (in.size() > 2 && in[2]) bias = expand(*in[2], norm);
+    thread_local std::vector<float> scale_buf, bias_buf;
+    const float* scale = in_place_or_expanded(*in[1], norm, scale_buf);
+    const float* bias = in.size() > 2 && in[2] ? in_place_or_expanded(*in[2], norm, bias_buf) : nullptr;
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     float* mean_out = num_outputs_ > 1 && out[1] ? out[1]->data<float>() : nullptr;
@@ -63,9 +67,10 @@ class LayerNormLayer : public Layer {
         float* d = y + r * n;
         const Moments st = moments(s, n, eps_);
         const float m = st.mean, f = st.inv_std;
-        for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i];
-        if (!bias.empty()) {
-          for (int64_t i = 0; i < n; ++i) d[i] += bias[i];
+        if (bias) {
+          for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i] + bias[i];
+        } else {
+          for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i];
         }
         if (mean_out) mean_out[r] = m;
         if (inv_out) inv_out[r] = f;
@@ -76,9 +81,13 @@ class LayerNormLayer : public Layer {
   std::string describe() const override { return "fp32 layernorm"; }
 
  private:
-  static std::vector<float> expand(const Value& v, const Shape& norm) {
+  // v's data when it has n = numel(norm) elements in the normalised shape's
+  // order, else v broadcast to `norm` in `buf`.
+  static const float* in_place_or_expanded(const Value& v, const Shape& norm, std::vector<float>& buf) {
+    if (v.numel() == shape_numel(norm)) return v.data<float>();  // broadcasting to norm adds no element
     std::vector<int64_t> st = broadcast_strides(v.shape(), norm);
-    std::vector<float> out(static_cast<size_t>(shape_numel(norm)));
+    std::vector<float>& out = buf;
+    out.resize(static_cast<size_t>(shape_numel(norm)));
     for (size_t i = 0; i < out.size(); ++i) {
       int64_t r = static_cast<int64_t>(i), off = 0;
       for (size_t d = norm.size(); d-- > 0;) {
@@ -87,7 +96,7 @@ class LayerNormLayer : public Layer {
       }
       out[i] = v.data<float>()[off];
     }
-    return out;
+    return out.data();
   }
 
   int64_t axis_;

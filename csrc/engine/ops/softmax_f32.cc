@@ -46,7 +46,11 @@ class SoftmaxLayer : public Layer {
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     parallel_for(outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n * inner)), [&](int64_t b, int64_t e) {
-      std::vector<float> mx(static_cast<size_t>(inner)), sum(static_cast<size_t>(inner));
+      thread_local std::vector<float> mx, sum;  // per thread, grown, never shrunk: no allocation per run
+      if (inner > 1 && mx.size() < static_cast<size_t>(inner)) {
+        mx.resize(static_cast<size_t>(inner));
+        sum.resize(static_cast<size_t>(inner));
+      }
       for (int64_t o = b; o < e; ++o) block(x + o * n * inner, y + o * n * inner, n, inner, mx.data(), sum.data());
     });
   }

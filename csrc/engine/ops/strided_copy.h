@@ -7,8 +7,10 @@
 // before the last reads with stride 1 (a 2-D transpose: NCHW <-> NHWC, the
 // INT8 engine's layout changes), the last two dims are copied in square tiles
 // instead, so each cache line read serves a whole tile row rather than one
-// element. Elements are 1, 4 or 8 bytes (the engine's dtypes); the copy never
-// converts.
+// element; for 4-byte elements a caller may pass the transpose_f32 kernel
+// it chose (kernels/transpose_x32.h: 16 x 16 register blocks on AVX-512) to
+// copy those tiles. Elements are 1, 4 or 8 bytes (the engine's dtypes); the
+// copy never converts.
 #pragma once
 
 #include <algorithm>
@@ -18,14 +20,17 @@
 
 #include "core/thread_pool.h"
 #include "engine/value.h"
+#include "kernels/abi/transpose_x32.h"
 
 namespace int8rt {
 namespace engine {
 
 // y[o][a][b] = x[off(o) + a + b * is] for the last two output dims (A, B):
-// tiles of kTile x kTile, one parallel task per (o, tile row).
+// tiles of kTile x kTile, one parallel task per (o, tile row); with `tile32`
+// (4-byte T only) each task's kTile x B block in one call of it.
 template <typename T>
-void transpose_tiles(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride) {
+void transpose_tiles(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride,
+                     kernels::TransposeX32Fn tile32 = nullptr) {
   constexpr int64_t kTile = 32;
   const size_t nd = odims.size();
   const int64_t A = odims[nd - 2], B = odims[nd - 1], is = istride[nd - 1];
@@ -42,6 +47,10 @@ void transpose_tiles(const T* x, T* y, const Shape& odims, const std::vector<int
       }
       const T* s = x + off;
       T* dst = y + o * A * B;
+      if (sizeof(T) == 4 && tile32) {
+        tile32(a1 - a0, B, reinterpret_cast<const uint32_t*>(s + a0), is, reinterpret_cast<uint32_t*>(dst + a0 * B), B);
+        continue;
+      }
       for (int64_t b0 = 0; b0 < B; b0 += kTile) {
         const int64_t b1 = std::min(B, b0 + kTile);
         if (b1 - b0 >= 8) {
@@ -59,11 +68,12 @@ void transpose_tiles(const T* x, T* y, const Shape& odims, const std::vector<int
 }
 
 template <typename T>
-void strided_copy(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride) {
+void strided_copy(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride,
+                  kernels::TransposeX32Fn tile32 = nullptr) {
   const size_t nd = odims.size();
   const int64_t inner = odims.back(), is = istride.back();
   if (nd >= 2 && is != 1 && istride[nd - 2] == 1 && odims[nd - 2] >= 8) {
-    transpose_tiles(x, y, odims, istride);
+    transpose_tiles(x, y, odims, istride, tile32);
     return;
   }
   int64_t rows = 1;
@@ -88,11 +98,11 @@ void strided_copy(const T* x, T* y, const Shape& odims, const std::vector<int64_
 
 // strided_copy on elements of `bytes` (dtype_size of the tensor's dtype).
 inline void strided_copy(size_t bytes, const void* x, void* y, const Shape& odims,
-                         const std::vector<int64_t>& istride) {
+                         const std::vector<int64_t>& istride, kernels::TransposeX32Fn tile32 = nullptr) {
   if (bytes == 8) {
     strided_copy(static_cast<const int64_t*>(x), static_cast<int64_t*>(y), odims, istride);
   } else if (bytes == 4) {
-    strided_copy(static_cast<const int32_t*>(x), static_cast<int32_t*>(y), odims, istride);
+    strided_copy(static_cast<const int32_t*>(x), static_cast<int32_t*>(y), odims, istride, tile32);
   } else {
     strided_copy(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), odims, istride);
   }

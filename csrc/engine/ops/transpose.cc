@@ -1,13 +1,15 @@
 // Transpose of any dtype (ONNX): y = x permuted by perm (default: reversed
 // dims). Dims of size 1 are dropped and runs of dims that stay adjacent in
 // the same order are merged first, so e.g. NCHW -> NHWC becomes a 3-D
-// [N, C, HW] -> [N, HW, C] walk (strided_copy.h).
+// [N, C, HW] -> [N, HW, C] walk (strided_copy.h); 4-byte elements' 2-D
+// tiles go through the transpose_f32 kernel chosen once per layer.
 #include <algorithm>
 #include <cstring>
 
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/strided_copy.h"
+#include "kernels/transpose_x32.h"
 
 namespace int8rt {
 namespace engine {
@@ -47,7 +49,7 @@ class TransposeLayer : public Layer {
       std::memcpy(out[0]->data<char>(), in[0]->data<char>(), in[0]->nbytes());
       return;
     }
-    strided_copy(dtype_size(in[0]->dtype()), in[0]->data<char>(), out[0]->data<char>(), odims, istride);
+    strided_copy(dtype_size(in[0]->dtype()), in[0]->data<char>(), out[0]->data<char>(), odims, istride, tile_->tile);
   }
 
   std::string describe() const override { return "transpose"; }
@@ -70,6 +72,7 @@ class TransposeLayer : public Layer {
 
   std::vector<int64_t> perm_;
   std::string prefix_;
+  const kernels::TransposeX32Kernel* tile_ = &kernels::choose<kernels::TransposeX32Kernel>();
 };
 
 std::unique_ptr<Layer> make_transpose(const Network&, const Node& node) {

@@ -69,6 +69,7 @@ struct PassOptions {
   bool merge_data_movement = true;
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
+  bool fuse_gelu = true;  // Div/Erf/Add/Mul/Mul -> Gelu (fuse_gelu.cc)
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
                                  // LeakyRelu would keep the whole Conv in float32
   bool fuse_horizontal = true;
@@ -142,6 +143,12 @@ void fuse_residual(Network& net, PassReport* report);
 // above) and writes the activation's output tensor.
 void fuse_activation(Network& net, PassReport* report, bool leaky_relu = false);
 
+// The exact GELU spelled as Div(x, sqrt 2) (or Mul by 1/sqrt 2), Erf, Add 1,
+// Mul x, Mul 0.5 (either grouping of the two Muls, either operand order)
+// becomes one Gelu node reading x and writing the last Mul's output tensor
+// (PassOptions::fuse_gelu; rules and numerics in fuse_gelu.cc).
+void fuse_gelu(Network& net, PassReport* report);
+
 // Two or more 1x1 Convs (stride 1, no padding, group 1, constant float32
 // weights, identical int8rt_* attributes, no residual) reading the same tensor
 // become one Conv with the weights (and biases, zero where absent)
@@ -159,7 +166,7 @@ void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
 // remove_qdq_pairs, fold_constants, remove_identity (again, for what Q/DQ
 // removal exposed), merge_data_movement, fold_pad, fold_batchnorm,
 // fold_scale_bias, fold_batchnorm and fold_scale_bias again (a producer ->
-// Add(bias) -> BatchNormalization chain), fuse_residual,
+// Add(bias) -> BatchNormalization chain), fuse_gelu, fuse_residual,
 // fuse_activation, fuse_horizontal; then compacts and validates.
 void run_default_passes(Network& net, const PassOptions& options, PassReport* report);
 

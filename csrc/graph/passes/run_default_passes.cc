@@ -5,7 +5,7 @@
 // and biases fold after BatchNorm (both need a bare producer), and BatchNorm
 // once more after them: paddle2onnx writes ConvTranspose -> Add(bias) ->
 // BatchNormalization, whose BN meets a bare producer only once the Add is in;
-// residual fusion must precede activation fusion (Conv -> Add -> Relu);
+// GELU fusion needs the scalar constants folded; residual fusion must precede activation fusion (Conv -> Add -> Relu);
 // horizontal fusion compares the already-fused activation attributes.
 #include "graph/passes/passes.h"
 
@@ -24,6 +24,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
     fold_batchnorm(net, report);
     fold_scale_bias(net, report);
   }
+  if (options.fuse_gelu) fuse_gelu(net, report);
   if (options.fuse_residual) fuse_residual(net, report);
   if (options.fuse_activation) fuse_activation(net, report, options.fuse_leaky_relu);
   if (options.fuse_horizontal) fuse_horizontal(net, report, options.fuse_horizontal_split);

@@ -22,7 +22,7 @@ PassOptions options_from_dict(const py::dict& d) {
       {"merge_data_movement", &o.merge_data_movement},
       {"fuse_residual", &o.fuse_residual},     {"fuse_activation", &o.fuse_activation},
       {"fuse_leaky_relu", &o.fuse_leaky_relu}, {"fuse_horizontal", &o.fuse_horizontal},
-      {"fuse_horizontal_split", &o.fuse_horizontal_split},
+      {"fuse_horizontal_split", &o.fuse_horizontal_split}, {"fuse_gelu", &o.fuse_gelu},
   };
   for (const auto& item : d) {
     std::string key = py::str(item.first);
