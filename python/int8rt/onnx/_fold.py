@@ -6,7 +6,9 @@ Walks the (topologically sorted) graph once:
   earlier folded values) is evaluated with ``onnx.reference`` on a one-node
   model at the model's opset, and its outputs become constants (keeping
   their names). QuantizeLinear / DequantizeLinear are never folded: the
-  quantization passes need them as nodes.
+  quantization passes need them as nodes; nor are If / Loop / Scan, whose
+  subgraphs read values that are not inputs of the node (``_specialize.py``
+  inlines an If with a known condition).
 * ``Shape`` of a tensor whose shape ONNX shape inference could not size
   (beyond the batch) is kept: a shape tensor at run time (below).
 * ``Shape`` of a tensor whose shape is static except a dynamic batch gives a
@@ -47,6 +49,7 @@ STATIC, BATCH, DERIVED = 0, 1, 2
 _MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
 _ARITHMETIC = ("Add", "Sub", "Mul", "Div")
 _NEVER_FOLD = ("QuantizeLinear", "DequantizeLinear")
+_SUBGRAPH_OPS = ("If", "Loop", "Scan")  # read outer values not listed as inputs: never evaluated here
 
 
 @dataclass
@@ -130,7 +133,7 @@ class Folder:
         args = [self.values.get(n) if n else None for n in node.input]
         present = [(n, a) for n, a in zip(node.input, args) if n]
         op = node.op_type
-        if op in _NEVER_FOLD:
+        if op in _NEVER_FOLD or op in _SUBGRAPH_OPS:
             self._keep(node)
         elif all(isinstance(a, np.ndarray) for _, a in present):
             try:

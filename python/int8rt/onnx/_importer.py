@@ -1,8 +1,9 @@
 """ONNX ModelProto -> int8rt Network, one IR node per remaining ONNX node.
 
-Order of work: check every node against ``ops.py`` (refusing unsupported
-ops and attributes before anything else), fix the batch dimension if asked,
-run ONNX shape inference (strict mode off, data propagation on), fold
+Order of work: fix the batch dimension and input shapes and bind input
+values if asked, inline every If those decide (``_specialize.py``), check
+every node against ``ops.py`` (refusing unsupported ops and attributes
+before any calibration work), run ONNX shape inference (strict mode off, data propagation on), fold
 constants (``_fold.py``), then emit inputs, the constants the remaining
 nodes read, the nodes (normalised by ``ops.normalize``), the outputs and
 every shape inference produced. Tensor names are the ONNX names, unchanged
@@ -11,7 +12,7 @@ every shape inference produced. Tensor names are the ONNX names, unchanged
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import onnx
@@ -22,6 +23,7 @@ from ..network import Network
 from . import ops
 from ._fold import BatchValue, Folder
 from ._load import ModelSource, first_line, load, with_supported_opset
+from ._specialize import bind_input_values, fix_input_shapes, inline_constant_ifs
 
 logger = logging.getLogger("int8rt")
 
@@ -31,23 +33,52 @@ _INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT8: "int8
                  onnx.TensorProto.BOOL: "bool"}
 
 
-def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
+def import_onnx_model(model: ModelSource, batch_size: Optional[int],
+                      input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+                      input_values: Optional[Mapping[str, Any]] = None) -> Network:
     proto, source = load(model)
     proto, opset = with_supported_opset(proto, source)
+    if batch_size is not None:
+        proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
+    proto = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
     initializers = {t.name: t for t in proto.graph.initializer}
     _check_nodes(proto.graph, opset, initializers, source)
-    if batch_size is not None:
-        proto = _with_batch(proto, batch_size, initializers)
     shapes, dtypes = _inferred_shapes(proto, source)
-    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
-    dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
-    constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
-    folder = Folder(opset, constants, shapes.get, dynamic)
+    folder = _folder(proto, opset, shapes, source)
     folded = folder.run(proto.graph.node, [vi.name for vi in proto.graph.output])
     logger.debug("onnx import %s: %d of %d nodes folded into constants", source,
                  len(proto.graph.node) - len(folded.nodes), len(proto.graph.node))
-    emitter = _Emitter(source, opset, shapes, dtypes, folder.values, dynamic)
+    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
+    emitter = _Emitter(source, opset, shapes, dtypes, folder.values, folder.dynamic_batch)
     return emitter.emit(declared, folded.nodes, proto.graph.output)
+
+
+def _folder(proto: onnx.ModelProto, opset: int, shapes: Dict[str, Dims], source: str) -> Folder:
+    initializers = {t.name: t for t in proto.graph.initializer}
+    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
+    dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
+    constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
+    return Folder(opset, constants, shapes.get, dynamic)
+
+
+def _specialized(proto: onnx.ModelProto, opset: int, source: str, input_shapes: Mapping[str, Sequence[int]],
+                 input_values: Mapping[str, Any]) -> onnx.ModelProto:
+    """The model with fixed input shapes, bound inputs and the Ifs they decide
+    inlined (``_specialize.py``); the model itself when there is nothing to do."""
+    if not input_shapes and not input_values and not any(n.op_type == "If" for n in proto.graph.node):
+        return proto
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    fix_input_shapes(copy, input_shapes, source)
+    bind_input_values(copy, input_values, source)
+
+    def fold(p: onnx.ModelProto) -> Mapping[str, Any]:
+        folder = _folder(p, opset, _inferred_shapes(p, source)[0], source)
+        folder.run(p.graph.node)
+        return folder.values
+
+    inline_constant_ifs(copy, fold)
+    return copy
 
 
 def _attr_dict(node: onnx.NodeProto) -> Dict[str, Any]:
@@ -76,7 +107,7 @@ def _check_nodes(graph: onnx.GraphProto, opset: int, initializers: Dict[str, onn
         raise NotSupportedError(f"{source}: {len(problems)} node(s) cannot be imported: " + "; ".join(problems))
 
 
-def _with_batch(proto: onnx.ModelProto, batch_size: int, initializers: Dict[str, Any]) -> onnx.ModelProto:
+def _with_batch(proto: onnx.ModelProto, batch_size: int, initializers: Set[str]) -> onnx.ModelProto:
     if batch_size < 1:
         raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
     copy = onnx.ModelProto()
