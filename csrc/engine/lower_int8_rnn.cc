@@ -5,13 +5,14 @@
 // channel of the input GEMM, both directions in one [dirs * G * H][input]
 // matrix). The recurrent GEMM H R' is int8 too when calibration gives the
 // state a range: the scale of Y (every step's H) or Y_h, and that of
-// initial_h when the model feeds one; h_scale is the largest of them, so no
+// initial_h when the model feeds one (a constant initial_h: its own max |h|); h_scale is the largest of them, so no
 // calibrated state value is clipped. H is bounded by 1 in magnitude (o *
 // tanh(c), tanh) whatever the input, so a calibrated range is the state's
 // whole range, not a guess from a few batches. GRU keeps H R' in float32
 // (its reset gate multiplies H before the candidate's GEMM). Outputs stay
 // float32: gates and cell are float code.
 #include <algorithm>
+#include <cmath>
 
 #include "engine/lower_int8_lowerer.h"
 #include "int8rt/quantization.h"
@@ -47,9 +48,14 @@ bool Lowerer::lower_rnn(int, const Node& node) {
     if (t >= 0 && has_scale(t)) h_scale = std::max<double>(h_scale, scale(t));
   }
   if (node.inputs.size() > 5 && node.inputs[5] >= 0) {
-    const int h0 = node.inputs[5];
-    if (has_scale(h0)) {
-      h_scale = std::max<double>(h_scale, scale(h0));
+    const Tensor& h0 = src_.tensor(node.inputs[5]);
+    if (has_scale(node.inputs[5])) {
+      h_scale = std::max<double>(h_scale, scale(node.inputs[5]));
+    } else if (h0.is_constant && h0.dtype == DataType::kFloat32) {  // its range is its values'
+      float amax = 0.f;
+      for (float v : h0.f32) amax = std::max(amax, std::fabs(v));
+      if (std::isfinite(amax)) h_scale = std::max<double>(h_scale, quant::scale_from_amax(amax));
+      state_known = state_known && std::isfinite(amax);
     } else {
       state_known = false;
     }
