@@ -129,3 +129,12 @@ def test_the_callers_model_is_left_unchanged() -> None:
     before = model.SerializeToString()
     int8rt.onnx.import_model(model, input_shapes={"x": [2, 4]}, input_values={"mode": 8000})
     assert model.SerializeToString() == before
+
+
+def test_specialize_returns_the_graph_onnx_runtime_runs_alike() -> None:
+    model = squeeze_if_model()
+    special = int8rt.onnx.specialize(model, input_shapes={"x": [2, 3, 1]})
+    onnx.checker.check_model(special)
+    assert "If" not in [n.op_type for n in special.graph.node]
+    x = np.random.default_rng(4).standard_normal((2, 3, 1)).astype(np.float32)
+    np.testing.assert_array_equal(_ort(special, {"x": x}), _ort(model, {"x": x}))

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from ..network import Network
 
-__all__ = ["FOLD_ONLY_OPS", "SUPPORTED_OPS", "import_model", "parse"]
+__all__ = ["FOLD_ONLY_OPS", "SUPPORTED_OPS", "import_model", "parse", "specialize"]
 
 
 def import_model(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], *,
@@ -51,3 +51,17 @@ def import_model(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"]
 
 
 parse = import_model
+
+
+def specialize(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], *,
+               batch_size: Optional[int] = None, input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+               input_values: Optional[Mapping[str, Any]] = None) -> "onnx.ModelProto":
+    """The ONNX model as :func:`import_model` sees it before building the IR:
+    shapes fixed, ``input_values`` bound, every If they decide replaced by its
+    branch and the constants behind those decisions folded into initializers.
+    An ONNX model again, for other tools to run the same graph (ONNX Runtime's
+    quantize_static, say); ``model`` itself is not modified. Raises as
+    :func:`import_model` does for an If decided at run time."""
+    from ._importer import specialized_model
+    return specialized_model(model, batch_size, input_shapes, input_values)
+

@@ -23,7 +23,7 @@ from ..network import Network
 from . import ops
 from ._fold import BatchValue, Folder
 from ._load import ModelSource, first_line, load, with_supported_opset
-from ._specialize import bind_input_values, fix_input_shapes, inline_constant_ifs
+from ._specialize import bind_input_values, drop_unused_initializers, fix_input_shapes, inline_constant_ifs
 
 logger = logging.getLogger("int8rt")
 
@@ -31,6 +31,21 @@ Dims = List[Optional[int]]
 _INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT8: "int8",
                  onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT64: "int64",
                  onnx.TensorProto.BOOL: "bool"}
+
+
+def specialized_model(model: ModelSource, batch_size: Optional[int],
+                      input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+                      input_values: Optional[Mapping[str, Any]] = None) -> onnx.ModelProto:
+    """``int8rt.onnx.specialize``: the checked model with fixed shapes, bound inputs and decided Ifs inlined."""
+    proto, source = load(model)
+    proto, opset = with_supported_opset(proto, source)
+    if batch_size is not None:
+        proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
+    specialized = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
+    if specialized is proto and isinstance(model, onnx.ModelProto):
+        specialized = onnx.ModelProto()
+        specialized.CopyFrom(proto)
+    return specialized
 
 
 def import_onnx_model(model: ModelSource, batch_size: Optional[int],
@@ -78,6 +93,7 @@ def _specialized(proto: onnx.ModelProto, opset: int, source: str, input_shapes: 
         return folder.values
 
     inline_constant_ifs(copy, fold)
+    drop_unused_initializers(copy.graph)
     return copy
 
 

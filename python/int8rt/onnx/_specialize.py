@@ -38,7 +38,7 @@ from onnx import helper, numpy_helper
 from .._errors import InvalidArgumentError, NotSupportedError
 from .ops import describe
 
-__all__ = ["fix_input_shapes", "bind_input_values", "inline_constant_ifs"]
+__all__ = ["fix_input_shapes", "bind_input_values", "inline_constant_ifs", "drop_unused_initializers"]
 
 MAX_ROUNDS = 64  # nesting depth bound; each round folds one level
 
@@ -225,3 +225,21 @@ def _inline(graph: onnx.GraphProto, node: onnx.NodeProto, cond: bool) -> None:
     kept[at:at + 1] = new_nodes
     del graph.node[:]
     graph.node.extend(kept)
+
+
+def drop_unused_initializers(graph: onnx.GraphProto) -> None:
+    """Removes (in place) the initializers no node (at any depth) and no graph output reads."""
+    read = {vi.name for vi in graph.output}
+
+    def collect(g: onnx.GraphProto) -> None:
+        for node in g.node:
+            read.update(i for i in node.input if i)
+            for sub in _subgraphs(node):
+                read.update(vi.name for vi in sub.output)
+                collect(sub)
+    collect(graph)
+    kept = [t for t in graph.initializer if t.name in read]
+    if len(kept) != len(graph.initializer):
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
+
