@@ -72,10 +72,13 @@ def conv_net(opset: int = 17, batch: object = "N") -> onnx.ModelProto:
 
 
 def torch_view_chain(extra_batch_entry: bool = False) -> onnx.ModelProto:
-    """PyTorch's ``x.view(x.size(0), -1)`` after a Relu, with Constant nodes as the exporter writes them."""
+    """PyTorch's ``x.view(x.size(0), -1)`` after a Relu, with Constant nodes as
+    the exporter writes them; with ``extra_batch_entry``,
+    ``x.view(x.size(0), x.size(0) * 48 // x.size(0))``: two entries computed
+    from the batch, which no constant target expresses."""
     def const(name: str, value: np.ndarray) -> onnx.NodeProto:
         return helper.make_node("Constant", [], [name], name=name + "_node", value=numpy_helper.from_array(value))
-    cat_inputs = ["batch_1d", "minus_one"] if not extra_batch_entry else ["batch_1d", "batch_1d"]
+    cat_inputs = ["batch_1d", "minus_one"] if not extra_batch_entry else ["batch_1d", "per_row"]
     nodes = [
         helper.make_node("Relu", ["x"], ["act"], name="relu"),
         helper.make_node("Shape", ["act"], ["act_shape"], name="shape"),
@@ -84,10 +87,13 @@ def torch_view_chain(extra_batch_entry: bool = False) -> onnx.ModelProto:
         const("axes0", np.array([0], np.int64)),
         helper.make_node("Unsqueeze", ["batch", "axes0"], ["batch_1d"], name="unsqueeze"),
         const("minus_one", np.array([-1], np.int64)),
+        const("forty_eight", np.array([48], np.int64)),
+        helper.make_node("Mul", ["batch_1d", "forty_eight"], ["all"], name="mul"),
+        helper.make_node("Div", ["all", "batch_1d"], ["per_row"], name="div"),
         helper.make_node("Concat", cat_inputs, ["target"], name="concat", axis=0),
         helper.make_node("Reshape", ["act", "target"], ["flat"], name="reshape"),
     ]
-    out_shape = ["N", 48] if not extra_batch_entry else ["N", "N"]
+    out_shape = ["N", 48] if not extra_batch_entry else ["N", None]
     return model(nodes, [fvi("x", ["N", 3, 4, 4])], [fvi("flat", out_shape)])
 
 

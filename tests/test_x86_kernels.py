@@ -358,3 +358,21 @@ def test_gemm_sweep_slow(m: int) -> None:
         want = K.gemm_s8(a, b, scale, bias, kernel="gemm_s8_ref")
         for name in GEMM_KERNELS:
             check(K.gemm_s8(a, b, scale, bias, kernel=name), want, f"{name} M={m} N={n} K={k}")
+
+
+@pytest.mark.skipif(not GEMM_KERNELS, reason="no x86 GEMM kernel runs on this CPU")
+@pytest.mark.parametrize("n,k", [(1, 1), (5, 3), (17, 4), (64, 64), (65, 197), (197, 64), (129, 5), (33, 255)])
+def test_gemm_packed_from_k_major_equals_packed_from_n_major(n: int, k: int) -> None:
+    """GemmKernel::pack_kn (B [K, N], as int8rt.QMatMul holds it) packs what
+    pack() packs from B's transpose: the float accumulators agree bit for
+    bit for every kernel, random and extreme weights (the compensation sums)."""
+    rng = np.random.default_rng(n * 7 + k)
+    ones = np.ones(n, F32)
+    for b in (rand_s8(rng, (n, k)), np.full((n, k), -128, np.int8), np.full((n, k), 127, np.int8)):
+        b_kn = np.ascontiguousarray(b.T)
+        for name in GEMM_KERNELS + ["gemm_s8_ref"]:
+            nk = K.PackedGemm(b, ones, out_dtype="float32", kernel=name)
+            kn = K.PackedGemm(b_kn, ones, out_dtype="float32", kernel=name, b_kn=True)
+            for m in (1, 7, 13):
+                a = rand_s8(rng, (m, k))
+                check(kn.run(a), nk.run(a), f"{name} M={m} N={n} K={k}")

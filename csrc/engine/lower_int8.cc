@@ -161,6 +161,7 @@ const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {
       {"Flatten", {&Lowerer::lower_flatten, true}},
       {"Resize", {&Lowerer::lower_resize, true}},
       {"Mul", {&Lowerer::lower_channel_mul, false}},  // a channel gate; reads_int8 asks channel_mul_operand
+      {"Div", {&Lowerer::lower_rescale, false}},      // by a scalar: reads_int8 asks rescale_factor
       // Data movement (lower_int8_moves.h); reads_int8 asks the readers of their outputs.
       {"Transpose", {&Lowerer::lower_move, false}},
       {"Slice", {&Lowerer::lower_move, false}},
@@ -171,6 +172,7 @@ const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {
       {"Unsqueeze", {&Lowerer::lower_move, false}},
       {"DepthToSpace", {&Lowerer::lower_move, false}},
       {"SpaceToDepth", {&Lowerer::lower_move, false}},
+      {"Gather", {&Lowerer::lower_move, false}},
       {"Shape", {&Lowerer::lower_shape, true}},  // reads no values: int8 or float is all one to it
   };
   return table;
@@ -186,7 +188,10 @@ bool Lowerer::reads_int8(const Node& node, int t) const {
   if (opt_.fp32_layers.count(node.name)) return false;
   auto it = lowerings().find(node.op);
   if (it != lowerings().end() && it->second.reads_int8) return true;
-  if (is_move_op(node.op)) return moves_to_int8_readers(node);
+  int scaled = -1;
+  if (is_move_op(node.op) || (rescale_factor(node, &scaled) > 0.0 && node.inputs[scaled] == t)) {
+    return moves_to_int8_readers(node);
+  }
   if (!opt_.int8_gates) return false;  // a gate would read int8 t where the float path read float t
   const int i = channel_mul_operand(node);
   return i >= 0 && node.inputs[i] == t;

@@ -113,6 +113,16 @@ class Lowerer {
   // y = x * gate per channel with x int8: int8rt.QChannelMul.
   bool lower_channel_mul(int, const Node& node);
 
+  // Mul (Div) of a tensor by a positive finite scalar constant c (torch's
+  // attention scale on q and k): the factor, c (1 / c), with the tensor's
+  // index among the inputs in *x; 0 when the node is no such product.
+  double rescale_factor(const Node& node, int* x) const;
+
+  // y = x * c with x int8 and every reader of y taking it in int8: y keeps
+  // x's int8 values at scale s_x * c, so nothing is rounded; a QReshape
+  // keeping every dim copies the bytes under y's name.
+  bool lower_rescale(int, const Node& node);
+
   // Ops that take tensor t as int8. Conv / Gemm / MatMul quantized the float
   // result with the same scale anyway, so behind them a table changes no
   // byte; pooling, concat, flatten, add and a channel gate (Mul by a

@@ -88,6 +88,34 @@ bool Lowerer::lower_layout_rename(const Node& node) {
   return true;
 }
 
+double Lowerer::rescale_factor(const Node& node, int* x) const {
+  if ((node.op != "Mul" && node.op != "Div") || node.inputs.size() != 2 || node.outputs.size() != 1) return 0.0;
+  for (int i = 0; i < (node.op == "Mul" ? 2 : 1); ++i) {
+    const Tensor& c = src_.tensor(node.inputs[1 - i]);
+    const Tensor& t = src_.tensor(node.inputs[i]);
+    if (!c.is_constant || c.dtype != DataType::kFloat32 || c.f32.size() != 1 || c.shape.size() > t.shape.size()) continue;
+    const double v = c.f32[0];
+    if (!(v > 0.0) || !std::isfinite(v)) continue;
+    *x = i;
+    return node.op == "Mul" ? v : 1.0 / v;
+  }
+  return 0.0;
+}
+
+bool Lowerer::lower_rescale(int, const Node& node) {
+  int i = -1;
+  const double factor = rescale_factor(node, &i);
+  if (factor <= 0.0 || !is_int8(node.inputs[i]) || !moves_to_int8_readers(node)) return false;
+  const int x = node.inputs[i], y = node.outputs[0];
+  const int64_t rank = static_cast<int64_t>(src_.tensor(y).shape.size());
+  const int same_dims = dst_.add_constant_i64(node.name + "::same_dims", {rank}, std::vector<int64_t>(rank, 0));
+  add_int8_node(QMoveOps::lowered("Reshape"), node.name, sources_of(node), {int8_id_[x], same_dims}, {}, y,
+                static_cast<float>(qscale_[x] * factor), layout_of(x));
+  note(node.op + " '" + node.name + "' by a positive scalar keeps the int8 values of '" + src_.tensor(x).name +
+       "' and scales their scale");
+  return true;
+}
+
 int Lowerer::sole_reader(int t) const {
   if (t < 0 || index_.is_output(t) || index_.readers(t).size() != 1) return -1;
   const int c = index_.readers(t)[0];

@@ -35,9 +35,9 @@ int Lowerer::channel_mul_operand(const Node& node) const {
   return -1;
 }
 
-bool Lowerer::lower_channel_mul(int, const Node& node) {
+bool Lowerer::lower_channel_mul(int n, const Node& node) {
   const int i = channel_mul_operand(node);
-  if (i < 0) return false;
+  if (i < 0) return lower_rescale(n, node);
   const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
   if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
   const QChannelMulAttrs a{{qscale_[x], scale(y)}};

@@ -1,8 +1,10 @@
 // The problem descriptions of the conv_s8 / gemm_s8 families (conv_gemm_s8.h),
-// as the dispatch log and the registry's errors print them.
+// as the dispatch log and the registry's errors print them, and the default
+// GemmKernel::pack_kn (transpose, then pack).
 #include "kernels/conv_gemm_s8.h"
 
 #include <sstream>
+#include <vector>
 
 namespace int8rt {
 namespace kernels {
@@ -20,6 +22,15 @@ std::string describe_conv(const ConvShape& s, OutputType out) {
 std::string describe_gemm(const GemmShape& s, OutputType out) {
   return "N=" + std::to_string(s.N) + " K=" + std::to_string(s.K) +
          " out=" + output_type_name(out);
+}
+
+std::unique_ptr<PackedGemm> GemmKernel::pack_kn(const GemmShape& shape, const int8_t* weights_kn) const {
+  shape.validate();
+  std::vector<int8_t> nk(static_cast<size_t>(shape.N) * static_cast<size_t>(shape.K));
+  for (int64_t k = 0; k < shape.K; ++k) {
+    for (int64_t n = 0; n < shape.N; ++n) nk[static_cast<size_t>(n * shape.K + k)] = weights_kn[k * shape.N + n];
+  }
+  return pack(shape, nk.data());
 }
 
 }  // namespace kernels

@@ -77,6 +77,11 @@ class GemmKernel : public Kernel {
   // Packs canonical [N][K] int8 weights.
   virtual std::unique_ptr<PackedGemm> pack(const GemmShape& shape,
                                            const int8_t* weights_nk) const = 0;
+  // Packs [K][N] int8 weights: the B of y = A B in row-major order, as a
+  // MatMul of two activations holds it (packed for each run). The same
+  // packed weights as pack() of their transpose; this default transposes,
+  // a kernel whose packing reads [K][N] directly overrides it.
+  virtual std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* weights_kn) const;
 };
 
 }  // namespace kernels

@@ -75,8 +75,11 @@ struct RowSource {
 class PackedIgemmConv final : public PackedConv {
  public:
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, const int8_t* w)
+      : PackedIgemmConv(u, s, pack_for(u, s, w)) {}
+  // With weights already packed for (u, s) (pack_for's layout).
+  PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, PackedIgemmWeights packed)
       : u_(u), shape_(s), merged_(use_merged_rows(s)),
-        packed_(std::make_shared<const PackedIgemmWeights>(pack_for(u, s, w))),
+        packed_(std::make_shared<const PackedIgemmWeights>(std::move(packed))),
         zeros_(std::make_shared<const AlignedBuffer<int8_t>>(int64_t{packed_->layout.q} * u.cgroup * 2 + 64)) {}
 
   const ConvShape& shape() const override { return shape_; }
@@ -291,6 +294,15 @@ std::unique_ptr<PackedGemm> IgemmGemmKernel::pack(const GemmShape& shape,
   shape.validate();
   return std::make_unique<ConvAsGemm>(
       shape, std::make_unique<PackedIgemmConv>(u_, gemm_as_conv(shape), w));
+}
+
+std::unique_ptr<PackedGemm> IgemmGemmKernel::pack_kn(const GemmShape& shape, const int8_t* w_kn) const {
+  shape.validate();
+  const ConvShape conv = gemm_as_conv(shape);
+  if (u_.widen_s16 || use_merged_rows(conv)) return GemmKernel::pack_kn(shape, w_kn);  // pack_for's other layouts
+  PackedIgemmWeights packed =
+      pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u_.block, u_.cgroup, 1), w_kn, true);
+  return std::make_unique<ConvAsGemm>(shape, std::make_unique<PackedIgemmConv>(u_, conv, std::move(packed)));
 }
 
 }  // namespace x86

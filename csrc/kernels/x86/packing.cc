@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <cstring>
+#include <vector>
 
 namespace int8rt {
 namespace kernels {
@@ -18,10 +19,26 @@ IgemmLayout::IgemmLayout(int groups_, int kg_, int cg_, int taps_, int block_, i
   block_stride = static_cast<int64_t>(taps) * q * block * cgroup * elem_bytes;
 }
 
+namespace {
+
+// The compensation entry of a column whose weights sum to `sum`: -128 * sum
+// fits in int64; its int32 image mod 2^32 is what the wrapping accumulator needs.
+int32_t compensation(int64_t sum) {
+  const uint32_t c32 = static_cast<uint32_t>(static_cast<uint64_t>(-128 * sum));
+  int32_t v;
+  std::memcpy(&v, &c32, 4);
+  return v;
+}
+
+}  // namespace
+
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, bool compensate) {
   PackedIgemmWeights p{L, AlignedBuffer<int8_t>(L.block_stride * L.nbk * L.groups),
                        AlignedBuffer<int32_t>(compensate ? int64_t{L.groups} * L.nbk * L.block
                                                          : 0)};
+  // One tap of one-byte values (GEMM weights, 1x1 convs): each cgroup of a
+  // row is contiguous in w and in the block, so it is copied whole.
+  const bool runs = L.taps == 1 && L.elem_bytes == 1;
   for (int g = 0; g < L.groups; ++g) {
     for (int b = 0; b < L.nbk; ++b) {
       int8_t* dst = p.w.data() + (static_cast<int64_t>(g) * L.nbk + b) * L.block_stride;
@@ -30,33 +47,65 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, boo
         if (k >= L.kg) continue;  // zero channels (buffer starts zeroed)
         const int8_t* wk = w + (static_cast<int64_t>(g) * L.kg + k) * L.cg * L.taps;
         int64_t sum = 0;
-        for (int tap = 0; tap < L.taps; ++tap) {
-          // Channel c = q * cgroup + u lands at ((tap * Q + q) * block + l) * cgroup + u:
-          // walked group by group, with no division per value.
+        if (runs) {
+          for (int c = 0; c < L.cg; ++c) sum += wk[c];
           for (int c0 = 0, q = 0; c0 < L.cg; c0 += L.cgroup, ++q) {
-            const int64_t base = ((static_cast<int64_t>(tap) * L.q + q) * L.block + l) * L.cgroup;
-            const int n = std::min(L.cgroup, L.cg - c0);
-            for (int u = 0; u < n; ++u) {
-              const int8_t v = wk[static_cast<int64_t>(c0 + u) * L.taps + tap];
-              sum += v;
-              if (L.elem_bytes == 1) {
-                dst[base + u] = v;
-              } else {
-                const int16_t v16 = v;
-                std::memcpy(dst + (base + u) * 2, &v16, 2);
+            std::memcpy(dst + (static_cast<int64_t>(q) * L.block + l) * L.cgroup, wk + c0,
+                        static_cast<size_t>(std::min(L.cgroup, L.cg - c0)));
+          }
+        } else {
+          for (int tap = 0; tap < L.taps; ++tap) {
+            // Channel c = q * cgroup + u lands at ((tap * Q + q) * block + l) * cgroup + u:
+            // walked group by group, with no division per value.
+            for (int c0 = 0, q = 0; c0 < L.cg; c0 += L.cgroup, ++q) {
+              const int64_t base = ((static_cast<int64_t>(tap) * L.q + q) * L.block + l) * L.cgroup;
+              const int n = std::min(L.cgroup, L.cg - c0);
+              for (int u = 0; u < n; ++u) {
+                const int8_t v = wk[static_cast<int64_t>(c0 + u) * L.taps + tap];
+                sum += v;
+                if (L.elem_bytes == 1) {
+                  dst[base + u] = v;
+                } else {
+                  const int16_t v16 = v;
+                  std::memcpy(dst + (base + u) * 2, &v16, 2);
+                }
               }
             }
           }
         }
-        if (compensate) {
-          // -128 * sum fits in int64; its int32 image mod 2^32 is what the
-          // wrapping accumulator needs.
-          const uint32_t c32 = static_cast<uint32_t>(static_cast<uint64_t>(-128 * sum));
-          int32_t v;
-          std::memcpy(&v, &c32, 4);
-          p.comp.data()[(static_cast<int64_t>(g) * L.nbk + b) * L.block + l] = v;
+        if (compensate) p.comp.data()[(static_cast<int64_t>(g) * L.nbk + b) * L.block + l] = compensation(sum);
+      }
+    }
+  }
+  return p;
+}
+
+PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& L, const int8_t* w_kn, bool compensate) {
+  PackedIgemmWeights p{L, AlignedBuffer<int8_t>(L.block_stride * L.nbk),
+                       AlignedBuffer<int32_t>(compensate ? int64_t{L.nbk} * L.block : 0)};
+  const int64_t n_cols = L.kg, k_rows = L.cg;
+  std::vector<int32_t> sums(static_cast<size_t>(L.block));
+  for (int b = 0; b < L.nbk; ++b) {
+    int8_t* dst = p.w.data() + static_cast<int64_t>(b) * L.block_stride;
+    const int64_t n0 = int64_t{b} * L.block;
+    const int cols = static_cast<int>(std::min<int64_t>(L.block, n_cols - n0));
+    std::fill(sums.begin(), sums.end(), 0);
+    for (int q = 0; q < L.q; ++q) {
+      // Rows k = 4q .. 4q + 3 of columns n0 .. n0 + cols interleave into the
+      // block's 4-byte groups; rows past K stay zero (buffer starts zeroed).
+      int8_t* d = dst + static_cast<int64_t>(q) * L.block * L.cgroup;
+      for (int u = 0; u < L.cgroup; ++u) {
+        const int64_t k = int64_t{q} * L.cgroup + u;
+        if (k >= k_rows) break;
+        const int8_t* row = w_kn + k * n_cols + n0;
+        for (int l = 0; l < cols; ++l) {
+          d[l * L.cgroup + u] = row[l];
+          sums[static_cast<size_t>(l)] += row[l];
         }
       }
+    }
+    if (compensate) {
+      for (int l = 0; l < cols; ++l) p.comp.data()[int64_t{b} * L.block + l] = compensation(sums[static_cast<size_t>(l)]);
     }
   }
   return p;

@@ -79,6 +79,11 @@ struct PackedIgemmWeights {
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& layout, const int8_t* w,
                                       bool compensate);
 
+// The same packing (groups = taps = 1, one-byte values) read from w_kn, the
+// weights [cg][kg] in row-major order: the B [K][N] of a GEMM y = A B. Equal,
+// byte for byte, to pack_igemm_weights of B's transpose.
+PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& layout, const int8_t* w_kn, bool compensate);
+
 // w: [C][1][taps] depthwise weights -> [ceil(C/block)][taps][block] int32.
 AlignedBuffer<int32_t> pack_dw_weights(int C, int taps, int block, const int8_t* w);
 

@@ -58,6 +58,8 @@ class IgemmGemmKernel final : public NamedKernel<GemmKernel> {
   explicit IgemmGemmKernel(const IgemmUkernel& u) : NamedKernel(u.gemm_name, u.isa), u_(u) {}
   std::string supports(const GemmShape& shape, OutputType out) const override;
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w) const override;
+  // Packs B [K][N] straight into the block layout (packing.h, pack_igemm_weights_kn).
+  std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* w_kn) const override;
 
  private:
   IgemmUkernel u_;

@@ -120,16 +120,17 @@ class PackedConv2d {
 
 class PackedGemm {
  public:
+  // b: [N, K], or [K, N] with b_kn (packed by GemmKernel::pack_kn).
   PackedGemm(const py::handle& b_obj, const py::handle& scale, const py::object& bias,
              std::optional<float> lo, std::optional<float> hi, const std::string& out_dtype,
-             const std::optional<std::string>& kernel)
-      : epi_(scale, bias, int8_arg(b_obj, "b", 2).shape(0), lo, hi, out_dtype) {
+             const std::optional<std::string>& kernel, bool b_kn)
+      : epi_(scale, bias, int8_arg(b_obj, "b", 2).shape(b_kn ? 1 : 0), lo, hi, out_dtype) {
     I8Array b = int8_arg(b_obj, "b", 2);
-    shape_ = {static_cast<int>(b.shape(0)), static_cast<int>(b.shape(1))};
+    shape_ = {static_cast<int>(b.shape(b_kn ? 1 : 0)), static_cast<int>(b.shape(b_kn ? 0 : 1))};
     const auto& k =
         kernels::kernel_by_name_or_choose<kernels::GemmKernel>(kernel, shape_, epi_.ep.out_type);
     name_ = k.name();
-    packed_ = k.pack(shape_, b.data());
+    packed_ = b_kn ? k.pack_kn(shape_, b.data()) : k.pack(shape_, b.data());
   }
 
   py::array run(const py::handle& a_obj, const py::object& residual, float residual_scale) const {
@@ -175,12 +176,13 @@ void bind_packed_kernels(py::module_& k) {
       .def("run", &PackedConv2d::run, "x"_a, "residual"_a = py::none(),
            "residual_scale"_a = 0.0f)
       .def_property_readonly("kernel", &PackedConv2d::kernel);
-  py::class_<PackedGemm>(k, "PackedGemm", "An int8 GEMM with b [N,K] packed once: run(a [M,K]).")
+  py::class_<PackedGemm>(k, "PackedGemm",
+                         "An int8 GEMM with b [N,K] (or [K,N] with b_kn) packed once: run(a [M,K]).")
       .def(py::init<const py::handle&, const py::handle&, const py::object&,
                     std::optional<float>, std::optional<float>, const std::string&,
-                    const std::optional<std::string>&>(),
+                    const std::optional<std::string>&, bool>(),
            "b"_a, "scale"_a, "bias"_a = py::none(), "lo"_a = py::none(), "hi"_a = py::none(),
-           "out_dtype"_a = "int8", "kernel"_a = py::none())
+           "out_dtype"_a = "int8", "kernel"_a = py::none(), "b_kn"_a = false)
       .def("run", &PackedGemm::run, "a"_a, "residual"_a = py::none(), "residual_scale"_a = 0.0f)
       .def_property_readonly("kernel", &PackedGemm::kernel);
 }

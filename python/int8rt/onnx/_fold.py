@@ -9,17 +9,24 @@ Walks the (topologically sorted) graph once:
   quantization passes need them as nodes; nor are If / Loop / Scan, whose
   subgraphs read values that are not inputs of the node (``_specialize.py``
   inlines an If with a known condition).
-* ``Shape`` of a tensor whose shape ONNX shape inference could not size
-  (beyond the batch) is kept: a shape tensor at run time (below).
-* ``Shape`` of a tensor whose shape is static except a dynamic batch gives a
-  *batch-dependent* value (``BatchValue``): the static entries are known,
-  the batch entry is tagged. Gather / Slice / Squeeze / Unsqueeze / Concat /
-  Cast / Identity move tags along with values; Add / Sub / Mul / Div tag
-  their result as *derived from* the batch.
+* ``Shape`` of a tensor gives a *shape-dependent* value (``BatchValue``):
+  the static entries are known, the others are tagged: BATCH (exactly the
+  dynamic batch), DERIVED (computed from it) or UNKNOWN (a dimension ONNX
+  shape inference could not size: known only at run time). The batch is
+  found by its symbol: where every dynamic input names its first dimension
+  alike ("N"), ONNX shape inference carries that name to wherever the batch
+  moves (torch's MultiheadAttention works on [L, N, E]), so a dimension of
+  that name is the batch in any position; without a shared name, only a
+  leading unknown dimension is taken for the batch. Gather / Slice /
+  Squeeze / Unsqueeze / Concat / Cast / Identity move tags along with
+  values, so picking the static entries of a partly unknown shape (a
+  head size, say) gives a constant; Add / Sub / Mul / Div tag their result
+  as derived (or unknown, from an unknown entry).
 * A Reshape whose target is batch-dependent gets a constant target: the
   single batch-dependent entry becomes -1 (inferred), or, where the target
-  already has a -1, a pure batch entry in position 0 becomes 0 (ONNX: copy
-  the input's dim 0). A
+  already has a -1, a pure batch entry becomes 0 (ONNX: copy the input's
+  dim in that position, when it is the batch too); a target this cannot
+  express is computed at run time (below). A
   Resize whose ``sizes`` are batch-dependent gets equivalent ``scales``.
 * Any other op with a run-time layer (Expand, Concat, Add, ...) that reads a
   batch-dependent value is kept, and so are the nodes that computed the value
@@ -45,7 +52,7 @@ from onnx.reference import ReferenceEvaluator
 from .._errors import NotSupportedError
 from .ops import FOLD_ONLY_OPS, SUPPORTED_OPS, describe
 
-STATIC, BATCH, DERIVED = 0, 1, 2
+STATIC, BATCH, DERIVED, UNKNOWN = 0, 1, 2, 3
 _MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
 _ARITHMETIC = ("Add", "Sub", "Mul", "Div")
 _NEVER_FOLD = ("QuantizeLinear", "DequantizeLinear")
@@ -54,10 +61,11 @@ _SUBGRAPH_OPS = ("If", "Loop", "Scan")  # read outer values not listed as inputs
 
 @dataclass
 class BatchValue:
-    """An int64 shape-like value whose entries may depend on the dynamic batch size."""
+    """An int64 shape-like value whose entries may depend on the dynamic batch
+    size or on dimensions known only at run time."""
 
     values: np.ndarray  # int64; entries tagged non-STATIC hold a placeholder
-    tags: np.ndarray    # uint8, same shape: STATIC, BATCH (exactly the batch) or DERIVED
+    tags: np.ndarray    # uint8, same shape: STATIC, BATCH (exactly the batch), DERIVED or UNKNOWN
 
 
 @dataclass
@@ -97,10 +105,14 @@ class Folder:
     """One pass of constant folding; see the module docstring."""
 
     def __init__(self, opset: int, constants: Dict[str, np.ndarray],
-                 shape_of: Callable[[str], Optional[List[Optional[int]]]], dynamic_batch: bool) -> None:
+                 shape_of: Callable[[str], Optional[List[Optional[int]]]], dynamic_batch: bool,
+                 symbols_of: Callable[[str], Optional[List[Optional[str]]]] = lambda name: None,
+                 batch_symbol: Optional[str] = None) -> None:
         self.opset = opset
         self.shape_of = shape_of
+        self.symbols_of = symbols_of
         self.dynamic_batch = dynamic_batch
+        self.batch_symbol = batch_symbol if dynamic_batch else None
         self.values: Dict[str, Value] = dict(constants)
         self.result = FoldResult()
         self.batch_producers: Dict[str, onnx.NodeProto] = {}  # batch-dependent value -> its node
@@ -159,31 +171,40 @@ class Folder:
         self.result.nodes.append(KeptNode(node, list(node.input) if inputs is None else inputs))
 
     def _shape(self, node: onnx.NodeProto) -> Optional[Value]:
-        """The shape as a (batch-dependent) value, or None when ONNX shape
-        inference left other dimensions unknown: then it is computed at run time."""
+        """The shape as a (shape-dependent) value, or None when ONNX shape
+        inference does not know the rank: then it is computed at run time."""
         dims = self.shape_of(node.input[0])
-        if dims is None or any(d is None for d in dims[1:]) or (dims and dims[0] is None and not self.dynamic_batch):
+        if dims is None:
             return None
         values = np.array([d if d is not None else -1 for d in dims], np.int64)
-        tags = np.array([BATCH if d is None else STATIC for d in dims], np.uint8)
+        tags = np.array([STATIC if d is not None else BATCH if self._is_batch(node.input[0], i) else UNKNOWN
+                         for i, d in enumerate(dims)], np.uint8)
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         start, end = attrs.get("start", 0), attrs.get("end", len(dims))
         return BatchValue(values[start:end], tags[start:end])
 
+    def _is_batch(self, name: str, axis: int) -> bool:
+        """Whether dimension ``axis`` of ``name`` is the dynamic batch (see the module doc)."""
+        if not self.dynamic_batch:
+            return False
+        if self.batch_symbol is None:
+            return axis == 0
+        symbols = self.symbols_of(name)
+        return symbols is not None and axis < len(symbols) and symbols[axis] == self.batch_symbol
+
     def _batch_dependent(self, node: onnx.NodeProto, args: Sequence[Optional[Value]]) -> None:
         op = node.op_type
+        target = None
         if op == "Reshape" and isinstance(args[1], BatchValue) and not isinstance(args[0], BatchValue):
-            self._keep(node, [node.input[0], self._reshape_target(node, args[1])])
+            target = self._reshape_target(node, args[1])
         elif op == "Resize" and len(args) > 3 and isinstance(args[3], BatchValue) and \
                 not any(isinstance(a, BatchValue) for a in args[:3]):
-            self._keep(node, [node.input[0], node.input[1], self._resize_scales(node, args[3]), ""])
-        elif op in _MOVERS or op == "Concat":
+            target = self._resize_scales(node, args[3])
+        if target is not None:
+            self._keep(node, [node.input[0], target] if op == "Reshape" else
+                       [node.input[0], node.input[1], target, ""])
+        elif self._moves_tags(node, args):
             moved = range(len(args)) if op == "Concat" else _MOVERS[op]
-            for i, a in enumerate(args):
-                if i not in moved and isinstance(a, BatchValue):
-                    raise self._error(node, f"input '{node.input[i]}' depends on the dynamic batch size")
-            if any(a is None and n for a, n in zip(args, node.input)):
-                raise self._error(node, "mixes a batch-dependent shape with run-time data")
             values = evaluate(node, [a.values if isinstance(a, BatchValue) else a for a in args], self.opset)[0]
             tag_args = [(a.tags.astype(np.int64) if isinstance(a, BatchValue) else np.zeros_like(a, np.int64))
                         if i in moved else a for i, a in enumerate(args)]
@@ -198,7 +219,8 @@ class Folder:
             tags = np.zeros(values.shape, np.uint8)
             for a in args:
                 if isinstance(a, BatchValue):
-                    tags = np.maximum(tags, np.broadcast_to(np.where(a.tags > 0, DERIVED, STATIC), values.shape))
+                    tags = np.maximum(tags, np.broadcast_to(np.maximum(np.minimum(a.tags, 1) * DERIVED, a.tags),
+                                                            values.shape))
             self._set(node, [BatchValue(values.astype(np.int64), tags.astype(np.uint8))])
         elif op in SUPPORTED_OPS:
             # Computed at run time: the batch-dependent inputs become shape
@@ -207,9 +229,22 @@ class Folder:
                 if isinstance(a, BatchValue):
                     self._materialize(name)
             self._keep(node)
+        elif any(isinstance(a, BatchValue) and (a.tags == UNKNOWN).any() for a in args):
+            raise self._error(node, f"computes on a shape known only at run time, and {op} has no run-time layer")
         else:
             raise self._error(node, "uses a value computed from the dynamic batch size (Shape); int8rt needs "
                                     "it at import time: export with a static batch or pass batch_size=")
+
+    @staticmethod
+    def _moves_tags(node: onnx.NodeProto, args: Sequence[Optional[Value]]) -> bool:
+        """Whether ``node`` moves shape entries (and their tags) from inputs
+        that are all known at import time, shape-dependent only where the
+        entries move (not the indices of a Gather, say)."""
+        if node.op_type not in _MOVERS and node.op_type != "Concat":
+            return False
+        moved = range(len(args)) if node.op_type == "Concat" else _MOVERS[node.op_type]
+        return all((a is not None or not n) and (i in moved or not isinstance(a, BatchValue))
+                   for i, (a, n) in enumerate(zip(args, node.input)))
 
     def _materialize(self, name: str) -> None:
         """Keeps the nodes that computed the batch-dependent value ``name``
@@ -235,7 +270,8 @@ class Folder:
         self.values[name] = value
         return name
 
-    def _reshape_target(self, node: onnx.NodeProto, target: BatchValue) -> str:
+    def _reshape_target(self, node: onnx.NodeProto, target: BatchValue) -> Optional[str]:
+        """A constant target equivalent to ``target`` for every batch size, or None."""
         values, tags = target.values.copy(), target.tags
         dependent = np.flatnonzero(tags)
         data_dims = self.shape_of(node.input[0])
@@ -243,29 +279,30 @@ class Folder:
         if len(dependent) == 1:
             p = int(dependent[0])
             # -1 (inferred from the element count) is right whatever the data's
-            # first dimension is; 0 (copy the data's dim 0) only when that dim
-            # is the batch itself, which a dynamic dim may not be (N*320, say),
+            # dimensions are; 0 (copy the data's dim p) only when that dim is
+            # the batch itself, which a dynamic dim may not be (N*320, say),
             # so 0 is used only where -1 is already taken.
             if -1 not in np.delete(values, p):
                 values[p] = -1
                 return self._new_constant(node.input[1] + "_static", values)
-            if p == 0 and tags[0] == BATCH and not allowzero and data_dims and data_dims[0] is None:
-                values[0] = 0
+            if tags[p] == BATCH and not allowzero and data_dims and p < len(data_dims) and \
+                    data_dims[p] is None and self._is_batch(node.input[0], p):
+                values[p] = 0
                 return self._new_constant(node.input[1] + "_static", values)
-        raise self._error(node, f"target shape '{node.input[1]}' has {len(dependent)} entries computed from the "
-                                "dynamic batch size; int8rt can express at most one (as 0 or -1)")
+        return None  # more than one entry int8rt cannot express as 0 or -1: computed at run time
 
-    def _resize_scales(self, node: onnx.NodeProto, sizes: BatchValue) -> str:
+    def _resize_scales(self, node: onnx.NodeProto, sizes: BatchValue) -> Optional[str]:
+        """Constant scales equivalent to ``sizes`` for every batch size, or None."""
         dims = self.shape_of(node.input[0])
         if dims is None or len(dims) != len(sizes.values) or any(
-                t != STATIC and not (i == 0 and t == BATCH) for i, t in enumerate(sizes.tags)):
-            raise self._error(node, f"sizes '{node.input[3]}' depend on the dynamic batch size")
+                t != STATIC and not (i == 0 and t == BATCH and self._is_batch(node.input[0], 0))
+                for i, t in enumerate(sizes.tags)):
+            return None
         scales = np.ones(len(dims), np.float32)
         for i, (d, s) in enumerate(zip(dims, sizes.values)):
             if i == 0 and sizes.tags[0] == BATCH:
                 continue
             scales[i] = np.float32(s) / np.float32(d)
-            if int(np.floor(np.float32(d) * scales[i])) != int(s):
-                raise self._error(node, f"sizes '{node.input[3]}' are not an exact multiple of the input "
-                                        f"shape in dimension {i}; export with scales or a static batch")
+            if d is None or int(np.floor(np.float32(d) * scales[i])) != int(s):
+                return None  # no exact scale: the sizes are computed at run time
         return self._new_constant(node.input[3] + "_as_scales", scales)

@@ -21,7 +21,7 @@ from onnx import helper, numpy_helper
 from .._errors import FormatError, InvalidArgumentError, NotSupportedError
 from ..network import Network
 from . import ops
-from ._fold import BatchValue, Folder
+from ._fold import BatchValue, Folder, FoldResult
 from ._load import ModelSource, first_line, load, with_supported_opset
 from ._specialize import bind_input_values, drop_unused_initializers, fix_input_shapes, inline_constant_ifs
 
@@ -58,22 +58,60 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int],
     proto = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
     initializers = {t.name: t for t in proto.graph.initializer}
     _check_nodes(proto.graph, opset, initializers, source)
-    shapes, dtypes = _inferred_shapes(proto, source)
-    folder = _folder(proto, opset, shapes, source)
-    folded = folder.run(proto.graph.node, [vi.name for vi in proto.graph.output])
-    logger.debug("onnx import %s: %d of %d nodes folded into constants", source,
-                 len(proto.graph.node) - len(folded.nodes), len(proto.graph.node))
     declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
-    emitter = _Emitter(source, opset, shapes, dtypes, folder.values, folder.dynamic_batch)
+    dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
+    batch_symbol = _batch_symbol(proto, initializers)
+    constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
+    outputs = [vi.name for vi in proto.graph.output]
+    count = len(proto.graph.node)
+    for _ in range(_MAX_FOLD_PASSES):
+        shapes, dtypes, symbols = _inferred_shapes(proto, source)
+        folder = Folder(opset, constants, shapes.get, dynamic, symbols.get, batch_symbol)
+        folded = folder.run(proto.graph.node, outputs)
+        if len(folded.nodes) == len(proto.graph.node):
+            break
+        # A folded shape chain may let ONNX shape inference size more
+        # tensors (a Reshape's target is now constant): infer and fold again.
+        proto, constants = _refolded(proto, folded), folded.constants
+        logger.debug("onnx import %s: fold pass kept %d nodes", source, len(folded.nodes))
+    logger.debug("onnx import %s: %d of %d nodes folded into constants", source, count - len(folded.nodes), count)
+    emitter = _Emitter(source, opset, shapes, dtypes, folder.values, dynamic)
     return emitter.emit(declared, folded.nodes, proto.graph.output)
 
 
-def _folder(proto: onnx.ModelProto, opset: int, shapes: Dict[str, Dims], source: str) -> Folder:
+_MAX_FOLD_PASSES = 16  # each pass folds at least one node; real exports settle in a few
+
+
+def _refolded(proto: onnx.ModelProto, folded: FoldResult) -> onnx.ModelProto:
+    """``proto`` with only the kept nodes (inputs redirected) and the
+    constants they read as initializers, for the next inference + folding pass."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    g = copy.graph
+    del g.node[:], g.initializer[:], g.value_info[:]
+    read = set()
+    for kept in folded.nodes:
+        node = g.node.add()
+        node.CopyFrom(kept.node)
+        del node.input[:]
+        node.input.extend(kept.inputs)
+        read.update(kept.inputs)
+    read.update(vi.name for vi in g.output)
+    inputs = [vi for vi in g.input if vi.name not in folded.constants]  # an initializer listed as an input
+    del g.input[:]
+    g.input.extend(inputs)
+    g.initializer.extend(numpy_helper.from_array(v, name) for name, v in folded.constants.items() if name in read)
+    return copy
+
+
+def _folder(proto: onnx.ModelProto, opset: int, source: str) -> Folder:
+    """A Folder for one pass over ``proto`` (shapes from ONNX shape inference)."""
     initializers = {t.name: t for t in proto.graph.initializer}
     declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
+    shapes, _, symbols = _inferred_shapes(proto, source)
     constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
-    return Folder(opset, constants, shapes.get, dynamic)
+    return Folder(opset, constants, shapes.get, dynamic, symbols.get, _batch_symbol(proto, initializers))
 
 
 def _specialized(proto: onnx.ModelProto, opset: int, source: str, input_shapes: Mapping[str, Sequence[int]],
@@ -88,7 +126,7 @@ def _specialized(proto: onnx.ModelProto, opset: int, source: str, input_shapes: 
     bind_input_values(copy, input_values, source)
 
     def fold(p: onnx.ModelProto) -> Mapping[str, Any]:
-        folder = _folder(p, opset, _inferred_shapes(p, source)[0], source)
+        folder = _folder(p, opset, source)
         folder.run(p.graph.node)
         return folder.values
 
@@ -154,22 +192,62 @@ def _dims(vi: onnx.ValueInfoProto) -> Optional[Dims]:
     return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
 
 
-def _inferred_shapes(proto: onnx.ModelProto, source: str) -> Tuple[Dict[str, Dims], Dict[str, str]]:
-    """Every tensor's dims (None where unknown) and, where int8rt has it, its
-    element type, from ONNX shape inference."""
+def _batch_symbol(proto: onnx.ModelProto, initializers: Dict[str, onnx.TensorProto]) -> Optional[str]:
+    """The symbol (dim_param) every dynamic input's first dimension is named
+    by, or None when they have none or disagree."""
+    names = {vi.type.tensor_type.shape.dim[0].dim_param for vi in proto.graph.input
+             if vi.name not in initializers and vi.type.tensor_type.shape.dim
+             and not vi.type.tensor_type.shape.dim[0].HasField("dim_value")}
+    return names.pop() if len(names) == 1 and "" not in names else None
+
+
+def _symbols(vi: onnx.ValueInfoProto) -> List[Optional[str]]:
+    return [d.dim_param if d.HasField("dim_param") else None for d in vi.type.tensor_type.shape.dim]
+
+
+_SHAPE_LIKE = 64  # initializers up to this many elements may be shapes, which inference reads
+
+
+def _without_weights(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """``proto`` for shape inference: initializers too large to be shapes
+    become typed graph inputs, so the weights are neither copied nor
+    serialized (inference needs their shapes only)."""
+    g = proto.graph
+    light = onnx.ModelProto(ir_version=proto.ir_version, opset_import=proto.opset_import)
+    lg = light.graph
+    lg.node.extend(g.node)
+    lg.output.extend(g.output)
+    lg.value_info.extend(g.value_info)
+    declared = {vi.name for vi in g.input}
+    lg.input.extend(g.input)
+    for t in g.initializer:
+        if int(np.prod(t.dims)) <= _SHAPE_LIKE:
+            lg.initializer.append(t)
+        elif t.name not in declared:
+            lg.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    return light
+
+
+def _inferred_shapes(proto: onnx.ModelProto, source: str
+                     ) -> Tuple[Dict[str, Dims], Dict[str, str], Dict[str, List[Optional[str]]]]:
+    """Every tensor's dims (None where unknown), the symbols naming its
+    dynamic dims and, where int8rt has it, its element type, from ONNX shape
+    inference."""
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(_without_weights(proto), check_type=False, strict_mode=False,
+                                                     data_prop=True)
     except Exception as e:  # onnx raises several types here; all mean the model is inconsistent
         raise FormatError(f"{source}: ONNX shape inference failed: {first_line(e)}") from e
     g = inferred.graph
-    shapes, dtypes = {}, {}
+    shapes, dtypes, symbols = {}, {}, {}
     for vi in list(g.input) + list(g.value_info) + list(g.output):
         dims = _dims(vi)
         if dims is not None:
             shapes[vi.name] = dims
+            symbols[vi.name] = _symbols(vi)
         if vi.type.tensor_type.elem_type in _INPUT_DTYPES:
             dtypes[vi.name] = _INPUT_DTYPES[vi.type.tensor_type.elem_type]
-    return shapes, dtypes
+    return shapes, dtypes, symbols
 
 
 def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int], str]:

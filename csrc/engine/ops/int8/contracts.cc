@@ -195,6 +195,7 @@ Attributes QMatMulAttrs::to_attrs() const {
   a.set("a_scale", Attribute::of_float(a_scale));
   a.set("b_scale", Attribute::of_float(b_scale));
   if (out_scale != 0.0) a.set("out_scale", Attribute::of_float(out_scale));
+  if (b_transposed) a.set("b_transposed", Attribute::of_int(1));
   return a;
 }
 
@@ -205,6 +206,7 @@ QMatMulAttrs QMatMulAttrs::from_attrs(const Node& node) {
   m.b_scale = r.positive("b_scale");
   m.out_scale = r.num("out_scale", 0.0);
   if (!(m.out_scale >= 0.0)) throw InvalidArgument(r.prefix() + "out_scale must be >= 0");
+  m.b_transposed = r.integer("b_transposed", 0) != 0;
   return m;
 }
 
@@ -351,8 +353,8 @@ QConcatAttrs QConcatAttrs::from_attrs(const Node& node) {
 }
 
 const std::vector<std::string>& QMoveOps::source_ops() {
-  static const std::vector<std::string> ops = {"Transpose", "Slice",     "Split",        "Pad",         "Reshape",
-                                               "Squeeze",   "Unsqueeze", "DepthToSpace", "SpaceToDepth"};
+  static const std::vector<std::string> ops = {"Transpose", "Slice",     "Split",        "Pad",          "Reshape",
+                                               "Squeeze",   "Unsqueeze", "DepthToSpace", "SpaceToDepth", "Gather"};
   return ops;
 }
 

@@ -115,11 +115,14 @@ struct QGemmAttrs : QLinearAttrs {
 // int8rt.QMatMul [a s8 [..., M, K], b s8 [..., K, N]]: the MatMul of two
 // activations (attention's Q K^T and its product with V), leading dims
 // broadcast as ONNX MatMul does, both operands per-tensor (scales a_scale,
-// b_scale); out_scale 0 means a float32 output. from_attrs: a_scale and
-// b_scale > 0, out_scale >= 0.
+// b_scale); out_scale 0 means a float32 output. With b_transposed, b is
+// given as [..., N, K] (the K of Q K^T before the graph's Transpose, which
+// the lowering then leaves out). from_attrs: a_scale and b_scale > 0,
+// out_scale >= 0.
 struct QMatMulAttrs {
   static constexpr const char kOp[] = "int8rt.QMatMul";
   double a_scale = 0.0, b_scale = 0.0, out_scale = 0.0;
+  bool b_transposed = false;
   Attributes to_attrs() const;
   static QMatMulAttrs from_attrs(const Node& node);
 };
@@ -164,7 +167,7 @@ struct QConcatAttrs {
 };
 
 // Data movement on int8 tensors: int8rt.QTranspose, QSlice, QSplit, QPad,
-// QReshape, QSqueeze, QUnsqueeze, QDepthToSpace, QSpaceToDepth
+// QReshape, QSqueeze, QUnsqueeze, QDepthToSpace, QSpaceToDepth, QGather
 // [x s8, the ONNX op's other inputs]. Each is its ONNX op (same attributes and
 // inputs, read by the op's own layer, which moves elements of any dtype) on
 // int8 elements at one scale, so the bytes are copied, never rescaled. Axes,

@@ -1,14 +1,14 @@
 // int8rt.QMatMul (contracts.h, QMatMulAttrs): the MatMul of two int8
 // activations, attention's Q K^T and its product with V. Each [M, K] x
 // [K, N] product of the broadcast batch is a QGemm whose "weights" are the
-// B operand: B's [K, N] slice is transposed into the [N, K] order the
-// gemm_s8 kernels pack, packed by the kernel the registry chose for (N, K),
-// and run with the one requantization rule (kernels::make_epilogue) at
-// weight scale b_scale for every column. So the result is bit for bit what
-// int8rt.QGemm computes with B as constant weights, which the tests check.
-// Packing costs K*N per product against M*K*N multiply-adds; the chosen
-// kernel is cached per (N, K), so a sequence length that changes between
-// runs costs one registry lookup per new length.
+// B operand: B's slice is packed by the kernel the registry chose for
+// (N, K) (pack_kn from [K, N]; pack from [N, K] when b_transposed) and run
+// with the one requantization rule (kernels::make_epilogue) at weight scale
+// b_scale for every column. So the result is bit for bit what int8rt.QGemm
+// computes with B as constant weights, which the tests check. Packing costs
+// K*N per product against M*K*N multiply-adds; the chosen kernel is cached
+// per (N, K), so a sequence length that changes between runs costs one
+// registry lookup per new length.
 #include <map>
 #include <mutex>
 
@@ -54,23 +54,20 @@ class QMatMulLayer : public Layer {
     char* y = static_cast<char*>(out_ == OutputType::kInt8 ? static_cast<void*>(out[0]->data<int8_t>())
                                                            : static_cast<void*>(out[0]->data<float>()));
     const std::vector<int64_t> sa = broadcast_strides(p.a_batch, p.batch), sb = broadcast_strides(p.b_batch, p.batch);
-    auto one = [&](int64_t t, std::vector<int8_t>& nk) {
-      int64_t oa = 0, ob = 0;
-      for (int64_t d = static_cast<int64_t>(p.batch.size()), r = t; d-- > 0;) {
-        const int64_t idx = r % p.batch[d];
-        r /= p.batch[d];
-        oa += idx * sa[d];
-        ob += idx * sb[d];
-      }
-      const int8_t* bk = b + ob * p.K * p.N;  // [K][N]
-      for (int64_t n = 0; n < p.N; ++n)
-        for (int64_t k = 0; k < p.K; ++k) nk[n * p.K + k] = bk[k * p.N + n];
-      c.kernel->pack({static_cast<int>(p.N), static_cast<int>(p.K)}, nk.data())
-          ->run(p.M, a + oa * p.M * p.K, ep, y + t * p.M * p.N * y_bytes);
-    };
+    const kernels::GemmShape shape{static_cast<int>(p.N), static_cast<int>(p.K)};
     parallel_for(products, 1, [&](int64_t begin, int64_t end) {
-      std::vector<int8_t> nk(static_cast<size_t>(p.N * p.K));
-      for (int64_t t = begin; t < end; ++t) one(t, nk);
+      for (int64_t t = begin; t < end; ++t) {
+        int64_t oa = 0, ob = 0;
+        for (int64_t d = static_cast<int64_t>(p.batch.size()), r = t; d-- > 0;) {
+          const int64_t idx = r % p.batch[d];
+          r /= p.batch[d];
+          oa += idx * sa[d];
+          ob += idx * sb[d];
+        }
+        const int8_t* bt = b + ob * p.K * p.N;  // [K][N], or [N][K] when b_transposed
+        (a_.b_transposed ? c.kernel->pack(shape, bt) : c.kernel->pack_kn(shape, bt))
+            ->run(p.M, a + oa * p.M * p.K, ep, y + t * p.M * p.N * y_bytes);
+      }
     });
   }
 
@@ -111,9 +108,10 @@ class QMatMulLayer : public Layer {
     Plan p;
     p.M = as[as.size() - 2];
     p.K = as.back();
-    p.N = bs.back();
-    if (bs[bs.size() - 2] != p.K) {
-      throw InvalidArgument(prefix_ + "inner dimensions differ: " + shape_str(as) + " x " + shape_str(bs));
+    p.N = a_.b_transposed ? bs[bs.size() - 2] : bs.back();
+    if ((a_.b_transposed ? bs.back() : bs[bs.size() - 2]) != p.K) {
+      throw InvalidArgument(prefix_ + "inner dimensions differ: " + shape_str(as) + " x " + shape_str(bs) +
+                            (a_.b_transposed ? " (b transposed)" : ""));
     }
     p.a_batch.assign(as.begin(), as.end() - 2);
     p.b_batch.assign(bs.begin(), bs.end() - 2);

@@ -1,7 +1,7 @@
 // int8rt.QTranspose, QSlice, QSplit, QPad, QReshape, QSqueeze, QUnsqueeze,
-// QDepthToSpace, QSpaceToDepth (contracts.h, QMoveOps): data movement on int8
-// tensors. Each is the ONNX op's own layer (ops/transpose.cc, slice.cc,
-// concat_split.cc, pad_f32.cc, reshape_ops.cc, depth_space.cc: they move
+// QDepthToSpace, QSpaceToDepth, QGather (contracts.h, QMoveOps): data movement
+// on int8 tensors. Each is the ONNX op's own layer (ops/transpose.cc, slice.cc,
+// concat_split.cc, pad_f32.cc, reshape_ops.cc, depth_space.cc, gather.cc: they move
 // elements of any dtype with strided_copy.h and block copies), created from
 // the node with the ONNX op's name and run on int8 elements, so the index
 // arithmetic has one home; this wrapper adds the int8 check and names the
