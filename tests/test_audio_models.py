@@ -202,3 +202,17 @@ def test_silero_vad_int8_agrees_on_speech_decisions() -> None:
     # same with the LSTM kept float32: the error is the convolutions').
     assert np.mean((got > 0.5) == (want > 0.5)) >= 0.9
     assert np.abs(got - want).mean() < 0.1
+
+
+def test_silero_vad_sequence_variant_fp32_matches_onnx_runtime() -> None:
+    """silero_vad_16k_sequence.onnx takes every chunk of a clip at once ([n, 576],
+    h and c in): one LSTM over n steps, whose x W' is one GEMM for all of them."""
+    path = silero_file("silero_vad_16k_sequence.onnx")
+    x = chunks(speech_like(1.5, seed=30))
+    h = np.zeros((1, 1, 128), np.float32)
+    network = int8rt.onnx.import_model(path, input_shapes={"input": list(x.shape), "h": [1, 1, 128], "c": [1, 1, 128]})
+    ours = int8rt.build_engine(network, int8rt.BuilderConfig(precision="fp32")).run({"input": x, "h": h, "c": h})
+    with open(path, "rb") as f:
+        ref = ort.InferenceSession(f.read(), providers=["CPUExecutionProvider"]).run(None, {"input": x, "h": h, "c": h})
+    assert rel_err(ours["speech_probs"], ref[0]) <= 1e-4
+    assert rel_err(ours["hn"], ref[1]) <= 1e-4 and rel_err(ours["cn"], ref[2]) <= 1e-4
