@@ -273,3 +273,18 @@ def test_layer_precisions_keeps_a_recurrent_layer_float() -> None:
     pinned = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=_Batches(calib), accuracy_check=False,
                                                              layer_precisions={name: "fp32"}))
     assert [lay["op"] for lay in pinned.layers() if "GRU" in lay["op"]] == ["GRU"]
+
+
+def test_int8_recurrent_engine_survives_serialization() -> None:
+    """The engine file keeps the int8 W and R and the scales; the GEMMs are packed again at load."""
+    rng = np.random.default_rng(8)
+    ins = make_inputs(rng, "LSTM", T=5, B=2, I=6, H=4, dirs=2, layout=0, initial=True, lens=True)
+    model = rnn_model("LSTM", ins, dict(hidden_size=4, direction="bidirectional")).SerializeToString()
+    calib = [rng.uniform(-2, 2, ins[0].shape).astype(F32) for _ in range(3)]
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=_Batches(calib), accuracy_check=False))
+    loaded = int8rt.Engine.deserialize(engine.serialize())
+    assert [lay["detail"] for lay in loaded.layers() if lay["op"] == "int8rt.QLSTM"] == \
+        [lay["detail"] for lay in engine.layers() if lay["op"] == "int8rt.QLSTM"]
+    a, b = engine.run({"x": ins[0]}), loaded.run({"x": ins[0]})
+    for name in ("y", "y_h", "y_c"):
+        np.testing.assert_array_equal(a[name], b[name])
