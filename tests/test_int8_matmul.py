@@ -23,21 +23,23 @@ from int8rt import _core  # noqa: E402
 from int8rt.onnx import import_model  # noqa: E402
 from onnx import helper  # noqa: E402
 
-from np_kernels import epilogue, quantize  # noqa: E402
+from np_kernels import epilogue, first_mismatch, quantize  # noqa: E402
 from onnx_models import fvi, init, model  # noqa: E402
 
 F32 = np.float32
 node = helper.make_node
 
 
-def qmatmul_engine(a_shape, b_shape, s_a: float, s_b: float, s_y: float) -> int8rt.Engine:
+def qmatmul_engine(a_shape, b_shape, s_a: float, s_b: float, s_y: float, b_transposed: bool = False) -> int8rt.Engine:
     """An engine of one int8rt.QMatMul over int8 inputs a and b (float output
     when s_y is 0; else int8, returned as float32 by a Dequantize at scale 1,
-    which is exact)."""
+    which is exact); with b_transposed, b is given as [..., N, K]."""
     net = _core.Network()
     a = net.add_input("a", list(a_shape), "int8")
     b = net.add_input("b", list(b_shape), "int8")
     attrs = {"a_scale": s_a, "b_scale": s_b}
+    if b_transposed:
+        attrs["b_transposed"] = 1
     if s_y:
         attrs["out_scale"] = s_y
     y = net.add_node("int8rt.QMatMul", "qmatmul", [a, b], attrs, ["q" if s_y else "y"])[0]
@@ -69,16 +71,17 @@ SHAPES = [  # a shape, b shape: tile edges in M, K, N; broadcast batches of ever
 
 
 @pytest.mark.parametrize("a_shape,b_shape", SHAPES)
-@pytest.mark.parametrize("int8_out", [True, False])
-def test_qmatmul_equals_the_reference(a_shape, b_shape, int8_out: bool) -> None:
+@pytest.mark.parametrize("int8_out,b_transposed", [(True, False), (False, False), (True, True)])
+def test_qmatmul_equals_the_reference(a_shape, b_shape, int8_out: bool, b_transposed: bool) -> None:
     rng = np.random.default_rng(sum(a_shape) * 31 + sum(b_shape))
     qa = rng.integers(-128, 128, a_shape, dtype=np.int8)
     qb = rng.integers(-128, 128, b_shape, dtype=np.int8)
     s_a, s_b = 0.013, 0.021
     k = a_shape[-1]
     s_y = float(s_a * s_b * 120 * np.sqrt(k)) if int8_out else 0.0  # outputs spanning the int8 range
-    ctx = qmatmul_engine(a_shape, b_shape, s_a, s_b, s_y).create_execution_context()
-    got = ctx.run({"a": qa, "b": qb})["y"]
+    b_given = np.ascontiguousarray(np.swapaxes(qb, -1, -2)) if b_transposed else qb
+    ctx = qmatmul_engine(a_shape, b_given.shape, s_a, s_b, s_y, b_transposed).create_execution_context()
+    got = ctx.run({"a": qa, "b": b_given})["y"]
     want = expected(qa, qb, s_a, s_b, s_y)
     if int8_out:
         assert np.array_equal(got, np.rint(got)) and got.min() >= -128 and got.max() <= 127
@@ -100,6 +103,92 @@ def test_qmatmul_extremes_and_a_changing_sequence_length() -> None:
             qa = np.full((2, m, k), fill_a, np.int8)
             qb = np.full((2, k, n), fill_b, np.int8)
             np.testing.assert_array_equal(ctx.run({"a": qa, "b": qb})["y"], expected(qa, qb, s_a, s_b, s_y))
+
+
+def attention_engine(shapes, attrs: dict, fused: bool, mask_shape=None) -> int8rt.Engine:
+    """int8rt.QAttention over int8 q, k, v (and a float mask), or (not fused)
+    the chain it replaces: QMatMul (float scores) -> [Add mask] -> Softmax ->
+    [Where(IsNaN(p), 0, p)] -> Quantize -> QMatMul. An int8 result is
+    returned as float32 by an exact Dequantize at scale 1."""
+    net = _core.Network()
+    q, k, v = (net.add_input(n, list(s), "int8") for n, s in zip("qkv", shapes))
+    mask = net.add_input("mask", list(mask_shape), "float32") if mask_shape is not None else None
+    s_y = attrs.get("out_scale", 0.0)
+    out = "q_y" if s_y else "y"
+    if fused:
+        y = net.add_node("int8rt.QAttention", "attention", [q, k, v] + ([mask] if mask is not None else []), attrs,
+                         [out])[0]
+    else:
+        qk = {"a_scale": attrs["q_scale"], "b_scale": attrs["k_scale"], "b_transposed": attrs.get("k_transposed", 0)}
+        pv = {"a_scale": attrs["probs_scale"], "b_scale": attrs["v_scale"], "b_transposed": attrs.get("v_transposed", 0)}
+        if s_y:
+            pv["out_scale"] = s_y
+        s = net.add_node("int8rt.QMatMul", "scores", [q, k], qk, ["s"])[0]
+        if attrs.get("scores_factor"):
+            c = net.add_constant("c", np.array(attrs["scores_factor"], F32))
+            op = "Div" if attrs.get("scores_divide") else "Mul"
+            s = net.add_node(op, "scale_scores", [s, c], {}, ["s_scaled"])[0]
+        if mask is not None:
+            s = net.add_node("Add", "add_mask", [s, mask], {}, ["s_masked"])[0]
+        p = net.add_node("Softmax", "softmax", [s], {"axis": -1}, ["p"])[0]
+        if attrs.get("nan_to_zero"):
+            nan = net.add_node("IsNaN", "isnan", [p], {}, ["p_nan"])[0]
+            zero = net.add_constant("zero", np.array(0.0, F32))
+            p = net.add_node("Where", "nan_to_zero", [nan, zero, p], {}, ["p_guarded"])[0]
+        pq = net.add_node("int8rt.Quantize", "quantize", [p], {"scale": attrs["probs_scale"], "logical": 1}, ["pq"])[0]
+        y = net.add_node("int8rt.QMatMul", "context", [pq, v], pv, [out])[0]
+    if s_y:
+        y = net.add_node("int8rt.Dequantize", "as_float", [y], {"scale": 1.0, "logical": 1}, ["y"])[0]
+    net.mark_output(y)
+    return int8rt.Engine(_core.Engine.create(net, {"precision": "int8"}))
+
+
+ATTENTION = [  # q, k (as given), v (as given), k_transposed, v_transposed
+    ((2, 3, 13, 16), (2, 3, 16, 13), (2, 3, 13, 20), 0, 0),
+    ((2, 3, 13, 16), (2, 3, 13, 16), (2, 3, 13, 20), 1, 0),   # K given untransposed (torch's K^T folded away)
+    ((6, 5, 64), (6, 70, 64), (6, 70, 33), 1, 0),             # cross attention: 5 queries over 70 keys
+    ((1, 4, 9, 8), (2, 1, 8, 9), (2, 4, 9, 8), 0, 0),         # broadcast batches
+    ((3, 17, 8), (3, 17, 8), (3, 8, 17), 1, 1),               # V given transposed too
+]
+
+
+@pytest.mark.parametrize("q_shape,k_shape,v_shape,kt,vt", ATTENTION)
+@pytest.mark.parametrize("int8_out", [True, False])
+def test_attention_equals_its_unfused_chain(q_shape, k_shape, v_shape, kt: int, vt: int, int8_out: bool) -> None:
+    rng = np.random.default_rng(sum(q_shape) + 7 * sum(v_shape))
+    feeds = {n: rng.integers(-128, 128, s, dtype=np.int8) for n, s in zip("qkv", (q_shape, k_shape, v_shape))}
+    attrs = {"q_scale": 0.02, "k_scale": 0.015, "probs_scale": 1 / 127, "v_scale": 0.03,
+             "k_transposed": kt, "v_transposed": vt}
+    if int8_out:
+        attrs["out_scale"] = 0.03 * 1.5
+    shapes = (q_shape, k_shape, v_shape)
+    fused = attention_engine(shapes, attrs, True).create_execution_context().run(feeds)["y"]
+    chain = attention_engine(shapes, attrs, False).create_execution_context().run(feeds)["y"]
+    assert fused.shape == chain.shape
+    assert first_mismatch(fused, chain) is None, first_mismatch(fused, chain)
+    assert np.std(chain) > 0, "a constant output would pass trivially"
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 1, 1, 13), (1, 3, 13, 13), (13,)])
+def test_masked_attention_equals_its_unfused_chain(mask_shape) -> None:
+    """BERT's scale of the scores (Div by sqrt(d), or a Mul), its additive
+    mask (0 or -inf, broadcast over heads and rows) and HuggingFace's NaN
+    guard: a row masked everywhere is NaN after the softmax and 0 after the
+    guard, in both forms."""
+    shapes = ((2, 3, 13, 16), (2, 3, 13, 16), (2, 3, 13, 20))
+    rng = np.random.default_rng(sum(mask_shape))
+    feeds = {n: rng.integers(-128, 128, s, dtype=np.int8) for n, s in zip("qkv", shapes)}
+    mask = np.where(rng.random(mask_shape) < 0.3, -np.inf, 0.0).astype(F32)
+    if len(mask_shape) == 4 and mask_shape[2] > 1:
+        mask[0, 0, 5, :] = -np.inf  # one row masked everywhere: NaN before the guard
+    feeds["mask"] = mask
+    for scale in ({}, {"scores_factor": np.sqrt(F32(16))}, {"scores_factor": 0.3, "scores_divide": 1}):
+        attrs = {"q_scale": 0.02, "k_scale": 0.015, "probs_scale": 1 / 127, "v_scale": 0.03, "k_transposed": 1,
+                 "nan_to_zero": 1, "out_scale": 0.045, **scale}
+        fused = attention_engine(shapes, attrs, True, mask_shape).create_execution_context().run(feeds)["y"]
+        chain = attention_engine(shapes, attrs, False, mask_shape).create_execution_context().run(feeds)["y"]
+        assert first_mismatch(fused, chain) is None, (scale, first_mismatch(fused, chain))
+        assert np.std(chain) > 0
 
 
 def test_qmatmul_refuses_mismatched_operands() -> None:
@@ -155,14 +244,15 @@ def calibrated_pair(m: onnx.ModelProto, batches: list[dict[str, np.ndarray]], **
 
 def test_attention_runs_in_int8_end_to_end() -> None:
     """Every MatMul of an attention block is int8, the data movement between
-    them too; only the softmax is float. Bound: centred cosine >= 0.99 against
-    FP32 on held-out inputs (8-bit operands on a 16-wide head)."""
+    them too; scores, their scale, softmax and context run as one
+    int8rt.QAttention (the softmax inside in float). Bound: centred cosine
+    >= 0.99 against FP32 on held-out inputs (8-bit operands on a 16-wide head)."""
     m = attention_model()
     rng = np.random.default_rng(3)
     batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(8)]
     fp32, q = calibrated_pair(m, batches)
     ops = {layer["name"]: (layer["op"], layer["precision"]) for layer in q.layers()}
-    assert ops["scores"] == ("int8rt.QMatMul", "int8") and ops["context"] == ("int8rt.QMatMul", "int8")
+    assert ops["scores+scale_scores+softmax+context"] == ("int8rt.QAttention", "int8")
     for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
         assert ops[name] == ("int8rt.QGemm", "int8"), name
     for name in ("q_bias", "k_bias", "v_bias", "o_bias"):
@@ -173,10 +263,70 @@ def test_attention_runs_in_int8_end_to_end() -> None:
     logical = {t.tensor for t in plan.tensors if len(t.tensor) and not t.channels_last}
     assert {"q_t", "k_t", "v_t", "ctx"} <= logical, "rank-4 int8 tensors of MatMuls keep their logical order"
     quantized = sorted(c.tensor for c in plan.converts if c.op == "int8rt.Quantize")
-    assert quantized == ["probs", "x"], quantized
+    assert quantized == ["x"], quantized
     held = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
     cf, cq = fp32.create_execution_context(), q.create_execution_context()
     ref = np.stack([cf.run(b)["y"] for b in held])
+    got = np.stack([cq.run(b)["y"] for b in held])
+    assert centred_cosine(got, ref) >= 0.99
+
+
+def torch_mha_model(batch: int = 2, heads: int = 2, seq: int = 12, dim: int = 8) -> onnx.ModelProto:
+    """Attention as torch's nn.MultiheadAttention exports it: heads split to
+    [B*H, L, d], K transposed to [B*H, d, L] by a Transpose of the last two
+    axes, and q and K^T each scaled by d**-0.25 after the split (Mul by a
+    scalar), then softmax(q K^T) V."""
+    rng = np.random.default_rng(12)
+    hidden = heads * dim
+    inits = [init("w", (rng.standard_normal((hidden, 3 * hidden)) / np.sqrt(hidden)).astype(F32)),
+             init("heads_shape", np.array([batch, seq, 3, heads, dim], np.int64)),
+             init("bh_shape", np.array([batch * heads, seq, dim], np.int64)),
+             init("merge", np.array([batch, seq, hidden], np.int64)),
+             init("s", np.array(dim ** -0.25, F32)),
+             init("wo", (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).astype(F32))]
+    nodes = [node("MatMul", ["x", "w"], ["qkv"], name="in_proj"),
+             node("Reshape", ["qkv", "heads_shape"], ["qkv5"], name="split"),
+             node("Transpose", ["qkv5"], ["qkv_t"], perm=[2, 0, 3, 1, 4], name="qkv_t")]
+    for i, p in enumerate("qkv"):
+        nodes += [node("Gather", ["qkv_t", f"i{p}"], [f"{p}4"], axis=0, name=f"take_{p}"),
+                  node("Reshape", [f"{p}4", "bh_shape"], [f"{p}3"], name=f"flat_{p}")]
+        inits.append(init(f"i{p}", np.array(i, np.int64)))
+    nodes += [node("Mul", ["q3", "s"], ["q_s"], name="scale_q"),
+              node("Transpose", ["k3"], ["k_t"], perm=[0, 2, 1], name="k_t"),
+              node("Mul", ["k_t", "s"], ["k_s"], name="scale_k"),
+              node("MatMul", ["q_s", "k_s"], ["scores"], name="scores"),
+              node("Softmax", ["scores"], ["probs"], axis=-1, name="softmax"),
+              node("MatMul", ["probs", "v3"], ["ctx"], name="context"),
+              node("Reshape", ["ctx", "merge"], ["merged"], name="merge_heads"),
+              node("MatMul", ["merged", "wo"], ["y"], name="o_proj")]
+    return model(nodes, [fvi("x", [batch, seq, hidden])], [fvi("y", [batch, seq, hidden])], inits)
+
+
+def test_torch_mha_attention_stays_int8_and_reads_k_untransposed() -> None:
+    """The head split (Gather of the packed q/k/v, Reshape), the scalar
+    scales (the int8 values kept, their scale multiplied) and the K^T
+    Transpose all stay int8; scores, softmax and context run as one
+    int8rt.QAttention, which reads K as [N, K] (the Transpose is left to it).
+    The FP32 engine, whose passes move the scale Mul before the Transpose,
+    equals ONNX's reference evaluator within float rounding; INT8 centred
+    cosine >= 0.99 against FP32."""
+    from onnx.reference import ReferenceEvaluator
+    m = torch_mha_model()
+    rng = np.random.default_rng(13)
+    batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(8)]
+    fp32, q = calibrated_pair(m, batches)
+    held = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
+    cf, cq = fp32.create_execution_context(), q.create_execution_context()
+    ref = np.stack([cf.run(b)["y"] for b in held])
+    onnx_ref = np.stack([ReferenceEvaluator(m).run(None, b)[0] for b in held])
+    np.testing.assert_allclose(ref, onnx_ref, rtol=1e-5, atol=1e-6)
+    layers = {layer["name"]: layer for layer in q.layers()}
+    assert "k_t" not in layers, "the K^T transpose is read by the attention layer, not run"
+    assert layers["scores+softmax+context"]["op"] == "int8rt.QAttention"
+    for name in ("take_q", "take_k", "take_v", "flat_q", "flat_k", "flat_v", "scale_q", "scale_k"):
+        assert layers[name]["precision"] == "int8", (name, layers[name])
+    quantized = sorted(c.tensor for c in q.int8_plan().converts if c.op == "int8rt.Quantize")
+    assert quantized == ["x"], quantized
     got = np.stack([cq.run(b)["y"] for b in held])
     assert centred_cosine(got, ref) >= 0.99
 
@@ -279,14 +429,14 @@ def dynamic_attention_model() -> onnx.ModelProto:
 
 
 def test_attention_engine_takes_any_sequence_length_and_survives_save_load(tmp_path) -> None:
-    """One INT8 engine, sequence lengths it was not calibrated on (QMatMul
+    """One INT8 engine, sequence lengths it was not calibrated on (QAttention
     packs per run: its N and K follow the sequence), saved and loaded: the
     same outputs, and each within the bound of FP32."""
     m = dynamic_attention_model()
     rng = np.random.default_rng(6)
     batches = [{"x": rng.standard_normal((2, 12, 16)).astype(F32)} for _ in range(6)]
     fp32, q = calibrated_pair(m, batches)
-    assert "int8rt.QMatMul" in [layer["op"] for layer in q.layers()]
+    assert "int8rt.QAttention" in [layer["op"] for layer in q.layers()]
     q.save(tmp_path / "attention.i8rt")
     loaded = int8rt.Engine.load(tmp_path / "attention.i8rt")
     cq, cl, cf = q.create_execution_context(), loaded.create_execution_context(), fp32.create_execution_context()

@@ -255,14 +255,28 @@ void Lowerer::add_linear_output(const char* op, const std::string& name, std::ve
   plan_.layer(name, op, std::move(sources));
 }
 
+bool Lowerer::matmul_pair_lowers(const Node& mm) const {
+  if (!opt_.int8_matmul_pairs || opt_.fp32_layers.count(mm.name) || mm.inputs.size() != 2) return false;
+  for (int t : mm.inputs) {
+    const Tensor& tt = src_.tensor(t);
+    if (tt.is_constant || tt.dtype != DataType::kFloat32 || tt.shape.size() < 2) return false;
+    if (!is_int8(t) && !has_scale(t) && !transposed_b_.count(t)) return false;
+  }
+  return true;
+}
+
 bool Lowerer::lower_matmul_pair(const Node& node) {
   if (!opt_.int8_matmul_pairs) return decline(node, "MatMul of two activations in int8 is off (int8_matmul_pairs)");
-  const int a_in = node.inputs[0], b_in = node.inputs[1], y = node.outputs[0];
-  for (int t : {a_in, b_in}) {
-    const Tensor& tt = src_.tensor(t);
-    if (tt.dtype != DataType::kFloat32 || tt.shape.size() < 2) return decline(node, "an operand is not a float matrix");
-    if (!is_int8(t) && !has_scale(t)) return decline(node, "no calibration scale for an operand");
+  if (!matmul_pair_lowers(node)) return decline(node, "an operand is not a float matrix with a calibration scale");
+  auto attention = attention_at_.find(static_cast<int>(&node - src_.nodes().data()));
+  if (attention != attention_at_.end()) {
+    lower_attention(attention->second, node);
+    return true;
   }
+  if (match_attention(node)) return true;
+  const int a_in = node.inputs[0], y = node.outputs[0];
+  auto deferred = transposed_b_.find(node.inputs[1]);
+  const int b_in = deferred == transposed_b_.end() ? node.inputs[1] : deferred->second.first;
   bool int8_reader = false;
   for (int c : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[c], y);
   const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
@@ -271,7 +285,151 @@ bool Lowerer::lower_matmul_pair(const Node& node) {
   a.a_scale = qscale_[a_in];
   a.b_scale = qscale_[b_in];
   a.out_scale = int8_out ? scale(y) : 0.0;
-  add_linear_output(QMatMulAttrs::kOp, node.name, sources_of(node), {qa, qb}, a.to_attrs(), y, int8_out);
+  a.b_transposed = deferred != transposed_b_.end();
+  std::vector<std::string> sources = sources_of(node);
+  if (a.b_transposed) sources.insert(sources.begin(), deferred->second.second);
+  add_linear_output(QMatMulAttrs::kOp, node.name, std::move(sources), {qa, qb}, a.to_attrs(), y, int8_out);
+  return true;
+}
+
+// The node reading t alone when it is `op` (and not kept float), else null.
+const Node* Lowerer::sole_reader_of(int t, const char* op) const {
+  const int c = sole_reader(t);
+  return c >= 0 && src_.nodes()[c].op == op ? &src_.nodes()[c] : nullptr;
+}
+
+bool Lowerer::match_attention(const Node& node) {
+  const int scores = node.outputs[0];
+  const int64_t rank = static_cast<int64_t>(src_.tensor(scores).shape.size());
+  AttentionMatch m;
+  m.first = &node;
+  int logits = scores;
+  // Optional scale: Mul(scores, c) or Div(scores, c), c a float scalar constant.
+  for (const char* op : {"Mul", "Div"}) {
+    const Node* scale = sole_reader_of(logits, op);
+    if (!scale || scale->inputs.size() != 2 || scale->outputs.size() != 1) continue;
+    const int slot = scale->inputs[0] == logits ? 1 : 0;
+    const Tensor& c = src_.tensor(scale->inputs[slot]);
+    if ((slot == 0 && scale->op == "Div") || !c.is_constant || c.dtype != DataType::kFloat32 || c.f32.size() != 1 ||
+        c.shape.size() > static_cast<size_t>(rank) || !std::isfinite(c.f32[0]) || c.f32[0] == 0.f) {
+      return false;
+    }
+    m.scores_factor = c.f32[0];
+    m.scores_divide = scale->op == "Div";
+    m.between.push_back(scale);
+    logits = scale->outputs[0];
+    break;
+  }
+  // Optional mask: Add(logits, mask), the mask a float tensor broadcasting to the scores.
+  if (const Node* add = sole_reader_of(logits, "Add")) {
+    if (add->inputs.size() != 2 || add->outputs.size() != 1) return false;
+    m.mask = add->inputs[add->inputs[0] == logits ? 1 : 0];
+    const Tensor& mt = src_.tensor(m.mask);
+    if (m.mask == logits || mt.dtype != DataType::kFloat32 || static_cast<int64_t>(mt.shape.size()) > rank) {
+      return false;
+    }
+    m.between.push_back(add);
+    logits = add->outputs[0];
+  }
+  const Node* softmax = sole_reader_of(logits, "Softmax");
+  if (!softmax || softmax->outputs.size() != 1 || softmax->attrs.get_int("coerce_2d", 0) != 0) return false;
+  const int64_t axis = softmax->attrs.get_int("axis", -1);
+  if ((axis < 0 ? axis + rank : axis) != rank - 1) return false;
+  m.between.push_back(softmax);
+  // Optional NaN guard: Where(IsNaN(p), 0, p), p read by those two only.
+  m.probs = softmax->outputs[0];
+  const std::vector<int>& readers = index_.readers(m.probs);
+  if (readers.size() == 2 && !index_.is_output(m.probs)) {
+    const Node* isnan = nullptr;
+    const Node* where = nullptr;
+    for (int r : readers) {
+      const Node& n = src_.nodes()[r];
+      if (n.op == "IsNaN") isnan = &n;
+      if (n.op == "Where") where = &n;
+    }
+    if (!isnan || !where || consumed_[readers[0]] || consumed_[readers[1]]) return false;
+    const Tensor* zero = where->inputs.size() == 3 ? &src_.tensor(where->inputs[1]) : nullptr;
+    if (sole_reader_of(isnan->outputs[0], "Where") != where || where->inputs[0] != isnan->outputs[0] ||
+        where->inputs[2] != m.probs || !zero || !zero->is_constant || zero->f32.size() != 1 || zero->f32[0] != 0.f) {
+      return false;
+    }
+    m.between.push_back(isnan);
+    m.between.push_back(where);
+    m.probs = where->outputs[0];
+    m.nan_to_zero = true;
+  }
+  const Node* mm = sole_reader_of(m.probs, "MatMul");
+  if (!mm || !has_scale(m.probs) || mm->inputs.size() != 2 || mm->inputs[0] != m.probs || mm->inputs[1] == m.probs ||
+      !matmul_pair_lowers(*mm)) {
+    return false;
+  }
+  // The layer is emitted when the second MatMul's turn comes: by then the
+  // mask and v, which the graph may compute after the first MatMul, exist.
+  for (const Node* n : m.between) consumed_[static_cast<size_t>(n - src_.nodes().data())] = 1;
+  attention_at_[static_cast<int>(mm - src_.nodes().data())] = m;
+  return true;
+}
+
+void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
+  std::vector<std::string> sources = sources_of(*m.first);
+  // An operand read as it is, or as the input of a Transpose left to the layer.
+  auto operand = [&](int t, bool* transposed) {
+    auto deferred = transposed_b_.find(t);
+    *transposed = deferred != transposed_b_.end();
+    if (!*transposed) return t;
+    sources.push_back(deferred->second.second);
+    return deferred->second.first;
+  };
+  QAttentionAttrs a;
+  const int q = m.first->inputs[0], k = operand(m.first->inputs[1], &a.k_transposed);
+  const int v = operand(mm.inputs[1], &a.v_transposed);
+  a.nan_to_zero = m.nan_to_zero;
+  a.scores_factor = m.scores_factor;
+  a.scores_divide = m.scores_divide;
+  const int y = mm.outputs[0];
+  bool int8_reader = false;
+  for (int r : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[r], y);
+  const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
+  std::vector<int> ins = {int8_in(q, Layout::kLogical), int8_in(k, Layout::kLogical), int8_in(v, Layout::kLogical)};
+  if (m.mask >= 0) ins.push_back(get_float(m.mask));
+  a.q_scale = qscale_[q];
+  a.k_scale = qscale_[k];
+  a.probs_scale = scale(m.probs);
+  a.v_scale = qscale_[v];
+  a.out_scale = int8_out ? scale(y) : 0.0;
+  std::string name = m.first->name;
+  for (const Node* n : m.between) {
+    for (std::string& src : sources_of(*n)) sources.push_back(std::move(src));
+    name += "+" + n->name;
+  }
+  for (std::string& src : sources_of(mm)) sources.push_back(std::move(src));
+  name += "+" + mm.name;
+  add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, a.to_attrs(), y, int8_out);
+  note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache");
+}
+
+bool Lowerer::defer_transposed_operand(const Node& node) {
+  if (node.op != "Transpose" || node.outputs.size() != 1) return false;
+  const int x = node.inputs[0], y = node.outputs[0];
+  const size_t rank = src_.tensor(x).shape.size();
+  if (rank < 2 || (rank == 4 && layout_of(x) == Layout::kNhwc)) return false;
+  const std::vector<int64_t> perm = node.attrs.get_ints("perm", {});
+  if (perm.size() != rank) return false;
+  for (size_t d = 0; d < rank; ++d) {
+    const size_t want = d + 2 < rank ? d : (d + 2 == rank ? rank - 1 : rank - 2);
+    if (perm[d] != static_cast<int64_t>(want)) return false;
+  }
+  const int c = sole_reader(y);
+  if (c < 0) return false;
+  const Node& mm = src_.nodes()[c];
+  if (mm.op != "MatMul" || mm.inputs.size() != 2 || mm.inputs[1] != y || mm.inputs[0] == y) return false;
+  transposed_b_[y] = {x, node.name};
+  if (!matmul_pair_lowers(mm)) {
+    transposed_b_.erase(y);
+    return false;
+  }
+  note("transpose '" + node.name + "' feeds MatMul '" + mm.name + "' as its transposed B: the int8 MatMul reads '" +
+       src_.tensor(x).name + "' as it is");
   return true;
 }
 

@@ -183,6 +183,35 @@ class Lowerer {
   // scores, which a mask Add and a Softmax read in float): one rounding less.
   bool lower_matmul_pair(const Node& node);
 
+  // Attention: MatMul pair -> [Mul / Div by a scalar] -> [Add(mask)] -> Softmax over the last axis ->
+  // [Where(IsNaN(p), 0, p)] -> MatMul pair, each the sole reader of what it
+  // reads, becomes one int8rt.QAttention, whose scores stay in cache.
+  struct AttentionMatch {
+    const Node* first = nullptr;        // the scores' MatMul
+    std::vector<const Node*> between;   // Mul / Div, Add, Softmax, IsNaN, Where: consumed
+    int mask = -1, probs = -1;          // the mask (or -1); the probabilities the second MatMul reads
+    float scores_factor = 0.0f;         // 0: no scale
+    bool scores_divide = false, nan_to_zero = false;
+  };
+  // At the first MatMul: true when the pattern holds; the nodes between are
+  // consumed and the match waits in attention_at_ for the second MatMul.
+  bool match_attention(const Node& node);
+  // At the second MatMul `mm`: emits the layer.
+  void lower_attention(const AttentionMatch& m, const Node& mm);
+
+  // The node reading t alone when it is `op` (sole_reader), else null.
+  const Node* sole_reader_of(int t, const char* op) const;
+
+  // Whether lower_matmul_pair will lower MatMul `mm` (asked before its
+  // operands are lowered: the answer must not change by then).
+  bool matmul_pair_lowers(const Node& mm) const;
+
+  // A Transpose swapping the last two axes of a logical int8 tensor x whose
+  // only reader is a MatMul pair taking it as B (Q K^T's K^T): nothing is
+  // emitted; the MatMul reads x as b_transposed (QMatMul packs [N][K]
+  // directly), saving a transpose there and one back in the packing.
+  bool defer_transposed_operand(const Node& node);
+
   bool lower_pool(int, const Node& node);
 
   bool lower_global_avgpool(int, const Node& node);
@@ -250,6 +279,8 @@ class Lowerer {
   Network dst_;
   std::vector<std::string> report_;
   std::vector<int> float_id_, int8_id_;
+  std::map<int, std::pair<int, std::string>> transposed_b_;  // deferred K^T -> (x, the Transpose's name)
+  std::map<int, AttentionMatch> attention_at_;  // second MatMul's node index -> its attention
   std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;

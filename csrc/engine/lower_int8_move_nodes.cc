@@ -26,7 +26,7 @@ namespace engine {
 bool Lowerer::lower_move(int, const Node& node) {
   const int x = node.inputs.empty() ? -1 : node.inputs[0];
   if (!is_int8(x)) return false;
-  if (lower_channel_shuffle(node) || lower_layout_rename(node)) return true;
+  if (lower_channel_shuffle(node) || lower_layout_rename(node) || defer_transposed_operand(node)) return true;
   MoveRewrite r;
   std::string why;
   const bool nhwc_in = layout_of(x) == Layout::kNhwc;

@@ -6,8 +6,8 @@
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // The tensor is viewed as [outer, n, inner] around the axis; for inner > 1
 // the loops run over the contiguous inner dimension so they vectorise; for
-// inner == 1 (the usual last axis) each row keeps 8 partial maxima and sums
-// so that those loops vectorise too. exp is exp_f32 (kernels/ref/math_f32.h)
+// inner == 1 (the usual last axis) each row is softmax_row (softmax_row.h,
+// shared with int8rt.QAttention). exp is exp_f32 (kernels/ref/math_f32.h)
 // run by the unary_f32 kernel family (its widest ISA build, same bits).
 #include <algorithm>
 #include <cmath>
@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/softmax_row.h"
 #include "kernels/ref/math_f32.h"
 #include "kernels/unary_f32.h"
 
@@ -53,38 +54,9 @@ class SoftmaxLayer : public Layer {
   std::string describe() const override { return log_ ? "fp32 logsoftmax" : "fp32 softmax"; }
 
  private:
-  // One row of n contiguous values (inner == 1).
-  void row(const float* x, float* y, int64_t n) const {
-    constexpr int kLanes = 8;
-    float m8[kLanes], s8[kLanes];
-    for (int l = 0; l < kLanes; ++l) m8[l] = x[0];
-    int64_t k = 0;
-    for (; k + kLanes <= n; k += kLanes) {
-      for (int l = 0; l < kLanes; ++l) m8[l] = x[k + l] > m8[l] ? x[k + l] : m8[l];
-    }
-    float mx = m8[0];
-    for (int l = 1; l < kLanes; ++l) mx = std::max(mx, m8[l]);
-    for (; k < n; ++k) mx = std::max(mx, x[k]);
-    for (k = 0; k < n; ++k) y[k] = x[k] - mx;
-    exp_->apply(kernels::ref::UnaryF32::kExp, n, y, y);
-    for (int l = 0; l < kLanes; ++l) s8[l] = 0.f;
-    for (k = 0; k + kLanes <= n; k += kLanes) {
-      for (int l = 0; l < kLanes; ++l) s8[l] += y[k + l];
-    }
-    for (; k < n; ++k) s8[0] += y[k];
-    float sum = 0.f;
-    for (int l = 0; l < kLanes; ++l) sum += s8[l];
-    if (log_) {
-      const float ls = std::log(sum);
-      for (k = 0; k < n; ++k) y[k] = (x[k] - mx) - ls;
-    } else {
-      for (k = 0; k < n; ++k) y[k] = y[k] / sum;
-    }
-  }
-
   void block(const float* x, float* y, int64_t n, int64_t inner, float* mx, float* sum) const {
     if (inner == 1) {
-      row(x, y, n);
+      softmax_row(x, y, n, *exp_, log_);
       return;
     }
     std::copy(x, x + inner, mx);

@@ -7,6 +7,13 @@
 //   Reshape(x, s1) -> Reshape(., s2), the first read only by the second, s2
 //     a constant without 0 entries (a 0 copies a dim of its input, which
 //     would change meaning): Reshape(x, s2).
+//   Transpose / Reshape -> Mul or Div by a float scalar constant, the move
+//     read only by the product: the product first, then the move (the same
+//     multiplications of the same values, in another place). torch scales
+//     attention's q and k after splitting the heads; so moved, the
+//     Transpose making K^T meets the MatMul reading it (the int8 lowering
+//     then reads K as it is, lower_int8_lowerer.h: defer_transposed_operand),
+//     and a scale chain gathers where a producer can absorb it.
 #include "graph/passes/pass_util.h"
 
 namespace int8rt {
@@ -81,11 +88,55 @@ bool merge_reshapes(Network& net, int second, PassReport* report) {
   return true;
 }
 
+// The data input's slot of a Mul / Div by a float32 scalar constant of no
+// higher rank than its output, or -1.
+int scalar_product_slot(const Network& net, const Node& node) {
+  if ((node.op != "Mul" && node.op != "Div") || node.inputs.size() != 2 || node.outputs.size() != 1) return -1;
+  for (int i = 0; i < (node.op == "Mul" ? 2 : 1); ++i) {
+    const Tensor* c = constant_or_null(net, node.inputs[1 - i]);
+    const int x = node.inputs[i];
+    if (c && c->dtype == DataType::kFloat32 && c->f32.size() == 1 && x >= 0 && !net.tensor(x).is_constant &&
+        net.tensor(x).dtype == DataType::kFloat32 && c->shape.size() <= net.tensor(x).shape.size()) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+bool scalar_product_before_move(Network& net, int product, PassReport* report) {
+  const int slot = scalar_product_slot(net, net.nodes()[product]);
+  if (slot < 0) return false;
+  const int t = net.nodes()[product].inputs[slot];
+  const int move = net.tensor(t).producer;
+  if (move < 0 || passes::sole_consumer(net, t) != product || passes::is_network_output(net, t)) return false;
+  Node& mv = net.nodes()[move];
+  if ((mv.op != "Transpose" && mv.op != "Reshape") || mv.outputs.size() != 1) return false;
+  const int x = input_at(mv, 0);
+  if (x < 0 || net.tensor(x).shape.size() < net.tensor(net.nodes()[product].inputs[1 - slot]).shape.size()) return false;
+  Node& p = net.nodes()[product];
+  const int y = p.outputs[0];
+  // The product reads x and writes t (now x's shape); the move reads t and writes y.
+  p.inputs[static_cast<size_t>(slot)] = x;
+  p.outputs[0] = t;
+  mv.inputs[0] = t;
+  mv.outputs[0] = y;
+  net.tensor(t).shape = net.tensor(x).shape;
+  net.tensor(t).producer = product;
+  net.tensor(y).producer = move;
+  if (report) report->add("moved " + passes::describe(p) + " before " + passes::describe(mv));
+  return true;
+}
+
 }  // namespace
 
 void merge_data_movement(Network& net, PassReport* report) {
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     merge_transposes(net, static_cast<int>(n), report) || merge_reshapes(net, static_cast<int>(n), report);
+  }
+  // Each move of a product may put it after another move: repeat until none moves.
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (size_t n = 0; n < net.nodes().size(); ++n) moved = scalar_product_before_move(net, static_cast<int>(n), report) || moved;
   }
   net.compact();
 }

@@ -49,9 +49,13 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, boo
         int64_t sum = 0;
         if (runs) {
           for (int c = 0; c < L.cg; ++c) sum += wk[c];
-          for (int c0 = 0, q = 0; c0 < L.cg; c0 += L.cgroup, ++q) {
-            std::memcpy(dst + (static_cast<int64_t>(q) * L.block + l) * L.cgroup, wk + c0,
-                        static_cast<size_t>(std::min(L.cgroup, L.cg - c0)));
+          int c0 = 0, q = 0;
+          if (L.cgroup == 4) {  // the common group: a fixed-size copy is one 32-bit move
+            for (; c0 + 4 <= L.cg; c0 += 4, ++q) std::memcpy(dst + (static_cast<int64_t>(q) * L.block + l) * 4, wk + c0, 4);
+          }
+          for (; c0 < L.cg; c0 += L.cgroup, ++q) {
+            const int n = std::min(L.cgroup, L.cg - c0);
+            for (int u = 0; u < n; ++u) dst[(static_cast<int64_t>(q) * L.block + l) * L.cgroup + u] = wk[c0 + u];
           }
         } else {
           for (int tap = 0; tap < L.taps; ++tap) {

@@ -2,6 +2,7 @@
 // int8rt.* node is spelled in this file only.
 #include "engine/ops/int8/contracts.h"
 
+#include <cmath>
 #include <string>
 
 #include "engine/layer.h"
@@ -207,6 +208,39 @@ QMatMulAttrs QMatMulAttrs::from_attrs(const Node& node) {
   m.out_scale = r.num("out_scale", 0.0);
   if (!(m.out_scale >= 0.0)) throw InvalidArgument(r.prefix() + "out_scale must be >= 0");
   m.b_transposed = r.integer("b_transposed", 0) != 0;
+  return m;
+}
+
+Attributes QAttentionAttrs::to_attrs() const {
+  Attributes a;
+  a.set("q_scale", Attribute::of_float(q_scale));
+  a.set("k_scale", Attribute::of_float(k_scale));
+  a.set("probs_scale", Attribute::of_float(probs_scale));
+  a.set("v_scale", Attribute::of_float(v_scale));
+  if (out_scale != 0.0) a.set("out_scale", Attribute::of_float(out_scale));
+  if (k_transposed) a.set("k_transposed", Attribute::of_int(1));
+  if (v_transposed) a.set("v_transposed", Attribute::of_int(1));
+  if (nan_to_zero) a.set("nan_to_zero", Attribute::of_int(1));
+  if (scores_factor != 0.0f) a.set("scores_factor", Attribute::of_float(scores_factor));
+  if (scores_divide) a.set("scores_divide", Attribute::of_int(1));
+  return a;
+}
+
+QAttentionAttrs QAttentionAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QAttentionAttrs m;
+  m.q_scale = r.positive("q_scale");
+  m.k_scale = r.positive("k_scale");
+  m.probs_scale = r.positive("probs_scale");
+  m.v_scale = r.positive("v_scale");
+  m.out_scale = r.num("out_scale", 0.0);
+  if (!(m.out_scale >= 0.0)) throw InvalidArgument(r.prefix() + "out_scale must be >= 0");
+  m.k_transposed = r.integer("k_transposed", 0) != 0;
+  m.v_transposed = r.integer("v_transposed", 0) != 0;
+  m.nan_to_zero = r.integer("nan_to_zero", 0) != 0;
+  m.scores_factor = static_cast<float>(r.num("scores_factor", 0.0));
+  m.scores_divide = r.integer("scores_divide", 0) != 0;
+  if (!std::isfinite(m.scores_factor)) throw InvalidArgument(r.prefix() + "scores_factor must be finite");
   return m;
 }
 

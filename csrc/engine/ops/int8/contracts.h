@@ -127,6 +127,30 @@ struct QMatMulAttrs {
   static QMatMulAttrs from_attrs(const Node& node);
 };
 
+// int8rt.QAttention [q s8 [..., M, d], k s8 [..., d, N] (or [..., N, d] with
+// k_transposed), v s8 [..., N, dv] (or [..., dv, N] with v_transposed),
+// optional mask f32 broadcasting to [..., M, N]]: softmax(q k (*|/) c + mask) v,
+// fused so that each product's scores stay in cache. Per product of the
+// broadcast batch: the scores q k as int8rt.QMatMul computes them in float32
+// (scales q_scale, k_scale), times or divided by the constant scores_factor
+// when non-zero (scores_divide: /) as the float Mul / Div does (BERT's
+// 1 / sqrt(d)), plus the mask as the float Add does, softmax
+// over each row (softmax_row.h), with nan_to_zero a NaN probability (a row
+// masked everywhere) set to 0 as HuggingFace's Where(IsNaN(p), 0, p) does,
+// the probabilities quantized at probs_scale as int8rt.Quantize does, and
+// their product with v as int8rt.QMatMul computes it (scales probs_scale,
+// v_scale, out_scale; out_scale 0: float32 output). So bit for bit that
+// unfused chain. v's batch dims broadcast to the scores'. from_attrs: the
+// four operand scales > 0, out_scale >= 0.
+struct QAttentionAttrs {
+  static constexpr const char kOp[] = "int8rt.QAttention";
+  double q_scale = 0.0, k_scale = 0.0, probs_scale = 0.0, v_scale = 0.0, out_scale = 0.0;
+  float scores_factor = 0.0f;  // 0: none
+  bool scores_divide = false, k_transposed = false, v_transposed = false, nan_to_zero = false;
+  Attributes to_attrs() const;
+  static QAttentionAttrs from_attrs(const Node& node);
+};
+
 // int8rt.QMaxPool (window only: the scale passes through),
 // int8rt.QAveragePool (window, count_include_pad, scales) and
 // int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC]. from_attrs:

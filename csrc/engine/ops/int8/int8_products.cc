@@ -1,0 +1,76 @@
+// Int8Products and ProductBatch (int8_products.h).
+#include "engine/ops/int8/int8_products.h"
+
+#include "core/checked_math.h"
+#include "engine/ops/op_util.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+
+using kernels::OutputType;
+
+Int8Products::Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale)
+    : prefix_(std::move(prefix)), a_scale_(a_scale), b_scale_(b_scale), out_scale_(out_scale),
+      out_(out_scale > 0.0 ? OutputType::kInt8 : OutputType::kFloat32) {}
+
+const Int8Products::Choice& Int8Products::choice(int64_t n, int64_t k) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = by_nk_.find({n, k});
+  if (it != by_nk_.end()) return it->second;  // entries are never erased
+  kernels::GemmShape shape;
+  shape.N = checked_int(n, prefix_ + "columns of B", 1);
+  shape.K = checked_int(k, prefix_ + "inner dimension", 1);
+  shape.validate();
+  Choice c;
+  c.kernel = &kernels::choose<kernels::GemmKernel>(shape, out_);
+  const std::vector<float> w_scales(static_cast<size_t>(n), static_cast<float>(b_scale_));
+  c.requant = kernels::make_epilogue(static_cast<float>(a_scale_), w_scales.data(), n, nullptr,
+                                     static_cast<float>(out_scale_), out_);
+  return by_nk_.emplace(std::make_pair(n, k), std::move(c)).first->second;
+}
+
+void Int8Products::run(int64_t M, int64_t N, int64_t K, const int8_t* a, const int8_t* b, bool b_transposed,
+                       void* y) const {
+  const Choice& c = choice(N, K);
+  const kernels::GemmShape shape{static_cast<int>(N), static_cast<int>(K)};
+  (b_transposed ? c.kernel->pack(shape, b) : c.kernel->pack_kn(shape, b))->run(M, a, c.requant.epilogue(), y);
+}
+
+std::string Int8Products::kernel_name() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return by_nk_.empty() ? std::string() : std::string(by_nk_.begin()->second.kernel->name());
+}
+
+ProductBatch ProductBatch::of(const Shape& as, const Shape& bs, bool b_transposed, const std::string& prefix) {
+  if (as.size() < 2 || bs.size() < 2) throw InvalidArgument(prefix + "int8 MatMul operands must be at least 2-D");
+  ProductBatch p;
+  p.M = as[as.size() - 2];
+  p.K = as.back();
+  p.N = b_transposed ? bs[bs.size() - 2] : bs.back();
+  if ((b_transposed ? bs.back() : bs[bs.size() - 2]) != p.K) {
+    throw InvalidArgument(prefix + "inner dimensions differ: " + shape_str(as) + " x " + shape_str(bs) +
+                          (b_transposed ? " (b transposed)" : ""));
+  }
+  const Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
+  p.batch = broadcast_shapes(a_batch, b_batch, prefix);
+  p.sa = broadcast_strides(a_batch, p.batch);
+  p.sb = broadcast_strides(b_batch, p.batch);
+  return p;
+}
+
+int64_t ProductBatch::products() const { return shape_numel(batch); }
+
+std::pair<int64_t, int64_t> ProductBatch::operands(int64_t t) const {
+  int64_t oa = 0, ob = 0;
+  for (int64_t d = static_cast<int64_t>(batch.size()), r = t; d-- > 0;) {
+    const int64_t idx = r % batch[d];
+    r /= batch[d];
+    oa += idx * sa[d];
+    ob += idx * sb[d];
+  }
+  return {oa, ob};
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,73 @@
+// The int8 products of two activations that int8rt.QMatMul and
+// int8rt.QAttention run: y [M][N] = a [M][K] x b ([K][N], or [N][K] when
+// transposed), b packed for each product by the gemm_s8 kernel the registry
+// chose for (N, K) (pack_kn from [K][N], pack from [N][K]) and run with the
+// one requantization rule (kernels::make_epilogue) at weight scale b_scale
+// for every column. So a product is bit for bit what int8rt.QGemm computes
+// with b as constant weights. The kernel and epilogue are chosen once per
+// (N, K) and cached (a sequence length that changes between runs costs one
+// registry lookup per new length); also the operands' batch broadcasting.
+#ifndef INT8RT_ENGINE_OPS_INT8_INT8_PRODUCTS_H_
+#define INT8RT_ENGINE_OPS_INT8_INT8_PRODUCTS_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/value.h"
+#include "kernels/conv_gemm_s8.h"
+#include "kernels/requant_params.h"
+
+namespace int8rt {
+namespace engine {
+
+class Int8Products {
+ public:
+  // out_scale 0: float32 outputs (acc * a_scale * b_scale).
+  Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale);
+
+  kernels::OutputType out_type() const { return out_; }
+  size_t out_bytes() const { return out_ == kernels::OutputType::kInt8 ? 1 : sizeof(float); }
+
+  // One product: y = a x b as above.
+  void run(int64_t M, int64_t N, int64_t K, const int8_t* a, const int8_t* b, bool b_transposed, void* y) const;
+
+  // The kernel chosen for (N, K) (for describe()); empty before the first run.
+  std::string kernel_name() const;
+
+ private:
+  struct Choice {
+    const kernels::GemmKernel* kernel = nullptr;
+    kernels::EpilogueStorage requant;
+  };
+  const Choice& choice(int64_t n, int64_t k) const;
+
+  std::string prefix_;
+  double a_scale_, b_scale_, out_scale_;
+  kernels::OutputType out_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::pair<int64_t, int64_t>, Choice> by_nk_;
+};
+
+// The [..., M, K] x [..., K, N] (or [..., N, K] transposed) operands of a
+// batch of products: leading dims broadcast as ONNX MatMul does.
+struct ProductBatch {
+  Shape batch;                  // the broadcast leading dims
+  std::vector<int64_t> sa, sb;  // each operand's product index stride per batch dim (0: broadcast)
+  int64_t M = 0, N = 0, K = 0;
+
+  // Throws InvalidArgument (prefix first) on ranks < 2, differing inner dims
+  // or batch dims that do not broadcast.
+  static ProductBatch of(const Shape& a, const Shape& b, bool b_transposed, const std::string& prefix);
+  int64_t products() const;
+  // The product index of a and of b in product t of the batch.
+  std::pair<int64_t, int64_t> operands(int64_t t) const;
+};
+
+}  // namespace engine
+}  // namespace int8rt
+
+#endif  // INT8RT_ENGINE_OPS_INT8_INT8_PRODUCTS_H_

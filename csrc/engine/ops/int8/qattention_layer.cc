@@ -1,0 +1,146 @@
+// int8rt.QAttention (contracts.h, QAttentionAttrs): softmax(q k + mask) v
+// with int8 operands, one product of the batch at a time so that its scores
+// [M, N] and probabilities stay in cache instead of going to memory twice
+// (at batch 8 a ViT-Tiny's scores are 3.7 MB per layer). Each step is the
+// unfused layer's own code or operation: Int8Products (int8rt.QMatMul), the
+// float Mul's / Div's s * c or s / c, the float Add's s + m, softmax_row (the Softmax layer), Where(IsNaN(p), 0, p),
+// the QuantizeS8 kernel (int8rt.Quantize), so the result is bit for bit the
+// unfused chain, which the tests check with ==.
+#include <cmath>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/int8_products.h"
+#include "engine/ops/op_util.h"
+#include "engine/ops/softmax_row.h"
+#include "int8rt/error.h"
+#include "kernels/eltwise_s8.h"
+#include "kernels/unary_f32.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+class QAttentionLayer : public Layer {
+ public:
+  explicit QAttentionLayer(const Node& node)
+      : prefix_(layer_error_prefix(node)),
+        a_(QAttentionAttrs::from_attrs(node)),
+        scores_(prefix_, a_.q_scale, a_.k_scale, 0.0),
+        context_(prefix_, a_.probs_scale, a_.v_scale, a_.out_scale),
+        exp_(&kernels::choose<kernels::UnaryF32Kernel>()),
+        quantize_(&kernels::choose<kernels::QuantizeS8Kernel>()) {}
+
+  // The two products' batches: q k over the scores' batch, then probs v.
+  struct Plan {
+    ProductBatch qk, pv;
+    std::vector<int64_t> mask_strides;  // per dim of [batch..., M, N] (0: broadcast); empty: no mask
+  };
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Plan p = plan(in);
+    Shape out = p.pv.batch;
+    out.push_back(p.pv.M);
+    out.push_back(p.pv.N);
+    return {{context_.out_type() == kernels::OutputType::kInt8 ? DataType::kInt8 : DataType::kFloat32, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Plan p = plan(in);
+    const int64_t M = p.qk.M, N = p.qk.N, d = p.qk.K, dv = p.pv.N;
+    if (p.qk.products() == 0 || M == 0 || dv == 0) return;
+    const int8_t* q = in[0]->data<int8_t>();
+    const int8_t* k = in[1]->data<int8_t>();
+    const int8_t* v = in[2]->data<int8_t>();
+    char* y = out[0]->data<char>();
+    const int64_t y_step = M * dv * static_cast<int64_t>(context_.out_bytes());
+    const float probs_scale = static_cast<float>(a_.probs_scale);
+    const float* mask = p.mask_strides.empty() ? nullptr : in[3]->data<float>();
+    const size_t rank = p.mask_strides.size();
+    parallel_for(p.qk.products(), 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> scores(static_cast<size_t>(M * N));
+      std::vector<int8_t> probs(static_cast<size_t>(M * N));
+      for (int64_t t = begin; t < end; ++t) {
+        const auto [oq, ok] = p.qk.operands(t);
+        scores_.run(M, N, d, q + oq * M * d, k + ok * d * N, a_.k_transposed, scores.data());
+        if (a_.scores_factor != 0.0f) {
+          const float f = a_.scores_factor;
+          if (a_.scores_divide) {
+            for (float& v : scores) v = v / f;
+          } else {
+            for (float& v : scores) v = v * f;
+          }
+        }
+        if (mask) {
+          int64_t base = 0;  // the mask's offset for product t
+          for (size_t dim = rank - 2, r = static_cast<size_t>(t); dim-- > 0;) {
+            base += static_cast<int64_t>(r % static_cast<size_t>(p.qk.batch[dim])) * p.mask_strides[dim];
+            r /= static_cast<size_t>(p.qk.batch[dim]);
+          }
+          const int64_t row_step = p.mask_strides[rank - 2], col_step = p.mask_strides[rank - 1];
+          for (int64_t r = 0; r < M; ++r) {
+            float* s = &scores[r * N];
+            const float* m = mask + base + r * row_step;
+            for (int64_t c = 0; c < N; ++c) s[c] = s[c] + m[c * col_step];
+          }
+        }
+        if (N > 0) {
+          for (int64_t r = 0; r < M; ++r) softmax_row(&scores[r * N], &scores[r * N], N, *exp_, false);
+        }
+        if (a_.nan_to_zero) {
+          for (float& v : scores) v = std::isnan(v) ? 0.f : v;
+        }
+        quantize_->quantize(M * N, scores.data(), probs_scale, probs.data());
+        const int64_t ov = p.pv.operands(t).second;
+        context_.run(M, dv, N, probs.data(), v + ov * N * dv, a_.v_transposed, y + t * y_step);
+      }
+    });
+  }
+
+  std::string describe() const override {
+    const std::string k = context_.kernel_name();
+    return "int8 attention (scores, softmax, context)" + (k.empty() ? std::string() : " on " + k);
+  }
+
+ private:
+  Plan plan(const std::vector<const Value*>& in) const {
+    const Shape& qs = require_input(in, 0, DataType::kInt8, prefix_).shape();
+    const Shape& ks = require_input(in, 1, DataType::kInt8, prefix_).shape();
+    const Shape& vs = require_input(in, 2, DataType::kInt8, prefix_).shape();
+    Plan p;
+    p.qk = ProductBatch::of(qs, ks, a_.k_transposed, prefix_);
+    Shape probs = p.qk.batch;
+    probs.push_back(p.qk.M);
+    probs.push_back(p.qk.N);
+    p.pv = ProductBatch::of(probs, vs, a_.v_transposed, prefix_);
+    if (p.pv.batch != p.qk.batch) {
+      throw InvalidArgument(prefix_ + "v " + shape_str(vs) + " widens the batch of the scores " + shape_str(probs));
+    }
+    if (in.size() > 3 && in[3]) {
+      const Shape& ms = require_input(in, 3, DataType::kFloat32, prefix_).shape();
+      if (ms.size() > probs.size() || broadcast_shapes(ms, probs, prefix_) != probs) {
+        throw InvalidArgument(prefix_ + "mask " + shape_str(ms) + " does not broadcast to the scores " +
+                              shape_str(probs));
+      }
+      p.mask_strides = broadcast_strides(ms, probs);
+    }
+    return p;
+  }
+
+  std::string prefix_;
+  QAttentionAttrs a_;
+  Int8Products scores_, context_;
+  const kernels::UnaryF32Kernel* exp_;
+  const kernels::QuantizeS8Kernel* quantize_;
+};
+
+INT8RT_REGISTER_LAYER(QAttentionAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 3);
+  return std::make_unique<QAttentionLayer>(node);  // input 3, the mask, is optional
+});
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt
