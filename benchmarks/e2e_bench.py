@@ -7,6 +7,10 @@ Networks (--models):
       MobileNetV2-like (benchmarks/e2e_models.py, seeded random weights;
       ResNet-50's BatchNorm statistics from 16 synthetic images), exported
       with torch.onnx.export(dynamo=False), opset 17, dynamic batch
+  mobilenet_v3, efficientnet_b0, efficientnet_lite0  MobileNetV3-Large,
+      EfficientNet-B0 and EfficientNet-Lite0 as torchvision / timm define
+      them (benchmarks/e2e_mobile_models.py; BatchNorm statistics from data),
+      exported the same way
   digits      the bundled digits CNN (python/int8rt/data)
   ppocr_det   PP-OCRv4 text detector at 3x320x320 (rapidocr-onnxruntime wheel,
               realnets/ocr_models.static_input_model: static image shape)
@@ -82,7 +86,8 @@ from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
 
 DATA = HERE.parent / "python" / "int8rt" / "data"
-MODELS = ["resnet18", "resnet50", "mobilenet_v2", "convnext_tiny", "vit_tiny", "digits", "ppocr_det", "ppocr_rec"]
+MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3", "efficientnet_b0", "efficientnet_lite0",
+          "convnext_tiny", "vit_tiny", "digits", "ppocr_det", "ppocr_rec"]
 IMPLS = ["int8rt int8", "int8rt fp32", "ORT int8", "ORT fp32", "OV int8", "OV fp32", "torch int8"]
 
 

@@ -17,7 +17,9 @@ Weights are random with a fixed seed (He-normal convs; BatchNorm statistics
 and affine parameters drawn away from the identity so BN folding does real
 work); nothing is downloaded. ResNet-50's BatchNorm statistics are then
 measured on synthetic images (``bn_stats_from_data``), as its 16 residual
-blocks would otherwise grow the activations block after block. Not trained:
+blocks would otherwise grow the activations block after block; so are the
+mobile networks' (e2e_mobile_models.py), whose squeeze-and-excitation gates
+would otherwise saturate. Not trained:
 the benchmark measures speed and reports output agreement with FP32, not
 accuracy.
 """
@@ -241,11 +243,15 @@ def bn_stats_from_data(model: nn.Module, images: torch.Tensor) -> None:
 
 
 def make_model(name: str, seed: int = 0) -> nn.Module:
-    """The named network ("resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2", "convnext_tiny" or
-    "vit_tiny") with seeded random weights, eval mode."""
+    """The named network ("resnet18", "resnet50", "mobilenet_v2", "shufflenet_v2", "convnext_tiny",
+    "vit_tiny", or from e2e_mobile_models "mobilenet_v3", "efficientnet_b0", "efficientnet_lite0") with
+    seeded random weights, eval mode."""
+    from e2e_mobile_models import EfficientNet, MobileNetV3Large
     torch.manual_seed(seed)
     model = {"resnet18": ResNet18, "resnet50": ResNet50, "mobilenet_v2": MobileNetV2,
-             "shufflenet_v2": ShuffleNetV2, "convnext_tiny": ConvNeXtTiny, "vit_tiny": ViTTiny}[name]()
+             "shufflenet_v2": ShuffleNetV2, "convnext_tiny": ConvNeXtTiny, "vit_tiny": ViTTiny,
+             "mobilenet_v3": MobileNetV3Large, "efficientnet_b0": lambda: EfficientNet(lite=False),
+             "efficientnet_lite0": lambda: EfficientNet(lite=True)}[name]()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Conv2d):
@@ -255,6 +261,6 @@ def make_model(name: str, seed: int = 0) -> nn.Module:
                 m.bias.uniform_(-0.1, 0.1)
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
-    if name == "resnet50":
+    if name in ("resnet50", "mobilenet_v3", "efficientnet_b0", "efficientnet_lite0"):
         bn_stats_from_data(model, torch.randn(16, 3, 224, 224, generator=torch.Generator().manual_seed(seed + 1)))
     return model.eval()

@@ -219,6 +219,33 @@ def test_results_do_not_depend_on_thread_count() -> None:
         int8rt.set_num_threads(saved)
 
 
+@pytest.mark.parametrize("case, batch", [
+    ((24, 56, 56, 144, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1), 2),  # MobileNetV2 expand: 3 channel tiles
+    ((32, 30, 30, 72, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1), 3),   # 3x3, a partial last tile
+    ((3, 128, 128, 24, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1), 4),  # merged-row stem, stride 2
+], ids=lambda v: case_id(v) if isinstance(v, tuple) else f"batch{v}")
+def test_conv_panels_equal_reference(case: Case, batch: int) -> None:
+    """Layers whose input and output exceed one cache panel (conv_igemm.cc's
+    kPanelBytes) at batch > 1, so pixel chunks run panel by panel: equal to the
+    reference for int8 and float32 outputs, with 1 and 2 threads."""
+    c, h, w, k, r, s, stride, pads, dil, groups = case
+    rng = np.random.default_rng(zlib.crc32(case_id(case).encode()))
+    x, wt = rand_s8(rng, (batch, h, w, c)), rand_s8(rng, (k, c, r, s))
+    scale, bias = spanning_epilogue(rng, conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32"))
+    saved = int8rt.get_num_threads()
+    try:
+        for out in ("int8", "float32"):
+            want = conv_ref(x, wt, scale, bias, case=case, out_dtype=out)
+            for threads in (1, 2):
+                int8rt.set_num_threads(threads)
+                for name in kernels_accepting(case, out):
+                    got = K.conv2d_s8(x, wt, scale, bias, stride=stride, pads=pads, dilation=dil,
+                                      groups=groups, out_dtype=out, kernel=name)
+                    check(got, want, f"{name} {case_id(case)} batch={batch} out={out} threads={threads}")
+    finally:
+        int8rt.set_num_threads(saved)
+
+
 GEMM_M = [1, 2, 3, 4, 5, 6, 7, 8, 11, 13, 64]
 GEMM_NK = ([(n, k) for n in EDGE_K for k in (1, 3, 4, 5, 17)]
            + [(n, k) for n in (1, 16, 33) for k in range(1, 18)]

@@ -190,7 +190,10 @@ std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
 
 ExecutionContext::ExecutionContext(std::shared_ptr<const Engine> engine)
     : engine_(std::move(engine)), impl_(std::make_unique<Impl>()) {
-  impl_->state = engine_->executor_->make_state();
+  // A host engine's context shares activation buffers (only outputs are read
+  // after a run); a device runner moves tensors lazily, so its state keeps
+  // one buffer per tensor.
+  impl_->state = engine_->executor_->make_state(/*share_buffers=*/!engine_->runner_);
   if (engine_->runner_) impl_->device_state = engine_->runner_->make_state();
 }
 

@@ -1,5 +1,6 @@
 // The network executor (executor.h).
 #include "engine/executor.h"
+#include "engine/memory_plan.h"
 
 #include <chrono>
 #include <cstring>
@@ -43,11 +44,25 @@ Executor::Executor(Network network) : network_(std::move(network)) {
   for (size_t t = 0; t < tensors.size(); ++t) {
     if (tensors[t].is_constant) constants_[t] = constant_value(tensors[t]);
   }
+  shared_buffer_ = plan_shared_buffers(network_, order_);
 }
 
-std::unique_ptr<Executor::State> Executor::make_state() const {
+std::unique_ptr<Executor::State> Executor::make_state(bool share_buffers) const {
   auto state = std::make_unique<State>();
   state->values.resize(network_.tensors().size());
+  if (share_buffers) {
+    std::vector<int> first;  // per shared buffer, the tensor whose Value holds it
+    for (size_t t = 0; t < shared_buffer_.size(); ++t) {
+      const int b = shared_buffer_[t];
+      if (b < 0) continue;
+      if (static_cast<size_t>(b) >= first.size()) first.resize(b + 1, -1);
+      if (first[b] < 0) {
+        first[b] = static_cast<int>(t);
+      } else {
+        state->values[t].share_storage_with(state->values[first[b]]);
+      }
+    }
+  }
   if (network_.shape_ranges().empty()) return state;
   // A profile's opt is the size runs are planned for: every activation's
   // storage is allocated for it now, so the first run at opt allocates

@@ -33,8 +33,12 @@ class Executor {
     std::vector<Value> values;  // one per tensor id (constants unused)
   };
   // A state for runs; with an optimization profile, its Values are
-  // allocated for the profile's opt shapes.
-  std::unique_ptr<State> make_state() const;
+  // allocated for the profile's opt shapes. With share_buffers, activations
+  // whose lifetimes do not overlap share storage (memory_plan.h): only the
+  // network's inputs and outputs keep their values after a run, so a state
+  // whose intermediate tensors are read afterwards (calibration, inspection)
+  // must not share.
+  std::unique_ptr<State> make_state(bool share_buffers = false) const;
 
   struct Input {
     int tensor = -1;
@@ -97,6 +101,7 @@ class Executor {
   std::vector<std::unique_ptr<Layer>> layers_;  // by node id
   std::vector<int> order_;
   std::vector<std::unique_ptr<Value>> constants_;  // by tensor id, null for non-constants
+  std::vector<int> shared_buffer_;                 // by tensor id: plan_shared_buffers' numbers
 
   // infer_shapes' work: the Values (shape and dtype; data only for shape
   // tensors) every tensor gets for these input shapes.

@@ -265,6 +265,22 @@ bool Lowerer::matmul_pair_lowers(const Node& mm) const {
   return true;
 }
 
+bool Lowerer::int8_output_wanted(int y) const {
+  if (!has_scale(y) || index_.is_output(y)) return false;
+  for (int c : index_.readers(y)) {
+    if (reads_int8(src_.nodes()[c], y)) return true;
+  }
+  return false;
+}
+
+int Lowerer::untransposed(int t, bool* transposed, std::vector<std::string>* sources) const {
+  auto deferred = transposed_b_.find(t);
+  *transposed = deferred != transposed_b_.end();
+  if (!*transposed) return t;
+  sources->push_back(deferred->second.second);
+  return deferred->second.first;
+}
+
 bool Lowerer::lower_matmul_pair(const Node& node) {
   if (!opt_.int8_matmul_pairs) return decline(node, "MatMul of two activations in int8 is off (int8_matmul_pairs)");
   if (!matmul_pair_lowers(node)) return decline(node, "an operand is not a float matrix with a calibration scale");
@@ -275,19 +291,15 @@ bool Lowerer::lower_matmul_pair(const Node& node) {
   }
   if (match_attention(node)) return true;
   const int a_in = node.inputs[0], y = node.outputs[0];
-  auto deferred = transposed_b_.find(node.inputs[1]);
-  const int b_in = deferred == transposed_b_.end() ? node.inputs[1] : deferred->second.first;
-  bool int8_reader = false;
-  for (int c : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[c], y);
-  const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
   QMatMulAttrs a;
+  std::vector<std::string> sources;
+  const int b_in = untransposed(node.inputs[1], &a.b_transposed, &sources);
+  for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
+  const bool int8_out = int8_output_wanted(y);
   const int qa = int8_in(a_in, Layout::kLogical), qb = int8_in(b_in, Layout::kLogical);
   a.a_scale = qscale_[a_in];
   a.b_scale = qscale_[b_in];
   a.out_scale = int8_out ? scale(y) : 0.0;
-  a.b_transposed = deferred != transposed_b_.end();
-  std::vector<std::string> sources = sources_of(node);
-  if (a.b_transposed) sources.insert(sources.begin(), deferred->second.second);
   add_linear_output(QMatMulAttrs::kOp, node.name, std::move(sources), {qa, qb}, a.to_attrs(), y, int8_out);
   return true;
 }
@@ -325,8 +337,9 @@ bool Lowerer::match_attention(const Node& node) {
     if (add->inputs.size() != 2 || add->outputs.size() != 1) return false;
     m.mask = add->inputs[add->inputs[0] == logits ? 1 : 0];
     const Tensor& mt = src_.tensor(m.mask);
-    if (m.mask == logits || mt.dtype != DataType::kFloat32 || static_cast<int64_t>(mt.shape.size()) > rank) {
-      return false;
+    if (m.mask == logits || mt.dtype != DataType::kFloat32 || static_cast<int64_t>(mt.shape.size()) > rank ||
+        src_.tensor(add->outputs[0]).shape != src_.tensor(scores).shape) {
+      return false;  // (a mask widening the scores is no mask)
     }
     m.between.push_back(add);
     logits = add->outputs[0];
@@ -372,24 +385,14 @@ bool Lowerer::match_attention(const Node& node) {
 
 void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   std::vector<std::string> sources = sources_of(*m.first);
-  // An operand read as it is, or as the input of a Transpose left to the layer.
-  auto operand = [&](int t, bool* transposed) {
-    auto deferred = transposed_b_.find(t);
-    *transposed = deferred != transposed_b_.end();
-    if (!*transposed) return t;
-    sources.push_back(deferred->second.second);
-    return deferred->second.first;
-  };
   QAttentionAttrs a;
-  const int q = m.first->inputs[0], k = operand(m.first->inputs[1], &a.k_transposed);
-  const int v = operand(mm.inputs[1], &a.v_transposed);
+  const int q = m.first->inputs[0], k = untransposed(m.first->inputs[1], &a.k_transposed, &sources);
+  const int v = untransposed(mm.inputs[1], &a.v_transposed, &sources);
   a.nan_to_zero = m.nan_to_zero;
   a.scores_factor = m.scores_factor;
   a.scores_divide = m.scores_divide;
   const int y = mm.outputs[0];
-  bool int8_reader = false;
-  for (int r : index_.readers(y)) int8_reader = int8_reader || reads_int8(src_.nodes()[r], y);
-  const bool int8_out = has_scale(y) && !index_.is_output(y) && int8_reader;
+  const bool int8_out = int8_output_wanted(y);
   std::vector<int> ins = {int8_in(q, Layout::kLogical), int8_in(k, Layout::kLogical), int8_in(v, Layout::kLogical)};
   if (m.mask >= 0) ins.push_back(get_float(m.mask));
   a.q_scale = qscale_[q];

@@ -123,6 +123,11 @@ class Lowerer {
   // keeping every dim copies the bytes under y's name.
   bool lower_rescale(int, const Node& node);
 
+  // Whether a rescale pays: y's readers are linear layers or data movement
+  // reading int8 (an element-wise reader would rather fold the product into
+  // its table, lower_lut).
+  bool rescale_pays(const Node& node) const;
+
   // Ops that take tensor t as int8. Conv / Gemm / MatMul quantized the float
   // result with the same scale anyway, so behind them a table changes no
   // byte; pooling, concat, flatten, add and a channel gate (Mul by a
@@ -201,6 +206,15 @@ class Lowerer {
 
   // The node reading t alone when it is `op` (sole_reader), else null.
   const Node* sole_reader_of(int t, const char* op) const;
+
+  // Whether MatMul output y is written in int8: it has a scale, is no
+  // network output and an int8 layer reads it.
+  bool int8_output_wanted(int y) const;
+
+  // Operand t as the layer reads it: t, or with *transposed the input of the
+  // Transpose left to the layer (defer_transposed_operand), whose name is
+  // added to *sources.
+  int untransposed(int t, bool* transposed, std::vector<std::string>* sources) const;
 
   // Whether lower_matmul_pair will lower MatMul `mm` (asked before its
   // operands are lowered: the answer must not change by then).

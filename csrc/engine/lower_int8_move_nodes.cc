@@ -102,10 +102,18 @@ double Lowerer::rescale_factor(const Node& node, int* x) const {
   return 0.0;
 }
 
+bool Lowerer::rescale_pays(const Node& node) const {
+  for (int c : index_.readers(node.outputs[0])) {
+    const std::string& op = src_.nodes()[c].op;
+    if (op != "MatMul" && op != "Gemm" && op != "Conv" && op != "ConvTranspose" && !is_move_op(op)) return false;
+  }
+  return moves_to_int8_readers(node);
+}
+
 bool Lowerer::lower_rescale(int, const Node& node) {
   int i = -1;
   const double factor = rescale_factor(node, &i);
-  if (factor <= 0.0 || !is_int8(node.inputs[i]) || !moves_to_int8_readers(node)) return false;
+  if (factor <= 0.0 || !is_int8(node.inputs[i]) || !rescale_pays(node)) return false;
   const int x = node.inputs[i], y = node.outputs[0];
   const int64_t rank = static_cast<int64_t>(src_.tensor(y).shape.size());
   const int same_dims = dst_.add_constant_i64(node.name + "::same_dims", {rank}, std::vector<int64_t>(rank, 0));

@@ -63,18 +63,23 @@ void Value::assign_shape(DataType dtype, Shape shape) {
 void Value::set_shape(DataType dtype, Shape shape) {
   assign_shape(dtype, std::move(shape));
   storage_.reset();
-  capacity_ = 0;
+}
+
+void Value::share_storage_with(Value& other) {
+  if (!other.storage_) other.storage_ = std::make_shared<Storage>();
+  storage_ = other.storage_;
 }
 
 void Value::reset(DataType dtype, Shape shape) {
   assign_shape(dtype, std::move(shape));
   size_t need = nbytes();
-  if (need > capacity_ || !storage_) {
+  if (!storage_) storage_ = std::make_shared<Storage>();
+  if (need > storage_->capacity || !storage_->data) {
     size_t bytes = ((need + 63) / 64) * 64 + 64;  // aligned size, plus slack for vector tails
     void* p = std::aligned_alloc(64, bytes);
     if (!p) throw std::bad_alloc();
-    storage_.reset(p);
-    capacity_ = bytes - 64;
+    storage_->data.reset(p);
+    storage_->capacity = bytes - 64;
   }
 }
 

@@ -1,5 +1,9 @@
 // Runtime tensors of the executor: a dtype, a physical shape and 64-byte
-// aligned storage that is reused across runs (it only grows).
+// aligned storage that is reused across runs (it only grows). Several Values
+// may share one storage (share_storage_with): the executor's memory plan
+// (memory_plan.h) gives tensors whose lifetimes do not overlap one buffer, as
+// TensorRT and OpenVINO do, so a batch-8 run cycles through a few buffers
+// that stay in cache instead of writing a fresh one per tensor.
 //
 // Layout is explicit in the shape: float tensors are in the network's (ONNX,
 // NCHW) order; int8 activation tensors produced by the int8 lowering are NHWC
@@ -41,25 +45,34 @@ class Value {
   // for shape inference, which must not allocate what it sizes. Such a value
   // has no data (has_data() is false).
   void set_shape(DataType dtype, Shape shape);
+  // From now on this Value uses `other`'s storage (created if it has none):
+  // whichever of them reset() grows, both see the new buffer. Only for
+  // Values that are never live at the same time (each clobbers the other).
+  void share_storage_with(Value& other);
   // False for a shape-only value (set_shape), whose data<T>() is null.
-  bool has_data() const { return storage_ != nullptr; }
+  bool has_data() const { return storage_ && storage_->data; }
 
   DataType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t numel() const { return shape_numel(shape_); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
 
-  template <typename T> T* data() { return reinterpret_cast<T*>(storage_.get()); }
-  template <typename T> const T* data() const { return reinterpret_cast<const T*>(storage_.get()); }
+  template <typename T> T* data() { return storage_ ? reinterpret_cast<T*>(storage_->data.get()) : nullptr; }
+  template <typename T> const T* data() const {
+    return storage_ ? reinterpret_cast<const T*>(storage_->data.get()) : nullptr;
+  }
 
  private:
   struct Free { void operator()(void* p) const { std::free(p); } };
+  struct Storage {
+    std::unique_ptr<void, Free> data;
+    size_t capacity = 0;
+  };
   void assign_shape(DataType dtype, Shape shape);
 
   DataType dtype_ = DataType::kFloat32;
   Shape shape_;
-  std::unique_ptr<void, Free> storage_;
-  size_t capacity_ = 0;
+  std::shared_ptr<Storage> storage_;  // null: none (shape-only, or never reset)
 };
 
 }  // namespace engine
