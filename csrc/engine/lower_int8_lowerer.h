@@ -165,6 +165,11 @@ class Lowerer {
 
   bool lower_gemm(int, const Node& node);
 
+  // LSTM / GRU / RNN with constant weights (lower_int8_rnn.cc):
+  // int8rt.QLSTM / QGRU / QRNN, X int8, W and (where the state has a
+  // calibrated scale) R int8 per gate row; float32 outputs.
+  bool lower_rnn(int, const Node& node);
+
   // The sole reader of MatMul output y when it is an Add or Mul of a
   // constant float32 vector of n finite values over the last axis (shape [n]
   // or [1, .., 1, n], no wider than y), or -1.

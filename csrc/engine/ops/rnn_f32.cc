@@ -23,10 +23,19 @@
 // x W' for every step is one GEMM before the loop; H R' is one GEMM per step
 // (kernels/sgemm_f32.h). Custom `activations` lists are refused at import
 // (string-list attributes), so only the defaults exist here.
+//
+// int8rt.QLSTM / QGRU / QRNN (the INT8 lowering, contracts.h QRnnAttrs) are
+// the same layers with X in int8 and those GEMMs on int8 kernels
+// (ops/int8/qrnn_gemms.h): x W' always, H R' when the node has h_scale (LSTM
+// and RNN; GRU's reset gate multiplies H before its candidate GEMM, so its
+// recurrent GEMMs stay float32). Everything after the GEMMs is the float code.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "engine/layer.h"
+#include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/qrnn_gemms.h"
 #include "engine/ops/op_util.h"
 #include "kernels/ref/math_f32.h"
 #include "kernels/sgemm_f32.h"
@@ -46,7 +55,7 @@ inline float sigmoid(float v) { return 1.f / (1.f + exp_f32(-v)); }
 
 class RnnLayer : public Layer {
  public:
-  RnnLayer(const Node& node, Cell cell)
+  RnnLayer(const Network& net, const Node& node, Cell cell, bool int8)
       : cell_(cell), hidden_(node.attrs.get_int("hidden_size", 0)), layout_(node.attrs.get_int("layout", 0)),
         clip_(static_cast<float>(node.attrs.get_float("clip", 0.0))),
         input_forget_(node.attrs.get_int("input_forget", 0) != 0),
@@ -68,6 +77,11 @@ class RnnLayer : public Layer {
     }
     if (num_outputs_ > static_cast<size_t>(cell == Cell::kLstm ? 3 : 2)) {
       throw InvalidArgument(prefix_ + "too many outputs");
+    }
+    if (int8) {
+      const Tensor& w = constant_input(net, node, 1, "W");
+      const int64_t gate_rows = w.shape.size() == 3 ? w.shape[1] : 0;
+      q_ = std::make_unique<QRnnGemms>(net, node, dirs_, gate_rows, cell != Cell::kGru);
     }
   }
 
@@ -98,19 +112,18 @@ class RnnLayer : public Layer {
     // Scratch: x W' + biases for every step [T*B][G*H], the step's gates, the state.
     std::vector<float> xw(static_cast<size_t>(T * B * G * H)), gate(static_cast<size_t>(B * G * H));
     std::vector<float> h(static_cast<size_t>(B * H)), c(static_cast<size_t>(B * H)), rh(static_cast<size_t>(B * H));
-    const float* x = in[0]->data<float>();
+    Scratch scratch;
+    if (q_) {
+      scratch.hq.resize(static_cast<size_t>(B * H));
+      scratch.product.resize(static_cast<size_t>(B * G * H));
+      if (layout_ == 1) scratch.rows.resize(xw.size());
+    }
     for (int64_t dir = 0; dir < dirs_; ++dir) {
       const bool reverse = dirs_ == 2 ? dir == 1 : reverse_first_;
-      const float* w = in[1]->data<float>() + dir * G * H * I;
-      const float* r = in[2]->data<float>() + dir * G * H * H;
+      const float* r = q_ && q_->recurrent() ? nullptr : in[2]->data<float>() + dir * G * H * H;
       const float* wb = present(in, 3) ? in[3]->data<float>() + dir * 2 * G * H : nullptr;
       const float* rb = wb ? wb + G * H : nullptr;
-      // xw rows are step-major (t * B + b); layout 1 stores X as [b][t], rows T*I apart.
-      for (int64_t t = 0; t < T; ++t) {
-        const float* xt = layout_ == 0 ? x + t * B * I : x + t * I;
-        kernels::sgemm(uk_, B, G * H, I, kernels::GemmOperand{xt, layout_ == 0 ? I : T * I, false},
-                       kernels::GemmOperand{w, I, true}, xw.data() + t * B * G * H, G * H, false);
-      }
+      project(in, dir, T, B, G * H, I, xw.data(), scratch);
       for (int64_t row = 0; row < T * B; ++row) {
         float* v = xw.data() + row * G * H;
         for (int64_t k = 0; k < G * H; ++k) {
@@ -125,7 +138,7 @@ class RnnLayer : public Layer {
       for (int64_t step = 0; step < T; ++step) {
         const int64_t t = reverse ? T - 1 - step : step;
         std::copy(xw.begin() + t * B * G * H, xw.begin() + (t + 1) * B * G * H, gate.begin());
-        this->step(t, lens, B, H, r, rb, p, gate.data(), h.data(), c.data(), rh.data());
+        this->step(t, dir, lens, B, H, r, rb, p, gate.data(), h.data(), c.data(), rh.data(), scratch);
         if (y) {
           for (int64_t b = 0; b < B; ++b) {
             if (!active(t, b, lens)) continue;
@@ -146,12 +159,47 @@ class RnnLayer : public Layer {
     }
   }
 
-  std::string describe() const override { return "fp32"; }
+  std::string describe() const override { return q_ ? q_->describe() : "fp32"; }
 
  private:
   struct Dims {
     int64_t seq, batch, input, hidden;
   };
+
+  // The int8 path's per-run buffers: h in int8, one recurrent product, and
+  // the projection in X's [b][t] row order (layout 1) before it is reordered.
+  struct Scratch {
+    std::vector<int8_t> hq;
+    std::vector<float> product, rows;
+  };
+
+  // xw [T*B][GH], rows step-major (t * B + b): x W' for direction dir.
+  void project(const std::vector<const Value*>& in, int64_t dir, int64_t T, int64_t B, int64_t GH, int64_t I, float* xw,
+               Scratch& scratch) const {
+    if (q_) {
+      // All T*B rows in one int8 GEMM; layout 1's rows come [b][t] and are reordered.
+      const int8_t* x = in[0]->data<int8_t>();
+      if (layout_ == 0) {
+        q_->project(dir, T * B, x, xw);
+        return;
+      }
+      q_->project(dir, T * B, x, scratch.rows.data());
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t t = 0; t < T; ++t) {
+          std::copy_n(scratch.rows.data() + (b * T + t) * GH, GH, xw + (t * B + b) * GH);
+        }
+      }
+      return;
+    }
+    const float* x = in[0]->data<float>();
+    const float* w = in[1]->data<float>() + dir * GH * I;
+    // Layout 1 stores X as [b][t], rows T*I apart.
+    for (int64_t t = 0; t < T; ++t) {
+      const float* xt = layout_ == 0 ? x + t * B * I : x + t * I;
+      kernels::sgemm(uk_, B, GH, I, kernels::GemmOperand{xt, layout_ == 0 ? I : T * I, false},
+                     kernels::GemmOperand{w, I, true}, xw + t * B * GH, GH, false);
+    }
+  }
 
   static bool present(const std::vector<const Value*>& in, size_t i) { return in.size() > i && in[i]; }
 
@@ -159,8 +207,9 @@ class RnnLayer : public Layer {
   static bool active(int64_t t, int64_t b, const std::vector<int64_t>& lens) { return t < lens[static_cast<size_t>(b)]; }
 
   Dims dims(const std::vector<const Value*>& in) const {
-    const Shape& xs = require_input(in, 0, DataType::kFloat32, prefix_).shape();
-    const Shape& rs = require_input(in, 2, DataType::kFloat32, prefix_).shape();
+    const DataType weights = q_ ? DataType::kInt8 : DataType::kFloat32;
+    const Shape& xs = require_input(in, 0, weights, prefix_).shape();
+    const Shape& rs = require_input(in, 2, q_ && q_->recurrent() ? DataType::kInt8 : DataType::kFloat32, prefix_).shape();
     if (xs.size() != 3) throw InvalidArgument(prefix_ + "X must have 3 dimensions, got " + shape_str(xs));
     const int64_t G = gates(cell_);
     Dims d{layout_ == 0 ? xs[0] : xs[1], layout_ == 0 ? xs[1] : xs[0], xs[2], hidden_};
@@ -168,7 +217,9 @@ class RnnLayer : public Layer {
     const int64_t H = d.hidden;
     auto expect = [&](size_t i, const char* what, const Shape& want) {
       if (!present(in, i)) return;
-      const Value& v = require_input(in, i, i == 4 ? in[i]->dtype() : DataType::kFloat32, prefix_);
+      const DataType dtype = i == 4 ? in[i]->dtype() : i == 1 || (i == 2 && q_ && q_->recurrent()) ? weights
+                                                                                                   : DataType::kFloat32;
+      const Value& v = require_input(in, i, dtype, prefix_);
       if (v.shape() != want) {
         throw InvalidArgument(prefix_ + what + " is " + shape_str(v.shape()) + ", expected " + shape_str(want));
       }
@@ -202,8 +253,8 @@ class RnnLayer : public Layer {
   float clipped(float v) const { return clip_ > 0.f ? std::min(clip_, std::max(-clip_, v)) : v; }
 
   // One step: `gate` holds x W' + biases for step t; adds H R' and applies the cell.
-  void step(int64_t t, const std::vector<int64_t>& lens, int64_t B, int64_t H, const float* r, const float* rb,
-            const float* p, float* gate, float* h, float* c, float* rh) const {
+  void step(int64_t t, int64_t dir, const std::vector<int64_t>& lens, int64_t B, int64_t H, const float* r,
+            const float* rb, const float* p, float* gate, float* h, float* c, float* rh, Scratch& scratch) const {
     const int64_t G = gates(cell_);
     if (cell_ == Cell::kGru) {
       // z and r from H R'; the candidate's recurrent term needs r first.
@@ -236,7 +287,12 @@ class RnnLayer : public Layer {
       }
       return;
     }
-    kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, kernels::GemmOperand{r, H, true}, gate, G * H, true);
+    if (q_ && q_->recurrent()) {
+      q_->add_recurrent(dir, B, h, gate, G * H, scratch.hq.data(), scratch.product.data());
+    } else {
+      kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, kernels::GemmOperand{r, H, true}, gate,
+                     G * H, true);
+    }
     for (int64_t b = 0; b < B; ++b) {
       if (!active(t, b, lens)) continue;
       const float* g = gate + b * G * H;
@@ -267,20 +323,24 @@ class RnnLayer : public Layer {
   size_t num_outputs_;
   const kernels::SgemmKernel& uk_;  // chosen once per layer
   std::string prefix_;
+  std::unique_ptr<QRnnGemms> q_;  // the int8 GEMMs of a QLSTM / QGRU / QRNN node, else null
 };
 
-LayerFactory make(Cell cell) {
-  return [cell](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+LayerFactory make(Cell cell, bool int8) {
+  return [cell, int8](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
     if (!has_input(node, 0) || !has_input(node, 1) || !has_input(node, 2)) {
       throw InvalidArgument(layer_error_prefix(node) + "needs X, W and R");
     }
-    return std::make_unique<RnnLayer>(node, cell);
+    return std::make_unique<RnnLayer>(net, node, cell, int8);
   };
 }
 
-INT8RT_REGISTER_LAYER("LSTM", make(Cell::kLstm));
-INT8RT_REGISTER_LAYER("GRU", make(Cell::kGru));
-INT8RT_REGISTER_LAYER("RNN", make(Cell::kRnn));
+INT8RT_REGISTER_LAYER("LSTM", make(Cell::kLstm, false));
+INT8RT_REGISTER_LAYER("GRU", make(Cell::kGru, false));
+INT8RT_REGISTER_LAYER("RNN", make(Cell::kRnn, false));
+INT8RT_REGISTER_LAYER(QRnnAttrs::kLstmOp, make(Cell::kLstm, true));
+INT8RT_REGISTER_LAYER(QRnnAttrs::kGruOp, make(Cell::kGru, true));
+INT8RT_REGISTER_LAYER(QRnnAttrs::kRnnOp, make(Cell::kRnn, true));
 
 }  // namespace
 }  // namespace engine

@@ -6,7 +6,9 @@ Walks the (topologically sorted) graph once:
   earlier folded values) is evaluated with ``onnx.reference`` on a one-node
   model at the model's opset, and its outputs become constants (keeping
   their names). QuantizeLinear / DequantizeLinear are never folded: the
-  quantization passes need them as nodes.
+  quantization passes need them as nodes; nor are If / Loop / Scan, whose
+  subgraphs read values that are not inputs of the node (``_specialize.py``
+  inlines an If with a known condition).
 * ``Shape`` of a tensor gives a *shape-dependent* value (``BatchValue``):
   the static entries are known, the others are tagged: BATCH (exactly the
   dynamic batch), DERIVED (computed from it) or UNKNOWN (a dimension ONNX
@@ -54,6 +56,7 @@ STATIC, BATCH, DERIVED, UNKNOWN = 0, 1, 2, 3
 _MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
 _ARITHMETIC = ("Add", "Sub", "Mul", "Div")
 _NEVER_FOLD = ("QuantizeLinear", "DequantizeLinear")
+_SUBGRAPH_OPS = ("If", "Loop", "Scan")  # read outer values not listed as inputs: never evaluated here
 
 
 @dataclass
@@ -142,7 +145,7 @@ class Folder:
         args = [self.values.get(n) if n else None for n in node.input]
         present = [(n, a) for n, a in zip(node.input, args) if n]
         op = node.op_type
-        if op in _NEVER_FOLD:
+        if op in _NEVER_FOLD or op in _SUBGRAPH_OPS:
             self._keep(node)
         elif all(isinstance(a, np.ndarray) for _, a in present):
             try:

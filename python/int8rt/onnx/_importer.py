@@ -1,8 +1,9 @@
 """ONNX ModelProto -> int8rt Network, one IR node per remaining ONNX node.
 
-Order of work: check every node against ``ops.py`` (refusing unsupported
-ops and attributes before anything else), fix the batch dimension if asked,
-run ONNX shape inference (strict mode off, data propagation on), fold
+Order of work: fix the batch dimension and input shapes and bind input
+values if asked, inline every If those decide (``_specialize.py``), check
+every node against ``ops.py`` (refusing unsupported ops and attributes
+before any calibration work), run ONNX shape inference (strict mode off, data propagation on), fold
 constants (``_fold.py``), then emit inputs, the constants the remaining
 nodes read, the nodes (normalised by ``ops.normalize``), the outputs and
 every shape inference produced. Tensor names are the ONNX names, unchanged
@@ -11,7 +12,7 @@ every shape inference produced. Tensor names are the ONNX names, unchanged
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import onnx
@@ -22,6 +23,7 @@ from ..network import Network
 from . import ops
 from ._fold import BatchValue, Folder, FoldResult
 from ._load import ModelSource, first_line, load, with_supported_opset
+from ._specialize import bind_input_values, drop_unused_initializers, fix_input_shapes, inline_constant_ifs
 
 logger = logging.getLogger("int8rt")
 
@@ -31,13 +33,31 @@ _INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT8: "int8
                  onnx.TensorProto.BOOL: "bool"}
 
 
-def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
+def specialized_model(model: ModelSource, batch_size: Optional[int],
+                      input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+                      input_values: Optional[Mapping[str, Any]] = None) -> onnx.ModelProto:
+    """``int8rt.onnx.specialize``: the checked model with fixed shapes, bound inputs and decided Ifs inlined."""
     proto, source = load(model)
     proto, opset = with_supported_opset(proto, source)
+    if batch_size is not None:
+        proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
+    specialized = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
+    if specialized is proto and isinstance(model, onnx.ModelProto):
+        specialized = onnx.ModelProto()
+        specialized.CopyFrom(proto)
+    return specialized
+
+
+def import_onnx_model(model: ModelSource, batch_size: Optional[int],
+                      input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+                      input_values: Optional[Mapping[str, Any]] = None) -> Network:
+    proto, source = load(model)
+    proto, opset = with_supported_opset(proto, source)
+    if batch_size is not None:
+        proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
+    proto = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
     initializers = {t.name: t for t in proto.graph.initializer}
     _check_nodes(proto.graph, opset, initializers, source)
-    if batch_size is not None:
-        proto = _with_batch(proto, batch_size, initializers)
     declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     batch_symbol = _batch_symbol(proto, initializers)
@@ -84,6 +104,37 @@ def _refolded(proto: onnx.ModelProto, folded: FoldResult) -> onnx.ModelProto:
     return copy
 
 
+def _folder(proto: onnx.ModelProto, opset: int, source: str) -> Folder:
+    """A Folder for one pass over ``proto`` (shapes from ONNX shape inference)."""
+    initializers = {t.name: t for t in proto.graph.initializer}
+    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
+    dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
+    shapes, _, symbols = _inferred_shapes(proto, source)
+    constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
+    return Folder(opset, constants, shapes.get, dynamic, symbols.get, _batch_symbol(proto, initializers))
+
+
+def _specialized(proto: onnx.ModelProto, opset: int, source: str, input_shapes: Mapping[str, Sequence[int]],
+                 input_values: Mapping[str, Any]) -> onnx.ModelProto:
+    """The model with fixed input shapes, bound inputs and the Ifs they decide
+    inlined (``_specialize.py``); the model itself when there is nothing to do."""
+    if not input_shapes and not input_values and not any(n.op_type == "If" for n in proto.graph.node):
+        return proto
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    fix_input_shapes(copy, input_shapes, source)
+    bind_input_values(copy, input_values, source)
+
+    def fold(p: onnx.ModelProto) -> Mapping[str, Any]:
+        folder = _folder(p, opset, source)
+        folder.run(p.graph.node)
+        return folder.values
+
+    inline_constant_ifs(copy, fold)
+    drop_unused_initializers(copy.graph)
+    return copy
+
+
 def _attr_dict(node: onnx.NodeProto) -> Dict[str, Any]:
     out = {}
     for a in node.attribute:
@@ -110,7 +161,7 @@ def _check_nodes(graph: onnx.GraphProto, opset: int, initializers: Dict[str, onn
         raise NotSupportedError(f"{source}: {len(problems)} node(s) cannot be imported: " + "; ".join(problems))
 
 
-def _with_batch(proto: onnx.ModelProto, batch_size: int, initializers: Dict[str, Any]) -> onnx.ModelProto:
+def _with_batch(proto: onnx.ModelProto, batch_size: int, initializers: Set[str]) -> onnx.ModelProto:
     if batch_size < 1:
         raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
     copy = onnx.ModelProto()

@@ -425,5 +425,24 @@ QChannelMulAttrs QChannelMulAttrs::from_attrs(const Node& node) {
   return c;
 }
 
+Attributes QRnnAttrs::to_attrs(Attributes base) const {
+  base.set("x_scale", Attribute::of_float(x_scale));
+  if (h_scale > 0.0) base.set("h_scale", Attribute::of_float(h_scale));
+  base.set("w_scales", Attribute::of_floats(w_scales));
+  if (!r_scales.empty()) base.set("r_scales", Attribute::of_floats(r_scales));
+  return base;
+}
+
+QRnnAttrs QRnnAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QRnnAttrs q;
+  q.x_scale = r.positive("x_scale");
+  q.h_scale = r.num("h_scale", 0.0);
+  if (!(q.h_scale >= 0.0)) throw InvalidArgument(r.prefix() + "h_scale must be >= 0");
+  q.w_scales = r.nums("w_scales");
+  q.r_scales = r.nums("r_scales");
+  return q;
+}
+
 }  // namespace engine
 }  // namespace int8rt

@@ -262,5 +262,26 @@ struct QChannelMulAttrs : InOutScales {
   static QChannelMulAttrs from_attrs(const Node& node);  // scales > 0
 };
 
+// int8rt.QLSTM / int8rt.QGRU / int8rt.QRNN [x s8 in the logical order of
+// X, w s8 [dirs, G*H, input], r s8 [dirs, G*H, H] when h_scale > 0 else the
+// float R, then the float op's optional inputs (B, sequence_lens, initial_h,
+// initial_c, P) unchanged]: the ONNX recurrent layer (ops/rnn_f32.cc) whose
+// x W' for all steps at once and, when h_scale > 0, H R' at each step are
+// int8 GEMMs with one weight scale per gate row (w_scales, r_scales:
+// dirs * G * H each) and float32 results; gates, cell and state stay
+// float32. The float op's attributes (hidden_size, direction, layout, clip,
+// ...) are kept on the node beside these. from_attrs: x_scale > 0,
+// h_scale >= 0.
+struct QRnnAttrs {
+  static constexpr const char kLstmOp[] = "int8rt.QLSTM";
+  static constexpr const char kGruOp[] = "int8rt.QGRU";
+  static constexpr const char kRnnOp[] = "int8rt.QRNN";
+  double x_scale = 0.0, h_scale = 0.0;
+  std::vector<double> w_scales, r_scales;
+  // The float op's attributes `base` with these fields added.
+  Attributes to_attrs(Attributes base) const;
+  static QRnnAttrs from_attrs(const Node& node);
+};
+
 }  // namespace engine
 }  // namespace int8rt
