@@ -356,7 +356,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         session = CalibrationSession(calibrator)
         rewrites = _Rewrites(builder)
         source = rewrites.rewrite(network, config, calibrator, session)
-        run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every if config.accuracy_check else 0,
+        run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
                                           if v in ("fp32", "bf16")})
