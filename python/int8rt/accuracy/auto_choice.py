@@ -11,26 +11,27 @@ lost to mse on other lines). So, after the per-tensor search:
 
 1. Sets: the per-tensor thresholds, and each single method of
    ``GLOBAL_METHODS`` applied to every tensor.
-2. Start: each set is lowered (``Builder.build``) and run on the kept
-   calibrating samples (the *fit* samples, at most ``FIT_SAMPLES``); the one
-   whose outputs are closest to float32 (relative L2 over all outputs) is
-   the start.
+2. Start: each set is lowered (``Builder.build``) and run on the held-out
+   calibration samples (holdout.py: every ``holdout_every``-th sample, which
+   no histogram saw; at most ``CHOICE_SAMPLES``). The start is the single
+   method whose outputs are closest to float32 there (relative L2 over all
+   outputs), or the per-tensor set where it is lower by ``MIN_GAIN``.
 3. Refine: the tensors the engine holds in int8, in network order, are cut
    into ``SEGMENTS`` runs; for each run in turn its thresholds are replaced
    by those of each of the ``ALTERNATIVES`` next-best sets, and a change that
-   lowers the fit error by ``MIN_GAIN`` or more is kept (the block-output
-   criterion: a choice per group of consecutive layers by its effect on the
-   outputs, which the per-layer search cannot see).
-4. Choose on held-out samples: the calibration samples holdout.py kept out
-   of the histograms (every ``holdout_every``-th one, at most
-   ``CHOICE_SAMPLES``) score the single methods, the per-tensor set and the
-   refined set. The best single method there is the answer unless the
-   per-tensor or refined set is lower by ``MIN_GAIN``: so the result is never
-   worse, on samples that did not shape it, than the best single method.
+   lowers the error on the kept calibrating samples (the *fit* samples, at
+   most ``FIT_SAMPLES``) by ``MIN_GAIN`` or more is kept: the block-output
+   criterion, a choice per group of consecutive layers by its effect on the
+   outputs, which the per-layer search cannot see.
+4. Confirm: the refined set replaces the start only where its held-out
+   error is lower by ``MIN_GAIN``.
+
+So the result is never worse, on samples that did not shape the
+thresholds, than the best single method.
 
 Without held-out samples (fewer than ``holdout_every`` calibration samples,
 or a network with a fixed batch and fewer than ``holdout_every`` batches)
-step 4 cannot run: the refined set is taken, and the log says so. This is
+steps 2 and 4 are judged on the fit samples, and the log says so. This is
 the split TensorRT-style calibration lacks and issue 12 asks for: thresholds
 from one part of the calibration data, the choice scored on the other
 (cross-validation's rule, applied to choosing among calibration methods).
@@ -53,8 +54,8 @@ logger = logging.getLogger("int8rt")
 
 # Whole-network alternatives to the per-tensor choice (step 1).
 GLOBAL_METHODS = ("minmax", "mse", "percentile 99.99", "entropy")
-# Step 2-3 run on at most this many kept calibrating samples; step 4 on at
-# most this many held-out ones (the accuracy check may hold out more).
+# Step 3 runs on at most this many kept calibrating samples; steps 2 and 4
+# on at most this many held-out ones (the accuracy check may hold out more).
 FIT_SAMPLES = 16
 CHOICE_SAMPLES = 64
 # Step 3: the int8 tensors are cut into this many runs, in network order,
@@ -62,8 +63,8 @@ CHOICE_SAMPLES = 64
 SEGMENTS = 4
 ALTERNATIVES = 2
 # ... and a change is kept (step 3), or a set other than the best single
-# method chosen (step 4), when it lowers the output error by this share at
-# least: below it, a few dozen samples cannot tell the sets apart.
+# method chosen (steps 2, 4), when it lowers the output error by this share
+# at least: below it, a few dozen samples cannot tell the sets apart.
 MIN_GAIN = 0.01
 
 Thresholds = dict[str, float]
@@ -125,13 +126,14 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
            fit: Optional[Samples], held: Optional[Samples], batch_size: int,
            engines: Optional[dict[str, Any]] = None) -> tuple[Thresholds, Methods, dict[str, float]]:
     """Steps 2-4 (module docstring) over ``sets`` (label -> (thresholds,
-    methods); ``"per-tensor"`` and the ``GLOBAL_METHODS`` labels).
+    methods); ``"per-tensor"`` and the ``GLOBAL_METHODS`` labels), refining
+    the tensors in ``int8_names``.
 
     ``build(scales) -> _core.Engine`` lowers a set; ``engines`` holds sets
     already built (label -> engine), reused. ``fit`` are kept calibrating
     samples, ``held`` held-out ones (None or empty: step 4 is skipped).
     Returns the thresholds, their methods, and every measured error
-    ("<set> fit" / "<set> held-out" / "segment k <set> fit" -> relative L2)."""
+    ("<set> held-out" / "segment k <set> fit" / "chosen" ... -> relative L2)."""
     engines = dict(engines or {})
 
     def engine(label: str, amaxes: Optional[Thresholds] = None) -> Any:
@@ -143,12 +145,20 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
     held_data = take(held, CHOICE_SAMPLES)
     errors: dict[str, float] = {}
     score_fit = _Scorer(network, fit_data, batch_size)
-    fit_err = {label: score_fit(engine(label)) for label in sets}
-    errors.update({f"{k} fit": v for k, v in fit_err.items()})
-    ranked = sorted(fit_err, key=fit_err.get)
-    start = ranked[0]
-    cur_a, cur_m, cur_err = dict(sets[start][0]), dict(sets[start][1]), fit_err[start]
-    refined = False
+    # Step 2, the start: judged on held-out samples where there are some.
+    judge, where = (_Scorer(network, held_data, batch_size), "held-out") if held_data else (score_fit, "fit")
+    first = {label: judge(engine(label)) for label in sets}
+    errors.update({f"{k} {where}": v for k, v in first.items()})
+    singles = [label for label in sets if label in GLOBAL_METHODS]
+    start = min(singles, key=first.get)
+    for label in sets:  # the per-tensor set: only when clearly ahead of every single method
+        if label not in GLOBAL_METHODS and first[label] < (1.0 - MIN_GAIN) * first[start]:
+            start = label
+    ranked = [start] + sorted((k for k in sets if k != start), key=first.get)
+    # Step 3, refined on the fit samples.
+    cur_a, cur_m = dict(sets[start][0]), dict(sets[start][1])
+    cur_err = first[start] if not held_data else score_fit(engine(start))
+    refined = None
     names = _in_network_order(network, [n for n in cur_a if n in int8_names])
     size = max(1, -(-len(names) // SEGMENTS))
     for k in range(0, len(names), size):
@@ -162,31 +172,24 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
             err = score_fit(trial_engine)
             errors[f"segment {k // size + 1} {alt} fit"] = err
             if err < (1.0 - MIN_GAIN) * cur_err:
-                cur_a, cur_err, refined = trial, err, True
+                cur_a, cur_err, refined = trial, err, trial_engine
                 cur_m.update({n: m_alt[n] for n in run})
-                engines["refined"] = trial_engine
-    final = {**sets, "refined": (cur_a, cur_m)} if refined else dict(sets)
-    if not held_data:
-        label = "refined" if refined else start
+    # Step 4: a refinement stays only where the held-out samples confirm it.
+    label, amaxes, methods = start, sets[start][0], sets[start][1]
+    if refined is not None:
+        if not held_data:
+            label, amaxes, methods = "refined", cur_a, cur_m
+        else:
+            errors["refined held-out"] = judge(refined)
+            if errors["refined held-out"] < (1.0 - MIN_GAIN) * first[start]:
+                label, amaxes, methods = "refined", cur_a, cur_m
+    errors["chosen"] = errors.get(f"{label} {where}", errors.get(f"{label} held-out", cur_err))
+    if held_data:
+        logger.info("auto calibration, output relative L2 (held-out: %d calibration samples no threshold saw; fit: "
+                    "%d kept ones): %s; chosen: %s", count(held_data), count(fit_data),
+                    ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), label)
+    else:
         logger.info("auto calibration: no calibration samples held out, so the choice is judged on the %d it was "
                     "made on; output relative L2: %s; chosen: %s", count(fit_data),
                     ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), label)
-        errors["chosen"] = cur_err
-        return cur_a, cur_m, errors
-    score_held = _Scorer(network, held_data, batch_size)
-    held_err = {label: score_held(engine(label)) for label in final}
-    errors.update({f"{k} held-out": v for k, v in held_err.items()})
-    singles = [label for label in final if label in GLOBAL_METHODS]
-    best = min(singles, key=held_err.get)
-    others = [label for label in final if label not in GLOBAL_METHODS]
-    label = best
-    if others:
-        other = min(others, key=held_err.get)
-        if held_err[other] < (1.0 - MIN_GAIN) * held_err[best]:
-            label = other
-    errors["chosen"] = held_err[label]
-    logger.info("auto calibration, output relative L2 (fit: %d kept calibration samples, held-out: %d samples no "
-                "threshold saw): %s; chosen: %s", count(fit_data), count(held_data),
-                ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), label)
-    amaxes, methods = final[label]
     return dict(amaxes), dict(methods), errors
