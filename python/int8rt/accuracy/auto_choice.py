@@ -56,7 +56,7 @@ logger = logging.getLogger("int8rt")
 GLOBAL_METHODS = ("minmax", "mse", "percentile 99.99", "entropy")
 # Step 3 runs on at most this many kept calibrating samples; steps 2 and 4
 # on at most this many held-out ones (the accuracy check may hold out more).
-FIT_SAMPLES = 16
+FIT_SAMPLES = 8
 CHOICE_SAMPLES = 64
 # Step 3: the int8 tensors are cut into this many runs, in network order,
 # each tried with the thresholds of the next-best sets ...
