@@ -15,16 +15,18 @@ lost to mse on other lines). So, after the per-tensor search:
    calibration samples (holdout.py: every ``holdout_every``-th sample, which
    no histogram saw; at most ``CHOICE_SAMPLES``). The start is the single
    method whose outputs are closest to float32 there (relative L2 over all
-   outputs), or the per-tensor set where it is lower by ``MIN_GAIN``.
+   outputs), or the per-tensor set where it is *clearly* lower: by
+   ``MIN_GAIN``, and in ``CONFIDENCE`` of ``BOOTSTRAP`` resamples of the
+   samples (so not by one borderline sample).
 3. Refine: the tensors the engine holds in int8, in network order, are cut
    into ``SEGMENTS`` runs; for each run in turn its thresholds are replaced
    by those of each of the ``ALTERNATIVES`` next-best sets, and a change that
-   lowers the error on the kept calibrating samples (the *fit* samples, at
-   most ``FIT_SAMPLES``) by ``MIN_GAIN`` or more is kept: the block-output
+   clearly lowers the error on the kept calibrating samples (the *fit*
+   samples, at most ``FIT_SAMPLES``) is kept: the block-output
    criterion, a choice per group of consecutive layers by its effect on the
    outputs, which the per-layer search cannot see.
 4. Confirm: the refined set replaces the start only where its held-out
-   error is lower by ``MIN_GAIN``.
+   error is clearly lower.
 
 So the result is never worse, on samples that did not shape the
 thresholds, than the best single method.
@@ -45,10 +47,9 @@ import numpy as np
 
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
-from .metrics import relative_l2
 from .taps import Samples, batches, count, fp32_tap_engine, take
 
-__all__ = ["ALTERNATIVES", "CHOICE_SAMPLES", "FIT_SAMPLES", "GLOBAL_METHODS", "MIN_GAIN", "SEGMENTS", "choose"]
+__all__ = ["ALTERNATIVES", "BOOTSTRAP", "CHOICE_SAMPLES", "CONFIDENCE", "FIT_SAMPLES", "GLOBAL_METHODS", "MIN_GAIN", "SEGMENTS", "choose"]
 
 logger = logging.getLogger("int8rt")
 
@@ -66,6 +67,9 @@ ALTERNATIVES = 2
 # method chosen (steps 2, 4), when it lowers the output error by this share
 # at least: below it, a few dozen samples cannot tell the sets apart.
 MIN_GAIN = 0.01
+# ... and is lower in this share of bootstrap resamples of the samples.
+BOOTSTRAP = 200
+CONFIDENCE = 0.9
 
 Thresholds = dict[str, float]
 Methods = dict[str, str]
@@ -80,28 +84,60 @@ def _in_network_order(network: Any, names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: rank.get(n, len(rank)))
 
 
+class _Errors:
+    """Squared output errors of one engine, per sample (``err``), beside the
+    float32 outputs' energy per sample (``ref``)."""
+
+    def __init__(self, err: np.ndarray, ref: np.ndarray) -> None:
+        self.err, self.ref = err, ref
+
+    @property
+    def relative_l2(self) -> float:
+        """``||int8 - fp32|| / ||fp32||`` over every output of every sample."""
+        return float(np.sqrt(self.err.sum() / max(self.ref.sum(), 1e-30)))
+
+    def clearly_below(self, other: "_Errors") -> bool:
+        """Lower than ``other`` (same samples) by ``MIN_GAIN`` in relative L2,
+        and lower in at least ``CONFIDENCE`` of ``BOOTSTRAP`` resamples of the
+        samples (a fixed seed, so the choice is deterministic): a difference
+        a single borderline sample makes (a classifier's probabilities on 64
+        samples) is not taken for a better set."""
+        if not self.relative_l2 < (1.0 - MIN_GAIN) * other.relative_l2:
+            return False
+        diff = self.err - other.err
+        rows = np.random.default_rng(0).integers(0, len(diff), (BOOTSTRAP, len(diff)))
+        return float((diff[rows].sum(axis=1) < 0).mean()) >= CONFIDENCE
+
+
 class _Scorer:
-    """Relative L2 of an INT8 engine's outputs against float32 on fixed samples."""
+    """Errors of an INT8 engine's outputs against float32 on fixed samples."""
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int) -> None:
         self.data, self.batch_size = data, batch_size
-        parts = self._run(fp32_tap_engine(network, []))
-        self.names = list(parts)
-        self.ref = self._flat(parts)
+        self.ref = self._run(fp32_tap_engine(network, []))
+        self.energy = self._per_sample(self.ref, self.ref, zero=True)
 
-    def _run(self, engine: Any) -> dict[str, list[np.ndarray]]:
+    def _run(self, engine: Any) -> list[dict[str, np.ndarray]]:
         ctx = engine.create_execution_context()
-        parts: dict[str, list[np.ndarray]] = {}
-        for chunk in batches(self.data, self.batch_size):
-            for k, v in ctx.run(chunk).items():
-                parts.setdefault(k, []).append(v)
-        return parts
+        return [ctx.run(chunk) for chunk in batches(self.data, self.batch_size)]
 
-    def _flat(self, parts: Mapping[str, list[np.ndarray]]) -> np.ndarray:
-        return np.concatenate([p.ravel() for k in self.names for p in parts[k]])
+    def _per_sample(self, got: list[dict[str, np.ndarray]], ref: list[dict[str, np.ndarray]],
+                    zero: bool = False) -> np.ndarray:
+        """Sum of squares of ``got - ref`` (``got`` itself with ``zero``) per
+        sample: along axis 0 where every output has the chunk's rows there,
+        else per chunk."""
+        out = []
+        for g, r, chunk in zip(got, ref, batches(self.data, self.batch_size)):
+            rows = len(next(iter(chunk.values())))
+            per = [np.square((g[k] if zero else g[k] - r[k]).astype(np.float64)) for k in r]
+            if all(v.ndim and v.shape[0] == rows for v in per):
+                out.append(sum(v.reshape(rows, -1).sum(axis=1) for v in per))
+            else:
+                out.append(np.array([sum(float(v.sum()) for v in per)]))
+        return np.concatenate(out)
 
-    def __call__(self, engine: Any) -> float:
-        return relative_l2(self.ref, self._flat(self._run(engine)))
+    def __call__(self, engine: Any) -> _Errors:
+        return _Errors(self._per_sample(self._run(engine), self.ref), self.energy)
 
 
 def int8_tensors(engine: Any) -> set[str]:
@@ -148,13 +184,13 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
     # Step 2, the start: judged on held-out samples where there are some.
     judge, where = (_Scorer(network, held_data, batch_size), "held-out") if held_data else (score_fit, "fit")
     first = {label: judge(engine(label)) for label in sets}
-    errors.update({f"{k} {where}": v for k, v in first.items()})
+    errors.update({f"{k} {where}": v.relative_l2 for k, v in first.items()})
     singles = [label for label in sets if label in GLOBAL_METHODS]
-    start = min(singles, key=first.get)
+    start = min(singles, key=lambda label: first[label].relative_l2)
     for label in sets:  # the per-tensor set: only when clearly ahead of every single method
-        if label not in GLOBAL_METHODS and first[label] < (1.0 - MIN_GAIN) * first[start]:
+        if label not in GLOBAL_METHODS and first[label].clearly_below(first[start]):
             start = label
-    ranked = [start] + sorted((k for k in sets if k != start), key=first.get)
+    ranked = [start] + sorted((k for k in sets if k != start), key=lambda label: first[label].relative_l2)
     # Step 3, refined on the fit samples.
     cur_a, cur_m = dict(sets[start][0]), dict(sets[start][1])
     cur_err = first[start] if not held_data else score_fit(engine(start))
@@ -170,8 +206,8 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
             trial = {**cur_a, **{n: a_alt[n] for n in run}}
             trial_engine = build({n: scale_from_amax(a) for n, a in trial.items()})
             err = score_fit(trial_engine)
-            errors[f"segment {k // size + 1} {alt} fit"] = err
-            if err < (1.0 - MIN_GAIN) * cur_err:
+            errors[f"segment {k // size + 1} {alt} fit"] = err.relative_l2
+            if err.clearly_below(cur_err):
                 cur_a, cur_err, refined = trial, err, trial_engine
                 cur_m.update({n: m_alt[n] for n in run})
     # Step 4: a refinement stays only where the held-out samples confirm it.
@@ -180,10 +216,11 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
         if not held_data:
             label, amaxes, methods = "refined", cur_a, cur_m
         else:
-            errors["refined held-out"] = judge(refined)
-            if errors["refined held-out"] < (1.0 - MIN_GAIN) * first[start]:
+            confirm = judge(refined)
+            errors["refined held-out"] = confirm.relative_l2
+            if confirm.clearly_below(first[start]):
                 label, amaxes, methods = "refined", cur_a, cur_m
-    errors["chosen"] = errors.get(f"{label} {where}", errors.get(f"{label} held-out", cur_err))
+    errors["chosen"] = errors.get(f"{label} {where}", errors.get(f"{label} held-out", cur_err.relative_l2))
     if held_data:
         logger.info("auto calibration, output relative L2 (held-out: %d calibration samples no threshold saw; fit: "
                     "%d kept ones): %s; chosen: %s", count(held_data), count(fit_data),
