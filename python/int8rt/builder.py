@@ -255,11 +255,6 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             arrays = input_arrays(calibrator, inputs, dtypes)
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        # auto without the check: the held-out samples join the histograms
-        # once its choice is made (accuracy/run.py), so every sample counts.
-        run.fold_in = lambda inputs: builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes),
-                                                              session.collector._native)
-
         pull_batches(source, session, list(inputs), run.wrap(feed, session), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
     if session.from_cache:

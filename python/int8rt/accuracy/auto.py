@@ -38,7 +38,7 @@ from .._numerics import scale_from_amax
 from .metrics import fake_quantize, sum_squares
 from .taps import Samples, batches, fp32_tap_engine, one_node_engine, take
 
-__all__ = ["CANDIDATES", "LAYER_SAMPLES", "SEARCH_SAMPLES", "candidate", "method_amax", "search"]
+__all__ = ["CANDIDATES", "LAYER_SAMPLES", "SEARCH_SAMPLES", "method_amax", "search"]
 
 logger = logging.getLogger("int8rt")
 
@@ -74,13 +74,6 @@ def method_amax(hist: Any, label: str, options: dict[str, Any]) -> float:
     if method in ("mse", "entropy_legacy"):
         options = {**options, "stride": max(1, -(-len(hist.counts) // MAX_SEARCH_CANDIDATES))}
     return float(np.float32(hist.compute_amax(method, **options)))
-
-
-def candidate(method: str) -> tuple[str, dict[str, Any]]:
-    """The CANDIDATES entry (label, options) of a chosen method
-    (``"auto:mse"``, ``"auto:all percentile 99.99"``)."""
-    label = method.removeprefix("auto:").removeprefix("all ")
-    return label, dict(CANDIDATES)[label]
 
 
 def _candidates(hist: Any) -> list[tuple[str, float]]:

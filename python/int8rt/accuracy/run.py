@@ -22,7 +22,6 @@ from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 from .._numerics import scale_from_amax
 from . import auto, auto_choice, bias_correction, check, mixed
 from .holdout import SampleRouter
-from .taps import batches
 from .report import METADATA_KEY, BuildReport
 
 __all__ = ["CalibrationRun"]
@@ -69,9 +68,6 @@ class CalibrationRun:
                                    splittable=not batch_fixed,
                                    nonfinite=getattr(calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
         self._methods: dict[str, str] = {}
-        # Streams samples into the histograms without counting a batch (set by
-        # the builder's local calibration loop; None with distributed calibration).
-        self.fold_in: Optional[Callable[[dict[str, np.ndarray]], None]] = None
         self._t0 = time.perf_counter()
         self._seconds: dict[str, float] = {}
         self._session: Any = None
@@ -117,16 +113,6 @@ class CalibrationRun:
             self._builder.build, self._network, {"per-tensor": (amaxes, methods), **sets}, int8_names,
             fit, self.router.held_data(), self._chunk, engines=engines)
         self._seconds["auto_choice"] = time.perf_counter() - t0
-        held = self.router.held_data()
-        if not self.measure and held and self.fold_in is not None:
-            # Nothing is measured, so the held-out samples need not stay
-            # unseen: the choice (a method per tensor) made, they join the
-            # histograms and the chosen methods' thresholds are recomputed
-            # over every sample (cross-validation's refit on all the data).
-            for chunk in batches(held, self._chunk):
-                self.fold_in(chunk)
-            amaxes = {n: auto.method_amax(session.collector.histogram(n), *auto.candidate(m))
-                      for n, m in self._methods.items()}
         chosen: dict[str, int] = {}
         for m in self._methods.values():
             chosen[m] = chosen.get(m, 0) + 1
