@@ -111,8 +111,7 @@ class BuilderConfig:
             ``engine.build_report()`` (int8rt/accuracy/, docs/accuracy.md).
             False: every sample calibrates, as in TensorRT, and nothing is
             measured; the ``auto`` calibrator still holds the samples out
-            to make its final choice on them (int8rt/accuracy/auto_choice.py),
-            then adds them to the histograms.
+            to make its final choice on them (int8rt/accuracy/auto_choice.py).
         holdout_every: one calibration sample in this many is held out (>= 2).
         equalize: INT8 only: cross-layer equalization before calibration:
             the output channels of a Conv followed (through a ReLU or
