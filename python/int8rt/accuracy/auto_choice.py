@@ -167,14 +167,15 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
 
     ``build(scales) -> _core.Engine`` lowers a set; ``engines`` holds sets
     already built (label -> engine), reused. ``fit`` are kept calibrating
-    samples, ``held`` held-out ones (None or empty: step 4 is skipped).
+    samples, ``held`` held-out ones (None or empty: steps 2 and 4 are
+    judged on the fit samples).
     Returns the thresholds, their methods, and every measured error
     ("<set> held-out" / "segment k <set> fit" / "chosen" ... -> relative L2)."""
     engines = dict(engines or {})
 
-    def engine(label: str, amaxes: Optional[Thresholds] = None) -> Any:
+    def engine(label: str) -> Any:
         if label not in engines:
-            engines[label] = build({n: scale_from_amax(a) for n, a in (amaxes or sets[label][0]).items()})
+            engines[label] = build({n: scale_from_amax(a) for n, a in sets[label][0].items()})
         return engines[label]
 
     fit_data = take(fit, FIT_SAMPLES)
