@@ -7,8 +7,8 @@ The setting of tests/test_realnets.py::test_rec_dynamic_width_int8_close_to_fp32
 evaluation: --eval lines, seed 2, one at a time), with more lines. Metrics:
 character and line accuracy against the rendered text (and FP32's beside
 them), agreement of the decoded text with FP32, and the mean over lines of
-the relative L2 of the probabilities against FP32. Build seconds include
-calibration and (auto) the search.
+the relative L2 of the probabilities against FP32. Build seconds (wall clock
+and the process's CPU time) include calibration and (auto) the search.
 
     PYTHONPATH=python python benchmarks/rec_dynamic_bench.py [--methods minmax,mse,auto] [--calib 32] [--eval 100]
 """
@@ -72,21 +72,22 @@ def main() -> None:
     c32, l32 = char_line(ref)
     print(f"PP-OCRv4 rec, dynamic width: calibration {args.calib} lines (batches of 4), evaluation {args.eval} "
           f"lines at {len({x.shape[3] for x in xs})} widths; options {options or 'defaults'}")
-    print("| engine | char_acc | line_acc | agree | rel_l2 (mean) | build s |")
-    print("|---|---|---|---|---|---|")
-    print(f"| FP32 | {c32:.4f} | {l32:.4f} | 1.0000 | 0.0000 | - |", flush=True)
+    print("| engine | char_acc | line_acc | agree | rel_l2 (mean) | build s | build CPU s | load avg |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| FP32 | {c32:.4f} | {l32:.4f} | 1.0000 | 0.0000 | - | - | - |", flush=True)
     for method in args.methods.split(","):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         engine = int8rt.build_engine(task.onnx_file, int8rt.BuilderConfig(
             calibrator=int8rt.make_calibrator(calibration_batches(args.calib), algorithm=method),
             accuracy_check=False, **options))
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         ctx = engine.create_execution_context()
         outs = [next(iter(ctx.run({"x": x}).values()))[0] for x in xs]
         c8, l8 = char_line(outs)
         agree = np.mean([task.agree(o[None], r[None])["agree"] for o, r in zip(outs, ref)])
         rel = np.mean([np.linalg.norm(o - r) / np.linalg.norm(r) for o, r in zip(outs, ref)])
-        print(f"| int8rt {method} | {c8:.4f} | {l8:.4f} | {agree:.4f} | {rel:.4f} | {secs:.1f} |", flush=True)
+        print(f"| int8rt {method} | {c8:.4f} | {l8:.4f} | {agree:.4f} | {rel:.4f} | {secs:.1f} | {cpu:.1f} "
+              f"| {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -67,3 +67,39 @@ def entropy_collapse_case(seed: int = 0) -> CollapseCase:
     w = np.linalg.solve(a.T @ a + 0.1 * np.eye(a.shape[1]), a.T @ np.eye(10)[labels[:half]])
     head = (np.ascontiguousarray(w[:-1].T, dtype=np.float32), w[-1].astype(np.float32))
     return CollapseCase(_graph(w1, b1, w2, b2, head), calib, test[half:], labels[half:])
+
+
+@dataclass
+class OverfitCase:
+    model: bytes
+    calib: np.ndarray     # [32, 64]: samples 0, 8, 16 carry an outlier; 3, 7, ... (held out) none
+    fit: np.ndarray       # the samples the builder keeps for thresholds (index % 4 != 3)
+    held: np.ndarray      # the ones it holds out (index % 4 == 3)
+
+
+def overfit_case(seed: int = 0) -> OverfitCase:
+    """A model on which choosing thresholds by the calibration samples they
+    were computed from picks the wrong method: x [N, 64] -> Gemm -> ReLU ->
+    Gemm -> y [N, 8], calibrated on 32 Gaussian samples, three of which
+    (0, 8, 16: kept for thresholds when every 4th is held out) have one input
+    feature at 60. On those samples the outlier dominates the output, so
+    minmax (no clipping) is far the closest to float32 there; on samples
+    without an outlier its step of 60/127 is far the worst, and the clipping
+    methods (mse, percentile, entropy) win by an order of magnitude."""
+    rng = np.random.default_rng(seed)
+    calib = rng.standard_normal((32, 64)).astype(np.float32)
+    calib[[0, 8, 16], 5] = 60.0
+    w1 = (rng.standard_normal((64, 64)) / 8).astype(np.float32)
+    w2 = (rng.standard_normal((64, 8)) / 8).astype(np.float32)
+    b1 = np.full(64, 0.1, np.float32)
+    b2 = np.zeros(8, np.float32)
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["g1"]),
+             helper.make_node("Relu", ["g1"], ["h"]),
+             helper.make_node("Gemm", ["h", "w2", "b2"], ["y"])]
+    arrays = {"w1": w1, "b1": b1, "w2": w2, "b2": b2}
+    graph = helper.make_graph(nodes, "overfit", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])],
+                              [numpy_helper.from_array(v, k) for k, v in arrays.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    held = np.arange(32) % 4 == 3
+    return OverfitCase(model.SerializeToString(), calib, calib[~held], calib[held])

@@ -109,7 +109,9 @@ class BuilderConfig:
             measure each int8 tensor (clipping, SQNR) and each output (INT8
             vs FP32) on them; warnings are logged and everything is in
             ``engine.build_report()`` (int8rt/accuracy/, docs/accuracy.md).
-            False: every sample calibrates, as in TensorRT, and nothing is measured.
+            False: every sample calibrates, as in TensorRT, and nothing is
+            measured; the ``auto`` calibrator still holds the samples out
+            to make its final choice on them (int8rt/accuracy/auto_choice.py).
         holdout_every: one calibration sample in this many is held out (>= 2).
         equalize: INT8 only: cross-layer equalization before calibration:
             the output channels of a Conv followed (through a ReLU or
@@ -356,7 +358,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         session = CalibrationSession(calibrator)
         rewrites = _Rewrites(builder)
         source = rewrites.rewrite(network, config, calibrator, session)
-        run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every if config.accuracy_check else 0,
+        run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
                                           if v in ("fp32", "bf16")})

@@ -221,7 +221,9 @@ class IInt8AutoCalibrator(IInt8Calibrator):
     among the candidates of every method (entropy, entropy_legacy, minmax,
     mse, percentiles 99.9 / 99.99 / 99.999) that minimises the error of the
     layers consuming the tensor, measured by running those layers on kept
-    calibration samples (int8rt/accuracy/auto.py). Only
+    calibration samples (int8rt/accuracy/auto.py); then, judged by the
+    network's outputs on held-out calibration samples, that set or the
+    best single method (int8rt/accuracy/auto_choice.py). Only
     :func:`int8rt.build_engine` can drive it (it needs the network). Its
     cache header says AutoCalibration, which TensorRT does not read."""
 

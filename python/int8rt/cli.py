@@ -336,9 +336,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the fewest, most sensitive layers in FP32 so that the outputs' centred cosine "
                         "with FP32 on the held-out samples reaches COS (e.g. 0.99)")
     b.add_argument("--no-accuracy-check", action="store_true",
-                   help="calibrate on every sample (as TensorRT) and skip the INT8-vs-FP32 check")
+                   help="calibrate on every sample (as TensorRT; auto still holds samples out for its choice) "
+                   "and skip the INT8-vs-FP32 check")
     b.add_argument("--holdout-every", type=int, default=4, metavar="K",
-                   help="the accuracy check holds out one calibration sample in K (default 4)")
+                   help="the accuracy check (and auto's choice) holds out one calibration sample in K (default 4)")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
     b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
     b.add_argument("--cache", help="calibration cache file: read if present (skips calibration), written after")

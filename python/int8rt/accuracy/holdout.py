@@ -21,7 +21,8 @@ batches shaped like the first are measured (all of them set thresholds).
 The first calibrating batches, until ``max_search`` samples, are also kept (their inputs
 only, grouped by shape) for the ``auto`` calibrator's second pass, which needs the data again
 after the histograms are complete; TensorRT's ``get_batch`` stream can be
-read only once.
+read only once. The ``auto`` calibrator holds samples out also when nothing is
+measured: it scores its final choice on them (auto_choice.py).
 """
 from __future__ import annotations
 
@@ -169,18 +170,19 @@ class SampleRouter:
         the first calibrating samples."""
         return _concat(self._check) if self._check else _concat(self._first)
 
+    def held_data(self) -> Optional[list[Inputs]]:
+        """The held-out samples, one group per input shape (all of them, unlike
+        :meth:`check_data`): the ``auto`` calibrator's choice is scored on
+        them (auto_choice.py). None when none was held out."""
+        return _groups(self._check) if self._check else None
+
     def search_data(self) -> Optional[list[Inputs]]:
         """The kept calibrating samples: whole calibrating batches, from the
         first, until at least ``max_search`` samples are kept; one group
         (one array per input) per input shape, so that a network calibrated
         on several sizes (a recogniser on lines of their own widths) is
         searched on all of them, not only on those shaped like the first."""
-        if not self._search:
-            return None
-        by_shape: dict[tuple, list[Inputs]] = {}
-        for part in self._search:
-            by_shape.setdefault(_signature(part), []).append(part)
-        return [{n: np.concatenate([p[n] for p in parts]) for n in parts[0]} for parts in by_shape.values()]
+        return _groups(self._search) if self._search else None
 
     def describe(self) -> str:
         if self.every == 0:
@@ -188,6 +190,14 @@ class SampleRouter:
         unit = "sample" if self.splittable else "batch"
         return (f"every {self.every}th calibration {unit} (index {self.every - 1}, {2 * self.every - 1}, ...), "
                 f"at most {self.max_check} samples")
+
+
+def _groups(parts: list[Inputs]) -> list[Inputs]:
+    """``parts`` as one array per input per input shape, in order of first appearance."""
+    by_shape: dict[tuple, list[Inputs]] = {}
+    for part in parts:
+        by_shape.setdefault(_signature(part), []).append(part)
+    return [{n: np.concatenate([p[n] for p in same]) for n in same[0]} for same in by_shape.values()]
 
 
 def _rows(inputs: Inputs) -> Optional[int]:

@@ -19,7 +19,8 @@ import numpy as np
 from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
-from . import auto, bias_correction, check, mixed
+from .._numerics import scale_from_amax
+from . import auto, auto_choice, bias_correction, check, mixed
 from .holdout import SampleRouter
 from .report import METADATA_KEY, BuildReport
 
@@ -38,12 +39,16 @@ class CalibrationRun:
     Args:
         builder: the ``_core.Builder``.
         calibrator: the build's calibrator.
-        holdout_every: hold out one calibration sample in this many for the
-            check (0: hold out none and measure nothing).
+        holdout_every: hold out one calibration sample in this many (>= 2)
+            for the check and for the auto calibrator's choice.
+        measure: measure the built engine on the held-out samples (False:
+            nothing is measured, and only the auto calibrator holds
+            samples out, for its choice).
         max_check: most samples held out.
     """
 
-    def __init__(self, builder: Any, calibrator: IInt8Calibrator, *, holdout_every: int, max_check: int = 256,
+    def __init__(self, builder: Any, calibrator: IInt8Calibrator, *, holdout_every: int, measure: bool = True,
+                 max_check: int = 256,
                  bias_correction: bool = False, fp32_layers: Optional[set[str]] = None) -> None:
         self._builder = builder
         self._network = builder.optimized_network()
@@ -53,12 +58,12 @@ class CalibrationRun:
         except (AttributeError, TypeError, ValueError, NotImplementedError):
             self._algorithm = None  # not a valid calibrator: CalibrationSession says why, next
         self.auto = self._algorithm is CalibrationAlgoType.AUTO_CALIBRATION
-        self.measure = holdout_every != 0
+        self.measure = measure and holdout_every != 0
         batch_fixed = any(not self._network.tensor(i)["shape"] or self._network.tensor(i)["shape"][0] >= 0
                           for i in self._network.inputs())
         self.bias_correction = bias_correction
         self._fp32_layers = set(fp32_layers or ())
-        self.router = SampleRouter(every=holdout_every, max_check=max_check,
+        self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
                                    max_search=auto.SEARCH_SAMPLES if self.auto or bias_correction else 0,
                                    splittable=not batch_fixed,
                                    nonfinite=getattr(calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
@@ -94,14 +99,20 @@ class CalibrationRun:
             method = self._algorithm.method if self._algorithm is not None else "?"
             self._methods = {n: method for n in session.collector.names}
             return None
-        data = self.router.search_data()
+        fit = self.router.search_data()
+        names = list(session.collector.names)
         t0 = time.perf_counter()
-        amaxes, self._methods = auto.search(self._network, session.collector, data, self._chunk)
+        sets = auto_choice.single_method_sets(session.collector, names)
+        first = auto_choice.GLOBAL_METHODS[0]
+        engines = {first: self._builder.build(_scales(sets[first][0]))}
+        int8_names = auto_choice.int8_tensors(engines[first])
+        amaxes, methods = auto.search(self._network, session.collector, fit, self._chunk, only=int8_names)
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        amaxes, self._methods, _ = auto.guard(self._builder, self._network, session.collector, data,
-                                              self._chunk, amaxes, self._methods)
-        self._seconds["auto_guard"] = time.perf_counter() - t0
+        amaxes, self._methods, _ = auto_choice.choose(
+            self._builder.build, self._network, {"per-tensor": (amaxes, methods), **sets}, int8_names,
+            fit, self.router.held_data(), self._chunk, engines=engines)
+        self._seconds["auto_choice"] = time.perf_counter() - t0
         chosen: dict[str, int] = {}
         for m in self._methods.values():
             chosen[m] = chosen.get(m, 0) + 1
@@ -174,6 +185,10 @@ class CalibrationRun:
         metadata = dict(engine.metadata)
         metadata[METADATA_KEY] = report.to_json()
         return Engine(engine._native.with_metadata(metadata))
+
+
+def _scales(amaxes: dict[str, float]) -> dict[str, float]:
+    return {n: scale_from_amax(a) for n, a in amaxes.items()}
 
 
 def _count(data: Optional[dict[str, np.ndarray]]) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from .. import _core
 
 __all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
-           "one_node_engine", "run_batched"]
+           "one_node_engine", "run_batched", "take"]
 
 logger = logging.getLogger("int8rt")
 
@@ -169,6 +169,20 @@ def groups(data: Samples) -> list[Mapping[str, np.ndarray]]:
 def count(data: Samples) -> int:
     """Samples in ``data`` (axis 0, over every group)."""
     return sum(len(next(iter(g.values()))) for g in groups(data))
+
+
+def take(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
+    """The first ``limit`` samples of ``data`` as groups (group by group, the
+    last one cut); empty for no data."""
+    out: list[dict[str, np.ndarray]] = []
+    left = limit
+    for group in groups(data) if data is not None else []:
+        if left <= 0:
+            break
+        rows = len(next(iter(group.values())))
+        out.append({k: v[:left] for k, v in group.items()} if rows > left else dict(group))
+        left -= rows
+    return out
 
 
 def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
