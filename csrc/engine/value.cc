@@ -1,6 +1,8 @@
 // Value storage (value.h).
 #include "engine/value.h"
 
+#include "engine/dtypes.h"
+
 #include <cstdint>
 #include <new>
 #include <string>
@@ -25,16 +27,7 @@ int64_t shape_numel(const Shape& shape) {
   return empty ? 0 : n;
 }
 
-size_t dtype_size(DataType dtype) {
-  switch (dtype) {
-    case DataType::kFloat32: return 4;
-    case DataType::kInt8: return 1;
-    case DataType::kInt32: return 4;
-    case DataType::kInt64: return 8;
-    case DataType::kBool: return 1;
-  }
-  return 1;
-}
+size_t dtype_size(DataType dtype) { return element_size(dtype); }
 
 const char* dtype_name(DataType dtype) {
   switch (dtype) {
@@ -43,8 +36,23 @@ const char* dtype_name(DataType dtype) {
     case DataType::kInt32: return "int32";
     case DataType::kInt64: return "int64";
     case DataType::kBool: return "bool";
+    case DataType::kFloat64: return "float64";
+    case DataType::kFloat16: return "float16";
+    case DataType::kUInt8: return "uint8";
+    case DataType::kInt16: return "int16";
+    case DataType::kUInt16: return "uint16";
+    case DataType::kUInt32: return "uint32";
+    case DataType::kUInt64: return "uint64";
   }
   return "?";
+}
+
+bool is_float_dtype(DataType t) {
+  return t == DataType::kFloat32 || t == DataType::kFloat64 || t == DataType::kFloat16;
+}
+
+bool is_integer_dtype(DataType t) {
+  return t != DataType::kBool && !is_float_dtype(t);
 }
 
 std::string shape_str(const Shape& shape) {

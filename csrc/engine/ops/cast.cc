@@ -1,13 +1,17 @@
-// Cast (ONNX) between the engine's dtypes, to float32 (to = 1), int32 (6),
-// int64 (7) or bool (9); any other target is NotSupported at creation. The
-// source may be float32, int8, int32, int64 or bool. float -> integer
-// truncates toward zero (C++ conversion, as ONNX Runtime does); x -> bool is
-// x != 0 (so NaN -> true, as numpy and ONNX Runtime); bool -> x is 0 or 1.
-// CastLike(x, like) is the same cast to like's dtype (known when shapes are
-// inferred; only like's dtype is read), which ONNX's function bodies use.
+// Cast (ONNX) between any two of the engine's dtypes (float32, float64,
+// float16, int8..int64, uint8..uint64, bool) with the conversion rules of
+// engine/dtypes.h (convert_element): to float16 rounds to nearest even, float
+// -> integer truncates toward zero (as ONNX Runtime), integer -> narrower
+// integer wraps, x -> bool is x != 0 (NaN -> true), bool -> x is 0 or 1.
+// Other targets (string, float8, 4-bit types, bfloat16) are NotSupported at
+// creation. CastLike(x, like) is the same cast to like's dtype (known when
+// shapes are inferred; only like's dtype is read), which ONNX's function
+// bodies use.
 #include <cstring>
+#include <optional>
 
 #include "core/thread_pool.h"
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 
@@ -18,28 +22,27 @@ namespace {
 template <typename To, typename From>
 void convert(const From* x, To* y, int64_t n) {
   parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
-    if constexpr (std::is_same<To, uint8_t>::value) {  // bool
-      for (int64_t i = b; i < e; ++i) y[i] = x[i] != From(0);
-    } else {
-      for (int64_t i = b; i < e; ++i) y[i] = static_cast<To>(x[i]);
-    }
+    for (int64_t i = b; i < e; ++i) y[i] = convert_element<To>(x[i]);
   });
 }
 
-template <typename To>
-void convert_from(const Value& x, To* y) {
-  const int64_t n = x.numel();
-  switch (x.dtype()) {
-    case DataType::kFloat32: convert(x.data<float>(), y, n); break;
-    case DataType::kInt8: convert(x.data<int8_t>(), y, n); break;
-    case DataType::kInt32: convert(x.data<int32_t>(), y, n); break;
-    case DataType::kInt64: convert(x.data<int64_t>(), y, n); break;
-    case DataType::kBool: convert(x.data<uint8_t>(), y, n); break;
+// The ONNX TensorProto element type `to` as a DataType, if the engine has it.
+std::optional<DataType> onnx_dtype(int64_t to) {
+  switch (to) {
+    case 1: return DataType::kFloat32;
+    case 2: return DataType::kUInt8;
+    case 3: return DataType::kInt8;
+    case 4: return DataType::kUInt16;
+    case 5: return DataType::kInt16;
+    case 6: return DataType::kInt32;
+    case 7: return DataType::kInt64;
+    case 9: return DataType::kBool;
+    case 10: return DataType::kFloat16;
+    case 11: return DataType::kFloat64;
+    case 12: return DataType::kUInt32;
+    case 13: return DataType::kUInt64;
+    default: return std::nullopt;
   }
-}
-
-bool is_target(DataType t) {
-  return t == DataType::kFloat32 || t == DataType::kInt32 || t == DataType::kInt64 || t == DataType::kBool;
 }
 
 class CastLayer : public Layer {
@@ -50,20 +53,23 @@ class CastLayer : public Layer {
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const DataType to = like_ ? require_any(in, 1, prefix_).dtype() : to_;
-    if (!is_target(to)) {
-      throw InvalidArgument(prefix_ + "cast to " + dtype_name(to) + " is not supported (float32, int32, int64, bool)");
-    }
     return {{to, require_any(in, 0, prefix_).shape()}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    switch (out[0]->dtype()) {
-      case DataType::kFloat32: convert_from(*in[0], out[0]->data<float>()); break;
-      case DataType::kInt32: convert_from(*in[0], out[0]->data<int32_t>()); break;
-      case DataType::kInt64: convert_from(*in[0], out[0]->data<int64_t>()); break;
-      case DataType::kBool: convert_from(*in[0], out[0]->data<uint8_t>()); break;
-      case DataType::kInt8: break;  // not a target (make_cast)
+    const Value& x = *in[0];
+    Value& y = *out[0];
+    if (x.dtype() == y.dtype()) {
+      std::memcpy(y.data<char>(), x.data<char>(), x.nbytes());
+      return;
     }
+    visit_dtype(y.dtype(), [&](auto to) {
+      using To = decltype(to);
+      visit_dtype(x.dtype(), [&](auto from) {
+        using From = decltype(from);
+        convert(x.data<From>(), y.data<To>(), x.numel());
+      });
+    });
   }
 
   std::string describe() const override { return like_ ? "cast like" : std::string("cast->") + dtype_name(to_); }
@@ -79,15 +85,10 @@ class CastLayer : public Layer {
 
 std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
   require_inputs(node, 1);
-  switch (node.attrs.get_int("to", -1)) {
-    case 1: return std::make_unique<CastLayer>(node, DataType::kFloat32);
-    case 6: return std::make_unique<CastLayer>(node, DataType::kInt32);
-    case 7: return std::make_unique<CastLayer>(node, DataType::kInt64);
-    case 9: return std::make_unique<CastLayer>(node, DataType::kBool);
-    default: break;
-  }
-  throw unsupported_attr(node, "to", std::to_string(node.attrs.get_int("to", -1)),
-                         "only float32 (1), int32 (6), int64 (7) and bool (9)");
+  const int64_t to = node.attrs.get_int("to", -1);
+  if (std::optional<DataType> t = onnx_dtype(to)) return std::make_unique<CastLayer>(node, *t);
+  throw unsupported_attr(node, "to", std::to_string(to),
+                         "int8rt casts to float32/64/16, int8/16/32/64, uint8/16/32/64 and bool");
 }
 
 std::unique_ptr<Layer> make_cast_like(const Network&, const Node& node) {

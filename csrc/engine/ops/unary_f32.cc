@@ -1,6 +1,7 @@
 // Element-wise float32 ops with ONNX semantics: Relu, LeakyRelu, Clip,
 // Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu (exact, or approximate =
-// 'tanh' with the spec's formula), Sqrt, Identity (Dropout: dropout.cc);
+// 'tanh' with the spec's formula), Sqrt, Identity (any dtype, a copy;
+// Dropout: dropout.cc);
 // the math functions Exp, Log, Abs, Neg, Reciprocal, Sin, Cos, Sign, Floor,
 // Ceil, Round (half to even, as ONNX says); and the activations Softplus
 // (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish (x * tanh(softplus(x))),
@@ -61,6 +62,7 @@ class UnaryLayer : public Layer {
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (kind_ == Kind::kIdentity && !in.empty() && in[0]) return {{in[0]->dtype(), in[0]->shape()}};
     if (in.empty() || !in[0] || in[0]->dtype() != DataType::kFloat32) {
       throw InvalidArgument("node '" + name_ + "': expects a float32 input");
     }
@@ -75,13 +77,13 @@ class UnaryLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    if (kind_ == Kind::kIdentity) {
+      std::memcpy(out[0]->data<char>(), in[0]->data<char>(), in[0]->nbytes());
+      return;
+    }
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     int64_t n = in[0]->numel();
-    if (kind_ == Kind::kIdentity) {
-      std::memcpy(y, x, n * sizeof(float));
-      return;
-    }
     if (kernel_) {
       parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { kernel_->apply(op_, e - b, x + b, y + b); });
       return;

@@ -11,6 +11,7 @@
 // Thread safety: a Network is a plain value; do not mutate it concurrently.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -20,8 +21,26 @@
 namespace int8rt {
 
 // kBool: one byte per element holding 0 or 1 (ONNX BOOL, numpy bool_): masks
-// and the results of comparisons and logic ops.
-enum class DataType : int32_t { kFloat32 = 0, kInt8 = 1, kInt32 = 2, kInt64 = 3, kBool = 4 };
+// and the results of comparisons and logic ops. kFloat16 is IEEE binary16
+// (its bits). The values after kBool are run-time tensor types only (graph
+// inputs and outputs, computed tensors); constants are float32, int64, int8
+// or bool, and the ONNX importer casts a constant of another type at run time.
+// The numeric rules of each type are in engine/dtypes.h.
+enum class DataType : int32_t {
+  kFloat32 = 0, kInt8 = 1, kInt32 = 2, kInt64 = 3, kBool = 4,
+  kFloat64 = 5, kFloat16 = 6, kUInt8 = 7, kInt16 = 8, kUInt16 = 9, kUInt32 = 10, kUInt64 = 11,
+};
+
+// Bytes per element of `dtype`.
+inline size_t element_size(DataType dtype) {
+  switch (dtype) {
+    case DataType::kInt8: case DataType::kBool: case DataType::kUInt8: return 1;
+    case DataType::kFloat16: case DataType::kInt16: case DataType::kUInt16: return 2;
+    case DataType::kFloat32: case DataType::kInt32: case DataType::kUInt32: return 4;
+    case DataType::kInt64: case DataType::kFloat64: case DataType::kUInt64: return 8;
+  }
+  return 1;
+}
 
 // One attribute value: exactly one of the fields is meaningful, named by kind.
 struct Attribute {

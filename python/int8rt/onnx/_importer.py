@@ -26,9 +26,15 @@ from ._load import ModelSource, first_line, load, with_supported_opset
 logger = logging.getLogger("int8rt")
 
 Dims = List[Optional[int]]
-_INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT8: "int8",
-                 onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT64: "int64",
-                 onnx.TensorProto.BOOL: "bool"}
+# ONNX element types of run-time tensors (graph inputs, outputs, computed
+# tensors) -> the engine's dtype names (numpy's).
+RUNTIME_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "float64",
+                  onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.INT8: "int8",
+                  onnx.TensorProto.INT16: "int16", onnx.TensorProto.INT32: "int32",
+                  onnx.TensorProto.INT64: "int64", onnx.TensorProto.UINT8: "uint8",
+                  onnx.TensorProto.UINT16: "uint16", onnx.TensorProto.UINT32: "uint32",
+                  onnx.TensorProto.UINT64: "uint64", onnx.TensorProto.BOOL: "bool"}
+_INPUT_DTYPES = RUNTIME_DTYPES
 
 
 def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
@@ -129,7 +135,8 @@ def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int]
     elem = vi.type.tensor_type.elem_type
     if elem not in _INPUT_DTYPES:
         raise NotSupportedError(f"{source}: input '{vi.name}' has element type "
-                                f"{onnx.TensorProto.DataType.Name(elem)}; int8rt takes float32, int8, int32, int64, bool")
+                                f"{onnx.TensorProto.DataType.Name(elem)}; int8rt takes "
+                                f"{', '.join(RUNTIME_DTYPES.values())}")
     t = vi.type.tensor_type
     if not t.HasField("shape"):
         raise InvalidArgumentError(f"{source}: input '{vi.name}' has no shape (not even a rank); int8rt needs "

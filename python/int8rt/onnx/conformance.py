@@ -27,7 +27,8 @@ import numpy as np
 
 from .ops import SUPPORTED_OPS
 
-__all__ = ["COMMON_EXPORT_OPS", "CaseResult", "collect_cases", "run_case", "run_cases", "summarize", "main"]
+__all__ = ["COMMON_EXPORT_OPS", "CaseResult", "collect_cases", "run_case", "run_cases", "summarize", "update_ratchet",
+           "main"]
 
 # Operators found in CNN, detector, OCR, segmentation, audio and transformer
 # exports (torch.onnx, paddle2onnx, tf2onnx): the denominator of the coverage
@@ -183,12 +184,31 @@ def _report(title: str, summary: dict[str, OpSummary], ops: Iterable[str], verbo
     return "\n".join(lines)
 
 
+_RATCHET_HEADER = ("# ONNX node conformance cases int8rt's FP32 engine passes (python -m int8rt.onnx.conformance);\n"
+                   "# tests/test_onnx_conformance.py fails if one of them stops passing. Regenerate when more pass.\n")
+
+
+def update_ratchet(path: str, results: Iterable[CaseResult]) -> int:
+    """Adds the passing cases of `results` to the ratchet file at `path` (kept
+    sorted; lines already there stay, passing or not). Returns how many were added."""
+    from pathlib import Path
+    f = Path(path)
+    lines = f.read_text().splitlines() if f.exists() else []
+    known = {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
+    new = {r.name for r in results if r.passed} - known
+    f.write_text(_RATCHET_HEADER + "".join(f"{name}\n" for name in sorted(known | new)))
+    return len(new)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m int8rt.onnx.conformance", description=__doc__.split("\n\n")[0])
     p.add_argument("--all", action="store_true", help="every operator that has cases, not only common ones")
     p.add_argument("--ops", nargs="+", metavar="OP", help="only these operators")
     p.add_argument("--failures", action="store_true", help="list every failing case with its reason")
     p.add_argument("-q", "--quiet", action="store_true", help="totals only")
+    p.add_argument("--update-ratchet", metavar="FILE",
+                   help="add every case that passed to FILE (tests/data/onnx_conformance_passing.txt, which "
+                        "tests/test_onnx_conformance.py keeps passing); never removes one. Use with --all")
     args = p.parse_args(argv)
     ops = set(args.ops) if args.ops else None if args.all else COMMON_EXPORT_OPS | SUPPORTED_OPS
     results = run_cases(collect_cases(ops))
@@ -206,6 +226,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     n_pass = sum(r.passed for r in common)
     print(f"common export operators: {n_pass}/{len(common)} cases passed "
           f"({100.0 * n_pass / max(1, len(common)):.1f}%)")
+    if args.update_ratchet:
+        added = update_ratchet(args.update_ratchet, results)
+        print(f"{args.update_ratchet}: {added} case(s) added")
     if args.failures:
         for r in results:
             if not r.passed:

@@ -67,13 +67,14 @@ SUPPORTED_OPS = frozenset([
     "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
     "IsNaN", "IsInf", "ConstantOfShape", "Range",
     "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK", "ScatterND", "ReduceL1", "ReduceL2", "ReduceSumSquare",
-    "CastLike", "LpNormalization", "ReduceProd",
+    "CastLike", "LpNormalization", "ReduceProd", "Einsum",
 ])
 
 FOLD_ONLY_OPS: frozenset = frozenset()  # none at present (ReduceProd, the last one, runs at run time)
 
 # ONNX TensorProto element types a Cast may produce at run time.
-_CAST_TARGETS = {1: "float", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool"}
+_CAST_TARGETS = {1: "float", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 9: "bool",
+                 10: "float16", 11: "double", 12: "uint32", 13: "uint64"}
 
 
 @dataclass
