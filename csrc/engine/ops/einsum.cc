@@ -96,12 +96,12 @@ std::vector<int> axis_ids(const Term& t, size_t rank, size_t* ell_rank, const st
   std::vector<int> ids;
   for (size_t i = 0; i < named; ++i) {
     if (static_cast<int>(i) == t.ellipsis_at) {
-      for (size_t j = 0; j < ell; ++j) ids.push_back(-1 - static_cast<int>(ell - j));  // -ell..-1, fixed later
+      for (size_t j = 0; j < ell; ++j) ids.push_back(-static_cast<int>(ell - j));  // -ell..-1, fixed later
     }
     ids.push_back(letter_id(t.letters[i]));
   }
   if (t.ellipsis_at == static_cast<int>(named)) {
-    for (size_t j = 0; j < ell; ++j) ids.push_back(-1 - static_cast<int>(ell - j));
+    for (size_t j = 0; j < ell; ++j) ids.push_back(-static_cast<int>(ell - j));
   }
   return ids;
 }

@@ -93,7 +93,9 @@ inline void strided_copy(size_t bytes, const void* x, void* y, const Shape& odim
     strided_copy(static_cast<const int64_t*>(x), static_cast<int64_t*>(y), odims, istride);
   } else if (bytes == 4) {
     strided_copy(static_cast<const int32_t*>(x), static_cast<int32_t*>(y), odims, istride);
-  } else {
+  } else if (bytes == 2) {
+    strided_copy(static_cast<const int16_t*>(x), static_cast<int16_t*>(y), odims, istride);
+  } else {  // 1
     strided_copy(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), odims, istride);
   }
 }

@@ -126,6 +126,13 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0][:200] if text else ''}"
 
 
+def _array(x: object) -> object:
+    """A case's value as numpy: some cases (Cast's) give TensorProtos, as ONNX's runner reads them from files."""
+    import onnx
+    from onnx import numpy_helper
+    return numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else x
+
+
 def run_case(case: object) -> CaseResult:
     """Runs every data set of one case; passes when all outputs match."""
     from .backend import Int8rtBackend
@@ -133,7 +140,8 @@ def run_case(case: object) -> CaseResult:
     try:
         rep = Int8rtBackend.prepare(case.model)  # type: ignore[attr-defined]
         for inputs, expected in case.data_sets:  # type: ignore[attr-defined]
-            got = rep.run(list(inputs))
+            inputs, expected = [_array(x) for x in inputs], [_array(x) for x in expected]
+            got = rep.run(inputs)
             if len(got) != len(expected):
                 return CaseResult(case.name, op, False, f"{len(got)} outputs, expected {len(expected)}")
             for i, (g, e) in enumerate(zip(got, expected)):
