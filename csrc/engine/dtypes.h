@@ -17,7 +17,10 @@
 // - Conversions (Cast): to float16 rounds to nearest even from the exact
 //   value (double rounding avoided); float -> integer truncates toward zero
 //   (C++ conversion, as ONNX Runtime); integer -> narrower integer wraps;
-//   x -> bool is x != 0 (NaN -> true); bool -> x is 0 or 1.
+//   x -> bool is x != 0 (NaN -> true); bool -> x is 0 or 1. The storage
+//   types (bfloat16, float8, float4, 4- and 2-bit integers) convert through
+//   their exact value with core/narrow_float.h's rules (ml_dtypes'; Cast's
+//   saturate applies to float8 targets).
 //
 // Bool is one byte (uint8_t) holding 0 or 1, like uint8, so the visitors pass
 // a Bool8 tag for it rather than uint8_t.
@@ -27,6 +30,7 @@
 #include <type_traits>
 
 #include "core/half.h"
+#include "core/narrow_float.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
@@ -41,6 +45,33 @@ static_assert(sizeof(Half) == 2, "Half is two bytes");
 // The bool element tag of the visitors (storage: uint8_t, 0 or 1).
 struct Bool8 {
   uint8_t v;
+};
+
+// A storage float type's element (bfloat16: two bytes; the others: one).
+template <NarrowFloat F, typename Bits>
+struct NarrowFloatElement {
+  Bits bits;
+  static constexpr NarrowFloat kFormat = F;
+};
+// A float8 e8m0 element (a power of two).
+struct E8M0Element {
+  uint8_t bits;
+};
+// A 4- or 2-bit integer element, in a byte's low bits.
+template <int Bits, bool Signed>
+struct NarrowIntElement {
+  uint8_t bits;
+};
+
+template <typename T> struct IsNarrowFloat : std::false_type {};
+template <NarrowFloat F, typename B> struct IsNarrowFloat<NarrowFloatElement<F, B>> : std::true_type {};
+template <typename T> struct IsNarrowInt : std::false_type {
+  static constexpr int kBits = 0;
+  static constexpr bool kSigned = false;
+};
+template <int B, bool S> struct IsNarrowInt<NarrowIntElement<B, S>> : std::true_type {
+  static constexpr int kBits = B;
+  static constexpr bool kSigned = S;
 };
 
 template <typename T> inline constexpr bool kIsHalf = std::is_same_v<T, Half>;
@@ -67,15 +98,29 @@ bool visit_numeric(DataType t, F&& f) {
     case DataType::kUInt32: f(uint32_t{}); return true;
     case DataType::kInt64: f(int64_t{}); return true;
     case DataType::kUInt64: f(uint64_t{}); return true;
-    case DataType::kBool: return false;
+    default: return false;  // bool and the storage types
   }
-  return false;
 }
 
-// Every dtype: the numeric ones, and Bool8 for bool.
+// Every dtype: the numeric ones, Bool8 for bool, and the storage types.
 template <typename F>
 void visit_dtype(DataType t, F&& f) {
-  if (!visit_numeric(t, f)) f(Bool8{});
+  if (visit_numeric(t, f)) return;
+  switch (t) {
+    case DataType::kBool: f(Bool8{}); return;
+    case DataType::kBFloat16: f(NarrowFloatElement<NarrowFloat::kBFloat16, uint16_t>{}); return;
+    case DataType::kFloat8E4M3FN: f(NarrowFloatElement<NarrowFloat::kE4M3FN, uint8_t>{}); return;
+    case DataType::kFloat8E4M3FNUZ: f(NarrowFloatElement<NarrowFloat::kE4M3FNUZ, uint8_t>{}); return;
+    case DataType::kFloat8E5M2: f(NarrowFloatElement<NarrowFloat::kE5M2, uint8_t>{}); return;
+    case DataType::kFloat8E5M2FNUZ: f(NarrowFloatElement<NarrowFloat::kE5M2FNUZ, uint8_t>{}); return;
+    case DataType::kFloat4E2M1: f(NarrowFloatElement<NarrowFloat::kE2M1, uint8_t>{}); return;
+    case DataType::kUInt4: f(NarrowIntElement<4, false>{}); return;
+    case DataType::kInt4: f(NarrowIntElement<4, true>{}); return;
+    case DataType::kUInt2: f(NarrowIntElement<2, false>{}); return;
+    case DataType::kInt2: f(NarrowIntElement<2, true>{}); return;
+    case DataType::kFloat8E8M0: f(E8M0Element{}); return;
+    default: return;  // numeric: visited above
+  }
 }
 
 // How an op computes on T: load to the compute type C, compute, store back.
@@ -110,17 +155,42 @@ struct Arith<Half> {
   static Half mul(Half a, Half b) { return store(load(a) * load(b)); }
 };
 
+// Cast's attributes: saturate (float8 targets), round_mode (float8 e8m0).
+struct CastOptions {
+  bool saturate = true;
+  E8M0Rounding rounding = E8M0Rounding::kUp;
+};
+
 // Cast's conversion of one element (rules in the header comment).
 template <typename To, typename From>
-To convert_element(From x) {
+To convert_element(From x, const CastOptions& o = {}) {
   if constexpr (std::is_same_v<From, Half>) {
-    return convert_element<To>(half_bits_to_float(x.bits));
+    return convert_element<To>(half_bits_to_float(x.bits), o);
   } else if constexpr (std::is_same_v<From, Bool8>) {
-    return convert_element<To>(static_cast<uint8_t>(x.v != 0));
+    return convert_element<To>(static_cast<uint8_t>(x.v != 0), o);
+  } else if constexpr (IsNarrowFloat<From>::value) {
+    return convert_element<To>(narrow_float_decode(From::kFormat, x.bits), o);
+  } else if constexpr (std::is_same_v<From, E8M0Element>) {
+    return convert_element<To>(e8m0_decode(x.bits), o);
+  } else if constexpr (IsNarrowInt<From>::value) {
+    return convert_element<To>(narrow_int_decode(x.bits, IsNarrowInt<From>::kBits, IsNarrowInt<From>::kSigned),
+                               o);
   } else if constexpr (std::is_same_v<To, Bool8>) {
     return Bool8{static_cast<uint8_t>(x != From(0))};
   } else if constexpr (std::is_same_v<To, Half>) {
     return Half{half_bits_from_double(static_cast<double>(x))};
+  } else if constexpr (IsNarrowFloat<To>::value) {
+    const bool sat = o.saturate && To::kFormat != NarrowFloat::kBFloat16;
+    return To{static_cast<decltype(To::bits)>(narrow_float_encode(To::kFormat, static_cast<double>(x), sat))};
+  } else if constexpr (std::is_same_v<To, E8M0Element>) {
+    return E8M0Element{e8m0_encode(static_cast<float>(x), o.saturate, o.rounding)};
+  } else if constexpr (IsNarrowInt<To>::value) {
+    constexpr int kBits = IsNarrowInt<To>::kBits;
+    if constexpr (std::is_floating_point_v<From>) {
+      return To{narrow_int_from_float(x, kBits, IsNarrowInt<To>::kSigned)};
+    } else {
+      return To{narrow_int_from_integer(static_cast<int64_t>(x), kBits)};
+    }
   } else {
     return static_cast<To>(x);
   }

@@ -13,8 +13,9 @@
 // changing any layout, so files without bool tensors are byte-identical to
 // what earlier writers produced and still load (same format version); an
 // earlier reader refuses a file with a bool tensor ("unknown dtype 4").
-// The run-time dtypes 5..11 (float64, float16, uint8, int16, uint16, uint32,
-// uint64) were added the same way; they are never constants.
+// The run-time dtypes 5..21 (float64, float16, uint8, int16, uint16, uint32,
+// uint64, then the storage types bfloat16 .. int2) were added the same way;
+// they are never constants.
 #include "engine/network_codec.h"
 
 #include <limits>
@@ -194,7 +195,7 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
   for (Tensor& t : tensors) {
     t.name = in.str("tensor name");
     uint8_t dtype = in.pod<uint8_t>("tensor dtype");
-    if (dtype > static_cast<uint8_t>(DataType::kUInt64)) {
+    if (dtype > static_cast<uint8_t>(kLastDataType)) {
       in.fail("tensor " + quoted(t.name) + " has an unknown dtype " + std::to_string(dtype));
     }
     t.dtype = static_cast<DataType>(dtype);

@@ -43,6 +43,17 @@ const char* dtype_name(DataType dtype) {
     case DataType::kUInt16: return "uint16";
     case DataType::kUInt32: return "uint32";
     case DataType::kUInt64: return "uint64";
+    case DataType::kBFloat16: return "bfloat16";
+    case DataType::kFloat8E4M3FN: return "float8_e4m3fn";
+    case DataType::kFloat8E4M3FNUZ: return "float8_e4m3fnuz";
+    case DataType::kFloat8E5M2: return "float8_e5m2";
+    case DataType::kFloat8E5M2FNUZ: return "float8_e5m2fnuz";
+    case DataType::kUInt4: return "uint4";
+    case DataType::kInt4: return "int4";
+    case DataType::kFloat4E2M1: return "float4_e2m1fn";
+    case DataType::kUInt2: return "uint2";
+    case DataType::kInt2: return "int2";
+    case DataType::kFloat8E8M0: return "float8_e8m0fnu";
   }
   return "?";
 }
@@ -52,7 +63,11 @@ bool is_float_dtype(DataType t) {
 }
 
 bool is_integer_dtype(DataType t) {
-  return t != DataType::kBool && !is_float_dtype(t);
+  switch (t) {
+    case DataType::kInt8: case DataType::kUInt8: case DataType::kInt16: case DataType::kUInt16:
+    case DataType::kInt32: case DataType::kUInt32: case DataType::kInt64: case DataType::kUInt64: return true;
+    default: return false;
+  }
 }
 
 std::string shape_str(const Shape& shape) {

@@ -18,15 +18,21 @@ namespace int8rt {
 namespace python {
 namespace {
 
+// numpy numbers user-defined dtypes (ml_dtypes' among them) from NPY_USERDEF = 256.
+constexpr int kNumpyUserTypes = 256;
+
 // The dtype of a host input: numpy's dtype of one of the engine's dtypes
 // (the executor checks it is the one the network declares). Anything else is
 // refused: silent casts hide user bugs.
 DataType host_dtype(const std::string& name, const py::array& arr) {
-  for (int32_t t = 0; t <= static_cast<int32_t>(DataType::kUInt64); ++t) {
+  // numpy's own types first; ml_dtypes' (imported by numpy_dtype) only for an array of none of them.
+  for (int32_t t = 0; t <= static_cast<int32_t>(kLastDataType); ++t) {
+    if (t == static_cast<int32_t>(DataType::kBFloat16) && arr.dtype().attr("num").cast<int>() < kNumpyUserTypes) break;
     if (arr.dtype().equal(numpy_dtype(static_cast<DataType>(t)))) return static_cast<DataType>(t);
   }
   throw InvalidArgument("input '" + name + "': expected float32 (or the dtype an input declared otherwise "
-                        "takes: float64, float16, int8..int64, uint8..uint64, bool), got " +
+                        "takes: float64, float16, int8..int64, uint8..uint64, bool, or ml_dtypes' bfloat16, float8_*, "
+                        "float4_e2m1fn, int4, uint4, int2, uint2), got " +
                         std::string(py::str(arr.dtype())));
 }
 

@@ -24,6 +24,9 @@ DataType dtype_from_name(const std::string& name) {
   if (name == "uint16") return DataType::kUInt16;
   if (name == "uint32") return DataType::kUInt32;
   if (name == "uint64") return DataType::kUInt64;
+  for (int32_t t = static_cast<int32_t>(DataType::kBFloat16); t <= static_cast<int32_t>(kLastDataType); ++t) {
+    if (name == dtype_name(static_cast<DataType>(t))) return static_cast<DataType>(t);
+  }
   throw InvalidArgument("unknown dtype '" + name +
                         "' (float32, float64, float16, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool)");
 }
@@ -42,6 +45,17 @@ std::string dtype_name(DataType dtype) {
     case DataType::kUInt16: return "uint16";
     case DataType::kUInt32: return "uint32";
     case DataType::kUInt64: return "uint64";
+    case DataType::kBFloat16: return "bfloat16";
+    case DataType::kFloat8E4M3FN: return "float8_e4m3fn";
+    case DataType::kFloat8E4M3FNUZ: return "float8_e4m3fnuz";
+    case DataType::kFloat8E5M2: return "float8_e5m2";
+    case DataType::kFloat8E5M2FNUZ: return "float8_e5m2fnuz";
+    case DataType::kUInt4: return "uint4";
+    case DataType::kInt4: return "int4";
+    case DataType::kFloat4E2M1: return "float4_e2m1fn";
+    case DataType::kUInt2: return "uint2";
+    case DataType::kInt2: return "int2";
+    case DataType::kFloat8E8M0: return "float8_e8m0fnu";
   }
   return "unknown";
 }
@@ -60,8 +74,9 @@ py::dtype numpy_dtype(DataType dtype) {
     case DataType::kUInt16: return py::dtype::of<uint16_t>();
     case DataType::kUInt32: return py::dtype::of<uint32_t>();
     case DataType::kUInt64: return py::dtype::of<uint64_t>();
+    default: break;  // the storage types: numpy's ml_dtypes (a dependency of onnx) defines them
   }
-  return py::dtype::of<float>();
+  return py::dtype::from_args(py::module_::import("ml_dtypes").attr(dtype_name(dtype).c_str()));
 }
 
 bool has_dtype(const py::array& a, DataType dtype) {

@@ -1,10 +1,13 @@
 // Cast (ONNX) between any two of the engine's dtypes (float32, float64,
-// float16, int8..int64, uint8..uint64, bool) with the conversion rules of
-// engine/dtypes.h (convert_element): to float16 rounds to nearest even, float
-// -> integer truncates toward zero (as ONNX Runtime), integer -> narrower
-// integer wraps, x -> bool is x != 0 (NaN -> true), bool -> x is 0 or 1.
-// Other targets (string, float8, 4-bit types, bfloat16) are NotSupported at
-// creation. CastLike(x, like) is the same cast to like's dtype (known when
+// float16, int8..int64, uint8..uint64, bool, and the storage types bfloat16,
+// float8 e4m3fn / e4m3fnuz / e5m2 / e5m2fnuz, float4 e2m1, int4, uint4, int2,
+// uint2) with the conversion rules of engine/dtypes.h (convert_element): to
+// float16 rounds to nearest even, float -> integer truncates toward zero (as
+// ONNX Runtime), integer -> narrower integer wraps, x -> bool is x != 0 (NaN
+// -> true), bool -> x is 0 or 1; the storage types as core/narrow_float.h
+// says, with the saturate attribute (default 1) for float8 targets and
+// round_mode ("up" by default) for float8 e8m0. Other targets (string) are
+// NotSupported at creation. CastLike(x, like) is the same cast to like's dtype (known when
 // shapes are inferred; only like's dtype is read), which ONNX's function
 // bodies use.
 #include <cstring>
@@ -20,9 +23,9 @@ namespace engine {
 namespace {
 
 template <typename To, typename From>
-void convert(const From* x, To* y, int64_t n) {
+void convert(const From* x, To* y, int64_t n, const CastOptions& o) {
   parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = convert_element<To>(x[i]);
+    for (int64_t i = b; i < e; ++i) y[i] = convert_element<To>(x[i], o);
   });
 }
 
@@ -41,6 +44,17 @@ std::optional<DataType> onnx_dtype(int64_t to) {
     case 11: return DataType::kFloat64;
     case 12: return DataType::kUInt32;
     case 13: return DataType::kUInt64;
+    case 16: return DataType::kBFloat16;
+    case 17: return DataType::kFloat8E4M3FN;
+    case 18: return DataType::kFloat8E4M3FNUZ;
+    case 19: return DataType::kFloat8E5M2;
+    case 20: return DataType::kFloat8E5M2FNUZ;
+    case 21: return DataType::kUInt4;
+    case 22: return DataType::kInt4;
+    case 23: return DataType::kFloat4E2M1;
+    case 25: return DataType::kUInt2;
+    case 24: return DataType::kFloat8E8M0;
+    case 26: return DataType::kInt2;
     default: return std::nullopt;
   }
 }
@@ -49,7 +63,14 @@ class CastLayer : public Layer {
  public:
   // like: CastLike, whose target is input 1's dtype (to_ unused).
   CastLayer(const Node& node, DataType to, bool like = false)
-      : to_(to), like_(like), prefix_(layer_error_prefix(node)) {}
+      : to_(to), like_(like), prefix_(layer_error_prefix(node)) {
+    options_.saturate = node.attrs.get_int("saturate", 1) != 0;
+    const std::string round_mode = node.attrs.get_string("round_mode", "up");
+    if (round_mode == "up") options_.rounding = E8M0Rounding::kUp;
+    else if (round_mode == "down") options_.rounding = E8M0Rounding::kDown;
+    else if (round_mode == "nearest") options_.rounding = E8M0Rounding::kNearest;
+    else throw unsupported_attr(node, "round_mode", "'" + round_mode + "'", "up, down or nearest");
+  }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const DataType to = like_ ? require_any(in, 1, prefix_).dtype() : to_;
@@ -67,7 +88,7 @@ class CastLayer : public Layer {
       using To = decltype(to);
       visit_dtype(x.dtype(), [&](auto from) {
         using From = decltype(from);
-        convert(x.data<From>(), y.data<To>(), x.numel());
+        convert(x.data<From>(), y.data<To>(), x.numel(), options_);
       });
     });
   }
@@ -80,6 +101,7 @@ class CastLayer : public Layer {
  private:
   DataType to_;
   bool like_;
+  CastOptions options_;
   std::string prefix_;
 };
 
@@ -88,7 +110,8 @@ std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
   const int64_t to = node.attrs.get_int("to", -1);
   if (std::optional<DataType> t = onnx_dtype(to)) return std::make_unique<CastLayer>(node, *t);
   throw unsupported_attr(node, "to", std::to_string(to),
-                         "int8rt casts to float32/64/16, int8/16/32/64, uint8/16/32/64 and bool");
+                         "int8rt casts to float32/64/16, int8/16/32/64, uint8/16/32/64, bool, bfloat16, "
+                         "float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e8m0), float4e2m1, int4, uint4, int2, uint2");
 }
 
 std::unique_ptr<Layer> make_cast_like(const Network&, const Node& node) {

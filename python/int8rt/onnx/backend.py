@@ -7,9 +7,9 @@ is checked against the expected outputs that ship inside the ``onnx`` wheel.
 
 Limits, stated: the engine's public run API takes and returns arrays of
 the engine's dtypes (float32, float64, float16, int8/16/32/64,
-uint8/16/32/64, bool), so a model whose graph inputs or outputs have another
-element type (string, bfloat16, float8, 4-bit types, sequences, optionals)
-is refused by ``prepare`` (``int8rt.NotSupportedError``).
+uint8/16/32/64, bool, and ml_dtypes' bfloat16, float8, float4 and 4-/2-bit
+integers), so a model whose graph inputs or outputs have another element type
+(string, sequences, optionals) is refused by ``prepare`` (``int8rt.NotSupportedError``).
 """
 from __future__ import annotations
 
@@ -26,9 +26,6 @@ from ._importer import RUNTIME_DTYPES
 
 __all__ = ["Int8rtBackend", "Int8rtRep", "prepare", "run_model", "run_node", "supports_device"]
 
-
-_INPUT_TYPES = tuple(RUNTIME_DTYPES)
-_OUTPUT_TYPES = _INPUT_TYPES
 
 
 def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -67,11 +64,10 @@ class Int8rtBackend(Backend):
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> Int8rtRep:
         if not cls.supports_device(device):
             raise NotSupportedError(f"int8rt's ONNX backend runs on the CPU, not {device!r}")
-        for kind, values, allowed in (("input", _graph_inputs(model), _INPUT_TYPES),
-                                      ("output", list(model.graph.output), _OUTPUT_TYPES)):
+        for kind, values in (("input", _graph_inputs(model)), ("output", list(model.graph.output))):
             for v in values:
                 elem = v.type.tensor_type.elem_type
-                if not v.type.HasField("tensor_type") or elem not in allowed:
+                if not v.type.HasField("tensor_type") or elem not in RUNTIME_DTYPES:
                     name = onnx.TensorProto.DataType.Name(elem) if v.type.HasField("tensor_type") else "non-tensor"
                     raise NotSupportedError(f"graph {kind} '{v.name}' is {name}; the engine API takes and "
                                             f"returns {', '.join(RUNTIME_DTYPES.values())} arrays")
