@@ -156,3 +156,21 @@ def test_a_feed_of_the_wrong_dtype_is_a_clear_error(feed: np.ndarray, error: str
     engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
     with pytest.raises(int8rt.InvalidArgumentError, match=error):
         engine.run({"x0": feed})
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float16])
+def test_float64_and_float16_constants_keep_their_dtype(dtype: type) -> None:
+    from onnx import numpy_helper
+    c = (np.arange(6).reshape(2, 3) / 7).astype(dtype)
+    node = helper.make_node("Add", ["x", "c"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", onnx_type(dtype), [2, 3])],
+                              [helper.make_tensor_value_info("y", onnx_type(dtype), [2, 3])],
+                              [numpy_helper.from_array(c, "c")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    x = np.ones((2, 3), dtype)
+    y = engine.run({"x": x})["y"]
+    assert y.dtype == np.dtype(dtype)
+    # constants are held as float32 (importer): exact for float16, float32 rounding for float64
+    expected = x + c.astype(np.float32).astype(dtype)
+    np.testing.assert_array_equal(y, expected)

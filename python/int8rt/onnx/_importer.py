@@ -42,6 +42,12 @@ RUNTIME_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "f
                   onnx.TensorProto.UINT2: "uint2", onnx.TensorProto.INT2: "int2",
                   onnx.TensorProto.FLOAT8E8M0: "float8_e8m0fnu"}
 _INPUT_DTYPES = RUNTIME_DTYPES
+# Constants of these dtypes are stored as float32 and cast back at run time
+# (_Emitter._tensor), except for the ops that read their constant inputs'
+# values while the engine is built (quantization parameters).
+_ONNX_FLOAT_TYPES = {np.dtype(np.float64): onnx.TensorProto.DOUBLE, np.dtype(np.float16): onnx.TensorProto.FLOAT16}
+_RUNTIME_FLOAT_CONSTANTS = frozenset(_ONNX_FLOAT_TYPES)
+_READS_CONSTANTS_RAW = frozenset(["QuantizeLinear", "DequantizeLinear"])
 
 
 def import_onnx_model(model: ModelSource, batch_size: Optional[int]) -> Network:
@@ -185,14 +191,22 @@ class _Emitter:
         self.values[name] = value
         return name
 
-    def _tensor(self, name: str, reader: str) -> int:
+    def _tensor(self, name: str, reader: str, reads_constants_raw: bool = False) -> int:
         if not name:
             return -1
         if name in self.ids:
             return self.ids[name]
         v = self.values.get(name)
         if isinstance(v, np.ndarray):
-            self.ids[name] = self.net.add_constant(name, _ir_array(name, v))
+            stored = _ir_array(name, v)
+            if v.dtype in _RUNTIME_FLOAT_CONSTANTS and not reads_constants_raw:
+                # a float64 / float16 constant is held as float32 (exact for float16, rounded for
+                # float64) and cast back at run time, so its readers see the dtype ONNX declared
+                const = self.net.add_constant(self._fresh(f"{name}_float32"), stored)
+                self.ids[name] = self.net.add_node("Cast", self._fresh(f"{name}_cast"), [const],
+                                                   {"to": _ONNX_FLOAT_TYPES[v.dtype]}, [name])[0]
+            else:
+                self.ids[name] = self.net.add_constant(name, stored)
             return self.ids[name]
         if isinstance(v, BatchValue):
             raise NotSupportedError(f"{self.source}: {reader} reads '{name}', a value computed from the dynamic "
@@ -242,7 +256,8 @@ class _Emitter:
             inputs[0] = self._internal_node("Unsqueeze", f"{base}_to_2d",
                                             [self._tensor(inputs[0], desc), axis], f"{inputs[0]}_2d")
             result, outputs[0] = outputs[0], self._fresh(f"{outputs[0]}_2d")
-        ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc) for n in inputs], attrs, outputs)
+        raw = node.op_type in _READS_CONSTANTS_RAW
+        ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc, raw) for n in inputs], attrs, outputs)
         for name, tid in zip(outputs, ids):
             if name:
                 self.ids[name] = tid
