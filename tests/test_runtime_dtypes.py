@@ -174,3 +174,19 @@ def test_float64_and_float16_constants_keep_their_dtype(dtype: type) -> None:
     # constants are held as float32 (importer): exact for float16, float32 rounding for float64
     expected = x + c.astype(np.float32).astype(dtype)
     np.testing.assert_array_equal(y, expected)
+
+
+def test_engine_file_keeps_the_run_time_dtypes() -> None:
+    import ml_dtypes
+    node_a = helper.make_node("Cast", ["x0"], ["a"], to=helper.np_dtype_to_tensor_dtype(np.dtype(ml_dtypes.float8_e4m3fn)))
+    node_b = helper.make_node("Cast", ["a"], ["y"], to=onnx_type(np.float16))
+    graph = helper.make_graph([node_a, node_b], "g", [helper.make_tensor_value_info("x0", onnx_type(np.uint16), [4])],
+                              [helper.make_tensor_value_info("y", onnx_type(np.float16), [4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    x = np.array([0, 3, 300, 65535], np.uint16)
+    expected = np.clip(x.astype(np.float32), -448, 448).astype(ml_dtypes.float8_e4m3fn).astype(np.float16)
+    for e in (engine, int8rt.Engine.deserialize(engine.serialize())):
+        y = e.run({"x0": x})["y"]
+        assert y.dtype == np.float16
+        np.testing.assert_array_equal(y, expected)
