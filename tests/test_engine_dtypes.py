@@ -39,7 +39,8 @@ def test_int64_ids_in_and_an_int64_shape_out() -> None:
 @pytest.mark.parametrize("ids,error", [
     (np.zeros((1, 5), np.float32), r"input 'ids': expected int64, got float32"),
     (np.zeros((1, 5), np.int32), r"input 'ids': expected int64, got int32"),
-    (np.zeros((1, 5), np.float64), r"input 'ids': expected float32 \(or the int64.*got float64"),
+    (np.zeros((1, 5), np.float64), r"input 'ids': expected int64, got float64"),
+    (np.zeros((1, 5), np.complex64), r"input 'ids': expected float32 \(or the dtype an input declared.*got complex64"),
     (np.full((1, 5), 20, np.int64), r"'embed' \(Gather\): index 20 is outside \[-20, 20\)"),
 ])
 def test_wrong_dtypes_and_indices_are_clear_errors(ids: np.ndarray, error: str) -> None:

@@ -132,6 +132,12 @@ def test_bool_constant_round_trips_and_a_forged_value_is_refused(tmp_path: Path)
 
 
 def test_unknown_dtype_is_refused(tmp_path: Path) -> None:
-    # dtype 4 (bool) is the last this reader knows; 5 comes from no writer.
-    forged = replace_once(bool_payload(), string(b"keep_mask") + bytes([4]), string(b"keep_mask") + bytes([5]))
-    assert "tensor 'keep_mask' has an unknown dtype 5" in load_forged(tmp_path, frame(forged))
+    # dtype 22 (float8 e8m0) is the last this reader knows; 23 comes from no writer.
+    forged = replace_once(bool_payload(), string(b"keep_mask") + bytes([4]), string(b"keep_mask") + bytes([23]))
+    assert "tensor 'keep_mask' has an unknown dtype 23" in load_forged(tmp_path, frame(forged))
+
+
+def test_a_constant_of_a_run_time_only_dtype_is_refused(tmp_path: Path) -> None:
+    # dtype 7 (uint8) is a run-time tensor type; no writer makes such a constant.
+    forged = replace_once(bool_payload(), string(b"keep_mask") + bytes([4]), string(b"keep_mask") + bytes([7]))
+    assert "constant 'keep_mask' has dtype uint8, which constants cannot have" in load_forged(tmp_path, frame(forged))

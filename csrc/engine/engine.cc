@@ -254,8 +254,7 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
     } else if (v.dtype() == DataType::kInt32) {
       t.int32_data.assign(v.data<int32_t>(), v.data<int32_t>() + v.numel());
     } else {
-      throw NotSupported("output '" + net.tensor(id).name + "' is " + engine::dtype_name(v.dtype()) +
-                         "; int8rt returns float32, int64, int32 and bool outputs");
+      t.bytes.assign(v.data<uint8_t>(), v.data<uint8_t>() + v.nbytes());
     }
     outs[net.tensor(id).name] = std::move(t);
   }

@@ -19,7 +19,7 @@ std::unique_ptr<Value> constant_value(const Tensor& t) {
     case DataType::kInt64: std::memcpy(v->data<int64_t>(), t.i64.data(), t.i64.size() * 8); break;
     case DataType::kInt8:
     case DataType::kBool: std::memcpy(v->data<int8_t>(), t.i8.data(), t.i8.size()); break;
-    case DataType::kInt32: throw NotSupported("int32 constants are not supported ('" + t.name + "')");
+    default: throw NotSupported(std::string(dtype_name(t.dtype)) + " constants are not supported ('" + t.name + "')");
   }
   return v;
 }

@@ -74,7 +74,7 @@ int Lowerer::get_float(int t) {
       case DataType::kInt64: id = dst_.add_constant_i64(src_t.name, src_t.shape, src_t.i64); break;
       case DataType::kInt8: id = dst_.add_constant_i8(src_t.name, src_t.shape, src_t.i8); break;
       case DataType::kBool: id = dst_.add_constant_bool(src_t.name, src_t.shape, src_t.i8); break;
-      case DataType::kInt32: throw NotSupported("int32 constant '" + src_t.name + "'");
+      default: throw NotSupported(std::string(engine::dtype_name(src_t.dtype)) + " constant '" + src_t.name + "'");
     }
     return float_id_[t] = id;
   }

@@ -13,6 +13,9 @@
 // changing any layout, so files without bool tensors are byte-identical to
 // what earlier writers produced and still load (same format version); an
 // earlier reader refuses a file with a bool tensor ("unknown dtype 4").
+// The run-time dtypes 5..21 (float64, float16, uint8, int16, uint16, uint32,
+// uint64, then the storage types bfloat16 .. int2) were added the same way;
+// they are never constants.
 #include "engine/network_codec.h"
 
 #include <limits>
@@ -114,7 +117,7 @@ Network rebuild(ByteReader& in, std::vector<Tensor>& tensors, std::vector<Node>&
         case DataType::kInt64: made = net.add_constant_i64(t.name, t.shape, std::move(t.i64)); break;
         case DataType::kInt8: made = net.add_constant_i8(t.name, t.shape, std::move(t.i8)); break;
         case DataType::kBool: made = net.add_constant_bool(t.name, t.shape, std::move(t.i8)); break;
-        case DataType::kInt32: break;
+        default: break;
       }
     } else if (is_input[id]) {
       made = net.add_input(t.name, t.shape, t.dtype);
@@ -192,7 +195,7 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
   for (Tensor& t : tensors) {
     t.name = in.str("tensor name");
     uint8_t dtype = in.pod<uint8_t>("tensor dtype");
-    if (dtype > static_cast<uint8_t>(DataType::kBool)) {
+    if (dtype > static_cast<uint8_t>(kLastDataType)) {
       in.fail("tensor " + quoted(t.name) + " has an unknown dtype " + std::to_string(dtype));
     }
     t.dtype = static_cast<DataType>(dtype);
@@ -201,6 +204,11 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
     uint64_t rank = in.count("tensor rank", sizeof(int64_t));
     for (uint64_t d = 0; d < rank; ++d) t.shape.push_back(in.pod<int64_t>("tensor dim"));
     if (t.is_constant) {
+      const bool constant_dtype = t.dtype == DataType::kFloat32 || t.dtype == DataType::kInt64 ||
+                                  t.dtype == DataType::kInt8 || t.dtype == DataType::kBool;
+      if (!constant_dtype) {
+        in.fail("constant " + quoted(t.name) + " has dtype " + dtype_name(t.dtype) + ", which constants cannot have");
+      }
       uint64_t nbytes = in.count("constant bytes", 1);
       const int64_t numel = declared_bytes(t) == nbytes ? t.num_elements() : -1;
       if (numel < 0) {
@@ -212,7 +220,7 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
         case DataType::kInt64: t.i64.resize(numel); in.raw(t.i64.data(), nbytes, "constant data"); break;
         case DataType::kInt8:
         case DataType::kBool: t.i8.resize(numel); in.raw(t.i8.data(), nbytes, "constant data"); break;
-        case DataType::kInt32: in.fail("int32 constants are not supported");
+        default: break;  // refused above
       }
     }
   }

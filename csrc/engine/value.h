@@ -25,7 +25,7 @@ using Shape = std::vector<int64_t>;
 // Product of the dimensions (InvalidArgument on a negative one or on overflow).
 int64_t shape_numel(const Shape& shape);
 size_t dtype_size(DataType dtype);
-// "float32", "int8", "int32", "int64", "bool" (numpy's names).
+// numpy's name of the dtype: "float32", "int8", "int32", "int64", "bool", "float64", "float16", ...
 const char* dtype_name(DataType dtype);
 std::string shape_str(const Shape& shape);
 

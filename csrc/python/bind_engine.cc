@@ -9,6 +9,7 @@
 #include "int8rt/error.h"
 #include "python/bindings.h"
 #include "python/cuda_array_interface.h"
+#include "python/network_convert.h"
 #include "python/numpy_convert.h"
 
 namespace py = pybind11;
@@ -17,17 +18,22 @@ namespace int8rt {
 namespace python {
 namespace {
 
-// The dtype of a host input: float32, int64, int32, int8 or bool (the
-// engine's dtypes; the executor checks it is the one the network declares).
-// Anything else (float64, uint8, ...) is refused: silent casts hide user bugs.
+// numpy numbers user-defined dtypes (ml_dtypes' among them) from NPY_USERDEF = 256.
+constexpr int kNumpyUserTypes = 256;
+
+// The dtype of a host input: numpy's dtype of one of the engine's dtypes
+// (the executor checks it is the one the network declares). Anything else is
+// refused: silent casts hide user bugs.
 DataType host_dtype(const std::string& name, const py::array& arr) {
-  if (arr.dtype().equal(py::dtype::of<float>())) return DataType::kFloat32;
-  if (arr.dtype().equal(py::dtype::of<int64_t>())) return DataType::kInt64;
-  if (arr.dtype().equal(py::dtype::of<int32_t>())) return DataType::kInt32;
-  if (arr.dtype().equal(py::dtype::of<int8_t>())) return DataType::kInt8;
-  if (arr.dtype().equal(py::dtype::of<bool>())) return DataType::kBool;
-  throw InvalidArgument("input '" + name + "': expected float32 (or the int64, int32, int8 or bool an input declared "
-                        "so takes), got " + std::string(py::str(arr.dtype())));
+  // numpy's own types first; ml_dtypes' (imported by numpy_dtype) only for an array of none of them.
+  for (int32_t t = 0; t <= static_cast<int32_t>(kLastDataType); ++t) {
+    if (t == static_cast<int32_t>(DataType::kBFloat16) && arr.dtype().attr("num").cast<int>() < kNumpyUserTypes) break;
+    if (arr.dtype().equal(numpy_dtype(static_cast<DataType>(t)))) return static_cast<DataType>(t);
+  }
+  throw InvalidArgument("input '" + name + "': expected float32 (or the dtype an input declared otherwise "
+                        "takes: float64, float16, int8..int64, uint8..uint64, bool, or ml_dtypes' bfloat16, float8_*, "
+                        "float4_e2m1fn, int4, uint4, int2, uint2), got " +
+                        std::string(py::str(arr.dtype())));
 }
 
 // C-contiguous views of the arrays; `keep` holds them alive.
@@ -54,6 +60,14 @@ py::array owned_array(const std::vector<int64_t>& shape, std::vector<T>&& values
   return py::array_t<T>(shape, data->data(), owner);
 }
 
+// An array of `dtype` over the elements' bytes (HostTensor::bytes).
+py::array bytes_array(const std::vector<int64_t>& shape, DataType dtype, std::vector<uint8_t>&& bytes) {
+  auto* data = new std::vector<uint8_t>(std::move(bytes));
+  py::capsule owner(data, [](void* p) { delete static_cast<std::vector<uint8_t>*>(p); });
+  std::vector<py::ssize_t> dims(shape.begin(), shape.end());
+  return py::array(numpy_dtype(dtype), dims, data->data(), owner);
+}
+
 py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
   py::dict out;
   for (auto& kv : outputs) {
@@ -61,7 +75,8 @@ py::dict to_numpy(std::map<std::string, HostTensor>&& outputs) {
     out[py::str(kv.first)] = t.dtype == DataType::kInt64  ? owned_array(t.shape, std::move(t.int64_data))
                              : t.dtype == DataType::kBool ? owned_array(t.shape, std::move(t.bool_data)).view("bool")
                              : t.dtype == DataType::kInt32 ? owned_array(t.shape, std::move(t.int32_data))
-                                                           : owned_array(t.shape, std::move(t.data));
+                             : t.dtype == DataType::kFloat32 ? owned_array(t.shape, std::move(t.data))
+                                                             : bytes_array(t.shape, t.dtype, std::move(t.bytes));
   }
   return out;
 }

@@ -17,7 +17,18 @@ DataType dtype_from_name(const std::string& name) {
   if (name == "int32") return DataType::kInt32;
   if (name == "int64") return DataType::kInt64;
   if (name == "bool") return DataType::kBool;
-  throw InvalidArgument("unknown dtype '" + name + "' (float32, int8, int32, int64, bool)");
+  if (name == "float64") return DataType::kFloat64;
+  if (name == "float16") return DataType::kFloat16;
+  if (name == "uint8") return DataType::kUInt8;
+  if (name == "int16") return DataType::kInt16;
+  if (name == "uint16") return DataType::kUInt16;
+  if (name == "uint32") return DataType::kUInt32;
+  if (name == "uint64") return DataType::kUInt64;
+  for (int32_t t = static_cast<int32_t>(DataType::kBFloat16); t <= static_cast<int32_t>(kLastDataType); ++t) {
+    if (name == dtype_name(static_cast<DataType>(t))) return static_cast<DataType>(t);
+  }
+  throw InvalidArgument("unknown dtype '" + name +
+                        "' (float32, float64, float16, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool)");
 }
 
 std::string dtype_name(DataType dtype) {
@@ -27,6 +38,24 @@ std::string dtype_name(DataType dtype) {
     case DataType::kInt32: return "int32";
     case DataType::kInt64: return "int64";
     case DataType::kBool: return "bool";
+    case DataType::kFloat64: return "float64";
+    case DataType::kFloat16: return "float16";
+    case DataType::kUInt8: return "uint8";
+    case DataType::kInt16: return "int16";
+    case DataType::kUInt16: return "uint16";
+    case DataType::kUInt32: return "uint32";
+    case DataType::kUInt64: return "uint64";
+    case DataType::kBFloat16: return "bfloat16";
+    case DataType::kFloat8E4M3FN: return "float8_e4m3fn";
+    case DataType::kFloat8E4M3FNUZ: return "float8_e4m3fnuz";
+    case DataType::kFloat8E5M2: return "float8_e5m2";
+    case DataType::kFloat8E5M2FNUZ: return "float8_e5m2fnuz";
+    case DataType::kUInt4: return "uint4";
+    case DataType::kInt4: return "int4";
+    case DataType::kFloat4E2M1: return "float4_e2m1fn";
+    case DataType::kUInt2: return "uint2";
+    case DataType::kInt2: return "int2";
+    case DataType::kFloat8E8M0: return "float8_e8m0fnu";
   }
   return "unknown";
 }
@@ -38,8 +67,16 @@ py::dtype numpy_dtype(DataType dtype) {
     case DataType::kInt32: return py::dtype::of<int32_t>();
     case DataType::kInt64: return py::dtype::of<int64_t>();
     case DataType::kBool: return py::dtype::of<bool>();
+    case DataType::kFloat64: return py::dtype::of<double>();
+    case DataType::kFloat16: return py::dtype("float16");
+    case DataType::kUInt8: return py::dtype::of<uint8_t>();
+    case DataType::kInt16: return py::dtype::of<int16_t>();
+    case DataType::kUInt16: return py::dtype::of<uint16_t>();
+    case DataType::kUInt32: return py::dtype::of<uint32_t>();
+    case DataType::kUInt64: return py::dtype::of<uint64_t>();
+    default: break;  // the storage types: numpy's ml_dtypes (a dependency of onnx) defines them
   }
-  return py::dtype::of<float>();
+  return py::dtype::from_args(py::module_::import("ml_dtypes").attr(dtype_name(dtype).c_str()));
 }
 
 bool has_dtype(const py::array& a, DataType dtype) {
@@ -49,6 +86,7 @@ bool has_dtype(const py::array& a, DataType dtype) {
     case DataType::kInt32: return py::isinstance<py::array_t<int32_t>>(a);
     case DataType::kInt64: return py::isinstance<py::array_t<int64_t>>(a);
     case DataType::kBool: return py::isinstance<py::array_t<bool>>(a);
+    default: return a.dtype().equal(numpy_dtype(dtype));
   }
   return false;
 }
@@ -155,9 +193,9 @@ py::array constant_array(const Tensor& t) {
     case DataType::kInt64: return py::array_t<int64_t>(shape, t.i64.data());
     case DataType::kInt8: return py::array_t<int8_t>(shape, t.i8.data());
     case DataType::kBool: return py::array_t<int8_t>(shape, t.i8.data()).view("bool");
-    case DataType::kInt32: break;
+    default: break;
   }
-  throw NotSupported("constant '" + t.name + "' has dtype int32, which constants cannot hold");
+  throw NotSupported("constant '" + t.name + "' has dtype " + dtype_name(t.dtype) + ", which constants cannot hold");
 }
 
 py::dict tensor_to_dict(const Tensor& t) {

@@ -33,7 +33,9 @@ class Network(_core.Network):
     def add_input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> int:
         """Declare a graph input; any dimension may be -1 (dynamic). Returns its id.
 
-        ``dtype`` is one of ``"float32"``, ``"int8"``, ``"int32"``, ``"int64"``, ``"bool"``.
+        ``dtype`` is numpy's name of one of the engine's dtypes: ``"float32"``, ``"float64"``,
+        ``"float16"``, ``"int8"``, ``"int16"``, ``"int32"``, ``"int64"``, ``"uint8"``, ``"uint16"``,
+        ``"uint32"``, ``"uint64"``, ``"bool"``.
         """
         return super().add_input(name, list(shape), dtype)
 

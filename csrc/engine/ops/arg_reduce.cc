@@ -24,7 +24,6 @@ class ArgLayer : public Layer {
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& x = require_ordered(in, 0, prefix_);
-    const DataType t = x.dtype();
     Shape s = x.shape();
     const int64_t a = normalize_axis(axis_, static_cast<int64_t>(s.size()), prefix_);
     if (s[a] == 0) throw InvalidArgument(prefix_ + "axis " + std::to_string(axis_) + " is empty");

@@ -1,10 +1,13 @@
 // Element-wise binary ops with ONNX multidirectional (numpy) broadcasting:
-// Add, Sub, Mul, Div, Pow on float32, and on int64 and int32 (shape
-// arithmetic; Div truncates toward zero like ONNX Runtime, division by zero
-// is an error). Pow's exponent may be float32, int64 or int32 whatever the
-// base's type (ONNX allows mixed types; the result has the base's type): an
-// integer power is std::pow in double, converted to the base's type, as
-// ONNX Runtime computes it.
+// Add, Sub, Mul, Div, Pow on any numeric dtype (float32/64/16, int8..int64,
+// uint8..uint64), both operands of one dtype, with the arithmetic rules of
+// engine/dtypes.h (float16 computed in float32 and rounded once; integers
+// wrap; integer Div truncates toward zero like ONNX Runtime, division by
+// zero is an error). Pow's exponent may be any numeric dtype whatever the
+// base's (ONNX allows mixed types; the result has the base's type): a float
+// base raises to the exponent converted to the base's compute type; an
+// integer base is std::pow in double, converted to the base's type, as ONNX
+// Runtime computes it.
 //
 // Broadcasting is planned per run (broadcast_loop.h).
 #include <atomic>
@@ -12,6 +15,7 @@
 #include <type_traits>
 
 #include "core/thread_pool.h"
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
@@ -29,15 +33,12 @@ class BinaryLayer : public Layer {
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& a = require_any(in, 0, prefix_);
     const Value& b = require_any(in, 1, prefix_);
-    auto numeric = [](DataType t) {
-      return t == DataType::kFloat32 || t == DataType::kInt64 || t == DataType::kInt32;
-    };
-    const bool ok = op_ == Op::kPow ? numeric(a.dtype()) && numeric(b.dtype())
-                                    : numeric(a.dtype()) && a.dtype() == b.dtype();
+    const bool ok = op_ == Op::kPow ? is_numeric_dtype(a.dtype()) && is_numeric_dtype(b.dtype())
+                                    : is_numeric_dtype(a.dtype()) && a.dtype() == b.dtype();
     if (!ok) {
       throw InvalidArgument(prefix_ + "unsupported operand dtypes " + dtype_name(a.dtype()) + " and " +
-                            dtype_name(b.dtype()) + " (float32, int64 or int32, both of one type" +
-                            std::string(op_ == Op::kPow ? "; Pow: any two of them)" : ")"));
+                            dtype_name(b.dtype()) + " (numeric, both of one type" +
+                            std::string(op_ == Op::kPow ? "; Pow: any two numeric types)" : ")"));
     }
     return {{a.dtype(), broadcast_shapes(a.shape(), b.shape(), prefix_)}};
   }
@@ -47,77 +48,61 @@ class BinaryLayer : public Layer {
     const Value& b = *in[1];
     BroadcastPlan p = make_broadcast_plan(a.shape(), b.shape(), out[0]->shape());
     if (op_ == Op::kPow && a.dtype() != b.dtype()) {
-      switch (a.dtype()) {
-        case DataType::kInt64: pow_mixed<int64_t>(p, a, b, *out[0]); return;
-        case DataType::kInt32: pow_mixed<int32_t>(p, a, b, *out[0]); return;
-        default: pow_mixed<float>(p, a, b, *out[0]); return;
-      }
-    }
-    if (a.dtype() == DataType::kInt64) {
-      run_int(p, a.data<int64_t>(), b.data<int64_t>(), out[0]->data<int64_t>());
+      visit_numeric(a.dtype(), [&](auto base) {
+        using T = decltype(base);
+        visit_numeric(b.dtype(), [&](auto exponent) { pow_mixed<T>(p, a, b.data<decltype(exponent)>(), *out[0]); });
+      });
       return;
     }
-    if (a.dtype() == DataType::kInt32) {
-      run_int(p, a.data<int32_t>(), b.data<int32_t>(), out[0]->data<int32_t>());
-      return;
-    }
-    const float* x = a.data<float>();
-    float* y = out[0]->data<float>();
-    const float* z = b.data<float>();
-    switch (op_) {
-      case Op::kAdd: run_broadcast(p, x, z, y, [](float u, float v) { return u + v; }); break;
-      case Op::kSub: run_broadcast(p, x, z, y, [](float u, float v) { return u - v; }); break;
-      case Op::kMul: run_broadcast(p, x, z, y, [](float u, float v) { return u * v; }); break;
-      case Op::kDiv: run_broadcast(p, x, z, y, [](float u, float v) { return u / v; }); break;
-      case Op::kPow: run_broadcast(p, x, z, y, [](float u, float v) { return std::pow(u, v); }); break;
-    }
+    visit_numeric(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      run_typed(p, a.data<T>(), b.data<T>(), out[0]->data<T>());
+    });
   }
 
-  std::string describe() const override { return "fp32/int64/int32 broadcast"; }
+  std::string describe() const override { return "numeric broadcast"; }
 
  private:
-  // Pow with an exponent of another type: float32 bases raise to the
-  // exponent converted to float32 (as before: x ^ int64 in float32); integer
-  // bases in double, converted back.
-  template <typename T>
-  void pow_mixed(const BroadcastPlan& p, const Value& a, const Value& b, Value& out) const {
-    const T* x = a.data<T>();
-    T* y = out.data<T>();
-    auto with = [&](const auto* z) {
-      run_broadcast(p, x, z, y, [](T u, auto v) {
-        if constexpr (std::is_same_v<T, float>) {
-          return std::pow(u, static_cast<float>(v));
-        } else {
-          return static_cast<T>(std::pow(static_cast<double>(u), static_cast<double>(v)));
-        }
-      });
-    };
-    switch (b.dtype()) {
-      case DataType::kInt64: with(b.data<int64_t>()); break;
-      case DataType::kInt32: with(b.data<int32_t>()); break;
-      default: with(b.data<float>()); break;
-    }
+  template <typename T, typename E>
+  void pow_mixed(const BroadcastPlan& p, const Value& a, const E* z, Value& out) const {
+    run_broadcast(p, a.data<T>(), z, out.data<T>(), [](T u, E v) {
+      const auto e = Arith<E>::load(v);
+      if constexpr (kIsFloat<T>) {
+        using C = typename Arith<T>::C;
+        return Arith<T>::store(std::pow(Arith<T>::load(u), static_cast<C>(e)));
+      } else {
+        return static_cast<T>(std::pow(static_cast<double>(u), static_cast<double>(e)));
+      }
+    });
   }
 
   template <typename T>
-  void run_int(const BroadcastPlan& p, const T* x, const T* z, T* y) const {
+  void run_typed(const BroadcastPlan& p, const T* x, const T* z, T* y) const {
+    using A = Arith<T>;
     switch (op_) {
-      case Op::kAdd: run_broadcast(p, x, z, y, [](T u, T v) { return static_cast<T>(u + v); }); break;
-      case Op::kSub: run_broadcast(p, x, z, y, [](T u, T v) { return static_cast<T>(u - v); }); break;
-      case Op::kMul: run_broadcast(p, x, z, y, [](T u, T v) { return static_cast<T>(u * v); }); break;
-      case Op::kDiv: {
-        std::atomic<bool> zero{false};
-        run_broadcast(p, x, z, y, [&zero](T u, T v) {
-          if (v == 0) { zero.store(true, std::memory_order_relaxed); return T{0}; }
-          return static_cast<T>(u / v);
-        });
-        if (zero) throw InvalidArgument(prefix_ + "integer division by zero");
+      case Op::kAdd: run_broadcast(p, x, z, y, [](T u, T v) { return A::add(u, v); }); break;
+      case Op::kSub: run_broadcast(p, x, z, y, [](T u, T v) { return A::sub(u, v); }); break;
+      case Op::kMul: run_broadcast(p, x, z, y, [](T u, T v) { return A::mul(u, v); }); break;
+      case Op::kDiv:
+        if constexpr (kIsInteger<T>) {
+          std::atomic<bool> zero{false};
+          run_broadcast(p, x, z, y, [&zero](T u, T v) {
+            if (v == 0) { zero.store(true, std::memory_order_relaxed); return T{0}; }
+            return static_cast<T>(u / v);
+          });
+          if (zero) throw InvalidArgument(prefix_ + "integer division by zero");
+        } else {
+          run_broadcast(p, x, z, y, [](T u, T v) { return A::store(A::load(u) / A::load(v)); });
+        }
         break;
-      }
       case Op::kPow:
-        run_broadcast(p, x, z, y, [](T u, T v) {
-          return static_cast<T>(std::pow(static_cast<double>(u), static_cast<double>(v)));
-        });
+        if constexpr (kIsInteger<T>) {
+          run_broadcast(p, x, z, y, [](T u, T v) {
+            return static_cast<T>(std::pow(static_cast<double>(u), static_cast<double>(v)));
+          });
+        } else {
+          run_broadcast(p, x, z, y, [](T u, T v) { return A::store(std::pow(A::load(u), A::load(v))); });
+        }
         break;
     }
   }

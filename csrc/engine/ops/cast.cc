@@ -1,13 +1,20 @@
-// Cast (ONNX) between the engine's dtypes, to float32 (to = 1), int32 (6),
-// int64 (7) or bool (9); any other target is NotSupported at creation. The
-// source may be float32, int8, int32, int64 or bool. float -> integer
-// truncates toward zero (C++ conversion, as ONNX Runtime does); x -> bool is
-// x != 0 (so NaN -> true, as numpy and ONNX Runtime); bool -> x is 0 or 1.
-// CastLike(x, like) is the same cast to like's dtype (known when shapes are
-// inferred; only like's dtype is read), which ONNX's function bodies use.
+// Cast (ONNX) between any two of the engine's dtypes (float32, float64,
+// float16, int8..int64, uint8..uint64, bool, and the storage types bfloat16,
+// float8 e4m3fn / e4m3fnuz / e5m2 / e5m2fnuz, float4 e2m1, int4, uint4, int2,
+// uint2) with the conversion rules of engine/dtypes.h (convert_element): to
+// float16 rounds to nearest even, float -> integer truncates toward zero (as
+// ONNX Runtime), integer -> narrower integer wraps, x -> bool is x != 0 (NaN
+// -> true), bool -> x is 0 or 1; the storage types as core/narrow_float.h
+// says, with the saturate attribute (default 1) for float8 targets and
+// round_mode ("up" by default) for float8 e8m0. Other targets (string) are
+// NotSupported at creation. CastLike(x, like) is the same cast to like's dtype (known when
+// shapes are inferred; only like's dtype is read), which ONNX's function
+// bodies use.
 #include <cstring>
+#include <optional>
 
 #include "core/thread_pool.h"
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 
@@ -16,54 +23,74 @@ namespace engine {
 namespace {
 
 template <typename To, typename From>
-void convert(const From* x, To* y, int64_t n) {
+void convert(const From* x, To* y, int64_t n, const CastOptions& o) {
   parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
-    if constexpr (std::is_same<To, uint8_t>::value) {  // bool
-      for (int64_t i = b; i < e; ++i) y[i] = x[i] != From(0);
-    } else {
-      for (int64_t i = b; i < e; ++i) y[i] = static_cast<To>(x[i]);
-    }
+    for (int64_t i = b; i < e; ++i) y[i] = convert_element<To>(x[i], o);
   });
 }
 
-template <typename To>
-void convert_from(const Value& x, To* y) {
-  const int64_t n = x.numel();
-  switch (x.dtype()) {
-    case DataType::kFloat32: convert(x.data<float>(), y, n); break;
-    case DataType::kInt8: convert(x.data<int8_t>(), y, n); break;
-    case DataType::kInt32: convert(x.data<int32_t>(), y, n); break;
-    case DataType::kInt64: convert(x.data<int64_t>(), y, n); break;
-    case DataType::kBool: convert(x.data<uint8_t>(), y, n); break;
+// The ONNX TensorProto element type `to` as a DataType, if the engine has it.
+std::optional<DataType> onnx_dtype(int64_t to) {
+  switch (to) {
+    case 1: return DataType::kFloat32;
+    case 2: return DataType::kUInt8;
+    case 3: return DataType::kInt8;
+    case 4: return DataType::kUInt16;
+    case 5: return DataType::kInt16;
+    case 6: return DataType::kInt32;
+    case 7: return DataType::kInt64;
+    case 9: return DataType::kBool;
+    case 10: return DataType::kFloat16;
+    case 11: return DataType::kFloat64;
+    case 12: return DataType::kUInt32;
+    case 13: return DataType::kUInt64;
+    case 16: return DataType::kBFloat16;
+    case 17: return DataType::kFloat8E4M3FN;
+    case 18: return DataType::kFloat8E4M3FNUZ;
+    case 19: return DataType::kFloat8E5M2;
+    case 20: return DataType::kFloat8E5M2FNUZ;
+    case 21: return DataType::kUInt4;
+    case 22: return DataType::kInt4;
+    case 23: return DataType::kFloat4E2M1;
+    case 25: return DataType::kUInt2;
+    case 24: return DataType::kFloat8E8M0;
+    case 26: return DataType::kInt2;
+    default: return std::nullopt;
   }
-}
-
-bool is_target(DataType t) {
-  return t == DataType::kFloat32 || t == DataType::kInt32 || t == DataType::kInt64 || t == DataType::kBool;
 }
 
 class CastLayer : public Layer {
  public:
   // like: CastLike, whose target is input 1's dtype (to_ unused).
   CastLayer(const Node& node, DataType to, bool like = false)
-      : to_(to), like_(like), prefix_(layer_error_prefix(node)) {}
+      : to_(to), like_(like), prefix_(layer_error_prefix(node)) {
+    options_.saturate = node.attrs.get_int("saturate", 1) != 0;
+    const std::string round_mode = node.attrs.get_string("round_mode", "up");
+    if (round_mode == "up") options_.rounding = E8M0Rounding::kUp;
+    else if (round_mode == "down") options_.rounding = E8M0Rounding::kDown;
+    else if (round_mode == "nearest") options_.rounding = E8M0Rounding::kNearest;
+    else throw unsupported_attr(node, "round_mode", "'" + round_mode + "'", "up, down or nearest");
+  }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const DataType to = like_ ? require_any(in, 1, prefix_).dtype() : to_;
-    if (!is_target(to)) {
-      throw InvalidArgument(prefix_ + "cast to " + dtype_name(to) + " is not supported (float32, int32, int64, bool)");
-    }
     return {{to, require_any(in, 0, prefix_).shape()}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    switch (out[0]->dtype()) {
-      case DataType::kFloat32: convert_from(*in[0], out[0]->data<float>()); break;
-      case DataType::kInt32: convert_from(*in[0], out[0]->data<int32_t>()); break;
-      case DataType::kInt64: convert_from(*in[0], out[0]->data<int64_t>()); break;
-      case DataType::kBool: convert_from(*in[0], out[0]->data<uint8_t>()); break;
-      case DataType::kInt8: break;  // not a target (make_cast)
+    const Value& x = *in[0];
+    Value& y = *out[0];
+    if (x.dtype() == y.dtype()) {
+      std::memcpy(y.data<char>(), x.data<char>(), x.nbytes());
+      return;
     }
+    visit_dtype(y.dtype(), [&](auto to) {
+      using To = decltype(to);
+      visit_dtype(x.dtype(), [&](auto from) {
+        using From = decltype(from);
+        convert(x.data<From>(), y.data<To>(), x.numel(), options_);
+      });
+    });
   }
 
   std::string describe() const override { return like_ ? "cast like" : std::string("cast->") + dtype_name(to_); }
@@ -74,20 +101,17 @@ class CastLayer : public Layer {
  private:
   DataType to_;
   bool like_;
+  CastOptions options_;
   std::string prefix_;
 };
 
 std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
   require_inputs(node, 1);
-  switch (node.attrs.get_int("to", -1)) {
-    case 1: return std::make_unique<CastLayer>(node, DataType::kFloat32);
-    case 6: return std::make_unique<CastLayer>(node, DataType::kInt32);
-    case 7: return std::make_unique<CastLayer>(node, DataType::kInt64);
-    case 9: return std::make_unique<CastLayer>(node, DataType::kBool);
-    default: break;
-  }
-  throw unsupported_attr(node, "to", std::to_string(node.attrs.get_int("to", -1)),
-                         "only float32 (1), int32 (6), int64 (7) and bool (9)");
+  const int64_t to = node.attrs.get_int("to", -1);
+  if (std::optional<DataType> t = onnx_dtype(to)) return std::make_unique<CastLayer>(node, *t);
+  throw unsupported_attr(node, "to", std::to_string(to),
+                         "int8rt casts to float32/64/16, int8/16/32/64, uint8/16/32/64, bool, bfloat16, "
+                         "float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e8m0), float4e2m1, int4, uint4, int2, uint2");
 }
 
 std::unique_ptr<Layer> make_cast_like(const Network&, const Node& node) {

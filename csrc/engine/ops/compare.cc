@@ -1,8 +1,9 @@
 // Comparisons with ONNX multidirectional (numpy) broadcasting: Equal,
 // Greater, GreaterOrEqual, Less, LessOrEqual. Both operands have one dtype,
-// float32, int64, int32 or int8 (Equal also bool); the output is bool (one
+// any numeric one (Equal also bool; float16 compares as float32, exactly); the output is bool (one
 // byte, 0 or 1). Float comparisons follow IEEE 754, as the ONNX reference and
 // ONNX Runtime do: any comparison with a NaN is false (Equal(NaN, NaN) too).
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
@@ -13,14 +14,21 @@ namespace {
 
 enum class Cmp { kEqual, kGreater, kGreaterOrEqual, kLess, kLessOrEqual };
 
+// Compares the loaded values (Arith<T>::load: float16 -> float32, exact; an
+// identity otherwise).
 template <typename T>
 void compare(Cmp cmp, const BroadcastPlan& p, const T* a, const T* b, uint8_t* y) {
+  using A = Arith<T>;
   switch (cmp) {
-    case Cmp::kEqual: run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return u == v; }); break;
-    case Cmp::kGreater: run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return u > v; }); break;
-    case Cmp::kGreaterOrEqual: run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return u >= v; }); break;
-    case Cmp::kLess: run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return u < v; }); break;
-    case Cmp::kLessOrEqual: run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return u <= v; }); break;
+    case Cmp::kEqual: run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return A::load(u) == A::load(v); }); break;
+    case Cmp::kGreater: run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return A::load(u) > A::load(v); }); break;
+    case Cmp::kGreaterOrEqual:
+      run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return A::load(u) >= A::load(v); });
+      break;
+    case Cmp::kLess: run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return A::load(u) < A::load(v); }); break;
+    case Cmp::kLessOrEqual:
+      run_broadcast(p, a, b, y, [](T u, T v) -> uint8_t { return A::load(u) <= A::load(v); });
+      break;
   }
 }
 
@@ -32,11 +40,10 @@ class CompareLayer : public Layer {
     const Value& a = require_any(in, 0, prefix_);
     const Value& b = require_any(in, 1, prefix_);
     const DataType t = a.dtype();
-    const bool ok = t == DataType::kFloat32 || t == DataType::kInt64 || t == DataType::kInt32 ||
-                    t == DataType::kInt8 || (t == DataType::kBool && cmp_ == Cmp::kEqual);
+    const bool ok = is_numeric_dtype(t) || (t == DataType::kBool && cmp_ == Cmp::kEqual);
     if (!ok || b.dtype() != t) {
       throw InvalidArgument(prefix_ + "operands are " + dtype_name(t) + " and " + dtype_name(b.dtype()) +
-                            "; both must be float32, int64, int32 or int8" +
+                            "; both must be of one numeric dtype" +
                             (cmp_ == Cmp::kEqual ? " (or both bool)" : ""));
     }
     return {{DataType::kBool, broadcast_shapes(a.shape(), b.shape(), prefix_)}};
@@ -47,13 +54,14 @@ class CompareLayer : public Layer {
     const Value& b = *in[1];
     const BroadcastPlan p = make_broadcast_plan(a.shape(), b.shape(), out[0]->shape());
     uint8_t* y = out[0]->data<uint8_t>();
-    switch (a.dtype()) {
-      case DataType::kFloat32: compare(cmp_, p, a.data<float>(), b.data<float>(), y); break;
-      case DataType::kInt64: compare(cmp_, p, a.data<int64_t>(), b.data<int64_t>(), y); break;
-      case DataType::kInt32: compare(cmp_, p, a.data<int32_t>(), b.data<int32_t>(), y); break;
-      case DataType::kInt8: compare(cmp_, p, a.data<int8_t>(), b.data<int8_t>(), y); break;
-      case DataType::kBool: compare(cmp_, p, a.data<uint8_t>(), b.data<uint8_t>(), y); break;
+    if (a.dtype() == DataType::kBool) {
+      compare(cmp_, p, a.data<uint8_t>(), b.data<uint8_t>(), y);
+      return;
     }
+    visit_numeric(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      compare(cmp_, p, a.data<T>(), b.data<T>(), y);
+    });
   }
 
   std::string describe() const override { return "compare broadcast -> bool"; }

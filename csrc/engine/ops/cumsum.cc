@@ -1,11 +1,13 @@
 // CumSum (ONNX): running sums along the axis given by the scalar input 1
 // (int64 or int32; it may be computed at run time: only run() reads it) of a
-// float32, int64 or int32 tensor. exclusive = 1 leaves out the element itself
+// tensor of any numeric dtype (engine/dtypes.h's rules: float16 rounds each
+// step's sum; integers wrap). exclusive = 1 leaves out the element itself
 // (the first sum is 0); reverse = 1 sums from the end. Float sums add in
 // order along the axis, one rounding per step, as ONNX Runtime does. HF
 // exports use it for position ids (mask.cumsum(1)).
 #include "core/checked_math.h"
 #include "core/thread_pool.h"
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 
@@ -24,8 +26,8 @@ class CumSumLayer : public Layer {
     const Value& x = require_any(in, 0, prefix_);
     const Value& axis = require_any(in, 1, prefix_);
     const DataType t = x.dtype();
-    if (t != DataType::kFloat32 && t != DataType::kInt64 && t != DataType::kInt32) {
-      throw InvalidArgument(prefix_ + "input must be float32, int64 or int32, got " + dtype_name(t));
+    if (!is_numeric_dtype(t)) {
+      throw InvalidArgument(prefix_ + "input must be numeric, got " + dtype_name(t));
     }
     if (axis.numel() != 1 || (axis.dtype() != DataType::kInt64 && axis.dtype() != DataType::kInt32)) {
       throw InvalidArgument(prefix_ + "axis must be an int64 or int32 scalar");
@@ -35,12 +37,7 @@ class CumSumLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    switch (in[0]->dtype()) {
-      case DataType::kFloat32: sum<float>(in, *out[0]); break;
-      case DataType::kInt64: sum<int64_t>(in, *out[0]); break;
-      case DataType::kInt32: sum<int32_t>(in, *out[0]); break;
-      default: break;  // refused by infer
-    }
+    visit_numeric(in[0]->dtype(), [&](auto tag) { sum<decltype(tag)>(in, *out[0]); });
   }
 
   std::string describe() const override { return "cumsum"; }
@@ -59,14 +56,14 @@ class CumSumLayer : public Layer {
     parallel_for(outer * inner, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t base = (r / inner) * n * inner + r % inner;
-        T acc = T(0);
+        T acc = convert_element<T>(int8_t{0});
         for (int64_t k = 0; k < n; ++k) {
           const int64_t i = base + (reverse ? n - 1 - k : k) * inner;
           if (exclusive) {
             y[i] = acc;
-            acc += x[i];
+            acc = Arith<T>::add(acc, x[i]);
           } else {
-            acc += x[i];
+            acc = Arith<T>::add(acc, x[i]);
             y[i] = acc;
           }
         }

@@ -1,9 +1,12 @@
 // Float classification (ONNX): IsNaN (x != x) and IsInf (|x| == inf, with
 // the detect_negative / detect_positive attributes, both 1 by default), from
-// float32 to bool (one byte, 0 or 1).
+// float32, float64 or float16 (loaded as float32, exactly) to bool (one
+// byte, 0 or 1).
 #include <cmath>
+#include <limits>
 
 #include "core/thread_pool.h"
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 
@@ -18,26 +21,36 @@ class FloatClassLayer : public Layer {
       : nan_(nan), negative_(negative), positive_(positive), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    return {{DataType::kBool, require_input(in, 0, DataType::kFloat32, prefix_).shape()}};
+    const Value& x = require_any(in, 0, prefix_);
+    if (!is_float_dtype(x.dtype())) {
+      throw InvalidArgument(prefix_ + "input 0 must be float32, float64 or float16, got " + dtype_name(x.dtype()));
+    }
+    return {{DataType::kBool, x.shape()}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    const float* x = in[0]->data<float>();
-    uint8_t* y = out[0]->data<uint8_t>();
-    const float inf = INFINITY;
-    const bool nan = nan_, neg = negative_, pos = positive_;
-    parallel_for(in[0]->numel(), 1 << 16, [&](int64_t b, int64_t e) {
-      if (nan) {
-        for (int64_t i = b; i < e; ++i) y[i] = x[i] != x[i];
-      } else {
-        for (int64_t i = b; i < e; ++i) y[i] = (pos && x[i] == inf) || (neg && x[i] == -inf);
-      }
+    visit_numeric(in[0]->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (kIsFloat<T>) classify(in[0]->data<T>(), out[0]->data<uint8_t>(), in[0]->numel());
     });
   }
 
   std::string describe() const override { return nan_ ? "isnan" : "isinf"; }
 
  private:
+  template <typename T>
+  void classify(const T* x, uint8_t* y, int64_t n) const {
+    using A = Arith<T>;
+    const auto inf = std::numeric_limits<typename A::C>::infinity();
+    const bool nan = nan_, neg = negative_, pos = positive_;
+    parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const auto v = A::load(x[i]);
+        y[i] = nan ? v != v : (pos && v == inf) || (neg && v == -inf);
+      }
+    });
+  }
+
   bool nan_, negative_, positive_;
   std::string prefix_;
 };

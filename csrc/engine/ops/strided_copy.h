@@ -9,7 +9,7 @@
 // instead, so each cache line read serves a whole tile row rather than one
 // element; for 4-byte elements a caller may pass the transpose_f32 kernel
 // it chose (kernels/transpose_x32.h: 16 x 16 register blocks on AVX-512) to
-// copy those tiles. Elements are 1, 4 or 8 bytes (the engine's dtypes); the
+// copy those tiles. Elements are 1, 2, 4 or 8 bytes (the engine's dtypes); the
 // copy never converts.
 #pragma once
 
@@ -103,7 +103,9 @@ inline void strided_copy(size_t bytes, const void* x, void* y, const Shape& odim
     strided_copy(static_cast<const int64_t*>(x), static_cast<int64_t*>(y), odims, istride);
   } else if (bytes == 4) {
     strided_copy(static_cast<const int32_t*>(x), static_cast<int32_t*>(y), odims, istride, tile32);
-  } else {
+  } else if (bytes == 2) {
+    strided_copy(static_cast<const int16_t*>(x), static_cast<int16_t*>(y), odims, istride);
+  } else {  // 1
     strided_copy(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), odims, istride);
   }
 }

@@ -1,6 +1,7 @@
 // Element-wise float32 ops with ONNX semantics: Relu, LeakyRelu, Clip,
 // Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu (exact, or approximate =
-// 'tanh' with the spec's formula), Sqrt, Identity (Dropout: dropout.cc);
+// 'tanh' with the spec's formula), Sqrt, Identity (any dtype, a copy;
+// Dropout: dropout.cc);
 // the math functions Exp, Log, Abs, Neg, Reciprocal, Sin, Cos, Sign, Floor,
 // Ceil, Round (half to even, as ONNX says); and the activations Softplus
 // (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish (x * tanh(softplus(x))),
@@ -10,12 +11,15 @@
 // the vectorisable functions of kernels/ref/math_f32.h, chosen per ISA), the
 // rest with libm or plain arithmetic. Clip's bounds are inputs (opset >= 11:
 // constants, read once, or float32 scalars computed at run time, read on
-// every run) or min/max attributes (opset < 11).
+// every run) or min/max attributes (opset < 11); Clip also runs on the other
+// numeric dtypes (bounds of that dtype computed at run time, or none;
+// float16 clips in float32), as integer exports use it.
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "core/thread_pool.h"
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
@@ -61,6 +65,8 @@ class UnaryLayer : public Layer {
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (kind_ == Kind::kIdentity && !in.empty() && in[0]) return {{in[0]->dtype(), in[0]->shape()}};
+    if (kind_ == Kind::kClip && !in.empty() && in[0] && in[0]->dtype() != DataType::kFloat32) return infer_clip(in);
     if (in.empty() || !in[0] || in[0]->dtype() != DataType::kFloat32) {
       throw InvalidArgument("node '" + name_ + "': expects a float32 input");
     }
@@ -75,13 +81,17 @@ class UnaryLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    if (kind_ == Kind::kIdentity) {
+      std::memcpy(out[0]->data<char>(), in[0]->data<char>(), in[0]->nbytes());
+      return;
+    }
+    if (kind_ == Kind::kClip && in[0]->dtype() != DataType::kFloat32) {
+      run_clip(in, *out[0]);
+      return;
+    }
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     int64_t n = in[0]->numel();
-    if (kind_ == Kind::kIdentity) {
-      std::memcpy(y, x, n * sizeof(float));
-      return;
-    }
     if (kernel_) {
       parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { kernel_->apply(op_, e - b, x + b, y + b); });
       return;
@@ -94,6 +104,43 @@ class UnaryLayer : public Layer {
   std::string describe() const override { return kernel_ ? std::string("fp32 ") + kernel_->name() : "fp32"; }
 
  private:
+  // Clip on another numeric dtype: bounds computed at run time of that dtype,
+  // or absent (the type's limits); constant bounds are float32 only.
+  std::vector<std::pair<DataType, Shape>> infer_clip(const std::vector<const Value*>& in) const {
+    const DataType t = in[0]->dtype();
+    const bool constant_bound = (a_ != -std::numeric_limits<float>::infinity() && !(run_time_bounds_ & 1)) ||
+                                (b_ != std::numeric_limits<float>::infinity() && !(run_time_bounds_ & 2));
+    if (!is_numeric_dtype(t) || constant_bound) {
+      throw InvalidArgument("node '" + name_ + "': Clip on " + dtype_name(t) +
+                            " takes bounds of its dtype computed at run time, or none");
+    }
+    for (size_t i = 1; i <= 2; ++i) {
+      if ((run_time_bounds_ >> (i - 1) & 1) && (!in[i] || in[i]->dtype() != t || in[i]->numel() != 1)) {
+        throw InvalidArgument("node '" + name_ + "': Clip's " + (i == 1 ? "min" : "max") + " must be a " +
+                              dtype_name(t) + " scalar");
+      }
+    }
+    return {{t, in[0]->shape()}};
+  }
+
+  void run_clip(const std::vector<const Value*>& in, Value& out) const {
+    visit_numeric(in[0]->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      using A = Arith<T>;
+      using C = typename A::C;
+      const C lo = run_time_bounds_ & 1 ? A::load(in[1]->data<T>()[0]) : std::numeric_limits<C>::lowest();
+      const C hi = run_time_bounds_ & 2 ? A::load(in[2]->data<T>()[0]) : std::numeric_limits<C>::max();
+      const T* x = in[0]->data<T>();
+      T* y = out.data<T>();
+      parallel_for(in[0]->numel(), 1 << 16, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+          const C v = A::load(x[i]);
+          y[i] = A::store(v < lo ? lo : v > hi ? hi : v);
+        }
+      });
+    });
+  }
+
   // a / b: the layer's a_ / b_, or Clip's bounds read from its inputs on this run.
   void apply(const float* x, float* y, int64_t n, float a, float b) const {
     switch (kind_) {

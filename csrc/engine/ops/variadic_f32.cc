@@ -1,12 +1,14 @@
 // Variadic element-wise ops with ONNX multidirectional broadcasting: Min,
-// Max, Sum, Mean over one or more inputs (float32; Min and Max also int64
-// and int32, for shape arithmetic). The output is folded left to right, y = f(x0, x1),
+// Max, Sum, Mean over one or more inputs of one dtype (float32/64/16; Min and
+// Max any numeric dtype), with engine/dtypes.h's arithmetic rules. The output
+// is folded left to right, y = f(x0, x1),
 // then y = f(y, xk), as ONNX Runtime does; Mean divides the sum by the input
 // count at the end. Min and Max propagate NaN (a NaN operand gives NaN).
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
@@ -19,16 +21,18 @@ enum class Op { kMin, kMax, kSum, kMean };
 
 template <typename T>
 T apply(Op op, T u, T v) {
-  if constexpr (std::is_floating_point<T>::value) {
-    if ((op == Op::kMin || op == Op::kMax) && (std::isnan(u) || std::isnan(v))) {
-      return std::numeric_limits<T>::quiet_NaN();
+  using A = Arith<T>;
+  const auto x = A::load(u), z = A::load(v);
+  if constexpr (kIsFloat<T>) {
+    if ((op == Op::kMin || op == Op::kMax) && (std::isnan(x) || std::isnan(z))) {
+      return A::store(std::numeric_limits<decltype(x)>::quiet_NaN());
     }
   }
   switch (op) {
-    case Op::kMin: return v < u ? v : u;
-    case Op::kMax: return v > u ? v : u;
+    case Op::kMin: return z < x ? v : u;
+    case Op::kMax: return z > x ? v : u;
     case Op::kSum:
-    case Op::kMean: return u + v;
+    case Op::kMean: return A::add(u, v);
   }
   return u;
 }
@@ -40,9 +44,8 @@ class VariadicLayer : public Layer {
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& first = require_any(in, 0, prefix_);
     const bool ints_ok = op_ == Op::kMin || op_ == Op::kMax;
-    const bool integer = first.dtype() == DataType::kInt64 || first.dtype() == DataType::kInt32;
-    if (first.dtype() != DataType::kFloat32 && !(ints_ok && integer)) {
-      throw InvalidArgument(prefix_ + (ints_ok ? "inputs must be float32, int64 or int32" : "inputs must be float32"));
+    if (!(is_float_dtype(first.dtype()) || (ints_ok && is_integer_dtype(first.dtype())))) {
+      throw InvalidArgument(prefix_ + (ints_ok ? "inputs must be numeric" : "inputs must be float32, float64 or float16"));
     }
     Shape out = first.shape();
     for (size_t i = 1; i < in.size(); ++i) {
@@ -54,21 +57,21 @@ class VariadicLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    if (in[0]->dtype() == DataType::kInt64) {
-      fold<int64_t>(in, *out[0]);
-    } else if (in[0]->dtype() == DataType::kInt32) {
-      fold<int32_t>(in, *out[0]);
-    } else {
-      fold<float>(in, *out[0]);
-      if (op_ == Op::kMean && in.size() > 1) {
-        float* y = out[0]->data<float>();
-        const float n = static_cast<float>(in.size());
-        for (int64_t i = 0; i < out[0]->numel(); ++i) y[i] /= n;
+    visit_numeric(in[0]->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      fold<T>(in, *out[0]);
+      if constexpr (kIsFloat<T>) {
+        if (op_ == Op::kMean && in.size() > 1) {
+          using A = Arith<T>;
+          T* y = out[0]->data<T>();
+          const auto n = static_cast<typename A::C>(in.size());
+          for (int64_t i = 0; i < out[0]->numel(); ++i) y[i] = A::store(A::load(y[i]) / n);
+        }
       }
-    }
+    });
   }
 
-  std::string describe() const override { return "fp32/int64/int32 broadcast"; }
+  std::string describe() const override { return "numeric broadcast"; }
 
  private:
   template <typename T>

@@ -1,6 +1,6 @@
 // Where (ONNX): y = condition ? x : y_else, the three inputs broadcast
 // together (numpy rules). The condition is bool; x and y_else share one dtype,
-// any the engine carries (float32, int64, int32, int8, bool): elements are
+// any the engine carries (element sizes 1, 2, 4, 8 bytes): elements are
 // selected, never converted, so the copy moves their bits (by element size).
 #include <cstring>
 
@@ -41,6 +41,7 @@ class WhereLayer : public Layer {
     const BroadcastPlanN<3> p = make_broadcast_plan_n<3>({&c.shape(), &x.shape(), &y.shape()}, out[0]->shape());
     switch (dtype_size(x.dtype())) {
       case 1: select<uint8_t>(p, c, x, y, *out[0]); break;
+      case 2: select<uint16_t>(p, c, x, y, *out[0]); break;
       case 4: select<uint32_t>(p, c, x, y, *out[0]); break;
       case 8: select<uint64_t>(p, c, x, y, *out[0]); break;
       default: throw InvalidArgument(prefix_ + "unsupported dtype " + dtype_name(x.dtype()));

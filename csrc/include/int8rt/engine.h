@@ -24,9 +24,9 @@ class DeviceRunner;
 }
 
 // Caller-owned, contiguous input (row-major, the network's layout) of the
-// dtype the network declares for it: float32, or int64 / int32 / int8 / bool
-// (one byte, 0 or 1) for inputs declared so (token ids, masks). A mismatch is
-// an InvalidArgument.
+// dtype the network declares for it: float32, or any other DataType for
+// inputs declared so (token ids, masks, float64 / float16 / unsigned data);
+// bool is one byte, 0 or 1. A mismatch is an InvalidArgument.
 struct TensorView {
   const void* data = nullptr;
   std::vector<int64_t> shape;
@@ -37,7 +37,9 @@ struct TensorView {
 // values in `data`, or, when dtype is kInt64 (an output such as Shape's or
 // ArgMax's, or a batch for an int64 input), the values in `int64_data`, or,
 // when dtype is kBool (a comparison's or mask's), 0 / 1 bytes in `bool_data`,
-// or, when dtype is kInt32 (an output only), the values in `int32_data`.
+// or, when dtype is kInt32, the values in `int32_data`; any other dtype
+// (float64, float16 as its binary16 bits, int8, int16, the unsigned ones)
+// as its elements' bytes, native byte order, in `bytes`.
 struct HostTensor {
   std::vector<int64_t> shape;
   std::vector<float> data;
@@ -45,21 +47,25 @@ struct HostTensor {
   std::vector<int64_t> int64_data;
   std::vector<uint8_t> bool_data;
   std::vector<int32_t> int32_data;
+  std::vector<uint8_t> bytes;
 
   // The view of this tensor's values (for a calibration batch).
   TensorView view() const {
-    return {dtype == DataType::kInt64   ? static_cast<const void*>(int64_data.data())
+    return {dtype == DataType::kFloat32 ? static_cast<const void*>(data.data())
+            : dtype == DataType::kInt64 ? static_cast<const void*>(int64_data.data())
             : dtype == DataType::kBool  ? static_cast<const void*>(bool_data.data())
             : dtype == DataType::kInt32 ? static_cast<const void*>(int32_data.data())
-                                        : static_cast<const void*>(data.data()),
+                                        : static_cast<const void*>(bytes.data()),
             shape, dtype};
   }
-  // Elements held in the field `dtype` selects.
+  // Elements held in the field `dtype` selects (for `bytes`, whole
+  // elements: a trailing partial one is not counted).
   size_t held() const {
-    return dtype == DataType::kInt64   ? int64_data.size()
+    return dtype == DataType::kFloat32 ? data.size()
+           : dtype == DataType::kInt64 ? int64_data.size()
            : dtype == DataType::kBool  ? bool_data.size()
            : dtype == DataType::kInt32 ? int32_data.size()
-                                       : data.size();
+                                       : bytes.size() / element_size(dtype);
   }
 };
 

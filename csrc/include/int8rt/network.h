@@ -11,6 +11,7 @@
 // Thread safety: a Network is a plain value; do not mutate it concurrently.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -20,8 +21,35 @@
 namespace int8rt {
 
 // kBool: one byte per element holding 0 or 1 (ONNX BOOL, numpy bool_): masks
-// and the results of comparisons and logic ops.
-enum class DataType : int32_t { kFloat32 = 0, kInt8 = 1, kInt32 = 2, kInt64 = 3, kBool = 4 };
+// and the results of comparisons and logic ops. kFloat16 is IEEE binary16
+// (its bits). The values after kBool are run-time tensor types only (graph
+// inputs and outputs, computed tensors); constants are float32, int64, int8
+// or bool, and the ONNX importer casts a constant of another type at run time.
+// The numeric rules of each type are in engine/dtypes.h. kBFloat16 ..
+// kFloat8E8M0 are storage types (one element per byte, two for bfloat16, as numpy's
+// ml_dtypes holds them) that only Cast converts and data movement moves
+// (core/narrow_float.h).
+enum class DataType : int32_t {
+  kFloat32 = 0, kInt8 = 1, kInt32 = 2, kInt64 = 3, kBool = 4,
+  kFloat64 = 5, kFloat16 = 6, kUInt8 = 7, kInt16 = 8, kUInt16 = 9, kUInt32 = 10, kUInt64 = 11,
+  kBFloat16 = 12, kFloat8E4M3FN = 13, kFloat8E4M3FNUZ = 14, kFloat8E5M2 = 15, kFloat8E5M2FNUZ = 16,
+  kUInt4 = 17, kInt4 = 18, kFloat4E2M1 = 19, kUInt2 = 20, kInt2 = 21, kFloat8E8M0 = 22,
+};
+constexpr DataType kLastDataType = DataType::kFloat8E8M0;
+
+// Bytes per element of `dtype`.
+inline size_t element_size(DataType dtype) {
+  switch (dtype) {
+    case DataType::kInt8: case DataType::kBool: case DataType::kUInt8: return 1;
+    case DataType::kFloat8E4M3FN: case DataType::kFloat8E4M3FNUZ: case DataType::kFloat8E5M2:
+    case DataType::kFloat8E5M2FNUZ: case DataType::kUInt4: case DataType::kInt4: case DataType::kFloat4E2M1:
+    case DataType::kUInt2: case DataType::kInt2: case DataType::kFloat8E8M0: return 1;
+    case DataType::kFloat16: case DataType::kInt16: case DataType::kUInt16: case DataType::kBFloat16: return 2;
+    case DataType::kFloat32: case DataType::kInt32: case DataType::kUInt32: return 4;
+    case DataType::kInt64: case DataType::kFloat64: case DataType::kUInt64: return 8;
+  }
+  return 1;
+}
 
 // One attribute value: exactly one of the fields is meaningful, named by kind.
 struct Attribute {

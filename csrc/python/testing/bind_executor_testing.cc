@@ -56,11 +56,7 @@ Attribute to_attribute(const std::string& key, const py::handle& v) {
 
 py::array to_numpy(const engine::Value& v) {
   std::vector<py::ssize_t> shape(v.shape().begin(), v.shape().end());
-  py::dtype dt = v.dtype() == DataType::kFloat32 ? py::dtype::of<float>()
-                 : v.dtype() == DataType::kInt64 ? py::dtype::of<int64_t>()
-                 : v.dtype() == DataType::kInt32 ? py::dtype::of<int32_t>()
-                 : v.dtype() == DataType::kBool  ? py::dtype::of<bool>()
-                                                 : py::dtype::of<int8_t>();
+  py::dtype dt(engine::dtype_name(v.dtype()));  // numpy's names
   py::array out(dt, shape);
   std::memcpy(out.mutable_data(), v.data<char>(), v.nbytes());
   return out;

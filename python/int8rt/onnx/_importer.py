@@ -28,9 +28,28 @@ from ._specialize import bind_input_values, drop_unused_initializers, fix_input_
 logger = logging.getLogger("int8rt")
 
 Dims = List[Optional[int]]
-_INPUT_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.INT8: "int8",
-                 onnx.TensorProto.INT32: "int32", onnx.TensorProto.INT64: "int64",
-                 onnx.TensorProto.BOOL: "bool"}
+# ONNX element types of run-time tensors (graph inputs, outputs, computed
+# tensors) -> the engine's dtype names (numpy's).
+RUNTIME_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "float64",
+                  onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.INT8: "int8",
+                  onnx.TensorProto.INT16: "int16", onnx.TensorProto.INT32: "int32",
+                  onnx.TensorProto.INT64: "int64", onnx.TensorProto.UINT8: "uint8",
+                  onnx.TensorProto.UINT16: "uint16", onnx.TensorProto.UINT32: "uint32",
+                  onnx.TensorProto.UINT64: "uint64", onnx.TensorProto.BOOL: "bool",
+                  # storage types (numpy's ml_dtypes names): Cast converts them, data movement moves them
+                  onnx.TensorProto.BFLOAT16: "bfloat16", onnx.TensorProto.FLOAT8E4M3FN: "float8_e4m3fn",
+                  onnx.TensorProto.FLOAT8E4M3FNUZ: "float8_e4m3fnuz", onnx.TensorProto.FLOAT8E5M2: "float8_e5m2",
+                  onnx.TensorProto.FLOAT8E5M2FNUZ: "float8_e5m2fnuz", onnx.TensorProto.UINT4: "uint4",
+                  onnx.TensorProto.INT4: "int4", onnx.TensorProto.FLOAT4E2M1: "float4_e2m1fn",
+                  onnx.TensorProto.UINT2: "uint2", onnx.TensorProto.INT2: "int2",
+                  onnx.TensorProto.FLOAT8E8M0: "float8_e8m0fnu"}
+_INPUT_DTYPES = RUNTIME_DTYPES
+# Constants of these dtypes are stored as float32 and cast back at run time
+# (_Emitter._tensor), except for the ops that read their constant inputs'
+# values while the engine is built (quantization parameters).
+_ONNX_FLOAT_TYPES = {np.dtype(np.float64): onnx.TensorProto.DOUBLE, np.dtype(np.float16): onnx.TensorProto.FLOAT16}
+_RUNTIME_FLOAT_CONSTANTS = frozenset(_ONNX_FLOAT_TYPES)
+_READS_CONSTANTS_RAW = frozenset(["QuantizeLinear", "DequantizeLinear"])
 
 
 def specialized_model(model: ModelSource, batch_size: Optional[int],
@@ -254,7 +273,8 @@ def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int]
     elem = vi.type.tensor_type.elem_type
     if elem not in _INPUT_DTYPES:
         raise NotSupportedError(f"{source}: input '{vi.name}' has element type "
-                                f"{onnx.TensorProto.DataType.Name(elem)}; int8rt takes float32, int8, int32, int64, bool")
+                                f"{onnx.TensorProto.DataType.Name(elem)}; int8rt takes "
+                                f"{', '.join(RUNTIME_DTYPES.values())}")
     t = vi.type.tensor_type
     if not t.HasField("shape"):
         raise InvalidArgumentError(f"{source}: input '{vi.name}' has no shape (not even a rank); int8rt needs "
@@ -296,14 +316,22 @@ class _Emitter:
         self.values[name] = value
         return name
 
-    def _tensor(self, name: str, reader: str) -> int:
+    def _tensor(self, name: str, reader: str, reads_constants_raw: bool = False) -> int:
         if not name:
             return -1
         if name in self.ids:
             return self.ids[name]
         v = self.values.get(name)
         if isinstance(v, np.ndarray):
-            self.ids[name] = self.net.add_constant(name, _ir_array(name, v))
+            stored = _ir_array(name, v)
+            if v.dtype in _RUNTIME_FLOAT_CONSTANTS and not reads_constants_raw:
+                # a float64 / float16 constant is held as float32 (exact for float16, rounded for
+                # float64) and cast back at run time, so its readers see the dtype ONNX declared
+                const = self.net.add_constant(self._fresh(f"{name}_float32"), stored)
+                self.ids[name] = self.net.add_node("Cast", self._fresh(f"{name}_cast"), [const],
+                                                   {"to": _ONNX_FLOAT_TYPES[v.dtype]}, [name])[0]
+            else:
+                self.ids[name] = self.net.add_constant(name, stored)
             return self.ids[name]
         if isinstance(v, BatchValue):
             raise NotSupportedError(f"{self.source}: {reader} reads '{name}', a value computed from the dynamic "
@@ -353,7 +381,8 @@ class _Emitter:
             inputs[0] = self._internal_node("Unsqueeze", f"{base}_to_2d",
                                             [self._tensor(inputs[0], desc), axis], f"{inputs[0]}_2d")
             result, outputs[0] = outputs[0], self._fresh(f"{outputs[0]}_2d")
-        ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc) for n in inputs], attrs, outputs)
+        raw = node.op_type in _READS_CONSTANTS_RAW
+        ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc, raw) for n in inputs], attrs, outputs)
         for name, tid in zip(outputs, ids):
             if name:
                 self.ids[name] = tid

@@ -5,11 +5,11 @@
 :mod:`int8rt.onnx.conformance` drive, so every operator the importer claims
 is checked against the expected outputs that ship inside the ``onnx`` wheel.
 
-Limits, stated: the engine's public run API takes float32, int64, int32,
-int8 and bool arrays and returns float32, int64, int32 and bool ones, so a
-model whose graph inputs or outputs have another element type (float16,
-uint8, int8 outputs, ...) is refused by ``prepare``
-(``int8rt.NotSupportedError``).
+Limits, stated: the engine's public run API takes and returns arrays of
+the engine's dtypes (float32, float64, float16, int8/16/32/64,
+uint8/16/32/64, bool, and ml_dtypes' bfloat16, float8, float4 and 4-/2-bit
+integers), so a model whose graph inputs or outputs have another element type
+(string, sequences, optionals) is refused by ``prepare`` (``int8rt.NotSupportedError``).
 """
 from __future__ import annotations
 
@@ -22,13 +22,10 @@ from onnx.backend.base import Backend, BackendRep
 from .._core import NotSupportedError
 from ..builder import BuilderConfig, build_engine
 from ..engine import Engine
+from ._importer import RUNTIME_DTYPES
 
 __all__ = ["Int8rtBackend", "Int8rtRep", "prepare", "run_model", "run_node", "supports_device"]
 
-
-_INPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT8,
-                onnx.TensorProto.BOOL)
-_OUTPUT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.BOOL)
 
 
 def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -67,15 +64,13 @@ class Int8rtBackend(Backend):
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> Int8rtRep:
         if not cls.supports_device(device):
             raise NotSupportedError(f"int8rt's ONNX backend runs on the CPU, not {device!r}")
-        for kind, values, allowed in (("input", _graph_inputs(model), _INPUT_TYPES),
-                                      ("output", list(model.graph.output), _OUTPUT_TYPES)):
+        for kind, values in (("input", _graph_inputs(model)), ("output", list(model.graph.output))):
             for v in values:
                 elem = v.type.tensor_type.elem_type
-                if not v.type.HasField("tensor_type") or elem not in allowed:
+                if not v.type.HasField("tensor_type") or elem not in RUNTIME_DTYPES:
                     name = onnx.TensorProto.DataType.Name(elem) if v.type.HasField("tensor_type") else "non-tensor"
-                    raise NotSupportedError(f"graph {kind} '{v.name}' is {name}; the engine API takes float32, "
-                                            "int64, int32, int8 and bool inputs and returns float32, int64, "
-                                            "int32 and bool outputs")
+                    raise NotSupportedError(f"graph {kind} '{v.name}' is {name}; the engine API takes and "
+                                            f"returns {', '.join(RUNTIME_DTYPES.values())} arrays")
         engine = build_engine(model, BuilderConfig(precision="fp32"))
         return Int8rtRep(engine, [i.name for i in _graph_inputs(model)], [o.name for o in model.graph.output])
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from .ops import SUPPORTED_OPS
 
-__all__ = ["COMMON_EXPORT_OPS", "CaseResult", "collect_cases", "run_case", "run_cases", "summarize", "main"]
+__all__ = ["COMMON_EXPORT_OPS", "CaseResult", "collect_cases", "run_case", "run_cases", "summarize", "update_ratchet",
+           "main"]
 
 # Operators found in CNN, detector, OCR, segmentation, audio and transformer
 # exports (torch.onnx, paddle2onnx, tf2onnx): the denominator of the coverage
@@ -125,6 +126,13 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0][:200] if text else ''}"
 
 
+def _array(x: object) -> object:
+    """A case's value as numpy: some cases (Cast's) give TensorProtos, as ONNX's runner reads them from files."""
+    import onnx
+    from onnx import numpy_helper
+    return numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else x
+
+
 def run_case(case: object) -> CaseResult:
     """Runs every data set of one case; passes when all outputs match."""
     from .backend import Int8rtBackend
@@ -132,13 +140,18 @@ def run_case(case: object) -> CaseResult:
     try:
         rep = Int8rtBackend.prepare(case.model)  # type: ignore[attr-defined]
         for inputs, expected in case.data_sets:  # type: ignore[attr-defined]
-            got = rep.run(list(inputs))
+            inputs, expected = [_array(x) for x in inputs], [_array(x) for x in expected]
+            got = rep.run(inputs)
             if len(got) != len(expected):
                 return CaseResult(case.name, op, False, f"{len(got)} outputs, expected {len(expected)}")
             for i, (g, e) in enumerate(zip(got, expected)):
                 e = np.asarray(e)
                 if g.shape != e.shape:
                     return CaseResult(case.name, op, False, f"output {i}: shape {g.shape}, expected {e.shape}")
+                if e.dtype.kind == "V":  # ml_dtypes' storage types: same dtype, compared as float32 (as ONNX's runner)
+                    if g.dtype != e.dtype:
+                        return CaseResult(case.name, op, False, f"output {i}: dtype {g.dtype}, expected {e.dtype}")
+                    g, e = g.astype(np.float32), e.astype(np.float32)
                 np.testing.assert_allclose(g, e, rtol=case.rtol, atol=case.atol)  # type: ignore[attr-defined]
     except AssertionError as e:
         lines = [ln for ln in str(e).splitlines() if "Mismatched" in ln or "Max absolute" in ln]
@@ -183,12 +196,31 @@ def _report(title: str, summary: dict[str, OpSummary], ops: Iterable[str], verbo
     return "\n".join(lines)
 
 
+_RATCHET_HEADER = ("# ONNX node conformance cases int8rt's FP32 engine passes (python -m int8rt.onnx.conformance);\n"
+                   "# tests/test_onnx_conformance.py fails if one of them stops passing. Regenerate when more pass.\n")
+
+
+def update_ratchet(path: str, results: Iterable[CaseResult]) -> int:
+    """Adds the passing cases of `results` to the ratchet file at `path` (kept
+    sorted; lines already there stay, passing or not). Returns how many were added."""
+    from pathlib import Path
+    f = Path(path)
+    lines = f.read_text().splitlines() if f.exists() else []
+    known = {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
+    new = {r.name for r in results if r.passed} - known
+    f.write_text(_RATCHET_HEADER + "".join(f"{name}\n" for name in sorted(known | new)))
+    return len(new)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m int8rt.onnx.conformance", description=__doc__.split("\n\n")[0])
     p.add_argument("--all", action="store_true", help="every operator that has cases, not only common ones")
     p.add_argument("--ops", nargs="+", metavar="OP", help="only these operators")
     p.add_argument("--failures", action="store_true", help="list every failing case with its reason")
     p.add_argument("-q", "--quiet", action="store_true", help="totals only")
+    p.add_argument("--update-ratchet", metavar="FILE",
+                   help="add every case that passed to FILE (tests/data/onnx_conformance_passing.txt, which "
+                        "tests/test_onnx_conformance.py keeps passing); never removes one. Use with --all")
     args = p.parse_args(argv)
     ops = set(args.ops) if args.ops else None if args.all else COMMON_EXPORT_OPS | SUPPORTED_OPS
     results = run_cases(collect_cases(ops))
@@ -206,6 +238,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     n_pass = sum(r.passed for r in common)
     print(f"common export operators: {n_pass}/{len(common)} cases passed "
           f"({100.0 * n_pass / max(1, len(common)):.1f}%)")
+    if args.update_ratchet:
+        added = update_ratchet(args.update_ratchet, results)
+        print(f"{args.update_ratchet}: {added} case(s) added")
     if args.failures:
         for r in results:
             if not r.passed:
