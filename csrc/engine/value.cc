@@ -29,34 +29,7 @@ int64_t shape_numel(const Shape& shape) {
 
 size_t dtype_size(DataType dtype) { return element_size(dtype); }
 
-const char* dtype_name(DataType dtype) {
-  switch (dtype) {
-    case DataType::kFloat32: return "float32";
-    case DataType::kInt8: return "int8";
-    case DataType::kInt32: return "int32";
-    case DataType::kInt64: return "int64";
-    case DataType::kBool: return "bool";
-    case DataType::kFloat64: return "float64";
-    case DataType::kFloat16: return "float16";
-    case DataType::kUInt8: return "uint8";
-    case DataType::kInt16: return "int16";
-    case DataType::kUInt16: return "uint16";
-    case DataType::kUInt32: return "uint32";
-    case DataType::kUInt64: return "uint64";
-    case DataType::kBFloat16: return "bfloat16";
-    case DataType::kFloat8E4M3FN: return "float8_e4m3fn";
-    case DataType::kFloat8E4M3FNUZ: return "float8_e4m3fnuz";
-    case DataType::kFloat8E5M2: return "float8_e5m2";
-    case DataType::kFloat8E5M2FNUZ: return "float8_e5m2fnuz";
-    case DataType::kUInt4: return "uint4";
-    case DataType::kInt4: return "int4";
-    case DataType::kFloat4E2M1: return "float4_e2m1fn";
-    case DataType::kUInt2: return "uint2";
-    case DataType::kInt2: return "int2";
-    case DataType::kFloat8E8M0: return "float8_e8m0fnu";
-  }
-  return "?";
-}
+const char* dtype_name(DataType dtype) { return data_type_name(dtype); }
 
 bool is_float_dtype(DataType t) {
   return t == DataType::kFloat32 || t == DataType::kFloat64 || t == DataType::kFloat16;
