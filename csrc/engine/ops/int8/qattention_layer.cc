@@ -60,17 +60,24 @@ class QAttentionLayer : public Layer {
     const float* mask = p.mask_strides.empty() ? nullptr : in[3]->data<float>();
     const size_t rank = p.mask_strides.size();
     parallel_for(p.qk.products(), 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> scores(static_cast<size_t>(M * N));
-      std::vector<int8_t> probs(static_cast<size_t>(M * N));
+      // Per thread, grown, never shrunk: no allocation per run once sized.
+      thread_local std::vector<float> scores_buf;
+      thread_local std::vector<int8_t> probs_buf;
+      if (scores_buf.size() < static_cast<size_t>(M * N)) {
+        scores_buf.resize(static_cast<size_t>(M * N));
+        probs_buf.resize(static_cast<size_t>(M * N));
+      }
+      float* const scores = scores_buf.data();
+      int8_t* const probs = probs_buf.data();
       for (int64_t t = begin; t < end; ++t) {
         const auto [oq, ok] = p.qk.operands(t);
-        scores_.run(M, N, d, q + oq * M * d, k + ok * d * N, a_.k_transposed, scores.data());
+        scores_.run(M, N, d, q + oq * M * d, k + ok * d * N, a_.k_transposed, scores);
         if (a_.scores_factor != 0.0f) {
           const float f = a_.scores_factor;
           if (a_.scores_divide) {
-            for (float& v : scores) v = v / f;
+            for (int64_t i = 0; i < M * N; ++i) scores[i] = scores[i] / f;
           } else {
-            for (float& v : scores) v = v * f;
+            for (int64_t i = 0; i < M * N; ++i) scores[i] = scores[i] * f;
           }
         }
         if (mask) {
@@ -90,11 +97,11 @@ class QAttentionLayer : public Layer {
           for (int64_t r = 0; r < M; ++r) softmax_row(&scores[r * N], &scores[r * N], N, *exp_, false);
         }
         if (a_.nan_to_zero) {
-          for (float& v : scores) v = std::isnan(v) ? 0.f : v;
+          for (int64_t i = 0; i < M * N; ++i) scores[i] = std::isnan(scores[i]) ? 0.f : scores[i];
         }
-        quantize_->quantize(M * N, scores.data(), probs_scale, probs.data());
+        quantize_->quantize(M * N, scores, probs_scale, probs);
         const int64_t ov = p.pv.operands(t).second;
-        context_.run(M, dv, N, probs.data(), v + ov * N * dv, a_.v_transposed, y + t * y_step);
+        context_.run(M, dv, N, probs, v + ov * N * dv, a_.v_transposed, y + t * y_step);
       }
     });
   }
