@@ -12,20 +12,8 @@ namespace int8rt {
 namespace python {
 
 DataType dtype_from_name(const std::string& name) {
-  if (name == "float32") return DataType::kFloat32;
-  if (name == "int8") return DataType::kInt8;
-  if (name == "int32") return DataType::kInt32;
-  if (name == "int64") return DataType::kInt64;
-  if (name == "bool") return DataType::kBool;
-  if (name == "float64") return DataType::kFloat64;
-  if (name == "float16") return DataType::kFloat16;
-  if (name == "uint8") return DataType::kUInt8;
-  if (name == "int16") return DataType::kInt16;
-  if (name == "uint16") return DataType::kUInt16;
-  if (name == "uint32") return DataType::kUInt32;
-  if (name == "uint64") return DataType::kUInt64;
-  for (int32_t t = static_cast<int32_t>(DataType::kBFloat16); t <= static_cast<int32_t>(kLastDataType); ++t) {
-    if (name == dtype_name(static_cast<DataType>(t))) return static_cast<DataType>(t);
+  for (int32_t t = 0; t <= static_cast<int32_t>(kLastDataType); ++t) {
+    if (name == data_type_name(static_cast<DataType>(t))) return static_cast<DataType>(t);
   }
   throw InvalidArgument("unknown dtype '" + name +
                         "' (float32, float64, float16, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool)");
