@@ -5,8 +5,12 @@
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // over each of `rows` contiguous rows of n values. The maximum and the sum
 // keep 8 partial lanes (lane l takes the values k = l mod 8 of the leading
-// multiple of 8, the tail goes to lane 0), so their loops vectorise; exp is
-// exp_f32 (math_f32.h). y may be x for softmax, not for log-softmax.
+// multiple of 8, the tail goes to lane 0), held in a vector of 8 floats (a
+// GCC/Clang vector extension: one ymm on AVX, two xmm on SSE2; lane-wise
+// IEEE operations, so the bits do not depend on the width); exp is exp_f32
+// (math_f32.h). y may be x for softmax, not for log-softmax. Every function
+// is `static inline`, as in math_f32.h: each ISA translation unit keeps its
+// own copies (STYLE.md, "ISA code is fenced").
 //
 // attention_rows_f32 is int8rt.QAttention's step from scores to
 // probabilities (engine/ops/int8/contracts.h, QAttentionAttrs), each
@@ -19,6 +23,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/ref/math_f32.h"
 
@@ -26,21 +31,27 @@ namespace int8rt {
 namespace kernels {
 namespace ref {
 
-inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log) {
+typedef float Lanes8 __attribute__((vector_size(32)));
+typedef int32_t LaneMask8 __attribute__((vector_size(32)));
+
+static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log) {
   constexpr int kLanes = 8;
-  float m8[kLanes], s8[kLanes];
-  for (int l = 0; l < kLanes; ++l) m8[l] = x[0];
+  Lanes8 m8 = {x[0], x[0], x[0], x[0], x[0], x[0], x[0], x[0]};
   int64_t k = 0;
-  for (; k + kLanes <= n; k += kLanes) {
-    for (int l = 0; l < kLanes; ++l) m8[l] = x[k + l] > m8[l] ? x[k + l] : m8[l];
+  for (; k + kLanes <= n; k += kLanes) {  // m8 = x > m8 ? x : m8, lane by lane, as a bit select
+    Lanes8 v;
+    std::memcpy(&v, x + k, sizeof v);
+    const LaneMask8 gt = v > m8;
+    m8 = reinterpret_cast<Lanes8>((reinterpret_cast<LaneMask8>(v) & gt) | (reinterpret_cast<LaneMask8>(m8) & ~gt));
   }
   float mx = m8[0];
   for (int l = 1; l < kLanes; ++l) mx = mx < m8[l] ? m8[l] : mx;
-  for (; k < n; ++k) mx = mx < x[k] ? x[k] : mx;
   for (k = 0; k < n; ++k) y[k] = exp_f32(x[k] - mx);
-  for (int l = 0; l < kLanes; ++l) s8[l] = 0.f;
+  Lanes8 s8 = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   for (k = 0; k + kLanes <= n; k += kLanes) {
-    for (int l = 0; l < kLanes; ++l) s8[l] += y[k + l];
+    Lanes8 v;
+    std::memcpy(&v, y + k, sizeof v);
+    s8 += v;
   }
   for (; k < n; ++k) s8[0] += y[k];
   float sum = 0.f;
@@ -53,7 +64,7 @@ inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log) {
   }
 }
 
-inline void softmax_rows_loop(int64_t rows, int64_t n, const float* x, float* y, bool log) {
+static inline void softmax_rows_loop(int64_t rows, int64_t n, const float* x, float* y, bool log) {
   if (n <= 0) return;
   for (int64_t r = 0; r < rows; ++r) softmax_row_f32(x + r * n, y + r * n, n, log);
 }
@@ -67,7 +78,7 @@ struct AttentionRows {
   bool nan_to_zero = false;
 };
 
-inline void attention_rows_loop(int64_t rows, int64_t n, const AttentionRows& a, float* s) {
+static inline void attention_rows_loop(int64_t rows, int64_t n, const AttentionRows& a, float* s) {
   if (n <= 0) return;
   for (int64_t r = 0; r < rows; ++r, s += n) {
     if (a.factor != 0.f) {
