@@ -34,6 +34,22 @@ namespace ref {
 typedef float Lanes8 __attribute__((vector_size(32)));
 typedef int32_t LaneMask8 __attribute__((vector_size(32)));
 
+// y[k] = exp_f32(x[k] - mx), 16 values at a time; the last partial group
+// goes through a zero-padded copy, so a row whose length is not a multiple
+// of the vector width (ViT's 197 tokens) pays no scalar exp per leftover value.
+static inline void exp_shifted_f32(const float* x, float mx, float* y, int64_t n) {
+  constexpr int kChunk = 16;
+  int64_t k = 0;
+  for (; k + kChunk <= n; k += kChunk) {
+    for (int l = 0; l < kChunk; ++l) y[k + l] = exp_f32(x[k + l] - mx);
+  }
+  if (k == n) return;
+  float t[kChunk];
+  for (int l = 0; l < kChunk; ++l) t[l] = k + l < n ? x[k + l] - mx : 0.f;
+  for (int l = 0; l < kChunk; ++l) t[l] = exp_f32(t[l]);
+  for (int64_t l = 0; k + l < n; ++l) y[k + l] = t[l];
+}
+
 static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log) {
   constexpr int kLanes = 8;
   Lanes8 m8 = {x[0], x[0], x[0], x[0], x[0], x[0], x[0], x[0]};
@@ -46,7 +62,7 @@ static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log
   }
   float mx = m8[0];
   for (int l = 1; l < kLanes; ++l) mx = mx < m8[l] ? m8[l] : mx;
-  for (k = 0; k < n; ++k) y[k] = exp_f32(x[k] - mx);
+  exp_shifted_f32(x, mx, y, n);
   Lanes8 s8 = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   for (k = 0; k + kLanes <= n; k += kLanes) {
     Lanes8 v;
