@@ -44,7 +44,9 @@ Executor::Executor(Network network) : network_(std::move(network)) {
   for (size_t t = 0; t < tensors.size(); ++t) {
     if (tensors[t].is_constant) constants_[t] = constant_value(tensors[t]);
   }
-  shared_buffer_ = plan_shared_buffers(network_, order_);
+  std::vector<char> reshapes_in_place(nodes.size(), 0);
+  for (size_t n = 0; n < nodes.size(); ++n) reshapes_in_place[n] = layers_[n]->output_is_input_bytes();
+  shared_buffer_ = plan_shared_buffers(network_, order_, reshapes_in_place);
 }
 
 std::unique_ptr<Executor::State> Executor::make_state(bool share_buffers) const {

@@ -44,6 +44,11 @@ class Layer {
   virtual void run(const std::vector<const Value*>& inputs, const std::vector<Value*>& outputs) const = 0;
   // One line for `inspect`: chosen kernel, precision, notable parameters.
   virtual std::string describe() const { return ""; }
+  // True when output 0 holds input 0's bytes unchanged, in order (Reshape,
+  // Flatten, Squeeze, Unsqueeze): the memory plan may then give output 0 the
+  // buffer of input 0 when this node is its last reader, and run() must
+  // leave the bytes in place when the two pointers are equal.
+  virtual bool output_is_input_bytes() const { return false; }
   // True when run() reads only its inputs' shapes, never their data (Shape):
   // shape inference can then evaluate it on shape-only values.
   virtual bool reads_only_input_shapes() const { return false; }

@@ -8,6 +8,12 @@
 // shared buffer grows to its largest tensor (Value::reset), so the plan holds
 // for every input shape. Network inputs and outputs, constants and tensors
 // nothing produces keep buffers of their own.
+//
+// One exception to "inputs and outputs never share": a node that keeps its
+// input's bytes (reshapes_in_place[node], Layer::output_is_input_bytes)
+// passes input 0's buffer on to output 0 when it is that input's last
+// reader, so a Reshape / Squeeze / Unsqueeze / Flatten between two layers
+// copies nothing (OpenVINO and ONNX Runtime make such reshapes views too).
 #pragma once
 
 #include <vector>
@@ -18,8 +24,10 @@ namespace int8rt {
 namespace engine {
 
 // Per tensor id, its shared buffer's number (0, 1, ...), or -1 for a buffer
-// of its own. `order` is the executor's node order (topological).
-std::vector<int> plan_shared_buffers(const Network& net, const std::vector<int>& order);
+// of its own. `order` is the executor's node order (topological);
+// reshapes_in_place is indexed by node id (empty: none).
+std::vector<int> plan_shared_buffers(const Network& net, const std::vector<int>& order,
+                                     const std::vector<char>& reshapes_in_place = {});
 
 }  // namespace engine
 }  // namespace int8rt

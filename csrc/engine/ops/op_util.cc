@@ -2,6 +2,7 @@
 #include "engine/ops/op_util.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <limits>
 
@@ -41,6 +42,10 @@ ConvOperands conv_operands(const std::vector<const Value*>& in, size_t spatial, 
                           std::to_string(spatial + 2) + "-D");
   }
   return {xs, ws};
+}
+
+void copy_unless_aliased(const Value& in, Value& out) {
+  if (out.data<char>() != in.data<char>()) std::memcpy(out.data<char>(), in.data<char>(), in.nbytes());
 }
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix) {

@@ -35,6 +35,10 @@ ConvOperands conv_operands(const std::vector<const Value*>& in, size_t spatial, 
 // axis in [-rank, rank) -> [0, rank); otherwise InvalidArgument.
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix);
 
+// out's bytes = in's (a reshape-like layer, Layer::output_is_input_bytes):
+// nothing to do when the memory plan gave both the same buffer.
+void copy_unless_aliased(const Value& in, Value& out);
+
 // ONNX multidirectional (numpy) broadcasting of two shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& prefix);
 // Strides (in elements) of `shape` viewed as `out` (rank-aligned right,

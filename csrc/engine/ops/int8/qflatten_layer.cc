@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "engine/layer.h"
+#include "engine/ops/op_util.h"
 #include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 
@@ -21,9 +22,10 @@ class QFlattenLayer : public Layer {
     return {{DataType::kInt8, {s[0], s[3]}}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    std::memcpy(out[0]->data<int8_t>(), in[0]->data<int8_t>(), in[0]->nbytes());
+    copy_unless_aliased(*in[0], *out[0]);
   }
   std::string describe() const override { return "copy"; }
+  bool output_is_input_bytes() const override { return true; }
 
  private:
   std::string name_;

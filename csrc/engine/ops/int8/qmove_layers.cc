@@ -30,6 +30,7 @@ class QMoveLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override { inner_->run(in, out); }
 
   std::string describe() const override { return "int8 " + inner_->describe(); }
+  bool output_is_input_bytes() const override { return inner_->output_is_input_bytes(); }
 
  private:
   std::unique_ptr<Layer> inner_;
