@@ -61,7 +61,8 @@ def test_reshapes_pass_their_input_buffer_on() -> None:
     u = net.add_node("Unsqueeze", "u", [f, net.add_constant("axes", np.array([1], np.int64))], {}, ["u_out"])[0]
     q = net.add_node("Squeeze", "q", [u, net.add_constant("axes1", np.array([1], np.int64))], {}, ["q_out"])[0]
     t = net.add_activation(q, "Tanh", name="t")
-    out = net.add_elementwise(t, s, "Add", name="sum")
+    t2 = net.add_activation(t, "Sigmoid", name="t2")  # takes a freed buffer: must not be s's
+    out = net.add_elementwise(t2, s, "Add", name="sum")
     net.mark_output(out)
     reference = Executor(net)
     ctx = int8rt.build_engine(net, int8rt.BuilderConfig(precision="fp32", optimize=False)).create_execution_context()
