@@ -412,3 +412,11 @@ class _Emitter:
             attrs["int8rt_quant_dtype"] = x.dtype.name
         elif op == "QuantizeLinear":
             attrs["int8rt_quant_dtype"] = "uint8"
+        # The run-time layers read ONNX's output_dtype: a constant zero point is held as int64 and a
+        # float16 / float64 scale as float32 (read raw), so the type they carried is written there.
+        scale = self._constant(inputs[1]) if len(inputs) > 1 and inputs[1] else None
+        if "output_dtype" not in attrs:
+            if op == "QuantizeLinear" and zero_point is not None:
+                attrs["output_dtype"] = helper.np_dtype_to_tensor_dtype(zero_point.dtype)
+            elif op == "DequantizeLinear" and scale is not None and scale.dtype in _ONNX_FLOAT_TYPES:
+                attrs["output_dtype"] = _ONNX_FLOAT_TYPES[scale.dtype]

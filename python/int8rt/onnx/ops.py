@@ -125,8 +125,6 @@ def _check_conv_transpose(info: NodeInfo) -> Optional[str]:
 
 
 def _check_pool(info: NodeInfo) -> Optional[str]:
-    if info.op == "MaxPool" and len(info.outputs) > 1 and info.outputs[1]:
-        return "the Indices output is not supported"
     if "kernel_shape" in info.attrs and len(info.attrs["kernel_shape"]) not in (1, 2, 3):
         return f"only 1-D, 2-D and 3-D pooling is supported, kernel_shape is {info.attrs['kernel_shape']}"
     return None
@@ -144,11 +142,6 @@ def _check_resize(info: NodeInfo) -> Optional[str]:
     mode = info.attrs.get("mode", "nearest")
     if mode not in ("nearest", "linear", "cubic"):
         return f"mode='{mode}' is not supported (nearest, linear, cubic)"
-    ctm = info.attrs.get("coordinate_transformation_mode", "half_pixel")
-    if ctm == "tf_crop_and_resize":
-        return "coordinate_transformation_mode='tf_crop_and_resize' is not supported"
-    if info.attrs.get("antialias", 0) != 0:
-        return "antialias=1 is not supported"
     if info.attrs.get("keep_aspect_ratio_policy", "stretch") not in ("stretch", "not_larger", "not_smaller"):
         return f"keep_aspect_ratio_policy='{info.attrs['keep_aspect_ratio_policy']}' is not supported"
     return None
@@ -181,12 +174,6 @@ def _check_cast(info: NodeInfo) -> Optional[str]:
     return None
 
 
-def _check_qdq(info: NodeInfo) -> Optional[str]:
-    if info.attrs.get("block_size", 0) != 0:
-        return "blocked quantization (block_size) is not supported"
-    return None
-
-
 def _check_constant(info: NodeInfo) -> Optional[str]:
     if "value_string" in info.attrs or "value_strings" in info.attrs:
         return "string constants are not supported"
@@ -198,7 +185,7 @@ _CHECKS: Dict[str, Callable[[NodeInfo], Optional[str]]] = {
     "MaxPool": _check_pool, "AveragePool": _check_pool,
     "BatchNormalization": _check_batchnorm, "Resize": _check_resize, "Upsample": _check_upsample,
     "Gelu": _check_gelu, "Pad": _check_pad, "Cast": _check_cast,
-    "QuantizeLinear": _check_qdq, "DequantizeLinear": _check_qdq, "Constant": _check_constant,
+    "Constant": _check_constant,
 }
 
 
