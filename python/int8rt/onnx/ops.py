@@ -116,14 +116,6 @@ def _check_2d(info: NodeInfo) -> Optional[str]:
     return None
 
 
-def _check_conv_transpose(info: NodeInfo) -> Optional[str]:
-    if info.attrs.get("auto_pad", "NOTSET") != "NOTSET":
-        return f"auto_pad='{info.attrs['auto_pad']}' is not supported; export with explicit pads"
-    if "output_shape" in info.attrs:
-        return "the output_shape attribute is not supported; export with pads and output_padding"
-    return _check_2d(info)
-
-
 def _check_pool(info: NodeInfo) -> Optional[str]:
     if "kernel_shape" in info.attrs and len(info.attrs["kernel_shape"]) not in (1, 2, 3):
         return f"only 1-D, 2-D and 3-D pooling is supported, kernel_shape is {info.attrs['kernel_shape']}"
@@ -181,7 +173,7 @@ def _check_constant(info: NodeInfo) -> Optional[str]:
 
 
 _CHECKS: Dict[str, Callable[[NodeInfo], Optional[str]]] = {
-    "Conv": _check_2d, "ConvTranspose": _check_conv_transpose,
+    "Conv": _check_2d, "ConvTranspose": _check_2d,
     "MaxPool": _check_pool, "AveragePool": _check_pool,
     "BatchNormalization": _check_batchnorm, "Resize": _check_resize, "Upsample": _check_upsample,
     "Gelu": _check_gelu, "Pad": _check_pad, "Cast": _check_cast,
@@ -289,8 +281,8 @@ _WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
 
 def lift_1d(op: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext) -> bool:
     """Rewrites a 1-D window op (after ``normalize``) into its 2-D form with H = 1, in
-    place: attributes get a leading 1 (kernel, strides, dilations) or 0 (pads,
-    output_padding) and constant weights a unit axis. Returns False (nothing
+    place: attributes get a leading 1 (kernel, strides, dilations, output_shape) or 0
+    (pads, output_padding) and constant weights a unit axis. Returns False (nothing
     changed) for any other node; the caller adds the Unsqueeze / Squeeze."""
     if op not in _WINDOW_OPS:
         return False
@@ -299,7 +291,10 @@ def lift_1d(op: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext)
     rank = len(kernel) if kernel is not None else (weights.ndim - 2 if weights is not None else None)
     if rank != 1:
         return False
-    for key, lead in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("output_padding", 0)):
+    if "output_shape" in attrs and len(attrs["output_shape"]) == 3:  # [N, C, L]: the spatial part
+        attrs["output_shape"] = list(attrs["output_shape"])[2:]
+    for key, lead in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("output_padding", 0),
+                      ("output_shape", 1)):
         if key in attrs:
             attrs[key] = [lead] + list(attrs[key])
     if "pads" in attrs:
