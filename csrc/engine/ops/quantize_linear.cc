@@ -201,9 +201,10 @@ class QuantizeLinearLayer : public Layer {
 
  private:
   DataType output_dtype(const Value* zp) const {
-    // A zero point of int64 is the IR's storage of a constant's integers; the importer
-    // then records the real type as output_dtype.
-    const bool typed_zp = zp && zp->dtype() != DataType::kInt64;
+    // A constant zero point is held as the IR holds constants (int64, float32); the importer
+    // then records its real type as output_dtype.
+    const bool typed_zp = zp && (is_quant_integer(zp->dtype()) || is_quant_float8(zp->dtype()) ||
+                                 zp->dtype() == DataType::kFloat4E2M1);
     if (output_dtype_) {
       if (typed_zp && zp->dtype() != *output_dtype_) {
         throw InvalidArgument(prefix_ + "output_dtype " + dtype_name(*output_dtype_) + " differs from the zero "
@@ -211,12 +212,10 @@ class QuantizeLinearLayer : public Layer {
       }
       return *output_dtype_;
     }
-    if (!typed_zp) return DataType::kUInt8;
-    const DataType t = zp->dtype();
-    if (!is_quant_integer(t) && !is_quant_float8(t) && t != DataType::kFloat4E2M1) {
-      throw InvalidArgument(prefix_ + "cannot quantize to the zero point's type " + dtype_name(t));
+    if (zp && !typed_zp && zp->dtype() != DataType::kInt64 && zp->dtype() != DataType::kFloat32) {
+      throw InvalidArgument(prefix_ + "cannot quantize to the zero point's type " + dtype_name(zp->dtype()));
     }
-    return t;
+    return typed_zp ? zp->dtype() : DataType::kUInt8;
   }
 
   template <typename Y>

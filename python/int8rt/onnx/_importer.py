@@ -297,6 +297,22 @@ def _ir_array(name: str, a: np.ndarray) -> np.ndarray:
     raise NotSupportedError(f"constant '{name}' has dtype {a.dtype}; int8rt constants are numeric")
 
 
+def _raw_quant_constant(a: np.ndarray) -> np.ndarray:
+    """A Q/DQ constant of a storage type (int4 / uint4 / int2 / uint2 weights or zero points, a
+    float8 / float4 zero point) as the IR holds it: its values as int64 or float32. The type it
+    had is kept in the node's output_dtype (``_Emitter._quant_dtype``)."""
+    if a.dtype.kind != "V":
+        return a
+    if a.dtype.name in _NARROW_INTS:
+        return a.astype(np.int64)
+    if a.dtype.name.startswith(("float8", "float4")):
+        return a.astype(np.float32)
+    return a
+
+
+_NARROW_INTS = frozenset(["int4", "uint4", "int2", "uint2"])
+
+
 class _Emitter:
     """Builds the Network from the folded graph."""
 
@@ -323,7 +339,7 @@ class _Emitter:
             return self.ids[name]
         v = self.values.get(name)
         if isinstance(v, np.ndarray):
-            stored = _ir_array(name, v)
+            stored = _ir_array(name, _raw_quant_constant(v) if reads_constants_raw else v)
             if v.dtype in _RUNTIME_FLOAT_CONSTANTS and not reads_constants_raw:
                 # a float64 / float16 constant is held as float32 (exact for float16, rounded for
                 # float64) and cast back at run time, so its readers see the dtype ONNX declared
