@@ -396,14 +396,19 @@ class _Emitter:
             axis = self._tensor(self._add_constant(f"{outputs[0]}_axis2", np.array([2], np.int64)), desc)
             inputs[0] = self._internal_node("Unsqueeze", f"{base}_to_2d",
                                             [self._tensor(inputs[0], desc), axis], f"{inputs[0]}_2d")
-            result, outputs[0] = outputs[0], self._fresh(f"{outputs[0]}_2d")
+            results = list(outputs)  # every output (MaxPool's Indices too) is squeezed back
+            outputs = [self._fresh(f"{o}_2d") if o else o for o in outputs]
         raw = node.op_type in _READS_CONSTANTS_RAW
         ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc, raw) for n in inputs], attrs, outputs)
         for name, tid in zip(outputs, ids):
             if name:
                 self.ids[name] = tid
         if lifted:
-            self.ids[result] = self.net.add_node("Squeeze", f"{base}_to_1d", [ids[0], axis], {}, [result])[0]
+            for k, (result, tid) in enumerate(zip(results, ids)):
+                if result:
+                    suffix = "" if k == 0 else f"_{k}"
+                    self.ids[result] = self.net.add_node("Squeeze", f"{base}_to_1d{suffix}", [tid, axis], {},
+                                                         [result])[0]
 
     def _fresh(self, stem: str) -> str:
         name, k = stem, 0
