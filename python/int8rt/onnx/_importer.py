@@ -358,7 +358,10 @@ class _Emitter:
         for name, dims, dtype in declared:
             self.ids[name] = self.net.add_input(name, dims, dtype)
         for kept in nodes:
-            self._emit_node(kept.node, list(kept.inputs))
+            if kept.node.op_type in ops.FLOAT16_VIA_FLOAT32 and self._reads_float16(kept.inputs):
+                self._emit_via_float32(kept.node, list(kept.inputs))
+            else:
+                self._emit_node(kept.node, list(kept.inputs))
         for vi in graph_outputs:
             self.net.mark_output(self._tensor(vi.name, f"graph output '{vi.name}'"))
         for name, tid in self.ids.items():
@@ -373,6 +376,42 @@ class _Emitter:
                 self.net.set_dtype(tid, self.dtypes[name])
         self.net.validate()
         return self.net
+
+    def _dtype_of(self, name: str) -> Optional[str]:
+        v = self.values.get(name)
+        return v.dtype.name if isinstance(v, np.ndarray) else self.dtypes.get(name)
+
+    def _reads_float16(self, inputs: Sequence[str]) -> bool:
+        return any(n and self._dtype_of(n) == "float16" for n in inputs)
+
+    def _emit_via_float32(self, node: onnx.NodeProto, inputs: List[str]) -> None:
+        """A float32-only layer on float16 tensors (ops.FLOAT16_VIA_FLOAT32): Cast the float16
+        inputs to float32 (exact), run the op, Cast its float16 outputs back (rounded once)."""
+        base = node.name or node.output[0]
+        for i, name in enumerate(inputs):
+            value = self._constant(name) if name else None
+            if value is not None and value.dtype == np.float16:  # weights: a float32 constant, exact
+                inputs[i] = self._add_constant(f"{name}_float32", value.astype(np.float32))
+            elif name and self._dtype_of(name) == "float16":
+                wide = self._fresh(f"{name}_float32")
+                self.ids[wide] = self.net.add_node("Cast", self._fresh(f"{base}_in{i}_to_float32"),
+                                                   [self._tensor(name, base)], {"to": onnx.TensorProto.FLOAT},
+                                                   [wide])[0]
+                self.shapes[wide], self.dtypes[wide] = self.shapes.get(name), "float32"
+                inputs[i] = wide
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        narrow = {}
+        for i, name in enumerate(node.output):
+            if name and self.dtypes.get(name) == "float16":
+                wide = self._fresh(f"{name}_float32")
+                copy.output[i] = wide
+                self.shapes[wide], self.dtypes[wide] = self.shapes.get(name), "float32"
+                narrow[wide] = name
+        self._emit_node(copy, inputs)
+        for wide, name in narrow.items():
+            self.ids[name] = self.net.add_node("Cast", self._fresh(f"{base}_{name}_to_float16"), [self.ids[wide]],
+                                               {"to": onnx.TensorProto.FLOAT16}, [name])[0]
 
     def _emit_node(self, node: onnx.NodeProto, inputs: List[str]) -> None:
         desc = ops.describe(node.name, node.op_type, node.output)

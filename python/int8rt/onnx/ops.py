@@ -46,7 +46,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "NodeInfo", "check_node", "normalize", "describe", "lift_1d",
+__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "FLOAT16_VIA_FLOAT32", "NodeInfo", "check_node", "normalize", "describe", "lift_1d",
            "CONFORMANCE_EXCEPTIONS"]
 
 SUPPORTED_OPS = frozenset([
@@ -68,6 +68,21 @@ SUPPORTED_OPS = frozenset([
     "IsNaN", "IsInf", "ConstantOfShape", "Range",
     "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK", "ScatterND", "ReduceL1", "ReduceL2", "ReduceSumSquare",
     "CastLike", "LpNormalization", "ReduceProd", "Einsum",
+])
+
+# Ops whose layers compute in float32 only. On float16 tensors the importer
+# wraps them in Casts (float16 -> float32 is exact; the result is rounded once
+# to float16), which is engine/dtypes.h's float16 rule: computed in float32,
+# rounded once. float64 tensors stay refused by these layers (computing them
+# in float32 would lose precision the model asked for).
+FLOAT16_VIA_FLOAT32 = frozenset([
+    "Conv", "ConvTranspose", "BatchNormalization", "Gemm", "MatMul", "Relu", "LeakyRelu", "PRelu", "Sigmoid",
+    "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu", "Softmax", "LogSoftmax", "LayerNormalization",
+    "InstanceNormalization", "GroupNormalization", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+    "Resize", "Upsample", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+    "ReduceL2", "ReduceSumSquare", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "Sin", "Cos", "Sign",
+    "Floor", "Ceil", "Round", "Softplus", "Softsign", "Mish", "Elu", "Selu", "LpNormalization", "LSTM", "GRU",
+    "RNN",
 ])
 
 FOLD_ONLY_OPS: frozenset = frozenset()  # none at present (ReduceProd, the last one, runs at run time)
