@@ -282,9 +282,12 @@ def test_pool_errors_and_dynamic_batch() -> None:
     rng = np.random.default_rng(14)
     x = rand(rng, 1, 2, 6, 6)
     with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*MaxPool.*storage_order"):
-        run_single_op("MaxPool", [x], {"kernel_shape": [2, 2], "storage_order": 1}, [False])
-    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Indices"):
-        run_single_op("MaxPool", [x], {"kernel_shape": [2, 2]}, [False], 2)
+        run_single_op("MaxPool", [rand(rng, 1, 2, 6)], {"kernel_shape": [2], "storage_order": 1}, [False])
+    for order in (0, 1):  # the Indices output, row- and column-major
+        attrs = {"kernel_shape": [2, 2], "storage_order": order}
+        ours, ref = run_single_op("MaxPool", [x], attrs, [False], 2), run_ort("MaxPool", [x], attrs, [False], 2)
+        for got, want in zip(ours, ref):
+            np.testing.assert_array_equal(got, want)
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*must be 4-D"):
         run_single_op("AveragePool", [rand(rng, 2, 6, 6)], {"kernel_shape": [2, 2]}, [False])
     attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
