@@ -16,7 +16,8 @@ double original_coord(const ResizeConfig& c, double x, double scale, int64_t in,
                       double roi_end) {
   const double out_w = scale * static_cast<double>(in), in_w = static_cast<double>(in);
   if (c.tf_crop_and_resize) {
-    const double v = out_w == 1.0 ? (roi_end - roi_begin) * (in_w - 1) / 2 : x * (roi_end - roi_begin) * (in_w - 1) / (out_w - 1);
+    const double v = out_w == 1.0 ? (roi_end - roi_begin) * (in_w - 1) / 2
+                                   : x * (roi_end - roi_begin) * (in_w - 1) / (out_w - 1);
     return v + roi_begin * (in_w - 1);
   }
   switch (c.coord) {
