@@ -178,3 +178,17 @@ def test_int4_blocked_weight_only_matmul() -> None:
     x = RNG.standard_normal((3, k)).astype(F32)
     wd = (w.astype(F32) - np.repeat(zp.astype(F32), block, axis=0)) * np.repeat(scale, block, axis=0)
     np.testing.assert_allclose(_run(model, {"x": x})[0], x @ wd, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("qtype", [np.uint8, np.int8, np.int16])
+def test_quantize_specials_saturate(qtype: type) -> None:
+    """Infinities saturate; NaN becomes the lowest value (the reference's int32 conversion of NaN
+    then its clip); halfway quotients round to even (2.5 -> 2, 3.5 -> 4, -2.5 -> -2)."""
+    info = np.iinfo(qtype)
+    x = np.array([np.inf, -np.inf, np.nan, 2.5, 3.5, -2.5, 1e30, -1e30], F32)
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(qtype))
+    m = _model(helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"]), [("x", TensorProto.FLOAT, (8,))], elem,
+               (8,), [numpy_helper.from_array(np.array(1.0, F32), "s"), numpy_helper.from_array(np.array(0, qtype), "zp")])
+    got = _run(m, {"x": x})[0]
+    lo, hi = info.min, info.max
+    np.testing.assert_array_equal(got, np.array([hi, lo, lo, 2, 4, max(lo, -2), hi, lo]).astype(qtype))

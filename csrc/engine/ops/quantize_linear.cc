@@ -82,6 +82,20 @@ QuantGeometry quant_geometry(const Shape& x, const Shape& scale, int64_t axis_at
   return g;
 }
 
+// Calls f(begin, end, k) over [0, n) in pieces of one scale index k each
+// (per tensor: the whole range; per axis: runs of `inner`), in parallel.
+template <typename F>
+void for_each_scale_run(const QuantGeometry& g, int64_t n, F&& f) {
+  const int64_t run = g.kind == QuantGeometry::Kind::kTensor ? n : g.inner;
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e;) {
+      const int64_t end = std::min(e, (i / run + 1) * run);
+      f(i, end, g.index(i));
+      i = end;
+    }
+  });
+}
+
 // Every element of `v` as a double (exact for every dtype the ops take).
 std::vector<double> values_as_double(const Value& v) {
   std::vector<double> out(static_cast<size_t>(v.numel()));
@@ -178,6 +192,17 @@ class QuantizeLinearLayer : public Layer {
     const std::vector<double> s = values_as_double(scale);
     const std::vector<double> z = zp ? values_as_double(*zp) : std::vector<double>(s.size(), 0.0);
     const DataType div = precision_ ? *precision_ : promoted_float(x.dtype(), scale.dtype());
+    if (div == DataType::kFloat32 && x.dtype() == DataType::kFloat32 && g.kind != QuantGeometry::Kind::kBlocked) {
+      bool done = false;
+      visit_numeric(y.dtype(), [&](auto ytag) {
+        using Y = decltype(ytag);
+        if constexpr (kIsInteger<Y> && sizeof(Y) <= 2) {
+          quantize_f32(x.data<float>(), y.data<Y>(), x.numel(), g, s, z);
+          done = true;
+        }
+      });
+      if (done) return;
+    }
     visit_dtype(x.dtype(), [&](auto xtag) {
       using X = decltype(xtag);
       const X* xp = x.data<X>();
@@ -200,6 +225,31 @@ class QuantizeLinearLayer : public Layer {
   std::string describe() const override { return "quantize linear (run time)"; }
 
  private:
+  // The common case (float32 activations to 8- or 16-bit integers, per tensor or per axis),
+  // written so the compiler vectorises it; the same arithmetic as quantize_one: the float32
+  // quotient, round half to even (adding and subtracting 1.5 * 2^23 in the default rounding
+  // mode, exact for |q| < 2^22, which the clamp to the target range +- 1 keeps), + zp, clamp.
+  template <typename Y>
+  static void quantize_f32(const float* x, Y* y, int64_t n, const QuantGeometry& g, const std::vector<double>& s,
+                           const std::vector<double>& z) {
+    constexpr float lo = static_cast<float>(std::numeric_limits<Y>::lowest());
+    constexpr float hi = static_cast<float>(std::numeric_limits<Y>::max());
+    constexpr float kRound = 12582912.f;  // 1.5 * 2^23
+    for_each_scale_run(g, n, [&](int64_t b, int64_t e, int64_t k) {
+      const float sk = static_cast<float>(s[k]), zk = static_cast<float>(z[k]);
+      const float qlo = lo - zk - 1.f, qhi = hi - zk + 1.f;
+      for (int64_t i = b; i < e; ++i) {
+        float q = x[i] / sk;
+        q = q > qlo ? q : qlo;  // NaN -> qlo -> lo, as quantize_one
+        q = q < qhi ? q : qhi;
+        float v = ((q + kRound) - kRound) + zk;
+        v = v > lo ? v : lo;
+        v = v < hi ? v : hi;
+        y[i] = static_cast<Y>(v);
+      }
+    });
+  }
+
   DataType output_dtype(const Value* zp) const {
     // A constant zero point is held as the IR holds constants (int64, float32); the importer
     // then records its real type as output_dtype.
@@ -295,6 +345,24 @@ class DequantizeLinearLayer : public Layer {
     const bool use_zp = zp && !is_quant_float8(x.dtype()) && x.dtype() != DataType::kFloat4E2M1;
     const std::vector<double> z = use_zp ? values_as_double(*zp) : std::vector<double>(s.size(), 0.0);
     const bool wide = scale.dtype() == DataType::kFloat64;
+    if (scale.dtype() == DataType::kFloat32 && y.dtype() == DataType::kFloat32 &&
+        g.kind != QuantGeometry::Kind::kBlocked) {
+      bool done = false;
+      visit_numeric(x.dtype(), [&](auto xtag) {
+        using X = decltype(xtag);
+        if constexpr (kIsInteger<X> && sizeof(X) <= 2) {
+          // The common case, vectorised: the same float32 arithmetic as the loop below.
+          const X* xp = x.data<X>();
+          float* yp = y.data<float>();
+          for_each_scale_run(g, x.numel(), [&](int64_t b, int64_t e, int64_t k) {
+            const float sk = static_cast<float>(s[k]), zk = static_cast<float>(z[k]);
+            for (int64_t i = b; i < e; ++i) yp[i] = (static_cast<float>(xp[i]) - zk) * sk;
+          });
+          done = true;
+        }
+      });
+      if (done) return;
+    }
     visit_dtype(x.dtype(), [&](auto xtag) {
       using X = decltype(xtag);
       const X* xp = x.data<X>();
