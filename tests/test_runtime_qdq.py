@@ -187,8 +187,9 @@ def test_quantize_specials_saturate(qtype: type) -> None:
     info = np.iinfo(qtype)
     x = np.array([np.inf, -np.inf, np.nan, 2.5, 3.5, -2.5, 1e30, -1e30], F32)
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(qtype))
+    params = [numpy_helper.from_array(np.array(1.0, F32), "s"), numpy_helper.from_array(np.array(0, qtype), "zp")]
     m = _model(helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"]), [("x", TensorProto.FLOAT, (8,))], elem,
-               (8,), [numpy_helper.from_array(np.array(1.0, F32), "s"), numpy_helper.from_array(np.array(0, qtype), "zp")])
+               (8,), params)
     got = _run(m, {"x": x})[0]
     lo, hi = info.min, info.max
     np.testing.assert_array_equal(got, np.array([hi, lo, lo, 2, 4, max(lo, -2), hi, lo]).astype(qtype))
