@@ -282,9 +282,12 @@ def test_pool_errors_and_dynamic_batch() -> None:
     rng = np.random.default_rng(14)
     x = rand(rng, 1, 2, 6, 6)
     with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*MaxPool.*storage_order"):
-        run_single_op("MaxPool", [x], {"kernel_shape": [2, 2], "storage_order": 1}, [False])
-    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Indices"):
-        run_single_op("MaxPool", [x], {"kernel_shape": [2, 2]}, [False], 2)
+        run_single_op("MaxPool", [rand(rng, 1, 2, 6)], {"kernel_shape": [2], "storage_order": 1}, [False])
+    for order in (0, 1):  # the Indices output, row- and column-major
+        attrs = {"kernel_shape": [2, 2], "storage_order": order}
+        ours, ref = run_single_op("MaxPool", [x], attrs, [False], 2), run_ort("MaxPool", [x], attrs, [False], 2)
+        for got, want in zip(ours, ref):
+            np.testing.assert_array_equal(got, want)
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*must be 4-D"):
         run_single_op("AveragePool", [rand(rng, 2, 6, 6)], {"kernel_shape": [2, 2]}, [False])
     attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
@@ -649,10 +652,12 @@ def test_resize_errors_and_dynamic_batch() -> None:
     rng = np.random.default_rng(39)
     x = rand(rng, 1, 2, 4, 4)
     sc = np.array([1, 1, 2, 2], np.float32)
-    for attr, value in [("mode", "lanczos"), ("coordinate_transformation_mode", "tf_crop_and_resize"),
-                        ("nearest_mode", "bogus"), ("antialias", 1)]:
+    for attr, value in [("mode", "lanczos"), ("coordinate_transformation_mode", "bogus"), ("nearest_mode", "bogus")]:
         with pytest.raises(int8rt.NotSupportedError, match=f"op_under_test.*Resize.*{attr}"):
             run_single_op("Resize", [x, EMPTY, sc], {attr: value}, [False, True, True])
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*tf_crop_and_resize needs the roi input"):
+        run_single_op("Resize", [x, EMPTY, sc], {"coordinate_transformation_mode": "tf_crop_and_resize"},
+                      [False, True, True])
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*scales/sizes"):
         run_single_op("Resize", [x, EMPTY, np.array([2, 2], np.float32)], {}, [False, True, True])
     attrs = {"mode": "linear"}
@@ -689,10 +694,11 @@ def test_conv_transpose_1d_and_errors() -> None:
     x, wt = rand(rng, 2, 3, 7), rand(rng, 3, 4, 3)
     compare("ConvTranspose", [x, wt], {"strides": [2], "pads": [1, 0]}, [False, True], atol=1e-4)
     x2, w2 = rand(rng, 1, 3, 4, 4), rand(rng, 3, 2, 3, 3)
-    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*ConvTranspose.*auto_pad"):
-        run_single_op("ConvTranspose", [x2, w2], {"auto_pad": "SAME_UPPER"}, [False, True])
-    with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*output_shape"):
-        run_single_op("ConvTranspose", [x2, w2], {"output_shape": [8, 8]}, [False, True])
+    # auto_pad SAME (total padding 1 here, split by the spec) and output_shape (odd total padding)
+    compare("ConvTranspose", [x2, w2], {"auto_pad": "SAME_UPPER", "strides": [2, 2]}, [False, True], atol=1e-4)
+    compare("ConvTranspose", [x2, w2], {"output_shape": [8, 8], "strides": [2, 2]}, [False, True], atol=1e-4)
+    with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*output_shape.*one value per spatial dim"):
+        run_single_op("ConvTranspose", [x2, w2], {"output_shape": [8, 8, 8]}, [False, True])
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*channels"):
         run_single_op("ConvTranspose", [rand(rng, 1, 5, 4, 4), w2], {}, [False, True])
 

@@ -137,6 +137,28 @@ def test_topk(axis: int, largest: int, k: int, dtype: type) -> None:
         np.testing.assert_array_equal(a, b, err_msg=f"TopK {attrs} k={k} {name}")
 
 
+@pytest.mark.parametrize("largest", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8, np.int8, np.uint64])
+def test_topk_other_dtypes(largest: int, dtype: type) -> None:
+    """Against a stable NumPy sort (equal values by lower index first)."""
+    x = RNG.integers(0, 6, (3, 7)).astype(dtype)
+    from onnx import TensorProto, helper, numpy_helper
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    node = helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1, largest=largest)
+    graph = helper.make_graph([node], "topk", [helper.make_tensor_value_info("x", elem, [3, 7])],
+                              [helper.make_tensor_value_info("v", elem, [3, 4]),
+                               helper.make_tensor_value_info("i", TensorProto.INT64, [3, 4])],
+                              [numpy_helper.from_array(np.array([4], np.int64), "k")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    out = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).run({"x": x})
+    values, indices = out["v"], out["i"]
+    key = x.astype(np.float64)
+    order = np.argsort(-key if largest else key, axis=1, kind="stable")[:, :4]
+    assert values.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(indices, order)
+    np.testing.assert_array_equal(values, np.take_along_axis(x, order, axis=1))
+
+
 def test_topk_puts_nan_first_as_numpy_sorts_it() -> None:
     x = np.array([[1.0, np.nan, 3.0, 2.0]], np.float32)
     values, indices = run_single_op("TopK", [x, np.array([2], np.int64)], {}, [False, True], 2)

@@ -35,11 +35,10 @@ def test_unnamed_node_is_identified_by_its_output():
 @pytest.mark.parametrize("node, inits, what", [
     (helper.make_node("Conv", ["x", "w4d"], ["y"], name="c4"), [init("w4d", np.ones((2, 1, 2, 2, 2, 2), np.float32))],
      "only 1-D, 2-D and 3-D kernels"),
-    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="rs", mode="linear", antialias=1),
-     [init("sc", np.ones(5, np.float32))], "antialias=1"),
-    (helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="ct", auto_pad="SAME_UPPER"),
-     [init("w", np.ones((1, 2, 2, 2), np.float32))], "auto_pad='SAME_UPPER'"),
-    (helper.make_node("MaxPool", ["x"], ["y", "idx"], name="mp", kernel_shape=[2, 2]), [], "Indices output"),
+    (helper.make_node("BatchNormalization", ["x", "s", "b", "s", "s"], ["y"], name="bn", training_mode=1),
+     [init("s", np.ones(1, np.float32)), init("b", np.zeros(1, np.float32))], "training_mode=1"),
+    (helper.make_node("Cast", ["x"], ["y"], name="cs", to=onnx.TensorProto.STRING), [], "cast to ONNX element type 8"),
+    (helper.make_node("Gelu", ["x"], ["y"], name="g2", approximate="erf"), [], "approximate='erf'"),
     (helper.make_node("Gelu", ["x"], ["y"], name="g", approximate="fast"), [], "approximate='fast'"),
 ])
 def test_unsupported_attributes_are_refused_before_work(node, inits, what):

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 
 #include "core/half.h"
@@ -154,6 +155,37 @@ struct Arith<Half> {
   static Half sub(Half a, Half b) { return store(load(a) - load(b)); }
   static Half mul(Half a, Half b) { return store(load(a) * load(b)); }
 };
+
+// The ONNX TensorProto element type `to` (Cast's `to`, QuantizeLinear's
+// output_dtype...) as a DataType, if the engine has it.
+inline std::optional<DataType> dtype_from_onnx(int64_t to) {
+  switch (to) {
+    case 1: return DataType::kFloat32;
+    case 2: return DataType::kUInt8;
+    case 3: return DataType::kInt8;
+    case 4: return DataType::kUInt16;
+    case 5: return DataType::kInt16;
+    case 6: return DataType::kInt32;
+    case 7: return DataType::kInt64;
+    case 9: return DataType::kBool;
+    case 10: return DataType::kFloat16;
+    case 11: return DataType::kFloat64;
+    case 12: return DataType::kUInt32;
+    case 13: return DataType::kUInt64;
+    case 16: return DataType::kBFloat16;
+    case 17: return DataType::kFloat8E4M3FN;
+    case 18: return DataType::kFloat8E4M3FNUZ;
+    case 19: return DataType::kFloat8E5M2;
+    case 20: return DataType::kFloat8E5M2FNUZ;
+    case 21: return DataType::kUInt4;
+    case 22: return DataType::kInt4;
+    case 23: return DataType::kFloat4E2M1;
+    case 25: return DataType::kUInt2;
+    case 24: return DataType::kFloat8E8M0;
+    case 26: return DataType::kInt2;
+    default: return std::nullopt;
+  }
+}
 
 // Cast's attributes: saturate (float8 targets), round_mode (float8 e8m0).
 struct CastOptions {

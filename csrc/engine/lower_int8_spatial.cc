@@ -151,6 +151,10 @@ bool Lowerer::lower_resize(int, const Node& node) {
   if (node.attrs.get_string("keep_aspect_ratio_policy", "stretch") != "stretch") {
     return decline(node, "keep_aspect_ratio_policy other than stretch runs in float32");
   }
+  if (node.attrs.get_int("antialias", 0) != 0 ||
+      node.attrs.get_string("coordinate_transformation_mode", "") == "tf_crop_and_resize") {
+    return decline(node, "antialias and tf_crop_and_resize run in float32");
+  }
   if (ys[0] != xs[0] || ys[1] != xs[1] || xs[1] <= 0) return decline(node, "it resizes more than the spatial dims");
   if (mode != "nearest") {
     if (xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0) {

@@ -29,36 +29,6 @@ void convert(const From* x, To* y, int64_t n, const CastOptions& o) {
   });
 }
 
-// The ONNX TensorProto element type `to` as a DataType, if the engine has it.
-std::optional<DataType> onnx_dtype(int64_t to) {
-  switch (to) {
-    case 1: return DataType::kFloat32;
-    case 2: return DataType::kUInt8;
-    case 3: return DataType::kInt8;
-    case 4: return DataType::kUInt16;
-    case 5: return DataType::kInt16;
-    case 6: return DataType::kInt32;
-    case 7: return DataType::kInt64;
-    case 9: return DataType::kBool;
-    case 10: return DataType::kFloat16;
-    case 11: return DataType::kFloat64;
-    case 12: return DataType::kUInt32;
-    case 13: return DataType::kUInt64;
-    case 16: return DataType::kBFloat16;
-    case 17: return DataType::kFloat8E4M3FN;
-    case 18: return DataType::kFloat8E4M3FNUZ;
-    case 19: return DataType::kFloat8E5M2;
-    case 20: return DataType::kFloat8E5M2FNUZ;
-    case 21: return DataType::kUInt4;
-    case 22: return DataType::kInt4;
-    case 23: return DataType::kFloat4E2M1;
-    case 25: return DataType::kUInt2;
-    case 24: return DataType::kFloat8E8M0;
-    case 26: return DataType::kInt2;
-    default: return std::nullopt;
-  }
-}
-
 class CastLayer : public Layer {
  public:
   // like: CastLike, whose target is input 1's dtype (to_ unused).
@@ -108,7 +78,7 @@ class CastLayer : public Layer {
 std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
   require_inputs(node, 1);
   const int64_t to = node.attrs.get_int("to", -1);
-  if (std::optional<DataType> t = onnx_dtype(to)) return std::make_unique<CastLayer>(node, *t);
+  if (std::optional<DataType> t = dtype_from_onnx(to)) return std::make_unique<CastLayer>(node, *t);
   throw unsupported_attr(node, "to", std::to_string(to),
                          "int8rt casts to float32/64/16, int8/16/32/64, uint8/16/32/64, bool, bfloat16, "
                          "float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e8m0), float4e2m1, int4, uint4, int2, uint2");

@@ -1,10 +1,14 @@
 // Float32 ConvTranspose (ONNX, opset 11+): 1-D, 2-D and 3-D, NC[D]HW, weights
 // [C, M/group, k...], group, strides, dilations, explicit pads,
-// output_padding, auto_pad NOTSET / VALID, optional bias:
+// output_padding, auto_pad, output_shape, optional bias:
 //   out = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - pad_begin - pad_end
-// Not supported (NotSupported at creation): output_shape and auto_pad
-// SAME_UPPER / SAME_LOWER, whose split of an odd total padding differs
-// between the ONNX spec and ONNX Runtime.
+// With output_shape (or auto_pad SAME_UPPER / SAME_LOWER, whose output_shape
+// is in * stride) the pads are ignored and derived as the ONNX spec and its
+// reference do: total = stride * (in - 1) + output_padding + (k - 1) *
+// dilation + 1 - output_shape, split floor(total / 2) at the begin for
+// SAME_UPPER, at the end otherwise (ONNX Runtime agrees). A negative total
+// (an output_shape past the natural size) is a negative pad: output taps no
+// input reaches hold the bias.
 //
 // Compute per image and group: col = W_g^T (M/G*kd*kh*kw x C/G) * x_g
 // (C/G x D*H*W) with the blocked SGEMM, then col2im scatters col into the
@@ -32,8 +36,9 @@ struct Geom {
 
 class ConvTransposeLayer : public Layer {
  public:
-  ConvTransposeLayer(const Node& node, WindowAttrs w, std::vector<int64_t> out_pad, int64_t group, size_t rank)
-      : w_(std::move(w)), out_pad_(std::move(out_pad)), group_(group), rank_(rank),
+  ConvTransposeLayer(const Node& node, WindowAttrs w, std::vector<int64_t> out_pad, std::vector<int64_t> out_shape,
+                     int64_t group, size_t rank)
+      : w_(std::move(w)), out_pad_(std::move(out_pad)), out_shape_(std::move(out_shape)), group_(group), rank_(rank),
         prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -119,6 +124,15 @@ class ConvTransposeLayer : public Layer {
       *dil = w_.dilations[d];
       *pb = w_.auto_pad == WindowAttrs::AutoPad::kValid ? 0 : w_.pads[d];
       int64_t pe = w_.auto_pad == WindowAttrs::AutoPad::kValid ? 0 : w_.pads[d + rank_];
+      const bool same = w_.auto_pad == WindowAttrs::AutoPad::kSameUpper ||
+                        w_.auto_pad == WindowAttrs::AutoPad::kSameLower;
+      if (same || !out_shape_.empty()) {
+        const int64_t target = out_shape_.empty() ? *in_size * *s : out_shape_[d];
+        const int64_t total = *s * (*in_size - 1) + out_pad_[d] + (*k - 1) * *dil + 1 - target;
+        const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);  // floor(total / 2)
+        *pb = w_.auto_pad == WindowAttrs::AutoPad::kSameUpper ? half : total - half;
+        pe = total - *pb;
+      }
       *o = *s * (*in_size - 1) + out_pad_[d] + (*k - 1) * *dil + 1 - *pb - pe;
       if (*o <= 0) throw InvalidArgument(prefix_ + "pads leave an empty output along spatial dim " + std::to_string(d));
     };
@@ -140,6 +154,7 @@ class ConvTransposeLayer : public Layer {
 
   WindowAttrs w_;
   std::vector<int64_t> out_pad_;
+  std::vector<int64_t> out_shape_;  // spatial output_shape; empty: absent
   int64_t group_;
   size_t rank_;
   std::string prefix_;
@@ -151,14 +166,6 @@ std::unique_ptr<Layer> make_conv_transpose(const Network& net, const Node& node)
     throw InvalidArgument(layer_error_prefix(node) + "needs input X and weights W");
   }
   WindowAttrs w = parse_window(node, true, false);
-  if (w.auto_pad == WindowAttrs::AutoPad::kSameUpper || w.auto_pad == WindowAttrs::AutoPad::kSameLower) {
-    throw unsupported_attr(node, "auto_pad", node.attrs.get_string("auto_pad", ""),
-                           "the ONNX spec and ONNX Runtime split odd padding differently; give explicit pads");
-  }
-  if (node.attrs.has("output_shape")) {
-    throw unsupported_attr(node, "output_shape", ints_str(node.attrs.get_ints("output_shape", {})),
-                           "give explicit pads and output_padding");
-  }
   const Shape& ws = net.tensor(node.inputs[1]).shape;
   if (ws.size() < 3 || ws.size() > 5) {
     throw NotSupported(layer_error_prefix(node) + "weights '" + net.tensor(node.inputs[1]).name +
@@ -180,9 +187,16 @@ std::unique_ptr<Layer> make_conv_transpose(const Network& net, const Node& node)
                             " must be smaller than the stride or dilation");
     }
   }
+  std::vector<int64_t> out_shape = node.attrs.get_ints("output_shape", {});
+  if (out_shape.size() == rank + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);  // N, C given too
+  if (!out_shape.empty() && out_shape.size() != rank) {
+    throw InvalidArgument(layer_error_prefix(node) + "output_shape " + ints_str(out_shape) +
+                          " needs one value per spatial dim");
+  }
   int64_t group = node.attrs.get_int("group", 1);
   if (group < 1) throw InvalidArgument(layer_error_prefix(node) + "group must be >= 1");
-  return std::make_unique<ConvTransposeLayer>(node, std::move(w), std::move(out_pad), group, rank);
+  return std::make_unique<ConvTransposeLayer>(node, std::move(w), std::move(out_pad), std::move(out_shape), group,
+                                              rank);
 }
 
 INT8RT_REGISTER_LAYER("ConvTranspose", make_conv_transpose);

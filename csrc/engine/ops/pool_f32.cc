@@ -1,8 +1,13 @@
 // Float32 pooling (ONNX): MaxPool and AveragePool over 1-D, 2-D or 3-D NC[D]HW
 // windows with kernel_shape, strides, pads, auto_pad, ceil_mode, dilations
 // (MaxPool, and AveragePool opset 19) and count_include_pad; GlobalMaxPool
-// and GlobalAveragePool over any number of spatial dims. MaxPool's optional
-// Indices output is not supported (NotSupported at creation).
+// and GlobalAveragePool over any number of spatial dims.
+//
+// MaxPool with its Indices output (int64: the flat index of each maximum in
+// the input, row-major; storage_order 1 makes the spatial part column-major
+// for 2-D) or on float64 / float16 / int8 / uint8 runs a per-output scalar
+// loop (max_pool_generic), which takes the first maximum in window order as
+// ONNX's reference does; padded taps never win.
 //
 // AveragePool divisor: with count_include_pad the taps that fall inside the
 // explicitly padded input [-pad_begin, size + pad_end) count, taps beyond it
@@ -17,6 +22,7 @@
 #include <limits>
 
 #include "core/thread_pool.h"
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 
@@ -46,17 +52,30 @@ int64_t tap_count(const Dim& g, int64_t o, bool include_pad) {
 
 class PoolLayer : public Layer {
  public:
-  PoolLayer(const Node& node, bool is_max, WindowAttrs w, bool include_pad)
-      : is_max_(is_max), w_(std::move(w)), include_pad_(include_pad), prefix_(layer_error_prefix(node)) {}
+  PoolLayer(const Node& node, bool is_max, WindowAttrs w, bool include_pad, bool with_indices, bool column_major)
+      : is_max_(is_max),
+        w_(std::move(w)),
+        include_pad_(include_pad),
+        with_indices_(with_indices),
+        column_major_(column_major),
+        prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Dim z, h, wd;
-    return {{DataType::kFloat32, geometry(in, &z, &h, &wd)}};
+    Shape os = geometry(in, &z, &h, &wd);
+    if (with_indices_) return {{in[0]->dtype(), os}, {DataType::kInt64, os}};
+    return {{in[0]->dtype(), os}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     Dim z, h, wd;
     Shape os = geometry(in, &z, &h, &wd);
+    if (with_indices_ || in[0]->dtype() != DataType::kFloat32) {
+      visit_numeric(in[0]->dtype(), [&](auto tag) {
+        max_pool_generic<decltype(tag)>(*in[0], os, z, h, wd, out[0], with_indices_ ? out[1] : nullptr);
+      });
+      return;
+    }
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     const int64_t planes = os[0] * os[1];
@@ -92,6 +111,48 @@ class PoolLayer : public Layer {
   std::string describe() const override { return is_max_ ? "fp32 maxpool" : "fp32 avgpool"; }
 
  private:
+  // MaxPool on any numeric T, optionally with the Indices output (see the header comment).
+  template <typename T>
+  void max_pool_generic(const Value& xv, const Shape& os, const Dim& z, const Dim& h, const Dim& wd, Value* yv,
+                        Value* iv) const {
+    const T* x = xv.data<T>();
+    T* y = yv->data<T>();
+    int64_t* idx = iv ? iv->data<int64_t>() : nullptr;
+    const int64_t in_plane = z.in * h.in * wd.in, out_plane = z.out * h.out * wd.out;
+    parallel_for(os[0] * os[1], 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        for (int64_t o = 0; o < out_plane; ++o) {
+          const int64_t oz = o / (h.out * wd.out), oy = o / wd.out % h.out, ox = o % wd.out;
+          bool found = false;
+          typename Arith<T>::C best{};
+          int64_t at = 0;
+          for (int64_t kz = 0; kz < z.k; ++kz) {
+            const int64_t iz = oz * z.s - z.pb + kz * z.d;
+            if (iz < 0 || iz >= z.in) continue;
+            for (int64_t ky = 0; ky < h.k; ++ky) {
+              const int64_t iy = oy * h.s - h.pb + ky * h.d;
+              if (iy < 0 || iy >= h.in) continue;
+              for (int64_t kx = 0; kx < wd.k; ++kx) {
+                const int64_t ix = ox * wd.s - wd.pb + kx * wd.d;
+                if (ix < 0 || ix >= wd.in) continue;
+                const auto v = Arith<T>::load(x[p * in_plane + (iz * h.in + iy) * wd.in + ix]);
+                if (!found || v > best) {
+                  found = true;
+                  best = v;
+                  at = column_major_ ? (iz * wd.in + ix) * h.in + iy : (iz * h.in + iy) * wd.in + ix;
+                }
+              }
+            }
+          }
+          // A window with no tap inside the input (only possible with huge pads) gives the lowest value.
+          y[p * out_plane + o] = found ? Arith<T>::store(best) : Arith<T>::store(std::numeric_limits<
+                                                                     typename Arith<T>::C>::lowest());
+          if (idx) idx[p * out_plane + o] = p * in_plane + at;
+        }
+      }
+    });
+  }
+
   // One input slice's 2-D taps (ky, kx) folded into one output slice.
   void pool_slice(const float* src, float* dst, const Dim& h, const Dim& wd) const {
     for (int64_t ky = 0; ky < h.k; ++ky) {
@@ -115,7 +176,12 @@ class PoolLayer : public Layer {
   }
 
   Shape geometry(const std::vector<const Value*>& in, Dim* z, Dim* h, Dim* wd) const {
-    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& X = require_any(in, 0, prefix_);
+    if (X.dtype() != DataType::kFloat32 &&
+        !(is_max_ && (is_float_dtype(X.dtype()) || X.dtype() == DataType::kInt8 || X.dtype() == DataType::kUInt8))) {
+      throw InvalidArgument(prefix_ + "input 0 must be float32" + (is_max_ ? ", float64, float16, int8 or uint8" : "") +
+                            ", got " + dtype_name(X.dtype()));
+    }
     const Shape& xs = X.shape();
     size_t rank = w_.kernel.size();
     if (xs.size() != rank + 2) {
@@ -140,6 +206,8 @@ class PoolLayer : public Layer {
   bool is_max_;
   WindowAttrs w_;
   bool include_pad_;
+  bool with_indices_;
+  bool column_major_;
   std::string prefix_;
 };
 
@@ -149,14 +217,13 @@ LayerFactory make_pool(bool is_max) {
     if (w.kernel.empty()) throw InvalidArgument(layer_error_prefix(node) + "kernel_shape is required");
     if (w.kernel.size() > 3) throw unsupported_attr(node, "kernel_shape", ints_str(w.kernel), "4-D and above pooling");
     fill_window_defaults(w, w.kernel.size(), node);
-    if (is_max && node.outputs.size() > 1) {
-      throw NotSupported(layer_error_prefix(node) + "the Indices output of MaxPool is not supported");
-    }
-    if (is_max && node.attrs.get_int("storage_order", 0) != 0) {
-      throw unsupported_attr(node, "storage_order", "1");
+    const bool with_indices = is_max && node.outputs.size() > 1 && node.outputs[1] >= 0;
+    const bool column_major = is_max && node.attrs.get_int("storage_order", 0) != 0;
+    if (column_major && w.kernel.size() != 2) {
+      throw unsupported_attr(node, "storage_order", "1", "column-major indices are defined for 2-D pooling");
     }
     bool include_pad = !is_max && node.attrs.get_int("count_include_pad", 0) != 0;
-    return std::make_unique<PoolLayer>(node, is_max, std::move(w), include_pad);
+    return std::make_unique<PoolLayer>(node, is_max, std::move(w), include_pad, with_indices, column_major);
   };
 }
 

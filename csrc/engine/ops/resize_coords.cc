@@ -92,6 +92,7 @@ ResizeConfig resize_config(const Node& node, bool upsample) {
   else if (coord == "half_pixel_symmetric") c.coord = ResizeCoord::kHalfPixelSymmetric;
   else if (coord == "align_corners") c.coord = ResizeCoord::kAlignCorners;
   else if (coord == "asymmetric") c.coord = ResizeCoord::kAsymmetric;
+  else if (coord == "tf_crop_and_resize") c.tf_crop_and_resize = true;
   else throw unsupported_attr(node, "coordinate_transformation_mode", "'" + coord + "'");
   std::string round = node.attrs.get_string("nearest_mode", "round_prefer_floor");
   if (round == "round_prefer_floor") c.round = ResizeRound::kPreferFloor;
@@ -99,7 +100,8 @@ ResizeConfig resize_config(const Node& node, bool upsample) {
   else if (round == "floor") c.round = ResizeRound::kFloor;
   else if (round == "ceil") c.round = ResizeRound::kCeil;
   else throw unsupported_attr(node, "nearest_mode", "'" + round + "'");
-  if (node.attrs.get_int("antialias", 0) != 0) throw unsupported_attr(node, "antialias", "1");
+  c.antialias = (c.linear || c.cubic) && node.attrs.get_int("antialias", 0) != 0;  // nearest ignores it
+  c.extrapolation_value = static_cast<float>(node.attrs.get_float("extrapolation_value", 0.0));
   std::string policy = node.attrs.get_string("keep_aspect_ratio_policy", "stretch");
   if (policy == "not_larger") c.aspect = ResizeConfig::Aspect::kNotLarger;
   else if (policy == "not_smaller") c.aspect = ResizeConfig::Aspect::kNotSmaller;

@@ -30,10 +30,14 @@ struct ResizeConfig {
   // for every resized axis, the smallest (not_larger) or largest
   // (not_smaller) of sizes[i] / in[i], and out = round(scale * in).
   enum class Aspect { kStretch, kNotLarger, kNotSmaller } aspect = Aspect::kStretch;
+  // Computed by resize_separable.h only (the float32 layer; the int8 lowering declines them):
+  bool antialias = false;           // linear / cubic downsampling with a stretched kernel
+  bool tf_crop_and_resize = false;  // coordinates from the roi input; outside it: extrapolation_value
+  float extrapolation_value = 0.f;
 };
 
 // The node's attributes (Resize, or Upsample when `upsample`); NotSupported
-// naming the node for a mode the layer lacks (cubic, antialias, ...).
+// naming the node for a mode the layer lacks.
 ResizeConfig resize_config(const Node& node, bool upsample);
 
 // Input coordinate (float32) of output index x of a dim resized in -> out at `scale`.

@@ -20,9 +20,11 @@
 // exclude_outside as ONNX defines them.
 // Upsample is asymmetric with floor for nearest. keep_aspect_ratio_policy
 // not_larger / not_smaller (with sizes) as resize_coords.h's ResizeConfig
-// says. Not supported (NotSupported at creation): tf_crop_and_resize,
-// antialias. The coordinate arithmetic is in resize_coords.h, shared
-// with the int8 Resize layers.
+// says. antialias, tf_crop_and_resize (with roi, input 1, and
+// extrapolation_value) and linear / cubic resizing of dims other than the
+// last two run on resize_separable.h (ONNX's reference, in float64). The
+// coordinate arithmetic is in resize_coords.h, shared with the int8 Resize
+// layers.
 #include <algorithm>
 #include <cmath>
 
@@ -30,6 +32,7 @@
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/resize_coords.h"
+#include "engine/ops/resize_separable.h"
 
 namespace int8rt {
 namespace engine {
@@ -51,6 +54,10 @@ class ResizeLayer : public Layer {
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     const size_t r = xs.size();
+    if (separable(xs, os)) {
+      run_separable(in, x, y, xs, os, scales);
+      return;
+    }
     if (c_.linear) {
       linear(x, y, xs, os, scales);
       return;
@@ -89,6 +96,51 @@ class ResizeLayer : public Layer {
   }
 
  private:
+  // The modes the fused loops below lack (see the header comment).
+  bool separable(const Shape& xs, const Shape& os) const {
+    if (c_.antialias || c_.tf_crop_and_resize) return true;
+    for (size_t d = 0; d + 2 < xs.size(); ++d) {
+      if ((c_.linear || c_.cubic) && os[d] != xs[d]) return true;
+    }
+    return false;
+  }
+
+  void run_separable(const std::vector<const Value*>& in, const float* x, float* y, const Shape& xs, const Shape& os,
+                     const std::vector<float>& scales) const {
+    const size_t r = xs.size();
+    std::vector<float> roi;
+    if (c_.tf_crop_and_resize) {
+      if (in.size() < 2 || !in[1] || in[1]->numel() == 0) {
+        throw InvalidArgument(prefix_ + "tf_crop_and_resize needs the roi input");
+      }
+      roi = float_values(require_input(in, 1, DataType::kFloat32, prefix_), prefix_, "roi");
+    }
+    std::vector<int64_t> axes = resized_axes(r);
+    if (!roi.empty() && roi.size() != 2 * axes.size() && roi.size() != 2 * r) {
+      throw InvalidArgument(prefix_ + "roi has " + std::to_string(roi.size()) + " values; expected " +
+                            std::to_string(2 * axes.size()));
+    }
+    std::vector<AxisTaps> taps(r);
+    for (size_t i = 0; i < axes.size(); ++i) {
+      const size_t d = static_cast<size_t>(axes[i]);
+      // roi: [begins..., ends...] over `axes` (or over every dim)
+      const size_t k = roi.size() == 2 * r ? d : i, half = roi.size() / 2;
+      const double begin = roi.empty() ? 0.0 : roi[k], end = roi.empty() ? 1.0 : roi[half + k];
+      const bool identity = os[d] == xs[d] && std::fabs(scales[d] - 1.f) < 1e-9f && begin == 0.0 && end == 1.0;
+      if (!identity) taps[d] = resize_axis_taps(c_, xs[d], os[d], scales[d], begin, end);
+    }
+    resize_separable(x, y, xs, os, taps, c_.extrapolation_value);
+  }
+
+  std::vector<int64_t> resized_axes(size_t r) const {
+    std::vector<int64_t> axes = c_.axes;
+    if (axes.empty()) {
+      for (size_t d = 0; d < r; ++d) axes.push_back(static_cast<int64_t>(d));
+    }
+    for (int64_t& a : axes) a = normalize_axis(a, static_cast<int64_t>(r), prefix_);
+    return axes;
+  }
+
   // Bicubic on the last two dims: per output pixel, each of the four tap
   // rows is blended along x, then the four row values along y (ONNX
   // Runtime's order).
@@ -200,14 +252,6 @@ class ResizeLayer : public Layer {
         (*scales)[d] = static_cast<float>(sizes[i]) / static_cast<float>(xs[d]);
       }
       if (os[d] <= 0) throw InvalidArgument(prefix_ + "output dim " + std::to_string(d) + " would be empty");
-    }
-    if (c_.linear || c_.cubic) {
-      for (size_t d = 0; d + 2 < r; ++d) {
-        if (os[d] != xs[d]) {
-          throw NotSupported(prefix_ + (c_.linear ? "linear" : "cubic") + " resize of dim " + std::to_string(d) +
-                             " (only the last two dims may be resized)");
-        }
-      }
     }
     return os;
   }

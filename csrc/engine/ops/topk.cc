@@ -1,5 +1,6 @@
 // TopK (ONNX): the K largest (largest = 1, the default) or smallest elements
-// along `axis` (default -1) of a float32, int64 or int32 tensor, and their
+// along `axis` (default -1) of a numeric tensor (float32, float64, the 8- to
+// 64-bit integers; not float16), and their
 // int64 indices. K is a one-element int64 input (a constant or a shape
 // tensor: the output shape depends on it), 0 <= K <= the axis' size. Output
 // order: by value (descending for largest, ascending otherwise), equal values
@@ -11,6 +12,7 @@
 
 #include "core/checked_math.h"
 #include "core/thread_pool.h"
+#include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 
@@ -32,7 +34,11 @@ class TopKLayer : public Layer {
         prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    const Value& x = require_ordered(in, 0, prefix_);
+    const Value& x = require_any(in, 0, prefix_);
+    if (!is_numeric_dtype(x.dtype()) || x.dtype() == DataType::kFloat16) {
+      throw InvalidArgument(prefix_ + "input must be float32, float64 or an integer type, got " +
+                            dtype_name(x.dtype()));
+    }
     const DataType t = x.dtype();
     Shape s = x.shape();
     const int64_t a = normalize_axis(axis_, static_cast<int64_t>(s.size()), prefix_);
@@ -42,12 +48,10 @@ class TopKLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    switch (in[0]->dtype()) {
-      case DataType::kFloat32: top<float>(in, out); break;
-      case DataType::kInt64: top<int64_t>(in, out); break;
-      case DataType::kInt32: top<int32_t>(in, out); break;
-      default: break;  // refused by infer
-    }
+    visit_numeric(in[0]->dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (!kIsHalf<T>) top<T>(in, out);  // float16: refused by infer
+    });
   }
 
   std::string describe() const override { return std::string(largest_ ? "top" : "bottom") + "-k"; }

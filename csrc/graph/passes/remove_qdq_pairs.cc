@@ -57,8 +57,9 @@ bool fold_weight_dq(Network& net, int node_id, PassReport* report) {
   const Tensor* q = constant_or_null(net, input_at(n, 0));
   const Tensor* s = constant_or_null(net, input_at(n, 1));
   if (!q || (q->dtype != DataType::kInt8 && q->dtype != DataType::kInt64) || !s ||
-      s->dtype != DataType::kFloat32 || n.outputs.size() != 1 || passes::is_network_output(net, n.outputs[0])) {
-    return false;
+      s->dtype != DataType::kFloat32 || n.outputs.size() != 1 || passes::is_network_output(net, n.outputs[0]) ||
+      n.attrs.get_int("block_size", 0) != 0 || n.attrs.get_int("output_dtype", 1) != 1) {
+    return false;  // blocked or not float32: the run-time layer computes it
   }
   const Tensor* zp = constant_or_null(net, input_at(n, 2));
   if (input_at(n, 2) >= 0 && (!zp || zp->dtype != q->dtype)) return false;
@@ -140,7 +141,8 @@ void remove_dq_q(Network& net, int dq_id, PassReport* report) {
     const Node& d = net.nodes()[dq_id];
     if (qn.op != "QuantizeLinear" || input_at(qn, 0) != d.outputs[0] || qn.outputs.size() != 1) continue;
     if (!same_constant(net, d, qn, 1) || !same_constant(net, d, qn, 2) ||
-        d.attrs.get_int("axis", 1) != qn.attrs.get_int("axis", 1)) {
+        d.attrs.get_int("axis", 1) != qn.attrs.get_int("axis", 1) ||
+        d.attrs.get_int("block_size", 0) != qn.attrs.get_int("block_size", 0)) {
       continue;
     }
     const std::string what = passes::describe(d) + " -> " + passes::describe(qn);

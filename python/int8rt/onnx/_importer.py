@@ -297,6 +297,22 @@ def _ir_array(name: str, a: np.ndarray) -> np.ndarray:
     raise NotSupportedError(f"constant '{name}' has dtype {a.dtype}; int8rt constants are numeric")
 
 
+def _raw_quant_constant(a: np.ndarray) -> np.ndarray:
+    """A Q/DQ constant of a storage type (int4 / uint4 / int2 / uint2 weights or zero points, a
+    float8 / float4 zero point) as the IR holds it: its values as int64 or float32. The type it
+    had is kept in the node's output_dtype (``_Emitter._quant_dtype``)."""
+    if a.dtype.kind != "V":
+        return a
+    if a.dtype.name in _NARROW_INTS:
+        return a.astype(np.int64)
+    if a.dtype.name.startswith(("float8", "float4")):
+        return a.astype(np.float32)
+    return a
+
+
+_NARROW_INTS = frozenset(["int4", "uint4", "int2", "uint2"])
+
+
 class _Emitter:
     """Builds the Network from the folded graph."""
 
@@ -323,7 +339,7 @@ class _Emitter:
             return self.ids[name]
         v = self.values.get(name)
         if isinstance(v, np.ndarray):
-            stored = _ir_array(name, v)
+            stored = _ir_array(name, _raw_quant_constant(v) if reads_constants_raw else v)
             if v.dtype in _RUNTIME_FLOAT_CONSTANTS and not reads_constants_raw:
                 # a float64 / float16 constant is held as float32 (exact for float16, rounded for
                 # float64) and cast back at run time, so its readers see the dtype ONNX declared
@@ -342,7 +358,10 @@ class _Emitter:
         for name, dims, dtype in declared:
             self.ids[name] = self.net.add_input(name, dims, dtype)
         for kept in nodes:
-            self._emit_node(kept.node, list(kept.inputs))
+            if kept.node.op_type in ops.FLOAT16_VIA_FLOAT32 and self._reads_float16(kept.inputs):
+                self._emit_via_float32(kept.node, list(kept.inputs))
+            else:
+                self._emit_node(kept.node, list(kept.inputs))
         for vi in graph_outputs:
             self.net.mark_output(self._tensor(vi.name, f"graph output '{vi.name}'"))
         for name, tid in self.ids.items():
@@ -357,6 +376,42 @@ class _Emitter:
                 self.net.set_dtype(tid, self.dtypes[name])
         self.net.validate()
         return self.net
+
+    def _dtype_of(self, name: str) -> Optional[str]:
+        v = self.values.get(name)
+        return v.dtype.name if isinstance(v, np.ndarray) else self.dtypes.get(name)
+
+    def _reads_float16(self, inputs: Sequence[str]) -> bool:
+        return any(n and self._dtype_of(n) == "float16" for n in inputs)
+
+    def _emit_via_float32(self, node: onnx.NodeProto, inputs: List[str]) -> None:
+        """A float32-only layer on float16 tensors (ops.FLOAT16_VIA_FLOAT32): Cast the float16
+        inputs to float32 (exact), run the op, Cast its float16 outputs back (rounded once)."""
+        base = node.name or node.output[0]
+        for i, name in enumerate(inputs):
+            value = self._constant(name) if name else None
+            if value is not None and value.dtype == np.float16:  # weights: a float32 constant, exact
+                inputs[i] = self._add_constant(f"{name}_float32", value.astype(np.float32))
+            elif name and self._dtype_of(name) == "float16":
+                wide = self._fresh(f"{name}_float32")
+                self.ids[wide] = self.net.add_node("Cast", self._fresh(f"{base}_in{i}_to_float32"),
+                                                   [self._tensor(name, base)], {"to": onnx.TensorProto.FLOAT},
+                                                   [wide])[0]
+                self.shapes[wide], self.dtypes[wide] = self.shapes.get(name), "float32"
+                inputs[i] = wide
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        narrow = {}
+        for i, name in enumerate(node.output):
+            if name and self.dtypes.get(name) == "float16":
+                wide = self._fresh(f"{name}_float32")
+                copy.output[i] = wide
+                self.shapes[wide], self.dtypes[wide] = self.shapes.get(name), "float32"
+                narrow[wide] = name
+        self._emit_node(copy, inputs)
+        for wide, name in narrow.items():
+            self.ids[name] = self.net.add_node("Cast", self._fresh(f"{base}_{name}_to_float16"), [self.ids[wide]],
+                                               {"to": onnx.TensorProto.FLOAT16}, [name])[0]
 
     def _emit_node(self, node: onnx.NodeProto, inputs: List[str]) -> None:
         desc = ops.describe(node.name, node.op_type, node.output)
@@ -380,14 +435,19 @@ class _Emitter:
             axis = self._tensor(self._add_constant(f"{outputs[0]}_axis2", np.array([2], np.int64)), desc)
             inputs[0] = self._internal_node("Unsqueeze", f"{base}_to_2d",
                                             [self._tensor(inputs[0], desc), axis], f"{inputs[0]}_2d")
-            result, outputs[0] = outputs[0], self._fresh(f"{outputs[0]}_2d")
+            results = list(outputs)  # every output (MaxPool's Indices too) is squeezed back
+            outputs = [self._fresh(f"{o}_2d") if o else o for o in outputs]
         raw = node.op_type in _READS_CONSTANTS_RAW
         ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc, raw) for n in inputs], attrs, outputs)
         for name, tid in zip(outputs, ids):
             if name:
                 self.ids[name] = tid
         if lifted:
-            self.ids[result] = self.net.add_node("Squeeze", f"{base}_to_1d", [ids[0], axis], {}, [result])[0]
+            for k, (result, tid) in enumerate(zip(results, ids)):
+                if result:
+                    suffix = "" if k == 0 else f"_{k}"
+                    self.ids[result] = self.net.add_node("Squeeze", f"{base}_to_1d{suffix}", [tid, axis], {},
+                                                         [result])[0]
 
     def _fresh(self, stem: str) -> str:
         name, k = stem, 0
@@ -412,3 +472,11 @@ class _Emitter:
             attrs["int8rt_quant_dtype"] = x.dtype.name
         elif op == "QuantizeLinear":
             attrs["int8rt_quant_dtype"] = "uint8"
+        # The run-time layers read ONNX's output_dtype: a constant zero point is held as int64 and a
+        # float16 / float64 scale as float32 (read raw), so the type they carried is written there.
+        scale = self._constant(inputs[1]) if len(inputs) > 1 and inputs[1] else None
+        if "output_dtype" not in attrs:
+            if op == "QuantizeLinear" and zero_point is not None:
+                attrs["output_dtype"] = helper.np_dtype_to_tensor_dtype(zero_point.dtype)
+            elif op == "DequantizeLinear" and scale is not None and scale.dtype in _ONNX_FLOAT_TYPES:
+                attrs["output_dtype"] = _ONNX_FLOAT_TYPES[scale.dtype]
