@@ -140,20 +140,29 @@ class _Scorer:
         return _Errors(self._per_sample(self._run(engine), self.ref), self.energy)
 
 
-def int8_tensors(engine: Any) -> set[str]:
-    """The source tensors an INT8 engine (``_core.Engine``) holds in int8:
-    the only ones whose threshold changes the engine."""
-    from .taps import int8_scales
+def int8_tensors(engine: Any, network: Any) -> set[str]:
+    """The source tensors whose threshold changes an INT8 engine
+    (``_core.Engine`` lowered from ``network``): those it holds in int8, and
+    those a fused layer quantizes inside (taps.quantized_inside)."""
+    from .taps import int8_scales, quantized_inside
 
-    return set(int8_scales(engine.network()))
+    lowered = engine.network()
+    return set(int8_scales(lowered)) | quantized_inside(lowered, network)
 
 
-def single_method_sets(collector: Any, names: list[str]) -> dict[str, tuple[Thresholds, Methods]]:
-    """Each method of ``GLOBAL_METHODS`` applied to every tensor: label -> (thresholds, methods)."""
+def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str]] = None,
+                       methods: tuple[str, ...] = GLOBAL_METHODS) -> dict[str, tuple[Thresholds, Methods]]:
+    """Each method of ``methods`` applied to every tensor: label -> (thresholds, methods).
+
+    The tensors in ``exact`` (None: all) get the calibrator's own search
+    (MSE over every bin), so a set equals what that calibrator gives on the
+    same histograms; the others' thresholds change nothing in the engine
+    (not held in int8) and use the strided search."""
     out = {}
-    for label in GLOBAL_METHODS:
+    hists = {n: collector.histogram(n) for n in names}
+    for label in methods:
         options = dict(CANDIDATES)[label]
-        out[label] = ({n: method_amax(collector.histogram(n), label, options) for n in names},
+        out[label] = ({n: method_amax(hists[n], label, options, exact=exact is None or n in exact) for n in names},
                       {n: f"auto:all {label}" for n in names})
     return out
 

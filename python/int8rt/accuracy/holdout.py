@@ -22,7 +22,9 @@ The first calibrating batches, until ``max_search`` samples, are also kept (thei
 only, grouped by shape) for the ``auto`` calibrator's second pass, which needs the data again
 after the histograms are complete; TensorRT's ``get_batch`` stream can be
 read only once. The ``auto`` calibrator holds samples out also when nothing is
-measured: it scores its final choice on them (auto_choice.py).
+measured: it scores its final choice on them (auto_choice.py); then they set
+thresholds as well (``calibrate_held``), so auto's histograms are those of
+every other calibrator on the same data.
 """
 from __future__ import annotations
 
@@ -73,14 +75,22 @@ class SampleRouter:
         max_search: calibrating samples kept for a second pass (0: none).
         splittable: False when the network's batch dimension is fixed, so
             whole batches are held out (every ``every``-th batch) instead.
+        calibrate_held: the held-out samples set thresholds too (every
+            sample reaches the histograms, in stream order, exactly as with
+            any other calibrator); they stay out of :meth:`search_data`, so
+            the ``auto`` calibrator's per-tensor search and refinement never
+            see them and its choice is still scored on samples those steps
+            did not fit. Only where nothing is measured (a check on samples
+            the thresholds saw would not be held out).
     """
 
     def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0,
-                 splittable: bool = True, nonfinite: str = "error") -> None:
+                 splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False) -> None:
         if every == 1 or every < 0:
             raise ValueError(f"holdout every must be 0 (none) or >= 2, got {every}")
         self.nonfinite = nonfinite  # the calibrator's policy, applied to held-out samples too
         self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
+        self.calibrate_held = calibrate_held
         self._seen = 0          # samples (or batches, when not splittable) seen
         self._check: list[Inputs] = []
         self._search: list[Inputs] = []
@@ -122,11 +132,16 @@ class SampleRouter:
                 part = inputs if len(check) == n else _take(inputs, check)
                 self._check.append(part)
                 self.check_count += len(check)
-            if len(calib) == 0:
+            if len(calib) == 0 and not self.calibrate_held:
                 skip()
                 return
             part = inputs if n is None or len(calib) == n else _take(inputs, calib)
-            self._keep(part, len(calib))
+            if len(calib):
+                self._keep(part, len(calib))
+            if self.calibrate_held:  # every row sets thresholds, in stream order
+                self.threshold_count += n if n is not None else 1
+                feed(inputs)
+                return
             self.threshold_count += len(calib)
             feed(part)
 
@@ -163,7 +178,7 @@ class SampleRouter:
     @property
     def held_out(self) -> bool:
         """True when the check data was not used for thresholds."""
-        return self.check_count > 0
+        return self.check_count > 0 and not self.calibrate_held
 
     def check_data(self) -> Optional[Inputs]:
         """The samples to measure on: the held-out ones, or (none held out)

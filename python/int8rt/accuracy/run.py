@@ -66,6 +66,9 @@ class CalibrationRun:
         self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
                                    max_search=auto.SEARCH_SAMPLES if self.auto or bias_correction else 0,
                                    splittable=not batch_fixed,
+                                   # auto without the check: its choice is scored on the held-out
+                                   # samples, which set thresholds too (holdout.py)
+                                   calibrate_held=self.auto and not self.measure,
                                    nonfinite=getattr(calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
         self._methods: dict[str, str] = {}
         self._t0 = time.perf_counter()
@@ -102,11 +105,16 @@ class CalibrationRun:
         fit = self.router.search_data()
         names = list(session.collector.names)
         t0 = time.perf_counter()
-        sets = auto_choice.single_method_sets(session.collector, names)
+        # The first set (minmax, no search) is built to learn which tensors the
+        # engine holds in int8; only their thresholds need the exact searches.
         first = auto_choice.GLOBAL_METHODS[0]
+        sets = auto_choice.single_method_sets(session.collector, names, methods=(first,))
         engines = {first: self._builder.build(_scales(sets[first][0]))}
-        int8_names = auto_choice.int8_tensors(engines[first])
-        amaxes, methods = auto.search(self._network, session.collector, fit, self._chunk, only=int8_names)
+        int8_names = auto_choice.int8_tensors(engines[first], self._network)
+        sets.update(auto_choice.single_method_sets(session.collector, names, exact=int8_names,
+                                                   methods=auto_choice.GLOBAL_METHODS[1:]))
+        amaxes, methods = auto.search(self._network, session.collector, fit, self._chunk, only=int8_names,
+                                      known={label: a for label, (a, _) in sets.items()})
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         amaxes, self._methods, _ = auto_choice.choose(

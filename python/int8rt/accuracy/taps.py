@@ -24,7 +24,7 @@ import numpy as np
 from .. import _core
 
 __all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
-           "one_node_engine", "run_batched", "take"]
+           "one_node_engine", "quantized_inside", "run_batched", "take"]
 
 logger = logging.getLogger("int8rt")
 
@@ -77,6 +77,25 @@ def int8_scales(lowered: Any) -> dict[str, float]:
             scale_of[t] = float(s)  # layout intermediates (an NCHW copy between moves) too
             if info["name"].endswith(INT8_SUFFIX):
                 out[info["name"][: -len(INT8_SUFFIX)]] = float(s)
+    return out
+
+
+def quantized_inside(lowered: Any, network: Any) -> set[str]:
+    """Source tensors (of ``network``, the float network ``lowered`` came
+    from) that a fused int8 layer quantizes without an int8 tensor of their
+    own, so :func:`int8_scales` cannot see them though their scale is in
+    the engine: the attention probabilities of ``int8rt.QAttention``
+    (``probs_scale``: the input of the fused layer's second MatMul, the last
+    node of its name, csrc/engine/lower_int8_linear.cc)."""
+    tensors = network.tensors()
+    by_name = {node["name"]: node for node in network.nodes()}
+    out: set[str] = set()
+    for node in lowered.nodes():
+        if node["op"] != "int8rt.QAttention":
+            continue
+        second = by_name.get(node["name"].split("+")[-1])
+        if second is not None and second["inputs"] and second["inputs"][0] >= 0:
+            out.add(tensors[second["inputs"][0]]["name"])
     return out
 
 
