@@ -12,8 +12,11 @@ lost to mse on other lines). So, after the per-tensor search:
 1. Sets: the per-tensor thresholds, and each single method of
    ``GLOBAL_METHODS`` applied to every tensor.
 2. Start: each set is lowered (``Builder.build``) and run on the held-out
-   calibration samples (holdout.py: every ``holdout_every``-th sample, which
-   no histogram saw; at most ``CHOICE_SAMPLES``). The start is the single
+   calibration samples (holdout.py: every ``holdout_every``-th sample, at
+   most ``CHOICE_SAMPLES``; the per-tensor search and the refinement never
+   run on them; with the accuracy check on, no histogram saw them either,
+   without it they set thresholds like every other sample, so that a set
+   "method X for every tensor" is exactly calibrator X's). The start is the single
    method whose outputs are closest to float32 there (relative L2 over all
    outputs), or the per-tensor set where it is *clearly* lower: by
    ``MIN_GAIN``, and in ``CONFIDENCE`` of ``BOOTSTRAP`` resamples of the
@@ -28,8 +31,8 @@ lost to mse on other lines). So, after the per-tensor search:
 4. Confirm: the refined set replaces the start only where its held-out
    error is clearly lower.
 
-So the result is never worse, on samples that did not shape the
-thresholds, than the best single method.
+So the result is never worse, on samples that no choice was fitted to,
+than the best single method.
 
 Without held-out samples (fewer than ``holdout_every`` calibration samples,
 or a network with a fixed batch and fewer than ``holdout_every`` batches)
@@ -232,7 +235,7 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
                 label, amaxes, methods = "refined", cur_a, cur_m
     errors["chosen"] = errors.get(f"{label} {where}", errors.get(f"{label} held-out", cur_err.relative_l2))
     if held_data:
-        logger.info("auto calibration, output relative L2 (held-out: %d calibration samples no threshold saw; fit: "
+        logger.info("auto calibration, output relative L2 (held-out: %d calibration samples the search did not fit; fit: "
                     "%d kept ones): %s; chosen: %s", count(held_data), count(fit_data),
                     ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), label)
     else:
