@@ -50,7 +50,7 @@ import numpy as np
 
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
-from .taps import Samples, batches, count, fp32_tap_engine, take
+from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, take
 
 __all__ = ["ALTERNATIVES", "BOOTSTRAP", "CHOICE_SAMPLES", "CONFIDENCE", "FIT_SAMPLES", "GLOBAL_METHODS", "MIN_GAIN", "SEGMENTS", "choose"]
 
@@ -133,7 +133,7 @@ class _Scorer:
         for g, r, chunk in zip(got, ref, batches(self.data, self.batch_size)):
             rows = len(next(iter(chunk.values())))
             per = [np.square((g[k] if zero else g[k] - r[k]).astype(np.float64)) for k in r]
-            if all(v.ndim and v.shape[0] == rows for v in per):
+            if not isinstance(chunk, WholeBatch) and all(v.ndim and v.shape[0] == rows for v in per):
                 out.append(sum(v.reshape(rows, -1).sum(axis=1) for v in per))
             else:
                 out.append(np.array([sum(float(v.sum()) for v in per)]))

@@ -34,6 +34,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import _core
+from .taps import Samples, WholeBatch, rows
 
 __all__ = ["SampleRouter"]
 
@@ -51,13 +52,15 @@ def _signature(inputs: Inputs) -> tuple:
     return tuple((n, a.shape[1:]) for n, a in sorted(inputs.items()))
 
 
-def _concat(parts: list[Inputs]) -> Optional[Inputs]:
+def _concat(parts: list[Inputs]) -> Optional[Samples]:
     """The parts as one array per input. A network with dynamic dimensions
     beyond the batch may get parts of several shapes (a detector calibrated
     on images of their natural sizes): only those shaped like the first are
     kept, since the check compares outputs sample by sample."""
     if not parts:
         return None
+    if any(isinstance(p, WholeBatch) for p in parts):
+        return list(parts)
     first = _signature(parts[0])
     same = [p for p in parts if _signature(p) == first]
     if len(same) < len(parts):
@@ -126,16 +129,19 @@ class SampleRouter:
                 count = n if n is not None else 1
                 check = np.arange(count) if is_held else np.arange(0)
                 calib = np.arange(0) if is_held else np.arange(count)
+            whole = not self.splittable or n is None
+            if whole:  # never cut or joined later (taps.WholeBatch)
+                inputs = WholeBatch(inputs)
             if len(check):
                 check = self._finite_rows(inputs, check, n)
             if len(check):
-                part = inputs if len(check) == n else _take(inputs, check)
+                part = inputs if whole or len(check) == n else _take(inputs, check)
                 self._check.append(part)
                 self.check_count += len(check)
             if len(calib) == 0 and not self.calibrate_held:
                 skip()
                 return
-            part = inputs if n is None or len(calib) == n else _take(inputs, calib)
+            part = inputs if whole or len(calib) == n else _take(inputs, calib)
             if len(calib):
                 self._keep(part, len(calib))
             if self.calibrate_held:  # every row sets thresholds, in stream order
@@ -172,7 +178,7 @@ class SampleRouter:
         if self.search_count < self.max_search:
             self._search.append(part)
             self.search_count += count
-        if not self._check and sum(_rows(p) or 1 for p in self._first) < self.max_check:
+        if not self._check and sum(rows(p) for p in self._first) < self.max_check:
             self._first.append(part)
 
     @property
@@ -180,7 +186,7 @@ class SampleRouter:
         """True when the check data was not used for thresholds."""
         return self.check_count > 0 and not self.calibrate_held
 
-    def check_data(self) -> Optional[Inputs]:
+    def check_data(self) -> Optional[Samples]:
         """The samples to measure on: the held-out ones, or (none held out)
         the first calibrating samples."""
         return _concat(self._check) if self._check else _concat(self._first)
@@ -208,7 +214,10 @@ class SampleRouter:
 
 
 def _groups(parts: list[Inputs]) -> list[Inputs]:
-    """``parts`` as one array per input per input shape, in order of first appearance."""
+    """``parts`` as one array per input per input shape, in order of first
+    appearance (each :class:`WholeBatch` as it is)."""
+    if any(isinstance(p, WholeBatch) for p in parts):
+        return list(parts)
     by_shape: dict[tuple, list[Inputs]] = {}
     for part in parts:
         by_shape.setdefault(_signature(part), []).append(part)

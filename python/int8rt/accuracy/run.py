@@ -22,6 +22,7 @@ from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 from .._numerics import scale_from_amax
 from . import auto, auto_choice, bias_correction, check, mixed
 from .holdout import SampleRouter
+from .taps import count
 from .report import METADATA_KEY, BuildReport
 
 __all__ = ["CalibrationRun"]
@@ -172,7 +173,7 @@ class CalibrationRun:
         else:
             t0 = time.perf_counter()
             data = self.router.check_data()
-            header.update(threshold_samples=self.router.threshold_count, check_samples=_count(data),
+            header.update(threshold_samples=self.router.threshold_count, check_samples=count(data) if data else 0,
                           held_out=self.router.held_out, slice_rule=self.router.describe())
             if accuracy_target is not None and rebuild is not None:
                 reference = mixed._outputs(_core.Engine.create(self._network, {"precision": "fp32"}), data,
@@ -197,10 +198,6 @@ class CalibrationRun:
 
 def _scales(amaxes: dict[str, float]) -> dict[str, float]:
     return {n: scale_from_amax(a) for n, a in amaxes.items()}
-
-
-def _count(data: Optional[dict[str, np.ndarray]]) -> int:
-    return 0 if not data else len(next(iter(data.values())))
 
 
 def _with_seconds(report: BuildReport, seconds: dict[str, float]) -> BuildReport:
