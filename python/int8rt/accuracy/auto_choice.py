@@ -52,7 +52,7 @@ from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
 from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, take
 
-__all__ = ["ALTERNATIVES", "BOOTSTRAP", "CHOICE_SAMPLES", "CONFIDENCE", "FIT_SAMPLES", "GLOBAL_METHODS", "MIN_GAIN", "SEGMENTS", "choose"]
+__all__ = ["apply_methods", "ALTERNATIVES", "BOOTSTRAP", "CHOICE_SAMPLES", "CONFIDENCE", "FIT_SAMPLES", "GLOBAL_METHODS", "MIN_GAIN", "SEGMENTS", "choose"]
 
 logger = logging.getLogger("int8rt")
 
@@ -167,6 +167,21 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
         options = dict(CANDIDATES)[label]
         out[label] = ({n: method_amax(hists[n], label, options, exact=exact is None or n in exact) for n in names},
                       {n: f"auto:all {label}" for n in names})
+    return out
+
+
+def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
+                  amaxes: Mapping[str, float]) -> Thresholds:
+    """Each tensor of ``names`` gets the threshold its chosen method
+    (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
+    label) gives on ``collector``'s histograms, with the exact search; the
+    other tensors (not held in int8) keep ``amaxes``."""
+    options = dict(CANDIDATES)
+    out = dict(amaxes)
+    for n in names:
+        label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
+        if label in options and n in collector:
+            out[n] = method_amax(collector.histogram(n), label, options[label], exact=True)
     return out
 
 

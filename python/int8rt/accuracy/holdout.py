@@ -23,8 +23,8 @@ only, grouped by shape) for the ``auto`` calibrator's second pass, which needs t
 after the histograms are complete; TensorRT's ``get_batch`` stream can be
 read only once. The ``auto`` calibrator holds samples out also when nothing is
 measured: it scores its final choice on them (auto_choice.py); then they set
-thresholds as well (``calibrate_held``), so auto's histograms are those of
-every other calibrator on the same data.
+the final thresholds as well (``calibrate_held``), so that auto's are
+computed from the histograms every other calibrator would have.
 """
 from __future__ import annotations
 
@@ -78,13 +78,15 @@ class SampleRouter:
         max_search: calibrating samples kept for a second pass (0: none).
         splittable: False when the network's batch dimension is fixed, so
             whole batches are held out (every ``every``-th batch) instead.
-        calibrate_held: the held-out samples set thresholds too (every
-            sample reaches the histograms, in stream order, exactly as with
-            any other calibrator); they stay out of :meth:`search_data`, so
-            the ``auto`` calibrator's per-tensor search and refinement never
-            see them and its choice is still scored on samples those steps
-            did not fit. Only where nothing is measured (a check on samples
-            the thresholds saw would not be held out).
+        calibrate_held: the held-out samples set the final thresholds too
+            (every sample reaches ``feed``'s histograms, in stream order,
+            exactly as with any other calibrator), while the kept ones also
+            go to a second feed (:meth:`wrap`'s ``fit_feed``) whose
+            histograms the ``auto`` calibrator makes its choice from: the
+            choice is still scored on samples it was not fitted to, then its
+            methods are applied to every sample. Only where nothing is
+            measured (a check on samples the thresholds saw would not be
+            held out).
     """
 
     def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0,
@@ -107,9 +109,14 @@ class SampleRouter:
     def _held(self, index: int) -> bool:
         return self.every >= 2 and index % self.every == self.every - 1
 
-    def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None]) -> Callable[[Inputs], None]:
+    def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
+             fit_feed: Optional[Callable[[Inputs], None]] = None) -> Callable[[Inputs], None]:
         """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
-        batch with none calls ``skip`` (which must count it as a batch)."""
+        batch with none calls ``skip`` (which must count it as a batch).
+        With ``calibrate_held``, every row goes to ``feed`` and the
+        calibrating rows also to ``fit_feed`` (without one, held-out rows
+        stay out of ``feed``)."""
+        both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
             self.batches += 1
@@ -138,15 +145,17 @@ class SampleRouter:
                 part = inputs if whole or len(check) == n else _take(inputs, check)
                 self._check.append(part)
                 self.check_count += len(check)
-            if len(calib) == 0 and not self.calibrate_held:
+            if len(calib) == 0 and not both:
                 skip()
                 return
             part = inputs if whole or len(calib) == n else _take(inputs, calib)
             if len(calib):
                 self._keep(part, len(calib))
-            if self.calibrate_held:  # every row sets thresholds, in stream order
+            if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
+                if len(calib):
+                    fit_feed(part)
                 return
             self.threshold_count += len(calib)
             feed(part)
