@@ -2,15 +2,13 @@
 least disturbs the layers reading the tensor.
 
 Candidates come from the tensor's histogram through the existing threshold
-functions (csrc/calib: entropy as TensorRT's EntropyCalibration2, the legacy
-entropy, minmax, MSE, and percentiles 99.9 / 99.99 / 99.999). The methods
+functions (csrc/calib: entropy as TensorRT's EntropyCalibration2, minmax,
+MSE, and percentiles 99.9 / 99.99 / 99.999). The methods
 of the whole-network sets (auto_choice.GLOBAL_METHODS: MSE among them) come
 with the calibrators' own exact search, computed once and passed in
 (``known``), so a set "mse for every tensor" is the MSE calibrator's (on
 PP-OCR rec 320 an MSE strided to 256 candidates moved residual-add
-thresholds by up to 6% and cost 0.008 of centred cosine, RESULTS_accuracy.md);
-the legacy entropy, a per-tensor candidate only, runs over at most 256
-evenly strided candidate bins. The criterion
+thresholds by up to 6% and cost 0.008 of centred cosine, RESULTS_accuracy.md). The criterion
 is not a property of the histogram but of the network: on kept calibration
 samples (holdout.py; never the held-out check samples), with every other
 tensor in float32, the tensor is fake-quantized at each candidate and each
@@ -48,12 +46,12 @@ __all__ = ["CANDIDATES", "LAYER_SAMPLES", "SEARCH_SAMPLES", "method_amax", "sear
 
 logger = logging.getLogger("int8rt")
 
-# The legacy entropy stays a candidate: applied to every tensor it collapses
-# PP-OCR cls and rec, but for some tensors it is the best threshold (without
-# it the dynamic-width recogniser's per-tensor set lost to percentile:
-# relative L2 0.136 instead of 0.129, RESULTS_accuracy.md).
+# The legacy entropy (TensorRT's deprecated EntropyCalibration) is not a
+# candidate: its search is the slowest (a smoothed KL per strided bin) and it
+# is the method that collapses PP-OCR cls and rec; TensorRT's current
+# entropy is one.
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("entropy", {}), ("entropy_legacy", {}), ("mse", {}), ("minmax", {}),
+    ("entropy", {}), ("mse", {}), ("minmax", {}),
     ("percentile 99.9", {"percentile": 99.9}), ("percentile 99.99", {"percentile": 99.99}),
     ("percentile 99.999", {"percentile": 99.999}))
 
@@ -66,10 +64,11 @@ SEARCH_SAMPLES = 64
 # the 31 s of an auto build of the ConvNeXt-Tiny-like network (minmax's
 # whole build: 9 s). Its result is one of the sets the whole-network choice
 # (auto_choice.py) then scores on held-out samples, so a ranking made noisy
-# by few samples cannot make auto worse than the best single method there;
-# but on 4 samples the dynamic-width recogniser's per-tensor set lost the
-# choice it wins on 8 (RESULTS_accuracy.md, 2026-12-02 night).
-LAYER_SAMPLES = 8
+# by few samples cannot make auto worse than the best single method there.
+# (Measured: 8 samples and the legacy entropy candidate back cost 40% more
+# CPU on ConvNeXt and moved no benchmark choice but the dynamic-width
+# recogniser's, to a refined set that scored worse there: RESULTS_accuracy.md.)
+LAYER_SAMPLES = 4
 
 
 # MSE and the legacy entropy search try every bin as a threshold at O(bins)
