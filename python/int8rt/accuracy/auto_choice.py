@@ -13,10 +13,12 @@ lost to mse on other lines). So, after the per-tensor search:
    ``GLOBAL_METHODS`` applied to every tensor.
 2. Start: each set is lowered (``Builder.build``) and run on the held-out
    calibration samples (holdout.py: every ``holdout_every``-th sample, at
-   most ``CHOICE_SAMPLES``; the per-tensor search and the refinement never
-   run on them; with the accuracy check on, no histogram saw them either,
-   without it they set thresholds like every other sample, so that a set
-   "method X for every tensor" is exactly calibrator X's). The start is the single
+   most ``CHOICE_SAMPLES``), which no histogram the sets come from saw and
+   the per-tensor search and the refinement never run on. Without the
+   accuracy check they then set the final thresholds like every other
+   sample: the chosen methods are applied to histograms of every sample
+   (:func:`apply_methods`, run.py), so a choice "method X for every
+   tensor" is exactly calibrator X's engine. The start is the single
    method whose outputs are closest to float32 there (relative L2 over all
    outputs), or the per-tensor set where it is *clearly* lower: by
    ``MIN_GAIN``, and in ``CONFIDENCE`` of ``BOOTSTRAP`` resamples of the
