@@ -30,8 +30,11 @@ namespace int8rt {
 namespace calib {
 namespace {
 
+// The sum over the bins with a count (an empty bin adds exactly +0.0 to a
+// non-negative double sum, so leaving it out changes no bit; histograms the
+// "extend" policy grew are mostly empty past their body), divided by every bin.
 double mse_for_amax(float amax, const std::vector<float>& centers,
-                    const std::vector<float>& weights, float bound, float lo) {
+                    const std::vector<float>& weights, float bound, float lo, int64_t nbins) {
   const float kZeroAmax = 1.0f / static_cast<float>(1 << 24);
   const bool zero = amax <= kZeroAmax;
   const float scale = bound / amax;
@@ -47,7 +50,7 @@ double mse_for_amax(float amax, const std::vector<float>& centers,
     const float term = (d * d) * weights[j];
     sum += static_cast<double>(term);
   }
-  return sum / static_cast<double>(centers.size());
+  return sum / static_cast<double>(nbins);
 }
 
 }  // namespace
@@ -61,21 +64,24 @@ float amax_mse(const Histogram& h, const MethodOptions& options) {
   const int64_t num = detail::num_candidates(options.start_bin, nbins - 1, options.stride);
   if (num == 0) return edges[nbins];
 
-  std::vector<float> centers(nbins), weights(nbins);
+  std::vector<float> centers(nbins), filled, weights;  // every bin's centre; the filled bins' and their counts
   for (int64_t j = 0; j < nbins; ++j) {
     centers[j] = (edges[j + 1] + edges[j]) / 2.0f;
-    weights[j] = static_cast<float>(counts[j]);
+    if (counts[j] != 0) {
+      filled.push_back(centers[j]);
+      weights.push_back(static_cast<float>(counts[j]));
+    }
   }
   const float bound = static_cast<float>((int64_t{1} << (options.num_bits - 1 +
                                                          (options.is_unsigned ? 1 : 0))) - 1);
   const float lo = options.is_unsigned ? 0.0f : -bound;
 
   std::vector<double> mse(num);
-  const int64_t grain = std::max<int64_t>(1, 65536 / nbins);
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, static_cast<int64_t>(filled.size())));
   parallel_for(num, grain, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
-      mse[k] = mse_for_amax(centers[options.start_bin + k * options.stride], centers, weights,
-                            bound, lo);
+      mse[k] = mse_for_amax(centers[options.start_bin + k * options.stride], filled, weights,
+                            bound, lo, nbins);
     }
   });
   const int64_t best = std::min_element(mse.begin(), mse.end()) - mse.begin();

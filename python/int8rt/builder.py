@@ -254,7 +254,10 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             arrays = input_arrays(calibrator, inputs, dtypes)
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        pull_batches(source, session, list(inputs), run.wrap(feed, session), progress=config.progress,
+        def observe(inputs: dict[str, np.ndarray], collector: Any) -> None:  # the auto choice's own histograms
+            builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes), collector._native)
+
+        pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
     if session.from_cache:
         return session.finish(progress=config.progress)

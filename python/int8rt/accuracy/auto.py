@@ -2,9 +2,13 @@
 least disturbs the layers reading the tensor.
 
 Candidates come from the tensor's histogram through the existing threshold
-functions (csrc/calib: entropy as TensorRT's EntropyCalibration2, the legacy
-entropy, minmax, MSE, and percentiles 99.9 / 99.99 / 99.999; MSE and the
-legacy entropy over at most 256 evenly strided candidate bins). The criterion
+functions (csrc/calib: entropy as TensorRT's EntropyCalibration2, minmax,
+MSE, and percentiles 99.9 / 99.99 / 99.999). The methods
+of the whole-network sets (auto_choice.GLOBAL_METHODS: MSE among them) come
+with the calibrators' own exact search, computed once and passed in
+(``known``), so a set "mse for every tensor" is the MSE calibrator's (on
+PP-OCR rec 320 an MSE strided to 256 candidates moved residual-add
+thresholds by up to 6% and cost 0.008 of centred cosine, RESULTS_accuracy.md). The criterion
 is not a property of the histogram but of the network: on kept calibration
 samples (holdout.py; never the held-out check samples), with every other
 tensor in float32, the tensor is fake-quantized at each candidate and each
@@ -30,7 +34,7 @@ whole network, finally on held-out samples.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -42,8 +46,12 @@ __all__ = ["CANDIDATES", "LAYER_SAMPLES", "SEARCH_SAMPLES", "method_amax", "sear
 
 logger = logging.getLogger("int8rt")
 
+# The legacy entropy (TensorRT's deprecated EntropyCalibration) is not a
+# candidate: its search is the slowest (a smoothed KL per strided bin) and it
+# is the method that collapses PP-OCR cls and rec; TensorRT's current
+# entropy is one.
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("entropy", {}), ("entropy_legacy", {}), ("mse", {}), ("minmax", {}),
+    ("entropy", {}), ("mse", {}), ("minmax", {}),
     ("percentile 99.9", {"percentile": 99.9}), ("percentile 99.99", {"percentile": 99.99}),
     ("percentile 99.999", {"percentile": 99.999}))
 
@@ -52,13 +60,15 @@ CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
 SEARCH_SAMPLES = 64
 # ... of which the per-layer search runs on this many. It runs every
 # consumer once per candidate in float32, about (candidates + 1) forward
-# passes over these samples: on 8 of a 32-sample calibration that is about
-# twice the calibration pass (over all 32 it was 112 s of a 142 s auto
-# build of the ConvNeXt-Tiny-like network). Its result is one of the sets the
-# whole-network choice (auto_choice.py) then scores on held-out samples, so
-# a ranking made noisy by few samples cannot make auto worse than the
-# best single method there.
-LAYER_SAMPLES = 8
+# passes over these samples: on 8 of a 32-sample calibration it was 18 of
+# the 31 s of an auto build of the ConvNeXt-Tiny-like network (minmax's
+# whole build: 9 s). Its result is one of the sets the whole-network choice
+# (auto_choice.py) then scores on held-out samples, so a ranking made noisy
+# by few samples cannot make auto worse than the best single method there.
+# (Measured: 8 samples and the legacy entropy candidate back cost 40% more
+# CPU on ConvNeXt and moved no benchmark choice but the dynamic-width
+# recogniser's, to a refined set that scored worse there: RESULTS_accuracy.md.)
+LAYER_SAMPLES = 4
 
 
 # MSE and the legacy entropy search try every bin as a threshold at O(bins)
@@ -68,19 +78,29 @@ LAYER_SAMPLES = 8
 MAX_SEARCH_CANDIDATES = 256
 
 
-def method_amax(hist: Any, label: str, options: dict[str, Any]) -> float:
-    """The threshold of method ``label`` (a CANDIDATES label) for histogram ``hist``."""
+def method_amax(hist: Any, label: str, options: dict[str, Any], *, exact: bool = False) -> float:
+    """The threshold of method ``label`` (a CANDIDATES label) for histogram
+    ``hist``; MSE and the legacy entropy over strided candidates unless ``exact``."""
     method = label.split()[0]
-    if method in ("mse", "entropy_legacy"):
+    if method in ("mse", "entropy_legacy") and not exact:
         options = {**options, "stride": max(1, -(-len(hist.counts) // MAX_SEARCH_CANDIDATES))}
     return float(np.float32(hist.compute_amax(method, **options)))
 
 
-def _candidates(hist: Any) -> list[tuple[str, float]]:
+Known = Mapping[str, Mapping[str, float]]  # method label -> tensor -> threshold already computed
+
+
+def _amax(hist: Any, name: str, label: str, options: dict[str, Any], known: Optional[Known]) -> float:
+    if known is not None and label in known and name in known[label]:
+        return float(known[label][name])
+    return method_amax(hist, label, options)
+
+
+def _candidates(hist: Any, name: str, known: Optional[Known] = None) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     seen: set[float] = set()
     for label, options in CANDIDATES:
-        a = method_amax(hist, label, options)
+        a = _amax(hist, name, label, options, known)
         # Thresholds within 1% of one already listed quantize alike: not worth a run.
         if a > 0 and all(abs(a - b) > 0.01 * max(a, b) for b in seen):
             seen.add(a)
@@ -88,10 +108,10 @@ def _candidates(hist: Any) -> list[tuple[str, float]]:
     return out
 
 
-def _candidates_first(hist: Any) -> list[tuple[str, float]]:
+def _candidates_first(hist: Any, name: str, known: Optional[Known] = None) -> list[tuple[str, float]]:
     """The first of :func:`_candidates` alone (a tensor that is not searched)."""
     for label, options in CANDIDATES:
-        a = method_amax(hist, label, options)
+        a = _amax(hist, name, label, options, known)
         if a > 0:
             return [(label, a)]
     return []
@@ -107,7 +127,8 @@ def _finite(x: np.ndarray, where: Optional[np.ndarray] = None) -> np.ndarray:
 
 
 def search(network: Any, collector: Any, data: Samples, batch_size: int, *,
-           only: Optional[set[str]] = None) -> tuple[dict[str, float], dict[str, str]]:
+           only: Optional[set[str]] = None, known: Optional[Known] = None
+           ) -> tuple[dict[str, float], dict[str, str]]:
     """Thresholds (tensor -> amax) and the candidate each came from
     (tensor -> ``"auto:<method>"``) for every tensor in ``collector``.
 
@@ -115,10 +136,11 @@ def search(network: Any, collector: Any, data: Samples, batch_size: int, *,
     kept calibration samples ({input name: array}), of which the first
     ``LAYER_SAMPLES`` are used. ``only``: the tensors the INT8 engine holds
     in int8; the others' thresholds are never used, so they are not searched
-    and take their first candidate."""
+    and take their first candidate. ``known``: thresholds already computed
+    (method label -> tensor -> amax), used instead of searching again."""
     names = list(collector.names)
-    cands = {n: _candidates(collector.histogram(n)) if only is None or n in only
-             else _candidates_first(collector.histogram(n)) for n in names}
+    cands = {n: _candidates(collector.histogram(n), n, known) if only is None or n in only
+             else _candidates_first(collector.histogram(n), n, known) for n in names}
     tensors = network.tensors()
     nodes = network.nodes()
     consumers: dict[str, list[int]] = {}

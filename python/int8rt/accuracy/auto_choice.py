@@ -12,8 +12,13 @@ lost to mse on other lines). So, after the per-tensor search:
 1. Sets: the per-tensor thresholds, and each single method of
    ``GLOBAL_METHODS`` applied to every tensor.
 2. Start: each set is lowered (``Builder.build``) and run on the held-out
-   calibration samples (holdout.py: every ``holdout_every``-th sample, which
-   no histogram saw; at most ``CHOICE_SAMPLES``). The start is the single
+   calibration samples (holdout.py: every ``holdout_every``-th sample, at
+   most ``CHOICE_SAMPLES``), which no histogram the sets come from saw and
+   the per-tensor search and the refinement never run on. Without the
+   accuracy check they then set the final thresholds like every other
+   sample: the chosen methods are applied to histograms of every sample
+   (:func:`apply_methods`, run.py), so a choice "method X for every
+   tensor" is exactly calibrator X's engine. The start is the single
    method whose outputs are closest to float32 there (relative L2 over all
    outputs), or the per-tensor set where it is *clearly* lower: by
    ``MIN_GAIN``, and in ``CONFIDENCE`` of ``BOOTSTRAP`` resamples of the
@@ -28,8 +33,8 @@ lost to mse on other lines). So, after the per-tensor search:
 4. Confirm: the refined set replaces the start only where its held-out
    error is clearly lower.
 
-So the result is never worse, on samples that did not shape the
-thresholds, than the best single method.
+So the result is never worse, on samples that no choice was fitted to,
+than the best single method.
 
 Without held-out samples (fewer than ``holdout_every`` calibration samples,
 or a network with a fixed batch and fewer than ``holdout_every`` batches)
@@ -47,9 +52,9 @@ import numpy as np
 
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
-from .taps import Samples, batches, count, fp32_tap_engine, take
+from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, take
 
-__all__ = ["ALTERNATIVES", "BOOTSTRAP", "CHOICE_SAMPLES", "CONFIDENCE", "FIT_SAMPLES", "GLOBAL_METHODS", "MIN_GAIN", "SEGMENTS", "choose"]
+__all__ = ["apply_methods", "ALTERNATIVES", "BOOTSTRAP", "CHOICE_SAMPLES", "CONFIDENCE", "FIT_SAMPLES", "GLOBAL_METHODS", "MIN_GAIN", "SEGMENTS", "choose"]
 
 logger = logging.getLogger("int8rt")
 
@@ -130,7 +135,7 @@ class _Scorer:
         for g, r, chunk in zip(got, ref, batches(self.data, self.batch_size)):
             rows = len(next(iter(chunk.values())))
             per = [np.square((g[k] if zero else g[k] - r[k]).astype(np.float64)) for k in r]
-            if all(v.ndim and v.shape[0] == rows for v in per):
+            if not isinstance(chunk, WholeBatch) and all(v.ndim and v.shape[0] == rows for v in per):
                 out.append(sum(v.reshape(rows, -1).sum(axis=1) for v in per))
             else:
                 out.append(np.array([sum(float(v.sum()) for v in per)]))
@@ -140,21 +145,45 @@ class _Scorer:
         return _Errors(self._per_sample(self._run(engine), self.ref), self.energy)
 
 
-def int8_tensors(engine: Any) -> set[str]:
-    """The source tensors an INT8 engine (``_core.Engine``) holds in int8:
-    the only ones whose threshold changes the engine."""
-    from .taps import int8_scales
+def int8_tensors(engine: Any, network: Any) -> set[str]:
+    """The source tensors whose threshold changes an INT8 engine
+    (``_core.Engine`` lowered from ``network``): those it holds in int8, and
+    those a fused layer quantizes inside (taps.quantized_inside)."""
+    from .taps import int8_scales, quantized_inside
 
-    return set(int8_scales(engine.network()))
+    lowered = engine.network()
+    return set(int8_scales(lowered)) | quantized_inside(lowered, network)
 
 
-def single_method_sets(collector: Any, names: list[str]) -> dict[str, tuple[Thresholds, Methods]]:
-    """Each method of ``GLOBAL_METHODS`` applied to every tensor: label -> (thresholds, methods)."""
+def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str]] = None,
+                       methods: tuple[str, ...] = GLOBAL_METHODS) -> dict[str, tuple[Thresholds, Methods]]:
+    """Each method of ``methods`` applied to every tensor: label -> (thresholds, methods).
+
+    The tensors in ``exact`` (None: all) get the calibrator's own search
+    (MSE over every bin), so a set equals what that calibrator gives on the
+    same histograms; the others' thresholds change nothing in the engine
+    (not held in int8) and use the strided search."""
     out = {}
-    for label in GLOBAL_METHODS:
+    hists = {n: collector.histogram(n) for n in names}
+    for label in methods:
         options = dict(CANDIDATES)[label]
-        out[label] = ({n: method_amax(collector.histogram(n), label, options) for n in names},
+        out[label] = ({n: method_amax(hists[n], label, options, exact=exact is None or n in exact) for n in names},
                       {n: f"auto:all {label}" for n in names})
+    return out
+
+
+def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
+                  amaxes: Mapping[str, float]) -> Thresholds:
+    """Each tensor of ``names`` gets the threshold its chosen method
+    (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
+    label) gives on ``collector``'s histograms, with the exact search; the
+    other tensors (not held in int8) keep ``amaxes``."""
+    options = dict(CANDIDATES)
+    out = dict(amaxes)
+    for n in names:
+        label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
+        if label in options and n in collector:
+            out[n] = method_amax(collector.histogram(n), label, options[label], exact=True)
     return out
 
 
@@ -223,7 +252,7 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
                 label, amaxes, methods = "refined", cur_a, cur_m
     errors["chosen"] = errors.get(f"{label} {where}", errors.get(f"{label} held-out", cur_err.relative_l2))
     if held_data:
-        logger.info("auto calibration, output relative L2 (held-out: %d calibration samples no threshold saw; fit: "
+        logger.info("auto calibration, output relative L2 (held-out: %d calibration samples the search did not fit; fit: "
                     "%d kept ones): %s; chosen: %s", count(held_data), count(fit_data),
                     ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), label)
     else:

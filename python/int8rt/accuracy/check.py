@@ -32,7 +32,7 @@ import numpy as np
 from .._numerics import amax_from_scale, scale_from_amax
 from . import metrics
 from .report import BuildReport, OutputCheck, TensorCheck
-from .taps import batches, fp32_tap_engine, int8_scales
+from .taps import batches, fp32_tap_engine, groups, int8_scales
 
 __all__ = ["BETTER_DB", "CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
 
@@ -101,7 +101,7 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     what chose each tensor's threshold; ``header`` holds the report's
     remaining fields (algorithm, sample counts, slice rule...)."""
     scales = {n: s for n, s in int8_scales(engine.network()).items() if network.find_tensor(n) >= 0}
-    inputs = set(data)
+    inputs = {n for g in groups(data) for n in g}
     tap = fp32_tap_engine(network, [n for n in scales if n not in inputs])
     stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()})
     ref_ctx, q_ctx = tap.create_execution_context(), engine.create_execution_context()

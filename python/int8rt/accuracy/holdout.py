@@ -22,7 +22,9 @@ The first calibrating batches, until ``max_search`` samples, are also kept (thei
 only, grouped by shape) for the ``auto`` calibrator's second pass, which needs the data again
 after the histograms are complete; TensorRT's ``get_batch`` stream can be
 read only once. The ``auto`` calibrator holds samples out also when nothing is
-measured: it scores its final choice on them (auto_choice.py).
+measured: it scores its final choice on them (auto_choice.py); then they set
+the final thresholds as well (``calibrate_held``), so that auto's are
+computed from the histograms every other calibrator would have.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import _core
+from .taps import Samples, WholeBatch, rows
 
 __all__ = ["SampleRouter"]
 
@@ -49,13 +52,15 @@ def _signature(inputs: Inputs) -> tuple:
     return tuple((n, a.shape[1:]) for n, a in sorted(inputs.items()))
 
 
-def _concat(parts: list[Inputs]) -> Optional[Inputs]:
+def _concat(parts: list[Inputs]) -> Optional[Samples]:
     """The parts as one array per input. A network with dynamic dimensions
     beyond the batch may get parts of several shapes (a detector calibrated
     on images of their natural sizes): only those shaped like the first are
     kept, since the check compares outputs sample by sample."""
     if not parts:
         return None
+    if any(isinstance(p, WholeBatch) for p in parts):
+        return list(parts)
     first = _signature(parts[0])
     same = [p for p in parts if _signature(p) == first]
     if len(same) < len(parts):
@@ -73,14 +78,24 @@ class SampleRouter:
         max_search: calibrating samples kept for a second pass (0: none).
         splittable: False when the network's batch dimension is fixed, so
             whole batches are held out (every ``every``-th batch) instead.
+        calibrate_held: the held-out samples set the final thresholds too
+            (every sample reaches ``feed``'s histograms, in stream order,
+            exactly as with any other calibrator), while the kept ones also
+            go to a second feed (:meth:`wrap`'s ``fit_feed``) whose
+            histograms the ``auto`` calibrator makes its choice from: the
+            choice is still scored on samples it was not fitted to, then its
+            methods are applied to every sample. Only where nothing is
+            measured (a check on samples the thresholds saw would not be
+            held out).
     """
 
     def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0,
-                 splittable: bool = True, nonfinite: str = "error") -> None:
+                 splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False) -> None:
         if every == 1 or every < 0:
             raise ValueError(f"holdout every must be 0 (none) or >= 2, got {every}")
         self.nonfinite = nonfinite  # the calibrator's policy, applied to held-out samples too
         self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
+        self.calibrate_held = calibrate_held
         self._seen = 0          # samples (or batches, when not splittable) seen
         self._check: list[Inputs] = []
         self._search: list[Inputs] = []
@@ -94,9 +109,14 @@ class SampleRouter:
     def _held(self, index: int) -> bool:
         return self.every >= 2 and index % self.every == self.every - 1
 
-    def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None]) -> Callable[[Inputs], None]:
+    def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
+             fit_feed: Optional[Callable[[Inputs], None]] = None) -> Callable[[Inputs], None]:
         """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
-        batch with none calls ``skip`` (which must count it as a batch)."""
+        batch with none calls ``skip`` (which must count it as a batch).
+        With ``calibrate_held``, every row goes to ``feed`` and the
+        calibrating rows also to ``fit_feed`` (without one, held-out rows
+        stay out of ``feed``)."""
+        both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
             self.batches += 1
@@ -116,17 +136,27 @@ class SampleRouter:
                 count = n if n is not None else 1
                 check = np.arange(count) if is_held else np.arange(0)
                 calib = np.arange(0) if is_held else np.arange(count)
+            whole = not self.splittable or n is None
+            if whole:  # never cut or joined later (taps.WholeBatch)
+                inputs = WholeBatch(inputs)
             if len(check):
                 check = self._finite_rows(inputs, check, n)
             if len(check):
-                part = inputs if len(check) == n else _take(inputs, check)
+                part = inputs if whole or len(check) == n else _take(inputs, check)
                 self._check.append(part)
                 self.check_count += len(check)
-            if len(calib) == 0:
+            if len(calib) == 0 and not both:
                 skip()
                 return
-            part = inputs if n is None or len(calib) == n else _take(inputs, calib)
-            self._keep(part, len(calib))
+            part = inputs if whole or len(calib) == n else _take(inputs, calib)
+            if len(calib):
+                self._keep(part, len(calib))
+            if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
+                self.threshold_count += n if n is not None else 1
+                feed(inputs)
+                if len(calib):
+                    fit_feed(part)
+                return
             self.threshold_count += len(calib)
             feed(part)
 
@@ -157,15 +187,15 @@ class SampleRouter:
         if self.search_count < self.max_search:
             self._search.append(part)
             self.search_count += count
-        if not self._check and sum(_rows(p) or 1 for p in self._first) < self.max_check:
+        if not self._check and sum(rows(p) for p in self._first) < self.max_check:
             self._first.append(part)
 
     @property
     def held_out(self) -> bool:
         """True when the check data was not used for thresholds."""
-        return self.check_count > 0
+        return self.check_count > 0 and not self.calibrate_held
 
-    def check_data(self) -> Optional[Inputs]:
+    def check_data(self) -> Optional[Samples]:
         """The samples to measure on: the held-out ones, or (none held out)
         the first calibrating samples."""
         return _concat(self._check) if self._check else _concat(self._first)
@@ -193,7 +223,10 @@ class SampleRouter:
 
 
 def _groups(parts: list[Inputs]) -> list[Inputs]:
-    """``parts`` as one array per input per input shape, in order of first appearance."""
+    """``parts`` as one array per input per input shape, in order of first
+    appearance (each :class:`WholeBatch` as it is)."""
+    if any(isinstance(p, WholeBatch) for p in parts):
+        return list(parts)
     by_shape: dict[tuple, list[Inputs]] = {}
     for part in parts:
         by_shape.setdefault(_signature(part), []).append(part)

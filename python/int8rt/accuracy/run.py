@@ -22,6 +22,7 @@ from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 from .._numerics import scale_from_amax
 from . import auto, auto_choice, bias_correction, check, mixed
 from .holdout import SampleRouter
+from .taps import count
 from .report import METADATA_KEY, BuildReport
 
 __all__ = ["CalibrationRun"]
@@ -66,6 +67,9 @@ class CalibrationRun:
         self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
                                    max_search=auto.SEARCH_SAMPLES if self.auto or bias_correction else 0,
                                    splittable=not batch_fixed,
+                                   # auto without the check: its choice is scored on the held-out
+                                   # samples, which set thresholds too (holdout.py)
+                                   calibrate_held=self.auto and not self.measure,
                                    nonfinite=getattr(calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
         self._methods: dict[str, str] = {}
         self._t0 = time.perf_counter()
@@ -73,6 +77,7 @@ class CalibrationRun:
         self._session: Any = None
         self._corrected = 0
         self._deltas: dict[str, list[float]] = {}
+        self._fit: Any = None  # the auto choice's collector, when every sample calibrates the session's
 
     @property
     def _chunk(self) -> int:
@@ -83,13 +88,29 @@ class CalibrationRun:
         rows = max(1, self.router.first_rows or int(self._calibrator.get_batch_size()))
         return min(rows, MEASURE_CHUNK) if self.router.splittable else rows
 
-    def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any
+    def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any,
+             observe: Optional[Callable[[dict[str, np.ndarray], Any], None]] = None
              ) -> Callable[[dict[str, np.ndarray]], None]:
-        """The calibration loop's feed, routing held-out samples away from it."""
+        """The calibration loop's feed, routing held-out samples away from it.
+
+        ``observe(inputs, collector)`` runs the network on ``inputs`` into
+        another collector: given it, the auto calibrator without the check
+        makes its choice from histograms of the kept samples only (a
+        collector of its own) while every sample calibrates the session's,
+        from which the chosen methods then set the thresholds (holdout.py's
+        ``calibrate_held``)."""
         self._session = session
+        fit_feed = None
+        if self.router.calibrate_held and observe is not None and session.collector is not None:
+            from ..calib import Collector
+
+            c = session.collector
+            self._fit = Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
+                                  nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+            fit_feed = lambda inputs: observe(inputs, self._fit)  # noqa: E731
         # A batch made only of held-out samples still counts as a batch read
         # from the calibrator (its index in messages stays right).
-        return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None))
+        return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None), fit_feed=fit_feed)
 
     def thresholds(self, session: Any) -> Optional[dict[str, float]]:
         """The auto calibrator's thresholds (None for the other calibrators,
@@ -100,18 +121,26 @@ class CalibrationRun:
             self._methods = {n: method for n in session.collector.names}
             return None
         fit = self.router.search_data()
-        names = list(session.collector.names)
+        collector = self._fit if self._fit is not None and len(self._fit) else session.collector
+        names = list(collector.names)
         t0 = time.perf_counter()
-        sets = auto_choice.single_method_sets(session.collector, names)
+        # The first set (minmax, no search) is built to learn which tensors the
+        # engine holds in int8; only their thresholds need the exact searches.
         first = auto_choice.GLOBAL_METHODS[0]
+        sets = auto_choice.single_method_sets(collector, names, methods=(first,))
         engines = {first: self._builder.build(_scales(sets[first][0]))}
-        int8_names = auto_choice.int8_tensors(engines[first])
-        amaxes, methods = auto.search(self._network, session.collector, fit, self._chunk, only=int8_names)
+        int8_names = auto_choice.int8_tensors(engines[first], self._network)
+        sets.update(auto_choice.single_method_sets(collector, names, exact=int8_names,
+                                                   methods=auto_choice.GLOBAL_METHODS[1:]))
+        amaxes, methods = auto.search(self._network, collector, fit, self._chunk, only=int8_names,
+                                      known={label: a for label, (a, _) in sets.items()})
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         amaxes, self._methods, _ = auto_choice.choose(
             self._builder.build, self._network, {"per-tensor": (amaxes, methods), **sets}, int8_names,
             fit, self.router.held_data(), self._chunk, engines=engines)
+        if collector is not session.collector:  # the chosen methods, over every sample
+            amaxes = auto_choice.apply_methods(session.collector, self._methods, int8_names, amaxes)
         self._seconds["auto_choice"] = time.perf_counter() - t0
         chosen: dict[str, int] = {}
         for m in self._methods.values():
@@ -164,7 +193,7 @@ class CalibrationRun:
         else:
             t0 = time.perf_counter()
             data = self.router.check_data()
-            header.update(threshold_samples=self.router.threshold_count, check_samples=_count(data),
+            header.update(threshold_samples=self.router.threshold_count, check_samples=count(data) if data else 0,
                           held_out=self.router.held_out, slice_rule=self.router.describe())
             if accuracy_target is not None and rebuild is not None:
                 reference = mixed._outputs(_core.Engine.create(self._network, {"precision": "fp32"}), data,
@@ -189,10 +218,6 @@ class CalibrationRun:
 
 def _scales(amaxes: dict[str, float]) -> dict[str, float]:
     return {n: scale_from_amax(a) for n, a in amaxes.items()}
-
-
-def _count(data: Optional[dict[str, np.ndarray]]) -> int:
-    return 0 if not data else len(next(iter(data.values())))
 
 
 def _with_seconds(report: BuildReport, seconds: dict[str, float]) -> BuildReport:

@@ -24,7 +24,7 @@ import numpy as np
 from .. import _core
 
 __all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
-           "one_node_engine", "run_batched", "take"]
+           "one_node_engine", "quantized_inside", "rows", "run_batched", "take", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
 
@@ -77,6 +77,25 @@ def int8_scales(lowered: Any) -> dict[str, float]:
             scale_of[t] = float(s)  # layout intermediates (an NCHW copy between moves) too
             if info["name"].endswith(INT8_SUFFIX):
                 out[info["name"][: -len(INT8_SUFFIX)]] = float(s)
+    return out
+
+
+def quantized_inside(lowered: Any, network: Any) -> set[str]:
+    """Source tensors (of ``network``, the float network ``lowered`` came
+    from) that a fused int8 layer quantizes without an int8 tensor of their
+    own, so :func:`int8_scales` cannot see them though their scale is in
+    the engine: the attention probabilities of ``int8rt.QAttention``
+    (``probs_scale``: the input of the fused layer's second MatMul, the last
+    node of its name, csrc/engine/lower_int8_linear.cc)."""
+    tensors = network.tensors()
+    by_name = {node["name"]: node for node in network.nodes()}
+    out: set[str] = set()
+    for node in lowered.nodes():
+        if node["op"] != "int8rt.QAttention":
+            continue
+        second = by_name.get(node["name"].split("+")[-1])
+        if second is not None and second["inputs"] and second["inputs"][0] >= 0:
+            out.add(tensors[second["inputs"][0]]["name"])
     return out
 
 
@@ -156,40 +175,66 @@ def one_node_engine(network: Any, node: dict[str, Any], *, attrs: Optional[dict[
         return None
 
 
+class WholeBatch(dict):
+    """A calibration batch ({input name: array}) that is run as it came,
+    never cut or joined with others along axis 0: the batch of a network
+    whose batch dimension is fixed, or whose inputs are not all batch-first
+    (a recurrent state ``[2, N, H]`` beside ``x[N, D]``, as Silero VAD's),
+    where axis 0 of every input is not the sample axis."""
+
+
 Samples = Union[Mapping[str, np.ndarray], Sequence[Mapping[str, np.ndarray]]]
 
 
 def groups(data: Samples) -> list[Mapping[str, np.ndarray]]:
     """``data`` as a list of {input name: array} groups: samples of one shape
     share a group; networks with dynamic dimensions beyond the batch may
-    have several (holdout.py's ``search_data``)."""
+    have several (holdout.py's ``search_data``), and each :class:`WholeBatch`
+    is a group of its own."""
     return [data] if isinstance(data, Mapping) else list(data)
+
+
+def rows(group: Mapping[str, np.ndarray]) -> int:
+    """Samples in one group: its axis 0; a :class:`WholeBatch` whose inputs
+    disagree on axis 0 counts as one."""
+    sizes = {v.shape[0] if v.ndim else None for v in group.values()}
+    if isinstance(group, WholeBatch) and (len(sizes) != 1 or None in sizes):
+        return 1
+    return len(next(iter(group.values())))
 
 
 def count(data: Samples) -> int:
     """Samples in ``data`` (axis 0, over every group)."""
-    return sum(len(next(iter(g.values()))) for g in groups(data))
+    return sum(rows(g) for g in groups(data))
 
 
 def take(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
     """The first ``limit`` samples of ``data`` as groups (group by group, the
-    last one cut); empty for no data."""
+    last one cut, unless it is a :class:`WholeBatch`: then whole); empty for no data."""
     out: list[dict[str, np.ndarray]] = []
     left = limit
     for group in groups(data) if data is not None else []:
         if left <= 0:
             break
-        rows = len(next(iter(group.values())))
-        out.append({k: v[:left] for k, v in group.items()} if rows > left else dict(group))
-        left -= rows
+        n = rows(group)
+        if isinstance(group, WholeBatch):
+            out.append(group)
+        else:
+            out.append({k: v[:left] for k, v in group.items()} if n > left else dict(group))
+        left -= n
     return out
 
 
 def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
-    """``data`` in chunks of ``size`` samples along axis 0 (group by group);
-    float data as float32, integer data (token ids) as it is."""
+    """``data`` in chunks of ``size`` samples along axis 0 (group by group;
+    a :class:`WholeBatch` as one chunk); float data as float32, integer data
+    (token ids) as it is."""
     for group in groups(data):
-        yield from _group_batches(group, size)
+        if isinstance(group, WholeBatch):
+            yield WholeBatch({k: np.ascontiguousarray(v, dtype=np.float32 if v.dtype.kind == "f" else None)
+                              for k, v in group.items()})
+        else:
+            yield from _group_batches(group, size)
 
 
 def _group_batches(data: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
