@@ -89,13 +89,28 @@ PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int
 }
 
 // Where the microkernel's rows come from: the input itself, or a copy
-// (int16 for widen_s16 kernels, zero columns for merged rows).
+// (int16 for widen_s16 kernels, zero columns for merged rows) in the calling
+// thread's copy buffer (copy_buffer).
 struct RowSource {
   const char* base = nullptr;
   int64_t pixel_bytes = 0, row_bytes = 0, image_bytes = 0, group_bytes = 0;
   int col_offset = 0;  // input column iw lives at copy column iw + col_offset
-  std::vector<int8_t> copy;
 };
+
+// The calling thread's buffer for RowSource copies, grown to the largest copy
+// it has made and kept, so that runs allocate nothing (a run uses it from
+// make_source until it returns; runs on one thread do not overlap).
+std::vector<int8_t>& copy_buffer() {
+  thread_local std::vector<int8_t> buffer;
+  return buffer;
+}
+
+// The row-pointer array of one work chunk, per worker thread (grown once).
+std::vector<const void*>& row_buffer(size_t n) {
+  thread_local std::vector<const void*> rows;
+  if (rows.size() < n) rows.resize(n);
+  return rows;
+}
 
 class PackedIgemmConv final : public PackedConv {
  public:
@@ -150,8 +165,10 @@ void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) co
   src.col_offset = pad_l;
   // 64 bytes of slack: a widened merged row may read one value past its end
   // (against a zero weight). Padding columns are zeroed below, row by row.
-  src.copy.resize(static_cast<size_t>(src.image_bytes * batch + 64));
-  char* dst = reinterpret_cast<char*>(src.copy.data());
+  std::vector<int8_t>& copy = copy_buffer();
+  const size_t copy_bytes = static_cast<size_t>(src.image_bytes * batch + 64);
+  if (copy.size() < copy_bytes) copy.resize(copy_bytes);
+  char* dst = reinterpret_cast<char*>(copy.data());
   std::memset(dst + src.image_bytes * batch, 0, 64);
   const int64_t rows = int64_t{batch} * s.H;
   const int64_t pad_bytes_l = pad_l * src.pixel_bytes, pad_bytes_r = pad_r * src.pixel_bytes;
@@ -224,7 +241,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int h_span = (s.R - 1) * s.dilation_h, w_span = (s.S - 1) * s.dilation_w;
 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    std::vector<const void*> rows(static_cast<size_t>(taps) * mr_max);
+    std::vector<const void*>& rows = row_buffer(static_cast<size_t>(taps) * mr_max);
     for (int64_t item = begin; item < end; ++item) {
       // Panel, then channel tile, then the panel's pixel chunk.
       const int64_t in_panel = item % items_per_panel;
