@@ -239,6 +239,11 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   }
   const int H = s.H, W = s.W;
   const int h_span = (s.R - 1) * s.dilation_h, w_span = (s.S - 1) * s.dilation_w;
+  // 1x1, stride 1, no padding: output pixel p reads input pixel p, so a
+  // tile's rows are consecutive pixels (no per-pixel position arithmetic;
+  // with short reductions that arithmetic cost a third of the layer).
+  const bool pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+                         s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && !merged_;
 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
     std::vector<const void*>& rows = row_buffer(static_cast<size_t>(taps) * mr_max);
@@ -273,9 +278,13 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         const int64_t p0 = pt * mr_max;
         const int mr = static_cast<int>(std::min<int64_t>(mr_max, P - p0));
         // (n, oh, ow) of pixel p0, then stepped (no division per pixel).
-        int64_t n = p0 / (int64_t{OH} * OW);
-        int oh = static_cast<int>(p0 / OW % OH), ow = static_cast<int>(p0 % OW);
-        for (int i = 0; i < mr; ++i, ++ow) {
+        int64_t n = pointwise ? 0 : p0 / (int64_t{OH} * OW);
+        int oh = pointwise ? 0 : static_cast<int>(p0 / OW % OH), ow = pointwise ? 0 : static_cast<int>(p0 % OW);
+        if (pointwise) {
+          const char* first = src.base + p0 * src.pixel_bytes + g * src.group_bytes;
+          for (int i = 0; i < mr; ++i) rows[static_cast<size_t>(i)] = first + i * src.pixel_bytes;
+        }
+        for (int i = pointwise ? mr : 0; i < mr; ++i, ++ow) {
           if (ow == OW) {
             ow = 0;
             if (++oh == OH) {
