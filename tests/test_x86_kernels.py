@@ -223,25 +223,32 @@ def test_results_do_not_depend_on_thread_count() -> None:
     ((24, 56, 56, 144, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1), 2),  # MobileNetV2 expand: 3 channel tiles
     ((32, 30, 30, 72, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1), 3),   # 3x3, a partial last tile
     ((3, 128, 128, 24, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1), 4),  # merged-row stem, stride 2
+    ((144, 29, 29, 144, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 144), 3),  # depthwise: the dw driver's prefetch
 ], ids=lambda v: case_id(v) if isinstance(v, tuple) else f"batch{v}")
 def test_conv_panels_equal_reference(case: Case, batch: int) -> None:
     """Layers whose input and output exceed one cache panel (conv_igemm.cc's
     kPanelBytes) at batch > 1, so pixel chunks run panel by panel: equal to the
-    reference for int8 and float32 outputs, with 1 and 2 threads."""
+    reference for int8 and float32 outputs, without and with a residual (whose
+    lines the driver prefetches a few tiles ahead), with 1 and 2 threads."""
     c, h, w, k, r, s, stride, pads, dil, groups = case
     rng = np.random.default_rng(zlib.crc32(case_id(case).encode()))
-    x, wt = rand_s8(rng, (batch, h, w, c)), rand_s8(rng, (k, c, r, s))
+    x, wt = rand_s8(rng, (batch, h, w, c)), rand_s8(rng, (k, c // groups, r, s))
     scale, bias = spanning_epilogue(rng, conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32"))
+    oh = (h + pads[0] + pads[2] - r) // stride[0] + 1
+    ow = (w + pads[1] + pads[3] - s) // stride[1] + 1
+    residual = rand_s8(rng, (batch, oh, ow, k))
     saved = int8rt.get_num_threads()
     try:
-        for out in ("int8", "float32"):
-            want = conv_ref(x, wt, scale, bias, case=case, out_dtype=out)
+        for out, res in (("int8", None), ("float32", None), ("int8", residual)):
+            kw = {} if res is None else dict(residual=res, residual_scale=0.75)
+            want = conv_ref(x, wt, scale, bias, case=case, out_dtype=out, **kw)
             for threads in (1, 2):
                 int8rt.set_num_threads(threads)
                 for name in kernels_accepting(case, out):
                     got = K.conv2d_s8(x, wt, scale, bias, stride=stride, pads=pads, dilation=dil,
-                                      groups=groups, out_dtype=out, kernel=name)
-                    check(got, want, f"{name} {case_id(case)} batch={batch} out={out} threads={threads}")
+                                      groups=groups, out_dtype=out, kernel=name, **kw)
+                    check(got, want, f"{name} {case_id(case)} batch={batch} out={out} "
+                                     f"residual={res is not None} threads={threads}")
     finally:
         int8rt.set_num_threads(saved)
 
