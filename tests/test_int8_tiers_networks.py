@@ -58,14 +58,14 @@ def tiers() -> List[str]:
 
 def int8_engine(name: str, tmp: Path) -> bytes:
     """The network exported to ONNX and built to INT8 (MinMax, 2 batches)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        from e2e_models import make_model
-    finally:
-        sys.path.remove(str(BENCH))
     from int8rt.data_calibrator import make_calibrator
 
-    model = make_model(name)
+    sys.path.insert(0, str(BENCH))  # make_model imports its sibling modules lazily
+    try:
+        from e2e_models import make_model
+        model = make_model(name)
+    finally:
+        sys.path.remove(str(BENCH))
     path = tmp / f"{name}.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
