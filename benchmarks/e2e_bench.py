@@ -243,9 +243,12 @@ def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None) -> None:
 
 
 def add_tiers(s: Subject, tiers: List[str]) -> None:
-    """The built INT8 engine loaded once per ISA cap: kernels are chosen at
-    load, so engine 'int8rt int8@<tier>' keeps that tier's kernels after the
-    cap is lifted, and the tiers alternate in one process."""
+    """The built INT8 engine loaded once per ISA cap: layer kernels are chosen
+    at load, so engine 'int8rt int8@<tier>' keeps that tier's kernels after
+    the cap is lifted, and the tiers alternate in one process. Not so for
+    products of two activations (QMatMul / QAttention, engine/ops/int8/
+    int8_products.cc), whose GEMM kernel is chosen at their first run under
+    the cap then in force: for such networks run one process per cap."""
     e = s.engines.get("int8rt int8")
     if e is None or not tiers:
         return
