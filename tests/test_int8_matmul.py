@@ -13,6 +13,8 @@ kernels' tile edges and broadcast batches. Whole graphs are compared with
 the FP32 engine within a stated bound."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -169,22 +171,24 @@ def test_attention_equals_its_unfused_chain(q_shape, k_shape, v_shape, kt: int, 
     assert np.std(chain) > 0, "a constant output would pass trivially"
 
 
-@pytest.mark.parametrize("mask_shape", [(2, 1, 1, 13), (1, 3, 13, 13), (13,)])
+@pytest.mark.parametrize("mask_shape", [(2, 1, 1, 13), (1, 3, 13, 13), (13,), (1, 3, 13, 1)])
 def test_masked_attention_equals_its_unfused_chain(mask_shape) -> None:
-    """BERT's scale of the scores (Div by sqrt(d), or a Mul), its additive
-    mask (0 or -inf, broadcast over heads and rows) and HuggingFace's NaN
-    guard: a row masked everywhere is NaN after the softmax and 0 after the
-    guard, in both forms."""
+    """BERT's scale of the scores (Div by sqrt(d), or a Mul), an additive
+    mask (-inf, or a real-valued bias as relative-position and ALiBi masks
+    are; broadcast over heads, rows or columns) and HuggingFace's NaN guard:
+    a row masked everywhere is NaN after the softmax and 0 after the guard,
+    in both forms; int8 and float32 outputs."""
     shapes = ((2, 3, 13, 16), (2, 3, 13, 16), (2, 3, 13, 20))
     rng = np.random.default_rng(sum(mask_shape))
     feeds = {n: rng.integers(-128, 128, s, dtype=np.int8) for n, s in zip("qkv", shapes)}
-    mask = np.where(rng.random(mask_shape) < 0.3, -np.inf, 0.0).astype(F32)
-    if len(mask_shape) == 4 and mask_shape[2] > 1:
+    mask = np.where(rng.random(mask_shape) < 0.3, -np.inf, rng.standard_normal(mask_shape) * 2).astype(F32)
+    if len(mask_shape) == 4 and mask_shape[2] > 1 and mask_shape[3] > 1:
         mask[0, 0, 5, :] = -np.inf  # one row masked everywhere: NaN before the guard
     feeds["mask"] = mask
-    for scale in ({}, {"scores_factor": np.sqrt(F32(16))}, {"scores_factor": 0.3, "scores_divide": 1}):
+    for scale, out_scale in itertools.product(
+            ({}, {"scores_factor": np.sqrt(F32(16))}, {"scores_factor": 0.3, "scores_divide": 1}), (0.045, 0.0)):
         attrs = {"q_scale": 0.02, "k_scale": 0.015, "probs_scale": 1 / 127, "v_scale": 0.03, "k_transposed": 1,
-                 "nan_to_zero": 1, "out_scale": 0.045, **scale}
+                 "nan_to_zero": 1, "out_scale": out_scale, **scale}
         fused = attention_engine(shapes, attrs, True, mask_shape).create_execution_context().run(feeds)["y"]
         chain = attention_engine(shapes, attrs, False, mask_shape).create_execution_context().run(feeds)["y"]
         assert first_mismatch(fused, chain) is None, (scale, first_mismatch(fused, chain))

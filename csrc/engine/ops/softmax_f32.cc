@@ -6,17 +6,18 @@
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // The tensor is viewed as [outer, n, inner] around the axis; for inner > 1
 // the loops run over the contiguous inner dimension so they vectorise; for
-// inner == 1 (the usual last axis) each row is softmax_row (softmax_row.h,
-// shared with int8rt.QAttention). exp is exp_f32 (kernels/ref/math_f32.h)
-// run by the unary_f32 kernel family (its widest ISA build, same bits).
+// inner == 1 (the usual last axis) the rows go to the softmax kernel family
+// (kernels/softmax_f32.h, the rule in kernels/ref/softmax_f32.h, shared with
+// int8rt.QAttention). exp is exp_f32 (kernels/ref/math_f32.h) in both paths
+// (the unary_f32 family for inner > 1; each family's widest build, same bits).
 #include <algorithm>
 #include <cmath>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
-#include "engine/ops/softmax_row.h"
 #include "kernels/ref/math_f32.h"
+#include "kernels/softmax_f32.h"
 #include "kernels/unary_f32.h"
 
 namespace int8rt {
@@ -45,7 +46,12 @@ class SoftmaxLayer : public Layer {
     for (size_t d = axis + 1; d < s.size(); ++d) (coerce_2d_ ? n : inner) *= s[d];
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
-    parallel_for(outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n * inner)), [&](int64_t b, int64_t e) {
+    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n * inner));
+    if (inner == 1) {
+      parallel_for(outer, grain, [&](int64_t b, int64_t e) { softmax_->rows(e - b, n, x + b * n, y + b * n, log_); });
+      return;
+    }
+    parallel_for(outer, grain, [&](int64_t b, int64_t e) {
       thread_local std::vector<float> mx, sum;  // per thread, grown, never shrunk: no allocation per run
       if (inner > 1 && mx.size() < static_cast<size_t>(inner)) {
         mx.resize(static_cast<size_t>(inner));
@@ -58,11 +64,8 @@ class SoftmaxLayer : public Layer {
   std::string describe() const override { return log_ ? "fp32 logsoftmax" : "fp32 softmax"; }
 
  private:
+  // One [n, inner > 1] block: the rule of kernels/ref/softmax_f32.h along n, inner lanes at a time.
   void block(const float* x, float* y, int64_t n, int64_t inner, float* mx, float* sum) const {
-    if (inner == 1) {
-      softmax_row(x, y, n, *exp_, log_);
-      return;
-    }
     std::copy(x, x + inner, mx);
     for (int64_t k = 1; k < n; ++k) {
       const float* r = x + k * inner;
@@ -96,6 +99,7 @@ class SoftmaxLayer : public Layer {
   bool log_;
   std::string prefix_;
   const kernels::UnaryF32Kernel* exp_ = &kernels::choose<kernels::UnaryF32Kernel>();  // once per layer
+  const kernels::SoftmaxF32Kernel* softmax_ = &kernels::choose<kernels::SoftmaxF32Kernel>();
 };
 
 LayerFactory make(bool log) {

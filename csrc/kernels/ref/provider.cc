@@ -21,6 +21,7 @@
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
 
@@ -107,13 +108,14 @@ void register_ref_kernels(KernelRegistry& r) {
   static const UnaryF32Kernel unary("unary_f32_ref", Isa::kRef, ref::unary_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32);
+  static const SoftmaxF32Kernel softmax("softmax_f32_ref", Isa::kRef, ref::softmax_rows, ref::attention_rows);
   // BF16 GEMM: the scalar tile of kernels/ref/gemm_bf16.cc (the spec).
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_ref", Isa::kRef, ref::kBf16RefMR, ref::kBf16RefNR,
                                          ref::gemm_bf16_tile, ref::bf16_pairs, nullptr, 1, Bf16Needs::kNothing);
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        channel_mul, sgemm, unary, gemm_bf16, dwconv, transpose);
+        channel_mul, sgemm, unary, gemm_bf16, dwconv, transpose, softmax);
 }
 
 }  // namespace kernels

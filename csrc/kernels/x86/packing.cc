@@ -1,8 +1,14 @@
 // Weight packing for the x86 microkernels (layouts described in packing.h).
+// The GEMM layouts of one-byte values in groups of four (the VNNI and AMX
+// kernels' B operand, packed once per weight and, for products of two
+// activations, once per product: attention packs K and V at every run) move
+// 16 bytes at a time with SSE2 (baseline on x86-64): from [N][K] a 4 x 4
+// transpose of 4-byte groups, from [K][N] a byte interleave of 4 rows.
 #include "kernels/x86/packing.h"
 
-#include <algorithm>
+#include <emmintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -30,6 +36,63 @@ int32_t compensation(int64_t sum) {
   return v;
 }
 
+// Column sums of w [rows][cols] (row stride ld) added into sums[0, cols).
+void add_column_sums(const int8_t* w, int64_t rows, int64_t ld, int cols, int32_t* sums) {
+  for (int64_t k = 0; k < rows; ++k) {
+    const int8_t* row = w + k * ld;
+    for (int l = 0; l < cols; ++l) sums[l] += row[l];
+  }
+}
+
+// Four 4-byte groups from each of 4 rows of [N][K] (rows at src, src + ld,
+// ...) to 4 groups of 4 columns in the block: dst[(q * block + l) * 4].
+inline void transpose_groups_4x4(const int8_t* src, int64_t ld, int8_t* dst, int block) {
+  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + ld));
+  const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * ld));
+  const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 3 * ld));
+  const __m128i a = _mm_unpacklo_epi32(r0, r1), b = _mm_unpacklo_epi32(r2, r3);
+  const __m128i c = _mm_unpackhi_epi32(r0, r1), d = _mm_unpackhi_epi32(r2, r3);
+  const int64_t step = int64_t{block} * 4;  // bytes from group q to q + 1
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi64(a, b));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + step), _mm_unpackhi_epi64(a, b));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * step), _mm_unpacklo_epi64(c, d));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 3 * step), _mm_unpackhi_epi64(c, d));
+}
+
+// Rows k .. k + 3 of [K][N], 16 columns from src (row stride ld), to the
+// block's 4-byte groups of those 16 columns: dst[l * 4 + u].
+inline void interleave_rows_4x16(const int8_t* src, int64_t ld, int8_t* dst) {
+  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + ld));
+  const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * ld));
+  const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 3 * ld));
+  const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
+  const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_unpacklo_epi16(lo01, lo23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_unpackhi_epi16(lo01, lo23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm_unpacklo_epi16(hi01, hi23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_unpackhi_epi16(hi01, hi23));
+}
+
+// The whole 4-byte groups of `cols` columns of [N][K] (column l's K values
+// at w + l * cg) into a block: group q of column l at dst[(q * block + l) * 4].
+void pack_runs4(const int8_t* w, int cg, int cols, int block, int8_t* dst) {
+  const int groups = cg / 4;
+  int l = 0;
+  for (; l + 4 <= cols; l += 4) {
+    const int8_t* src = w + int64_t{l} * cg;
+    int q = 0;
+    for (; q + 4 <= groups; q += 4) transpose_groups_4x4(src + q * 4, cg, dst + (int64_t{q} * block + l) * 4, block);
+    for (; q < groups; ++q) {
+      for (int u = 0; u < 4; ++u) std::memcpy(dst + (int64_t{q} * block + l + u) * 4, src + int64_t{u} * cg + q * 4, 4);
+    }
+  }
+  for (; l < cols; ++l) {
+    for (int q = 0; q < groups; ++q) std::memcpy(dst + (int64_t{q} * block + l) * 4, w + int64_t{l} * cg + q * 4, 4);
+  }
+}
+
 }  // namespace
 
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, bool compensate) {
@@ -42,6 +105,10 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, boo
   for (int g = 0; g < L.groups; ++g) {
     for (int b = 0; b < L.nbk; ++b) {
       int8_t* dst = p.w.data() + (static_cast<int64_t>(g) * L.nbk + b) * L.block_stride;
+      if (runs && L.cgroup == 4) {
+        const int cols = std::min(L.block, L.kg - b * L.block);
+        pack_runs4(w + (static_cast<int64_t>(g) * L.kg + int64_t{b} * L.block) * L.cg, L.cg, cols, L.block, dst);
+      }
       for (int l = 0; l < L.block; ++l) {
         const int k = b * L.block + l;
         if (k >= L.kg) continue;  // zero channels (buffer starts zeroed)
@@ -50,8 +117,9 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, boo
         if (runs) {
           for (int c = 0; c < L.cg; ++c) sum += wk[c];
           int c0 = 0, q = 0;
-          if (L.cgroup == 4) {  // the common group: a fixed-size copy is one 32-bit move
-            for (; c0 + 4 <= L.cg; c0 += 4, ++q) std::memcpy(dst + (static_cast<int64_t>(q) * L.block + l) * 4, wk + c0, 4);
+          if (L.cgroup == 4) {  // the common group: whole groups moved by pack_runs4 below
+            c0 = L.cg / 4 * 4;
+            q = L.cg / 4;
           }
           for (; c0 < L.cg; c0 += L.cgroup, ++q) {
             const int n = std::min(L.cgroup, L.cg - c0);
@@ -94,18 +162,21 @@ PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& L, const int8_t* w_k
     const int64_t n0 = int64_t{b} * L.block;
     const int cols = static_cast<int>(std::min<int64_t>(L.block, n_cols - n0));
     std::fill(sums.begin(), sums.end(), 0);
+    add_column_sums(w_kn + n0, k_rows, n_cols, cols, sums.data());
     for (int q = 0; q < L.q; ++q) {
       // Rows k = 4q .. 4q + 3 of columns n0 .. n0 + cols interleave into the
       // block's 4-byte groups; rows past K stay zero (buffer starts zeroed).
       int8_t* d = dst + static_cast<int64_t>(q) * L.block * L.cgroup;
+      const int8_t* rows = w_kn + int64_t{q} * L.cgroup * n_cols + n0;
+      int l = 0;
+      if (L.cgroup == 4 && int64_t{q} * 4 + 4 <= k_rows) {
+        for (; l + 16 <= cols; l += 16) interleave_rows_4x16(rows + l, n_cols, d + l * 4);
+      }
       for (int u = 0; u < L.cgroup; ++u) {
         const int64_t k = int64_t{q} * L.cgroup + u;
         if (k >= k_rows) break;
         const int8_t* row = w_kn + k * n_cols + n0;
-        for (int l = 0; l < cols; ++l) {
-          d[l * L.cgroup + u] = row[l];
-          sums[static_cast<size_t>(l)] += row[l];
-        }
+        for (int c = l; c < cols; ++c) d[c * L.cgroup + u] = row[c];
       }
     }
     if (compensate) {

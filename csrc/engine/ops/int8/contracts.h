@@ -135,7 +135,7 @@ struct QMatMulAttrs {
 // (scales q_scale, k_scale), times or divided by the constant scores_factor
 // when non-zero (scores_divide: /) as the float Mul / Div does (BERT's
 // 1 / sqrt(d)), plus the mask as the float Add does, softmax
-// over each row (softmax_row.h), with nan_to_zero a NaN probability (a row
+// over each row (kernels/ref/softmax_f32.h), with nan_to_zero a NaN probability (a row
 // masked everywhere) set to 0 as HuggingFace's Where(IsNaN(p), 0, p) does,
 // the probabilities quantized at probs_scale as int8rt.Quantize does, and
 // their product with v as int8rt.QMatMul computes it (scales probs_scale,

@@ -2,11 +2,12 @@
 // with int8 operands, one product of the batch at a time so that its scores
 // [M, N] and probabilities stay in cache instead of going to memory twice
 // (at batch 8 a ViT-Tiny's scores are 3.7 MB per layer). Each step is the
-// unfused layer's own code or operation: Int8Products (int8rt.QMatMul), the
-// float Mul's / Div's s * c or s / c, the float Add's s + m, softmax_row (the Softmax layer), Where(IsNaN(p), 0, p),
-// the QuantizeS8 kernel (int8rt.Quantize), so the result is bit for bit the
-// unfused chain, which the tests check with ==.
-#include <cmath>
+// unfused layer's own code or operation: Int8Products (int8rt.QMatMul); the
+// softmax kernel family's attention rows (kernels/ref/softmax_f32.h: the
+// float Mul's / Div's s * c or s / c, the float Add's s + m, the Softmax
+// layer's rule, Where(IsNaN(p), 0, p)); the QuantizeS8 kernel
+// (int8rt.Quantize). So the result is bit for bit the unfused chain, which
+// the tests check with ==.
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -14,10 +15,9 @@
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/int8_products.h"
 #include "engine/ops/op_util.h"
-#include "engine/ops/softmax_row.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
-#include "kernels/unary_f32.h"
+#include "kernels/softmax_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -30,7 +30,7 @@ class QAttentionLayer : public Layer {
         a_(QAttentionAttrs::from_attrs(node)),
         scores_(prefix_, a_.q_scale, a_.k_scale, 0.0),
         context_(prefix_, a_.probs_scale, a_.v_scale, a_.out_scale),
-        exp_(&kernels::choose<kernels::UnaryF32Kernel>()),
+        softmax_(&kernels::choose<kernels::SoftmaxF32Kernel>()),
         quantize_(&kernels::choose<kernels::QuantizeS8Kernel>()) {}
 
   // The two products' batches: q k over the scores' batch, then probs v.
@@ -72,33 +72,21 @@ class QAttentionLayer : public Layer {
       for (int64_t t = begin; t < end; ++t) {
         const auto [oq, ok] = p.qk.operands(t);
         scores_.run(M, N, d, q + oq * M * d, k + ok * d * N, a_.k_transposed, scores);
-        if (a_.scores_factor != 0.0f) {
-          const float f = a_.scores_factor;
-          if (a_.scores_divide) {
-            for (int64_t i = 0; i < M * N; ++i) scores[i] = scores[i] / f;
-          } else {
-            for (int64_t i = 0; i < M * N; ++i) scores[i] = scores[i] * f;
-          }
-        }
+        kernels::ref::AttentionRows rows;
+        rows.factor = a_.scores_factor;
+        rows.divide = a_.scores_divide;
+        rows.nan_to_zero = a_.nan_to_zero;
         if (mask) {
           int64_t base = 0;  // the mask's offset for product t
           for (size_t dim = rank - 2, r = static_cast<size_t>(t); dim-- > 0;) {
             base += static_cast<int64_t>(r % static_cast<size_t>(p.qk.batch[dim])) * p.mask_strides[dim];
             r /= static_cast<size_t>(p.qk.batch[dim]);
           }
-          const int64_t row_step = p.mask_strides[rank - 2], col_step = p.mask_strides[rank - 1];
-          for (int64_t r = 0; r < M; ++r) {
-            float* s = &scores[r * N];
-            const float* m = mask + base + r * row_step;
-            for (int64_t c = 0; c < N; ++c) s[c] = s[c] + m[c * col_step];
-          }
+          rows.mask = mask + base;
+          rows.mask_row_step = p.mask_strides[rank - 2];
+          rows.mask_col_step = p.mask_strides[rank - 1];
         }
-        if (N > 0) {
-          for (int64_t r = 0; r < M; ++r) softmax_row(&scores[r * N], &scores[r * N], N, *exp_, false);
-        }
-        if (a_.nan_to_zero) {
-          for (int64_t i = 0; i < M * N; ++i) scores[i] = std::isnan(scores[i]) ? 0.f : scores[i];
-        }
+        softmax_->attention(M, N, rows, scores);
         quantize_->quantize(M * N, scores, probs_scale, probs);
         const int64_t ov = p.pv.operands(t).second;
         context_.run(M, dv, N, probs, v + ov * N * dv, a_.v_transposed, y + t * y_step);
@@ -139,7 +127,7 @@ class QAttentionLayer : public Layer {
   std::string prefix_;
   QAttentionAttrs a_;
   Int8Products scores_, context_;
-  const kernels::UnaryF32Kernel* exp_;
+  const kernels::SoftmaxF32Kernel* softmax_;
   const kernels::QuantizeS8Kernel* quantize_;
 };
 

@@ -1,0 +1,128 @@
+// The softmax rules (kernels/softmax_f32.h, the "softmax" f32 family), one
+// loop that every tier compiles with its own flags (no FMA contraction, no
+// reassociation: -ffp-contract=off, so every tier gives the same bits):
+//   softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max)
+//   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
+// over each of `rows` contiguous rows of n values. The maximum and the sum
+// keep 8 partial lanes (lane l takes the values k = l mod 8 of the leading
+// multiple of 8, the tail goes to lane 0), held in a vector of 8 floats (a
+// GCC/Clang vector extension: one ymm on AVX, two xmm on SSE2; lane-wise
+// IEEE operations, so the bits do not depend on the width); exp is exp_f32
+// (math_f32.h). y may be x for softmax, not for log-softmax. Every function
+// is `static inline`, as in math_f32.h: each ISA translation unit keeps its
+// own copies (STYLE.md, "ISA code is fenced").
+//
+// attention_rows_f32 is int8rt.QAttention's step from scores to
+// probabilities (engine/ops/int8/contracts.h, QAttentionAttrs), each
+// operation the one its unfused layer performs, in the same order:
+//   s = s * factor  (or s / factor)   the float Mul / Div by a scalar
+//   s = s + mask                      the float Add (mask broadcast)
+//   p = softmax(s)                    the rule above
+//   p = isnan(p) ? 0 : p              Where(IsNaN(p), 0, p)
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/ref/math_f32.h"
+
+namespace int8rt {
+namespace kernels {
+namespace ref {
+
+typedef float Lanes8 __attribute__((vector_size(32)));
+typedef int32_t LaneMask8 __attribute__((vector_size(32)));
+
+// y[k] = exp_f32(x[k] - mx), 16 values at a time; the last partial group
+// goes through a zero-padded copy, so a row whose length is not a multiple
+// of the vector width (ViT's 197 tokens) pays no scalar exp per leftover value.
+static inline void exp_shifted_f32(const float* x, float mx, float* y, int64_t n) {
+  constexpr int kChunk = 16;
+  int64_t k = 0;
+  for (; k + kChunk <= n; k += kChunk) {
+    for (int l = 0; l < kChunk; ++l) y[k + l] = exp_f32(x[k + l] - mx);
+  }
+  if (k == n) return;
+  float t[kChunk];
+  for (int l = 0; l < kChunk; ++l) t[l] = k + l < n ? x[k + l] - mx : 0.f;
+  for (int l = 0; l < kChunk; ++l) t[l] = exp_f32(t[l]);
+  for (int64_t l = 0; k + l < n; ++l) y[k + l] = t[l];
+}
+
+static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log) {
+  constexpr int kLanes = 8;
+  Lanes8 m8 = {x[0], x[0], x[0], x[0], x[0], x[0], x[0], x[0]};
+  int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes) {  // m8 = x > m8 ? x : m8, lane by lane, as a bit select
+    Lanes8 v;
+    std::memcpy(&v, x + k, sizeof v);
+    const LaneMask8 gt = v > m8;
+    m8 = reinterpret_cast<Lanes8>((reinterpret_cast<LaneMask8>(v) & gt) | (reinterpret_cast<LaneMask8>(m8) & ~gt));
+  }
+  float mx = m8[0];
+  for (int l = 1; l < kLanes; ++l) mx = mx < m8[l] ? m8[l] : mx;
+  exp_shifted_f32(x, mx, y, n);
+  Lanes8 s8 = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  for (k = 0; k + kLanes <= n; k += kLanes) {
+    Lanes8 v;
+    std::memcpy(&v, y + k, sizeof v);
+    s8 += v;
+  }
+  for (; k < n; ++k) s8[0] += y[k];
+  float sum = 0.f;
+  for (int l = 0; l < kLanes; ++l) sum += s8[l];
+  if (log) {
+    const float ls = std::log(sum);
+    for (k = 0; k < n; ++k) y[k] = (x[k] - mx) - ls;
+  } else {
+    for (k = 0; k < n; ++k) y[k] = y[k] / sum;
+  }
+}
+
+static inline void softmax_rows_loop(int64_t rows, int64_t n, const float* x, float* y, bool log) {
+  if (n <= 0) return;
+  for (int64_t r = 0; r < rows; ++r) softmax_row_f32(x + r * n, y + r * n, n, log);
+}
+
+// The scores of one attention product, [rows][n], and what happens to them.
+struct AttentionRows {
+  float factor = 0.f;       // 0: no scaling
+  bool divide = false;      // s / factor instead of s * factor
+  const float* mask = nullptr;  // row r, column c at mask[r * mask_row_step + c * mask_col_step]
+  int64_t mask_row_step = 0, mask_col_step = 0;
+  bool nan_to_zero = false;
+};
+
+static inline void attention_rows_loop(int64_t rows, int64_t n, const AttentionRows& a, float* s) {
+  if (n <= 0) return;
+  for (int64_t r = 0; r < rows; ++r, s += n) {
+    if (a.factor != 0.f) {
+      const float f = a.factor;
+      if (a.divide) {
+        for (int64_t c = 0; c < n; ++c) s[c] = s[c] / f;
+      } else {
+        for (int64_t c = 0; c < n; ++c) s[c] = s[c] * f;
+      }
+    }
+    if (a.mask) {
+      const float* m = a.mask + r * a.mask_row_step;
+      if (a.mask_col_step == 1) {
+        for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m[c];
+      } else if (a.mask_col_step == 0) {
+        const float m0 = m[0];
+        for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m0;
+      } else {
+        for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m[c * a.mask_col_step];
+      }
+    }
+    softmax_row_f32(s, s, n, false);
+    if (a.nan_to_zero) {
+      for (int64_t c = 0; c < n; ++c) s[c] = s[c] != s[c] ? 0.f : s[c];
+    }
+  }
+}
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace int8rt

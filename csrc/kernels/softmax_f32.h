@@ -1,0 +1,26 @@
+// The FP32 softmax family (registry.h, key "softmax" f32): rows of softmax or
+// log-softmax (the Softmax / LogSoftmax layers over the last axis) and
+// int8rt.QAttention's scores-to-probabilities rows. Every candidate runs the
+// loops of kernels/ref/softmax_f32.h compiled for its ISA, so all give
+// identical bits (tests/test_fp32_ops.py compares the tiers); they differ in
+// vector width only. A layer chooses once (choose<SoftmaxF32Kernel>()).
+#pragma once
+
+#include "kernels/abi/softmax_f32.h"
+#include "kernels/eltwise_s8.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+
+class SoftmaxF32Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"softmax", Dtype::kF32};
+  SoftmaxF32Kernel(const char* name, Isa isa, SoftmaxRowsFn rows_fn, AttentionRowsFn attention_fn)
+      : NamedKernel(name, isa), rows(rows_fn), attention(attention_fn) {}
+  const SoftmaxRowsFn rows;
+  const AttentionRowsFn attention;
+};
+
+}  // namespace kernels
+}  // namespace int8rt
