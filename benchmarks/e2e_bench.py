@@ -242,6 +242,28 @@ def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None) -> None:
         s.errors["torch int8"] = "not measured: this network exists only as ONNX"
 
 
+def add_tiers(s: Subject, tiers: List[str]) -> None:
+    """The built INT8 engine loaded once per ISA cap: layer kernels are chosen
+    at load, so engine 'int8rt int8@<tier>' keeps that tier's kernels after
+    the cap is lifted, and the tiers alternate in one process. Not so for
+    products of two activations (QMatMul / QAttention, engine/ops/int8/
+    int8_products.cc), whose GEMM kernel is chosen at their first run under
+    the cap then in force: for such networks run one process per cap."""
+    e = s.engines.get("int8rt int8")
+    if e is None or not tiers:
+        return
+    data = e.serialize()
+    for tier in tiers:
+        int8rt.set_max_isa(tier)
+        try:
+            s.engines[f"int8rt int8@{tier}"] = int8rt.Engine.deserialize(data)
+        finally:
+            int8rt.set_max_isa(None)
+        kinds = Counter(layer["detail"].split(" ")[0] for layer in s.engines[f"int8rt int8@{tier}"].layers()
+                        if layer["precision"] == "int8")
+        print(f"{s.name}: int8 kernels under cap {tier}: " + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))
+
+
 def torch_fx_int8(model: object, calib: List[np.ndarray]) -> object:
     import copy
     import torch
@@ -263,9 +285,8 @@ def runners(s: Subject, threads: int, batch: int,
     """Per implementation: input array -> output array, set up for `threads`
     (OpenVINO models compiled for this static batch)."""
     out: Dict[str, Callable[[np.ndarray], np.ndarray]] = {}
-    for name in ("int8rt int8", "int8rt fp32"):
-        if name in s.engines:
-            out[name] = E.int8rt_runner(s.engines[name])
+    for name in s.engines:  # "int8rt int8", "int8rt fp32", "int8rt int8@<tier>"
+        out[name] = E.int8rt_runner(s.engines[name])
     out["ORT fp32"] = E.ort_runner(E.ort_session(s.onnx_path.read_bytes(), threads))
     if s.ort_int8 is not None:
         out["ORT int8"] = E.ort_runner(E.ort_session(s.ort_int8, threads))
@@ -408,6 +429,9 @@ def main() -> None:
     ap.add_argument("--profile", type=int, default=0, metavar="RUNS",
                     help="after timing, profile int8rt INT8 and OpenVINO INT8 per layer kind (RUNS runs each)")
     ap.add_argument("--no-threads-alone", action="store_true", help="skip the int8rt-alone thread comparison")
+    ap.add_argument("--tiers", nargs="+", default=[], choices=list(int8rt.kernels.ISA_NAMES),
+                    help="also time the INT8 engine with its kernels chosen under each ISA cap "
+                         "(rows 'int8rt int8@<tier>', loaded from the same engine bytes)")
     args = ap.parse_args()
     import onnxruntime
     logging.getLogger().setLevel(logging.ERROR)  # quantize_static's pre-processing advice
@@ -430,6 +454,7 @@ def main() -> None:
                 continue
             set_threads(2)
             build(s, tmp, args.impls)
+            add_tiers(s, args.tiers)
             describe(s)
             for batch in args.batches:
                 for threads in args.threads:
@@ -446,7 +471,8 @@ def main() -> None:
 
 def print_summary(summary: list) -> None:
     """One markdown table of every median (ms), ratios to int8rt INT8 in brackets."""
-    names = [n for n in IMPLS + ["OV fp32 default", "OV int8 f32"] if any(n in m for *_, m in summary)]
+    tiers = sorted({n for *_, m in summary for n in m if n.startswith("int8rt int8@")})
+    names = [n for n in IMPLS + tiers + ["OV fp32 default", "OV int8 f32"] if any(n in m for *_, m in summary)]
     print("\n| network | batch | threads | " + " | ".join(names) + " |")
     print("|---|---|---|" + "---|" * len(names))
     for net, batch, threads, med in summary:

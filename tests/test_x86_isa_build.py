@@ -5,8 +5,8 @@ every x86-64 machine, including those whose CPU cannot run these kernels.
 - AMX (namespace x86::amx): the native tile instructions (ldtilecfg,
   tileloadd, tdpbssd, tilestored, tilerelease), not the emulation, and no
   other function of the library uses a tile instruction.
-- AVX-VNNI (namespace x86::avxvnni): vpdpbusd in its VEX encoding
-  (`{vex} vpdpbusd`) and no EVEX-only register (zmm, ymm16-31, k masks), so
+- AVX-VNNI (namespace x86::avxvnni): vpdpbusd and vpdpwssd in their VEX
+  encodings (`{vex} vpdpbusd`, `{vex} vpdpwssd`) and no EVEX-only register (zmm, ymm16-31, k masks), so
   the kernels run on CPUs with AVX-VNNI but no AVX-512.
 - AVX-512 (namespace x86::avx512): no VNNI instruction, so the tier runs on
   AVX-512 CPUs without VNNI.
@@ -76,10 +76,11 @@ def test_avxvnni_kernels_are_vex_only(functions) -> None:
         pytest.skip("library built without AVX-VNNI kernels")
     vnni = in_namespace(functions, "avxvnni")
     assert vnni, "no function in int8rt::kernels::x86::avxvnni"
-    dots = [line for body in vnni.values() for line in body if "vpdpbusd" in line]
-    assert dots, "no vpdpbusd in the AVX-VNNI kernels"
-    evex_dots = [line for line in dots if "{vex}" not in line]
-    assert not evex_dots, f"EVEX vpdpbusd in the AVX-VNNI kernels: {evex_dots[:3]}"
+    for insn in ("vpdpbusd", "vpdpwssd"):  # igemm; depthwise
+        dots = [line for body in vnni.values() for line in body if insn in line]
+        assert dots, f"no {insn} in the AVX-VNNI kernels"
+        evex_dots = [line for line in dots if "{vex}" not in line]
+        assert not evex_dots, f"EVEX {insn} in the AVX-VNNI kernels: {evex_dots[:3]}"
     evex = [(name, line) for name, body in vnni.items() for line in body if EVEX_ONLY.search(line)]
     assert not evex, f"EVEX-only registers in the AVX-VNNI kernels: {evex[:3]}"
 

@@ -310,6 +310,20 @@ def test_packed_objects_rerun_equal() -> None:
 
 # ---- dispatch across tiers ----
 
+def test_native_avxvnni_kernels_are_under_test() -> None:
+    """Where the CPU has AVX-VNNI, the library's native VEX kernels are among
+    the kernels every sweep above compares with the reference; elsewhere the
+    same source runs as its EVEX twin in tests/cpp/test_x86_twin_kernels.cc."""
+    info = int8rt.kernels.isa_info()["avxvnni"]
+    if not (info["cpu"] and info["compiled"]):
+        pytest.skip("CPU lacks AVX-VNNI (or the library lacks its kernels): the EVEX twin runs "
+                    "in tests/cpp/test_x86_twin_kernels.cc instead")
+    if not info["enabled"]:
+        pytest.skip("INT8RT_MAX_ISA caps below avxvnni")
+    assert {"conv_s8_igemm_6x16c4_avxvnni", "conv_s8_dw_4x16_avxvnni"} <= set(CONV_KERNELS)
+    assert "gemm_s8_6x16c4_avxvnni" in GEMM_KERNELS
+
+
 def first_eligible(rows) -> str:
     """The candidate dispatch must pick: the first whose reason is empty."""
     return next(name for name, _, reason in rows if reason == "")

@@ -2,8 +2,9 @@
 // byte for byte, through their twins (tests/cpp/CMakeLists.txt):
 //   AMX, emulated  - amx/*.cc compiled against amx_emulation.h, driven by the
 //                    library's AMX driver;
-//   AVX-VNNI, EVEX - avxvnni/*.cc with the EVEX twin of VEX vpdpbusd, driven
-//                    by the library's igemm driver;
+//   AVX-VNNI, EVEX - avxvnni/*.cc with the EVEX twins of VEX vpdpbusd /
+//                    vpdpwssd, driven by the library's igemm and depthwise
+//                    drivers;
 // both run on any CPU with AVX-512 (the twins' instruction set); and the
 // library's native AMX / AVX-VNNI kernels where the CPU and OS grant them.
 // X86Twins.WhichRan prints which ran (and skips with the reason when a
@@ -34,6 +35,7 @@ void gemm_tile(const AmxTile& t);  // amx/igemm_32x32c4.cc, emulated
 }  // namespace amx_emulated
 namespace avxvnni_evex {
 IgemmFn igemm_fn(int mr, int nb);  // avxvnni/igemm_6x16c4.cc, EVEX twin
+void dwconv_row(const DwRow& row);  // avxvnni/dwconv_4x16.cc, EVEX twin
 }  // namespace avxvnni_evex
 }  // namespace x86
 }  // namespace kernels
@@ -56,6 +58,10 @@ constexpr k::x86::IgemmUkernel kAvxVnniEvex = {
     "gemm_s8_6x16c4_avxvnni(evex twin)", k::x86::avxvnni::kMR, k::x86::avxvnni::kNB,
     k::x86::avxvnni::kBlock, k::x86::avxvnni::kCGroup, /*widen_s16=*/false,
     k::x86::avxvnni_evex::igemm_fn, /*declines_depthwise=*/true};
+constexpr k::x86::DwUkernel kAvxVnniDwEvex = {k::Isa::kAvxVnni,
+                                              "conv_s8_dw_4x16_avxvnni(evex twin)",
+                                              k::x86::avxvnni::kDwBlock,
+                                              k::x86::avxvnni_evex::dwconv_row};
 
 struct Under {
   const k::ConvKernel* conv;
@@ -71,7 +77,7 @@ std::string native_reason(k::Isa isa) {
 Under native(k::Isa isa) {
   Under u{nullptr, nullptr};
   for (const k::ConvKernel* c : k::candidates<k::ConvKernel>())
-    if (c->isa() == isa) u.conv = c;
+    if (c->isa() == isa && std::string(c->name()).find("_dw_") == std::string::npos) u.conv = c;
   for (const k::GemmKernel* g : k::candidates<k::GemmKernel>())
     if (g->isa() == isa) u.gemm = g;
   return u;
@@ -91,6 +97,20 @@ std::vector<Under> kernels_under_test() {
   }
   for (k::Isa isa : {k::Isa::kAmx, k::Isa::kAvxVnni}) {
     if (native_reason(isa).empty()) v.push_back(native(isa));
+  }
+  return v;
+}
+
+// The AVX-VNNI depthwise kernels to test here: the EVEX twin where
+// AVX-512 runs, the library's native one where AVX-VNNI runs.
+std::vector<const k::ConvKernel*> dw_kernels_under_test() {
+  static const k::x86::DwConvKernel twin(kAvxVnniDwEvex);
+  std::vector<const k::ConvKernel*> v;
+  if (k::cpu_supports_isa(k::Isa::kAvx512Vnni)) v.push_back(&twin);
+  if (native_reason(k::Isa::kAvxVnni).empty()) {
+    for (const k::ConvKernel* c : k::candidates<k::ConvKernel>())
+      if (c->isa() == k::Isa::kAvxVnni && std::string(c->name()).find("_dw_") != std::string::npos)
+        v.push_back(c);
   }
   return v;
 }
@@ -214,6 +234,34 @@ TEST(X86Twins, ConvEqualsReference) {
       }
       check_conv(u, s, 2, k::OutputType::kFloat32, true, Fill::kRandom, seed += 10);
       if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+// Depthwise through the AVX-VNNI kernel (twin and native): channels around
+// its 8-wide blocks and 16-wide groups, 3x3 stride 1 and 2 (the shared
+// column tiles), 5x5, dilation, 1-wide rows (border pixels only), widths
+// around the 4-pixel tile, asymmetric padding, residual, float output.
+TEST(X86Twins, DepthwiseEqualsReference) {
+  const std::vector<const k::ConvKernel*> dws = dw_kernels_under_test();
+  if (dws.empty()) GTEST_SKIP() << "CPU lacks AVX-512 (the twin's ISA) and AVX-VNNI";
+  uint32_t seed = 900;
+  for (const k::ConvKernel* dw : dws) {
+    const Under u{dw, nullptr};
+    for (int c : {1, 7, 8, 9, 15, 16, 17, 24, 31, 33, 144}) {
+      for (const Conv& g : {Conv{c, 7, 13, c, 3, 3, 1, 1, 1, c}, Conv{c, 9, 10, c, 3, 3, 2, 1, 1, c},
+                            Conv{c, 8, 11, c, 5, 5, 1, 2, 1, c}, Conv{c, 7, 9, c, 3, 3, 1, 2, 2, c},
+                            Conv{c, 5, 1, c, 3, 3, 1, 1, 1, c}, Conv{c, 6, 6, c, 3, 3, 2, 0, 1, c}}) {
+        const k::ConvShape s = make(g);
+        check_conv(u, s, 1, k::OutputType::kInt8, false, Fill::kRandom, seed += 10);
+        check_conv(u, s, 2, k::OutputType::kInt8, true, Fill::kRandom, seed += 10);
+        check_conv(u, s, 1, k::OutputType::kFloat32, true, Fill::kRandom, seed += 10);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+    for (Fill f : {Fill::kAllMin, Fill::kAllMax}) {
+      check_conv(u, make({40, 9, 9, 40, 3, 3, 1, 1, 1, 40}), 1, k::OutputType::kFloat32, false, f, 3);
+      check_conv(u, make({40, 9, 9, 40, 3, 3, 2, 1, 1, 40}), 1, k::OutputType::kInt8, true, f, 4);
     }
   }
 }

@@ -106,6 +106,9 @@ namespace avxvnni {
 // u8 inside, compensated by -128 * sum(w)).
 constexpr int kMR = 6, kNB = 2, kBlock = 8, kCGroup = 4;
 IgemmFn igemm_fn(int mr, int nb);
+// Depthwise: 4 pixels x 16 channels, VEX vpdpwssd (avxvnni/dwconv_4x16.cc).
+constexpr int kDwBlock = 8;
+void dwconv_row(const DwRow& row);
 }  // namespace avxvnni
 
 namespace avx2 {

@@ -90,6 +90,12 @@ void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 }  // namespace avx512
+namespace avx2 {
+// AVX2, the avx2 tier (and so the avxvnni tier's pooling): x86/avx2/pool_s8_32c.cc.
+void maxpool_row(const PoolRow& r);
+void avgpool_row(const PoolRow& r);
+void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
+}  // namespace avx2
 }  // namespace x86
 
 }  // namespace kernels

@@ -347,9 +347,10 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
 std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const {
   // Every valid conv: any kernel size, stride, padding, dilation and group
   // count (depthwise too, though a dwconv kernel is faster for it: tiers
-  // without their own decline it, see IgemmUkernel::declines_depthwise).
+  // that set IgemmUkernel::declines_depthwise leave it to a dwconv kernel,
+  // their own or a lower tier's).
   if (u_.declines_depthwise && shape.groups > 1 && shape.is_depthwise()) {
-    return "depthwise: the dwconv kernel of a lower tier is faster";
+    return "depthwise: a dwconv kernel is faster";
   }
   return "";
 }

@@ -61,8 +61,16 @@ inline void store_requantized(__m256i acc, const TileEpilogue& ep, int64_t row, 
     // t is within [-128, 127] (check_epilogue): the saturating packs are exact.
     const __m256i v = _mm256_cvtps_epi32(t);
     const __m128i v16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const int64_t v8 = _mm_cvtsi128_si64(_mm_packs_epi16(v16, v16));
-    std::memcpy(static_cast<int8_t*>(ep.y) + row * ep.y_stride + c, &v8, full ? 8 : valid);
+    const __m128i v8 = _mm_packs_epi16(v16, v16);
+    int8_t* yp = static_cast<int8_t*>(ep.y) + row * ep.y_stride + c;
+    if (full) {
+      // A fixed 8-byte store: the copy of `full ? 8 : valid` bytes compiled
+      // to a generic variable-length sequence on the hot path.
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(yp), v8);
+    } else {
+      const int64_t v = _mm_cvtsi128_si64(v8);
+      std::memcpy(yp, &v, static_cast<size_t>(valid));
+    }
   }
 }
 

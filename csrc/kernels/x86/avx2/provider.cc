@@ -5,13 +5,18 @@
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
-// No int8 element-wise op: the reference kernels serve this tier.
+//   maxpool_s8 / avgpool_s8 / global_avgpool_s8: <op>_avx2 (pool_s8_32c.cc,
+//              bound to the drivers of x86/eltwise_s8_x86.h)
+// The other int8 element-wise ops have no AVX2 kernel: the reference
+// kernels serve this tier (and the avxvnni tier) for them.
 #include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/abi/eltwise_s8.h"
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
 #include "kernels/softmax_f32.h"
 #include "kernels/unary_f32.h"
+#include "kernels/x86/eltwise_s8_x86.h"
 #include "kernels/x86/x86_kernels.h"
 
 namespace int8rt {
@@ -32,6 +37,14 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
   r.add(dw, conv, gemm, sgemm, unary, softmax);
+
+  static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
+                                       bind<maxpool_s8, avx2::maxpool_row>);
+  static const AvgPoolS8Kernel avgpool("avgpool_s8_avx2", Isa::kAvx2,
+                                       bind<avgpool_s8, avx2::avgpool_row>);
+  static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx2", Isa::kAvx2,
+                                                    bind<global_avgpool_s8, avx2::global_avgpool>);
+  r.add(maxpool, avgpool, global_avgpool);
 }
 
 }  // namespace x86

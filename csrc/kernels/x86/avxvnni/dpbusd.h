@@ -1,10 +1,12 @@
-// The one AVX-VNNI instruction of this folder's kernels, and their namespace.
+// The two AVX-VNNI instructions of this folder's kernels, and their namespace.
 //
-// Natively (the library, -mavxvnni): VEX vpdpbusd, _mm256_dpbusd_avx_epi32,
-// namespace avxvnni. With INT8RT_AVXVNNI_EVEX_TWIN (tests only, compiled
-// with -mavx512vl -mavx512vnni): the EVEX encoding of the same instruction,
-// _mm256_dpbusd_epi32, whose semantics the SDM defines identically (u8 x s8
-// groups of four, summed into int32 without saturation), in namespace
+// Natively (the library, -mavxvnni): VEX vpdpbusd / vpdpwssd,
+// _mm256_dpbusd_avx_epi32 / _mm256_dpwssd_avx_epi32, namespace avxvnni.
+// With INT8RT_AVXVNNI_EVEX_TWIN (tests only, compiled with -mavx512vl
+// -mavx512vnni): the EVEX encodings of the same instructions,
+// _mm256_dpbusd_epi32 / _mm256_dpwssd_epi32, whose semantics the SDM
+// defines identically (u8 x s8 groups of four, or s16 x s16 pairs, summed
+// into int32 without saturation), in namespace
 // avxvnni_evex so the twin never collides with the library's copy. A CPU
 // with AVX512-VNNI but without AVX-VNNI (AMD Zen 4) thus runs the real
 // kernel source.
@@ -15,7 +17,9 @@
 #if defined(INT8RT_AVXVNNI_EVEX_TWIN)
 #define INT8RT_AVXVNNI_NS avxvnni_evex
 #define INT8RT_DPBUSD256(acc, u8, s8) _mm256_dpbusd_epi32(acc, u8, s8)
+#define INT8RT_DPWSSD256(acc, a, b) _mm256_dpwssd_epi32(acc, a, b)
 #else
 #define INT8RT_AVXVNNI_NS avxvnni
 #define INT8RT_DPBUSD256(acc, u8, s8) _mm256_dpbusd_avx_epi32(acc, u8, s8)
+#define INT8RT_DPWSSD256(acc, a, b) _mm256_dpwssd_avx_epi32(acc, a, b)
 #endif

@@ -1,9 +1,11 @@
 // The AVX-VNNI (VEX) provider (registry.h): baseline code, compiled into
 // int8rt without ISA flags when the folder's microkernels were built
 // (INT8RT_HAVE_AVXVNNI_KERNELS).
-//   conv_s8: conv_s8_igemm_6x16c4_avxvnni (declines depthwise: AVX2's
-//            dwconv kernel takes it)
+//   conv_s8: conv_s8_dw_4x16_avxvnni (depthwise),
+//            conv_s8_igemm_6x16c4_avxvnni (declines depthwise)
 //   gemm_s8: gemm_s8_6x16c4_avxvnni
+// Element-wise int8 ops, pooling and SGEMM have no kernel of this tier: with
+// the cap at avxvnni they run AVX2's or the reference kernels.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
@@ -17,9 +19,12 @@ void register_avxvnni_kernels(KernelRegistry& r) {
       Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni", "gemm_s8_6x16c4_avxvnni",
       avxvnni::kMR, avxvnni::kNB, avxvnni::kBlock, avxvnni::kCGroup,
       /*widen_s16=*/false, avxvnni::igemm_fn, /*declines_depthwise=*/true};
+  static const DwUkernel dw_uk = {Isa::kAvxVnni, "conv_s8_dw_4x16_avxvnni", avxvnni::kDwBlock,
+                                  avxvnni::dwconv_row};
+  static const DwConvKernel dw(dw_uk);
   static const IgemmConvKernel conv(uk);
   static const IgemmGemmKernel gemm(uk);
-  r.add(conv, gemm);
+  r.add(dw, conv, gemm);
 }
 
 }  // namespace x86
