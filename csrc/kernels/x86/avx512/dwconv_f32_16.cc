@@ -1,15 +1,24 @@
 // dwconv_f32, AVX-512F tier: contract in kernels/abi/dwconv_f32.h.
 //
-// Register tile: up to 4 zmm accumulators, each 16 adjacent output columns
-// of one output row (4 independent add chains), started at the bias; every tap (ky, kx), in row-major
-// order, adds w * x (a multiply, then an add: no FMA, so the bits are the
-// reference's) under the mask of the columns whose input column lies inside
-// the image (the others keep their value, so a skipped tap is skipped
-// exactly as in the reference). Input columns: stride 1 is
-// one masked load, stride 2 two masked loads and an even-lane permute, any
-// other stride a masked gather. Masked-off lanes never touch memory. The
-// masks of each (column block, kx) are computed once per call, for all of
-// its planes.
+// Every tap is one FMA (w * x + acc, one rounding) in the reference's
+// row-major tap order; the accumulators start at the bias, and the
+// residual and clip are applied in registers before the one store. Two
+// walks over a plane:
+// - flat (stride 1, ow == W, planes under 32 columns wide: MobileNet's
+//   14x14 and 7x7 stages): the oh * ow outputs as one array, 16 consecutive
+//   outputs per vector whichever rows they lie in. Tap (ky, kx) of output
+//   i reads input i + (ky * dh - ph) * W + kx * dw - pw under the mask of
+//   the lanes whose input row and column lie inside the image, so a 7x7
+//   plane fills 49 of 64 lanes (row by row: 28). The masks of every
+//   (vector, tap) depend on the geometry only: computed once per geometry
+//   and thread and kept.
+// - rows (any other): up to 4 zmm accumulators, each 16 adjacent output
+//   columns of one output row (4 independent FMA chains). Input columns:
+//   stride 1 is one load (masked only in the blocks at the image's edges),
+//   stride 2 two masked loads and an even-lane permute, any other stride a
+//   masked gather. The masks of each (column block, kx) are computed once
+//   per call, for all of its planes.
+// Masked-off lanes load zero and never touch memory.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -33,6 +42,125 @@ inline uint64_t lane_bits(int64_t lo, int64_t hi) {
 
 // ceil(a / b) for b > 0 and any sign of a.
 inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// The residual and clip of the contract, then the store of the lanes in m.
+struct Finish {
+  bool clip;
+  __m512 lo, hi;
+  explicit Finish(const DwConvF32Plane& p)
+      : clip(p.clip), lo(_mm512_set1_ps(p.lo)), hi(_mm512_set1_ps(p.hi)) {}
+  inline void store(__m512 v, const float* r, float* y, __mmask16 m) const {
+    if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r));
+    if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);  // NaN -> lo, as the reference
+    _mm512_mask_storeu_ps(y, m, v);
+  }
+};
+
+// One plane's data: input, taps, bias, residual (or null), output.
+struct PlaneData {
+  const float* x;
+  const float* w;
+  float bias;
+  const float* r;
+  float* y;
+};
+
+PlaneData plane_data(const DwConvF32Plane& p, int64_t t) {
+  const int64_t c = t % p.C, n = p.oh * p.ow;
+  return {p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f,
+          p.residual ? p.residual + t * n : nullptr, p.y + t * n};
+}
+
+// ---- flat walk -------------------------------------------------------------
+
+// The flat walk's lane masks, [tap][vector], and each tap's input offset;
+// kept per thread for the last geometry seen.
+struct FlatMasks {
+  int64_t key[10] = {-1};
+  int64_t vectors = 0;
+  std::vector<uint16_t> m;
+  std::vector<int64_t> off;
+};
+
+const FlatMasks& flat_masks(const DwConvF32Plane& p) {
+  thread_local FlatMasks f;
+  const int64_t key[10] = {p.H, p.W, p.oh, p.ow, p.kh, p.kw, p.ph, p.pw, p.dh, p.dw};
+  if (std::equal(key, key + 10, f.key)) return f;
+  std::copy(key, key + 10, f.key);
+  const int64_t n = p.oh * p.ow, taps = p.kh * p.kw;
+  f.vectors = (n + 15) / 16;
+  f.m.assign(static_cast<size_t>(taps * f.vectors), 0);
+  f.off.resize(static_cast<size_t>(taps));
+  std::vector<uint16_t> rows(static_cast<size_t>(p.kh)), cols(static_cast<size_t>(p.kw));
+  for (int64_t v = 0; v < f.vectors; ++v) {
+    std::fill(rows.begin(), rows.end(), 0);
+    std::fill(cols.begin(), cols.end(), 0);
+    for (int64_t j = 0; j < 16 && v * 16 + j < n; ++j) {
+      const int64_t oy = (v * 16 + j) / p.ow, ox = (v * 16 + j) % p.ow;
+      for (int64_t ky = 0; ky < p.kh; ++ky) {
+        const int64_t iy = oy - p.ph + ky * p.dh;
+        if (iy >= 0 && iy < p.H) rows[static_cast<size_t>(ky)] |= static_cast<uint16_t>(1u << j);
+      }
+      for (int64_t kx = 0; kx < p.kw; ++kx) {
+        const int64_t ix = ox - p.pw + kx * p.dw;
+        if (ix >= 0 && ix < p.W) cols[static_cast<size_t>(kx)] |= static_cast<uint16_t>(1u << j);
+      }
+    }
+    for (int64_t ky = 0; ky < p.kh; ++ky) {
+      for (int64_t kx = 0; kx < p.kw; ++kx) {
+        f.m[static_cast<size_t>((ky * p.kw + kx) * f.vectors + v)] =
+            rows[static_cast<size_t>(ky)] & cols[static_cast<size_t>(kx)];
+      }
+    }
+  }
+  for (int64_t ky = 0; ky < p.kh; ++ky) {
+    for (int64_t kx = 0; kx < p.kw; ++kx) f.off[static_cast<size_t>(ky * p.kw + kx)] = (ky * p.dh - p.ph) * p.W + kx * p.dw - p.pw;
+  }
+  return f;
+}
+
+// U consecutive output vectors v0 .. v0 + U - 1 of one plane.
+template <int U>
+void flat_vectors(const DwConvF32Plane& p, const PlaneData& q, const FlatMasks& f, const Finish& fin, int64_t v0) {
+  __m512 acc[U];
+#pragma GCC unroll 4
+  for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(q.bias);
+  const int64_t taps = p.kh * p.kw;
+  const uint16_t* m = f.m.data() + v0;
+  const float* x = q.x + v0 * 16;
+  for (int64_t t = 0; t < taps; ++t, m += f.vectors) {
+    const __m512 w = _mm512_set1_ps(q.w[t]);
+    const float* xt = x + f.off[static_cast<size_t>(t)];
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      acc[u] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(static_cast<__mmask16>(m[u]), xt + u * 16), acc[u]);
+    }
+  }
+  const int64_t n = p.oh * p.ow;
+#pragma GCC unroll 4
+  for (int u = 0; u < U; ++u) {
+    const int64_t i = (v0 + u) * 16;
+    fin.store(acc[u], q.r ? q.r + i : nullptr, q.y + i, static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, n - i))));
+  }
+}
+
+void flat_planes(const DwConvF32Plane& p) {
+  const FlatMasks& f = flat_masks(p);
+  const Finish fin(p);
+  for (int64_t t = p.first; t < p.first + p.count; ++t) {
+    const PlaneData q = plane_data(p, t);
+    int64_t v = 0;
+    for (; v + 4 <= f.vectors; v += 4) flat_vectors<4>(p, q, f, fin, v);
+    switch (f.vectors - v) {
+      case 3: flat_vectors<3>(p, q, f, fin, v); break;
+      case 2: flat_vectors<2>(p, q, f, fin, v); break;
+      case 1: flat_vectors<1>(p, q, f, fin, v); break;
+      default: break;
+    }
+  }
+}
+
+// ---- row walk --------------------------------------------------------------
 
 // The lane masks of one (column block, kx): they depend on nothing else,
 // so they are computed once per call (integer divisions stay out of the
@@ -60,19 +188,12 @@ inline __m512 tap_input(const DwConvF32Plane& p, const float* row, const Tap& t)
   return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), t.out, idx, row, 4);
 }
 
-// U adjacent column blocks of output row oy, starting at block bl: U
-// independent add chains, so the add latency is hidden. A stride-1 tap
-// whose 16 lanes all lie inside the image loads without a mask.
-// One plane's data: input, taps, bias, output.
-struct PlaneData {
-  const float* x;
-  const float* w;
-  float bias;
-  float* y;
-};
-
-template <int U, int S>
-void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, int64_t oy, int64_t bl) {
+// U adjacent column blocks of output row oy, starting at block bl. Inside
+// (stride 1 only): every lane of every tap of these blocks lies inside the
+// image's columns, so each tap is one unmasked load.
+template <int U, int S, bool Inside>
+void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, const Finish& fin, int64_t oy,
+                int64_t bl) {
   __m512 acc[U];
 #pragma GCC unroll 4
   for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(q.bias);
@@ -83,51 +204,72 @@ void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, in
     const float* row = q.x + iy * p.W;
     const float* wk = q.w + ky * kw;
     const Tap* tk = taps + bl * kw;
-    for (int64_t kx = 0; kx < kw; ++kx) {
-      const __m512 w = _mm512_set1_ps(wk[kx]);
+    if (Inside) {
+      const float* xr = row + bl * 16 - p.pw;
+      for (int64_t kx = 0; kx < kw; ++kx, xr += p.dw) {
+        const __m512 w = _mm512_set1_ps(wk[kx]);
 #pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        const Tap& t = tk[u * kw + kx];
-        if (S == 1 && t.out == 0xFFFF) {  // every lane inside the image
-          acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w, _mm512_loadu_ps(row + t.ix0)));
-        } else if (t.out) {
-          acc[u] = _mm512_mask_add_ps(acc[u], t.out, acc[u], _mm512_mul_ps(w, tap_input<S>(p, row, t)));
-        }
+        for (int u = 0; u < U; ++u) acc[u] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xr + u * 16), acc[u]);
+      }
+    } else {
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        const __m512 w = _mm512_set1_ps(wk[kx]);
+#pragma GCC unroll 4
+        for (int u = 0; u < U; ++u) acc[u] = _mm512_fmadd_ps(w, tap_input<S>(p, row, tk[u * kw + kx]), acc[u]);
       }
     }
   }
-  float* d = q.y + oy * p.ow;
+  const int64_t o = oy * p.ow;
 #pragma GCC unroll 4
   for (int u = 0; u < U; ++u) {
-    const int64_t c0 = (bl + u) * 16;
-    _mm512_mask_storeu_ps(d + c0, static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, p.ow - c0))), acc[u]);
+    const int64_t col = (bl + u) * 16, i = o + col;
+    fin.store(acc[u], q.r ? q.r + i : nullptr, q.y + i,
+              static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, p.ow - col))));
   }
 }
 
 template <int S>
-void planes(const DwConvF32Plane& p, const Tap* taps, int64_t blocks) {
+void row_group(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, const Finish& fin, int64_t oy,
+               int64_t bl, int64_t n, bool inside) {
+  if (S == 1 && inside) {
+    switch (n) {
+      case 4: row_blocks<4, S, true>(p, q, taps, fin, oy, bl); return;
+      case 3: row_blocks<3, S, true>(p, q, taps, fin, oy, bl); return;
+      case 2: row_blocks<2, S, true>(p, q, taps, fin, oy, bl); return;
+      default: row_blocks<1, S, true>(p, q, taps, fin, oy, bl); return;
+    }
+  }
+  switch (n) {
+    case 4: row_blocks<4, S, false>(p, q, taps, fin, oy, bl); return;
+    case 3: row_blocks<3, S, false>(p, q, taps, fin, oy, bl); return;
+    case 2: row_blocks<2, S, false>(p, q, taps, fin, oy, bl); return;
+    default: row_blocks<1, S, false>(p, q, taps, fin, oy, bl); return;
+  }
+}
+
+template <int S>
+void row_planes(const DwConvF32Plane& p, const Tap* taps, const uint8_t* inside, int64_t blocks) {
+  const Finish fin(p);
   for (int64_t t = p.first; t < p.first + p.count; ++t) {
-    const int64_t c = t % p.C;
-    const PlaneData q{p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f, p.y + t * p.oh * p.ow};
+    const PlaneData q = plane_data(p, t);
     for (int64_t oy = 0; oy < p.oh; ++oy) {
-      int64_t bl = 0;
-      for (; bl + 4 <= blocks; bl += 4) row_blocks<4, S>(p, q, taps, oy, bl);
-      switch (blocks - bl) {
-        case 3: row_blocks<3, S>(p, q, taps, oy, bl); break;
-        case 2: row_blocks<2, S>(p, q, taps, oy, bl); break;
-        case 1: row_blocks<1, S>(p, q, taps, oy, bl); break;
-        default: break;
+      for (int64_t bl = 0; bl < blocks;) {
+        // A group of up to 4 blocks, all inside or all at an edge.
+        int64_t n = 1;
+        while (n < 4 && bl + n < blocks && inside[bl + n] == inside[bl]) ++n;
+        row_group<S>(p, q, taps, fin, oy, bl, n, inside[bl] != 0);
+        bl += n;
       }
     }
   }
 }
 
-}  // namespace
-
-void dwconv_f32_plane(const DwConvF32Plane& p) {
+void rows(const DwConvF32Plane& p) {
   const int64_t blocks = (p.ow + 15) / 16;
   thread_local std::vector<Tap> taps;
+  thread_local std::vector<uint8_t> inside;
   taps.resize(static_cast<size_t>(blocks * p.kw));
+  inside.assign(static_cast<size_t>(blocks), 1);
   for (int64_t bl = 0; bl < blocks; ++bl) {
     const int64_t n = std::min<int64_t>(16, p.ow - bl * 16);
     for (int64_t kx = 0; kx < p.kw; ++kx) {
@@ -136,14 +278,25 @@ void dwconv_f32_plane(const DwConvF32Plane& p) {
       const int64_t lo = t.ix0 >= 0 ? 0 : ceil_div(-t.ix0, p.sw);
       t.out = static_cast<__mmask16>(lane_bits(lo, std::min(n, ceil_div(p.W - t.ix0, p.sw))));
       t.in = static_cast<uint32_t>(lane_bits(std::max<int64_t>(0, -t.ix0), std::min<int64_t>(32, p.W - t.ix0)));
+      if (p.sw != 1 || t.out != 0xFFFF) inside[static_cast<size_t>(bl)] = 0;
     }
   }
   if (p.sw == 1) {
-    planes<1>(p, taps.data(), blocks);
+    row_planes<1>(p, taps.data(), inside.data(), blocks);
   } else if (p.sw == 2) {
-    planes<2>(p, taps.data(), blocks);
+    row_planes<2>(p, taps.data(), inside.data(), blocks);
   } else {
-    planes<0>(p, taps.data(), blocks);
+    row_planes<0>(p, taps.data(), inside.data(), blocks);
+  }
+}
+
+}  // namespace
+
+void dwconv_f32_plane(const DwConvF32Plane& p) {
+  if (p.sh == 1 && p.sw == 1 && p.ow == p.W && p.ow < 32) {
+    flat_planes(p);
+  } else {
+    rows(p);
   }
 }
 

@@ -4,7 +4,7 @@
 //   every element-wise op: <op>_s8_avx512 (F/BW/VL microkernels bound to
 //              the drivers of x86/eltwise_s8_x86.h)
 //   unary_f32: unary_f32_avx512 (math_f32.h's loop, 16 lanes)
-//   dwconv_f32: dwconv_f32_avx512 (16 output columns per zmm, FMA)
+//   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
 //   transpose_f32: transpose_f32_avx512 (16 x 16 blocks in registers)
 //   sgemm_f32: sgemm_8x32_avx512 (AVX-512F). Blocking: the B panel (kc x 32
 //              floats: 24 KiB) stays in L1 while the A block (mc x kc)
