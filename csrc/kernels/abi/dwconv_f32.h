@@ -10,7 +10,10 @@
 // may fuse each multiply-add (one rounding per tap) in the same tap order,
 // so it differs from the reference by at most (kh * kw + 1) * 2^-23 *
 // (|bias| + sum |w x|) before the residual, which tests/test_dwconv_f32.py
-// bounds. The residual and clip are exact operations after the sum. Plain
+// bounds; and where the reference skips a tap outside the image, a vector
+// tier may add w * 0 instead (the same sum but for the sign of a zero
+// result and for a non-finite w). The residual and clip are exact
+// operations after the sum. Plain
 // structs and declarations, so ISA translation units may include it
 // (STYLE.md, "ISA code is fenced").
 #pragma once

@@ -6,19 +6,21 @@
 // walks over a plane:
 // - flat (stride 1, ow == W, planes under 32 columns wide: MobileNet's
 //   14x14 and 7x7 stages): the oh * ow outputs as one array, 16 consecutive
-//   outputs per vector whichever rows they lie in. Tap (ky, kx) of output
+//   outputs per vector whichever rows they lie in, 8 vectors (or 4 vectors
+//   of two planes) at a time. Tap (ky, kx) of output
 //   i reads input i + (ky * dh - ph) * W + kx * dw - pw under the mask of
 //   the lanes whose input row and column lie inside the image, so a 7x7
 //   plane fills 49 of 64 lanes (row by row: 28). The masks of every
 //   (vector, tap) depend on the geometry only: computed once per geometry
 //   and thread and kept.
-// - rows (any other): up to 4 zmm accumulators, each 16 adjacent output
-//   columns of one output row (4 independent FMA chains). Input columns:
-//   stride 1 is one load (masked only in the blocks at the image's edges),
-//   stride 2 two masked loads and an even-lane permute, any other stride a
-//   masked gather. The masks of each (column block, kx) are computed once
-//   per call, for all of its planes.
-// Masked-off lanes load zero and never touch memory.
+// - rows (any other): the plane copied once into rows padded with zeros
+//   left and right (so no tap needs a mask), then two output rows (four
+//   when a row is at most 32 columns) times up to 4 blocks of 16 adjacent
+//   output columns (up to 8 independent FMA chains). Input columns:
+//   stride 1 is one load, stride 2 two loads and an even-lane permute, any
+//   other stride a gather. A padded zero adds w * 0 where the reference
+//   skips the tap: the same sum but for the sign of a zero result and for
+//   non-finite weights (inf * 0).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -39,9 +41,6 @@ inline uint64_t lane_bits(int64_t lo, int64_t hi) {
   const uint64_t upto = hi >= 64 ? ~uint64_t{0} : (uint64_t{1} << hi) - 1;
   return upto & ~((uint64_t{1} << lo) - 1);
 }
-
-// ceil(a / b) for b > 0 and any sign of a.
-inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 
 // The residual and clip of the contract, then the store of the lanes in m.
 struct Finish {
@@ -119,174 +118,211 @@ const FlatMasks& flat_masks(const DwConvF32Plane& p) {
   return f;
 }
 
-// U consecutive output vectors v0 .. v0 + U - 1 of one plane.
-template <int U>
-void flat_vectors(const DwConvF32Plane& p, const PlaneData& q, const FlatMasks& f, const Finish& fin, int64_t v0) {
-  __m512 acc[U];
-#pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(q.bias);
+// U consecutive output vectors v0 .. v0 + U - 1 of NP planes (t, t + 1):
+// NP * U independent FMA chains (the planes share masks and offsets).
+template <int U, int NP>
+void flat_vectors(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& f, const Finish& fin, int64_t v0) {
+  __m512 acc[NP][U];
+#pragma GCC unroll 2
+  for (int j = 0; j < NP; ++j) {
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) acc[j][u] = _mm512_set1_ps(q[j].bias);
+  }
   const int64_t taps = p.kh * p.kw;
   const uint16_t* m = f.m.data() + v0;
-  const float* x = q.x + v0 * 16;
   for (int64_t t = 0; t < taps; ++t, m += f.vectors) {
-    const __m512 w = _mm512_set1_ps(q.w[t]);
-    const float* xt = x + f.off[static_cast<size_t>(t)];
-#pragma GCC unroll 4
-    for (int u = 0; u < U; ++u) {
-      acc[u] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(static_cast<__mmask16>(m[u]), xt + u * 16), acc[u]);
+    const int64_t o = v0 * 16 + f.off[static_cast<size_t>(t)];
+#pragma GCC unroll 2
+    for (int j = 0; j < NP; ++j) {
+      const __m512 w = _mm512_set1_ps(q[j].w[t]);
+      const float* xt = q[j].x + o;
+#pragma GCC unroll 8
+      for (int u = 0; u < U; ++u) {
+        acc[j][u] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(static_cast<__mmask16>(m[u]), xt + u * 16), acc[j][u]);
+      }
     }
   }
   const int64_t n = p.oh * p.ow;
-#pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) {
-    const int64_t i = (v0 + u) * 16;
-    fin.store(acc[u], q.r ? q.r + i : nullptr, q.y + i, static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, n - i))));
+#pragma GCC unroll 2
+  for (int j = 0; j < NP; ++j) {
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) {
+      const int64_t i = (v0 + u) * 16;
+      fin.store(acc[j][u], q[j].r ? q[j].r + i : nullptr, q[j].y + i,
+                static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, n - i))));
+    }
   }
 }
 
+// Vectors [v, v + n) of NP planes, n <= 8.
+template <int NP>
+void flat_tail(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& f, const Finish& fin, int64_t v,
+               int64_t n) {
+  switch (n) {
+    case 8: flat_vectors<8, NP>(p, q, f, fin, v); break;
+    case 7: flat_vectors<7, NP>(p, q, f, fin, v); break;
+    case 6: flat_vectors<6, NP>(p, q, f, fin, v); break;
+    case 5: flat_vectors<5, NP>(p, q, f, fin, v); break;
+    case 4: flat_vectors<4, NP>(p, q, f, fin, v); break;
+    case 3: flat_vectors<3, NP>(p, q, f, fin, v); break;
+    case 2: flat_vectors<2, NP>(p, q, f, fin, v); break;
+    case 1: flat_vectors<1, NP>(p, q, f, fin, v); break;
+    default: break;
+  }
+}
+
+// Planes of up to 4 vectors (7x7) run two at a time, wider ones 8 vectors
+// at a time: at least 8 chains where the plane allows.
 void flat_planes(const DwConvF32Plane& p) {
   const FlatMasks& f = flat_masks(p);
   const Finish fin(p);
-  for (int64_t t = p.first; t < p.first + p.count; ++t) {
-    const PlaneData q = plane_data(p, t);
-    int64_t v = 0;
-    for (; v + 4 <= f.vectors; v += 4) flat_vectors<4>(p, q, f, fin, v);
-    switch (f.vectors - v) {
-      case 3: flat_vectors<3>(p, q, f, fin, v); break;
-      case 2: flat_vectors<2>(p, q, f, fin, v); break;
-      case 1: flat_vectors<1>(p, q, f, fin, v); break;
-      default: break;
+  const int64_t end = p.first + p.count;
+  for (int64_t t = p.first; t < end;) {
+    PlaneData q[2] = {plane_data(p, t), plane_data(p, t)};
+    if (f.vectors <= 4 && t + 1 < end) {
+      q[1] = plane_data(p, t + 1);
+      flat_tail<2>(p, q, f, fin, 0, f.vectors);
+      t += 2;
+      continue;
     }
+    int64_t v = 0;
+    for (; v + 8 <= f.vectors; v += 8) flat_vectors<8, 1>(p, q, f, fin, v);
+    flat_tail<1>(p, q, f, fin, v, f.vectors - v);
+    ++t;
   }
 }
 
 // ---- row walk --------------------------------------------------------------
 
-// The lane masks of one (column block, kx): they depend on nothing else,
-// so they are computed once per call (integer divisions stay out of the
-// tap loop).
-struct Tap {
-  int64_t ix0;    // input column of lane 0
-  uint32_t in;    // stride 2: valid input columns ix0 .. ix0 + 31
-  __mmask16 out;  // lanes j with 0 <= ix0 + j * sw < W, j < valid outputs
+// The row walk reads a copy of the plane whose rows are padded with zeros:
+// row iy of the image at buf + iy * wp, image column ix at pw + ix, zeros
+// from 0 to pw and from pw + W to wp, wp covering every column a block of
+// 16 outputs reads (so every tap is an unmasked load; a zero read for a
+// padded column adds w * 0, as the reference's skipped tap adds nothing,
+// but for -0 and non-finite w). Out-of-image rows are skipped.
+struct RowGeom {
+  int64_t blocks, wp;
 };
 
-// The input columns of one tap under its mask (zeros elsewhere); S is the
-// stride when 1 or 2, 0 for any other (a gather).
+// The input columns of one tap at padded column c of a padded row; S is
+// the stride when 1 or 2, 0 for any other (a gather).
 template <int S>
-inline __m512 tap_input(const DwConvF32Plane& p, const float* row, const Tap& t) {
-  if (S == 1) return _mm512_maskz_loadu_ps(t.out, row + t.ix0);
+inline __m512 tap_input(const DwConvF32Plane& p, const float* prow, int64_t c) {
+  if (S == 1) return _mm512_loadu_ps(prow + c);
   if (S == 2) {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512 a = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t.in), row + t.ix0);
-    const __m512 b = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t.in >> 16), row + t.ix0 + 16);
-    return _mm512_permutex2var_ps(a, even, b);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(prow + c), even, _mm512_loadu_ps(prow + c + 16));
   }
   const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(t.ix0)),
-                                       _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(p.sw))));
-  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), t.out, idx, row, 4);
+  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(p.sw)));
+  return _mm512_i32gather_ps(idx, prow + c, 4);
 }
 
-// U adjacent column blocks of output row oy, starting at block bl. Inside
-// (stride 1 only): every lane of every tap of these blocks lies inside the
-// image's columns, so each tap is one unmasked load.
-template <int U, int S, bool Inside>
-void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, const Finish& fin, int64_t oy,
-                int64_t bl) {
-  __m512 acc[U];
+// Output rows oy .. oy + R - 1, U adjacent column blocks from block bl:
+// R * U independent FMA chains.
+template <int R, int U, int S>
+void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const float* buf, int64_t wp, const Finish& fin,
+                int64_t oy, int64_t bl) {
+  __m512 acc[R][U];
 #pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(q.bias);
-  const int64_t kw = p.kw;
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) acc[r][u] = _mm512_set1_ps(q.bias);
+  }
+  const int64_t step = 16 * (S == 0 ? p.sw : S);
   for (int64_t ky = 0; ky < p.kh; ++ky) {
-    const int64_t iy = oy * p.sh - p.ph + ky * p.dh;
-    if (iy < 0 || iy >= p.H) continue;
-    const float* row = q.x + iy * p.W;
-    const float* wk = q.w + ky * kw;
-    const Tap* tk = taps + bl * kw;
-    if (Inside) {
-      const float* xr = row + bl * 16 - p.pw;
-      for (int64_t kx = 0; kx < kw; ++kx, xr += p.dw) {
-        const __m512 w = _mm512_set1_ps(wk[kx]);
+    const float* row[R];
+    bool valid[R];
 #pragma GCC unroll 4
-        for (int u = 0; u < U; ++u) acc[u] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xr + u * 16), acc[u]);
-      }
-    } else {
-      for (int64_t kx = 0; kx < kw; ++kx) {
-        const __m512 w = _mm512_set1_ps(wk[kx]);
+    for (int r = 0; r < R; ++r) {
+      const int64_t iy = (oy + r) * p.sh - p.ph + ky * p.dh;
+      valid[r] = iy >= 0 && iy < p.H;
+      row[r] = buf + iy * wp + bl * step;
+    }
+    const float* wk = q.w + ky * p.kw;
+    for (int64_t kx = 0; kx < p.kw; ++kx) {
+      const __m512 w = _mm512_set1_ps(wk[kx]);
+      const int64_t c = kx * p.dw;
 #pragma GCC unroll 4
-        for (int u = 0; u < U; ++u) acc[u] = _mm512_fmadd_ps(w, tap_input<S>(p, row, tk[u * kw + kx]), acc[u]);
+      for (int r = 0; r < R; ++r) {
+        if (!valid[r]) continue;
+#pragma GCC unroll 4
+        for (int u = 0; u < U; ++u) acc[r][u] = _mm512_fmadd_ps(w, tap_input<S>(p, row[r], c + u * step), acc[r][u]);
       }
     }
   }
-  const int64_t o = oy * p.ow;
 #pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) {
-    const int64_t col = (bl + u) * 16, i = o + col;
-    fin.store(acc[u], q.r ? q.r + i : nullptr, q.y + i,
-              static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, p.ow - col))));
+  for (int r = 0; r < R; ++r) {
+    const int64_t o = (oy + r) * p.ow;
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      const int64_t col = (bl + u) * 16, i = o + col;
+      fin.store(acc[r][u], q.r ? q.r + i : nullptr, q.y + i,
+                static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, p.ow - col))));
+    }
   }
 }
 
-template <int S>
-void row_group(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, const Finish& fin, int64_t oy,
-               int64_t bl, int64_t n, bool inside) {
-  if (S == 1 && inside) {
-    switch (n) {
-      case 4: row_blocks<4, S, true>(p, q, taps, fin, oy, bl); return;
-      case 3: row_blocks<3, S, true>(p, q, taps, fin, oy, bl); return;
-      case 2: row_blocks<2, S, true>(p, q, taps, fin, oy, bl); return;
-      default: row_blocks<1, S, true>(p, q, taps, fin, oy, bl); return;
-    }
-  }
+template <int R, int S>
+void row_group(const DwConvF32Plane& p, const PlaneData& q, const float* buf, int64_t wp, const Finish& fin,
+               int64_t oy, int64_t bl, int64_t n) {
   switch (n) {
-    case 4: row_blocks<4, S, false>(p, q, taps, fin, oy, bl); return;
-    case 3: row_blocks<3, S, false>(p, q, taps, fin, oy, bl); return;
-    case 2: row_blocks<2, S, false>(p, q, taps, fin, oy, bl); return;
-    default: row_blocks<1, S, false>(p, q, taps, fin, oy, bl); return;
+    case 4: row_blocks<R, 4, S>(p, q, buf, wp, fin, oy, bl); return;
+    case 3: row_blocks<R, 3, S>(p, q, buf, wp, fin, oy, bl); return;
+    case 2: row_blocks<R, 2, S>(p, q, buf, wp, fin, oy, bl); return;
+    default: row_blocks<R, 1, S>(p, q, buf, wp, fin, oy, bl); return;
   }
 }
 
+// Column blocks in groups of up to 4, output rows in pairs (in fours when a
+// row has at most 2 blocks), the rows left over one at a time.
 template <int S>
-void row_planes(const DwConvF32Plane& p, const Tap* taps, const uint8_t* inside, int64_t blocks) {
+void row_planes(const DwConvF32Plane& p, const RowGeom& g) {
   const Finish fin(p);
+  thread_local std::vector<float> pad;
+  pad.resize(static_cast<size_t>(p.H * g.wp + 16));
+  float* buf = pad.data();
+  const bool four = g.blocks <= 2;
+  for (int64_t iy = 0; iy < p.H; ++iy) {  // the padding, once per call
+    float* d = buf + iy * g.wp;
+    std::fill(d, d + p.pw, 0.f);
+    std::fill(d + p.pw + p.W, d + g.wp, 0.f);
+  }
+  const __mmask16 tail = static_cast<__mmask16>(lane_bits(0, p.W % 16));
   for (int64_t t = p.first; t < p.first + p.count; ++t) {
     const PlaneData q = plane_data(p, t);
-    for (int64_t oy = 0; oy < p.oh; ++oy) {
-      for (int64_t bl = 0; bl < blocks;) {
-        // A group of up to 4 blocks, all inside or all at an edge.
-        int64_t n = 1;
-        while (n < 4 && bl + n < blocks && inside[bl + n] == inside[bl]) ++n;
-        row_group<S>(p, q, taps, fin, oy, bl, n, inside[bl] != 0);
-        bl += n;
-      }
+    for (int64_t iy = 0; iy < p.H; ++iy) {  // the image, once per plane
+      const float* src = q.x + iy * p.W;
+      float* d = buf + iy * g.wp + p.pw;
+      int64_t i = 0;
+      for (; i + 16 <= p.W; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(src + i));
+      if (tail) _mm512_mask_storeu_ps(d + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
+    }
+    int64_t oy = 0;
+    for (; four && oy + 4 <= p.oh; oy += 4) {
+      for (int64_t bl = 0; bl < g.blocks; bl += 4) row_group<4, S>(p, q, buf, g.wp, fin, oy, bl, std::min<int64_t>(4, g.blocks - bl));
+    }
+    for (; oy + 2 <= p.oh; oy += 2) {
+      for (int64_t bl = 0; bl < g.blocks; bl += 4) row_group<2, S>(p, q, buf, g.wp, fin, oy, bl, std::min<int64_t>(4, g.blocks - bl));
+    }
+    for (; oy < p.oh; ++oy) {
+      for (int64_t bl = 0; bl < g.blocks; bl += 4) row_group<1, S>(p, q, buf, g.wp, fin, oy, bl, std::min<int64_t>(4, g.blocks - bl));
     }
   }
 }
 
 void rows(const DwConvF32Plane& p) {
-  const int64_t blocks = (p.ow + 15) / 16;
-  thread_local std::vector<Tap> taps;
-  thread_local std::vector<uint8_t> inside;
-  taps.resize(static_cast<size_t>(blocks * p.kw));
-  inside.assign(static_cast<size_t>(blocks), 1);
-  for (int64_t bl = 0; bl < blocks; ++bl) {
-    const int64_t n = std::min<int64_t>(16, p.ow - bl * 16);
-    for (int64_t kx = 0; kx < p.kw; ++kx) {
-      Tap& t = taps[static_cast<size_t>(bl * p.kw + kx)];
-      t.ix0 = bl * 16 * p.sw + kx * p.dw - p.pw;
-      const int64_t lo = t.ix0 >= 0 ? 0 : ceil_div(-t.ix0, p.sw);
-      t.out = static_cast<__mmask16>(lane_bits(lo, std::min(n, ceil_div(p.W - t.ix0, p.sw))));
-      t.in = static_cast<uint32_t>(lane_bits(std::max<int64_t>(0, -t.ix0), std::min<int64_t>(32, p.W - t.ix0)));
-      if (p.sw != 1 || t.out != 0xFFFF) inside[static_cast<size_t>(bl)] = 0;
-    }
-  }
+  RowGeom g;
+  g.blocks = (p.ow + 15) / 16;
+  // The last block's last lane reads padded column (blocks * 16 - 1) * sw +
+  // (kw - 1) * dw; stride 2 loads 32 columns per block.
+  g.wp = std::max<int64_t>(p.pw + p.W, g.blocks * 16 * p.sw + (p.kw - 1) * p.dw + 16);
   if (p.sw == 1) {
-    row_planes<1>(p, taps.data(), inside.data(), blocks);
+    row_planes<1>(p, g);
   } else if (p.sw == 2) {
-    row_planes<2>(p, taps.data(), inside.data(), blocks);
+    row_planes<2>(p, g);
   } else {
-    row_planes<0>(p, taps.data(), inside.data(), blocks);
+    row_planes<0>(p, g);
   }
 }
 
