@@ -122,35 +122,30 @@ const FlatMasks& flat_masks(const DwConvF32Plane& p) {
 // NP * U independent FMA chains (the planes share masks and offsets).
 template <int U, int NP>
 void flat_vectors(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& f, const Finish& fin, int64_t v0) {
-  __m512 acc[NP][U];
-#pragma GCC unroll 2
-  for (int j = 0; j < NP; ++j) {
-#pragma GCC unroll 8
-    for (int u = 0; u < U; ++u) acc[j][u] = _mm512_set1_ps(q[j].bias);
-  }
+  __m512 acc[NP * U];
+  const float* x0 = q[0].x + v0 * 16;
+  const float* x1 = q[NP - 1].x + v0 * 16;
+#pragma GCC unroll 16
+  for (int i = 0; i < NP * U; ++i) acc[i] = _mm512_set1_ps(q[i / U].bias);
   const int64_t taps = p.kh * p.kw;
   const uint16_t* m = f.m.data() + v0;
   for (int64_t t = 0; t < taps; ++t, m += f.vectors) {
-    const int64_t o = v0 * 16 + f.off[static_cast<size_t>(t)];
-#pragma GCC unroll 2
-    for (int j = 0; j < NP; ++j) {
-      const __m512 w = _mm512_set1_ps(q[j].w[t]);
-      const float* xt = q[j].x + o;
+    const int64_t o = f.off[static_cast<size_t>(t)];
+    const __m512 w0 = _mm512_set1_ps(q[0].w[t]);
+    const __m512 w1 = _mm512_set1_ps(q[NP - 1].w[t]);
 #pragma GCC unroll 8
-      for (int u = 0; u < U; ++u) {
-        acc[j][u] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(static_cast<__mmask16>(m[u]), xt + u * 16), acc[j][u]);
-      }
+    for (int u = 0; u < U; ++u) {
+      const __mmask16 k = static_cast<__mmask16>(m[u]);
+      acc[u] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(k, x0 + o + u * 16), acc[u]);
+      if (NP == 2) acc[U + u] = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(k, x1 + o + u * 16), acc[U + u]);
     }
   }
   const int64_t n = p.oh * p.ow;
-#pragma GCC unroll 2
-  for (int j = 0; j < NP; ++j) {
-#pragma GCC unroll 8
-    for (int u = 0; u < U; ++u) {
-      const int64_t i = (v0 + u) * 16;
-      fin.store(acc[j][u], q[j].r ? q[j].r + i : nullptr, q[j].y + i,
-                static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, n - i))));
-    }
+#pragma GCC unroll 16
+  for (int i = 0; i < NP * U; ++i) {
+    const PlaneData& d = q[i / U];
+    const int64_t at = (v0 + i % U) * 16;
+    fin.store(acc[i], d.r ? d.r + at : nullptr, d.y + at, static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, n - at))));
   }
 }
 
