@@ -8,7 +8,7 @@
 // the loops run over the contiguous inner dimension so they vectorise; for
 // inner == 1 (the usual last axis) each row is softmax_row (softmax_row.h,
 // shared with int8rt.QAttention). exp is exp_f32 (kernels/ref/math_f32.h)
-// run by the unary_f32 kernel family (its widest ISA build, same bits).
+// run by the unary_f32 kernel family (its widest ISA build).
 #include <algorithm>
 #include <cmath>
 
