@@ -4,12 +4,14 @@
 //   gemm_s8:   gemm_s8_6x16c2_avx2
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
+//   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes)
 // No int8 element-wise op: the reference kernels serve this tier.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
 #include "kernels/unary_f32.h"
+#include "kernels/binary_f32.h"
 #include "kernels/x86/x86_kernels.h"
 
 namespace int8rt {
@@ -28,7 +30,8 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const SgemmKernel sgemm("sgemm_6x16_avx2", Isa::kAvx2, avx2::kSgemmMR, avx2::kSgemmNR,
                                  /*kc=*/256, /*mc=*/96, /*nc=*/512, avx2::sgemm_6x16);
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
-  r.add(dw, conv, gemm, sgemm, unary);
+  static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);
+  r.add(dw, conv, gemm, sgemm, unary, binary);
 }
 
 }  // namespace x86
