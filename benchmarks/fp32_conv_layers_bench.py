@@ -63,6 +63,10 @@ LAYERS: List[Layer] = [
     Layer("mnv2 1x1 192->32 @28", 192, 28, 32, 1, 1, 0, False),
     Layer("mnv2 dw 3x3 144 @56", 144, 56, 144, 3, 1, 1, True, True),
     Layer("mnv2 dw 3x3/2 144 @56", 144, 56, 144, 3, 2, 1, True, True),
+    Layer("mnv2 dw 3x3 32 @112", 32, 112, 32, 3, 1, 1, True, True),
+    Layer("mnv2 dw 3x3 192 @28", 192, 28, 192, 3, 1, 1, True, True),
+    Layer("mnv2 dw 3x3 576 @14", 576, 14, 576, 3, 1, 1, True, True),
+    Layer("mnv2 dw 3x3/2 576 @14", 576, 14, 576, 3, 2, 1, True, True),
     Layer("mnv2 dw 3x3 960 @7", 960, 7, 960, 3, 1, 1, True, True),
     Layer("convnext dw 7x7 96 @56", 96, 56, 96, 7, 1, 3, False, True),
 ]

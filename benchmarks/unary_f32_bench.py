@@ -1,8 +1,10 @@
 """FP32 element-wise layers against ONNX Runtime: Erf, Gelu (exact and
-tanh), Tanh, Sigmoid, Exp and Clip over 1M float32 values, as one-node
-engines, one thread, one process, the two alternating (bench_util), medians.
-The transcendental ones run the vectorisable polynomials of
-csrc/engine/ops/{exp,erf,tanh}_f32.h.
+tanh), Tanh, Sigmoid, Exp, Clip, and Add / Mul with a constant operand of
+the same shape, over 1M float32 values, as one-node engines, one thread,
+one process, the two alternating (bench_util), medians. The transcendental
+ones run the vectorisable polynomials of csrc/kernels/ref/math_f32.h (the
+unary_f32 family), Add and Mul the binary_f32 family. Each figure includes
+the engine's copies of its input and output (4 MiB each way).
 
 Usage: PYTHONPATH=python python3 benchmarks/unary_f32_bench.py [--min-time 0.5]
 """
@@ -18,14 +20,17 @@ import int8rt
 from bench_util import machine_line, time_alternating
 
 OPS = [("Erf", {}, 13), ("Gelu", {}, 20), ("Gelu", {"approximate": "tanh"}, 20), ("Tanh", {}, 13),
-       ("Sigmoid", {}, 13), ("Exp", {}, 13), ("Clip", {}, 13)]
+       ("Sigmoid", {}, 13), ("Exp", {}, 13), ("Clip", {}, 13), ("Add", {}, 14), ("Mul", {}, 14)]
 N = 1 << 20
 
 
 def model(op: str, attrs: dict, opset: int) -> bytes:
-    inputs = ["x", "lo", "hi"] if op == "Clip" else ["x"]
+    inputs = ["x", "lo", "hi"] if op == "Clip" else ["x", "b"] if op in ("Add", "Mul") else ["x"]
     inits = [helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]),
              helper.make_tensor("hi", TensorProto.FLOAT, [], [6.0])] if op == "Clip" else []
+    if op in ("Add", "Mul"):  # a constant second operand of the same shape (a residual-sized operand)
+        b = np.random.default_rng(1).uniform(0.5, 1.5, N).astype(np.float32)
+        inits = [helper.make_tensor("b", TensorProto.FLOAT, [1, N], b)]
     graph = helper.make_graph([helper.make_node(op, inputs, ["y"], **attrs)], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, N])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, N])], inits)

@@ -246,7 +246,10 @@ def test_capped_build_uses_the_reference_kernel_and_warns(fp32_engine) -> None:
     dense = [la for la in engine.layers() if la["precision"] == "bf16"]
     assert len(dense) == 6 and all("kernel=gemm_bf16_ref" in la["detail"] for la in dense), dense
     assert any("scalar reference kernel" in line for line in engine.report()), engine.report()
-    # the reference kernel is the spec: same bits as the engine chosen without the cap where that is VDPBF16PS
+    # The reference kernel is the spec (same bits as VDPBF16PS: tests/test_bf16_kernels.py). The network's
+    # FP32 depthwise layer differs between the capped and the full build (its AVX-512 tier fuses each
+    # multiply-add, kernels/abi/dwconv_f32.h), and a last-bit change there can flip the bf16 rounding of
+    # the next layer's inputs (2^-8 relative each): the logits agree to within 2^-8 of their largest.
     full = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True))
-    if all("avx512bf16" in la["detail"] for la in full.layers() if la["precision"] == "bf16"):
-        assert np.array_equal(engine.run({"input": TEST_X})["logits"], full.run({"input": TEST_X})["logits"])
+    got, want = engine.run({"input": TEST_X})["logits"], full.run({"input": TEST_X})["logits"]
+    assert np.max(np.abs(got - want)) <= 2.0 ** -8 * np.max(np.abs(want))

@@ -983,19 +983,54 @@ def test_recurrent_layers_against_onnx_runtime(op: str, direction: str, layout: 
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6, err_msg=f"{op} {attrs} output {k}")
 
 
+def _unary_float64(op: str, attrs: dict, xd: np.ndarray) -> np.ndarray:
+    import math
+    erf = np.vectorize(math.erf)
+    if op == "Erf":
+        return erf(xd)
+    if op == "Tanh":
+        return np.tanh(xd)
+    if op == "Exp":
+        return np.exp(xd)
+    if op == "Sigmoid":
+        return 1 / (1 + np.exp(-xd))
+    if attrs.get("approximate") == "tanh":
+        return 0.5 * xd * (1 + np.tanh(np.sqrt(2 / np.pi) * (xd + 0.044715 * xd ** 3)))
+    return 0.5 * xd * (1 + erf(xd / np.sqrt(2)))
+
+
 @pytest.mark.parametrize("op,attrs", [("Erf", {}), ("Gelu", {}), ("Gelu", {"approximate": "tanh"}), ("Tanh", {}),
                                       ("Sigmoid", {}), ("Exp", {})])
-def test_unary_f32_kernels_agree_bit_for_bit_on_every_tier(op: str, attrs: dict) -> None:
+def test_unary_f32_tiers_within_the_same_bounds(op: str, attrs: dict) -> None:
     """The unary_f32 family (kernels/unary_f32.h) compiles one loop per ISA:
-    the reference (baseline flags), AVX2 and AVX-512 builds give the same bits."""
-    x = np.concatenate([np.linspace(-40, 40, 20011), np.array([np.nan, np.inf, -np.inf, -0.0, 0.0])]).astype(np.float32)
+    the reference (baseline flags, no FMA) and the AVX2 and AVX-512 tiers,
+    which contract each a * b + c into an FMA and so differ from it in the
+    last bits. Every tier is held to the same bound against float64 (those
+    of test_erf_tanh_gelu_against_float64; exp within 2 ulps as
+    kernels/ref/math_f32.h states, sigmoid within 3: exp's 2 plus two
+    roundings), and NaN, +-inf and signed zeros come out as the reference's."""
+    x = np.linspace(-40, 40, 20011).astype(np.float32)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0], np.float32)
+    xd = x.astype(np.float64)
+    want = _unary_float64(op, attrs, xd)
     tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
-    results = {}
+    specials = {}
     for isa in tiers:
         int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
         try:
-            (results[isa],) = run_single_op(op, [x], attrs, [False])
+            (got,) = run_single_op(op, [x], attrs, [False])
+            (specials[isa],) = run_single_op(op, [special], attrs, [False])
         finally:
             int8rt.set_max_isa(None)
-    for isa in tiers[1:]:
-        assert results[isa].tobytes() == results["ref"].tobytes(), (op, isa)
+        err = np.abs(got - want)
+        if op == "Gelu" and attrs.get("approximate") == "tanh":
+            assert np.all(err <= 1e-5 * np.abs(want) + 1e-6), (isa, float(err.max()))
+        elif op == "Gelu":
+            assert np.all(err <= 2.0 ** -24 * (4 * np.abs(want) + 3 * np.abs(xd))), isa
+        else:
+            ulps = {"Erf": 3, "Tanh": 2, "Exp": 2, "Sigmoid": 3}[op]
+            worst = err / np.spacing(np.abs(want).astype(np.float32))
+            assert worst.max() <= ulps, (isa, float(worst.max()), float(x[worst.argmax()]))
+    for isa in tiers[1:]:  # NaN as NaN (its payload may differ), infinities and zeros with their signs
+        np.testing.assert_array_equal(specials[isa], specials["ref"], err_msg=f"{op} {isa}")
+        assert np.array_equal(np.signbit(specials[isa][1:]), np.signbit(specials["ref"][1:])), (op, isa)

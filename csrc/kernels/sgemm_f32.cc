@@ -175,8 +175,11 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
     // A row-major B's full panels are read in place: each is reused by
     // every A panel from L1 either way, and skipping the copy saves a pass
     // over B (the im2col matrix of a convolution).
-    const bool in_place = !B.trans && !B.im2col;
-    if (B.im2col) {
+    const bool in_place = !B.trans && !B.im2col && !B.packed_b;
+    const int64_t n_pad = B.packed_b ? (B.packed_b->N + uk.nr - 1) / uk.nr * uk.nr : 0;
+    if (B.packed_b) {
+      // panels read from the packed copy below
+    } else if (B.im2col) {
       pack_b_im2col(*B.im2col, k0, kc, j0, nc, uk.nr, scratch.b.data());
     } else {
       pack_b(B, k0, kc, j0, nc, uk.nr, in_place, scratch.b.data());
@@ -185,7 +188,10 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
     t.accumulate = accumulate || k0 > 0;
     for (int64_t jp = 0; jp < nc; jp += uk.nr) {
       t.cols = static_cast<int>(std::min<int64_t>(uk.nr, nc - jp));
-      if (in_place && t.cols == uk.nr) {
+      if (B.packed_b) {
+        t.b = B.packed_b->data.data() + k0 * n_pad + (j0 + jp) * kc;
+        t.ldb = uk.nr;
+      } else if (in_place && t.cols == uk.nr) {
         t.b = B.data + k0 * B.ld + j0 + jp;
         t.ldb = B.ld;
       } else {
@@ -222,11 +228,27 @@ PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOpera
   return p;
 }
 
+PackedB pack_b_once(const SgemmKernel& uk, int64_t K, int64_t N, const GemmOperand& B) {
+  PackedB p;
+  p.K = K;
+  p.N = N;
+  p.uk = &uk;
+  const int64_t n_pad = (N + uk.nr - 1) / uk.nr * uk.nr;
+  p.data.resize(static_cast<size_t>(n_pad * K));
+  for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
+    pack_b(B, k0, std::min(uk.kc, K - k0), 0, N, uk.nr, /*tail_only=*/false, p.data.data() + k0 * n_pad);
+  }
+  return p;
+}
+
 void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A, GemmOperand B,
            float* C, int64_t ldc, bool accumulate, bool parallel, const SgemmEpilogue* ep) {
   if (ep && accumulate) throw InvalidArgument("sgemm: an epilogue needs accumulate == false");
   if (A.packed && (A.packed->uk != &uk || A.packed->M != M || A.packed->K != K)) {
     throw InvalidArgument("sgemm: A was packed for another microkernel or shape");
+  }
+  if (B.packed_b && (B.packed_b->uk != &uk || B.packed_b->K != K || B.packed_b->N != N)) {
+    throw InvalidArgument("sgemm: B was packed for another microkernel or shape");
   }
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {

@@ -54,6 +54,7 @@ struct Im2colView {
 };
 
 struct PackedA;
+struct PackedB;
 
 struct GemmOperand {
   const float* data = nullptr;
@@ -61,6 +62,7 @@ struct GemmOperand {
   bool trans = false;   // true: the stored matrix is op(X)^T
   const Im2colView* im2col = nullptr;  // B only: this view instead of data / ld / trans
   const PackedA* packed = nullptr;     // A only: these panels instead of data / ld / trans
+  const PackedB* packed_b = nullptr;   // B only: these panels instead of data / ld / trans
 };
 
 // All of op(A) [M, K] packed once for one microkernel, as sgemm would pack
@@ -74,6 +76,18 @@ struct PackedA {
   const SgemmKernel* uk = nullptr;  // the microkernel it was packed for (its mr, kc)
 };
 PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A);
+
+// All of op(B) [K, N] packed once for one microkernel: per KC slice, the
+// ceil(N / nr) panels [kc][nr] of every column in order, zero-padded. For a
+// layer's constant right-hand weights (a MatMul's B): sgemm then reads each
+// panel contiguously instead of kc rows a whole row of B apart, and packs
+// only A. The arithmetic is the same as with B unpacked.
+struct PackedB {
+  std::vector<float> data;
+  int64_t K = 0, N = 0;
+  const SgemmKernel* uk = nullptr;  // the microkernel it was packed for (its nr, kc)
+};
+PackedB pack_b_once(const SgemmKernel& uk, int64_t K, int64_t N, const GemmOperand& B);
 
 // What sgemm applies to each C tile while it is in cache (accumulate must
 // be false): row i gets row_bias[i] added right after the first K slice is

@@ -9,7 +9,12 @@
 // integer base is std::pow in double, converted to the base's type, as ONNX
 // Runtime computes it.
 //
-// Broadcasting is planned per run (broadcast_loop.h).
+// Broadcasting is planned per run (broadcast_loop.h). Float32 Add, Sub, Mul
+// and Div run each row of the broadcast loop on the binary_f32 kernel family
+// (kernels/binary_f32.h: the same IEEE operation at the CPU's vector width;
+// this file is baseline code).
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <type_traits>
@@ -19,12 +24,18 @@
 #include "engine/layer.h"
 #include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
+#include "kernels/binary_f32.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
 
-enum class Op { kAdd, kSub, kMul, kDiv, kPow };
+enum class Op { kAdd, kSub, kMul, kDiv, kPow };  // the first four in kernels::ref::BinaryF32's order
+static_assert(static_cast<int>(Op::kAdd) == static_cast<int>(kernels::ref::BinaryF32::kAdd) &&
+              static_cast<int>(Op::kSub) == static_cast<int>(kernels::ref::BinaryF32::kSub) &&
+              static_cast<int>(Op::kMul) == static_cast<int>(kernels::ref::BinaryF32::kMul) &&
+              static_cast<int>(Op::kDiv) == static_cast<int>(kernels::ref::BinaryF32::kDiv),
+              "Op and kernels::ref::BinaryF32 number the four operations alike");
 
 class BinaryLayer : public Layer {
  public:
@@ -54,6 +65,10 @@ class BinaryLayer : public Layer {
       });
       return;
     }
+    if (a.dtype() == DataType::kFloat32 && op_ != Op::kPow) {
+      run_f32(p, a.data<float>(), b.data<float>(), out[0]->data<float>());
+      return;
+    }
     visit_numeric(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
       run_typed(p, a.data<T>(), b.data<T>(), out[0]->data<T>());
@@ -63,6 +78,22 @@ class BinaryLayer : public Layer {
   std::string describe() const override { return "numeric broadcast"; }
 
  private:
+  // run_broadcast's loop (broadcast_loop.h) with each row's chunk on the
+  // binary_f32 kernel.
+  void run_f32(const BroadcastPlan& p, const float* a, const float* b, float* y) const {
+    const auto op = static_cast<kernels::ref::BinaryF32>(static_cast<int>(op_));
+    const int64_t inner = p.inner, ia = p.s[0].back(), ib = p.s[1].back();
+    const int64_t chunk = std::min(inner, kElementChunk), per_row = (inner + chunk - 1) / chunk;
+    const int64_t grain = std::max<int64_t>(1, kElementChunk / chunk);
+    parallel_for(p.outer * per_row, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t row = item / per_row, i0 = item % per_row * chunk, i1 = std::min(inner, i0 + chunk);
+        const std::array<int64_t, 2> off = broadcast_row_offsets(p, row);
+        binary_.apply(op, i1 - i0, a + off[0] + i0 * ia, ia, b + off[1] + i0 * ib, ib, y + row * inner + i0);
+      }
+    });
+  }
+
   template <typename T, typename E>
   void pow_mixed(const BroadcastPlan& p, const Value& a, const E* z, Value& out) const {
     run_broadcast(p, a.data<T>(), z, out.data<T>(), [](T u, E v) {
@@ -109,6 +140,7 @@ class BinaryLayer : public Layer {
 
   Op op_;
   std::string prefix_;
+  const kernels::BinaryF32Kernel& binary_ = kernels::choose<kernels::BinaryF32Kernel>();  // once per layer
 };
 
 LayerFactory make(Op op) {

@@ -5,8 +5,8 @@
 //
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
-// per call, the residual and activation applied to each run while it is
-// in cache; 2-D kernels larger than 1x1 with constant weights and at least
+// per call, the residual and Relu / Clip applied by the kernel before its
+// store; 2-D kernels larger than 1x1 with constant weights and at least
 // 16 channels per group (or one group and kw * C >= 16) run the tap conv (kernels/conv_taps_f32.h: one GEMM
 // per tap, B read in place from a phase-split padded copy of the image);
 // everything else is
@@ -181,14 +181,17 @@ class ConvLayer : public Layer {
     return s;
   }
 
-  // Output planes in runs of about 32 KiB per kernel call, then the run's
-  // residual and activation while it is in cache.
+  // Output planes in runs of about 32 KiB per kernel call; the kernel adds
+  // the residual and applies Relu / Clip (fused_) in registers, any other
+  // activation follows on the run while it is in cache.
   void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
                  float* y, const Geom& g) const {
-    const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
     const int64_t P = g.oh * g.ow, run = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, P));
+    const kernels::SgemmEpilogue clip = fused_clip(act_, -1);
     kernels::DwConvF32Plane p;
     p.x = x; p.w = w; p.bias = bias; p.y = y; p.C = g.C;
+    p.residual = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+    p.clip = clip.clip; p.lo = clip.lo; p.hi = clip.hi;
     p.H = g.H; p.W = g.W; p.oh = g.oh; p.ow = g.ow; p.kh = g.kh; p.kw = g.kw;
     p.sh = g.sh; p.sw = g.sw; p.dh = g.dh; p.dw = g.dw; p.ph = g.ph; p.pw = g.pw;
     parallel_for(g.N * g.C, run, [&](int64_t begin, int64_t end) {
@@ -197,13 +200,7 @@ class ConvLayer : public Layer {
         part.first = t;
         part.count = std::min(run, end - t);
         dw_->plane(part);
-        float* out = y + t * P;
-        const int64_t n = part.count * P;
-        if (r) {
-          const float* q = r + t * P;
-          for (int64_t i = 0; i < n; ++i) out[i] = out[i] + q[i];
-        }
-        act_.apply(out, n);
+        if (!p.clip) act_.apply(y + t * P, part.count * P);
       }
     });
   }

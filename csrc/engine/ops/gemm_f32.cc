@@ -8,7 +8,8 @@
 //
 // MatMul: numpy matmul: 1-D operands get a 1 prepended (A) / appended (B)
 // and removed from the result, batch dimensions broadcast. A batched A times
-// a 2-D B is one GEMM over the flattened rows; true batched products run
+// a 2-D B is one GEMM over the flattened rows (a constant B packed into the
+// SGEMM's panels once, when the layer is created); true batched products run
 // one GEMM per batch, in parallel over batches when each is small.
 //
 // BF16 (int8rt_precision="bf16", engine/bf16_layers.h): a constant 2-D B is
@@ -152,9 +153,16 @@ class GemmLayer : public Layer {
 class MatMulLayer : public Layer {
  public:
   MatMulLayer(const Network& net, const Node& node) : prefix_(layer_error_prefix(node)) {
+    if (node.inputs.size() < 2 || node.inputs[1] < 0) return;  // run() reports the missing operand
+    const Tensor& b = net.tensor(node.inputs[1]);
     if (wants_bf16(net, node)) {
-      const Tensor& b = net.tensor(node.inputs[1]);
       bf16_.add({b.f32.data(), b.shape[0], b.shape[1], b.shape[1], false, /*left=*/false});
+    } else if (b.is_constant && b.dtype == DataType::kFloat32 && b.shape.size() == 2 &&
+               static_cast<int64_t>(b.f32.size()) == b.shape[0] * b.shape[1] && b.shape[0] > 0 && b.shape[1] > 0) {
+      // A constant 2-D B (a Linear layer's weights) is packed into the
+      // SGEMM's panels once here, not read a row of B apart on every run.
+      packed_b_ = std::make_unique<kernels::PackedB>(
+          kernels::pack_b_once(*uk_, b.shape[0], b.shape[1], {b.f32.data(), b.shape[1], false}));
     }
   }
 
@@ -180,7 +188,9 @@ class MatMulLayer : public Layer {
         if (!bf16_.empty()) {
           bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false);
         } else {
-          sgemm(*uk_, nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
+          GemmOperand bo{b, p.N, false};
+          if (packed_b_ && packed_b_->K == p.K && packed_b_->N == p.N) bo.packed_b = packed_b_.get();
+          sgemm(*uk_, nb * p.M, p.N, p.K, {a, p.K, false}, bo, y, p.N, false);
         }
         return;
       }
@@ -241,6 +251,7 @@ class MatMulLayer : public Layer {
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
+  std::unique_ptr<kernels::PackedB> packed_b_;  // a constant 2-D B in uk_'s panels, or null
 };
 
 std::unique_ptr<Layer> make_gemm(const Network& net, const Node& node) {

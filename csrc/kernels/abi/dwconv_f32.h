@@ -1,12 +1,21 @@
 // The FP32 depthwise-convolution microkernel boundary (the dwconv_f32
 // family, kernels/dwconv_f32.h): output planes [first, first + count) of
 // the N * C planes (plane t is channel t % C), each
-//   y[oy][ox] = bias + sum over (ky, kx) in row-major order of
+//   v[oy][ox] = bias + sum over (ky, kx) in row-major order of
 //               w[ky][kx] * x[oy * sh - ph + ky * dh][ox * sw - pw + kx * dw]
-// where taps that fall outside the image are skipped (zero padding), each
-// term rounded (w * x) and then added (no FMA), in that tap order. Every
-// tier gives the same bits (tests/test_dwconv_f32.py compares with ==). Plain structs and declarations, so ISA translation units
-// may include it (STYLE.md, "ISA code is fenced").
+// where taps that fall outside the image are skipped (zero padding); then
+//   y = clip(v + residual)   (residual when given, clip when asked:
+//                             max(., lo) then min(., hi), NaN -> lo)
+// The reference rounds each product and then adds (no FMA); a vector tier
+// may fuse each multiply-add (one rounding per tap) in the same tap order,
+// so it differs from the reference by at most (kh * kw + 1) * 2^-23 *
+// (|bias| + sum |w x|) before the residual, which tests/test_dwconv_f32.py
+// bounds; and where the reference skips a tap outside the image, a vector
+// tier may add w * 0 instead (the same sum but for the sign of a zero
+// result and for a non-finite w). The residual and clip are exact
+// operations after the sum. Plain
+// structs and declarations, so ISA translation units may include it
+// (STYLE.md, "ISA code is fenced").
 #pragma once
 
 #include <cstdint>
@@ -19,6 +28,9 @@ struct DwConvF32Plane {
   const float* w = nullptr;     // taps [C][kh][kw]
   const float* bias = nullptr;  // [C], or nullptr for 0
   float* y = nullptr;           // output planes [N * C][oh][ow]
+  const float* residual = nullptr;  // added to y, laid out as y; or nullptr
+  bool clip = false;                // then clamp to [lo, hi]
+  float lo = 0.f, hi = 0.f;
   int64_t C = 1, first = 0, count = 1;
   int64_t H = 0, W = 0, oh = 0, ow = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
@@ -30,7 +42,7 @@ void dwconv_f32_plane(const DwConvF32Plane& p);  // ref/dwconv_f32.cc, baseline
 }  // namespace ref
 namespace x86 {
 namespace avx512 {
-// AVX-512F, 16 output columns per vector (x86/avx512/dwconv_f32_16.cc).
+// AVX-512F, 16 outputs per vector, FMA (x86/avx512/dwconv_f32_16.cc).
 void dwconv_f32_plane(const DwConvF32Plane& p);
 }  // namespace avx512
 }  // namespace x86

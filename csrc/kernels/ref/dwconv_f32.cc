@@ -1,7 +1,8 @@
 // dwconv_f32, reference tier (kernels/abi/dwconv_f32.h): the output plane is
 // filled with the bias, then each tap (ky, kx) in row-major order adds
 // w * x over the output columns whose input column lies inside the image
-// (one multiply and one add per term, no FMA).
+// (one multiply and one add per term, no FMA); then the residual and the
+// clip of kernels/abi/dwconv_f32.h.
 #include <algorithm>
 
 #include "kernels/abi/dwconv_f32.h"
@@ -36,7 +37,19 @@ void one_plane(const DwConvF32Plane& p, const float* x, const float* w, float bi
 void dwconv_f32_plane(const DwConvF32Plane& p) {
   for (int64_t t = p.first; t < p.first + p.count; ++t) {
     const int64_t c = t % p.C;
-    one_plane(p, p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f, p.y + t * p.oh * p.ow);
+    float* y = p.y + t * p.oh * p.ow;
+    one_plane(p, p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f, y);
+    const int64_t n = p.oh * p.ow;
+    if (p.residual) {
+      const float* r = p.residual + t * n;
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] + r[i];
+    }
+    if (p.clip) {
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = y[i] > p.lo ? y[i] : p.lo;
+        y[i] = v < p.hi ? v : p.hi;
+      }
+    }
   }
 }
 

@@ -24,6 +24,7 @@
 #include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
+#include "kernels/binary_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -106,6 +107,7 @@ void register_ref_kernels(KernelRegistry& r) {
   static const SgemmKernel sgemm("sgemm_6x8_portable", Isa::kRef, 6, 8, /*kc=*/256, /*mc=*/96,
                                  /*nc=*/512, sgemm_6x8_portable);
   static const UnaryF32Kernel unary("unary_f32_ref", Isa::kRef, ref::unary_f32);
+  static const BinaryF32Kernel binary("binary_f32_ref", Isa::kRef, ref::binary_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32);
   static const SoftmaxF32Kernel softmax("softmax_f32_ref", Isa::kRef, ref::softmax_rows, ref::attention_rows);
@@ -115,7 +117,7 @@ void register_ref_kernels(KernelRegistry& r) {
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        channel_mul, sgemm, unary, gemm_bf16, dwconv, transpose, softmax);
+        channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, transpose, softmax);
 }
 
 }  // namespace kernels

@@ -5,6 +5,7 @@
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
+//   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes)
 //   maxpool_s8 / avgpool_s8 / global_avgpool_s8: <op>_avx2 (pool_s8_32c.cc,
 //              bound to the drivers of x86/eltwise_s8_x86.h)
 // The other int8 element-wise ops have no AVX2 kernel: the reference
@@ -16,6 +17,7 @@
 #include "kernels/sgemm_f32.h"
 #include "kernels/softmax_f32.h"
 #include "kernels/unary_f32.h"
+#include "kernels/binary_f32.h"
 #include "kernels/x86/eltwise_s8_x86.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -36,7 +38,8 @@ void register_avx2_kernels(KernelRegistry& r) {
                                  /*kc=*/256, /*mc=*/96, /*nc=*/512, avx2::sgemm_6x16);
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
-  r.add(dw, conv, gemm, sgemm, unary, softmax);
+  static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);
+  r.add(dw, conv, gemm, sgemm, unary, binary, softmax);
 
   static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
                                        bind<maxpool_s8, avx2::maxpool_row>);

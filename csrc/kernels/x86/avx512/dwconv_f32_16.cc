@@ -1,15 +1,26 @@
 // dwconv_f32, AVX-512F tier: contract in kernels/abi/dwconv_f32.h.
 //
-// Register tile: up to 4 zmm accumulators, each 16 adjacent output columns
-// of one output row (4 independent add chains), started at the bias; every tap (ky, kx), in row-major
-// order, adds w * x (a multiply, then an add: no FMA, so the bits are the
-// reference's) under the mask of the columns whose input column lies inside
-// the image (the others keep their value, so a skipped tap is skipped
-// exactly as in the reference). Input columns: stride 1 is
-// one masked load, stride 2 two masked loads and an even-lane permute, any
-// other stride a masked gather. Masked-off lanes never touch memory. The
-// masks of each (column block, kx) are computed once per call, for all of
-// its planes.
+// Every tap is one FMA (w * x + acc, one rounding) in the reference's
+// row-major tap order; the accumulators start at the bias, and the
+// residual and clip are applied in registers before the one store. Two
+// walks over a plane:
+// - flat (stride 1, ow == W, planes under 32 columns wide: MobileNet's
+//   14x14 and 7x7 stages): the oh * ow outputs as one array, 16 consecutive
+//   outputs per vector whichever rows they lie in, 8 vectors (or 4 vectors
+//   of two planes) at a time. Tap (ky, kx) of output
+//   i reads input i + (ky * dh - ph) * W + kx * dw - pw under the mask of
+//   the lanes whose input row and column lie inside the image, so a 7x7
+//   plane fills 49 of 64 lanes (row by row: 28). The masks of every
+//   (vector, tap) depend on the geometry only: computed once per geometry
+//   and thread and kept.
+// - rows (any other): the plane copied once into rows padded with zeros
+//   left and right (so no tap needs a mask), then two output rows (four
+//   when a row is at most 32 columns) times up to 4 blocks of 16 adjacent
+//   output columns (up to 8 independent FMA chains). Input columns:
+//   stride 1 is one load, stride 2 two loads and an even-lane permute, any
+//   other stride a gather. A padded zero adds w * 0 where the reference
+//   skips the tap: the same sum but for the sign of a zero result and for
+//   non-finite weights (inf * 0).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -31,119 +42,292 @@ inline uint64_t lane_bits(int64_t lo, int64_t hi) {
   return upto & ~((uint64_t{1} << lo) - 1);
 }
 
-// ceil(a / b) for b > 0 and any sign of a.
-inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
-
-// The lane masks of one (column block, kx): they depend on nothing else,
-// so they are computed once per call (integer divisions stay out of the
-// tap loop).
-struct Tap {
-  int64_t ix0;    // input column of lane 0
-  uint32_t in;    // stride 2: valid input columns ix0 .. ix0 + 31
-  __mmask16 out;  // lanes j with 0 <= ix0 + j * sw < W, j < valid outputs
+// The residual and clip of the contract, then the store of the lanes in m.
+struct Finish {
+  bool clip;
+  __m512 lo, hi;
+  explicit Finish(const DwConvF32Plane& p)
+      : clip(p.clip), lo(_mm512_set1_ps(p.lo)), hi(_mm512_set1_ps(p.hi)) {}
+  inline void store(__m512 v, const float* r, float* y, __mmask16 m) const {
+    if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r));
+    if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);  // NaN -> lo, as the reference
+    _mm512_mask_storeu_ps(y, m, v);
+  }
 };
 
-// The input columns of one tap under its mask (zeros elsewhere); S is the
-// stride when 1 or 2, 0 for any other (a gather).
-template <int S>
-inline __m512 tap_input(const DwConvF32Plane& p, const float* row, const Tap& t) {
-  if (S == 1) return _mm512_maskz_loadu_ps(t.out, row + t.ix0);
-  if (S == 2) {
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512 a = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t.in), row + t.ix0);
-    const __m512 b = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t.in >> 16), row + t.ix0 + 16);
-    return _mm512_permutex2var_ps(a, even, b);
-  }
-  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(t.ix0)),
-                                       _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(p.sw))));
-  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), t.out, idx, row, 4);
-}
-
-// U adjacent column blocks of output row oy, starting at block bl: U
-// independent add chains, so the add latency is hidden. A stride-1 tap
-// whose 16 lanes all lie inside the image loads without a mask.
-// One plane's data: input, taps, bias, output.
+// One plane's data: input, taps, bias, residual (or null), output.
 struct PlaneData {
   const float* x;
   const float* w;
   float bias;
+  const float* r;
   float* y;
 };
 
-template <int U, int S>
-void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const Tap* taps, int64_t oy, int64_t bl) {
-  __m512 acc[U];
-#pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(q.bias);
-  const int64_t kw = p.kw;
-  for (int64_t ky = 0; ky < p.kh; ++ky) {
-    const int64_t iy = oy * p.sh - p.ph + ky * p.dh;
-    if (iy < 0 || iy >= p.H) continue;
-    const float* row = q.x + iy * p.W;
-    const float* wk = q.w + ky * kw;
-    const Tap* tk = taps + bl * kw;
-    for (int64_t kx = 0; kx < kw; ++kx) {
-      const __m512 w = _mm512_set1_ps(wk[kx]);
-#pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        const Tap& t = tk[u * kw + kx];
-        if (S == 1 && t.out == 0xFFFF) {  // every lane inside the image
-          acc[u] = _mm512_add_ps(acc[u], _mm512_mul_ps(w, _mm512_loadu_ps(row + t.ix0)));
-        } else if (t.out) {
-          acc[u] = _mm512_mask_add_ps(acc[u], t.out, acc[u], _mm512_mul_ps(w, tap_input<S>(p, row, t)));
-        }
+PlaneData plane_data(const DwConvF32Plane& p, int64_t t) {
+  const int64_t c = t % p.C, n = p.oh * p.ow;
+  return {p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f,
+          p.residual ? p.residual + t * n : nullptr, p.y + t * n};
+}
+
+// ---- flat walk -------------------------------------------------------------
+
+// The flat walk's lane masks, [tap][vector], and each tap's input offset;
+// kept per thread for the last geometry seen.
+struct FlatMasks {
+  int64_t key[10] = {-1};
+  int64_t vectors = 0;
+  std::vector<uint16_t> m;
+  std::vector<int64_t> off;
+};
+
+const FlatMasks& flat_masks(const DwConvF32Plane& p) {
+  thread_local FlatMasks f;
+  const int64_t key[10] = {p.H, p.W, p.oh, p.ow, p.kh, p.kw, p.ph, p.pw, p.dh, p.dw};
+  if (std::equal(key, key + 10, f.key)) return f;
+  std::copy(key, key + 10, f.key);
+  const int64_t n = p.oh * p.ow, taps = p.kh * p.kw;
+  f.vectors = (n + 15) / 16;
+  f.m.assign(static_cast<size_t>(taps * f.vectors), 0);
+  f.off.resize(static_cast<size_t>(taps));
+  std::vector<uint16_t> rows(static_cast<size_t>(p.kh)), cols(static_cast<size_t>(p.kw));
+  for (int64_t v = 0; v < f.vectors; ++v) {
+    std::fill(rows.begin(), rows.end(), 0);
+    std::fill(cols.begin(), cols.end(), 0);
+    for (int64_t j = 0; j < 16 && v * 16 + j < n; ++j) {
+      const int64_t oy = (v * 16 + j) / p.ow, ox = (v * 16 + j) % p.ow;
+      for (int64_t ky = 0; ky < p.kh; ++ky) {
+        const int64_t iy = oy - p.ph + ky * p.dh;
+        if (iy >= 0 && iy < p.H) rows[static_cast<size_t>(ky)] |= static_cast<uint16_t>(1u << j);
+      }
+      for (int64_t kx = 0; kx < p.kw; ++kx) {
+        const int64_t ix = ox - p.pw + kx * p.dw;
+        if (ix >= 0 && ix < p.W) cols[static_cast<size_t>(kx)] |= static_cast<uint16_t>(1u << j);
+      }
+    }
+    for (int64_t ky = 0; ky < p.kh; ++ky) {
+      for (int64_t kx = 0; kx < p.kw; ++kx) {
+        f.m[static_cast<size_t>((ky * p.kw + kx) * f.vectors + v)] =
+            rows[static_cast<size_t>(ky)] & cols[static_cast<size_t>(kx)];
       }
     }
   }
-  float* d = q.y + oy * p.ow;
-#pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) {
-    const int64_t c0 = (bl + u) * 16;
-    _mm512_mask_storeu_ps(d + c0, static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, p.ow - c0))), acc[u]);
+  for (int64_t ky = 0; ky < p.kh; ++ky) {
+    for (int64_t kx = 0; kx < p.kw; ++kx) f.off[static_cast<size_t>(ky * p.kw + kx)] = (ky * p.dh - p.ph) * p.W + kx * p.dw - p.pw;
+  }
+  return f;
+}
+
+// U consecutive output vectors v0 .. v0 + U - 1 of NP planes (t, t + 1):
+// NP * U independent FMA chains (the planes share masks and offsets).
+template <int U, int NP>
+void flat_vectors(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& f, const Finish& fin, int64_t v0) {
+  __m512 acc[NP * U];
+  const float* x0 = q[0].x + v0 * 16;
+  const float* x1 = q[NP - 1].x + v0 * 16;
+#pragma GCC unroll 16
+  for (int i = 0; i < NP * U; ++i) acc[i] = _mm512_set1_ps(q[i / U].bias);
+  const int64_t taps = p.kh * p.kw;
+  const uint16_t* m = f.m.data() + v0;
+  for (int64_t t = 0; t < taps; ++t, m += f.vectors) {
+    const int64_t o = f.off[static_cast<size_t>(t)];
+    const __m512 w0 = _mm512_set1_ps(q[0].w[t]);
+    const __m512 w1 = _mm512_set1_ps(q[NP - 1].w[t]);
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) {
+      const __mmask16 k = static_cast<__mmask16>(m[u]);
+      acc[u] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(k, x0 + o + u * 16), acc[u]);
+      if (NP == 2) acc[U + u] = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(k, x1 + o + u * 16), acc[U + u]);
+    }
+  }
+  const int64_t n = p.oh * p.ow;
+#pragma GCC unroll 16
+  for (int i = 0; i < NP * U; ++i) {
+    const PlaneData& d = q[i / U];
+    const int64_t at = (v0 + i % U) * 16;
+    fin.store(acc[i], d.r ? d.r + at : nullptr, d.y + at, static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, n - at))));
   }
 }
 
+// Vectors [v, v + n) of NP planes, n <= 8.
+template <int NP>
+void flat_tail(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& f, const Finish& fin, int64_t v,
+               int64_t n) {
+  switch (n) {
+    case 8: flat_vectors<8, NP>(p, q, f, fin, v); break;
+    case 7: flat_vectors<7, NP>(p, q, f, fin, v); break;
+    case 6: flat_vectors<6, NP>(p, q, f, fin, v); break;
+    case 5: flat_vectors<5, NP>(p, q, f, fin, v); break;
+    case 4: flat_vectors<4, NP>(p, q, f, fin, v); break;
+    case 3: flat_vectors<3, NP>(p, q, f, fin, v); break;
+    case 2: flat_vectors<2, NP>(p, q, f, fin, v); break;
+    case 1: flat_vectors<1, NP>(p, q, f, fin, v); break;
+    default: break;
+  }
+}
+
+// Planes of up to 4 vectors (7x7) run two at a time, wider ones 8 vectors
+// at a time: at least 8 chains where the plane allows.
+void flat_planes(const DwConvF32Plane& p) {
+  const FlatMasks& f = flat_masks(p);
+  const Finish fin(p);
+  const int64_t end = p.first + p.count;
+  for (int64_t t = p.first; t < end;) {
+    PlaneData q[2] = {plane_data(p, t), plane_data(p, t)};
+    if (f.vectors <= 4 && t + 1 < end) {
+      q[1] = plane_data(p, t + 1);
+      flat_tail<2>(p, q, f, fin, 0, f.vectors);
+      t += 2;
+      continue;
+    }
+    int64_t v = 0;
+    for (; v + 8 <= f.vectors; v += 8) flat_vectors<8, 1>(p, q, f, fin, v);
+    flat_tail<1>(p, q, f, fin, v, f.vectors - v);
+    ++t;
+  }
+}
+
+// ---- row walk --------------------------------------------------------------
+
+// The row walk reads a copy of the plane whose rows are padded with zeros:
+// row iy of the image at buf + iy * wp, image column ix at pw + ix, zeros
+// from 0 to pw and from pw + W to wp, wp covering every column a block of
+// 16 outputs reads (so every tap is an unmasked load; a zero read for a
+// padded column adds w * 0, as the reference's skipped tap adds nothing,
+// but for -0 and non-finite w). Out-of-image rows are skipped.
+struct RowGeom {
+  int64_t blocks, wp;
+};
+
+// The input columns of one tap at padded column c of a padded row; S is
+// the stride when 1 or 2, 0 for any other (a gather).
 template <int S>
-void planes(const DwConvF32Plane& p, const Tap* taps, int64_t blocks) {
-  for (int64_t t = p.first; t < p.first + p.count; ++t) {
-    const int64_t c = t % p.C;
-    const PlaneData q{p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f, p.y + t * p.oh * p.ow};
-    for (int64_t oy = 0; oy < p.oh; ++oy) {
-      int64_t bl = 0;
-      for (; bl + 4 <= blocks; bl += 4) row_blocks<4, S>(p, q, taps, oy, bl);
-      switch (blocks - bl) {
-        case 3: row_blocks<3, S>(p, q, taps, oy, bl); break;
-        case 2: row_blocks<2, S>(p, q, taps, oy, bl); break;
-        case 1: row_blocks<1, S>(p, q, taps, oy, bl); break;
-        default: break;
+inline __m512 tap_input(const DwConvF32Plane& p, const float* prow, int64_t c) {
+  if (S == 1) return _mm512_loadu_ps(prow + c);
+  if (S == 2) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(prow + c), even, _mm512_loadu_ps(prow + c + 16));
+  }
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(p.sw)));
+  return _mm512_i32gather_ps(idx, prow + c, 4);
+}
+
+// Output rows oy .. oy + R - 1, U adjacent column blocks from block bl:
+// R * U independent FMA chains.
+template <int R, int U, int S>
+void row_blocks(const DwConvF32Plane& p, const PlaneData& q, const float* buf, int64_t wp, const Finish& fin,
+                int64_t oy, int64_t bl) {
+  __m512 acc[R][U];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) acc[r][u] = _mm512_set1_ps(q.bias);
+  }
+  const int64_t step = 16 * (S == 0 ? p.sw : S);
+  for (int64_t ky = 0; ky < p.kh; ++ky) {
+    const float* row[R];
+    bool valid[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const int64_t iy = (oy + r) * p.sh - p.ph + ky * p.dh;
+      valid[r] = iy >= 0 && iy < p.H;
+      row[r] = buf + iy * wp + bl * step;
+    }
+    const float* wk = q.w + ky * p.kw;
+    for (int64_t kx = 0; kx < p.kw; ++kx) {
+      const __m512 w = _mm512_set1_ps(wk[kx]);
+      const int64_t c = kx * p.dw;
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        if (!valid[r]) continue;
+#pragma GCC unroll 4
+        for (int u = 0; u < U; ++u) acc[r][u] = _mm512_fmadd_ps(w, tap_input<S>(p, row[r], c + u * step), acc[r][u]);
       }
     }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    const int64_t o = (oy + r) * p.ow;
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      const int64_t col = (bl + u) * 16, i = o + col;
+      fin.store(acc[r][u], q.r ? q.r + i : nullptr, q.y + i,
+                static_cast<__mmask16>(lane_bits(0, std::min<int64_t>(16, p.ow - col))));
+    }
+  }
+}
+
+template <int R, int S>
+void row_group(const DwConvF32Plane& p, const PlaneData& q, const float* buf, int64_t wp, const Finish& fin,
+               int64_t oy, int64_t bl, int64_t n) {
+  switch (n) {
+    case 4: row_blocks<R, 4, S>(p, q, buf, wp, fin, oy, bl); return;
+    case 3: row_blocks<R, 3, S>(p, q, buf, wp, fin, oy, bl); return;
+    case 2: row_blocks<R, 2, S>(p, q, buf, wp, fin, oy, bl); return;
+    default: row_blocks<R, 1, S>(p, q, buf, wp, fin, oy, bl); return;
+  }
+}
+
+// Column blocks in groups of up to 4, output rows in pairs (in fours when a
+// row has at most 2 blocks), the rows left over one at a time.
+template <int S>
+void row_planes(const DwConvF32Plane& p, const RowGeom& g) {
+  const Finish fin(p);
+  thread_local std::vector<float> pad;
+  pad.resize(static_cast<size_t>(p.H * g.wp + 16));
+  float* buf = pad.data();
+  const bool four = g.blocks <= 2;
+  for (int64_t iy = 0; iy < p.H; ++iy) {  // the padding, once per call
+    float* d = buf + iy * g.wp;
+    std::fill(d, d + p.pw, 0.f);
+    std::fill(d + p.pw + p.W, d + g.wp, 0.f);
+  }
+  const __mmask16 tail = static_cast<__mmask16>(lane_bits(0, p.W % 16));
+  for (int64_t t = p.first; t < p.first + p.count; ++t) {
+    const PlaneData q = plane_data(p, t);
+    for (int64_t iy = 0; iy < p.H; ++iy) {  // the image, once per plane
+      const float* src = q.x + iy * p.W;
+      float* d = buf + iy * g.wp + p.pw;
+      int64_t i = 0;
+      for (; i + 16 <= p.W; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(src + i));
+      if (tail) _mm512_mask_storeu_ps(d + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
+    }
+    int64_t oy = 0;
+    for (; four && oy + 4 <= p.oh; oy += 4) {
+      for (int64_t bl = 0; bl < g.blocks; bl += 4) row_group<4, S>(p, q, buf, g.wp, fin, oy, bl, std::min<int64_t>(4, g.blocks - bl));
+    }
+    for (; oy + 2 <= p.oh; oy += 2) {
+      for (int64_t bl = 0; bl < g.blocks; bl += 4) row_group<2, S>(p, q, buf, g.wp, fin, oy, bl, std::min<int64_t>(4, g.blocks - bl));
+    }
+    for (; oy < p.oh; ++oy) {
+      for (int64_t bl = 0; bl < g.blocks; bl += 4) row_group<1, S>(p, q, buf, g.wp, fin, oy, bl, std::min<int64_t>(4, g.blocks - bl));
+    }
+  }
+}
+
+void rows(const DwConvF32Plane& p) {
+  RowGeom g;
+  g.blocks = (p.ow + 15) / 16;
+  // The last block's last lane reads padded column (blocks * 16 - 1) * sw +
+  // (kw - 1) * dw; stride 2 loads 32 columns per block.
+  g.wp = std::max<int64_t>(p.pw + p.W, g.blocks * 16 * p.sw + (p.kw - 1) * p.dw + 16);
+  if (p.sw == 1) {
+    row_planes<1>(p, g);
+  } else if (p.sw == 2) {
+    row_planes<2>(p, g);
+  } else {
+    row_planes<0>(p, g);
   }
 }
 
 }  // namespace
 
 void dwconv_f32_plane(const DwConvF32Plane& p) {
-  const int64_t blocks = (p.ow + 15) / 16;
-  thread_local std::vector<Tap> taps;
-  taps.resize(static_cast<size_t>(blocks * p.kw));
-  for (int64_t bl = 0; bl < blocks; ++bl) {
-    const int64_t n = std::min<int64_t>(16, p.ow - bl * 16);
-    for (int64_t kx = 0; kx < p.kw; ++kx) {
-      Tap& t = taps[static_cast<size_t>(bl * p.kw + kx)];
-      t.ix0 = bl * 16 * p.sw + kx * p.dw - p.pw;
-      const int64_t lo = t.ix0 >= 0 ? 0 : ceil_div(-t.ix0, p.sw);
-      t.out = static_cast<__mmask16>(lane_bits(lo, std::min(n, ceil_div(p.W - t.ix0, p.sw))));
-      t.in = static_cast<uint32_t>(lane_bits(std::max<int64_t>(0, -t.ix0), std::min<int64_t>(32, p.W - t.ix0)));
-    }
-  }
-  if (p.sw == 1) {
-    planes<1>(p, taps.data(), blocks);
-  } else if (p.sw == 2) {
-    planes<2>(p, taps.data(), blocks);
+  if (p.sh == 1 && p.sw == 1 && p.ow == p.W && p.ow < 32) {
+    flat_planes(p);
   } else {
-    planes<0>(p, taps.data(), blocks);
+    rows(p);
   }
 }
 

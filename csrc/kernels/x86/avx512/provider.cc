@@ -5,7 +5,8 @@
 //              the drivers of x86/eltwise_s8_x86.h)
 //   unary_f32: unary_f32_avx512 (math_f32.h's loop, 16 lanes)
 //   softmax_f32: softmax_f32_avx512 (ref/softmax_f32.h's loops, 16 lanes)
-//   dwconv_f32: dwconv_f32_avx512 (16 output columns per zmm, FMA)
+//   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
+//   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
 //   transpose_f32: transpose_f32_avx512 (16 x 16 blocks in registers)
 //   sgemm_f32: sgemm_8x32_avx512 (AVX-512F). Blocking: the B panel (kc x 32
 //              floats: 24 KiB) stays in L1 while the A block (mc x kc)
@@ -19,6 +20,7 @@
 #include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
+#include "kernels/binary_f32.h"
 #include "kernels/x86/eltwise_s8_x86.h"
 
 namespace int8rt {
@@ -31,10 +33,11 @@ void register_avx512_kernels(KernelRegistry& r) {
                                  avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
                                  avx512::sgemm_8x32, /*epilogue=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
+  static const BinaryF32Kernel binary("binary_f32_avx512", kIsa, avx512::binary_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows);
-  r.add(sgemm, unary, dwconv, transpose, softmax);
+  r.add(sgemm, unary, binary, dwconv, transpose, softmax);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,

@@ -1,6 +1,6 @@
 // unary_f32 for the avx512 tier: the loop of kernels/ref/math_f32.h compiled
-// with this folder's flags, so it vectorises at this ISA's width (no FMA
-// contraction: -ffp-contract=off keeps the reference's bits).
+// with this folder's flags, so it vectorises at this ISA's width, and with
+// -ffp-contract=fast (x86/CMakeLists.txt): each a * b + c is one FMA.
 #include "kernels/abi/unary_f32.h"
 
 namespace int8rt {
