@@ -344,6 +344,34 @@ def test_exp_based_ops_against_float64() -> None:
     np.testing.assert_allclose(sm, e / e.sum(axis=1, keepdims=True), rtol=2e-6, atol=1e-12)
 
 
+def test_layernorm_kernels_agree_bit_for_bit_on_every_tier() -> None:
+    """The layernorm family (kernels/layernorm_f32.h) compiles the loop of
+    kernels/ref/layernorm_f32.h per ISA: the reference, AVX2 and AVX-512
+    builds give the same bits (y, Mean and InvStdDev), on rows of 1, 3, 4,
+    13 and 768 values, with and without B, and a row holding inf and NaN."""
+    rng = np.random.default_rng(32)
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    cases = []
+    for n in (1, 3, 4, 13, 768):
+        x = (rng.standard_normal((6, n)) * 5 + 3).astype(np.float32)
+        if n == 13:
+            x[1, 4], x[2, 7] = np.inf, np.nan
+        scale, bias = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+        cases += [([x, scale, bias], [False, True, True]), ([x, scale], [False, True])]
+    results: dict = {}
+    for isa in tiers:
+        int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+        try:
+            results[isa] = [run_single_op("LayerNormalization", ins, {"axis": -1, "epsilon": 1e-5}, const, 3)
+                            for ins, const in cases]
+        finally:
+            int8rt.set_max_isa(None)
+    for isa in tiers[1:]:
+        for k, (got, want) in enumerate(zip(results[isa], results["ref"])):
+            for o, (a, b) in enumerate(zip(got, want)):
+                assert a.tobytes() == b.tobytes(), (isa, k, o)
+
+
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
 def test_softmax_kernels_agree_bit_for_bit_on_every_tier(op: str) -> None:
     """The softmax family (kernels/softmax_f32.h) compiles the loops of

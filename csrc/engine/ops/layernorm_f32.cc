@@ -3,9 +3,10 @@
 //   mean = sum(x) / n, var = sum((x - mean)^2) / n,
 //   y = (x - mean) / sqrt(var + epsilon) * Scale + B
 // Scale and optional B broadcast (unidirectionally) to the normalised shape.
-// Statistics are accumulated in double (two passes) and rounded once
-// (moments.h), so the result does not depend on the summation order beyond
-// float rounding of y.
+// Statistics are accumulated in double (two passes) and rounded once; the
+// rows run on the layernorm kernel family (kernels/layernorm_f32.h, the rule
+// in kernels/ref/layernorm_f32.h), so the result does not depend on the
+// summation order beyond float rounding of y, nor on the ISA.
 // Scale and B are read in place when they have the normalised shape (the
 // usual [C]); only a broadcast one is expanded, into a per-thread buffer
 // reused across runs, so a run allocates nothing.
@@ -16,8 +17,8 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "engine/ops/moments.h"
 #include "engine/ops/op_util.h"
+#include "kernels/layernorm_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -61,20 +62,14 @@ class LayerNormLayer : public Layer {
     float* y = out[0]->data<float>();
     float* mean_out = num_outputs_ > 1 && out[1] ? out[1]->data<float>() : nullptr;
     float* inv_out = num_outputs_ > 2 && out[2] ? out[2]->data<float>() : nullptr;
+    kernels::ref::LayerNormRows a;
+    a.scale = scale;
+    a.bias = bias;
+    a.eps = eps_;
+    a.mean_out = mean_out;
+    a.inv_out = inv_out;
     parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const float* s = x + r * n;
-        float* d = y + r * n;
-        const Moments st = moments(s, n, eps_);
-        const float m = st.mean, f = st.inv_std;
-        if (bias) {
-          for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i] + bias[i];
-        } else {
-          for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i];
-        }
-        if (mean_out) mean_out[r] = m;
-        if (inv_out) inv_out[r] = f;
-      }
+      kernel_->rows(e - b, n, x + b * n, a, y + b * n, b);
     });
   }
 
@@ -101,6 +96,7 @@ class LayerNormLayer : public Layer {
 
   int64_t axis_;
   double eps_;
+  const kernels::LayerNormF32Kernel* kernel_ = &kernels::choose<kernels::LayerNormF32Kernel>();
   size_t num_outputs_;
   std::string prefix_;
 };

@@ -3,7 +3,7 @@
 // channels), then a per-channel affine:
 //   mean = sum(x) / n, var = sum((x - mean)^2) / n,
 //   y = (x - mean) / sqrt(var + epsilon) * scale[c] + bias[c]
-// with the statistics of moments.h (double, two passes, rounded once), as
+// with the statistics of kernels/ref/layernorm_f32.h (moments) (double, two passes, rounded once), as
 // the LayerNormalization layer.
 // GroupNormalization's scale and bias are per channel ([C], opset 21) or per
 // group ([num_groups], opset 18, each group's value applied to its channels);
@@ -12,7 +12,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "engine/ops/moments.h"
+#include "kernels/ref/layernorm_f32.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
@@ -59,7 +59,7 @@ class GroupNormLayer : public Layer {
       for (int64_t r = b; r < e; ++r) {
         const float* s = x + r * n;
         float* d = y + r * n;
-        const Moments st = moments(s, n, eps_);
+        const kernels::ref::Moments st = kernels::ref::moments(s, n, eps_);
         const float m = st.mean, f = st.inv_std;
         const int64_t group = r % g;
         for (int64_t k = 0; k < per_group; ++k) {

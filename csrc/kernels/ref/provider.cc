@@ -21,6 +21,7 @@
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/layernorm_f32.h"
 #include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
@@ -110,6 +111,7 @@ void register_ref_kernels(KernelRegistry& r) {
   static const BinaryF32Kernel binary("binary_f32_ref", Isa::kRef, ref::binary_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32);
+  static const LayerNormF32Kernel layernorm("layernorm_f32_ref", Isa::kRef, ref::layernorm_rows);
   static const SoftmaxF32Kernel softmax("softmax_f32_ref", Isa::kRef, ref::softmax_rows, ref::attention_rows);
   // BF16 GEMM: the scalar tile of kernels/ref/gemm_bf16.cc (the spec).
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_ref", Isa::kRef, ref::kBf16RefMR, ref::kBf16RefNR,
@@ -117,7 +119,7 @@ void register_ref_kernels(KernelRegistry& r) {
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, transpose, softmax);
+        channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, transpose, softmax, layernorm);
 }
 
 }  // namespace kernels

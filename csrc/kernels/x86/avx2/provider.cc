@@ -5,6 +5,7 @@
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
+//   layernorm_f32: layernorm_f32_avx2 (ref/layernorm_f32.h's loop)
 //   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes)
 //   maxpool_s8 / avgpool_s8 / global_avgpool_s8: <op>_avx2 (pool_s8_32c.cc,
 //              bound to the drivers of x86/eltwise_s8_x86.h)
@@ -15,6 +16,7 @@
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/layernorm_f32.h"
 #include "kernels/softmax_f32.h"
 #include "kernels/unary_f32.h"
 #include "kernels/binary_f32.h"
@@ -39,7 +41,8 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
   static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);
-  r.add(dw, conv, gemm, sgemm, unary, binary, softmax);
+  static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);
+  r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm);
 
   static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
                                        bind<maxpool_s8, avx2::maxpool_row>);

@@ -5,6 +5,7 @@
 //              the drivers of x86/eltwise_s8_x86.h)
 //   unary_f32: unary_f32_avx512 (math_f32.h's loop, 16 lanes)
 //   softmax_f32: softmax_f32_avx512 (ref/softmax_f32.h's loops, 16 lanes)
+//   layernorm_f32: layernorm_f32_avx512 (ref/layernorm_f32.h's loop)
 //   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
 //   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
 //   transpose_f32: transpose_f32_avx512 (16 x 16 blocks in registers)
@@ -17,6 +18,7 @@
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/layernorm_f32.h"
 #include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
@@ -37,7 +39,8 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows);
-  r.add(sgemm, unary, binary, dwconv, transpose, softmax);
+  static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
+  r.add(sgemm, unary, binary, dwconv, transpose, softmax, layernorm);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,
