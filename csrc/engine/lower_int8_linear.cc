@@ -10,11 +10,11 @@
 #include <set>
 
 #include "engine/int8_plan_recorder.h"
-#include "engine/int8_plan_recorder.h"
 #include "engine/lower_int8_moves.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/nearest_sources.h"
+#include "engine/ops/op_util.h"
 #include "engine/ops/resize_coords.h"
 #include "engine/value.h"
 #include "int8rt/error.h"
@@ -418,21 +418,42 @@ bool Lowerer::defer_transposed_operand(const Node& node) {
   if (rank < 2 || (rank == 4 && layout_of(x) == Layout::kNhwc)) return false;
   const std::vector<int64_t> perm = node.attrs.get_ints("perm", {});
   if (perm.size() != rank) return false;
-  for (size_t d = 0; d < rank; ++d) {
-    const size_t want = d + 2 < rank ? d : (d + 2 == rank ? rank - 1 : rank - 2);
-    if (perm[d] != static_cast<int64_t>(want)) return false;
-  }
+  // The permutation left to run before the MatMul reads its output as B
+  // transposed: perm with its last two entries swapped. Identity: nothing
+  // runs; one that keeps the innermost axis (torch's K.permute(0, 2, 3, 1)
+  // -> (0, 2, 1, 3)) copies whole rows instead of single bytes.
+  std::vector<int64_t> inner = perm;
+  std::swap(inner[rank - 2], inner[rank - 1]);
+  bool identity = true;
+  for (size_t d = 0; d < rank; ++d) identity = identity && inner[d] == static_cast<int64_t>(d);
+  if (!identity && inner[rank - 1] != static_cast<int64_t>(rank - 1)) return false;
   const int c = sole_reader(y);
   if (c < 0) return false;
   const Node& mm = src_.nodes()[c];
   if (mm.op != "MatMul" || mm.inputs.size() != 2 || mm.inputs[1] != y || mm.inputs[0] == y) return false;
-  transposed_b_[y] = {x, node.name};
+  transposed_b_[y] = {identity ? x : y, node.name};
   if (!matmul_pair_lowers(mm)) {
     transposed_b_.erase(y);
     return false;
   }
-  note("transpose '" + node.name + "' feeds MatMul '" + mm.name + "' as its transposed B: the int8 MatMul reads '" +
-       src_.tensor(x).name + "' as it is");
+  if (identity) {
+    note("transpose '" + node.name + "' feeds MatMul '" + mm.name + "' as its transposed B: the int8 MatMul reads '" +
+         src_.tensor(x).name + "' as it is");
+    return true;
+  }
+  // y stands for the partly transposed tensor (inner applied) from here on:
+  // its only reader, the MatMul, takes it as transposed B. Not recorded in
+  // the int8 plan as y: its bytes are y's in another order.
+  std::vector<int64_t> shape(rank);
+  for (size_t d = 0; d < rank; ++d) shape[d] = src_.tensor(x).shape[static_cast<size_t>(inner[d])];
+  const int id = add_layout_transpose(node.name, int8_in(x, Layout::kLogical), inner,
+                                      int8_tensor_name(src_.tensor(y).name) + "::b_transposed", sources_of(node));
+  set_int8(id, shape, Layout::kLogical);
+  qscale_[y] = qscale_[x];
+  nhwc_[y] = false;
+  int8_id_[y] = id;
+  note("transpose '" + node.name + "' feeds MatMul '" + mm.name + "' as its transposed B: it runs as perm " +
+       ints_str(inner) + ", which moves whole rows, and the int8 MatMul reads the result transposed");
   return true;
 }
 

@@ -220,10 +220,12 @@ class Lowerer {
   // operands are lowered: the answer must not change by then).
   bool matmul_pair_lowers(const Node& mm) const;
 
-  // A Transpose swapping the last two axes of a logical int8 tensor x whose
-  // only reader is a MatMul pair taking it as B (Q K^T's K^T): nothing is
-  // emitted; the MatMul reads x as b_transposed (QMatMul packs [N][K]
-  // directly), saving a transpose there and one back in the packing.
+  // A Transpose of a logical int8 tensor x whose only reader is a MatMul
+  // pair taking it as B (Q K^T's K^T), when its perm is the last two axes
+  // swapped after a permutation that keeps the innermost axis: that
+  // permutation alone runs (nothing when it is the identity) and the MatMul
+  // reads its result as b_transposed (QMatMul packs [N][K] directly), so no
+  // byte-by-byte transpose runs, here or in the packing.
   bool defer_transposed_operand(const Node& node);
 
   bool lower_pool(int, const Node& node);
