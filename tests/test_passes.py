@@ -469,3 +469,39 @@ def test_gelu_like_chains_that_are_not_gelu_stay(case: str) -> None:
     net = _gelu_chain("x*a*h", divisor=1.5) if case == "wrong_constant" else _gelu_chain("x*a*h", extra_reader=True)
     _testing.run_passes(net, {})
     assert "Erf" in _ops(net) and "Gelu" not in _ops(net)
+
+
+def test_duplicate_nodes_merged_and_bit_exact() -> None:
+    """merge_duplicates: HuggingFace gives each attention layer its own copy
+    of the mask arithmetic (a Where over the same mask with equal constants
+    of its own). The copies merge into one node (constants compared by
+    value), their readers read the first; a node whose constant differs, a
+    node on other inputs and a network output stay. Outputs are == (the
+    same operation on the same values)."""
+    net = _core.Network()
+    mask = net.add_input("mask", [-1, 6], "bool")
+    x = net.add_input("x", [-1, 6])
+    wheres = []
+    for layer, low in enumerate((-1e9, -1e9, -1e9, -5.0)):
+        zero = net.add_constant(f"zero_{layer}", np.array(0.0, np.float32))
+        neg = net.add_constant(f"neg_{layer}", np.array(low, np.float32))
+        wheres.append(net.add_node("Where", f"where_{layer}", [mask, zero, neg], {}, [f"m_{layer}"])[0])
+    sums = [net.add_elementwise(x, w, "Add", name=f"add_{k}") for k, w in enumerate(wheres)]
+    other = net.add_activation(x, "Sigmoid", name="sig_a")
+    twin = net.add_activation(x, "Sigmoid", name="sig_b")   # the same as sig_a: merged
+    tanh = net.add_activation(x, "Tanh", name="tanh")       # other op: kept
+    for t in sums + [net.add_elementwise(other, twin, "Mul", name="mul"), tanh]:
+        net.mark_output(t)
+    rng = np.random.default_rng(9)
+    feeds = {"mask": rng.random((3, 6)) < 0.5, "x": rng.standard_normal((3, 6)).astype(np.float32)}
+    want = _run(net, feeds)
+    merged = _copy(net)
+    report = _testing.run_passes(merged)
+    ops = _ops(merged)
+    assert ops.count("Where") == 2, ops      # three equal copies -> one; the -5 one stays
+    assert ops.count("Sigmoid") == 1 and ops.count("Tanh") == 1, ops
+    assert sum("merged duplicate" in line for line in report["lines"]) == 3, report
+    got = _run(merged, feeds)
+    assert set(got) == set(want)
+    for name in want:
+        assert np.array_equal(got[name], want[name]), name

@@ -66,6 +66,7 @@ struct PassOptions {
   bool fold_batchnorm = true;
   bool fold_scale_bias = true;
   bool fold_pad = true;
+  bool merge_duplicates = true;  // common-subexpression elimination (merge_duplicates.cc)
   bool merge_data_movement = true;
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
@@ -87,6 +88,10 @@ struct PassOptions {
 // input and output must both keep their names (a network input copied to a
 // network output) is kept.
 void remove_identity(Network& net, PassReport* report);
+
+// Nodes with the same op, attributes and inputs (small constants compared by
+// value) merged into the first: common-subexpression elimination.
+void merge_duplicates(Network& net, PassReport* report);
 
 // QuantizeLinear -> DequantizeLinear with one float32 scale constant (>0,
 // finite, per tensor), the same scale on both, and int8 zero points that are

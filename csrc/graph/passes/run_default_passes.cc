@@ -16,6 +16,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.remove_qdq_pairs) remove_qdq_pairs(net, report);
   if (options.fold_constants) fold_constants(net, report);
   if (options.remove_identity) remove_identity(net, report);
+  if (options.merge_duplicates) merge_duplicates(net, report);
   if (options.merge_data_movement) merge_data_movement(net, report);
   if (options.fold_pad) fold_pad(net, report);
   if (options.fold_batchnorm) fold_batchnorm(net, report);
