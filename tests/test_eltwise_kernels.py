@@ -35,6 +35,15 @@ def runnable() -> List[str]:
 
 
 ISAS = runnable()
+
+
+def tiers_with(*ops: str) -> List[str]:
+    """The tiers of ISAS that provide every one of `ops` (a provider may
+    supply a subset: the avx2 tier has the pooling kernels only)."""
+    return [isa for isa in ISAS
+            if all(any(tier == isa for _, tier, _ in K.eltwise_s8_candidates(op)) for op in ops)]
+
+
 pytestmark = pytest.mark.skipif(not ISAS, reason="no vector element-wise kernel runs here")
 
 
@@ -78,7 +87,7 @@ def specials(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
 SIZES = list(range(1, 18)) + [31, 32, 33, 63, 64, 65, 127, 128, 129, 1000, 4099, 70001]
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", tiers_with("quantize_s8", "dequantize_s8"))
 @pytest.mark.parametrize("n", SIZES)
 def test_quantize_dequantize_flat(isa: str, n: int) -> None:
     qk, dk = kernel("quantize_s8", isa), kernel("dequantize_s8", isa)
@@ -97,7 +106,7 @@ TRANSPOSE_SHAPES = [(1, 1, 1, 1), (1, 3, 7, 9), (2, 3, 32, 32), (1, 16, 4, 4), (
                     (2, 5, 23, 11), (1, 130, 3, 5)]
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", tiers_with("quantize_s8", "dequantize_s8"))
 @pytest.mark.parametrize("shape", TRANSPOSE_SHAPES)
 def test_transposing_quantize_dequantize(isa: str, shape) -> None:
     qk, dk = kernel("quantize_s8", isa), kernel("dequantize_s8", isa)
@@ -120,7 +129,7 @@ def test_transposing_quantize_dequantize(isa: str, shape) -> None:
 ADD_SCALES = [(0.02, 0.03, 0.05), (0.1, 0.1, 0.1), (0.5, 0.01, 0.3), (0.01, 0.01, 0.0101)]
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", tiers_with("add_s8"))
 @pytest.mark.parametrize("n", SIZES)
 def test_add(isa: str, n: int) -> None:
     impl = kernel("add_s8", isa)
@@ -133,7 +142,7 @@ def test_add(isa: str, n: int) -> None:
              f"{impl} add n={n} scales={sa, sb, sy} relu={relu} {ma}/{mb}")
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", tiers_with("concat_s8"))
 @pytest.mark.parametrize("channels", [(1,), (3, 5), (16, 16), (17, 1, 64), (64, 65), (8, 24, 40)])
 @pytest.mark.parametrize("pixels", [1, 7, 300])
 def test_concat(isa: str, channels, pixels: int) -> None:
@@ -154,7 +163,7 @@ POOLS = [((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (2, 2), (1, 1, 1, 1)),
          ((5, 5), (3, 3), (2, 2, 2, 2)), ((7, 7), (1, 1), (0, 0, 0, 0))]
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", tiers_with("maxpool_s8", "avgpool_s8"))
 @pytest.mark.parametrize("window,stride,pads", POOLS)
 @pytest.mark.parametrize("c", [1, 3, 16, 17, 63, 64, 65, 130])
 def test_pools(isa: str, window, stride, pads, c: int) -> None:
@@ -171,7 +180,7 @@ def test_pools(isa: str, window, stride, pads, c: int) -> None:
                  f"{ak} cip={cip} s={s_in, s_out} " + what)
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", tiers_with("global_avgpool_s8"))
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 7, 7, 3), (1, 7, 7, 2048), (3, 5, 3, 65),
                                    (1, 64, 64, 17), (2, 1, 300, 130)])
 def test_global_avgpool(isa: str, shape) -> None:
@@ -186,9 +195,10 @@ def test_global_avgpool(isa: str, shape) -> None:
 
 def test_errors_match_reference() -> None:
     from int8rt import InvalidArgumentError
-    for isa in ISAS + [None]:
+    for isa in tiers_with("quantize_s8") + [None]:
         with pytest.raises(InvalidArgumentError, match="scale"):
             K.quantize(np.zeros(3, F32), 0.0, impl=isa and kernel("quantize_s8", isa))
+    for isa in tiers_with("global_avgpool_s8") + [None]:
         with pytest.raises(InvalidArgumentError, match="scales"):
             K.global_avgpool_s8(np.zeros((1, 2, 2, 3), np.int8), -1.0, 1.0,
                                 impl=isa and kernel("global_avgpool_s8", isa))
@@ -214,7 +224,7 @@ def test_choice_follows_the_cap() -> None:
         int8rt.set_max_isa(None)
 
 
-@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("isa", tiers_with("avgpool_s8"))
 @pytest.mark.parametrize("window", [(16, 16), (17, 16), (17, 17)])
 def test_avgpool_large_windows(isa: str, window) -> None:
     """Windows of 256 positions (the widest summed in int16: all -128 gives
