@@ -1,14 +1,15 @@
 // The softmax rules (kernels/softmax_f32.h, the "softmax" f32 family), one
 // loop that every tier compiles with its own flags (no FMA contraction, no
-// reassociation: -ffp-contract=off, so every tier gives the same bits):
+// reassociation: -ffp-contract=off; the only fused multiply-adds are exp's
+// explicit std::fma calls; so every tier gives the same bits):
 //   softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max)
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // over each of `rows` contiguous rows of n values. The maximum and the sum
 // keep 8 partial lanes (lane l takes the values k = l mod 8 of the leading
 // multiple of 8, the tail goes to lane 0), held in a vector of 8 floats (a
 // GCC/Clang vector extension: one ymm on AVX, two xmm on SSE2; lane-wise
-// IEEE operations, so the bits do not depend on the width); exp is exp_f32
-// (math_f32.h). y may be x for softmax, not for log-softmax. Every function
+// IEEE operations, so the bits do not depend on the width); exp is
+// exp_fma_f32 (math_f32.h). y may be x for softmax, not for log-softmax. Every function
 // is `static inline`, as in math_f32.h: each ISA translation unit keeps its
 // own copies (STYLE.md, "ISA code is fenced").
 //
@@ -34,19 +35,19 @@ namespace ref {
 typedef float Lanes8 __attribute__((vector_size(32)));
 typedef int32_t LaneMask8 __attribute__((vector_size(32)));
 
-// y[k] = exp_f32(x[k] - mx), 16 values at a time; the last partial group
+// y[k] = exp_fma_f32(x[k] - mx), 16 values at a time; the last partial group
 // goes through a zero-padded copy, so a row whose length is not a multiple
 // of the vector width (ViT's 197 tokens) pays no scalar exp per leftover value.
 static inline void exp_shifted_f32(const float* x, float mx, float* y, int64_t n) {
   constexpr int kChunk = 16;
   int64_t k = 0;
   for (; k + kChunk <= n; k += kChunk) {
-    for (int l = 0; l < kChunk; ++l) y[k + l] = exp_f32(x[k + l] - mx);
+    for (int l = 0; l < kChunk; ++l) y[k + l] = exp_fma_f32(x[k + l] - mx);
   }
   if (k == n) return;
   float t[kChunk];
   for (int l = 0; l < kChunk; ++l) t[l] = k + l < n ? x[k + l] - mx : 0.f;
-  for (int l = 0; l < kChunk; ++l) t[l] = exp_f32(t[l]);
+  for (int l = 0; l < kChunk; ++l) t[l] = exp_fma_f32(t[l]);
   for (int64_t l = 0; k + l < n; ++l) y[k + l] = t[l];
 }
 
