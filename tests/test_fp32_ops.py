@@ -418,6 +418,37 @@ def test_layernorm_follows_the_stated_moments_rule() -> None:
             assert got[0].tobytes() == y.tobytes(), (isa, n)
 
 
+def test_softmax_exp_agrees_bit_for_bit_on_every_tier_over_its_range() -> None:
+    """The AVX-512 tier writes the softmax rule's exp (exp_fma_f32) in
+    intrinsics with vscalefps for 2^n; it must give the reference's bits for
+    every exponent: rows [0, t1 .. t15] (so each t is exp's argument) sweep
+    t over [-110, 1] densely, the floats next to exp's range limit -87.3365
+    and the denormal results just above it."""
+    lo = np.float32(-87.3365479)
+    near = [lo]
+    for _ in range(40):
+        near.append(np.nextafter(near[-1], np.float32(0)))
+    t = np.concatenate([np.linspace(-110, 1, 45000, dtype=np.float32), np.array(near, np.float32),
+                        np.linspace(-87.34, -86.0, 3000, dtype=np.float32)])
+    t = np.concatenate([t, np.zeros((-len(t)) % 15, np.float32)]).reshape(-1, 15)
+    x = np.concatenate([np.zeros((len(t), 1), np.float32), t], axis=1)
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    results = {}
+    for isa in tiers:
+        int8rt.set_max_isa(isa)
+        try:
+            results[isa] = run_single_op("Softmax", [x], {"axis": -1}, [False], 1)[0]
+        finally:
+            int8rt.set_max_isa(None)
+    for isa in tiers[1:]:
+        differ = np.flatnonzero(results[isa].view(np.uint32) != results["ref"].view(np.uint32))
+        assert differ.size == 0, (isa, x.ravel()[differ[:5]])
+    # and the values are exp's: softmax of [0, t] is e^t / (1 + sum e^t)
+    want = np.exp(x.astype(np.float64))
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(results["ref"], want, rtol=3e-6, atol=1e-37)
+
+
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
 def test_softmax_kernels_agree_bit_for_bit_on_every_tier(op: str) -> None:
     """The softmax family (kernels/softmax_f32.h) compiles the loops of
