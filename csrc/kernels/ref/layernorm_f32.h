@@ -15,6 +15,9 @@
 //
 // layernorm_rows: per row of n values, y = (x - mean) * inv_std * scale + bias
 // (bias optional), the LayerNormalization layer's arithmetic in that order.
+// With a residual (graph/passes fuse_add_layernorm: Add -> LayerNormalization
+// as one layer) the row normalised is first s = x + residual, the float Add
+// (operands in that order), kept in sum_out when the sum has other readers.
 //
 // Every function is `static inline` (STYLE.md, "ISA code is fenced"): each
 // ISA translation unit keeps its own copies.
@@ -90,6 +93,8 @@ struct LayerNormRows {
   double eps = 0.0;
   float* mean_out = nullptr;
   float* inv_out = nullptr;
+  const float* residual = nullptr;  // [rows][n] (indexed from row 0, as mean_out) or null
+  float* sum_out = nullptr;         // [rows][n] x + residual, or null (then y holds it first)
 };
 
 static inline void layernorm_rows_loop(int64_t rows, int64_t n, const float* x, const LayerNormRows& a, float* y,
@@ -99,6 +104,12 @@ static inline void layernorm_rows_loop(int64_t rows, int64_t n, const float* x, 
   for (int64_t r = 0; r < rows; ++r) {
     const float* s = x + r * n;
     float* d = y + r * n;
+    if (a.residual) {
+      const float* q = a.residual + (first_row + r) * n;
+      float* t = a.sum_out ? a.sum_out + (first_row + r) * n : d;
+      for (int64_t i = 0; i < n; ++i) t[i] = s[i] + q[i];
+      s = t;  // normalised in place when t is d: each y[i] reads s[i] only
+    }
     const Moments st = moments(s, n, a.eps);
     const float m = st.mean, f = st.inv_std;
     if (bias) {
