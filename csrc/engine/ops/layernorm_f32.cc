@@ -107,21 +107,26 @@ class LayerNormLayer : public Layer {
   std::string describe() const override { return residual_ ? "fp32 add + layernorm" : "fp32 layernorm"; }
 
  private:
-  // s = a + b broadcast to shape `to` (the Add layer's arithmetic, by index).
+  // s = a + b broadcast to shape `to` (the Add layer's arithmetic), a row of
+  // the last dimension at a time (the embeddings' position table is
+  // [1, S, H] against [N, S, H]: offsets are computed per row, not per value).
   static void broadcast_add(const Value& a, const Value& b, const Shape& to, float* s) {
     const std::vector<int64_t> sa = broadcast_strides(a.shape(), to), sb = broadcast_strides(b.shape(), to);
     const float* pa = a.data<float>();
     const float* pb = b.data<float>();
-    const int64_t count = shape_numel(to);
-    for (int64_t i = 0; i < count; ++i) {
-      int64_t r = i, oa = 0, ob = 0;
-      for (size_t d = to.size(); d-- > 0;) {
+    const size_t rank = to.size();
+    const int64_t len = rank ? to[rank - 1] : 1, rows = shape_numel(to) / std::max<int64_t>(1, len);
+    const int64_t la = rank ? sa[rank - 1] : 0, lb = rank ? sb[rank - 1] : 0;
+    for (int64_t row = 0; row < rows; ++row) {
+      int64_t r = row, oa = 0, ob = 0;
+      for (size_t d = rank > 0 ? rank - 1 : 0; d-- > 0;) {
         const int64_t k = r % to[d];
         oa += k * sa[d];
         ob += k * sb[d];
         r /= to[d];
       }
-      s[i] = pa[oa] + pb[ob];
+      float* out = s + row * len;
+      for (int64_t k = 0; k < len; ++k) out[k] = pa[oa + k * la] + pb[ob + k * lb];
     }
   }
 

@@ -112,7 +112,13 @@ static inline void layernorm_rows_loop(int64_t rows, int64_t n, const float* x, 
     }
     const Moments st = moments(s, n, a.eps);
     const float m = st.mean, f = st.inv_std;
-    if (bias) {
+    // In place (s is d) through d alone: GCC's overlap check would send a
+    // loop reading s and writing d to its scalar version when they coincide.
+    if (s == d && bias) {
+      for (int64_t i = 0; i < n; ++i) d[i] = (d[i] - m) * f * scale[i] + bias[i];
+    } else if (s == d) {
+      for (int64_t i = 0; i < n; ++i) d[i] = (d[i] - m) * f * scale[i];
+    } else if (bias) {
       for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i] + bias[i];
     } else {
       for (int64_t i = 0; i < n; ++i) d[i] = (s[i] - m) * f * scale[i];
