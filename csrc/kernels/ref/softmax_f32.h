@@ -2,7 +2,7 @@
 // loop that every tier compiles with its own flags (no FMA contraction, no
 // reassociation: -ffp-contract=off; the only fused multiply-adds are exp's
 // explicit std::fma calls; so every tier gives the same bits):
-//   softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max)
+//   softmax(x)_i = exp(x_i - max) * (1 / sum_j exp(x_j - max))
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // over each of `rows` contiguous rows of n values. The maximum and the sum
 // keep 8 partial lanes (lane l takes the values k = l mod 8 of the leading
@@ -88,7 +88,8 @@ static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log
     const float ls = std::log(sum);
     for (k = 0; k < n; ++k) y[k] = (x[k] - mx) - ls;
   } else {
-    for (k = 0; k < n; ++k) y[k] = y[k] / sum;
+    const float inv = 1.0f / sum;  // one division per row, then products (within 1 ulp of y / sum)
+    for (k = 0; k < n; ++k) y[k] = y[k] * inv;
   }
 }
 
