@@ -26,6 +26,21 @@
 // (the missing odd row of an odd kc is zero). The row converter writes the
 // same values as rows: dst[j * ld + k] = from_f32(src[k][j]).
 //
+// Bound against FP32, per op. Every BF16 op of the engine is this GEMM: Conv
+// (im2col, not depthwise), Gemm and MatMul with constant weights, and MatMul
+// between two activations (both operands converted). With K the dot length
+// and S = sum over k of |a_k b_k| on the FP32 operands (+ |bias| or |C| where
+// the op adds one), each output y of a BF16 op and y32 of the FP32 op obey
+//   |y - y32| <= (2^-8 + 2^-16) S + 2 (K + 2) 2^-24 S
+// (rounding an operand to BF16 moves it by at most 2^-9 of itself, so a
+// product by less than 2^-8 + 2^-16 of itself; the second term is the FP32
+// accumulation of either op, in either order above), and against the exact
+// sum of the BF16-rounded products, |y - exact| <= 2 (K + 2) 2^-24 S_bf16.
+// tests/test_bf16_layers.py checks both per op, and that the FP32 op fails
+// the second. Between tiers: the vector kernels == the reference (bits);
+// the AMX kernel == its own order (tests/cpp/test_gemm_bf16_amx.cc) and
+// within 2 (K + 2) 2^-24 S_bf16 of the reference.
+//
 // Plain structs and declarations only, so ISA translation units may include
 // it (STYLE.md, "ISA code is fenced").
 #pragma once
