@@ -11,9 +11,15 @@ Networks: ResNet-50 and MobileNetV2 as e2e_bench.py makes them
 
 Accuracy: the centred cosine (cosine after subtracting the mean output over
 the evaluation inputs) of each implementation's output against int8rt
-FP32's, on 4 evaluation batches of 4 samples. Latency: batch 1 and 8,
-1 thread, one process, implementations alternated, medians. The layer
-counts say how many layers each int8rt engine runs in bf16 / int8 / fp32.
+FP32's, on 4 evaluation batches of 4 samples, and the relative L2 error
+(random-weight CNNs are ill-conditioned: their logits vary little between
+inputs, so the centred cosine magnifies any rounding). Latency: batch 1 and
+8, 1 thread, one process, implementations alternated, medians of the
+process CPU time and of the wall time per call (on an oversubscribed
+machine the CPU time is the one that measures the work). The layer counts
+say how many layers each int8rt engine runs in bf16 / int8 / fp32;
+--profile adds each int8rt engine's per-op profile (sums of per-layer
+medians, which on a loaded machine approach CPU time).
 
 Usage (from /tmp): PYTHONPATH=<tree>/python python3 <tree>/benchmarks/bf16_nets_bench.py
        [--nets resnet50 mobilenet_v2 bert] [--rounds 5] [--batches 1 8]
@@ -25,7 +31,9 @@ import contextlib
 import io
 import os
 import sys
+import statistics
 import tempfile
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -36,7 +44,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import int8rt  # noqa: E402
-from bench_util import load_line, machine_line, time_alternating  # noqa: E402
+from bench_util import load_line, machine_line  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 from transformer_bench import centred_cosine, export_bert, token_batches  # noqa: E402
 
@@ -142,6 +150,35 @@ def runners(net: Net, engines: Dict[str, object], batch: int) -> Dict[str, Run]:
     return runs
 
 
+def alternating_wall_and_cpu(impls: Dict[str, Callable[[], object]], rounds: int,
+                             min_time: float) -> Dict[str, tuple]:
+    """(median wall seconds, median process CPU seconds) per call of each
+    implementation, called in turn (a, b, c, a, ...) for at least `rounds`
+    rounds and until each has run `min_time` wall seconds. On an
+    oversubscribed machine wall time mostly measures the scheduler (a
+    seconds-long run is preempted many times); the process CPU time of a
+    1-thread run is its own work (all of the process's threads count, so a
+    peer's spinning workers would too)."""
+    for f in impls.values():
+        f()
+    wall: Dict[str, List[float]] = {n: [] for n in impls}
+    cpu: Dict[str, List[float]] = {n: [] for n in impls}
+    done = 0
+    while done < rounds or min(sum(v) for v in wall.values()) < min_time:
+        for n, f in impls.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            f()
+            cpu[n].append(time.process_time() - c0)
+            wall[n].append(time.perf_counter() - w0)
+        done += 1
+    return {n: (statistics.median(wall[n]), statistics.median(cpu[n])) for n in impls}
+
+
+def rel_l2(got: List[np.ndarray], ref: List[np.ndarray]) -> float:
+    g, r = np.stack(got).astype(np.float64), np.stack(ref).astype(np.float64)
+    return float(np.linalg.norm(g - r) / np.linalg.norm(r))
+
+
 def counts(engine) -> str:
     c = Counter(la["precision"] for la in engine.layers())
     heavy = Counter(la["precision"] for la in engine.layers() if la["op"] in ("Conv", "Gemm", "MatMul"))
@@ -191,26 +228,33 @@ def main() -> None:
             profile_table(net, engines, max(args.batches), args.profile)
         evals = [net.feed(4, 100 + i) for i in range(4)]
         cos: Dict[str, float] = {}
+        l2: Dict[str, float] = {}
         for batch in args.batches:
             runs = runners(net, engines, batch)
             ref = [runs["int8rt FP32"](f) for f in evals]
             for n, r in runs.items():
                 static = n.startswith("OV") and len(net.calib[0]) == 1  # compiled for this batch
                 if not static:
-                    cos[n] = centred_cosine([r(f) for f in evals], ref)
+                    got = [r(f) for f in evals]
                 elif batch == 1:
-                    cos[n] = centred_cosine([np.concatenate([r({k: v[i:i + 1] for k, v in f.items()})
-                                                             for i in range(4)]) for f in evals], ref)
+                    got = [np.concatenate([r({k: v[i:i + 1] for k, v in f.items()}) for i in range(4)])
+                           for f in evals]
+                else:
+                    continue
+                cos[n], l2[n] = centred_cosine(got, ref), rel_l2(got, ref)
             feed = net.feed(batch, 3)
             print(f"\n{net.name}, batch {batch}, 1 thread; {load_line()}")
-            times = time_alternating({n: (lambda r=r: r(feed)) for n, r in runs.items()}, args.rounds,
-                                     min_time=args.min_time)
-            base = times["int8rt FP32"]
-            print("| implementation | 1 - centred cosine vs int8rt FP32 | median ms | int8rt FP32 time / this |")
-            print("|---|---|---|---|")
-            for n, t in times.items():
-                c = f"{1 - cos[n]:.2e}" if n in cos else "-"
-                print(f"| {n} | {c} | {t * 1e3:.2f} | {base / t:.2f}x |", flush=True)
+            times = alternating_wall_and_cpu({n: (lambda r=r: r(feed)) for n, r in runs.items()}, args.rounds,
+                                             args.min_time)
+            print(f"(after: {load_line()})")
+            base_w, base_c = times["int8rt FP32"]
+            print("| implementation | 1 - centred cosine vs int8rt FP32 | relative L2 vs int8rt FP32 | "
+                  "median CPU ms | int8rt FP32 CPU / this | median wall ms | int8rt FP32 wall / this |")
+            print("|---|---|---|---|---|---|---|")
+            for n, (w, c) in times.items():
+                acc = f"{1 - cos[n]:.2e} | {l2[n]:.2e}" if n in cos else "- | -"
+                print(f"| {n} | {acc} | {c * 1e3:.2f} | {base_c / c:.2f}x | {w * 1e3:.2f} | {base_w / w:.2f}x |",
+                      flush=True)
 
 
 if __name__ == "__main__":
