@@ -88,6 +88,39 @@ def test_conv_bf16_within_bounds_of_fp32(case: tuple) -> None:
     check(f"Conv case {case}", y16, y32, exact, mag, mag16, c // g * k[0] * k[1])
 
 
+@pytest.mark.parametrize("cap", ["ref", None])
+def test_conv_bf16_fused_activation_and_residual_on_the_tile_epilogue(cap) -> None:
+    """Bias and Relu / Clip ride in the BF16 microkernel's tile epilogue: the
+    same bits as the unfused BF16 conv clipped afterwards; a residual comes
+    first. Under the cap "ref" the reference tile runs, and it gives the
+    optimized tile's bits (``==``)."""
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((2, 12, 9, 11)).astype(F32)
+    w = rng.standard_normal((21, 12, 3, 3)).astype(F32)
+    b = rng.standard_normal(21).astype(F32)
+    attrs = {"pads": [1, 1, 1, 1], **BF16}
+    r = rng.standard_normal((2, 21, 9, 11)).astype(F32)
+    cases = [("Relu", {}, lambda z: np.maximum(z, 0)),
+             ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 2.0}, lambda z: np.clip(z, -0.5, 2.0))]
+    results = {}
+    for which in (cap, None):
+        int8rt.set_max_isa(which)
+        try:
+            z = run_single_op("Conv", [x, w, b], attrs, [False, True, True])[0]
+            got = [run_single_op("Conv", [x, w, b], {**attrs, "int8rt_activation": act, **extra},
+                                 [False, True, True])[0] for act, extra, _ in cases]
+            res = run_single_op("Conv", [x, w, b, r], {**attrs, "int8rt_residual": 3, "int8rt_activation": "Relu"},
+                                [False, True, True, False])[0]
+        finally:
+            int8rt.set_max_isa(None)
+        for (act, _, f), g in zip(cases, got):
+            np.testing.assert_array_equal(g, f(z), err_msg=f"{act} cap={which}")
+        np.testing.assert_array_equal(res, np.maximum(z + r, 0))
+        results[which] = [z, *got, res]
+    for a, c in zip(results[cap], results[None]):
+        np.testing.assert_array_equal(a.view(np.uint32), c.view(np.uint32))
+
+
 def test_conv1d_bf16() -> None:
     rng = np.random.default_rng(11)
     x, wt, b = (rng.standard_normal(s).astype(F32) for s in ((2, 8, 17), (6, 8, 3), (6,)))

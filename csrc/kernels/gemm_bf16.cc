@@ -84,11 +84,14 @@ class PanelPacked final : public PackedBf16Gemm {
 
   int64_t k() const override { return k_len_; }
 
-  void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
-           bool parallel) const override {
+  void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
+           const SgemmEpilogue* ep) const override {
+    if (ep && (!left_ || accumulate)) {
+      throw InvalidArgument("gemm_bf16: a tile epilogue needs left weights and no accumulation");
+    }
     if (n <= 0 || outer_ <= 0) return;
     if (left_) {
-      run_left(n, x, c, ldc, accumulate, parallel);
+      run_left(n, x, c, ldc, accumulate, parallel, ep);
     } else {
       if (x.im2col) throw InvalidArgument("gemm_bf16: an im2col view is a left-weights (B) operand only");
       run_right(n, x, c, ldc, accumulate, parallel);
@@ -162,13 +165,20 @@ class PanelPacked final : public PackedBf16Gemm {
     }
   }
 
-  // C[M][N] = W * X: column tiles of nc columns, at least 8 when parallel.
-  void run_left(int64_t N, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel) const {
+  // C[M][N] = W * X: column tiles of nc columns, at least 8 when parallel;
+  // each C tile gets `ep` (or nothing) right after it is stored.
+  void run_left(int64_t N, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
+                const SgemmEpilogue* ep) const {
     const int nr = k_.nr;
     const int64_t nc = std::min<int64_t>(round_up(N, nr), std::max<int64_t>(nr, round_up((N + 7) / 8, nr)));
     const int64_t tasks = (N + nc - 1) / nc;
     dispatch(tasks, outer_ * N * k_len_, parallel, [&](int64_t task) {
       Bf16Tile t = tile_base(ldc, accumulate);
+      if (ep && ep->clip) {
+        t.clip = true;
+        t.lo = ep->lo;
+        t.hi = ep->hi;
+      }
       const int64_t j_end = std::min(N, (task + 1) * nc);
       for (int64_t j = task * nc; j < j_end; j += nr) {
         t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
@@ -177,6 +187,7 @@ class PanelPacked final : public PackedBf16Gemm {
           t.a = weight_panel(i);
           t.rows = static_cast<int>(std::min<int64_t>(k_.mr, outer_ - i * k_.mr));
           t.c = c + i * k_.mr * ldc + j;
+          t.bias = ep && ep->row_bias ? ep->row_bias + i * k_.mr : nullptr;
           k_.tile(t);
         }
       }
@@ -233,7 +244,7 @@ void Bf16PanelKernel::run_activations(int64_t M, int64_t N, int64_t K, const Gem
   }
   thread_local std::vector<uint16_t> storage;
   const PanelPacked packed(*this, K, N, b, storage);
-  packed.run(M, a, c, ldc, accumulate, parallel);
+  packed.run(M, a, c, ldc, accumulate, parallel, nullptr);
 }
 
 std::string Bf16PanelKernel::supports() const {

@@ -221,6 +221,33 @@ TEST(AmxBf16Emulated, ActivationMatMulEqualsTheAmxOrder) {
   }
 }
 
+// The tile epilogue (row bias, then clip) on a left-weights run: == the AMX
+// order plus bias, clipped as SgemmEpilogue says.
+TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
+  if (!twins_run_here()) GTEST_SKIP() << "CPU lacks AVX-512 (the twin's compile flags)";
+  std::mt19937 gen(10);
+  for (int M : {5, 17, 40}) {
+    const int N = 37, K = 45;
+    const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
+    const std::vector<float> bias = data(gen, static_cast<size_t>(M));
+    auto packed = emulated().pack({W.data(), M, K, K, false, true});
+    k::SgemmEpilogue ep;
+    ep.row_bias = bias.data();
+    ep.clip = true;
+    ep.lo = -0.25f;
+    ep.hi = 0.5f;
+    std::vector<float> y(static_cast<size_t>(M) * N, -7.0f);
+    packed->run(N, {X.data(), N, false}, y.data(), N, false, true, &ep);
+    const std::vector<float> want = amx_order(W, X, M, N, K);
+    for (int i = 0; i < M * N; ++i) {
+      float v = want[i] + bias[i / N];
+      v = v > ep.lo ? v : ep.lo;
+      v = v < ep.hi ? v : ep.hi;
+      ASSERT_EQ(bits(y[i]), bits(v)) << "M=" << M << " index " << i << ": " << y[i] << " vs " << v;
+    }
+  }
+}
+
 TEST(AmxBf16Emulated, WhichRan) {
   const bool native = int8rt::cpu_features().amx_bf16 && int8rt::cpu_features().avx512_bf16;
   std::printf("AMX-BF16 kernel: emulated twin %s; native gemm_bf16_32x32_amx %s\n",

@@ -12,6 +12,7 @@
 // `rows` x `cols`,
 //   acc[r][j] = 0; for p ascending: acc = dot_pair(acc, A[p][r], B[p][j])
 //   C[r][j] = acc            (or C[r][j] + acc, one FP32 add, when accumulate)
+//   then the tile epilogue (bias, clip) of Bf16Tile, before the store
 // with dot_pair of kernels/ref/bf16.h (odd element first, DAZ, FTZ, round to
 // nearest even). AMX kernels (TDPBF16PS) take 16 pairs per step: per block
 // of 16 pairs, two partial sums (even elements, odd elements) start at 0
@@ -60,6 +61,13 @@ struct Bf16Tile {
   int mr = 0, nr = 0;            // panel widths (the microkernel's tile)
   int rows = 0, cols = 0;        // valid rows (1..mr) and columns (1..nr)
   bool accumulate = false;       // C += acc instead of C = acc
+  // The tile epilogue (kernels/sgemm_f32.h's SgemmEpilogue, for a
+  // convolution's rows): after the C update above, v = v + bias[r] when
+  // bias (one FP32 add), then, when clip, v = v > lo ? v : lo and
+  // v < hi ? v : hi; then the store.
+  const float* bias = nullptr;   // [rows] of this tile, or nullptr
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
 };
 using Bf16TileFn = void (*)(const Bf16Tile&);
 // src: [kc][n] floats; dst: [(kc + 1) / 2][n][2] BF16 pairs.
