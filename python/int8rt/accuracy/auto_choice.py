@@ -31,10 +31,12 @@ lost to mse on other lines). So, after the per-tensor search:
    dynamic-width recogniser and EfficientNet-Lite0 (RESULTS_accuracy.md,
    2026-12-02 night); mse was the closest to float32, or within noise of
    it, on those networks. Outputs that look like class scores (``[N, C]``)
-   are compared centred: each side minus its mean over the samples, so
+   are compared by centred cosine: each side minus its mean over the
+   samples and the INT8 side scaled by the gain that fits float32 best, so
    that what depends on the input decides, not a shared offset (on
    random-weight ShuffleNetV2 minmax had the lower plain error and centred
-   cosine 0.870 against mse's 0.892).
+   cosine 0.871 against mse's 0.887), and an output that does not vary
+   scores as badly as it is (relative error 1).
 3. Refine: the tensors the engine holds in int8, in network order, are cut
    into ``SEGMENTS`` runs; for each run in turn its thresholds are replaced
    by those of each of the ``ALTERNATIVES`` next-best sets, and a change that
@@ -184,7 +186,19 @@ class _Scorer:
         return np.concatenate(out)
 
     def __call__(self, engine: Any) -> _Errors:
-        return _Errors(self._per_sample(_centre(self._run(engine), self.centred), self.ref), self.energy)
+        got = _centre(self._run(engine), self.centred)
+        for k in self.centred:
+            # The gain that best fits the centred float32 outputs (none below
+            # 0): the error left is ||r||^2 (1 - cos^2), so a set is ranked by
+            # its centred cosine, which an output that does not vary cannot
+            # pass (error ||r||^2, relative 1), whereas the plain centred error
+            # of a collapsed output (ResNet-50 under entropy) was below that
+            # of every useful set on random-weight networks.
+            dot = sum(float(np.vdot(g[k], r[k])) for g, r in zip(got, self.ref))
+            norm = sum(float(np.vdot(g[k], g[k])) for g in got)
+            gain = max(0.0, dot / norm) if norm > 0 else 0.0
+            got = [{**g, k: g[k] * gain} for g in got]
+        return _Errors(self._per_sample(got, self.ref), self.energy)
 
 
 def _class_score_outputs(outputs: list[dict[str, np.ndarray]], data: list[dict[str, np.ndarray]],
@@ -317,11 +331,13 @@ def choose(build: Any, network: Any, sets: Mapping[str, tuple[Thresholds, Method
                 label, amaxes, methods = "refined", cur_a, cur_m
     errors["chosen"] = errors.get(f"{label} {where}", errors.get(f"{label} held-out", cur_err.relative_l2))
     if held_data:
-        logger.info("auto calibration, output relative L2 (held-out: %d calibration samples the search did not fit; fit: "
-                    "%d kept ones): %s; chosen: %s", count(held_data), count(fit_data),
+        logger.info("auto calibration, output relative L2 (class scores: sqrt(1 - centred cosine^2); held-out: %d "
+                    "calibration samples the search did not fit; fit: %d kept ones): %s; chosen: %s",
+                    count(held_data), count(fit_data),
                     ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), label)
     else:
         logger.info("auto calibration: no calibration samples held out, so the choice is judged on the %d it was "
-                    "made on; output relative L2: %s; chosen: %s", count(fit_data),
+                    "made on; output relative L2 (class scores: sqrt(1 - centred cosine^2)): %s; chosen: %s",
+                    count(fit_data),
                     ", ".join(f"{k} {v:.4g}" for k, v in errors.items()), label)
     return dict(amaxes), dict(methods), errors
