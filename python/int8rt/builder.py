@@ -254,7 +254,11 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             arrays = input_arrays(calibrator, inputs, dtypes)
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        def observe(inputs: dict[str, np.ndarray], collector: Any) -> None:  # the auto choice's own histograms
+        def observe(inputs: dict[str, np.ndarray], rows: Optional[np.ndarray], collector: Any) -> None:
+            # The auto choice's own histograms: the rows of the batch just run,
+            # without a second float32 pass where the batch leads every tensor.
+            if rows is not None and builder.observe_rows([int(r) for r in rows], collector._native):
+                return
             builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes), collector._native)
 
         pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
