@@ -102,16 +102,17 @@ int Lowerer::int8_in(int t, Layout want) {
   return other_layout_id_[t] = id;
 }
 
-int Lowerer::get_int8(int t, Layout layout) {
+int Lowerer::get_int8(int t, Layout layout, float at_scale) {
   if (int8_id_[t] >= 0) return int8_id_[t];
   const Tensor& src_t = src_.tensor(t);
   int f = get_float(t);
   const std::string name = src_t.name + "::quantize";
   const bool logical = src_t.shape.size() == 4 && layout == Layout::kLogical;
-  const ConvertAttrs a{scale(t), logical};
+  const float s = at_scale > 0.f ? at_scale : scale(t);
+  const ConvertAttrs a{s, logical};
   int out = dst_.add_node(ConvertAttrs::kQuantizeOp, name, {f}, a.to_attrs(), {int8_tensor_name(src_t.name)})[0];
   set_int8(out, src_t.shape, layout);
-  qscale_[t] = scale(t);
+  qscale_[t] = s;
   nhwc_[t] = !logical;
   record_int8_tensor(t, out, name, /*in_int8=*/false);
   plan_.convert(out, name, ConvertAttrs::kQuantizeOp, src_t.name, qscale_[t]);

@@ -59,7 +59,8 @@ class Lowerer {
   // quantized from float in that layout if it is not int8 yet.
   int int8_in(int t, Layout want);
 
-  int get_int8(int t, Layout layout = Layout::kNhwc);
+  // at_scale > 0: quantized at that scale instead of t's own (quantize_before_move).
+  int get_int8(int t, Layout layout = Layout::kNhwc, float at_scale = 0.f);
 
   void set_int8(int dst_id, const std::vector<int64_t>& nchw_shape, Layout layout = Layout::kNhwc) {
     dst_.tensor(dst_id).dtype = DataType::kInt8;
@@ -137,6 +138,10 @@ class Lowerer {
   // A data-movement node reads int8 when everything it feeds does: its
   // outputs are no network outputs and all their readers read int8.
   bool moves_to_int8_readers(const Node& node) const;
+
+  // Quantizes a float input of a data-movement node whose readers all take
+  // int8, so the node can move int8 bytes (lower_int8_move_nodes.cc).
+  bool quantize_before_move(const Node& node);
 
   bool lower_lut(int n);
 
