@@ -46,6 +46,9 @@ bool Lowerer::lower_conv(int, const Node& node) {
       return decline(node, "fused residual input is malformed");
     }
     if (!is_int8(residual) && !has_scale(residual)) return decline(node, "no calibration scale for its residual input");
+    if (zero_point_of(x) != 0 || zero_point_of(y) != 0 || zero_point_of(residual) != 0) {
+      return decline(node, "a fused residual with zero points is not lowered");
+    }
   }
   QConvAttrs a;
   if (!fused_activation(node, a.act)) return decline(node, "fused activation has no int8 epilogue");
@@ -73,13 +76,18 @@ bool Lowerer::lower_conv(int, const Node& node) {
   quant::QuantizedWeights qw = quant::quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
   int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
   int bias = b >= 0 ? get_float(b) : -1;
-  a.window = {kernel, strides, pads};
-  a.dilations = dil;
-  a.group = node.attrs.get_int("group", 1);
   // The input's int8 scale is the one its int8 tensor carries, which for a
   // max-pool output is the pool input's scale, not the calibrated one.
   int xin = int8_in(x, Layout::kNhwc);
+  if (qzero_[x] != 0 && std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
+    xin = pad_with_zero_point(x, pads, node.name + "::pad_zero_point");  // real 0 is the zero point, not int8 0
+  }
+  a.window = {kernel, strides, pads};
+  a.dilations = dil;
+  a.group = node.attrs.get_int("group", 1);
   a.in_scale = qscale_[x];
+  a.in_zero_point = qzero_[x];
+  a.out_zero_point = zero_point_of(y);
   a.out_scale = scale(y);
   a.w_scales.assign(qw.scales.begin(), qw.scales.end());
   std::vector<int> ins = {xin, wq, bias};
@@ -160,7 +168,12 @@ bool Lowerer::lower_gemm(int, const Node& node) {
   int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
   int b = node.op == "Gemm" && node.inputs.size() > 2 ? node.inputs[2] : -1;
   const Tensor& wt = src_.tensor(w);
-  if (node.op == "MatMul" && !wt.is_constant) return lower_matmul_pair(node);
+  if (node.op == "MatMul" && !wt.is_constant) {
+    if (zero_point_of(x) != 0 || zero_point_of(w) != 0 || zero_point_of(y) != 0) {
+      return decline(node, "a MatMul of two activations with zero points is not lowered");
+    }
+    return lower_matmul_pair(node);
+  }
   if (!wt.is_constant || wt.dtype != DataType::kFloat32 || wt.shape.size() != 2) {
     return decline(node, "weights are not a constant matrix");
   }
@@ -223,6 +236,8 @@ bool Lowerer::lower_gemm(int, const Node& node) {
   bool int8_out = has_scale(y) && !index_.is_output(y);
   int xin = int8_in(x, Layout::kLogical);  // rows of K features: the logical order, whatever the rank
   a.in_scale = qscale_[x];
+  a.in_zero_point = qzero_[x];
+  a.out_zero_point = int8_out ? zero_point_of(y) : 0;
   a.out_scale = int8_out ? scale(y) : 0.0;
   a.w_scales.assign(qw.scales.begin(), qw.scales.end());
   add_linear_output(QGemmAttrs::kOp, node.name, std::move(sources), {xin, wq, bias}, a.to_attrs(), y, int8_out);
@@ -313,6 +328,7 @@ const Node* Lowerer::sole_reader_of(int t, const char* op) const {
 bool Lowerer::match_attention(const Node& node) {
   const int scores = node.outputs[0];
   const int64_t rank = static_cast<int64_t>(src_.tensor(scores).shape.size());
+  if (has_zero_points_) return false;  // a pre-quantized model's attention runs as its Q/DQ say
   AttentionMatch m;
   m.first = &node;
   int logits = scores;
