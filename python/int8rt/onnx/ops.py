@@ -73,8 +73,11 @@ SUPPORTED_OPS = frozenset([
 # Ops whose layers compute in float32 only. On float16 tensors the importer
 # wraps them in Casts (float16 -> float32 is exact; the result is rounded once
 # to float16), which is engine/dtypes.h's float16 rule: computed in float32,
-# rounded once. float64 tensors stay refused by these layers (computing them
-# in float32 would lose precision the model asked for).
+# rounded once. float64 tensors take the same Casts, as TensorRT computes
+# float64 models in float32 (the import logs a warning naming them): the
+# inputs (and float64 weights) are rounded once to float32 (relative error
+# <= 2^-24), the op computes in float32 and the result widens exactly, so an
+# op agrees with float64 arithmetic to float32 precision (tests/test_float64_layers.py).
 FLOAT16_VIA_FLOAT32 = frozenset([
     "Conv", "ConvTranspose", "BatchNormalization", "Gemm", "MatMul", "Relu", "LeakyRelu", "PRelu", "Sigmoid",
     "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu", "Softmax", "LogSoftmax", "LayerNormalization",
