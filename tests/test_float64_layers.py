@@ -71,3 +71,17 @@ def test_conv_and_pooling_within_float32_precision(caplog) -> None:
     pool = _model("GlobalAveragePool", x.shape, (2, 3, 1, 1))
     want = ReferenceEvaluator(pool).run(None, {"x": x})[0]
     np.testing.assert_allclose(_run(pool, x), want, rtol=0, atol=1e-6 * np.abs(want).max())
+
+
+def test_bfloat16_exp_rounds_once() -> None:
+    """bfloat16 (a storage type) takes the same Casts: exact in, one rounding out."""
+    from ml_dtypes import bfloat16
+    x = RNG.standard_normal((3, 4)).astype(bfloat16)
+    node = helper.make_node("Exp", ["x"], ["y"])
+    g = helper.make_graph([node], "bf", [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [3, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [3, 4])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    got = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    want = np.exp(x.astype(np.float32)).astype(bfloat16)  # float32 exp, rounded once (NumPy's libm: 1 ulp at most)
+    diff = np.abs(got.astype(np.float32) - want.astype(np.float32))
+    assert np.all(diff <= np.abs(want.astype(np.float32)) * 2.0 ** -7)

@@ -48,7 +48,8 @@ _INPUT_DTYPES = RUNTIME_DTYPES
 # (_Emitter._tensor), except for the ops that read their constant inputs'
 # values while the engine is built (quantization parameters).
 # The float types the float32-only layers take through Casts (ops.FLOAT16_VIA_FLOAT32).
-_VIA_FLOAT32 = {"float16": onnx.TensorProto.FLOAT16, "float64": onnx.TensorProto.DOUBLE}
+_VIA_FLOAT32 = {"float16": onnx.TensorProto.FLOAT16, "float64": onnx.TensorProto.DOUBLE,
+                "bfloat16": onnx.TensorProto.BFLOAT16}
 _ONNX_FLOAT_TYPES = {np.dtype(np.float64): onnx.TensorProto.DOUBLE, np.dtype(np.float16): onnx.TensorProto.FLOAT16}
 _RUNTIME_FLOAT_CONSTANTS = frozenset(_ONNX_FLOAT_TYPES)
 _READS_CONSTANTS_RAW = frozenset(["QuantizeLinear", "DequantizeLinear"])
@@ -361,7 +362,7 @@ class _Emitter:
             self.ids[name] = self.net.add_input(name, dims, dtype)
         widened = []
         for kept in nodes:
-            if kept.node.op_type in ops.FLOAT16_VIA_FLOAT32 and self._reads_other_float(kept.inputs):
+            if self._via_float32(kept.node.op_type, kept.inputs):
                 if any(n and self._dtype_of(n) == "float64" for n in kept.inputs):
                     widened.append(kept.node.name or kept.node.output[0])
                 self._emit_via_float32(kept.node, list(kept.inputs))
@@ -389,8 +390,11 @@ class _Emitter:
         v = self.values.get(name)
         return v.dtype.name if isinstance(v, np.ndarray) else self.dtypes.get(name)
 
-    def _reads_other_float(self, inputs: Sequence[str]) -> bool:
-        return any(n and self._dtype_of(n) in _VIA_FLOAT32 for n in inputs)
+    def _via_float32(self, op: str, inputs: Sequence[str]) -> bool:
+        """The layer of `op` computes these inputs in float32 (ops.FLOAT16_VIA_FLOAT32)."""
+        types = {self._dtype_of(n) for n in inputs if n}
+        return ((op in ops.FLOAT16_VIA_FLOAT32 and bool(types & set(_VIA_FLOAT32))) or
+                (op in ops.BFLOAT16_VIA_FLOAT32 and "bfloat16" in types))
 
     def _emit_via_float32(self, node: onnx.NodeProto, inputs: List[str]) -> None:
         """A float32-only layer on float16 or float64 tensors (ops.FLOAT16_VIA_FLOAT32): Cast the
