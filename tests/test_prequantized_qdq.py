@@ -115,3 +115,26 @@ def test_optimized_kernels_equal_reference(qdq_model) -> None:
 def test_float_model_without_calibrator_is_refused() -> None:
     with pytest.raises(ValueError, match="calibrator"):
         int8rt.build_engine(_float_model().SerializeToString(), int8rt.BuilderConfig(precision="int8"))
+
+
+def test_nncf_model_runs_int8_with_its_residual_fused() -> None:
+    """NNCF's QDQ export: symmetric int8 Q/DQ pairs (their scales become the
+    builder's, graph passes then fuse the residual Add into the conv) and uint8
+    zero-point-0 pairs after the ReLUs (lowered here: a residual with a zero
+    point). Every Conv, the Add and the Gemm run in int8. The bound is not one
+    step: the fused residual skips the model's rounding of the conv output
+    before the Add (one half step of that tensor, carried through pooling, a
+    conv and the Gemm), measured against ONNX Runtime running the Q/DQ nodes
+    literally (graph optimizations off): 2% of the largest output."""
+    nncf = pytest.importorskip("nncf")
+    calib = [RNG.standard_normal((2, 3, 12, 12)).astype(F32) for _ in range(4)]
+    model = nncf.quantize(_float_model(), nncf.Dataset(calib, lambda x: {"x": x}), subset_size=8).SerializeToString()
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8"))
+    ops = [layer["op"] for layer in engine.layers()]
+    assert ops.count("int8rt.QConv") == 3 and "int8rt.QGemm" in ops and "Conv" not in ops, ops
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    spec = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    x = RNG.standard_normal((3, 3, 12, 12)).astype(F32)
+    want = spec.run(None, {"x": x})[0]
+    assert np.abs(engine.run({"x": x})["y"] - want).max() <= 0.02 * np.abs(want).max()

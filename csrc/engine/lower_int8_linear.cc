@@ -46,9 +46,6 @@ bool Lowerer::lower_conv(int, const Node& node) {
       return decline(node, "fused residual input is malformed");
     }
     if (!is_int8(residual) && !has_scale(residual)) return decline(node, "no calibration scale for its residual input");
-    if (zero_point_of(x) != 0 || zero_point_of(y) != 0 || zero_point_of(residual) != 0) {
-      return decline(node, "a fused residual with zero points is not lowered");
-    }
   }
   QConvAttrs a;
   if (!fused_activation(node, a.act)) return decline(node, "fused activation has no int8 epilogue");
@@ -94,6 +91,7 @@ bool Lowerer::lower_conv(int, const Node& node) {
   if (residual >= 0) {
     ins.push_back(int8_in(residual, Layout::kNhwc));
     a.residual_scale = qscale_[residual];
+    a.residual_zero_point = qzero_[residual];
   }
   add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
   return true;

@@ -61,6 +61,13 @@ void apply_zero_points(EpilogueStorage& rq, float s_in, const float* s_w, const 
   }
 }
 
+void apply_residual_zero_point(EpilogueStorage& rq, float residual_scale, int32_t z_r) {
+  if (z_r == 0) return;
+  check_zero_point(z_r, "residual zero point");
+  const float shift = static_cast<float>(z_r) * residual_scale;
+  for (float& b : rq.bias) b = b - shift;
+}
+
 Epilogue EpilogueStorage::epilogue(const int8_t* residual, float residual_scale) const {
   Epilogue ep;
   ep.scale = scale.data();

@@ -66,6 +66,10 @@ EpilogueStorage make_epilogue(float s_in, const float* s_w, int64_t K, const flo
 void apply_zero_points(EpilogueStorage& rq, float s_in, const float* s_w, const int64_t* w_sum, const float* bias,
                        float s_out, Activation act, float clip_min, float clip_max, int32_t z_in, int32_t z_out);
 
+// A fused residual r with zero point z_r adds (r - z_r) * residual_scale:
+//   bias[k] = bias[k] - (float)z_r * residual_scale   (z_r = 0: unchanged).
+void apply_residual_zero_point(EpilogueStorage& rq, float residual_scale, int32_t z_r);
+
 // residual_scale of an Epilogue for a residual of scale s_res: s_res / s_out.
 float residual_multiplier(float s_res, float s_out);
 

@@ -168,6 +168,7 @@ Attributes QConvAttrs::to_attrs() const {
   a.set("dilations", Attribute::of_ints(dilations));
   a.set("group", Attribute::of_int(group));
   if (residual_scale != 0.0) a.set("residual_scale", Attribute::of_float(residual_scale));
+  set_zero_point("residual_zero_point", residual_zero_point, a);
   return a;
 }
 
@@ -179,6 +180,7 @@ QConvAttrs QConvAttrs::from_attrs(const Node& node) {
   c.group = r.integer("group", 1);
   r.linear(c);
   c.residual_scale = r.num("residual_scale", 0.0);
+  c.residual_zero_point = r.zero_point("residual_zero_point");
   return c;
 }
 

@@ -94,6 +94,7 @@ struct QConvAttrs : QLinearAttrs {
   std::vector<int64_t> dilations = {1, 1};
   int64_t group = 1;
   double residual_scale = 0.0;  // the residual input's scale; 0: none written
+  int64_t residual_zero_point = 0;  // its zero point (kernels::residual_zero_point_bias)
   Attributes to_attrs() const;
   static QConvAttrs from_attrs(const Node& node);
 };

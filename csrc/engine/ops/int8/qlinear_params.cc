@@ -110,6 +110,7 @@ QConvParams qconv_params(const Network& net, const Node& node) {
     if (!(s_res > 0.f)) throw InvalidArgument(layer_error_prefix(node) + "residual_scale must be > 0");
     p.has_residual = true;
     p.residual_scale = kernels::residual_multiplier(s_res, s_out);
+    kernels::apply_residual_zero_point(p.requant, p.residual_scale, static_cast<int32_t>(a.residual_zero_point));
   }
   return p;
 }
