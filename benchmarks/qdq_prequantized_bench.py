@@ -2,8 +2,8 @@
 ResNet-18-like and MobileNetV2-like networks of e2e_models.py (random
 weights, nothing downloaded), exported by torch.onnx, then ONNX Runtime's
 ``quant_pre_process`` and ``quantize_static`` (QDQ format, its defaults:
-int8 activations with zero points, per-channel int8 weights) on 8 random
-calibration images. The same QDQ file is run by int8rt (INT8 build with no
+int8 activations with zero points, per-channel int8 weights) or NNCF's
+``nncf.quantize`` (its defaults) on 8 random calibration images. The same QDQ file is run by int8rt (INT8 build with no
 calibrator: the model's scales) and by ONNX Runtime, which fuses its Q/DQ
 into QLinearConv and friends.
 
@@ -35,7 +35,7 @@ from e2e_models import make_model  # noqa: E402
 import int8rt  # noqa: E402
 
 
-def quantized_model(name: str, tmp: Path) -> bytes:
+def quantized_model(name: str, tmp: Path, tool: str = "ort") -> bytes:
     import torch
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -51,6 +51,12 @@ def quantized_model(name: str, tmp: Path) -> bytes:
     f, pre, qdq = tmp / f"{name}.onnx", tmp / f"{name}_pre.onnx", tmp / f"{name}_qdq.onnx"
     torch.onnx.export(make_model(name).eval(), torch.randn(1, 3, 224, 224), str(f), input_names=["x"],
                       output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, opset_version=17, dynamo=False)
+    if tool == "nncf":  # NNCF's defaults (symmetric int8 weights and activations, uint8 after ReLU)
+        import nncf
+        rng = np.random.default_rng(0)
+        data = [rng.standard_normal((1, 3, 224, 224)).astype(np.float32) for _ in range(8)]
+        return nncf.quantize(onnx.load(str(f)), nncf.Dataset(data, lambda x: {"x": x}),
+                             subset_size=8).SerializeToString()
     quant_pre_process(str(f), str(pre))
     quantize_static(str(pre), str(qdq), Reader(), quant_format=QuantFormat.QDQ, per_channel=True)
     return qdq.read_bytes()
@@ -70,14 +76,16 @@ def ort_session(model: bytes, threads: int, optimize: bool = True):
 def output_scale(model: bytes) -> float:
     m = onnx.load_from_string(model)
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in m.graph.initializer}
-    dq = next(n for n in m.graph.node if n.op_type == "DequantizeLinear" and n.output[0] == "y")
-    return float(inits[dq.input[1]])
+    dq = next((n for n in m.graph.node if n.op_type == "DequantizeLinear" and n.output[0] == "y"), None)
+    return float(inits[dq.input[1]]) if dq is not None else float("nan")  # NNCF leaves the logits float
 
 
 def steps_line(a: np.ndarray, b: np.ndarray, step: float) -> str:
+    top1 = f"top-1 agreement {np.mean(a.argmax(1) == b.argmax(1)) * 100:.0f}%"
+    if step != step:  # no output step: relative L2
+        return f"rel L2 {np.linalg.norm(a - b) / np.linalg.norm(b):.2e}, {top1}"
     d = np.abs(a - b) / step
-    return (f"max {d.max():.2f} steps, mean {d.mean():.3f}, equal {np.mean(d < 1e-3) * 100:.1f}%, "
-            f"top-1 agreement {np.mean(a.argmax(1) == b.argmax(1)) * 100:.0f}%")
+    return f"max {d.max():.2f} steps, mean {d.mean():.3f}, equal {np.mean(d < 1e-3) * 100:.1f}%, {top1}"
 
 
 def main() -> None:
@@ -85,15 +93,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--nets", default="resnet18,mobilenet_v2")
+    ap.add_argument("--tools", default="ort,nncf", help="quantizers: ort (quantize_static), nncf")
     args = ap.parse_args()
     int8rt.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as d:
-        for name in args.nets.split(","):
-            model = quantized_model(name, Path(d))
+        for tool, name in [(t, n) for t in args.tools.split(",") for n in args.nets.split(",")]:
+            model = quantized_model(name, Path(d), tool)
             engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8"))
             floats = [line for line in engine.report() if "stays float32" in line]
             ops = [layer["op"] for layer in engine.layers()]
-            print(f"\n{name} (ORT quantize_static QDQ): {sum(o.startswith('int8rt.Q') for o in ops)} int8 layers, "
+            print(f"\n{name} ({'ORT quantize_static' if tool == 'ort' else 'NNCF'} QDQ): {sum(o.startswith('int8rt.Q') for o in ops)} int8 layers, "
                   f"{len(floats)} float32: {[f.split(chr(39))[1] for f in floats]}")
             ctx = engine.create_execution_context()
             sess, literal = ort_session(model, args.threads), ort_session(model, args.threads, optimize=False)
