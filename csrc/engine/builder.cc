@@ -136,7 +136,9 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
   }
   if (config_.optimize) {
     PassReport passes;
-    run_default_passes(impl_->optimized, PassOptions(), &passes);
+    PassOptions pass_options;
+    pass_options.keep_activation_qdq = config_.keep_activation_qdq;
+    run_default_passes(impl_->optimized, pass_options, &passes);
     report_ = std::move(passes.lines);
     for (const auto& kv : passes.calibration_hints) impl_->qdq_scales[kv.first] = kv.second;
     impl_->merged_nodes = std::move(passes.merged_nodes);

@@ -357,14 +357,16 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             network = _to_network(model, config.batch_size, config.input_shapes)
             check_names(sorted(config.layer_precisions or {}), (n["name"] for n in network.nodes()),
                         "layer_precisions (int8rt build --fp32-layers)")
-            builder = _core.Builder(network, **_builder_args(config))
-            step.update()
-        if config.precision == "int8" and config.calibrator is None:
-            if not is_pre_quantized(network):
+            explicit = config.precision == "int8" and config.calibrator is None
+            if explicit and not is_pre_quantized(network):
                 raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32'), "
                                  "unless the model is pre-quantized (QuantizeLinear nodes)")
+            # A pre-quantized model without a calibrator keeps its activation Q/DQ for the lowering.
+            builder = _core.Builder(network, **_builder_args(config), keep_activation_qdq=explicit)
+            step.update()
+        if explicit:
             with phase(config.progress, "build", total=1) as step:
-                engine = Engine(builder.build({}))  # the model's Q/DQ scales (the builder's hints)
+                engine = Engine(builder.build({}))  # the model's own Q/DQ scales and zero points
                 step.update()
             return engine
         if config.precision != "int8":

@@ -62,6 +62,11 @@ struct PassReport {
 struct PassOptions {
   bool remove_identity = true;
   bool remove_qdq_pairs = true;
+  // A pre-quantized model built from its own scales (BuilderConfig::
+  // keep_activation_qdq): remove_qdq_pairs still folds weight DQs and
+  // cancels DQ -> Q, but activation Q -> DQ pairs stay for the INT8 lowering
+  // (engine/lower_int8_qdq.cc), so every rounding the model defines happens.
+  bool keep_activation_qdq = false;
   bool fold_constants = true;
   bool fold_batchnorm = true;
   bool fold_scale_bias = true;
@@ -100,7 +105,7 @@ void merge_duplicates(Network& net, PassReport* report);
 // DequantizeLinear -> QuantizeLinear with identical parameters cancels too.
 // DequantizeLinear of a constant int8 tensor (weights) is folded into a
 // float32 constant, w = float(q - zp) * scale, per tensor or per axis.
-void remove_qdq_pairs(Network& net, PassReport* report);
+void remove_qdq_pairs(Network& net, PassReport* report, bool keep_activation_pairs = false);
 
 // Evaluates nodes whose inputs are all constants and whose op is a cheap data
 // movement: Reshape, Transpose, Unsqueeze, Squeeze, Concat, Cast (between

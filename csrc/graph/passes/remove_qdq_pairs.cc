@@ -154,14 +154,14 @@ void remove_dq_q(Network& net, int dq_id, PassReport* report) {
 
 }  // namespace
 
-void remove_qdq_pairs(Network& net, PassReport* report) {
+void remove_qdq_pairs(Network& net, PassReport* report, bool keep_activation_pairs) {
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     if (net.nodes()[n].op == "DequantizeLinear") fold_weight_dq(net, static_cast<int>(n), report);
   }
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     if (net.nodes()[n].op == "DequantizeLinear") remove_dq_q(net, static_cast<int>(n), report);
   }
-  for (size_t n = 0; n < net.nodes().size(); ++n) {
+  for (size_t n = 0; n < net.nodes().size() && !keep_activation_pairs; ++n) {
     if (net.nodes()[n].op == "QuantizeLinear" && !net.nodes()[n].inputs.empty()) {
       remove_q_dq(net, static_cast<int>(n), report);
     }
