@@ -61,13 +61,14 @@ class _Reader(CalibrationDataReader):
         return next(self._batches, None)
 
 
-@pytest.fixture(scope="module", params=["QInt8", "QUInt8"])
+@pytest.fixture(scope="module", params=["QInt8", "QUInt8", "QInt8 symmetric"])
 def qdq_model(request, tmp_path_factory) -> tuple[bytes, str]:
     d = tmp_path_factory.mktemp("qdq")
     onnx.save(_float_model(), d / "float.onnx")
+    activations = request.param.split()[0]
     quantize_static(str(d / "float.onnx"), str(d / "qdq.onnx"), _Reader(), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=getattr(QuantType, request.param),
-                    weight_type=QuantType.QInt8)
+                    per_channel=True, activation_type=getattr(QuantType, activations), weight_type=QuantType.QInt8,
+                    extra_options={"ActivationSymmetric": request.param.endswith("symmetric")})
     return (d / "qdq.onnx").read_bytes(), request.param
 
 
@@ -117,24 +118,24 @@ def test_float_model_without_calibrator_is_refused() -> None:
         int8rt.build_engine(_float_model().SerializeToString(), int8rt.BuilderConfig(precision="int8"))
 
 
-def test_nncf_model_runs_int8_with_its_residual_fused() -> None:
-    """NNCF's QDQ export: symmetric int8 Q/DQ pairs (their scales become the
-    builder's, graph passes then fuse the residual Add into the conv) and uint8
-    zero-point-0 pairs after the ReLUs (lowered here: a residual with a zero
-    point). Every Conv, the Add and the Gemm run in int8. The bound is not one
-    step: the fused residual skips the model's rounding of the conv output
-    before the Add (one half step of that tensor, carried through pooling, a
-    conv and the Gemm), measured against ONNX Runtime running the Q/DQ nodes
-    literally (graph optimizations off): 2% of the largest output."""
+def test_nncf_model_runs_int8() -> None:
+    """NNCF's QDQ export: symmetric int8 pairs, uint8 zero-point-0 pairs after
+    the ReLUs, 7-bit weights in the first conv (NNCF's overflow fix), float
+    logits. Every Conv, the Add, the pooling and the Gemm run in int8, with
+    NNCF's own weights (LoweringOptions::weight_scales; int8rt's amax / 127
+    would re-quantize the 7-bit ones). Against ONNX Runtime running the Q/DQ
+    nodes literally (graph optimizations off) the int8 tensors agree but for
+    rounding ties; the float logits then differ by float rounding: 1e-4 of the
+    largest."""
     nncf = pytest.importorskip("nncf")
     calib = [RNG.standard_normal((2, 3, 12, 12)).astype(F32) for _ in range(4)]
     model = nncf.quantize(_float_model(), nncf.Dataset(calib, lambda x: {"x": x}), subset_size=8).SerializeToString()
     engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8"))
     ops = [layer["op"] for layer in engine.layers()]
-    assert ops.count("int8rt.QConv") == 3 and "int8rt.QGemm" in ops and "Conv" not in ops, ops
+    assert ops.count("int8rt.QConv") == 3 and {"int8rt.QGemm", "int8rt.QAdd"} <= set(ops) and "Conv" not in ops, ops
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     spec = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     x = RNG.standard_normal((3, 3, 12, 12)).astype(F32)
     want = spec.run(None, {"x": x})[0]
-    assert np.abs(engine.run({"x": x})["y"] - want).max() <= 0.02 * np.abs(want).max()
+    assert np.abs(engine.run({"x": x})["y"] - want).max() <= 1e-4 * np.abs(want).max()

@@ -27,6 +27,8 @@ struct Builder::Impl {
   std::map<std::string, float> qdq_scales;
   // Node name -> the nodes graph passes merged into it (the int8 plan's sources).
   std::map<std::string, std::vector<std::string>> merged_nodes;
+  // Weight name -> a pre-quantized model's weight scales (PassReport::weight_scales).
+  std::map<std::string, PassReport::WeightScales> weight_scales;
   // The shapes of `optimized` came from probes (a profile, or only a dynamic
   // batch) or from the first calibration batch; see calibrate_batch.
   bool shapes_probed = false;
@@ -142,6 +144,7 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
     report_ = std::move(passes.lines);
     for (const auto& kv : passes.calibration_hints) impl_->qdq_scales[kv.first] = kv.second;
     impl_->merged_nodes = std::move(passes.merged_nodes);
+    impl_->weight_scales = std::move(passes.weight_scales);
   }
   impl_->optimized.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(impl_->optimized);
@@ -368,6 +371,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   options.int8_matmul_pairs = config_.int8_matmul_pairs;
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   options.merged_nodes = impl_->merged_nodes;
+  options.weight_scales = impl_->weight_scales;
   for (const auto& kv : config_.layer_precisions) {
     if (kv.second == "fp32" || kv.second == "bf16") options.fp32_layers.insert(kv.first);
   }

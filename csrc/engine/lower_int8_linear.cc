@@ -70,7 +70,7 @@ bool Lowerer::lower_conv(int, const Node& node) {
   }
   // ONNX pads are (x1_begin, x2_begin, x1_end, x2_end) = (top, left, bottom, right).
   int64_t per_channel = wt.shape[1] * wt.shape[2] * wt.shape[3];
-  quant::QuantizedWeights qw = quant::quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
+  quant::QuantizedWeights qw = quantize_weights(wt.name, 0, wt.f32.data(), wt.shape[0], per_channel);
   int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
   int bias = b >= 0 ? get_float(b) : -1;
   // The input's int8 scale is the one its int8 tensor carries, which for a
@@ -95,6 +95,28 @@ bool Lowerer::lower_conv(int, const Node& node) {
   }
   add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
   return true;
+}
+
+quant::QuantizedWeights Lowerer::quantize_weights(const std::string& name, int64_t axis, const float* w, int64_t rows,
+                                                  int64_t cols) const {
+  auto hint = opt_.weight_scales.find(name);
+  if (hint != opt_.weight_scales.end()) {
+    const std::vector<float>& s = hint->second.scales;
+    const bool per_tensor = s.size() == 1, per_row = static_cast<int64_t>(s.size()) == rows && hint->second.axis == axis;
+    quant::QuantizedWeights q;
+    bool exact = per_tensor || per_row;
+    for (int64_t r = 0; exact && r < rows; ++r) {
+      const float sr = s[per_tensor ? 0 : r];
+      q.scales.push_back(sr);
+      for (int64_t c = 0; exact && c < cols; ++c) {
+        const float v = w[r * cols + c], t = std::nearbyint(v / sr);
+        exact = std::fabs(t) <= 127.f && t * sr == v;
+        q.values.push_back(static_cast<int8_t>(exact ? t : 0.f));
+      }
+    }
+    if (exact) return q;
+  }
+  return quant::quantize_weights_per_channel(w, rows, cols);
 }
 
 bool Lowerer::lower_conv_transpose(int, const Node& node) {
@@ -220,7 +242,7 @@ bool Lowerer::lower_gemm(int, const Node& node) {
       for (std::string& src : sources_of(tn)) sources.push_back(std::move(src));
     }
   }
-  quant::QuantizedWeights qw = quant::quantize_weights_per_channel(nk.data(), n_out, k);
+  quant::QuantizedWeights qw = quantize_weights(wt.name, trans_b ? 0 : 1, nk.data(), n_out, k);
   const std::string w_name = folded ? node.name + "::weights::int8_nk" : wt.name + (trans_b ? "::int8" : "::int8_nk");
   int wq = add_weight_constant(w_name, {n_out, k}, qw.values);
   int bias = -1;

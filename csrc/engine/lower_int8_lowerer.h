@@ -18,6 +18,7 @@
 #include "engine/lower_int8.h"
 #include "engine/ops/int8/contracts.h"
 #include "graph/network_index.h"
+#include "int8rt/quantization.h"
 
 namespace int8rt {
 namespace engine {
@@ -165,6 +166,14 @@ class Lowerer {
   static bool fused_activation(const Node& node, ActivationAttrs& act);
 
   bool lower_conv(int, const Node& node);
+
+  // Weights w (rows x cols, row = output channel, along source axis `axis`
+  // of weight tensor `name`) quantized with the model's own scales
+  // (LoweringOptions::weight_scales) when they give back every weight
+  // exactly: q = rne(w / s) in [-127, 127] and (float)q * s == w. Else
+  // quant::quantize_weights_per_channel's amax / 127, as for any weight.
+  quant::QuantizedWeights quantize_weights(const std::string& name, int64_t axis, const float* w, int64_t rows,
+                                           int64_t cols) const;
 
   // ConvTranspose with constant float32 weights [C][M/group][kh][kw] (2-D;
   // the importer lifts 1-D to H = 1): int8rt.QConvTranspose, weights

@@ -51,6 +51,16 @@ struct PassReport {
   // QuantizeLinear/DequantizeLinear pair (symmetric int8, zero point 0): the
   // scale the exporter chose for that tensor (TensorRT: scale = threshold/127).
   std::map<std::string, float> calibration_hints;
+  // Weight tensor name -> the float32 scales of the int8 DequantizeLinear
+  // (zero point 0) folded into it: one (per tensor) or one per index of
+  // `axis`. The INT8 lowering quantizes such weights with them, so a
+  // pre-quantized model's int8 weights come back unchanged (it checks that
+  // they do; a weight a later pass rewrote is quantized as any other).
+  struct WeightScales {
+    int64_t axis = 0;
+    std::vector<float> scales;
+  };
+  std::map<std::string, WeightScales> weight_scales;
   // Node name -> the nodes merged into it (fuse_horizontal), for the int8
   // plan's layer sources (int8rt/int8_plan.h).
   std::map<std::string, std::vector<std::string>> merged_nodes;
