@@ -139,3 +139,15 @@ def test_nncf_model_runs_int8() -> None:
     x = RNG.standard_normal((3, 3, 12, 12)).astype(F32)
     want = spec.run(None, {"x": x})[0]
     assert np.abs(engine.run({"x": x})["y"] - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def test_cli_builds_it_without_calibration_data(qdq_model, tmp_path, capsys) -> None:
+    from int8rt.cli import main
+    model, _ = qdq_model
+    (tmp_path / "m.onnx").write_bytes(model)
+    assert main(["build", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "m.i8rt"), "--no-progress"]) == 0
+    assert "WARNING" not in capsys.readouterr().out  # no "calibration scales" warning: the model has its own
+    x = RNG.standard_normal((2, 3, 12, 12)).astype(F32)
+    loaded = int8rt.Engine.load(tmp_path / "m.i8rt")
+    built = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8"))
+    np.testing.assert_array_equal(loaded.run({"x": x})["y"], built.run({"x": x})["y"])

@@ -183,8 +183,8 @@ struct QPoolAttrs : InOutScales {
 struct QAddAttrs {
   static constexpr const char kOp[] = "int8rt.QAdd";
   double a_scale = 0.0, b_scale = 0.0, out_scale = 0.0;
-  int64_t a_zero_point = 0, b_zero_point = 0, out_zero_point = 0;
   bool relu = false;
+  int64_t a_zero_point = 0, b_zero_point = 0, out_zero_point = 0;  // after relu: {s_a, s_b, s_y, relu} still reads
   Attributes to_attrs() const;
   static QAddAttrs from_attrs(const Node& node);
 };
