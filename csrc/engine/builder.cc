@@ -27,6 +27,8 @@ struct Builder::Impl {
   std::map<std::string, float> qdq_scales;
   // Node name -> the nodes graph passes merged into it (the int8 plan's sources).
   std::map<std::string, std::vector<std::string>> merged_nodes;
+  // Weight name -> a pre-quantized model's weight scales (PassReport::weight_scales).
+  std::map<std::string, PassReport::WeightScales> weight_scales;
   // The shapes of `optimized` came from probes (a profile, or only a dynamic
   // batch) or from the first calibration batch; see calibrate_batch.
   bool shapes_probed = false;
@@ -137,10 +139,13 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
   }
   if (config_.optimize) {
     PassReport passes;
-    run_default_passes(impl_->optimized, PassOptions(), &passes);
+    PassOptions pass_options;
+    pass_options.keep_activation_qdq = config_.keep_activation_qdq;
+    run_default_passes(impl_->optimized, pass_options, &passes);
     report_ = std::move(passes.lines);
     for (const auto& kv : passes.calibration_hints) impl_->qdq_scales[kv.first] = kv.second;
     impl_->merged_nodes = std::move(passes.merged_nodes);
+    impl_->weight_scales = std::move(passes.weight_scales);
   }
   impl_->optimized.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(impl_->optimized);
@@ -418,6 +423,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   options.int8_matmul_pairs = config_.int8_matmul_pairs;
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   options.merged_nodes = impl_->merged_nodes;
+  options.weight_scales = impl_->weight_scales;
   for (const auto& kv : config_.layer_precisions) {
     if (kv.second == "fp32" || kv.second == "bf16") options.fp32_layers.insert(kv.first);
   }
@@ -426,8 +432,10 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   for (const auto& line : engine::mark_bf16_layers(lowered.network, bf16_layers, config_.bf16)) {
     report += line + "\n";
   }
-  for (const auto& line : engine::int8_coverage_warnings(impl_->optimized, lowered.network, options.scales)) {
-    report += line + "\n";
+  if (!config_.keep_activation_qdq) {  // a pre-quantized model's scales are its Q nodes, not `scales`
+    for (const auto& line : engine::int8_coverage_warnings(impl_->optimized, lowered.network, options.scales)) {
+      report += line + "\n";
+    }
   }
   metadata["precision"] = "int8";
   metadata["report"] = report;

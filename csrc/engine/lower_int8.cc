@@ -33,7 +33,10 @@ Lowerer::Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), op
   other_layout_id_.assign(n, -1);
   nhwc_.assign(n, 0);
   qscale_.assign(n, 0.f);
+  qzero_.assign(n, 0);
   consumed_.assign(src.nodes().size(), 0);
+  scales_ = opt.scales;
+  read_model_quantization();
 }
 
 LoweringResult Lowerer::run() {
@@ -80,7 +83,8 @@ int Lowerer::get_float(int t) {
   }
   if (int8_id_[t] < 0) throw Error("lowering: tensor '" + src_t.name + "' used before it is produced");
   const std::string name = src_t.name + "::dequantize";
-  const ConvertAttrs a{qscale_[t], is_logical(t)};
+  ConvertAttrs a{qscale_[t], is_logical(t)};
+  a.zero_point = qzero_[t];
   int out = dst_.add_node(ConvertAttrs::kDequantizeOp, name, {int8_id_[t]}, a.to_attrs(), {src_t.name})[0];
   dst_.tensor(out).shape = src_t.shape;
   plan_.convert(out, name, ConvertAttrs::kDequantizeOp, src_t.name, qscale_[t]);
@@ -109,10 +113,12 @@ int Lowerer::get_int8(int t, Layout layout, float at_scale) {
   const std::string name = src_t.name + "::quantize";
   const bool logical = src_t.shape.size() == 4 && layout == Layout::kLogical;
   const float s = at_scale > 0.f ? at_scale : scale(t);
-  const ConvertAttrs a{s, logical};
+  ConvertAttrs a{s, logical};
+  a.zero_point = zero_point_of(t);
   int out = dst_.add_node(ConvertAttrs::kQuantizeOp, name, {f}, a.to_attrs(), {int8_tensor_name(src_t.name)})[0];
   set_int8(out, src_t.shape, layout);
   qscale_[t] = s;
+  qzero_[t] = static_cast<int32_t>(a.zero_point);
   nhwc_[t] = !logical;
   record_int8_tensor(t, out, name, /*in_int8=*/false);
   plan_.convert(out, name, ConvertAttrs::kQuantizeOp, src_t.name, qscale_[t]);
@@ -126,6 +132,8 @@ int Lowerer::add_int8_node(const std::string& op, const std::string& name, std::
   int out = dst_.add_node(op, name, ins, std::move(a), {int8_tensor_name(src_.tensor(t).name)})[0];
   set_int8(out, src_.tensor(t).shape, layout);
   qscale_[t] = out_scale;
+  auto z = zero_.find(t);  // a layer writing t at t's own scale writes its zero point too
+  qzero_[t] = z == zero_.end() ? 0 : z->second;
   nhwc_[t] = !logical;
   plan_.layer(name, op, std::move(sources));
   record_int8_tensor(t, out, name, /*in_int8=*/true);
@@ -175,13 +183,24 @@ const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {
       {"SpaceToDepth", {&Lowerer::lower_move, false}},
       {"Gather", {&Lowerer::lower_move, false}},
       {"Shape", {&Lowerer::lower_shape, true}},  // reads no values: int8 or float is all one to it
+      // A pre-quantized model's Q / DQ (lower_int8_qdq.cc).
+      {"QuantizeLinear", {&Lowerer::lower_quantize_linear, true}},
+      {"DequantizeLinear", {&Lowerer::lower_dequantize_linear, true}},
   };
   return table;
 }
 
 bool Lowerer::try_int8(int n, const Node& node) {
+  if (zero_point_blocks(node)) return decline(node, "its int8 form takes no zero point (a pre-quantized model's)");
   auto it = lowerings().find(node.op);
-  if (it != lowerings().end() && (this->*(it->second.lower))(n, node)) return true;
+  if (it != lowerings().end() && (this->*(it->second.lower))(n, node)) {
+    if (has_zero_points_ && passes_zero_point_on(node.op) && is_int8(node.inputs[0])) {
+      for (int o : node.outputs) {
+        if (o >= 0 && is_int8(o)) qzero_[o] = qzero_[node.inputs[0]];  // bytes moved, not rescaled
+      }
+    }
+    return true;
+  }
   return opt_.pointwise_tables && is_lut_op(node.op) && lower_lut(n);
 }
 
@@ -220,6 +239,7 @@ bool Lowerer::lower_lut(int n) {
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
   if (index_.is_output(y) || !has_scale(y)) return false;
+  if (qzero_[r.input] != 0 || zero_point_of(y) != 0) return false;  // tables are of symmetric tensors
   // Every reader of y must take it as int8 (an element-wise or other float
   // reader would see int8 y instead of the float y of the float path).
   for (int c : index_.readers(y)) {

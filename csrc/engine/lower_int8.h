@@ -48,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/passes/passes.h"
 #include "int8rt/int8_plan.h"
 #include "int8rt/network.h"
 
@@ -63,6 +64,8 @@ struct LoweringOptions {
   // Node name -> the nodes a graph pass merged into it (PassReport::merged_nodes),
   // for the plan's layer sources.
   std::map<std::string, std::vector<std::string>> merged_nodes;
+  // Weight name -> a pre-quantized model's own weight scales (PassReport::weight_scales).
+  std::map<std::string, PassReport::WeightScales> weight_scales;
 };
 
 struct LoweringResult {

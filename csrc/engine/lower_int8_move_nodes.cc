@@ -35,7 +35,7 @@ bool Lowerer::quantize_before_move(const Node& node) {
   if (x < 0 || node.outputs.size() != 1 || src_.tensor(x).is_constant ||
       src_.tensor(x).dtype != DataType::kFloat32 || src_.tensor(x).shape.size() == 4 ||
       src_.tensor(node.outputs[0]).shape.size() == 4 || !has_scale(node.outputs[0]) ||
-      !moves_to_int8_readers(node)) {
+      zero_point_of(x) != zero_point_of(node.outputs[0]) || !moves_to_int8_readers(node)) {
     return false;
   }
   get_int8(x, Layout::kLogical, scale(node.outputs[0]));

@@ -106,9 +106,13 @@ bool Lowerer::lower_add(int, const Node& node) {
     consumed_[readers[0]] = 1;
     for (std::string& s : sources_of(src_.nodes()[readers[0]])) sources.push_back(std::move(s));
   }
-  const QAddAttrs a{qscale_[a_in], qscale_[b_in], scale(out_t), relu};
+  QAddAttrs a{qscale_[a_in], qscale_[b_in], scale(out_t), relu};
   const Layout layout = layout_of(a_in);  // element-wise: any layout, the same for both
-  add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], int8_in(b_in, layout)}, a.to_attrs(),
+  const int b_int8 = int8_in(b_in, layout);
+  a.a_zero_point = qzero_[a_in];
+  a.b_zero_point = qzero_[b_in];
+  a.out_zero_point = zero_point_of(out_t);
+  add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], b_int8}, a.to_attrs(),
                 out_t, scale(out_t), layout);
   return true;
 }

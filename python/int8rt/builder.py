@@ -333,11 +333,20 @@ class _Rewrites:
         return prefetch
 
 
+def is_pre_quantized(network: Network) -> bool:
+    """Whether the imported network quantizes activations itself (a QuantizeLinear node)."""
+    return any(n["op"] == "QuantizeLinear" for n in network.nodes())
+
+
 def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> Engine:
     """Builds an engine from an ONNX model (path, bytes or ``onnx.ModelProto``)
     or an :class:`int8rt.Network`.
 
-    INT8 builds need ``config.calibrator``; see :class:`BuilderConfig`.
+    INT8 builds need ``config.calibrator``, except for a pre-quantized model
+    (QuantizeLinear / DequantizeLinear nodes, as ONNX Runtime's
+    ``quantize_static`` or NNCF write them), which builds from its own
+    scales and zero points, as TensorRT builds explicitly quantized
+    networks (csrc/engine/lower_int8_qdq.cc); see :class:`BuilderConfig`.
     Unsupported operators raise :class:`int8rt.NotSupportedError` naming the
     node before any calibration work is done.
     """
@@ -345,8 +354,6 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     if config.precision not in ("int8", "fp32"):
         raise ValueError(f"precision must be 'int8' or 'fp32', got {config.precision!r}")
     _core.require_device(config.device)  # NotSupportedError saying why, before any work
-    if config.precision == "int8" and config.calibrator is None:
-        raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32')")
     if config.accuracy_target is not None and not config.accuracy_check:
         raise ValueError("BuilderConfig.accuracy_target needs accuracy_check=True (it is met on held-out samples)")
     with _build_settings(config):
@@ -354,8 +361,18 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             network = _to_network(model, config.batch_size, config.input_shapes)
             check_names(sorted(config.layer_precisions or {}), (n["name"] for n in network.nodes()),
                         "layer_precisions (int8rt build --fp32-layers)")
-            builder = _core.Builder(network, **_builder_args(config))
+            explicit = config.precision == "int8" and config.calibrator is None
+            if explicit and not is_pre_quantized(network):
+                raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32'), "
+                                 "unless the model is pre-quantized (QuantizeLinear nodes)")
+            # A pre-quantized model without a calibrator keeps its activation Q/DQ for the lowering.
+            builder = _core.Builder(network, **_builder_args(config), keep_activation_qdq=explicit)
             step.update()
+        if explicit:
+            with phase(config.progress, "build", total=1) as step:
+                engine = Engine(builder.build({}))  # the model's own Q/DQ scales and zero points
+                step.update()
+            return engine
         if config.precision != "int8":
             with phase(config.progress, "build", total=1) as step:
                 engine = Engine(builder.build({}))

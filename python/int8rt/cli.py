@@ -98,8 +98,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
             config.calibrator = make_calibrator(data, algorithm=_calibrator_name(args), batch_size=args.batch_size,
                                                 cache_file=args.cache, policy=policy, num_bins=args.num_bins,
                                                 nonfinite=args.nonfinite)
-        else:
-            raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class")
+        elif not int8rt.builder.is_pre_quantized(int8rt.onnx.import_model(args.model,
+                                                                      batch_size=args.static_batch)):
+            raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class "
+                             "(or a pre-quantized model: QuantizeLinear nodes)")
     if args.ray is not None:
         from int8rt.calib.distributed import RayCalibration
 

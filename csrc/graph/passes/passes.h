@@ -51,6 +51,16 @@ struct PassReport {
   // QuantizeLinear/DequantizeLinear pair (symmetric int8, zero point 0): the
   // scale the exporter chose for that tensor (TensorRT: scale = threshold/127).
   std::map<std::string, float> calibration_hints;
+  // Weight tensor name -> the float32 scales of the int8 DequantizeLinear
+  // (zero point 0) folded into it: one (per tensor) or one per index of
+  // `axis`. The INT8 lowering quantizes such weights with them, so a
+  // pre-quantized model's int8 weights come back unchanged (it checks that
+  // they do; a weight a later pass rewrote is quantized as any other).
+  struct WeightScales {
+    int64_t axis = 0;
+    std::vector<float> scales;
+  };
+  std::map<std::string, WeightScales> weight_scales;
   // Node name -> the nodes merged into it (fuse_horizontal), for the int8
   // plan's layer sources (int8rt/int8_plan.h).
   std::map<std::string, std::vector<std::string>> merged_nodes;
@@ -62,6 +72,11 @@ struct PassReport {
 struct PassOptions {
   bool remove_identity = true;
   bool remove_qdq_pairs = true;
+  // A pre-quantized model built from its own scales (BuilderConfig::
+  // keep_activation_qdq): remove_qdq_pairs still folds weight DQs and
+  // cancels DQ -> Q, but activation Q -> DQ pairs stay for the INT8 lowering
+  // (engine/lower_int8_qdq.cc), so every rounding the model defines happens.
+  bool keep_activation_qdq = false;
   bool fold_constants = true;
   bool fold_batchnorm = true;
   bool fold_scale_bias = true;
@@ -101,7 +116,7 @@ void merge_duplicates(Network& net, PassReport* report);
 // DequantizeLinear -> QuantizeLinear with identical parameters cancels too.
 // DequantizeLinear of a constant int8 tensor (weights) is folded into a
 // float32 constant, w = float(q - zp) * scale, per tensor or per axis.
-void remove_qdq_pairs(Network& net, PassReport* report);
+void remove_qdq_pairs(Network& net, PassReport* report, bool keep_activation_pairs = false);
 
 // Evaluates nodes whose inputs are all constants and whose op is a cheap data
 // movement: Reshape, Transpose, Unsqueeze, Squeeze, Concat, Cast (between

@@ -14,7 +14,7 @@ namespace int8rt {
 
 void run_default_passes(Network& net, const PassOptions& options, PassReport* report) {
   if (options.remove_identity) remove_identity(net, report);
-  if (options.remove_qdq_pairs) remove_qdq_pairs(net, report);
+  if (options.remove_qdq_pairs) remove_qdq_pairs(net, report, options.keep_activation_qdq);
   if (options.fold_constants) fold_constants(net, report);
   if (options.remove_identity) remove_identity(net, report);
   if (options.merge_duplicates) merge_duplicates(net, report);

@@ -54,6 +54,12 @@ struct BuilderConfig {
   // a GPU; the Builder refuses other devices with NotSupported before any
   // calibration). Calibration itself runs on the CPU either way.
   std::string device = "cpu";
+  // A pre-quantized model (QuantizeLinear / DequantizeLinear on activations)
+  // built from its own scales and zero points, with no calibration: its
+  // activation Q -> DQ pairs stay in the graph for the INT8 lowering, which
+  // runs them as the model defines (PassOptions::keep_activation_qdq). False:
+  // symmetric pairs become calibration hints and calibration decides.
+  bool keep_activation_qdq = false;
 };
 
 // The IInt8EntropyCalibrator2 contract in C++: build_engine() calls it on the

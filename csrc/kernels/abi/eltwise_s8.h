@@ -9,7 +9,7 @@
 // Every microkernel reproduces ref/requantize.h bit for bit:
 //   quantize    q = rne(min(max(x * inv_scale, -128), 127)), NaN -> -128
 //   dequantize  x = (float)q * scale
-//   add         y = rne(min(max((float)a * am + (float)b * bm, lo), hi))
+//   add         y = rne(min(max(((float)a * am + (float)b * bm) + offset, lo), hi))
 //   rescale     y = rne(min(max((float)x * m, -128), 127))
 //   max pool    y = max over the window inside the input
 //   avg pool    y = rne(min(max((float)sum * mult[count], -128), 127))
@@ -37,7 +37,7 @@ struct TransposeBlock {
 using TransposeFn = void (*)(const TransposeBlock&);
 
 struct AddArgs {
-  float a_mult = 1.0f, b_mult = 1.0f, lo = -128.0f, hi = 127.0f;
+  float a_mult = 1.0f, b_mult = 1.0f, lo = -128.0f, hi = 127.0f, offset = 0.0f;
 };
 using AddFn = void (*)(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y);
 

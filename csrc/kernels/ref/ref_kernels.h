@@ -73,8 +73,8 @@ void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in
                        int8_t* y);
 
 // Quantized elementwise add of n values (make_add_params builds p):
-//   y = rne(min(max((float)a * a_mult + (float)b * b_mult, lo), hi))
-// with both products rounded to float32 before the add.
+//   y = rne(min(max(((float)a * a_mult + (float)b * b_mult) + offset, lo), hi))
+// with both products rounded to float32 before the adds.
 void add_s8(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y);
 
 // Table lookup (int8rt.QLut, engine/lut_region.h): y[i] = table[x[i] + 128]

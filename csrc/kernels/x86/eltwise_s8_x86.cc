@@ -126,7 +126,7 @@ void add_s8(AddFn uk, int64_t n, const int8_t* a, const int8_t* b, const AddPara
   if (!(p.clamp_lo >= -128.0f && p.clamp_hi <= 127.0f && p.clamp_lo <= p.clamp_hi)) {
     throw InvalidArgument("add_s8: clamp range must lie inside [-128, 127]");
   }
-  const AddArgs args{p.a_mult, p.b_mult, p.clamp_lo, p.clamp_hi};
+  const AddArgs args{p.a_mult, p.b_mult, p.clamp_lo, p.clamp_hi, p.offset};
   parallel_for(n, kGrain, [&](int64_t s, int64_t e) { uk(e - s, a + s, b + s, args, y + s); });
 }
 

@@ -16,14 +16,14 @@ namespace avx512 {
 namespace {
 
 struct AddConsts {
-  __m512 am, bm, lo, hi;
+  __m512 am, bm, lo, hi, offset;
 };
 
-// ta = (float)a * am; tb = (float)b * bm; t = ta + tb; clamp; round.
+// ta = (float)a * am; tb = (float)b * bm; t = (ta + tb) + offset; clamp; round.
 __m128i add16(__m128i a, __m128i b, const AddConsts& k) {
   const __m512 ta = _mm512_mul_ps(s8_to_ps(a), k.am);
   const __m512 tb = _mm512_mul_ps(s8_to_ps(b), k.bm);
-  return to_s8(clamp_ps(_mm512_add_ps(ta, tb), k.lo, k.hi));
+  return to_s8(clamp_ps(_mm512_add_ps(_mm512_add_ps(ta, tb), k.offset), k.lo, k.hi));
 }
 
 __m128i rescale16(__m128i x, __m512 m, __m512 lo, __m512 hi) {
@@ -46,7 +46,7 @@ void rescale_row(int cols, const int8_t* x, __m512 m, __m512 lo, __m512 hi, int8
 
 void add(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y) {
   const AddConsts k{_mm512_set1_ps(p.a_mult), _mm512_set1_ps(p.b_mult), _mm512_set1_ps(p.lo),
-                    _mm512_set1_ps(p.hi)};
+                    _mm512_set1_ps(p.hi), _mm512_set1_ps(p.offset)};
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     for (int v = 0; v < 4; ++v) {
