@@ -79,10 +79,6 @@ def cnn(name: str, tmp: Path) -> Net:
 
 
 def bert(tmp: Path, seq: int) -> Net:
-    # transformers imports torchvision when it is installed; the torchvision
-    # wheel here does not match torch 2.13 and fails to import, so hide it.
-    if "torchvision" not in sys.modules:
-        sys.modules["torchvision"] = None  # type: ignore[assignment]
     vocab = 8000
     path = tmp / "bert.onnx"
     export_bert(str(path), False, vocab)

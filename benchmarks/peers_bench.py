@@ -62,10 +62,6 @@ def cnn_subject(name: str, tmp: Path) -> tuple[str, Feeds, Feeds, str]:
 
 
 def bert_subject(tmp: Path) -> tuple[str, Feeds, Feeds, str]:
-    # The installed torchvision does not match torch 2.13 ("operator
-    # torchvision::nms does not exist"), and transformers imports it when
-    # present; BERT needs none of it.
-    sys.modules.setdefault("torchvision", None)
     from transformer_bench import export_bert, token_batches
 
     path = str(tmp / "bert.onnx")
