@@ -207,3 +207,59 @@ def test_squeeze_excitation_gate_runs_in_int8_on_request() -> None:
     finally:
         int8rt.set_max_isa(None)
     assert slow.run({"x": x})["y"].tobytes() == got.tobytes()
+
+
+def gate_exactness_model():
+    """conv1 -> hardswish -> Mul(h, gate) -> conv2, the gate computed from
+    conv1's int8 output (GAP, conv, Relu, conv, HardSigmoid) and conv1 also
+    read by a side conv: with int8_gates off and on, the gate and conv1's
+    int8 bytes are the same, so the gated path alone differs."""
+    rng = np.random.default_rng(12)
+    inits = [
+        init("w1", (rng.standard_normal((12, 3, 3, 3)) * 0.3).astype(F32)),
+        init("b1", rng.standard_normal(12).astype(F32) * 0.1),
+        init("ws", (rng.standard_normal((5, 12, 1, 1)) * 0.3).astype(F32)),
+        init("wr", (rng.standard_normal((4, 12, 1, 1)) * 0.3).astype(F32)),
+        init("we", (rng.standard_normal((12, 4, 1, 1)) * 0.3).astype(F32)),
+        init("w2", (rng.standard_normal((6, 12, 1, 1)) * 0.3).astype(F32)),
+        init("three", np.array(3.0, F32)), init("zero", np.array(0.0, F32)), init("six", np.array(6.0, F32)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c1", "ws"], ["z"], name="side", kernel_shape=[1, 1]),
+        helper.make_node("Add", ["c1", "three"], ["h3"], name="hs_add"),
+        helper.make_node("Clip", ["h3", "zero", "six"], ["hc"], name="hs_clip"),
+        helper.make_node("Mul", ["c1", "hc"], ["hm"], name="hs_mul"),
+        helper.make_node("Div", ["hm", "six"], ["h"], name="hs_div"),
+        helper.make_node("GlobalAveragePool", ["c1"], ["g"], name="se_pool"),
+        helper.make_node("Conv", ["g", "wr"], ["r"], name="se_reduce", kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["r"], ["rr"], name="se_relu"),
+        helper.make_node("Conv", ["rr", "we"], ["e"], name="se_expand", kernel_shape=[1, 1]),
+        helper.make_node("HardSigmoid", ["e"], ["gate"], name="se_gate", alpha=0.2, beta=0.5),
+        helper.make_node("Mul", ["h", "gate"], ["s"], name="se_scale"),
+        helper.make_node("Conv", ["s", "w2"], ["y"], name="conv2", kernel_shape=[1, 1]),
+    ]
+    return model(nodes, [fvi("x", ["N", 3, 10, 10])], [fvi("y", ["N", 6, 10, 10]), fvi("z", ["N", 5, 10, 10])],
+                 inits)
+
+
+def test_int8_gate_reads_the_table_input_exactly_as_the_float_path() -> None:
+    """The gate reads conv1's int8 output through the hardswish's 256 float
+    values (QChannelMul's table input), so conv2 sees exactly the bytes the
+    float hardswish, float Mul and Quantize gave it: ==, on every ISA tier."""
+    m = gate_exactness_model()
+    gated, plain = build(m, int8_gates=True), build(m)
+    ops = {layer["name"]: layer["op"] for layer in gated.layers()}
+    assert ops["se_scale"] == "int8rt.QChannelMul"
+    assert {layer["name"]: layer["op"] for layer in plain.layers()}["se_scale"] == "Mul"
+    x = np.random.default_rng(13).uniform(-1, 1, (3, 3, 10, 10)).astype(F32)
+    want = plain.run({"x": x})
+    got = gated.run({"x": x})
+    assert got["z"].tobytes() == want["z"].tobytes()
+    assert got["y"].tobytes() == want["y"].tobytes()
+    int8rt.set_max_isa("ref")
+    try:
+        slow = int8rt.Engine.deserialize(gated.serialize())
+    finally:
+        int8rt.set_max_isa(None)
+    assert slow.run({"x": x})["y"].tobytes() == want["y"].tobytes()

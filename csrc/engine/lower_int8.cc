@@ -225,6 +225,15 @@ bool Lowerer::lower_lut(int n) {
     if (!reads_int8(src_.nodes()[c], y)) return false;
   }
   std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
+  // A channel gate reading y reads the region's input through the float
+  // values instead (lower_channel_mul): no rounding of y on the gated path.
+  for (int c : index_.readers(y)) {
+    const int i = channel_mul_operand(src_.nodes()[c]);
+    if (i >= 0 && src_.nodes()[c].inputs[i] == y && !gate_tables_.count(y)) {
+      gate_tables_[y] = {r.input, dst_.add_constant(src_.tensor(y).name + "::gate_table", {256},
+                                                    compute_region_values(src_, r, qscale_[r.input]))};
+    }
+  }
   std::string name;
   QLutAttrs a{{qscale_[r.input], scale(y)}, ""};
   std::vector<std::string> sources;

@@ -20,8 +20,11 @@
 // layers that take int8 (through data movement that feeds them, too). Mul of an int8 [N, C, H, W] tensor by a computed
 // [N, C, 1, 1] gate (squeeze-and-excitation) becomes int8rt.QChannelMul;
 // with int8_gates a gate also counts as an int8 reader for tables, so the
-// usual hardswish in front of a gate becomes a table too (faster, one more
-// rounding: the gate then multiplies int8 x, not float x).
+// usual hardswish / swish in front of a gate becomes a table too, and the
+// gate reads the table's int8 input through the region's 256 float values
+// (QChannelMul's table input): the gated path computes exactly what the
+// float Mul and Quantize would; the squeeze (pool) path reads the table's
+// rounded output.
 // Everything else stays float32. Rank-4 int8 activations are NHWC where
 // convolutions, pools, gates and resizes make or read them, and in their
 // logical order where MatMuls do (converted once per tensor between the two

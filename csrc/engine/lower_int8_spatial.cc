@@ -40,6 +40,14 @@ bool Lowerer::lower_channel_mul(int n, const Node& node) {
   if (i < 0) return lower_rescale(n, node);
   const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
   if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
+  auto table = gate_tables_.find(x);
+  if (table != gate_tables_.end()) {
+    const int x_in = table->second.first;
+    const QChannelMulAttrs a{{qscale_[x_in], scale(y)}};
+    add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node),
+                  {int8_in(x_in, Layout::kNhwc), get_float(gate), table->second.second}, a.to_attrs(), y, scale(y));
+    return true;
+  }
   const QChannelMulAttrs a{{qscale_[x], scale(y)}};
   add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc), get_float(gate)},
                 a.to_attrs(), y, scale(y));

@@ -73,6 +73,11 @@ using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_
 // One row of C channels: y[c] = rne(min(max((float)x[c] * m[c], -128), 127)).
 using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int8_t* y);
 
+// One row of C channels through a float table (ref::channel_mul_table_s8):
+// y[c] = rne(min(max((table[x[c] + 128] * g[c]) * inv_scale, -128), 127)).
+using ChannelMulTableRowFn = void (*)(int64_t C, const int8_t* x, const float* table, const float* g,
+                                      float inv_scale, int8_t* y);
+
 namespace x86 {
 namespace avx512 {
 // AVX-512 F/BW/VL, the avx512 tier (x86/avx512/: quantize_16x16.cc,
@@ -89,6 +94,8 @@ void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
+void channel_mul_table_row(int64_t C, const int8_t* x, const float* table, const float* g, float inv_scale,
+                           int8_t* y);
 }  // namespace avx512
 namespace avx2 {
 // AVX2, the avx2 tier (and so the avxvnni tier's pooling): x86/avx2/pool_s8_32c.cc.

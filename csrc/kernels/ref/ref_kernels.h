@@ -88,6 +88,14 @@ void lookup_s8(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_s8(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
                     float s_x, float s_y, int8_t* y);
 
+// Channel gate over a float table (int8rt.QChannelMul with a table): x int8
+// [N][HW][C] stands for the float values table[x + 128] (a point-wise
+// function of x's 256 levels, engine/lut_region.h), gate float [N][C], output
+// scale s_y; the float path's Mul then Quantize, operation for operation:
+//   y[n][p][c] = quantize_value(table[x[n][p][c] + 128] * gate[n][c], 1.0f / s_y)
+void channel_mul_table_s8(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* table,
+                          const float* gate, int64_t gate_batch, float s_y, int8_t* y);
+
 // One input of a channel concat: [pixels][channels] int8 and its multiplier
 // rescale_multiplier(s_in, s_out).
 struct ConcatInput {

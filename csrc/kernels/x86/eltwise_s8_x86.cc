@@ -148,6 +148,20 @@ void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const 
   });
 }
 
+void channel_mul_table_s8(ChannelMulTableRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                          const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y) {
+  if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
+    throw InvalidArgument("channel_mul_table_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
+  }
+  check_scale(s_y, "channel_mul_table_s8");
+  const float inv = 1.0f / s_y;  // as ref::channel_mul_table_s8
+  parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e; ++row) {
+      uk(C, x + row * C, table, gate + (gate_batch == 1 ? 0 : row / HW) * C, inv, y + row * C);
+    }
+  });
+}
+
 void lookup_s8(LookupFn uk, int64_t n, const int8_t* x, const int8_t* table, int8_t* y) {
   check_count(n, "lookup_s8");
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, table, y + b); });

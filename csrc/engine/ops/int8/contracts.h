@@ -255,7 +255,9 @@ struct QLutAttrs : InOutScales {
   static QLutAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]].
+// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1], optional table f32
+// [256]]: with the table, x stands for the float values table[x + 128] (the
+// float region in front of the gate, engine/lut_region.h) and in_scale is x's.
 struct QChannelMulAttrs : InOutScales {
   static constexpr const char kOp[] = "int8rt.QChannelMul";
   Attributes to_attrs() const;

@@ -59,7 +59,8 @@ void register_avx512_kernels(KernelRegistry& r) {
                                                     bind<global_avgpool_s8, uk::global_avgpool>);
   static const LookupS8Kernel lookup("lookup_s8_avx512", kIsa, bind<lookup_s8, uk::lookup>);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
-                                              bind<channel_mul_s8, uk::channel_mul_row>);
+                                              bind<channel_mul_s8, uk::channel_mul_row>,
+                                              bind<channel_mul_table_s8, uk::channel_mul_table_row>);
   r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup, channel_mul);
 }
 
