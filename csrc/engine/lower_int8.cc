@@ -224,16 +224,39 @@ bool Lowerer::lower_lut(int n) {
   for (int c : index_.readers(y)) {
     if (!reads_int8(src_.nodes()[c], y)) return false;
   }
-  std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
-  // A channel gate reading y reads the region's input through the float
-  // values instead (lower_channel_mul): no rounding of y on the gated path.
+  // Squeeze-and-excitation (int8_gates): the channel gates reading y and the
+  // global pools beside them read the region's int8 input through its 256
+  // float values instead (lower_channel_mul, lower_global_avgpool), so y is
+  // never rounded and they compute what the float layers would. When every
+  // reader does, no table layer is emitted.
+  bool gated = false, all_read_values = true;
   for (int c : index_.readers(y)) {
-    const int i = channel_mul_operand(src_.nodes()[c]);
-    if (i >= 0 && src_.nodes()[c].inputs[i] == y && !gate_tables_.count(y)) {
-      gate_tables_[y] = {r.input, dst_.add_constant(src_.tensor(y).name + "::gate_table", {256},
-                                                    compute_region_values(src_, r, qscale_[r.input]))};
+    const Node& reader = src_.nodes()[c];
+    const int i = channel_mul_operand(reader);
+    const bool gate = i >= 0 && reader.inputs[i] == y && !index_.is_output(reader.outputs[0]) &&
+                      has_scale(reader.outputs[0]);
+    const bool pool = reader.op == "GlobalAveragePool" && reader.outputs.size() == 1 && has_scale(reader.outputs[0]) &&
+                      src_.tensor(y).shape.size() == 4;
+    gated = gated || gate;
+    all_read_values = all_read_values && (gate || pool);
+  }
+  if (gated) {
+    GateTable g{r.input, dst_.add_constant(src_.tensor(y).name + "::values", {256},
+                                           compute_region_values(src_, r, qscale_[r.input])), {}};
+    if (all_read_values) {
+      for (int m : r.nodes) {
+        for (std::string& s : sources_of(src_.nodes()[m])) g.sources.push_back(std::move(s));
+        consumed_[m] = 1;
+      }
+    }
+    gate_tables_[y] = std::move(g);
+    if (all_read_values) {
+      note("element-wise region ending at '" + src_.tensor(y).name +
+           "' is read by its gates and pools through its 256 float values");
+      return true;
     }
   }
+  std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
   std::string name;
   QLutAttrs a{{qscale_[r.input], scale(y)}, ""};
   std::vector<std::string> sources;

@@ -114,6 +114,10 @@ void plan_gemm(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_pool(const Network& net, const Node& node, NodePlan& p) {
   p.pool = qpool_params(net, node);
+  if (node.inputs.size() > 1) {
+    p.why = "the device pool reads x linearly, not through a float table";
+    return;
+  }
   if (p.pool.dynamic_size) {
     p.why = "its input height or width is dynamic, and a CUDA pool is planned for one size";
     return;

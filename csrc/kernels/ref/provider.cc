@@ -100,7 +100,8 @@ void register_ref_kernels(KernelRegistry& r) {
   static const MaxPoolS8Kernel maxpool("maxpool_s8_ref", Isa::kRef, ref::maxpool_s8);
   static const AvgPoolS8Kernel avgpool("avgpool_s8_ref", Isa::kRef, ref::avgpool_s8);
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_ref", Isa::kRef,
-                                                    ref::global_avgpool_s8);
+                                                    ref::global_avgpool_s8,
+                                                    ref::global_avgpool_table_s8);
   static const LookupS8Kernel lookup("lookup_s8_ref", Isa::kRef, ref::lookup_s8);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_ref", Isa::kRef,
                                               ref::channel_mul_s8,

@@ -71,6 +71,14 @@ void avgpool_s8(const PoolShape& shape, int batch, const int8_t* x, float s_in, 
 // count = HW.
 void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out,
                        int8_t* y);
+// Global average pooling over a float table (int8rt.QGlobalAveragePool with
+// a table): x int8 [batch][HW][C] stands for the float values table[x + 128]
+// (a point-wise function of x's 256 levels, engine/lut_region.h); each mean
+// is formed as the float path's GlobalAveragePool forms it (sum in pixel
+// order from 0.0f, divided by (float)HW) and quantized:
+//   y[n][c] = quantize_value((table[x[n][0][c] + 128] + ... ) / (float)HW, 1.0f / s_out)
+void global_avgpool_table_s8(int batch, int64_t HW, int C, const int8_t* x, const float* table, float s_out,
+                             int8_t* y);
 
 // Quantized elementwise add of n values (make_add_params builds p):
 //   y = rne(min(max((float)a * a_mult + (float)b * b_mult, lo), hi))

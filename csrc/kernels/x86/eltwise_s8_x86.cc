@@ -228,6 +228,25 @@ void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_
   });
 }
 
+void global_avgpool_table_s8(GlobalAvgTableFn uk, int batch, int64_t HW, int C, const int8_t* x,
+                             const float* table, float s_out, int8_t* y) {
+  check_scale(s_out, "global_avgpool_table_s8");
+  if (batch < 0 || HW <= 0 || C <= 0) {
+    throw InvalidArgument("global_avgpool_table_s8: need batch >= 0, C > 0 and H*W > 0");
+  }
+  const float inv = 1.0f / s_out;  // as ref::global_avgpool_table_s8
+  constexpr int kChannelChunk = 64;
+  const int64_t chunks = (C + kChannelChunk - 1) / kChannelChunk;
+  const int64_t grain = HW * kChannelChunk >= 65536 ? 1 : 65536 / (HW * kChannelChunk) + 1;
+  parallel_for(static_cast<int64_t>(batch) * chunks, grain, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t n = t / chunks;
+      const int c0 = static_cast<int>((t % chunks) * kChannelChunk);
+      uk(HW, C, c0, std::min(C, c0 + kChannelChunk), x + n * HW * C, table, inv, y + n * C);
+    }
+  });
+}
+
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -153,7 +153,8 @@ struct QAttentionAttrs {
 
 // int8rt.QMaxPool (window only: the scale passes through),
 // int8rt.QAveragePool (window, count_include_pad, scales) and
-// int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC]. from_attrs:
+// int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC, optional table f32
+// [256]: x stands for table[x + 128], in_scale is x's]. from_attrs:
 // positive scales for the averaging pools.
 struct QPoolAttrs : InOutScales {
   static constexpr const char kMaxOp[] = "int8rt.QMaxPool";

@@ -44,7 +44,7 @@ class QChannelMulLayer : public Layer {
     k_->channel_mul(x[0], x[1] * x[2], x[3], in[0]->data<int8_t>(), in[1]->data<float>(), in[1]->shape()[0], s_x_,
                     s_y_, out[0]->data<int8_t>());
   }
-  std::string describe() const override { return k_->name() + (table_ ? " (x through a float table)" : ""); }
+  std::string describe() const override { return std::string(k_->name()) + (table_ ? " (x through a float table)" : ""); }
 
  private:
   std::string name_;
