@@ -181,19 +181,19 @@ def se_model():
     return model(nodes, [fvi("x", ["N", 3, 10, 10])], [fvi("y", ["N", 6, 10, 10])], inits)
 
 
-def test_squeeze_excitation_gate_stays_float_by_default() -> None:
-    ops = {layer["name"]: layer["op"] for layer in build(se_model()).layers()}
-    assert ops["se_scale"] == "Mul"  # its x (the hardswish) would have to be rounded to int8 first
+def test_squeeze_excitation_gate_stays_float_on_request() -> None:
+    ops = {layer["name"]: layer["op"] for layer in build(se_model(), int8_gates=False).layers()}
+    assert ops["se_scale"] == "Mul"  # its x, the float hardswish, has no int8 reader then
     assert "int8rt.QLut" not in ops.values()
 
 
-def test_squeeze_excitation_gate_runs_in_int8_on_request() -> None:
-    """With int8_gates the pool and the gate read conv1's int8 output through
+def test_squeeze_excitation_gate_runs_in_int8_by_default() -> None:
+    """By default (int8_gates) the pool and the gate read conv1's int8 output through
     the hardswish's 256 float values (no table layer, no float layer left in
     the block) and compute what the float hardswish, pool, Mul and Quantize
     compute: the same bytes as the engine without int8_gates, on every tier."""
     m = se_model()
-    engine = build(m, int8_gates=True)
+    engine = build(m)
     layers = {layer["name"]: layer for layer in engine.layers()}
     assert layers["se_scale"]["op"] == "int8rt.QChannelMul"
     assert layers["se_pool"]["op"] == "int8rt.QGlobalAveragePool"
@@ -202,7 +202,7 @@ def test_squeeze_excitation_gate_runs_in_int8_on_request() -> None:
     assert [name for name, layer in layers.items() if layer["precision"] == "fp32"] == ["se_gate"]
     x = np.random.default_rng(6).uniform(-1, 1, (4, 3, 10, 10)).astype(F32)
     got = engine.run({"x": x})["y"]
-    assert got.tobytes() == build(m).run({"x": x})["y"].tobytes()
+    assert got.tobytes() == build(m, int8_gates=False).run({"x": x})["y"].tobytes()
     for isa in ("avx2", "ref"):
         int8rt.set_max_isa(isa)
         try:
@@ -251,7 +251,7 @@ def test_int8_gate_reads_the_table_input_exactly_as_the_float_path() -> None:
     values (QChannelMul's table input), so conv2 sees exactly the bytes the
     float hardswish, float Mul and Quantize gave it: ==, on every ISA tier."""
     m = gate_exactness_model()
-    gated, plain = build(m, int8_gates=True), build(m)
+    gated, plain = build(m), build(m, int8_gates=False)
     ops = {layer["name"]: layer["op"] for layer in gated.layers()}
     assert ops["se_scale"] == "int8rt.QChannelMul"
     assert {layer["name"]: layer["op"] for layer in plain.layers()}["se_scale"] == "Mul"

@@ -191,7 +191,7 @@ bool Lowerer::reads_int8(const Node& node, int t) const {
   int scaled = -1;
   if (is_move_op(node.op)) return moves_to_int8_readers(node);
   if (rescale_factor(node, &scaled) > 0.0 && node.inputs[scaled] == t) return rescale_pays(node);
-  if (!opt_.int8_gates) return false;  // a gate would read int8 t where the float path read float t
+  if (!opt_.int8_gates) return false;  // a gate reads the chain's values (lower_lut) only with int8_gates
   const int i = channel_mul_operand(node);
   return i >= 0 && node.inputs[i] == t;
 }

@@ -61,7 +61,7 @@ struct LoweringOptions {
   std::map<std::string, float> scales;   // tensor name -> scale (amax / 127)
   std::set<std::string> fp32_layers;     // node names kept in float32
   bool pointwise_tables = true;          // element-wise regions as int8rt.QLut
-  bool int8_gates = false;               // tables may form in front of channel gates
+  bool int8_gates = true;                // gates and pools may read a chain's int8 input (lower_lut)
   bool int8_matmul_pairs = true;         // MatMul of two activations as int8rt.QMatMul
   // Node name -> the nodes a graph pass merged into it (PassReport::merged_nodes),
   // for the plan's layer sources.
