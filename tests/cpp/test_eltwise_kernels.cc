@@ -255,4 +255,28 @@ TEST(EltwiseKernels, PoolsMatchReferenceWithGuards) {
   }
 }
 
+// Global average pooling over a float table: every int8 value among the
+// inputs, table values of mixed sign and size (so the float sum's order
+// shows), HW of 1 and of 300, C around the 16 and 64 steps.
+TEST(EltwiseKernels, GlobalAvgPoolTableMatchesReferenceWithGuards) {
+  std::vector<float> table(256);
+  for (int i = 0; i < 256; ++i) table[i] = 0.37f * static_cast<float>(i - 128) + ((i % 3 == 0) ? 1e3f : -0.001f);
+  const int batch = 2;
+  for (int C : {1, 15, 16, 17, 64, 65, 130}) {
+    for (int64_t HW : {1, 7, 300}) {
+      auto x = random_s8(static_cast<size_t>(batch * HW * C), static_cast<uint32_t>(C * 7 + HW));
+      for (int64_t i = 0; i < 256 && i < batch * HW * C; ++i) x[static_cast<size_t>(i)] = static_cast<int8_t>(i - 128);
+      for (const k::GlobalAvgPoolS8Kernel* s : fast<k::GlobalAvgPoolS8Kernel>()) {
+        auto run = [&](const k::GlobalAvgPoolS8Kernel& e) {
+          return guarded("global_table", static_cast<size_t>(batch) * C, [&](void* y) {
+            e.global_avgpool_table(batch, HW, C, x.data(), table.data(), 8.0f, static_cast<int8_t*>(y));
+          });
+        };
+        EXPECT_EQ(run(*s), run(ref<k::GlobalAvgPoolS8Kernel>()))
+            << s->name() << " global_avgpool_table C=" << C << " HW=" << HW;
+      }
+    }
+  }
+}
+
 }  // namespace

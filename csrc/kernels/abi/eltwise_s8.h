@@ -79,9 +79,10 @@ using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_
 // One row of C channels: y[c] = rne(min(max((float)x[c] * m[c], -128), 127)).
 using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int8_t* y);
 
-// One row of C channels through a float table (ref::channel_mul_table_s8):
-// y[c] = rne(min(max((table[x[c] + 128] * g[c]) * inv_scale, -128), 127)).
-using ChannelMulTableRowFn = void (*)(int64_t C, const int8_t* x, const float* table, const float* g,
+// `rows` consecutive rows of C channels with one gate row g, through a float
+// table (ref::channel_mul_table_s8):
+// y[r][c] = rne(min(max((table[x[r][c] + 128] * g[c]) * inv_scale, -128), 127)).
+using ChannelMulTableRowFn = void (*)(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
                                       float inv_scale, int8_t* y);
 
 namespace x86 {
@@ -102,8 +103,8 @@ void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, co
                           int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
-void channel_mul_table_row(int64_t C, const int8_t* x, const float* table, const float* g, float inv_scale,
-                           int8_t* y);
+void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                            float inv_scale, int8_t* y);
 }  // namespace avx512
 namespace avx2 {
 // AVX2, the avx2 tier (and so the avxvnni tier's pooling): x86/avx2/pool_s8_32c.cc.

@@ -156,8 +156,10 @@ void channel_mul_table_s8(ChannelMulTableRowFn uk, int64_t N, int64_t HW, int64_
   check_scale(s_y, "channel_mul_table_s8");
   const float inv = 1.0f / s_y;  // as ref::channel_mul_table_s8
   parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
-    for (int64_t row = b; row < e; ++row) {
-      uk(C, x + row * C, table, gate + (gate_batch == 1 ? 0 : row / HW) * C, inv, y + row * C);
+    for (int64_t row = b; row < e;) {  // runs of rows within one image (one gate row)
+      const int64_t n = row / HW, end = std::min(e, (n + 1) * HW);
+      uk(end - row, C, x + row * C, table, gate + (gate_batch == 1 ? 0 : n) * C, inv, y + row * C);
+      row = end;
     }
   });
 }

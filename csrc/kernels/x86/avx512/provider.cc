@@ -61,7 +61,7 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const LookupS8Kernel lookup("lookup_s8_avx512", kIsa, bind<lookup_s8, uk::lookup>);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
                                               bind<channel_mul_s8, uk::channel_mul_row>,
-                                              bind<channel_mul_table_s8, uk::channel_mul_table_row>);
+                                              bind<channel_mul_table_s8, uk::channel_mul_table_rows>);
   r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup, channel_mul);
 }
 
