@@ -211,7 +211,7 @@ bool Lowerer::reads_int8(const Node& node, int t) const {
   int scaled = -1;
   if (is_move_op(node.op)) return moves_to_int8_readers(node);
   if (rescale_factor(node, &scaled) > 0.0 && node.inputs[scaled] == t) return rescale_pays(node);
-  if (!opt_.int8_gates) return false;  // a gate would read int8 t where the float path read float t
+  if (!opt_.int8_gates) return false;  // a gate reads the chain's values (lower_lut) only with int8_gates
   const int i = channel_mul_operand(node);
   return i >= 0 && node.inputs[i] == t;
 }
@@ -244,6 +244,38 @@ bool Lowerer::lower_lut(int n) {
   // reader would see int8 y instead of the float y of the float path).
   for (int c : index_.readers(y)) {
     if (!reads_int8(src_.nodes()[c], y)) return false;
+  }
+  // Squeeze-and-excitation (int8_gates): the channel gates reading y and the
+  // global pools beside them read the region's int8 input through its 256
+  // float values instead (lower_channel_mul, lower_global_avgpool), so y is
+  // never rounded and they compute what the float layers would. When every
+  // reader does, no table layer is emitted.
+  bool gated = false, all_read_values = true;
+  for (int c : index_.readers(y)) {
+    const Node& reader = src_.nodes()[c];
+    const int i = channel_mul_operand(reader);
+    const bool gate = i >= 0 && reader.inputs[i] == y && !index_.is_output(reader.outputs[0]) &&
+                      has_scale(reader.outputs[0]);
+    const bool pool = reader.op == "GlobalAveragePool" && reader.outputs.size() == 1 && has_scale(reader.outputs[0]) &&
+                      src_.tensor(y).shape.size() == 4;
+    gated = gated || gate;
+    all_read_values = all_read_values && (gate || pool);
+  }
+  if (gated) {
+    GateTable g{r.input, dst_.add_constant(src_.tensor(y).name + "::values", {256},
+                                           compute_region_values(src_, r, qscale_[r.input])), {}};
+    if (all_read_values) {
+      for (int m : r.nodes) {
+        for (std::string& s : sources_of(src_.nodes()[m])) g.sources.push_back(std::move(s));
+        consumed_[m] = 1;
+      }
+    }
+    gate_tables_[y] = std::move(g);
+    if (all_read_values) {
+      note("element-wise region ending at '" + src_.tensor(y).name +
+           "' is read by its gates and pools through its 256 float values");
+      return true;
+    }
   }
   std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
   std::string name;

@@ -122,7 +122,10 @@ class Lowerer {
   // inputs, or -1.
   int channel_mul_operand(const Node& node) const;
 
-  // y = x * gate per channel with x int8: int8rt.QChannelMul.
+  // y = x * gate per channel with x int8: int8rt.QChannelMul. When x is a
+  // table region's output (int8_gates), the gate reads the region's int8
+  // input through the region's float values (gate_tables_) and computes
+  // what the float Mul and Quantize would, exactly.
   bool lower_channel_mul(int, const Node& node);
 
   // Mul (Div) of a tensor by a positive finite scalar constant c (torch's
@@ -346,6 +349,16 @@ class Lowerer {
   std::vector<int> float_id_, int8_id_;
   std::map<int, std::pair<int, std::string>> transposed_b_;  // deferred K^T -> (x, the Transpose's name)
   std::map<int, AttentionMatch> attention_at_;  // second MatMul's node index -> its attention
+  // A table region's output read by a channel gate (int8_gates) -> the
+  // region's int8 input and the float [256] constant of its values, read by
+  // the gates and global pools (lower_lut, lower_channel_mul,
+  // lower_global_avgpool); sources: the region's nodes when no table layer
+  // computes them (the first gate lists them).
+  struct GateTable {
+    int x = -1, values = -1;
+    std::vector<std::string> sources;
+  };
+  std::map<int, GateTable> gate_tables_;
   std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;

@@ -39,6 +39,17 @@ bool Lowerer::lower_channel_mul(int n, const Node& node) {
   const int i = channel_mul_operand(node);
   if (i < 0) return lower_rescale(n, node);
   const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
+  auto table = gate_tables_.find(x);
+  if (table != gate_tables_.end() && !index_.is_output(y) && has_scale(y)) {
+    GateTable& t = table->second;
+    const QChannelMulAttrs a{{qscale_[t.x], scale(y)}};
+    std::vector<std::string> sources = std::move(t.sources);
+    t.sources.clear();
+    for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
+    add_int8_node(QChannelMulAttrs::kOp, node.name, std::move(sources),
+                  {int8_in(t.x, Layout::kNhwc), get_float(gate), t.values}, a.to_attrs(), y, scale(y));
+    return true;
+  }
   if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
   const QChannelMulAttrs a{{qscale_[x], scale(y)}};
   add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc), get_float(gate)},
@@ -74,6 +85,16 @@ bool Lowerer::lower_pool(int, const Node& node) {
 
 bool Lowerer::lower_global_avgpool(int, const Node& node) {
   int x = node.inputs[0], y = node.outputs[0];
+  auto table = gate_tables_.find(x);
+  if (table != gate_tables_.end() && has_scale(y) && src_.tensor(x).shape.size() == 4) {
+    QPoolAttrs a;  // the pool beside a gate (lower_lut): the region's values, averaged in float
+    a.kind = QPoolAttrs::Kind::kGlobalAverage;
+    a.in_scale = qscale_[table->second.x];
+    a.out_scale = scale(y);
+    add_int8_node(a.op(), node.name, sources_of(node), {int8_in(table->second.x, Layout::kNhwc), table->second.values},
+                  a.to_attrs(), y, scale(y));
+    return true;
+  }
   if (!is_int8(x) || src_.tensor(x).shape.size() != 4) return false;
   if (!has_scale(y)) return decline(node, "no calibration scale for its output");
   QPoolAttrs a;

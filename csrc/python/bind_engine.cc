@@ -226,7 +226,7 @@ void bind_engine(py::module_& m) {
            }),
            py::arg("network"), py::arg("precision") = "int8", py::arg("layer_precisions") = std::map<std::string, std::string>{},
            py::arg("optimize") = true, py::arg("device") = "cpu",
-           py::arg("pointwise_tables") = true, py::arg("int8_gates") = false, py::arg("bf16") = false,
+           py::arg("pointwise_tables") = true, py::arg("int8_gates") = true, py::arg("bf16") = false,
            py::arg("int8_matmul_pairs") = true, py::arg("keep_activation_qdq") = false,
            py::call_guard<py::gil_scoped_release>())
       .def("input_names", &Builder::input_names)

@@ -81,11 +81,14 @@ class BuilderConfig:
             run as one 256-entry int8 table each (``int8rt.QLut``); a
             conv / fully connected layer after the chain sees the same bytes
             as without.
-        int8_gates: INT8 only: also make the chain in front of a
-            squeeze-and-excitation gate (``x * gate[N, C, 1, 1]``) a table,
-            so the gate runs in int8. Faster on SE-heavy networks (PP-OCR
-            cls: 0.72 -> 0.52 ms), but x is rounded to int8 before the gate
-            (PP-OCR rec lost 7 points of agreement). Off by default.
+        int8_gates: INT8 only: a squeeze-and-excitation block whose gated
+            tensor is an element-wise chain (hardswish, swish) of an int8
+            tensor runs without float layers: the gate
+            (``x * gate[N, C, 1, 1]``) and the global pool beside it read the
+            int8 tensor through the chain's 256 float values and compute
+            what the float layers would, to the byte. On by default (before
+            2026-12-03 it rounded the chain to int8 first and was off);
+            False keeps the chain, pool and gate in float32.
         int8_matmul_pairs: INT8 only: a MatMul of two activations
             (attention's ``Q K^T`` and its product with ``V``) runs in int8
             with per-tensor scales for both operands (``int8rt.QMatMul``).
@@ -151,7 +154,7 @@ class BuilderConfig:
     num_threads: Optional[int] = None
     optimize: bool = True
     pointwise_tables: bool = True
-    int8_gates: bool = False
+    int8_gates: bool = True
     int8_matmul_pairs: bool = True
     progress: Union[bool, Progress] = False
     batch_size: Optional[int] = None

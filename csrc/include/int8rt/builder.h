@@ -40,12 +40,14 @@ struct BuilderConfig {
   // Add/Clip/Mul/Div, x*a+b, swish...) become one 256-entry int8 table
   // (int8rt.QLut) whose output bytes equal the float chain's quantized ones.
   bool pointwise_tables = true;
-  // INT8: also turn the element-wise chain in front of a squeeze-and-
-  // excitation gate (x * gate[N, C, 1, 1]) into a table, so the gate runs in
-  // int8 (int8rt.QChannelMul). Faster on SE-heavy networks, but x is then
-  // rounded to int8 before the gate: PP-OCR's cls lost nothing, its
-  // recogniser 7 points of agreement (benchmarks/RESULTS_realnets.md).
-  bool int8_gates = false;
+  // INT8: a squeeze-and-excitation block whose gated tensor is an
+  // element-wise chain of an int8 tensor x (x * gate[N, C, 1, 1], the chain
+  // hardswish or swish) runs without float layers: the gate
+  // (int8rt.QChannelMul) and the global pool beside it read x through the
+  // chain's 256 float values, computing what the float layers would, to the
+  // byte (benchmarks/RESULTS.md section 25b). False keeps the chain, pool
+  // and gate in float32.
+  bool int8_gates = true;
   // INT8: a MatMul of two activations (attention's Q K^T and its product
   // with V) runs in int8 (int8rt.QMatMul, per-tensor scales for both
   // operands) when both have scales. False keeps it in float32.

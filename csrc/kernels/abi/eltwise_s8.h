@@ -67,11 +67,23 @@ using PoolRowFn = void (*)(const PoolRow&);
 using GlobalAvgFn = void (*)(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
                              int8_t* y);
 
+// The table form (ref::global_avgpool_table_s8), channels [c0, c1):
+//   y[c] = rne(min(max((sum_hw table[x[hw][c] + 128]) / (float)HW * inv_scale, -128), 127)),
+// the sum in float, in pixel order, from 0.0f.
+using GlobalAvgTableFn = void (*)(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table,
+                                  float inv_scale, int8_t* y);
+
 // n values through a 256-entry table: y[i] = table[x[i] + 128].
 using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 
 // One row of C channels: y[c] = rne(min(max((float)x[c] * m[c], -128), 127)).
 using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int8_t* y);
+
+// `rows` consecutive rows of C channels with one gate row g, through a float
+// table (ref::channel_mul_table_s8):
+// y[r][c] = rne(min(max((table[x[r][c] + 128] * g[c]) * inv_scale, -128), 127)).
+using ChannelMulTableRowFn = void (*)(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                                      float inv_scale, int8_t* y);
 
 namespace x86 {
 namespace avx512 {
@@ -87,8 +99,12 @@ void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m,
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
+void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table, float inv_scale,
+                          int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
+void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                            float inv_scale, int8_t* y);
 }  // namespace avx512
 namespace avx2 {
 // AVX2, the avx2 tier (and so the avxvnni tier's): x86/avx2/pool_s8_32c.cc,

@@ -163,7 +163,8 @@ struct QAttentionAttrs {
 
 // int8rt.QMaxPool (window only: the scale passes through),
 // int8rt.QAveragePool (window, count_include_pad, scales) and
-// int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC]. from_attrs:
+// int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC, optional table f32
+// [256]: x stands for table[x + 128], in_scale is x's]. from_attrs:
 // positive scales for the averaging pools.
 struct QPoolAttrs : InOutScales {
   static constexpr const char kMaxOp[] = "int8rt.QMaxPool";
@@ -267,7 +268,9 @@ struct QLutAttrs : InOutScales {
   static QLutAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]].
+// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1], optional table f32
+// [256]]: with the table, x stands for the float values table[x + 128] (the
+// float region in front of the gate, engine/lut_region.h) and in_scale is x's.
 struct QChannelMulAttrs : InOutScales {
   static constexpr const char kOp[] = "int8rt.QChannelMul";
   Attributes to_attrs() const;

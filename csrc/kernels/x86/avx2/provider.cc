@@ -49,7 +49,8 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const AvgPoolS8Kernel avgpool("avgpool_s8_avx2", Isa::kAvx2,
                                        bind<avgpool_s8, avx2::avgpool_row>);
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx2", Isa::kAvx2,
-                                                    bind<global_avgpool_s8, avx2::global_avgpool>);
+                                                    bind<global_avgpool_s8, avx2::global_avgpool>,
+                                                    ref::global_avgpool_table_s8);  // table form: the reference loop
   r.add(maxpool, avgpool, global_avgpool);
 
   namespace uk = avx2;

@@ -79,6 +79,25 @@ void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y) {
   }
 }
 
+// The table form: 16 table entries looked up by x + 128 (Table256), times
+// the gate, times 1/s_y (two roundings, as the float path's Mul then
+// Quantize); the table stays in registers across the rows.
+void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                            float inv_scale, int8_t* y) {
+  const Table256 lookup(table);
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512 inv = _mm512_set1_ps(inv_scale);
+  const __m512i bias = _mm512_set1_epi32(128);
+  for (int64_t r = 0; r < rows; ++r, x += C, y += C) {
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 k = mask16(C - c);
+      const __m512i idx = _mm512_add_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + c)), bias);
+      const __m512 t = _mm512_mul_ps(_mm512_mul_ps(lookup(idx), _mm512_maskz_loadu_ps(k, g + c)), inv);
+      _mm_mask_storeu_epi8(y + c, k, to_s8(clamp_ps(t, lo, hi)));
+    }
+  }
+}
+
 }  // namespace avx512
 }  // namespace x86
 }  // namespace kernels

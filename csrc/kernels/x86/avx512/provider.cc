@@ -56,10 +56,12 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const AvgPoolS8Kernel avgpool("avgpool_s8_avx512", kIsa,
                                        bind<avgpool_s8, uk::avgpool_row>);
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx512", kIsa,
-                                                    bind<global_avgpool_s8, uk::global_avgpool>);
+                                                    bind<global_avgpool_s8, uk::global_avgpool>,
+                                                    bind<global_avgpool_table_s8, uk::global_avgpool_table>);
   static const LookupS8Kernel lookup("lookup_s8_avx512", kIsa, bind<lookup_s8, uk::lookup>);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
-                                              bind<channel_mul_s8, uk::channel_mul_row>);
+                                              bind<channel_mul_s8, uk::channel_mul_row>,
+                                              bind<channel_mul_table_s8, uk::channel_mul_table_rows>);
   r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup, channel_mul);
 }
 
