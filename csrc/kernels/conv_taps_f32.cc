@@ -22,6 +22,18 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// dst = v + r, then the epilogue's clip (SgemmEpilogue's order).
+void add_clip(const float* v, const float* r, const SgemmEpilogue& ep, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float x = v[i] + r[i];
+    if (ep.clip) {
+      x = x > ep.lo ? x : ep.lo;
+      x = x < ep.hi ? x : ep.hi;
+    }
+    dst[i] = x;
+  }
+}
+
 }  // namespace
 
 struct TapConv::Grid {
@@ -69,6 +81,11 @@ std::string tap_conv_declines(const TapConvShape& s) {
   const int64_t wq = ceil_div(wp, s.sw);
   if (2 * s.ow < wq) return "over half the output grid's columns would be dropped";
   return "";
+}
+
+int64_t tap_conv_columns(const TapConvShape& s) {  // Grid's N
+  const int64_t wq = expands(s) ? s.ow : ceil_div((s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1, s.sw);
+  return (s.oh - 1) * wq + s.ow;
 }
 
 TapConv::TapConv(const SgemmKernel& uk, const TapConvShape& s, const float* w) : uk_(&uk), w_(s) {
@@ -166,7 +183,7 @@ void TapConv::group_gemm(const Grid& g, int64_t grp, const float* buf, float* cb
         t.c = cbuf + (grp * Mg_ + i0 + ip) * g.N + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
         t.bias = si == 0 && ep.row_bias ? ep.row_bias + grp * Mg_ + i0 + ip : nullptr;
-        t.clip = ep.clip && last;
+        t.clip = ep.clip && last && !ep.residual;  // with a residual: clipped in the copy-out, after it
         uk.fn(t);
         if ((t.bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
       }
@@ -204,15 +221,22 @@ void TapConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep
       const int64_t i0 = (rest / n_tiles) * mc, j0 = (rest % n_tiles) * nc;
       const int64_t rows = std::min(mc, Mg_ - i0), cols = std::min(nc, ncols - j0);
       group_gemm(g, grp, buf, cbuf, i0, rows, j0, cols, ep);
-      // The tile's valid columns (ox < ow) into y, while in cache.
+      // The tile's valid columns (ox < ow) into y, while in cache; with a
+      // residual, y = v + residual, then the clip.
       for (int64_t m = grp * Mg_ + i0; m < grp * Mg_ + i0 + rows; ++m) {
         const float* src = cbuf + m * ncols;
         float* dst = y + m * s.oh * s.ow;
+        const float* res = ep.residual ? ep.residual + m * ep.ldr : nullptr;
         for (int64_t n = j0; n < j0 + cols;) {
           const int64_t oy = n / wq, ox = n % wq;
           const int64_t seg = std::min(wq - ox, j0 + cols - n);
           if (ox < s.ow) {
-            std::memcpy(dst + oy * s.ow + ox, src + n, static_cast<size_t>(std::min(seg, s.ow - ox)) * sizeof(float));
+            const int64_t len = std::min(seg, s.ow - ox), at = oy * s.ow + ox;
+            if (res) {
+              add_clip(src + n, res + at, ep, dst + at, len);
+            } else {
+              std::memcpy(dst + at, src + n, static_cast<size_t>(len) * sizeof(float));
+            }
           }
           n += seg;
         }

@@ -23,7 +23,8 @@
 // Summation order: taps in row-major order (i, then j), within a tap the
 // channels ascending in slices of at most the microkernel's kc; each
 // slice is one microkernel call accumulating into C, the first adding the
-// bias, the last clipping (SgemmEpilogue, as sgemm applies it). Fixed by
+// bias, the last clipping (SgemmEpilogue, as sgemm applies it; a residual
+// is added as the valid columns are copied out, then the clip). Fixed by
 // the layer's shape and the microkernel alone (never by the thread count);
 // not the order of the im2col path (c, then i, j), so the two paths differ
 // within FP32 summation error (tests/test_conv_taps_f32.py bounds it).
@@ -48,6 +49,10 @@ struct TapConvShape {
 // better (1x1 kernels, few channels per group, mostly dropped columns).
 std::string tap_conv_declines(const TapConvShape& s);
 
+// Columns of the output grid the tap conv computes for `s` (the valid
+// oh * ow plus the dropped ones between rows), before padding to the tile.
+int64_t tap_conv_columns(const TapConvShape& s);
+
 // One layer's constant weights [M][C/G][kh][kw] (C, M, G, kh, kw of the
 // shape; the rest is read per run), packed once for `uk` in the tap order
 // above; run() is const and may be called from any thread.
@@ -57,7 +62,8 @@ class TapConv {
 
   // y[M][oh][ow] of one image x[C][H][W] for `s` (whose C, M, G, kh, kw must
   // be the weights'; tap_conv_declines(s) == ""); `ep` as in sgemm (row_bias
-  // over all M channels, or nullptr). Uses the calling thread's scratch
+  // over all M channels, or nullptr; residual [M][oh * ow] with ldr = oh * ow,
+  // or nullptr). Uses the calling thread's scratch
   // buffers (grown, never shrunk), and parallel_for over C tiles when `parallel`.
   void run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel) const;
 

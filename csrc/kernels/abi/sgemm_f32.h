@@ -14,6 +14,15 @@
 // arithmetic is fixed by k, kc and the accumulate flag alone: the result
 // does not depend on the tiling chosen for threads or on the thread count.
 //
+// Bound (every microkernel, any kc; tests/test_fp32_gemm_kernels.py): with
+// u = 2^-24, |C - exact| <= 2 (K + 1) u (sum over k of |a_ik b_kj| + |C_in|),
+// C_in the accumulated C; each of the at most K + 1 roundings of a running
+// sum (FMA, or a multiply then an add) costs at most u of a partial sum's
+// magnitude, the factor 2 covering the portable kernel's product roundings.
+// The epilogue's additions (bias, residual) are single IEEE adds in the
+// order stated on SgemmTile, so a fused epilogue equals the unfused graph's
+// separate Add / Relu / Clip passes bit for bit (tests/test_fp32_ops.py).
+//
 // Plain structs and declarations only, so ISA translation units may include
 // it (STYLE.md, "ISA code is fenced").
 #pragma once
@@ -34,10 +43,14 @@ struct SgemmTile {
   bool accumulate = false;    // C += acc instead of C = acc
   // The tile epilogue (kernels/sgemm_f32.h, SgemmEpilogue), for microkernels
   // that take it (SgemmKernel::epilogue): before the store, row r's value
-  // v = v + bias[r] when bias (set on the first K slice only, which does not
-  // accumulate), then, when clip (the last slice), v = v > lo ? v : lo and
-  // v < hi ? v : hi.
+  // v = v + bias[r] when bias, v = v + col_bias[j] when col_bias (either set
+  // on the first K slice only, which does not accumulate), then on the last
+  // slice v = v + residual[r * ldr + j] when residual, then, when clip,
+  // v = v > lo ? v : lo and v < hi ? v : hi.
   const float* bias = nullptr;
+  const float* col_bias = nullptr;  // at the tile's first column
+  const float* residual = nullptr;  // at the tile's first row and column
+  int64_t ldr = 0;                  // row stride of residual (elements)
   bool clip = false;
   float lo = 0.f, hi = 0.f;
 };

@@ -7,8 +7,9 @@
 // rows of 32 floats ldb apart (packed, or in place), from the driver in
 // kernels/sgemm_f32.cc. Partial tiles: `rows` < 8
 // runs a shorter instantiation (fewer broadcasts and chains), `cols` < 32
-// stores through a mask; the padded columns are zeros in B. The bias and
-// clip of the tile epilogue are applied in registers before the store.
+// stores through a mask; the padded columns are zeros in B. The bias,
+// residual and clip of the tile epilogue are applied in registers before
+// the store.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -56,6 +57,15 @@ void tile(const SgemmTile& t) {
       const __m512 b = _mm512_set1_ps(t.bias[r]);
       v0 = _mm512_add_ps(v0, b);
       v1 = _mm512_add_ps(v1, b);
+    }
+    if (t.col_bias) {  // first K slice, not accumulating: acc + bias of each column
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, t.col_bias));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, t.col_bias + 16));
+    }
+    if (t.residual) {  // last slice: v + residual, before the clip
+      const float* q = t.residual + r * t.ldr;
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, q));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, q + 16));
     }
     if (t.clip) {  // max(v, lo) gives lo for NaN v; min(v, hi) gives hi unless v < hi
       v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);
