@@ -45,7 +45,12 @@ struct TapConv::Grid {
     ncol = expand ? s.kw : s.sw;
     Hq = ceil_div((s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1, s.sh);
     Wq = expand ? s.ow : ceil_div((s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1, s.sw);
+    // Planes (the B rows, `plane` floats apart) padded so that the stride is
+    // not a multiple of 128 bytes: a 16 x 16 plane (ResNet's 14x14 stage)
+    // would put the 192 rows of a B panel into 8 of L1's 64 sets and
+    // evict the panel between the A panels that reuse it.
     plane = Hq * Wq;
+    if (plane % 32 == 0) plane += 16;
     N = (s.oh - 1) * Wq + s.ow;
     // A full last B panel reads up to nr columns past N, and a junk column
     // up to one row past its plane: zeros there.
@@ -154,6 +159,7 @@ void TapConv::fill_planes(const Grid& g, const float* x, float* buf) const {
           }
           std::fill(dst + hi, dst + wq, 0.f);
         }
+        std::fill(dst, dst + (plane - hq * wq), 0.f);  // the stride padding
       }
     }
   }

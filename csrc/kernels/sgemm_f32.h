@@ -7,7 +7,7 @@
 // tile over them); the register tile is a microkernel (abi/sgemm_f32.h)
 // chosen once per layer with kernels::choose<SgemmKernel>() (AVX-512F,
 // AVX2+FMA or portable, capped by max_isa(), logged as
-// "sgemm_f32 -> sgemm_8x32_avx512 (avx512)"). Summation order over k is fixed
+// "sgemm_f32 -> sgemm_12x32_avx512 (avx512)"). Summation order over k is fixed
 // by the microkernel (k ascending in KC chunks), so results do not depend on
 // the thread count; they differ between microkernels in the last bits (FMA
 // or not, KC). The float reference kernel is ref::gemm_f32.

@@ -128,6 +128,7 @@ class ConvLayer : public Layer {
       depthwise(in, x, w, bias, y, g);
     } else {
       const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+      if (strided_pointwise(g)) x = subsample(x, g);
       if (bf16_.empty()) {  // the SGEMM / tap conv epilogue adds the residual and clips
         if (transposed(g)) {
           transposed_gemm(x, w, bias, y, g);
@@ -280,6 +281,37 @@ class ConvLayer : public Layer {
         for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, false);
       });
     }
+  }
+
+  // A 1x1 convolution with strides and no padding (ResNet's downsampling
+  // shortcut) reads every sh-th row and sw-th column of the image and
+  // nothing else.
+  static bool strided_pointwise(const Geom& g) {
+    return g.kh == 1 && g.kw == 1 && (g.sh > 1 || g.sw > 1) && g.ph == 0 && g.pw == 0 &&
+           (g.oh - 1) * g.sh < g.H && (g.ow - 1) * g.sw < g.W;
+  }
+
+  // Those pixels copied once per run into the thread's scratch (grown, never
+  // shrunk), and `g` made the pointwise convolution of the copy: its product
+  // reads B in place (or runs transposed) instead of the im2col panels
+  // gathering single floats once per row tile. The same values in the same
+  // k order, so the same bits.
+  static const float* subsample(const float* x, Geom& g) {
+    thread_local std::vector<float> buf;
+    const int64_t P = g.oh * g.ow;
+    if (buf.size() < static_cast<size_t>(g.N * g.C * P)) buf.resize(static_cast<size_t>(g.N * g.C * P));
+    for (int64_t nc = 0; nc < g.N * g.C; ++nc) {
+      const float* src = x + nc * g.H * g.W;
+      float* dst = buf.data() + nc * P;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        const float* row = src + oy * g.sh * g.W;
+        for (int64_t ox = 0; ox < g.ow; ++ox) dst[oy * g.ow + ox] = row[ox * g.sw];
+      }
+    }
+    g.H = g.oh;
+    g.W = g.ow;
+    g.sh = g.sw = 1;
+    return buf.data();
   }
 
   // Whether the transposed product (transposed_gemm) runs `g`: one group,

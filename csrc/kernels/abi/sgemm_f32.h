@@ -12,7 +12,8 @@
 // rounding per step); the portable one multiplies and adds separately. So
 // tiers differ in the last bits, but within one microkernel every output's
 // arithmetic is fixed by k, kc and the accumulate flag alone: the result
-// does not depend on the tiling chosen for threads or on the thread count.
+// does not depend on the tiling chosen for threads or on the thread count,
+// nor on the tile height (mr).
 //
 // Bound (every microkernel, any kc; tests/test_fp32_gemm_kernels.py): with
 // u = 2^-24, |C - exact| <= 2 (K + 1) u (sum over k of |a_ik b_kj| + |C_in|),
@@ -61,8 +62,12 @@ void sgemm_6x8_portable(const SgemmTile& t);
 
 namespace x86 {
 namespace avx512 {
-// AVX-512F, 8 x 32 (two zmm per row), FMA (x86/avx512/sgemm_8x32.cc).
-constexpr int kSgemmMR = 8, kSgemmNR = 32;
+// AVX-512F, 12 x 32 (two zmm per row), FMA (x86/avx512/sgemm_x32.cc), the
+// tier's kernel; and its 8-row twin: the same FMAs per output in the same
+// order, so the same bits at the same kc (tested with ==).
+constexpr int kSgemmMR = 12, kSgemmNR = 32;
+void sgemm_12x32(const SgemmTile& t);
+constexpr int kSgemm8MR = 8;
 void sgemm_8x32(const SgemmTile& t);
 }  // namespace avx512
 namespace avx2 {
