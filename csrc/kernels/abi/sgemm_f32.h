@@ -7,6 +7,7 @@
 // panel of a row-major B is read in place, its rows ldb apart), then calls
 // the microkernel once per (A panel, B panel) pair:
 //   acc[r][j] = sum over k ascending of a[k*mr + r] * b[k*ldb + j], from 0
+//   (b[b_rows[k] + j] when the tile gives row offsets)
 //   C[r][j] = acc[r][j]  (or C[r][j] + acc[r][j] when accumulate)
 // for the valid `rows` x `cols` only. Vector microkernels use FMA (one
 // rounding per step); the portable one multiplies and adds separately. So
@@ -38,6 +39,9 @@ struct SgemmTile {
   const float* a = nullptr;   // A panel: [kc][mr]
   const float* b = nullptr;   // B panel: kc rows of nr floats, ldb apart
   int64_t ldb = 0;            // nr when packed, B's row stride when in place
+  // When set, row k of the B panel is at b + b_rows[k] instead of b + k * ldb
+  // (the tap conv's slices, whose rows come from several taps' planes).
+  const int64_t* b_rows = nullptr;
   float* c = nullptr;         // C at the tile's first row and column
   int64_t ldc = 0;            // row stride of C (elements)
   int rows = 0, cols = 0;     // valid rows (1..mr) and columns (1..nr)

@@ -12,7 +12,8 @@
 //     in the same k order), so the tests compare the two with ==.
 //
 // Layout: A panel [kc][MR] (packed), B panel kc rows of 32 floats ldb apart
-// (packed, or in place), from the driver in kernels/sgemm_f32.cc. Partial
+// (packed, or in place) or at the offsets b_rows (the tap conv's slices
+// over several taps), from the driver in kernels/sgemm_f32.cc. Partial
 // tiles: `rows` < MR runs a shorter instantiation (fewer broadcasts and
 // chains), `cols` < 32 loads and stores C through a mask; the padded
 // columns are zeros in B. The tile epilogue (bias, column bias, residual,
@@ -29,7 +30,7 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-template <int MR, int R>
+template <int MR, int R, bool kRows>
 void tile(const SgemmTile& t) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 12
@@ -37,6 +38,7 @@ void tile(const SgemmTile& t) {
   const float* a = t.a;
   const float* b = t.b;
   for (int64_t k = 0; k < t.kc; ++k) {
+    if (kRows) b = t.b + t.b_rows[k];
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
@@ -45,7 +47,7 @@ void tile(const SgemmTile& t) {
       acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
     a += MR;
-    b += t.ldb;
+    if (!kRows) b += t.ldb;
   }
   const int lo_cols = t.cols < 16 ? t.cols : 16;
   const int hi_cols = t.cols - lo_cols;
@@ -83,35 +85,44 @@ void tile(const SgemmTile& t) {
   }
 }
 
+template <int MR, int R>
+void rows(const SgemmTile& t) {
+  if (t.b_rows) {
+    tile<MR, R, true>(t);
+  } else {
+    tile<MR, R, false>(t);
+  }
+}
+
 }  // namespace
 
 void sgemm_8x32(const SgemmTile& t) {
   switch (t.rows) {
-    case 1: tile<8, 1>(t); break;
-    case 2: tile<8, 2>(t); break;
-    case 3: tile<8, 3>(t); break;
-    case 4: tile<8, 4>(t); break;
-    case 5: tile<8, 5>(t); break;
-    case 6: tile<8, 6>(t); break;
-    case 7: tile<8, 7>(t); break;
-    default: tile<8, 8>(t); break;
+    case 1: rows<8, 1>(t); break;
+    case 2: rows<8, 2>(t); break;
+    case 3: rows<8, 3>(t); break;
+    case 4: rows<8, 4>(t); break;
+    case 5: rows<8, 5>(t); break;
+    case 6: rows<8, 6>(t); break;
+    case 7: rows<8, 7>(t); break;
+    default: rows<8, 8>(t); break;
   }
 }
 
 void sgemm_12x32(const SgemmTile& t) {
   switch (t.rows) {
-    case 1: tile<12, 1>(t); break;
-    case 2: tile<12, 2>(t); break;
-    case 3: tile<12, 3>(t); break;
-    case 4: tile<12, 4>(t); break;
-    case 5: tile<12, 5>(t); break;
-    case 6: tile<12, 6>(t); break;
-    case 7: tile<12, 7>(t); break;
-    case 8: tile<12, 8>(t); break;
-    case 9: tile<12, 9>(t); break;
-    case 10: tile<12, 10>(t); break;
-    case 11: tile<12, 11>(t); break;
-    default: tile<12, 12>(t); break;
+    case 1: rows<12, 1>(t); break;
+    case 2: rows<12, 2>(t); break;
+    case 3: rows<12, 3>(t); break;
+    case 4: rows<12, 4>(t); break;
+    case 5: rows<12, 5>(t); break;
+    case 6: rows<12, 6>(t); break;
+    case 7: rows<12, 7>(t); break;
+    case 8: rows<12, 8>(t); break;
+    case 9: rows<12, 9>(t); break;
+    case 10: rows<12, 10>(t); break;
+    case 11: rows<12, 11>(t); break;
+    default: rows<12, 12>(t); break;
   }
 }
 
