@@ -6,17 +6,23 @@
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
 // per call, the residual and Relu / Clip applied by the kernel before its
-// store; 2-D kernels larger than 1x1 with constant weights and at least
-// 16 channels per group (or one group and kw * C >= 16) run the tap conv (kernels/conv_taps_f32.h: one GEMM
-// per tap, B read in place from a phase-split padded copy of the image);
-// everything else is
-// the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
-// col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
-// (Im2colView: col is never materialised; the input itself is B when the
-// conv is 1x1, stride 1, no padding) and whose A panels (constant weights)
-// are packed once when the layer is created. Bias and Relu / Clip are the
-// SGEMM's tile epilogue (applied while each tile is in cache) unless a
-// residual must come first. 3-D convolutions materialise
+// store. A 1x1 convolution with strides and no padding first copies the
+// pixels it reads and then runs as a pointwise one. Dense FP32 convolutions
+// with constant weights and one group whose output pixels would pad the
+// SGEMM's 32-wide column tile badly (7x7 and 14x14 planes) run the
+// output-transposed product (transposed_gemm: pixels as rows, channels as
+// vector columns, then a transpose). Otherwise 2-D kernels larger than 1x1
+// with constant weights and at least 16 channels per group (or one group
+// and kw * C >= 16) run the tap conv (kernels/conv_taps_f32.h: per-tap
+// GEMMs, B read in place from a phase-split padded copy of the image);
+// everything else is the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g]
+// (M/G x C/G*kh*kw) * col (C/G*kh*kw x OH*OW), whose B panels are packed
+// straight from the image (Im2colView: col is never materialised; the
+// input itself is B when the conv is 1x1, stride 1, no padding) and whose A
+// panels (constant weights) are packed once when the layer is created.
+// Bias, the residual and Relu / Clip are the SGEMM's (or the tap conv's)
+// tile epilogue, applied while each tile is in cache, in the unfused
+// graph's order (bit for bit). 3-D convolutions materialise
 // col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
