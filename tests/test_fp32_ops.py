@@ -441,6 +441,83 @@ def test_layernorm_kernels_agree_bit_for_bit_on_every_tier() -> None:
                 assert a.tobytes() == b.tobytes(), (isa, k, o)
 
 
+def _moments_rule(x: np.ndarray, eps: float) -> tuple[np.float32, np.float32]:
+    """kernels/ref/layernorm_f32.h's moments, spelled out: 16 double lanes
+    (lane l sums the values i = l mod 16 in order), added as the tree lane l +
+    lane l + 8, + 4, + 2, + 1; two passes; one rounding to float each."""
+    def tree(lanes: list[float]) -> float:
+        v = list(lanes)
+        for half in (8, 4, 2, 1):
+            v = [v[l] + v[l + half] for l in range(half)]
+        return v[0]
+    xs = [float(v) for v in x]
+    s = [0.0] * 16
+    for i, v in enumerate(xs):
+        s[i % 16] += v
+    mean = tree(s) / len(xs)
+    q = [0.0] * 16
+    for i, v in enumerate(xs):
+        q[i % 16] += (v - mean) * (v - mean)
+    return np.float32(mean), np.float32(1.0 / np.sqrt(tree(q) / len(xs) + eps))
+
+
+def test_layernorm_follows_the_stated_moments_rule() -> None:
+    """LayerNormalization's Mean, InvStdDev and y are exactly the rule of
+    kernels/ref/layernorm_f32.h (16 double lanes, a fixed tree, then
+    (x - mean) * inv_std * scale + bias in float), on every tier, for rows
+    shorter than the lanes, with a tail, and whole multiples of 16."""
+    rng = np.random.default_rng(33)
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    for n in (1, 5, 16, 29, 64, 200):
+        x = (rng.standard_normal((3, n)) * 4 + 7).astype(np.float32)
+        scale, bias = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+        rule = [_moments_rule(row, 1e-5) for row in x]
+        mean = np.array([[m] for m, _ in rule], np.float32)
+        inv = np.array([[f] for _, f in rule], np.float32)
+        y = (x - mean) * inv * scale + bias
+        for isa in tiers:
+            int8rt.set_max_isa(isa)
+            try:
+                got = run_single_op("LayerNormalization", [x, scale, bias], {"axis": -1, "epsilon": 1e-5},
+                                    [False, True, True], 3)
+            finally:
+                int8rt.set_max_isa(None)
+            assert got[1].reshape(3, 1).tobytes() == mean.tobytes(), (isa, n)
+            assert got[2].reshape(3, 1).tobytes() == inv.tobytes(), (isa, n)
+            assert got[0].tobytes() == y.tobytes(), (isa, n)
+
+
+def test_softmax_exp_agrees_bit_for_bit_on_every_tier_over_its_range() -> None:
+    """The AVX-512 tier writes the softmax rule's exp (exp_fma_f32) in
+    intrinsics with vscalefps for 2^n; it must give the reference's bits for
+    every exponent: rows [0, t1 .. t15] (so each t is exp's argument) sweep
+    t over [-110, 1] densely, the floats next to exp's range limit -87.3365
+    and the denormal results just above it."""
+    lo = np.float32(-87.3365479)
+    near = [lo]
+    for _ in range(40):
+        near.append(np.nextafter(near[-1], np.float32(0)))
+    t = np.concatenate([np.linspace(-110, 1, 45000, dtype=np.float32), np.array(near, np.float32),
+                        np.linspace(-87.34, -86.0, 3000, dtype=np.float32)])
+    t = np.concatenate([t, np.zeros((-len(t)) % 15, np.float32)]).reshape(-1, 15)
+    x = np.concatenate([np.zeros((len(t), 1), np.float32), t], axis=1)
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    results = {}
+    for isa in tiers:
+        int8rt.set_max_isa(isa)
+        try:
+            results[isa] = run_single_op("Softmax", [x], {"axis": -1}, [False], 1)[0]
+        finally:
+            int8rt.set_max_isa(None)
+    for isa in tiers[1:]:
+        differ = np.flatnonzero(results[isa].view(np.uint32) != results["ref"].view(np.uint32))
+        assert differ.size == 0, (isa, x.ravel()[differ[:5]])
+    # and the values are exp's: softmax of [0, t] is e^t / (1 + sum e^t)
+    want = np.exp(x.astype(np.float64))
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(results["ref"], want, rtol=3e-6, atol=1e-37)
+
+
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
 def test_softmax_kernels_agree_bit_for_bit_on_every_tier(op: str) -> None:
     """The softmax family (kernels/softmax_f32.h) compiles the loops of

@@ -31,6 +31,7 @@ struct Builder::Impl {
   // batch) or from the first calibration batch; see calibrate_batch.
   bool shapes_probed = false;
   bool infinities_checked = false;  // see calibrate_batch
+  int64_t last_rows = -1;  // axis 0 shared by the last calibration batch's inputs (-1: none, or they differ)
 };
 
 Builder::~Builder() = default;
@@ -182,7 +183,12 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     }
     ins.push_back({id, kv.second.dtype, kv.second.shape, kv.second.data});
   }
+  impl_->last_rows = -1;
   impl_->fp32->run(*impl_->state, ins);
+  for (size_t k = 0; k < ins.size(); ++k) {
+    const int64_t rows = ins[k].shape.empty() ? -1 : ins[k].shape[0];
+    impl_->last_rows = k == 0 || impl_->last_rows == rows ? rows : -1;
+  }
   if (!impl_->shapes_probed) {
     impl_->shapes_probed = true;
     impl_->fp32->annotate_shapes(impl_->optimized, probes_from_batch(net, *impl_->fp32, ins));
@@ -225,6 +231,52 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     batch.emplace_back(tensors[id].name, calib::ArrayView::contiguous(v.data<float>(), v.numel()));
   }
   collector.observe_batch(batch);
+}
+
+bool Builder::observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const {
+  const Network& net = impl_->optimized;
+  const int64_t n = impl_->last_rows;
+  if (!impl_->infinities_checked) throw InvalidArgument("observe_rows: no calibration batch has run");
+  if (n <= 0) return false;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (rows[k] < 0 || rows[k] >= n || (k > 0 && rows[k] <= rows[k - 1])) {
+      throw InvalidArgument("observe_rows: rows must be ascending indices below the batch's " + std::to_string(n));
+    }
+  }
+  // Only the batch may vary: a tensor whose first dimension is then dynamic
+  // and holds the batch's rows has one sample per row.
+  auto batch_leading = [&](const std::vector<int64_t>& declared, const engine::Shape& actual) {
+    if (declared.empty() || declared[0] != -1 || actual.empty() || actual[0] != n) return false;
+    return std::all_of(declared.begin() + 1, declared.end(), [](int64_t d) { return d >= 0; });
+  };
+  std::vector<int> ids;
+  for (size_t id = 0; id < net.tensors().size(); ++id) {
+    if (!impl_->observe[id]) continue;
+    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
+    if (v.dtype() != DataType::kFloat32) continue;
+    if (!batch_leading(net.tensor(static_cast<int>(id)).shape, v.shape())) return false;
+    ids.push_back(static_cast<int>(id));
+  }
+  for (int id : net.inputs()) {
+    if (net.tensor(id).shape.empty() || net.tensor(id).shape[0] != -1) return false;
+    for (size_t d = 1; d < net.tensor(id).shape.size(); ++d) {
+      if (net.tensor(id).shape[d] < 0) return false;
+    }
+  }
+  // One tensor at a time (a copy of its rows, not of the whole batch): the
+  // batch's values already passed calibrate_batch's collector, so none is
+  // rejected as NaN/Inf here unless `collector`'s policy is stricter.
+  std::vector<float> part;
+  for (int id : ids) {
+    const engine::Value& v = impl_->fp32->value(*impl_->state, id);
+    const int64_t per = v.numel() / n;
+    part.resize(static_cast<size_t>(per) * rows.size());
+    for (size_t k = 0; k < rows.size(); ++k) {
+      std::copy_n(v.data<float>() + rows[k] * per, per, part.data() + k * per);
+    }
+    collector.observe(net.tensor(id).name, calib::ArrayView::contiguous(part.data(), static_cast<int64_t>(part.size())));
+  }
+  return true;
 }
 
 void Builder::add_to_bias(const std::string& node_name, const std::vector<float>& delta) {

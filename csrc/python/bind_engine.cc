@@ -240,6 +240,8 @@ void bind_engine(py::module_& m) {
              b.calibrate_batch(views, collector);
            },
            py::arg("inputs"), py::arg("collector"))
+      .def("observe_rows", &Builder::observe_rows, py::arg("rows"), py::arg("collector"),
+           py::call_guard<py::gil_scoped_release>())
       .def("add_to_bias", &Builder::add_to_bias, py::arg("node"), py::arg("delta"))
       .def("set_node_constants",
            [](Builder& b, const std::vector<std::tuple<std::string, int, std::vector<float>>>& updates) {

@@ -55,11 +55,11 @@ class BuilderConfig:
             which also picks another algorithm).
         layer_precisions: layer (node) name -> ``"fp32"`` keeps that layer in
             float32, ``"bf16"`` keeps it out of int8 and runs it in BF16 (a
-            Conv, Gemm or MatMul with constant weights; another op stays
+            Conv or Gemm with constant weights, or MatMul; another op stays
             float32 with a warning in the report), ``"int8"`` is the default
             (TensorRT's per-layer precision).
-        bf16: float layers that have a BF16 kernel (Conv, Gemm, MatMul with
-            constant weights) run in BF16 (TensorRT's ``BuilderFlag.BF16``):
+        bf16: float layers that have a BF16 kernel (Conv and Gemm with
+            constant weights, MatMul) run in BF16 (TensorRT's ``BuilderFlag.BF16``):
             with ``precision="int8"`` the layers left out of int8 (by the
             lowering, ``layer_precisions`` or ``accuracy_target``), with
             ``"fp32"`` all of them. BF16 products (weights and activations
@@ -254,7 +254,11 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             arrays = input_arrays(calibrator, inputs, dtypes)
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        def observe(inputs: dict[str, np.ndarray], collector: Any) -> None:  # the auto choice's own histograms
+        def observe(inputs: dict[str, np.ndarray], rows: Optional[np.ndarray], collector: Any) -> None:
+            # The auto choice's own histograms: the rows of the batch just run,
+            # without a second float32 pass where the batch leads every tensor.
+            if rows is not None and builder.observe_rows([int(r) for r in rows], collector._native):
+                return
             builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes), collector._native)
 
         pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,

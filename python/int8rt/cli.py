@@ -351,8 +351,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="NaN/Inf in an activation: stop with an error naming the tensor, or skip those values")
     b.add_argument("--fp32-layers", nargs="*", help="layer (ONNX node) names to keep in FP32")
     b.add_argument("--bf16-layers", nargs="*",
-                   help="layer (ONNX node) names to keep out of int8 and run in BF16 (Conv / Gemm / MatMul "
-                        "with constant weights)")
+                   help="layer (ONNX node) names to keep out of int8 and run in BF16 (Conv / Gemm with "
+                        "constant weights, MatMul)")
     b.add_argument("--bf16", action="store_true",
                    help="float layers that have a BF16 kernel run in BF16 (TensorRT's --bf16): with --precision "
                         "int8 those left out of int8, with fp32 all of them")

@@ -26,7 +26,8 @@
 // col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
-// weights of each group converted and packed once here.
+// weights of each group converted and packed once here, with the same tile
+// epilogue (bias, and the clip unless a residual is added after it).
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -143,9 +144,9 @@ class ConvLayer : public Layer {
           gemm_path(x, w, bias, res, y, g);
           if (!fused_.clip) epilogue(nullptr, y, g);
         }
-      } else {
+      } else {  // the BF16 tile epilogue clips only without a residual, which comes after
         gemm_path(x, w, bias, nullptr, y, g);
-        epilogue(res, y, g);
+        if (res || !fused_.clip) epilogue(res, y, g);
       }
     }
   }
@@ -262,19 +263,17 @@ class ConvLayer : public Layer {
     auto one = [&](int64_t n, int64_t grp, bool parallel) {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
-      if (bias && !bf16_.empty()) {
-        for (int64_t m = 0; m < Mg; ++m) std::fill(yg + m * P, yg + (m + 1) * P, bias[grp * Mg + m]);
-      }
       GemmOperand b{xg, P, false};
       Im2colView view{xg, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
       if (!pointwise) b.im2col = &view;  // packed from the image, panel by panel
+      kernels::SgemmEpilogue ep = fused_;  // bias, residual and activation on each tile while in cache
+      ep.row_bias = bias ? bias + grp * Mg : nullptr;
       if (!bf16_.empty()) {
-        bf16_.packed[grp]->run(P, b, yg, P, bias != nullptr, parallel);
+        ep.clip = fused_.clip && residual_ < 0;  // a residual is added after the BF16 product, then the clip
+        bf16_.packed[grp]->run(P, b, yg, P, false, parallel, &ep);
       } else {
         GemmOperand a{w + grp * Mg * K, K, false};
         if (!packed_.empty()) a.packed = &packed_[grp];
-        kernels::SgemmEpilogue ep = fused_;  // bias, residual and activation on each tile while in cache
-        ep.row_bias = bias ? bias + grp * Mg : nullptr;
         ep.residual = res ? res + (n * g.M + grp * Mg) * P : nullptr;
         ep.ldr = P;
         sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);

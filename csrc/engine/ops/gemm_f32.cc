@@ -16,7 +16,9 @@
 //
 // BF16 (int8rt_precision="bf16", engine/bf16_layers.h): a constant 2-D B is
 // converted and packed once here and the product runs on the BF16 GEMM;
-// alpha, beta, C and the activation stay FP32.
+// alpha, beta, C and the activation stay FP32. A MatMul whose B is an
+// activation (or a batched constant) converts and packs B on each run
+// (GemmBf16Kernel::run_activations), batches split as in FP32.
 #include <algorithm>
 #include <limits>
 #include <memory>
@@ -185,9 +187,12 @@ class MatMulLayer : public Layer {
     if (node.inputs.size() < 2 || node.inputs[1] < 0) return;  // run() reports the missing operand
     const Tensor& b = net.tensor(node.inputs[1]);
     if (wants_bf16(net, node)) {
-      bf16_.add({b.f32.data(), b.shape[0], b.shape[1], b.shape[1], false, /*left=*/false});
-    } else if (b.is_constant && b.dtype == DataType::kFloat32 && b.shape.size() == 2 &&
-               static_cast<int64_t>(b.f32.size()) == b.shape[0] * b.shape[1] && b.shape[0] > 0 && b.shape[1] > 0) {
+      if (is_constant_2d(b)) {
+        bf16_.add({b.f32.data(), b.shape[0], b.shape[1], b.shape[1], false, /*left=*/false});
+      } else {
+        bf16_.choose();  // B converted and packed on each run
+      }
+    } else if (is_constant_2d(b)) {
       // A constant 2-D B (a Linear layer's weights) is packed into the
       // SGEMM's panels once here, not read a row of B apart on every run.
       packed_b_ = std::make_unique<kernels::PackedB>(
@@ -214,8 +219,10 @@ class MatMulLayer : public Layer {
     if (b_count == 1) {  // B shared by every batch: one GEMM over all rows of A
       int64_t a_count = shape_numel(p.a_batch);
       if (a_count == nb) {
-        if (!bf16_.empty()) {
+        if (!bf16_.packed.empty()) {
           bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false);
+        } else if (!bf16_.empty()) {
+          bf16_.kernel->run_activations(nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
         } else {
           GemmOperand bo{b, p.N, false};
           if (packed_b_ && packed_b_->K == p.K && packed_b_->N == p.N) bo.packed_b = packed_b_.get();
@@ -223,7 +230,7 @@ class MatMulLayer : public Layer {
         }
         return;
       }
-      if (!bf16_.empty()) throw Error(prefix_ + "bf16 needs a 2-D B");  // bf16_decline_reason excludes it
+      if (!bf16_.packed.empty()) throw Error(prefix_ + "a constant 2-D B has no batch");
     }
     std::vector<int64_t> sa = broadcast_strides(p.a_batch, p.batch), sb = broadcast_strides(p.b_batch, p.batch);
     auto one = [&](int64_t t, bool parallel) {
@@ -234,8 +241,12 @@ class MatMulLayer : public Layer {
         oa += idx * sa[d];
         ob += idx * sb[d];
       }
-      sgemm(*uk_, p.M, p.N, p.K, {a + oa * p.M * p.K, p.K, false}, {b + ob * p.K * p.N, p.N, false},
-            y + t * p.M * p.N, p.N, false, parallel);
+      const GemmOperand at{a + oa * p.M * p.K, p.K, false}, bt{b + ob * p.K * p.N, p.N, false};
+      if (!bf16_.empty()) {
+        bf16_.kernel->run_activations(p.M, p.N, p.K, at, bt, y + t * p.M * p.N, p.N, false, parallel);
+      } else {
+        sgemm(*uk_, p.M, p.N, p.K, at, bt, y + t * p.M * p.N, p.N, false, parallel);
+      }
     };
     if (p.M * p.N * p.K < (1 << 20) && nb > 1) {
       parallel_for(nb, 1, [&](int64_t begin, int64_t end) {
@@ -277,9 +288,14 @@ class MatMulLayer : public Layer {
     return p;
   }
 
+  static bool is_constant_2d(const Tensor& b) {
+    return b.is_constant && b.dtype == DataType::kFloat32 && b.shape.size() == 2 &&
+           static_cast<int64_t>(b.f32.size()) == b.shape[0] * b.shape[1] && b.shape[0] > 0 && b.shape[1] > 0;
+  }
+
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
-  Bf16Gemm bf16_;  // empty unless the node runs in BF16
+  Bf16Gemm bf16_;  // empty unless the node runs in BF16 (packed: a constant 2-D B)
   std::unique_ptr<kernels::PackedB> packed_b_;  // a constant 2-D B in uk_'s panels, or null
 };
 

@@ -71,6 +71,7 @@ struct PassOptions {
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
   bool fuse_gelu = true;  // Div/Erf/Add/Mul/Mul -> Gelu (fuse_gelu.cc)
+  bool fuse_add_layernorm = true;  // Add -> LayerNormalization as one layer (fuse_add_layernorm.cc)
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
                                  // LeakyRelu would keep the whole Conv in float32
   bool fuse_horizontal = true;
@@ -142,6 +143,15 @@ void fold_scale_bias(Network& net, PassReport* report);
 // the Conv as "int8rt_residual" (see the contract above) and the Conv writes
 // the Add's output tensor (PassOptions::fuse_residual).
 void fuse_residual(Network& net, PassReport* report);
+
+// Add(a, b) whose output a LayerNormalization (constant Scale and B, Y its
+// only output) normalises becomes that LayerNormalization reading a (input
+// 0) and b (input 3) with "int8rt_residual" = 3: it normalises a + b (the
+// Add's float arithmetic, broadcast as Add does). When the sum has other
+// readers, or is a network output, the node also writes it as its second
+// output, with "int8rt_sum_output" = 1. The fused node takes the Add's place
+// in the node order (PassOptions::fuse_add_layernorm; fuse_add_layernorm.cc).
+void fuse_add_layernorm(Network& net, PassReport* report);
 
 // Conv or Gemm whose output's only use is Relu, Clip (constant bounds) or,
 // when `leaky_relu` is set, LeakyRelu gets "int8rt_activation" (contract

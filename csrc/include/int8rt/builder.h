@@ -103,6 +103,20 @@ class Builder {
   // calibration tensor into `collector` (named by tensor).
   void calibrate_batch(const std::map<std::string, TensorView>& inputs, calib::Collector& collector);
 
+  // Streams rows `rows` (indices along axis 0, ascending, each once) of the
+  // last calibrate_batch's calibration tensors into `collector`, as
+  // calibrate_batch on a batch of those rows alone would (the float32
+  // network computes each sample alone: its kernels are batch-invariant),
+  // without running the network again. For the auto calibrator, whose
+  // choice reads histograms of the samples not held out
+  // (python/int8rt/accuracy/holdout.py). Only where the batch is every
+  // tensor's leading axis: every network input's only dynamic dimension is
+  // its first, and each calibration tensor's is too, with the batch's row
+  // count there at run time; otherwise nothing is observed and it returns
+  // false (the caller runs the rows as a batch). InvalidArgument before any
+  // batch, or for a row out of range or out of order.
+  bool observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const;
+
   // Adds `delta` (one value per output channel) to the bias of the Conv or
   // Gemm node `node` of the optimized network, which then reads a new
   // constant "<node>::corrected_bias" (a zero bias is assumed where it had

@@ -91,7 +91,17 @@ void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 }  // namespace avx512
 namespace avx2 {
-// AVX2, the avx2 tier (and so the avxvnni tier's pooling): x86/avx2/pool_s8_32c.cc.
+// AVX2, the avx2 tier (and so the avxvnni tier's): x86/avx2/pool_s8_32c.cc,
+// x86/avx2/eltwise_s8_32.cc.
+void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
+void dequantize(int64_t n, const int8_t* q, float scale, float* x);
+void quantize_nchw_to_nhwc(const TransposeBlock& b);
+void dequantize_nhwc_to_nchw(const TransposeBlock& b);
+void add(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y);
+void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m, int8_t* y,
+             int64_t y_stride);
+void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
