@@ -148,6 +148,75 @@ def test_conv_fused_epilogue() -> None:
         np.testing.assert_array_equal(fused, ref.astype(np.float32))
 
 
+def _im2col(x: np.ndarray, kh: int, kw: int, stride: int, pad: int) -> np.ndarray:
+    """[C * kh * kw, oh * ow] of one image [C, H, W], rows (c, i, j), zero padding."""
+    c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+    cols = [xp[:, i:i + stride * oh:stride, j:j + stride * ow:stride] for i in range(kh) for j in range(kw)]
+    return np.stack(cols, axis=1).reshape(c * kh * kw, oh * ow)
+
+
+# (x shape, w shape, stride, pad, path the AVX-512 build takes, same order as the im2col SGEMM)
+CONV_PATHS = {
+    "pointwise, B in place": ((1, 24, 10, 10), (40, 24, 1, 1), 1, 0, True),
+    "pointwise, output-transposed (49 pixels)": ((2, 24, 7, 7), (64, 24, 1, 1), 1, 0, True),
+    "1x1 stride 2, subsampled then transposed": ((2, 24, 14, 14), (64, 24, 1, 1), 2, 0, True),
+    "1x1 stride 2, subsampled then in place": ((1, 16, 20, 20), (40, 16, 1, 1), 2, 0, True),
+    "3x3 tap conv, two K slices": ((1, 32, 12, 12), (40, 32, 3, 3), 1, 1, False),
+    "3x3 tap conv, 16 x 16 planes padded": ((1, 32, 14, 14), (40, 32, 3, 3), 1, 1, False),
+    "3x3 / 2 tap conv": ((1, 32, 16, 16), (40, 32, 3, 3), 2, 1, False),
+    "3x3 output-transposed im2col (49 pixels)": ((2, 32, 7, 7), (64, 32, 3, 3), 1, 1, True),
+}
+
+
+@pytest.mark.parametrize("isa", ["ref", "avx2", "avx512"])
+@pytest.mark.parametrize("path", list(CONV_PATHS))
+def test_conv_paths_and_fused_residual(path: str, isa: str) -> None:
+    """Each dense-conv path of engine/ops/conv_f32.cc (pointwise with B in
+    place, the output-transposed SGEMM for pixel counts that pad badly to the
+    tile, strided 1x1 subsampled first, the tap conv): within the SGEMM bound
+    of abi/sgemm_f32.h of the float64 product; where the path sums in the
+    im2col SGEMM's order (all but the tap conv) equal bit for bit to the
+    engine's SGEMM on the numpy im2col with the bias as the accumulated C;
+    and with the residual and Relu / Clip fused into the epilogue, equal bit
+    for bit to the unfused Conv, then Add, then the activation."""
+    if not int8rt.kernels.isa_info()[isa]["cpu"]:
+        pytest.skip(f"no {isa} on this CPU")
+    from int8rt._testing import kernels as K
+    xs, ws, stride, pad, same_as_sgemm = CONV_PATHS[path]
+    rng = np.random.default_rng(sum(xs) + sum(ws) + stride)
+    x, wt, b = rand(rng, *xs), rand(rng, *ws), rand(rng, ws[0])
+    attrs = {"pads": [pad] * 4, "strides": [stride] * 2}
+    int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+    try:
+        z = run_single_op("Conv", [x, wt, b], attrs, [False, True, True])[0]
+        w2 = wt.reshape(ws[0], -1)
+        for n in range(xs[0]):
+            col = _im2col(x[n], ws[2], ws[3], stride, pad)
+            got = z[n].reshape(ws[0], -1)
+            exact = w2.astype(np.float64) @ col + b[:, None]
+            mag = np.abs(w2.astype(np.float64)) @ np.abs(col) + np.abs(b)[:, None]
+            bound = 2.0 * (w2.shape[1] + 1) * 2.0 ** -24 * mag
+            assert (np.abs(got - exact) <= bound).all(), f"{path} {isa}: outside the SGEMM bound"
+            if same_as_sgemm:
+                ref = K.sgemm(w2, np.ascontiguousarray(col), c=np.repeat(b[:, None], col.shape[1], axis=1))
+                np.testing.assert_array_equal(got.view(np.uint32), ref.view(np.uint32), err_msg=f"{path} {isa}")
+        r = rand(rng, *z.shape)
+        zr = z + r  # float32, one rounding: the Add layer
+        for act, extra, ref in [("Relu", {}, np.maximum(zr, 0)),
+                                ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 1.0}, np.clip(zr, -0.5, 1.0))]:
+            fused = run_single_op("Conv", [x, wt, b, r],
+                                  {**attrs, "int8rt_residual": 3, "int8rt_activation": act, **extra},
+                                  [False, True, True, False])[0]
+            np.testing.assert_array_equal(fused.view(np.uint32), ref.astype(np.float32).view(np.uint32),
+                                          err_msg=f"{path} {isa} residual + {act}")
+        clipped = run_single_op("Conv", [x, wt, b], {**attrs, "int8rt_activation": "Relu"}, [False, True, True])[0]
+        np.testing.assert_array_equal(clipped, np.maximum(z, 0), err_msg=f"{path} {isa} Relu")
+    finally:
+        int8rt.set_max_isa(None)
+
+
 @pytest.mark.parametrize("group", [1, 2])
 @pytest.mark.parametrize("isa", ["ref", "avx2", "avx512"])
 def test_conv_activation_in_the_gemm_epilogue(group: int, isa: str) -> None:

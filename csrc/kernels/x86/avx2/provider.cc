@@ -14,6 +14,7 @@
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/abi/sgemm_f32.h"
+#include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
 #include "kernels/layernorm_f32.h"
@@ -61,8 +62,9 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const AddS8Kernel add("add_s8_avx2", Isa::kAvx2, bind<add_s8, uk::add>);
   static const ConcatS8Kernel concat("concat_s8_avx2", Isa::kAvx2, bind<concat_s8, uk::rescale>);
   static const LookupS8Kernel lookup("lookup_s8_avx2", Isa::kAvx2, bind<lookup_s8, uk::lookup>);
+  // The table form (an exact squeeze-and-excitation gate) runs the reference loop on this tier.
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx2", Isa::kAvx2,
-                                              bind<channel_mul_s8, uk::channel_mul_row>);
+                                              bind<channel_mul_s8, uk::channel_mul_row>, ref::channel_mul_table_s8);
   r.add(quantize, dequantize, add, concat, lookup, channel_mul);
 }
 
