@@ -39,6 +39,20 @@ namespace int8rt {
 namespace kernels {
 namespace ref {
 
+// p * 2^n for an integral n in [-126, 128] (exp's last step), 2^n built
+// from exponent bits as two factors so that n = 128 stays finite: p * 2^(n/2)
+// is exact, so the result is p * 2^n rounded once.
+static inline float times_pow2(float p, float n) {
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t half = ni / 2;
+  const uint32_t b1 = static_cast<uint32_t>(half + 127) << 23;
+  const uint32_t b2 = static_cast<uint32_t>(ni - half + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &b1, 4);
+  std::memcpy(&s2, &b2, 4);
+  return p * s1 * s2;
+}
+
 static inline float exp_f32(float x) {
   const float kHi = 88.7228393f, kLo = -87.3365479f;
   const bool nan = x != x;
@@ -64,15 +78,7 @@ static inline float exp_f32(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
-  // 2^n: n in [-126, 128]; build it as two factors so n = 128 stays finite.
-  const int32_t ni = static_cast<int32_t>(n);
-  const int32_t half = ni / 2;
-  const uint32_t b1 = static_cast<uint32_t>(half + 127) << 23;
-  const uint32_t b2 = static_cast<uint32_t>(ni - half + 127) << 23;
-  float s1, s2;
-  std::memcpy(&s1, &b1, 4);
-  std::memcpy(&s2, &b2, 4);
-  float y = p * s1 * s2;
+  float y = times_pow2(p, n);
   y = under ? 0.0f : y;
   y = over ? __builtin_inff() : y;
   return nan ? x : y;
@@ -95,15 +101,7 @@ static inline float exp_fma_f32(float x) {
   p = std::fma(p, r, 1.6666665459e-1f);
   p = std::fma(p, r, 5.0000001201e-1f);
   p = std::fma(p, r * r, r) + 1.0f;
-  // 2^n (n in [-126, 128]) as two factors, so n = 128 stays finite.
-  const int32_t ni = static_cast<int32_t>(n);
-  const int32_t half = ni / 2;
-  const uint32_t b1 = static_cast<uint32_t>(half + 127) << 23;
-  const uint32_t b2 = static_cast<uint32_t>(ni - half + 127) << 23;
-  float s1, s2;
-  std::memcpy(&s1, &b1, 4);
-  std::memcpy(&s2, &b2, 4);
-  float y = p * s1 * s2;
+  float y = times_pow2(p, n);
   y = x > kLo ? y : 0.0f;
   y = x < kHi ? y : __builtin_inff();
   return x == x ? y : x;
