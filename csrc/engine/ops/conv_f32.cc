@@ -161,15 +161,7 @@ class ConvLayer : public Layer {
   // which the epilogue adds first) or in the depthwise kernel.
   static kernels::SgemmEpilogue fused_clip(const FusedActivation& act) {
     kernels::SgemmEpilogue ep;
-    if (act.kind == FusedActivation::Kind::kRelu) {
-      ep.clip = true;
-      ep.lo = 0.f;
-      ep.hi = std::numeric_limits<float>::infinity();
-    } else if (act.kind == FusedActivation::Kind::kClip) {
-      ep.clip = true;
-      ep.lo = act.lo;
-      ep.hi = act.hi;
-    }
+    ep.clip = act.as_clip(&ep.lo, &ep.hi);
     return ep;
   }
 

@@ -126,15 +126,7 @@ class GemmLayer : public Layer {
   // Relu / Clip as the SGEMM epilogue's clip (none for other activations).
   static kernels::SgemmEpilogue clip_epilogue(const FusedActivation& act) {
     kernels::SgemmEpilogue ep;
-    if (act.kind == FusedActivation::Kind::kRelu) {
-      ep.clip = true;
-      ep.lo = 0.f;
-      ep.hi = std::numeric_limits<float>::infinity();
-    } else if (act.kind == FusedActivation::Kind::kClip) {
-      ep.clip = true;
-      ep.lo = act.lo;
-      ep.hi = act.hi;
-    }
+    ep.clip = act.as_clip(&ep.lo, &ep.hi);
     return ep;
   }
 

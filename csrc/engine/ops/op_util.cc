@@ -252,6 +252,20 @@ FusedActivation parse_fused_activation(const Node& node) {
   return a;
 }
 
+bool FusedActivation::as_clip(float* lo_out, float* hi_out) const {
+  if (kind == Kind::kRelu) {
+    *lo_out = 0.f;
+    *hi_out = std::numeric_limits<float>::infinity();
+    return true;
+  }
+  if (kind == Kind::kClip) {
+    *lo_out = lo;
+    *hi_out = hi;
+    return true;
+  }
+  return false;
+}
+
 void FusedActivation::apply(float* y, int64_t n) const {
   switch (kind) {
     case Kind::kNone: break;

@@ -102,6 +102,9 @@ struct FusedActivation {
   Kind kind = Kind::kNone;
   float lo = 0.f, hi = 0.f, alpha = 0.f;
   void apply(float* y, int64_t n) const;
+  // Relu / Clip as the bounds of a clip (Relu: 0, +inf), for an epilogue
+  // that clips (the SGEMM's); false for none and LeakyRelu.
+  bool as_clip(float* lo_out, float* hi_out) const;
   std::string describe() const;  // "" for none
 };
 // Unknown activation names throw NotSupported naming the node.
