@@ -31,7 +31,7 @@ import importlib.util
 import logging
 import sys
 import time
-from typing import Callable, Optional, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -66,29 +66,36 @@ def load(model: Union[str, bytes]):
     return core.read_model(str(model))
 
 
-def nncf_int8(model: Union[str, bytes], calib: np.ndarray):
+def nncf_int8(model: Union[str, bytes], calib: Union[np.ndarray, List[np.ndarray]]):
     """NNCF's default post-training INT8 of the ONNX model on ``calib``
-    (N samples, first axis); returns (openvino.Model, seconds)."""
+    (N samples, first axis, or a list of such arrays: batches of different
+    image sizes); returns (openvino.Model, seconds)."""
     import nncf
 
     nncf.set_log_level(logging.ERROR)
     t0 = time.perf_counter()
     ov_model = load(model)
-    items = [np.ascontiguousarray(calib[i:i + 1]) for i in range(len(calib))]
+    batches = calib if isinstance(calib, list) else [calib]
+    items = [np.ascontiguousarray(b[i:i + 1]) for b in batches for i in range(len(b))]
     with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars
         q = nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items))
     return q, time.perf_counter() - t0
 
 
-def compile_model(model, threads: int, precision: Optional[str] = None, batch: Optional[int] = None,
-                  perf_count: bool = False):
-    """``model`` (an openvino.Model, copied before a reshape) compiled for the CPU."""
+def compile_model(model, threads: int, precision: Optional[str] = None,
+                  batch: Union[int, Sequence[int], None] = None, perf_count: bool = False):
+    """``model`` (an openvino.Model, copied before a reshape) compiled for the
+    CPU; ``batch`` sets the input's first dim, or, as a whole shape, every dim
+    (a network with a dynamic height and width timed at one size)."""
     import openvino as ov
 
     if batch is not None:
         model = model.clone()
         shape = model.inputs[0].get_partial_shape()
-        shape[0] = batch
+        if isinstance(batch, int):
+            shape[0] = batch
+        else:
+            shape = ov.PartialShape([int(d) for d in batch])
         model.reshape({model.inputs[0].get_any_name(): shape})
     config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY",
               "PERF_COUNT": bool(perf_count)}
