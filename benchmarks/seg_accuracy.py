@@ -20,7 +20,7 @@ Per network and size:
          otherwise follows the biases, not the image)
 
 Usage: PYTHONPATH=python python benchmarks/seg_accuracy.py [--models ...]
-       [--algorithms auto entropy2] [--no-peers] [--dynamo]
+       [--algorithms auto entropy2 minmax] [--no-peers] [--dynamo]
 """
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def evaluate(name: str, path: Path, algorithms: List[str], peers: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=list(S.NAMES))
-    ap.add_argument("--algorithms", nargs="+", default=["auto", "entropy2"])
+    ap.add_argument("--algorithms", nargs="+", default=["auto", "entropy2", "minmax"])
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--dynamo", action="store_true", help="export with torch.onnx's default (dynamo) exporter")
     args = ap.parse_args()
