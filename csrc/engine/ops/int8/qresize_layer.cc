@@ -167,35 +167,37 @@ class QResizeLinearLayer : public Layer {
     return {{DataType::kInt8, {s[0], OH, OW, s[3]}}};
   }
 
-  // Per output row, in resize_blend's order: each input row is dequantized
-  // (the Dequantize kernel: q * in_scale) and blended along x once,
-  // h = b.w0 * x0 + b.w1 * x1, into a row cache (channels-last, or per
-  // channel for float32 out); the output row is then a.w0 * h_i0 +
-  // a.w1 * h_i1 over the cached rows, quantized by the Quantize kernel or
-  // stored as it is in the float32 channel planes.
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
-    const int64_t H = s[1], W = s[2], C = s[3];
     const LinearTaps& taps = taps_for(in);
+    if (float_out_) {
+      run_float(in[0]->data<int8_t>(), out[0]->data<float>(), s, taps);
+    } else {
+      run_int8(in[0]->data<int8_t>(), out[0]->data<int8_t>(), s, taps);
+    }
+  }
+
+  std::string describe() const override {
+    return std::string("bilinear") + (float_out_ ? " to float32" : "") + (dynamic_ ? " (taps per size)" : "");
+  }
+
+ private:
+  // int8 out, per output row in resize_blend's order: each input row is
+  // dequantized (the Dequantize kernel: q * in_scale) and blended along x
+  // once, h = b.w0 * x0 + b.w1 * x1, into a two-row cache (channels-last);
+  // the output row is a.w0 * h_i0 + a.w1 * h_i1, quantized by the Quantize kernel.
+  void run_int8(const int8_t* x, int8_t* y, const Shape& s, const LinearTaps& taps) const {
+    const int64_t H = s[1], W = s[2], C = s[3];
     const int64_t OH = static_cast<int64_t>(taps.ty.size()), OW = static_cast<int64_t>(taps.tx.size());
     const int64_t row_len = OW * C;
-    const int8_t* x = in[0]->data<int8_t>();
-    parallel_for(s[0] * OH, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, row_len)), [&](int64_t b, int64_t e) {
+    // Chunks of many rows: each chunk starts its row cache anew.
+    parallel_for(s[0] * OH, std::max<int64_t>(8, 262144 / std::max<int64_t>(1, row_len)), [&](int64_t b, int64_t e) {
       std::vector<float> src(static_cast<size_t>(W * C)), v(static_cast<size_t>(row_len));
       RowCache h0(row_len), h1(row_len);  // the x-blended rows i0 and i1 of the current output row
       auto blend_x = [&](int64_t n, int64_t iy, RowCache& slot) {
         slot.row = n * H + iy;
         dequantize_->dequantize(W * C, x + slot.row * W * C, s_in_, src.data());
-        float* h = float_out_ ? v.data() : slot.h.data();
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          const ResizeTap& t = taps.tx[ox];
-          const float *x0 = src.data() + t.i0 * C, *x1 = src.data() + t.i1 * C;
-          for (int64_t c = 0; c < C; ++c) h[ox * C + c] = t.w0 * x0[c] + t.w1 * x1[c];
-        }
-        if (!float_out_) return;
-        for (int64_t c = 0; c < C; ++c) {  // float32 out: the cached row per channel, as the planes want it
-          for (int64_t ox = 0; ox < OW; ++ox) slot.h[c * OW + ox] = h[ox * C + c];
-        }
+        blend_row(src.data(), slot.h.data(), C, taps);
       };
       for (int64_t r = b; r < e; ++r) {
         const int64_t n = r / OH, oy = r % OH;
@@ -208,26 +210,58 @@ class QResizeLinearLayer : public Layer {
         if (hb.row != n * H + a.i1) blend_x(n, a.i1, h1);
         const float *p0 = h0.h.data(), *p1 = hb.h.data();
         const float w0 = a.w0, w1 = a.w1;
-        if (!float_out_) {
-          for (int64_t k = 0; k < row_len; ++k) v[k] = w0 * p0[k] + w1 * p1[k];
-          quantize_->quantize(row_len, v.data(), out_scale_, out[0]->data<int8_t>() + r * row_len);
-          continue;
-        }
-        float* plane0 = out[0]->data<float>() + (n * C * OH + oy) * OW;
-        for (int64_t c = 0; c < C; ++c) {
-          float* dst = plane0 + c * OH * OW;
-          const float *q0 = p0 + c * OW, *q1 = p1 + c * OW;
-          for (int64_t ox = 0; ox < OW; ++ox) dst[ox] = w0 * q0[ox] + w1 * q1[ox];
-        }
+        for (int64_t k = 0; k < row_len; ++k) v[k] = w0 * p0[k] + w1 * p1[k];
+        quantize_->quantize(row_len, v.data(), out_scale_, y + r * row_len);
       }
     });
   }
 
-  std::string describe() const override {
-    return std::string("bilinear") + (float_out_ ? " to float32" : "") + (dynamic_ ? " (taps per size)" : "");
+  // float32 out: first every input row dequantized and blended along x into
+  // per-channel planes hx [N][C][H][OW]; then each output plane row is
+  // a.w0 * hx[i0] + a.w1 * hx[i1], written plane by plane as the FP32 layer
+  // writes it (the same float operations in the same order).
+  void run_float(const int8_t* x, float* y, const Shape& s, const LinearTaps& taps) const {
+    const int64_t N = s[0], H = s[1], W = s[2], C = s[3];
+    const int64_t OH = static_cast<int64_t>(taps.ty.size()), OW = static_cast<int64_t>(taps.tx.size());
+    // Scratch kept by the calling thread across runs (no page faults per run;
+    // a context runs on one thread at a time, the workers only share it).
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < static_cast<size_t>(N * C * H * OW)) scratch.resize(static_cast<size_t>(N * C * H * OW));
+    float* const hx = scratch.data();
+    parallel_for(N * H, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, OW * C)), [&](int64_t b, int64_t e) {
+      std::vector<float> src(static_cast<size_t>(W * C)), row(static_cast<size_t>(OW * C));
+      for (int64_t r = b; r < e; ++r) {
+        const int64_t n = r / H, iy = r % H;
+        dequantize_->dequantize(W * C, x + r * W * C, s_in_, src.data());
+        blend_row(src.data(), row.data(), C, taps);
+        float* base = hx + (n * C * H + iy) * OW;
+        for (int64_t c = 0; c < C; ++c) {
+          for (int64_t ox = 0; ox < OW; ++ox) base[c * H * OW + ox] = row[ox * C + c];
+        }
+      }
+    });
+    parallel_for(N * C * OH, std::max<int64_t>(8, 65536 / std::max<int64_t>(1, OW)), [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t p = t / OH, oy = t % OH;  // p = n * C + c
+        const ResizeTap& a = taps.ty[oy];
+        const float *h0 = hx + (p * H + a.i0) * OW, *h1 = hx + (p * H + a.i1) * OW;
+        const float w0 = a.w0, w1 = a.w1;
+        float* dst = y + t * OW;
+        for (int64_t ox = 0; ox < OW; ++ox) dst[ox] = w0 * h0[ox] + w1 * h1[ox];
+      }
+    });
   }
 
- private:
+  // One dequantized channels-last row [W][C] blended along x: h[ox][c] = t.w0 * x[t.i0][c] + t.w1 * x[t.i1][c].
+  static void blend_row(const float* src, float* h, int64_t C, const LinearTaps& taps) {
+    const int64_t OW = static_cast<int64_t>(taps.tx.size());
+    for (int64_t ox = 0; ox < OW; ++ox) {
+      const ResizeTap& t = taps.tx[ox];
+      const float *x0 = src + t.i0 * C, *x1 = src + t.i1 * C;
+      for (int64_t c = 0; c < C; ++c) h[ox * C + c] = t.w0 * x0[c] + t.w1 * x1[c];
+    }
+  }
+
   // The taps: the fixed ones, or those of this input's size and the
   // run-time scales / sizes, derived once (entries are never erased, so
   // references stay valid).
