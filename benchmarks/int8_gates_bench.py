@@ -1,6 +1,6 @@
 """What int8_gates changes on squeeze-and-excitation networks: layers by
 precision, output agreement with int8rt FP32 and CPU time, int8_gates off
-(the default) against on, in one process.
+against on (the default since 2026-12-03), in one process.
 
 Network: one of e2e_bench.py's (default efficientnet_b0; mobilenet_v3 has
 hardswish gates), entropy calibration on e2e_bench's 4 x 8 Gaussian batches.

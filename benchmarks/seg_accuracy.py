@@ -77,7 +77,7 @@ def evaluate(name: str, path: Path, algorithms: List[str], peers: bool) -> None:
         print(f"{name}: ORT INT8 built in {sec:.1f} s")
         reason = O.available()
         if reason is None:
-            ov_model, sec = O.nncf_int8(path, calib)
+            ov_model, sec = O.nncf_int8(path, [np.ascontiguousarray(b[i:i + 1]) for b in calib for i in range(len(b))])
             print(f"{name}: OpenVINO INT8 (NNCF) built in {sec:.1f} s")
             compiled: Dict[tuple, object] = {}
 

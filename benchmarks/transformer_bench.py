@@ -41,8 +41,24 @@ import int8rt  # noqa: E402
 from bench_util import machine_line, time_alternating  # noqa: E402
 
 
+def hide_broken_torchvision() -> None:
+    """transformers imports torchvision when it is installed; a torchvision
+    wheel built for another torch fails at import ("operator torchvision::nms
+    does not exist", the PyPI wheel beside torch 2.13's CPU build). BERT needs
+    none of it, so a torchvision that does not import is hidden."""
+    if "torchvision" in sys.modules:
+        return
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # noqa: BLE001 - any import failure means: not usable
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
+        sys.modules["torchvision"] = None  # type: ignore[assignment]
+
+
 def export_bert(path: str, base: bool, vocab: int) -> None:
     import torch
+    hide_broken_torchvision()
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)

@@ -51,3 +51,59 @@ def test_auto_choice_is_never_worse_on_held_out_samples_than_the_best_single_met
         # calibrators' but over strided candidate bins (auto.MAX_SEARCH_CANDIDATES).
         assert error(auto, case, "held") <= 1.01 * min(held.values()), (error(auto, case, "held"), held)
     assert not auto.build_report().measured
+
+
+class _FixedOutput:
+    """Stands in for an engine: every run returns ``out`` (one chunk)."""
+
+    def __init__(self, out: np.ndarray) -> None:
+        self.out = out
+
+    def create_execution_context(self):
+        return self
+
+    def run(self, chunk):
+        return {"y": self.out}
+
+
+def _scorer(ref: np.ndarray):
+    from int8rt.accuracy.auto_choice import _Scorer, _centre
+
+    scorer = _Scorer.__new__(_Scorer)  # the float32 run replaced by ``ref``
+    scorer.data, scorer.batch_size = [{"x": np.zeros((len(ref), 1), np.float32)}], len(ref)
+    scorer.centred = {"y"}
+    scorer.ref = _centre([{"y": ref}], {"y"})
+    scorer.energy = scorer._per_sample(scorer.ref, scorer.ref, zero=True)
+    return scorer
+
+
+def test_class_scores_ranked_by_centred_cosine_so_a_constant_output_cannot_win() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((8, 10)) + 5.0
+    noisy = 0.3 * ref + rng.standard_normal((8, 10))  # weakly input-dependent, as random-weight INT8 logits
+    constant = np.repeat(ref.mean(axis=0, keepdims=True), 8, axis=0)
+    scorer = _scorer(ref)
+    got_noisy, got_constant = scorer(_FixedOutput(noisy)), scorer(_FixedOutput(constant))
+    rc, nc = ref - ref.mean(axis=0), noisy - noisy.mean(axis=0)
+    # Plain centred error: the constant output would be lower (relative 1.0) ...
+    assert np.linalg.norm(nc - rc) / np.linalg.norm(rc) > 1.0
+    # ... ranked by centred cosine it scores exactly 1 and the noisy output sqrt(1 - cos^2).
+    cos = float((nc * rc).sum() / np.sqrt((nc * nc).sum() * (rc * rc).sum()))
+    assert got_constant.relative_l2 == pytest.approx(1.0, abs=1e-12)
+    assert got_noisy.relative_l2 == pytest.approx(np.sqrt(1 - cos ** 2), rel=1e-9)
+    assert got_noisy.relative_l2 < got_constant.relative_l2
+
+
+def test_clearly_below_needs_a_t_test_not_a_few_lower_samples() -> None:
+    from int8rt.accuracy.auto_choice import _Errors, _t_quantile
+
+    assert [_t_quantile(d) for d in (1, 7, 30)] == [12.706, 2.365, 2.042]
+    assert _t_quantile(1000) == pytest.approx(1.9623, abs=1e-3)
+    ref = np.ones(8)
+    base = _Errors(np.full(8, 1.0), ref)
+    # 5 of 8 samples lower, mean 10% lower, t about -0.6: not clear.
+    mixed = _Errors(np.array([0.4, 0.5, 0.6, 0.7, 0.8, 1.2, 1.3, 1.7]), ref)
+    assert mixed.relative_l2 < 0.99 * base.relative_l2 and not mixed.clearly_below(base)
+    # Every sample 10% lower with little spread: clear.
+    steady = _Errors(np.array([0.88, 0.9, 0.91, 0.89, 0.9, 0.92, 0.9, 0.88]), ref)
+    assert steady.clearly_below(base)

@@ -33,13 +33,16 @@ def test_auto_with_fewer_samples_than_the_holdout_rule(check: bool, caplog) -> N
     with caplog.at_level(logging.INFO, logger="int8rt"):
         auto = _builds([{"input": x}], model, "auto", accuracy_check=check)
     assert any("no calibration samples held out" in r.getMessage() for r in caplog.records)
-    # Judged on the samples it calibrated on, auto is no worse there than
-    # the single methods it chooses among (same histograms, exact searches).
+    # Judged on the samples it calibrated on, auto keeps its default (mse,
+    # auto_choice.DEFAULT_METHOD) unless another set is clearly better there:
+    # no worse than mse on them (same histograms, exact searches), and three
+    # samples are too few for a t-test to call minmax's lower error there
+    # (which the thresholds were fitted to) clearly lower.
     err = {m: metrics.relative_l2(fp32, _builds([{"input": x}], model, m, accuracy_check=False)
                                   .run({"input": x})["logits"])
            for m in ("minmax", "mse", "percentile")}
     got = metrics.relative_l2(fp32, auto.run({"input": x})["logits"])
-    assert got <= min(err.values()) * (1 + 1e-6), (got, err)
+    assert got <= err["mse"] * (1 + 1e-6), (got, err)
     report = auto.build_report()
     assert report.measured is check
     if check:  # measured on the calibrating samples, and says so

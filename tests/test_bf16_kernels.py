@@ -15,6 +15,8 @@ conversion (csrc/kernels/ref/bf16.h).
   equal the reference bit for bit (``==``), over shapes around the tiles
   (8 x 32, 4 x 16), odd K, both weight sides, transposes, accumulation,
   im2col views with strides / padding / dilation, and 1 vs 2 threads.
+- A MatMul between two activations (run_activations: B packed on each call)
+  has the bits of the same B packed as weights, per kernel (``==``).
 """
 from __future__ import annotations
 
@@ -166,6 +168,43 @@ def test_fast_kernels_equal_the_reference_on_im2col(kernel: str) -> None:
         what = f"{kernel} conv C={C} H={H} W={W} M={M} k={kh} s={stride} p={pad} d={dil}"
         same_bits(K.conv2d_bf16(x, w, stride, pad, dil, kernel=kernel),
                   K.conv2d_bf16(x, w, stride, pad, dil, kernel="gemm_bf16_ref"), what)
+
+
+ACT_SHAPES = SHAPES + [(31, 33, 65), (128, 128, 64), (64, 40, 257)]
+
+
+@pytest.mark.parametrize("kernel", ELIGIBLE)
+def test_matmul_of_two_activations_has_the_bits_of_packed_weights(kernel: str) -> None:
+    """run_activations (B packed per call) == pack(B) then run, == the reference / the contract."""
+    rng = np.random.default_rng(6)
+    for (M, N, k), ta, tb, acc in itertools.product(ACT_SHAPES, (False, True), (False, True), (False, True)):
+        if (ta or tb or acc) and M * N * k > 50_000:
+            continue
+        a, b = data(rng, (M, k)), data(rng, (k, N))
+        c = data(rng, (M, N)) if acc else None
+        aa = np.ascontiguousarray(a.T) if ta else a
+        ba = np.ascontiguousarray(b.T) if tb else b
+        what = f"{kernel} M={M} N={N} K={k} trans_a={ta} trans_b={tb} acc={acc}"
+        got = K.matmul_bf16(aa, ba, ta, tb, c, kernel=kernel)
+        same_bits(got, K.gemm_bf16(aa, ba, False, ta, tb, c, kernel=kernel), what + " vs packed weights")
+        if kernel == "gemm_bf16_ref" and not acc:
+            same_bits(got, spec_gemm(a, b), what + " vs the contract")
+        elif kernel in FAST and M * N * k <= 50_000:
+            same_bits(got, K.matmul_bf16(aa, ba, ta, tb, c, kernel="gemm_bf16_ref"), what + " vs the reference")
+    a, b = data(rng, (200, 96)), data(rng, (96, 300))  # threaded vs one thread
+    same_bits(K.matmul_bf16(a, b, kernel=kernel), K.matmul_bf16(a, b, kernel=kernel, parallel=False),
+              f"{kernel} threaded 200x96x300")
+
+
+def test_matmul_of_two_activations_edges() -> None:
+    """K = 0 gives zeros (or c unchanged); empty M / N; a mismatch is refused."""
+    z = K.matmul_bf16(np.zeros((3, 0), F32), np.zeros((0, 4), F32))
+    assert z.shape == (3, 4) and not z.any()
+    c = np.arange(12, dtype=F32).reshape(3, 4)
+    assert np.array_equal(K.matmul_bf16(np.zeros((3, 0), F32), np.zeros((0, 4), F32), c=c), c)
+    assert K.matmul_bf16(np.zeros((0, 5), F32), np.ones((5, 4), F32)).shape == (0, 4)
+    with pytest.raises(int8rt.InvalidArgumentError, match="inner dimensions"):
+        K.matmul_bf16(np.ones((3, 5), F32), np.ones((4, 4), F32))
 
 
 def test_im2col_reference_is_the_contract_on_an_explicit_im2col() -> None:

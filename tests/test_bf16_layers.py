@@ -1,5 +1,5 @@
 """BF16 layers (issue 13, "BF16 layers"): Conv, Gemm and MatMul with constant
-weights marked int8rt_precision="bf16" (csrc/engine/bf16_layers.h), the
+weights, and MatMul between two activations, marked int8rt_precision="bf16" (csrc/engine/bf16_layers.h), the
 builder's ``layer_precisions={name: "bf16"}`` and ``bf16=True``, the CLI's
 ``--bf16`` / ``--bf16-layers``, the TensorRT facade's ``BuilderFlag.BF16``,
 and engine files that keep the marking.
@@ -88,6 +88,39 @@ def test_conv_bf16_within_bounds_of_fp32(case: tuple) -> None:
     check(f"Conv case {case}", y16, y32, exact, mag, mag16, c // g * k[0] * k[1])
 
 
+@pytest.mark.parametrize("cap", ["ref", None])
+def test_conv_bf16_fused_activation_and_residual_on_the_tile_epilogue(cap) -> None:
+    """Bias and Relu / Clip ride in the BF16 microkernel's tile epilogue: the
+    same bits as the unfused BF16 conv clipped afterwards; a residual comes
+    first. Under the cap "ref" the reference tile runs, and it gives the
+    optimized tile's bits (``==``)."""
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((2, 12, 9, 11)).astype(F32)
+    w = rng.standard_normal((21, 12, 3, 3)).astype(F32)
+    b = rng.standard_normal(21).astype(F32)
+    attrs = {"pads": [1, 1, 1, 1], **BF16}
+    r = rng.standard_normal((2, 21, 9, 11)).astype(F32)
+    cases = [("Relu", {}, lambda z: np.maximum(z, 0)),
+             ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 2.0}, lambda z: np.clip(z, -0.5, 2.0))]
+    results = {}
+    for which in (cap, None):
+        int8rt.set_max_isa(which)
+        try:
+            z = run_single_op("Conv", [x, w, b], attrs, [False, True, True])[0]
+            got = [run_single_op("Conv", [x, w, b], {**attrs, "int8rt_activation": act, **extra},
+                                 [False, True, True])[0] for act, extra, _ in cases]
+            res = run_single_op("Conv", [x, w, b, r], {**attrs, "int8rt_residual": 3, "int8rt_activation": "Relu"},
+                                [False, True, True, False])[0]
+        finally:
+            int8rt.set_max_isa(None)
+        for (act, _, f), g in zip(cases, got):
+            np.testing.assert_array_equal(g, f(z), err_msg=f"{act} cap={which}")
+        np.testing.assert_array_equal(res, np.maximum(z + r, 0))
+        results[which] = [z, *got, res]
+    for a, c in zip(results[cap], results[None]):
+        np.testing.assert_array_equal(a.view(np.uint32), c.view(np.uint32))
+
+
 def test_conv1d_bf16() -> None:
     rng = np.random.default_rng(11)
     x, wt, b = (rng.standard_normal(s).astype(F32) for s in ((2, 8, 17), (6, 8, 3), (6,)))
@@ -130,6 +163,26 @@ def test_matmul_bf16_within_bounds_of_fp32(a_shape: tuple) -> None:
     check(f"MatMul {a_shape} x (40, 33)", y16, y32, a16 @ b16, mag, np.abs(a16) @ np.abs(b16), 40)
 
 
+@pytest.mark.parametrize("a_shape,b_shape,b_const", [
+    ((2, 3, 5, 40), (2, 3, 40, 7), False),   # attention: a product per (batch, head)
+    ((2, 3, 17, 40), (3, 40, 33), False),    # B broadcast over the batch
+    ((6, 40), (40, 7), False),               # a 2-D activation B: one GEMM
+    ((40,), (2, 40, 7), False),              # a vector A
+    ((2, 9, 40), (2, 40, 7), True),          # a batched constant B (packed per run too)
+])
+def test_matmul_of_two_activations_bf16_within_bounds_of_fp32(a_shape: tuple, b_shape: tuple,
+                                                              b_const: bool) -> None:
+    rng = np.random.default_rng(15)
+    a, bm = rng.standard_normal(a_shape).astype(F32), rng.standard_normal(b_shape).astype(F32)
+    y32 = run_single_op("MatMul", [a, bm], {}, [False, b_const])[0]
+    y16 = run_single_op("MatMul", [a, bm], BF16, [False, b_const])[0]
+    f64 = np.float64
+    mag = np.matmul(np.abs(a.astype(f64)), np.abs(bm.astype(f64)))
+    a16, b16 = to_bf16(a).astype(f64), to_bf16(bm).astype(f64)
+    check(f"MatMul {a_shape} x {b_shape}", y16, y32, np.matmul(a16, b16), mag,
+          np.matmul(np.abs(a16), np.abs(b16)), 40)
+
+
 def test_layers_without_a_bf16_kernel_refuse_the_attribute() -> None:
     rng = np.random.default_rng(14)
     x = rng.standard_normal((1, 4, 5, 5)).astype(F32)
@@ -138,7 +191,7 @@ def test_layers_without_a_bf16_kernel_refuse_the_attribute() -> None:
                       [False, True])
     a, bm = rng.standard_normal((3, 4)).astype(F32), rng.standard_normal((4, 5)).astype(F32)
     with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*bf16.*computed at run time"):
-        run_single_op("MatMul", [a, bm], BF16, [False, False])
+        run_single_op("Gemm", [a, bm], BF16, [False, False])
     with pytest.raises(int8rt.InvalidArgumentError, match="int8rt_precision must be 'bf16', got 'fp16'"):
         run_single_op("MatMul", [a, bm], {"int8rt_precision": "fp16"}, [False, True])
 

@@ -11,7 +11,8 @@ recursive-summation bound; `sum |terms|` from np_kernels.conv2d_f64_nchw).
 The same layer with non-constant weights runs the im2col path; both meet
 the bound. Shapes: strides 1 and 2 (phase split), dilation, asymmetric and
 SAME padding, groups, channel counts off the 8-row tile and the kc slice
-(16, 17, 200: two channel chunks per tap), output widths that leave the
+(16, 17, 200; the slices of the flattened (tap, channel) rows span taps,
+each B row read at its own offset), output widths that leave the
 32-column tile ragged, batch 2, and widths the tap conv declines (an output
 under half its grid's width runs the im2col path with unpacked weights).
 """

@@ -51,7 +51,7 @@ def test_unknown_layer_names_the_closest_match(tmp_path: Path, calib_npz: Path,
 CLI_FLAGS = {
     "precision": "--precision", "calibrator": "--calib-data", "layer_precisions": "--fp32-layers",
     "device": "--device", "max_isa": "--max-isa", "num_threads": "--threads", "optimize": "--no-optimize",
-    "pointwise_tables": "--no-pointwise-tables", "int8_gates": "--int8-gates", "progress": "--quiet",
+    "pointwise_tables": "--no-pointwise-tables", "int8_gates": "--no-int8-gates", "progress": "--quiet",
     "int8_matmul_pairs": "--no-int8-matmul-pairs",
     "batch_size": "--static-batch", "input_shapes": "--shapes", "distributed": "--ray",
     "accuracy_check": "--no-accuracy-check",
@@ -81,7 +81,7 @@ def test_nonfinite_skip_and_gate_flags_work(tmp_path: Path, capsys: pytest.Captu
     out = tmp_path / "m.i8rt"
     assert main(["build", str(MODEL_PATH), "--calib-data", str(npz), "-q", "-o", str(out)]) == 1
     assert "int8rt build --nonfinite skip" in capsys.readouterr().err  # the error names the flag...
-    assert main(["build", str(MODEL_PATH), "--calib-data", str(npz), "--nonfinite", "skip", "--int8-gates",
+    assert main(["build", str(MODEL_PATH), "--calib-data", str(npz), "--nonfinite", "skip", "--no-int8-gates",
                  "--no-pointwise-tables", "--policy", "power_of_two", "--num-bins", "1024", "-q",
                  "-o", str(out)]) == 0  # ...and the flag exists
     assert int8rt.Engine.load(out).precision == "int8"

@@ -9,8 +9,10 @@ which every summation order and FMA use meet (each of the <= K + 1 roundings
 of a running sum contributes at most 2^-24 of a partial sum's magnitude; the
 factor 2 covers the final add into C). Within one microkernel the result
 must not depend on the thread count, so 1 and 2 threads are compared with
-``==``. Shapes sweep the register tiles (6x8, 6x16, 8x32), the K slice (256)
-and the row blocks, with every transpose combination and accumulation.
+``==``. Shapes sweep the register tiles (6x8, 6x16, 8x32, 12x32), the K slice
+(256) and the row blocks, with every transpose combination and accumulation.
+Two microkernels with the same FMAs per output in the same k order (the
+AVX-512 12 x 32 tile and its 8 x 32 twin) are compared with ``==``.
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ def run(kernel: str, M: int, N: int, K_: int, ta: bool, tb: bool, acc: bool, see
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("M", [1, 5, 6, 7, 8, 9, 13, 17, 96, 97, 193])
+@pytest.mark.parametrize("M", [1, 5, 6, 7, 8, 9, 11, 12, 13, 17, 25, 96, 97, 193])
 def test_sgemm_within_bound(kernel: str, M: int) -> None:
     for (N, K_), t in itertools.product([(1, 1), (7, 3), (8, 255), (16, 256), (17, 257),
                                          (31, 5), (32, 64), (33, 513), (65, 1)], range(4)):
@@ -81,13 +83,32 @@ def test_sgemm_large_and_thread_independent(kernel: str, shape) -> None:
     assert np.array_equal(serial.view(np.uint32), got.view(np.uint32))
 
 
+@pytest.mark.skipif("sgemm_12x32_avx512" not in KERNELS, reason="no AVX-512 SGEMM on this CPU or build")
+@pytest.mark.parametrize("M", [1, 7, 8, 11, 12, 13, 23, 24, 25, 97, 193, 385])
+def test_avx512_tile_heights_give_the_same_bits(M: int) -> None:
+    """sgemm_12x32 and sgemm_8x32 run the same k order with the same FMAs and
+    kc per output (abi/sgemm_f32.h): equal bit for bit, across row tiles of
+    both heights, the K slice (192) and partial column panels."""
+    for (N, K_), t in itertools.product([(1, 1), (31, 191), (33, 192), (70, 193), (64, 577)], range(4)):
+        ta, tb, acc = bool(t & 1), bool(t & 2), (M + N + t) % 2 == 1
+        rng = np.random.default_rng(M * 7 + N + K_ + t)
+        a = rng.uniform(-1, 1, (K_, M) if ta else (M, K_)).astype(F32)
+        b = rng.uniform(-1, 1, (N, K_) if tb else (K_, N)).astype(F32)
+        c = rng.uniform(-1, 1, (M, N)).astype(F32) if acc else None
+        twelve = K.sgemm(a, b, ta, tb, c, kernel="sgemm_12x32_avx512")
+        eight = K.sgemm(a, b, ta, tb, c, kernel="sgemm_8x32_avx512")
+        assert np.array_equal(twelve.view(np.uint32), eight.view(np.uint32)), (M, N, K_, ta, tb, acc)
+
+
 def test_choice_follows_the_cap() -> None:
-    names = {isa: name for name, isa, _ in K.sgemm_candidates()}
+    names: dict = {}
+    for name, isa, _ in K.sgemm_candidates():
+        names.setdefault(isa, name)  # the first candidate of each tier is the one chosen
     assert names["ref"] == "sgemm_6x8_portable"
-    # sgemm_8x32 needs only AVX-512F: its tier is avx512, not avx512vnni.
+    # sgemm_12x32 needs only AVX-512F: its tier is avx512, not avx512vnni.
     assert "avx512vnni" not in names
     if int8rt.kernels.isa_info()["avx512"]["compiled"]:
-        assert names["avx512"] == "sgemm_8x32_avx512"
+        assert names["avx512"] == "sgemm_12x32_avx512"
     assert K.choose_sgemm() == KERNELS[0]
     for cap in ("ref", "avx2", "avx512", "avx512vnni"):
         int8rt.set_max_isa(cap)
@@ -109,7 +130,9 @@ def test_max_isa_environment_caps_sgemm(cap: str) -> None:
     env = dict(os.environ, INT8RT_MAX_ISA=cap, INT8RT_LOG="dispatch")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    names = {isa: name for name, isa, _ in K.sgemm_candidates()}
+    names: dict = {}
+    for name, isa, _ in K.sgemm_candidates():
+        names.setdefault(isa, name)
     if cap in names and int8rt.kernels.isa_info()[cap]["cpu"]:
         assert r.stdout.strip() == names[cap]
         assert f"sgemm_f32 -> {names[cap]} ({cap})" in r.stderr

@@ -148,6 +148,75 @@ def test_conv_fused_epilogue() -> None:
         np.testing.assert_array_equal(fused, ref.astype(np.float32))
 
 
+def _im2col(x: np.ndarray, kh: int, kw: int, stride: int, pad: int) -> np.ndarray:
+    """[C * kh * kw, oh * ow] of one image [C, H, W], rows (c, i, j), zero padding."""
+    c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+    cols = [xp[:, i:i + stride * oh:stride, j:j + stride * ow:stride] for i in range(kh) for j in range(kw)]
+    return np.stack(cols, axis=1).reshape(c * kh * kw, oh * ow)
+
+
+# (x shape, w shape, stride, pad, path the AVX-512 build takes, same order as the im2col SGEMM)
+CONV_PATHS = {
+    "pointwise, B in place": ((1, 24, 10, 10), (40, 24, 1, 1), 1, 0, True),
+    "pointwise, output-transposed (49 pixels)": ((2, 24, 7, 7), (64, 24, 1, 1), 1, 0, True),
+    "1x1 stride 2, subsampled then transposed": ((2, 24, 14, 14), (64, 24, 1, 1), 2, 0, True),
+    "1x1 stride 2, subsampled then in place": ((1, 16, 20, 20), (40, 16, 1, 1), 2, 0, True),
+    "3x3 tap conv, two K slices": ((1, 32, 12, 12), (40, 32, 3, 3), 1, 1, False),
+    "3x3 tap conv, 16 x 16 planes padded": ((1, 32, 14, 14), (40, 32, 3, 3), 1, 1, False),
+    "3x3 / 2 tap conv": ((1, 32, 16, 16), (40, 32, 3, 3), 2, 1, False),
+    "3x3 output-transposed im2col (49 pixels)": ((2, 32, 7, 7), (64, 32, 3, 3), 1, 1, True),
+}
+
+
+@pytest.mark.parametrize("isa", ["ref", "avx2", "avx512"])
+@pytest.mark.parametrize("path", list(CONV_PATHS))
+def test_conv_paths_and_fused_residual(path: str, isa: str) -> None:
+    """Each dense-conv path of engine/ops/conv_f32.cc (pointwise with B in
+    place, the output-transposed SGEMM for pixel counts that pad badly to the
+    tile, strided 1x1 subsampled first, the tap conv): within the SGEMM bound
+    of abi/sgemm_f32.h of the float64 product; where the path sums in the
+    im2col SGEMM's order (all but the tap conv) equal bit for bit to the
+    engine's SGEMM on the numpy im2col with the bias as the accumulated C;
+    and with the residual and Relu / Clip fused into the epilogue, equal bit
+    for bit to the unfused Conv, then Add, then the activation."""
+    if not int8rt.kernels.isa_info()[isa]["cpu"]:
+        pytest.skip(f"no {isa} on this CPU")
+    from int8rt._testing import kernels as K
+    xs, ws, stride, pad, same_as_sgemm = CONV_PATHS[path]
+    rng = np.random.default_rng(sum(xs) + sum(ws) + stride)
+    x, wt, b = rand(rng, *xs), rand(rng, *ws), rand(rng, ws[0])
+    attrs = {"pads": [pad] * 4, "strides": [stride] * 2}
+    int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+    try:
+        z = run_single_op("Conv", [x, wt, b], attrs, [False, True, True])[0]
+        w2 = wt.reshape(ws[0], -1)
+        for n in range(xs[0]):
+            col = _im2col(x[n], ws[2], ws[3], stride, pad)
+            got = z[n].reshape(ws[0], -1)
+            exact = w2.astype(np.float64) @ col + b[:, None]
+            mag = np.abs(w2.astype(np.float64)) @ np.abs(col) + np.abs(b)[:, None]
+            bound = 2.0 * (w2.shape[1] + 1) * 2.0 ** -24 * mag
+            assert (np.abs(got - exact) <= bound).all(), f"{path} {isa}: outside the SGEMM bound"
+            if same_as_sgemm:
+                ref = K.sgemm(w2, np.ascontiguousarray(col), c=np.repeat(b[:, None], col.shape[1], axis=1))
+                np.testing.assert_array_equal(got.view(np.uint32), ref.view(np.uint32), err_msg=f"{path} {isa}")
+        r = rand(rng, *z.shape)
+        zr = z + r  # float32, one rounding: the Add layer
+        for act, extra, ref in [("Relu", {}, np.maximum(zr, 0)),
+                                ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 1.0}, np.clip(zr, -0.5, 1.0))]:
+            fused = run_single_op("Conv", [x, wt, b, r],
+                                  {**attrs, "int8rt_residual": 3, "int8rt_activation": act, **extra},
+                                  [False, True, True, False])[0]
+            np.testing.assert_array_equal(fused.view(np.uint32), ref.astype(np.float32).view(np.uint32),
+                                          err_msg=f"{path} {isa} residual + {act}")
+        clipped = run_single_op("Conv", [x, wt, b], {**attrs, "int8rt_activation": "Relu"}, [False, True, True])[0]
+        np.testing.assert_array_equal(clipped, np.maximum(z, 0), err_msg=f"{path} {isa} Relu")
+    finally:
+        int8rt.set_max_isa(None)
+
+
 @pytest.mark.parametrize("group", [1, 2])
 @pytest.mark.parametrize("isa", ["ref", "avx2", "avx512"])
 def test_conv_activation_in_the_gemm_epilogue(group: int, isa: str) -> None:
@@ -370,6 +439,83 @@ def test_layernorm_kernels_agree_bit_for_bit_on_every_tier() -> None:
         for k, (got, want) in enumerate(zip(results[isa], results["ref"])):
             for o, (a, b) in enumerate(zip(got, want)):
                 assert a.tobytes() == b.tobytes(), (isa, k, o)
+
+
+def _moments_rule(x: np.ndarray, eps: float) -> tuple[np.float32, np.float32]:
+    """kernels/ref/layernorm_f32.h's moments, spelled out: 16 double lanes
+    (lane l sums the values i = l mod 16 in order), added as the tree lane l +
+    lane l + 8, + 4, + 2, + 1; two passes; one rounding to float each."""
+    def tree(lanes: list[float]) -> float:
+        v = list(lanes)
+        for half in (8, 4, 2, 1):
+            v = [v[l] + v[l + half] for l in range(half)]
+        return v[0]
+    xs = [float(v) for v in x]
+    s = [0.0] * 16
+    for i, v in enumerate(xs):
+        s[i % 16] += v
+    mean = tree(s) / len(xs)
+    q = [0.0] * 16
+    for i, v in enumerate(xs):
+        q[i % 16] += (v - mean) * (v - mean)
+    return np.float32(mean), np.float32(1.0 / np.sqrt(tree(q) / len(xs) + eps))
+
+
+def test_layernorm_follows_the_stated_moments_rule() -> None:
+    """LayerNormalization's Mean, InvStdDev and y are exactly the rule of
+    kernels/ref/layernorm_f32.h (16 double lanes, a fixed tree, then
+    (x - mean) * inv_std * scale + bias in float), on every tier, for rows
+    shorter than the lanes, with a tail, and whole multiples of 16."""
+    rng = np.random.default_rng(33)
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    for n in (1, 5, 16, 29, 64, 200):
+        x = (rng.standard_normal((3, n)) * 4 + 7).astype(np.float32)
+        scale, bias = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+        rule = [_moments_rule(row, 1e-5) for row in x]
+        mean = np.array([[m] for m, _ in rule], np.float32)
+        inv = np.array([[f] for _, f in rule], np.float32)
+        y = (x - mean) * inv * scale + bias
+        for isa in tiers:
+            int8rt.set_max_isa(isa)
+            try:
+                got = run_single_op("LayerNormalization", [x, scale, bias], {"axis": -1, "epsilon": 1e-5},
+                                    [False, True, True], 3)
+            finally:
+                int8rt.set_max_isa(None)
+            assert got[1].reshape(3, 1).tobytes() == mean.tobytes(), (isa, n)
+            assert got[2].reshape(3, 1).tobytes() == inv.tobytes(), (isa, n)
+            assert got[0].tobytes() == y.tobytes(), (isa, n)
+
+
+def test_softmax_exp_agrees_bit_for_bit_on_every_tier_over_its_range() -> None:
+    """The AVX-512 tier writes the softmax rule's exp (exp_fma_f32) in
+    intrinsics with vscalefps for 2^n; it must give the reference's bits for
+    every exponent: rows [0, t1 .. t15] (so each t is exp's argument) sweep
+    t over [-110, 1] densely, the floats next to exp's range limit -87.3365
+    and the denormal results just above it."""
+    lo = np.float32(-87.3365479)
+    near = [lo]
+    for _ in range(40):
+        near.append(np.nextafter(near[-1], np.float32(0)))
+    t = np.concatenate([np.linspace(-110, 1, 45000, dtype=np.float32), np.array(near, np.float32),
+                        np.linspace(-87.34, -86.0, 3000, dtype=np.float32)])
+    t = np.concatenate([t, np.zeros((-len(t)) % 15, np.float32)]).reshape(-1, 15)
+    x = np.concatenate([np.zeros((len(t), 1), np.float32), t], axis=1)
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    results = {}
+    for isa in tiers:
+        int8rt.set_max_isa(isa)
+        try:
+            results[isa] = run_single_op("Softmax", [x], {"axis": -1}, [False], 1)[0]
+        finally:
+            int8rt.set_max_isa(None)
+    for isa in tiers[1:]:
+        differ = np.flatnonzero(results[isa].view(np.uint32) != results["ref"].view(np.uint32))
+        assert differ.size == 0, (isa, x.ravel()[differ[:5]])
+    # and the values are exp's: softmax of [0, t] is e^t / (1 + sum e^t)
+    want = np.exp(x.astype(np.float64))
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(results["ref"], want, rtol=3e-6, atol=1e-37)
 
 
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])

@@ -319,3 +319,27 @@ def test_shufflenet_runs_its_data_movement_and_shapes_in_int8_and_exports(tmp_pa
     assert {r for t in plan.tensors for r in t.readers} <= {layer.name for layer in plan.layers}
     int8rt.export_qdq(path, {t.tensor: t.scale for t in plan.tensors}, tmp_path / "qdq.onnx")
     assert onnx.load(str(tmp_path / "qdq.onnx")).graph.node
+
+
+def test_float_input_quantized_before_a_move_to_int8_readers() -> None:
+    """A LayerNorm's float output transposed for a MatMul (nn.MultiheadAttention's
+    [B, S, D] -> [S, B, D]) is quantized before the Transpose, at the scale of
+    the Transpose's output, so the Transpose moves int8 bytes. The result is
+    == the engine that keeps the Transpose in float32 and quantizes after it
+    (a move only places values)."""
+    rng = np.random.default_rng(21)
+    d = 8
+    nodes = [node("LayerNormalization", ["x", "g", "b"], ["n"], name="ln", axis=-1),
+             node("Transpose", ["n"], ["t"], name="tr", perm=[1, 0, 2]),
+             node("MatMul", ["t", "w"], ["y"], name="mm")]
+    inits = [init("g", rng.standard_normal(d).astype(F32)), init("b", rng.standard_normal(d).astype(F32)),
+             init("w", rng.standard_normal((d, 5)).astype(F32))]
+    m = with_output_shapes(model(nodes, [fvi("x", [3, 4, d])], [fvi("y", None)], inits))
+    scales = {"x": 0.05, "n": 0.03, "t": 0.021, "y": 0.04}
+    fused = build_int8(m, scales)
+    kept = build_int8(m, scales, fp32_layers=["tr"])
+    ops = [layer["op"] for layer in fused.layers()]
+    assert "int8rt.QTranspose" in ops and "Transpose" not in ops, ops
+    assert "Transpose" in [layer["op"] for layer in kept.layers()]
+    feeds = {"x": rng.standard_normal((3, 4, d)).astype(F32)}
+    assert np.array_equal(fused.run(feeds)["y"], kept.run(feeds)["y"])

@@ -505,3 +505,42 @@ def test_duplicate_nodes_merged_and_bit_exact() -> None:
     assert set(got) == set(want)
     for name in want:
         assert np.array_equal(got[name], want[name]), name
+
+
+def test_add_layernorm_fused_and_bit_exact() -> None:
+    """fuse_add_layernorm: Add -> LayerNormalization becomes one LayerNorm
+    that normalises the sum itself. Post-LN (the sum read only by the LN),
+    pre-LN (the sum also read by the next residual Add and a network output:
+    the fused node writes it too) and a broadcasting Add (a [6] bias) all
+    fuse; the outputs are == the unfused network's, since the same float
+    additions and the same normalisation run."""
+    rng = np.random.default_rng(12)
+    net = _core.Network()
+    x = net.add_input("x", [-1, 5, 6])
+    r = net.add_input("r", [-1, 5, 6])
+    params = {k: net.add_constant(k, rng.standard_normal(6).astype(np.float32)) for k in ("g1", "b1", "g2", "g3", "bias")}
+    s1 = net.add_elementwise(x, r, "Add", name="post_add")                        # read once
+    y1 = net.add_node("LayerNormalization", "ln1", [s1, params["g1"], params["b1"]], {"axis": -1}, ["y1"])[0]
+    s2 = net.add_elementwise(y1, r, "Add", name="pre_add")                         # read again below
+    y2 = net.add_node("LayerNormalization", "ln2", [s2, params["g2"]], {"axis": -1, "epsilon": 1e-3}, ["y2"])[0]
+    s3 = net.add_elementwise(y2, s2, "Add", name="residual")
+    s4 = net.add_elementwise(s3, params["bias"], "Add", name="bias_add")           # broadcast [6]
+    y4 = net.add_node("LayerNormalization", "ln4", [s4, params["g3"]], {"axis": -1}, ["y4"])[0]
+    for t in (y4, s2):
+        net.mark_output(t)
+    feeds = {"x": (rng.standard_normal((3, 5, 6)) * 3).astype(np.float32),
+             "r": rng.standard_normal((3, 5, 6)).astype(np.float32)}
+    want = _run(net, feeds)
+    fused = _copy(net)
+    report = _testing.run_passes(fused)
+    ops = _ops(fused)
+    assert ops.count("LayerNormalization") == 3 and ops.count("Add") == 1, ops  # only 'residual' remains
+    lines = [line for line in report["lines"] if "LayerNormalization" in line and "fused Add" in line]
+    assert len(lines) == 3 and sum("also writes the sum" in line for line in lines) == 1, report
+    got = _run(fused, feeds)
+    assert set(got) == set(want)
+    for name in want:
+        assert np.array_equal(got[name], want[name]), name
+    off = _copy(net)
+    _testing.run_passes(off, {"fuse_add_layernorm": False})
+    assert _ops(off).count("Add") == 4

@@ -181,29 +181,88 @@ def se_model():
     return model(nodes, [fvi("x", ["N", 3, 10, 10])], [fvi("y", ["N", 6, 10, 10])], inits)
 
 
-def test_squeeze_excitation_gate_stays_float_by_default() -> None:
-    ops = {layer["name"]: layer["op"] for layer in build(se_model()).layers()}
-    assert ops["se_scale"] == "Mul"  # its x (the hardswish) would have to be rounded to int8 first
+def test_squeeze_excitation_gate_stays_float_on_request() -> None:
+    ops = {layer["name"]: layer["op"] for layer in build(se_model(), int8_gates=False).layers()}
+    assert ops["se_scale"] == "Mul"  # its x, the float hardswish, has no int8 reader then
     assert "int8rt.QLut" not in ops.values()
 
 
-def test_squeeze_excitation_gate_runs_in_int8_on_request() -> None:
+def test_squeeze_excitation_gate_runs_in_int8_by_default() -> None:
+    """By default (int8_gates) the pool and the gate read conv1's int8 output through
+    the hardswish's 256 float values (no table layer, no float layer left in
+    the block) and compute what the float hardswish, pool, Mul and Quantize
+    compute: the same bytes as the engine without int8_gates, on every tier."""
     m = se_model()
-    engine = build(m, int8_gates=True)
-    ops = {layer["name"]: layer["op"] for layer in engine.layers()}
-    assert ops["se_scale"] == "int8rt.QChannelMul"
-    assert ops["hs_add+hs_clip+hs_mul+hs_div"] == "int8rt.QLut"  # its readers (pool, gate) take int8
-    assert ops["se_pool"] == "int8rt.QGlobalAveragePool"
+    engine = build(m)
+    layers = {layer["name"]: layer for layer in engine.layers()}
+    assert layers["se_scale"]["op"] == "int8rt.QChannelMul"
+    assert layers["se_pool"]["op"] == "int8rt.QGlobalAveragePool"
+    assert "float table" in layers["se_pool"]["detail"] and "float table" in layers["se_scale"]["detail"]
+    assert not luts(engine)
+    assert [name for name, layer in layers.items() if layer["precision"] == "fp32"] == ["se_gate"]
     x = np.random.default_rng(6).uniform(-1, 1, (4, 3, 10, 10)).astype(F32)
     got = engine.run({"x": x})["y"]
-    ref = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
-    floaty = build(m).run({"x": x})["y"]  # float hardswish, float gate multiply
-    err = np.linalg.norm(got - ref) / np.linalg.norm(ref)
-    assert err < 0.05, err
-    assert err < 2 * np.linalg.norm(floaty - ref) / np.linalg.norm(ref) + 0.01
+    assert got.tobytes() == build(m, int8_gates=False).run({"x": x})["y"].tobytes()
+    for isa in ("avx2", "ref"):
+        int8rt.set_max_isa(isa)
+        try:
+            slow = int8rt.Engine.deserialize(engine.serialize())
+        finally:
+            int8rt.set_max_isa(None)
+        assert slow.run({"x": x})["y"].tobytes() == got.tobytes(), isa
+
+
+def gate_exactness_model():
+    """conv1 -> hardswish -> Mul(h, gate) -> conv2, the gate computed from
+    conv1's int8 output (GAP, conv, Relu, conv, HardSigmoid) and conv1 also
+    read by a side conv: with int8_gates off and on, the gate and conv1's
+    int8 bytes are the same, so the gated path alone differs."""
+    rng = np.random.default_rng(12)
+    inits = [
+        init("w1", (rng.standard_normal((12, 3, 3, 3)) * 0.3).astype(F32)),
+        init("b1", rng.standard_normal(12).astype(F32) * 0.1),
+        init("ws", (rng.standard_normal((5, 12, 1, 1)) * 0.3).astype(F32)),
+        init("wr", (rng.standard_normal((4, 12, 1, 1)) * 0.3).astype(F32)),
+        init("we", (rng.standard_normal((12, 4, 1, 1)) * 0.3).astype(F32)),
+        init("w2", (rng.standard_normal((6, 12, 1, 1)) * 0.3).astype(F32)),
+        init("three", np.array(3.0, F32)), init("zero", np.array(0.0, F32)), init("six", np.array(6.0, F32)),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c1", "ws"], ["z"], name="side", kernel_shape=[1, 1]),
+        helper.make_node("Add", ["c1", "three"], ["h3"], name="hs_add"),
+        helper.make_node("Clip", ["h3", "zero", "six"], ["hc"], name="hs_clip"),
+        helper.make_node("Mul", ["c1", "hc"], ["hm"], name="hs_mul"),
+        helper.make_node("Div", ["hm", "six"], ["h"], name="hs_div"),
+        helper.make_node("GlobalAveragePool", ["c1"], ["g"], name="se_pool"),
+        helper.make_node("Conv", ["g", "wr"], ["r"], name="se_reduce", kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["r"], ["rr"], name="se_relu"),
+        helper.make_node("Conv", ["rr", "we"], ["e"], name="se_expand", kernel_shape=[1, 1]),
+        helper.make_node("HardSigmoid", ["e"], ["gate"], name="se_gate", alpha=0.2, beta=0.5),
+        helper.make_node("Mul", ["h", "gate"], ["s"], name="se_scale"),
+        helper.make_node("Conv", ["s", "w2"], ["y"], name="conv2", kernel_shape=[1, 1]),
+    ]
+    return model(nodes, [fvi("x", ["N", 3, 10, 10])], [fvi("y", ["N", 6, 10, 10]), fvi("z", ["N", 5, 10, 10])],
+                 inits)
+
+
+def test_int8_gate_reads_the_table_input_exactly_as_the_float_path() -> None:
+    """The gate reads conv1's int8 output through the hardswish's 256 float
+    values (QChannelMul's table input), so conv2 sees exactly the bytes the
+    float hardswish, float Mul and Quantize gave it: ==, on every ISA tier."""
+    m = gate_exactness_model()
+    gated, plain = build(m), build(m, int8_gates=False)
+    ops = {layer["name"]: layer["op"] for layer in gated.layers()}
+    assert ops["se_scale"] == "int8rt.QChannelMul"
+    assert {layer["name"]: layer["op"] for layer in plain.layers()}["se_scale"] == "Mul"
+    x = np.random.default_rng(13).uniform(-1, 1, (3, 3, 10, 10)).astype(F32)
+    want = plain.run({"x": x})
+    got = gated.run({"x": x})
+    assert got["z"].tobytes() == want["z"].tobytes()
+    assert got["y"].tobytes() == want["y"].tobytes()
     int8rt.set_max_isa("ref")
     try:
-        slow = int8rt.Engine.deserialize(engine.serialize())
+        slow = int8rt.Engine.deserialize(gated.serialize())
     finally:
         int8rt.set_max_isa(None)
-    assert slow.run({"x": x})["y"].tobytes() == got.tobytes()
+    assert slow.run({"x": x})["y"].tobytes() == want["y"].tobytes()

@@ -31,7 +31,7 @@ import importlib.util
 import logging
 import sys
 import time
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -66,19 +66,25 @@ def load(model: Union[str, bytes]):
     return core.read_model(str(model))
 
 
-def nncf_int8(model: Union[str, bytes], calib: Union[np.ndarray, List[np.ndarray]]):
+def nncf_int8(model: Union[str, bytes], calib: Union[np.ndarray, list], *, bias_correction: bool = True,
+              **options):
     """NNCF's default post-training INT8 of the ONNX model on ``calib``
-    (N samples, first axis, or a list of such arrays: batches of different
-    image sizes); returns (openvino.Model, seconds)."""
+    (N samples, first axis; or a list of feeds, {input name: array}, one per
+    item); ``bias_correction=False`` turns its (fast) bias correction off;
+    ``options`` go to ``nncf.quantize`` (``model_type=...``). Returns
+    (openvino.Model, seconds)."""
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
 
     nncf.set_log_level(logging.ERROR)
     t0 = time.perf_counter()
     ov_model = load(model)
-    batches = calib if isinstance(calib, list) else [calib]
-    items = [np.ascontiguousarray(b[i:i + 1]) for b in batches for i in range(len(b))]
+    items = (list(calib) if isinstance(calib, list) else
+             [np.ascontiguousarray(calib[i:i + 1]) for i in range(len(calib))])
+    if not bias_correction:
+        options["advanced_parameters"] = AdvancedQuantizationParameters(disable_bias_correction=True)
     with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars
-        q = nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items))
+        q = nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items), **options)
     return q, time.perf_counter() - t0
 
 

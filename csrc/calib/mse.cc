@@ -30,6 +30,16 @@ namespace int8rt {
 namespace calib {
 namespace {
 
+// nearbyint(v) in the default rounding mode (half to even) for 0 <= v <
+// 2^23, without std::nearbyint's library call (the baseline build has no
+// SSE4.1 roundss; the call was most of the search's time): past 2^23 a float
+// has no fraction bits, so v + 2^23 rounds v to an integer as nearbyint
+// does, and subtracting 2^23 back is exact.
+inline float round_small(float v) {
+  const float k = 8388608.0f;
+  return (v + k) - k;
+}
+
 // The sum over the bins with a count (an empty bin adds exactly +0.0 to a
 // non-negative double sum, so leaving it out changes no bit; histograms the
 // "extend" policy grew are mostly empty past their body), divided by every bin.
@@ -42,7 +52,10 @@ double mse_for_amax(float amax, const std::vector<float>& centers,
   for (size_t j = 0; j < centers.size(); ++j) {
     float q = 0.0f;
     if (!zero) {
-      float r = std::nearbyint(centers[j] * scale);  // default rounding mode: half to even
+      // Centres are >= 0, so v >= 0; from v >= bound on, nearbyint(v) >= bound
+      // and the clamp gives bound: the same r as std::nearbyint.
+      const float v = centers[j] * scale;
+      float r = v >= bound ? bound : round_small(v);
       r = std::min(std::max(r, lo), bound);
       q = r / scale;
     }

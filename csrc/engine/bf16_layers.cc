@@ -25,7 +25,12 @@ std::string weight_reason(const Network& net, const Node& node, size_t index, bo
 }  // namespace
 
 std::string bf16_decline_reason(const Network& net, const Node& node) {
-  if (node.op == "Gemm" || node.op == "MatMul") return weight_reason(net, node, 1, false);
+  if (node.op == "Gemm") return weight_reason(net, node, 1, false);
+  if (node.op == "MatMul") {  // a constant 2-D B is packed once, any other float B on each run
+    if (!has_input(node, 1)) return "it has no B input";
+    const Tensor& b = net.tensor(node.inputs[1]);
+    return b.dtype == DataType::kFloat32 ? "" : "its B '" + b.name + "' is not float32";
+  }
   if (node.op != "Conv") return node.op + " has no BF16 kernel";
   std::string reason = weight_reason(net, node, 1, true);
   if (!reason.empty()) return reason;

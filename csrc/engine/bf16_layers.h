@@ -10,10 +10,13 @@
 //   Conv    constant float32 weights, not depthwise (group == C == M > 1
 //           runs the direct FP32 loop, which has no BF16 kernel);
 //   Gemm    constant float32 2-D B;
-//   MatMul  constant float32 2-D B.
+//   MatMul  float32 B: a constant 2-D B packed once, any other B (an
+//           activation: attention's Q K^T and P V; or a batched constant)
+//           converted and packed on each run (GemmBf16Kernel::run_activations).
 // Activations are converted to BF16 (round to nearest even) as they are
 // packed; products accumulate in FP32 (VDPBF16PS); bias, alpha / beta, C,
-// residual and the fused activation stay FP32 as in the FP32 layer.
+// residual and the fused activation stay FP32 as in the FP32 layer. The
+// bound against the FP32 layer is stated in kernels/abi/gemm_bf16.h.
 #pragma once
 
 #include <set>

@@ -27,10 +27,13 @@ struct Builder::Impl {
   std::map<std::string, float> qdq_scales;
   // Node name -> the nodes graph passes merged into it (the int8 plan's sources).
   std::map<std::string, std::vector<std::string>> merged_nodes;
+  // Weight name -> a pre-quantized model's weight scales (PassReport::weight_scales).
+  std::map<std::string, PassReport::WeightScales> weight_scales;
   // The shapes of `optimized` came from probes (a profile, or only a dynamic
   // batch) or from the first calibration batch; see calibrate_batch.
   bool shapes_probed = false;
   bool infinities_checked = false;  // see calibrate_batch
+  int64_t last_rows = -1;  // axis 0 shared by the last calibration batch's inputs (-1: none, or they differ)
 };
 
 Builder::~Builder() = default;
@@ -136,10 +139,13 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
   }
   if (config_.optimize) {
     PassReport passes;
-    run_default_passes(impl_->optimized, PassOptions(), &passes);
+    PassOptions pass_options;
+    pass_options.keep_activation_qdq = config_.keep_activation_qdq;
+    run_default_passes(impl_->optimized, pass_options, &passes);
     report_ = std::move(passes.lines);
     for (const auto& kv : passes.calibration_hints) impl_->qdq_scales[kv.first] = kv.second;
     impl_->merged_nodes = std::move(passes.merged_nodes);
+    impl_->weight_scales = std::move(passes.weight_scales);
   }
   impl_->optimized.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(impl_->optimized);
@@ -182,7 +188,12 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     }
     ins.push_back({id, kv.second.dtype, kv.second.shape, kv.second.data});
   }
+  impl_->last_rows = -1;
   impl_->fp32->run(*impl_->state, ins);
+  for (size_t k = 0; k < ins.size(); ++k) {
+    const int64_t rows = ins[k].shape.empty() ? -1 : ins[k].shape[0];
+    impl_->last_rows = k == 0 || impl_->last_rows == rows ? rows : -1;
+  }
   if (!impl_->shapes_probed) {
     impl_->shapes_probed = true;
     impl_->fp32->annotate_shapes(impl_->optimized, probes_from_batch(net, *impl_->fp32, ins));
@@ -225,6 +236,52 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     batch.emplace_back(tensors[id].name, calib::ArrayView::contiguous(v.data<float>(), v.numel()));
   }
   collector.observe_batch(batch);
+}
+
+bool Builder::observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const {
+  const Network& net = impl_->optimized;
+  const int64_t n = impl_->last_rows;
+  if (!impl_->infinities_checked) throw InvalidArgument("observe_rows: no calibration batch has run");
+  if (n <= 0) return false;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (rows[k] < 0 || rows[k] >= n || (k > 0 && rows[k] <= rows[k - 1])) {
+      throw InvalidArgument("observe_rows: rows must be ascending indices below the batch's " + std::to_string(n));
+    }
+  }
+  // Only the batch may vary: a tensor whose first dimension is then dynamic
+  // and holds the batch's rows has one sample per row.
+  auto batch_leading = [&](const std::vector<int64_t>& declared, const engine::Shape& actual) {
+    if (declared.empty() || declared[0] != -1 || actual.empty() || actual[0] != n) return false;
+    return std::all_of(declared.begin() + 1, declared.end(), [](int64_t d) { return d >= 0; });
+  };
+  std::vector<int> ids;
+  for (size_t id = 0; id < net.tensors().size(); ++id) {
+    if (!impl_->observe[id]) continue;
+    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
+    if (v.dtype() != DataType::kFloat32) continue;
+    if (!batch_leading(net.tensor(static_cast<int>(id)).shape, v.shape())) return false;
+    ids.push_back(static_cast<int>(id));
+  }
+  for (int id : net.inputs()) {
+    if (net.tensor(id).shape.empty() || net.tensor(id).shape[0] != -1) return false;
+    for (size_t d = 1; d < net.tensor(id).shape.size(); ++d) {
+      if (net.tensor(id).shape[d] < 0) return false;
+    }
+  }
+  // One tensor at a time (a copy of its rows, not of the whole batch): the
+  // batch's values already passed calibrate_batch's collector, so none is
+  // rejected as NaN/Inf here unless `collector`'s policy is stricter.
+  std::vector<float> part;
+  for (int id : ids) {
+    const engine::Value& v = impl_->fp32->value(*impl_->state, id);
+    const int64_t per = v.numel() / n;
+    part.resize(static_cast<size_t>(per) * rows.size());
+    for (size_t k = 0; k < rows.size(); ++k) {
+      std::copy_n(v.data<float>() + rows[k] * per, per, part.data() + k * per);
+    }
+    collector.observe(net.tensor(id).name, calib::ArrayView::contiguous(part.data(), static_cast<int64_t>(part.size())));
+  }
+  return true;
 }
 
 void Builder::add_to_bias(const std::string& node_name, const std::vector<float>& delta) {
@@ -366,6 +423,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   options.int8_matmul_pairs = config_.int8_matmul_pairs;
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   options.merged_nodes = impl_->merged_nodes;
+  options.weight_scales = impl_->weight_scales;
   for (const auto& kv : config_.layer_precisions) {
     if (kv.second == "fp32" || kv.second == "bf16") options.fp32_layers.insert(kv.first);
   }
@@ -374,8 +432,10 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   for (const auto& line : engine::mark_bf16_layers(lowered.network, bf16_layers, config_.bf16)) {
     report += line + "\n";
   }
-  for (const auto& line : engine::int8_coverage_warnings(impl_->optimized, lowered.network, options.scales)) {
-    report += line + "\n";
+  if (!config_.keep_activation_qdq) {  // a pre-quantized model's scales are its Q nodes, not `scales`
+    for (const auto& line : engine::int8_coverage_warnings(impl_->optimized, lowered.network, options.scales)) {
+      report += line + "\n";
+    }
   }
   metadata["precision"] = "int8";
   metadata["report"] = report;

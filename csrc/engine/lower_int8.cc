@@ -33,7 +33,10 @@ Lowerer::Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), op
   other_layout_id_.assign(n, -1);
   nhwc_.assign(n, 0);
   qscale_.assign(n, 0.f);
+  qzero_.assign(n, 0);
   consumed_.assign(src.nodes().size(), 0);
+  scales_ = opt.scales;
+  read_model_quantization();
 }
 
 LoweringResult Lowerer::run() {
@@ -80,7 +83,8 @@ int Lowerer::get_float(int t) {
   }
   if (int8_id_[t] < 0) throw Error("lowering: tensor '" + src_t.name + "' used before it is produced");
   const std::string name = src_t.name + "::dequantize";
-  const ConvertAttrs a{qscale_[t], is_logical(t)};
+  ConvertAttrs a{qscale_[t], is_logical(t)};
+  a.zero_point = qzero_[t];
   int out = dst_.add_node(ConvertAttrs::kDequantizeOp, name, {int8_id_[t]}, a.to_attrs(), {src_t.name})[0];
   dst_.tensor(out).shape = src_t.shape;
   plan_.convert(out, name, ConvertAttrs::kDequantizeOp, src_t.name, qscale_[t]);
@@ -102,16 +106,19 @@ int Lowerer::int8_in(int t, Layout want) {
   return other_layout_id_[t] = id;
 }
 
-int Lowerer::get_int8(int t, Layout layout) {
+int Lowerer::get_int8(int t, Layout layout, float at_scale) {
   if (int8_id_[t] >= 0) return int8_id_[t];
   const Tensor& src_t = src_.tensor(t);
   int f = get_float(t);
   const std::string name = src_t.name + "::quantize";
   const bool logical = src_t.shape.size() == 4 && layout == Layout::kLogical;
-  const ConvertAttrs a{scale(t), logical};
+  const float s = at_scale > 0.f ? at_scale : scale(t);
+  ConvertAttrs a{s, logical};
+  a.zero_point = zero_point_of(t);
   int out = dst_.add_node(ConvertAttrs::kQuantizeOp, name, {f}, a.to_attrs(), {int8_tensor_name(src_t.name)})[0];
   set_int8(out, src_t.shape, layout);
-  qscale_[t] = scale(t);
+  qscale_[t] = s;
+  qzero_[t] = static_cast<int32_t>(a.zero_point);
   nhwc_[t] = !logical;
   record_int8_tensor(t, out, name, /*in_int8=*/false);
   plan_.convert(out, name, ConvertAttrs::kQuantizeOp, src_t.name, qscale_[t]);
@@ -125,6 +132,8 @@ int Lowerer::add_int8_node(const std::string& op, const std::string& name, std::
   int out = dst_.add_node(op, name, ins, std::move(a), {int8_tensor_name(src_.tensor(t).name)})[0];
   set_int8(out, src_.tensor(t).shape, layout);
   qscale_[t] = out_scale;
+  auto z = zero_.find(t);  // a layer writing t at t's own scale writes its zero point too
+  qzero_[t] = z == zero_.end() ? 0 : z->second;
   nhwc_[t] = !logical;
   plan_.layer(name, op, std::move(sources));
   record_int8_tensor(t, out, name, /*in_int8=*/true);
@@ -174,13 +183,24 @@ const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {
       {"SpaceToDepth", {&Lowerer::lower_move, false}},
       {"Gather", {&Lowerer::lower_move, false}},
       {"Shape", {&Lowerer::lower_shape, true}},  // reads no values: int8 or float is all one to it
+      // A pre-quantized model's Q / DQ (lower_int8_qdq.cc).
+      {"QuantizeLinear", {&Lowerer::lower_quantize_linear, true}},
+      {"DequantizeLinear", {&Lowerer::lower_dequantize_linear, true}},
   };
   return table;
 }
 
 bool Lowerer::try_int8(int n, const Node& node) {
+  if (zero_point_blocks(node)) return decline(node, "its int8 form takes no zero point (a pre-quantized model's)");
   auto it = lowerings().find(node.op);
-  if (it != lowerings().end() && (this->*(it->second.lower))(n, node)) return true;
+  if (it != lowerings().end() && (this->*(it->second.lower))(n, node)) {
+    if (has_zero_points_ && passes_zero_point_on(node.op) && is_int8(node.inputs[0])) {
+      for (int o : node.outputs) {
+        if (o >= 0 && is_int8(o)) qzero_[o] = qzero_[node.inputs[0]];  // bytes moved, not rescaled
+      }
+    }
+    return true;
+  }
   return opt_.pointwise_tables && is_lut_op(node.op) && lower_lut(n);
 }
 
@@ -191,7 +211,7 @@ bool Lowerer::reads_int8(const Node& node, int t) const {
   int scaled = -1;
   if (is_move_op(node.op)) return moves_to_int8_readers(node);
   if (rescale_factor(node, &scaled) > 0.0 && node.inputs[scaled] == t) return rescale_pays(node);
-  if (!opt_.int8_gates) return false;  // a gate would read int8 t where the float path read float t
+  if (!opt_.int8_gates) return false;  // a gate reads the chain's values (lower_lut) only with int8_gates
   const int i = channel_mul_operand(node);
   return i >= 0 && node.inputs[i] == t;
 }
@@ -219,10 +239,43 @@ bool Lowerer::lower_lut(int n) {
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
   if (index_.is_output(y) || !has_scale(y)) return false;
+  if (qzero_[r.input] != 0 || zero_point_of(y) != 0) return false;  // tables are of symmetric tensors
   // Every reader of y must take it as int8 (an element-wise or other float
   // reader would see int8 y instead of the float y of the float path).
   for (int c : index_.readers(y)) {
     if (!reads_int8(src_.nodes()[c], y)) return false;
+  }
+  // Squeeze-and-excitation (int8_gates): the channel gates reading y and the
+  // global pools beside them read the region's int8 input through its 256
+  // float values instead (lower_channel_mul, lower_global_avgpool), so y is
+  // never rounded and they compute what the float layers would. When every
+  // reader does, no table layer is emitted.
+  bool gated = false, all_read_values = true;
+  for (int c : index_.readers(y)) {
+    const Node& reader = src_.nodes()[c];
+    const int i = channel_mul_operand(reader);
+    const bool gate = i >= 0 && reader.inputs[i] == y && !index_.is_output(reader.outputs[0]) &&
+                      has_scale(reader.outputs[0]);
+    const bool pool = reader.op == "GlobalAveragePool" && reader.outputs.size() == 1 && has_scale(reader.outputs[0]) &&
+                      src_.tensor(y).shape.size() == 4;
+    gated = gated || gate;
+    all_read_values = all_read_values && (gate || pool);
+  }
+  if (gated) {
+    GateTable g{r.input, dst_.add_constant(src_.tensor(y).name + "::values", {256},
+                                           compute_region_values(src_, r, qscale_[r.input])), {}};
+    if (all_read_values) {
+      for (int m : r.nodes) {
+        for (std::string& s : sources_of(src_.nodes()[m])) g.sources.push_back(std::move(s));
+        consumed_[m] = 1;
+      }
+    }
+    gate_tables_[y] = std::move(g);
+    if (all_read_values) {
+      note("element-wise region ending at '" + src_.tensor(y).name +
+           "' is read by its gates and pools through its 256 float values");
+      return true;
+    }
   }
   std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
   std::string name;

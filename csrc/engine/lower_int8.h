@@ -20,8 +20,11 @@
 // layers that take int8 (through data movement that feeds them, too). Mul of an int8 [N, C, H, W] tensor by a computed
 // [N, C, 1, 1] gate (squeeze-and-excitation) becomes int8rt.QChannelMul;
 // with int8_gates a gate also counts as an int8 reader for tables, so the
-// usual hardswish in front of a gate becomes a table too (faster, one more
-// rounding: the gate then multiplies int8 x, not float x).
+// usual hardswish / swish in front of a gate becomes a table too, and the
+// gate reads the table's int8 input through the region's 256 float values
+// (QChannelMul's table input): the gated path computes exactly what the
+// float Mul and Quantize would; the squeeze (pool) path reads the table's
+// rounded output.
 // Everything else stays float32. Rank-4 int8 activations are NHWC where
 // convolutions, pools, gates and resizes make or read them, and in their
 // logical order where MatMuls do (converted once per tensor between the two
@@ -48,6 +51,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/passes/passes.h"
 #include "int8rt/int8_plan.h"
 #include "int8rt/network.h"
 
@@ -58,11 +62,13 @@ struct LoweringOptions {
   std::map<std::string, float> scales;   // tensor name -> scale (amax / 127)
   std::set<std::string> fp32_layers;     // node names kept in float32
   bool pointwise_tables = true;          // element-wise regions as int8rt.QLut
-  bool int8_gates = false;               // tables may form in front of channel gates
+  bool int8_gates = true;                // gates and pools may read a chain's int8 input (lower_lut)
   bool int8_matmul_pairs = true;         // MatMul of two activations as int8rt.QMatMul
   // Node name -> the nodes a graph pass merged into it (PassReport::merged_nodes),
   // for the plan's layer sources.
   std::map<std::string, std::vector<std::string>> merged_nodes;
+  // Weight name -> a pre-quantized model's own weight scales (PassReport::weight_scales).
+  std::map<std::string, PassReport::WeightScales> weight_scales;
 };
 
 struct LoweringResult {

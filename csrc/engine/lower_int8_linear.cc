@@ -70,25 +70,53 @@ bool Lowerer::lower_conv(int, const Node& node) {
   }
   // ONNX pads are (x1_begin, x2_begin, x1_end, x2_end) = (top, left, bottom, right).
   int64_t per_channel = wt.shape[1] * wt.shape[2] * wt.shape[3];
-  quant::QuantizedWeights qw = quant::quantize_weights_per_channel(wt.f32.data(), wt.shape[0], per_channel);
+  quant::QuantizedWeights qw = quantize_weights(wt.name, 0, wt.f32.data(), wt.shape[0], per_channel);
   int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
   int bias = b >= 0 ? get_float(b) : -1;
-  a.window = {kernel, strides, pads};
-  a.dilations = dil;
-  a.group = node.attrs.get_int("group", 1);
   // The input's int8 scale is the one its int8 tensor carries, which for a
   // max-pool output is the pool input's scale, not the calibrated one.
   int xin = int8_in(x, Layout::kNhwc);
+  if (qzero_[x] != 0 && std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
+    xin = pad_with_zero_point(x, pads, node.name + "::pad_zero_point");  // real 0 is the zero point, not int8 0
+  }
+  a.window = {kernel, strides, pads};
+  a.dilations = dil;
+  a.group = node.attrs.get_int("group", 1);
   a.in_scale = qscale_[x];
+  a.in_zero_point = qzero_[x];
+  a.out_zero_point = zero_point_of(y);
   a.out_scale = scale(y);
   a.w_scales.assign(qw.scales.begin(), qw.scales.end());
   std::vector<int> ins = {xin, wq, bias};
   if (residual >= 0) {
     ins.push_back(int8_in(residual, Layout::kNhwc));
     a.residual_scale = qscale_[residual];
+    a.residual_zero_point = qzero_[residual];
   }
   add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
   return true;
+}
+
+quant::QuantizedWeights Lowerer::quantize_weights(const std::string& name, int64_t axis, const float* w, int64_t rows,
+                                                  int64_t cols) const {
+  auto hint = opt_.weight_scales.find(name);
+  if (hint != opt_.weight_scales.end()) {
+    const std::vector<float>& s = hint->second.scales;
+    const bool per_tensor = s.size() == 1, per_row = static_cast<int64_t>(s.size()) == rows && hint->second.axis == axis;
+    quant::QuantizedWeights q;
+    bool exact = per_tensor || per_row;
+    for (int64_t r = 0; exact && r < rows; ++r) {
+      const float sr = s[per_tensor ? 0 : r];
+      q.scales.push_back(sr);
+      for (int64_t c = 0; exact && c < cols; ++c) {
+        const float v = w[r * cols + c], t = std::nearbyint(v / sr);
+        exact = std::fabs(t) <= 127.f && t * sr == v;
+        q.values.push_back(static_cast<int8_t>(exact ? t : 0.f));
+      }
+    }
+    if (exact) return q;
+  }
+  return quant::quantize_weights_per_channel(w, rows, cols);
 }
 
 bool Lowerer::lower_conv_transpose(int, const Node& node) {
@@ -160,7 +188,12 @@ bool Lowerer::lower_gemm(int, const Node& node) {
   int x = node.inputs[0], w = node.inputs[1], y = node.outputs[0];
   int b = node.op == "Gemm" && node.inputs.size() > 2 ? node.inputs[2] : -1;
   const Tensor& wt = src_.tensor(w);
-  if (node.op == "MatMul" && !wt.is_constant) return lower_matmul_pair(node);
+  if (node.op == "MatMul" && !wt.is_constant) {
+    if (zero_point_of(x) != 0 || zero_point_of(w) != 0 || zero_point_of(y) != 0) {
+      return decline(node, "a MatMul of two activations with zero points is not lowered");
+    }
+    return lower_matmul_pair(node);
+  }
   if (!wt.is_constant || wt.dtype != DataType::kFloat32 || wt.shape.size() != 2) {
     return decline(node, "weights are not a constant matrix");
   }
@@ -209,7 +242,7 @@ bool Lowerer::lower_gemm(int, const Node& node) {
       for (std::string& src : sources_of(tn)) sources.push_back(std::move(src));
     }
   }
-  quant::QuantizedWeights qw = quant::quantize_weights_per_channel(nk.data(), n_out, k);
+  quant::QuantizedWeights qw = quantize_weights(wt.name, trans_b ? 0 : 1, nk.data(), n_out, k);
   const std::string w_name = folded ? node.name + "::weights::int8_nk" : wt.name + (trans_b ? "::int8" : "::int8_nk");
   int wq = add_weight_constant(w_name, {n_out, k}, qw.values);
   int bias = -1;
@@ -223,6 +256,8 @@ bool Lowerer::lower_gemm(int, const Node& node) {
   bool int8_out = has_scale(y) && !index_.is_output(y);
   int xin = int8_in(x, Layout::kLogical);  // rows of K features: the logical order, whatever the rank
   a.in_scale = qscale_[x];
+  a.in_zero_point = qzero_[x];
+  a.out_zero_point = int8_out ? zero_point_of(y) : 0;
   a.out_scale = int8_out ? scale(y) : 0.0;
   a.w_scales.assign(qw.scales.begin(), qw.scales.end());
   add_linear_output(QGemmAttrs::kOp, node.name, std::move(sources), {xin, wq, bias}, a.to_attrs(), y, int8_out);
@@ -313,6 +348,7 @@ const Node* Lowerer::sole_reader_of(int t, const char* op) const {
 bool Lowerer::match_attention(const Node& node) {
   const int scores = node.outputs[0];
   const int64_t rank = static_cast<int64_t>(src_.tensor(scores).shape.size());
+  if (has_zero_points_) return false;  // a pre-quantized model's attention runs as its Q/DQ say
   AttentionMatch m;
   m.first = &node;
   int logits = scores;

@@ -18,6 +18,7 @@
 #include "engine/lower_int8.h"
 #include "engine/ops/int8/contracts.h"
 #include "graph/network_index.h"
+#include "int8rt/quantization.h"
 
 namespace int8rt {
 namespace engine {
@@ -35,11 +36,21 @@ class Lowerer {
 
  private:
   // ---- tensors ----
+  // scales_: the calibrated scales (LoweringOptions::scales) and those a
+  // pre-quantized model's QuantizeLinear nodes define (lower_int8_qdq.cc).
   bool has_scale(int t) const {
-    auto it = opt_.scales.find(src_.tensor(t).name);
-    return it != opt_.scales.end() && std::isfinite(it->second) && it->second > 0.f;
+    auto it = scales_.find(src_.tensor(t).name);
+    return it != scales_.end() && std::isfinite(it->second) && it->second > 0.f;
   }
-  float scale(int t) const { return opt_.scales.at(src_.tensor(t).name); }
+  float scale(int t) const { return scales_.at(src_.tensor(t).name); }
+
+  // The zero point of t's int8 form: the one it carries once int8, else
+  // the one the model defines for it (0: symmetric, as calibration makes).
+  int32_t zero_point_of(int t) const {
+    if (is_int8(t)) return qzero_[t];
+    auto it = zero_.find(t);
+    return it == zero_.end() ? 0 : it->second;
+  }
 
   int get_float(int t);
 
@@ -59,7 +70,8 @@ class Lowerer {
   // quantized from float in that layout if it is not int8 yet.
   int int8_in(int t, Layout want);
 
-  int get_int8(int t, Layout layout = Layout::kNhwc);
+  // at_scale > 0: quantized at that scale instead of t's own (quantize_before_move).
+  int get_int8(int t, Layout layout = Layout::kNhwc, float at_scale = 0.f);
 
   void set_int8(int dst_id, const std::vector<int64_t>& nchw_shape, Layout layout = Layout::kNhwc) {
     dst_.tensor(dst_id).dtype = DataType::kInt8;
@@ -110,7 +122,10 @@ class Lowerer {
   // inputs, or -1.
   int channel_mul_operand(const Node& node) const;
 
-  // y = x * gate per channel with x int8: int8rt.QChannelMul.
+  // y = x * gate per channel with x int8: int8rt.QChannelMul. When x is a
+  // table region's output (int8_gates), the gate reads the region's int8
+  // input through the region's float values (gate_tables_) and computes
+  // what the float Mul and Quantize would, exactly.
   bool lower_channel_mul(int, const Node& node);
 
   // Mul (Div) of a tensor by a positive finite scalar constant c (torch's
@@ -138,6 +153,10 @@ class Lowerer {
   // outputs are no network outputs and all their readers read int8.
   bool moves_to_int8_readers(const Node& node) const;
 
+  // Quantizes a float input of a data-movement node whose readers all take
+  // int8, so the node can move int8 bytes (lower_int8_move_nodes.cc).
+  bool quantize_before_move(const Node& node);
+
   bool lower_lut(int n);
 
   // Why a node that try_int8 left without a word stays float32.
@@ -155,6 +174,14 @@ class Lowerer {
   static bool fused_activation(const Node& node, ActivationAttrs& act);
 
   bool lower_conv(int, const Node& node);
+
+  // Weights w (rows x cols, row = output channel, along source axis `axis`
+  // of weight tensor `name`) quantized with the model's own scales
+  // (LoweringOptions::weight_scales) when they give back every weight
+  // exactly: q = rne(w / s) in [-127, 127] and (float)q * s == w. Else
+  // quant::quantize_weights_per_channel's amax / 127, as for any weight.
+  quant::QuantizedWeights quantize_weights(const std::string& name, int64_t axis, const float* w, int64_t rows,
+                                           int64_t cols) const;
 
   // ConvTranspose with constant float32 weights [C][M/group][kh][kw] (2-D;
   // the importer lifts 1-D to H = 1): int8rt.QConvTranspose, weights
@@ -230,6 +257,31 @@ class Lowerer {
 
   bool lower_pool(int, const Node& node);
 
+  // ---- pre-quantized models (lower_int8_qdq.cc) ----
+  // A Q or DQ node's per-tensor parameters, the zero point shifted to int8
+  // (uint8 z -> z - 128); ok false when it has no such form.
+  struct QdqParams {
+    bool ok = false;
+    float scale = 0.f;
+    int32_t zero = 0;
+  };
+  QdqParams qdq_params(const Node& n) const;
+  // Activation Q `q` lowers: per tensor, float input, every reader a DQ of the same parameters.
+  bool quantize_lowers(const Node& q) const;
+  // Fills scales_ and zero_ from the Qs that lower (called once, before the walk).
+  void read_model_quantization();
+  // Source tensor y is, byte for byte, x's int8 form.
+  void alias_int8(int y, int x);
+  bool lower_quantize_linear(int, const Node& node);
+  bool lower_dequantize_linear(int, const Node& node);
+  // The node touches a tensor with a non-zero zero point and its lowering takes none.
+  bool zero_point_blocks(const Node& node) const;
+  // An int8 layer of this op writes its input's parameters (a byte mover or max pool).
+  static bool passes_zero_point_on(const std::string& op);
+  // Conv input x (zero point != 0) padded by `pads` (top, left, bottom, right) with
+  // its zero point as int8rt.QPad; pads become 0. Returns the padded int8 tensor.
+  int pad_with_zero_point(int x, std::vector<int64_t>& pads, const std::string& name);
+
   bool lower_global_avgpool(int, const Node& node);
 
   bool lower_add(int, const Node& node);
@@ -299,9 +351,23 @@ class Lowerer {
   std::vector<int> float_id_, int8_id_;
   std::map<int, std::pair<int, std::string>> transposed_b_;  // deferred K^T -> (x, the Transpose's name)
   std::map<int, AttentionMatch> attention_at_;  // second MatMul's node index -> its attention
+  // A table region's output read by a channel gate (int8_gates) -> the
+  // region's int8 input and the float [256] constant of its values, read by
+  // the gates and global pools (lower_lut, lower_channel_mul,
+  // lower_global_avgpool); sources: the region's nodes when no table layer
+  // computes them (the first gate lists them).
+  struct GateTable {
+    int x = -1, values = -1;
+    std::vector<std::string> sources;
+  };
+  std::map<int, GateTable> gate_tables_;
   std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;
+  std::vector<int32_t> qzero_;            // zero point of int8_id_ (0 unless a pre-quantized model's)
+  std::map<std::string, float> scales_;   // see has_scale
+  std::map<int, int32_t> zero_;           // the model's zero points by source tensor (zero_point_of)
+  bool has_zero_points_ = false;
   std::vector<char> consumed_;
   Int8PlanRecorder plan_;
 };

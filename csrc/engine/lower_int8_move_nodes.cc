@@ -23,9 +23,30 @@
 namespace int8rt {
 namespace engine {
 
+// A float input (a LayerNorm's output) moved only to int8 readers (the
+// attention's MatMul behind nn.MultiheadAttention's [B, S, D] -> [S, B, D]):
+// quantized before the move, at the scale calibrated for the move's output,
+// instead of after it, so the move copies bytes, not floats, and gives the
+// same int8 values (a move only places them). The Quantize converts as many
+// values either way. Rank 4 keeps the float move (its int8 layouts are the
+// convs' business); so does a move with several outputs (Split).
+bool Lowerer::quantize_before_move(const Node& node) {
+  const int x = node.inputs.empty() ? -1 : node.inputs[0];
+  if (x < 0 || node.outputs.size() != 1 || src_.tensor(x).is_constant ||
+      src_.tensor(x).dtype != DataType::kFloat32 || src_.tensor(x).shape.size() == 4 ||
+      src_.tensor(node.outputs[0]).shape.size() == 4 || !has_scale(node.outputs[0]) ||
+      zero_point_of(x) != zero_point_of(node.outputs[0]) || !moves_to_int8_readers(node)) {
+    return false;
+  }
+  get_int8(x, Layout::kLogical, scale(node.outputs[0]));
+  note("'" + src_.tensor(x).name + "' is quantized before " + node.op + " '" + node.name +
+       "', which then moves int8 bytes");
+  return true;
+}
+
 bool Lowerer::lower_move(int, const Node& node) {
   const int x = node.inputs.empty() ? -1 : node.inputs[0];
-  if (!is_int8(x)) return false;
+  if (!is_int8(x) && !quantize_before_move(node)) return false;
   if (lower_channel_shuffle(node) || lower_layout_rename(node) || defer_transposed_operand(node)) return true;
   MoveRewrite r;
   std::string why;

@@ -39,6 +39,17 @@ bool Lowerer::lower_channel_mul(int n, const Node& node) {
   const int i = channel_mul_operand(node);
   if (i < 0) return lower_rescale(n, node);
   const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
+  auto table = gate_tables_.find(x);
+  if (table != gate_tables_.end() && !index_.is_output(y) && has_scale(y)) {
+    GateTable& t = table->second;
+    const QChannelMulAttrs a{{qscale_[t.x], scale(y)}};
+    std::vector<std::string> sources = std::move(t.sources);
+    t.sources.clear();
+    for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
+    add_int8_node(QChannelMulAttrs::kOp, node.name, std::move(sources),
+                  {int8_in(t.x, Layout::kNhwc), get_float(gate), t.values}, a.to_attrs(), y, scale(y));
+    return true;
+  }
   if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
   const QChannelMulAttrs a{{qscale_[x], scale(y)}};
   add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc), get_float(gate)},
@@ -74,6 +85,16 @@ bool Lowerer::lower_pool(int, const Node& node) {
 
 bool Lowerer::lower_global_avgpool(int, const Node& node) {
   int x = node.inputs[0], y = node.outputs[0];
+  auto table = gate_tables_.find(x);
+  if (table != gate_tables_.end() && has_scale(y) && src_.tensor(x).shape.size() == 4) {
+    QPoolAttrs a;  // the pool beside a gate (lower_lut): the region's values, averaged in float
+    a.kind = QPoolAttrs::Kind::kGlobalAverage;
+    a.in_scale = qscale_[table->second.x];
+    a.out_scale = scale(y);
+    add_int8_node(a.op(), node.name, sources_of(node), {int8_in(table->second.x, Layout::kNhwc), table->second.values},
+                  a.to_attrs(), y, scale(y));
+    return true;
+  }
   if (!is_int8(x) || src_.tensor(x).shape.size() != 4) return false;
   if (!has_scale(y)) return decline(node, "no calibration scale for its output");
   QPoolAttrs a;
@@ -106,9 +127,13 @@ bool Lowerer::lower_add(int, const Node& node) {
     consumed_[readers[0]] = 1;
     for (std::string& s : sources_of(src_.nodes()[readers[0]])) sources.push_back(std::move(s));
   }
-  const QAddAttrs a{qscale_[a_in], qscale_[b_in], scale(out_t), relu};
+  QAddAttrs a{qscale_[a_in], qscale_[b_in], scale(out_t), relu};
   const Layout layout = layout_of(a_in);  // element-wise: any layout, the same for both
-  add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], int8_in(b_in, layout)}, a.to_attrs(),
+  const int b_int8 = int8_in(b_in, layout);
+  a.a_zero_point = qzero_[a_in];
+  a.b_zero_point = qzero_[b_in];
+  a.out_zero_point = zero_point_of(out_t);
+  add_int8_node(QAddAttrs::kOp, node.name, std::move(sources), {int8_id_[a_in], b_int8}, a.to_attrs(),
                 out_t, scale(out_t), layout);
   return true;
 }

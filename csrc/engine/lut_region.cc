@@ -100,8 +100,8 @@ LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int sta
   return r;
 }
 
-std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y) {
-  if (!(s_x > 0.f) || !(s_y > 0.f)) throw InvalidArgument("compute_lut: scales must be > 0");
+std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x) {
+  if (!(s_x > 0.f)) throw InvalidArgument("compute_region_values: the input scale must be > 0");
   // The region alone, on a [256] input: the same layers the float engine runs.
   Network mini;
   std::vector<int> map(net.tensors().size(), -1);
@@ -127,11 +127,17 @@ std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, flo
   ex.run(*state, {{in_id, DataType::kFloat32, {256}, levels.data()}});
   const Value& y = ex.value(*state, ex.network().outputs()[0]);
   if (y.dtype() != DataType::kFloat32 || y.numel() != 256) {
-    throw Error("compute_lut: the region does not map 256 values to 256 values");
+    throw Error("compute_region_values: the region does not map 256 values to 256 values");
   }
+  return std::vector<float>(y.data<float>(), y.data<float>() + 256);
+}
+
+std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y) {
+  if (!(s_y > 0.f)) throw InvalidArgument("compute_lut: scales must be > 0");
+  const std::vector<float> values = compute_region_values(net, region, s_x);
   const float inv = 1.0f / s_y;
   std::vector<int8_t> table(256);
-  for (int i = 0; i < 256; ++i) table[i] = kernels::ref::quantize_value(y.data<float>()[i], inv);
+  for (int i = 0; i < 256; ++i) table[i] = kernels::ref::quantize_value(values[i], inv);
   return table;
 }
 

@@ -45,8 +45,13 @@ int lut_region_input(const Network& net, int start);
 LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int start,
                           const std::function<bool(int node)>& excluded);
 
-// The region's table for int8 input scale s_x and output scale s_y, computed
-// by running the region's float32 layers (engine/ops) on the 256 levels.
+// The region's float32 values f(dequantize(i - 128, s_x)) for i = 0..255,
+// computed by running the region's float32 layers (engine/ops) on the 256
+// levels: the values the float engine computes from those int8 inputs.
+std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x);
+
+// The region's table for int8 input scale s_x and output scale s_y:
+// quantize(compute_region_values(...)[i], s_y).
 std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y);
 
 // True for the ops a region may contain.

@@ -22,6 +22,18 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// dst = v + r, then the epilogue's clip (SgemmEpilogue's order).
+void add_clip(const float* v, const float* r, const SgemmEpilogue& ep, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float x = v[i] + r[i];
+    if (ep.clip) {
+      x = x > ep.lo ? x : ep.lo;
+      x = x < ep.hi ? x : ep.hi;
+    }
+    dst[i] = x;
+  }
+}
+
 }  // namespace
 
 struct TapConv::Grid {
@@ -33,7 +45,12 @@ struct TapConv::Grid {
     ncol = expand ? s.kw : s.sw;
     Hq = ceil_div((s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1, s.sh);
     Wq = expand ? s.ow : ceil_div((s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1, s.sw);
+    // Planes (the B rows, `plane` floats apart) padded so that the stride is
+    // not a multiple of 128 bytes: a 16 x 16 plane (ResNet's 14x14 stage)
+    // would put the 192 rows of a B panel into 8 of L1's 64 sets and
+    // evict the panel between the A panels that reuse it.
     plane = Hq * Wq;
+    if (plane % 32 == 0) plane += 16;
     N = (s.oh - 1) * Wq + s.ow;
     // A full last B panel reads up to nr columns past N, and a junk column
     // up to one row past its plane: zeros there.
@@ -71,6 +88,11 @@ std::string tap_conv_declines(const TapConvShape& s) {
   return "";
 }
 
+int64_t tap_conv_columns(const TapConvShape& s) {  // Grid's N
+  const int64_t wq = expands(s) ? s.ow : ceil_div((s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1, s.sw);
+  return (s.oh - 1) * wq + s.ow;
+}
+
 TapConv::TapConv(const SgemmKernel& uk, const TapConvShape& s, const float* w) : uk_(&uk), w_(s) {
   if (s.G < 1 || s.C % s.G != 0 || s.M % s.G != 0 || s.kh < 1 || s.kw < 1) {
     throw InvalidArgument("tap conv: channels do not split into groups");
@@ -78,18 +100,20 @@ TapConv::TapConv(const SgemmKernel& uk, const TapConvShape& s, const float* w) :
   Cg_ = s.C / s.G;
   Mg_ = s.M / s.G;
   expand_ = expands(s);
-  // Row groups (taps, or kernel rows when expanded) cut into chunks of
-  // equal size, at most kc.
-  const int64_t groups = expand_ ? s.kh : s.kh * s.kw, rows = expand_ ? s.kw * Cg_ : Cg_;
-  const int64_t chunks = ceil_div(rows, uk.kc), kcs = ceil_div(rows, chunks);
+  // The rows of all row groups (taps, or kernel rows when expanded) in
+  // order, cut into slices of equal size, at most kc: a slice may span
+  // several taps (a 3x3 conv over 64 channels: 3 slices of 192 rows, not 9
+  // of 64), so C is stored and re-read fewer times per output.
+  groups_ = expand_ ? s.kh : s.kh * s.kw;
+  rows_ = expand_ ? s.kw * Cg_ : Cg_;
+  const int64_t total = groups_ * rows_;
+  const int64_t chunks = ceil_div(total, uk.kc), kcs = ceil_div(total, chunks);
   const int64_t m_pad = ceil_div(Mg_, uk.mr) * uk.mr;
   int64_t off = 0;
-  for (int64_t t = 0; t < groups; ++t) {
-    for (int64_t c0 = 0; c0 < rows; c0 += kcs) {
-      const int64_t kc = std::min(kcs, rows - c0);
-      slices_.push_back({t, c0, kc, off});
-      off += kc * m_pad;
-    }
+  for (int64_t f0 = 0; f0 < total; f0 += kcs) {
+    const int64_t kc = std::min(kcs, total - f0);
+    slices_.push_back({f0, kc, off});
+    off += kc * m_pad;
   }
   a_group_ = off;
   a_.assign(static_cast<size_t>(a_group_ * s.G), 0.f);
@@ -100,8 +124,8 @@ TapConv::TapConv(const SgemmKernel& uk, const TapConvShape& s, const float* w) :
         float* panel = dst + (m / uk.mr) * sl.kc * uk.mr + m % uk.mr;
         for (int64_t k = 0; k < sl.kc; ++k) {
           // Row j of group t: (ky, kx, c) = (t / kw, t % kw, j), or (t, j / Cg, j % Cg) expanded.
-          const int64_t j = sl.c0 + k;
-          const int64_t ky = expand_ ? sl.tap : sl.tap / s.kw, kx = expand_ ? j / Cg_ : sl.tap % s.kw;
+          const int64_t tap = (sl.first + k) / rows_, j = (sl.first + k) % rows_;
+          const int64_t ky = expand_ ? tap : tap / s.kw, kx = expand_ ? j / Cg_ : tap % s.kw;
           const int64_t c = expand_ ? j % Cg_ : j;
           panel[k * uk.mr] = w[(((grp * Mg_ + m) * Cg_ + c) * s.kh + ky) * s.kw + kx];
         }
@@ -137,24 +161,26 @@ void TapConv::fill_planes(const Grid& g, const float* x, float* buf) const {
           }
           std::fill(dst + hi, dst + wq, 0.f);
         }
+        std::fill(dst, dst + (plane - hq * wq), 0.f);  // the stride padding
       }
     }
   }
   std::fill(buf + s.sh * g.ncol * s.C * plane, buf + s.sh * g.ncol * s.C * plane + g.slack, 0.f);
 }
 
-void TapConv::group_gemm(const Grid& g, int64_t grp, const float* buf, float* cbuf, int64_t i0, int64_t mc,
-                         int64_t j0, int64_t nc, const SgemmEpilogue& ep) const {
+void TapConv::group_gemm(const Grid& g, int64_t grp, const float* buf, const int64_t* row_offsets, float* cbuf,
+                         int64_t i0, int64_t mc, int64_t j0, int64_t nc, const SgemmEpilogue& ep) const {
   const SgemmKernel& uk = *uk_;
   const float* a_grp = a_.data() + grp * a_group_;
+  const float* b_grp = buf + grp * Cg_ * g.plane;
   SgemmTile t;
   t.ldc = g.N;
-  t.ldb = g.plane;
   t.lo = ep.lo;
   t.hi = ep.hi;
   for (size_t si = 0; si < slices_.size(); ++si) {
     const Slice& sl = slices_[si];
-    const float* b_rows = buf + g.group_offset(sl.tap) + (grp * Cg_ + sl.c0) * g.plane;
+    const float* b_rows = b_grp;
+    t.b_rows = row_offsets + sl.first;
     t.kc = sl.kc;
     t.accumulate = si > 0;
     const bool last = si + 1 == slices_.size();
@@ -166,7 +192,7 @@ void TapConv::group_gemm(const Grid& g, int64_t grp, const float* buf, float* cb
         t.c = cbuf + (grp * Mg_ + i0 + ip) * g.N + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
         t.bias = si == 0 && ep.row_bias ? ep.row_bias + grp * Mg_ + i0 + ip : nullptr;
-        t.clip = ep.clip && last;
+        t.clip = ep.clip && last && !ep.residual;  // with a residual: clipped in the copy-out, after it
         uk.fn(t);
         if ((t.bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
       }
@@ -188,6 +214,14 @@ void TapConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep
   if (grid.size() < static_cast<size_t>(s.M * ncols)) grid.resize(static_cast<size_t>(s.M * ncols));
   fill_planes(g, x, planes.data());
   const float* buf = planes.data();
+  // Where each row (group t, row j) of the slices starts in the buffer, for
+  // the microkernel's b_rows.
+  thread_local std::vector<int64_t> row_offsets;
+  row_offsets.resize(static_cast<size_t>(groups_ * rows_));
+  for (int64_t f = 0; f < groups_ * rows_; ++f) {
+    row_offsets[static_cast<size_t>(f)] = g.group_offset(f / rows_) + (f % rows_) * g.plane;
+  }
+  const int64_t* offsets = row_offsets.data();  // this thread's table, read by the workers
   float* cbuf = grid.data();
 
   const int64_t mc = uk_->mc, m_tiles = ceil_div(Mg_, mc);
@@ -203,16 +237,23 @@ void TapConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep
       const int64_t grp = task / (m_tiles * n_tiles), rest = task % (m_tiles * n_tiles);
       const int64_t i0 = (rest / n_tiles) * mc, j0 = (rest % n_tiles) * nc;
       const int64_t rows = std::min(mc, Mg_ - i0), cols = std::min(nc, ncols - j0);
-      group_gemm(g, grp, buf, cbuf, i0, rows, j0, cols, ep);
-      // The tile's valid columns (ox < ow) into y, while in cache.
+      group_gemm(g, grp, buf, offsets, cbuf, i0, rows, j0, cols, ep);
+      // The tile's valid columns (ox < ow) into y, while in cache; with a
+      // residual, y = v + residual, then the clip.
       for (int64_t m = grp * Mg_ + i0; m < grp * Mg_ + i0 + rows; ++m) {
         const float* src = cbuf + m * ncols;
         float* dst = y + m * s.oh * s.ow;
+        const float* res = ep.residual ? ep.residual + m * ep.ldr : nullptr;
         for (int64_t n = j0; n < j0 + cols;) {
           const int64_t oy = n / wq, ox = n % wq;
           const int64_t seg = std::min(wq - ox, j0 + cols - n);
           if (ox < s.ow) {
-            std::memcpy(dst + oy * s.ow + ox, src + n, static_cast<size_t>(std::min(seg, s.ow - ox)) * sizeof(float));
+            const int64_t len = std::min(seg, s.ow - ox), at = oy * s.ow + ox;
+            if (res) {
+              add_clip(src + n, res + at, ep, dst + at, len);
+            } else {
+              std::memcpy(dst + at, src + n, static_cast<size_t>(len) * sizeof(float));
+            }
           }
           n += seg;
         }

@@ -21,9 +21,12 @@
 // summed kernel row by kernel row, (kx, c) ascending within one.
 //
 // Summation order: taps in row-major order (i, then j), within a tap the
-// channels ascending in slices of at most the microkernel's kc; each
-// slice is one microkernel call accumulating into C, the first adding the
-// bias, the last clipping (SgemmEpilogue, as sgemm applies it). Fixed by
+// channels ascending; that sequence of rows is cut into slices of equal
+// size, at most the microkernel's kc, which may span taps (the microkernel
+// reads each B row at its own offset, SgemmTile::b_rows); each slice is one
+// microkernel call accumulating into C, the first adding the
+// bias, the last clipping (SgemmEpilogue, as sgemm applies it; a residual
+// is added as the valid columns are copied out, then the clip). Fixed by
 // the layer's shape and the microkernel alone (never by the thread count);
 // not the order of the im2col path (c, then i, j), so the two paths differ
 // within FP32 summation error (tests/test_conv_taps_f32.py bounds it).
@@ -48,6 +51,10 @@ struct TapConvShape {
 // better (1x1 kernels, few channels per group, mostly dropped columns).
 std::string tap_conv_declines(const TapConvShape& s);
 
+// Columns of the output grid the tap conv computes for `s` (the valid
+// oh * ow plus the dropped ones between rows), before padding to the tile.
+int64_t tap_conv_columns(const TapConvShape& s);
+
 // One layer's constant weights [M][C/G][kh][kw] (C, M, G, kh, kw of the
 // shape; the rest is read per run), packed once for `uk` in the tap order
 // above; run() is const and may be called from any thread.
@@ -57,24 +64,28 @@ class TapConv {
 
   // y[M][oh][ow] of one image x[C][H][W] for `s` (whose C, M, G, kh, kw must
   // be the weights'; tap_conv_declines(s) == ""); `ep` as in sgemm (row_bias
-  // over all M channels, or nullptr). Uses the calling thread's scratch
+  // over all M channels, or nullptr; residual [M][oh * ow] with ldr = oh * ow,
+  // or nullptr). Uses the calling thread's scratch
   // buffers (grown, never shrunk), and parallel_for over C tiles when `parallel`.
   void run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel) const;
 
  private:
+  // kc consecutive rows of the flattened (group, row) order, group = tap
+  // (or kernel row when expanded), row = channel (or (kx, channel)).
   struct Slice {
-    int64_t tap, c0, kc;  // row group (tap, or kernel row when expanded), first row, rows
-    int64_t a_off;        // offset of its panels in a_ (per group)
+    int64_t first, kc;  // first flattened row, rows
+    int64_t a_off;      // offset of its panels in a_ (per group)
   };
   struct Grid;  // one run's plane and output-grid geometry
   void fill_planes(const Grid& g, const float* x, float* buf) const;
-  void group_gemm(const Grid& g, int64_t grp, const float* buf, float* cbuf, int64_t i0, int64_t mc, int64_t j0,
-                  int64_t nc, const SgemmEpilogue& ep) const;
+  void group_gemm(const Grid& g, int64_t grp, const float* buf, const int64_t* row_offsets, float* cbuf,
+                  int64_t i0, int64_t mc, int64_t j0, int64_t nc, const SgemmEpilogue& ep) const;
 
   const SgemmKernel* uk_;
   TapConvShape w_;  // C, M, G, kh, kw
   int64_t Cg_, Mg_;
   bool expand_ = false;  // kx-expanded planes (under 16 channels, one group)
+  int64_t groups_ = 0, rows_ = 0;  // row groups (taps, or kernel rows) and rows per group
   std::vector<Slice> slices_;
   std::vector<float> a_;  // per group: every slice's ceil(Mg / mr) panels [kc][mr]
   int64_t a_group_ = 0;   // floats per group in a_

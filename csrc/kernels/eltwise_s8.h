@@ -84,17 +84,41 @@ INT8RT_ELTWISE_FAMILY(MaxPoolS8Kernel, "maxpool", maxpool, const PoolShape& shap
                       const int8_t* x, int8_t* y);
 INT8RT_ELTWISE_FAMILY(AvgPoolS8Kernel, "avgpool", avgpool, const PoolShape& shape, int batch,
                       const int8_t* x, float s_in, float s_out, int8_t* y);
-INT8RT_ELTWISE_FAMILY(GlobalAvgPoolS8Kernel, "global_avgpool", global_avgpool, int batch,
-                      int64_t HW, int C, const int8_t* x, float s_in, float s_out, int8_t* y);
 // y[i] = table[x[i] + 128] (table: 256 values).
 INT8RT_ELTWISE_FAMILY(LookupS8Kernel, "lookup", lookup, int64_t n, const int8_t* x,
                       const int8_t* table, int8_t* y);
-// ref::channel_mul_s8 (x [N][HW][C], gate [gate_batch][C]).
-INT8RT_ELTWISE_FAMILY(ChannelMulS8Kernel, "channel_mul", channel_mul, int64_t N, int64_t HW,
-                      int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
-                      float s_x, float s_y, int8_t* y);
-
 #undef INT8RT_ELTWISE_FAMILY
+
+// global_avgpool_s8: [batch][HW][C] -> [batch][C], x dequantized linearly
+// (ref::global_avgpool_s8) or read through a 256-entry float table
+// (ref::global_avgpool_table_s8).
+class GlobalAvgPoolS8Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"global_avgpool", Dtype::kS8};
+  using Linear = void (*)(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out, int8_t* y);
+  using Table = void (*)(int batch, int64_t HW, int C, const int8_t* x, const float* table, float s_out,
+                         int8_t* y);
+  GlobalAvgPoolS8Kernel(const char* name, Isa isa, Linear linear, Table table)
+      : NamedKernel(name, isa), global_avgpool(linear), global_avgpool_table(table) {}
+  const Linear global_avgpool;
+  const Table global_avgpool_table;
+};
+
+// channel_mul_s8: x int8 [N][HW][C] times a float gate [gate_batch][C]
+// (squeeze-and-excitation), x dequantized linearly (ref::channel_mul_s8) or
+// read through a 256-entry float table (ref::channel_mul_table_s8).
+class ChannelMulS8Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"channel_mul", Dtype::kS8};
+  using Linear = void (*)(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate,
+                          int64_t gate_batch, float s_x, float s_y, int8_t* y);
+  using Table = void (*)(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* table,
+                         const float* gate, int64_t gate_batch, float s_y, int8_t* y);
+  ChannelMulS8Kernel(const char* name, Isa isa, Linear linear, Table table)
+      : NamedKernel(name, isa), channel_mul(linear), channel_mul_table(table) {}
+  const Linear channel_mul;
+  const Table channel_mul_table;
+};
 
 // Calls f(FamilyTag<K>{}) for every element-wise family K, in the order
 // above (tests and tools that sweep all of them).

@@ -8,6 +8,8 @@
 // pairs; per MR-row panel of activations, packed the same way, the task runs
 // the weight panels of its column tile. No split of k: each output is one
 // microkernel chain (abi/gemm_bf16.h), so the tiling never changes a bit.
+// Both operands activations (run_activations): B is packed as right-hand
+// weights on every call, into per-thread storage, then run as above.
 #include "kernels/gemm_bf16.h"
 
 #include <algorithm>
@@ -36,18 +38,15 @@ struct Scratch {
 
 class PanelPacked final : public PackedBf16Gemm {
  public:
+  // Constant weights, converted with bf16::from_f32 and owned.
   PanelPacked(const Bf16PanelKernel& k, const Bf16Weights& w) : k_(k), left_(w.left) {
-    outer_ = w.left ? w.rows : w.cols;  // M (left) or N (right)
-    k_len_ = w.left ? w.cols : w.rows;
-    pairs_ = round_up((k_len_ + 1) / 2, k.pair_block);
-    width_ = w.left ? k.mr : k.nr;
-    rows_a_ = k.rows != nullptr;
-    panels_ = (outer_ + width_ - 1) / width_;
-    packed_.assign(static_cast<size_t>(panels_ * pairs_ * width_ * 2), 0);
+    shape(w.left ? w.rows : w.cols, w.left ? w.cols : w.rows);  // outer: M (left) or N (right)
+    owned_.assign(static_cast<size_t>(panels_ * pairs_ * width_ * 2), 0);
+    packed_ = owned_.data();
     // op(W)[r][c], r < rows, c < cols.
     auto at = [&](int64_t r, int64_t c) { return w.trans ? w.data[c * w.ld + r] : w.data[r * w.ld + c]; };
     for (int64_t o = 0; o < outer_; ++o) {
-      uint16_t* panel = packed_.data() + (o / width_) * pairs_ * width_ * 2;
+      uint16_t* panel = owned_.data() + (o / width_) * pairs_ * width_ * 2;
       const int64_t lane = o % width_;
       for (int64_t kk = 0; kk < k_len_; ++kk) {
         const float v = w.left ? at(o, kk) : at(kk, o);
@@ -57,13 +56,42 @@ class PanelPacked final : public PackedBf16Gemm {
     }
   }
 
+  // An activation op(B)[K][N] as right-hand weights, packed into `storage`
+  // (grown, never shrunk) with the kernel's pair converter: the same panels
+  // as the constructor above makes of a constant B (the converter is
+  // bf16::from_f32), so the same bits.
+  PanelPacked(const Bf16PanelKernel& k, int64_t K, int64_t N, const GemmOperand& b, std::vector<uint16_t>& storage)
+      : k_(k), left_(false) {
+    shape(N, K);
+    const int nr = k.nr;
+    const size_t panel_len = static_cast<size_t>(pairs_ * nr * 2);
+    if (storage.size() < panels_ * panel_len) storage.resize(panels_ * panel_len);
+    packed_ = storage.data();
+    thread_local std::vector<float> f32;
+    f32.resize(static_cast<size_t>(kChunk * nr));
+    const int64_t used = (k_len_ + 1) / 2 * nr * 2;  // pairs holding k; the rest is zero padding
+    for (int64_t q = 0; q < panels_; ++q) {
+      uint16_t* panel = storage.data() + q * panel_len;
+      const int64_t j0 = q * nr, cols = std::min<int64_t>(nr, N - j0);
+      for (int64_t k0 = 0; k0 < k_len_; k0 += kChunk) {
+        const int64_t kc = std::min(kChunk, k_len_ - k0);
+        panels::pack_b(b, k0, kc, j0, cols, nr, false, f32.data());
+        k_.pairs(f32.data(), kc, nr, panel + (k0 / 2) * nr * 2);
+      }
+      std::fill(panel + used, panel + panel_len, 0);
+    }
+  }
+
   int64_t k() const override { return k_len_; }
 
-  void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
-           bool parallel) const override {
+  void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
+           const SgemmEpilogue* ep) const override {
+    if (ep && (!left_ || accumulate)) {
+      throw InvalidArgument("gemm_bf16: a tile epilogue needs left weights and no accumulation");
+    }
     if (n <= 0 || outer_ <= 0) return;
     if (left_) {
-      run_left(n, x, c, ldc, accumulate, parallel);
+      run_left(n, x, c, ldc, accumulate, parallel, ep);
     } else {
       if (x.im2col) throw InvalidArgument("gemm_bf16: an im2col view is a left-weights (B) operand only");
       run_right(n, x, c, ldc, accumulate, parallel);
@@ -71,7 +99,17 @@ class PanelPacked final : public PackedBf16Gemm {
   }
 
  private:
-  const uint16_t* weight_panel(int64_t i) const { return packed_.data() + i * pairs_ * width_ * 2; }
+  // outer_ / k_len_ and what follows from them and the kernel.
+  void shape(int64_t outer, int64_t k_len) {
+    outer_ = outer;
+    k_len_ = k_len;
+    pairs_ = round_up((k_len_ + 1) / 2, k_.pair_block);
+    width_ = left_ ? k_.mr : k_.nr;
+    rows_a_ = k_.rows != nullptr;
+    panels_ = (outer_ + width_ - 1) / width_;
+  }
+
+  const uint16_t* weight_panel(int64_t i) const { return packed_ + i * pairs_ * width_ * 2; }
 
   // The activation panel of `width` lanes starting at lane `first` (a column
   // of op(X) when left, a row when right) as BF16 pairs [pairs_][width][2],
@@ -127,13 +165,20 @@ class PanelPacked final : public PackedBf16Gemm {
     }
   }
 
-  // C[M][N] = W * X: column tiles of nc columns, at least 8 when parallel.
-  void run_left(int64_t N, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel) const {
+  // C[M][N] = W * X: column tiles of nc columns, at least 8 when parallel;
+  // each C tile gets `ep` (or nothing) right after it is stored.
+  void run_left(int64_t N, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
+                const SgemmEpilogue* ep) const {
     const int nr = k_.nr;
     const int64_t nc = std::min<int64_t>(round_up(N, nr), std::max<int64_t>(nr, round_up((N + 7) / 8, nr)));
     const int64_t tasks = (N + nc - 1) / nc;
     dispatch(tasks, outer_ * N * k_len_, parallel, [&](int64_t task) {
       Bf16Tile t = tile_base(ldc, accumulate);
+      if (ep && ep->clip) {
+        t.clip = true;
+        t.lo = ep->lo;
+        t.hi = ep->hi;
+      }
       const int64_t j_end = std::min(N, (task + 1) * nc);
       for (int64_t j = task * nc; j < j_end; j += nr) {
         t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
@@ -142,6 +187,7 @@ class PanelPacked final : public PackedBf16Gemm {
           t.a = weight_panel(i);
           t.rows = static_cast<int>(std::min<int64_t>(k_.mr, outer_ - i * k_.mr));
           t.c = c + i * k_.mr * ldc + j;
+          t.bias = ep && ep->row_bias ? ep->row_bias + i * k_.mr : nullptr;
           k_.tile(t);
         }
       }
@@ -179,11 +225,27 @@ class PanelPacked final : public PackedBf16Gemm {
   bool left_;
   int64_t outer_ = 0, k_len_ = 0, pairs_ = 0, panels_ = 0;
   int width_ = 0;
-  bool rows_a_ = false;           // the kernel's A panels are rows (AMX)
-  std::vector<uint16_t> packed_;  // panels_ x [pairs_][width_][2] (or [width_][pairs_ * 2])
+  bool rows_a_ = false;               // the kernel's A panels are rows (AMX)
+  const uint16_t* packed_ = nullptr;  // panels_ x [pairs_][width_][2] (or [width_][pairs_ * 2])
+  std::vector<uint16_t> owned_;       // packed_'s storage for constant weights
 };
 
 }  // namespace
+
+void Bf16PanelKernel::run_activations(int64_t M, int64_t N, int64_t K, const GemmOperand& a,
+                                      const GemmOperand& b, float* c, int64_t ldc, bool accumulate,
+                                      bool parallel) const {
+  if (M < 0 || N < 0 || K < 0) {
+    throw InvalidArgument("gemm_bf16: bad sizes " + std::to_string(M) + " x " + std::to_string(N) + " x " +
+                          std::to_string(K));
+  }
+  if (a.im2col || a.packed || b.im2col || b.packed_b) {
+    throw InvalidArgument("gemm_bf16: run_activations takes plain matrices");
+  }
+  thread_local std::vector<uint16_t> storage;
+  const PanelPacked packed(*this, K, N, b, storage);
+  packed.run(M, a, c, ldc, accumulate, parallel, nullptr);
+}
 
 std::string Bf16PanelKernel::supports() const {
   const CpuFeatures& f = cpu_features();

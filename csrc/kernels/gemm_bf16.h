@@ -1,18 +1,20 @@
 // The BF16 GEMM (gemm_bf16) family of the registry and its driver, for the
 // float layers that run in BF16 (Conv via im2col, Gemm, MatMul with constant
-// weights; engine/ops/bf16_weights.h): FP32 in and out, BF16 products,
-// FP32 accumulation.
+// weights or between two activations; engine/bf16_layers.h): FP32 in and
+// out, BF16 products, FP32 accumulation.
 //
 // The weights are constant: pack() converts them to BF16 (bf16::from_f32,
 // round to nearest even) and lays them out as the microkernel's panels once,
 // when the layer is created. run() converts the activations on the fly:
 // each activation panel is packed as FP32 by the SGEMM packers
 // (gemm_panels_f32.h, im2col views included), then turned into BF16 pairs by
-// the kernel's converter. The arithmetic of every output is the
-// microkernel contract's (abi/gemm_bf16.h): one chain over the whole of k,
-// so results do not depend on tiling or thread count; the VDPBF16PS
-// candidates give the same bits as gemm_bf16_ref, the AMX one its own
-// (TDPBF16PS's two partial sums per 16 pairs).
+// the kernel's converter. A MatMul between two activations has no constant
+// operand: run_activations() packs its B as weight panels on each call (the
+// same conversion, so the bits pack() of that B would give). The arithmetic
+// of every output is the microkernel contract's (abi/gemm_bf16.h): one chain
+// over the whole of k, so results do not depend on tiling or thread count;
+// the VDPBF16PS candidates give the same bits as gemm_bf16_ref, the AMX one
+// its own (TDPBF16PS's two partial sums per 16 pairs).
 //
 // Candidates (best first): gemm_bf16_32x32_amx (tier amx; declines without
 // AMX-BF16 and AVX512-BF16, which converts its activations),
@@ -51,8 +53,13 @@ class PackedBf16Gemm {
   // right: C[n][N] (+)= op(X)[n][K] * W[K][N]   (X the A operand; im2col not allowed)
   // C has row stride ldc; accumulate adds to it (one FP32 add per output).
   // Parallel with int8rt::parallel_for unless `parallel` is false.
+  // `ep` (left weights only, accumulate false; InvalidArgument otherwise):
+  // SgemmEpilogue's row bias and clip, applied by the microkernel to each
+  // tile before its store (Bf16Tile's epilogue: v + bias[row], then the
+  // clip), so C is not read again; the same values as C prefilled with the
+  // bias, accumulated, then clipped.
   virtual void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
-                   bool parallel = true) const = 0;
+                   bool parallel = true, const SgemmEpilogue* ep = nullptr) const = 0;
   virtual int64_t k() const = 0;
 };
 
@@ -64,6 +71,14 @@ class GemmBf16Kernel : public Kernel {
   virtual std::string supports() const = 0;
   // Throws InvalidArgument for negative sizes or a null matrix with elements.
   virtual std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const = 0;
+  // C[M][N] (+)= op(A)[M][K] * op(B)[K][N], both FP32 activations (a MatMul
+  // between two activations: attention's Q K^T and P V). B is converted and
+  // laid out as pack()'s right-hand weight panels on every call, in
+  // per-thread storage that only grows, so C has the bits of
+  // pack({B, right})->run(M, A, ...). Plain matrices only (no im2col or
+  // pre-packed operand: InvalidArgument). Thread-safe; parallel as run().
+  virtual void run_activations(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b,
+                               float* c, int64_t ldc, bool accumulate, bool parallel = true) const = 0;
 };
 
 // CPU features a candidate needs beyond its tier (supports() declines,
@@ -83,6 +98,8 @@ class Bf16PanelKernel final : public NamedKernel<GemmBf16Kernel> {
         pair_block(pair_block), needs(needs) {}
   std::string supports() const override;
   std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const override;
+  void run_activations(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, float* c,
+                       int64_t ldc, bool accumulate, bool parallel = true) const override;
 
   int mr, nr;
   Bf16TileFn tile;

@@ -21,7 +21,52 @@ void check_scale(float s, const std::string& what) {
   }
 }
 
+void check_zero_point(int32_t z, const std::string& what) {
+  if (z < -128 || z > 127) throw InvalidArgument("requantization: " + what + " must lie in [-128, 127]");
+}
+
 }  // namespace
+
+void apply_zero_points(EpilogueStorage& rq, float s_in, const float* s_w, const int64_t* w_sum, const float* bias,
+                       float s_out, Activation act, float clip_min, float clip_max, int32_t z_in, int32_t z_out) {
+  if (z_in == 0 && z_out == 0) return;
+  check_zero_point(z_in, "input zero point");
+  check_zero_point(z_out, "output zero point");
+  const bool int8_out = rq.out_type == OutputType::kInt8;
+  if (!int8_out && z_out != 0) throw InvalidArgument("requantization: a float output has no zero point");
+  const int64_t K = static_cast<int64_t>(rq.scale.size());
+  for (int64_t k = 0; k < K; ++k) {
+    const float b = bias ? bias[k] : 0.0f;
+    const float s = s_in * s_w[k];
+    const float corr = static_cast<float>(static_cast<int64_t>(z_in) * w_sum[k]) * s;
+    const float centred = b - corr;
+    rq.bias[k] = int8_out ? centred / s_out + static_cast<float>(z_out) : centred;
+  }
+  if (int8_out) {
+    float act_lo = -kInf, act_hi = kInf;
+    if (act == Activation::kRelu || act == Activation::kRelu6) act_lo = 0.0f;
+    if (act == Activation::kRelu6) act_hi = 6.0f;
+    if (act == Activation::kClip) {
+      act_lo = clip_min;
+      act_hi = clip_max;
+    }
+    const float lo = act_lo / s_out + static_cast<float>(z_out);
+    const float hi = act_hi / s_out + static_cast<float>(z_out);
+    rq.clamp_lo = lo >= -128.0f ? lo : -128.0f;
+    rq.clamp_hi = hi <= 127.0f ? hi : 127.0f;
+    if (rq.clamp_lo > rq.clamp_hi) {
+      throw InvalidArgument("requantization: the activation range lies outside the int8 range "
+                            "of the output scale and zero point");
+    }
+  }
+}
+
+void apply_residual_zero_point(EpilogueStorage& rq, float residual_scale, int32_t z_r) {
+  if (z_r == 0) return;
+  check_zero_point(z_r, "residual zero point");
+  const float shift = static_cast<float>(z_r) * residual_scale;
+  for (float& b : rq.bias) b = b - shift;
+}
 
 Epilogue EpilogueStorage::epilogue(const int8_t* residual, float residual_scale) const {
   Epilogue ep;
@@ -95,7 +140,7 @@ float residual_multiplier(float s_res, float s_out) {
   return s_res / s_out;
 }
 
-AddParams make_add_params(float s_a, float s_b, float s_y, bool relu) {
+AddParams make_add_params(float s_a, float s_b, float s_y, bool relu, int32_t z_a, int32_t z_b, int32_t z_y) {
   check_scale(s_a, "add input A scale");
   check_scale(s_b, "add input B scale");
   check_scale(s_y, "add output scale");
@@ -104,6 +149,14 @@ AddParams make_add_params(float s_a, float s_b, float s_y, bool relu) {
   p.b_mult = s_b / s_y;
   p.clamp_lo = relu ? 0.0f : -128.0f;
   p.clamp_hi = 127.0f;
+  if (z_a != 0 || z_b != 0 || z_y != 0) {
+    check_zero_point(z_a, "add input A zero point");
+    check_zero_point(z_b, "add input B zero point");
+    check_zero_point(z_y, "add output zero point");
+    float t = static_cast<float>(z_y) - static_cast<float>(z_a) * p.a_mult;
+    p.offset = t - static_cast<float>(z_b) * p.b_mult;
+    if (relu) p.clamp_lo = static_cast<float>(z_y);
+  }
   return p;
 }
 

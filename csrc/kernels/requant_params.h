@@ -52,18 +52,41 @@ EpilogueStorage make_epilogue(float s_in, const float* s_w, int64_t K, const flo
                      OutputType out_type, Activation act = Activation::kNone,
                      float clip_min = 0.0f, float clip_max = 6.0f);
 
+// Zero points of asymmetric int8 activations (a pre-quantized model's
+// QuantizeLinear; the input x real = (q - z_in) * s_in, the output
+// q = sat(rne(real / s_out) + z_out)), folded into an epilogue made above
+// with the same activation range [act_lo, act_hi] (float units). With
+// w_sum[k] = sum of channel k's int8 weights, exact in int64:
+//   int8 out:   bias[k] = (b[k] - (float)(z_in * w_sum[k]) * (s_in * s_w[k])) / s_out + (float)z_out
+//               lo = max(act_lo / s_out + z_out, -128), hi = min(act_hi / s_out + z_out, 127)
+//   float out:  bias[k] = b[k] - (float)(z_in * w_sum[k]) * (s_in * s_w[k])
+// so acc * scale[k] + bias[k] is the epilogue of the accumulator of the
+// centred input (q - z_in) shifted by z_out, to float rounding of the
+// constant terms. Both zero points 0: rq is left as make_epilogue made it.
+void apply_zero_points(EpilogueStorage& rq, float s_in, const float* s_w, const int64_t* w_sum, const float* bias,
+                       float s_out, Activation act, float clip_min, float clip_max, int32_t z_in, int32_t z_out);
+
+// A fused residual r with zero point z_r adds (r - z_r) * residual_scale:
+//   bias[k] = bias[k] - (float)z_r * residual_scale   (z_r = 0: unchanged).
+void apply_residual_zero_point(EpilogueStorage& rq, float residual_scale, int32_t z_r);
+
 // residual_scale of an Epilogue for a residual of scale s_res: s_res / s_out.
 float residual_multiplier(float s_res, float s_out);
 
 // Quantized add y = a + b (elementwise, same shape), see ref add_s8:
 //   a_mult = s_a / s_y, b_mult = s_b / s_y; lo = relu ? 0 : -128; hi = 127.
+// With zero points (a pre-quantized model's asymmetric activations):
+//   offset = (float)z_y - (float)z_a * a_mult - (float)z_b * b_mult (in that
+//   order), added after the two products; lo = relu ? max(z_y, -128) : -128.
 struct AddParams {
   float a_mult = 1.0f;
   float b_mult = 1.0f;
   float clamp_lo = -128.0f;
   float clamp_hi = 127.0f;
+  float offset = 0.0f;  // zero points only; 0 adds nothing
 };
-AddParams make_add_params(float s_a, float s_b, float s_y, bool relu);
+AddParams make_add_params(float s_a, float s_b, float s_y, bool relu, int32_t z_a = 0, int32_t z_b = 0,
+                          int32_t z_y = 0);
 
 // Concat / requantize multiplier of an input with scale s_in into an output
 // with scale s_out: s_in / s_out (exactly 1.0f when the scales are equal).

@@ -133,6 +133,13 @@ void sgemm_tile_epilogue(const SgemmTile& t) {
       const float b = t.bias[r];
       for (int j = 0; j < cols; ++j) c[j] = c[j] + b;
     }
+    if (t.col_bias) {
+      for (int j = 0; j < cols; ++j) c[j] = c[j] + t.col_bias[j];
+    }
+    if (t.residual) {
+      const float* q = t.residual + r * t.ldr;
+      for (int j = 0; j < cols; ++j) c[j] = c[j] + q[j];
+    }
     if (t.clip) {
       for (int j = 0; j < cols; ++j) {
         const float v = c[j] > lo ? c[j] : lo;
@@ -166,12 +173,17 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
   if (ep) {
     t.lo = ep->lo;
     t.hi = ep->hi;
+    t.ldr = ep->ldr;
   }
   for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
     const int64_t kc = std::min(uk.kc, K - k0);
     // i0 is a multiple of mr (mc is), so the tile's panels are contiguous.
     const float* a_panels = A.packed ? A.packed->data.data() + k0 * m_pad + i0 * kc : scratch.a.data();
-    if (!A.packed) pack_a(A, i0, mc, k0, kc, uk.mr, scratch.a.data());
+    if (A.im2col) {  // op(A) = im2col^T: its panels are the im2col's column panels, mr wide
+      pack_b_im2col(*A.im2col, k0, kc, i0, mc, uk.mr, scratch.a.data());
+    } else if (!A.packed) {
+      pack_a(A, i0, mc, k0, kc, uk.mr, scratch.a.data());
+    }
     // A row-major B's full panels are read in place: each is reused by
     // every A panel from L1 either way, and skipping the copy saves a pass
     // over B (the im2col matrix of a convolution).
@@ -203,11 +215,14 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
         t.c = C + (i0 + ip) * ldc + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
         if (ep) {
+          const bool last = k0 + kc >= K;
           t.bias = k0 == 0 && ep->row_bias ? ep->row_bias + i0 + ip : nullptr;
-          t.clip = ep->clip && k0 + kc >= K;
+          t.col_bias = k0 == 0 && ep->col_bias ? ep->col_bias + j0 + jp : nullptr;
+          t.residual = last && ep->residual ? ep->residual + (i0 + ip) * ep->ldr + j0 + jp : nullptr;
+          t.clip = ep->clip && last;
         }
         uk.fn(t);
-        if ((t.bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
+        if ((t.bias || t.col_bias || t.residual || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
       }
     }
   }
@@ -255,6 +270,8 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
     for (int64_t i = 0; i < M; ++i) {
       float* c = C + i * ldc;
       if (!accumulate) std::fill(c, c + N, ep && ep->row_bias ? ep->row_bias[i] : 0.f);
+      for (int64_t j = 0; ep && ep->col_bias && j < N; ++j) c[j] = c[j] + ep->col_bias[j];
+      for (int64_t j = 0; ep && ep->residual && j < N; ++j) c[j] = c[j] + ep->residual[i * ep->ldr + j];
       for (int64_t j = 0; ep && ep->clip && j < N; ++j) {
         const float v = c[j] > ep->lo ? c[j] : ep->lo;
         c[j] = v < ep->hi ? v : ep->hi;
@@ -262,8 +279,11 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
     }
     return;
   }
-  const int64_t mc = uk.mc;
-  const int64_t m_tiles = (M + mc - 1) / mc;
+  // Row tiles of equal height (a multiple of mr, at most uk.mc): M = 196
+  // runs as 104 + 92 rather than 192 + 4, whose thin tile reuses each B
+  // panel for 4 rows only.
+  const int64_t m_tiles = (M + uk.mc - 1) / uk.mc;
+  const int64_t mc = ((M + m_tiles - 1) / m_tiles + uk.mr - 1) / uk.mr * uk.mr;
   // Narrow the column tiles when there are few row tiles, so small-M
   // problems (convolutions with few output channels) still split across
   // threads; keep them a multiple of NR and at least 64 wide. The tiling

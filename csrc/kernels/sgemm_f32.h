@@ -7,7 +7,7 @@
 // tile over them); the register tile is a microkernel (abi/sgemm_f32.h)
 // chosen once per layer with kernels::choose<SgemmKernel>() (AVX-512F,
 // AVX2+FMA or portable, capped by max_isa(), logged as
-// "sgemm_f32 -> sgemm_8x32_avx512 (avx512)"). Summation order over k is fixed
+// "sgemm_f32 -> sgemm_12x32_avx512 (avx512)"). Summation order over k is fixed
 // by the microkernel (k ascending in KC chunks), so results do not depend on
 // the thread count; they differ between microkernels in the last bits (FMA
 // or not, KC). The float reference kernel is ref::gemm_f32.
@@ -60,7 +60,9 @@ struct GemmOperand {
   const float* data = nullptr;
   int64_t ld = 0;       // leading dimension (row stride) of the stored matrix
   bool trans = false;   // true: the stored matrix is op(X)^T
-  const Im2colView* im2col = nullptr;  // B only: this view instead of data / ld / trans
+  // B: this im2col matrix instead of data / ld / trans; A: its transpose
+  // (rows = output pixels, columns = (c, i, j)), packed per tile the same way.
+  const Im2colView* im2col = nullptr;
   const PackedA* packed = nullptr;     // A only: these panels instead of data / ld / trans
   const PackedB* packed_b = nullptr;   // B only: these panels instead of data / ld / trans
 };
@@ -93,10 +95,15 @@ PackedB pack_b_once(const SgemmKernel& uk, int64_t K, int64_t N, const GemmOpera
 // be false): row i gets row_bias[i] added right after the first K slice is
 // stored, so the sums are those of a C prefilled with the bias and then
 // accumulated (the first addition, bias + slice, is the same in either
-// order); after the last slice, when clip, v = v > lo ? v : lo, then
-// v < hi ? v : hi (Relu: lo = 0, hi = +inf), the engine's clip_value.
+// order); after the last slice, when residual, v = v + residual[i * ldr + j]
+// (a residual Add fused into the convolution before it), then, when clip,
+// v = v > lo ? v : lo, then v < hi ? v : hi (Relu: lo = 0, hi = +inf), the
+// engine's clip_value.
 struct SgemmEpilogue {
   const float* row_bias = nullptr;  // [M], or nullptr
+  const float* col_bias = nullptr;  // [N], or nullptr: column j gets col_bias[j], as row_bias rows
+  const float* residual = nullptr;  // [M][ldr], or nullptr
+  int64_t ldr = 0;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
 };

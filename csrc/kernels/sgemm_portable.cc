@@ -18,7 +18,7 @@ void sgemm_6x8_portable(const SgemmTile& t) {
   float acc[kMR][kNR] = {};
   for (int64_t k = 0; k < t.kc; ++k) {
     const float* ak = a + k * kMR;
-    const float* bk = b + k * t.ldb;
+    const float* bk = t.b_rows ? b + t.b_rows[k] : b + k * t.ldb;
 #pragma GCC unroll 6
     for (int r = 0; r < kMR; ++r) {
       const float av = ak[r];

@@ -205,7 +205,7 @@ void bind_engine(py::module_& m) {
       .def(py::init([](const Network& network, const std::string& precision,
                        const std::map<std::string, std::string>& layer_precisions, bool optimize,
                        const std::string& device, bool pointwise_tables, bool int8_gates, bool bf16,
-                       bool int8_matmul_pairs) {
+                       bool int8_matmul_pairs, bool keep_activation_qdq) {
              BuilderConfig config;
              if (precision == "int8") {
                config.precision = Precision::kInt8;
@@ -220,13 +220,14 @@ void bind_engine(py::module_& m) {
              config.pointwise_tables = pointwise_tables;
              config.int8_gates = int8_gates;
              config.int8_matmul_pairs = int8_matmul_pairs;
+             config.keep_activation_qdq = keep_activation_qdq;
              config.bf16 = bf16;
              return std::make_unique<Builder>(network, config);
            }),
            py::arg("network"), py::arg("precision") = "int8", py::arg("layer_precisions") = std::map<std::string, std::string>{},
            py::arg("optimize") = true, py::arg("device") = "cpu",
-           py::arg("pointwise_tables") = true, py::arg("int8_gates") = false, py::arg("bf16") = false,
-           py::arg("int8_matmul_pairs") = true,
+           py::arg("pointwise_tables") = true, py::arg("int8_gates") = true, py::arg("bf16") = false,
+           py::arg("int8_matmul_pairs") = true, py::arg("keep_activation_qdq") = false,
            py::call_guard<py::gil_scoped_release>())
       .def("input_names", &Builder::input_names)
       .def("calibration_tensors", &Builder::calibration_tensors)
@@ -240,6 +241,8 @@ void bind_engine(py::module_& m) {
              b.calibrate_batch(views, collector);
            },
            py::arg("inputs"), py::arg("collector"))
+      .def("observe_rows", &Builder::observe_rows, py::arg("rows"), py::arg("collector"),
+           py::call_guard<py::gil_scoped_release>())
       .def("add_to_bias", &Builder::add_to_bias, py::arg("node"), py::arg("delta"))
       .def("set_node_constants",
            [](Builder& b, const std::vector<std::tuple<std::string, int, std::vector<float>>>& updates) {

@@ -55,11 +55,11 @@ class BuilderConfig:
             which also picks another algorithm).
         layer_precisions: layer (node) name -> ``"fp32"`` keeps that layer in
             float32, ``"bf16"`` keeps it out of int8 and runs it in BF16 (a
-            Conv, Gemm or MatMul with constant weights; another op stays
+            Conv or Gemm with constant weights, or MatMul; another op stays
             float32 with a warning in the report), ``"int8"`` is the default
             (TensorRT's per-layer precision).
-        bf16: float layers that have a BF16 kernel (Conv, Gemm, MatMul with
-            constant weights) run in BF16 (TensorRT's ``BuilderFlag.BF16``):
+        bf16: float layers that have a BF16 kernel (Conv and Gemm with
+            constant weights, MatMul) run in BF16 (TensorRT's ``BuilderFlag.BF16``):
             with ``precision="int8"`` the layers left out of int8 (by the
             lowering, ``layer_precisions`` or ``accuracy_target``), with
             ``"fp32"`` all of them. BF16 products (weights and activations
@@ -81,11 +81,14 @@ class BuilderConfig:
             run as one 256-entry int8 table each (``int8rt.QLut``); a
             conv / fully connected layer after the chain sees the same bytes
             as without.
-        int8_gates: INT8 only: also make the chain in front of a
-            squeeze-and-excitation gate (``x * gate[N, C, 1, 1]``) a table,
-            so the gate runs in int8. Faster on SE-heavy networks (PP-OCR
-            cls: 0.72 -> 0.52 ms), but x is rounded to int8 before the gate
-            (PP-OCR rec lost 7 points of agreement). Off by default.
+        int8_gates: INT8 only: a squeeze-and-excitation block whose gated
+            tensor is an element-wise chain (hardswish, swish) of an int8
+            tensor runs without float layers: the gate
+            (``x * gate[N, C, 1, 1]``) and the global pool beside it read the
+            int8 tensor through the chain's 256 float values and compute
+            what the float layers would, to the byte. On by default (before
+            2026-12-03 it rounded the chain to int8 first and was off);
+            False keeps the chain, pool and gate in float32.
         int8_matmul_pairs: INT8 only: a MatMul of two activations
             (attention's ``Q K^T`` and its product with ``V``) runs in int8
             with per-tensor scales for both operands (``int8rt.QMatMul``).
@@ -151,7 +154,7 @@ class BuilderConfig:
     num_threads: Optional[int] = None
     optimize: bool = True
     pointwise_tables: bool = True
-    int8_gates: bool = False
+    int8_gates: bool = True
     int8_matmul_pairs: bool = True
     progress: Union[bool, Progress] = False
     batch_size: Optional[int] = None
@@ -254,7 +257,11 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             arrays = input_arrays(calibrator, inputs, dtypes)
             session.observe_with(lambda collector: builder.calibrate_batch(arrays, collector._native))
 
-        def observe(inputs: dict[str, np.ndarray], collector: Any) -> None:  # the auto choice's own histograms
+        def observe(inputs: dict[str, np.ndarray], rows: Optional[np.ndarray], collector: Any) -> None:
+            # The auto choice's own histograms: the rows of the batch just run,
+            # without a second float32 pass where the batch leads every tensor.
+            if rows is not None and builder.observe_rows([int(r) for r in rows], collector._native):
+                return
             builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes), collector._native)
 
         pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
@@ -329,11 +336,20 @@ class _Rewrites:
         return prefetch
 
 
+def is_pre_quantized(network: Network) -> bool:
+    """Whether the imported network quantizes activations itself (a QuantizeLinear node)."""
+    return any(n["op"] == "QuantizeLinear" for n in network.nodes())
+
+
 def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> Engine:
     """Builds an engine from an ONNX model (path, bytes or ``onnx.ModelProto``)
     or an :class:`int8rt.Network`.
 
-    INT8 builds need ``config.calibrator``; see :class:`BuilderConfig`.
+    INT8 builds need ``config.calibrator``, except for a pre-quantized model
+    (QuantizeLinear / DequantizeLinear nodes, as ONNX Runtime's
+    ``quantize_static`` or NNCF write them), which builds from its own
+    scales and zero points, as TensorRT builds explicitly quantized
+    networks (csrc/engine/lower_int8_qdq.cc); see :class:`BuilderConfig`.
     Unsupported operators raise :class:`int8rt.NotSupportedError` naming the
     node before any calibration work is done.
     """
@@ -341,8 +357,6 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     if config.precision not in ("int8", "fp32"):
         raise ValueError(f"precision must be 'int8' or 'fp32', got {config.precision!r}")
     _core.require_device(config.device)  # NotSupportedError saying why, before any work
-    if config.precision == "int8" and config.calibrator is None:
-        raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32')")
     if config.accuracy_target is not None and not config.accuracy_check:
         raise ValueError("BuilderConfig.accuracy_target needs accuracy_check=True (it is met on held-out samples)")
     with _build_settings(config):
@@ -350,8 +364,18 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             network = _to_network(model, config.batch_size, config.input_shapes)
             check_names(sorted(config.layer_precisions or {}), (n["name"] for n in network.nodes()),
                         "layer_precisions (int8rt build --fp32-layers)")
-            builder = _core.Builder(network, **_builder_args(config))
+            explicit = config.precision == "int8" and config.calibrator is None
+            if explicit and not is_pre_quantized(network):
+                raise ValueError("an INT8 build needs BuilderConfig.calibrator (or precision='fp32'), "
+                                 "unless the model is pre-quantized (QuantizeLinear nodes)")
+            # A pre-quantized model without a calibrator keeps its activation Q/DQ for the lowering.
+            builder = _core.Builder(network, **_builder_args(config), keep_activation_qdq=explicit)
             step.update()
+        if explicit:
+            with phase(config.progress, "build", total=1) as step:
+                engine = Engine(builder.build({}))  # the model's own Q/DQ scales and zero points
+                step.update()
+            return engine
         if config.precision != "int8":
             with phase(config.progress, "build", total=1) as step:
                 engine = Engine(builder.build({}))

@@ -70,7 +70,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         raise ValueError("no model given: int8rt build MODEL.onnx -o ENGINE ...")
     config = int8rt.BuilderConfig(precision=args.precision, max_isa=args.max_isa, num_threads=args.threads,
                                   device=args.device, progress=_progress(args), optimize=not args.no_optimize,
-                                  pointwise_tables=not args.no_pointwise_tables, int8_gates=args.int8_gates,
+                                  pointwise_tables=not args.no_pointwise_tables, int8_gates=not args.no_int8_gates,
                                   int8_matmul_pairs=not args.no_int8_matmul_pairs,
                                   batch_size=args.static_batch, input_shapes=_input_shapes(args),
                                   layer_precisions={**{name: "fp32" for name in args.fp32_layers or []},
@@ -98,8 +98,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
             config.calibrator = make_calibrator(data, algorithm=_calibrator_name(args), batch_size=args.batch_size,
                                                 cache_file=args.cache, policy=policy, num_bins=args.num_bins,
                                                 nonfinite=args.nonfinite)
-        else:
-            raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class")
+        elif not int8rt.builder.is_pre_quantized(int8rt.onnx.import_model(args.model,
+                                                                      batch_size=args.static_batch)):
+            raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class "
+                             "(or a pre-quantized model: QuantizeLinear nodes)")
     if args.ray is not None:
         from int8rt.calib.distributed import RayCalibration
 
@@ -351,8 +353,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="NaN/Inf in an activation: stop with an error naming the tensor, or skip those values")
     b.add_argument("--fp32-layers", nargs="*", help="layer (ONNX node) names to keep in FP32")
     b.add_argument("--bf16-layers", nargs="*",
-                   help="layer (ONNX node) names to keep out of int8 and run in BF16 (Conv / Gemm / MatMul "
-                        "with constant weights)")
+                   help="layer (ONNX node) names to keep out of int8 and run in BF16 (Conv / Gemm with "
+                        "constant weights, MatMul)")
     b.add_argument("--bf16", action="store_true",
                    help="float layers that have a BF16 kernel run in BF16 (TensorRT's --bf16): with --precision "
                         "int8 those left out of int8, with fp32 all of them")
@@ -366,8 +368,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-optimize", action="store_true", help="skip the graph passes (BN folding, fusions)")
     b.add_argument("--no-pointwise-tables", action="store_true",
                    help="keep element-wise chains between int8 layers in float32 instead of int8 tables")
-    b.add_argument("--int8-gates", action="store_true",
-                   help="also run squeeze-and-excitation gates in int8 (faster; can cost accuracy)")
+    b.add_argument("--no-int8-gates", action="store_true",
+                   help="keep squeeze-and-excitation gates, their pools and the chain before them in float32")
     b.add_argument("--no-int8-matmul-pairs", action="store_true",
                    help="keep MatMuls of two activations (attention) in float32 instead of int8")
     b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512, avx512vnni, amx)")

@@ -12,7 +12,7 @@ Kept thin and honest: what int8rt does not do raises
 ``BuilderFlag.FP16`` raises (int8rt has no float16 kernels; layers not run in
 int8 run in float32; TensorRT scripts that ask ``builder.platform_has_fast_fp16``
 first skip it). ``BuilderFlag.BF16`` is honoured: float layers that have a
-BF16 kernel (Conv, Gemm, MatMul with constant weights) run in BF16, the
+BF16 kernel (Conv, Gemm, MatMul) run in BF16, the
 others in float32 (:attr:`int8rt.BuilderConfig.bf16`). Accepted and ignored, because they change nothing on the CPU:
 workspace / memory-pool limits, ``BuilderFlag.TF32`` (set by default as in
 TensorRT; float layers compute in full float32, which TF32 permits) and

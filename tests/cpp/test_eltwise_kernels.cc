@@ -184,6 +184,35 @@ TEST(EltwiseKernels, ChannelMulMatchesReferenceWithGuards) {
   }
 }
 
+// Channel gate over a float table: every int8 value in x, table entries and
+// gates whose products land on .5 steps of s_y (ties), beyond the int8 range
+// (saturation) and a NaN entry (-> -128, as quantize_value).
+TEST(EltwiseKernels, ChannelMulTableMatchesReferenceWithGuards) {
+  std::vector<float> table(256);
+  for (int i = 0; i < 256; ++i) table[i] = 0.05f * static_cast<float>(i - 128) + ((i % 7 == 0) ? 0.025f : 0.0f);
+  table[3] = 90.0f;
+  table[250] = std::nanf("");
+  for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
+    for (int64_t C : {1, 15, 16, 17, 64, 70}) {
+      for (int64_t gate_batch : {1, 3}) {
+        const int64_t N = 3, HW = 5;
+        auto x = random_s8(N * HW * C, static_cast<uint32_t>(C) + 41);
+        for (int64_t i = 0; i < 256 && i < N * HW * C; ++i) x[i] = static_cast<int8_t>(i - 128);
+        std::vector<float> gate(static_cast<size_t>(gate_batch * C));
+        for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 2.0f : 0.03f * static_cast<float>(i % 37) - 0.4f;
+        auto run = [&](const k::ChannelMulS8Kernel& e) {
+          return guarded("channel_mul_table", N * HW * C, [&](void* y) {
+            e.channel_mul_table(N, HW, C, x.data(), table.data(), gate.data(), gate_batch, 0.1f,
+                                static_cast<int8_t*>(y));
+          });
+        };
+        EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
+            << s->name() << " channel_mul_table C=" << C << " gate_batch=" << gate_batch;
+      }
+    }
+  }
+}
+
 // A pooling shape with padding, strides and a window clipped at the edges.
 k::PoolShape pool_shape(int C) {
   k::PoolShape p;
@@ -222,6 +251,30 @@ TEST(EltwiseKernels, PoolsMatchReferenceWithGuards) {
         });
       };
       EXPECT_EQ(run_g(*s), run_g(ref<k::GlobalAvgPoolS8Kernel>())) << s->name() << " global_avgpool C=" << C;
+    }
+  }
+}
+
+// Global average pooling over a float table: every int8 value among the
+// inputs, table values of mixed sign and size (so the float sum's order
+// shows), HW of 1 and of 300, C around the 16 and 64 steps.
+TEST(EltwiseKernels, GlobalAvgPoolTableMatchesReferenceWithGuards) {
+  std::vector<float> table(256);
+  for (int i = 0; i < 256; ++i) table[i] = 0.37f * static_cast<float>(i - 128) + ((i % 3 == 0) ? 1e3f : -0.001f);
+  const int batch = 2;
+  for (int C : {1, 15, 16, 17, 64, 65, 130}) {
+    for (int64_t HW : {1, 7, 300}) {
+      auto x = random_s8(static_cast<size_t>(batch * HW * C), static_cast<uint32_t>(C * 7 + HW));
+      for (int64_t i = 0; i < 256 && i < batch * HW * C; ++i) x[static_cast<size_t>(i)] = static_cast<int8_t>(i - 128);
+      for (const k::GlobalAvgPoolS8Kernel* s : fast<k::GlobalAvgPoolS8Kernel>()) {
+        auto run = [&](const k::GlobalAvgPoolS8Kernel& e) {
+          return guarded("global_table", static_cast<size_t>(batch) * C, [&](void* y) {
+            e.global_avgpool_table(batch, HW, C, x.data(), table.data(), 8.0f, static_cast<int8_t*>(y));
+          });
+        };
+        EXPECT_EQ(run(*s), run(ref<k::GlobalAvgPoolS8Kernel>()))
+            << s->name() << " global_avgpool_table C=" << C << " HW=" << HW;
+      }
     }
   }
 }

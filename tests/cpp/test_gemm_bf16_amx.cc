@@ -6,7 +6,8 @@
 //    from the SDM's TDPBF16PS (per block of 16 pairs: even and odd partial
 //    sums from 0, one fused step per pair, then C + (even + odd); DAZ/FTZ),
 //    over shapes around the 16 x 16 tiles and the 16-pair block, both weight
-//    sides, transposes, accumulation and an im2col view;
+//    sides, transposes, accumulation, an im2col view, and a MatMul of two
+//    activations (run_activations);
 //  - against the reference kernel (the VDPBF16PS order) within the FP32
 //    summation bound 2 (K + 2) 2^-24 sum|a b|: both sum the same exact BF16
 //    products, in different orders.
@@ -183,6 +184,68 @@ TEST(AmxBf16Emulated, Im2colViewEqualsTheAmxOrder) {
   packed->run(P, gx, y.data(), P, false);
   const std::vector<float> want = amx_order(w, col, M, P, K);
   for (int i = 0; i < M * P; ++i) ASSERT_EQ(bits(y[i]), bits(want[i])) << "index " << i;
+}
+
+// A MatMul between two activations (run_activations: B packed on each call
+// with the converters): == the AMX order, around the tile edges, with
+// transposed operands and accumulation; the native kernel too where it runs.
+TEST(AmxBf16Emulated, ActivationMatMulEqualsTheAmxOrder) {
+  if (!twins_run_here()) GTEST_SKIP() << "CPU lacks AVX-512 (the twin's compile flags)";
+  std::vector<const k::GemmBf16Kernel*> amx = {&emulated()};
+  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {
+    if (std::string(c->name()) == "gemm_bf16_32x32_amx" && k::decline_reason(*c).empty()) amx.push_back(c);
+  }
+  std::mt19937 gen(9);
+  int variant = 0;
+  for (int M : {1, 16, 17, 33, 64}) {
+    for (int N : {1, 15, 32, 33}) {
+      for (int K : {1, 31, 33, 64, 129}) {
+        const bool ta = variant % 2, tb = variant % 3 == 0, acc = variant % 4 == 1;
+        ++variant;
+        const std::vector<float> A = data(gen, static_cast<size_t>(M) * K), B = data(gen, static_cast<size_t>(K) * N);
+        const std::vector<float> c0 = data(gen, static_cast<size_t>(M) * N);
+        const std::vector<float> as = ta ? transposed(A, M, K) : A, bs = tb ? transposed(B, K, N) : B;
+        std::vector<float> want = amx_order(A, B, M, N, K);
+        for (const k::GemmBf16Kernel* kernel : amx) {
+          std::vector<float> y = acc ? c0 : std::vector<float>(static_cast<size_t>(M) * N, -7.0f);
+          kernel->run_activations(M, N, K, {as.data(), ta ? M : K, ta}, {bs.data(), tb ? K : N, tb}, y.data(), N, acc);
+          for (int i = 0; i < M * N; ++i) {
+            const float w = acc ? c0[i] + want[i] : want[i];
+            ASSERT_EQ(bits(y[i]), bits(w)) << kernel->name() << " M=" << M << " N=" << N << " K=" << K
+                                           << " trans_a=" << ta << " trans_b=" << tb << " acc=" << acc
+                                           << " index " << i << ": " << y[i] << " vs " << w;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The tile epilogue (row bias, then clip) on a left-weights run: == the AMX
+// order plus bias, clipped as SgemmEpilogue says.
+TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
+  if (!twins_run_here()) GTEST_SKIP() << "CPU lacks AVX-512 (the twin's compile flags)";
+  std::mt19937 gen(10);
+  for (int M : {5, 17, 40}) {
+    const int N = 37, K = 45;
+    const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
+    const std::vector<float> bias = data(gen, static_cast<size_t>(M));
+    auto packed = emulated().pack({W.data(), M, K, K, false, true});
+    k::SgemmEpilogue ep;
+    ep.row_bias = bias.data();
+    ep.clip = true;
+    ep.lo = -0.25f;
+    ep.hi = 0.5f;
+    std::vector<float> y(static_cast<size_t>(M) * N, -7.0f);
+    packed->run(N, {X.data(), N, false}, y.data(), N, false, true, &ep);
+    const std::vector<float> want = amx_order(W, X, M, N, K);
+    for (int i = 0; i < M * N; ++i) {
+      float v = want[i] + bias[i / N];
+      v = v > ep.lo ? v : ep.lo;
+      v = v < ep.hi ? v : ep.hi;
+      ASSERT_EQ(bits(y[i]), bits(v)) << "M=" << M << " index " << i << ": " << y[i] << " vs " << v;
+    }
+  }
 }
 
 TEST(AmxBf16Emulated, WhichRan) {

@@ -114,6 +114,10 @@ void plan_gemm(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_pool(const Network& net, const Node& node, NodePlan& p) {
   p.pool = qpool_params(net, node);
+  if (node.inputs.size() > 1) {
+    p.why = "the device pool reads x linearly, not through a float table";
+    return;
+  }
   if (p.pool.dynamic_size) {
     p.why = "its input height or width is dynamic, and a CUDA pool is planned for one size";
     return;
@@ -143,6 +147,10 @@ void plan_concat(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_channel_mul(const Network& net, const Node& node, NodePlan& p) {
   if (input_rank(net, node, 0) != 4) return;
+  if (node.inputs.size() > 2) {
+    p.why = "the device gate reads x linearly, not through a float table";
+    return;
+  }
   const QChannelMulAttrs a = QChannelMulAttrs::from_attrs(node);
   p.s_x = static_cast<float>(a.in_scale);
   p.s_y = static_cast<float>(a.out_scale);

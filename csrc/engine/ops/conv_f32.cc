@@ -6,24 +6,32 @@
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
 // per call, the residual and Relu / Clip applied by the kernel before its
-// store; 2-D kernels larger than 1x1 with constant weights and at least
-// 16 channels per group (or one group and kw * C >= 16) run the tap conv (kernels/conv_taps_f32.h: one GEMM
-// per tap, B read in place from a phase-split padded copy of the image);
-// everything else is
-// the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g] (M/G x C/G*kh*kw) *
-// col (C/G*kh*kw x OH*OW), whose B panels are packed straight from the image
-// (Im2colView: col is never materialised; the input itself is B when the
-// conv is 1x1, stride 1, no padding) and whose A panels (constant weights)
-// are packed once when the layer is created. Bias and Relu / Clip are the
-// SGEMM's tile epilogue (applied while each tile is in cache) unless a
-// residual must come first. 3-D convolutions materialise
+// store. A 1x1 convolution with strides and no padding first copies the
+// pixels it reads and then runs as a pointwise one. Dense FP32 convolutions
+// with constant weights and one group whose output pixels would pad the
+// SGEMM's 32-wide column tile badly (7x7 and 14x14 planes) run the
+// output-transposed product (transposed_gemm: pixels as rows, channels as
+// vector columns, then a transpose). Otherwise 2-D kernels larger than 1x1
+// with constant weights and at least 16 channels per group (or one group
+// and kw * C >= 16) run the tap conv (kernels/conv_taps_f32.h: per-tap
+// GEMMs, B read in place from a phase-split padded copy of the image);
+// everything else is the blocked SGEMM (kernels/sgemm_f32.h): y[g] = W[g]
+// (M/G x C/G*kh*kw) * col (C/G*kh*kw x OH*OW), whose B panels are packed
+// straight from the image (Im2colView: col is never materialised; the
+// input itself is B when the conv is 1x1, stride 1, no padding) and whose A
+// panels (constant weights) are packed once when the layer is created.
+// Bias, the residual and Relu / Clip are the SGEMM's (or the tap conv's)
+// tile epilogue, applied while each tile is in cache, in the unfused
+// graph's order (bit for bit). 3-D convolutions materialise
 // col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
-// weights of each group converted and packed once here.
+// weights of each group converted and packed once here, with the same tile
+// epilogue (bias, and the clip unless a residual is added after it).
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
@@ -33,6 +41,7 @@
 #include "kernels/conv_taps_f32.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/transpose_x32.h"
 
 namespace int8rt {
 namespace engine {
@@ -121,12 +130,24 @@ class ConvLayer : public Layer {
     float* y = out[0]->data<float>();
     if (rank_ == 3) {
       gemm_3d(x, w, bias, y, g);
-      epilogue(in, y, g, /*clip_done=*/false);
+      epilogue(residual_ >= 0 ? in[residual_]->data<float>() : nullptr, y, g);
     } else if (g.G == g.C && g.M == g.C && g.G > 1) {
       depthwise(in, x, w, bias, y, g);
     } else {
-      gemm_path(x, w, bias, y, g);
-      epilogue(in, y, g, /*clip_done=*/fused_.clip && bf16_.empty());
+      const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+      if (strided_pointwise(g)) x = subsample(x, g);
+      if (bf16_.empty()) {  // the SGEMM / tap conv epilogue adds the residual and clips
+        if (transposed(g)) {
+          transposed_gemm(x, w, bias, y, g);
+          epilogue(res, y, g);
+        } else {
+          gemm_path(x, w, bias, res, y, g);
+          if (!fused_.clip) epilogue(nullptr, y, g);
+        }
+      } else {  // the BF16 tile epilogue clips only without a residual, which comes after
+        gemm_path(x, w, bias, nullptr, y, g);
+        if (res || !fused_.clip) epilogue(res, y, g);
+      }
     }
   }
 
@@ -136,11 +157,10 @@ class ConvLayer : public Layer {
   }
 
  private:
-  // Relu and Clip run in the SGEMM's tile epilogue unless a residual must be
-  // added before them.
-  static kernels::SgemmEpilogue fused_clip(const FusedActivation& act, int64_t residual) {
+  // Relu and Clip run in the SGEMM's tile epilogue (after the residual,
+  // which the epilogue adds first) or in the depthwise kernel.
+  static kernels::SgemmEpilogue fused_clip(const FusedActivation& act) {
     kernels::SgemmEpilogue ep;
-    if (residual >= 0) return ep;
     if (act.kind == FusedActivation::Kind::kRelu) {
       ep.clip = true;
       ep.lo = 0.f;
@@ -187,7 +207,7 @@ class ConvLayer : public Layer {
   void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
                  float* y, const Geom& g) const {
     const int64_t P = g.oh * g.ow, run = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, P));
-    const kernels::SgemmEpilogue clip = fused_clip(act_, -1);
+    const kernels::SgemmEpilogue& clip = fused_;
     kernels::DwConvF32Plane p;
     p.x = x; p.w = w; p.bias = bias; p.y = y; p.C = g.C;
     p.residual = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
@@ -220,7 +240,10 @@ class ConvLayer : public Layer {
     }
   }
 
-  void gemm_path(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
+  // `res` (the residual input, or nullptr) goes into the SGEMM / tap conv
+  // epilogue; the BF16 path is called with nullptr and adds it after.
+  void gemm_path(const float* x, const float* w, const float* bias, const float* res, float* y,
+                 const Geom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                            g.oh == g.H && g.ow == g.W;
@@ -229,26 +252,30 @@ class ConvLayer : public Layer {
       if (kernels::tap_conv_declines(ts).empty()) {
         kernels::SgemmEpilogue ep = fused_;
         ep.row_bias = bias;
-        for (int64_t n = 0; n < g.N; ++n) taps_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
+        ep.ldr = P;
+        for (int64_t n = 0; n < g.N; ++n) {
+          ep.residual = res ? res + n * g.M * P : nullptr;
+          taps_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
+        }
         return;
       }
     }
     auto one = [&](int64_t n, int64_t grp, bool parallel) {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
-      if (bias && !bf16_.empty()) {
-        for (int64_t m = 0; m < Mg; ++m) std::fill(yg + m * P, yg + (m + 1) * P, bias[grp * Mg + m]);
-      }
       GemmOperand b{xg, P, false};
       Im2colView view{xg, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
       if (!pointwise) b.im2col = &view;  // packed from the image, panel by panel
+      kernels::SgemmEpilogue ep = fused_;  // bias, residual and activation on each tile while in cache
+      ep.row_bias = bias ? bias + grp * Mg : nullptr;
       if (!bf16_.empty()) {
-        bf16_.packed[grp]->run(P, b, yg, P, bias != nullptr, parallel);
+        ep.clip = fused_.clip && residual_ < 0;  // a residual is added after the BF16 product, then the clip
+        bf16_.packed[grp]->run(P, b, yg, P, false, parallel, &ep);
       } else {
         GemmOperand a{w + grp * Mg * K, K, false};
         if (!packed_.empty()) a.packed = &packed_[grp];
-        kernels::SgemmEpilogue ep = fused_;  // bias and activation on each tile while in cache
-        ep.row_bias = bias ? bias + grp * Mg : nullptr;
+        ep.residual = res ? res + (n * g.M + grp * Mg) * P : nullptr;
+        ep.ldr = P;
         sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);
       }
     };
@@ -261,11 +288,88 @@ class ConvLayer : public Layer {
     }
   }
 
-  // The residual and the activation on the output, unless the SGEMM's tile
-  // epilogue already clipped (clip_done) and there is no residual.
-  void epilogue(const std::vector<const Value*>& in, float* y, const Geom& g, bool clip_done) const {
-    if (residual_ < 0 && (act_.kind == FusedActivation::Kind::kNone || clip_done)) return;
-    const float* r = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+  // A 1x1 convolution with strides and no padding (ResNet's downsampling
+  // shortcut) reads every sh-th row and sw-th column of the image and
+  // nothing else.
+  static bool strided_pointwise(const Geom& g) {
+    return g.kh == 1 && g.kw == 1 && (g.sh > 1 || g.sw > 1) && g.ph == 0 && g.pw == 0 &&
+           (g.oh - 1) * g.sh < g.H && (g.ow - 1) * g.sw < g.W;
+  }
+
+  // Those pixels copied once per run into the thread's scratch (grown, never
+  // shrunk), and `g` made the pointwise convolution of the copy: its product
+  // reads B in place (or runs transposed) instead of the im2col panels
+  // gathering single floats once per row tile. The same values in the same
+  // k order, so the same bits.
+  static const float* subsample(const float* x, Geom& g) {
+    thread_local std::vector<float> buf;
+    const int64_t P = g.oh * g.ow;
+    if (buf.size() < static_cast<size_t>(g.N * g.C * P)) buf.resize(static_cast<size_t>(g.N * g.C * P));
+    for (int64_t nc = 0; nc < g.N * g.C; ++nc) {
+      const float* src = x + nc * g.H * g.W;
+      float* dst = buf.data() + nc * P;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        const float* row = src + oy * g.sh * g.W;
+        for (int64_t ox = 0; ox < g.ow; ++ox) dst[oy * g.ow + ox] = row[ox * g.sw];
+      }
+    }
+    g.H = g.oh;
+    g.W = g.ow;
+    g.sh = g.sw = 1;
+    return buf.data();
+  }
+
+  // Whether the transposed product (transposed_gemm) runs `g`: one group,
+  // constant weights, and it computes at least 6% fewer tile columns than
+  // the tap conv or the im2col SGEMM, whose columns are the output pixels
+  // (ResNet's 7x7 stage: 49 pixels padded to 64, or 61 tap-grid columns; its
+  // output channels are multiples of 32). The 6% pays for the transpose.
+  // Kernels larger than 1x1 only up to 64 pixels: their im2col panels, 8
+  // pixels wide, are packed per tile and cost more than the padding saves
+  // on larger planes (measured: 3x3 128 @28 2.2x slower, 3x3 512 @7 faster).
+  bool transposed(const Geom& g) const {
+    if (!bf16_.empty() || g.G != 1 || (packed_.empty() && !taps_)) return false;
+    const int64_t nr = uk_->nr, P = g.oh * g.ow;
+    if (g.kh * g.kw > 1 && P > 64) return false;
+    auto padded = [nr](int64_t n) { return (n + nr - 1) / nr * nr; };
+    int64_t cols = P;
+    if (taps_ && kernels::tap_conv_declines(tap_shape(g)).empty()) cols = kernels::tap_conv_columns(tap_shape(g));
+    return static_cast<double>(padded(g.M)) * P * 1.06 < static_cast<double>(g.M) * padded(cols);
+  }
+
+  // y^T = op(x)^T W^T per image: the output pixels are the SGEMM's rows (A:
+  // the image itself, transposed, for a pointwise conv, else its im2col,
+  // packed per tile) and the output channels its vector columns (B: W^T,
+  // packed once on first use), the bias a column bias of the first K slice,
+  // into the thread's scratch [P][M], then transposed into y. Every output
+  // gets the same FMAs in the same k order as on the im2col path (the
+  // product's operands swapped), so the same bits; the residual and the
+  // activation follow (run()).
+  void transposed_gemm(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
+    const int64_t K = g.C * g.kh * g.kw, P = g.oh * g.ow;
+    std::call_once(wt_once_, [&] { wt_ = kernels::pack_b_once(*uk_, K, g.M, {w, K, /*trans=*/true}); });
+    const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
+                           g.oh == g.H && g.ow == g.W;
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < static_cast<size_t>(P * g.M)) scratch.resize(static_cast<size_t>(P * g.M));
+    kernels::SgemmEpilogue ep;
+    ep.col_bias = bias;
+    GemmOperand b;
+    b.packed_b = &wt_;
+    for (int64_t n = 0; n < g.N; ++n) {
+      const float* xn = x + n * g.C * g.H * g.W;
+      Im2colView view{xn, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
+      GemmOperand a{xn, P, /*trans=*/true};
+      if (!pointwise) a.im2col = &view;
+      sgemm(*uk_, P, g.M, K, a, b, scratch.data(), g.M, false, true, &ep);
+      transpose_->tile(g.M, P, reinterpret_cast<const uint32_t*>(scratch.data()), g.M,
+                       reinterpret_cast<uint32_t*>(y + n * g.M * P), P);
+    }
+  }
+
+  // The residual `r` (or nullptr) and then the activation on the output.
+  void epilogue(const float* r, float* y, const Geom& g) const {
+    if (!r && act_.kind == FusedActivation::Kind::kNone) return;
     const int64_t P = g.od * g.oh * g.ow;
     parallel_for(g.N * g.M, std::max<int64_t>(1, 4096 / P), [&](int64_t begin, int64_t end) {
       float* p = y + begin * P;
@@ -329,8 +433,11 @@ class ConvLayer : public Layer {
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
+  const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
+  mutable std::once_flag wt_once_;
+  mutable kernels::PackedB wt_;  // W^T for transposed_gemm, packed on its first run
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
-  kernels::SgemmEpilogue fused_ = fused_clip(act_, residual_);  // the SGEMM's clip, when it can take the activation
+  kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
 };
 

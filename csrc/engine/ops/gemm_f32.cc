@@ -3,8 +3,10 @@
 // Gemm: Y = alpha * A' * B' + beta * C with A' = transA ? A^T : A, likewise
 // B', C unidirectionally broadcast to [M, N]; plus the fused activation of
 // graph/passes/passes.h (int8rt_activation). When alpha == beta == 1 the
-// product is accumulated onto C (one rounding per term as in MLAS); otherwise
-// Y = alpha * (A'B') + beta * C elementwise after the product.
+// product is accumulated onto C (one rounding per term as in MLAS), a C row
+// [N] (a Linear bias) as the SGEMM's column bias with Relu / Clip in its tile
+// epilogue; otherwise Y = alpha * (A'B') + beta * C elementwise after the
+// product. A constant B is packed into the SGEMM's panels once.
 //
 // MatMul: numpy matmul: 1-D operands get a 1 prepended (A) / appended (B)
 // and removed from the result, batch dimensions broadcast. A batched A times
@@ -14,8 +16,12 @@
 //
 // BF16 (int8rt_precision="bf16", engine/bf16_layers.h): a constant 2-D B is
 // converted and packed once here and the product runs on the BF16 GEMM;
-// alpha, beta, C and the activation stay FP32.
+// alpha, beta, C and the activation stay FP32. A MatMul whose B is an
+// activation (or a batched constant) converts and packs B on each run
+// (GemmBf16Kernel::run_activations), batches split as in FP32.
 #include <algorithm>
+#include <limits>
+#include <memory>
 
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
@@ -45,7 +51,7 @@ class GemmLayer : public Layer {
       const int64_t K = b.shape[trans_b_ ? 1 : 0], N = b.shape[trans_b_ ? 0 : 1];
       bf16_.add({b.f32.data(), K, N, b.shape[1], trans_b_, /*left=*/false});
     } else {
-      transpose_constant_b(net.tensor(node.inputs[1]));
+      pack_constant_b(net.tensor(node.inputs[1]));
     }
   }
 
@@ -64,11 +70,22 @@ class GemmLayer : public Layer {
     float* y = out[0]->data<float>();
     GemmOperand a{A.data<float>(), A.shape()[1], trans_a_};
     GemmOperand b{B.data<float>(), B.shape()[1], trans_b_};
-    if (!bt_.empty()) b = {bt_.data(), N, false};  // the same values, read in place
+    if (packed_b_ && packed_b_->K == K && packed_b_->N == N) b.packed_b = packed_b_.get();
     const bool has_c = C && beta_ != 0.f;
     std::vector<int64_t> cs;
     if (has_c) cs = broadcast_strides(C->shape(), {M, N});
     auto c_at = [&](int64_t i, int64_t j) { return C->data<float>()[i * cs[0] + j * cs[1]]; };
+    if (has_c && alpha_ == 1.f && beta_ == 1.f && cs[0] == 0 && cs[1] == 1 && bf16_.empty()) {
+      // A Linear layer's bias (C a row [N]): the SGEMM's column bias and
+      // Relu / Clip on each tile while in cache. The bias joins after the
+      // first K slice, as when C is copied into y first and accumulated
+      // onto (the first addition is the same either way): the same bits.
+      kernels::SgemmEpilogue ep = clip_epilogue(act_);
+      ep.col_bias = C->data<float>();
+      sgemm(*uk_, M, N, K, a, b, y, N, false, true, &ep);
+      if (!ep.clip) act_.apply(y, M * N);
+      return;
+    }
     if (has_c && alpha_ == 1.f && beta_ == 1.f) {
       for (int64_t i = 0; i < M; ++i) {
         for (int64_t j = 0; j < N; ++j) y[i * N + j] = c_at(i, j);
@@ -94,17 +111,31 @@ class GemmLayer : public Layer {
   bool accepts_empty_inputs() const override { return true; }  // K = 0: beta * C (or 0), then the activation
 
  private:
-  // A constant transB weight [N, K] is stored transposed once ([K, N]), so
-  // that the SGEMM reads its panels in place instead of transposing them on
-  // every run (Linear layers exported from PyTorch). Same values, same sums.
-  void transpose_constant_b(const Tensor& b) {
-    if (!trans_b_ || !b.is_constant || b.dtype != DataType::kFloat32 || b.shape.size() != 2) return;
-    const int64_t N = b.shape[0], K = b.shape[1];
-    if (N * K != static_cast<int64_t>(b.f32.size())) return;
-    bt_.resize(b.f32.size());
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t k = 0; k < K; ++k) bt_[static_cast<size_t>(k * N + n)] = b.f32[static_cast<size_t>(n * K + k)];
+  // A constant B (a Linear layer's weight, transB = 1 from PyTorch, or
+  // not) packed once into the SGEMM's [kc][nr] panels, so that no run
+  // transposes or re-packs it (MatMul does the same). Same values in the
+  // order the driver reads them: the same sums.
+  void pack_constant_b(const Tensor& b) {
+    if (!b.is_constant || b.dtype != DataType::kFloat32 || b.shape.size() != 2) return;
+    if (b.shape[0] * b.shape[1] != static_cast<int64_t>(b.f32.size())) return;
+    const int64_t K = b.shape[trans_b_ ? 1 : 0], N = b.shape[trans_b_ ? 0 : 1];
+    packed_b_ = std::make_unique<kernels::PackedB>(
+        kernels::pack_b_once(*uk_, K, N, {b.f32.data(), b.shape[1], trans_b_}));
+  }
+
+  // Relu / Clip as the SGEMM epilogue's clip (none for other activations).
+  static kernels::SgemmEpilogue clip_epilogue(const FusedActivation& act) {
+    kernels::SgemmEpilogue ep;
+    if (act.kind == FusedActivation::Kind::kRelu) {
+      ep.clip = true;
+      ep.lo = 0.f;
+      ep.hi = std::numeric_limits<float>::infinity();
+    } else if (act.kind == FusedActivation::Kind::kClip) {
+      ep.clip = true;
+      ep.lo = act.lo;
+      ep.hi = act.hi;
     }
+    return ep;
   }
 
   void product(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, float* y,
@@ -147,7 +178,7 @@ class GemmLayer : public Layer {
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
-  std::vector<float> bt_;  // a constant transB weight, transposed (empty otherwise)
+  std::unique_ptr<kernels::PackedB> packed_b_;  // a constant B in uk_'s panels, or null
 };
 
 class MatMulLayer : public Layer {
@@ -156,9 +187,12 @@ class MatMulLayer : public Layer {
     if (node.inputs.size() < 2 || node.inputs[1] < 0) return;  // run() reports the missing operand
     const Tensor& b = net.tensor(node.inputs[1]);
     if (wants_bf16(net, node)) {
-      bf16_.add({b.f32.data(), b.shape[0], b.shape[1], b.shape[1], false, /*left=*/false});
-    } else if (b.is_constant && b.dtype == DataType::kFloat32 && b.shape.size() == 2 &&
-               static_cast<int64_t>(b.f32.size()) == b.shape[0] * b.shape[1] && b.shape[0] > 0 && b.shape[1] > 0) {
+      if (is_constant_2d(b)) {
+        bf16_.add({b.f32.data(), b.shape[0], b.shape[1], b.shape[1], false, /*left=*/false});
+      } else {
+        bf16_.choose();  // B converted and packed on each run
+      }
+    } else if (is_constant_2d(b)) {
       // A constant 2-D B (a Linear layer's weights) is packed into the
       // SGEMM's panels once here, not read a row of B apart on every run.
       packed_b_ = std::make_unique<kernels::PackedB>(
@@ -185,8 +219,10 @@ class MatMulLayer : public Layer {
     if (b_count == 1) {  // B shared by every batch: one GEMM over all rows of A
       int64_t a_count = shape_numel(p.a_batch);
       if (a_count == nb) {
-        if (!bf16_.empty()) {
+        if (!bf16_.packed.empty()) {
           bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false);
+        } else if (!bf16_.empty()) {
+          bf16_.kernel->run_activations(nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
         } else {
           GemmOperand bo{b, p.N, false};
           if (packed_b_ && packed_b_->K == p.K && packed_b_->N == p.N) bo.packed_b = packed_b_.get();
@@ -194,7 +230,7 @@ class MatMulLayer : public Layer {
         }
         return;
       }
-      if (!bf16_.empty()) throw Error(prefix_ + "bf16 needs a 2-D B");  // bf16_decline_reason excludes it
+      if (!bf16_.packed.empty()) throw Error(prefix_ + "a constant 2-D B has no batch");
     }
     std::vector<int64_t> sa = broadcast_strides(p.a_batch, p.batch), sb = broadcast_strides(p.b_batch, p.batch);
     auto one = [&](int64_t t, bool parallel) {
@@ -205,8 +241,12 @@ class MatMulLayer : public Layer {
         oa += idx * sa[d];
         ob += idx * sb[d];
       }
-      sgemm(*uk_, p.M, p.N, p.K, {a + oa * p.M * p.K, p.K, false}, {b + ob * p.K * p.N, p.N, false},
-            y + t * p.M * p.N, p.N, false, parallel);
+      const GemmOperand at{a + oa * p.M * p.K, p.K, false}, bt{b + ob * p.K * p.N, p.N, false};
+      if (!bf16_.empty()) {
+        bf16_.kernel->run_activations(p.M, p.N, p.K, at, bt, y + t * p.M * p.N, p.N, false, parallel);
+      } else {
+        sgemm(*uk_, p.M, p.N, p.K, at, bt, y + t * p.M * p.N, p.N, false, parallel);
+      }
     };
     if (p.M * p.N * p.K < (1 << 20) && nb > 1) {
       parallel_for(nb, 1, [&](int64_t begin, int64_t end) {
@@ -248,9 +288,14 @@ class MatMulLayer : public Layer {
     return p;
   }
 
+  static bool is_constant_2d(const Tensor& b) {
+    return b.is_constant && b.dtype == DataType::kFloat32 && b.shape.size() == 2 &&
+           static_cast<int64_t>(b.f32.size()) == b.shape[0] * b.shape[1] && b.shape[0] > 0 && b.shape[1] > 0;
+  }
+
   std::string prefix_;
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
-  Bf16Gemm bf16_;  // empty unless the node runs in BF16
+  Bf16Gemm bf16_;  // empty unless the node runs in BF16 (packed: a constant 2-D B)
   std::unique_ptr<kernels::PackedB> packed_b_;  // a constant 2-D B in uk_'s panels, or null
 };
 

@@ -8,8 +8,10 @@
 // end...] over the axes of input 3 (opset 18) or all axes) or the "pads"
 // attribute (opset < 11). Negative pads crop.
 //
-// Each output row (all dims but the last) maps to one source row (or to the
-// constant); the last dim is written as left pad / copied middle / right pad.
+// Each output row (the dims before the innermost padded one) maps to one
+// source row (or to the constant); the innermost padded dim is written as
+// left pad / copied middle / right pad, in blocks of the unpadded dims after
+// it.
 #include <algorithm>
 
 #include "core/thread_pool.h"
@@ -100,27 +102,41 @@ class PadLayer : public Layer {
     const T* x = in[0]->data<T>();
     T* y = out[0]->data<T>();
     if (r == 0) { y[0] = x[0]; return; }
-    const int64_t n = xs[r - 1], on = os[r - 1], pb = p[r - 1], pe = p[2 * r - 1];
+    // The trailing dims without pads move as blocks of `inner` elements
+    // (an NHWC image padded in H and W: rows of W pixels of C values).
+    size_t k = r - 1;  // the innermost padded dim (0 when none is)
+    int64_t inner = 1;
+    while (k > 0 && p[k] == 0 && p[k + r] == 0) inner *= xs[k--];
+    const int64_t n = xs[k], on = os[k], pb = p[k], pe = p[k + r];
     int64_t rows = 1;
-    for (size_t d = 0; d + 1 < r; ++d) rows *= os[d];
-    parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, on)), [&](int64_t b, int64_t e) {
+    for (size_t d = 0; d < k; ++d) rows *= os[d];
+    const int64_t row_len = on * inner;
+    parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, row_len)), [&](int64_t b, int64_t e) {
       for (int64_t row = b; row < e; ++row) {
-        T* dst = y + row * on;
+        T* dst = y + row * row_len;
         int64_t src_row = 0, t = row, mul = 1;
         bool constant_row = false;
-        for (size_t d = r - 1; d-- > 0;) {
+        for (size_t d = k; d-- > 0;) {
           int64_t s = source(t % os[d], p[d], p[d + r], xs[d], mode_);
           t /= os[d];
           if (s < 0) { constant_row = true; break; }
           src_row += s * mul;
           mul *= xs[d];
         }
-        if (constant_row) { std::fill(dst, dst + on, value); continue; }
-        const T* src = x + src_row * n;
+        if (constant_row) { std::fill(dst, dst + row_len, value); continue; }
+        const T* src = x + src_row * n * inner;
+        auto edge = [&](int64_t o) {
+          const int64_t s = source(o, pb, pe, n, mode_);
+          if (s < 0) {
+            std::fill(dst + o * inner, dst + (o + 1) * inner, value);
+          } else {
+            std::copy(src + s * inner, src + (s + 1) * inner, dst + o * inner);
+          }
+        };
         int64_t lo = std::min(on, std::max<int64_t>(0, pb)), hi = std::max(lo, std::min(on, pb + n));
-        for (int64_t o = 0; o < lo; ++o) { int64_t s = source(o, pb, pe, n, mode_); dst[o] = s < 0 ? value : src[s]; }
-        for (int64_t o = lo; o < hi; ++o) dst[o] = src[o - pb];
-        for (int64_t o = hi; o < on; ++o) { int64_t s = source(o, pb, pe, n, mode_); dst[o] = s < 0 ? value : src[s]; }
+        for (int64_t o = 0; o < lo; ++o) edge(o);
+        std::copy(src + (lo - pb) * inner, src + (hi - pb) * inner, dst + lo * inner);
+        for (int64_t o = hi; o < on; ++o) edge(o);
       }
     });
   }

@@ -8,8 +8,9 @@
 // the loops run over the contiguous inner dimension so they vectorise; for
 // inner == 1 (the usual last axis) the rows go to the softmax kernel family
 // (kernels/softmax_f32.h, the rule in kernels/ref/softmax_f32.h, shared with
-// int8rt.QAttention). exp is exp_f32 (kernels/ref/math_f32.h) in both paths
-// (the unary_f32 family for inner > 1; each family's widest build, same bits).
+// int8rt.QAttention), whose exp is exp_fma_f32 (kernels/ref/math_f32.h); for
+// inner > 1 exp is the unary_f32 family's exp_f32 and the sums run in order
+// along n (both within the bounds tests/test_fp32_ops.py states).
 #include <algorithm>
 #include <cmath>
 

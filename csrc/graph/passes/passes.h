@@ -51,6 +51,16 @@ struct PassReport {
   // QuantizeLinear/DequantizeLinear pair (symmetric int8, zero point 0): the
   // scale the exporter chose for that tensor (TensorRT: scale = threshold/127).
   std::map<std::string, float> calibration_hints;
+  // Weight tensor name -> the float32 scales of the int8 DequantizeLinear
+  // (zero point 0) folded into it: one (per tensor) or one per index of
+  // `axis`. The INT8 lowering quantizes such weights with them, so a
+  // pre-quantized model's int8 weights come back unchanged (it checks that
+  // they do; a weight a later pass rewrote is quantized as any other).
+  struct WeightScales {
+    int64_t axis = 0;
+    std::vector<float> scales;
+  };
+  std::map<std::string, WeightScales> weight_scales;
   // Node name -> the nodes merged into it (fuse_horizontal), for the int8
   // plan's layer sources (int8rt/int8_plan.h).
   std::map<std::string, std::vector<std::string>> merged_nodes;
@@ -62,6 +72,11 @@ struct PassReport {
 struct PassOptions {
   bool remove_identity = true;
   bool remove_qdq_pairs = true;
+  // A pre-quantized model built from its own scales (BuilderConfig::
+  // keep_activation_qdq): remove_qdq_pairs still folds weight DQs and
+  // cancels DQ -> Q, but activation Q -> DQ pairs stay for the INT8 lowering
+  // (engine/lower_int8_qdq.cc), so every rounding the model defines happens.
+  bool keep_activation_qdq = false;
   bool fold_constants = true;
   bool fold_batchnorm = true;
   bool fold_scale_bias = true;
@@ -71,6 +86,7 @@ struct PassOptions {
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
   bool fuse_gelu = true;  // Div/Erf/Add/Mul/Mul -> Gelu (fuse_gelu.cc)
+  bool fuse_add_layernorm = true;  // Add -> LayerNormalization as one layer (fuse_add_layernorm.cc)
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
                                  // LeakyRelu would keep the whole Conv in float32
   bool fuse_horizontal = true;
@@ -100,7 +116,7 @@ void merge_duplicates(Network& net, PassReport* report);
 // DequantizeLinear -> QuantizeLinear with identical parameters cancels too.
 // DequantizeLinear of a constant int8 tensor (weights) is folded into a
 // float32 constant, w = float(q - zp) * scale, per tensor or per axis.
-void remove_qdq_pairs(Network& net, PassReport* report);
+void remove_qdq_pairs(Network& net, PassReport* report, bool keep_activation_pairs = false);
 
 // Evaluates nodes whose inputs are all constants and whose op is a cheap data
 // movement: Reshape, Transpose, Unsqueeze, Squeeze, Concat, Cast (between
@@ -142,6 +158,15 @@ void fold_scale_bias(Network& net, PassReport* report);
 // the Conv as "int8rt_residual" (see the contract above) and the Conv writes
 // the Add's output tensor (PassOptions::fuse_residual).
 void fuse_residual(Network& net, PassReport* report);
+
+// Add(a, b) whose output a LayerNormalization (constant Scale and B, Y its
+// only output) normalises becomes that LayerNormalization reading a (input
+// 0) and b (input 3) with "int8rt_residual" = 3: it normalises a + b (the
+// Add's float arithmetic, broadcast as Add does). When the sum has other
+// readers, or is a network output, the node also writes it as its second
+// output, with "int8rt_sum_output" = 1. The fused node takes the Add's place
+// in the node order (PassOptions::fuse_add_layernorm; fuse_add_layernorm.cc).
+void fuse_add_layernorm(Network& net, PassReport* report);
 
 // Conv or Gemm whose output's only use is Relu, Clip (constant bounds) or,
 // when `leaky_relu` is set, LeakyRelu gets "int8rt_activation" (contract

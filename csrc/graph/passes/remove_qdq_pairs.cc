@@ -6,6 +6,7 @@
 // the exporter's scales as calibration hints (TensorRT's Q/DQ workflow
 // reads the same scales). Weight DQs over int8 constants become float32
 // constants computed as the spec writes it: float(q - zp) * scale, in float32.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -86,6 +87,13 @@ bool fold_weight_dq(Network& net, int node_id, PassReport* report) {
     w[i] = static_cast<float>(qv - zv) * s->f32[c];
   }
   const std::vector<int64_t> shape = q->shape;
+  PassReport::WeightScales model_scales;
+  const bool symmetric_int8 = q->dtype == DataType::kInt8 && (!zp || std::all_of(zp->i8.begin(), zp->i8.end(),
+                                                                                  [](int8_t z) { return z == 0; }));
+  if (symmetric_int8) {
+    int64_t axis = n.attrs.get_int("axis", 1);
+    model_scales = {axis < 0 ? axis + static_cast<int64_t>(shape.size()) : axis, s->f32};
+  }
   const int out = n.outputs[0];
   const std::string what = passes::describe(n);
   passes::kill_node(net, node_id);
@@ -95,6 +103,7 @@ bool fold_weight_dq(Network& net, int node_id, PassReport* report) {
   t.shape = shape;
   t.f32 = std::move(w);
   t.producer = -1;
+  if (report && symmetric_int8) report->weight_scales[t.name] = std::move(model_scales);
   if (report) report->add("folded " + what + " of constant into float32 constant '" + t.name + "'");
   return true;
 }
@@ -154,14 +163,14 @@ void remove_dq_q(Network& net, int dq_id, PassReport* report) {
 
 }  // namespace
 
-void remove_qdq_pairs(Network& net, PassReport* report) {
+void remove_qdq_pairs(Network& net, PassReport* report, bool keep_activation_pairs) {
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     if (net.nodes()[n].op == "DequantizeLinear") fold_weight_dq(net, static_cast<int>(n), report);
   }
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     if (net.nodes()[n].op == "DequantizeLinear") remove_dq_q(net, static_cast<int>(n), report);
   }
-  for (size_t n = 0; n < net.nodes().size(); ++n) {
+  for (size_t n = 0; n < net.nodes().size() && !keep_activation_pairs; ++n) {
     if (net.nodes()[n].op == "QuantizeLinear" && !net.nodes()[n].inputs.empty()) {
       remove_q_dq(net, static_cast<int>(n), report);
     }

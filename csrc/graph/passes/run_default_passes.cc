@@ -5,7 +5,8 @@
 // and biases fold after BatchNorm (both need a bare producer), and BatchNorm
 // once more after them: paddle2onnx writes ConvTranspose -> Add(bias) ->
 // BatchNormalization, whose BN meets a bare producer only once the Add is in;
-// GELU fusion needs the scalar constants folded; residual fusion must precede activation fusion (Conv -> Add -> Relu);
+// GELU fusion needs the scalar constants folded; residual fusion must precede activation fusion (Conv -> Add -> Relu)
+// and Add -> LayerNormalization fusion (a Conv's shortcut Add stays the Conv's);
 // horizontal fusion compares the already-fused activation attributes.
 #include "graph/passes/passes.h"
 
@@ -13,7 +14,7 @@ namespace int8rt {
 
 void run_default_passes(Network& net, const PassOptions& options, PassReport* report) {
   if (options.remove_identity) remove_identity(net, report);
-  if (options.remove_qdq_pairs) remove_qdq_pairs(net, report);
+  if (options.remove_qdq_pairs) remove_qdq_pairs(net, report, options.keep_activation_qdq);
   if (options.fold_constants) fold_constants(net, report);
   if (options.remove_identity) remove_identity(net, report);
   if (options.merge_duplicates) merge_duplicates(net, report);
@@ -27,6 +28,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   }
   if (options.fuse_gelu) fuse_gelu(net, report);
   if (options.fuse_residual) fuse_residual(net, report);
+  if (options.fuse_add_layernorm) fuse_add_layernorm(net, report);
   if (options.fuse_activation) fuse_activation(net, report, options.fuse_leaky_relu);
   if (options.fuse_horizontal) fuse_horizontal(net, report, options.fuse_horizontal_split);
   net.compact();

@@ -40,12 +40,14 @@ struct BuilderConfig {
   // Add/Clip/Mul/Div, x*a+b, swish...) become one 256-entry int8 table
   // (int8rt.QLut) whose output bytes equal the float chain's quantized ones.
   bool pointwise_tables = true;
-  // INT8: also turn the element-wise chain in front of a squeeze-and-
-  // excitation gate (x * gate[N, C, 1, 1]) into a table, so the gate runs in
-  // int8 (int8rt.QChannelMul). Faster on SE-heavy networks, but x is then
-  // rounded to int8 before the gate: PP-OCR's cls lost nothing, its
-  // recogniser 7 points of agreement (benchmarks/RESULTS_realnets.md).
-  bool int8_gates = false;
+  // INT8: a squeeze-and-excitation block whose gated tensor is an
+  // element-wise chain of an int8 tensor x (x * gate[N, C, 1, 1], the chain
+  // hardswish or swish) runs without float layers: the gate
+  // (int8rt.QChannelMul) and the global pool beside it read x through the
+  // chain's 256 float values, computing what the float layers would, to the
+  // byte (benchmarks/RESULTS.md section 25b). False keeps the chain, pool
+  // and gate in float32.
+  bool int8_gates = true;
   // INT8: a MatMul of two activations (attention's Q K^T and its product
   // with V) runs in int8 (int8rt.QMatMul, per-tensor scales for both
   // operands) when both have scales. False keeps it in float32.
@@ -54,6 +56,12 @@ struct BuilderConfig {
   // a GPU; the Builder refuses other devices with NotSupported before any
   // calibration). Calibration itself runs on the CPU either way.
   std::string device = "cpu";
+  // A pre-quantized model (QuantizeLinear / DequantizeLinear on activations)
+  // built from its own scales and zero points, with no calibration: its
+  // activation Q -> DQ pairs stay in the graph for the INT8 lowering, which
+  // runs them as the model defines (PassOptions::keep_activation_qdq). False:
+  // symmetric pairs become calibration hints and calibration decides.
+  bool keep_activation_qdq = false;
 };
 
 // The IInt8EntropyCalibrator2 contract in C++: build_engine() calls it on the
@@ -102,6 +110,20 @@ class Builder {
   // Runs the optimized network in float32 on one batch and streams each
   // calibration tensor into `collector` (named by tensor).
   void calibrate_batch(const std::map<std::string, TensorView>& inputs, calib::Collector& collector);
+
+  // Streams rows `rows` (indices along axis 0, ascending, each once) of the
+  // last calibrate_batch's calibration tensors into `collector`, as
+  // calibrate_batch on a batch of those rows alone would (the float32
+  // network computes each sample alone: its kernels are batch-invariant),
+  // without running the network again. For the auto calibrator, whose
+  // choice reads histograms of the samples not held out
+  // (python/int8rt/accuracy/holdout.py). Only where the batch is every
+  // tensor's leading axis: every network input's only dynamic dimension is
+  // its first, and each calibration tensor's is too, with the batch's row
+  // count there at run time; otherwise nothing is observed and it returns
+  // false (the caller runs the rows as a batch). InvalidArgument before any
+  // batch, or for a row out of range or out of order.
+  bool observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const;
 
   // Adds `delta` (one value per output channel) to the bias of the Conv or
   // Gemm node `node` of the optimized network, which then reads a new

@@ -9,7 +9,7 @@
 // Every microkernel reproduces ref/requantize.h bit for bit:
 //   quantize    q = rne(min(max(x * inv_scale, -128), 127)), NaN -> -128
 //   dequantize  x = (float)q * scale
-//   add         y = rne(min(max((float)a * am + (float)b * bm, lo), hi))
+//   add         y = rne(min(max(((float)a * am + (float)b * bm) + offset, lo), hi))
 //   rescale     y = rne(min(max((float)x * m, -128), 127))
 //   max pool    y = max over the window inside the input
 //   avg pool    y = rne(min(max((float)sum * mult[count], -128), 127))
@@ -37,7 +37,7 @@ struct TransposeBlock {
 using TransposeFn = void (*)(const TransposeBlock&);
 
 struct AddArgs {
-  float a_mult = 1.0f, b_mult = 1.0f, lo = -128.0f, hi = 127.0f;
+  float a_mult = 1.0f, b_mult = 1.0f, lo = -128.0f, hi = 127.0f, offset = 0.0f;
 };
 using AddFn = void (*)(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y);
 
@@ -67,11 +67,23 @@ using PoolRowFn = void (*)(const PoolRow&);
 using GlobalAvgFn = void (*)(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
                              int8_t* y);
 
+// The table form (ref::global_avgpool_table_s8), channels [c0, c1):
+//   y[c] = rne(min(max((sum_hw table[x[hw][c] + 128]) / (float)HW * inv_scale, -128), 127)),
+// the sum in float, in pixel order, from 0.0f.
+using GlobalAvgTableFn = void (*)(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table,
+                                  float inv_scale, int8_t* y);
+
 // n values through a 256-entry table: y[i] = table[x[i] + 128].
 using LookupFn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 
 // One row of C channels: y[c] = rne(min(max((float)x[c] * m[c], -128), 127)).
 using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int8_t* y);
+
+// `rows` consecutive rows of C channels with one gate row g, through a float
+// table (ref::channel_mul_table_s8):
+// y[r][c] = rne(min(max((table[x[r][c] + 128] * g[c]) * inv_scale, -128), 127)).
+using ChannelMulTableRowFn = void (*)(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                                      float inv_scale, int8_t* y);
 
 namespace x86 {
 namespace avx512 {
@@ -87,11 +99,25 @@ void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m,
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
+void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table, float inv_scale,
+                          int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
+void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                            float inv_scale, int8_t* y);
 }  // namespace avx512
 namespace avx2 {
-// AVX2, the avx2 tier (and so the avxvnni tier's pooling): x86/avx2/pool_s8_32c.cc.
+// AVX2, the avx2 tier (and so the avxvnni tier's): x86/avx2/pool_s8_32c.cc,
+// x86/avx2/eltwise_s8_32.cc.
+void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
+void dequantize(int64_t n, const int8_t* q, float scale, float* x);
+void quantize_nchw_to_nhwc(const TransposeBlock& b);
+void dequantize_nhwc_to_nchw(const TransposeBlock& b);
+void add(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y);
+void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m, int8_t* y,
+             int64_t y_stride);
+void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);

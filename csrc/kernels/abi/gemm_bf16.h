@@ -12,6 +12,7 @@
 // `rows` x `cols`,
 //   acc[r][j] = 0; for p ascending: acc = dot_pair(acc, A[p][r], B[p][j])
 //   C[r][j] = acc            (or C[r][j] + acc, one FP32 add, when accumulate)
+//   then the tile epilogue (bias, clip) of Bf16Tile, before the store
 // with dot_pair of kernels/ref/bf16.h (odd element first, DAZ, FTZ, round to
 // nearest even). AMX kernels (TDPBF16PS) take 16 pairs per step: per block
 // of 16 pairs, two partial sums (even elements, odd elements) start at 0
@@ -25,6 +26,21 @@
 // SGEMM packers produce) into pairs [ceil(kc/2)][n][2] with bf16::from_f32
 // (the missing odd row of an odd kc is zero). The row converter writes the
 // same values as rows: dst[j * ld + k] = from_f32(src[k][j]).
+//
+// Bound against FP32, per op. Every BF16 op of the engine is this GEMM: Conv
+// (im2col, not depthwise), Gemm and MatMul with constant weights, and MatMul
+// between two activations (both operands converted). With K the dot length
+// and S = sum over k of |a_k b_k| on the FP32 operands (+ |bias| or |C| where
+// the op adds one), each output y of a BF16 op and y32 of the FP32 op obey
+//   |y - y32| <= (2^-8 + 2^-16) S + 2 (K + 2) 2^-24 S
+// (rounding an operand to BF16 moves it by at most 2^-9 of itself, so a
+// product by less than 2^-8 + 2^-16 of itself; the second term is the FP32
+// accumulation of either op, in either order above), and against the exact
+// sum of the BF16-rounded products, |y - exact| <= 2 (K + 2) 2^-24 S_bf16.
+// tests/test_bf16_layers.py checks both per op, and that the FP32 op fails
+// the second. Between tiers: the vector kernels == the reference (bits);
+// the AMX kernel == its own order (tests/cpp/test_gemm_bf16_amx.cc) and
+// within 2 (K + 2) 2^-24 S_bf16 of the reference.
 //
 // Plain structs and declarations only, so ISA translation units may include
 // it (STYLE.md, "ISA code is fenced").
@@ -45,6 +61,13 @@ struct Bf16Tile {
   int mr = 0, nr = 0;            // panel widths (the microkernel's tile)
   int rows = 0, cols = 0;        // valid rows (1..mr) and columns (1..nr)
   bool accumulate = false;       // C += acc instead of C = acc
+  // The tile epilogue (kernels/sgemm_f32.h's SgemmEpilogue, for a
+  // convolution's rows): after the C update above, v = v + bias[r] when
+  // bias (one FP32 add), then, when clip, v = v > lo ? v : lo and
+  // v < hi ? v : hi; then the store.
+  const float* bias = nullptr;   // [rows] of this tile, or nullptr
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
 };
 using Bf16TileFn = void (*)(const Bf16Tile&);
 // src: [kc][n] floats; dst: [(kc + 1) / 2][n][2] BF16 pairs.

@@ -7,12 +7,23 @@
 // panel of a row-major B is read in place, its rows ldb apart), then calls
 // the microkernel once per (A panel, B panel) pair:
 //   acc[r][j] = sum over k ascending of a[k*mr + r] * b[k*ldb + j], from 0
+//   (b[b_rows[k] + j] when the tile gives row offsets)
 //   C[r][j] = acc[r][j]  (or C[r][j] + acc[r][j] when accumulate)
 // for the valid `rows` x `cols` only. Vector microkernels use FMA (one
 // rounding per step); the portable one multiplies and adds separately. So
 // tiers differ in the last bits, but within one microkernel every output's
 // arithmetic is fixed by k, kc and the accumulate flag alone: the result
-// does not depend on the tiling chosen for threads or on the thread count.
+// does not depend on the tiling chosen for threads or on the thread count,
+// nor on the tile height (mr).
+//
+// Bound (every microkernel, any kc; tests/test_fp32_gemm_kernels.py): with
+// u = 2^-24, |C - exact| <= 2 (K + 1) u (sum over k of |a_ik b_kj| + |C_in|),
+// C_in the accumulated C; each of the at most K + 1 roundings of a running
+// sum (FMA, or a multiply then an add) costs at most u of a partial sum's
+// magnitude, the factor 2 covering the portable kernel's product roundings.
+// The epilogue's additions (bias, residual) are single IEEE adds in the
+// order stated on SgemmTile, so a fused epilogue equals the unfused graph's
+// separate Add / Relu / Clip passes bit for bit (tests/test_fp32_ops.py).
 //
 // Plain structs and declarations only, so ISA translation units may include
 // it (STYLE.md, "ISA code is fenced").
@@ -28,16 +39,23 @@ struct SgemmTile {
   const float* a = nullptr;   // A panel: [kc][mr]
   const float* b = nullptr;   // B panel: kc rows of nr floats, ldb apart
   int64_t ldb = 0;            // nr when packed, B's row stride when in place
+  // When set, row k of the B panel is at b + b_rows[k] instead of b + k * ldb
+  // (the tap conv's slices, whose rows come from several taps' planes).
+  const int64_t* b_rows = nullptr;
   float* c = nullptr;         // C at the tile's first row and column
   int64_t ldc = 0;            // row stride of C (elements)
   int rows = 0, cols = 0;     // valid rows (1..mr) and columns (1..nr)
   bool accumulate = false;    // C += acc instead of C = acc
   // The tile epilogue (kernels/sgemm_f32.h, SgemmEpilogue), for microkernels
   // that take it (SgemmKernel::epilogue): before the store, row r's value
-  // v = v + bias[r] when bias (set on the first K slice only, which does not
-  // accumulate), then, when clip (the last slice), v = v > lo ? v : lo and
-  // v < hi ? v : hi.
+  // v = v + bias[r] when bias, v = v + col_bias[j] when col_bias (either set
+  // on the first K slice only, which does not accumulate), then on the last
+  // slice v = v + residual[r * ldr + j] when residual, then, when clip,
+  // v = v > lo ? v : lo and v < hi ? v : hi.
   const float* bias = nullptr;
+  const float* col_bias = nullptr;  // at the tile's first column
+  const float* residual = nullptr;  // at the tile's first row and column
+  int64_t ldr = 0;                  // row stride of residual (elements)
   bool clip = false;
   float lo = 0.f, hi = 0.f;
 };
@@ -48,8 +66,12 @@ void sgemm_6x8_portable(const SgemmTile& t);
 
 namespace x86 {
 namespace avx512 {
-// AVX-512F, 8 x 32 (two zmm per row), FMA (x86/avx512/sgemm_8x32.cc).
-constexpr int kSgemmMR = 8, kSgemmNR = 32;
+// AVX-512F, 12 x 32 (two zmm per row), FMA (x86/avx512/sgemm_x32.cc), the
+// tier's kernel; and its 8-row twin: the same FMAs per output in the same
+// order, so the same bits at the same kc (tested with ==).
+constexpr int kSgemmMR = 12, kSgemmNR = 32;
+void sgemm_12x32(const SgemmTile& t);
+constexpr int kSgemm8MR = 8;
 void sgemm_8x32(const SgemmTile& t);
 }  // namespace avx512
 namespace avx2 {

@@ -39,7 +39,7 @@ __global__ __launch_bounds__(kThreads) void add_s8_kernel(int64_t words, const i
   for (int j = 0; j < 4; ++j) {
     const float ta = __fmul_rn(static_cast<float>(byte_s8(wa, j)), p.a_mult);
     const float tb = __fmul_rn(static_cast<float>(byte_s8(wb, j)), p.b_mult);
-    v[j] = clamp_round(__fadd_rn(ta, tb), p.clamp_lo, p.clamp_hi);
+    v[j] = clamp_round(__fadd_rn(__fadd_rn(ta, tb), p.offset), p.clamp_lo, p.clamp_hi);
   }
   store_s32(y + 4 * t, pack_s8x4(v[0], v[1], v[2], v[3]));
 }

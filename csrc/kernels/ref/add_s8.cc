@@ -1,7 +1,7 @@
 // Reference quantized elementwise add (the spec), for y = a + b of equal
 // shapes with scales s_a, s_b, s_y (make_add_params: a_mult = s_a / s_y,
 // b_mult = s_b / s_y, lo = relu ? 0 : -128, hi = 127):
-//   ta = (float)a * a_mult;  tb = (float)b * b_mult;  t = ta + tb
+//   ta = (float)a * a_mult;  tb = (float)b * b_mult;  t = ta + tb;  t = t + offset
 //   y  = rne(min(max(t, lo), hi))
 #include <cstdint>
 
@@ -24,6 +24,7 @@ void add_s8(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p, int
       float ta = static_cast<float>(a[i]) * p.a_mult;
       float tb = static_cast<float>(b[i]) * p.b_mult;
       float t = ta + tb;
+      t = t + p.offset;  // zero points (make_add_params); 0 for symmetric tensors
       y[i] = round_to_s8(clamp_upper(clamp_lower(t, p.clamp_lo), p.clamp_hi));
     }
   });

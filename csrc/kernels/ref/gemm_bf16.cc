@@ -3,6 +3,7 @@
 // the arithmetic every BF16 kernel reproduces:
 //   C[r][j] (+)= sum over pairs p ascending of
 //                dot_pair(., A[p][r][0..1], B[p][j][0..1])   (odd, then even)
+// then + bias[r] and the clip when the tile asks for them.
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/ref/bf16.h"
 
@@ -18,7 +19,13 @@ void gemm_bf16_tile(const Bf16Tile& t) {
       for (int64_t p = 0; p < t.pairs; ++p) {
         acc = bf16::dot_pair(acc, t.a + (p * t.mr + r) * 2, t.b + (p * t.nr + j) * 2);
       }
-      cr[j] = t.accumulate ? cr[j] + acc : acc;
+      float v = t.accumulate ? cr[j] + acc : acc;
+      if (t.bias) v = v + t.bias[r];
+      if (t.clip) {
+        v = v > t.lo ? v : t.lo;
+        v = v < t.hi ? v : t.hi;
+      }
+      cr[j] = v;
     }
   }
 }

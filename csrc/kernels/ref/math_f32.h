@@ -15,6 +15,12 @@
 //   Cephes expf's degree-6 polynomial, 2^n from exponent bits. Within 2 ulp
 //   of exp over the float range; x <= -87.34 gives 0 (no denormals),
 //   x >= 88.72 gives +inf, NaN gives NaN.
+// exp_fma_f32: exp_f32's method and constants with each a * b + c one fused
+//   multiply-add (std::fma: the FMA instruction on tiers that have it, the
+//   C library's exactly rounded fmaf on the baseline reference), so every
+//   tier gives the same bits in a little over half the vector operations.
+//   Range rules as exp_f32 (no denormal product below kLo). The softmax
+//   family's exp (kernels/ref/softmax_f32.h); within 2 ulp of exp.
 // erf_f32:  |x| < 1: x * P(x^2) (P degree 6); 1 <= |x| < 3.95:
 //   1 - exp(-x^2) * Q(1/|x|) (Q degree 7); beyond, +-1 (erfc < 2^-25).
 //   2.6 ulp worst over [-12, 12]. NaN gives NaN, +-inf gives +-1.
@@ -25,6 +31,7 @@
 // tests/test_fp32_ops.py bounds this code against float64.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -69,6 +76,37 @@ static inline float exp_f32(float x) {
   y = under ? 0.0f : y;
   y = over ? __builtin_inff() : y;
   return nan ? x : y;
+}
+
+static inline float exp_fma_f32(float x) {
+  const float kHi = 88.7228393f, kLo = -87.3365479f;
+  // Below kLo (and for NaN) the reduction runs on 0: its result is replaced
+  // below, and e^kLo would be a denormal product (see exp_f32).
+  float v = x > kLo ? x : 0.0f;
+  v = v < kHi ? v : kHi;
+  const float shifter = 12582912.0f;  // n = round(v / ln2), the 1.5 * 2^23 trick
+  const float n = std::fma(v, 1.44269504088896341f, shifter) - shifter;
+  float r = std::fma(n, -0.693359375f, v);  // ln2 split in two (Cody-Waite)
+  r = std::fma(n, 2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = std::fma(p, r, 1.3981999507e-3f);
+  p = std::fma(p, r, 8.3334519073e-3f);
+  p = std::fma(p, r, 4.1665795894e-2f);
+  p = std::fma(p, r, 1.6666665459e-1f);
+  p = std::fma(p, r, 5.0000001201e-1f);
+  p = std::fma(p, r * r, r) + 1.0f;
+  // 2^n (n in [-126, 128]) as two factors, so n = 128 stays finite.
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t half = ni / 2;
+  const uint32_t b1 = static_cast<uint32_t>(half + 127) << 23;
+  const uint32_t b2 = static_cast<uint32_t>(ni - half + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &b1, 4);
+  std::memcpy(&s2, &b2, 4);
+  float y = p * s1 * s2;
+  y = x > kLo ? y : 0.0f;
+  y = x < kHi ? y : __builtin_inff();
+  return x == x ? y : x;
 }
 
 static inline float erf_f32(float x) {

@@ -6,7 +6,9 @@
 //         count = count_include_pad ? R*S : number of those positions
 //         m     = s_in / (s_out * (float)count)   (one table entry per count)
 //         y     = rne(min(max((float)sum * m, -128), 127))
-//   global avg: the avg formula with one window covering all H*W positions.
+//   global avg: the avg formula with one window covering all H*W positions;
+//         its table form (global_avgpool_table_s8) averages table[x + 128] in
+//         float, as the float GlobalAveragePool, and quantizes the mean.
 // Windows start at (oh*stride_h - pad_top, ow*stride_w - pad_left); pads are
 // smaller than the window (PoolShape::validate), so no window is empty.
 #include <algorithm>
@@ -112,6 +114,23 @@ void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in
       int32_t sum = 0;
       for (int64_t i = 0; i < HW; ++i) sum += x[(n * HW + i) * C + c];
       y[nc] = avg_output(sum, m);
+    }
+  });
+}
+
+void global_avgpool_table_s8(int batch, int64_t HW, int C, const int8_t* x, const float* table, float s_out,
+                             int8_t* y) {
+  check_scales(s_out, s_out, "global_avgpool_table_s8");
+  if (batch < 0 || HW <= 0 || C <= 0) {
+    throw InvalidArgument("global_avgpool_table_s8: need batch >= 0, C > 0 and H*W > 0");
+  }
+  const float inv = 1.0f / s_out;
+  parallel_for(static_cast<int64_t>(batch) * C, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int64_t n = nc / C, c = nc % C;
+      float sum = 0.0f;
+      for (int64_t i = 0; i < HW; ++i) sum += table[x[(n * HW + i) * C + c] + 128];
+      y[nc] = quantize_value(sum / static_cast<float>(HW), inv);
     }
   });
 }

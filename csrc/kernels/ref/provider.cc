@@ -100,10 +100,12 @@ void register_ref_kernels(KernelRegistry& r) {
   static const MaxPoolS8Kernel maxpool("maxpool_s8_ref", Isa::kRef, ref::maxpool_s8);
   static const AvgPoolS8Kernel avgpool("avgpool_s8_ref", Isa::kRef, ref::avgpool_s8);
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_ref", Isa::kRef,
-                                                    ref::global_avgpool_s8);
+                                                    ref::global_avgpool_s8,
+                                                    ref::global_avgpool_table_s8);
   static const LookupS8Kernel lookup("lookup_s8_ref", Isa::kRef, ref::lookup_s8);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_ref", Isa::kRef,
-                                              ref::channel_mul_s8);
+                                              ref::channel_mul_s8,
+                                              ref::channel_mul_table_s8);
   // FP32 GEMM: the portable tile; kc, mc, nc as for AVX2.
   static const SgemmKernel sgemm("sgemm_6x8_portable", Isa::kRef, 6, 8, /*kc=*/256, /*mc=*/96,
                                  /*nc=*/512, sgemm_6x8_portable);

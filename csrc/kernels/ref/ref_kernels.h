@@ -71,10 +71,18 @@ void avgpool_s8(const PoolShape& shape, int batch, const int8_t* x, float s_in, 
 // count = HW.
 void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out,
                        int8_t* y);
+// Global average pooling over a float table (int8rt.QGlobalAveragePool with
+// a table): x int8 [batch][HW][C] stands for the float values table[x + 128]
+// (a point-wise function of x's 256 levels, engine/lut_region.h); each mean
+// is formed as the float path's GlobalAveragePool forms it (sum in pixel
+// order from 0.0f, divided by (float)HW) and quantized:
+//   y[n][c] = quantize_value((table[x[n][0][c] + 128] + ... ) / (float)HW, 1.0f / s_out)
+void global_avgpool_table_s8(int batch, int64_t HW, int C, const int8_t* x, const float* table, float s_out,
+                             int8_t* y);
 
 // Quantized elementwise add of n values (make_add_params builds p):
-//   y = rne(min(max((float)a * a_mult + (float)b * b_mult, lo), hi))
-// with both products rounded to float32 before the add.
+//   y = rne(min(max(((float)a * a_mult + (float)b * b_mult) + offset, lo), hi))
+// with both products rounded to float32 before the adds.
 void add_s8(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p, int8_t* y);
 
 // Table lookup (int8rt.QLut, engine/lut_region.h): y[i] = table[x[i] + 128]
@@ -87,6 +95,14 @@ void lookup_s8(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 //   y[n][p][c] = rne(min(max((float)x[n][p][c] * m[n][c], -128), 127))
 void channel_mul_s8(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate, int64_t gate_batch,
                     float s_x, float s_y, int8_t* y);
+
+// Channel gate over a float table (int8rt.QChannelMul with a table): x int8
+// [N][HW][C] stands for the float values table[x + 128] (a point-wise
+// function of x's 256 levels, engine/lut_region.h), gate float [N][C], output
+// scale s_y; the float path's Mul then Quantize, operation for operation:
+//   y[n][p][c] = quantize_value(table[x[n][p][c] + 128] * gate[n][c], 1.0f / s_y)
+void channel_mul_table_s8(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* table,
+                          const float* gate, int64_t gate_batch, float s_y, int8_t* y);
 
 // One input of a channel concat: [pixels][channels] int8 and its multiplier
 // rescale_multiplier(s_in, s_out).

@@ -66,6 +66,22 @@ inline int8_t quantize_value(float x, float inv_scale) {
   return round_to_s8(v);
 }
 
+// float -> int8 with a zero point z (an asymmetric activation of a
+// pre-quantized model; z = 0 is quantize_value's arithmetic):
+//   q = rne(min(max(x * inv_scale + z, -128), 127));  NaN -> -128.
+inline int8_t quantize_value(float x, float inv_scale, float zero_point) {
+  float v = x * inv_scale;
+  v = v + zero_point;
+  v = clamp_lower(v, -128.0f);
+  v = clamp_upper(v, 127.0f);
+  return round_to_s8(v);
+}
+
+// int8 -> float with a zero point z: x = (float)(q - z) * scale.
+inline float dequantize_value(int8_t q, float scale, int32_t zero_point) {
+  return static_cast<float>(static_cast<int32_t>(q) - zero_point) * scale;
+}
+
 // int8 -> float: x = (float)q * scale.
 inline float dequantize_value(int8_t q, float scale) { return static_cast<float>(q) * scale; }
 

@@ -1,14 +1,15 @@
 // The softmax rules (kernels/softmax_f32.h, the "softmax" f32 family), one
 // loop that every tier compiles with its own flags (no FMA contraction, no
-// reassociation: -ffp-contract=off, so every tier gives the same bits):
-//   softmax(x)_i = exp(x_i - max) / sum_j exp(x_j - max)
+// reassociation: -ffp-contract=off; the only fused multiply-adds are exp's
+// explicit std::fma calls; so every tier gives the same bits):
+//   softmax(x)_i = exp(x_i - max) * (1 / sum_j exp(x_j - max))
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // over each of `rows` contiguous rows of n values. The maximum and the sum
 // keep 8 partial lanes (lane l takes the values k = l mod 8 of the leading
 // multiple of 8, the tail goes to lane 0), held in a vector of 8 floats (a
 // GCC/Clang vector extension: one ymm on AVX, two xmm on SSE2; lane-wise
-// IEEE operations, so the bits do not depend on the width); exp is exp_f32
-// (math_f32.h). y may be x for softmax, not for log-softmax. Every function
+// IEEE operations, so the bits do not depend on the width); exp is
+// exp_fma_f32 (math_f32.h). y may be x for softmax, not for log-softmax. Every function
 // is `static inline`, as in math_f32.h: each ISA translation unit keeps its
 // own copies (STYLE.md, "ISA code is fenced").
 //
@@ -34,23 +35,34 @@ namespace ref {
 typedef float Lanes8 __attribute__((vector_size(32)));
 typedef int32_t LaneMask8 __attribute__((vector_size(32)));
 
-// y[k] = exp_f32(x[k] - mx), 16 values at a time; the last partial group
-// goes through a zero-padded copy, so a row whose length is not a multiple
-// of the vector width (ViT's 197 tokens) pays no scalar exp per leftover value.
-static inline void exp_shifted_f32(const float* x, float mx, float* y, int64_t n) {
+// y[l] = exp_fma_f32(x[l] - mx) for l < 16: the rule, one value at a time
+// (GCC vectorises it per tier). A tier may pass its own Exp16 to the loops
+// below (x86/avx512/softmax_f32.cc: vscalefps for the 2^n step) if it gives
+// the same bits; tests/test_fp32_ops.py compares every tier with this one.
+struct Exp16Rule {
+  void operator()(const float* x, float mx, float* y) const {
+    for (int l = 0; l < 16; ++l) y[l] = exp_fma_f32(x[l] - mx);
+  }
+};
+
+// y[k] = exp_fma_f32(x[k] - mx), 16 values at a time; the last partial group
+// goes through a copy padded with mx (exp(0) in the dead lanes), so a row
+// whose length is not a multiple of the vector width (ViT's 197 tokens) pays
+// no scalar exp per leftover value.
+template <class Exp16>
+static inline void exp_shifted_f32(const float* x, float mx, float* y, int64_t n, Exp16 exp16) {
   constexpr int kChunk = 16;
   int64_t k = 0;
-  for (; k + kChunk <= n; k += kChunk) {
-    for (int l = 0; l < kChunk; ++l) y[k + l] = exp_f32(x[k + l] - mx);
-  }
+  for (; k + kChunk <= n; k += kChunk) exp16(x + k, mx, y + k);
   if (k == n) return;
-  float t[kChunk];
-  for (int l = 0; l < kChunk; ++l) t[l] = k + l < n ? x[k + l] - mx : 0.f;
-  for (int l = 0; l < kChunk; ++l) t[l] = exp_f32(t[l]);
+  float u[kChunk], t[kChunk];
+  for (int l = 0; l < kChunk; ++l) u[l] = k + l < n ? x[k + l] : mx;
+  exp16(u, mx, t);
   for (int64_t l = 0; k + l < n; ++l) y[k + l] = t[l];
 }
 
-static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log) {
+template <class Exp16 = Exp16Rule>
+static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log, Exp16 exp16 = {}) {
   constexpr int kLanes = 8;
   Lanes8 m8 = {x[0], x[0], x[0], x[0], x[0], x[0], x[0], x[0]};
   int64_t k = 0;
@@ -62,7 +74,7 @@ static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log
   }
   float mx = m8[0];
   for (int l = 1; l < kLanes; ++l) mx = mx < m8[l] ? m8[l] : mx;
-  exp_shifted_f32(x, mx, y, n);
+  exp_shifted_f32(x, mx, y, n, exp16);
   Lanes8 s8 = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   for (k = 0; k + kLanes <= n; k += kLanes) {
     Lanes8 v;
@@ -76,13 +88,15 @@ static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log
     const float ls = std::log(sum);
     for (k = 0; k < n; ++k) y[k] = (x[k] - mx) - ls;
   } else {
-    for (k = 0; k < n; ++k) y[k] = y[k] / sum;
+    const float inv = 1.0f / sum;  // one division per row, then products (within 1 ulp of y / sum)
+    for (k = 0; k < n; ++k) y[k] = y[k] * inv;
   }
 }
 
-static inline void softmax_rows_loop(int64_t rows, int64_t n, const float* x, float* y, bool log) {
+template <class Exp16 = Exp16Rule>
+static inline void softmax_rows_loop(int64_t rows, int64_t n, const float* x, float* y, bool log, Exp16 exp16 = {}) {
   if (n <= 0) return;
-  for (int64_t r = 0; r < rows; ++r) softmax_row_f32(x + r * n, y + r * n, n, log);
+  for (int64_t r = 0; r < rows; ++r) softmax_row_f32(x + r * n, y + r * n, n, log, exp16);
 }
 
 // The scores of one attention product, [rows][n], and what happens to them.
@@ -94,7 +108,8 @@ struct AttentionRows {
   bool nan_to_zero = false;
 };
 
-static inline void attention_rows_loop(int64_t rows, int64_t n, const AttentionRows& a, float* s) {
+template <class Exp16 = Exp16Rule>
+static inline void attention_rows_loop(int64_t rows, int64_t n, const AttentionRows& a, float* s, Exp16 exp16 = {}) {
   if (n <= 0) return;
   for (int64_t r = 0; r < rows; ++r, s += n) {
     if (a.factor != 0.f) {
@@ -116,7 +131,7 @@ static inline void attention_rows_loop(int64_t rows, int64_t n, const AttentionR
         for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m[c * a.mask_col_step];
       }
     }
-    softmax_row_f32(s, s, n, false);
+    softmax_row_f32(s, s, n, false, exp16);
     if (a.nan_to_zero) {
       for (int64_t c = 0; c < n; ++c) s[c] = s[c] != s[c] ? 0.f : s[c];
     }

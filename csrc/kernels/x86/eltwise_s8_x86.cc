@@ -126,7 +126,7 @@ void add_s8(AddFn uk, int64_t n, const int8_t* a, const int8_t* b, const AddPara
   if (!(p.clamp_lo >= -128.0f && p.clamp_hi <= 127.0f && p.clamp_lo <= p.clamp_hi)) {
     throw InvalidArgument("add_s8: clamp range must lie inside [-128, 127]");
   }
-  const AddArgs args{p.a_mult, p.b_mult, p.clamp_lo, p.clamp_hi};
+  const AddArgs args{p.a_mult, p.b_mult, p.clamp_lo, p.clamp_hi, p.offset};
   parallel_for(n, kGrain, [&](int64_t s, int64_t e) { uk(e - s, a + s, b + s, args, y + s); });
 }
 
@@ -144,6 +144,22 @@ void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const 
     for (int64_t row = b; row < e; ++row) {
       const float* mr = m.data() + (gate_batch == 1 ? 0 : row / HW) * C;
       uk(C, x + row * C, mr, y + row * C);
+    }
+  });
+}
+
+void channel_mul_table_s8(ChannelMulTableRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                          const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y) {
+  if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
+    throw InvalidArgument("channel_mul_table_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
+  }
+  check_scale(s_y, "channel_mul_table_s8");
+  const float inv = 1.0f / s_y;  // as ref::channel_mul_table_s8
+  parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e;) {  // runs of rows within one image (one gate row)
+      const int64_t n = row / HW, end = std::min(e, (n + 1) * HW);
+      uk(end - row, C, x + row * C, table, gate + (gate_batch == 1 ? 0 : n) * C, inv, y + row * C);
+      row = end;
     }
   });
 }
@@ -210,6 +226,25 @@ void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_
       const int c0 = static_cast<int>((t % chunks) * kChannelChunk);
       const int c1 = std::min(C, c0 + kChannelChunk);
       uk(HW, C, c0, c1, x + n * HW * C, m, y + n * C);
+    }
+  });
+}
+
+void global_avgpool_table_s8(GlobalAvgTableFn uk, int batch, int64_t HW, int C, const int8_t* x,
+                             const float* table, float s_out, int8_t* y) {
+  check_scale(s_out, "global_avgpool_table_s8");
+  if (batch < 0 || HW <= 0 || C <= 0) {
+    throw InvalidArgument("global_avgpool_table_s8: need batch >= 0, C > 0 and H*W > 0");
+  }
+  const float inv = 1.0f / s_out;  // as ref::global_avgpool_table_s8
+  constexpr int kChannelChunk = 64;
+  const int64_t chunks = (C + kChannelChunk - 1) / kChannelChunk;
+  const int64_t grain = HW * kChannelChunk >= 65536 ? 1 : 65536 / (HW * kChannelChunk) + 1;
+  parallel_for(static_cast<int64_t>(batch) * chunks, grain, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t n = t / chunks;
+      const int c0 = static_cast<int>((t % chunks) * kChannelChunk);
+      uk(HW, C, c0, std::min(C, c0 + kChannelChunk), x + n * HW * C, table, inv, y + n * C);
     }
   });
 }

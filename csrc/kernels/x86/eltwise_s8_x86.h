@@ -36,9 +36,13 @@ void avgpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x
                 float s_out, int8_t* y);
 void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_t* x,
                        float s_in, float s_out, int8_t* y);
+void global_avgpool_table_s8(GlobalAvgTableFn uk, int batch, int64_t HW, int C, const int8_t* x,
+                             const float* table, float s_out, int8_t* y);
 void lookup_s8(LookupFn uk, int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
                     const float* gate, int64_t gate_batch, float s_x, float s_y, int8_t* y);
+void channel_mul_table_s8(ChannelMulTableRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                          const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y);
 
 // bind<driver, uk> is the driver with its first argument fixed to the
 // microkernel uk: a plain function, the type an element-wise family holds.

@@ -41,6 +41,23 @@ py::array_t<float> gemm_bf16(const py::handle& x_obj, const py::handle& w_obj, b
   return y;
 }
 
+// y = op(a) @ op(b) (+ c) with both operands activations (run_activations).
+py::array_t<float> matmul_bf16(const py::handle& a_obj, const py::handle& b_obj, bool trans_a, bool trans_b,
+                               const py::object& c_obj, const std::optional<std::string>& kernel, bool parallel) {
+  F32Array a = float_arg(a_obj, "a", 2), b = float_arg(b_obj, "b", 2);
+  const int64_t M = trans_a ? a.shape(1) : a.shape(0), K = trans_a ? a.shape(0) : a.shape(1);
+  const int64_t kb = trans_b ? b.shape(1) : b.shape(0), N = trans_b ? b.shape(0) : b.shape(1);
+  if (K != kb) throw InvalidArgument("a and b: inner dimensions differ");
+  const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmBf16Kernel>(kernel);
+  bool accumulate = false;
+  py::array_t<float> y = gemm_output(c_obj, M, N, &accumulate);
+  float* yp = y.mutable_data();
+  const kernels::GemmOperand ga{a.data(), a.shape(1), trans_a}, gb{b.data(), b.shape(1), trans_b};
+  py::gil_scoped_release release;
+  k.run_activations(M, N, K, ga, gb, yp, N, accumulate, parallel);
+  return y;
+}
+
 // y[m][p] = conv2d(x[C][H][W], w[M][C][kh][kw]) through the im2col view (group 1).
 py::array_t<float> conv2d_bf16(const py::handle& x_obj, const py::handle& w_obj, int64_t stride,
                                int64_t pad, int64_t dilation, const std::optional<std::string>& kernel) {
@@ -96,6 +113,9 @@ void bind_bf16_gemm(py::module_& k) {
   k.def("gemm_bf16", &gemm_bf16, "x"_a, "w"_a, "weights_left"_a = false, "trans_x"_a = false,
         "trans_w"_a = false, "c"_a = py::none(), "kernel"_a = py::none(), "parallel"_a = true,
         "op(x) @ op(w) (or op(w) @ op(x) with weights_left) (+ c) on the BF16 GEMM; w packed first.");
+  k.def("matmul_bf16", &matmul_bf16, "a"_a, "b"_a, "trans_a"_a = false, "trans_b"_a = false, "c"_a = py::none(),
+        "kernel"_a = py::none(), "parallel"_a = true,
+        "op(a) @ op(b) (+ c) on the BF16 GEMM with both operands activations (B packed per call).");
   k.def("conv2d_bf16", &conv2d_bf16, "x"_a, "w"_a, "stride"_a = 1, "pad"_a = 0, "dilation"_a = 1,
         "kernel"_a = py::none(), "conv2d of x [C, H, W] by w [M, C, kh, kw] on the BF16 GEMM -> [M, OH*OW].");
   k.def("bf16_from_f32", &bf16_from_f32, "x"_a, "BF16 bits (uint16) of float32 values, round to nearest even.");

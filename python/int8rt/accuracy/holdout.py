@@ -110,12 +110,15 @@ class SampleRouter:
         return self.every >= 2 and index % self.every == self.every - 1
 
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
-             fit_feed: Optional[Callable[[Inputs], None]] = None) -> Callable[[Inputs], None]:
+             fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None
+             ) -> Callable[[Inputs], None]:
         """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
         batch with none calls ``skip`` (which must count it as a batch).
         With ``calibrate_held``, every row goes to ``feed`` and the
         calibrating rows also to ``fit_feed`` (without one, held-out rows
-        stay out of ``feed``)."""
+        stay out of ``feed``), right after ``feed`` got their whole batch:
+        ``fit_feed(rows' inputs, their indices in that batch)`` (indices
+        None for a :class:`WholeBatch`)."""
         both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
@@ -155,7 +158,7 @@ class SampleRouter:
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
                 if len(calib):
-                    fit_feed(part)
+                    fit_feed(part, None if whole else calib)
                 return
             self.threshold_count += len(calib)
             feed(part)

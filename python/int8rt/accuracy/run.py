@@ -89,12 +89,13 @@ class CalibrationRun:
         return min(rows, MEASURE_CHUNK) if self.router.splittable else rows
 
     def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any,
-             observe: Optional[Callable[[dict[str, np.ndarray], Any], None]] = None
+             observe: Optional[Callable[[dict[str, np.ndarray], Optional[np.ndarray], Any], None]] = None
              ) -> Callable[[dict[str, np.ndarray]], None]:
         """The calibration loop's feed, routing held-out samples away from it.
 
-        ``observe(inputs, collector)`` runs the network on ``inputs`` into
-        another collector: given it, the auto calibrator without the check
+        ``observe(inputs, rows, collector)`` streams ``inputs`` (rows ``rows``
+        of the batch ``feed`` has just run; None: unknown) into another
+        collector: given it, the auto calibrator without the check
         makes its choice from histograms of the kept samples only (a
         collector of its own) while every sample calibrates the session's,
         from which the chosen methods then set the thresholds (holdout.py's
@@ -107,7 +108,7 @@ class CalibrationRun:
             c = session.collector
             self._fit = Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
                                   nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
-            fit_feed = lambda inputs: observe(inputs, self._fit)  # noqa: E731
+            fit_feed = lambda inputs, rows: observe(inputs, rows, self._fit)  # noqa: E731
         # A batch made only of held-out samples still counts as a batch read
         # from the calibrator (its index in messages stays right).
         return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None), fit_feed=fit_feed)

@@ -47,6 +47,9 @@ _INPUT_DTYPES = RUNTIME_DTYPES
 # Constants of these dtypes are stored as float32 and cast back at run time
 # (_Emitter._tensor), except for the ops that read their constant inputs'
 # values while the engine is built (quantization parameters).
+# The float types the float32-only layers take through Casts (ops.FLOAT16_VIA_FLOAT32).
+_VIA_FLOAT32 = {"float16": onnx.TensorProto.FLOAT16, "float64": onnx.TensorProto.DOUBLE,
+                "bfloat16": onnx.TensorProto.BFLOAT16}
 _ONNX_FLOAT_TYPES = {np.dtype(np.float64): onnx.TensorProto.DOUBLE, np.dtype(np.float16): onnx.TensorProto.FLOAT16}
 _RUNTIME_FLOAT_CONSTANTS = frozenset(_ONNX_FLOAT_TYPES)
 _READS_CONSTANTS_RAW = frozenset(["QuantizeLinear", "DequantizeLinear"])
@@ -357,11 +360,17 @@ class _Emitter:
     def emit(self, declared, nodes, graph_outputs) -> Network:
         for name, dims, dtype in declared:
             self.ids[name] = self.net.add_input(name, dims, dtype)
+        widened = []
         for kept in nodes:
-            if kept.node.op_type in ops.FLOAT16_VIA_FLOAT32 and self._reads_float16(kept.inputs):
+            if self._via_float32(kept.node.op_type, kept.inputs):
+                if any(n and self._dtype_of(n) == "float64" for n in kept.inputs):
+                    widened.append(kept.node.name or kept.node.output[0])
                 self._emit_via_float32(kept.node, list(kept.inputs))
             else:
                 self._emit_node(kept.node, list(kept.inputs))
+        if widened:
+            logger.warning("%s: %d float64 layer(s) computed in float32 as TensorRT does (inputs rounded to float32, "
+                           "results widened exactly), e.g. '%s'", self.source, len(widened), widened[0])
         for vi in graph_outputs:
             self.net.mark_output(self._tensor(vi.name, f"graph output '{vi.name}'"))
         for name, tid in self.ids.items():
@@ -381,18 +390,22 @@ class _Emitter:
         v = self.values.get(name)
         return v.dtype.name if isinstance(v, np.ndarray) else self.dtypes.get(name)
 
-    def _reads_float16(self, inputs: Sequence[str]) -> bool:
-        return any(n and self._dtype_of(n) == "float16" for n in inputs)
+    def _via_float32(self, op: str, inputs: Sequence[str]) -> bool:
+        """The layer of `op` computes these inputs in float32 (ops.FLOAT16_VIA_FLOAT32)."""
+        types = {self._dtype_of(n) for n in inputs if n}
+        return ((op in ops.FLOAT16_VIA_FLOAT32 and bool(types & set(_VIA_FLOAT32))) or
+                (op in ops.BFLOAT16_VIA_FLOAT32 and "bfloat16" in types))
 
     def _emit_via_float32(self, node: onnx.NodeProto, inputs: List[str]) -> None:
-        """A float32-only layer on float16 tensors (ops.FLOAT16_VIA_FLOAT32): Cast the float16
-        inputs to float32 (exact), run the op, Cast its float16 outputs back (rounded once)."""
+        """A float32-only layer on float16 or float64 tensors (ops.FLOAT16_VIA_FLOAT32): Cast the
+        inputs to float32 (exact from float16, rounded once from float64), run the op, Cast its
+        outputs back (float16: rounded once; float64: exact)."""
         base = node.name or node.output[0]
         for i, name in enumerate(inputs):
             value = self._constant(name) if name else None
-            if value is not None and value.dtype == np.float16:  # weights: a float32 constant, exact
+            if value is not None and value.dtype.name in _VIA_FLOAT32:  # weights: a float32 constant
                 inputs[i] = self._add_constant(f"{name}_float32", value.astype(np.float32))
-            elif name and self._dtype_of(name) == "float16":
+            elif name and self._dtype_of(name) in _VIA_FLOAT32:
                 wide = self._fresh(f"{name}_float32")
                 self.ids[wide] = self.net.add_node("Cast", self._fresh(f"{base}_in{i}_to_float32"),
                                                    [self._tensor(name, base)], {"to": onnx.TensorProto.FLOAT},
@@ -403,15 +416,16 @@ class _Emitter:
         copy.CopyFrom(node)
         narrow = {}
         for i, name in enumerate(node.output):
-            if name and self.dtypes.get(name) == "float16":
+            if name and self.dtypes.get(name) in _VIA_FLOAT32:
                 wide = self._fresh(f"{name}_float32")
                 copy.output[i] = wide
                 self.shapes[wide], self.dtypes[wide] = self.shapes.get(name), "float32"
                 narrow[wide] = name
         self._emit_node(copy, inputs)
         for wide, name in narrow.items():
-            self.ids[name] = self.net.add_node("Cast", self._fresh(f"{base}_{name}_to_float16"), [self.ids[wide]],
-                                               {"to": onnx.TensorProto.FLOAT16}, [name])[0]
+            to = self.dtypes[name]
+            self.ids[name] = self.net.add_node("Cast", self._fresh(f"{base}_{name}_to_{to}"), [self.ids[wide]],
+                                               {"to": _VIA_FLOAT32[to]}, [name])[0]
 
     def _emit_node(self, node: onnx.NodeProto, inputs: List[str]) -> None:
         desc = ops.describe(node.name, node.op_type, node.output)

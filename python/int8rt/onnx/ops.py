@@ -46,7 +46,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "FLOAT16_VIA_FLOAT32", "NodeInfo", "check_node", "normalize", "describe", "lift_1d",
+__all__ = ["SUPPORTED_OPS", "FOLD_ONLY_OPS", "FLOAT16_VIA_FLOAT32", "BFLOAT16_VIA_FLOAT32", "NodeInfo", "check_node", "normalize", "describe", "lift_1d",
            "CONFORMANCE_EXCEPTIONS"]
 
 SUPPORTED_OPS = frozenset([
@@ -73,8 +73,11 @@ SUPPORTED_OPS = frozenset([
 # Ops whose layers compute in float32 only. On float16 tensors the importer
 # wraps them in Casts (float16 -> float32 is exact; the result is rounded once
 # to float16), which is engine/dtypes.h's float16 rule: computed in float32,
-# rounded once. float64 tensors stay refused by these layers (computing them
-# in float32 would lose precision the model asked for).
+# rounded once. float64 tensors take the same Casts, as TensorRT computes
+# float64 models in float32 (the import logs a warning naming them): the
+# inputs (and float64 weights) are rounded once to float32 (relative error
+# <= 2^-24), the op computes in float32 and the result widens exactly, so an
+# op agrees with float64 arithmetic to float32 precision (tests/test_float64_layers.py).
 FLOAT16_VIA_FLOAT32 = frozenset([
     "Conv", "ConvTranspose", "BatchNormalization", "Gemm", "MatMul", "Relu", "LeakyRelu", "PRelu", "Sigmoid",
     "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu", "Softmax", "LogSoftmax", "LayerNormalization",
@@ -82,8 +85,12 @@ FLOAT16_VIA_FLOAT32 = frozenset([
     "Resize", "Upsample", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
     "ReduceL2", "ReduceSumSquare", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "Sin", "Cos", "Sign",
     "Floor", "Ceil", "Round", "Softplus", "Softsign", "Mish", "Elu", "Selu", "LpNormalization", "LSTM", "GRU",
-    "RNN",
+    "RNN", "Range",
 ])
+
+# Ops whose layers take float16 and float64 themselves but not bfloat16 (a
+# storage type): on bfloat16 tensors they take FLOAT16_VIA_FLOAT32's Casts.
+BFLOAT16_VIA_FLOAT32 = FLOAT16_VIA_FLOAT32 | frozenset(["Einsum"])
 
 FOLD_ONLY_OPS: frozenset = frozenset()  # none at present (ReduceProd, the last one, runs at run time)
 
@@ -326,8 +333,7 @@ def lift_1d(op: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext)
 CONFORMANCE_EXCEPTIONS: Dict[str, str] = {
     "Equal": "the two string cases: the engine has no string tensors",
     "Identity": "test_identity_opt and _sequence: optional and sequence values, which the engine does not carry",
-    "Einsum": "the three bfloat16 cases: bfloat16 is a storage type (Cast and data movement only)",
-    "Range": "the float16 and bfloat16 cases: Range runs on float32, int64 and int32; the _expanded bodies use Loop",
+    "Range": "the four _expanded cases: their function bodies use Loop",
     "Dropout": "the test_training_dropout cases drop at random (training_mode true, ratio > 0): inference only",
     "Resize": "test_resize_downsample_scales_{linear,cubic}_align_corners: with non-integer scales ONNX's reference "
               "maps align_corners through in * scale - 1, int8rt (as ONNX Runtime and PyTorch) through the integer "

@@ -53,6 +53,13 @@ class Reader {
   }
   std::string prefix() const { return layer_error_prefix(node_); }
 
+  // An int8 zero point (absent: 0).
+  int64_t zero_point(const char* key) const {
+    const int64_t z = integer(key, 0);
+    if (z < -128 || z > 127) throw InvalidArgument(prefix() + key + " must lie in [-128, 127]");
+    return z;
+  }
+
   Window2dAttrs window() const {
     Window2dAttrs w;
     if (node_.attrs.has("kernel_shape")) {
@@ -77,6 +84,8 @@ class Reader {
       throw NotSupported(prefix() + "activation '" + act + "' has no int8 epilogue");
     }
     scales(q);
+    q.in_zero_point = zero_point("in_zero_point");
+    q.out_zero_point = zero_point("out_zero_point");
   }
 
  private:
@@ -95,6 +104,12 @@ void set_window(const Window2dAttrs& w, Attributes& a) {
   a.set("kernel_shape", Attribute::of_ints(w.kernel_shape));
   a.set("strides", Attribute::of_ints(w.strides));
   a.set("pads", Attribute::of_ints(w.pads));
+}
+
+// Zero points are written only when non-zero: engine files of symmetric
+// networks stay as they were.
+void set_zero_point(const char* key, int64_t z, Attributes& a) {
+  if (z != 0) a.set(key, Attribute::of_int(z));
 }
 
 Attributes scale_attrs(const InOutScales& s) {
@@ -118,6 +133,8 @@ Attributes linear_attrs(const QLinearAttrs& q) {
   a.set("act", Attribute::of_string(name));
   a.set("act_min", Attribute::of_float(act.min));
   a.set("act_max", Attribute::of_float(act.max));
+  set_zero_point("in_zero_point", q.in_zero_point, a);
+  set_zero_point("out_zero_point", q.out_zero_point, a);
   return a;
 }
 
@@ -133,6 +150,7 @@ Attributes ConvertAttrs::to_attrs() const {
   Attributes a;
   a.set("scale", Attribute::of_float(scale));
   if (logical) mark_logical_layout(a);
+  set_zero_point("zero_point", zero_point, a);
   return a;
 }
 
@@ -140,6 +158,7 @@ ConvertAttrs ConvertAttrs::from_attrs(const Node& node) {
   ConvertAttrs c;
   c.scale = Reader(node).positive("scale");
   c.logical = has_logical_layout(node);
+  c.zero_point = Reader(node).zero_point("zero_point");
   return c;
 }
 
@@ -149,6 +168,7 @@ Attributes QConvAttrs::to_attrs() const {
   a.set("dilations", Attribute::of_ints(dilations));
   a.set("group", Attribute::of_int(group));
   if (residual_scale != 0.0) a.set("residual_scale", Attribute::of_float(residual_scale));
+  set_zero_point("residual_zero_point", residual_zero_point, a);
   return a;
 }
 
@@ -160,6 +180,7 @@ QConvAttrs QConvAttrs::from_attrs(const Node& node) {
   c.group = r.integer("group", 1);
   r.linear(c);
   c.residual_scale = r.num("residual_scale", 0.0);
+  c.residual_zero_point = r.zero_point("residual_zero_point");
   return c;
 }
 
@@ -364,6 +385,9 @@ Attributes QAddAttrs::to_attrs() const {
   a.set("b_scale", Attribute::of_float(b_scale));
   a.set("out_scale", Attribute::of_float(out_scale));
   a.set("act", Attribute::of_string(relu ? "relu" : "none"));
+  set_zero_point("a_zero_point", a_zero_point, a);
+  set_zero_point("b_zero_point", b_zero_point, a);
+  set_zero_point("out_zero_point", out_zero_point, a);
   return a;
 }
 
@@ -376,6 +400,9 @@ QAddAttrs QAddAttrs::from_attrs(const Node& node) {
   q.a_scale = r.positive("a_scale");
   q.b_scale = r.positive("b_scale");
   q.out_scale = r.positive("out_scale");
+  q.a_zero_point = r.zero_point("a_zero_point");
+  q.b_zero_point = r.zero_point("b_zero_point");
+  q.out_zero_point = r.zero_point("out_zero_point");
   return q;
 }
 

@@ -41,12 +41,16 @@ bool has_logical_layout(const Node& node);
 // int8rt.Quantize [x f32] -> s8 and int8rt.Dequantize [x s8] -> f32:
 // rank-4 tensors change layout (NCHW <-> NHWC) unless `logical` (the int8
 // tensor keeps the float tensor's element order, as the int8 side of a
-// MatMul reads it). from_attrs: scale > 0.
+// MatMul reads it). from_attrs: scale > 0. zero_point (int8 range, absent:
+// 0) is the int8 value of real 0, as a pre-quantized model's QuantizeLinear
+// defines it (lower_int8_qdq.cc): q = sat(rne(x / scale) + zero_point),
+// x = (q - zero_point) * scale (kernels/ref/requantize.h).
 struct ConvertAttrs {
   static constexpr const char kQuantizeOp[] = "int8rt.Quantize";
   static constexpr const char kDequantizeOp[] = "int8rt.Dequantize";
   double scale = 0.0;
   bool logical = false;
+  int64_t zero_point = 0;
   Attributes to_attrs() const;
   static ConvertAttrs from_attrs(const Node& node);
 };
@@ -72,10 +76,15 @@ struct InOutScales {
 };
 
 // What QConv and QGemm share: the scales and activation of their
-// requantization (kernels::make_epilogue).
+// requantization (kernels::make_epilogue). The zero points (int8 range,
+// absent: 0) are those of a pre-quantized model's asymmetric activations
+// (lower_int8_qdq.cc); qlinear_params folds them into the epilogue. A conv
+// with a non-zero input zero point has no padding of its own (the lowering
+// pads with the zero point first).
 struct QLinearAttrs : InOutScales {
   std::vector<double> w_scales;  // one per output channel
   ActivationAttrs act;
+  int64_t in_zero_point = 0, out_zero_point = 0;
 };
 
 // int8rt.QConv [x s8 NHWC, w s8 OIHW, bias f32 | -1, residual s8 (optional)].
@@ -85,6 +94,7 @@ struct QConvAttrs : QLinearAttrs {
   std::vector<int64_t> dilations = {1, 1};
   int64_t group = 1;
   double residual_scale = 0.0;  // the residual input's scale; 0: none written
+  int64_t residual_zero_point = 0;  // its zero point (kernels::residual_zero_point_bias)
   Attributes to_attrs() const;
   static QConvAttrs from_attrs(const Node& node);
 };
@@ -153,7 +163,8 @@ struct QAttentionAttrs {
 
 // int8rt.QMaxPool (window only: the scale passes through),
 // int8rt.QAveragePool (window, count_include_pad, scales) and
-// int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC]. from_attrs:
+// int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC, optional table f32
+// [256]: x stands for table[x + 128], in_scale is x's]. from_attrs:
 // positive scales for the averaging pools.
 struct QPoolAttrs : InOutScales {
   static constexpr const char kMaxOp[] = "int8rt.QMaxPool";
@@ -169,10 +180,12 @@ struct QPoolAttrs : InOutScales {
 };
 
 // int8rt.QAdd [a s8, b s8] (same shapes), optionally followed by Relu.
+// Zero points (int8 range, absent: 0) as QLinearAttrs' (make_add_params).
 struct QAddAttrs {
   static constexpr const char kOp[] = "int8rt.QAdd";
   double a_scale = 0.0, b_scale = 0.0, out_scale = 0.0;
   bool relu = false;
+  int64_t a_zero_point = 0, b_zero_point = 0, out_zero_point = 0;  // after relu: {s_a, s_b, s_y, relu} still reads
   Attributes to_attrs() const;
   static QAddAttrs from_attrs(const Node& node);
 };
@@ -266,7 +279,9 @@ struct QLutAttrs : InOutScales {
   static QLutAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1]].
+// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1], optional table f32
+// [256]]: with the table, x stands for the float values table[x + 128] (the
+// float region in front of the gate, engine/lut_region.h) and in_scale is x's.
 struct QChannelMulAttrs : InOutScales {
   static constexpr const char kOp[] = "int8rt.QChannelMul";
   Attributes to_attrs() const;

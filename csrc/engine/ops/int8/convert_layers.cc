@@ -4,12 +4,16 @@
 // ranks keep theirs. Element
 // arithmetic is the reference's quantize_value / dequantize_value, run by
 // the element-wise kernel chosen when the layer is created
-// (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
+// (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA). A non-zero zero point
+// (a pre-quantized model's asymmetric activation, lower_int8_qdq.cc) runs
+// the reference's zero-point forms as a plain loop here: such a conversion
+// sits at a network input or around a layer that stays float32.
 #include "engine/layer.h"
 #include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
+#include "kernels/ref/requantize.h"
 
 namespace int8rt {
 namespace engine {
@@ -21,10 +25,28 @@ Shape to_nchw(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[3], s[1], s
 // The rank-4 layout change applies: channels-last int8 on the int8 side.
 bool changes_layout(const Shape& s, bool logical) { return s.size() == 4 && !logical; }
 
+// Element i of the float tensor (NCHW when `nhwc`) is element j(i) of the
+// int8 one: f(i, j) for every element, images in parallel.
+template <typename F>
+void for_pairs(const Shape& s, bool nhwc, int64_t numel, F f) {
+  if (!nhwc) {
+    for_element_chunks(numel, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) f(i, i);
+    });
+    return;
+  }
+  const int64_t C = s[1], HW = s[2] * s[3], image = C * HW;
+  for_images(s[0], image, [&](int64_t n) {
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < HW; ++p) f(n * image + c * HW + p, n * image + p * C + c);
+  });
+}
+
 class QuantizeLayer : public Layer {
  public:
   QuantizeLayer(const ConvertAttrs& a, std::string name)
-      : scale_(static_cast<float>(a.scale)), logical_(a.logical), name_(std::move(name)),
+      : scale_(static_cast<float>(a.scale)), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical),
+        name_(std::move(name)),
         k_(&kernels::choose<kernels::QuantizeS8Kernel>()) {}
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kFloat32) throw InvalidArgument("node '" + name_ + "': expects float32");
@@ -35,7 +57,11 @@ class QuantizeLayer : public Layer {
     const Shape& s = in[0]->shape();
     const float* x = in[0]->data<float>();
     int8_t* y = out[0]->data<int8_t>();
-    if (!changes_layout(s, logical_)) {
+    if (zero_point_ != 0) {
+      const float inv = 1.0f / scale_, z = static_cast<float>(zero_point_);
+      for_pairs(s, changes_layout(s, logical_), in[0]->numel(),
+                [&](int64_t i, int64_t j) { y[j] = kernels::ref::quantize_value(x[i], inv, z); });
+    } else if (!changes_layout(s, logical_)) {
       for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale_, y + b); });
     } else {
       const int64_t image = s[1] * s[2] * s[3];
@@ -45,11 +71,13 @@ class QuantizeLayer : public Layer {
     }
   }
   std::string describe() const override {
-    return "scale=" + std::to_string(scale_) + (logical_ ? " logical " : " ") + k_->name();
+    return "scale=" + std::to_string(scale_) + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
+           (logical_ ? " logical " : " ") + (zero_point_ ? "loop" : k_->name());
   }
 
  private:
   float scale_;
+  int32_t zero_point_;
   bool logical_;
   std::string name_;
   const kernels::QuantizeS8Kernel* k_;
@@ -58,7 +86,8 @@ class QuantizeLayer : public Layer {
 class DequantizeLayer : public Layer {
  public:
   DequantizeLayer(const ConvertAttrs& a, std::string name)
-      : scale_(static_cast<float>(a.scale)), logical_(a.logical), name_(std::move(name)),
+      : scale_(static_cast<float>(a.scale)), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical),
+        name_(std::move(name)),
         k_(&kernels::choose<kernels::DequantizeS8Kernel>()) {}
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kInt8) throw InvalidArgument("node '" + name_ + "': expects int8");
@@ -69,7 +98,12 @@ class DequantizeLayer : public Layer {
     const Shape& s = in[0]->shape();
     const int8_t* x = in[0]->data<int8_t>();
     float* y = out[0]->data<float>();
-    if (!changes_layout(s, logical_)) {
+    if (zero_point_ != 0) {
+      const int32_t z = zero_point_;
+      const float sc = scale_;
+      for_pairs(to_nchw(s), changes_layout(s, logical_), in[0]->numel(),
+                [&](int64_t i, int64_t j) { y[i] = kernels::ref::dequantize_value(x[j], sc, z); });
+    } else if (!changes_layout(s, logical_)) {
       for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->dequantize(e - b, x + b, scale_, y + b); });
     } else {
       const int64_t image = s[1] * s[2] * s[3];
@@ -79,11 +113,13 @@ class DequantizeLayer : public Layer {
     }
   }
   std::string describe() const override {
-    return "scale=" + std::to_string(scale_) + (logical_ ? " logical " : " ") + k_->name();
+    return "scale=" + std::to_string(scale_) + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
+           (logical_ ? " logical " : " ") + (zero_point_ ? "loop" : k_->name());
   }
 
  private:
   float scale_;
+  int32_t zero_point_;
   bool logical_;
   std::string name_;
   const kernels::DequantizeS8Kernel* k_;

@@ -9,7 +9,8 @@ namespace engine {
 kernels::AddParams qadd_params(const Node& node) {
   const QAddAttrs a = QAddAttrs::from_attrs(node);
   return kernels::make_add_params(static_cast<float>(a.a_scale), static_cast<float>(a.b_scale),
-                                  static_cast<float>(a.out_scale), a.relu);
+                                  static_cast<float>(a.out_scale), a.relu, static_cast<int32_t>(a.a_zero_point),
+                                  static_cast<int32_t>(a.b_zero_point), static_cast<int32_t>(a.out_zero_point));
 }
 
 std::vector<float> qconcat_multipliers(const Node& node) {

@@ -32,9 +32,23 @@ kernels::EpilogueStorage linear_requant(const Network& net, const Node& node, co
     }
     bias = b.f32.data();
   }
-  return kernels::make_epilogue(static_cast<float>(q.in_scale), w_scales.data(), channels, bias,
-                               static_cast<float>(q.out_scale), out, q.act.kind, static_cast<float>(q.act.min),
-                               static_cast<float>(q.act.max));
+  kernels::EpilogueStorage rq = kernels::make_epilogue(
+      static_cast<float>(q.in_scale), w_scales.data(), channels, bias, static_cast<float>(q.out_scale), out, q.act.kind,
+      static_cast<float>(q.act.min), static_cast<float>(q.act.max));
+  if (q.in_zero_point != 0 || q.out_zero_point != 0) {
+    // Channel k's int8 weights are the k-th of `channels` equal runs (OIHW / [N][K]).
+    const Tensor& w = constant_input(net, node, 1, "weights");
+    const int64_t per = static_cast<int64_t>(w.i8.size()) / channels;
+    std::vector<int64_t> w_sum(static_cast<size_t>(channels), 0);
+    for (int64_t k = 0; k < channels; ++k) {
+      for (int64_t i = 0; i < per; ++i) w_sum[k] += w.i8[k * per + i];
+    }
+    kernels::apply_zero_points(rq, static_cast<float>(q.in_scale), w_scales.data(), w_sum.data(), bias,
+                               static_cast<float>(q.out_scale), q.act.kind, static_cast<float>(q.act.min),
+                               static_cast<float>(q.act.max), static_cast<int32_t>(q.in_zero_point),
+                               static_cast<int32_t>(q.out_zero_point));
+  }
+  return rq;
 }
 
 }  // namespace
@@ -80,6 +94,9 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   // The kernels read K * C/groups * R * S weights: the weight tensor must
   // hold exactly that (an engine file with a changed attribute otherwise
   // makes packing read past the weights).
+  if (a.in_zero_point != 0 && (shape.pad_top || shape.pad_left || shape.pad_bottom || shape.pad_right)) {
+    throw InvalidArgument(prefix + "a non-zero in_zero_point needs pads 0 (pad with the zero point first)");
+  }
   const std::vector<int64_t> oihw = {shape.K, shape.c_per_group(), shape.R, shape.S};
   if (w.shape != oihw) {
     throw InvalidArgument(layer_error_prefix(node) + "weights of shape " + shape_str(w.shape) +
@@ -93,12 +110,16 @@ QConvParams qconv_params(const Network& net, const Node& node) {
     if (!(s_res > 0.f)) throw InvalidArgument(layer_error_prefix(node) + "residual_scale must be > 0");
     p.has_residual = true;
     p.residual_scale = kernels::residual_multiplier(s_res, s_out);
+    kernels::apply_residual_zero_point(p.requant, p.residual_scale, static_cast<int32_t>(a.residual_zero_point));
   }
   return p;
 }
 
 QConvTransposeParams qconv_transpose_params(const Network& net, const Node& node) {
   const QConvTransposeAttrs a = QConvTransposeAttrs::from_attrs(node);
+  if (a.in_zero_point != 0 || a.out_zero_point != 0) {
+    throw NotSupported(layer_error_prefix(node) + "zero points are not supported on int8rt.QConvTranspose");
+  }
   const std::string prefix = layer_error_prefix(node);
   QConvTransposeParams p;
   kernels::ConvTransposeShape& shape = p.shape;

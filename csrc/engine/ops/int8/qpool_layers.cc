@@ -2,7 +2,10 @@
 // pooling on NHWC tensors with the reference kernels' arithmetic (max is
 // exact and keeps the scale; averages requantize to the output scale), run
 // by the element-wise kernel chosen when the layer is created
-// (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA).
+// (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA). QGlobalAveragePool may
+// take a second input, a float [256] table: x then stands for table[x + 128]
+// and the mean is formed in float as GlobalAveragePool forms it
+// (ref::global_avgpool_table_s8).
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qpool_params.h"
@@ -24,10 +27,14 @@ class QPoolLayer : public Layer {
         global_(kind == PoolKind::kGlobalAverage ? &kernels::choose<kernels::GlobalAvgPoolS8Kernel>()
                                                  : nullptr) {
     p_ = qpool_params(net, node);
+    table_ = kind == PoolKind::kGlobalAverage && node.inputs.size() > 1 && node.inputs[1] >= 0;
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kInt8) throw InvalidArgument("node '" + name_ + "': input must be int8");
+    if (table_ && (in[1]->dtype() != DataType::kFloat32 || in[1]->numel() != 256)) {
+      throw InvalidArgument("node '" + name_ + "': the table input must be float32 [256]");
+    }
     const Shape& s = in[0]->shape();
     const kernels::PoolShape shape = pool_shape_for(p_, s, name_);
     if (kind_ == PoolKind::kGlobalAverage) return {{DataType::kInt8, {s[0], 1, 1, shape.C}}};
@@ -43,13 +50,19 @@ class QPoolLayer : public Layer {
       case PoolKind::kMax: max_->maxpool(shape, batch, x, y); break;
       case PoolKind::kAverage: avg_->avgpool(shape, batch, x, p_.s_in, p_.s_out, y); break;
       case PoolKind::kGlobalAverage:
+        if (table_) {
+          global_->global_avgpool_table(batch, static_cast<int64_t>(shape.H) * shape.W, shape.C, x,
+                                        in[1]->data<float>(), p_.s_out, y);
+          break;
+        }
         global_->global_avgpool(batch, static_cast<int64_t>(shape.H) * shape.W, shape.C, x, p_.s_in, p_.s_out, y);
         break;
     }
   }
 
   std::string describe() const override {
-    return max_ ? max_->name() : avg_ ? avg_->name() : global_->name();
+    if (global_) return std::string(global_->name()) + (table_ ? " (x through a float table)" : "");
+    return max_ ? max_->name() : avg_->name();
   }
 
  private:
@@ -59,6 +72,7 @@ class QPoolLayer : public Layer {
   const kernels::AvgPoolS8Kernel* avg_;
   const kernels::GlobalAvgPoolS8Kernel* global_;
   QPoolParams p_;
+  bool table_ = false;
 };
 
 LayerFactory make(PoolKind kind) {

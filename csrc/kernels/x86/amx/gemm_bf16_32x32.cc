@@ -12,7 +12,8 @@
 // so no A row past the caller's is read; padded columns are zero pairs in B.
 // Per block of 16 pairs TDPBF16PS adds (even sum + odd sum) to C; C starts
 // at zero and goes through a 32 x 32 FP32 buffer to the valid part of the
-// output (stored, or added with one FP32 add when accumulate).
+// output (stored, or added with one FP32 add when accumulate), then the
+// tile epilogue (bias, clip) of the contract.
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and against amx_emulation.h in the tests
@@ -104,7 +105,15 @@ void gemm_bf16_32x32(const Bf16Tile& t) {
   for (int r = 0; r < t.rows; ++r) {
     float* c = t.c + r * t.ldc;
     const float* s = acc + 32 * r;
-    for (int j = 0; j < t.cols; ++j) c[j] = t.accumulate ? c[j] + s[j] : s[j];
+    for (int j = 0; j < t.cols; ++j) {
+      float v = t.accumulate ? c[j] + s[j] : s[j];
+      if (t.bias) v = v + t.bias[r];
+      if (t.clip) {
+        v = v > t.lo ? v : t.lo;
+        v = v < t.hi ? v : t.hi;
+      }
+      c[j] = v;
+    }
   }
 }
 

@@ -7,13 +7,14 @@
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
 //   layernorm_f32: layernorm_f32_avx2 (ref/layernorm_f32.h's loop)
 //   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes)
-//   maxpool_s8 / avgpool_s8 / global_avgpool_s8: <op>_avx2 (pool_s8_32c.cc,
-//              bound to the drivers of x86/eltwise_s8_x86.h)
-// The other int8 element-wise ops have no AVX2 kernel: the reference
-// kernels serve this tier (and the avxvnni tier) for them.
+//   every int8 element-wise op: <op>_avx2 (pool_s8_32c.cc: the pools;
+//              eltwise_s8_32.cc: quantize, dequantize, add, concat, lookup,
+//              channel_mul), bound to the drivers of x86/eltwise_s8_x86.h;
+//              the avxvnni tier runs them too.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/abi/sgemm_f32.h"
+#include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
 #include "kernels/layernorm_f32.h"
@@ -49,8 +50,22 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const AvgPoolS8Kernel avgpool("avgpool_s8_avx2", Isa::kAvx2,
                                        bind<avgpool_s8, avx2::avgpool_row>);
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx2", Isa::kAvx2,
-                                                    bind<global_avgpool_s8, avx2::global_avgpool>);
+                                                    bind<global_avgpool_s8, avx2::global_avgpool>,
+                                                    ref::global_avgpool_table_s8);  // table form: the reference loop
   r.add(maxpool, avgpool, global_avgpool);
+
+  namespace uk = avx2;
+  static const QuantizeS8Kernel quantize("quantize_s8_avx2", Isa::kAvx2, bind<quantize_s8, uk::quantize>,
+                                         bind<quantize_nchw_to_nhwc_s8, uk::quantize_nchw_to_nhwc>);
+  static const DequantizeS8Kernel dequantize("dequantize_s8_avx2", Isa::kAvx2, bind<dequantize_s8, uk::dequantize>,
+                                             bind<dequantize_nhwc_to_nchw_s8, uk::dequantize_nhwc_to_nchw>);
+  static const AddS8Kernel add("add_s8_avx2", Isa::kAvx2, bind<add_s8, uk::add>);
+  static const ConcatS8Kernel concat("concat_s8_avx2", Isa::kAvx2, bind<concat_s8, uk::rescale>);
+  static const LookupS8Kernel lookup("lookup_s8_avx2", Isa::kAvx2, bind<lookup_s8, uk::lookup>);
+  // The table form (an exact squeeze-and-excitation gate) runs the reference loop on this tier.
+  static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx2", Isa::kAvx2,
+                                              bind<channel_mul_s8, uk::channel_mul_row>, ref::channel_mul_table_s8);
+  r.add(quantize, dequantize, add, concat, lookup, channel_mul);
 }
 
 }  // namespace x86

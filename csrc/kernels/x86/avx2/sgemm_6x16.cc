@@ -18,7 +18,7 @@ namespace x86 {
 namespace avx2 {
 namespace {
 
-template <int R>
+template <int R, bool kRows>
 void tile(const SgemmTile& t) {
   __m256 acc0[R], acc1[R];
 #pragma GCC unroll 6
@@ -26,6 +26,7 @@ void tile(const SgemmTile& t) {
   const float* a = t.a;
   const float* b = t.b;
   for (int64_t k = 0; k < t.kc; ++k) {
+    if (kRows) b = t.b + t.b_rows[k];
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
@@ -34,7 +35,7 @@ void tile(const SgemmTile& t) {
       acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
     }
     a += kSgemmMR;
-    b += t.ldb;
+    if (!kRows) b += t.ldb;
   }
   if (t.cols == kSgemmNR) {
 #pragma GCC unroll 6
@@ -60,16 +61,25 @@ void tile(const SgemmTile& t) {
   }
 }
 
+template <int R>
+void rows(const SgemmTile& t) {
+  if (t.b_rows) {
+    tile<R, true>(t);
+  } else {
+    tile<R, false>(t);
+  }
+}
+
 }  // namespace
 
 void sgemm_6x16(const SgemmTile& t) {
   switch (t.rows) {
-    case 1: tile<1>(t); break;
-    case 2: tile<2>(t); break;
-    case 3: tile<3>(t); break;
-    case 4: tile<4>(t); break;
-    case 5: tile<5>(t); break;
-    default: tile<6>(t); break;
+    case 1: rows<1>(t); break;
+    case 2: rows<2>(t); break;
+    case 3: rows<3>(t); break;
+    case 4: rows<4>(t); break;
+    case 5: rows<5>(t); break;
+    default: rows<6>(t); break;
   }
 }
 

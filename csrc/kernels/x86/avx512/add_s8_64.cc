@@ -16,14 +16,14 @@ namespace avx512 {
 namespace {
 
 struct AddConsts {
-  __m512 am, bm, lo, hi;
+  __m512 am, bm, lo, hi, offset;
 };
 
-// ta = (float)a * am; tb = (float)b * bm; t = ta + tb; clamp; round.
+// ta = (float)a * am; tb = (float)b * bm; t = (ta + tb) + offset; clamp; round.
 __m128i add16(__m128i a, __m128i b, const AddConsts& k) {
   const __m512 ta = _mm512_mul_ps(s8_to_ps(a), k.am);
   const __m512 tb = _mm512_mul_ps(s8_to_ps(b), k.bm);
-  return to_s8(clamp_ps(_mm512_add_ps(ta, tb), k.lo, k.hi));
+  return to_s8(clamp_ps(_mm512_add_ps(_mm512_add_ps(ta, tb), k.offset), k.lo, k.hi));
 }
 
 __m128i rescale16(__m128i x, __m512 m, __m512 lo, __m512 hi) {
@@ -46,7 +46,7 @@ void rescale_row(int cols, const int8_t* x, __m512 m, __m512 lo, __m512 hi, int8
 
 void add(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y) {
   const AddConsts k{_mm512_set1_ps(p.a_mult), _mm512_set1_ps(p.b_mult), _mm512_set1_ps(p.lo),
-                    _mm512_set1_ps(p.hi)};
+                    _mm512_set1_ps(p.hi), _mm512_set1_ps(p.offset)};
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     for (int v = 0; v < 4; ++v) {
@@ -76,6 +76,25 @@ void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y) {
     const __mmask16 k = mask16(C - c);
     const __m512 t = _mm512_mul_ps(s8_to_ps(_mm_maskz_loadu_epi8(k, x + c)), _mm512_maskz_loadu_ps(k, m + c));
     _mm_mask_storeu_epi8(y + c, k, to_s8(clamp_ps(t, lo, hi)));
+  }
+}
+
+// The table form: 16 table entries looked up by x + 128 (Table256), times
+// the gate, times 1/s_y (two roundings, as the float path's Mul then
+// Quantize); the table stays in registers across the rows.
+void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                            float inv_scale, int8_t* y) {
+  const Table256 lookup(table);
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512 inv = _mm512_set1_ps(inv_scale);
+  const __m512i bias = _mm512_set1_epi32(128);
+  for (int64_t r = 0; r < rows; ++r, x += C, y += C) {
+    for (int64_t c = 0; c < C; c += 16) {
+      const __mmask16 k = mask16(C - c);
+      const __m512i idx = _mm512_add_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + c)), bias);
+      const __m512 t = _mm512_mul_ps(_mm512_mul_ps(lookup(idx), _mm512_maskz_loadu_ps(k, g + c)), inv);
+      _mm_mask_storeu_epi8(y + c, k, to_s8(clamp_ps(t, lo, hi)));
+    }
   }
 }
 

@@ -124,6 +124,27 @@ void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
   }
 }
 
+// The table form: 16 channels at a time, each pixel's 16 table entries
+// looked up (Table256) and added in pixel order (per lane the reference's
+// sum), the mean by an IEEE division by (float)HW, then quantized.
+void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table, float inv_scale,
+                          int8_t* y) {
+  const Table256 lookup(table);
+  const __m512i bias = _mm512_set1_epi32(128);
+  const __m512 count = _mm512_set1_ps(static_cast<float>(HW)), inv = _mm512_set1_ps(inv_scale);
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  for (int c = c0; c < c1; c += 16) {
+    const __mmask16 k = mask16(c1 - c);
+    __m512 sum = _mm512_setzero_ps();
+    const int8_t* p = x + c;
+    for (int64_t i = 0; i < HW; ++i, p += C) {
+      sum = _mm512_add_ps(sum, lookup(_mm512_add_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, p)), bias)));
+    }
+    const __m512 t = _mm512_mul_ps(_mm512_div_ps(sum, count), inv);
+    _mm_mask_storeu_epi8(y + c, k, to_s8(clamp_ps(t, lo, hi)));
+  }
+}
+
 }  // namespace avx512
 }  // namespace x86
 }  // namespace kernels

@@ -9,10 +9,13 @@
 //   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
 //   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
 //   transpose_f32: transpose_f32_avx512 (16 x 16 blocks in registers)
-//   sgemm_f32: sgemm_8x32_avx512 (AVX-512F). Blocking: the B panel (kc x 32
+//   sgemm_f32: sgemm_12x32_avx512 (AVX-512F), then its 8-row twin
+//              sgemm_8x32_avx512 (the same bits; chosen only by name, in
+//              tests and benchmarks). Blocking: the B panel (kc x 32
 //              floats: 24 KiB) stays in L1 while the A block (mc x kc)
 //              streams from L2; kc = 192 measured best on Zen 4 among
-//              64..384 (it also divides the 3x3x64 im2col depth).
+//              64..384 (it also divides the 3x3x64 im2col depth); mc = 192
+//              is 16 tiles of 12 rows.
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/abi/sgemm_f32.h"
@@ -31,16 +34,19 @@ namespace x86 {
 
 void register_avx512_kernels(KernelRegistry& r) {
   constexpr Isa kIsa = Isa::kAvx512;
-  static const SgemmKernel sgemm("sgemm_8x32_avx512", kIsa, avx512::kSgemmMR,
+  static const SgemmKernel sgemm("sgemm_12x32_avx512", kIsa, avx512::kSgemmMR,
                                  avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
-                                 avx512::sgemm_8x32, /*epilogue=*/true);
+                                 avx512::sgemm_12x32, /*epilogue=*/true);
+  static const SgemmKernel sgemm8("sgemm_8x32_avx512", kIsa, avx512::kSgemm8MR,
+                                  avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
+                                  avx512::sgemm_8x32, /*epilogue=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
   static const BinaryF32Kernel binary("binary_f32_avx512", kIsa, avx512::binary_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
-  r.add(sgemm, unary, binary, dwconv, transpose, softmax, layernorm);
+  r.add(sgemm, sgemm8, unary, binary, dwconv, transpose, softmax, layernorm);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,
@@ -56,10 +62,12 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const AvgPoolS8Kernel avgpool("avgpool_s8_avx512", kIsa,
                                        bind<avgpool_s8, uk::avgpool_row>);
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx512", kIsa,
-                                                    bind<global_avgpool_s8, uk::global_avgpool>);
+                                                    bind<global_avgpool_s8, uk::global_avgpool>,
+                                                    bind<global_avgpool_table_s8, uk::global_avgpool_table>);
   static const LookupS8Kernel lookup("lookup_s8_avx512", kIsa, bind<lookup_s8, uk::lookup>);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
-                                              bind<channel_mul_s8, uk::channel_mul_row>);
+                                              bind<channel_mul_s8, uk::channel_mul_row>,
+                                              bind<channel_mul_table_s8, uk::channel_mul_table_rows>);
   r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup, channel_mul);
 }
 

@@ -27,6 +27,30 @@ inline __m128i to_s8(__m512 t) { return _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32
 // 16 int8 -> 16 floats (exact).
 inline __m512 s8_to_ps(__m128i v) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)); }
 
+// A 256-entry float table in 16 zmm registers (t[k] = entries 16k..16k+15)
+// and its lookup for 16 indices in 0..255: one two-table permute per 32
+// entries (index bits 0-4), then blends on bits 5, 6 and 7. Exact (it moves
+// values); on Zen 4/5 several times the throughput of vgatherdps.
+struct Table256 {
+  __m512 t[16];
+  explicit Table256(const float* table) {
+    for (int k = 0; k < 16; ++k) t[k] = _mm512_loadu_ps(table + 16 * k);
+  }
+  __m512 operator()(__m512i i) const {
+    const __m512 p0 = _mm512_permutex2var_ps(t[0], i, t[1]), p1 = _mm512_permutex2var_ps(t[2], i, t[3]);
+    const __m512 p2 = _mm512_permutex2var_ps(t[4], i, t[5]), p3 = _mm512_permutex2var_ps(t[6], i, t[7]);
+    const __m512 p4 = _mm512_permutex2var_ps(t[8], i, t[9]), p5 = _mm512_permutex2var_ps(t[10], i, t[11]);
+    const __m512 p6 = _mm512_permutex2var_ps(t[12], i, t[13]), p7 = _mm512_permutex2var_ps(t[14], i, t[15]);
+    const __mmask16 b5 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(32));
+    const __mmask16 b6 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(64));
+    const __mmask16 b7 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(128));
+    const __m512 q0 = _mm512_mask_blend_ps(b5, p0, p1), q1 = _mm512_mask_blend_ps(b5, p2, p3);
+    const __m512 q2 = _mm512_mask_blend_ps(b5, p4, p5), q3 = _mm512_mask_blend_ps(b5, p6, p7);
+    const __m512 r0 = _mm512_mask_blend_ps(b6, q0, q1), r1 = _mm512_mask_blend_ps(b6, q2, q3);
+    return _mm512_mask_blend_ps(b7, r0, r1);
+  }
+};
+
 inline __mmask16 mask16(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }

@@ -8,7 +8,8 @@
 // dot_pair (odd element first, DAZ, FTZ, RNE) in hardware, so the tile is
 // bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
 // shorter instantiation, `cols` < 32 stores through a mask; padded columns
-// are zero pairs in B.
+// are zero pairs in B. The tile epilogue (bias add, clip as compare + blend)
+// runs in registers before the store.
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
@@ -50,6 +51,7 @@ void tile(const Bf16Tile& t) {
   }
   const __mmask16 m0 = t.cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << t.cols) - 1);
   const __mmask16 m1 = t.cols > 16 ? static_cast<__mmask16>((1u << (t.cols - 16)) - 1) : 0;
+  const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     float* c = t.c + r * t.ldc;
@@ -57,6 +59,17 @@ void tile(const Bf16Tile& t) {
     if (t.accumulate) {
       v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
       v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+    }
+    if (t.bias) {
+      const __m512 b = _mm512_set1_ps(t.bias[r]);
+      v0 = _mm512_add_ps(v0, b);
+      v1 = _mm512_add_ps(v1, b);
+    }
+    if (t.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo, as the reference)
+      v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, lo, _CMP_GT_OQ), lo, v0);
+      v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, lo, _CMP_GT_OQ), lo, v1);
+      v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, hi, _CMP_LT_OQ), hi, v0);
+      v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, hi, _CMP_LT_OQ), hi, v1);
     }
     _mm512_mask_storeu_ps(c, m0, v0);
     _mm512_mask_storeu_ps(c + 16, m1, v1);

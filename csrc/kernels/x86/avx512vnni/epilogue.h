@@ -72,6 +72,39 @@ inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const Tile
   }
 }
 
+// One int8 output row of up to 64 channels (blocks 0..nb-1, `nc` channels
+// valid, ce[j] loaded for block j's valid channels): each block requantized
+// as store_requantized's int8 branch does, the blocks narrowed together with
+// saturating packs (exact: every value is already inside [-128, 127]) and
+// stored with one byte-masked store instead of one vpmovsdb store per block
+// (those stores were most of the epilogue of short-reduction 1x1 convs).
+// The row's residual, if any, at `res`.
+template <int NB>
+inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce, int nc, const int8_t* res,
+                                  float residual_scale, __m512 lo, __m512 hi, int8_t* y) {
+  __m512i q[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+  #pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j) {
+    if (16 * j >= nc) break;
+    __m512 t = _mm512_cvtepi32_ps(acc[j]);
+    t = _mm512_mul_ps(t, ce[j].scale);
+    t = _mm512_add_ps(t, ce[j].bias);
+    if (res) {
+      __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(ce[j].m, res + 16 * j)));
+      r = _mm512_mul_ps(r, _mm512_set1_ps(residual_scale));
+      t = _mm512_add_ps(t, r);
+    }
+    q[j] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, lo), hi));
+  }
+  // packs work within 128-bit lanes: lane L of the packed bytes holds
+  // elements 4L..4L+3 of blocks 0, 1, 2, 3 in turn; the permute moves dword
+  // 4 * (d % 4) + d / 4 to d, so block j's 16 bytes land at 16 j.
+  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
+  _mm512_mask_storeu_epi8(y, m, _mm512_permutexvar_epi32(order, b));
+}
+
 // The same for one pixel: channels [c, c + valid), valid in 1..16.
 inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, int c,
                               int valid) {

@@ -1,0 +1,281 @@
+// int8 element-wise microkernels, AVX2 (contract and formulas in
+// kernels/abi/eltwise_s8.h): quantize / dequantize (flat and transposing
+// NCHW float <-> NHWC int8), quantized add, concat's rescale, the channel
+// gate and the 256-entry lookup. The same float operations in the same order
+// as the reference, 8 lanes per ymm (s8_convert.h), so the results are the
+// reference's bits.
+//
+// Flat ops: 32 values per iteration (4 ymm), then 8 at a time; a tail of
+// fewer than 8 goes through a zero-padded stack buffer (the padding lanes
+// compute values that are never stored).
+// Transposes: tiles of 16 channels x 16 pixels through the SSE 16 x 16 byte
+// transpose (as avx512/quantize_16x16.cc); partial tiles load through lane
+// masks or zeroed buffers and store only the valid bytes / floats.
+// Lookup: vpshufb looks up 16 entries per 128-bit lane: the table is 16 rows
+// of 16 (u = x + 128: row u >> 4, column u & 15); per row one shuffle and a
+// compare + blend, 32 values per step (as avx512/lookup_s8_64.cc).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/abi/eltwise_s8.h"
+#include "kernels/x86/avx2/s8_convert.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx2 {
+namespace {
+
+struct Bounds {
+  __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
+};
+
+// Runs `step8(src_buf, dst_buf)` on the n % 8 tail through stack buffers:
+// `in` bytes per element of the input, `out` of the output.
+template <class Step>
+void tail8(int64_t n, const void* x, size_t in, void* y, size_t out, Step step8) {
+  if (n <= 0) return;
+  alignas(32) unsigned char xb[32] = {}, yb[32];
+  std::memcpy(xb, x, static_cast<size_t>(n) * in);
+  step8(xb, yb);
+  std::memcpy(y, yb, static_cast<size_t>(n) * out);
+}
+
+// r[i] byte j -> r[j] byte i (SSE2 unpacks).
+void transpose16x16(__m128i r[16]) {
+  __m128i a[16], b[16], c[16];
+  for (int i = 0; i < 8; ++i) {
+    a[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {
+    b[4 * g + 0] = _mm_unpacklo_epi16(a[4 * g + 0], a[4 * g + 2]);
+    b[4 * g + 1] = _mm_unpackhi_epi16(a[4 * g + 0], a[4 * g + 2]);
+    b[4 * g + 2] = _mm_unpacklo_epi16(a[4 * g + 1], a[4 * g + 3]);
+    b[4 * g + 3] = _mm_unpackhi_epi16(a[4 * g + 1], a[4 * g + 3]);
+  }
+  for (int h = 0; h < 2; ++h) {
+    for (int q = 0; q < 4; ++q) {
+      c[8 * h + 2 * q] = _mm_unpacklo_epi32(b[8 * h + q], b[8 * h + 4 + q]);
+      c[8 * h + 2 * q + 1] = _mm_unpackhi_epi32(b[8 * h + q], b[8 * h + 4 + q]);
+    }
+  }
+  for (int k = 0; k < 8; ++k) {
+    r[2 * k] = _mm_unpacklo_epi64(c[k], c[k + 8]);
+    r[2 * k + 1] = _mm_unpackhi_epi64(c[k], c[k + 8]);
+  }
+}
+
+inline __m128i quantize8(__m256 x, __m256 inv, const Bounds& b) {
+  return to_s8x8(clamp_ps(_mm256_mul_ps(x, inv), b.lo, b.hi));
+}
+
+// 16 floats of one channel (np valid) -> 16 bytes.
+inline __m128i quantize16(const float* x, int64_t np, __m256 inv, const Bounds& b) {
+  const __m256 x0 = np >= 8 ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, lanes(np));
+  const __m256 x1 = np >= 16 ? _mm256_loadu_ps(x + 8)
+                             : np > 8 ? _mm256_maskload_ps(x + 8, lanes(np - 8)) : _mm256_setzero_ps();
+  return _mm_unpacklo_epi64(quantize8(x0, inv, b), quantize8(x1, inv, b));
+}
+
+// ta = (float)a * am; tb = (float)b * bm; t = ta + tb; clamp; round.
+struct AddConsts {
+  __m256 am, bm, lo, hi;
+};
+inline __m256 add8(__m128i a, __m128i b, const AddConsts& k) {
+  const __m256 ta = _mm256_mul_ps(s8x8_to_ps(a), k.am);
+  const __m256 tb = _mm256_mul_ps(s8x8_to_ps(b), k.bm);
+  return clamp_ps(_mm256_add_ps(ta, tb), k.lo, k.hi);
+}
+
+inline __m256 rescale8(const int8_t* x, __m256 m, const Bounds& b) {
+  return clamp_ps(_mm256_mul_ps(s8x8_to_ps(load_s8x8(x)), m), b.lo, b.hi);
+}
+
+void rescale_row(int cols, const int8_t* x, __m256 m, const Bounds& b, int8_t* y) {
+  int c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + c),
+                        to_s8x32(rescale8(x + c, m, b), rescale8(x + c + 8, m, b), rescale8(x + c + 16, m, b),
+                                 rescale8(x + c + 24, m, b)));
+  }
+  for (; c + 8 <= cols; c += 8) store_s8x8(y + c, to_s8x8(rescale8(x + c, m, b)));
+  tail8(cols - c, x + c, 1, y + c, 1, [&](const unsigned char* xs, unsigned char* ys) {
+    store_s8x8(reinterpret_cast<int8_t*>(ys), to_s8x8(rescale8(reinterpret_cast<const int8_t*>(xs), m, b)));
+  });
+}
+
+struct Table {
+  __m256i rows[16];  // row r in both 128-bit lanes
+};
+
+inline __m256i lookup32(__m256i x, const Table& t) {
+  const __m256i u = _mm256_xor_si256(x, _mm256_set1_epi8(static_cast<char>(0x80)));  // x + 128
+  const __m256i col = _mm256_and_si256(u, _mm256_set1_epi8(0x0f));
+  const __m256i row = _mm256_and_si256(_mm256_srli_epi16(u, 4), _mm256_set1_epi8(0x0f));
+  __m256i y = _mm256_setzero_si256();
+  for (int r = 0; r < 16; ++r) {
+    const __m256i hit = _mm256_cmpeq_epi8(row, _mm256_set1_epi8(static_cast<char>(r)));
+    y = _mm256_blendv_epi8(y, _mm256_shuffle_epi8(t.rows[r], col), hit);
+  }
+  return y;
+}
+
+}  // namespace
+
+void quantize(int64_t n, const float* x, float inv_scale, int8_t* q) {
+  const __m256 inv = _mm256_set1_ps(inv_scale);
+  const Bounds b;
+  auto t8 = [&](const float* s) { return clamp_ps(_mm256_mul_ps(_mm256_loadu_ps(s), inv), b.lo, b.hi); };
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), to_s8x32(t8(x + i), t8(x + i + 8), t8(x + i + 16), t8(x + i + 24)));
+  }
+  for (; i + 8 <= n; i += 8) store_s8x8(q + i, to_s8x8(t8(x + i)));
+  tail8(n - i, x + i, 4, q + i, 1, [&](const unsigned char* xs, unsigned char* ys) {
+    store_s8x8(reinterpret_cast<int8_t*>(ys), to_s8x8(t8(reinterpret_cast<const float*>(xs))));
+  });
+}
+
+void dequantize(int64_t n, const int8_t* q, float scale, float* x) {
+  const __m256 s = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(s8x8_to_ps(load_s8x8(q + i)), s));
+  tail8(n - i, q + i, 1, x + i, 4, [&](const unsigned char* qs, unsigned char* xs) {
+    _mm256_storeu_ps(reinterpret_cast<float*>(xs),
+                     _mm256_mul_ps(s8x8_to_ps(load_s8x8(reinterpret_cast<const int8_t*>(qs))), s));
+  });
+}
+
+void quantize_nchw_to_nhwc(const TransposeBlock& blk) {
+  const float* x = static_cast<const float*>(blk.x);
+  int8_t* y = static_cast<int8_t*>(blk.y);
+  const __m256 inv = _mm256_set1_ps(blk.s);
+  const Bounds b;
+  __m128i r[16];
+  alignas(16) int8_t row[16];
+  for (int64_t p = blk.p0; p < blk.p1; p += 16) {
+    const int64_t np = std::min<int64_t>(16, blk.p1 - p);
+    for (int64_t c = 0; c < blk.C; c += 16) {
+      const int64_t nc = std::min<int64_t>(16, blk.C - c);
+      for (int i = 0; i < 16; ++i) {
+        r[i] = i < nc ? quantize16(x + (c + i) * blk.HW + p, np, inv, b) : _mm_setzero_si128();
+      }
+      transpose16x16(r);
+      for (int j = 0; j < np; ++j) {
+        if (nc == 16) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (p + j) * blk.C + c), r[j]);
+        } else {
+          _mm_store_si128(reinterpret_cast<__m128i*>(row), r[j]);
+          std::memcpy(y + (p + j) * blk.C + c, row, static_cast<size_t>(nc));
+        }
+      }
+    }
+  }
+}
+
+void dequantize_nhwc_to_nchw(const TransposeBlock& blk) {
+  const int8_t* x = static_cast<const int8_t*>(blk.x);
+  float* y = static_cast<float*>(blk.y);
+  const __m256 s = _mm256_set1_ps(blk.s);
+  __m128i r[16];
+  alignas(16) int8_t row[16];
+  for (int64_t p = blk.p0; p < blk.p1; p += 16) {
+    const int64_t np = std::min<int64_t>(16, blk.p1 - p);
+    const __m256i m0 = lanes(np), m1 = lanes(np - 8);
+    for (int64_t c = 0; c < blk.C; c += 16) {
+      const int64_t nc = std::min<int64_t>(16, blk.C - c);
+      for (int j = 0; j < 16; ++j) {
+        if (j >= np) {
+          r[j] = _mm_setzero_si128();
+        } else if (nc == 16) {
+          r[j] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + (p + j) * blk.C + c));
+        } else {
+          std::memset(row, 0, sizeof(row));
+          std::memcpy(row, x + (p + j) * blk.C + c, static_cast<size_t>(nc));
+          r[j] = _mm_load_si128(reinterpret_cast<const __m128i*>(row));
+        }
+      }
+      transpose16x16(r);
+      for (int i = 0; i < nc; ++i) {
+        float* d = y + (c + i) * blk.HW + p;
+        const __m256 lo = _mm256_mul_ps(s8x8_to_ps(r[i]), s);
+        const __m256 hi = _mm256_mul_ps(s8x8_to_ps(_mm_srli_si128(r[i], 8)), s);
+        if (np == 16) {
+          _mm256_storeu_ps(d, lo);
+          _mm256_storeu_ps(d + 8, hi);
+        } else {
+          _mm256_maskstore_ps(d, m0, lo);
+          if (np > 8) _mm256_maskstore_ps(d + 8, m1, hi);
+        }
+      }
+    }
+  }
+}
+
+void add(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y) {
+  const AddConsts k{_mm256_set1_ps(p.a_mult), _mm256_set1_ps(p.b_mult), _mm256_set1_ps(p.lo),
+                    _mm256_set1_ps(p.hi)};
+  auto t8 = [&](int64_t o) { return add8(load_s8x8(a + o), load_s8x8(b + o), k); };
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), to_s8x32(t8(i), t8(i + 8), t8(i + 16), t8(i + 24)));
+  }
+  for (; i + 8 <= n; i += 8) store_s8x8(y + i, to_s8x8(t8(i)));
+  if (i < n) {
+    alignas(8) int8_t ab[8] = {}, bb[8] = {}, yb[8];
+    std::memcpy(ab, a + i, static_cast<size_t>(n - i));
+    std::memcpy(bb, b + i, static_cast<size_t>(n - i));
+    store_s8x8(yb, to_s8x8(add8(load_s8x8(ab), load_s8x8(bb), k)));
+    std::memcpy(y + i, yb, static_cast<size_t>(n - i));
+  }
+}
+
+void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float mult, int8_t* y,
+             int64_t y_stride) {
+  const __m256 m = _mm256_set1_ps(mult);
+  const Bounds b;
+  for (int64_t r = 0; r < rows; ++r) rescale_row(cols, x + r * x_stride, m, b, y + r * y_stride);
+}
+
+void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y) {
+  const Bounds b;
+  int64_t c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const __m256 t = _mm256_mul_ps(s8x8_to_ps(load_s8x8(x + c)), _mm256_loadu_ps(m + c));
+    store_s8x8(y + c, to_s8x8(clamp_ps(t, b.lo, b.hi)));
+  }
+  if (c < C) {
+    alignas(8) int8_t xb[8] = {}, yb[8];
+    std::memcpy(xb, x + c, static_cast<size_t>(C - c));
+    const __m256 t = _mm256_mul_ps(s8x8_to_ps(load_s8x8(xb)), _mm256_maskload_ps(m + c, lanes(C - c)));
+    store_s8x8(yb, to_s8x8(clamp_ps(t, b.lo, b.hi)));
+    std::memcpy(y + c, yb, static_cast<size_t>(C - c));
+  }
+}
+
+void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) {
+  Table t;
+  for (int r = 0; r < 16; ++r) {
+    t.rows[r] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * r)));
+  }
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                        lookup32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), t));
+  }
+  if (i < n) {
+    alignas(32) int8_t xb[32] = {}, yb[32];
+    std::memcpy(xb, x + i, static_cast<size_t>(n - i));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(yb), lookup32(_mm256_load_si256(reinterpret_cast<const __m256i*>(xb)), t));
+    std::memcpy(y + i, yb, static_cast<size_t>(n - i));
+  }
+}
+
+}  // namespace avx2
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
