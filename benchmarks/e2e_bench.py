@@ -15,6 +15,13 @@ Networks (--models):
   ppocr_det   PP-OCRv4 text detector at 3x320x320 (rapidocr-onnxruntime wheel,
               realnets/ocr_models.static_input_model: static image shape)
   ppocr_rec   PP-OCRv4 text recogniser at 3x48x320 (same wheel)
+  lraspp_mobilenet_v3_large, deeplabv3_mobilenet_v3_large, fcn_resnet50
+              torchvision's segmentation networks (realnets/seg_models.py:
+              random weights, BatchNorm statistics from photographs),
+              exported with torch.onnx (dynamic batch, height and width, the
+              output upsampled to the input's run-time size), timed at
+              --size x --size; calibrated and timed on photographs from
+              scikit-image's wheel (OpenVINO compiled for the timed shape)
 
 Implementations (all calibrated on the same batches: 4 x 8 seeded Gaussian
 images for the random networks, the 256 bundled calibration images for the
@@ -86,8 +93,9 @@ from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
 
 DATA = HERE.parent / "python" / "int8rt" / "data"
+SEG_MODELS = ("lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "fcn_resnet50")
 MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3", "efficientnet_b0", "efficientnet_lite0",
-          "convnext_tiny", "vit_tiny", "digits", "ppocr_det", "ppocr_rec"]
+          "convnext_tiny", "vit_tiny", "digits", "ppocr_det", "ppocr_rec"] + list(SEG_MODELS)
 IMPLS = ["int8rt int8", "int8rt fp32", "ORT int8", "ORT fp32", "OV int8", "OV fp32", "torch int8"]
 
 
@@ -186,9 +194,25 @@ def ppocr(name: str, tmp: Path) -> Optional[Subject]:
     return Subject(name, path, batches, input_name=model.graph.input[0].name, sample=sample)
 
 
+def segmentation(name: str, size: int, tmp: Path) -> Optional[Subject]:
+    """A torchvision segmentation network (realnets/seg_models.py) with its
+    dynamic height and width, calibrated on 4 x 8 photographs at size x size
+    and timed on 8 others."""
+    from realnets import seg_models
+    reason = seg_models.missing()
+    if reason is not None:
+        print(f"skipping {name}: {reason}")
+        return None
+    path = seg_models.export(name, tmp / f"{name}.onnx")
+    calib = [seg_models.images(8, (size, size), 10 + i) for i in range(4)]
+    return Subject(name, path, calib, sample=seg_models.images(8, (size, size), 99))
+
+
 def subject(name: str, size: int, tmp: Path) -> Optional[Subject]:
     if name == "digits":
         return digits()
+    if name in SEG_MODELS:
+        return segmentation(name, size, tmp)
     if name.startswith("ppocr_"):
         return ppocr(name, tmp)
     return export(name, size, tmp)
@@ -283,7 +307,7 @@ def torch_fx_int8(model: object, calib: List[np.ndarray]) -> object:
 def runners(s: Subject, threads: int, batch: int,
             ov_extra: bool = False) -> Dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Per implementation: input array -> output array, set up for `threads`
-    (OpenVINO models compiled for this static batch)."""
+    (OpenVINO models compiled for the timed input's static shape)."""
     out: Dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for name in s.engines:  # "int8rt int8", "int8rt fp32", "int8rt int8@<tier>"
         out[name] = E.int8rt_runner(s.engines[name])
@@ -296,7 +320,7 @@ def runners(s: Subject, threads: int, batch: int,
     for name, key, precision in ov:
         if key in s.ov_models:
             try:
-                compiled = O.compile_model(s.ov_models[key], threads, precision, batch)
+                compiled = O.compile_model(s.ov_models[key], threads, precision, s.inputs(batch).shape)
             except Exception as e:  # noqa: BLE001
                 s.errors[name] = f"{type(e).__name__}: {e}"[:300]
                 continue
@@ -393,7 +417,7 @@ def profile_against_openvino(s: Subject, batch: int, runs: int) -> None:
         return
     set_threads(1)
     x = s.inputs(batch)
-    compiled = O.compile_model(model, 1, None, batch, perf_count=True)
+    compiled = O.compile_model(model, 1, None, x.shape, perf_count=True)
     ctx = e.create_execution_context()
     ours_all, ov_all = [], []
     for _ in range(runs):

@@ -3,7 +3,10 @@ a byte copy at the input's scale): no Quantize / Dequantize around it, and the
 pixels it picks are the FP32 Resize's for every coordinate mode (the lowering
 reads them off the FP32 layer run on an index image). Checked bit for bit:
 the engine's output equals ONNX Runtime's Resize of the int8 conv output it
-resizes (dequantized at the same scale)."""
+resizes (dequantized at the same scale). Bilinear Resize of an int8 tensor
+(int8rt.QResizeLinear) gives the bytes of the FP32 Resize between Dequantize
+and Quantize, or, into a network output, the float32 bytes of Dequantize and
+the FP32 Resize (tests/test_seg_net.py: the same for sizes known at run time)."""
 from __future__ import annotations
 
 import numpy as np
@@ -79,11 +82,30 @@ def test_nearest_resize_runs_in_int8_and_picks_the_fp32_pixels(attrs, scales, si
     np.testing.assert_array_equal(got, want)
 
 
-def test_linear_resize_into_a_network_output_stays_float_and_says_why() -> None:
-    m = resize_model({"mode": "linear"}, [1, 1, 2, 2])
-    engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=Cal()))
-    assert "Resize" in [layer["op"] for layer in engine.layers()]  # behind a Dequantize
-    assert any("linear resizing runs in int8 only into int8 layers" in line for line in engine.report())
+LINEAR_CASES = [
+    ({"mode": "linear"}, [1, 1, 2, 2], None),
+    ({"mode": "linear", "coordinate_transformation_mode": "align_corners"}, None, [4, 3, 11, 4]),
+    ({"mode": "linear", "coordinate_transformation_mode": "asymmetric"}, [1, 1, 1.5, 2.5], None),
+    ({"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, [1, 1, 0.5, 3], None),
+]
+
+
+@pytest.mark.parametrize("attrs,scales,sizes", LINEAR_CASES)
+def test_linear_resize_into_a_network_output_reads_int8_and_writes_the_float_bytes(attrs, scales, sizes) -> None:
+    """Into a network output, int8rt.QResizeLinear writes the blend in float32: the bytes of
+    Dequantize then the FP32 Resize (the resize kept float), with no Dequantize before it."""
+    from int8rt import _core
+    from int8rt.onnx import import_model
+    m = resize_model(attrs, scales, sizes)
+    s = {"x": 0.02, "c": 0.03, "y": 0.025}
+    int8 = int8rt.Engine(_core.Builder(import_model(m), "int8", {}, True).build(s))
+    kept = int8rt.Engine(_core.Builder(import_model(m), "int8", {"resize": "fp32"}, True).build(s))
+    assert [layer["op"] for layer in int8.layers()] == ["int8rt.Quantize", "int8rt.QConv", "int8rt.QResizeLinear"]
+    assert {(c.op, c.tensor) for c in int8.int8_plan().converts} == {("int8rt.Quantize", "x")}
+    assert [layer["op"] for layer in kept.layers()][-2:] == ["int8rt.Dequantize", "Resize"]
+    assert any("reads int8 and writes float32" in line for line in int8.report())
+    x = np.random.default_rng(9).uniform(-2.5, 2.5, (4, 3, 7, 5)).astype(F32)
+    np.testing.assert_array_equal(int8.run({"x": x})["y"], kept.run({"x": x})["y"])
 
 
 def linear_into_conv(attrs: dict, scales=None, sizes=None):
@@ -98,12 +120,7 @@ def linear_into_conv(attrs: dict, scales=None, sizes=None):
     return m
 
 
-@pytest.mark.parametrize("attrs,scales,sizes", [
-    ({"mode": "linear"}, [1, 1, 2, 2], None),
-    ({"mode": "linear", "coordinate_transformation_mode": "align_corners"}, None, [4, 3, 11, 4]),
-    ({"mode": "linear", "coordinate_transformation_mode": "asymmetric"}, [1, 1, 1.5, 2.5], None),
-    ({"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, [1, 1, 0.5, 3], None),
-])
+@pytest.mark.parametrize("attrs,scales,sizes", LINEAR_CASES)
 def test_linear_resize_between_int8_layers_runs_in_int8_with_the_float_bytes(attrs, scales, sizes) -> None:
     """int8rt.QResizeLinear computes the FP32 Resize's blend of the dequantized pixels and
     quantizes it: the same bytes as Dequantize, FP32 Resize, Quantize (the resize kept float)."""

@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Union
 
 import numpy as np
 
@@ -72,16 +72,20 @@ def ort_runner(session) -> Runner:
 
 
 class _Reader:
-    """ORT CalibrationDataReader over the calibration array, ``batch`` samples at a time."""
+    """ORT CalibrationDataReader over the calibration array, ``batch`` samples
+    at a time; or over a list of batches (of different image sizes, say) as given."""
 
-    def __init__(self, name: str, calib: np.ndarray, batch: int) -> None:
-        self._it = iter([{name: calib[i:i + batch]} for i in range(0, len(calib), batch)])
+    def __init__(self, name: str, calib: Union[np.ndarray, List[np.ndarray]], batch: int) -> None:
+        if isinstance(calib, list):
+            self._it = iter([{name: b} for b in calib])
+        else:
+            self._it = iter([{name: calib[i:i + batch]} for i in range(0, len(calib), batch)])
 
     def get_next(self):
         return next(self._it, None)
 
 
-def ort_quantize(model_bytes: bytes, calib: np.ndarray, method: str, batch: int = 16) -> tuple[bytes, float]:
+def ort_quantize(model_bytes: bytes, calib: Union[np.ndarray, List[np.ndarray]], method: str, batch: int = 16) -> tuple[bytes, float]:
     """ONNX Runtime's static QDQ INT8 model (per-channel weights); returns (bytes, seconds)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process

@@ -31,7 +31,7 @@ import importlib.util
 import logging
 import sys
 import time
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -88,15 +88,20 @@ def nncf_int8(model: Union[str, bytes], calib: Union[np.ndarray, list], *, bias_
     return q, time.perf_counter() - t0
 
 
-def compile_model(model, threads: int, precision: Optional[str] = None, batch: Optional[int] = None,
-                  perf_count: bool = False):
-    """``model`` (an openvino.Model, copied before a reshape) compiled for the CPU."""
+def compile_model(model, threads: int, precision: Optional[str] = None,
+                  batch: Union[int, Sequence[int], None] = None, perf_count: bool = False):
+    """``model`` (an openvino.Model, copied before a reshape) compiled for the
+    CPU; ``batch`` sets the input's first dim, or, as a whole shape, every dim
+    (a network with a dynamic height and width timed at one size)."""
     import openvino as ov
 
     if batch is not None:
         model = model.clone()
         shape = model.inputs[0].get_partial_shape()
-        shape[0] = batch
+        if isinstance(batch, int):
+            shape[0] = batch
+        else:
+            shape = ov.PartialShape([int(d) for d in batch])
         model.reshape({model.inputs[0].get_any_name(): shape})
     config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY",
               "PERF_COUNT": bool(perf_count)}

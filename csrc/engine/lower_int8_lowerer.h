@@ -336,9 +336,11 @@ class Lowerer {
   bool lower_resize(int, const Node& node);
 
   // Bilinear Resize of the spatial dims of an int8 tensor: int8rt.QResizeLinear
-  // with the FP32 layer's taps (resize_coords.h), quantized at y's scale, so
-  // the bytes of Dequantize, FP32 Resize, Quantize. Only where those would be
-  // the bytes: y has a scale and every reader takes it in int8.
+  // with the FP32 layer's taps (resize_coords.h; fixed here for static sizes
+  // and constant scales / sizes, else derived by the layer per size),
+  // quantized at y's scale, so the bytes of Dequantize, FP32 Resize,
+  // Quantize, where y has a scale and every reader takes it in int8; else
+  // writing float32, the bytes of Dequantize, FP32 Resize.
   bool lower_resize_linear(const Node& node);
 
   const Network& src_;

@@ -181,12 +181,7 @@ bool Lowerer::lower_resize(int, const Node& node) {
     return decline(node, "antialias and tf_crop_and_resize run in float32");
   }
   if (ys[0] != xs[0] || ys[1] != xs[1] || xs[1] <= 0) return decline(node, "it resizes more than the spatial dims");
-  if (mode != "nearest") {
-    if (xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0) {
-      return decline(node, "linear resizing runs in int8 for static sizes only");
-    }
-    return lower_resize_linear(node);
-  }
+  if (mode != "nearest") return lower_resize_linear(node);
   std::vector<const Tensor*> params;
   for (size_t i = 1; i < node.inputs.size(); ++i) {
     const int id = node.inputs[i];
@@ -216,49 +211,67 @@ bool Lowerer::lower_resize_linear(const Node& node) {
   const int x = node.inputs[0], y = node.outputs[0];
   const Shape& xs = src_.tensor(x).shape;
   const Shape& ys = src_.tensor(y).shape;
-  if (index_.is_output(y) || !has_scale(y) || node.attrs.has("axes")) {
-    return decline(node, "linear resizing runs in int8 only into int8 layers, with a scale for its output");
-  }
-  for (int c : index_.readers(y)) {
-    if (!reads_int8(src_.nodes()[c], y)) return decline(node, "a float32 layer reads its linear-resized output");
-  }
-  // The per-dim scales the FP32 layer uses for coordinates: the given ones, or out / in for sizes.
-  std::vector<float> given;
-  const size_t scales_at = 2;
-  for (size_t i : {scales_at, size_t{3}}) {
-    const int id = i < node.inputs.size() ? node.inputs[i] : -1;
-    if (id >= 0 && !src_.tensor(id).is_constant) return decline(node, "its scales or sizes are computed at run time");
-  }
-  const int given_id = scales_at < node.inputs.size() ? node.inputs[scales_at] : -1;
-  if (given_id >= 0 && !src_.tensor(given_id).f32.empty()) given = src_.tensor(given_id).f32;
-  float scale_h, scale_w;
-  if (given.size() == 4) {
-    scale_h = given[2];
-    scale_w = given[3];
-  } else if (given.empty()) {
-    scale_h = static_cast<float>(ys[2]) / static_cast<float>(xs[2]);
-    scale_w = static_cast<float>(ys[3]) / static_cast<float>(xs[3]);
-  } else {
-    return decline(node, "its scales do not give one value per dim");
-  }
-  const ResizeConfig config = resize_config(node, /*upsample=*/false);
+  if (node.attrs.has("axes")) return decline(node, "linear resizing with axes runs in float32");
+  // int8 out when every reader takes y in int8 (the bytes of Dequantize, FP32
+  // Resize, Quantize); else float32 out, the bytes of Dequantize, FP32 Resize.
+  bool int8_out = !index_.is_output(y) && has_scale(y);
+  for (int c : index_.readers(y)) int8_out = int8_out && reads_int8(src_.nodes()[c], y);
   QResizeLinearAttrs a;
-  // One axis' taps: source indices i0/i1 and weights w0/w1 per output position.
-  auto taps = [&](float axis_scale, int64_t in, int64_t out, std::vector<int64_t>& i0, std::vector<int64_t>& i1,
-                  std::vector<double>& w0, std::vector<double>& w1) {
-    for (int64_t o = 0; o < out; ++o) {
-      const ResizeTap t = resize_linear_tap(config, o, axis_scale, in, out);
-      i0.push_back(t.i0);
-      i1.push_back(t.i1);
-      w0.push_back(t.w0);
-      w1.push_back(t.w1);
-    }
-  };
-  taps(scale_h, xs[2], ys[2], a.y0, a.y1, a.wy0, a.wy1);
-  taps(scale_w, xs[3], ys[3], a.x0, a.x1, a.wx0, a.wx1);
   a.in_scale = qscale_[x];
-  a.out_scale = scale(y);
-  add_int8_node(a.kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
+  a.out_scale = int8_out ? scale(y) : 1.0f;
+  a.float_out = !int8_out;
+  std::vector<int> ins{int8_in(x, Layout::kNhwc)};
+  bool constant_params = true;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    constant_params = constant_params && (node.inputs[i] < 0 || src_.tensor(node.inputs[i]).is_constant);
+  }
+  if (!constant_params || xs[2] <= 0 || xs[3] <= 0 || ys[2] <= 0 || ys[3] <= 0) {
+    // sizes from the run-time Shape of the input (torch.onnx's upsampling to
+    // the input's size) or a dynamic input: taps per size, in the layer
+    a.dynamic_size = true;
+    a.resize = node.attrs;
+    for (size_t i = 1; i < node.inputs.size(); ++i) ins.push_back(node.inputs[i] < 0 ? -1 : get_float(node.inputs[i]));
+  } else {
+    // The per-dim scales the FP32 layer uses for coordinates: the given ones, or out / in for sizes.
+    std::vector<float> given;
+    const size_t scales_at = 2;
+    const int given_id = scales_at < node.inputs.size() ? node.inputs[scales_at] : -1;
+    if (given_id >= 0 && !src_.tensor(given_id).f32.empty()) given = src_.tensor(given_id).f32;
+    float scale_h, scale_w;
+    if (given.size() == 4) {
+      scale_h = given[2];
+      scale_w = given[3];
+    } else if (given.empty()) {
+      scale_h = static_cast<float>(ys[2]) / static_cast<float>(xs[2]);
+      scale_w = static_cast<float>(ys[3]) / static_cast<float>(xs[3]);
+    } else {
+      return decline(node, "its scales do not give one value per dim");
+    }
+    const ResizeConfig config = resize_config(node, /*upsample=*/false);
+    // One axis' taps: source indices i0/i1 and weights w0/w1 per output position.
+    auto taps = [&](float axis_scale, int64_t in, int64_t out, std::vector<int64_t>& i0, std::vector<int64_t>& i1,
+                    std::vector<double>& w0, std::vector<double>& w1) {
+      for (int64_t o = 0; o < out; ++o) {
+        const ResizeTap t = resize_linear_tap(config, o, axis_scale, in, out);
+        i0.push_back(t.i0);
+        i1.push_back(t.i1);
+        w0.push_back(t.w0);
+        w1.push_back(t.w1);
+      }
+    };
+    taps(scale_h, xs[2], ys[2], a.y0, a.y1, a.wy0, a.wy1);
+    taps(scale_w, xs[3], ys[3], a.x0, a.x1, a.wx0, a.wx1);
+  }
+  if (int8_out) {
+    add_int8_node(a.kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
+    return true;
+  }
+  int out = dst_.add_node(a.kOp, node.name, ins, a.to_attrs(), {src_.tensor(y).name})[0];
+  dst_.tensor(out).shape = ys;
+  float_id_[y] = out;
+  plan_.layer(node.name, a.kOp, sources_of(node));
+  note("layer '" + node.name + "' (Resize) reads int8 and writes float32 (its output is a network output or read "
+       "in float32): no Dequantize before it");
   return true;
 }
 

@@ -110,5 +110,62 @@ ResizeConfig resize_config(const Node& node, bool upsample) {
   return c;
 }
 
+Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<const Value*>& in, const std::string& prefix,
+                  std::vector<float>* scales) {
+  const size_t r = xs.size();
+  if (r == 0) throw InvalidArgument(prefix + "input must have at least one dim");
+  std::vector<int64_t> axes = c.axes;
+  if (axes.empty()) {
+    for (size_t d = 0; d < r; ++d) axes.push_back(static_cast<int64_t>(d));
+  }
+  for (int64_t& a : axes) a = normalize_axis(a, static_cast<int64_t>(r), prefix);
+  const size_t scales_at = c.upsample ? 1 : 2;
+  std::vector<float> given = c.scales_attr;
+  if (in.size() > scales_at && in[scales_at] && in[scales_at]->numel() > 0) {
+    given = float_values(require_input(in, scales_at, DataType::kFloat32, prefix), prefix, "scales");
+  }
+  std::vector<int64_t> sizes;
+  if (!c.upsample && in.size() > 3 && in[3] && in[3]->numel() > 0) sizes = int64_values(*in[3], prefix, "sizes");
+  if (given.empty() == sizes.empty()) {
+    throw InvalidArgument(prefix + "exactly one of scales and sizes must be given");
+  }
+  const size_t n = given.empty() ? sizes.size() : given.size();
+  if (n != axes.size()) {
+    throw InvalidArgument(prefix + "scales/sizes have " + std::to_string(n) + " values for " +
+                          std::to_string(axes.size()) + " axes of " + shape_str(xs));
+  }
+  Shape os = xs;
+  scales->assign(r, 1.f);
+  if (!sizes.empty() && c.aspect != ResizeConfig::Aspect::kStretch) {
+    float scale = 0.f;
+    for (size_t i = 0; i < axes.size(); ++i) {
+      if (sizes[i] <= 0) throw InvalidArgument(prefix + "sizes must be positive");
+      const float s = static_cast<float>(sizes[i]) / static_cast<float>(xs[axes[i]]);
+      scale = i == 0 ? s : c.aspect == ResizeConfig::Aspect::kNotLarger ? std::min(scale, s) : std::max(scale, s);
+    }
+    for (int64_t d : axes) {
+      (*scales)[d] = scale;
+      os[d] = static_cast<int64_t>(std::round(scale * static_cast<float>(xs[d])));
+      if (os[d] <= 0) throw InvalidArgument(prefix + "output dim " + std::to_string(d) + " would be empty");
+    }
+    sizes.clear();
+    given.clear();
+  }
+  for (size_t i = 0; i < axes.size() && !(given.empty() && sizes.empty()); ++i) {
+    const int64_t d = axes[i];
+    if (!given.empty()) {
+      if (!(given[i] > 0.f)) throw InvalidArgument(prefix + "scales must be positive");
+      (*scales)[d] = given[i];
+      os[d] = static_cast<int64_t>(std::floor(static_cast<float>(xs[d]) * given[i]));
+    } else {
+      if (sizes[i] <= 0) throw InvalidArgument(prefix + "sizes must be positive");
+      os[d] = sizes[i];
+      (*scales)[d] = static_cast<float>(sizes[i]) / static_cast<float>(xs[d]);
+    }
+    if (os[d] <= 0) throw InvalidArgument(prefix + "output dim " + std::to_string(d) + " would be empty");
+  }
+  return os;
+}
+
 }  // namespace engine
 }  // namespace int8rt

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/value.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
@@ -39,6 +40,14 @@ struct ResizeConfig {
 // The node's attributes (Resize, or Upsample when `upsample`); NotSupported
 // naming the node for a mode the layer lacks.
 ResizeConfig resize_config(const Node& node, bool upsample);
+
+// The output shape of resizing a tensor of shape `xs` (the layer's input 0,
+// whatever its dtype; `in` its inputs, of which 1.. are read: roi, scales,
+// sizes, or Upsample's scales at 1) by the rules of resize_f32.cc's header
+// comment; fills the per-dim scales used for coordinates. InvalidArgument
+// prefixed with `prefix` for scales or sizes that do not fit.
+Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<const Value*>& in, const std::string& prefix,
+                  std::vector<float>* scales);
 
 // Input coordinate (float32) of output index x of a dim resized in -> out at `scale`.
 float resize_original_coord(const ResizeConfig& c, int64_t x, float scale, int64_t in, int64_t out);

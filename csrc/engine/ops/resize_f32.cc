@@ -27,6 +27,8 @@
 // layers.
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
@@ -182,78 +184,45 @@ class ResizeLayer : public Layer {
     }
     for (int64_t o = 0; o < OW; ++o) tx.push_back(resize_linear_tap(c_, o, scales[r - 1], W, OW));
     const int64_t planes = shape_numel(xs) / (H * W);
-    parallel_for(planes * OH, std::max<int64_t>(1, 4096 / OW), [&](int64_t b, int64_t e) {
+    // resize_blend's order, with each input row blended along x once
+    // (h = c.w0 * x0 + c.w1 * x1) into a two-row cache that consecutive
+    // output rows share; the output row is a.w0 * h_i0 + a.w1 * h_i1.
+    parallel_for(planes * OH, std::max<int64_t>(8, 65536 / OW), [&](int64_t b, int64_t e) {  // each chunk starts its cache anew
+      std::vector<float> h0(static_cast<size_t>(OW)), h1(static_cast<size_t>(OW));
+      int64_t row0 = -1, row1 = -1;  // the input rows (p * H + iy) h0 and h1 hold
+      auto blend_x = [&](int64_t row, std::vector<float>& h) {
+        const float* src = x + row * W;
+        for (int64_t ox = 0; ox < OW; ++ox) h[ox] = tx[ox].w0 * src[tx[ox].i0] + tx[ox].w1 * src[tx[ox].i1];
+      };
       for (int64_t t = b; t < e; ++t) {
         const int64_t p = t / OH, oy = t % OH;
         const ResizeTap& a = ty[oy];
-        const float* r0 = x + (p * H + a.i0) * W;
-        const float* r1 = x + (p * H + a.i1) * W;
-        float* dst = y + t * OW;
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          const ResizeTap& c = tx[ox];
-          dst[ox] = resize_blend(a, c, r0[c.i0], r0[c.i1], r1[c.i0], r1[c.i1]);
+        const int64_t want0 = p * H + a.i0, want1 = p * H + a.i1;
+        if (row0 != want0) {
+          if (row1 == want0) {
+            std::swap(h0, h1);
+            std::swap(row0, row1);
+          } else {
+            blend_x(want0, h0);
+            row0 = want0;
+          }
         }
+        if (want1 != want0 && row1 != want1) {
+          blend_x(want1, h1);
+          row1 = want1;
+        }
+        const float* p0 = h0.data();
+        const float* p1 = want1 == want0 ? h0.data() : h1.data();
+        const float w0 = a.w0, w1 = a.w1;
+        float* dst = y + t * OW;
+        for (int64_t ox = 0; ox < OW; ++ox) dst[ox] = w0 * p0[ox] + w1 * p1[ox];
       }
     });
   }
 
   // Output shape; fills the per-dim scales used for coordinates.
   Shape plan(const std::vector<const Value*>& in, std::vector<float>* scales) const {
-    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
-    const Shape& xs = X.shape();
-    const size_t r = xs.size();
-    if (r == 0) throw InvalidArgument(prefix_ + "input must have at least one dim");
-    std::vector<int64_t> axes = c_.axes;
-    if (axes.empty()) {
-      for (size_t d = 0; d < r; ++d) axes.push_back(static_cast<int64_t>(d));
-    }
-    for (int64_t& a : axes) a = normalize_axis(a, static_cast<int64_t>(r), prefix_);
-    const size_t scales_at = c_.upsample ? 1 : 2;
-    std::vector<float> given = c_.scales_attr;
-    if (in.size() > scales_at && in[scales_at] && in[scales_at]->numel() > 0) {
-      given = float_values(require_input(in, scales_at, DataType::kFloat32, prefix_), prefix_, "scales");
-    }
-    std::vector<int64_t> sizes;
-    if (!c_.upsample && in.size() > 3 && in[3] && in[3]->numel() > 0) sizes = int64_values(*in[3], prefix_, "sizes");
-    if (given.empty() == sizes.empty()) {
-      throw InvalidArgument(prefix_ + "exactly one of scales and sizes must be given");
-    }
-    const size_t n = given.empty() ? sizes.size() : given.size();
-    if (n != axes.size()) {
-      throw InvalidArgument(prefix_ + "scales/sizes have " + std::to_string(n) + " values for " +
-                            std::to_string(axes.size()) + " axes of " + shape_str(xs));
-    }
-    Shape os = xs;
-    scales->assign(r, 1.f);
-    if (!sizes.empty() && c_.aspect != ResizeConfig::Aspect::kStretch) {
-      float scale = 0.f;
-      for (size_t i = 0; i < axes.size(); ++i) {
-        if (sizes[i] <= 0) throw InvalidArgument(prefix_ + "sizes must be positive");
-        const float s = static_cast<float>(sizes[i]) / static_cast<float>(xs[axes[i]]);
-        scale = i == 0 ? s : c_.aspect == ResizeConfig::Aspect::kNotLarger ? std::min(scale, s) : std::max(scale, s);
-      }
-      for (int64_t d : axes) {
-        (*scales)[d] = scale;
-        os[d] = static_cast<int64_t>(std::round(scale * static_cast<float>(xs[d])));
-        if (os[d] <= 0) throw InvalidArgument(prefix_ + "output dim " + std::to_string(d) + " would be empty");
-      }
-      sizes.clear();
-      given.clear();
-    }
-    for (size_t i = 0; i < axes.size() && !(given.empty() && sizes.empty()); ++i) {
-      const int64_t d = axes[i];
-      if (!given.empty()) {
-        if (!(given[i] > 0.f)) throw InvalidArgument(prefix_ + "scales must be positive");
-        (*scales)[d] = given[i];
-        os[d] = static_cast<int64_t>(std::floor(static_cast<float>(xs[d]) * given[i]));
-      } else {
-        if (sizes[i] <= 0) throw InvalidArgument(prefix_ + "sizes must be positive");
-        os[d] = sizes[i];
-        (*scales)[d] = static_cast<float>(sizes[i]) / static_cast<float>(xs[d]);
-      }
-      if (os[d] <= 0) throw InvalidArgument(prefix_ + "output dim " + std::to_string(d) + " would be empty");
-    }
-    return os;
+    return resize_plan(c_, require_input(in, 0, DataType::kFloat32, prefix_).shape(), in, prefix_, scales);
   }
 
   ResizeConfig c_;

@@ -327,7 +327,14 @@ QResizeNearestAttrs QResizeNearestAttrs::from_attrs(const Node& node) {
 }
 
 Attributes QResizeLinearAttrs::to_attrs() const {
-  Attributes a = scale_attrs(*this);
+  Attributes a = dynamic_size ? resize : Attributes();
+  a.set("in_scale", Attribute::of_float(in_scale));
+  a.set("out_scale", Attribute::of_float(float_out ? 1.0 : out_scale));
+  if (float_out) a.set("float_out", Attribute::of_int(1));
+  if (dynamic_size) {
+    a.set("dynamic_size", Attribute::of_int(1));
+    return a;
+  }
   a.set("y0", Attribute::of_ints(y0));
   a.set("y1", Attribute::of_ints(y1));
   a.set("x0", Attribute::of_ints(x0));
@@ -344,6 +351,13 @@ QResizeLinearAttrs QResizeLinearAttrs::from_attrs(const Node& node) {
   QResizeLinearAttrs q;
   r.scales(q);
   r.check_positive(q);
+  q.float_out = r.integer("float_out", 0) != 0;
+  q.dynamic_size = r.integer("dynamic_size", 0) != 0;
+  if (q.dynamic_size) {
+    q.resize = node.attrs;  // checked by resize_config when the layer is made
+    for (const char* key : {"in_scale", "out_scale", "float_out", "dynamic_size"}) q.resize.erase(key);
+    return q;
+  }
   q.y0 = r.ints("y0", {});
   q.y1 = r.ints("y1", {});
   q.x0 = r.ints("x0", {});

@@ -249,12 +249,23 @@ struct QResizeNearestAttrs {
 // dequantized values (q * in_scale), quantized at out_scale
 // (kernels::ref::quantize_value): the same float operations, in the same
 // order, as Dequantize, the FP32 Resize and Quantize, so the same bytes.
-// from_attrs: the four lists of each axis equally long and non-empty,
-// indices >= 0, positive scales (the layer checks indices against H, W).
+// dynamic_size: no tap lists; the node's inputs after x are the FP32
+// Resize's own (roi, scales, sizes: constants or run-time tensors, -1 where
+// omitted), `resize` holds its attributes, and the layer derives the output
+// size (resize_plan) and the taps for each input size and sizes/scales it
+// meets. float_out: the output is the blend itself in float32, in the float
+// tensor's [N, C, OH, OW] order (what Dequantize then the FP32 Resize give,
+// byte for byte; out_scale is not used and is written as 1).
+// from_attrs: static: the four lists of each axis equally long and
+// non-empty, indices >= 0; positive scales (the layer checks indices
+// against H, W and, when dynamic, that N and C are not resized).
 struct QResizeLinearAttrs : InOutScales {
   static constexpr const char kOp[] = "int8rt.QResizeLinear";
   std::vector<int64_t> y0, y1, x0, x1;
   std::vector<double> wy0, wy1, wx0, wx1;
+  bool dynamic_size = false;
+  bool float_out = false;
+  Attributes resize;  // dynamic_size only: the FP32 Resize's attributes
   Attributes to_attrs() const;
   static QResizeLinearAttrs from_attrs(const Node& node);
 };
