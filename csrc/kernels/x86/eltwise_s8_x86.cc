@@ -209,6 +209,21 @@ void concat_s8(RescaleFn uk, int64_t pixels, const std::vector<ref::ConcatInput>
   });
 }
 
+// The global pools' work items: (image n, channels [c0, c1)) in chunks of
+// 64 channels, at least ~64K input values per parallel task.
+template <typename Fn>
+void for_pool_channel_chunks(int batch, int64_t HW, int C, Fn fn) {
+  constexpr int kChannelChunk = 64;
+  const int64_t chunks = (C + kChannelChunk - 1) / kChannelChunk;
+  const int64_t grain = HW * kChannelChunk >= 65536 ? 1 : 65536 / (HW * kChannelChunk) + 1;
+  parallel_for(static_cast<int64_t>(batch) * chunks, grain, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int c0 = static_cast<int>((t % chunks) * kChannelChunk);
+      fn(t / chunks, c0, std::min(C, c0 + kChannelChunk));
+    }
+  });
+}
+
 void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_t* x,
                        float s_in, float s_out, int8_t* y) {
   check_pool_scales(s_in, s_out, "global_avgpool_s8");
@@ -217,16 +232,8 @@ void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_
                           std::to_string(kMaxReduction));
   }
   const float m = ref::avgpool_multiplier(s_in, s_out, HW);
-  constexpr int kChannelChunk = 64;
-  const int64_t chunks = (C + kChannelChunk - 1) / kChannelChunk;
-  const int64_t grain = HW * kChannelChunk >= 65536 ? 1 : 65536 / (HW * kChannelChunk) + 1;
-  parallel_for(static_cast<int64_t>(batch) * chunks, grain, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t n = t / chunks;
-      const int c0 = static_cast<int>((t % chunks) * kChannelChunk);
-      const int c1 = std::min(C, c0 + kChannelChunk);
-      uk(HW, C, c0, c1, x + n * HW * C, m, y + n * C);
-    }
+  for_pool_channel_chunks(batch, HW, C, [&](int64_t n, int c0, int c1) {
+    uk(HW, C, c0, c1, x + n * HW * C, m, y + n * C);
   });
 }
 
@@ -237,15 +244,8 @@ void global_avgpool_table_s8(GlobalAvgTableFn uk, int batch, int64_t HW, int C, 
     throw InvalidArgument("global_avgpool_table_s8: need batch >= 0, C > 0 and H*W > 0");
   }
   const float inv = 1.0f / s_out;  // as ref::global_avgpool_table_s8
-  constexpr int kChannelChunk = 64;
-  const int64_t chunks = (C + kChannelChunk - 1) / kChannelChunk;
-  const int64_t grain = HW * kChannelChunk >= 65536 ? 1 : 65536 / (HW * kChannelChunk) + 1;
-  parallel_for(static_cast<int64_t>(batch) * chunks, grain, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t n = t / chunks;
-      const int c0 = static_cast<int>((t % chunks) * kChannelChunk);
-      uk(HW, C, c0, std::min(C, c0 + kChannelChunk), x + n * HW * C, table, inv, y + n * C);
-    }
+  for_pool_channel_chunks(batch, HW, C, [&](int64_t n, int c0, int c1) {
+    uk(HW, C, c0, c1, x + n * HW * C, table, inv, y + n * C);
   });
 }
 
