@@ -543,6 +543,29 @@ def test_softmax_kernels_agree_bit_for_bit_on_every_tier(op: str) -> None:
             assert results[isa][n].tobytes() == results["ref"][n].tobytes(), (op, isa, n)
 
 
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_row_maximum_in_the_tail_does_not_overflow(op: str) -> None:
+    """The row maximum covers the values after the last full group of 8
+    lanes: a row of zeros whose largest value (1000, 100) sits in that tail
+    is shifted by it, so exp never overflows (it did: the tail was left out of
+    the maximum and the row became NaN). Every tier, rows of 3 (all tail),
+    13 and ViT's 197."""
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    for n in (3, 13, 197):
+        x = np.zeros((2, n), np.float32)
+        x[0, -1], x[1, -2] = 1000.0, 100.0
+        want = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+        want = want - np.log(np.exp(want).sum(axis=1, keepdims=True))
+        want = want if op == "LogSoftmax" else np.exp(want)
+        for isa in tiers:
+            int8rt.set_max_isa(isa)
+            try:
+                got = run_single_op(op, [x], {"axis": -1}, [False])[0]
+            finally:
+                int8rt.set_max_isa(None)
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-30, err_msg=f"{op} {isa} n={n}")
+
+
 @pytest.mark.parametrize("shape,axis,bshape", [((2, 5, 8), -1, (8,)), ((2, 3, 4, 5), 2, (4, 5)), ((3, 6), 0, (3, 6)),
                                                ((2, 4, 6), -1, None), ((2, 4, 6), -2, (1, 6))])
 def test_layernorm(shape: tuple, axis: int, bshape: tuple | None) -> None:
