@@ -15,6 +15,7 @@
 
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx512/s8_convert.h"
+#include "kernels/x86/interleave3.h"
 
 namespace int8rt {
 namespace kernels {
@@ -54,26 +55,9 @@ void transpose16x16(__m128i r[16]) {
 }
 
 // Three channels (an RGB image, the input of most CNNs): 16 pixels of each
-// channel quantized to 16 bytes, then the 48 output bytes (pixel-major,
-// channels interleaved) as three vectors, each the OR of one byte shuffle
-// per channel. The 16 x 16 transpose would spend 13 empty rows and a masked
-// store per pixel on it.
-struct Interleave3 {
-  // pick[k][c][i]: output vector k's byte i is channel c's byte pick[k][c][i]
-  // (the pixel) where that byte belongs to channel c, else -128 (a zero).
-  alignas(16) int8_t pick[3][3][16];
-  Interleave3() {
-    for (int k = 0; k < 3; ++k) {
-      for (int c = 0; c < 3; ++c) {
-        for (int i = 0; i < 16; ++i) {
-          const int g = 16 * k + i;
-          pick[k][c][i] = static_cast<int8_t>(g % 3 == c ? g / 3 : -128);
-        }
-      }
-    }
-  }
-};
-
+// channel quantized to 16 bytes, interleaved into the 48 output bytes by
+// byte shuffles (x86/interleave3.h). The 16 x 16 transpose would spend 13
+// empty rows and a masked store per pixel on it.
 void quantize_3_channels(const TransposeBlock& blk, __m512 inv, __m512 lo, __m512 hi) {
   static const Interleave3 t;
   const float* x = static_cast<const float*>(blk.x);
