@@ -315,6 +315,12 @@ class Lowerer {
   // [g, C/g] block. Run as that, on [N*H*W, g, C/g] views, with no NCHW round trip.
   bool lower_channel_shuffle(const Node& node);
 
+  // A vision transformer's patch tokens, x.flatten(2).transpose(1, 2):
+  // Reshape [N, C, H, W] -> [N, C, H*W], Transpose (0, 2, 1) -> [N, H*W, C].
+  // Of an NHWC int8 x that is x's bytes as they lie: one QReshape to
+  // [N, H*W, C] instead of a transpose to NCHW, a copy and a transpose back.
+  bool lower_token_flatten(const Node& node);
+
   // Shape of an int8 tensor, read off the int8 tensor itself (no Dequantize
   // just for its dims): a rank-4 one is NHWC, so its dims are gathered back
   // into NCHW order, and start / end become a Slice of that.

@@ -47,7 +47,10 @@ bool Lowerer::quantize_before_move(const Node& node) {
 bool Lowerer::lower_move(int, const Node& node) {
   const int x = node.inputs.empty() ? -1 : node.inputs[0];
   if (!is_int8(x) && !quantize_before_move(node)) return false;
-  if (lower_channel_shuffle(node) || lower_layout_rename(node) || defer_transposed_operand(node)) return true;
+  if (lower_channel_shuffle(node) || lower_token_flatten(node) || lower_layout_rename(node) ||
+      defer_transposed_operand(node)) {
+    return true;
+  }
   MoveRewrite r;
   std::string why;
   const bool nhwc_in = layout_of(x) == Layout::kNhwc;
@@ -204,6 +207,32 @@ bool Lowerer::lower_channel_shuffle(const Node& node) {
   int8_id_[z] = id;
   record_int8_tensor(z, id, last, /*in_int8=*/true);
   note("channel shuffle '" + node.name + "' -> '" + last + "' runs as one int8 transpose of each pixel's channels");
+  return true;
+}
+
+bool Lowerer::lower_token_flatten(const Node& node) {
+  if (node.op != "Reshape" || node.outputs.size() != 1) return false;
+  const int x = node.inputs[0], y = node.outputs[0];
+  if (layout_of(x) != Layout::kNhwc) return false;
+  const Shape& xs = src_.tensor(x).shape;
+  const Shape& ys = src_.tensor(y).shape;
+  if (xs.size() != 4 || ys.size() != 3 || xs[1] <= 0 || xs[2] <= 0 || xs[3] <= 0 || ys[1] != xs[1] ||
+      ys[2] != xs[2] * xs[3] || ys[0] != xs[0]) {
+    return false;
+  }
+  const int t_node = sole_reader(y);
+  if (t_node < 0 || src_.nodes()[t_node].op != "Transpose" ||
+      src_.nodes()[t_node].attrs.get_ints("perm", {}) != std::vector<int64_t>{0, 2, 1}) {
+    return false;
+  }
+  const Node& t = src_.nodes()[t_node];
+  std::vector<std::string> sources = sources_of(node);
+  for (std::string& src : sources_of(t)) sources.push_back(std::move(src));
+  consumed_[t_node] = 1;
+  const int tokens = dst_.add_constant_i64(t.name + "::tokens_shape", {3}, {0, xs[2] * xs[3], xs[1]});
+  add_int8_node(QMoveOps::lowered("Reshape"), t.name, sources, {int8_id_[x], tokens}, {}, t.outputs[0], qscale_[x],
+                Layout::kLogical);
+  note("patch tokens '" + node.name + "' -> '" + t.name + "' are the NHWC int8 bytes as they lie: one reshape, no transposes");
   return true;
 }
 
