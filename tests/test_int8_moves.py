@@ -319,6 +319,27 @@ def test_patch_tokens_are_the_nhwc_bytes_as_they_lie() -> None:
     assert np.array_equal(engine.run({"x": X})["y"], kept.run({"x": X})["y"])
 
 
+def test_shape_of_an_int8_tensor_says_why_it_shows_as_float32() -> None:
+    """A Shape reading an int8 tensor's dims (and, for an NHWC one, the Gather
+    back to NCHW order) is listed as a float32
+    layer; the builder's report says why, so `int8rt inspect` names it."""
+    from int8rt.cli import _float_reasons
+    chain = [node("Shape", ["c"], ["sh"], name="shape"),  # ViT's class token, expanded to the batch
+             node("Gather", ["sh", "zero"], ["n"], name="batch", axis=0),
+             node("Concat", ["n", "rest"], ["target"], name="target", axis=0),
+             node("Expand", ["cls", "target"], ["y"], name="expand")]
+    inits = [i64("zero", [0]), i64("rest", [1, 4]), init("cls", np.ones((1, 1, 4), F32))]
+    w = init("w", np.random.default_rng(5).standard_normal((4, 4, 1, 1)).astype(F32))
+    m = model([node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1])] + chain,
+              [fvi("x", ["N"] + SHAPE[1:])], [fvi("y", ["N", 1, 4])], [w] + inits)  # a dynamic batch keeps the Shape
+    engine = build_int8(m, scales_for(m))
+    reasons = _float_reasons(engine.report(), "int8")
+    fp32 = [layer["name"] for layer in engine.layers() if layer["precision"] == "fp32" and layer["name"].startswith("shape")]
+    assert sorted(fp32) == ["shape", "shape::to_nchw"], fp32
+    for name in fp32:
+        assert reasons[name].startswith("it reads only the dims of int8 'c'"), (name, reasons.get(name))
+
+
 @pytest.mark.slow
 def test_shufflenet_runs_its_data_movement_and_shapes_in_int8_and_exports(tmp_path) -> None:
     """The ShuffleNetV2-like net of benchmarks/e2e_models.py (split, concat and channel

@@ -240,6 +240,11 @@ bool Lowerer::lower_shape(int, const Node& node) {
   const int x = node.inputs.empty() ? -1 : node.inputs[0], y = node.outputs.empty() ? -1 : node.outputs[0];
   if (!is_int8(x) || y < 0 || node.outputs.size() != 1) return false;
   const std::string& yname = src_.tensor(y).name;
+  const auto dims_only = [&](const std::string& layer) {  // why inspect shows it as a float32 layer
+    note("layer '" + layer + "' (Shape) stays float32: it reads only the dims of int8 '" + src_.tensor(x).name +
+         "' (an int64 result; no tensor data is converted)");
+  };
+  dims_only(node.name);
   if (layout_of(x) == Layout::kLogical) {
     const int out = dst_.add_node("Shape", node.name, {int8_id_[x]}, node.attrs, {yname})[0];
     dst_.tensor(out).dtype = DataType::kInt64;
@@ -255,12 +260,14 @@ bool Lowerer::lower_shape(int, const Node& node) {
   Attributes axis0;
   axis0.set("axis", Attribute::of_int(0));
   id = dst_.add_node("Gather", node.name + "::to_nchw", {id, order}, axis0, {sliced ? yname + "::nchw" : yname})[0];
+  dims_only(node.name + "::to_nchw");
   dst_.tensor(id).dtype = DataType::kInt64;
   dst_.tensor(id).shape = {4};
   if (sliced) {
     const int starts = dst_.add_constant_i64(node.name + "::start", {1}, {node.attrs.get_int("start", 0)});
     const int ends = dst_.add_constant_i64(node.name + "::end", {1}, {node.attrs.get_int("end", INT64_MAX)});
     id = dst_.add_node("Slice", node.name + "::range", {id, starts, ends}, {}, {yname})[0];
+    dims_only(node.name + "::range");
     dst_.tensor(id).dtype = DataType::kInt64;
     dst_.tensor(id).shape = src_.tensor(y).shape;
   }
