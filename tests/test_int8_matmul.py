@@ -515,3 +515,43 @@ def test_attention_engine_takes_any_sequence_length_and_survives_save_load(tmp_p
         ref = np.stack([cf.run({"x": x})["y"] for x in xs])
         assert got.shape == (4, batch, seq, 16)
         assert centred_cosine(got, ref) >= 0.98, (batch, seq)
+
+
+def residual_layernorm_model(second_reader: bool) -> onnx.ModelProto:
+    """A pre-LN block's tail: y = LayerNorm(x + MatMul(x, W) + b) over 2000
+    rows (a thread's rows span several blocks of the LayerNorm's dequantize), the
+    MatMul an int8 QGemm; with second_reader another MatMul reads its int8
+    result too (z = m W2, a second output)."""
+    rng = np.random.default_rng(41)
+    d = 16
+    nodes = [node("MatMul", ["x", "w"], ["mm"], name="proj"), node("Add", ["mm", "b"], ["m"], name="bias"),
+             node("Add", ["x", "m"], ["s"], name="residual"),
+             node("LayerNormalization", ["s", "g", "beta"], ["y"], name="ln", axis=-1)]
+    inits = [init("w", (rng.standard_normal((d, d)) / 4).astype(F32)), init("b", rng.standard_normal(d).astype(F32)),
+             init("g", rng.standard_normal(d).astype(F32)), init("beta", rng.standard_normal(d).astype(F32))]
+    outs = [fvi("y", [2, 1000, d])]
+    if second_reader:
+        nodes.append(node("MatMul", ["m", "w2"], ["z"], name="second"))
+        inits.append(init("w2", (rng.standard_normal((d, 3)) / 4).astype(F32)))
+        outs.append(fvi("z", [2, 1000, 3]))
+    return model(nodes, [fvi("x", [2, 1000, d])], outs, inits, opset=17)
+
+
+def test_layernorm_reads_an_int8_residual_without_a_dequantize_layer() -> None:
+    """A fused Add + LayerNorm whose residual is an int8 layer's output read
+    by nothing else dequantizes it itself, a block of rows at a time: no
+    Dequantize layer for it, and y is == the engine where another int8 layer
+    reads that residual too (so the LayerNorm reads it through a Dequantize)."""
+    rng = np.random.default_rng(42)
+    data = {"x": rng.standard_normal((8, 1000, 16)).astype(F32)}
+    engines = [int8rt.build_engine(residual_layernorm_model(second).SerializeToString(), int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2))) for second in (False, True)]
+    fused, kept = engines
+    assert any("reads its residual 'm' as int8" in line for line in fused.report()), fused.report()
+    assert ("int8rt.Dequantize", "m") not in {(c.op, c.tensor) for c in fused.int8_plan().converts}
+    assert ("int8rt.Dequantize", "m") in {(c.op, c.tensor) for c in kept.int8_plan().converts}
+    for _ in range(3):
+        feeds = {"x": (rng.standard_normal((2, 1000, 16)) * 2).astype(F32)}
+        got, want = fused.run(feeds)["y"], kept.run(feeds)["y"]
+        assert got.tobytes() == want.tobytes(), first_mismatch(got, want)
+        assert np.std(want) > 0

@@ -105,6 +105,11 @@ class Lowerer {
 
   // ---- float nodes ----
   void emit_float(const Node& node);
+  // The int8 form of a fused Add + LayerNormalization's residual (inputs[3])
+  // when the LayerNorm may read it as it is (layernorm_f32.cc,
+  // int8rt_residual_scale): an int8 tensor of x's shape, zero point 0, read
+  // by nothing else and not a network output. Else -1.
+  int int8_residual_of(const Node& node) const;
 
   // ---- int8 candidates ----
   // The lowering of each op with an int8 form (false: it stays float32,
