@@ -170,7 +170,13 @@ class LayerNormLayer : public Layer {
         r /= to[d];
       }
       float* out = s + row * len;
-      for (int64_t k = 0; k < len; ++k) out[k] = pa[oa + k * la] + pb[ob + k * lb];
+      if (la == 1 && lb == 1) {  // rows of both operands contiguous (a [1, S, H] position table): vectorised
+        const float* ra = pa + oa;
+        const float* rb = pb + ob;
+        for (int64_t k = 0; k < len; ++k) out[k] = ra[k] + rb[k];
+      } else {
+        for (int64_t k = 0; k < len; ++k) out[k] = pa[oa + k * la] + pb[ob + k * lb];
+      }
     }
   }
 
