@@ -78,13 +78,14 @@ std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w) {
 
 PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   const int eb = u.widen_s16 ? 2 : 1;
+  const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
   if (use_merged_rows(s)) {
     std::vector<int8_t> m = merge_rows(s, w);
-    return pack_igemm_weights(IgemmLayout(1, s.K, s.S * s.C, s.R, u.block, u.cgroup, eb),
+    return pack_igemm_weights(IgemmLayout(1, s.K, s.S * s.C, s.R, u.block, u.cgroup, eb, strip),
                               m.data(), !u.widen_s16);
   }
   return pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(), s.R * s.S,
-                                        u.block, u.cgroup, eb),
+                                        u.block, u.cgroup, eb, strip),
                             w, !u.widen_s16);
 }
 
@@ -349,7 +350,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       t.kc = L.cg;
       t.a = rows;
       t.w = packed_->block_ptr(g, b0);
-      t.w_block_stride = L.block_stride;
+      t.w_block_stride = L.step_block_stride();
       t.acc_init = packed_->comp_ptr(g, b0);
       t.nc = std::min(nb * u_.block, L.kg - b0 * u_.block);
       t.ep.scale = ep.scale + k0;
@@ -420,7 +421,8 @@ std::unique_ptr<PackedGemm> IgemmGemmKernel::pack_kn(const GemmShape& shape, con
   const ConvShape conv = gemm_as_conv(shape);
   if (u_.widen_s16 || use_merged_rows(conv)) return GemmKernel::pack_kn(shape, w_kn);  // pack_for's other layouts
   PackedIgemmWeights packed =
-      pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u_.block, u_.cgroup, 1), w_kn, true);
+      pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u_.block, u_.cgroup, 1, u_.interleaved ? u_.nb : 1),
+                            w_kn, true);
   return std::make_unique<ConvAsGemm>(shape, std::make_unique<PackedIgemmConv>(u_, conv, std::move(packed)));
 }
 
