@@ -360,9 +360,9 @@ class ConvLayer : public Layer {
   // the image itself, transposed, for a pointwise conv, else its im2col,
   // packed per tile) and the output channels its vector columns (B: W^T,
   // packed once on first use), the bias a column bias of the first K slice,
-  // into the thread's scratch [P][M], then transposed into y 64 channels at
-  // a time, the residual `res` (or nullptr) and the activation applied to
-  // those channels while they are in cache. Every output gets the same FMAs
+  // into the thread's scratch [P][256], 256 output channels at a time, each
+  // chunk then transposed into y and the residual `res` (or nullptr) and the
+  // activation applied to it while it is in cache. Every output gets the same FMAs
   // in the same k order as on the im2col path (the product's operands
   // swapped), so the same bits, and the same residual add and activation
   // as epilogue() (a separate pass over y and res, measured slower on
@@ -370,26 +370,31 @@ class ConvLayer : public Layer {
   void transposed_gemm(const float* x, const float* w, const float* bias, const float* res, float* y,
                        const Geom& g) const {
     const int64_t K = g.C * g.kh * g.kw, P = g.oh * g.ow;
-    std::call_once(wt_once_, [&] { wt_ = kernels::pack_b_once(*uk_, K, g.M, {w, K, /*trans=*/true}); });
+    std::call_once(wt_once_, [&] {
+      for (int64_t m0 = 0; m0 < g.M; m0 += kTransposedCols) {
+        wt_.push_back(kernels::pack_b_once(*uk_, K, std::min(kTransposedCols, g.M - m0), {w + m0 * K, K, true}));
+      }
+    });
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                            g.oh == g.H && g.ow == g.W;
+    const int64_t cols = std::min(kTransposedCols, g.M);
     thread_local std::vector<float> scratch;
-    if (scratch.size() < static_cast<size_t>(P * g.M)) scratch.resize(static_cast<size_t>(P * g.M));
-    kernels::SgemmEpilogue ep;
-    ep.col_bias = bias;
-    GemmOperand b;
-    b.packed_b = &wt_;
+    if (scratch.size() < static_cast<size_t>(P * cols)) scratch.resize(static_cast<size_t>(P * cols));
     for (int64_t n = 0; n < g.N; ++n) {
       const float* xn = x + n * g.C * g.H * g.W;
       Im2colView view{xn, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
       GemmOperand a{xn, P, /*trans=*/true};
+      a.in_place = pointwise;  // the pixels of channel k broadcast from the image's row k, not packed
       if (!pointwise) a.im2col = &view;
-      sgemm(*uk_, P, g.M, K, a, b, scratch.data(), g.M, false, true, &ep);
-      constexpr int64_t kChunk = 64;
-      for (int64_t m0 = 0; m0 < g.M; m0 += kChunk) {
-        const int64_t mc = std::min(kChunk, g.M - m0);
+      for (size_t chunk = 0; chunk < wt_.size(); ++chunk) {
+        const int64_t m0 = static_cast<int64_t>(chunk) * kTransposedCols, mc = std::min(kTransposedCols, g.M - m0);
+        kernels::SgemmEpilogue ep;
+        ep.col_bias = bias ? bias + m0 : nullptr;
+        GemmOperand b;
+        b.packed_b = &wt_[chunk];
+        sgemm(*uk_, P, mc, K, a, b, scratch.data(), mc, false, true, &ep);
         float* yc = y + (n * g.M + m0) * P;
-        transpose_->tile(mc, P, reinterpret_cast<const uint32_t*>(scratch.data() + m0), g.M,
+        transpose_->tile(mc, P, reinterpret_cast<const uint32_t*>(scratch.data()), mc,
                          reinterpret_cast<uint32_t*>(yc), P);
         if (res) {
           const float* r = res + (n * g.M + m0) * P;
@@ -399,6 +404,7 @@ class ConvLayer : public Layer {
       }
     }
   }
+
 
   // The residual `r` (or nullptr) and then the activation on the output.
   void epilogue(const float* r, float* y, const Geom& g) const {
@@ -468,7 +474,13 @@ class ConvLayer : public Layer {
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
   const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
   mutable std::once_flag wt_once_;
-  mutable kernels::PackedB wt_;  // W^T for transposed_gemm, packed on its first run
+  // W^T for transposed_gemm, packed on its first run, kTransposedCols
+  // output channels per chunk: each chunk's product [P][256] is
+  // transposed (and its residual and activation applied) while it is in
+  // L2, where one [P][M] product (ResNet's 1024 and 2048 channels: 0.8 MB)
+  // was not.
+  static constexpr int64_t kTransposedCols = 256;
+  mutable std::vector<kernels::PackedB> wt_;
   std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
