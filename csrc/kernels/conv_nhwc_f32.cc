@@ -48,7 +48,7 @@ NhwcConv::NhwcConv(const SgemmKernel& uk, const TapConvShape& s, const float* w)
     : uk_(&uk), transpose_(&choose<TransposeX32Kernel>()), w_(s) {
   const std::string why = nhwc_conv_weights_decline(s, uk.nr);
   if (!why.empty() || s.C < 1) throw InvalidArgument("nhwc conv: " + (why.empty() ? "no channels" : why));
-  // k = (i, j, c) cut into slices of equal size of at most kc.
+  // k = (i, j, c) cut into slices of equal size of at most kMaxSlice.
   const int64_t K = s.kh * s.kw * s.C, nr = uk.nr;
   const int64_t chunks = ceil_div(K, kMaxSlice), kcs = ceil_div(K, chunks);
   const int64_t panels = ceil_div(s.M, nr);
