@@ -6,6 +6,11 @@
 //   u64 n_inputs, i32 ids...; u64 n_outputs, i32 ids...
 //   (format 2) u64 n_ranges, per range: str input name, then min, opt, max
 //       each as u64 rank, i64 dims...
+// An attribute's value by kind: i64 (int), f64 (float), str (string), u64 n
+// then n i64 (ints) or n f64 (floats); (format 3) kind 5, a subgraph: a whole
+// network in this same layout, recursively (at most kMaxSubgraphDepth deep).
+// Files without subgraphs are laid out as format 2's; the version says which
+// kinds a reader may meet.
 // Nodes are re-added through Network::add_node so the decoder rebuilds the
 // same ids and re-checks names and references.
 // dtype is DataType's value. kBool (4, one byte per element, 0 or 1) was added
@@ -29,6 +34,8 @@ namespace int8rt {
 namespace engine {
 namespace {
 
+Network decode_network_at(ByteReader& in, uint32_t version, int depth);
+
 void encode_attr(const Attribute& a, ByteWriter& out) {
   out.pod<uint8_t>(static_cast<uint8_t>(a.kind));
   switch (a.kind) {
@@ -43,10 +50,11 @@ void encode_attr(const Attribute& a, ByteWriter& out) {
       out.pod<uint64_t>(a.floats.size());
       out.raw(a.floats.data(), a.floats.size() * sizeof(double));
       break;
+    case Attribute::Kind::kGraph: encode_network(*a.graph, out); break;
   }
 }
 
-Attribute decode_attr(ByteReader& in) {
+Attribute decode_attr(ByteReader& in, uint32_t version, int depth) {
   uint8_t kind = in.pod<uint8_t>("attribute kind");
   switch (kind) {
     case 0: return Attribute::of_int(in.pod<int64_t>("int attribute"));
@@ -62,8 +70,16 @@ Attribute decode_attr(ByteReader& in) {
       in.raw(v.data(), v.size() * sizeof(double), "floats attribute");
       return Attribute::of_floats(std::move(v));
     }
-    default: in.fail("unknown attribute kind " + std::to_string(kind));
+    case 5:
+      if (version < 3) break;  // subgraphs came with format 3
+      if (depth >= kMaxSubgraphDepth) {
+        in.fail("subgraphs nest deeper than " + std::to_string(kMaxSubgraphDepth) + " levels");
+      }
+      return Attribute::of_graph(decode_network_at(in, version, depth + 1));
+    default: break;
   }
+  in.fail("unknown attribute kind " + std::to_string(kind) + " (in an engine file of format " +
+          std::to_string(version) + ")");
 }
 
 // The bytes a constant's shape declares (overflow-checked: core/checked_math.h),
@@ -186,7 +202,12 @@ void encode_network(const Network& original, ByteWriter& out) {
   }
 }
 
-Network decode_network(ByteReader& in, bool with_shape_ranges) {
+Network decode_network(ByteReader& in, uint32_t version) { return decode_network_at(in, version, 0); }
+
+namespace {
+
+Network decode_network_at(ByteReader& in, uint32_t version, int depth) {
+  const bool with_shape_ranges = version >= 2;
   // Read everything first, then rebuild through the public API so that ids,
   // names and references are re-validated.
   uint64_t n_tensors = in.count("tensor", 18);
@@ -236,7 +257,7 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
     uint64_t n_attrs = in.count("attribute", 9);
     for (uint64_t i = 0; i < n_attrs; ++i) {
       std::string key = in.str("attribute name");
-      n.attrs.set(key, decode_attr(in));
+      n.attrs.set(key, decode_attr(in, version, depth));
     }
   }
   std::vector<int> inputs(in.count("network input", 4)), outputs;
@@ -273,6 +294,8 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
     in.fail(std::string("invalid network: ") + e.what());
   }
 }
+
+}  // namespace
 
 
 }  // namespace engine

@@ -17,6 +17,12 @@ Attribute Attribute::of_float(double v) { Attribute a; a.kind = Kind::kFloat; a.
 Attribute Attribute::of_string(std::string v) { Attribute a; a.kind = Kind::kString; a.s = std::move(v); return a; }
 Attribute Attribute::of_ints(std::vector<int64_t> v) { Attribute a; a.kind = Kind::kInts; a.ints = std::move(v); return a; }
 Attribute Attribute::of_floats(std::vector<double> v) { Attribute a; a.kind = Kind::kFloats; a.floats = std::move(v); return a; }
+Attribute Attribute::of_graph(Network g) {
+  Attribute a;
+  a.kind = Kind::kGraph;
+  a.graph = std::make_shared<const Network>(std::move(g));
+  return a;
+}
 
 namespace {
 const Attribute* find_kind(const std::map<std::string, Attribute>& values, const std::string& key,
@@ -56,6 +62,10 @@ std::vector<double> Attributes::get_floats(const std::string& key, std::vector<d
   if (!a) return fallback;
   if (a->kind == Attribute::Kind::kInts) return std::vector<double>(a->ints.begin(), a->ints.end());
   return a->floats;
+}
+const Network* Attributes::get_graph(const std::string& key) const {
+  const Attribute* a = find_kind(values_, key, Attribute::Kind::kGraph, "graph");
+  return a ? a->graph.get() : nullptr;
 }
 
 int64_t Tensor::num_elements() const {

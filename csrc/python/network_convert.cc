@@ -61,6 +61,7 @@ bool is_float_like(const py::handle& v) { return py::isinstance<py::float_>(v) |
 }  // namespace
 
 Attribute attribute_from_py(const std::string& key, const py::handle& value) {
+  if (py::isinstance<Network>(value)) return Attribute::of_graph(value.cast<const Network&>());  // a copy
   if (py::isinstance<py::str>(value)) return Attribute::of_string(value.cast<std::string>());
   if (is_int_like(value)) return Attribute::of_int(py::int_(py::reinterpret_borrow<py::object>(value)).cast<int64_t>());
   if (is_float_like(value)) return Attribute::of_float(py::float_(py::reinterpret_borrow<py::object>(value)).cast<double>());
@@ -83,7 +84,7 @@ Attribute attribute_from_py(const std::string& key, const py::handle& value) {
     for (py::handle item : seq) floats.push_back(py::float_(py::reinterpret_borrow<py::object>(item)).cast<double>());
     return Attribute::of_floats(std::move(floats));
   }
-  throw InvalidArgument("attribute '" + key + "': expected int, float, str or a list of int/float, got " +
+  throw InvalidArgument("attribute '" + key + "': expected int, float, str, a list of int/float or a Network, got " +
                         std::string(py::str(py::type::of(value).attr("__name__"))));
 }
 
@@ -94,6 +95,7 @@ py::object attribute_to_py(const Attribute& a) {
     case Attribute::Kind::kString: return py::str(a.s);
     case Attribute::Kind::kInts: return py::cast(a.ints);
     case Attribute::Kind::kFloats: return py::cast(a.floats);
+    case Attribute::Kind::kGraph: return py::cast(Network(*a.graph));  // a copy: the IR's subgraphs are immutable
   }
   return py::none();
 }

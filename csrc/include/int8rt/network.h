@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,21 +83,31 @@ inline const char* data_type_name(DataType dtype) {
   return "unknown";
 }
 
+class Network;
+
 // One attribute value: exactly one of the fields is meaningful, named by kind.
+// kGraph is a subgraph (ONNX's GRAPH attribute: If's branches, Loop's and
+// Scan's body). A subgraph is a Network of its own that reads nothing of the
+// enclosing network by name: the outer values it uses are inputs of the node
+// that holds it ("captures", listed after the op's own inputs), and its
+// inputs receive them in order (engine/ops/control_flow.h states each op's
+// contract). It is immutable and shared between copies of the attribute.
 struct Attribute {
-  enum class Kind : int32_t { kInt = 0, kFloat = 1, kString = 2, kInts = 3, kFloats = 4 };
+  enum class Kind : int32_t { kInt = 0, kFloat = 1, kString = 2, kInts = 3, kFloats = 4, kGraph = 5 };
   Kind kind = Kind::kInt;
   int64_t i = 0;
   double f = 0.0;
   std::string s;
   std::vector<int64_t> ints;
   std::vector<double> floats;
+  std::shared_ptr<const Network> graph;
 
   static Attribute of_int(int64_t v);
   static Attribute of_float(double v);
   static Attribute of_string(std::string v);
   static Attribute of_ints(std::vector<int64_t> v);
   static Attribute of_floats(std::vector<double> v);
+  static Attribute of_graph(Network g);
 };
 
 class Attributes {
@@ -111,6 +122,8 @@ class Attributes {
   std::string get_string(const std::string& key, const std::string& fallback) const;
   std::vector<int64_t> get_ints(const std::string& key, std::vector<int64_t> fallback) const;
   std::vector<double> get_floats(const std::string& key, std::vector<double> fallback) const;
+  // The subgraph under `key`, or nullptr when there is none.
+  const Network* get_graph(const std::string& key) const;
   const std::map<std::string, Attribute>& values() const { return values_; }
 
  private:
