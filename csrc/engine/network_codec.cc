@@ -1,6 +1,8 @@
 // Network <-> bytes (network_codec.h). Layout, all little-endian:
-//   u64 n_tensors, per tensor: str name, u8 dtype, u8 is_constant, u64 rank,
-//       i64 dims..., [constant: u64 byte count, raw data]
+//   u64 n_tensors, per tensor: str name, u8 dtype, u8 flags, i32 producer,
+//       u64 rank, i64 dims..., [constant: u64 byte count, raw data]
+//       flags: bit 0 a constant; (format 3) bit 1 an input of any rank
+//       (Tensor::any_rank); before format 3 any non-zero value is a constant.
 //   u64 n_nodes, per node: str name, str op, u64 n_in, i32 ids..., u64 n_out,
 //       i32 ids..., u64 n_attrs, per attr: str key, u8 kind, value
 //   u64 n_inputs, i32 ids...; u64 n_outputs, i32 ids...
@@ -136,7 +138,8 @@ Network rebuild(ByteReader& in, std::vector<Tensor>& tensors, std::vector<Node>&
         default: break;
       }
     } else if (is_input[id]) {
-      made = net.add_input(t.name, t.shape, t.dtype);
+      if (t.any_rank && !t.shape.empty()) in.fail("input " + quoted(t.name) + " of any rank has dimensions");
+      made = t.any_rank ? net.add_input_any_rank(t.name, t.dtype) : net.add_input(t.name, t.shape, t.dtype);
     } else {
       in.fail("tensor " + quoted(t.name) + " has no producer and is neither an input nor a constant");
     }
@@ -161,7 +164,7 @@ void encode_network(const Network& original, ByteWriter& out) {
   for (const Tensor& t : tensors) {
     out.str(t.name);
     out.pod<uint8_t>(static_cast<uint8_t>(t.dtype));
-    out.pod<uint8_t>(t.is_constant ? 1 : 0);
+    out.pod<uint8_t>((t.is_constant ? 1 : 0) | (t.any_rank ? 2 : 0));
     out.pod<int32_t>(t.producer);
     out.pod<uint64_t>(t.shape.size());
     for (int64_t d : t.shape) out.pod<int64_t>(d);
@@ -220,7 +223,10 @@ Network decode_network_at(ByteReader& in, uint32_t version, int depth) {
       in.fail("tensor " + quoted(t.name) + " has an unknown dtype " + std::to_string(dtype));
     }
     t.dtype = static_cast<DataType>(dtype);
-    t.is_constant = in.pod<uint8_t>("tensor flags") != 0;
+    const uint8_t flags = in.pod<uint8_t>("tensor flags");
+    if (version >= 3 && flags > 3) in.fail("tensor " + quoted(t.name) + " has unknown flags " + std::to_string(flags));
+    t.is_constant = version >= 3 ? (flags & 1) != 0 : flags != 0;
+    t.any_rank = version >= 3 && (flags & 2) != 0;
     t.producer = in.pod<int32_t>("tensor producer");
     uint64_t rank = in.count("tensor rank", sizeof(int64_t));
     for (uint64_t d = 0; d < rank; ++d) t.shape.push_back(in.pod<int64_t>("tensor dim"));

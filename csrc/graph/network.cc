@@ -107,6 +107,12 @@ int Network::add_input(const std::string& name, std::vector<int64_t> shape, Data
   return id;
 }
 
+int Network::add_input_any_rank(const std::string& name, DataType dtype) {
+  const int id = add_input(name, {}, dtype);
+  tensors_[id].any_rank = true;
+  return id;
+}
+
 namespace {
 int64_t checked_count(const std::string& name, const std::vector<int64_t>& shape) {
   return checked_numel(shape, "constant '" + name + "'");
@@ -393,8 +399,10 @@ const ShapeRange* Network::shape_range(const std::string& input) const {
 void Network::check_input_shape(int id, const std::vector<int64_t>& shape) const {
   const Tensor& decl = tensor(id);
   const std::string what = "input " + quoted(decl.name) + ": ";
-  bool fits = shape.size() == decl.shape.size();
-  for (size_t d = 0; fits && d < shape.size(); ++d) fits = decl.shape[d] < 0 || decl.shape[d] == shape[d];
+  bool fits = decl.any_rank || shape.size() == decl.shape.size();
+  for (size_t d = 0; fits && !decl.any_rank && d < shape.size(); ++d) {
+    fits = decl.shape[d] < 0 || decl.shape[d] == shape[d];
+  }
   if (!fits) {
     throw InvalidArgument(what + "expected shape " + dims_str(decl.shape) + " (-1: any size), got " + dims_str(shape));
   }
@@ -402,7 +410,7 @@ void Network::check_input_shape(int id, const std::vector<int64_t>& shape) const
     if (d < 0) throw InvalidArgument(what + "negative dimension in " + dims_str(shape));
   }
   const ShapeRange* range = shape_range(decl.name);
-  if (!range) return;
+  if (!range || decl.any_rank) return;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] < range->min[d] || shape[d] > range->max[d]) {
       throw InvalidArgument(what + "shape " + dims_str(shape) + " is outside the engine's optimization profile (min " +

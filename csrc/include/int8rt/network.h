@@ -139,6 +139,10 @@ struct Tensor {
   std::vector<int64_t> i64;    // constant data when dtype == kInt64
   std::vector<int8_t> i8;      // constant data when dtype == kInt8 (quantized weights) or kBool (0 / 1)
   int producer = -1;           // node index, -1 for inputs and constants
+  // An input whose rank may differ from run to run (its shape is empty and
+  // unchecked): only a subgraph's input that receives a value the branches
+  // of an If give with different ranks (control_flow.h).
+  bool any_rank = false;
 
   int64_t num_elements() const;  // product of shape; -1 when dynamic
 };
@@ -165,6 +169,8 @@ class Network {
   // Declares a graph input. shape[0] may be -1 (dynamic batch).
   int add_input(const std::string& name, std::vector<int64_t> shape,
                 DataType dtype = DataType::kFloat32);
+  // Declares an input of any rank (Tensor::any_rank).
+  int add_input_any_rank(const std::string& name, DataType dtype);
   int add_constant(const std::string& name, std::vector<int64_t> shape, std::vector<float> data);
   int add_constant_i64(const std::string& name, std::vector<int64_t> shape,
                        std::vector<int64_t> data);
@@ -186,7 +192,8 @@ class Network {
   const ShapeRange* shape_range(const std::string& input) const;
   const std::map<std::string, ShapeRange>& shape_ranges() const { return shape_ranges_; }
   // InvalidArgument unless `shape` fits input `id`'s declaration (rank,
-  // static dimensions, positive sizes) and its profile where it has one.
+  // static dimensions, positive sizes; only sizes for an any_rank input) and
+  // its profile where it has one.
   void check_input_shape(int id, const std::vector<int64_t>& shape) const;
 
   // ---- TensorRT-style convenience builders (each returns the output tensor id) ----

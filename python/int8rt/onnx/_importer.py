@@ -85,11 +85,12 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int],
     return _import_graph(proto, opset, source)
 
 
-def _import_graph(proto: onnx.ModelProto, opset: int, source: str) -> Network:
-    """The checked, specialised model as a Network (also each control-flow subgraph, as a model of its own)."""
+def _import_graph(proto: onnx.ModelProto, opset: int, source: str, subgraph: bool = False) -> Network:
+    """The checked, specialised model as a Network (also each control-flow subgraph, as a model of its
+    own: then an input without a shape is one of any rank)."""
     initializers = {t.name: t for t in proto.graph.initializer}
     _check_nodes(proto.graph, opset, initializers, source)
-    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
+    declared = [_declare_input(vi, source, subgraph) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     batch_symbol = _batch_symbol(proto, initializers)
     constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
@@ -106,9 +107,18 @@ def _import_graph(proto: onnx.ModelProto, opset: int, source: str) -> Network:
         proto, constants = _refolded(proto, folded), folded.constants
         logger.debug("onnx import %s: fold pass kept %d nodes", source, len(folded.nodes))
     logger.debug("onnx import %s: %d of %d nodes folded into constants", source, count - len(folded.nodes), count)
-    outer = OuterScope(source, proto, shapes.get, symbols.get, _elem_type_of(dtypes, folder.values))
+    outer = OuterScope(source, proto, _shape_of(shapes, folder.values), symbols.get,
+                       _elem_type_of(dtypes, folder.values))
     emitter = _Emitter(source, opset, shapes, dtypes, folder.values, dynamic, outer)
     return emitter.emit(declared, folded.nodes, proto.graph.output)
+
+
+def _shape_of(shapes: Dict[str, Dims], values: Dict[str, Any]):
+    """name -> its dims (from shape inference, or a constant's shape), None where unknown."""
+    def shape(name: str) -> Optional[Dims]:
+        v = values.get(name)
+        return list(v.shape) if isinstance(v, np.ndarray) else shapes.get(name)
+    return shape
 
 
 def _elem_type_of(dtypes: Dict[str, str], values: Dict[str, Any]):
@@ -152,7 +162,7 @@ def _refolded(proto: onnx.ModelProto, folded: FoldResult) -> onnx.ModelProto:
 def _folder(proto: onnx.ModelProto, opset: int, source: str) -> Folder:
     """A Folder for one pass over ``proto`` (shapes from ONNX shape inference)."""
     initializers = {t.name: t for t in proto.graph.initializer}
-    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
+    declared = [_declare_input(vi, source, any_rank=True) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     shapes, _, symbols = _inferred_shapes(proto, source)
     constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
@@ -295,7 +305,10 @@ def _inferred_shapes(proto: onnx.ModelProto, source: str
     return shapes, dtypes, symbols
 
 
-def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int], str]:
+def _declare_input(vi: onnx.ValueInfoProto, source: str, any_rank: bool = False
+                   ) -> Tuple[str, Optional[List[int]], str]:
+    """(name, dims with -1 where dynamic, dtype); dims None for an input without a
+    shape where ``any_rank`` allows one (a subgraph's: Tensor::any_rank)."""
     elem = vi.type.tensor_type.elem_type
     if elem not in _INPUT_DTYPES:
         raise NotSupportedError(f"{source}: input '{vi.name}' has element type "
@@ -303,6 +316,8 @@ def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int]
                                 f"{', '.join(RUNTIME_DTYPES.values())}")
     t = vi.type.tensor_type
     if not t.HasField("shape"):
+        if any_rank:
+            return vi.name, None, _INPUT_DTYPES[elem]
         raise InvalidArgumentError(f"{source}: input '{vi.name}' has no shape (not even a rank); int8rt needs "
                                    "the rank of every input")
     # A symbolic or unknown dimension is dynamic (-1): any size at run time,
@@ -500,10 +515,11 @@ class _Emitter:
         graphs, attrs = split_attributes(node)
         for key, graph in graphs:
             reader = f"{desc} {key}"
-            formal = formal_inputs(node, graph, self.outer, reader, self.opset)
+            formal = formal_inputs(node, graph, self.outer, reader)
             model = subgraph_model(graph, formal, declared, constants, self.outer)
             source = f"{self.source}: {reader}"
-            attrs[key] = _import_graph(_specialized(model, self.opset, source, {}, {}), self.opset, source)
+            attrs[key] = _import_graph(_specialized(model, self.opset, source, {}, {}), self.opset, source,
+                                       subgraph=True)
         if node.op_type != "If":
             attrs[CAPTURES_ATTR] = len(captures)
         ids = [self._tensor(n, desc) for n in inputs] + [self._tensor(n, desc) for n in captures]

@@ -17,7 +17,9 @@ A subgraph's formal inputs keep the types the model declares for them; where
 it declares none (Loop's iteration count and condition are scalars by
 definition), the enclosing values' element types and ranks stand in, every
 dimension dynamic. Captures are declared with the enclosing graph's inferred
-dims; a capture whose rank ONNX shape inference does not know is refused.
+dims. Where a rank is unknown (the result of an If whose branches differ in
+rank: Silero VAD's squeeze-or-not), the input is one of any rank
+(``Tensor::any_rank``), checked only when a run binds it.
 """
 from __future__ import annotations
 
@@ -94,27 +96,29 @@ def _value_info(name: str, elem: int, dims: Optional[Dims], symbols: Optional[Li
 
 
 def capture_info(name: str, outer: OuterScope, reader: str) -> onnx.ValueInfoProto:
-    """The declaration of captured value ``name`` in a subgraph: the enclosing graph's type and dims."""
+    """The declaration of captured value ``name`` in a subgraph: the enclosing graph's type and
+    dims; no shape (an input of any rank) where ONNX shape inference does not know the rank, as
+    for the result of an If whose branches give different ranks."""
     dims, elem = outer.shape(name), outer.elem_type(name)
-    if dims is None or not elem:
-        raise NotSupportedError(f"{outer.source}: {reader}: a subgraph reads '{name}', whose "
-                                f"{'rank' if dims is None else 'element type'} ONNX shape inference does not know; "
-                                "int8rt passes it in as a typed input")
+    if not elem:
+        raise NotSupportedError(f"{outer.source}: {reader}: a subgraph reads '{name}', whose element type ONNX "
+                                "shape inference does not know; int8rt passes it in as a typed input")
     return _value_info(name, elem, dims, outer.symbols(name))
 
 
 def _declared_or(vi: onnx.ValueInfoProto, elem: Optional[int], rank: Optional[int], what: str, outer: OuterScope,
                  reader: str) -> onnx.ValueInfoProto:
     """``vi`` where it declares an element type and a shape, else one made from
-    the enclosing value's element type and rank (every dimension dynamic)."""
+    the enclosing value's element type and rank (every dimension dynamic; no
+    shape, any rank, where that rank is not known either)."""
     t = vi.type.tensor_type
     if vi.type.HasField("tensor_type") and t.elem_type and t.HasField("shape"):
         return vi
     elem = t.elem_type or elem
-    if not elem or rank is None:
-        raise NotSupportedError(f"{outer.source}: {reader}: the type of {what} '{vi.name}' is not declared and "
-                                "cannot be told from the enclosing graph")
-    return _value_info(vi.name, elem, [None] * rank)
+    if not elem:
+        raise NotSupportedError(f"{outer.source}: {reader}: the element type of {what} '{vi.name}' is not declared "
+                                "and cannot be told from the enclosing graph")
+    return _value_info(vi.name, elem, None if rank is None else [None] * rank)
 
 
 def _rank(outer: OuterScope, name: str, less: int = 0) -> Optional[int]:
@@ -122,8 +126,8 @@ def _rank(outer: OuterScope, name: str, less: int = 0) -> Optional[int]:
     return None if dims is None else len(dims) - less
 
 
-def formal_inputs(node: onnx.NodeProto, graph: onnx.GraphProto, outer: OuterScope, reader: str,
-                  opset: int) -> List[onnx.ValueInfoProto]:
+def formal_inputs(node: onnx.NodeProto, graph: onnx.GraphProto, outer: OuterScope,
+                  reader: str) -> List[onnx.ValueInfoProto]:
     """The inputs ``node``'s op passes its subgraph ``graph`` (before the captures), typed."""
     op, declared = node.op_type, list(graph.input)
     if op == "If":
@@ -140,10 +144,7 @@ def formal_inputs(node: onnx.NodeProto, graph: onnx.GraphProto, outer: OuterScop
             formal.append(_declared_or(vi, outer.elem_type(init), _rank(outer, init), "loop-carried value", outer,
                                        reader))
         return formal
-    if op == "Scan":
-        if opset < 9:
-            raise NotSupportedError(f"{outer.source}: {reader}: Scan of opset 8 (the batched form with "
-                                    "sequence_lens) is not supported; opset 9 and later are")
+    if op == "Scan":  # opset 9+ (the importer converts older models to opset 11)
         m = next((a.i for a in node.attribute if a.name == "num_scan_inputs"), 0)
         n = len(node.input) - m
         if len(declared) != len(node.input):
