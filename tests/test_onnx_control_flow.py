@@ -187,6 +187,43 @@ def test_a_loop_with_neither_count_nor_condition_is_refused() -> None:
         _fp32(int8rt.onnx.import_model(m))
 
 
+def test_an_int8_engine_keeps_the_if_in_float_between_int8_convolutions() -> None:
+    """Conv -> If (relu when the mean is positive, else negate) -> Conv: the
+    convolutions are lowered to int8 around the If, which reads and writes
+    float32 (its captured input is dequantized for it)."""
+    from int8rt.data_calibrator import make_calibrator
+    then = helper.make_graph([helper.make_node("Relu", ["c1"], ["t"])], "pos", [], [fvi("t", None)])
+    other = helper.make_graph([helper.make_node("Neg", ["c1"], ["e"])], "neg", [], [fvi("e", None)])
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("ReduceMean", ["c1"], ["mean"], keepdims=0),
+             helper.make_node("Greater", ["mean", "zero"], ["positive"]),
+             helper.make_node("If", ["positive"], ["g"], then_branch=then, else_branch=other),
+             helper.make_node("Conv", ["g", "w2"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    m = model(nodes, [fvi("x", ["N", 4, 8, 8])], [fvi("y", ["N", 8, 8, 8])],
+              [init("w1", RNG.standard_normal((8, 4, 3, 3)).astype(np.float32) * 0.3),
+               init("w2", RNG.standard_normal((8, 8, 3, 3)).astype(np.float32) * 0.3),
+               init("zero", np.array(0.0, np.float32))])
+    sign = _sign_of_sum(m, "w1")
+    calib = np.concatenate([RNG.standard_normal((8, 4, 8, 8)) + 2.0 * sign,
+                            RNG.standard_normal((8, 4, 8, 8)) - 2.0 * sign]).astype(np.float32)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(
+        precision="int8", calibrator=make_calibrator({"x": calib}, algorithm="minmax", batch_size=8)))
+    ops = [layer["op"] for layer in engine.layers()]
+    assert ops.count("int8rt.QConv") == 2 and "If" in ops, ops
+    fp32 = _fp32(m)
+    for shift in (2.0, -2.0):  # the mean of the first convolution is about shift * sum(w1): both branches
+        x = (RNG.standard_normal((4, 4, 8, 8)) + shift * sign).astype(np.float32)
+        want, got = fp32.run({"x": x})["y"], engine.run({"x": x})["y"]
+        a, b = (got - got.mean(0)).ravel(), (want - want.mean(0)).ravel()
+        cosine = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+        assert cosine > 0.98, (shift, cosine)
+
+
+def _sign_of_sum(m: onnx.ModelProto, name: str) -> float:
+    from onnx import numpy_helper
+    return float(np.sign(numpy_helper.to_array(next(t for t in m.graph.initializer if t.name == name)).sum()))
+
+
 # ---- PyTorch exports ------------------------------------------------------------------------------
 
 torch = pytest.importorskip("torch")
