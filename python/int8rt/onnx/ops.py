@@ -30,6 +30,11 @@ opset-dependent forms into the form of the newest opset (ONNX 1.14+ spec):
   attributes) -> a one-element constant input 1, whose dtype is the output's
   (an int32 value becomes int64: the IR's integer constants are int64).
 
+If, Loop and Scan are imported with their subgraphs as Networks of their own
+(``_subgraphs.py``; an If whose condition is known at import is inlined
+instead, ``_specialize.py``); the nodes inside are checked when their
+subgraph is imported, against these same tables.
+
 One-dimensional Conv, ConvTranspose, MaxPool and AveragePool ([N, C, L]) are
 lifted to two dimensions with H = 1 (``lift_1d``: the importer writes
 Unsqueeze(axis 2) -> the 2-D op -> Squeeze(axis 2), weights [.., k] ->
