@@ -187,6 +187,32 @@ def test_a_loop_with_neither_count_nor_condition_is_refused() -> None:
         _fp32(int8rt.onnx.import_model(m))
 
 
+def test_graph_passes_fold_and_fuse_inside_the_branches() -> None:
+    """optimize_subgraphs: a branch's Conv -> BatchNormalization -> Relu becomes
+    one Conv (BN folded, Relu fused) as it would at the top level; results
+    unchanged (within the BN fold's rounding)."""
+    c = 4
+    then = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("BatchNormalization", ["c", "gamma", "beta", "mu", "var"], ["b"]),
+         helper.make_node("Relu", ["b"], ["r"])], "conv_bn_relu", [], [fvi("r", None)],
+        [init("gamma", RNG.uniform(0.5, 1.5, c).astype(np.float32)),
+         init("beta", RNG.standard_normal(c).astype(np.float32)),
+         init("mu", RNG.standard_normal(c).astype(np.float32)), init("var", RNG.uniform(0.5, 2, c).astype(np.float32))])
+    other = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["e"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+                              "conv", [], [fvi("e", None)])
+    m = model([helper.make_node("If", ["flag"], ["y"], then_branch=then, else_branch=other)],
+              [fvi("x", ["N", c, 6, 6]), helper.make_tensor_value_info("flag", TensorProto.BOOL, [])],
+              [fvi("y", ["N", c, 6, 6])], [init("w", RNG.standard_normal((c, c, 3, 3)).astype(np.float32) * 0.3)])
+    engine = _fp32(int8rt.onnx.import_model(m))
+    assert engine.layers()[-1]["detail"] == "if: then 1 layers, else 1"
+    assert any("then_branch: " in line and "BatchNormalization" in line for line in engine.report()), engine.report()
+    x = RNG.standard_normal((2, c, 6, 6)).astype(np.float32)
+    for flag in (True, False):
+        feeds = {"x": x, "flag": np.array(flag)}
+        np.testing.assert_allclose(engine.run(feeds)["y"], _ort(m, feeds)[0], rtol=1e-5, atol=1e-5)
+
+
 def test_an_int8_engine_keeps_the_if_in_float_between_int8_convolutions() -> None:
     """Conv -> If (relu when the mean is positive, else negate) -> Conv: the
     convolutions are lowered to int8 around the If, which reads and writes
