@@ -9,7 +9,8 @@ chunk to chunk, as a voice-activity detector runs).
   rate, STFT as Conv1d, LSTM, state in and out), when the package is
   installed (``pip install --no-deps silero-vad``; its torch/torchaudio
   dependencies are not needed): imported unchanged with ``sr`` bound, FP32
-  within 1e-4 relative of ONNX Runtime, INT8 agreeing on speech decisions.
+  within 1e-4 relative of ONNX Runtime, INT8 agreeing on speech decisions;
+  and with nothing bound, ``sr`` an input and its Ifs decided on every run.
 The signal is synthetic speech-like audio (tests/audio_signals.py).
 """
 from __future__ import annotations
@@ -185,6 +186,27 @@ def test_silero_vad_fp32_stream_matches_onnx_runtime(name: str, batch: int) -> N
                         ["state"])
     assert ref.std() > 0.01
     assert rel_err(ours, ref) <= 1e-4
+
+
+def test_silero_vad_decides_its_ifs_per_run_with_sr_an_input() -> None:
+    """Imported with nothing bound or fixed: the sample rate stays an input, the
+    Ifs on it (and on shapes) run as If layers, and one engine serves both
+    rates and any batch, as ONNX Runtime runs the file."""
+    path = silero_file("silero_vad.onnx")
+    network = int8rt.onnx.import_model(path)
+    assert "If" in [n["op"] for n in network.nodes()]
+    engine = int8rt.build_engine(network, int8rt.BuilderConfig(precision="fp32"))
+    with open(path, "rb") as f:
+        model = f.read()
+    for sr, size, context, batch in ((16000, 512, 64, 2), (8000, 256, 32, 1), (16000, 512, 64, 1)):
+        x = np.stack([chunks(speech_like(0.5, seed=50 + b), size, context) for b in range(batch)], axis=1)
+        state = {"state": np.zeros((2, batch, 128), np.float32)}
+        rate = {"sr": np.array(sr, np.int64)}
+        ours_step = engine_step(engine, ["output", "stateN"])
+        ours, _ = stream(lambda feed: ours_step({**feed, **rate}), x, state, ["state"])
+        ref, _ = stream(ort_step(model, rate, ["output", "stateN"]), x, state, ["state"])
+        assert ref.std() > 0.01
+        assert rel_err(ours, ref) <= 1e-4
 
 
 def test_silero_vad_int8_agrees_on_speech_decisions() -> None:

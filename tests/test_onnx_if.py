@@ -1,7 +1,8 @@
-"""ONNX If at import (python/int8rt/onnx/_specialize.py): an If whose condition
-is known once input shapes are fixed and mode inputs bound is replaced by the
-branch it takes, nested Ifs too; one decided at run time is refused, naming
-the inputs behind its condition. Every result is compared with ONNX Runtime
+"""ONNX If (python/int8rt/onnx/_specialize.py, _subgraphs.py): an If whose
+condition is known once input shapes are fixed and mode inputs bound is
+replaced by the branch it takes, nested Ifs too; one decided at run time
+becomes an If layer that runs the branch each run's condition names
+(csrc/engine/ops/if_layer.cc). Every result is compared with ONNX Runtime
 running the unchanged model."""
 from __future__ import annotations
 
@@ -93,9 +94,18 @@ def test_a_bound_mode_input_selects_its_branch(mode: int) -> None:
     np.testing.assert_array_equal(got, _ort(model, {"x": x, "mode": np.array(mode, np.int64)}))
 
 
-def test_a_run_time_condition_is_refused_naming_its_input() -> None:
-    with pytest.raises(int8rt.NotSupportedError, match=r"If.*computed at run time from input\(s\) mode.*input_values="):
-        int8rt.onnx.import_model(mode_switch_model())
+def test_a_run_time_condition_picks_the_branch_on_every_run() -> None:
+    model = mode_switch_model()
+    network = int8rt.onnx.import_model(model)
+    assert [n["op"] for n in network.nodes()] == ["Equal", "If"]
+    then, other = (network.nodes()[1]["attrs"][k] for k in ("then_branch", "else_branch"))
+    # x is a capture (an input of the node and of both branches); w and c are each branch's own constants
+    assert [then.tensor(i)["name"] for i in then.inputs()] == ["x"] == [other.tensor(i)["name"] for i in other.inputs()]
+    engine = _fp32(network)
+    x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
+    for mode in (16000, 8000, 16000, 0):
+        feeds = {"x": x, "mode": np.array(mode, np.int64)}
+        np.testing.assert_array_equal(engine.run(feeds)["y"], _ort(model, feeds))
 
 
 def test_bound_values_and_shapes_are_checked() -> None:
@@ -119,9 +129,14 @@ def test_shape_conditions_fold_once_shapes_are_fixed(shape: tuple) -> None:
     np.testing.assert_allclose(got, _ort(model, {"x": x}), rtol=1e-6, atol=1e-7)
 
 
-def test_shape_conditions_on_dynamic_dimensions_are_refused() -> None:
-    with pytest.raises(int8rt.NotSupportedError, match=r"input\(s\) x\. .*input_shapes="):
-        int8rt.onnx.import_model(squeeze_if_model())
+def test_shape_conditions_on_dynamic_dimensions_are_decided_per_run() -> None:
+    model = squeeze_if_model()
+    network = int8rt.onnx.import_model(model)
+    assert [n["op"] for n in network.nodes()].count("If") == 2
+    engine = _fp32(network)
+    for shape in ((1, 3, 1), (2, 3, 5), (2, 3, 1), (1, 3, 4)):
+        x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(engine.run({"x": x})["y"], _ort(model, {"x": x}), rtol=1e-6, atol=1e-7)
 
 
 def test_the_callers_model_is_left_unchanged() -> None:

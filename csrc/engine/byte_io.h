@@ -48,7 +48,7 @@ class ByteReader {
     std::string s(p_, p_ + n);
     p_ += n;
     // Every string of the format is text that reaches Python as str.
-    if (!is_utf8(s)) fail(std::string(field) + " " + quoted(s) + " is not UTF-8");
+    if (!is_utf8(s)) fail(std::string(field) + " " + ::int8rt::quoted(s) + " is not UTF-8");
     return s;
   }
   void raw(void* dst, size_t n, const char* field) {

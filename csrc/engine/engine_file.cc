@@ -93,7 +93,7 @@ EngineBlob decode_engine(const std::string& bytes, const std::string& what) {
     std::string key = in.str("metadata key");
     blob.metadata[key] = in.str("metadata value");
   }
-  blob.network = decode_network(in, version >= 2);
+  blob.network = decode_network(in, version);
   if (in.remaining() != 0) in.fail("unexpected bytes after the network");
   return blob;
 }

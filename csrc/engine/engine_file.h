@@ -22,9 +22,10 @@
 namespace int8rt {
 namespace engine {
 
-// Version 2 added the inputs' optimization profiles (network_codec.h);
-// version 1 files (no profiles) still load.
-constexpr uint32_t kEngineFormatVersion = 2;
+// Version 2 added the inputs' optimization profiles (network_codec.h),
+// version 3 subgraph attributes (If / Loop / Scan); version 1 and 2 files
+// still load.
+constexpr uint32_t kEngineFormatVersion = 3;
 constexpr uint32_t kOldestEngineFormatVersion = 1;
 
 struct EngineBlob {

@@ -123,6 +123,7 @@ void Executor::prepare_node(State& state, int n, std::vector<const Value*>& ins,
   outs.clear();
   for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : &value(state, id));
   for (int id : node.outputs) outs.push_back(&state.values[id]);
+  if (layers_[n]->sizes_outputs_when_run()) return;  // run() sizes them (control flow)
   auto specs = layers_[n]->infer(ins);
   if (specs.size() != outs.size()) {
     throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
@@ -134,6 +135,7 @@ void Executor::prepare_node(State& state, int n, std::vector<const Value*>& ins,
 // outputs' shapes are all a consumer reads), so its layer does not run:
 // kernels need not guard against empty operands they would divide by.
 bool Executor::should_run(int n, const std::vector<const Value*>& ins, const std::vector<Value*>& outs) const {
+  if (layers_[n]->sizes_outputs_when_run()) return true;  // its outputs are not sized yet
   bool empty_outputs = !outs.empty();
   for (const Value* v : outs) empty_outputs = empty_outputs && v->numel() == 0;
   if (empty_outputs) return false;
@@ -238,6 +240,19 @@ std::vector<Shape> Executor::infer_shapes(const std::vector<Shape>& input_shapes
   std::vector<Shape> shapes(values.size());
   for (size_t t = 0; t < values.size(); ++t) shapes[t] = constants_[t] ? constants_[t]->shape() : values[t].shape();
   return shapes;
+}
+
+bool Executor::infer_outputs(const std::vector<Shape>& input_shapes,
+                             std::vector<std::pair<DataType, Shape>>& outputs) const {
+  std::vector<char> value_dependent;
+  const std::vector<Value> values = infer_values(input_shapes, &value_dependent);
+  outputs.clear();
+  for (int id : network_.outputs()) {
+    if (value_dependent[id]) return false;
+    const Value& v = constants_[id] ? *constants_[id] : values[id];
+    outputs.emplace_back(v.dtype(), v.shape());
+  }
+  return true;
 }
 
 std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes,

@@ -59,7 +59,8 @@ class Executor {
 
   // The two steps of run(), for device runners that execute some nodes
   // elsewhere: bind_inputs checks and copies the inputs into the state;
-  // prepare_node sizes node n's outputs with its layer's infer() and returns
+  // prepare_node sizes node n's outputs with its layer's infer() (unless the
+  // layer sizes them when run: Layer::sizes_outputs_when_run) and returns
   // its inputs/outputs; run_node runs node n's layer on the host.
   void bind_inputs(State& state, const std::vector<Input>& inputs) const;
   void prepare_node(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs) const;
@@ -74,6 +75,11 @@ class Executor {
   // there (sized to the tensor count); runs infer it from their values.
   std::vector<Shape> infer_shapes(const std::vector<Shape>& input_shapes,
                                   std::vector<char>* value_dependent = nullptr) const;
+  // The network outputs' dtypes and shapes for these input shapes (as
+  // infer_shapes computes them), or false when one depends on values only a
+  // run has: what a control-flow layer knows of its subgraph before it runs.
+  bool infer_outputs(const std::vector<Shape>& input_shapes,
+                     std::vector<std::pair<DataType, Shape>>& outputs) const;
   // Two sets of input shapes that differ in every dynamic dimension, for
   // telling which tensor dimensions follow the inputs': the profile's opt
   // and, per dynamic dimension, its max (or min where max == opt); without

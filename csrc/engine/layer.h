@@ -58,6 +58,13 @@ class Layer {
   // executor refuses such a run naming the input (and runs no layer whose
   // outputs are all empty).
   virtual bool accepts_empty_inputs() const { return reads_only_input_shapes(); }
+  // True when run() sizes its outputs itself (reset() with the dtypes and
+  // shapes it computes): control flow (If, Loop, Scan), whose output shapes
+  // are those of the subgraph it ran, which infer() cannot always tell
+  // beforehand. The executor then neither calls infer() before run() nor
+  // skips the layer for empty outputs; infer() still serves shape inference
+  // without a run (throwing ValueDependentShape where it cannot tell).
+  virtual bool sizes_outputs_when_run() const { return false; }
 };
 
 // What a factory sees: the network (for constants and shapes) and the node.

@@ -1,11 +1,18 @@
 // Network <-> bytes (network_codec.h). Layout, all little-endian:
-//   u64 n_tensors, per tensor: str name, u8 dtype, u8 is_constant, u64 rank,
-//       i64 dims..., [constant: u64 byte count, raw data]
+//   u64 n_tensors, per tensor: str name, u8 dtype, u8 flags, i32 producer,
+//       u64 rank, i64 dims..., [constant: u64 byte count, raw data]
+//       flags: bit 0 a constant; (format 3) bit 1 an input of any rank
+//       (Tensor::any_rank); before format 3 any non-zero value is a constant.
 //   u64 n_nodes, per node: str name, str op, u64 n_in, i32 ids..., u64 n_out,
 //       i32 ids..., u64 n_attrs, per attr: str key, u8 kind, value
 //   u64 n_inputs, i32 ids...; u64 n_outputs, i32 ids...
 //   (format 2) u64 n_ranges, per range: str input name, then min, opt, max
 //       each as u64 rank, i64 dims...
+// An attribute's value by kind: i64 (int), f64 (float), str (string), u64 n
+// then n i64 (ints) or n f64 (floats); (format 3) kind 5, a subgraph: a whole
+// network in this same layout, recursively (at most kMaxSubgraphDepth deep).
+// Files without subgraphs are laid out as format 2's; the version says which
+// kinds a reader may meet.
 // Nodes are re-added through Network::add_node so the decoder rebuilds the
 // same ids and re-checks names and references.
 // dtype is DataType's value. kBool (4, one byte per element, 0 or 1) was added
@@ -29,6 +36,8 @@ namespace int8rt {
 namespace engine {
 namespace {
 
+Network decode_network_at(ByteReader& in, uint32_t version, int depth);
+
 void encode_attr(const Attribute& a, ByteWriter& out) {
   out.pod<uint8_t>(static_cast<uint8_t>(a.kind));
   switch (a.kind) {
@@ -43,10 +52,11 @@ void encode_attr(const Attribute& a, ByteWriter& out) {
       out.pod<uint64_t>(a.floats.size());
       out.raw(a.floats.data(), a.floats.size() * sizeof(double));
       break;
+    case Attribute::Kind::kGraph: encode_network(*a.graph, out); break;
   }
 }
 
-Attribute decode_attr(ByteReader& in) {
+Attribute decode_attr(ByteReader& in, uint32_t version, int depth) {
   uint8_t kind = in.pod<uint8_t>("attribute kind");
   switch (kind) {
     case 0: return Attribute::of_int(in.pod<int64_t>("int attribute"));
@@ -62,8 +72,16 @@ Attribute decode_attr(ByteReader& in) {
       in.raw(v.data(), v.size() * sizeof(double), "floats attribute");
       return Attribute::of_floats(std::move(v));
     }
-    default: in.fail("unknown attribute kind " + std::to_string(kind));
+    case 5:
+      if (version < 3) break;  // subgraphs came with format 3
+      if (depth >= kMaxSubgraphDepth) {
+        in.fail("subgraphs nest deeper than " + std::to_string(kMaxSubgraphDepth) + " levels");
+      }
+      return Attribute::of_graph(decode_network_at(in, version, depth + 1));
+    default: break;
   }
+  in.fail("unknown attribute kind " + std::to_string(kind) + " (in an engine file of format " +
+          std::to_string(version) + ")");
 }
 
 // The bytes a constant's shape declares (overflow-checked: core/checked_math.h),
@@ -120,7 +138,8 @@ Network rebuild(ByteReader& in, std::vector<Tensor>& tensors, std::vector<Node>&
         default: break;
       }
     } else if (is_input[id]) {
-      made = net.add_input(t.name, t.shape, t.dtype);
+      if (t.any_rank && !t.shape.empty()) in.fail("input " + quoted(t.name) + " of any rank has dimensions");
+      made = t.any_rank ? net.add_input_any_rank(t.name, t.dtype) : net.add_input(t.name, t.shape, t.dtype);
     } else {
       in.fail("tensor " + quoted(t.name) + " has no producer and is neither an input nor a constant");
     }
@@ -145,7 +164,7 @@ void encode_network(const Network& original, ByteWriter& out) {
   for (const Tensor& t : tensors) {
     out.str(t.name);
     out.pod<uint8_t>(static_cast<uint8_t>(t.dtype));
-    out.pod<uint8_t>(t.is_constant ? 1 : 0);
+    out.pod<uint8_t>((t.is_constant ? 1 : 0) | (t.any_rank ? 2 : 0));
     out.pod<int32_t>(t.producer);
     out.pod<uint64_t>(t.shape.size());
     for (int64_t d : t.shape) out.pod<int64_t>(d);
@@ -186,7 +205,12 @@ void encode_network(const Network& original, ByteWriter& out) {
   }
 }
 
-Network decode_network(ByteReader& in, bool with_shape_ranges) {
+Network decode_network(ByteReader& in, uint32_t version) { return decode_network_at(in, version, 0); }
+
+namespace {
+
+Network decode_network_at(ByteReader& in, uint32_t version, int depth) {
+  const bool with_shape_ranges = version >= 2;
   // Read everything first, then rebuild through the public API so that ids,
   // names and references are re-validated.
   uint64_t n_tensors = in.count("tensor", 18);
@@ -199,7 +223,10 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
       in.fail("tensor " + quoted(t.name) + " has an unknown dtype " + std::to_string(dtype));
     }
     t.dtype = static_cast<DataType>(dtype);
-    t.is_constant = in.pod<uint8_t>("tensor flags") != 0;
+    const uint8_t flags = in.pod<uint8_t>("tensor flags");
+    if (version >= 3 && flags > 3) in.fail("tensor " + quoted(t.name) + " has unknown flags " + std::to_string(flags));
+    t.is_constant = version >= 3 ? (flags & 1) != 0 : flags != 0;
+    t.any_rank = version >= 3 && (flags & 2) != 0;
     t.producer = in.pod<int32_t>("tensor producer");
     uint64_t rank = in.count("tensor rank", sizeof(int64_t));
     for (uint64_t d = 0; d < rank; ++d) t.shape.push_back(in.pod<int64_t>("tensor dim"));
@@ -236,7 +263,7 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
     uint64_t n_attrs = in.count("attribute", 9);
     for (uint64_t i = 0; i < n_attrs; ++i) {
       std::string key = in.str("attribute name");
-      n.attrs.set(key, decode_attr(in));
+      n.attrs.set(key, decode_attr(in, version, depth));
     }
   }
   std::vector<int> inputs(in.count("network input", 4)), outputs;
@@ -273,6 +300,8 @@ Network decode_network(ByteReader& in, bool with_shape_ranges) {
     in.fail(std::string("invalid network: ") + e.what());
   }
 }
+
+}  // namespace
 
 
 }  // namespace engine

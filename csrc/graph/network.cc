@@ -17,6 +17,12 @@ Attribute Attribute::of_float(double v) { Attribute a; a.kind = Kind::kFloat; a.
 Attribute Attribute::of_string(std::string v) { Attribute a; a.kind = Kind::kString; a.s = std::move(v); return a; }
 Attribute Attribute::of_ints(std::vector<int64_t> v) { Attribute a; a.kind = Kind::kInts; a.ints = std::move(v); return a; }
 Attribute Attribute::of_floats(std::vector<double> v) { Attribute a; a.kind = Kind::kFloats; a.floats = std::move(v); return a; }
+Attribute Attribute::of_graph(Network g) {
+  Attribute a;
+  a.kind = Kind::kGraph;
+  a.graph = std::make_shared<const Network>(std::move(g));
+  return a;
+}
 
 namespace {
 const Attribute* find_kind(const std::map<std::string, Attribute>& values, const std::string& key,
@@ -57,6 +63,10 @@ std::vector<double> Attributes::get_floats(const std::string& key, std::vector<d
   if (a->kind == Attribute::Kind::kInts) return std::vector<double>(a->ints.begin(), a->ints.end());
   return a->floats;
 }
+const Network* Attributes::get_graph(const std::string& key) const {
+  const Attribute* a = find_kind(values_, key, Attribute::Kind::kGraph, "graph");
+  return a ? a->graph.get() : nullptr;
+}
 
 int64_t Tensor::num_elements() const {
   for (int64_t d : shape) {
@@ -94,6 +104,12 @@ int Network::add_input(const std::string& name, std::vector<int64_t> shape, Data
   t.shape = std::move(shape);
   int id = add_tensor(std::move(t));
   inputs_.push_back(id);
+  return id;
+}
+
+int Network::add_input_any_rank(const std::string& name, DataType dtype) {
+  const int id = add_input(name, {}, dtype);
+  tensors_[id].any_rank = true;
   return id;
 }
 
@@ -383,8 +399,10 @@ const ShapeRange* Network::shape_range(const std::string& input) const {
 void Network::check_input_shape(int id, const std::vector<int64_t>& shape) const {
   const Tensor& decl = tensor(id);
   const std::string what = "input " + quoted(decl.name) + ": ";
-  bool fits = shape.size() == decl.shape.size();
-  for (size_t d = 0; fits && d < shape.size(); ++d) fits = decl.shape[d] < 0 || decl.shape[d] == shape[d];
+  bool fits = decl.any_rank || shape.size() == decl.shape.size();
+  for (size_t d = 0; fits && !decl.any_rank && d < shape.size(); ++d) {
+    fits = decl.shape[d] < 0 || decl.shape[d] == shape[d];
+  }
   if (!fits) {
     throw InvalidArgument(what + "expected shape " + dims_str(decl.shape) + " (-1: any size), got " + dims_str(shape));
   }
@@ -392,7 +410,7 @@ void Network::check_input_shape(int id, const std::vector<int64_t>& shape) const
     if (d < 0) throw InvalidArgument(what + "negative dimension in " + dims_str(shape));
   }
   const ShapeRange* range = shape_range(decl.name);
-  if (!range) return;
+  if (!range || decl.any_rank) return;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] < range->min[d] || shape[d] > range->max[d]) {
       throw InvalidArgument(what + "shape " + dims_str(shape) + " is outside the engine's optimization profile (min " +

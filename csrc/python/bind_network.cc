@@ -6,6 +6,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+
 #include "int8rt/error.h"
 #include "int8rt/network.h"
 #include "python/bindings.h"
@@ -30,8 +32,11 @@ void bind_network(py::module_& m) {
   py::class_<Network>(m, "Network", "A DAG of ONNX-semantics nodes over named tensors (int8rt/network.h).")
       .def(py::init<>())
       .def("add_input",
-           [](Network& n, const std::string& name, std::vector<int64_t> shape, const std::string& dtype) {
-             return n.add_input(name, std::move(shape), dtype_from_name(dtype));
+           [](Network& n, const std::string& name, std::optional<std::vector<int64_t>> shape,
+              const std::string& dtype) {
+             // None: any rank (Tensor::any_rank), for subgraph inputs
+             return shape ? n.add_input(name, std::move(*shape), dtype_from_name(dtype))
+                          : n.add_input_any_rank(name, dtype_from_name(dtype));
            },
            py::arg("name"), py::arg("shape"), py::arg("dtype") = "float32")
       .def("add_constant", &add_constant_array, py::arg("name"), py::arg("data"))

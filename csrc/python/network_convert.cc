@@ -61,6 +61,7 @@ bool is_float_like(const py::handle& v) { return py::isinstance<py::float_>(v) |
 }  // namespace
 
 Attribute attribute_from_py(const std::string& key, const py::handle& value) {
+  if (py::isinstance<Network>(value)) return Attribute::of_graph(value.cast<const Network&>());  // a copy
   if (py::isinstance<py::str>(value)) return Attribute::of_string(value.cast<std::string>());
   if (is_int_like(value)) return Attribute::of_int(py::int_(py::reinterpret_borrow<py::object>(value)).cast<int64_t>());
   if (is_float_like(value)) return Attribute::of_float(py::float_(py::reinterpret_borrow<py::object>(value)).cast<double>());
@@ -83,7 +84,7 @@ Attribute attribute_from_py(const std::string& key, const py::handle& value) {
     for (py::handle item : seq) floats.push_back(py::float_(py::reinterpret_borrow<py::object>(item)).cast<double>());
     return Attribute::of_floats(std::move(floats));
   }
-  throw InvalidArgument("attribute '" + key + "': expected int, float, str or a list of int/float, got " +
+  throw InvalidArgument("attribute '" + key + "': expected int, float, str, a list of int/float or a Network, got " +
                         std::string(py::str(py::type::of(value).attr("__name__"))));
 }
 
@@ -94,6 +95,7 @@ py::object attribute_to_py(const Attribute& a) {
     case Attribute::Kind::kString: return py::str(a.s);
     case Attribute::Kind::kInts: return py::cast(a.ints);
     case Attribute::Kind::kFloats: return py::cast(a.floats);
+    case Attribute::Kind::kGraph: return py::cast(Network(*a.graph));  // a copy: the IR's subgraphs are immutable
   }
   return py::none();
 }
@@ -163,7 +165,7 @@ py::dict tensor_to_dict(const Tensor& t) {
   py::dict d;
   d["name"] = t.name;
   d["dtype"] = dtype_name(t.dtype);
-  d["shape"] = py::cast(t.shape);
+  d["shape"] = t.any_rank ? py::object(py::none()) : py::object(py::cast(t.shape));  // None: any rank
   d["is_constant"] = t.is_constant;
   d["producer"] = t.producer;
   return d;
@@ -188,7 +190,8 @@ py::tuple network_state(const Network& net) {
   py::list tensors, nodes;
   for (const Tensor& t : net.tensors()) {
     py::object data = t.is_constant ? py::object(constant_array(t)) : py::object(py::none());
-    tensors.append(py::make_tuple(t.name, dtype_name(t.dtype), py::cast(t.shape), t.is_constant, t.producer, data));
+    py::object shape = t.any_rank ? py::object(py::none()) : py::object(py::cast(t.shape));
+    tensors.append(py::make_tuple(t.name, dtype_name(t.dtype), shape, t.is_constant, t.producer, data));
   }
   for (const Node& n : net.nodes()) {
     nodes.append(py::make_tuple(n.name, n.op, py::cast(n.inputs), py::cast(n.outputs), attributes_to_dict(n.attrs)));
@@ -214,12 +217,13 @@ Network network_from_state(const py::tuple& state) {
     auto t = item.cast<py::tuple>();
     auto name = t[0].cast<std::string>();
     DataType dtype = dtype_from_name(t[1].cast<std::string>());
-    auto shape = t[2].cast<std::vector<int64_t>>();
+    const bool any_rank = t[2].is_none();
+    auto shape = any_rank ? std::vector<int64_t>() : t[2].cast<std::vector<int64_t>>();
     int id;
     if (t[3].cast<bool>()) {
       id = add_constant_array(net, name, t[5].cast<py::array>());
     } else if (input_set.count(static_cast<int>(net.tensors().size()))) {
-      id = net.add_input(name, shape, dtype);
+      id = any_rank ? net.add_input_any_rank(name, dtype) : net.add_input(name, shape, dtype);
     } else {
       id = net.add_node("int8rt_unpickling", "int8rt_unpickling", {}, {}, {name})[0];
     }

@@ -23,7 +23,8 @@ pybind11::dtype numpy_dtype(DataType dtype);
 bool has_dtype(const pybind11::array& a, DataType dtype);
 
 // int (bool included) -> kInt, float -> kFloat, str -> kString,
-// sequence of ints -> kInts (empty too), sequence with a float -> kFloats.
+// sequence of ints -> kInts (empty too), sequence with a float -> kFloats,
+// a Network -> kGraph (copied; read back as a copy).
 Attribute attribute_from_py(const std::string& key, const pybind11::handle& value);
 pybind11::object attribute_to_py(const Attribute& a);
 Attributes attributes_from_dict(const pybind11::dict& attrs);

@@ -8,11 +8,16 @@ batch, or any other) is written ``-1``, and an input's optimization profile
 and are copied into the network. Inspection returns plain dicts:
 
 * tensor: ``{"name", "dtype", "shape", "is_constant", "producer"}``
-  (``producer`` is a node id, ``-1`` for inputs and constants);
+  (``producer`` is a node id, ``-1`` for inputs and constants; ``shape`` is
+  None for a subgraph input of any rank);
 * node: ``{"name", "op", "inputs", "outputs", "attrs"}`` (tensor ids; an
   omitted optional input is ``-1``).
 
-Networks pickle (every id, name and constant is kept).
+A node's attribute may hold a subgraph: a :class:`Network` of its own (If's
+branches, Loop's and Scan's body), read back as a copy; the outer values it
+reads are inputs of the node after the op's own (``csrc/engine/ops/control_flow.h``).
+
+Networks pickle (every id, name and constant is kept, subgraphs included).
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import numpy as np
 
 from . import _core
 
-AttrValue = Union[int, float, str, Sequence[int], Sequence[float]]
+AttrValue = Union[int, float, str, Sequence[int], Sequence[float], "_core.Network"]
 
 __all__ = ["Network", "create_network"]
 
@@ -30,14 +35,16 @@ __all__ = ["Network", "create_network"]
 class Network(_core.Network):
     """A network definition: inputs, constants, ONNX-semantics nodes, outputs."""
 
-    def add_input(self, name: str, shape: Sequence[int], dtype: str = "float32") -> int:
+    def add_input(self, name: str, shape: Optional[Sequence[int]], dtype: str = "float32") -> int:
         """Declare a graph input; any dimension may be -1 (dynamic). Returns its id.
 
-        ``dtype`` is numpy's name of one of the engine's dtypes: ``"float32"``, ``"float64"``,
-        ``"float16"``, ``"int8"``, ``"int16"``, ``"int32"``, ``"int64"``, ``"uint8"``, ``"uint16"``,
-        ``"uint32"``, ``"uint64"``, ``"bool"``.
+        ``shape`` None declares an input of any rank (its ``shape`` reads None): only for a
+        subgraph's input that receives a value whose rank varies between runs (an If whose
+        branches give different ranks). ``dtype`` is numpy's name of one of the engine's dtypes:
+        ``"float32"``, ``"float64"``, ``"float16"``, ``"int8"``, ``"int16"``, ``"int32"``,
+        ``"int64"``, ``"uint8"``, ``"uint16"``, ``"uint32"``, ``"uint64"``, ``"bool"``.
         """
-        return super().add_input(name, list(shape), dtype)
+        return super().add_input(name, None if shape is None else list(shape), dtype)
 
     def add_constant(self, name: str, data: np.ndarray) -> int:
         """Add a constant (weights) copied from a float32, int64, int8 or bool array. Returns its id."""

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/byte_io.h"
+#include "engine/engine_file.h"
 #include "engine/network_codec.h"
 #include "int8rt/error.h"
 
@@ -19,14 +20,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   engine::ByteReader in(reinterpret_cast<const char*>(data), size, "fuzz input");
   Network net;
   try {
-    net = engine::decode_network(in);
+    net = engine::decode_network(in, engine::kEngineFormatVersion);
   } catch (const FormatError&) {
     return 0;
   }
   engine::ByteWriter once;
   engine::encode_network(net, once);
   engine::ByteReader again(once.bytes().data(), once.bytes().size(), "re-encoded network");
-  Network net2 = engine::decode_network(again);  // a FormatError here is a finding (uncaught: abort)
+  Network net2 = engine::decode_network(again, engine::kEngineFormatVersion);  // a FormatError here is a finding (uncaught: abort)
   engine::ByteWriter twice;
   engine::encode_network(net2, twice);
   if (twice.bytes() != once.bytes()) {

@@ -8,6 +8,7 @@
 // when their dtype, shape and values are equal: HuggingFace exports give
 // each attention layer its own copy of the mask constants, and so its own
 // copy of the mask arithmetic. Network outputs are never merged away.
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -52,6 +53,8 @@ std::string attributes_key(const Attributes& attrs) {
       std::snprintf(buf, sizeof buf, "%a,", v);
       k += buf;
     }
+    // A subgraph is the same only when it is the same object (attribute copies share it).
+    if (a.graph) k += ":g" + std::to_string(reinterpret_cast<uintptr_t>(a.graph.get()));
     k += ";";
   }
   return k;

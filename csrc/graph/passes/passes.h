@@ -198,6 +198,10 @@ void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
 // fold_scale_bias, fold_batchnorm and fold_scale_bias again (a producer ->
 // Add(bias) -> BatchNormalization chain), fuse_gelu, fuse_residual,
 // fuse_activation, fuse_horizontal; then compacts and validates.
+// The default pipeline (run_default_passes) on each subgraph of a node
+// (Attribute::kGraph), recursively; each keeps its inputs and outputs.
+void optimize_subgraphs(Network& net, const PassOptions& options, PassReport* report);
+
 void run_default_passes(Network& net, const PassOptions& options, PassReport* report);
 
 }  // namespace int8rt

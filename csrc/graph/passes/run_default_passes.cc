@@ -7,7 +7,8 @@
 // BatchNormalization, whose BN meets a bare producer only once the Add is in;
 // GELU fusion needs the scalar constants folded; residual fusion must precede activation fusion (Conv -> Add -> Relu)
 // and Add -> LayerNormalization fusion (a Conv's shortcut Add stays the Conv's);
-// horizontal fusion compares the already-fused activation attributes.
+// horizontal fusion compares the already-fused activation attributes;
+// subgraphs (If / Loop / Scan) get the same pipeline, each on its own.
 #include "graph/passes/passes.h"
 
 namespace int8rt {
@@ -31,6 +32,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.fuse_add_layernorm) fuse_add_layernorm(net, report);
   if (options.fuse_activation) fuse_activation(net, report, options.fuse_leaky_relu);
   if (options.fuse_horizontal) fuse_horizontal(net, report, options.fuse_horizontal_split);
+  optimize_subgraphs(net, options, report);
   net.compact();
   net.validate();
 }

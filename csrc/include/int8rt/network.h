@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,21 +83,31 @@ inline const char* data_type_name(DataType dtype) {
   return "unknown";
 }
 
+class Network;
+
 // One attribute value: exactly one of the fields is meaningful, named by kind.
+// kGraph is a subgraph (ONNX's GRAPH attribute: If's branches, Loop's and
+// Scan's body). A subgraph is a Network of its own that reads nothing of the
+// enclosing network by name: the outer values it uses are inputs of the node
+// that holds it ("captures", listed after the op's own inputs), and its
+// inputs receive them in order (engine/ops/control_flow.h states each op's
+// contract). It is immutable and shared between copies of the attribute.
 struct Attribute {
-  enum class Kind : int32_t { kInt = 0, kFloat = 1, kString = 2, kInts = 3, kFloats = 4 };
+  enum class Kind : int32_t { kInt = 0, kFloat = 1, kString = 2, kInts = 3, kFloats = 4, kGraph = 5 };
   Kind kind = Kind::kInt;
   int64_t i = 0;
   double f = 0.0;
   std::string s;
   std::vector<int64_t> ints;
   std::vector<double> floats;
+  std::shared_ptr<const Network> graph;
 
   static Attribute of_int(int64_t v);
   static Attribute of_float(double v);
   static Attribute of_string(std::string v);
   static Attribute of_ints(std::vector<int64_t> v);
   static Attribute of_floats(std::vector<double> v);
+  static Attribute of_graph(Network g);
 };
 
 class Attributes {
@@ -111,6 +122,8 @@ class Attributes {
   std::string get_string(const std::string& key, const std::string& fallback) const;
   std::vector<int64_t> get_ints(const std::string& key, std::vector<int64_t> fallback) const;
   std::vector<double> get_floats(const std::string& key, std::vector<double> fallback) const;
+  // The subgraph under `key`, or nullptr when there is none.
+  const Network* get_graph(const std::string& key) const;
   const std::map<std::string, Attribute>& values() const { return values_; }
 
  private:
@@ -126,6 +139,10 @@ struct Tensor {
   std::vector<int64_t> i64;    // constant data when dtype == kInt64
   std::vector<int8_t> i8;      // constant data when dtype == kInt8 (quantized weights) or kBool (0 / 1)
   int producer = -1;           // node index, -1 for inputs and constants
+  // An input whose rank may differ from run to run (its shape is empty and
+  // unchecked): only a subgraph's input that receives a value the branches
+  // of an If give with different ranks (control_flow.h).
+  bool any_rank = false;
 
   int64_t num_elements() const;  // product of shape; -1 when dynamic
 };
@@ -152,6 +169,8 @@ class Network {
   // Declares a graph input. shape[0] may be -1 (dynamic batch).
   int add_input(const std::string& name, std::vector<int64_t> shape,
                 DataType dtype = DataType::kFloat32);
+  // Declares an input of any rank (Tensor::any_rank).
+  int add_input_any_rank(const std::string& name, DataType dtype);
   int add_constant(const std::string& name, std::vector<int64_t> shape, std::vector<float> data);
   int add_constant_i64(const std::string& name, std::vector<int64_t> shape,
                        std::vector<int64_t> data);
@@ -173,7 +192,8 @@ class Network {
   const ShapeRange* shape_range(const std::string& input) const;
   const std::map<std::string, ShapeRange>& shape_ranges() const { return shape_ranges_; }
   // InvalidArgument unless `shape` fits input `id`'s declaration (rank,
-  // static dimensions, positive sizes) and its profile where it has one.
+  // static dimensions, positive sizes; only sizes for an any_rank input) and
+  // its profile where it has one.
   void check_input_shape(int id, const std::vector<int64_t>& shape) const;
 
   // ---- TensorRT-style convenience builders (each returns the output tensor id) ----

@@ -34,8 +34,10 @@ def import_model(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"]
     they leave the network (a mode switch such as Silero VAD's sample rate
     ``sr``; one engine per value). An ``If`` whose condition is known once
     shapes and bound values are is replaced by the branch it takes (nested
-    Ifs too); one whose condition is computed at run time is refused, naming
-    the inputs it depends on. Tensor names are kept exactly.
+    Ifs too); one whose condition is computed at run time, and every ``Loop``
+    and ``Scan``, becomes a node whose subgraphs are Networks of their own,
+    run by the engine on every run (float32 and the other run-time dtypes;
+    an INT8 build keeps them float). Tensor names are kept exactly.
 
     Raises ``ImportError`` without the onnx package, ``int8rt.FormatError``
     for a file that is not a valid ONNX model, ``int8rt.NotSupportedError``
@@ -60,8 +62,8 @@ def specialize(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], 
     shapes fixed, ``input_values`` bound, every If they decide replaced by its
     branch and the constants behind those decisions folded into initializers.
     An ONNX model again, for other tools to run the same graph (ONNX Runtime's
-    quantize_static, say); ``model`` itself is not modified. Raises as
-    :func:`import_model` does for an If decided at run time."""
+    quantize_static, say); ``model`` itself is not modified. An If decided at
+    run time stays an If."""
     from ._importer import specialized_model
     return specialized_model(model, batch_size, input_shapes, input_values)
 

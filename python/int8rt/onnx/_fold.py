@@ -8,7 +8,8 @@ Walks the (topologically sorted) graph once:
   their names). QuantizeLinear / DequantizeLinear are never folded: the
   quantization passes need them as nodes; nor are If / Loop / Scan, whose
   subgraphs read values that are not inputs of the node (``_specialize.py``
-  inlines an If with a known condition).
+  inlines an If with a known condition; the others run at run time, with the
+  shape-dependent values their subgraphs read computed at run time too).
 * ``Shape`` of a tensor gives a *shape-dependent* value (``BatchValue``):
   the static entries are known, the others are tagged: BATCH (exactly the
   dynamic batch), DERIVED (computed from it) or UNKNOWN (a dimension ONNX
@@ -50,6 +51,7 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 from .._errors import NotSupportedError
+from ._subgraphs import captured_names
 from .ops import FOLD_ONLY_OPS, SUPPORTED_OPS, describe
 
 STATIC, BATCH, DERIVED, UNKNOWN = 0, 1, 2, 3
@@ -145,7 +147,13 @@ class Folder:
         args = [self.values.get(n) if n else None for n in node.input]
         present = [(n, a) for n, a in zip(node.input, args) if n]
         op = node.op_type
-        if op in _NEVER_FOLD or op in _SUBGRAPH_OPS:
+        if op in _SUBGRAPH_OPS:
+            # Its subgraphs read outer values by name: a shape-dependent one is needed at run time.
+            for name in list(node.input) + captured_names(node):
+                if isinstance(self.values.get(name), BatchValue):
+                    self._materialize(name)
+            self._keep(node)
+        elif op in _NEVER_FOLD:
             self._keep(node)
         elif all(isinstance(a, np.ndarray) for _, a in present):
             try:

@@ -7,7 +7,9 @@ before any calibration work), run ONNX shape inference (strict mode off, data pr
 constants (``_fold.py``), then emit inputs, the constants the remaining
 nodes read, the nodes (normalised by ``ops.normalize``), the outputs and
 every shape inference produced. Tensor names are the ONNX names, unchanged
-(calibration caches are keyed by them).
+(calibration caches are keyed by them). The subgraphs of an If, Loop or Scan
+left for run time import the same way, each as a model of its own
+(``_subgraphs.py``).
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from . import ops
 from ._fold import BatchValue, Folder, FoldResult
 from ._load import ModelSource, first_line, load, with_supported_opset
 from ._specialize import bind_input_values, drop_unused_initializers, fix_input_shapes, inline_constant_ifs
+from ._subgraphs import (CAPTURES_ATTR, CONTROL_FLOW_OPS, OuterScope, capture_info, captured_names, formal_inputs,
+                         split_attributes, subgraph_model)
 
 logger = logging.getLogger("int8rt")
 
@@ -78,9 +82,15 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int],
     if batch_size is not None:
         proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
     proto = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
+    return _import_graph(proto, opset, source)
+
+
+def _import_graph(proto: onnx.ModelProto, opset: int, source: str, subgraph: bool = False) -> Network:
+    """The checked, specialised model as a Network (also each control-flow subgraph, as a model of its
+    own: then an input without a shape is one of any rank)."""
     initializers = {t.name: t for t in proto.graph.initializer}
     _check_nodes(proto.graph, opset, initializers, source)
-    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
+    declared = [_declare_input(vi, source, subgraph) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     batch_symbol = _batch_symbol(proto, initializers)
     constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
@@ -97,8 +107,30 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int],
         proto, constants = _refolded(proto, folded), folded.constants
         logger.debug("onnx import %s: fold pass kept %d nodes", source, len(folded.nodes))
     logger.debug("onnx import %s: %d of %d nodes folded into constants", source, count - len(folded.nodes), count)
-    emitter = _Emitter(source, opset, shapes, dtypes, folder.values, dynamic)
+    outer = OuterScope(source, proto, _shape_of(shapes, folder.values), symbols.get,
+                       _elem_type_of(dtypes, folder.values))
+    emitter = _Emitter(source, opset, shapes, dtypes, folder.values, dynamic, outer)
     return emitter.emit(declared, folded.nodes, proto.graph.output)
+
+
+def _shape_of(shapes: Dict[str, Dims], values: Dict[str, Any]):
+    """name -> its dims (from shape inference, or a constant's shape), None where unknown."""
+    def shape(name: str) -> Optional[Dims]:
+        v = values.get(name)
+        return list(v.shape) if isinstance(v, np.ndarray) else shapes.get(name)
+    return shape
+
+
+def _elem_type_of(dtypes: Dict[str, str], values: Dict[str, Any]):
+    """name -> its ONNX element type (from shape inference, or a constant's dtype), None where unknown."""
+    by_name = {v: k for k, v in RUNTIME_DTYPES.items()}
+
+    def elem(name: str) -> Optional[int]:
+        v = values.get(name)
+        if isinstance(v, np.ndarray):
+            return helper.np_dtype_to_tensor_dtype(v.dtype)
+        return by_name.get(dtypes.get(name, ""))
+    return elem
 
 
 _MAX_FOLD_PASSES = 16  # each pass folds at least one node; real exports settle in a few
@@ -118,6 +150,7 @@ def _refolded(proto: onnx.ModelProto, folded: FoldResult) -> onnx.ModelProto:
         del node.input[:]
         node.input.extend(kept.inputs)
         read.update(kept.inputs)
+        read.update(captured_names(kept.node))  # what a subgraph reads by name (``_subgraphs.py``)
     read.update(vi.name for vi in g.output)
     inputs = [vi for vi in g.input if vi.name not in folded.constants]  # an initializer listed as an input
     del g.input[:]
@@ -129,7 +162,7 @@ def _refolded(proto: onnx.ModelProto, folded: FoldResult) -> onnx.ModelProto:
 def _folder(proto: onnx.ModelProto, opset: int, source: str) -> Folder:
     """A Folder for one pass over ``proto`` (shapes from ONNX shape inference)."""
     initializers = {t.name: t for t in proto.graph.initializer}
-    declared = [_declare_input(vi, source) for vi in proto.graph.input if vi.name not in initializers]
+    declared = [_declare_input(vi, source, any_rank=True) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     shapes, _, symbols = _inferred_shapes(proto, source)
     constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
@@ -272,7 +305,10 @@ def _inferred_shapes(proto: onnx.ModelProto, source: str
     return shapes, dtypes, symbols
 
 
-def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int], str]:
+def _declare_input(vi: onnx.ValueInfoProto, source: str, any_rank: bool = False
+                   ) -> Tuple[str, Optional[List[int]], str]:
+    """(name, dims with -1 where dynamic, dtype); dims None for an input without a
+    shape where ``any_rank`` allows one (a subgraph's: Tensor::any_rank)."""
     elem = vi.type.tensor_type.elem_type
     if elem not in _INPUT_DTYPES:
         raise NotSupportedError(f"{source}: input '{vi.name}' has element type "
@@ -280,6 +316,8 @@ def _declare_input(vi: onnx.ValueInfoProto, source: str) -> Tuple[str, List[int]
                                 f"{', '.join(RUNTIME_DTYPES.values())}")
     t = vi.type.tensor_type
     if not t.HasField("shape"):
+        if any_rank:
+            return vi.name, None, _INPUT_DTYPES[elem]
         raise InvalidArgumentError(f"{source}: input '{vi.name}' has no shape (not even a rank); int8rt needs "
                                    "the rank of every input")
     # A symbolic or unknown dimension is dynamic (-1): any size at run time,
@@ -320,8 +358,9 @@ class _Emitter:
     """Builds the Network from the folded graph."""
 
     def __init__(self, source: str, opset: int, shapes: Dict[str, Dims], dtypes: Dict[str, str],
-                 values: Dict[str, Any], dynamic: bool) -> None:
+                 values: Dict[str, Any], dynamic: bool, outer: OuterScope) -> None:
         self.source, self.shapes, self.dtypes, self.values, self.dynamic = source, shapes, dtypes, values, dynamic
+        self.opset, self.outer = opset, outer
         self.net = Network()
         self.ids: Dict[str, int] = {}
         self.ctx = ops.EmitContext(opset, shapes.get, self._constant, self._add_constant)
@@ -362,7 +401,9 @@ class _Emitter:
             self.ids[name] = self.net.add_input(name, dims, dtype)
         widened = []
         for kept in nodes:
-            if self._via_float32(kept.node.op_type, kept.inputs):
+            if kept.node.op_type in CONTROL_FLOW_OPS:
+                self._emit_control_flow(kept.node, list(kept.inputs))
+            elif self._via_float32(kept.node.op_type, kept.inputs):
                 if any(n and self._dtype_of(n) == "float64" for n in kept.inputs):
                     widened.append(kept.node.name or kept.node.output[0])
                 self._emit_via_float32(kept.node, list(kept.inputs))
@@ -462,6 +503,29 @@ class _Emitter:
                     suffix = "" if k == 0 else f"_{k}"
                     self.ids[result] = self.net.add_node("Squeeze", f"{base}_to_1d{suffix}", [tid, axis], {},
                                                          [result])[0]
+
+    def _emit_control_flow(self, node: onnx.NodeProto, inputs: List[str]) -> None:
+        """An If, Loop or Scan decided at run time: its subgraphs imported as Networks,
+        the outer values they read passed in as captures (``_subgraphs.py``)."""
+        desc = ops.describe(node.name, node.op_type, node.output)
+        names = captured_names(node)
+        constants = {n: self._constant(n) for n in names if self._constant(n) is not None}
+        captures = [n for n in names if n not in constants]
+        declared = [capture_info(n, self.outer, desc) for n in captures]
+        graphs, attrs = split_attributes(node)
+        for key, graph in graphs:
+            reader = f"{desc} {key}"
+            formal = formal_inputs(node, graph, self.outer, reader)
+            model = subgraph_model(graph, formal, declared, constants, self.outer)
+            source = f"{self.source}: {reader}"
+            attrs[key] = _import_graph(_specialized(model, self.opset, source, {}, {}), self.opset, source,
+                                       subgraph=True)
+        if node.op_type != "If":
+            attrs[CAPTURES_ATTR] = len(captures)
+        ids = [self._tensor(n, desc) for n in inputs] + [self._tensor(n, desc) for n in captures]
+        for name, tid in zip(node.output, self.net.add_node(node.op_type, node.name, ids, attrs, list(node.output))):
+            if name:
+                self.ids[name] = tid
 
     def _fresh(self, stem: str) -> str:
         name, k = stem, 0

@@ -2,15 +2,17 @@
 to values, and every ``If`` whose condition is then known replaced by the
 branch it takes.
 
-int8rt's IR has no control flow. An ``If`` is imported when its condition
-is known at import time; the chosen branch's nodes are inlined into the
-enclosing graph (names that would clash get a suffix, the branch's
-initializers move up) and the ``If`` outputs become Identity nodes of the
-branch outputs. Nested Ifs surface in the enclosing graph and are folded in
-the next round; the rounds stop when no If is left or none is known.
+An ``If`` whose condition is known at import time is inlined: the chosen
+branch's nodes move into the enclosing graph (names that would clash get a
+suffix, the branch's initializers move up) and the ``If`` outputs become
+Identity nodes of the branch outputs, so the branch is folded, fused and
+quantized with the rest of the graph. Nested Ifs surface in the enclosing
+graph and are folded in the next round; the rounds stop when no If is left or
+none is known. An If whose condition stays unknown is left to run time: the
+engine runs the branch each run's condition names (``_subgraphs.py``).
 
-Conditions exporters emit are of two kinds, and both become known by
-specialising, not by an engine-level If op:
+Conditions exporters emit are often of two kinds that become known by
+specialising, which is worth doing even though the engine runs the If:
 
 * shape tests (``x.size(-1) == 1`` before a squeeze, ``state.size(0)`` as a
   bool: PyTorch's scripted branches): known once the input shapes are
@@ -24,19 +26,23 @@ specialising, not by an engine-level If op:
   is never meant for; a user picks the mode when deploying, as ONNX Runtime
   users pass ``sr`` with every call.
 
-An If left with a run-time condition is refused, naming the inputs the
-condition depends on and the option that would fix it.
+An If left with a run-time condition is logged (at INFO), naming the inputs
+the condition depends on and the options that would decide it at import.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set
+import logging
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
 from .._errors import InvalidArgumentError, NotSupportedError
+from ._subgraphs import subgraphs
 from .ops import describe
+
+logger = logging.getLogger("int8rt")
 
 __all__ = ["fix_input_shapes", "bind_input_values", "inline_constant_ifs", "drop_unused_initializers"]
 
@@ -85,7 +91,7 @@ def bind_input_values(proto: onnx.ModelProto, values: Mapping[str, Any], source:
 def inline_constant_ifs(proto: onnx.ModelProto,
                         fold: Callable[[onnx.ModelProto], Mapping[str, Any]]) -> None:
     """Replaces (in place) every top-level If whose condition is known with
-    its branch, repeating while nested Ifs come up; then refuses any If left.
+    its branch, repeating while nested Ifs come up; the Ifs left run at run time.
 
     ``fold(proto)`` is the importer's constant folding: tensor name -> value
     (an ``np.ndarray`` where known at import time). Each round also turns the
@@ -103,14 +109,12 @@ def inline_constant_ifs(proto: onnx.ModelProto,
             _inline(proto.graph, node, cond)
         if not chosen and not folded:
             break
-    left = [n for n in proto.graph.node if n.op_type == "If"]
-    if left:
-        raise NotSupportedError(
-            "; ".join(f"{describe(n.name, n.op_type, n.output)}: its condition '{n.input[0]}' is computed at run "
-                      f"time from input(s) {', '.join(_inputs_behind(proto.graph, n.input[0])) or '(none)'}"
-                      for n in left) +
-            ". int8rt imports an If whose condition is known at import time: bind a mode input with "
-            "input_values={name: value} (one engine per value) or fix shapes with input_shapes= / batch_size=")
+    for n in proto.graph.node:
+        if n.op_type == "If":
+            logger.info("%s: its condition '%s' is computed at run time from input(s) %s; the engine runs the branch "
+                        "each run takes (input_values= / input_shapes= would decide it at import)",
+                        describe(n.name, n.op_type, n.output), n.input[0],
+                        ", ".join(_inputs_behind(proto.graph, n.input[0])) or "(none)")
 
 
 def _truth(value: Any) -> Optional[bool]:
@@ -161,7 +165,7 @@ def _defined(graph: onnx.GraphProto) -> Set[str]:
     names = {t.name for t in graph.initializer} | {vi.name for vi in graph.input}
     for node in graph.node:
         names.update(o for o in node.output if o)
-        for sub in _subgraphs(node):
+        for sub in subgraphs(node):
             names |= _defined(sub)
     return names
 
@@ -170,17 +174,9 @@ def _used(graph: onnx.GraphProto) -> Set[str]:
     names = _defined(graph) | {vi.name for vi in graph.output}
     for node in graph.node:
         names.update(i for i in node.input if i)
-        for sub in _subgraphs(node):
+        for sub in subgraphs(node):
             names |= _used(sub)
     return names
-
-
-def _subgraphs(node: onnx.NodeProto) -> Iterable[onnx.GraphProto]:
-    for a in node.attribute:
-        if a.type == onnx.AttributeProto.GRAPH:
-            yield a.g
-        elif a.type == onnx.AttributeProto.GRAPHS:
-            yield from a.graphs
 
 
 def _rename(graph: onnx.GraphProto, mapping: Dict[str, str]) -> None:
@@ -191,7 +187,7 @@ def _rename(graph: onnx.GraphProto, mapping: Dict[str, str]) -> None:
     for node in graph.node:
         node.input[:] = [mapping.get(i, i) for i in node.input]
         node.output[:] = [mapping.get(o, o) for o in node.output]
-        for sub in _subgraphs(node):
+        for sub in subgraphs(node):
             _rename(sub, mapping)
 
 
@@ -234,7 +230,7 @@ def drop_unused_initializers(graph: onnx.GraphProto) -> None:
     def collect(g: onnx.GraphProto) -> None:
         for node in g.node:
             read.update(i for i in node.input if i)
-            for sub in _subgraphs(node):
+            for sub in subgraphs(node):
                 read.update(vi.name for vi in sub.output)
                 collect(sub)
     collect(graph)

@@ -1,0 +1,74 @@
+// If (ONNX), its condition known only at run time (control_flow.h): each run
+// reads the one-element bool condition, runs the branch it names on the
+// captured values and copies that branch's outputs out. An If whose condition
+// the importer can tell is inlined there instead (onnx/_specialize.py).
+//
+// Shape inference without a run: with the condition's value at hand (a
+// constant or a shape tensor) the taken branch's shapes; without it, the
+// shapes both branches agree on; otherwise (the branches differ, or a shape
+// depends on values) the outputs are known only at run time.
+#include "engine/layer.h"
+#include "engine/ops/control_flow.h"
+#include "engine/ops/subgraph.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+class IfLayer : public Layer {
+ public:
+  IfLayer(const Node& node)
+      : prefix_(layer_error_prefix(node)),
+        then_(graph_attribute(node, "then_branch"), node, "then_branch"),
+        else_(graph_attribute(node, "else_branch"), node, "else_branch") {
+    require_inputs(node, 1);
+    for (const Subgraph* g : {&then_, &else_}) {
+      if (g->num_inputs() != node.inputs.size() - 1 || g->num_outputs() != node.outputs.size()) {
+        throw InvalidArgument(prefix_ + "a branch takes " + std::to_string(g->num_inputs()) + " inputs and gives " +
+                              std::to_string(g->num_outputs()) + " outputs; the node passes " +
+                              std::to_string(node.inputs.size() - 1) + " captured values and has " +
+                              std::to_string(node.outputs.size()) + " outputs");
+      }
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const std::vector<const Value*> captures(in.begin() + 1, in.end());
+    std::vector<std::pair<DataType, Shape>> a, b;
+    if (in[0]->has_data()) {
+      if (branch(*in[0]).infer(captures, a)) return a;
+    } else if (then_.infer(captures, a) && else_.infer(captures, b) && a == b) {
+      return a;
+    }
+    throw ValueDependentShape(prefix_ + "its output shapes are those of the branch a run takes");
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    Subgraph::Run taken(branch(*in[0]));
+    taken(std::vector<const Value*>(in.begin() + 1, in.end()));
+    for (size_t o = 0; o < out.size(); ++o) copy_value(taken.output(o), *out[o]);
+  }
+
+  bool sizes_outputs_when_run() const override { return true; }
+  bool accepts_empty_inputs() const override { return true; }
+  std::string describe() const override {
+    return "if: then " + std::to_string(then_.network().nodes().size()) + " layers, else " +
+           std::to_string(else_.network().nodes().size());
+  }
+
+ private:
+  const Subgraph& branch(const Value& cond) const {
+    return scalar_bool(cond, prefix_ + "the condition") ? then_ : else_;
+  }
+
+  std::string prefix_;
+  Subgraph then_, else_;
+};
+
+INT8RT_REGISTER_LAYER("If", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  return std::make_unique<IfLayer>(node);
+});
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,134 @@
+// Subgraphs of the control-flow layers and the copies they make (subgraph.h).
+#include "engine/ops/subgraph.h"
+
+#include <cstring>
+
+#include "core/checked_math.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+
+const Network& graph_attribute(const Node& node, const std::string& attr) {
+  const Network* g = node.attrs.get_graph(attr);
+  if (!g) throw InvalidArgument(layer_error_prefix(node) + "has no subgraph attribute '" + attr + "'");
+  return *g;
+}
+
+namespace {
+Network checked_copy(const Network& graph, const std::string& where) {
+  try {
+    graph.validate();
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(where + e.what());
+  }
+  return graph;
+}
+}  // namespace
+
+Subgraph::Subgraph(const Network& graph, const Node& node, const std::string& attr)
+    : where_(layer_error_prefix(node) + attr + ": "), executor_(checked_copy(graph, where_)) {}
+
+bool Subgraph::infer(const std::vector<const Value*>& inputs,
+                     std::vector<std::pair<DataType, Shape>>& outputs) const {
+  std::vector<Shape> shapes;
+  for (const Value* v : inputs) shapes.push_back(v->shape());
+  try {
+    return executor_.infer_outputs(shapes, outputs);
+  } catch (const ValueDependentShape&) {
+    return false;
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(where_ + e.what());
+  }
+}
+
+Subgraph::Run::Run(const Subgraph& graph) : graph_(graph) {
+  {
+    std::lock_guard<std::mutex> lock(graph.mutex_);
+    if (!graph.pool_.empty()) {
+      state_ = std::move(graph.pool_.back());
+      graph.pool_.pop_back();
+    }
+  }
+  // Only inputs and outputs are read after a run, so buffers may be shared.
+  if (!state_) state_ = graph.executor_.make_state(/*share_buffers=*/true);
+}
+
+Subgraph::Run::~Run() {
+  std::lock_guard<std::mutex> lock(graph_.mutex_);
+  graph_.pool_.push_back(std::move(state_));
+}
+
+void Subgraph::Run::operator()(const std::vector<const Value*>& inputs) {
+  const std::vector<int>& ids = graph_.executor_.network().inputs();
+  if (inputs.size() != ids.size()) {
+    throw InvalidArgument(graph_.where_ + "takes " + std::to_string(ids.size()) + " inputs, given " +
+                          std::to_string(inputs.size()));
+  }
+  std::vector<Executor::Input> bound(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    bound[i] = {ids[i], inputs[i]->dtype(), inputs[i]->shape(), inputs[i]->numel() ? inputs[i]->data<void>() : nullptr};
+  }
+  try {
+    graph_.executor_.run(*state_, bound);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(graph_.where_ + e.what());
+  }
+}
+
+const Value& Subgraph::Run::output(size_t i) const {
+  return graph_.executor_.value(*state_, graph_.executor_.network().outputs().at(i));
+}
+
+void copy_value(const Value& from, Value& to) {
+  to.reset(from.dtype(), from.shape());
+  if (to.nbytes()) std::memcpy(to.data<char>(), from.data<char>(), to.nbytes());
+}
+
+namespace {
+// Elements before `axis`, and the bytes of one index of it (the elements after, times the element size).
+std::pair<int64_t, size_t> split_at(const Shape& shape, int axis, DataType dtype) {
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+  return {outer, static_cast<size_t>(inner) * dtype_size(dtype)};
+}
+}  // namespace
+
+void take_along_axis(const Value& from, int axis, int64_t index, Value& to) {
+  Shape s = from.shape();
+  const int64_t count = s.at(axis);
+  s.erase(s.begin() + axis);
+  to.reset(from.dtype(), s);
+  const auto [outer, row] = split_at(from.shape(), axis, from.dtype());
+  if (to.nbytes() == 0) return;
+  const char* src = from.data<char>();
+  char* dst = to.data<char>();
+  for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + o * row, src + (o * count + index) * row, row);
+}
+
+void put_along_axis(const Value& piece, int axis, int64_t index, Value& to) {
+  const int64_t count = to.shape().at(axis);
+  const auto [outer, row] = split_at(to.shape(), axis, to.dtype());
+  if (piece.nbytes() == 0) return;
+  const char* src = piece.data<char>();
+  char* dst = to.data<char>();
+  for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + (o * count + index) * row, src + o * row, row);
+}
+
+bool scalar_bool(const Value& v, const std::string& what) {
+  if (v.dtype() != DataType::kBool || v.numel() != 1) {
+    throw InvalidArgument(what + " must be one bool, got " + dtype_name(v.dtype()) + " " + shape_str(v.shape()));
+  }
+  return v.data<uint8_t>()[0] != 0;
+}
+
+int64_t scalar_int64(const Value& v, const std::string& what) {
+  if (v.dtype() != DataType::kInt64 || v.numel() != 1) {
+    throw InvalidArgument(what + " must be one int64, got " + dtype_name(v.dtype()) + " " + shape_str(v.shape()));
+  }
+  return v.data<int64_t>()[0];
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,79 @@
+// Subgraphs of the control-flow layers (If's branches, Loop's and Scan's
+// body: control_flow.h), each compiled once into its own Executor when the
+// layer is created, and the copies those layers make of Values.
+//
+// A layer runs a subgraph on the Values it hands in (one per subgraph input,
+// in order: what the node passes in, then the outer values it captures) and
+// reads the outputs back by position. Layers are const and shared by every
+// execution context, so a run takes an Executor::State from a small pool (or
+// makes one) and gives it back when done: concurrent contexts never share
+// one, and a context's repeated runs reuse the storage of earlier ones.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/executor.h"
+
+namespace int8rt {
+namespace engine {
+
+class Subgraph {
+ public:
+  // Compiles `graph` (the attribute `attr` of `node`); a subgraph whose op has
+  // no layer is refused as the executor refuses one at the top level.
+  Subgraph(const Network& graph, const Node& node, const std::string& attr);
+
+  const Network& network() const { return executor_.network(); }
+  size_t num_inputs() const { return executor_.network().inputs().size(); }
+  size_t num_outputs() const { return executor_.network().outputs().size(); }
+
+  // The outputs' dtypes and shapes for these inputs (shapes only are read),
+  // or false when one depends on values only a run computes.
+  bool infer(const std::vector<const Value*>& inputs, std::vector<std::pair<DataType, Shape>>& outputs) const;
+
+  // One run of the subgraph: holds a state from the pool while it lives.
+  class Run {
+   public:
+    explicit Run(const Subgraph& graph);
+    ~Run();
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
+    // Runs on `inputs` (one per subgraph input, in order; they are copied
+    // in). The outputs stay readable until the next call or the Run's end.
+    void operator()(const std::vector<const Value*>& inputs);
+    const Value& output(size_t i) const;
+
+   private:
+    const Subgraph& graph_;
+    std::unique_ptr<Executor::State> state_;
+  };
+
+ private:
+  std::string where_;  // "node 'name' (Op): then_branch: ", for errors
+  Executor executor_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Executor::State>> pool_;
+};
+
+// The subgraph under attribute `attr` of `node`; InvalidArgument naming both
+// when there is none.
+const Network& graph_attribute(const Node& node, const std::string& attr);
+
+// `to` becomes a copy of `from` (dtype, shape, bytes).
+void copy_value(const Value& from, Value& to);
+// `to` = `from` at `index` along `axis` (that axis removed): Scan's slices.
+void take_along_axis(const Value& from, int axis, int64_t index, Value& to);
+// Writes `piece` into `to` at `index` along `axis` of `to`, whose shape is
+// `piece`'s with that axis inserted: Loop's and Scan's stacked outputs.
+void put_along_axis(const Value& piece, int axis, int64_t index, Value& to);
+// The value of a one-element bool tensor (an If or Loop condition), or of a
+// one-element int64 one (Loop's trip count); InvalidArgument naming `what`.
+bool scalar_bool(const Value& v, const std::string& what);
+int64_t scalar_int64(const Value& v, const std::string& what);
+
+}  // namespace engine
+}  // namespace int8rt
