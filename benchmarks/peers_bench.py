@@ -13,7 +13,7 @@ Networks (nothing downloaded at run time):
       output last_hidden_state
 
 Engines: int8rt FP32 (the reference) and INT8 with each --methods
-calibrator, auto also with bias correction, cross-layer equalization
+calibrator (auto decides bias correction itself), auto also with bias correction off and forced on, cross-layer equalization
 (CNNs) or SmoothQuant (BERT) on; ONNX Runtime quantize_static (QDQ,
 per-channel weights, its defaults otherwise) with MinMax / Entropy /
 Percentile after quant_pre_process; NNCF (nncf.quantize on the OpenVINO
@@ -122,17 +122,23 @@ def main() -> None:
         ref = np.concatenate([fp32.run(f)[out] for f in evals])
         builds: list[tuple[str, Callable[[], Callable[[dict], np.ndarray]]]] = []
 
+        decisions: list[str] = []  # auto's choices, printed under the table
+
         def int8rt_engine(method: str, **config: Any) -> Callable[[], Callable[[dict], np.ndarray]]:
             def make() -> Callable[[dict], np.ndarray]:
                 calibrator = int8rt.make_calibrator(calib, algorithm=method)
                 engine = int8rt.build_engine(path, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False,
                                                                         **config))
+                report = engine.build_report()
+                if getattr(report, "auto_choice", None):
+                    decisions.append(f"{method} {config or ''}: {report.auto_choice}; seconds {report.seconds}")
                 return lambda feed: engine.run(feed)[out]
             return make
 
         if "int8rt" in groups:
             builds += [(f"int8rt {m}", int8rt_engine(m)) for m in args.methods.split(",")]
         if "corr" in groups:
+            builds.append(("int8rt auto, bias corr. off", int8rt_engine("auto", bias_correction=False)))
             builds.append(("int8rt auto + bias corr.", int8rt_engine("auto", bias_correction=True)))
             if name == "bert":
                 builds.append(("int8rt auto + SmoothQuant", int8rt_engine("auto", smoothquant=True)))
@@ -165,6 +171,8 @@ def main() -> None:
             agree = f"{M.top1_agreement(ref, got):.3f}" if M.looks_like_class_scores(ref.shape) else "-"
             print(f"| {label} | {M.centred_cosine(ref, got):.4f} | {M.relative_l2(ref, got):.4f} | {agree} | "
                   f"{secs:.1f} | {os.getloadavg()[0]:.1f} |", flush=True)
+        for line in decisions:
+            print(f"- {line}")
 
 
 if __name__ == "__main__":

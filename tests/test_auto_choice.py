@@ -67,11 +67,11 @@ class _FixedOutput:
 
 
 def _scorer(ref: np.ndarray):
-    from int8rt.accuracy.auto_choice import _Scorer, _centre
+    from int8rt.accuracy.auto_choice import Scorer, _centre
 
-    scorer = _Scorer.__new__(_Scorer)  # the float32 run replaced by ``ref``
+    scorer = Scorer.__new__(Scorer)  # the float32 run replaced by ``ref``
     scorer.data, scorer.batch_size = [{"x": np.zeros((len(ref), 1), np.float32)}], len(ref)
-    scorer.centred = {"y"}
+    scorer.centred, scorer.maps = {"y"}, set()
     scorer.ref = _centre([{"y": ref}], {"y"})
     scorer.energy = scorer._per_sample(scorer.ref, scorer.ref, zero=True)
     return scorer

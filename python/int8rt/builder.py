@@ -136,7 +136,12 @@ class BuilderConfig:
         smoothquant_alpha: SmoothQuant's migration strength alpha.
         bias_correction: INT8 only: subtract from each Conv / Gemm bias the
             per-channel mean shift int8 weights and inputs cause, measured on
-            calibration samples (int8rt/accuracy/bias_correction.py).
+            calibration samples (int8rt/accuracy/bias_correction.py). True:
+            always; False: never; None (default): the ``auto`` calibrator
+            builds the engine with and without it and keeps it where its
+            held-out samples are clearly closer to float32 with it (the
+            decision is in ``engine.build_report().auto_choice``); other
+            calibrators: off.
         accuracy_target: INT8 only, needs ``accuracy_check``: keep the
             fewest, most sensitive layers in float32 so that the score on the
             held-out samples reaches this (int8rt/accuracy/mixed.py); the
@@ -165,7 +170,7 @@ class BuilderConfig:
     equalize: bool = False
     smoothquant: bool = False
     smoothquant_alpha: float = 0.5
-    bias_correction: bool = False
+    bias_correction: Optional[bool] = None
     accuracy_target: Optional[float] = None
     accuracy_metric: Optional[Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]] = None
 
@@ -388,7 +393,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
-                                          if v in ("fp32", "bf16")})
+                                          if v in ("fp32", "bf16")},
+                             fresh=lambda: rewrites.replay(_core.Builder(network, **_builder_args(config))))
         result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
         run.before_build(result)
 
