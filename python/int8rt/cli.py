@@ -330,8 +330,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
                    help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases (default: "
                    "the auto calibrator keeps it where its held-out samples show it helps; others: off)")
-    b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=False,
-                   help="cross-layer equalization of conv -> (ReLU) -> conv pairs before calibration (default: off)")
+    b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="cross-layer equalization of conv -> (ReLU) -> conv pairs (default: the auto calibrator "
+                   "keeps it where its held-out samples show it helps; others: off)")
     b.add_argument("--smoothquant", action=argparse.BooleanOptionalAction, default=False,
                    help="SmoothQuant: move activation outliers into the weights of MatMul/Gemm layers (default: off)")
     b.add_argument("--smoothquant-alpha", type=float, default=0.5, metavar="A",

@@ -85,8 +85,9 @@ class BuildReport:
         auto_choice: the ``auto`` calibrator's decisions (also when nothing
             is measured): ``"thresholds"`` (the chosen set: a method for
             every tensor, or ``"per-tensor"`` / ``"refined"``),
-            ``"bias_correction"`` (``"on"`` / ``"off"``, and whether auto
-            decided it or the config did), ``"samples"`` (held-out samples
+            ``"bias_correction"`` and ``"equalization"`` (``"on"`` /
+            ``"off"``, and whether auto decided it or the config did),
+            ``"samples"`` (held-out samples
             the decisions were judged on) and ``"errors"`` (each candidate's
             output error there: relative L2, class scores and dense maps
             as sqrt(1 - centred cosine^2)).
@@ -166,8 +167,9 @@ class BuildReport:
         if not a:
             return ""
         errors = ", ".join(f"{k} {v:.4g}" for k, v in a.get("errors", {}).items())
-        return (f"  auto calibration: thresholds {a.get('thresholds')}, bias correction {a.get('bias_correction')} "
-                f"(output error on {a.get('samples')} held-out samples: {errors})")
+        return (f"  auto calibration: thresholds {a.get('thresholds')}, equalization {a.get('equalization', 'off')}, "
+                f"bias correction {a.get('bias_correction', 'off')} (output error on {a.get('samples')} held-out "
+                f"samples: {errors})")
 
 
 def _f(x: float) -> str:

@@ -25,7 +25,7 @@ from .._numerics import scale_from_amax
 from . import auto_choice, check, mixed
 from . import bias_correction as biascorr
 from .holdout import SampleRouter
-from .taps import count
+from .taps import batches, count
 from .report import METADATA_KEY, BuildReport
 
 __all__ = ["CalibrationRun"]
@@ -54,7 +54,10 @@ class CalibrationRun:
     def __init__(self, builder: Any, calibrator: IInt8Calibrator, *, holdout_every: int, measure: bool = True,
                  max_check: int = 256,
                  bias_correction: Optional[bool] = None, fp32_layers: Optional[set[str]] = None,
-                 fresh: Optional[Callable[[], Any]] = None) -> None:
+                 fresh: Optional[Callable[[], Any]] = None,
+                 equalize: Optional[Callable[[set[str]], tuple[Any, dict[str, list[float]], Callable[[], None]]]]
+                 = None,
+                 equalized: bool = False) -> None:
         self._builder = builder
         self._network = builder.optimized_network()
         self._calibrator = calibrator
@@ -84,6 +87,10 @@ class CalibrationRun:
         self._fit: Any = None  # the auto choice's collector, when every sample calibrates the session's
         # a Builder like the build's (same rewrites), for engines auto measures a correction on
         self._fresh = fresh
+        # auto decides cross-layer equalization: skip -> (an equalized Builder like the build's, the rescaled
+        # tensors, adopt it as the build's); builder._Rewrites.equalized_copy
+        self._equalize = equalize
+        self._equalized = equalized  # equalized before calibration (BuilderConfig(equalize=True))
         self._int8_names: set[str] = set()
         self._judge: Any = None      # auto: the scorer its choices are judged by (auto_choice.judge_for)
         self._where = ""
@@ -153,7 +160,6 @@ class CalibrationRun:
             amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, amaxes)
         else:
             self._chosen_engine = choice.engines.get(choice.label)
-        self._seconds["auto_choice"] = time.perf_counter() - t0
         self._auto = dict(thresholds=choice.label, samples=count(self._judge.data),
                           errors={k: round(e.relative_l2, 6) for k, e in choice.errors.items()})
         logger.info("auto calibration, output relative L2 on %d %s samples (class scores and dense maps: "
@@ -161,7 +167,62 @@ class CalibrationRun:
                     ", ".join(f"{k} {v:.4g}" for k, v in self._auto["errors"].items()), choice.label,
                     "" if self._where == "held-out" else
                     " (no calibration samples held out, so the choice is judged on samples it calibrated on)")
+        self._seconds["auto_choice"] = time.perf_counter() - t0
+        if self._equalize is None:
+            self._auto["equalization"] = "on (BuilderConfig)" if self._equalized else "off (BuilderConfig)"
+        else:
+            t0 = time.perf_counter()
+            amaxes = self._decide_equalization(session, amaxes)
+            self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
+
+    def _decide_equalization(self, session: Any, amaxes: dict[str, float]) -> dict[str, float]:
+        """Cross-layer equalization, tried after the choice of thresholds: a
+        copy of the build's network is equalized (equalize.py), its rescaled
+        tensors' histograms are taken on the kept samples (the full
+        calibration pass saw the tensors before rescaling) and given the
+        chosen method's thresholds; the engine is kept where it is clearly
+        closer to float32 on the held-out samples than the one without.
+        Returns the thresholds, the rescaled tensors' replaced when kept."""
+        from ..calib import Collector
+        from . import equalize
+
+        assert self._auto is not None
+        data = self.router.search_data()
+        if data is None or not equalize.find_pairs(self._network, self._fp32_layers):
+            self._auto["equalization"] = "off (no conv -> conv pair)" if data is not None else "off (no kept samples)"
+            return amaxes
+        trial, rescaled, adopt = self._equalize(self._fp32_layers)
+        c = session.collector
+        collector = Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
+                              nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+        for chunk in batches(data, self._chunk):
+            trial.calibrate_batch(chunk, collector._native)
+        names = {n for n in rescaled if n in self._int8_names and n in collector}
+        trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes)
+        plain = self._chosen_engine if self._chosen_engine is not None else self._builder.build(_scales(amaxes))
+        without, with_ = self._judge(plain), self._judge(trial.build(_scales(trial_amaxes)))
+        keep = with_.clearly_below(without)
+        self._auto["equalization"] = (f"on (auto, {len(rescaled)} tensors rescaled, their thresholds from "
+                                      f"{count(data)} kept samples)" if keep else "off (auto)")
+        self._auto["errors"].update({"equalization off": round(without.relative_l2, 6),
+                                     "equalization on": round(with_.relative_l2, 6)})
+        logger.info("auto calibration: cross-layer equalization %s (output relative L2 on %d %s samples: %.4g "
+                    "without, %.4g with)", "kept" if keep else "left off", self._auto["samples"], self._where,
+                    without.relative_l2, with_.relative_l2)
+        if not keep:
+            return amaxes
+        adopt()
+        self._builder = trial
+        self._network = trial.optimized_network()
+        self._chosen_engine = None
+        return trial_amaxes
+
+    @property
+    def builder(self) -> Any:
+        """The build's ``_core.Builder``: the one given, or the equalized
+        copy where auto kept cross-layer equalization."""
+        return self._builder
 
     def before_build(self, result: Any) -> None:
         """Bias correction on the builder's network, once the scales are
