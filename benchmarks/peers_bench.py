@@ -30,6 +30,7 @@ NNCF: quantize), wall clock, on a shared machine: compare within a table.
 
     cd /tmp && PYTHONPATH=$REPO/python python $REPO/benchmarks/peers_bench.py \\
         [--models resnet50,shufflenet_v2,bert] [--methods minmax,mse,percentile,entropy2,auto] [--groups int8rt,corr,ort,nncf]
+        (--groups ort_s8: ORT MinMax / Percentile with symmetric int8 activations, int8rt's numerics)
 """
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ def bert_subject(tmp: Path) -> tuple[str, Feeds, Feeds, str]:
 
 def ort_int8(path: str, calib: Feeds, method: str, tmp: str) -> Callable[[dict], np.ndarray]:
     import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, quantize_static
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
@@ -82,16 +84,21 @@ def ort_int8(path: str, calib: Feeds, method: str, tmp: str) -> Callable[[dict],
         def get_next(self):
             return next(self.it, None)
 
-    pre, dst = os.path.join(tmp, f"pre_{method}.onnx"), os.path.join(tmp, f"int8_{method}.onnx")
+    pre, dst = (os.path.join(tmp, f"{stem}_{method.replace(' ', '_')}.onnx") for stem in ("pre", "int8"))
     try:
         quant_pre_process(path, pre)
     except Exception:  # noqa: BLE001 - ORT's symbolic shape inference gives up on some exports
         quant_pre_process(path, pre, skip_symbolic_shape=True)
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
+    # "<method> s8": activations as int8rt holds them (symmetric int8, so a
+    # non-negative tensor gets codes 0..127 only), instead of ORT's default
+    # asymmetric uint8 (0..255 over [min, max]): what the numerics cost.
+    base, _, s8 = method.partition(" ")
+    options = dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True}) if s8 else {}
     with contextlib.redirect_stdout(sys.stderr):
         quantize_static(pre, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        calibrate_method=methods[method])
+                        calibrate_method=methods[base], **options)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     session = ort.InferenceSession(dst, opts, providers=["CPUExecutionProvider"])
@@ -147,6 +154,9 @@ def main() -> None:
                 builds.append(("int8rt auto + CLE", int8rt_engine("auto", equalize=True)))
         if "ort" in groups:
             builds += [(f"ORT {m}", lambda m=m: ort_int8(path, calib, m, str(tmp))) for m in ("minmax", "entropy", "percentile")]
+        if "ort_s8" in groups:  # ORT with int8rt's activation numerics (symmetric int8)
+            builds += [(f"ORT {m}, symmetric int8 activations", lambda m=m: ort_int8(path, calib, f"{m} s8", str(tmp)))
+                       for m in ("minmax", "percentile")]
         if "nncf" in groups:
             builds.append(("NNCF default", lambda: nncf_int8(path, calib)))
             builds.append(("NNCF, bias correction off", lambda: nncf_int8(path, calib, bias_correction=False)))
