@@ -2,9 +2,10 @@
 the network's outputs on calibration samples that no threshold saw.
 
 1. Sets: each method of ``GLOBAL_METHODS`` (auto.CANDIDATES: minmax, mse,
-   percentile 99.99, entropy) applied to every tensor, with the
-   calibrators' own exact searches, so a set is exactly that calibrator's
-   engine. A set whose thresholds on the tensors the engine holds in int8
+   percentile 99.99, entropy) applied to every tensor (MSE over every k-th
+   bin, auto.MAX_SEARCH_CANDIDATES, to rank; the chosen method's thresholds
+   then come from its exact search, so a choice "mse" is exactly the MSE
+   calibrator's engine). A set whose thresholds on the tensors the engine holds in int8
    are all within 1% of a set already scored is not built again (it would
    quantize alike; it takes that set's score).
 2. Each set is lowered (``Builder.build``) and run on the held-out

@@ -143,23 +143,24 @@ class CalibrationRun:
         names = list(collector.names)
         t0 = time.perf_counter()
         # The first set (minmax, no search) is built to learn which tensors the
-        # engine holds in int8; only their thresholds need the exact searches.
+        # engine holds in int8. The sets are ranked with MSE's strided search;
+        # the chosen method's thresholds then come from its exact search.
         first = auto_choice.GLOBAL_METHODS[0]
         sets = auto_choice.single_method_sets(collector, names, methods=(first,))
         engines = {first: self._builder.build(_scales(sets[first][0]))}
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
-        sets.update(auto_choice.single_method_sets(collector, names, exact=self._int8_names,
+        sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
                                                    methods=auto_choice.GLOBAL_METHODS[1:]))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk)
         choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines)
-        amaxes, self._methods = choice.amaxes, choice.methods
-        if collector is not session.collector:  # the chosen method, over every sample
-            amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, amaxes)
-        else:
-            self._chosen_engine = choice.engines.get(choice.label)
+        self._methods = choice.methods
+        # the chosen method's exact search, over every sample's histograms
+        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
+        if all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
+            self._chosen_engine = choice.engines.get(choice.label)  # the same engine
         self._auto = dict(thresholds=choice.label, samples=count(self._judge.data),
                           errors={k: round(e.relative_l2, 6) for k, e in choice.errors.items()})
         logger.info("auto calibration, output relative L2 on %d %s samples (class scores and dense maps: "
