@@ -267,9 +267,10 @@ def main() -> int:
                          "of every batch in memory: 13 GiB on rec, see RESULTS_realnets.md)")
     ap.add_argument("--sizes", default="cls:256:1000,rec:64:300,det:32:64", help="key:calib:eval per OCR net")
     ap.add_argument("--groups", default="int8rt,bc,checked,ort,nncf",
-                    help="what to run: int8rt (each method), bc (bias correction on), eq / sq (the "
+                    help="what to run: int8rt (each method; auto decides bias correction and CLE), bc (bias "
+                         "correction on), nocorr (auto with bias correction and CLE off), eq / sq (the "
                          "methods but auto with CLE / SmoothQuant on), noeq / nosq / plain (auto with CLE / "
-                         "SmoothQuant / both off; the default is on for auto, off for the others), checked (the default "
+                         "SmoothQuant / both off; SmoothQuant's default is on for auto, off for the others), checked (the default "
                          "check's warnings), ort (ONNX Runtime quantize_static), nncf (NNCF INT8 in OpenVINO)")
     ap.add_argument("--methods", default=",".join(METHODS), help="int8rt calibrators to run")
     ap.add_argument("--json")
