@@ -270,7 +270,7 @@ def main() -> int:
                     help="what to run: int8rt (each method; auto decides bias correction and CLE), bc (bias "
                          "correction on), nocorr (auto with bias correction and CLE off), eq / sq (the "
                          "methods but auto with CLE / SmoothQuant on), noeq / nosq / plain (auto with CLE / "
-                         "SmoothQuant / both off; SmoothQuant's default is on for auto, off for the others), checked (the default "
+                         "SmoothQuant / both off; SmoothQuant is off by default), checked (the default "
                          "check's warnings), ort (ONNX Runtime quantize_static), nncf (NNCF INT8 in OpenVINO)")
     ap.add_argument("--methods", default=",".join(METHODS), help="int8rt calibrators to run")
     ap.add_argument("--json")
