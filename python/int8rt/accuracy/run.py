@@ -35,15 +35,6 @@ logger = logging.getLogger("int8rt")
 # Most samples per measuring run (memory: every activation of a run is kept
 # as an output of the tap engine).
 MEASURE_CHUNK = 8
-# Kept calibration samples (the first whole batches) the auto calibrator's
-# trial of cross-layer equalization calibrates the rescaled tensors on (bias
-# correction measures on the first bias_correction.SAMPLES of them): with
-# the 24 kept samples of 16 first ones, PP-OCR cls's rescaled ReLU outputs
-# got MSE thresholds up to 13% off those of all 256 and the equalized engine
-# scored sqrt(1 - centred cos^2) 0.141 on the held-out samples, against
-# 0.065 with thresholds from 32 samples and 0.054 (1000 evaluation lines)
-# when equalized before calibration.
-EQUALIZATION_SAMPLES = 64
 
 
 class CalibrationRun:
@@ -81,8 +72,7 @@ class CalibrationRun:
         self.bias_correction = bias_correction
         self._fp32_layers = set(fp32_layers or ())
         self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
-                                   max_search=(EQUALIZATION_SAMPLES if self.auto else
-                                               biascorr.SAMPLES if bias_correction else 0),
+                                   max_search=biascorr.SAMPLES if self.auto or bias_correction else 0,
                                    splittable=not batch_fixed,
                                    # auto without the check: its choice is scored on the held-out
                                    # samples, which set thresholds too (holdout.py)
@@ -190,8 +180,9 @@ class CalibrationRun:
     def _decide_equalization(self, session: Any, amaxes: dict[str, float]) -> dict[str, float]:
         """Cross-layer equalization, tried after the choice of thresholds: a
         copy of the build's network is equalized (equalize.py), its rescaled
-        tensors' histograms are taken on the kept samples (the full
-        calibration pass saw the tensors before rescaling) and given the
+        tensors' histograms are taken on the kept samples (at most
+        bias_correction.SAMPLES; the full calibration pass saw the tensors
+        before rescaling) and given the
         chosen method's thresholds; the engine is kept where it is clearly
         closer to float32 on the held-out samples than the one without.
         Returns the thresholds, the rescaled tensors' replaced when kept."""
