@@ -144,7 +144,7 @@ class BuilderConfig:
             calibration samples (int8rt/accuracy/bias_correction.py). True:
             always; False: never; None (default): the ``auto`` calibrator
             builds the engine with and without it and keeps it where its
-            held-out samples are clearly closer to float32 with it (the
+            held-out samples are closer to float32 with it (the
             decision is in ``engine.build_report().auto_choice``); other
             calibrators: off.
         accuracy_target: INT8 only, needs ``accuracy_check``: keep the

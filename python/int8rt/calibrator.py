@@ -221,9 +221,10 @@ class IInt8AutoCalibrator(IInt8Calibrator):
     """int8rt extension, the recommended calibrator: each of minmax, mse,
     percentile 99.99 and entropy applied to every tensor, each engine run on
     held-out calibration samples, and mse kept unless another is clearly
-    closer to float32 there (int8rt/accuracy/auto_choice.py); then bias
-    correction kept where the same samples show it clearly helps (unless
-    ``BuilderConfig(bias_correction=...)`` says). Only
+    closer to float32 there (int8rt/accuracy/auto_choice.py); then
+    cross-layer equalization and bias correction, each kept where the same
+    samples are closer to float32 with it (unless ``BuilderConfig``'s
+    ``equalize`` / ``bias_correction`` say). Only
     :func:`int8rt.build_engine` can drive it (it needs the network). Its
     cache header says AutoCalibration, which TensorRT does not read."""
 

@@ -34,7 +34,9 @@ Dense maps (``[N, C, H, W]``: a segmenter's logits, a detector's
 probability map) likewise, centred per sample and channel over the
 positions (:func:`_map_outputs`).
 
-The same judge then decides bias correction (run.py). Without held-out
+The same judge then decides cross-layer equalization and bias correction
+(run.py; bias correction kept where it lowers the error, equalization
+where it clearly does). Without held-out
 samples (fewer than ``holdout_every`` calibration samples, or a network with
 a fixed batch and fewer than ``holdout_every`` batches) the choice is judged
 on the first ``FIT_SAMPLES`` kept samples, and the log says so. This is the

@@ -184,7 +184,8 @@ class CalibrationRun:
         bias_correction.SAMPLES; the full calibration pass saw the tensors
         before rescaling) and given the
         chosen method's thresholds; the engine is kept where it is clearly
-        closer to float32 on the held-out samples than the one without.
+        closer to float32 on the held-out samples than the one without
+        (auto_choice's margin and t-test).
         Returns the thresholds, the rescaled tensors' replaced when kept."""
         from ..calib import Collector
         from . import equalize
@@ -204,6 +205,10 @@ class CalibrationRun:
         trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes)
         plain = self._chosen_engine if self._chosen_engine is not None else self._builder.build(_scales(amaxes))
         without, with_ = self._judge(plain), self._judge(trial.build(_scales(trial_amaxes)))
+        # clearly (auto_choice's margin and t-test), unlike bias correction: the
+        # rescaled tensors' thresholds come from the kept samples only, and on
+        # the test-made collapse model a 3% lower held-out error came with 1.1
+        # points less top-1 on its evaluation images
         keep = with_.clearly_below(without)
         self._auto["equalization"] = (f"on (auto, {len(rescaled)} tensors rescaled, their thresholds from "
                                       f"{count(data)} kept samples)" if keep else "off (auto)")
@@ -229,7 +234,7 @@ class CalibrationRun:
     def before_build(self, result: Any) -> None:
         """Bias correction on the builder's network, once the scales are
         known: when asked, or (``bias_correction=None`` with the auto
-        calibrator) where the held-out samples show it clearly helps;
+        calibrator) where the held-out samples show it helps;
         nothing to do when the scales came from a cache (no data)."""
         if self.bias_correction is False and self._auto is not None:
             self._auto["bias_correction"] = "off (BuilderConfig)"
@@ -259,13 +264,13 @@ class CalibrationRun:
         self._seconds["bias_correction"] = time.perf_counter() - t0
 
     def _bias_correction_helps(self, scales: dict[str, float], deltas: dict[str, list[float]]) -> bool:
-        """Whether the engine with the corrected biases is clearly closer to
-        float32 on the auto choice's judging samples than the one without
-        (auto_choice.MIN_GAIN and its t-test); recorded in the report."""
+        """Whether the engine with the corrected biases is closer to float32
+        on the auto choice's judging samples than the one without
+        (:func:`_helps`); recorded in the report."""
         plain = self._chosen_engine if self._chosen_engine is not None else self._builder.build(scales)
         corrected = biascorr.apply(self._fresh(), deltas).build(scales)
         without, with_ = self._judge(plain), self._judge(corrected)
-        keep = with_.clearly_below(without)
+        keep = _helps(with_, without)
         assert self._auto is not None
         self._auto["bias_correction"] = "on (auto)" if keep else "off (auto)"
         self._auto["errors"].update({"bias correction off": round(without.relative_l2, 6),
@@ -324,6 +329,18 @@ class CalibrationRun:
         metadata = dict(engine.metadata)
         metadata[METADATA_KEY] = report.to_json()
         return Engine(engine._native.with_metadata(metadata))
+
+
+def _helps(with_: Any, without: Any) -> bool:
+    """Bias correction is kept where the output error on the judging
+    samples is lower with it (``auto_choice._Errors``), without the margin
+    and the t-test that the choice of thresholds asks of a set other than
+    mse: it is what the literature and NNCF apply by default, and on 8
+    held-out images (a 32-image calibration) the t-test refused it also
+    where it was closer to float32 on the evaluation images (random-weight
+    ResNet-50: 0.349 against 0.314 centred cosine; RESULTS_accuracy.md,
+    2026-12-03 morning)."""
+    return with_.relative_l2 < without.relative_l2
 
 
 def _scales(amaxes: dict[str, float]) -> dict[str, float]:
