@@ -23,8 +23,10 @@ threshold search and lowering for int8rt; quantize_static (with
 quant_pre_process) for ONNX Runtime.
 
 int8rt engines are built with accuracy_check=False, so every method sees all
-calibration samples, as ONNX Runtime does; "+ bias corr." rows add
-BuilderConfig(bias_correction=True); the "warnings" table builds again with
+calibration samples, as ONNX Runtime does; auto decides bias correction and
+cross-layer equalization itself (BuilderConfig's default None), the other
+methods go without; "+ bias corr." rows add BuilderConfig(bias_correction=True),
+"no bias corr., no CLE" (group nocorr) turns both off for auto; the "warnings" table builds again with
 the default check (every 4th sample held out) and counts what it flags.
 
 NNCF rows (group nncf; skipped with the reason when openvino or nncf is
@@ -143,7 +145,7 @@ def metrics_row(task, out: np.ndarray, ref: np.ndarray) -> dict:
 
 
 def int8rt_build(model: bytes, calib: np.ndarray, algorithm: str, check: bool, batch: int = 16,
-                 bias_correction: bool = False, equalize=None, smoothquant=None):
+                 bias_correction=None, equalize=None, smoothquant=None):
     import int8rt
     from int8rt.data_calibrator import make_calibrator
 
@@ -167,7 +169,8 @@ def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log, methods:
     if task["labels"] is not None and task["kind"] != "map":
         rows["FP32 (int8rt)"] = {**metrics_row(task, ref, ref), "calib_s": 0.0}
     # (method, bias correction, equalize, smoothquant); None: the builder's default (on for auto only)
-    builds = [(alg, False, None, None) for alg in methods if "int8rt" in groups]
+    builds = [(alg, None, None, None) for alg in methods if "int8rt" in groups]
+    builds += [(alg, False, False, None) for alg in methods if "nocorr" in groups and alg == "auto"]
     builds += [(alg, True, None, None) for alg in BIAS_CORRECTED if "bc" in groups and alg in methods]
     builds += [(alg, False, True, None) for alg in methods if "eq" in groups and alg != "auto"]
     builds += [(alg, False, None, True) for alg in methods if "sq" in groups and alg != "auto"]
@@ -175,11 +178,14 @@ def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log, methods:
     builds += [(alg, False, None, False) for alg in methods if "nosq" in groups and alg == "auto"]
     builds += [(alg, False, False, False) for alg in methods if "plain" in groups and alg == "auto"]
     for alg, bc, eq, sq in builds:
-        label = (f"int8rt {alg}" + (" + bias corr." if bc else "") + {None: "", True: " + CLE", False: ", no CLE"}[eq]
+        label = (f"int8rt {alg}" + {None: "", True: " + bias corr.", False: ", no bias corr."}[bc]
+                 + {None: "", True: " + CLE", False: ", no CLE"}[eq]
                  + {None: "", True: " + SmoothQuant", False: ", no SmoothQuant"}[sq])
         engine, secs = int8rt_build(model, xc, alg, check=False, bias_correction=bc, equalize=eq, smoothquant=sq)
         rows[label] = {**metrics_row(task, E.run_batched(E.int8rt_runner(engine), xe), ref), "calib_s": secs}
         log(f"  {label}: {rows[label]}")
+        if getattr(engine.build_report(), "auto_choice", None):
+            log(f"    auto's decisions: {engine.build_report().auto_choice}")
     for alg in [a for a in CHECKED if a in methods] if "checked" in groups else ():
         engine, secs = int8rt_build(model, xc, alg, check=True)
         r = engine.build_report()
@@ -261,9 +267,10 @@ def main() -> int:
                          "of every batch in memory: 13 GiB on rec, see RESULTS_realnets.md)")
     ap.add_argument("--sizes", default="cls:256:1000,rec:64:300,det:32:64", help="key:calib:eval per OCR net")
     ap.add_argument("--groups", default="int8rt,bc,checked,ort,nncf",
-                    help="what to run: int8rt (each method), bc (bias correction on), eq / sq (the "
+                    help="what to run: int8rt (each method; auto decides bias correction and CLE), bc (bias "
+                         "correction on), nocorr (auto with bias correction and CLE off), eq / sq (the "
                          "methods but auto with CLE / SmoothQuant on), noeq / nosq / plain (auto with CLE / "
-                         "SmoothQuant / both off; the default is on for auto, off for the others), checked (the default "
+                         "SmoothQuant / both off; SmoothQuant is off by default), checked (the default "
                          "check's warnings), ort (ONNX Runtime quantize_static), nncf (NNCF INT8 in OpenVINO)")
     ap.add_argument("--methods", default=",".join(METHODS), help="int8rt calibrators to run")
     ap.add_argument("--json")

@@ -47,8 +47,8 @@ def main() -> None:
     ref = np.concatenate([fp32.run({"input": x[i:i + 8]})["logits"] for i in range(0, len(x), 8)])
     print(f"{args.model} {args.size}x{args.size}: calibration {sum(len(b) for b in subject.calib)} images, "
           f"evaluation {args.eval}")
-    print("| method | round | rel_l2 | centred_cos | build s | build CPU s | load avg (1 min) |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+    print("| method | round | rel_l2 | centred_cos | build s | build CPU s | load avg (1 min) | auto's decisions |")
+    print("|---|---|---|---|---|---|---|---|", flush=True)
     for r in range(args.rounds):
         for method in args.methods.split(","):
             calibrator = int8rt.make_calibrator([{"input": b} for b in subject.calib], algorithm=method)
@@ -58,7 +58,20 @@ def main() -> None:
             secs, cpu = time.perf_counter() - t0, time.process_time() - c0
             out = np.concatenate([engine.run({"input": x[i:i + 8]})["logits"] for i in range(0, len(x), 8)])
             print(f"| {method} | {r + 1} | {metrics.relative_l2(ref, out):.4f} | {metrics.centred_cosine(ref, out):.4f} "
-                  f"| {secs:.1f} | {cpu:.1f} | {os.getloadavg()[0]:.1f} |", flush=True)
+                  f"| {secs:.1f} | {cpu:.1f} | {os.getloadavg()[0]:.1f} | {_phases(engine)} |", flush=True)
+
+
+def _phases(engine: int8rt.Engine) -> str:
+    """The auto calibrator's decisions from the build report (the phases'
+    seconds are there only with the accuracy check, which this bench turns
+    off: unmeasured engines are byte-for-byte reproducible)."""
+    report = engine.build_report()
+    seconds = {k: v for k, v in report.seconds.items() if k != "calibration_and_build"}
+    text = " ".join(f"{k} {v:.1f}" for k, v in seconds.items())
+    choice = getattr(report, "auto_choice", None)
+    if choice:
+        text += f"; {choice.get('thresholds')}, bias correction {choice.get('bias_correction')}"
+    return text
 
 
 if __name__ == "__main__":

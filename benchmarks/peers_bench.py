@@ -13,7 +13,7 @@ Networks (nothing downloaded at run time):
       output last_hidden_state
 
 Engines: int8rt FP32 (the reference) and INT8 with each --methods
-calibrator, auto also with bias correction, cross-layer equalization
+calibrator (auto decides bias correction itself), auto also with bias correction off and forced on, cross-layer equalization
 (CNNs) or SmoothQuant (BERT) on; ONNX Runtime quantize_static (QDQ,
 per-channel weights, its defaults otherwise) with MinMax / Entropy /
 Percentile after quant_pre_process; NNCF (nncf.quantize on the OpenVINO
@@ -30,6 +30,7 @@ NNCF: quantize), wall clock, on a shared machine: compare within a table.
 
     cd /tmp && PYTHONPATH=$REPO/python python $REPO/benchmarks/peers_bench.py \\
         [--models resnet50,shufflenet_v2,bert] [--methods minmax,mse,percentile,entropy2,auto] [--groups int8rt,corr,ort,nncf]
+        (--groups ort_s8: ORT MinMax / Percentile with symmetric int8 activations, int8rt's numerics)
 """
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ def bert_subject(tmp: Path) -> tuple[str, Feeds, Feeds, str]:
 
 def ort_int8(path: str, calib: Feeds, method: str, tmp: str) -> Callable[[dict], np.ndarray]:
     import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, quantize_static
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
@@ -82,16 +84,21 @@ def ort_int8(path: str, calib: Feeds, method: str, tmp: str) -> Callable[[dict],
         def get_next(self):
             return next(self.it, None)
 
-    pre, dst = os.path.join(tmp, f"pre_{method}.onnx"), os.path.join(tmp, f"int8_{method}.onnx")
+    pre, dst = (os.path.join(tmp, f"{stem}_{method.replace(' ', '_')}.onnx") for stem in ("pre", "int8"))
     try:
         quant_pre_process(path, pre)
     except Exception:  # noqa: BLE001 - ORT's symbolic shape inference gives up on some exports
         quant_pre_process(path, pre, skip_symbolic_shape=True)
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
+    # "<method> s8": activations as int8rt holds them (symmetric int8, so a
+    # non-negative tensor gets codes 0..127 only), instead of ORT's default
+    # asymmetric uint8 (0..255 over [min, max]): what the numerics cost.
+    base, _, s8 = method.partition(" ")
+    options = dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True}) if s8 else {}
     with contextlib.redirect_stdout(sys.stderr):
         quantize_static(pre, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        calibrate_method=methods[method])
+                        calibrate_method=methods[base], **options)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     session = ort.InferenceSession(dst, opts, providers=["CPUExecutionProvider"])
@@ -122,17 +129,23 @@ def main() -> None:
         ref = np.concatenate([fp32.run(f)[out] for f in evals])
         builds: list[tuple[str, Callable[[], Callable[[dict], np.ndarray]]]] = []
 
+        decisions: list[str] = []  # auto's choices, printed under the table
+
         def int8rt_engine(method: str, **config: Any) -> Callable[[], Callable[[dict], np.ndarray]]:
             def make() -> Callable[[dict], np.ndarray]:
                 calibrator = int8rt.make_calibrator(calib, algorithm=method)
                 engine = int8rt.build_engine(path, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False,
                                                                         **config))
+                report = engine.build_report()
+                if getattr(report, "auto_choice", None):
+                    decisions.append(f"{method} {config or ''}: {report.auto_choice}; seconds {report.seconds}")
                 return lambda feed: engine.run(feed)[out]
             return make
 
         if "int8rt" in groups:
             builds += [(f"int8rt {m}", int8rt_engine(m)) for m in args.methods.split(",")]
         if "corr" in groups:
+            builds.append(("int8rt auto, bias corr. off", int8rt_engine("auto", bias_correction=False)))
             builds.append(("int8rt auto + bias corr.", int8rt_engine("auto", bias_correction=True)))
             if name == "bert":
                 builds.append(("int8rt auto + SmoothQuant", int8rt_engine("auto", smoothquant=True)))
@@ -141,6 +154,9 @@ def main() -> None:
                 builds.append(("int8rt auto + CLE", int8rt_engine("auto", equalize=True)))
         if "ort" in groups:
             builds += [(f"ORT {m}", lambda m=m: ort_int8(path, calib, m, str(tmp))) for m in ("minmax", "entropy", "percentile")]
+        if "ort_s8" in groups:  # ORT with int8rt's activation numerics (symmetric int8)
+            builds += [(f"ORT {m}, symmetric int8 activations", lambda m=m: ort_int8(path, calib, f"{m} s8", str(tmp)))
+                       for m in ("minmax", "percentile")]
         if "nncf" in groups:
             builds.append(("NNCF default", lambda: nncf_int8(path, calib)))
             builds.append(("NNCF, bias correction off", lambda: nncf_int8(path, calib, bias_correction=False)))
@@ -165,6 +181,8 @@ def main() -> None:
             agree = f"{M.top1_agreement(ref, got):.3f}" if M.looks_like_class_scores(ref.shape) else "-"
             print(f"| {label} | {M.centred_cosine(ref, got):.4f} | {M.relative_l2(ref, got):.4f} | {agree} | "
                   f"{secs:.1f} | {os.getloadavg()[0]:.1f} |", flush=True)
+        for line in decisions:
+            print(f"- {line}")
 
 
 if __name__ == "__main__":

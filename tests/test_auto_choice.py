@@ -67,11 +67,11 @@ class _FixedOutput:
 
 
 def _scorer(ref: np.ndarray):
-    from int8rt.accuracy.auto_choice import _Scorer, _centre
+    from int8rt.accuracy.auto_choice import Scorer, _centre
 
-    scorer = _Scorer.__new__(_Scorer)  # the float32 run replaced by ``ref``
+    scorer = Scorer.__new__(Scorer)  # the float32 run replaced by ``ref``
     scorer.data, scorer.batch_size = [{"x": np.zeros((len(ref), 1), np.float32)}], len(ref)
-    scorer.centred = {"y"}
+    scorer.centred, scorer.maps = {"y"}, set()
     scorer.ref = _centre([{"y": ref}], {"y"})
     scorer.energy = scorer._per_sample(scorer.ref, scorer.ref, zero=True)
     return scorer
@@ -107,3 +107,61 @@ def test_clearly_below_needs_a_t_test_not_a_few_lower_samples() -> None:
     # Every sample 10% lower with little spread: clear.
     steady = _Errors(np.array([0.88, 0.9, 0.91, 0.89, 0.9, 0.92, 0.9, 0.88]), ref)
     assert steady.clearly_below(base)
+
+
+def test_dense_maps_ranked_centred_per_sample_so_a_collapsed_map_cannot_win() -> None:
+    """[N, C, H, W] outputs (a segmenter's logits) are centred per sample and
+    channel over the positions: a map that keeps only each class's offset
+    (DeepLabV3 under entropy, RESULTS.md §24) scores relative error 1, and
+    is ranked below a noisy map that follows the input, which plain relative
+    L2 ranked the other way."""
+    from int8rt.accuracy.auto_choice import Scorer, _centre, _map_outputs
+
+    rng = np.random.default_rng(1)
+    offset = 6.0 * rng.standard_normal((1, 4, 1, 1))
+    ref = offset + rng.standard_normal((3, 4, 5, 6))
+    noisy = offset + 0.5 * (ref - offset) + rng.standard_normal(ref.shape)
+    collapsed = np.broadcast_to(ref.mean(axis=(2, 3), keepdims=True), ref.shape).copy()
+    data = [{"x": np.zeros((3, 1), np.float32)}]
+    assert _map_outputs([{"y": ref}], data, 3) == {"y"}
+    assert _map_outputs([{"y": ref[:, :, :1, :1]}], data, 3) == set()  # one position: not a map
+    scorer = Scorer.__new__(Scorer)
+    scorer.data, scorer.batch_size = data, 3
+    scorer.centred, scorer.maps = set(), {"y"}
+    scorer.ref = _centre([{"y": ref}], set(), {"y"})
+    scorer.energy = scorer._per_sample(scorer.ref, scorer.ref, zero=True)
+    got_noisy, got_collapsed = scorer(_FixedOutput(noisy)), scorer(_FixedOutput(collapsed))
+    assert np.linalg.norm(collapsed - ref) < np.linalg.norm(noisy - ref)  # plain L2 prefers the collapsed map
+    assert got_collapsed.relative_l2 == pytest.approx(1.0, abs=1e-9)
+    assert got_noisy.relative_l2 < 0.95
+
+
+def test_auto_decides_bias_correction_and_reports_it() -> None:
+    """auto builds the engine with and without bias correction, keeps the
+    one its held-out samples favour, and says so in the build report; the
+    engine it keeps is the one ``bias_correction=True`` / ``False`` gives."""
+    from int8rt.quickstart import DATA_PATH, MODEL_PATH
+
+    digits = np.load(DATA_PATH)
+    batches = [{"input": digits["calib"][i:i + 32]} for i in range(0, 128, 32)]
+
+    def build(**config) -> int8rt.Engine:
+        calibrator = int8rt.make_calibrator(batches, algorithm="auto")
+        return int8rt.build_engine(MODEL_PATH.read_bytes(), int8rt.BuilderConfig(
+            calibrator=calibrator, accuracy_check=False, **config))
+
+    auto = build()
+    report = auto.build_report()
+    choice = report.auto_choice
+    assert choice["thresholds"] in ("minmax", "mse", "percentile 99.99", "entropy")
+    assert choice["bias_correction"] in ("on (auto)", "off (auto)") and choice["samples"] == 32
+    on, off = choice["errors"]["bias correction on"], choice["errors"]["bias correction off"]
+    kept = choice["bias_correction"] == "on (auto)"
+    assert (report.bias_corrected_layers > 0) is kept
+    if kept:
+        assert on < off
+    twin = build(bias_correction=kept)
+    x = digits["test_x"]
+    assert np.array_equal(auto.run({"input": x})["logits"], twin.run({"input": x})["logits"])
+    assert twin.build_report().auto_choice["bias_correction"] == f"{'on' if kept else 'off'} (BuilderConfig)"
+    assert "auto calibration: thresholds" in report.format()

@@ -121,10 +121,15 @@ class BuilderConfig:
             nothing) by Convs are rescaled against those Convs' input
             weights, so the tensor between them fits one int8 scale better;
             the float32 network computes the same function
-            (int8rt/accuracy/equalize.py). Off by default: measured neutral
-            on PP-OCR det/cls and digits and harmful on the dynamic-width
-            recogniser (benchmarks/RESULTS_accuracy.md); with a calibrator
-            other than ``auto`` the cache's scales belong to the equalized
+            (int8rt/accuracy/equalize.py). True: before calibration; False:
+            never; None (default): the ``auto`` calibrator equalizes a copy
+            after its choice of thresholds, calibrates the rescaled tensors
+            on its kept samples, and keeps the equalized network where its
+            held-out samples are clearly closer to float32 with it
+            (``engine.build_report().auto_choice``); other calibrators: off
+            (measured neutral on PP-OCR det/cls and digits and harmful on
+            the dynamic-width recogniser, benchmarks/RESULTS_accuracy.md).
+            When equalized, the cache's scales belong to the equalized
             network, not to the original one TensorRT would read it for.
         smoothquant: INT8 only: SmoothQuant before calibration: the
             activations read by MatMul / Gemm layers with constant weights
@@ -136,7 +141,12 @@ class BuilderConfig:
         smoothquant_alpha: SmoothQuant's migration strength alpha.
         bias_correction: INT8 only: subtract from each Conv / Gemm bias the
             per-channel mean shift int8 weights and inputs cause, measured on
-            calibration samples (int8rt/accuracy/bias_correction.py).
+            calibration samples (int8rt/accuracy/bias_correction.py). True:
+            always; False: never; None (default): the ``auto`` calibrator
+            builds the engine with and without it and keeps it where its
+            held-out samples are closer to float32 with it (the
+            decision is in ``engine.build_report().auto_choice``); other
+            calibrators: off.
         accuracy_target: INT8 only, needs ``accuracy_check``: keep the
             fewest, most sensitive layers in float32 so that the score on the
             held-out samples reaches this (int8rt/accuracy/mixed.py); the
@@ -162,10 +172,10 @@ class BuilderConfig:
     distributed: Any = None
     accuracy_check: bool = True
     holdout_every: int = 4
-    equalize: bool = False
+    equalize: Optional[bool] = None
     smoothquant: bool = False
     smoothquant_alpha: float = 0.5
-    bias_correction: bool = False
+    bias_correction: Optional[bool] = None
     accuracy_target: Optional[float] = None
     accuracy_metric: Optional[Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]] = None
 
@@ -300,6 +310,25 @@ class _Rewrites:
         self.calls.append(("insert_channel_scale", (tensor, consumers, factors)))
         self._builder.insert_channel_scale(tensor, consumers, factors)
 
+    def equalized_copy(self, make: Callable[[], _core.Builder], skip: set[str]
+                       ) -> tuple[_core.Builder, dict[str, list[float]], Callable[[], None]]:
+        """For the auto calibrator's trial of cross-layer equalization after
+        calibration (accuracy/run.py; the calibrated builder's constants can
+        no longer change): a new builder (``make()``) with the rewrites so
+        far and the equalization applied, the rescaled tensors, and the
+        function that adopts it as this object's builder, recording the
+        equalization for :meth:`replay` and the engine's metadata."""
+        from .accuracy import equalize
+
+        copy = _Rewrites(self.replay(make()))
+        rescaled = equalize.equalize_network(copy, skip=skip)
+
+        def adopt() -> None:
+            self.calls += copy.calls
+            self.rescaled = rescaled
+            self._builder = copy._builder
+        return copy._builder, rescaled, adopt
+
     def replay(self, builder: _core.Builder) -> _core.Builder:
         for name, args in self.calls:
             getattr(builder, name)(*args)
@@ -388,8 +417,13 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
-                                          if v in ("fp32", "bf16")})
+                                          if v in ("fp32", "bf16")},
+                             fresh=lambda: rewrites.replay(_core.Builder(network, **_builder_args(config))),
+                             equalize=None if config.equalize is not None else lambda skip: rewrites.equalized_copy(
+                                 lambda: _core.Builder(network, **_builder_args(config)), skip),
+                             equalized=bool(rewrites.rescaled))
         result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
+        builder = run.builder  # another one where auto kept cross-layer equalization
         run.before_build(result)
 
         def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates

@@ -17,9 +17,10 @@ Algorithms (TensorRT's header name in the cache -> int8rt method):
 ENTROPY_CALIBRATION_2 -> ``entropy``, ENTROPY_CALIBRATION -> ``entropy_legacy``,
 MINMAX_CALIBRATION -> ``minmax``, LEGACY_CALIBRATION -> ``percentile`` (at
 ``get_quantile()``), and the int8rt extensions MSE_CALIBRATION -> ``mse`` and
-AUTO_CALIBRATION -> ``auto`` (per tensor, the candidate threshold of every
-method that least disturbs the consuming layers' outputs; needs the network,
-so only :func:`int8rt.build_engine` drives it: int8rt/accuracy/auto.py).
+AUTO_CALIBRATION -> ``auto`` (the method, and bias correction on or off,
+whose engine is closest to float32 on held-out calibration samples; needs
+the network, so only :func:`int8rt.build_engine` drives it:
+int8rt/accuracy/auto_choice.py).
 """
 from __future__ import annotations
 
@@ -217,13 +218,13 @@ class IInt8MSECalibrator(IInt8Calibrator):
 
 
 class IInt8AutoCalibrator(IInt8Calibrator):
-    """int8rt extension, the recommended calibrator: per tensor, the threshold
-    among the candidates of every method (entropy, entropy_legacy, minmax,
-    mse, percentiles 99.9 / 99.99 / 99.999) that minimises the error of the
-    layers consuming the tensor, measured by running those layers on kept
-    calibration samples (int8rt/accuracy/auto.py); then, judged by the
-    network's outputs on held-out calibration samples, that set or the
-    best single method (int8rt/accuracy/auto_choice.py). Only
+    """int8rt extension, the recommended calibrator: each of minmax, mse,
+    percentile 99.99 and entropy applied to every tensor, each engine run on
+    held-out calibration samples, and mse kept unless another is clearly
+    closer to float32 there (int8rt/accuracy/auto_choice.py); then
+    cross-layer equalization and bias correction, each kept where the same
+    samples are closer to float32 with it (unless ``BuilderConfig``'s
+    ``equalize`` / ``bias_correction`` say). Only
     :func:`int8rt.build_engine` can drive it (it needs the network). Its
     cache header says AutoCalibration, which TensorRT does not read."""
 

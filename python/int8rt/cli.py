@@ -323,13 +323,16 @@ def _parser() -> argparse.ArgumentParser:
     img.add_argument("--color", choices=["RGB", "BGR", "GRAY"],
                      help="channel order (default: GRAY for a 1-channel input, else RGB)")
     b.add_argument("--calibrator", choices=["auto", "entropy2", "entropy", "minmax", "percentile", "mse"],
-                   help="auto (default; with an existing --cache, the cache's algorithm): per tensor, the "
-                   "threshold of any method that least disturbs the next layers; entropy2 is TensorRT's default")
+                   help="auto (default; with an existing --cache, the cache's algorithm): the method, and bias "
+                   "correction on or off, closest to float32 on held-out calibration samples; entropy2 is "
+                   "TensorRT's default")
     b.add_argument("--report", metavar="DIR", help="also write the build report as DIR/index.html")
-    b.add_argument("--bias-correction", action="store_true",
-                   help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases")
-    b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=False,
-                   help="cross-layer equalization of conv -> (ReLU) -> conv pairs before calibration (default: off)")
+    b.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
+                   help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases (default: "
+                   "the auto calibrator keeps it where its held-out samples show it helps; others: off)")
+    b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="cross-layer equalization of conv -> (ReLU) -> conv pairs (default: the auto calibrator "
+                   "keeps it where its held-out samples show it helps; others: off)")
     b.add_argument("--smoothquant", action=argparse.BooleanOptionalAction, default=False,
                    help="SmoothQuant: move activation outliers into the weights of MatMul/Gemm layers (default: off)")
     b.add_argument("--smoothquant-alpha", type=float, default=0.5, metavar="A",

@@ -82,6 +82,15 @@ class BuildReport:
         mixed_precision: with ``BuilderConfig(accuracy_target=...)``, the
             fields of :class:`int8rt.accuracy.mixed.MixedPrecision` (target,
             scores, float layers, per-layer sensitivity, latency).
+        auto_choice: the ``auto`` calibrator's decisions (also when nothing
+            is measured): ``"thresholds"`` (the chosen set: a method for
+            every tensor, or ``"per-tensor"`` / ``"refined"``),
+            ``"bias_correction"`` and ``"equalization"`` (``"on"`` /
+            ``"off"``, and whether auto decided it or the config did),
+            ``"samples"`` (held-out samples
+            the decisions were judged on) and ``"errors"`` (each candidate's
+            output error there: relative L2, class scores and dense maps
+            as sqrt(1 - centred cosine^2)).
     """
 
     measured: bool
@@ -98,6 +107,7 @@ class BuildReport:
     seconds: dict[str, float] = field(default_factory=dict)
     bias_corrected_layers: int = 0
     mixed_precision: Optional[dict[str, Any]] = None
+    auto_choice: Optional[dict[str, Any]] = None
 
     def tensor(self, name: str) -> TensorCheck:
         """The check of tensor ``name`` (KeyError if it is not an int8 tensor)."""
@@ -119,8 +129,9 @@ class BuildReport:
 
     def format(self, *, all_tensors: bool = False) -> str:
         """Text for people: outputs, warnings and the worst tensors (all with ``all_tensors``)."""
+        auto = self._auto_line()
         if not self.measured:
-            return f"accuracy check: not measured ({self.reason})"
+            return f"accuracy check: not measured ({self.reason})" + (f"\n{auto}" if auto else "")
         lines = [f"accuracy check on {self.check_samples} samples "
                  f"({'held out from calibration' if self.held_out else 'NOT held out: the calibration data itself'}; "
                  f"{self.slice_rule}); thresholds from {self.threshold_samples} samples, {self.algorithm}"]
@@ -145,9 +156,20 @@ class BuildReport:
                          f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}) with "
                          f"{len(mp['float_layers'])} layer(s) in float32 {list(mp['float_layers'])}; "
                          f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms")
+        if auto:
+            lines.append(auto)
         for w in self.warnings:
             lines.append(f"  WARNING: {w}")
         return "\n".join(lines)
+
+    def _auto_line(self) -> str:
+        a = self.auto_choice
+        if not a:
+            return ""
+        errors = ", ".join(f"{k} {v:.4g}" for k, v in a.get("errors", {}).items())
+        return (f"  auto calibration: thresholds {a.get('thresholds')}, equalization {a.get('equalization', 'off')}, "
+                f"bias correction {a.get('bias_correction', 'off')} (output error on {a.get('samples')} held-out "
+                f"samples: {errors})")
 
 
 def _f(x: float) -> str:

@@ -45,8 +45,10 @@ def _copy(network: Any) -> Any:
 
 def fp32_tap_engine(network: Any, names: Iterable[str]) -> Any:
     """A float32 engine over a copy of ``network`` (a builder's optimized
-    network) whose outputs are its own plus every tensor in ``names``."""
-    net = _copy(network)
+    network) whose outputs are its own plus every tensor in ``names``
+    (none: over ``network`` itself, which the engine does not change)."""
+    names = list(names)
+    net = _copy(network) if names else network
     for name in names:
         t = net.find_tensor(name)
         if t < 0:
