@@ -155,7 +155,6 @@ void dequantize(int64_t n, const int8_t* q, float scale, float* x) {
 // bytes, interleaved into the 48 output bytes by byte shuffles
 // (x86/interleave3.h) instead of a 16 x 16 transpose of three rows.
 static void quantize_3_channels(const TransposeBlock& blk, __m256 inv, const Bounds& b) {
-  static const Interleave3 t;
   const float* x = static_cast<const float*>(blk.x);
   int8_t* y = static_cast<int8_t*>(blk.y);
   alignas(16) int8_t row[16];
@@ -165,10 +164,7 @@ static void quantize_3_channels(const TransposeBlock& blk, __m256 inv, const Bou
     for (int ch = 0; ch < 3; ++ch) c[ch] = quantize16(x + ch * blk.HW + p, np, inv, b);
     int8_t* out = y + p * 3;
     for (int k = 0; k < 3; ++k) {
-      __m128i v = _mm_setzero_si128();
-      for (int ch = 0; ch < 3; ++ch) {
-        v = _mm_or_si128(v, _mm_shuffle_epi8(c[ch], _mm_load_si128(reinterpret_cast<const __m128i*>(t.pick[k][ch]))));
-      }
+      const __m128i v = interleave3(c, k);
       const int64_t bytes = 3 * np - 16 * k;  // bytes of this vector that are pixels of the block
       if (bytes >= 16) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * k), v);

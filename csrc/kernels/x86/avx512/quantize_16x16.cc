@@ -59,7 +59,6 @@ void transpose16x16(__m128i r[16]) {
 // byte shuffles (x86/interleave3.h). The 16 x 16 transpose would spend 13
 // empty rows and a masked store per pixel on it.
 void quantize_3_channels(const TransposeBlock& blk, __m512 inv, __m512 lo, __m512 hi) {
-  static const Interleave3 t;
   const float* x = static_cast<const float*>(blk.x);
   int8_t* y = static_cast<int8_t*>(blk.y);
   for (int64_t p = blk.p0; p < blk.p1; p += 16) {
@@ -69,10 +68,7 @@ void quantize_3_channels(const TransposeBlock& blk, __m512 inv, __m512 lo, __m51
     for (int ch = 0; ch < 3; ++ch) c[ch] = quantize16(_mm512_maskz_loadu_ps(pm, x + ch * blk.HW + p), inv, lo, hi);
     int8_t* out = y + p * 3;
     for (int k = 0; k < 3; ++k) {
-      __m128i v = _mm_setzero_si128();
-      for (int ch = 0; ch < 3; ++ch) {
-        v = _mm_or_si128(v, _mm_shuffle_epi8(c[ch], _mm_load_si128(reinterpret_cast<const __m128i*>(t.pick[k][ch]))));
-      }
+      const __m128i v = interleave3(c, k);
       const int64_t bytes = 3 * np - 16 * k;  // bytes of this vector that are pixels of the block
       if (bytes >= 16) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * k), v);
