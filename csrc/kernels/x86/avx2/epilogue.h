@@ -8,6 +8,10 @@
 // Clamps are compare + blend (see avx512vnni/epilogue.h for why not max/min).
 // Partial blocks (valid < 8) load and store through masks or a small stack
 // buffer, so nothing past the valid channels is read or written.
+// Callers pass a local copy of their TileEpilogue: an int8 store may alias
+// any object, so with `ep` in the caller's argument struct every store
+// made the compiler reload the fields (pointers, bounds, flags) of the next
+// block's epilogue.
 #pragma once
 
 #include <immintrin.h>
@@ -27,9 +31,12 @@ inline __m256i lane_mask(int n) {
 }
 
 // Loads `valid` (1..8) int8 values sign-extended to int32 lanes (0 beyond).
+// A full block is one vpmovsxbd from memory; the copy of `valid` bytes
+// (a variable-length sequence through the stack) only for partial blocks.
 inline __m256i load_s8x8(const int8_t* p, int valid) {
+  if (valid >= 8) return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
   int64_t v = 0;
-  std::memcpy(&v, p, valid >= 8 ? 8 : valid);
+  std::memcpy(&v, p, static_cast<size_t>(valid));
   return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
 }
 
