@@ -253,7 +253,11 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
                          s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && !merged_;
 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    std::vector<const void*>& rows = row_buffer(static_cast<size_t>(taps) * mr_max);
+    // A plain pointer: through the thread_local vector, each pointer stored
+    // into it re-read the vector (a store of a pointer may alias its fields),
+    // and GCC re-called __tls_get_addr per row (a quarter of a 1x1 layer
+    // with 16 input channels went to the driver).
+    const void** rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
     for (int64_t item = begin; item < end; ++item) {
       // Panel, then channel tile, then the panel's pixel chunk.
       const int64_t in_panel = item % items_per_panel;
@@ -267,7 +271,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       IgemmTile t;
       t.taps = taps;
       t.kc = L.cg;
-      t.a = rows.data();
+      t.a = rows;
       t.w = packed_->block_ptr(g, b0);
       t.w_block_stride = L.block_stride;
       t.acc_init = packed_->comp_ptr(g, b0);
@@ -289,7 +293,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         int oh = pointwise ? 0 : static_cast<int>(p0 / OW % OH), ow = pointwise ? 0 : static_cast<int>(p0 % OW);
         if (pointwise) {
           const char* first = src.base + p0 * src.pixel_bytes + g * src.group_bytes;
-          for (int i = 0; i < mr; ++i) rows[static_cast<size_t>(i)] = first + i * src.pixel_bytes;
+          for (int i = 0; i < mr; ++i) rows[i] = first + i * src.pixel_bytes;
         }
         for (int i = pointwise ? mr : 0; i < mr; ++i, ++ow) {
           if (ow == OW) {
@@ -305,7 +309,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
           // offset to it, and only those form pointers.
           const int64_t origin = n * src.image_bytes + ih0 * src.row_bytes +
                                  (iw0 + src.col_offset) * src.pixel_bytes + g * src.group_bytes;
-          const void** out = rows.data() + i;
+          const void** out = rows + i;
           const bool interior = ih0 >= 0 && ih0 + h_span < H &&
                                 (merged_ || (iw0 >= 0 && iw0 + w_span < W));
           if (interior) {
