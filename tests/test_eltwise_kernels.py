@@ -103,7 +103,8 @@ def test_quantize_dequantize_flat(isa: str, n: int) -> None:
 
 TRANSPOSE_SHAPES = [(1, 1, 1, 1), (1, 3, 7, 9), (2, 3, 32, 32), (1, 16, 4, 4), (1, 17, 5, 3),
                     (1, 15, 1, 17), (3, 64, 7, 7), (1, 33, 16, 16), (1, 1, 1, 257),
-                    (2, 5, 23, 11), (1, 130, 3, 5), (1, 2, 5, 7), (2, 4, 3, 11), (1, 4, 16, 16), (1, 3, 1, 5)]
+                    (2, 5, 23, 11), (1, 130, 3, 5), (1, 2, 5, 7), (2, 4, 3, 11), (1, 4, 16, 16), (1, 3, 1, 5),
+                    (2, 3, 37, 41), (1, 3, 112, 112)]  # RGB: the three-channel interleave, tails and many chunks
 
 
 @pytest.mark.parametrize("isa", tiers_with("quantize_s8", "dequantize_s8"))

@@ -161,12 +161,16 @@ def _im2col(x: np.ndarray, kh: int, kw: int, stride: int, pad: int) -> np.ndarra
 CONV_PATHS = {
     "pointwise, B in place": ((1, 24, 10, 10), (40, 24, 1, 1), 1, 0, True),
     "pointwise, output-transposed (49 pixels)": ((2, 24, 7, 7), (64, 24, 1, 1), 1, 0, True),
+    "pointwise, output-transposed in two column chunks (300 channels)": ((1, 24, 7, 7), (300, 24, 1, 1), 1, 0, True),
     "1x1 stride 2, subsampled then transposed": ((2, 24, 14, 14), (64, 24, 1, 1), 2, 0, True),
     "1x1 stride 2, subsampled then in place": ((1, 16, 20, 20), (40, 16, 1, 1), 2, 0, True),
     "3x3 tap conv, two K slices": ((1, 32, 12, 12), (40, 32, 3, 3), 1, 1, False),
     "3x3 tap conv, 16 x 16 planes padded": ((1, 32, 14, 14), (40, 32, 3, 3), 1, 1, False),
     "3x3 / 2 tap conv": ((1, 32, 16, 16), (40, 32, 3, 3), 2, 1, False),
-    "3x3 output-transposed im2col (49 pixels)": ((2, 32, 7, 7), (64, 32, 3, 3), 1, 1, True),
+    "3x3 output-transposed im2col (49 pixels)": ((2, 32, 7, 7), (60, 32, 3, 3), 1, 1, True),
+    "3x3 NHWC conv (pixels as rows, channels as columns)": ((2, 32, 9, 11), (64, 32, 3, 3), 1, 1, False),
+    "3x3 / 2 NHWC conv": ((1, 32, 16, 16), (32, 32, 3, 3), 2, 1, False),
+    "7x7 / 2 NHWC conv over 3 channels (a stem)": ((1, 3, 20, 20), (32, 3, 7, 7), 2, 3, False),
 }
 
 
@@ -175,7 +179,8 @@ CONV_PATHS = {
 def test_conv_paths_and_fused_residual(path: str, isa: str) -> None:
     """Each dense-conv path of engine/ops/conv_f32.cc (pointwise with B in
     place, the output-transposed SGEMM for pixel counts that pad badly to the
-    tile, strided 1x1 subsampled first, the tap conv): within the SGEMM bound
+    tile, strided 1x1 subsampled first, the tap conv, the NHWC conv for
+    output channels that fill the tile's columns): within the SGEMM bound
     of abi/sgemm_f32.h of the float64 product; where the path sums in the
     im2col SGEMM's order (all but the tap conv) equal bit for bit to the
     engine's SGEMM on the numpy im2col with the bias as the accumulated C;
@@ -541,6 +546,29 @@ def test_softmax_kernels_agree_bit_for_bit_on_every_tier(op: str) -> None:
     for isa in tiers[1:]:
         for n in rows:
             assert results[isa][n].tobytes() == results["ref"][n].tobytes(), (op, isa, n)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_row_maximum_in_the_tail_does_not_overflow(op: str) -> None:
+    """The row maximum covers the values after the last full group of 8
+    lanes: a row of zeros whose largest value (1000, 100) sits in that tail
+    is shifted by it, so exp never overflows (it did: the tail was left out of
+    the maximum and the row became NaN). Every tier, rows of 3 (all tail),
+    13 and ViT's 197."""
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    for n in (3, 13, 197):
+        x = np.zeros((2, n), np.float32)
+        x[0, -1], x[1, -2] = 1000.0, 100.0
+        want = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+        want = want - np.log(np.exp(want).sum(axis=1, keepdims=True))
+        want = want if op == "LogSoftmax" else np.exp(want)
+        for isa in tiers:
+            int8rt.set_max_isa(isa)
+            try:
+                got = run_single_op(op, [x], {"axis": -1}, [False])[0]
+            finally:
+                int8rt.set_max_isa(None)
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-30, err_msg=f"{op} {isa} n={n}")
 
 
 @pytest.mark.parametrize("shape,axis,bshape", [((2, 5, 8), -1, (8,)), ((2, 3, 4, 5), 2, (4, 5)), ((3, 6), 0, (3, 6)),

@@ -195,6 +195,65 @@ def test_masked_attention_equals_its_unfused_chain(mask_shape) -> None:
         assert np.std(chain) > 0
 
 
+@pytest.mark.parametrize("n", [8, 23, 197])
+def test_attention_rows_agree_bit_for_bit_on_every_tier(n: int) -> None:
+    """The whole QAttention layer gives the same bytes on every tier (each
+    compiles the rule's loops with its own flags, AVX-512 with its own exp),
+    on rows of ViT's 197 keys and rows with and without a tail of 8 or 16,
+    with a -inf mask, rows masked everywhere (NaN, then 0), a large score in
+    the last column, and float and int8 outputs."""
+    shapes = ((2, 3, 11, 16), (2, 3, n, 16), (2, 3, n, 12))
+    rng = np.random.default_rng(n)
+    feeds = {c: rng.integers(-128, 128, s, dtype=np.int8) for c, s in zip("qkv", shapes)}
+    feeds["k"][0, 0, -1, :] = 127  # a large score in the last column
+    feeds["q"][0, 0, 0, :] = 127
+    mask = np.where(rng.random((1, 3, 11, n)) < 0.2, -np.inf, rng.standard_normal((1, 3, 11, n)) * 2).astype(F32)
+    mask[0, 1, 4, :] = -np.inf
+    feeds["mask"] = mask
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    for scale, out_scale in itertools.product(({"scores_factor": 0.25}, {"scores_factor": 8.0, "scores_divide": 1}),
+                                              (0.045, 0.0)):
+        attrs = {"q_scale": 0.05, "k_scale": 0.05, "probs_scale": 1 / 127, "v_scale": 0.03, "k_transposed": 1,
+                 "nan_to_zero": 1, "out_scale": out_scale, **scale}
+        got = {}
+        for isa in tiers:
+            int8rt.set_max_isa(isa)  # the layer chooses its kernels when it is created
+            try:
+                got[isa] = attention_engine(shapes, attrs, True, mask.shape).create_execution_context().run(feeds)["y"]
+            finally:
+                int8rt.set_max_isa(None)
+        assert np.std(got["ref"]) > 0
+        for isa in tiers[1:]:
+            assert got[isa].tobytes() == got["ref"].tobytes(), (isa, scale, out_scale, first_mismatch(got[isa], got["ref"]))
+
+
+@pytest.mark.parametrize("n", [1, 8, 13, 16, 24, 197])
+def test_attention_rows_kernels_give_the_rules_float_bits(n: int) -> None:
+    """The float probabilities themselves (before QAttention quantizes them,
+    which would hide an ulp): every softmax_f32 kernel's attention rows equal
+    the reference's bytes, with a mask holding -inf and NaN, a row masked
+    everywhere (NaN, then 0 with the guard), +inf scores, a maximum in the tail,
+    ties of +0 and -0, multiply or divide by the factor."""
+    from int8rt._testing import kernels as K
+    rng = np.random.default_rng(n + 100)
+    s = (rng.standard_normal((9, n)) * 6).astype(F32)
+    mask = np.where(rng.random((9, n)) < 0.2, -np.inf, rng.standard_normal((9, n))).astype(F32)
+    mask[1, :] = -np.inf
+    s[2, -1] = 300.0
+    s[3, 0] = np.inf
+    mask[4, n // 2] = np.nan
+    s[5, :] = 0.0
+    s[5, ::2] = -0.0
+    s[6, 0] = np.nan
+    names = [f"softmax_f32_{isa}" for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    for factor, divide, guard, m in itertools.product((0.0, 0.125, 3.0), (False, True), (False, True), (None, mask)):
+        want = K.attention_rows(s, factor, divide, m, guard)
+        assert not guard or not np.isnan(want).any()
+        for name in names:
+            got = K.attention_rows(s, factor, divide, m, guard, impl=name)
+            assert got.tobytes() == want.tobytes(), (name, factor, divide, guard, m is None, first_mismatch(got, want))
+
+
 def test_qmatmul_refuses_mismatched_operands() -> None:
     ctx = qmatmul_engine([-1, -1], [-1, -1], 0.1, 0.1, 0.0).create_execution_context()
     with pytest.raises(int8rt.InvalidArgumentError, match="inner dimensions differ"):
@@ -456,3 +515,43 @@ def test_attention_engine_takes_any_sequence_length_and_survives_save_load(tmp_p
         ref = np.stack([cf.run({"x": x})["y"] for x in xs])
         assert got.shape == (4, batch, seq, 16)
         assert centred_cosine(got, ref) >= 0.98, (batch, seq)
+
+
+def residual_layernorm_model(second_reader: bool) -> onnx.ModelProto:
+    """A pre-LN block's tail: y = LayerNorm(x + MatMul(x, W) + b) over 2000
+    rows (a thread's rows span several blocks of the LayerNorm's dequantize), the
+    MatMul an int8 QGemm; with second_reader another MatMul reads its int8
+    result too (z = m W2, a second output)."""
+    rng = np.random.default_rng(41)
+    d = 16
+    nodes = [node("MatMul", ["x", "w"], ["mm"], name="proj"), node("Add", ["mm", "b"], ["m"], name="bias"),
+             node("Add", ["x", "m"], ["s"], name="residual"),
+             node("LayerNormalization", ["s", "g", "beta"], ["y"], name="ln", axis=-1)]
+    inits = [init("w", (rng.standard_normal((d, d)) / 4).astype(F32)), init("b", rng.standard_normal(d).astype(F32)),
+             init("g", rng.standard_normal(d).astype(F32)), init("beta", rng.standard_normal(d).astype(F32))]
+    outs = [fvi("y", [2, 1000, d])]
+    if second_reader:
+        nodes.append(node("MatMul", ["m", "w2"], ["z"], name="second"))
+        inits.append(init("w2", (rng.standard_normal((d, 3)) / 4).astype(F32)))
+        outs.append(fvi("z", [2, 1000, 3]))
+    return model(nodes, [fvi("x", [2, 1000, d])], outs, inits, opset=17)
+
+
+def test_layernorm_reads_an_int8_residual_without_a_dequantize_layer() -> None:
+    """A fused Add + LayerNorm whose residual is an int8 layer's output read
+    by nothing else dequantizes it itself, a block of rows at a time: no
+    Dequantize layer for it, and y is == the engine where another int8 layer
+    reads that residual too (so the LayerNorm reads it through a Dequantize)."""
+    rng = np.random.default_rng(42)
+    data = {"x": rng.standard_normal((8, 1000, 16)).astype(F32)}
+    engines = [int8rt.build_engine(residual_layernorm_model(second).SerializeToString(), int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2))) for second in (False, True)]
+    fused, kept = engines
+    assert any("reads its residual 'm' as int8" in line for line in fused.report()), fused.report()
+    assert ("int8rt.Dequantize", "m") not in {(c.op, c.tensor) for c in fused.int8_plan().converts}
+    assert ("int8rt.Dequantize", "m") in {(c.op, c.tensor) for c in kept.int8_plan().converts}
+    for _ in range(3):
+        feeds = {"x": (rng.standard_normal((2, 1000, 16)) * 2).astype(F32)}
+        got, want = fused.run(feeds)["y"], kept.run(feeds)["y"]
+        assert got.tobytes() == want.tobytes(), first_mismatch(got, want)
+        assert np.std(want) > 0

@@ -167,6 +167,11 @@ CASES = {
                                              node("Transpose", ["g5"], ["t5"], name="t", perm=[0, 2, 1, 3, 4]),
                                              node("Reshape", ["t5", "s4"], ["y"], name="r2")],
                                             [i64("s5", [-1, 2, 2, 5, 6]), i64("s4", [-1, 4, 5, 6])], ["t5", "y"]),
+    "patch_tokens": ([node("Reshape", ["c", "sh"], ["r"], name="flat"),
+                      node("Transpose", ["r"], ["y"], name="tokens", perm=[0, 2, 1])], [i64("sh", [0, 4, -1])], ["y"]),
+    "patch_tokens_intermediate_output": ([node("Reshape", ["c", "sh"], ["r"], name="flat"),
+                                          node("Transpose", ["r"], ["y"], name="tokens", perm=[0, 2, 1])],
+                                         [i64("sh", [0, 4, -1])], ["r", "y"]),
     "rank3_chain": ([node("Reshape", ["c", "sh"], ["r"], name="r"),
                      node("Transpose", ["r"], ["t"], name="t", perm=[0, 2, 1]),
                      node("Slice", ["t", "s", "e", "a"], ["y"], name="s")],
@@ -180,6 +185,8 @@ def test_data_movement_runs_in_int8_and_equals_the_fp32_op(case: str) -> None:
     ops = sorted({"int8rt.Q" + n.op_type for n in chain if n.op_type not in ("Concat", "Flatten", "Shape")})
     if case == "transpose_nhwc":  # NHWC bytes are the [N, H, W, C] result's: renamed, copied, not moved
         ops = ["int8rt.QReshape"]
+    if case in ("patch_tokens", "rank3_chain"):  # flatten(2).transpose(1, 2) of NHWC bytes: a reshape
+        ops.remove("int8rt.QTranspose")
     check_exact(conv_model(chain, inits, outputs), outputs, ops)
 
 
@@ -295,6 +302,42 @@ def test_channel_shuffle_runs_as_one_transpose_of_the_pixels_channels() -> None:
     intermediate = build_int8(conv_model(*CASES["channel_shuffle_intermediate_output"]), scales_for(m))
     assert not any("channel shuffle" in line for line in intermediate.report())  # t5 is needed as it is
 
+
+
+def test_patch_tokens_are_the_nhwc_bytes_as_they_lie() -> None:
+    """A vision transformer's x.flatten(2).transpose(1, 2) of an NHWC int8 conv
+    output is one QReshape to [N, H*W, C]: no transpose to NCHW and back
+    (the values are those of the FP32 chain: the parametrized case above).
+    With the flattened tensor read elsewhere too, the chain runs as it is."""
+    m = conv_model(*CASES["patch_tokens"])
+    engine = build_int8(m, scales_for(m))
+    assert any("patch tokens 'flat' -> 'tokens'" in line for line in engine.report()), engine.report()
+    ops = [layer["op"] for layer in engine.layers()]
+    assert "int8rt.QTranspose" not in ops, ops
+    kept = build_int8(conv_model(*CASES["patch_tokens_intermediate_output"]), scales_for(m))
+    assert "int8rt.QTranspose" in [layer["op"] for layer in kept.layers()]
+    assert np.array_equal(engine.run({"x": X})["y"], kept.run({"x": X})["y"])
+
+
+def test_shape_of_an_int8_tensor_says_why_it_shows_as_float32() -> None:
+    """A Shape reading an int8 tensor's dims (and, for an NHWC one, the Gather
+    back to NCHW order) is listed as a float32
+    layer; the builder's report says why, so `int8rt inspect` names it."""
+    from int8rt.cli import _float_reasons
+    chain = [node("Shape", ["c"], ["sh"], name="shape"),  # ViT's class token, expanded to the batch
+             node("Gather", ["sh", "zero"], ["n"], name="batch", axis=0),
+             node("Concat", ["n", "rest"], ["target"], name="target", axis=0),
+             node("Expand", ["cls", "target"], ["y"], name="expand")]
+    inits = [i64("zero", [0]), i64("rest", [1, 4]), init("cls", np.ones((1, 1, 4), F32))]
+    w = init("w", np.random.default_rng(5).standard_normal((4, 4, 1, 1)).astype(F32))
+    m = model([node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1])] + chain,
+              [fvi("x", ["N"] + SHAPE[1:])], [fvi("y", ["N", 1, 4])], [w] + inits)  # a dynamic batch keeps the Shape
+    engine = build_int8(m, scales_for(m))
+    reasons = _float_reasons(engine.report(), "int8")
+    fp32 = [layer["name"] for layer in engine.layers() if layer["precision"] == "fp32" and layer["name"].startswith("shape")]
+    assert sorted(fp32) == ["shape", "shape::to_nchw"], fp32
+    for name in fp32:
+        assert reasons[name].startswith("it reads only the dims of int8 'c'"), (name, reasons.get(name))
 
 
 @pytest.mark.slow

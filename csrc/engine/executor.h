@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/inverted_residual.h"
 #include "engine/layer.h"
 #include "engine/value.h"
 #include "int8rt/network.h"
@@ -102,6 +103,15 @@ class Executor {
   std::vector<int> order_;
   std::vector<std::unique_ptr<Value>> constants_;  // by tensor id, null for non-constants
   std::vector<int> shared_buffer_;                 // by tensor id: plan_shared_buffers' numbers
+  FusedBlocks fused_;  // inverted-residual blocks run() and run_timed() run fused where it pays
+
+  // Runs the node at order_[i] (prepared, when it has something to compute)
+  // or, when it heads a fused block that pays at this batch, the whole block.
+  // Returns the number of nodes done (1 or 3).
+  size_t run_step(State& state, size_t i, std::vector<const Value*>& ins, std::vector<Value*>& outs) const;
+  // Runs fused block `block` when its input fits it and fusing pays at this
+  // batch; false (nothing done) otherwise.
+  bool run_fused(State& state, int block) const;
 
   // infer_shapes' work: the Values (shape and dtype; data only for shape
   // tensors) every tensor gets for these input shapes.

@@ -140,12 +140,33 @@ int Lowerer::add_int8_node(const std::string& op, const std::string& name, std::
   return int8_id_[t] = out;
 }
 
+int Lowerer::int8_residual_of(const Node& node) const {
+  if (node.op != "LayerNormalization" || node.attrs.get_int("int8rt_residual", -1) != 3 || node.inputs.size() != 4) {
+    return -1;
+  }
+  const int r = node.inputs[3], x = node.inputs[0];
+  if (r < 0 || x < 0 || !is_int8(r) || float_id_[r] >= 0 || qzero_[r] != 0 || layout_of(r) != Layout::kLogical ||
+      src_.tensor(r).shape != src_.tensor(x).shape) {
+    return -1;
+  }
+  const int c = sole_reader(r);
+  return c >= 0 && &src_.nodes()[c] == &node ? r : -1;
+}
+
 void Lowerer::emit_float(const Node& node) {
   std::vector<int> ins;
-  for (int id : node.inputs) ins.push_back(id < 0 ? -1 : get_float(id));
+  Attributes attrs = node.attrs;
+  const int int8_residual = int8_residual_of(node);
+  for (int id : node.inputs) ins.push_back(id < 0 || id == int8_residual ? -1 : get_float(id));
+  if (int8_residual >= 0) {
+    ins[3] = int8_id_[int8_residual];
+    attrs.set("int8rt_residual_scale", Attribute::of_float(qscale_[int8_residual]));
+    note("layer '" + node.name + "' (LayerNormalization) reads its residual '" + src_.tensor(int8_residual).name +
+         "' as int8 and dequantizes it a block of rows at a time (no Dequantize layer)");
+  }
   std::vector<std::string> names;
   for (int id : node.outputs) names.push_back(src_.tensor(id).name);
-  auto outs = dst_.add_node(node.op, node.name, ins, node.attrs, names);
+  auto outs = dst_.add_node(node.op, node.name, ins, attrs, names);
   for (size_t o = 0; o < outs.size(); ++o) {
     dst_.tensor(outs[o]).shape = src_.tensor(node.outputs[o]).shape;
     dst_.tensor(outs[o]).dtype = src_.tensor(node.outputs[o]).dtype;

@@ -105,6 +105,11 @@ class Lowerer {
 
   // ---- float nodes ----
   void emit_float(const Node& node);
+  // The int8 form of a fused Add + LayerNormalization's residual (inputs[3])
+  // when the LayerNorm may read it as it is (layernorm_f32.cc,
+  // int8rt_residual_scale): an int8 tensor of x's shape, zero point 0, read
+  // by nothing else and not a network output. Else -1.
+  int int8_residual_of(const Node& node) const;
 
   // ---- int8 candidates ----
   // The lowering of each op with an int8 form (false: it stays float32,
@@ -314,6 +319,12 @@ class Lowerer {
   // the channels, which in the NHWC bytes is a transpose of each pixel's
   // [g, C/g] block. Run as that, on [N*H*W, g, C/g] views, with no NCHW round trip.
   bool lower_channel_shuffle(const Node& node);
+
+  // A vision transformer's patch tokens, x.flatten(2).transpose(1, 2):
+  // Reshape [N, C, H, W] -> [N, C, H*W], Transpose (0, 2, 1) -> [N, H*W, C].
+  // Of an NHWC int8 x that is x's bytes as they lie: one QReshape to
+  // [N, H*W, C] instead of a transpose to NCHW, a copy and a transpose back.
+  bool lower_token_flatten(const Node& node);
 
   // Shape of an int8 tensor, read off the int8 tensor itself (no Dequantize
   // just for its dims): a rank-4 one is NHWC, so its dims are gathered back

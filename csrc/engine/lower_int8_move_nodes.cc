@@ -47,7 +47,10 @@ bool Lowerer::quantize_before_move(const Node& node) {
 bool Lowerer::lower_move(int, const Node& node) {
   const int x = node.inputs.empty() ? -1 : node.inputs[0];
   if (!is_int8(x) && !quantize_before_move(node)) return false;
-  if (lower_channel_shuffle(node) || lower_layout_rename(node) || defer_transposed_operand(node)) return true;
+  if (lower_channel_shuffle(node) || lower_token_flatten(node) || lower_layout_rename(node) ||
+      defer_transposed_operand(node)) {
+    return true;
+  }
   MoveRewrite r;
   std::string why;
   const bool nhwc_in = layout_of(x) == Layout::kNhwc;
@@ -207,10 +210,41 @@ bool Lowerer::lower_channel_shuffle(const Node& node) {
   return true;
 }
 
+bool Lowerer::lower_token_flatten(const Node& node) {
+  if (node.op != "Reshape" || node.outputs.size() != 1) return false;
+  const int x = node.inputs[0], y = node.outputs[0];
+  if (layout_of(x) != Layout::kNhwc) return false;
+  const Shape& xs = src_.tensor(x).shape;
+  const Shape& ys = src_.tensor(y).shape;
+  if (xs.size() != 4 || ys.size() != 3 || xs[1] <= 0 || xs[2] <= 0 || xs[3] <= 0 || ys[1] != xs[1] ||
+      ys[2] != xs[2] * xs[3] || ys[0] != xs[0]) {
+    return false;
+  }
+  const int t_node = sole_reader(y);
+  if (t_node < 0 || src_.nodes()[t_node].op != "Transpose" ||
+      src_.nodes()[t_node].attrs.get_ints("perm", {}) != std::vector<int64_t>{0, 2, 1}) {
+    return false;
+  }
+  const Node& t = src_.nodes()[t_node];
+  std::vector<std::string> sources = sources_of(node);
+  for (std::string& src : sources_of(t)) sources.push_back(std::move(src));
+  consumed_[t_node] = 1;
+  const int tokens = dst_.add_constant_i64(t.name + "::tokens_shape", {3}, {0, xs[2] * xs[3], xs[1]});
+  add_int8_node(QMoveOps::lowered("Reshape"), t.name, sources, {int8_id_[x], tokens}, {}, t.outputs[0], qscale_[x],
+                Layout::kLogical);
+  note("patch tokens '" + node.name + "' -> '" + t.name + "' are the NHWC int8 bytes as they lie: one reshape, no transposes");
+  return true;
+}
+
 bool Lowerer::lower_shape(int, const Node& node) {
   const int x = node.inputs.empty() ? -1 : node.inputs[0], y = node.outputs.empty() ? -1 : node.outputs[0];
   if (!is_int8(x) || y < 0 || node.outputs.size() != 1) return false;
   const std::string& yname = src_.tensor(y).name;
+  const auto dims_only = [&](const std::string& layer) {  // why inspect shows it as a float32 layer
+    note("layer '" + layer + "' (Shape) stays float32: it reads only the dims of int8 '" + src_.tensor(x).name +
+         "' (an int64 result; no tensor data is converted)");
+  };
+  dims_only(node.name);
   if (layout_of(x) == Layout::kLogical) {
     const int out = dst_.add_node("Shape", node.name, {int8_id_[x]}, node.attrs, {yname})[0];
     dst_.tensor(out).dtype = DataType::kInt64;
@@ -226,12 +260,14 @@ bool Lowerer::lower_shape(int, const Node& node) {
   Attributes axis0;
   axis0.set("axis", Attribute::of_int(0));
   id = dst_.add_node("Gather", node.name + "::to_nchw", {id, order}, axis0, {sliced ? yname + "::nchw" : yname})[0];
+  dims_only(node.name + "::to_nchw");
   dst_.tensor(id).dtype = DataType::kInt64;
   dst_.tensor(id).shape = {4};
   if (sliced) {
     const int starts = dst_.add_constant_i64(node.name + "::start", {1}, {node.attrs.get_int("start", 0)});
     const int ends = dst_.add_constant_i64(node.name + "::end", {1}, {node.attrs.get_int("end", INT64_MAX)});
     id = dst_.add_node("Slice", node.name + "::range", {id, starts, ends}, {}, {yname})[0];
+    dims_only(node.name + "::range");
     dst_.tensor(id).dtype = DataType::kInt64;
     dst_.tensor(id).shape = src_.tensor(y).shape;
   }

@@ -37,6 +37,13 @@ class PackedConv {
   // changes between runs pack once. InvalidArgument when the new shape is
   // invalid (ConvShape::validate).
   virtual std::unique_ptr<PackedConv> with_input_size(int H, int W) const = 0;
+  // The same conv over a window of H input rows, with pad_top / pad_bottom
+  // zero rows around it (the rest of the shape unchanged), sharing these
+  // packed weights: a run of the copy on rows [ih0, ih0 + H) of an image
+  // computes the original's output rows whose windows those rows and pads
+  // cover, with the same bits (engine/inverted_residual.h runs depthwise
+  // layers band by band this way). InvalidArgument as with_input_size.
+  virtual std::unique_ptr<PackedConv> with_row_window(int H, int pad_top, int pad_bottom) const = 0;
 };
 
 // The conv_s8 family: one candidate kernel (a stateless singleton).

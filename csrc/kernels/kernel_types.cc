@@ -71,6 +71,14 @@ ConvShape with_input_size(ConvShape s, int H, int W) {
   return s;
 }
 
+ConvShape with_row_window(ConvShape s, int H, int pad_top, int pad_bottom) {
+  s.H = H;
+  s.pad_top = pad_top;
+  s.pad_bottom = pad_bottom;
+  s.validate();
+  return s;
+}
+
 int ConvShape::out_h() const { return out_extent(H, pad_top, pad_bottom, R, dilation_h, stride_h); }
 int ConvShape::out_w() const { return out_extent(W, pad_left, pad_right, S, dilation_w, stride_w); }
 

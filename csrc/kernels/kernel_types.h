@@ -52,6 +52,9 @@ struct ConvShape {
 
 // `s` with input height H and width W, validated (PackedConv::with_input_size).
 ConvShape with_input_size(ConvShape s, int H, int W);
+// `s` over a window of H input rows with these top and bottom pads (width,
+// left and right pads unchanged), validated (PackedConv::with_row_window).
+ConvShape with_row_window(ConvShape s, int H, int pad_top, int pad_bottom);
 
 // A 2-D transposed convolution (ONNX ConvTranspose): NHWC int8 input, weights
 // in ONNX's layout [C][K/groups][R][S]. Input channel c (group g = c / (C/groups))

@@ -163,10 +163,16 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
                const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
                bool accumulate, const SgemmEpilogue* ep) {
   thread_local Scratch scratch;
+  thread_local std::vector<int64_t> a_rows;  // A in place: row k of A^T at k * ld
+  const bool a_in_place = A.in_place && A.trans && !A.im2col && !A.packed;
+  if (a_in_place) {
+    a_rows.resize(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) a_rows[static_cast<size_t>(k)] = k * A.ld;
+  }
   const int64_t mc_pad = (mc + uk.mr - 1) / uk.mr * uk.mr;
   const int64_t m_pad = A.packed ? (A.packed->M + uk.mr - 1) / uk.mr * uk.mr : 0;
   const int64_t nc_pad = (nc + uk.nr - 1) / uk.nr * uk.nr;
-  if (!A.packed) scratch.a.resize(static_cast<size_t>(mc_pad * uk.kc));
+  if (!A.packed && !a_in_place) scratch.a.resize(static_cast<size_t>(mc_pad * uk.kc));
   scratch.b.resize(static_cast<size_t>(nc_pad * uk.kc));
   SgemmTile t;
   t.ldc = ldc;
@@ -179,7 +185,10 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
     const int64_t kc = std::min(uk.kc, K - k0);
     // i0 is a multiple of mr (mc is), so the tile's panels are contiguous.
     const float* a_panels = A.packed ? A.packed->data.data() + k0 * m_pad + i0 * kc : scratch.a.data();
-    if (A.im2col) {  // op(A) = im2col^T: its panels are the im2col's column panels, mr wide
+    if (a_in_place) {
+      t.a_rows = a_rows.data() + k0;
+      t.lda = 1;
+    } else if (A.im2col) {  // op(A) = im2col^T: its panels are the im2col's column panels, mr wide
       pack_b_im2col(*A.im2col, k0, kc, i0, mc, uk.mr, scratch.a.data());
     } else if (!A.packed) {
       pack_a(A, i0, mc, k0, kc, uk.mr, scratch.a.data());
@@ -211,7 +220,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
         t.ldb = uk.nr;
       }
       for (int64_t ip = 0; ip < mc; ip += uk.mr) {
-        t.a = a_panels + (ip / uk.mr) * kc * uk.mr;
+        t.a = a_in_place ? A.data + i0 + ip : a_panels + (ip / uk.mr) * kc * uk.mr;
         t.c = C + (i0 + ip) * ldc + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
         if (ep) {

@@ -64,6 +64,13 @@ struct GemmOperand {
   // (rows = output pixels, columns = (c, i, j)), packed per tile the same way.
   const Im2colView* im2col = nullptr;
   const PackedA* packed = nullptr;     // A only: these panels instead of data / ld / trans
+  // A only, with trans (A^T stored row-major, ld apart): the microkernel
+  // broadcasts op(A) straight from it (SgemmTile::a_rows: row k at k * ld,
+  // the tile's rows 1 apart) instead of packing panels; the same values
+  // and arithmetic, so the same bits. For an image read as pixels x
+  // channels (the output-transposed pointwise conv), whose panels would
+  // otherwise be packed once per column tile.
+  bool in_place = false;
   const PackedB* packed_b = nullptr;   // B only: these panels instead of data / ld / trans
 };
 

@@ -21,7 +21,8 @@ void sgemm_6x8_portable(const SgemmTile& t) {
     const float* bk = t.b_rows ? b + t.b_rows[k] : b + k * t.ldb;
 #pragma GCC unroll 6
     for (int r = 0; r < kMR; ++r) {
-      const float av = ak[r];
+      // A in place (a_rows): rows past `rows` are not read, their sums dropped.
+      const float av = t.a_rows ? (r < t.rows ? a[t.a_rows[k] + r * t.lda] : 0.f) : ak[r];
 #pragma GCC unroll 8
       for (int j = 0; j < kNR; ++j) acc[r][j] += av * bk[j];
     }

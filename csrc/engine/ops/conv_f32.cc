@@ -7,7 +7,12 @@
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
 // per call, the residual and Relu / Clip applied by the kernel before its
 // store. A 1x1 convolution with strides and no padding first copies the
-// pixels it reads and then runs as a pointwise one. Dense FP32 convolutions
+// pixels it reads and then runs as a pointwise one. 2-D kernels larger
+// than 1x1 with constant weights, one group and output channels a multiple
+// of the SGEMM's column tile (ResNet's 3x3 convs, the RGB stems) run the
+// NHWC conv (kernels/conv_nhwc_f32.h: pixels as the microkernel's rows,
+// channels as its vector columns, A read in place from a channels-last
+// copy of the image), unless the output rows are too narrow. Other dense FP32 convolutions
 // with constant weights and one group whose output pixels would pad the
 // SGEMM's 32-wide column tile badly (7x7 and 14x14 planes) run the
 // output-transposed product (transposed_gemm: pixels as rows, channels as
@@ -38,6 +43,7 @@
 #include "engine/layer.h"
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/op_util.h"
+#include "kernels/conv_nhwc_f32.h"
 #include "kernels/conv_taps_f32.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/sgemm_f32.h"
@@ -138,8 +144,7 @@ class ConvLayer : public Layer {
       if (strided_pointwise(g)) x = subsample(x, g);
       if (bf16_.empty()) {  // the SGEMM / tap conv epilogue adds the residual and clips
         if (transposed(g)) {
-          transposed_gemm(x, w, bias, y, g);
-          epilogue(res, y, g);
+          transposed_gemm(x, w, bias, res, y, g);
         } else {
           gemm_path(x, w, bias, res, y, g);
           if (!fused_.clip) epilogue(nullptr, y, g);
@@ -172,6 +177,17 @@ class ConvLayer : public Layer {
     if (!wt.is_constant || wt.dtype != DataType::kFloat32 || M % group_ != 0 || (group_ == C && M == C)) return;
     const int64_t Mg = M / group_, K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(M, 1);
     if (K * M != static_cast<int64_t>(wt.f32.size())) return;
+    if (rank_ == 2) {
+      // The NHWC conv (kernels/conv_nhwc_f32.h) where the output channels
+      // fill the tile's vector columns; a run it declines (narrow output
+      // rows) packs A per tile on the im2col path.
+      kernels::TapConvShape ts;
+      ts.C = C; ts.M = M; ts.G = group_; ts.kh = wt.shape[2]; ts.kw = wt.shape[3];
+      if (kernels::nhwc_conv_weights_decline(ts, uk_->nr).empty()) {
+        nhwc_ = std::make_unique<kernels::NhwcConv>(*uk_, ts, wt.f32.data());
+        return;
+      }
+    }
     if (rank_ == 2 && wt.shape[2] * wt.shape[3] > 1 && (C / group_ >= 16 || (group_ == 1 && wt.shape[3] * C >= 16))) {
       // In the tap conv's order (kernels/conv_taps_f32.h) for the shapes it
       // takes; a run it declines (an output under half its grid's width)
@@ -239,6 +255,17 @@ class ConvLayer : public Layer {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                            g.oh == g.H && g.ow == g.W;
+    if (nhwc_ && kernels::nhwc_conv_declines(tap_shape(g), uk_->mr).empty()) {
+      const kernels::TapConvShape ts = tap_shape(g);
+      kernels::SgemmEpilogue ep = fused_;
+      ep.row_bias = bias;
+      ep.ldr = P;
+      for (int64_t n = 0; n < g.N; ++n) {
+        ep.residual = res ? res + n * g.M * P : nullptr;
+        nhwc_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
+      }
+      return;
+    }
     if (taps_) {
       const kernels::TapConvShape ts = tap_shape(g);
       if (kernels::tap_conv_declines(ts).empty()) {
@@ -320,7 +347,7 @@ class ConvLayer : public Layer {
   // pixels wide, are packed per tile and cost more than the padding saves
   // on larger planes (measured: 3x3 128 @28 2.2x slower, 3x3 512 @7 faster).
   bool transposed(const Geom& g) const {
-    if (!bf16_.empty() || g.G != 1 || (packed_.empty() && !taps_)) return false;
+    if (!bf16_.empty() || g.G != 1 || (packed_.empty() && !taps_) || nhwc_) return false;
     const int64_t nr = uk_->nr, P = g.oh * g.ow;
     if (g.kh * g.kw > 1 && P > 64) return false;
     auto padded = [nr](int64_t n) { return (n + nr - 1) / nr * nr; };
@@ -333,31 +360,51 @@ class ConvLayer : public Layer {
   // the image itself, transposed, for a pointwise conv, else its im2col,
   // packed per tile) and the output channels its vector columns (B: W^T,
   // packed once on first use), the bias a column bias of the first K slice,
-  // into the thread's scratch [P][M], then transposed into y. Every output
-  // gets the same FMAs in the same k order as on the im2col path (the
-  // product's operands swapped), so the same bits; the residual and the
-  // activation follow (run()).
-  void transposed_gemm(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
+  // into the thread's scratch [P][256], 256 output channels at a time, each
+  // chunk then transposed into y and the residual `res` (or nullptr) and the
+  // activation applied to it while it is in cache. Every output gets the same FMAs
+  // in the same k order as on the im2col path (the product's operands
+  // swapped), so the same bits, and the same residual add and activation
+  // as epilogue() (a separate pass over y and res, measured slower on
+  // ResNet-50's 14x14 stage).
+  void transposed_gemm(const float* x, const float* w, const float* bias, const float* res, float* y,
+                       const Geom& g) const {
     const int64_t K = g.C * g.kh * g.kw, P = g.oh * g.ow;
-    std::call_once(wt_once_, [&] { wt_ = kernels::pack_b_once(*uk_, K, g.M, {w, K, /*trans=*/true}); });
+    std::call_once(wt_once_, [&] {
+      for (int64_t m0 = 0; m0 < g.M; m0 += kTransposedCols) {
+        wt_.push_back(kernels::pack_b_once(*uk_, K, std::min(kTransposedCols, g.M - m0), {w + m0 * K, K, true}));
+      }
+    });
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
                            g.oh == g.H && g.ow == g.W;
+    const int64_t cols = std::min(kTransposedCols, g.M);
     thread_local std::vector<float> scratch;
-    if (scratch.size() < static_cast<size_t>(P * g.M)) scratch.resize(static_cast<size_t>(P * g.M));
-    kernels::SgemmEpilogue ep;
-    ep.col_bias = bias;
-    GemmOperand b;
-    b.packed_b = &wt_;
+    if (scratch.size() < static_cast<size_t>(P * cols)) scratch.resize(static_cast<size_t>(P * cols));
     for (int64_t n = 0; n < g.N; ++n) {
       const float* xn = x + n * g.C * g.H * g.W;
       Im2colView view{xn, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
       GemmOperand a{xn, P, /*trans=*/true};
+      a.in_place = pointwise;  // the pixels of channel k broadcast from the image's row k, not packed
       if (!pointwise) a.im2col = &view;
-      sgemm(*uk_, P, g.M, K, a, b, scratch.data(), g.M, false, true, &ep);
-      transpose_->tile(g.M, P, reinterpret_cast<const uint32_t*>(scratch.data()), g.M,
-                       reinterpret_cast<uint32_t*>(y + n * g.M * P), P);
+      for (size_t chunk = 0; chunk < wt_.size(); ++chunk) {
+        const int64_t m0 = static_cast<int64_t>(chunk) * kTransposedCols, mc = std::min(kTransposedCols, g.M - m0);
+        kernels::SgemmEpilogue ep;
+        ep.col_bias = bias ? bias + m0 : nullptr;
+        GemmOperand b;
+        b.packed_b = &wt_[chunk];
+        sgemm(*uk_, P, mc, K, a, b, scratch.data(), mc, false, true, &ep);
+        float* yc = y + (n * g.M + m0) * P;
+        transpose_->tile(mc, P, reinterpret_cast<const uint32_t*>(scratch.data()), mc,
+                         reinterpret_cast<uint32_t*>(yc), P);
+        if (res) {
+          const float* r = res + (n * g.M + m0) * P;
+          for (int64_t i = 0; i < mc * P; ++i) yc[i] = yc[i] + r[i];
+        }
+        act_.apply(yc, mc * P);
+      }
     }
   }
+
 
   // The residual `r` (or nullptr) and then the activation on the output.
   void epilogue(const float* r, float* y, const Geom& g) const {
@@ -427,7 +474,14 @@ class ConvLayer : public Layer {
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
   const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
   mutable std::once_flag wt_once_;
-  mutable kernels::PackedB wt_;  // W^T for transposed_gemm, packed on its first run
+  // W^T for transposed_gemm, packed on its first run, kTransposedCols
+  // output channels per chunk: each chunk's product [P][256] is
+  // transposed (and its residual and activation applied) while it is in
+  // L2, where one [P][M] product (ResNet's 1024 and 2048 channels: 0.8 MB)
+  // was not.
+  static constexpr int64_t kTransposedCols = 256;
+  mutable std::vector<kernels::PackedB> wt_;
+  std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16

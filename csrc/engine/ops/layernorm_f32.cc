@@ -19,12 +19,18 @@
 // its second output is that sum instead of Mean (the Add's tensor, when other
 // layers read it). Operands of one shape (the usual case) are added row by
 // row inside the kernel; others are summed into the sum's buffer first.
+// With "int8rt_residual_scale" = s as well (the INT8 lowering, when the
+// residual is an int8 layer's output read by nothing else) inputs[3] is that
+// int8 tensor, dequantized here a block of rows at a time by the kernel
+// int8rt.Dequantize runs (q * s), so the sum is the unfused chain's bit for
+// bit and the float residual never goes to memory.
 #include <algorithm>
 #include <cmath>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "kernels/eltwise_s8.h"
 #include "kernels/layernorm_f32.h"
 
 namespace int8rt {
@@ -36,11 +42,15 @@ class LayerNormLayer : public Layer {
   LayerNormLayer(const Node& node, size_t num_outputs)
       : axis_(node.attrs.get_int("axis", -1)), eps_(node.attrs.get_float("epsilon", 1e-5)),
         num_outputs_(num_outputs), residual_(node.attrs.has("int8rt_residual")),
-        sum_output_(node.attrs.get_int("int8rt_sum_output", 0) != 0), prefix_(layer_error_prefix(node)) {}
+        residual_scale_(static_cast<float>(node.attrs.get_float("int8rt_residual_scale", 0.0))),
+        sum_output_(node.attrs.get_int("int8rt_sum_output", 0) != 0), prefix_(layer_error_prefix(node)) {
+    if (residual_scale_ != 0.f) dequantize_ = &kernels::choose<kernels::DequantizeS8Kernel>();
+  }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
-    const Shape xs = residual_ ? broadcast_shapes(X.shape(), require_input(in, 3, DataType::kFloat32, prefix_).shape(),
+    const DataType residual_type = residual_scale_ != 0.f ? DataType::kInt8 : DataType::kFloat32;
+    const Shape xs = residual_ ? broadcast_shapes(X.shape(), require_input(in, 3, residual_type, prefix_).shape(),
                                                   prefix_)
                                : X.shape();
     int64_t axis = normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_);
@@ -84,36 +94,70 @@ class LayerNormLayer : public Layer {
       a.mean_out = num_outputs_ > 1 && out[1] ? out[1]->data<float>() : nullptr;
       a.inv_out = num_outputs_ > 2 && out[2] ? out[2]->data<float>() : nullptr;
     }
+    bool int8_rows = false;  // the residual is int8, row for row with x
     if (residual_) {
-      if (in[0]->shape() == xs && in[3]->shape() == xs) {
-        a.residual = in[3]->data<float>();
+      const bool int8_residual = residual_scale_ != 0.f;
+      const bool rows_match = in[0]->shape() == xs && in[3]->shape() == xs;
+      if (rows_match) {
+        int8_rows = int8_residual;
+        if (!int8_residual) a.residual = in[3]->data<float>();
       } else {  // broadcasting operands: the sum first, then plain rows over it
-        thread_local std::vector<float> sum_buf;
+        const float* r = int8_residual ? nullptr : in[3]->data<float>();
+        thread_local std::vector<float> residual_buf, sum_buf;
+        if (int8_residual) {
+          residual_buf.resize(static_cast<size_t>(in[3]->numel()));
+          dequantize_->dequantize(in[3]->numel(), in[3]->data<int8_t>(), residual_scale_, residual_buf.data());
+          r = residual_buf.data();
+        }
         float* sum = a.sum_out;
         if (!sum) {
           sum_buf.resize(static_cast<size_t>(out[0]->numel()));
           sum = sum_buf.data();
         }
-        broadcast_add(*in[0], *in[3], xs, sum);
+        broadcast_add(x, in[0]->shape(), r, in[3]->shape(), xs, sum);
         x = sum;
         a.sum_out = nullptr;
       }
     }
     parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
-      kernel_->rows(e - b, n, x + b * n, a, y + b * n, b);
+      if (int8_rows) {
+        rows_with_int8_residual(b, e, n, x, *in[3], a, y);
+      } else {
+        kernel_->rows(e - b, n, x + b * n, a, y + b * n, b);
+      }
     });
   }
 
   std::string describe() const override { return residual_ ? "fp32 add + layernorm" : "fp32 layernorm"; }
 
  private:
+  // Rows [b, e) whose residual is the int8 inputs[3] (one shape with x):
+  // blocks of rows dequantized into a per-thread buffer (the Dequantize
+  // layer's kernel), each normalised while the block is in cache.
+  void rows_with_int8_residual(int64_t b, int64_t e, int64_t n, const float* x, const Value& q,
+                               const kernels::ref::LayerNormRows& a, float* y) const {
+    constexpr int64_t kBlockValues = 8192;  // 32 KB of floats
+    const int64_t block = std::max<int64_t>(1, kBlockValues / std::max<int64_t>(1, n));
+    thread_local std::vector<float> buf;
+    for (int64_t r0 = b; r0 < e; r0 += block) {
+      const int64_t r1 = std::min(e, r0 + block);
+      buf.resize(static_cast<size_t>((r1 - r0) * n));
+      dequantize_->dequantize((r1 - r0) * n, q.data<int8_t>() + r0 * n, residual_scale_, buf.data());
+      kernels::ref::LayerNormRows c = a;  // indexed from row r0 (first_row 0)
+      c.residual = buf.data();
+      if (c.sum_out) c.sum_out += r0 * n;
+      if (c.mean_out) c.mean_out += r0;
+      if (c.inv_out) c.inv_out += r0;
+      kernel_->rows(r1 - r0, n, x + r0 * n, c, y + r0 * n, 0);
+    }
+  }
+
   // s = a + b broadcast to shape `to` (the Add layer's arithmetic), a row of
   // the last dimension at a time (the embeddings' position table is
   // [1, S, H] against [N, S, H]: offsets are computed per row, not per value).
-  static void broadcast_add(const Value& a, const Value& b, const Shape& to, float* s) {
-    const std::vector<int64_t> sa = broadcast_strides(a.shape(), to), sb = broadcast_strides(b.shape(), to);
-    const float* pa = a.data<float>();
-    const float* pb = b.data<float>();
+  static void broadcast_add(const float* pa, const Shape& a_shape, const float* pb, const Shape& b_shape,
+                            const Shape& to, float* s) {
+    const std::vector<int64_t> sa = broadcast_strides(a_shape, to), sb = broadcast_strides(b_shape, to);
     const size_t rank = to.size();
     const int64_t len = rank ? to[rank - 1] : 1, rows = shape_numel(to) / std::max<int64_t>(1, len);
     const int64_t la = rank ? sa[rank - 1] : 0, lb = rank ? sb[rank - 1] : 0;
@@ -126,7 +170,13 @@ class LayerNormLayer : public Layer {
         r /= to[d];
       }
       float* out = s + row * len;
-      for (int64_t k = 0; k < len; ++k) out[k] = pa[oa + k * la] + pb[ob + k * lb];
+      if (la == 1 && lb == 1) {  // rows of both operands contiguous (a [1, S, H] position table): vectorised
+        const float* ra = pa + oa;
+        const float* rb = pb + ob;
+        for (int64_t k = 0; k < len; ++k) out[k] = ra[k] + rb[k];
+      } else {
+        for (int64_t k = 0; k < len; ++k) out[k] = pa[oa + k * la] + pb[ob + k * lb];
+      }
     }
   }
 
@@ -153,6 +203,8 @@ class LayerNormLayer : public Layer {
   const kernels::LayerNormF32Kernel* kernel_ = &kernels::choose<kernels::LayerNormF32Kernel>();
   size_t num_outputs_;
   bool residual_;    // int8rt_residual: normalise inputs[0] + inputs[3]
+  float residual_scale_;  // int8rt_residual_scale: inputs[3] is int8 at this scale (0: float32)
+  const kernels::DequantizeS8Kernel* dequantize_ = nullptr;
   bool sum_output_;  // int8rt_sum_output: outputs[1] is that sum
   std::string prefix_;
 };

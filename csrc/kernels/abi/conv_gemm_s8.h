@@ -49,7 +49,7 @@ struct IgemmTile {
   int kc = 0;              // channels per tap (C/groups, or GEMM K)
   const void* const* a = nullptr;  // [taps][mr_max] row pointers (see layout per ISA)
   const int8_t* w = nullptr;       // packed weights of the tile's first block
-  int64_t w_block_stride = 0;      // bytes from one block to the next
+  int64_t w_block_stride = 0;      // bytes from one block to the next (within a step, for interleaved packing)
   const int32_t* acc_init = nullptr;  // [NB*block] initial accumulators, or null (zeros)
   int nc = 0;
   TileEpilogue ep;

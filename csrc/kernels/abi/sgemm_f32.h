@@ -7,7 +7,8 @@
 // panel of a row-major B is read in place, its rows ldb apart), then calls
 // the microkernel once per (A panel, B panel) pair:
 //   acc[r][j] = sum over k ascending of a[k*mr + r] * b[k*ldb + j], from 0
-//   (b[b_rows[k] + j] when the tile gives row offsets)
+//   (b[b_rows[k] + j] when the tile gives B row offsets; a[a_rows[k] + r*lda]
+//   when it gives A offsets: A read in place, not a packed panel)
 //   C[r][j] = acc[r][j]  (or C[r][j] + acc[r][j] when accumulate)
 // for the valid `rows` x `cols` only. Vector microkernels use FMA (one
 // rounding per step); the portable one multiplies and adds separately. So
@@ -42,6 +43,11 @@ struct SgemmTile {
   // When set, row k of the B panel is at b + b_rows[k] instead of b + k * ldb
   // (the tap conv's slices, whose rows come from several taps' planes).
   const int64_t* b_rows = nullptr;
+  // When set, A is read in place instead of from a packed panel: element
+  // (r, k) at a + a_rows[k] + r * lda (the NHWC conv's output pixels, rows
+  // lda apart in the image, each k a (tap, channel) offset; conv_nhwc_f32.h).
+  const int64_t* a_rows = nullptr;
+  int64_t lda = 0;
   float* c = nullptr;         // C at the tile's first row and column
   int64_t ldc = 0;            // row stride of C (elements)
   int rows = 0, cols = 0;     // valid rows (1..mr) and columns (1..nr)

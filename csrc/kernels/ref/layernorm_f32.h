@@ -26,6 +26,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace int8rt {
 namespace kernels {
@@ -36,49 +39,76 @@ struct Moments {
   float inv_std = 0.f;  // 1 / sqrt(variance + eps), variance = sum((x - mean)^2) / n
 };
 
-// The 16 lanes as four vectors of 4 doubles (lanes 4k .. 4k + 3 in part k):
-// GCC keeps a generic vector wider than the machine's in memory across loop
-// iterations, so one 16-double vector would be loaded and stored per step.
-typedef double Lanes4d __attribute__((vector_size(32)));
-typedef int64_t LaneMask4 __attribute__((vector_size(32)));
+// The 16 lanes as vectors of doubles: two of 8 where the translation unit
+// has AVX-512 (one zmm each), four of 4 elsewhere (GCC keeps a generic
+// vector wider than the machine's in memory across loop iterations, so one
+// 16-double vector would be loaded and stored per step). Lane l is lane l
+// either way, and every operation is lane-wise: the width changes the
+// instruction count, not the bits.
+#if defined(__AVX512F__)
+constexpr int kMomentLanes = 8;
+#else
+constexpr int kMomentLanes = 4;
+#endif
+constexpr int kMomentParts = 16 / kMomentLanes;
+typedef double MomentVec __attribute__((vector_size(kMomentLanes * 8)));
+typedef float MomentVecF __attribute__((vector_size(kMomentLanes * 4)));
+typedef int64_t MomentMask __attribute__((vector_size(kMomentLanes * 8)));
 struct Lanes16d {
-  Lanes4d part[4];
+  MomentVec part[kMomentParts];  // lanes kMomentLanes * k .. in part k
 };
+
+// x[0 .. kMomentLanes) widened to double (exact). GCC's generic tuning
+// splits an 8-wide __builtin_convertvector into two 4-wide halves and an
+// insert, so the AVX-512 width names its one instruction.
+static inline MomentVec load_lanes(const float* x) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<MomentVec>(_mm512_cvtps_pd(_mm256_loadu_ps(x)));
+#else
+  MomentVecF f;
+  std::memcpy(&f, x, sizeof f);
+  return __builtin_convertvector(f, MomentVec);
+#endif
+}
 
 // lane 0 + ... + lane 15 as the fixed tree above.
 static inline double lane_tree_sum(const Lanes16d& v) {
-  const Lanes4d h8[2] = {v.part[0] + v.part[2], v.part[1] + v.part[3]};  // lane l + lane l + 8
-  const Lanes4d h4 = h8[0] + h8[1];                                        // + 4
-  const double h2[2] = {h4[0] + h4[2], h4[1] + h4[3]};                     // + 2
-  return h2[0] + h2[1];                                                    // + 1
+  double l[16];
+  std::memcpy(l, v.part, sizeof l);
+  for (int i = 0; i < 8; ++i) l[i] += l[i + 8];  // lane l + lane l + 8
+  for (int i = 0; i < 4; ++i) l[i] += l[i + 4];  // + 4
+  for (int i = 0; i < 2; ++i) l[i] += l[i + 2];  // + 2
+  return l[0] + l[1];                            // + 1
 }
 
 static inline Moments moments(const float* x, int64_t n, double eps) {
   const int64_t full = n - n % 16;
   float tail[16] = {};  // the last n % 16 values in lanes 0 .., zeros after
-  std::memcpy(tail, x + full, static_cast<size_t>(n - full) * sizeof(float));
+  if (full < n) std::memcpy(tail, x + full, static_cast<size_t>(n - full) * sizeof(float));
   Lanes16d s = {};
   for (int64_t i = 0; i < full; i += 16) {
-    for (int k = 0; k < 4; ++k) s.part[k] += Lanes4d{x[i + 4 * k], x[i + 4 * k + 1], x[i + 4 * k + 2], x[i + 4 * k + 3]};
+    for (int k = 0; k < kMomentParts; ++k) s.part[k] += load_lanes(x + i + kMomentLanes * k);
   }
   if (full < n) {
-    for (int k = 0; k < 4; ++k) s.part[k] += Lanes4d{tail[4 * k], tail[4 * k + 1], tail[4 * k + 2], tail[4 * k + 3]};  // + 0.0: dead lanes
+    for (int k = 0; k < kMomentParts; ++k) s.part[k] += load_lanes(tail + kMomentLanes * k);  // + 0.0: dead lanes
   }
   const double mean = lane_tree_sum(s) / static_cast<double>(n);
-  const Lanes4d m = Lanes4d{} + mean;
+  const MomentVec m = MomentVec{} + mean;
   Lanes16d q = {};
   for (int64_t i = 0; i < full; i += 16) {
-    for (int k = 0; k < 4; ++k) {
-      const Lanes4d d = Lanes4d{x[i + 4 * k], x[i + 4 * k + 1], x[i + 4 * k + 2], x[i + 4 * k + 3]} - m;
+    for (int k = 0; k < kMomentParts; ++k) {
+      const MomentVec d = load_lanes(x + i + kMomentLanes * k) - m;
       q.part[k] += d * d;
     }
   }
   if (full < n) {
     const int64_t rem = n - full;
-    for (int k = 0; k < 4; ++k) {
-      const Lanes4d d = Lanes4d{tail[4 * k], tail[4 * k + 1], tail[4 * k + 2], tail[4 * k + 3]} - m;
-      const LaneMask4 live = LaneMask4{4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3} < rem;
-      q.part[k] += reinterpret_cast<Lanes4d>(reinterpret_cast<LaneMask4>(d * d) & live);
+    for (int k = 0; k < kMomentParts; ++k) {
+      MomentMask lane = {};
+      for (int j = 0; j < kMomentLanes; ++j) lane[j] = kMomentLanes * k + j;
+      const MomentMask live = lane < rem;
+      const MomentVec d = load_lanes(tail + kMomentLanes * k) - m;
+      q.part[k] += reinterpret_cast<MomentVec>(reinterpret_cast<MomentMask>(d * d) & live);
     }
   }
   return {static_cast<float>(mean),

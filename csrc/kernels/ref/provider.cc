@@ -44,6 +44,11 @@ class RefPackedConv final : public PackedConv {
     copy->shape_ = kernels::with_input_size(shape_, H, W);
     return copy;
   }
+  std::unique_ptr<PackedConv> with_row_window(int H, int pad_top, int pad_bottom) const override {
+    auto copy = std::make_unique<RefPackedConv>(*this);
+    copy->shape_ = kernels::with_row_window(shape_, H, pad_top, pad_bottom);
+    return copy;
+  }
 
  private:
   ConvShape shape_;

@@ -6,7 +6,8 @@
 //   logsoftmax(x)_i = (x_i - max) - log(sum_j exp(x_j - max))
 // over each of `rows` contiguous rows of n values. The maximum and the sum
 // keep 8 partial lanes (lane l takes the values k = l mod 8 of the leading
-// multiple of 8, the tail goes to lane 0), held in a vector of 8 floats (a
+// multiple of 8; the sum's tail goes to lane 0, the maximum's tail is
+// compared after the lanes), held in a vector of 8 floats (a
 // GCC/Clang vector extension: one ymm on AVX, two xmm on SSE2; lane-wise
 // IEEE operations, so the bits do not depend on the width); exp is
 // exp_fma_f32 (math_f32.h). y may be x for softmax, not for log-softmax. Every function
@@ -74,6 +75,7 @@ static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log
   }
   float mx = m8[0];
   for (int l = 1; l < kLanes; ++l) mx = mx < m8[l] ? m8[l] : mx;
+  for (; k < n; ++k) mx = mx < x[k] ? x[k] : mx;  // the tail (a NaN never replaces mx here, as above)
   exp_shifted_f32(x, mx, y, n, exp16);
   Lanes8 s8 = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   for (k = 0; k + kLanes <= n; k += kLanes) {

@@ -100,6 +100,12 @@ class PackedAmxConv final : public PackedConv {
     copy->direct_ = reads_input_directly(copy->shape_);  // the layout depends on C, K, R, S, groups only
     return copy;
   }
+  std::unique_ptr<PackedConv> with_row_window(int H, int pad_top, int pad_bottom) const override {
+    auto copy = std::make_unique<PackedAmxConv>(*this);
+    copy->shape_ = kernels::with_row_window(shape_, H, pad_top, pad_bottom);
+    copy->direct_ = reads_input_directly(copy->shape_);
+    return copy;
+  }
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
 
  private:

@@ -28,6 +28,11 @@ class PackedDwConv final : public PackedConv {
     copy->shape_ = kernels::with_input_size(shape_, H, W);
     return copy;
   }
+  std::unique_ptr<PackedConv> with_row_window(int H, int pad_top, int pad_bottom) const override {
+    auto copy = std::make_unique<PackedDwConv>(*this);
+    copy->shape_ = kernels::with_row_window(shape_, H, pad_top, pad_bottom);
+    return copy;
+  }
 
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override {
     check_epilogue(ep, u_.name);

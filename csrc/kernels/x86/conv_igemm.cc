@@ -78,13 +78,14 @@ std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w) {
 
 PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   const int eb = u.widen_s16 ? 2 : 1;
+  const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
   if (use_merged_rows(s)) {
     std::vector<int8_t> m = merge_rows(s, w);
-    return pack_igemm_weights(IgemmLayout(1, s.K, s.S * s.C, s.R, u.block, u.cgroup, eb),
+    return pack_igemm_weights(IgemmLayout(1, s.K, s.S * s.C, s.R, u.block, u.cgroup, eb, strip),
                               m.data(), !u.widen_s16);
   }
   return pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(), s.R * s.S,
-                                        u.block, u.cgroup, eb),
+                                        u.block, u.cgroup, eb, strip),
                             w, !u.widen_s16);
 }
 
@@ -112,6 +113,70 @@ std::vector<const void*>& row_buffer(size_t n) {
   return rows;
 }
 
+// What a tile's row pointers are formed from, copied by value into each
+// worker (the fill loop then keeps it in registers: read through the run's
+// references, every field was reloaded after each pointer store, which may
+// alias it; that cost a few percent of ResNet-50's 3x3 convs).
+struct TapGeometry {
+  const char* base = nullptr;    // RowSource::base
+  const void* zeros = nullptr;   // the padding row
+  const int64_t* tap_off = nullptr;  // [taps] byte offset of each tap from the window's origin
+  int64_t image_bytes = 0, row_bytes = 0, pixel_bytes = 0, group_bytes = 0;
+  int col_offset = 0;
+  int R = 1, S_taps = 1, taps = 1;
+  int H = 0, W = 0, OH = 0, OW = 0;
+  int stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0, dilation_h = 1, dilation_w = 1;
+  int h_span = 0, w_span = 0;
+  bool merged = false, pointwise = false;
+};
+
+// Row pointers of pixels [p0, p0 + mr) of group g: rows[tap * mr_max + i]
+// points at tap `tap` of pixel p0 + i (the zero row where it is padding).
+void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g, const void** rows) {
+  const char* const base = geo.base;
+  const int64_t group = g * geo.group_bytes;
+  if (geo.pointwise) {  // pixel p reads input pixel p
+    const char* first = base + group + p0 * geo.pixel_bytes;
+    for (int i = 0; i < mr; ++i) rows[i] = first + i * geo.pixel_bytes;
+    return;
+  }
+  // (n, oh, ow) of pixel p0, then stepped (no division per pixel).
+  int64_t n = p0 / (int64_t{geo.OH} * geo.OW);
+  int oh = static_cast<int>(p0 / geo.OW % geo.OH), ow = static_cast<int>(p0 % geo.OW);
+  for (int i = 0; i < mr; ++i, ++ow) {
+    if (ow == geo.OW) {
+      ow = 0;
+      if (++oh == geo.OH) {
+        oh = 0;
+        ++n;
+      }
+    }
+    const int ih0 = oh * geo.stride_h - geo.pad_top, iw0 = ow * geo.stride_w - geo.pad_left;
+    // Input position (ih0, iw0) as a byte offset (negative near the top-left
+    // border); every tap inside the input adds its (r, c) offset to it, and
+    // only those form pointers.
+    const int64_t origin =
+        group + n * geo.image_bytes + ih0 * geo.row_bytes + (iw0 + geo.col_offset) * geo.pixel_bytes;
+    const void** out = rows + i;
+    const bool interior = ih0 >= 0 && ih0 + geo.h_span < geo.H &&
+                          (geo.merged || (iw0 >= 0 && iw0 + geo.w_span < geo.W));
+    if (interior) {
+      for (int tap = 0; tap < geo.taps; ++tap, out += mr_max) *out = base + (origin + geo.tap_off[tap]);
+      continue;
+    }
+    for (int r = 0; r < geo.R; ++r) {
+      const int ih = ih0 + r * geo.dilation_h;
+      const bool row_inside = ih >= 0 && ih < geo.H;
+      for (int c = 0; c < geo.S_taps; ++c, out += mr_max) {
+        const int iw = iw0 + c * geo.dilation_w;
+        // Merged rows: the copy holds the padding columns.
+        const bool inside = row_inside && (geo.merged || (iw >= 0 && iw < geo.W));
+        *out = inside ? static_cast<const void*>(base + (origin + geo.tap_off[r * geo.S_taps + c])) : geo.zeros;
+      }
+    }
+  }
+}
+
 class PackedIgemmConv final : public PackedConv {
  public:
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, const int8_t* w)
@@ -127,6 +192,11 @@ class PackedIgemmConv final : public PackedConv {
     // merged_ and the packing depend on C, K, R, S and groups only.
     auto copy = std::make_unique<PackedIgemmConv>(*this);
     copy->shape_ = kernels::with_input_size(shape_, H, W);
+    return copy;
+  }
+  std::unique_ptr<PackedConv> with_row_window(int H, int pad_top, int pad_bottom) const override {
+    auto copy = std::make_unique<PackedIgemmConv>(*this);
+    copy->shape_ = kernels::with_row_window(shape_, H, pad_top, pad_bottom);
     return copy;
   }
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
@@ -244,20 +314,39 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
           int64_t{r} * s.dilation_h * src.row_bytes + int64_t{c} * s.dilation_w * src.pixel_bytes;
     }
   }
-  const int H = s.H, W = s.W;
-  const int h_span = (s.R - 1) * s.dilation_h, w_span = (s.S - 1) * s.dilation_w;
   // 1x1, stride 1, no padding: output pixel p reads input pixel p, so a
   // tile's rows are consecutive pixels (no per-pixel position arithmetic;
   // with short reductions that arithmetic cost a third of the layer).
-  const bool pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
-                         s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && !merged_;
+  TapGeometry geo;
+  geo.base = src.base;
+  geo.zeros = zeros_->data();
+  geo.tap_off = tap_off.data();
+  geo.image_bytes = src.image_bytes;
+  geo.row_bytes = src.row_bytes;
+  geo.pixel_bytes = src.pixel_bytes;
+  geo.group_bytes = src.group_bytes;
+  geo.col_offset = src.col_offset;
+  geo.R = s.R;
+  geo.S_taps = S_taps;
+  geo.taps = taps;
+  geo.H = s.H;
+  geo.W = s.W;
+  geo.OH = OH;
+  geo.OW = OW;
+  geo.stride_h = s.stride_h;
+  geo.stride_w = s.stride_w;
+  geo.pad_top = s.pad_top;
+  geo.pad_left = s.pad_left;
+  geo.dilation_h = s.dilation_h;
+  geo.dilation_w = s.dilation_w;
+  geo.h_span = (s.R - 1) * s.dilation_h;
+  geo.w_span = (s.S - 1) * s.dilation_w;
+  geo.merged = merged_;
+  geo.pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+                  s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && !merged_;
 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    // A plain pointer: through the thread_local vector, each pointer stored
-    // into it re-read the vector (a store of a pointer may alias its fields),
-    // and GCC re-called __tls_get_addr per row (a quarter of a 1x1 layer
-    // with 16 input channels went to the driver).
-    const void** rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
+    const void** const rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
     for (int64_t item = begin; item < end; ++item) {
       // Panel, then channel tile, then the panel's pixel chunk.
       const int64_t in_panel = item % items_per_panel;
@@ -273,7 +362,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       t.kc = L.cg;
       t.a = rows;
       t.w = packed_->block_ptr(g, b0);
-      t.w_block_stride = L.block_stride;
+      t.w_block_stride = L.step_block_stride();
       t.acc_init = packed_->comp_ptr(g, b0);
       t.nc = std::min(nb * u_.block, L.kg - b0 * u_.block);
       t.ep.scale = ep.scale + k0;
@@ -288,49 +377,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
         const int64_t p0 = tile_begin(pt);
         const int mr = static_cast<int>(tile_begin(pt + 1) - p0);
-        // (n, oh, ow) of pixel p0, then stepped (no division per pixel).
-        int64_t n = pointwise ? 0 : p0 / (int64_t{OH} * OW);
-        int oh = pointwise ? 0 : static_cast<int>(p0 / OW % OH), ow = pointwise ? 0 : static_cast<int>(p0 % OW);
-        if (pointwise) {
-          const char* first = src.base + p0 * src.pixel_bytes + g * src.group_bytes;
-          for (int i = 0; i < mr; ++i) rows[i] = first + i * src.pixel_bytes;
-        }
-        for (int i = pointwise ? mr : 0; i < mr; ++i, ++ow) {
-          if (ow == OW) {
-            ow = 0;
-            if (++oh == OH) {
-              oh = 0;
-              ++n;
-            }
-          }
-          const int ih0 = oh * s.stride_h - s.pad_top, iw0 = ow * s.stride_w - s.pad_left;
-          // Input position (ih0, iw0) as a byte offset (negative near the
-          // top-left border); every tap inside the input adds its (r, c)
-          // offset to it, and only those form pointers.
-          const int64_t origin = n * src.image_bytes + ih0 * src.row_bytes +
-                                 (iw0 + src.col_offset) * src.pixel_bytes + g * src.group_bytes;
-          const void** out = rows + i;
-          const bool interior = ih0 >= 0 && ih0 + h_span < H &&
-                                (merged_ || (iw0 >= 0 && iw0 + w_span < W));
-          if (interior) {
-            for (int tap = 0; tap < taps; ++tap, out += mr_max) {
-              *out = src.base + origin + tap_off[static_cast<size_t>(tap)];
-            }
-            continue;
-          }
-          for (int r = 0; r < s.R; ++r) {
-            const int ih = ih0 + r * s.dilation_h;
-            const bool row_inside = ih >= 0 && ih < H;
-            for (int c = 0; c < S_taps; ++c, out += mr_max) {
-              const int iw = iw0 + c * s.dilation_w;
-              // Merged rows: the copy holds the padding columns.
-              const bool inside = row_inside && (merged_ || (iw >= 0 && iw < W));
-              *out = inside ? static_cast<const void*>(
-                                  src.base + origin + tap_off[static_cast<size_t>(r * S_taps + c)])
-                            : static_cast<const void*>(zeros_->data());
-            }
-          }
-        }
+        fill_tile_rows(geo, p0, mr, mr_max, g, rows);
         // Residual and output lines of the tile kPrefetchTiles ahead (see
         // the file comment): at batch 8 they come from L3 or memory, and the
         // microkernel reads the residual only after its reduction.
@@ -386,7 +433,8 @@ std::unique_ptr<PackedGemm> IgemmGemmKernel::pack_kn(const GemmShape& shape, con
   const ConvShape conv = gemm_as_conv(shape);
   if (u_.widen_s16 || use_merged_rows(conv)) return GemmKernel::pack_kn(shape, w_kn);  // pack_for's other layouts
   PackedIgemmWeights packed =
-      pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u_.block, u_.cgroup, 1), w_kn, true);
+      pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u_.block, u_.cgroup, 1, u_.interleaved ? u_.nb : 1),
+                            w_kn, true);
   return std::make_unique<ConvAsGemm>(shape, std::make_unique<PackedIgemmConv>(u_, conv, std::move(packed)));
 }
 

@@ -17,9 +17,9 @@ namespace kernels {
 namespace x86 {
 
 IgemmLayout::IgemmLayout(int groups_, int kg_, int cg_, int taps_, int block_, int cgroup_,
-                         int elem_bytes_)
+                         int elem_bytes_, int strip_)
     : groups(groups_), kg(kg_), cg(cg_), taps(taps_), block(block_), cgroup(cgroup_),
-      elem_bytes(elem_bytes_) {
+      elem_bytes(elem_bytes_), strip(strip_ < 1 ? 1 : strip_) {
   q = (cg + cgroup - 1) / cgroup;
   nbk = (kg + block - 1) / block;
   block_stride = static_cast<int64_t>(taps) * q * block * cgroup * elem_bytes;
@@ -93,6 +93,28 @@ void pack_runs4(const int8_t* w, int cg, int cols, int block, int8_t* dst) {
   }
 }
 
+// Reorders blocks packed one after the other into L's interleaved runs
+// (packing.h); nothing to do for strip 1.
+void interleave_runs(const IgemmLayout& L, int8_t* w) {
+  if (L.strip <= 1) return;
+  const int64_t slice = int64_t{L.block} * L.cgroup * L.elem_bytes;
+  const int64_t steps = int64_t{L.taps} * L.q;
+  std::vector<int8_t> run(static_cast<size_t>(L.block_stride) * L.strip);
+  for (int g = 0; g < L.groups; ++g) {
+    for (int b0 = 0; b0 < L.nbk; b0 += L.strip) {
+      const int n = std::min(L.strip, L.nbk - b0);
+      int8_t* base = w + (static_cast<int64_t>(g) * L.nbk + b0) * L.block_stride;
+      std::memcpy(run.data(), base, static_cast<size_t>(n * L.block_stride));
+      for (int j = 0; j < n; ++j) {
+        for (int64_t st = 0; st < steps; ++st) {
+          std::memcpy(base + (st * n + j) * slice, run.data() + j * L.block_stride + st * slice,
+                      static_cast<size_t>(slice));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, bool compensate) {
@@ -149,6 +171,7 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, boo
       }
     }
   }
+  interleave_runs(L, p.w.data());
   return p;
 }
 
@@ -183,6 +206,7 @@ PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& L, const int8_t* w_k
       for (int l = 0; l < cols; ++l) p.comp.data()[int64_t{b} * L.block + l] = compensation(sums[static_cast<size_t>(l)]);
     }
   }
+  interleave_runs(L, p.w.data());
   return p;
 }
 

@@ -6,6 +6,13 @@
 // `cgroup` consecutive input channels, block x cgroup weights, channel-major:
 //   packed[g][b][tap][q][l][e] = w[g*Kg + b*block + l][q*cgroup + e][tap]
 // (zero past Kg or Cg), stored as int8 (elem_bytes 1) or int16 (2). With
+// strip > 1 the blocks of each group are taken in runs of `strip` (the last
+// run of a group may be shorter, n blocks) and a run's blocks are
+// interleaved step by step: for step s = tap * q + q_index, block j of the
+// run at run_base + (s * n + j) * block * cgroup * elem_bytes, so a
+// microkernel that reduces the whole run reads one sequential stream (the
+// run still fills n * block_stride bytes from block_ptr of its first block).
+// With
 // `compensate`, comp[(g*nbk + b)*block + l] = -128 * sum over c, tap of the
 // weights, wrapped to int32 (see igemm_6x64c4.cc for why wrapping is exact).
 //
@@ -52,11 +59,17 @@ class AlignedBuffer {
 struct IgemmLayout {
   int groups = 1, kg = 0, cg = 0, taps = 1;  // problem
   int block = 16, cgroup = 4, elem_bytes = 1;  // microkernel
+  int strip = 1;            // blocks interleaved per run (see above); 1: none
   int q = 0;                // ceil(cg / cgroup)
   int nbk = 0;              // blocks per group: ceil(kg / block)
-  int64_t block_stride = 0;  // bytes
+  int64_t block_stride = 0;  // bytes of one block's weights
 
-  IgemmLayout(int groups, int kg, int cg, int taps, int block, int cgroup, int elem_bytes);
+  IgemmLayout(int groups, int kg, int cg, int taps, int block, int cgroup, int elem_bytes, int strip = 1);
+  // Bytes from block j of a run to block j + 1 within one step: block_stride
+  // without interleaving, one step's slice (block * cgroup * elem_bytes) with it.
+  int64_t step_block_stride() const {
+    return strip > 1 ? int64_t{block} * cgroup * elem_bytes : block_stride;
+  }
 };
 
 struct PackedIgemmWeights {

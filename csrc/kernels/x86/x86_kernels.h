@@ -34,6 +34,9 @@ struct IgemmUkernel {
   // kernel: a lower tier's dwconv kernel is faster than an igemm over
   // one-channel groups.
   bool declines_depthwise = false;
+  // The microkernel reads its nb blocks interleaved step by step
+  // (IgemmLayout::strip = nb, packing.h) rather than block_stride apart.
+  bool interleaved = false;
 };
 
 struct DwUkernel {

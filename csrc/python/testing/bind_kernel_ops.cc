@@ -1,6 +1,6 @@
 // int8rt._testing.kernels, part 2: the element-wise int8 ops (quantize, pools,
 // add, concat: the reference kernels, or with impl="<name>" one candidate
-// of the op's family in kernels/eltwise_s8.h), the FP32 reference kernels and make_epilogue, on
+// of the op's family in kernels/eltwise_s8.h), QAttention's softmax rows, the FP32 reference kernels and make_epilogue, on
 // NumPy arrays, for tests. Thin: convert, call, release the GIL around the run.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -16,6 +16,7 @@
 #include "kernels/eltwise_s8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/requant_params.h"
+#include "kernels/softmax_f32.h"
 #include "python/testing/bindings.h"
 #include "python/testing/kernel_args.h"
 
@@ -107,6 +108,35 @@ py::array_t<float> dequantize_nhwc_to_nchw(const py::handle& q_obj, float scale,
   py::gil_scoped_release release;
   k.dequantize_nhwc_to_nchw(q.shape(0), q.shape(1) * q.shape(2), q.shape(3), q.data(), scale, xp);
   return x;
+}
+
+// QAttention's scores-to-probabilities rows (kernels/ref/softmax_f32.h,
+// AttentionRows) on a copy of s [rows, n]; mask [rows, n] or None, read with
+// row step n and column step 1; impl: a softmax_f32 kernel by name.
+py::array_t<float> attention_rows(const py::handle& s_obj, float factor, bool divide, const py::object& mask_obj,
+                                  bool nan_to_zero, const ImplName& impl) {
+  F32Array s = float_arg(s_obj, "s", 2);
+  const int64_t rows = s.shape(0), n = s.shape(1);
+  F32Array mask;
+  kernels::ref::AttentionRows a;
+  a.factor = factor;
+  a.divide = divide;
+  a.nan_to_zero = nan_to_zero;
+  if (!mask_obj.is_none()) {
+    mask = float_arg(mask_obj, "mask", 2);
+    if (mask.shape(0) != rows || mask.shape(1) != n) throw InvalidArgument("attention_rows: mask must have s's shape");
+    a.mask = mask.data();
+    a.mask_row_step = n;
+    a.mask_col_step = 1;
+  }
+  const auto& k = impl ? kernels::kernel_by_name<kernels::SoftmaxF32Kernel>(*impl)
+                       : kernels::reference_kernel<kernels::SoftmaxF32Kernel>();
+  py::array_t<float> y({rows, n});
+  float* yp = y.mutable_data();
+  std::copy(s.data(), s.data() + rows * n, yp);
+  py::gil_scoped_release release;
+  k.attention(rows, n, a, yp);
+  return y;
 }
 
 // int8 pools: x [N,H,W,C] -> [N,OH,OW,C].
@@ -275,6 +305,8 @@ void bind_kernel_ops(py::module_& k) {
   // impl: a kernel of the op's family by name (eltwise_s8_candidates(op)),
   // None for the reference kernel.
   const py::arg_v impl = "impl"_a = py::none();
+  k.def("attention_rows", &attention_rows, "s"_a, "factor"_a = 0.0f, "divide"_a = false, "mask"_a = py::none(),
+        "nan_to_zero"_a = false, impl);
   k.def("quantize", &quantize, "x"_a, "scale"_a, impl);
   k.def("dequantize", &dequantize, "q"_a, "scale"_a, impl);
   k.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc, "x"_a, "scale"_a, impl);

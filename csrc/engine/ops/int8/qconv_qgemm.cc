@@ -9,6 +9,7 @@
 
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/qconv_stage.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "int8rt/error.h"
 #include "kernels/conv_gemm_s8.h"
@@ -19,7 +20,7 @@ namespace {
 
 using kernels::OutputType;
 
-class QConvLayer : public Layer {
+class QConvLayer : public QConvStage {
  public:
   QConvLayer(const Network& net, const Node& node) : name_(node.name), p_(qconv_params(net, node)) {
     const kernels::ConvKernel& kernel = kernels::choose<kernels::ConvKernel>(p_.shape, OutputType::kInt8);
@@ -40,8 +41,14 @@ class QConvLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const int8_t* residual = p_.has_residual ? in[3]->data<int8_t>() : nullptr;
     const Shape& s = in[0]->shape();
-    packed_for(s).run(static_cast<int>(s[0]), in[0]->data<int8_t>(),
-                      p_.requant.epilogue(residual, p_.residual_scale), out[0]->data<int8_t>());
+    packed_for(s).run(static_cast<int>(s[0]), in[0]->data<int8_t>(), epilogue(residual), out[0]->data<int8_t>());
+  }
+
+  const kernels::PackedConv& packed() const override { return *packed_; }
+  bool dynamic_size() const override { return p_.dynamic_size; }
+  bool has_residual() const override { return p_.has_residual; }
+  kernels::Epilogue epilogue(const int8_t* residual) const override {
+    return p_.requant.epilogue(residual, p_.residual_scale);
   }
 
   std::string describe() const override { return kernel_name_ + (p_.dynamic_size ? " (any input size)" : ""); }

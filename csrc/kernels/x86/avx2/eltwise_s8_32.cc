@@ -22,6 +22,7 @@
 
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx2/s8_convert.h"
+#include "kernels/x86/interleave3.h"
 
 namespace int8rt {
 namespace kernels {
@@ -150,11 +151,44 @@ void dequantize(int64_t n, const int8_t* q, float scale, float* x) {
   });
 }
 
+// Three channels (an RGB image): 16 pixels of each channel quantized to 16
+// bytes, interleaved into the 48 output bytes by byte shuffles
+// (x86/interleave3.h) instead of a 16 x 16 transpose of three rows.
+static void quantize_3_channels(const TransposeBlock& blk, __m256 inv, const Bounds& b) {
+  static const Interleave3 t;
+  const float* x = static_cast<const float*>(blk.x);
+  int8_t* y = static_cast<int8_t*>(blk.y);
+  alignas(16) int8_t row[16];
+  for (int64_t p = blk.p0; p < blk.p1; p += 16) {
+    const int64_t np = std::min<int64_t>(16, blk.p1 - p);
+    __m128i c[3];
+    for (int ch = 0; ch < 3; ++ch) c[ch] = quantize16(x + ch * blk.HW + p, np, inv, b);
+    int8_t* out = y + p * 3;
+    for (int k = 0; k < 3; ++k) {
+      __m128i v = _mm_setzero_si128();
+      for (int ch = 0; ch < 3; ++ch) {
+        v = _mm_or_si128(v, _mm_shuffle_epi8(c[ch], _mm_load_si128(reinterpret_cast<const __m128i*>(t.pick[k][ch]))));
+      }
+      const int64_t bytes = 3 * np - 16 * k;  // bytes of this vector that are pixels of the block
+      if (bytes >= 16) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * k), v);
+      } else if (bytes > 0) {
+        _mm_store_si128(reinterpret_cast<__m128i*>(row), v);
+        std::memcpy(out + 16 * k, row, static_cast<size_t>(bytes));
+      }
+    }
+  }
+}
+
 void quantize_nchw_to_nhwc(const TransposeBlock& blk) {
   const float* x = static_cast<const float*>(blk.x);
   int8_t* y = static_cast<int8_t*>(blk.y);
   const __m256 inv = _mm256_set1_ps(blk.s);
   const Bounds b;
+  if (blk.C == 3) {
+    quantize_3_channels(blk, inv, b);
+    return;
+  }
   __m128i r[16];
   alignas(16) int8_t row[16];
   for (int64_t p = blk.p0; p < blk.p1; p += 16) {

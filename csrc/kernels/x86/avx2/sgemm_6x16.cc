@@ -2,7 +2,8 @@
 //
 // Register tile: 6 rows x 16 columns = 12 ymm accumulators (2 per row).
 // Per k: two B loads (16 floats of the B panel), then per row one broadcast
-// of a[k][r] and two FMAs. Layout: A panel [kc][6] (packed), B panel kc rows
+// of a[k][r] and two FMAs. Layout: A panel [kc][6] (packed) or A in place
+// at a + a_rows[k] + r * lda (the NHWC conv's pixels), B panel kc rows
 // of 16 floats ldb apart (packed, or in place; driver: kernels/sgemm_f32.cc). Partial tiles: `rows` < 6 runs a
 // shorter instantiation; `cols` < 16 computes the full (zero-padded) width
 // and copies the valid columns out of a stack buffer.
@@ -18,24 +19,30 @@ namespace x86 {
 namespace avx2 {
 namespace {
 
-template <int R, bool kRows>
+// How the tile finds its operands (SgemmTile): packed A and B rows ldb
+// apart; B rows at b_rows; A in place at a_rows and lda.
+enum Mode { kPacked, kBRows, kARows };
+
+template <int R, Mode kMode>
 void tile(const SgemmTile& t) {
   __m256 acc0[R], acc1[R];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
   const float* a = t.a;
   const float* b = t.b;
+  const int64_t lda = t.lda;
   for (int64_t k = 0; k < t.kc; ++k) {
-    if (kRows) b = t.b + t.b_rows[k];
+    if (kMode == kBRows) b = t.b + t.b_rows[k];
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    const float* ar = kMode == kARows ? t.a + t.a_rows[k] : a;
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r);
+      const __m256 av = _mm256_broadcast_ss(kMode == kARows ? ar + r * lda : a + r);
       acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
     }
     a += kSgemmMR;
-    if (!kRows) b += t.ldb;
+    if (kMode != kBRows) b += t.ldb;
   }
   if (t.cols == kSgemmNR) {
 #pragma GCC unroll 6
@@ -63,10 +70,12 @@ void tile(const SgemmTile& t) {
 
 template <int R>
 void rows(const SgemmTile& t) {
-  if (t.b_rows) {
-    tile<R, true>(t);
+  if (t.a_rows) {
+    tile<R, kARows>(t);
+  } else if (t.b_rows) {
+    tile<R, kBRows>(t);
   } else {
-    tile<R, false>(t);
+    tile<R, kPacked>(t);
   }
 }
 

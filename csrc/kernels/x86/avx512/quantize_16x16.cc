@@ -2,7 +2,8 @@
 // formulas in kernels/abi/eltwise_s8.h).
 //
 // Contiguous: 64 values per iteration (4 zmm), the tail through masks.
-// Transposing (NCHW float <-> NHWC int8): tiles of 16 channels x 16 pixels.
+// Transposing (NCHW float <-> NHWC int8): tiles of 16 channels x 16 pixels;
+// quantizing three channels (RGB input) interleaves 16 pixels by byte shuffles.
 // Quantize loads 16 pixels of each channel (one zmm), converts to 16 bytes
 // (one xmm row per channel), transposes the 16 x 16 bytes in xmm registers
 // (unpack epi8/16/32/64) and stores 16 channels of each pixel; dequantize
@@ -14,6 +15,7 @@
 
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx512/s8_convert.h"
+#include "kernels/x86/interleave3.h"
 
 namespace int8rt {
 namespace kernels {
@@ -49,6 +51,35 @@ void transpose16x16(__m128i r[16]) {
   for (int k = 0; k < 8; ++k) {
     r[2 * k] = _mm_unpacklo_epi64(c[k], c[k + 8]);
     r[2 * k + 1] = _mm_unpackhi_epi64(c[k], c[k + 8]);
+  }
+}
+
+// Three channels (an RGB image, the input of most CNNs): 16 pixels of each
+// channel quantized to 16 bytes, interleaved into the 48 output bytes by
+// byte shuffles (x86/interleave3.h). The 16 x 16 transpose would spend 13
+// empty rows and a masked store per pixel on it.
+void quantize_3_channels(const TransposeBlock& blk, __m512 inv, __m512 lo, __m512 hi) {
+  static const Interleave3 t;
+  const float* x = static_cast<const float*>(blk.x);
+  int8_t* y = static_cast<int8_t*>(blk.y);
+  for (int64_t p = blk.p0; p < blk.p1; p += 16) {
+    const int64_t np = blk.p1 - p < 16 ? blk.p1 - p : 16;
+    const __mmask16 pm = mask16(np);
+    __m128i c[3];
+    for (int ch = 0; ch < 3; ++ch) c[ch] = quantize16(_mm512_maskz_loadu_ps(pm, x + ch * blk.HW + p), inv, lo, hi);
+    int8_t* out = y + p * 3;
+    for (int k = 0; k < 3; ++k) {
+      __m128i v = _mm_setzero_si128();
+      for (int ch = 0; ch < 3; ++ch) {
+        v = _mm_or_si128(v, _mm_shuffle_epi8(c[ch], _mm_load_si128(reinterpret_cast<const __m128i*>(t.pick[k][ch]))));
+      }
+      const int64_t bytes = 3 * np - 16 * k;  // bytes of this vector that are pixels of the block
+      if (bytes >= 16) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * k), v);
+      } else if (bytes > 0) {
+        _mm_mask_storeu_epi8(out + 16 * k, mask16(bytes), v);
+      }
+    }
   }
 }
 
@@ -90,6 +121,10 @@ void quantize_nchw_to_nhwc(const TransposeBlock& blk) {
   int8_t* y = static_cast<int8_t*>(blk.y);
   const __m512 inv = _mm512_set1_ps(blk.s);
   const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  if (blk.C == 3) {
+    quantize_3_channels(blk, inv, lo, hi);
+    return;
+  }
   __m128i r[16];
   for (int64_t p = blk.p0; p < blk.p1; p += 16) {
     const int64_t np = blk.p1 - p < 16 ? blk.p1 - p : 16;

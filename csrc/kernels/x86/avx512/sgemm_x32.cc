@@ -11,9 +11,11 @@
 //     kept as the 12-row tile's arithmetic twin (per output the same FMAs
 //     in the same k order), so the tests compare the two with ==.
 //
-// Layout: A panel [kc][MR] (packed), B panel kc rows of 32 floats ldb apart
-// (packed, or in place) or at the offsets b_rows (the tap conv's slices
-// over several taps), from the driver in kernels/sgemm_f32.cc. Partial
+// Layout: A panel [kc][MR] (packed), or A in place at a + a_rows[k] + r * lda
+// (the NHWC conv's pixels, one broadcast per row from the image); B panel kc
+// rows of 32 floats ldb apart (packed, or in place) or at the offsets b_rows
+// (the tap conv's slices over several taps), from the driver in
+// kernels/sgemm_f32.cc, the tap conv or the NHWC conv. Partial
 // tiles: `rows` < MR runs a shorter instantiation (fewer broadcasts and
 // chains), `cols` < 32 loads and stores C through a mask; the padded
 // columns are zeros in B. The tile epilogue (bias, column bias, residual,
@@ -30,24 +32,34 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-template <int MR, int R, bool kRows>
+// How the tile finds its operands (SgemmTile): packed A and B rows ldb
+// apart; B rows at b_rows; A in place at a_rows and lda.
+enum Mode { kPacked, kBRows, kARows };
+
+template <int MR, int R, Mode kMode>
 void tile(const SgemmTile& t) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   const float* a = t.a;
   const float* b = t.b;
+  // A in place: row r at base r / 3 (p, p + 3 lda, p + 6 lda, p + 9 lda)
+  // plus (r % 3) lda, addresses the CPU forms from four independent bases
+  // instead of a serial chain of adds (measured: the chain bounded the tile).
+  const int64_t lda = t.lda, l3 = 3 * lda;
   for (int64_t k = 0; k < t.kc; ++k) {
-    if (kRows) b = t.b + t.b_rows[k];
+    if (kMode == kBRows) b = t.b + t.b_rows[k];
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const float* p = kMode == kARows ? t.a + t.a_rows[k] : a;
+    const float* base[4] = {p, p + l3, p + 2 * l3, p + 3 * l3};
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r]);
+      const __m512 av = _mm512_set1_ps(kMode == kARows ? base[r / 3][(r % 3) * lda] : a[r]);
       acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
     a += MR;
-    if (!kRows) b += t.ldb;
+    if (kMode != kBRows) b += t.ldb;
   }
   const int lo_cols = t.cols < 16 ? t.cols : 16;
   const int hi_cols = t.cols - lo_cols;
@@ -87,10 +99,12 @@ void tile(const SgemmTile& t) {
 
 template <int MR, int R>
 void rows(const SgemmTile& t) {
-  if (t.b_rows) {
-    tile<MR, R, true>(t);
+  if (t.a_rows) {
+    tile<MR, R, kARows>(t);
+  } else if (t.b_rows) {
+    tile<MR, R, kBRows>(t);
   } else {
-    tile<MR, R, false>(t);
+    tile<MR, R, kPacked>(t);
   }
 }
 

@@ -4,10 +4,13 @@
 // = up to 24 int32 accumulators, NB weight registers, one broadcast, one
 // sign-flip constant (30 of 32 zmm).
 //
-// Packed weights (pack_igemm_weights, c4 layout), per block of 16 channels:
-//   [tap][q = 0 .. ceil(kc/4) - 1][16 channels][4 input channels] int8,
-// input channels past kc and channels past K/groups zero; blocks
-// w_block_stride bytes apart. acc_init holds -128 * sum(w) per channel.
+// Packed weights (pack_igemm_weights, c4 layout, the tile's NB blocks
+// interleaved: IgemmLayout::strip = kNB), per tile of NB blocks of 16 channels:
+//   [tap][q = 0 .. ceil(kc/4) - 1][NB blocks][16 channels][4 input channels] int8,
+// input channels past kc and channels past K/groups zero, so each reduction
+// step reads NB * 64 consecutive bytes (one stream for the hardware
+// prefetcher instead of NB streams w_block_stride apart: 2-7% on ResNet-50's
+// batch-8 convs alone). acc_init holds -128 * sum(w) per channel.
 //
 // Rows: a[tap * 6 + i] points at kc int8 activations of row i for that tap
 // (a zero vector for padding). vpdpbusd multiplies u8 by s8, so each group of
@@ -42,7 +45,7 @@ inline __m512i broadcast4(const int8_t* p) {
 
 template <int MR, int NB>
 void igemm(const IgemmTile& t) {
-  const int64_t bs = t.w_block_stride;
+  constexpr int64_t kStep = 64 * NB;  // bytes per reduction step (4 channels x NB blocks)
   __m512i acc[MR][NB];
   #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
@@ -58,15 +61,15 @@ void igemm(const IgemmTile& t) {
   const __mmask16 tail_mask = static_cast<__mmask16>((1u << tail) - 1u);
   const int8_t* w = t.w;
   const int8_t* const* rows = reinterpret_cast<const int8_t* const*>(t.a);
-  for (int tap = 0; tap < t.taps; ++tap, w += q_total * 64) {
+  for (int tap = 0; tap < t.taps; ++tap, w += q_total * kStep) {
     const int8_t* a[MR];
     #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
     const int8_t* wq = w;
-    for (int q = 0; q < q_full; ++q, wq += 64) {
+    for (int q = 0; q < q_full; ++q, wq += kStep) {
       __m512i wv[NB];
       #pragma GCC unroll 8
-      for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + j * bs);
+      for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + 64 * j);
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m512i x = _mm512_xor_si512(broadcast4(a[i] + 4 * q), flip);
@@ -77,7 +80,7 @@ void igemm(const IgemmTile& t) {
     if (tail) {
       __m512i wv[NB];
       #pragma GCC unroll 8
-      for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + j * bs);
+      for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + 64 * j);
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m128i x4 = _mm_maskz_loadu_epi8(tail_mask, a[i] + 4 * q_full);

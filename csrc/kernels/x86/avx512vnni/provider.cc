@@ -18,7 +18,7 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
-      /*widen_s16=*/false, avx512vnni::igemm_fn};
+      /*widen_s16=*/false, avx512vnni::igemm_fn, /*declines_depthwise=*/false, /*interleaved=*/true};
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);

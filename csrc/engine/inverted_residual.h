@@ -1,0 +1,80 @@
+// Fused execution of int8 inverted-residual blocks (MobileNetV2, V3 without
+// squeeze-excite, EfficientNet-Lite): three consecutive int8rt.QConv nodes
+//   expand  1x1, stride 1, no pad  (C -> E channels, H x W)
+//   depthwise R x S, any stride / pad / dilation (E channels, -> OH x OW)
+//   project 1x1, stride 1, no pad  (E -> K channels), optional residual
+// run image by image in bands of output rows: per band the expansion computes
+// the input rows the band's depthwise windows need (keeping the rows the
+// next band shares), the depthwise computes the band's rows, the projection
+// writes them out. The expanded and depthwise tensors exist only as a
+// per-thread window of rows that stays in L1/L2, instead of whole-batch
+// tensors written to memory by one layer and read back by the next (at
+// batch 8 the expanded tensor of a 112x112x96 layer is 9.6 MB).
+//
+// The runner calls the three layers' own packed kernels with their own
+// epilogues (qconv_stage.h) on parts of the tensors: 1x1 convs over a run
+// of rows, the depthwise through PackedConv::with_row_window copies (one per
+// band geometry, made once). Every output is computed by the same kernel
+// code with the same operands as unfused, so the block's output has the
+// same bits (tests/test_inverted_residual.py compares with ==).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "engine/layer.h"
+#include "engine/value.h"
+#include "int8rt/network.h"
+#include "kernels/conv_gemm_s8.h"
+
+namespace int8rt {
+namespace engine {
+
+class QConvStage;
+
+class InvertedResidual {
+ public:
+  struct Band;  // output rows of one band and the depthwise copy for them
+  InvertedResidual(const QConvStage& expand, const QConvStage& dw, const QConvStage& project);
+  ~InvertedResidual();
+
+  // Whether fusing pays at this batch: the whole batch's expanded tensor
+  // would not stay in cache between the layers (kMinExpandedBytes, .cc).
+  bool pays(int64_t batch) const;
+  // The shapes of the block's input and output for this batch (NHWC).
+  Shape input_shape(int64_t batch) const;
+  Shape output_shape(int64_t batch) const;
+  // x: the block's input [batch][H][W][C]; residual: the projection's
+  // residual ([batch][OH][OW][K]) or null; y: [batch][OH][OW][K].
+  void run(int batch, const int8_t* x, const int8_t* residual, int8_t* y) const;
+
+ private:
+  void run_bands(int64_t image, size_t band_begin, size_t band_end, const int8_t* x, const int8_t* residual,
+                 int8_t* y) const;
+
+  const QConvStage& expand_;
+  const QConvStage& dw_;
+  const QConvStage& project_;
+  std::unique_ptr<kernels::PackedConv> expand_row_;   // expand over 1 x W images (one per input row)
+  std::unique_ptr<kernels::PackedConv> project_row_;  // project over 1 x OW images
+  std::vector<Band> bands_;
+  int window_rows_ = 0;  // most expanded rows a band reads
+};
+
+// The inverted-residual blocks of an executor's network: which node heads
+// a block (its expansion; the executor runs the depthwise and the
+// projection with it). Nodes a, b, c form a block when they are consecutive in
+// `order`, are QConv layers of the shapes above with static input sizes,
+// and the tensors between them have no other reader and are not network
+// outputs. Blocks do not overlap.
+struct FusedBlocks {
+  std::vector<std::unique_ptr<InvertedResidual>> blocks;
+  std::vector<std::array<int, 3>> nodes;  // per block: expansion, depthwise, projection
+  std::vector<int> head;  // by node id: index into blocks, or -1
+};
+FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& order,
+                                    const std::vector<std::unique_ptr<Layer>>& layers);
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,178 @@
+// The NHWC conv (conv_nhwc_f32.h): channels-last padded copy of the image,
+// the microkernel over runs of output pixels with A read in place, each
+// block of output rows transposed into y.
+//
+// Blocking: a parallel task is a block of output rows whose scratch
+// [pixels][M] stays within about 64 KiB; in it, per slice and per
+// nr-column B panel (kc x nr floats, from L2), the microkernel runs over
+// every pixel run of the block, so each panel is read once per block and
+// slice while the block's input rows stay in L1 / L2.
+#include "kernels/conv_nhwc_f32.h"
+
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "int8rt/error.h"
+#include "int8rt/threading.h"
+
+namespace int8rt {
+namespace kernels {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+constexpr int64_t kBlockFloats = 16384;  // scratch per block of output rows: 64 KiB
+
+// The (tap, channel) rows run as one slice up to this depth (ResNet's 3x3
+// over 512 channels): one FMA chain per output and no C reloads measured
+// 5-30% faster than slices of the SGEMM's kc = 192 on ResNet-50's 3x3
+// layers (RESULTS.md section 33), the B panel streaming from L2.
+constexpr int64_t kMaxSlice = 4608;
+
+}  // namespace
+
+std::string nhwc_conv_weights_decline(const TapConvShape& s, int nr) {
+  if (s.G != 1) return "grouped";
+  if (s.kh * s.kw == 1) return "1x1 kernel (the pointwise paths read the image as B in place)";
+  if (s.M % nr != 0) return "output channels not a multiple of the tile's " + std::to_string(nr) + " columns";
+  return "";
+}
+
+std::string nhwc_conv_declines(const TapConvShape& s, int mr) {
+  if (s.oh < 1 || s.ow < 1) return "empty output";
+  if (2 * s.ow < mr) return "output rows under half the tile's " + std::to_string(mr) + " pixels";
+  return "";
+}
+
+NhwcConv::NhwcConv(const SgemmKernel& uk, const TapConvShape& s, const float* w)
+    : uk_(&uk), transpose_(&choose<TransposeX32Kernel>()), w_(s) {
+  const std::string why = nhwc_conv_weights_decline(s, uk.nr);
+  if (!why.empty() || s.C < 1) throw InvalidArgument("nhwc conv: " + (why.empty() ? "no channels" : why));
+  // k = (i, j, c) cut into slices of equal size of at most kMaxSlice.
+  const int64_t K = s.kh * s.kw * s.C, nr = uk.nr;
+  const int64_t chunks = ceil_div(K, kMaxSlice), kcs = ceil_div(K, chunks);
+  const int64_t panels = ceil_div(s.M, nr);
+  int64_t off = 0;
+  for (int64_t k0 = 0; k0 < K; k0 += kcs) {
+    const int64_t kc = std::min(kcs, K - k0);
+    slices_.push_back({k0, kc, off});
+    off += panels * kc * nr;
+  }
+  b_.assign(static_cast<size_t>(off), 0.f);
+  for (const Slice& sl : slices_) {
+    for (int64_t p = 0; p < panels; ++p) {
+      float* panel = b_.data() + sl.b_off + p * sl.kc * nr;
+      for (int64_t kk = 0; kk < sl.kc; ++kk) {
+        const int64_t k = sl.first + kk, tap = k / s.C, c = k % s.C;
+        const int64_t i = tap / s.kw, j = tap % s.kw;
+        for (int64_t jj = 0; jj < nr && p * nr + jj < s.M; ++jj) {
+          panel[kk * nr + jj] = w[(((p * nr + jj) * s.C + c) * s.kh + i) * s.kw + j];
+        }
+      }
+    }
+  }
+}
+
+void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const int64_t* a_rows, int64_t oy0,
+                     int64_t oy1, const SgemmEpilogue& ep, float* y) const {
+  const SgemmKernel& uk = *uk_;
+  const int64_t M = s.M, nr = uk.nr, px = (oy1 - oy0) * s.ow, P = s.oh * s.ow;
+  thread_local std::vector<float> scratch;
+  if (scratch.size() < static_cast<size_t>(px * M)) scratch.resize(static_cast<size_t>(px * M));
+  // A row of ow pixels as ceil(ow / mr) runs of near-equal length.
+  const int64_t runs = ceil_div(s.ow, uk.mr), base = s.ow / runs, longer = s.ow % runs;
+  SgemmTile t;
+  t.lda = s.sw * s.C;
+  t.ldb = nr;
+  t.ldc = M;
+  t.lo = ep.lo;
+  t.hi = ep.hi;
+  for (size_t si = 0; si < slices_.size(); ++si) {
+    const Slice& sl = slices_[si];
+    const bool last = si + 1 == slices_.size();
+    t.kc = sl.kc;
+    t.a_rows = a_rows + sl.first;
+    t.accumulate = si > 0;
+    t.clip = ep.clip && last && !ep.residual;  // with a residual: clipped after it, below
+    for (int64_t jp = 0; jp < M; jp += nr) {
+      t.b = b_.data() + sl.b_off + (jp / nr) * sl.kc * nr;
+      t.cols = static_cast<int>(std::min(nr, M - jp));
+      t.col_bias = si == 0 && ep.row_bias ? ep.row_bias + jp : nullptr;
+      for (int64_t oy = oy0; oy < oy1; ++oy) {
+        int64_t ox = 0;
+        for (int64_t run = 0; run < runs; ++run) {
+          const int64_t len = base + (run < longer ? 1 : 0);
+          t.a = xp + (oy * s.sh * wp + ox * s.sw) * s.C;
+          t.rows = static_cast<int>(len);
+          t.c = scratch.data() + ((oy - oy0) * s.ow + ox) * M + jp;
+          uk.fn(t);
+          if ((t.col_bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
+          ox += len;
+        }
+      }
+    }
+  }
+  float* yb = y + oy0 * s.ow;
+  transpose_->tile(M, px, reinterpret_cast<const uint32_t*>(scratch.data()), M, reinterpret_cast<uint32_t*>(yb), P);
+  if (!ep.residual) return;
+  for (int64_t m = 0; m < M; ++m) {  // v + residual, then the clip (SgemmEpilogue's order)
+    float* d = yb + m * P;
+    const float* r = ep.residual + m * ep.ldr + oy0 * s.ow;
+    for (int64_t i = 0; i < px; ++i) {
+      float v = d[i] + r[i];
+      if (ep.clip) {
+        v = v > ep.lo ? v : ep.lo;
+        v = v < ep.hi ? v : ep.hi;
+      }
+      d[i] = v;
+    }
+  }
+}
+
+void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel) const {
+  std::string why = nhwc_conv_weights_decline(s, uk_->nr);
+  if (why.empty()) why = nhwc_conv_declines(s, uk_->mr);
+  if (!why.empty()) throw InvalidArgument("nhwc conv: " + why);
+  if (s.C != w_.C || s.M != w_.M || s.kh != w_.kh || s.kw != w_.kw) {
+    throw InvalidArgument("nhwc conv: shape does not match the packed weights");
+  }
+  const int64_t hp = (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1, wp = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;
+  thread_local std::vector<float> padded;
+  thread_local std::vector<int64_t> offsets;
+  if (padded.size() < static_cast<size_t>(hp * wp * s.C)) padded.resize(static_cast<size_t>(hp * wp * s.C));
+  float* xp = padded.data();
+  // xp[q][r][c] = x[c][q - ph][r - pw]: each image row transposed in, zeros around it.
+  const int64_t lo = std::min(s.pw, wp), hi = std::max(lo, std::min(s.pw + s.W, wp));
+  for (int64_t q = 0; q < hp; ++q) {
+    float* row = xp + q * wp * s.C;
+    const int64_t iy = q - s.ph;
+    if (iy < 0 || iy >= s.H || lo == hi) {
+      std::fill(row, row + wp * s.C, 0.f);
+      continue;
+    }
+    std::fill(row, row + lo * s.C, 0.f);
+    transpose_->tile(hi - lo, s.C, reinterpret_cast<const uint32_t*>(x + iy * s.W + lo - s.pw), s.H * s.W,
+                     reinterpret_cast<uint32_t*>(row + lo * s.C), s.C);
+    std::fill(row + hi * s.C, row + wp * s.C, 0.f);
+  }
+  const int64_t K = s.kh * s.kw * s.C;
+  offsets.resize(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t tap = k / s.C, i = tap / s.kw, j = tap % s.kw;
+    offsets[static_cast<size_t>(k)] = (i * s.dh * wp + j * s.dw) * s.C + k % s.C;
+  }
+  const int64_t* a_rows = offsets.data();  // this thread's table, read by the workers
+  const int64_t rows = std::max<int64_t>(1, std::min(s.oh, kBlockFloats / std::max<int64_t>(1, s.ow * s.M)));
+  const int64_t blocks = ceil_div(s.oh, rows);
+  auto body = [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) block(s, xp, wp, a_rows, b * rows, std::min(s.oh, (b + 1) * rows), ep, y);
+  };
+  if (!parallel || get_num_threads() < 2 || blocks < 2 || s.M * s.oh * s.ow * K < (1 << 18)) {
+    body(0, blocks);
+  } else {
+    parallel_for(blocks, 1, body);
+  }
+}
+
+}  // namespace kernels
+}  // namespace int8rt
