@@ -1,5 +1,6 @@
 """Shared helpers of the benchmark scripts: alternating timing with medians,
-the machine line (CPU model, load average) and memory readings.
+the machine line (CPU model, load average), memory readings and the ISA cap
+shared with the peers (isa_cap).
 
 Not part of the int8rt package; the scripts in this folder import it by
 sitting beside it.
@@ -35,22 +36,26 @@ def load_line() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def time_once(fn: Callable[[], object]) -> float:
-    """Seconds of one call of fn()."""
-    t0 = time.perf_counter()
+def time_once(fn: Callable[[], object], clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds of one call of fn() by `clock`: wall time by default;
+    time.process_time gives the process's CPU time, which on a loaded machine
+    is a 1-thread run's own cost (the wall time also counts the time other
+    processes held the core; RESULTS.md section 21)."""
+    t0 = clock()
     fn()
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def alternating_samples(impls: Dict[str, Callable[[], object]], rounds: int,
                         min_time: float = 0.0, warmup: int = 1,
-                        repeats: Optional[Dict[str, int]] = None) -> Dict[str, List[float]]:
+                        repeats: Optional[Dict[str, int]] = None,
+                        clock: Callable[[], float] = time.perf_counter) -> Dict[str, List[float]]:
     """Seconds of every call of each implementation, calling them in turn
     (a, b, c, a, b, c, ...) for at least `rounds` rounds and until each has
     run about `min_time` seconds in total, so that load from other jobs
     falls on all of them alike. `repeats[name]` calls (default 1) of an
     implementation per round, each timed on its own, let a fast one gather
-    more samples beside a slow one."""
+    more samples beside a slow one. `clock` as in time_once."""
     for f in impls.values():
         for _ in range(warmup):
             f()
@@ -60,7 +65,7 @@ def alternating_samples(impls: Dict[str, Callable[[], object]], rounds: int,
     while done < rounds or min(sum(v) for v in samples.values()) < min_time:
         for name, f in impls.items():
             for _ in range(repeats.get(name, 1)):
-                samples[name].append(time_once(f))
+                samples[name].append(time_once(f, clock))
         done += 1
         if done >= 5000:
             break
@@ -69,10 +74,34 @@ def alternating_samples(impls: Dict[str, Callable[[], object]], rounds: int,
 
 def time_alternating(impls: Dict[str, Callable[[], object]], rounds: int,
                      min_time: float = 0.0, warmup: int = 1,
-                     repeats: Optional[Dict[str, int]] = None) -> Dict[str, float]:
+                     repeats: Optional[Dict[str, int]] = None,
+                     clock: Callable[[], float] = time.perf_counter) -> Dict[str, float]:
     """Median seconds per call of each implementation (see alternating_samples)."""
-    samples = alternating_samples(impls, rounds, min_time, warmup, repeats)
+    samples = alternating_samples(impls, rounds, min_time, warmup, repeats, clock)
     return {name: statistics.median(v) for name, v in samples.items()}
+
+
+#: oneDNN's ONEDNN_MAX_CPU_ISA value for each int8rt tier that has one.
+ONEDNN_MAX_CPU_ISA = {"avx2": "AVX2", "avxvnni": "AVX2_VNNI", "avx512": "AVX512_CORE",
+                      "avx512vnni": "AVX512_CORE_VNNI", "amx": "AVX512_CORE_AMX"}
+
+
+def isa_cap(tier: str) -> str:
+    """Cap int8rt (INT8RT_MAX_ISA, every kernel family) and OpenVINO's oneDNN
+    (ONEDNN_MAX_CPU_ISA) at `tier` for the rest of the process; returns the
+    line saying so. Call before openvino is first imported: oneDNN reads the
+    variable once. What the cap does not reach: OpenVINO's own JIT nodes
+    (Reduce, Eltwise, FakeQuantize, ... keep its CPUID choice, e.g.
+    `jit_avx512_i8`) and ONNX Runtime (MLAS dispatches on CPUID, no cap
+    exists). Below AVX512-BF16 OpenVINO's default precision hint (bf16 on this
+    CPU) fails to compile, so capped OpenVINO rows use hint f32, the default
+    of a CPU without BF16."""
+    if tier not in ONEDNN_MAX_CPU_ISA:
+        raise ValueError(f"no ONEDNN_MAX_CPU_ISA for tier {tier!r}; one of {sorted(ONEDNN_MAX_CPU_ISA)}")
+    os.environ["INT8RT_MAX_ISA"] = tier
+    os.environ["ONEDNN_MAX_CPU_ISA"] = ONEDNN_MAX_CPU_ISA[tier]
+    return (f"ISA cap {tier}: INT8RT_MAX_ISA={tier}, ONEDNN_MAX_CPU_ISA={ONEDNN_MAX_CPU_ISA[tier]} "
+            "(OpenVINO's own JIT nodes and ONNX Runtime's MLAS are not capped)")
 
 
 def rss_mib() -> float:

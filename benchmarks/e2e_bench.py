@@ -65,7 +65,7 @@ like-for-like answer to "is 2 threads faster than 1".
 Usage: PYTHONPATH=python python3 benchmarks/e2e_bench.py [--models resnet18
        mobilenet_v2 digits resnet50 ppocr_det ppocr_rec] [--impls ...]
        [--batches 1 8] [--threads 1 2] [--size 224] [--rounds 7]
-       [--min-time 0.5] [--ov-extra] [--profile RUNS]
+       [--min-time 0.5] [--ov-extra] [--profile RUNS] [--isa-cap avxvnni] [--cpu-time]
 Needs: pip install int8rt[bench,peers] torch==2.13.0; PP-OCR:
        pip install --no-deps rapidocr-onnxruntime==1.4.4
 """
@@ -87,7 +87,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import int8rt  # noqa: E402
-from bench_util import load_line, machine_line, time_alternating  # noqa: E402
+from bench_util import ONEDNN_MAX_CPU_ISA, isa_cap, load_line, machine_line, time_alternating  # noqa: E402
 from realnets import engines as E  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
@@ -304,17 +304,18 @@ def torch_fx_int8(model: object, calib: List[np.ndarray]) -> object:
         return convert_fx(prepared)
 
 
-def runners(s: Subject, threads: int, batch: int,
-            ov_extra: bool = False) -> Dict[str, Callable[[np.ndarray], np.ndarray]]:
+def runners(s: Subject, threads: int, batch: int, ov_extra: bool = False,
+            ov_int8_precision: Optional[str] = None) -> Dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Per implementation: input array -> output array, set up for `threads`
-    (OpenVINO models compiled for the timed input's static shape)."""
+    (OpenVINO models compiled for the timed input's static shape; OV int8 with
+    precision hint `ov_int8_precision`, None for OpenVINO's default)."""
     out: Dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for name in s.engines:  # "int8rt int8", "int8rt fp32", "int8rt int8@<tier>"
         out[name] = E.int8rt_runner(s.engines[name])
     out["ORT fp32"] = E.ort_runner(E.ort_session(s.onnx_path.read_bytes(), threads))
     if s.ort_int8 is not None:
         out["ORT int8"] = E.ort_runner(E.ort_session(s.ort_int8, threads))
-    ov = [("OV fp32", "fp32", "f32"), ("OV int8", "int8", None)]
+    ov = [("OV fp32", "fp32", "f32"), ("OV int8", "int8", ov_int8_precision)]
     if ov_extra:
         ov += [("OV fp32 default", "fp32", None), ("OV int8 f32", "int8", "f32")]
     for name, key, precision in ov:
@@ -324,7 +325,7 @@ def runners(s: Subject, threads: int, batch: int,
             except Exception as e:  # noqa: BLE001
                 s.errors[name] = f"{type(e).__name__}: {e}"[:300]
                 continue
-            s.ov_settings[name] = O.describe(compiled)
+            s.ov_settings[name] = f"{O.describe(compiled)}; kernels: {O.kernels(compiled)}"
             out[name] = O.runner(compiled)
     if s.torch_int8 is not None:
         import torch
@@ -346,15 +347,17 @@ def set_threads(n: int) -> None:
 
 
 def bench(s: Subject, batch: int, threads: int, rounds: int, min_time: float,
-          ov_extra: bool = False) -> Dict[str, float]:
+          ov_extra: bool = False, ov_int8_precision: Optional[str] = None,
+          cpu_time: bool = False) -> Dict[str, float]:
     set_threads(threads)
     x = s.inputs(batch)
-    run = runners(s, threads, batch, ov_extra)
+    run = runners(s, threads, batch, ov_extra, ov_int8_precision)
     ref = run["ORT fp32"](x)
     impls = {name: (lambda f=f: f(x)) for name, f in run.items()}
-    med = time_alternating(impls, rounds, min_time)
+    med = time_alternating(impls, rounds, min_time, clock=time.process_time if cpu_time else time.perf_counter)
     print(f"\n{s.name}  batch {batch}  threads {threads}  ({load_line()})")
-    print(f"  {'implementation':16s} {'median ms':>10s} {'vs int8rt int8':>15s} {'rel L2 err':>11s} extra")
+    unit = "median CPU ms" if cpu_time else "median ms"
+    print(f"  {'implementation':16s} {unit:>13s} {'vs int8rt int8':>15s} {'rel L2 err':>11s} extra")
     ours = med.get("int8rt int8")
     for name, sec in med.items():
         y = run[name](x)
@@ -365,7 +368,7 @@ def bench(s: Subject, batch: int, threads: int, rounds: int, min_time: float,
                                    for i in range(0, len(s.test[0]) // batch * batch, batch)])
             extra = f"top-1 {np.mean(np.argmax(full, 1) == s.test[1][:len(full)]) * 100:5.2f}% (held-out)"
         ratio = f"{sec / ours:14.2f}x" if ours else "-"
-        print(f"  {name:16s} {sec * 1e3:10.3f} {ratio:>15s} {err:11.2e} {extra}")
+        print(f"  {name:16s} {sec * 1e3:13.3f} {ratio:>15s} {err:11.2e} {extra}")
     for name, msg in s.errors.items():
         print(f"  {name:16s} FAILED/absent: {msg}")
     for name, settings in s.ov_settings.items():
@@ -406,7 +409,7 @@ def describe(s: Subject) -> None:
         print(f"{s.name}: INT8 build seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in s.build_s.items()))
 
 
-def profile_against_openvino(s: Subject, batch: int, runs: int) -> None:
+def profile_against_openvino(s: Subject, batch: int, runs: int, ov_int8_precision: Optional[str] = None) -> None:
     """int8rt INT8's per-layer profile beside OpenVINO INT8's (NNCF model,
     PERF_COUNT), 1 thread, grouped by layer kind (realnets/profile_kinds.py).
     The two profilers alternate, `runs` rounds of 2 runs each; per layer the
@@ -417,7 +420,7 @@ def profile_against_openvino(s: Subject, batch: int, runs: int) -> None:
         return
     set_threads(1)
     x = s.inputs(batch)
-    compiled = O.compile_model(model, 1, None, x.shape, perf_count=True)
+    compiled = O.compile_model(model, 1, ov_int8_precision, x.shape, perf_count=True)
     ctx = e.create_execution_context()
     ours_all, ov_all = [], []
     for _ in range(runs):
@@ -456,7 +459,17 @@ def main() -> None:
     ap.add_argument("--tiers", nargs="+", default=[], choices=list(int8rt.kernels.ISA_NAMES),
                     help="also time the INT8 engine with its kernels chosen under each ISA cap "
                          "(rows 'int8rt int8@<tier>', loaded from the same engine bytes)")
+    ap.add_argument("--isa-cap", choices=sorted(ONEDNN_MAX_CPU_ISA),
+                    help="cap int8rt and OpenVINO's oneDNN at this tier for the whole run (bench_util.isa_cap; "
+                         "OV int8 then compiles with precision hint f32); ONNX Runtime is not capped")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time each run by the process's CPU time (time.process_time), not the wall clock: "
+                         "a 1-thread run's own cost on a loaded machine (RESULTS.md section 21)")
     args = ap.parse_args()
+    if args.cpu_time and args.threads != [1]:
+        ap.error("--cpu-time measures 1-thread runs only: pass --threads 1")
+    cap_line = isa_cap(args.isa_cap) if args.isa_cap else None  # before openvino loads
+    ov_int8_precision = "f32" if args.isa_cap else None
     import onnxruntime
     logging.getLogger().setLevel(logging.ERROR)  # quantize_static's pre-processing advice
     onnxruntime.set_default_logger_severity(3)
@@ -469,6 +482,8 @@ def main() -> None:
     peers.append(O.versions() if reason is None else f"OpenVINO/NNCF {reason}")
     print(f"int8rt {int8rt.__version__} (ISA {int8rt.get_max_isa()}), {', '.join(peers)}, input {args.size}x{args.size}"
           " (random networks)")
+    if cap_line:
+        print(cap_line)
     summary = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -482,13 +497,14 @@ def main() -> None:
             describe(s)
             for batch in args.batches:
                 for threads in args.threads:
-                    med = bench(s, batch, threads, args.rounds, args.min_time, args.ov_extra)
+                    med = bench(s, batch, threads, args.rounds, args.min_time, args.ov_extra, ov_int8_precision,
+                                args.cpu_time)
                     summary.append((s.name, batch, threads, med))
                 if not args.no_threads_alone:
                     bench_threads_alone(s, batch, args.threads, args.rounds, args.min_time)
             if args.profile:
                 for batch in args.batches:
-                    profile_against_openvino(s, batch, args.profile)
+                    profile_against_openvino(s, batch, args.profile, ov_int8_precision)
     print_summary(summary)
     print(f"\nend: {load_line()}")
 

@@ -20,7 +20,7 @@ sequence length given, 1 thread, one process, implementations alternated,
 medians.
 
     pip install transformers   # pure Python; torch==2.13.0 from the test extra
-    PYTHONPATH=python python benchmarks/transformer_bench.py [--base] [--seq 128]
+    PYTHONPATH=python python benchmarks/transformer_bench.py [--base] [--seq 128] [--isa-cap avxvnni]
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import warnings
 
 import numpy as np
@@ -38,7 +39,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import int8rt  # noqa: E402
-from bench_util import machine_line, time_alternating  # noqa: E402
+from bench_util import ONEDNN_MAX_CPU_ISA, isa_cap, machine_line, time_alternating  # noqa: E402
 
 
 def hide_broken_torchvision() -> None:
@@ -119,9 +120,10 @@ def ort_int8(path: str, calib: list[dict[str, np.ndarray]], tmp: str) -> str:
     return dst
 
 
-def ov_int8(path: str, calib: list[dict[str, np.ndarray]]):
-    """NNCF's INT8 of the ONNX file compiled for 1 CPU thread, as a feed ->
-    output function; None when openvino or nncf is missing."""
+def ov_int8(path: str, calib: list[dict[str, np.ndarray]], precision: str | None = None):
+    """NNCF's INT8 of the ONNX file compiled for 1 CPU thread (precision hint
+    `precision`, None for OpenVINO's default), as (feed -> output function,
+    its kernels); None when openvino or nncf is missing."""
     try:
         import nncf
         import openvino as ov
@@ -132,8 +134,12 @@ def ov_int8(path: str, calib: list[dict[str, np.ndarray]]):
     with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars
         q = nncf.quantize(core.read_model(path), nncf.Dataset(calib), subset_size=len(calib),
                           model_type=nncf.ModelType.TRANSFORMER)
-    compiled = core.compile_model(q, "CPU", {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY"})
-    return lambda feed: compiled(feed)[0]
+    config = {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    if precision is not None:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    compiled = core.compile_model(q, "CPU", config)
+    from realnets import openvino_engines
+    return (lambda feed: compiled(feed)[0]), openvino_engines.kernels(compiled)
 
 
 def centred_cosine(got: list[np.ndarray], ref: list[np.ndarray]) -> float:
@@ -147,7 +153,14 @@ def main() -> None:
     ap.add_argument("--base", action="store_true", help="BERT-base's shape (12 layers, 768 wide)")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--isa-cap", choices=sorted(ONEDNN_MAX_CPU_ISA),
+                    help="cap int8rt and OpenVINO's oneDNN at this tier (bench_util.isa_cap; OV INT8 then "
+                         "compiles with precision hint f32); ONNX Runtime is not capped")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time runs by the process's CPU time (time.process_time), not the wall clock: "
+                         "a 1-thread run's own cost on a loaded machine")
     args = ap.parse_args()
+    cap_line = isa_cap(args.isa_cap) if args.isa_cap else None  # before openvino loads
     import onnxruntime as ort
 
     vocab = 30522 if args.base else 8000
@@ -166,22 +179,29 @@ def main() -> None:
     runs = {name: (lambda feed, c=e.create_execution_context(): c.run(feed)["last_hidden_state"])
             for name, e in engines.items()}
     runs.update({name: (lambda feed, s=s: s.run(None, feed)[0]) for name, s in sessions.items()})
-    ov = ov_int8(path, calib)
+    ov = ov_int8(path, calib, "f32" if args.isa_cap else None)
     if ov is not None:
-        runs["OV INT8"] = ov
+        runs["OV INT8"], ov_kernels = ov
     ref = [runs["ORT FP32"](b) for b in evals]
     int8_layers = sum(layer["precision"] == "int8" for layer in engines["int8rt INT8"].layers())
     print(machine_line())
     print(f"BERT {'base' if args.base else 'small (4 layers, 256 wide)'}, sequence {args.seq}, random weights; "
           f"int8rt INT8 runs {int8_layers} of {len(engines['int8rt INT8'].layers())} layers in int8")
-    print("| implementation | centred cosine vs ORT FP32 | batch 1 | batch 8 |")
+    if cap_line:
+        print(cap_line)
+    if ov is not None:
+        print(f"OV INT8 kernels: {ov_kernels}")
+    print(f"| implementation | centred cosine vs ORT FP32 | batch 1 {'CPU ' if args.cpu_time else ''}ms"
+          f" | batch 8 {'CPU ' if args.cpu_time else ''}ms |")
     print("|---|---|---|---|")
     feeds = {b: token_batches(1, b, args.seq, vocab, seed=3)[0] for b in (1, 8)}
-    times = {b: time_alternating({n: (lambda r=r, f=feeds[b]: r(f)) for n, r in runs.items()}, args.rounds)
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    times = {b: time_alternating({n: (lambda r=r, f=feeds[b]: r(f)) for n, r in runs.items()}, args.rounds,
+                                 clock=clock)
              for b in (1, 8)}
     for name, run in runs.items():
         cos = centred_cosine([run(b) for b in evals], ref)
-        print(f"| {name} | {cos:.4f} | {times[1][name] * 1e3:.2f} ms | {times[8][name] * 1e3:.2f} ms |", flush=True)
+        print(f"| {name} | {cos:.4f} | {times[1][name] * 1e3:.2f} | {times[8][name] * 1e3:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The 32-bit transpose family (kernels/transpose_x32.h) under the Transpose
 layer, on every tier the CPU has: equal (==, bit for bit: a move) to
 NumPy's transpose, for float32 (NaN payloads and -0.0 included) and int32.
-Shapes sweep the 16 x 16 register block's edges (1..17, 31..33 along both
-transposed dims), NCHW <-> NHWC with a batch, and a 4-D permutation that
+Shapes sweep the 16 x 16 (AVX-512) and 8 x 8 (AVX2) register blocks'
+edges (1..17, 31..33 along both transposed dims), NCHW <-> NHWC with a batch, and a 4-D permutation that
 merges to a 2-D tile walk with outer dims.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import int8rt
 
 from int8rt._testing import run_single_op
 
-TIERS = [isa for isa in ("ref", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+TIERS = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
 
 CASES = [
     # (shape, perm)

@@ -16,6 +16,7 @@
   an "FP32" model then runs its float layers in bf16. ``batch`` reshapes the
   input to a static batch before compiling (the shape a latency user would
   compile for); None keeps the batch dynamic.
+- ``kernels(compiled)``: the kernel of each executed node, counted.
 - ``profile(compiled, x, runs)``: ``PERF_COUNT`` timings per executed node
   (median over runs) with its node type (``layerType`` of
   ``compiled_model.get_runtime_model()``), exec type (the kernel, e.g.
@@ -114,6 +115,22 @@ def describe(compiled) -> str:
     """The settings the compiled model actually runs with."""
     keys = ("INFERENCE_NUM_THREADS", "NUM_STREAMS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT")
     return ", ".join(f"{k}={compiled.get_property(k)}" for k in keys)
+
+
+def kernels(compiled) -> str:
+    """The kernels (primitiveType of the runtime graph) of every executed
+    node that is not a constant or a layout no-op, counted per node type:
+    which ISA OpenVINO really runs (``brgconv_avx2_1x1_I8``, ``jit_avx512_i8``)."""
+    from collections import Counter
+
+    skip = {"Const", "Input", "Parameter", "Output", "Result"}
+    counts: Counter = Counter()
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        rt = op.get_rt_info()
+        kind, prim = rt["layerType"].astype(str), rt["primitiveType"].astype(str)
+        if kind not in skip and not prim.startswith("unknown"):
+            counts[f"{kind}:{prim}"] += 1
+    return ", ".join(f"{k} x{n}" for k, n in sorted(counts.items()))
 
 
 def runner(compiled) -> Runner:

@@ -2,7 +2,8 @@
 // copy under the data-movement layers' 2-D transposes of 4-byte elements
 // (engine/ops/strided_copy.h: Transpose, NCHW <-> NHWC), contract in
 // kernels/abi/transpose_x32.h. Candidates: transpose_f32_avx512 (16 x 16
-// register blocks) and transpose_f32_ref (the scalar loop). A move, so
+// register blocks), transpose_f32_avx2 (8 x 8) and transpose_f32_ref (the
+// scalar loop). A move, so
 // every tier gives the same bits (tests/test_transpose_x32.py).
 #pragma once
 

@@ -16,6 +16,11 @@ namespace ref {
 void transpose_x32(int64_t A, int64_t B, const uint32_t* x, int64_t ldx, uint32_t* y, int64_t ldy);  // ref/transpose_x32.cc
 }  // namespace ref
 namespace x86 {
+namespace avx2 {
+// 8 x 8 blocks in registers (unpack, shuffle, permute2f128), masked at the edges
+// (x86/avx2/transpose_8x8.cc).
+void transpose_x32(int64_t A, int64_t B, const uint32_t* x, int64_t ldx, uint32_t* y, int64_t ldy);
+}  // namespace avx2
 namespace avx512 {
 // 16 x 16 blocks in registers (unpack, shuffle, 128-bit lane shuffles), masked at the edges
 // (x86/avx512/transpose_16x16.cc).

@@ -1,7 +1,7 @@
 // Driver of the igemm microkernels: int8 conv of any shape (and, through
 // IgemmGemmKernel, GEMM) as an indirect GEMM, XNNPACK's igemm scheme.
 //
-// Output pixels n*OH*OW are flattened and cut into tiles of mr rows; output
+// Output pixels n*OH*OW are flattened and cut into tiles of up to mr rows (balanced, see run); output
 // channels of each group into tiles of nb blocks. For one tile the driver
 // builds taps x mr row pointers (tap (r, s) of pixel p points at input pixel
 // (ih, iw) at the group's first channel, or at a zero vector where (ih, iw)
@@ -281,6 +281,13 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
 
   const int mr_max = u_.mr;
   const int64_t ptiles = (P + mr_max - 1) / mr_max;
+  // Balanced pixel tiles: the first P % ptiles tiles get one row more than
+  // the others (at most mr_max). With mr_max-row tiles and a short last one
+  // a tile of one or two rows, whose few accumulators wait on the
+  // multiply-add latency, cost nearly a full tile: at 7 x 7 = 49 pixels
+  // (ResNet-50's last stage, batch 1) 8 full tiles and one of 1 row.
+  const int64_t row_base = P / ptiles, row_extra = P % ptiles;
+  auto tile_begin = [&](int64_t pt) { return pt * row_base + std::min(pt, row_extra); };
   const int kt_per_g = (L.nbk + u_.nb - 1) / u_.nb;
   const int64_t kt_total = static_cast<int64_t>(s.groups) * kt_per_g;
   const int64_t tile_macs = int64_t{mr_max} * u_.nb * u_.block * taps * L.cg;
@@ -368,15 +375,15 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
       const int64_t pt_end = std::min(ptiles, (pc + 1) * ppi);
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
-        const int64_t p0 = pt * mr_max;
-        const int mr = static_cast<int>(std::min<int64_t>(mr_max, P - p0));
+        const int64_t p0 = tile_begin(pt);
+        const int mr = static_cast<int>(tile_begin(pt + 1) - p0);
         fill_tile_rows(geo, p0, mr, mr_max, g, rows);
         // Residual and output lines of the tile kPrefetchTiles ahead (see
         // the file comment): at batch 8 they come from L3 or memory, and the
         // microkernel reads the residual only after its reduction.
-        const int64_t pf = p0 + kPrefetchTiles * mr_max;
-        if (pf < P) {
-          const int pf_rows = static_cast<int>(std::min<int64_t>(mr_max, P - pf));
+        if (pt + kPrefetchTiles < ptiles) {
+          const int64_t pf = tile_begin(pt + kPrefetchTiles);
+          const int pf_rows = static_cast<int>(tile_begin(pt + kPrefetchTiles + 1) - pf);
           for (int i = 0; i < pf_rows; ++i) {
             const int64_t at = (pf + i) * s.K + k0;
             if (xres) __builtin_prefetch(xres + at, 0, 3);

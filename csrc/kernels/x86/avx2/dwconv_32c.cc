@@ -54,8 +54,10 @@ void pixel_blocks(const DwRow& d, int ow, int cb0, int r_begin, int r_end) {
     }
   }
   const int64_t row = ow - d.ow_begin;
+  // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
+  const TileEpilogue ep = d.ep;
   #pragma GCC unroll 8
-  for (int j = 0; j < NB; ++j) store_requantized(acc[j], d.ep, row, c0 + 8 * j, valid[j]);
+  for (int j = 0; j < NB; ++j) store_requantized(acc[j], ep, row, c0 + 8 * j, valid[j]);
 }
 
 }  // namespace

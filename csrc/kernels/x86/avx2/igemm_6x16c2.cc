@@ -66,12 +66,14 @@ void igemm(const IgemmTile& t) {
       }
     }
   }
+  // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
+  const TileEpilogue ep = t.ep;
   #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     #pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) {
       const int valid = t.nc - 8 * j;
-      if (valid > 0) store_requantized(acc[i][j], t.ep, i, 8 * j, valid);
+      if (valid > 0) store_requantized(acc[i][j], ep, i, 8 * j, valid);
     }
   }
 }

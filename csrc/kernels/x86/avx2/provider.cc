@@ -7,6 +7,7 @@
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
 //   layernorm_f32: layernorm_f32_avx2 (ref/layernorm_f32.h's loop)
 //   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes)
+//   transpose_f32: transpose_f32_avx2 (8 x 8 blocks in registers)
 //   every int8 element-wise op: <op>_avx2 (pool_s8_32c.cc: the pools;
 //              eltwise_s8_32.cc: quantize, dequantize, add, concat, lookup,
 //              channel_mul), bound to the drivers of x86/eltwise_s8_x86.h;
@@ -19,6 +20,7 @@
 #include "kernels/sgemm_f32.h"
 #include "kernels/layernorm_f32.h"
 #include "kernels/softmax_f32.h"
+#include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
 #include "kernels/binary_f32.h"
 #include "kernels/x86/eltwise_s8_x86.h"
@@ -43,7 +45,8 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
   static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);
-  r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm);
+  static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
+  r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose);
 
   static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
                                        bind<maxpool_s8, avx2::maxpool_row>);

@@ -93,11 +93,13 @@ void pixel_blocks(const Geometry& g, const TileEpilogue& ep, int64_t out_row, in
       }
     }
   }
+  // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
+  const TileEpilogue e = ep;
 #pragma GCC unroll 8
   for (int p = 0; p < MP; ++p) {
 #pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) {
-      avx2::store_requantized(acc[p][j], ep, out_row + p, c0 + 8 * j, g.C - c0 - 8 * j);
+      avx2::store_requantized(acc[p][j], e, out_row + p, c0 + 8 * j, g.C - c0 - 8 * j);
     }
   }
 }
@@ -146,11 +148,13 @@ void pixel_blocks_shared(const Geometry& g, const TileEpilogue& ep, int64_t out_
       }
     }
   }
+  // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
+  const TileEpilogue e = ep;
 #pragma GCC unroll 8
   for (int p = 0; p < MP; ++p) {
 #pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) {
-      avx2::store_requantized(acc[p][j], ep, out_row + p, c0 + 8 * j, g.C - c0 - 8 * j);
+      avx2::store_requantized(acc[p][j], e, out_row + p, c0 + 8 * j, g.C - c0 - 8 * j);
     }
   }
 }

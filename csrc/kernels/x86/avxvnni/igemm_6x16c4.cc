@@ -18,7 +18,8 @@
 // (wrap-around is exact as in avx512vnni/igemm_6x64c4.cc). An incomplete
 // last group (kc % 4) is read with 1- and 2-byte loads (broadcast4), so
 // nothing past a row is read.
-// Epilogue: avx2/epilogue.h (ref/requantize.h on 8 lanes).
+// Epilogue: avx2/epilogue.h (ref/requantize.h on 8 lanes); a row of two
+// full blocks with int8 output narrows and stores as one 16-byte write.
 #include <cstdint>
 #include <cstring>
 
@@ -95,12 +96,20 @@ void igemm(const IgemmTile& t) {
     for (int q = 0; q < q_full; ++q) step(q, 4);
     if (tail) step(q_full, tail);
   }
+  // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
+  const TileEpilogue ep = t.ep;
+  // Both blocks full and int8 out: each row narrows and stores as one 16-byte write.
+  const bool pairs = NB == 2 && t.nc >= 16 && !ep.out_f32;
   #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
+    if (pairs) {
+      avx2::store_requantized_s8x16(acc[i][0], acc[i][NB - 1], ep, i, 0);
+      continue;
+    }
     #pragma GCC unroll 8
     for (int j = 0; j < NB; ++j) {
       const int valid = t.nc - 8 * j;
-      if (valid > 0) avx2::store_requantized(acc[i][j], t.ep, i, 8 * j, valid);
+      if (valid > 0) avx2::store_requantized(acc[i][j], ep, i, 8 * j, valid);
     }
   }
 }
