@@ -86,6 +86,17 @@ ONEDNN_MAX_CPU_ISA = {"avx2": "AVX2", "avxvnni": "AVX2_VNNI", "avx512": "AVX512_
                       "avx512vnni": "AVX512_CORE_VNNI", "amx": "AVX512_CORE_AMX"}
 
 
+def add_isa_cap_and_cpu_time_args(ap: "argparse.ArgumentParser") -> None:
+    """The --isa-cap and --cpu-time options of the peer benchmarks
+    (e2e_bench.py, transformer_bench.py): one definition for both."""
+    ap.add_argument("--isa-cap", choices=sorted(ONEDNN_MAX_CPU_ISA),
+                    help="cap int8rt and OpenVINO's oneDNN at this tier for the whole run (isa_cap; OV INT8 then "
+                         "compiles with precision hint f32); ONNX Runtime is not capped")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time each run by the process's CPU time (time.process_time), not the wall clock: "
+                         "a 1-thread run's own cost on a loaded machine (RESULTS.md section 21)")
+
+
 def isa_cap(tier: str) -> str:
     """Cap int8rt (INT8RT_MAX_ISA, every kernel family) and OpenVINO's oneDNN
     (ONEDNN_MAX_CPU_ISA) at `tier` for the rest of the process; returns the

@@ -87,7 +87,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import int8rt  # noqa: E402
-from bench_util import ONEDNN_MAX_CPU_ISA, isa_cap, load_line, machine_line, time_alternating  # noqa: E402
+from bench_util import add_isa_cap_and_cpu_time_args, isa_cap, load_line, machine_line, time_alternating  # noqa: E402
 from realnets import engines as E  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
@@ -459,12 +459,7 @@ def main() -> None:
     ap.add_argument("--tiers", nargs="+", default=[], choices=list(int8rt.kernels.ISA_NAMES),
                     help="also time the INT8 engine with its kernels chosen under each ISA cap "
                          "(rows 'int8rt int8@<tier>', loaded from the same engine bytes)")
-    ap.add_argument("--isa-cap", choices=sorted(ONEDNN_MAX_CPU_ISA),
-                    help="cap int8rt and OpenVINO's oneDNN at this tier for the whole run (bench_util.isa_cap; "
-                         "OV int8 then compiles with precision hint f32); ONNX Runtime is not capped")
-    ap.add_argument("--cpu-time", action="store_true",
-                    help="time each run by the process's CPU time (time.process_time), not the wall clock: "
-                         "a 1-thread run's own cost on a loaded machine (RESULTS.md section 21)")
+    add_isa_cap_and_cpu_time_args(ap)
     args = ap.parse_args()
     if args.cpu_time and args.threads != [1]:
         ap.error("--cpu-time measures 1-thread runs only: pass --threads 1")

@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import int8rt  # noqa: E402
-from bench_util import ONEDNN_MAX_CPU_ISA, isa_cap, machine_line, time_alternating  # noqa: E402
+from bench_util import add_isa_cap_and_cpu_time_args, isa_cap, machine_line, time_alternating  # noqa: E402
 
 
 def hide_broken_torchvision() -> None:
@@ -153,12 +153,7 @@ def main() -> None:
     ap.add_argument("--base", action="store_true", help="BERT-base's shape (12 layers, 768 wide)")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--isa-cap", choices=sorted(ONEDNN_MAX_CPU_ISA),
-                    help="cap int8rt and OpenVINO's oneDNN at this tier (bench_util.isa_cap; OV INT8 then "
-                         "compiles with precision hint f32); ONNX Runtime is not capped")
-    ap.add_argument("--cpu-time", action="store_true",
-                    help="time runs by the process's CPU time (time.process_time), not the wall clock: "
-                         "a 1-thread run's own cost on a loaded machine")
+    add_isa_cap_and_cpu_time_args(ap)
     args = ap.parse_args()
     cap_line = isa_cap(args.isa_cap) if args.isa_cap else None  # before openvino loads
     import onnxruntime as ort
