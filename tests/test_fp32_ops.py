@@ -171,6 +171,8 @@ CONV_PATHS = {
     "3x3 NHWC conv (pixels as rows, channels as columns)": ((2, 32, 9, 11), (64, 32, 3, 3), 1, 1, False),
     "3x3 / 2 NHWC conv": ((1, 32, 16, 16), (32, 32, 3, 3), 2, 1, False),
     "7x7 / 2 NHWC conv over 3 channels (a stem)": ((1, 3, 20, 20), (32, 3, 7, 7), 2, 3, False),
+    "1x3 rows too narrow for the NHWC conv, output-transposed (Silero VAD)": ((1, 129, 1, 4), (128, 129, 1, 3), 1, 1,
+                                                                            False),
 }
 
 
