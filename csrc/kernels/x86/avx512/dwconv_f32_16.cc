@@ -18,7 +18,8 @@
 //   when a row is at most 32 columns) times up to 4 blocks of 16 adjacent
 //   output columns (up to 8 independent FMA chains). Input columns:
 //   stride 1 is one load, stride 2 two loads and an even-lane permute, any
-//   other stride a gather. A padded zero adds w * 0 where the reference
+//   other stride a gather. While a plane is copied, the run's next plane
+//   is prefetched. A padded zero adds w * 0 where the reference
 //   skips the tap: the same sum but for the sign of a zero result and for
 //   non-finite weights (inf * 0).
 #include <immintrin.h>
@@ -81,6 +82,16 @@ struct FlatMasks {
   std::vector<int64_t> off;
 };
 
+// The walk's view of FlatMasks: plain pointers, so the hot loops hold no
+// reference to the thread_local (GCC re-derived its address with a call to
+// __tls_get_addr on every tap, spilling every accumulator around it: the
+// 7x7 layers ran at twice their time).
+struct FlatView {
+  int64_t vectors;
+  const uint16_t* m;
+  const int64_t* off;
+};
+
 const FlatMasks& flat_masks(const DwConvF32Plane& p) {
   thread_local FlatMasks f;
   const int64_t key[10] = {p.H, p.W, p.oh, p.ow, p.kh, p.kw, p.ph, p.pw, p.dh, p.dw};
@@ -121,14 +132,14 @@ const FlatMasks& flat_masks(const DwConvF32Plane& p) {
 // U consecutive output vectors v0 .. v0 + U - 1 of NP planes (t, t + 1):
 // NP * U independent FMA chains (the planes share masks and offsets).
 template <int U, int NP>
-void flat_vectors(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& f, const Finish& fin, int64_t v0) {
+void flat_vectors(const DwConvF32Plane& p, const PlaneData* q, const FlatView& f, const Finish& fin, int64_t v0) {
   __m512 acc[NP * U];
   const float* x0 = q[0].x + v0 * 16;
   const float* x1 = q[NP - 1].x + v0 * 16;
 #pragma GCC unroll 16
   for (int i = 0; i < NP * U; ++i) acc[i] = _mm512_set1_ps(q[i / U].bias);
   const int64_t taps = p.kh * p.kw;
-  const uint16_t* m = f.m.data() + v0;
+  const uint16_t* m = f.m + v0;
   for (int64_t t = 0; t < taps; ++t, m += f.vectors) {
     const int64_t o = f.off[static_cast<size_t>(t)];
     const __m512 w0 = _mm512_set1_ps(q[0].w[t]);
@@ -151,7 +162,7 @@ void flat_vectors(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& 
 
 // Vectors [v, v + n) of NP planes, n <= 8.
 template <int NP>
-void flat_tail(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& f, const Finish& fin, int64_t v,
+void flat_tail(const DwConvF32Plane& p, const PlaneData* q, const FlatView& f, const Finish& fin, int64_t v,
                int64_t n) {
   switch (n) {
     case 8: flat_vectors<8, NP>(p, q, f, fin, v); break;
@@ -169,7 +180,8 @@ void flat_tail(const DwConvF32Plane& p, const PlaneData* q, const FlatMasks& f, 
 // Planes of up to 4 vectors (7x7) run two at a time, wider ones 8 vectors
 // at a time: at least 8 chains where the plane allows.
 void flat_planes(const DwConvF32Plane& p) {
-  const FlatMasks& f = flat_masks(p);
+  const FlatMasks& masks = flat_masks(p);
+  const FlatView f{masks.vectors, masks.m.data(), masks.off.data()};
   const Finish fin(p);
   const int64_t end = p.first + p.count;
   for (int64_t t = p.first; t < end;) {
@@ -286,11 +298,18 @@ void row_planes(const DwConvF32Plane& p, const RowGeom& g) {
   const __mmask16 tail = static_cast<__mmask16>(lane_bits(0, p.W % 16));
   for (int64_t t = p.first; t < p.first + p.count; ++t) {
     const PlaneData q = plane_data(p, t);
+    // The run's next plane is fetched while this one is copied (the copy's
+    // loads wait on memory otherwise: MobileNet's 56x56 and 112x112 planes
+    // come from L3).
+    const float* next = t + 1 < p.first + p.count ? q.x + p.H * p.W : nullptr;
     for (int64_t iy = 0; iy < p.H; ++iy) {  // the image, once per plane
       const float* src = q.x + iy * p.W;
       float* d = buf + iy * g.wp + p.pw;
       int64_t i = 0;
-      for (; i + 16 <= p.W; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(src + i));
+      for (; i + 16 <= p.W; i += 16) {
+        _mm512_storeu_ps(d + i, _mm512_loadu_ps(src + i));
+        if (next) _mm_prefetch(reinterpret_cast<const char*>(next + iy * p.W + i), _MM_HINT_T0);
+      }
       if (tail) _mm512_mask_storeu_ps(d + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
     }
     int64_t oy = 0;
