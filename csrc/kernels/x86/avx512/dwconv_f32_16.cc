@@ -18,9 +18,9 @@
 //   when a row is at most 32 columns) times up to 4 blocks of 16 adjacent
 //   output columns (up to 8 independent FMA chains). Input columns:
 //   stride 1 is one load, stride 2 two loads and an even-lane permute, any
-//   other stride a gather. While a plane is copied, the run's next plane
-//   is prefetched. A padded zero adds w * 0 where the reference
-//   skips the tap: the same sum but for the sign of a zero result and for
+//   other stride a gather. Two copies alternate: the next plane is copied
+//   (and the one after it prefetched) before this one is computed. A
+//   padded zero adds w * 0 where the reference skips the tap: the same sum but for the sign of a zero result and for
 //   non-finite weights (inf * 0).
 #include <immintrin.h>
 
@@ -282,36 +282,46 @@ void row_group(const DwConvF32Plane& p, const PlaneData& q, const float* buf, in
 }
 
 // Column blocks in groups of up to 4, output rows in pairs (in fours when a
-// row has at most 2 blocks), the rows left over one at a time.
+// row has at most 2 blocks), the rows left over one at a time. Two padded
+// copies alternate: plane t + 1 is copied (and plane t + 2 prefetched)
+// before plane t is computed from the copy made one step earlier, so no
+// tap loads a row just stored (a load overlapping a recent narrower store
+// cannot be forwarded and waits for it: small planes ran at 3x their FMA
+// time), and the next plane's memory traffic overlaps this one's FMAs.
 template <int S>
 void row_planes(const DwConvF32Plane& p, const RowGeom& g) {
   const Finish fin(p);
+  const int64_t plane = p.H * g.wp + 16;
   thread_local std::vector<float> pad;
-  pad.resize(static_cast<size_t>(p.H * g.wp + 16));
-  float* buf = pad.data();
+  pad.resize(static_cast<size_t>(2 * plane));
+  float* bufs[2] = {pad.data(), pad.data() + plane};
   const bool four = g.blocks <= 2;
-  for (int64_t iy = 0; iy < p.H; ++iy) {  // the padding, once per call
-    float* d = buf + iy * g.wp;
-    std::fill(d, d + p.pw, 0.f);
-    std::fill(d + p.pw + p.W, d + g.wp, 0.f);
+  for (float* buf : bufs) {
+    for (int64_t iy = 0; iy < p.H; ++iy) {  // the padding, once per call
+      float* d = buf + iy * g.wp;
+      std::fill(d, d + p.pw, 0.f);
+      std::fill(d + p.pw + p.W, d + g.wp, 0.f);
+    }
   }
   const __mmask16 tail = static_cast<__mmask16>(lane_bits(0, p.W % 16));
-  for (int64_t t = p.first; t < p.first + p.count; ++t) {
-    const PlaneData q = plane_data(p, t);
-    // The run's next plane is fetched while this one is copied (the copy's
-    // loads wait on memory otherwise: MobileNet's 56x56 and 112x112 planes
-    // come from L3).
-    const float* next = t + 1 < p.first + p.count ? q.x + p.H * p.W : nullptr;
-    for (int64_t iy = 0; iy < p.H; ++iy) {  // the image, once per plane
-      const float* src = q.x + iy * p.W;
+  const int64_t end = p.first + p.count;
+  auto copy = [&](int64_t t, float* buf) {
+    const float* x = p.x + t * p.H * p.W;
+    const float* next = t + 1 < end ? x + p.H * p.W : nullptr;
+    for (int64_t iy = 0; iy < p.H; ++iy) {
+      const float* src = x + iy * p.W;
       float* d = buf + iy * g.wp + p.pw;
       int64_t i = 0;
-      for (; i + 16 <= p.W; i += 16) {
-        _mm512_storeu_ps(d + i, _mm512_loadu_ps(src + i));
-        if (next) _mm_prefetch(reinterpret_cast<const char*>(next + iy * p.W + i), _MM_HINT_T0);
-      }
+      for (; i + 16 <= p.W; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(src + i));
       if (tail) _mm512_mask_storeu_ps(d + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
     }
+    for (int64_t i = 0; next && i < p.H * p.W; i += 16) _mm_prefetch(reinterpret_cast<const char*>(next + i), _MM_HINT_T0);
+  };
+  copy(p.first, bufs[0]);
+  for (int64_t t = p.first; t < end; ++t) {
+    if (t + 1 < end) copy(t + 1, bufs[(t + 1 - p.first) & 1]);
+    const float* buf = bufs[(t - p.first) & 1];
+    const PlaneData q = plane_data(p, t);
     int64_t oy = 0;
     for (; four && oy + 4 <= p.oh; oy += 4) {
       for (int64_t bl = 0; bl < g.blocks; bl += 4) row_group<4, S>(p, q, buf, g.wp, fin, oy, bl, std::min<int64_t>(4, g.blocks - bl));
