@@ -20,8 +20,9 @@
 //   stride 1 is one load, stride 2 two loads and an even-lane permute, any
 //   other stride a gather. Two copies alternate: the next plane is copied
 //   (and the one after it prefetched) before this one is computed. A
-//   padded zero adds w * 0 where the reference skips the tap: the same sum but for the sign of a zero result and for
-//   non-finite weights (inf * 0).
+//   padded zero adds w * 0 where the reference skips the tap: the same
+//   sum but for the sign of a zero result and for non-finite weights
+//   (inf * 0).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -284,10 +285,11 @@ void row_group(const DwConvF32Plane& p, const PlaneData& q, const float* buf, in
 // Column blocks in groups of up to 4, output rows in pairs (in fours when a
 // row has at most 2 blocks), the rows left over one at a time. Two padded
 // copies alternate: plane t + 1 is copied (and plane t + 2 prefetched)
-// before plane t is computed from the copy made one step earlier, so no
-// tap loads a row just stored (a load overlapping a recent narrower store
-// cannot be forwarded and waits for it: small planes ran at 3x their FMA
-// time), and the next plane's memory traffic overlaps this one's FMAs.
+// before plane t is computed from the copy made one step earlier: no tap
+// loads a row just stored (a load overlapping a recent narrower store is
+// not forwarded), and the next plane's memory traffic overlaps this one's
+// FMAs. Measured in MobileNetV2: the 112x112 and 56x56 layers 10-15%
+// faster; the 28x28 / 2 and 14x14 / 2 ones unchanged (still 2-3x ORT).
 template <int S>
 void row_planes(const DwConvF32Plane& p, const RowGeom& g) {
   const Finish fin(p);
