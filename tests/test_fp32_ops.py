@@ -619,6 +619,22 @@ def test_reduce_mean_axes_attribute(axes: list) -> None:
             rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2"])
+@pytest.mark.parametrize("axes", [[1], [2], [0, 2]], ids=["middle", "last", "strided"])
+def test_reduce_float_sums_rounded_once(op: str, axes: list) -> None:
+    """Float sums are accumulated in double and rounded once: over 4096 positive terms
+    (where a float32 running sum drifts by ~1e-5 relative) the result is the float64
+    reference rounded to float32, within one ulp."""
+    rng = np.random.default_rng(24)
+    x = (rng.random((3, 4096, 5)) + 0.5).astype(np.float32)
+    y = run_single_op(op, [x, np.array(axes, np.int64)], {"keepdims": 0}, [False, True])[0]
+    x64 = x.astype(np.float64)
+    terms = {"ReduceSumSquare": x64 * x64, "ReduceL2": x64 * x64}.get(op, np.abs(x64))
+    ref = terms.sum(axis=tuple(axes))
+    ref = {"ReduceMean": ref / np.prod([x.shape[a] for a in axes]), "ReduceL2": np.sqrt(ref)}.get(op, ref)
+    np.testing.assert_array_max_ulp(y, ref.astype(np.float32), maxulp=1)
+
+
 def test_reduce_noop_and_runtime_axes() -> None:
     rng = np.random.default_rng(23)
     x = rand(rng, 2, 3, 4)
