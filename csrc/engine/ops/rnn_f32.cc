@@ -20,9 +20,14 @@
 // length leave its state unchanged and write zeros to Y (ONNX Runtime's
 // behaviour); Y_h / Y_c hold the state after its last step.
 //
-// x W' for every step is one GEMM before the loop; H R' is one GEMM per step
-// (kernels/sgemm_f32.h). Custom `activations` lists are refused at import
-// (string-list attributes), so only the defaults exist here.
+// x W' for every step is one GEMM before the loop (all T*B rows; layout 1:
+// one per batch entry, its T rows written B rows apart); H R' is one GEMM
+// per step (kernels/sgemm_f32.h). Constant W and R (LSTM, RNN; GRU: W) are
+// packed once per direction when the layer is made (kernels::PackedB), so a
+// step does not repack the whole of R for its one row of H (ddddocr's
+// bidirectional LSTM, H = 512: 4 MiB per direction and step). Custom
+// `activations` lists are refused at import (string-list attributes), so
+// only the defaults exist here.
 //
 // int8rt.QLSTM / QGRU / QRNN (the INT8 lowering, contracts.h QRnnAttrs) are
 // the same layers with X in int8 and those GEMMs on int8 kernels
@@ -82,6 +87,9 @@ class RnnLayer : public Layer {
       const Tensor& w = constant_input(net, node, 1, "W");
       const int64_t gate_rows = w.shape.size() == 3 ? w.shape[1] : 0;
       q_ = std::make_unique<QRnnGemms>(net, node, dirs_, gate_rows, cell != Cell::kGru);
+    } else {
+      pack_constant(net, node, 1, &w_packed_);
+      if (cell != Cell::kGru) pack_constant(net, node, 2, &r_packed_);  // GRU reads R in two parts
     }
   }
 
@@ -192,12 +200,32 @@ class RnnLayer : public Layer {
       return;
     }
     const float* x = in[0]->data<float>();
-    const float* w = in[1]->data<float>() + dir * GH * I;
-    // Layout 1 stores X as [b][t], rows T*I apart.
-    for (int64_t t = 0; t < T; ++t) {
-      const float* xt = layout_ == 0 ? x + t * B * I : x + t * I;
-      kernels::sgemm(uk_, B, GH, I, kernels::GemmOperand{xt, layout_ == 0 ? I : T * I, false},
-                     kernels::GemmOperand{w, I, true}, xw + t * B * GH, GH, false);
+    const kernels::GemmOperand w = weights(w_packed_, dir, in[1]->data<float>() + dir * GH * I, I);
+    if (layout_ == 0) {  // X [t][b] is already in xw's row order
+      kernels::sgemm(uk_, T * B, GH, I, kernels::GemmOperand{x, I, false}, w, xw, GH, false);
+      return;
+    }
+    // Layout 1 stores X as [b][t]: entry b's T rows go to xw rows t * B + b.
+    for (int64_t b = 0; b < B; ++b) {
+      kernels::sgemm(uk_, T, GH, I, kernels::GemmOperand{x + b * T * I, I, false}, w, xw + b * GH, B * GH, false);
+    }
+  }
+
+  // op(B) = M' for the direction's weights M [GH, K]: their panels packed once, or M itself.
+  static kernels::GemmOperand weights(const std::vector<kernels::PackedB>& packed, int64_t dir, const float* m,
+                                      int64_t K) {
+    kernels::GemmOperand op{m, K, true};
+    if (!packed.empty()) op.packed_b = &packed[static_cast<size_t>(dir)];
+    return op;
+  }
+
+  // Packs input `index` (W or R, [dirs, GH, K]) per direction as the B of x W' / H R', when constant.
+  void pack_constant(const Network& net, const Node& node, size_t index, std::vector<kernels::PackedB>* out) const {
+    const Tensor& t = net.tensor(node.inputs[index]);
+    if (!t.is_constant || t.dtype != DataType::kFloat32 || t.shape.size() != 3 || t.shape[0] != dirs_) return;
+    const int64_t rows = t.shape[1], K = t.shape[2];
+    for (int64_t dir = 0; dir < dirs_; ++dir) {
+      out->push_back(kernels::pack_b_once(uk_, K, rows, {t.f32.data() + dir * rows * K, K, true}));
     }
   }
 
@@ -290,7 +318,7 @@ class RnnLayer : public Layer {
     if (q_ && q_->recurrent()) {
       q_->add_recurrent(dir, B, h, gate, G * H, scratch.hq.data(), scratch.product.data());
     } else {
-      kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, kernels::GemmOperand{r, H, true}, gate,
+      kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, weights(r_packed_, dir, r, H), gate,
                      G * H, true);
     }
     for (int64_t b = 0; b < B; ++b) {
@@ -324,6 +352,8 @@ class RnnLayer : public Layer {
   const kernels::SgemmKernel& uk_;  // chosen once per layer
   std::string prefix_;
   std::unique_ptr<QRnnGemms> q_;  // the int8 GEMMs of a QLSTM / QGRU / QRNN node, else null
+  // float32 layers with constant weights: W' and R' per direction, packed for uk_ (else empty)
+  std::vector<kernels::PackedB> w_packed_, r_packed_;
 };
 
 LayerFactory make(Cell cell, bool int8) {
