@@ -768,6 +768,23 @@ def test_slice(case: tuple) -> None:
     compare("Slice", inputs, {}, [False, True, True, True, True], opset=13, exact=True)
 
 
+# Dims of size 1 and dims a slice keeps whole (the copy merges them into long rows): magika's
+# identity Slice of [N, 512, 256, 1] with permuted axes, and cuts next to kept or unit dims.
+UNIT_DIM_SLICE_CASES = [
+    ((2, 5, 7, 1), [0, 0, 0, 0], [9, 9, 9, 9], [0, 2, 1, 3], [1, 1, 1, 1]),
+    ((2, 5, 7, 1), [1], [4], [1], [1]), ((2, 5, 1, 7), [0, 2], [1, 6], [2, 3], [1, 2]),
+    ((1, 3, 1, 4, 1), [2], [-1], [3], [1]), ((3, 1, 4, 1), [-1], [-9], [0], [-1]),
+]
+
+
+@pytest.mark.parametrize("case", UNIT_DIM_SLICE_CASES, ids=[str(i) for i in range(len(UNIT_DIM_SLICE_CASES))])
+def test_slice_with_unit_and_whole_dims(case: tuple) -> None:
+    shape, starts, ends, axes, steps = case
+    x = rand(np.random.default_rng(33), *shape)
+    inputs = [x] + [np.array(v, np.int64) for v in (starts, ends, axes, steps)]
+    compare("Slice", inputs, {}, [False, True, True, True, True], opset=13, exact=True)
+
+
 def test_slice_runtime_inputs_and_errors() -> None:
     x = np.arange(24, dtype=np.int64).reshape(4, 6)
     y = run_single_op("Slice", [x, np.array([1], np.int64), np.array([5], np.int64), np.array([1], np.int64),
