@@ -202,3 +202,30 @@ def test_image_folder_streams_in_batches(tmp_path: Path) -> None:
     assert len(lazy) == 3  # 16 + 16 + 8: the progress bar's total
     assert np.array_equal(np.concatenate([b["input"] for b in lazy]), eager["input"])
     assert _scales(lazy) == _scales(make_calibrator(eager, algorithm="entropy2", batch_size=16))
+
+
+@pytest.mark.parametrize("id_dtype", [np.int64, np.int32])
+def test_array_data_keeps_integer_inputs(id_dtype: type) -> None:
+    """{name: array} data for a network with integer inputs (token ids, as a
+    BERT encoder or magika's byte classifier takes): the arrays keep their
+    integer dtype (they were converted to float32 and refused by the build),
+    and the INT8 engine sees the same tokens as the FP32 one."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((50, 8)).astype(np.float32)
+    w = rng.standard_normal((8, 4)).astype(np.float32)
+    elem = TensorProto.INT64 if id_dtype == np.int64 else TensorProto.INT32
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["emb"]), helper.make_node("MatMul", ["emb", "w"], ["y"])],
+        "embed", [helper.make_tensor_value_info("ids", elem, ["B", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 6, 4])],
+        [numpy_helper.from_array(table, "table"), numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    ids = rng.integers(0, 50, (32, 6)).astype(id_dtype)
+    config = int8rt.BuilderConfig(precision="int8", calibrator=make_calibrator({"ids": ids}, algorithm="minmax"))
+    engine = int8rt.build_engine(model, config)
+    ref = table[ids] @ w
+    out = engine.create_execution_context().run({"ids": ids[:4]})["y"]
+    # int8 rounding of the embeddings and weights: a few per cent of the output range
+    assert np.max(np.abs(out - ref[:4])) < 0.05 * np.max(np.abs(ref))

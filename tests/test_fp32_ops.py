@@ -621,6 +621,22 @@ def test_reduce_mean_axes_attribute(axes: list) -> None:
             rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2"])
+@pytest.mark.parametrize("axes", [[1], [2], [0, 2]], ids=["middle", "last", "strided"])
+def test_reduce_float_sums_rounded_once(op: str, axes: list) -> None:
+    """Float sums are accumulated in double and rounded once: over 4096 positive terms
+    (where a float32 running sum drifts by ~1e-5 relative) the result is the float64
+    reference rounded to float32, within one ulp."""
+    rng = np.random.default_rng(24)
+    x = (rng.random((3, 4096, 5)) + 0.5).astype(np.float32)
+    y = run_single_op(op, [x, np.array(axes, np.int64)], {"keepdims": 0}, [False, True])[0]
+    x64 = x.astype(np.float64)
+    terms = {"ReduceSumSquare": x64 * x64, "ReduceL2": x64 * x64}.get(op, np.abs(x64))
+    ref = terms.sum(axis=tuple(axes))
+    ref = {"ReduceMean": ref / np.prod([x.shape[a] for a in axes]), "ReduceL2": np.sqrt(ref)}.get(op, ref)
+    np.testing.assert_array_max_ulp(y, ref.astype(np.float32), maxulp=1)
+
+
 def test_reduce_noop_and_runtime_axes() -> None:
     rng = np.random.default_rng(23)
     x = rand(rng, 2, 3, 4)
@@ -751,6 +767,23 @@ def test_slice(case: tuple) -> None:
               None if steps is None else np.array(steps, np.int64)]
     while inputs[-1] is None:
         inputs.pop()
+    compare("Slice", inputs, {}, [False, True, True, True, True], opset=13, exact=True)
+
+
+# Dims of size 1 and dims a slice keeps whole (the copy merges them into long rows): magika's
+# identity Slice of [N, 512, 256, 1] with permuted axes, and cuts next to kept or unit dims.
+UNIT_DIM_SLICE_CASES = [
+    ((2, 5, 7, 1), [0, 0, 0, 0], [9, 9, 9, 9], [0, 2, 1, 3], [1, 1, 1, 1]),
+    ((2, 5, 7, 1), [1], [4], [1], [1]), ((2, 5, 1, 7), [0, 2], [1, 6], [2, 3], [1, 2]),
+    ((1, 3, 1, 4, 1), [2], [-1], [3], [1]), ((3, 1, 4, 1), [-1], [-9], [0], [-1]),
+]
+
+
+@pytest.mark.parametrize("case", UNIT_DIM_SLICE_CASES, ids=[str(i) for i in range(len(UNIT_DIM_SLICE_CASES))])
+def test_slice_with_unit_and_whole_dims(case: tuple) -> None:
+    shape, starts, ends, axes, steps = case
+    x = rand(np.random.default_rng(33), *shape)
+    inputs = [x] + [np.array(v, np.int64) for v in (starts, ends, axes, steps)]
     compare("Slice", inputs, {}, [False, True, True, True, True], opset=13, exact=True)
 
 

@@ -206,6 +206,8 @@ class Lowerer {
   // constant float32 vector of n finite values over the last axis (shape [n]
   // or [1, .., 1, n], no wider than y), or -1.
   int affine_tail_reader(int y, int64_t n) const;
+  // y is a residual branch whose int8 step is far coarser than the skip it is added to (QGemm: float out).
+  bool coarse_residual_branch(int y) const;
 
   // The layer `name` (a MatMul or Gemm lowered to `op`, computing source
   // nodes `sources`) writing source tensor y in int8 at y's scale (logical

@@ -50,7 +50,10 @@ class ArrayCalibrator(CacheFile):
         sizes = {name: len(a) for name, a in data.items()}
         if len(set(sizes.values())) != 1:
             raise ValueError(f"calibration arrays have different sample counts: {sizes}")
-        self._data = {name: np.asarray(a, dtype=np.float32) for name, a in data.items()}
+        # Float data as float32; integer and bool data (token ids, masks, byte values) keep their
+        # dtype, which the build checks against the network input's (calib.session.input_arrays).
+        self._data = {name: np.asarray(a, dtype=np.float32) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+                      for name, a in data.items()}
         self._count = next(iter(sizes.values()))
         # Fewer samples than one batch: one batch of all of them (its size is
         # the batch size, so the batch-axis check holds).

@@ -15,12 +15,19 @@
 // The input is viewed as [outer, r, inner] when the reduced axes are
 // adjacent (after dropping size-1 dims): accumulation runs over r with the
 // inner loop over the contiguous inner block. Other axis sets use a generic
-// strided walk. Sums are accumulated in float32 in index order.
+// strided walk. Float sums (ReduceSum, ReduceMean, ReduceL1, ReduceL2,
+// ReduceSumSquare) are accumulated in double in index order and rounded to
+// float32 once, after the mean's division or the square root: a float32
+// running sum over r terms drifts by up to r ulps, and exports that spell
+// the variance as E[x^2] - E[x]^2 (jax2tf's LayerNorm in Google's magika
+// model) magnify that drift past 1e-4 of the output (ONNX Runtime's blocked
+// sums drift less). Integer sums wrap in their own type.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
@@ -89,6 +96,16 @@ class ReduceLayer : public Layer {
     for (int64_t d = first + 1; first >= 0 && d < last; ++d) adjacent = adjacent && (red[d] || xs[d] == 1);
     const T init = reduce_init<T>(kind_);
     const int64_t n_out = out[0]->numel();
+    if constexpr (std::is_same_v<T, float>) {
+      if (kind_ != Kind::kProd && kind_ != Kind::kMax && kind_ != Kind::kMin) {
+        if (first < 0 || adjacent) {
+          run_float_sums_collapsed(x, y, xs, first, last, count, n_out);
+        } else {
+          run_float_sums_strided(x, y, xs, red, in[0]->numel(), count, n_out);
+        }
+        return;
+      }
+    }
     if (first < 0 || adjacent) {
       int64_t outer = 1, inner = 1;
       for (int64_t d = 0; d < first; ++d) outer *= xs[d];
@@ -129,14 +146,61 @@ class ReduceLayer : public Layer {
         }
       }
     }
-    if constexpr (std::is_same_v<T, float>) {
-      if (kind_ == Kind::kMean) {
-        const float c = static_cast<float>(count);
-        for (int64_t i = 0; i < n_out; ++i) y[i] = y[i] / c;
-      } else if (kind_ == Kind::kL2) {
-        for (int64_t i = 0; i < n_out; ++i) y[i] = std::sqrt(y[i]);
+  }
+
+  // A float sum's term, and its result from the double sum over `count` terms (rounded once).
+  double sum_term(float v) const {
+    if (kind_ == Kind::kL1) return std::fabs(static_cast<double>(v));
+    if (kind_ == Kind::kL2 || kind_ == Kind::kSumSquare) return static_cast<double>(v) * static_cast<double>(v);
+    return v;
+  }
+  float sum_result(double acc, int64_t count) const {
+    if (kind_ == Kind::kMean) return static_cast<float>(acc / static_cast<double>(count));
+    if (kind_ == Kind::kL2) return static_cast<float>(std::sqrt(acc));
+    return static_cast<float>(acc);
+  }
+
+  // Float sums over [outer, count, inner] (the reduced axes adjacent), in double.
+  void run_float_sums_collapsed(const float* x, float* y, const Shape& xs, int64_t first, int64_t last,
+                                int64_t count, int64_t n_out) const {
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < first; ++d) outer *= xs[d];
+    for (size_t d = static_cast<size_t>(last + 1); first >= 0 && d < xs.size(); ++d) inner *= xs[d];
+    if (first < 0) inner = n_out;
+    parallel_for(outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, count * inner)), [&](int64_t b, int64_t e) {
+      std::vector<double> acc(static_cast<size_t>(inner));
+      for (int64_t o = b; o < e; ++o) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t k = 0; k < count; ++k) {
+          const float* s = x + (o * count + k) * inner;
+          for (int64_t i = 0; i < inner; ++i) acc[i] += sum_term(s[i]);
+        }
+        for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = sum_result(acc[i], count);
+      }
+    });
+  }
+
+  // Float sums over any other axis set: the input walked in order, each element added to its output.
+  void run_float_sums_strided(const float* x, float* y, const Shape& xs, const std::vector<char>& red,
+                              int64_t n, int64_t count, int64_t n_out) const {
+    std::vector<double> acc(static_cast<size_t>(n_out), 0.0);
+    std::vector<int64_t> ostride(xs.size(), 0), idx(xs.size(), 0);
+    int64_t s = 1;
+    for (size_t d = xs.size(); d-- > 0;) {
+      ostride[d] = red[d] ? 0 : s;
+      if (!red[d]) s *= xs[d];
+    }
+    const int64_t inner = xs.back();
+    for (int64_t i = 0; i < n; i += inner) {
+      int64_t off = 0;
+      for (size_t d = 0; d + 1 < xs.size(); ++d) off += idx[d] * ostride[d];
+      for (int64_t j = 0; j < inner; ++j) acc[off + (red.back() ? 0 : j)] += sum_term(x[i + j]);
+      for (size_t d = xs.size() - 1; d-- > 0;) {
+        if (++idx[d] < xs[d]) break;
+        idx[d] = 0;
       }
     }
+    for (int64_t i = 0; i < n_out; ++i) y[i] = sum_result(acc[i], count);
   }
 
   // Integers wrap (two's complement, as ONNX Runtime's loops do), computed
@@ -162,6 +226,7 @@ class ReduceLayer : public Layer {
 
   // init folded with s[0], s[1], ... in order: what `n` calls of
   // accumulate(d, s + k, 1) compute, without a call and a switch per element.
+  // (Float sums do not come here: run_float_sums_*.)
   template <typename T>
   T reduce_row(T init, const T* s, int64_t n) const {
     T v = init;
@@ -171,13 +236,9 @@ class ReduceLayer : public Layer {
       case Kind::kProd: for (int64_t i = 0; i < n; ++i) v = wrap_mul(v, s[i]); break;
       case Kind::kMax: for (int64_t i = 0; i < n; ++i) v = std::max(v, s[i]); break;
       case Kind::kMin: for (int64_t i = 0; i < n; ++i) v = std::min(v, s[i]); break;
-      case Kind::kL1:
-        if constexpr (std::is_same_v<T, float>) for (int64_t i = 0; i < n; ++i) v += std::fabs(s[i]);
-        break;
+      case Kind::kL1:  // float only: run_float_sums_*
       case Kind::kL2:
-      case Kind::kSumSquare:
-        if constexpr (std::is_same_v<T, float>) for (int64_t i = 0; i < n; ++i) v += s[i] * s[i];
-        break;
+      case Kind::kSumSquare: break;
     }
     return v;
   }
@@ -190,13 +251,9 @@ class ReduceLayer : public Layer {
       case Kind::kProd: for (int64_t i = 0; i < n; ++i) d[i] = wrap_mul(d[i], s[i]); break;
       case Kind::kMax: for (int64_t i = 0; i < n; ++i) d[i] = std::max(d[i], s[i]); break;
       case Kind::kMin: for (int64_t i = 0; i < n; ++i) d[i] = std::min(d[i], s[i]); break;
-      case Kind::kL1:
-        if constexpr (std::is_same_v<T, float>) for (int64_t i = 0; i < n; ++i) d[i] += std::fabs(s[i]);
-        break;
+      case Kind::kL1:  // float only: run_float_sums_*
       case Kind::kL2:
-      case Kind::kSumSquare:
-        if constexpr (std::is_same_v<T, float>) for (int64_t i = 0; i < n; ++i) d[i] += s[i] * s[i];
-        break;
+      case Kind::kSumSquare: break;
     }
   }
 

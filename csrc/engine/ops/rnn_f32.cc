@@ -20,12 +20,15 @@
 // length leave its state unchanged and write zeros to Y (ONNX Runtime's
 // behaviour); Y_h / Y_c hold the state after its last step.
 //
-// x W' for every step is one GEMM before the loop; H R' is one GEMM per step
-// (kernels/sgemm_f32.h). Constant W and R are packed into the SGEMM kernel's
-// panels once, when the layer is made (kernels::pack_b_once: the same
-// arithmetic): a step packed R again otherwise, 256 KB for a 128-unit LSTM,
-// most of a streaming model's step (Silero VAD). Custom `activations` lists are refused at import
-// (string-list attributes), so only the defaults exist here.
+// x W' for every step is one GEMM before the loop (all T*B rows; layout 1:
+// one per batch entry, its T rows written B rows apart); H R' is one GEMM
+// per step (kernels/sgemm_f32.h). Constant W and R are packed into the SGEMM
+// kernel's panels once per direction, when the layer is made
+// (kernels::pack_b_once: the same arithmetic), so a step does not repack the
+// whole of R for its one row of H (Silero VAD's 128-unit LSTM: 256 KB per
+// step; ddddocr's bidirectional LSTM, H = 512: 4 MiB per direction and step).
+// Custom `activations` lists are refused at import (string-list attributes),
+// so only the defaults exist here.
 //
 // int8rt.QLSTM / QGRU / QRNN (the INT8 lowering, contracts.h QRnnAttrs) are
 // the same layers with X in int8 and those GEMMs on int8 kernels
@@ -237,13 +240,13 @@ class RnnLayer : public Layer {
     }
     const float* x = in[0]->data<float>();
     const kernels::GemmOperand w = transposed(in[1]->data<float>() + dir * GH * I, I, GH, packed_w_, dir);
-    if (layout_ == 0) {  // X [t][b] is already step-major: every step in one GEMM
+    if (layout_ == 0) {  // X [t][b] is already in xw's row order: every step in one GEMM
       kernels::sgemm(uk_, T * B, GH, I, kernels::GemmOperand{x, I, false}, w, xw, GH, false);
       return;
     }
-    // Layout 1 stores X as [b][t], rows T*I apart.
-    for (int64_t t = 0; t < T; ++t) {
-      kernels::sgemm(uk_, B, GH, I, kernels::GemmOperand{x + t * I, T * I, false}, w, xw + t * B * GH, GH, false);
+    // Layout 1 stores X as [b][t]: entry b's T rows go to xw rows t * B + b.
+    for (int64_t b = 0; b < B; ++b) {
+      kernels::sgemm(uk_, T, GH, I, kernels::GemmOperand{x + b * T * I, I, false}, w, xw + b * GH, B * GH, false);
     }
   }
 

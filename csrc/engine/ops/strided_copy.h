@@ -67,9 +67,37 @@ void transpose_tiles(const T* x, T* y, const Shape& odims, const std::vector<int
   });
 }
 
+// odims / istride with size-1 dims dropped and neighbours that read as one
+// dim merged (istride[d] == istride[d + 1] * odims[d + 1]): the same copy
+// over fewer, longer rows. A slice that keeps whole trailing dims, or one
+// whose last dim is 1 (magika's [N, 512, 256, 1]: 131072 rows of one
+// element before), becomes a few long memcpy rows.
+inline void coalesce_dims(const Shape& odims, const std::vector<int64_t>& istride, Shape* od,
+                          std::vector<int64_t>* is) {
+  od->clear();
+  is->clear();
+  for (size_t d = 0; d < odims.size(); ++d) {
+    if (odims[d] == 1) continue;
+    if (!od->empty() && is->back() == istride[d] * odims[d]) {
+      od->back() *= odims[d];
+      is->back() = istride[d];
+      continue;
+    }
+    od->push_back(odims[d]);
+    is->push_back(istride[d]);
+  }
+  if (od->empty()) {  // one element
+    od->push_back(1);
+    is->push_back(1);
+  }
+}
+
 template <typename T>
-void strided_copy(const T* x, T* y, const Shape& odims, const std::vector<int64_t>& istride,
+void strided_copy(const T* x, T* y, const Shape& full_odims, const std::vector<int64_t>& full_istride,
                   kernels::TransposeX32Fn tile32 = nullptr) {
+  Shape odims;
+  std::vector<int64_t> istride;
+  coalesce_dims(full_odims, full_istride, &odims, &istride);
   const size_t nd = odims.size();
   const int64_t inner = odims.back(), is = istride.back();
   if (nd >= 2 && is != 1 && istride[nd - 2] == 1 && odims[nd - 2] >= 8) {

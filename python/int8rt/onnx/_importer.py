@@ -56,6 +56,28 @@ _VIA_FLOAT32 = {"float16": onnx.TensorProto.FLOAT16, "float64": onnx.TensorProto
                 "bfloat16": onnx.TensorProto.BFLOAT16}
 _ONNX_FLOAT_TYPES = {np.dtype(np.float64): onnx.TensorProto.DOUBLE, np.dtype(np.float16): onnx.TensorProto.FLOAT16}
 _RUNTIME_FLOAT_CONSTANTS = frozenset(_ONNX_FLOAT_TYPES)
+# Integer constants the IR widens to int64 (it holds int64, int8 and bool
+# constants): where an op's type constraint ties such a constant to a run-time
+# input or to its output (Concat of a run-time int32 shape and an int32
+# constant, Equal against an int32 constant, Expand of an int32 constant),
+# the constant is cast back at run time to the dtype ONNX declared
+# (_Emitter._typed_inputs). Parameter inputs (axes, starts, indices, pads,
+# shapes) are read as int64 and stay constant.
+_WIDENED_INT_CONSTANTS = {np.dtype(t): e for t, e in [
+    (np.int16, onnx.TensorProto.INT16), (np.int32, onnx.TensorProto.INT32), (np.uint8, onnx.TensorProto.UINT8),
+    (np.uint16, onnx.TensorProto.UINT16), (np.uint32, onnx.TensorProto.UINT32), (np.uint64, onnx.TensorProto.UINT64)]}
+_ALL_INPUTS = None
+# op -> the input positions that share the op's data type T (None: every input).
+_TYPED_INPUTS: Dict[str, Optional[Tuple[int, ...]]] = {
+    **{op: _ALL_INPUTS for op in ("Add", "Sub", "Mul", "Div", "Mod", "Max", "Min", "Sum", "Mean", "Equal", "Less",
+                                  "LessOrEqual", "Greater", "GreaterOrEqual", "Concat", "BitShift", "BitwiseAnd",
+                                  "BitwiseOr", "BitwiseXor", "Range", "Clip", "PRelu")},
+    **{op: (1, 2) for op in ("Where",)},
+    **{op: (0, 2) for op in ("Pad", "ScatterND", "ScatterElements")},
+    **{op: (0,) for op in ("Expand", "Tile", "Reshape", "Gather", "GatherElements", "GatherND", "Slice", "Squeeze",
+                           "Unsqueeze", "Split", "CumSum", "Pow", "TopK", "Resize", "ReduceSum", "ReduceMax",
+                           "ReduceMin", "ReduceProd", "ReduceMean")},
+}
 _READS_CONSTANTS_RAW = frozenset(["QuantizeLinear", "DequantizeLinear"])
 
 
@@ -493,7 +515,7 @@ class _Emitter:
             results = list(outputs)  # every output (MaxPool's Indices too) is squeezed back
             outputs = [self._fresh(f"{o}_2d") if o else o for o in outputs]
         raw = node.op_type in _READS_CONSTANTS_RAW
-        ids = self.net.add_node(node.op_type, node.name, [self._tensor(n, desc, raw) for n in inputs], attrs, outputs)
+        ids = self.net.add_node(node.op_type, node.name, self._typed_inputs(node, inputs, desc, raw), attrs, outputs)
         for name, tid in zip(outputs, ids):
             if name:
                 self.ids[name] = tid
@@ -503,6 +525,25 @@ class _Emitter:
                     suffix = "" if k == 0 else f"_{k}"
                     self.ids[result] = self.net.add_node("Squeeze", f"{base}_to_1d{suffix}", [tid, axis], {},
                                                          [result])[0]
+
+    def _typed_inputs(self, node: onnx.NodeProto, inputs: List[str], desc: str, raw: bool) -> List[int]:
+        """The tensor ids of ``inputs``; a widened integer constant (an int32 one, say: the IR
+        holds it as int64) at a position tied to the op's data type is cast back to its ONNX
+        dtype at run time, so that it meets run-time tensors of that dtype (_TYPED_INPUTS)."""
+        ids = [self._tensor(n, desc, raw) for n in inputs]
+        if node.op_type not in _TYPED_INPUTS or all(self._constant(n) is not None for n in inputs if n):
+            return ids  # (a node of constants only was folded at import; nothing to meet)
+        positions = _TYPED_INPUTS[node.op_type]
+        for i, name in enumerate(inputs):
+            value = self._constant(name) if name and (positions is None or i in positions) else None
+            if value is None or value.dtype not in _WIDENED_INT_CONSTANTS:
+                continue
+            key = f"{name}_as_{value.dtype.name}"
+            if key not in self.ids:  # one Cast per constant and dtype, shared by its readers
+                self.ids[key] = self.net.add_node("Cast", self._fresh(f"{name}_cast"), [ids[i]],
+                                                  {"to": _WIDENED_INT_CONSTANTS[value.dtype]}, [self._fresh(key)])[0]
+            ids[i] = self.ids[key]
+        return ids
 
     def _emit_control_flow(self, node: onnx.NodeProto, inputs: List[str]) -> None:
         """An If, Loop or Scan decided at run time: its subgraphs imported as Networks,
