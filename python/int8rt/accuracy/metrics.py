@@ -28,8 +28,10 @@ __all__ = ["SumSquares", "sum_squares", "centred_cosine", "clipped_fraction", "c
            "looks_like_class_scores", "relative_l2", "sqnr_db", "top1_agreement"]
 
 
-def fake_quantize(x: np.ndarray, scale: float) -> np.ndarray:
-    """``x`` rounded to the int8 grid of ``scale`` and back to float32."""
+def fake_quantize(x: np.ndarray, scale: float, zero_point: int = 0) -> np.ndarray:
+    """``x`` rounded to the int8 grid of ``scale`` and ``zero_point``
+    (``q = clip(rint(x / scale) + zero_point, -128, 127)``, kernels/ref/requantize.h)
+    and back to float32 (``(q - zero_point) * scale``)."""
     if not scale > 0:
         return np.zeros_like(x, dtype=np.float32)
     s = np.float32(scale)
@@ -37,7 +39,11 @@ def fake_quantize(x: np.ndarray, scale: float) -> np.ndarray:
     # activation at several thresholds, and temporaries doubled its time.
     q = np.divide(np.asarray(x, np.float32), s, dtype=np.float32)
     np.rint(q, out=q)
+    if zero_point:
+        q += np.float32(zero_point)
     np.clip(q, -128, 127, out=q)
+    if zero_point:
+        q -= np.float32(zero_point)
     q *= s
     return q
 
