@@ -159,10 +159,14 @@ def test_calibration_cache_is_the_symmetric_one(engines) -> None:
 
 
 def test_auto_decides_and_reports() -> None:
-    choice = _build("auto").build_report().auto_choice
-    assert choice["unsigned_activations"].split()[0] in ("on", "off"), choice
-    if choice["unsigned_activations"].startswith("on"):
+    """auto's decision is in the report, and the engine it returns is built that way."""
+    auto = _build("auto")
+    choice = auto.build_report().auto_choice
+    kept = choice["unsigned_activations"].startswith("on (auto")
+    assert kept or choice["unsigned_activations"] == "off (auto)", choice
+    if kept:
         assert choice["errors"]["unsigned on"] < choice["errors"]["unsigned off"]
+    assert any(t.zero_point == -128 for t in auto.int8_plan().tensors) is kept
     forced = _build("auto", unsigned_activations=False).build_report().auto_choice
     assert forced["unsigned_activations"] == "off (BuilderConfig)"
 

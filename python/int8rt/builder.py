@@ -448,8 +448,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                                  lambda: _core.Builder(network, **_builder_args(config)), skip),
                              equalized=bool(rewrites.rescaled))
         result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
-        builder = run.builder  # another one where auto kept cross-layer equalization
         run.before_build(result)
+        builder = run.builder  # another one where auto kept cross-layer equalization or unsigned activations
 
         def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
             precisions = {**(config.layer_precisions or {}), **{n: "fp32" for n in fp32_nodes}}
