@@ -180,3 +180,55 @@ def test_fake_quantize_with_zero_point_matches_engine_grid() -> None:
     q = np.clip(np.rint(x / np.float32(s)) - 128, -128, 127)
     np.testing.assert_array_equal(got, ((q + 128) * np.float32(s)).astype(F32))
     assert got[-1] == 0 and got[-2] == np.float32(255 * np.float32(s))
+
+
+def _concat_model() -> bytes:
+    """Two Conv+Relu branches of different scales concatenated (c), a padded
+    Conv+Relu reading the concat, and a second Concat (k) of that and a
+    branch read by GlobalAveragePool: c is unsigned (its inputs requantized
+    between unsigned forms), k stays symmetric (its reader takes no zero
+    point), its inputs unsigned (requantized to the symmetric output); a
+    1x1 Conv+Relu after the pool makes the output an int8 tensor's value."""
+    def w(*shape: int) -> np.ndarray:
+        return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("wa", w(4, 3, 3, 3)), ("ba", RNG.standard_normal(4).astype(F32)),
+        ("wb", 3 * w(6, 3, 1, 1)), ("bb", RNG.standard_normal(6).astype(F32) * 0.1),
+        ("wc", w(8, 10, 3, 3)), ("bc", RNG.standard_normal(8).astype(F32) * 0.1),
+        ("wg", w(5, 12, 1, 1)), ("bg", RNG.standard_normal(5).astype(F32) * 0.1)]]
+    nodes = [
+        helper.make_node("Conv", ["x", "wa", "ba"], ["ca"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["ca"], ["ra"]),
+        helper.make_node("Conv", ["x", "wb", "bb"], ["cb"]),
+        helper.make_node("Relu", ["cb"], ["rb"]),
+        helper.make_node("Concat", ["ra", "rb"], ["c"], axis=1),
+        helper.make_node("Conv", ["c", "wc", "bc"], ["cc"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["cc"], ["rc"]),
+        helper.make_node("Concat", ["rc", "ra"], ["k"], axis=1),
+        helper.make_node("GlobalAveragePool", ["k"], ["g"]),
+        helper.make_node("Conv", ["g", "wg", "bg"], ["cg"]),
+        helper.make_node("Relu", ["cg"], ["y"]),  # int8, so the output compares exactly
+    ]
+    graph = helper.make_graph(nodes, "concat", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 12, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 5, 1, 1])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_concat_takes_zero_points() -> None:
+    model = _concat_model()
+
+    def build(unsigned: bool) -> int8rt.Engine:
+        calibrator = int8rt.make_calibrator(CALIB, algorithm="minmax", batch_size=8)
+        return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False,
+                                                               unsigned_activations=unsigned))
+    sym, uns = _plan(build(False)), _plan(build(True))
+    for name in ("ra", "rb", "c", "rc"):
+        assert uns[name] == (_core.unsigned_scale_from_scale(sym[name][0]), -128), (name, uns[name], sym[name])
+    assert uns["k"] == sym["k"] and uns["k"][1] == 0
+    try:
+        int8rt.set_max_isa("ref")
+        ref = build(True).run({"x": X})["y"]
+    finally:
+        int8rt.set_max_isa(None)
+    np.testing.assert_array_equal(build(True).run({"x": X})["y"], ref)
+    assert [layer["op"] for layer in build(True).layers()].count("int8rt.QConcat") == 2  # both in int8

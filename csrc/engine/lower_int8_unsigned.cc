@@ -7,17 +7,20 @@
 // calibrated symmetric scale), the same zero-point arithmetic a
 // pre-quantized model's uint8 tensors take (lower_int8_qdq.cc).
 //
-// A tensor is adopted when (1) its producer proves it non-negative: a Conv,
-// Gemm or MatMul whose fused activation is Relu or Clip(min >= 0); and
-// (2) every reader takes its zero point exactly: a Conv (as input, or as
-// the fused residual; a padded one pads with the zero point first,
-// int8rt.QPad), a Gemm / MatMul with constant weights (as input), an Add,
-// a Shape, a float32-kept layer (through a Dequantize carrying the zero
-// point), or a max pool / data movement op (the byte movers of
-// lower_int8_qdq.cc, as data input) whose own outputs' readers do; those
-// outputs carry the same scale and zero point. A tensor read by anything
-// else (global pooling, concat, tables, resize, ...) stays symmetric, so no
-// layer without a zero point ever sees one.
+// A tensor with a calibrated scale is adopted when (1) it is proven
+// non-negative: the output of a Conv, Gemm or MatMul whose fused
+// activation is Relu or Clip(min >= 0), or of a Concat of non-negative
+// tensors (max pools and data movement of a non-negative tensor are too,
+// and carry its form); and (2) every reader takes its zero point exactly: a
+// Conv (as input, or as the fused residual; a padded one pads with the
+// zero point first, int8rt.QPad), a Gemm / MatMul with constant weights (as
+// input), an Add, a Concat (QConcatAttrs' zero points), a Shape, a
+// float32-kept layer (through a Dequantize carrying the zero point), or a
+// max pool / data movement op (the byte movers of lower_int8_qdq.cc, as
+// data input) whose own outputs' readers do; those outputs carry the same
+// scale and zero point. A tensor read by anything else (global pooling,
+// tables, resize, ...) stays symmetric, so no layer without a zero point
+// ever sees one.
 #include <algorithm>
 #include <set>
 #include <string>
@@ -68,7 +71,7 @@ bool Lowerer::readers_take_zero_point(int t, std::vector<int>* passed, std::stri
       takes = only({0, 3});  // input, fused residual (inputs[3])
     } else if (node.op == "Gemm" || node.op == "MatMul") {
       takes = only({0}) && node.inputs.size() > 1 && node.inputs[1] >= 0 && src_.tensor(node.inputs[1]).is_constant;
-    } else if (node.op == "Add" || node.op == "Shape") {
+    } else if (node.op == "Add" || node.op == "Concat" || node.op == "Shape") {
       takes = true;
     } else if (passes_on(node.op) && only({0})) {
       takes = true;
@@ -87,11 +90,33 @@ bool Lowerer::readers_take_zero_point(int t, std::vector<int>* passed, std::stri
 }
 
 void Lowerer::adopt_unsigned_activations() {
+  // Non-negative tensors, in topological order.
+  std::vector<char> non_negative(src_.tensors().size(), 0);
+  const auto all_non_negative = [&](const std::vector<int>& ids) {
+    return !ids.empty() && std::all_of(ids.begin(), ids.end(), [&](int id) { return id >= 0 && non_negative[id]; });
+  };
+  std::vector<int> roots;  // tensors with a form of their own: written by a Conv / Gemm / MatMul or a Concat
+  for (int n : src_.topological_order()) {
+    const Node& node = src_.nodes()[n];
+    if (node.outputs.empty()) continue;
+    bool yes = false, root = true;
+    if (writes_non_negative(node)) {
+      yes = node.outputs.size() == 1;
+    } else if (node.op == "Concat") {
+      yes = node.outputs.size() == 1 && all_non_negative(node.inputs);
+    } else if (passes_on(node.op)) {
+      yes = !node.inputs.empty() && node.inputs[0] >= 0 && non_negative[node.inputs[0]];
+      root = false;
+    }
+    if (!yes) continue;
+    for (int o : node.outputs) {
+      if (o >= 0) non_negative[o] = 1;
+    }
+    if (root) roots.push_back(node.outputs[0]);
+  }
   int adopted = 0, kept = 0;
   std::string example;
-  for (const Node& producer : src_.nodes()) {
-    if (producer.outputs.size() != 1 || !writes_non_negative(producer)) continue;
-    const int t = producer.outputs[0];
+  for (int t : roots) {
     if (t < 0 || !has_scale(t) || zero_.count(t)) continue;  // no calibrated scale, or a model's own zero point
     std::vector<int> passed;
     std::string why;
