@@ -232,3 +232,57 @@ def test_concat_takes_zero_points() -> None:
         int8rt.set_max_isa(None)
     np.testing.assert_array_equal(build(True).run({"x": X})["y"], ref)
     assert [layer["op"] for layer in build(True).layers()].count("int8rt.QConcat") == 2  # both in int8
+
+
+def _shuffle_model() -> bytes:
+    """A ShuffleNet unit: Split of a Conv+Relu output, a Conv+Relu branch on
+    one half, Concat with the other half, the channel shuffle (Reshape,
+    Transpose, Reshape; lowered as one int8 transpose), a padded Conv+Relu
+    on the result: the zero point travels through every byte mover."""
+    def w(*shape: int) -> np.ndarray:
+        return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("w0", w(8, 3, 3, 3)), ("b0", RNG.standard_normal(8).astype(F32) * 0.1),
+        ("w1", 2 * w(4, 4, 1, 1)), ("b1", RNG.standard_normal(4).astype(F32) * 0.1),
+        ("w2", w(6, 8, 3, 3)), ("b2", RNG.standard_normal(6).astype(F32) * 0.1),
+        ("split", np.array([4, 4], np.int64)), ("s5", np.array([0, 2, 4, 12, 12], np.int64)),
+        ("s4", np.array([0, 8, 12, 12], np.int64))]]
+    nodes = [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c0"], ["r0"]),
+        helper.make_node("Split", ["r0", "split"], ["h1", "h2"], axis=1),
+        helper.make_node("Conv", ["h2", "w1", "b1"], ["c1"]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Concat", ["h1", "r1"], ["cat"], axis=1),
+        helper.make_node("Reshape", ["cat", "s5"], ["g"]),
+        helper.make_node("Transpose", ["g"], ["gt"], perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Reshape", ["gt", "s4"], ["shuffled"]),
+        helper.make_node("Conv", ["shuffled", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "unit", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 3, 12, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8, 6, 12, 12])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_zero_point_travels_through_split_concat_and_channel_shuffle() -> None:
+    model = _shuffle_model()
+    x = {"x": X[:8]}
+
+    def build(unsigned: bool) -> int8rt.Engine:
+        calibrator = int8rt.make_calibrator({"x": CALIB["x"]}, algorithm="minmax", batch_size=8)
+        return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False,
+                                                               unsigned_activations=unsigned))
+    fp32 = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32")).run(x)["y"]
+    sym, uns = build(False), build(True)
+    plan = _plan(uns)
+    assert plan["shuffled"] == plan["cat"] and plan["cat"][1] == -128, plan
+    assert plan["h1"] == plan["r0"] and plan["r0"][1] == -128, plan
+    errors = [np.linalg.norm(e.run(x)["y"] - fp32) / np.linalg.norm(fp32) for e in (sym, uns)]
+    assert errors[1] < errors[0] < 0.1, errors
+    try:
+        int8rt.set_max_isa("ref")
+        ref = build(True).run(x)["y"]
+    finally:
+        int8rt.set_max_isa(None)
+    np.testing.assert_array_equal(uns.run(x)["y"], ref)
