@@ -48,10 +48,10 @@ def fake_quantize(x: np.ndarray, scale: float, zero_point: int = 0) -> np.ndarra
     return q
 
 
-def _saturated(x: np.ndarray, scale: float) -> int:
-    # Beyond the rounding range of the end codes: x / scale > 127.5 or < -128.5.
+def _saturated(x: np.ndarray, scale: float, zero_point: int = 0) -> int:
+    # Beyond the rounding range of the end codes: x / scale + zero_point > 127.5 or < -128.5.
     s = np.float64(scale)
-    return int(np.count_nonzero(x > 127.5 * s) + np.count_nonzero(x < -128.5 * s))
+    return int(np.count_nonzero(x > (127.5 - zero_point) * s) + np.count_nonzero(x < (-128.5 - zero_point) * s))
 
 
 def clipped_fraction(x: np.ndarray, scale: float) -> float:
@@ -93,12 +93,12 @@ class SumSquares:
         self.count = 0
         self.max_abs = 0.0
 
-    def add(self, x: np.ndarray, scale: float) -> None:
+    def add(self, x: np.ndarray, scale: float, zero_point: int = 0) -> None:
         x = np.asarray(x, np.float32).ravel()
-        d = x - fake_quantize(x, scale)
+        d = x - fake_quantize(x, scale, zero_point)
         self.signal += sum_squares(x)
         self.noise += sum_squares(d)
-        self.clipped += _saturated(x, scale)
+        self.clipped += _saturated(x, scale, zero_point)
         self.count += x.size
         if x.size:
             self.max_abs = max(self.max_abs, float(np.abs(x).max()))
