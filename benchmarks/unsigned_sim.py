@@ -15,6 +15,8 @@ Reshape / Transpose / Slice / pooling of such tensors):
   u8, same t          scale t / 255, zero point -128 (int8 codes q - 128)
   u8, mse(255)        t re-searched by int8rt's mse over the same histograms
                       with is_unsigned=True (255 steps over [0, t])
+  u8, GAP symmetric   as "same t", but the inputs of GlobalAveragePool stay
+                      symmetric (int8rt's pool takes no zero point)
 
 Also, same process: int8rt's own mse and auto engines (bias correction as
 auto decides), so the simulation's "sym" row can be checked against the
@@ -185,10 +187,22 @@ def main() -> None:
         print(f"\n### {name}: {len(acts)} activation Q/DQ tensors, {len(unsigned)} non-negative; "
               f"simulated mse thresholds vs the engine's: max relative difference {off:.2e}; "
               f"unsigned mse threshold / signed: median {np.median([t_u8[t] / t_sym[t] for t in unsigned]):.3f}\n")
+        pooled = {n.input[0] for n in onnx.load(path).graph.node if n.op_type == "GlobalAveragePool"}
+        from onnx import numpy_helper
+
+        inits = {i.name: numpy_helper.to_array(i) for i in qdq.graph.initializer}
+        t_engine = {t: float(inits[qs[0].input[1]]) * 127 for t, qs in activation_qs(qdq).items()}
         variants = {
             "sim: sym (engine's scales)": qdq,
-            "sim: u8 on non-negative, same t": with_unsigned(qdq, {t: t_sym[t] for t in unsigned}),
-            "sim: u8 on non-negative, mse(255) t": with_unsigned(qdq, t_u8),
+            # each tensor's own threshold, also for what int8rt moves as bytes at its input's scale
+            # (max pool, split, slice, shuffle outputs): not what an engine moving bytes can do
+            "sim: u8 on non-negative, each tensor's own t": with_unsigned(qdq, {t: t_sym[t] for t in unsigned}),
+            "sim: u8 on non-negative, own t re-searched for 255 steps": with_unsigned(qdq, t_u8),
+            # int8rt's thresholds as its engine holds them (a moved tensor at its input's)
+            "sim: u8 on non-negative, the engine's t": with_unsigned(qdq, {t: t_engine[t] for t in unsigned}),
+            # and as the lowering does it: a GlobalAveragePool takes no zero point, its input stays symmetric
+            "sim: u8, the engine's t, GlobalAveragePool inputs symmetric": with_unsigned(
+                qdq, {t: t_engine[t] for t in unsigned if t not in pooled}),
         }
         for label, model in variants.items():
             run = ort_runner(model)
