@@ -30,7 +30,8 @@ NNCF: quantize), wall clock, on a shared machine: compare within a table.
 
     cd /tmp && PYTHONPATH=$REPO/python python $REPO/benchmarks/peers_bench.py \\
         [--models resnet50,shufflenet_v2,bert] [--methods minmax,mse,percentile,entropy2,auto] [--groups int8rt,corr,ort,nncf]
-        (--groups ort_s8: ORT MinMax / Percentile with symmetric int8 activations, int8rt's numerics)
+        (--groups ort_s8: ORT MinMax / Percentile with symmetric int8 activations, int8rt's numerics;
+         --groups unsigned: auto with unsigned activations forced off / on, docs/numerics.md)
 """
 from __future__ import annotations
 
@@ -152,6 +153,9 @@ def main() -> None:
                 builds.append(("int8rt mse + SmoothQuant", int8rt_engine("mse", smoothquant=True)))
             else:
                 builds.append(("int8rt auto + CLE", int8rt_engine("auto", equalize=True)))
+        if "unsigned" in groups:  # auto decides unsigned activations itself; these force it
+            builds.append(("int8rt auto, unsigned off", int8rt_engine("auto", unsigned_activations=False)))
+            builds.append(("int8rt auto, unsigned forced", int8rt_engine("auto", unsigned_activations=True)))
         if "ort" in groups:
             builds += [(f"ORT {m}", lambda m=m: ort_int8(path, calib, m, str(tmp))) for m in ("minmax", "entropy", "percentile")]
         if "ort_s8" in groups:  # ORT with int8rt's activation numerics (symmetric int8)

@@ -17,6 +17,11 @@ void Int8PlanRecorder::int8_tensor(int lowered_id, Int8TensorPlan tensor) {
   plan_.tensors.push_back(std::move(tensor));
 }
 
+void Int8PlanRecorder::zero_point(int lowered_id, int32_t zero_point) {
+  auto it = tensor_at_.find(lowered_id);
+  if (it != tensor_at_.end()) plan_.tensors[it->second].zero_point = zero_point;
+}
+
 void Int8PlanRecorder::convert(int lowered_out, const std::string& name, const std::string& op,
                                const std::string& tensor, float scale) {
   convert_at_[lowered_out] = plan_.converts.size();

@@ -21,6 +21,9 @@ class Int8PlanRecorder {
   void layer(const std::string& name, const std::string& op, std::vector<std::string> sources);
   // `lowered_id`: the int8 tensor's id in the lowered network.
   void int8_tensor(int lowered_id, Int8TensorPlan tensor);
+  // The zero point of a recorded tensor, set after the record (a byte mover
+  // passing its input's on); an unrecorded id is ignored.
+  void zero_point(int lowered_id, int32_t zero_point);
   // `lowered_out`: the id of the conversion's output in the lowered network.
   void convert(int lowered_out, const std::string& name, const std::string& op, const std::string& tensor,
                float scale);

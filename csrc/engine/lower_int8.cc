@@ -37,6 +37,7 @@ Lowerer::Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), op
   consumed_.assign(src.nodes().size(), 0);
   scales_ = opt.scales;
   read_model_quantization();
+  if (opt.unsigned_activations) adopt_unsigned_activations();
 }
 
 LoweringResult Lowerer::run() {
@@ -215,9 +216,12 @@ bool Lowerer::try_int8(int n, const Node& node) {
   if (zero_point_blocks(node)) return decline(node, "its int8 form takes no zero point (a pre-quantized model's)");
   auto it = lowerings().find(node.op);
   if (it != lowerings().end() && (this->*(it->second.lower))(n, node)) {
-    if (has_zero_points_ && passes_zero_point_on(node.op) && is_int8(node.inputs[0])) {
+    if ((has_zero_points_ || opt_.unsigned_activations) && passes_zero_point_on(node.op) && is_int8(node.inputs[0])) {
       for (int o : node.outputs) {
-        if (o >= 0 && is_int8(o)) qzero_[o] = qzero_[node.inputs[0]];  // bytes moved, not rescaled
+        if (o >= 0 && is_int8(o)) {
+          qzero_[o] = qzero_[node.inputs[0]];  // bytes moved, not rescaled
+          plan_.zero_point(int8_id_[o], qzero_[o]);
+        }
       }
     }
     return true;

@@ -504,6 +504,7 @@ bool Lowerer::defer_transposed_operand(const Node& node) {
                                       int8_tensor_name(src_.tensor(y).name) + "::b_transposed", sources_of(node));
   set_int8(id, shape, Layout::kLogical);
   qscale_[y] = qscale_[x];
+  qzero_[y] = qzero_[x];  // bytes moved: the input's zero point too
   nhwc_[y] = false;
   int8_id_[y] = id;
   note("transpose '" + node.name + "' feeds MatMul '" + mm.name + "' as its transposed B: it runs as perm " +

@@ -90,8 +90,8 @@ class Lowerer {
     return it != opt_.merged_nodes.end() ? it->second : std::vector<std::string>{node.name};
   }
   void record_int8_tensor(int t, int dst_id, const std::string& producer, bool in_int8) {
-    plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], producer, in_int8, {},
-                               src_.tensor(t).shape.size() == 4 && nhwc_[t]});
+    plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], qzero_[t], producer,
+                               in_int8, {}, src_.tensor(t).shape.size() == 4 && nhwc_[t]});
   }
 
   void note(std::string line) { report_.push_back(std::move(line)); }
@@ -285,6 +285,20 @@ class Lowerer {
   bool zero_point_blocks(const Node& node) const;
   // An int8 layer of this op writes its input's parameters (a byte mover or max pool).
   static bool passes_zero_point_on(const std::string& op);
+  // ---- unsigned activations (lower_int8_unsigned.cc) ----
+  // Gives the non-negative tensors whose readers all take a zero point
+  // exactly zero point -128 and scale threshold / 255 in scales_ / zero_,
+  // with the max pools and data movement passing them on (called once,
+  // before the walk, when LoweringOptions::unsigned_activations).
+  void adopt_unsigned_activations();
+  // Node writes a tensor that is never negative: a Conv / Gemm / MatMul
+  // with a fused Relu or Clip(min >= 0).
+  static bool writes_non_negative(const Node& node);
+  // Every reader of t takes t's zero point exactly; the outputs of the max
+  // pools and data movement among them (whose readers must too) are added
+  // to *passed. `why` names the first reader that does not.
+  bool readers_take_zero_point(int t, std::vector<int>* passed, std::string* why) const;
+
   // Conv input x (zero point != 0) padded by `pads` (top, left, bottom, right) with
   // its zero point as int8rt.QPad; pads become 0. Returns the padded int8 tensor.
   int pad_with_zero_point(int x, std::vector<int64_t>& pads, const std::string& name);

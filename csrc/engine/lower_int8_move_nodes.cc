@@ -91,6 +91,7 @@ bool Lowerer::lower_move(int, const Node& node) {
     }
     set_int8(id, src_.tensor(o).shape, out_layout);
     qscale_[o] = qscale_[x];
+    qzero_[o] = qzero_[x];  // bytes moved: the input's zero point too
     nhwc_[o] = out_layout == Layout::kNhwc;
     int8_id_[o] = id;
     record_int8_tensor(o, id, producer, /*in_int8=*/true);
@@ -203,6 +204,7 @@ bool Lowerer::lower_channel_shuffle(const Node& node) {
            base, {});
   set_int8(id, zs);
   qscale_[z] = qscale_[x];
+  qzero_[z] = qzero_[x];  // bytes moved: the input's zero point too
   nhwc_[z] = 1;
   int8_id_[z] = id;
   record_int8_tensor(z, id, last, /*in_int8=*/true);
@@ -298,6 +300,7 @@ bool Lowerer::lower_flatten(int, const Node& node) {
   dst_.tensor(out).dtype = DataType::kInt8;
   dst_.tensor(out).shape = src_.tensor(y).shape;
   qscale_[y] = qscale_[x];
+  qzero_[y] = qzero_[x];  // bytes moved: the input's zero point too
   int8_id_[y] = out;
   plan_.layer(node.name, QFlattenAttrs::kOp, sources_of(node));
   record_int8_tensor(y, out, node.name, /*in_int8=*/true);

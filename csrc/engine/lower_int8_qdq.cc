@@ -182,7 +182,7 @@ bool Lowerer::zero_point_blocks(const Node& node) const {
 
 bool Lowerer::passes_zero_point_on(const std::string& op) {
   return op != "QuantizeLinear" && op != "DequantizeLinear" && op != "Conv" && op != "Gemm" && op != "MatMul" &&
-         op != "Add" && op != "Shape";
+         op != "Add" && op != "Shape" && op != "Concat";  // Concat: its own (lower_concat)
 }
 
 int Lowerer::pad_with_zero_point(int x, std::vector<int64_t>& pads, const std::string& name) {

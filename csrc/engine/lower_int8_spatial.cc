@@ -150,17 +150,22 @@ bool Lowerer::lower_concat(int, const Node& node) {
   if (axis < 0) return false;
   std::vector<int> ins;
   QConcatAttrs a;
-  bool one_scale = true;
+  bool one_scale = true;  // and one zero point: the bytes are copied, the output keeps them
   for (int id : node.inputs) {
     a.in_scales.push_back(qscale_[id]);
-    one_scale = one_scale && qscale_[id] == qscale_[node.inputs[0]];
+    a.in_zero_points.push_back(qzero_[id]);
+    one_scale = one_scale && qscale_[id] == qscale_[node.inputs[0]] && qzero_[id] == qzero_[node.inputs[0]];
   }
   if (!one_scale && !has_scale(y)) return decline(node, "no calibration scale for its output");
   for (int id : node.inputs) ins.push_back(int8_in(id, layout));
   const float out_scale = one_scale ? qscale_[node.inputs[0]] : scale(y);
   a.out_scale = out_scale;
+  a.out_zero_point = one_scale ? qzero_[node.inputs[0]] : zero_point_of(y);
   a.axis = axis == rank - 1 ? -1 : axis;
-  add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, out_scale, layout);
+  const int out = add_int8_node(QConcatAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, out_scale,
+                                layout);
+  qzero_[y] = static_cast<int32_t>(a.out_zero_point);
+  plan_.zero_point(out, qzero_[y]);
   return true;
 }
 

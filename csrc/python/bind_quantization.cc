@@ -57,6 +57,10 @@ void bind_quantization(py::module_& m) {
         "TensorRT scale of a threshold: amax / 127 in float32.");
   m.def("amax_from_scale", &quant::amax_from_scale, py::arg("scale"),
         "The threshold a scale stands for: scale * 127 in float32.");
+  m.attr("UNSIGNED_ZERO_POINT") = quant::kUnsignedZeroPoint;
+  m.def("unsigned_scale_from_scale", &quant::unsigned_scale_from_scale, py::arg("scale"),
+        "The scale of an unsigned activation (zero point -128) with the threshold of symmetric scale `scale`: "
+        "scale * 127 / 255, each step in float32.");
   m.def("quantize_weights_per_channel", &quantize_rows, py::arg("w"),
         "Symmetric int8 weights per row of a 2-d float32 array: (q int8 [C, K], scales float32 [C]).");
   m.def("scale_to_hex", &quant::scale_to_hex, py::arg("scale"),

@@ -147,6 +147,21 @@ class BuilderConfig:
             held-out samples are closer to float32 with it (the
             decision is in ``engine.build_report().auto_choice``); other
             calibrators: off.
+        unsigned_activations: INT8 only: tensors that are never negative (a
+            Conv / Gemm output through a fused Relu or Clip(min >= 0), and
+            max pools / data movement of it) get 256 levels over
+            [0, threshold] instead of 128: zero point -128, scale
+            ``threshold / 255``, as ONNX Runtime's and NNCF's uint8
+            activations (docs/numerics.md). Only where every layer reading
+            the tensor takes a zero point exactly (Conv, Gemm / MatMul with
+            constant weights, Add, max pool, data movement); others stay
+            symmetric. The thresholds and the calibration cache are the
+            symmetric ones (TensorRT's format; TensorRT reading the cache
+            builds symmetric). True: always; False: never; None (default):
+            the ``auto`` calibrator builds the engine both ways and keeps
+            unsigned tensors where its held-out samples are closer to
+            float32 (``engine.build_report().auto_choice``); other
+            calibrators: off.
         accuracy_target: INT8 only, needs ``accuracy_check``: keep the
             fewest, most sensitive layers in float32 so that the score on the
             held-out samples reaches this (int8rt/accuracy/mixed.py); the
@@ -176,6 +191,7 @@ class BuilderConfig:
     smoothquant: bool = False
     smoothquant_alpha: float = 0.5
     bias_correction: Optional[bool] = None
+    unsigned_activations: Optional[bool] = None
     accuracy_target: Optional[float] = None
     accuracy_metric: Optional[Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]] = None
 
@@ -243,7 +259,8 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
     sharded, every worker's)."""
     return dict(precision=config.precision, layer_precisions=dict(config.layer_precisions or {}),
                 optimize=config.optimize, device=config.device, pointwise_tables=config.pointwise_tables,
-                int8_gates=config.int8_gates, bf16=config.bf16, int8_matmul_pairs=config.int8_matmul_pairs)
+                int8_gates=config.int8_gates, bf16=config.bf16, int8_matmul_pairs=config.int8_matmul_pairs,
+                unsigned_activations=bool(config.unsigned_activations) and config.precision == "int8")
 
 
 def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, config: BuilderConfig,
@@ -412,24 +429,31 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             return engine
         calibrator = make_calibrator(config.calibrator)  # a TensorRT-style calibrator, or a reader/iterable
         session = CalibrationSession(calibrator)
+        args = _builder_args(config)  # unsigned_activations may be switched on by auto (run.unsigned_trial)
+
+        def unsigned_trial() -> tuple[_core.Builder, Callable[[], None]]:
+            trial = rewrites.replay(_core.Builder(network, **{**args, "unsigned_activations": True}))
+            return trial, lambda: args.update(unsigned_activations=True)
+
         rewrites = _Rewrites(builder)
         source = rewrites.rewrite(network, config, calibrator, session)
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
                                           if v in ("fp32", "bf16")},
-                             fresh=lambda: rewrites.replay(_core.Builder(network, **_builder_args(config))),
+                             fresh=lambda: rewrites.replay(_core.Builder(network, **args)),
+                             unsigned=config.unsigned_activations,
+                             unsigned_trial=unsigned_trial if config.unsigned_activations is None else None,
                              equalize=None if config.equalize is not None else lambda skip: rewrites.equalized_copy(
                                  lambda: _core.Builder(network, **_builder_args(config)), skip),
                              equalized=bool(rewrites.rescaled))
         result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
-        builder = run.builder  # another one where auto kept cross-layer equalization
         run.before_build(result)
+        builder = run.builder  # another one where auto kept cross-layer equalization or unsigned activations
 
         def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
             precisions = {**(config.layer_precisions or {}), **{n: "fp32" for n in fp32_nodes}}
-            args = dict(_builder_args(config), layer_precisions=precisions)
-            return run.corrected(rewrites.replay(_core.Builder(network, **args)),
+            return run.corrected(rewrites.replay(_core.Builder(network, **dict(args, layer_precisions=precisions))),
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 
         with phase(config.progress, "build", total=1) as step:

@@ -78,7 +78,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   bf16=args.bf16,
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target,
-                                  equalize=args.equalize, smoothquant=args.smoothquant,
+                                  equalize=args.equalize, unsigned_activations=args.unsigned_activations,
+                                  smoothquant=args.smoothquant,
                                   smoothquant_alpha=args.smoothquant_alpha)
     if args.precision == "int8":
         if args.calibrator_class:
@@ -330,6 +331,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
                    help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases (default: "
                    "the auto calibrator keeps it where its held-out samples show it helps; others: off)")
+    b.add_argument("--unsigned-activations", action=argparse.BooleanOptionalAction, default=None,
+                   help="hold non-negative (post-ReLU) tensors unsigned, zero point -128 and 256 levels over "
+                   "[0, threshold], where every reader takes a zero point (default: the auto calibrator keeps "
+                   "it where its held-out samples show it helps; others: off; docs/numerics.md)")
     b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
                    help="cross-layer equalization of conv -> (ReLU) -> conv pairs (default: the auto calibrator "
                    "keeps it where its held-out samples show it helps; others: off)")

@@ -25,6 +25,7 @@
 // device copies, no host round trip unless a host-fallback layer needs a
 // tensor). Each execution context owns a stream and its device buffers (they
 // only grow); contexts run concurrently. Device 0 only.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -139,8 +140,12 @@ void plan_add(const Network& net, const Node& node, NodePlan& p) {
 
 void plan_concat(const Network& net, const Node& node, NodePlan& p) {
   if (input_rank(net, node, 0) != 4 || node.inputs.size() > static_cast<size_t>(kc::kMaxConcatInputs)) return;
-  const int64_t axis = QConcatAttrs::from_attrs(node).axis;
-  if (axis != -1 && axis != 3) return;  // the device kernel concatenates channels only
+  const QConcatAttrs a = QConcatAttrs::from_attrs(node);
+  if (a.axis != -1 && a.axis != 3) return;  // the device kernel concatenates channels only
+  if (a.out_zero_point != 0 || std::any_of(a.in_zero_points.begin(), a.in_zero_points.end(),
+                                           [](int64_t z) { return z != 0; })) {
+    return;  // zero points (unsigned activations): the host layer
+  }
   p.concat_multipliers = qconcat_multipliers(node);
   p.where = Where::kConcat;
 }

@@ -52,6 +52,14 @@ struct BuilderConfig {
   // with V) runs in int8 (int8rt.QMatMul, per-tensor scales for both
   // operands) when both have scales. False keeps it in float32.
   bool int8_matmul_pairs = true;
+  // INT8: tensors that are never negative (a Conv / Gemm output through a
+  // fused Relu or Clip(min >= 0), and max pools / data movement of such
+  // tensors) are held unsigned: zero point -128, scale threshold / 255
+  // (quantization.h), where every layer reading them takes a zero point
+  // exactly (Conv, Gemm, MatMul with constant weights, Add, max pool, data
+  // movement; engine/lower_int8_unsigned.cc). Others stay symmetric. The
+  // scales given to build() stay the symmetric ones (the calibration cache).
+  bool unsigned_activations = false;
   // Where the engine runs: "cpu" or "cuda" (a build with the CUDA backend and
   // a GPU; the Builder refuses other devices with NotSupported before any
   // calibration). Calibration itself runs on the CPU either way.

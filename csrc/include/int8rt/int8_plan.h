@@ -10,6 +10,7 @@
 // A plain value; thread safety as for any const object.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,10 @@ namespace int8rt {
 struct Int8TensorPlan {
   std::string tensor;       // source tensor name
   std::string int8_tensor;  // its int8 tensor in the lowered network
-  float scale = 0.f;        // the int8 tensor's scale (float value = scale * q)
+  float scale = 0.f;        // the int8 tensor's scale (float value = scale * (q - zero_point))
+  // 0 (symmetric) unless a pre-quantized model's Q/DQ gives one, or the
+  // build holds the tensor unsigned (BuilderConfig::unsigned_activations: -128).
+  int32_t zero_point = 0;
   std::string producer;     // lowered node writing it: an int8 layer, or the int8rt.Quantize below
   bool produced_in_int8 = false;  // by an int8 layer (else quantized from its float value)
   std::vector<std::string> readers;  // lowered int8 layers reading it, in network order

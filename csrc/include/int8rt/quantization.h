@@ -30,6 +30,17 @@ inline float scale_from_amax(float amax) { return amax / kInt8Max; }
 // cache holds scales only).
 inline float amax_from_scale(float scale) { return scale * kInt8Max; }
 
+// Unsigned activations (BuilderConfig::unsigned_activations; docs/numerics.md):
+// a tensor that is never negative may be held with 256 levels over
+// [0, amax] instead of 128: real x = scale * (q - zero_point) with
+// q = sat(rne(x / scale) + zero_point) in int8, zero point -128 (so q + 128
+// is the uint8 code the VNNI kernels form anyway) and scale = amax / 255,
+// amax being the threshold the symmetric scale stands for (the calibration
+// cache keeps that symmetric scale; this is derived from it, in float32).
+constexpr float kUint8Max = 255.0f;
+constexpr int32_t kUnsignedZeroPoint = -128;
+inline float unsigned_scale_from_scale(float scale) { return amax_from_scale(scale) / kUint8Max; }
+
 // Symmetric per-output-channel int8 weights: for channel k with
 // amax_k = max |w_k| (NaN values are passed over),
 //   s_k = amax_k / 127 (float32),  q = clamp(nearbyint(w / s_k), -127, 127)

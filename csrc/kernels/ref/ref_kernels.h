@@ -105,17 +105,22 @@ void channel_mul_table_s8(int64_t N, int64_t HW, int64_t C, const int8_t* x, con
                           const float* gate, int64_t gate_batch, float s_y, int8_t* y);
 
 // One input of a channel concat: [pixels][channels] int8 and its multiplier
-// rescale_multiplier(s_in, s_out).
+// rescale_multiplier(s_in, s_out); zero_point: the input's, out_zero_point:
+// the output's (int8 range; both 0 for symmetric tensors).
 struct ConcatInput {
   const int8_t* data = nullptr;
   int channels = 0;
   float multiplier = 1.0f;
+  int32_t zero_point = 0, out_zero_point = 0;
 };
 // NHWC concat over channels of `pixels` = batch*H*W positions:
 //   y[p][c_off(i) + c] = rescale(x_i[p][c]) = rne(clamp((float)x * m_i, -128, 127))
 // When m_i == 1.0f the input is copied; that equals the formula because
 // (float)x * 1.0f == x exactly, x is already in [-128, 127], and an integral
-// float rounds to itself.
+// float rounds to itself. An input with a zero point (either non-zero) is
+//   rne(clamp((float)(x - zero_point) * m_i + (float)out_zero_point, -128, 127))
+// (requantize.h, rescale_value_zp), copied when m_i == 1.0f and the two
+// zero points are equal.
 void concat_s8(int64_t pixels, const std::vector<ConcatInput>& inputs, int8_t* y);
 // concat_s8's argument checks (InvalidArgument), shared with the optimized
 // concat kernels; returns the output channel count, sum of the inputs'.

@@ -100,6 +100,14 @@ inline int8_t rescale_value(int8_t q, float m, float lo, float hi) {
   return round_to_s8(clamp_upper(clamp_lower(t, lo), hi));
 }
 
+// rescale_value between tensors with zero points (int8 range):
+//   t = (float)(q - z_in) * m + (float)z_out, then as rescale_value.
+inline int8_t rescale_value_zp(int8_t q, float m, int32_t z_in, int32_t z_out, float lo, float hi) {
+  float t = static_cast<float>(static_cast<int32_t>(q) - z_in) * m;
+  t = t + static_cast<float>(z_out);
+  return round_to_s8(clamp_upper(clamp_lower(t, lo), hi));
+}
+
 // Average pooling's multiplier for a window of `count` values:
 //   m(count) = s_in / (s_out * (float)count)   (multiply, then divide).
 inline float avgpool_multiplier(float s_in, float s_out, int64_t count) {

@@ -196,10 +196,17 @@ void concat_s8(RescaleFn uk, int64_t pixels, const std::vector<ref::ConcatInput>
     for (const ref::ConcatInput& in : inputs) {
       const int8_t* xp = in.data + begin * in.channels;
       int8_t* yp = y + begin * c_out + offset;
-      if (in.multiplier == 1.0f) {
+      if (in.multiplier == 1.0f && in.zero_point == in.out_zero_point) {
         // A plain copy equals the formula (ref/concat_s8.cc).
         for (int64_t p = begin; p < end; ++p, xp += in.channels, yp += c_out) {
           std::memcpy(yp, xp, static_cast<size_t>(in.channels));
+        }
+      } else if (in.zero_point != 0 || in.out_zero_point != 0) {
+        // Zero points (unsigned activations): the reference's scalar formula (not vectorized yet).
+        for (int64_t p = begin; p < end; ++p, xp += in.channels, yp += c_out) {
+          for (int c = 0; c < in.channels; ++c) {
+            yp[c] = ref::rescale_value_zp(xp[c], in.multiplier, in.zero_point, in.out_zero_point, -128.0f, 127.0f);
+          }
         }
       } else {
         uk(end - begin, in.channels, xp, in.channels, in.multiplier, yp, c_out);

@@ -27,7 +27,7 @@ The shifts are measured on the first ``SAMPLES`` kept calibration samples
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -84,10 +84,14 @@ def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -
 
 
 def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
-                   fp32_layers: set[str]) -> dict[str, list[float]]:
+                   fp32_layers: set[str], affine: Optional[Mapping[str, tuple[float, int]]] = None
+                   ) -> dict[str, list[float]]:
     """Each target layer's correction (the values to add to its bias,
     ``-shift``), measured on the first ``SAMPLES`` samples of ``data``;
-    nothing is changed."""
+    nothing is changed. ``affine``: the inputs the engine holds with a zero
+    point (unsigned activations), name -> (scale, zero point), quantized on
+    that grid instead of ``scales``' symmetric one."""
+    affine = affine or {}
     data = take(data, SAMPLES)
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
@@ -114,7 +118,8 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             x_name = tensors[nodes[i]["inputs"][0]]["name"]
             feeds = {r: values[r] for r in runtime}
             (y,) = ref_engine.create_execution_context().run(feeds).values()
-            feeds[x_name] = fake_quantize(values[x_name], scales[x_name])
+            feeds[x_name] = (fake_quantize(values[x_name], *affine[x_name]) if x_name in affine else
+                             fake_quantize(values[x_name], scales[x_name]))
             (yq,) = q_engine.create_execution_context().run(feeds).values()
             axes = tuple(a for a in range(y.ndim) if a != 1)
             d = (yq.astype(np.float64) - y).sum(axis=axes)

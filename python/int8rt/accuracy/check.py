@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
 from .._numerics import amax_from_scale, scale_from_amax
 from . import metrics
 from .report import BuildReport, OutputCheck, TensorCheck
-from .taps import batches, fp32_tap_engine, groups, int8_scales
+from .taps import batches, fp32_tap_engine, groups, int8_scales, int8_zero_points
 
 __all__ = ["BETTER_DB", "CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
 
@@ -54,16 +54,17 @@ ALTERNATIVES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("minmax", {}), ("percentile", {"percentile": 99.99}), ("mse", {}), ("entropy", {}))
 
 
-def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Mapping[str, list[float]]
-           ) -> dict[str, list[metrics.SumSquares]]:
+def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Mapping[str, list[float]],
+           zero_points: Optional[Mapping[str, int]] = None) -> dict[str, list[metrics.SumSquares]]:
     ctx = tap.create_execution_context()
+    zero_points = zero_points or {}
     out = {n: [metrics.SumSquares() for _ in s] for n, s in scales.items()}
     for chunk in batches(data, batch_size):
         values = ctx.run(chunk)
         values.update(chunk)
         for name, ss in scales.items():
             for acc, s in zip(out[name], ss):
-                acc.add(values[name], s)
+                acc.add(values[name], s, zero_points.get(name, 0))
     return out
 
 
@@ -103,7 +104,8 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     scales = {n: s for n, s in int8_scales(engine.network()).items() if network.find_tensor(n) >= 0}
     inputs = {n for g in groups(data) for n in g}
     tap = fp32_tap_engine(network, [n for n in scales if n not in inputs])
-    stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()})
+    zero_points = int8_zero_points(engine.network())  # unsigned activations: their own grid
+    stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()}, zero_points)
     ref_ctx, q_ctx = tap.create_execution_context(), engine.create_execution_context()
     refs: dict[str, list[np.ndarray]] = {}
     tests: dict[str, list[np.ndarray]] = {}
@@ -122,7 +124,8 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     alternatives = _alternatives(sorted(clipping | low), collector, tap, data, batch_size)
     for name, scale in scales.items():
         s = stats[name][0]
-        threshold = amax_from_scale(scale)
+        z = zero_points.get(name, 0)  # the top of the range: 127 * s, or 255 * s for zero point -128
+        threshold = amax_from_scale(scale) if z == 0 else float(np.float32(scale) * np.float32(127 - z))
         alt = alternatives.get(name)
         reasons = []
         if name in clipping:

@@ -28,8 +28,10 @@ __all__ = ["SumSquares", "sum_squares", "centred_cosine", "clipped_fraction", "c
            "looks_like_class_scores", "relative_l2", "sqnr_db", "top1_agreement"]
 
 
-def fake_quantize(x: np.ndarray, scale: float) -> np.ndarray:
-    """``x`` rounded to the int8 grid of ``scale`` and back to float32."""
+def fake_quantize(x: np.ndarray, scale: float, zero_point: int = 0) -> np.ndarray:
+    """``x`` rounded to the int8 grid of ``scale`` and ``zero_point``
+    (``q = clip(rint(x / scale) + zero_point, -128, 127)``, kernels/ref/requantize.h)
+    and back to float32 (``(q - zero_point) * scale``)."""
     if not scale > 0:
         return np.zeros_like(x, dtype=np.float32)
     s = np.float32(scale)
@@ -37,15 +39,19 @@ def fake_quantize(x: np.ndarray, scale: float) -> np.ndarray:
     # activation at several thresholds, and temporaries doubled its time.
     q = np.divide(np.asarray(x, np.float32), s, dtype=np.float32)
     np.rint(q, out=q)
+    if zero_point:
+        q += np.float32(zero_point)
     np.clip(q, -128, 127, out=q)
+    if zero_point:
+        q -= np.float32(zero_point)
     q *= s
     return q
 
 
-def _saturated(x: np.ndarray, scale: float) -> int:
-    # Beyond the rounding range of the end codes: x / scale > 127.5 or < -128.5.
+def _saturated(x: np.ndarray, scale: float, zero_point: int = 0) -> int:
+    # Beyond the rounding range of the end codes: x / scale + zero_point > 127.5 or < -128.5.
     s = np.float64(scale)
-    return int(np.count_nonzero(x > 127.5 * s) + np.count_nonzero(x < -128.5 * s))
+    return int(np.count_nonzero(x > (127.5 - zero_point) * s) + np.count_nonzero(x < (-128.5 - zero_point) * s))
 
 
 def clipped_fraction(x: np.ndarray, scale: float) -> float:
@@ -87,12 +93,12 @@ class SumSquares:
         self.count = 0
         self.max_abs = 0.0
 
-    def add(self, x: np.ndarray, scale: float) -> None:
+    def add(self, x: np.ndarray, scale: float, zero_point: int = 0) -> None:
         x = np.asarray(x, np.float32).ravel()
-        d = x - fake_quantize(x, scale)
+        d = x - fake_quantize(x, scale, zero_point)
         self.signal += sum_squares(x)
         self.noise += sum_squares(d)
-        self.clipped += _saturated(x, scale)
+        self.clipped += _saturated(x, scale, zero_point)
         self.count += x.size
         if x.size:
             self.max_abs = max(self.max_abs, float(np.abs(x).max()))

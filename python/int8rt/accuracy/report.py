@@ -85,7 +85,8 @@ class BuildReport:
         auto_choice: the ``auto`` calibrator's decisions (also when nothing
             is measured): ``"thresholds"`` (the chosen set: a method for
             every tensor, or ``"per-tensor"`` / ``"refined"``),
-            ``"bias_correction"`` and ``"equalization"`` (``"on"`` /
+            ``"bias_correction"``, ``"equalization"`` and
+            ``"unsigned_activations"`` (``"on"`` /
             ``"off"``, and whether auto decided it or the config did),
             ``"samples"`` (held-out samples
             the decisions were judged on) and ``"errors"`` (each candidate's
@@ -168,6 +169,7 @@ class BuildReport:
             return ""
         errors = ", ".join(f"{k} {v:.4g}" for k, v in a.get("errors", {}).items())
         return (f"  auto calibration: thresholds {a.get('thresholds')}, equalization {a.get('equalization', 'off')}, "
+                f"unsigned activations {a.get('unsigned_activations', 'off')}, "
                 f"bias correction {a.get('bias_correction', 'off')} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})")
 

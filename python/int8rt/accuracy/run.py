@@ -57,7 +57,8 @@ class CalibrationRun:
                  fresh: Optional[Callable[[], Any]] = None,
                  equalize: Optional[Callable[[set[str]], tuple[Any, dict[str, list[float]], Callable[[], None]]]]
                  = None,
-                 equalized: bool = False) -> None:
+                 equalized: bool = False, unsigned: Optional[bool] = False,
+                 unsigned_trial: Optional[Callable[[], tuple[Any, Callable[[], None]]]] = None) -> None:
         self._builder = builder
         self._network = builder.optimized_network()
         self._calibrator = calibrator
@@ -91,6 +92,10 @@ class CalibrationRun:
         # tensors, adopt it as the build's); builder._Rewrites.equalized_copy
         self._equalize = equalize
         self._equalized = equalized  # equalized before calibration (BuilderConfig(equalize=True))
+        # unsigned activations: True / False as configured (the builders are made so), None: auto decides
+        # with unsigned_trial() -> (a Builder like the build's with them on, adopt them for the build's)
+        self._unsigned = unsigned
+        self._unsigned_trial = unsigned_trial
         self._int8_names: set[str] = set()
         self._judge: Any = None      # auto: the scorer its choices are judged by (auto_choice.judge_for)
         self._where = ""
@@ -232,10 +237,13 @@ class CalibrationRun:
         return self._builder
 
     def before_build(self, result: Any) -> None:
-        """Bias correction on the builder's network, once the scales are
-        known: when asked, or (``bias_correction=None`` with the auto
-        calibrator) where the held-out samples show it helps;
-        nothing to do when the scales came from a cache (no data)."""
+        """Once the scales are known: the auto calibrator's decision on
+        unsigned activations (:meth:`_decide_unsigned`), then bias
+        correction on the builder's network: when asked, or
+        (``bias_correction=None`` with the auto calibrator) where the
+        held-out samples show it helps; nothing to do when the scales came
+        from a cache (no data)."""
+        self._decide_unsigned(result)
         if self.bias_correction is False and self._auto is not None:
             self._auto["bias_correction"] = "off (BuilderConfig)"
         if self.bias_correction is False or (self.bias_correction is None and not self.auto):
@@ -247,7 +255,8 @@ class CalibrationRun:
                                "cache")
             return
         t0 = time.perf_counter()
-        deltas = biascorr.measure_shifts(self._network, result.scales, data, self._chunk, self._fp32_layers)
+        deltas = biascorr.measure_shifts(self._network, result.scales, data, self._chunk, self._fp32_layers,
+                                         affine=self._affine_grids(result.scales))
         keep = bool(deltas)
         if self.bias_correction is None and deltas and self._fresh is not None:  # auto: measured with and without
             keep = self._bias_correction_helps(result.scales, deltas)
@@ -262,6 +271,52 @@ class CalibrationRun:
             logger.info("bias correction: %d layers, mean |shift| %.3g", len(deltas),
                         float(np.mean([np.abs(np.asarray(d)).mean() for d in deltas.values()])))
         self._seconds["bias_correction"] = time.perf_counter() - t0
+
+    def _decide_unsigned(self, result: Any) -> None:
+        """auto with ``unsigned_activations=None``: the engine with the
+        non-negative tensors unsigned (a fresh builder, the lowering
+        choosing the tensors) and the one without are run on the held-out
+        samples, and unsigned is kept where the error is lower (the same
+        thresholds on a grid twice as fine over [0, threshold], so no margin
+        or t-test, as for bias correction). Recorded in the report."""
+        if self._auto is not None and self._unsigned is not None:
+            self._auto["unsigned_activations"] = f"{'on' if self._unsigned else 'off'} (BuilderConfig)"
+        if self._unsigned_trial is None or not self.auto or self._auto is None or self._judge is None:
+            return
+        if result.from_cache or self.router.search_data() is None:
+            self._auto["unsigned_activations"] = "off (no calibration data)"
+            return
+        t0 = time.perf_counter()
+        trial, adopt = self._unsigned_trial()
+        candidate = trial.build(result.scales)
+        held = sum(t.zero_point != 0 for t in candidate.int8_plan().tensors)
+        if not held:
+            self._auto["unsigned_activations"] = "off (no non-negative int8 tensor whose readers all take a zero point)"
+            return
+        plain = self._chosen_engine if self._chosen_engine is not None else self._builder.build(result.scales)
+        without, with_ = self._judge(plain), self._judge(candidate)
+        keep = with_.relative_l2 < without.relative_l2
+        self._auto["unsigned_activations"] = f"on (auto, {held} int8 tensors)" if keep else "off (auto)"
+        self._auto["errors"].update({"unsigned off": round(without.relative_l2, 6),
+                                     "unsigned on": round(with_.relative_l2, 6)})
+        logger.info("auto calibration: unsigned activations %s (%d int8 tensors; output relative L2 on %d %s "
+                    "samples: %.4g without, %.4g with)", "kept" if keep else "left off", held,
+                    self._auto["samples"], self._where, without.relative_l2, with_.relative_l2)
+        if keep:
+            adopt()
+            self._unsigned = True
+            self._builder = trial
+            self._chosen_engine = candidate
+        self._seconds["auto_unsigned"] = time.perf_counter() - t0
+
+    def _affine_grids(self, scales: dict[str, float]) -> dict[str, tuple[float, int]]:
+        """The int8 tensors the engine holds with a zero point (unsigned
+        activations): name -> (scale, zero point), from its int8 plan; empty
+        when unsigned activations are off."""
+        if not self._unsigned:
+            return {}
+        engine = self._chosen_engine if self._chosen_engine is not None else self._builder.build(scales)
+        return {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0}
 
     def _bias_correction_helps(self, scales: dict[str, float], deltas: dict[str, list[float]]) -> bool:
         """Whether the engine with the corrected biases is closer to float32

@@ -82,6 +82,33 @@ def int8_scales(lowered: Any) -> dict[str, float]:
     return out
 
 
+def int8_zero_points(lowered: Any) -> dict[str, int]:
+    """Source tensor name -> the zero point its int8 copy carries, where not
+    0 (unsigned activations, a pre-quantized model's): as int8_scales reads
+    the scales."""
+    tensors = lowered.tensors()
+    zero_of: dict[int, int] = {}
+    out: dict[str, int] = {}
+    for node in lowered.nodes():
+        attrs = node["attrs"]
+        for t in node["outputs"]:
+            info = tensors[t]
+            if info["dtype"] != "int8" or info["is_constant"]:
+                continue
+            if "out_scale" in attrs:
+                z = attrs.get("out_zero_point", 0)
+            elif node["op"] == "int8rt.Quantize":
+                z = attrs.get("zero_point", 0)
+            elif node["op"] in _PASS_THROUGH and node["inputs"] and node["inputs"][0] in zero_of:
+                z = zero_of[node["inputs"][0]]
+            else:
+                continue
+            zero_of[t] = int(z)
+            if z and info["name"].endswith(INT8_SUFFIX):
+                out[info["name"][: -len(INT8_SUFFIX)]] = int(z)
+    return out
+
+
 def quantized_inside(lowered: Any, network: Any) -> set[str]:
     """Source tensors (of ``network``, the float network ``lowered`` came
     from) that a fused int8 layer quantizes without an int8 tensor of their
@@ -113,6 +140,7 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
     engine and source name -> the output name holding it."""
     net = _copy(lowered)
     scales = int8_scales(net)
+    zero_points = int8_zero_points(net)
     logical = {net.tensor(t)["name"] for node in net.nodes() if node["attrs"].get("logical") for t in node["outputs"]}
     wanted = list(scales if names is None else names)
     where: dict[str, str] = {}
@@ -125,6 +153,8 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
                 where[name] = name
             continue
         attrs = {"scale": float(scales[name])}
+        if zero_points.get(name):
+            attrs["zero_point"] = zero_points[name]
         if name + INT8_SUFFIX in logical:
             attrs["logical"] = 1
         out = net.add_node("int8rt.Dequantize", name + "::dequantize_tap", [q], attrs, [name + TAP_SUFFIX])[0]

@@ -2,6 +2,7 @@
 // int8rt.* node is spelled in this file only.
 #include "engine/ops/int8/contracts.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -411,6 +412,10 @@ Attributes QConcatAttrs::to_attrs() const {
   a.set("in_scales", Attribute::of_floats(in_scales));
   a.set("out_scale", Attribute::of_float(out_scale));
   if (axis >= 0) a.set("axis", Attribute::of_int(axis));
+  if (std::any_of(in_zero_points.begin(), in_zero_points.end(), [](int64_t z) { return z != 0; })) {
+    a.set("in_zero_points", Attribute::of_ints(in_zero_points));
+  }
+  set_zero_point("out_zero_point", out_zero_point, a);
   return a;
 }
 
@@ -424,6 +429,14 @@ QConcatAttrs QConcatAttrs::from_attrs(const Node& node) {
     c.axis = r.integer("axis", -1);
     if (c.axis < 0) throw InvalidArgument(r.prefix() + "axis must be >= 0, got " + std::to_string(c.axis));
   }
+  c.in_zero_points = r.ints("in_zero_points", {});
+  if (!c.in_zero_points.empty() && c.in_zero_points.size() != node.inputs.size()) {
+    throw InvalidArgument(r.prefix() + "needs one input zero point per input");
+  }
+  for (int64_t z : c.in_zero_points) {
+    if (z < -128 || z > 127) throw InvalidArgument(r.prefix() + "in_zero_points must lie in [-128, 127]");
+  }
+  c.out_zero_point = r.zero_point("out_zero_point");
   return c;
 }
 

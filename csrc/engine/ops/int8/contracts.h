@@ -194,11 +194,16 @@ struct QAddAttrs {
 // (rank 4: NHWC); one input scale per input. axis -1 (absent, as in engine
 // files written before it existed): the last dim, the channels of NHWC.
 // from_attrs: axis >= 0 when present (the layer checks it against the rank).
+// Zero points (int8 range; absent: 0, as engine files of symmetric networks
+// hold them): in_zero_points one per input or empty (all 0), out_zero_point
+// (unsigned activations, lower_int8_unsigned.cc; ref::concat_s8's formula).
 struct QConcatAttrs {
   static constexpr const char kOp[] = "int8rt.QConcat";
   std::vector<double> in_scales;
   double out_scale = 0.0;
   int64_t axis = -1;
+  std::vector<int64_t> in_zero_points;
+  int64_t out_zero_point = 0;
   Attributes to_attrs() const;
   static QConcatAttrs from_attrs(const Node& node);
 };

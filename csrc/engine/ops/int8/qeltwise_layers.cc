@@ -49,6 +49,11 @@ class QConcatLayer : public Layer {
       : name_(node.name), k_(&kernels::choose<kernels::ConcatS8Kernel>()),
         axis_(QConcatAttrs::from_attrs(node).axis) {
     multipliers_ = qconcat_multipliers(node);
+    const QConcatAttrs a = QConcatAttrs::from_attrs(node);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      in_zero_points_.push_back(a.in_zero_points.empty() ? 0 : static_cast<int32_t>(a.in_zero_points[i]));
+    }
+    out_zero_point_ = static_cast<int32_t>(a.out_zero_point);
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Shape s = in.at(0)->shape();
@@ -79,7 +84,8 @@ class QConcatLayer : public Layer {
         throw InvalidArgument("node '" + name_ + "': QConcat input " + std::to_string(i) + " " +
                               shape_str(in[i]->shape()) + " has too many elements per row");
       }
-      inputs.push_back({in[i]->data<int8_t>(), static_cast<int>(channels), multipliers_[i]});
+      inputs.push_back({in[i]->data<int8_t>(), static_cast<int>(channels), multipliers_[i], in_zero_points_[i],
+                        out_zero_point_});
     }
     if (pixels == 0 || inputs.empty()) return;
     k_->concat(pixels, inputs, out[0]->data<int8_t>());
@@ -100,6 +106,8 @@ class QConcatLayer : public Layer {
   const kernels::ConcatS8Kernel* k_;
   int64_t axis_;  // -1: the last
   std::vector<float> multipliers_;
+  std::vector<int32_t> in_zero_points_;
+  int32_t out_zero_point_ = 0;
 };
 
 INT8RT_REGISTER_LAYER(QAddAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
