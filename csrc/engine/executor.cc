@@ -47,20 +47,11 @@ Executor::Executor(Network network) : network_(std::move(network)) {
   }
   std::vector<char> reshapes_in_place(nodes.size(), 0);
   for (size_t n = 0; n < nodes.size(); ++n) reshapes_in_place[n] = layers_[n]->output_is_input_bytes();
+  shared_buffer_ = plan_shared_buffers(network_, order_, reshapes_in_place);
   fused_ = find_inverted_residuals(network_, order_, layers_);
   // A fused block writes output rows while later input rows are still to be
-  // read: its input lives to the block's last node (unfused it may die at
-  // the first, and the plan could give the output its buffer).
-  std::vector<int> read_until(network_.tensors().size(), -1);
-  for (size_t pos = 0; pos < order_.size(); ++pos) {
-    const int block = fused_.head[order_[pos]];
-    if (block < 0) continue;
-    const int x = nodes[order_[pos]].inputs[0];
-    read_until[x] = std::max(read_until[x], static_cast<int>(pos + fused_.nodes[block].size() - 1));
-  }
-  shared_buffer_ = plan_shared_buffers(network_, order_, reshapes_in_place, read_until);
-  // The output never shares the input's or the residual's buffer then; kept
-  // as a check, since run_fused relies on it.
+  // read: not where the memory plan gives its output the buffer of its
+  // input or residual (lifetimes that do not overlap unfused).
   for (size_t b = 0; b < fused_.blocks.size(); ++b) {
     const Node& last = nodes[fused_.nodes[b].back()];
     const int y_slot = shared_buffer_[last.outputs[0]];

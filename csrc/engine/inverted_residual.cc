@@ -61,20 +61,18 @@ Scratch& scratch() {
 
 struct InvertedResidual::Band {
   int oh0 = 0, oh1 = 0;    // output rows
-  int ih_lo = 0, ih_hi = 0;  // depthwise input rows it reads for them
+  int ih_lo = 0, ih_hi = 0;  // expanded rows the depthwise reads for them
   std::shared_ptr<const kernels::PackedConv> dw;  // the depthwise over rows [ih_lo, ih_hi)
 };
 
 InvertedResidual::InvertedResidual(const BlockStages& stages) : s_(stages) {
   const ConvShape& d = s_.dw->packed().shape();
-  if (s_.expand) expand_row_ = s_.expand->packed().with_input_size(1, d.W);
-  if (s_.project) project_row_ = s_.project->packed().with_input_size(1, d.out_w());
-  // Output rows per band: the band's rows in the scratch (expanded rows,
-  // about rows * stride + reach - stride, when there is an expansion;
-  // depthwise rows when there is a projection) within kBandBytes.
+  expand_row_ = s_.expand->packed().with_input_size(1, d.W);
+  project_row_ = s_.project->packed().with_input_size(1, d.out_w());
+  // Output rows per band: the band's expanded rows (about rows * stride +
+  // reach - stride) and depthwise rows within kBandBytes.
   const int reach = (d.R - 1) * d.dilation_h + 1;
-  const int64_t e_row = s_.expand ? int64_t{d.W} * d.C : 0;
-  const int64_t d_row = s_.project ? int64_t{d.out_w()} * d.C : 0;
+  const int64_t e_row = int64_t{d.W} * d.C, d_row = int64_t{d.out_w()} * d.C;
   const int64_t room = kBandBytes - std::max(0, reach - d.stride_h) * e_row;
   const int OH = d.out_h();
   const int rows = static_cast<int>(std::clamp<int64_t>(room / (d.stride_h * e_row + d_row), 1, OH));
@@ -106,19 +104,18 @@ InvertedResidual::InvertedResidual(const BlockStages& stages) : s_(stages) {
 InvertedResidual::~InvertedResidual() = default;
 
 bool InvertedResidual::pays(int64_t batch) const {
-  const ConvShape& d = s_.dw->packed().shape();
-  const int64_t kept = s_.expand ? int64_t{d.H} * d.W * d.C : int64_t{d.out_h()} * d.out_w() * d.C;
-  return batch * kept >= kMinExpandedBytes;
+  const ConvShape& e = s_.expand->packed().shape();
+  return batch * e.H * e.W * e.K >= kMinExpandedBytes;
 }
 
 Shape InvertedResidual::input_shape(int64_t batch) const {
-  const ConvShape& c = (s_.expand ? s_.expand : s_.dw)->packed().shape();
-  return {batch, c.H, c.W, c.C};
+  const ConvShape& e = s_.expand->packed().shape();
+  return {batch, e.H, e.W, e.C};
 }
 
 Shape InvertedResidual::output_shape(int64_t batch) const {
-  const ConvShape& c = (s_.project ? s_.project : s_.dw)->packed().shape();
-  return {batch, c.out_h(), c.out_w(), c.K};
+  const ConvShape& p = s_.project->packed().shape();
+  return {batch, p.H, p.W, p.K};
 }
 
 void InvertedResidual::run(int batch, const int8_t* x, const int8_t* residual, int8_t* y) const {
@@ -148,53 +145,45 @@ void InvertedResidual::run(int batch, const int8_t* x, const int8_t* residual, i
 
 void InvertedResidual::run_bands(int64_t image, size_t band_begin, size_t band_end, const int8_t* x,
                                  const int8_t* residual, int8_t* y) const {
+  const ConvShape& e = s_.expand->packed().shape();
   const ConvShape& d = s_.dw->packed().shape();
-  const Shape in = input_shape(1), out = output_shape(1);
-  const int64_t in_row = in[2] * in[3], d_in_row = int64_t{d.W} * d.C;
-  const int64_t d_row = int64_t{d.out_w()} * d.C, out_row = out[2] * out[3];
+  const ConvShape& p = s_.project->packed().shape();
+  const int64_t in_row = int64_t{e.W} * e.C, e_row = int64_t{e.W} * e.K;
+  const int64_t d_row = int64_t{d.out_w()} * d.C, out_row = int64_t{p.W} * p.K;
   Scratch& s = scratch();
-  if (s_.expand && s.expanded.size() < static_cast<size_t>(window_rows_ * d_in_row)) {
-    s.expanded.resize(static_cast<size_t>(window_rows_ * d_in_row));
-  }
+  const size_t e_bytes = static_cast<size_t>(window_rows_ * e_row);
   const size_t d_bytes = static_cast<size_t>((bands_[0].oh1 - bands_[0].oh0) * d_row);
-  if (s_.project && s.depthwise.size() < d_bytes) s.depthwise.resize(d_bytes);
-  const kernels::Epilogue ep_dw = s_.dw->epilogue(nullptr);
-  const kernels::Epilogue ep_expand = s_.expand ? s_.expand->epilogue(nullptr) : ep_dw;
-  const int8_t* x_image = x + image * in[1] * in_row;
-  const int64_t out_image = image * out[1] * out_row;
+  if (s.expanded.size() < e_bytes) s.expanded.resize(e_bytes);
+  if (s.depthwise.size() < d_bytes) s.depthwise.resize(d_bytes);
+  const kernels::Epilogue ep_expand = s_.expand->epilogue(nullptr), ep_dw = s_.dw->epilogue(nullptr);
+  const int8_t* x_image = x + image * e.H * in_row;
+  const int64_t out_image = image * p.H * out_row;
   int have_lo = 0, have_hi = 0;  // expanded rows held in s.expanded, from its row 0
   for (size_t j = band_begin; j < band_end; ++j) {
     const Band& b = bands_[j];
-    const int8_t* window = x_image + b.ih_lo * in_row;  // the depthwise's input rows
-    if (s_.expand) {
-      // Keep the rows this band shares with the last one, moved to the top.
-      const int keep_lo = std::max(have_lo, b.ih_lo);
-      int held = 0;
-      if (keep_lo < have_hi) {
-        held = have_hi - keep_lo;
-        std::memmove(s.expanded.data(), s.expanded.data() + (keep_lo - have_lo) * d_in_row, held * d_in_row);
-      }
-      const int first_new = b.ih_lo + held;
-      if (first_new < b.ih_hi) {
-        int8_t* rows = s.expanded.data() + held * d_in_row;
-        expand_row_->run(b.ih_hi - first_new, x_image + first_new * in_row, ep_expand, rows);
-        if (s_.expand_table) s_.expand_table->lookup((b.ih_hi - first_new) * d_in_row, rows, rows);
-      }
-      have_lo = b.ih_lo;
-      have_hi = b.ih_hi;
-      window = s.expanded.data();
+    // Keep the rows this band shares with the last one, moved to the top.
+    const int keep_lo = std::max(have_lo, b.ih_lo);
+    int held = 0;
+    if (keep_lo < have_hi) {
+      held = have_hi - keep_lo;
+      std::memmove(s.expanded.data(), s.expanded.data() + (keep_lo - have_lo) * e_row, held * e_row);
     }
-    int8_t* dw_rows = s_.project ? s.depthwise.data() : y + out_image + b.oh0 * out_row;
-    b.dw->run(1, window, ep_dw, dw_rows);
-    if (s_.dw_table) s_.dw_table->lookup((b.oh1 - b.oh0) * d_row, dw_rows, dw_rows);
-    if (s_.project) {
-      const int64_t out0 = out_image + b.oh0 * out_row;
-      project_row_->run(b.oh1 - b.oh0, dw_rows, s_.project->epilogue(residual ? residual + out0 : nullptr), y + out0);
+    const int first_new = b.ih_lo + held;
+    if (first_new < b.ih_hi) {
+      int8_t* rows = s.expanded.data() + held * e_row;
+      expand_row_->run(b.ih_hi - first_new, x_image + first_new * in_row, ep_expand, rows);
+      if (s_.expand_table) s_.expand_table->lookup((b.ih_hi - first_new) * e_row, rows, rows);
     }
+    have_lo = b.ih_lo;
+    have_hi = b.ih_hi;
+    b.dw->run(1, s.expanded.data(), ep_dw, s.depthwise.data());
+    if (s_.dw_table) s_.dw_table->lookup((b.oh1 - b.oh0) * d_row, s.depthwise.data(), s.depthwise.data());
+    const int64_t out0 = out_image + b.oh0 * out_row;
+    project_row_->run(b.oh1 - b.oh0, s.depthwise.data(),
+                      s_.project->epilogue(residual ? residual + out0 : nullptr), y + out0);
   }
 }
 
-// Blocks are searched for in this order of node kinds; each optional.
 FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& order,
                                     const std::vector<std::unique_ptr<Layer>>& layers) {
   FusedBlocks f;
@@ -209,7 +198,7 @@ FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& 
   for (int id : net.outputs()) ++readers[id];  // an output is read by the caller
   auto conv = [&](size_t i) -> const QConvStage* {
     const auto* c = i < order.size() ? dynamic_cast<const QConvStage*>(layers[order[i]].get()) : nullptr;
-    return c && !c->dynamic_size() ? c : nullptr;
+    return c && !c->dynamic_size() && !c->has_residual() ? c : nullptr;  // a residual only on the projection
   };
   auto table = [&](size_t i) -> const QLutStage* {
     return i < order.size() ? dynamic_cast<const QLutStage*>(layers[order[i]].get()) : nullptr;
@@ -223,40 +212,29 @@ FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& 
   };
   for (size_t i = 0; i < order.size(); ++i) {
     BlockStages st;
-    size_t j = i;  // the next node to match
-    if (const QConvStage* e = conv(j); e && !e->has_residual() && is_pointwise(e->packed().shape()) && links(j)) {
-      st.expand = e;
-      ++j;
-      if (const QLutStage* t = table(j); t && links(j)) {
-        st.expand_table = t;
-        ++j;
-      }
+    size_t j = i;  // the node matched last
+    st.expand = conv(j);
+    if (!st.expand || !is_pointwise(st.expand->packed().shape()) || !links(j)) continue;
+    if ((st.expand_table = table(j + 1)) != nullptr) {
+      if (!links(++j)) continue;
     }
-    const QConvStage* dw = conv(j);
-    if (!dw || dw->has_residual() || !dw->packed().shape().is_depthwise()) continue;
-    const ConvShape& sd = dw->packed().shape();
-    if (st.expand && (sd.C != st.expand->packed().shape().K || sd.H != st.expand->packed().shape().H ||
-                      sd.W != st.expand->packed().shape().W)) {
-      continue;
+    st.dw = conv(++j);
+    if (!st.dw || !st.dw->packed().shape().is_depthwise() || !links(j)) continue;
+    if ((st.dw_table = table(j + 1)) != nullptr) {
+      if (!links(++j)) continue;
     }
-    st.dw = dw;
-    if (links(j)) {
-      if (const QLutStage* t = table(j + 1)) {
-        st.dw_table = t;
-        ++j;
-      }
-    }
-    if (links(j)) {
-      const QConvStage* p = conv(j + 1);
-      if (p && is_pointwise(p->packed().shape()) && p->packed().shape().C == sd.K && p->packed().shape().H == sd.out_h() &&
-          p->packed().shape().W == sd.out_w()) {
-        st.project = p;
-        ++j;
-      }
-    }
-    if (!st.expand && !st.project) continue;
+    const auto* p = j + 1 < order.size() ? dynamic_cast<const QConvStage*>(layers[order[j + 1]].get()) : nullptr;
+    if (!p || p->dynamic_size() || !is_pointwise(p->packed().shape())) continue;
+    st.project = p;
+    ++j;
+    const ConvShape& se = st.expand->packed().shape();
+    const ConvShape& sd = st.dw->packed().shape();
+    const ConvShape& sp = p->packed().shape();
+    if (sd.C != se.K || sd.H != se.H || sd.W != se.W) continue;
+    if (sp.C != sd.K || sp.H != sd.out_h() || sp.W != sd.out_w()) continue;
     f.head[order[i]] = static_cast<int>(f.blocks.size());
-    f.nodes.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(i), order.begin() + static_cast<std::ptrdiff_t>(j + 1));
+    f.nodes.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(i),
+                         order.begin() + static_cast<std::ptrdiff_t>(j + 1));
     f.blocks.push_back(std::make_unique<InvertedResidual>(st));
     i = j;
   }

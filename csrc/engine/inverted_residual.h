@@ -1,21 +1,23 @@
 // Fused execution of int8 inverted-residual blocks (MobileNetV2 / V3,
 // EfficientNet-Lite): consecutive int8 nodes
-//   expand  1x1 QConv, stride 1, no pad  (C -> E channels, H x W)   optional
+//   expand  1x1 QConv, stride 1, no pad  (C -> E channels, H x W)
 //   QLut on the expansion's output (MobileNetV3's HardSwish)          optional
-//   depthwise R x S QConv, any stride / pad / dilation (-> OH x OW)   required
+//   depthwise R x S QConv, any stride / pad / dilation (-> OH x OW)
 //   QLut on the depthwise's output                                    optional
-//   project 1x1 QConv, stride 1, no pad (E -> K), optional residual   optional
-// with at least the expansion or the projection, run image by image in bands
-// of output rows: per band the expansion computes the input rows the band's
-// depthwise windows need (keeping the rows the next band shares), the
-// table maps them in place, the depthwise computes the band's rows, the
-// projection writes them out. The tensors between the nodes exist only as a
-// per-thread window of rows that stays in L1/L2, instead of whole-batch
-// tensors written to memory by one layer and read back by the next (at
-// batch 8 the expanded tensor of a 112x112x96 layer is 9.6 MB).
-// Without an expansion the depthwise reads its rows from the block's input;
-// without a projection (a squeeze-excite follows, which needs the whole
-// depthwise output) the depthwise writes the block's output rows.
+//   project 1x1 QConv, stride 1, no pad (E -> K), optional residual
+// run image by image in bands of output rows: per band the expansion
+// computes the input rows the band's depthwise windows need (keeping the
+// rows the next band shares), the table maps them in place, the depthwise
+// computes the band's rows (and its table maps them), the projection writes
+// them out. The tensors between the nodes exist only as a per-thread window
+// of rows that stays in L1/L2, instead of whole-batch tensors written to
+// memory by one layer and read back by the next (at batch 8 the expanded
+// tensor of a 112x112x96 layer is 9.6 MB).
+//
+// Not fused (measured, benchmarks/RESULTS.md section 37): MobileNetV3's
+// squeeze-excite blocks (the gate needs the whole depthwise output, so only
+// expansion -> depthwise could fuse: 0-4% slower per block at batch 8) and
+// the first blocks without an expansion (depthwise -> projection: no gain).
 //
 // The runner calls the layers' own packed kernels with their own epilogues
 // (qconv_stage.h) and their own tables (qlut_stage.h) on parts of the
@@ -40,11 +42,12 @@ namespace engine {
 class QConvStage;
 class QLutStage;
 
-// The layers of one block, in order; null where the block has no such node.
+// The layers of one block, in order; the tables are null where the block
+// has none.
 struct BlockStages {
   const QConvStage* expand = nullptr;
   const QLutStage* expand_table = nullptr;
-  const QConvStage* dw = nullptr;  // never null
+  const QConvStage* dw = nullptr;
   const QLutStage* dw_table = nullptr;
   const QConvStage* project = nullptr;
 };
@@ -55,9 +58,8 @@ class InvertedResidual {
   explicit InvertedResidual(const BlockStages& stages);
   ~InvertedResidual();
 
-  // Whether fusing pays at this batch: the whole batch's tensor that fusion
-  // keeps in cache (the expanded one, or the depthwise output without an
-  // expansion) would not stay there between the layers (kMinExpandedBytes, .cc).
+  // Whether fusing pays at this batch: the whole batch's expanded tensor
+  // would not stay in cache between the layers (kMinExpandedBytes, .cc).
   bool pays(int64_t batch) const;
   // The shapes of the block's input and output for this batch (NHWC).
   Shape input_shape(int64_t batch) const;
@@ -78,10 +80,10 @@ class InvertedResidual {
 };
 
 // The inverted-residual blocks of an executor's network: which node heads
-// a block (its first node; the executor runs the others with it). The nodes
-// of a block are consecutive in `order`, QConv / QLut layers in the pattern
-// above with static input sizes, and the tensors between them have no other
-// reader and are not network outputs. Blocks do not overlap.
+// a block (its expansion; the executor runs the other nodes with it). The
+// nodes of a block are consecutive in `order`, QConv / QLut layers in the
+// pattern above with static input sizes, and the tensors between them have
+// no other reader and are not network outputs. Blocks do not overlap.
 struct FusedBlocks {
   std::vector<std::unique_ptr<InvertedResidual>> blocks;
   std::vector<std::vector<int>> nodes;  // per block: its nodes in order (the last writes the block's output)

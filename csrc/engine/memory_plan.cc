@@ -7,8 +7,7 @@ namespace int8rt {
 namespace engine {
 
 std::vector<int> plan_shared_buffers(const Network& net, const std::vector<int>& order,
-                                     const std::vector<char>& reshapes_in_place,
-                                     const std::vector<int>& read_until) {
+                                     const std::vector<char>& reshapes_in_place) {
   const auto& tensors = net.tensors();
   const auto& nodes = net.nodes();
   std::vector<int> slot(tensors.size(), -1);
@@ -22,9 +21,6 @@ std::vector<int> plan_shared_buffers(const Network& net, const std::vector<int>&
     const Node& node = nodes[order[pos]];
     for (int id : node.inputs) if (id >= 0) last[id] = static_cast<int>(pos);
     for (int id : node.outputs) if (id >= 0) last[id] = std::max(last[id], static_cast<int>(pos));
-  }
-  for (size_t t = 0; t < read_until.size() && t < last.size(); ++t) {
-    if (last[t] >= 0) last[t] = std::max(last[t], std::min(read_until[t], static_cast<int>(order.size()) - 1));
   }
   std::vector<int> free_slots;
   std::vector<std::vector<int>> dies_at(order.size());  // tensors whose buffer frees after position pos

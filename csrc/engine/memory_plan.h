@@ -25,13 +25,9 @@ namespace engine {
 
 // Per tensor id, its shared buffer's number (0, 1, ...), or -1 for a buffer
 // of its own. `order` is the executor's node order (topological);
-// reshapes_in_place is indexed by node id (empty: none). read_until, by
-// tensor id (empty: none), extends a tensor's life to at least that position
-// in `order`: a fused block (engine/inverted_residual.h) reads its input
-// while it writes its last node's output.
+// reshapes_in_place is indexed by node id (empty: none).
 std::vector<int> plan_shared_buffers(const Network& net, const std::vector<int>& order,
-                                     const std::vector<char>& reshapes_in_place = {},
-                                     const std::vector<int>& read_until = {});
+                                     const std::vector<char>& reshapes_in_place = {});
 
 }  // namespace engine
 }  // namespace int8rt
