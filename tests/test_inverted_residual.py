@@ -1,13 +1,20 @@
 """Fused int8 inverted-residual blocks (csrc/engine/inverted_residual.h):
-expand 1x1 -> depthwise -> project 1x1 run band by band must give the bytes
-of the same three layers run one by one (==). The reference engine is the
-same network with the expanded tensor also a network output, which keeps the
-block unfused (its tensor has a second reader); both engines read one
-calibration cache, so their scales are equal."""
+expand 1x1 -> (table) -> depthwise -> (table) -> project 1x1 run band by
+band must give the bytes of the same layers run one by one (==). The
+reference engine is the same network with the tensors the depthwise reads
+and writes also network outputs, which keeps every block unfused (those
+tensors have a second reader); both engines read one calibration cache, so
+their scales are equal.
+
+Covered: MobileNetV2 / EfficientNet-Lite blocks (Clip or Relu fused into
+the convs) and MobileNetV3's HardSwish blocks (an int8rt.QLut table after
+the expansion and after the depthwise, applied to each band's rows). Its
+squeeze-excite blocks and blocks without an expansion stay unfused (they
+did not pay, benchmarks/RESULTS.md section 37)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, NamedTuple, Tuple
 
 import numpy as np
 import onnx
@@ -20,83 +27,144 @@ from onnx_models import fvi, init, model
 F32 = np.float32
 
 
-def block_model(c: int, e: int, k: int, hw: Tuple[int, int], r: int, stride: int, pad: int,
-                residual: bool, clip: bool, expose_expanded: bool, seed: int) -> onnx.ModelProto:
-    """x [N, c, H, W] -> Conv 1x1 (c -> e) -> Clip(0, 6) or Relu -> depthwise
-    Conv r x r (stride, pad) -> Clip / Relu -> Conv 1x1 (e -> k) [+ x] -> y."""
+class Case(NamedTuple):
+    c: int                # input channels (the expanded ones without an expansion)
+    e: int                # expanded channels
+    k: int                # output channels
+    hw: Tuple[int, int]   # input height, width
+    r: int                # depthwise kernel size
+    stride: int
+    pad: int
+    residual: bool        # project output + x
+    act: str              # "clip" (ReLU6), "relu" or "hardswish" after the expansion and the depthwise
+    batch: int
+    expand: bool = True   # False: x feeds the depthwise (c == e)
+    se: bool = False      # squeeze-excite between the depthwise and the projection
+    fused_nodes: int = 3  # nodes run as one step by the fused engine (0: none)
+
+
+def block_model(case: Case, expose: bool, seed: int) -> onnx.ModelProto:
+    """x [N, c, H, W] -> (Conv 1x1 c -> e -> act) -> depthwise Conv r x r
+    (stride, pad) -> act -> (squeeze-excite) -> Conv 1x1 (e -> k) [+ x] -> y."""
+    c, e, k, r, s, p = case.c, case.e, case.k, case.r, case.stride, case.pad
     rng = np.random.default_rng(seed)
-    act = (lambda i, o: helper.make_node("Clip", [i, "lo", "hi"], [o])) if clip else \
-        (lambda i, o: helper.make_node("Relu", [i], [o]))
-    nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]),
-        act("c1", "t"),
-        helper.make_node("Conv", ["t", "w2", "b2"], ["c2"], group=e, strides=[stride, stride],
-                         pads=[pad, pad, pad, pad]),
-        act("c2", "u"),
-        helper.make_node("Conv", ["u", "w3", "b3"], ["p" if residual else "y"]),
-    ]
-    if residual:
+
+    def act(i: str, o: str) -> onnx.NodeProto:
+        if case.act == "clip":
+            return helper.make_node("Clip", [i, "lo", "hi"], [o])
+        return helper.make_node("Relu" if case.act == "relu" else "HardSwish", [i], [o])
+    nodes = []
+    t = "x"
+    if case.expand:
+        nodes += [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]), act("c1", "t")]
+        t = "t"
+    nodes += [helper.make_node("Conv", [t, "w2", "b2"], ["c2"], group=e, strides=[s, s], pads=[p, p, p, p]),
+              act("c2", "u")]
+    v = "u"
+    if case.se:
+        nodes += [helper.make_node("GlobalAveragePool", ["u"], ["g0"]),
+                  helper.make_node("Conv", ["g0", "ws1", "bs1"], ["g1"]), helper.make_node("Relu", ["g1"], ["g2"]),
+                  helper.make_node("Conv", ["g2", "ws2", "bs2"], ["g3"]),
+                  helper.make_node("HardSigmoid", ["g3"], ["g4"], alpha=1.0 / 6),
+                  helper.make_node("Mul", ["u", "g4"], ["v"])]
+        v = "v"
+    nodes.append(helper.make_node("Conv", [v, "w3", "b3"], ["p" if case.residual else "y"]))
+    if case.residual:
         nodes.append(helper.make_node("Add", ["p", "x"], ["y"]))
-    inits = [init("w1", (rng.standard_normal((e, c, 1, 1)) / np.sqrt(c)).astype(F32)),
-             init("b1", (rng.standard_normal(e) * 0.5).astype(F32)),
-             init("w2", (rng.standard_normal((e, 1, r, r)) / r).astype(F32)),
+    inits = [init("w2", (rng.standard_normal((e, 1, r, r)) / r).astype(F32)),
              init("b2", (rng.standard_normal(e) * 0.5).astype(F32)),
              init("w3", (rng.standard_normal((k, e, 1, 1)) / np.sqrt(e)).astype(F32)),
              init("b3", (rng.standard_normal(k) * 0.1).astype(F32)),
              init("lo", np.array(0.0, F32)), init("hi", np.array(6.0, F32))]
-    outputs = [fvi("y", None)] + ([fvi("t", None)] if expose_expanded else [])
-    return onnx.shape_inference.infer_shapes(model(nodes, [fvi("x", ["N", c, *hw])], outputs, inits))
+    if case.expand:
+        inits += [init("w1", (rng.standard_normal((e, c, 1, 1)) / np.sqrt(c)).astype(F32)),
+                  init("b1", (rng.standard_normal(e) * 0.5).astype(F32))]
+    if case.se:
+        q = max(8, e // 4)
+        inits += [init("ws1", (rng.standard_normal((q, e, 1, 1)) / np.sqrt(e)).astype(F32)),
+                  init("bs1", (rng.standard_normal(q) * 0.1).astype(F32)),
+                  init("ws2", (rng.standard_normal((e, q, 1, 1)) / np.sqrt(q)).astype(F32)),
+                  init("bs2", (rng.standard_normal(e) * 0.5 + 1).astype(F32))]
+    # Exposed: the tensors the depthwise reads and writes (before the table
+    # with HardSwish, which stays an int8rt.QLut only on an int8 tensor).
+    exposed = (["c1"] if case.expand else []) + ["c2"] if case.act == "hardswish" else \
+        ([t] if case.expand else []) + ["u"]
+    outputs = [fvi("y", None)] + ([fvi(n, None) for n in exposed] if expose else [])
+    return onnx.shape_inference.infer_shapes(model(nodes, [fvi("x", ["N", c, *case.hw])], outputs, inits))
 
 
-# (c, e, k, (H, W), r, stride, pad, residual, clip, batch): each expanded
-# tensor is at least 256 KiB over the batch (inverted_residual.cc's
+# Each block's kept tensor (the expanded one, or the depthwise output without
+# an expansion) is at least 256 KiB over the batch (inverted_residual.cc's
 # kMinExpandedBytes) and spans 3-6 bands of 384 KiB (kBandBytes) per image.
 CASES = [
-    (16, 96, 16, (112, 56), 3, 1, 1, True, True, 2),    # MobileNetV2 stride-1 block with residual
-    (16, 96, 24, (171, 55), 3, 2, 1, False, True, 3),   # stride 2, odd sizes
-    (24, 144, 24, (131, 31), 5, 1, 2, True, False, 2),  # 5x5, ReLU, odd sizes
-    (8, 72, 12, (243, 61), 5, 2, 2, False, False, 3),   # 5x5 stride 2, odd batch
-    (12, 40, 12, (200, 120), 3, 1, 1, True, True, 1),   # batch 1: parts of one image on 2 threads
+    Case(16, 96, 16, (112, 56), 3, 1, 1, True, "clip", 2),   # MobileNetV2 stride-1 block with residual
+    Case(16, 96, 24, (171, 55), 3, 2, 1, False, "clip", 3),  # stride 2, odd sizes
+    Case(24, 144, 24, (131, 31), 5, 1, 2, True, "relu", 2),  # 5x5, ReLU, odd sizes
+    Case(8, 72, 12, (243, 61), 5, 2, 2, False, "relu", 3),   # 5x5 stride 2, odd batch
+    Case(12, 40, 12, (200, 120), 3, 1, 1, True, "clip", 1),  # batch 1: parts of one image on 2 threads
+    # MobileNetV3: HardSwish tables after the expansion and the depthwise
+    Case(24, 120, 24, (131, 45), 5, 1, 2, True, "hardswish", 2, fused_nodes=5),
+    Case(16, 88, 24, (153, 47), 3, 2, 1, False, "hardswish", 3, fused_nodes=5),
 ]
 
 
-def engines(tmp_path: Path, case: tuple) -> Tuple[object, object, np.ndarray]:
-    c, e, k, hw, r, stride, pad, residual, clip, batch = case
-    seed = sum(map(int, [c, e, k, *hw, r, stride]))
-    x = np.random.default_rng(seed).standard_normal((batch, c, *hw)).astype(F32)
+def engines(tmp_path: Path, case: Case) -> Tuple[object, object, np.ndarray]:
+    seed = sum(map(int, [case.c, case.e, case.k, *case.hw, case.r, case.stride]))
+    x = np.random.default_rng(seed).standard_normal((case.batch, case.c, *case.hw)).astype(F32)
     cache = str(tmp_path / "calib.cache")
     built = []
     for expose in (False, True):
         path = tmp_path / f"block_{int(expose)}.onnx"
-        onnx.save(block_model(c, e, k, hw, r, stride, pad, residual, clip, expose, seed), str(path))
-        cal = int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=batch, cache_file=cache)
+        onnx.save(block_model(case, expose, seed), str(path))
+        cal = int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=case.batch, cache_file=cache)
         built.append(int8rt.build_engine(path, int8rt.BuilderConfig(precision="int8", calibrator=cal)))
     return built[0], built[1], x
 
 
+INT8_OPS = ("int8rt.QConv", "int8rt.QLut")
+
+
 def layer_ms(profile: List[dict]) -> List[float]:
-    return [layer["ms"] for layer in profile if layer["op"] == "int8rt.QConv"]
+    """The int8 conv and table layers' times, in execution order."""
+    return [layer["ms"] for layer in profile if layer["op"] in INT8_OPS]
+
+
+def case_id(c: Case) -> str:
+    return (f"c{c.c}e{c.e}k{c.k}_{c.hw[0]}x{c.hw[1]}_r{c.r}s{c.stride}{'_res' if c.residual else ''}_{c.act}"
+            f"{'_se' if c.se else ''}{'' if c.expand else '_noexpand'}_n{c.batch}")
+
+
+UNFUSED = [
+    # squeeze-excite between the depthwise and the projection (HardSwish on
+    # the depthwise read by the gate's pool and multiply through float tables)
+    Case(16, 72, 24, (161, 57), 5, 2, 2, False, "hardswish", 3, se=True, fused_nodes=0),
+    # the first block: depthwise -> projection, no expansion
+    Case(16, 16, 24, (300, 150), 3, 1, 1, False, "clip", 1, expand=False, fused_nodes=0),
+]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"c{c[0]}e{c[1]}k{c[2]}_{c[3][0]}x{c[3][1]}_r{c[4]}s{c[5]}"
-                         f"{'_res' if c[7] else ''}{'_clip' if c[8] else '_relu'}_n{c[9]}")
-def test_fused_block_equals_layer_by_layer(tmp_path: Path, case: tuple, threads: int) -> None:
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_fused_block_equals_layer_by_layer(tmp_path: Path, case: Case, threads: int) -> None:
     fused, reference, x = engines(tmp_path, case)
+    if case.act == "hardswish":  # the tables the runner applies are there (the gate's
+        # pool and multiply read the depthwise's HardSwish through float tables)
+        assert sum(layer["op"] == "int8rt.QLut" for layer in fused.layers()) == (1 if case.se else 2)
     before = int8rt.get_num_threads()
     int8rt.set_num_threads(threads)
     try:
         y = fused.run({"x": x})["y"]
         y_ref = reference.run({"x": x})["y"]
         # The fused engine ran the block as one step: run_timed gives its
-        # time to the expansion and none to the other two (the reference
-        # times all three).
+        # time to the block's first node and none to the others (the
+        # reference times every layer).
         ms = layer_ms(fused.create_execution_context().profile({"x": x}, 1))
         ms_ref = layer_ms(reference.create_execution_context().profile({"x": x}, 1))
     finally:
         int8rt.set_num_threads(before)
-    assert len(ms) == 3 and ms[0] > 0 and ms[1:] == [0.0, 0.0], ms
-    assert len(ms_ref) == 3 and min(ms_ref) > 0, ms_ref
+    assert len(ms) == len(ms_ref) and ms[0] > 0, ms
+    assert ms[1:case.fused_nodes] == [0.0] * (case.fused_nodes - 1), ms
+    assert min(ms[case.fused_nodes:], default=1) > 0 and min(ms_ref) > 0, (ms, ms_ref)
     assert y.shape == y_ref.shape
     diff = np.flatnonzero(y != y_ref)
     assert diff.size == 0, f"{diff.size} outputs differ, first at {np.unravel_index(diff[0], y.shape)}: " \
@@ -104,9 +172,19 @@ def test_fused_block_equals_layer_by_layer(tmp_path: Path, case: tuple, threads:
     assert np.unique(np.round(y / max(np.abs(y).max(), 1e-6) * 127)).size > 32  # not saturated / constant
 
 
+@pytest.mark.parametrize("case", UNFUSED, ids=case_id)
+def test_blocks_that_do_not_pay_run_unfused(tmp_path: Path, case: Case) -> None:
+    """Squeeze-excite blocks and blocks without an expansion run layer by
+    layer (every layer timed) and give the reference's bytes."""
+    fused, reference, x = engines(tmp_path, case)
+    ms = layer_ms(fused.create_execution_context().profile({"x": x}, 1))
+    assert len(ms) >= 2 and min(ms) > 0, ms
+    assert np.array_equal(fused.run({"x": x})["y"], reference.run({"x": x})["y"])
+
+
 def test_small_batch_runs_unfused(tmp_path: Path) -> None:
     """Below kMinExpandedBytes (256 KiB) the block runs layer by layer (the
-    expanded tensor stays in cache anyway): all three layers are timed."""
-    fused, _, x = engines(tmp_path, (16, 96, 16, (20, 20), 3, 1, 1, True, True, 2))
+    expanded tensor stays in cache anyway): all layers are timed."""
+    fused, _, x = engines(tmp_path, Case(16, 96, 16, (20, 20), 3, 1, 1, True, "hardswish", 2))
     ms = layer_ms(fused.create_execution_context().profile({"x": x}, 1))
-    assert len(ms) == 3 and min(ms) > 0, ms
+    assert len(ms) == 5 and min(ms) > 0, ms

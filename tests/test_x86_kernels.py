@@ -102,6 +102,15 @@ def conv_cases() -> List[Case]:
               (17, 7, 7, 17, 3, 3, one, (2, 2, 2, 2), (2, 2), 17),
               (40, 6, 6, 40, 1, 1, one, no_pad, one, 40),
               (9, 5, 6, 9, 3, 2, (1, 2), (0, 0, 2, 1), one, 9)]
+    # Rows of 4-7 pixels whose windows reach past both ends (the 4-pixel edge
+    # tiles with masked columns; the last tile overlaps the one before it):
+    # EfficientNet's 5x5 at 7x7, at stride 2, 3x3 at 4 and 5 wide, column
+    # dilation 2.
+    cases += [(33, 7, 7, 33, 5, 5, one, (2, 2, 2, 2), one, 33),
+              (64, 8, 13, 64, 5, 5, (2, 2), (2, 2, 2, 2), one, 64),
+              (17, 4, 4, 17, 3, 3, one, (1, 1, 1, 1), one, 17),
+              (20, 6, 5, 20, 5, 5, one, (2, 1, 2, 3), one, 20),
+              (24, 6, 6, 24, 3, 3, (1, 2), (1, 2, 1, 2), (1, 2), 24)]
     return cases
 
 

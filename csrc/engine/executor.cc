@@ -53,10 +53,10 @@ Executor::Executor(Network network) : network_(std::move(network)) {
   // read: not where the memory plan gives its output the buffer of its
   // input or residual (lifetimes that do not overlap unfused).
   for (size_t b = 0; b < fused_.blocks.size(); ++b) {
-    const Node& project = nodes[fused_.nodes[b][2]];
-    const int y_slot = shared_buffer_[project.outputs[0]];
+    const Node& last = nodes[fused_.nodes[b].back()];
+    const int y_slot = shared_buffer_[last.outputs[0]];
     const int x_slot = shared_buffer_[nodes[fused_.nodes[b][0]].inputs[0]];
-    const int r_slot = project.inputs.size() > 3 && project.inputs[3] >= 0 ? shared_buffer_[project.inputs[3]] : -1;
+    const int r_slot = last.inputs.size() > 3 && last.inputs[3] >= 0 ? shared_buffer_[last.inputs[3]] : -1;
     if (y_slot >= 0 && (y_slot == x_slot || y_slot == r_slot)) fused_.head[fused_.nodes[b][0]] = -1;
   }
 }
@@ -162,33 +162,33 @@ void Executor::run_node(State& state, int n) const {
 size_t Executor::run_step(State& state, size_t i, std::vector<const Value*>& ins, std::vector<Value*>& outs) const {
   const int n = order_[i];
   const int block = fused_.head[n];
-  if (block >= 0 && run_fused(state, block)) return 3;
+  if (block >= 0 && run_fused(state, block)) return fused_.nodes[block].size();
   prepare_node(state, n, ins, outs);
   if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
   return 1;
 }
 
 // The fused block touches only its input, residual and output Values: the
-// expanded and depthwise tensors (one reader each, not outputs) keep their
+// tensors between its nodes (one reader each, not outputs) keep their
 // Values unsized and unwritten. So no reset() can move a buffer that the
 // block still reads (the memory plan may give the depthwise's output the
 // block input's buffer); the plan never gives the output the input's or the
 // residual's buffer where fusion is kept (Executor()).
 bool Executor::run_fused(State& state, int block) const {
   const InvertedResidual& ir = *fused_.blocks[block];
-  const std::array<int, 3>& nodes = fused_.nodes[block];
-  const Node& expand = network_.nodes()[nodes[0]];
-  const Node& project = network_.nodes()[nodes[2]];
-  const Value& x = value(state, expand.inputs[0]);
+  const std::vector<int>& nodes = fused_.nodes[block];
+  const Node& first = network_.nodes()[nodes.front()];
+  const Node& last = network_.nodes()[nodes.back()];
+  const Value& x = value(state, first.inputs[0]);
   if (x.dtype() != DataType::kInt8 || x.shape().empty() || x.shape()[0] <= 0) return false;
   const int64_t batch = x.shape()[0];
   if (x.shape() != ir.input_shape(batch) || !ir.pays(batch)) return false;
   const Value* residual = nullptr;
-  if (project.inputs.size() > 3 && project.inputs[3] >= 0) {
-    residual = &value(state, project.inputs[3]);
+  if (last.inputs.size() > 3 && last.inputs[3] >= 0) {
+    residual = &value(state, last.inputs[3]);
     if (residual->dtype() != DataType::kInt8 || residual->shape() != ir.output_shape(batch)) return false;
   }
-  Value& y = state.values[project.outputs[0]];
+  Value& y = state.values[last.outputs[0]];
   y.reset(DataType::kInt8, ir.output_shape(batch));
   ir.run(static_cast<int>(batch), x.data<int8_t>(), residual ? residual->data<int8_t>() : nullptr,
          y.data<int8_t>());

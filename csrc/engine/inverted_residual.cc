@@ -1,7 +1,7 @@
-// Fused int8 inverted-residual blocks (inverted_residual.h): the band plan
-// and the band loop. The numbers are the three layers' own (their packed
-// kernels, their epilogues); this file only decides which rows each call
-// covers.
+// Fused int8 inverted-residual blocks (inverted_residual.h): the band plan,
+// the band loop and the pattern search. The numbers are the layers' own
+// (their packed kernels, epilogues and tables); this file only decides which
+// rows each call covers.
 #include "engine/inverted_residual.h"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/ops/int8/qconv_stage.h"
+#include "engine/ops/int8/qlut_stage.h"
 #include "int8rt/threading.h"
 
 namespace int8rt {
@@ -64,13 +65,10 @@ struct InvertedResidual::Band {
   std::shared_ptr<const kernels::PackedConv> dw;  // the depthwise over rows [ih_lo, ih_hi)
 };
 
-InvertedResidual::InvertedResidual(const QConvStage& expand, const QConvStage& dw, const QConvStage& project)
-    : expand_(expand), dw_(dw), project_(project) {
-  const ConvShape& e = expand.packed().shape();
-  const ConvShape& d = dw.packed().shape();
-  const ConvShape& p = project.packed().shape();
-  expand_row_ = expand.packed().with_input_size(1, e.W);
-  project_row_ = project.packed().with_input_size(1, p.W);
+InvertedResidual::InvertedResidual(const BlockStages& stages) : s_(stages) {
+  const ConvShape& d = s_.dw->packed().shape();
+  expand_row_ = s_.expand->packed().with_input_size(1, d.W);
+  project_row_ = s_.project->packed().with_input_size(1, d.out_w());
   // Output rows per band: the band's expanded rows (about rows * stride +
   // reach - stride) and depthwise rows within kBandBytes.
   const int reach = (d.R - 1) * d.dilation_h + 1;
@@ -93,7 +91,8 @@ InvertedResidual::InvertedResidual(const QConvStage& expand, const QConvStage& d
     const std::array<int, 3> key{window, pad_top, pad_bottom};
     auto it = std::find_if(made.begin(), made.end(), [&](const auto& m) { return m.first == key; });
     if (it == made.end()) {
-      made.emplace_back(key, std::shared_ptr<const kernels::PackedConv>(dw.packed().with_row_window(window, pad_top, pad_bottom)));
+      made.emplace_back(key, std::shared_ptr<const kernels::PackedConv>(
+                                 s_.dw->packed().with_row_window(window, pad_top, pad_bottom)));
       it = made.end() - 1;
     }
     b.dw = it->second;
@@ -105,17 +104,17 @@ InvertedResidual::InvertedResidual(const QConvStage& expand, const QConvStage& d
 InvertedResidual::~InvertedResidual() = default;
 
 bool InvertedResidual::pays(int64_t batch) const {
-  const ConvShape& e = expand_.packed().shape();
+  const ConvShape& e = s_.expand->packed().shape();
   return batch * e.H * e.W * e.K >= kMinExpandedBytes;
 }
 
 Shape InvertedResidual::input_shape(int64_t batch) const {
-  const ConvShape& e = expand_.packed().shape();
+  const ConvShape& e = s_.expand->packed().shape();
   return {batch, e.H, e.W, e.C};
 }
 
 Shape InvertedResidual::output_shape(int64_t batch) const {
-  const ConvShape& p = project_.packed().shape();
+  const ConvShape& p = s_.project->packed().shape();
   return {batch, p.H, p.W, p.K};
 }
 
@@ -146,17 +145,17 @@ void InvertedResidual::run(int batch, const int8_t* x, const int8_t* residual, i
 
 void InvertedResidual::run_bands(int64_t image, size_t band_begin, size_t band_end, const int8_t* x,
                                  const int8_t* residual, int8_t* y) const {
-  const ConvShape& e = expand_.packed().shape();
-  const ConvShape& d = dw_.packed().shape();
-  const ConvShape& p = project_.packed().shape();
+  const ConvShape& e = s_.expand->packed().shape();
+  const ConvShape& d = s_.dw->packed().shape();
+  const ConvShape& p = s_.project->packed().shape();
   const int64_t in_row = int64_t{e.W} * e.C, e_row = int64_t{e.W} * e.K;
-  const int64_t out_row = int64_t{p.W} * p.K;
+  const int64_t d_row = int64_t{d.out_w()} * d.C, out_row = int64_t{p.W} * p.K;
   Scratch& s = scratch();
   const size_t e_bytes = static_cast<size_t>(window_rows_ * e_row);
-  const size_t d_bytes = static_cast<size_t>(bands_[0].oh1 - bands_[0].oh0) * d.out_w() * d.C;
+  const size_t d_bytes = static_cast<size_t>((bands_[0].oh1 - bands_[0].oh0) * d_row);
   if (s.expanded.size() < e_bytes) s.expanded.resize(e_bytes);
   if (s.depthwise.size() < d_bytes) s.depthwise.resize(d_bytes);
-  const kernels::Epilogue ep_expand = expand_.epilogue(nullptr), ep_dw = dw_.epilogue(nullptr);
+  const kernels::Epilogue ep_expand = s_.expand->epilogue(nullptr), ep_dw = s_.dw->epilogue(nullptr);
   const int8_t* x_image = x + image * e.H * in_row;
   const int64_t out_image = image * p.H * out_row;
   int have_lo = 0, have_hi = 0;  // expanded rows held in s.expanded, from its row 0
@@ -171,15 +170,17 @@ void InvertedResidual::run_bands(int64_t image, size_t band_begin, size_t band_e
     }
     const int first_new = b.ih_lo + held;
     if (first_new < b.ih_hi) {
-      expand_row_->run(b.ih_hi - first_new, x_image + first_new * in_row, ep_expand,
-                       s.expanded.data() + held * e_row);
+      int8_t* rows = s.expanded.data() + held * e_row;
+      expand_row_->run(b.ih_hi - first_new, x_image + first_new * in_row, ep_expand, rows);
+      if (s_.expand_table) s_.expand_table->lookup((b.ih_hi - first_new) * e_row, rows, rows);
     }
     have_lo = b.ih_lo;
     have_hi = b.ih_hi;
     b.dw->run(1, s.expanded.data(), ep_dw, s.depthwise.data());
+    if (s_.dw_table) s_.dw_table->lookup((b.oh1 - b.oh0) * d_row, s.depthwise.data(), s.depthwise.data());
     const int64_t out0 = out_image + b.oh0 * out_row;
-    project_row_->run(b.oh1 - b.oh0, s.depthwise.data(), project_.epilogue(residual ? residual + out0 : nullptr),
-                      y + out0);
+    project_row_->run(b.oh1 - b.oh0, s.depthwise.data(),
+                      s_.project->epilogue(residual ? residual + out0 : nullptr), y + out0);
   }
 }
 
@@ -195,28 +196,47 @@ FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& 
     }
   }
   for (int id : net.outputs()) ++readers[id];  // an output is read by the caller
-  auto stage = [&](int n) { return dynamic_cast<const QConvStage*>(layers[n].get()); };
-  // Tensor t is node `from`'s only output and node `to`'s input 0, read by nothing else.
-  auto links = [&](int from, int to) {
-    const Node& a = nodes[from];
-    const Node& b = nodes[to];
+  auto conv = [&](size_t i) -> const QConvStage* {
+    const auto* c = i < order.size() ? dynamic_cast<const QConvStage*>(layers[order[i]].get()) : nullptr;
+    return c && !c->dynamic_size() && !c->has_residual() ? c : nullptr;  // a residual only on the projection
+  };
+  auto table = [&](size_t i) -> const QLutStage* {
+    return i < order.size() ? dynamic_cast<const QLutStage*>(layers[order[i]].get()) : nullptr;
+  };
+  // Node order[i]'s only output is node order[i + 1]'s input 0, read by nothing else.
+  auto links = [&](size_t i) {
+    if (i + 1 >= order.size()) return false;
+    const Node& a = nodes[order[i]];
+    const Node& b = nodes[order[i + 1]];
     return a.outputs.size() == 1 && !b.inputs.empty() && b.inputs[0] == a.outputs[0] && readers[a.outputs[0]] == 1;
   };
-  for (size_t i = 0; i + 2 < order.size(); ++i) {
-    const int a = order[i], b = order[i + 1], c = order[i + 2];
-    const QConvStage *ea = stage(a), *eb = stage(b), *ec = stage(c);
-    if (!ea || !eb || !ec || ea->dynamic_size() || eb->dynamic_size() || ec->dynamic_size()) continue;
-    if (ea->has_residual() || eb->has_residual() || !links(a, b) || !links(b, c)) continue;
-    const ConvShape& se = ea->packed().shape();
-    const ConvShape& sd = eb->packed().shape();
-    const ConvShape& sp = ec->packed().shape();
-    if (!is_pointwise(se) || !sd.is_depthwise() || !is_pointwise(sp)) continue;
+  for (size_t i = 0; i < order.size(); ++i) {
+    BlockStages st;
+    size_t j = i;  // the node matched last
+    st.expand = conv(j);
+    if (!st.expand || !is_pointwise(st.expand->packed().shape()) || !links(j)) continue;
+    if ((st.expand_table = table(j + 1)) != nullptr) {
+      if (!links(++j)) continue;
+    }
+    st.dw = conv(++j);
+    if (!st.dw || !st.dw->packed().shape().is_depthwise() || !links(j)) continue;
+    if ((st.dw_table = table(j + 1)) != nullptr) {
+      if (!links(++j)) continue;
+    }
+    const auto* p = j + 1 < order.size() ? dynamic_cast<const QConvStage*>(layers[order[j + 1]].get()) : nullptr;
+    if (!p || p->dynamic_size() || !is_pointwise(p->packed().shape())) continue;
+    st.project = p;
+    ++j;
+    const ConvShape& se = st.expand->packed().shape();
+    const ConvShape& sd = st.dw->packed().shape();
+    const ConvShape& sp = p->packed().shape();
     if (sd.C != se.K || sd.H != se.H || sd.W != se.W) continue;
     if (sp.C != sd.K || sp.H != sd.out_h() || sp.W != sd.out_w()) continue;
-    f.head[a] = static_cast<int>(f.blocks.size());
-    f.nodes.push_back({a, b, c});
-    f.blocks.push_back(std::make_unique<InvertedResidual>(*ea, *eb, *ec));
-    i += 2;
+    f.head[order[i]] = static_cast<int>(f.blocks.size());
+    f.nodes.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(i),
+                         order.begin() + static_cast<std::ptrdiff_t>(j + 1));
+    f.blocks.push_back(std::make_unique<InvertedResidual>(st));
+    i = j;
   }
   return f;
 }

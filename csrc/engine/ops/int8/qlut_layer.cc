@@ -5,6 +5,7 @@
 #include "engine/layer.h"
 #include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/qlut_stage.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 
@@ -12,7 +13,7 @@ namespace int8rt {
 namespace engine {
 namespace {
 
-class QLutLayer : public Layer {
+class QLutLayer : public QLutStage {
  public:
   QLutLayer(const Network& net, const Node& node)
       : name_(node.name), k_(&kernels::choose<kernels::LookupS8Kernel>()) {
@@ -32,6 +33,7 @@ class QLutLayer : public Layer {
     int8_t* y = out[0]->data<int8_t>();
     for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->lookup(e - b, x + b, table_.data(), y + b); });
   }
+  void lookup(int64_t n, const int8_t* x, int8_t* y) const override { k_->lookup(n, x, table_.data(), y); }
   std::string describe() const override { return std::string(k_->name()) + " lookup (" + ops_ + ")"; }
 
  private:
