@@ -27,15 +27,15 @@ The shifts are measured on the first ``SAMPLES`` kept calibration samples
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .._numerics import quantize_weights as _quantize_int8
 from .metrics import fake_quantize
-from .taps import Samples, batches, fp32_tap_engine, groups, one_node_engine, take
+from .taps import Samples, batches, fp32_tap_engine, groups, one_node_engine, rows, take
 
-__all__ = ["SAMPLES", "apply", "correct_biases", "measure_shifts", "quantize_weights"]
+__all__ = ["SAMPLES", "apply", "correct_biases", "layer_inputs", "measure_shifts", "quantize_weights"]
 
 logger = logging.getLogger("int8rt")
 
@@ -66,14 +66,16 @@ def quantize_weights(w: np.ndarray, rows_first: bool = True) -> np.ndarray:
     return (q.astype(np.float32) * scale.reshape(bshape)).astype(np.float32)
 
 
-def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:
+def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
+    """The Conv / Gemm nodes bias correction can measure (constant weights,
+    a runtime data input), whatever the scales."""
     tensors = network.tensors()
     out = []
     for i, node in enumerate(network.nodes()):
         if node["op"] not in ("Conv", "Gemm") or node["name"] in fp32_layers or len(node["inputs"]) < 2:
             continue
         x, w = tensors[node["inputs"][0]], tensors[node["inputs"][1]]
-        if not w["is_constant"] or x["is_constant"] or x["name"] not in scales or scales[x["name"]] <= 0:
+        if not w["is_constant"] or x["is_constant"]:
             continue
         attrs = node["attrs"]
         if node["op"] == "Gemm" and (attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0
@@ -83,11 +85,30 @@ def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -
     return out
 
 
+def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:
+    """The layers measured: those of :func:`_layers` whose input has a scale."""
+    tensors, nodes = network.tensors(), network.nodes()
+    return [i for i in _layers(network, fp32_layers)
+            if scales.get(tensors[nodes[i]["inputs"][0]]["name"], 0.0) > 0]
+
+
+def layer_inputs(network: Any, fp32_layers: set[str]) -> set[str]:
+    """The tensors :func:`measure_shifts` reads for any scales: the data
+    inputs of the layers it can measure (pass_values.py keeps them from
+    the calibration pass)."""
+    tensors, nodes = network.tensors(), network.nodes()
+    return {tensors[nodes[i]["inputs"][0]]["name"] for i in _layers(network, fp32_layers)}
+
+
 def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
-                   fp32_layers: set[str]) -> dict[str, list[float]]:
+                   fp32_layers: set[str], values: Sequence[Mapping[str, np.ndarray]] = ()
+                   ) -> dict[str, list[float]]:
     """Each target layer's correction (the values to add to its bias,
     ``-shift``), measured on the first ``SAMPLES`` samples of ``data``;
-    nothing is changed."""
+    nothing is changed. ``values``: the layers' float32 inputs for the
+    first chunks of those samples (``taps.batches`` of them in
+    ``batch_size``, as the calibration pass computed them: pass_values.py);
+    the chunks past them run a float32 pass of their own."""
     data = take(data, SAMPLES)
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
@@ -104,17 +125,21 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     if not engines:
         return {}
     wanted = {name for _, _, runtime in engines.values() for name in runtime} - {n for g in groups(data) for n in g}
-    ctx = fp32_tap_engine(network, sorted(wanted)).create_execution_context()
+    ctx = None
     sums: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
-    for chunk in batches(data, batch_size):
-        values = ctx.run(chunk)
-        values.update(chunk)
+    for k, chunk in enumerate(batches(data, batch_size)):
+        if k < len(values) and values[k] and wanted.issubset(values[k]) and rows(values[k]) == rows(chunk):
+            chunk_values = dict(values[k])
+        else:  # a float32 pass of its own
+            ctx = ctx or fp32_tap_engine(network, sorted(wanted)).create_execution_context()
+            chunk_values = ctx.run(chunk)
+        chunk_values.update(chunk)
         for i, (ref_engine, q_engine, runtime) in engines.items():
             x_name = tensors[nodes[i]["inputs"][0]]["name"]
-            feeds = {r: values[r] for r in runtime}
+            feeds = {r: chunk_values[r] for r in runtime}
             (y,) = ref_engine.create_execution_context().run(feeds).values()
-            feeds[x_name] = fake_quantize(values[x_name], scales[x_name])
+            feeds[x_name] = fake_quantize(chunk_values[x_name], scales[x_name])
             (yq,) = q_engine.create_execution_context().run(feeds).values()
             axes = tuple(a for a in range(y.ndim) if a != 1)
             d = (yq.astype(np.float64) - y).sum(axis=axes)
