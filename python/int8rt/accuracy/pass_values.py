@@ -54,15 +54,15 @@ class PassValues:
         builder: the ``_core.Builder`` whose ``calibrate_batch`` runs the pass.
         outputs: the network's output names (the scorer's reference).
         layer_inputs: the tensors bias correction may read (none: not kept).
-        budget: most bytes of ``layer_inputs`` rows kept.
+        budget: most bytes of ``layer_inputs`` rows kept (default ``BUDGET_BYTES``).
     """
 
     def __init__(self, builder: Any, outputs: Iterable[str], layer_inputs: Iterable[str],
-                 budget: int = BUDGET_BYTES) -> None:
+                 budget: Optional[int] = None) -> None:
         self._builder = builder
         self._outputs = sorted(outputs)  # in the order an ExecutionContext's run returns them
         self._layer_inputs = list(layer_inputs)
-        self._budget = budget
+        self._budget = BUDGET_BYTES if budget is None else budget
         self._held: Optional[list[tuple[tuple, Rows]]] = []   # None: some part could not be read
         self._kept: Optional[list[tuple[tuple, Rows]]] = [] if self._layer_inputs else None
         self._kept_full = False  # the budget is spent: later parts are not kept
@@ -117,6 +117,11 @@ class PassValues:
             return []
         groups = _groups(self._kept)
         return list(batches(take(groups, limit), batch_size)) if len(groups) == 1 else []
+
+    def drop_layer_inputs(self) -> None:
+        """Forgets the layer inputs kept (the network changed: cross-layer
+        equalization kept after calibration, run.py)."""
+        self._kept = None
 
     def release(self) -> None:
         """Drops what is kept (once bias correction has run)."""

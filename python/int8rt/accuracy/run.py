@@ -239,6 +239,8 @@ class CalibrationRun:
         self._builder = trial
         self._network = trial.optimized_network()
         self._plain = None
+        if self._pass is not None:  # the layer inputs kept are the network's before equalization
+            self._pass.drop_layer_inputs()
         return trial_amaxes
 
     def _plain_errors(self, scales: dict[str, float]) -> Any:
