@@ -49,8 +49,10 @@ _ACTIVATION_ATTRS = ("int8rt_activation", "int8rt_clip_min", "int8rt_clip_max")
 # samples of 16 first ones gave PP-OCR cls's rescaled ReLU outputs MSE
 # thresholds up to 13% off those of all 256 samples (the equalized engine's
 # held-out error 0.141 against 0.065 with 32 samples). The measurement runs
-# a float32 pass over them beside every corrected layer twice: on a
-# 32-image calibration (24 kept) it is about a fifth of an auto build.
+# every corrected layer twice over them, on the inputs the float32 network
+# gives it: kept from the calibration pass by the auto calibrator without
+# the accuracy check (pass_values.py), else a float32 pass of its own (on a
+# 32-image calibration, 24 kept, that pass was a seventh of an auto build).
 SAMPLES = 64
 
 

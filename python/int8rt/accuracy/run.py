@@ -3,7 +3,11 @@ calibration stream (holdout.py), makes the ``auto`` calibrator's choices
 when it is the calibrator (the thresholds, auto_choice.py; bias correction
 on or off, measured on the same held-out samples), and after the build
 measures the engine (check.py) and stores the report in the engine's
-metadata.
+metadata. The auto calibrator without the check reads the held-out float32
+outputs and bias correction's layer inputs from the calibration pass
+(pass_values.py), lowers the engine without a correction once (the chosen
+set's where its scales are the final ones) and hands the builder the
+engine it already lowered (:meth:`built`).
 
 ``int8rt.builder`` calls it at four points: :meth:`wrap` around the feed of
 its calibration loop, :meth:`thresholds` before ``session.finish``,
