@@ -35,7 +35,8 @@ from .._numerics import quantize_weights as _quantize_int8
 from .metrics import fake_quantize
 from .taps import Samples, batches, fp32_tap_engine, groups, one_node_engine, rows, take
 
-__all__ = ["SAMPLES", "apply", "correct_biases", "layer_inputs", "measure_shifts", "quantize_weights"]
+__all__ = ["SAMPLES", "apply", "correct_biases", "layer_inputs", "layer_outputs", "measure_shifts",
+           "quantize_weights"]
 
 logger = logging.getLogger("int8rt")
 
@@ -102,15 +103,26 @@ def layer_inputs(network: Any, fp32_layers: set[str]) -> set[str]:
     return {tensors[nodes[i]["inputs"][0]]["name"] for i in _layers(network, fp32_layers)}
 
 
+def layer_outputs(network: Any, fp32_layers: set[str]) -> set[str]:
+    """The outputs of the layers :func:`measure_shifts` can measure that
+    have no fused activation: there the float32 network's own output is
+    the layer's output before any activation, which it measures against
+    (pass_values.py keeps them from the calibration pass)."""
+    tensors, nodes = network.tensors(), network.nodes()
+    return {tensors[nodes[i]["outputs"][0]]["name"] for i in _layers(network, fp32_layers)
+            if not any(k in nodes[i]["attrs"] for k in _ACTIVATION_ATTRS) and len(nodes[i]["outputs"]) == 1}
+
+
 def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
                    fp32_layers: set[str], values: Sequence[Mapping[str, np.ndarray]] = ()
                    ) -> dict[str, list[float]]:
     """Each target layer's correction (the values to add to its bias,
     ``-shift``), measured on the first ``SAMPLES`` samples of ``data``;
-    nothing is changed. ``values``: the layers' float32 inputs for the
-    first chunks of those samples (``taps.batches`` of them in
-    ``batch_size``, as the calibration pass computed them: pass_values.py);
-    the chunks past them run a float32 pass of their own."""
+    nothing is changed. ``values``: the layers' float32 inputs (and the
+    outputs of :func:`layer_outputs`) for the first chunks of those samples
+    (``taps.batches`` of them in ``batch_size``, as the calibration pass
+    computed them: pass_values.py); the chunks past them run a float32 pass
+    of their own, and each layer runs alone where its output is not there."""
     data = take(data, SAMPLES)
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
@@ -127,6 +139,7 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     if not engines:
         return {}
     wanted = {name for _, _, runtime in engines.values() for name in runtime} - {n for g in groups(data) for n in g}
+    kept_outputs = layer_outputs(network, fp32_layers)
     ctx = None
     sums: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
@@ -138,9 +151,12 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             chunk_values = ctx.run(chunk)
         chunk_values.update(chunk)
         for i, (ref_engine, q_engine, runtime) in engines.items():
-            x_name = tensors[nodes[i]["inputs"][0]]["name"]
+            x_name, y_name = (tensors[nodes[i][k][0]]["name"] for k in ("inputs", "outputs"))
             feeds = {r: chunk_values[r] for r in runtime}
-            (y,) = ref_engine.create_execution_context().run(feeds).values()
+            if y_name in chunk_values and y_name in kept_outputs:  # the network's own, no activation fused
+                y = chunk_values[y_name]
+            else:
+                (y,) = ref_engine.create_execution_context().run(feeds).values()
             feeds[x_name] = fake_quantize(chunk_values[x_name], scales[x_name])
             (yq,) = q_engine.create_execution_context().run(feeds).values()
             axes = tuple(a for a in range(y.ndim) if a != 1)

@@ -12,9 +12,10 @@ auto read values of those very samples:
   outputs are kept here;
 - bias correction measures each Conv / Gemm on the inputs the float32
   network gives it for the first ``bias_correction.SAMPLES`` kept samples
-  (``measure_shifts``): their rows of those layers' inputs are kept here, at
-  most ``BUDGET_BYTES`` (past it, the remaining samples' chunks run their own
-  float32 pass as before).
+  (``measure_shifts``), against its float32 output before any activation:
+  their rows of those layers' inputs, and of the outputs of those with no
+  activation fused, are kept here, at most ``BUDGET_BYTES`` (past it, the
+  remaining samples' chunks run their own float32 pass as before).
 
 The float32 network computes each sample alone (its kernels are
 batch-invariant, builder.h), so the rows are the values a float32 engine
@@ -53,7 +54,9 @@ class PassValues:
     Args:
         builder: the ``_core.Builder`` whose ``calibrate_batch`` runs the pass.
         outputs: the network's output names (the scorer's reference).
-        layer_inputs: the tensors bias correction may read (none: not kept).
+        layer_inputs: the tensors bias correction may read (none: not kept):
+            its layers' inputs and outputs (bias_correction.layer_inputs,
+            layer_outputs).
         budget: most bytes of ``layer_inputs`` rows kept (default ``BUDGET_BYTES``).
     """
 

@@ -141,7 +141,8 @@ class CalibrationRun:
             # the held-out float32 reference and bias correction's layer inputs, from this pass
             self._pass = PassValues(self._builder, [self._network.tensor(i)["name"] for i in self._network.outputs()],
                                     [] if self.bias_correction is False else
-                                    sorted(biascorr.layer_inputs(self._network, self._fp32_layers)
+                                    sorted((biascorr.layer_inputs(self._network, self._fp32_layers)
+                                            | biascorr.layer_outputs(self._network, self._fp32_layers))
                                            - set(self._builder.input_names())))
         # A batch made only of held-out samples still counts as a batch read
         # from the calibrator (its index in messages stays right).
