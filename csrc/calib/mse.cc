@@ -20,6 +20,8 @@
 // Empty or all-zero histogram: 0. Candidates run in parallel (parallel_for).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "calib/search_common.h"
@@ -30,40 +32,76 @@ namespace int8rt {
 namespace calib {
 namespace {
 
+// The sums over the bins with a count (an empty bin adds exactly +0.0 to a
+// non-negative double sum, so leaving it out changes no bit; histograms the
+// "extend" policy grew are mostly empty past their body), divided by every
+// bin, of kLanes candidates at once: lane l is candidate l's sum, left to
+// right in double as for one candidate alone, and every operation is
+// lane-wise IEEE float32 / float64 arithmetic (vector extensions, as
+// kernels/ref/layernorm_f32.h), so its bits are those of the candidate on
+// its own. One candidate's sum is a chain of dependent double additions
+// and its float32 terms scalar divisions; kLanes candidates make both
+// vector instructions: the exact search over every bin took a third of the
+// time (RESULTS.md §39).
+constexpr int kLanes = 8;
+typedef float F4 __attribute__((vector_size(16)));
+typedef float F2 __attribute__((vector_size(8)));
+typedef double D2 __attribute__((vector_size(16)));
+typedef int32_t M4 __attribute__((vector_size(16)));
+
+inline F4 select(M4 mask, F4 a, F4 b) {  // mask ? a : b, lane by lane, as bits
+  return reinterpret_cast<F4>((reinterpret_cast<M4>(a) & mask) | (reinterpret_cast<M4>(b) & ~mask));
+}
+
+inline F4 splat(float x) { return F4{x, x, x, x}; }
+
 // nearbyint(v) in the default rounding mode (half to even) for 0 <= v <
 // 2^23, without std::nearbyint's library call (the baseline build has no
 // SSE4.1 roundss; the call was most of the search's time): past 2^23 a float
 // has no fraction bits, so v + 2^23 rounds v to an integer as nearbyint
 // does, and subtracting 2^23 back is exact.
-inline float round_small(float v) {
-  const float k = 8388608.0f;
+inline F4 round_small(F4 v) {  // lane by lane
+  const F4 k = splat(8388608.0f);
   return (v + k) - k;
 }
 
-// The sum over the bins with a count (an empty bin adds exactly +0.0 to a
-// non-negative double sum, so leaving it out changes no bit; histograms the
-// "extend" policy grew are mostly empty past their body), divided by every bin.
-double mse_for_amax(float amax, const std::vector<float>& centers,
-                    const std::vector<float>& weights, float bound, float lo, int64_t nbins) {
+inline D2 widen(F4 v, int half) {  // lanes 2 half, 2 half + 1 as double (exact)
+  F2 h;
+  std::memcpy(&h, reinterpret_cast<const char*>(&v) + 8 * half, sizeof h);
+  return __builtin_convertvector(h, D2);
+}
+
+void mse_for_amaxes(const float* amax, double* mse, const std::vector<float>& centers,
+                    const std::vector<float>& weights, float bound, int64_t nbins) {
   const float kZeroAmax = 1.0f / static_cast<float>(1 << 24);
-  const bool zero = amax <= kZeroAmax;
-  const float scale = bound / amax;
-  double sum = 0.0;
-  for (size_t j = 0; j < centers.size(); ++j) {
-    float q = 0.0f;
-    if (!zero) {
-      // Centres are >= 0, so v >= 0; from v >= bound on, nearbyint(v) >= bound
-      // and the clamp gives bound: the same r as std::nearbyint.
-      const float v = centers[j] * scale;
-      float r = v >= bound ? bound : round_small(v);
-      r = std::min(std::max(r, lo), bound);
-      q = r / scale;
-    }
-    const float d = q - centers[j];
-    const float term = (d * d) * weights[j];
-    sum += static_cast<double>(term);
+  F4 scale[2];
+  M4 zero[2];
+  for (int h = 0; h < 2; ++h) {
+    F4 a;
+    std::memcpy(&a, amax + 4 * h, sizeof a);
+    scale[h] = splat(bound) / a;
+    zero[h] = a <= splat(kZeroAmax);
   }
-  return sum / static_cast<double>(nbins);
+  const F4 vbound = splat(bound), vzero = splat(0.0f);
+  D2 sum[4] = {};
+  for (size_t j = 0; j < centers.size(); ++j) {
+    const F4 c = splat(centers[j]);
+    const F4 w = splat(weights[j]);
+    for (int h = 0; h < 2; ++h) {
+      // The reference's clamp(nearbyint(v), lo, bound): centres are >= 0,
+      // so v >= 0 and nearbyint(v) >= +0 >= lo; below bound, nearbyint(v)
+      // <= bound; from bound on, the clamp gives bound. So r is that value
+      // without the clamp's two selects.
+      const F4 v = c * scale[h];
+      const F4 r = select(v >= vbound, vbound, round_small(v));
+      const F4 q = select(zero[h], vzero, r / scale[h]);
+      const F4 d = q - c;
+      const F4 term = (d * d) * w;
+      sum[2 * h] += widen(term, 0);
+      sum[2 * h + 1] += widen(term, 1);
+    }
+  }
+  for (int l = 0; l < kLanes; ++l) mse[l] = sum[l / 2][l % 2] / static_cast<double>(nbins);
 }
 
 }  // namespace
@@ -87,16 +125,24 @@ float amax_mse(const Histogram& h, const MethodOptions& options) {
   }
   const float bound = static_cast<float>((int64_t{1} << (options.num_bits - 1 +
                                                          (options.is_unsigned ? 1 : 0))) - 1);
-  const float lo = options.is_unsigned ? 0.0f : -bound;
 
-  std::vector<double> mse(num);
-  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, static_cast<int64_t>(filled.size())));
-  parallel_for(num, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) {
-      mse[k] = mse_for_amax(centers[options.start_bin + k * options.stride], filled, weights,
-                            bound, lo, nbins);
+  // Candidates in groups of kLanes (the last group padded with the last
+  // candidate, its extra results dropped).
+  const int64_t groups = (num + kLanes - 1) / kLanes;
+  std::vector<double> mse(groups * kLanes);
+  const int64_t grain =
+      std::max<int64_t>(1, 65536 / (kLanes * std::max<int64_t>(1, static_cast<int64_t>(filled.size()))));
+  parallel_for(groups, grain, [&](int64_t begin, int64_t end) {
+    float amax[kLanes];
+    for (int64_t g = begin; g < end; ++g) {
+      for (int l = 0; l < kLanes; ++l) {
+        const int64_t k = std::min(g * kLanes + l, num - 1);
+        amax[l] = centers[options.start_bin + k * options.stride];
+      }
+      mse_for_amaxes(amax, mse.data() + g * kLanes, filled, weights, bound, nbins);
     }
   });
+  mse.resize(num);
   const int64_t best = std::min_element(mse.begin(), mse.end()) - mse.begin();
   return centers[options.start_bin + best * options.stride];
 }

@@ -238,36 +238,60 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
   collector.observe_batch(batch);
 }
 
-bool Builder::observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const {
-  const Network& net = impl_->optimized;
-  const int64_t n = impl_->last_rows;
-  if (!impl_->infinities_checked) throw InvalidArgument("observe_rows: no calibration batch has run");
-  if (n <= 0) return false;
-  for (size_t k = 0; k < rows.size(); ++k) {
-    if (rows[k] < 0 || rows[k] >= n || (k > 0 && rows[k] <= rows[k - 1])) {
-      throw InvalidArgument("observe_rows: rows must be ascending indices below the batch's " + std::to_string(n));
-    }
-  }
-  // Only the batch may vary: a tensor whose first dimension is then dynamic
-  // and holds the batch's rows has one sample per row.
-  auto batch_leading = [&](const std::vector<int64_t>& declared, const engine::Shape& actual) {
-    if (declared.empty() || declared[0] != -1 || actual.empty() || actual[0] != n) return false;
-    return std::all_of(declared.begin() + 1, declared.end(), [](int64_t d) { return d >= 0; });
-  };
-  std::vector<int> ids;
-  for (size_t id = 0; id < net.tensors().size(); ++id) {
-    if (!impl_->observe[id]) continue;
-    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
-    if (v.dtype() != DataType::kFloat32) continue;
-    if (!batch_leading(net.tensor(static_cast<int>(id)).shape, v.shape())) return false;
-    ids.push_back(static_cast<int>(id));
-  }
+namespace {
+
+// Whether a value of the declared shape `declared` holds one sample per row
+// of a batch of `n`: its first dimension dynamic and `n` at run time, the
+// others static.
+bool batch_leading(const std::vector<int64_t>& declared, const engine::Shape& actual, int64_t n) {
+  if (declared.empty() || declared[0] != -1 || actual.empty() || actual[0] != n) return false;
+  return std::all_of(declared.begin() + 1, declared.end(), [](int64_t d) { return d >= 0; });
+}
+
+// Only the batch may vary: every network input's only dynamic dimension is its first.
+bool inputs_batch_leading(const Network& net) {
   for (int id : net.inputs()) {
     if (net.tensor(id).shape.empty() || net.tensor(id).shape[0] != -1) return false;
     for (size_t d = 1; d < net.tensor(id).shape.size(); ++d) {
       if (net.tensor(id).shape[d] < 0) return false;
     }
   }
+  return true;
+}
+
+void check_rows(const std::vector<int64_t>& rows, int64_t n, const char* what) {
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (rows[k] < 0 || rows[k] >= n || (k > 0 && rows[k] <= rows[k - 1])) {
+      throw InvalidArgument(std::string(what) + ": rows must be ascending indices below the batch's " +
+                            std::to_string(n));
+    }
+  }
+}
+
+// Rows `rows` of `v` (one sample per row of its first axis, `per` values each) into `out`.
+void gather_rows(const engine::Value& v, const std::vector<int64_t>& rows, int64_t per, float* out) {
+  for (size_t k = 0; k < rows.size(); ++k) std::copy_n(v.data<float>() + rows[k] * per, per, out + k * per);
+}
+
+}  // namespace
+
+bool Builder::observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const {
+  const Network& net = impl_->optimized;
+  const int64_t n = impl_->last_rows;
+  if (!impl_->infinities_checked) throw InvalidArgument("observe_rows: no calibration batch has run");
+  if (n <= 0) return false;
+  check_rows(rows, n, "observe_rows");
+  // Only the batch may vary: a tensor whose first dimension is then dynamic
+  // and holds the batch's rows has one sample per row.
+  std::vector<int> ids;
+  for (size_t id = 0; id < net.tensors().size(); ++id) {
+    if (!impl_->observe[id]) continue;
+    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
+    if (v.dtype() != DataType::kFloat32) continue;
+    if (!batch_leading(net.tensor(static_cast<int>(id)).shape, v.shape(), n)) return false;
+    ids.push_back(static_cast<int>(id));
+  }
+  if (!inputs_batch_leading(net)) return false;
   // One tensor at a time (a copy of its rows, not of the whole batch): the
   // batch's values already passed calibrate_batch's collector, so none is
   // rejected as NaN/Inf here unless `collector`'s policy is stricter.
@@ -276,11 +300,30 @@ bool Builder::observe_rows(const std::vector<int64_t>& rows, calib::Collector& c
     const engine::Value& v = impl_->fp32->value(*impl_->state, id);
     const int64_t per = v.numel() / n;
     part.resize(static_cast<size_t>(per) * rows.size());
-    for (size_t k = 0; k < rows.size(); ++k) {
-      std::copy_n(v.data<float>() + rows[k] * per, per, part.data() + k * per);
-    }
+    gather_rows(v, rows, per, part.data());
     collector.observe(net.tensor(id).name, calib::ArrayView::contiguous(part.data(), static_cast<int64_t>(part.size())));
   }
+  return true;
+}
+
+bool Builder::copy_last_rows(const std::string& name, const std::vector<int64_t>& rows,
+                             const std::function<float*(const std::vector<int64_t>&)>& allocate) const {
+  const Network& net = impl_->optimized;
+  const int64_t n = impl_->last_rows;
+  if (!impl_->infinities_checked) throw InvalidArgument("copy_last_rows: no calibration batch has run");
+  if (n <= 0) return false;
+  check_rows(rows, n, "copy_last_rows");
+  const int id = net.find_tensor(name);
+  if (id < 0 || net.tensor(id).is_constant || !inputs_batch_leading(net)) return false;
+  const auto& outputs = net.outputs();
+  // The calibration tensors' values stay in the state until the next run
+  // (calibrate_batch streams them all at once); so do the outputs'.
+  if (!impl_->observe[id] && std::find(outputs.begin(), outputs.end(), id) == outputs.end()) return false;
+  const engine::Value& v = impl_->fp32->value(*impl_->state, id);
+  if (v.dtype() != DataType::kFloat32 || !batch_leading(net.tensor(id).shape, v.shape(), n)) return false;
+  std::vector<int64_t> shape(v.shape().begin(), v.shape().end());
+  shape[0] = static_cast<int64_t>(rows.size());
+  gather_rows(v, rows, v.numel() / n, allocate(shape));
   return true;
 }
 

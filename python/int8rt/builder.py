@@ -457,7 +457,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 
         with phase(config.progress, "build", total=1) as step:
-            engine = Engine(builder.build(result.scales))
+            built = run.built(result.scales)  # auto lowered this engine already
+            engine = Engine(built if built is not None else builder.build(result.scales))
             step.update()
         engine = run.finish(engine, result, accuracy_target=config.accuracy_target,
                             accuracy_metric=config.accuracy_metric, rebuild=rebuild)

@@ -10,6 +10,7 @@
 //    calib::Collector, then build(scales).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -132,6 +133,19 @@ class Builder {
   // false (the caller runs the rows as a batch). InvalidArgument before any
   // batch, or for a row out of range or out of order.
   bool observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const;
+
+  // Rows `rows` (as observe_rows takes them) of float32 tensor `name` as the
+  // last calibrate_batch computed it: a calibration tensor or a network
+  // output, whose leading axis holds the batch's rows, under observe_rows's
+  // conditions on the inputs. `allocate(shape)` ({rows.size(), ...}) returns
+  // where the rows go (contiguous). For the auto calibrator, whose held-out
+  // float32 reference and bias correction's layer inputs come from the
+  // calibration pass instead of another float32 pass over the same samples
+  // (python/int8rt/accuracy/pass_values.py). Returns false, copying nothing,
+  // where the tensor is unknown, not kept or not batch-leading; InvalidArgument
+  // as observe_rows.
+  bool copy_last_rows(const std::string& name, const std::vector<int64_t>& rows,
+                      const std::function<float*(const std::vector<int64_t>&)>& allocate) const;
 
   // Adds `delta` (one value per output channel) to the bias of the Conv or
   // Gemm node `node` of the optimized network, which then reads a new

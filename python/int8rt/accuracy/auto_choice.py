@@ -135,9 +135,17 @@ class Scorer:
     """Errors of an INT8 engine's outputs against float32 on fixed samples;
     outputs that look like class scores centred (module docstring, step 2)."""
 
-    def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int) -> None:
+    def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
+                 reference: Optional[list[dict[str, np.ndarray]]] = None) -> None:
+        """``reference``: the float32 outputs of ``data`` in the chunks
+        ``batches(data, batch_size)`` makes, when the calibration pass kept
+        them (pass_values.py); else a float32 engine computes them."""
         self.data, self.batch_size = data, batch_size
-        ref = self._run(fp32_tap_engine(network, []))
+        chunks = [rows(c) for c in batches(data, batch_size)]
+        if reference is not None and [rows(r) for r in reference] == chunks:
+            ref = reference
+        else:
+            ref = self._run(fp32_tap_engine(network, []))
         self.centred = _class_score_outputs(ref, data, batch_size)
         self.maps = _map_outputs(ref, data, batch_size)
         self.ref = _centre(ref, self.centred, self.maps)
@@ -283,14 +291,16 @@ class Choice:
     engines: dict[str, Any]
 
 
-def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], batch_size: int
-              ) -> tuple[Scorer, str]:
+def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], batch_size: int,
+              reference: Optional[list[dict[str, np.ndarray]]] = None) -> tuple[Scorer, str]:
     """The scorer the choice and the corrections are judged by: on the
     held-out samples (at most ``CHOICE_SAMPLES``), or, without any, on the
-    first ``FIT_SAMPLES`` kept ones; and ``"held-out"`` / ``"fit"``."""
+    first ``FIT_SAMPLES`` kept ones; and ``"held-out"`` / ``"fit"``.
+    ``reference``: the held-out samples' float32 outputs, when kept
+    (:class:`Scorer`)."""
     held_data = take(held, CHOICE_SAMPLES)
     if held_data:
-        return Scorer(network, held_data, batch_size), "held-out"
+        return Scorer(network, held_data, batch_size, reference), "held-out"
     return Scorer(network, take(fit, FIT_SAMPLES), batch_size), "fit"
 
 

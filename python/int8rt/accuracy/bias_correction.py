@@ -27,15 +27,16 @@ The shifts are measured on the first ``SAMPLES`` kept calibration samples
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .._numerics import quantize_weights as _quantize_int8
 from .metrics import fake_quantize
-from .taps import Samples, batches, fp32_tap_engine, groups, one_node_engine, take
+from .taps import Samples, batches, fp32_tap_engine, groups, one_node_engine, rows, take
 
-__all__ = ["SAMPLES", "apply", "correct_biases", "measure_shifts", "quantize_weights"]
+__all__ = ["SAMPLES", "apply", "correct_biases", "layer_inputs", "layer_outputs", "measure_shifts",
+           "quantize_weights"]
 
 logger = logging.getLogger("int8rt")
 
@@ -49,8 +50,10 @@ _ACTIVATION_ATTRS = ("int8rt_activation", "int8rt_clip_min", "int8rt_clip_max")
 # samples of 16 first ones gave PP-OCR cls's rescaled ReLU outputs MSE
 # thresholds up to 13% off those of all 256 samples (the equalized engine's
 # held-out error 0.141 against 0.065 with 32 samples). The measurement runs
-# a float32 pass over them beside every corrected layer twice: on a
-# 32-image calibration (24 kept) it is about a fifth of an auto build.
+# every corrected layer twice over them, on the inputs the float32 network
+# gives it: kept from the calibration pass by the auto calibrator without
+# the accuracy check (pass_values.py), else a float32 pass of its own (on a
+# 32-image calibration, 24 kept, that pass was a seventh of an auto build).
 SAMPLES = 64
 
 
@@ -66,14 +69,16 @@ def quantize_weights(w: np.ndarray, rows_first: bool = True) -> np.ndarray:
     return (q.astype(np.float32) * scale.reshape(bshape)).astype(np.float32)
 
 
-def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:
+def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
+    """The Conv / Gemm nodes bias correction can measure (constant weights,
+    a runtime data input), whatever the scales."""
     tensors = network.tensors()
     out = []
     for i, node in enumerate(network.nodes()):
         if node["op"] not in ("Conv", "Gemm") or node["name"] in fp32_layers or len(node["inputs"]) < 2:
             continue
         x, w = tensors[node["inputs"][0]], tensors[node["inputs"][1]]
-        if not w["is_constant"] or x["is_constant"] or x["name"] not in scales or scales[x["name"]] <= 0:
+        if not w["is_constant"] or x["is_constant"]:
             continue
         attrs = node["attrs"]
         if node["op"] == "Gemm" and (attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0
@@ -83,14 +88,44 @@ def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -
     return out
 
 
+def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:
+    """The layers measured: those of :func:`_layers` whose input has a scale."""
+    tensors, nodes = network.tensors(), network.nodes()
+    return [i for i in _layers(network, fp32_layers)
+            if scales.get(tensors[nodes[i]["inputs"][0]]["name"], 0.0) > 0]
+
+
+def layer_inputs(network: Any, fp32_layers: set[str]) -> set[str]:
+    """The tensors :func:`measure_shifts` reads for any scales: the data
+    inputs of the layers it can measure (pass_values.py keeps them from
+    the calibration pass)."""
+    tensors, nodes = network.tensors(), network.nodes()
+    return {tensors[nodes[i]["inputs"][0]]["name"] for i in _layers(network, fp32_layers)}
+
+
+def layer_outputs(network: Any, fp32_layers: set[str]) -> set[str]:
+    """The outputs of the layers :func:`measure_shifts` can measure that
+    have no fused activation: there the float32 network's own output is
+    the layer's output before any activation, which it measures against
+    (pass_values.py keeps them from the calibration pass)."""
+    tensors, nodes = network.tensors(), network.nodes()
+    return {tensors[nodes[i]["outputs"][0]]["name"] for i in _layers(network, fp32_layers)
+            if not any(k in nodes[i]["attrs"] for k in _ACTIVATION_ATTRS) and len(nodes[i]["outputs"]) == 1}
+
+
 def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
-                   fp32_layers: set[str], affine: Optional[Mapping[str, tuple[float, int]]] = None
-                   ) -> dict[str, list[float]]:
+                   fp32_layers: set[str], values: Sequence[Mapping[str, np.ndarray]] = (),
+                   affine: Optional[Mapping[str, tuple[float, int]]] = None) -> dict[str, list[float]]:
     """Each target layer's correction (the values to add to its bias,
     ``-shift``), measured on the first ``SAMPLES`` samples of ``data``;
-    nothing is changed. ``affine``: the inputs the engine holds with a zero
-    point (unsigned activations), name -> (scale, zero point), quantized on
-    that grid instead of ``scales``' symmetric one."""
+    nothing is changed. ``values``: the layers' float32 inputs (and the
+    outputs of :func:`layer_outputs`) for the first chunks of those samples
+    (``taps.batches`` of them in ``batch_size``, as the calibration pass
+    computed them: pass_values.py); the chunks past them run a float32 pass
+    of their own, and each layer runs alone where its output is not there.
+    ``affine``: the inputs the engine holds with a zero point (unsigned
+    activations), name -> (scale, zero point), quantized on that grid instead
+    of ``scales``' symmetric one."""
     affine = affine or {}
     data = take(data, SAMPLES)
     nodes, tensors = network.nodes(), network.tensors()
@@ -108,21 +143,29 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     if not engines:
         return {}
     wanted = {name for _, _, runtime in engines.values() for name in runtime} - {n for g in groups(data) for n in g}
-    ctx = fp32_tap_engine(network, sorted(wanted)).create_execution_context()
+    kept_outputs = layer_outputs(network, fp32_layers)
+    ctx = None
     sums: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
-    for chunk in batches(data, batch_size):
-        values = ctx.run(chunk)
-        values.update(chunk)
+    for k, chunk in enumerate(batches(data, batch_size)):
+        if k < len(values) and values[k] and wanted.issubset(values[k]) and rows(values[k]) == rows(chunk):
+            chunk_values = dict(values[k])
+        else:  # a float32 pass of its own
+            ctx = ctx or fp32_tap_engine(network, sorted(wanted)).create_execution_context()
+            chunk_values = ctx.run(chunk)
+        chunk_values.update(chunk)
         for i, (ref_engine, q_engine, runtime) in engines.items():
-            x_name = tensors[nodes[i]["inputs"][0]]["name"]
-            feeds = {r: values[r] for r in runtime}
-            (y,) = ref_engine.create_execution_context().run(feeds).values()
-            feeds[x_name] = (fake_quantize(values[x_name], *affine[x_name]) if x_name in affine else
-                             fake_quantize(values[x_name], scales[x_name]))
+            x_name, y_name = (tensors[nodes[i][k][0]]["name"] for k in ("inputs", "outputs"))
+            feeds = {r: chunk_values[r] for r in runtime}
+            if y_name in chunk_values and y_name in kept_outputs:  # the network's own, no activation fused
+                y = chunk_values[y_name]
+            else:
+                (y,) = ref_engine.create_execution_context().run(feeds).values()
+            feeds[x_name] = (fake_quantize(chunk_values[x_name], *affine[x_name]) if x_name in affine else
+                             fake_quantize(chunk_values[x_name], scales[x_name]))
             (yq,) = q_engine.create_execution_context().run(feeds).values()
             axes = tuple(a for a in range(y.ndim) if a != 1)
-            d = (yq.astype(np.float64) - y).sum(axis=axes)
+            d = np.subtract(yq, y, dtype=np.float64).sum(axis=axes)  # as yq.astype(float64) - y, one copy fewer
             sums[i] = sums.get(i, 0.0) + d
             counts[i] = counts.get(i, 0) + y.size // y.shape[1]
     return {nodes[i]["name"]: (-total / max(1, counts[i])).astype(np.float32).tolist() for i, total in sums.items()}

@@ -110,7 +110,8 @@ class SampleRouter:
         return self.every >= 2 and index % self.every == self.every - 1
 
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
-             fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None
+             fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None,
+             after_feed: Optional[Callable[[tuple, np.ndarray, np.ndarray], None]] = None
              ) -> Callable[[Inputs], None]:
         """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
         batch with none calls ``skip`` (which must count it as a batch).
@@ -118,7 +119,10 @@ class SampleRouter:
         calibrating rows also to ``fit_feed`` (without one, held-out rows
         stay out of ``feed``), right after ``feed`` got their whole batch:
         ``fit_feed(rows' inputs, their indices in that batch)`` (indices
-        None for a :class:`WholeBatch`)."""
+        None for a :class:`WholeBatch`); before it, ``after_feed(the inputs'
+        shapes past axis 0, indices of the rows just kept for the second
+        pass (:meth:`search_data`), of the rows just held out)``, for a
+        batch that is not a :class:`WholeBatch` (pass_values.py)."""
         both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
@@ -152,11 +156,12 @@ class SampleRouter:
                 skip()
                 return
             part = inputs if whole or len(calib) == n else _take(inputs, calib)
-            if len(calib):
-                self._keep(part, len(calib))
+            searched = self._keep(part, len(calib)) if len(calib) else False
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
+                if after_feed is not None and not whole:
+                    after_feed(_signature(inputs), calib if searched else calib[:0], check)
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return
@@ -186,12 +191,16 @@ class SampleRouter:
             bad |= ~finite
         return rows[~bad] if n is not None else (rows if not bad.any() else rows[:0])
 
-    def _keep(self, part: Inputs, count: int) -> None:
-        if self.search_count < self.max_search:
+    def _keep(self, part: Inputs, count: int) -> bool:
+        """Keeps calibrating rows for a second pass and for a check without
+        held-out samples; True where they joined :meth:`search_data`."""
+        searched = self.search_count < self.max_search
+        if searched:
             self._search.append(part)
             self.search_count += count
         if not self._check and sum(rows(p) for p in self._first) < self.max_check:
             self._first.append(part)
+        return searched
 
     @property
     def held_out(self) -> bool:

@@ -3,7 +3,11 @@ calibration stream (holdout.py), makes the ``auto`` calibrator's choices
 when it is the calibrator (the thresholds, auto_choice.py; bias correction
 on or off, measured on the same held-out samples), and after the build
 measures the engine (check.py) and stores the report in the engine's
-metadata.
+metadata. The auto calibrator without the check reads the held-out float32
+outputs and bias correction's layer inputs from the calibration pass
+(pass_values.py), lowers the engine without a correction once (the chosen
+set's where its scales are the final ones) and hands the builder the
+engine it already lowered (:meth:`built`).
 
 ``int8rt.builder`` calls it at four points: :meth:`wrap` around the feed of
 its calibration loop, :meth:`thresholds` before ``session.finish``,
@@ -25,6 +29,7 @@ from .._numerics import scale_from_amax
 from . import auto_choice, check, mixed
 from . import bias_correction as biascorr
 from .holdout import SampleRouter
+from .pass_values import PassValues
 from .taps import batches, count
 from .report import METADATA_KEY, BuildReport
 
@@ -99,8 +104,14 @@ class CalibrationRun:
         self._int8_names: set[str] = set()
         self._judge: Any = None      # auto: the scorer its choices are judged by (auto_choice.judge_for)
         self._where = ""
-        self._chosen_engine: Any = None  # auto: the chosen set's engine, when built from the final scales
+        # auto: the build's engine without a correction, lowered once (the
+        # chosen set's where its scales are the final ones): scales, engine, its errors
+        self._plain: Optional[tuple[dict[str, float], Any, Any]] = None
         self._auto: Optional[dict[str, Any]] = None  # auto: its decisions, for the build report
+        self._pass: Optional[PassValues] = None  # auto without the check: values kept from the calibration pass
+        # auto: the bias-corrected engine it measured and kept, and its scales (built())
+        self._corrected_engine: Optional[tuple[dict[str, float], Any]] = None
+        self._corrected_builder: Any = None  # the fresh builder that engine was lowered from
 
     @property
     def _chunk(self) -> int:
@@ -132,9 +143,16 @@ class CalibrationRun:
             self._fit = Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
                                   nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
             fit_feed = lambda inputs, rows: observe(inputs, rows, self._fit)  # noqa: E731
+            # the held-out float32 reference and bias correction's layer inputs, from this pass
+            self._pass = PassValues(self._builder, [self._network.tensor(i)["name"] for i in self._network.outputs()],
+                                    [] if self.bias_correction is False else
+                                    sorted((biascorr.layer_inputs(self._network, self._fp32_layers)
+                                            | biascorr.layer_outputs(self._network, self._fp32_layers))
+                                           - set(self._builder.input_names())))
         # A batch made only of held-out samples still counts as a batch read
         # from the calibrator (its index in messages stays right).
-        return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None), fit_feed=fit_feed)
+        return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None), fit_feed=fit_feed,
+                                after_feed=self._pass.after_batch if self._pass is not None else None)
 
     def thresholds(self, session: Any) -> Optional[dict[str, float]]:
         """The auto calibrator's thresholds (None for the other calibrators,
@@ -158,14 +176,17 @@ class CalibrationRun:
                                                    methods=auto_choice.GLOBAL_METHODS[1:]))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        reference = (self._pass.reference(self.router.check_count, auto_choice.CHOICE_SAMPLES, self._chunk)
+                     if self._pass is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
-                                                         self.router.held_data(), self._chunk)
+                                                         self.router.held_data(), self._chunk, reference)
         choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines)
         self._methods = choice.methods
         # the chosen method's exact search, over every sample's histograms
         amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
         if all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
-            self._chosen_engine = choice.engines.get(choice.label)  # the same engine
+            if choice.label in choice.engines:  # the same engine
+                self._plain = (_scales(choice.amaxes), choice.engines[choice.label], choice.errors[choice.label])
         self._auto = dict(thresholds=choice.label, samples=count(self._judge.data),
                           errors={k: round(e.relative_l2, 6) for k, e in choice.errors.items()})
         logger.info("auto calibration, output relative L2 on %d %s samples (class scores and dense maps: "
@@ -208,8 +229,8 @@ class CalibrationRun:
             trial.calibrate_batch(chunk, collector._native)
         names = {n for n in rescaled if n in self._int8_names and n in collector}
         trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes)
-        plain = self._chosen_engine if self._chosen_engine is not None else self._builder.build(_scales(amaxes))
-        without, with_ = self._judge(plain), self._judge(trial.build(_scales(trial_amaxes)))
+        without = self._plain_errors(_scales(amaxes))
+        with_ = self._judge(trial.build(_scales(trial_amaxes)))
         # clearly (auto_choice's margin and t-test), unlike bias correction: the
         # rescaled tensors' thresholds come from the kept samples only, and on
         # the test-made collapse model a 3% lower held-out error came with 1.1
@@ -227,8 +248,29 @@ class CalibrationRun:
         adopt()
         self._builder = trial
         self._network = trial.optimized_network()
-        self._chosen_engine = None
+        self._plain = None
+        if self._pass is not None:  # the layer inputs kept are the network's before equalization
+            self._pass.drop_layer_inputs()
         return trial_amaxes
+
+    def _plain_errors(self, scales: dict[str, float]) -> Any:
+        """The errors of the build's engine as it stands (``scales``, no
+        correction) on the judging samples, lowered and run once: the
+        chosen set's where that engine is this one."""
+        if self._plain is None or self._plain[0] != scales:
+            engine = self._builder.build(scales)
+            self._plain = (dict(scales), engine, self._judge(engine))
+        return self._plain[2]
+
+    def built(self, scales: dict[str, float]) -> Optional[Any]:
+        """The engine (``_core.Engine``) that ``builder.build(scales)``
+        would lower, where auto has lowered it already: the chosen set's
+        engine, or the bias-corrected one it measured (from a builder like
+        the build's); else None."""
+        scales = dict(scales)
+        if self._corrected:
+            return self._corrected_engine[1] if self._corrected_engine and self._corrected_engine[0] == scales else None
+        return self._plain[1] if self._plain is not None and self._plain[0] == scales else None
 
     @property
     def builder(self) -> Any:
@@ -256,7 +298,11 @@ class CalibrationRun:
             return
         t0 = time.perf_counter()
         deltas = biascorr.measure_shifts(self._network, result.scales, data, self._chunk, self._fp32_layers,
+                                         self._pass.layer_inputs(biascorr.SAMPLES, self._chunk)
+                                         if self._pass is not None else (),
                                          affine=self._affine_grids(result.scales))
+        if self._pass is not None:
+            self._pass.release()
         keep = bool(deltas)
         if self.bias_correction is None and deltas and self._fresh is not None:  # auto: measured with and without
             keep = self._bias_correction_helps(result.scales, deltas)
@@ -270,6 +316,9 @@ class CalibrationRun:
             self._deltas = dict(deltas)
             logger.info("bias correction: %d layers, mean |shift| %.3g", len(deltas),
                         float(np.mean([np.abs(np.asarray(d)).mean() for d in deltas.values()])))
+            if self._corrected_builder is None or not _same_network(self._corrected_builder, self._builder):
+                self._corrected_engine = None  # measured on another network (or not at all): lower this one
+        self._corrected_builder = None
         self._seconds["bias_correction"] = time.perf_counter() - t0
 
     def _decide_unsigned(self, result: Any) -> None:
@@ -293,8 +342,7 @@ class CalibrationRun:
         if not held:
             self._auto["unsigned_activations"] = "off (no non-negative int8 tensor whose readers all take a zero point)"
             return
-        plain = self._chosen_engine if self._chosen_engine is not None else self._builder.build(result.scales)
-        without, with_ = self._judge(plain), self._judge(candidate)
+        without, with_ = self._plain_errors(result.scales), self._judge(candidate)
         keep = with_.relative_l2 < without.relative_l2
         self._auto["unsigned_activations"] = f"on (auto, {held} int8 tensors)" if keep else "off (auto)"
         self._auto["errors"].update({"unsigned off": round(without.relative_l2, 6),
@@ -306,7 +354,7 @@ class CalibrationRun:
             adopt()
             self._unsigned = True
             self._builder = trial
-            self._chosen_engine = candidate
+            self._plain = (dict(result.scales), candidate, with_)  # the build's engine without a correction now
         self._seconds["auto_unsigned"] = time.perf_counter() - t0
 
     def _affine_grids(self, scales: dict[str, float]) -> dict[str, tuple[float, int]]:
@@ -315,17 +363,21 @@ class CalibrationRun:
         when unsigned activations are off."""
         if not self._unsigned:
             return {}
-        engine = self._chosen_engine if self._chosen_engine is not None else self._builder.build(scales)
+        engine = self.built(scales) if not self._corrected else None
+        engine = engine if engine is not None else self._builder.build(scales)
         return {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0}
 
     def _bias_correction_helps(self, scales: dict[str, float], deltas: dict[str, list[float]]) -> bool:
         """Whether the engine with the corrected biases is closer to float32
         on the auto choice's judging samples than the one without
         (:func:`_helps`); recorded in the report."""
-        plain = self._chosen_engine if self._chosen_engine is not None else self._builder.build(scales)
-        corrected = biascorr.apply(self._fresh(), deltas).build(scales)
-        without, with_ = self._judge(plain), self._judge(corrected)
+        without = self._plain_errors(dict(scales))
+        corrected_builder = biascorr.apply(self._fresh(), deltas)
+        corrected = corrected_builder.build(scales)
+        with_ = self._judge(corrected)
         keep = _helps(with_, without)
+        if keep:  # the build's engine, where the build's builder is like this one (before_build)
+            self._corrected_engine, self._corrected_builder = (dict(scales), corrected), corrected_builder
         assert self._auto is not None
         self._auto["bias_correction"] = "on (auto)" if keep else "off (auto)"
         self._auto["errors"].update({"bias correction off": round(without.relative_l2, 6),
@@ -396,6 +448,16 @@ def _helps(with_: Any, without: Any) -> bool:
     ResNet-50: 0.349 against 0.314 centred cosine; RESULTS_accuracy.md,
     2026-12-03 morning)."""
     return with_.relative_l2 < without.relative_l2
+
+
+def _same_network(a: Any, b: Any) -> bool:
+    """Whether builders ``a`` and ``b`` (``_core.Builder``) hold the same
+    optimized network: nodes (ops, attributes, wiring) and tensors (names,
+    shapes, types) alike. Their constants are alike by construction (the
+    same model, rewrites replayed, the same bias corrections); what the
+    calibration pass may change is the shapes it annotates."""
+    na, nb = a.optimized_network(), b.optimized_network()
+    return na.nodes() == nb.nodes() and na.tensors() == nb.tensors()
 
 
 def _scales(amaxes: dict[str, float]) -> dict[str, float]:

@@ -1,0 +1,144 @@
+"""Values of the calibration pass that the ``auto`` calibrator's later steps
+read again: copied out of the builder right after each batch instead of
+computed by another float32 pass over the same samples.
+
+Without the accuracy check, every calibration sample runs through the float32
+network once (holdout.py's ``calibrate_held``), and the builder keeps the
+batch's values until the next one (``Builder.copy_last_rows``). Two steps of
+auto read values of those very samples:
+
+- the choice and the corrections are scored against the float32 outputs of
+  the held-out samples (auto_choice.Scorer): their rows of the network's
+  outputs are kept here;
+- bias correction measures each Conv / Gemm on the inputs the float32
+  network gives it for the first ``bias_correction.SAMPLES`` kept samples
+  (``measure_shifts``), against its float32 output before any activation:
+  their rows of those layers' inputs, and of the outputs of those with no
+  activation fused, are kept here, at most ``BUDGET_BYTES`` (past it, the
+  remaining samples' chunks run their own float32 pass as before).
+
+The float32 network computes each sample alone (its kernels are
+batch-invariant, builder.h), so the rows are the values a float32 engine
+gives for those samples in any batch: the engines, the choice and the
+corrections are what the separate passes gave (``tests/test_auto_pass_values.py``
+compares both ways byte for byte). Until 2026-12-03 those two passes were a
+third of an auto build's time beyond the calibration pass (RESULTS.md §32).
+Where rows cannot be read (a dimension beyond the batch varies, inputs that
+are not batch-first, a fixed batch), nothing is kept and each step runs its
+own pass.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import numpy as np
+
+from .taps import batches, take
+
+__all__ = ["BUDGET_BYTES", "PassValues"]
+
+# Most bytes of layer inputs kept for bias correction: ConvNeXt-Tiny at
+# 224x224 gives its Conv / Gemm 10.7 MB of inputs per sample (684 MB for
+# bias_correction.SAMPLES), a little below half of what its calibration
+# batch of 8 holds in the builder anyway (184 MB per sample).
+BUDGET_BYTES = 1 << 30
+
+Rows = dict[str, np.ndarray]
+
+
+class PassValues:
+    """Rows of the calibration pass's values, kept per batch part in the
+    order holdout.SampleRouter keeps the parts (its held-out ``_check`` and
+    kept ``_search`` lists).
+
+    Args:
+        builder: the ``_core.Builder`` whose ``calibrate_batch`` runs the pass.
+        outputs: the network's output names (the scorer's reference).
+        layer_inputs: the tensors bias correction may read (none: not kept):
+            its layers' inputs and outputs (bias_correction.layer_inputs,
+            layer_outputs).
+        budget: most bytes of ``layer_inputs`` rows kept (default ``BUDGET_BYTES``).
+    """
+
+    def __init__(self, builder: Any, outputs: Iterable[str], layer_inputs: Iterable[str],
+                 budget: Optional[int] = None) -> None:
+        self._builder = builder
+        self._outputs = sorted(outputs)  # in the order an ExecutionContext's run returns them
+        self._layer_inputs = list(layer_inputs)
+        self._budget = BUDGET_BYTES if budget is None else budget
+        self._held: Optional[list[tuple[tuple, Rows]]] = []   # None: some part could not be read
+        self._kept: Optional[list[tuple[tuple, Rows]]] = [] if self._layer_inputs else None
+        self._kept_full = False  # the budget is spent: later parts are not kept
+        self._bytes = 0
+
+    def after_batch(self, signature: tuple, kept: np.ndarray, held: np.ndarray) -> None:
+        """Right after the builder ran a batch: keeps the network outputs of
+        its ``held`` rows and the layer inputs of its ``kept`` rows (each:
+        the batch's row indices that the router appended to its held-out or
+        kept samples; either may be empty). ``signature``: the inputs' shapes
+        past axis 0 (holdout's grouping)."""
+        if len(held) and self._held is not None:
+            rows = self._rows(self._outputs, held)
+            self._held = None if rows is None else [*self._held, (signature, rows)]
+        if len(kept) and self._kept is not None and not self._kept_full:
+            rows = self._rows(self._layer_inputs, kept)
+            size = 0 if rows is None else sum(a.nbytes for a in rows.values())
+            if rows is None:
+                self._kept = None
+            elif self._bytes + size > self._budget:
+                self._kept_full = True
+            else:
+                self._kept.append((signature, rows))
+                self._bytes += size
+
+    def _rows(self, names: list[str], rows: np.ndarray) -> Optional[Rows]:
+        indices = [int(r) for r in rows]
+        out: Rows = {}
+        for name in names:
+            value = self._builder.copy_last_rows(name, indices)
+            if value is None:
+                return None
+            out[name] = value
+        return out
+
+    def reference(self, count: int, limit: int, batch_size: int) -> Optional[list[Rows]]:
+        """The float32 outputs of the first ``limit`` held-out samples, in the
+        chunks ``taps.batches(take(held samples, limit), batch_size)`` makes
+        of the samples themselves; None unless every one of the router's
+        ``count`` held-out samples was read."""
+        if not self._held or sum(_rows_of(r) for _, r in self._held) != count:
+            return None
+        return list(batches(take(_groups(self._held), limit), batch_size))
+
+    def layer_inputs(self, limit: int, batch_size: int) -> list[Rows]:
+        """The kept samples' layer inputs, in the chunks
+        ``taps.batches(take(kept samples, limit), batch_size)`` makes of the
+        samples, from the first: as many chunks as were kept (the budget can
+        end them early; the last may then be short). Only where the kept
+        samples share one input shape (one group), else none."""
+        if not self._kept:
+            return []
+        groups = _groups(self._kept)
+        return list(batches(take(groups, limit), batch_size)) if len(groups) == 1 else []
+
+    def drop_layer_inputs(self) -> None:
+        """Forgets the layer inputs kept (the network changed: cross-layer
+        equalization kept after calibration, run.py)."""
+        self._kept = None
+
+    def release(self) -> None:
+        """Drops what is kept (once bias correction has run)."""
+        self._held = self._kept = None
+
+
+def _rows_of(rows: Rows) -> int:
+    return len(next(iter(rows.values()))) if rows else 0
+
+
+def _groups(parts: list[tuple[tuple, Rows]]) -> list[Rows]:
+    """The parts' rows concatenated per input signature, in order of first
+    appearance: holdout._groups's grouping of the samples themselves."""
+    by_sig: dict[tuple, list[Rows]] = {}
+    for sig, rows in parts:
+        by_sig.setdefault(sig, []).append(rows)
+    return [{k: np.concatenate([p[k] for p in same]) for k in same[0]} for same in by_sig.values()]
