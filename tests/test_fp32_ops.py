@@ -171,6 +171,8 @@ CONV_PATHS = {
     "3x3 NHWC conv (pixels as rows, channels as columns)": ((2, 32, 9, 11), (64, 32, 3, 3), 1, 1, False),
     "3x3 / 2 NHWC conv": ((1, 32, 16, 16), (32, 32, 3, 3), 2, 1, False),
     "7x7 / 2 NHWC conv over 3 channels (a stem)": ((1, 3, 20, 20), (32, 3, 7, 7), 2, 3, False),
+    "1x3 rows too narrow for the NHWC conv, output-transposed (Silero VAD)": ((1, 129, 1, 4), (128, 129, 1, 3), 1, 1,
+                                                                            False),
 }
 
 
@@ -1216,6 +1218,39 @@ def test_recurrent_layers_against_onnx_runtime(op: str, direction: str, layout: 
     for k, (a, b) in enumerate(zip(ours, ref)):
         assert a.shape == b.shape, (op, k, a.shape, b.shape)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6, err_msg=f"{op} {attrs} output {k}")
+
+
+@pytest.mark.parametrize("op,direction,layout,extra", [
+    ("LSTM", "bidirectional", 0, {}), ("LSTM", "forward", 1, {}), ("GRU", "reverse", 0, {}),
+    ("GRU", "forward", 0, {"linear_before_reset": 1}), ("RNN", "bidirectional", 1, {})])
+def test_recurrent_weights_packed_once_give_the_same_bits(op: str, direction: str, layout: int, extra: dict) -> None:
+    """Constant W and R are packed into the SGEMM panels when the layer is made
+    (rnn_f32.cc); as graph inputs they are packed per call. Same arithmetic,
+    so the same bits, over sizes that span several panels and K slices."""
+    import onnx
+    from onnx import helper, numpy_helper
+    dirs = 2 if direction == "bidirectional" else 1
+    H = 37
+    ins = _rnn_inputs(np.random.default_rng(41), op, T=5, B=3, I=300, H=H, dirs=dirs, layout=layout, bias=True,
+                      initial=True, lens=False, peep=False)
+    attrs = dict(extra, hidden_size=H, direction=direction, **({"layout": 1} if layout else {}))
+    names = ["x", "w", "r"] + [f"in{i}" if a is not None else "" for i, a in enumerate(ins[3:], 3)]
+    outs = ["y", "y_h"]
+    results = []
+    for weights_are_inputs in (False, True):
+        graph_in = ["x", "w", "r"] if weights_are_inputs else ["x"]
+        inits = [numpy_helper.from_array(a, n) for n, a in zip(names, ins) if a is not None and n not in graph_in]
+        graph = helper.make_graph(
+            [helper.make_node(op, names, outs, **attrs)], "g",
+            [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, list(a.shape)) for n, a in zip(names, ins)
+             if n in graph_in],
+            [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, [None] * (4 if k == 0 else 3))
+             for k, o in enumerate(outs)], inits)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+        engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+        results.append(engine.run({n: a for n, a in zip(names, ins) if n in graph_in}))
+    for o in outs:
+        assert np.array_equal(results[0][o], results[1][o]), (op, o)
 
 
 def _unary_float64(op: str, attrs: dict, xd: np.ndarray) -> np.ndarray:

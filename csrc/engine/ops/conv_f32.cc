@@ -209,12 +209,13 @@ class ConvLayer : public Layer {
     return s;
   }
 
-  // Output planes in runs of about 32 KiB per kernel call; the kernel adds
+  // Output planes in runs of about 64 KiB per kernel call (the kernel
+  // fetches a run's next plane ahead of it); the kernel adds
   // the residual and applies Relu / Clip (fused_) in registers, any other
   // activation follows on the run while it is in cache.
   void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
                  float* y, const Geom& g) const {
-    const int64_t P = g.oh * g.ow, run = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, P));
+    const int64_t P = g.oh * g.ow, run = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P));
     const kernels::SgemmEpilogue& clip = fused_;
     kernels::DwConvF32Plane p;
     p.x = x; p.w = w; p.bias = bias; p.y = y; p.C = g.C;
@@ -346,8 +347,14 @@ class ConvLayer : public Layer {
   // Kernels larger than 1x1 only up to 64 pixels: their im2col panels, 8
   // pixels wide, are packed per tile and cost more than the padding saves
   // on larger planes (measured: 3x3 128 @28 2.2x slower, 3x3 512 @7 faster).
+  // The NHWC conv, where it takes the geometry, runs first; where it declines
+  // (output rows narrower than its tile: Silero VAD's 1x3 convs over 4
+  // frames) the choice is made here as for any conv with constant weights,
+  // instead of an im2col SGEMM packing the weights on every call.
   bool transposed(const Geom& g) const {
-    if (!bf16_.empty() || g.G != 1 || (packed_.empty() && !taps_) || nhwc_) return false;
+    const bool constant_weights = !packed_.empty() || taps_ || nhwc_;
+    if (!bf16_.empty() || g.G != 1 || !constant_weights) return false;
+    if (nhwc_ && kernels::nhwc_conv_declines(tap_shape(g), uk_->mr).empty()) return false;
     const int64_t nr = uk_->nr, P = g.oh * g.ow;
     if (g.kh * g.kw > 1 && P > 64) return false;
     auto padded = [nr](int64_t n) { return (n + nr - 1) / nr * nr; };

@@ -15,9 +15,12 @@
 // without it only taps inside the input count. Windows are separable, so the
 // count is count_d(oz) * count_h(oy) * count_w(ox) (count_d = 1 below 3-D).
 //
-// Loop order per output plane: for each depth tap (3-D), for each tap
-// (ky, kx), for each output row, the inner loop runs over output columns,
-// which the compiler vectorises. 1-D and 2-D have depth 1.
+// Float MaxPool over 1-D or 2-D windows runs on the maxpool_f32 kernel
+// family (kernels/maxpool_f32.h), runs of output planes per call (1-D as
+// one row). AveragePool and 3-D MaxPool loop per output plane: for each depth
+// tap (3-D), for each tap (ky, kx), for each output row, the inner loop runs
+// over output columns, which the compiler vectorises. 1-D and 2-D have
+// depth 1.
 #include <algorithm>
 #include <limits>
 
@@ -25,6 +28,7 @@
 #include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "kernels/maxpool_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -79,6 +83,10 @@ class PoolLayer : public Layer {
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     const int64_t planes = os[0] * os[1];
+    if (is_max_ && w_.kernel.size() <= 2) {
+      max_planes(x, y, planes, h, wd);
+      return;
+    }
     std::vector<float> count_w(static_cast<size_t>(wd.out));
     std::vector<float> count_h(static_cast<size_t>(h.out));
     for (int64_t o = 0; o < wd.out; ++o) count_w[o] = static_cast<float>(tap_count(wd, o, include_pad_));
@@ -153,6 +161,23 @@ class PoolLayer : public Layer {
     });
   }
 
+  // 1-D / 2-D MaxPool on the kernel, runs of about 16 KiB of output planes per call.
+  void max_planes(const float* x, float* y, int64_t planes, const Dim& h, const Dim& wd) const {
+    kernels::MaxPoolF32Planes p;
+    p.x = x; p.y = y;
+    p.H = h.in; p.W = wd.in; p.oh = h.out; p.ow = wd.out;
+    p.kh = h.k; p.kw = wd.k; p.sh = h.s; p.sw = wd.s; p.dh = h.d; p.dw = wd.d; p.ph = h.pb; p.pw = wd.pb;
+    const int64_t run = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, h.out * wd.out));
+    parallel_for(planes, run, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; t += run) {
+        kernels::MaxPoolF32Planes part = p;
+        part.first = t;
+        part.count = std::min(run, end - t);
+        maxpool_->planes(part);
+      }
+    });
+  }
+
   // One input slice's 2-D taps (ky, kx) folded into one output slice.
   void pool_slice(const float* src, float* dst, const Dim& h, const Dim& wd) const {
     for (int64_t ky = 0; ky < h.k; ++ky) {
@@ -209,6 +234,7 @@ class PoolLayer : public Layer {
   bool with_indices_;
   bool column_major_;
   std::string prefix_;
+  const kernels::MaxPoolF32Kernel* maxpool_ = &kernels::choose<kernels::MaxPoolF32Kernel>();  // once per layer
 };
 
 LayerFactory make_pool(bool is_max) {

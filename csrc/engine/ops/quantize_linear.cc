@@ -232,22 +232,29 @@ class QuantizeLinearLayer : public Layer {
   template <typename Y>
   static void quantize_f32(const float* x, Y* y, int64_t n, const QuantGeometry& g, const std::vector<double>& s,
                            const std::vector<double>& z) {
+    for_each_scale_run(g, n, [&](int64_t b, int64_t e, int64_t k) {
+      quantize_run(x + b, y + b, e - b, static_cast<float>(s[k]), static_cast<float>(z[k]));
+    });
+  }
+
+  // One run of one scale: restrict pointers and selects, so that the loop
+  // vectorises (through the references of a lambda, every byte store made
+  // the compiler reload both pointers, and the loop ran scalar).
+  template <typename Y>
+  static void quantize_run(const float* __restrict x, Y* __restrict y, int64_t n, float sk, float zk) {
     constexpr float lo = static_cast<float>(std::numeric_limits<Y>::lowest());
     constexpr float hi = static_cast<float>(std::numeric_limits<Y>::max());
     constexpr float kRound = 12582912.f;  // 1.5 * 2^23
-    for_each_scale_run(g, n, [&](int64_t b, int64_t e, int64_t k) {
-      const float sk = static_cast<float>(s[k]), zk = static_cast<float>(z[k]);
-      const float qlo = lo - zk - 1.f, qhi = hi - zk + 1.f;
-      for (int64_t i = b; i < e; ++i) {
-        float q = x[i] / sk;
-        q = q > qlo ? q : qlo;  // NaN -> qlo -> lo, as quantize_one
-        q = q < qhi ? q : qhi;
-        float v = ((q + kRound) - kRound) + zk;
-        v = v > lo ? v : lo;
-        v = v < hi ? v : hi;
-        y[i] = static_cast<Y>(v);
-      }
-    });
+    const float qlo = lo - zk - 1.f, qhi = hi - zk + 1.f;
+    for (int64_t i = 0; i < n; ++i) {
+      float q = x[i] / sk;
+      q = q > qlo ? q : qlo;  // NaN -> qlo -> lo, as quantize_one
+      q = q < qhi ? q : qhi;
+      float v = ((q + kRound) - kRound) + zk;
+      v = v > lo ? v : lo;
+      v = v < hi ? v : hi;
+      y[i] = static_cast<Y>(static_cast<int32_t>(v));
+    }
   }
 
   DataType output_dtype(const Value* zp) const {
@@ -355,8 +362,7 @@ class DequantizeLinearLayer : public Layer {
           const X* xp = x.data<X>();
           float* yp = y.data<float>();
           for_each_scale_run(g, x.numel(), [&](int64_t b, int64_t e, int64_t k) {
-            const float sk = static_cast<float>(s[k]), zk = static_cast<float>(z[k]);
-            for (int64_t i = b; i < e; ++i) yp[i] = (static_cast<float>(xp[i]) - zk) * sk;
+            dequantize_run(xp + b, yp + b, e - b, static_cast<float>(s[k]), static_cast<float>(z[k]));
           });
           done = true;
         }
@@ -385,6 +391,12 @@ class DequantizeLinearLayer : public Layer {
   std::string describe() const override { return "dequantize linear (run time)"; }
 
  private:
+  // One run of one scale, restrict pointers so that it vectorises.
+  template <typename X>
+  static void dequantize_run(const X* __restrict x, float* __restrict y, int64_t n, float sk, float zk) {
+    for (int64_t i = 0; i < n; ++i) y[i] = (static_cast<float>(x[i]) - zk) * sk;
+  }
+
   int64_t axis_ = 1, block_ = 0;
   std::optional<DataType> output_dtype_;
   std::string prefix_;

@@ -20,14 +20,12 @@
 // length leave its state unchanged and write zeros to Y (ONNX Runtime's
 // behaviour); Y_h / Y_c hold the state after its last step.
 //
-// x W' for every step is one GEMM before the loop (all T*B rows; layout 1:
-// one per batch entry, its T rows written B rows apart); H R' is one GEMM
-// per step (kernels/sgemm_f32.h). Constant W and R (LSTM, RNN; GRU: W) are
-// packed once per direction when the layer is made (kernels::PackedB), so a
-// step does not repack the whole of R for its one row of H (ddddocr's
-// bidirectional LSTM, H = 512: 4 MiB per direction and step). Custom
-// `activations` lists are refused at import (string-list attributes), so
-// only the defaults exist here.
+// x W' for every step is one GEMM before the loop; H R' is one GEMM per step
+// (kernels/sgemm_f32.h). Constant W and R are packed into the SGEMM kernel's
+// panels once, when the layer is made (kernels::pack_b_once: the same
+// arithmetic): a step packed R again otherwise, 256 KB for a 128-unit LSTM,
+// most of a streaming model's step (Silero VAD). Custom `activations` lists are refused at import
+// (string-list attributes), so only the defaults exist here.
 //
 // int8rt.QLSTM / QGRU / QRNN (the INT8 lowering, contracts.h QRnnAttrs) are
 // the same layers with X in int8 and those GEMMs on int8 kernels
@@ -87,10 +85,8 @@ class RnnLayer : public Layer {
       const Tensor& w = constant_input(net, node, 1, "W");
       const int64_t gate_rows = w.shape.size() == 3 ? w.shape[1] : 0;
       q_ = std::make_unique<QRnnGemms>(net, node, dirs_, gate_rows, cell != Cell::kGru);
-    } else {
-      pack_constant(net, node, 1, &w_packed_);
-      if (cell != Cell::kGru) pack_constant(net, node, 2, &r_packed_);  // GRU reads R in two parts
     }
+    pack_constant_weights(net, node);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -170,6 +166,46 @@ class RnnLayer : public Layer {
   std::string describe() const override { return q_ ? q_->describe() : "fp32"; }
 
  private:
+  // Per direction, the float32 W' and R' (GRU: R's z/r rows and its
+  // candidate rows apart, as step multiplies them) in uk_'s panels, where the
+  // node's W / R are float32 constants of the expected shape; empty otherwise.
+  void pack_constant_weights(const Network& net, const Node& node) {
+    const int64_t G = gates(cell_);
+    const Tensor& w = net.tensor(node.inputs[1]);
+    if (!q_ && w.is_constant && w.dtype == DataType::kFloat32 && w.shape.size() == 3 && w.shape[0] == dirs_) {
+      const int64_t GH = w.shape[1], I = w.shape[2];
+      for (int64_t dir = 0; dir < dirs_; ++dir) {
+        packed_w_.push_back(kernels::pack_b_once(uk_, I, GH, {w.f32.data() + dir * GH * I, I, true}));
+      }
+    }
+    const Tensor& r = net.tensor(node.inputs[2]);
+    if (!r.is_constant || r.dtype != DataType::kFloat32 || r.shape.size() != 3 || r.shape[0] != dirs_ ||
+        r.shape[1] != G * r.shape[2]) {
+      return;
+    }
+    const int64_t H = r.shape[2];
+    for (int64_t dir = 0; dir < dirs_; ++dir) {
+      const float* rd = r.f32.data() + dir * G * H * H;
+      if (cell_ == Cell::kGru) {
+        packed_r_.push_back(kernels::pack_b_once(uk_, H, 2 * H, {rd, H, true}));
+        packed_r_candidate_.push_back(kernels::pack_b_once(uk_, H, H, {rd + 2 * H * H, H, true}));
+      } else {
+        packed_r_.push_back(kernels::pack_b_once(uk_, H, G * H, {rd, H, true}));
+      }
+    }
+  }
+
+  // The B operand op(B) = stored^T (stored [N][K], row stride K), through
+  // `packed` when it was packed for these K and N.
+  static kernels::GemmOperand transposed(const float* stored, int64_t K, int64_t N,
+                                         const std::vector<kernels::PackedB>& packed, int64_t dir) {
+    kernels::GemmOperand b{stored, K, true};
+    if (static_cast<size_t>(dir) < packed.size() && packed[dir].K == K && packed[dir].N == N) {
+      b.packed_b = &packed[dir];
+    }
+    return b;
+  }
+
   struct Dims {
     int64_t seq, batch, input, hidden;
   };
@@ -200,32 +236,14 @@ class RnnLayer : public Layer {
       return;
     }
     const float* x = in[0]->data<float>();
-    const kernels::GemmOperand w = weights(w_packed_, dir, in[1]->data<float>() + dir * GH * I, I);
-    if (layout_ == 0) {  // X [t][b] is already in xw's row order
+    const kernels::GemmOperand w = transposed(in[1]->data<float>() + dir * GH * I, I, GH, packed_w_, dir);
+    if (layout_ == 0) {  // X [t][b] is already step-major: every step in one GEMM
       kernels::sgemm(uk_, T * B, GH, I, kernels::GemmOperand{x, I, false}, w, xw, GH, false);
       return;
     }
-    // Layout 1 stores X as [b][t]: entry b's T rows go to xw rows t * B + b.
-    for (int64_t b = 0; b < B; ++b) {
-      kernels::sgemm(uk_, T, GH, I, kernels::GemmOperand{x + b * T * I, I, false}, w, xw + b * GH, B * GH, false);
-    }
-  }
-
-  // op(B) = M' for the direction's weights M [GH, K]: their panels packed once, or M itself.
-  static kernels::GemmOperand weights(const std::vector<kernels::PackedB>& packed, int64_t dir, const float* m,
-                                      int64_t K) {
-    kernels::GemmOperand op{m, K, true};
-    if (!packed.empty()) op.packed_b = &packed[static_cast<size_t>(dir)];
-    return op;
-  }
-
-  // Packs input `index` (W or R, [dirs, GH, K]) per direction as the B of x W' / H R', when constant.
-  void pack_constant(const Network& net, const Node& node, size_t index, std::vector<kernels::PackedB>* out) const {
-    const Tensor& t = net.tensor(node.inputs[index]);
-    if (!t.is_constant || t.dtype != DataType::kFloat32 || t.shape.size() != 3 || t.shape[0] != dirs_) return;
-    const int64_t rows = t.shape[1], K = t.shape[2];
-    for (int64_t dir = 0; dir < dirs_; ++dir) {
-      out->push_back(kernels::pack_b_once(uk_, K, rows, {t.f32.data() + dir * rows * K, K, true}));
+    // Layout 1 stores X as [b][t], rows T*I apart.
+    for (int64_t t = 0; t < T; ++t) {
+      kernels::sgemm(uk_, B, GH, I, kernels::GemmOperand{x + t * I, T * I, false}, w, xw + t * B * GH, GH, false);
     }
   }
 
@@ -286,12 +304,14 @@ class RnnLayer : public Layer {
     const int64_t G = gates(cell_);
     if (cell_ == Cell::kGru) {
       // z and r from H R'; the candidate's recurrent term needs r first.
-      kernels::sgemm(uk_, B, 2 * H, H, kernels::GemmOperand{h, H, false}, kernels::GemmOperand{r, H, true}, gate, G * H, true);
+      kernels::sgemm(uk_, B, 2 * H, H, kernels::GemmOperand{h, H, false}, transposed(r, H, 2 * H, packed_r_, dir), gate,
+                     G * H, true);
       for (int64_t b = 0; b < B; ++b) {
         for (int64_t k = 0; k < H; ++k) gate[b * G * H + H + k] = sigmoid(clipped(gate[b * G * H + H + k]));
       }
       if (linear_before_reset_) {
-        kernels::sgemm(uk_, B, H, H, kernels::GemmOperand{h, H, false}, kernels::GemmOperand{r + 2 * H * H, H, true}, rh, H, false);
+        kernels::sgemm(uk_, B, H, H, kernels::GemmOperand{h, H, false},
+                       transposed(r + 2 * H * H, H, H, packed_r_candidate_, dir), rh, H, false);
         for (int64_t b = 0; b < B; ++b) {
           for (int64_t k = 0; k < H; ++k) {
             const float rt = gate[b * G * H + H + k];
@@ -302,7 +322,8 @@ class RnnLayer : public Layer {
         for (int64_t b = 0; b < B; ++b) {
           for (int64_t k = 0; k < H; ++k) rh[b * H + k] = gate[b * G * H + H + k] * h[b * H + k];
         }
-        kernels::sgemm(uk_, B, H, H, kernels::GemmOperand{rh, H, false}, kernels::GemmOperand{r + 2 * H * H, H, true}, gate + 2 * H, G * H, true);
+        kernels::sgemm(uk_, B, H, H, kernels::GemmOperand{rh, H, false},
+                       transposed(r + 2 * H * H, H, H, packed_r_candidate_, dir), gate + 2 * H, G * H, true);
       }
       for (int64_t b = 0; b < B; ++b) {
         if (!active(t, b, lens)) continue;
@@ -318,7 +339,7 @@ class RnnLayer : public Layer {
     if (q_ && q_->recurrent()) {
       q_->add_recurrent(dir, B, h, gate, G * H, scratch.hq.data(), scratch.product.data());
     } else {
-      kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, weights(r_packed_, dir, r, H), gate,
+      kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, transposed(r, H, G * H, packed_r_, dir), gate,
                      G * H, true);
     }
     for (int64_t b = 0; b < B; ++b) {
@@ -350,10 +371,9 @@ class RnnLayer : public Layer {
   bool reverse_first_ = false;
   size_t num_outputs_;
   const kernels::SgemmKernel& uk_;  // chosen once per layer
+  std::vector<kernels::PackedB> packed_w_, packed_r_, packed_r_candidate_;  // per direction (pack_constant_weights)
   std::string prefix_;
   std::unique_ptr<QRnnGemms> q_;  // the int8 GEMMs of a QLSTM / QGRU / QRNN node, else null
-  // float32 layers with constant weights: W' and R' per direction, packed for uk_ (else empty)
-  std::vector<kernels::PackedB> w_packed_, r_packed_;
 };
 
 LayerFactory make(Cell cell, bool int8) {

@@ -107,19 +107,32 @@ void strided_copy(const T* x, T* y, const Shape& full_odims, const std::vector<i
   int64_t rows = 1;
   for (size_t d = 0; d + 1 < nd; ++d) rows *= odims[d];
   parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t b, int64_t e) {
+    // The row index as digits over the outer dims (one division per dim for
+    // the task's first row), then advanced like an odometer: a head split's
+    // 64-byte rows cost two divisions each otherwise.
+    int64_t digit_here[16] = {};
+    std::vector<int64_t> digit_heap(nd > 16 ? nd : 0);  // ONNX ranks are unbounded
+    int64_t* const digit = nd > 16 ? digit_heap.data() : digit_here;
+    int64_t off = 0;
+    for (size_t d = nd - 1, t = static_cast<size_t>(b); d-- > 0;) {
+      digit[d] = static_cast<int64_t>(t % static_cast<size_t>(odims[d]));
+      t /= static_cast<size_t>(odims[d]);
+      off += digit[d] * istride[d];
+    }
     for (int64_t r = b; r < e; ++r) {
-      int64_t off = 0, t = r;
-      for (size_t d = nd - 1; d-- > 0;) {
-        off += (t % odims[d]) * istride[d];
-        t /= odims[d];
-      }
       const T* s = x + off;
       T* dst = y + r * inner;
       if (is == 1) {
         std::memcpy(dst, s, static_cast<size_t>(inner) * sizeof(T));
-        continue;
+      } else {
+        for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * is];
       }
-      for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * is];
+      for (size_t d = nd - 1; d-- > 0;) {  // the next row: carry through the outer dims
+        off += istride[d];
+        if (++digit[d] < odims[d]) break;
+        off -= digit[d] * istride[d];
+        digit[d] = 0;
+      }
     }
   });
 }

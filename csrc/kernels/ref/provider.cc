@@ -5,7 +5,8 @@
 // weights); the FP32 GEMM one is the portable microkernel
 // (sgemm_6x8_portable, no FMA) under the blocked driver; unary_f32_ref the
 // math_f32.h loop built with the baseline flags; dwconv_f32_ref the
-// scalar depthwise plane (ref/dwconv_f32.cc); gemm_bf16_ref the scalar
+// scalar depthwise plane (ref/dwconv_f32.cc); maxpool_f32_ref the scalar
+// window loop (ref/maxpool_f32.cc); gemm_bf16_ref the scalar
 // BF16 tile (ref/gemm_bf16.cc) under the BF16 driver. The transposed-conv
 // family gets two candidates here: the stride-phase driver (baseline code over
 // the conv_s8 family, whose kernels follow the cap) and, last, its reference.
@@ -16,6 +17,7 @@
 #include "kernels/conv_gemm_s8.h"
 #include "kernels/conv_transpose_s8.h"
 #include "kernels/dwconv_f32.h"
+#include "kernels/maxpool_f32.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/ref/ref_kernels.h"
@@ -117,6 +119,7 @@ void register_ref_kernels(KernelRegistry& r) {
   static const UnaryF32Kernel unary("unary_f32_ref", Isa::kRef, ref::unary_f32);
   static const BinaryF32Kernel binary("binary_f32_ref", Isa::kRef, ref::binary_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
+  static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_ref", Isa::kRef, ref::maxpool_f32_planes);
   static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_ref", Isa::kRef, ref::layernorm_rows);
   static const SoftmaxF32Kernel softmax("softmax_f32_ref", Isa::kRef, ref::softmax_rows, ref::attention_rows);
@@ -126,7 +129,7 @@ void register_ref_kernels(KernelRegistry& r) {
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, transpose, softmax, layernorm);
+        channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, maxpool_f32, transpose, softmax, layernorm);
 }
 
 }  // namespace kernels

@@ -24,7 +24,15 @@ inline float clamp_lower(float x, float lo) { return x >= lo ? x : lo; }
 inline float clamp_upper(float x, float hi) { return x <= hi ? x : hi; }
 
 // Round half to even to int8. The caller guarantees t in [-128, 127].
-inline int8_t round_to_s8(float t) { return static_cast<int8_t>(std::nearbyint(t)); }
+// Written as nearbyintf under the default rounding mode computes it, without
+// the libm call (baseline x86-64 has no roundss): t + 1.5 * 2^23 lies in
+// [2^23, 2^24), where floats are the integers, so the addition rounds t half
+// to even and the subtraction is exact. (-ffp-contract=off and no
+// -ffast-math keep both operations.)
+inline int8_t round_to_s8(float t) {
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+  return static_cast<int8_t>((t + kRound) - kRound);
+}
 
 // Epilogue for one accumulator of output channel k (`residual` is the int8
 // value at the same output position, ignored when ep.residual is null):

@@ -6,8 +6,14 @@
 // the element-wise kernel chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA). A non-zero zero point
 // (a pre-quantized model's asymmetric activation, lower_int8_qdq.cc) runs
-// the reference's zero-point forms as a plain loop here: such a conversion
-// sits at a network input or around a layer that stays float32.
+// the reference's zero-point forms here, in loops the compiler vectorises
+// (restrict pointers; the layout change a block of pixels at a time, so the
+// block's channels-last bytes stay in L1): such a conversion sits at a
+// network input or around a layer that stays float32, as in NNCF's and ONNX
+// Runtime's files, where the plain element loop cost 1.2 ms per MobileNetV2
+// activation.
+#include <algorithm>
+
 #include "engine/layer.h"
 #include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
@@ -25,20 +31,48 @@ Shape to_nchw(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[3], s[1], s
 // The rank-4 layout change applies: channels-last int8 on the int8 side.
 bool changes_layout(const Shape& s, bool logical) { return s.size() == 4 && !logical; }
 
-// Element i of the float tensor (NCHW when `nhwc`) is element j(i) of the
-// int8 one: f(i, j) for every element, images in parallel.
-template <typename F>
-void for_pairs(const Shape& s, bool nhwc, int64_t numel, F f) {
-  if (!nhwc) {
-    for_element_chunks(numel, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) f(i, i);
-    });
-    return;
-  }
+// Pixels per block of the zero-point layout changes: 64 pixels of up to a
+// few hundred channels stay in L1.
+constexpr int64_t kBlockPixels = 64;
+
+void quantize_zp(const float* __restrict x, int8_t* __restrict y, int64_t n, float inv, float z) {
+  for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::quantize_value(x[i], inv, z);
+}
+
+void dequantize_zp(const int8_t* __restrict x, float* __restrict y, int64_t n, float scale, int32_t z) {
+  for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::dequantize_value(x[i], scale, z);
+}
+
+// x float [N][C][HW] -> y int8 [N][HW][C] with a zero point: each channel's
+// row of a pixel block quantized contiguously, then its bytes placed.
+void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, float inv, float z) {
   const int64_t C = s[1], HW = s[2] * s[3], image = C * HW;
   for_images(s[0], image, [&](int64_t n) {
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t p = 0; p < HW; ++p) f(n * image + c * HW + p, n * image + p * C + c);
+    int8_t row[kBlockPixels];
+    for (int64_t p0 = 0; p0 < HW; p0 += kBlockPixels) {
+      const int64_t np = std::min(kBlockPixels, HW - p0);
+      int8_t* out = y + n * image + p0 * C;
+      for (int64_t c = 0; c < C; ++c) {
+        quantize_zp(x + n * image + c * HW + p0, row, np, inv, z);
+        for (int64_t p = 0; p < np; ++p) out[p * C + c] = row[p];
+      }
+    }
+  });
+}
+
+// x int8 [N][HW][C] -> y float [N][C][HW] with a zero point, the same blocks.
+void dequantize_zp_to_nchw(const Shape& s, const int8_t* x, float* y, float scale, int32_t z) {
+  const int64_t C = s[3], HW = s[1] * s[2], image = C * HW;
+  for_images(s[0], image, [&](int64_t n) {
+    int8_t row[kBlockPixels];
+    for (int64_t p0 = 0; p0 < HW; p0 += kBlockPixels) {
+      const int64_t np = std::min(kBlockPixels, HW - p0);
+      const int8_t* in = x + n * image + p0 * C;
+      for (int64_t c = 0; c < C; ++c) {
+        for (int64_t p = 0; p < np; ++p) row[p] = in[p * C + c];
+        dequantize_zp(row, y + n * image + c * HW + p0, np, scale, z);
+      }
+    }
   });
 }
 
@@ -59,8 +93,11 @@ class QuantizeLayer : public Layer {
     int8_t* y = out[0]->data<int8_t>();
     if (zero_point_ != 0) {
       const float inv = 1.0f / scale_, z = static_cast<float>(zero_point_);
-      for_pairs(s, changes_layout(s, logical_), in[0]->numel(),
-                [&](int64_t i, int64_t j) { y[j] = kernels::ref::quantize_value(x[i], inv, z); });
+      if (changes_layout(s, logical_)) {
+        quantize_zp_to_nhwc(s, x, y, inv, z);
+      } else {
+        for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { quantize_zp(x + b, y + b, e - b, inv, z); });
+      }
     } else if (!changes_layout(s, logical_)) {
       for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale_, y + b); });
     } else {
@@ -72,7 +109,7 @@ class QuantizeLayer : public Layer {
   }
   std::string describe() const override {
     return "scale=" + std::to_string(scale_) + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
-           (logical_ ? " logical " : " ") + (zero_point_ ? "loop" : k_->name());
+           (logical_ ? " logical " : " ") + (zero_point_ ? "zero-point loop" : k_->name());
   }
 
  private:
@@ -99,10 +136,12 @@ class DequantizeLayer : public Layer {
     const int8_t* x = in[0]->data<int8_t>();
     float* y = out[0]->data<float>();
     if (zero_point_ != 0) {
-      const int32_t z = zero_point_;
-      const float sc = scale_;
-      for_pairs(to_nchw(s), changes_layout(s, logical_), in[0]->numel(),
-                [&](int64_t i, int64_t j) { y[i] = kernels::ref::dequantize_value(x[j], sc, z); });
+      if (changes_layout(s, logical_)) {
+        dequantize_zp_to_nchw(s, x, y, scale_, zero_point_);
+      } else {
+        for_element_chunks(in[0]->numel(),
+                           [&](int64_t b, int64_t e) { dequantize_zp(x + b, y + b, e - b, scale_, zero_point_); });
+      }
     } else if (!changes_layout(s, logical_)) {
       for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->dequantize(e - b, x + b, scale_, y + b); });
     } else {
@@ -114,7 +153,7 @@ class DequantizeLayer : public Layer {
   }
   std::string describe() const override {
     return "scale=" + std::to_string(scale_) + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
-           (logical_ ? " logical " : " ") + (zero_point_ ? "loop" : k_->name());
+           (logical_ ? " logical " : " ") + (zero_point_ ? "zero-point loop" : k_->name());
   }
 
  private:

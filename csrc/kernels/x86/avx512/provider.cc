@@ -8,6 +8,7 @@
 //   layernorm_f32: layernorm_f32_avx512 (ref/layernorm_f32.h's loop)
 //   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
 //   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
+//   maxpool_f32: maxpool_f32_avx512 (column maxima, then row maxima, 16 lanes)
 //   transpose_f32: transpose_f32_avx512 (16 x 16 blocks in registers)
 //   sgemm_f32: sgemm_12x32_avx512 (AVX-512F), then its 8-row twin
 //              sgemm_8x32_avx512 (the same bits; chosen only by name, in
@@ -18,6 +19,7 @@
 //              is 16 tiles of 12 rows.
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/dwconv_f32.h"
+#include "kernels/maxpool_f32.h"
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
@@ -43,10 +45,11 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
   static const BinaryF32Kernel binary("binary_f32_avx512", kIsa, avx512::binary_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
+  static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx512", kIsa, avx512::maxpool_f32_planes);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
-  r.add(sgemm, sgemm8, unary, binary, dwconv, transpose, softmax, layernorm);
+  r.add(sgemm, sgemm8, unary, binary, dwconv, maxpool_f32, transpose, softmax, layernorm);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,
