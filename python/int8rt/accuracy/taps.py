@@ -57,11 +57,13 @@ def fp32_tap_engine(network: Any, names: Iterable[str]) -> Any:
     return _core.Engine.create(net, {"precision": "fp32"})
 
 
-def int8_scales(lowered: Any) -> dict[str, float]:
-    """Source tensor name -> the scale its int8 copy carries, in network order."""
+def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
+    """Source tensor name -> (scale, zero point) its int8 copy carries, in
+    network order: a layer's out_scale / out_zero_point, a Quantize's, or
+    its input's through a byte mover."""
     tensors = lowered.tensors()
-    scale_of: dict[int, float] = {}
-    out: dict[str, float] = {}
+    grid_of: dict[int, tuple[float, int]] = {}
+    out: dict[str, tuple[float, int]] = {}
     for node in lowered.nodes():
         attrs = node["attrs"]
         for t in node["outputs"]:
@@ -69,44 +71,28 @@ def int8_scales(lowered: Any) -> dict[str, float]:
             if info["dtype"] != "int8" or info["is_constant"]:
                 continue
             if "out_scale" in attrs:
-                s = attrs["out_scale"]
+                g = (float(attrs["out_scale"]), int(attrs.get("out_zero_point", 0)))
             elif node["op"] == "int8rt.Quantize":
-                s = attrs["scale"]
-            elif node["op"] in _PASS_THROUGH and node["inputs"] and node["inputs"][0] in scale_of:
-                s = scale_of[node["inputs"][0]]
+                g = (float(attrs["scale"]), int(attrs.get("zero_point", 0)))
+            elif node["op"] in _PASS_THROUGH and node["inputs"] and node["inputs"][0] in grid_of:
+                g = grid_of[node["inputs"][0]]
             else:
                 continue
-            scale_of[t] = float(s)  # layout intermediates (an NCHW copy between moves) too
+            grid_of[t] = g  # layout intermediates (an NCHW copy between moves) too
             if info["name"].endswith(INT8_SUFFIX):
-                out[info["name"][: -len(INT8_SUFFIX)]] = float(s)
+                out[info["name"][: -len(INT8_SUFFIX)]] = g
     return out
+
+
+def int8_scales(lowered: Any) -> dict[str, float]:
+    """Source tensor name -> the scale its int8 copy carries, in network order."""
+    return {name: s for name, (s, _) in _int8_grids(lowered).items()}
 
 
 def int8_zero_points(lowered: Any) -> dict[str, int]:
     """Source tensor name -> the zero point its int8 copy carries, where not
-    0 (unsigned activations, a pre-quantized model's): as int8_scales reads
-    the scales."""
-    tensors = lowered.tensors()
-    zero_of: dict[int, int] = {}
-    out: dict[str, int] = {}
-    for node in lowered.nodes():
-        attrs = node["attrs"]
-        for t in node["outputs"]:
-            info = tensors[t]
-            if info["dtype"] != "int8" or info["is_constant"]:
-                continue
-            if "out_scale" in attrs:
-                z = attrs.get("out_zero_point", 0)
-            elif node["op"] == "int8rt.Quantize":
-                z = attrs.get("zero_point", 0)
-            elif node["op"] in _PASS_THROUGH and node["inputs"] and node["inputs"][0] in zero_of:
-                z = zero_of[node["inputs"][0]]
-            else:
-                continue
-            zero_of[t] = int(z)
-            if z and info["name"].endswith(INT8_SUFFIX):
-                out[info["name"][: -len(INT8_SUFFIX)]] = int(z)
-    return out
+    0 (unsigned activations, a pre-quantized model's)."""
+    return {name: z for name, (_, z) in _int8_grids(lowered).items() if z}
 
 
 def quantized_inside(lowered: Any, network: Any) -> set[str]:
