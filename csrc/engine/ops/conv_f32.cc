@@ -38,6 +38,7 @@
 #include <limits>
 #include <mutex>
 
+#include "core/checked_math.h"
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
 #include "engine/layer.h"
@@ -515,6 +516,9 @@ std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {
   fill_window_defaults(w, rank, node);
   int64_t group = node.attrs.get_int("group", 1);
   if (group < 1) throw InvalidArgument(layer_error_prefix(node) + "group must be >= 1");
+  // The input channels are group x W's second dim: a group (from an engine
+  // file, say) whose product overflows is refused here, not computed with.
+  checked_mul(group, ws[1], layer_error_prefix(node) + "group x weight input channels");
   if (node.attrs.has("int8rt_residual")) {
     int64_t r = node.attrs.get_int("int8rt_residual", -1);
     if (r != 3 || !has_input(node, 3)) {
