@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>  // TMP_AB
 #include <vector>
 
 #include "kernels/abi/dwconv_f32.h"
@@ -357,8 +358,29 @@ void rows(const DwConvF32Plane& p) {
 void dwconv_f32_plane(const DwConvF32Plane& p) {
   if (p.sh == 1 && p.sw == 1 && p.ow == p.W && p.ow < 32) {
     flat_planes(p);
-  } else {
+    return;
+  }
+  if (p.C % 16 != 0 || std::getenv("TMP_DW_OLD")) {  // TMP_AB
     rows(p);
+    return;
+  }
+  // Whole groups of 16 channels run channel-blocked (dwconv_f32_c16.cc);
+  // the planes before the first and after the last group on the row walk.
+  const int64_t end = p.first + p.count;
+  int64_t t = p.first;
+  const int64_t head = std::min(end, (t + 15) / 16 * 16);
+  DwConvF32Plane part = p;
+  if (head > t) {
+    part.first = t;
+    part.count = head - t;
+    rows(part);
+    t = head;
+  }
+  for (; t + 16 <= end; t += 16) dwconv_f32_c16(p, t);
+  if (t < end) {
+    part.first = t;
+    part.count = end - t;
+    rows(part);
   }
 }
 
