@@ -25,7 +25,7 @@
 //   (inf * 0).
 // Outside the flat walk, whole groups of 16 channels (C a multiple of 16)
 // run the channel-blocked walk of dwconv_f32_c16.cc (the channels as the
-// lanes: no permute for stride 2, measured 1.5-2.5x faster on MobileNetV2's
+// lanes: no permute for stride 2, measured 1.4-2.5x faster on MobileNetV2's
 // and EfficientNet-Lite0's strided layers, level or a little faster on the
 // stride-1 112x112 and 56x56 ones; slower than the flat walk on 14x14 and
 // 28x28 planes, which keep it).
