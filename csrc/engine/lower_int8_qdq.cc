@@ -16,7 +16,9 @@
 // Layers that take zero points: Conv and Gemm / MatMul with constant weights
 // (folded into the epilogue, kernels::apply_zero_points; a padded conv pads
 // with the zero point first, int8rt.QPad), Add (kernels::make_add_params),
-// and the byte movers (MaxPool, Flatten, Reshape, ...), which pass their
+// Concat (a copy when its inputs share scale and zero point, else each
+// input rescaled to the output's, kernels::ref::rescale_value_zp), and the
+// byte movers (MaxPool, Flatten, Reshape, ...), which pass their
 // input's parameters on. Any other layer touching a tensor with a non-zero
 // zero point stays float32 between an int8rt.Dequantize and an
 // int8rt.Quantize that carry the zero point, as the model's DQ -> op -> Q
@@ -236,8 +238,9 @@ bool Lowerer::lower_dequantize_linear(int, const Node& node) {
 
 bool Lowerer::zero_point_blocks(const Node& node) const {
   static const std::set<std::string> kTakesZeroPoints = {
-      "QuantizeLinear", "DequantizeLinear", "Conv", "Gemm", "MatMul", "Add", "MaxPool", "Flatten", "Reshape",
-      "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Gather", "DepthToSpace", "SpaceToDepth", "Shape"};
+      "QuantizeLinear", "DequantizeLinear", "Conv", "Gemm", "MatMul", "Add", "Concat", "MaxPool", "Flatten",
+      "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Gather", "DepthToSpace", "SpaceToDepth",
+      "Shape"};
   if (!has_zero_points_ || kTakesZeroPoints.count(node.op)) return false;
   for (const std::vector<int>* ids : {&node.inputs, &node.outputs}) {
     for (int t : *ids) {
