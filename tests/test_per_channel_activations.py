@@ -249,3 +249,22 @@ def test_engine_file_keeps_per_channel_scales(tmp_path) -> None:
     built.save(tmp_path / "pc.i8rt")
     loaded = int8rt.Engine.load(tmp_path / "pc.i8rt")
     np.testing.assert_array_equal(loaded.run({"x": x})["y"], built.run({"x": x})["y"])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8], ids=["uint8", "int8"])
+def test_block_big_enough_to_fuse_equals_image_by_image(dtype: type, monkeypatch) -> None:
+    """32 expanded channels of 48 x 48 at batch 4: expansion -> depthwise -> projection is large enough for
+    the fused inverted-residual runner (engine/inverted_residual.h, where nothing stands between the convs:
+    int8, zero point 0), which runs each conv's own per-channel epilogue on bands of rows; batch 1 is not.
+    The bytes must be the same."""
+    import sys
+    here = sys.modules[__name__]
+    for name, value in (("E", 32), ("H", 48), ("W", 48)):
+        monkeypatch.setattr(here, name, value)
+    model = block(dtype)
+    engine = _build(model)
+    x = np.random.default_rng(1).standard_normal((4, C, 48, 48)).astype(F32) * 2
+    together = engine.run({"x": x})["y"]
+    np.testing.assert_array_equal(together, np.concatenate([engine.run({"x": x[i:i + 1]})["y"] for i in range(4)]))
+    steps = _steps(together, _ort_spec(model).run(None, {"x": x})[0])
+    assert steps.max() <= 1.0 + 1e-4 and (steps > 1e-3).mean() <= 0.01, steps.max()

@@ -4,12 +4,12 @@
 //
 // An activation QuantizeLinear (per tensor or per channel below, constant
 // float scale, int8 or uint8 target) whose readers are all DequantizeLinear
-// nodes with the same parameters defines the int8 form of three tensors: its output, the DQs'
-// outputs and (when every reader of it is such a Q) its float input, so the
-// layer producing that input writes int8 directly. A uint8 tensor is held as
-// int8 q - 128 with zero point z - 128 (the same real values, bit for bit:
-// sat_u8(r + z) - 128 = sat_s8(r + z - 128) for an integer r); an int8 one
-// keeps its zero point. The Q becomes an int8rt.Quantize (float input) or
+// nodes with the same parameters defines the int8 form of three tensors:
+// its output, the DQs' outputs and (when every reader of it is such a Q)
+// its float input, so the layer producing that input writes int8 directly.
+// A uint8 tensor is held as int8 q - 128 with zero point z - 128 (the same
+// real values, bit for bit: sat_u8(r + z) - 128 = sat_s8(r + z - 128) for
+// an integer r); an int8 one keeps its zero point. The Q becomes an int8rt.Quantize (float input) or
 // nothing (its input is already int8 at those parameters), each DQ nothing
 // (its output is that int8 tensor; a float reader gets an int8rt.Dequantize).
 //
@@ -64,6 +64,7 @@ Lowerer::QdqParams Lowerer::qdq_params(const Node& n) const {
   // Per channel: axis 1 of a rank-4 tensor, one scale per channel (NNCF's depthwise inputs).
   const bool per_channel = s->f32.size() != 1;
   if (per_channel) {
+    if (n.inputs.empty() || n.inputs[0] < 0) return p;
     const std::vector<int64_t>& xs = src_.tensor(n.inputs[0]).shape;
     const int64_t axis = n.attrs.get_int("axis", 1);
     if (xs.size() != 4 || (axis != 1 && axis != -3) || s->shape.size() != 1 ||
