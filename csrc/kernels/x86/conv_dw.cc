@@ -1,5 +1,5 @@
 // Driver of the depthwise microkernels (groups == C == K, any R, S, stride,
-// padding, dilation): weights packed per block of channels and tap
+// padding with any pad_value, dilation): weights packed per block of channels and tap
 // (packing.h), output rows (n, oh) split over int8rt::parallel_for, each row
 // computed by one microkernel call. The reduction per output is the taps of
 // one channel, which vpdpbusd's 4-wide groups do not fit; the microkernels
@@ -59,6 +59,7 @@ class PackedDwConv final : public PackedConv {
         d.pad_left = s.pad_left;
         d.dilation_h = s.dilation_h;
         d.dilation_w = s.dilation_w;
+        d.pad_value = s.pad_value;
         d.oh = static_cast<int>(row % OH);
         d.ow_begin = 0;
         d.ow_end = OW;

@@ -78,9 +78,9 @@ struct InOutScales {
 // What QConv and QGemm share: the scales and activation of their
 // requantization (kernels::make_epilogue). The zero points (int8 range,
 // absent: 0) are those of a pre-quantized model's asymmetric activations
-// (lower_int8_qdq.cc); qlinear_params folds them into the epilogue. A conv
-// with a non-zero input zero point has no padding of its own (the lowering
-// pads with the zero point first).
+// (lower_int8_qdq.cc) or of unsigned activations (lower_int8_unsigned.cc);
+// qlinear_params folds them into the epilogue. A padded conv pads with its
+// input zero point (kernels::ConvShape::pad_value), so padding is real 0.
 struct QLinearAttrs : InOutScales {
   std::vector<double> w_scales;  // one per output channel
   ActivationAttrs act;
