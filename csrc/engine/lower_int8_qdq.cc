@@ -25,7 +25,6 @@
 #include <set>
 
 #include "engine/lower_int8_lowerer.h"
-#include "engine/lower_int8_moves.h"
 
 namespace int8rt {
 namespace engine {
