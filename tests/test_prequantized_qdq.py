@@ -88,6 +88,8 @@ def test_builds_without_calibrator_and_runs_int8(qdq_model) -> None:
     ops = {layer["op"] for layer in engine.layers()}
     assert {"int8rt.QConv", "int8rt.QAdd", "int8rt.QGemm", "int8rt.QMaxPool"} <= ops, ops
     assert "QuantizeLinear" not in ops and "DequantizeLinear" not in ops, ops
+    # A padded conv pads with its input's zero point inside its kernels (uint8: non-zero), no QPad in front.
+    assert "int8rt.QPad" not in ops, ops
 
 
 def test_matches_onnxruntime_within_one_step(qdq_model) -> None:

@@ -77,11 +77,10 @@ bool Lowerer::lower_conv(int, const Node& node) {
   int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
   int bias = b >= 0 ? get_float(b) : -1;
   // The input's int8 scale is the one its int8 tensor carries, which for a
-  // max-pool output is the pool input's scale, not the calibrated one.
-  int xin = int8_in(x, Layout::kNhwc);
-  if (qzero_[x] != 0 && std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
-    xin = pad_with_zero_point(x, pads, node.name + "::pad_zero_point");  // real 0 is the zero point, not int8 0
-  }
+  // max-pool output is the pool input's scale, not the calibrated one. Its
+  // zero point is also what the kernels pad with (qconv_params), so padding
+  // is real 0.
+  const int xin = int8_in(x, Layout::kNhwc);
   a.window = {kernel, strides, pads};
   a.dilations = dil;
   a.group = node.attrs.get_int("group", 1);

@@ -315,10 +315,6 @@ class Lowerer {
   // to *passed. `why` names the first reader that does not.
   bool readers_take_zero_point(int t, std::vector<int>* passed, std::string* why) const;
 
-  // Conv input x (zero point != 0) padded by `pads` (top, left, bottom, right) with
-  // its zero point as int8rt.QPad; pads become 0. Returns the padded int8 tensor.
-  int pad_with_zero_point(int x, std::vector<int64_t>& pads, const std::string& name);
-
   bool lower_global_avgpool(int, const Node& node);
 
   bool lower_add(int, const Node& node);

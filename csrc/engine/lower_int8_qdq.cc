@@ -14,11 +14,12 @@
 // (its output is that int8 tensor; a float reader gets an int8rt.Dequantize).
 //
 // Layers that take zero points: Conv and Gemm / MatMul with constant weights
-// (folded into the epilogue, kernels::apply_zero_points; a padded conv pads
-// with the zero point first, int8rt.QPad), Add (kernels::make_add_params),
-// Concat (a copy when its inputs share scale and zero point, else each
-// input rescaled to the output's, kernels::ref::rescale_value_zp), and the
-// byte movers (MaxPool, Flatten, Reshape, ...), which pass their
+// (folded into the epilogue, kernels::apply_zero_points; a padded conv's
+// kernels pad with the zero point, kernels::ConvShape::pad_value), Add
+// (kernels::make_add_params), Concat (a copy when its inputs share scale and
+// zero point, else each input rescaled to the output's,
+// kernels::ref::rescale_value_zp), and the byte movers (MaxPool, Flatten,
+// Reshape, ...), which pass their
 // input's parameters on. Any other layer touching a tensor with a non-zero
 // zero point stays float32 between an int8rt.Dequantize and an
 // int8rt.Quantize that carry the zero point, as the model's DQ -> op -> Q
@@ -40,7 +41,6 @@
 #include <string>
 
 #include "engine/lower_int8_lowerer.h"
-#include "engine/lower_int8_moves.h"
 
 namespace int8rt {
 namespace engine {
@@ -254,26 +254,6 @@ bool Lowerer::zero_point_blocks(const Node& node) const {
 bool Lowerer::passes_zero_point_on(const std::string& op) {
   return op != "QuantizeLinear" && op != "DequantizeLinear" && op != "Conv" && op != "Gemm" && op != "MatMul" &&
          op != "Add" && op != "Shape" && op != "Concat";  // Concat: its own (lower_concat)
-}
-
-int Lowerer::pad_with_zero_point(int x, std::vector<int64_t>& pads, const std::string& name) {
-  const int xin = int8_in(x, Layout::kNhwc);
-  const std::vector<int64_t> s = nchw_to_nhwc(src_.tensor(x).shape);
-  // QPad's pads, NHWC: [N, H, W, C] begins then ends; ONNX conv pads are (top, left, bottom, right).
-  const std::vector<int64_t> nhwc_pads = {0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0};
-  const int p = dst_.add_constant_i64(name + "::pads", {8}, nhwc_pads);
-  const int v = dst_.add_constant_i8(name + "::zero_point", {}, {static_cast<int8_t>(qzero_[x])});
-  Attributes a;
-  a.set("mode", Attribute::of_string("constant"));
-  const int out = dst_.add_node(QMoveOps::lowered("Pad"), name, {xin, p, v}, a, {name + "::padded"})[0];
-  std::vector<int64_t> padded = s;
-  if (padded[1] >= 0) padded[1] += pads[0] + pads[2];
-  if (padded[2] >= 0) padded[2] += pads[1] + pads[3];
-  dst_.tensor(out).dtype = DataType::kInt8;
-  dst_.tensor(out).shape = padded;
-  pads.assign(4, 0);
-  note("layer '" + name + "': input zero point " + std::to_string(qzero_[x]) + " padded explicitly (int8rt.QPad)");
-  return out;
 }
 
 }  // namespace engine

@@ -84,15 +84,16 @@ struct InOutScales {
 // What QConv and QGemm share: the scales and activation of their
 // requantization (kernels::make_epilogue). The zero points (int8 range,
 // absent: 0) are those of a pre-quantized model's asymmetric activations
-// (lower_int8_qdq.cc); qlinear_params folds them into the epilogue. A conv
-// with a non-zero input zero point has no padding of its own (the lowering
-// pads with the zero point first). Per-channel activation scales (a
-// pre-quantized model's QuantizeLinear with axis 1, lower_int8_qdq.cc):
-// in_scales, one per input channel, replaces in_scale on a depthwise QConv
-// (its input channel k feeds output channel k alone); out_scales, one per
-// output channel, replaces out_scale on a QConv with an int8 output and no
-// residual; the per-tensor field is then 0 (kernels::make_epilogue's
-// ChannelScales form; qlinear_params checks the counts and the op).
+// (lower_int8_qdq.cc) or of unsigned activations (lower_int8_unsigned.cc);
+// qlinear_params folds them into the epilogue. A padded conv pads with its
+// input zero point (kernels::ConvShape::pad_value), so padding is real 0.
+// Per-channel activation scales (a pre-quantized model's QuantizeLinear with
+// axis 1, lower_int8_qdq.cc): in_scales, one per input channel, replaces
+// in_scale on a depthwise QConv (its input channel k feeds output channel k
+// alone); out_scales, one per output channel, replaces out_scale on a QConv
+// with an int8 output and no residual; the per-tensor field is then 0
+// (kernels::make_epilogue's ChannelScales form; qlinear_params checks the
+// counts and the op).
 struct QLinearAttrs : InOutScales {
   std::vector<double> w_scales;  // one per output channel
   std::vector<double> in_scales, out_scales;  // empty: per tensor

@@ -114,12 +114,12 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   } catch (const InvalidArgument& e) {
     throw InvalidArgument(layer_error_prefix(node) + e.what());
   }
+  // Padding is real 0, i.e. the input's zero point (folded into the bias by
+  // linear_requant), which the kernels read at padding positions.
+  shape.pad_value = static_cast<int8_t>(a.in_zero_point);
   // The kernels read K * C/groups * R * S weights: the weight tensor must
   // hold exactly that (an engine file with a changed attribute otherwise
   // makes packing read past the weights).
-  if (a.in_zero_point != 0 && (shape.pad_top || shape.pad_left || shape.pad_bottom || shape.pad_right)) {
-    throw InvalidArgument(prefix + "a non-zero in_zero_point needs pads 0 (pad with the zero point first)");
-  }
   const std::vector<int64_t> oihw = {shape.K, shape.c_per_group(), shape.R, shape.S};
   if (w.shape != oihw) {
     throw InvalidArgument(layer_error_prefix(node) + "weights of shape " + shape_str(w.shape) +
