@@ -1,0 +1,83 @@
+// DynamicQuantizeLinear (ONNX opset 11): float32 x -> (y uint8, y_scale,
+// y_zero_point), as onnx/reference/ops/op_dynamic_quantize_linear.py and
+// ONNX Runtime compute it, in float32:
+//   lo = min(0, min(x)), hi = max(0, max(x))
+//   y_scale = (hi == lo ? 1 : hi - lo) / 255
+//   y_zero_point = round_half_even(clamp(0 - lo / y_scale, 0, 255))
+//   y = clamp(round_half_even(x / y_scale) + y_zero_point, 0, 255)
+// (x / y_scale is the float32 quotient, as the reference's numpy and ONNX
+// Runtime's MlasQuantizeLinear form it.) A NaN in x is skipped by the range
+// (NaN compares false) and quantizes to 0.
+#include <algorithm>
+#include <cmath>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+class DynamicQuantizeLinearLayer : public Layer {
+ public:
+  explicit DynamicQuantizeLinearLayer(const Node& node) : prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Value& x = require_input(in, 0, DataType::kFloat32, prefix_);
+    return {{DataType::kUInt8, x.shape()}, {DataType::kFloat32, {}}, {DataType::kUInt8, {}}};
+  }
+
+  bool accepts_empty_inputs() const override { return true; }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Value& x = *in[0];
+    const float* xp = x.data<float>();
+    const int64_t n = x.numel();
+    float lo = 0.f, hi = 0.f;
+    for (int64_t i = 0; i < n; ++i) {
+      lo = xp[i] < lo ? xp[i] : lo;
+      hi = xp[i] > hi ? xp[i] : hi;
+    }
+    const float scale = (hi == lo ? 1.f : hi - lo) / 255.f;
+    float zp = 0.f - lo / scale;
+    zp = zp < 0.f ? 0.f : (zp > 255.f ? 255.f : zp);
+    zp = std::nearbyint(zp);
+    uint8_t* y = out[0]->data<uint8_t>();
+    parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) { quantize_run(xp + b, y + b, e - b, scale, zp); });
+    if (out.size() > 1 && out[1]) out[1]->data<float>()[0] = scale;
+    if (out.size() > 2 && out[2]) out[2]->data<uint8_t>()[0] = static_cast<uint8_t>(zp);
+  }
+
+  std::string describe() const override { return "dynamic quantize linear (uint8)"; }
+
+ private:
+  // round half to even by adding and subtracting 1.5 * 2^23 (exact for |q| < 2^22,
+  // which the clamp to [-zp - 1, 256 - zp] keeps), as quantize_linear.cc's loop.
+  static void quantize_run(const float* __restrict x, uint8_t* __restrict y, int64_t n, float scale, float zp) {
+    constexpr float kRound = 12582912.f;
+    const float qlo = -zp - 1.f, qhi = 256.f - zp;
+    for (int64_t i = 0; i < n; ++i) {
+      float q = x[i] / scale;
+      q = q > qlo ? q : qlo;  // NaN -> qlo -> 0
+      q = q < qhi ? q : qhi;
+      float v = ((q + kRound) - kRound) + zp;
+      v = v > 0.f ? v : 0.f;
+      v = v < 255.f ? v : 255.f;
+      y[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
+    }
+  }
+
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_dynamic_quantize_linear(const Network&, const Node& node) {
+  require_inputs(node, 1);
+  return std::make_unique<DynamicQuantizeLinearLayer>(node);
+}
+
+INT8RT_REGISTER_LAYER("DynamicQuantizeLinear", make_dynamic_quantize_linear);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt
