@@ -13,10 +13,50 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/dynamic_quantize.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
 namespace engine {
+namespace {
+
+// round half to even by adding and subtracting 1.5 * 2^23 (exact for |q| < 2^22,
+// which the clamp to [-zp - 1, 256 - zp] keeps), as quantize_linear.cc's loop.
+void quantize_run(const float* __restrict x, uint8_t* __restrict y, int64_t n, float scale, float zp) {
+  constexpr float kRound = 12582912.f;
+  const float qlo = -zp - 1.f, qhi = 256.f - zp;
+  for (int64_t i = 0; i < n; ++i) {
+    float q = x[i] / scale;
+    q = q > qlo ? q : qlo;  // NaN -> qlo -> 0
+    q = q < qhi ? q : qhi;
+    float v = ((q + kRound) - kRound) + zp;
+    v = v > 0.f ? v : 0.f;
+    v = v < 255.f ? v : 255.f;
+    y[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
+  }
+}
+
+}  // namespace
+
+DynamicQuantParams dynamic_quant_params(const float* x, int64_t n) {
+  float lo = 0.f, hi = 0.f;
+  for (int64_t i = 0; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  DynamicQuantParams p;
+  p.scale = (hi == lo ? 1.f : hi - lo) / 255.f;
+  float zp = 0.f - lo / p.scale;
+  zp = zp < 0.f ? 0.f : (zp > 255.f ? 255.f : zp);
+  p.zero_point = static_cast<uint8_t>(std::nearbyint(zp));
+  return p;
+}
+
+void dynamic_quantize(const float* x, int64_t n, const DynamicQuantParams& p, uint8_t* y) {
+  const float zp = static_cast<float>(p.zero_point);
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) { quantize_run(x + b, y + b, e - b, p.scale, zp); });
+}
+
 namespace {
 
 class DynamicQuantizeLinearLayer : public Layer {
@@ -32,42 +72,15 @@ class DynamicQuantizeLinearLayer : public Layer {
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Value& x = *in[0];
-    const float* xp = x.data<float>();
-    const int64_t n = x.numel();
-    float lo = 0.f, hi = 0.f;
-    for (int64_t i = 0; i < n; ++i) {
-      lo = xp[i] < lo ? xp[i] : lo;
-      hi = xp[i] > hi ? xp[i] : hi;
-    }
-    const float scale = (hi == lo ? 1.f : hi - lo) / 255.f;
-    float zp = 0.f - lo / scale;
-    zp = zp < 0.f ? 0.f : (zp > 255.f ? 255.f : zp);
-    zp = std::nearbyint(zp);
-    uint8_t* y = out[0]->data<uint8_t>();
-    parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) { quantize_run(xp + b, y + b, e - b, scale, zp); });
-    if (out.size() > 1 && out[1]) out[1]->data<float>()[0] = scale;
-    if (out.size() > 2 && out[2]) out[2]->data<uint8_t>()[0] = static_cast<uint8_t>(zp);
+    const DynamicQuantParams p = dynamic_quant_params(x.data<float>(), x.numel());
+    dynamic_quantize(x.data<float>(), x.numel(), p, out[0]->data<uint8_t>());
+    if (out.size() > 1 && out[1]) out[1]->data<float>()[0] = p.scale;
+    if (out.size() > 2 && out[2]) out[2]->data<uint8_t>()[0] = p.zero_point;
   }
 
   std::string describe() const override { return "dynamic quantize linear (uint8)"; }
 
  private:
-  // round half to even by adding and subtracting 1.5 * 2^23 (exact for |q| < 2^22,
-  // which the clamp to [-zp - 1, 256 - zp] keeps), as quantize_linear.cc's loop.
-  static void quantize_run(const float* __restrict x, uint8_t* __restrict y, int64_t n, float scale, float zp) {
-    constexpr float kRound = 12582912.f;
-    const float qlo = -zp - 1.f, qhi = 256.f - zp;
-    for (int64_t i = 0; i < n; ++i) {
-      float q = x[i] / scale;
-      q = q > qlo ? q : qlo;  // NaN -> qlo -> 0
-      q = q < qhi ? q : qhi;
-      float v = ((q + kRound) - kRound) + zp;
-      v = v > 0.f ? v : 0.f;
-      v = v < 255.f ? v : 255.f;
-      y[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
-    }
-  }
-
   std::string prefix_;
 };
 
