@@ -14,7 +14,9 @@
 // pixel][C/group * kh * kw], u8 storage, a padded tap holding x_zero_point so
 // that it contributes 0) times W's group transposed ([C/group * kh * kw][M/group],
 // packed once when W is constant).
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <optional>
 
 #include "engine/dtypes.h"
@@ -95,8 +97,13 @@ class IntegerConvLayer : public Layer {
     if (zw.size() != 1 && static_cast<int64_t>(zw.size()) != M) {
       throw InvalidArgument(prefix_ + "w_zero_point must have 1 or " + std::to_string(M) + " elements");
     }
-    std::vector<uint8_t> x_u8(static_cast<size_t>(x.numel()));
-    to_u8(x, x_u8.data());
+    std::vector<uint8_t> x_copy;
+    const uint8_t* x_u8 = x.data<uint8_t>();
+    if (x.dtype() != DataType::kUInt8) {
+      x_copy.resize(static_cast<size_t>(x.numel()));
+      to_u8(x, x_copy.data());
+      x_u8 = x_copy.data();
+    }
     std::vector<int8_t> w_s8_copy;
     if (packed_.empty()) {
       w_s8_copy.resize(static_cast<size_t>(w.numel()));
@@ -113,22 +120,15 @@ class IntegerConvLayer : public Layer {
     std::vector<uint8_t> cols(static_cast<size_t>(P * Kg));
     std::vector<int32_t> prod(static_cast<size_t>(P * Mg));
     const uint8_t pad = static_cast<uint8_t>(zx[0]);
+    const bool pointwise = kh == 1 && kw == 1 && window_.strides[0] == 1 && window_.strides[1] == 1 &&
+                           gh.pad_begin == 0 && gw.pad_begin == 0 && OH == H && OW == W;
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t g = 0; g < group_; ++g) {
-        const uint8_t* xg = x_u8.data() + (n * C + g * Cg) * H * W;
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            uint8_t* row = cols.data() + (oh * OW + ow) * Kg;
-            for (int64_t c = 0; c < Cg; ++c) {
-              for (int64_t r = 0; r < kh; ++r) {
-                const int64_t ih = oh * window_.strides[0] - gh.pad_begin + r * window_.dilations[0];
-                for (int64_t s = 0; s < kw; ++s) {
-                  const int64_t iw = ow * window_.strides[1] - gw.pad_begin + s * window_.dilations[1];
-                  *row++ = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? pad : xg[(c * H + ih) * W + iw];
-                }
-              }
-            }
-          }
+        const uint8_t* xg = x_u8 + (n * C + g * Cg) * H * W;
+        if (pointwise) {
+          transpose_planes(xg, Cg, P, cols.data());
+        } else {
+          im2col(xg, Cg, H, W, OH, OW, gh.pad_begin, gw.pad_begin, pad, cols.data());
         }
         std::optional<IntegerProduct> local;
         if (packed_.empty()) {
@@ -140,8 +140,13 @@ class IntegerConvLayer : public Layer {
             zw.size() == 1 ? zw : std::vector<int32_t>(zw.begin() + g * Mg, zw.begin() + (g + 1) * Mg);
         product.run(P, cols.data(), Kg, zx, zwg, prod.data(), Mg);
         int32_t* yg = acc + (n * M + g * Mg) * P;
-        for (int64_t p = 0; p < P; ++p) {
-          for (int64_t oc = 0; oc < Mg; ++oc) yg[oc * P + p] = prod[p * Mg + oc];
+        constexpr int64_t kTile = 16;  // [P][Mg] -> [Mg][P] in tiles
+        for (int64_t p0 = 0; p0 < P; p0 += kTile) {
+          for (int64_t o0 = 0; o0 < Mg; o0 += kTile) {
+            for (int64_t oc = o0; oc < std::min(Mg, o0 + kTile); ++oc) {
+              for (int64_t p = p0; p < std::min(P, p0 + kTile); ++p) yg[oc * P + p] = prod[p * Mg + oc];
+            }
+          }
         }
       }
     }
@@ -166,6 +171,54 @@ class IntegerConvLayer : public Layer {
       throw InvalidArgument(prefix_ + "W " + shape_str(w) + " does not match kernel_shape " + ints_str(window_.kernel));
     }
     return {x[0], w[0], window_geometry(window_, 0, x[2], prefix_).out, window_geometry(window_, 1, x[3], prefix_).out};
+  }
+
+  // cols [OH * OW][Cg * kh * kw]: the window of each output pixel, `pad` (the input zero
+  // point, in u8 storage) where it falls outside the image.
+  void im2col(const uint8_t* xg, int64_t Cg, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t pad_top,
+              int64_t pad_left, uint8_t pad, uint8_t* cols) const {
+    const int64_t kh = window_.kernel[0], kw = window_.kernel[1];
+    const int64_t sh = window_.strides[0], sw = window_.strides[1], dh = window_.dilations[0], dw = window_.dilations[1];
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        uint8_t* dst = cols + (oh * OW + ow) * Cg * kh * kw;
+        const int64_t iw0 = ow * sw - pad_left;
+        const bool inside_w = iw0 >= 0 && iw0 + (kw - 1) * dw < W;
+        for (int64_t c = 0; c < Cg; ++c) {
+          const uint8_t* xc = xg + c * H * W;
+          for (int64_t r = 0; r < kh; ++r, dst += kw) {
+            const int64_t ih = oh * sh - pad_top + r * dh;
+            if (ih < 0 || ih >= H) {
+              std::memset(dst, pad, static_cast<size_t>(kw));
+              continue;
+            }
+            const uint8_t* xr = xc + ih * W + iw0;
+            if (inside_w) {
+              for (int64_t s = 0; s < kw; ++s) dst[s] = xr[s * dw];
+            } else {
+              for (int64_t s = 0; s < kw; ++s) {
+                const int64_t iw = iw0 + s * dw;
+                dst[s] = iw >= 0 && iw < W ? xr[s * dw] : pad;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // A 1x1, stride 1, unpadded conv's columns: the [Cg][P] planes transposed to [P][Cg], in tiles.
+  static void transpose_planes(const uint8_t* xg, int64_t Cg, int64_t P, uint8_t* cols) {
+    constexpr int64_t kTile = 32;
+    for (int64_t p0 = 0; p0 < P; p0 += kTile) {
+      const int64_t p1 = std::min(P, p0 + kTile);
+      for (int64_t c0 = 0; c0 < Cg; c0 += kTile) {
+        const int64_t c1 = std::min(Cg, c0 + kTile);
+        for (int64_t p = p0; p < p1; ++p) {
+          for (int64_t c = c0; c < c1; ++c) cols[p * Cg + c] = xg[c * P + p];
+        }
+      }
+    }
   }
 
   DataType output_dtype(const std::vector<const Value*>& in) const {

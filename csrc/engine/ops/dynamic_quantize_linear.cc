@@ -39,10 +39,25 @@ void quantize_run(const float* __restrict x, uint8_t* __restrict y, int64_t n, f
 }  // namespace
 
 DynamicQuantParams dynamic_quant_params(const float* x, int64_t n) {
+  // Eight running minima and maxima (the order of comparisons cannot change a min or max;
+  // NaN compares false everywhere and is skipped), which the compiler keeps in vector lanes.
+  constexpr int kLanes = 8;
+  float los[kLanes] = {}, his[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      los[l] = x[i + l] < los[l] ? x[i + l] : los[l];
+      his[l] = x[i + l] > his[l] ? x[i + l] : his[l];
+    }
+  }
   float lo = 0.f, hi = 0.f;
-  for (int64_t i = 0; i < n; ++i) {
+  for (; i < n; ++i) {
     lo = x[i] < lo ? x[i] : lo;
     hi = x[i] > hi ? x[i] : hi;
+  }
+  for (int l = 0; l < kLanes; ++l) {
+    lo = los[l] < lo ? los[l] : lo;
+    hi = his[l] > hi ? his[l] : hi;
   }
   DynamicQuantParams p;
   p.scale = (hi == lo ? 1.f : hi - lo) / 255.f;
