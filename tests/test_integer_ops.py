@@ -329,3 +329,33 @@ def test_quantize_dynamic_bert_matches_onnx_runtime(tmp_path) -> None:
     want = _ort_session(model).run(None, {"input_ids": ids, "attention_mask": mask})[0]
     got = Int8rtBackend.prepare(model).run([ids, mask])[0]
     assert np.abs(got - want).max() <= 1e-2 * np.abs(want).max()
+
+
+def test_quantize_dynamic_matmul_chain_is_fused_and_equals_the_literal_ops() -> None:
+    """DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(a_scale * b_scale) -> Add(bias), as
+    quantize_dynamic writes a Linear, imports as DynamicQuantizeLinear + one MatMulIntegerToFloat
+    and gives exactly (==) what ONNX Runtime gives running the ops literally (optimizations off)."""
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.default_rng(7)
+    K, N = 45, 70
+    inits = [onnx.numpy_helper.from_array(v, n) for v, n in [
+        (rng.integers(-127, 128, (K, N)).astype(np.int8), "W"), (np.array(0.0123, np.float32), "w_scale"),
+        (np.array(0, np.int8), "w_zp"), (rng.normal(size=(N,)).astype(np.float32), "bias")]]
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+             helper.make_node("MatMulInteger", ["xq", "W", "xz", "w_zp"], ["acc"]),
+             helper.make_node("Cast", ["acc"], ["accf"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["xs", "w_scale"], ["s"]),
+             helper.make_node("Mul", ["accf", "s"], ["prod"]),
+             helper.make_node("Add", ["bias", "prod"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [_vi("x", TensorProto.FLOAT, (3, 4, K))], [_vi("y", TensorProto.FLOAT, (3, 4, N))],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    ops = [n["op"] for n in int8rt.onnx.import_model(model).nodes()]
+    assert "MatMulIntegerToFloat" in ops and "Cast" not in ops and "MatMulInteger" not in ops
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    literal = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    rep = Int8rtBackend.prepare(model)
+    for _ in range(3):
+        x = rng.normal(size=(3, 4, K)).astype(np.float32)
+        np.testing.assert_array_equal(rep.run([x])[0], literal.run(None, {"x": x})[0])

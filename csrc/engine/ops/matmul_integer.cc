@@ -10,13 +10,21 @@
 //     zero point added in float64, as op_qlinear_matmul.py's numpy promotion
 //     does; Y has y_zero_point's type (else A's).
 //
+//   MatMulIntegerToFloat (com.microsoft, ONNX Runtime's fusion and quantize_dynamic's output):
+//     Y = float(C) * (a_scale * b_scale) + bias, float32, the multiplier per column where b_scale is
+//     (contrib_ops/cpu/quantization/matmul_integer_to_float.cc). The importer also writes ONNX's
+//     MatMulInteger -> Cast(float) -> Mul(s) [-> Add(bias)] as this op with a_scale = s and
+//     b_scale = 1 (_contrib.py): float(C) * (s * 1) + bias is the same float32 arithmetic.
+//
 // Zero points: per tensor (one element) or per row of A (M values, or batch x
 // M for a batched A) and per column of B (N values, or batch x N), as the spec
 // allows. b_scale may be per column (N values). A constant 2-D B is packed
 // once, when the layer is made.
 #include <cmath>
+#include <cstring>
 #include <optional>
 
+#include "core/thread_pool.h"
 #include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/integer_gemm.h"
@@ -29,7 +37,7 @@ namespace {
 // Input positions of the two ops.
 struct MatMulSlots {
   size_t a, za, b, zb;
-  bool qlinear;
+  enum class Out { kInt32, kQLinear, kFloat } out;
 };
 
 struct MatMulGeometry {
@@ -123,7 +131,7 @@ class IntegerMatMulLayer : public Layer {
     int_kind(a.dtype(), prefix_, "A");
     int_kind(b.dtype(), prefix_, "B");
     const MatMulGeometry g = matmul_geometry(a.shape(), b.shape(), prefix_);
-    return {{slots_.qlinear ? output_dtype(in) : DataType::kInt32, g.out}};
+    return {{slots_.out == MatMulSlots::Out::kQLinear ? output_dtype(in) : slots_.out == MatMulSlots::Out::kFloat ? DataType::kFloat32 : DataType::kInt32, g.out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
@@ -153,11 +161,11 @@ class IntegerMatMulLayer : public Layer {
     }
     std::vector<int32_t> acc_store;
     int32_t* acc = nullptr;
-    if (slots_.qlinear) {
+    if (slots_.out == MatMulSlots::Out::kQLinear) {
       acc_store.resize(static_cast<size_t>(count * MN));
       acc = acc_store.data();
-    } else {
-      acc = out[0]->data<int32_t>();
+    } else {  // int32 output, or float32 converted in place (same element size)
+      acc = reinterpret_cast<int32_t*>(out[0]->data<float>());
     }
     for (int64_t i = 0; i < count; ++i) {
       const int64_t ai = batch_offset(g.a_batch, g.batch, i), bi = batch_offset(g.b_batch, g.batch, i);
@@ -167,11 +175,14 @@ class IntegerMatMulLayer : public Layer {
       product.run(g.M, a_u8 + ai * g.M * g.K, g.K, zero_point_slice(za, g.M, a_count, ai, prefix_, "a_zero_point"),
                   zero_point_slice(zb, g.N, b_count, bi, prefix_, "b_zero_point"), acc + i * MN, g.N);
     }
-    if (slots_.qlinear) requantize(in, g, acc, *out[0]);
+    if (slots_.out == MatMulSlots::Out::kQLinear) requantize(in, g, acc, *out[0]);
+    if (slots_.out == MatMulSlots::Out::kFloat) to_float(in, g, acc, out[0]->data<float>());
   }
 
   std::string describe() const override {
-    return std::string(slots_.qlinear ? "qlinear matmul" : "matmul integer") +
+    const char* what = slots_.out == MatMulSlots::Out::kQLinear ? "qlinear matmul"
+                       : slots_.out == MatMulSlots::Out::kFloat ? "matmul integer to float" : "matmul integer";
+    return std::string(what) +
            (packed_ ? std::string(" (") + packed_->kernel_name() + ")" : std::string(" (B packed per run)"));
   }
 
@@ -180,6 +191,37 @@ class IntegerMatMulLayer : public Layer {
     const Value* zy = in.size() > 7 ? in[7] : nullptr;
     const DataType t = zy ? zy->dtype() : in[0]->dtype();
     return int_kind(t, prefix_, "y_zero_point") == IntKind::kS8 ? DataType::kInt8 : DataType::kUInt8;
+  }
+
+  // MatMulIntegerToFloat's output, in place over the int32 products (module comment).
+  void to_float(const std::vector<const Value*>& in, const MatMulGeometry& g, const int32_t* acc, float* y) const {
+    const std::vector<float> sa = float_values(require_any(in, 2, prefix_), prefix_, "a_scale");
+    const std::vector<float> sb = float_values(require_any(in, 3, prefix_), prefix_, "b_scale");
+    if (sa.size() != 1 || (sb.size() != 1 && static_cast<int64_t>(sb.size()) != g.N)) {
+      throw InvalidArgument(prefix_ + "a_scale must have one element and b_scale 1 or N (" + std::to_string(g.N) + ")");
+    }
+    std::vector<float> mult(static_cast<size_t>(g.N)), bias(static_cast<size_t>(g.N), 0.f);
+    for (int64_t n = 0; n < g.N; ++n) mult[n] = sa[0] * sb[sb.size() == 1 ? 0 : n];
+    const bool has_bias = in.size() > 6 && in[6];
+    if (has_bias) {
+      bias = float_values(*in[6], prefix_, "bias");
+      if (static_cast<int64_t>(bias.size()) != g.N) throw InvalidArgument(prefix_ + "bias must have N elements");
+    }
+    const int64_t rows = shape_numel(g.out) / g.N;
+    parallel_for(rows, grain_for_work(g.N), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        // acc and y are the same bytes: each int32 is read (through memcpy, which may alias) before
+        // its float is written.
+        const unsigned char* a = reinterpret_cast<const unsigned char*>(acc + r * g.N);
+        float* o = y + r * g.N;
+        for (int64_t n = 0; n < g.N; ++n) {
+          int32_t v;
+          std::memcpy(&v, a + 4 * n, 4);
+          const float t = static_cast<float>(v) * mult[n];
+          o[n] = has_bias ? t + bias[n] : t;
+        }
+      }
+    });
   }
 
   // QLinearMatMul's output (module comment).
@@ -214,16 +256,22 @@ class IntegerMatMulLayer : public Layer {
 };
 
 std::unique_ptr<Layer> make_matmul_integer(const Network& net, const Node& node) {
-  return std::make_unique<IntegerMatMulLayer>(net, node, MatMulSlots{0, 2, 1, 3, false});
+  return std::make_unique<IntegerMatMulLayer>(net, node, MatMulSlots{0, 2, 1, 3, MatMulSlots::Out::kInt32});
 }
 
 std::unique_ptr<Layer> make_qlinear_matmul(const Network& net, const Node& node) {
   require_inputs(node, 8);
-  return std::make_unique<IntegerMatMulLayer>(net, node, MatMulSlots{0, 2, 3, 5, true});
+  return std::make_unique<IntegerMatMulLayer>(net, node, MatMulSlots{0, 2, 3, 5, MatMulSlots::Out::kQLinear});
+}
+
+std::unique_ptr<Layer> make_matmul_integer_to_float(const Network& net, const Node& node) {
+  require_inputs(node, 4);
+  return std::make_unique<IntegerMatMulLayer>(net, node, MatMulSlots{0, 4, 1, 5, MatMulSlots::Out::kFloat});
 }
 
 INT8RT_REGISTER_LAYER("MatMulInteger", make_matmul_integer);
 INT8RT_REGISTER_LAYER("QLinearMatMul", make_qlinear_matmul);
+INT8RT_REGISTER_LAYER("MatMulIntegerToFloat", make_matmul_integer_to_float);
 
 }  // namespace
 }  // namespace engine

@@ -16,9 +16,9 @@ namespace kernels {
 namespace x86 {
 
 struct GemmU8S8Tile {
-  const uint8_t* a = nullptr;  // row i at a + i * lda, K bytes each (no byte past K is read)
+  const uint8_t* a = nullptr;  // row i at a + i * lda, K bytes each
   int64_t lda = 0;
-  int64_t K = 0;
+  int64_t K = 0;               // a multiple of 4 (the driver pads A's rows with zeros)
   const int8_t* b = nullptr;   // the first block of the tile; block j at b + j * b_block
   int64_t b_block = 0;         // bytes per block: ceil(K / 4) * 64
   int32_t* c = nullptr;        // row i at c + i * ldc

@@ -34,6 +34,14 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
   }
 
   void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const override {
+    std::vector<uint8_t> padded;  // A's rows zero-padded to a multiple of 4 bytes (the tile's groups)
+    if (shape_.K % 4 != 0) {
+      const int64_t kp = groups_ * 4;
+      padded.assign(static_cast<size_t>(checked_mul(M, kp, "gemm_u8s8: padded A")), 0);
+      for (int64_t m = 0; m < M; ++m) std::copy(a + m * lda, a + m * lda + shape_.K, padded.data() + m * kp);
+      a = padded.data();
+      lda = kp;
+    }
     const int64_t strips = (blocks_ + nb_max_ - 1) / nb_max_;
     const int64_t tiles = (M + mr_max_ - 1) / mr_max_;
     const int64_t work = static_cast<int64_t>(mr_max_) * nb_max_ * kBlock * shape_.K;
@@ -46,7 +54,7 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
         GemmU8S8Tile tile;
         tile.a = a + m0 * lda;
         tile.lda = lda;
-        tile.K = shape_.K;
+        tile.K = groups_ * 4;
         tile.b = packed_.data() + j0 * block_bytes_;
         tile.b_block = block_bytes_;
         tile.c = c + m0 * ldc + j0 * kBlock;

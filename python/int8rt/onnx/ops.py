@@ -76,7 +76,7 @@ SUPPORTED_OPS = frozenset([
     "If", "Loop", "Scan",  # decided at run time; subgraphs imported as Networks (_subgraphs.py)
     # integer ops (quantize_dynamic's, older integer-op files): engine/ops/matmul_integer.cc, conv_integer.cc
     "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv",
-    "DynamicQuantizeLSTM",  # com.microsoft (_contrib.ACCEPTED_CONTRIB_OPS); engine/ops/dynamic_quant_rnn_gemms.h
+    "DynamicQuantizeLSTM", "MatMulIntegerToFloat",  # com.microsoft (_contrib.ACCEPTED_CONTRIB_OPS)
 ])
 
 # Ops whose layers compute in float32 only. On float16 tensors the importer

@@ -6,8 +6,10 @@
 // bytes of a row (4 consecutive k) and vpdpbusd multiplies them, as u8, by the
 // 16 x 4 packed s8 bytes of a block: the four products summed into each int32
 // lane, added without saturation (mod 2^32), which is ref::gemm_u8s8 exactly.
-// A last incomplete group (K % 4) is read byte by byte, zero-filled; it meets
-// zero-packed B bytes.
+// K is a multiple of 4 here: the driver pads A's rows (zeros, meeting the
+// zero-packed B bytes) when the product's K is not. One loop with no tail
+// keeps the accumulators in registers (a tail loop after it made GCC spill
+// all 24 to the stack on every step).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -20,12 +22,6 @@ namespace x86 {
 namespace avx512vnni {
 namespace {
 
-inline int32_t tail_group(const uint8_t* p, int64_t n) {
-  uint32_t v = 0;
-  for (int64_t i = 0; i < n; ++i) v |= static_cast<uint32_t>(p[i]) << (8 * i);
-  return static_cast<int32_t>(v);
-}
-
 template <int MR, int NB>
 void tile(const GemmU8S8Tile& t) {
   __m512i acc[MR][NB];
@@ -34,28 +30,18 @@ void tile(const GemmU8S8Tile& t) {
 #pragma GCC unroll 4
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_si512();
   }
-  const int64_t full = t.K / 4;
+  const int64_t groups = t.K / 4;  // the driver pads K to a multiple of 4
   const int8_t* b = t.b;
-  for (int64_t q = 0; q < full; ++q, b += 64) {
+  const uint8_t* a = t.a;
+  for (int64_t q = 0; q < groups; ++q, b += 64, a += 4) {
     __m512i w[NB];
 #pragma GCC unroll 4
     for (int j = 0; j < NB; ++j) w[j] = _mm512_loadu_si512(b + j * t.b_block);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       int32_t bytes;
-      __builtin_memcpy(&bytes, t.a + i * t.lda + 4 * q, 4);
+      __builtin_memcpy(&bytes, a + i * t.lda, 4);
       const __m512i x = _mm512_set1_epi32(bytes);
-#pragma GCC unroll 4
-      for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, w[j]);
-    }
-  }
-  if (const int64_t rest = t.K - 4 * full) {
-    __m512i w[NB];
-#pragma GCC unroll 4
-    for (int j = 0; j < NB; ++j) w[j] = _mm512_loadu_si512(b + j * t.b_block);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      const __m512i x = _mm512_set1_epi32(tail_group(t.a + i * t.lda + 4 * full, rest));
 #pragma GCC unroll 4
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, w[j]);
     }
