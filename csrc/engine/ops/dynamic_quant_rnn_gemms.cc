@@ -19,7 +19,8 @@ std::vector<float> per_direction(const std::vector<float>& v, int64_t dirs, int6
 
 }  // namespace
 
-DynamicQuantRnnGemms::DynamicQuantRnnGemms(const Network& net, const Node& node, int64_t dirs) {
+DynamicQuantRnnGemms::DynamicQuantRnnGemms(const Network& net, const Node& node, int64_t dirs)
+    : quantizer_(&kernels::choose<kernels::DynamicQuantizeU8Kernel>()) {
   const std::string prefix = layer_error_prefix(node);
   for (int side = 0; side < 2; ++side) {
     const Tensor& w = constant_input(net, node, 1 + side, side == 0 ? "W" : "R");
@@ -58,8 +59,8 @@ DynamicQuantRnnGemms::DynamicQuantRnnGemms(const Network& net, const Node& node,
 void DynamicQuantRnnGemms::apply(const Side& s, int64_t M, int64_t K, const float* x, float* out, int64_t ld,
                                  bool accumulate) const {
   std::vector<uint8_t> q(static_cast<size_t>(M * K));
-  const DynamicQuantParams p = dynamic_quant_params(x, M * K);
-  dynamic_quantize(x, M * K, p, q.data());
+  const DynamicQuantParams p = dynamic_quant_params(*quantizer_, x, M * K);
+  dynamic_quantize(*quantizer_, x, M * K, p, q.data());
   std::vector<int32_t> acc(static_cast<size_t>(M * rows_));
   s.product->run(M, q.data(), K, {static_cast<int32_t>(p.zero_point)}, s.zero, acc.data(), rows_);
   std::vector<float> mult(s.scale.size());

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/ops/integer_gemm.h"
+#include "kernels/dynamic_quantize_u8.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
@@ -44,6 +45,7 @@ class DynamicQuantRnnGemms {
   };
   void apply(const Side& s, int64_t M, int64_t K, const float* x, float* out, int64_t ld, bool accumulate) const;
 
+  const kernels::DynamicQuantizeU8Kernel* quantizer_;  // chosen once
   std::vector<Side> w_, r_;  // per direction
   int64_t input_ = 0, hidden_ = 0, rows_ = 0;
 };

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "kernels/dynamic_quantize_u8.h"
+
 namespace int8rt {
 namespace engine {
 
@@ -15,10 +17,12 @@ struct DynamicQuantParams {
   uint8_t zero_point = 0;
 };
 
-// The scale and zero point of x[0..n) (range widened to include 0).
-DynamicQuantParams dynamic_quant_params(const float* x, int64_t n);
-// y[i] = clamp(round_half_even(x[i] / scale) + zero_point, 0, 255); parallel over the pool.
-void dynamic_quantize(const float* x, int64_t n, const DynamicQuantParams& p, uint8_t* y);
+// The scale and zero point of x[0..n) (range widened to include 0), the range from kernel k
+// (chosen once per layer: kernels::choose<kernels::DynamicQuantizeU8Kernel>()).
+DynamicQuantParams dynamic_quant_params(const kernels::DynamicQuantizeU8Kernel& k, const float* x, int64_t n);
+// y[i] = clamp(round_half_even(x[i] / scale) + zero_point, 0, 255) by kernel k; parallel over the pool.
+void dynamic_quantize(const kernels::DynamicQuantizeU8Kernel& k, const float* x, int64_t n,
+                      const DynamicQuantParams& p, uint8_t* y);
 
 }  // namespace engine
 }  // namespace int8rt

@@ -15,50 +15,14 @@
 #include "engine/layer.h"
 #include "engine/ops/dynamic_quantize.h"
 #include "engine/ops/op_util.h"
+#include "kernels/dynamic_quantize_u8.h"
 
 namespace int8rt {
 namespace engine {
-namespace {
 
-// round half to even by adding and subtracting 1.5 * 2^23 (exact for |q| < 2^22,
-// which the clamp to [-zp - 1, 256 - zp] keeps), as quantize_linear.cc's loop.
-void quantize_run(const float* __restrict x, uint8_t* __restrict y, int64_t n, float scale, float zp) {
-  constexpr float kRound = 12582912.f;
-  const float qlo = -zp - 1.f, qhi = 256.f - zp;
-  for (int64_t i = 0; i < n; ++i) {
-    float q = x[i] / scale;
-    q = q > qlo ? q : qlo;  // NaN -> qlo -> 0
-    q = q < qhi ? q : qhi;
-    float v = ((q + kRound) - kRound) + zp;
-    v = v > 0.f ? v : 0.f;
-    v = v < 255.f ? v : 255.f;
-    y[i] = static_cast<uint8_t>(static_cast<int32_t>(v));
-  }
-}
-
-}  // namespace
-
-DynamicQuantParams dynamic_quant_params(const float* x, int64_t n) {
-  // Eight running minima and maxima (the order of comparisons cannot change a min or max;
-  // NaN compares false everywhere and is skipped), which the compiler keeps in vector lanes.
-  constexpr int kLanes = 8;
-  float los[kLanes] = {}, his[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int l = 0; l < kLanes; ++l) {
-      los[l] = x[i + l] < los[l] ? x[i + l] : los[l];
-      his[l] = x[i + l] > his[l] ? x[i + l] : his[l];
-    }
-  }
+DynamicQuantParams dynamic_quant_params(const kernels::DynamicQuantizeU8Kernel& k, const float* x, int64_t n) {
   float lo = 0.f, hi = 0.f;
-  for (; i < n; ++i) {
-    lo = x[i] < lo ? x[i] : lo;
-    hi = x[i] > hi ? x[i] : hi;
-  }
-  for (int l = 0; l < kLanes; ++l) {
-    lo = los[l] < lo ? los[l] : lo;
-    hi = his[l] > hi ? his[l] : hi;
-  }
+  k.range(n, x, &lo, &hi);
   DynamicQuantParams p;
   p.scale = (hi == lo ? 1.f : hi - lo) / 255.f;
   float zp = 0.f - lo / p.scale;
@@ -67,9 +31,10 @@ DynamicQuantParams dynamic_quant_params(const float* x, int64_t n) {
   return p;
 }
 
-void dynamic_quantize(const float* x, int64_t n, const DynamicQuantParams& p, uint8_t* y) {
+void dynamic_quantize(const kernels::DynamicQuantizeU8Kernel& k, const float* x, int64_t n,
+                      const DynamicQuantParams& p, uint8_t* y) {
   const float zp = static_cast<float>(p.zero_point);
-  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) { quantize_run(x + b, y + b, e - b, p.scale, zp); });
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) { k.quantize(e - b, x + b, p.scale, zp, y + b); });
 }
 
 namespace {
@@ -87,16 +52,17 @@ class DynamicQuantizeLinearLayer : public Layer {
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Value& x = *in[0];
-    const DynamicQuantParams p = dynamic_quant_params(x.data<float>(), x.numel());
-    dynamic_quantize(x.data<float>(), x.numel(), p, out[0]->data<uint8_t>());
+    const DynamicQuantParams p = dynamic_quant_params(kernel_, x.data<float>(), x.numel());
+    dynamic_quantize(kernel_, x.data<float>(), x.numel(), p, out[0]->data<uint8_t>());
     if (out.size() > 1 && out[1]) out[1]->data<float>()[0] = p.scale;
     if (out.size() > 2 && out[2]) out[2]->data<uint8_t>()[0] = p.zero_point;
   }
 
-  std::string describe() const override { return "dynamic quantize linear (uint8)"; }
+  std::string describe() const override { return std::string("dynamic quantize linear (") + kernel_.name() + ")"; }
 
  private:
   std::string prefix_;
+  const kernels::DynamicQuantizeU8Kernel& kernel_ = kernels::choose<kernels::DynamicQuantizeU8Kernel>();  // once per layer
 };
 
 std::unique_ptr<Layer> make_dynamic_quantize_linear(const Network&, const Node& node) {
