@@ -163,11 +163,18 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
                const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
                bool accumulate, const SgemmEpilogue* ep) {
   thread_local Scratch scratch;
-  thread_local std::vector<int64_t> a_rows;  // A in place: row k of A^T at k * ld
-  const bool a_in_place = A.in_place && A.trans && !A.im2col && !A.packed;
+  thread_local std::vector<int64_t> a_rows;  // A in place: the offset of column k of op(A)
+  // op(A) read in place (SgemmTile::a_rows) rather than packed: a
+  // row-major A always (as MLAS reads it: the tile's rows are lda apart,
+  // column k at offset k; packing it was a scalar transpose costing ~20% of
+  // a transformer's GEMM), an A^T stored row-major when the caller asks
+  // (rows 1 apart, column k at k * ld). The same values into the same FMAs
+  // in the same order as from packed panels: the same bits.
+  const bool a_in_place = !A.im2col && !A.packed && (!A.trans || A.in_place);
   if (a_in_place) {
     a_rows.resize(static_cast<size_t>(K));
-    for (int64_t k = 0; k < K; ++k) a_rows[static_cast<size_t>(k)] = k * A.ld;
+    const int64_t step = A.trans ? A.ld : 1;
+    for (int64_t k = 0; k < K; ++k) a_rows[static_cast<size_t>(k)] = k * step;
   }
   const int64_t mc_pad = (mc + uk.mr - 1) / uk.mr * uk.mr;
   const int64_t m_pad = A.packed ? (A.packed->M + uk.mr - 1) / uk.mr * uk.mr : 0;
@@ -187,7 +194,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
     const float* a_panels = A.packed ? A.packed->data.data() + k0 * m_pad + i0 * kc : scratch.a.data();
     if (a_in_place) {
       t.a_rows = a_rows.data() + k0;
-      t.lda = 1;
+      t.lda = A.trans ? 1 : A.ld;
     } else if (A.im2col) {  // op(A) = im2col^T: its panels are the im2col's column panels, mr wide
       pack_b_im2col(*A.im2col, k0, kc, i0, mc, uk.mr, scratch.a.data());
     } else if (!A.packed) {
@@ -220,7 +227,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
         t.ldb = uk.nr;
       }
       for (int64_t ip = 0; ip < mc; ip += uk.mr) {
-        t.a = a_in_place ? A.data + i0 + ip : a_panels + (ip / uk.mr) * kc * uk.mr;
+        t.a = a_in_place ? A.data + (i0 + ip) * (A.trans ? 1 : A.ld) : a_panels + (ip / uk.mr) * kc * uk.mr;
         t.c = C + (i0 + ip) * ldc + j0 + jp;
         t.rows = static_cast<int>(std::min<int64_t>(uk.mr, mc - ip));
         if (ep) {

@@ -69,7 +69,8 @@ struct GemmOperand {
   // the tile's rows 1 apart) instead of packing panels; the same values
   // and arithmetic, so the same bits. For an image read as pixels x
   // channels (the output-transposed pointwise conv), whose panels would
-  // otherwise be packed once per column tile.
+  // otherwise be packed once per column tile. A row-major A (!trans) is
+  // always read in place (the tile's rows ld apart, column k at k).
   bool in_place = false;
   const PackedB* packed_b = nullptr;   // B only: these panels instead of data / ld / trans
 };
