@@ -242,6 +242,12 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
       }
     }
   }
+  if (ep && ep->unary) {
+    for (int64_t r = 0; r < mc; ++r) {
+      float* c = C + (i0 + r) * ldc + j0;
+      ep->unary->apply(ep->unary_op, nc, c, c);
+    }
+  }
 }
 
 }  // namespace
@@ -292,6 +298,7 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
         const float v = c[j] > ep->lo ? c[j] : ep->lo;
         c[j] = v < ep->hi ? v : ep->hi;
       }
+      if (ep && ep->unary) ep->unary->apply(ep->unary_op, N, c, c);
     }
     return;
   }
