@@ -8,6 +8,9 @@
 // the MR x NR register tile over every (A panel, B panel) pair. The B panel
 // (the vector operand) stays in L1 while the A block (the broadcast operand,
 // a quarter of the bytes per FMA) streams from L2; sizes per microkernel.
+// A row-major op(A) is not packed: the microkernel broadcasts it in place
+// (SgemmTile::a_rows), as MLAS does; a constant B comes packed once
+// (PackedB), its next panel prefetched while the current one runs.
 #include "kernels/sgemm_f32.h"
 
 #include <algorithm>
