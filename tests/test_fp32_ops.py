@@ -563,11 +563,17 @@ def test_softmax_kernels_agree_bit_for_bit_on_every_tier(op: str) -> None:
     """The softmax family (kernels/softmax_f32.h) compiles the loops of
     kernels/ref/softmax_f32.h per ISA: the reference (baseline flags), AVX2
     and AVX-512 builds give the same bits, on rows shorter than the 8 lanes,
-    rows with a tail, long rows, and rows holding inf, -inf and NaN."""
+    rows with a tail, long rows, and rows holding inf, -inf and NaN. The
+    AVX-512 softmax row (SoftmaxRow16) takes 16 and 32 values per step and
+    masks the last group: lengths around those (16, 17, 25, 32, 33, ViT's
+    197), a NaN first value, and zero maxima of either sign."""
     rng = np.random.default_rng(31)
-    rows = {n: (rng.standard_normal((5, n)) * 9).astype(np.float32) for n in (1, 3, 8, 13, 128, 1001)}
+    rows = {n: (rng.standard_normal((5, n)) * 9).astype(np.float32)
+            for n in (1, 3, 8, 13, 16, 17, 25, 32, 33, 128, 197, 1001)}
     special = rows[13].copy()
-    special[0, 2], special[1, 5], special[2, :] = np.inf, np.nan, -np.inf
+    special[0, 2], special[1, 5], special[2, :], special[3, 0] = np.inf, np.nan, -np.inf, np.nan
+    special[4, :] = -np.abs(special[4, :])
+    special[4, 3], special[4, 11] = -0.0, 0.0  # the maximum is a zero of either sign
     rows["special"] = special
     tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
     results: dict = {}
