@@ -82,14 +82,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+# Helper threads of the libraries loaded here must not spin beside the timed
+# engines: torch's OpenMP workers (torch exports the networks in this
+# process; a perf run of ResNet-50 FP32 found ~20% of the samples in them)
+# and numpy's OpenBLAS server (seen in perf). Only the PyTorch rows use them.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-# torch exports the networks in this process; its OpenMP workers must sleep,
-# not spin, while the engines are timed (a perf run of ResNet-50 FP32 found
-# ~20% of the samples in them). Only the PyTorch rows use OpenMP.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import int8rt  # noqa: E402
 from bench_util import add_isa_cap_and_cpu_time_args, isa_cap, load_line, machine_line, time_alternating  # noqa: E402
