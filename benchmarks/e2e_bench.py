@@ -88,7 +88,7 @@ from typing import Callable, Dict, List, Optional
 # and numpy's OpenBLAS server (seen in perf). Only the PyTorch rows use them.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import numpy as np
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -40,7 +40,7 @@ import warnings
 # and numpy's OpenBLAS server (seen in perf). Only the PyTorch rows use them.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import numpy as np
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
