@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <exception>
 #include <list>
@@ -55,6 +56,7 @@ int default_num_threads() {
 std::atomic<int> g_num_threads{0};  // 0: not chosen yet, use the default
 std::atomic<WakePolicy> g_wake_policy{WakePolicy::kTimed};
 std::atomic<int64_t> g_spin_ns{kSpinNs};
+std::atomic<bool> g_spin_when_busy{false};  // tests: spin whatever the load
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -68,12 +70,46 @@ inline void cpu_relax() {
 #endif
 }
 
+// Whether a spinning thread would have a CPU to itself: no more runnable
+// threads in the system than CPUs this process may use (its own spinning
+// threads included), from the "running/total" field of /proc/loadavg, read
+// at most every kLoadCheckNs. On an oversubscribed machine a spinning thread
+// takes CPU time from other runnable threads, including this process's own
+// caller, and measured slower: ResNet-50 at batch 1 with 2 threads at load
+// average 20 took 5-12% longer (wall) with spinning than with blocking
+// (RESULTS.md section 43). Without /proc/loadavg: assume an idle machine.
+constexpr int64_t kLoadCheckNs = 10000000;
+std::atomic<int64_t> g_load_checked_ns{INT64_MIN / 2};
+std::atomic<bool> g_cpu_idle{true};
+
+bool cpu_left_for_spinning() {
+  const int64_t t = now_ns();
+  if (t - g_load_checked_ns.load(std::memory_order_relaxed) < kLoadCheckNs) {
+    return g_cpu_idle.load(std::memory_order_relaxed);
+  }
+  g_load_checked_ns.store(t, std::memory_order_relaxed);
+  bool idle = true;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    char line[128];
+    if (std::fgets(line, sizeof(line), f)) {
+      const int64_t running = runnable_threads_in_loadavg(line);
+      idle = running < 0 || running <= default_num_threads();
+    }
+    std::fclose(f);
+  }
+  g_cpu_idle.store(idle, std::memory_order_relaxed);
+  return idle;
+}
+
 // Spins until done() or g_spin_ns have passed (the clock read every 64
-// polls); returns done().
+// polls); returns done(). No spinning while the machine has no CPU to spare
+// (cpu_left_for_spinning).
 template <class Done>
 bool spin_until(const Done& done) {
   const int64_t spin = g_spin_ns.load(std::memory_order_relaxed);
-  if (spin <= 0) return done();
+  if (spin <= 0 || (!g_spin_when_busy.load(std::memory_order_relaxed) && !cpu_left_for_spinning())) {
+    return done();
+  }
   const int64_t deadline = now_ns() + spin;
   for (;;) {
     for (int i = 0; i < 64; ++i) {
@@ -85,26 +121,32 @@ bool spin_until(const Done& done) {
 }
 
 struct Job {
+  // Read by every chunk, written once (failed: only on an exception).
   const std::function<void(int64_t, int64_t)>* fn = nullptr;  // valid while chunks remain
   int64_t n = 0;
   int64_t grain = 1;
   int64_t num_chunks = 0;
-  std::atomic<int64_t> next_chunk{0};
-  std::atomic<int64_t> chunks_done{0};
-  int helpers_wanted = 0;  // guarded by Pool::mutex_
   std::atomic<bool> failed{false};
+  // Each counter on its own cache line: every claim is a read-modify-write
+  // that moves its line to the claiming core, and the fields above, read for
+  // every chunk, then stayed valid in both cores' caches (on one line the
+  // other thread's next chunk began with a coherence miss).
+  alignas(64) std::atomic<int64_t> next_chunk{0};
+  alignas(64) std::atomic<int64_t> chunks_done{0};
+  alignas(64) int helpers_wanted = 0;  // guarded by Pool::mutex_
   std::mutex error_mutex;
   std::exception_ptr error;  // the first exception
 
-  // Claims and runs one chunk (skipped after a failure); false when none
-  // was left. Once every chunk is claimed, fn is never touched again, so a
-  // late helper is harmless after the caller has returned.
-  bool run_next_chunk() {
-    int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+  // Claims and runs one chunk (skipped after a failure) without counting it
+  // done; false when none was left. Once every chunk is claimed, fn is never
+  // touched again, so a late helper is harmless after the caller has
+  // returned.
+  bool run_claimed_chunk() {
+    const int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
     if (c >= num_chunks) return false;
     if (!failed.load(std::memory_order_relaxed)) {
-      int64_t begin = c * grain;
-      int64_t end = std::min(n, begin + grain);
+      const int64_t begin = c * grain;
+      const int64_t end = std::min(n, begin + grain);
       try {
         (*fn)(begin, end);
       } catch (...) {
@@ -112,14 +154,23 @@ struct Job {
         if (!failed.exchange(true)) error = std::current_exception();
       }
     }
+    return true;
+  }
+
+  // One chunk, counted done; false when none was left.
+  bool run_next_chunk() {
+    if (!run_claimed_chunk()) return false;
     chunks_done.fetch_add(1, std::memory_order_acq_rel);
     return true;
   }
 
-  // Runs chunks until none are left; returns how many it ran.
+  // Runs chunks until none are left; returns how many it ran. They are
+  // counted done together at the end (the caller waits for all of them
+  // anyway): one write to chunks_done per thread and job, not per chunk.
   int64_t run_chunks() {
     int64_t ran = 0;
-    while (run_next_chunk()) ++ran;
+    while (run_claimed_chunk()) ++ran;
+    if (ran > 0) chunks_done.fetch_add(ran, std::memory_order_acq_rel);
     return ran;
   }
 
@@ -323,8 +374,22 @@ void set_wake_policy_for_testing(WakePolicy policy) {
   g_wake_policy.store(policy, std::memory_order_relaxed);
 }
 
-void set_spin_ns_for_testing(int64_t ns) {
+int64_t runnable_threads_in_loadavg(const char* line) {
+  // "0.52 0.58 0.59 3/467 12345": the fourth field's numerator.
+  const char* p = line;
+  for (int field = 0; field < 3; ++field) {
+    while (*p && *p != ' ') ++p;
+    while (*p == ' ') ++p;
+  }
+  if (*p < '0' || *p > '9') return -1;
+  int64_t n = 0;
+  for (; *p >= '0' && *p <= '9'; ++p) n = n * 10 + (*p - '0');
+  return *p == '/' ? n : -1;
+}
+
+void set_spin_ns_for_testing(int64_t ns, bool even_when_busy) {
   g_spin_ns.store(ns < 0 ? kSpinNs : ns, std::memory_order_relaxed);
+  g_spin_when_busy.store(even_when_busy, std::memory_order_relaxed);
 }
 
 int get_num_threads() {

@@ -20,7 +20,9 @@
 // Between jobs a worker spins for kSpinNs before it blocks, and so does a
 // caller waiting for its helpers' last chunks: consecutive layers then find
 // the helpers awake (no wake-up at either end of a job); an idle pool blocks
-// and burns no CPU.
+// and burns no CPU. Nobody spins while the machine has more runnable threads
+// than this process has CPUs (a spinning thread would take CPU time from
+// them, this process's own caller included).
 #pragma once
 
 #include <atomic>
@@ -119,9 +121,13 @@ void set_wake_policy_for_testing(WakePolicy policy);
 // jobs (ResNet-50 at batch 1 with 2 threads: 9% faster on an idle 2-vCPU
 // VM, RESULTS.md section 36) and costs at most that much CPU per job.
 constexpr int64_t kSpinNs = 50000;
+// The number of runnable threads in a /proc/loadavg line ("0.52 0.58 0.59
+// 3/467 12345" -> 3), -1 if the line has no such field. Exposed for tests.
+int64_t runnable_threads_in_loadavg(const char* line);
 // Sets that time (0: block at once, as before spinning existed; < 0:
-// kSpinNs), for tests and for benchmarks that compare both in one process.
-// Not for production code.
-void set_spin_ns_for_testing(int64_t ns);
+// kSpinNs) and whether threads spin even on a busy machine (so that tests
+// exercise spinning under any load), for tests and for benchmarks that
+// compare both in one process. Not for production code.
+void set_spin_ns_for_testing(int64_t ns, bool even_when_busy = false);
 
 }  // namespace int8rt

@@ -1,8 +1,9 @@
 // parallel_for: every index exactly once, exceptions propagate, nesting is
 // serial; the wake-up decision (worth_waking, WakeLatency) and both paths a
 // job can take (caller only, helpers woken), forced with WakePolicy; with
-// workers spinning between jobs, every job still finishes, and an idle pool
-// blocks (its threads sleep and use no CPU).
+// workers spinning between jobs (forced whatever the machine's load), every
+// job still finishes, and an idle pool blocks (its threads sleep and use no
+// CPU); the runnable-thread count that turns spinning off on a busy machine.
 #include <gtest/gtest.h>
 #include <dirent.h>
 #include <sys/syscall.h>
@@ -242,13 +243,22 @@ TEST_F(WakePolicyTest, TimedDecisionCoversEveryIndexOnceEitherWay) {
   }
 }
 
+TEST(ThreadPool, RunnableThreadsAreReadFromLoadavg) {
+  EXPECT_EQ(runnable_threads_in_loadavg("0.52 0.58 0.59 3/467 12345\n"), 3);
+  EXPECT_EQ(runnable_threads_in_loadavg("19.93 17.02 12.10 21/1043 99\n"), 21);
+  EXPECT_EQ(runnable_threads_in_loadavg("0.00 0.00 0.00 1/1 1"), 1);
+  EXPECT_EQ(runnable_threads_in_loadavg("0.52 0.58 0.59"), -1);
+  EXPECT_EQ(runnable_threads_in_loadavg("0.52 0.58 0.59 3"), -1);
+  EXPECT_EQ(runnable_threads_in_loadavg(""), -1);
+}
+
 TEST_F(WakePolicyTest, EveryJobFinishesWithSpinningAndBlockedHelpers) {
   // Jobs back to back (helpers still spinning from the last one), and after
   // pauses longer than the spin (helpers blocked, woken again), with spinning
   // on and off: every index of every job runs exactly once.
   set_num_threads(2);
   for (int64_t spin : {int64_t{-1}, int64_t{0}, int64_t{1000000}}) {
-    set_spin_ns_for_testing(spin);
+    set_spin_ns_for_testing(spin, /*even_when_busy=*/true);
     for (WakePolicy policy : {WakePolicy::kAlways, WakePolicy::kTimed}) {
       set_wake_policy_for_testing(policy);
       for (int job = 0; job < 400; ++job) {
@@ -302,6 +312,7 @@ TEST_F(WakePolicyTest, IdlePoolBlocksInsteadOfSpinning) {
   // notice its spin is over, hence seconds, not microseconds).
   set_num_threads(2);
   set_wake_policy_for_testing(WakePolicy::kAlways);
+  set_spin_ns_for_testing(-1, /*even_when_busy=*/true);
   std::atomic<int64_t> sum{0};
   for (int job = 0; job < 20; ++job) {
     parallel_for(64, 1, [&](int64_t b, int64_t e) { sum += e - b; });

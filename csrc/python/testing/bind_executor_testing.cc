@@ -167,8 +167,9 @@ void bind_executor_testing(py::module_& m) {
       py::arg("op"), py::arg("input_sets"), py::arg("attrs"), py::arg("constant_inputs"),
       py::arg("num_outputs") = 1,
       "Declares the runtime inputs' dim 0 dynamic (-1) and runs every input set through one Executor.");
-  m.def("set_pool_spin_ns", &set_spin_ns_for_testing, py::arg("ns"),
-        "How long the thread pool's threads spin before blocking (0: block at once; < 0: the default).");
+  m.def("set_pool_spin_ns", &set_spin_ns_for_testing, py::arg("ns"), py::arg("even_when_busy") = false,
+        "How long the thread pool's threads spin before blocking (0: block at once; < 0: the default), "
+        "and whether they spin even when the machine has no idle CPU.");
 }
 
 }  // namespace python
