@@ -20,6 +20,8 @@
 // worker that finds nothing within kSpinNs blocks, so an idle process burns
 // no CPU; while a worker spins, waking it costs about nothing, and jobs are
 // judged with a separate, smaller latency estimate (spinning_latency_).
+// Nobody spins while the machine has more runnable threads than this
+// process has CPUs (cpu_left_for_spinning): there spinning measured slower.
 #include "core/thread_pool.h"
 
 #include <sched.h>
@@ -321,7 +323,7 @@ class Pool {
       if (!job) work_cv_.wait(lock, [&] { return (job = take_job()) != nullptr; });
       lock.unlock();
       job->run_chunks();
-      job.reset();  // the caller may be the last owner: free the job outside the lock
+      job.reset();  // the caller may have returned, leaving this the last owner: free it outside the lock
       lock.lock();
       done_cv_.notify_all();
     }
