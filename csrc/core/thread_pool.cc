@@ -4,13 +4,24 @@
 // A call first runs one chunk on the caller, timed; unless the rest of the
 // job is worth waking helpers for (worth_waking, with the WakeLatency
 // estimate), the caller runs the rest in one call. Waking publishes the Job
-// on a list; sleeping workers are woken, claim chunks from the job's atomic
-// counter and leave when none are left. The caller keeps claiming chunks,
-// then unlists the job, waits until every chunk has run (not for the
-// helpers: the job is shared, see Pool::run) and feeds what the helpers
-// cost to the estimate. Several callers (for example several execution
-// contexts on user threads) may have jobs listed at once; workers serve them
-// in order.
+// on a list; workers claim chunks from the job's atomic counter and leave
+// when none are left. The caller keeps claiming chunks, then unlists the
+// job, waits until every chunk has run (not for the helpers: the job is
+// shared, see Pool::run) and feeds what the helpers cost to the estimate.
+// Several callers (for example several execution contexts on user threads)
+// may have jobs listed at once; workers serve them in order.
+//
+// Spinning (kSpinNs): a worker that has finished a job watches for the next
+// one for a short while before it blocks, and a caller whose chunks are all
+// claimed watches for the helpers' last ones before it blocks. A network
+// runs one job per layer, microseconds to a few hundred apart, and a blocked
+// thread costs a wake-up (15-25 us on the benchmark VM) at both ends of each
+// job: at batch 1 with 2 threads that was a tenth of ResNet-50's time. A
+// worker that finds nothing within kSpinNs blocks, so an idle process burns
+// no CPU; while a worker spins, waking it costs about nothing, and jobs are
+// judged with a separate, smaller latency estimate (spinning_latency_).
+// Nobody spins while the machine has more runnable threads than this
+// process has CPUs (cpu_left_for_spinning): there spinning measured slower.
 #include "core/thread_pool.h"
 
 #include <sched.h>
@@ -18,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <exception>
 #include <list>
@@ -45,6 +57,8 @@ int default_num_threads() {
 
 std::atomic<int> g_num_threads{0};  // 0: not chosen yet, use the default
 std::atomic<WakePolicy> g_wake_policy{WakePolicy::kTimed};
+std::atomic<int64_t> g_spin_ns{kSpinNs};
+std::atomic<bool> g_spin_when_busy{false};  // tests: spin whatever the load
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -52,27 +66,89 @@ int64_t now_ns() {
       .count();
 }
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Whether a spinning thread would have a CPU to itself: no more runnable
+// threads in the system than CPUs this process may use (its own spinning
+// threads included), from the "running/total" field of /proc/loadavg, read
+// at most every kLoadCheckNs. On an oversubscribed machine a spinning thread
+// takes CPU time from other runnable threads, including this process's own
+// caller, and measured slower: ResNet-50 at batch 1 with 2 threads at load
+// average 20 took 5-12% longer (wall) with spinning than with blocking
+// (RESULTS.md section 43). Without /proc/loadavg: assume an idle machine.
+constexpr int64_t kLoadCheckNs = 10000000;
+std::atomic<int64_t> g_load_checked_ns{INT64_MIN / 2};
+std::atomic<bool> g_cpu_idle{true};
+
+bool cpu_left_for_spinning() {
+  const int64_t t = now_ns();
+  if (t - g_load_checked_ns.load(std::memory_order_relaxed) < kLoadCheckNs) {
+    return g_cpu_idle.load(std::memory_order_relaxed);
+  }
+  g_load_checked_ns.store(t, std::memory_order_relaxed);
+  bool idle = true;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    char line[128];
+    if (std::fgets(line, sizeof(line), f)) {
+      const int64_t running = runnable_threads_in_loadavg(line);
+      idle = running < 0 || running <= default_num_threads();
+    }
+    std::fclose(f);
+  }
+  g_cpu_idle.store(idle, std::memory_order_relaxed);
+  return idle;
+}
+
+// Spins until done() or g_spin_ns have passed (the clock read every 64
+// polls); returns done(). No spinning while the machine has no CPU to spare
+// (cpu_left_for_spinning).
+template <class Done>
+bool spin_until(const Done& done) {
+  const int64_t spin = g_spin_ns.load(std::memory_order_relaxed);
+  if (spin <= 0 || (!g_spin_when_busy.load(std::memory_order_relaxed) && !cpu_left_for_spinning())) {
+    return done();
+  }
+  const int64_t deadline = now_ns() + spin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (now_ns() > deadline) return done();
+  }
+}
+
 struct Job {
+  // Read by every chunk, written once (failed: only on an exception).
   const std::function<void(int64_t, int64_t)>* fn = nullptr;  // valid while chunks remain
   int64_t n = 0;
   int64_t grain = 1;
   int64_t num_chunks = 0;
-  std::atomic<int64_t> next_chunk{0};
-  std::atomic<int64_t> chunks_done{0};
-  int helpers_wanted = 0;  // guarded by Pool::mutex_
   std::atomic<bool> failed{false};
+  // Each counter on its own cache line: every claim is a read-modify-write
+  // that moves its line to the claiming core, and the fields above, read for
+  // every chunk, then stayed valid in both cores' caches (on one line the
+  // other thread's next chunk began with a coherence miss).
+  alignas(64) std::atomic<int64_t> next_chunk{0};
+  alignas(64) std::atomic<int64_t> chunks_done{0};
+  alignas(64) int helpers_wanted = 0;  // guarded by Pool::mutex_
   std::mutex error_mutex;
   std::exception_ptr error;  // the first exception
 
-  // Claims and runs one chunk (skipped after a failure); false when none
-  // was left. Once every chunk is claimed, fn is never touched again, so a
-  // late helper is harmless after the caller has returned.
-  bool run_next_chunk() {
-    int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
+  // Claims and runs one chunk (skipped after a failure) without counting it
+  // done; false when none was left. Once every chunk is claimed, fn is never
+  // touched again, so a late helper is harmless after the caller has
+  // returned.
+  bool run_claimed_chunk() {
+    const int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed);
     if (c >= num_chunks) return false;
     if (!failed.load(std::memory_order_relaxed)) {
-      int64_t begin = c * grain;
-      int64_t end = std::min(n, begin + grain);
+      const int64_t begin = c * grain;
+      const int64_t end = std::min(n, begin + grain);
       try {
         (*fn)(begin, end);
       } catch (...) {
@@ -80,14 +156,23 @@ struct Job {
         if (!failed.exchange(true)) error = std::current_exception();
       }
     }
+    return true;
+  }
+
+  // One chunk, counted done; false when none was left.
+  bool run_next_chunk() {
+    if (!run_claimed_chunk()) return false;
     chunks_done.fetch_add(1, std::memory_order_acq_rel);
     return true;
   }
 
-  // Runs chunks until none are left; returns how many it ran.
+  // Runs chunks until none are left; returns how many it ran. They are
+  // counted done together at the end (the caller waits for all of them
+  // anyway): one write to chunks_done per thread and job, not per chunk.
   int64_t run_chunks() {
     int64_t ran = 0;
-    while (run_next_chunk()) ++ran;
+    while (run_claimed_chunk()) ++ran;
+    if (ran > 0) chunks_done.fetch_add(ran, std::memory_order_acq_rel);
     return ran;
   }
 
@@ -134,6 +219,9 @@ class Pool {
     // parallelism), so it wakes helpers at once, as the drivers chose those
     // chunks large.
     const bool timed = job->num_chunks >= kMinTimedChunksPerThread * threads;
+    // A spinning worker takes a job in about a microsecond; a blocked one
+    // must be woken. Each case has its own estimate (and gets its samples).
+    bool helper_spinning = false;
     if (helpers > 0 && (policy == WakePolicy::kAlways ||
                         (policy == WakePolicy::kTimed && !timed))) {
       wake(job, helpers);
@@ -145,8 +233,10 @@ class Pool {
       t0 = now_ns();
       job->run_next_chunk();
       const int64_t left = job->num_chunks - 1;
+      helper_spinning = spinning_.load(std::memory_order_relaxed) > 0;
+      const WakeLatency& latency = helper_spinning ? spinning_latency_ : latency_;
       if (policy == WakePolicy::kTimed && !job->failed.load(std::memory_order_relaxed) &&
-          worth_waking(now_ns() - t0, 1, left, latency_.estimate(t0))) {
+          worth_waking(now_ns() - t0, 1, left, latency.estimate(t0))) {
         wake(job, static_cast<int>(std::min<int64_t>(helpers, left)));
         woken = true;
       } else {
@@ -160,8 +250,16 @@ class Pool {
       const int64_t caller_done = now_ns();
       std::unique_lock<std::mutex> lock(mutex_);
       jobs_.remove(job);
-      done_cv_.wait(lock, [&] { return job->chunks_done.load(std::memory_order_acquire) == job->num_chunks; });
       lock.unlock();
+      // The helpers' last chunks: spin first, then block.
+      const auto all_done = [&] {
+        return job->chunks_done.load(std::memory_order_acquire) == job->num_chunks;
+      };
+      if (!spin_until(all_done)) {
+        lock.lock();
+        done_cv_.wait(lock, all_done);
+        lock.unlock();
+      }
       if (t0 != 0) {
         // What the helpers cost this job, in the terms of worth_waking: the
         // latency L that explains its time, T = (T_alone + L) / 2, where
@@ -170,7 +268,7 @@ class Pool {
         // last chunks while descheduled all show up as a larger L; one that
         // did not help at all gives L = T_alone.
         const int64_t end = now_ns();
-        latency_.add_sample(
+        (helper_spinning ? spinning_latency_ : latency_).add_sample(
             wake_cost_sample(end - t0, caller_done - t0, caller_chunks, job->num_chunks), end);
       }
     }
@@ -183,6 +281,7 @@ class Pool {
       ensure_workers(helpers);
       job->helpers_wanted = helpers;
       jobs_.push_back(job);
+      published_.fetch_add(1, std::memory_order_release);
     }
     work_cv_.notify_all();
   }
@@ -194,23 +293,37 @@ class Pool {
     }
   }
 
+  // A listed job that still wants a helper, counted as taken; null if none.
+  std::shared_ptr<Job> take_job() {  // mutex_ held
+    for (const auto& j : jobs_) {
+      if (j->helpers_wanted > 0) {
+        --j->helpers_wanted;
+        return j;
+      }
+    }
+    return nullptr;
+  }
+
+  // After each job a worker watches published_ for up to kSpinNs before it
+  // blocks on work_cv_, so that the next layer's job finds it awake.
   void worker_loop() {
     t_inside_parallel = true;
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      std::shared_ptr<Job> job;
-      work_cv_.wait(lock, [&] {
-        for (const auto& j : jobs_) {
-          if (j->helpers_wanted > 0) {
-            job = j;
-            return true;
-          }
-        }
-        return false;
-      });
-      --job->helpers_wanted;
+      std::shared_ptr<Job> job = take_job();
+      if (!job) {
+        const uint64_t seen = published_.load(std::memory_order_relaxed);
+        lock.unlock();
+        spinning_.fetch_add(1, std::memory_order_relaxed);
+        spin_until([&] { return published_.load(std::memory_order_acquire) != seen; });
+        spinning_.fetch_sub(1, std::memory_order_relaxed);
+        lock.lock();
+        job = take_job();
+      }
+      if (!job) work_cv_.wait(lock, [&] { return (job = take_job()) != nullptr; });
       lock.unlock();
       job->run_chunks();
+      job.reset();  // the caller may have returned, leaving this the last owner: free it outside the lock
       lock.lock();
       done_cv_.notify_all();
     }
@@ -221,7 +334,10 @@ class Pool {
   std::condition_variable done_cv_;
   std::list<std::shared_ptr<Job>> jobs_;
   std::vector<std::thread> workers_;
-  WakeLatency latency_;
+  std::atomic<uint64_t> published_{0};  // jobs listed so far (spinning workers watch it)
+  std::atomic<int> spinning_{0};        // workers spinning for the next job
+  WakeLatency latency_;                 // waking a blocked worker
+  WakeLatency spinning_latency_{WakeLatency::kInitialSpinningNs};  // taking a spinning one
 };
 
 }  // namespace
@@ -245,7 +361,7 @@ int64_t wake_cost_sample(int64_t job_ns, int64_t caller_ns, int64_t caller_chunk
 }
 
 int64_t WakeLatency::estimate(int64_t now_ns) const {
-  if (now_ns - last_ns_.load(std::memory_order_relaxed) > kForgetNs) return kInitialNs;
+  if (now_ns - last_ns_.load(std::memory_order_relaxed) > kForgetNs) return initial_ns_;
   return avg_ns_.load(std::memory_order_relaxed);
 }
 
@@ -258,6 +374,24 @@ void WakeLatency::add_sample(int64_t sample_ns, int64_t now_ns) {
 
 void set_wake_policy_for_testing(WakePolicy policy) {
   g_wake_policy.store(policy, std::memory_order_relaxed);
+}
+
+int64_t runnable_threads_in_loadavg(const char* line) {
+  // "0.52 0.58 0.59 3/467 12345": the fourth field's numerator.
+  const char* p = line;
+  for (int field = 0; field < 3; ++field) {
+    while (*p && *p != ' ') ++p;
+    while (*p == ' ') ++p;
+  }
+  if (*p < '0' || *p > '9') return -1;
+  int64_t n = 0;
+  for (; *p >= '0' && *p <= '9'; ++p) n = n * 10 + (*p - '0');
+  return *p == '/' ? n : -1;
+}
+
+void set_spin_ns_for_testing(int64_t ns, bool even_when_busy) {
+  g_spin_ns.store(ns < 0 ? kSpinNs : ns, std::memory_order_relaxed);
+  g_spin_when_busy.store(even_when_busy, std::memory_order_relaxed);
 }
 
 int get_num_threads() {

@@ -16,6 +16,13 @@
 // worth several wake-up latencies (see Pool::run); otherwise it runs the
 // rest as one call of fn. Batch-1 layers of a few tens of microseconds then
 // mostly stay on one thread. A job of few chunks wakes helpers at once.
+//
+// Between jobs a worker spins for kSpinNs before it blocks, and so does a
+// caller waiting for its helpers' last chunks: consecutive layers then find
+// the helpers awake (no wake-up at either end of a job); an idle pool blocks
+// and burns no CPU. Nobody spins while the machine has more runnable threads
+// than this process has CPUs (a spinning thread would take CPU time from
+// them, this process's own caller included).
 #pragma once
 
 #include <atomic>
@@ -77,17 +84,26 @@ bool worth_waking(int64_t elapsed_ns, int64_t chunks_done, int64_t chunks_left,
 int64_t wake_cost_sample(int64_t job_ns, int64_t caller_ns, int64_t caller_chunks,
                          int64_t num_chunks);
 
+// A second instance judges jobs while a worker spins (it takes the job
+// without a wake-up): it starts at kInitialSpinningNs, what the notify, the
+// helper's first claim and the shared counters cost on the same VM (the
+// samples then say what a spinning helper really costs).
 class WakeLatency {
  public:
   static constexpr int64_t kInitialNs = 20000;
+  static constexpr int64_t kInitialSpinningNs = 2000;
   static constexpr int64_t kMaxSampleNs = 4000000;
   static constexpr int64_t kForgetNs = 100000000;
+
+  explicit WakeLatency(int64_t initial_ns = kInitialNs)
+      : initial_ns_(initial_ns), avg_ns_(initial_ns) {}
 
   int64_t estimate(int64_t now_ns) const;
   void add_sample(int64_t sample_ns, int64_t now_ns);
 
  private:
-  std::atomic<int64_t> avg_ns_{kInitialNs};
+  const int64_t initial_ns_;
+  std::atomic<int64_t> avg_ns_;
   std::atomic<int64_t> last_ns_{INT64_MIN / 2};
 };
 
@@ -99,5 +115,19 @@ class WakeLatency {
 // parallel_for calls are running.
 enum class WakePolicy { kTimed, kAlways, kNever };
 void set_wake_policy_for_testing(WakePolicy policy);
+
+// How long a worker out of work (and a caller waiting for its helpers'
+// chunks) spins before it blocks: 50 us covers the gap between two layers'
+// jobs (ResNet-50 at batch 1 with 2 threads: 9% faster on an idle 2-vCPU
+// VM, RESULTS.md section 36) and costs at most that much CPU per job.
+constexpr int64_t kSpinNs = 50000;
+// The number of runnable threads in a /proc/loadavg line ("0.52 0.58 0.59
+// 3/467 12345" -> 3), -1 if the line has no such field. Exposed for tests.
+int64_t runnable_threads_in_loadavg(const char* line);
+// Sets that time (0: block at once, as before spinning existed; < 0:
+// kSpinNs) and whether threads spin even on a busy machine (so that tests
+// exercise spinning under any load), for tests and for benchmarks that
+// compare both in one process. Not for production code.
+void set_spin_ns_for_testing(int64_t ns, bool even_when_busy = false);
 
 }  // namespace int8rt

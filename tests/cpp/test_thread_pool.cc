@@ -1,11 +1,22 @@
 // parallel_for: every index exactly once, exceptions propagate, nesting is
 // serial; the wake-up decision (worth_waking, WakeLatency) and both paths a
-// job can take (caller only, helpers woken), forced with WakePolicy.
+// job can take (caller only, helpers woken), forced with WakePolicy; with
+// workers spinning between jobs (forced whatever the machine's load), every
+// job still finishes, and an idle pool blocks (its threads sleep and use no
+// CPU); the runnable-thread count that turns spinning off on a busy machine.
 #include <gtest/gtest.h>
+#include <dirent.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
 #include <mutex>
 #include <utility>
 #include <set>
@@ -120,6 +131,7 @@ class WakePolicyTest : public ::testing::Test {
   void SetUp() override { threads_ = get_num_threads(); }
   void TearDown() override {
     set_wake_policy_for_testing(WakePolicy::kTimed);
+    set_spin_ns_for_testing(-1);
     set_num_threads(threads_);
   }
   int threads_ = 1;
@@ -228,6 +240,103 @@ TEST_F(WakePolicyTest, TimedDecisionCoversEveryIndexOnceEitherWay) {
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "sleep " << sleep_us << " n=" << n << " i=" << i;
       EXPECT_LE(ids.size(), 2u);
     }
+  }
+}
+
+TEST(ThreadPool, RunnableThreadsAreReadFromLoadavg) {
+  EXPECT_EQ(runnable_threads_in_loadavg("0.52 0.58 0.59 3/467 12345\n"), 3);
+  EXPECT_EQ(runnable_threads_in_loadavg("19.93 17.02 12.10 21/1043 99\n"), 21);
+  EXPECT_EQ(runnable_threads_in_loadavg("0.00 0.00 0.00 1/1 1"), 1);
+  EXPECT_EQ(runnable_threads_in_loadavg("0.52 0.58 0.59"), -1);
+  EXPECT_EQ(runnable_threads_in_loadavg("0.52 0.58 0.59 3"), -1);
+  EXPECT_EQ(runnable_threads_in_loadavg(""), -1);
+}
+
+TEST_F(WakePolicyTest, EveryJobFinishesWithSpinningAndBlockedHelpers) {
+  // Jobs back to back (helpers still spinning from the last one), and after
+  // pauses longer than the spin (helpers blocked, woken again), with spinning
+  // on and off: every index of every job runs exactly once.
+  set_num_threads(2);
+  for (int64_t spin : {int64_t{-1}, int64_t{0}, int64_t{1000000}}) {
+    set_spin_ns_for_testing(spin, /*even_when_busy=*/true);
+    for (WakePolicy policy : {WakePolicy::kAlways, WakePolicy::kTimed}) {
+      set_wake_policy_for_testing(policy);
+      for (int job = 0; job < 400; ++job) {
+        const int64_t n = 2 + job % 37;
+        std::vector<std::atomic<int>> hits(n);
+        parallel_for(n, 1 + job % 3, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+        });
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(hits[i].load(), 1) << "spin " << spin << " job " << job << " i=" << i;
+        }
+        if (job % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
+  }
+}
+
+// The threads of this process other than the caller: tid -> (state,
+// utime + stime in clock ticks), from /proc/self/task/<tid>/stat.
+std::map<long, std::pair<char, long>> other_threads() {
+  std::map<long, std::pair<char, long>> out;
+  const long self = syscall(SYS_gettid);
+  DIR* dir = opendir("/proc/self/task");
+  if (!dir) return out;
+  while (dirent* d = readdir(dir)) {
+    const long tid = std::atol(d->d_name);
+    if (tid <= 0 || tid == self) continue;
+    std::ifstream f("/proc/self/task/" + std::string(d->d_name) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;  // the thread exited meanwhile
+    // After "pid (comm) ": state, then fields 4..; utime and stime are
+    // fields 14 and 15 (comm may hold spaces: parse after the last ')').
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    char state = '?';
+    rest >> state;
+    std::string field;
+    for (int i = 4; i <= 13; ++i) rest >> field;
+    long utime = 0, stime = 0;
+    rest >> utime >> stime;
+    out[tid] = {state, utime + stime};
+  }
+  closedir(dir);
+  return out;
+}
+
+TEST_F(WakePolicyTest, IdlePoolBlocksInsteadOfSpinning) {
+  // After a job the helpers spin for at most kSpinNs, then block: each
+  // other thread reaches the sleeping state ('S') and then uses no CPU. A
+  // helper that spun forever would stay 'R' (the deadline turns that into
+  // a failure; under load a helper may take a while to be scheduled and
+  // notice its spin is over, hence seconds, not microseconds).
+  set_num_threads(2);
+  set_wake_policy_for_testing(WakePolicy::kAlways);
+  set_spin_ns_for_testing(-1, /*even_when_busy=*/true);
+  std::atomic<int64_t> sum{0};
+  for (int job = 0; job < 20; ++job) {
+    parallel_for(64, 1, [&](int64_t b, int64_t e) { sum += e - b; });
+  }
+  ASSERT_EQ(sum.load(), 20 * 64);
+  ASSERT_FALSE(other_threads().empty()) << "no helper thread was started";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::map<long, std::pair<char, long>> threads;
+  for (;;) {
+    threads = other_threads();
+    bool all_asleep = true;
+    for (const auto& t : threads) all_asleep = all_asleep && t.second.first == 'S';
+    if (all_asleep) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "a pool thread never blocked";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Blocked, they stay blocked: no CPU time over 300 ms (one clock tick of
+  // slack for the tick that was running when they blocked).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (const auto& t : other_threads()) {
+    const auto before = threads.find(t.first);
+    if (before == threads.end()) continue;
+    EXPECT_EQ(t.second.first, 'S') << "thread " << t.first;
+    EXPECT_LE(t.second.second - before->second.second, 1) << "thread " << t.first << " used CPU while idle";
   }
 }
 

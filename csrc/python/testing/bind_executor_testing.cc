@@ -1,4 +1,6 @@
-// Private test hooks: int8rt._testing.run_single_op / run_single_op_batches.
+// Private test hooks: int8rt._testing.run_single_op / run_single_op_batches,
+// and set_pool_spin_ns (the thread pool's spin before blocking, for
+// benchmarks that compare spinning and blocking in one process).
 //
 // Builds a one-node Network (runtime inputs become network inputs, the
 // inputs flagged constant become initializers), runs it with the engine's
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "engine/executor.h"
 #include "int8rt/error.h"
 #include "python/numpy_convert.h"
@@ -164,6 +167,9 @@ void bind_executor_testing(py::module_& m) {
       py::arg("op"), py::arg("input_sets"), py::arg("attrs"), py::arg("constant_inputs"),
       py::arg("num_outputs") = 1,
       "Declares the runtime inputs' dim 0 dynamic (-1) and runs every input set through one Executor.");
+  m.def("set_pool_spin_ns", &set_spin_ns_for_testing, py::arg("ns"), py::arg("even_when_busy") = false,
+        "How long the thread pool's threads spin before blocking (0: block at once; < 0: the default), "
+        "and whether they spin even when the machine has no idle CPU.");
 }
 
 }  // namespace python
