@@ -170,7 +170,8 @@ bool Lowerer::lower_dequantize_linear(int, const Node& node) {
 bool Lowerer::zero_point_blocks(const Node& node) const {
   static const std::set<std::string> kTakesZeroPoints = {
       "QuantizeLinear", "DequantizeLinear", "Conv", "Gemm", "MatMul", "Add", "MaxPool", "Flatten", "Reshape",
-      "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Gather", "DepthToSpace", "SpaceToDepth", "Shape"};
+      "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Gather", "DepthToSpace", "SpaceToDepth", "Shape",
+      "GlobalAveragePool"};
   if (!has_zero_points_ || kTakesZeroPoints.count(node.op)) return false;
   for (const std::vector<int>* ids : {&node.inputs, &node.outputs}) {
     for (int t : *ids) {
@@ -182,7 +183,8 @@ bool Lowerer::zero_point_blocks(const Node& node) const {
 
 bool Lowerer::passes_zero_point_on(const std::string& op) {
   return op != "QuantizeLinear" && op != "DequantizeLinear" && op != "Conv" && op != "Gemm" && op != "MatMul" &&
-         op != "Add" && op != "Shape" && op != "Concat";  // Concat: its own (lower_concat)
+         op != "Add" && op != "Shape" && op != "Concat" &&  // Concat: its own (lower_concat)
+         op != "GlobalAveragePool";                           // its own (lower_global_avgpool)
 }
 
 int Lowerer::pad_with_zero_point(int x, std::vector<int64_t>& pads, const std::string& name) {
