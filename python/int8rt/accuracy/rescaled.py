@@ -26,20 +26,6 @@ import numpy as np
 __all__ = ["RescaledHistograms"]
 
 
-class _FactorsOnly:
-    """Stands in for a builder while equalize_network computes the factors:
-    its network is read, nothing is written."""
-
-    def __init__(self, network: Any) -> None:
-        self._network = network
-
-    def optimized_network(self) -> Any:
-        return self._network
-
-    def set_node_constants(self, updates: list) -> None:
-        pass
-
-
 class RescaledHistograms:
     """Histograms of the tensors equalization would rescale, as rescaled.
 
@@ -61,9 +47,9 @@ class RescaledHistograms:
                     make_collector: Callable[[], Any]) -> Optional["RescaledHistograms"]:
         """For ``builder``'s optimized ``network``; None when it has no pair
         to equalize (``skip``: layers kept in float)."""
-        from .equalize import equalize_network
+        from .equalize import equalization_factors
 
-        factors = equalize_network(_FactorsOnly(network), skip=skip)
+        factors = equalization_factors(network, skip=skip)
         return cls(builder, factors, make_collector()) if factors else None
 
     def wrap(self, feed: Callable[[dict[str, np.ndarray]], None]) -> Callable[[dict[str, np.ndarray]], None]:
