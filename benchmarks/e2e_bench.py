@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -81,7 +82,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-import numpy as np
+# Helper threads of the libraries loaded here must not spin beside the timed
+# engines: torch's OpenMP workers (torch exports the networks in this
+# process; a perf run of ResNet-50 FP32 found ~20% of the samples in them)
+# and numpy's OpenBLAS server (seen in perf). Only the PyTorch rows use them.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

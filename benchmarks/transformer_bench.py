@@ -34,7 +34,13 @@ import tempfile
 import time
 import warnings
 
-import numpy as np
+# Helper threads of the libraries loaded here must not spin beside the timed
+# engines: torch's OpenMP workers (torch exports the networks in this
+# process; a perf run of ResNet-50 FP32 found ~20% of the samples in them)
+# and numpy's OpenBLAS server (seen in perf). Only the PyTorch rows use them.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 

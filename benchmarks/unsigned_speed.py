@@ -2,9 +2,10 @@
 docs/numerics.md) cost in speed: the same calibration (the same symmetric
 scales), built with and without, timed alternately in one process on
 1 thread by the process's CPU time (bench_util.alternating_samples), so
-load from other jobs falls on both alike. Also counts what the lowering
-added: int8rt.QPad layers (a padded conv whose input has a zero point pads
-with it first) and the tensors held unsigned.
+load from other jobs falls on both alike. Also counts the tensors held
+unsigned and the int8rt.QPad layers the lowering added (until RESULTS.md
+§46 a padded conv whose input has a zero point read it through one; since,
+the conv kernels pad with the zero point and the count is 0).
 
 Networks: e2e_bench.py's (random-weight torchvision architectures,
 BatchNorm statistics from data), 224x224, calibrated with minmax on its

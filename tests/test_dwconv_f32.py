@@ -48,6 +48,20 @@ CASES = [
     (1, 3, 12, 37, (3, 3), {"pads": [2, 2, 2, 2], "strides": [2, 2], "dilations": [2, 2]}),  # odd tap offsets
     (1, 2, 9, 112, (3, 3), {"pads": [0, 1, 1, 0], "strides": [2, 2]}),  # 7 column blocks
     (2, 33, 5, 8, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # several planes per run
+    # C a multiple of 16: the AVX-512 channel-blocked walk (16 channels as
+    # lanes) for every geometry but the flat walk's; bands of output rows
+    # (tall planes: several bands, rows carried between them), row ends
+    # under 8 pixels, widths around 16, strides 1 / 2 / 3, dilation,
+    # asymmetric and SAME padding, 5x5, batch 2 (a group per image).
+    (1, 16, 9, 33, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (2, 32, 40, 56, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (1, 16, 57, 57, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    (1, 48, 17, 17, (5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
+    (2, 16, 30, 31, (5, 5), {"pads": [2, 2, 2, 2]}),
+    (1, 32, 15, 15, (3, 3), {"pads": [0, 2, 1, 0], "dilations": [2, 2], "strides": [2, 2]}),
+    (1, 16, 23, 40, (3, 5), {"pads": [1, 0, 1, 4], "strides": [3, 2]}),
+    (2, 16, 14, 7, (3, 3), {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
+    (1, 16, 100, 35, (7, 7), {"pads": [3, 3, 3, 3]}),
 ]
 
 
@@ -84,21 +98,21 @@ def test_depthwise_tiers_against_reference(case: tuple) -> None:
         assert (err <= bound).all(), (isa, case, np.argwhere(err > bound)[:3], err.max())
 
 
-@pytest.mark.parametrize("width", [19, 40])  # the flat walk, the row walk
+@pytest.mark.parametrize("width,channels", [(19, 6), (40, 6), (40, 32)])  # flat walk, row walk, channel-blocked
 @pytest.mark.parametrize("act", [{"int8rt_activation": "Clip", "int8rt_clip_min": -0.5, "int8rt_clip_max": 1.0},
                                  {"int8rt_activation": "Relu"},
                                  {"int8rt_activation": "LeakyRelu", "int8rt_leaky_alpha": 0.1}],
                          ids=["clip", "relu", "leakyrelu"])
-def test_depthwise_fused_residual_and_activation(width: int, act: dict) -> None:
+def test_depthwise_fused_residual_and_activation(width: int, channels: int, act: dict) -> None:
     """The residual and activation (the kernel's, in registers, for Relu
     and Clip; after the kernel for LeakyRelu) equal Conv -> Add -> activation
     computed separately, bit for bit (the same sum, then exact steps)."""
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((2, 6, 9, width)).astype(np.float32)
-    w = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(6).astype(np.float32)
-    r = rng.standard_normal((2, 6, 9, width)).astype(np.float32)
-    attrs = {"pads": [1, 1, 1, 1], "group": 6}
+    x = rng.standard_normal((2, channels, 9, width)).astype(np.float32)
+    w = rng.standard_normal((channels, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(channels).astype(np.float32)
+    r = rng.standard_normal((2, channels, 9, width)).astype(np.float32)
+    attrs = {"pads": [1, 1, 1, 1], "group": channels}
     y = run_single_op("Conv", [x, w, b], attrs, [False, True, True])[0]
     fused = run_single_op("Conv", [x, w, b, r], dict(attrs, int8rt_residual=3, **act),
                           [False, True, True, False])[0]

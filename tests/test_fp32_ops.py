@@ -224,6 +224,39 @@ def test_conv_paths_and_fused_residual(path: str, isa: str) -> None:
         int8rt.set_max_isa(None)
 
 
+@pytest.mark.parametrize("isa", ["ref", "avx2", "avx512"])
+@pytest.mark.parametrize("kh,stride,dilation,pads", [(5, 1, 1, (2, 2)), (3, 2, 1, (1, 0)), (3, 1, 2, (0, 3))])
+def test_column_conv_runs_as_its_row_twin(isa: str, kh: int, stride: int, dilation: int,
+                                          pads: tuple[int, int]) -> None:
+    """A kh x 1 kernel over images one pixel wide (magika's 5x1 conv over
+    [N, 256, 512, 1]) runs as the 1 x kh kernel over one row (conv_f32.cc,
+    is_column_conv): the same bits as the row twin (x, W and y reshaped;
+    the im2col path it fell to before sums in another order and differs in
+    the last bits), within the SGEMM bound of the float64 product."""
+    if not int8rt.kernels.isa_info()[isa]["cpu"]:
+        pytest.skip(f"no {isa} on this CPU")
+    rng = np.random.default_rng(kh * 10 + stride)
+    n, c, m, h = 2, 24, 64, 40
+    x, wt, b = rand(rng, n, c, h, 1), rand(rng, m, c, kh, 1), rand(rng, m)
+    int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+    try:
+        col = run_single_op("Conv", [x, wt, b], {"pads": [pads[0], 0, pads[1], 0], "strides": [stride, 1],
+                                                 "dilations": [dilation, 1]}, [False, True, True])[0]
+        row = run_single_op("Conv", [x.reshape(n, c, 1, h), wt.reshape(m, c, 1, kh), b],
+                            {"pads": [0, pads[0], 0, pads[1]], "strides": [1, stride], "dilations": [1, dilation]},
+                            [False, True, True])[0]
+    finally:
+        int8rt.set_max_isa(None)
+    oh = (h + pads[0] + pads[1] - dilation * (kh - 1) - 1) // stride + 1
+    assert col.shape == (n, m, oh, 1)
+    np.testing.assert_array_equal(col.reshape(row.shape).view(np.uint32), row.view(np.uint32), err_msg=isa)
+    xp = np.pad(x[..., 0].astype(np.float64), ((0, 0), (0, 0), pads))
+    taps = np.stack([xp[:, :, i * dilation:i * dilation + (oh - 1) * stride + 1:stride] for i in range(kh)], axis=2)
+    exact = np.einsum("mci,ncip->nmp", wt[..., 0].astype(np.float64), taps) + b[None, :, None]
+    mag = np.einsum("mci,ncip->nmp", np.abs(wt[..., 0]).astype(np.float64), np.abs(taps)) + np.abs(b)[None, :, None]
+    assert (np.abs(col[..., 0] - exact) <= 2.0 * (c * kh + 1) * 2.0 ** -24 * mag).all()
+
+
 @pytest.mark.parametrize("group", [1, 2])
 @pytest.mark.parametrize("isa", ["ref", "avx2", "avx512"])
 def test_conv_activation_in_the_gemm_epilogue(group: int, isa: str) -> None:
@@ -530,11 +563,17 @@ def test_softmax_kernels_agree_bit_for_bit_on_every_tier(op: str) -> None:
     """The softmax family (kernels/softmax_f32.h) compiles the loops of
     kernels/ref/softmax_f32.h per ISA: the reference (baseline flags), AVX2
     and AVX-512 builds give the same bits, on rows shorter than the 8 lanes,
-    rows with a tail, long rows, and rows holding inf, -inf and NaN."""
+    rows with a tail, long rows, and rows holding inf, -inf and NaN. The
+    AVX-512 softmax row (SoftmaxRow16) takes 16 and 32 values per step and
+    masks the last group: lengths around those (16, 17, 25, 32, 33, ViT's
+    197), a NaN first value, and zero maxima of either sign."""
     rng = np.random.default_rng(31)
-    rows = {n: (rng.standard_normal((5, n)) * 9).astype(np.float32) for n in (1, 3, 8, 13, 128, 1001)}
+    rows = {n: (rng.standard_normal((5, n)) * 9).astype(np.float32)
+            for n in (1, 3, 8, 13, 16, 17, 25, 32, 33, 128, 197, 1001)}
     special = rows[13].copy()
-    special[0, 2], special[1, 5], special[2, :] = np.inf, np.nan, -np.inf
+    special[0, 2], special[1, 5], special[2, :], special[3, 0] = np.inf, np.nan, -np.inf, np.nan
+    special[4, :] = -np.abs(special[4, :])
+    special[4, 3], special[4, 11] = -0.0, 0.0  # the maximum is a zero of either sign
     rows["special"] = special
     tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
     results: dict = {}

@@ -88,6 +88,8 @@ def test_builds_without_calibrator_and_runs_int8(qdq_model) -> None:
     ops = {layer["op"] for layer in engine.layers()}
     assert {"int8rt.QConv", "int8rt.QAdd", "int8rt.QGemm", "int8rt.QMaxPool"} <= ops, ops
     assert "QuantizeLinear" not in ops and "DequantizeLinear" not in ops, ops
+    # A padded conv pads with its input's zero point inside its kernels (uint8: non-zero), no QPad in front.
+    assert "int8rt.QPad" not in ops, ops
 
 
 def test_matches_onnxruntime_within_one_step(qdq_model) -> None:
@@ -151,3 +153,48 @@ def test_cli_builds_it_without_calibration_data(qdq_model, tmp_path, capsys) -> 
     loaded = int8rt.Engine.load(tmp_path / "m.i8rt")
     built = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8"))
     np.testing.assert_array_equal(loaded.run({"x": x})["y"], built.run({"x": x})["y"])
+
+
+@pytest.mark.parametrize("activations", ["QUInt8", "QInt8"])
+def test_concat_with_zero_points_runs_int8(activations: str, tmp_path) -> None:
+    """Concat of a Conv+Relu and a Conv whose int8 forms carry different scales and zero points: an
+    int8rt.QConcat rescales each input to the output's scale and zero point (one rounding of
+    (q - z_in) * s_in / s_out + z_out, kernels::ref::rescale_value_zp) where the model's DQ -> Concat -> Q
+    rounds (q - z_in) * s_in / s_out: equal but for float-rounding ties, within one output step."""
+    def w(*shape: int) -> np.ndarray:
+        return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("w1", w(8, 3, 3, 3)), ("b1", RNG.standard_normal(8).astype(F32)),
+        ("w2", w(6, 3, 1, 1)), ("b2", RNG.standard_normal(6).astype(F32) + 1),
+        ("w3", w(5, 14, 3, 3)), ("b3", np.zeros(5, F32))]]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["x", "w2", "b2"], ["c2"]),
+             helper.make_node("Concat", ["r1", "c2"], ["cat"], axis=1),
+             helper.make_node("Conv", ["cat", "w3", "b3"], ["y"], pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "cat", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 10, 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 5, 10, 10])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "f.onnx")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches = iter([{"x": RNG.standard_normal((2, 3, 10, 10)).astype(F32)} for _ in range(4)])
+
+        def get_next(self):  # noqa: ANN201 (onnxruntime's protocol)
+            return next(self._batches, None)
+
+    quantize_static(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), Reader(), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=getattr(QuantType, activations), weight_type=QuantType.QInt8)
+    model = (tmp_path / "q.onnx").read_bytes()
+    inits_q = {i.name: numpy_helper.to_array(i) for i in onnx.load_from_string(model).graph.initializer}
+    zero_points = {inits_q[f"{t}_zero_point"].item() for t in ("r1", "c2", "cat")}
+    assert len(zero_points) > 1, zero_points  # the inputs are rescaled, not copied
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8"))
+    ops = [layer["op"] for layer in engine.layers()]
+    assert "int8rt.QConcat" in ops and "Concat" not in ops, ops
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    spec = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    x = RNG.standard_normal((3, 3, 10, 10)).astype(F32)
+    steps = np.abs(engine.run({"x": x})["y"] - spec.run(None, {"x": x})[0]) / _output_scale(model)
+    assert steps.max() <= 1.0 + 1e-4 and (steps > 1e-3).mean() <= 0.01, steps.max()

@@ -455,6 +455,11 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   if (config_.precision == Precision::kFloat32) {
     Network net = impl_->optimized;
     for (const auto& line : engine::mark_bf16_layers(net, bf16_layers, config_.bf16)) report += line + "\n";
+    if (config_.optimize) {  // after calibration's last look at the unfused tensors; BF16 layers are skipped
+      PassReport fused;
+      fuse_matmul_epilogue(net, &fused);
+      for (const auto& line : fused.lines) report += line + "\n";
+    }
     metadata["precision"] = "fp32";
     metadata["report"] = report;
     return Engine::create(std::move(net), std::move(metadata));

@@ -229,6 +229,11 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
   std::vector<engine::Executor::Input> ins = host_inputs(net, inputs);
+  struct Release {  // borrowed inputs are dropped before the caller's arrays go (also on a throw)
+    const engine::Executor& ex;
+    engine::Executor::State& state;
+    ~Release() { ex.release_inputs(state); }
+  } release{ex, *impl_->state};
   if (engine_->runner_) {
     for (const auto& in : ins) {
       if (in.dtype != DataType::kFloat32) {
@@ -237,6 +242,7 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
     }
     engine_->runner_->run(*impl_->device_state, *impl_->state, ins);
   } else {
+    for (auto& in : ins) in.borrow = true;  // read in place: `inputs` outlives the run and the copies below
     ex.run(*impl_->state, ins);
   }
   std::map<std::string, HostTensor> outs;

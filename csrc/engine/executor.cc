@@ -104,6 +104,12 @@ void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const
     }
     network_.check_input_shape(in.tensor, in.shape);
     Value& v = state.values[in.tensor];
+    const size_t bytes = static_cast<size_t>(shape_numel(in.shape)) * dtype_size(in.dtype);
+    if (in.borrow && in.dtype != DataType::kBool && Value::can_borrow(in.data, bytes)) {
+      v.borrow(in.dtype, in.shape, in.data);
+      given[in.tensor] = 1;
+      continue;
+    }
     v.reset(in.dtype, in.shape);
     if (in.data) std::memcpy(v.data<char>(), in.data, v.nbytes());
     if (in.data && in.dtype == DataType::kBool) {  // any non-zero byte is true (numpy's reading); layers rely on 0 / 1
@@ -115,6 +121,10 @@ void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const
   for (int id : network_.inputs()) {
     if (!given[id]) throw InvalidArgument("missing input '" + network_.tensor(id).name + "'");
   }
+}
+
+void Executor::release_inputs(State& state) const {
+  for (int id : network_.inputs()) state.values[id].release_borrowed();
 }
 
 void Executor::prepare_node(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs) const {

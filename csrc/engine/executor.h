@@ -46,6 +46,10 @@ class Executor {
     DataType dtype = DataType::kFloat32;
     Shape shape;
     const void* data = nullptr;  // contiguous, copied into the state
+    // Read in place instead (Value::borrow) where Value::can_borrow allows
+    // and the dtype needs no normalising (not bool); the caller keeps `data`
+    // alive until it calls release_inputs().
+    bool borrow = false;
   };
   // Called after each node with each of its output tensors (id, value).
   using Observer = std::function<void(int tensor, const Value& value)>;
@@ -63,6 +67,8 @@ class Executor {
   // layer sizes them when run: Layer::sizes_outputs_when_run) and returns
   // its inputs/outputs; run_node runs node n's layer on the host.
   void bind_inputs(State& state, const std::vector<Input>& inputs) const;
+  // Drops the inputs a run borrowed (Input::borrow): call before their data goes.
+  void release_inputs(State& state) const;
   void prepare_node(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs) const;
   void run_node(State& state, int n) const;
 

@@ -34,6 +34,7 @@ Lowerer::Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), op
   nhwc_.assign(n, 0);
   qscale_.assign(n, 0.f);
   qzero_.assign(n, 0);
+  qchannels_.assign(n, {});
   consumed_.assign(src.nodes().size(), 0);
   scales_ = opt.scales;
   read_model_quantization();
@@ -86,6 +87,7 @@ int Lowerer::get_float(int t) {
   const std::string name = src_t.name + "::dequantize";
   ConvertAttrs a{qscale_[t], is_logical(t)};
   a.zero_point = qzero_[t];
+  a.scales.assign(qchannels_[t].begin(), qchannels_[t].end());
   int out = dst_.add_node(ConvertAttrs::kDequantizeOp, name, {int8_id_[t]}, a.to_attrs(), {src_t.name})[0];
   dst_.tensor(out).shape = src_t.shape;
   plan_.convert(out, name, ConvertAttrs::kDequantizeOp, src_t.name, qscale_[t]);
@@ -112,12 +114,18 @@ int Lowerer::get_int8(int t, Layout layout, float at_scale) {
   const Tensor& src_t = src_.tensor(t);
   int f = get_float(t);
   const std::string name = src_t.name + "::quantize";
-  const bool logical = src_t.shape.size() == 4 && layout == Layout::kLogical;
-  const float s = at_scale > 0.f ? at_scale : scale(t);
+  // A per-channel tensor (a pre-quantized model's) is quantized at its channels' scales, NHWC.
+  const bool channels = at_scale <= 0.f && has_channel_scales(t);
+  const bool logical = src_t.shape.size() == 4 && layout == Layout::kLogical && !channels;
+  const float s = channels ? 0.f : at_scale > 0.f ? at_scale : scale(t);
   ConvertAttrs a{s, logical};
   a.zero_point = zero_point_of(t);
+  if (channels) {
+    qchannels_[t] = channel_scales_.at(t);
+    a.scales.assign(qchannels_[t].begin(), qchannels_[t].end());
+  }
   int out = dst_.add_node(ConvertAttrs::kQuantizeOp, name, {f}, a.to_attrs(), {int8_tensor_name(src_t.name)})[0];
-  set_int8(out, src_t.shape, layout);
+  set_int8(out, src_t.shape, logical ? Layout::kLogical : Layout::kNhwc);
   qscale_[t] = s;
   qzero_[t] = static_cast<int32_t>(a.zero_point);
   nhwc_[t] = !logical;

@@ -35,8 +35,9 @@ bool Lowerer::lower_conv(int, const Node& node) {
     return decline(node, "not a 2-D convolution with constant weights");
   }
   if (b >= 0 && !src_.tensor(b).is_constant) return decline(node, "bias is not a constant");
-  if ((!is_int8(x) && !has_scale(x)) || !has_scale(y)) return decline(node,
-      "no calibration scale for its input or output");
+  if ((!is_int8(x) && !has_scale(x) && !has_channel_scales(x)) || (!has_scale(y) && !has_channel_scales(y))) {
+    return decline(node, "no calibration scale for its input or output");
+  }
   // A fused residual (passes.h: inputs[3], added after the bias, before
   // the activation) becomes the int8 epilogue's residual operand.
   int residual = -1;
@@ -49,6 +50,8 @@ bool Lowerer::lower_conv(int, const Node& node) {
   }
   QConvAttrs a;
   if (!fused_activation(node, a.act)) return decline(node, "fused activation has no int8 epilogue");
+  const std::string channels_blocker = per_channel_conv_blocker(node, residual >= 0, a.act);
+  if (!channels_blocker.empty()) return decline(node, channels_blocker);
   const auto& xs = src_.tensor(x).shape;
   const auto& ys = src_.tensor(y).shape;
   std::vector<int64_t> kernel = {wt.shape[2], wt.shape[3]};
@@ -74,18 +77,22 @@ bool Lowerer::lower_conv(int, const Node& node) {
   int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
   int bias = b >= 0 ? get_float(b) : -1;
   // The input's int8 scale is the one its int8 tensor carries, which for a
-  // max-pool output is the pool input's scale, not the calibrated one.
-  int xin = int8_in(x, Layout::kNhwc);
-  if (qzero_[x] != 0 && std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; })) {
-    xin = pad_with_zero_point(x, pads, node.name + "::pad_zero_point");  // real 0 is the zero point, not int8 0
-  }
+  // max-pool output is the pool input's scale, not the calibrated one. Its
+  // zero point is also what the kernels pad with (qconv_params), so padding
+  // is real 0.
+  const int xin = int8_in(x, Layout::kNhwc);
   a.window = {kernel, strides, pads};
   a.dilations = dil;
   a.group = node.attrs.get_int("group", 1);
   a.in_scale = qscale_[x];
+  a.in_scales.assign(qchannels_[x].begin(), qchannels_[x].end());  // per channel: depthwise (checked above)
   a.in_zero_point = qzero_[x];
   a.out_zero_point = zero_point_of(y);
-  a.out_scale = scale(y);
+  if (has_channel_scales(y)) {
+    qchannels_[y] = channel_scales_.at(y);
+    a.out_scales.assign(qchannels_[y].begin(), qchannels_[y].end());
+  }
+  a.out_scale = a.out_scales.empty() ? scale(y) : 0.f;
   a.w_scales.assign(qw.scales.begin(), qw.scales.end());
   std::vector<int> ins = {xin, wq, bias};
   if (residual >= 0) {
@@ -93,8 +100,36 @@ bool Lowerer::lower_conv(int, const Node& node) {
     a.residual_scale = qscale_[residual];
     a.residual_zero_point = qzero_[residual];
   }
-  add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
+  add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, static_cast<float>(a.out_scale));
   return true;
+}
+
+std::string Lowerer::per_channel_conv_blocker(const Node& node, bool residual, const ActivationAttrs& act) const {
+  const int x = node.inputs[0], y = node.outputs[0];
+  const Tensor& wt = src_.tensor(node.inputs[1]);
+  if (is_int8(x) ? !qchannels_[x].empty() : has_channel_scales(x)) {
+    const int64_t c = src_.tensor(x).shape[1];
+    if (node.attrs.get_int("group", 1) != c || wt.shape[0] != c || wt.shape[1] != 1) {
+      return "its input '" + src_.tensor(x).name + "' is int8 per channel (a pre-quantized model's axis-1 Q), " +
+             "which only a depthwise conv reads";
+    }
+  }
+  if (!has_channel_scales(y)) return "";
+  if (residual) return "a fused residual with per-channel output scales is not lowered";
+  // One int8 clamp for every channel (kernels::common_int8_clamp): Relu6 at scales of about 6 / 255 or finer.
+  const std::vector<float>& s_out = channel_scales_.at(y);
+  const int32_t z_out = zero_point_of(y);
+  std::vector<float> lo(s_out.size()), hi(s_out.size());
+  for (size_t k = 0; k < s_out.size(); ++k) {
+    kernels::int8_clamp_bounds(act.kind, static_cast<float>(act.min), static_cast<float>(act.max), s_out[k], z_out,
+                               &lo[k], &hi[k]);
+    if (lo[k] > hi[k]) return "its activation lies outside channel " + std::to_string(k) + "'s int8 range";
+  }
+  float l = 0.f, h = 0.f;
+  if (!kernels::common_int8_clamp(lo.data(), hi.data(), static_cast<int64_t>(lo.size()), &l, &h)) {
+    return "its activation clamps its channels at different int8 values at their per-channel output scales";
+  }
+  return "";
 }
 
 quant::QuantizedWeights Lowerer::quantize_weights(const std::string& name, int64_t axis, const float* w, int64_t rows,

@@ -43,6 +43,8 @@ class Lowerer {
     return it != scales_.end() && std::isfinite(it->second) && it->second > 0.f;
   }
   float scale(int t) const { return scales_.at(src_.tensor(t).name); }
+  // The model gives t one scale per channel (channel_scales_), not one scale.
+  bool has_channel_scales(int t) const { return channel_scales_.count(t) > 0; }
 
   // The zero point of t's int8 form: the one it carries once int8, else
   // the one the model defines for it (0: symmetric, as calibration makes).
@@ -91,7 +93,7 @@ class Lowerer {
   }
   void record_int8_tensor(int t, int dst_id, const std::string& producer, bool in_int8) {
     plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], qzero_[t], producer,
-                               in_int8, {}, src_.tensor(t).shape.size() == 4 && nhwc_[t]});
+                               in_int8, {}, src_.tensor(t).shape.size() == 4 && nhwc_[t], qchannels_[t]});
   }
 
   void note(std::string line) { report_.push_back(std::move(line)); }
@@ -179,6 +181,10 @@ class Lowerer {
   static bool fused_activation(const Node& node, ActivationAttrs& act);
 
   bool lower_conv(int, const Node& node);
+  // Why Conv `node` cannot take its per-channel int8 input (not depthwise)
+  // or write its per-channel output (a fused residual, or an activation
+  // whose int8 clamp differs between channels); "" when it can or has none.
+  std::string per_channel_conv_blocker(const Node& node, bool residual, const ActivationAttrs& act) const;
 
   // Weights w (rows x cols, row = output channel, along source axis `axis`
   // of weight tensor `name`) quantized with the model's own scales
@@ -265,16 +271,26 @@ class Lowerer {
   bool lower_pool(int, const Node& node);
 
   // ---- pre-quantized models (lower_int8_qdq.cc) ----
-  // A Q or DQ node's per-tensor parameters, the zero point shifted to int8
-  // (uint8 z -> z - 128); ok false when it has no such form.
+  // A Q or DQ node's parameters, the zero point shifted to int8 (uint8
+  // z -> z - 128); ok false when it has no such form. Per tensor (scales
+  // empty) or per channel: axis 1 of a rank-4 input, one scale per channel
+  // in `scales` (scale 0), one zero point for every channel.
   struct QdqParams {
     bool ok = false;
     float scale = 0.f;
     int32_t zero = 0;
+    std::vector<float> scales;
+    bool same(const QdqParams& o) const { return ok && o.ok && scale == o.scale && zero == o.zero && scales == o.scales; }
   };
   QdqParams qdq_params(const Node& n) const;
-  // Activation Q `q` lowers: per tensor, float input, every reader a DQ of the same parameters.
+  // Activation Q `q` lowers: float input, every reader a DQ of the same
+  // parameters, and when per channel every reader of those DQs a depthwise
+  // conv (per_channel_blocker).
   bool quantize_lowers(const Node& q) const;
+  // Why a per-channel Q's int8 form has no reader that takes it: the first
+  // reader of its DQs that is no depthwise Conv reading it as its input
+  // (in words), or "" when all are.
+  std::string per_channel_blocker(const Node& q) const;
   // Fills scales_ and zero_ from the Qs that lower (called once, before the walk).
   void read_model_quantization();
   // Source tensor y is, byte for byte, x's int8 form.
@@ -298,10 +314,6 @@ class Lowerer {
   // pools and data movement among them (whose readers must too) are added
   // to *passed. `why` names the first reader that does not.
   bool readers_take_zero_point(int t, std::vector<int>* passed, std::string* why) const;
-
-  // Conv input x (zero point != 0) padded by `pads` (top, left, bottom, right) with
-  // its zero point as int8rt.QPad; pads become 0. Returns the padded int8 tensor.
-  int pad_with_zero_point(int x, std::vector<int64_t>& pads, const std::string& name);
 
   bool lower_global_avgpool(int, const Node& node);
 
@@ -392,6 +404,11 @@ class Lowerer {
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;
   std::vector<int32_t> qzero_;            // zero point of int8_id_ (0 unless a pre-quantized model's)
+  // Per-channel scales of int8_id_ (axis 1 of the source tensor; qscale_ is
+  // then 0), empty for per-tensor ones: a pre-quantized model's per-channel
+  // activation, which depthwise convs read (lower_int8_qdq.cc).
+  std::vector<std::vector<float>> qchannels_;
+  std::map<int, std::vector<float>> channel_scales_;  // the model's per-channel scales by source tensor
   std::map<std::string, float> scales_;   // see has_scale
   std::map<int, int32_t> zero_;           // the model's zero points by source tensor (zero_point_of)
   bool has_zero_points_ = false;

@@ -2,30 +2,45 @@
 // (lower_int8_lowerer.h), as TensorRT treats explicit quantization: the
 // model's own scales and zero points, no calibration.
 //
-// An activation QuantizeLinear (per tensor, constant float scale, int8 or
-// uint8 target) whose readers are all DequantizeLinear nodes with the same
-// parameters defines the int8 form of three tensors: its output, the DQs'
-// outputs and (when every reader of it is such a Q) its float input, so the
-// layer producing that input writes int8 directly. A uint8 tensor is held as
-// int8 q - 128 with zero point z - 128 (the same real values, bit for bit:
-// sat_u8(r + z) - 128 = sat_s8(r + z - 128) for an integer r); an int8 one
-// keeps its zero point. The Q becomes an int8rt.Quantize (float input) or
+// An activation QuantizeLinear (per tensor or per channel below, constant
+// float scale, int8 or uint8 target) whose readers are all DequantizeLinear
+// nodes with the same parameters defines the int8 form of three tensors:
+// its output, the DQs' outputs and (when every reader of it is such a Q)
+// its float input, so the layer producing that input writes int8 directly.
+// A uint8 tensor is held as int8 q - 128 with zero point z - 128 (the same
+// real values, bit for bit: sat_u8(r + z) - 128 = sat_s8(r + z - 128) for
+// an integer r); an int8 one keeps its zero point. The Q becomes an int8rt.Quantize (float input) or
 // nothing (its input is already int8 at those parameters), each DQ nothing
 // (its output is that int8 tensor; a float reader gets an int8rt.Dequantize).
 //
 // Layers that take zero points: Conv and Gemm / MatMul with constant weights
-// (folded into the epilogue, kernels::apply_zero_points; a padded conv pads
-// with the zero point first, int8rt.QPad), Add (kernels::make_add_params),
-// and the byte movers (MaxPool, Flatten, Reshape, ...), which pass their
+// (folded into the epilogue, kernels::apply_zero_points; a padded conv's
+// kernels pad with the zero point, kernels::ConvShape::pad_value), Add
+// (kernels::make_add_params), Concat (a copy when its inputs share scale and
+// zero point, else each input rescaled to the output's,
+// kernels::ref::rescale_value_zp), and the byte movers (MaxPool, Flatten,
+// Reshape, ...), which pass their
 // input's parameters on. Any other layer touching a tensor with a non-zero
 // zero point stays float32 between an int8rt.Dequantize and an
 // int8rt.Quantize that carry the zero point, as the model's DQ -> op -> Q
 // computes it.
+//
+// Per-channel activations (NNCF quantizes MobileNetV2's depthwise inputs with
+// axis 1 and a scale vector): a Q with one scale per channel of a rank-4
+// tensor and one zero point for all channels lowers the same way when every
+// reader of its DQs is a depthwise Conv, whose input channel k feeds output
+// channel k alone, so channel k's input scale folds into that channel's
+// requantization (QLinearAttrs::in_scales); the layer producing the Q's
+// input writes it per channel through its own per-channel epilogue
+// (out_scales), or else an int8rt.Quantize with per-channel scales does.
+// Any other reader keeps the pair at run time (QuantizeLinear /
+// DequantizeLinear around a float32 layer), with the reason in the report.
+#include <algorithm>
 #include <cmath>
 #include <set>
+#include <string>
 
 #include "engine/lower_int8_lowerer.h"
-#include "engine/lower_int8_moves.h"
 
 namespace int8rt {
 namespace engine {
@@ -42,8 +57,20 @@ const Tensor* constant_at(const Network& net, const Node& n, size_t i) {
 Lowerer::QdqParams Lowerer::qdq_params(const Node& n) const {
   QdqParams p;
   const Tensor* s = constant_at(src_, n, 1);
-  if (!s || s->dtype != DataType::kFloat32 || s->f32.size() != 1 || !std::isfinite(s->f32[0]) || !(s->f32[0] > 0.f)) {
+  if (!s || s->dtype != DataType::kFloat32 || s->f32.empty() ||
+      !std::all_of(s->f32.begin(), s->f32.end(), [](float v) { return std::isfinite(v) && v > 0.f; })) {
     return p;
+  }
+  // Per channel: axis 1 of a rank-4 tensor, one scale per channel (NNCF's depthwise inputs).
+  const bool per_channel = s->f32.size() != 1;
+  if (per_channel) {
+    if (n.inputs.empty() || n.inputs[0] < 0) return p;
+    const std::vector<int64_t>& xs = src_.tensor(n.inputs[0]).shape;
+    const int64_t axis = n.attrs.get_int("axis", 1);
+    if (xs.size() != 4 || (axis != 1 && axis != -3) || s->shape.size() != 1 ||
+        xs[1] != static_cast<int64_t>(s->f32.size())) {
+      return p;
+    }
   }
   if (n.attrs.get_int("block_size", 0) != 0 || n.attrs.has("precision")) return p;
   // The importer writes the quantized type (the IR holds a uint8 zero point as int64).
@@ -56,22 +83,50 @@ Lowerer::QdqParams Lowerer::qdq_params(const Node& n) const {
   if (n.op == "DequantizeLinear" && n.attrs.get_int("output_dtype", 1) != 1) return p;  // float32 out only
   int64_t z = 0;
   if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+    // One zero point, or (per channel) one per channel that are all the same.
     const Tensor* zp = constant_at(src_, n, 2);
-    if (!zp || zp->num_elements() != 1) return p;
+    if (!zp || static_cast<size_t>(zp->num_elements()) != s->f32.size()) return p;
+    std::vector<int64_t> zs;
     if (zp->dtype == DataType::kInt8) {
-      z = zp->i8[0];
+      zs.assign(zp->i8.begin(), zp->i8.end());
     } else if (zp->dtype == DataType::kInt64) {
-      z = zp->i64[0];
+      zs = zp->i64;
     } else {
       return p;
     }
+    if (zs.empty() || std::any_of(zs.begin(), zs.end(), [&](int64_t v) { return v != zs[0]; })) return p;
+    z = zs[0];
   }
   z = dtype == "uint8" ? z - 128 : z;
   if (z < -128 || z > 127) return p;
   p.ok = true;
-  p.scale = s->f32[0];
   p.zero = static_cast<int32_t>(z);
+  if (per_channel) {
+    p.scales = s->f32;
+  } else {
+    p.scale = s->f32[0];
+  }
   return p;
+}
+
+std::string Lowerer::per_channel_blocker(const Node& q) const {
+  const int64_t channels = src_.tensor(q.inputs[0]).shape[1];
+  for (int r : index_.readers(q.outputs[0])) {
+    const int dq = src_.nodes()[r].outputs[0];
+    if (index_.is_output(dq)) return "its DequantizeLinear writes a network output";
+    for (int c : index_.readers(dq)) {
+      const Node& reader = src_.nodes()[c];
+      const Tensor* w = constant_at(src_, reader, 1);
+      const bool depthwise = reader.op == "Conv" && reader.inputs[0] == dq && w && w->shape.size() == 4 &&
+                             w->shape[0] == channels && w->shape[1] == 1 &&
+                             reader.attrs.get_int("group", 1) == channels && !opt_.fp32_layers.count(reader.name);
+      if (!depthwise) {
+        return "'" + reader.name + "' (" + reader.op + ") reads it and is no depthwise Conv (int8 tensors are " +
+               "per tensor except a depthwise conv's input)";
+      }
+    }
+  }
+  return "";
 }
 
 bool Lowerer::quantize_lowers(const Node& q) const {
@@ -93,13 +148,9 @@ bool Lowerer::quantize_lowers(const Node& q) const {
     // The DQ's zero point is read in the Q's type (an absent one is 0 of it).
     Node typed = dq;
     typed.attrs.set("int8rt_quant_dtype", Attribute::of_string(q.attrs.get_string("int8rt_quant_dtype", "uint8")));
-    const QdqParams d = qdq_params(typed);
-    if (!d.ok || d.scale != p.scale || d.zero != p.zero ||
-        src_.tensor(dq.outputs[0]).dtype != DataType::kFloat32) {
-      return false;
-    }
+    if (!qdq_params(typed).same(p) || src_.tensor(dq.outputs[0]).dtype != DataType::kFloat32) return false;
   }
-  return true;
+  return p.scales.empty() || per_channel_blocker(q).empty();
 }
 
 void Lowerer::read_model_quantization() {
@@ -114,13 +165,17 @@ void Lowerer::read_model_quantization() {
     bool all_same = !index_.is_output(x);
     for (int r : index_.readers(x)) {
       const Node& other = src_.nodes()[r];
-      const QdqParams o = quantize_lowers(other) ? qdq_params(other) : QdqParams();
-      all_same = all_same && o.ok && o.scale == p.scale && o.zero == p.zero;
+      all_same = all_same && quantize_lowers(other) && qdq_params(other).same(p);
     }
     if (all_same) params[x] = p;
   }
   for (const auto& [t, p] : params) {
-    scales_[src_.tensor(t).name] = p.scale;  // the model's Q defines these tensors: no calibrated scale applies
+    if (p.scales.empty()) {
+      scales_[src_.tensor(t).name] = p.scale;  // the model's Q defines these tensors: no calibrated scale applies
+    } else {
+      channel_scales_[t] = p.scales;
+      scales_.erase(src_.tensor(t).name);  // its one calibrated scale, if any, no longer describes it
+    }
     zero_[t] = p.zero;
     has_zero_points_ = has_zero_points_ || p.zero != 0;
   }
@@ -130,29 +185,44 @@ void Lowerer::alias_int8(int y, int x) {
   int8_id_[y] = int8_id_[x];
   qscale_[y] = qscale_[x];
   qzero_[y] = qzero_[x];
+  qchannels_[y] = qchannels_[x];
   nhwc_[y] = nhwc_[x];
   other_layout_id_[y] = other_layout_id_[x];
 }
 
 bool Lowerer::lower_quantize_linear(int, const Node& node) {
-  if (!quantize_lowers(node)) return decline(node, "not a per-tensor int8 / uint8 Q read only by matching DQs");
+  if (!quantize_lowers(node)) {
+    const QdqParams p = qdq_params(node);
+    if (p.ok && !p.scales.empty()) {
+      const std::string why = per_channel_blocker(node);
+      if (!why.empty()) return decline(node, "a per-channel (axis 1) activation Q whose int8 form nothing takes: " + why);
+    }
+    return decline(node, "not an int8 / uint8 Q (per tensor, or per channel into depthwise convs) read only by "
+                         "matching DQs");
+  }
   const QdqParams p = qdq_params(node);
   const int x = node.inputs[0], y = node.outputs[0];
-  if (is_int8(x) && qscale_[x] == p.scale && qzero_[x] == p.zero) {
+  if (is_int8(x) && qscale_[x] == p.scale && qzero_[x] == p.zero && qchannels_[x] == p.scales) {
     alias_int8(y, x);  // the layer before wrote x at the Q's parameters already
     return true;
   }
   // Quantize x's float value (re-quantizing an int8 x that carries other parameters).
   ConvertAttrs a{p.scale, /*logical=*/false};  // rank 4: NHWC, as get_int8 makes it
   a.zero_point = p.zero;
+  a.scales.assign(p.scales.begin(), p.scales.end());
   const int out = dst_.add_node(ConvertAttrs::kQuantizeOp, node.name, {get_float(x)}, a.to_attrs(),
                                 {int8_tensor_name(src_.tensor(y).name)})[0];
   set_int8(out, src_.tensor(x).shape, Layout::kNhwc);
   int8_id_[y] = out;
   qscale_[y] = p.scale;
   qzero_[y] = p.zero;
+  qchannels_[y] = p.scales;
   nhwc_[y] = 1;
   plan_.layer(node.name, ConvertAttrs::kQuantizeOp, sources_of(node));
+  if (!p.scales.empty()) {
+    note("layer '" + node.name + "' (QuantizeLinear) quantizes per channel from float32: '" +
+         src_.tensor(x).name + "' has no int8 producer that writes it per channel");
+  }
   return true;
 }
 
@@ -169,9 +239,9 @@ bool Lowerer::lower_dequantize_linear(int, const Node& node) {
 
 bool Lowerer::zero_point_blocks(const Node& node) const {
   static const std::set<std::string> kTakesZeroPoints = {
-      "QuantizeLinear", "DequantizeLinear", "Conv", "Gemm", "MatMul", "Add", "MaxPool", "Flatten", "Reshape",
-      "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Gather", "DepthToSpace", "SpaceToDepth", "Shape",
-      "GlobalAveragePool"};
+      "QuantizeLinear", "DequantizeLinear", "Conv", "Gemm", "MatMul", "Add", "Concat", "MaxPool", "Flatten",
+      "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Gather", "DepthToSpace", "SpaceToDepth",
+      "Shape", "GlobalAveragePool"};
   if (!has_zero_points_ || kTakesZeroPoints.count(node.op)) return false;
   for (const std::vector<int>* ids : {&node.inputs, &node.outputs}) {
     for (int t : *ids) {
@@ -185,26 +255,6 @@ bool Lowerer::passes_zero_point_on(const std::string& op) {
   return op != "QuantizeLinear" && op != "DequantizeLinear" && op != "Conv" && op != "Gemm" && op != "MatMul" &&
          op != "Add" && op != "Shape" && op != "Concat" &&  // Concat: its own (lower_concat)
          op != "GlobalAveragePool";                           // its own (lower_global_avgpool)
-}
-
-int Lowerer::pad_with_zero_point(int x, std::vector<int64_t>& pads, const std::string& name) {
-  const int xin = int8_in(x, Layout::kNhwc);
-  const std::vector<int64_t> s = nchw_to_nhwc(src_.tensor(x).shape);
-  // QPad's pads, NHWC: [N, H, W, C] begins then ends; ONNX conv pads are (top, left, bottom, right).
-  const std::vector<int64_t> nhwc_pads = {0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0};
-  const int p = dst_.add_constant_i64(name + "::pads", {8}, nhwc_pads);
-  const int v = dst_.add_constant_i8(name + "::zero_point", {}, {static_cast<int8_t>(qzero_[x])});
-  Attributes a;
-  a.set("mode", Attribute::of_string("constant"));
-  const int out = dst_.add_node(QMoveOps::lowered("Pad"), name, {xin, p, v}, a, {name + "::padded"})[0];
-  std::vector<int64_t> padded = s;
-  if (padded[1] >= 0) padded[1] += pads[0] + pads[2];
-  if (padded[2] >= 0) padded[2] += pads[1] + pads[3];
-  dst_.tensor(out).dtype = DataType::kInt8;
-  dst_.tensor(out).shape = padded;
-  pads.assign(4, 0);
-  note("layer '" + name + "': input zero point " + std::to_string(qzero_[x]) + " padded explicitly (int8rt.QPad)");
-  return out;
 }
 
 }  // namespace engine

@@ -12,8 +12,9 @@
 // activation is Relu or Clip(min >= 0), or of a Concat or GlobalAveragePool
 // of non-negative tensors (max pools and data movement of a non-negative
 // tensor are too, and carry its form); and (2) every reader takes its zero
-// point exactly: a Conv (as input, or as the fused residual; a padded one
-// pads with the zero point first, int8rt.QPad), a Gemm / MatMul with constant weights (as
+// point exactly: a Conv (as input, or as the fused residual; a padded one's
+// kernels pad with the zero point, kernels::ConvShape::pad_value), a Gemm /
+// MatMul with constant weights (as
 // input), an Add, a Concat (QConcatAttrs' zero points), a Shape, a
 // float32-kept layer (through a Dequantize carrying the zero point), a
 // GlobalAveragePool (its float-table form, lower_global_avgpool), or a

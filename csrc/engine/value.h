@@ -29,6 +29,12 @@ size_t dtype_size(DataType dtype);
 const char* dtype_name(DataType dtype);
 std::string shape_str(const Shape& shape);
 
+// Frees a Value's buffer, unless it is borrowed (Value::borrow).
+struct ValueBufferFree {
+  bool owned = true;
+  void operator()(void* p) const { if (owned) std::free(p); }
+};
+
 class Value {
  public:
   Value() = default;
@@ -49,6 +55,20 @@ class Value {
   // whichever of them reset() grows, both see the new buffer. Only for
   // Values that are never live at the same time (each clobbers the other).
   void share_storage_with(Value& other);
+  // Reads `data` (the caller's, not copied, never written through this
+  // Value) as this Value's contents until reset() or release_borrowed():
+  // how a run reads the user's input arrays in place. Shape checks as
+  // reset(); the caller keeps `data` alive and readable for nbytes() plus
+  // the 64 bytes of slack that kernels may read past a vector tail (see
+  // can_borrow).
+  void borrow(DataType dtype, Shape shape, const void* data);
+  // Whether nbytes bytes at `data` can be borrowed: the 64 bytes after them
+  // lie in the same 4 KiB page as the last one (a vector tail read there
+  // cannot fault, and what it reads is discarded, as is reset()'s slack).
+  static bool can_borrow(const void* data, size_t nbytes);
+  // Drops a borrowed buffer (the Value keeps its shape, and has no data).
+  void release_borrowed();
+  bool borrowed() const { return storage_ && !storage_->data.get_deleter().owned; }
   // False for a shape-only value (set_shape), whose data<T>() is null.
   bool has_data() const { return storage_ && storage_->data; }
 
@@ -63,7 +83,7 @@ class Value {
   }
 
  private:
-  struct Free { void operator()(void* p) const { std::free(p); } };
+  using Free = ValueBufferFree;
   struct Storage {
     std::unique_ptr<void, Free> data;
     size_t capacity = 0;

@@ -14,8 +14,9 @@ std::string describe_conv(const ConvShape& s, OutputType out) {
   o << "C=" << s.C << " H=" << s.H << " W=" << s.W << " K=" << s.K << " R=" << s.R
     << " S=" << s.S << " stride=" << s.stride_h << "x" << s.stride_w << " pads=" << s.pad_top
     << "," << s.pad_left << "," << s.pad_bottom << "," << s.pad_right
-    << " dilation=" << s.dilation_h << "x" << s.dilation_w << " groups=" << s.groups
-    << " out=" << output_type_name(out);
+    << " dilation=" << s.dilation_h << "x" << s.dilation_w << " groups=" << s.groups;
+  if (s.pad_value != 0) o << " pad_value=" << int{s.pad_value};
+  o << " out=" << output_type_name(out);
   return o.str();
 }
 

@@ -26,7 +26,8 @@ const char* output_type_name(OutputType t);  // "int8" / "float32"
 
 // A 2-D convolution (or its depthwise/grouped forms). Input channels C are
 // split in `groups` groups of C/groups; output channel k reads group
-// k / (K/groups). Output size (floor mode, as ONNX Conv):
+// k / (K/groups); padding positions read pad_value. Output size (floor
+// mode, as ONNX Conv):
 //   out_h = (H + pad_top + pad_bottom - dilation_h*(R-1) - 1) / stride_h + 1
 struct ConvShape {
   int C = 0, H = 0, W = 0;  // input channels, height, width
@@ -36,12 +37,19 @@ struct ConvShape {
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   int dilation_h = 1, dilation_w = 1;
   int groups = 1;
+  // int8 kernels: the value every padding position holds, the input's zero
+  // point (0 for a symmetric input), so that padding is real 0 after the
+  // epilogue's zero-point correction (requant_params.h, apply_zero_points):
+  // a padding tap adds pad_value * w, as if the input had been padded with
+  // it. The FP32 kernels pad with 0.0f and leave it 0.
+  int8_t pad_value = 0;
 
   int out_h() const;
   int out_w() const;
   int c_per_group() const { return C / groups; }
   int k_per_group() const { return K / groups; }
   bool is_depthwise() const { return groups == C && K == C; }
+  bool has_padding() const { return pad_top || pad_left || pad_bottom || pad_right; }
   // Number of int8 weights in canonical OIHW layout: K * (C/groups) * R * S.
   int64_t weight_count() const;
   // Throws InvalidArgument naming the offending field (non-positive size,

@@ -36,6 +36,17 @@ struct EpilogueStorage {
   Epilogue epilogue(const int8_t* residual = nullptr, float residual_scale = 0.0f) const;
 };
 
+// An activation's scale as an epilogue reads it: one for the whole tensor
+// (count 1) or one per channel (count = the layer's channels K), the form
+// of a pre-quantized model's QuantizeLinear with axis 1
+// (engine/lower_int8_qdq.cc). A non-owning view.
+struct ChannelScales {
+  const float* values = nullptr;
+  int64_t count = 0;
+  float operator[](int64_t k) const { return values[count == 1 ? 0 : k]; }
+  bool per_channel() const { return count != 1; }
+};
+
 // Per output channel k of a layer with input scale s_in, weight scales
 // s_w[k] (per channel), float bias b[k] (may be null = 0) and output scale
 // s_out (int8 output only; ignored for float output):
@@ -52,19 +63,50 @@ EpilogueStorage make_epilogue(float s_in, const float* s_w, int64_t K, const flo
                      OutputType out_type, Activation act = Activation::kNone,
                      float clip_min = 0.0f, float clip_max = 6.0f);
 
+// The same with per-channel activation scales: s_in[k] is the scale of the
+// input channel output channel k reads alone (a depthwise conv), s_out[k]
+// output channel k's scale (int8 output only); each is one value or K.
+// Every formula above with s_in[k] and s_out[k] in place of s_in and s_out,
+// the same operations (one value each: make_epilogue's results, bit for
+// bit). The clamp is one per epilogue, so the channels' bounds
+// lo[k] = max(act_lo / s_out[k], -128), hi[k] = min(act_hi / s_out[k], 127)
+// must give the same int8 results: common_int8_clamp. Throws as above, and
+// InvalidArgument when the channels' clamps differ or a float output has
+// per-channel output scales.
+EpilogueStorage make_epilogue(ChannelScales s_in, const float* s_w, int64_t K, const float* bias, ChannelScales s_out,
+                              OutputType out_type, Activation act = Activation::kNone, float clip_min = 0.0f,
+                              float clip_max = 6.0f);
+
+// One int8 clamp standing for the per-channel bounds lo[k] <= hi[k] (int8
+// units, within [-128, 127], K >= 1) of an int8 output: each bound side's
+// values all equal (that value), or all lie strictly within 0.5 of one
+// integer n (then n: a value clamped to any of them rounds half to even to
+// n, as one clamped to n does, so round(min(max(t, lo[k]), hi[k])) is the
+// same for every t, NaN included). False when a side has no such bound.
+bool common_int8_clamp(const float* lo, const float* hi, int64_t K, float* lo_out, float* hi_out);
+
+// The int8 clamp bounds of channel k for an output scale s_out and zero
+// point z_out (float units [act_lo, act_hi] from `act`, clip_min, clip_max):
+// lo = max(act_lo / s_out + z_out, -128), hi = min(act_hi / s_out + z_out, 127).
+void int8_clamp_bounds(Activation act, float clip_min, float clip_max, float s_out, int32_t z_out, float* lo,
+                       float* hi);
+
 // Zero points of asymmetric int8 activations (a pre-quantized model's
 // QuantizeLinear; the input x real = (q - z_in) * s_in, the output
 // q = sat(rne(real / s_out) + z_out)), folded into an epilogue made above
-// with the same activation range [act_lo, act_hi] (float units). With
-// w_sum[k] = sum of channel k's int8 weights, exact in int64:
-//   int8 out:   bias[k] = (b[k] - (float)(z_in * w_sum[k]) * (s_in * s_w[k])) / s_out + (float)z_out
+// with the same scales and activation range [act_lo, act_hi] (float units;
+// s_in and s_out per tensor or per channel as there, s_in[k] and s_out[k]
+// below). With w_sum[k] = sum of channel k's int8 weights, exact in int64:
+//   int8 out:   bias[k] = (b[k] - (float)(z_in * w_sum[k]) * (s_in[k] * s_w[k])) / s_out[k] + (float)z_out
 //               lo = max(act_lo / s_out + z_out, -128), hi = min(act_hi / s_out + z_out, 127)
-//   float out:  bias[k] = b[k] - (float)(z_in * w_sum[k]) * (s_in * s_w[k])
+//                 (per channel: common_int8_clamp of the channels' bounds)
+//   float out:  bias[k] = b[k] - (float)(z_in * w_sum[k]) * (s_in[k] * s_w[k])
 // so acc * scale[k] + bias[k] is the epilogue of the accumulator of the
 // centred input (q - z_in) shifted by z_out, to float rounding of the
 // constant terms. Both zero points 0: rq is left as make_epilogue made it.
-void apply_zero_points(EpilogueStorage& rq, float s_in, const float* s_w, const int64_t* w_sum, const float* bias,
-                       float s_out, Activation act, float clip_min, float clip_max, int32_t z_in, int32_t z_out);
+void apply_zero_points(EpilogueStorage& rq, ChannelScales s_in, const float* s_w, const int64_t* w_sum,
+                       const float* bias, ChannelScales s_out, Activation act, float clip_min, float clip_max,
+                       int32_t z_in, int32_t z_out);
 
 // A fused residual r with zero point z_r adds (r - z_r) * residual_scale:
 //   bias[k] = bias[k] - (float)z_r * residual_scale   (z_r = 0: unchanged).

@@ -18,6 +18,7 @@
 
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
+#include "kernels/unary_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -69,7 +70,8 @@ struct GemmOperand {
   // the tile's rows 1 apart) instead of packing panels; the same values
   // and arithmetic, so the same bits. For an image read as pixels x
   // channels (the output-transposed pointwise conv), whose panels would
-  // otherwise be packed once per column tile.
+  // otherwise be packed once per column tile. A row-major A (!trans) is
+  // always read in place (the tile's rows ld apart, column k at k).
   bool in_place = false;
   const PackedB* packed_b = nullptr;   // B only: these panels instead of data / ld / trans
 };
@@ -103,9 +105,13 @@ PackedB pack_b_once(const SgemmKernel& uk, int64_t K, int64_t N, const GemmOpera
 // stored, so the sums are those of a C prefilled with the bias and then
 // accumulated (the first addition, bias + slice, is the same in either
 // order); after the last slice, when residual, v = v + residual[i * ldr + j]
-// (a residual Add fused into the convolution before it), then, when clip,
-// v = v > lo ? v : lo, then v < hi ? v : hi (Relu: lo = 0, hi = +inf), the
-// engine's clip_value.
+// (a residual Add fused into the convolution before it; ldr = 0 adds one
+// row to every row: a MatMul's bias Add, after the whole product as the
+// unfused Add), then, when clip, v = v > lo ? v : lo, then v < hi ? v : hi
+// (Relu: lo = 0, hi = +inf), the engine's clip_value; then, when unary,
+// v = f(v) by unary->apply(unary_op, ...) on the rows of each task's tile
+// once all its slices are done (a MatMul's Gelu, while the tile is in L2:
+// the same kernel on the same values as the unfused layer, so the same bits).
 struct SgemmEpilogue {
   const float* row_bias = nullptr;  // [M], or nullptr
   const float* col_bias = nullptr;  // [N], or nullptr: column j gets col_bias[j], as row_bias rows
@@ -113,6 +119,8 @@ struct SgemmEpilogue {
   int64_t ldr = 0;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
+  const UnaryF32Kernel* unary = nullptr;  // applied last, or nullptr
+  ref::UnaryF32 unary_op = ref::UnaryF32::kGelu;
 };
 
 // The tile epilogue for a microkernel that does not apply it itself

@@ -30,7 +30,8 @@ void bind_int8_plan(py::module_& m) {
   py::class_<T> tensor(m, "Int8TensorPlan", "A tensor the engine holds in int8.");
   fields(tensor, "tensor", &T::tensor, "int8_tensor", &T::int8_tensor, "scale", &T::scale, "zero_point", &T::zero_point,
          "producer", &T::producer,
-         "produced_in_int8", &T::produced_in_int8, "readers", &T::readers, "channels_last", &T::channels_last);
+         "produced_in_int8", &T::produced_in_int8, "readers", &T::readers, "channels_last", &T::channels_last,
+         "channel_scales", &T::channel_scales);
   tensor.def("__repr__", [](const T& t) {
     return "Int8TensorPlan('" + t.tensor + "', scale=" + std::to_string(t.scale) + ", producer='" + t.producer + "')";
   });

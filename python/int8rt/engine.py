@@ -210,7 +210,8 @@ class Engine:
         """What the INT8 lowering decided, as data (``csrc/include/int8rt/int8_plan.h``):
         ``tensors`` (each tensor held in int8: ``tensor``, ``int8_tensor``,
         ``scale``, ``zero_point`` (0, or -128 for an unsigned activation; docs/numerics.md), ``producer``,
-        ``produced_in_int8``, ``readers``), ``layers``
+        ``produced_in_int8``, ``readers``, ``channel_scales``: one scale per channel where a
+        pre-quantized model quantizes the tensor per channel, ``scale`` then 0), ``layers``
         (each int8 layer: ``name``, ``op``, ``sources``, the network's nodes it
         computes, merged ones listed) and ``converts`` (each Quantize /
         Dequantize inserted: ``tensor``, ``scale``, ``readers``,

@@ -124,8 +124,8 @@ std::string describe(const k::ConvShape& s, int batch, const char* ep) {
   return "C" + std::to_string(s.C) + " H" + std::to_string(s.H) + " W" + std::to_string(s.W) + " K" +
          std::to_string(s.K) + " " + std::to_string(s.R) + "x" + std::to_string(s.S) + " stride" +
          std::to_string(s.stride_h) + " pad" + std::to_string(s.pad_top) + " dil" +
-         std::to_string(s.dilation_h) + " groups" + std::to_string(s.groups) + " batch" +
-         std::to_string(batch) + " " + ep;
+         std::to_string(s.dilation_h) + " groups" + std::to_string(s.groups) + " pad_value" +
+         std::to_string(s.pad_value) + " batch" + std::to_string(batch) + " " + ep;
 }
 
 // Runs one conv through the CUDA kernel (emulated) and the reference; compares every output.
@@ -354,6 +354,28 @@ TEST(CudaEmulated, ConvDepthwiseMatchesReference) {
     ASSERT_TRUE(s.is_depthwise());
     for (int batch : {1, 3}) {
       for (const EpilogueCase& e : kEpilogues) check_conv(s, batch, e, seed += 10);
+    }
+  }
+}
+
+// Padding that reads the input's zero point (ConvShape::pad_value): the
+// int8 forms of the uint8 zero points 0, 1 and 255, on padded implicit-GEMM
+// (aligned and gathered group starts) and depthwise shapes.
+TEST(CudaEmulated, ConvPadValueMatchesReference) {
+  const k::ConvShape shapes[] = {
+      conv(3, 9, 9, 8, 3, 3, 1, 1, 1),      // RGB stem, C % 4 != 0
+      conv(5, 7, 6, 9, 3, 3, 2, 1, 1),      // stride 2, asymmetric pad
+      conv(7, 9, 9, 5, 3, 3, 1, 2, 1, 2),   // dilation 2
+      conv(6, 8, 8, 6, 3, 3, 2, 1, 3),      // groups 3, unaligned group starts (gather)
+      conv(13, 9, 9, 13, 3, 3, 2, 1, 13),   // depthwise stride 2
+      conv(6, 10, 10, 6, 5, 5, 1, 2, 6),    // depthwise 5x5
+  };
+  uint32_t seed = 1700;
+  for (k::ConvShape s : shapes) {
+    for (int pad_value : {-128, -127, 127}) {
+      s.pad_value = static_cast<int8_t>(pad_value);
+      check_conv(s, 2, kEpilogues[0], seed += 10);  // int8
+      check_conv(s, 1, kEpilogues[4], seed += 10);  // float
     }
   }
 }

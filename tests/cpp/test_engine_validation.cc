@@ -176,5 +176,29 @@ TEST(EngineValidation, Int8WindowAttributesOutOfRangeAreRefused) {
   }
 }
 
+
+// Per-channel activation scales (a pre-quantized model's, QLinearAttrs::in_scales /
+// out_scales, ConvertAttrs::scales) where the node cannot take them: refused, naming the node.
+TEST(EngineValidation, PerChannelScalesWhereTheyDoNotApplyAreRefused) {
+  const std::string bytes = engine_bytes(Precision::kInt8, /*conv_only=*/true);
+  const std::string full_conv = load_edited(bytes, [](Network& net) {  // a 2 -> 4 conv, not depthwise
+    node_of(net, "int8rt.QConv").attrs.set("in_scales", Attribute::of_floats({0.05, 0.05}));
+  });
+  EXPECT_NE(full_conv.find("need a depthwise conv"), std::string::npos) << full_conv;
+  const std::string count = load_edited(bytes, [](Network& net) {
+    node_of(net, "int8rt.QConv").attrs.set("out_scales", Attribute::of_floats({0.05, 0.05, 0.05}));
+  });
+  EXPECT_NE(count.find("out_scales needs one scale per channel (4), got 3"), std::string::npos) << count;
+  const std::string convert = load_edited(bytes, [](Network& net) {
+    node_of(net, "int8rt.Quantize").attrs.set("scales", Attribute::of_floats({0.05, 0.05, 0.05}));
+  });
+  EXPECT_NE(convert.find("per-channel scales (3) need a rank-4 tensor with that many channels"), std::string::npos)
+      << convert;
+  EXPECT_EQ(load_edited(bytes, [](Network& net) {
+              node_of(net, "int8rt.Quantize").attrs.set("scales", Attribute::of_floats({0.05, 0.025}));
+            }),
+            "");  // one per channel of x's 2: a valid per-channel Quantize
+}
+
 }  // namespace
 }  // namespace int8rt

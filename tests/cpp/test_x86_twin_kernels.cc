@@ -139,8 +139,8 @@ std::string describe(const k::ConvShape& s, int batch) {
   return "C" + std::to_string(s.C) + " " + std::to_string(s.H) + "x" + std::to_string(s.W) +
          " K" + std::to_string(s.K) + " " + std::to_string(s.R) + "x" + std::to_string(s.S) +
          " stride" + std::to_string(s.stride_h) + " pad" + std::to_string(s.pad_top) + " dil" +
-         std::to_string(s.dilation_h) + " g" + std::to_string(s.groups) + " batch" +
-         std::to_string(batch);
+         std::to_string(s.dilation_h) + " g" + std::to_string(s.groups) + " pad_value" +
+         std::to_string(s.pad_value) + " batch" + std::to_string(batch);
 }
 
 enum class Fill { kRandom, kAllMin, kAllMax };
@@ -262,6 +262,43 @@ TEST(X86Twins, DepthwiseEqualsReference) {
     for (Fill f : {Fill::kAllMin, Fill::kAllMax}) {
       check_conv(u, make({40, 9, 9, 40, 3, 3, 1, 1, 1, 40}), 1, k::OutputType::kFloat32, false, f, 3);
       check_conv(u, make({40, 9, 9, 40, 3, 3, 2, 1, 1, 40}), 1, k::OutputType::kInt8, true, f, 4);
+    }
+  }
+}
+
+// Padding that reads the input's zero point (ConvShape::pad_value): the
+// AMX gather and the AVX-VNNI igemm and depthwise kernels, at the int8 forms
+// of the uint8 zero points 0, 1, 255 (-128, -127, 127) and one between, on
+// padded shapes: borders, strides, dilation, groups, the merged-row stem,
+// depthwise edge pixels and 4-pixel tiles.
+TEST(X86Twins, PadValueEqualsReference) {
+  std::vector<Under> under = kernels_under_test();
+  for (const k::ConvKernel* dw : dw_kernels_under_test()) under.push_back({dw, nullptr});
+  REQUIRE_KERNELS(under);
+  const std::vector<Conv> dense = {
+      {13, 6, 5, 32, 3, 3, 1, 1, 1, 1}, {16, 7, 6, 49, 3, 3, 2, 1, 1, 1}, {3, 13, 13, 32, 3, 3, 2, 1, 1, 1},
+      {8, 9, 10, 24, 3, 3, 1, 2, 2, 1}, {20, 5, 6, 68, 3, 3, 1, 1, 1, 4}, {5, 4, 4, 33, 1, 1, 1, 1, 1, 1},
+      {3, 11, 11, 16, 7, 7, 2, 3, 1, 1}};
+  uint32_t seed = 5000;
+  for (const Under& u : under) {
+    const bool dw = std::string(u.conv->name()).find("_dw_") != std::string::npos;
+    std::vector<Conv> shapes = dense;
+    if (dw) {
+      shapes.clear();
+      for (int c : {7, 16, 17, 33}) {
+        shapes.insert(shapes.end(), {Conv{c, 7, 13, c, 3, 3, 1, 1, 1, c}, Conv{c, 9, 10, c, 3, 3, 2, 1, 1, c},
+                                     Conv{c, 8, 11, c, 5, 5, 1, 2, 1, c}, Conv{c, 7, 9, c, 3, 3, 1, 2, 2, c},
+                                     Conv{c, 5, 1, c, 3, 3, 1, 1, 1, c}});
+      }
+    }
+    for (const Conv& c : shapes) {
+      for (int pad_value : {-128, -127, 127, 37}) {
+        k::ConvShape s = make(c);
+        s.pad_value = static_cast<int8_t>(pad_value);
+        check_conv(u, s, 2, k::OutputType::kInt8, pad_value == 37, Fill::kRandom, seed += 10);
+        check_conv(u, s, 1, k::OutputType::kFloat32, false, Fill::kRandom, seed += 10);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
     }
   }
 }

@@ -174,6 +174,10 @@ void plan_convert(const Network& net, const Node& node, NodePlan& p) {
     p.why = "the device converts NCHW <-> NC/4HW4 only, and this int8 tensor keeps its logical order";
     return;
   }
+  if (a.zero_point != 0 || !a.scales.empty()) {
+    p.why = "the device conversion has one scale and no zero point (a pre-quantized model's)";
+    return;
+  }
   p.where = node.op == ConvertAttrs::kQuantizeOp ? Where::kQuantize : Where::kDequantize;
   p.scale = static_cast<float>(a.scale);
 }

@@ -96,7 +96,7 @@ class ConvLayer : public Layer {
   ConvLayer(const Network& net, const Node& node, WindowAttrs w, int64_t group, size_t rank)
       : w_(std::move(w)), group_(group), rank_(rank), act_(parse_fused_activation(node)),
         residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
-        prefix_(layer_error_prefix(node)) {
+        prefix_(layer_error_prefix(node)), column_(is_column_conv(net, node, w_, rank_)) {
     if (wants_bf16(net, node)) {
       const Tensor& wt = net.tensor(node.inputs[1]);
       const int64_t Mg = wt.shape[0] / group_;
@@ -131,6 +131,7 @@ class ConvLayer : public Layer {
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     Geom g = geometry(in);
+    if (column_) g = as_row(g);
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
@@ -171,10 +172,35 @@ class ConvLayer : public Layer {
     return ep;
   }
 
+  // A kh x 1 kernel over images one pixel wide (magika's 5x1 conv over
+  // [N, 256, 512, 1]: a 1-D conv spelled in 2-D) is the 1 x kh kernel over
+  // one row of H pixels: the same bytes in the same order, for x, W and y.
+  // Run that way, the row-wise kernels (NHWC, tap conv) take it, where
+  // output rows one pixel wide fell to an im2col SGEMM (13x slower).
+  // Decided when the layer is made (the weights are packed for it), from
+  // the declared input width; a run of another width is refused.
+  static bool is_column_conv(const Network& net, const Node& node, const WindowAttrs& w, size_t rank) {
+    const Shape& xs = net.tensor(node.inputs[0]).shape;
+    const bool no_w_pads = w.pads.size() != 4 || (w.pads[1] == 0 && w.pads[3] == 0);
+    return rank == 2 && xs.size() == 4 && xs[3] == 1 && w.kernel[1] == 1 && w.kernel[0] > 1 && no_w_pads;
+  }
+
+  Geom as_row(Geom g) const {
+    if (g.W != 1 || g.ow != 1) {
+      throw InvalidArgument(prefix_ + "input width " + std::to_string(g.W) +
+                            ": the layer was built for the declared width 1");
+    }
+    std::swap(g.H, g.W); std::swap(g.kh, g.kw); std::swap(g.sh, g.sw);
+    std::swap(g.dh, g.dw); std::swap(g.ph, g.pw); std::swap(g.oh, g.ow);
+    return g;
+  }
+
   // Constant weights of a dense (not depthwise) convolution, each group's
-  // [M/G, C/G*kh*kw] packed once into the SGEMM's A panels.
+  // [M/G, C/G*kh*kw] packed once into the SGEMM's A panels (a column conv's
+  // as its row twin's: [M/G, C/G*1*kh], the same floats).
   void pack_weights(const Tensor& wt) {
     const int64_t M = wt.shape[0], C = group_ * wt.shape[1];
+    const int64_t kh = column_ ? 1 : wt.shape[2], kw = column_ ? wt.shape[2] : wt.shape[3];
     if (!wt.is_constant || wt.dtype != DataType::kFloat32 || M % group_ != 0 || (group_ == C && M == C)) return;
     const int64_t Mg = M / group_, K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(M, 1);
     if (K * M != static_cast<int64_t>(wt.f32.size())) return;
@@ -183,18 +209,18 @@ class ConvLayer : public Layer {
       // fill the tile's vector columns; a run it declines (narrow output
       // rows) packs A per tile on the im2col path.
       kernels::TapConvShape ts;
-      ts.C = C; ts.M = M; ts.G = group_; ts.kh = wt.shape[2]; ts.kw = wt.shape[3];
+      ts.C = C; ts.M = M; ts.G = group_; ts.kh = kh; ts.kw = kw;
       if (kernels::nhwc_conv_weights_decline(ts, uk_->nr).empty()) {
         nhwc_ = std::make_unique<kernels::NhwcConv>(*uk_, ts, wt.f32.data());
         return;
       }
     }
-    if (rank_ == 2 && wt.shape[2] * wt.shape[3] > 1 && (C / group_ >= 16 || (group_ == 1 && wt.shape[3] * C >= 16))) {
+    if (rank_ == 2 && kh * kw > 1 && (C / group_ >= 16 || (group_ == 1 && kw * C >= 16))) {
       // In the tap conv's order (kernels/conv_taps_f32.h) for the shapes it
       // takes; a run it declines (an output under half its grid's width)
       // packs A per tile on the im2col path.
       kernels::TapConvShape ts;
-      ts.C = C; ts.M = M; ts.G = group_; ts.kh = wt.shape[2]; ts.kw = wt.shape[3];
+      ts.C = C; ts.M = M; ts.G = group_; ts.kh = kh; ts.kw = kw;
       taps_ = std::make_unique<kernels::TapConv>(*uk_, ts, wt.f32.data());
       return;
     }
@@ -211,12 +237,16 @@ class ConvLayer : public Layer {
   }
 
   // Output planes in runs of about 64 KiB per kernel call (the kernel
-  // fetches a run's next plane ahead of it); the kernel adds
+  // fetches a run's next plane ahead of it), in whole groups of 16
+  // channels where C allows (the AVX-512 tier runs such groups with the
+  // channels as vector lanes); the kernel adds
   // the residual and applies Relu / Clip (fused_) in registers, any other
   // activation follows on the run while it is in cache.
   void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
                  float* y, const Geom& g) const {
-    const int64_t P = g.oh * g.ow, run = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P));
+    const int64_t P = g.oh * g.ow;
+    int64_t run = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P));
+    if (g.C % 16 == 0) run = (run + 15) / 16 * 16;  // whole channel groups for the channel-blocked walk
     const kernels::SgemmEpilogue& clip = fused_;
     kernels::DwConvF32Plane p;
     p.x = x; p.w = w; p.bias = bias; p.y = y; p.C = g.C;
@@ -477,6 +507,7 @@ class ConvLayer : public Layer {
   FusedActivation act_;
   int64_t residual_;
   std::string prefix_;
+  bool column_;  // runs as its row twin (is_column_conv)
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant

@@ -38,16 +38,32 @@ class FloatClassLayer : public Layer {
   std::string describe() const override { return nan_ ? "isnan" : "isinf"; }
 
  private:
+  // One run over restrict pointers, one loop per mode: through the lambda's
+  // references every byte store (a char type, which may alias anything)
+  // reloaded both pointers and the loop ran scalar (BERT's attention-mask
+  // IsNaN over [1, 4, 128, 128]: 47 -> ~5 us).
   template <typename T>
-  void classify(const T* x, uint8_t* y, int64_t n) const {
+  static void classify_run(const T* __restrict x, uint8_t* __restrict y, int64_t n, bool nan, bool neg, bool pos) {
     using A = Arith<T>;
     const auto inf = std::numeric_limits<typename A::C>::infinity();
-    const bool nan = nan_, neg = negative_, pos = positive_;
-    parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
+    if (nan) {
+      for (int64_t i = 0; i < n; ++i) {
         const auto v = A::load(x[i]);
-        y[i] = nan ? v != v : (pos && v == inf) || (neg && v == -inf);
+        y[i] = v != v;
       }
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        const auto v = A::load(x[i]);
+        y[i] = (pos && v == inf) || (neg && v == -inf);
+      }
+    }
+  }
+
+  template <typename T>
+  void classify(const T* x, uint8_t* y, int64_t n) const {
+    const bool nan = nan_, neg = negative_, pos = positive_;
+    parallel_for(n, 1 << 16, [x, y, nan, neg, pos](int64_t b, int64_t e) {
+      classify_run(x + b, y + b, e - b, nan, neg, pos);
     });
   }
 

@@ -14,6 +14,15 @@
 // SGEMM's panels once, when the layer is created); true batched products run
 // one GEMM per batch, in parallel over batches when each is small.
 //
+// A MatMul fused with what follows it (graph/passes/fuse_matmul_epilogue.cc,
+// FP32 engines): "int8rt_bias" = 2, a constant [N] at input 2 added to
+// every row after the whole product (the SGEMM epilogue's residual with row
+// stride 0: the unfused Add's one addition per value), then
+// "int8rt_activation" = "Gelu" (0.5 x (1 + erf(x / sqrt 2)), the unary_f32
+// kernel the Gelu layer runs), on each tile while it is in cache; the bits of
+// MatMul -> Add -> Gelu. Products that do not run as one GEMM over all rows
+// apply both after it, with the same operations.
+//
 // BF16 (int8rt_precision="bf16", engine/bf16_layers.h): a constant 2-D B is
 // converted and packed once here and the product runs on the BF16 GEMM;
 // alpha, beta, C and the activation stay FP32. A MatMul whose B is an
@@ -176,6 +185,7 @@ class GemmLayer : public Layer {
 class MatMulLayer : public Layer {
  public:
   MatMulLayer(const Network& net, const Node& node) : prefix_(layer_error_prefix(node)) {
+    parse_epilogue(net, node);
     if (node.inputs.size() < 2 || node.inputs[1] < 0) return;  // run() reports the missing operand
     const Tensor& b = net.tensor(node.inputs[1]);
     if (wants_bf16(net, node)) {
@@ -218,8 +228,14 @@ class MatMulLayer : public Layer {
         } else {
           GemmOperand bo{b, p.N, false};
           if (packed_b_ && packed_b_->K == p.K && packed_b_->N == p.N) bo.packed_b = packed_b_.get();
-          sgemm(*uk_, nb * p.M, p.N, p.K, {a, p.K, false}, bo, y, p.N, false);
+          kernels::SgemmEpilogue ep;
+          ep.residual = bias(in, p.N);  // one row, row stride 0: the bias after the whole product
+          if (gelu_) ep.unary = unary_;
+          sgemm(*uk_, nb * p.M, p.N, p.K, {a, p.K, false}, bo, y, p.N, false, true,
+                ep.residual || ep.unary ? &ep : nullptr);
+          return;
         }
+        apply_epilogue(in, p, y);
         return;
       }
       if (!bf16_.packed.empty()) throw Error(prefix_ + "a constant 2-D B has no batch");
@@ -247,14 +263,63 @@ class MatMulLayer : public Layer {
     } else {
       for (int64_t t = 0; t < nb; ++t) one(t, true);
     }
+    apply_epilogue(in, p, y);
   }
 
   std::string describe() const override {
-    return std::string(bf16_.empty() ? "fp32" : "bf16") + " matmul" + bf16_.describe();
+    return std::string(bf16_.empty() ? "fp32" : "bf16") + " matmul" + (has_bias_ ? " + bias" : "") +
+           (gelu_ ? " + gelu" : "") + bf16_.describe();
   }
-  bool accepts_empty_inputs() const override { return true; }  // K = 0: zeros
+  bool accepts_empty_inputs() const override { return true; }  // K = 0: zeros (then the epilogue)
 
  private:
+  // The fused epilogue's attributes (contract at the top of this file).
+  void parse_epilogue(const Network& net, const Node& node) {
+    if (node.attrs.has("int8rt_bias")) {
+      const int64_t slot = node.attrs.get_int("int8rt_bias", -1);
+      if (slot != 2 || node.inputs.size() != 3 || node.inputs[2] < 0) {
+        throw InvalidArgument(prefix_ + "int8rt_bias must be 2, with the bias as input 2");
+      }
+      const Tensor& t = net.tensor(node.inputs[2]);
+      if (!t.is_constant || t.dtype != DataType::kFloat32 || t.shape.size() != 1) {
+        throw InvalidArgument(prefix_ + "the fused bias must be a 1-D float32 constant");
+      }
+      has_bias_ = true;
+    } else if (node.inputs.size() > 2) {
+      throw InvalidArgument(prefix_ + "MatMul takes 2 inputs (3 with int8rt_bias)");
+    }
+    if (node.attrs.has("int8rt_activation")) {
+      const std::string act = node.attrs.get_string("int8rt_activation", "");
+      if (act != "Gelu") throw NotSupported(prefix_ + "MatMul has no fused activation '" + act + "'");
+      gelu_ = true;
+    }
+  }
+
+  // The fused bias [N] (input 2), or nullptr when there is none.
+  const float* bias(const std::vector<const Value*>& in, int64_t n) const {
+    if (!has_bias_) return nullptr;
+    const Value& b = require_input(in, 2, DataType::kFloat32, prefix_);
+    if (b.numel() != n) {
+      throw InvalidArgument(prefix_ + "the fused bias has " + std::to_string(b.numel()) + " values for " +
+                            std::to_string(n) + " output columns");
+    }
+    return b.data<float>();
+  }
+
+  // The epilogue after a product that did not take it: y = y + bias per
+  // row, then Gelu; the operations of the SGEMM epilogue, in its order.
+  void apply_epilogue(const std::vector<const Value*>& in, const Plan& p, float* y) const {
+    const int64_t total = shape_numel(p.out);
+    if (total == 0) return;
+    const int64_t n = p.N;  // 1 when B is a vector
+    if (const float* b = bias(in, n)) {
+      for (int64_t i = 0; i < total; i += n) {
+        for (int64_t j = 0; j < n; ++j) y[i + j] = y[i + j] + b[j];
+      }
+    }
+    if (gelu_) unary_->apply(kernels::ref::UnaryF32::kGelu, total, y, y);
+  }
+
   Plan plan(const std::vector<const Value*>& in) const {
     const Value& A = require_input(in, 0, DataType::kFloat32, prefix_);
     const Value& B = require_input(in, 1, DataType::kFloat32, prefix_);
@@ -286,7 +351,9 @@ class MatMulLayer : public Layer {
   }
 
   std::string prefix_;
+  bool has_bias_ = false, gelu_ = false;  // the fused epilogue
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
+  const kernels::UnaryF32Kernel* unary_ = &kernels::choose<kernels::UnaryF32Kernel>();  // the Gelu's
   Bf16Gemm bf16_;  // empty unless the node runs in BF16 (packed: a constant 2-D B)
   std::unique_ptr<kernels::PackedB> packed_b_;  // a constant 2-D B in uk_'s panels, or null
 };

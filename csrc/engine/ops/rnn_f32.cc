@@ -35,11 +35,17 @@
 // (ops/int8/qrnn_gemms.h): x W' always, H R' when the node has h_scale (LSTM
 // and RNN; GRU's reset gate multiplies H before its candidate GEMM, so its
 // recurrent GEMMs stay float32). Everything after the GEMMs is the float code.
+//
+// com.microsoft DynamicQuantizeLSTM (ONNX Runtime's quantize_dynamic output) is
+// the LSTM layer with W and R quantized ([dirs, input or hidden, 4H], scales
+// and zero points at inputs 8-11) and both GEMMs on u8 x s8 kernels, X and each
+// step's H quantized dynamically as ONNX Runtime does (dynamic_quant_rnn_gemms.h).
 #include <algorithm>
 #include <cmath>
 #include <memory>
 
 #include "engine/layer.h"
+#include "engine/ops/dynamic_quant_rnn_gemms.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qrnn_gemms.h"
 #include "engine/ops/op_util.h"
@@ -54,6 +60,9 @@ using kernels::ref::exp_f32;
 using kernels::ref::tanh_f32;
 
 enum class Cell { kLstm, kGru, kRnn };
+// Where the GEMMs' weights come from: float32 W and R, a QLSTM's int8 ones, or
+// a DynamicQuantizeLSTM's quantized ones with dynamic activation quantization.
+enum class Gemms { kFloat, kInt8, kDynamic };
 
 int gates(Cell cell) { return cell == Cell::kLstm ? 4 : cell == Cell::kGru ? 3 : 1; }
 
@@ -61,7 +70,7 @@ inline float sigmoid(float v) { return 1.f / (1.f + exp_f32(-v)); }
 
 class RnnLayer : public Layer {
  public:
-  RnnLayer(const Network& net, const Node& node, Cell cell, bool int8)
+  RnnLayer(const Network& net, const Node& node, Cell cell, Gemms gemms)
       : cell_(cell), hidden_(node.attrs.get_int("hidden_size", 0)), layout_(node.attrs.get_int("layout", 0)),
         clip_(static_cast<float>(node.attrs.get_float("clip", 0.0))),
         input_forget_(node.attrs.get_int("input_forget", 0) != 0),
@@ -84,7 +93,12 @@ class RnnLayer : public Layer {
     if (num_outputs_ > static_cast<size_t>(cell == Cell::kLstm ? 3 : 2)) {
       throw InvalidArgument(prefix_ + "too many outputs");
     }
-    if (int8) {
+    if (gemms == Gemms::kDynamic) {
+      if (layout_ != 0) throw InvalidArgument(prefix_ + "DynamicQuantizeLSTM has no layout attribute");
+      dq_ = std::make_unique<DynamicQuantRnnGemms>(net, node, dirs_);
+      return;
+    }
+    if (gemms == Gemms::kInt8) {
       const Tensor& w = constant_input(net, node, 1, "W");
       const int64_t gate_rows = w.shape.size() == 3 ? w.shape[1] : 0;
       q_ = std::make_unique<QRnnGemms>(net, node, dirs_, gate_rows, cell != Cell::kGru);
@@ -127,7 +141,7 @@ class RnnLayer : public Layer {
     }
     for (int64_t dir = 0; dir < dirs_; ++dir) {
       const bool reverse = dirs_ == 2 ? dir == 1 : reverse_first_;
-      const float* r = q_ && q_->recurrent() ? nullptr : in[2]->data<float>() + dir * G * H * H;
+      const float* r = (q_ && q_->recurrent()) || dq_ ? nullptr : in[2]->data<float>() + dir * G * H * H;
       const float* wb = present(in, 3) ? in[3]->data<float>() + dir * 2 * G * H : nullptr;
       const float* rb = wb ? wb + G * H : nullptr;
       project(in, dir, T, B, G * H, I, xw.data(), scratch);
@@ -166,7 +180,7 @@ class RnnLayer : public Layer {
     }
   }
 
-  std::string describe() const override { return q_ ? q_->describe() : "fp32"; }
+  std::string describe() const override { return q_ ? q_->describe() : dq_ ? dq_->describe() : "fp32"; }
 
  private:
   // Per direction, the float32 W' and R' (GRU: R's z/r rows and its
@@ -223,6 +237,10 @@ class RnnLayer : public Layer {
   // xw [T*B][GH], rows step-major (t * B + b): x W' for direction dir.
   void project(const std::vector<const Value*>& in, int64_t dir, int64_t T, int64_t B, int64_t GH, int64_t I, float* xw,
                Scratch& scratch) const {
+    if (dq_) {  // layout 0 only: X [t][b] is xw's row order
+      dq_->project(dir, T * B, in[0]->data<float>(), xw);
+      return;
+    }
     if (q_) {
       // All T*B rows in one int8 GEMM; layout 1's rows come [b][t] and are reordered.
       const int8_t* x = in[0]->data<int8_t>();
@@ -258,7 +276,8 @@ class RnnLayer : public Layer {
   Dims dims(const std::vector<const Value*>& in) const {
     const DataType weights = q_ ? DataType::kInt8 : DataType::kFloat32;
     const Shape& xs = require_input(in, 0, weights, prefix_).shape();
-    const Shape& rs = require_input(in, 2, q_ && q_->recurrent() ? DataType::kInt8 : DataType::kFloat32, prefix_).shape();
+    const Shape& rs = dq_ ? Shape{dirs_, gates(cell_) * dq_->hidden_size(), dq_->hidden_size()}
+                          : require_input(in, 2, q_ && q_->recurrent() ? DataType::kInt8 : DataType::kFloat32, prefix_).shape();
     if (xs.size() != 3) throw InvalidArgument(prefix_ + "X must have 3 dimensions, got " + shape_str(xs));
     const int64_t G = gates(cell_);
     Dims d{layout_ == 0 ? xs[0] : xs[1], layout_ == 0 ? xs[1] : xs[0], xs[2], hidden_};
@@ -274,8 +293,15 @@ class RnnLayer : public Layer {
       }
     };
     if (H <= 0) throw InvalidArgument(prefix_ + "hidden_size must be positive");
-    expect(1, "W", {dirs_, G * H, d.input});
-    expect(2, "R", {dirs_, G * H, H});
+    if (dq_) {  // W and R were checked when the layer was made
+      if (d.input != dq_->input_size() || H != dq_->hidden_size()) {
+        throw InvalidArgument(prefix_ + "X " + shape_str(xs) + " and hidden_size " + std::to_string(H) +
+                              " do not match the quantized W and R");
+      }
+    } else {
+      expect(1, "W", {dirs_, G * H, d.input});
+      expect(2, "R", {dirs_, G * H, H});
+    }
     expect(3, "B", {dirs_, 2 * G * H});
     expect(4, "sequence_lens", {d.batch});
     const Shape state = layout_ == 0 ? Shape{dirs_, d.batch, H} : Shape{d.batch, dirs_, H};
@@ -341,6 +367,8 @@ class RnnLayer : public Layer {
     }
     if (q_ && q_->recurrent()) {
       q_->add_recurrent(dir, B, h, gate, G * H, scratch.hq.data(), scratch.product.data());
+    } else if (dq_) {
+      dq_->add_recurrent(dir, B, h, gate, G * H);
     } else {
       kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, transposed(r, H, G * H, packed_r_, dir), gate,
                      G * H, true);
@@ -377,23 +405,25 @@ class RnnLayer : public Layer {
   std::vector<kernels::PackedB> packed_w_, packed_r_, packed_r_candidate_;  // per direction (pack_constant_weights)
   std::string prefix_;
   std::unique_ptr<QRnnGemms> q_;  // the int8 GEMMs of a QLSTM / QGRU / QRNN node, else null
+  std::unique_ptr<DynamicQuantRnnGemms> dq_;  // a DynamicQuantizeLSTM's GEMMs, else null
 };
 
-LayerFactory make(Cell cell, bool int8) {
-  return [cell, int8](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
+LayerFactory make(Cell cell, Gemms gemms) {
+  return [cell, gemms](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
     if (!has_input(node, 0) || !has_input(node, 1) || !has_input(node, 2)) {
       throw InvalidArgument(layer_error_prefix(node) + "needs X, W and R");
     }
-    return std::make_unique<RnnLayer>(net, node, cell, int8);
+    return std::make_unique<RnnLayer>(net, node, cell, gemms);
   };
 }
 
-INT8RT_REGISTER_LAYER("LSTM", make(Cell::kLstm, false));
-INT8RT_REGISTER_LAYER("GRU", make(Cell::kGru, false));
-INT8RT_REGISTER_LAYER("RNN", make(Cell::kRnn, false));
-INT8RT_REGISTER_LAYER(QRnnAttrs::kLstmOp, make(Cell::kLstm, true));
-INT8RT_REGISTER_LAYER(QRnnAttrs::kGruOp, make(Cell::kGru, true));
-INT8RT_REGISTER_LAYER(QRnnAttrs::kRnnOp, make(Cell::kRnn, true));
+INT8RT_REGISTER_LAYER("LSTM", make(Cell::kLstm, Gemms::kFloat));
+INT8RT_REGISTER_LAYER("GRU", make(Cell::kGru, Gemms::kFloat));
+INT8RT_REGISTER_LAYER("RNN", make(Cell::kRnn, Gemms::kFloat));
+INT8RT_REGISTER_LAYER(QRnnAttrs::kLstmOp, make(Cell::kLstm, Gemms::kInt8));
+INT8RT_REGISTER_LAYER("DynamicQuantizeLSTM", make(Cell::kLstm, Gemms::kDynamic));
+INT8RT_REGISTER_LAYER(QRnnAttrs::kGruOp, make(Cell::kGru, Gemms::kInt8));
+INT8RT_REGISTER_LAYER(QRnnAttrs::kRnnOp, make(Cell::kRnn, Gemms::kInt8));
 
 }  // namespace
 }  // namespace engine

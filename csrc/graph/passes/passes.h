@@ -179,6 +179,16 @@ void fuse_activation(Network& net, PassReport* report, bool leaky_relu = false);
 // (PassOptions::fuse_gelu; rules and numerics in fuse_gelu.cc).
 void fuse_gelu(Network& net, PassReport* report);
 
+// MatMul with a constant 2-D float32 W whose output's only use is Add with
+// a constant 1-D bias of W's N values, and / or whose (then) only use is
+// Gelu (approximate "none"), takes them over: "int8rt_bias" = 2 (the bias
+// as input 2, added to every row after the product) and "int8rt_activation"
+// = "Gelu" (applied last); it writes the chain's last tensor. Exact (the
+// FP32 layer does the unfused operations). Not part of run_default_passes:
+// the INT8 lowering reads the unfused form, so the builder applies it to
+// FP32 engines only (fuse_matmul_epilogue.cc).
+void fuse_matmul_epilogue(Network& net, PassReport* report);
+
 // Two or more 1x1 Convs (stride 1, no padding, group 1, constant float32
 // weights, identical int8rt_* attributes, no residual) reading the same tensor
 // become one Conv with the weights (and biases, zero where absent)

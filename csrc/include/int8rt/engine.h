@@ -128,7 +128,9 @@ class ExecutionContext {
  public:
   ~ExecutionContext();
   // Runs the engine; inputs by name; returns every network output by name.
-  // Throws InvalidArgument for missing/unknown inputs or wrong shapes.
+  // The inputs' data is read in place during the call (never written, not
+  // kept after it returns). Throws InvalidArgument for missing/unknown
+  // inputs or wrong shapes.
   std::map<std::string, HostTensor> run(const std::map<std::string, TensorView>& inputs);
 
   // Runs the engine `runs` times (>= 1) on `inputs` and returns every

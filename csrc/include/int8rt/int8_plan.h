@@ -31,6 +31,11 @@ struct Int8TensorPlan {
   // other ranks and for rank-4 tensors kept in their own element order (as
   // MatMuls read them: attention's [batch, heads, sequence, dim]).
   bool channels_last = false;
+  // One scale per channel (axis 1 of the source tensor, its last axis when
+  // channels-last) where a pre-quantized model quantizes it so (a
+  // QuantizeLinear with axis 1 in front of a depthwise conv); `scale` is
+  // then 0. Empty: `scale` holds for the whole tensor.
+  std::vector<float> channel_scales;
 };
 
 // A layer that runs in int8.

@@ -62,8 +62,15 @@ struct DwRow {
   int H = 0, W = 0, C = 0;
   int R = 1, S = 1, stride_h = 1, stride_w = 1;
   int pad_top = 0, pad_left = 0, dilation_h = 1, dilation_w = 1;
+  int pad_value = 0;  // what a padding tap reads (ConvShape::pad_value): it adds pad_value * w
   int oh = 0, ow_begin = 0, ow_end = 0;
   const int32_t* w = nullptr;  // packed, see pack_dw_weights
+  // With pad_value != 0 and filter rows outside the input on this output
+  // row: per channel (C rounded up to the block), pad_value * the sum of w
+  // over those rows, all columns: every pixel's accumulators start there.
+  // Null otherwise (they start at 0). The microkernels add the padding
+  // columns of the rows inside themselves.
+  const int32_t* acc_init = nullptr;
   TileEpilogue ep;             // at pixel (oh, ow_begin), channel 0; stride C
 };
 using DwFn = void (*)(const DwRow&);

@@ -44,6 +44,10 @@ namespace x86 {
 namespace avx512 {
 // AVX-512F, 16 outputs per vector, FMA (x86/avx512/dwconv_f32_16.cc).
 void dwconv_f32_plane(const DwConvF32Plane& p);
+// Its channel-blocked walk (x86/avx512/dwconv_f32_c16.cc): the 16 planes
+// t .. t + 15 of `p`, which must be channels c0 .. c0 + 15 of one image
+// (c0 = t % C a multiple of 16, C >= c0 + 16); the same bits as the row walk.
+void dwconv_f32_c16(const DwConvF32Plane& p, int64_t t);
 }  // namespace avx512
 }  // namespace x86
 

@@ -1,6 +1,8 @@
 // Fused int8 depthwise convolution (groups == C == K) + bias + activation
 // (+ residual): ref/conv2d_s8.cc with C/groups == 1, NC/4HW4 activations.
 //   acc[n][c][oh][ow] = sum_{r, s} x[n][c][oh*sh - pt + r*dh][ow*sw - pl + s*dw] * w[c][0][r][s]
+// with x = pad_value (ConvShape::pad_value, in every byte of g.pad_word) at
+// padding positions.
 // DP4A does not fit (its four lanes would sum four different channels), so
 // each lane is multiplied on its own in int32.
 // Mapping: one thread per output word (n, c4, oh, ow), i.e. 4 channels of one
@@ -35,11 +37,13 @@ __global__ __launch_bounds__(kThreads) void conv_s8_depthwise_kernel(
   int32_t acc[4] = {0, 0, 0, 0};
   for (int r = 0; r < g.R; ++r) {
     const int ih = oh * g.stride_h - g.pad_top + r * g.dilation_h;
-    if (ih < 0 || ih >= g.H) continue;
+    const bool row_inside = ih >= 0 && ih < g.H;
+    if (!row_inside && g.pad_word == 0) continue;
     for (int s = 0; s < g.S; ++s) {
       const int iw = ow * g.stride_w - g.pad_left + s * g.dilation_w;
-      if (iw < 0 || iw >= g.W) continue;
-      const int32_t xw = load_s32(x + nc4hw4_offset(n, 4 * c4, ih, iw, g.C4, g.H, g.W));
+      const bool inside = row_inside && iw >= 0 && iw < g.W;
+      if (!inside && g.pad_word == 0) continue;
+      const int32_t xw = inside ? load_s32(x + nc4hw4_offset(n, 4 * c4, ih, iw, g.C4, g.H, g.W)) : g.pad_word;
       const int32_t ww = w_c4[r * g.S + s];
       INT8RT_UNROLL
       for (int j = 0; j < 4; ++j) acc[j] += byte_s8(xw, j) * byte_s8(ww, j);

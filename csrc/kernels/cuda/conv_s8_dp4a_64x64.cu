@@ -7,7 +7,8 @@
 //   kl = output channel within the group (k = g*Kg + kl), Kg columns
 //   q  = reduction word (r, s, cw): q = (r*S + s)*Cg4 + cw, Q = R*S*Cg4 words
 //   A[m][q] = the 4 input channels c0+4cw .. c0+4cw+3 (c0 = g*Cg) at input
-//             position (oh*sh - pt + r*dh, ow*sw - pl + s*dw), 0 outside
+//             position (oh*sh - pt + r*dh, ow*sw - pl + s*dw); outside the
+//             input, pad_word (ConvShape::pad_value in every byte)
 //   B[q][kl] = the packed weights (pack_conv_weights_dp4a), zero on lanes
 //             past the group's Cg channels, so padding lanes and the next
 //             group's channels never count.
@@ -29,14 +30,14 @@ namespace kernels {
 namespace cuda {
 namespace {
 
-// A[m][q] for the pixel (n, oh, ow) of this thread; 0 outside the input.
+// A[m][q] for the pixel (n, oh, ow) of this thread; pad_word outside the input.
 __device__ __forceinline__ int32_t load_input_word(const ConvGeometry& g, const int8_t* x, int c0,
                                                    int n, int oh, int ow, int q) {
   const int rs = q / g.Cg4, cw = q - rs * g.Cg4;
   const int r = rs / g.S, s = rs - r * g.S;
   const int ih = oh * g.stride_h - g.pad_top + r * g.dilation_h;
   const int iw = ow * g.stride_w - g.pad_left + s * g.dilation_w;
-  if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return 0;
+  if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return g.pad_word;
   const int c = c0 + 4 * cw;
   if ((c0 & 3) == 0) {
     return load_s32(x + nc4hw4_offset(n, c, ih, iw, g.C4, g.H, g.W));
@@ -145,6 +146,8 @@ ConvGeometry conv_geometry(const ConvShape& s, int batch) {
   g.C4 = div_up(s.C, 4); g.K4 = div_up(s.K, 4);
   g.Cg4 = div_up(g.Cg, 4);
   g.Q = s.R * s.S * g.Cg4;
+  const int32_t p = s.pad_value;
+  g.pad_word = pack_s8x4(p, p, p, p);
   return g;
 }
 

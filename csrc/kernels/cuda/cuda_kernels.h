@@ -44,6 +44,7 @@ struct ConvGeometry {
   int C4 = 0, K4 = 0;  // words per pixel of input and output (NC/4HW4)
   int Cg4 = 0;         // words of one group's input channels at one (r, s)
   int Q = 0;           // reduction length in words: R * S * Cg4
+  int32_t pad_word = 0;  // a padding position's word: ConvShape::pad_value in all 4 bytes
 };
 ConvGeometry conv_geometry(const ConvShape& shape, int batch);
 

@@ -2,8 +2,10 @@
 //
 //   acc[n][oh][ow][k] = sum over c in group(k), r < R, s < S of
 //       x[n][oh*stride_h - pad_top + r*dilation_h][ow*stride_w - pad_left + s*dilation_w][c0 + c]
-//       * w[k][c][r][s]                    (int32; padding contributes 0)
+//       * w[k][c][r][s]                    (int32)
 //   y = epilogue_k(acc)                    (ref/requantize.h)
+// where x at a padding position is pad_value (the input's zero point; 0 for a
+// symmetric input), so a padding tap adds pad_value * w[k][c][r][s].
 // where group(k) = k / (K/groups) and c0 = group(k) * (C/groups). Grouped and
 // depthwise convolutions are the same loop with C/groups == 1 for the latter.
 #include <cstdint>
@@ -39,14 +41,14 @@ void conv2d_s8(const ConvShape& sh, int batch, const int8_t* x, const int8_t* w,
           int32_t acc = 0;
           for (int r = 0; r < sh.R; ++r) {
             const int ih = oh * sh.stride_h - sh.pad_top + r * sh.dilation_h;
-            if (ih < 0 || ih >= sh.H) continue;
             for (int s = 0; s < sh.S; ++s) {
               const int iw = ow * sh.stride_w - sh.pad_left + s * sh.dilation_w;
-              if (iw < 0 || iw >= sh.W) continue;
-              const int8_t* xp = x + ((n * sh.H + ih) * sh.W + iw) * sh.C + c0;
+              const bool inside = ih >= 0 && ih < sh.H && iw >= 0 && iw < sh.W;
+              const int8_t* xp = inside ? x + ((n * sh.H + ih) * sh.W + iw) * sh.C + c0 : nullptr;
               const int8_t* wp = w + (static_cast<int64_t>(k) * Cg * sh.R + r) * sh.S + s;
               for (int c = 0; c < Cg; ++c) {
-                acc += static_cast<int32_t>(xp[c]) * static_cast<int32_t>(wp[c * sh.R * sh.S]);
+                const int32_t xv = inside ? static_cast<int32_t>(xp[c]) : static_cast<int32_t>(sh.pad_value);
+                acc += xv * static_cast<int32_t>(wp[c * sh.R * sh.S]);
               }
             }
           }

@@ -10,6 +10,7 @@
 // BF16 tile (ref/gemm_bf16.cc) under the BF16 driver. The transposed-conv
 // family gets two candidates here: the stride-phase driver (baseline code over
 // the conv_s8 family, whose kernels follow the cap) and, last, its reference.
+// gemm_u8s8_ref is ref/gemm_u8s8.cc's triple loop; dynamic_quantize_u8_ref ref/dynamic_quantize_u8.cc's loops.
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "kernels/maxpool_f32.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/dynamic_quantize_u8.h"
+#include "kernels/gemm_u8s8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
@@ -128,6 +131,9 @@ void register_ref_kernels(KernelRegistry& r) {
                                          ref::gemm_bf16_tile, ref::bf16_pairs, nullptr, 1, Bf16Needs::kNothing);
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());
+  static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_ref", Isa::kRef, ref::dynamic_range,
+                                                          ref::dynamic_quantize_u8);
+  r.add(ref_gemm_u8s8_kernel(), dynamic_quantize);
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
         channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, maxpool_f32, transpose, softmax, layernorm);
 }

@@ -10,7 +10,8 @@
 // A rows: for a 1x1, stride-1, unpadded conv whose channels per group are a
 // multiple of 64, the input itself (row stride C). Otherwise each work item
 // gathers its up to 32 output pixels into a panel of 32 rows x kchunks * 64
-// bytes (each tap's C/groups input channels, or zeros for padding; the S taps
+// bytes (each tap's C/groups input channels, or ConvShape::pad_value for
+// padding, which tdpbssd multiplies like any input byte; the S taps
 // of a filter row in one copy where they are contiguous in NHWC). The panel
 // is shared by all the channel blocks of the item.
 //
@@ -128,6 +129,7 @@ void PackedAmxConv::gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* p
   // The S taps of a filter row are one run of S * C bytes in NHWC when the
   // group is the whole pixel and taps are adjacent pixels.
   const bool row_runs = s.groups == 1 && s.dilation_w == 1;
+  const unsigned char pad = static_cast<unsigned char>(s.pad_value);
   for (int i = 0; i < mr; ++i) {
     const int64_t p = p0 + i;
     const int64_t n = p / (int64_t{OH} * OW);
@@ -139,7 +141,7 @@ void PackedAmxConv::gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* p
       const int ih = ih0 + r * s.dilation_h;
       int8_t* drow = dst + int64_t{r} * s.S * cg;
       if (ih < 0 || ih >= s.H) {
-        std::memset(drow, 0, static_cast<size_t>(s.S) * cg);
+        std::memset(drow, pad, static_cast<size_t>(s.S) * cg);
         continue;
       }
       const int8_t* xrow = image + int64_t{ih} * s.W * s.C;
@@ -150,7 +152,7 @@ void PackedAmxConv::gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* p
       for (int q = 0; q < s.S; ++q) {
         const int iw = iw0 + q * s.dilation_w;
         if (iw < 0 || iw >= s.W) {
-          std::memset(drow + int64_t{q} * cg, 0, static_cast<size_t>(cg));
+          std::memset(drow + int64_t{q} * cg, pad, static_cast<size_t>(cg));
         } else {
           std::memcpy(drow + int64_t{q} * cg, xrow + int64_t{iw} * s.C, static_cast<size_t>(cg));
         }

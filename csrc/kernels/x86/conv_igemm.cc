@@ -4,11 +4,14 @@
 // Output pixels n*OH*OW are flattened and cut into tiles of up to mr rows (balanced, see run); output
 // channels of each group into tiles of nb blocks. For one tile the driver
 // builds taps x mr row pointers (tap (r, s) of pixel p points at input pixel
-// (ih, iw) at the group's first channel, or at a zero vector where (ih, iw)
-// is padding) and calls the microkernel, which reduces, requantizes and
-// stores. Work items are (pixel chunk, channel tile) pairs claimed
-// dynamically by int8rt::parallel_for; small layers run as one item on the
-// calling thread. Few input channels use merged rows (see use_merged_rows).
+// (ih, iw) at the group's first channel, or at the padding row, a vector of
+// ConvShape::pad_value, where (ih, iw) is padding) and calls the
+// microkernel, which reduces, requantizes and stores. A padding tap thus
+// adds pad_value * w like any input value (the VNNI microkernels' u8 shift
+// and -128 * sum(w) compensation included), at no cost over padding with 0.
+// Work items are (pixel chunk, channel tile) pairs claimed dynamically by
+// int8rt::parallel_for; small layers run as one item on the calling thread.
+// Few input channels use merged rows (see use_merged_rows).
 // Each output is computed by exactly one call, so results do not depend on
 // the thread count or on the order of the items.
 //
@@ -59,7 +62,7 @@ constexpr int64_t kPrefetchTiles = 2;
 // groups == 1 and dilation_w == 1 the S taps of a filter row read S
 // consecutive input pixels, i.e. S*C contiguous values, so they merge into
 // one tap of S*C channels (reduction index s*C + c) over a copy of the input
-// whose rows carry pad_left / pad_right zero columns. R taps remain.
+// whose rows carry pad_left / pad_right columns of pad_value. R taps remain.
 bool use_merged_rows(const ConvShape& s) {
   return s.groups == 1 && s.dilation_w == 1 && s.S > 1 && s.C < 16;
 }
@@ -76,6 +79,20 @@ std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w) {
   return m;
 }
 
+// The padding row: `values` copies of pad_value, as int8 or, for widen_s16
+// microkernels, int16 (those read the driver's int16 copy of the input).
+std::shared_ptr<const AlignedBuffer<int8_t>> padding_row(const IgemmUkernel& u, int64_t values,
+                                                         int8_t pad_value) {
+  auto row = std::make_shared<AlignedBuffer<int8_t>>(values * 2 + 64);
+  if (u.widen_s16) {
+    int16_t* v = reinterpret_cast<int16_t*>(row->data());
+    std::fill(v, v + values + 32, static_cast<int16_t>(pad_value));
+  } else {
+    std::fill(row->data(), row->data() + values * 2 + 64, pad_value);
+  }
+  return row;
+}
+
 PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   const int eb = u.widen_s16 ? 2 : 1;
   const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
@@ -90,8 +107,8 @@ PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int
 }
 
 // Where the microkernel's rows come from: the input itself, or a copy
-// (int16 for widen_s16 kernels, zero columns for merged rows) in the calling
-// thread's copy buffer (copy_buffer).
+// (int16 for widen_s16 kernels, padding columns for merged rows) in the
+// calling thread's copy buffer (copy_buffer).
 struct RowSource {
   const char* base = nullptr;
   int64_t pixel_bytes = 0, row_bytes = 0, image_bytes = 0, group_bytes = 0;
@@ -119,7 +136,7 @@ std::vector<const void*>& row_buffer(size_t n) {
 // alias it; that cost a few percent of ResNet-50's 3x3 convs).
 struct TapGeometry {
   const char* base = nullptr;    // RowSource::base
-  const void* zeros = nullptr;   // the padding row
+  const void* padding = nullptr;  // the padding row (padding_row)
   const int64_t* tap_off = nullptr;  // [taps] byte offset of each tap from the window's origin
   int64_t image_bytes = 0, row_bytes = 0, pixel_bytes = 0, group_bytes = 0;
   int col_offset = 0;
@@ -131,7 +148,7 @@ struct TapGeometry {
 };
 
 // Row pointers of pixels [p0, p0 + mr) of group g: rows[tap * mr_max + i]
-// points at tap `tap` of pixel p0 + i (the zero row where it is padding).
+// points at tap `tap` of pixel p0 + i (the padding row where it is padding).
 void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g, const void** rows) {
   const char* const base = geo.base;
   const int64_t group = g * geo.group_bytes;
@@ -171,7 +188,8 @@ void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g
         const int iw = iw0 + c * geo.dilation_w;
         // Merged rows: the copy holds the padding columns.
         const bool inside = row_inside && (geo.merged || (iw >= 0 && iw < geo.W));
-        *out = inside ? static_cast<const void*>(base + (origin + geo.tap_off[r * geo.S_taps + c])) : geo.zeros;
+        *out = inside ? static_cast<const void*>(base + (origin + geo.tap_off[r * geo.S_taps + c]))
+                      : geo.padding;
       }
     }
   }
@@ -185,7 +203,7 @@ class PackedIgemmConv final : public PackedConv {
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, PackedIgemmWeights packed)
       : u_(u), shape_(s), merged_(use_merged_rows(s)),
         packed_(std::make_shared<const PackedIgemmWeights>(std::move(packed))),
-        zeros_(std::make_shared<const AlignedBuffer<int8_t>>(int64_t{packed_->layout.q} * u.cgroup * 2 + 64)) {}
+        padding_(padding_row(u, int64_t{packed_->layout.q} * u.cgroup, s.pad_value)) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
@@ -208,7 +226,7 @@ class PackedIgemmConv final : public PackedConv {
   ConvShape shape_;
   bool merged_;
   std::shared_ptr<const PackedIgemmWeights> packed_;  // shared by with_input_size copies
-  std::shared_ptr<const AlignedBuffer<int8_t>> zeros_;  // the padding row (int8 or int16 zeros)
+  std::shared_ptr<const AlignedBuffer<int8_t>> padding_;  // the padding row (padding_row)
 };
 
 void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) const {
@@ -223,7 +241,8 @@ void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) co
     return;
   }
   // Copy with, per pixel, `groups` runs of cg_pad values (widened kernels
-  // read whole pairs of each group) and, for merged rows, zero columns.
+  // read whole pairs of each group; the values past cg are 0, against zero
+  // weights) and, for merged rows, columns of pad_value.
   const int cg = s.c_per_group();
   const int64_t cg_pad = merged_ ? cg : int64_t{packed_->layout.q} * u_.cgroup;
   const int pad_l = merged_ ? s.pad_left : 0, pad_r = merged_ ? s.pad_right : 0;
@@ -234,7 +253,7 @@ void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) co
   src.group_bytes = cg_pad * eb;
   src.col_offset = pad_l;
   // 64 bytes of slack: a widened merged row may read one value past its end
-  // (against a zero weight). Padding columns are zeroed below, row by row.
+  // (against a zero weight). Padding columns are filled below, row by row.
   std::vector<int8_t>& copy = copy_buffer();
   const size_t copy_bytes = static_cast<size_t>(src.image_bytes * batch + 64);
   if (copy.size() < copy_bytes) copy.resize(copy_bytes);
@@ -242,13 +261,23 @@ void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) co
   std::memset(dst + src.image_bytes * batch, 0, 64);
   const int64_t rows = int64_t{batch} * s.H;
   const int64_t pad_bytes_l = pad_l * src.pixel_bytes, pad_bytes_r = pad_r * src.pixel_bytes;
+  const int8_t pad_value = s.pad_value;
+  // Fills `bytes` of d with pad_value as int8 (eb 1) or int16 (eb 2) values.
+  auto fill_padding = [pad_value, eb](char* d, int64_t bytes) {
+    if (eb == 1) {
+      std::memset(d, static_cast<unsigned char>(pad_value), static_cast<size_t>(bytes));
+    } else {
+      int16_t* d16 = reinterpret_cast<int16_t*>(d);
+      std::fill(d16, d16 + bytes / 2, static_cast<int16_t>(pad_value));
+    }
+  };
   parallel_for(rows, std::max<int64_t>(1, 65536 / (int64_t{s.W} * s.C + 1)),
                [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e; ++row) {
       char* d = dst + row * src.row_bytes;
       const int8_t* xs = x + row * s.W * s.C;
-      std::memset(d, 0, static_cast<size_t>(pad_bytes_l));
-      std::memset(d + src.row_bytes - pad_bytes_r, 0, static_cast<size_t>(pad_bytes_r));
+      fill_padding(d, pad_bytes_l);
+      fill_padding(d + src.row_bytes - pad_bytes_r, pad_bytes_r);
       d += pad_bytes_l;
       if (eb == 1) {  // merged rows, int8: groups == 1 and cg_pad == C
         std::memcpy(d, xs, static_cast<size_t>(s.W) * s.C);
@@ -319,7 +348,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   // with short reductions that arithmetic cost a third of the layer).
   TapGeometry geo;
   geo.base = src.base;
-  geo.zeros = zeros_->data();
+  geo.padding = padding_->data();
   geo.tap_off = tap_off.data();
   geo.image_bytes = src.image_bytes;
   geo.row_bytes = src.row_bytes;

@@ -70,6 +70,8 @@ def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
             info = tensors[t]
             if info["dtype"] != "int8" or info["is_constant"]:
                 continue
+            if "out_scales" in attrs or "scales" in attrs:
+                continue  # one scale per channel (a pre-quantized model's): no one grid
             if "out_scale" in attrs:
                 g = (float(attrs["out_scale"]), int(attrs.get("out_zero_point", 0)))
             elif node["op"] == "int8rt.Quantize":

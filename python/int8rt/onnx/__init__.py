@@ -41,8 +41,9 @@ def import_model(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"]
 
     Raises ``ImportError`` without the onnx package, ``int8rt.FormatError``
     for a file that is not a valid ONNX model, ``int8rt.NotSupportedError``
-    for an opset outside 11..newest, a non-default domain, or an unsupported
-    op / attribute (naming each node and op type).
+    for an opset outside 11..newest, a non-default domain (except ONNX Runtime's
+    quantize_dynamic ops, ``_contrib.py``), or an unsupported op / attribute
+    (naming each node and op type).
     """
     try:
         import onnx  # noqa: F401

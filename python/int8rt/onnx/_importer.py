@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper
 from .._errors import FormatError, InvalidArgumentError, NotSupportedError
 from ..network import Network
 from . import ops
+from ._contrib import ACCEPTED_CONTRIB_OPS, lower_contrib_ops
 from ._fold import BatchValue, Folder, FoldResult
 from ._load import ModelSource, first_line, load, with_supported_opset
 from ._specialize import bind_input_values, drop_unused_initializers, fix_input_shapes, inline_constant_ifs
@@ -86,7 +87,7 @@ def specialized_model(model: ModelSource, batch_size: Optional[int],
                       input_values: Optional[Mapping[str, Any]] = None) -> onnx.ModelProto:
     """``int8rt.onnx.specialize``: the checked model with fixed shapes, bound inputs and decided Ifs inlined."""
     proto, source = load(model)
-    proto, opset = with_supported_opset(proto, source)
+    proto, opset = with_supported_opset(lower_contrib_ops(proto), source)
     if batch_size is not None:
         proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
     specialized = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
@@ -100,7 +101,7 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int],
                       input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
                       input_values: Optional[Mapping[str, Any]] = None) -> Network:
     proto, source = load(model)
-    proto, opset = with_supported_opset(proto, source)
+    proto, opset = with_supported_opset(lower_contrib_ops(proto), source)
     if batch_size is not None:
         proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
     proto = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
@@ -226,7 +227,7 @@ def _check_nodes(graph: onnx.GraphProto, opset: int, initializers: Dict[str, onn
     problems = []
     for node in graph.node:
         desc = ops.describe(node.name, node.op_type, node.output)
-        if node.domain not in ("", "ai.onnx"):
+        if node.domain not in ("", "ai.onnx") and (node.domain, node.op_type) not in ACCEPTED_CONTRIB_OPS:
             problems.append(f"{desc}: domain '{node.domain}' is not supported (only the default ONNX domain)")
             continue
         info = ops.NodeInfo(node.name, node.op_type, list(node.input), list(node.output), _attr_dict(node), opset,

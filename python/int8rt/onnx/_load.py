@@ -5,7 +5,8 @@ rejects) raises ``int8rt.FormatError`` naming the source; a model of an
 opset below 11 is converted to opset 11 with ONNX's version converter (as
 ONNX Runtime runs such models: And/Or/Not of opset 7, Upsample of opset 9);
 one the converter refuses, an opset newer than the installed onnx knows, or
-a node outside the default domain raises ``int8rt.NotSupportedError``.
+a node outside the default domain (but the com.microsoft ops of _contrib.py)
+raises ``int8rt.NotSupportedError``.
 """
 from __future__ import annotations
 

@@ -74,6 +74,9 @@ SUPPORTED_OPS = frozenset([
     "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "Mod", "Tile", "Size", "TopK", "ScatterND", "ReduceL1", "ReduceL2", "ReduceSumSquare",
     "CastLike", "LpNormalization", "ReduceProd", "Einsum",
     "If", "Loop", "Scan",  # decided at run time; subgraphs imported as Networks (_subgraphs.py)
+    # integer ops (quantize_dynamic's, older integer-op files): engine/ops/matmul_integer.cc, conv_integer.cc
+    "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv",
+    "DynamicQuantizeLSTM", "MatMulIntegerToFloat",  # com.microsoft (_contrib.ACCEPTED_CONTRIB_OPS)
 ])
 
 # Ops whose layers compute in float32 only. On float16 tensors the importer

@@ -85,6 +85,8 @@ class Reader {
       throw NotSupported(prefix() + "activation '" + act + "' has no int8 epilogue");
     }
     scales(q);
+    q.in_scales = nums("in_scales");
+    q.out_scales = nums("out_scales");
     q.in_zero_point = zero_point("in_zero_point");
     q.out_zero_point = zero_point("out_zero_point");
   }
@@ -123,6 +125,8 @@ Attributes scale_attrs(const InOutScales& s) {
 Attributes linear_attrs(const QLinearAttrs& q) {
   Attributes a = scale_attrs(q);
   a.set("w_scales", Attribute::of_floats(q.w_scales));
+  if (!q.in_scales.empty()) a.set("in_scales", Attribute::of_floats(q.in_scales));
+  if (!q.out_scales.empty()) a.set("out_scales", Attribute::of_floats(q.out_scales));
   const ActivationAttrs& act = q.act;
   const char* name = nullptr;
   switch (act.kind) {
@@ -150,16 +154,26 @@ bool has_logical_layout(const Node& node) { return Reader(node).integer("logical
 Attributes ConvertAttrs::to_attrs() const {
   Attributes a;
   a.set("scale", Attribute::of_float(scale));
+  if (!scales.empty()) a.set("scales", Attribute::of_floats(scales));
   if (logical) mark_logical_layout(a);
   set_zero_point("zero_point", zero_point, a);
   return a;
 }
 
 ConvertAttrs ConvertAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
   ConvertAttrs c;
-  c.scale = Reader(node).positive("scale");
+  c.scales = r.nums("scales");
+  if (c.scales.empty()) {
+    c.scale = r.positive("scale");
+  } else if (!std::all_of(c.scales.begin(), c.scales.end(), [](double s) {
+               return std::isfinite(static_cast<float>(s)) && static_cast<float>(s) > 0.f;
+             })) {
+    throw InvalidArgument(r.prefix() + "scales must all be finite and > 0");
+  }
   c.logical = has_logical_layout(node);
-  c.zero_point = Reader(node).zero_point("zero_point");
+  if (!c.scales.empty() && c.logical) throw InvalidArgument(r.prefix() + "per-channel scales need the NHWC layout");
+  c.zero_point = r.zero_point("zero_point");
   return c;
 }
 

@@ -44,13 +44,19 @@ bool has_logical_layout(const Node& node);
 // MatMul reads it). from_attrs: scale > 0. zero_point (int8 range, absent:
 // 0) is the int8 value of real 0, as a pre-quantized model's QuantizeLinear
 // defines it (lower_int8_qdq.cc): q = sat(rne(x / scale) + zero_point),
-// x = (q - zero_point) * scale (kernels/ref/requantize.h).
+// x = (q - zero_point) * scale (kernels/ref/requantize.h). `scales`, when
+// not empty, replaces `scale` with one scale per channel (axis 1 of the
+// float NCHW tensor: a pre-quantized model's per-channel activation,
+// lower_int8_qdq.cc) and `scale` is 0; rank 4 and not logical only.
+// from_attrs: scale > 0, or scales all > 0 (then rank 4 NHWC is the
+// layer's to check).
 struct ConvertAttrs {
   static constexpr const char kQuantizeOp[] = "int8rt.Quantize";
   static constexpr const char kDequantizeOp[] = "int8rt.Dequantize";
   double scale = 0.0;
   bool logical = false;
   int64_t zero_point = 0;
+  std::vector<double> scales{};  // empty: `scale` for every element
   Attributes to_attrs() const;
   static ConvertAttrs from_attrs(const Node& node);
 };
@@ -78,11 +84,19 @@ struct InOutScales {
 // What QConv and QGemm share: the scales and activation of their
 // requantization (kernels::make_epilogue). The zero points (int8 range,
 // absent: 0) are those of a pre-quantized model's asymmetric activations
-// (lower_int8_qdq.cc); qlinear_params folds them into the epilogue. A conv
-// with a non-zero input zero point has no padding of its own (the lowering
-// pads with the zero point first).
+// (lower_int8_qdq.cc) or of unsigned activations (lower_int8_unsigned.cc);
+// qlinear_params folds them into the epilogue. A padded conv pads with its
+// input zero point (kernels::ConvShape::pad_value), so padding is real 0.
+// Per-channel activation scales (a pre-quantized model's QuantizeLinear with
+// axis 1, lower_int8_qdq.cc): in_scales, one per input channel, replaces
+// in_scale on a depthwise QConv (its input channel k feeds output channel k
+// alone); out_scales, one per output channel, replaces out_scale on a QConv
+// with an int8 output and no residual; the per-tensor field is then 0
+// (kernels::make_epilogue's ChannelScales form; qlinear_params checks the
+// counts and the op).
 struct QLinearAttrs : InOutScales {
   std::vector<double> w_scales;  // one per output channel
+  std::vector<double> in_scales, out_scales;  // empty: per tensor
   ActivationAttrs act;
   int64_t in_zero_point = 0, out_zero_point = 0;
 };

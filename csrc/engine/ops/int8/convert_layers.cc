@@ -11,8 +11,11 @@
 // block's channels-last bytes stay in L1): such a conversion sits at a
 // network input or around a layer that stays float32, as in NNCF's and ONNX
 // Runtime's files, where the plain element loop cost 1.2 ms per MobileNetV2
-// activation.
+// activation. Per-channel scales (a per-channel activation's int8 form,
+// rank 4 only) run the same loops with channel c's scale.
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "engine/layer.h"
 #include "engine/ops/element_chunks.h"
@@ -45,7 +48,8 @@ void dequantize_zp(const int8_t* __restrict x, float* __restrict y, int64_t n, f
 
 // x float [N][C][HW] -> y int8 [N][HW][C] with a zero point: each channel's
 // row of a pixel block quantized contiguously, then its bytes placed.
-void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, float inv, float z) {
+// Channel c's inverse scale is inv[c * inv_step] (inv_step 0: one scale).
+void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, const float* inv, int64_t inv_step, float z) {
   const int64_t C = s[1], HW = s[2] * s[3], image = C * HW;
   for_images(s[0], image, [&](int64_t n) {
     int8_t row[kBlockPixels];
@@ -53,15 +57,17 @@ void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, float inv, f
       const int64_t np = std::min(kBlockPixels, HW - p0);
       int8_t* out = y + n * image + p0 * C;
       for (int64_t c = 0; c < C; ++c) {
-        quantize_zp(x + n * image + c * HW + p0, row, np, inv, z);
+        quantize_zp(x + n * image + c * HW + p0, row, np, inv[c * inv_step], z);
         for (int64_t p = 0; p < np; ++p) out[p * C + c] = row[p];
       }
     }
   });
 }
 
-// x int8 [N][HW][C] -> y float [N][C][HW] with a zero point, the same blocks.
-void dequantize_zp_to_nchw(const Shape& s, const int8_t* x, float* y, float scale, int32_t z) {
+// x int8 [N][HW][C] -> y float [N][C][HW] with a zero point, the same blocks
+// (channel c's scale scale[c * scale_step]).
+void dequantize_zp_to_nchw(const Shape& s, const int8_t* x, float* y, const float* scale, int64_t scale_step,
+                           int32_t z) {
   const int64_t C = s[3], HW = s[1] * s[2], image = C * HW;
   for_images(s[0], image, [&](int64_t n) {
     int8_t row[kBlockPixels];
@@ -70,50 +76,76 @@ void dequantize_zp_to_nchw(const Shape& s, const int8_t* x, float* y, float scal
       const int8_t* in = x + n * image + p0 * C;
       for (int64_t c = 0; c < C; ++c) {
         for (int64_t p = 0; p < np; ++p) row[p] = in[p * C + c];
-        dequantize_zp(row, y + n * image + c * HW + p0, np, scale, z);
+        dequantize_zp(row, y + n * image + c * HW + p0, np, scale[c * scale_step], z);
       }
     }
   });
 }
 
+// A conversion's scale: one, or one per channel (ConvertAttrs::scales),
+// which only the rank-4 layout change takes, with its channel count.
+struct ConvertScales {
+  explicit ConvertScales(const ConvertAttrs& a)
+      : scale(static_cast<float>(a.scale)), channels(a.scales.begin(), a.scales.end()) {}
+  void check(const std::string& name, const Shape& nchw, bool logical) const {
+    if (channels.empty()) return;
+    if (!changes_layout(nchw, logical) || nchw[1] != static_cast<int64_t>(channels.size())) {
+      throw InvalidArgument("node '" + name + "': per-channel scales (" + std::to_string(channels.size()) +
+                            ") need a rank-4 tensor with that many channels, got " + shape_str(nchw));
+    }
+  }
+  std::string describe() const {
+    return channels.empty() ? "scale=" + std::to_string(scale) : std::to_string(channels.size()) + " channel scales";
+  }
+  float scale;
+  std::vector<float> channels;  // empty: `scale` for every element
+};
+
 class QuantizeLayer : public Layer {
  public:
   QuantizeLayer(const ConvertAttrs& a, std::string name)
-      : scale_(static_cast<float>(a.scale)), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical),
-        name_(std::move(name)),
-        k_(&kernels::choose<kernels::QuantizeS8Kernel>()) {}
+      : scales_(a), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical), name_(std::move(name)),
+        k_(&kernels::choose<kernels::QuantizeS8Kernel>()) {
+    for (float c : scales_.channels) inv_channels_.push_back(1.0f / c);
+  }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kFloat32) throw InvalidArgument("node '" + name_ + "': expects float32");
     const Shape& s = in[0]->shape();
+    scales_.check(name_, s, logical_);
     return {{DataType::kInt8, changes_layout(s, logical_) ? to_nhwc(s) : s}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
     const float* x = in[0]->data<float>();
     int8_t* y = out[0]->data<int8_t>();
-    if (zero_point_ != 0) {
-      const float inv = 1.0f / scale_, z = static_cast<float>(zero_point_);
+    const float scale = scales_.scale;
+    if (!inv_channels_.empty()) {  // rank 4 NCHW -> NHWC (checked in infer), channel c at 1 / scales[c]
+      quantize_zp_to_nhwc(s, x, y, inv_channels_.data(), 1, static_cast<float>(zero_point_));
+    } else if (zero_point_ != 0) {
+      const float inv = 1.0f / scale, z = static_cast<float>(zero_point_);
       if (changes_layout(s, logical_)) {
-        quantize_zp_to_nhwc(s, x, y, inv, z);
+        quantize_zp_to_nhwc(s, x, y, &inv, 0, z);
       } else {
         for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { quantize_zp(x + b, y + b, e - b, inv, z); });
       }
     } else if (!changes_layout(s, logical_)) {
-      for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale_, y + b); });
+      for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale, y + b); });
     } else {
       const int64_t image = s[1] * s[2] * s[3];
       for_images(s[0], image, [&](int64_t n) {
-        k_->quantize_nchw_to_nhwc(1, s[1], s[2] * s[3], x + n * image, scale_, y + n * image);
+        k_->quantize_nchw_to_nhwc(1, s[1], s[2] * s[3], x + n * image, scale, y + n * image);
       });
     }
   }
   std::string describe() const override {
-    return "scale=" + std::to_string(scale_) + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
-           (logical_ ? " logical " : " ") + (zero_point_ ? "zero-point loop" : k_->name());
+    const bool loop = zero_point_ != 0 || !inv_channels_.empty();
+    return scales_.describe() + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
+           (logical_ ? " logical " : " ") + (loop ? "zero-point loop" : k_->name());
   }
 
  private:
-  float scale_;
+  ConvertScales scales_;
+  std::vector<float> inv_channels_;  // 1 / scales_.channels[c], computed once
   int32_t zero_point_;
   bool logical_;
   std::string name_;
@@ -123,41 +155,46 @@ class QuantizeLayer : public Layer {
 class DequantizeLayer : public Layer {
  public:
   DequantizeLayer(const ConvertAttrs& a, std::string name)
-      : scale_(static_cast<float>(a.scale)), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical),
-        name_(std::move(name)),
+      : scales_(a), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical), name_(std::move(name)),
         k_(&kernels::choose<kernels::DequantizeS8Kernel>()) {}
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kInt8) throw InvalidArgument("node '" + name_ + "': expects int8");
     const Shape& s = in[0]->shape();
-    return {{DataType::kFloat32, changes_layout(s, logical_) ? to_nchw(s) : s}};
+    const Shape y = changes_layout(s, logical_) ? to_nchw(s) : s;
+    scales_.check(name_, y, logical_);
+    return {{DataType::kFloat32, y}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
     const int8_t* x = in[0]->data<int8_t>();
     float* y = out[0]->data<float>();
-    if (zero_point_ != 0) {
+    const float scale = scales_.scale;
+    if (!scales_.channels.empty()) {  // rank 4 NHWC -> NCHW (checked in infer)
+      dequantize_zp_to_nchw(s, x, y, scales_.channels.data(), 1, zero_point_);
+    } else if (zero_point_ != 0) {
       if (changes_layout(s, logical_)) {
-        dequantize_zp_to_nchw(s, x, y, scale_, zero_point_);
+        dequantize_zp_to_nchw(s, x, y, &scale, 0, zero_point_);
       } else {
         for_element_chunks(in[0]->numel(),
-                           [&](int64_t b, int64_t e) { dequantize_zp(x + b, y + b, e - b, scale_, zero_point_); });
+                           [&](int64_t b, int64_t e) { dequantize_zp(x + b, y + b, e - b, scale, zero_point_); });
       }
     } else if (!changes_layout(s, logical_)) {
-      for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->dequantize(e - b, x + b, scale_, y + b); });
+      for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->dequantize(e - b, x + b, scale, y + b); });
     } else {
       const int64_t image = s[1] * s[2] * s[3];
       for_images(s[0], image, [&](int64_t n) {
-        k_->dequantize_nhwc_to_nchw(1, s[1] * s[2], s[3], x + n * image, scale_, y + n * image);
+        k_->dequantize_nhwc_to_nchw(1, s[1] * s[2], s[3], x + n * image, scale, y + n * image);
       });
     }
   }
   std::string describe() const override {
-    return "scale=" + std::to_string(scale_) + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
-           (logical_ ? " logical " : " ") + (zero_point_ ? "zero-point loop" : k_->name());
+    const bool loop = zero_point_ != 0 || !scales_.channels.empty();
+    return scales_.describe() + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
+           (logical_ ? " logical " : " ") + (loop ? "zero-point loop" : k_->name());
   }
 
  private:
-  float scale_;
+  ConvertScales scales_;
   int32_t zero_point_;
   bool logical_;
   std::string name_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "core/checked_math.h"
@@ -17,12 +18,35 @@ namespace {
 
 using kernels::OutputType;
 
-// The requantization of a conv/gemm node: its weight scales, bias and activation.
+// Per-channel activation scales of a node (QLinearAttrs::in_scales /
+// out_scales) as float32, or the per-tensor one; `count` checked.
+struct ActivationScales {
+  std::vector<float> values;
+  kernels::ChannelScales view() const { return {values.data(), static_cast<int64_t>(values.size())}; }
+};
+ActivationScales activation_scales(const Node& node, double one, const std::vector<double>& per_channel,
+                                   int64_t channels, const char* what) {
+  if (per_channel.empty()) return {{static_cast<float>(one)}};
+  if (static_cast<int64_t>(per_channel.size()) != channels) {
+    throw InvalidArgument(layer_error_prefix(node) + what + " needs one scale per channel (" +
+                          std::to_string(channels) + "), got " + std::to_string(per_channel.size()));
+  }
+  return {std::vector<float>(per_channel.begin(), per_channel.end())};
+}
+
+// The requantization of a conv/gemm node: its weight scales, bias and
+// activation. Per-channel activation scales only where `per_channel_ok`
+// (the callers say which layers may have them).
 kernels::EpilogueStorage linear_requant(const Network& net, const Node& node, const QLinearAttrs& q, int64_t channels,
-                               OutputType out) {
+                                        OutputType out, bool per_channel_ok = false) {
   if (static_cast<int64_t>(q.w_scales.size()) != channels) {
     throw InvalidArgument(layer_error_prefix(node) + "needs one weight scale per output channel");
   }
+  if (!per_channel_ok && (!q.in_scales.empty() || !q.out_scales.empty())) {
+    throw InvalidArgument(layer_error_prefix(node) + "per-channel activation scales are not defined for " + node.op);
+  }
+  const ActivationScales s_in = activation_scales(node, q.in_scale, q.in_scales, channels, "in_scales");
+  const ActivationScales s_out = activation_scales(node, q.out_scale, q.out_scales, channels, "out_scales");
   std::vector<float> w_scales(q.w_scales.begin(), q.w_scales.end());
   const float* bias = nullptr;
   if (has_input(node, 2)) {
@@ -32,9 +56,9 @@ kernels::EpilogueStorage linear_requant(const Network& net, const Node& node, co
     }
     bias = b.f32.data();
   }
-  kernels::EpilogueStorage rq = kernels::make_epilogue(
-      static_cast<float>(q.in_scale), w_scales.data(), channels, bias, static_cast<float>(q.out_scale), out, q.act.kind,
-      static_cast<float>(q.act.min), static_cast<float>(q.act.max));
+  kernels::EpilogueStorage rq =
+      kernels::make_epilogue(s_in.view(), w_scales.data(), channels, bias, s_out.view(), out, q.act.kind,
+                             static_cast<float>(q.act.min), static_cast<float>(q.act.max));
   if (q.in_zero_point != 0 || q.out_zero_point != 0) {
     // Channel k's int8 weights are the k-th of `channels` equal runs (OIHW / [N][K]).
     const Tensor& w = constant_input(net, node, 1, "weights");
@@ -43,10 +67,9 @@ kernels::EpilogueStorage linear_requant(const Network& net, const Node& node, co
     for (int64_t k = 0; k < channels; ++k) {
       for (int64_t i = 0; i < per; ++i) w_sum[k] += w.i8[k * per + i];
     }
-    kernels::apply_zero_points(rq, static_cast<float>(q.in_scale), w_scales.data(), w_sum.data(), bias,
-                               static_cast<float>(q.out_scale), q.act.kind, static_cast<float>(q.act.min),
-                               static_cast<float>(q.act.max), static_cast<int32_t>(q.in_zero_point),
-                               static_cast<int32_t>(q.out_zero_point));
+    kernels::apply_zero_points(rq, s_in.view(), w_scales.data(), w_sum.data(), bias, s_out.view(), q.act.kind,
+                               static_cast<float>(q.act.min), static_cast<float>(q.act.max),
+                               static_cast<int32_t>(q.in_zero_point), static_cast<int32_t>(q.out_zero_point));
   }
   return rq;
 }
@@ -91,19 +114,26 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   } catch (const InvalidArgument& e) {
     throw InvalidArgument(layer_error_prefix(node) + e.what());
   }
+  // Padding is real 0, i.e. the input's zero point (folded into the bias by
+  // linear_requant), which the kernels read at padding positions.
+  shape.pad_value = static_cast<int8_t>(a.in_zero_point);
   // The kernels read K * C/groups * R * S weights: the weight tensor must
   // hold exactly that (an engine file with a changed attribute otherwise
   // makes packing read past the weights).
-  if (a.in_zero_point != 0 && (shape.pad_top || shape.pad_left || shape.pad_bottom || shape.pad_right)) {
-    throw InvalidArgument(prefix + "a non-zero in_zero_point needs pads 0 (pad with the zero point first)");
-  }
   const std::vector<int64_t> oihw = {shape.K, shape.c_per_group(), shape.R, shape.S};
   if (w.shape != oihw) {
     throw InvalidArgument(layer_error_prefix(node) + "weights of shape " + shape_str(w.shape) +
                           " do not match K, C/group and kernel_shape " + shape_str(oihw));
   }
   p.weights = w.i8.data();
-  p.requant = linear_requant(net, node, a, shape.K, OutputType::kInt8);
+  // Per-channel input scales need each input channel read by its output channel alone.
+  if (!a.in_scales.empty() && !shape.is_depthwise()) {
+    throw InvalidArgument(prefix + "per-channel input scales (in_scales) need a depthwise conv");
+  }
+  if (!a.out_scales.empty() && has_input(node, 3)) {
+    throw InvalidArgument(prefix + "per-channel output scales (out_scales) take no fused residual");
+  }
+  p.requant = linear_requant(net, node, a, shape.K, OutputType::kInt8, /*per_channel_ok=*/true);
   if (has_input(node, 3)) {  // fused residual: s_res / s_out, added before the clamp
     float s_res = static_cast<float>(a.residual_scale);
     float s_out = static_cast<float>(a.out_scale);

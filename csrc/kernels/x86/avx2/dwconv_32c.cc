@@ -7,9 +7,14 @@
 // Packed weights (pack_dw_weights, block 8): [C/8][tap][8] int32, each the
 // weight in the low int16 and 0 in the high int16. Activations are
 // sign-extended to int32 (vpmovsxbd), i.e. int16 pairs (x, sign(x)), so
-// vpmaddwd gives x * w + sign * 0 = x * w exactly. Padding taps are skipped
-// (they contribute 0, as in the reference); the partial last block is read
-// through a small buffer and stored through the epilogue's partial path.
+// vpmaddwd gives x * w + sign * 0 = x * w exactly. Padding taps read
+// DwRow::pad_value, as in the reference: they are skipped when it is 0;
+// otherwise the filter rows outside the input come from the driver as the
+// accumulators' start (DwRow::acc_init) and a pixel whose window is clipped
+// on the left or right adds pad_value * w for its columns outside
+// (pad_value sign-extended to int32, the same pair product). The partial
+// last block is read through a small buffer and stored through the
+// epilogue's partial path.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -32,10 +37,27 @@ void pixel_blocks(const DwRow& d, int ow, int cb0, int r_begin, int r_end) {
   #pragma GCC unroll 8
   for (int j = 0; j < NB; ++j) {
     valid[j] = d.C - c0 - 8 * j;
-    acc[j] = _mm256_setzero_si256();
+    acc[j] = d.acc_init ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d.acc_init + c0 + 8 * j))
+                        : _mm256_setzero_si256();
   }
   const int iw0 = ow * d.stride_w - d.pad_left;
   const int ih0 = d.oh * d.stride_h - d.pad_top;
+  if (d.pad_value != 0 && (iw0 < 0 || iw0 + (d.S - 1) * d.dilation_w >= d.W)) {
+    const __m256i pv = _mm256_set1_epi32(d.pad_value);
+    for (int r = r_begin; r < r_end; ++r) {
+      for (int s = 0; s < d.S; ++s) {
+        const int iw = iw0 + s * d.dilation_w;
+        if (iw >= 0 && iw < d.W) continue;
+        const int32_t* wp = d.w + (static_cast<int64_t>(cb0) * taps + r * d.S + s) * 8;
+        #pragma GCC unroll 8
+        for (int j = 0; j < NB; ++j) {
+          const __m256i wv = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(wp + static_cast<int64_t>(j) * taps * 8));
+          acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(pv, wv));
+        }
+      }
+    }
+  }
   for (int r = r_begin; r < r_end; ++r) {
     const int ih = ih0 + r * d.dilation_h;
     const int8_t* xrow = d.x + static_cast<int64_t>(ih) * d.W * d.C + c0;

@@ -9,9 +9,9 @@
 //
 // Rows: a[tap * 6 + i] points at ceil(kc/2)*2 int16 activations (the driver
 // sign-extends the input and pads each group with a zero; padding taps point
-// at zeros). Each pair is broadcast and vpmaddwd multiplies int16 pairs into
-// int32 sums: |x*w| <= 2^14, so a pair sum never overflows and no
-// saturation is possible (vpmaddubsw's int16 pair sums could saturate, which
+// at its int16 padding row of pad_value). Each pair is broadcast and
+// vpmaddwd multiplies int16 pairs into int32 sums: |x*w| <= 2^14, so a pair
+// sum never overflows and no saturation is possible (vpmaddubsw's int16 pair sums could saturate, which
 // is why this path does not use it). No shift, no compensation.
 #include <immintrin.h>
 

@@ -23,6 +23,12 @@
 //   padded zero adds w * 0 where the reference skips the tap: the same
 //   sum but for the sign of a zero result and for non-finite weights
 //   (inf * 0).
+// Outside the flat walk, whole groups of 16 channels (C a multiple of 16)
+// run the channel-blocked walk of dwconv_f32_c16.cc (the channels as the
+// lanes: no permute for stride 2, measured 1.4-2.5x faster on MobileNetV2's
+// and EfficientNet-Lite0's strided layers, level or a little faster on the
+// stride-1 112x112 and 56x56 ones; slower than the flat walk on 14x14 and
+// 28x28 planes, which keep it).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -357,8 +363,29 @@ void rows(const DwConvF32Plane& p) {
 void dwconv_f32_plane(const DwConvF32Plane& p) {
   if (p.sh == 1 && p.sw == 1 && p.ow == p.W && p.ow < 32) {
     flat_planes(p);
-  } else {
+    return;
+  }
+  if (p.C % 16 != 0) {
     rows(p);
+    return;
+  }
+  // Whole groups of 16 channels run channel-blocked (dwconv_f32_c16.cc);
+  // the planes before the first and after the last group on the row walk.
+  const int64_t end = p.first + p.count;
+  int64_t t = p.first;
+  const int64_t head = std::min(end, (t + 15) / 16 * 16);
+  DwConvF32Plane part = p;
+  if (head > t) {
+    part.first = t;
+    part.count = head - t;
+    rows(part);
+    t = head;
+  }
+  for (; t + 16 <= end; t += 16) dwconv_f32_c16(p, t);
+  if (t < end) {
+    part.first = t;
+    part.count = end - t;
+    rows(part);
   }
 }
 

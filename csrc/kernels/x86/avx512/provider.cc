@@ -4,6 +4,7 @@
 //   every element-wise op: <op>_s8_avx512 (F/BW/VL microkernels bound to
 //              the drivers of x86/eltwise_s8_x86.h)
 //   unary_f32: unary_f32_avx512 (math_f32.h's loop, 16 lanes)
+//   dynamic_quantize_u8: dynamic_quantize_u8_avx512 (16 lanes)
 //   softmax_f32: softmax_f32_avx512 (ref/softmax_f32.h's loops, 16 lanes)
 //   layernorm_f32: layernorm_f32_avx512 (ref/layernorm_f32.h's loop)
 //   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
@@ -27,6 +28,7 @@
 #include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
+#include "kernels/dynamic_quantize_u8.h"
 #include "kernels/binary_f32.h"
 #include "kernels/x86/eltwise_s8_x86.h"
 
@@ -49,7 +51,9 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
-  r.add(sgemm, sgemm8, unary, binary, dwconv, maxpool_f32, transpose, softmax, layernorm);
+  static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx512", kIsa, avx512::dynamic_range,
+                                                          avx512::dynamic_quantize_u8);
+  r.add(sgemm, sgemm8, unary, binary, dwconv, maxpool_f32, transpose, softmax, layernorm, dynamic_quantize);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,

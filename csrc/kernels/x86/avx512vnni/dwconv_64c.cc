@@ -11,9 +11,16 @@
 // the weight in the low int16 and 0 in the high int16. Activations are
 // sign-extended to int32 (vpmovsxbd), so each int32 lane is the int16 pair
 // (x, sign(x)) and vpdpwssd adds x * w + sign * 0 = x * w exactly.
-// Padding taps are skipped (they contribute 0, as in the reference): each
-// pixel runs over the filter rows and columns inside the input. Full blocks
-// use plain loads; only a partial last block goes through a channel mask.
+// Padding taps read DwRow::pad_value (the input's zero point; 0 for a
+// symmetric input), as in the reference: each pixel runs over the filter
+// rows and columns inside the input. With pad_value != 0 the filter rows
+// outside the input come from the driver as one vector per channel block
+// (DwRow::acc_init, the accumulators' start), the edge tiles' masked loads
+// leave pad_value in the lanes outside, and single edge pixels add
+// pad_value * w for their columns outside (add_padding_columns, a sign-extended
+// pad_value vector through the same vpdpwssd). Interior pixels pay nothing
+// for it. Full blocks use plain loads; only a partial last block goes
+// through a channel mask.
 //
 // Interior tiles of 3-wide filters with stride 1 or 2 and no column dilation
 // (MobileNet's depthwise layers) share the sign extension: the 4 pixels'
@@ -43,9 +50,53 @@ namespace {
 struct Geometry {
   const int8_t* x;
   int64_t row_stride;  // W * C
-  int C, W, S, taps, stride_w, pad_left, dilation_w;
+  int C, W, R, S, taps, stride_w, pad_left, dilation_w;
   const int32_t* w;
+  int pad_value;
+  const int32_t* acc_init;  // DwRow::acc_init
 };
+
+// The accumulators of MP pixels, blocks [cb0, cb0 + NB), at their start:
+// the padding rows' share (DwRow::acc_init) or 0.
+template <int MP, int NB>
+inline void start_accumulators(__m512i (&acc)[MP][NB], const Geometry& g, int cb0) {
+#pragma GCC unroll 8
+  for (int j = 0; j < NB; ++j) {
+    const __m512i a = g.acc_init ? _mm512_loadu_si512(g.acc_init + cb0 * 16 + 16 * j) : _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int p = 0; p < MP; ++p) acc[p][j] = a;
+  }
+}
+
+// Whether pixels whose windows cover columns [s_begin, s_end) inside the
+// input have padding columns that add something.
+inline bool reads_padding_columns(const Geometry& g, int s_begin, int s_end) {
+  return g.pad_value != 0 && (s_begin > 0 || s_end < g.S);
+}
+
+// The padding columns of those pixels on the filter rows inside the input,
+// [r_begin, r_end), blocks [cb0, cb0 + NB): each such tap adds pad_value * w
+// to each pixel (pad_value sign-extended to int32, the int16 pair
+// (pad_value, sign) against (w, 0), as the input taps).
+template <int MP, int NB>
+inline void add_padding_columns(__m512i (&acc)[MP][NB], const Geometry& g, int cb0, int r_begin, int r_end,
+                                int s_begin, int s_end) {
+  const __m512i pv = _mm512_set1_epi32(g.pad_value);
+  const int32_t* wblock = g.w + static_cast<int64_t>(cb0) * g.taps * 16;
+  const int64_t wstride = static_cast<int64_t>(g.taps) * 16;  // between blocks
+  for (int r = r_begin; r < r_end; ++r) {
+    for (int s = 0; s < g.S; ++s) {
+      if (s >= s_begin && s < s_end) continue;
+      const int32_t* wp = wblock + (r * g.S + s) * 16;
+#pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) {
+        const __m512i wv = _mm512_loadu_si512(wp + j * wstride);
+#pragma GCC unroll 8
+        for (int p = 0; p < MP; ++p) acc[p][j] = _mm512_dpwssd_epi32(acc[p][j], pv, wv);
+      }
+    }
+  }
+}
 
 // Channels [cb0*16, cb0*16 + NB*16) of MP output pixels ow0, ow0 + 1, ...
 // whose filter windows all cover columns [s_begin, s_end) inside the input
@@ -61,11 +112,7 @@ void pixel_blocks(const Geometry& g, const TileEpilogue& ep, int64_t out_row, in
   const __mmask16 tail_mask = kTail ? channel_mask(g.C - c0 - 16 * (NB - 1)) : 0;
   const int64_t pixel_step = static_cast<int64_t>(g.stride_w) * g.C;
   __m512i acc[MP][NB];
-#pragma GCC unroll 8
-  for (int p = 0; p < MP; ++p) {
-#pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[p][j] = _mm512_setzero_si512();
-  }
+  start_accumulators<MP, NB>(acc, g, cb0);
   const int32_t* wblock = g.w + static_cast<int64_t>(cb0) * g.taps * 16;
   const int64_t wstride = static_cast<int64_t>(g.taps) * 16;  // between blocks
   for (int r = r_begin; r < r_end; ++r) {
@@ -87,6 +134,9 @@ void pixel_blocks(const Geometry& g, const TileEpilogue& ep, int64_t out_row, in
       }
     }
   }
+  if (reads_padding_columns(g, s_begin, s_end)) {
+    add_padding_columns<MP, NB>(acc, g, cb0, r_begin, r_end, s_begin, s_end);
+  }
 #pragma GCC unroll 8
   for (int p = 0; p < MP; ++p) {
 #pragma GCC unroll 8
@@ -100,9 +150,10 @@ void pixel_blocks(const Geometry& g, const TileEpilogue& ep, int64_t out_row, in
 // reach past the input's left or right edge by different numbers of
 // columns: every tap of the filter row, each pixel's column loaded through a
 // mask that is empty where the column lies outside the input (a masked-off
-// load reads nothing), so the padding taps add 0 * w, as skipping them
-// would. Small images are mostly such pixels (7x7 with a 5x5 filter: all
-// 49), which one pixel at a time left latency-bound on one chain per block.
+// load reads nothing and leaves pad_value in every lane), so the padding
+// columns add pad_value * w. Small images are mostly such pixels (7x7 with
+// a 5x5 filter: all 49), which one pixel at a time left latency-bound on one
+// chain per block.
 template <int MP, int NB, bool kTail>
 void pixel_blocks_edge(const Geometry& g, const TileEpilogue& ep, int64_t out_row, int iw0, int64_t row0,
                        int64_t dil_row, int r_begin, int r_end, int cb0) {
@@ -110,13 +161,10 @@ void pixel_blocks_edge(const Geometry& g, const TileEpilogue& ep, int64_t out_ro
   const __mmask16 tail_mask = kTail ? channel_mask(g.C - c0 - 16 * (NB - 1)) : 0;
   const int64_t pixel_step = static_cast<int64_t>(g.stride_w) * g.C;
   __m512i acc[MP][NB];
-#pragma GCC unroll 8
-  for (int p = 0; p < MP; ++p) {
-#pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[p][j] = _mm512_setzero_si512();
-  }
+  start_accumulators<MP, NB>(acc, g, cb0);
   const int32_t* wblock = g.w + static_cast<int64_t>(cb0) * g.taps * 16;
   const int64_t wstride = static_cast<int64_t>(g.taps) * 16;  // between blocks
+  const __m128i pad8 = _mm_set1_epi8(static_cast<char>(g.pad_value));
   for (int r = r_begin; r < r_end; ++r) {
     const int8_t* xr = g.x + row0 + r * dil_row + c0;  // in bounds: row r is inside
     for (int s = 0; s < g.S; ++s) {
@@ -134,7 +182,7 @@ void pixel_blocks_edge(const Geometry& g, const TileEpilogue& ep, int64_t out_ro
 #pragma GCC unroll 8
         for (int p = 0; p < MP; ++p) {
           const __mmask16 m = (kTail && j == NB - 1) ? static_cast<__mmask16>(inside[p] & tail_mask) : inside[p];
-          const __m128i x8 = _mm_maskz_loadu_epi8(m, xp + p * pixel_step + 16 * j);
+          const __m128i x8 = _mm_mask_loadu_epi8(pad8, m, xp + p * pixel_step + 16 * j);
           acc[p][j] = _mm512_dpwssd_epi32(acc[p][j], _mm512_cvtepi8_epi32(x8), wv);
         }
       }
@@ -160,11 +208,7 @@ void pixel_blocks_shared(const Geometry& g, const TileEpilogue& ep, int64_t out_
   const int c0 = cb0 * 16;
   const __mmask16 tail_mask = kTail ? channel_mask(g.C - c0 - 16 * (NB - 1)) : 0;
   __m512i acc[MP][NB];
-#pragma GCC unroll 8
-  for (int p = 0; p < MP; ++p) {
-#pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[p][j] = _mm512_setzero_si512();
-  }
+  start_accumulators<MP, NB>(acc, g, cb0);
   const int32_t* wblock = g.w + static_cast<int64_t>(cb0) * g.taps * 16;
   const int64_t wstride = static_cast<int64_t>(g.taps) * 16;  // between blocks
   for (int r = r_begin; r < r_end; ++r) {
@@ -271,8 +315,8 @@ void pixels(const Geometry& g, const TileEpilogue& ep, int64_t out_row, int iw0,
 
 void dwconv_row(const DwRow& d) {
   constexpr int kMP = 4;  // interior pixels per call
-  const Geometry g{d.x, static_cast<int64_t>(d.W) * d.C, d.C, d.W, d.S, d.R * d.S,
-                   d.stride_w, d.pad_left, d.dilation_w, d.w};
+  const Geometry g{d.x, static_cast<int64_t>(d.W) * d.C, d.C, d.W, d.R, d.S, d.R * d.S,
+                   d.stride_w, d.pad_left, d.dilation_w, d.w, d.pad_value, d.acc_init};
   const TileEpilogue ep = d.ep;
   // Filter rows inside the input are the same for the whole output row.
   const int ih0 = d.oh * d.stride_h - d.pad_top;

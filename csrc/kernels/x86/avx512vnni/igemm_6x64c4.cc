@@ -13,9 +13,9 @@
 // batch-8 convs alone). acc_init holds -128 * sum(w) per channel.
 //
 // Rows: a[tap * 6 + i] points at kc int8 activations of row i for that tap
-// (a zero vector for padding). vpdpbusd multiplies u8 by s8, so each group of
-// 4 activations is broadcast and xor-ed with 0x80 (x + 128 as u8); the
-// accumulator starts at -128 * sum(w), so the sum is exactly sum(x * w).
+// (the driver's padding row of pad_value for padding). vpdpbusd multiplies
+// u8 by s8, so each group of 4 activations is broadcast and xor-ed with
+// 0x80 (x + 128 as u8); the accumulator starts at -128 * sum(w), so the sum is exactly sum(x * w).
 // vpdpbusd adds without saturation (mod 2^32) and the true sum fits in int32
 // (kMaxReduction), so wrap-around in the intermediate cannot change it.
 // An incomplete last group (kc % 4) is loaded with a byte mask (zeros, which

@@ -4,8 +4,10 @@
 // the x86 drivers and adds them, best first per family:
 //   conv_s8: conv_s8_dw_64c_avx512vnni (depthwise), conv_s8_igemm_6x64c4_avx512vnni
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
+//   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
 #include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -24,7 +26,9 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const DwConvKernel dw(dw_uk);
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
-  r.add(dw, conv, gemm);
+  static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x64c4_avx512vnni", kIsa, avx512vnni::gemm_u8s8_fn,
+                                           avx512vnni::kU8S8MR, avx512vnni::kU8S8NB);
+  r.add(dw, conv, gemm, gemm_u8s8);
 }
 
 }  // namespace x86

@@ -10,9 +10,12 @@
 // [C/8][tap][8] int32, each the weight in the low int16 and 0 in the high
 // int16. Activations are sign-extended to int32 (vpmovsxbd), so each int32
 // lane is the int16 pair (x, sign(x)) and vpdpwssd adds x * w + sign * 0 =
-// x * w exactly. Padding taps are skipped (they contribute 0, as in the
-// reference): each pixel runs over the filter rows and columns inside the
-// input. A partial last block (C % 8) is read through avx2::load_s8x8 and
+// x * w exactly. Padding taps read DwRow::pad_value, as in the reference:
+// each pixel runs over the filter rows and columns inside the input; with
+// pad_value != 0 the filter rows outside come from the driver as the
+// accumulators' start (DwRow::acc_init) and edge pixels add pad_value * w
+// for their columns outside (add_padding_columns; interior pixels pay
+// nothing). A partial last block (C % 8) is read through avx2::load_s8x8 and
 // stored through the epilogue's partial path, so nothing past C is touched.
 //
 // Interior tiles of 3-wide filters with stride 1 or 2 and no column dilation
@@ -44,9 +47,55 @@ constexpr int kNB = 2;  // blocks of 8 channels per group
 struct Geometry {
   const int8_t* x;
   int64_t row_stride;  // W * C
-  int C, S, taps, stride_w, dilation_w;
+  int C, R, S, taps, stride_w, dilation_w;
   const int32_t* w;
+  int pad_value;
+  const int32_t* acc_init;  // DwRow::acc_init
 };
+
+// The accumulators of MP pixels, blocks [cb0, cb0 + NB), at their start:
+// the padding rows' share (DwRow::acc_init) or 0.
+template <int MP, int NB>
+inline void start_accumulators(__m256i (&acc)[MP][NB], const Geometry& g, int cb0) {
+#pragma GCC unroll 8
+  for (int j = 0; j < NB; ++j) {
+    const __m256i a = g.acc_init
+                          ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.acc_init + cb0 * 8 + 8 * j))
+                          : _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int p = 0; p < MP; ++p) acc[p][j] = a;
+  }
+}
+
+// Whether pixels whose windows cover columns [s_begin, s_end) inside the
+// input have padding columns that add something.
+inline bool reads_padding_columns(const Geometry& g, int s_begin, int s_end) {
+  return g.pad_value != 0 && (s_begin > 0 || s_end < g.S);
+}
+
+// The padding columns of those pixels on the filter rows inside the input,
+// [r_begin, r_end), blocks [cb0, cb0 + NB): each such tap adds pad_value * w
+// to each pixel (pad_value sign-extended to int32, the int16 pair
+// (pad_value, sign) against (w, 0), as the input taps).
+template <int MP, int NB>
+inline void add_padding_columns(__m256i (&acc)[MP][NB], const Geometry& g, int cb0, int r_begin, int r_end,
+                                int s_begin, int s_end) {
+  const __m256i pv = _mm256_set1_epi32(g.pad_value);
+  const int32_t* wblock = g.w + static_cast<int64_t>(cb0) * g.taps * 8;
+  const int64_t wstride = static_cast<int64_t>(g.taps) * 8;  // between blocks
+  for (int r = r_begin; r < r_end; ++r) {
+    for (int s = 0; s < g.S; ++s) {
+      if (s >= s_begin && s < s_end) continue;
+      const int32_t* wp = wblock + (r * g.S + s) * 8;
+#pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) {
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp + j * wstride));
+#pragma GCC unroll 8
+        for (int p = 0; p < MP; ++p) acc[p][j] = INT8RT_DPWSSD256(acc[p][j], pv, wv);
+      }
+    }
+  }
+}
 
 // 8 channels at p, sign-extended to int32; the last, partial block of a
 // row (valid < 8) reads only its valid bytes.
@@ -68,11 +117,7 @@ void pixel_blocks(const Geometry& g, const TileEpilogue& ep, int64_t out_row, in
   const int tail_valid = g.C - c0 - 8 * (NB - 1);
   const int64_t pixel_step = static_cast<int64_t>(g.stride_w) * g.C;
   __m256i acc[MP][NB];
-#pragma GCC unroll 8
-  for (int p = 0; p < MP; ++p) {
-#pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[p][j] = _mm256_setzero_si256();
-  }
+  start_accumulators<MP, NB>(acc, g, cb0);
   const int32_t* wblock = g.w + static_cast<int64_t>(cb0) * g.taps * 8;
   const int64_t wstride = static_cast<int64_t>(g.taps) * 8;  // between blocks
   for (int r = r_begin; r < r_end; ++r) {
@@ -92,6 +137,9 @@ void pixel_blocks(const Geometry& g, const TileEpilogue& ep, int64_t out_row, in
         }
       }
     }
+  }
+  if (reads_padding_columns(g, s_begin, s_end)) {
+    add_padding_columns<MP, NB>(acc, g, cb0, r_begin, r_end, s_begin, s_end);
   }
   // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
   const TileEpilogue e = ep;
@@ -116,11 +164,7 @@ void pixel_blocks_shared(const Geometry& g, const TileEpilogue& ep, int64_t out_
   const int c0 = cb0 * 8;
   const int tail_valid = g.C - c0 - 8 * (NB - 1);
   __m256i acc[MP][NB];
-#pragma GCC unroll 8
-  for (int p = 0; p < MP; ++p) {
-#pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[p][j] = _mm256_setzero_si256();
-  }
+  start_accumulators<MP, NB>(acc, g, cb0);
   const int32_t* wblock = g.w + static_cast<int64_t>(cb0) * g.taps * 8;
   const int64_t wstride = static_cast<int64_t>(g.taps) * 8;  // between blocks
   for (int r = r_begin; r < r_end; ++r) {
@@ -208,8 +252,8 @@ void pixels(const Geometry& g, const TileEpilogue& ep, int64_t out_row, int iw0,
 }  // namespace
 
 void dwconv_row(const DwRow& d) {
-  const Geometry g{d.x, static_cast<int64_t>(d.W) * d.C, d.C, d.S, d.R * d.S,
-                   d.stride_w, d.dilation_w, d.w};
+  const Geometry g{d.x, static_cast<int64_t>(d.W) * d.C, d.C, d.R, d.S, d.R * d.S,
+                   d.stride_w, d.dilation_w, d.w, d.pad_value, d.acc_init};
   const TileEpilogue ep = d.ep;
   // Filter rows inside the input are the same for the whole output row.
   const int ih0 = d.oh * d.stride_h - d.pad_top;

@@ -12,10 +12,10 @@
 // acc_init holds -128 * sum(w) per channel.
 //
 // Rows: a[tap * 6 + i] points at kc int8 activations of row i for that tap
-// (a zero vector for padding). vpdpbusd multiplies u8 by s8, so each group of
-// 4 activations is broadcast and xor-ed with 0x80 (x + 128 as u8); the
-// accumulator starts at -128 * sum(w), so the sum is exactly sum(x * w)
-// (wrap-around is exact as in avx512vnni/igemm_6x64c4.cc). An incomplete
+// (the driver's padding row of pad_value for padding). vpdpbusd multiplies
+// u8 by s8, so each group of 4 activations is broadcast and xor-ed with
+// 0x80 (x + 128 as u8); the accumulator starts at -128 * sum(w), so the
+// sum is exactly sum(x * w) (wrap-around is exact as in avx512vnni/igemm_6x64c4.cc). An incomplete
 // last group (kc % 4) is read with 1- and 2-byte loads (broadcast4), so
 // nothing past a row is read.
 // Epilogue: avx2/epilogue.h (ref/requantize.h on 8 lanes); a row of two

@@ -1,0 +1,296 @@
+// ConvInteger (ONNX opset 10) and QLinearConv (opset 10), 2-D (NCHW), on the
+// integer product of integer_gemm.h (u8 x s8 kernels, exact):
+//
+//   ConvInteger: Y = conv(X - x_zero_point, W - w_zero_point), int32, padded
+//     positions contributing 0 (onnx/reference/ops/op_conv_integer.py);
+//   QLinearConv: R = that + B (int32 bias), then
+//     Y = round_half_even(clamp(R * (x_scale * w_scale / y_scale) + y_zero_point))
+//     with the multiplier formed in float32 (per output channel for a 1-D
+//     w_scale) and the rest in float64, as op_qlinear_conv.py's numpy does;
+//     Y has y_zero_point's type.
+//
+// x_zero_point is per tensor; w_zero_point per tensor or per output channel.
+// Each image and group is one product: the columns of X (im2col, [output
+// pixel][C/group * kh * kw], u8 storage, a padded tap holding x_zero_point so
+// that it contributes 0) times W's group transposed ([C/group * kh * kw][M/group],
+// packed once when W is constant).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include "engine/dtypes.h"
+#include "engine/layer.h"
+#include "engine/ops/integer_gemm.h"
+#include "engine/ops/op_util.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+struct ConvSlots {
+  size_t x, zx, w, zw;
+  bool qlinear;
+};
+
+// W's group g transposed to [C/group * kh * kw][M/group] s8 storage.
+std::vector<int8_t> group_columns(const int8_t* w_s8, int64_t Mg, int64_t Kg, int64_t g) {
+  std::vector<int8_t> b(static_cast<size_t>(Kg * Mg));
+  for (int64_t oc = 0; oc < Mg; ++oc) {
+    const int8_t* row = w_s8 + (g * Mg + oc) * Kg;
+    for (int64_t k = 0; k < Kg; ++k) b[k * Mg + oc] = row[k];
+  }
+  return b;
+}
+
+class IntegerConvLayer : public Layer {
+ public:
+  IntegerConvLayer(const Network& net, const Node& node, ConvSlots slots)
+      : slots_(slots), prefix_(layer_error_prefix(node)) {
+    require_inputs(node, slots.w + 1);
+    window_ = parse_window(node, /*allow_dilations=*/true, /*allow_ceil_mode=*/false);
+    group_ = node.attrs.get_int("group", 1);
+    const Tensor& w = net.tensor(node.inputs[slots.w]);
+    if (w.shape.size() != 4) {
+      throw NotSupported(prefix_ + "only 2-D integer convolutions are supported, W has shape " + ints_str(w.shape));
+    }
+    if (group_ < 1 || w.shape[0] % group_ != 0) {
+      throw InvalidArgument(prefix_ + "group " + std::to_string(group_) + " does not divide " +
+                            std::to_string(w.shape[0]) + " output channels");
+    }
+    if (window_.kernel.empty()) window_.kernel = {w.shape[2], w.shape[3]};
+    fill_window_defaults(window_, 2, node);
+    if (w.is_constant && (w.dtype == DataType::kInt8 || w.dtype == DataType::kInt64)) {
+      const int64_t Mg = w.shape[0] / group_, Kg = w.shape[1] * w.shape[2] * w.shape[3];
+      std::vector<int8_t> s8(static_cast<size_t>(w.shape[0] * Kg));
+      tensor_to_s8(w, s8.data());
+      for (int64_t g = 0; g < group_; ++g) {
+        const std::vector<int8_t> b = group_columns(s8.data(), Mg, Kg, g);
+        packed_.emplace_back(Kg, Mg, b.data(), Mg);
+      }
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Value& x = require_any(in, slots_.x, prefix_);
+    const Value& w = require_any(in, slots_.w, prefix_);
+    int_kind(x.dtype(), prefix_, "X");
+    int_kind(w.dtype(), prefix_, "W");
+    return {{slots_.qlinear ? output_dtype(in) : DataType::kInt32, output_shape(x.shape(), w.shape())}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Value& x = *in[slots_.x];
+    const Value& w = *in[slots_.w];
+    const Shape ys = output_shape(x.shape(), w.shape());
+    const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+    const int64_t M = w.shape()[0], Cg = C / group_, Mg = M / group_, kh = window_.kernel[0], kw = window_.kernel[1];
+    const int64_t OH = ys[2], OW = ys[3], P = OH * OW, Kg = Cg * kh * kw;
+    const DimGeom gh = window_geometry(window_, 0, H, prefix_), gw = window_geometry(window_, 1, W, prefix_);
+    const bool x_s8 = int_kind(x.dtype(), prefix_, "X") == IntKind::kS8;
+    const bool w_s8 = int_kind(w.dtype(), prefix_, "W") == IntKind::kS8;
+    const Value* zx_v = in.size() > slots_.zx ? in[slots_.zx] : nullptr;
+    const Value* zw_v = in.size() > slots_.zw ? in[slots_.zw] : nullptr;
+    const std::vector<int32_t> zx = zero_point_values(zx_v, x_s8 ? 128 : 0);
+    const std::vector<int32_t> zw = zero_point_values(zw_v, w_s8 ? 0 : -128);
+    if (zx.size() != 1) throw InvalidArgument(prefix_ + "x_zero_point must have one element");
+    if (zw.size() != 1 && static_cast<int64_t>(zw.size()) != M) {
+      throw InvalidArgument(prefix_ + "w_zero_point must have 1 or " + std::to_string(M) + " elements");
+    }
+    std::vector<uint8_t> x_copy;
+    const uint8_t* x_u8 = x.data<uint8_t>();
+    if (x.dtype() != DataType::kUInt8) {
+      x_copy.resize(static_cast<size_t>(x.numel()));
+      to_u8(x, x_copy.data());
+      x_u8 = x_copy.data();
+    }
+    std::vector<int8_t> w_s8_copy;
+    if (packed_.empty()) {
+      w_s8_copy.resize(static_cast<size_t>(w.numel()));
+      to_s8(w, w_s8_copy.data());
+    }
+    std::vector<int32_t> acc_store;
+    int32_t* acc = nullptr;
+    if (slots_.qlinear) {
+      acc_store.resize(static_cast<size_t>(N * M * P));
+      acc = acc_store.data();
+    } else {
+      acc = out[0]->data<int32_t>();
+    }
+    std::vector<uint8_t> cols(static_cast<size_t>(P * Kg));
+    std::vector<int32_t> prod(static_cast<size_t>(P * Mg));
+    const uint8_t pad = static_cast<uint8_t>(zx[0]);
+    const bool pointwise = kh == 1 && kw == 1 && window_.strides[0] == 1 && window_.strides[1] == 1 &&
+                           gh.pad_begin == 0 && gw.pad_begin == 0 && OH == H && OW == W;
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t g = 0; g < group_; ++g) {
+        const uint8_t* xg = x_u8 + (n * C + g * Cg) * H * W;
+        if (pointwise) {
+          transpose_planes(xg, Cg, P, cols.data());
+        } else {
+          im2col(xg, Cg, H, W, OH, OW, gh.pad_begin, gw.pad_begin, pad, cols.data());
+        }
+        std::optional<IntegerProduct> local;
+        if (packed_.empty()) {
+          const std::vector<int8_t> b = group_columns(w_s8_copy.data(), Mg, Kg, g);
+          local.emplace(Kg, Mg, b.data(), Mg);
+        }
+        const IntegerProduct& product = packed_.empty() ? *local : packed_[g];
+        const std::vector<int32_t> zwg =
+            zw.size() == 1 ? zw : std::vector<int32_t>(zw.begin() + g * Mg, zw.begin() + (g + 1) * Mg);
+        product.run(P, cols.data(), Kg, zx, zwg, prod.data(), Mg);
+        int32_t* yg = acc + (n * M + g * Mg) * P;
+        constexpr int64_t kTile = 16;  // [P][Mg] -> [Mg][P] in tiles
+        for (int64_t p0 = 0; p0 < P; p0 += kTile) {
+          for (int64_t o0 = 0; o0 < Mg; o0 += kTile) {
+            for (int64_t oc = o0; oc < std::min(Mg, o0 + kTile); ++oc) {
+              for (int64_t p = p0; p < std::min(P, p0 + kTile); ++p) yg[oc * P + p] = prod[p * Mg + oc];
+            }
+          }
+        }
+      }
+    }
+    if (slots_.qlinear) requantize(in, N, M, P, acc, *out[0]);
+  }
+
+  std::string describe() const override {
+    return std::string(slots_.qlinear ? "qlinear conv" : "conv integer") + " group=" + std::to_string(group_) +
+           (packed_.empty() ? std::string(" (W packed per run)") : std::string(" (") + packed_[0].kernel_name() + ")");
+  }
+
+ private:
+  Shape output_shape(const Shape& x, const Shape& w) const {
+    if (x.size() != 4 || w.size() != 4) {
+      throw InvalidArgument(prefix_ + "X " + shape_str(x) + " and W " + shape_str(w) + " must be 4-D (NCHW, MCkk)");
+    }
+    if (x[1] != w[1] * group_) {
+      throw InvalidArgument(prefix_ + "X has " + std::to_string(x[1]) + " channels, W expects " +
+                            std::to_string(w[1] * group_));
+    }
+    if (w[2] != window_.kernel[0] || w[3] != window_.kernel[1]) {
+      throw InvalidArgument(prefix_ + "W " + shape_str(w) + " does not match kernel_shape " + ints_str(window_.kernel));
+    }
+    return {x[0], w[0], window_geometry(window_, 0, x[2], prefix_).out, window_geometry(window_, 1, x[3], prefix_).out};
+  }
+
+  // cols [OH * OW][Cg * kh * kw]: the window of each output pixel, `pad` (the input zero
+  // point, in u8 storage) where it falls outside the image.
+  void im2col(const uint8_t* xg, int64_t Cg, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t pad_top,
+              int64_t pad_left, uint8_t pad, uint8_t* cols) const {
+    const int64_t kh = window_.kernel[0], kw = window_.kernel[1];
+    const int64_t sh = window_.strides[0], sw = window_.strides[1], dh = window_.dilations[0], dw = window_.dilations[1];
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        uint8_t* dst = cols + (oh * OW + ow) * Cg * kh * kw;
+        const int64_t iw0 = ow * sw - pad_left;
+        const bool inside_w = iw0 >= 0 && iw0 + (kw - 1) * dw < W;
+        for (int64_t c = 0; c < Cg; ++c) {
+          const uint8_t* xc = xg + c * H * W;
+          for (int64_t r = 0; r < kh; ++r, dst += kw) {
+            const int64_t ih = oh * sh - pad_top + r * dh;
+            if (ih < 0 || ih >= H) {
+              std::memset(dst, pad, static_cast<size_t>(kw));
+              continue;
+            }
+            const uint8_t* xr = xc + ih * W + iw0;
+            if (inside_w) {
+              for (int64_t s = 0; s < kw; ++s) dst[s] = xr[s * dw];
+            } else {
+              for (int64_t s = 0; s < kw; ++s) {
+                const int64_t iw = iw0 + s * dw;
+                dst[s] = iw >= 0 && iw < W ? xr[s * dw] : pad;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // A 1x1, stride 1, unpadded conv's columns: the [Cg][P] planes transposed to [P][Cg], in tiles.
+  static void transpose_planes(const uint8_t* xg, int64_t Cg, int64_t P, uint8_t* cols) {
+    constexpr int64_t kTile = 32;
+    for (int64_t p0 = 0; p0 < P; p0 += kTile) {
+      const int64_t p1 = std::min(P, p0 + kTile);
+      for (int64_t c0 = 0; c0 < Cg; c0 += kTile) {
+        const int64_t c1 = std::min(Cg, c0 + kTile);
+        for (int64_t p = p0; p < p1; ++p) {
+          for (int64_t c = c0; c < c1; ++c) cols[p * Cg + c] = xg[c * P + p];
+        }
+      }
+    }
+  }
+
+  DataType output_dtype(const std::vector<const Value*>& in) const {
+    const Value* zy = in.size() > 7 ? in[7] : nullptr;
+    const DataType t = zy ? zy->dtype() : in[0]->dtype();
+    return int_kind(t, prefix_, "y_zero_point") == IntKind::kS8 ? DataType::kInt8 : DataType::kUInt8;
+  }
+
+  static std::vector<double> as_doubles(const Value& v) {
+    std::vector<double> out(static_cast<size_t>(v.numel()));
+    visit_dtype(v.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      for (size_t i = 0; i < out.size(); ++i) out[i] = convert_element<double>(v.data<T>()[i]);
+    });
+    return out;
+  }
+
+  void requantize(const std::vector<const Value*>& in, int64_t N, int64_t M, int64_t P, int32_t* acc,
+                  Value& y) const {
+    const std::vector<double> sx = as_doubles(require_any(in, 1, prefix_));
+    const std::vector<double> sw = as_doubles(require_any(in, 4, prefix_));
+    const std::vector<double> sy = as_doubles(require_any(in, 6, prefix_));
+    if (sx.size() != 1 || sy.size() != 1 || (sw.size() != 1 && static_cast<int64_t>(sw.size()) != M)) {
+      throw InvalidArgument(prefix_ + "x_scale and y_scale must have one element and w_scale 1 or M");
+    }
+    const Value* bias_v = in.size() > 8 ? in[8] : nullptr;
+    std::vector<int32_t> bias;
+    if (bias_v) {
+      bias = zero_point_values(bias_v, 0);
+      if (static_cast<int64_t>(bias.size()) != M) throw InvalidArgument(prefix_ + "B must have M elements");
+    }
+    const double zy = in.size() > 7 && in[7] ? static_cast<double>(zero_point_values(in[7], 0).at(0)) : 0.0;
+    const bool s8 = y.dtype() == DataType::kInt8;
+    const double lo = s8 ? -128.0 : 0.0, hi = s8 ? 127.0 : 255.0;
+    for (int64_t m = 0; m < M; ++m) {
+      // x_scale * w_scale / y_scale in float32 (numpy: float32 arrays), then R * it in float64.
+      const double mult = static_cast<double>(static_cast<float>(
+          static_cast<float>(sx[0]) * static_cast<float>(sw.size() == 1 ? sw[0] : sw[m])) / static_cast<float>(sy[0]));
+      const uint32_t b = bias.empty() ? 0u : static_cast<uint32_t>(bias[m]);
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t base = (n * M + m) * P;
+        for (int64_t p = 0; p < P; ++p) {
+          const int32_t r = static_cast<int32_t>(static_cast<uint32_t>(acc[base + p]) + b);
+          double v = static_cast<double>(r) * mult + zy;
+          v = v < lo ? lo : (v > hi ? hi : v);
+          v = std::nearbyint(v);
+          if (s8) y.data<int8_t>()[base + p] = static_cast<int8_t>(v);
+          else y.data<uint8_t>()[base + p] = static_cast<uint8_t>(v);
+        }
+      }
+    }
+  }
+
+  ConvSlots slots_;
+  std::string prefix_;
+  WindowAttrs window_;
+  int64_t group_ = 1;
+  std::vector<IntegerProduct> packed_;  // per group, a constant W
+};
+
+std::unique_ptr<Layer> make_conv_integer(const Network& net, const Node& node) {
+  return std::make_unique<IntegerConvLayer>(net, node, ConvSlots{0, 2, 1, 3, false});
+}
+
+std::unique_ptr<Layer> make_qlinear_conv(const Network& net, const Node& node) {
+  require_inputs(node, 8);
+  return std::make_unique<IntegerConvLayer>(net, node, ConvSlots{0, 2, 3, 5, true});
+}
+
+INT8RT_REGISTER_LAYER("ConvInteger", make_conv_integer);
+INT8RT_REGISTER_LAYER("QLinearConv", make_qlinear_conv);
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

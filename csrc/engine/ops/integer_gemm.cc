@@ -1,0 +1,131 @@
+// integer_gemm.h: operand conversions and the zero-point expansion around
+// the gemm_u8s8 kernels.
+#include "engine/ops/integer_gemm.h"
+
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "engine/dtypes.h"
+#include "int8rt/error.h"
+
+namespace int8rt {
+namespace engine {
+
+IntKind int_kind(DataType dtype, const std::string& prefix, const char* what) {
+  switch (dtype) {
+    case DataType::kUInt8: case DataType::kInt64: return IntKind::kU8;
+    case DataType::kInt8: return IntKind::kS8;
+    default:
+      throw InvalidArgument(prefix + what + " must be uint8 or int8, got " + dtype_name(dtype));
+  }
+}
+
+namespace {
+
+template <typename Out>
+void shifted(const Value& v, int32_t offset, Out* out) {
+  const int64_t n = v.numel();
+  switch (v.dtype()) {
+    case DataType::kUInt8: {
+      const uint8_t* p = v.data<uint8_t>();
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(p[i] + offset);
+      break;
+    }
+    case DataType::kInt8: {
+      const int8_t* p = v.data<int8_t>();
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(p[i] + offset);
+      break;
+    }
+    default: {  // int64-held uint8 constant
+      const int64_t* p = v.data<int64_t>();
+      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(static_cast<int32_t>(p[i]) + offset);
+    }
+  }
+}
+
+}  // namespace
+
+void to_u8(const Value& v, uint8_t* out) {
+  shifted(v, v.dtype() == DataType::kInt8 ? 128 : 0, out);
+}
+
+void to_s8(const Value& v, int8_t* out) {
+  shifted(v, v.dtype() == DataType::kInt8 ? 0 : -128, out);
+}
+
+void tensor_to_s8(const Tensor& t, int8_t* out) {
+  if (t.dtype == DataType::kInt8) {
+    std::copy(t.i8.begin(), t.i8.end(), out);
+  } else {
+    for (size_t i = 0; i < t.i64.size(); ++i) out[i] = static_cast<int8_t>(t.i64[i] - 128);
+  }
+}
+
+std::vector<int32_t> zero_point_values(const Value* zp, int32_t offset) {
+  if (!zp) return {offset};
+  std::vector<int32_t> out(static_cast<size_t>(zp->numel()));
+  visit_numeric(zp->dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (kIsInteger<T>) {
+      const T* p = zp->data<T>();
+      for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int32_t>(p[i]) + offset;
+    }
+  });
+  return out;
+}
+
+std::vector<int32_t> zero_point_values(const Tensor& zp, int32_t offset) {
+  std::vector<int32_t> out;
+  if (zp.dtype == DataType::kInt8) {
+    for (int8_t v : zp.i8) out.push_back(v + offset);
+  } else {
+    for (int64_t v : zp.i64) out.push_back(static_cast<int32_t>(v) + offset);
+  }
+  return out;
+}
+
+IntegerProduct::IntegerProduct(int64_t K, int64_t N, const int8_t* b, int64_t ldb) : K_(K), N_(N) {
+  kernels::GemmU8S8Shape shape;
+  shape.K = K;
+  shape.N = N;
+  kernel_ = &kernels::choose<kernels::GemmU8S8Kernel>(shape);
+  packed_ = kernel_->pack(shape, b, ldb);
+  col_sums_.assign(static_cast<size_t>(N), 0);
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t n = 0; n < N; ++n) col_sums_[n] += b[k * ldb + n];
+  }
+}
+
+void IntegerProduct::run(int64_t M, const uint8_t* a, int64_t lda, const std::vector<int32_t>& za,
+                         const std::vector<int32_t>& zb, int32_t* c, int64_t ldc) const {
+  packed_->run(M, a, lda, c, ldc);
+  bool zb_zero = true;
+  for (int32_t z : zb) zb_zero = zb_zero && z == 0;
+  bool za_zero = true;
+  for (int32_t z : za) za_zero = za_zero && z == 0;
+  if (za_zero && zb_zero) return;
+  const uint32_t K = static_cast<uint32_t>(K_);
+  parallel_for(M, grain_for_work(K_ + N_), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      uint32_t row = 0;  // r[m], needed only with a nonzero zb
+      if (!zb_zero) {
+        for (int64_t k = 0; k < K_; ++k) row += a[m * lda + k];
+      }
+      const uint32_t zam = static_cast<uint32_t>(za.size() == 1 ? za[0] : za[m]);
+      uint32_t* cm = reinterpret_cast<uint32_t*>(c + m * ldc);
+      if (zb.size() == 1) {
+        const uint32_t z = static_cast<uint32_t>(zb[0]);
+        const uint32_t common = K * zam * z - z * row;
+        for (int64_t n = 0; n < N_; ++n) cm[n] += common - zam * static_cast<uint32_t>(col_sums_[n]);
+      } else {
+        for (int64_t n = 0; n < N_; ++n) {
+          const uint32_t z = static_cast<uint32_t>(zb[n]);
+          cm[n] += K * zam * z - z * row - zam * static_cast<uint32_t>(col_sums_[n]);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace engine
+}  // namespace int8rt

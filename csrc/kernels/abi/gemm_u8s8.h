@@ -1,0 +1,38 @@
+// The microkernel ABI of the gemm_u8s8 family (gemm_u8s8.h): the x86 driver
+// (x86/gemm_u8s8.cc, baseline code) packs B and tiles the product; each ISA
+// folder supplies the register tile, compiled with that ISA's flags only.
+//
+// Packed B (pack by the driver, read by the tile): blocks of 16 columns, each
+//   [q = 0 .. ceil(K/4) - 1][16 columns][4 consecutive k] int8,
+// columns past N and k past K zero. One tile computes rows a[0..mr) against
+// nb consecutive blocks and stores int32 C (the last block's columns past
+// n_last not stored).
+#pragma once
+
+#include <cstdint>
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+struct GemmU8S8Tile {
+  const uint8_t* a = nullptr;  // row i at a + i * lda, K bytes each
+  int64_t lda = 0;
+  int64_t K = 0;               // a multiple of 4 (the driver pads A's rows with zeros)
+  const int8_t* b = nullptr;   // the first block of the tile; block j at b + j * b_block
+  int64_t b_block = 0;         // bytes per block: ceil(K / 4) * 64
+  int32_t* c = nullptr;        // row i at c + i * ldc
+  int64_t ldc = 0;
+  int n_last = 16;             // columns stored of the last block (1..16)
+};
+using GemmU8S8Fn = void (*)(const GemmU8S8Tile&);
+
+namespace avx512vnni {
+// Tile 6 x 64: mr rows (1..6) x nb zmm blocks (1..4) of 16 columns.
+constexpr int kU8S8MR = 6, kU8S8NB = 4;
+GemmU8S8Fn gemm_u8s8_fn(int mr, int nb);
+}  // namespace avx512vnni
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,61 @@
+// The u8 x s8 -> int32 GEMM family of the registry (registry.h), key gemm_u8s8:
+// C[m][n] = sum_k A[m][k] * B[k][n], A uint8 row-major, B int8 (packed once),
+// C int32, the sum wrapping modulo 2^32 as ONNX Runtime's int32 accumulators
+// do (no saturation; exact whenever K * 255 * 128 < 2^31, K < 65794).
+//
+// This is the product x86 VNNI's vpdpbusd takes natively (u8 x s8, four
+// products summed into an int32 lane, no intermediate saturation). The
+// ONNX integer ops (MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv)
+// map every operand type onto it exactly (engine/ops/integer_gemm.h): a
+// uint8 B is B - 128 with its zero point minus 128, an int8 A is A + 128
+// with its zero point plus 128. Zero points are not the kernel's business.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+
+// The product's fixed sizes (M is given at run time).
+struct GemmU8S8Shape {
+  int64_t K = 0;  // reduction
+  int64_t N = 0;  // output columns
+  void validate() const;  // K, N >= 1 and K * N addressable
+};
+std::string describe_gemm_u8s8(const GemmU8S8Shape& shape);  // "K=.. N=.."
+
+// B packed for one kernel. run() is const and thread-safe.
+class PackedGemmU8S8 {
+ public:
+  virtual ~PackedGemmU8S8() = default;
+  // a: M rows of K bytes, row r at a + r * lda; c: M rows of N int32, row r
+  // at c + r * ldc. May split the work over the thread pool.
+  virtual void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const = 0;
+  virtual const GemmU8S8Shape& shape() const = 0;
+};
+
+class GemmU8S8Kernel : public Kernel {
+ public:
+  static constexpr OpKey kKey{"gemm_u8s8", Dtype::kS8};
+  static void validate(const GemmU8S8Shape& shape) { shape.validate(); }
+  static std::string describe(const GemmU8S8Shape& shape) { return describe_gemm_u8s8(shape); }
+  virtual std::string supports(const GemmU8S8Shape& shape) const = 0;
+  // Packs B given row-major [K][N] (row k at b + k * ldb); the buffer is not retained.
+  virtual std::unique_ptr<PackedGemmU8S8> pack(const GemmU8S8Shape& shape, const int8_t* b, int64_t ldb) const = 0;
+};
+
+// The reference candidate, gemm_u8s8_ref (ref/gemm_u8s8.cc); the ref provider adds it.
+const GemmU8S8Kernel& ref_gemm_u8s8_kernel();
+
+namespace ref {
+// The reference product (the spec): the plain triple loop, int32 wrapping.
+void gemm_u8s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const int8_t* b, int64_t ldb,
+               int32_t* c, int64_t ldc);
+}  // namespace ref
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,32 @@
+// The x86 driver of the gemm_u8s8 family (baseline code): packs B in the
+// layout of abi/gemm_u8s8.h and tiles C over one ISA's register tile. A
+// provider binds it to its microkernels (avx512vnni/provider.cc).
+#pragma once
+
+#include "kernels/abi/gemm_u8s8.h"
+#include "kernels/gemm_u8s8.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+class X86GemmU8S8Kernel final : public GemmU8S8Kernel {
+ public:
+  // fn(mr, nb): the tile for mr rows (1..mr_max) and nb blocks of 16 columns (1..nb_max).
+  X86GemmU8S8Kernel(const char* name, Isa isa, GemmU8S8Fn (*fn)(int, int), int mr_max, int nb_max)
+      : name_(name), isa_(isa), fn_(fn), mr_max_(mr_max), nb_max_(nb_max) {}
+  const char* name() const override { return name_; }
+  Isa isa() const override { return isa_; }
+  std::string supports(const GemmU8S8Shape&) const override { return ""; }
+  std::unique_ptr<PackedGemmU8S8> pack(const GemmU8S8Shape& shape, const int8_t* b, int64_t ldb) const override;
+
+ private:
+  const char* name_;
+  Isa isa_;
+  GemmU8S8Fn (*fn_)(int, int);
+  int mr_max_, nb_max_;
+};
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
