@@ -20,7 +20,9 @@ share a constant output would get (classifiers), same decoded text (rec),
 IoU of the text masks p > 0.3 (det); and the task's own metric against the
 labels where there are labels. "calib s" is the whole build: calibration,
 threshold search and lowering for int8rt; quantize_static (with
-quant_pre_process) for ONNX Runtime.
+quant_pre_process) for ONNX Runtime; wall clock. "CPU s" is the same
+build's process CPU time (every thread; int8rt rows), which other
+processes' load inflates far less.
 
 int8rt engines are built with accuracy_check=False, so every method sees all
 calibration samples, as ONNX Runtime does; auto decides bias correction and
@@ -153,9 +155,9 @@ def int8rt_build(model: bytes, calib: np.ndarray, algorithm: str, check: bool, b
     config = int8rt.BuilderConfig(calibrator=make_calibrator({name: calib}, algorithm=algorithm, batch_size=batch),
                                   accuracy_check=check, bias_correction=bias_correction, equalize=equalize,
                                   smoothquant=smoothquant)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     engine = int8rt.build_engine(model, config)
-    return engine, time.perf_counter() - t0
+    return engine, time.perf_counter() - t0, time.process_time() - c0
 
 
 def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log, methods: tuple[str, ...] = METHODS) -> dict:
@@ -181,13 +183,14 @@ def evaluate(task, ort_methods: tuple[str, ...], groups: set[str], log, methods:
         label = (f"int8rt {alg}" + {None: "", True: " + bias corr.", False: ", no bias corr."}[bc]
                  + {None: "", True: " + CLE", False: ", no CLE"}[eq]
                  + {None: "", True: " + SmoothQuant", False: ", no SmoothQuant"}[sq])
-        engine, secs = int8rt_build(model, xc, alg, check=False, bias_correction=bc, equalize=eq, smoothquant=sq)
-        rows[label] = {**metrics_row(task, E.run_batched(E.int8rt_runner(engine), xe), ref), "calib_s": secs}
+        engine, secs, cpu = int8rt_build(model, xc, alg, check=False, bias_correction=bc, equalize=eq, smoothquant=sq)
+        rows[label] = {**metrics_row(task, E.run_batched(E.int8rt_runner(engine), xe), ref), "calib_s": secs,
+                       "cpu_s": cpu}
         log(f"  {label}: {rows[label]}")
         if getattr(engine.build_report(), "auto_choice", None):
             log(f"    auto's decisions: {engine.build_report().auto_choice}")
     for alg in [a for a in CHECKED if a in methods] if "checked" in groups else ():
-        engine, secs = int8rt_build(model, xc, alg, check=True)
+        engine, secs, _ = int8rt_build(model, xc, alg, check=True)
         r = engine.build_report()
         flagged = [t.name for t in r.tensors if t.warning]
         warnings[alg] = {"tensor_warnings": len(flagged), "output_warning": any(w.startswith("output") for w in r.warnings),
@@ -237,16 +240,17 @@ def print_report(result: dict) -> None:
     rows = result["rows"]
     cols = []
     for row in rows.values():
-        cols += [k for k in row if k not in cols and k not in ("calib_s", "error")]
+        cols += [k for k in row if k not in cols and k not in ("calib_s", "cpu_s", "error")]
     print(f"\n### {result['task']} (calibration {result['calib']}, evaluation {result['eval']} samples)\n")
-    print("| engine | " + " | ".join(cols) + " | calib s |")
-    print("|---" * (len(cols) + 2) + "|")
+    print("| engine | " + " | ".join(cols) + " | calib s | CPU s |")
+    print("|---" * (len(cols) + 3) + "|")
     for name, row in rows.items():
         if "error" in row:
             print(f"| {name} | failed: {row['error']} |")
             continue
         cells = [f"{row[c]:.4f}" if isinstance(row.get(c), float) else "-" for c in cols]
-        print(f"| {name} | " + " | ".join(cells) + f" | {row['calib_s']:.1f} |")
+        cpu = f"{row['cpu_s']:.1f}" if "cpu_s" in row else "-"
+        print(f"| {name} | " + " | ".join(cells) + f" | {row['calib_s']:.1f} | {cpu} |")
     if not result["warnings"]:
         sys.stdout.flush()
         return

@@ -112,8 +112,9 @@ def test_auto_choosing_one_method_is_that_calibrator_bit_for_bit(method: str, mo
     monkeypatch.setattr(auto_choice, "choose", pinned)
     model = MODEL_PATH.read_bytes()
     batches = [{"input": DIGITS["calib"][i:i + 32]} for i in range(0, 256, 32)]
-    # bias correction and unsigned activations off: the thresholds are the subject here
-    auto = _builds(batches, model, "auto", accuracy_check=False, bias_correction=False, unsigned_activations=False)
+    # the corrections off (bias correction, unsigned activations, equalization): the thresholds are the subject
+    auto = _builds(batches, model, "auto", accuracy_check=False, bias_correction=False, unsigned_activations=False,
+                   equalize=False)
     single = _builds(batches, model, method, accuracy_check=False)
     x = DIGITS["test_x"]
     assert np.array_equal(auto.run({"input": x})["logits"], single.run({"input": x})["logits"]), method

@@ -245,3 +245,38 @@ def test_auto_equalizes_where_its_held_out_samples_show_it_helps():
            for k, e in (("auto", auto), ("off", off))}
     assert err["auto"] < 0.7 * err["off"], err
     assert off.build_report().auto_choice["equalization"] == "off (BuilderConfig)"
+
+
+def test_auto_bins_the_rescaled_tensors_in_the_calibration_pass():
+    """The equalization trial's rescaled tensors are binned from every batch
+    of the calibration pass (accuracy/rescaled.py: the builder's rows divided
+    by the weight-only factors): their histograms give the thresholds of an
+    equalized network calibrated on the same samples, to float rounding
+    (minmax amax within 1e-5 relative: the rescaled weights are rounded to
+    float32), and the report says the thresholds came from every sample."""
+    from int8rt.accuracy.rescaled import RescaledHistograms
+    from int8rt.calib import Collector
+
+    model = separable_cnn()
+    calib = _images(48, 5)
+    network = int8rt.onnx.import_model(model)
+    builder = _core.Builder(network, precision="int8")
+    rescaled = RescaledHistograms.for_network(builder, builder.optimized_network(), set(),
+                                              lambda: Collector("minmax"))
+    assert rescaled is not None and rescaled.factors
+    feed = rescaled.wrap(lambda b: builder.calibrate_batch(b, Collector("minmax")._native))
+    for i in range(0, len(calib), 16):
+        feed({"x": calib[i:i + 16]})
+    assert rescaled.samples == len(calib) and not rescaled.failed
+    equalized = _core.Builder(network, precision="int8")
+    factors = equalize.equalize_network(equalized)
+    assert rescaled.complete(factors)
+    direct = Collector("minmax")
+    for i in range(0, len(calib), 16):
+        equalized.calibrate_batch({"x": calib[i:i + 16]}, direct._native)
+    got, want = rescaled.collector.amaxes(), direct.amaxes()
+    for name in factors:
+        assert abs(got[name] - want[name]) <= 1e-5 * want[name], (name, got[name], want[name])
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator({"x": calib}, algorithm="auto", batch_size=16), accuracy_check=False))
+    assert "from all 48 samples of the pass" in engine.build_report().auto_choice["equalization"]

@@ -26,7 +26,8 @@ def _model() -> bytes:
     """Conv+Relu (padded), Conv + residual Add + Relu (fused into the conv
     as its residual), MaxPool, 1x1 Conv+Relu, GlobalAveragePool, Flatten,
     Gemm: r1, r2 and p are read by layers with zero points (r2 through the
-    max pool); c3 by the global pool, which takes none."""
+    max pool), r3 by the global pool (its float-table form), and the pool's
+    output g, non-negative too, by the Gemm through the Flatten."""
     def w(*shape: int) -> np.ndarray:
         return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
     inits = [numpy_helper.from_array(a, n) for n, a in [
@@ -75,13 +76,39 @@ def test_non_negative_tensors_read_with_zero_points_are_unsigned(engines) -> Non
     symmetric, unsigned = engines
     sym, uns = _plan(symmetric), _plan(unsigned)
     assert all(z == 0 for _, z in sym.values()), sym
-    for name in ("r1", "r2", "p"):  # p: the max pool passes r2's form on
+    for name in ("r1", "r2", "p", "r3", "g"):  # p: the max pool passes r2's form on
         assert uns[name] == (_core.unsigned_scale_from_scale(sym[name][0]), -128), (name, uns[name], sym[name])
     assert uns["p"] == uns["r2"]
-    assert uns["r3"] == sym["r3"]  # read by GlobalAveragePool, which takes no zero point: symmetric
     assert "x" not in uns or uns["x"][1] == 0  # may be negative
-    assert any("unsigned activations: 2 non-negative" in line and "kept symmetric" in line
-               for line in unsigned.report()), unsigned.report()
+    assert any("unsigned activations: 4 non-negative" in line for line in unsigned.report()), unsigned.report()
+
+
+def test_global_average_pool_takes_zero_points(engines) -> None:
+    """The pool reads r3 (zero point -128) and writes g (zero point -128)
+    through its table form: it averages s_r3 * (q - z_r3) + z_g * s_g over
+    the positions in float, in position order, and rounds at g's scale
+    (ref::global_avgpool_table_s8). Exact, from the int8 values the engine
+    computed for r3."""
+    from int8rt.accuracy.taps import int8_tap_engine
+
+    _, unsigned = engines
+    grid = _plan(unsigned)
+    (s3, z3), (sg, zg) = grid["r3"], grid["g"]
+    assert z3 == zg == -128
+    tap, where = int8_tap_engine(unsigned._native.network(), {"r3": [len(X), 16, 6, 6], "g": [len(X), 16, 1, 1]})
+    out = tap.create_execution_context().run({"x": X})
+    r3, g = out[where["r3"]], out[where["g"]]
+    q3 = np.rint(r3 / F32(s3)).astype(np.int32) + z3  # dequantized as (q - z) * s: exact in float32
+    np.testing.assert_array_equal(((q3 - z3).astype(F32) * F32(s3)).astype(F32), r3)
+    table = (F32(s3) * (np.arange(-128, 128) - z3).astype(F32) + F32(zg) * F32(sg)).astype(F32)
+    values = table[q3 + 128].reshape(len(X), 16, 36)
+    total = np.zeros((len(X), 16), F32)
+    for i in range(36):  # the kernel's order
+        total = (total + values[:, :, i]).astype(F32)
+    want = np.clip(np.rint((total / F32(36)) * (F32(1) / F32(sg))), -128, 127).astype(np.int32)
+    got = np.rint(g.reshape(len(X), 16) / F32(sg)).astype(np.int32) + zg
+    np.testing.assert_array_equal(got, want)
+    assert got.min() < -100 and got.max() > 0  # the unsigned grid's lower half is used (non-negative pool)
 
 
 def test_unsigned_scale_formula() -> None:
@@ -185,10 +212,11 @@ def test_fake_quantize_with_zero_point_matches_engine_grid() -> None:
 def _concat_model() -> bytes:
     """Two Conv+Relu branches of different scales concatenated (c), a padded
     Conv+Relu reading the concat, and a second Concat (k) of that and a
-    branch read by GlobalAveragePool: c is unsigned (its inputs requantized
-    between unsigned forms), k stays symmetric (its reader takes no zero
-    point), its inputs unsigned (requantized to the symmetric output); a
-    1x1 Conv+Relu after the pool makes the output an int8 tensor's value."""
+    branch read by an AveragePool over the whole map: c is unsigned (its
+    inputs requantized between unsigned forms), k stays symmetric (its
+    reader takes no zero point), its inputs unsigned (requantized to the
+    symmetric output); a 1x1 Conv+Relu after the pool makes the output an
+    int8 tensor's value."""
     def w(*shape: int) -> np.ndarray:
         return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
     inits = [numpy_helper.from_array(a, n) for n, a in [
@@ -205,7 +233,7 @@ def _concat_model() -> bytes:
         helper.make_node("Conv", ["c", "wc", "bc"], ["cc"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["cc"], ["rc"]),
         helper.make_node("Concat", ["rc", "ra"], ["k"], axis=1),
-        helper.make_node("GlobalAveragePool", ["k"], ["g"]),
+        helper.make_node("AveragePool", ["k"], ["g"], kernel_shape=[12, 12]),
         helper.make_node("Conv", ["g", "wg", "bg"], ["cg"]),
         helper.make_node("Relu", ["cg"], ["y"]),  # int8, so the output compares exactly
     ]
@@ -225,6 +253,7 @@ def test_concat_takes_zero_points() -> None:
     for name in ("ra", "rb", "c", "rc"):
         assert uns[name] == (_core.unsigned_scale_from_scale(sym[name][0]), -128), (name, uns[name], sym[name])
     assert uns["k"] == sym["k"] and uns["k"][1] == 0
+    assert any("kept symmetric" in line and "(AveragePool)" in line for line in build(True).report())
     try:
         int8rt.set_max_isa("ref")
         ref = build(True).run({"x": X})["y"]

@@ -241,7 +241,7 @@ bool Lowerer::zero_point_blocks(const Node& node) const {
   static const std::set<std::string> kTakesZeroPoints = {
       "QuantizeLinear", "DequantizeLinear", "Conv", "Gemm", "MatMul", "Add", "Concat", "MaxPool", "Flatten",
       "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Split", "Gather", "DepthToSpace", "SpaceToDepth",
-      "Shape"};
+      "Shape", "GlobalAveragePool"};
   if (!has_zero_points_ || kTakesZeroPoints.count(node.op)) return false;
   for (const std::vector<int>* ids : {&node.inputs, &node.outputs}) {
     for (int t : *ids) {
@@ -253,7 +253,8 @@ bool Lowerer::zero_point_blocks(const Node& node) const {
 
 bool Lowerer::passes_zero_point_on(const std::string& op) {
   return op != "QuantizeLinear" && op != "DequantizeLinear" && op != "Conv" && op != "Gemm" && op != "MatMul" &&
-         op != "Add" && op != "Shape" && op != "Concat";  // Concat: its own (lower_concat)
+         op != "Add" && op != "Shape" && op != "Concat" &&  // Concat: its own (lower_concat)
+         op != "GlobalAveragePool";                           // its own (lower_global_avgpool)
 }
 
 }  // namespace engine

@@ -85,12 +85,16 @@ bool Lowerer::lower_pool(int, const Node& node) {
 
 bool Lowerer::lower_global_avgpool(int, const Node& node) {
   int x = node.inputs[0], y = node.outputs[0];
+  // y with a zero point (an unsigned activation, a pre-quantized model's
+  // uint8): the pool's table form takes it (QPoolAttrs::out_zero_point).
+  const int32_t zy = zero_point_of(y);
   auto table = gate_tables_.find(x);
   if (table != gate_tables_.end() && has_scale(y) && src_.tensor(x).shape.size() == 4) {
     QPoolAttrs a;  // the pool beside a gate (lower_lut): the region's values, averaged in float
     a.kind = QPoolAttrs::Kind::kGlobalAverage;
     a.in_scale = qscale_[table->second.x];
     a.out_scale = scale(y);
+    a.out_zero_point = zy;
     add_int8_node(a.op(), node.name, sources_of(node), {int8_in(table->second.x, Layout::kNhwc), table->second.values},
                   a.to_attrs(), y, scale(y));
     return true;
@@ -101,7 +105,16 @@ bool Lowerer::lower_global_avgpool(int, const Node& node) {
   a.kind = QPoolAttrs::Kind::kGlobalAverage;
   a.in_scale = qscale_[x];
   a.out_scale = scale(y);
-  add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
+  std::vector<int> ins = {int8_in(x, Layout::kNhwc)};
+  if (qzero_[x] != 0 || zy != 0) {
+    // Zero points (the integer kernel takes none): the table form, code q
+    // standing for its value s_in * (q - zx), the output's zy in the attributes.
+    std::vector<float> v(256);
+    for (int q = -128; q < 128; ++q) v[q + 128] = static_cast<float>(a.in_scale) * static_cast<float>(q - qzero_[x]);
+    ins.push_back(dst_.add_constant(node.name + "::values", {256}, std::move(v)));
+    a.out_zero_point = zy;
+  }
+  add_int8_node(a.op(), node.name, sources_of(node), ins, a.to_attrs(), y, scale(y));
   return true;
 }
 

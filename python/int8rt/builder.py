@@ -444,8 +444,9 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                              fresh=lambda: rewrites.replay(_core.Builder(network, **args)),
                              unsigned=config.unsigned_activations,
                              unsigned_trial=unsigned_trial if config.unsigned_activations is None else None,
+                             # args: with unsigned activations where auto kept them (decided first)
                              equalize=None if config.equalize is not None else lambda skip: rewrites.equalized_copy(
-                                 lambda: _core.Builder(network, **_builder_args(config)), skip),
+                                 lambda: _core.Builder(network, **args), skip),
                              equalized=bool(rewrites.rescaled))
         result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
         run.before_build(result)

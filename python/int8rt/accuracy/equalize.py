@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
-__all__ = ["Pair", "RESCALED_KEY", "equalize_network", "find_pairs"]
+__all__ = ["Pair", "RESCALED_KEY", "equalization_factors", "equalize_network", "find_pairs"]
 
 logger = logging.getLogger("int8rt")
 
@@ -133,11 +133,28 @@ def equalize_network(builder: Any, rounds: int = ROUNDS, skip: set[str] = frozen
     output of each pair's first conv), the factors it was divided by, one
     per channel (axis 1): what ``int8rt compare`` needs to set the original
     network's values beside the engine's."""
-    network = builder.optimized_network()
+    factors, updates = _equalize(builder.optimized_network(), rounds, skip)
+    if updates:
+        builder.set_node_constants(updates())
+    return factors
+
+
+def equalization_factors(network: Any, rounds: int = ROUNDS, skip: set[str] = frozenset()) -> dict[str, list[float]]:
+    """What :func:`equalize_network` would return for ``network``, which
+    is left as it is (the weights depend on nothing else, so the factors
+    are known before calibration: rescaled.py)."""
+    return _equalize(network, rounds, skip)[0]
+
+
+def _equalize(network: Any, rounds: int, skip: set[str]
+              ) -> tuple[dict[str, list[float]], Optional[Callable[[], list]]]:
+    """The factors per rescaled tensor, and the function that lists the
+    constant updates (node, input, values) making the equalized network
+    (None: no pair)."""
     nodes, tensors = network.nodes(), network.tensors()
     pairs = find_pairs(network, skip)
     if not pairs:
-        return {}
+        return {}, None
     weights: dict[int, np.ndarray] = {}
     biases: dict[int, np.ndarray] = {}
     for p in pairs:
@@ -175,8 +192,9 @@ def equalize_network(builder: Any, rounds: int = ROUNDS, skip: set[str] = frozen
             for j in p.second:
                 weights[j] = _scale_inputs(weights[j], int(nodes[j]["attrs"].get("group", 1)), s)
     touched = {i for p in valid for i in [p.first, *p.second]}
-    updates = [(nodes[i]["name"], 1, w.ravel().tolist()) for i, w in weights.items() if i in touched]
-    updates += [(nodes[i]["name"], 2, b.ravel().tolist()) for i, b in biases.items() if i in touched]
-    builder.set_node_constants(updates)
-    logger.info("cross-layer equalization: %d conv pairs", len(valid))
-    return {tensors[nodes[i]["outputs"][0]]["name"]: s.tolist() for i, s in total.items()}
+
+    def updates() -> list:
+        logger.info("cross-layer equalization: %d conv pairs", len(valid))
+        return ([(nodes[i]["name"], 1, w.ravel().tolist()) for i, w in weights.items() if i in touched]
+                + [(nodes[i]["name"], 2, b.ravel().tolist()) for i, b in biases.items() if i in touched])
+    return {tensors[nodes[i]["outputs"][0]]["name"]: s.tolist() for i, s in total.items()}, updates

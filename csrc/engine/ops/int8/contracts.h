@@ -179,7 +179,10 @@ struct QAttentionAttrs {
 // int8rt.QAveragePool (window, count_include_pad, scales) and
 // int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC, optional table f32
 // [256]: x stands for table[x + 128], in_scale is x's]. from_attrs:
-// positive scales for the averaging pools.
+// positive scales for the averaging pools. out_zero_point (int8 range,
+// absent: 0; unsigned activations, a pre-quantized model's): the global
+// pool's output zero point, taken by its table form only (the layer refuses
+// it without a table).
 struct QPoolAttrs : InOutScales {
   static constexpr const char kMaxOp[] = "int8rt.QMaxPool";
   static constexpr const char kAverageOp[] = "int8rt.QAveragePool";
@@ -188,6 +191,7 @@ struct QPoolAttrs : InOutScales {
   Kind kind = Kind::kMax;
   Window2dAttrs window;
   bool count_include_pad = false;
+  int64_t out_zero_point = 0;
   const char* op() const;
   Attributes to_attrs() const;
   static QPoolAttrs from_attrs(const Node& node);  // kind from node.op

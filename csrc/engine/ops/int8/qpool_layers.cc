@@ -5,7 +5,12 @@
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA). QGlobalAveragePool may
 // take a second input, a float [256] table: x then stands for table[x + 128]
 // and the mean is formed in float as GlobalAveragePool forms it
-// (ref::global_avgpool_table_s8).
+// (ref::global_avgpool_table_s8); an output zero point z (out_zero_point)
+// is quantize_value's, round(mean / s_out + z): the layer averages
+// table[x + 128] + z * s_out instead (its own copy of the table), so
+// round(mean / s_out) is that, up to the float rounding of the sum.
+#include <array>
+
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qpool_params.h"
@@ -28,6 +33,9 @@ class QPoolLayer : public Layer {
                                                  : nullptr) {
     p_ = qpool_params(net, node);
     table_ = kind == PoolKind::kGlobalAverage && node.inputs.size() > 1 && node.inputs[1] >= 0;
+    if (p_.z_out != 0 && !table_) {
+      throw InvalidArgument("node '" + name_ + "': an output zero point needs the table form (a float [256] input)");
+    }
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -51,8 +59,14 @@ class QPoolLayer : public Layer {
       case PoolKind::kAverage: avg_->avgpool(shape, batch, x, p_.s_in, p_.s_out, y); break;
       case PoolKind::kGlobalAverage:
         if (table_) {
-          global_->global_avgpool_table(batch, static_cast<int64_t>(shape.H) * shape.W, shape.C, x,
-                                        in[1]->data<float>(), p_.s_out, y);
+          const float* table = in[1]->data<float>();
+          std::array<float, 256> shifted;
+          if (p_.z_out != 0) {
+            for (size_t i = 0; i < shifted.size(); ++i) shifted[i] = table[i] + static_cast<float>(p_.z_out) * p_.s_out;
+            table = shifted.data();
+          }
+          global_->global_avgpool_table(batch, static_cast<int64_t>(shape.H) * shape.W, shape.C, x, table, p_.s_out,
+                                        y);
           break;
         }
         global_->global_avgpool(batch, static_cast<int64_t>(shape.H) * shape.W, shape.C, x, p_.s_in, p_.s_out, y);
