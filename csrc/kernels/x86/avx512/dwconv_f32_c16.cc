@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "kernels/abi/dwconv_f32.h"
+#include "kernels/x86/avx512/transpose16_regs.h"
 
 namespace int8rt {
 namespace kernels {
@@ -86,35 +87,6 @@ void pixel_tail(const Blocked& b, const float* xb, int64_t q0, int64_t oy, int64
   }
 }
 
-// r[i] (row i, 16 values) -> t[a] (column a): unpacklo/hi_ps over pairs of
-// rows, shuffle_ps over quads, two rounds of shuffle_f32x4 (the network of
-// transpose_16x16.cc, without its partial-block branches).
-inline void transpose16(const __m512* r, __m512* t) {
-  __m512 u[16], q[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 16; i += 2) {
-    u[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    u[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-#pragma GCC unroll 4
-  for (int g = 0; g < 16; g += 4) {
-    q[g] = _mm512_shuffle_ps(u[g], u[g + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    q[g + 1] = _mm512_shuffle_ps(u[g], u[g + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    q[g + 2] = _mm512_shuffle_ps(u[g + 1], u[g + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    q[g + 3] = _mm512_shuffle_ps(u[g + 1], u[g + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-#pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    const __m512 v0 = _mm512_shuffle_f32x4(q[c], q[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512 v1 = _mm512_shuffle_f32x4(q[c], q[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
-    const __m512 w0 = _mm512_shuffle_f32x4(q[8 + c], q[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512 w1 = _mm512_shuffle_f32x4(q[8 + c], q[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
-    t[c] = _mm512_shuffle_f32x4(v0, w0, _MM_SHUFFLE(2, 0, 2, 0));
-    t[4 + c] = _mm512_shuffle_f32x4(v0, w0, _MM_SHUFFLE(3, 1, 3, 1));
-    t[8 + c] = _mm512_shuffle_f32x4(v1, w1, _MM_SHUFFLE(2, 0, 2, 0));
-    t[12 + c] = _mm512_shuffle_f32x4(v1, w1, _MM_SHUFFLE(3, 1, 3, 1));
-  }
-}
 
 // Image row iy of the 16 planes at x (ld apart) -> d[ix][16], ix < W.
 // (Prefetching the rows two ahead measured slower in MobileNetV2.)
@@ -124,7 +96,7 @@ void row_in(const float* x, int64_t ld, int64_t W, float* d) {
   for (; ix + 16 <= W; ix += 16) {
 #pragma GCC unroll 16
     for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(x + i * ld + ix);
-    transpose16(r, t);
+    transpose16_regs(r, t);
 #pragma GCC unroll 16
     for (int a = 0; a < 16; ++a) _mm512_store_ps(d + (ix + a) * 16, t[a]);
   }
@@ -133,7 +105,7 @@ void row_in(const float* x, int64_t ld, int64_t W, float* d) {
   const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) r[i] = _mm512_maskz_loadu_ps(m, x + i * ld + ix);
-  transpose16(r, t);
+  transpose16_regs(r, t);
   for (int64_t a = 0; a < n; ++a) _mm512_store_ps(d + (ix + a) * 16, t[a]);
 }
 
@@ -151,7 +123,7 @@ void rows_out(const float* o, int64_t px, float* y, int64_t P, const float* res,
     } else {
       for (int a = 0; a < 16; ++a) r[a] = a < n ? _mm512_load_ps(o + (i + a) * 16) : _mm512_setzero_ps();
     }
-    transpose16(r, t);
+    transpose16_regs(r, t);
 #pragma GCC unroll 16
     for (int l = 0; l < 16; ++l) {
       __m512 v = t[l];

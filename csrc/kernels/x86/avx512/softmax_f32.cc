@@ -18,6 +18,7 @@
 #include <immintrin.h>
 
 #include "kernels/abi/softmax_f32.h"
+#include "kernels/x86/avx512/exp16.h"
 
 namespace int8rt {
 namespace kernels {
@@ -28,23 +29,12 @@ namespace {
 // exp_fma_f32(t), constants and steps as in math_f32.h.
 inline __m512 exp16(__m512 t) {
   const __m512 kHi = _mm512_set1_ps(88.7228393f), kLo = _mm512_set1_ps(-87.3365479f);
-  const __m512 shifter = _mm512_set1_ps(12582912.0f);
   const __mmask16 above_lo = _mm512_cmp_ps_mask(t, kLo, _CMP_GT_OQ);  // false for NaN
   const __mmask16 below_hi = _mm512_cmp_ps_mask(t, kHi, _CMP_LT_OQ);  // false for NaN
   const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
   __m512 v = _mm512_maskz_mov_ps(above_lo, t);  // x > kLo ? x : 0
   v = _mm512_min_ps(v, kHi);                     // v < kHi ? v : kHi (v is not NaN)
-  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(v, _mm512_set1_ps(1.44269504088896341f), shifter), shifter);
-  __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), v);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  __m512 e = _mm512_maskz_mov_ps(above_lo, _mm512_scalef_ps(p, n));     // x > kLo ? y : 0
+  __m512 e = _mm512_maskz_mov_ps(above_lo, exp_core16(v));             // x > kLo ? y : 0
   e = _mm512_mask_mov_ps(_mm512_set1_ps(__builtin_inff()), below_hi, e);  // x < kHi ? y : inf
   return _mm512_mask_mov_ps(e, nan, t);                                 // x == x ? y : x
 }

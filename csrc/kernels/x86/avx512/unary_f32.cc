@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include "kernels/abi/unary_f32.h"
+#include "kernels/x86/avx512/exp16.h"
 
 namespace int8rt {
 namespace kernels {
@@ -49,18 +50,7 @@ inline __m512 erf16(__m512 z) {
   q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.00036322459345683455f));
   // exp_f32(v), v = -(b * b): Cody-Waite reduction and Cephes' polynomial
   const __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), b), b);
-  const __m512 shifter = _mm512_set1_ps(12582912.0f);  // n = round(v / ln2), the 1.5 * 2^23 trick
-  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(v, _mm512_set1_ps(1.44269504088896341f), shifter), shifter);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 e = _mm512_set1_ps(1.9875691500e-4f);
-  e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.3981999507e-3f));
-  e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(8.3334519073e-3f));
-  e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(4.1665795894e-2f));
-  e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(1.6666665459e-1f));
-  e = _mm512_fmadd_ps(e, r, _mm512_set1_ps(5.0000001201e-1f));
-  e = _mm512_add_ps(_mm512_fmadd_ps(e, _mm512_mul_ps(r, r), r), one);
-  e = _mm512_scalef_ps(e, n);
+  const __m512 e = exp_core16(v);
   const __m512 big = _mm512_fnmadd_ps(e, q, one);
   __m512 res = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, one, _CMP_LT_OQ), big, small);
   res = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(3.95f), _CMP_GE_OQ), res, one);
