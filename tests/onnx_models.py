@@ -157,3 +157,35 @@ def block_net(opset: int = 13) -> onnx.ModelProto:
         nodes.append(helper.make_node("LayerNormalization", ["y", "ln_g", "ln_b"], ["ln"], name="ln", axis=-1))
         outputs.append(fvi("ln", ["N", 6, 1, 4]))
     return model(nodes, [fvi("x", ["N", 4, 9, 9])], outputs, inits, opset)
+
+
+def resnet_block(rng: np.random.Generator, relu_after_pointwise: bool) -> onnx.ModelProto:
+    """Conv+Relu (padded), Conv + residual Add + Relu, MaxPool, 1x1 Conv
+    (+ Relu when asked), GlobalAveragePool, Flatten, Gemm on [n, 3, 12, 12]:
+    the shapes of a ResNet block with padded convs (zero-point padding).
+    He-normal weights and small biases drawn from `rng` in a fixed order."""
+    def w(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(np.float32)
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("w1", w(8, 3, 3, 3)), ("b1", rng.standard_normal(8).astype(np.float32) * 0.1),
+        ("w2", w(8, 8, 3, 3)), ("b2", rng.standard_normal(8).astype(np.float32) * 0.1),
+        ("w3", w(16, 8, 1, 1)), ("b3", rng.standard_normal(16).astype(np.float32) * 0.1),
+        ("wf", w(10, 16)), ("bf", rng.standard_normal(10).astype(np.float32) * 0.1)]]
+    pointwise = [helper.make_node("Conv", ["p", "w3", "b3"], ["c3"])]
+    if relu_after_pointwise:
+        pointwise.append(helper.make_node("Relu", ["c3"], ["r3"]))
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c2", "r1"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r2"]),
+        helper.make_node("MaxPool", ["r2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        *pointwise,
+        helper.make_node("GlobalAveragePool", [pointwise[-1].output[0]], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1),
+    ]
+    graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 12, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 10])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -21,36 +21,16 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 import int8rt
+from onnx_models import resnet_block
 
 RNG = np.random.default_rng(11)
 F32 = np.float32
 
 
 def _float_model() -> onnx.ModelProto:
-    """Conv+Relu, Conv, residual Add+Relu, MaxPool, 1x1 Conv, GlobalAveragePool, Flatten, Gemm:
-    the shapes of a ResNet block, with padded convs (the zero-point padding)."""
-    def w(*shape: int) -> np.ndarray:
-        return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
-    inits = [numpy_helper.from_array(a, n) for n, a in [
-        ("w1", w(8, 3, 3, 3)), ("b1", RNG.standard_normal(8).astype(F32) * 0.1),
-        ("w2", w(8, 8, 3, 3)), ("b2", RNG.standard_normal(8).astype(F32) * 0.1),
-        ("w3", w(16, 8, 1, 1)), ("b3", RNG.standard_normal(16).astype(F32) * 0.1),
-        ("wf", w(10, 16)), ("bf", RNG.standard_normal(10).astype(F32) * 0.1)]]
-    nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
-        helper.make_node("Add", ["c2", "r1"], ["a"]),
-        helper.make_node("Relu", ["a"], ["r2"]),
-        helper.make_node("MaxPool", ["r2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Conv", ["p", "w3", "b3"], ["c3"]),
-        helper.make_node("GlobalAveragePool", ["c3"], ["g"]),
-        helper.make_node("Flatten", ["g"], ["f"]),
-        helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1),
-    ]
-    graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 12, 12])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 10])], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    """The shapes of a ResNet block, with padded convs (the zero-point
+    padding); fresh weights from RNG on each call."""
+    return resnet_block(RNG, relu_after_pointwise=False)
 
 
 class _Reader(CalibrationDataReader):

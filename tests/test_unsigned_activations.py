@@ -16,6 +16,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import int8rt
+from onnx_models import resnet_block
 from int8rt import _core
 
 RNG = np.random.default_rng(5)
@@ -28,29 +29,7 @@ def _model() -> bytes:
     Gemm: r1, r2 and p are read by layers with zero points (r2 through the
     max pool), r3 by the global pool (its float-table form), and the pool's
     output g, non-negative too, by the Gemm through the Flatten."""
-    def w(*shape: int) -> np.ndarray:
-        return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
-    inits = [numpy_helper.from_array(a, n) for n, a in [
-        ("w1", w(8, 3, 3, 3)), ("b1", RNG.standard_normal(8).astype(F32) * 0.1),
-        ("w2", w(8, 8, 3, 3)), ("b2", RNG.standard_normal(8).astype(F32) * 0.1),
-        ("w3", w(16, 8, 1, 1)), ("b3", RNG.standard_normal(16).astype(F32) * 0.1),
-        ("wf", w(10, 16)), ("bf", RNG.standard_normal(10).astype(F32) * 0.1)]]
-    nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1]),
-        helper.make_node("Add", ["c2", "r1"], ["a"]),
-        helper.make_node("Relu", ["a"], ["r2"]),
-        helper.make_node("MaxPool", ["r2"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Conv", ["p", "w3", "b3"], ["c3"]),
-        helper.make_node("Relu", ["c3"], ["r3"]),
-        helper.make_node("GlobalAveragePool", ["r3"], ["g"]),
-        helper.make_node("Flatten", ["g"], ["f"]),
-        helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1),
-    ]
-    graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 12, 12])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 10])], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    return resnet_block(RNG, relu_after_pointwise=True).SerializeToString()
 
 
 MODEL = _model()
