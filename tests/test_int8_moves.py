@@ -197,12 +197,15 @@ def test_pad_with_axes_input_maps_them() -> None:
 
 
 def test_concat_at_different_scales_requantizes_once() -> None:
-    chain = [node("Concat", ["c", "c2"], ["y"], name="cat", axis=-2)]
-    m = conv_model(chain, [], ["y", "c2"], second_conv=True)
+    # y is read by a pool too: a Concat making only a network output stays float
+    # (test_concat_making_only_a_network_output_stays_float)
+    chain = [node("Concat", ["c", "c2"], ["y"], name="cat", axis=-2),
+             node("MaxPool", ["y"], ["yp"], name="pool", kernel_shape=[1, 1])]
+    m = conv_model(chain, [], ["y", "c2", "yp"], second_conv=True)
     s_y = 0.05
-    engine = build_int8(m, scales_for(m, y=s_y))
+    engine = build_int8(m, scales_for(m, y=s_y, yp=s_y))
     assert "int8rt.QConcat" in [layer["op"] for layer in engine.layers()]
-    assert ("int8rt.Dequantize", "y") in converts(engine) and len(converts(engine)) == 4
+    assert ("int8rt.Dequantize", "y") in converts(engine) and len(converts(engine)) == 5, converts(engine)
     got = engine.run({"x": X})
     want = quantized(np.concatenate([got["c"], got["c2"]], axis=-2), s_y).astype(np.int32)
     diff = np.abs(quantized(got["y"], s_y).astype(np.int32) - want)
@@ -386,3 +389,53 @@ def test_float_input_quantized_before_a_move_to_int8_readers() -> None:
     assert "Transpose" in [layer["op"] for layer in kept.layers()]
     feeds = {"x": rng.standard_normal((3, 4, d)).astype(F32)}
     assert np.array_equal(fused.run(feeds)["y"], kept.run(feeds)["y"])
+
+
+def test_float_input_read_by_two_selecting_moves_keeps_its_own_range() -> None:
+    """An LSTM state [h; c] read by two Gathers (Silero VAD's decoder): h is
+    bounded by tanh, c is not. Quantized before the first Gather at that
+    Gather's (h's) scale, the one int8 state would clip c for the second;
+    with two readers it is quantized at its own scale, so c's int8 values are
+    those of c quantized at its scale (== the engine keeping both Gathers
+    float) and h stays within one of the state's steps."""
+    rng = np.random.default_rng(3)
+    d = 8
+    nodes = [node("Gather", ["s", "i0"], ["h"], name="g0", axis=0),
+             node("Gather", ["s", "i1"], ["c"], name="g1", axis=0),
+             node("MatMul", ["h", "wh"], ["yh"], name="mh"),
+             node("MatMul", ["c", "wc"], ["yc"], name="mc")]
+    inits = [i64("i0", 0), i64("i1", 1), init("wh", rng.standard_normal((d, 5)).astype(F32)),
+             init("wc", rng.standard_normal((d, 5)).astype(F32))]
+    m = with_output_shapes(model(nodes, [fvi("s", [2, 3, d])], [fvi("yh", None), fvi("yc", None)], inits))
+    s = np.concatenate([np.tanh(rng.standard_normal((1, 3, d))), 4 * rng.standard_normal((1, 3, d))]).astype(F32)
+    s_state, s_h = float(np.abs(s).max()) / 127, float(np.abs(s[0]).max()) / 127
+    scales = {"s": s_state, "h": s_h, "c": s_state, "yh": 0.05, "yc": 0.2}
+    moved = build_int8(m, scales)
+    kept = build_int8(m, scales, fp32_layers=["g0", "g1"])
+    assert [layer["op"] for layer in moved.layers()].count("int8rt.QGather") == 2
+    got, want = moved.run({"s": s}), kept.run({"s": s})
+    assert np.array_equal(got["yc"], want["yc"])
+    ref = s[0].astype(np.float64) @ np.asarray(onnx.numpy_helper.to_array(inits[2]), np.float64)
+    # h at the state's step: each of its d terms is off by at most half a step
+    bound = 0.5 * s_state * np.abs(onnx.numpy_helper.to_array(inits[2])).sum(axis=0) + 0.05
+    assert np.all(np.abs(got["yh"] - ref) <= bound), np.abs(got["yh"] - ref).max()
+
+
+def test_concat_making_only_a_network_output_stays_float() -> None:
+    """An LSTM's float h and c unsqueezed and concatenated into the state the
+    network returns (Silero VAD's stateN, fed back at the next step): the
+    values leave as float32, so quantizing them to int8 moves and a Concat
+    that requantizes h onto c's scale would only add error, step after step.
+    The int8 engine returns the float concatenation exactly; a Concat read by
+    another layer still runs in int8."""
+    rng = np.random.default_rng(4)
+    d = 8
+    nodes = [node("Unsqueeze", ["h", "ax"], ["hu"], name="uh"),
+             node("Unsqueeze", ["c", "ax"], ["cu"], name="uc"),
+             node("Concat", ["hu", "cu"], ["state"], name="cat", axis=0)]
+    m = with_output_shapes(model(nodes, [fvi("h", [3, d]), fvi("c", [3, d])], [fvi("state", None)], [i64("ax", [0])]))
+    feeds = {"h": np.tanh(rng.standard_normal((3, d))).astype(F32), "c": (4 * rng.standard_normal((3, d))).astype(F32)}
+    scales = {"h": 1 / 127, "c": 12 / 127, "hu": 1 / 127, "cu": 12 / 127, "state": 12 / 127}
+    engine = build_int8(m, scales)
+    assert not [layer["op"] for layer in engine.layers() if layer["op"].startswith("int8rt.")], engine.layers()
+    assert np.array_equal(engine.run(feeds)["state"], np.stack([feeds["h"], feeds["c"]]))

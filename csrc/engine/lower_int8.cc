@@ -239,6 +239,11 @@ bool Lowerer::try_int8(int n, const Node& node) {
 
 bool Lowerer::reads_int8(const Node& node, int t) const {
   if (opt_.fp32_layers.count(node.name)) return false;
+  if (node.op == "Concat" && only_network_output(node)) return false;  // lower_concat says why
+  // A recurrent layer reads only X as int8 (lower_rnn); its initial states stay float.
+  if ((node.op == "LSTM" || node.op == "GRU" || node.op == "RNN") && (node.inputs.empty() || node.inputs[0] != t)) {
+    return false;
+  }
   auto it = lowerings().find(node.op);
   if (it != lowerings().end() && it->second.reads_int8) return true;
   int scaled = -1;
@@ -247,6 +252,11 @@ bool Lowerer::reads_int8(const Node& node, int t) const {
   if (!opt_.int8_gates) return false;  // a gate reads the chain's values (lower_lut) only with int8_gates
   const int i = channel_mul_operand(node);
   return i >= 0 && node.inputs[i] == t;
+}
+
+bool Lowerer::only_network_output(const Node& node) const {
+  return node.outputs.size() == 1 && node.outputs[0] >= 0 && index_.is_output(node.outputs[0]) &&
+         index_.readers(node.outputs[0]).empty();
 }
 
 bool Lowerer::moves_to_int8_readers(const Node& node) const {

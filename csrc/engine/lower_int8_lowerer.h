@@ -159,6 +159,8 @@ class Lowerer {
   // A data-movement node reads int8 when everything it feeds does: its
   // outputs are no network outputs and all their readers read int8.
   bool moves_to_int8_readers(const Node& node) const;
+  // Whether `node`'s one output is a network output that no node reads.
+  bool only_network_output(const Node& node) const;
 
   // Quantizes a float input of a data-movement node whose readers all take
   // int8, so the node can move int8 bytes (lower_int8_move_nodes.cc).

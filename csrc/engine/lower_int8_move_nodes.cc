@@ -30,6 +30,10 @@ namespace engine {
 // same int8 values (a move only places them). The Quantize converts as many
 // values either way. Rank 4 keeps the float move (its int8 layouts are the
 // convs' business); so does a move with several outputs (Split).
+// Where the input has other readers, they get this int8 tensor too, and a
+// move that selects (Gather, Slice) may have a narrower range than its input
+// (an LSTM state [h; c] whose h is bounded by tanh): then the input's own
+// scale, which covers every reader's values.
 bool Lowerer::quantize_before_move(const Node& node) {
   const int x = node.inputs.empty() ? -1 : node.inputs[0];
   if (x < 0 || node.outputs.size() != 1 || src_.tensor(x).is_constant ||
@@ -38,7 +42,9 @@ bool Lowerer::quantize_before_move(const Node& node) {
       zero_point_of(x) != zero_point_of(node.outputs[0]) || !moves_to_int8_readers(node)) {
     return false;
   }
-  get_int8(x, Layout::kLogical, scale(node.outputs[0]));
+  const bool sole_reader = index_.readers(x).size() == 1 && !index_.is_output(x);
+  if (!sole_reader && !has_scale(x)) return false;
+  get_int8(x, Layout::kLogical, sole_reader ? scale(node.outputs[0]) : scale(x));
   note("'" + src_.tensor(x).name + "' is quantized before " + node.op + " '" + node.name +
        "', which then moves int8 bytes");
   return true;

@@ -170,6 +170,10 @@ bool Lowerer::lower_concat(int, const Node& node) {
     one_scale = one_scale && qscale_[id] == qscale_[node.inputs[0]] && qzero_[id] == qzero_[node.inputs[0]];
   }
   if (!one_scale && !has_scale(y)) return decline(node, "no calibration scale for its output");
+  if (!one_scale && only_network_output(node)) {  // (reads_int8 keeps float inputs float for it)
+    return decline(node, "its output is a network output only and its inputs' scales differ: requantizing "
+                         "them to one scale would only add error to values that leave as float32");
+  }
   for (int id : node.inputs) ins.push_back(int8_in(id, layout));
   const float out_scale = one_scale ? qscale_[node.inputs[0]] : scale(y);
   a.out_scale = out_scale;

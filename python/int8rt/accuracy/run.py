@@ -89,6 +89,7 @@ class CalibrationRun:
         self._t0 = time.perf_counter()
         self._seconds: dict[str, float] = {}
         self._session: Any = None
+        self._batch_size = 1  # get_batch_size(), asked when the calibration loop starts (wrap)
         self._corrected = 0
         self._deltas: dict[str, list[float]] = {}
         self._fit: Any = None  # the auto choice's collector, when every sample calibrates the session's
@@ -124,7 +125,7 @@ class CalibrationRun:
         (get_batch_size() may be 1 under TensorRT's explicit-batch
         convention), at most MEASURE_CHUNK where the batch dimension is free:
         these runs keep every activation of the chunk as an output."""
-        rows = max(1, self.router.first_rows or int(self._calibrator.get_batch_size()))
+        rows = max(1, self.router.first_rows or self._batch_size)
         return min(rows, MEASURE_CHUNK) if self.router.splittable else rows
 
     def wrap(self, feed: Callable[[dict[str, np.ndarray]], None], session: Any,
@@ -142,6 +143,9 @@ class CalibrationRun:
         from ..calib import Collector
 
         self._session = session
+        # asked now, as TensorRT asks it, before get_batch: a calibrator serving
+        # recorded batches may not know it once they are spent
+        self._batch_size = int(self._calibrator.get_batch_size())
         fit_feed = None
         if self.router.calibrate_held and observe is not None and session.collector is not None:
             c = session.collector

@@ -295,7 +295,11 @@ class _BatchChecker:
         if arr.dtype != dtype:
             raise _core.InvalidArgumentError(
                 f"{where}: dtype {arr.dtype}, but the first batch had dtype {dtype}")
-        if self.batch_size > 1 and arr.ndim >= 1 and arr.shape[0] != self.batch_size:
+        # The batch is axis 0 unless the model fixes that axis: then the model's
+        # shape is checked below instead (an LSTM state [directions, batch, hidden]
+        # has its batch on axis 1).
+        axis0_fixed = bool(self.shapes.get(name)) and self.shapes[name][0] >= 0
+        if self.batch_size > 1 and arr.ndim >= 1 and arr.shape[0] != self.batch_size and not axis0_fixed:
             # Only the final batch may be short (the remainder of the data set).
             short_last = index > 1 and 0 < arr.shape[0] < self.batch_size and self.short_batch in (None, index)
             if not short_last:
