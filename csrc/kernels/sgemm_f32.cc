@@ -10,11 +10,12 @@
 // a quarter of the bytes per FMA) streams from L2; sizes per microkernel.
 // A row-major op(A) is not packed: the microkernel broadcasts it in place
 // (SgemmTile::a_rows), as MLAS does; a constant B comes packed once
-// (PackedB), its next panel prefetched while the current one runs.
+// (PackedB), its next panel prefetched while the current one runs. A fused
+// residual is prefetched one register tile ahead; with A read in place the
+// rows of a task are shared out evenly between its register tiles.
 #include "kernels/sgemm_f32.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -212,10 +213,8 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
   // tile's time for a twelfth of its work); packed panels are mr rows each.
   // Which tile computes a row never changes its arithmetic.
   const int64_t tiles = (mc + uk.mr - 1) / uk.mr;
-  const char* tmp_ab = std::getenv("FP32CNN2_AB");  // TEMP
-  const bool tmp_no_bal = tmp_ab && std::strchr(tmp_ab, 'b'), tmp_no_pf = tmp_ab && std::strchr(tmp_ab, 'p');
   auto tile_rows = [&](int64_t ti) -> int64_t {
-    if (!a_in_place || tmp_no_bal) return std::min<int64_t>(uk.mr, mc - ti * uk.mr);
+    if (!a_in_place) return std::min<int64_t>(uk.mr, mc - ti * uk.mr);
     return mc / tiles + (ti < mc % tiles ? 1 : 0);
   };
   for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
@@ -288,7 +287,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
           t.residual = last && ep->residual ? ep->residual + (i0 + ip) * ep->ldr + j0 + jp : nullptr;
           t.clip = ep->clip && last;
         }
-        if (t.residual && !tmp_no_pf) {  // the next tile's residual, down this panel or atop the next one
+        if (t.residual) {  // the next tile's residual, down this panel or atop the next one
           if (ti + 1 < tiles) {
             prefetch_rows(t.residual + t.rows * ep->ldr, ep->ldr, tile_rows(ti + 1), t.cols);
           } else if (jp + uk.nr < nc) {
