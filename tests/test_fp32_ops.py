@@ -218,8 +218,12 @@ def test_conv_paths_and_fused_residual(path: str, isa: str) -> None:
                                   [False, True, True, False])[0]
             np.testing.assert_array_equal(fused.view(np.uint32), ref.astype(np.float32).view(np.uint32),
                                           err_msg=f"{path} {isa} residual + {act}")
-        clipped = run_single_op("Conv", [x, wt, b], {**attrs, "int8rt_activation": "Relu"}, [False, True, True])[0]
-        np.testing.assert_array_equal(clipped, np.maximum(z, 0), err_msg=f"{path} {isa} Relu")
+        for act, extra, ref in [("Relu", {}, np.maximum(z, 0)),
+                                ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 1.0}, np.clip(z, -0.5, 1.0))]:
+            clipped = run_single_op("Conv", [x, wt, b], {**attrs, "int8rt_activation": act, **extra},
+                                    [False, True, True])[0]
+            np.testing.assert_array_equal(clipped.view(np.uint32), ref.astype(np.float32).view(np.uint32),
+                                          err_msg=f"{path} {isa} {act}")
     finally:
         int8rt.set_max_isa(None)
 

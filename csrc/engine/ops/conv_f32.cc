@@ -400,7 +400,9 @@ class ConvLayer : public Layer {
   // packed once on first use), the bias a column bias of the first K slice,
   // into the thread's scratch [P][256], 256 output channels at a time, each
   // chunk then transposed into y and the residual `res` (or nullptr) and the
-  // activation applied to it while it is in cache. Every output gets the same FMAs
+  // activation applied to it while it is in cache (without a residual, Relu /
+  // Clip are the tile epilogue's, before the transpose: a pass over the
+  // chunk saved). Every output gets the same FMAs
   // in the same k order as on the im2col path (the product's operands
   // swapped), so the same bits, and the same residual add and activation
   // as epilogue() (a separate pass over y and res, measured slower on
@@ -428,6 +430,11 @@ class ConvLayer : public Layer {
         const int64_t m0 = static_cast<int64_t>(chunk) * kTransposedCols, mc = std::min(kTransposedCols, g.M - m0);
         kernels::SgemmEpilogue ep;
         ep.col_bias = bias ? bias + m0 : nullptr;
+        if (!res) {  // Relu / Clip commute with the transpose: applied in the tile epilogue
+          ep.clip = fused_.clip;
+          ep.lo = fused_.lo;
+          ep.hi = fused_.hi;
+        }
         GemmOperand b;
         b.packed_b = &wt_[chunk];
         sgemm(*uk_, P, mc, K, a, b, scratch.data(), mc, false, true, &ep);
@@ -435,14 +442,30 @@ class ConvLayer : public Layer {
         transpose_->tile(mc, P, reinterpret_cast<const uint32_t*>(scratch.data()), mc,
                          reinterpret_cast<uint32_t*>(yc), P);
         if (res) {
-          const float* r = res + (n * g.M + m0) * P;
-          for (int64_t i = 0; i < mc * P; ++i) yc[i] = yc[i] + r[i];
+          add_residual(res + (n * g.M + m0) * P, yc, mc * P);
+        } else if (!fused_.clip) {
+          act_.apply(yc, mc * P);
         }
-        act_.apply(yc, mc * P);
       }
     }
   }
 
+
+  // y = act(y + r) over n values, in one pass when the activation is Relu
+  // / Clip (the SGEMM epilogue's formulas, so the same bits), else the add
+  // and then act_.apply.
+  void add_residual(const float* r, float* y, int64_t n) const {
+    if (!fused_.clip) {
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] + r[i];
+      act_.apply(y, n);
+      return;
+    }
+    const float lo = fused_.lo, hi = fused_.hi;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = y[i] + r[i], c = v > lo ? v : lo;
+      y[i] = c < hi ? c : hi;
+    }
+  }
 
   // The residual `r` (or nullptr) and then the activation on the output.
   void epilogue(const float* r, float* y, const Geom& g) const {
