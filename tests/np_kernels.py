@@ -88,19 +88,22 @@ def maxpool_nhwc(x: np.ndarray, kernel, stride, pads) -> np.ndarray:
     return y
 
 
-def avg_requant(total: np.ndarray, count: int, s_in: float, s_out: float) -> np.ndarray:
+def avg_requant(total: np.ndarray, count: int, s_in: float, s_out: float, z_out: int = 0) -> np.ndarray:
     m = F32(s_in) / (F32(s_out) * F32(count))
-    return np.rint(clamp(total.astype(F32) * m, -128, 127)).astype(np.int8)
+    return np.rint(clamp(total.astype(F32) * m + F32(z_out), -128, 127)).astype(np.int8)
 
 
 def avgpool_s8(x: np.ndarray, kernel, stride, pads, count_include_pad: bool, s_in: float,
-               s_out: float) -> np.ndarray:
+               s_out: float, z_in: int = 0, z_out: int = 0) -> np.ndarray:
+    """Each window's sum of (x - z_in) over the positions inside the input
+    (padding stands for the value 0), averaged over count, requantized to
+    s_out and shifted by z_out."""
     n, h, w, c = x.shape
     y = np.empty((n, *pool_out_shape(h, w, kernel, stride, pads), c), np.int8)
     for oh, ow, r0, r1, s0, s1 in pool_windows(h, w, kernel, stride, pads):
-        total = x[:, r0:r1, s0:s1, :].astype(np.int64).sum(axis=(1, 2))
+        total = (x[:, r0:r1, s0:s1, :].astype(np.int64) - z_in).sum(axis=(1, 2))
         count = kernel[0] * kernel[1] if count_include_pad else (r1 - r0) * (s1 - s0)
-        y[:, oh, ow, :] = avg_requant(total, count, s_in, s_out)
+        y[:, oh, ow, :] = avg_requant(total, count, s_in, s_out, z_out)
     return y
 
 

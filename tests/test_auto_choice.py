@@ -10,6 +10,7 @@ import pytest
 
 import int8rt
 from int8rt.accuracy import metrics
+from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
 
 from accuracy_models import overfit_case
 
@@ -17,7 +18,9 @@ SINGLE = ("minmax", "mse", "percentile", "entropy2")
 
 
 def engine(model: bytes, batches: list[np.ndarray], algorithm: str, **config) -> int8rt.Engine:
-    calibrator = int8rt.make_calibrator([{"x": b} for b in batches], algorithm=algorithm)
+    # every method on histograms like auto's (its range policy and bins)
+    calibrator = int8rt.make_calibrator([{"x": b} for b in batches], algorithm=algorithm, num_bins=AUTO_NUM_BINS,
+                                        policy=AUTO_POLICY)
     return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, **config))
 
 
@@ -42,9 +45,11 @@ def test_auto_choice_is_never_worse_on_held_out_samples_than_the_best_single_met
     held = {m: error(e, case, "held") for m, e in singles.items()}
     fit = {m: error(e, case, "fit") for m, e in singles.items()}
     # The construction: the method closest to float32 on the samples the
-    # thresholds saw is far from the best on the others.
+    # thresholds saw is far from the best on the others (over twice its
+    # error: on auto's histograms, power of two with 4096 bins, mse and
+    # percentile keep the outlier's range as minmax does; entropy clips).
     best_fit = min(fit, key=fit.get)
-    assert held[best_fit] > 3 * min(held.values()), (fit, held)
+    assert held[best_fit] > 2 * min(held.values()), (fit, held)
     for check in (True, False):  # held out for its choice whether or not the build measures
         auto = engine(c.model, batches, "auto", accuracy_check=check)
         # 1% margin: auto's mse and percentile are the same methods as the

@@ -7,6 +7,7 @@ batches must be run whole, never cut or joined along axis 0."""
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
 import numpy as np
 import onnx
@@ -15,13 +16,15 @@ from onnx import TensorProto, helper, numpy_helper
 
 import int8rt
 from int8rt.accuracy import metrics
+from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
 from int8rt.quickstart import DATA_PATH, MODEL_PATH
 
 DIGITS = np.load(DATA_PATH)
 
 
-def _builds(batches: list[dict[str, np.ndarray]], model, algorithm: str, **config) -> int8rt.Engine:
-    calibrator = int8rt.make_calibrator(batches, algorithm=algorithm)
+def _builds(batches: list[dict[str, np.ndarray]], model, algorithm: str, options: Optional[dict] = None,
+            **config) -> int8rt.Engine:
+    calibrator = int8rt.make_calibrator(batches, algorithm=algorithm, **(options or {}))
     return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, **config))
 
 
@@ -97,7 +100,7 @@ def test_inputs_that_are_not_batch_first(n: int, algorithm: str) -> None:
 @pytest.mark.parametrize("method", ["mse", "minmax"])
 def test_auto_choosing_one_method_is_that_calibrator_bit_for_bit(method: str, monkeypatch) -> None:
     """Where auto's choice is one method for every tensor, its engine is that
-    calibrator's: thresholds from the histograms of every calibration sample
+    calibrator's with auto's histogram options: thresholds from the histograms of every calibration sample
     (the held-out ones too, in stream order) with the method's exact search.
     The choice is pinned to ``method`` here (which method wins on a given
     model is another test's business)."""
@@ -115,6 +118,7 @@ def test_auto_choosing_one_method_is_that_calibrator_bit_for_bit(method: str, mo
     # the corrections off (bias correction, unsigned activations, equalization): the thresholds are the subject
     auto = _builds(batches, model, "auto", accuracy_check=False, bias_correction=False, unsigned_activations=False,
                    equalize=False)
-    single = _builds(batches, model, method, accuracy_check=False)
+    single = _builds(batches, model, method, dict(num_bins=AUTO_NUM_BINS, policy=AUTO_POLICY),  # auto's histograms
+                     accuracy_check=False)
     x = DIGITS["test_x"]
     assert np.array_equal(auto.run({"input": x})["logits"], single.run({"input": x})["logits"]), method

@@ -179,6 +179,10 @@ def test_pools(isa: str, window, stride, pads, c: int) -> None:
             same(K.avgpool_s8(x, window, stride, pads, cip, s_in, s_out, impl=ak),
                  K.avgpool_s8(x, window, stride, pads, cip, s_in, s_out),
                  f"{ak} cip={cip} s={s_in, s_out} " + what)
+        for cip, (z_in, z_out) in itertools.product((False, True), ((-128, -128), (-128, 0), (0, -128), (7, 3))):
+            same(K.avgpool_s8(x, window, stride, pads, cip, 0.05, 0.013, impl=ak, z_in=z_in, z_out=z_out),
+                 K.avgpool_s8(x, window, stride, pads, cip, 0.05, 0.013, z_in=z_in, z_out=z_out),
+                 f"{ak} cip={cip} z={z_in, z_out} " + what)
 
 
 @pytest.mark.parametrize("isa", tiers_with("global_avgpool_s8"))
@@ -203,6 +207,10 @@ def test_errors_match_reference() -> None:
         with pytest.raises(InvalidArgumentError, match="scales"):
             K.global_avgpool_s8(np.zeros((1, 2, 2, 3), np.int8), -1.0, 1.0,
                                 impl=isa and kernel("global_avgpool_s8", isa))
+    for isa in tiers_with("avgpool_s8") + [None]:
+        with pytest.raises(InvalidArgumentError, match="avgpool_s8: zero points"):
+            K.avgpool_s8(np.zeros((1, 2, 2, 3), np.int8), (2, 2), z_in=-129,
+                         impl=isa and kernel("avgpool_s8", isa))
     with pytest.raises(InvalidArgumentError, match="quantize_s8: unknown kernel 'nope'"):
         K.quantize(np.zeros(3, F32), 1.0, impl="nope")
     # A kernel of another op is unknown to this one: one registry, one list per op.
@@ -238,3 +246,6 @@ def test_avgpool_large_windows(isa: str, window) -> None:
             same(K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, s_in, s_out, impl=impl),
                  K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, s_in, s_out),
                  f"{impl} avg window={window} c={c} {mode} s={s_in, s_out}")
+        same(K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, 0.1, 0.1, impl=impl, z_in=-128, z_out=-128),
+             K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, 0.1, 0.1, z_in=-128, z_out=-128),
+             f"{impl} avg window={window} c={c} {mode} zero points -128")

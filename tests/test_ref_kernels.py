@@ -204,6 +204,11 @@ def test_pools_s8(kernel, stride, pads) -> None:
         got = K.avgpool_s8(x, kernel, stride, pads, cip, s_in, s_out)
         want = npk.avgpool_s8(x, kernel, stride, pads, cip, s_in, s_out)
         assert_equal_s8(got, want, f"avgpool k={kernel} cip={cip} s_out={s_out}")
+    # zero points (unsigned activations: -128; a model's own), padding standing for 0
+    for cip, (z_in, z_out) in itertools.product((False, True), ((-128, -128), (-128, 0), (0, -128), (5, -3))):
+        got = K.avgpool_s8(x, kernel, stride, pads, cip, 0.1, 0.0513, z_in=z_in, z_out=z_out)
+        want = npk.avgpool_s8(x, kernel, stride, pads, cip, 0.1, 0.0513, z_in, z_out)
+        assert_equal_s8(got, want, f"avgpool k={kernel} cip={cip} z={z_in, z_out}")
 
 
 def test_global_avgpool_s8() -> None:

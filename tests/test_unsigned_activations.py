@@ -191,11 +191,11 @@ def test_fake_quantize_with_zero_point_matches_engine_grid() -> None:
 def _concat_model() -> bytes:
     """Two Conv+Relu branches of different scales concatenated (c), a padded
     Conv+Relu reading the concat, and a second Concat (k) of that and a
-    branch read by an AveragePool over the whole map: c is unsigned (its
-    inputs requantized between unsigned forms), k stays symmetric (its
-    reader takes no zero point), its inputs unsigned (requantized to the
-    symmetric output); a 1x1 Conv+Relu after the pool makes the output an
-    int8 tensor's value."""
+    branch read by a Sigmoid (a table: of symmetric tensors only), then an
+    AveragePool over the whole map: c is unsigned (its inputs requantized
+    between unsigned forms), k stays symmetric (its reader takes no zero
+    point), its inputs unsigned (requantized to the symmetric output); a
+    1x1 Conv+Relu after the pool makes the output an int8 tensor's value."""
     def w(*shape: int) -> np.ndarray:
         return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
     inits = [numpy_helper.from_array(a, n) for n, a in [
@@ -212,7 +212,8 @@ def _concat_model() -> bytes:
         helper.make_node("Conv", ["c", "wc", "bc"], ["cc"], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["cc"], ["rc"]),
         helper.make_node("Concat", ["rc", "ra"], ["k"], axis=1),
-        helper.make_node("AveragePool", ["k"], ["g"], kernel_shape=[12, 12]),
+        helper.make_node("Sigmoid", ["k"], ["sk"]),
+        helper.make_node("AveragePool", ["sk"], ["g"], kernel_shape=[12, 12]),
         helper.make_node("Conv", ["g", "wg", "bg"], ["cg"]),
         helper.make_node("Relu", ["cg"], ["y"]),  # int8, so the output compares exactly
     ]
@@ -221,18 +222,19 @@ def _concat_model() -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def test_concat_takes_zero_points() -> None:
+def test_concat_takes_zero_points(tmp_path) -> None:
     model = _concat_model()
 
-    def build(unsigned: bool) -> int8rt.Engine:
-        calibrator = int8rt.make_calibrator(CALIB, algorithm="minmax", batch_size=8)
+    def build(unsigned: bool) -> int8rt.Engine:  # every tier's build at the first one's scales (its cache)
+        calibrator = int8rt.make_calibrator(CALIB, algorithm="minmax", batch_size=8,
+                                            cache_file=str(tmp_path / "scales.cache"))
         return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False,
                                                                unsigned_activations=unsigned))
     sym, uns = _plan(build(False)), _plan(build(True))
     for name in ("ra", "rb", "c", "rc"):
         assert uns[name] == (_core.unsigned_scale_from_scale(sym[name][0]), -128), (name, uns[name], sym[name])
     assert uns["k"] == sym["k"] and uns["k"][1] == 0
-    assert any("kept symmetric" in line and "(AveragePool)" in line for line in build(True).report())
+    assert any("kept symmetric" in line and "(Sigmoid)" in line for line in build(True).report())
     try:
         int8rt.set_max_isa("ref")
         ref = build(True).run({"x": X})["y"]
@@ -294,3 +296,66 @@ def test_zero_point_travels_through_split_concat_and_channel_shuffle() -> None:
     finally:
         int8rt.set_max_isa(None)
     np.testing.assert_array_equal(uns.run(x)["y"], ref)
+
+
+def _avgpool_model(count_include_pad: int) -> bytes:
+    """Conv+Relu (padded) r, AveragePool 3x3 stride 2 pads 1 p, 1x1
+    Conv+Relu y: r and p are non-negative and read with zero points (the
+    windowed pool takes both, QPoolAttrs' in / out zero points)."""
+    def w(*shape: int) -> np.ndarray:
+        return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("w1", w(8, 3, 3, 3)), ("b1", RNG.standard_normal(8).astype(F32) * 0.1),
+        ("w2", w(16, 8, 1, 1)), ("b2", RNG.standard_normal(16).astype(F32) * 0.1)]]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r"]),
+        helper.make_node("AveragePool", ["r"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                         count_include_pad=count_include_pad),
+        helper.make_node("Conv", ["p", "w2", "b2"], ["c2"]),
+        helper.make_node("Relu", ["c2"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "avgpool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 12, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 16, 6, 6])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("count_include_pad", [0, 1])
+def test_average_pool_takes_zero_points(count_include_pad: int, tmp_path) -> None:
+    """The windowed pool reads r (zero point -128) and writes p (zero point
+    -128): per window, the sum of (q - z_r) over the positions inside the
+    input (padding stands for 0, not for code -128), times s_r / (s_p *
+    count), plus z_p, rounded (ref::avgpool_s8; tests/np_kernels.py).
+    Exact, from the int8 values the engine computed for r; and the reference
+    tier gives the same engine output as the optimized one (the same scales:
+    the first build's calibration cache, as each tier's float32 calibration
+    pass may round a maximum differently)."""
+    from int8rt.accuracy.taps import int8_tap_engine
+
+    import np_kernels as npk
+
+    model = _avgpool_model(count_include_pad)
+
+    def build() -> int8rt.Engine:
+        calibrator = int8rt.make_calibrator(CALIB, algorithm="minmax", batch_size=8,
+                                            cache_file=str(tmp_path / "scales.cache"))
+        return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False,
+                                                               unsigned_activations=True))
+    engine = build()
+    grid = _plan(engine)
+    (sr, zr), (sp, zp) = grid["r"], grid["p"]
+    assert zr == zp == -128
+    tap, where = int8_tap_engine(engine._native.network(), {"r": [len(X), 8, 12, 12], "p": [len(X), 8, 6, 6]})
+    out = tap.create_execution_context().run({"x": X})
+    qr = np.rint(out[where["r"]] / F32(sr)).astype(np.int32) + zr
+    qp = np.rint(out[where["p"]] / F32(sp)).astype(np.int32) + zp
+    want = npk.avgpool_s8(qr.astype(np.int8).transpose(0, 2, 3, 1), (3, 3), (2, 2), (1, 1, 1, 1),
+                          bool(count_include_pad), sr, sp, zr, zp)
+    np.testing.assert_array_equal(qp, want.transpose(0, 3, 1, 2).astype(np.int32))
+    assert qp.min() < -100 and qp.max() > 0  # the unsigned grid's lower half is used
+    try:
+        int8rt.set_max_isa("ref")
+        reference = build().run({"x": X})["y"]
+    finally:
+        int8rt.set_max_isa(None)
+    np.testing.assert_array_equal(engine.run({"x": X})["y"], reference)

@@ -79,6 +79,9 @@ bool Lowerer::lower_pool(int, const Node& node) {
   a.count_include_pad = node.attrs.get_int("count_include_pad", 0) != 0;
   a.in_scale = qscale_[x];
   a.out_scale = scale(y);
+  // zero points (unsigned activations): the kernel's (ref::avgpool_s8)
+  a.in_zero_point = qzero_[x];
+  a.out_zero_point = zero_point_of(y);
   add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, scale(y));
   return true;
 }

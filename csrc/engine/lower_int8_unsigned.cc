@@ -9,19 +9,20 @@
 //
 // A tensor with a calibrated scale is adopted when (1) it is proven
 // non-negative: the output of a Conv, Gemm or MatMul whose fused
-// activation is Relu or Clip(min >= 0), or of a Concat or GlobalAveragePool
-// of non-negative tensors (max pools and data movement of a non-negative
+// activation is Relu or Clip(min >= 0), or of a Concat, AveragePool or
+// GlobalAveragePool of non-negative tensors (max pools and data movement of a non-negative
 // tensor are too, and carry its form); and (2) every reader takes its zero
 // point exactly: a Conv (as input, or as the fused residual; a padded one's
 // kernels pad with the zero point, kernels::ConvShape::pad_value), a Gemm /
 // MatMul with constant weights (as
 // input), an Add, a Concat (QConcatAttrs' zero points), a Shape, a
 // float32-kept layer (through a Dequantize carrying the zero point), a
-// GlobalAveragePool (its float-table form, lower_global_avgpool), or a
+// GlobalAveragePool (its float-table form, lower_global_avgpool), an
+// AveragePool (QPoolAttrs' zero points, ref::avgpool_s8), or a
 // max pool / data movement op (the byte movers of lower_int8_qdq.cc, as
 // data input) whose own outputs' readers do; those outputs carry the same
-// scale and zero point. A tensor read by anything else (average pooling,
-// tables, resize, ...) stays symmetric, so no layer without a zero point
+// scale and zero point. A tensor read by anything else (tables, resize,
+// ...) stays symmetric, so no layer without a zero point
 // ever sees one.
 #include <algorithm>
 #include <set>
@@ -77,6 +78,8 @@ bool Lowerer::readers_take_zero_point(int t, std::vector<int>* passed, std::stri
       takes = true;
     } else if (node.op == "GlobalAveragePool") {
       takes = only({0}) && src_.tensor(t).shape.size() == 4;  // through its float table (lower_global_avgpool)
+    } else if (node.op == "AveragePool") {
+      takes = only({0}) && src_.tensor(t).shape.size() == 4;  // its zero points (lower_pool)
     } else if (passes_on(node.op) && only({0})) {
       takes = true;
       for (int o : node.outputs) {
@@ -106,7 +109,7 @@ void Lowerer::adopt_unsigned_activations() {
     bool yes = false, root = true;
     if (writes_non_negative(node)) {
       yes = node.outputs.size() == 1;
-    } else if (node.op == "Concat" || node.op == "GlobalAveragePool") {
+    } else if (node.op == "Concat" || node.op == "GlobalAveragePool" || node.op == "AveragePool") {
       yes = node.outputs.size() == 1 && all_non_negative(node.inputs);
     } else if (passes_on(node.op)) {
       yes = !node.inputs.empty() && node.inputs[0] >= 0 && non_negative[node.inputs[0]];

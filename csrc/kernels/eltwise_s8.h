@@ -82,8 +82,9 @@ INT8RT_ELTWISE_FAMILY(ConcatS8Kernel, "concat", concat, int64_t pixels,
                       const std::vector<ref::ConcatInput>& inputs, int8_t* y);
 INT8RT_ELTWISE_FAMILY(MaxPoolS8Kernel, "maxpool", maxpool, const PoolShape& shape, int batch,
                       const int8_t* x, int8_t* y);
+// avgpool: ref::avgpool_s8 (z_in, z_out: the zero points, 0 for symmetric tensors).
 INT8RT_ELTWISE_FAMILY(AvgPoolS8Kernel, "avgpool", avgpool, const PoolShape& shape, int batch,
-                      const int8_t* x, float s_in, float s_out, int8_t* y);
+                      const int8_t* x, float s_in, float s_out, int8_t* y, int32_t z_in, int32_t z_out);
 // y[i] = table[x[i] + 128] (table: 256 values).
 INT8RT_ELTWISE_FAMILY(LookupS8Kernel, "lookup", lookup, int64_t n, const int8_t* x,
                       const int8_t* table, int8_t* y);

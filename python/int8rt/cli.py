@@ -95,10 +95,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
             data = load_calibration_data(args.calib_data, names, shapes, images=_image_options(args),
                                          report=print, batch_size=args.batch_size) if args.calib_data else {
                 n: np.zeros((0,), np.float32) for n in names}
-            policy = args.policy or ("power_of_two" if args.ray is not None else "extend")
+            # the histogram options where given; else each calibrator's own (auto: power_of_two, 4096 bins)
+            histogram = {k: v for k, v in (("policy", args.policy or ("power_of_two" if args.ray is not None else None)),
+                                           ("num_bins", args.num_bins)) if v is not None}
             config.calibrator = make_calibrator(data, algorithm=_calibrator_name(args), batch_size=args.batch_size,
-                                                cache_file=args.cache, policy=policy, num_bins=args.num_bins,
-                                                nonfinite=args.nonfinite)
+                                                cache_file=args.cache, nonfinite=args.nonfinite, **histogram)
         elif not int8rt.builder.is_pre_quantized(int8rt.onnx.import_model(args.model,
                                                                       batch_size=args.static_batch)):
             raise ValueError("an INT8 build needs --calib-data, --cache or --calibrator-class "
@@ -354,9 +355,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
     b.add_argument("--cache", help="calibration cache file: read if present (skips calibration), written after")
     b.add_argument("--policy", choices=["extend", "power_of_two"],
-                   help="histogram range policy (default: extend; power_of_two with --ray, whose shards "
-                        "then merge bit-exactly into the single-process result)")
-    b.add_argument("--num-bins", type=int, default=2048, help="histogram bins per tensor (default 2048)")
+                   help="histogram range policy (default: extend, auto's power_of_two (its choices then do not "
+                        "depend on --batch-size); power_of_two with --ray, whose shards then merge bit-exactly "
+                        "into the single-process result)")
+    b.add_argument("--num-bins", type=int, help="histogram bins per tensor (default 2048, auto's 4096)")
     b.add_argument("--nonfinite", choices=["error", "skip"], default="error",
                    help="NaN/Inf in an activation: stop with an error naming the tensor, or skip those values")
     b.add_argument("--fp32-layers", nargs="*", help="layer (ONNX node) names to keep in FP32")

@@ -238,7 +238,7 @@ TEST(EltwiseKernels, PoolsMatchReferenceWithGuards) {
         p.count_include_pad = cip;
         auto run_avg = [&](const k::AvgPoolS8Kernel& e) {
           return guarded("avgpool", out, [&](void* y) {
-            e.avgpool(p, batch, x.data(), 0.1f, 0.03f, static_cast<int8_t*>(y));
+            e.avgpool(p, batch, x.data(), 0.1f, 0.03f, static_cast<int8_t*>(y), 0, 0);
           });
         };
         EXPECT_EQ(run_avg(*s), run_avg(ref<k::AvgPoolS8Kernel>())) << s->name() << " avgpool C=" << C << " cip=" << cip;

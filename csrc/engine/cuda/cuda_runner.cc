@@ -123,6 +123,10 @@ void plan_pool(const Network& net, const Node& node, NodePlan& p) {
     p.why = "its input height or width is dynamic, and a CUDA pool is planned for one size";
     return;
   }
+  if (p.pool.z_in != 0 || p.pool.z_out != 0) {
+    p.why = "the device average pool takes no zero point";
+    return;
+  }
   p.where = node.op == QPoolAttrs::kMaxOp       ? Where::kMaxPool
             : node.op == QPoolAttrs::kAverageOp ? Where::kAvgPool
                                                 : Where::kGlobalAvgPool;

@@ -12,7 +12,7 @@
 //   add         y = rne(min(max(((float)a * am + (float)b * bm) + offset, lo), hi))
 //   rescale     y = rne(min(max((float)x * m, -128), 127))
 //   max pool    y = max over the window inside the input
-//   avg pool    y = rne(min(max((float)sum * mult[count], -128), 127))
+//   avg pool    y = rne(min(max((float)(sum - positions * z_in) * mult[count] + z_out, -128), 127))
 // with one float operation per step (no FMA) and clamps as compare + select.
 #pragma once
 
@@ -59,6 +59,10 @@ struct PoolRow {
   // number of window positions inside the input.
   const float* mult = nullptr;
   int fixed_count = 0;
+  // Average only: the zero points (ref::avgpool_s8); each window's integer
+  // sum less positions * z_in, times mult[count], plus z_out (float).
+  int32_t z_in = 0;
+  float z_out = 0.0f;
 };
 using PoolRowFn = void (*)(const PoolRow&);
 

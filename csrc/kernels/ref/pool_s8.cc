@@ -5,7 +5,8 @@
 //   avg:  sum   = sum of x over the window positions inside the input (int32)
 //         count = count_include_pad ? R*S : number of those positions
 //         m     = s_in / (s_out * (float)count)   (one table entry per count)
-//         y     = rne(min(max((float)sum * m, -128), 127))
+//         y     = rne(min(max((float)(sum - positions * z_in) * m + (float)z_out, -128), 127))
+//         (zero points: code q stands for s_in * (q - z_in), padding for 0)
 //   global avg: the avg formula with one window covering all H*W positions;
 //         its table form (global_avgpool_table_s8) averages table[x + 128] in
 //         float, as the float GlobalAveragePool, and quantizes the mean.
@@ -35,9 +36,11 @@ void check_scales(float s_in, float s_out, const char* op) {
   }
 }
 
-// y = rne(min(max((float)sum * m, -128), 127)).
-int8_t avg_output(int32_t sum, float m) {
-  float t = static_cast<float>(sum) * m;
+// y = rne(min(max((float)sum * m + z_out, -128), 127)), the product rounded
+// to float before the add (no FMA).
+int8_t avg_output(int32_t sum, float m, float z_out = 0.0f) {
+  const float product = static_cast<float>(sum) * m;
+  const float t = product + z_out;
   return round_to_s8(clamp_upper(clamp_lower(t, -128.0f), 127.0f));
 }
 
@@ -65,6 +68,12 @@ void for_each_window(const PoolShape& p, int batch, const Fn& fn) {
 
 }  // namespace
 
+void check_pool_zero_points(int32_t z_in, int32_t z_out, const char* op) {
+  for (int32_t z : {z_in, z_out}) {
+    if (z < -128 || z > 127) throw InvalidArgument(std::string(op) + ": zero points must be in [-128, 127]");
+  }
+}
+
 void maxpool_s8(const PoolShape& p, int batch, const int8_t* x, int8_t* y) {
   p.validate();
   if (batch < 0) throw InvalidArgument("maxpool_s8: batch must be >= 0");
@@ -82,20 +91,23 @@ void maxpool_s8(const PoolShape& p, int batch, const int8_t* x, int8_t* y) {
 }
 
 void avgpool_s8(const PoolShape& p, int batch, const int8_t* x, float s_in, float s_out,
-                int8_t* y) {
+                int8_t* y, int32_t z_in, int32_t z_out) {
   p.validate();
   check_scales(s_in, s_out, "avgpool_s8");
+  check_pool_zero_points(z_in, z_out, "avgpool_s8");
   if (batch < 0) throw InvalidArgument("avgpool_s8: batch must be >= 0");
+  const float zy = static_cast<float>(z_out);
   std::vector<float> m(static_cast<size_t>(p.R) * p.S + 1, 0.0f);
   for (size_t count = 1; count < m.size(); ++count) m[count] = avgpool_multiplier(s_in, s_out, count);
   for_each_window(p, batch, [&](int64_t n, int r0, int r1, int s0, int s1, int64_t out) {
-    const int count = p.count_include_pad ? p.R * p.S : (r1 - r0) * (s1 - s0);
+    const int positions = (r1 - r0) * (s1 - s0);
+    const int count = p.count_include_pad ? p.R * p.S : positions;
     for (int c = 0; c < p.C; ++c) {
       int32_t sum = 0;
       for (int h = r0; h < r1; ++h) {
         for (int w = s0; w < s1; ++w) sum += x[((n * p.H + h) * p.W + w) * p.C + c];
       }
-      y[out + c] = avg_output(sum, m[count]);
+      y[out + c] = avg_output(sum - positions * z_in, m[count], zy);
     }
   });
 }

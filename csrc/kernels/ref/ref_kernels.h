@@ -60,13 +60,20 @@ void dequantize_nhwc_to_nchw_s8(int64_t N, int64_t HW, int64_t C, const int8_t* 
 // NHWC max pooling; padding never wins (it is skipped, not -128). The output
 // has the input's scale. y: [batch][out_h][out_w][C].
 void maxpool_s8(const PoolShape& shape, int batch, const int8_t* x, int8_t* y);
-// NHWC average pooling from scale s_in to s_out, per window:
+// NHWC average pooling from scale s_in, zero point z_in to s_out, z_out
+// (both zero points 0 for symmetric tensors; in the int8 range), per window:
 //   sum = sum of the int8 inputs inside the input (int32)
-//   count = count_include_pad ? R*S : positions inside the input
+//   positions = window positions inside the input
+//   count = count_include_pad ? R*S : positions
 //   m(count) = s_in / (s_out * (float)count)      (multiply, then divide)
-//   y = rne(clamp((float)sum * m(count), -128, 127))
+//   y = rne(clamp((float)(sum - positions * z_in) * m(count) + (float)z_out, -128, 127))
+// (code q stands for s_in * (q - z_in); padding for the value 0). With both
+// zero points 0 the add is of +0.0f, so y is rne(clamp((float)sum * m(count))).
 void avgpool_s8(const PoolShape& shape, int batch, const int8_t* x, float s_in, float s_out,
-                int8_t* y);
+                int8_t* y, int32_t z_in = 0, int32_t z_out = 0);
+// avgpool_s8's zero-point check (InvalidArgument naming op unless both are in
+// [-128, 127]), shared with the optimized average pools.
+void check_pool_zero_points(int32_t z_in, int32_t z_out, const char* op);
 // Global average pooling [batch][HW][C] -> [batch][C], the formula above with
 // count = HW.
 void global_avgpool_s8(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out,

@@ -68,7 +68,7 @@ void transpose(const char* op, int64_t N, int64_t C, int64_t HW, const void* x, 
 
 // One task per output row (grain as the reference's).
 void pool(const PoolShape& p, int batch, const int8_t* x, const float* mult, int8_t* y,
-          PoolRowFn fn) {
+          PoolRowFn fn, int32_t z_in = 0, int32_t z_out = 0) {
   const int OH = p.out_h(), OW = p.out_w();
   const int64_t rows = static_cast<int64_t>(batch) * OH;
   parallel_for(rows, p.row_grain(), [&](int64_t begin, int64_t end) {
@@ -90,6 +90,8 @@ void pool(const PoolShape& p, int batch, const int8_t* x, const float* mult, int
       r.y = y + row * OW * p.C;
       r.mult = mult;
       r.fixed_count = p.count_include_pad ? p.R * p.S : 0;
+      r.z_in = z_in;
+      r.z_out = static_cast<float>(z_out);
       fn(r);
     }
   });
@@ -176,15 +178,16 @@ void maxpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x
 }
 
 void avgpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, float s_in,
-                float s_out, int8_t* y) {
+                float s_out, int8_t* y, int32_t z_in, int32_t z_out) {
   shape.validate();
   check_pool_scales(s_in, s_out, "avgpool_s8");
+  ref::check_pool_zero_points(z_in, z_out, "avgpool_s8");
   if (batch < 0) throw InvalidArgument("avgpool_s8: batch must be >= 0");
   std::vector<float> m(static_cast<size_t>(shape.R) * shape.S + 1, 0.0f);
   for (size_t count = 1; count < m.size(); ++count) {
     m[count] = ref::avgpool_multiplier(s_in, s_out, static_cast<int64_t>(count));
   }
-  pool(shape, batch, x, m.data(), y, uk);
+  pool(shape, batch, x, m.data(), y, uk, z_in, z_out);
 }
 
 void concat_s8(RescaleFn uk, int64_t pixels, const std::vector<ref::ConcatInput>& inputs,

@@ -33,7 +33,7 @@ void concat_s8(RescaleFn uk, int64_t pixels, const std::vector<ref::ConcatInput>
                int8_t* y);
 void maxpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, int8_t* y);
 void avgpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, float s_in,
-                float s_out, int8_t* y);
+                float s_out, int8_t* y, int32_t z_in, int32_t z_out);
 void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_t* x,
                        float s_in, float s_out, int8_t* y);
 void global_avgpool_table_s8(GlobalAvgTableFn uk, int batch, int64_t HW, int C, const int8_t* x,

@@ -142,7 +142,7 @@ py::array_t<float> attention_rows(const py::handle& s_obj, float factor, bool di
 // int8 pools: x [N,H,W,C] -> [N,OH,OW,C].
 py::array_t<int8_t> pool_s8(const py::handle& x_obj, Pair kernel, Pair stride, Quad pads,
                             bool count_include_pad, float s_in, float s_out, bool average,
-                            const ImplName& impl) {
+                            const ImplName& impl, int32_t z_in = 0, int32_t z_out = 0) {
   I8Array x = int8_arg(x_obj, "x", 4);
   const kernels::AvgPoolS8Kernel* avg =
       average ? &eltwise<kernels::AvgPoolS8Kernel>(impl) : nullptr;
@@ -155,7 +155,7 @@ py::array_t<int8_t> pool_s8(const py::handle& x_obj, Pair kernel, Pair stride, Q
   int8_t* yp = y.mutable_data();
   py::gil_scoped_release release;
   if (avg) {
-    avg->avgpool(p, N, x.data(), s_in, s_out, yp);
+    avg->avgpool(p, N, x.data(), s_in, s_out, yp, z_in, z_out);
   } else {
     max->maxpool(p, N, x.data(), yp);
   }
@@ -316,10 +316,11 @@ void bind_kernel_ops(py::module_& k) {
     return pool_s8(x, kernel, stride, pads, false, 1.0f, 1.0f, false, impl);
   }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads, impl);
   k.def("avgpool_s8", [](const py::handle& x, Pair kernel, Pair stride, Quad pads,
-                         bool count_include_pad, float s_in, float s_out, const ImplName& impl) {
-    return pool_s8(x, kernel, stride, pads, count_include_pad, s_in, s_out, true, impl);
+                         bool count_include_pad, float s_in, float s_out, const ImplName& impl, int32_t z_in,
+                         int32_t z_out) {
+    return pool_s8(x, kernel, stride, pads, count_include_pad, s_in, s_out, true, impl, z_in, z_out);
   }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads, "count_include_pad"_a = false,
-     "s_in"_a = 1.0f, "s_out"_a = 1.0f, impl);
+     "s_in"_a = 1.0f, "s_out"_a = 1.0f, impl, "z_in"_a = 0, "z_out"_a = 0);
   k.def("global_avgpool_s8", &global_avgpool_s8, "x"_a, "s_in"_a, "s_out"_a, impl);
   k.def("add_s8", &add_s8, "a"_a, "b"_a, "s_a"_a, "s_b"_a, "s_y"_a, "relu"_a = false, impl);
   k.def("concat_s8", &concat_s8, "inputs"_a, "scales"_a, "s_out"_a, impl);

@@ -176,9 +176,9 @@ def _output_sums(x: np.ndarray, w: np.ndarray, form: dict[str, Any]) -> tuple[np
 def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
                    fp32_layers: set[str], values: Sequence[Mapping[str, np.ndarray]] = (),
                    affine: Optional[Mapping[str, tuple[float, int]]] = None, *,
-                   linear: bool = True) -> dict[str, list[float]]:
+                   linear: bool = True, limit: int = SAMPLES) -> dict[str, list[float]]:
     """Each target layer's correction (the values to add to its bias,
-    ``-shift``), measured on the first ``SAMPLES`` samples of ``data``;
+    ``-shift``), measured on the first ``limit`` samples of ``data``;
     nothing is changed. ``values``: the layers' float32 inputs (and the
     outputs of :func:`layer_outputs`) for the first chunks of those samples
     (``taps.batches`` of them in ``batch_size``, as the calibration pass
@@ -189,7 +189,7 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     of ``scales``' symmetric one. ``linear=False``: every layer runs alone
     (the naive twin of the mean through the taps, for the tests)."""
     affine = affine or {}
-    data = take(data, SAMPLES)
+    data = take(data, limit)
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
     forms: dict[int, tuple[dict[str, Any], np.ndarray, np.ndarray]] = {}  # layer -> (form, W, q(W))

@@ -18,10 +18,12 @@ Samples are measured in one array per input, so where a network's inputs have
 dynamic dimensions beyond the batch and the batches differ in them, only the
 batches shaped like the first are measured (all of them set thresholds).
 
-The first calibrating batches, until ``max_search`` samples, are also kept (their inputs
-only, grouped by shape) for the ``auto`` calibrator's second pass, which needs the data again
-after the histograms are complete; TensorRT's ``get_batch`` stream can be
-read only once. The ``auto`` calibrator holds samples out also when nothing is
+The first ``max_search`` calibrating samples are also kept (their inputs
+only, grouped by shape; the whole batch where batches cannot be split) for the
+``auto`` calibrator's second pass, which needs the data again after the
+histograms are complete; TensorRT's ``get_batch`` stream can be read only
+once. Which samples are held out and which are kept depends on their index
+in the stream only, not on how it is split into batches. The ``auto`` calibrator holds samples out also when nothing is
 measured: it scores its final choice on them (auto_choice.py); then they set
 the final thresholds as well (``calibrate_held``), so that auto's are
 computed from the histograms every other calibrator would have.
@@ -156,12 +158,18 @@ class SampleRouter:
                 skip()
                 return
             part = inputs if whole or len(calib) == n else _take(inputs, calib)
-            searched = self._keep(part, len(calib)) if len(calib) else False
+            # the first max_search calibrating samples, whatever the batches (whole ones when not splittable)
+            searched = calib if whole else calib[:max(0, self.max_search - self.search_count)]
+            if len(searched):
+                self._keep_search(part if whole or len(searched) == len(calib) else _take(inputs, searched),
+                                  len(searched))
+            if len(calib):
+                self._keep_first(part)
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
                 if after_feed is not None and not whole:
-                    after_feed(_signature(inputs), calib if searched else calib[:0], check)
+                    after_feed(_signature(inputs), searched, check)
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return
@@ -191,16 +199,16 @@ class SampleRouter:
             bad |= ~finite
         return rows[~bad] if n is not None else (rows if not bad.any() else rows[:0])
 
-    def _keep(self, part: Inputs, count: int) -> bool:
-        """Keeps calibrating rows for a second pass and for a check without
-        held-out samples; True where they joined :meth:`search_data`."""
-        searched = self.search_count < self.max_search
-        if searched:
+    def _keep_search(self, part: Inputs, count: int) -> None:
+        """Keeps calibrating rows for a second pass (:meth:`search_data`)."""
+        if self.search_count < self.max_search:
             self._search.append(part)
             self.search_count += count
+
+    def _keep_first(self, part: Inputs) -> None:
+        """Keeps calibrating rows for a check without held-out samples."""
         if not self._check and sum(rows(p) for p in self._first) < self.max_check:
             self._first.append(part)
-        return searched
 
     @property
     def held_out(self) -> bool:
@@ -219,8 +227,9 @@ class SampleRouter:
         return _groups(self._check) if self._check else None
 
     def search_data(self) -> Optional[list[Inputs]]:
-        """The kept calibrating samples: whole calibrating batches, from the
-        first, until at least ``max_search`` samples are kept; one group
+        """The kept calibrating samples: the first ``max_search`` (whole
+        batches, from the first, until at least that many, where batches
+        cannot be split); one group
         (one array per input) per input shape, so that a network calibrated
         on several sizes (a recogniser on lines of their own widths) is
         searched on all of them, not only on those shaped like the first."""

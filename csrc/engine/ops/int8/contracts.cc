@@ -293,7 +293,8 @@ Attributes QPoolAttrs::to_attrs() const {
   Attributes a = kind != Kind::kMax ? scale_attrs(*this) : Attributes();
   if (kind != Kind::kGlobalAverage) set_window(window, a);
   if (kind == Kind::kAverage) a.set("count_include_pad", Attribute::of_int(count_include_pad ? 1 : 0));
-  if (kind == Kind::kGlobalAverage) set_zero_point("out_zero_point", out_zero_point, a);
+  if (kind == Kind::kAverage) set_zero_point("in_zero_point", in_zero_point, a);
+  if (kind != Kind::kMax) set_zero_point("out_zero_point", out_zero_point, a);
   return a;
 }
 
@@ -307,7 +308,8 @@ QPoolAttrs QPoolAttrs::from_attrs(const Node& node) {
   }
   r.scales(p);
   if (p.kind != Kind::kMax) r.check_positive(p);
-  if (p.kind == Kind::kGlobalAverage) p.out_zero_point = r.zero_point("out_zero_point");
+  if (p.kind == Kind::kAverage) p.in_zero_point = r.zero_point("in_zero_point");
+  if (p.kind != Kind::kMax) p.out_zero_point = r.zero_point("out_zero_point");
   return p;
 }
 

@@ -180,9 +180,10 @@ struct QAttentionAttrs {
 // int8rt.QGlobalAveragePool (scales only), on [x s8 NHWC, optional table f32
 // [256]: x stands for table[x + 128], in_scale is x's]. from_attrs:
 // positive scales for the averaging pools. out_zero_point (int8 range,
-// absent: 0; unsigned activations, a pre-quantized model's): the global
-// pool's output zero point, taken by its table form only (the layer refuses
-// it without a table).
+// absent: 0; unsigned activations, a pre-quantized model's): the averaging
+// pools' output zero point, taken by the global pool's table form only (the
+// layer refuses it without a table); in_zero_point: the windowed average
+// pool's input zero point (the global pool's is in its table).
 struct QPoolAttrs : InOutScales {
   static constexpr const char kMaxOp[] = "int8rt.QMaxPool";
   static constexpr const char kAverageOp[] = "int8rt.QAveragePool";
@@ -191,7 +192,7 @@ struct QPoolAttrs : InOutScales {
   Kind kind = Kind::kMax;
   Window2dAttrs window;
   bool count_include_pad = false;
-  int64_t out_zero_point = 0;
+  int64_t in_zero_point = 0, out_zero_point = 0;
   const char* op() const;
   Attributes to_attrs() const;
   static QPoolAttrs from_attrs(const Node& node);  // kind from node.op

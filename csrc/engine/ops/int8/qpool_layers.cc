@@ -9,6 +9,8 @@
 // is quantize_value's, round(mean / s_out + z): the layer averages
 // table[x + 128] + z * s_out instead (its own copy of the table), so
 // round(mean / s_out) is that, up to the float rounding of the sum.
+// QAveragePool's zero points (in_zero_point, out_zero_point) go to its
+// kernel (ref::avgpool_s8's formula).
 #include <array>
 
 #include "engine/layer.h"
@@ -33,7 +35,7 @@ class QPoolLayer : public Layer {
                                                  : nullptr) {
     p_ = qpool_params(net, node);
     table_ = kind == PoolKind::kGlobalAverage && node.inputs.size() > 1 && node.inputs[1] >= 0;
-    if (p_.z_out != 0 && !table_) {
+    if (p_.z_out != 0 && kind == PoolKind::kGlobalAverage && !table_) {
       throw InvalidArgument("node '" + name_ + "': an output zero point needs the table form (a float [256] input)");
     }
   }
@@ -56,7 +58,7 @@ class QPoolLayer : public Layer {
     int8_t* y = out[0]->data<int8_t>();
     switch (kind_) {
       case PoolKind::kMax: max_->maxpool(shape, batch, x, y); break;
-      case PoolKind::kAverage: avg_->avgpool(shape, batch, x, p_.s_in, p_.s_out, y); break;
+      case PoolKind::kAverage: avg_->avgpool(shape, batch, x, p_.s_in, p_.s_out, y, p_.z_in, p_.z_out); break;
       case PoolKind::kGlobalAverage:
         if (table_) {
           const float* table = in[1]->data<float>();

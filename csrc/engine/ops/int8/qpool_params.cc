@@ -33,6 +33,7 @@ QPoolParams qpool_params(const Network& net, const Node& node) {
   }
   p.s_in = static_cast<float>(a.in_scale);
   p.s_out = static_cast<float>(a.out_scale);
+  p.z_in = static_cast<int32_t>(a.in_zero_point);
   p.z_out = static_cast<int32_t>(a.out_zero_point);
   return p;
 }

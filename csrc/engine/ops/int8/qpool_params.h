@@ -16,7 +16,9 @@ struct QPoolParams {
   // and the layer validates each run's shape (pool_shape_for).
   bool dynamic_size = false;
   float s_in = 0.f, s_out = 0.f;  // averaging pools only
-  int32_t z_out = 0;              // global average pool's table form only
+  // Zero points: z_in the windowed average pool's; z_out both averaging
+  // pools' (the global one's table form only).
+  int32_t z_in = 0, z_out = 0;
 };
 // Throws InvalidArgument naming the node for a bad shape or missing scales.
 QPoolParams qpool_params(const Network& net, const Node& node);

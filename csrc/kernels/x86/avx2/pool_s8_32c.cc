@@ -6,7 +6,7 @@
 // input, starting from -128 (padding never wins, as the reference).
 // Average and global average: 8 channels per ymm of int32 sums (vpmovsxbd
 // per 8 bytes; integer sums, so the order is free), then per 8 channels
-// (float)sum * mult, clamp (compare + blend, as avx2/epilogue.h), round
+// (float)(sum - positions * z_in) * mult + z_out, clamp (compare + blend, as avx2/epilogue.h), round
 // half to even (cvtps2dq), narrow.
 // A partial channel group (C % 32 for max, C % 8 for averages) is read
 // through a zeroed stack buffer and stored through one, so nothing past C
@@ -48,10 +48,12 @@ inline __m256i load_s8x8_s32(const int8_t* p, int n) {
   return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
 }
 
-// y[0..n) = rne(clamp((float)sum * m, -128, 127)), n in 1..8.
-inline void store_avg8(__m256i sum, __m256 m, int n, int8_t* y) {
+// y[0..n) = rne(clamp((float)(sum - zsum) * m + z_out, -128, 127)), n in
+// 1..8 (zsum = positions * z_in; both zero points 0 for symmetric tensors).
+inline void store_avg8(__m256i sum, __m256 m, int n, int8_t* y, __m256i zsum = _mm256_setzero_si256(),
+                       __m256 z_out = _mm256_setzero_ps()) {
   const __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
-  __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(sum), m);
+  __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sum, zsum)), m), z_out);
   t = _mm256_blendv_ps(lo, t, _mm256_cmp_ps(t, lo, _CMP_GE_OQ));
   t = _mm256_blendv_ps(hi, t, _mm256_cmp_ps(t, hi, _CMP_LE_OQ));
   // t is within [-128, 127]: the saturating packs are exact.
@@ -116,11 +118,13 @@ void avgpool_row(const PoolRow& r) {
     const int positions = (r.r1 - r.r0) * (win.s1 - win.s0);
     const int count = r.fixed_count ? r.fixed_count : positions;
     const __m256 m = _mm256_set1_ps(r.mult[count]);
+    const __m256i zsum = _mm256_set1_epi32(positions * r.z_in);
+    const __m256 zy = _mm256_set1_ps(r.z_out);
     for (int c = 0; c < r.C; c += 32) {
       const int n = r.C - c < 32 ? r.C - c : 32;
       __m256i sum[4];
       sum_window(r, win, c, n, sum);
-      for (int q = 0; q < 4 && 8 * q < n; ++q) store_avg8(sum[q], m, n - 8 * q, y + c + 8 * q);
+      for (int q = 0; q < 4 && 8 * q < n; ++q) store_avg8(sum[q], m, n - 8 * q, y + c + 8 * q, zsum, zy);
     }
   }
 }

@@ -7,8 +7,8 @@
 // bytes; a window of at most 256 positions sums to [-32768, 32512], exact in
 // int16), widened to int32 at the end; larger windows and global average
 // sum in 4 zmm of int32 (vpmovsxbd per 16 bytes). Integer sums, so the order
-// is free. Then per 16 channels (float)sum * mult, clamp, round half to
-// even, narrow.
+// is free. Then per 16 channels (float)(sum - positions * z_in) * mult +
+// z_out, clamp, round half to even, narrow.
 // Partial channel groups load zeros and store through masks.
 #include <immintrin.h>
 
@@ -48,12 +48,14 @@ void accumulate64_s16(const int8_t* p, __mmask64 m, __m512i sum[2]) {
   sum[1] = _mm512_add_epi16(sum[1], _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(v, 1)));
 }
 
-// y[0..nc) = rne(clamp((float)sum * m, -128, 127)), nc in 1..64.
-void store_avg64(const __m512i sum[4], float mult, int nc, int8_t* y) {
-  const __m512 m = _mm512_set1_ps(mult);
+// y[0..nc) = rne(clamp((float)(sum - zsum) * m + z_out, -128, 127)), nc in
+// 1..64 (zsum = positions * z_in; both zero points 0 for symmetric tensors).
+void store_avg64(const __m512i sum[4], float mult, int nc, int8_t* y, int32_t zsum = 0, float z_out = 0.0f) {
+  const __m512 m = _mm512_set1_ps(mult), zy = _mm512_set1_ps(z_out);
+  const __m512i zs = _mm512_set1_epi32(zsum);
   const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
   for (int q = 0; q < 4 && 16 * q < nc; ++q) {
-    const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(sum[q]), m);
+    const __m512 t = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum[q], zs)), m), zy);
     _mm_mask_storeu_epi8(y + 16 * q, mask16(nc - 16 * q), to_s8(clamp_ps(t, lo, hi)));
   }
 }
@@ -107,7 +109,7 @@ void avgpool_row(const PoolRow& r) {
           for (int w = win.s0; w < win.s1; ++w, p += r.C) accumulate64(p, m, sum);
         }
       }
-      store_avg64(sum, mult, r.C - c < 64 ? r.C - c : 64, y + c);
+      store_avg64(sum, mult, r.C - c < 64 ? r.C - c : 64, y + c, positions * r.z_in, r.z_out);
     }
   }
 }
