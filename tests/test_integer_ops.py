@@ -360,3 +360,21 @@ def test_quantize_dynamic_matmul_chain_is_fused_and_equals_the_literal_ops() -> 
     for _ in range(3):
         x = rng.normal(size=(3, 4, K)).astype(np.float32)
         np.testing.assert_array_equal(rep.run([x])[0], literal.run(None, {"x": x})[0])
+
+
+def test_gathered_uint8_constant_is_cast_back_once_and_exactly() -> None:
+    """quantize_dynamic's embeddings: Gather of a uint8 constant, then DequantizeLinear. The IR holds the
+    uint8 weight widened to int64 and a Cast brings it back; that Cast of a constant is converted when
+    the layer is made (cast.cc) and copied per run. The output == numpy's, on two runs."""
+    rng = np.random.default_rng(3)
+    w = rng.integers(0, 256, (9, 5)).astype(np.uint8)
+    nodes = [helper.make_node("Gather", ["w", "i"], ["q"]), helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [_vi("i", TensorProto.INT64, [3])], [_vi("y", TensorProto.FLOAT, [3, 5])],
+                              [onnx.numpy_helper.from_array(w, "w"), onnx.numpy_helper.from_array(np.float32(0.5), "s"),
+                               onnx.numpy_helper.from_array(np.uint8(100), "z")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    ctx = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).create_execution_context()
+    assert [p["op"] for p in ctx.profile({"i": np.array([0, 1, 2], np.int64)}, 1)][0] == "Cast"
+    for i in (np.array([8, 0, 3], np.int64), np.array([1, 1, 7], np.int64)):
+        want = (w[i].astype(np.float32) - 100) * np.float32(0.5)
+        assert np.array_equal(ctx.run({"i": i})["y"], want)
