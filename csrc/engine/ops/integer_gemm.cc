@@ -97,13 +97,16 @@ IntegerProduct::IntegerProduct(int64_t K, int64_t N, const int8_t* b, int64_t ld
 }
 
 void IntegerProduct::run(int64_t M, const uint8_t* a, int64_t lda, const std::vector<int32_t>& za,
-                         const std::vector<int32_t>& zb, int32_t* c, int64_t ldc) const {
+                         const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const RowsDone& done) const {
   packed_->run(M, a, lda, c, ldc);
   bool zb_zero = true;
   for (int32_t z : zb) zb_zero = zb_zero && z == 0;
   bool za_zero = true;
   for (int32_t z : za) za_zero = za_zero && z == 0;
-  if (za_zero && zb_zero) return;
+  if (za_zero && zb_zero) {
+    if (done) parallel_for(M, grain_for_work(N_), done);
+    return;
+  }
   const uint32_t K = static_cast<uint32_t>(K_);
   parallel_for(M, grain_for_work(K_ + N_), [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
@@ -124,6 +127,7 @@ void IntegerProduct::run(int64_t M, const uint8_t* a, int64_t lda, const std::ve
         }
       }
     }
+    if (done) done(m0, m1);
   });
 }
 

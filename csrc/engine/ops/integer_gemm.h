@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,10 +46,14 @@ class IntegerProduct {
  public:
   // b: [K][N] s8 storage, row k at b + k * ldb.
   IntegerProduct(int64_t K, int64_t N, const int8_t* b, int64_t ldb);
+  // Rows [m0, m1) of C are final: a caller's epilogue over them (MatMulIntegerToFloat's
+  // conversion), run while they are in cache.
+  using RowsDone = std::function<void(int64_t m0, int64_t m1)>;
   // C (ldc) = the product of u8 storage A ([M][K], lda) with za (1 or M values)
-  // and this B with zb (1 or N values), both in storage units.
+  // and this B with zb (1 or N values), both in storage units; then `done`, if
+  // given, over every row (on the pool's threads, each row once).
   void run(int64_t M, const uint8_t* a, int64_t lda, const std::vector<int32_t>& za,
-           const std::vector<int32_t>& zb, int32_t* c, int64_t ldc) const;
+           const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const RowsDone& done = {}) const;
   const char* kernel_name() const { return kernel_->name(); }
   int64_t K() const { return K_; }
   int64_t N() const { return N_; }
