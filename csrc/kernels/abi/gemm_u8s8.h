@@ -48,6 +48,12 @@ void gemm_u8s8_pack_b(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t f
                       int32_t* col_sums);
 }  // namespace avx512vnni
 
+namespace avxvnni {
+// Tile 6 x 16: mr rows (1..6) x one block of 16 columns (two ymm); B packed by the driver's scalar loop.
+constexpr int kU8S8MR = 6, kU8S8NB = 1;
+GemmU8S8Fn gemm_u8s8_fn(int mr, int nb);
+}  // namespace avxvnni
+
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt
