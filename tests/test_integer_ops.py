@@ -113,6 +113,7 @@ def test_conv_integer_equals_the_spec(tier, tx, tw) -> None:
         (2, 4, 8, 8, 6, (3, 2), (2, 1), (0, 1, 2, 0), (1, 2), 2),
         (1, 17, 5, 6, 20, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),
         (1, 8, 6, 6, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 8),
+        (1, 5, 11, 13, 7, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),  # 143 pixels: strips of 64, 64, 15 columns
     ]
     for N, C, H, W, M, k, stride, pads, dil, group in cases:
         x = _ints(rng, tx, (N, C, H, W))
@@ -127,6 +128,31 @@ def test_conv_integer_equals_the_spec(tier, tx, tw) -> None:
             model.graph.initializer.append(onnx.numpy_helper.from_array(w, "w"))
             got = Int8rtBackend.prepare(model).run([x, zx, zw])[0]
             np.testing.assert_array_equal(got, want.astype(np.int32), err_msg=f"case {(N, C, H, W, M, k, group)}")
+
+
+def test_conv_integer_1d_equals_the_spec(tier) -> None:
+    """A 1-D ConvInteger (NCL) runs as 2-D with H = 1: == the spec's int64 formula, strides, pads,
+    dilations, groups; W constant (packed once) and W a run-time input (packed per run)."""
+    rng = np.random.default_rng(9)
+    for N, C, L, M, k, stride, pads, dil, group in [(2, 6, 70, 4, 3, 1, (1, 2), 1, 2), (1, 3, 29, 8, 5, 2, (0, 3), 2, 1)]:
+        x = _ints(rng, TensorProto.UINT8, (N, C, L))
+        w = _ints(rng, TensorProto.INT8, (M, C // group, k))
+        zx, zw = _ints(rng, TensorProto.UINT8, ()), _ints(rng, TensorProto.INT8, (M,))
+        want = _conv_ref(x[:, :, None], w[:, :, None], zx, zw, (1, stride), (0, pads[0], 0, pads[1]), (1, dil),
+                         group)[:, :, 0]
+        for w_input in (False, True):
+            node = helper.make_node("ConvInteger", ["x", "w", "zx", "zw"], ["y"], strides=[stride], pads=list(pads),
+                                    dilations=[dil], group=group)
+            inputs = [_vi("x", TensorProto.UINT8, x.shape), _vi("zx", TensorProto.UINT8, ()),
+                      _vi("zw", TensorProto.INT8, zw.shape)]
+            if w_input:
+                inputs.insert(1, _vi("w", TensorProto.INT8, w.shape))
+            model = _model(node, inputs, [_vi("y", TensorProto.INT32, want.shape)])
+            if not w_input:
+                model.graph.initializer.append(onnx.numpy_helper.from_array(w, "w"))
+            feeds = [x, w, zx, zw] if w_input else [x, zx, zw]
+            got = Int8rtBackend.prepare(model).run(feeds)[0]
+            np.testing.assert_array_equal(got, want.astype(np.int32), err_msg=f"case {(N, C, L, M, k, w_input)}")
 
 
 def test_dynamic_quantize_linear_equals_the_spec(tier) -> None:

@@ -3,6 +3,8 @@
 //   C[m][n] = sum_k (int32)A[m][k] * (int32)B[k][n], wrapping modulo 2^32.
 // The sum is formed in uint32, where wrapping is defined, and read back as
 // int32 (two's complement): the value an int32 accumulator that wraps gives.
+// Both ways of holding the operands (pack: B once; pack_a: A once, B per
+// run, read into s8 storage and its column sums formed) end in that loop.
 #include <algorithm>
 #include <memory>
 #include <vector>
