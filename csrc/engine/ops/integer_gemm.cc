@@ -126,8 +126,8 @@ void IntegerProduct::run(int64_t M, const uint8_t* a, int64_t lda, const std::ve
           cm[n] += K * zam * z - z * row - zam * static_cast<uint32_t>(col_sums_[n]);
         }
       }
+      if (done) done(m, m + 1);  // the row just corrected, still in L1
     }
-    if (done) done(m0, m1);
   });
 }
 

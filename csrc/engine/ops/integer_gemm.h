@@ -51,7 +51,8 @@ class IntegerProduct {
   using RowsDone = std::function<void(int64_t m0, int64_t m1)>;
   // C (ldc) = the product of u8 storage A ([M][K], lda) with za (1 or M values)
   // and this B with zb (1 or N values), both in storage units; then `done`, if
-  // given, over every row (on the pool's threads, each row once).
+  // given, over every row (on the pool's threads, each row once, right after
+  // its correction).
   void run(int64_t M, const uint8_t* a, int64_t lda, const std::vector<int32_t>& za,
            const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const RowsDone& done = {}) const;
   const char* kernel_name() const { return kernel_->name(); }
