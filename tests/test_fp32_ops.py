@@ -1263,6 +1263,31 @@ def test_recurrent_layers_against_onnx_runtime(op: str, direction: str, layout: 
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6, err_msg=f"{op} {attrs} output {k}")
 
 
+def test_lstm_common_cell_loop_gives_the_general_loops_bits() -> None:
+    """An LSTM without peepholes, coupled gates or clip runs a cell loop of its own that the compiler
+    vectorizes (rnn_f32.cc); with a clip that clips nothing (1e30) the general loop runs. The same
+    float operations, so the same bits (H = 37: vector body and tail)."""
+    import onnx
+    from onnx import helper, numpy_helper
+    H = 37
+    ins = _rnn_inputs(np.random.default_rng(42), "LSTM", T=4, B=2, I=11, H=H, dirs=2, layout=0, bias=True,
+                      initial=True, lens=False, peep=False)
+    names = ["x"] + [f"in{i}" if a is not None else "" for i, a in enumerate(ins[1:], 1)]
+    results = []
+    for clip in ({}, {"clip": 1e30}):
+        graph = helper.make_graph(
+            [helper.make_node("LSTM", names, ["y", "y_h", "y_c"], hidden_size=H, direction="bidirectional", **clip)],
+            "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, list(ins[0].shape))],
+            [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, [None] * (4 if o == "y" else 3))
+             for o in ("y", "y_h", "y_c")],
+            [numpy_helper.from_array(a, n) for n, a in zip(names[1:], ins[1:]) if a is not None])
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+        results.append(int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+                       .run({"x": ins[0]}))
+    for o in ("y", "y_h", "y_c"):
+        assert np.array_equal(results[0][o], results[1][o]), o
+
+
 @pytest.mark.parametrize("op,direction,layout,extra", [
     ("LSTM", "bidirectional", 0, {}), ("LSTM", "forward", 1, {}), ("GRU", "reverse", 0, {}),
     ("GRU", "forward", 0, {"linear_before_reset": 1}), ("RNN", "bidirectional", 1, {})])

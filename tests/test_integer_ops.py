@@ -24,12 +24,15 @@ from int8rt.onnx.backend import Int8rtBackend  # noqa: E402
 _NP = {TensorProto.UINT8: np.uint8, TensorProto.INT8: np.int8}
 
 
-@pytest.fixture(params=["ref", "best"])
+@pytest.fixture(params=["ref", "avxvnni", "best"])
 def tier(request):
-    """Runs a test with the ISA capped at the reference, then with the best tier."""
+    """Runs a test with the ISA capped at the reference, at AVX-VNNI (the 6 x 16 gemm_u8s8 tile, B packed by
+    the driver's scalar loop; skipped on a CPU without it), then with the best tier."""
     old = int8rt.get_max_isa()
-    if request.param == "ref":
-        int8rt.set_max_isa("ref")
+    if request.param == "avxvnni" and not int8rt.kernels.isa_info()["avxvnni"]["cpu"]:
+        pytest.skip("the CPU has no AVX-VNNI")
+    if request.param != "best":
+        int8rt.set_max_isa(request.param)
     yield request.param
     int8rt.set_max_isa(None)
     assert int8rt.get_max_isa() == old
@@ -110,6 +113,7 @@ def test_conv_integer_equals_the_spec(tier, tx, tw) -> None:
         (2, 4, 8, 8, 6, (3, 2), (2, 1), (0, 1, 2, 0), (1, 2), 2),
         (1, 17, 5, 6, 20, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),
         (1, 8, 6, 6, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 8),
+        (1, 5, 11, 13, 7, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),  # 143 pixels: strips of 64, 64, 15 columns
     ]
     for N, C, H, W, M, k, stride, pads, dil, group in cases:
         x = _ints(rng, tx, (N, C, H, W))
@@ -124,6 +128,31 @@ def test_conv_integer_equals_the_spec(tier, tx, tw) -> None:
             model.graph.initializer.append(onnx.numpy_helper.from_array(w, "w"))
             got = Int8rtBackend.prepare(model).run([x, zx, zw])[0]
             np.testing.assert_array_equal(got, want.astype(np.int32), err_msg=f"case {(N, C, H, W, M, k, group)}")
+
+
+def test_conv_integer_1d_equals_the_spec(tier) -> None:
+    """A 1-D ConvInteger (NCL) runs as 2-D with H = 1: == the spec's int64 formula, strides, pads,
+    dilations, groups; W constant (packed once) and W a run-time input (packed per run)."""
+    rng = np.random.default_rng(9)
+    for N, C, L, M, k, stride, pads, dil, group in [(2, 6, 70, 4, 3, 1, (1, 2), 1, 2), (1, 3, 29, 8, 5, 2, (0, 3), 2, 1)]:
+        x = _ints(rng, TensorProto.UINT8, (N, C, L))
+        w = _ints(rng, TensorProto.INT8, (M, C // group, k))
+        zx, zw = _ints(rng, TensorProto.UINT8, ()), _ints(rng, TensorProto.INT8, (M,))
+        want = _conv_ref(x[:, :, None], w[:, :, None], zx, zw, (1, stride), (0, pads[0], 0, pads[1]), (1, dil),
+                         group)[:, :, 0]
+        for w_input in (False, True):
+            node = helper.make_node("ConvInteger", ["x", "w", "zx", "zw"], ["y"], strides=[stride], pads=list(pads),
+                                    dilations=[dil], group=group)
+            inputs = [_vi("x", TensorProto.UINT8, x.shape), _vi("zx", TensorProto.UINT8, ()),
+                      _vi("zw", TensorProto.INT8, zw.shape)]
+            if w_input:
+                inputs.insert(1, _vi("w", TensorProto.INT8, w.shape))
+            model = _model(node, inputs, [_vi("y", TensorProto.INT32, want.shape)])
+            if not w_input:
+                model.graph.initializer.append(onnx.numpy_helper.from_array(w, "w"))
+            feeds = [x, w, zx, zw] if w_input else [x, zx, zw]
+            got = Int8rtBackend.prepare(model).run(feeds)[0]
+            np.testing.assert_array_equal(got, want.astype(np.int32), err_msg=f"case {(N, C, L, M, k, w_input)}")
 
 
 def test_dynamic_quantize_linear_equals_the_spec(tier) -> None:
@@ -360,3 +389,21 @@ def test_quantize_dynamic_matmul_chain_is_fused_and_equals_the_literal_ops() -> 
     for _ in range(3):
         x = rng.normal(size=(3, 4, K)).astype(np.float32)
         np.testing.assert_array_equal(rep.run([x])[0], literal.run(None, {"x": x})[0])
+
+
+def test_gathered_uint8_constant_is_cast_back_once_and_exactly() -> None:
+    """quantize_dynamic's embeddings: Gather of a uint8 constant, then DequantizeLinear. The IR holds the
+    uint8 weight widened to int64 and a Cast brings it back; that Cast of a constant is converted when
+    the layer is made (cast.cc) and copied per run. The output == numpy's, on two runs."""
+    rng = np.random.default_rng(3)
+    w = rng.integers(0, 256, (9, 5)).astype(np.uint8)
+    nodes = [helper.make_node("Gather", ["w", "i"], ["q"]), helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [_vi("i", TensorProto.INT64, [3])], [_vi("y", TensorProto.FLOAT, [3, 5])],
+                              [onnx.numpy_helper.from_array(w, "w"), onnx.numpy_helper.from_array(np.float32(0.5), "s"),
+                               onnx.numpy_helper.from_array(np.uint8(100), "z")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    ctx = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).create_execution_context()
+    assert [p["op"] for p in ctx.profile({"i": np.array([0, 1, 2], np.int64)}, 1)][0] == "Cast"
+    for i in (np.array([8, 0, 3], np.int64), np.array([1, 1, 7], np.int64)):
+        want = (w[i].astype(np.float32) - 100) * np.float32(0.5)
+        assert np.array_equal(ctx.run({"i": i})["y"], want)

@@ -9,6 +9,11 @@
 // map every operand type onto it exactly (engine/ops/integer_gemm.h): a
 // uint8 B is B - 128 with its zero point minus 128, an int8 A is A + 128
 // with its zero point plus 128. Zero points are not the kernel's business.
+//
+// Two ways to hold the operands: B packed once (pack(): a constant weight
+// matrix times activations, MatMulInteger) or A packed once and B packed on
+// every run (pack_a(): a convolution's weights times its input's columns,
+// which gives the output channel-major, NCHW, with no transposition).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +43,21 @@ class PackedGemmU8S8 {
   virtual const GemmU8S8Shape& shape() const = 0;
 };
 
+// A packed once for products whose B changes on every run. run() is const and thread-safe.
+class PackedAGemmU8S8 {
+ public:
+  virtual ~PackedAGemmU8S8() = default;
+  // c (M rows of N int32, row r at c + r * ldc) = A B, B given as K rows of N bytes, row k at
+  // b + k * ldb: int8 values, or (b_u8) uint8 values read as value - 128, their s8 storage
+  // (the sign bit flipped). col_sums (N int32, or nullptr) receives sum_k B[k][n] of the values
+  // as read (wrapping). B is packed per call into the calling thread's scratch; may split the
+  // work over the thread pool.
+  virtual void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc,
+                   int32_t* col_sums) const = 0;
+  virtual int64_t M() const = 0;
+  virtual int64_t K() const = 0;
+};
+
 class GemmU8S8Kernel : public Kernel {
  public:
   static constexpr OpKey kKey{"gemm_u8s8", Dtype::kS8};
@@ -46,6 +66,9 @@ class GemmU8S8Kernel : public Kernel {
   virtual std::string supports(const GemmU8S8Shape& shape) const = 0;
   // Packs B given row-major [K][N] (row k at b + k * ldb); the buffer is not retained.
   virtual std::unique_ptr<PackedGemmU8S8> pack(const GemmU8S8Shape& shape, const int8_t* b, int64_t ldb) const = 0;
+  // Packs A given row-major [M][K] (row m at a + m * lda) for products with B given per run
+  // (PackedAGemmU8S8); the buffer is not retained. Chosen with the shape {K, N = M}.
+  virtual std::unique_ptr<PackedAGemmU8S8> pack_a(int64_t M, int64_t K, const uint8_t* a, int64_t lda) const = 0;
 };
 
 // The reference candidate, gemm_u8s8_ref (ref/gemm_u8s8.cc); the ref provider adds it.

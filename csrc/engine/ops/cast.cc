@@ -9,7 +9,10 @@
 // round_mode ("up" by default) for float8 e8m0. Other targets (string) are
 // NotSupported at creation. CastLike(x, like) is the same cast to like's dtype (known when
 // shapes are inferred; only like's dtype is read), which ONNX's function
-// bodies use.
+// bodies use. A Cast of a constant int64 / int8 / float32 tensor (a uint8
+// weight the IR holds widened to int64, cast back at run time: ONNX Runtime's
+// quantize_dynamic embeddings) is converted once, when the layer is made, and
+// copied on each run.
 #include <cstring>
 #include <optional>
 
@@ -42,6 +45,21 @@ class CastLayer : public Layer {
     else throw unsupported_attr(node, "round_mode", "'" + round_mode + "'", "up, down or nearest");
   }
 
+  // Converts the constant input `x` once (Cast only: CastLike's target is known at run time).
+  void convert_constant(const Tensor& x) {
+    auto from_storage = [&](const auto* data, size_t n) {
+      visit_dtype(to_, [&](auto to) {
+        using To = decltype(to);
+        constant_out_.resize(n * sizeof(To));
+        To* y = reinterpret_cast<To*>(constant_out_.data());
+        for (size_t i = 0; i < n; ++i) y[i] = convert_element<To>(data[i], options_);
+      });
+    };
+    if (x.dtype == DataType::kInt64) from_storage(x.i64.data(), x.i64.size());
+    else if (x.dtype == DataType::kInt8) from_storage(x.i8.data(), x.i8.size());
+    else if (x.dtype == DataType::kFloat32) from_storage(x.f32.data(), x.f32.size());
+  }
+
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const DataType to = like_ ? require_any(in, 1, prefix_).dtype() : to_;
     return {{to, require_any(in, 0, prefix_).shape()}};
@@ -50,6 +68,10 @@ class CastLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Value& x = *in[0];
     Value& y = *out[0];
+    if (!constant_out_.empty() && constant_out_.size() == y.nbytes()) {
+      std::memcpy(y.data<char>(), constant_out_.data(), constant_out_.size());
+      return;
+    }
     if (x.dtype() == y.dtype()) {
       std::memcpy(y.data<char>(), x.data<char>(), x.nbytes());
       return;
@@ -73,12 +95,18 @@ class CastLayer : public Layer {
   bool like_;
   CastOptions options_;
   std::string prefix_;
+  std::vector<unsigned char> constant_out_;  // the output bytes of a constant input, else empty
 };
 
-std::unique_ptr<Layer> make_cast(const Network&, const Node& node) {
+std::unique_ptr<Layer> make_cast(const Network& net, const Node& node) {
   require_inputs(node, 1);
   const int64_t to = node.attrs.get_int("to", -1);
-  if (std::optional<DataType> t = dtype_from_onnx(to)) return std::make_unique<CastLayer>(node, *t);
+  if (std::optional<DataType> t = dtype_from_onnx(to)) {
+    auto layer = std::make_unique<CastLayer>(node, *t);
+    const Tensor& x = net.tensor(node.inputs[0]);
+    if (x.is_constant) layer->convert_constant(x);
+    return layer;
+  }
   throw unsupported_attr(node, "to", std::to_string(to),
                          "int8rt casts to float32/64/16, int8/16/32/64, uint8/16/32/64, bool, bfloat16, "
                          "float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e8m0), float4e2m1, int4, uint4, int2, uint2");

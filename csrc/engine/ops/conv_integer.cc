@@ -1,5 +1,5 @@
-// ConvInteger (ONNX opset 10) and QLinearConv (opset 10), 2-D (NCHW), on the
-// integer product of integer_gemm.h (u8 x s8 kernels, exact):
+// ConvInteger (ONNX opset 10) and QLinearConv (opset 10), 1-D and 2-D (NCL,
+// NCHW), on the integer product of integer_gemm.h (u8 x s8 kernels, exact):
 //
 //   ConvInteger: Y = conv(X - x_zero_point, W - w_zero_point), int32, padded
 //     positions contributing 0 (onnx/reference/ops/op_conv_integer.py);
@@ -10,10 +10,13 @@
 //     Y has y_zero_point's type.
 //
 // x_zero_point is per tensor; w_zero_point per tensor or per output channel.
-// Each image and group is one product: the columns of X (im2col, [output
-// pixel][C/group * kh * kw], u8 storage, a padded tap holding x_zero_point so
-// that it contributes 0) times W's group transposed ([C/group * kh * kw][M/group],
-// packed once when W is constant).
+// Each image and group is one product with W as the left operand, packed
+// once when W is constant (IntegerProductA): W's group [M/group][C/group * kh
+// * kw] (OIHW rows as they are, u8 storage) times the columns of X ([C/group *
+// kh * kw][output pixels], u8 storage, a padded tap holding x_zero_point so
+// that it contributes 0), so the int32 product lands in Y's NCHW layout with
+// no transposition; a 1x1, stride 1, unpadded conv's columns are X itself. A
+// 1-D conv runs as 2-D with H = 1 (its window attributes lifted at build).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -33,15 +36,16 @@ struct ConvSlots {
   bool qlinear;
 };
 
-// W's group g transposed to [C/group * kh * kw][M/group] s8 storage.
-std::vector<int8_t> group_columns(const int8_t* w_s8, int64_t Mg, int64_t Kg, int64_t g) {
-  std::vector<int8_t> b(static_cast<size_t>(Kg * Mg));
-  for (int64_t oc = 0; oc < Mg; ++oc) {
-    const int8_t* row = w_s8 + (g * Mg + oc) * Kg;
-    for (int64_t k = 0; k < Kg; ++k) b[k * Mg + oc] = row[k];
-  }
-  return b;
+// A 1-D window as the 2-D one over rows of height 1 (kernel, stride, dilation 1, no row pads).
+void lift_1d_window(WindowAttrs& w) {
+  w.kernel.insert(w.kernel.begin(), 1);
+  w.strides.insert(w.strides.begin(), 1);
+  w.dilations.insert(w.dilations.begin(), 1);
+  w.pads = {0, w.pads[0], 0, w.pads[1]};
 }
+
+// ceil(a / b) for b > 0, clamped below at 0.
+int64_t ceil_div_nonneg(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
 
 class IntegerConvLayer : public Layer {
  public:
@@ -51,23 +55,26 @@ class IntegerConvLayer : public Layer {
     window_ = parse_window(node, /*allow_dilations=*/true, /*allow_ceil_mode=*/false);
     group_ = node.attrs.get_int("group", 1);
     const Tensor& w = net.tensor(node.inputs[slots.w]);
-    if (w.shape.size() != 4) {
-      throw NotSupported(prefix_ + "only 2-D integer convolutions are supported, W has shape " + ints_str(w.shape));
+    if (w.shape.size() != 4 && w.shape.size() != 3) {
+      throw NotSupported(prefix_ + "only 1-D and 2-D integer convolutions are supported, W has shape " +
+                         ints_str(w.shape));
     }
+    one_d_ = w.shape.size() == 3;
     if (group_ < 1 || w.shape[0] % group_ != 0) {
       throw InvalidArgument(prefix_ + "group " + std::to_string(group_) + " does not divide " +
                             std::to_string(w.shape[0]) + " output channels");
     }
-    if (window_.kernel.empty()) window_.kernel = {w.shape[2], w.shape[3]};
-    fill_window_defaults(window_, 2, node);
+    if (window_.kernel.empty()) window_.kernel = Shape(w.shape.begin() + 2, w.shape.end());
+    fill_window_defaults(window_, one_d_ ? 1 : 2, node);
+    if (one_d_) lift_1d_window(window_);
     if (w.is_constant && (w.dtype == DataType::kInt8 || w.dtype == DataType::kInt64)) {
-      const int64_t Mg = w.shape[0] / group_, Kg = w.shape[1] * w.shape[2] * w.shape[3];
-      std::vector<int8_t> s8(static_cast<size_t>(w.shape[0] * Kg));
+      const Shape ws = as_2d(w.shape);
+      const int64_t Mg = ws[0] / group_, Kg = ws[1] * ws[2] * ws[3];
+      std::vector<int8_t> s8(static_cast<size_t>(ws[0] * Kg));
       tensor_to_s8(w, s8.data());
-      for (int64_t g = 0; g < group_; ++g) {
-        const std::vector<int8_t> b = group_columns(s8.data(), Mg, Kg, g);
-        packed_.emplace_back(Kg, Mg, b.data(), Mg);
-      }
+      std::vector<uint8_t> u8(s8.size());
+      for (size_t i = 0; i < s8.size(); ++i) u8[i] = static_cast<uint8_t>(s8[i] ^ 0x80);  // s8 + 128
+      for (int64_t g = 0; g < group_; ++g) packed_.emplace_back(Mg, Kg, u8.data() + g * Mg * Kg, Kg);
     }
   }
 
@@ -82,17 +89,19 @@ class IntegerConvLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Value& x = *in[slots_.x];
     const Value& w = *in[slots_.w];
-    const Shape ys = output_shape(x.shape(), w.shape());
-    const int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
-    const int64_t M = w.shape()[0], Cg = C / group_, Mg = M / group_, kh = window_.kernel[0], kw = window_.kernel[1];
+    const Shape xs = as_2d(x.shape()), wsh = as_2d(w.shape());
+    const Shape ys = as_2d(output_shape(x.shape(), w.shape()));
+    const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3];
+    const int64_t M = wsh[0], Cg = C / group_, Mg = M / group_, kh = window_.kernel[0], kw = window_.kernel[1];
     const int64_t OH = ys[2], OW = ys[3], P = OH * OW, Kg = Cg * kh * kw;
     const DimGeom gh = window_geometry(window_, 0, H, prefix_), gw = window_geometry(window_, 1, W, prefix_);
     const bool x_s8 = int_kind(x.dtype(), prefix_, "X") == IntKind::kS8;
     const bool w_s8 = int_kind(w.dtype(), prefix_, "W") == IntKind::kS8;
     const Value* zx_v = in.size() > slots_.zx ? in[slots_.zx] : nullptr;
     const Value* zw_v = in.size() > slots_.zw ? in[slots_.zw] : nullptr;
+    // Both in u8 storage units (integer_gemm.h): X's columns and W's rows are held as u8.
     const std::vector<int32_t> zx = zero_point_values(zx_v, x_s8 ? 128 : 0);
-    const std::vector<int32_t> zw = zero_point_values(zw_v, w_s8 ? 0 : -128);
+    const std::vector<int32_t> zw = zero_point_values(zw_v, w_s8 ? 128 : 0);
     if (zx.size() != 1) throw InvalidArgument(prefix_ + "x_zero_point must have one element");
     if (zw.size() != 1 && static_cast<int64_t>(zw.size()) != M) {
       throw InvalidArgument(prefix_ + "w_zero_point must have 1 or " + std::to_string(M) + " elements");
@@ -104,10 +113,10 @@ class IntegerConvLayer : public Layer {
       to_u8(x, x_copy.data());
       x_u8 = x_copy.data();
     }
-    std::vector<int8_t> w_s8_copy;
+    std::vector<uint8_t> w_u8_copy;
     if (packed_.empty()) {
-      w_s8_copy.resize(static_cast<size_t>(w.numel()));
-      to_s8(w, w_s8_copy.data());
+      w_u8_copy.resize(static_cast<size_t>(w.numel()));
+      to_u8(w, w_u8_copy.data());
     }
     std::vector<int32_t> acc_store;
     int32_t* acc = nullptr;
@@ -117,37 +126,26 @@ class IntegerConvLayer : public Layer {
     } else {
       acc = out[0]->data<int32_t>();
     }
-    std::vector<uint8_t> cols(static_cast<size_t>(P * Kg));
-    std::vector<int32_t> prod(static_cast<size_t>(P * Mg));
-    const uint8_t pad = static_cast<uint8_t>(zx[0]);
     const bool pointwise = kh == 1 && kw == 1 && window_.strides[0] == 1 && window_.strides[1] == 1 &&
                            gh.pad_begin == 0 && gw.pad_begin == 0 && OH == H && OW == W;
+    thread_local std::vector<uint8_t> cols;
+    if (!pointwise && cols.size() < static_cast<size_t>(Kg * P)) cols.resize(static_cast<size_t>(Kg * P));
+    const uint8_t pad = static_cast<uint8_t>(zx[0]);
+    const int32_t zb = zx[0] - 128;  // the columns are read as s8 storage, value - 128
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t g = 0; g < group_; ++g) {
         const uint8_t* xg = x_u8 + (n * C + g * Cg) * H * W;
-        if (pointwise) {
-          transpose_planes(xg, Cg, P, cols.data());
-        } else {
+        const uint8_t* b = xg;
+        if (!pointwise) {
           im2col(xg, Cg, H, W, OH, OW, gh.pad_begin, gw.pad_begin, pad, cols.data());
+          b = cols.data();
         }
-        std::optional<IntegerProduct> local;
-        if (packed_.empty()) {
-          const std::vector<int8_t> b = group_columns(w_s8_copy.data(), Mg, Kg, g);
-          local.emplace(Kg, Mg, b.data(), Mg);
-        }
-        const IntegerProduct& product = packed_.empty() ? *local : packed_[g];
+        std::optional<IntegerProductA> local;
+        if (packed_.empty()) local.emplace(Mg, Kg, w_u8_copy.data() + g * Mg * Kg, Kg);
+        const IntegerProductA& product = packed_.empty() ? *local : packed_[g];
         const std::vector<int32_t> zwg =
             zw.size() == 1 ? zw : std::vector<int32_t>(zw.begin() + g * Mg, zw.begin() + (g + 1) * Mg);
-        product.run(P, cols.data(), Kg, zx, zwg, prod.data(), Mg);
-        int32_t* yg = acc + (n * M + g * Mg) * P;
-        constexpr int64_t kTile = 16;  // [P][Mg] -> [Mg][P] in tiles
-        for (int64_t p0 = 0; p0 < P; p0 += kTile) {
-          for (int64_t o0 = 0; o0 < Mg; o0 += kTile) {
-            for (int64_t oc = o0; oc < std::min(Mg, o0 + kTile); ++oc) {
-              for (int64_t p = p0; p < std::min(P, p0 + kTile); ++p) yg[oc * P + p] = prod[p * Mg + oc];
-            }
-          }
-        }
+        product.run(P, b, P, zwg, zb, acc + (n * M + g * Mg) * P, P);
       }
     }
     if (slots_.qlinear) requantize(in, N, M, P, acc, *out[0]);
@@ -159,63 +157,65 @@ class IntegerConvLayer : public Layer {
   }
 
  private:
-  Shape output_shape(const Shape& x, const Shape& w) const {
-    if (x.size() != 4 || w.size() != 4) {
-      throw InvalidArgument(prefix_ + "X " + shape_str(x) + " and W " + shape_str(w) + " must be 4-D (NCHW, MCkk)");
+  // A 1-D conv's [N, C, L] / [M, C, k] as [N, C, 1, L] / [M, C, 1, k]; 2-D shapes unchanged.
+  Shape as_2d(const Shape& s) const {
+    if (!one_d_ || s.size() != 3) return s;
+    return {s[0], s[1], 1, s[2]};
+  }
+
+  Shape output_shape(const Shape& x_in, const Shape& w_in) const {
+    const size_t rank = one_d_ ? 3 : 4;
+    if (x_in.size() != rank || w_in.size() != rank) {
+      throw InvalidArgument(prefix_ + "X " + shape_str(x_in) + " and W " + shape_str(w_in) + " must be " +
+                            (one_d_ ? "3-D (NCL, MCk)" : "4-D (NCHW, MCkk)"));
     }
+    const Shape x = as_2d(x_in), w = as_2d(w_in);
     if (x[1] != w[1] * group_) {
       throw InvalidArgument(prefix_ + "X has " + std::to_string(x[1]) + " channels, W expects " +
                             std::to_string(w[1] * group_));
     }
     if (w[2] != window_.kernel[0] || w[3] != window_.kernel[1]) {
-      throw InvalidArgument(prefix_ + "W " + shape_str(w) + " does not match kernel_shape " + ints_str(window_.kernel));
+      throw InvalidArgument(prefix_ + "W " + shape_str(w_in) + " does not match kernel_shape " +
+                            ints_str(window_.kernel));
     }
-    return {x[0], w[0], window_geometry(window_, 0, x[2], prefix_).out, window_geometry(window_, 1, x[3], prefix_).out};
+    const int64_t oh = window_geometry(window_, 0, x[2], prefix_).out;
+    const int64_t ow = window_geometry(window_, 1, x[3], prefix_).out;
+    if (one_d_) return {x[0], w[0], ow};
+    return {x[0], w[0], oh, ow};
   }
 
-  // cols [OH * OW][Cg * kh * kw]: the window of each output pixel, `pad` (the input zero
-  // point, in u8 storage) where it falls outside the image.
+  // cols [Cg * kh * kw][OH * OW]: row (c, r, s) holds, for every output pixel, the input
+  // under tap (r, s) of channel c, `pad` (the input zero point, in u8 storage) where the
+  // tap falls outside the image. Per row the in-image output columns are one range.
   void im2col(const uint8_t* xg, int64_t Cg, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t pad_top,
               int64_t pad_left, uint8_t pad, uint8_t* cols) const {
     const int64_t kh = window_.kernel[0], kw = window_.kernel[1];
     const int64_t sh = window_.strides[0], sw = window_.strides[1], dh = window_.dilations[0], dw = window_.dilations[1];
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        uint8_t* dst = cols + (oh * OW + ow) * Cg * kh * kw;
-        const int64_t iw0 = ow * sw - pad_left;
-        const bool inside_w = iw0 >= 0 && iw0 + (kw - 1) * dw < W;
-        for (int64_t c = 0; c < Cg; ++c) {
-          const uint8_t* xc = xg + c * H * W;
-          for (int64_t r = 0; r < kh; ++r, dst += kw) {
+    const int64_t P = OH * OW;
+    for (int64_t c = 0; c < Cg; ++c) {
+      const uint8_t* xc = xg + c * H * W;
+      for (int64_t r = 0; r < kh; ++r) {
+        for (int64_t s = 0; s < kw; ++s) {
+          uint8_t* row = cols + ((c * kh + r) * kw + s) * P;
+          const int64_t shift = s * dw - pad_left;  // iw = ow * sw + shift
+          const int64_t ow0 = std::min(OW, ceil_div_nonneg(-shift, sw));
+          const int64_t ow1 = std::max(ow0, std::min(OW, ceil_div_nonneg(W - shift, sw)));
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            uint8_t* dst = row + oh * OW;
             const int64_t ih = oh * sh - pad_top + r * dh;
             if (ih < 0 || ih >= H) {
-              std::memset(dst, pad, static_cast<size_t>(kw));
+              std::memset(dst, pad, static_cast<size_t>(OW));
               continue;
             }
-            const uint8_t* xr = xc + ih * W + iw0;
-            if (inside_w) {
-              for (int64_t s = 0; s < kw; ++s) dst[s] = xr[s * dw];
+            const uint8_t* xr = xc + ih * W;
+            std::memset(dst, pad, static_cast<size_t>(ow0));
+            if (sw == 1) {
+              std::memcpy(dst + ow0, xr + ow0 + shift, static_cast<size_t>(ow1 - ow0));
             } else {
-              for (int64_t s = 0; s < kw; ++s) {
-                const int64_t iw = iw0 + s * dw;
-                dst[s] = iw >= 0 && iw < W ? xr[s * dw] : pad;
-              }
+              for (int64_t ow = ow0; ow < ow1; ++ow) dst[ow] = xr[ow * sw + shift];
             }
+            std::memset(dst + ow1, pad, static_cast<size_t>(OW - ow1));
           }
-        }
-      }
-    }
-  }
-
-  // A 1x1, stride 1, unpadded conv's columns: the [Cg][P] planes transposed to [P][Cg], in tiles.
-  static void transpose_planes(const uint8_t* xg, int64_t Cg, int64_t P, uint8_t* cols) {
-    constexpr int64_t kTile = 32;
-    for (int64_t p0 = 0; p0 < P; p0 += kTile) {
-      const int64_t p1 = std::min(P, p0 + kTile);
-      for (int64_t c0 = 0; c0 < Cg; c0 += kTile) {
-        const int64_t c1 = std::min(Cg, c0 + kTile);
-        for (int64_t p = p0; p < p1; ++p) {
-          for (int64_t c = c0; c < c1; ++c) cols[p * Cg + c] = xg[c * P + p];
         }
       }
     }
@@ -276,7 +276,8 @@ class IntegerConvLayer : public Layer {
   std::string prefix_;
   WindowAttrs window_;
   int64_t group_ = 1;
-  std::vector<IntegerProduct> packed_;  // per group, a constant W
+  bool one_d_ = false;                   // a 1-D conv, run as 2-D over rows of height 1
+  std::vector<IntegerProductA> packed_;  // per group, a constant W
 };
 
 std::unique_ptr<Layer> make_conv_integer(const Network& net, const Node& node) {

@@ -97,13 +97,16 @@ IntegerProduct::IntegerProduct(int64_t K, int64_t N, const int8_t* b, int64_t ld
 }
 
 void IntegerProduct::run(int64_t M, const uint8_t* a, int64_t lda, const std::vector<int32_t>& za,
-                         const std::vector<int32_t>& zb, int32_t* c, int64_t ldc) const {
+                         const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const RowsDone& done) const {
   packed_->run(M, a, lda, c, ldc);
   bool zb_zero = true;
   for (int32_t z : zb) zb_zero = zb_zero && z == 0;
   bool za_zero = true;
   for (int32_t z : za) za_zero = za_zero && z == 0;
-  if (za_zero && zb_zero) return;
+  if (za_zero && zb_zero) {
+    if (done) parallel_for(M, grain_for_work(N_), done);
+    return;
+  }
   const uint32_t K = static_cast<uint32_t>(K_);
   parallel_for(M, grain_for_work(K_ + N_), [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
@@ -122,6 +125,43 @@ void IntegerProduct::run(int64_t M, const uint8_t* a, int64_t lda, const std::ve
           const uint32_t z = static_cast<uint32_t>(zb[n]);
           cm[n] += K * zam * z - z * row - zam * static_cast<uint32_t>(col_sums_[n]);
         }
+      }
+      if (done) done(m, m + 1);  // the row just corrected, still in L1
+    }
+  });
+}
+
+IntegerProductA::IntegerProductA(int64_t M, int64_t K, const uint8_t* a, int64_t lda) : M_(M), K_(K) {
+  kernels::GemmU8S8Shape shape;
+  shape.K = K;
+  shape.N = M;
+  kernel_ = &kernels::choose<kernels::GemmU8S8Kernel>(shape);
+  packed_ = kernel_->pack_a(M, K, a, lda);
+  row_sums_.assign(static_cast<size_t>(M), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t k = 0; k < K; ++k) row_sums_[m] += a[m * lda + k];
+  }
+}
+
+void IntegerProductA::run(int64_t N, const uint8_t* b_u8, int64_t ldb, const std::vector<int32_t>& za,
+                          int32_t zb, int32_t* c, int64_t ldc) const {
+  bool za_zero = true;
+  for (int32_t z : za) za_zero = za_zero && z == 0;
+  thread_local std::vector<int32_t> col_sums;  // s[n], needed only with a nonzero za
+  if (!za_zero && col_sums.size() < static_cast<size_t>(N)) col_sums.resize(static_cast<size_t>(N));
+  packed_->run(N, b_u8, ldb, /*b_u8=*/true, c, ldc, za_zero ? nullptr : col_sums.data());
+  if (za_zero && zb == 0) return;
+  const uint32_t K = static_cast<uint32_t>(K_), z = static_cast<uint32_t>(zb);
+  const uint32_t* s = reinterpret_cast<const uint32_t*>(col_sums.data());
+  parallel_for(M_, grain_for_work(N), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      const uint32_t zam = static_cast<uint32_t>(za.size() == 1 ? za[0] : za[m]);
+      const uint32_t common = K * zam * z - z * static_cast<uint32_t>(row_sums_[m]);
+      uint32_t* cm = reinterpret_cast<uint32_t*>(c + m * ldc);
+      if (za_zero) {
+        for (int64_t n = 0; n < N; ++n) cm[n] += common;
+      } else {
+        for (int64_t n = 0; n < N; ++n) cm[n] += common - zam * s[n];
       }
     }
   });

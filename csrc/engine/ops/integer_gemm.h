@@ -9,9 +9,13 @@
 // r[m] = sum_k A[m][k] and s[n] = sum_k B[k][n] (B's column sums, once),
 //   C = P - za[m] s[n] - zb[n] r[m] + K za[m] zb[n]
 // is the expansion of the product, exact modulo 2^32 (formed in uint32).
+// IntegerProduct packs a constant B (MatMulInteger's weights);
+// IntegerProductA packs a constant A (a convolution's weights, times the
+// columns of its input as B: the output comes channel-major, NCHW).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,10 +46,15 @@ class IntegerProduct {
  public:
   // b: [K][N] s8 storage, row k at b + k * ldb.
   IntegerProduct(int64_t K, int64_t N, const int8_t* b, int64_t ldb);
+  // Rows [m0, m1) of C are final: a caller's epilogue over them (MatMulIntegerToFloat's
+  // conversion), run while they are in cache.
+  using RowsDone = std::function<void(int64_t m0, int64_t m1)>;
   // C (ldc) = the product of u8 storage A ([M][K], lda) with za (1 or M values)
-  // and this B with zb (1 or N values), both in storage units.
+  // and this B with zb (1 or N values), both in storage units; then `done`, if
+  // given, over every row (on the pool's threads, each row once, right after
+  // its correction).
   void run(int64_t M, const uint8_t* a, int64_t lda, const std::vector<int32_t>& za,
-           const std::vector<int32_t>& zb, int32_t* c, int64_t ldc) const;
+           const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const RowsDone& done = {}) const;
   const char* kernel_name() const { return kernel_->name(); }
   int64_t K() const { return K_; }
   int64_t N() const { return N_; }
@@ -55,6 +64,26 @@ class IntegerProduct {
   const kernels::GemmU8S8Kernel* kernel_;
   std::unique_ptr<kernels::PackedGemmU8S8> packed_;
   std::vector<int32_t> col_sums_;
+};
+
+// A (u8 storage) packed once for the chosen gemm_u8s8 kernel, with its row sums;
+// B given per run.
+class IntegerProductA {
+ public:
+  // a: [M][K] u8 storage, row m at a + m * lda.
+  IntegerProductA(int64_t M, int64_t K, const uint8_t* a, int64_t lda);
+  // C (ldc) = the product of this A with za (1 or M values, u8 storage units) and
+  // B ([K][N], row k at b + k * ldb, u8 storage: its values read as value - 128)
+  // with zb, one value in those units (the zero point's u8 storage - 128).
+  void run(int64_t N, const uint8_t* b_u8, int64_t ldb, const std::vector<int32_t>& za, int32_t zb,
+           int32_t* c, int64_t ldc) const;
+  const char* kernel_name() const { return kernel_->name(); }
+
+ private:
+  int64_t M_, K_;
+  const kernels::GemmU8S8Kernel* kernel_;
+  std::unique_ptr<kernels::PackedAGemmU8S8> packed_;
+  std::vector<int32_t> row_sums_;
 };
 
 }  // namespace engine

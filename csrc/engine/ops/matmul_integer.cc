@@ -167,16 +167,22 @@ class IntegerMatMulLayer : public Layer {
     } else {  // int32 output, or float32 converted in place (same element size)
       acc = reinterpret_cast<int32_t*>(out[0]->data<float>());
     }
+    std::optional<FloatEpilogue> to_float;
+    if (slots_.out == MatMulSlots::Out::kFloat) to_float.emplace(float_epilogue(in, g.N));
     for (int64_t i = 0; i < count; ++i) {
       const int64_t ai = batch_offset(g.a_batch, g.batch, i), bi = batch_offset(g.b_batch, g.batch, i);
       std::optional<IntegerProduct> local;
       if (!packed_) local.emplace(g.K, g.N, b_copy.data() + bi * g.K * g.N, g.N);
       const IntegerProduct& product = packed_ ? *packed_ : *local;
+      int32_t* c = acc + i * MN;
+      IntegerProduct::RowsDone done;
+      if (to_float) {  // each row converted as soon as it is final, while it is in cache
+        done = [&, c](int64_t m0, int64_t m1) { rows_to_float(*to_float, g.N, c, m0, m1); };
+      }
       product.run(g.M, a_u8 + ai * g.M * g.K, g.K, zero_point_slice(za, g.M, a_count, ai, prefix_, "a_zero_point"),
-                  zero_point_slice(zb, g.N, b_count, bi, prefix_, "b_zero_point"), acc + i * MN, g.N);
+                  zero_point_slice(zb, g.N, b_count, bi, prefix_, "b_zero_point"), c, g.N, done);
     }
     if (slots_.out == MatMulSlots::Out::kQLinear) requantize(in, g, acc, *out[0]);
-    if (slots_.out == MatMulSlots::Out::kFloat) to_float(in, g, acc, out[0]->data<float>());
   }
 
   std::string describe() const override {
@@ -193,35 +199,49 @@ class IntegerMatMulLayer : public Layer {
     return int_kind(t, prefix_, "y_zero_point") == IntKind::kS8 ? DataType::kInt8 : DataType::kUInt8;
   }
 
-  // MatMulIntegerToFloat's output, in place over the int32 products (module comment).
-  void to_float(const std::vector<const Value*>& in, const MatMulGeometry& g, const int32_t* acc, float* y) const {
+  // MatMulIntegerToFloat's per-column multiplier a_scale * b_scale and bias (module comment).
+  struct FloatEpilogue {
+    std::vector<float> mult, bias;
+    bool has_bias = false;
+  };
+  FloatEpilogue float_epilogue(const std::vector<const Value*>& in, int64_t N) const {
     const std::vector<float> sa = float_values(require_any(in, 2, prefix_), prefix_, "a_scale");
     const std::vector<float> sb = float_values(require_any(in, 3, prefix_), prefix_, "b_scale");
-    if (sa.size() != 1 || (sb.size() != 1 && static_cast<int64_t>(sb.size()) != g.N)) {
-      throw InvalidArgument(prefix_ + "a_scale must have one element and b_scale 1 or N (" + std::to_string(g.N) + ")");
+    if (sa.size() != 1 || (sb.size() != 1 && static_cast<int64_t>(sb.size()) != N)) {
+      throw InvalidArgument(prefix_ + "a_scale must have one element and b_scale 1 or N (" + std::to_string(N) + ")");
     }
-    std::vector<float> mult(static_cast<size_t>(g.N)), bias(static_cast<size_t>(g.N), 0.f);
-    for (int64_t n = 0; n < g.N; ++n) mult[n] = sa[0] * sb[sb.size() == 1 ? 0 : n];
-    const bool has_bias = in.size() > 6 && in[6];
-    if (has_bias) {
-      bias = float_values(*in[6], prefix_, "bias");
-      if (static_cast<int64_t>(bias.size()) != g.N) throw InvalidArgument(prefix_ + "bias must have N elements");
+    FloatEpilogue e;
+    e.mult.resize(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n) e.mult[n] = sa[0] * sb[sb.size() == 1 ? 0 : n];
+    e.has_bias = in.size() > 6 && in[6];
+    if (e.has_bias) {
+      e.bias = float_values(*in[6], prefix_, "bias");
+      if (static_cast<int64_t>(e.bias.size()) != N) throw InvalidArgument(prefix_ + "bias must have N elements");
     }
-    const int64_t rows = shape_numel(g.out) / g.N;
-    parallel_for(rows, grain_for_work(g.N), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        // acc and y are the same bytes: each int32 is read (through memcpy, which may alias) before
-        // its float is written.
-        const unsigned char* a = reinterpret_cast<const unsigned char*>(acc + r * g.N);
-        float* o = y + r * g.N;
-        for (int64_t n = 0; n < g.N; ++n) {
+    return e;
+  }
+
+  // Rows [r0, r1) of the int32 products at acc (N per row) to float32 in place:
+  // float(acc) * mult[n] (+ bias[n]).
+  static void rows_to_float(const FloatEpilogue& e, int64_t N, int32_t* acc, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      // Each int32 is read (through memcpy, which may alias) before its float is written.
+      const unsigned char* a = reinterpret_cast<const unsigned char*>(acc + r * N);
+      float* o = reinterpret_cast<float*>(acc + r * N);
+      if (e.has_bias) {
+        for (int64_t n = 0; n < N; ++n) {
           int32_t v;
           std::memcpy(&v, a + 4 * n, 4);
-          const float t = static_cast<float>(v) * mult[n];
-          o[n] = has_bias ? t + bias[n] : t;
+          o[n] = static_cast<float>(v) * e.mult[n] + e.bias[n];
+        }
+      } else {
+        for (int64_t n = 0; n < N; ++n) {
+          int32_t v;
+          std::memcpy(&v, a + 4 * n, 4);
+          o[n] = static_cast<float>(v) * e.mult[n];
         }
       }
-    });
+    }
   }
 
   // QLinearMatMul's output (module comment).

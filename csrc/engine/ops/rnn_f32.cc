@@ -382,6 +382,21 @@ class RnnLayer : public Layer {
         continue;
       }
       float* cb = c + b * H;
+      if (!p && !input_forget_ && clip_ <= 0.f) {
+        // The common LSTM (no peepholes, no coupled gates, no clip): the same float operations
+        // as the general loop below, in a form the compiler vectorizes (exp_f32 and tanh_f32 are
+        // branch-free), so the same bits.
+        for (int64_t k = 0; k < H; ++k) {
+          const float i = sigmoid(g[k]);
+          const float f = sigmoid(g[2 * H + k]);
+          const float cand = tanh_f32(g[3 * H + k]);
+          const float cn = f * cb[k] + i * cand;
+          const float o = sigmoid(g[H + k]);
+          cb[k] = cn;
+          hb[k] = o * tanh_f32(cn);
+        }
+        continue;
+      }
       for (int64_t k = 0; k < H; ++k) {
         const float i = sigmoid(clipped(g[k] + (p ? p[k] * cb[k] : 0.f)));
         const float f = input_forget_ ? 1.f - i : sigmoid(clipped(g[2 * H + k] + (p ? p[2 * H + k] * cb[k] : 0.f)));

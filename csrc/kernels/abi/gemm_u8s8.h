@@ -7,6 +7,11 @@
 // columns past N and k past K zero. One tile computes rows a[0..mr) against
 // nb consecutive blocks and stores int32 C (the last block's columns past
 // n_last not stored).
+//
+// B given per run (PackedAGemmU8S8): the driver packs one strip of up to
+// nb_max blocks at a time into the thread's scratch with the ISA's
+// GemmU8S8PackBFn (or its own scalar loop), which also forms the strip's
+// column sums.
 #pragma once
 
 #include <cstdint>
@@ -27,11 +32,27 @@ struct GemmU8S8Tile {
 };
 using GemmU8S8Fn = void (*)(const GemmU8S8Tile&);
 
+// Packs columns [0, n) of B (K rows of bytes, row k at b + k * ldb; each byte
+// XOR flip: 0x80 turns u8 storage into s8, 0 keeps s8) into ceil(n / 16)
+// blocks of ceil(K / 4) * 64 bytes at dst, block j at dst + j * that, in the
+// layout above (zero past K and n). col_sums (n int32, or nullptr): sum_k of
+// the packed int8 values of each column. 1 <= n <= 64.
+using GemmU8S8PackBFn = void (*)(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip, int8_t* dst,
+                                 int32_t* col_sums);
+
 namespace avx512vnni {
 // Tile 6 x 64: mr rows (1..6) x nb zmm blocks (1..4) of 16 columns.
 constexpr int kU8S8MR = 6, kU8S8NB = 4;
 GemmU8S8Fn gemm_u8s8_fn(int mr, int nb);
+void gemm_u8s8_pack_b(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip, int8_t* dst,
+                      int32_t* col_sums);
 }  // namespace avx512vnni
+
+namespace avxvnni {
+// Tile 6 x 16: mr rows (1..6) x one block of 16 columns (two ymm); B packed by the driver's scalar loop.
+constexpr int kU8S8MR = 6, kU8S8NB = 1;
+GemmU8S8Fn gemm_u8s8_fn(int mr, int nb);
+}  // namespace avxvnni
 
 }  // namespace x86
 }  // namespace kernels

@@ -1,12 +1,24 @@
 // The x86 gemm_u8s8 driver (gemm_u8s8_driver.h): packing and tiling, baseline
-// code. Work items are (64-column strip, 6-row tile) pairs, strip-major so a
-// thread's consecutive tiles reuse one packed strip of B from cache; the
-// thread pool splits them in chunks of about 64K multiply-adds.
+// code.
+//
+// B packed once (pack): work items are (64-column strip, 6-row tile) pairs,
+// strip-major so a thread's consecutive tiles reuse one packed strip of B
+// from cache; the thread pool splits them in chunks of about 64K
+// multiply-adds.
+//
+// A packed once, B per run (pack_a): A's rows are stored once, zero-padded
+// to a multiple of 4 bytes. A work item is one strip of B (up to nb_max
+// blocks of 16 columns) and a run of A's row tiles: the thread packs the
+// strip into its scratch (the ISA's pack_b, which also forms the strip's
+// column sums) and runs every row tile of the run over it while it is in
+// cache. The rows are split into runs only when there are too few strips to
+// give every thread work.
 #include <algorithm>
 #include <vector>
 
 #include "core/checked_math.h"
 #include "core/thread_pool.h"
+#include "int8rt/threading.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 
 namespace int8rt {
@@ -74,7 +86,91 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
   std::vector<int8_t> packed_;
 };
 
+// GemmU8S8PackBFn's bytes, scalar: for ISAs without their own packing.
+void pack_b_scalar(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip, int8_t* dst,
+                   int32_t* col_sums) {
+  const int64_t groups = (K + 3) / 4;
+  std::fill(dst, dst + ((n + kBlock - 1) / kBlock) * groups * 64, int8_t{0});
+  for (int c = 0; c < n; ++c) {
+    int8_t* blk = dst + (c / kBlock) * groups * 64 + (c % kBlock) * 4;
+    uint32_t sum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const int8_t v = static_cast<int8_t>(b[k * ldb + c] ^ flip);
+      blk[(k / 4) * 64 + k % 4] = v;
+      sum += static_cast<uint32_t>(static_cast<int32_t>(v));
+    }
+    if (col_sums) col_sums[c] = static_cast<int32_t>(sum);
+  }
+}
+
+class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
+ public:
+  X86PackedAGemmU8S8(int64_t M, int64_t K, const uint8_t* a, int64_t lda, GemmU8S8Fn (*fn)(int, int),
+                     GemmU8S8PackBFn pack_b, int mr_max, int nb_max)
+      : M_(M), K_(K), fn_(fn), pack_b_(pack_b ? pack_b : pack_b_scalar), mr_max_(mr_max), nb_max_(nb_max) {
+    GemmU8S8Shape{K, M}.validate();
+    groups_ = (K + 3) / 4;
+    a_.assign(static_cast<size_t>(checked_mul(M, groups_ * 4, "gemm_u8s8: packed A")), 0);
+    for (int64_t m = 0; m < M; ++m) std::copy(a + m * lda, a + m * lda + K, a_.data() + m * groups_ * 4);
+  }
+
+  void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc,
+           int32_t* col_sums) const override {
+    const int64_t strip_cols = kBlock * nb_max_;
+    const int64_t strips = (N + strip_cols - 1) / strip_cols;
+    const int64_t tiles = (M_ + mr_max_ - 1) / mr_max_;
+    const int64_t threads = get_num_threads();
+    // Runs of row tiles per strip: 1, or enough that strips x runs gives each thread two items.
+    const int64_t runs = strips >= 2 * threads ? 1 : std::min(tiles, (2 * threads + strips - 1) / strips);
+    const int64_t tiles_per_run = (tiles + runs - 1) / runs;
+    const int64_t block_bytes = groups_ * 64;
+    const int64_t work = tiles_per_run * mr_max_ * strip_cols * K_;
+    const uint8_t flip = b_u8 ? 0x80 : 0;
+    parallel_for(strips * runs, grain_for_work(work), [&](int64_t begin, int64_t end) {
+      thread_local std::vector<int8_t> strip;
+      if (strip.size() < static_cast<size_t>(nb_max_ * block_bytes)) strip.resize(static_cast<size_t>(nb_max_ * block_bytes));
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t s = item / runs, run = item % runs;
+        const int64_t n0 = s * strip_cols;
+        const int n = static_cast<int>(std::min(strip_cols, N - n0));
+        const int nb = (n + static_cast<int>(kBlock) - 1) / static_cast<int>(kBlock);
+        // Only the first run of a strip writes its column sums.
+        pack_b_(b + n0, ldb, K_, n, flip, strip.data(), col_sums && run == 0 ? col_sums + n0 : nullptr);
+        const int64_t t1 = std::min(tiles, (run + 1) * tiles_per_run);
+        for (int64_t t = run * tiles_per_run; t < t1; ++t) {
+          const int64_t m0 = t * mr_max_;
+          GemmU8S8Tile tile;
+          tile.a = a_.data() + m0 * groups_ * 4;
+          tile.lda = groups_ * 4;
+          tile.K = groups_ * 4;
+          tile.b = strip.data();
+          tile.b_block = block_bytes;
+          tile.c = c + m0 * ldc + n0;
+          tile.ldc = ldc;
+          tile.n_last = n - (nb - 1) * static_cast<int>(kBlock);
+          fn_(static_cast<int>(std::min<int64_t>(mr_max_, M_ - m0)), nb)(tile);
+        }
+      }
+    });
+  }
+  int64_t M() const override { return M_; }
+  int64_t K() const override { return K_; }
+
+ private:
+  int64_t M_, K_;
+  GemmU8S8Fn (*fn_)(int, int);
+  GemmU8S8PackBFn pack_b_;
+  int mr_max_, nb_max_;
+  int64_t groups_ = 0;
+  std::vector<uint8_t> a_;  // [M][groups * 4], zero past K
+};
+
 }  // namespace
+
+std::unique_ptr<PackedAGemmU8S8> X86GemmU8S8Kernel::pack_a(int64_t M, int64_t K, const uint8_t* a,
+                                                            int64_t lda) const {
+  return std::make_unique<X86PackedAGemmU8S8>(M, K, a, lda, fn_, pack_b_, mr_max_, nb_max_);
+}
 
 std::unique_ptr<PackedGemmU8S8> X86GemmU8S8Kernel::pack(const GemmU8S8Shape& shape, const int8_t* b,
                                                          int64_t ldb) const {

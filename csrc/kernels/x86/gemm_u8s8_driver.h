@@ -12,18 +12,22 @@ namespace x86 {
 
 class X86GemmU8S8Kernel final : public GemmU8S8Kernel {
  public:
-  // fn(mr, nb): the tile for mr rows (1..mr_max) and nb blocks of 16 columns (1..nb_max).
-  X86GemmU8S8Kernel(const char* name, Isa isa, GemmU8S8Fn (*fn)(int, int), int mr_max, int nb_max)
-      : name_(name), isa_(isa), fn_(fn), mr_max_(mr_max), nb_max_(nb_max) {}
+  // fn(mr, nb): the tile for mr rows (1..mr_max) and nb blocks of 16 columns (1..nb_max);
+  // pack_b: the ISA's packing of a run-time B (nullptr: the driver's scalar loop, same bytes).
+  X86GemmU8S8Kernel(const char* name, Isa isa, GemmU8S8Fn (*fn)(int, int), int mr_max, int nb_max,
+                    GemmU8S8PackBFn pack_b = nullptr)
+      : name_(name), isa_(isa), fn_(fn), pack_b_(pack_b), mr_max_(mr_max), nb_max_(nb_max) {}
   const char* name() const override { return name_; }
   Isa isa() const override { return isa_; }
   std::string supports(const GemmU8S8Shape&) const override { return ""; }
   std::unique_ptr<PackedGemmU8S8> pack(const GemmU8S8Shape& shape, const int8_t* b, int64_t ldb) const override;
+  std::unique_ptr<PackedAGemmU8S8> pack_a(int64_t M, int64_t K, const uint8_t* a, int64_t lda) const override;
 
  private:
   const char* name_;
   Isa isa_;
   GemmU8S8Fn (*fn_)(int, int);
+  GemmU8S8PackBFn pack_b_;
   int mr_max_, nb_max_;
 };
 

@@ -27,7 +27,7 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x64c4_avx512vnni", kIsa, avx512vnni::gemm_u8s8_fn,
-                                           avx512vnni::kU8S8MR, avx512vnni::kU8S8NB);
+                                           avx512vnni::kU8S8MR, avx512vnni::kU8S8NB, avx512vnni::gemm_u8s8_pack_b);
   r.add(dw, conv, gemm, gemm_u8s8);
 }
 

@@ -4,9 +4,11 @@
 //   conv_s8: conv_s8_dw_4x16_avxvnni (depthwise),
 //            conv_s8_igemm_6x16c4_avxvnni (declines depthwise)
 //   gemm_s8: gemm_s8_6x16c4_avxvnni
+//   gemm_u8s8: gemm_u8s8_6x16c4_avxvnni (x86/gemm_u8s8.cc's driver)
 // Element-wise int8 ops, pooling and SGEMM have no kernel of this tier: with
 // the cap at avxvnni they run AVX2's or the reference kernels.
 #include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -24,7 +26,9 @@ void register_avxvnni_kernels(KernelRegistry& r) {
   static const DwConvKernel dw(dw_uk);
   static const IgemmConvKernel conv(uk);
   static const IgemmGemmKernel gemm(uk);
-  r.add(dw, conv, gemm);
+  static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x16c4_avxvnni", Isa::kAvxVnni, avxvnni::gemm_u8s8_fn,
+                                           avxvnni::kU8S8MR, avxvnni::kU8S8NB);
+  r.add(dw, conv, gemm, gemm_u8s8);
 }
 
 }  // namespace x86
