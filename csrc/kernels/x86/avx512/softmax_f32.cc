@@ -15,6 +15,7 @@
 // (the rule's padded copy of the last group stalled on store forwarding):
 // ViT's 197-value rows 102 -> 66 ns on a Zen 5 (RESULTS.md section 45), the
 // same bits (tests/test_fp32_ops.py compares every tier with the reference).
+// QAttention's attention rows use it too (section 50).
 #include <immintrin.h>
 
 #include "kernels/abi/softmax_f32.h"
@@ -120,8 +121,15 @@ void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log) {
   }
   for (int64_t r = 0; r < rows; ++r) softmax_row16(x + r * n, y + r * n, n);
 }
+// The rule's steps per row (ref::attention_rows_loop) with the softmax as
+// softmax_row16: QAttention's rows are softmax rows (ViT's 197 keys).
 void attention_rows(int64_t rows, int64_t n, const ref::AttentionRows& a, float* s) {
-  ref::attention_rows_loop(rows, n, a, s, Exp16Avx512{});
+  if (n <= 0) return;
+  for (int64_t r = 0; r < rows; ++r, s += n) {
+    ref::attention_row_scores(r, n, a, s);
+    softmax_row16(s, s, n);
+    ref::attention_row_guard(n, a, s);
+  }
 }
 
 }  // namespace avx512
