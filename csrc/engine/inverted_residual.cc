@@ -107,6 +107,9 @@ InvertedResidual::~InvertedResidual() = default;
 bool InvertedResidual::pays(int64_t batch) const {
   const ConvShape& e = s_.expand->packed().shape();
   if (const char* tmp = std::getenv("TMP_IR_MIN")) return batch * e.H * e.W * e.K >= std::atoll(tmp);  // TMP experiment
+  if (const char* tmp = std::getenv("TMP_IR_RATIO")) {  // TMP experiment
+    if (e.K < std::atof(tmp) * e.C) return false;
+  }
   return batch * e.H * e.W * e.K >= kMinExpandedBytes;
 }
 
