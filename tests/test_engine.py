@@ -264,3 +264,24 @@ def test_profile_times_every_layer_in_run_order(int8_build) -> None:
         ctx.profile({"input": TEST_X[:4]}, runs=0)
     with pytest.raises(int8rt.InvalidArgumentError, match="missing input"):
         ctx.profile({}, runs=1)
+
+
+def test_profile_on_the_thread_cpu_clock(int8_build) -> None:
+    """clock="thread_cpu": the calling thread's CPU time per layer (with one
+    thread, all of the work), so one run's layers add up to at most the
+    thread's CPU time across the call; an unknown clock is refused."""
+    import time
+    engine, _ = int8_build
+    ctx = engine.create_execution_context()
+    threads = int8rt.get_num_threads()
+    int8rt.set_num_threads(1)
+    try:
+        t0 = time.thread_time()
+        prof = ctx.profile({"input": TEST_X[:4]}, runs=1, clock="thread_cpu")
+        spent_ms = (time.thread_time() - t0) * 1e3
+    finally:
+        int8rt.set_num_threads(threads)
+    assert [p["name"] for p in prof] == [layer["name"] for layer in engine.layers()]
+    assert all(p["ms"] >= 0.0 for p in prof) and 0.0 < sum(p["ms"] for p in prof) <= spent_ms
+    with pytest.raises(int8rt.InvalidArgumentError, match="clock"):
+        ctx.profile({"input": TEST_X[:4]}, runs=1, clock="cpu")

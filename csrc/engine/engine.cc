@@ -267,7 +267,8 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
   return outs;
 }
 
-std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, TensorView>& inputs, int runs) {
+std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, TensorView>& inputs, int runs,
+                                                 ProfileClock clock) {
   ContextUse use(impl_->busy);
   if (runs < 1) throw InvalidArgument("profile: runs must be >= 1");
   if (engine_->runner_) throw NotSupported("profile: per-layer times are measured for CPU engines only");
@@ -279,7 +280,7 @@ std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, Ten
   std::vector<double> seconds(nodes);
   for (int r = 0; r < runs; ++r) {
     std::fill(seconds.begin(), seconds.end(), 0.0);
-    ex.run_timed(*impl_->state, ins, seconds);
+    ex.run_timed(*impl_->state, ins, seconds, clock == ProfileClock::kThreadCpu);
     for (size_t n = 0; n < nodes; ++n) samples[n].push_back(seconds[n]);
   }
   std::vector<LayerInfo> infos = engine_->layers();  // run order, as ex.order()

@@ -57,9 +57,11 @@ class Executor {
   // Runs the network. Inputs must cover every network input; dtypes and
   // non-batch dimensions are checked against the network's declaration.
   void run(State& state, const std::vector<Input>& inputs, const Observer& observer = nullptr) const;
-  // The same, adding each node's wall time in seconds to node_seconds[node id]
-  // (sized to the node count by the caller) for profiling.
-  void run_timed(State& state, const std::vector<Input>& inputs, std::vector<double>& node_seconds) const;
+  // The same, adding each node's wall time in seconds (the calling thread's
+  // CPU time with thread_cpu) to node_seconds[node id] (sized to the node
+  // count by the caller) for profiling.
+  void run_timed(State& state, const std::vector<Input>& inputs, std::vector<double>& node_seconds,
+                 bool thread_cpu = false) const;
 
   // The two steps of run(), for device runners that execute some nodes
   // elsewhere: bind_inputs checks and copies the inputs into the state;

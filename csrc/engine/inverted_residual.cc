@@ -27,6 +27,15 @@ using kernels::ConvShape;
 // from 0, MobileNetV3 batch 8 lost 3%.
 constexpr int64_t kMinExpandedBytes = int64_t{256} << 10;
 
+// Nor when the expansion at most doubles the channels (E <= 2 C): the
+// expanded tensor is then hardly larger than the block's input, so fusing
+// saves little memory traffic and costs its many small kernel calls.
+// PP-OCRv4 rec's blocks (1x1 C -> C or 2C, a 3x3 or 5x5 depthwise on 12x80
+// or 6x80 rows, 1x1): batch 8, 1 thread, whole runs alternated in one
+// process, unfused / fused CPU time 0.96-0.99 in seven runs (RESULTS.md
+// section 50). MobileNetV2 / V3 and EfficientNet-Lite0 expand 2.3-6x.
+constexpr int64_t kMaxUnfusedExpansion = 2;
+
 // Bytes a band's expanded rows and depthwise rows may take together: they
 // stay in L2 (1 MiB on Zen 4/5, 1.25-2 MiB on Intel server cores) beside
 // the three layers' weights and the block's input and output rows. Same
@@ -105,7 +114,7 @@ InvertedResidual::~InvertedResidual() = default;
 
 bool InvertedResidual::pays(int64_t batch) const {
   const ConvShape& e = s_.expand->packed().shape();
-  return batch * e.H * e.W * e.K >= kMinExpandedBytes;
+  return e.K > kMaxUnfusedExpansion * e.C && batch * e.H * e.W * e.K >= kMinExpandedBytes;
 }
 
 Shape InvertedResidual::input_shape(int64_t batch) const {

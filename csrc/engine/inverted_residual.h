@@ -59,7 +59,8 @@ class InvertedResidual {
   ~InvertedResidual();
 
   // Whether fusing pays at this batch: the whole batch's expanded tensor
-  // would not stay in cache between the layers (kMinExpandedBytes, .cc).
+  // would not stay in cache between the layers (kMinExpandedBytes, .cc) and
+  // the expansion more than doubles the channels (kMaxUnfusedExpansion).
   bool pays(int64_t batch) const;
   // The shapes of the block's input and output for this batch (NHWC).
   Shape input_shape(int64_t batch) const;

@@ -103,13 +103,13 @@ void bind_engine(py::module_& m) {
            py::arg("inputs"))
       .def("output_shapes", &ExecutionContext::output_shapes, py::arg("input_shapes"))
       .def("profile",
-           [](ExecutionContext& ctx, const py::dict& inputs, int runs) {
+           [](ExecutionContext& ctx, const py::dict& inputs, int runs, bool thread_cpu) {
              std::vector<py::array> keep;
              auto views = views_of(inputs, keep);
              std::vector<LayerTime> times;
              {
                py::gil_scoped_release release;
-               times = ctx.profile(views, runs);
+               times = ctx.profile(views, runs, thread_cpu ? ProfileClock::kThreadCpu : ProfileClock::kWall);
              }
              py::list out;
              for (const LayerTime& t : times) {
@@ -123,7 +123,7 @@ void bind_engine(py::module_& m) {
              }
              return out;
            },
-           py::arg("inputs"), py::arg("runs") = 10)
+           py::arg("inputs"), py::arg("runs") = 10, py::arg("thread_cpu") = false)
       .def("run_on_device",
            [](ExecutionContext& ctx, const py::dict& inputs, const py::dict& outputs) {
              auto in = device_views(inputs), out = device_views(outputs);

@@ -118,11 +118,18 @@ class ExecutionContext:
         self._native.run_on_device(dict(inputs), dict(outputs))
         return dict(outputs)
 
-    def profile(self, inputs: Mapping[str, np.ndarray], runs: int = 10) -> list[dict[str, Any]]:
+    def profile(self, inputs: Mapping[str, np.ndarray], runs: int = 10, *,
+                clock: str = "wall") -> list[dict[str, Any]]:
         """Runs ``runs`` times and returns one dict per layer, in run order:
-        name, op, precision, detail (kernel) and ``ms``, its median wall time.
+        name, op, precision, detail (kernel) and ``ms``, its median time.
+        ``clock``: ``"wall"``, or ``"thread_cpu"``, the CPU time of the
+        calling thread: with one thread (``set_num_threads(1)``) a layer's own
+        work, not the time the thread waited descheduled on a busy machine;
+        with more threads it misses the helper threads' share.
         CPU engines only (NotSupportedError on a GPU engine)."""
-        return list(self._native.profile(dict(inputs), int(runs)))
+        if clock not in ("wall", "thread_cpu"):
+            raise InvalidArgumentError(f"profile: clock must be 'wall' or 'thread_cpu', not {clock!r}")
+        return list(self._native.profile(dict(inputs), int(runs), clock == "thread_cpu"))
 
     def output_shapes(self, input_shapes: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
         """Each output's shape for inputs of the given shapes (nothing is computed)."""

@@ -118,6 +118,12 @@ struct LayerInfo {
   std::string detail;      // chosen kernel, notable parameters
 };
 
+// The clock ExecutionContext::profile reads: wall time, or the CPU time of
+// the calling thread (with one thread, set_num_threads(1), a layer's own
+// work, unaffected by time the thread spends descheduled on a busy machine;
+// with more threads it misses the helpers' share).
+enum class ProfileClock { kWall, kThreadCpu };
+
 // One layer's share of a profiled run (ExecutionContext::profile).
 struct LayerTime {
   LayerInfo layer;
@@ -134,9 +140,10 @@ class ExecutionContext {
   std::map<std::string, HostTensor> run(const std::map<std::string, TensorView>& inputs);
 
   // Runs the engine `runs` times (>= 1) on `inputs` and returns every
-  // layer's median wall time, in run order (CPU engines; NotSupported for an
-  // engine on a GPU, whose launches are asynchronous).
-  std::vector<LayerTime> profile(const std::map<std::string, TensorView>& inputs, int runs);
+  // layer's median time on `clock`, in run order (CPU engines; NotSupported
+  // for an engine on a GPU, whose launches are asynchronous).
+  std::vector<LayerTime> profile(const std::map<std::string, TensorView>& inputs, int runs,
+                                 ProfileClock clock = ProfileClock::kWall);
 
   // Every output's shape for inputs of these shapes (checked as run() does).
   std::map<std::string, std::vector<int64_t>> output_shapes(

@@ -110,33 +110,43 @@ struct AttentionRows {
   bool nan_to_zero = false;
 };
 
+// Row r of s before its softmax: s = s * factor (or s / factor), then s + mask.
+static inline void attention_row_scores(int64_t r, int64_t n, const AttentionRows& a, float* s) {
+  if (a.factor != 0.f) {
+    const float f = a.factor;
+    if (a.divide) {
+      for (int64_t c = 0; c < n; ++c) s[c] = s[c] / f;
+    } else {
+      for (int64_t c = 0; c < n; ++c) s[c] = s[c] * f;
+    }
+  }
+  if (a.mask) {
+    const float* m = a.mask + r * a.mask_row_step;
+    if (a.mask_col_step == 1) {
+      for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m[c];
+    } else if (a.mask_col_step == 0) {
+      const float m0 = m[0];
+      for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m0;
+    } else {
+      for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m[c * a.mask_col_step];
+    }
+  }
+}
+
+// A row of probabilities after its softmax: NaN to zero where asked.
+static inline void attention_row_guard(int64_t n, const AttentionRows& a, float* s) {
+  if (a.nan_to_zero) {
+    for (int64_t c = 0; c < n; ++c) s[c] = s[c] != s[c] ? 0.f : s[c];
+  }
+}
+
 template <class Exp16 = Exp16Rule>
 static inline void attention_rows_loop(int64_t rows, int64_t n, const AttentionRows& a, float* s, Exp16 exp16 = {}) {
   if (n <= 0) return;
   for (int64_t r = 0; r < rows; ++r, s += n) {
-    if (a.factor != 0.f) {
-      const float f = a.factor;
-      if (a.divide) {
-        for (int64_t c = 0; c < n; ++c) s[c] = s[c] / f;
-      } else {
-        for (int64_t c = 0; c < n; ++c) s[c] = s[c] * f;
-      }
-    }
-    if (a.mask) {
-      const float* m = a.mask + r * a.mask_row_step;
-      if (a.mask_col_step == 1) {
-        for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m[c];
-      } else if (a.mask_col_step == 0) {
-        const float m0 = m[0];
-        for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m0;
-      } else {
-        for (int64_t c = 0; c < n; ++c) s[c] = s[c] + m[c * a.mask_col_step];
-      }
-    }
+    attention_row_scores(r, n, a, s);
     softmax_row_f32(s, s, n, false, exp16);
-    if (a.nan_to_zero) {
-      for (int64_t c = 0; c < n; ++c) s[c] = s[c] != s[c] ? 0.f : s[c];
-    }
+    attention_row_guard(n, a, s);
   }
 }
 

@@ -10,11 +10,13 @@
 // result included; the range selects become masked moves. About 22
 // instructions per 16 values.
 //
-// Softmax rows (not log-softmax) run SoftmaxRow16, the rule's steps with
+// Softmax rows (not log-softmax) run softmax_rows16, the rule's steps with
 // 16 lanes, the sum taken in the exp pass and partial groups through masks
 // (the rule's padded copy of the last group stalled on store forwarding):
 // ViT's 197-value rows 102 -> 66 ns on a Zen 5 (RESULTS.md section 45), the
 // same bits (tests/test_fp32_ops.py compares every tier with the reference).
+// QAttention's attention rows use it too, and both run two rows at a time
+// (section 50).
 #include <immintrin.h>
 
 #include "kernels/abi/softmax_f32.h"
@@ -46,68 +48,93 @@ struct Exp16Avx512 {
   }
 };
 
+// The largest of the 32 lanes of a and b (vmaxps: as the rule's compare, see
+// softmax_rows16). The zero-masking forms with every lane set are the plain
+// instructions; the plain intrinsics (and the 512 -> 256 cast) pass GCC 12's
+// _mm512_undefined_* through, which warned (-Wuninitialized) once inlined
+// into softmax_rows16's loops over rows.
+inline float max_of(__m512 a, __m512 b) {
+  const __m512 m = _mm512_maskz_max_ps(0xFFFF, b, a);
+  const __m256 h = _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xFF, m, 1), _mm512_maskz_extractf32x8_ps(0xFF, m, 0));
+  __m128 q = _mm_max_ps(_mm256_extractf128_ps(h, 1), _mm256_castps256_ps128(h));
+  q = _mm_max_ps(_mm_movehl_ps(q, q), q);
+  q = _mm_max_ss(_mm_movehdup_ps(q), q);
+  return _mm_cvtss_f32(q);
+}
+
 inline __mmask16 first(int64_t count) {  // the first min(count, 16) lanes
   return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
 }
 
-// softmax_row_f32 (kernels/ref/softmax_f32.h) without log, y may be x.
-void softmax_row16(const float* x, float* y, int64_t n) {
+// softmax_row_f32 (kernels/ref/softmax_f32.h) without log on kRows rows at
+// once (row r from x[r] to y[r], which may be x[r]): each row's steps as
+// the rule orders them, the rows' dependency chains interleaved (the sum's
+// one accumulator per row waits on two adds per 16 values; two rows share
+// that wait).
+template <int kRows>
+void softmax_rows16(const float* const* x, float* const* y, int64_t n) {
   // The maximum: per lane v > m ? v : m (vmaxps), over two accumulators and
   // reduced in any order. Its value is the rule's; only the sign of a zero
   // maximum may differ, which no softmax value sees (x - mx differs only for
   // x = +-0, whose exp is 1 either way). A NaN x[0] stays in every lane and
   // so in mx, and a later NaN never enters, as in the rule.
-  __m512 m0 = _mm512_set1_ps(x[0]), m1 = m0;
+  __m512 m0[kRows], m1[kRows], mx[kRows];
+  for (int r = 0; r < kRows; ++r) m1[r] = m0[r] = _mm512_set1_ps(x[r][0]);
   int64_t k = 0;
   for (; k + 32 <= n; k += 32) {
-    m0 = _mm512_max_ps(_mm512_loadu_ps(x + k), m0);
-    m1 = _mm512_max_ps(_mm512_loadu_ps(x + k + 16), m1);
+    for (int r = 0; r < kRows; ++r) {
+      m0[r] = _mm512_max_ps(_mm512_loadu_ps(x[r] + k), m0[r]);
+      m1[r] = _mm512_max_ps(_mm512_loadu_ps(x[r] + k + 16), m1[r]);
+    }
   }
   for (; k < n; k += 16) {
     const __mmask16 m = first(n - k);
-    m0 = _mm512_mask_max_ps(m0, m, _mm512_maskz_loadu_ps(m, x + k), m0);
+    for (int r = 0; r < kRows; ++r) m0[r] = _mm512_mask_max_ps(m0[r], m, _mm512_maskz_loadu_ps(m, x[r] + k), m0[r]);
   }
-  m0 = _mm512_max_ps(m1, m0);
-  const __m256 h = _mm256_max_ps(_mm512_extractf32x8_ps(m0, 1), _mm512_castps512_ps256(m0));
-  __m128 q = _mm_max_ps(_mm256_extractf128_ps(h, 1), _mm256_castps256_ps128(h));
-  q = _mm_max_ps(_mm_movehl_ps(q, q), q);
-  q = _mm_max_ss(_mm_movehdup_ps(q), q);
-  const __m512 mx = _mm512_set1_ps(_mm_cvtss_f32(q));
+  for (int r = 0; r < kRows; ++r) mx[r] = _mm512_set1_ps(max_of(m0[r], m1[r]));
   // exp(x - mx) and the rule's sum: lane l of 8 adds the values 8 j + l of
   // the leading multiple of 8 in order (each 16-group's low then high half),
   // the rest go to lane 0 one by one; then the 8 lanes in order.
-  __m256 s8 = _mm256_setzero_ps();
+  __m256 s8[kRows];
+  for (int r = 0; r < kRows; ++r) s8[r] = _mm256_setzero_ps();
   for (k = 0; k + 16 <= n; k += 16) {
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + k), mx));
-    _mm512_storeu_ps(y + k, e);
-    s8 = _mm256_add_ps(s8, _mm512_castps512_ps256(e));
-    s8 = _mm256_add_ps(s8, _mm512_extractf32x8_ps(e, 1));
-  }
-  alignas(32) float lanes[8];
-  if (k < n) {  // the last partial group, padded with mx (exp(0) in the dead lanes) as the rule pads it
-    const __mmask16 m = first(n - k);
-    const __m512 e = exp16(_mm512_sub_ps(_mm512_mask_loadu_ps(mx, m, x + k), mx));
-    _mm512_mask_storeu_ps(y + k, m, e);
-    __m256 rest = _mm512_castps512_ps256(e);
-    int64_t left = n - k;
-    if (left >= 8) {
-      s8 = _mm256_add_ps(s8, rest);
-      rest = _mm512_extractf32x8_ps(e, 1);
-      left -= 8;
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x[r] + k), mx[r]));
+      _mm512_storeu_ps(y[r] + k, e);
+      s8[r] = _mm256_add_ps(s8[r], _mm512_castps512_ps256(e));
+      s8[r] = _mm256_add_ps(s8[r], _mm512_extractf32x8_ps(e, 1));
     }
-    alignas(32) float t[8];
-    _mm256_store_ps(t, rest);
-    _mm256_store_ps(lanes, s8);
-    for (int64_t l = 0; l < left; ++l) lanes[0] += t[l];
-  } else {
-    _mm256_store_ps(lanes, s8);
   }
-  float sum = 0.f;
-  for (int l = 0; l < 8; ++l) sum += lanes[l];
-  const __m512 inv = _mm512_set1_ps(1.0f / sum);
+  __m512 inv[kRows];
+  for (int r = 0; r < kRows; ++r) {
+    alignas(32) float lanes[8];
+    if (k < n) {  // the last partial group, padded with mx (exp(0) in the dead lanes) as the rule pads it
+      const __mmask16 m = first(n - k);
+      const __m512 e = exp16(_mm512_sub_ps(_mm512_mask_loadu_ps(mx[r], m, x[r] + k), mx[r]));
+      _mm512_mask_storeu_ps(y[r] + k, m, e);
+      __m256 rest = _mm512_castps512_ps256(e);
+      int64_t left = n - k;
+      if (left >= 8) {
+        s8[r] = _mm256_add_ps(s8[r], rest);
+        rest = _mm512_extractf32x8_ps(e, 1);
+        left -= 8;
+      }
+      alignas(32) float t[8];
+      _mm256_store_ps(t, rest);
+      _mm256_store_ps(lanes, s8[r]);
+      for (int64_t l = 0; l < left; ++l) lanes[0] += t[l];
+    } else {
+      _mm256_store_ps(lanes, s8[r]);
+    }
+    float sum = 0.f;
+    for (int l = 0; l < 8; ++l) sum += lanes[l];
+    inv[r] = _mm512_set1_ps(1.0f / sum);
+  }
   for (k = 0; k < n; k += 16) {
     const __mmask16 m = first(n - k);
-    _mm512_mask_storeu_ps(y + k, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + k), inv));
+    for (int r = 0; r < kRows; ++r) {
+      _mm512_mask_storeu_ps(y[r] + k, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y[r] + k), inv[r]));
+    }
   }
 }
 
@@ -118,10 +145,38 @@ void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log) {
     ref::softmax_rows_loop(rows, n, x, y, log, Exp16Avx512{});
     return;
   }
-  for (int64_t r = 0; r < rows; ++r) softmax_row16(x + r * n, y + r * n, n);
+  int64_t r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    const float* xs[2] = {x + r * n, x + (r + 1) * n};
+    float* ys[2] = {y + r * n, y + (r + 1) * n};
+    softmax_rows16<2>(xs, ys, n);
+  }
+  if (r < rows) {
+    const float* xs[1] = {x + r * n};
+    float* ys[1] = {y + r * n};
+    softmax_rows16<1>(xs, ys, n);
+  }
 }
+// The rule's steps per row (ref::attention_rows_loop) with the softmax as
+// softmax_rows16, two rows at a time: QAttention's rows are softmax rows
+// (ViT's 197 keys).
 void attention_rows(int64_t rows, int64_t n, const ref::AttentionRows& a, float* s) {
-  ref::attention_rows_loop(rows, n, a, s, Exp16Avx512{});
+  if (n <= 0) return;
+  int64_t r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    float* rs[2] = {s + r * n, s + (r + 1) * n};
+    ref::attention_row_scores(r, n, a, rs[0]);
+    ref::attention_row_scores(r + 1, n, a, rs[1]);
+    softmax_rows16<2>(rs, rs, n);
+    ref::attention_row_guard(n, a, rs[0]);
+    ref::attention_row_guard(n, a, rs[1]);
+  }
+  if (r < rows) {
+    float* rs[1] = {s + r * n};
+    ref::attention_row_scores(r, n, a, rs[0]);
+    softmax_rows16<1>(rs, rs, n);
+    ref::attention_row_guard(n, a, rs[0]);
+  }
 }
 
 }  // namespace avx512
