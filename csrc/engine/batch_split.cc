@@ -14,6 +14,7 @@ namespace engine {
 namespace {
 
 std::atomic<int> g_parts_per_thread{1};
+std::atomic<int64_t> g_split_runs{0};
 
 }  // namespace
 
@@ -173,6 +174,7 @@ void BatchSplit::run(const std::vector<Executor::Input>& inputs, int parts) {
     }
     first += sizes[static_cast<size_t>(p)];
   }
+  g_split_runs.fetch_add(1, std::memory_order_relaxed);
   parallel_for(parts, 1, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) ex_.run(*states_[static_cast<size_t>(p)], part_inputs[static_cast<size_t>(p)]);
   });
@@ -189,6 +191,8 @@ const Value& BatchSplit::value(int part, int tensor) const {
 void set_batch_split_for_testing(int parts_per_thread) {
   g_parts_per_thread.store(std::max(0, parts_per_thread), std::memory_order_relaxed);
 }
+
+int64_t batch_split_runs_for_testing() { return g_split_runs.load(std::memory_order_relaxed); }
 
 }  // namespace engine
 }  // namespace int8rt

@@ -176,6 +176,8 @@ void bind_executor_testing(py::module_& m) {
   m.def("set_batch_split", &engine::set_batch_split_for_testing, py::arg("parts_per_thread"),
         "Parts per thread when a context splits a batch across threads (engine/batch_split.h): "
         "0 turns the split off, 1 is the default.");
+  m.def("batch_split_runs", &engine::batch_split_runs_for_testing,
+        "How many runs this process has split across threads by sample (engine/batch_split.h).");
 }
 
 }  // namespace python
