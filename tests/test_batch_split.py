@@ -109,7 +109,33 @@ MIXING = {
     "minus_batch_mean": (one_input_model(
         [helper.make_node("ReduceMean", ["x", "axes"], ["m"], keepdims=1), helper.make_node("Sub", ["x", "m"], ["y"])],
         [("axes", np.array([0], np.int64))], opset=18), lambda x: x - x.mean(axis=0, keepdims=True)),
+    # A value computed from shapes used as data: each part would count its own batch.
+    "element_count_as_data": (one_input_model(
+        [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("ReduceProd", ["s"], ["p"], keepdims=1),
+         helper.make_node("Cast", ["p"], ["z"], to=TensorProto.FLOAT), helper.make_node("Add", ["x", "z"], ["y"])],
+        []), lambda x: x + F32(x.size)),
 }
+
+
+def test_shapes_as_reshape_targets_split(tmp_path: Path) -> None:
+    """Flatten spelled as PyTorch exports it (Reshape to [Shape(x)[0], -1]):
+    each part's own batch is the right target, so the run splits."""
+    model = one_input_model(
+        [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "i0"], ["n"], axis=0),
+         helper.make_node("Unsqueeze", ["n", "a0"], ["n1"]), helper.make_node("Concat", ["n1", "m1"], ["t"], axis=0),
+         helper.make_node("Reshape", ["x", "t"], ["r"]), helper.make_node("Mul", ["r", "k"], ["y"])],
+        [("i0", np.array(0, np.int64)), ("a0", np.array([0], np.int64)), ("m1", np.array([-1], np.int64)),
+         ("k", np.array([1.0, 2.0, 3.0, 4.0], F32))])
+    path = tmp_path / "flatten.onnx"
+    onnx.save(model, str(path))
+    ctx = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32")).create_execution_context()
+    x = np.random.default_rng(9).standard_normal((6, 4)).astype(F32)
+    int8rt.set_num_threads(2)
+    _testing.set_batch_split(1)
+    before = _testing.batch_split_runs()
+    got = ctx.run({"x": x})["y"]
+    assert _testing.batch_split_runs() == before + 1
+    np.testing.assert_array_equal(got, x * np.array([1.0, 2.0, 3.0, 4.0], F32))
 
 
 @pytest.mark.parametrize("name", sorted(MIXING))

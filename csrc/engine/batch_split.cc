@@ -45,20 +45,44 @@ bool per_sample_op(const std::string& op) {
   return kOps.count(op) > 0;
 }
 
+bool sizes_from_shapes(const std::string& op) {
+  // Inputs after the first are a target shape, axes, or sizes / scales:
+  // computed from the part's own shapes they keep its batch first (which
+  // the shape check verifies).
+  static const std::set<std::string> kOps = {"Reshape", "Squeeze", "Unsqueeze", "Resize", "int8rt.QReshape",
+                                             "int8rt.QSqueeze", "int8rt.QUnsqueeze"};
+  return kOps.count(op) > 0;
+}
+
 BatchSplit::BatchSplit(const Executor& executor) : ex_(executor) {
   const Network& net = ex_.network();
   activation_.assign(net.tensors().size(), 0);
+  std::vector<char> from_shape(net.tensors().size(), 0);  // computed from an activation's shape
   for (int id : net.inputs()) activation_[id] = 1;
   ops_split_ = true;
   for (int n : ex_.order()) {
     const Node& node = net.nodes()[n];
-    bool reads_activation = false;
-    for (int id : node.inputs) reads_activation = reads_activation || (id >= 0 && activation_[id]);
-    // A node that reads only constants and shapes (Shape, then the small
-    // int64 arithmetic on them) computes the same thing in every part from
-    // that part's shapes.
-    if (!reads_activation || ex_.layer(n).reads_only_input_shapes()) continue;
+    bool reads_activation = false, reads_shape = false;
+    for (int id : node.inputs) {
+      reads_activation = reads_activation || (id >= 0 && activation_[id]);
+      reads_shape = reads_shape || (id >= 0 && from_shape[id]);
+    }
+    // Shape (and the int64 arithmetic on its output) gives each part its
+    // own batch: right where it sizes something that keeps the batch first
+    // (a Reshape's target, a Resize's sizes), wrong where it is data (the
+    // element count added to an activation).
+    if (!reads_activation || ex_.layer(n).reads_only_input_shapes()) {
+      if (reads_activation || reads_shape) {
+        for (int id : node.outputs) from_shape[id] = 1;
+      }
+      continue;
+    }
     if (!per_sample_op(node.op)) ops_split_ = false;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (node.inputs[i] >= 0 && from_shape[node.inputs[i]] && !(i >= 1 && sizes_from_shapes(node.op))) {
+        ops_split_ = false;
+      }
+    }
     for (int id : node.outputs) activation_[id] = 1;
   }
 }

@@ -19,9 +19,10 @@
 // dynamic first dimension and all have the same batch at this run; every
 // node is of a kind known to compute sample i of its outputs from sample i
 // of its activation inputs (per_sample_op), or reads only shapes and
-// constants; and shape inference at the full batch and at the part size
-// gives every activation tensor (one computed from an input's values) the
-// batch as its first dimension at both. So a Reshape that folds the batch
+// constants; a value computed from shapes enters an activation only as a
+// size (sizes_from_shapes); and shape inference at the full batch and at
+// the part size gives every activation tensor (one computed from an
+// input's values) the batch as its first dimension at both. So a Reshape that folds the batch
 // into another dimension, a Concat or Slice along it, or an op whose shape
 // depends on values keeps the run unsplit. The split also needs the batch
 // to divide evenly into parts (or to be large enough that the remainder
@@ -30,6 +31,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/executor.h"
@@ -45,6 +47,12 @@ namespace engine {
 // only reshape (Flatten, Reshape, Squeeze, Unsqueeze: a sample's bytes stay
 // one contiguous block when dimension 0 is kept). Exposed for tests.
 bool per_sample_op(const std::string& op);
+
+// Whether inputs after the first of this op may be computed from shapes
+// (Shape and int64 arithmetic on it) in a split run: a Reshape's target, a
+// Resize's sizes, Squeeze / Unsqueeze axes. Anywhere else such a value is
+// data, and each part's would count its own batch. Exposed for tests.
+bool sizes_from_shapes(const std::string& op);
 
 // Per execution context: the split decision for the last input shapes and
 // one Executor::State per part (kept between runs). Not thread-safe (the
