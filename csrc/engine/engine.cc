@@ -5,20 +5,24 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <new>
 
 #include "core/quote.h"
 #include "engine/atomic_file.h"
+#include "engine/batch_split.h"
 #include "engine/device_runner.h"
 #include "engine/engine_file.h"
 #include "engine/executor.h"
 #include "engine/int8_coverage.h"
 #include "int8rt/error.h"
+#include "int8rt/threading.h"
 
 namespace int8rt {
 
 struct ExecutionContext::Impl {
   std::unique_ptr<engine::Executor::State> state;
+  std::unique_ptr<engine::BatchSplit> split;  // host engines, made at the first run
   std::unique_ptr<engine::DeviceRunner::State> device_state;  // device engines only
   std::atomic<bool> busy{false};  // a call is running on this context
 };
@@ -231,9 +235,15 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
   std::vector<engine::Executor::Input> ins = host_inputs(net, inputs);
   struct Release {  // borrowed inputs are dropped before the caller's arrays go (also on a throw)
     const engine::Executor& ex;
-    engine::Executor::State& state;
-    ~Release() { ex.release_inputs(state); }
-  } release{ex, *impl_->state};
+    Impl& impl;
+    ~Release() {
+      ex.release_inputs(*impl.state);
+      if (impl.split) impl.split->release_inputs();
+    }
+  } release{ex, *impl_};
+  // The outputs come from one state, or from each part's state of a split
+  // batch (engine/batch_split.h), joined along the batch in part order.
+  std::vector<std::function<const engine::Value&(int)>> sources;
   if (engine_->runner_) {
     for (const auto& in : ins) {
       if (in.dtype != DataType::kFloat32) {
@@ -243,24 +253,42 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
     engine_->runner_->run(*impl_->device_state, *impl_->state, ins);
   } else {
     for (auto& in : ins) in.borrow = true;  // read in place: `inputs` outlives the run and the copies below
-    ex.run(*impl_->state, ins);
+    if (!impl_->split) impl_->split = std::make_unique<engine::BatchSplit>(ex);
+    const int parts = impl_->split->parts(ins, get_num_threads());
+    if (parts > 1) {
+      impl_->split->run(ins, parts);
+      for (int p = 0; p < parts; ++p) {
+        sources.push_back([this, p](int id) -> const engine::Value& { return impl_->split->value(p, id); });
+      }
+    } else {
+      ex.run(*impl_->state, ins);
+    }
+  }
+  if (sources.empty()) {
+    sources.push_back([this, &ex](int id) -> const engine::Value& { return ex.value(*impl_->state, id); });
   }
   std::map<std::string, HostTensor> outs;
   for (int id : net.outputs()) {
-    const engine::Value& v = ex.value(*impl_->state, id);
     HostTensor t;
-    t.shape = v.shape();
-    t.dtype = v.dtype();
-    if (v.dtype() == DataType::kFloat32) {
-      t.data.assign(v.data<float>(), v.data<float>() + v.numel());
-    } else if (v.dtype() == DataType::kInt64) {
-      t.int64_data.assign(v.data<int64_t>(), v.data<int64_t>() + v.numel());
-    } else if (v.dtype() == DataType::kBool) {
-      t.bool_data.assign(v.data<uint8_t>(), v.data<uint8_t>() + v.numel());
-    } else if (v.dtype() == DataType::kInt32) {
-      t.int32_data.assign(v.data<int32_t>(), v.data<int32_t>() + v.numel());
-    } else {
-      t.bytes.assign(v.data<uint8_t>(), v.data<uint8_t>() + v.nbytes());
+    for (size_t p = 0; p < sources.size(); ++p) {
+      const engine::Value& v = sources[p](id);
+      if (p == 0) {
+        t.shape = v.shape();
+        t.dtype = v.dtype();
+      } else {
+        t.shape[0] += v.shape()[0];
+      }
+      if (v.dtype() == DataType::kFloat32) {
+        t.data.insert(t.data.end(), v.data<float>(), v.data<float>() + v.numel());
+      } else if (v.dtype() == DataType::kInt64) {
+        t.int64_data.insert(t.int64_data.end(), v.data<int64_t>(), v.data<int64_t>() + v.numel());
+      } else if (v.dtype() == DataType::kBool) {
+        t.bool_data.insert(t.bool_data.end(), v.data<uint8_t>(), v.data<uint8_t>() + v.numel());
+      } else if (v.dtype() == DataType::kInt32) {
+        t.int32_data.insert(t.int32_data.end(), v.data<int32_t>(), v.data<int32_t>() + v.numel());
+      } else {
+        t.bytes.insert(t.bytes.end(), v.data<uint8_t>(), v.data<uint8_t>() + v.nbytes());
+      }
     }
     outs[net.tensor(id).name] = std::move(t);
   }

@@ -1,6 +1,8 @@
 // Private test hooks: int8rt._testing.run_single_op / run_single_op_batches,
-// and set_pool_spin_ns (the thread pool's spin before blocking, for
-// benchmarks that compare spinning and blocking in one process).
+// set_pool_spin_ns (the thread pool's spin before blocking, for
+// benchmarks that compare spinning and blocking in one process) and
+// set_batch_split (engine/batch_split.h: parts per thread, 0 = off, for
+// tests and benchmarks that compare split and unsplit runs).
 //
 // Builds a one-node Network (runtime inputs become network inputs, the
 // inputs flagged constant become initializers), runs it with the engine's
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "engine/batch_split.h"
 #include "engine/executor.h"
 #include "int8rt/error.h"
 #include "python/numpy_convert.h"
@@ -170,6 +173,11 @@ void bind_executor_testing(py::module_& m) {
   m.def("set_pool_spin_ns", &set_spin_ns_for_testing, py::arg("ns"), py::arg("even_when_busy") = false,
         "How long the thread pool's threads spin before blocking (0: block at once; < 0: the default), "
         "and whether they spin even when the machine has no idle CPU.");
+  m.def("set_batch_split", &engine::set_batch_split_for_testing, py::arg("parts_per_thread"),
+        "Parts per thread when a context splits a batch across threads (engine/batch_split.h): "
+        "0 turns the split off, 1 is the default.");
+  m.def("batch_split_runs", &engine::batch_split_runs_for_testing,
+        "How many runs this process has split across threads by sample (engine/batch_split.h).");
 }
 
 }  // namespace python

@@ -1,0 +1,222 @@
+// Batch split (batch_split.h): which networks split, the part sizes, and
+// the parallel run over one Executor::State per part.
+#include "engine/batch_split.h"
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <string>
+
+#include "core/thread_pool.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+std::atomic<int> g_parts_per_thread{1};
+std::atomic<int64_t> g_split_runs{0};
+
+}  // namespace
+
+bool per_sample_op(const std::string& op) {
+  // Each of these reads, for output sample i, only sample i of its
+  // activation inputs, when those have the batch as dimension 0 and the
+  // output's rank (BatchSplit checks both): convolutions and pools work
+  // within an image; element-wise ops, tables and per-channel scales within
+  // an element or a sample's channels; Gemm / MatMul rows are samples (a
+  // product that contracts over the batch would change dimension 0, which
+  // the shape check refuses); Concat, Pad and Resize along dimension 0
+  // change it too. int8 scales are constants of the engine (no statistics
+  // over the batch at run time). Not here, among others: Softmax and the
+  // normalizations with an axis, Transpose, Slice, Gather, the reductions,
+  // the recurrent and attention ops, DynamicQuantizeLinear (a scale from
+  // the whole tensor) and control flow.
+  static const std::set<std::string> kOps = {
+      // int8 layers (engine/ops/int8/contracts.h)
+      "int8rt.Quantize", "int8rt.Dequantize", "int8rt.QConv", "int8rt.QConvTranspose", "int8rt.QMaxPool",
+      "int8rt.QAveragePool", "int8rt.QGlobalAveragePool", "int8rt.QGemm", "int8rt.QMatMul", "int8rt.QAdd",
+      "int8rt.QLut", "int8rt.QChannelMul", "int8rt.QConcat", "int8rt.QResizeLinear", "int8rt.QResizeNearest",
+      "int8rt.QPad", "int8rt.QFlatten", "int8rt.QReshape", "int8rt.QSqueeze", "int8rt.QUnsqueeze",
+      // float32 layers that int8 engines keep for what they do not lower
+      "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+      "BatchNormalization", "InstanceNormalization", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid",
+      "HardSigmoid", "HardSwish", "Tanh", "Gelu", "Erf", "Exp", "Add", "Sub", "Mul", "Div", "Identity",
+      "Dropout", "Pad", "Concat", "Gemm", "MatMul", "Resize", "Flatten", "Reshape", "Squeeze", "Unsqueeze"};
+  return kOps.count(op) > 0;
+}
+
+bool sizes_from_shapes(const std::string& op) {
+  // Inputs after the first are a target shape, axes, or sizes / scales:
+  // computed from the part's own shapes they keep its batch first (which
+  // the shape check verifies).
+  static const std::set<std::string> kOps = {"Reshape", "Squeeze", "Unsqueeze", "Resize", "int8rt.QReshape",
+                                             "int8rt.QSqueeze", "int8rt.QUnsqueeze"};
+  return kOps.count(op) > 0;
+}
+
+BatchSplit::BatchSplit(const Executor& executor) : ex_(executor) {
+  const Network& net = ex_.network();
+  activation_.assign(net.tensors().size(), 0);
+  std::vector<char> from_shape(net.tensors().size(), 0);  // computed from an activation's shape
+  for (int id : net.inputs()) activation_[id] = 1;
+  ops_split_ = true;
+  for (int n : ex_.order()) {
+    const Node& node = net.nodes()[n];
+    bool reads_activation = false, reads_shape = false;
+    for (int id : node.inputs) {
+      reads_activation = reads_activation || (id >= 0 && activation_[id]);
+      reads_shape = reads_shape || (id >= 0 && from_shape[id]);
+    }
+    // Shape (and the int64 arithmetic on its output) gives each part its
+    // own batch: right where it sizes something that keeps the batch first
+    // (a Reshape's target, a Resize's sizes), wrong where it is data (the
+    // element count added to an activation).
+    if (!reads_activation || ex_.layer(n).reads_only_input_shapes()) {
+      if (reads_activation || reads_shape) {
+        for (int id : node.outputs) from_shape[id] = 1;
+      }
+      continue;
+    }
+    if (!per_sample_op(node.op)) ops_split_ = false;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (node.inputs[i] >= 0 && from_shape[node.inputs[i]] && !(i >= 1 && sizes_from_shapes(node.op))) {
+        ops_split_ = false;
+      }
+    }
+    for (int id : node.outputs) activation_[id] = 1;
+  }
+}
+
+BatchSplit::~BatchSplit() = default;
+
+std::vector<int64_t> BatchSplit::part_sizes(int64_t batch, int parts) {
+  std::vector<int64_t> sizes(static_cast<size_t>(parts), batch / parts);
+  for (int64_t p = 0; p < batch % parts; ++p) ++sizes[static_cast<size_t>(p)];
+  return sizes;
+}
+
+bool BatchSplit::splits(const std::vector<Executor::Input>& inputs, int64_t batch,
+                        const std::vector<int64_t>& sizes) const {
+  const Network& net = ex_.network();
+  std::vector<int64_t> probes = {batch};
+  for (int64_t s : sizes) {
+    if (std::find(probes.begin(), probes.end(), s) == probes.end()) probes.push_back(s);
+  }
+  for (int64_t probe : probes) {
+    std::vector<Shape> shapes;  // in network input order
+    for (int id : net.inputs()) {
+      const auto it = std::find_if(inputs.begin(), inputs.end(), [&](const Executor::Input& in) { return in.tensor == id; });
+      Shape s = it->shape;
+      s[0] = probe;
+      shapes.push_back(std::move(s));
+    }
+    std::vector<char> value_dependent;
+    std::vector<Shape> inferred;
+    try {
+      inferred = ex_.infer_shapes(shapes, &value_dependent);
+    } catch (const Error&) {
+      return false;  // a part size the network refuses (a profile's range, a fixed batch somewhere)
+    }
+    const auto& nodes = net.nodes();
+    for (int n : ex_.order()) {
+      const Node& node = nodes[n];
+      bool reads_activation = false;
+      for (int id : node.inputs) reads_activation = reads_activation || (id >= 0 && activation_[id]);
+      if (!reads_activation || ex_.layer(n).reads_only_input_shapes()) continue;
+      for (int id : node.outputs) {
+        if (value_dependent[id] || inferred[id].empty() || inferred[id][0] != probe) return false;
+      }
+      // Every activation input: the batch first, and the output's rank
+      // except for the ops that only reshape (their input is one block per
+      // sample whatever its rank).
+      const Shape& out0 = inferred[node.outputs[0]];
+      const bool reshapes = ex_.layer(n).output_is_input_bytes();
+      for (int id : node.inputs) {
+        if (id < 0 || !activation_[id]) continue;
+        if (value_dependent[id] || inferred[id].empty() || inferred[id][0] != probe) return false;
+        if (!reshapes && inferred[id].size() != out0.size()) return false;
+      }
+    }
+    for (int id : net.outputs()) {
+      if (!activation_[id]) return false;  // an output computed from shapes alone: not a batch to join
+    }
+  }
+  return true;
+}
+
+int BatchSplit::parts(const std::vector<Executor::Input>& inputs, int threads) {
+  const int per_thread = g_parts_per_thread.load(std::memory_order_relaxed);
+  if (threads < 2 || per_thread < 1 || !ops_split_) return 1;
+  const Network& net = ex_.network();
+  std::vector<Shape> shapes;
+  int64_t batch = -1;
+  for (int id : net.inputs()) {
+    const Tensor& decl = net.tensor(id);
+    if (decl.shape.empty() || decl.shape[0] != -1) return 1;  // a fixed batch (or any rank): not ours to split
+    const auto it = std::find_if(inputs.begin(), inputs.end(), [&](const Executor::Input& in) { return in.tensor == id; });
+    if (it == inputs.end() || it->shape.empty()) return 1;  // bind_inputs reports it
+    if (batch >= 0 && it->shape[0] != batch) return 1;
+    batch = it->shape[0];
+    shapes.push_back(it->shape);
+  }
+  if (batch < 2) return 1;
+  // Parts that divide the batch: per_thread per thread if they do, else one
+  // per thread; a remainder only where it is under a quarter of a part's
+  // work (a batch of 9 at 2 threads: 5 + 4 against 4.5 each).
+  int parts = 1;
+  for (int p : {threads * per_thread, threads}) {
+    if (p <= batch && batch % p == 0) {
+      parts = p;
+      break;
+    }
+  }
+  if (parts == 1 && batch >= 4 * int64_t{threads}) parts = threads;
+  if (parts == 1) return 1;
+  if (shapes != last_shapes_ || parts != last_parts_) {
+    last_shapes_ = shapes;
+    last_parts_ = parts;
+    last_splits_ = splits(inputs, batch, part_sizes(batch, parts));
+  }
+  return last_splits_ ? parts : 1;
+}
+
+void BatchSplit::run(const std::vector<Executor::Input>& inputs, int parts) {
+  while (states_.size() < static_cast<size_t>(parts)) states_.push_back(ex_.make_state(/*share_buffers=*/true));
+  const int64_t batch = inputs.front().shape[0];
+  const std::vector<int64_t> sizes = part_sizes(batch, parts);
+  // Each part's inputs: its slice of every input, read in place.
+  std::vector<std::vector<Executor::Input>> part_inputs(static_cast<size_t>(parts));
+  int64_t first = 0;
+  for (int p = 0; p < parts; ++p) {
+    for (const Executor::Input& in : inputs) {
+      Executor::Input slice = in;
+      const int64_t sample_bytes =
+          shape_numel(in.shape) / std::max<int64_t>(1, batch) * static_cast<int64_t>(dtype_size(in.dtype));
+      slice.shape[0] = sizes[static_cast<size_t>(p)];
+      slice.data = static_cast<const char*>(in.data) + first * sample_bytes;
+      part_inputs[static_cast<size_t>(p)].push_back(std::move(slice));
+    }
+    first += sizes[static_cast<size_t>(p)];
+  }
+  g_split_runs.fetch_add(1, std::memory_order_relaxed);
+  parallel_for(parts, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) ex_.run(*states_[static_cast<size_t>(p)], part_inputs[static_cast<size_t>(p)]);
+  });
+}
+
+void BatchSplit::release_inputs() {
+  for (auto& s : states_) ex_.release_inputs(*s);
+}
+
+const Value& BatchSplit::value(int part, int tensor) const {
+  return ex_.value(*states_.at(static_cast<size_t>(part)), tensor);
+}
+
+void set_batch_split_for_testing(int parts_per_thread) {
+  g_parts_per_thread.store(std::max(0, parts_per_thread), std::memory_order_relaxed);
+}
+
+int64_t batch_split_runs_for_testing() { return g_split_runs.load(std::memory_order_relaxed); }
+
+}  // namespace engine
+}  // namespace int8rt

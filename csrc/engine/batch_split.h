@@ -1,0 +1,107 @@
+// Runs a batch as independent sub-batches, one per thread, when every layer
+// of the network computes each sample (index along dimension 0) from that
+// sample alone: the "streams" of OpenVINO's throughput mode, inside one run.
+//
+// Splitting each layer's work across threads (parallel_for in every kernel)
+// costs a fork and a join per layer, about 60 per ResNet-50 or MobileNetV2
+// run, and both threads stream every layer's weights; small layers of a
+// mobile network do not split well at all. A batch of 8 at 2 threads is
+// instead run as two runs of 4 images on separate states, each on one
+// thread (a parallel_for nested inside a part runs serially): one fork and
+// join per run. The parts are ordinary runs of the same executor, so every
+// output byte is what an unsplit run computes wherever a layer's result for
+// a sample does not depend on how many samples its call has: exactly so for
+// the int8 layers (integer arithmetic, == the reference), and for the
+// float32 conv and GEMM kernels of ResNet-50 and MobileNetV2, which give
+// the same bytes at batch 1, 4 and 8 (tests/test_batch_split.py).
+//
+// When a network splits (BatchSplit::parts): every network input has a
+// dynamic first dimension and all have the same batch at this run; every
+// node is of a kind known to compute sample i of its outputs from sample i
+// of its activation inputs (per_sample_op), or reads only shapes and
+// constants; a value computed from shapes enters an activation only as a
+// size (sizes_from_shapes); and shape inference at the full batch and at
+// the part size gives every activation tensor (one computed from an
+// input's values) the batch as its first dimension at both. So a Reshape that folds the batch
+// into another dimension, a Concat or Slice along it, or an op whose shape
+// depends on values keeps the run unsplit. The split also needs the batch
+// to divide evenly into parts (or to be large enough that the remainder
+// costs little): see BatchSplit::parts.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/executor.h"
+
+namespace int8rt {
+namespace engine {
+
+// Whether nodes of this op type compute sample i of their outputs from
+// sample i of their activation inputs only, given that every activation
+// input and output has the batch as dimension 0 and every activation input
+// has the output's rank (no broadcasting of one sample against all): the
+// conv, pool, element-wise and int8 ops of CNN engines, and the ops that
+// only reshape (Flatten, Reshape, Squeeze, Unsqueeze: a sample's bytes stay
+// one contiguous block when dimension 0 is kept). Exposed for tests.
+bool per_sample_op(const std::string& op);
+
+// Whether inputs after the first of this op may be computed from shapes
+// (Shape and int64 arithmetic on it) in a split run: a Reshape's target, a
+// Resize's sizes, Squeeze / Unsqueeze axes. Anywhere else such a value is
+// data, and each part's would count its own batch. Exposed for tests.
+bool sizes_from_shapes(const std::string& op);
+
+// Per execution context: the split decision for the last input shapes and
+// one Executor::State per part (kept between runs). Not thread-safe (the
+// context's busy flag serializes its calls).
+class BatchSplit {
+ public:
+  explicit BatchSplit(const Executor& executor);
+  ~BatchSplit();
+
+  // How many parts a run with these inputs takes at `threads` threads; 1
+  // when it runs unsplit (threads < 2, a batch that does not split well, or
+  // a network that does not split, see the file comment).
+  int parts(const std::vector<Executor::Input>& inputs, int threads);
+
+  // Runs the parts concurrently through parallel_for (one chunk per part);
+  // inputs are read in place (borrowed slices) until release_inputs().
+  // `parts` from parts().
+  void run(const std::vector<Executor::Input>& inputs, int parts);
+  // Drops the slices run() borrowed: call before the inputs' data goes
+  // (after reading the outputs, also when run() threw).
+  void release_inputs();
+
+  // After run(): part p's value of network tensor `tensor` (its first
+  // dimension that part's share of the batch, in order).
+  const Value& value(int part, int tensor) const;
+
+ private:
+  // Whether the network splits at batch `batch` into parts of `part_batch`
+  // (and the last part's size) with the inputs' other dimensions as given.
+  bool splits(const std::vector<Executor::Input>& inputs, int64_t batch, const std::vector<int64_t>& part_sizes) const;
+  static std::vector<int64_t> part_sizes(int64_t batch, int parts);
+
+  const Executor& ex_;
+  bool ops_split_ = false;  // every node per_sample_op or shape-only (decided once)
+  std::vector<char> activation_;  // by tensor id: computed from an input's values
+  // The decision for the last input shapes and part count.
+  std::vector<Shape> last_shapes_;
+  int last_parts_ = 0;
+  bool last_splits_ = false;
+  std::vector<std::unique_ptr<Executor::State>> states_;
+};
+
+// Parts per thread for a split run (tests and benchmarks compare settings
+// in one process): 0 turns the split off, 1 (the default) gives one part
+// per thread. Not for production code; not safe to change during runs.
+void set_batch_split_for_testing(int parts_per_thread);
+// Runs split so far in this process (every context): tests check that a
+// network they expect to split did, and that one that must not did not.
+int64_t batch_split_runs_for_testing();
+
+}  // namespace engine
+}  // namespace int8rt
