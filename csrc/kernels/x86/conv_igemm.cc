@@ -3,13 +3,13 @@
 //
 // Output pixels n*OH*OW are flattened and cut into tiles of up to mr rows (balanced, see run); output
 // channels of each group into tiles of nb blocks, and consecutive channel
-// tiles into runs whose weights fit kRunWeightBytes. For one pixel tile and
+// tiles into runs whose weights fit IgemmUkernel::run_weight_bytes (runs of
+// one tile where that is 0). For one pixel tile and
 // run the driver builds taps x mr row pointers once (tap (r, s) of pixel p points at input pixel
 // (ih, iw) at the group's first channel, or at the padding row, a vector of
 // ConvShape::pad_value, where (ih, iw) is padding) and calls the
 // microkernel, which reduces, requantizes and stores, for each channel tile
-// of the run (a fill per channel tile was 15-25% of a 3x3 64->64 or a
-// strided 1x1 layer on AVX-VNNI, section 55). A padding tap thus
+// of the run. A padding tap thus
 // adds pad_value * w like any input value (the VNNI microkernels' u8 shift
 // and -128 * sum(w) compensation included), at no cost over padding with 0.
 // Work items are (pixel chunk, run) pairs claimed dynamically by
@@ -55,12 +55,6 @@ constexpr int64_t kItemMacs = int64_t{1} << 18;
 // (Zen 4; Intel server cores have 1.25-2 MiB), leaving room for weights.
 constexpr int64_t kPanelBytes = int64_t{1} << 19;
 
-// Weight bytes of a run: the consecutive channel tiles (of one group) that
-// share one fill of a pixel tile's row pointers (see the file comment).
-// 64 KiB keeps a run's weights in L1/L2 while its pixel tiles pass; 32 and
-// 256 KiB measured slower on ResNet-50's convs (RESULTS.md section 55).
-constexpr int64_t kRunWeightBytes = int64_t{1} << 16;
-
 // Tiles ahead of the current one whose residual and output lines are
 // prefetched: a tile's reduction (at least a few hundred cycles) covers a
 // load from L3 or memory.
@@ -76,14 +70,28 @@ bool use_merged_rows(const ConvShape& s) {
   return s.groups == 1 && s.dilation_w == 1 && s.S > 1 && s.C < 16;
 }
 
-// OIHW weights reordered for merged rows: w'[k][s*C + c][r] = w[k][c][r][s].
-std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w) {
-  std::vector<int8_t> m(static_cast<size_t>(s.weight_count()));
+// The reduction length of a merged tap: S*C, rounded up to whole groups of
+// cgroup for int8 rows. The values past S*C are the next bytes of the copy
+// (the next pixel, or its 64 bytes of slack after the last row) and meet
+// zero weights, so the microkernel reads whole groups and never takes its
+// short last group (the ResNet stem: S*C = 21, a tail read byte by byte per
+// tap, about a sixth of the stem's kernel time on AVX-VNNI, section 55).
+// Widened (int16) rows keep S*C: their copy holds S*C values per pixel and
+// the microkernel reads whole pairs itself.
+int merged_reduction(const IgemmUkernel& u, const ConvShape& s) {
+  const int sc = s.S * s.C;
+  return u.widen_s16 ? sc : (sc + u.cgroup - 1) / u.cgroup * u.cgroup;
+}
+
+// OIHW weights reordered for merged rows: w'[k][s*C + c][r] = w[k][c][r][s],
+// zero for reduction indices in [S*C, kc).
+std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w, int kc) {
+  std::vector<int8_t> m(static_cast<size_t>(s.K) * kc * s.R);
   for (int k = 0; k < s.K; ++k)
     for (int c = 0; c < s.C; ++c)
       for (int r = 0; r < s.R; ++r)
         for (int q = 0; q < s.S; ++q)
-          m[((static_cast<size_t>(k) * s.S + q) * s.C + c) * s.R + r] =
+          m[(static_cast<size_t>(k) * kc + q * s.C + c) * s.R + r] =
               w[((static_cast<size_t>(k) * s.C + c) * s.R + r) * s.S + q];
   return m;
 }
@@ -106,8 +114,9 @@ PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int
   const int eb = u.widen_s16 ? 2 : 1;
   const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
   if (use_merged_rows(s)) {
-    std::vector<int8_t> m = merge_rows(s, w);
-    return pack_igemm_weights(IgemmLayout(1, s.K, s.S * s.C, s.R, u.block, u.cgroup, eb, strip),
+    const int kc = merged_reduction(u, s);
+    std::vector<int8_t> m = merge_rows(s, w, kc);
+    return pack_igemm_weights(IgemmLayout(1, s.K, kc, s.R, u.block, u.cgroup, eb, strip),
                               m.data(), !u.widen_s16);
   }
   return pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(), s.R * s.S,
@@ -261,8 +270,9 @@ void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) co
   src.image_bytes = src.row_bytes * s.H;
   src.group_bytes = cg_pad * eb;
   src.col_offset = pad_l;
-  // 64 bytes of slack: a widened merged row may read one value past its end
-  // (against a zero weight). Padding columns are filled below, row by row.
+  // 64 bytes of slack: a merged row may read past its end (one value of a
+  // widened row, up to cgroup - 1 bytes of an int8 one: merged_reduction),
+  // against zero weights. Padding columns are filled below, row by row.
   std::vector<int8_t>& copy = copy_buffer();
   const size_t copy_bytes = static_cast<size_t>(src.image_bytes * batch + 64);
   if (copy.size() < copy_bytes) copy.resize(copy_bytes);
@@ -328,10 +338,12 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   auto tile_begin = [&](int64_t pt) { return pt * row_base + std::min(pt, row_extra); };
   const int kt_per_g = (L.nbk + u_.nb - 1) / u_.nb;
   // Runs: consecutive channel tiles of one group whose weights together fit
-  // kRunWeightBytes, balanced; a pixel tile's row pointers are filled
-  // once per run and serve each of its channel tiles.
+  // IgemmUkernel::run_weight_bytes (one tile where they do not, or where it
+  // is 0), balanced; a pixel tile's row pointers are filled once per run and
+  // serve each of its channel tiles.
   const int64_t kt_weight_bytes = std::max<int64_t>(1, L.block_stride * u_.nb);
-  const int kt_run_max = static_cast<int>(std::clamp<int64_t>(kRunWeightBytes / kt_weight_bytes, 1, kt_per_g));
+  const int kt_run_max =
+      static_cast<int>(std::clamp<int64_t>(u_.run_weight_bytes / kt_weight_bytes, 1, kt_per_g));
   const int runs_per_g = (kt_per_g + kt_run_max - 1) / kt_run_max;
   const int kt_run = (kt_per_g + runs_per_g - 1) / runs_per_g;
   const int64_t kt_total = static_cast<int64_t>(s.groups) * runs_per_g;  // runs in all groups
