@@ -14,18 +14,12 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
-// Channel tiles of up to 64 KiB of weights share a pixel tile's row
-// pointers (IgemmUkernel::run_weight_bytes): with 16-channel tiles the
-// fill per tile was 15-25% of a 3x3 64->64 or a strided 1x1 layer; 32 and
-// 256 KiB measured slower on ResNet-50's convs (RESULTS.md section 55).
-constexpr int64_t kRunWeightBytes = int64_t{1} << 16;
-
 void register_avxvnni_kernels(KernelRegistry& r) {
   static const IgemmUkernel uk = {
       Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni", "gemm_s8_6x16c4_avxvnni",
       avxvnni::kMR, avxvnni::kNB, avxvnni::kBlock, avxvnni::kCGroup,
       /*widen_s16=*/false, avxvnni::igemm_fn, /*declines_depthwise=*/true, /*interleaved=*/false,
-      /*run_weight_bytes=*/kRunWeightBytes};
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes};
   static const DwUkernel dw_uk = {Isa::kAvxVnni, "conv_s8_dw_4x16_avxvnni", avxvnni::kDwBlock,
                                   avxvnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
