@@ -446,6 +446,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       const int kt1 = std::min(kt_per_g, kt0 + kt_run);
       const int64_t k_run = int64_t{g} * kg + int64_t{kt0} * nb_max * block;  // the run's first output channel
       const int64_t run_bytes = (std::min(kg, kt1 * nb_max * block) - int64_t{kt0} * nb_max * block) * out_elem;
+      const IgemmFn fn_full = u_.fn(mr_max, nb_max);  // full tiles: most calls
       const int64_t pt_end = std::min(ptiles, (pc + 1) * ppi);
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
         const int64_t p0 = tile_begin(pt);
@@ -466,7 +467,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
             }
           }
         }
-        const IgemmFn fn_run = u_.fn(mr, nb_max);
+        const IgemmFn fn_run = mr == mr_max ? fn_full : u_.fn(mr, nb_max);
         for (int ct = kt0; ct < kt1; ++ct) {
           const int b0 = ct * nb_max;
           const int nb = std::min(nb_max, nbk - b0);
