@@ -90,6 +90,13 @@ def conv_cases() -> List[Case]:
         (31, 5, 5, 37, 1, 1, one, no_pad, one, 1),                 # primes
         (64, 4, 4, 13, 3, 3, one, (1, 1, 1, 1), one, 1),           # long reduction
         (256, 3, 3, 65, 3, 3, one, (1, 1, 1, 1), one, 1),          # 2304-long reduction
+        # Runs of channel tiles sharing one row fill (conv_igemm.cc,
+        # kRunWeightBytes), split unevenly with a partial last tile: 6x16c4
+        # runs of 3 + 2 tiles; 312 channels: 6x16c4 7 + 7 + 6, 6x64c4 2 + 2 + 1;
+        # groups 2: 5 + 5 and 2 + 1 per group.
+        (128, 5, 4, 72, 3, 3, one, (1, 1, 1, 1), one, 1),
+        (48, 5, 6, 312, 3, 3, one, (1, 1, 1, 1), one, 1),
+        (96, 6, 5, 312, 3, 3, (2, 1), (1, 1, 1, 1), one, 2),
     ]
     # Depthwise: channels around 8/16/32/64 blocks, 3x3 stride 1 and 2, 5x5, pads, dilation.
     cases += [(c, 8, 7, c, 3, 3, (s, s), (1, 1, 1, 1), one, c)

@@ -57,7 +57,8 @@ constexpr k::x86::IgemmUkernel kAvxVnniEvex = {
     k::Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni(evex twin)",
     "gemm_s8_6x16c4_avxvnni(evex twin)", k::x86::avxvnni::kMR, k::x86::avxvnni::kNB,
     k::x86::avxvnni::kBlock, k::x86::avxvnni::kCGroup, /*widen_s16=*/false,
-    k::x86::avxvnni_evex::igemm_fn, /*declines_depthwise=*/true};
+    k::x86::avxvnni_evex::igemm_fn, /*declines_depthwise=*/true, /*interleaved=*/false,
+    /*run_weight_bytes=*/k::x86::avxvnni::kRunWeightBytes};
 constexpr k::x86::DwUkernel kAvxVnniDwEvex = {k::Isa::kAvxVnni,
                                               "conv_s8_dw_4x16_avxvnni(evex twin)",
                                               k::x86::avxvnni::kDwBlock,
@@ -224,6 +225,7 @@ TEST(X86Twins, ConvEqualsReference) {
       {9, 5, 7, 9, 3, 3, 1, 1, 1, 1},       // K 9: one block of 8 + 1
       {64, 8, 8, 64, 3, 3, 1, 1, 1, 64},    // depthwise (kernels decline it; still exact)
       {64, 16, 16, 64, 3, 3, 1, 1, 1, 1},   // over 4M multiply-adds: threaded work items
+      {128, 5, 4, 72, 3, 3, 1, 1, 1, 1},    // AVX-VNNI runs of 3 + 2 channel tiles (kRunWeightBytes)
   };
   uint32_t seed = 1;
   for (const Under& u : under) {

@@ -113,6 +113,11 @@ namespace avxvnni {
 // u8 inside, compensated by -128 * sum(w)).
 constexpr int kMR = 6, kNB = 2, kBlock = 8, kCGroup = 4;
 IgemmFn igemm_fn(int mr, int nb);
+// The driver's runs for this tile (IgemmUkernel::run_weight_bytes): channel
+// tiles with up to 64 KiB of weights share a pixel tile's row pointers
+// (with 16-channel tiles a fill per tile was 15-25% of a 3x3 64->64 or a
+// strided 1x1 layer; 32 and 256 KiB measured slower, RESULTS.md section 55).
+constexpr int64_t kRunWeightBytes = int64_t{1} << 16;
 // Depthwise: 4 pixels x 16 channels, VEX vpdpwssd (avxvnni/dwconv_4x16.cc).
 constexpr int kDwBlock = 8;
 void dwconv_row(const DwRow& row);

@@ -2,27 +2,30 @@
 // IgemmGemmKernel, GEMM) as an indirect GEMM, XNNPACK's igemm scheme.
 //
 // Output pixels n*OH*OW are flattened and cut into tiles of up to mr rows (balanced, see run); output
-// channels of each group into tiles of nb blocks. For one tile the driver
-// builds taps x mr row pointers (tap (r, s) of pixel p points at input pixel
+// channels of each group into tiles of nb blocks, and consecutive channel
+// tiles into runs whose weights fit IgemmUkernel::run_weight_bytes (runs of
+// one tile where that is 0). For one pixel tile and
+// run the driver builds taps x mr row pointers once (tap (r, s) of pixel p points at input pixel
 // (ih, iw) at the group's first channel, or at the padding row, a vector of
 // ConvShape::pad_value, where (ih, iw) is padding) and calls the
-// microkernel, which reduces, requantizes and stores. A padding tap thus
+// microkernel, which reduces, requantizes and stores, for each channel tile
+// of the run. A padding tap thus
 // adds pad_value * w like any input value (the VNNI microkernels' u8 shift
 // and -128 * sum(w) compensation included), at no cost over padding with 0.
-// Work items are (pixel chunk, channel tile) pairs claimed dynamically by
+// Work items are (pixel chunk, run) pairs claimed dynamically by
 // int8rt::parallel_for; small layers run as one item on the calling thread.
 // Few input channels use merged rows (see use_merged_rows).
 // Each output is computed by exactly one call, so results do not depend on
 // the thread count or on the order of the items.
 //
 // Item order (cache blocking): pixel chunks are gathered into panels whose
-// input and output together fit in kPanelBytes; panel outer, then channel
-// tile, then the panel's pixel chunks. Within a panel one channel tile's
-// weights stay in cache while its pixels stream past; across channel tiles
+// input and output together fit in kPanelBytes; panel outer, then run, then
+// the panel's pixel chunks. Within a panel one run's
+// weights stay in cache while its pixels stream past; across runs
 // the panel's input is re-read from L2 and each output line, of which a tile
 // writes only its channels, is completed while still in cache. A layer whose
 // whole input and output fit in one panel (batch 1 of most CNN layers) runs
-// in the plain channel-tile-outer order; batch 8 no longer streams its whole
+// in the plain run-outer order; batch 8 no longer streams its whole
 // input and partly written output through memory once per channel tile.
 // The residual and output lines of the tile two ahead are prefetched: at
 // batch 8 a bottleneck's residual was written three layers earlier and
@@ -67,14 +70,28 @@ bool use_merged_rows(const ConvShape& s) {
   return s.groups == 1 && s.dilation_w == 1 && s.S > 1 && s.C < 16;
 }
 
-// OIHW weights reordered for merged rows: w'[k][s*C + c][r] = w[k][c][r][s].
-std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w) {
-  std::vector<int8_t> m(static_cast<size_t>(s.weight_count()));
+// The reduction length of a merged tap: S*C, rounded up to whole groups of
+// cgroup for int8 rows. The values past S*C are the next bytes of the copy
+// (the next pixel, or its 64 bytes of slack after the last row) and meet
+// zero weights, so the microkernel reads whole groups and never takes its
+// short last group (the ResNet stem: S*C = 21, a tail read byte by byte per
+// tap, about a sixth of the stem's kernel time on AVX-VNNI, section 55).
+// Widened (int16) rows keep S*C: their copy holds S*C values per pixel and
+// the microkernel reads whole pairs itself.
+int merged_reduction(const IgemmUkernel& u, const ConvShape& s) {
+  const int sc = s.S * s.C;
+  return u.widen_s16 ? sc : (sc + u.cgroup - 1) / u.cgroup * u.cgroup;
+}
+
+// OIHW weights reordered for merged rows: w'[k][s*C + c][r] = w[k][c][r][s],
+// zero for reduction indices in [S*C, kc).
+std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w, int kc) {
+  std::vector<int8_t> m(static_cast<size_t>(s.K) * kc * s.R);
   for (int k = 0; k < s.K; ++k)
     for (int c = 0; c < s.C; ++c)
       for (int r = 0; r < s.R; ++r)
         for (int q = 0; q < s.S; ++q)
-          m[((static_cast<size_t>(k) * s.S + q) * s.C + c) * s.R + r] =
+          m[(static_cast<size_t>(k) * kc + q * s.C + c) * s.R + r] =
               w[((static_cast<size_t>(k) * s.C + c) * s.R + r) * s.S + q];
   return m;
 }
@@ -97,8 +114,9 @@ PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int
   const int eb = u.widen_s16 ? 2 : 1;
   const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
   if (use_merged_rows(s)) {
-    std::vector<int8_t> m = merge_rows(s, w);
-    return pack_igemm_weights(IgemmLayout(1, s.K, s.S * s.C, s.R, u.block, u.cgroup, eb, strip),
+    const int kc = merged_reduction(u, s);
+    std::vector<int8_t> m = merge_rows(s, w, kc);
+    return pack_igemm_weights(IgemmLayout(1, s.K, kc, s.R, u.block, u.cgroup, eb, strip),
                               m.data(), !u.widen_s16);
   }
   return pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(), s.R * s.S,
@@ -252,8 +270,9 @@ void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) co
   src.image_bytes = src.row_bytes * s.H;
   src.group_bytes = cg_pad * eb;
   src.col_offset = pad_l;
-  // 64 bytes of slack: a widened merged row may read one value past its end
-  // (against a zero weight). Padding columns are filled below, row by row.
+  // 64 bytes of slack: a merged row may read past its end (one value of a
+  // widened row, up to cgroup - 1 bytes of an int8 one: merged_reduction),
+  // against zero weights. Padding columns are filled below, row by row.
   std::vector<int8_t>& copy = copy_buffer();
   const size_t copy_bytes = static_cast<size_t>(src.image_bytes * batch + 64);
   if (copy.size() < copy_bytes) copy.resize(copy_bytes);
@@ -318,8 +337,17 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t row_base = P / ptiles, row_extra = P % ptiles;
   auto tile_begin = [&](int64_t pt) { return pt * row_base + std::min(pt, row_extra); };
   const int kt_per_g = (L.nbk + u_.nb - 1) / u_.nb;
-  const int64_t kt_total = static_cast<int64_t>(s.groups) * kt_per_g;
-  const int64_t tile_macs = int64_t{mr_max} * u_.nb * u_.block * taps * L.cg;
+  // Runs: consecutive channel tiles of one group whose weights together fit
+  // IgemmUkernel::run_weight_bytes (one tile where they do not, or where it
+  // is 0), balanced; a pixel tile's row pointers are filled once per run and
+  // serve each of its channel tiles.
+  const int64_t kt_weight_bytes = std::max<int64_t>(1, L.block_stride * u_.nb);
+  const int kt_run_max =
+      static_cast<int>(std::clamp<int64_t>(u_.run_weight_bytes / kt_weight_bytes, 1, kt_per_g));
+  const int runs_per_g = (kt_per_g + kt_run_max - 1) / kt_run_max;
+  const int kt_run = (kt_per_g + runs_per_g - 1) / runs_per_g;
+  const int64_t kt_total = static_cast<int64_t>(s.groups) * runs_per_g;  // runs in all groups
+  const int64_t tile_macs = int64_t{mr_max} * u_.nb * u_.block * taps * L.cg * kt_run;
   const int64_t ppi = std::max<int64_t>(1, kItemMacs / tile_macs);
   const int64_t pchunks = (ptiles + ppi - 1) / ppi;
   // Pixel chunks per panel (see the file comment): input bytes per output
@@ -413,16 +441,12 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         }
       }
       if (pc >= pchunks) continue;  // the last panel may be short
-      const int g = static_cast<int>(kt_now / kt_per_g);
-      const int b0 = static_cast<int>(kt_now % kt_per_g) * nb_max;
-      const int nb = std::min(nb_max, nbk - b0);
-      const int64_t k0 = int64_t{g} * kg + int64_t{b0} * block;  // first output channel
-      t.w = packed_->block_ptr(g, b0);
-      t.acc_init = packed_->comp_ptr(g, b0);
-      t.nc = std::min(nb * block, kg - b0 * block);
-      t.ep.scale = ep.scale + k0;
-      t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
-      const IgemmFn fn_full = u_.fn(mr_max, nb);
+      const int g = static_cast<int>(kt_now / runs_per_g);
+      const int kt0 = static_cast<int>(kt_now % runs_per_g) * kt_run;
+      const int kt1 = std::min(kt_per_g, kt0 + kt_run);
+      const int64_t k_run = int64_t{g} * kg + int64_t{kt0} * nb_max * block;  // the run's first output channel
+      const int64_t run_bytes = (std::min(kg, kt1 * nb_max * block) - int64_t{kt0} * nb_max * block) * out_elem;
+      const IgemmFn fn_full = u_.fn(mr_max, nb_max);  // full tiles: most calls
       const int64_t pt_end = std::min(ptiles, (pc + 1) * ppi);
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
         const int64_t p0 = tile_begin(pt);
@@ -434,16 +458,29 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         if (pt + kPrefetchTiles < ptiles) {
           const int64_t pf = tile_begin(pt + kPrefetchTiles);
           const int pf_rows = static_cast<int>(tile_begin(pt + kPrefetchTiles + 1) - pf);
-          const int64_t at0 = pf * K + k0;
+          const int64_t at0 = pf * K + k_run;
           for (int i = 0; i < pf_rows; ++i) {
             const int64_t at = at0 + i * K;
-            if (xres) __builtin_prefetch(xres + at, 0, 3);
-            __builtin_prefetch(ybytes + at * out_elem, 1, 3);
+            for (int64_t off = 0; off < run_bytes; off += 64) {
+              if (xres) __builtin_prefetch(xres + at + off / out_elem, 0, 3);
+              __builtin_prefetch(ybytes + at * out_elem + off, 1, 3);
+            }
           }
         }
-        t.ep.residual = xres ? xres + p0 * K + k0 : nullptr;
-        t.ep.y = const_cast<char*>(ybytes) + (p0 * K + k0) * out_elem;
-        (mr == mr_max ? fn_full : u_.fn(mr, nb))(t);
+        const IgemmFn fn_run = mr == mr_max ? fn_full : u_.fn(mr, nb_max);
+        for (int ct = kt0; ct < kt1; ++ct) {
+          const int b0 = ct * nb_max;
+          const int nb = std::min(nb_max, nbk - b0);
+          const int64_t k0 = int64_t{g} * kg + int64_t{b0} * block;  // first output channel
+          t.w = packed_->block_ptr(g, b0);
+          t.acc_init = packed_->comp_ptr(g, b0);
+          t.nc = std::min(nb * block, kg - b0 * block);
+          t.ep.scale = ep.scale + k0;
+          t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
+          t.ep.residual = xres ? xres + p0 * K + k0 : nullptr;
+          t.ep.y = const_cast<char*>(ybytes) + (p0 * K + k0) * out_elem;
+          (nb == nb_max ? fn_run : u_.fn(mr, nb))(t);
+        }
       }
     }
   });

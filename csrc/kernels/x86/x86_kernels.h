@@ -37,6 +37,9 @@ struct IgemmUkernel {
   // The microkernel reads its nb blocks interleaved step by step
   // (IgemmLayout::strip = nb, packing.h) rather than block_stride apart.
   bool interleaved = false;
+  // Weight bytes of the consecutive channel tiles that share one fill of a
+  // pixel tile's row pointers (x86/conv_igemm.cc, runs); 0: one tile each.
+  int64_t run_weight_bytes = 0;
 };
 
 struct DwUkernel {

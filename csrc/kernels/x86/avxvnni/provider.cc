@@ -20,7 +20,8 @@ void register_avxvnni_kernels(KernelRegistry& r) {
   static const IgemmUkernel uk = {
       Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni", "gemm_s8_6x16c4_avxvnni",
       avxvnni::kMR, avxvnni::kNB, avxvnni::kBlock, avxvnni::kCGroup,
-      /*widen_s16=*/false, avxvnni::igemm_fn, /*declines_depthwise=*/true};
+      /*widen_s16=*/false, avxvnni::igemm_fn, /*declines_depthwise=*/true, /*interleaved=*/false,
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes};
   static const DwUkernel dw_uk = {Isa::kAvxVnni, "conv_s8_dw_4x16_avxvnni", avxvnni::kDwBlock,
                                   avxvnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
