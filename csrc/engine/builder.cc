@@ -34,6 +34,7 @@ struct Builder::Impl {
   bool shapes_probed = false;
   bool infinities_checked = false;  // see calibrate_batch
   int64_t last_rows = -1;  // axis 0 shared by the last calibration batch's inputs (-1: none, or they differ)
+  bool has_last = false;  // the state holds a whole calibration batch's values (observe_last, copy_last)
 };
 
 Builder::~Builder() = default;
@@ -189,6 +190,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     ins.push_back({id, kv.second.dtype, kv.second.shape, kv.second.data});
   }
   impl_->last_rows = -1;
+  impl_->has_last = false;  // until the run below completes
   impl_->fp32->run(*impl_->state, ins);
   for (size_t k = 0; k < ins.size(); ++k) {
     const int64_t rows = ins[k].shape.empty() ? -1 : ins[k].shape[0];
@@ -225,9 +227,15 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
       }
     }
   }
+  impl_->has_last = true;
+  stream_last(collector);
+}
+
+void Builder::stream_last(calib::Collector& collector) const {
   // Every activation of the batch stays in the state until the next run, so
   // the whole batch is handed over at once: all histograms change, or none
   // (a NaN in one tensor leaves every histogram as it was).
+  const auto& tensors = impl_->optimized.tensors();
   std::vector<std::pair<std::string, calib::ArrayView>> batch;
   for (size_t id = 0; id < tensors.size(); ++id) {
     if (!impl_->observe[id]) continue;
@@ -236,6 +244,11 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     batch.emplace_back(tensors[id].name, calib::ArrayView::contiguous(v.data<float>(), v.numel()));
   }
   collector.observe_batch(batch);
+}
+
+void Builder::observe_last(calib::Collector& collector) const {
+  if (!impl_->has_last) throw InvalidArgument("observe_last: no calibration batch has run");
+  stream_last(collector);
 }
 
 namespace {
@@ -324,6 +337,20 @@ bool Builder::copy_last_rows(const std::string& name, const std::vector<int64_t>
   std::vector<int64_t> shape(v.shape().begin(), v.shape().end());
   shape[0] = static_cast<int64_t>(rows.size());
   gather_rows(v, rows, v.numel() / n, allocate(shape));
+  return true;
+}
+
+bool Builder::copy_last(const std::string& name,
+                        const std::function<float*(const std::vector<int64_t>&)>& allocate) const {
+  const Network& net = impl_->optimized;
+  if (!impl_->has_last) throw InvalidArgument("copy_last: no calibration batch has run");
+  const int id = net.find_tensor(name);
+  if (id < 0 || net.tensor(id).is_constant) return false;
+  const auto& outputs = net.outputs();
+  if (!impl_->observe[id] && std::find(outputs.begin(), outputs.end(), id) == outputs.end()) return false;
+  const engine::Value& v = impl_->fp32->value(*impl_->state, id);
+  if (v.dtype() != DataType::kFloat32) return false;
+  std::copy_n(v.data<float>(), v.numel(), allocate(std::vector<int64_t>(v.shape().begin(), v.shape().end())));
   return true;
 }
 
@@ -435,6 +462,7 @@ void Builder::remake_fp32() {
   impl_->fp32->annotate_shapes(net);
   impl_->shapes_probed = !impl_->fp32->probe_input_shapes().empty();
   impl_->state = impl_->fp32->make_state();
+  impl_->has_last = false;
   const auto& tensors = net.tensors();
   impl_->observe.assign(tensors.size(), 0);
   for (size_t t = 0; t < tensors.size(); ++t) {

@@ -286,8 +286,12 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
 
         def observe(inputs: dict[str, np.ndarray], rows: Optional[np.ndarray], collector: Any) -> None:
             # The auto choice's own histograms: the rows of the batch just run,
-            # without a second float32 pass where the batch leads every tensor.
-            if rows is not None and builder.observe_rows([int(r) for r in rows], collector._native):
+            # without a second float32 pass where the batch leads every tensor;
+            # a whole batch (rows None: a fixed batch) as it ran.
+            if rows is None:
+                builder.observe_last(collector._native)
+                return
+            if builder.observe_rows([int(r) for r in rows], collector._native):
                 return
             builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes), collector._native)
 

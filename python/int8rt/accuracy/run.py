@@ -133,7 +133,7 @@ class CalibrationRun:
         """The calibration loop's feed, routing held-out samples away from it.
 
         ``observe(inputs, rows, collector)`` streams ``inputs`` (rows ``rows``
-        of the batch ``feed`` has just run; None: unknown) into another
+        of the batch ``feed`` has just run; None: that whole batch) into another
         collector: given it, the auto calibrator without the check
         makes its choice from histograms of the kept samples only (a
         collector of its own) while every sample calibrates the session's,
