@@ -332,7 +332,7 @@ class CalibrationRun:
             return
         t0 = time.perf_counter()
         deltas = biascorr.measure_shifts(self._network, result.scales, data, self._chunk, self._fp32_layers,
-                                         self._pass.layer_inputs(biascorr.SAMPLES, self._chunk)
+                                         self._pass.layer_inputs(biascorr.SAMPLES)
                                          if self._pass is not None else (),
                                          affine=self._affine_grids(result.scales))
         if self._pass is not None:
