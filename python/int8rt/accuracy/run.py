@@ -61,8 +61,8 @@ class CalibrationRun:
                  max_check: int = 256,
                  bias_correction: Optional[bool] = None, fp32_layers: Optional[set[str]] = None,
                  fresh: Optional[Callable[[], Any]] = None,
-                 equalize: Optional[Callable[[set[str]], tuple[Any, dict[str, list[float]], Callable[[], None]]]]
-                 = None,
+                 equalize: Optional[Callable[[set[str], Any], tuple[Any, dict[str, list[float]],
+                                                                    Callable[[], None]]]] = None,
                  equalized: bool = False, unsigned: Optional[bool] = False,
                  unsigned_trial: Optional[Callable[[], tuple[Any, Callable[[], None]]]] = None) -> None:
         self._builder = builder
@@ -94,8 +94,9 @@ class CalibrationRun:
         self._fit: Any = None  # the auto choice's collector, when every sample calibrates the session's
         # a Builder like the build's (same rewrites), for engines auto measures a correction on
         self._fresh = fresh
-        # auto decides cross-layer equalization: skip -> (an equalized Builder like the build's, the rescaled
-        # tensors, adopt it as the build's); builder._Rewrites.equalized_copy
+        # auto decides cross-layer equalization: (skip, an equalize.Plan computed already or None) -> (an
+        # equalized Builder like the build's, the rescaled tensors, adopt it as the build's);
+        # builder._Rewrites.equalized_copy
         self._equalize = equalize
         self._equalized = equalized  # equalized before calibration (BuilderConfig(equalize=True))
         # unsigned activations: True / False as configured (the builders are made so), None: auto decides
@@ -241,7 +242,7 @@ class CalibrationRun:
         if not equalize.find_pairs(self._network, self._fp32_layers):
             self._auto["equalization"] = "off (no conv -> conv pair)"
             return amaxes
-        trial, rescaled, adopt = self._equalize(self._fp32_layers)
+        trial, rescaled, adopt = self._equalize(self._fp32_layers, self._rescaled.plan if self._rescaled else None)
         whole = self._rescaled is not None and self._rescaled.complete(rescaled)
         if whole:
             collector, source = self._rescaled.collector, f"all {self._rescaled.samples} samples of the pass"
