@@ -127,11 +127,13 @@ class Builder {
   // without running the network again. For the auto calibrator, whose
   // choice reads histograms of the samples not held out
   // (python/int8rt/accuracy/holdout.py). Only where the batch is every
-  // tensor's leading axis: every network input's only dynamic dimension is
-  // its first, and each calibration tensor's is too, with the batch's row
-  // count there at run time; otherwise nothing is observed and it returns
-  // false (the caller runs the rows as a batch). InvalidArgument before any
-  // batch, or for a row out of range or out of order.
+  // tensor's leading axis: by the layers' shape inference at the batch's
+  // input shapes, every network input's and calibration tensor's axis 0
+  // is the batch's row count, and twice that with the batch doubled, the
+  // other dimensions unchanged (other dynamic dimensions, as a detector's
+  // image size, may be there: the batch fixes them); otherwise nothing is
+  // observed and it returns false (the caller runs the rows as a batch).
+  // InvalidArgument before any batch, or for a row out of range or out of order.
   bool observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const;
 
   // Rows `rows` (as observe_rows takes them) of float32 tensor `name` as the
