@@ -134,3 +134,106 @@ def test_mse_candidates_not_filling_the_lanes(bins, stride):
         counts[0] += 1
         got = _core._amax_from_counts(counts, 0.25, bins * 0.25, "mse", stride=stride, start_bin=2)
         assert np.float32(got) == amax_mse(counts, 0.25, stride=stride, start_bin=2), (bins, stride, trial)
+
+
+def _fixed_batch(model: bytes, batch: int) -> bytes:
+    """``model`` with its inputs' and outputs' batch dimension fixed at ``batch``."""
+    import onnx
+
+    m = onnx.load_from_string(model)
+    for v in [*m.graph.input, *m.graph.output]:
+        v.type.tensor_type.shape.dim[0].dim_value = batch
+    del m.graph.value_info[:]
+    return m.SerializeToString()
+
+
+def test_whole_batches_keep_the_same_engine_and_choice(monkeypatch):
+    """A fixed batch (taps.WholeBatch: every batch held out or kept whole):
+    auto's own histograms, the held-out reference and bias correction's
+    layer inputs come from the calibration pass (Builder.observe_last,
+    copy_last); the engine and every decision are those of running each
+    kept batch again and of separate float32 passes."""
+    c = entropy_collapse_case(seed=2)
+    model = _fixed_batch(c.model, 4)
+    calib = {"x": c.calib[:96]}
+    scorer, shifts = _float_passes(monkeypatch, auto_choice), _float_passes(monkeypatch, bias_correction)
+    shared = _auto(model, calib, 4)
+    choice = shared.build_report().auto_choice
+    assert scorer[0] == 0 and shifts[0] == 0, choice
+
+    native, reruns = _core.Builder, []
+
+    class Rerun(native):  # observe_last declines: the kept batch runs through the network again
+        def calibrate_batch(self, inputs, collector):
+            self.last = inputs
+            return super().calibrate_batch(inputs, collector)
+
+        def observe_last(self, collector):
+            reruns.append(1)
+            return super().calibrate_batch(self.last, collector)
+
+    monkeypatch.setattr(_core, "Builder", Rerun)
+    monkeypatch.setattr(pass_values.PassValues, "after_batch", lambda *args: None)  # nothing kept
+    separate = _auto(model, calib, 4)
+    assert len(reruns) == 18 and scorer[0] == 1 and shifts[0] >= 1  # 24 batches, every 4th held out
+    assert separate.build_report().auto_choice == choice
+    assert separate.serialize() == shared.serialize()
+
+
+def test_observe_last_and_copy_last_are_the_whole_batch():
+    """observe_last streams what calibrate_batch streamed; copy_last copies
+    a whole tensor (any layout), None for what is not kept."""
+    c = entropy_collapse_case()
+    builder = _core.Builder(int8rt.onnx.import_model(c.model))
+    with pytest.raises(int8rt.InvalidArgumentError, match="no calibration batch"):
+        builder.observe_last(Collector("entropy")._native)
+    x = np.ascontiguousarray(c.calib[:8])
+    first, again = Collector("entropy"), Collector("entropy")
+    builder.calibrate_batch({"x": x}, first._native)
+    builder.observe_last(again._native)
+    assert {n: first.histogram(n).counts.tobytes() for n in first.names} == \
+        {n: again.histogram(n).counts.tobytes() for n in again.names}
+    alone = int8rt.build_engine(c.model, int8rt.BuilderConfig(precision="fp32")).run({"x": x})
+    assert np.array_equal(builder.copy_last("logits"), alone["logits"])
+    assert builder.copy_last("no such tensor") is None
+
+
+def _dynamic_image_cnn(mix_batch: bool) -> bytes:
+    """Conv -> Relu -> Conv over [N, 3, H, W] (H, W dynamic); with
+    ``mix_batch`` a Reshape to [1, -1] after it, which puts the batch inside
+    axis 1."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (2, 4, 1, 1)).astype(np.float32), "w2")]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2"], ["y" if not mix_batch else "c2"])]
+    if mix_batch:
+        inits.append(numpy_helper.from_array(np.array([1, -1], np.int64), "flat"))
+        nodes.append(helper.make_node("Reshape", ["c2", "flat"], ["y"]))
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "M"] if mix_batch else ["N", 2, "H", "W"])
+    graph = helper.make_graph(nodes, "dyn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+                              [out], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("mix_batch", [False, True])
+def test_observe_rows_with_a_dynamic_image_size(mix_batch):
+    """Dimensions beyond the batch dynamic (a detector's image size), fixed
+    by the batch: the rows are cut where every tensor's axis 0 follows the
+    batch (the same histograms as running the rows alone), and declined
+    where a Reshape puts the batch inside another axis."""
+    builder = _core.Builder(int8rt.onnx.import_model(_dynamic_image_cnn(mix_batch)))
+    x = np.random.default_rng(4).normal(0, 1, (6, 3, 10, 12)).astype(np.float32)
+    session, by_rows, rerun = Collector("minmax"), Collector("minmax"), Collector("minmax")
+    keep = [0, 1, 2, 4, 5]
+    builder.calibrate_batch({"x": x}, session._native)
+    assert builder.observe_rows(keep, by_rows._native) is (not mix_batch)
+    assert builder.copy_last_rows("r1", keep) is not None  # a tensor whose axis 0 follows the batch
+    assert (builder.copy_last_rows("y", keep) is None) is mix_batch
+    if not mix_batch:
+        builder.calibrate_batch({"x": np.ascontiguousarray(x[keep])}, rerun._native)
+        assert {n: by_rows.histogram(n).counts.tobytes() for n in by_rows.names} == \
+            {n: rerun.histogram(n).counts.tobytes() for n in rerun.names}
+        assert len(by_rows) >= 3

@@ -34,6 +34,10 @@ struct Builder::Impl {
   bool shapes_probed = false;
   bool infinities_checked = false;  // see calibrate_batch
   int64_t last_rows = -1;  // axis 0 shared by the last calibration batch's inputs (-1: none, or they differ)
+  bool has_last = false;  // the state holds a whole calibration batch's values (observe_last, copy_last)
+  // By tensor id: its axis 0 holds the last batch's rows (batch_rows_of), for input shapes `rows_for`.
+  std::vector<char> batch_rows;
+  std::vector<engine::Shape> rows_for;
 };
 
 Builder::~Builder() = default;
@@ -110,6 +114,32 @@ void leave_value_dependent_uncalibrated(const Network& net, const engine::Execut
     report.push_back(std::to_string(count) + " tensor(s) ('" + first + "' first) have shapes that depend on input "
                       "values (known only at run time): not calibrated, they stay float32");
   }
+}
+
+// By tensor id: whether its axis 0 holds one row per sample of a batch of
+// `n` with input shapes `shapes` (one per network input, each leading with
+// `n`): by the layers' shape inference, the tensor's axis 0 is `n` there and
+// 2n with every input's axis 0 doubled, its other dimensions unchanged. As
+// declared shapes with only the batch dynamic say it, and also where other
+// dimensions are dynamic (a detector's image size) but this batch fixes
+// them. None where the doubled batch does not infer.
+std::vector<char> batch_rows_of(const Network& net, const engine::Executor& fp32,
+                                const std::vector<engine::Shape>& shapes, int64_t n) {
+  std::vector<char> out(net.tensors().size(), 0);
+  std::vector<engine::Shape> doubled = shapes;
+  for (auto& s : doubled) s[0] = 2 * n;
+  std::vector<engine::Shape> a, b;
+  try {
+    a = fp32.infer_shapes(shapes);
+    b = fp32.infer_shapes(doubled);
+  } catch (const std::exception&) {  // a layer that cannot take the doubled batch: nothing is cut
+    return out;
+  }
+  for (size_t id = 0; id < out.size() && id < a.size() && id < b.size(); ++id) {
+    out[id] = !a[id].empty() && a[id].size() == b[id].size() && a[id][0] == n && b[id][0] == 2 * n &&
+              std::equal(a[id].begin() + 1, a[id].end(), b[id].begin() + 1);
+  }
+  return out;
 }
 
 bool has_unshaped_activations(const Network& net) {
@@ -189,6 +219,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     ins.push_back({id, kv.second.dtype, kv.second.shape, kv.second.data});
   }
   impl_->last_rows = -1;
+  impl_->has_last = false;  // until the run below completes
   impl_->fp32->run(*impl_->state, ins);
   for (size_t k = 0; k < ins.size(); ++k) {
     const int64_t rows = ins[k].shape.empty() ? -1 : ins[k].shape[0];
@@ -197,6 +228,17 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
   if (!impl_->shapes_probed) {
     impl_->shapes_probed = true;
     impl_->fp32->annotate_shapes(impl_->optimized, probes_from_batch(net, *impl_->fp32, ins));
+  }
+  if (impl_->last_rows > 0) {  // which tensors observe_rows / copy_last_rows can cut, for these input shapes
+    std::vector<engine::Shape> shapes;
+    for (int id : net.inputs()) {
+      auto it = std::find_if(ins.begin(), ins.end(), [&](const engine::Executor::Input& in) { return in.tensor == id; });
+      shapes.push_back(it->shape);
+    }
+    if (shapes != impl_->rows_for || impl_->batch_rows.empty()) {
+      impl_->batch_rows = batch_rows_of(net, *impl_->fp32, shapes, impl_->last_rows);
+      impl_->rows_for = std::move(shapes);
+    }
   }
   const auto& tensors = net.tensors();
   if (!impl_->infinities_checked) {
@@ -225,9 +267,15 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
       }
     }
   }
+  impl_->has_last = true;
+  stream_last(collector);
+}
+
+void Builder::stream_last(calib::Collector& collector) const {
   // Every activation of the batch stays in the state until the next run, so
   // the whole batch is handed over at once: all histograms change, or none
   // (a NaN in one tensor leaves every histogram as it was).
+  const auto& tensors = impl_->optimized.tensors();
   std::vector<std::pair<std::string, calib::ArrayView>> batch;
   for (size_t id = 0; id < tensors.size(); ++id) {
     if (!impl_->observe[id]) continue;
@@ -238,25 +286,17 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
   collector.observe_batch(batch);
 }
 
-namespace {
-
-// Whether a value of the declared shape `declared` holds one sample per row
-// of a batch of `n`: its first dimension dynamic and `n` at run time, the
-// others static.
-bool batch_leading(const std::vector<int64_t>& declared, const engine::Shape& actual, int64_t n) {
-  if (declared.empty() || declared[0] != -1 || actual.empty() || actual[0] != n) return false;
-  return std::all_of(declared.begin() + 1, declared.end(), [](int64_t d) { return d >= 0; });
+void Builder::observe_last(calib::Collector& collector) const {
+  if (!impl_->has_last) throw InvalidArgument("observe_last: no calibration batch has run");
+  stream_last(collector);
 }
 
-// Only the batch may vary: every network input's only dynamic dimension is its first.
-bool inputs_batch_leading(const Network& net) {
-  for (int id : net.inputs()) {
-    if (net.tensor(id).shape.empty() || net.tensor(id).shape[0] != -1) return false;
-    for (size_t d = 1; d < net.tensor(id).shape.size(); ++d) {
-      if (net.tensor(id).shape[d] < 0) return false;
-    }
-  }
-  return true;
+namespace {
+
+// Whether tensor `id`'s axis 0 holds the last batch's `n` rows: the shape
+// inference's word (`flags`, batch_rows_of) and the value as it is.
+bool rows_follow_batch(const std::vector<char>& flags, int id, const engine::Shape& actual, int64_t n) {
+  return id >= 0 && static_cast<size_t>(id) < flags.size() && flags[id] && !actual.empty() && actual[0] == n;
 }
 
 void check_rows(const std::vector<int64_t>& rows, int64_t n, const char* what) {
@@ -281,17 +321,18 @@ bool Builder::observe_rows(const std::vector<int64_t>& rows, calib::Collector& c
   if (!impl_->infinities_checked) throw InvalidArgument("observe_rows: no calibration batch has run");
   if (n <= 0) return false;
   check_rows(rows, n, "observe_rows");
-  // Only the batch may vary: a tensor whose first dimension is then dynamic
-  // and holds the batch's rows has one sample per row.
+  // A tensor whose axis 0 follows the batch's (batch_rows_of) has one sample per row.
   std::vector<int> ids;
   for (size_t id = 0; id < net.tensors().size(); ++id) {
     if (!impl_->observe[id]) continue;
     const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
     if (v.dtype() != DataType::kFloat32) continue;
-    if (!batch_leading(net.tensor(static_cast<int>(id)).shape, v.shape(), n)) return false;
+    if (!rows_follow_batch(impl_->batch_rows, static_cast<int>(id), v.shape(), n)) return false;
     ids.push_back(static_cast<int>(id));
   }
-  if (!inputs_batch_leading(net)) return false;
+  for (int id : net.inputs()) {
+    if (!rows_follow_batch(impl_->batch_rows, id, impl_->fp32->value(*impl_->state, id).shape(), n)) return false;
+  }
   // One tensor at a time (a copy of its rows, not of the whole batch): the
   // batch's values already passed calibrate_batch's collector, so none is
   // rejected as NaN/Inf here unless `collector`'s policy is stricter.
@@ -314,16 +355,33 @@ bool Builder::copy_last_rows(const std::string& name, const std::vector<int64_t>
   if (n <= 0) return false;
   check_rows(rows, n, "copy_last_rows");
   const int id = net.find_tensor(name);
-  if (id < 0 || net.tensor(id).is_constant || !inputs_batch_leading(net)) return false;
+  if (id < 0 || net.tensor(id).is_constant) return false;
+  for (int in : net.inputs()) {
+    if (!rows_follow_batch(impl_->batch_rows, in, impl_->fp32->value(*impl_->state, in).shape(), n)) return false;
+  }
   const auto& outputs = net.outputs();
   // The calibration tensors' values stay in the state until the next run
   // (calibrate_batch streams them all at once); so do the outputs'.
   if (!impl_->observe[id] && std::find(outputs.begin(), outputs.end(), id) == outputs.end()) return false;
   const engine::Value& v = impl_->fp32->value(*impl_->state, id);
-  if (v.dtype() != DataType::kFloat32 || !batch_leading(net.tensor(id).shape, v.shape(), n)) return false;
+  if (v.dtype() != DataType::kFloat32 || !rows_follow_batch(impl_->batch_rows, id, v.shape(), n)) return false;
   std::vector<int64_t> shape(v.shape().begin(), v.shape().end());
   shape[0] = static_cast<int64_t>(rows.size());
   gather_rows(v, rows, v.numel() / n, allocate(shape));
+  return true;
+}
+
+bool Builder::copy_last(const std::string& name,
+                        const std::function<float*(const std::vector<int64_t>&)>& allocate) const {
+  const Network& net = impl_->optimized;
+  if (!impl_->has_last) throw InvalidArgument("copy_last: no calibration batch has run");
+  const int id = net.find_tensor(name);
+  if (id < 0 || net.tensor(id).is_constant) return false;
+  const auto& outputs = net.outputs();
+  if (!impl_->observe[id] && std::find(outputs.begin(), outputs.end(), id) == outputs.end()) return false;
+  const engine::Value& v = impl_->fp32->value(*impl_->state, id);
+  if (v.dtype() != DataType::kFloat32) return false;
+  std::copy_n(v.data<float>(), v.numel(), allocate(std::vector<int64_t>(v.shape().begin(), v.shape().end())));
   return true;
 }
 
@@ -435,6 +493,9 @@ void Builder::remake_fp32() {
   impl_->fp32->annotate_shapes(net);
   impl_->shapes_probed = !impl_->fp32->probe_input_shapes().empty();
   impl_->state = impl_->fp32->make_state();
+  impl_->has_last = false;
+  impl_->batch_rows.clear();  // tensor ids changed
+  impl_->rows_for.clear();
   const auto& tensors = net.tensors();
   impl_->observe.assign(tensors.size(), 0);
   for (size_t t = 0; t < tensors.size(); ++t) {

@@ -257,11 +257,28 @@ void bind_engine(py::module_& m) {
            },
            py::arg("name"), py::arg("rows"),
            "rows of a float32 tensor as the last calibrate_batch computed them, or None: see int8rt/builder.h")
+      .def("observe_last", &Builder::observe_last, py::arg("collector"), py::call_guard<py::gil_scoped_release>())
+      .def("copy_last",
+           [](const Builder& b, const std::string& name) -> py::object {
+             py::object out = py::none();
+             b.copy_last(name, [&](const std::vector<int64_t>& shape) {
+               py::array_t<float> a(shape);
+               out = a;
+               return a.mutable_data();
+             });
+             return out;
+           },
+           py::arg("name"), "a float32 tensor as the last calibrate_batch computed it, or None: see int8rt/builder.h")
       .def("add_to_bias", &Builder::add_to_bias, py::arg("node"), py::arg("delta"))
       .def("set_node_constants",
-           [](Builder& b, const std::vector<std::tuple<std::string, int, std::vector<float>>>& updates) {
+           // the values as float32 arrays (lists too): read through the buffer, not element by element
+           [](Builder& b, const std::vector<std::tuple<std::string, int,
+                                                       py::array_t<float, py::array::c_style | py::array::forcecast>>>&
+                              updates) {
              std::vector<Builder::ConstantUpdate> list;
-             for (const auto& [node, input, data] : updates) list.push_back({node, input, data});
+             for (const auto& [node, input, data] : updates) {
+               list.push_back({node, input, std::vector<float>(data.data(), data.data() + data.size())});
+             }
              py::gil_scoped_release release;
              b.set_node_constants(list);
            },

@@ -286,8 +286,12 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
 
         def observe(inputs: dict[str, np.ndarray], rows: Optional[np.ndarray], collector: Any) -> None:
             # The auto choice's own histograms: the rows of the batch just run,
-            # without a second float32 pass where the batch leads every tensor.
-            if rows is not None and builder.observe_rows([int(r) for r in rows], collector._native):
+            # without a second float32 pass where the batch leads every tensor;
+            # a whole batch (rows None: a fixed batch) as it ran.
+            if rows is None:
+                builder.observe_last(collector._native)
+                return
+            if builder.observe_rows([int(r) for r in rows], collector._native):
                 return
             builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes), collector._native)
 
@@ -313,7 +317,7 @@ class _Rewrites:
 
     def __init__(self, builder: _core.Builder) -> None:
         self._builder = builder
-        self.calls: list[tuple[str, tuple]] = []  # (method, arguments): plain data, sent to Ray workers
+        self.calls: list[tuple[str, tuple]] = []  # (method, arguments): plain data and float32 arrays, sent to Ray workers
         self.rescaled: dict[str, list[float]] = {}
 
     def optimized_network(self) -> Network:
@@ -327,18 +331,20 @@ class _Rewrites:
         self.calls.append(("insert_channel_scale", (tensor, consumers, factors)))
         self._builder.insert_channel_scale(tensor, consumers, factors)
 
-    def equalized_copy(self, make: Callable[[], _core.Builder], skip: set[str]
+    def equalized_copy(self, make: Callable[[], _core.Builder], skip: set[str], computed: Any = None
                        ) -> tuple[_core.Builder, dict[str, list[float]], Callable[[], None]]:
         """For the auto calibrator's trial of cross-layer equalization after
         calibration (accuracy/run.py; the calibrated builder's constants can
         no longer change): a new builder (``make()``) with the rewrites so
         far and the equalization applied, the rescaled tensors, and the
         function that adopts it as this object's builder, recording the
-        equalization for :meth:`replay` and the engine's metadata."""
+        equalization for :meth:`replay` and the engine's metadata.
+        ``computed``: the equalization computed already for this builder's
+        network (``equalize.Plan``), applied where the copy's nodes match."""
         from .accuracy import equalize
 
         copy = _Rewrites(self.replay(make()))
-        rescaled = equalize.equalize_network(copy, skip=skip)
+        rescaled = equalize.equalize_network(copy, skip=skip, computed=computed)
 
         def adopt() -> None:
             self.calls += copy.calls
@@ -445,8 +451,9 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                              unsigned=config.unsigned_activations,
                              unsigned_trial=unsigned_trial if config.unsigned_activations is None else None,
                              # args: with unsigned activations where auto kept them (decided first)
-                             equalize=None if config.equalize is not None else lambda skip: rewrites.equalized_copy(
-                                 lambda: _core.Builder(network, **args), skip),
+                             equalize=None if config.equalize is not None else
+                             lambda skip, computed: rewrites.equalized_copy(lambda: _core.Builder(network, **args),
+                                                                            skip, computed),
                              equalized=bool(rewrites.rescaled))
         result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
         run.before_build(result)

@@ -127,11 +127,13 @@ class Builder {
   // without running the network again. For the auto calibrator, whose
   // choice reads histograms of the samples not held out
   // (python/int8rt/accuracy/holdout.py). Only where the batch is every
-  // tensor's leading axis: every network input's only dynamic dimension is
-  // its first, and each calibration tensor's is too, with the batch's row
-  // count there at run time; otherwise nothing is observed and it returns
-  // false (the caller runs the rows as a batch). InvalidArgument before any
-  // batch, or for a row out of range or out of order.
+  // tensor's leading axis: by the layers' shape inference at the batch's
+  // input shapes, every network input's and calibration tensor's axis 0
+  // is the batch's row count, and twice that with the batch doubled, the
+  // other dimensions unchanged (other dynamic dimensions, as a detector's
+  // image size, may be there: the batch fixes them); otherwise nothing is
+  // observed and it returns false (the caller runs the rows as a batch).
+  // InvalidArgument before any batch, or for a row out of range or out of order.
   bool observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const;
 
   // Rows `rows` (as observe_rows takes them) of float32 tensor `name` as the
@@ -146,6 +148,19 @@ class Builder {
   // as observe_rows.
   bool copy_last_rows(const std::string& name, const std::vector<int64_t>& rows,
                       const std::function<float*(const std::vector<int64_t>&)>& allocate) const;
+
+  // The whole last calibration batch, whatever its layout (a fixed batch,
+  // inputs that are not batch-first): observe_last streams its calibration
+  // tensors into `collector` exactly as that calibrate_batch streamed them
+  // into its own, and copy_last copies float32 tensor `name` (a calibration
+  // tensor or a network output; false where it is neither) into
+  // `allocate(its shape)`. For the auto calibrator on such networks, where
+  // observe_rows and copy_last_rows cannot cut rows: its own histograms, the
+  // held-out float32 reference and bias correction's layer inputs come from
+  // the calibration pass (python/int8rt/accuracy/pass_values.py).
+  // InvalidArgument before any batch, or after one that failed.
+  void observe_last(calib::Collector& collector) const;
+  bool copy_last(const std::string& name, const std::function<float*(const std::vector<int64_t>&)>& allocate) const;
 
   // Adds `delta` (one value per output channel) to the bias of the Conv or
   // Gemm node `node` of the optimized network, which then reads a new
@@ -188,6 +203,8 @@ class Builder {
   // After a rewrite of the optimized network: compacts it and remakes the
   // float32 executor calibration runs (and what it observes).
   void remake_fp32();
+  // The last batch's calibration tensors into `collector` (calibrate_batch, observe_last).
+  void stream_last(calib::Collector& collector) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   BuilderConfig config_;

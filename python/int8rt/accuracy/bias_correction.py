@@ -21,10 +21,12 @@ variant does. The mean needs no layer run: a conv (Gemm) is linear, so the
 mean over positions of its output channel c is sum over (input channel i,
 tap k) of W[c, i, k] times the mean of the zero-padded input i at tap k's
 offsets over the output positions (:func:`_tap_sums`); those means are
-formed once for x and once for q(x), over the sum of the samples, at a cost
-of one sample's input times the taps instead of the conv's over all
-samples (a ResNet-50 auto build spent 5.5 of its 16.6 CPU seconds running
-each conv twice). Layers whose attributes that
+formed once for x and once for q(x), over the sum of all the samples
+(summed chunk by chunk as they come, per input shape), at a cost of one
+sample's input times the taps instead of the conv's over all samples (a
+ResNet-50 auto build spent 5.5 of its 16.6 CPU seconds running each conv
+twice; and once per chunk, ddddocr's 64 one-sample chunks cost 2.7 CPU s
+where once per layer costs a 64th). Layers whose attributes that
 does not cover (auto_pad, not 2-D) run as before: the layer alone in
 float32 on x and W and on q(x) and q(W) (``one_node_engine``), the naive
 twin the tests compare it with. ``BuilderConfig(bias_correction=True)`` applies it,
@@ -37,13 +39,13 @@ The shifts are measured on the first ``SAMPLES`` kept calibration samples
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .._numerics import quantize_weights as _quantize_int8
 from .metrics import fake_quantize
-from .taps import Samples, batches, fp32_tap_engine, groups, one_node_engine, rows, take
+from .taps import Samples, WholeBatch, batches, fp32_tap_engine, groups, one_node_engine, rows, take
 
 __all__ = ["SAMPLES", "apply", "correct_biases", "layer_inputs", "layer_outputs", "measure_shifts",
            "quantize_weights"]
@@ -115,12 +117,25 @@ def layer_inputs(network: Any, fp32_layers: set[str]) -> set[str]:
 
 def layer_outputs(network: Any, fp32_layers: set[str]) -> set[str]:
     """The outputs of the layers :func:`measure_shifts` can measure that
-    have no fused activation: there the float32 network's own output is
-    the layer's output before any activation, which it measures against
-    (pass_values.py keeps them from the calibration pass)."""
+    have no fused activation and run alone (no linear form, by the shapes
+    known now; a conv of unknown rank counts as such): there the float32
+    network's own output is the layer's output before any activation, which
+    it measures against (pass_values.py keeps them from the calibration
+    pass). The layers with a linear form read only their inputs: keeping
+    their outputs too was 0.6 of the 1.0 GB ResNet-50's 24 kept samples
+    held (2026-12-03 late afternoon)."""
     tensors, nodes = network.tensors(), network.nodes()
     return {tensors[nodes[i]["outputs"][0]]["name"] for i in _layers(network, fp32_layers)
-            if not any(k in nodes[i]["attrs"] for k in _ACTIVATION_ATTRS) and len(nodes[i]["outputs"]) == 1}
+            if not any(k in nodes[i]["attrs"] for k in _ACTIVATION_ATTRS) and len(nodes[i]["outputs"]) == 1
+            and not _linear(network, nodes[i])}
+
+
+def _linear(network: Any, node: dict[str, Any]) -> bool:
+    """Whether :func:`measure_shifts` measures ``node`` through its linear
+    form (:func:`_output_sums`), not by running it alone."""
+    form = _linear_form(node, list(network.tensors()[node["inputs"][0]]["shape"]))
+    w_shape = network.tensors()[node["inputs"][1]]["shape"]
+    return form is not None and (form["gemm"] or len(w_shape) == 4)
 
 
 def _linear_form(node: dict[str, Any], x_shape: list[int]) -> Optional[dict[str, Any]]:
@@ -138,39 +153,38 @@ def _linear_form(node: dict[str, Any], x_shape: list[int]) -> Optional[dict[str,
     return {"gemm": False, "pads": pads, "strides": strides, "dilations": dil, "group": int(attrs.get("group", 1))}
 
 
-def _tap_sums(x: np.ndarray, form: dict[str, Any], kernel: tuple[int, int]) -> tuple[np.ndarray, int]:
-    """Sums over the samples and output positions of the zero-padded input
-    at each tap: [C, KH, KW] (float64), and the number of output positions
-    summed (per channel)."""
+def _tap_sums(xs: np.ndarray, form: dict[str, Any], kernel: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """Sums over the output positions of the zero-padded input plane ``xs``
+    ([C, H, W], float64: the input summed over the samples, which the taps
+    are linear in) at each tap: [C, KH, KW] (float64), and the number of
+    output positions summed (per channel and sample)."""
     (pt, pl, pb, pr), (sh, sw), (dh, dw) = form["pads"], form["strides"], form["dilations"]
     kh_n, kw_n = kernel
-    n, c, h, w = x.shape
+    c, h, w = xs.shape
     oh = (h + pt + pb - dh * (kh_n - 1) - 1) // sh + 1
     ow = (w + pl + pr - dw * (kw_n - 1) - 1) // sw + 1
-    # the samples summed first (the taps are linear in them): the taps then cost C * OH * OW each
-    xs = np.asarray(x).sum(axis=0, dtype=np.float64)
     xp = np.pad(xs, ((0, 0), (pt, pb), (pl, pr))) if pt or pl or pb or pr else xs
     out = np.empty((c, kh_n, kw_n), np.float64)
     for kh in range(kh_n):
         for kw in range(kw_n):
             part = xp[:, kh * dh: kh * dh + sh * (oh - 1) + 1: sh, kw * dw: kw * dw + sw * (ow - 1) + 1: sw]
             out[:, kh, kw] = part.sum(axis=(1, 2))
-    return out, n * oh * ow
+    return out, oh * ow
 
 
-def _output_sums(x: np.ndarray, w: np.ndarray, form: dict[str, Any]) -> tuple[np.ndarray, int]:
+def _output_sums(xs: np.ndarray, samples: int, w64: np.ndarray, form: dict[str, Any]) -> tuple[np.ndarray, int]:
     """Sums over samples and positions of the layer's output channels
-    without bias (float64), through :func:`_tap_sums`; and their count."""
-    w64 = np.asarray(w, np.float64)
+    without bias (float64), from ``xs``, its input summed over ``samples``
+    samples (a Gemm's [K], a conv's [C, H, W]; float64), through
+    :func:`_tap_sums`; and their count. ``w64``: the weights in float64."""
     if form["gemm"]:
-        col = np.asarray(x).sum(axis=0, dtype=np.float64)
-        return (w64 @ col if form["transB"] else col @ w64), x.shape[0]
-    taps, count = _tap_sums(x, form, (w.shape[2], w.shape[3]))
+        return (w64 @ xs if form["transB"] else xs @ w64), samples
+    taps, positions = _tap_sums(xs, form, (w64.shape[2], w64.shape[3]))
     g = form["group"]
-    cout, cin_g = w.shape[0], w.shape[1]
-    sums = np.einsum("gockl,gckl->go", w64.reshape(g, cout // g, cin_g, w.shape[2], w.shape[3]),
-                     taps.reshape(g, cin_g, w.shape[2], w.shape[3]))
-    return sums.reshape(cout), count
+    cout, cin_g = w64.shape[0], w64.shape[1]
+    sums = np.einsum("gockl,gckl->go", w64.reshape(g, cout // g, cin_g, w64.shape[2], w64.shape[3]),
+                     taps.reshape(g, cin_g, w64.shape[2], w64.shape[3]))
+    return sums.reshape(cout), samples * positions
 
 
 def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
@@ -180,10 +194,11 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     """Each target layer's correction (the values to add to its bias,
     ``-shift``), measured on the first ``limit`` samples of ``data``;
     nothing is changed. ``values``: the layers' float32 inputs (and the
-    outputs of :func:`layer_outputs`) for the first chunks of those samples
-    (``taps.batches`` of them in ``batch_size``, as the calibration pass
-    computed them: pass_values.py); the chunks past them run a float32 pass
-    of their own, and each layer runs alone where its output is not there.
+    outputs of :func:`layer_outputs`) for the first of those samples, in
+    blocks of consecutive samples (a whole batch: one block), as the
+    calibration pass computed them (pass_values.py); the samples past them
+    run a float32 pass of their own in chunks of ``batch_size``, and each
+    layer runs alone where its output is not there.
     ``affine``: the inputs the engine holds with a zero point (unsigned
     activations), name -> (scale, zero point), quantized on that grid instead
     of ``scales``' symmetric one. ``linear=False``: every layer runs alone
@@ -201,8 +216,8 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
         w = network.constant_data(w_id).astype(np.float32)
         qw = quantize_weights(w, rows_first)
         form = _linear_form(node, list(tensors[node["inputs"][0]]["shape"])) if linear else None
-        if form is not None and (form["gemm"] or w.ndim == 4):
-            forms[i] = (form, w, qw)
+        if form is not None and (form["gemm"] or w.ndim == 4):  # _linear(network, node)
+            forms[i] = (form, w.astype(np.float64), qw.astype(np.float64))  # as _output_sums reads them, once
             continue
         ref = one_node_engine(network, node, attrs=attrs)
         quant = one_node_engine(network, node, attrs=attrs, constants={w_id: qw})
@@ -216,20 +231,25 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     ctx = None
     sums: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
-    for k, chunk in enumerate(batches(data, batch_size)):
-        if k < len(values) and values[k] and wanted.issubset(values[k]) and rows(values[k]) == rows(chunk):
+    # per input tensor of a linear layer, per input shape past axis 0: [sum x, sum q(x), samples]
+    planes: dict[str, dict[tuple, list]] = {}
+    for k, chunk in enumerate(_chunks(data, values, batch_size)):
+        if (k < len(values) and values[k] and wanted.issubset(values[k])
+                and (isinstance(chunk, WholeBatch) or rows(values[k]) == rows(chunk))):  # values[k]'s samples
             chunk_values = dict(values[k])
         else:  # a float32 pass of its own
             ctx = ctx or fp32_tap_engine(network, sorted(wanted)).create_execution_context()
             chunk_values = ctx.run(chunk)
         chunk_values.update(chunk)
-        for i, (form, w, qw) in forms.items():
-            x_name = tensors[nodes[i]["inputs"][0]]["name"]
+        for x_name in {tensors[nodes[i]["inputs"][0]]["name"] for i in forms}:
             x = chunk_values[x_name]
             xq = fake_quantize(x, *affine[x_name]) if x_name in affine else fake_quantize(x, scales[x_name])
-            (got, n), (want, _) = _output_sums(xq, qw, form), _output_sums(x, w, form)
-            sums[i] = sums.get(i, 0.0) + (got - want)
-            counts[i] = counts.get(i, 0) + n
+            # x and q(x) summed over the samples, per input shape: the layers
+            # are linear in them, so their output sums come once from the totals
+            acc = planes.setdefault(x_name, {}).setdefault(x.shape[1:], [0.0, 0.0, 0])
+            acc[0] = acc[0] + x.sum(axis=0, dtype=np.float64)
+            acc[1] = acc[1] + xq.sum(axis=0, dtype=np.float64)
+            acc[2] += x.shape[0]
         for i, (ref_engine, q_engine, runtime) in engines.items():
             x_name, y_name = (tensors[nodes[i][k][0]]["name"] for k in ("inputs", "outputs"))
             feeds = {r: chunk_values[r] for r in runtime}
@@ -244,7 +264,32 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             d = np.subtract(yq, y, dtype=np.float64).sum(axis=axes)  # as yq.astype(float64) - y, one copy fewer
             sums[i] = sums.get(i, 0.0) + d
             counts[i] = counts.get(i, 0) + y.size // y.shape[1]
+    for i, (form, w, qw) in forms.items():
+        for xs, qs, samples in planes.get(tensors[nodes[i]["inputs"][0]]["name"], {}).values():
+            (got, n), (want, _) = _output_sums(qs, samples, qw, form), _output_sums(xs, samples, w, form)
+            sums[i] = sums.get(i, 0.0) + (got - want)
+            counts[i] = counts.get(i, 0) + n
     return {nodes[i]["name"]: (-total / max(1, counts[i])).astype(np.float32).tolist() for i, total in sums.items()}
+
+
+def _chunks(data: Samples, values: Sequence[Mapping[str, np.ndarray]], batch_size: int
+            ) -> Iterator[dict[str, np.ndarray]]:
+    """``data`` in chunks along axis 0 (``taps.batches``), the first ones of
+    the sizes of ``values``' blocks (each the float32 values of the next
+    samples, in order: pass_values.py's parts, uncut; a whole batch one
+    chunk, as ``taps.batches`` makes it), the rest of ``batch_size``."""
+    k = 0
+    for group in groups(data):
+        if isinstance(group, WholeBatch):
+            yield from batches(group, batch_size)
+            k += 1
+            continue
+        n, start = rows(group), 0
+        while start < n:
+            size = rows(values[k]) if k < len(values) and values[k] else batch_size
+            yield from batches({name: v[start:start + size] for name, v in group.items()}, size)
+            start += size
+            k += 1
 
 
 def apply(builder: Any, deltas: Mapping[str, list[float]]) -> Any:

@@ -123,8 +123,9 @@ class SampleRouter:
         ``fit_feed(rows' inputs, their indices in that batch)`` (indices
         None for a :class:`WholeBatch`); before it, ``after_feed(the inputs'
         shapes past axis 0, indices of the rows just kept for the second
-        pass (:meth:`search_data`), of the rows just held out)``, for a
-        batch that is not a :class:`WholeBatch` (pass_values.py)."""
+        pass (:meth:`search_data`), of the rows just held out)``
+        (pass_values.py); for a :class:`WholeBatch` the shapes are None and
+        either index list is the whole batch's or empty."""
         both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
@@ -159,7 +160,8 @@ class SampleRouter:
                 return
             part = inputs if whole or len(calib) == n else _take(inputs, calib)
             # the first max_search calibrating samples, whatever the batches (whole ones when not splittable)
-            searched = calib if whole else calib[:max(0, self.max_search - self.search_count)]
+            searched = (calib if self.search_count < self.max_search else calib[:0]) if whole else \
+                calib[:max(0, self.max_search - self.search_count)]
             if len(searched):
                 self._keep_search(part if whole or len(searched) == len(calib) else _take(inputs, searched),
                                   len(searched))
@@ -168,8 +170,8 @@ class SampleRouter:
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
-                if after_feed is not None and not whole:
-                    after_feed(_signature(inputs), searched, check)
+                if after_feed is not None:
+                    after_feed(None if whole else _signature(inputs), searched, check)
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return

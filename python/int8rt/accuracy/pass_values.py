@@ -23,9 +23,11 @@ gives for those samples in any batch: the engines, the choice and the
 corrections are what the separate passes gave (``tests/test_auto_pass_values.py``
 compares both ways byte for byte). Until 2026-12-03 those two passes were a
 third of an auto build's time beyond the calibration pass (RESULTS.md §32).
-Where rows cannot be read (a dimension beyond the batch varies, inputs that
-are not batch-first, a fixed batch), nothing is kept and each step runs its
-own pass.
+A batch the router keeps whole (``taps.WholeBatch``: a fixed batch, inputs
+that are not batch-first) is copied whole (``Builder.copy_last``): it is
+one chunk of the later steps as it was one batch of the pass. Where rows
+cannot be read (a dimension beyond the batch varies), nothing is kept and
+each step runs its own pass.
 """
 from __future__ import annotations
 
@@ -71,17 +73,19 @@ class PassValues:
         self._kept_full = False  # the budget is spent: later parts are not kept
         self._bytes = 0
 
-    def after_batch(self, signature: tuple, kept: np.ndarray, held: np.ndarray) -> None:
+    def after_batch(self, signature: Optional[tuple], kept: np.ndarray, held: np.ndarray) -> None:
         """Right after the builder ran a batch: keeps the network outputs of
         its ``held`` rows and the layer inputs of its ``kept`` rows (each:
         the batch's row indices that the router appended to its held-out or
         kept samples; either may be empty). ``signature``: the inputs' shapes
-        past axis 0 (holdout's grouping)."""
+        past axis 0 (holdout's grouping); None for a batch kept whole (then
+        ``held`` or ``kept`` is the whole batch, and its values are copied
+        whole: one part, one chunk, as many samples as the indices)."""
         if len(held) and self._held is not None:
-            rows = self._rows(self._outputs, held)
+            rows = self._rows(self._outputs, held, whole=signature is None)
             self._held = None if rows is None else [*self._held, (signature, rows)]
         if len(kept) and self._kept is not None and not self._kept_full:
-            rows = self._rows(self._layer_inputs, kept)
+            rows = self._rows(self._layer_inputs, kept, whole=signature is None)
             size = 0 if rows is None else sum(a.nbytes for a in rows.values())
             if rows is None:
                 self._kept = None
@@ -91,15 +95,15 @@ class PassValues:
                 self._kept.append((signature, rows))
                 self._bytes += size
 
-    def _rows(self, names: list[str], rows: np.ndarray) -> Optional[Rows]:
+    def _rows(self, names: list[str], rows: np.ndarray, whole: bool = False) -> Optional[Rows]:
         indices = [int(r) for r in rows]
         out: Rows = {}
         for name in names:
-            value = self._builder.copy_last_rows(name, indices)
+            value = self._builder.copy_last(name) if whole else self._builder.copy_last_rows(name, indices)
             if value is None:
                 return None
             out[name] = value
-        return out
+        return _Whole(out, len(indices)) if whole else out
 
     def reference(self, count: int, limit: int, batch_size: int) -> Optional[list[Rows]]:
         """The float32 outputs of the first ``limit`` held-out samples, in the
@@ -108,18 +112,30 @@ class PassValues:
         ``count`` held-out samples was read."""
         if not self._held or sum(_rows_of(r) for _, r in self._held) != count:
             return None
-        return list(batches(take(_groups(self._held), limit), batch_size))
+        return _chunks(self._held, limit, batch_size)
 
-    def layer_inputs(self, limit: int, batch_size: int) -> list[Rows]:
-        """The kept samples' layer inputs, in the chunks
-        ``taps.batches(take(kept samples, limit), batch_size)`` makes of the
-        samples, from the first: as many chunks as were kept (the budget can
-        end them early; the last may then be short). Only where the kept
-        samples share one input shape (one group), else none."""
+    def layer_inputs(self, limit: int) -> list[Rows]:
+        """The first ``limit`` kept samples' layer inputs, in the blocks the
+        pass kept them in (a batch's kept rows, the last block cut at
+        ``limit``; a whole batch one block, taken whole as ``taps.take``
+        takes it), from the first: as many as were kept (the budget can end
+        them early). Not joined: bias correction sums them block by block
+        (a copy of 1 GB on ResNet-50 before). Only where the kept samples
+        share one input shape (one group), else none."""
         if not self._kept:
             return []
-        groups = _groups(self._kept)
-        return list(batches(take(groups, limit), batch_size)) if len(groups) == 1 else []
+        if any(isinstance(r, _Whole) for _, r in self._kept):
+            return _chunks(self._kept, limit, 0) or []
+        if len({sig for sig, _ in self._kept}) != 1:
+            return []
+        out, left = [], limit
+        for _, block in self._kept:
+            if left <= 0:
+                break
+            n = _rows_of(block)
+            out.append(block if n <= left else {k: v[:left] for k, v in block.items()})
+            left -= n
+        return out
 
     def drop_layer_inputs(self) -> None:
         """Forgets the layer inputs kept (the network changed: cross-layer
@@ -131,8 +147,40 @@ class PassValues:
         self._held = self._kept = None
 
 
+class _Whole(dict):
+    """The values of a batch kept whole (``taps.WholeBatch``): one chunk,
+    ``samples`` samples (the router's count for it), whatever the tensors'
+    axis 0 holds."""
+
+    def __init__(self, values: Rows, samples: int) -> None:
+        super().__init__(values)
+        self.samples = samples
+
+
 def _rows_of(rows: Rows) -> int:
+    if isinstance(rows, _Whole):
+        return rows.samples
     return len(next(iter(rows.values()))) if rows else 0
+
+
+def _chunks(parts: list[tuple[Optional[tuple], Rows]], limit: int, batch_size: int) -> Optional[list[Rows]]:
+    """The parts' values in the chunks ``taps.batches(take(samples, limit),
+    batch_size)`` makes of their samples: each whole batch one chunk, taken
+    while fewer than ``limit`` samples precede it (taps.take's rule); parts
+    cut into rows as :func:`_groups` and ``taps.batches`` cut them. Whole
+    and cut parts never mix in one run of the router (it keeps every batch
+    whole or none); where they do, None."""
+    if not any(isinstance(r, _Whole) for _, r in parts):
+        return list(batches(take(_groups(parts), limit), batch_size))
+    if not all(isinstance(r, _Whole) for _, r in parts):
+        return None
+    out, left = [], limit
+    for _, values in parts:
+        if left <= 0:
+            break
+        out.append(dict(values))
+        left -= _rows_of(values)
+    return out
 
 
 def _groups(parts: list[tuple[tuple, Rows]]) -> list[Rows]:

@@ -35,9 +35,10 @@ class RescaledHistograms:
         collector: an empty ``int8rt.calib.Collector`` like the session's.
     """
 
-    def __init__(self, builder: Any, factors: dict[str, list[float]], collector: Any) -> None:
+    def __init__(self, builder: Any, factors: dict[str, list[float]], collector: Any, plan: Any = None) -> None:
         self._builder = builder
         self.factors = {n: np.asarray(f, np.float32) for n, f in factors.items()}
+        self.plan = plan  # the equalize.Plan the factors came from: the trial applies it (run.py)
         self.collector = collector
         self.samples = 0
         self.failed = False
@@ -47,10 +48,10 @@ class RescaledHistograms:
                     make_collector: Callable[[], Any]) -> Optional["RescaledHistograms"]:
         """For ``builder``'s optimized ``network``; None when it has no pair
         to equalize (``skip``: layers kept in float)."""
-        from .equalize import equalization_factors
+        from .equalize import plan
 
-        factors = equalization_factors(network, skip=skip)
-        return cls(builder, factors, make_collector()) if factors else None
+        computed = plan(network, skip=skip)
+        return cls(builder, computed.factors, make_collector(), computed) if computed.factors else None
 
     def wrap(self, feed: Callable[[dict[str, np.ndarray]], None]) -> Callable[[dict[str, np.ndarray]], None]:
         """``feed`` (which runs the builder on a batch), then the batch's

@@ -61,8 +61,8 @@ class CalibrationRun:
                  max_check: int = 256,
                  bias_correction: Optional[bool] = None, fp32_layers: Optional[set[str]] = None,
                  fresh: Optional[Callable[[], Any]] = None,
-                 equalize: Optional[Callable[[set[str]], tuple[Any, dict[str, list[float]], Callable[[], None]]]]
-                 = None,
+                 equalize: Optional[Callable[[set[str], Any], tuple[Any, dict[str, list[float]],
+                                                                    Callable[[], None]]]] = None,
                  equalized: bool = False, unsigned: Optional[bool] = False,
                  unsigned_trial: Optional[Callable[[], tuple[Any, Callable[[], None]]]] = None) -> None:
         self._builder = builder
@@ -95,8 +95,9 @@ class CalibrationRun:
         self._fit: Any = None  # the auto choice's collector, when every sample calibrates the session's
         # a Builder like the build's (same rewrites), for engines auto measures a correction on
         self._fresh = fresh
-        # auto decides cross-layer equalization: skip -> (an equalized Builder like the build's, the rescaled
-        # tensors, adopt it as the build's); builder._Rewrites.equalized_copy
+        # auto decides cross-layer equalization: (skip, an equalize.Plan computed already or None) -> (an
+        # equalized Builder like the build's, the rescaled tensors, adopt it as the build's);
+        # builder._Rewrites.equalized_copy
         self._equalize = equalize
         self._equalized = equalized  # equalized before calibration (BuilderConfig(equalize=True))
         # unsigned activations: True / False as configured (the builders are made so), None: auto decides
@@ -134,7 +135,7 @@ class CalibrationRun:
         """The calibration loop's feed, routing held-out samples away from it.
 
         ``observe(inputs, rows, collector)`` streams ``inputs`` (rows ``rows``
-        of the batch ``feed`` has just run; None: unknown) into another
+        of the batch ``feed`` has just run; None: that whole batch) into another
         collector: given it, the auto calibrator without the check
         makes its choice from histograms of the kept samples only (a
         collector of its own) while every sample calibrates the session's,
@@ -245,7 +246,7 @@ class CalibrationRun:
         if not equalize.find_pairs(self._network, self._fp32_layers):
             self._auto["equalization"] = "off (no conv -> conv pair)"
             return amaxes
-        trial, rescaled, adopt = self._equalize(self._fp32_layers)
+        trial, rescaled, adopt = self._equalize(self._fp32_layers, self._rescaled.plan if self._rescaled else None)
         whole = self._rescaled is not None and self._rescaled.complete(rescaled)
         if whole:
             collector, source = self._rescaled.collector, f"all {self._rescaled.samples} samples of the pass"
@@ -335,7 +336,7 @@ class CalibrationRun:
                                "cache")
             return
         t0 = time.perf_counter()
-        values = self._pass.layer_inputs(biascorr.SAMPLES, self._chunk) if self._pass is not None else ()
+        values = self._pass.layer_inputs(biascorr.SAMPLES) if self._pass is not None else ()
         affine = self._affine_grids(result.scales)
         deltas = biascorr.measure_shifts(self._network, result.scales, data, self._chunk, self._fp32_layers,
                                          values, affine=affine)
