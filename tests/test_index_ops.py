@@ -1,6 +1,6 @@
 """Indexing and shape-driven layers of transformer and detector exports, one
 node at a time against ONNX Runtime (tests/_ort_oracle.py): Trilu, ArgMax,
-ArgMin, CumSum, GatherElements, Mod, Tile, Size, TopK, ScatterND, CastLike,
+ArgMin, CumSum, GatherElements, GatherND, integer Abs / Neg / Sign, Mod, Tile, Size, TopK, ScatterND, CastLike,
 LpNormalization and the norm reductions ReduceL1 / ReduceL2 /
 ReduceSumSquare. Exact
 comparisons where the op only moves, selects or does integer arithmetic;
@@ -181,6 +181,43 @@ def test_scatter_nd_index_out_of_range_is_named() -> None:
     with pytest.raises(int8rt.InvalidArgumentError, match=r"\(ScatterND\): index 4 is outside \[-4, 4\)"):
         run_single_op("ScatterND", [np.zeros((4, 2), np.float32), np.array([[4]], np.int64),
                                     np.zeros((1, 2), np.float32)], {}, [False] * 3, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32, np.bool_])
+@pytest.mark.parametrize("data_shape,idx_shape,batch_dims", [
+    ((4, 3, 2), (5, 1), 0),        # whole [3, 2] slices
+    ((4, 3, 2), (2, 3, 2), 0),     # [2] slices
+    ((4, 3, 2), (7, 3), 0),        # single elements
+    ((3, 4, 5), (3, 2, 1), 1),     # per batch: [5] slices
+    ((2, 3, 4, 5), (2, 3, 6, 1), 2),
+    ((2, 1, 1, 6), (2, 1, 1, 2), 0)])  # transformers' mask[batch_idx, kv_idx] on [N, S]-like data
+def test_gather_nd(dtype: type, data_shape: tuple, idx_shape: tuple, batch_dims: int) -> None:
+    data = RNG.integers(-9, 10, data_shape).astype(dtype)
+    k = idx_shape[-1]
+    dims = np.array(data_shape[batch_dims:batch_dims + k])
+    idx = RNG.integers(-dims, dims, idx_shape[:-1] + (k,)).astype(np.int64)  # negative entries too
+    same_as_ort("GatherND", [data, idx], {"batch_dims": batch_dims}, opset=13)
+
+
+def test_gather_nd_bad_input_is_named() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"\(GatherND\): index 4 is outside \[-4, 4\) \(dimension 0"):
+        run_single_op("GatherND", [np.zeros((4, 2), np.float32), np.array([[1], [4]], np.int64)], {}, [False] * 2, 1)
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"must end in a dimension in \[1, 2\]"):
+        run_single_op("GatherND", [np.zeros((4, 2), np.float32), np.array([[1, 1, 1]], np.int64)], {}, [False] * 2, 1)
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"must match \(batch_dims\)"):
+        run_single_op("GatherND", [np.zeros((4, 2), np.float32), np.zeros((3, 1), np.int64)], {"batch_dims": 1},
+                      [False] * 2, 1)
+
+
+@pytest.mark.parametrize("op", ["Abs", "Neg", "Sign"])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8])
+def test_integer_abs_neg_sign(op: str, dtype: type) -> None:
+    # T5's relative-position buckets take Abs of int64 position differences;
+    # the extremes wrap in two's complement as in ONNX Runtime.
+    info = np.iinfo(dtype)
+    x = np.concatenate([RNG.integers(info.min, info.max, 40, dtype=dtype, endpoint=True),
+                        np.array([info.min, info.max, 0, 1], dtype)]).reshape(4, 11)
+    same_as_ort(op, [x], opset=13)
 
 
 @pytest.mark.parametrize("op", ["ReduceL1", "ReduceL2", "ReduceSumSquare"])

@@ -4,7 +4,7 @@
 // (the first b dimensions, equal in data and indices) and index tuple j,
 // out[batch, j] = data[batch, indices[batch, j, 0], .., indices[batch, j, k-1]]
 // (a slice of rank rank(data) - b - k). data has any dtype; indices are int64
-// or int32; a negative entry counts from the end of its dimension, and an
+// (as ONNX's type constraint says); a negative entry counts from the end of its dimension, and an
 // entry outside [-dim, dim) is an InvalidArgument naming it. PyTorch's
 // dynamo exporter writes it for advanced indexing (`mask[batch_idx, kv_idx]`
 // in transformers' attention-mask builders).
@@ -26,10 +26,7 @@ class GatherNDLayer : public Layer {
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& x = require_any(in, 0, prefix_);
-    const Value& idx = require_any(in, 1, prefix_);
-    if (idx.dtype() != DataType::kInt64 && idx.dtype() != DataType::kInt32) {
-      throw InvalidArgument(prefix_ + "indices must be int64 or int32");
-    }
+    const Value& idx = require_input(in, 1, DataType::kInt64, prefix_);
     const Shape &xs = x.shape(), &is = idx.shape();
     const int64_t r = static_cast<int64_t>(xs.size()), q = static_cast<int64_t>(is.size()), b = batch_dims_;
     if (b < 0 || q < 1 || b >= q || b >= r) {
@@ -54,16 +51,13 @@ class GatherNDLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    const Value& idx = *in[1];
-    if (idx.dtype() == DataType::kInt64) gather(*in[0], idx.data<int64_t>(), idx.shape(), *out[0]);
-    else gather(*in[0], idx.data<int32_t>(), idx.shape(), *out[0]);
+    gather(*in[0], in[1]->data<int64_t>(), in[1]->shape(), *out[0]);
   }
 
   std::string describe() const override { return "gather nd batch_dims " + std::to_string(batch_dims_); }
 
  private:
-  template <typename I>
-  void gather(const Value& xv, const I* idx, const Shape& is, Value& yv) const {
+  void gather(const Value& xv, const int64_t* idx, const Shape& is, Value& yv) const {
     const Shape& xs = xv.shape();
     const int64_t b = batch_dims_, k = is.back();
     int64_t batches = 1, slice = 1, per_batch = 1;  // per_batch: data elements in one batch position
@@ -80,12 +74,12 @@ class GatherNDLayer : public Layer {
     parallel_for(batches * tuples, std::max<int64_t>(1, 65536 / std::max<int64_t>(slice, 1)), [&](int64_t s, int64_t e) {
       for (int64_t t = s; t < e; ++t) {
         const int64_t batch = t / tuples;
-        const I* tuple = idx + t * k;
+        const int64_t* tuple = idx + t * k;
         int64_t off = 0;
         bool ok = true;
         for (int64_t d = 0; d < k; ++d) {
           const int64_t dim = xs[static_cast<size_t>(b + d)];
-          int64_t v = static_cast<int64_t>(tuple[d]);
+          const int64_t v = tuple[d];
           if (v < -dim || v >= dim) {
             bad.store(v, std::memory_order_relaxed);
             bad_dim.store(b + d, std::memory_order_relaxed);
