@@ -71,7 +71,7 @@ def metrics(net: M.NewNet, out: np.ndarray, ref: np.ndarray) -> dict:
     return m
 
 
-def one(name: str, phase: str, d: Path, rounds: int, n_calib: int, n_eval: int) -> dict:
+def one(name: str, phase: str, d: Path, rounds: int, n_calib: int, n_eval: int, dynamo: bool = True) -> dict:
     import onnx
 
     import int8rt
@@ -83,7 +83,7 @@ def one(name: str, phase: str, d: Path, rounds: int, n_calib: int, n_eval: int) 
     path = d / f"{name}.onnx"
     if not path.exists():
         t0 = time.perf_counter()
-        _, res["exporter"] = M.export(net, path)
+        _, res["exporter"] = M.export(net, path, dynamo)
         res["export_s"] = time.perf_counter() - t0
     model = onnx.load(str(path))
     res["opset"] = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
@@ -118,7 +118,15 @@ def one(name: str, phase: str, d: Path, rounds: int, n_calib: int, n_eval: int) 
 
     from wheelnets_bench import ort_int8
     try:
-        ort_q, res["ort_build_s"], _ = ort_int8(str(path), calib, cb)
+        inline = path
+        if Path(str(path) + ".data").exists():
+            # quant_pre_process re-saves the model in a temporary folder and then
+            # cannot find the external weights: hand ONNX Runtime a one-file copy
+            inline = d / "inline" / path.name
+            if not inline.exists():
+                inline.parent.mkdir(exist_ok=True)
+                onnx.save(onnx.load(str(path)), str(inline))
+        ort_q, res["ort_build_s"], _ = ort_int8(str(inline), calib, cb)
         qs = M.ort_session(ort_q)
         res["ort_int8"] = metrics(net, run_all(lambda f: qs.run(None, f)[0], evals, 4), ref)
     except Exception as e:  # noqa: BLE001
@@ -146,13 +154,14 @@ def main() -> int:
     ap.add_argument("--eval", type=int, default=32)
     ap.add_argument("--timeout", type=int, default=1200)
     ap.add_argument("--json", help="append one JSON line per network here")
+    ap.add_argument("--torchscript", action="store_true", help="export with dynamo=False (use another --dir)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     if args.child:
         try:
-            r = one(args.child, args.phase, d, args.rounds, args.calib, args.eval)
+            r = one(args.child, args.phase, d, args.rounds, args.calib, args.eval, not args.torchscript)
         except Exception as e:  # noqa: BLE001
             r = {"name": args.child, "error": f"{type(e).__name__}: {str(e)[:400]}",
                  "trace": traceback.format_exc()[-1500:]}
@@ -162,7 +171,8 @@ def main() -> int:
     for name in names:
         t0 = time.perf_counter()
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--phase", args.phase, "--dir", args.dir,
-               "--rounds", str(args.rounds), "--calib", str(args.calib), "--eval", str(args.eval)]
+               "--rounds", str(args.rounds), "--calib", str(args.calib), "--eval", str(args.eval)] + (
+                   ["--torchscript"] if args.torchscript else [])
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
             lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]

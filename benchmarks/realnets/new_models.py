@@ -221,7 +221,7 @@ def _whisper() -> NewNet:
 
         torch.manual_seed(0)
         cfg = transformers.WhisperConfig(d_model=256, encoder_layers=4, encoder_attention_heads=4,
-                                         encoder_ffn_dim=1024, num_mel_bins=80, max_source_positions=frames // 2)
+                                         encoder_ffn_dim=1024, decoder_attention_heads=4, decoder_layers=1, num_mel_bins=80, max_source_positions=frames // 2)
         cfg._attn_implementation = "eager"
         m = transformers.WhisperModel(cfg).get_encoder().eval()
         return _first_output(m, "last_hidden_state").eval()
