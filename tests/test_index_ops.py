@@ -1,6 +1,6 @@
 """Indexing and shape-driven layers of transformer and detector exports, one
 node at a time against ONNX Runtime (tests/_ort_oracle.py): Trilu, ArgMax,
-ArgMin, CumSum, GatherElements, Mod, Tile, Size, TopK, ScatterND, CastLike,
+ArgMin, CumSum, GatherElements, GatherND, integer Abs / Neg / Sign, Mod, Tile, Size, TopK, ScatterND, CastLike,
 LpNormalization and the norm reductions ReduceL1 / ReduceL2 /
 ReduceSumSquare. Exact
 comparisons where the op only moves, selects or does integer arithmetic;
@@ -183,6 +183,43 @@ def test_scatter_nd_index_out_of_range_is_named() -> None:
                                     np.zeros((1, 2), np.float32)], {}, [False] * 3, 1)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32, np.bool_])
+@pytest.mark.parametrize("data_shape,idx_shape,batch_dims", [
+    ((4, 3, 2), (5, 1), 0),        # whole [3, 2] slices
+    ((4, 3, 2), (2, 3, 2), 0),     # [2] slices
+    ((4, 3, 2), (7, 3), 0),        # single elements
+    ((3, 4, 5), (3, 2, 1), 1),     # per batch: [5] slices
+    ((2, 3, 4, 5), (2, 3, 6, 1), 2),
+    ((2, 1, 1, 6), (2, 1, 1, 2), 0)])  # transformers' mask[batch_idx, kv_idx] on [N, S]-like data
+def test_gather_nd(dtype: type, data_shape: tuple, idx_shape: tuple, batch_dims: int) -> None:
+    data = RNG.integers(-9, 10, data_shape).astype(dtype)
+    k = idx_shape[-1]
+    dims = np.array(data_shape[batch_dims:batch_dims + k])
+    idx = RNG.integers(-dims, dims, idx_shape[:-1] + (k,)).astype(np.int64)  # negative entries too
+    same_as_ort("GatherND", [data, idx], {"batch_dims": batch_dims}, opset=13)
+
+
+def test_gather_nd_bad_input_is_named() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"\(GatherND\): index 4 is outside \[-4, 4\) \(dimension 0"):
+        run_single_op("GatherND", [np.zeros((4, 2), np.float32), np.array([[1], [4]], np.int64)], {}, [False] * 2, 1)
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"must end in a dimension in \[1, 2\]"):
+        run_single_op("GatherND", [np.zeros((4, 2), np.float32), np.array([[1, 1, 1]], np.int64)], {}, [False] * 2, 1)
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"must match \(batch_dims\)"):
+        run_single_op("GatherND", [np.zeros((4, 2), np.float32), np.zeros((3, 1), np.int64)], {"batch_dims": 1},
+                      [False] * 2, 1)
+
+
+@pytest.mark.parametrize("op", ["Abs", "Neg", "Sign"])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8])
+def test_integer_abs_neg_sign(op: str, dtype: type) -> None:
+    # T5's relative-position buckets take Abs of int64 position differences;
+    # the extremes wrap in two's complement as in ONNX Runtime.
+    info = np.iinfo(dtype)
+    x = np.concatenate([RNG.integers(info.min, info.max, 40, dtype=dtype, endpoint=True),
+                        np.array([info.min, info.max, 0, 1], dtype)]).reshape(4, 11)
+    same_as_ort(op, [x], opset=13)
+
+
 @pytest.mark.parametrize("op", ["ReduceL1", "ReduceL2", "ReduceSumSquare"])
 @pytest.mark.parametrize("axes,keepdims", [([1], 1), ([-1], 0), ([0, 2], 1), ([], 1), ([0, 1], 0)])
 def test_norm_reductions(op: str, axes: list, keepdims: int) -> None:
@@ -239,3 +276,54 @@ def test_lp_normalization(p: int, axis: int) -> None:
     (ours,) = run_single_op("LpNormalization", [x], {"p": p, "axis": axis}, [False], 1)
     (ref,) = run_ort("LpNormalization", [x], {"p": p, "axis": axis}, [False], 1, 17)
     np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7, err_msg=f"p={p} axis={axis}")
+
+
+def test_transformers_mask_and_t5_buckets_import() -> None:
+    """The two patterns that kept transformers' dynamo exports out (RESULTS_realnets,
+    newnets): the attention mask indexed as mask[batch_idx, kv_idx] (GatherND on
+    bool, dynamic batch and sequence) and T5's Abs of int64 position differences,
+    through the ONNX importer and an FP32 engine, == ONNX Runtime."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Shape", ["mask"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["n"], axis=0),
+        helper.make_node("Gather", ["shape", "one"], ["s"], axis=0),
+        helper.make_node("Range", ["zero", "n", "one"], ["batch"]),
+        helper.make_node("Range", ["zero", "s", "one"], ["pos"]),
+        helper.make_node("Unsqueeze", ["batch", "axes123"], ["b4"]),       # [N, 1, 1, 1]
+        helper.make_node("Unsqueeze", ["pos", "axes012"], ["p4"]),         # [1, 1, 1, S]
+        helper.make_node("Add", ["b4", "p4"], ["sum4"]),                   # [N, 1, 1, S]
+        helper.make_node("Shape", ["sum4"], ["shape4"]),
+        helper.make_node("Expand", ["b4", "shape4"], ["bi"]),
+        helper.make_node("Expand", ["p4", "shape4"], ["pi"]),
+        helper.make_node("Unsqueeze", ["bi", "minus1"], ["bi5"]),
+        helper.make_node("Unsqueeze", ["pi", "minus1"], ["pi5"]),
+        helper.make_node("Concat", ["bi5", "pi5"], ["idx"], axis=-1),      # [N, 1, 1, S, 2]
+        helper.make_node("GatherND", ["mask", "idx"], ["m4"]),             # [N, 1, 1, S] bool
+        helper.make_node("Unsqueeze", ["pos", "axes1"], ["col"]),          # [S, 1]
+        helper.make_node("Sub", ["p4", "col"], ["rel"]),                   # [1, 1, S, S] int64
+        helper.make_node("Abs", ["rel"], ["dist"]),
+        helper.make_node("Cast", ["dist"], ["distf"], to=TensorProto.FLOAT),
+        helper.make_node("Where", ["m4", "distf", "neg"], ["out"]),       # [N, 1, S, S]
+    ]
+    consts = [helper.make_tensor(n, TensorProto.INT64, [], [v]) for n, v in (("zero", 0), ("one", 1))]
+    consts += [helper.make_tensor(n, TensorProto.INT64, [len(v)], v)
+               for n, v in (("axes123", [1, 2, 3]), ("axes012", [0, 1, 2]), ("minus1", [-1]), ("axes1", [1]))]
+    consts.append(helper.make_tensor("neg", TensorProto.FLOAT, [], [-1e4]))
+    graph = helper.make_graph(nodes, "mask", [helper.make_tensor_value_info("mask", TensorProto.BOOL, ["N", "S"])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1, "S", "S"])], consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    ctx = engine.create_execution_context()
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for n, s in ((1, 5), (3, 7)):
+        mask = RNG.integers(0, 2, (n, s)).astype(bool)
+        ours = ctx.run({"mask": mask})["out"]
+        (ref,) = sess.run(None, {"mask": mask})
+        assert ours.shape == ref.shape == (n, 1, s, s)
+        np.testing.assert_array_equal(ours, ref)

@@ -13,10 +13,12 @@
 // constants, read once, or float32 scalars computed at run time, read on
 // every run) or min/max attributes (opset < 11); Clip also runs on the other
 // numeric dtypes (bounds of that dtype computed at run time, or none;
-// float16 clips in float32), as integer exports use it.
+// float16 clips in float32), as integer exports use it; Abs, Neg and Sign
+// also run on the integer dtypes (two's complement, as ONNX Runtime).
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/thread_pool.h"
 #include "engine/dtypes.h"
@@ -34,6 +36,12 @@ enum class Kind {
   kExp, kLog, kAbs, kNeg, kReciprocal, kSin, kCos, kSign, kFloor, kCeil, kRound,
   kSoftplus, kSoftsign, kMish, kElu, kSelu,
 };
+
+template <typename T>
+bool negative(T v) {
+  if constexpr (std::is_signed_v<T>) return v < 0;
+  else return false;
+}
 
 // ln(exp(x) + 1) without overflow for large x (where it equals x in float32).
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
@@ -67,6 +75,9 @@ class UnaryLayer : public Layer {
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (kind_ == Kind::kIdentity && !in.empty() && in[0]) return {{in[0]->dtype(), in[0]->shape()}};
     if (kind_ == Kind::kClip && !in.empty() && in[0] && in[0]->dtype() != DataType::kFloat32) return infer_clip(in);
+    if (integer_kind() && !in.empty() && in[0] && is_integer_dtype(in[0]->dtype())) {
+      return {{in[0]->dtype(), in[0]->shape()}};
+    }
     if (in.empty() || !in[0] || in[0]->dtype() != DataType::kFloat32) {
       throw InvalidArgument("node '" + name_ + "': expects a float32 input");
     }
@@ -87,6 +98,10 @@ class UnaryLayer : public Layer {
     }
     if (kind_ == Kind::kClip && in[0]->dtype() != DataType::kFloat32) {
       run_clip(in, *out[0]);
+      return;
+    }
+    if (integer_kind() && is_integer_dtype(in[0]->dtype())) {
+      run_integer(*in[0], *out[0]);
       return;
     }
     const float* x = in[0]->data<float>();
@@ -138,6 +153,34 @@ class UnaryLayer : public Layer {
           y[i] = A::store(v < lo ? lo : v > hi ? hi : v);
         }
       });
+    });
+  }
+
+  // Abs, Neg and Sign also take the integer dtypes (ONNX's T includes them):
+  // T5's relative-position buckets take Abs of int64 position differences.
+  bool integer_kind() const { return kind_ == Kind::kAbs || kind_ == Kind::kNeg || kind_ == Kind::kSign; }
+
+  // Two's-complement arithmetic, as ONNX Runtime's (Abs / Neg of the most
+  // negative value is itself); unsigned Neg wraps modulo 2^bits.
+  void run_integer(const Value& xv, Value& yv) const {
+    visit_numeric(xv.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (kIsInteger<T>) {
+        using U = std::make_unsigned_t<T>;
+        const T* x = xv.data<T>();
+        T* y = yv.data<T>();
+        parallel_for(xv.numel(), 1 << 16, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) {
+            const T v = x[i];
+            const T neg = static_cast<T>(static_cast<U>(0) - static_cast<U>(v));
+            switch (kind_) {
+              case Kind::kAbs: y[i] = negative(v) ? neg : v; break;
+              case Kind::kNeg: y[i] = neg; break;
+              default: y[i] = static_cast<T>(v > 0 ? 1 : negative(v) ? -1 : 0); break;  // kSign
+            }
+          }
+        });
+      }
     });
   }
 
