@@ -109,6 +109,21 @@ def _tv_video(arch: str) -> Callable[[], object]:
     return make
 
 
+def _last_hidden_state(model):
+    """A transformers text model as ``(input_ids[, attention_mask]) -> last_hidden_state``."""
+    import torch
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = model
+
+        def forward(self, input_ids, attention_mask=None):
+            kw = {"attention_mask": attention_mask} if attention_mask is not None else {}
+            return self.m(input_ids=input_ids, **kw).last_hidden_state
+    return Hidden().eval()
+
+
 def _first_output(module, key: Optional[str] = None):
     """Wraps a module whose forward returns a dict / ModelOutput / tuple so that it returns one tensor."""
     import torch
@@ -156,15 +171,7 @@ def _hf(name: str, config_cls: str, model_cls: str, config: dict, vocab: int, se
         cfg._attn_implementation = "eager"
         m = getattr(transformers, model_cls)(cfg).eval()
 
-        class Hidden(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask=None):
-                kw = {"attention_mask": attention_mask} if attention_mask is not None else {}
-                return self.m(input_ids=input_ids, **kw).last_hidden_state
-        return Hidden().eval()
+        return _last_hidden_state(m)
 
     inputs = ("input_ids", "attention_mask") if mask else ("input_ids",)
     dyn = {k: {0: "N", 1: "S"} for k in inputs}
@@ -241,16 +248,7 @@ def _t5() -> NewNet:
         torch.manual_seed(0)
         cfg = transformers.T5Config(d_model=256, d_kv=32, d_ff=1024, num_layers=4, num_heads=8)
         cfg._attn_implementation = "eager"
-        m = transformers.T5EncoderModel(cfg).eval()
-
-        class Enc(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return Enc().eval()
+        return _last_hidden_state(transformers.T5EncoderModel(cfg).eval())
 
     return NewNet("t5_encoder", "transformers", build, feeds, ("input_ids", "attention_mask"),
                   {k: {0: "N", 1: "S"} for k in ("input_ids", "attention_mask")}, "dense",
