@@ -128,6 +128,8 @@ def test_transposing_quantize_dequantize(isa: str, shape) -> None:
 
 
 ADD_SCALES = [(0.02, 0.03, 0.05), (0.1, 0.1, 0.1), (0.5, 0.01, 0.3), (0.01, 0.01, 0.0101)]
+# (z_a, z_b, z_y): symmetric, and the asymmetric tensors of ONNX Runtime's QDQ models.
+ADD_ZERO_POINTS = [(0, 0, 0), (-9, 17, -128), (127, -128, 5)]
 
 
 @pytest.mark.parametrize("isa", tiers_with("add_s8"))
@@ -135,12 +137,13 @@ ADD_SCALES = [(0.02, 0.03, 0.05), (0.1, 0.1, 0.1), (0.5, 0.01, 0.3), (0.01, 0.01
 def test_add(isa: str, n: int) -> None:
     impl = kernel("add_s8", isa)
     rng = np.random.default_rng(7 * n)
-    for (sa, sb, sy), relu, (ma, mb) in itertools.product(
+    for (sa, sb, sy), relu, (ma, mb), zeros in itertools.product(
             ADD_SCALES, (False, True), (("random", "random"), ("min", "min"), ("max", "max"),
-                                        ("min", "max"))):
+                                        ("min", "max")), ADD_ZERO_POINTS):
         a, b = s8(rng, n, ma), s8(rng, n, mb)
-        same(K.add_s8(a, b, sa, sb, sy, relu, impl=impl), K.add_s8(a, b, sa, sb, sy, relu),
-             f"{impl} add n={n} scales={sa, sb, sy} relu={relu} {ma}/{mb}")
+        z = dict(zip(("z_a", "z_b", "z_y"), zeros))
+        same(K.add_s8(a, b, sa, sb, sy, relu, **z, impl=impl), K.add_s8(a, b, sa, sb, sy, relu, **z),
+             f"{impl} add n={n} scales={sa, sb, sy} relu={relu} {ma}/{mb} zero points={zeros}")
 
 
 @pytest.mark.parametrize("isa", tiers_with("concat_s8"))

@@ -20,6 +20,7 @@ from onnx import TensorProto, helper  # noqa: E402
 
 import int8rt  # noqa: E402
 from int8rt.onnx.backend import Int8rtBackend  # noqa: E402
+from _ort_oracle import skip_unless_integer_gemm_is_exact  # noqa: E402
 
 _NP = {TensorProto.UINT8: np.uint8, TensorProto.INT8: np.int8}
 
@@ -189,6 +190,7 @@ def test_matmul_integer_to_float_and_dynamic_quantize_matmul_match_onnx_runtime(
     """The com.microsoft ops, rewritten at import into DynamicQuantizeLinear + MatMulInteger + Cast +
     Mul + Add: equal to ONNX Runtime's kernels within 1e-6 of the output's range (ONNX Runtime's
     MLAS may fuse float(acc) * scale + bias into one FMA; the integer products are exact)."""
+    skip_unless_integer_gemm_is_exact()
     rng = np.random.default_rng(4)
     K, N = 70, 33
     b = rng.integers(-128, 128, (K, N)).astype(np.int8)
@@ -217,6 +219,7 @@ def test_dynamic_quantize_lstm_matches_onnx_runtime() -> None:
     states) against ONNX Runtime's kernel: the same dynamic uint8 quantization of X and each step's h
     and exact integer products, so only the float cell (sigmoid / tanh implementations, the order of
     the bias and product additions) differs: within 1e-4 absolute on outputs in (-1, 1)."""
+    skip_unless_integer_gemm_is_exact()
     rng = np.random.default_rng(5)
     T, B, I, H = 6, 3, 10, 8
     x = rng.normal(size=(T, B, I)).astype(np.float32)
@@ -365,6 +368,7 @@ def test_quantize_dynamic_matmul_chain_is_fused_and_equals_the_literal_ops() -> 
     """DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(a_scale * b_scale) -> Add(bias), as
     quantize_dynamic writes a Linear, imports as DynamicQuantizeLinear + one MatMulIntegerToFloat
     and gives exactly (==) what ONNX Runtime gives running the ops literally (optimizations off)."""
+    skip_unless_integer_gemm_is_exact()
     ort = pytest.importorskip("onnxruntime")
     rng = np.random.default_rng(7)
     K, N = 45, 70

@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 import int8rt
+from _ort_oracle import qdq_session
 from onnx_models import resnet_block
 
 RNG = np.random.default_rng(11)
@@ -75,7 +76,7 @@ def test_builds_without_calibrator_and_runs_int8(qdq_model) -> None:
 def test_matches_onnxruntime_within_one_step(qdq_model) -> None:
     model, _ = qdq_model
     engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8"))
-    sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    sess = qdq_session(model)
     x = RNG.standard_normal((3, 3, 12, 12)).astype(F32)
     ours, theirs = engine.run({"x": x})["y"], sess.run(None, {"x": x})[0]
     steps = np.abs(ours - theirs) / _output_scale(model)

@@ -18,6 +18,7 @@ from int8rt._qdq_graph import quantize_weights  # noqa: E402
 from int8rt.data_calibrator import make_calibrator  # noqa: E402
 from int8rt.quickstart import DATA_PATH, MODEL_PATH  # noqa: E402
 
+from _ort_oracle import qdq_session  # noqa: E402
 from onnx_models import conv_net  # noqa: E402
 
 POOL_IN, POOL_OUT = "/pointwise/pointwise.2/Clip_output_0", "/pool/MaxPool_output_0"
@@ -76,7 +77,7 @@ def tied(calibrated):
 
 
 def _ort(path, x) -> np.ndarray:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    return qdq_session(str(path)).run(None, {"input": x})[0]
 
 
 def _agreement(path, engine, scales, data):
@@ -310,7 +311,7 @@ def test_matmul_gemm_weight_axis(tmp_path, op, trans_b, axis):
     engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=CacheCalibrator(
         int8rt.calib.write_cache(scales))))
     ours = engine.run({"x": x})["y"]
-    theirs = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    theirs = qdq_session(str(out)).run(None, {"x": x})[0]
     # Same bound as the digits test: one step of the output's scale (float vs int32 accumulation).
     assert np.abs(ours - theirs).max() <= scales["y"], np.abs(ours - theirs).max()
 
@@ -392,6 +393,6 @@ def test_conv_transpose_weights(tmp_path, group):
     q, s = quantize_weights(wt, 1)
     assert np.array_equal(inits[dq.input[0]], q) and np.array_equal(inits[dq.input[1]], s)
     ours = engine.run({"x": x})["y"]
-    theirs = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    theirs = qdq_session(str(out)).run(None, {"x": x})[0]
     # The engine's output is int8 at scales["y"], dequantized; ORT's is float: one step apart at most.
     assert np.abs(ours - theirs).max() <= scales["y"], np.abs(ours - theirs).max()

@@ -23,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 import int8rt
+from _ort_oracle import qdq_session
 
 RNG = np.random.default_rng(23)
 F32 = np.float32
@@ -146,7 +147,7 @@ def test_uint8_qdq_conv_model_runs_as_onnx_runtime() -> None:
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     x = RNG.standard_normal((1, 3, 8, 8)).astype(F32)
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    want = qdq_session(model.SerializeToString()).run(None, {"x": x})[0]
     got = _run(model, {"x": x})[0]
     # Both quantize the same float32 conv output; a sum in another order can move a value across a
     # rounding boundary, i.e. by one output step (0.01), rarely.

@@ -175,13 +175,14 @@ py::array_t<int8_t> global_avgpool_s8(const py::handle& x_obj, float s_in, float
 }
 
 py::array_t<int8_t> add_s8(const py::handle& a_obj, const py::handle& b_obj, float s_a,
-                           float s_b, float s_y, bool relu, const ImplName& kernel) {
+                           float s_b, float s_y, bool relu, int32_t z_a, int32_t z_b, int32_t z_y,
+                           const ImplName& kernel) {
   I8Array a = int8_arg(a_obj, "a", -1), b = int8_arg(b_obj, "b", -1);
   const auto& k = eltwise<kernels::AddS8Kernel>(kernel);
   if (a.ndim() != b.ndim() || !std::equal(a.shape(), a.shape() + a.ndim(), b.shape())) {
     throw InvalidArgument("add_s8: a and b must have the same shape");
   }
-  kernels::AddParams p = kernels::make_add_params(s_a, s_b, s_y, relu);
+  kernels::AddParams p = kernels::make_add_params(s_a, s_b, s_y, relu, z_a, z_b, z_y);
   py::array_t<int8_t> y(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
   int8_t* yp = y.mutable_data();
   py::gil_scoped_release release;
@@ -322,7 +323,8 @@ void bind_kernel_ops(py::module_& k) {
   }, "x"_a, "kernel"_a, "stride"_a = one, "pads"_a = no_pads, "count_include_pad"_a = false,
      "s_in"_a = 1.0f, "s_out"_a = 1.0f, impl, "z_in"_a = 0, "z_out"_a = 0);
   k.def("global_avgpool_s8", &global_avgpool_s8, "x"_a, "s_in"_a, "s_out"_a, impl);
-  k.def("add_s8", &add_s8, "a"_a, "b"_a, "s_a"_a, "s_b"_a, "s_y"_a, "relu"_a = false, impl);
+  k.def("add_s8", &add_s8, "a"_a, "b"_a, "s_a"_a, "s_b"_a, "s_y"_a, "relu"_a = false, "z_a"_a = 0, "z_b"_a = 0,
+        "z_y"_a = 0, impl);
   k.def("concat_s8", &concat_s8, "inputs"_a, "scales"_a, "s_out"_a, impl);
   k.def("eltwise_s8_ops", [] {
     std::vector<std::string> ops;

@@ -84,12 +84,13 @@ inline __m128i quantize16(const float* x, int64_t np, __m256 inv, const Bounds& 
 
 // ta = (float)a * am; tb = (float)b * bm; t = ta + tb; clamp; round.
 struct AddConsts {
-  __m256 am, bm, lo, hi;
+  __m256 am, bm, lo, hi, offset;
 };
+// ta = (float)a * am; tb = (float)b * bm; t = (ta + tb) + offset; clamp (ref/add_s8.cc).
 inline __m256 add8(__m128i a, __m128i b, const AddConsts& k) {
   const __m256 ta = _mm256_mul_ps(s8x8_to_ps(a), k.am);
   const __m256 tb = _mm256_mul_ps(s8x8_to_ps(b), k.bm);
-  return clamp_ps(_mm256_add_ps(ta, tb), k.lo, k.hi);
+  return clamp_ps(_mm256_add_ps(_mm256_add_ps(ta, tb), k.offset), k.lo, k.hi);
 }
 
 inline __m256 rescale8(const int8_t* x, __m256 m, const Bounds& b) {
@@ -248,7 +249,7 @@ void dequantize_nhwc_to_nchw(const TransposeBlock& blk) {
 
 void add(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* y) {
   const AddConsts k{_mm256_set1_ps(p.a_mult), _mm256_set1_ps(p.b_mult), _mm256_set1_ps(p.lo),
-                    _mm256_set1_ps(p.hi)};
+                    _mm256_set1_ps(p.hi), _mm256_set1_ps(p.offset)};
   auto t8 = [&](int64_t o) { return add8(load_s8x8(a + o), load_s8x8(b + o), k); };
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
