@@ -33,6 +33,7 @@ of other processes inflates far less.
     cd /tmp && PYTHONPATH=$REPO/python python $REPO/benchmarks/peers_bench.py \\
         [--models resnet50,shufflenet_v2,bert] [--methods minmax,mse,percentile,entropy2,auto] [--groups int8rt,corr,ort,nncf]
         (--groups ort_s8: ORT MinMax / Percentile with symmetric int8 activations, int8rt's numerics;
+         --groups ort_rr: ORT MinMax / Percentile with reduce_range, as its docs advise on x86 without VNNI;
          --groups unsigned: auto with unsigned activations forced off / on, docs/numerics.md)
 """
 from __future__ import annotations
@@ -97,8 +98,12 @@ def ort_int8(path: str, calib: Feeds, method: str, tmp: str) -> Callable[[dict],
     # "<method> s8": activations as int8rt holds them (symmetric int8, so a
     # non-negative tensor gets codes 0..127 only), instead of ORT's default
     # asymmetric uint8 (0..255 over [min, max]): what the numerics cost.
-    base, _, s8 = method.partition(" ")
-    options = dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True}) if s8 else {}
+    # "<method> rr": ORT's reduce_range (7-bit weights and activations), which
+    # its docs suggest on x86 without VNNI, where MLAS's uint8 x int8 products
+    # add pairs in saturating int16.
+    base, _, variant = method.partition(" ")
+    options = {"s8": dict(activation_type=QuantType.QInt8, extra_options={"ActivationSymmetric": True}),
+               "rr": dict(reduce_range=True)}.get(variant, {})
     with contextlib.redirect_stdout(sys.stderr):
         quantize_static(pre, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         calibrate_method=methods[base], **options)
@@ -162,6 +167,9 @@ def main() -> None:
             builds += [(f"ORT {m}", lambda m=m: ort_int8(path, calib, m, str(tmp))) for m in ("minmax", "entropy", "percentile")]
         if "ort_s8" in groups:  # ORT with int8rt's activation numerics (symmetric int8)
             builds += [(f"ORT {m}, symmetric int8 activations", lambda m=m: ort_int8(path, calib, f"{m} s8", str(tmp)))
+                       for m in ("minmax", "percentile")]
+        if "ort_rr" in groups:  # ORT with reduce_range (x86 CPUs without VNNI)
+            builds += [(f"ORT {m}, reduce_range", lambda m=m: ort_int8(path, calib, f"{m} rr", str(tmp)))
                        for m in ("minmax", "percentile")]
         if "nncf" in groups:
             builds.append(("NNCF default", lambda: nncf_int8(path, calib)))
