@@ -240,3 +240,21 @@ def test_observe_rows_with_a_dynamic_image_size(mix_batch):
         assert {n: by_rows.histogram(n).counts.tobytes() for n in by_rows.names} == \
             {n: rerun.histogram(n).counts.tobytes() for n in rerun.names}
         assert len(by_rows) >= 3
+
+
+def test_no_engine_is_lowered_twice_when_equalization_is_kept(monkeypatch):
+    """Where auto keeps cross-layer equalization (the separable CNN), the
+    equalized engine it lowered and judged is the build's engine from then
+    on: no (builder, scales) pair is lowered a second time."""
+    lowered: list[tuple[object, tuple]] = []
+    native = _core.Builder.build
+
+    def build(self, scales, *args, **kwargs):
+        lowered.append((self, tuple(sorted(scales.items()))))  # the builder kept alive: identities stay unique
+        return native(self, scales, *args, **kwargs)
+    monkeypatch.setattr(_core.Builder, "build", build)
+    calib = {"x": np.random.default_rng(5).normal(0, 1, (64, 3, 12, 12)).astype(np.float32)}
+    engine = _auto(separable_cnn(), calib, 16)
+    assert engine.build_report().auto_choice["equalization"].startswith("on (auto"), engine.build_report().auto_choice
+    keys = [(id(builder), scales) for builder, scales in lowered]
+    assert len(keys) == len(set(keys)), f"{len(keys) - len(set(keys))} engine(s) lowered again"

@@ -264,7 +264,9 @@ class CalibrationRun:
         names = {n for n in rescaled if n in self._int8_names and n in collector}
         trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes)
         without = self._plain_errors(_scales(amaxes))
-        with_ = self._judge(trial.build(_scales(trial_amaxes)))
+        trial_scales = _scales(trial_amaxes)
+        trial_engine = trial.build(trial_scales)
+        with_ = self._judge(trial_engine)
         # From the kept samples only, clearly (margin and t-test): PP-OCR cls's
         # rescaled thresholds from 64 of 256 lines scored 0.082 against 0.065
         # without, where those from all lines score 0.042 (and 0.9970 centred
@@ -285,7 +287,7 @@ class CalibrationRun:
         adopt()
         self._builder = trial
         self._network = trial.optimized_network()
-        self._plain = None
+        self._plain = (dict(trial_scales), trial_engine, with_)  # the build's engine now, judged already
         if self._pass is not None:  # the layer inputs kept are the network's before equalization
             self._pass.drop_layer_inputs()
         return trial_amaxes
