@@ -35,10 +35,14 @@ namespace x86 {
 void register_avx2_kernels(KernelRegistry& r) {
   // Convs whose input of a run has no negative value take the u8 kernel
   // (conv_igemm_nonneg.cc); the int16 one serves the rest and the GEMMs.
+  // The u8 kernel's tile has AVX-VNNI's geometry and bytes (6 x 16, c4,
+  // int8), and runs of channel tiles sharing a row fill up to the same
+  // 64 KiB of weights: ResNet-50's conv shapes 0.96x the time of runs of
+  // one on Zen 3 (RESULTS.md section 57).
   static const IgemmUkernel igemm_u8_uk = {
       Isa::kAvx2, "conv_s8_igemm_6x16c4u_avx2", "",
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_u8_fn,
-      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/0,
+      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
       /*unsigned_rows=*/true};
   static const IgemmUkernel igemm_uk = {
       Isa::kAvx2, "conv_s8_igemm_6x16c2_avx2", "gemm_s8_6x16c2_avx2",
