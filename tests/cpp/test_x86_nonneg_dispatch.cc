@@ -1,8 +1,9 @@
 // x86/conv_igemm_nonneg.cc: a conv packed for a general and a non-negative
 // microkernel runs the second exactly when no byte of the run's input is
 // negative, wherever a negative byte sits (first, middle, last of a 4 KiB
-// block, or in the tail after the last whole block), for inputs shorter
-// than a block too, and the choice survives with_input_size /
+// block, or in the tail after the last whole block; in any 256 KiB chunk of
+// an input the pool's threads scan in parallel), for inputs shorter than a
+// block too, and the choice survives with_input_size /
 // with_row_window. Fake packed convs record which one ran; the kernels'
 // results are checked against the reference in test_x86_kernels.cc and
 // tests/test_x86_kernels.py (inputs of both signs).
@@ -107,4 +108,20 @@ TEST(X86NonnegDispatch, ShortInputsAndDerivedShapes) {
   EXPECT_EQ(ran(*window, 1, w, &log), "nonneg");
   w[5] = -1;
   EXPECT_EQ(ran(*window, 1, w, &log), "general");
+}
+
+TEST(X86NonnegDispatch, LargeInputsScannedInParallelChunks) {
+  std::string log;
+  // 3 images of 96 x 96 x 40 = 368640 bytes each: 4 whole 256 KiB chunks and a short fifth.
+  const k::ConvShape s = shape(40, 96, 96);
+  const auto conv = dual(s, &log);
+  const size_t n = size_t{3} * 96 * 96 * 40, chunk = size_t{1} << 18;
+  std::vector<int8_t> x(n, 0);
+  for (size_t i = 0; i < n; i += 97) x[i] = 127;
+  EXPECT_EQ(ran(*conv, 3, x, &log), "nonneg");
+  for (size_t at : {size_t{0}, chunk - 1, chunk, 2 * chunk + 4095, 3 * chunk + 5, 4 * chunk, n - 1}) {
+    std::vector<int8_t> y = x;
+    y[at] = -128;
+    EXPECT_EQ(ran(*conv, 3, y, &log), "general") << "negative byte at " << at << " of " << n;
+  }
 }

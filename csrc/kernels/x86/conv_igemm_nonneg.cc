@@ -11,8 +11,11 @@
 // the input (one pass of byte ORs, a few percent of the cheapest conv's
 // cost) answers it for every producer. Both kernels are exact, so which one
 // ran never changes a result: only the time.
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 
+#include "core/thread_pool.h"
 #include "kernels/x86/x86_kernels.h"
 
 namespace int8rt {
@@ -42,6 +45,23 @@ bool all_nonnegative(const int8_t* x, int64_t n) {
   return true;
 }
 
+// all_nonnegative over the pool's threads in chunks of 256 KiB (a batch-8
+// input is megabytes: read by one thread it would be a serial step before
+// the parallel conv); a chunk that finds a negative byte stops the others'
+// remaining chunks.
+bool all_nonnegative_parallel(const int8_t* x, int64_t n) {
+  constexpr int64_t kChunk = int64_t{1} << 18;
+  if (n <= kChunk) return all_nonnegative(x, n);
+  std::atomic<bool> negative{false};
+  parallel_for((n + kChunk - 1) / kChunk, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end && !negative.load(std::memory_order_relaxed); ++c) {
+      const int64_t lo = c * kChunk;
+      if (!all_nonnegative(x + lo, std::min(kChunk, n - lo))) negative.store(true, std::memory_order_relaxed);
+    }
+  });
+  return !negative.load();
+}
+
 class NonnegDispatchConv final : public PackedConv {
  public:
   NonnegDispatchConv(std::unique_ptr<PackedConv> general, std::unique_ptr<PackedConv> nonneg)
@@ -53,7 +73,7 @@ class NonnegDispatchConv final : public PackedConv {
     const ConvShape& s = shape();
     const int64_t n = int64_t{batch} * s.H * s.W * s.C;
     // pad_value >= 0 (IgemmConvKernel::pack); the padding rows hold it.
-    (batch > 0 && all_nonnegative(x, n) ? nonneg_ : general_)->run(batch, x, ep, y);
+    (batch > 0 && all_nonnegative_parallel(x, n) ? nonneg_ : general_)->run(batch, x, ep, y);
   }
 
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
