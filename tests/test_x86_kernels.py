@@ -8,8 +8,10 @@ sweep every tile edge of the kernels (channels 1..17, K around 16/32/48/64,
 pixel counts around multiples of the 6-row tile), 1x1..7x7 filters, strides
 1 and 2, symmetric and asymmetric pads, dilation 2, groups, depthwise, the
 C = 3 stem (merged filter rows), batch 1 and 3; epilogues with bias or none,
-ReLU / ReLU6-like / clip bounds, residual, float output; and all -128 / all
-127 inputs and weights (the largest accumulators). Output scales come from
+ReLU / ReLU6-like / clip bounds, residual, float output; inputs of any sign
+and inputs in [0, 127] (which AVX2 convs run through their u8 microkernel);
+and all -128 / all 127 inputs and weights (the largest accumulators; 127
+inputs against -128 weights are the u8 microkernel's largest pair sums). Output scales come from
 each channel's accumulator range so results span int8 instead of saturating.
 The C++ suite (tests/cpp/test_x86_kernels.cc) adds guard bytes.
 """
@@ -167,8 +169,10 @@ def run_conv_case(case: Case, seed: int) -> None:
     c, h, w, k, r, s, stride, pads, dil, groups = case
     rng = np.random.default_rng(seed)
     wt = rand_s8(rng, (k, c // groups, r, s))
-    for batch in (1, 3):
-        x = rand_s8(rng, (batch, h, w, c))
+    # Batch 2 holds no negative value (a ReLU output): AVX2 runs it through
+    # its u8 microkernel (x86/conv_igemm_nonneg.cc), the others as any input.
+    for batch, x_lo in ((1, -128), (3, -128), (2, 0)):
+        x = rng.integers(x_lo, 128, size=(batch, h, w, c), dtype=np.int8)
         acc = conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32")
         scale, bias = spanning_epilogue(rng, acc)
         residual = rand_s8(rng, acc.shape)

@@ -128,6 +128,11 @@ namespace avx2 {
 // pointers are int16 activations (the driver widens them), exact vpmaddwd.
 constexpr int kMR = 6, kNB = 2, kBlock = 8, kCGroup = 2;
 IgemmFn igemm_fn(int mr, int nb);
+// The same tile for inputs with no negative value, reduction c4: row
+// pointers are raw int8 activations in [0, 127], read as u8 as they are
+// (no shift, no compensation); exact vpmaddubsw + vpmaddwd (igemm_6x16c4u.cc).
+constexpr int kCGroupU8 = 4;
+IgemmFn igemm_u8_fn(int mr, int nb);
 constexpr int kDwBlock = 8;
 void dwconv_row(const DwRow& row);
 }  // namespace avx2

@@ -113,15 +113,17 @@ std::shared_ptr<const AlignedBuffer<int8_t>> padding_row(const IgemmUkernel& u, 
 PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   const int eb = u.widen_s16 ? 2 : 1;
   const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
+  // Rows shifted to u8 inside the microkernel need -128 * sum(w).
+  const bool compensate = !u.widen_s16 && !u.unsigned_rows;
   if (use_merged_rows(s)) {
     const int kc = merged_reduction(u, s);
     std::vector<int8_t> m = merge_rows(s, w, kc);
     return pack_igemm_weights(IgemmLayout(1, s.K, kc, s.R, u.block, u.cgroup, eb, strip),
-                              m.data(), !u.widen_s16);
+                              m.data(), compensate);
   }
   return pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(), s.R * s.S,
                                         u.block, u.cgroup, eb, strip),
-                            w, !u.widen_s16);
+                            w, compensate);
 }
 
 // Where the microkernel's rows come from: the input itself, or a copy
@@ -502,7 +504,9 @@ std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const 
 std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
                                                   const int8_t* w) const {
   shape.validate();
-  return std::make_unique<PackedIgemmConv>(u_, shape, w);
+  auto general = std::make_unique<PackedIgemmConv>(u_, shape, w);
+  if (!u_.nonneg || shape.pad_value < 0) return general;
+  return nonneg_dispatch(std::move(general), std::make_unique<PackedIgemmConv>(*u_.nonneg, shape, w));
 }
 
 std::string IgemmGemmKernel::supports(const GemmShape&, OutputType) const { return ""; }

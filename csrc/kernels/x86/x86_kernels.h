@@ -40,7 +40,22 @@ struct IgemmUkernel {
   // Weight bytes of the consecutive channel tiles that share one fill of a
   // pixel tile's row pointers (x86/conv_igemm.cc, runs); 0: one tile each.
   int64_t run_weight_bytes = 0;
+  // true: rows are raw int8 activations that the caller guarantees are all
+  // >= 0, read as u8 without a shift; the weights are not compensated.
+  // Such a microkernel runs only as `nonneg` of another one.
+  bool unsigned_rows = false;
+  // A microkernel for runs whose input has no negative value (and a
+  // pad_value >= 0), tried on every run before this one: IgemmConvKernel
+  // packs the weights for both and checks each run's input
+  // (x86/conv_igemm_nonneg.cc). Null: this one always.
+  const IgemmUkernel* nonneg = nullptr;
 };
+
+// A conv packed for two microkernels that runs `nonneg` when the input of a
+// run has no negative byte and `general` otherwise (both exact, so the
+// result is the same either way). Both share the shape.
+std::unique_ptr<PackedConv> nonneg_dispatch(std::unique_ptr<PackedConv> general,
+                                            std::unique_ptr<PackedConv> nonneg);
 
 struct DwUkernel {
   Isa isa = Isa::kRef;

@@ -1,0 +1,101 @@
+/* The inner loops of the two AVX2 int8 igemm microkernels, in registers,
+ * against each other: 6 rows x 16 channels, a 256-long reduction per call,
+ * operands from L1, process CPU time (benchmarks/RESULTS.md section 57).
+ *   s16: int16 activation pairs broadcast, vpmaddwd + vpaddd per 16 products
+ *        (x86/avx2/igemm_6x16c2.cc, any input sign);
+ *   u8:  groups of 4 u8 activations broadcast, vpmaddubsw + vpmaddwd(ones) +
+ *        vpaddd per 32 products (x86/avx2/igemm_6x16c4u.cc, inputs in [0, 127]).
+ * Prints GMAC/s (multiply-adds per second) for each, three times.
+ * Build and run: gcc -O2 -mavx2 benchmarks/avx2_igemm_loops.c -o /tmp/loops && /tmp/loops */
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double cpu_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Filled at run time (so nothing folds); not static, so calls are not merged. */
+int16_t a16[6][256];
+int8_t a8[6][256];
+int8_t w[256 * 16 * 2];
+
+static __m256i bcast(const void* p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+#define ROW_S16(i)                                                   \
+  {                                                                  \
+    const __m256i x = bcast(&a16[i][2 * q]);                         \
+    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(x, w0));   \
+    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(x, w1));   \
+  }
+#define ROW_U8(i)                                                                               \
+  {                                                                                             \
+    const __m256i x = bcast(&a8[i][4 * q]);                                                     \
+    c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w0), ones));  \
+    c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w1), ones));  \
+  }
+#define ACCS                                                                                  \
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, \
+          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00
+#define SUM                                                                                       \
+  _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(c00, c01), _mm256_add_epi32(c10, c11)),    \
+                   _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(c20, c21),                 \
+                                                     _mm256_add_epi32(c30, c31)),                \
+                                    _mm256_add_epi32(_mm256_add_epi32(c40, c41),                 \
+                                                     _mm256_add_epi32(c50, c51))))
+
+__attribute__((noinline)) static __m256i loop_s16(void) {
+  ACCS;
+  const int8_t* p = w;
+  for (int q = 0; q < 128; ++q, p += 64) {  /* 128 pairs */
+    const __m256i w0 = _mm256_loadu_si256((const __m256i*)p), w1 = _mm256_loadu_si256((const __m256i*)(p + 32));
+    ROW_S16(0) ROW_S16(1) ROW_S16(2) ROW_S16(3) ROW_S16(4) ROW_S16(5)
+  }
+  return SUM;
+}
+
+__attribute__((noinline)) static __m256i loop_u8(void) {
+  ACCS;
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int8_t* p = w;
+  for (int q = 0; q < 64; ++q, p += 64) {  /* 64 groups of 4 */
+    const __m256i w0 = _mm256_loadu_si256((const __m256i*)p), w1 = _mm256_loadu_si256((const __m256i*)(p + 32));
+    ROW_U8(0) ROW_U8(1) ROW_U8(2) ROW_U8(3) ROW_U8(4) ROW_U8(5)
+  }
+  return SUM;
+}
+
+int main(void) {
+  const long calls = 400000;
+  const double macs = calls * 256.0 * 6 * 16;
+  __m256i sink = _mm256_setzero_si256();
+  for (int i = 0; i < 6 * 256; ++i) {
+    a16[i / 256][i % 256] = (int16_t)(i % 251 - 125);
+    a8[i / 256][i % 256] = (int8_t)(i % 127);
+  }
+  for (int i = 0; i < (int)sizeof w; ++i) w[i] = (int8_t)(i * 7 % 255 - 127);
+  for (int rep = 0; rep < 3; ++rep) {
+    const double t0 = cpu_seconds();
+    for (long r = 0; r < calls; ++r) {
+      sink = _mm256_add_epi32(sink, loop_s16());
+      __asm__ volatile("" ::: "memory");
+    }
+    const double t1 = cpu_seconds();
+    for (long r = 0; r < calls; ++r) {
+      sink = _mm256_add_epi32(sink, loop_u8());
+      __asm__ volatile("" ::: "memory");
+    }
+    const double t2 = cpu_seconds();
+    printf("s16 (vpmaddwd): %.1f GMAC/s   u8 (vpmaddubsw + vpmaddwd): %.1f GMAC/s   u8 / s16 time %.2f\n",
+           macs / (t1 - t0) / 1e9, macs / (t2 - t1) / 1e9, (t2 - t1) / (t1 - t0));
+  }
+  return _mm256_extract_epi32(sink, 0) == 12345;
+}
