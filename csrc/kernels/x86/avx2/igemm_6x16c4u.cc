@@ -21,7 +21,7 @@
 // Per 32 multiply-adds: 2 multiplier instructions and one add, where the
 // int16 c2 kernel (igemm_6x16c2.cc, any sign) needs 2 of each; on Zen 3
 // this loop ran 1.9x faster than the c2 one in registers
-// (benchmarks/avx2_igemm_loops.c, RESULTS.md section 57), and reads half
+// (benchmarks/avx2_igemm_loops.c, RESULTS.md section 56), and reads half
 // the activation bytes with no widened copy of the input.
 // An incomplete last group (kc % 4) is read with 1- and 2-byte loads, so
 // nothing past a row is read (as in avxvnni/igemm_6x16c4.cc).

@@ -38,7 +38,7 @@ void register_avx2_kernels(KernelRegistry& r) {
   // The u8 kernel's tile has AVX-VNNI's geometry and bytes (6 x 16, c4,
   // int8), and runs of channel tiles sharing a row fill up to the same
   // 64 KiB of weights: ResNet-50's conv shapes 0.96x the time of runs of
-  // one on Zen 3 (RESULTS.md section 57).
+  // one on Zen 3 (RESULTS.md section 56).
   static const IgemmUkernel igemm_u8_uk = {
       Isa::kAvx2, "conv_s8_igemm_6x16c4u_avx2", "",
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_u8_fn,
