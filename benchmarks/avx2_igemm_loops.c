@@ -1,6 +1,6 @@
 /* The inner loops of the two AVX2 int8 igemm microkernels, in registers,
  * against each other: 6 rows x 16 channels, a 256-long reduction per call,
- * operands from L1, process CPU time (benchmarks/RESULTS.md section 57).
+ * operands from L1, process CPU time (benchmarks/RESULTS.md section 56).
  *   s16: int16 activation pairs broadcast, vpmaddwd + vpaddd per 16 products
  *        (x86/avx2/igemm_6x16c2.cc, any input sign);
  *   u8:  groups of 4 u8 activations broadcast, vpmaddubsw + vpmaddwd(ones) +
