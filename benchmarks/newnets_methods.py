@@ -32,6 +32,8 @@ def main() -> int:
     ap.add_argument("--dir", default="/tmp/newnets/models")
     ap.add_argument("--calib", type=int, default=32)
     ap.add_argument("--eval", type=int, default=32)
+    ap.add_argument("--layers", action="store_true",
+                    help="also int8rt's per-layer comparison (int8rt compare) of each engine on 16 evaluation inputs")
     ap.add_argument("--calib-seed", type=int, default=2, help="calibration set (newnets_bench uses 2)")
     ap.add_argument("--eval-seeds", default="1", help="evaluation sets (new_models feeds seeds; newnets_bench uses 1)")
     args = ap.parse_args()
@@ -69,12 +71,18 @@ def main() -> int:
         config = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
         config.calibrator = make_calibrator(calib, algorithm=algo, batch_size=8)
         t0 = time.perf_counter()
-        ctx = int8rt.build_engine(str(path), config).create_execution_context()
+        engine = int8rt.build_engine(str(path), config)
+        ctx = engine.create_execution_context()
         build_s = time.perf_counter() - t0
         for s, e in sets.items():
             m = B.metrics(net, B.run_all(lambda f: ctx.run(f)["out"], e, 4), refs[s])
             print(f"{args.name} {algo} (build {build_s:.1f} s) evaluation seed {s}: "
                   + ", ".join(f"{k} {v:.4g}" for k, v in m.items()), flush=True)
+        if args.layers:
+            from int8rt.accuracy.compare import compare, format_comparison
+
+            first = sets[seeds[0]]
+            print(format_comparison(compare(str(path), engine, {k: v[:16] for k, v in first.items()}, batch_size=8)))
     return 0
 
 
