@@ -35,12 +35,18 @@ def rms(a: np.ndarray, r: np.ndarray) -> float:
     return float(np.sqrt(np.mean((a.astype(np.float64) - r) ** 2) / np.mean(r ** 2)))
 
 
+def fp32_run(path: Path, x: np.ndarray) -> dict:
+    """int8rt FP32 outputs of the model at ``path`` for input ``x``."""
+    import int8rt
+
+    engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32"))
+    return engine.create_execution_context().run({"x": x})
+
+
 def per_block(path: Path, x: np.ndarray, model64) -> None:
     """int8rt and ORT with every block's residual Add and output as extra outputs."""
     import onnx
     import torch
-
-    import int8rt
 
     acts: list[np.ndarray] = []
     hooks = []
@@ -61,8 +67,8 @@ def per_block(path: Path, x: np.ndarray, model64) -> None:
     tapped = path.parent / "convmixer_taps.onnx"
     onnx.save(mo, str(tapped), save_as_external_data=True, location=tapped.name + ".data")
     ort = M.ort_session(str(tapped)).run(None, {"x": x})
-    ours = int8rt.build_engine(str(tapped), int8rt.BuilderConfig(precision="fp32")).create_execution_context().run({"x": x})
-    plain = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).create_execution_context().run({"x": x})
+    ours = fp32_run(tapped, x)
+    plain = fp32_run(path, x)
     ort0 = M.ort_session(str(path)).run(None, {"x": x})[0]
     print(f"logits (untapped model): int8rt vs float64 {rel(plain['out'], out64):.2e}, ORT vs float64 "
           f"{rel(ort0, out64):.2e}, int8rt vs ORT {rel(plain['out'], ort0.astype(np.float64)):.2e}")
@@ -78,8 +84,6 @@ def local(x: np.ndarray, model64, blk: int, d: Path) -> None:
     import onnx
     import torch
     from onnx import TensorProto, helper, numpy_helper
-
-    import int8rt
 
     store: dict[str, np.ndarray] = {}
     b = model64.blocks[blk]
@@ -105,11 +109,12 @@ def local(x: np.ndarray, model64, blk: int, d: Path) -> None:
     pwc = [helper.make_node("Conv", ["x", "pw", "pwb"], ["c"], kernel_shape=[1, 1])]
     pwi = [init("pw", pw.weight), init("pwb", pw.bias)]
     relu = [helper.make_node("Relu", ["c"], ["r"])]
+    residual = [helper.make_node("Add", ["z", "x"], ["y"])]
     cases = {
         f"depthwise conv {k}x{k}": (dwc, dwi, "c", "dw_in", "dw_out"),
         "BatchNormalization (after ReLU)": (bn(bn1, "x", "y")[0], bn(bn1, "x", "y")[1], "y", "bn1_in", "bn1_out"),
         "pointwise conv 1x1 (K = 768)": (pwc, pwi, "c", "pw_in", "pw_out"),
-        "dw conv + ReLU + BN + residual Add": (dwc + relu + bn(bn1, "r", "z")[0] + [helper.make_node("Add", ["z", "x"], ["y"])],
+        "dw conv + ReLU + BN + residual Add": (dwc + relu + bn(bn1, "r", "z")[0] + residual,
                                                dwi + bn(bn1, "r", "z")[1], "y", "dw_in", "res_out"),
         "pw conv + ReLU + BN": (pwc + relu + bn(bn2, "r", "y")[0], pwi + bn(bn2, "r", "y")[1], "y", "pw_in", "blk_out"),
     }
@@ -123,7 +128,7 @@ def local(x: np.ndarray, model64, blk: int, d: Path) -> None:
         onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(p))
         xin, ref = store[i].astype(np.float32), store[o]
         ort = M.ort_session(str(p)).run(None, {"x": xin})[0]
-        ours = int8rt.build_engine(str(p), int8rt.BuilderConfig(precision="fp32")).create_execution_context().run({"x": xin})[y]
+        ours = fp32_run(p, xin)[y]
         best = ref.astype(np.float32)
         print(f"| {label} | {rel(ours, ref):.2e} / {rms(ours, ref):.2e} | {rel(ort, ref):.2e} / {rms(ort, ref):.2e} | "
               f"{rel(best, ref):.2e} / {rms(best, ref):.2e} |")

@@ -31,7 +31,8 @@ def main() -> int:
     w = (np.random.default_rng(1).standard_normal((768, 768, 1, 1)) * 0.03).astype(np.float32)
     g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[1, 1])], "pw",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], [numpy_helper.from_array(w, "w")])
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+                          [numpy_helper.from_array(w, "w")])
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "pw.onnx"

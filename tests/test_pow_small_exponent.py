@@ -49,7 +49,8 @@ def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
     bad = got.view(np.uint32) != want.view(np.uint32)
     bad &= ~(np.isnan(got) & np.isnan(want))  # any NaN payload
     i = np.flatnonzero(bad.ravel())
-    assert i.size == 0, f"{what}: {i.size} elements differ, first at {i[0]}: {got.ravel()[i[0]]!r} vs {want.ravel()[i[0]]!r}"
+    assert i.size == 0, (f"{what}: {i.size} elements differ, first at {i[0]}: "
+                         f"{got.ravel()[i[0]]!r} vs {want.ravel()[i[0]]!r}")
 
 
 @pytest.mark.parametrize("e", [2.0, 3.0, 0.5])
