@@ -7,7 +7,10 @@
 // base's (ONNX allows mixed types; the result has the base's type): a float
 // base raises to the exponent converted to the base's compute type; an
 // integer base is std::pow in double, converted to the base's type, as ONNX
-// Runtime computes it.
+// Runtime computes it. A float32 base with a single exponent value of 2, 3 or
+// 0.5 (the exponent as that float32 base's pow would see it) runs
+// pow_small_exponent.h's multiplications or square root instead of pow per
+// element.
 //
 // Broadcasting is planned per run (broadcast_loop.h). Float32 Add, Sub, Mul
 // and Div run each row of the broadcast loop on the binary_f32 kernel family
@@ -23,7 +26,9 @@
 #include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/broadcast_loop.h"
+#include "engine/ops/element_chunks.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/pow_small_exponent.h"
 #include "kernels/binary_f32.h"
 
 namespace int8rt {
@@ -57,6 +62,17 @@ class BinaryLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Value& a = *in[0];
     const Value& b = *in[1];
+    if (op_ == Op::kPow && a.dtype() == DataType::kFloat32 && b.numel() == 1) {
+      const SmallExponent form = small_exponent(single_exponent_f32(b));
+      if (form != SmallExponent::kNone) {
+        // one exponent: the output is the base's elements in the base's order
+        const float* x = a.data<float>();
+        float* y = out[0]->data<float>();
+        for_element_chunks(a.numel(),
+                           [&](int64_t i0, int64_t i1) { pow_small_exponent(form, x + i0, y + i0, i1 - i0); });
+        return;
+      }
+    }
     BroadcastPlan p = make_broadcast_plan(a.shape(), b.shape(), out[0]->shape());
     if (op_ == Op::kPow && a.dtype() != b.dtype()) {
       visit_numeric(a.dtype(), [&](auto base) {
@@ -92,6 +108,17 @@ class BinaryLayer : public Layer {
         binary_.apply(op, i1 - i0, a + off[0] + i0 * ia, ia, b + off[1] + i0 * ib, ib, y + row * inner + i0);
       }
     });
+  }
+
+  // The one value of exponent `b` converted to float32, as pow_mixed and
+  // run_typed hand it to a float32 base's pow.
+  static double single_exponent_f32(const Value& b) {
+    double e = 0.0;
+    visit_numeric(b.dtype(), [&](auto tag) {
+      using E = decltype(tag);
+      e = static_cast<double>(static_cast<float>(Arith<E>::load(b.data<E>()[0])));
+    });
+    return e;
   }
 
   template <typename T, typename E>
