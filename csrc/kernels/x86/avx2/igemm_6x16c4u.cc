@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/x86/avx2/broadcast4.h"
 #include "kernels/x86/avx2/epilogue.h"
 #include "kernels/abi/conv_gemm_s8.h"
 
@@ -40,25 +41,6 @@ namespace kernels {
 namespace x86 {
 namespace avx2 {
 namespace {
-
-// The group of 4 activations at p, or the n (1..3) of an incomplete last
-// group (zeros above, which meet zero weights), broadcast to every lane.
-inline __m256i broadcast4(const int8_t* p, int n) {
-  int32_t v = 0;
-  if (n == 4) {
-    std::memcpy(&v, p, 4);
-  } else {
-    uint16_t lo = 0;
-    if (n >= 2) {
-      std::memcpy(&lo, p, 2);
-    } else {
-      lo = static_cast<uint8_t>(p[0]);
-    }
-    const uint32_t hi = n == 3 ? static_cast<uint32_t>(static_cast<uint8_t>(p[2])) << 16 : 0u;
-    v = static_cast<int32_t>(lo | hi);
-  }
-  return _mm256_set1_epi32(v);
-}
 
 template <int MR, int NB>
 void igemm(const IgemmTile& t) {

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/x86/avx2/broadcast4.h"
 #include "kernels/x86/avx2/epilogue.h"
 #include "kernels/x86/avxvnni/dpbusd.h"
 #include "kernels/abi/conv_gemm_s8.h"
@@ -34,28 +35,6 @@ namespace INT8RT_AVXVNNI_NS {
 namespace {
 
 constexpr int kMR = 6, kNB = 2;
-
-// The group of 4 activations at p, or the n (1..3) of an incomplete last
-// group (zeros above, which meet zero weights), broadcast to every lane.
-// The tail is read with fixed-size loads: a variable-length copy compiled
-// to a byte loop through the stack, whose 4-byte reload cannot be
-// store-forwarded (the C = 3 stem, kc = 21, ran 8x slower than AVX-512).
-inline __m256i broadcast4(const int8_t* p, int n) {
-  int32_t v = 0;
-  if (n == 4) {
-    std::memcpy(&v, p, 4);
-  } else {
-    uint16_t lo = 0;
-    if (n >= 2) {
-      std::memcpy(&lo, p, 2);
-    } else {
-      lo = static_cast<uint8_t>(p[0]);
-    }
-    const uint32_t hi = n == 3 ? static_cast<uint32_t>(static_cast<uint8_t>(p[2])) << 16 : 0u;
-    v = static_cast<int32_t>(lo | hi);
-  }
-  return _mm256_set1_epi32(v);
-}
 
 template <int MR, int NB>
 void igemm(const IgemmTile& t) {
@@ -88,7 +67,7 @@ void igemm(const IgemmTile& t) {
       }
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const __m256i x = _mm256_xor_si256(broadcast4(a[i] + 4 * q, n), flip);
+        const __m256i x = _mm256_xor_si256(avx2::broadcast4(a[i] + 4 * q, n), flip);
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = INT8RT_DPBUSD256(acc[i][j], x, wv[j]);
       }
