@@ -115,6 +115,27 @@ inline void store_requantized_s8x16(__m256i acc0, __m256i acc1, const TileEpilog
                    _mm256_castsi256_si128(ordered));
 }
 
+// An MR x (8 * NB) tile of int32 sums through the epilogue, rows 0..MR-1 of
+// ep, channels 0..nc-1: where both blocks are full and the output is int8,
+// each row narrows and stores as one 16-byte write (store_requantized_s8x16);
+// otherwise block by block, the last one masked to its valid channels.
+template <int MR, int NB>
+inline void store_tile(const __m256i (&acc)[MR][NB], const TileEpilogue& ep, int nc) {
+  const bool pairs = NB == 2 && nc >= 16 && !ep.out_f32;
+  #pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    if (pairs) {
+      store_requantized_s8x16(acc[i][0], acc[i][NB - 1], ep, i, 0);
+      continue;
+    }
+    #pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) {
+      const int valid = nc - 8 * j;
+      if (valid > 0) store_requantized(acc[i][j], ep, i, 8 * j, valid);
+    }
+  }
+}
+
 }  // namespace avx2
 }  // namespace x86
 }  // namespace kernels

@@ -77,20 +77,7 @@ void igemm(const IgemmTile& t) {
   }
   // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
   const TileEpilogue ep = t.ep;
-  // Both blocks full and int8 out: each row narrows and stores as one 16-byte write.
-  const bool pairs = NB == 2 && t.nc >= 16 && !ep.out_f32;
-  #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    if (pairs) {
-      avx2::store_requantized_s8x16(acc[i][0], acc[i][NB - 1], ep, i, 0);
-      continue;
-    }
-    #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) {
-      const int valid = t.nc - 8 * j;
-      if (valid > 0) avx2::store_requantized(acc[i][j], ep, i, 8 * j, valid);
-    }
-  }
+  avx2::store_tile<MR, NB>(acc, ep, t.nc);
 }
 
 template <int MR>
