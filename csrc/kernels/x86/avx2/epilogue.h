@@ -37,7 +37,7 @@ inline __m256i lane_mask(int n) {
 inline __m256i load_s8x8(const int8_t* p, int valid) {
   if (valid >= 8) return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
   int64_t v = 0;
-  std::memcpy(&v, p, static_cast<size_t>(valid));
+  std::memcpy(&v, p, static_cast<size_t>(valid) & 7u);  // valid is 1..7 here; the mask says so to GCC
   return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
 }
 
