@@ -108,6 +108,25 @@ def test_integer_mod_by_zero_is_an_error() -> None:
         run_single_op("Mod", [np.array([3, 4], np.int64), np.array([1, 0], np.int64)], {}, [False, False], 1)
 
 
+@pytest.mark.parametrize("op", ["Div", "Mod"])
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64])
+def test_integer_min_divided_by_minus_one_wraps(op: str, dtype: type) -> None:
+    # Was: Div of int32/int64 MIN by -1 killed the process (SIGFPE in the hardware divide).
+    # Integers wrap (engine/dtypes.h): MIN / -1 = MIN; MIN mod -1 = 0.
+    info = np.iinfo(dtype)
+    pairs = [(info.min, -1), (info.min, 1), (info.max, -1), (-7, -1), (7, -2), (-7, 2), (info.min, 3)]
+    a = np.array([p for p, _ in pairs], dtype)
+    b = np.array([q for _, q in pairs], dtype)
+    (y,) = run_single_op(op, [a, b], {}, [False, False], 1)
+
+    def div(p: int, q: int) -> int:  # truncating, wrapped to the type
+        r = abs(p) // abs(q) * (1 if (p < 0) == (q < 0) else -1)
+        return (r - info.min) % (1 << info.bits) + info.min
+
+    want = [div(p, q) if op == "Div" else p - q * (p // q) for p, q in pairs]  # Mod: numpy / Python sign rule
+    assert y.dtype == dtype and y.tolist() == want
+
+
 @pytest.mark.parametrize("shape,repeats", [((2, 3), (1, 1)), ((2, 3), (3, 2)), ((1, 4, 2), (2, 1, 3)),
                                            ((5,), (0,)), ((2, 2), (2, 0))])
 def test_tile_and_size(shape: tuple, repeats: tuple) -> None:

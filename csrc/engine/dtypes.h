@@ -12,8 +12,8 @@
 //   (ONNX's reference) gives.
 // - Integers wrap modulo 2^bits, as numpy does: + - * are formed in uint64
 //   (modular, no signed-overflow UB) and truncated to the type. Division
-//   truncates toward zero (ONNX Runtime's); dividing by zero is the layer's
-//   InvalidArgument.
+//   truncates toward zero (ONNX Runtime's), MIN / -1 wraps to MIN; dividing
+//   by zero is the layer's InvalidArgument.
 // - Conversions (Cast): to float16 rounds to nearest even from the exact
 //   value (double rounding avoided); float -> integer truncates toward zero
 //   (C++ conversion, as ONNX Runtime); integer -> narrower integer wraps;
@@ -143,6 +143,16 @@ struct Arith {
   static T mul(T a, T b) {
     if constexpr (kIsInteger<T>) return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
     else return a * b;
+  }
+  // Integer division by a non-zero b (the layer refuses zero): truncates
+  // toward zero; MIN / -1 wraps to MIN like the other integer ops (the
+  // hardware divide would trap: SIGFPE).
+  static T div(T a, T b) {
+    static_assert(kIsInteger<T>, "float division is load(a) / load(b)");
+    if constexpr (std::is_signed_v<T>) {
+      if (b == -1) return sub(T{0}, a);
+    }
+    return static_cast<T>(a / b);
   }
 };
 

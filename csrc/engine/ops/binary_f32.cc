@@ -146,7 +146,7 @@ class BinaryLayer : public Layer {
           std::atomic<bool> zero{false};
           run_broadcast(p, x, z, y, [&zero](T u, T v) {
             if (v == 0) { zero.store(true, std::memory_order_relaxed); return T{0}; }
-            return static_cast<T>(u / v);
+            return A::div(u, v);
           });
           if (zero) throw InvalidArgument(prefix_ + "integer division by zero");
         } else {

@@ -3,6 +3,7 @@
 // the optional scalar k (int64, default 0; it may be computed at run time:
 // only run() reads it), element [.., i, j] is kept when j - i >= k (upper)
 // or j - i <= k (lower). torch.triu / torch.tril export to it (causal masks).
+#include <algorithm>
 #include <cstring>
 
 #include "core/thread_pool.h"
@@ -28,9 +29,11 @@ class TriluLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    const int64_t k = in.size() > 1 && in[1] ? int64_values(*in[1], prefix_, "k")[0] : 0;
     const Shape& s = in[0]->shape();
     const int64_t rows = s[s.size() - 2], cols = s.back();
+    // k beyond the matrix keeps all or nothing; clamped so that i + k + 1 cannot overflow.
+    const int64_t k_given = in.size() > 1 && in[1] ? int64_values(*in[1], prefix_, "k")[0] : 0;
+    const int64_t k = std::min(std::max(k_given, -rows - 1), cols + 1);
     const size_t size = dtype_size(in[0]->dtype());
     const size_t row_bytes = static_cast<size_t>(cols) * size;
     const int64_t count = rows == 0 ? 0 : in[0]->numel() / cols;  // matrix rows over the batch
