@@ -6,8 +6,9 @@ tanh-GELU as GPT-2's export spells it,
 
 reads x in three nodes. Growing the region only from its first node's output
 never reached the others, so it stayed float32 between a Dequantize and a
-Quantize (the erf-GELU, which reads x twice, was a table only because a
-graph pass fuses it into one Gelu node first). Each must
+Quantize. (Both GELUs are now fused into one Gelu node by a graph pass
+first, fuse_gelu; the same function with another constant is not, and
+tests the regions.) Each must
 now be one QLut with exactly the bytes of the same engine built without
 tables (the reading Gemm quantized the float result with the same scale),
 and an int8 tensor that feeds two separate chains must still give one table
@@ -36,11 +37,11 @@ def net(chain: str):
     """x [N, 16] -> Gemm -> h -> chain -> Gemm -> y (and the chains' extra readers)."""
     rng = np.random.default_rng(3)
     inits = [init(f"w{i}", (rng.standard_normal((D, D)) * 0.4).astype(F32)) for i in range(1, 4)]
-    inits += [const("half", 0.5), const("three", 3.0), const("k", 0.044715), const("c", 0.7978845608),
+    inits += [const("half", 0.5), const("three", 3.0), const("k", 0.044715 if chain != "tanh_gelu_k" else 0.05), const("c", 0.7978845608),
               const("one", 1.0), const("sqrt2", 1.4142135), const("cap", 0.8)]
     nodes = [gemm("fc1", "x", "w1", "h")]
     outputs = [fvi("y", ["N", D])]
-    if chain == "tanh_gelu":
+    if chain in ("tanh_gelu", "tanh_gelu_k"):
         nodes += [helper.make_node("Mul", ["h", "half"], ["a"], name="g_half"),
                   helper.make_node("Pow", ["h", "three"], ["p"], name="g_pow"),
                   helper.make_node("Mul", ["p", "k"], ["pk"], name="g_k"),
@@ -104,8 +105,10 @@ def same_bytes_as_without_tables(m, outputs: tuple[str, ...] = ("y",)) -> None:
         assert a[name].tobytes() == b[name].tobytes(), name
 
 
-def test_tanh_gelu_reading_x_three_times_is_one_table() -> None:
-    m = net("tanh_gelu")
+def test_a_function_reading_x_three_times_is_one_table() -> None:
+    """The tanh-GELU's shape with another cubic coefficient (0.05), which
+    fuse_gelu leaves as eight nodes: they must still become one table."""
+    m = net("tanh_gelu_k")
     engine = build(m)
     assert lut_names(engine) == ["g_half+g_pow+g_k+g_add+g_c+g_tanh+g_one+g_mul"]
     assert [layer["op"] for layer in engine.layers()] == ["int8rt.Quantize", "int8rt.QGemm", "int8rt.QLut",
@@ -116,6 +119,15 @@ def test_tanh_gelu_reading_x_three_times_is_one_table() -> None:
     got = engine.run({"x": x})["y"]
     # int8 error of this 2-layer random network (tables or not: the bytes are the same)
     assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 0.05
+
+
+def test_tanh_gelu_is_one_table() -> None:
+    """(fuse_gelu makes GPT-2's spelling one Gelu(approximate=tanh) node first; the table holds it.)"""
+    m = net("tanh_gelu")
+    engine = build(m)
+    assert lut_names(engine) == ["g_mul"]
+    assert [layer["detail"] for layer in engine.layers() if layer["op"] == "int8rt.QLut"][0].endswith("(Gelu)")
+    same_bytes_as_without_tables(m)
 
 
 def test_erf_gelu_reading_x_twice_is_one_table() -> None:
