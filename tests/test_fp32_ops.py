@@ -680,6 +680,25 @@ def test_reduce_float_sums_rounded_once(op: str, axes: list) -> None:
     np.testing.assert_array_max_ulp(y, ref.astype(np.float32), maxulp=1)
 
 
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2"])
+@pytest.mark.parametrize("rows", [1, 7, 8, 9, 37])
+def test_reduce_last_axis_sums_in_index_order(op: str, rows: int) -> None:
+    """The last axis reduced (rows reduced 8 at a time in registers): each
+    result is its row's terms added in index order in float64 (np.cumsum is
+    sequential) and rounded once, exactly. In every other row +2^60 at index 0
+    and -2^60 at index 150 absorb the terms between them, so for the sums
+    the order is visible (NumPy's pairwise float64 sum differs there)."""
+    rng = np.random.default_rng(25)
+    x = (rng.standard_normal((rows, 3, 301)) * np.exp(rng.uniform(-12, 12, (rows, 3, 301)))).astype(np.float32)
+    x[::2, :, 0], x[::2, :, 150] = 2.0 ** 60, -(2.0 ** 60)
+    y = run_single_op(op, [x, np.array([-1], np.int64)], {"keepdims": 0}, [False, True])[0]
+    x64 = x.astype(np.float64)
+    terms = {"ReduceSumSquare": x64 * x64, "ReduceL2": x64 * x64, "ReduceL1": np.abs(x64)}.get(op, x64)
+    acc = np.cumsum(terms, axis=-1)[..., -1]
+    ref = {"ReduceMean": acc / 301, "ReduceL2": np.sqrt(acc)}.get(op, acc).astype(np.float32)
+    np.testing.assert_array_equal(y, ref)
+
+
 def test_reduce_noop_and_runtime_axes() -> None:
     rng = np.random.default_rng(23)
     x = rand(rng, 2, 3, 4)

@@ -471,6 +471,75 @@ def test_gelu_like_chains_that_are_not_gelu_stay(case: str) -> None:
     assert "Erf" in _ops(net) and "Gelu" not in _ops(net)
 
 
+def _tanh_gelu_chain(spelling: str, k: float = 0.044715, extra_reader: bool = False) -> _core.Network:
+    """The tanh GELU in eight nodes: "gpt2": HuggingFace's NewGELUActivation
+    as GPT-2's dynamo export writes it, (x * 0.5) * (1 + tanh(c (x + k Pow(x, 3))));
+    "cube_last": x * x * x for the cube, constants first, and (x * a) * 0.5."""
+    net = _core.Network()
+    x = net.add_input("x", [-1, 6])
+    c = lambda name, v: net.add_constant(name, np.array(v, np.float32))  # noqa: E731
+    if spelling == "gpt2":
+        h = net.add_node("Mul", "half", [x, c("half", 0.5)], {}, ["h"])[0]
+        cube = net.add_node("Pow", "pow", [x, c("three", 3.0)], {}, ["cube"])[0]
+        kc = net.add_node("Mul", "k", [cube, c("k", k)], {}, ["kc"])[0]
+        s = net.add_node("Add", "add", [x, kc], {}, ["s"])[0]
+        u = net.add_node("Mul", "scale", [s, c("c", 0.7978845608028654)], {}, ["u"])[0]
+    else:
+        sq = net.add_node("Mul", "sq", [x, x], {}, ["sq"])[0]
+        cube = net.add_node("Mul", "cube", [x, sq], {}, ["cube"])[0]
+        kc = net.add_node("Mul", "k", [c("k", k), cube], {}, ["kc"])[0]
+        s = net.add_node("Add", "add", [kc, x], {}, ["s"])[0]
+        u = net.add_node("Mul", "scale", [c("c", 0.7978845608028654), s], {}, ["u"])[0]
+    t = net.add_node("Tanh", "tanh", [u], {}, ["t"])[0]
+    a = net.add_node("Add", "one", [c("one", 1.0), t], {}, ["a"])[0]
+    if spelling == "gpt2":
+        y = net.add_node("Mul", "mul", [h, a], {}, ["y"])[0]
+    else:
+        m = net.add_node("Mul", "mul1", [x, a], {}, ["m"])[0]
+        y = net.add_node("Mul", "mul2", [m, c("half", 0.5)], {}, ["y"])[0]
+    net.mark_output(y)
+    if extra_reader:
+        net.mark_output(net.add_node("Relu", "other", [s], {}, ["s_relu"])[0])
+    return net
+
+
+@pytest.mark.parametrize("spelling", ["gpt2", "cube_last"])
+def test_tanh_gelu_chain_fuses_into_one_gelu_tanh_within_bound(spelling: str) -> None:
+    """The eight (nine) nodes become one Gelu(approximate="tanh") writing y.
+    The layer forms ((0.044715 x) x) x where the graph rounds x^3 first:
+    k x^3 differs by at most 4 roundings (|k x^3| 2**-21), tanh's argument by
+    c times that, tanh' <= 1, and tanh_f32 (1.7 ulp) and the remaining
+    operations round at most 2**-21 apart on values <= 2 in magnitude, so
+    |y - y_fused| <= |x|/2 * (c |k x^3| 2**-21 + 2**-20) + 2 ulp(y)."""
+    rng = np.random.default_rng(37)
+    net = _tanh_gelu_chain(spelling)
+    x32 = np.concatenate([rng.standard_normal((50, 6)) * 3, rng.uniform(-0.01, 0.01, (10, 6))]).astype(np.float32)
+    feeds = {"x": x32}
+    ref = _run(net, feeds)["y"]
+    fused = _copy(net)
+    _testing.run_passes(fused, {})
+    assert _ops(fused) == ["Gelu"]
+    got = _run(fused, feeds)["y"]
+    x = x32.astype(np.float64)
+    c = 0.7978845608028654
+    bound = np.abs(x) / 2 * (c * np.abs(0.044715 * x ** 3) * 2.0 ** -21 + 2.0 ** -20) \
+        + 2 * np.spacing(np.abs(ref)).astype(np.float64)
+    assert (np.abs(got.astype(np.float64) - ref) <= bound).all()
+    # the exact GELU would not pass: the fused node is the tanh form
+    exact = 0.5 * x * (1 + np.vectorize(__import__("math").erf)(x / np.sqrt(2)))
+    assert not (np.abs(got.astype(np.float64) - exact) <= bound).all()
+    unfused = _copy(net)
+    _testing.run_passes(unfused, {"fuse_gelu": False})
+    assert "Tanh" in _ops(unfused)
+
+
+@pytest.mark.parametrize("case", ["wrong_constant", "shared_intermediate"])
+def test_tanh_gelu_like_chains_that_are_not_gelu_stay(case: str) -> None:
+    net = _tanh_gelu_chain("gpt2", k=0.05) if case == "wrong_constant" else _tanh_gelu_chain("gpt2", extra_reader=True)
+    _testing.run_passes(net, {})
+    assert "Tanh" in _ops(net) and "Gelu" not in _ops(net)
+
+
 def test_duplicate_nodes_merged_and_bit_exact() -> None:
     """merge_duplicates: HuggingFace gives each attention layer its own copy
     of the mask arithmetic (a Where over the same mask with equal constants

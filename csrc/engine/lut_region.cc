@@ -50,8 +50,14 @@ std::vector<int> exits(const Network& net, const NetworkIndex& index, const std:
 }  // namespace
 
 bool is_lut_op(const std::string& op) {
-  static const std::set<std::string> ops = {"Add", "Sub", "Mul", "Div", "Clip", "Relu", "LeakyRelu", "Sigmoid",
-                                            "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu", "PRelu"};
+  // Element-wise float32 layers whose output is a function of their
+  // variable inputs alone (with scalar constants): Pow is the tanh-GELU's
+  // x^3 (GPT-2) and the RMS norms' x^2; the unary functions are those of
+  // engine/ops/unary_f32.cc; Min / Max with a scalar are clamps.
+  static const std::set<std::string> ops = {
+      "Add", "Sub", "Mul", "Div", "Pow", "Min", "Max", "Clip", "Relu", "LeakyRelu", "PRelu",
+      "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Erf", "Gelu", "Sqrt", "Exp", "Log", "Abs", "Neg",
+      "Reciprocal", "Softplus", "Softsign", "Mish", "Elu", "Selu", "Sign", "Floor", "Ceil", "Round"};
   return ops.count(op) > 0;
 }
 
@@ -63,41 +69,61 @@ int lut_region_input(const Network& net, int start) {
   return vars[0];
 }
 
-LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int start,
-                          const std::function<bool(int node)>& excluded) {
-  LutRegion none;
-  const int x = excluded(start) ? -1 : lut_region_input(net, start);
-  if (x < 0) return none;
-  // Breadth-first growth: each node is examined once per reader edge, so a
-  // region costs time linear in its size (a chain of 500 Relus took 27 s
-  // when the whole region was rescanned after every insertion).
+namespace {
+
+// The region grown from `start` (its input x) through readers whose
+// variable inputs are all known. With `through_input`, x's other readers
+// that come after `start` may join too: a function of x that reads x more
+// than once (the tanh-GELU 0.5x * (1 + tanh(c (x + 0.044715 x^3))) reads it
+// in three nodes) is reachable from its first node only through x.
+LutRegion grow_region(const Network& net, const NetworkIndex& index, int start, int x, bool through_input,
+                      const std::function<bool(int node)>& excluded) {
+  // Breadth-first growth over tensors: each node is examined once per reader
+  // edge, so a region costs time linear in its size (a chain of 500 Relus
+  // took 27 s when the whole region was rescanned after every insertion).
+  const int first = net.nodes()[start].outputs[0];
   std::set<int> region = {start};
-  std::set<int> known = {x, net.nodes()[start].outputs[0]};  // tensors computable from x
-  std::vector<int> frontier = {start}, vars;
+  std::set<int> known = {x, first};  // tensors computable from x
+  std::vector<int> frontier = {first}, vars;
+  if (through_input) frontier.push_back(x);
   while (!frontier.empty()) {
-    const int n = frontier.back();
+    const int t = frontier.back();
     frontier.pop_back();
-    for (int c : index.readers(net.nodes()[n].outputs[0])) {
+    for (int c : index.readers(t)) {
       if (region.count(c) || excluded(c) || !is_lut_op(net.nodes()[c].op)) continue;
+      if (index.position(c) < index.position(start)) continue;  // lowered before start: not ours to take
       if (!variable_inputs(net, net.nodes()[c], vars)) continue;
       // A reader that also needs a tensor not yet known is retried when the
       // node producing that tensor joins (it is a reader of that tensor too).
       if (!std::all_of(vars.begin(), vars.end(), [&](int v) { return known.count(v) > 0; })) continue;
       region.insert(c);
       known.insert(net.nodes()[c].outputs[0]);
-      frontier.push_back(c);
+      frontier.push_back(net.nodes()[c].outputs[0]);
     }
   }
   // One exit, or none: a region tensor read outside it would need its float
   // value, which only the float path keeps.
   const std::vector<int> out = exits(net, index, region);
-  if (out.size() != 1) return none;
+  if (out.size() != 1) return {};
   LutRegion r;
   r.input = x;
   r.output = out[0];
   r.nodes.assign(region.begin(), region.end());
   std::sort(r.nodes.begin(), r.nodes.end(), [&](int a, int b) { return index.position(a) < index.position(b); });
   return r;
+}
+
+}  // namespace
+
+LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int start,
+                          const std::function<bool(int node)>& excluded) {
+  const int x = excluded(start) ? -1 : lut_region_input(net, start);
+  if (x < 0) return {};
+  // Through x first (the whole function of x); when that has more than one
+  // exit (x feeds separate chains, each to its own reader), the chain that
+  // start begins.
+  LutRegion r = grow_region(net, index, start, x, true, excluded);
+  return r.nodes.empty() ? grow_region(net, index, start, x, false, excluded) : r;
 }
 
 std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x) {

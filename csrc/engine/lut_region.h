@@ -39,8 +39,11 @@ int lut_region_input(const Network& net, int start);
 // The region that starts at node `start` (see lut_region_input) and grows
 // through every consumer whose non-constant inputs are x or region tensors
 // and whose constants have one element; it counts only if exactly one of its
-// tensors is read outside it (or is a network output). Nodes for which
-// excluded(node) is true never join. Empty `nodes` when there is none.
+// tensors is read outside it (or is a network output). Readers of x after
+// start in topological order join too (a function that reads x in several
+// nodes, as the tanh-GELU does) unless that leaves more than one exit; then
+// the region is what start's output alone reaches. Nodes for which
+// excluded(node) is true, or that come before start, never join. Empty `nodes` when there is none.
 // `index` is NetworkIndex(net); the cost is linear in the region's size.
 LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int start,
                           const std::function<bool(int node)>& excluded);

@@ -167,6 +167,10 @@ class ReduceLayer : public Layer {
     for (int64_t d = 0; d < first; ++d) outer *= xs[d];
     for (size_t d = static_cast<size_t>(last + 1); first >= 0 && d < xs.size(); ++d) inner *= xs[d];
     if (first < 0) inner = n_out;
+    if (inner == 1) {
+      run_float_row_sums(x, y, outer, count);
+      return;
+    }
     parallel_for(outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, count * inner)), [&](int64_t b, int64_t e) {
       std::vector<double> acc(static_cast<size_t>(inner));
       for (int64_t o = b; o < e; ++o) {
@@ -176,6 +180,45 @@ class ReduceLayer : public Layer {
           for (int64_t i = 0; i < inner; ++i) acc[i] += sum_term(s[i]);
         }
         for (int64_t i = 0; i < inner; ++i) y[o * inner + i] = sum_result(acc[i], count);
+      }
+    });
+  }
+
+  // Float sums of `rows` contiguous rows of `count` values (the last axes
+  // reduced: the mean of squares of T5's RMS norm, ...): each row's terms
+  // added in index order into a double, as run_float_sums_collapsed does,
+  // kRows rows at a time in registers, so that the rows' dependency chains
+  // overlap (a running sum held in acc[] waited on a store and a load per term).
+  void run_float_row_sums(const float* x, float* y, int64_t rows, int64_t count) const {
+    switch (kind_) {
+      case Kind::kMean: case Kind::kSum: row_sums<Kind::kSum>(x, y, rows, count); break;
+      case Kind::kL1: row_sums<Kind::kL1>(x, y, rows, count); break;
+      default: row_sums<Kind::kL2>(x, y, rows, count); break;  // kL2, kSumSquare: x * x
+    }
+  }
+  template <Kind kTerm>
+  static double term(float v) {
+    if constexpr (kTerm == Kind::kL1) return std::fabs(static_cast<double>(v));
+    if constexpr (kTerm == Kind::kL2) return static_cast<double>(v) * static_cast<double>(v);
+    return v;
+  }
+  template <Kind kTerm>
+  void row_sums(const float* x, float* y, int64_t rows, int64_t count) const {
+    constexpr int kRows = 8;
+    parallel_for(rows, std::max<int64_t>(kRows, 8192 / std::max<int64_t>(1, count)), [&](int64_t b, int64_t e) {
+      int64_t r = b;
+      for (; r + kRows <= e; r += kRows) {
+        double acc[kRows] = {};
+        const float* s = x + r * count;
+        for (int64_t k = 0; k < count; ++k) {
+          for (int i = 0; i < kRows; ++i) acc[i] += term<kTerm>(s[i * count + k]);
+        }
+        for (int i = 0; i < kRows; ++i) y[r + i] = sum_result(acc[i], count);
+      }
+      for (; r < e; ++r) {
+        double acc = 0.0;
+        for (int64_t k = 0; k < count; ++k) acc += term<kTerm>(x[r * count + k]);
+        y[r] = sum_result(acc, count);
       }
     });
   }
