@@ -6,6 +6,7 @@
 //   gemm_s8:   gemm_s8_6x16c2_avx2
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   dwconv_f32: dwconv_f32_avx2 (8 channels per ymm, FMA: dwconv_f32_c8.cc)
+//   maxpool_f32: maxpool_f32_avx2 (8 outputs per ymm: maxpool_f32_8.cc)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
 //   layernorm_f32: layernorm_f32_avx2 (ref/layernorm_f32.h's loop)
@@ -22,6 +23,7 @@
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
 #include "kernels/dwconv_f32.h"
+#include "kernels/maxpool_f32.h"
 #include "kernels/layernorm_f32.h"
 #include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
@@ -65,7 +67,8 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);
   static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
   static const DwConvF32Kernel dwconv_f32("dwconv_f32_avx2", Isa::kAvx2, avx2::dwconv_f32_plane);
-  r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32);
+  static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx2", Isa::kAvx2, avx2::maxpool_f32_planes);
+  r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
   static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
                                        bind<maxpool_s8, avx2::maxpool_row>);
