@@ -684,11 +684,13 @@ def test_reduce_mean_axes_attribute(axes: list) -> None:
 
 
 @pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2"])
-@pytest.mark.parametrize("axes", [[1], [2], [0, 2]], ids=["middle", "last", "strided"])
+@pytest.mark.parametrize("axes", [[1], [2], [0, 2], [1, 2]], ids=["middle", "last", "strided", "trailing"])
 def test_reduce_float_sums_rounded_once(op: str, axes: list) -> None:
     """Float sums are accumulated in double and rounded once: over 4096 positive terms
     (where a float32 running sum drifts by ~1e-5 relative) the result is the float64
-    reference rounded to float32, within one ulp."""
+    reference rounded to float32, within one ulp. "last" and "trailing" reduce
+    contiguous runs (5 and 20480 terms: eight interleaved double partial sums,
+    reduce_f32.cc run_sum, with and without whole groups of 8)."""
     rng = np.random.default_rng(24)
     x = (rng.random((3, 4096, 5)) + 0.5).astype(np.float32)
     y = run_single_op(op, [x, np.array(axes, np.int64)], {"keepdims": 0}, [False, True])[0]
