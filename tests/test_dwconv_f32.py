@@ -62,6 +62,15 @@ CASES = [
     (1, 16, 23, 40, (3, 5), {"pads": [1, 0, 1, 4], "strides": [3, 2]}),
     (2, 16, 14, 7, (3, 3), {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
     (1, 16, 100, 35, (7, 7), {"pads": [3, 3, 3, 3]}),
+    # C a multiple of 8, not of 16: the AVX2 channel-blocked walk (8
+    # channels as lanes) alone; C = 12 and 20: one or two groups of 8 on it,
+    # the channels after them on the reference loop, in the same run.
+    (1, 8, 9, 33, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (2, 24, 15, 15, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    (1, 40, 7, 7, (5, 5), {"pads": [2, 2, 2, 2]}),
+    (1, 24, 80, 21, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (2, 12, 11, 13, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (1, 20, 10, 9, (3, 5), {"pads": [0, 2, 1, 0], "dilations": [2, 1], "strides": [1, 3]}),
 ]
 
 
@@ -98,7 +107,8 @@ def test_depthwise_tiers_against_reference(case: tuple) -> None:
         assert (err <= bound).all(), (isa, case, np.argwhere(err > bound)[:3], err.max())
 
 
-@pytest.mark.parametrize("width,channels", [(19, 6), (40, 6), (40, 32)])  # flat walk, row walk, channel-blocked
+# flat walk, row walk, channel-blocked (16 lanes, and 8 lanes on AVX2), channel-blocked and reference in one run
+@pytest.mark.parametrize("width,channels", [(19, 6), (40, 6), (40, 32), (13, 8), (21, 12)])
 @pytest.mark.parametrize("act", [{"int8rt_activation": "Clip", "int8rt_clip_min": -0.5, "int8rt_clip_max": 1.0},
                                  {"int8rt_activation": "Relu"},
                                  {"int8rt_activation": "LeakyRelu", "int8rt_leaky_alpha": 0.1}],

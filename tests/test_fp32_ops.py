@@ -391,6 +391,25 @@ def test_global_pool(op: str, shape: tuple) -> None:
     compare(op, [rand(rng, *shape)], {}, [False], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("size", [1, 7, 16, 17, 49, 3136, 12544])
+def test_global_average_pool_within_its_summation_bound(size: int) -> None:
+    """GlobalAveragePool sums each plane in 16 interleaved partial sums
+    combined pairwise (engine/ops/pool_f32.cc, plane_sum), then divides:
+    with m = ceil(n / 16) terms per partial and u = 2^-24, |mean - exact| <=
+    ((m - 1) + 4) u sum|x| / n + u |mean|, against the float64 mean. The data
+    sit on an offset of 100, so the sum grows large and a single running sum
+    (error up to (n - 1) u sum|x|) would use the bound's slack."""
+    rng = np.random.default_rng(size)
+    x = (100 + rng.standard_normal((2, 3, 1, size))).astype(np.float32)
+    got = run_single_op("GlobalAveragePool", [x], {}, [False])[0].astype(np.float64)
+    x64 = x.astype(np.float64)
+    exact = x64.mean(axis=(2, 3), keepdims=True)
+    m = -(-size // 16)
+    u = 2.0**-24
+    bound = (m - 1 + 4) * u * np.abs(x64).sum(axis=(2, 3), keepdims=True) / size + u * np.abs(exact)
+    assert (np.abs(got - exact) <= bound * 1.0001).all(), (size, np.abs(got - exact).max(), bound.min())
+
+
 def test_pool_errors_and_dynamic_batch() -> None:
     rng = np.random.default_rng(14)
     x = rand(rng, 1, 2, 6, 6)
@@ -665,11 +684,13 @@ def test_reduce_mean_axes_attribute(axes: list) -> None:
 
 
 @pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceSumSquare", "ReduceL1", "ReduceL2"])
-@pytest.mark.parametrize("axes", [[1], [2], [0, 2]], ids=["middle", "last", "strided"])
+@pytest.mark.parametrize("axes", [[1], [2], [0, 2], [1, 2]], ids=["middle", "last", "strided", "trailing"])
 def test_reduce_float_sums_rounded_once(op: str, axes: list) -> None:
     """Float sums are accumulated in double and rounded once: over 4096 positive terms
     (where a float32 running sum drifts by ~1e-5 relative) the result is the float64
-    reference rounded to float32, within one ulp."""
+    reference rounded to float32, within one ulp. "last" and "trailing" reduce
+    contiguous runs (5 and 20480 terms: reduce_f32.cc row_sums, rows eight at a
+    time, with and without whole groups of 8)."""
     rng = np.random.default_rng(24)
     x = (rng.random((3, 4096, 5)) + 0.5).astype(np.float32)
     y = run_single_op(op, [x, np.array(axes, np.int64)], {"keepdims": 0}, [False, True])[0]

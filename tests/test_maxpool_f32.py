@@ -7,7 +7,7 @@ reference bit for bit (==) on data without +0 / -0 ties, which seeded
 Gaussian data does not have (the contract, kernels/abi/maxpool_f32.h, leaves
 only the sign of a tied zero open). NaN taps are never taken and a window
 with no tap inside the image gives -inf, on every tier. Shapes sweep the
-16-column vector edge (output widths 1..17, 31..33), strides 1 (unaligned
+16- and 8-column vector edges (output widths 1..17, 31..33), strides 1 (unaligned
 loads), 2 (the even / odd split: ResNet's 3x3 / 2) and 3 (column by
 column), dilation, asymmetric and SAME padding, ceil_mode, 1-D windows and
 kernels from 1x1 to 7x7.
@@ -41,6 +41,12 @@ CASES = [
     ((1, 2, 6, 34), {"kernel_shape": [4, 4], "strides": [1, 2], "pads": [3, 3, 3, 3]}),
     ((2, 3, 15), {"kernel_shape": [3], "strides": [2], "pads": [1, 1]}),
     ((1, 2, 40), {"kernel_shape": [4], "strides": [1], "pads": [0, 3]}),
+    # The AVX2 tier's 8-lane edges: image and output widths 7, 8, 9, 15, 16.
+    ((1, 2, 5, 8), {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+    ((1, 2, 6, 15), {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ((2, 2, 7, 16), {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ((1, 3, 5, 7), {"kernel_shape": [2, 2]}),
+    ((1, 2, 9, 9), {"kernel_shape": [3, 3], "strides": [1, 1]}),
 ]
 
 

@@ -2,7 +2,8 @@
 // MaxPool layers without an Indices output (engine/ops/pool_f32.cc), one run
 // of output planes per call (contract in kernels/abi/maxpool_f32.h).
 // Candidates: maxpool_f32_avx512 (each output row the column maximum of its
-// window rows, then the window columns, 16 lanes) and maxpool_f32_ref (the
+// window rows, then the window columns, 16 lanes), maxpool_f32_avx2 (the
+// same at 8 lanes) and maxpool_f32_ref (the
 // scalar window loop, the spec); they agree bit for bit but for the sign of
 // a zero where +0 and -0 tie. A layer chooses once
 // (choose<MaxPoolF32Kernel>()) and calls k.planes(p) per run of planes.

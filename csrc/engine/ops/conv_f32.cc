@@ -237,16 +237,21 @@ class ConvLayer : public Layer {
   }
 
   // Output planes in runs of about 64 KiB per kernel call (the kernel
-  // fetches a run's next plane ahead of it), in whole groups of 16
-  // channels where C allows (the AVX-512 tier runs such groups with the
-  // channels as vector lanes); the kernel adds
+  // fetches a run's next plane ahead of it), in whole groups of 16 (else 8)
+  // channels where C allows (the AVX-512 and AVX2 tiers run such groups
+  // with the channels as vector lanes); the kernel adds
   // the residual and applies Relu / Clip (fused_) in registers, any other
   // activation follows on the run while it is in cache.
   void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
                  float* y, const Geom& g) const {
     const int64_t P = g.oh * g.ow;
     int64_t run = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P));
-    if (g.C % 16 == 0) run = (run + 15) / 16 * 16;  // whole channel groups for the channel-blocked walk
+    // whole channel groups for the channel-blocked walks (16 channels on AVX-512, 8 on AVX2)
+    if (g.C % 16 == 0) {
+      run = (run + 15) / 16 * 16;
+    } else if (g.C % 8 == 0) {
+      run = (run + 7) / 8 * 8;
+    }
     const kernels::SgemmEpilogue& clip = fused_;
     kernels::DwConvF32Plane p;
     p.x = x; p.w = w; p.bias = bias; p.y = y; p.C = g.C;

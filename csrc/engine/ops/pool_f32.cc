@@ -253,6 +253,26 @@ LayerFactory make_pool(bool is_max) {
   };
 }
 
+// The sum of s[0 .. n) in a fixed order: element i into partial sum i % 16
+// (each partial in ascending i), then the 16 partials combined pairwise
+// (p[j] + p[j + 8], then + 4, + 2, + 1). Sixteen independent add chains
+// instead of one (the compiler keeps them in vector registers): one chain
+// bound a 112x112 plane's mean by the add latency (EfficientNet-B0's SE
+// pools 2.0 ms of 31 at batch 1 on Zen 3, RESULTS.md section 59), and the
+// rounding error grows with n / 16 + 4 terms instead of n.
+float plane_sum(const float* s, int64_t n) {
+  float p[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) p[j] += s[i + j];
+  }
+  for (int j = 0; i + j < n; ++j) p[j] += s[i + j];
+  for (int w = 8; w >= 1; w /= 2) {
+    for (int j = 0; j < w; ++j) p[j] = p[j] + p[j + w];
+  }
+  return p[0];
+}
+
 class GlobalPoolLayer : public Layer {
  public:
   GlobalPoolLayer(const Node& node, bool is_max) : is_max_(is_max), prefix_(layer_error_prefix(node)) {}
@@ -279,8 +299,7 @@ class GlobalPoolLayer : public Layer {
           for (int64_t i = 1; i < size; ++i) acc = std::max(acc, s[i]);
           y[p] = acc;
         } else {
-          for (int64_t i = 0; i < size; ++i) acc += s[i];
-          y[p] = acc / static_cast<float>(size);
+          y[p] = plane_sum(s, size) / static_cast<float>(size);
         }
       }
     });

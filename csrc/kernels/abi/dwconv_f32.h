@@ -49,6 +49,12 @@ void dwconv_f32_plane(const DwConvF32Plane& p);
 // (c0 = t % C a multiple of 16, C >= c0 + 16); the same bits as the row walk.
 void dwconv_f32_c16(const DwConvF32Plane& p, int64_t t);
 }  // namespace avx512
+namespace avx2 {
+// AVX2+FMA: runs of 8 planes that are channels c0 .. c0 + 7 of one image
+// (c0 a multiple of 8) channel-blocked, 8 channels per ymm, FMA; any other
+// plane the reference loop (x86/avx2/dwconv_f32_c8.cc).
+void dwconv_f32_plane(const DwConvF32Plane& p);
+}  // namespace avx2
 }  // namespace x86
 
 }  // namespace kernels

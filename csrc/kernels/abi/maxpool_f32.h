@@ -35,6 +35,10 @@ namespace avx512 {
 // AVX-512F, 16 outputs per vector (x86/avx512/maxpool_f32_16.cc).
 void maxpool_f32_planes(const MaxPoolF32Planes& p);
 }  // namespace avx512
+namespace avx2 {
+// AVX2, 8 outputs per vector (x86/avx2/maxpool_f32_8.cc).
+void maxpool_f32_planes(const MaxPoolF32Planes& p);
+}  // namespace avx2
 }  // namespace x86
 
 }  // namespace kernels

@@ -5,6 +5,8 @@
 //              microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
 //   gemm_s8:   gemm_s8_6x16c2_avx2
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
+//   dwconv_f32: dwconv_f32_avx2 (8 channels per ymm, FMA: dwconv_f32_c8.cc)
+//   maxpool_f32: maxpool_f32_avx2 (8 outputs per ymm: maxpool_f32_8.cc)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
 //   layernorm_f32: layernorm_f32_avx2 (ref/layernorm_f32.h's loop)
@@ -20,6 +22,8 @@
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/dwconv_f32.h"
+#include "kernels/maxpool_f32.h"
 #include "kernels/layernorm_f32.h"
 #include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
@@ -55,13 +59,16 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
   static const SgemmKernel sgemm("sgemm_6x16_avx2", Isa::kAvx2, avx2::kSgemmMR, avx2::kSgemmNR,
-                                 /*kc=*/256, /*mc=*/96, /*nc=*/512, avx2::sgemm_6x16);
+                                 /*kc=*/256, /*mc=*/96, /*nc=*/512, avx2::sgemm_6x16,
+                                 /*epilogue=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
   static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);
   static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
-  r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose);
+  static const DwConvF32Kernel dwconv_f32("dwconv_f32_avx2", Isa::kAvx2, avx2::dwconv_f32_plane);
+  static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx2", Isa::kAvx2, avx2::maxpool_f32_planes);
+  r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
   static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
                                        bind<maxpool_s8, avx2::maxpool_row>);

@@ -1,12 +1,23 @@
-// FP32 GEMM microkernel, AVX2+FMA: contract in kernels/abi/sgemm_f32.h.
+// FP32 GEMM microkernel, AVX2+FMA: contract in kernels/abi/sgemm_f32.h;
+// the AVX-512 tile's structure (x86/avx512/sgemm_x32.cc) at half the width.
 //
 // Register tile: 6 rows x 16 columns = 12 ymm accumulators (2 per row).
 // Per k: two B loads (16 floats of the B panel), then per row one broadcast
 // of a[k][r] and two FMAs. Layout: A panel [kc][6] (packed) or A in place
-// at a + a_rows[k] + r * lda (the NHWC conv's pixels), B panel kc rows
-// of 16 floats ldb apart (packed, or in place; driver: kernels/sgemm_f32.cc). Partial tiles: `rows` < 6 runs a
-// shorter instantiation; `cols` < 16 computes the full (zero-padded) width
-// and copies the valid columns out of a stack buffer.
+// at a + a_rows[k] + r * lda (the NHWC conv's pixels, a row-major A), B
+// panel kc rows of 16 floats ldb apart (packed, or in place; driver:
+// kernels/sgemm_f32.cc). Partial tiles: `rows` < 6 runs a shorter
+// instantiation; `cols` < 16 computes the full (zero-padded) width and
+// loads / stores the valid columns under a lane mask.
+//
+// The tile epilogue (SgemmTile's bias, col_bias, residual, clip) is applied
+// in registers before the one store, in the order sgemm_tile_epilogue
+// applies it to a stored tile: the same IEEE operations, so the same bits.
+//
+// Every loop over the tile's rows is fully unrolled, so the accumulators
+// live in registers only: with one loop left rolled (the partial-column
+// store) GCC kept acc[] in memory and stored all 12 accumulators on every
+// k step, which bound the tile at half its FMA rate (RESULTS.md section 59).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -23,6 +34,53 @@ namespace {
 // apart; B rows at b_rows; A in place at a_rows and lda.
 enum Mode { kPacked, kBRows, kARows };
 
+// Lanes [0, n) of a ymm mask, n in 0..8.
+inline __m256i lane_mask(int n) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+}
+
+// acc + the epilogue, then the store of row r's 16 columns (m0 / m1: the
+// valid lanes of each half, used only when !full).
+template <bool kFull>
+inline void finish_row(const SgemmTile& t, int r, __m256 v0, __m256 v1, __m256i m0, __m256i m1, __m256 lo,
+                       __m256 hi) {
+  float* c = t.c + r * t.ldc;
+  auto load = [&](const float* p, int half) {
+    if (kFull) return _mm256_loadu_ps(p + 8 * half);
+    return _mm256_maskload_ps(p + 8 * half, half ? m1 : m0);
+  };
+  if (t.accumulate) {
+    v0 = _mm256_add_ps(load(c, 0), v0);
+    v1 = _mm256_add_ps(load(c, 1), v1);
+  }
+  if (t.bias) {  // first K slice, not accumulating: acc + bias
+    const __m256 b = _mm256_broadcast_ss(t.bias + r);
+    v0 = _mm256_add_ps(v0, b);
+    v1 = _mm256_add_ps(v1, b);
+  }
+  if (t.col_bias) {  // first K slice, not accumulating: acc + bias of each column
+    v0 = _mm256_add_ps(v0, load(t.col_bias, 0));
+    v1 = _mm256_add_ps(v1, load(t.col_bias, 1));
+  }
+  if (t.residual) {  // last slice: v + residual, before the clip
+    const float* q = t.residual + r * t.ldr;
+    v0 = _mm256_add_ps(v0, load(q, 0));
+    v1 = _mm256_add_ps(v1, load(q, 1));
+  }
+  if (t.clip) {  // max(v, lo) gives lo for NaN v; min(v, hi) gives hi unless v < hi
+    v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi);
+    v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+  }
+  if (kFull) {
+    _mm256_storeu_ps(c, v0);
+    _mm256_storeu_ps(c + 8, v1);
+  } else {
+    _mm256_maskstore_ps(c, m0, v0);
+    _mm256_maskstore_ps(c + 8, m1, v1);
+  }
+}
+
 template <int R, Mode kMode>
 void tile(const SgemmTile& t) {
   __m256 acc0[R], acc1[R];
@@ -30,42 +88,35 @@ void tile(const SgemmTile& t) {
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
   const float* a = t.a;
   const float* b = t.b;
-  const int64_t lda = t.lda;
-  for (int64_t k = 0; k < t.kc; ++k) {
+  const int64_t kc = t.kc, ldb = t.ldb;
+  // A in place: row r at base r / 3 (p, p + 3 lda) plus (r % 3) lda,
+  // addresses formed from two independent bases (as the AVX-512 tile).
+  const int64_t lda = t.lda, l3 = 3 * lda;
+  for (int64_t k = 0; k < kc; ++k) {
     if (kMode == kBRows) b = t.b + t.b_rows[k];
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    const float* ar = kMode == kARows ? t.a + t.a_rows[k] : a;
+    const float* p = kMode == kARows ? t.a + t.a_rows[k] : a;
+    const float* base[2] = {p, p + l3};
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(kMode == kARows ? ar + r * lda : a + r);
+      const __m256 av = _mm256_broadcast_ss(kMode == kARows ? base[r / 3] + (r % 3) * lda : a + r);
       acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
     }
     a += kSgemmMR;
-    if (kMode != kBRows) b += t.ldb;
+    if (kMode != kBRows) b += ldb;
   }
+  const __m256 lo = _mm256_set1_ps(t.lo), hi = _mm256_set1_ps(t.hi);
   if (t.cols == kSgemmNR) {
+    const __m256i all = _mm256_set1_epi32(-1);
 #pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
-      float* c = t.c + r * t.ldc;
-      __m256 v0 = acc0[r], v1 = acc1[r];
-      if (t.accumulate) {
-        v0 = _mm256_add_ps(_mm256_loadu_ps(c), v0);
-        v1 = _mm256_add_ps(_mm256_loadu_ps(c + 8), v1);
-      }
-      _mm256_storeu_ps(c, v0);
-      _mm256_storeu_ps(c + 8, v1);
-    }
+    for (int r = 0; r < R; ++r) finish_row<true>(t, r, acc0[r], acc1[r], all, all, lo, hi);
     return;
   }
-  alignas(32) float buf[kSgemmNR];
-  for (int r = 0; r < R; ++r) {
-    float* c = t.c + r * t.ldc;
-    _mm256_store_ps(buf, acc0[r]);
-    _mm256_store_ps(buf + 8, acc1[r]);
-    // The same single add per element as the full-width path.
-    for (int j = 0; j < t.cols; ++j) c[j] = t.accumulate ? c[j] + buf[j] : buf[j];
-  }
+  const int lo_cols = t.cols < 8 ? t.cols : 8;
+  const __m256i m0 = lane_mask(lo_cols), m1 = lane_mask(t.cols - lo_cols);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) finish_row<false>(t, r, acc0[r], acc1[r], m0, m1, lo, hi);
 }
 
 template <int R>

@@ -2,15 +2,15 @@
 // elements in registers, the AVX2 port of avx512/transpose_16x16.cc for the
 // avx2 and avxvnni caps (before it they ran the scalar reference). Block:
 // 8 rows of x (b, ldx apart; 8 values of a each, masked past A, zero rows
-// past B) -> unpacklo/hi_ps (pairs of rows), shuffle_ps (quads of rows: each
-// 128-bit lane holds one a of four rows), permute2f128 (the two quads of
-// one a) -> 8 vectors, one per a, stored to y rows (masked past B).
+// past B) -> transpose8_regs.h -> 8 vectors, one per a, stored to y rows
+// (masked past B).
 // Moves only: bits are kept (no float arithmetic touches the values).
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/abi/transpose_x32.h"
+#include "kernels/x86/avx2/transpose8_regs.h"
 
 namespace int8rt {
 namespace kernels {
@@ -29,24 +29,7 @@ void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64
   __m256 r[8], t[8];
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) r[i] = i < nb ? _mm256_maskload_ps(x + i * ldx, ma) : _mm256_setzero_ps();
-#pragma GCC unroll 4
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  // r[4g + c]: rows 4g .. 4g+3 of column c (low lane) and c + 4 (high lane).
-#pragma GCC unroll 2
-  for (int g = 0; g < 8; g += 4) {
-    r[g] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-#pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    t[c] = _mm256_permute2f128_ps(r[c], r[4 + c], 0x20);      // a = c
-    t[4 + c] = _mm256_permute2f128_ps(r[c], r[4 + c], 0x31);  // a = c + 4
-  }
+  transpose8_regs(r, t);
 #pragma GCC unroll 8
   for (int a = 0; a < 8; ++a) {
     if (a < na) _mm256_maskstore_ps(y + a * ldy, mb, t[a]);
