@@ -4,6 +4,8 @@
 //              (whose runs on inputs with no negative value take the u8
 //              microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
 //   gemm_s8:   gemm_s8_6x16c2_avx2
+//   gemm_u8s8: gemm_u8s8_4x16c4s_avx2 (x86/gemm_u8s8.cc's driver; shifted tiles,
+//              exact through vpsignb: gemm_u8s8_4x16c4s.cc)
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
@@ -26,6 +28,7 @@
 #include "kernels/unary_f32.h"
 #include "kernels/binary_f32.h"
 #include "kernels/x86/eltwise_s8_x86.h"
+#include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/x86/x86_kernels.h"
 
 namespace int8rt {
@@ -62,6 +65,11 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);
   static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
   r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose);
+
+  static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn};
+  static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_4x16c4s_avx2", Isa::kAvx2, u8s8_tiles, avx2::kU8S8MR,
+                                           avx2::kU8S8NB);
+  r.add(gemm_u8s8);
 
   static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
                                        bind<maxpool_s8, avx2::maxpool_row>);
