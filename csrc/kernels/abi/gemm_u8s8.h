@@ -16,13 +16,15 @@
 // Tiles exact only on a restricted operand (GemmU8S8SignTiles: AVX2's
 // vpmaddubsw, whose int16 pair sums saturate for general u8 x s8) multiply
 // shifted operands and add back row_shift[i] * col_sums[n] when they store:
-//   B packed once: the tile reads A as a - 128 (s8); the driver packs B only
-//     when no byte of it is -128, and passes row_shift = 128 and col_sums =
-//     sum_k B[k][n];
-//   A packed once: the driver stores row m of A as a - z[m], every byte in
-//     [-127, 127] (it picks z[m] at pack and packs A only when each row
-//     spans at most 254), and passes row_shift = z and the strip's col_sums.
-// In both, sum_k a * b = sum_k (a - z) * b + z * sum_k b, modulo 2^32.
+//   B packed once: the tile reads A as a - 128 (s8) and B as packed, every
+//     byte in [-127, 127]; row_shift = 128, col_sums = sum_k of packed B;
+//   A packed once: the tile reads A as packed, the s8 bytes of a - z[m],
+//     every one in [-127, 127], and B as packed per run (any s8);
+//     row_shift = z, col_sums = the strip's column sums.
+// In both, sum_k a * b = sum_k (a - z) * b + z * sum_k b, modulo 2^32. The
+// driver keeps the packed bytes in range and corrects C for the few it
+// moved (x86/gemm_u8s8_shifted.h).
+#pragma once
 
 #include <cstdint>
 

@@ -19,8 +19,8 @@ class X86GemmU8S8Kernel final : public GemmU8S8Kernel {
   X86GemmU8S8Kernel(const char* name, Isa isa, GemmU8S8Fn (*fn)(int, int), int mr_max, int nb_max,
                     GemmU8S8PackBFn pack_b = nullptr)
       : name_(name), isa_(isa), fn_(fn), pack_b_(pack_b), mr_max_(mr_max), nb_max_(nb_max) {}
-  // A kernel of shifted tiles (abi/gemm_u8s8.h): packs only operands they are exact on and hands
-  // the others to the reference kernel (said under INT8RT_LOG=dispatch).
+  // A kernel of shifted tiles (abi/gemm_u8s8.h): the operand packed once is stored shifted, the
+  // bytes out of the tiles' range corrected after each tile (gemm_u8s8_shifted.h).
   X86GemmU8S8Kernel(const char* name, Isa isa, const GemmU8S8SignTiles& tiles, int mr_max, int nb_max)
       : name_(name), isa_(isa), fn_(tiles.fn_b), fn_a_(tiles.fn_a), mr_max_(mr_max), nb_max_(nb_max) {}
   const char* name() const override { return name_; }
