@@ -6,6 +6,7 @@
 //   gemm_s8:   gemm_s8_6x16c2_avx2
 //   gemm_u8s8: gemm_u8s8_4x16c4s_avx2 (x86/gemm_u8s8.cc's driver; shifted tiles,
 //              exact through vpsignb: gemm_u8s8_4x16c4s.cc)
+//   dynamic_quantize_u8: dynamic_quantize_u8_avx2 (8 lanes)
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
@@ -19,6 +20,7 @@
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/abi/sgemm_f32.h"
+#include "kernels/dynamic_quantize_u8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
@@ -69,7 +71,9 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn};
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_4x16c4s_avx2", Isa::kAvx2, u8s8_tiles, avx2::kU8S8MR,
                                            avx2::kU8S8NB);
-  r.add(gemm_u8s8);
+  static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx2", Isa::kAvx2, avx2::dynamic_range,
+                                                          avx2::dynamic_quantize_u8);
+  r.add(gemm_u8s8, dynamic_quantize);
 
   static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
                                        bind<maxpool_s8, avx2::maxpool_row>);
