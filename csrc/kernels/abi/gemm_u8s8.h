@@ -16,7 +16,8 @@
 // Tiles exact only on a restricted operand (GemmU8S8SignTiles: AVX2's
 // vpmaddubsw, whose int16 pair sums saturate for general u8 x s8) multiply
 // shifted operands and add back row_shift[i] * col_sums[n] when they store:
-//   B packed once: the tile reads A as a - 128 (s8) and B as packed, every
+//   B packed once: the tile reads row i of A at a + i * lda as K bytes of
+//     a - 128 (s8) then K bytes of |a - 128| (u8), and B as packed, every
 //     byte in [-127, 127]; row_shift = 128, col_sums = sum_k of packed B;
 //   A packed once: the tile reads A as packed, the s8 bytes of a - z[m],
 //     every one in [-127, 127], and B as packed per run (any s8);

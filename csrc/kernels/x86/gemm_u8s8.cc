@@ -39,7 +39,7 @@ constexpr int32_t kShift128[8] = {128, 128, 128, 128, 128, 128, 128, 128};
 
 class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
  public:
-  // shifted: fn's tiles read A as a - 128; B is packed as max(B, -127) (gemm_u8s8_shifted.h).
+  // shifted: fn's tiles read A as shift_rows writes it; B is packed as max(B, -127) (gemm_u8s8_shifted.h).
   X86PackedGemmU8S8(const GemmU8S8Shape& shape, const int8_t* b, int64_t ldb, GemmU8S8Fn (*fn)(int, int),
                     int mr_max, int nb_max, bool shifted)
       : shape_(shape), fn_(fn), mr_max_(mr_max), nb_max_(nb_max), shifted_(shifted) {
@@ -60,8 +60,15 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
   }
 
   void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const override {
+    const uint8_t* const a_in = a;  // fix_b reads A's own values
+    const int64_t lda_in = lda;
     std::vector<uint8_t> padded;  // A's rows zero-padded to a multiple of 4 bytes (the tile's groups)
-    if (shape_.K % 4 != 0) {
+    if (shifted_) {
+      padded.resize(static_cast<size_t>(checked_mul(M, 2 * groups_ * 4, "gemm_u8s8: shifted A")));
+      shift_rows(M, shape_.K, a, lda, groups_ * 4, padded.data());
+      a = padded.data();
+      lda = 2 * groups_ * 4;
+    } else if (shape_.K % 4 != 0) {
       const int64_t kp = groups_ * 4;
       padded.assign(static_cast<size_t>(checked_mul(M, kp, "gemm_u8s8: padded A")), 0);
       for (int64_t m = 0; m < M; ++m) std::copy(a + m * lda, a + m * lda + shape_.K, padded.data() + m * kp);
@@ -91,7 +98,7 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
           tile.col_sums = shift_.col_sums.data() + j0 * kBlock;
         }
         fn_(mr, nb)(tile);
-        if (shifted_) fix_b(shift_, j0, nb, mr, tile.a, lda, tile.c, ldc);
+        if (shifted_) fix_b(shift_, j0, nb, mr, a_in + m0 * lda_in, lda_in, tile.c, ldc);
       }
     });
   }

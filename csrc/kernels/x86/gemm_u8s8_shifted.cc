@@ -48,6 +48,20 @@ void fix_b(const ShiftedB& s, int64_t j0, int nb, int mr, const uint8_t* a, int6
   }
 }
 
+void shift_rows(int64_t M, int64_t K, const uint8_t* a, int64_t lda, int64_t kp, uint8_t* dst) {
+  for (int64_t m = 0; m < M; ++m) {
+    uint8_t* u = dst + m * 2 * kp;
+    uint8_t* abs_u = u + kp;
+    for (int64_t k = 0; k < K; ++k) {
+      const int32_t v = a[m * lda + k] - 128;
+      u[k] = static_cast<uint8_t>(v);
+      abs_u[k] = static_cast<uint8_t>(v < 0 ? -v : v);  // 128 for a = 0
+    }
+    std::fill(u + K, u + kp, uint8_t{0});
+    std::fill(abs_u + K, abs_u + kp, uint8_t{0});
+  }
+}
+
 ShiftedA shift_a(int64_t M, int64_t K, const uint8_t* a, int64_t lda, uint8_t* dst, int64_t ldd) {
   ShiftedA s;
   s.z.assign(static_cast<size_t>(M), 128);

@@ -35,6 +35,10 @@ ShiftedB shift_b(const int8_t* b, int64_t ldb, int64_t K, int64_t N);
 // A's rows at a (lda).
 void fix_b(const ShiftedB& s, int64_t j0, int nb, int mr, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc);
 
+// The rows of A (M x K at a, lda) as the B-packed shifted tile reads them: row m at dst + m * 2 * kp,
+// kp bytes of a - 128 (s8 storage) then kp bytes of |a - 128| (u8), zero past K (kp >= K).
+void shift_rows(int64_t M, int64_t K, const uint8_t* a, int64_t lda, int64_t kp, uint8_t* dst);
+
 struct ShiftedA {
   std::vector<int32_t> z;          // per row
   std::vector<int64_t> fix_k;      // the clamped bytes, by row
