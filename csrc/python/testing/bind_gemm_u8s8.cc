@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -32,9 +33,10 @@ U8Array uint8_arg(const py::handle& obj, const std::string& name) {
   return numpy_array_of<uint8_t, py::array::c_style>(arr);
 }
 
-// c = a @ b, a uint8 [M, K], b int8 [K, N] packed once (pack), int32 wrapping.
+// c = a @ b, a uint8 [M, K], b int8 [K, N] packed once (pack), int32 wrapping; the product run
+// `runs` times on one packing (benchmarks time the run, not the packing).
 py::array_t<int32_t> gemm_u8s8(const py::handle& a_obj, const py::handle& b_obj,
-                               const std::optional<std::string>& kernel) {
+                               const std::optional<std::string>& kernel, int runs) {
   U8Array a = uint8_arg(a_obj, "a");
   I8Array b = int8_arg(b_obj, "b", 2);
   if (a.shape(1) != b.shape(0)) throw InvalidArgument("b: inner dimension differs from a's");
@@ -45,14 +47,14 @@ py::array_t<int32_t> gemm_u8s8(const py::handle& a_obj, const py::handle& b_obj,
   py::array_t<int32_t> c({M, N});
   int32_t* cp = c.mutable_data();
   py::gil_scoped_release release;
-  packed->run(M, a.data(), K, cp, N);
+  for (int r = 0; r < std::max(1, runs); ++r) packed->run(M, a.data(), K, cp, N);
   return c;
 }
 
 // (c, col_sums): c = a @ b with a uint8 [M, K] packed once (pack_a) and b [K, N] given per run,
 // int8 or uint8 (read as value - 128); col_sums = sum_k of b's values as read.
 std::tuple<py::array_t<int32_t>, py::array_t<int32_t>> gemm_u8s8_packed_a(
-    const py::handle& a_obj, const py::handle& b_obj, const std::optional<std::string>& kernel) {
+    const py::handle& a_obj, const py::handle& b_obj, const std::optional<std::string>& kernel, int runs) {
   U8Array a = uint8_arg(a_obj, "a");
   const bool b_u8 = numpy_array(b_obj).dtype().equal(py::dtype::of<uint8_t>());
   // Bytes as the kernel reads them: uint8 storage, or int8's (the kernel reads them as s8).
@@ -66,7 +68,7 @@ std::tuple<py::array_t<int32_t>, py::array_t<int32_t>> gemm_u8s8_packed_a(
   int32_t* cp = c.mutable_data();
   int32_t* sp = sums.mutable_data();
   py::gil_scoped_release release;
-  packed->run(N, bp, N, b_u8, cp, N, sp);
+  for (int r = 0; r < std::max(1, runs); ++r) packed->run(N, bp, N, b_u8, cp, N, sp);
   return {c, sums};
 }
 
@@ -74,9 +76,10 @@ std::tuple<py::array_t<int32_t>, py::array_t<int32_t>> gemm_u8s8_packed_a(
 
 void bind_gemm_u8s8(py::module_& k) {
   using namespace pybind11::literals;
-  k.def("gemm_u8s8", &gemm_u8s8, "a"_a, "b"_a, "kernel"_a = py::none(),
-        "a (uint8 [M,K]) @ b (int8 [K,N], packed once) in int32, wrapping; kernel names a candidate.");
-  k.def("gemm_u8s8_packed_a", &gemm_u8s8_packed_a, "a"_a, "b"_a, "kernel"_a = py::none(),
+  k.def("gemm_u8s8", &gemm_u8s8, "a"_a, "b"_a, "kernel"_a = py::none(), "runs"_a = 1,
+        "a (uint8 [M,K]) @ b (int8 [K,N], packed once) in int32, wrapping; kernel names a candidate; "
+        "runs: the product repeated on one packing.");
+  k.def("gemm_u8s8_packed_a", &gemm_u8s8_packed_a, "a"_a, "b"_a, "kernel"_a = py::none(), "runs"_a = 1,
         "(a @ b, column sums of b): a uint8 [M,K] packed once, b int8 or uint8 (read as b - 128) [K,N] "
         "given per run; int32, wrapping.");
   k.def("gemm_u8s8_candidates", [](int64_t K, int64_t N) {
