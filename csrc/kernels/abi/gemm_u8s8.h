@@ -79,10 +79,12 @@ GemmU8S8Fn gemm_u8s8_fn(int mr, int nb);
 
 namespace avx2 {
 // Tile 4 x 16 (vpsignb + vpmaddubsw + vpmaddwd, shifted operands): mr rows (1..4) x one block of 16
-// columns; B packed by the driver's scalar loop.
+// columns; a run-time B packed by gemm_u8s8_pack_b (SSE unpacks).
 constexpr int kU8S8MR = 4, kU8S8NB = 1;
 GemmU8S8Fn gemm_u8s8_shifted_b_fn(int mr, int nb);
 GemmU8S8Fn gemm_u8s8_shifted_a_fn(int mr, int nb);
+void gemm_u8s8_pack_b(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip, int8_t* dst,
+                      int32_t* col_sums);
 }  // namespace avx2
 
 }  // namespace x86

@@ -21,8 +21,10 @@ class X86GemmU8S8Kernel final : public GemmU8S8Kernel {
       : name_(name), isa_(isa), fn_(fn), pack_b_(pack_b), mr_max_(mr_max), nb_max_(nb_max) {}
   // A kernel of shifted tiles (abi/gemm_u8s8.h): the operand packed once is stored shifted, the
   // bytes out of the tiles' range corrected after each tile (gemm_u8s8_shifted.h).
-  X86GemmU8S8Kernel(const char* name, Isa isa, const GemmU8S8SignTiles& tiles, int mr_max, int nb_max)
-      : name_(name), isa_(isa), fn_(tiles.fn_b), fn_a_(tiles.fn_a), mr_max_(mr_max), nb_max_(nb_max) {}
+  X86GemmU8S8Kernel(const char* name, Isa isa, const GemmU8S8SignTiles& tiles, int mr_max, int nb_max,
+                    GemmU8S8PackBFn pack_b = nullptr)
+      : name_(name), isa_(isa), fn_(tiles.fn_b), fn_a_(tiles.fn_a), pack_b_(pack_b), mr_max_(mr_max),
+        nb_max_(nb_max) {}
   const char* name() const override { return name_; }
   Isa isa() const override { return isa_; }
   std::string supports(const GemmU8S8Shape&) const override { return ""; }

@@ -5,7 +5,8 @@
 //              microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
 //   gemm_s8:   gemm_s8_6x16c2_avx2
 //   gemm_u8s8: gemm_u8s8_4x16c4s_avx2 (x86/gemm_u8s8.cc's driver; shifted tiles,
-//              exact through vpsignb: gemm_u8s8_4x16c4s.cc)
+//              exact through vpsignb: gemm_u8s8_4x16c4s.cc; a run-time B
+//              packed by gemm_u8s8_pack_b.cc)
 //   dynamic_quantize_u8: dynamic_quantize_u8_avx2 (8 lanes)
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
@@ -70,7 +71,7 @@ void register_avx2_kernels(KernelRegistry& r) {
 
   static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn};
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_4x16c4s_avx2", Isa::kAvx2, u8s8_tiles, avx2::kU8S8MR,
-                                           avx2::kU8S8NB);
+                                           avx2::kU8S8NB, avx2::gemm_u8s8_pack_b);
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx2", Isa::kAvx2, avx2::dynamic_range,
                                                           avx2::dynamic_quantize_u8);
   r.add(gemm_u8s8, dynamic_quantize);
