@@ -159,7 +159,7 @@ def test_conv_integer_1d_equals_the_spec(tier) -> None:
 def test_dynamic_quantize_linear_equals_the_spec(tier) -> None:
     """The three outputs == ONNX's formula in float32 (onnx/reference's numpy), on data that is
     all positive, all negative, mixed, constant and holds exact halves of a step, 148 elements (a
-    16-lane tail), on the reference and the best dynamic_quantize_u8 kernel."""
+    16-lane and an 8-lane tail), on the reference and the best dynamic_quantize_u8 kernel."""
     rng = np.random.default_rng(3)
     node = helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])
     model = _model(node, [_vi("x", TensorProto.FLOAT, (4, 37))],

@@ -38,6 +38,10 @@ namespace avx512 {
 void dynamic_range(int64_t n, const float* x, float* lo, float* hi);
 void dynamic_quantize_u8(int64_t n, const float* x, float scale, float zero_point, uint8_t* y);
 }  // namespace avx512
+namespace avx2 {
+void dynamic_range(int64_t n, const float* x, float* lo, float* hi);
+void dynamic_quantize_u8(int64_t n, const float* x, float scale, float zero_point, uint8_t* y);
+}  // namespace avx2
 }  // namespace x86
 
 }  // namespace kernels

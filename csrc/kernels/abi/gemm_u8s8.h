@@ -12,6 +12,19 @@
 // nb_max blocks at a time into the thread's scratch with the ISA's
 // GemmU8S8PackBFn (or its own scalar loop), which also forms the strip's
 // column sums.
+//
+// Tiles exact only on a restricted operand (GemmU8S8SignTiles: AVX2's
+// vpmaddubsw, whose int16 pair sums saturate for general u8 x s8) multiply
+// shifted operands and add back row_shift[i] * col_sums[n] when they store:
+//   B packed once: the tile reads row i of A at a + i * lda as K bytes of
+//     a - 128 (s8) then K bytes of |a - 128| (u8), and B as packed, every
+//     byte in [-127, 127]; row_shift = 128, col_sums = sum_k of packed B;
+//   A packed once: the tile reads A as packed, the s8 bytes of a - z[m],
+//     every one in [-127, 127], and B as packed per run (any s8);
+//     row_shift = z, col_sums = the strip's column sums.
+// In both, sum_k a * b = sum_k (a - z) * b + z * sum_k b, modulo 2^32. The
+// driver keeps the packed bytes in range and corrects C for the few it
+// moved (x86/gemm_u8s8_shifted.h).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +42,9 @@ struct GemmU8S8Tile {
   int32_t* c = nullptr;        // row i at c + i * ldc
   int64_t ldc = 0;
   int n_last = 16;             // columns stored of the last block (1..16)
+  // Shifted tiles only (GemmU8S8SignTiles; nullptr for the others): C[i][n] += row_shift[i] * col_sums[n].
+  const int32_t* row_shift = nullptr;  // mr values
+  const int32_t* col_sums = nullptr;   // 16 * nb values, zero past the product's columns
 };
 using GemmU8S8Fn = void (*)(const GemmU8S8Tile&);
 
@@ -39,6 +55,13 @@ using GemmU8S8Fn = void (*)(const GemmU8S8Tile&);
 // the packed int8 values of each column. 1 <= n <= 64.
 using GemmU8S8PackBFn = void (*)(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip, int8_t* dst,
                                  int32_t* col_sums);
+
+// The two tiles of a kernel exact only on shifted operands (header comment): fn_b(mr, nb) for B
+// packed once, fn_a(mr, nb) for A packed once.
+struct GemmU8S8SignTiles {
+  GemmU8S8Fn (*fn_b)(int mr, int nb) = nullptr;
+  GemmU8S8Fn (*fn_a)(int mr, int nb) = nullptr;
+};
 
 namespace avx512vnni {
 // Tile 6 x 64: mr rows (1..6) x nb zmm blocks (1..4) of 16 columns.
@@ -53,6 +76,16 @@ namespace avxvnni {
 constexpr int kU8S8MR = 6, kU8S8NB = 1;
 GemmU8S8Fn gemm_u8s8_fn(int mr, int nb);
 }  // namespace avxvnni
+
+namespace avx2 {
+// Tile 4 x 16 (vpsignb + vpmaddubsw + vpmaddwd, shifted operands): mr rows (1..4) x one block of 16
+// columns; a run-time B packed by gemm_u8s8_pack_b (SSE unpacks).
+constexpr int kU8S8MR = 4, kU8S8NB = 1;
+GemmU8S8Fn gemm_u8s8_shifted_b_fn(int mr, int nb);
+GemmU8S8Fn gemm_u8s8_shifted_a_fn(int mr, int nb);
+void gemm_u8s8_pack_b(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip, int8_t* dst,
+                      int32_t* col_sums);
+}  // namespace avx2
 
 }  // namespace x86
 }  // namespace kernels

@@ -13,6 +13,11 @@
 // column sums) and runs every row tile of the run over it while it is in
 // cache. The rows are split into runs only when there are too few strips to
 // give every thread work.
+//
+// Shifted tiles (GemmU8S8SignTiles, abi/gemm_u8s8.h): the operand packed
+// once is stored shifted (gemm_u8s8_shifted.h: the few bytes out of the
+// tiles' range moved in, and added back exactly after each tile), and run
+// always forms the strip's column sums for the tiles' row_shift * col_sums.
 #include <algorithm>
 #include <vector>
 
@@ -20,6 +25,7 @@
 #include "core/thread_pool.h"
 #include "int8rt/threading.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
+#include "kernels/x86/gemm_u8s8_shifted.h"
 
 namespace int8rt {
 namespace kernels {
@@ -28,11 +34,15 @@ namespace {
 
 constexpr int64_t kBlock = 16;
 
+// row_shift of the B-packed shifted tiles (they read A as a - 128), one per tile row.
+constexpr int32_t kShift128[8] = {128, 128, 128, 128, 128, 128, 128, 128};
+
 class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
  public:
+  // shifted: fn's tiles read A as shift_rows writes it; B is packed as max(B, -127) (gemm_u8s8_shifted.h).
   X86PackedGemmU8S8(const GemmU8S8Shape& shape, const int8_t* b, int64_t ldb, GemmU8S8Fn (*fn)(int, int),
-                    int mr_max, int nb_max)
-      : shape_(shape), fn_(fn), mr_max_(mr_max), nb_max_(nb_max) {
+                    int mr_max, int nb_max, bool shifted)
+      : shape_(shape), fn_(fn), mr_max_(mr_max), nb_max_(nb_max), shifted_(shifted) {
     groups_ = (shape.K + 3) / 4;
     blocks_ = (shape.N + kBlock - 1) / kBlock;
     block_bytes_ = groups_ * 64;
@@ -40,14 +50,25 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
     for (int64_t j = 0; j < blocks_; ++j) {
       int8_t* blk = packed_.data() + j * block_bytes_;
       for (int64_t n = j * kBlock; n < std::min(shape.N, (j + 1) * kBlock); ++n) {
-        for (int64_t k = 0; k < shape.K; ++k) blk[(k / 4) * 64 + (n - j * kBlock) * 4 + k % 4] = b[k * ldb + n];
+        for (int64_t k = 0; k < shape.K; ++k) {
+          const int8_t v = b[k * ldb + n];
+          blk[(k / 4) * 64 + (n - j * kBlock) * 4 + k % 4] = shifted ? std::max<int8_t>(v, -127) : v;
+        }
       }
     }
+    if (shifted) shift_ = shift_b(b, ldb, shape.K, shape.N);
   }
 
   void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const override {
+    const uint8_t* const a_in = a;  // fix_b reads A's own values
+    const int64_t lda_in = lda;
     std::vector<uint8_t> padded;  // A's rows zero-padded to a multiple of 4 bytes (the tile's groups)
-    if (shape_.K % 4 != 0) {
+    if (shifted_) {
+      padded.resize(static_cast<size_t>(checked_mul(M, 2 * groups_ * 4, "gemm_u8s8: shifted A")));
+      shift_rows(M, shape_.K, a, lda, groups_ * 4, padded.data());
+      a = padded.data();
+      lda = 2 * groups_ * 4;
+    } else if (shape_.K % 4 != 0) {
       const int64_t kp = groups_ * 4;
       padded.assign(static_cast<size_t>(checked_mul(M, kp, "gemm_u8s8: padded A")), 0);
       for (int64_t m = 0; m < M; ++m) std::copy(a + m * lda, a + m * lda + shape_.K, padded.data() + m * kp);
@@ -72,7 +93,12 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
         tile.c = c + m0 * ldc + j0 * kBlock;
         tile.ldc = ldc;
         tile.n_last = static_cast<int>(std::min<int64_t>(kBlock, shape_.N - (j0 + nb - 1) * kBlock));
+        if (shifted_) {
+          tile.row_shift = kShift128;
+          tile.col_sums = shift_.col_sums.data() + j0 * kBlock;
+        }
         fn_(mr, nb)(tile);
+        if (shifted_) fix_b(shift_, j0, nb, mr, a_in + m0 * lda_in, lda_in, tile.c, ldc);
       }
     });
   }
@@ -84,6 +110,8 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
   int mr_max_, nb_max_;
   int64_t groups_ = 0, blocks_ = 0, block_bytes_ = 0;
   std::vector<int8_t> packed_;
+  bool shifted_;
+  ShiftedB shift_;  // shifted tiles only
 };
 
 // GemmU8S8PackBFn's bytes, scalar: for ISAs without their own packing.
@@ -105,13 +133,19 @@ void pack_b_scalar(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip
 
 class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
  public:
+  // shifted: fn's tiles are shifted, A is stored as gemm_u8s8_shifted.h's shift_a writes it.
   X86PackedAGemmU8S8(int64_t M, int64_t K, const uint8_t* a, int64_t lda, GemmU8S8Fn (*fn)(int, int),
-                     GemmU8S8PackBFn pack_b, int mr_max, int nb_max)
-      : M_(M), K_(K), fn_(fn), pack_b_(pack_b ? pack_b : pack_b_scalar), mr_max_(mr_max), nb_max_(nb_max) {
+                     GemmU8S8PackBFn pack_b, int mr_max, int nb_max, bool shifted)
+      : M_(M), K_(K), fn_(fn), pack_b_(pack_b ? pack_b : pack_b_scalar), mr_max_(mr_max), nb_max_(nb_max),
+        shifted_(shifted) {
     GemmU8S8Shape{K, M}.validate();
     groups_ = (K + 3) / 4;
     a_.assign(static_cast<size_t>(checked_mul(M, groups_ * 4, "gemm_u8s8: packed A")), 0);
-    for (int64_t m = 0; m < M; ++m) std::copy(a + m * lda, a + m * lda + K, a_.data() + m * groups_ * 4);
+    if (shifted) {
+      shift_ = shift_a(M, K, a, lda, a_.data(), groups_ * 4);
+    } else {
+      for (int64_t m = 0; m < M; ++m) std::copy(a + m * lda, a + m * lda + K, a_.data() + m * groups_ * 4);
+    }
   }
 
   void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc,
@@ -128,14 +162,23 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
     const uint8_t flip = b_u8 ? 0x80 : 0;
     parallel_for(strips * runs, grain_for_work(work), [&](int64_t begin, int64_t end) {
       thread_local std::vector<int8_t> strip;
+      thread_local std::vector<int32_t> strip_sums;  // shifted tiles: the strip's column sums
       if (strip.size() < static_cast<size_t>(nb_max_ * block_bytes)) strip.resize(static_cast<size_t>(nb_max_ * block_bytes));
+      if (shifted_) strip_sums.resize(static_cast<size_t>(strip_cols));
       for (int64_t item = begin; item < end; ++item) {
         const int64_t s = item / runs, run = item % runs;
         const int64_t n0 = s * strip_cols;
         const int n = static_cast<int>(std::min(strip_cols, N - n0));
         const int nb = (n + static_cast<int>(kBlock) - 1) / static_cast<int>(kBlock);
         // Only the first run of a strip writes its column sums.
-        pack_b_(b + n0, ldb, K_, n, flip, strip.data(), col_sums && run == 0 ? col_sums + n0 : nullptr);
+        int32_t* out_sums = col_sums && run == 0 ? col_sums + n0 : nullptr;
+        if (shifted_) {
+          std::fill(strip_sums.begin(), strip_sums.end(), 0);
+          pack_b_(b + n0, ldb, K_, n, flip, strip.data(), strip_sums.data());
+          if (out_sums) std::copy(strip_sums.begin(), strip_sums.begin() + n, out_sums);
+        } else {
+          pack_b_(b + n0, ldb, K_, n, flip, strip.data(), out_sums);
+        }
         const int64_t t1 = std::min(tiles, (run + 1) * tiles_per_run);
         for (int64_t t = run * tiles_per_run; t < t1; ++t) {
           const int64_t m0 = t * mr_max_;
@@ -148,7 +191,13 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
           tile.c = c + m0 * ldc + n0;
           tile.ldc = ldc;
           tile.n_last = n - (nb - 1) * static_cast<int>(kBlock);
-          fn_(static_cast<int>(std::min<int64_t>(mr_max_, M_ - m0)), nb)(tile);
+          const int mr = static_cast<int>(std::min<int64_t>(mr_max_, M_ - m0));
+          if (shifted_) {
+            tile.row_shift = shift_.z.data() + m0;
+            tile.col_sums = strip_sums.data();
+          }
+          fn_(mr, nb)(tile);
+          if (shifted_) fix_a(shift_, m0, mr, b, ldb, flip, n0, n, tile.c, ldc);
         }
       }
     });
@@ -162,6 +211,8 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
   GemmU8S8PackBFn pack_b_;
   int mr_max_, nb_max_;
   int64_t groups_ = 0;
+  bool shifted_;
+  ShiftedA shift_;  // shifted tiles only
   std::vector<uint8_t> a_;  // [M][groups * 4], zero past K
 };
 
@@ -169,12 +220,14 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
 
 std::unique_ptr<PackedAGemmU8S8> X86GemmU8S8Kernel::pack_a(int64_t M, int64_t K, const uint8_t* a,
                                                             int64_t lda) const {
-  return std::make_unique<X86PackedAGemmU8S8>(M, K, a, lda, fn_, pack_b_, mr_max_, nb_max_);
+  const bool shifted = fn_a_ != nullptr;
+  return std::make_unique<X86PackedAGemmU8S8>(M, K, a, lda, shifted ? fn_a_ : fn_, pack_b_, mr_max_, nb_max_,
+                                              shifted);
 }
 
 std::unique_ptr<PackedGemmU8S8> X86GemmU8S8Kernel::pack(const GemmU8S8Shape& shape, const int8_t* b,
                                                          int64_t ldb) const {
-  return std::make_unique<X86PackedGemmU8S8>(shape, b, ldb, fn_, mr_max_, nb_max_);
+  return std::make_unique<X86PackedGemmU8S8>(shape, b, ldb, fn_, mr_max_, nb_max_, /*shifted=*/fn_a_ != nullptr);
 }
 
 }  // namespace x86

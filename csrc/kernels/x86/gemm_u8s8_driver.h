@@ -1,6 +1,8 @@
 // The x86 driver of the gemm_u8s8 family (baseline code): packs B in the
 // layout of abi/gemm_u8s8.h and tiles C over one ISA's register tile. A
-// provider binds it to its microkernels (avx512vnni/provider.cc).
+// provider binds it to its microkernels (avx512vnni/provider.cc), or to a
+// pair of shifted tiles (avx2/provider.cc; abi/gemm_u8s8.h says what the
+// driver then checks and passes).
 #pragma once
 
 #include "kernels/abi/gemm_u8s8.h"
@@ -17,6 +19,12 @@ class X86GemmU8S8Kernel final : public GemmU8S8Kernel {
   X86GemmU8S8Kernel(const char* name, Isa isa, GemmU8S8Fn (*fn)(int, int), int mr_max, int nb_max,
                     GemmU8S8PackBFn pack_b = nullptr)
       : name_(name), isa_(isa), fn_(fn), pack_b_(pack_b), mr_max_(mr_max), nb_max_(nb_max) {}
+  // A kernel of shifted tiles (abi/gemm_u8s8.h): the operand packed once is stored shifted, the
+  // bytes out of the tiles' range corrected after each tile (gemm_u8s8_shifted.h).
+  X86GemmU8S8Kernel(const char* name, Isa isa, const GemmU8S8SignTiles& tiles, int mr_max, int nb_max,
+                    GemmU8S8PackBFn pack_b = nullptr)
+      : name_(name), isa_(isa), fn_(tiles.fn_b), fn_a_(tiles.fn_a), pack_b_(pack_b), mr_max_(mr_max),
+        nb_max_(nb_max) {}
   const char* name() const override { return name_; }
   Isa isa() const override { return isa_; }
   std::string supports(const GemmU8S8Shape&) const override { return ""; }
@@ -27,7 +35,8 @@ class X86GemmU8S8Kernel final : public GemmU8S8Kernel {
   const char* name_;
   Isa isa_;
   GemmU8S8Fn (*fn_)(int, int);
-  GemmU8S8PackBFn pack_b_;
+  GemmU8S8Fn (*fn_a_)(int, int) = nullptr;  // set: the tiles are shifted (fn_ B packed, fn_a_ A packed)
+  GemmU8S8PackBFn pack_b_ = nullptr;
   int mr_max_, nb_max_;
 };
 

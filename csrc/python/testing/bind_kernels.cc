@@ -220,6 +220,7 @@ void bind_kernels(py::module_& m) {
   bind_packed_kernels(k);
   bind_fp32_gemm(k);
   bind_bf16_gemm(k);
+  bind_gemm_u8s8(k);
 }
 
 }  // namespace python

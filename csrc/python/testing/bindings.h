@@ -20,6 +20,8 @@ void bind_packed_kernels(pybind11::module_& kernels_module);
 void bind_fp32_gemm(pybind11::module_& kernels_module);
 // The BF16 GEMM family and the BF16 conversion, on _testing.kernels (bind_bf16_gemm.cc).
 void bind_bf16_gemm(pybind11::module_& kernels_module);
+// The gemm_u8s8 family, both packings, on _testing.kernels (bind_gemm_u8s8.cc).
+void bind_gemm_u8s8(pybind11::module_& kernels_module);
 // run_single_op / run_single_op_batches (bind_executor_testing.cc).
 void bind_executor_testing(pybind11::module_& m);
 // Executor, the float32 runner of a Network (bind_executor.cc).

@@ -4,6 +4,10 @@
 //              (whose runs on inputs with no negative value take the u8
 //              microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
 //   gemm_s8:   gemm_s8_6x16c2_avx2
+//   gemm_u8s8: gemm_u8s8_4x16c4s_avx2 (x86/gemm_u8s8.cc's driver; shifted tiles,
+//              exact through vpsignb: gemm_u8s8_4x16c4s.cc; a run-time B
+//              packed by gemm_u8s8_pack_b.cc)
+//   dynamic_quantize_u8: dynamic_quantize_u8_avx2 (8 lanes)
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   dwconv_f32: dwconv_f32_avx2 (8 channels per ymm, FMA: dwconv_f32_c8.cc)
 //   maxpool_f32: maxpool_f32_avx2 (8 outputs per ymm: maxpool_f32_8.cc)
@@ -19,6 +23,7 @@
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/abi/sgemm_f32.h"
+#include "kernels/dynamic_quantize_u8.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
@@ -30,6 +35,7 @@
 #include "kernels/unary_f32.h"
 #include "kernels/binary_f32.h"
 #include "kernels/x86/eltwise_s8_x86.h"
+#include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/x86/x86_kernels.h"
 
 namespace int8rt {
@@ -69,6 +75,13 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const DwConvF32Kernel dwconv_f32("dwconv_f32_avx2", Isa::kAvx2, avx2::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx2", Isa::kAvx2, avx2::maxpool_f32_planes);
   r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
+
+  static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn};
+  static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_4x16c4s_avx2", Isa::kAvx2, u8s8_tiles, avx2::kU8S8MR,
+                                           avx2::kU8S8NB, avx2::gemm_u8s8_pack_b);
+  static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx2", Isa::kAvx2, avx2::dynamic_range,
+                                                          avx2::dynamic_quantize_u8);
+  r.add(gemm_u8s8, dynamic_quantize);
 
   static const MaxPoolS8Kernel maxpool("maxpool_s8_avx2", Isa::kAvx2,
                                        bind<maxpool_s8, avx2::maxpool_row>);

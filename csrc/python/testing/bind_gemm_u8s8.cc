@@ -1,0 +1,91 @@
+// int8rt._testing.kernels: the gemm_u8s8 family (kernels/gemm_u8s8.h) with a
+// chosen or named kernel, both ways of holding the operands, for tests and
+// benchmarks. Thin: convert, pack, run (GIL released), return.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "int8rt/error.h"
+#include "kernels/gemm_u8s8.h"
+#include "kernels/registry.h"
+#include "python/numpy_convert.h"
+#include "python/testing/bindings.h"
+#include "python/testing/kernel_args.h"
+
+namespace py = pybind11;
+
+namespace int8rt {
+namespace python {
+namespace {
+
+using U8Array = py::array_t<uint8_t, py::array::c_style>;
+
+U8Array uint8_arg(const py::handle& obj, const std::string& name) {
+  py::array arr = numpy_array(obj);
+  if (!arr.dtype().equal(py::dtype::of<uint8_t>()) || arr.ndim() != 2) {
+    throw InvalidArgument(name + ": expected a 2-D NumPy uint8 array");
+  }
+  return numpy_array_of<uint8_t, py::array::c_style>(arr);
+}
+
+// c = a @ b, a uint8 [M, K], b int8 [K, N] packed once (pack), int32 wrapping; the product run
+// `runs` times on one packing (benchmarks time the run, not the packing).
+py::array_t<int32_t> gemm_u8s8(const py::handle& a_obj, const py::handle& b_obj,
+                               const std::optional<std::string>& kernel, int runs) {
+  U8Array a = uint8_arg(a_obj, "a");
+  I8Array b = int8_arg(b_obj, "b", 2);
+  if (a.shape(1) != b.shape(0)) throw InvalidArgument("b: inner dimension differs from a's");
+  const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+  const kernels::GemmU8S8Shape shape{K, N};
+  const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmU8S8Kernel>(kernel, shape);
+  const auto packed = k.pack(shape, b.data(), N);
+  py::array_t<int32_t> c({M, N});
+  int32_t* cp = c.mutable_data();
+  py::gil_scoped_release release;
+  for (int r = 0; r < std::max(1, runs); ++r) packed->run(M, a.data(), K, cp, N);
+  return c;
+}
+
+// (c, col_sums): c = a @ b with a uint8 [M, K] packed once (pack_a) and b [K, N] given per run,
+// int8 or uint8 (read as value - 128); col_sums = sum_k of b's values as read.
+std::tuple<py::array_t<int32_t>, py::array_t<int32_t>> gemm_u8s8_packed_a(
+    const py::handle& a_obj, const py::handle& b_obj, const std::optional<std::string>& kernel, int runs) {
+  U8Array a = uint8_arg(a_obj, "a");
+  const bool b_u8 = numpy_array(b_obj).dtype().equal(py::dtype::of<uint8_t>());
+  // Bytes as the kernel reads them: uint8 storage, or int8's (the kernel reads them as s8).
+  const py::array bb = b_u8 ? py::array(uint8_arg(b_obj, "b")) : py::array(int8_arg(b_obj, "b", 2));
+  const auto* bp = static_cast<const uint8_t*>(bb.data());
+  if (a.shape(1) != bb.shape(0)) throw InvalidArgument("b: inner dimension differs from a's");
+  const int64_t M = a.shape(0), K = a.shape(1), N = bb.shape(1);
+  const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmU8S8Kernel>(kernel, kernels::GemmU8S8Shape{K, M});
+  const auto packed = k.pack_a(M, K, a.data(), K);
+  py::array_t<int32_t> c({M, N}), sums(N);
+  int32_t* cp = c.mutable_data();
+  int32_t* sp = sums.mutable_data();
+  py::gil_scoped_release release;
+  for (int r = 0; r < std::max(1, runs); ++r) packed->run(N, bp, N, b_u8, cp, N, sp);
+  return {c, sums};
+}
+
+}  // namespace
+
+void bind_gemm_u8s8(py::module_& k) {
+  using namespace pybind11::literals;
+  k.def("gemm_u8s8", &gemm_u8s8, "a"_a, "b"_a, "kernel"_a = py::none(), "runs"_a = 1,
+        "a (uint8 [M,K]) @ b (int8 [K,N], packed once) in int32, wrapping; kernel names a candidate; "
+        "runs: the product repeated on one packing.");
+  k.def("gemm_u8s8_packed_a", &gemm_u8s8_packed_a, "a"_a, "b"_a, "kernel"_a = py::none(), "runs"_a = 1,
+        "(a @ b, column sums of b): a uint8 [M,K] packed once, b int8 or uint8 (read as b - 128) [K,N] "
+        "given per run; int32, wrapping.");
+  k.def("gemm_u8s8_candidates", [](int64_t K, int64_t N) {
+    return kernels::candidate_report<kernels::GemmU8S8Kernel>(kernels::GemmU8S8Shape{K, N});
+  }, "K"_a, "N"_a, "[(name, isa, reason)] of every compiled gemm_u8s8 kernel, best first.");
+}
+
+}  // namespace python
+}  // namespace int8rt
