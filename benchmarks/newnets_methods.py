@@ -59,13 +59,17 @@ def main() -> int:
     sess = M.ort_session(str(path))
     refs = {s: B.run_all(lambda f: sess.run(None, f)[0], e, 4) for s, e in sets.items()}
     for algo in args.methods.split(","):
-        if algo == "ort":  # ONNX Runtime INT8 as newnets_bench.py builds it (MinMax, QDQ, per channel)
+        if algo in ("ort", "ort_rr", "ort_rr_sym"):  # ONNX Runtime INT8 as newnets_bench.py builds it (MinMax, QDQ,
+            # per channel); ort_rr with 7-bit weights (reduce_range), which ORT's u8 x s8 kernels
+            # need on x86 without VNNI to keep their int16 pair sums from saturating; ort_rr_sym also
+            # with symmetric int8 activations (zero point 0, int8rt's activation grid)
             from wheelnets_bench import ort_int8
-            q, build_s, _ = ort_int8(str(path), calib, 8)
+            q, build_s, _ = ort_int8(str(path), calib, 8, reduce_range=algo != "ort",
+                                     symmetric_activations=algo == "ort_rr_sym")
             qs = M.ort_session(q)
             for s, e in sets.items():
                 m = B.metrics(net, B.run_all(lambda f: qs.run(None, f)[0], e, 4), refs[s])
-                print(f"{args.name} ONNX Runtime INT8 (build {build_s:.1f} s) evaluation seed {s}: "
+                print(f"{args.name} ONNX Runtime INT8{dict(ort='', ort_rr=' reduce_range', ort_rr_sym=' reduce_range symmetric')[algo]} (build {build_s:.1f} s) evaluation seed {s}: "
                       + ", ".join(f"{k} {v:.4g}" for k, v in m.items()), flush=True)
             continue
         config = int8rt.BuilderConfig(precision="int8", accuracy_check=False)

@@ -52,7 +52,14 @@ class _Reader:
         return next(self._it, None)
 
 
-def ort_int8(path: str, feeds: W.Feeds, batch: int) -> tuple[bytes, float, bool]:
+def ort_int8(path: str, feeds: W.Feeds, batch: int, reduce_range: bool = False,
+             symmetric_activations: bool = False) -> tuple[bytes, float, bool]:
+    """ONNX Runtime INT8 of the model at ``path``: quant_pre_process + quantize_static (QDQ,
+    per-channel weights, MinMax) over ``feeds``; returns the model, the build seconds and
+    whether weights are per channel. ``reduce_range`` quantizes weights to 7 bits: on x86
+    without VNNI, ORT's u8 x s8 kernels add pairs of products in saturating int16
+    (tests/_ort_oracle.py), which 7-bit weights keep from saturating. ``symmetric_activations``:
+    ORT's ActivationSymmetric option (int8 activations, zero point 0: int8rt's grid)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -77,7 +84,8 @@ def ort_int8(path: str, feeds: W.Feeds, batch: int) -> tuple[bytes, float, bool]
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 quantize_static(pre, dst, _Reader(feeds, batch), quant_format=QuantFormat.QDQ, per_channel=True,
-                                calibrate_method=CalibrationMethod.MinMax)
+                                calibrate_method=CalibrationMethod.MinMax, reduce_range=reduce_range,
+                                extra_options={"ActivationSymmetric": symmetric_activations})
         except ValueError as e:
             # onnxruntime 1.2x's _adjust_weight_scale_for_int32_bias compares an array to a
             # scalar on magika's per-channel Conv bias; per-tensor weights avoid that path
@@ -85,7 +93,8 @@ def ort_int8(path: str, feeds: W.Feeds, batch: int) -> tuple[bytes, float, bool]
             per_channel = False
             with contextlib.redirect_stdout(sys.stderr):
                 quantize_static(pre, dst, _Reader(feeds, batch), quant_format=QuantFormat.QDQ, per_channel=False,
-                                calibrate_method=CalibrationMethod.MinMax)
+                                calibrate_method=CalibrationMethod.MinMax, reduce_range=reduce_range,
+                                extra_options={"ActivationSymmetric": symmetric_activations})
         with open(dst, "rb") as f:
             data = f.read()
     return data, time.perf_counter() - t0, per_channel

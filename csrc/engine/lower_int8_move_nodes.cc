@@ -148,8 +148,11 @@ bool Lowerer::lower_rescale(int, const Node& node) {
   const int x = node.inputs[i], y = node.outputs[0];
   const int64_t rank = static_cast<int64_t>(src_.tensor(y).shape.size());
   const int same_dims = dst_.add_constant_i64(node.name + "::same_dims", {rank}, std::vector<int64_t>(rank, 0));
-  add_int8_node(QMoveOps::lowered("Reshape"), node.name, sources_of(node), {int8_id_[x], same_dims}, {}, y,
-                static_cast<float>(qscale_[x] * factor), layout_of(x));
+  const float out_scale = static_cast<float>(qscale_[x] * factor);
+  Attributes a;
+  a.set("out_scale", Attribute::of_float(out_scale));  // the relabelled scale, for tools (QMoveOps)
+  add_int8_node(QMoveOps::lowered("Reshape"), node.name, sources_of(node), {int8_id_[x], same_dims}, std::move(a), y,
+                out_scale, layout_of(x));
   note(node.op + " '" + node.name + "' by a positive scalar keeps the int8 values of '" + src_.tensor(x).name +
        "' and scales their scale");
   return true;

@@ -234,7 +234,12 @@ struct QConcatAttrs {
 // int8 elements at one scale, so the bytes are copied, never rescaled. Axes,
 // perm and pads are in the layout the engine holds the tensor in (rank 4:
 // NHWC, lower_int8_moves.h maps them); QPad's constant value (input 2) is an
-// int8 scalar. The layer refuses a non-int8 data input.
+// int8 scalar. The layer refuses a non-int8 data input. One exception to "one
+// scale": a Mul / Div by a positive scalar lowered as a QReshape
+// (Lowerer::lower_rescale) keeps the bytes and relabels their scale; that
+// node carries the output's scale as `out_scale` (float), which no layer
+// reads: it tells tools that dequantize the tensor (int8rt compare, the build
+// report) what its codes mean.
 struct QMoveOps {
   // "Transpose" -> "int8rt.QTranspose", for the ops above.
   static std::string lowered(const std::string& source_op);
