@@ -22,9 +22,9 @@
 // int16: |pair| <= 2 * 128 * 127 = 32512 < 32767, never saturated;
 // vpmaddwd with ones adds the pairs of each group into int32, exact.
 // Per 32 multiply-adds: one vpsignb, 2 multiplier instructions and one add,
-// plus one vpabsb per row shared by both blocks: 1.3x the int16 kernel's
+// plus one vpabsb per row shared by both blocks: 1.4x the int16 kernel's
 // rate in registers on Zen 3 (benchmarks/avx2_igemm_loops.c, RESULTS.md
-// section 58), 0.65x the u8 kernel's, which therefore still takes inputs
+// section 58), 0.75x the u8 kernel's, which therefore still takes inputs
 // with no negative value (x86/conv_igemm_nonneg.cc). It reads the raw input,
 // where the int16 kernel reads a widened copy the driver makes per run.
 // The weights are loaded into a register (vpsignb's memory operand would be
