@@ -10,8 +10,11 @@ pixel counts around multiples of the 6-row tile), 1x1..7x7 filters, strides
 C = 3 stem (merged filter rows), batch 1 and 3; epilogues with bias or none,
 ReLU / ReLU6-like / clip bounds, residual, float output; inputs of any sign
 and inputs in [0, 127] (which AVX2 convs run through their u8 microkernel);
+weights in [-127, 127] (which AVX2 packs for its sign-trick microkernel) and
+weights holding -128 (which it packs for its int16 one);
 and all -128 / all 127 inputs and weights (the largest accumulators; 127
-inputs against -128 weights are the u8 microkernel's largest pair sums). Output scales come from
+inputs against -128 weights are the u8 microkernel's largest pair sums, -128
+inputs against -127 weights the sign-trick one's). Output scales come from
 each channel's accumulator range so results span int8 instead of saturating.
 The C++ suite (tests/cpp/test_x86_kernels.cc) adds guard bytes.
 """
@@ -132,6 +135,15 @@ def rand_s8(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
     return rng.integers(-128, 128, size=tuple(shape), dtype=np.int8)
 
 
+def rand_weights(rng: np.random.Generator, shape: Sequence[int], with_min: bool) -> np.ndarray:
+    """Weights in [-127, 127] (int8rt's weight quantizer's range), or with
+    -128 as well and at least one weight -128 (pre-quantized QDQ weights)."""
+    w = rng.integers(-128 if with_min else -127, 128, size=tuple(shape), dtype=np.int8)
+    if with_min:
+        w.reshape(-1)[rng.integers(w.size)] = -128
+    return w
+
+
 def conv_ref(x, w, scale, bias=None, *, case: Case, **kw) -> np.ndarray:
     c, h, wd, k, r, s, stride, pads, dil, groups = case
     return K.conv2d_s8(x, w, scale, bias, stride=stride, pads=pads, dilation=dil, groups=groups,
@@ -168,10 +180,12 @@ EPILOGUES = [
 def run_conv_case(case: Case, seed: int) -> None:
     c, h, w, k, r, s, stride, pads, dil, groups = case
     rng = np.random.default_rng(seed)
-    wt = rand_s8(rng, (k, c // groups, r, s))
+    w127, w128 = (rand_weights(rng, (k, c // groups, r, s), m) for m in (False, True))
     # Batch 2 holds no negative value (a ReLU output): AVX2 runs it through
-    # its u8 microkernel (x86/conv_igemm_nonneg.cc), the others as any input.
-    for batch, x_lo in ((1, -128), (3, -128), (2, 0)):
+    # its u8 microkernel (x86/conv_igemm_nonneg.cc), the others as any input,
+    # with weights in [-127, 127] through its sign-trick microkernel (batches
+    # 1 and 2 share its packed weights), with a -128 through its int16 one.
+    for batch, x_lo, wt in ((1, -128, w127), (3, -128, w128), (2, 0, w127)):
         x = rng.integers(x_lo, 128, size=(batch, h, w, c), dtype=np.int8)
         acc = conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32")
         scale, bias = spanning_epilogue(rng, acc)
@@ -207,10 +221,11 @@ def test_conv_kernels_equal_reference(case: Case) -> None:
 ], ids=case_id)
 def test_conv_extreme_values(case: Case, value: int) -> None:
     """All inputs and weights at -128 (or 127): the largest accumulators,
-    and for -128 the case where x + 128 = 0 in the u8 shift."""
+    and for -128 the case where x + 128 = 0 in the u8 shift; weights at -127:
+    the sign-trick microkernel's largest pair sums (|x| = 128 times 127)."""
     c, h, w, k, r, s, stride, pads, dil, groups = case
     x = np.full((2, h, w, c), value, np.int8)
-    for wv in (-128, 127):
+    for wv in (-128, -127, 127):
         wt = np.full((k, c // groups, r, s), wv, np.int8)
         acc = conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32")
         scale = (127.0 / (np.abs(acc).max() + 1.0) * np.linspace(0.5, 1.5, k)).astype(F32)
@@ -283,9 +298,11 @@ GEMM_NK = ([(n, k) for n in EDGE_K for k in (1, 3, 4, 5, 17)]
 @pytest.mark.parametrize("n,k", GEMM_NK, ids=lambda v: str(v))
 def test_gemm_kernels_equal_reference(n: int, k: int) -> None:
     rng = np.random.default_rng(n * 1000 + k)
-    b = rand_s8(rng, (n, k))
-    for m in GEMM_M[:: 1 if k <= 17 else 3]:
-        a = rand_s8(rng, (m, k))
+    # AVX2 packs weights in [-127, 127] for its sign-trick microkernel and
+    # weights holding -128 for its int16 one: both, on alternate row counts.
+    bs = [rand_weights(rng, (n, k), m) for m in (False, True)]
+    for i, m in enumerate(GEMM_M[:: 1 if k <= 17 else 3]):
+        a, b = rand_s8(rng, (m, k)), bs[i % 2]
         acc = K.gemm_s8(a, b, np.ones(n, F32), out_dtype="float32", kernel="gemm_s8_ref")
         scale, bias = spanning_epilogue(rng, acc)
         residual = rand_s8(rng, (m, n))
@@ -306,7 +323,7 @@ def test_gemm_kernels_equal_reference(n: int, k: int) -> None:
 def test_gemm_extreme_values(value: int) -> None:
     for m, n, k in ((1, 17, 4096), (7, 64, 768), (13, 33, 3)):
         a = np.full((m, k), value, np.int8)
-        for wv in (-128, 127):
+        for wv in (-128, -127, 127):
             b = np.full((n, k), wv, np.int8)
             scale = np.full(n, 127.0 / (128.0 * 128.0 * k), F32)
             want = K.gemm_s8(a, b, scale, kernel="gemm_s8_ref")
@@ -326,6 +343,42 @@ def test_packed_objects_rerun_equal() -> None:
         for batch in (1, 2):
             x = rand_s8(rng, (batch, 7, 7, 16))
             check(packed.run(x), conv_ref(x, wt, scale, case=case), f"{name} packed")
+
+
+def test_avx2_packs_sign_trick_unless_a_weight_is_min() -> None:
+    """The AVX2 conv and GEMM pack the sign-trick microkernel (|x| times
+    w * sign(x), exact for |w| <= 127) when every weight is in [-127, 127],
+    the int16 one when a weight is -128 (INT8RT_LOG=dispatch says which), and
+    both equal the reference on inputs of any sign: a single -128 weight
+    meeting negative inputs, where vpsignb would negate -128 to -128."""
+    if not int8rt.kernels.isa_info()["avx2"]["enabled"]:
+        pytest.skip("AVX2 not enabled on this CPU / under this cap")
+    code = (
+        "import numpy as np; from int8rt._testing import kernels as K\n"
+        "rng = np.random.default_rng(5)\n"
+        "x = rng.integers(-128, 128, (2, 6, 7, 20), dtype=np.int8); x[:, :, :, 0] = -1\n"
+        "a = rng.integers(-128, 128, (5, 20), dtype=np.int8); a[:, 0] = -128\n"
+        "s = np.full(9, 1e-3, np.float32)\n"
+        "for lo in (-127, -128):\n"
+        "    w = rng.integers(-127, 128, (9, 20, 3, 3), dtype=np.int8)\n"
+        "    w[4, 0, 1, 1] = lo\n"
+        "    b = np.ascontiguousarray(w[:, :, 1, 1])\n"
+        "    print('conv', lo, flush=True)\n"
+        "    got = K.conv2d_s8(x, w, s, pads=(1, 1, 1, 1), kernel='conv_s8_igemm_6x16c2_avx2')\n"
+        "    assert (got == K.conv2d_s8(x, w, s, pads=(1, 1, 1, 1), kernel='conv_s8_ref')).all(), lo\n"
+        "    print('gemm', lo, flush=True)\n"
+        "    got = K.gemm_s8(a, b, s, kernel='gemm_s8_6x16c2_avx2')\n"
+        "    assert (got == K.gemm_s8(a, b, s, kernel='gemm_s8_ref')).all(), lo\n")
+    env = dict(os.environ, INT8RT_LOG="dispatch")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = [l for l in out.stderr.splitlines() if " packs " in l]
+    assert lines == [
+        "int8rt dispatch: conv_s8_igemm_6x16c2_avx2 packs conv_s8_igemm_6x16c4s_avx2: every weight in [-127, 127]",
+        "int8rt dispatch: gemm_s8_6x16c2_avx2 packs gemm_s8_6x16c4s_avx2: every weight in [-127, 127]",
+        "int8rt dispatch: conv_s8_igemm_6x16c2_avx2 packs conv_s8_igemm_6x16c2_avx2: a weight is -128",
+        "int8rt dispatch: gemm_s8_6x16c2_avx2 packs gemm_s8_6x16c2_avx2: a weight is -128",
+    ], out.stderr
 
 
 # ---- dispatch across tiers ----
@@ -436,7 +489,8 @@ def test_gemm_packed_from_k_major_equals_packed_from_n_major(n: int, k: int) -> 
     bit for every kernel, random and extreme weights (the compensation sums)."""
     rng = np.random.default_rng(n * 7 + k)
     ones = np.ones(n, F32)
-    for b in (rand_s8(rng, (n, k)), np.full((n, k), -128, np.int8), np.full((n, k), 127, np.int8)):
+    for b in (rand_weights(rng, (n, k), False), rand_weights(rng, (n, k), True),
+              np.full((n, k), -128, np.int8), np.full((n, k), 127, np.int8)):
         b_kn = np.ascontiguousarray(b.T)
         for name in GEMM_KERNELS + ["gemm_s8_ref"]:
             nk = K.PackedGemm(b, ones, out_dtype="float32", kernel=name)

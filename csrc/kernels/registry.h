@@ -27,7 +27,10 @@
 // too) prints one line per choice to stderr, the same for every family:
 //   int8rt dispatch: <op> [<problem>] -> <kernel> (<isa>); passed over: <kernel>: <reason>; ...
 // ("[<problem>]" is left out when the family has no problem, "; passed
-// over: ..." when nothing was).
+// over: ..." when nothing was). A kernel that picks one of its own
+// microkernels when it packs a layer's weights says so on the same topic:
+//   int8rt dispatch: <kernel> packs <microkernel>: <reason>
+// (x86/conv_igemm.cc: the AVX2 sign-trick tile or, for a -128 weight, the int16 one).
 #pragma once
 
 #include <cstdint>

@@ -133,6 +133,10 @@ IgemmFn igemm_fn(int mr, int nb);
 // (no shift, no compensation); exact vpmaddubsw + vpmaddwd (igemm_6x16c4u.cc).
 constexpr int kCGroupU8 = 4;
 IgemmFn igemm_u8_fn(int mr, int nb);
+// The same tile and packing for inputs of any sign against weights in
+// [-127, 127]: |x| (u8) times w * sign(x) (s8), exact vpabsb + vpsignb +
+// vpmaddubsw + vpmaddwd (igemm_6x16c4s.cc).
+IgemmFn igemm_s8_fn(int mr, int nb);
 constexpr int kDwBlock = 8;
 void dwconv_row(const DwRow& row);
 }  // namespace avx2

@@ -18,6 +18,12 @@
 // Each output is computed by exactly one call, so results do not depend on
 // the thread count or on the order of the items.
 //
+// Which microkernel packs (pack_ukernel): a tier's descriptor may name one
+// for any input sign that needs weights in [-127, 127] (signed_alt, the
+// AVX2 sign-trick tile), packed in its place when no weight is -128, and
+// one for inputs with no negative value (nonneg) that each run may take
+// (x86/conv_igemm_nonneg.cc); two that pack alike share the packed weights.
+//
 // Item order (cache blocking): pixel chunks are gathered into panels whose
 // input and output together fit in kPanelBytes; panel outer, then run, then
 // the panel's pixel chunks. Within a panel one run's
@@ -33,12 +39,14 @@
 // epilogue, would otherwise wait for (ResNet-50's 1x1 convs with a
 // residual took 12-16x their batch-1 CPU time at batch 8).
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
 #include "kernels/x86/gemm_as_conv.h"
+#include "kernels/registry.h"
 #include "kernels/x86/packing.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -110,11 +118,39 @@ std::shared_ptr<const AlignedBuffer<int8_t>> padding_row(const IgemmUkernel& u, 
   return row;
 }
 
+// Rows shifted to u8 inside the microkernel need -128 * sum(w) (the others
+// multiply the input's own values).
+bool compensated(const IgemmUkernel& u) { return !u.widen_s16 && !u.unsigned_rows && !u.abs_sign_rows; }
+
+// Whether pack_for gives a and b the same bytes for every shape.
+bool same_packing(const IgemmUkernel& a, const IgemmUkernel& b) {
+  return a.block == b.block && a.cgroup == b.cgroup && a.widen_s16 == b.widen_s16 &&
+         a.interleaved == b.interleaved && (!a.interleaved || a.nb == b.nb) && compensated(a) == compensated(b);
+}
+
+// Whether any of w[0 .. n) is -128.
+bool has_min_weight(const int8_t* w, int64_t n) { return std::find(w, w + n, int8_t{-128}) != w + n; }
+
+// The microkernel that packs weights w[0 .. n) for u's kernel: u.signed_alt
+// when u has one and no weight is -128 (its vpsignb would negate -128 to
+// -128), else u itself. INT8RT_LOG=dispatch says which, and why, with the
+// GEMM names for a GEMM.
+const IgemmUkernel& pack_ukernel(const IgemmUkernel& u, const int8_t* w, int64_t n, bool gemm) {
+  if (!u.signed_alt) return u;
+  const bool has_min = has_min_weight(w, n);
+  const IgemmUkernel& chosen = has_min ? u : *u.signed_alt;
+  if (dispatch_log_enabled()) {
+    std::fprintf(stderr, "int8rt dispatch: %s packs %s: %s\n", gemm ? u.gemm_name : u.conv_name,
+                 gemm ? chosen.gemm_name : chosen.conv_name,
+                 has_min ? "a weight is -128" : "every weight in [-127, 127]");
+  }
+  return chosen;
+}
+
 PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   const int eb = u.widen_s16 ? 2 : 1;
   const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
-  // Rows shifted to u8 inside the microkernel need -128 * sum(w).
-  const bool compensate = !u.widen_s16 && !u.unsigned_rows;
+  const bool compensate = compensated(u);
   if (use_merged_rows(s)) {
     const int kc = merged_reduction(u, s);
     std::vector<int8_t> m = merge_rows(s, w, kc);
@@ -221,8 +257,10 @@ class PackedIgemmConv final : public PackedConv {
       : PackedIgemmConv(u, s, pack_for(u, s, w)) {}
   // With weights already packed for (u, s) (pack_for's layout).
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, PackedIgemmWeights packed)
-      : u_(u), shape_(s), merged_(use_merged_rows(s)),
-        packed_(std::make_shared<const PackedIgemmWeights>(std::move(packed))),
+      : PackedIgemmConv(u, s, std::make_shared<const PackedIgemmWeights>(std::move(packed))) {}
+  // Sharing weights packed for (u, s) or for a microkernel that packs alike (same_packing).
+  PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, std::shared_ptr<const PackedIgemmWeights> packed)
+      : u_(u), shape_(s), merged_(use_merged_rows(s)), packed_(std::move(packed)),
         padding_(padding_row(u, int64_t{packed_->layout.q} * u.cgroup, s.pad_value)) {}
 
   const ConvShape& shape() const override { return shape_; }
@@ -504,9 +542,13 @@ std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const 
 std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
                                                   const int8_t* w) const {
   shape.validate();
-  auto general = std::make_unique<PackedIgemmConv>(u_, shape, w);
-  if (!u_.nonneg || shape.pad_value < 0) return general;
-  return nonneg_dispatch(std::move(general), std::make_unique<PackedIgemmConv>(*u_.nonneg, shape, w));
+  const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
+  auto packed = std::make_shared<const PackedIgemmWeights>(pack_for(u, shape, w));
+  if (!u_.nonneg || shape.pad_value < 0) return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
+  const IgemmUkernel& nn = *u_.nonneg;
+  auto nonneg_packed = same_packing(u, nn) ? packed : std::make_shared<const PackedIgemmWeights>(pack_for(nn, shape, w));
+  return nonneg_dispatch(std::make_unique<PackedIgemmConv>(u, shape, std::move(packed)),
+                         std::make_unique<PackedIgemmConv>(nn, shape, std::move(nonneg_packed)));
 }
 
 std::string IgemmGemmKernel::supports(const GemmShape&, OutputType) const { return ""; }
@@ -514,18 +556,22 @@ std::string IgemmGemmKernel::supports(const GemmShape&, OutputType) const { retu
 std::unique_ptr<PackedGemm> IgemmGemmKernel::pack(const GemmShape& shape,
                                                   const int8_t* w) const {
   shape.validate();
-  return std::make_unique<ConvAsGemm>(
-      shape, std::make_unique<PackedIgemmConv>(u_, gemm_as_conv(shape), w));
+  const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.N} * shape.K, true);
+  return std::make_unique<ConvAsGemm>(shape, std::make_unique<PackedIgemmConv>(u, gemm_as_conv(shape), w));
 }
 
 std::unique_ptr<PackedGemm> IgemmGemmKernel::pack_kn(const GemmShape& shape, const int8_t* w_kn) const {
   shape.validate();
   const ConvShape conv = gemm_as_conv(shape);
-  if (u_.widen_s16 || use_merged_rows(conv)) return GemmKernel::pack_kn(shape, w_kn);  // pack_for's other layouts
+  const int64_t n = int64_t{shape.N} * shape.K;
+  // Weights that need u_ itself: pack() through the transpose, which says so.
+  if (u_.signed_alt && has_min_weight(w_kn, n)) return GemmKernel::pack_kn(shape, w_kn);
+  const IgemmUkernel& u = pack_ukernel(u_, w_kn, n, true);
+  if (u.widen_s16 || use_merged_rows(conv)) return GemmKernel::pack_kn(shape, w_kn);  // pack_for's other layouts
   PackedIgemmWeights packed =
-      pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u_.block, u_.cgroup, 1, u_.interleaved ? u_.nb : 1),
-                            w_kn, true);
-  return std::make_unique<ConvAsGemm>(shape, std::make_unique<PackedIgemmConv>(u_, conv, std::move(packed)));
+      pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u.block, u.cgroup, 1, u.interleaved ? u.nb : 1),
+                            w_kn, compensated(u));
+  return std::make_unique<ConvAsGemm>(shape, std::make_unique<PackedIgemmConv>(u, conv, std::move(packed)));
 }
 
 }  // namespace x86

@@ -49,6 +49,16 @@ struct IgemmUkernel {
   // packs the weights for both and checks each run's input
   // (x86/conv_igemm_nonneg.cc). Null: this one always.
   const IgemmUkernel* nonneg = nullptr;
+  // true: rows are raw int8 activations of any sign, multiplied as |x| (u8)
+  // by w * sign(x) (s8), exact only when no weight is -128; not compensated.
+  // Such a microkernel runs only as `signed_alt` of another one.
+  bool abs_sign_rows = false;
+  // A microkernel for inputs of any sign that needs weights in [-127, 127]
+  // (abs_sign_rows): IgemmConvKernel / IgemmGemmKernel pack it in place of
+  // this one when no weight is -128 (int8rt's own weight quantizer never
+  // makes one; pre-quantized QDQ weights may hold it). Where it packs like
+  // `nonneg`, the two share one copy of the packed weights. Null: never.
+  const IgemmUkernel* signed_alt = nullptr;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

@@ -1,9 +1,10 @@
 // The AVX2 provider (registry.h): baseline code, compiled into int8rt without
 // ISA flags when the folder's microkernels were built (INT8RT_HAVE_AVX2_KERNELS).
 //   conv_s8:   conv_s8_dw_32c_avx2 (depthwise), conv_s8_igemm_6x16c2_avx2
-//              (whose runs on inputs with no negative value take the u8
-//              microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
-//   gemm_s8:   gemm_s8_6x16c2_avx2
+//              (packed for the sign-trick microkernel igemm_6x16c4s.cc when
+//              no weight is -128; runs on inputs with no negative value take
+//              the u8 microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
+//   gemm_s8:   gemm_s8_6x16c2_avx2 (igemm_6x16c4s.cc when no weight is -128)
 //   gemm_u8s8: gemm_u8s8_4x16c4s_avx2 (x86/gemm_u8s8.cc's driver; shifted tiles,
 //              exact through vpsignb: gemm_u8s8_4x16c4s.cc; a run-time B
 //              packed by gemm_u8s8_pack_b.cc)
@@ -44,7 +45,9 @@ namespace x86 {
 
 void register_avx2_kernels(KernelRegistry& r) {
   // Convs whose input of a run has no negative value take the u8 kernel
-  // (conv_igemm_nonneg.cc); the int16 one serves the rest and the GEMMs.
+  // (conv_igemm_nonneg.cc); the sign-trick one (same tile and packing, one
+  // copy of the weights) the others and the GEMMs, where no weight is -128;
+  // the int16 one what is left (conv_igemm.cc, pack_ukernel).
   // The u8 kernel's tile has AVX-VNNI's geometry and bytes (6 x 16, c4,
   // int8), and runs of channel tiles sharing a row fill up to the same
   // 64 KiB of weights: ResNet-50's conv shapes 0.96x the time of runs of
@@ -54,11 +57,16 @@ void register_avx2_kernels(KernelRegistry& r) {
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_u8_fn,
       /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
       /*unsigned_rows=*/true};
+  static const IgemmUkernel igemm_s8_uk = {
+      Isa::kAvx2, "conv_s8_igemm_6x16c4s_avx2", "gemm_s8_6x16c4s_avx2",
+      avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
+      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
+      /*unsigned_rows=*/false, /*nonneg=*/nullptr, /*abs_sign_rows=*/true};
   static const IgemmUkernel igemm_uk = {
       Isa::kAvx2, "conv_s8_igemm_6x16c2_avx2", "gemm_s8_6x16c2_avx2",
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroup, /*widen_s16=*/true, avx2::igemm_fn,
       /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/0,
-      /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk};
+      /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk, /*abs_sign_rows=*/false, /*signed_alt=*/&igemm_s8_uk};
   static const DwUkernel dw_uk = {Isa::kAvx2, "conv_s8_dw_32c_avx2", avx2::kDwBlock,
                                   avx2::dwconv_row};
   static const DwConvKernel dw(dw_uk);
