@@ -29,15 +29,11 @@
 // where the int16 kernel reads a widened copy the driver makes per run.
 // The weights are loaded into a register (vpsignb's memory operand would be
 // the sign source). An incomplete last group (kc % 4) is read as in the u8
-// tile (avx2/broadcast4.h). Epilogue: avx2/epilogue.h.
+// tile (avx2/broadcast4.h). Epilogue: avx2/epilogue.h. The loop is
+// avx2/igemm_c4_loop.h's, shared with the u8 tile; this file is its product.
 #include <immintrin.h>
 
-#include <cstdint>
-#include <cstring>
-
-#include "kernels/x86/avx2/broadcast4.h"
-#include "kernels/x86/avx2/epilogue.h"
-#include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/x86/avx2/igemm_c4_loop.h"
 
 namespace int8rt {
 namespace kernels {
@@ -45,56 +41,17 @@ namespace x86 {
 namespace avx2 {
 namespace {
 
-template <int MR, int NB>
-void igemm(const IgemmTile& t) {
-  const int64_t bs = t.w_block_stride;
-  __m256i acc[MR][NB];
-  #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[i][j] = _mm256_setzero_si256();
+// The sign trick: vpmaddubsw(|x|, vpsignb(w, x)).
+struct AbsSignProduct {
+  static __m256i row(__m256i x) { return _mm256_abs_epi8(x); }
+  static __m256i pairs(__m256i abs_x, __m256i x, __m256i w) {
+    return _mm256_maddubs_epi16(abs_x, _mm256_sign_epi8(w, x));
   }
-  const __m256i ones = _mm256_set1_epi16(1);
-  const int q_full = t.kc / 4;
-  const int tail = t.kc % 4;
-  const int q_total = q_full + (tail ? 1 : 0);
-  const int8_t* w = t.w;
-  const int8_t* const* rows = reinterpret_cast<const int8_t* const*>(t.a);
-  for (int tap = 0; tap < t.taps; ++tap, w += q_total * 32) {
-    const int8_t* a[MR];
-    #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
-    // One group of 4 (n = 4) or the last, shorter one (n = kc % 4).
-    auto step = [&](int q, int n) {
-      #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m256i x = broadcast4(a[i] + 4 * q, n);
-        const __m256i ax = _mm256_abs_epi8(x);
-        #pragma GCC unroll 8
-        for (int j = 0; j < NB; ++j) {
-          const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * q + j * bs));
-          const __m256i pairs = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, x));
-          acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(pairs, ones));
-        }
-      }
-    };
-    for (int q = 0; q < q_full; ++q) step(q, 4);
-    if (tail) step(q_full, tail);
-  }
-  // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
-  const TileEpilogue ep = t.ep;
-  store_tile<MR, NB>(acc, ep, t.nc);
-}
-
-template <int MR>
-constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1>, igemm<MR, 2>};
-
-constexpr const IgemmFn* kTable[kMR] = {row_fns<1>, row_fns<2>, row_fns<3>,
-                                        row_fns<4>, row_fns<5>, row_fns<6>};
+};
 
 }  // namespace
 
-IgemmFn igemm_s8_fn(int mr, int nb) { return kTable[mr - 1][nb - 1]; }
+IgemmFn igemm_s8_fn(int mr, int nb) { return igemm_c4_fn<AbsSignProduct>(mr, nb); }
 
 }  // namespace avx2
 }  // namespace x86

@@ -26,15 +26,11 @@
 // An incomplete last group (kc % 4) is read with 1- and 2-byte loads, so
 // nothing past a row is read (as in avxvnni/igemm_6x16c4.cc).
 // Epilogue: avx2/epilogue.h; a row of two full blocks with int8 output
-// narrows and stores as one 16-byte write.
+// narrows and stores as one 16-byte write. The loop is avx2/igemm_c4_loop.h's,
+// shared with the sign-trick tile; this file is its product.
 #include <immintrin.h>
 
-#include <cstdint>
-#include <cstring>
-
-#include "kernels/x86/avx2/broadcast4.h"
-#include "kernels/x86/avx2/epilogue.h"
-#include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/x86/avx2/igemm_c4_loop.h"
 
 namespace int8rt {
 namespace kernels {
@@ -42,55 +38,15 @@ namespace x86 {
 namespace avx2 {
 namespace {
 
-template <int MR, int NB>
-void igemm(const IgemmTile& t) {
-  const int64_t bs = t.w_block_stride;
-  __m256i acc[MR][NB];
-  #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[i][j] = _mm256_setzero_si256();
-  }
-  const __m256i ones = _mm256_set1_epi16(1);
-  const int q_full = t.kc / 4;
-  const int tail = t.kc % 4;
-  const int q_total = q_full + (tail ? 1 : 0);
-  const int8_t* w = t.w;
-  const int8_t* const* rows = reinterpret_cast<const int8_t* const*>(t.a);
-  for (int tap = 0; tap < t.taps; ++tap, w += q_total * 32) {
-    const int8_t* a[MR];
-    #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
-    // One group of 4 (n = 4) or the last, shorter one (n = kc % 4).
-    auto step = [&](int q, int n) {
-      #pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i) {
-        const __m256i x = broadcast4(a[i] + 4 * q, n);
-        #pragma GCC unroll 8
-        for (int j = 0; j < NB; ++j) {
-          const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * q + j * bs));
-          const __m256i pairs = _mm256_maddubs_epi16(x, wv);
-          acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(pairs, ones));
-        }
-      }
-    };
-    for (int q = 0; q < q_full; ++q) step(q, 4);
-    if (tail) step(q_full, tail);
-  }
-  // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
-  const TileEpilogue ep = t.ep;
-  store_tile<MR, NB>(acc, ep, t.nc);
-}
-
-template <int MR>
-constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1>, igemm<MR, 2>};
-
-constexpr const IgemmFn* kTable[kMR] = {row_fns<1>, row_fns<2>, row_fns<3>,
-                                        row_fns<4>, row_fns<5>, row_fns<6>};
+// Inputs in [0, 127] read as u8 as they are: vpmaddubsw(x, w).
+struct U8Product {
+  static __m256i row(__m256i x) { return x; }
+  static __m256i pairs(__m256i x, __m256i, __m256i w) { return _mm256_maddubs_epi16(x, w); }
+};
 
 }  // namespace
 
-IgemmFn igemm_u8_fn(int mr, int nb) { return kTable[mr - 1][nb - 1]; }
+IgemmFn igemm_u8_fn(int mr, int nb) { return igemm_c4_fn<U8Product>(mr, nb); }
 
 }  // namespace avx2
 }  // namespace x86
