@@ -45,6 +45,8 @@ CASES = [
     ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
     ("Ab,bC->AC", [(2, 3), (3, 4)]),                     # upper-case letters
     ("->", [()]),
+    ("ij,jk->ik", [(2, 0), (0, 3)]),                     # empty contraction: zeros
+    ("bij,bjk->bik", [(0, 3, 4), (0, 4, 2)]),            # empty output axis
 ]
 
 

@@ -136,6 +136,9 @@ class EinsumLayer : public Layer {
   }
 
   std::string describe() const override { return "einsum (reference loop)"; }
+  // An empty operand is legal: an empty output axis gives no elements, an
+  // empty contracted axis sums nothing (zeros); no element is read either way.
+  bool accepts_empty_inputs() const override { return true; }
 
  private:
   // The output shape; with `p`, also the loop plan.
