@@ -21,6 +21,31 @@
 namespace int8rt {
 namespace engine {
 
+namespace {
+
+// ceil_mode written as end pads: each spatial dim's output size by ONNX's
+// ceil rule (the last window starts inside the input or the begin pad,
+// ops/op_util.cc window_geometry), and the end pad that makes the floor rule
+// give the same size; false when the window attributes are not 2-D or the
+// input is not static. The new end pad stays below the kernel size (the
+// last window starts before in + pad_begin), as PoolShape::validate needs.
+bool ceil_mode_as_end_pads(const std::vector<int64_t>& nchw, Window2dAttrs& w) {
+  if (nchw.size() != 4 || w.kernel_shape.size() != 2 || w.strides.size() != 2 || w.pads.size() != 4) return false;
+  for (int d = 0; d < 2; ++d) {
+    const int64_t in = nchw[2 + d], k = w.kernel_shape[d], s = w.strides[d];
+    const int64_t begin = w.pads[d], end = w.pads[d + 2];
+    if (in <= 0 || k <= 0 || s <= 0) return false;
+    const int64_t span = in + begin + end - k;
+    if (span < 0) return false;
+    int64_t out = (span + s - 1) / s + 1;
+    if ((out - 1) * s >= in + begin) --out;
+    w.pads[d + 2] = std::max(end, (out - 1) * s + k - in - begin);
+  }
+  return true;
+}
+
+}  // namespace
+
 int Lowerer::channel_mul_operand(const Node& node) const {
   if (node.op != "Mul" || node.inputs.size() != 2 || node.outputs.size() != 1) return -1;
   for (int i = 0; i < 2; ++i) {
@@ -60,15 +85,26 @@ bool Lowerer::lower_channel_mul(int n, const Node& node) {
 bool Lowerer::lower_pool(int, const Node& node) {
   int x = node.inputs[0], y = node.outputs[0];
   if (!is_int8(x) || node.outputs.size() != 1 || src_.tensor(x).shape.size() != 4) return false;
-  if (node.attrs.get_int("ceil_mode", 0) != 0 || node.attrs.get_string("auto_pad", "NOTSET") != "NOTSET") {
-    return decline(node, "ceil_mode or auto_pad pooling is not lowered");
-  }
+  if (node.attrs.get_string("auto_pad", "NOTSET") != "NOTSET") return decline(node, "auto_pad pooling is not lowered");
   for (int64_t d : node.attrs.get_ints("dilations", {1, 1})) {
     if (d != 1) return decline(node, "dilated pooling is not lowered");
   }
   QPoolAttrs a;
   a.window = {node.attrs.get_ints("kernel_shape", {}), node.attrs.get_ints("strides", {1, 1}),
               node.attrs.get_ints("pads", {0, 0, 0, 0})};
+  if (node.attrs.get_int("ceil_mode", 0) != 0) {
+    // ceil_mode (torchvision's GoogLeNet, SqueezeNet): the int8 kernels clip
+    // windows to the input and skip padding, so the overhang of the last
+    // window is bottom/right padding: a max pool, or an average that counts
+    // only positions inside the input, computes the same values. With
+    // count_include_pad the overhang would count (ONNX counts only the pads).
+    if (node.op != "MaxPool" && node.attrs.get_int("count_include_pad", 0) != 0) {
+      return decline(node, "ceil_mode average pooling with count_include_pad is not lowered");
+    }
+    if (!ceil_mode_as_end_pads(src_.tensor(x).shape, a.window)) {
+      return decline(node, "ceil_mode pooling geometry is not lowered");
+    }
+  }
   if (node.op == "MaxPool") {
     a.kind = QPoolAttrs::Kind::kMax;
     add_int8_node(a.op(), node.name, sources_of(node), {int8_in(x, Layout::kNhwc)}, a.to_attrs(), y, qscale_[x]);

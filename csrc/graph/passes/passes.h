@@ -81,6 +81,7 @@ struct PassOptions {
   bool fold_batchnorm = true;
   bool fold_scale_bias = true;
   bool fold_pad = true;
+  bool global_mean_as_pool = true;
   bool merge_duplicates = true;  // common-subexpression elimination (merge_duplicates.cc)
   bool merge_data_movement = true;
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
@@ -135,6 +136,13 @@ void merge_data_movement(Network& net, PassReport* report);
 // a Conv's data input (auto_pad NOTSET) is removed and its amounts are added
 // to the Conv's pads; the Conv reads the Pad's input. Exact.
 void fold_pad(Network& net, PassReport* report);
+
+// ReduceMean (float32, keepdims 1, constant axes that are exactly the spatial
+// dims 2 .. rank-1) becomes GlobalAveragePool: torch.onnx's form of
+// adaptive_avg_pool2d(x, 1), which the INT8 lowering then keeps in int8.
+// Same mean; float32 rounding may differ in the last bits.
+// Rules: global_mean_as_pool.cc.
+void global_mean_as_pool(Network& net, PassReport* report);
 
 // BatchNormalization reading the only use of a Conv, ConvTranspose or Gemm
 // (constant weights and bias) output is folded into it, per output channel c:

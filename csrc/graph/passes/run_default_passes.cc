@@ -21,6 +21,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.merge_duplicates) merge_duplicates(net, report);
   if (options.merge_data_movement) merge_data_movement(net, report);
   if (options.fold_pad) fold_pad(net, report);
+  if (options.global_mean_as_pool) global_mean_as_pool(net, report);
   if (options.fold_batchnorm) fold_batchnorm(net, report);
   if (options.fold_scale_bias) fold_scale_bias(net, report);
   if (options.fold_batchnorm && options.fold_scale_bias) {

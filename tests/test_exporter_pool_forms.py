@@ -1,0 +1,170 @@
+"""Pooling as torch.onnx writes it, kept in int8.
+
+- ``MaxPool`` with ``ceil_mode=1`` (torchvision's GoogLeNet and SqueezeNet):
+  the INT8 lowering writes the last window's overhang as end padding, which
+  the int8 pool kernels skip (engine/lower_int8_spatial.cc). Max commutes
+  with the monotone int8 grid, so the INT8 engine's pool output dequantized
+  equals a numpy ceil-mode max pool of its own dequantized input, exactly.
+- ``ReduceMean`` over the spatial axes with keepdims (the dynamo exporter's
+  ``adaptive_avg_pool2d(x, 1)``, axes as an input since opset 18) becomes a
+  GlobalAveragePool (graph/passes/global_mean_as_pool.cc), so an SE block's
+  mean and a classifier head's pool stay int8.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import int8rt
+from int8rt import _testing
+
+
+def _model(nodes, inits, x_shape, out_name, out_shape, opset=18):
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, out_shape)],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m.SerializeToString()
+
+
+def _ceil_out(n: int, k: int, s: int, pb: int, pe: int) -> int:
+    out = math.ceil((n + pb + pe - k) / s) + 1
+    if (out - 1) * s >= n + pb:
+        out -= 1
+    return out
+
+
+def _maxpool_ceil_np(x: np.ndarray, k: int, s: int, pads: list[int]) -> np.ndarray:
+    n, c, h, w = x.shape
+    oh, ow = _ceil_out(h, k, s, pads[0], pads[2]), _ceil_out(w, k, s, pads[1], pads[3])
+    y = np.empty((n, c, oh, ow), np.float32)
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * s - pads[0], j * s - pads[1]
+            win = x[:, :, max(r0, 0):min(r0 + k, h), max(c0, 0):min(c0 + k, w)]
+            y[:, :, i, j] = win.max(axis=(2, 3))
+    return y
+
+
+def _int8_engine(model: bytes, x: np.ndarray) -> int8rt.Engine:
+    cal = int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=len(x))
+    return int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8", calibrator=cal))
+
+
+@pytest.mark.parametrize("hw,k,s,pads", [
+    (13, 3, 2, [0, 0, 0, 0]),   # GoogLeNet / SqueezeNet: overhang of 1
+    (14, 3, 2, [0, 0, 0, 0]),
+    (12, 2, 2, [0, 0, 0, 0]),   # no overhang: ceil == floor
+    (10, 3, 2, [1, 1, 1, 1]),
+    (11, 3, 3, [1, 0, 0, 1]),   # asymmetric pads
+    (7, 4, 3, [0, 0, 0, 0]),    # overhang of 2
+])
+def test_ceil_mode_maxpool_is_int8_and_exact(hw: int, k: int, s: int, pads: list[int]) -> None:
+    rng = np.random.default_rng(hw * 7 + k)
+    c = 5
+    w = rng.uniform(-1, 1, (c, 3, 3, 3)).astype(np.float32)
+    oh = _ceil_out(hw, k, s, pads[0], pads[2])
+    ow = _ceil_out(hw, k, s, pads[1], pads[3])
+    nodes = [helper.make_node("Conv", ["x", "w"], ["conv"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["conv"], ["relu"], name="relu"),
+             helper.make_node("MaxPool", ["relu"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=pads,
+                              ceil_mode=1, name="pool")]
+    model = _model(nodes, {"w": w}, ["N", 3, hw, hw], "y", ["N", c, oh, ow])
+    x = rng.uniform(-1, 1, (4, 3, hw, hw)).astype(np.float32)
+    engine = _int8_engine(model, x)
+    pool = [L for L in engine.layers() if L["name"].startswith("pool")]
+    assert pool and all(L["precision"] == "int8" for L in pool), pool
+    # the same engine without the pool, to read the int8 conv output it pools
+    conv_only = _model(nodes[:2], {"w": w}, ["N", 3, hw, hw], "relu", ["N", c, hw, hw])
+    engine_conv = int8rt.build_engine(conv_only, int8rt.BuilderConfig(
+        precision="int8", calibrator=int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=len(x))))
+    relu = engine_conv.create_execution_context().run({"x": x})["relu"]
+    y = engine.create_execution_context().run({"x": x})["y"]
+    assert y.shape == (4, c, oh, ow)
+    np.testing.assert_array_equal(y, _maxpool_ceil_np(relu, k, s, pads))
+
+
+def test_ceil_mode_average_with_count_include_pad_stays_float() -> None:
+    rng = np.random.default_rng(3)
+    w = rng.uniform(-1, 1, (4, 3, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["conv"], name="conv"),
+             helper.make_node("AveragePool", ["conv"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                              ceil_mode=1, count_include_pad=1, name="pool")]
+    oh = _ceil_out(8, 3, 2, 1, 1)
+    model = _model(nodes, {"w": w}, ["N", 3, 8, 8], "y", ["N", 4, oh, oh])
+    engine = _int8_engine(model, rng.uniform(-1, 1, (4, 3, 8, 8)).astype(np.float32))
+    pool = [L for L in engine.layers() if L["name"] == "pool"]
+    assert pool and pool[0]["precision"] == "fp32"
+
+
+def _se_model(axes_as_input: bool, keepdims: int = 1, axes=(2, 3)) -> bytes:
+    """x -> Conv -> Relu -> mean over `axes` -> Conv(gate) -> Sigmoid -> x * gate (a squeeze-excitation block)."""
+    rng = np.random.default_rng(11)
+    c = 8
+    inits = {"w1": rng.uniform(-0.5, 0.5, (c, 3, 3, 3)).astype(np.float32),
+             "w2": rng.uniform(-0.5, 0.5, (c, c, 1, 1)).astype(np.float32)}
+    if axes_as_input:
+        inits["axes"] = np.array(axes, np.int64)
+        mean = helper.make_node("ReduceMean", ["a", "axes"], ["m"], keepdims=keepdims, name="mean")
+        opset = 18
+    else:
+        mean = helper.make_node("ReduceMean", ["a"], ["m"], axes=list(axes), keepdims=keepdims, name="mean")
+        opset = 13
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+             helper.make_node("Relu", ["c1"], ["a"], name="relu"),
+             mean,
+             helper.make_node("Conv", ["m", "w2"], ["g0"], name="conv2"),
+             helper.make_node("Sigmoid", ["g0"], ["g"], name="sigmoid"),
+             helper.make_node("Mul", ["a", "g"], ["y"], name="gate")]
+    return _model(nodes, inits, ["N", 3, 10, 10], "y", ["N", c, 10, 10], opset)
+
+
+@pytest.mark.parametrize("axes_as_input", [True, False])
+def test_spatial_reduce_mean_becomes_global_average_pool(axes_as_input: bool) -> None:
+    net = int8rt.onnx.import_model(_se_model(axes_as_input))
+    report = _testing.run_passes(net, {})
+    ops = [n["op"] for n in net.nodes()]
+    assert "ReduceMean" not in ops and "GlobalAveragePool" in ops
+    assert "ReduceMean 'mean' over the spatial axes is a GlobalAveragePool" in report["lines"]
+
+
+@pytest.mark.parametrize("keepdims,axes", [(0, (2, 3)), (1, (1, 2, 3)), (1, (3,)), (1, (0, 2, 3))])
+def test_other_reduce_means_stay(keepdims: int, axes: tuple) -> None:
+    rng = np.random.default_rng(2)
+    inits = {"axes": np.array(axes, np.int64)}
+    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=keepdims, name="mean")]
+    shape = [2, 3, 4, 5]
+    out = [d for i, d in enumerate(shape) if i not in axes] if not keepdims else \
+        [1 if i in axes else d for i, d in enumerate(shape)]
+    net = int8rt.onnx.import_model(_model(nodes, inits, shape, "y", out))
+    _testing.run_passes(net, {})
+    assert [n["op"] for n in net.nodes()] == ["ReduceMean"]
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = _testing.Executor(net).run({"x": x})["y"]
+    np.testing.assert_allclose(y, x.mean(axis=axes, keepdims=bool(keepdims)), rtol=1e-6, atol=1e-7)
+
+
+def test_squeeze_excitation_block_stays_int8_and_fp32_matches_numpy() -> None:
+    model = _se_model(axes_as_input=True)
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, (6, 3, 10, 10)).astype(np.float32)
+    engine = _int8_engine(model, x)
+    by_name = {L["name"]: L["precision"] for L in engine.layers()}
+    assert by_name.get("mean") == "int8", by_name
+    assert not any(L["op"] in ("ReduceMean", "GlobalAveragePool") and L["precision"] == "fp32"
+                   for L in engine.layers())
+    fp32 = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32"))
+    y = fp32.create_execution_context().run({"x": x})["y"]
+    import onnxruntime as ort
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
+    y8 = engine.create_execution_context().run({"x": x})["y"]
+    c = np.corrcoef((y8 - y8.mean(0)).ravel(), (y - y.mean(0)).ravel())[0, 1]
+    assert c > 0.98, c
