@@ -7,7 +7,17 @@
 //   b'   = (b[c] - mean[c]) * f[c] + beta[c]
 // evaluated in double from the float32 parameters, rounded to float32 once
 // (channel_affine.h does the folding).
+//
+// batchnorm_as_depthwise: a BatchNormalization that no producer can absorb
+// (DenseNet's pre-activation BN after each Concat, a BN on a network input)
+// becomes the per-channel 1x1 depthwise Conv it computes, with f[c] as the
+// weight and beta[c] - mean[c] * f[c] as the bias (double, rounded once), so
+// a following Relu fuses into it and an INT8 engine keeps it in int8 (an
+// int8 per-channel weight of +-127 at scale |f[c]| / 127 is exact) instead
+// of leaving int8 for a float32 BN and coming back.
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "graph/passes/channel_affine.h"
 
@@ -59,7 +69,48 @@ bool fold_one(Network& net, int bn_id, PassReport* report) {
   return true;
 }
 
+// BN over dim 1 of a rank-4 float32 tensor with constant parameters,
+// rewritten in place as Conv(x, W[C][1][1][1], B[C], group = C).
+bool as_depthwise(Network& net, int bn_id, PassReport* report) {
+  const Node& bn = net.nodes()[bn_id];
+  const int x = input_at(bn, 0);
+  if (x < 0 || bn.outputs.empty() || !bn_is_inference_only(net, bn)) return false;
+  const Tensor& xt = net.tensor(x);
+  if (xt.dtype != DataType::kFloat32 || xt.shape.size() != 4 || xt.shape[1] <= 0) return false;
+  const int64_t c = xt.shape[1];
+  const Tensor *gamma = param(net, bn, 1, c), *beta = param(net, bn, 2, c), *mean = param(net, bn, 3, c),
+               *var = param(net, bn, 4, c);
+  if (!gamma || !beta || !mean || !var) return false;
+  const double eps = bn.attrs.get_float("epsilon", 1e-5);
+  std::vector<float> w(static_cast<size_t>(c)), b(static_cast<size_t>(c));
+  for (int64_t i = 0; i < c; ++i) {
+    const double f = static_cast<double>(gamma->f32[i]) / std::sqrt(static_cast<double>(var->f32[i]) + eps);
+    w[i] = static_cast<float>(f);
+    b[i] = static_cast<float>(static_cast<double>(beta->f32[i]) - static_cast<double>(mean->f32[i]) * f);
+  }
+  const std::string name = bn.name;
+  const int w_id = net.add_constant(passes::fresh_name(net, name + "_weight"), {c, 1, 1, 1}, std::move(w));
+  const int b_id = net.add_constant(passes::fresh_name(net, name + "_bias"), {c}, std::move(b));
+  Node& node = net.nodes()[bn_id];
+  node.op = "Conv";
+  node.inputs = {x, w_id, b_id};
+  node.outputs.resize(1);
+  Attributes attrs;
+  attrs.set("group", Attribute::of_int(c));
+  attrs.set("kernel_shape", Attribute::of_ints({1, 1}));
+  node.attrs = std::move(attrs);
+  if (report) report->add("BatchNormalization '" + name + "' is a 1x1 depthwise Conv (no producer absorbs it)");
+  return true;
+}
+
 }  // namespace
+
+void batchnorm_as_depthwise(Network& net, PassReport* report) {
+  for (size_t n = 0; n < net.nodes().size(); ++n) {
+    if (net.nodes()[n].op == "BatchNormalization") as_depthwise(net, static_cast<int>(n), report);
+  }
+  net.compact();
+}
 
 void fold_batchnorm(Network& net, PassReport* report) {
   for (size_t n = 0; n < net.nodes().size(); ++n) {

@@ -82,6 +82,7 @@ struct PassOptions {
   bool fold_scale_bias = true;
   bool fold_pad = true;
   bool global_mean_as_pool = true;
+  bool batchnorm_as_depthwise = true;
   bool merge_duplicates = true;  // common-subexpression elimination (merge_duplicates.cc)
   bool merge_data_movement = true;
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
@@ -143,6 +144,12 @@ void fold_pad(Network& net, PassReport* report);
 // Same mean; float32 rounding may differ in the last bits.
 // Rules: global_mean_as_pool.cc.
 void global_mean_as_pool(Network& net, PassReport* report);
+
+// A BatchNormalization left after fold_batchnorm (float32 rank-4 input,
+// constant parameters, inference form) becomes Conv(group = C, 1x1) with the
+// per-channel factor and shift as weight and bias (double, rounded once);
+// a following activation then fuses into it. Rules: fold_batchnorm.cc.
+void batchnorm_as_depthwise(Network& net, PassReport* report);
 
 // BatchNormalization reading the only use of a Conv, ConvTranspose or Gemm
 // (constant weights and bias) output is folded into it, per output channel c:

@@ -28,6 +28,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
     fold_batchnorm(net, report);
     fold_scale_bias(net, report);
   }
+  if (options.batchnorm_as_depthwise) batchnorm_as_depthwise(net, report);
   if (options.fuse_gelu) fuse_gelu(net, report);
   if (options.fuse_residual) fuse_residual(net, report);
   if (options.fuse_add_layernorm) fuse_add_layernorm(net, report);

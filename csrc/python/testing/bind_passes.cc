@@ -24,7 +24,7 @@ PassOptions options_from_dict(const py::dict& d) {
       {"fuse_leaky_relu", &o.fuse_leaky_relu}, {"fuse_horizontal", &o.fuse_horizontal},
       {"fuse_horizontal_split", &o.fuse_horizontal_split}, {"fuse_gelu", &o.fuse_gelu},
       {"fuse_add_layernorm", &o.fuse_add_layernorm},       {"merge_duplicates", &o.merge_duplicates},
-      {"global_mean_as_pool", &o.global_mean_as_pool},
+      {"global_mean_as_pool", &o.global_mean_as_pool}, {"batchnorm_as_depthwise", &o.batchnorm_as_depthwise},
   };
   for (const auto& item : d) {
     std::string key = py::str(item.first);

@@ -1,4 +1,4 @@
-"""Pooling as torch.onnx writes it, kept in int8.
+"""Layers as torch.onnx writes them in real exports, kept in int8.
 
 - ``MaxPool`` with ``ceil_mode=1`` (torchvision's GoogLeNet and SqueezeNet):
   the INT8 lowering writes the last window's overhang as end padding, which
@@ -9,6 +9,10 @@
   ``adaptive_avg_pool2d(x, 1)``, axes as an input since opset 18) becomes a
   GlobalAveragePool (graph/passes/global_mean_as_pool.cc), so an SE block's
   mean and a classifier head's pool stay int8.
+- ``BatchNormalization`` that no producer absorbs (DenseNet's BN after each
+  Concat) becomes a 1x1 depthwise Conv (graph/passes/fold_batchnorm.cc
+  batchnorm_as_depthwise) into which its Relu fuses, so the dense block
+  stays int8.
 """
 from __future__ import annotations
 
@@ -168,3 +172,72 @@ def test_squeeze_excitation_block_stays_int8_and_fp32_matches_numpy() -> None:
     y8 = engine.create_execution_context().run({"x": x})["y"]
     c = np.corrcoef((y8 - y8.mean(0)).ravel(), (y - y.mean(0)).ravel())[0, 1]
     assert c > 0.98, c
+
+
+def _dense_block_model(c1: int = 4, c2: int = 6) -> tuple[bytes, dict]:
+    """DenseNet's pattern: Concat of two conv branches -> BatchNormalization -> Relu -> 1x1 Conv.
+    No producer can absorb the BN (it reads a Concat)."""
+    rng = np.random.default_rng(21)
+    c = c1 + c2
+    inits = {"wa": rng.uniform(-0.5, 0.5, (c1, 3, 3, 3)).astype(np.float32),
+             "wb": rng.uniform(-0.5, 0.5, (c2, 3, 1, 1)).astype(np.float32),
+             "gamma": rng.uniform(-2, 2, c).astype(np.float32),   # negative factors included
+             "beta": rng.uniform(-1, 1, c).astype(np.float32),
+             "mean": rng.uniform(-0.5, 0.5, c).astype(np.float32),
+             "var": rng.uniform(0.05, 2, c).astype(np.float32),
+             "wc": rng.uniform(-0.5, 0.5, (5, c, 1, 1)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "wa"], ["a"], pads=[1, 1, 1, 1], name="conv_a"),
+             helper.make_node("Conv", ["x", "wb"], ["b"], name="conv_b"),
+             helper.make_node("Concat", ["a", "b"], ["cat"], axis=1, name="cat"),
+             helper.make_node("BatchNormalization", ["cat", "gamma", "beta", "mean", "var"], ["bn"],
+                              epsilon=1e-5, name="bn"),
+             helper.make_node("Relu", ["bn"], ["r"], name="relu"),
+             helper.make_node("Conv", ["r", "wc"], ["y"], name="conv_c")]
+    return _model(nodes, inits, ["N", 3, 9, 9], "y", ["N", 5, 9, 9], 13), inits
+
+
+def test_unabsorbed_batchnorm_becomes_depthwise_conv_with_its_relu() -> None:
+    model, p = _dense_block_model()
+    net = int8rt.onnx.import_model(model)
+    report = _testing.run_passes(net, {})
+    assert "BatchNormalization 'bn' is a 1x1 depthwise Conv (no producer absorbs it)" in report["lines"]
+    nodes = {n["name"]: n for n in net.nodes()}
+    assert "BatchNormalization" not in [n["op"] for n in net.nodes()]
+    assert nodes["bn"]["op"] == "Conv" and nodes["bn"]["attrs"]["group"] == 10
+    assert nodes["bn"]["attrs"]["int8rt_activation"] == "Relu"
+    # float32 within the bound of one product and one add per value
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-1, 1, (3, 3, 9, 9)).astype(np.float32)
+    y = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32")).create_execution_context().run({"x": x})["y"]
+    import onnxruntime as ort
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(y, ref, rtol=2e-5, atol=2e-5)
+
+
+def test_dense_block_stays_int8_end_to_end() -> None:
+    model, _ = _dense_block_model()
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-1, 1, (8, 3, 9, 9)).astype(np.float32)
+    engine = _int8_engine(model, x)
+    prec = {L["name"]: L["precision"] for L in engine.layers()}
+    assert prec.get("bn") == "int8", prec
+    assert sum(p == "fp32" for p in prec.values()) == 0, prec
+    assert sum(p == "convert" for p in prec.values()) == 2, prec   # the input's quantize, the output's dequantize
+    y8 = engine.create_execution_context().run({"x": x})["y"]
+    y = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32")).create_execution_context().run({"x": x})["y"]
+    a, b = (y8 - y8.mean(0)).ravel(), (y - y.mean(0)).ravel()
+    assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.99
+
+
+def test_batchnorm_with_a_producer_still_folds() -> None:
+    """Conv -> BN keeps folding into the Conv (fold_batchnorm runs first)."""
+    rng = np.random.default_rng(8)
+    inits = {"w": rng.uniform(-1, 1, (4, 3, 3, 3)).astype(np.float32),
+             "gamma": np.ones(4, np.float32), "beta": np.zeros(4, np.float32),
+             "mean": np.zeros(4, np.float32), "var": np.ones(4, np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["y"], name="bn")]
+    net = int8rt.onnx.import_model(_model(nodes, inits, [1, 3, 6, 6], "y", [1, 4, 4, 4], 13))
+    report = _testing.run_passes(net, {})
+    assert [n["op"] for n in net.nodes()] == ["Conv"]
+    assert report["lines"] == ["folded BatchNormalization 'bn' into Conv 'conv'"]
