@@ -10,9 +10,13 @@
 // comes back.
 //
 // Same value: both are the mean of each (n, c) plane; float32 rounding may
-// differ in the last bits (different summation orders). ReduceMean with
-// keepdims = 0 stays (its output has another shape).
+// differ in the last bits (different summation orders). With keepdims = 0
+// (MNASNet's `x.mean([2, 3])`) the pool writes a new tensor
+// `<output>_pooled` of shape [N, C, 1, ...] and a Flatten(axis = 1) writes
+// the ReduceMean's output from it (a byte mover, int8 too): the one
+// non-constant tensor this pass names (passes.h).
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "graph/passes/pass_util.h"
@@ -51,15 +55,30 @@ void global_mean_as_pool(Network& net, PassReport* report) {
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     Node& node = net.nodes()[n];
     if (node.op != "ReduceMean" || node.inputs.empty() || node.outputs.size() != 1) continue;
-    if (node.attrs.get_int("keepdims", 1) == 0) continue;
     const Tensor& x = net.tensor(node.inputs[0]);
     if (x.dtype != DataType::kFloat32 || x.any_rank || x.is_constant) continue;
     std::vector<int64_t> axes;
     if (!constant_axes(net, node, &axes) || !spatial_axes(axes, static_cast<int64_t>(x.shape.size()))) continue;
-    node.op = "GlobalAveragePool";
-    node.inputs.resize(1);
-    node.attrs = Attributes();
-    if (report) report->add("ReduceMean '" + node.name + "' over the spatial axes is a GlobalAveragePool");
+    const std::string name = node.name;
+    if (node.attrs.get_int("keepdims", 1) != 0) {
+      node.op = "GlobalAveragePool";
+      node.inputs.resize(1);
+      node.attrs = Attributes();
+      if (report) report->add("ReduceMean '" + name + "' over the spatial axes is a GlobalAveragePool");
+      continue;
+    }
+    const int input = node.inputs[0], y = node.outputs[0];
+    std::vector<int64_t> pooled_shape(x.shape.size(), 1);
+    pooled_shape[0] = x.shape[0];
+    pooled_shape[1] = x.shape[1];
+    const std::string pooled_name = passes::fresh_name(net, net.tensor(y).name + "_pooled");
+    passes::kill_node(net, static_cast<int>(n));
+    const int pooled = net.add_node("GlobalAveragePool", name, {input}, Attributes(), {pooled_name})[0];
+    net.tensor(pooled).shape = std::move(pooled_shape);
+    Attributes flatten;
+    flatten.set("axis", Attribute::of_int(1));
+    passes::add_node_writing(net, "Flatten", name + "_flatten", {pooled}, std::move(flatten), {y});
+    if (report) report->add("ReduceMean '" + name + "' over the spatial axes is a GlobalAveragePool and a Flatten");
   }
   net.compact();
 }

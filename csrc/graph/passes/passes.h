@@ -6,9 +6,10 @@
 // subgraphs evaluated.
 //
 // Every pass keeps the network's output tensor names. Every non-constant
-// tensor name that survives a pass existed in the input network, with one
-// documented exception (fuse_horizontal's wide tensor when it goes through a
-// Split, opt-in); new constants (folded biases, merged weights) get fresh names. A fused chain's
+// tensor name that survives a pass existed in the input network, with two
+// documented exceptions (fuse_horizontal's wide tensor when it goes through a
+// Split, opt-in; global_mean_as_pool's pooled tensor for a ReduceMean
+// without keepdims); new constants (folded biases, merged weights) get fresh names. A fused chain's
 // output keeps the name of the LAST tensor of the chain (conv -> bn -> relu
 // becomes one Conv writing the Relu's output tensor), so a calibration cache
 // keyed by tensor names (TensorRT's) stays meaningful.
@@ -138,10 +139,12 @@ void merge_data_movement(Network& net, PassReport* report);
 // to the Conv's pads; the Conv reads the Pad's input. Exact.
 void fold_pad(Network& net, PassReport* report);
 
-// ReduceMean (float32, keepdims 1, constant axes that are exactly the spatial
-// dims 2 .. rank-1) becomes GlobalAveragePool: torch.onnx's form of
-// adaptive_avg_pool2d(x, 1), which the INT8 lowering then keeps in int8.
-// Same mean; float32 rounding may differ in the last bits.
+// ReduceMean (float32, constant axes that are exactly the spatial dims
+// 2 .. rank-1) becomes GlobalAveragePool: torch.onnx's form of
+// adaptive_avg_pool2d(x, 1), which the INT8 lowering then keeps in int8;
+// with keepdims 0, GlobalAveragePool into a new tensor '<output>_pooled'
+// and a Flatten(axis 1) writing the output (the second exception to the
+// naming rule above). Same mean; float32 rounding may differ in the last bits.
 // Rules: global_mean_as_pool.cc.
 void global_mean_as_pool(Network& net, PassReport* report);
 
