@@ -42,12 +42,13 @@ def _float_passes(monkeypatch: pytest.MonkeyPatch, module) -> list[int]:
 def test_kept_values_give_the_same_engine_and_choice(monkeypatch, case):
     """The collapse model (class scores), where auto keeps bias correction
     (seed 0: the engine measured is the build's) and where it leaves it off
-    (seed 2: the chosen set's engine is the build's); the separable CNN,
+    (seed 8: the chosen set's engine is the build's; seed 2 was, until
+    auto's folds chose minmax there and then kept bias correction); the separable CNN,
     where it keeps cross-layer equalization after calibration, so the layer
     inputs kept before it are dropped and bias correction measures the
     equalized network with a pass of its own."""
     if case != "equalized":
-        c = entropy_collapse_case(seed=0 if case == "bias kept" else 2)
+        c = entropy_collapse_case(seed=0 if case == "bias kept" else 8)
         model, calib, batch = c.model, {"x": c.calib[:96]}, 16
     else:
         model, batch = separable_cnn(), 16

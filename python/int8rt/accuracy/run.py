@@ -198,7 +198,11 @@ class CalibrationRun:
                      if self._pass is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
-        choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines)
+        t1 = time.perf_counter()
+        folds = self._fold_errors(session) if self._where == "held-out" else None
+        self._seconds["auto_folds"] = time.perf_counter() - t1
+        choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines,
+                                    folds=folds)
         self._methods = choice.methods
         # the chosen method's exact search, over every sample's histograms
         amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
@@ -212,6 +216,11 @@ class CalibrationRun:
                     ", ".join(f"{k} {v:.4g}" for k, v in self._auto["errors"].items()), choice.label,
                     "" if self._where == "held-out" else
                     " (no calibration samples held out, so the choice is judged on samples it calibrated on)")
+        if choice.folds:
+            self._auto["worst_fold_errors"] = {k: round(v, 6) for k, v in choice.worst.items()}
+            logger.info("auto calibration, output relative L2 on the worst of %d folds (crossval.py): %s; "
+                        "chosen: %s", 1 + len(next(iter(choice.folds.values()))),
+                        ", ".join(f"{k} {v:.4g}" for k, v in self._auto["worst_fold_errors"].items()), choice.label)
         self._seconds["auto_choice"] = time.perf_counter() - t0
         # unsigned activations before equalization, so the equalization trial
         # is judged on engines of the form the build will have (random-weight
@@ -225,6 +234,22 @@ class CalibrationRun:
             amaxes = self._decide_equalization(session, amaxes)
             self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
+
+    def _fold_errors(self, session: Any) -> Optional[dict[str, list[Any]]]:
+        """Each candidate set's errors on the other folds of the kept
+        samples (crossval.py); None where the samples do not make folds."""
+        from ..calib import Collector
+        from . import crossval
+
+        pooled = crossval.pool(self.router.search_data(), self.router.held_data())
+        if pooled is None:
+            return None
+        c = session.collector
+        nonfinite = getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error")
+        return crossval.fold_errors(
+            self._builder.build, lambda chunk, col: self._builder.calibrate_batch(chunk, col._native),
+            lambda: Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy, nonfinite=nonfinite),
+            self._network, *pooled, self._chunk, auto_choice.GLOBAL_METHODS, self._int8_names)
 
     def _decide_equalization(self, session: Any, amaxes: dict[str, float]) -> dict[str, float]:
         """Cross-layer equalization, tried after the choice of thresholds: a
