@@ -89,8 +89,10 @@ def test_kept_values_with_unsigned_activations_decided_by_auto(monkeypatch):
 
 def test_a_budget_that_keeps_part_of_the_layer_inputs(monkeypatch):
     """Past the budget the remaining chunks run a float32 pass of their
-    own: the shifts, and so the engine, are the same."""
-    c = entropy_collapse_case(seed=2)
+    own: the shifts, and so the engine, are the same. (Seed 8: auto leaves
+    bias correction off, so no held-out pass of _refit_shifts is counted;
+    seed 2 did until auto's folds chose minmax there.)"""
+    c = entropy_collapse_case(seed=8)
     calib = {"x": c.calib[:96]}
     full = _auto(c.model, calib, 16)
     monkeypatch.setattr(pass_values, "BUDGET_BYTES", 12 * 2 * 16 * 8 * 8 * 4 + 1)  # the first batch's 12 kept rows

@@ -304,7 +304,9 @@ class Choice:
     """The chosen set: its label (a ``GLOBAL_METHODS`` label), thresholds
     and methods, each set's errors on the judging samples (label ->
     :class:`_Errors`; a set skipped as a duplicate shares its twin's), and
-    the lowered engines (label -> ``_core.Engine``)."""
+    the lowered engines (label -> ``_core.Engine``); with folds (step 4),
+    each set's errors on them, its worst relative L2 (:func:`worst_fold`)
+    and the label step 3 chose on the held-out slice alone."""
 
     label: str
     amaxes: Thresholds
@@ -313,6 +315,7 @@ class Choice:
     engines: dict[str, Any]
     folds: dict[str, list[_Errors]] = field(default_factory=dict)
     worst: dict[str, float] = field(default_factory=dict)
+    held_label: str = ""
 
 
 def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], batch_size: int,
@@ -352,13 +355,15 @@ def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_name
     challengers = [k for k in sets if errors[k].clearly_below(errors[start])]
     if challengers:
         start = min(challengers, key=lambda k: errors[k].relative_l2)
+    held_label = start
     worst: dict[str, float] = {}
     if folds:
         worst = {k: worst_fold(errors[k], folds[k]) for k in sets if k in folds}
         best = min(worst, key=worst.__getitem__)
         if start in worst and worst[best] < (1.0 - FOLD_GAIN) * worst[start]:
             start = best
-    return Choice(start, dict(sets[start][0]), dict(sets[start][1]), errors, engines, dict(folds or {}), worst)
+    return Choice(start, dict(sets[start][0]), dict(sets[start][1]), errors, engines, dict(folds or {}), worst,
+                  held_label)
 
 
 def worst_fold(held: _Errors, folds: list[_Errors]) -> float:

@@ -218,9 +218,11 @@ class CalibrationRun:
                     " (no calibration samples held out, so the choice is judged on samples it calibrated on)")
         if choice.folds:
             self._auto["worst_fold_errors"] = {k: round(v, 6) for k, v in choice.worst.items()}
-            logger.info("auto calibration, output relative L2 on the worst of %d folds (crossval.py): %s; "
-                        "chosen: %s", 1 + len(next(iter(choice.folds.values()))),
-                        ", ".join(f"{k} {v:.4g}" for k, v in self._auto["worst_fold_errors"].items()), choice.label)
+            self._auto["held_out_choice"] = choice.held_label
+            logger.info("auto calibration, output relative L2 on the worst of %d folds (crossval.py, %.1f s): %s; "
+                        "chosen: %s%s", 1 + len(next(iter(choice.folds.values()))), self._seconds["auto_folds"],
+                        ", ".join(f"{k} {v:.4g}" for k, v in self._auto["worst_fold_errors"].items()), choice.label,
+                        "" if choice.label == choice.held_label else f" (the held-out slice alone: {choice.held_label})")
         self._seconds["auto_choice"] = time.perf_counter() - t0
         # unsigned activations before equalization, so the equalization trial
         # is judged on engines of the form the build will have (random-weight
