@@ -37,9 +37,10 @@ the network's outputs on calibration samples that no threshold saw.
    held-out slice alone rewards thresholds fitted tightly to samples like
    the kept ones; a fold that holds the samples reaching furthest shows what
    those thresholds cost on data beyond them (levit_128 calibrated on dim
-   crops: mse 0.18 against minmax 0.26 on the held-out slice, 0.44 against
-   0.33 on its worst fold, and minmax 0.94 against mse 0.85 centred cosine
-   on brighter images; RESULTS_accuracy.md, 2026-12-03 late night).
+   crops: mse 0.18 against minmax 0.26 on the held-out slice, 0.41 against
+   0.33 on its worst fold, and minmax 0.93-0.95 against mse 0.84-0.86
+   centred cosine on brighter images; RESULTS_accuracy.md, 2026-12-03 late
+   night).
 
 Outputs that look like class scores (``[N, C]``) are compared by centred
 cosine: each side minus its mean over the samples and the INT8 side scaled
@@ -97,7 +98,8 @@ T_LEVEL = 0.975
 # Step 4 overrides the choice where another set's worst fold is lower by
 # this share. No t-test there: what a fold shows is carried by its few
 # samples that reach furthest (levit_128's worst fold: 0.33 minmax against
-# 0.44 mse, lower on 3 of its 8 samples). The margin keeps folds on which
+# 0.41 mse; in a probe's fold like it minmax was lower on 3 of its 8
+# samples, and on the bright evaluation images). The margin keeps folds on which
 # every set fails alike from deciding (the overfit case of the tests: a
 # fold of the three samples with an outlier, 0.952 minmax against 0.967
 # entropy, thresholds fitted without any outlier).
