@@ -23,9 +23,9 @@ engine is scored on the fold (:func:`fold_errors`). auto_choice.choose
 then guards its pick by the *worst* fold (the minimax, group-robust
 criterion: a set must hold up on every slice of the calibration data, the
 one holding the furthest-reaching samples included), not by the mean over
-folds, which rewards the tight thresholds as the single slice does (on the
-probes of RESULTS_accuracy.md, 2026-12-03 late night, the mean over four
-folds chose as the held-out slice did on every network).
+folds, which rewards the tight thresholds as the single slice does (on
+levit_128 calibrated on dim crops the mean over four folds still ranked
+mse first: RESULTS_accuracy.md, 2026-12-03 late night).
 
 Only where the samples allow it: held-out samples exist, the kept samples
 are one group of one input shape (not whole batches, not several image
