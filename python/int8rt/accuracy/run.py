@@ -213,7 +213,8 @@ class CalibrationRun:
                           errors={k: round(e.relative_l2, 6) for k, e in choice.errors.items()})
         logger.info("auto calibration, output relative L2 on %d %s samples (class scores and dense maps: "
                     "sqrt(1 - centred cosine^2)): %s; chosen: %s%s", self._auto["samples"], self._where,
-                    ", ".join(f"{k} {v:.4g}" for k, v in self._auto["errors"].items()), choice.label,
+                    ", ".join(f"{k} {v:.4g}" for k, v in self._auto["errors"].items()),
+                    choice.held_label or choice.label,
                     "" if self._where == "held-out" else
                     " (no calibration samples held out, so the choice is judged on samples it calibrated on)")
         if choice.folds:
