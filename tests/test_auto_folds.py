@@ -157,3 +157,33 @@ def test_folds_choose_better_than_the_held_out_slice_on_unseen_images() -> None:
     (old_label, old), (new_label, new) = auto(False), auto(True)
     assert (old_label, new_label) == ("mse", "minmax")
     assert new <= 0.9 * old, (new, old)
+
+
+def test_folds_that_change_no_choice_change_no_output() -> None:
+    """The folds only score (their collectors and engines are their own):
+    where they do not override the choice, auto's engine computes bit for bit
+    what it computes without them, and every other decision is the same (the
+    collapse model, seed 0: mse both ways). (The engine files differ in the
+    build report they carry, which lists the folds' errors.)"""
+    from accuracy_models import entropy_collapse_case
+
+    c = entropy_collapse_case(seed=0)
+
+    def auto(folds: bool) -> int8rt.Engine:
+        pool = crossval.pool
+        if not folds:
+            crossval.pool = lambda kept, held: None
+        try:
+            return int8rt.build_engine(c.model, int8rt.BuilderConfig(
+                calibrator=int8rt.make_calibrator({"x": c.calib[:96]}, algorithm="auto", batch_size=16),
+                accuracy_check=False))
+        finally:
+            crossval.pool = pool
+
+    with_folds, without = auto(True), auto(False)
+    choice = dict(with_folds.build_report().auto_choice)
+    assert choice.pop("held_out_choice") == choice["thresholds"] == "mse"
+    assert set(choice.pop("worst_fold_errors")) == set(auto_choice.GLOBAL_METHODS)
+    assert choice == without.build_report().auto_choice  # every other decision and error alike
+    x = np.concatenate([c.calib[96:], c.eval_x])
+    assert np.array_equal(with_folds.run({"x": x})["logits"], without.run({"x": x})["logits"])
