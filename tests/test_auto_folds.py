@@ -27,8 +27,20 @@ def _choose(held: dict[str, float | _Errors], folds: dict[str, list[float]] | No
     sets = {label: ({"t": amax}, {"t": f"auto:all {label}"}) for label, amax in (("minmax", 4.0), ("mse", 2.0))}
     errors = {label: v if isinstance(v, _Errors) else _errors(v) for label, v in held.items()}
     judge = errors.__getitem__  # the "engines" are the labels themselves
-    fold_errors = None if folds is None else {k: [_errors(v) for v in vs] for k, vs in folds.items()}
-    return choose(None, sets, {"t"}, judge, engines={k: k for k in sets}, folds=fold_errors).label
+    return choose(None, sets, {"t"}, judge, engines={k: k for k in sets},
+                  folds=None if folds is None else _FixedFolds(folds)).label
+
+
+class _FixedFolds:
+    """Stands in for crossval.Folds: each label's relative L2 on the other folds."""
+
+    def __init__(self, folds: dict[str, list[float]]) -> None:
+        self.folds = folds
+        self.asked: list[str] = []
+
+    def errors(self, label: str) -> list[_Errors]:
+        self.asked.append(label)
+        return [_errors(v) for v in self.folds[label]]
 
 
 def test_worst_fold_overrides_the_held_out_choice_only_by_its_margin() -> None:
@@ -80,10 +92,12 @@ def test_each_fold_is_fitted_on_the_other_samples_only() -> None:
         captured.append(dict(scales))
         return core.build(scales)
 
-    errors = crossval.fold_errors(build, lambda chunk, col: core.calibrate_batch(chunk, col._native),
-                                  lambda: Collector("minmax", num_bins=AUTO_NUM_BINS, policy=AUTO_POLICY),
-                                  network, kept, held, 4, ("minmax",), set())
+    folds = crossval.Folds(build, lambda chunk, col: core.calibrate_batch(chunk, col._native),
+                           lambda: Collector("minmax", num_bins=AUTO_NUM_BINS, policy=AUTO_POLICY),
+                           network, kept, held, 4, {"x"}, {"minmax": {"x": 1.0}, "percentile 99.99": {"x": 1.0}})
+    errors = {"minmax": folds.errors("minmax")}
     assert len(errors["minmax"]) == crossval.FOLDS - 1 and len(captured) == crossval.FOLDS - 1
+    assert folds.errors("minmax") == errors["minmax"] and len(captured) == crossval.FOLDS - 1  # kept, not rebuilt
     for fold, scales in enumerate(captured):
         others = np.concatenate([kept["x"][np.arange(9) % 3 != fold], held["x"]])
         assert scales["x"] == scale_from_amax(float(np.float32(np.abs(others).max()))), fold
@@ -119,7 +133,9 @@ def test_auto_reports_the_worst_folds() -> None:
     engine = int8rt.build_engine(_gemm_model(), int8rt.BuilderConfig(
         calibrator=int8rt.make_calibrator(calib, algorithm="auto", batch_size=8), accuracy_check=False))
     choice = engine.build_report().auto_choice
-    assert set(choice["worst_fold_errors"]) == set(auto_choice.GLOBAL_METHODS)
+    # the held-out choice always, and the sets that could override it
+    assert choice["held_out_choice"] in choice["worst_fold_errors"]
+    assert set(choice["worst_fold_errors"]) <= set(auto_choice.GLOBAL_METHODS)
     for label, worst in choice["worst_fold_errors"].items():
         assert worst >= choice["errors"][label] - 1e-6  # the held-out slice is one of the folds
     assert choice["thresholds"] in auto_choice.GLOBAL_METHODS and choice["held_out_choice"] in auto_choice.GLOBAL_METHODS
@@ -183,7 +199,20 @@ def test_folds_that_change_no_choice_change_no_output() -> None:
     with_folds, without = auto(True), auto(False)
     choice = dict(with_folds.build_report().auto_choice)
     assert choice.pop("held_out_choice") == choice["thresholds"] == "mse"
-    assert set(choice.pop("worst_fold_errors")) == set(auto_choice.GLOBAL_METHODS)
+    assert "mse" in choice.pop("worst_fold_errors")
     assert choice == without.build_report().auto_choice  # every other decision and error alike
     x = np.concatenate([c.calib[96:], c.eval_x])
     assert np.array_equal(with_folds.run({"x": x})["logits"], without.run({"x": x})["logits"])
+
+
+def test_a_set_that_cannot_override_is_not_scored_on_the_folds() -> None:
+    """A set whose held-out error is not FOLD_GAIN below the choice's worst
+    fold cannot have a worst fold that low: choose() does not ask for it."""
+    sets = {label: ({"t": amax}, {"t": f"auto:all {label}"})
+            for label, amax in (("minmax", 4.0), ("mse", 2.0), ("entropy", 1.0))}
+    held = {"minmax": _errors(0.26), "mse": _errors(0.18), "entropy": _errors(0.40)}
+    folds = _FixedFolds({"minmax": [0.29, 0.23, 0.33], "mse": [0.22, 0.20, 0.44], "entropy": [0.1, 0.1, 0.1]})
+    got = choose(None, sets, {"t"}, held.__getitem__, engines={k: k for k in sets}, folds=folds)
+    # mse (the held-out choice) first; entropy's 0.40 >= 0.9 x 0.44: never asked
+    assert folds.asked == ["mse", "minmax"] and got.label == "minmax"
+    assert set(got.worst) == {"mse", "minmax"}

@@ -339,14 +339,14 @@ def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], bat
 
 
 def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_names: set[str], judge: Scorer,
-           engines: Optional[dict[str, Any]] = None, folds: Optional[Mapping[str, list[_Errors]]] = None
-           ) -> Choice:
+           engines: Optional[dict[str, Any]] = None, folds: Any = None) -> Choice:
     """Steps 2-4 (module docstring) over ``sets`` (label -> (thresholds,
     methods), the ``GLOBAL_METHODS`` labels). ``build(scales) ->
     _core.Engine`` lowers a set; ``engines`` holds sets already built
     (label -> engine), reused; ``int8_names``: the tensors the engine holds
-    in int8 (only their thresholds make two sets differ); ``folds``: each
-    label's errors on the other folds (crossval.py; None: step 4 is skipped)."""
+    in int8 (only their thresholds make two sets differ); ``folds``: a
+    crossval.Folds, each label's errors on the other folds (None: step 4 is
+    skipped)."""
     engines = dict(engines or {})
     errors: dict[str, _Errors] = {}
     for label, (amaxes, _) in sets.items():
@@ -364,14 +364,22 @@ def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_name
         start = min(challengers, key=lambda k: errors[k].relative_l2)
     held_label = start
     worst: dict[str, float] = {}
-    if folds:
-        worst = {k: worst_fold(errors[k], folds[k]) for k in sets if k in folds}
+    fold_errors: dict[str, list[_Errors]] = {}
+    if folds is not None:
+        # The step-3 choice first; a set whose held-out error alone is not
+        # FOLD_GAIN below the choice's worst fold cannot override it (its own
+        # worst is at least that), so it is not scored on the folds.
+        fold_errors[start] = folds.errors(start)
+        worst[start] = worst_fold(errors[start], fold_errors[start])
+        for k in sets:
+            if k != start and errors[k].relative_l2 < (1.0 - FOLD_GAIN) * worst[start]:
+                fold_errors[k] = folds.errors(k)
+                worst[k] = worst_fold(errors[k], fold_errors[k])
         best = min(worst, key=worst.__getitem__)
-        beyond = {k: max(e.relative_l2 for e in folds[k]) for k in (best, start) if k in folds}
-        if start in worst and worst[best] < (1.0 - FOLD_GAIN) * worst[start] and \
-                beyond[best] < (1.0 - FOLD_GAIN) * beyond[start]:
+        beyond = {k: max(e.relative_l2 for e in fold_errors[k]) for k in (best, start)}
+        if worst[best] < (1.0 - FOLD_GAIN) * worst[start] and beyond[best] < (1.0 - FOLD_GAIN) * beyond[start]:
             start = best
-    return Choice(start, dict(sets[start][0]), dict(sets[start][1]), errors, engines, dict(folds or {}), worst,
+    return Choice(start, dict(sets[start][0]), dict(sets[start][1]), errors, engines, fold_errors, worst,
                   held_label)
 
 

@@ -35,14 +35,15 @@ that shape; otherwise the choice is the held-out slice's alone.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Optional
+import time
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
 from .._numerics import scale_from_amax
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, groups
 
-__all__ = ["FOLDS", "MAX_SAMPLES", "fold_errors", "pool"]
+__all__ = ["FOLDS", "Folds", "MAX_SAMPLES", "pool"]
 
 logger = logging.getLogger("int8rt")
 
@@ -77,39 +78,84 @@ def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[Inp
     return k, h
 
 
-def fold_errors(build: Callable[[dict[str, float]], Any], calibrate: Callable[[Inputs, Any], None],
-                new_collector: Callable[[], Any], network: Any, kept: Inputs, held: Inputs, batch_size: int,
-                labels: tuple[str, ...], int8_names: set[str]) -> dict[str, list[Any]]:
-    """For folds ``1 .. FOLDS - 1`` of ``kept`` (module docstring): label ->
-    that method's errors on each fold (auto_choice's per-sample errors),
-    its thresholds from every other kept sample and every ``held`` one.
+class Folds:
+    """Folds ``1 .. FOLDS - 1`` of the kept samples (module docstring), each
+    calibrated once, when a method is first asked of it; :meth:`errors`
+    scores one method on every fold.
 
-    ``build(scales)`` lowers an engine, ``calibrate(chunk, collector)`` runs
-    the float32 network over a chunk into a collector (the builder's
-    ``calibrate_batch``), ``new_collector()`` makes an empty collector like
-    the calibration's (bins, range policy). Within a fold, sets whose
-    thresholds on ``int8_names`` are within 1% of a set scored already
-    share its errors (as in auto_choice.choose)."""
-    from .auto_choice import Scorer, _close, single_method_sets
+    Args:
+        build: ``build(scales) -> _core.Engine``, the build's lowering.
+        calibrate: ``calibrate(chunk, collector)`` runs the float32 network
+            over a chunk into a collector (the builder's ``calibrate_batch``).
+        new_collector: an empty collector like the calibration's (bins,
+            range policy).
+        network: the builder's optimized network (the float32 reference).
+        kept, held: :func:`pool`'s samples.
+        batch_size: samples per run.
+        int8_names: the tensors the engine holds in int8: only their
+            thresholds are searched per fold (the others change nothing in
+            the engine and keep ``base``'s).
+        base: label -> thresholds of every tensor (auto_choice's sets).
+    """
 
-    n = len(next(iter(kept.values())))
-    out: dict[str, list[Any]] = {label: [] for label in labels}
-    fp32 = fp32_tap_engine(network, []).create_execution_context()  # one float32 engine for every fold's reference
-    for fold in range(FOLDS - 1):
-        scored = np.arange(n) % (FOLDS - 1) == fold
-        collector = new_collector()
-        for part in ({k: v[~scored] for k, v in kept.items()}, held):
-            for chunk in batches(part, batch_size):
-                calibrate(chunk, collector)
-        sets = single_method_sets(collector, list(collector.names), exact=set(), methods=labels)
-        data = [{k: v[scored] for k, v in kept.items()}]
-        judge = Scorer(network, data, batch_size, [fp32.run(chunk) for chunk in batches(data, batch_size)])
-        errors: dict[str, Any] = {}
-        for label, (amaxes, _) in sets.items():
-            twin = next((k for k in errors if all(_close(sets[k][0][t], amaxes[t]) for t in int8_names
-                                                  if t in amaxes and t in sets[k][0])), None)
-            errors[label] = errors[twin] if twin is not None else \
-                judge(build({t: scale_from_amax(a) for t, a in amaxes.items()}))
-            out[label].append(errors[label])
-    logger.debug("auto calibration: %d more folds of %d kept samples", FOLDS - 1, n)
-    return out
+    def __init__(self, build: Callable[[dict[str, float]], Any], calibrate: Callable[[Inputs, Any], None],
+                 new_collector: Callable[[], Any], network: Any, kept: Inputs, held: Inputs, batch_size: int,
+                 int8_names: set[str], base: Mapping[str, Mapping[str, float]]) -> None:
+        self._build, self._calibrate, self._new_collector = build, calibrate, new_collector
+        self._network, self._kept, self._held, self._batch_size = network, kept, held, batch_size
+        self._int8_names, self._base = int8_names, base
+        self._folds: list[tuple[Any, Any]] = []  # (collector, scorer) per fold, made on first use
+        self._scored: list[dict[str, tuple[dict[str, float], Any]]] = []  # per fold: label -> (amaxes, errors)
+        self.seconds = 0.0  # spent in errors(), calibrating the folds included
+
+    @property
+    def samples(self) -> int:
+        """Kept samples the folds are made of."""
+        return len(next(iter(self._kept.values())))
+
+    def _fold(self, fold: int) -> tuple[Any, Any]:
+        from .auto_choice import Scorer
+
+        while len(self._folds) <= fold:
+            scored = np.arange(self.samples) % (FOLDS - 1) == len(self._folds)
+            collector = self._new_collector()
+            for part in ({k: v[~scored] for k, v in self._kept.items()}, self._held):
+                for chunk in batches(part, self._batch_size):
+                    self._calibrate(chunk, collector)
+            data = [{k: v[scored] for k, v in self._kept.items()}]
+            if not self._folds:  # one float32 engine for every fold's reference
+                self._fp32 = fp32_tap_engine(self._network, []).create_execution_context()
+            reference = [self._fp32.run(chunk) for chunk in batches(data, self._batch_size)]
+            self._folds.append((collector, Scorer(self._network, data, self._batch_size, reference)))
+            self._scored.append({})
+        return self._folds[fold]
+
+    def errors(self, label: str) -> list[Any]:
+        """Method ``label`` (an auto.CANDIDATES label) fitted on all but each
+        fold and scored on that fold (auto_choice's per-sample errors), one
+        per fold. Within a fold, a method whose thresholds on the int8
+        tensors are within 1% of one scored already shares its errors (as
+        in auto_choice.choose)."""
+        from .auto import CANDIDATES, method_amax
+        from .auto_choice import _close
+
+        t0 = time.perf_counter()
+        options = dict(CANDIDATES)[label]
+        out = []
+        for fold in range(FOLDS - 1):
+            collector, judge = self._fold(fold)
+            scored = self._scored[fold]
+            if label not in scored:
+                amaxes = dict(self._base[label])
+                amaxes.update({n: method_amax(collector.histogram(n), label, options)
+                               for n in self._int8_names if n in collector})
+                twin = next((k for k, (a, _) in scored.items()
+                             if all(_close(a[t], amaxes[t]) for t in self._int8_names if t in a and t in amaxes)),
+                            None)
+                scored[label] = (amaxes, scored[twin][1] if twin is not None else
+                                 judge(self._build({t: scale_from_amax(a) for t, a in amaxes.items()})))
+            out.append(scored[label][1])
+        self.seconds += time.perf_counter() - t0
+        logger.debug("auto calibration: %s scored on %d more folds of %d kept samples", label, FOLDS - 1,
+                     self.samples)
+        return out

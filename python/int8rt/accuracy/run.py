@@ -198,9 +198,7 @@ class CalibrationRun:
                      if self._pass is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
-        t1 = time.perf_counter()
-        folds = self._fold_errors(session) if self._where == "held-out" else None
-        self._seconds["auto_folds"] = time.perf_counter() - t1
+        folds = self._folds(session, sets) if self._where == "held-out" else None
         choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines,
                                     folds=folds)
         self._methods = choice.methods
@@ -220,8 +218,10 @@ class CalibrationRun:
         if choice.folds:
             self._auto["worst_fold_errors"] = {k: round(v, 6) for k, v in choice.worst.items()}
             self._auto["held_out_choice"] = choice.held_label
-            logger.info("auto calibration, output relative L2 on the worst of %d folds (crossval.py, %.1f s): %s; "
-                        "chosen: %s%s", 1 + len(next(iter(choice.folds.values()))), self._seconds["auto_folds"],
+            self._seconds["auto_folds"] = folds.seconds
+            logger.info("auto calibration, output relative L2 on the worst of %d folds (crossval.py, %.1f s; the "
+                        "sets that could override the held-out choice): %s; chosen: %s%s",
+                        1 + len(next(iter(choice.folds.values()))), folds.seconds,
                         ", ".join(f"{k} {v:.4g}" for k, v in self._auto["worst_fold_errors"].items()), choice.label,
                         "" if choice.label == choice.held_label else f" (the held-out slice alone: {choice.held_label})")
         self._seconds["auto_choice"] = time.perf_counter() - t0
@@ -238,9 +238,9 @@ class CalibrationRun:
             self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
 
-    def _fold_errors(self, session: Any) -> Optional[dict[str, list[Any]]]:
-        """Each candidate set's errors on the other folds of the kept
-        samples (crossval.py); None where the samples do not make folds."""
+    def _folds(self, session: Any, sets: dict[str, Any]) -> Any:
+        """The folds of the kept samples auto_choice.choose scores the sets
+        on (crossval.py); None where the samples do not make folds."""
         from ..calib import Collector
         from . import crossval
 
@@ -249,10 +249,10 @@ class CalibrationRun:
             return None
         c = session.collector
         nonfinite = getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error")
-        return crossval.fold_errors(
+        return crossval.Folds(
             self._builder.build, lambda chunk, col: self._builder.calibrate_batch(chunk, col._native),
             lambda: Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy, nonfinite=nonfinite),
-            self._network, *pooled, self._chunk, auto_choice.GLOBAL_METHODS, self._int8_names)
+            self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()})
 
     def _decide_equalization(self, session: Any, amaxes: dict[str, float]) -> dict[str, float]:
         """Cross-layer equalization, tried after the choice of thresholds: a
