@@ -18,8 +18,9 @@ Folds: the held-out slice is fold 0, scored as before (auto_choice.choose,
 thresholds from the kept samples). The kept samples (holdout.py's
 ``search_data``) make ``FOLDS - 1`` more: kept sample ``i`` is in fold
 ``1 + i % (FOLDS - 1)``; for each, every method's thresholds come from the
-histograms of all the other samples (the held-out ones included), and its
-engine is scored on the fold (:func:`fold_errors`). auto_choice.choose
+histograms of all the other samples (the held-out ones included: the
+merge of the other folds' collectors, each fold run once), and its
+engine is scored on the fold (:class:`Folds`). auto_choice.choose
 then guards its pick by the *worst* fold (the minimax, group-robust
 criterion: a set must hold up on every slice of the calibration data, the
 one holding the furthest-reaching samples included), not by the mean over
@@ -116,18 +117,27 @@ class Folds:
     def _fold(self, fold: int) -> tuple[Any, Any]:
         from .auto_choice import Scorer
 
-        while len(self._folds) <= fold:
-            scored = np.arange(self.samples) % (FOLDS - 1) == len(self._folds)
-            collector = self._new_collector()
-            for part in ({k: v[~scored] for k, v in self._kept.items()}, self._held):
+        if not self._folds:
+            # Each fold's samples and the held-out ones run once, each into a
+            # collector of its own; a fold's thresholds come from the merge of
+            # the others' (histograms merge: one float32 pass over the samples
+            # for all folds, not one per fold).
+            which = np.arange(self.samples) % (FOLDS - 1)
+            parts = [{k: v[which == g] for k, v in self._kept.items()} for g in range(FOLDS - 1)]
+            collected = []
+            for part in parts + [self._held]:
+                collector = self._new_collector()
                 for chunk in batches(part, self._batch_size):
                     self._calibrate(chunk, collector)
-            data = [{k: v[scored] for k, v in self._kept.items()}]
-            if not self._folds:  # one float32 engine for every fold's reference
-                self._fp32 = fp32_tap_engine(self._network, []).create_execution_context()
-            reference = [self._fp32.run(chunk) for chunk in batches(data, self._batch_size)]
-            self._folds.append((collector, Scorer(self._network, data, self._batch_size, reference)))
-            self._scored.append({})
+                collected.append(collector)
+            fp32 = fp32_tap_engine(self._network, []).create_execution_context()  # the folds' reference
+            for g, part in enumerate(parts):
+                merged = self._new_collector()
+                for other in collected[:g] + collected[g + 1:]:
+                    merged.merge(other)
+                reference = [fp32.run(chunk) for chunk in batches(part, self._batch_size)]
+                self._folds.append((merged, Scorer(self._network, [part], self._batch_size, reference)))
+                self._scored.append({})
         return self._folds[fold]
 
     def errors(self, label: str) -> list[Any]:
