@@ -222,7 +222,8 @@ class CalibrationRun:
             logger.info("auto calibration, output relative L2 on the worst of %d folds (crossval.py, %.1f s; the "
                         "sets that could override the held-out choice): %s; chosen: %s%s",
                         1 + len(next(iter(choice.folds.values()))), folds.seconds,
-                        ", ".join(f"{k} {v:.4g}" for k, v in self._auto["worst_fold_errors"].items()), choice.label,
+                        ", ".join(f"{k} {v:.4g} (other folds {max(e.relative_l2 for e in choice.folds[k]):.4g})"
+                                  for k, v in self._auto["worst_fold_errors"].items()), choice.label,
                         "" if choice.label == choice.held_label else f" (the held-out slice alone: {choice.held_label})")
         self._seconds["auto_choice"] = time.perf_counter() - t0
         # unsigned activations before equalization, so the equalization trial
