@@ -6,15 +6,18 @@ Also how far the evaluation inputs reach past the calibration inputs' range.
 
 Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/newnets_methods.py googlenet \
     --methods auto,minmax,mse,ort --eval-seeds 1,3,4 [--dir /tmp/newnets/models]
+(``auto_heldout``: auto without its folds, accuracy/crossval.py: its choice before 2026-12-03 late night.)
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -23,6 +26,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import newnets_bench as B  # noqa: E402
 from bench_util import machine_line  # noqa: E402
 from realnets import new_models as M  # noqa: E402
+
+
+@contextlib.contextmanager
+def _without_folds(on: bool) -> Iterator[None]:
+    """While on, auto's folds (int8rt.accuracy.crossval) find no samples to fold."""
+    from int8rt.accuracy import crossval
+
+    pool = crossval.pool
+    if on:
+        crossval.pool = lambda kept, held: None
+    try:
+        yield
+    finally:
+        crossval.pool = pool
 
 
 def main() -> int:
@@ -73,9 +90,12 @@ def main() -> int:
                       + ", ".join(f"{k} {v:.4g}" for k, v in m.items()), flush=True)
             continue
         config = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
-        config.calibrator = make_calibrator(calib, algorithm=algo, batch_size=8)
+        # auto_heldout: auto choosing on its held-out slice alone, without the
+        # folds of accuracy/crossval.py (the choice before 2026-12-03 late night)
+        config.calibrator = make_calibrator(calib, algorithm="auto" if algo == "auto_heldout" else algo, batch_size=8)
         t0 = time.perf_counter()
-        engine = int8rt.build_engine(str(path), config)
+        with _without_folds(algo == "auto_heldout"):
+            engine = int8rt.build_engine(str(path), config)
         ctx = engine.create_execution_context()
         build_s = time.perf_counter() - t0
         for s, e in sets.items():

@@ -198,7 +198,9 @@ class CalibrationRun:
                      if self._pass is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
-        choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines)
+        folds = self._folds(session, sets) if self._where == "held-out" else None
+        choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines,
+                                    folds=folds)
         self._methods = choice.methods
         # the chosen method's exact search, over every sample's histograms
         amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
@@ -209,9 +211,20 @@ class CalibrationRun:
                           errors={k: round(e.relative_l2, 6) for k, e in choice.errors.items()})
         logger.info("auto calibration, output relative L2 on %d %s samples (class scores and dense maps: "
                     "sqrt(1 - centred cosine^2)): %s; chosen: %s%s", self._auto["samples"], self._where,
-                    ", ".join(f"{k} {v:.4g}" for k, v in self._auto["errors"].items()), choice.label,
+                    ", ".join(f"{k} {v:.4g}" for k, v in self._auto["errors"].items()),
+                    choice.held_label or choice.label,
                     "" if self._where == "held-out" else
                     " (no calibration samples held out, so the choice is judged on samples it calibrated on)")
+        if choice.folds:
+            self._auto["worst_fold_errors"] = {k: round(v, 6) for k, v in choice.worst.items()}
+            self._auto["held_out_choice"] = choice.held_label
+            self._seconds["auto_folds"] = folds.seconds
+            logger.info("auto calibration, output relative L2 on the worst of %d folds (crossval.py, %.1f s; the "
+                        "sets that could override the held-out choice): %s; chosen: %s%s",
+                        1 + len(next(iter(choice.folds.values()))), folds.seconds,
+                        ", ".join(f"{k} {v:.4g} (other folds {max(e.relative_l2 for e in choice.folds[k]):.4g})"
+                                  for k, v in self._auto["worst_fold_errors"].items()), choice.label,
+                        "" if choice.label == choice.held_label else f" (the held-out slice alone: {choice.held_label})")
         self._seconds["auto_choice"] = time.perf_counter() - t0
         # unsigned activations before equalization, so the equalization trial
         # is judged on engines of the form the build will have (random-weight
@@ -225,6 +238,22 @@ class CalibrationRun:
             amaxes = self._decide_equalization(session, amaxes)
             self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
+
+    def _folds(self, session: Any, sets: dict[str, Any]) -> Any:
+        """The folds of the kept samples auto_choice.choose scores the sets
+        on (crossval.py); None where the samples do not make folds."""
+        from ..calib import Collector
+        from . import crossval
+
+        pooled = crossval.pool(self.router.search_data(), self.router.held_data())
+        if pooled is None:
+            return None
+        c = session.collector
+        nonfinite = getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error")
+        return crossval.Folds(
+            self._builder.build, lambda chunk, col: self._builder.calibrate_batch(chunk, col._native),
+            lambda: Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy, nonfinite=nonfinite),
+            self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()})
 
     def _decide_equalization(self, session: Any, amaxes: dict[str, float]) -> dict[str, float]:
         """Cross-layer equalization, tried after the choice of thresholds: a
