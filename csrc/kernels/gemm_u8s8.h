@@ -41,6 +41,9 @@ class PackedGemmU8S8 {
   // at c + r * ldc. May split the work over the thread pool.
   virtual void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const = 0;
   virtual const GemmU8S8Shape& shape() const = 0;
+  // How the kernel holds this B, where it chooses by B's values (x86/gemm_u8s8.cc: "pairs" or
+  // "shifted"); "" otherwise. For reports and tests.
+  virtual const char* form() const { return ""; }
 };
 
 // A packed once for products whose B changes on every run. run() is const and thread-safe.

@@ -14,6 +14,10 @@
 // cache. The rows are split into runs only when there are too few strips to
 // give every thread work.
 //
+// Pair tiles (GemmU8S8SignTiles::fn_pairs): pack() splits B into pair-safe
+// bytes and a residual (gemm_u8s8_pairs.h) and takes them when the residual is
+// small; A is then read as given.
+//
 // Shifted tiles (GemmU8S8SignTiles, abi/gemm_u8s8.h): the operand packed
 // once is stored shifted (gemm_u8s8_shifted.h: the few bytes out of the
 // tiles' range moved in, and added back exactly after each tile), and run
@@ -25,6 +29,7 @@
 #include "core/thread_pool.h"
 #include "int8rt/threading.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
+#include "kernels/x86/gemm_u8s8_pairs.h"
 #include "kernels/x86/gemm_u8s8_shifted.h"
 
 namespace int8rt {
@@ -37,33 +42,45 @@ constexpr int64_t kBlock = 16;
 // row_shift of the B-packed shifted tiles (they read A as a - 128), one per tile row.
 constexpr int32_t kShift128[8] = {128, 128, 128, 128, 128, 128, 128, 128};
 
+// How a B packed once is held: as given (VNNI tiles), shifted (the sign tiles: B' = max(B, -127), A
+// copied as a - 128 and |a - 128| per run) or pair-safe plus a residual (gemm_u8s8_pairs.h; A as given).
+enum class BForm { kPlain, kShifted, kPairs };
+
 class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
  public:
-  // shifted: fn's tiles read A as shift_rows writes it; B is packed as max(B, -127) (gemm_u8s8_shifted.h).
+  // pairs: B's split when form is kPairs (its safe bytes are packed), else nullptr.
   X86PackedGemmU8S8(const GemmU8S8Shape& shape, const int8_t* b, int64_t ldb, GemmU8S8Fn (*fn)(int, int),
-                    int mr_max, int nb_max, bool shifted)
-      : shape_(shape), fn_(fn), mr_max_(mr_max), nb_max_(nb_max), shifted_(shifted) {
+                    int mr_max, int nb_max, BForm form, PairSplitB* pairs)
+      : shape_(shape), fn_(fn), mr_max_(mr_max), nb_max_(nb_max), form_(form) {
     groups_ = (shape.K + 3) / 4;
     blocks_ = (shape.N + kBlock - 1) / kBlock;
     block_bytes_ = groups_ * 64;
+    const int8_t* src = pairs ? pairs->safe.data() : b;
+    const int64_t ld = pairs ? shape.N : ldb;
     packed_.assign(static_cast<size_t>(checked_mul(blocks_, block_bytes_, "gemm_u8s8: packed B")), 0);
     for (int64_t j = 0; j < blocks_; ++j) {
       int8_t* blk = packed_.data() + j * block_bytes_;
       for (int64_t n = j * kBlock; n < std::min(shape.N, (j + 1) * kBlock); ++n) {
         for (int64_t k = 0; k < shape.K; ++k) {
-          const int8_t v = b[k * ldb + n];
-          blk[(k / 4) * 64 + (n - j * kBlock) * 4 + k % 4] = shifted ? std::max<int8_t>(v, -127) : v;
+          const int8_t v = src[k * ld + n];
+          blk[(k / 4) * 64 + (n - j * kBlock) * 4 + k % 4] = form == BForm::kShifted ? std::max<int8_t>(v, -127) : v;
         }
       }
     }
-    if (shifted) shift_ = shift_b(b, ldb, shape.K, shape.N);
+    if (form == BForm::kShifted) shift_ = shift_b(b, ldb, shape.K, shape.N);
+    if (pairs) {
+      pairs->safe.clear();
+      pairs->safe.shrink_to_fit();
+      pairs_ = std::move(*pairs);
+    }
   }
 
   void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const override {
     const uint8_t* const a_in = a;  // fix_b reads A's own values
     const int64_t lda_in = lda;
     std::vector<uint8_t> padded;  // A's rows zero-padded to a multiple of 4 bytes (the tile's groups)
-    if (shifted_) {
+    const bool shifted = form_ == BForm::kShifted;
+    if (shifted) {
       padded.resize(static_cast<size_t>(checked_mul(M, 2 * groups_ * 4, "gemm_u8s8: shifted A")));
       shift_rows(M, shape_.K, a, lda, groups_ * 4, padded.data());
       a = padded.data();
@@ -93,16 +110,23 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
         tile.c = c + m0 * ldc + j0 * kBlock;
         tile.ldc = ldc;
         tile.n_last = static_cast<int>(std::min<int64_t>(kBlock, shape_.N - (j0 + nb - 1) * kBlock));
-        if (shifted_) {
+        if (shifted) {
           tile.row_shift = kShift128;
           tile.col_sums = shift_.col_sums.data() + j0 * kBlock;
+        } else if (form_ == BForm::kPairs) {  // nb == 1
+          tile.res_k = pairs_.res_k.data() + pairs_.block_begin[j0];
+          tile.res_v = pairs_.res_v.data() + pairs_.block_begin[j0] * kBlock;
+          tile.res_count = pairs_.block_begin[j0 + 1] - pairs_.block_begin[j0];
         }
         fn_(mr, nb)(tile);
-        if (shifted_) fix_b(shift_, j0, nb, mr, a_in + m0 * lda_in, lda_in, tile.c, ldc);
+        if (shifted) fix_b(shift_, j0, nb, mr, a_in + m0 * lda_in, lda_in, tile.c, ldc);
       }
     });
   }
   const GemmU8S8Shape& shape() const override { return shape_; }
+  const char* form() const override {
+    return form_ == BForm::kPairs ? "pairs" : form_ == BForm::kShifted ? "shifted" : "";
+  }
 
  private:
   GemmU8S8Shape shape_;
@@ -110,8 +134,9 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
   int mr_max_, nb_max_;
   int64_t groups_ = 0, blocks_ = 0, block_bytes_ = 0;
   std::vector<int8_t> packed_;
-  bool shifted_;
-  ShiftedB shift_;  // shifted tiles only
+  BForm form_;
+  ShiftedB shift_;     // kShifted only
+  PairSplitB pairs_;   // kPairs only: the residual (its safe bytes are in packed_)
 };
 
 // GemmU8S8PackBFn's bytes, scalar: for ISAs without their own packing.
@@ -227,7 +252,17 @@ std::unique_ptr<PackedAGemmU8S8> X86GemmU8S8Kernel::pack_a(int64_t M, int64_t K,
 
 std::unique_ptr<PackedGemmU8S8> X86GemmU8S8Kernel::pack(const GemmU8S8Shape& shape, const int8_t* b,
                                                          int64_t ldb) const {
-  return std::make_unique<X86PackedGemmU8S8>(shape, b, ldb, fn_, mr_max_, nb_max_, /*shifted=*/fn_a_ != nullptr);
+  if (fn_pairs_) {
+    // The pair tile runs ~1.3x the sign tile's products per second; each residual row costs about
+    // one group of 4 k. Taken while the rows number at most 1/8 of the groups (blocks x K / 4).
+    PairSplitB pairs = split_pairs(b, ldb, shape.K, shape.N);
+    const int64_t groups = (shape.K + 3) / 4, blocks = (shape.N + kBlock - 1) / kBlock;
+    if (static_cast<int64_t>(pairs.res_k.size()) * 8 <= groups * blocks) {
+      return std::make_unique<X86PackedGemmU8S8>(shape, b, ldb, fn_pairs_, pairs_mr_, 1, BForm::kPairs, &pairs);
+    }
+  }
+  return std::make_unique<X86PackedGemmU8S8>(shape, b, ldb, fn_, mr_max_, nb_max_,
+                                             fn_a_ ? BForm::kShifted : BForm::kPlain, nullptr);
 }
 
 }  // namespace x86

@@ -72,6 +72,14 @@ std::tuple<py::array_t<int32_t>, py::array_t<int32_t>> gemm_u8s8_packed_a(
   return {c, sums};
 }
 
+// The form the kernel packs b (int8 [K, N]) in: kernels/gemm_u8s8.h, PackedGemmU8S8::form.
+std::string gemm_u8s8_form(const py::handle& b_obj, const std::optional<std::string>& kernel) {
+  I8Array b = int8_arg(b_obj, "b", 2);
+  const kernels::GemmU8S8Shape shape{b.shape(0), b.shape(1)};
+  const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmU8S8Kernel>(kernel, shape);
+  return k.pack(shape, b.data(), shape.N)->form();
+}
+
 }  // namespace
 
 void bind_gemm_u8s8(py::module_& k) {
@@ -82,6 +90,8 @@ void bind_gemm_u8s8(py::module_& k) {
   k.def("gemm_u8s8_packed_a", &gemm_u8s8_packed_a, "a"_a, "b"_a, "kernel"_a = py::none(), "runs"_a = 1,
         "(a @ b, column sums of b): a uint8 [M,K] packed once, b int8 or uint8 (read as b - 128) [K,N] "
         "given per run; int32, wrapping.");
+  k.def("gemm_u8s8_form", &gemm_u8s8_form, "b"_a, "kernel"_a = py::none(),
+        "How the kernel holds b (int8 [K,N]) packed once: 'pairs', 'shifted' or '' (it does not choose).");
   k.def("gemm_u8s8_candidates", [](int64_t K, int64_t N) {
     return kernels::candidate_report<kernels::GemmU8S8Kernel>(kernels::GemmU8S8Shape{K, N});
   }, "K"_a, "N"_a, "[(name, isa, reason)] of every compiled gemm_u8s8 kernel, best first.");

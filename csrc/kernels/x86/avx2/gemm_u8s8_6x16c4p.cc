@@ -1,0 +1,111 @@
+// u8 x s8 -> int32 GEMM microkernel, AVX2, tile MR x 16 (MR <= 6), reduction
+// c4, B packed once as pair-safe bytes plus a sparse residual (abi/gemm_u8s8.h,
+// GemmU8S8Tile's res_* fields; x86/gemm_u8s8_pairs.h makes the split).
+//
+// vpmaddubsw multiplies the u8 bytes of A by the s8 bytes of B and sums each
+// pair (k, k + 1) into int16 with saturation. For a in [0, 255] the sum
+// a0 b0 + a1 b1 stays in [-32768, 32767] whenever the positive parts of b0 and
+// b1 sum to at most 128 and the negative parts to at least -128
+// (255 * 128 = 32640): a "pair-safe" B. Such a B needs no shifted copy of A
+// and no vpsignb: per 32 products vpmaddubsw, vpmaddwd with ones, vpaddd,
+// the loop ONNX Runtime's AVX2 path runs unchecked (1.3x the products per
+// second of the sign trick in registers on Zen 3, RESULTS.md section 61). The
+// few pairs of a real B that are not safe are moved into range when B is
+// packed, and the residual (one k per such pair, 16 columns wide) is added
+// after the loop in int32: C[i][n] += a[i][k] * res_v[n] (vpmulld, exact
+// modulo 2^32). Then C == ref::gemm_u8s8 bit for bit, for any u8 A.
+//
+// Register tile: MR rows x one block of 16 columns = 2 MR int32 accumulators,
+// two B registers, ones and one broadcast: 16 ymm at MR = 6. K is a multiple
+// of 4 (the driver pads A). The store adds row_shift[i] * col_sums[n] when
+// row_shift is given (the zero-point term of the product's caller).
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/abi/gemm_u8s8.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx2 {
+namespace {
+
+inline __m256i broadcast4(const uint8_t* p) {
+  int32_t bytes;
+  __builtin_memcpy(&bytes, p, 4);
+  return _mm256_set1_epi32(bytes);
+}
+
+template <int MR>
+void tile_pairs(const GemmU8S8Tile& t) {
+  __m256i lo[MR], hi[MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t groups = t.K / 4;
+  const int8_t* b = t.b;
+  const uint8_t* a = t.a;
+  for (int64_t q = 0; q < groups; ++q, b += 64, a += 4) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256i x = broadcast4(a + i * t.lda);
+      lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w0), ones));
+      hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w1), ones));
+    }
+  }
+  for (int64_t e = 0; e < t.res_count; ++e) {
+    const int32_t k = t.res_k[e];
+    const __m256i r_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.res_v + e * 16));
+    const __m256i r_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.res_v + e * 16 + 8));
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256i x = _mm256_set1_epi32(t.a[i * t.lda + k]);
+      lo[i] = _mm256_add_epi32(lo[i], _mm256_mullo_epi32(x, r_lo));
+      hi[i] = _mm256_add_epi32(hi[i], _mm256_mullo_epi32(x, r_hi));
+    }
+  }
+  if (t.row_shift) {
+    const __m256i s_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_sums));
+    const __m256i s_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_sums + 8));
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256i z = _mm256_set1_epi32(t.row_shift[i]);
+      lo[i] = _mm256_add_epi32(lo[i], _mm256_mullo_epi32(z, s_lo));
+      hi[i] = _mm256_add_epi32(hi[i], _mm256_mullo_epi32(z, s_hi));
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    int32_t* c = t.c + i * t.ldc;
+    if (t.n_last == 16) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c), lo[i]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 8), hi[i]);
+    } else {
+      alignas(32) int32_t row[16];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(row), lo[i]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(row + 8), hi[i]);
+      for (int n = 0; n < t.n_last; ++n) c[n] = row[n];
+    }
+  }
+}
+
+}  // namespace
+
+GemmU8S8Fn gemm_u8s8_pairs_fn(int mr, int /*nb: always 1*/) {
+  switch (mr) {
+    case 1: return tile_pairs<1>;
+    case 2: return tile_pairs<2>;
+    case 3: return tile_pairs<3>;
+    case 4: return tile_pairs<4>;
+    case 5: return tile_pairs<5>;
+    default: return tile_pairs<6>;
+  }
+}
+
+}  // namespace avx2
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
