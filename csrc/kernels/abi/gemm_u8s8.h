@@ -54,6 +54,14 @@ struct GemmU8S8Tile {
   const int32_t* res_k = nullptr;
   const int32_t* res_v = nullptr;
   int64_t res_count = 0;
+  // Pair tiles only: the rest of the caller's epilogue (GemmU8S8Epilogue, kernels/gemm_u8s8.h) fused
+  // into the store, after row_shift * col_sums (its first term): C[i][n] += row_b[i] * col_b[n], then
+  // float(C) * scale[n] (+ bias[n]) stored as float32 bits when scale is given. Column vectors from the
+  // tile's first column, readable for 16 columns; nullptr: the term or step absent.
+  const int32_t* row_b = nullptr;  // mr values
+  const int32_t* col_b = nullptr;
+  const float* scale = nullptr;
+  const float* bias = nullptr;
 };
 using GemmU8S8Fn = void (*)(const GemmU8S8Tile&);
 

@@ -75,7 +75,19 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
     }
   }
 
-  void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const override {
+  void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc,
+           const GemmU8S8Epilogue* e) const override {
+    // The epilogue: fused into the pair tile's store (its column vectors padded to whole blocks), else
+    // the rule's loop over each tile just stored, in cache.
+    const bool fused = e && form_ == BForm::kPairs;
+    std::vector<int32_t> col_a, col_b;
+    std::vector<float> scale, bias;
+    if (fused) {
+      pad_columns(e->row_a ? e->col_a : nullptr, col_a);
+      pad_columns(e->row_b ? e->col_b : nullptr, col_b);
+      pad_columns(e->scale, scale);
+      pad_columns(e->bias, bias);
+    }
     const uint8_t* const a_in = a;  // fix_b reads A's own values
     const int64_t lda_in = lda;
     std::vector<uint8_t> padded;  // A's rows zero-padded to a multiple of 4 bytes (the tile's groups)
@@ -117,13 +129,36 @@ class X86PackedGemmU8S8 final : public PackedGemmU8S8 {
           tile.res_k = pairs_.res_k.data() + pairs_.block_begin[j0];
           tile.res_v = pairs_.res_v.data() + pairs_.block_begin[j0] * kBlock;
           tile.res_count = pairs_.block_begin[j0 + 1] - pairs_.block_begin[j0];
+          if (fused) {
+            const int64_t n0 = j0 * kBlock;
+            if (!col_a.empty()) {
+              tile.row_shift = e->row_a + m0;
+              tile.col_sums = col_a.data() + n0;
+            }
+            if (!col_b.empty()) {
+              tile.row_b = e->row_b + m0;
+              tile.col_b = col_b.data() + n0;
+            }
+            if (!scale.empty()) tile.scale = scale.data() + n0;
+            if (!bias.empty()) tile.bias = bias.data() + n0;
+          }
         }
         fn_(mr, nb)(tile);
         if (shifted) fix_b(shift_, j0, nb, mr, a_in + m0 * lda_in, lda_in, tile.c, ldc);
+        if (e && !fused) {
+          apply_gemm_u8s8_epilogue(*e, m0, m0 + mr, j0 * kBlock, std::min(shape_.N, (j0 + nb) * kBlock), c, ldc);
+        }
       }
     });
   }
   const GemmU8S8Shape& shape() const override { return shape_; }
+  // v's N values zero-padded to whole blocks in out (v nullptr: out left empty).
+  template <typename T>
+  void pad_columns(const T* v, std::vector<T>& out) const {
+    if (!v) return;
+    out.assign(static_cast<size_t>(blocks_ * kBlock), T{0});
+    std::copy(v, v + shape_.N, out.begin());
+  }
   const char* form() const override {
     return form_ == BForm::kPairs ? "pairs" : form_ == BForm::kShifted ? "shifted" : "";
   }

@@ -17,8 +17,10 @@
 //
 // Register tile: MR rows x one block of 16 columns = 2 MR int32 accumulators,
 // two B registers, ones and one broadcast: 16 ymm at MR = 6. K is a multiple
-// of 4 (the driver pads A). The store adds row_shift[i] * col_sums[n] when
-// row_shift is given (the zero-point term of the product's caller).
+// of 4 (the driver pads A). The store applies the caller's epilogue
+// (kernels/gemm_u8s8.h, GemmU8S8Epilogue: two rank-1 zero-point terms, then
+// float(C) * scale + bias, MatMulIntegerToFloat's output) to the accumulators,
+// so C is written once, as int32 or as float32.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -35,6 +37,19 @@ inline __m256i broadcast4(const uint8_t* p) {
   int32_t bytes;
   __builtin_memcpy(&bytes, p, 4);
   return _mm256_set1_epi32(bytes);
+}
+
+// acc[i][n] += row[i] * col[n] over the tile's 16 columns (vpmulld, wrapping).
+template <int MR>
+inline void add_rank1(__m256i (&lo)[MR], __m256i (&hi)[MR], const int32_t* row, const int32_t* col) {
+  const __m256i c_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col));
+  const __m256i c_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 8));
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    const __m256i r = _mm256_set1_epi32(row[i]);
+    lo[i] = _mm256_add_epi32(lo[i], _mm256_mullo_epi32(r, c_lo));
+    hi[i] = _mm256_add_epi32(hi[i], _mm256_mullo_epi32(r, c_hi));
+  }
 }
 
 template <int MR>
@@ -67,14 +82,22 @@ void tile_pairs(const GemmU8S8Tile& t) {
       hi[i] = _mm256_add_epi32(hi[i], _mm256_mullo_epi32(x, r_hi));
     }
   }
-  if (t.row_shift) {
-    const __m256i s_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_sums));
-    const __m256i s_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_sums + 8));
+  if (t.row_shift) add_rank1<MR>(lo, hi, t.row_shift, t.col_sums);
+  if (t.row_b) add_rank1<MR>(lo, hi, t.row_b, t.col_b);
+  if (t.scale) {
+    const __m256 s_lo = _mm256_loadu_ps(t.scale), s_hi = _mm256_loadu_ps(t.scale + 8);
+    const __m256 b_lo = t.bias ? _mm256_loadu_ps(t.bias) : _mm256_setzero_ps();
+    const __m256 b_hi = t.bias ? _mm256_loadu_ps(t.bias + 8) : _mm256_setzero_ps();
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      const __m256i z = _mm256_set1_epi32(t.row_shift[i]);
-      lo[i] = _mm256_add_epi32(lo[i], _mm256_mullo_epi32(z, s_lo));
-      hi[i] = _mm256_add_epi32(hi[i], _mm256_mullo_epi32(z, s_hi));
+    for (int i = 0; i < MR; ++i) {  // float(C) * scale (+ bias): two roundings, no FMA (-ffp-contract=off)
+      __m256 y_lo = _mm256_mul_ps(_mm256_cvtepi32_ps(lo[i]), s_lo);
+      __m256 y_hi = _mm256_mul_ps(_mm256_cvtepi32_ps(hi[i]), s_hi);
+      if (t.bias) {
+        y_lo = _mm256_add_ps(y_lo, b_lo);
+        y_hi = _mm256_add_ps(y_hi, b_hi);
+      }
+      lo[i] = _mm256_castps_si256(y_lo);
+      hi[i] = _mm256_castps_si256(y_hi);
     }
   }
 #pragma GCC unroll 6
