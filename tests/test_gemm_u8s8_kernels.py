@@ -184,3 +184,60 @@ def test_dense_unsafe_pairs_take_the_shifted_form(kernel: str) -> None:
     b = rng.integers(-128, 128, (64, 64)).astype(np.int8)
     if kernel.endswith("_avx2"):
         assert K_.gemm_u8s8_form(b, kernel=kernel) == "shifted"
+
+
+def _conv_weights(rng, M: int, K: int) -> np.ndarray:
+    """uint8 weights as an asymmetric quantizer writes a convolution's (ddddocr's ConvIntegers): each
+    row a bell around its own zero point (rows 90..170), so few pairs break the pair rule once the
+    kernel recentres the row; row 0 holds 0 and 255 (a - z spans the whole s8 range), row 1 is
+    constant, and the edge pairs of _weights are placed around row 2's centre."""
+    centre = rng.integers(90, 171, (M, 1))
+    a = np.clip(np.rint(rng.standard_normal((M, K)) * 15) + centre, 0, 255).astype(np.uint8)
+    a[0, 0], a[0, -1] = 0, 255
+    if M > 1:
+        a[1] = 200
+    if M > 2:
+        c = int(np.median(a[2]))
+        for i, (x, y) in enumerate([(64, 64), (65, 64), (-65, -64), (-64, -64)]):
+            if 2 * i + 1 < K:
+                a[2, 2 * i], a[2, 2 * i + 1] = np.clip([c + x, c + y], 0, 255)
+    return a
+
+
+@pytest.mark.parametrize("kernel", _kernels())
+@pytest.mark.parametrize("b_kind", ["random", "extremes"])
+def test_a_packed_pairs_equal_the_product(kernel: str, b_kind: str) -> None:
+    """A packed once with few unsafe pairs after recentring: the AVX2 kernel takes its A-packed pair
+    tile (form 'pairs'); B per run as int8 and uint8 storage; == the int64 product, column sums too."""
+    rng = np.random.default_rng(17)
+    for M, K, N in [(1, 200, 1), (3, 216, 17), (6, 217, 16), (7, 96, 33), (13, 432, 47), (24, 9 * 24, 65)]:
+        a = _conv_weights(rng, M, K)
+        if b_kind == "random":
+            b = rng.integers(-128, 128, (K, N)).astype(np.int8)
+        else:
+            b = rng.choice(np.array([-128, 127], np.int8), (K, N))
+        form = K_.gemm_u8s8_form(a, kernel=kernel, packed_a=True)
+        if kernel.endswith("_avx2"):
+            assert form == "pairs", (M, K, N)
+        for b_u8 in (False, True):
+            given = (b.view(np.uint8) ^ np.uint8(0x80)) if b_u8 else b
+            got, sums = K_.gemm_u8s8_packed_a(a, given, kernel=kernel)
+            msg = f"{kernel} ({form}) {b_kind} M={M} K={K} N={N} b_u8={b_u8}"
+            np.testing.assert_array_equal(got, _want(a, b), err_msg=msg)
+            np.testing.assert_array_equal(sums, b.astype(np.int64).sum(0).astype(np.int32), err_msg=msg)
+
+
+@pytest.mark.parametrize("kernel", _kernels())
+def test_a_packed_pairs_wrap(kernel: str) -> None:
+    """K = 140000: rows of (255, 128) pairs recentred (z = 192: +63, -64, safe) against B = 127 pass 2^31."""
+    K = 140000
+    a = np.empty((2, K), np.uint8)
+    a[:, 0::2], a[:, 1::2] = 255, 128
+    a[1, 5:9] = 200
+    b = np.full((K, 3), 127, np.int8)
+    b[::5, 1] = -128
+    want = _want(a, b)
+    assert (a.astype(np.int64) @ b.astype(np.int64)).max() > 2 ** 31
+    if kernel.endswith("_avx2"):
+        assert K_.gemm_u8s8_form(a, kernel=kernel, packed_a=True) == "pairs"
+    np.testing.assert_array_equal(K_.gemm_u8s8_packed_a(a, b, kernel=kernel)[0], want, err_msg=kernel)

@@ -83,6 +83,7 @@ class PackedAGemmU8S8 {
                    int32_t* col_sums) const = 0;
   virtual int64_t M() const = 0;
   virtual int64_t K() const = 0;
+  virtual const char* form() const { return ""; }  // as PackedGemmU8S8::form
 };
 
 class GemmU8S8Kernel : public Kernel {

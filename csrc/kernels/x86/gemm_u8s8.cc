@@ -191,17 +191,34 @@ void pack_b_scalar(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip
   }
 }
 
+// How an A packed once is held: as given (VNNI tiles), shifted (the sign tiles, gemm_u8s8_shifted.h) or
+// pair-safe with a residual per row (gemm_u8s8_pairs.h, PairSplitA).
+enum class AForm { kPlain, kShifted, kPairs };
+
+// The A-packed pair tile's col_b: its row_b term is a constant per row.
+constexpr int32_t kOnes16[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
 class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
  public:
-  // shifted: fn's tiles are shifted, A is stored as gemm_u8s8_shifted.h's shift_a writes it.
+  // kPairs: `stored` holds A' ([M][groups * 4], zero past K) and `pairs` its split, both moved in.
   X86PackedAGemmU8S8(int64_t M, int64_t K, const uint8_t* a, int64_t lda, GemmU8S8Fn (*fn)(int, int),
-                     GemmU8S8PackBFn pack_b, int mr_max, int nb_max, bool shifted)
+                     GemmU8S8PackBFn pack_b, int mr_max, int nb_max, AForm form, std::vector<uint8_t>* stored = nullptr,
+                     PairSplitA* pairs = nullptr)
       : M_(M), K_(K), fn_(fn), pack_b_(pack_b ? pack_b : pack_b_scalar), mr_max_(mr_max), nb_max_(nb_max),
-        shifted_(shifted) {
+        form_(form) {
     GemmU8S8Shape{K, M}.validate();
     groups_ = (K + 3) / 4;
+    if (form == AForm::kPairs) {
+      a_ = std::move(*stored);
+      pairs_ = std::move(*pairs);
+      row_const_.resize(static_cast<size_t>(M));
+      for (int64_t m = 0; m < M; ++m) {
+        row_const_[m] = static_cast<int32_t>(0u - 128u * static_cast<uint32_t>(pairs_.row_sum[m]));
+      }
+      return;
+    }
     a_.assign(static_cast<size_t>(checked_mul(M, groups_ * 4, "gemm_u8s8: packed A")), 0);
-    if (shifted) {
+    if (form == AForm::kShifted) {
       shift_ = shift_a(M, K, a, lda, a_.data(), groups_ * 4);
     } else {
       for (int64_t m = 0; m < M; ++m) std::copy(a + m * lda, a + m * lda + K, a_.data() + m * groups_ * 4);
@@ -222,9 +239,10 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
     const uint8_t flip = b_u8 ? 0x80 : 0;
     parallel_for(strips * runs, grain_for_work(work), [&](int64_t begin, int64_t end) {
       thread_local std::vector<int8_t> strip;
-      thread_local std::vector<int32_t> strip_sums;  // shifted tiles: the strip's column sums
+      thread_local std::vector<int32_t> strip_sums;  // shifted and pair tiles: the strip's column sums
       if (strip.size() < static_cast<size_t>(nb_max_ * block_bytes)) strip.resize(static_cast<size_t>(nb_max_ * block_bytes));
-      if (shifted_) strip_sums.resize(static_cast<size_t>(strip_cols));
+      const bool need_sums = form_ != AForm::kPlain;  // the tiles add z[m] times the strip's column sums
+      if (need_sums) strip_sums.resize(static_cast<size_t>(strip_cols));
       for (int64_t item = begin; item < end; ++item) {
         const int64_t s = item / runs, run = item % runs;
         const int64_t n0 = s * strip_cols;
@@ -232,7 +250,7 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
         const int nb = (n + static_cast<int>(kBlock) - 1) / static_cast<int>(kBlock);
         // Only the first run of a strip writes its column sums.
         int32_t* out_sums = col_sums && run == 0 ? col_sums + n0 : nullptr;
-        if (shifted_) {
+        if (need_sums) {
           std::fill(strip_sums.begin(), strip_sums.end(), 0);
           pack_b_(b + n0, ldb, K_, n, flip, strip.data(), strip_sums.data());
           if (out_sums) std::copy(strip_sums.begin(), strip_sums.begin() + n, out_sums);
@@ -252,18 +270,29 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
           tile.ldc = ldc;
           tile.n_last = n - (nb - 1) * static_cast<int>(kBlock);
           const int mr = static_cast<int>(std::min<int64_t>(mr_max_, M_ - m0));
-          if (shifted_) {
+          if (form_ == AForm::kShifted) {
             tile.row_shift = shift_.z.data() + m0;
             tile.col_sums = strip_sums.data();
+          } else if (form_ == AForm::kPairs) {  // nb == 1
+            tile.row_shift = pairs_.z.data() + m0;
+            tile.col_sums = strip_sums.data();
+            tile.row_b = row_const_.data() + m0;
+            tile.col_b = kOnes16;
+            tile.res_k = pairs_.res_k.data();
+            tile.res_v = pairs_.res_d.data();
+            tile.res_rows = pairs_.row_begin.data() + m0;
           }
           fn_(mr, nb)(tile);
-          if (shifted_) fix_a(shift_, m0, mr, b, ldb, flip, n0, n, tile.c, ldc);
+          if (form_ == AForm::kShifted) fix_a(shift_, m0, mr, b, ldb, flip, n0, n, tile.c, ldc);
         }
       }
     });
   }
   int64_t M() const override { return M_; }
   int64_t K() const override { return K_; }
+  const char* form() const override {
+    return form_ == AForm::kPairs ? "pairs" : form_ == AForm::kShifted ? "shifted" : "";
+  }
 
  private:
   int64_t M_, K_;
@@ -271,18 +300,29 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
   GemmU8S8PackBFn pack_b_;
   int mr_max_, nb_max_;
   int64_t groups_ = 0;
-  bool shifted_;
-  ShiftedA shift_;  // shifted tiles only
-  std::vector<uint8_t> a_;  // [M][groups * 4], zero past K
+  AForm form_;
+  ShiftedA shift_;                  // kShifted only
+  PairSplitA pairs_;                // kPairs only
+  std::vector<int32_t> row_const_;  // kPairs: -128 sum_k (a - z[m]), the pair tile's row_b
+  std::vector<uint8_t> a_;          // [M][groups * 4], zero past K
 };
 
 }  // namespace
 
 std::unique_ptr<PackedAGemmU8S8> X86GemmU8S8Kernel::pack_a(int64_t M, int64_t K, const uint8_t* a,
                                                             int64_t lda) const {
-  const bool shifted = fn_a_ != nullptr;
-  return std::make_unique<X86PackedAGemmU8S8>(M, K, a, lda, shifted ? fn_a_ : fn_, pack_b_, mr_max_, nb_max_,
-                                              shifted);
+  if (fn_pairs_a_) {
+    // As pack(): the pair tile while the residual entries number at most 1/8 of the groups (M x K / 4).
+    const int64_t groups = (K + 3) / 4;
+    std::vector<uint8_t> stored(static_cast<size_t>(checked_mul(M, groups * 4, "gemm_u8s8: packed A")), 0);
+    PairSplitA pairs = split_pairs_a(M, K, a, lda, stored.data(), groups * 4);
+    if (static_cast<int64_t>(pairs.res_k.size()) * 8 <= groups * M) {
+      return std::make_unique<X86PackedAGemmU8S8>(M, K, a, lda, fn_pairs_a_, pack_b_, pairs_mr_, 1, AForm::kPairs,
+                                                  &stored, &pairs);
+    }
+  }
+  return std::make_unique<X86PackedAGemmU8S8>(M, K, a, lda, fn_a_ ? fn_a_ : fn_, pack_b_, mr_max_, nb_max_,
+                                              fn_a_ ? AForm::kShifted : AForm::kPlain);
 }
 
 std::unique_ptr<PackedGemmU8S8> X86GemmU8S8Kernel::pack(const GemmU8S8Shape& shape, const int8_t* b,

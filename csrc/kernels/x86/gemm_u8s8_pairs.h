@@ -32,6 +32,20 @@ struct PairSplitB {
 // B (K x N at b, row k at b + k * ldb) as B' + R.
 PairSplitB split_pairs(const int8_t* b, int64_t ldb, int64_t K, int64_t N);
 
+// A packed once (a convolution's weights; u8 storage) for the A-packed pair tile, which
+// broadcasts A's bytes as the signed operand against the run-time B as u8: row m is stored as
+// a - z[m] (s8), z[m] the candidate (the row's midrange, median or mean) leaving the fewest pairs
+// over the rule, those pairs moved as for B and their residual kept as (k, d) per row.
+struct PairSplitA {
+  std::vector<int32_t> z;          // per row
+  std::vector<int32_t> row_sum;    // per row: sum_k (a - z[m]) (wrapping), the residual included
+  std::vector<int32_t> res_k;      // the residual by row: k and d, with A[m][k] - z = A'[m][k] + d
+  std::vector<int32_t> res_d;
+  std::vector<int64_t> row_begin;  // row m's: [row_begin[m], row_begin[m + 1])
+};
+// Writes row m of A' (s8 storage, K bytes) to dst + m * ldd.
+PairSplitA split_pairs_a(int64_t M, int64_t K, const uint8_t* a, int64_t lda, uint8_t* dst, int64_t ldd);
+
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

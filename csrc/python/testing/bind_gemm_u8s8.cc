@@ -127,8 +127,15 @@ py::array gemm_u8s8_epilogue(const py::handle& a_obj, const py::handle& b_obj, c
   return c.attr("view")(py::dtype::of<float>());
 }
 
-// The form the kernel packs b (int8 [K, N]) in: kernels/gemm_u8s8.h, PackedGemmU8S8::form.
-std::string gemm_u8s8_form(const py::handle& b_obj, const std::optional<std::string>& kernel) {
+// The form the kernel packs b (int8 [K, N]) in: kernels/gemm_u8s8.h, PackedGemmU8S8::form; or, with
+// packed_a, the form it packs a (uint8 [M, K]) in as the left operand.
+std::string gemm_u8s8_form(const py::handle& b_obj, const std::optional<std::string>& kernel, bool packed_a) {
+  if (packed_a) {
+    U8Array a = uint8_arg(b_obj, "a");
+    const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmU8S8Kernel>(
+        kernel, kernels::GemmU8S8Shape{a.shape(1), a.shape(0)});
+    return k.pack_a(a.shape(0), a.shape(1), a.data(), a.shape(1))->form();
+  }
   I8Array b = int8_arg(b_obj, "b", 2);
   const kernels::GemmU8S8Shape shape{b.shape(0), b.shape(1)};
   const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmU8S8Kernel>(kernel, shape);
@@ -150,8 +157,9 @@ void bind_gemm_u8s8(py::module_& k) {
         "kernel"_a = py::none(), "runs"_a = 1,
         "a @ b (b packed once) + row_a x col_a + row_b x col_b (int32, wrapping), then with scale "
         "float32(C) * scale (+ bias): kernels/gemm_u8s8.h's GemmU8S8Epilogue. int32 or float32 [M,N].");
-  k.def("gemm_u8s8_form", &gemm_u8s8_form, "b"_a, "kernel"_a = py::none(),
-        "How the kernel holds b (int8 [K,N]) packed once: 'pairs', 'shifted' or '' (it does not choose).");
+  k.def("gemm_u8s8_form", &gemm_u8s8_form, "b"_a, "kernel"_a = py::none(), "packed_a"_a = false,
+        "How the kernel holds b (int8 [K,N]) packed once: 'pairs', 'shifted' or '' (it does not choose); "
+        "packed_a: how it holds b as A (uint8 [M,K]) packed once.");
   k.def("gemm_u8s8_candidates", [](int64_t K, int64_t N) {
     return kernels::candidate_report<kernels::GemmU8S8Kernel>(kernels::GemmU8S8Shape{K, N});
   }, "K"_a, "N"_a, "[(name, isa, reason)] of every compiled gemm_u8s8 kernel, best first.");

@@ -52,36 +52,9 @@ inline void add_rank1(__m256i (&lo)[MR], __m256i (&hi)[MR], const int32_t* row, 
   }
 }
 
+// The epilogue's steps on the accumulators (header comment), then the store of MR rows.
 template <int MR>
-void tile_pairs(const GemmU8S8Tile& t) {
-  __m256i lo[MR], hi[MR];
-#pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm256_setzero_si256();
-  const __m256i ones = _mm256_set1_epi16(1);
-  const int64_t groups = t.K / 4;
-  const int8_t* b = t.b;
-  const uint8_t* a = t.a;
-  for (int64_t q = 0; q < groups; ++q, b += 64, a += 4) {
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      const __m256i x = broadcast4(a + i * t.lda);
-      lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w0), ones));
-      hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w1), ones));
-    }
-  }
-  for (int64_t e = 0; e < t.res_count; ++e) {
-    const int32_t k = t.res_k[e];
-    const __m256i r_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.res_v + e * 16));
-    const __m256i r_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.res_v + e * 16 + 8));
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      const __m256i x = _mm256_set1_epi32(t.a[i * t.lda + k]);
-      lo[i] = _mm256_add_epi32(lo[i], _mm256_mullo_epi32(x, r_lo));
-      hi[i] = _mm256_add_epi32(hi[i], _mm256_mullo_epi32(x, r_hi));
-    }
-  }
+void finish(const GemmU8S8Tile& t, __m256i (&lo)[MR], __m256i (&hi)[MR]) {
   if (t.row_shift) add_rank1<MR>(lo, hi, t.row_shift, t.col_sums);
   if (t.row_b) add_rank1<MR>(lo, hi, t.row_b, t.col_b);
   if (t.scale) {
@@ -115,6 +88,83 @@ void tile_pairs(const GemmU8S8Tile& t) {
   }
 }
 
+template <int MR>
+void tile_pairs(const GemmU8S8Tile& t) {
+  __m256i lo[MR], hi[MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t groups = t.K / 4;
+  const int8_t* b = t.b;
+  const uint8_t* a = t.a;
+  for (int64_t q = 0; q < groups; ++q, b += 64, a += 4) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256i x = broadcast4(a + i * t.lda);
+      lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w0), ones));
+      hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w1), ones));
+    }
+  }
+  for (int64_t e = 0; e < t.res_count; ++e) {
+    const int32_t k = t.res_k[e];
+    const __m256i r_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.res_v + e * 16));
+    const __m256i r_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.res_v + e * 16 + 8));
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256i x = _mm256_set1_epi32(t.a[i * t.lda + k]);
+      lo[i] = _mm256_add_epi32(lo[i], _mm256_mullo_epi32(x, r_lo));
+      hi[i] = _mm256_add_epi32(hi[i], _mm256_mullo_epi32(x, r_hi));
+    }
+  }
+  finish<MR>(t, lo, hi);
+}
+
+// A packed once (a - z, pair-safe, s8), B per run (s8 storage of u8 values: the sign bit flipped
+// back per load): vpmaddubsw(B as u8, A broadcast); the residual d * B[k][n] per row after the loop,
+// B[k][n] picked from the packed strip (byte k % 4 of each column's 4).
+template <int MR>
+void tile_pairs_a(const GemmU8S8Tile& t) {
+  __m256i lo[MR], hi[MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const int64_t groups = t.K / 4;
+  const int8_t* b = t.b;
+  const uint8_t* a = t.a;
+  for (int64_t q = 0; q < groups; ++q, b += 64, a += 4) {
+    const __m256i x0 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), flip);
+    const __m256i x1 = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), flip);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256i v = broadcast4(a + i * t.lda);
+      lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, v), ones));
+      hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, v), ones));
+    }
+  }
+  const __m256i low_byte = _mm256_set1_epi32(0xFF), flip32 = _mm256_set1_epi32(0x80);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    for (int64_t e = t.res_rows[i]; e < t.res_rows[i + 1]; ++e) {
+      const int32_t k = t.res_k[e];
+      const int8_t* g = t.b + (k / 4) * 64;
+      const __m128i shift = _mm_cvtsi32_si128(8 * (k % 4));
+      const __m256i b_lo = _mm256_xor_si256(
+          _mm256_and_si256(_mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g)), shift), low_byte),
+          flip32);
+      const __m256i b_hi = _mm256_xor_si256(
+          _mm256_and_si256(_mm256_srl_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 32)), shift),
+                           low_byte),
+          flip32);
+      const __m256i d = _mm256_set1_epi32(t.res_v[e]);
+      lo[i] = _mm256_add_epi32(lo[i], _mm256_mullo_epi32(d, b_lo));
+      hi[i] = _mm256_add_epi32(hi[i], _mm256_mullo_epi32(d, b_hi));
+    }
+  }
+  finish<MR>(t, lo, hi);
+}
+
 }  // namespace
 
 GemmU8S8Fn gemm_u8s8_pairs_fn(int mr, int /*nb: always 1*/) {
@@ -125,6 +175,17 @@ GemmU8S8Fn gemm_u8s8_pairs_fn(int mr, int /*nb: always 1*/) {
     case 4: return tile_pairs<4>;
     case 5: return tile_pairs<5>;
     default: return tile_pairs<6>;
+  }
+}
+
+GemmU8S8Fn gemm_u8s8_pairs_a_fn(int mr, int /*nb: always 1*/) {
+  switch (mr) {
+    case 1: return tile_pairs_a<1>;
+    case 2: return tile_pairs_a<2>;
+    case 3: return tile_pairs_a<3>;
+    case 4: return tile_pairs_a<4>;
+    case 5: return tile_pairs_a<5>;
+    default: return tile_pairs_a<6>;
   }
 }
 

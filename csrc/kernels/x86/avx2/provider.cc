@@ -86,7 +86,8 @@ void register_avx2_kernels(KernelRegistry& r) {
   r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
   static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn,
-                                               avx2::gemm_u8s8_pairs_fn, avx2::kU8S8PairsMR};
+                                               avx2::gemm_u8s8_pairs_fn, avx2::gemm_u8s8_pairs_a_fn,
+                                               avx2::kU8S8PairsMR};
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_4x16c4s_avx2", Isa::kAvx2, u8s8_tiles, avx2::kU8S8MR,
                                            avx2::kU8S8NB, avx2::gemm_u8s8_pack_b);
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx2", Isa::kAvx2, avx2::dynamic_range,
