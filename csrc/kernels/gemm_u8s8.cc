@@ -1,5 +1,7 @@
-// The gemm_u8s8 family's shape checks and description (gemm_u8s8.h).
+// The gemm_u8s8 family's shape checks, description and epilogue rule (gemm_u8s8.h).
 #include "kernels/gemm_u8s8.h"
+
+#include <cstring>
 
 #include "core/checked_math.h"
 #include "int8rt/error.h"
@@ -16,6 +18,28 @@ void GemmU8S8Shape::validate() const {
 
 std::string describe_gemm_u8s8(const GemmU8S8Shape& s) {
   return "K=" + std::to_string(s.K) + " N=" + std::to_string(s.N);
+}
+
+void apply_gemm_u8s8_epilogue(const GemmU8S8Epilogue& e, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int32_t* c,
+                              int64_t ldc) {
+  for (int64_t m = m0; m < m1; ++m) {
+    unsigned char* row = reinterpret_cast<unsigned char*>(c + m * ldc);
+    const uint32_t ra = e.row_a ? static_cast<uint32_t>(e.row_a[m]) : 0u;
+    const uint32_t rb = e.row_b ? static_cast<uint32_t>(e.row_b[m]) : 0u;
+    for (int64_t n = n0; n < n1; ++n) {
+      uint32_t v;  // through memcpy: the float result takes the same bytes
+      std::memcpy(&v, row + 4 * n, 4);
+      if (e.row_a) v += ra * static_cast<uint32_t>(e.col_a[n]);
+      if (e.row_b) v += rb * static_cast<uint32_t>(e.col_b[n]);
+      if (e.scale) {
+        float y = static_cast<float>(static_cast<int32_t>(v)) * e.scale[n];
+        if (e.bias) y = y + e.bias[n];
+        std::memcpy(row + 4 * n, &y, 4);
+      } else {
+        std::memcpy(row + 4 * n, &v, 4);
+      }
+    }
+  }
 }
 
 }  // namespace kernels

@@ -33,14 +33,41 @@ struct GemmU8S8Shape {
 };
 std::string describe_gemm_u8s8(const GemmU8S8Shape& shape);  // "K=.. N=.."
 
+// What a product packed once applies to C before it stores it (PackedGemmU8S8::run), so that a
+// caller's zero points and float conversion cost no second pass over C:
+//   C[m][n] += row_a[m] * col_a[n] + row_b[m] * col_b[n]          (int32, wrapping; a null pair: no term)
+//   then, if scale: Y[m][n] = float(C[m][n]) * scale[n] (+ bias[n]), float32, in that order, each
+//   operation rounded to nearest even (no FMA), stored in C's place (the same 4 bytes).
+// apply_gemm_u8s8_epilogue is the rule; a kernel fusing it into its tile matches it bit for bit.
+struct GemmU8S8Epilogue {
+  const int32_t* row_a = nullptr;  // M values
+  const int32_t* col_a = nullptr;  // N values
+  const int32_t* row_b = nullptr;
+  const int32_t* col_b = nullptr;
+  const float* scale = nullptr;    // N values, or nullptr: C stays int32
+  const float* bias = nullptr;     // N values, or nullptr
+};
+// The epilogue over rows [m0, m1) and columns [n0, n1) of C (row m at c + m * ldc; row_* and col_*
+// indexed by m and n).
+void apply_gemm_u8s8_epilogue(const GemmU8S8Epilogue& e, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int32_t* c,
+                              int64_t ldc);
+
 // B packed for one kernel. run() is const and thread-safe.
 class PackedGemmU8S8 {
  public:
   virtual ~PackedGemmU8S8() = default;
   // a: M rows of K bytes, row r at a + r * lda; c: M rows of N int32, row r
-  // at c + r * ldc. May split the work over the thread pool.
-  virtual void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const = 0;
+  // at c + r * ldc; epilogue (or nullptr) as GemmU8S8Epilogue says. May split the work over the
+  // thread pool.
+  virtual void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc,
+                   const GemmU8S8Epilogue* epilogue) const = 0;
+  void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const {
+    run(M, a, lda, c, ldc, nullptr);
+  }
   virtual const GemmU8S8Shape& shape() const = 0;
+  // How the kernel holds this B, where it chooses by B's values (x86/gemm_u8s8.cc: "pairs" or
+  // "shifted"); "" otherwise. For reports and tests.
+  virtual const char* form() const { return ""; }
 };
 
 // A packed once for products whose B changes on every run. run() is const and thread-safe.
@@ -56,6 +83,7 @@ class PackedAGemmU8S8 {
                    int32_t* col_sums) const = 0;
   virtual int64_t M() const = 0;
   virtual int64_t K() const = 0;
+  virtual const char* form() const { return ""; }  // as PackedGemmU8S8::form
 };
 
 class GemmU8S8Kernel : public Kernel {

@@ -61,17 +61,22 @@ void DynamicQuantRnnGemms::apply(const Side& s, int64_t M, int64_t K, const floa
   std::vector<uint8_t> q(static_cast<size_t>(M * K));
   const DynamicQuantParams p = dynamic_quant_params(*quantizer_, x, M * K);
   dynamic_quantize(*quantizer_, x, M * K, p, q.data());
-  std::vector<int32_t> acc(static_cast<size_t>(M * rows_));
-  s.product->run(M, q.data(), K, {static_cast<int32_t>(p.zero_point)}, s.zero, acc.data(), rows_);
-  std::vector<float> mult(s.scale.size());
-  for (size_t n = 0; n < mult.size(); ++n) mult[n] = p.scale * s.scale[n];
+  std::vector<float> mult(static_cast<size_t>(rows_));
+  for (int64_t n = 0; n < rows_; ++n) mult[n] = p.scale * s.scale[s.scale.size() == 1 ? 0 : n];
+  IntegerProduct::FloatOutput to_float;
+  to_float.scale = mult.data();
+  if (!accumulate) {  // the kernel's epilogue writes float(acc) * mult straight into out
+    s.product->run(M, q.data(), K, {static_cast<int32_t>(p.zero_point)}, s.zero, reinterpret_cast<int32_t*>(out), ld,
+                   &to_float);
+    return;
+  }
+  std::vector<float> v(static_cast<size_t>(M * rows_));
+  s.product->run(M, q.data(), K, {static_cast<int32_t>(p.zero_point)}, s.zero, reinterpret_cast<int32_t*>(v.data()),
+                 rows_, &to_float);
   for (int64_t m = 0; m < M; ++m) {
     float* o = out + m * ld;
-    const int32_t* a = acc.data() + m * rows_;
-    for (int64_t n = 0; n < rows_; ++n) {
-      const float v = static_cast<float>(a[n]) * mult[mult.size() == 1 ? 0 : n];
-      o[n] = accumulate ? o[n] + v : v;
-    }
+    const float* vm = v.data() + m * rows_;
+    for (int64_t n = 0; n < rows_; ++n) o[n] = o[n] + vm[n];
   }
 }
 

@@ -97,38 +97,41 @@ IntegerProduct::IntegerProduct(int64_t K, int64_t N, const int8_t* b, int64_t ld
 }
 
 void IntegerProduct::run(int64_t M, const uint8_t* a, int64_t lda, const std::vector<int32_t>& za,
-                         const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const RowsDone& done) const {
-  packed_->run(M, a, lda, c, ldc);
+                         const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const FloatOutput* to_float) const {
+  // C = P + (-za[m]) s[n] + (K za[m] - r[m]) zb[n] (the module's expansion, regrouped as the
+  // epilogue's two rank-1 terms), in uint32.
   bool zb_zero = true;
   for (int32_t z : zb) zb_zero = zb_zero && z == 0;
   bool za_zero = true;
   for (int32_t z : za) za_zero = za_zero && z == 0;
-  if (za_zero && zb_zero) {
-    if (done) parallel_for(M, grain_for_work(N_), done);
-    return;
+  const auto za_at = [&](int64_t m) { return static_cast<uint32_t>(za.size() == 1 ? za[0] : za[m]); };
+  kernels::GemmU8S8Epilogue e;
+  std::vector<int32_t> row_a, row_b, col_b;
+  if (!za_zero) {
+    row_a.resize(static_cast<size_t>(M));
+    for (int64_t m = 0; m < M; ++m) row_a[m] = static_cast<int32_t>(0u - za_at(m));
+    e.row_a = row_a.data();
+    e.col_a = col_sums_.data();
   }
-  const uint32_t K = static_cast<uint32_t>(K_);
-  parallel_for(M, grain_for_work(K_ + N_), [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      uint32_t row = 0;  // r[m], needed only with a nonzero zb
-      if (!zb_zero) {
-        for (int64_t k = 0; k < K_; ++k) row += a[m * lda + k];
+  if (!zb_zero) {
+    row_b.resize(static_cast<size_t>(M));
+    parallel_for(M, grain_for_work(K_), [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) {
+        uint32_t r = 0;
+        for (int64_t k = 0; k < K_; ++k) r += a[m * lda + k];
+        row_b[m] = static_cast<int32_t>(static_cast<uint32_t>(K_) * za_at(m) - r);
       }
-      const uint32_t zam = static_cast<uint32_t>(za.size() == 1 ? za[0] : za[m]);
-      uint32_t* cm = reinterpret_cast<uint32_t*>(c + m * ldc);
-      if (zb.size() == 1) {
-        const uint32_t z = static_cast<uint32_t>(zb[0]);
-        const uint32_t common = K * zam * z - z * row;
-        for (int64_t n = 0; n < N_; ++n) cm[n] += common - zam * static_cast<uint32_t>(col_sums_[n]);
-      } else {
-        for (int64_t n = 0; n < N_; ++n) {
-          const uint32_t z = static_cast<uint32_t>(zb[n]);
-          cm[n] += K * zam * z - z * row - zam * static_cast<uint32_t>(col_sums_[n]);
-        }
-      }
-      if (done) done(m, m + 1);  // the row just corrected, still in L1
-    }
-  });
+    });
+    col_b.resize(static_cast<size_t>(N_));
+    for (int64_t n = 0; n < N_; ++n) col_b[n] = zb.size() == 1 ? zb[0] : zb[n];
+    e.row_b = row_b.data();
+    e.col_b = col_b.data();
+  }
+  if (to_float) {
+    e.scale = to_float->scale;
+    e.bias = to_float->bias;
+  }
+  packed_->run(M, a, lda, c, ldc, e.row_a || e.row_b || e.scale ? &e : nullptr);
 }
 
 IntegerProductA::IntegerProductA(int64_t M, int64_t K, const uint8_t* a, int64_t lda) : M_(M), K_(K) {

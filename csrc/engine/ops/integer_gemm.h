@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,16 +45,21 @@ class IntegerProduct {
  public:
   // b: [K][N] s8 storage, row k at b + k * ldb.
   IntegerProduct(int64_t K, int64_t N, const int8_t* b, int64_t ldb);
-  // Rows [m0, m1) of C are final: a caller's epilogue over them (MatMulIntegerToFloat's
-  // conversion), run while they are in cache.
-  using RowsDone = std::function<void(int64_t m0, int64_t m1)>;
+  // A float output in place of C (MatMulIntegerToFloat, DynamicQuantizeLSTM): float(C[m][n]) *
+  // scale[n] (+ bias[n]), N values each (bias may be nullptr).
+  struct FloatOutput {
+    const float* scale = nullptr;
+    const float* bias = nullptr;
+  };
   // C (ldc) = the product of u8 storage A ([M][K], lda) with za (1 or M values)
-  // and this B with zb (1 or N values), both in storage units; then `done`, if
-  // given, over every row (on the pool's threads, each row once, right after
-  // its correction).
+  // and this B with zb (1 or N values), both in storage units; or, with to_float,
+  // its float output stored in C's place. The zero-point terms and the conversion
+  // are the kernel's epilogue (kernels/gemm_u8s8.h), applied while each tile is in
+  // cache or fused into the tile's store.
   void run(int64_t M, const uint8_t* a, int64_t lda, const std::vector<int32_t>& za,
-           const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const RowsDone& done = {}) const;
+           const std::vector<int32_t>& zb, int32_t* c, int64_t ldc, const FloatOutput* to_float = nullptr) const;
   const char* kernel_name() const { return kernel_->name(); }
+  const char* form() const { return packed_->form(); }  // kernels/gemm_u8s8.h, PackedGemmU8S8::form
   int64_t K() const { return K_; }
   int64_t N() const { return N_; }
 

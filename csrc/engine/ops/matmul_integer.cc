@@ -12,7 +12,8 @@
 //
 //   MatMulIntegerToFloat (com.microsoft, ONNX Runtime's fusion and quantize_dynamic's output):
 //     Y = float(C) * (a_scale * b_scale) + bias, float32, the multiplier per column where b_scale is
-//     (contrib_ops/cpu/quantization/matmul_integer_to_float.cc). The importer also writes ONNX's
+//     (contrib_ops/cpu/quantization/matmul_integer_to_float.cc); formed by the kernel's epilogue as it
+//     stores C (kernels/gemm_u8s8.h, GemmU8S8Epilogue), together with the zero-point terms. The importer also writes ONNX's
 //     MatMulInteger -> Cast(float) -> Mul(s) [-> Add(bias)] as this op with a_scale = s and
 //     b_scale = 1 (_contrib.py): float(C) * (s * 1) + bias is the same float32 arithmetic.
 //
@@ -21,7 +22,6 @@
 // allows. b_scale may be per column (N values). A constant 2-D B is packed
 // once, when the layer is made.
 #include <cmath>
-#include <cstring>
 #include <optional>
 
 #include "core/thread_pool.h"
@@ -175,12 +175,14 @@ class IntegerMatMulLayer : public Layer {
       if (!packed_) local.emplace(g.K, g.N, b_copy.data() + bi * g.K * g.N, g.N);
       const IntegerProduct& product = packed_ ? *packed_ : *local;
       int32_t* c = acc + i * MN;
-      IntegerProduct::RowsDone done;
-      if (to_float) {  // each row converted as soon as it is final, while it is in cache
-        done = [&, c](int64_t m0, int64_t m1) { rows_to_float(*to_float, g.N, c, m0, m1); };
+      IntegerProduct::FloatOutput float_out;  // the conversion is the kernel's epilogue
+      if (to_float) {
+        float_out.scale = to_float->mult.data();
+        float_out.bias = to_float->has_bias ? to_float->bias.data() : nullptr;
       }
       product.run(g.M, a_u8 + ai * g.M * g.K, g.K, zero_point_slice(za, g.M, a_count, ai, prefix_, "a_zero_point"),
-                  zero_point_slice(zb, g.N, b_count, bi, prefix_, "b_zero_point"), c, g.N, done);
+                  zero_point_slice(zb, g.N, b_count, bi, prefix_, "b_zero_point"), c, g.N,
+                  to_float ? &float_out : nullptr);
     }
     if (slots_.out == MatMulSlots::Out::kQLinear) requantize(in, g, acc, *out[0]);
   }
@@ -188,8 +190,9 @@ class IntegerMatMulLayer : public Layer {
   std::string describe() const override {
     const char* what = slots_.out == MatMulSlots::Out::kQLinear ? "qlinear matmul"
                        : slots_.out == MatMulSlots::Out::kFloat ? "matmul integer to float" : "matmul integer";
-    return std::string(what) +
-           (packed_ ? std::string(" (") + packed_->kernel_name() + ")" : std::string(" (B packed per run)"));
+    if (!packed_) return std::string(what) + " (B packed per run)";
+    const std::string form = packed_->form();
+    return std::string(what) + " (" + packed_->kernel_name() + (form.empty() ? "" : ", " + form) + ")";
   }
 
  private:
@@ -219,29 +222,6 @@ class IntegerMatMulLayer : public Layer {
       if (static_cast<int64_t>(e.bias.size()) != N) throw InvalidArgument(prefix_ + "bias must have N elements");
     }
     return e;
-  }
-
-  // Rows [r0, r1) of the int32 products at acc (N per row) to float32 in place:
-  // float(acc) * mult[n] (+ bias[n]).
-  static void rows_to_float(const FloatEpilogue& e, int64_t N, int32_t* acc, int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      // Each int32 is read (through memcpy, which may alias) before its float is written.
-      const unsigned char* a = reinterpret_cast<const unsigned char*>(acc + r * N);
-      float* o = reinterpret_cast<float*>(acc + r * N);
-      if (e.has_bias) {
-        for (int64_t n = 0; n < N; ++n) {
-          int32_t v;
-          std::memcpy(&v, a + 4 * n, 4);
-          o[n] = static_cast<float>(v) * e.mult[n] + e.bias[n];
-        }
-      } else {
-        for (int64_t n = 0; n < N; ++n) {
-          int32_t v;
-          std::memcpy(&v, a + 4 * n, 4);
-          o[n] = static_cast<float>(v) * e.mult[n];
-        }
-      }
-    }
   }
 
   // QLinearMatMul's output (module comment).

@@ -25,6 +25,16 @@
 // In both, sum_k a * b = sum_k (a - z) * b + z * sum_k b, modulo 2^32. The
 // driver keeps the packed bytes in range and corrects C for the few it
 // moved (x86/gemm_u8s8_shifted.h).
+//
+// Pair tiles (GemmU8S8SignTiles::fn_pairs, B packed once): vpmaddubsw on the
+// plain u8 A and a pair-safe B' (x86/gemm_u8s8_pairs.h), then C += A R for the
+// block's sparse residual R = B - B' (res_*), so C == A B with no shifted copy
+// of A; the driver takes them when R is small, the shifted tiles otherwise.
+// A packed once the same way (fn_pairs_a): A stored as a - z[m], pair-safe, its
+// residual per row; B per run read back as u8 (its s8 storage's sign bit
+// flipped in the tile); the tile adds row_shift[i] * col_sums[n] (z[m] times
+// the strip's s8 column sums) and row_b[i] * col_b[n] (-128 sum_k (a - z) times
+// ones): then C == A (B - 128), the product the driver owes.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +55,21 @@ struct GemmU8S8Tile {
   // Shifted tiles only (GemmU8S8SignTiles; nullptr for the others): C[i][n] += row_shift[i] * col_sums[n].
   const int32_t* row_shift = nullptr;  // mr values
   const int32_t* col_sums = nullptr;   // 16 * nb values, zero past the product's columns
+  // Pair tiles only (nb = 1). B packed once: C[i][n] += a[i * lda + res_k[e]] * res_v[e * 16 + n], e in
+  // [0, res_count). A packed once (res_rows set): C[i][n] += res_v[e] * B[res_k[e]][n] (B's values as u8),
+  // e in [res_rows[i], res_rows[i + 1]).
+  const int32_t* res_k = nullptr;
+  const int32_t* res_v = nullptr;
+  int64_t res_count = 0;
+  const int64_t* res_rows = nullptr;  // mr + 1 offsets
+  // Pair tiles only: the rest of the caller's epilogue (GemmU8S8Epilogue, kernels/gemm_u8s8.h) fused
+  // into the store, after row_shift * col_sums (its first term): C[i][n] += row_b[i] * col_b[n], then
+  // float(C) * scale[n] (+ bias[n]) stored as float32 bits when scale is given. Column vectors from the
+  // tile's first column, readable for 16 columns; nullptr: the term or step absent.
+  const int32_t* row_b = nullptr;  // mr values
+  const int32_t* col_b = nullptr;
+  const float* scale = nullptr;
+  const float* bias = nullptr;
 };
 using GemmU8S8Fn = void (*)(const GemmU8S8Tile&);
 
@@ -57,10 +82,14 @@ using GemmU8S8PackBFn = void (*)(const uint8_t* b, int64_t ldb, int64_t K, int n
                                  int32_t* col_sums);
 
 // The two tiles of a kernel exact only on shifted operands (header comment): fn_b(mr, nb) for B
-// packed once, fn_a(mr, nb) for A packed once.
+// packed once, fn_a(mr, nb) for A packed once; fn_pairs (or nullptr): the pair tile for a B packed
+// once whose residual is small, mr rows up to pairs_mr.
 struct GemmU8S8SignTiles {
   GemmU8S8Fn (*fn_b)(int mr, int nb) = nullptr;
   GemmU8S8Fn (*fn_a)(int mr, int nb) = nullptr;
+  GemmU8S8Fn (*fn_pairs)(int mr, int nb) = nullptr;
+  GemmU8S8Fn (*fn_pairs_a)(int mr, int nb) = nullptr;  // A packed once (x86/gemm_u8s8_pairs.h, PairSplitA)
+  int pairs_mr = 0;
 };
 
 namespace avx512vnni {
@@ -83,6 +112,10 @@ namespace avx2 {
 constexpr int kU8S8MR = 4, kU8S8NB = 1;
 GemmU8S8Fn gemm_u8s8_shifted_b_fn(int mr, int nb);
 GemmU8S8Fn gemm_u8s8_shifted_a_fn(int mr, int nb);
+// Pair tile (vpmaddubsw + vpmaddwd on a pair-safe B, the residual after the loop): mr rows (1..6).
+constexpr int kU8S8PairsMR = 6;
+GemmU8S8Fn gemm_u8s8_pairs_fn(int mr, int nb);
+GemmU8S8Fn gemm_u8s8_pairs_a_fn(int mr, int nb);
 void gemm_u8s8_pack_b(const uint8_t* b, int64_t ldb, int64_t K, int n, uint8_t flip, int8_t* dst,
                       int32_t* col_sums);
 }  // namespace avx2

@@ -4,7 +4,8 @@
 // The sum is formed in uint32, where wrapping is defined, and read back as
 // int32 (two's complement): the value an int32 accumulator that wraps gives.
 // Both ways of holding the operands (pack: B once; pack_a: A once, B per
-// run, read into s8 storage and its column sums formed) end in that loop.
+// run, read into s8 storage and its column sums formed) end in that loop;
+// a B packed once then takes the epilogue rule of gemm_u8s8.h.
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -41,10 +42,12 @@ class RefPackedGemmU8S8 final : public PackedGemmU8S8 {
     b_.resize(static_cast<size_t>(shape.K * shape.N));
     for (int64_t k = 0; k < shape.K; ++k) std::copy(b + k * ldb, b + k * ldb + shape.N, b_.data() + k * shape.N);
   }
-  void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc) const override {
+  void run(int64_t M, const uint8_t* a, int64_t lda, int32_t* c, int64_t ldc,
+           const GemmU8S8Epilogue* epilogue) const override {
     const int64_t work = shape_.K * shape_.N;
     parallel_for(M, grain_for_work(work), [&](int64_t m0, int64_t m1) {
       ref::gemm_u8s8(m1 - m0, shape_.N, shape_.K, a + m0 * lda, lda, b_.data(), shape_.N, c + m0 * ldc, ldc);
+      if (epilogue) apply_gemm_u8s8_epilogue(*epilogue, m0, m1, 0, shape_.N, c, ldc);
     });
   }
   const GemmU8S8Shape& shape() const override { return shape_; }

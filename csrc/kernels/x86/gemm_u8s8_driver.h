@@ -23,8 +23,9 @@ class X86GemmU8S8Kernel final : public GemmU8S8Kernel {
   // bytes out of the tiles' range corrected after each tile (gemm_u8s8_shifted.h).
   X86GemmU8S8Kernel(const char* name, Isa isa, const GemmU8S8SignTiles& tiles, int mr_max, int nb_max,
                     GemmU8S8PackBFn pack_b = nullptr)
-      : name_(name), isa_(isa), fn_(tiles.fn_b), fn_a_(tiles.fn_a), pack_b_(pack_b), mr_max_(mr_max),
-        nb_max_(nb_max) {}
+      : name_(name), isa_(isa), fn_(tiles.fn_b), fn_a_(tiles.fn_a), fn_pairs_(tiles.fn_pairs), fn_pairs_a_(tiles.fn_pairs_a),
+        pack_b_(pack_b),
+        mr_max_(mr_max), nb_max_(nb_max), pairs_mr_(tiles.pairs_mr) {}
   const char* name() const override { return name_; }
   Isa isa() const override { return isa_; }
   std::string supports(const GemmU8S8Shape&) const override { return ""; }
@@ -36,8 +37,11 @@ class X86GemmU8S8Kernel final : public GemmU8S8Kernel {
   Isa isa_;
   GemmU8S8Fn (*fn_)(int, int);
   GemmU8S8Fn (*fn_a_)(int, int) = nullptr;  // set: the tiles are shifted (fn_ B packed, fn_a_ A packed)
+  GemmU8S8Fn (*fn_pairs_)(int, int) = nullptr;  // set: B packed once may take the pair tile
+  GemmU8S8Fn (*fn_pairs_a_)(int, int) = nullptr;  // set: A packed once may take the A-packed pair tile
   GemmU8S8PackBFn pack_b_ = nullptr;
   int mr_max_, nb_max_;
+  int pairs_mr_ = 0;
 };
 
 }  // namespace x86

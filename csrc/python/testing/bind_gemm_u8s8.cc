@@ -72,6 +72,76 @@ std::tuple<py::array_t<int32_t>, py::array_t<int32_t>> gemm_u8s8_packed_a(
   return {c, sums};
 }
 
+// a @ b (b packed once) with the epilogue of kernels/gemm_u8s8.h (GemmU8S8Epilogue): the rank-1
+// terms row_a x col_a and row_b x col_b (int32; each pair given or None), then, with scale, float32
+// float(C) * scale (+ bias). Returns int32 [M, N], or float32 with scale.
+py::array gemm_u8s8_epilogue(const py::handle& a_obj, const py::handle& b_obj, const py::object& row_a,
+                             const py::object& col_a, const py::object& row_b, const py::object& col_b,
+                             const py::object& scale, const py::object& bias, const std::optional<std::string>& kernel,
+                             int runs) {
+  U8Array a = uint8_arg(a_obj, "a");
+  I8Array b = int8_arg(b_obj, "b", 2);
+  if (a.shape(1) != b.shape(0)) throw InvalidArgument("b: inner dimension differs from a's");
+  const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+  using I32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+  const auto vec_i32 = [](const py::object& o, int64_t n, const char* name) -> std::optional<I32Array> {
+    if (o.is_none()) return std::nullopt;
+    I32Array v = numpy_array_of<int32_t>(o);
+    if (v.ndim() != 1 || v.shape(0) != n) throw InvalidArgument(std::string(name) + ": expected " + std::to_string(n) + " values");
+    return v;
+  };
+  const auto vec_f32 = [](const py::object& o, int64_t n, const char* name) -> std::optional<F32Array> {
+    if (o.is_none()) return std::nullopt;
+    F32Array v = float_arg(o, name, 1);
+    if (v.shape(0) != n) throw InvalidArgument(std::string(name) + ": expected " + std::to_string(n) + " values");
+    return v;
+  };
+  const auto ra = vec_i32(row_a, M, "row_a"), ca = vec_i32(col_a, N, "col_a");
+  const auto rb = vec_i32(row_b, M, "row_b"), cb = vec_i32(col_b, N, "col_b");
+  const auto sc = vec_f32(scale, N, "scale"), bi = vec_f32(bias, N, "bias");
+  if (ra.has_value() != ca.has_value() || rb.has_value() != cb.has_value()) {
+    throw InvalidArgument("row_a / col_a and row_b / col_b come in pairs");
+  }
+  if (bi && !sc) throw InvalidArgument("bias needs scale");
+  kernels::GemmU8S8Epilogue e;
+  if (ra) {
+    e.row_a = ra->data();
+    e.col_a = ca->data();
+  }
+  if (rb) {
+    e.row_b = rb->data();
+    e.col_b = cb->data();
+  }
+  if (sc) e.scale = sc->data();
+  if (bi) e.bias = bi->data();
+  const kernels::GemmU8S8Shape shape{K, N};
+  const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmU8S8Kernel>(kernel, shape);
+  const auto packed = k.pack(shape, b.data(), N);
+  py::array_t<int32_t> c({M, N});
+  int32_t* cp = c.mutable_data();
+  {
+    py::gil_scoped_release release;
+    for (int r = 0; r < std::max(1, runs); ++r) packed->run(M, a.data(), K, cp, N, &e);
+  }
+  if (!sc) return std::move(c);
+  return c.attr("view")(py::dtype::of<float>());
+}
+
+// The form the kernel packs b (int8 [K, N]) in: kernels/gemm_u8s8.h, PackedGemmU8S8::form; or, with
+// packed_a, the form it packs a (uint8 [M, K]) in as the left operand.
+std::string gemm_u8s8_form(const py::handle& b_obj, const std::optional<std::string>& kernel, bool packed_a) {
+  if (packed_a) {
+    U8Array a = uint8_arg(b_obj, "a");
+    const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmU8S8Kernel>(
+        kernel, kernels::GemmU8S8Shape{a.shape(1), a.shape(0)});
+    return k.pack_a(a.shape(0), a.shape(1), a.data(), a.shape(1))->form();
+  }
+  I8Array b = int8_arg(b_obj, "b", 2);
+  const kernels::GemmU8S8Shape shape{b.shape(0), b.shape(1)};
+  const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmU8S8Kernel>(kernel, shape);
+  return k.pack(shape, b.data(), shape.N)->form();
+}
+
 }  // namespace
 
 void bind_gemm_u8s8(py::module_& k) {
@@ -82,6 +152,14 @@ void bind_gemm_u8s8(py::module_& k) {
   k.def("gemm_u8s8_packed_a", &gemm_u8s8_packed_a, "a"_a, "b"_a, "kernel"_a = py::none(), "runs"_a = 1,
         "(a @ b, column sums of b): a uint8 [M,K] packed once, b int8 or uint8 (read as b - 128) [K,N] "
         "given per run; int32, wrapping.");
+  k.def("gemm_u8s8_epilogue", &gemm_u8s8_epilogue, "a"_a, "b"_a, "row_a"_a = py::none(), "col_a"_a = py::none(),
+        "row_b"_a = py::none(), "col_b"_a = py::none(), "scale"_a = py::none(), "bias"_a = py::none(),
+        "kernel"_a = py::none(), "runs"_a = 1,
+        "a @ b (b packed once) + row_a x col_a + row_b x col_b (int32, wrapping), then with scale "
+        "float32(C) * scale (+ bias): kernels/gemm_u8s8.h's GemmU8S8Epilogue. int32 or float32 [M,N].");
+  k.def("gemm_u8s8_form", &gemm_u8s8_form, "b"_a, "kernel"_a = py::none(), "packed_a"_a = false,
+        "How the kernel holds b (int8 [K,N]) packed once: 'pairs', 'shifted' or '' (it does not choose); "
+        "packed_a: how it holds b as A (uint8 [M,K]) packed once.");
   k.def("gemm_u8s8_candidates", [](int64_t K, int64_t N) {
     return kernels::candidate_report<kernels::GemmU8S8Kernel>(kernels::GemmU8S8Shape{K, N});
   }, "K"_a, "N"_a, "[(name, isa, reason)] of every compiled gemm_u8s8 kernel, best first.");

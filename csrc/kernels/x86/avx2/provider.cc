@@ -7,7 +7,8 @@
 //   gemm_s8:   gemm_s8_6x16c2_avx2 (igemm_6x16c4s.cc when no weight is -128)
 //   gemm_u8s8: gemm_u8s8_4x16c4s_avx2 (x86/gemm_u8s8.cc's driver; shifted tiles,
 //              exact through vpsignb: gemm_u8s8_4x16c4s.cc; a run-time B
-//              packed by gemm_u8s8_pack_b.cc)
+//              packed by gemm_u8s8_pack_b.cc; a B packed once with few
+//              unsafe pairs: the pair tile gemm_u8s8_6x16c4p.cc)
 //   dynamic_quantize_u8: dynamic_quantize_u8_avx2 (8 lanes)
 //   sgemm_f32: sgemm_6x16_avx2 (AVX2+FMA)
 //   dwconv_f32: dwconv_f32_avx2 (8 channels per ymm, FMA: dwconv_f32_c8.cc)
@@ -84,7 +85,9 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx2", Isa::kAvx2, avx2::maxpool_f32_planes);
   r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
-  static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn};
+  static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn,
+                                               avx2::gemm_u8s8_pairs_fn, avx2::gemm_u8s8_pairs_a_fn,
+                                               avx2::kU8S8PairsMR};
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_4x16c4s_avx2", Isa::kAvx2, u8s8_tiles, avx2::kU8S8MR,
                                            avx2::kU8S8NB, avx2::gemm_u8s8_pack_b);
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx2", Isa::kAvx2, avx2::dynamic_range,
