@@ -324,7 +324,7 @@ bool Lowerer::lower_lut(int n) {
   }
   std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y), zero_point_of(y));
   std::string name;
-  QLutAttrs a{{qscale_[r.input], scale(y)}, ""};
+  QLutAttrs a{{qscale_[r.input], scale(y)}, "", zero_point_of(y)};
   std::vector<std::string> sources;
   for (int m : r.nodes) {
     const Node& node = src_.nodes()[m];
