@@ -14,7 +14,8 @@
 //
 // The lower bounds (lower_bounds): 0 for the output of a Conv, Gemm or
 // MatMul whose fused activation is Relu or Clip(min >= 0); for an
-// element-wise table region's output (lut_region.h) the least of the
+// element-wise table region's output (lut_region.h; run as a table, or in
+// float32 from the int8 input when pointwise_tables is off) the least of the
 // region's 256 float values on its input's levels (0 if that is above 0):
 // SiLU -0.278, HardSwish -0.375, GELU -0.170 at fine input scales, exactly
 // the values the table is built from; for a Concat, AveragePool or
@@ -146,7 +147,9 @@ std::vector<float> Lowerer::lower_bounds(std::vector<int>* roots) const {
   for (int n : src_.topological_order()) {
     const Node& node = src_.nodes()[n];
     if (node.outputs.empty() || node.outputs[0] < 0) continue;
-    if (opt_.asymmetric_activations && opt_.pointwise_tables && is_lut_op(node.op)) {
+    // With or without tables (pointwise_tables): the float chain's output is
+    // quantized at the same grid, so a table still changes no byte.
+    if (opt_.asymmetric_activations && is_lut_op(node.op)) {
       int y = -1;
       const float lo = in_region[n] ? kUnbounded : table_lower_bound(n, in_region, &y);
       if (!std::isnan(lo)) {

@@ -337,9 +337,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="hold non-negative (post-ReLU) tensors unsigned, zero point -128 and 256 levels over "
                    "[0, threshold], where every reader takes a zero point (default: the auto calibrator keeps "
                    "it where its held-out samples show it helps; others: off; docs/numerics.md)")
-    b.add_argument("--asymmetric-activations", action=argparse.BooleanOptionalAction, default=False,
+    b.add_argument("--asymmetric-activations", action=argparse.BooleanOptionalAction, default=True,
                    help="hold element-wise table outputs in [lo, threshold] with lo < 0 (SiLU, HardSwish, GELU) "
-                   "over 256 levels with a zero point, where every reader takes one (docs/numerics.md)")
+                   "over 256 levels with a zero point, where every reader takes one (default: on; "
+                   "docs/numerics.md)")
     b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
                    help="cross-layer equalization of conv -> (ReLU) -> conv pairs (default: the auto calibrator "
                    "keeps it where its held-out samples show it helps; others: off)")
