@@ -173,8 +173,8 @@ class BuilderConfig:
             ``unsigned_activations``); others stay symmetric. The thresholds
             and the calibration cache stay the symmetric ones. On by default
             (centred cosine up on LeViT, MobileViT, MobileNetV3, DeiT and
-            EfficientNet-B0 with one of two calibration sets, down 0.011 on
-            its other; about 2% more CPU time on MobileNetV3;
+            EfficientNet-B0 with one of two calibration sets, down 0.007 on
+            its other; 1-2.5% more CPU time on MobileNetV3 and EfficientNet-B0;
             benchmarks/RESULTS_realnets.md, "Asymmetric activations").
         accuracy_target: INT8 only, needs ``accuracy_check``: keep the
             fewest, most sensitive layers in float32 so that the score on the
