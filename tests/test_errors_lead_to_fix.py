@@ -58,7 +58,7 @@ CLI_FLAGS = {
     "holdout_every": "--holdout-every", "bias_correction": "--bias-correction",
     "accuracy_target": "--accuracy-target", "bf16": "--bf16", "equalize": "--equalize",
     "smoothquant": "--smoothquant", "smoothquant_alpha": "--smoothquant-alpha",
-    "unsigned_activations": "--unsigned-activations",
+    "unsigned_activations": "--unsigned-activations", "asymmetric_activations": "--asymmetric-activations",
     # a Python callable: the CLI's --accuracy-target always uses the centred cosine
     "accuracy_metric": "--accuracy-target",
 }

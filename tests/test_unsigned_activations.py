@@ -1,5 +1,5 @@
 """Unsigned activations (``BuilderConfig(unsigned_activations=...)``,
-csrc/engine/lower_int8_unsigned.cc, docs/numerics.md): a calibrated tensor
+csrc/engine/lower_int8_zero_points.cc, docs/numerics.md): a calibrated tensor
 that is never negative and whose readers all take a zero point is held with
 zero point -128 and scale threshold / 255; the others stay symmetric.
 

@@ -1,5 +1,6 @@
 // Quantization numerics (int8rt/quantization.h): per-channel weight
-// quantization and the cache's hex spelling of a scale.
+// quantization, the grid of a lower-bounded activation and the cache's hex
+// spelling of a scale.
 #include "int8rt/quantization.h"
 
 #include <algorithm>
@@ -64,6 +65,25 @@ bool scale_from_hex(const std::string& hex, float* scale) {
   }
   std::memcpy(scale, &bits, sizeof bits);
   return true;
+}
+
+AffineGrid lower_bounded_grid(float scale, float lo) {
+  AffineGrid g;
+  const float amax = amax_from_scale(scale);
+  if (!(lo <= 0.f) || !std::isfinite(amax) || !(amax > 0.f)) return g;
+  // lo rounded down to a multiple of amax / 1024 (an exact power-of-two
+  // division): float layers differ between ISA tiers by an ulp, and the grid
+  // must not follow them.
+  const float unit = amax / kLowerBoundSteps;
+  lo = -(std::ceil(-lo / unit) * unit);
+  if (!(-lo < amax)) return g;
+  const float s = (amax - lo) / kUint8Max;
+  if (!(s > 0.f) || !std::isfinite(s)) return g;
+  const float steps = std::nearbyint(lo / s);  // in [-127, 0]: -lo < amax keeps -lo / s below 127.5
+  g.ok = true;
+  g.scale = s;
+  g.zero_point = kUnsignedZeroPoint - static_cast<int32_t>(steps);
+  return g;
 }
 
 }  // namespace quant

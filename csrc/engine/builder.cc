@@ -531,6 +531,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   options.int8_gates = config_.int8_gates;
   options.int8_matmul_pairs = config_.int8_matmul_pairs;
   options.unsigned_activations = config_.unsigned_activations;
+  options.asymmetric_activations = config_.asymmetric_activations;
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   options.merged_nodes = impl_->merged_nodes;
   options.weight_scales = impl_->weight_scales;

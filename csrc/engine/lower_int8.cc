@@ -38,7 +38,7 @@ Lowerer::Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), op
   consumed_.assign(src.nodes().size(), 0);
   scales_ = opt.scales;
   read_model_quantization();
-  if (opt.unsigned_activations) adopt_unsigned_activations();
+  if (opt.unsigned_activations || opt.asymmetric_activations) adopt_zero_point_activations();
 }
 
 LoweringResult Lowerer::run() {
@@ -224,7 +224,7 @@ bool Lowerer::try_int8(int n, const Node& node) {
   if (zero_point_blocks(node)) return decline(node, "its int8 form takes no zero point (a pre-quantized model's)");
   auto it = lowerings().find(node.op);
   if (it != lowerings().end() && (this->*(it->second.lower))(n, node)) {
-    if ((has_zero_points_ || opt_.unsigned_activations) && passes_zero_point_on(node.op) && is_int8(node.inputs[0])) {
+    if ((has_zero_points_ || opt_.unsigned_activations || opt_.asymmetric_activations) && passes_zero_point_on(node.op) && is_int8(node.inputs[0])) {
       for (int o : node.outputs) {
         if (o >= 0 && is_int8(o)) {
           qzero_[o] = qzero_[node.inputs[0]];  // bytes moved, not rescaled
@@ -282,7 +282,9 @@ bool Lowerer::lower_lut(int n) {
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
   if (index_.is_output(y) || !has_scale(y)) return false;
-  if (qzero_[r.input] != 0 || zero_point_of(y) != 0) return false;  // tables are of symmetric tensors
+  // A table reads a symmetric x; it writes y at y's scale and zero point
+  // (lower_int8_zero_points.cc gives a lower-bounded y one).
+  if (qzero_[r.input] != 0) return false;
   // Every reader of y must take it as int8 (an element-wise or other float
   // reader would see int8 y instead of the float y of the float path).
   for (int c : index_.readers(y)) {
@@ -320,9 +322,9 @@ bool Lowerer::lower_lut(int n) {
       return true;
     }
   }
-  std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y));
+  std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y), zero_point_of(y));
   std::string name;
-  QLutAttrs a{{qscale_[r.input], scale(y)}, ""};
+  QLutAttrs a{{qscale_[r.input], scale(y)}, "", zero_point_of(y)};
   std::vector<std::string> sources;
   for (int m : r.nodes) {
     const Node& node = src_.nodes()[m];

@@ -64,7 +64,8 @@ struct LoweringOptions {
   bool pointwise_tables = true;          // element-wise regions as int8rt.QLut
   bool int8_gates = true;                // gates and pools may read a chain's int8 input (lower_lut)
   bool int8_matmul_pairs = true;         // MatMul of two activations as int8rt.QMatMul
-  bool unsigned_activations = false;     // non-negative tensors unsigned (lower_int8_unsigned.cc)
+  bool unsigned_activations = false;     // non-negative tensors unsigned (lower_int8_zero_points.cc)
+  bool asymmetric_activations = false;   // table outputs in [lo < 0, T] over 256 levels (same file)
   // Node name -> the nodes a graph pass merged into it (PassReport::merged_nodes),
   // for the plan's layer sources.
   std::map<std::string, std::vector<std::string>> merged_nodes;

@@ -303,12 +303,21 @@ class Lowerer {
   bool zero_point_blocks(const Node& node) const;
   // An int8 layer of this op writes its input's parameters (a byte mover or max pool).
   static bool passes_zero_point_on(const std::string& op);
-  // ---- unsigned activations (lower_int8_unsigned.cc) ----
-  // Gives the non-negative tensors whose readers all take a zero point
-  // exactly zero point -128 and scale threshold / 255 in scales_ / zero_,
-  // with the max pools and data movement passing them on (called once,
-  // before the walk, when LoweringOptions::unsigned_activations).
-  void adopt_unsigned_activations();
+  // ---- zero-point activations (lower_int8_zero_points.cc) ----
+  // Gives the tensors with a proven lower bound lo <= 0 whose readers all
+  // take a zero point exactly the grid quant::lower_bounded_grid makes of
+  // their calibrated scale and lo (unsigned: zero point -128, scale
+  // threshold / 255) in scales_ / zero_, with the max pools and data
+  // movement passing them on (called once, before the walk, when
+  // LoweringOptions::unsigned_activations or asymmetric_activations).
+  void adopt_zero_point_activations();
+  // Each tensor's proven lower bound (NaN: none); the tensors with a grid of
+  // their own (not a mover's output) are appended to *roots.
+  std::vector<float> lower_bounds(std::vector<int>* roots) const;
+  // For a table region starting at node n (none of whose nodes is marked in
+  // in_region; its nodes get marked): the least of its 256 float values (0
+  // when all are above), its output in *y; NaN when n starts no region.
+  float table_lower_bound(int n, std::vector<char>& in_region, int* y) const;
   // Node writes a tensor that is never negative: a Conv / Gemm / MatMul
   // with a fused Relu or Clip(min >= 0).
   static bool writes_non_negative(const Node& node);
@@ -405,7 +414,7 @@ class Lowerer {
   std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;
-  std::vector<int32_t> qzero_;            // zero point of int8_id_ (0 unless a pre-quantized model's)
+  std::vector<int32_t> qzero_;            // zero point of int8_id_ (0 unless a model's or zero_points.cc's)
   // Per-channel scales of int8_id_ (axis 1 of the source tensor; qscale_ is
   // then 0), empty for per-tensor ones: a pre-quantized model's per-channel
   // activation, which depthwise convs read (lower_int8_qdq.cc).

@@ -158,12 +158,15 @@ std::vector<float> compute_region_values(const Network& net, const LutRegion& re
   return std::vector<float>(y.data<float>(), y.data<float>() + 256);
 }
 
-std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y) {
+std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y, int32_t z_y) {
   if (!(s_y > 0.f)) throw InvalidArgument("compute_lut: scales must be > 0");
   const std::vector<float> values = compute_region_values(net, region, s_x);
   const float inv = 1.0f / s_y;
   std::vector<int8_t> table(256);
-  for (int i = 0; i < 256; ++i) table[i] = kernels::ref::quantize_value(values[i], inv);
+  for (int i = 0; i < 256; ++i) {
+    table[i] = z_y == 0 ? kernels::ref::quantize_value(values[i], inv)
+                        : kernels::ref::quantize_value(values[i], inv, static_cast<float>(z_y));
+  }
   return table;
 }
 

@@ -6,7 +6,7 @@
 // x*a+b, a swish x*Sigmoid(x) - then y depends on x's 256 int8 values only.
 // The INT8 lowering replaces the region by int8rt.QLut: y_q =
 // table[x_q + 128], with
-//   table[i] = quantize(f(dequantize(i - 128, s_x)), s_y),
+//   table[i] = quantize(f(dequantize(i - 128, s_x)), s_y, z_y),
 // f evaluated by the engine's own float32 layers on the 256 dequantized
 // levels. A conv or fully connected reader, which quantized y with the same
 // scale anyway, therefore sees exactly the bytes it saw before; the region's
@@ -53,9 +53,12 @@ LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int sta
 // levels: the values the float engine computes from those int8 inputs.
 std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x);
 
-// The region's table for int8 input scale s_x and output scale s_y:
-// quantize(compute_region_values(...)[i], s_y).
-std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y);
+// The region's table for int8 input scale s_x and output scale s_y and
+// zero point z_y: quantize(compute_region_values(...)[i], s_y, z_y), the
+// one rounding int8rt.Quantize does (kernels::ref::quantize_value; z_y 0 is
+// the symmetric form, a lower-bounded output's is lower_int8_zero_points.cc's).
+std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y,
+                                int32_t z_y = 0);
 
 // True for the ops a region may contain.
 bool is_lut_op(const std::string& op);

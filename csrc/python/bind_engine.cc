@@ -205,7 +205,8 @@ void bind_engine(py::module_& m) {
       .def(py::init([](const Network& network, const std::string& precision,
                        const std::map<std::string, std::string>& layer_precisions, bool optimize,
                        const std::string& device, bool pointwise_tables, bool int8_gates, bool bf16,
-                       bool int8_matmul_pairs, bool keep_activation_qdq, bool unsigned_activations) {
+                       bool int8_matmul_pairs, bool keep_activation_qdq, bool unsigned_activations,
+                       bool asymmetric_activations) {
              BuilderConfig config;
              if (precision == "int8") {
                config.precision = Precision::kInt8;
@@ -222,6 +223,7 @@ void bind_engine(py::module_& m) {
              config.int8_matmul_pairs = int8_matmul_pairs;
              config.keep_activation_qdq = keep_activation_qdq;
              config.unsigned_activations = unsigned_activations;
+             config.asymmetric_activations = asymmetric_activations;
              config.bf16 = bf16;
              return std::make_unique<Builder>(network, config);
            }),
@@ -229,7 +231,7 @@ void bind_engine(py::module_& m) {
            py::arg("optimize") = true, py::arg("device") = "cpu",
            py::arg("pointwise_tables") = true, py::arg("int8_gates") = true, py::arg("bf16") = false,
            py::arg("int8_matmul_pairs") = true, py::arg("keep_activation_qdq") = false,
-           py::arg("unsigned_activations") = false,
+           py::arg("unsigned_activations") = false, py::arg("asymmetric_activations") = false,
            py::call_guard<py::gil_scoped_release>())
       .def("input_names", &Builder::input_names)
       .def("calibration_tensors", &Builder::calibration_tensors)

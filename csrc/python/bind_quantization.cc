@@ -61,6 +61,15 @@ void bind_quantization(py::module_& m) {
   m.def("unsigned_scale_from_scale", &quant::unsigned_scale_from_scale, py::arg("scale"),
         "The scale of an unsigned activation (zero point -128) with the threshold of symmetric scale `scale`: "
         "scale * 127 / 255, each step in float32.");
+  m.def("lower_bounded_grid",
+        [](float scale, float lo) -> py::object {
+          const quant::AffineGrid g = quant::lower_bounded_grid(scale, lo);
+          if (!g.ok) return py::none();
+          return py::make_tuple(g.scale, g.zero_point);
+        },
+        py::arg("scale"), py::arg("lo"),
+        "(scale, zero point) of a tensor in [lo, scale * 127] held over 256 levels: (amax - lo) / 255 and "
+        "-128 - rne(lo / that scale), in float32; None when lo is not in (-amax, 0].");
   m.def("quantize_weights_per_channel", &quantize_rows, py::arg("w"),
         "Symmetric int8 weights per row of a 2-d float32 array: (q int8 [C, K], scales float32 [C]).");
   m.def("scale_to_hex", &quant::scale_to_hex, py::arg("scale"),

@@ -79,6 +79,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target,
                                   equalize=args.equalize, unsigned_activations=args.unsigned_activations,
+                                  asymmetric_activations=args.asymmetric_activations,
                                   smoothquant=args.smoothquant,
                                   smoothquant_alpha=args.smoothquant_alpha)
     if args.precision == "int8":
@@ -336,6 +337,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="hold non-negative (post-ReLU) tensors unsigned, zero point -128 and 256 levels over "
                    "[0, threshold], where every reader takes a zero point (default: the auto calibrator keeps "
                    "it where its held-out samples show it helps; others: off; docs/numerics.md)")
+    b.add_argument("--asymmetric-activations", action=argparse.BooleanOptionalAction, default=True,
+                   help="hold element-wise table outputs in [lo, threshold] with lo < 0 (SiLU, HardSwish, GELU) "
+                   "over 256 levels with a zero point, where every reader takes one (default: on; "
+                   "docs/numerics.md)")
     b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
                    help="cross-layer equalization of conv -> (ReLU) -> conv pairs (default: the auto calibrator "
                    "keeps it where its held-out samples show it helps; others: off)")

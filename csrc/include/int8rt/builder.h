@@ -58,9 +58,15 @@ struct BuilderConfig {
   // tensors) are held unsigned: zero point -128, scale threshold / 255
   // (quantization.h), where every layer reading them takes a zero point
   // exactly (Conv, Gemm, MatMul with constant weights, Add, max pool, data
-  // movement; engine/lower_int8_unsigned.cc). Others stay symmetric. The
+  // movement; engine/lower_int8_zero_points.cc). Others stay symmetric. The
   // scales given to build() stay the symmetric ones (the calibration cache).
   bool unsigned_activations = false;
+  // INT8 only: an element-wise table's output whose 256 float values have a
+  // least value lo in (-threshold, 0) (SiLU, HardSwish, GELU, Mish, ELU...)
+  // is held over [lo, threshold]: scale (threshold - lo) / 255, the integer
+  // zero point mapping lo to -128 (quant::lower_bounded_grid), under the
+  // same readers' condition as unsigned_activations; others stay symmetric.
+  bool asymmetric_activations = false;
   // Where the engine runs: "cpu" or "cuda" (a build with the CUDA backend and
   // a GPU; the Builder refuses other devices with NotSupported before any
   // calibration). Calibration itself runs on the CPU either way.

@@ -41,6 +41,29 @@ constexpr float kUint8Max = 255.0f;
 constexpr int32_t kUnsignedZeroPoint = -128;
 inline float unsigned_scale_from_scale(float scale) { return amax_from_scale(scale) / kUint8Max; }
 
+// Lower-bounded activations (BuilderConfig::asymmetric_activations;
+// docs/numerics.md): a tensor proven to lie in [lo, amax] with
+// -amax < lo <= 0 (a table's output: lo is the least of its 256 float
+// values, e.g. SiLU's -0.278) gets 256 levels over [lo', amax]:
+//   unit = amax / 1024,  lo' = -(ceil(-lo / unit) * unit)   (lo rounded down
+//     to a multiple of unit, so that an ulp of difference between the float
+//     layers of two ISA tiers does not move the grid)
+//   scale = (amax - lo') / 255,  zero_point = -128 - rne(lo' / scale)
+// each step in float32, amax = amax_from_scale(symmetric scale). The zero
+// point is an integer, so 0.0 is exactly code zero_point (as ONNX's
+// QuantizeLinear and ONNX Runtime require); lo itself maps to -128 within
+// half a step. lo = 0 is the unsigned rule above, bit for bit (scale
+// amax / 255, zero point -128). ok is false (keep the tensor symmetric)
+// when lo' is not in (-amax, 0] or the scale is not finite and > 0: the
+// grid would gain nothing over the symmetric one.
+constexpr float kLowerBoundSteps = 1024.0f;
+struct AffineGrid {
+  bool ok = false;
+  float scale = 0.f;
+  int32_t zero_point = 0;
+};
+AffineGrid lower_bounded_grid(float scale, float lo);
+
 // Symmetric per-output-channel int8 weights: for channel k with
 // amax_k = max |w_k| (NaN values are passed over),
 //   s_k = amax_k / 127 (float32),  q = clamp(nearbyint(w / s_k), -127, 127)

@@ -476,6 +476,7 @@ std::string QMoveOps::source(const std::string& lowered_op) {
 Attributes QLutAttrs::to_attrs() const {
   Attributes a = scale_attrs(*this);
   a.set("ops", Attribute::of_string(ops));
+  set_zero_point("out_zero_point", out_zero_point, a);
   return a;
 }
 
@@ -484,6 +485,7 @@ QLutAttrs QLutAttrs::from_attrs(const Node& node) {
   QLutAttrs l;
   r.scales(l);
   l.ops = r.str("ops", "");
+  l.out_zero_point = r.zero_point("out_zero_point");
   return l;
 }
 

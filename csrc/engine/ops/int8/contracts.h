@@ -84,7 +84,7 @@ struct InOutScales {
 // What QConv and QGemm share: the scales and activation of their
 // requantization (kernels::make_epilogue). The zero points (int8 range,
 // absent: 0) are those of a pre-quantized model's asymmetric activations
-// (lower_int8_qdq.cc) or of unsigned activations (lower_int8_unsigned.cc);
+// (lower_int8_qdq.cc) or of zero-point activations (lower_int8_zero_points.cc);
 // qlinear_params folds them into the epilogue. A padded conv pads with its
 // input zero point (kernels::ConvShape::pad_value), so padding is real 0.
 // Per-channel activation scales (a pre-quantized model's QuantizeLinear with
@@ -215,7 +215,7 @@ struct QAddAttrs {
 // from_attrs: axis >= 0 when present (the layer checks it against the rank).
 // Zero points (int8 range; absent: 0, as engine files of symmetric networks
 // hold them): in_zero_points one per input or empty (all 0), out_zero_point
-// (unsigned activations, lower_int8_unsigned.cc; ref::concat_s8's formula).
+// (zero-point activations, lower_int8_zero_points.cc; ref::concat_s8's formula).
 struct QConcatAttrs {
   static constexpr const char kOp[] = "int8rt.QConcat";
   std::vector<double> in_scales;
@@ -300,10 +300,14 @@ struct QResizeLinearAttrs : InOutScales {
 };
 
 // int8rt.QLut [x s8, table s8 [256]]; ops names the float ops the table
-// replaces ("Mul+Add+Clip", for `inspect`).
+// replaces ("Mul+Add+Clip", for `inspect`). out_zero_point (absent: 0) is
+// the zero point the table was built for (a lower-bounded output,
+// lower_int8_zero_points.cc): a record for the plan readers, the table
+// bytes being the whole arithmetic.
 struct QLutAttrs : InOutScales {
   static constexpr const char kOp[] = "int8rt.QLut";
   std::string ops;
+  int64_t out_zero_point = 0;
   Attributes to_attrs() const;
   static QLutAttrs from_attrs(const Node& node);
 };
