@@ -43,7 +43,7 @@ WEIGHTS = {"w1": _w(8, 3, 3, 3), "b1": RNG.standard_normal(8).astype(F32) * 0.3,
 def _model() -> bytes:
     """c1 = Conv(x) (padded); s = SiLU(c1) as c1 * Sigmoid(c1), read by a
     padded 3x3 Conv (p), a 1x1 Conv (q), an Add (a = s + q) and a Concat
-    (k = [s, q], read by a 1x1 Conv); HardSwish(q) read by a ReduceMean (a float reader: stays
+    (k = [s, q], read by a 1x1 Conv); HardSwish(q) read by a ReduceMax (a float reader: stays
     symmetric); gm = Gemm(Flatten(GlobalAveragePool(c1))), its erf-GELU ge
     read by a Gemm (o, a network output: float32 out)."""
     consts = {"sqrt2": np.array(np.sqrt(2.0), F32), "one": np.array(1.0, F32), "half": np.array(0.5, F32)}
@@ -58,7 +58,7 @@ def _model() -> bytes:
         helper.make_node("Concat", ["s", "q"], ["k"], axis=1),
         helper.make_node("Conv", ["k", "w4", "b4"], ["kc"]),
         helper.make_node("HardSwish", ["q"], ["hs"]),
-        helper.make_node("ReduceMean", ["hs"], ["m"], axes=[2, 3], keepdims=0),
+        helper.make_node("ReduceMax", ["hs"], ["m"], axes=[2, 3], keepdims=0),
         helper.make_node("GlobalAveragePool", ["c1"], ["gp"]),
         helper.make_node("Flatten", ["gp"], ["f"]),
         helper.make_node("Gemm", ["f", "wg", "bg"], ["gm"], transB=1),
@@ -163,7 +163,7 @@ def test_which_tensors(engines) -> None:
         assert plan[name] == _core.lower_bounded_grid(sym[name][0], lo), (name, plan[name], lo)
         assert -128 < plan[name][1] < 0
     assert plan["c1"][1] == plan["q"][1] == plan["gm"][1] == 0
-    assert "hs" not in plan or plan["hs"][1] == 0  # read by a float ReduceMean: symmetric
+    assert "hs" not in plan or plan["hs"][1] == 0  # read by a float ReduceMax: symmetric
     assert asym.scales() == symmetric.scales()  # the calibration cache is the symmetric one
     assert any("asymmetric activations: 2 table output(s)" in line for line in asym.report()), asym.report()
 
