@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
-FILTER = "X86Twins.*:AmxBf16Emulated.*:AvxBf16Emulated.*:Avx512Emulation.*:AvxVnniEmulation.*:AmxEmulation.*"
+FILTER = ("X86Twins.*:AmxBf16Emulated.*:AvxBf16Emulated.*:Avx512Emulation*:AvxVnniEmulation.*:AmxEmulation.*:"
+          "AvxVnniGemmU8S8Twins.*")
 # (name, file, text, mutated text): each text occurs exactly once in its file.
 MUTATIONS = [
     ("M1 AMX int8: A tile loaded with a wrong stride (64 for a_stride)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
@@ -49,6 +50,8 @@ MUTATIONS = [
     ("M12 VDPBF16PS emulation: even element first (SDM: odd first)", "csrc/kernels/x86/emulation/avx512_emulation.h",
      "const uint16_t pa[2] = {a.get<uint16_t>(2 * i), a.get<uint16_t>(2 * i + 1)};\n    const uint16_t pb[2] = {b.get<uint16_t>(2 * i), b.get<uint16_t>(2 * i + 1)};",
      "const uint16_t pa[2] = {a.get<uint16_t>(2 * i + 1), a.get<uint16_t>(2 * i)};\n    const uint16_t pb[2] = {b.get<uint16_t>(2 * i + 1), b.get<uint16_t>(2 * i)};"),
+    ("M13 AVX-VNNI gemm_u8s8 tile: high 8 columns multiplied by the low B register", "csrc/kernels/x86/avxvnni/gemm_u8s8_6x16c4.cc",
+     "hi[i] = INT8RT_DPBUSD256(hi[i], x, w1);", "hi[i] = INT8RT_DPBUSD256(hi[i], x, w0);"),
 ]
 
 
