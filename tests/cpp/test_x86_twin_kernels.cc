@@ -1,11 +1,14 @@
 // The x86 kernels of ISAs this CPU may lack, against the reference kernels,
 // byte for byte, through their twins (tests/cpp/CMakeLists.txt):
-//   AMX, emulated  - amx/*.cc compiled against amx_emulation.h, driven by the
-//                    library's AMX driver;
-//   AVX-VNNI, EVEX - avxvnni/*.cc with the EVEX twins of VEX vpdpbusd /
-//                    vpdpwssd, driven by the library's igemm and depthwise
-//                    drivers;
-// both run on any CPU with AVX-512 (the twins' instruction set); and the
+//   AMX, emulated      - amx/*.cc compiled against amx_emulation.h, its
+//                        AVX-512 epilogue against avx512_emulation.h; runs on
+//                        any x86-64 CPU;
+//   AVX-VNNI, emulated - avxvnni/*.cc with the exact AVX2 vpdpbusd /
+//                        vpdpwssd of avxvnni_emulation.h; runs on any AVX2
+//                        CPU;
+//   AVX-VNNI, EVEX     - avxvnni/*.cc with the EVEX twins of VEX vpdpbusd /
+//                        vpdpwssd; runs where AVX512-VNNI does;
+// each driven by the library's AMX, igemm and depthwise drivers; and the
 // library's native AMX / AVX-VNNI kernels where the CPU and OS grant them.
 // X86Twins.WhichRan prints which ran (and skips with the reason when a
 // native kernel cannot). Shapes sweep the tile edges (pixels, channels and
@@ -30,9 +33,15 @@
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace amx_emulated {
+namespace emulated {
+namespace amx {
 void gemm_tile(const AmxTile& t);  // amx/igemm_32x32c4.cc, emulated
-}  // namespace amx_emulated
+}  // namespace amx
+namespace avxvnni {
+IgemmFn igemm_fn(int mr, int nb);  // avxvnni/igemm_6x16c4.cc, emulated vpdpbusd
+void dwconv_row(const DwRow& row);  // avxvnni/dwconv_4x16.cc, emulated vpdpwssd
+}  // namespace avxvnni
+}  // namespace emulated
 namespace avxvnni_evex {
 IgemmFn igemm_fn(int mr, int nb);  // avxvnni/igemm_6x16c4.cc, EVEX twin
 void dwconv_row(const DwRow& row);  // avxvnni/dwconv_4x16.cc, EVEX twin
@@ -52,17 +61,34 @@ using int8rt::testing::uniform_f32;
 
 constexpr k::x86::AmxUkernel kAmxEmulated = {
     k::Isa::kAmx, "conv_s8_igemm_32x32c4_amx(emulated)", "gemm_s8_32x32c4_amx(emulated)",
-    k::x86::amx_emulated::gemm_tile};
-constexpr k::x86::IgemmUkernel kAvxVnniEvex = {
-    k::Isa::kAvxVnni, "conv_s8_igemm_6x16c4_avxvnni(evex twin)",
-    "gemm_s8_6x16c4_avxvnni(evex twin)", k::x86::avxvnni::kMR, k::x86::avxvnni::kNB,
-    k::x86::avxvnni::kBlock, k::x86::avxvnni::kCGroup, /*widen_s16=*/false,
-    k::x86::avxvnni_evex::igemm_fn, /*declines_depthwise=*/true, /*interleaved=*/false,
-    /*run_weight_bytes=*/k::x86::avxvnni::kRunWeightBytes};
+    k::x86::emulated::amx::gemm_tile};
+
+constexpr k::x86::IgemmUkernel avxvnni_twin(const char* conv_name, const char* gemm_name,
+                                        k::x86::IgemmFn (*fn)(int mr, int nb)) {
+  return {k::Isa::kAvxVnni, conv_name, gemm_name, k::x86::avxvnni::kMR, k::x86::avxvnni::kNB,
+          k::x86::avxvnni::kBlock, k::x86::avxvnni::kCGroup, /*widen_s16=*/false, fn,
+          /*declines_depthwise=*/true, /*interleaved=*/false,
+          /*run_weight_bytes=*/k::x86::avxvnni::kRunWeightBytes};
+}
+constexpr k::x86::IgemmUkernel kAvxVnniEmulated =
+    avxvnni_twin("conv_s8_igemm_6x16c4_avxvnni(emulated)", "gemm_s8_6x16c4_avxvnni(emulated)",
+                 k::x86::emulated::avxvnni::igemm_fn);
+constexpr k::x86::IgemmUkernel kAvxVnniEvex =
+    avxvnni_twin("conv_s8_igemm_6x16c4_avxvnni(evex twin)", "gemm_s8_6x16c4_avxvnni(evex twin)",
+                 k::x86::avxvnni_evex::igemm_fn);
+constexpr k::x86::DwUkernel kAvxVnniDwEmulated = {k::Isa::kAvxVnni,
+                                                  "conv_s8_dw_4x16_avxvnni(emulated)",
+                                                  k::x86::avxvnni::kDwBlock,
+                                                  k::x86::emulated::avxvnni::dwconv_row};
 constexpr k::x86::DwUkernel kAvxVnniDwEvex = {k::Isa::kAvxVnni,
                                               "conv_s8_dw_4x16_avxvnni(evex twin)",
                                               k::x86::avxvnni::kDwBlock,
                                               k::x86::avxvnni_evex::dwconv_row};
+
+// Where each twin runs: the emulated AMX twin is baseline x86-64 code; the
+// emulated AVX-VNNI twin is AVX2 code; the EVEX twin needs AVX512-VNNI.
+bool emulated_avxvnni_runs() { return k::cpu_supports_isa(k::Isa::kAvx2); }
+bool evex_twin_runs() { return k::cpu_supports_isa(k::Isa::kAvx512Vnni); }
 
 struct Under {
   const k::ConvKernel* conv;
@@ -84,30 +110,33 @@ Under native(k::Isa isa) {
   return u;
 }
 
-// The kernels to test on this machine: the twins where AVX-512 runs, the
-// native kernels where their ISA runs.
+// The kernels to test on this machine: each twin where its own ISA runs,
+// the native kernels where their ISA runs.
 std::vector<Under> kernels_under_test() {
   static const k::x86::AmxConvKernel amx_conv(kAmxEmulated);
   static const k::x86::AmxGemmKernel amx_gemm(kAmxEmulated);
-  static const k::x86::IgemmConvKernel vnni_conv(kAvxVnniEvex);
-  static const k::x86::IgemmGemmKernel vnni_gemm(kAvxVnniEvex);
-  std::vector<Under> v;
-  if (k::cpu_supports_isa(k::Isa::kAvx512Vnni)) {
-    v.push_back({&amx_conv, &amx_gemm});
-    v.push_back({&vnni_conv, &vnni_gemm});
-  }
+  static const k::x86::IgemmConvKernel vnni_conv(kAvxVnniEmulated);
+  static const k::x86::IgemmGemmKernel vnni_gemm(kAvxVnniEmulated);
+  static const k::x86::IgemmConvKernel evex_conv(kAvxVnniEvex);
+  static const k::x86::IgemmGemmKernel evex_gemm(kAvxVnniEvex);
+  std::vector<Under> v = {{&amx_conv, &amx_gemm}};
+  if (emulated_avxvnni_runs()) v.push_back({&vnni_conv, &vnni_gemm});
+  if (evex_twin_runs()) v.push_back({&evex_conv, &evex_gemm});
   for (k::Isa isa : {k::Isa::kAmx, k::Isa::kAvxVnni}) {
     if (native_reason(isa).empty()) v.push_back(native(isa));
   }
   return v;
 }
 
-// The AVX-VNNI depthwise kernels to test here: the EVEX twin where
-// AVX-512 runs, the library's native one where AVX-VNNI runs.
+// The AVX-VNNI depthwise kernels to test here: the emulated twin where
+// AVX2 runs, the EVEX twin where AVX512-VNNI runs, the library's native one
+// where AVX-VNNI runs.
 std::vector<const k::ConvKernel*> dw_kernels_under_test() {
-  static const k::x86::DwConvKernel twin(kAvxVnniDwEvex);
+  static const k::x86::DwConvKernel emulated(kAvxVnniDwEmulated);
+  static const k::x86::DwConvKernel evex(kAvxVnniDwEvex);
   std::vector<const k::ConvKernel*> v;
-  if (k::cpu_supports_isa(k::Isa::kAvx512Vnni)) v.push_back(&twin);
+  if (emulated_avxvnni_runs()) v.push_back(&emulated);
+  if (evex_twin_runs()) v.push_back(&evex);
   if (native_reason(k::Isa::kAvxVnni).empty()) {
     for (const k::ConvKernel* c : k::candidates<k::ConvKernel>())
       if (c->isa() == k::Isa::kAvxVnni && std::string(c->name()).find("_dw_") != std::string::npos)
@@ -116,9 +145,8 @@ std::vector<const k::ConvKernel*> dw_kernels_under_test() {
   return v;
 }
 
-#define REQUIRE_KERNELS(list)                                                          \
-  if ((list).empty()) GTEST_SKIP() << "CPU lacks AVX-512 (the twins' ISA), AMX and " \
-                                      "AVX-VNNI: nothing to run"
+#define REQUIRE_KERNELS(list) \
+  if ((list).empty()) GTEST_SKIP() << "CPU lacks AVX2 (the AVX-VNNI twins' ISA) and AVX-VNNI"
 
 struct Conv {
   int C, H, W, K, R, S, stride, pad, dilation, groups;
@@ -189,13 +217,17 @@ void check_conv(const Under& u, const k::ConvShape& s, int batch, k::OutputType 
 }
 
 TEST(X86Twins, WhichRan) {
-  const bool twins = k::cpu_supports_isa(k::Isa::kAvx512Vnni);
   std::string skipped;
   for (k::Isa isa : {k::Isa::kAmx, k::Isa::kAvxVnni}) {
     const std::string why = native_reason(isa);
-    std::printf("%s: twin %s; native %s\n", k::isa_name(isa),
-                twins ? "ran" : "not run (CPU lacks AVX-512)",
-                why.empty() ? "ran" : ("not run: " + why).c_str());
+    if (isa == k::Isa::kAmx) {
+      std::printf("amx: emulated twin ran; ");
+    } else {
+      std::printf("avxvnni: emulated twin %s; evex twin %s; ",
+                  emulated_avxvnni_runs() ? "ran" : "not run (CPU lacks AVX2)",
+                  evex_twin_runs() ? "ran" : "not run (CPU lacks AVX512-VNNI)");
+    }
+    std::printf("native %s\n", why.empty() ? "ran" : ("not run: " + why).c_str());
     if (!why.empty()) skipped += std::string(k::isa_name(isa)) + ": " + why + "; ";
     else EXPECT_NE(native(isa).conv, nullptr);
   }
@@ -246,7 +278,7 @@ TEST(X86Twins, ConvEqualsReference) {
 // around the 4-pixel tile, asymmetric padding, residual, float output.
 TEST(X86Twins, DepthwiseEqualsReference) {
   const std::vector<const k::ConvKernel*> dws = dw_kernels_under_test();
-  if (dws.empty()) GTEST_SKIP() << "CPU lacks AVX-512 (the twin's ISA) and AVX-VNNI";
+  if (dws.empty()) GTEST_SKIP() << "CPU lacks AVX2 (the AVX-VNNI twins' ISA) and AVX-VNNI";
   uint32_t seed = 900;
   for (const k::ConvKernel* dw : dws) {
     const Under u{dw, nullptr};
@@ -389,7 +421,7 @@ TEST(X86Twins, PackedLayerRunsConcurrently) {
 TEST(X86Twins, SupportsDeclinesWithReasons) {
   const k::x86::AmxConvKernel conv(kAmxEmulated);
   const k::x86::AmxGemmKernel gemm(kAmxEmulated);
-  const k::x86::IgemmConvKernel vnni(kAvxVnniEvex);
+  const k::x86::IgemmConvKernel vnni(kAvxVnniEmulated);
   const auto out = k::OutputType::kInt8;
   const std::string dw = conv.supports(make({32, 8, 8, 32, 3, 3, 1, 1, 1, 32}), out);
   EXPECT_NE(dw.find("depthwise"), std::string::npos) << dw;

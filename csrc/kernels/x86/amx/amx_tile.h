@@ -5,12 +5,14 @@
 //     _tile_* intrinsics. Those are macros that paste the tile number into
 //     the instruction text, so tile arguments must be integer literals (or
 //     macros expanding to them), never variables or constexpr names.
-//   INT8RT_AMX_EMULATED (tests, any CPU): kernels/x86/amx/amx_emulation.h,
-//     the SDM semantics in C++.
+//   INT8RT_X86_EMULATED (tests, any x86-64 CPU, baseline flags):
+//     kernels/x86/amx/amx_emulation.h, the SDM semantics in C++; the
+//     AVX-512 epilogue the int8 kernel shares with avx512vnni then runs
+//     against kernels/x86/emulation/avx512_emulation.h (emulation/avx512.h).
 //
-// The kernels' namespace is INT8RT_AMX_NS (amx or amx_emulated), so the
-// emulated copy that a test links never collides with the library's native
-// one.
+// The kernels' namespace is INT8RT_AMX_NS (amx, or emulated::amx beside
+// emulated::avx512vnni), so the emulated copy that a test links never
+// collides with the library's native one.
 //
 // GCC's ldtilecfg asm names only the first 8 bytes of the config as its
 // input and tileloadd takes its address as a plain register, so the compiler
@@ -21,11 +23,11 @@
 // loading it into a tile in the same function.
 #pragma once
 
-#if defined(INT8RT_AMX_EMULATED)
+#if defined(INT8RT_X86_EMULATED)
 
 #include "kernels/x86/amx/amx_emulation.h"
 
-#define INT8RT_AMX_NS amx_emulated
+#define INT8RT_AMX_NS emulated::amx
 #define INT8RT_AMX_BARRIER() ((void)0)
 #define INT8RT_TILE_LOADCONFIG(cfg) ::int8rt::amx_emulation::tile_loadconfig(cfg)
 #define INT8RT_TILE_RELEASE() ::int8rt::amx_emulation::tile_release()

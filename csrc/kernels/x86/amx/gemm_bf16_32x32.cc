@@ -17,7 +17,7 @@
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and against amx_emulation.h in the tests
-// (namespace amx_emulated).
+// (namespace emulated::amx, baseline flags: runs on any x86-64 CPU).
 #include <cstdint>
 
 #include "kernels/abi/gemm_bf16.h"

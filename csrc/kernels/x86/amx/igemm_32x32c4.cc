@@ -23,8 +23,9 @@
 // form), so AMX adds no arithmetic of its own after the dot products.
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
-// the library (namespace amx) and against amx_emulation.h in the tests
-// (namespace amx_emulated).
+// the library (namespace amx) and, in the tests, against amx_emulation.h
+// and, for the epilogue's AVX-512, emulation/avx512_emulation.h (namespace
+// emulated::amx, baseline flags: runs on any x86-64 CPU).
 #include <cstdint>
 
 #include "kernels/x86/amx/amx_tile.h"

@@ -15,18 +15,26 @@
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
 // pairs; a tail of fewer than 16 columns through masks. Row converter:
 // VCVTNEPS2BF16 per k row, then a scalar transpose into the rows.
-#include <immintrin.h>
-
+//
+// Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
+// in the library (namespace avx512bf16) and, in the tests, against
+// emulation/avx512_emulation.h (namespace emulated::avx512bf16, baseline
+// flags: runs on any x86-64 CPU).
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/abi/gemm_bf16.h"
+#include "kernels/x86/emulation/avx512.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512bf16 {
+namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
+
+// The panel tile of abi/gemm_bf16.h (named in full for the emulated twin).
+using x86::avx512bf16::kBf16MR;
+using x86::avx512bf16::kBf16NR;
 
 template <int R>
 void tile(const Bf16Tile& t) {
@@ -127,7 +135,7 @@ void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld) {
   }
 }
 
-}  // namespace avx512bf16
+}  // namespace INT8RT_X86_NS(avx512bf16)
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -1,7 +1,9 @@
 // The epilogue of ref/requantize.h on 16 channels in a zmm register, for the
 // AVX512-VNNI microkernels only (included from this folder's files, which are
 // compiled with the AVX-512 flags; the functions live in this ISA's namespace
-// so no other translation unit can link to them).
+// so no other translation unit can link to them). The AMX kernels' emulated
+// twins (tests, INT8RT_X86_EMULATED) compile this same text against
+// kernels/x86/emulation/avx512_emulation.h, in x86::emulated::avx512vnni.
 //
 // Same float operations, same order, one rounding each:
 //   t = cvt(acc) * scale;  t = t + bias (or + 0.0f);  t = t + cvt(res) * rs;
@@ -13,16 +15,15 @@
 // instructions in the kernels' hottest epilogue).
 #pragma once
 
-#include <immintrin.h>
-
 #include <cstdint>
 
 #include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/x86/emulation/avx512.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
-namespace avx512vnni {
+namespace INT8RT_X86_NS(avx512vnni) {
 
 inline __mmask16 channel_mask(int n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
@@ -111,7 +112,7 @@ inline void store_requantized(__m512i acc, const TileEpilogue& ep, int64_t row, 
   store_requantized(acc, load_channel_epilogue(ep, c, valid), ep, row, c);
 }
 
-}  // namespace avx512vnni
+}  // namespace INT8RT_X86_NS(avx512vnni)
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -1,0 +1,191 @@
+// The AVX512-BF16 kernel file (csrc/kernels/x86/avx512bf16/gemm_bf16_8x32.cc)
+// compiled against the AVX-512 emulation header (tests/cpp/CMakeLists.txt:
+// namespace x86::emulated::avx512bf16, baseline flags, so it runs on any
+// x86-64 CPU) and driven by the library's BF16 GEMM driver
+// (kernels/gemm_bf16.h):
+//  - its tile, with its own pair converter, == (bits) the reference kernel
+//    (both are the vector order of abi/gemm_bf16.h: one chain of
+//    VDPBF16PS steps per output), over shapes around the 8 x 32 tile, odd K,
+//    both weight sides, transposes, accumulation, the tile epilogue (bias,
+//    clip) and a MatMul of two activations;
+//  - its converters == the reference converters (ref::bf16_pairs /
+//    ref::bf16_rows) on every special value (zeros, denormals, infinities,
+//    NaNs, rounding ties) and random bit patterns.
+// The native kernel is tested against the reference where the CPU has
+// AVX512-BF16 (tests/test_bf16_kernels.py).
+#if defined(INT8RT_TEST_X86_TWINS)
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/abi/gemm_bf16.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace emulated {
+namespace avx512bf16 {
+void gemm_bf16_8x32(const Bf16Tile& t);  // avx512bf16/gemm_bf16_8x32.cc, emulated
+void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst);
+void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld);
+}  // namespace avx512bf16
+}  // namespace emulated
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
+
+namespace k = int8rt::kernels;
+
+namespace {
+
+const k::Bf16PanelKernel& emulated() {
+  static const k::Bf16PanelKernel kernel("gemm_bf16_8x32_avx512bf16(emulated)", k::Isa::kRef,
+                                         k::x86::avx512bf16::kBf16MR, k::x86::avx512bf16::kBf16NR,
+                                         k::x86::emulated::avx512bf16::gemm_bf16_8x32,
+                                         k::x86::emulated::avx512bf16::bf16_pairs, nullptr, 1,
+                                         k::Bf16Needs::kNothing);
+  return kernel;
+}
+
+uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+float from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+std::vector<float> data(std::mt19937& gen, size_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(gen);
+  return v;
+}
+
+// y = W * X (left) or X * W through `kernel`'s driver, W packed with trans_w,
+// X read with trans_x; c0 the accumulated output or nullptr.
+std::vector<float> run(const k::GemmBf16Kernel& kernel, const std::vector<float>& W, const std::vector<float>& X,
+                       int M, int N, int K, bool left, bool tx, bool tw, const std::vector<float>* c0,
+                       const k::SgemmEpilogue* ep) {
+  const int wr = left ? M : K, wc = left ? K : N, xr = left ? K : M, xc = left ? N : K;
+  std::vector<float> ws(W), xs(X);
+  if (tw) for (int r = 0; r < wr; ++r) for (int c = 0; c < wc; ++c) ws[c * wr + r] = W[r * wc + c];
+  if (tx) for (int r = 0; r < xr; ++r) for (int c = 0; c < xc; ++c) xs[c * xr + r] = X[r * xc + c];
+  auto packed = kernel.pack({ws.data(), wr, wc, tw ? wr : wc, tw, left});
+  std::vector<float> y = c0 ? *c0 : std::vector<float>(static_cast<size_t>(M) * N, -7.0f);
+  packed->run(left ? N : M, {xs.data(), tx ? xr : xc, tx}, y.data(), N, c0 != nullptr, true, ep);
+  return y;
+}
+
+void expect_same_bits(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(bits(got[i]), bits(want[i])) << what << " index " << i << ": " << got[i] << " vs " << want[i];
+  }
+}
+
+TEST(AvxBf16Emulated, GemmEqualsTheReference) {
+  const k::GemmBf16Kernel& ref = k::reference_kernel<k::GemmBf16Kernel>();
+  std::mt19937 gen(21);
+  int variant = 0;
+  for (int M : {1, 7, 8, 9, 17}) {
+    for (int N : {1, 15, 16, 17, 31, 32, 33, 65}) {
+      for (int K : {1, 2, 3, 31, 64, 65}) {
+        const bool left = variant % 2, tx = variant % 3 == 0, tw = variant % 5 == 0, acc = variant % 4 == 1;
+        ++variant;
+        const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
+        const std::vector<float> c0 = data(gen, static_cast<size_t>(M) * N);
+        // left: W [M][K] x X [K][N]; right: X [M][K] x W [K][N] (same sizes).
+        const std::string what = "M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" +
+                                 std::to_string(K) + " left=" + std::to_string(left) + " trans_x=" +
+                                 std::to_string(tx) + " trans_w=" + std::to_string(tw) + " acc=" + std::to_string(acc);
+        const std::vector<float>& w = left ? W : X;
+        const std::vector<float>& x = left ? X : W;
+        expect_same_bits(run(emulated(), w, x, M, N, K, left, tx, tw, acc ? &c0 : nullptr, nullptr),
+                         run(ref, w, x, M, N, K, left, tx, tw, acc ? &c0 : nullptr, nullptr), what);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+// The tile epilogue: row bias, then clip (NaN-free data), on left weights.
+TEST(AvxBf16Emulated, TileEpilogueEqualsTheReference) {
+  const k::GemmBf16Kernel& ref = k::reference_kernel<k::GemmBf16Kernel>();
+  std::mt19937 gen(22);
+  for (int M : {5, 8, 19}) {
+    const int N = 37, K = 45;
+    const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
+    const std::vector<float> bias = data(gen, static_cast<size_t>(M));
+    k::SgemmEpilogue ep;
+    ep.row_bias = bias.data();
+    ep.clip = true;
+    ep.lo = -0.25f;
+    ep.hi = 0.5f;
+    expect_same_bits(run(emulated(), W, X, M, N, K, true, false, false, nullptr, &ep),
+                     run(ref, W, X, M, N, K, true, false, false, nullptr, &ep), "epilogue M=" + std::to_string(M));
+  }
+}
+
+TEST(AvxBf16Emulated, ActivationMatMulEqualsTheReference) {
+  const k::GemmBf16Kernel& ref = k::reference_kernel<k::GemmBf16Kernel>();
+  std::mt19937 gen(23);
+  for (int M : {1, 9, 33}) {
+    for (int N : {1, 31, 40}) {
+      for (int K : {1, 33, 70}) {
+        const std::vector<float> A = data(gen, static_cast<size_t>(M) * K), B = data(gen, static_cast<size_t>(K) * N);
+        std::vector<float> got(static_cast<size_t>(M) * N, -7.0f), want = got;
+        emulated().run_activations(M, N, K, {A.data(), K, false}, {B.data(), N, false}, got.data(), N, false);
+        ref.run_activations(M, N, K, {A.data(), K, false}, {B.data(), N, false}, want.data(), N, false);
+        expect_same_bits(got, want, "activations M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                                        " K=" + std::to_string(K));
+      }
+    }
+  }
+}
+
+// Source values for the converters: specials (signed zeros, denormals,
+// infinities, quiet and signalling NaNs, exact ties at even and odd BF16
+// mantissas, the largest float) then random bit patterns.
+std::vector<float> converter_values(size_t n) {
+  std::vector<float> v;
+  for (uint32_t u : {0x00000000u, 0x80000000u, 0x00000001u, 0x807FFFFFu, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
+                     0xFF800001u, 0x7F800001u, 0x3F808000u, 0x3F818000u, 0x3F80FFFFu, 0x7F7FFFFFu, 0x00800000u}) {
+    v.push_back(from_bits(u));
+  }
+  std::mt19937 gen(24);
+  while (v.size() < n) v.push_back(from_bits(static_cast<uint32_t>(gen())));
+  return v;
+}
+
+TEST(AvxBf16Emulated, ConvertersEqualTheReference) {
+  for (int n : {1, 15, 16, 17, 40}) {
+    for (int64_t kc : {1, 2, 5}) {
+      const std::vector<float> src = converter_values(static_cast<size_t>(kc) * n);
+      std::vector<uint16_t> got(static_cast<size_t>((kc + 1) / 2) * n * 2, 0xAAAA), want = got;
+      k::x86::emulated::avx512bf16::bf16_pairs(src.data(), kc, n, got.data());
+      k::ref::bf16_pairs(src.data(), kc, n, want.data());
+      ASSERT_EQ(got, want) << "bf16_pairs n=" << n << " kc=" << kc;
+      const int64_t ld = kc + 3;
+      std::vector<uint16_t> rgot(static_cast<size_t>(n) * ld, 0xAAAA), rwant = rgot;
+      k::x86::emulated::avx512bf16::bf16_rows(src.data(), kc, n, rgot.data(), ld);
+      k::ref::bf16_rows(src.data(), kc, n, rwant.data(), ld);
+      ASSERT_EQ(rgot, rwant) << "bf16_rows n=" << n << " kc=" << kc;
+    }
+  }
+}
+
+}  // namespace
+
+#endif  // INT8RT_TEST_X86_TWINS

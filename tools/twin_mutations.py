@@ -1,0 +1,98 @@
+"""Mutation check of the emulated x86 twins (issue 13; benchmarks/RESULTS.md §64).
+
+Applies one source mutation at a time to an AMX / AVX-512 / AVX-VNNI kernel
+file or emulation header, rebuilds the C++ test binary, runs the twin suites
+and reports how many tests fail, then restores the file. Every mutation must
+fail at least one test; the script exits 1 if one does not.
+
+Usage (from the repository root, after configuring the C++ tests as
+tests/test_cpp_unit.py does, e.g.
+``cmake -S tests/cpp -B build/cpptests -G Ninja -Dint8rt_DIR=$(PYTHONPATH=python python -m int8rt.cmake_dir)``):
+    python3 tools/twin_mutations.py [build-dir] [M1 M5 ...]
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+FILTER = ("X86Twins.*:AmxBf16Emulated.*:AvxBf16Emulated.*:Avx512Emulation*:AvxVnniEmulation.*:AmxEmulation.*:"
+          "AvxVnniGemmU8S8Twins.*")
+# (name, file, text, mutated text): each text occurs exactly once in its file.
+MUTATIONS = [
+    ("M1 AMX int8: A tile loaded with a wrong stride (64 for a_stride)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
+     "INT8RT_TILE_LOADD(4, a0 + 64 * kk, t.a_stride);", "INT8RT_TILE_LOADD(4, a0 + 64 * kk, 64);"),
+    ("M2 AMX int8: accumulator buffer stored with a wrong stride (16 int32 rows)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
+     "constexpr int kAccStride = 32 * 4;", "constexpr int kAccStride = 16 * 4;"),
+    ("M3 AMX emulation: tdpb*d does not add to C (dropped accumulate)", "csrc/kernels/x86/amx/amx_emulation.h",
+     "uint32_t acc = load_u32(s.data[c][m] + 4 * n);", "uint32_t acc = 0;"),
+    ("M4 AMX int8 kernel: C tiles zeroed inside the k loop (dropped accumulate across chunks)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
+     "    INT8RT_TILE_LOADD(4, a0 + 64 * kk, t.a_stride);", "    INT8RT_TILE_ZERO(0);\n    INT8RT_TILE_LOADD(4, a0 + 64 * kk, t.a_stride);"),
+    ("M5 epilogue rounding: VCVTPS2DQ rounds half away from zero (emulation)", "csrc/kernels/x86/emulation/avx512_emulation.h",
+     "const float x = std::nearbyint(a.get<float>(i));", "const float x = std::round(a.get<float>(i));"),
+    ("M6 epilogue (avx512vnni/epilogue.h): residual added before the bias (order of roundings)", "csrc/kernels/x86/avx512vnni/epilogue.h",
+     "  t = _mm512_add_ps(t, ce.bias);\n  if (ep.residual) {\n    const __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);\n    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));\n    r = _mm512_mul_ps(r, _mm512_set1_ps(ep.residual_scale));\n    t = _mm512_add_ps(t, r);\n  }",
+     "  if (ep.residual) {\n    const __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);\n    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));\n    r = _mm512_mul_ps(r, _mm512_set1_ps(ep.residual_scale));\n    t = _mm512_add_ps(t, r);\n  }\n  t = _mm512_add_ps(t, ce.bias);"),
+    ("M7 vpdpbusd emulation: s8 even bytes zero-extended (wrong sign extension)", "csrc/kernels/x86/emulation/avxvnni_emulation.h",
+     "_mm256_srai_epi16(_mm256_slli_epi16(s8, 8), 8)", "_mm256_srli_epi16(_mm256_slli_epi16(s8, 8), 8)"),
+    ("M8 vpdpbusd emulation: u8 odd bytes sign-extended (wrong zero extension)", "csrc/kernels/x86/emulation/avxvnni_emulation.h",
+     "const __m256i u_odd = _mm256_srli_epi16(u8, 8);", "const __m256i u_odd = _mm256_srai_epi16(u8, 8);"),
+    ("M9 AVX-VNNI igemm kernel: dropped accumulate (vpdpbusd into zero)", "csrc/kernels/x86/avxvnni/igemm_6x16c4.cc",
+     "acc[i][j] = INT8RT_DPBUSD256(acc[i][j], x, wv[j]);", "acc[i][j] = INT8RT_DPBUSD256(_mm256_setzero_si256(), x, wv[j]);"),
+    ("M10 AMX-BF16 kernel: second B tile at a wrong offset (16 instead of 32 columns)", "csrc/kernels/x86/amx/gemm_bf16_32x32.cc",
+     "INT8RT_TILE_LOADD(7, b + 32, kBStride);", "INT8RT_TILE_LOADD(7, b + 16, kBStride);"),
+    ("M11 AVX512-BF16 kernel: second column block multiplied by the first B register", "csrc/kernels/x86/avx512bf16/gemm_bf16_8x32.cc",
+     "acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);", "acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b0);"),
+    ("M12 VDPBF16PS emulation: even element first (SDM: odd first)", "csrc/kernels/x86/emulation/avx512_emulation.h",
+     "const uint16_t pa[2] = {a.get<uint16_t>(2 * i), a.get<uint16_t>(2 * i + 1)};\n    const uint16_t pb[2] = {b.get<uint16_t>(2 * i), b.get<uint16_t>(2 * i + 1)};",
+     "const uint16_t pa[2] = {a.get<uint16_t>(2 * i + 1), a.get<uint16_t>(2 * i)};\n    const uint16_t pb[2] = {b.get<uint16_t>(2 * i + 1), b.get<uint16_t>(2 * i)};"),
+    ("M13 AVX-VNNI gemm_u8s8 tile: high 8 columns multiplied by the low B register", "csrc/kernels/x86/avxvnni/gemm_u8s8_6x16c4.cc",
+     "hi[i] = INT8RT_DPBUSD256(hi[i], x, w1);", "hi[i] = INT8RT_DPBUSD256(hi[i], x, w0);"),
+]
+
+
+
+def run_tests(build: Path) -> Tuple[int, List[str]]:
+    """Runs the twin suites; returns the exit status and the failing tests."""
+    r = subprocess.run([str(build / "int8rt_cpp_tests"), f"--gtest_filter={FILTER}", "--gtest_brief=1"],
+                       capture_output=True, text=True, timeout=1200)
+    out = r.stdout + r.stderr
+    failed = sorted(set(re.findall(r"^\[  FAILED  \] (\S+?)(?:,| \(|$)", out, re.M)))
+    return r.returncode, failed
+
+
+def main(build: Path, which: List[str]) -> int:
+    """Runs the chosen mutations (all when `which` is empty); 1 if one survives."""
+    survived = 0
+    for name, rel, old, new in MUTATIONS:
+        if which and not any(name.startswith(w + " ") for w in which):
+            continue
+        path = ROOT / rel
+        src = path.read_text()
+        assert src.count(old) == 1, (name, src.count(old))
+        path.write_text(src.replace(old, new))
+        try:
+            t0 = time.time()
+            b = subprocess.run(["cmake", "--build", str(build), "-j", "2"], capture_output=True, text=True)
+            if b.returncode != 0:
+                print(f"{name}: BUILD FAILED\n{b.stdout[-2000:]}", flush=True)
+                survived += 1
+                continue
+            rc, failed = run_tests(build)
+            survived += not failed
+            print(f"{name}: rc={rc} failing tests={len(failed)}: {' '.join(failed)} "
+                  f"(build+run {time.time() - t0:.0f} s)", flush=True)
+        finally:
+            path.write_text(src)
+    subprocess.run(["cmake", "--build", str(build), "-j", "2"], capture_output=True, text=True)
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    build_dir = Path(args.pop(0)) if args and not re.fullmatch(r"M\d+", args[0]) else ROOT / "build/cpptests"
+    sys.exit(main(build_dir.resolve(), args))
