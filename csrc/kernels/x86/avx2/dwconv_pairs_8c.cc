@@ -17,7 +17,8 @@
 // Pair rows: [cols][cb][2] int16, columns of padding hold pad_value, so
 // the inner loop has no bounds checks; a padding tap adds pad_value * w as
 // the reference's. Sums are exact (abi/dwconv_pairs_s8.h); the epilogue is
-// avx2/epilogue.h's, partial last blocks stored through its masked path.
+// avx2/epilogue.h's: pairs of full blocks of an int8 output as one 16-byte
+// store, partial last blocks through its masked path.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -31,7 +32,7 @@ namespace x86 {
 namespace avx2 {
 namespace {
 
-constexpr int kPix = 2, kBlocks = 4;
+constexpr int kPix = 4, kBlocks = 2;
 
 // The value a pair row holds for channel c of input column iw.
 inline int16_t pair_value(const DwPairSource& s, int iw, int c) {
@@ -68,10 +69,17 @@ inline void tile(const DwPairRow& d, const TileEpilogue& ep, int ow, int b0) {
       }
     }
   }
+  // Two full blocks of an int8 output narrow into one 16-byte store.
+  const bool pairs = !ep.out_f32 && d.C >= (b0 + NB) * 8;
   #pragma GCC unroll 8
   for (int i = 0; i < NPIX; ++i) {
+    int j = 0;
+    if (pairs) {
+      #pragma GCC unroll 8
+      for (; j + 2 <= NB; j += 2) store_requantized_s8x16(acc[i][j], acc[i][j + 1], ep, ow + i, (b0 + j) * 8);
+    }
     #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) store_requantized(acc[i][j], ep, ow + i, (b0 + j) * 8, d.C - (b0 + j) * 8);
+    for (; j < NB; ++j) store_requantized(acc[i][j], ep, ow + i, (b0 + j) * 8, d.C - (b0 + j) * 8);
   }
 }
 
