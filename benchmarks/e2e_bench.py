@@ -416,11 +416,17 @@ def describe(s: Subject) -> None:
         print(f"{s.name}: INT8 build seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in s.build_s.items()))
 
 
-def profile_against_openvino(s: Subject, batch: int, runs: int, ov_int8_precision: Optional[str] = None) -> None:
+def profile_against_openvino(s: Subject, batch: int, runs: int, ov_int8_precision: Optional[str] = None,
+                             cpu_time: bool = False) -> None:
     """int8rt INT8's per-layer profile beside OpenVINO INT8's (NNCF model,
     PERF_COUNT), 1 thread, grouped by layer kind (realnets/profile_kinds.py).
     The two profilers alternate, `runs` rounds of 2 runs each; per layer the
-    minimum and the median over rounds, each summed by kind."""
+    minimum and the median over rounds, each summed by kind. int8rt's layers
+    are timed on the wall clock, or with `cpu_time` on the calling thread's
+    CPU clock (1 thread: the layer's own work, not time spent descheduled on
+    a loaded machine); OpenVINO's PERF_COUNT times are wall time either way
+    (its per-node cpu_time is the same figure), so on a loaded machine read
+    OpenVINO's side through the minimum over rounds."""
     e, model = s.engines.get("int8rt int8"), s.ov_models.get("int8")
     if e is None or model is None:
         print(f"\n{s.name}  batch {batch}: profile skipped (int8rt int8 or OV int8 missing)")
@@ -431,9 +437,10 @@ def profile_against_openvino(s: Subject, batch: int, runs: int, ov_int8_precisio
     ctx = e.create_execution_context()
     ours_all, ov_all = [], []
     for _ in range(runs):
-        ours_all.append(ctx.profile({s.input_name: x}, 2))
+        ours_all.append(ctx.profile({s.input_name: x}, 2, clock="thread_cpu" if cpu_time else "wall"))
         ov_all.append(O.profile(compiled, x, 2))
-    print(f"\n{s.name}  batch {batch}  1 thread: per-layer profiles, {runs} alternating rounds of 2 runs "
+    clocks = "int8rt thread CPU, OV wall" if cpu_time else "wall clocks"
+    print(f"\n{s.name}  batch {batch}  1 thread: per-layer profiles ({clocks}), {runs} alternating rounds of 2 runs "
           f"({load_line()}); OV {O.describe(compiled)}")
     print("per layer the minimum over rounds:")
     print("\n".join(P.compare_table(P.merge_profiles(ours_all, np.min), P.merge_profiles(ov_all, np.min))))
@@ -506,7 +513,7 @@ def main() -> None:
                     bench_threads_alone(s, batch, args.threads, args.rounds, args.min_time)
             if args.profile:
                 for batch in args.batches:
-                    profile_against_openvino(s, batch, args.profile, ov_int8_precision)
+                    profile_against_openvino(s, batch, args.profile, ov_int8_precision, args.cpu_time)
     print_summary(summary)
     print(f"\nend: {load_line()}")
 

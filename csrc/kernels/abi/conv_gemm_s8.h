@@ -137,8 +137,7 @@ IgemmFn igemm_u8_fn(int mr, int nb);
 // [-127, 127]: |x| (u8) times w * sign(x) (s8), exact vpabsb + vpsignb +
 // vpmaddubsw + vpmaddwd (igemm_6x16c4s.cc).
 IgemmFn igemm_s8_fn(int mr, int nb);
-constexpr int kDwBlock = 8;
-void dwconv_row(const DwRow& row);
+// Depthwise: kernels/abi/dwconv_pairs_s8.h.
 }  // namespace avx2
 
 }  // namespace x86

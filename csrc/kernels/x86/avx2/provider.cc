@@ -1,6 +1,7 @@
 // The AVX2 provider (registry.h): baseline code, compiled into int8rt without
 // ISA flags when the folder's microkernels were built (INT8RT_HAVE_AVX2_KERNELS).
-//   conv_s8:   conv_s8_dw_32c_avx2 (depthwise), conv_s8_igemm_6x16c2_avx2
+//   conv_s8:   conv_s8_dw_pairs_8c_avx2 (depthwise: x86/conv_dw_pairs.cc's driver,
+//              dwconv_pairs_8c.cc), conv_s8_igemm_6x16c2_avx2
 //              (packed for the sign-trick microkernel igemm_6x16c4s.cc when
 //              no weight is -128; runs on inputs with no negative value take
 //              the u8 microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
@@ -36,6 +37,7 @@
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
 #include "kernels/binary_f32.h"
+#include "kernels/x86/conv_dw_pairs.h"
 #include "kernels/x86/eltwise_s8_x86.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/x86/x86_kernels.h"
@@ -68,9 +70,7 @@ void register_avx2_kernels(KernelRegistry& r) {
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroup, /*widen_s16=*/true, avx2::igemm_fn,
       /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/0,
       /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk, /*abs_sign_rows=*/false, /*signed_alt=*/&igemm_s8_uk};
-  static const DwUkernel dw_uk = {Isa::kAvx2, "conv_s8_dw_32c_avx2", avx2::kDwBlock,
-                                  avx2::dwconv_row};
-  static const DwConvKernel dw(dw_uk);
+  static const DwPairsConvKernel dw_pairs({Isa::kAvx2, "conv_s8_dw_pairs_8c_avx2", avx2::dw_pair_build, avx2::dw_pair_row});
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
   static const SgemmKernel sgemm("sgemm_6x16_avx2", Isa::kAvx2, avx2::kSgemmMR, avx2::kSgemmNR,
@@ -83,7 +83,7 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
   static const DwConvF32Kernel dwconv_f32("dwconv_f32_avx2", Isa::kAvx2, avx2::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx2", Isa::kAvx2, avx2::maxpool_f32_planes);
-  r.add(dw, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
+  r.add(dw_pairs, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
   static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn,
                                                avx2::gemm_u8s8_pairs_fn, avx2::gemm_u8s8_pairs_a_fn,

@@ -1,0 +1,54 @@
+// The depthwise int8 conv microkernel boundary of the "pair rows" scheme
+// (x86/conv_dw_pairs.cc drives it, x86/avx2/dwconv_pairs_8c.cc implements
+// it): plain structs and function pointers only, as kernels/abi/conv_gemm_s8.h.
+//
+// A pair row is one input row ih rewritten as int16 pairs: column j holds,
+// per channel c (C rounded up to cb, a multiple of 8),
+//   ( v(ih, iw, c), v(ih, iw + dilation_w, c) ),  iw = j * col_step - pad_left,
+// where v is the input inside it and pad_value outside it (and 0 for
+// c >= C). Filter taps s = 2p and 2p + 1 of output column ow then sit in one
+// pair at column (ow * stride_w + 2p * dilation_w) / col_step, which vpmaddwd
+// multiplies with the weight pair (w[2p], w[2p + 1]) (w[S] = 0 for odd S)
+// into one int32 per channel: two taps per multiply, no widening or bounds
+// checks in the inner loop. int16 products of int8 values never overflow
+// vpmaddwd (|sum| <= 2 * 128 * 128), so the sums are exact.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/abi/conv_gemm_s8.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+// Builds one pair row (see above) into `out` ([cols][cb][2] int16).
+struct DwPairSource {
+  const int8_t* x = nullptr;  // input row ih ([W][C] int8), or null: a row of padding (all pad_value)
+  int W = 0, C = 0, cb = 0;
+  int cols = 0, col_step = 1, pad_left = 0, dilation_w = 1;
+  int pad_value = 0;
+  int16_t* out = nullptr;
+};
+using DwPairBuildFn = void (*)(const DwPairSource&);
+
+// One output row of a depthwise conv from its R pair rows.
+struct DwPairRow {
+  const int16_t* const* rows = nullptr;  // [R] pair rows (built by DwPairBuildFn)
+  int R = 1, P = 1;         // filter rows, tap pairs per filter row (ceil(S / 2))
+  int OW = 0, C = 0, cb = 0;
+  int col_per_ow = 1;       // pair-row columns between output columns (stride_w / col_step)
+  int col_per_pair = 1;     // pair-row columns between tap pairs (2 * dilation_w / col_step)
+  const int16_t* w = nullptr;  // [cb / 8][R][P][8][2] int16 weight pairs
+  TileEpilogue ep;          // output column 0, channel 0; columns ep.y_stride apart
+};
+using DwPairRowFn = void (*)(const DwPairRow&);
+
+namespace avx2 {
+void dw_pair_build(const DwPairSource& s);
+void dw_pair_row(const DwPairRow& r);
+}  // namespace avx2
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,37 @@
+// The depthwise conv driver of the pair-row scheme (abi/dwconv_pairs_s8.h)
+// as a registry candidate: any depthwise conv (groups == C == K, any R, S,
+// stride, padding, pad_value, dilation). Baseline code; the microkernels
+// are reached through DwPairsUkernel.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kernels/abi/dwconv_pairs_s8.h"
+#include "kernels/conv_gemm_s8.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+struct DwPairsUkernel {
+  Isa isa = Isa::kRef;
+  const char* name = "";
+  DwPairBuildFn build = nullptr;
+  DwPairRowFn row = nullptr;
+};
+
+class DwPairsConvKernel final : public NamedKernel<ConvKernel> {
+ public:
+  explicit DwPairsConvKernel(const DwPairsUkernel& u) : NamedKernel(u.name, u.isa), u_(u) {}
+  std::string supports(const ConvShape& shape, OutputType out) const override;
+  std::unique_ptr<PackedConv> pack(const ConvShape& shape, const int8_t* w) const override;
+
+ private:
+  DwPairsUkernel u_;
+};
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
