@@ -6,7 +6,7 @@
 // blocks of 8 channels = up to 8 int32 accumulators; per tap and block one
 // weight register shared by the pixels (16 ymm in all, see below).
 //
-// Packed weights (pack_dw_weights, block 8, as avx2/dwconv_32c.cc):
+// Packed weights (pack_dw_weights in x86/packing.cc, block 8):
 // [C/8][tap][8] int32, each the weight in the low int16 and 0 in the high
 // int16. Activations are sign-extended to int32 (vpmovsxbd), so each int32
 // lane is the int16 pair (x, sign(x)) and vpdpwssd adds x * w + sign * 0 =
