@@ -6,7 +6,8 @@
 // [pixels][M] stays within about 64 KiB; in it, per slice and per
 // nr-column B panel (kc x nr floats, from L2), the microkernel runs over
 // every pixel run of the block, so each panel is read once per block and
-// slice while the block's input rows stay in L1 / L2.
+// slice while the block's input rows stay in L1 / L2. Grouped: per pixel
+// run, every group's panels (block() says why).
 #include "kernels/conv_nhwc_f32.h"
 
 #include <algorithm>
@@ -108,20 +109,37 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
     t.a_rows = a_rows + sl.first;
     t.accumulate = si > 0;
     t.clip = ep.clip && last && !ep.residual;  // with a residual: clipped after it, below
-    for (int64_t gp = 0; gp < s.G * panels; ++gp) {  // group gp / panels, its column panel gp % panels
+    // One microkernel call: the pixels [ox, ox + len) of output row oy
+    // against column panel gp (group gp / panels, its panel gp % panels).
+    auto call = [&](int64_t gp, int64_t oy, int64_t ox, int64_t len) {
       const int64_t grp = gp / panels, jp = grp * mg + (gp % panels) * nr;
       t.b = b_.data() + sl.b_off + gp * sl.kc * nr;
       t.cols = static_cast<int>(std::min(nr, (grp + 1) * mg - jp));
       t.col_bias = si == 0 && ep.row_bias ? ep.row_bias + jp : nullptr;
+      t.a = xp + (oy * s.sh * wp + ox * s.sw) * s.C + grp * cg;
+      t.rows = static_cast<int>(len);
+      t.c = scratch.data() + ((oy - oy0) * s.ow + ox) * M + jp;
+      uk.fn(t);
+      if ((t.col_bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
+    };
+    // One group: each B panel over every pixel run of the block (the panel
+    // stays in L1, the input rows come from L2). Groups: every group's panels
+    // over one pixel run before the next, so the run's input lines (all C
+    // channels, 8 per group) stay in L1 while the groups use them, where
+    // panel-outer re-read the block's rows from L2 once per group at a
+    // quarter or half of each line (RegNetY's 3x3 / 2 layers 1.3-1.4x
+    // slower: RESULTS.md section 62).
+    // The order of the calls never changes an output's arithmetic.
+    const int64_t all = s.G * panels;
+    for (int64_t outer = 0; outer < (s.G == 1 ? all : 1); ++outer) {
       for (int64_t oy = oy0; oy < oy1; ++oy) {
-        int64_t ox = 0;
-        for (int64_t run = 0; run < runs; ++run) {
+        for (int64_t run = 0, ox = 0; run < runs; ++run) {
           const int64_t len = base + (run < longer ? 1 : 0);
-          t.a = xp + (oy * s.sh * wp + ox * s.sw) * s.C + grp * cg;
-          t.rows = static_cast<int>(len);
-          t.c = scratch.data() + ((oy - oy0) * s.ow + ox) * M + jp;
-          uk.fn(t);
-          if ((t.col_bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
+          if (s.G == 1) {
+            call(outer, oy, ox, len);
+          } else {
+            for (int64_t gp = 0; gp < all; ++gp) call(gp, oy, ox, len);
+          }
           ox += len;
         }
       }
