@@ -3,7 +3,8 @@
 // avx2 and avxvnni caps (before it they ran the scalar reference). Block:
 // 8 rows of x (b, ldx apart; 8 values of a each, masked past A, zero rows
 // past B) -> transpose8_regs.h -> 8 vectors, one per a, stored to y rows
-// (masked past B).
+// (masked past B; whole blocks with plain loads and stores: the masked
+// store costs many micro-ops on AMD Zen, RESULTS.md section 62).
 // Moves only: bits are kept (no float arithmetic touches the values).
 #include <immintrin.h>
 
@@ -25,8 +26,16 @@ __m256i first(int64_t n) {
 }
 
 void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64_t nb) {
-  const __m256i ma = first(na), mb = first(nb);
   __m256 r[8], t[8];
+  if (na >= 8 && nb >= 8) {  // a whole block: plain loads and stores (a masked store is microcoded on AMD Zen)
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(x + i * ldx);
+    transpose8_regs(r, t);
+#pragma GCC unroll 8
+    for (int a = 0; a < 8; ++a) _mm256_storeu_ps(y + a * ldy, t[a]);
+    return;
+  }
+  const __m256i ma = first(na), mb = first(nb);
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) r[i] = i < nb ? _mm256_maskload_ps(x + i * ldx, ma) : _mm256_setzero_ps();
   transpose8_regs(r, t);
