@@ -1,14 +1,16 @@
 // transpose_f32_avx2 (abi/transpose_x32.h): 8 x 8 blocks of 32-bit
 // elements in registers, the AVX2 port of avx512/transpose_16x16.cc for the
 // avx2 and avxvnni caps (before it they ran the scalar reference). Block:
-// 8 rows of x (b, ldx apart; 8 values of a each, masked past A, zero rows
-// past B) -> transpose8_regs.h -> 8 vectors, one per a, stored to y rows
-// (masked past B; whole blocks with plain loads and stores: the masked
-// store costs many micro-ops on AMD Zen, RESULTS.md section 62).
+// 8 rows of x (b, ldx apart; 8 values of a each, masked loads past A, zero
+// rows past B) -> transpose8_regs.h -> 8 vectors, one per a, stored to y rows
+// (no masked stores: vmaskmovps to memory costs many micro-ops on AMD Zen,
+// RESULTS.md section 62; whole rows stored plainly, rows under 8 values
+// through a stack copy).
 // Moves only: bits are kept (no float arithmetic touches the values).
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/abi/transpose_x32.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
@@ -35,13 +37,23 @@ void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64
     for (int a = 0; a < 8; ++a) _mm256_storeu_ps(y + a * ldy, t[a]);
     return;
   }
-  const __m256i ma = first(na), mb = first(nb);
+  const __m256i ma = first(na);
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) r[i] = i < nb ? _mm256_maskload_ps(x + i * ldx, ma) : _mm256_setzero_ps();
   transpose8_regs(r, t);
+  if (nb >= 8) {
 #pragma GCC unroll 8
-  for (int a = 0; a < 8; ++a) {
-    if (a < na) _mm256_maskstore_ps(y + a * ldy, mb, t[a]);
+    for (int a = 0; a < 8; ++a) {
+      if (a < na) _mm256_storeu_ps(y + a * ldy, t[a]);
+    }
+    return;
+  }
+  // Rows of nb < 8 values (the NHWC conv's copy of an RGB image: 3) through
+  // a stack copy: a few scalar stores beat a masked store on AMD Zen.
+  alignas(32) float buf[8];
+  for (int a = 0; a < na; ++a) {
+    _mm256_store_ps(buf, t[a]);
+    std::memcpy(y + a * ldy, buf, static_cast<size_t>(nb) * sizeof(float));
   }
 }
 
