@@ -3,14 +3,13 @@
 // avx2 and avxvnni caps (before it they ran the scalar reference). Block:
 // 8 rows of x (b, ldx apart; 8 values of a each, masked loads past A, zero
 // rows past B) -> transpose8_regs.h -> 8 vectors, one per a, stored to y rows
-// (no masked stores: vmaskmovps to memory costs many micro-ops on AMD Zen,
-// RESULTS.md section 62; whole rows stored plainly, rows under 8 values
-// through a stack copy).
+// (whole rows with plain stores, rows under 8 values masked: on Zen 3 the
+// masked stores of whole blocks cost RegNetY's grouped NHWC convs up to
+// 1.8x; RESULTS.md section 62).
 // Moves only: bits are kept (no float arithmetic touches the values).
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/abi/transpose_x32.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
@@ -29,7 +28,7 @@ __m256i first(int64_t n) {
 
 void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64_t nb) {
   __m256 r[8], t[8];
-  if (na >= 8 && nb >= 8) {  // a whole block: plain loads and stores (a masked store is microcoded on AMD Zen)
+  if (na >= 8 && nb >= 8) {  // a whole block: plain loads and stores
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(x + i * ldx);
     transpose8_regs(r, t);
@@ -48,12 +47,13 @@ void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64
     }
     return;
   }
-  // Rows of nb < 8 values (the NHWC conv's copy of an RGB image: 3) through
-  // a stack copy: a few scalar stores beat a masked store on AMD Zen.
-  alignas(32) float buf[8];
-  for (int a = 0; a < na; ++a) {
-    _mm256_store_ps(buf, t[a]);
-    std::memcpy(y + a * ldy, buf, static_cast<size_t>(nb) * sizeof(float));
+  // Rows under 8 values (the NHWC conv's copy of an RGB image: 3): masked
+  // stores, measured faster here than element-by-element moves or a stack
+  // copy (RESULTS.md section 62).
+  const __m256i mb = first(nb);
+#pragma GCC unroll 8
+  for (int a = 0; a < 8; ++a) {
+    if (a < na) _mm256_maskstore_ps(y + a * ldy, mb, t[a]);
   }
 }
 
