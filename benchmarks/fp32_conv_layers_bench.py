@@ -4,8 +4,9 @@ the calling thread's CPU time (issue 14 §3: the per-layer view behind
 fp32_peer_bench.py's network ratios).
 
 Layers: the dense 1x1 and 3x3 convolutions of ResNet-50 at every stage and
-its 7x7 / 2 stem, MobileNetV2's pointwise, depthwise and stem layers, and
-ConvNeXt's 7x7 depthwise. Random weights (seeded), batch 1, constant
+its 7x7 / 2 stem, MobileNetV2's pointwise, depthwise and stem layers,
+ConvNeXt's 7x7 depthwise, and RegNetY-400MF's grouped 3x3 convs (8
+channels per group). Random weights (seeded), batch 1, constant
 weights and bias, each layer one ONNX model built with onnx.helper.
 
 usage: PYTHONPATH=python python3 benchmarks/fp32_conv_layers_bench.py [--rounds 9] [--only SUBSTRING ...]
@@ -37,12 +38,13 @@ class Layer(NamedTuple):
     pad: int
     relu: bool
     depthwise: bool = False
+    group: int = 1  # grouped (not depthwise) convs
 
     def out_size(self) -> int:
         return (self.size + 2 * self.pad - self.k) // self.stride + 1
 
     def flops(self) -> int:
-        per_out = self.k * self.k * (1 if self.depthwise else self.c)
+        per_out = self.k * self.k * (1 if self.depthwise else self.c // self.group)
         return 2 * self.m * self.out_size() ** 2 * per_out
 
 
@@ -69,6 +71,13 @@ LAYERS: List[Layer] = [
     Layer("mnv2 dw 3x3/2 576 @14", 576, 14, 576, 3, 2, 1, True, True),
     Layer("mnv2 dw 3x3 960 @7", 960, 7, 960, 3, 1, 1, True, True),
     Layer("convnext dw 7x7 96 @56", 96, 56, 96, 7, 1, 3, False, True),
+    Layer("regnety g8 3x3/2 48 @112", 48, 112, 48, 3, 2, 1, True, group=6),
+    Layer("regnety g8 3x3 104 @28", 104, 28, 104, 3, 1, 1, True, group=13),
+    Layer("regnety g8 3x3/2 104 @56", 104, 56, 104, 3, 2, 1, True, group=13),
+    Layer("regnety g8 3x3 208 @14", 208, 14, 208, 3, 1, 1, True, group=26),
+    Layer("regnety g8 3x3/2 208 @28", 208, 28, 208, 3, 2, 1, True, group=26),
+    Layer("regnety g8 3x3 440 @7", 440, 7, 440, 3, 1, 1, True, group=55),
+    Layer("regnety g8 3x3/2 440 @14", 440, 14, 440, 3, 2, 1, True, group=55),
 ]
 
 
@@ -78,7 +87,7 @@ def onnx_file(layer: Layer, folder: Path) -> Path:
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
-    group = layer.c if layer.depthwise else 1
+    group = layer.c if layer.depthwise else layer.group
     w = rng.standard_normal((layer.m, layer.c // group, layer.k, layer.k), dtype=np.float32) * 0.05
     b = rng.standard_normal(layer.m, dtype=np.float32)
     conv_out = "c" if layer.relu else "y"

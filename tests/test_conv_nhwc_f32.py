@@ -15,7 +15,10 @@ strides 1, 2 and 3, dilation, asymmetric and SAME padding, RGB stems (C = 3,
 7x7 / 2 and 3x3 / 2), output widths that cut into runs of several lengths
 (6 + 5 on the 6-row tiers, 12 + 12 + 11 on AVX-512), three column panels,
 K over one slice (C = 520), batch 2, and an output 3 pixels wide (declined
-on AVX-512: under half the 12-row tile; the im2col path runs it).
+on AVX-512: under half the 12-row tile; the im2col path runs it). Grouped
+convs under 16 channels per group (RegNet's 8 per group, stride 1 and 2)
+run it per group, each group its own chain of (C/G) * kh * kw products:
+GROUPED_CASES, the same bound with C/G.
 The fused bias / residual / Relu / Clip are checked bit for bit against the
 unfused graph in tests/test_fp32_ops.py (CONV_PATHS, the NHWC entries).
 """
@@ -78,3 +81,49 @@ def test_nhwc_conv_against_float64(case: tuple) -> None:
             assert got.shape == y64.shape
             bad = np.abs(got.astype(np.float64) - y64) > bound
             assert not bad.any(), (isa, constant_w, case, np.argwhere(bad)[:3], got[bad][:3], y64[bad][:3])
+
+
+GROUPED_CASES = [
+    # (N, C, H, W, M, k, attrs): channels per group C/G under 16
+    (1, 48, 14, 14, 48, (3, 3), {"pads": [1, 1, 1, 1], "group": 6}),  # RegNet: 8 in, 8 out per group
+    (2, 24, 15, 13, 24, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2], "group": 3}),
+    (1, 16, 9, 10, 32, (3, 3), {"pads": [1, 1, 1, 1], "group": 2}),  # 16 out per group: one full panel
+    (1, 8, 9, 9, 16, (3, 3), {"pads": [0, 1, 2, 1], "group": 2}),  # 4 in, 8 out per group
+    (1, 30, 8, 11, 24, (3, 3), {"pads": [1, 1, 1, 1], "dilations": [2, 1], "group": 2}),  # 15 in, 12 out
+    (1, 16, 8, 9, 48, (3, 3), {"pads": [1, 1, 1, 1], "group": 2}),  # 24 out per group: declined on AVX2
+    (1, 12, 7, 3, 12, (3, 3), {"pads": [1, 1, 1, 1], "group": 3}),  # 4 out per group, ow = 3: declined
+]
+
+
+@pytest.mark.parametrize("case", GROUPED_CASES, ids=[str(i) for i in range(len(GROUPED_CASES))])
+def test_grouped_nhwc_conv_against_float64(case: tuple) -> None:
+    n, c, h, wd, m, k, attrs = case
+    g = attrs["group"]
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((n, c, h, wd)).astype(np.float32)
+    w = rng.standard_normal((m, c // g) + k).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32)
+    stride, dil = attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1])
+    y64, mag = conv2d_f64_nchw(x, w, b, stride, _pads(case), dil, g)
+    bound = (c // g * k[0] * k[1] + 3) * 2.0 ** -24 * mag
+    for isa in TIERS:
+        for constant_w in (True, False):  # the NHWC conv where it takes the shape, then the im2col path
+            int8rt.set_max_isa(isa)
+            try:
+                got = run_single_op("Conv", [x, w, b], attrs, [False, constant_w, True])[0]
+            finally:
+                int8rt.set_max_isa(None)
+            assert got.shape == y64.shape
+            bad = np.abs(got.astype(np.float64) - y64) > bound
+            assert not bad.any(), (isa, constant_w, case, np.argwhere(bad)[:3], got[bad][:3], y64[bad][:3])
+            if constant_w:  # the residual and Relu in the epilogue: the unfused Add and Relu's bits
+                r = rng.standard_normal(got.shape).astype(np.float32)
+                int8rt.set_max_isa(isa)
+                try:
+                    fused = run_single_op("Conv", [x, w, b, r], {**attrs, "int8rt_residual": 3,
+                                                                 "int8rt_activation": "Relu"},
+                                          [False, True, True, False])[0]
+                finally:
+                    int8rt.set_max_isa(None)
+                want = np.maximum(got + r, np.float32(0))
+                assert fused.tobytes() == want.tobytes(), (isa, case)

@@ -297,7 +297,7 @@ def test_conv_errors() -> None:
     with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*Conv.*4-D"):
         run_single_op("Conv", [rand(rng, 1, 3, 2, 2, 2, 2), rand(rng, 2, 3, 1, 1, 1, 1)], {}, [False, True])
     with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*int8rt_activation"):
-        run_single_op("Conv", [x, wt], {"int8rt_activation": "Swish"}, [False, True])
+        run_single_op("Conv", [x, wt], {"int8rt_activation": "Mish"}, [False, True])
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*channels"):
         run_single_op("Conv", [rand(rng, 1, 5, 8, 8), wt], {}, [False, True])
     with pytest.raises(int8rt.InvalidArgumentError, match="op_under_test.*smaller than the window"):

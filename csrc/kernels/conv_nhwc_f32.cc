@@ -6,7 +6,8 @@
 // [pixels][M] stays within about 64 KiB; in it, per slice and per
 // nr-column B panel (kc x nr floats, from L2), the microkernel runs over
 // every pixel run of the block, so each panel is read once per block and
-// slice while the block's input rows stay in L1 / L2.
+// slice while the block's input rows stay in L1 / L2. Grouped: per pixel
+// run, every group's panels (block() says why).
 #include "kernels/conv_nhwc_f32.h"
 
 #include <algorithm>
@@ -32,9 +33,19 @@ constexpr int64_t kMaxSlice = 4608;
 }  // namespace
 
 std::string nhwc_conv_weights_decline(const TapConvShape& s, int nr) {
-  if (s.G != 1) return "grouped";
   if (s.kh * s.kw == 1) return "1x1 kernel (the pointwise paths read the image as B in place)";
-  if (s.M % nr != 0) return "output channels not a multiple of the tile's " + std::to_string(nr) + " columns";
+  if (s.G < 1 || s.C % s.G != 0 || s.M % s.G != 0) return "channels do not split into the groups";
+  if (s.G == 1) {
+    if (s.M % nr != 0) return "output channels not a multiple of the tile's " + std::to_string(nr) + " columns";
+    return "";
+  }
+  const int64_t cg = s.C / s.G, mg = s.M / s.G;
+  if (cg == 1 && mg == 1) return "depthwise (the dwconv_f32 family runs it)";
+  if (cg >= 16) return "16 or more channels per group (the tap conv runs them)";
+  if (mg * 2 < nr) return "output channels per group under half the tile's " + std::to_string(nr) + " columns";
+  if (mg > nr && mg % nr != 0) {
+    return "output channels per group over the tile's " + std::to_string(nr) + " columns and not a multiple";
+  }
   return "";
 }
 
@@ -48,25 +59,28 @@ NhwcConv::NhwcConv(const SgemmKernel& uk, const TapConvShape& s, const float* w)
     : uk_(&uk), transpose_(&choose<TransposeX32Kernel>()), w_(s) {
   const std::string why = nhwc_conv_weights_decline(s, uk.nr);
   if (!why.empty() || s.C < 1) throw InvalidArgument("nhwc conv: " + (why.empty() ? "no channels" : why));
-  // k = (i, j, c) cut into slices of equal size of at most kMaxSlice.
-  const int64_t K = s.kh * s.kw * s.C, nr = uk.nr;
+  // Per group, k = (i, j, c) over its C/G channels, cut into slices of
+  // equal size of at most kMaxSlice; a slice holds every group's panels.
+  const int64_t cg = s.C / s.G, mg = s.M / s.G;
+  const int64_t K = s.kh * s.kw * cg, nr = uk.nr;
   const int64_t chunks = ceil_div(K, kMaxSlice), kcs = ceil_div(K, chunks);
-  const int64_t panels = ceil_div(s.M, nr);
+  const int64_t panels = ceil_div(mg, nr);  // per group
   int64_t off = 0;
   for (int64_t k0 = 0; k0 < K; k0 += kcs) {
     const int64_t kc = std::min(kcs, K - k0);
     slices_.push_back({k0, kc, off});
-    off += panels * kc * nr;
+    off += s.G * panels * kc * nr;
   }
   b_.assign(static_cast<size_t>(off), 0.f);
   for (const Slice& sl : slices_) {
-    for (int64_t p = 0; p < panels; ++p) {
-      float* panel = b_.data() + sl.b_off + p * sl.kc * nr;
+    for (int64_t gp = 0; gp < s.G * panels; ++gp) {
+      const int64_t m0 = (gp / panels) * mg + (gp % panels) * nr, cols = std::min(nr, mg - (gp % panels) * nr);
+      float* panel = b_.data() + sl.b_off + gp * sl.kc * nr;
       for (int64_t kk = 0; kk < sl.kc; ++kk) {
-        const int64_t k = sl.first + kk, tap = k / s.C, c = k % s.C;
+        const int64_t k = sl.first + kk, tap = k / cg, c = k % cg;
         const int64_t i = tap / s.kw, j = tap % s.kw;
-        for (int64_t jj = 0; jj < nr && p * nr + jj < s.M; ++jj) {
-          panel[kk * nr + jj] = w[(((p * nr + jj) * s.C + c) * s.kh + i) * s.kw + j];
+        for (int64_t jj = 0; jj < cols; ++jj) {
+          panel[kk * nr + jj] = w[(((m0 + jj) * cg + c) * s.kh + i) * s.kw + j];
         }
       }
     }
@@ -77,6 +91,7 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
                      int64_t oy1, const SgemmEpilogue& ep, float* y) const {
   const SgemmKernel& uk = *uk_;
   const int64_t M = s.M, nr = uk.nr, px = (oy1 - oy0) * s.ow, P = s.oh * s.ow;
+  const int64_t cg = s.C / s.G, mg = s.M / s.G, panels = ceil_div(mg, nr);
   thread_local std::vector<float> scratch;
   if (scratch.size() < static_cast<size_t>(px * M)) scratch.resize(static_cast<size_t>(px * M));
   // A row of ow pixels as ceil(ow / mr) runs of near-equal length.
@@ -94,19 +109,37 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
     t.a_rows = a_rows + sl.first;
     t.accumulate = si > 0;
     t.clip = ep.clip && last && !ep.residual;  // with a residual: clipped after it, below
-    for (int64_t jp = 0; jp < M; jp += nr) {
-      t.b = b_.data() + sl.b_off + (jp / nr) * sl.kc * nr;
-      t.cols = static_cast<int>(std::min(nr, M - jp));
+    // One microkernel call: the pixels [ox, ox + len) of output row oy
+    // against column panel gp (group gp / panels, its panel gp % panels).
+    auto call = [&](int64_t gp, int64_t oy, int64_t ox, int64_t len) {
+      const int64_t grp = gp / panels, jp = grp * mg + (gp % panels) * nr;
+      t.b = b_.data() + sl.b_off + gp * sl.kc * nr;
+      t.cols = static_cast<int>(std::min(nr, (grp + 1) * mg - jp));
       t.col_bias = si == 0 && ep.row_bias ? ep.row_bias + jp : nullptr;
+      t.a = xp + (oy * s.sh * wp + ox * s.sw) * s.C + grp * cg;
+      t.rows = static_cast<int>(len);
+      t.c = scratch.data() + ((oy - oy0) * s.ow + ox) * M + jp;
+      uk.fn(t);
+      if ((t.col_bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
+    };
+    // One group: each B panel over every pixel run of the block (the panel
+    // stays in L1, the input rows come from L2). Groups: every group's panels
+    // over one pixel run before the next, so the run's input lines (all C
+    // channels, 8 per group) stay in L1 while the groups use them, where
+    // panel-outer re-read the block's rows from L2 once per group at a
+    // quarter or half of each line (RegNetY's 3x3 / 2 layers 1.3-1.4x
+    // slower: RESULTS.md section 62).
+    // The order of the calls never changes an output's arithmetic.
+    const int64_t all = s.G * panels;
+    for (int64_t outer = 0; outer < (s.G == 1 ? all : 1); ++outer) {
       for (int64_t oy = oy0; oy < oy1; ++oy) {
-        int64_t ox = 0;
-        for (int64_t run = 0; run < runs; ++run) {
+        for (int64_t run = 0, ox = 0; run < runs; ++run) {
           const int64_t len = base + (run < longer ? 1 : 0);
-          t.a = xp + (oy * s.sh * wp + ox * s.sw) * s.C;
-          t.rows = static_cast<int>(len);
-          t.c = scratch.data() + ((oy - oy0) * s.ow + ox) * M + jp;
-          uk.fn(t);
-          if ((t.col_bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
+          if (s.G == 1) {
+            call(outer, oy, ox, len);
+          } else {
+            for (int64_t gp = 0; gp < all; ++gp) call(gp, oy, ox, len);
+          }
           ox += len;
         }
       }
@@ -133,7 +166,7 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
   std::string why = nhwc_conv_weights_decline(s, uk_->nr);
   if (why.empty()) why = nhwc_conv_declines(s, uk_->mr);
   if (!why.empty()) throw InvalidArgument("nhwc conv: " + why);
-  if (s.C != w_.C || s.M != w_.M || s.kh != w_.kh || s.kw != w_.kw) {
+  if (s.C != w_.C || s.M != w_.M || s.G != w_.G || s.kh != w_.kh || s.kw != w_.kw) {
     throw InvalidArgument("nhwc conv: shape does not match the packed weights");
   }
   const int64_t hp = (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1, wp = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;
@@ -155,11 +188,11 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
                      reinterpret_cast<uint32_t*>(row + lo * s.C), s.C);
     std::fill(row + hi * s.C, row + wp * s.C, 0.f);
   }
-  const int64_t K = s.kh * s.kw * s.C;
+  const int64_t cg = s.C / s.G, K = s.kh * s.kw * cg;  // a group's rows k; its channels start at grp * cg
   offsets.resize(static_cast<size_t>(K));
   for (int64_t k = 0; k < K; ++k) {
-    const int64_t tap = k / s.C, i = tap / s.kw, j = tap % s.kw;
-    offsets[static_cast<size_t>(k)] = (i * s.dh * wp + j * s.dw) * s.C + k % s.C;
+    const int64_t tap = k / cg, i = tap / s.kw, j = tap % s.kw;
+    offsets[static_cast<size_t>(k)] = (i * s.dh * wp + j * s.dw) * s.C + k % cg;
   }
   const int64_t* a_rows = offsets.data();  // this thread's table, read by the workers
   const int64_t rows = std::max<int64_t>(1, std::min(s.oh, kBlockFloats / std::max<int64_t>(1, s.ow * s.M)));

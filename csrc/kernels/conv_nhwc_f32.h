@@ -1,8 +1,12 @@
 // Dense FP32 2-D convolution with the output pixels as the SGEMM
 // microkernel's rows and the output channels as its vector columns ("NHWC
-// conv"), for one group and kernels larger than 1x1 (ResNet's 3x3 convs,
-// the 7x7 / 2 and 3x3 / 2 RGB stems): the implicit GEMM of ONNX Runtime's
-// NCHWc direct convolution, on the SGEMM family's microkernel (sgemm_f32.h).
+// conv"), for kernels larger than 1x1 (ResNet's 3x3 convs, the 7x7 / 2 and
+// 3x3 / 2 RGB stems, RegNet's grouped 3x3 convs of 8 channels per group):
+// the implicit GEMM of ONNX Runtime's NCHWc direct convolution, on the SGEMM
+// family's microkernel (sgemm_f32.h). Grouped: each group is its own
+// product over its C/G channels of the shared channels-last copy (A in place
+// at the group's first channel) and its M/G output channels (B panels of
+// nr columns, the last one zero-padded: 8 of 16 lanes for 8 per group).
 //
 // Per run the image is copied once into a zero-padded channels-last buffer
 // xp[q][r][c] = x[c][q - ph][r - pw] (0 outside), Hp x Wp x C with
@@ -22,8 +26,8 @@
 // family), the residual added and the clip applied there when a residual
 // is fused; otherwise bias and clip are the microkernel's tile epilogue.
 //
-// Summation order: k = (i, j, c) ascending (taps row-major, channels
-// within a tap), one FMA chain per output (or slices of equal size when K
+// Summation order: k = (i, j, c) ascending (taps row-major, the group's
+// channels within a tap), one FMA chain per output (or slices of equal size when K
 // exceeds 4608: each slice one microkernel call accumulating into C), the
 // bias added after the (first) sum, the clip on the last. Fixed by the layer's shape and the
 // microkernel (never by the thread count); within the SGEMM bound of
@@ -42,9 +46,11 @@ namespace int8rt {
 namespace kernels {
 
 // "" when the NHWC conv suits the weights of `s` (TapConvShape's C, M, G,
-// kh, kw) on a microkernel `nr` columns wide, else why not: grouped, 1x1,
-// or output channels that would leave the last column panel ragged (the
-// tap conv and im2col paths vectorise over pixels instead).
+// kh, kw) on a microkernel `nr` columns wide, else why not: 1x1, one group
+// whose output channels would leave the last column panel ragged (the tap
+// conv and im2col paths vectorise over pixels instead), depthwise, 16 or
+// more channels per group (the tap conv), or groups whose output channels
+// fill under half a panel or leave a ragged panel after full ones.
 std::string nhwc_conv_weights_decline(const TapConvShape& s, int nr);
 
 // "" when it can run the geometry `s` well with an `mr`-row tile, else why
@@ -53,14 +59,14 @@ std::string nhwc_conv_weights_decline(const TapConvShape& s, int nr);
 // im2col SGEMM).
 std::string nhwc_conv_declines(const TapConvShape& s, int mr);
 
-// One layer's constant weights [M][C][kh][kw] (C, M, kh, kw of the shape,
-// G = 1; the rest is read per run), packed once for `uk`; run() is const
+// One layer's constant weights [M][C/G][kh][kw] (C, M, G, kh, kw of the
+// shape; the rest is read per run), packed once for `uk`; run() is const
 // and may be called from any thread.
 class NhwcConv {
  public:
   NhwcConv(const SgemmKernel& uk, const TapConvShape& weights, const float* w);
 
-  // y[M][oh][ow] of one image x[C][H][W] for `s` (whose C, M, kh, kw must be
+  // y[M][oh][ow] of one image x[C][H][W] for `s` (whose C, M, G, kh, kw must be
   // the weights'; nhwc_conv_declines(s, mr) == ""); `ep` as for the tap conv
   // (row_bias: one per output channel, or nullptr; residual [M][oh * ow] with
   // ldr = oh * ow, or nullptr; clip). Uses the calling thread's scratch

@@ -1,7 +1,8 @@
 // Float32 Conv (ONNX Conv, opset 11+): 1-D, 2-D and 3-D, NC[D]HW, group, strides,
 // dilations, pads, auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER), optional
 // bias, plus the fused epilogue of graph/passes/passes.h (int8rt_residual,
-// int8rt_activation). 1-D runs as 2-D with H = 1.
+// int8rt_activation: Relu, Clip, LeakyRelu, and Swish in FP32 engines,
+// graph/passes/fuse_swish.cc). 1-D runs as 2-D with H = 1.
 //
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
@@ -9,7 +10,8 @@
 // store. A 1x1 convolution with strides and no padding first copies the
 // pixels it reads and then runs as a pointwise one. 2-D kernels larger
 // than 1x1 with constant weights, one group and output channels a multiple
-// of the SGEMM's column tile (ResNet's 3x3 convs, the RGB stems) run the
+// of the SGEMM's column tile (ResNet's 3x3 convs, the RGB stems), or under
+// 16 channels per group (RegNet's grouped 3x3 convs) run the
 // NHWC conv (kernels/conv_nhwc_f32.h: pixels as the microkernel's rows,
 // channels as its vector columns, A read in place from a channels-last
 // copy of the image), unless the output rows are too narrow. Other dense FP32 convolutions
@@ -147,9 +149,8 @@ class ConvLayer : public Layer {
       if (bf16_.empty()) {  // the SGEMM / tap conv epilogue adds the residual and clips
         if (transposed(g)) {
           transposed_gemm(x, w, bias, res, y, g);
-        } else {
-          gemm_path(x, w, bias, res, y, g);
-          if (!fused_.clip) epilogue(nullptr, y, g);
+        } else if (!gemm_path(x, w, bias, res, y, g)) {
+          epilogue(nullptr, y, g);
         }
       } else {  // the BF16 tile epilogue clips only without a residual, which comes after
         gemm_path(x, w, bias, nullptr, y, g);
@@ -287,7 +288,11 @@ class ConvLayer : public Layer {
 
   // `res` (the residual input, or nullptr) goes into the SGEMM / tap conv
   // epilogue; the BF16 path is called with nullptr and adds it after.
-  void gemm_path(const float* x, const float* w, const float* bias, const float* res, float* y,
+  // Returns whether the activation was applied: Relu / Clip by every
+  // FP32 path's epilogue, Swish by the im2col SGEMM's (SgemmEpilogue::unary,
+  // on each task's tile while it is in cache); otherwise the caller runs it
+  // over y.
+  bool gemm_path(const float* x, const float* w, const float* bias, const float* res, float* y,
                  const Geom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
     const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
@@ -301,7 +306,7 @@ class ConvLayer : public Layer {
         ep.residual = res ? res + n * g.M * P : nullptr;
         nhwc_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
       }
-      return;
+      return fused_.clip;
     }
     if (taps_) {
       const kernels::TapConvShape ts = tap_shape(g);
@@ -313,7 +318,7 @@ class ConvLayer : public Layer {
           ep.residual = res ? res + n * g.M * P : nullptr;
           taps_->run(ts, x + n * g.C * g.H * g.W, ep, y + n * g.M * P, true);
         }
-        return;
+        return fused_.clip;
       }
     }
     auto one = [&](int64_t n, int64_t grp, bool parallel) {
@@ -332,6 +337,10 @@ class ConvLayer : public Layer {
         if (!packed_.empty()) a.packed = &packed_[grp];
         ep.residual = res ? res + (n * g.M + grp * Mg) * P : nullptr;
         ep.ldr = P;
+        if (act_.kind == FusedActivation::Kind::kSwish) {
+          ep.unary = act_.unary;
+          ep.unary_op = kernels::ref::UnaryF32::kSilu;
+        }
         sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);
       }
     };
@@ -342,6 +351,7 @@ class ConvLayer : public Layer {
         for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, false);
       });
     }
+    return fused_.clip || (bf16_.empty() && act_.kind == FusedActivation::Kind::kSwish);
   }
 
   // A 1x1 convolution with strides and no padding (ResNet's downsampling

@@ -13,6 +13,9 @@
 #include "int8rt/network.h"
 
 namespace int8rt {
+namespace kernels {
+class UnaryF32Kernel;
+}  // namespace kernels
 namespace engine {
 
 // Throws InvalidArgument "<prefix>input i ..." unless input i is present and
@@ -98,9 +101,13 @@ inline float clip_value(float x, float lo, float hi) {
 }
 
 struct FusedActivation {
-  enum class Kind { kNone, kRelu, kClip, kLeakyRelu };
+  // kSwish: y * sigmoid(y) by the unary_f32 family's Silu (chosen when
+  // parsed), the bits of that tier's Sigmoid layer then a Mul layer
+  // (graph/passes/fuse_swish.cc, FP32 engines only).
+  enum class Kind { kNone, kRelu, kClip, kLeakyRelu, kSwish };
   Kind kind = Kind::kNone;
   float lo = 0.f, hi = 0.f, alpha = 0.f;
+  const kernels::UnaryF32Kernel* unary = nullptr;  // kSwish only
   void apply(float* y, int64_t n) const;
   // Relu / Clip as the bounds of a clip (Relu: 0, +inf), for an epilogue
   // that clips (the SGEMM's); false for none and LeakyRelu.

@@ -30,6 +30,7 @@
 //                    no upper bound, +inf). ReLU6 is Clip with 0 and 6.
 //       "LeakyRelu"  y = z >= 0 ? z : alpha * z, alpha = "int8rt_leaky_alpha" (float,
 //                    default 0.01 as in ONNX)
+//       "Swish"      y = z * sigmoid(z) (FP32 Conv only: fuse_swish)
 //   The bounds/alpha are stored as doubles holding the float32 values the
 //   original nodes used, so float32 arithmetic reproduces the unfused graph
 //   bit for bit.
@@ -206,6 +207,13 @@ void fuse_gelu(Network& net, PassReport* report);
 // the INT8 lowering reads the unfused form, so the builder applies it to
 // FP32 engines only (fuse_matmul_epilogue.cc).
 void fuse_matmul_epilogue(Network& net, PassReport* report);
+
+// Conv -> Sigmoid + Mul(y, Sigmoid(y)) (Swish / SiLU) becomes the Conv with
+// "int8rt_activation" = "Swish", writing the Mul's output. Exact (the FP32
+// Conv applies the tier's Sigmoid then a multiply). Not part of
+// run_default_passes: the INT8 lowering reads the unfused pair, so the
+// builder applies it to FP32 engines only (fuse_swish.cc).
+void fuse_swish(Network& net, PassReport* report);
 
 // Two or more 1x1 Convs (stride 1, no padding, group 1, constant float32
 // weights, identical int8rt_* attributes, no residual) reading the same tensor

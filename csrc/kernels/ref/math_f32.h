@@ -158,13 +158,16 @@ static inline float tanh_f32(float x) {
 static inline float sigmoid_f32(float x) { return 1.f / (1.f + exp_f32(-x)); }
 
 // The functions of the unary_f32 family, applied to x[0..n) into y (which
-// may be x): the one loop every tier compiles.
-enum class UnaryF32 : int32_t { kExp, kSigmoid, kTanh, kErf, kGelu, kGeluTanh };
+// may be x): the one loop every tier compiles. kSilu (Swish) is x * sigmoid(x)
+// with the tier's own sigmoid and one IEEE multiply: the bits of the tier's
+// Sigmoid layer followed by a Mul layer (graph/passes/fuse_swish.cc).
+enum class UnaryF32 : int32_t { kExp, kSigmoid, kTanh, kErf, kGelu, kGeluTanh, kSilu };
 
 static inline void unary_f32_loop(UnaryF32 op, int64_t n, const float* x, float* y) {
   switch (op) {
     case UnaryF32::kExp: for (int64_t i = 0; i < n; ++i) y[i] = exp_f32(x[i]); break;
     case UnaryF32::kSigmoid: for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_f32(x[i]); break;
+    case UnaryF32::kSilu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid_f32(x[i]); break;
     case UnaryF32::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = tanh_f32(x[i]); break;
     case UnaryF32::kErf: for (int64_t i = 0; i < n; ++i) y[i] = erf_f32(x[i]); break;
     case UnaryF32::kGelu:  // 0.5 x (1 + erf(x / sqrt 2))

@@ -8,7 +8,9 @@
 // panel kc rows of 16 floats ldb apart (packed, or in place; driver:
 // kernels/sgemm_f32.cc). Partial tiles: `rows` < 6 runs a shorter
 // instantiation; `cols` < 16 computes the full (zero-padded) width and
-// loads / stores the valid columns under a lane mask.
+// loads / stores the valid columns under a lane mask (a whole first half
+// with a plain store, an empty second half not at all: the grouped NHWC
+// conv's 8-column tiles).
 //
 // The tile epilogue (SgemmTile's bias, col_bias, residual, clip) is applied
 // in registers before the one store, in the order sgemm_tile_epilogue
@@ -75,9 +77,11 @@ inline void finish_row(const SgemmTile& t, int r, __m256 v0, __m256 v1, __m256i 
   if (kFull) {
     _mm256_storeu_ps(c, v0);
     _mm256_storeu_ps(c + 8, v1);
+  } else if (t.cols >= 8) {  // a whole first half: a plain store (masked stores measured slow on Zen 3)
+    _mm256_storeu_ps(c, v0);
+    if (t.cols > 8) _mm256_maskstore_ps(c + 8, m1, v1);
   } else {
     _mm256_maskstore_ps(c, m0, v0);
-    _mm256_maskstore_ps(c + 8, m1, v1);
   }
 }
 

@@ -1,9 +1,11 @@
 // transpose_f32_avx2 (abi/transpose_x32.h): 8 x 8 blocks of 32-bit
 // elements in registers, the AVX2 port of avx512/transpose_16x16.cc for the
 // avx2 and avxvnni caps (before it they ran the scalar reference). Block:
-// 8 rows of x (b, ldx apart; 8 values of a each, masked past A, zero rows
-// past B) -> transpose8_regs.h -> 8 vectors, one per a, stored to y rows
-// (masked past B).
+// 8 rows of x (b, ldx apart; 8 values of a each, masked loads past A, zero
+// rows past B) -> transpose8_regs.h -> 8 vectors, one per a, stored to y rows
+// (whole rows with plain stores, rows under 8 values masked: on Zen 3 the
+// masked stores of whole blocks cost RegNetY's grouped NHWC convs up to
+// 1.8x; RESULTS.md section 62).
 // Moves only: bits are kept (no float arithmetic touches the values).
 #include <immintrin.h>
 
@@ -25,11 +27,30 @@ __m256i first(int64_t n) {
 }
 
 void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64_t nb) {
-  const __m256i ma = first(na), mb = first(nb);
   __m256 r[8], t[8];
+  if (na >= 8 && nb >= 8) {  // a whole block: plain loads and stores
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(x + i * ldx);
+    transpose8_regs(r, t);
+#pragma GCC unroll 8
+    for (int a = 0; a < 8; ++a) _mm256_storeu_ps(y + a * ldy, t[a]);
+    return;
+  }
+  const __m256i ma = first(na);
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) r[i] = i < nb ? _mm256_maskload_ps(x + i * ldx, ma) : _mm256_setzero_ps();
   transpose8_regs(r, t);
+  if (nb >= 8) {
+#pragma GCC unroll 8
+    for (int a = 0; a < 8; ++a) {
+      if (a < na) _mm256_storeu_ps(y + a * ldy, t[a]);
+    }
+    return;
+  }
+  // Rows under 8 values (the NHWC conv's copy of an RGB image: 3): masked
+  // stores, measured faster here than element-by-element moves or a stack
+  // copy (RESULTS.md section 62).
+  const __m256i mb = first(nb);
 #pragma GCC unroll 8
   for (int a = 0; a < 8; ++a) {
     if (a < na) _mm256_maskstore_ps(y + a * ldy, mb, t[a]);
