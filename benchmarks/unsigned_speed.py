@@ -32,14 +32,25 @@ import int8rt  # noqa: E402
 from bench_util import alternating_samples, load_line, machine_line  # noqa: E402
 
 
-def main() -> None:
+# Per grid: the BuilderConfig option it switches, the label of the engine with
+# it on, which int8 tensors it holds, and the defaults of the command line.
+GRIDS = {
+    "unsigned": dict(option="unsigned_activations", held=lambda zp: zp != 0, what="unsigned",
+                     models="resnet50,mobilenet_v2", rounds=15, min_time=3.0),
+    "asymmetric": dict(option="asymmetric_activations", held=lambda zp: zp not in (0, -128),
+                       what="over [lo, T]", models="mobilenet_v3,efficientnet_b0", rounds=11, min_time=2.0),
+}
+
+
+def main(grid: str = "unsigned") -> None:
     from e2e_bench import export
 
+    g = GRIDS[grid]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="resnet50,mobilenet_v2")
+    ap.add_argument("--models", default=g["models"])
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--min-time", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=g["rounds"])
+    ap.add_argument("--min-time", type=float, default=g["min_time"])
     args = ap.parse_args()
     print(machine_line())
     int8rt.set_num_threads(1)
@@ -48,26 +59,26 @@ def main() -> None:
         s = export(name, 224, tmp)
         calib = {"input": np.concatenate(s.calib)}
         engines = {}
-        for label, unsigned in (("symmetric", False), ("unsigned", True)):
+        for label, on in (("symmetric", False), (grid, True)):
             cal = int8rt.make_calibrator(calib, algorithm="minmax", batch_size=8)
             engines[label] = int8rt.build_engine(str(s.onnx_path), int8rt.BuilderConfig(
-                calibrator=cal, accuracy_check=False, unsigned_activations=unsigned))
-        plan = engines["unsigned"].int8_plan()
-        held = sum(t.zero_point != 0 for t in plan.tensors)
+                calibrator=cal, accuracy_check=False, **{g["option"]: on}))
+        plan = engines[grid].int8_plan()
+        held = sum(g["held"](t.zero_point) for t in plan.tensors)
         ops = {k: [layer["op"] for layer in e.layers()] for k, e in engines.items()}
-        print(f"\n### {name}: {held} of {len(plan.tensors)} int8 tensors unsigned; QPad layers "
-              f"{ops['symmetric'].count('int8rt.QPad')} -> {ops['unsigned'].count('int8rt.QPad')}; "
-              f"layers {len(ops['symmetric'])} -> {len(ops['unsigned'])}\n")
-        print("| batch | symmetric ms (CPU) | unsigned ms (CPU) | unsigned / symmetric (median of per-round ratios) | load |")
+        print(f"\n### {name}: {held} of {len(plan.tensors)} int8 tensors {g['what']}; QPad layers "
+              f"{ops['symmetric'].count('int8rt.QPad')} -> {ops[grid].count('int8rt.QPad')}; "
+              f"layers {len(ops['symmetric'])} -> {len(ops[grid])}\n")
+        print(f"| batch | symmetric ms (CPU) | {grid} ms (CPU) | {grid} / symmetric (median of per-round ratios) | load |")
         print("|---|---|---|---|---|")
         for batch in args.batches:
             x = {"input": np.random.default_rng(2).standard_normal((batch, 3, 224, 224), dtype=np.float32)}
             ctx = {k: e.create_execution_context() for k, e in engines.items()}
             runs = {k: (lambda c=c: c.run(x)) for k, c in ctx.items()}
             t = alternating_samples(runs, args.rounds, args.min_time, clock=time.process_time)
-            ratios = [u / s for s, u in zip(t["symmetric"], t["unsigned"])]
+            ratios = [u / s for s, u in zip(t["symmetric"], t[grid])]
             print(f"| {batch} | {1e3 * statistics.median(t['symmetric']):.1f} | "
-                  f"{1e3 * statistics.median(t['unsigned']):.1f} | {statistics.median(ratios):.3f} "
+                  f"{1e3 * statistics.median(t[grid]):.1f} | {statistics.median(ratios):.3f} "
                   f"({len(ratios)} rounds) | {os.getloadavg()[0]:.1f} |", flush=True)
     print(f"\nend: {load_line()}")
 
