@@ -2,8 +2,8 @@
 // dot-product step (VDPBF16PS), as the Intel SDM vol. 2 writes them
 // (VCVTNEPS2BF16's convert_fp32_to_bfloat16, VDPBF16PS's Operation). Every
 // BF16 kernel, reference or optimized, reproduces these bit for bit; the
-// AVX512-BF16 instructions do so natively (tests/cpp/test_gemm_bf16.cc
-// checks it on random bit patterns).
+// AVX512-BF16 instructions do so natively (tests/cpp/test_gemm_bf16_avx512bf16.cc
+// and test_avx512_emulation_native.cc check it where the CPU has them).
 //
 // convert: zero or denormal -> zero of the same sign (DAZ); +-inf kept;
 // NaN -> its top half with the quiet bit set; otherwise round to nearest,
