@@ -5,7 +5,7 @@ int8rt INT8 (and ONNX Runtime INT8: method "ort") against ONNX Runtime FP32 on t
 Also how far the evaluation inputs reach past the calibration inputs' range.
 
 Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/newnets_methods.py googlenet \
-    --methods auto,minmax,mse,ort --eval-seeds 1,3,4 [--dir /tmp/newnets/models]
+    --methods auto,minmax,mse,ort --eval-seeds 1,3,4 [--dir /tmp/newnets/models] [--unsigned on]
 (``auto_heldout``: auto without its folds, accuracy/crossval.py: its choice before 2026-12-03 late night.)
 """
 from __future__ import annotations
@@ -53,6 +53,9 @@ def main() -> int:
                     help="also int8rt's per-layer comparison (int8rt compare) of each engine on 16 evaluation inputs")
     ap.add_argument("--calib-seed", type=int, default=2, help="calibration set (newnets_bench uses 2)")
     ap.add_argument("--eval-seeds", default="1", help="evaluation sets (new_models feeds seeds; newnets_bench uses 1)")
+    ap.add_argument("--unsigned", choices=("default", "on", "off"), default="default",
+                    help="BuilderConfig.unsigned_activations for int8rt's engines: default None (auto decides, "
+                         "other methods off), on True, off False")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="  log: %(message)s")
     import int8rt
@@ -89,7 +92,8 @@ def main() -> int:
                 print(f"{args.name} ONNX Runtime INT8{dict(ort='', ort_rr=' reduce_range', ort_rr_sym=' reduce_range symmetric')[algo]} (build {build_s:.1f} s) evaluation seed {s}: "
                       + ", ".join(f"{k} {v:.4g}" for k, v in m.items()), flush=True)
             continue
-        config = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
+        config = int8rt.BuilderConfig(precision="int8", accuracy_check=False,
+                                      unsigned_activations=dict(default=None, on=True, off=False)[args.unsigned])
         # auto_heldout: auto choosing on its held-out slice alone, without the
         # folds of accuracy/crossval.py (the choice before 2026-12-03 late night)
         config.calibrator = make_calibrator(calib, algorithm="auto" if algo == "auto_heldout" else algo, batch_size=8)
@@ -100,7 +104,7 @@ def main() -> int:
         build_s = time.perf_counter() - t0
         for s, e in sets.items():
             m = B.metrics(net, B.run_all(lambda f: ctx.run(f)["out"], e, 4), refs[s])
-            print(f"{args.name} {algo} (build {build_s:.1f} s) evaluation seed {s}: "
+            print(f"{args.name} {algo} (unsigned {args.unsigned}, build {build_s:.1f} s) evaluation seed {s}: "
                   + ", ".join(f"{k} {v:.4g}" for k, v in m.items()), flush=True)
         if args.layers:
             from int8rt.accuracy.compare import compare, format_comparison

@@ -192,10 +192,12 @@ def _concat_model() -> bytes:
     """Two Conv+Relu branches of different scales concatenated (c), a padded
     Conv+Relu reading the concat, and a second Concat (k) of that and a
     branch read by a Sigmoid (a table: of symmetric tensors only), then an
-    AveragePool over the whole map: c is unsigned (its inputs requantized
-    between unsigned forms), k stays symmetric (its reader takes no zero
-    point), its inputs unsigned (requantized to the symmetric output); a
-    1x1 Conv+Relu after the pool makes the output an int8 tensor's value."""
+    AveragePool over the whole map: c is unsigned (ra requantized between
+    unsigned forms; rb, read by c alone, written on c's grid:
+    lower_int8_concat_grids.cc), k stays symmetric (its reader takes no zero
+    point), ra unsigned (requantized to the symmetric output), rc (read by k
+    alone) written on k's symmetric grid; a 1x1 Conv+Relu after the pool
+    makes the output an int8 tensor's value."""
     def w(*shape: int) -> np.ndarray:
         return (RNG.standard_normal(shape) * (2.0 / np.prod(shape[1:])) ** 0.5).astype(F32)
     inits = [numpy_helper.from_array(a, n) for n, a in [
@@ -231,9 +233,10 @@ def test_concat_takes_zero_points(tmp_path) -> None:
         return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False,
                                                                unsigned_activations=unsigned))
     sym, uns = _plan(build(False)), _plan(build(True))
-    for name in ("ra", "rb", "c", "rc"):
+    for name in ("ra", "rb", "c"):
         assert uns[name] == (_core.unsigned_scale_from_scale(sym[name][0]), -128), (name, uns[name], sym[name])
-    assert uns["k"] == sym["k"] and uns["k"][1] == 0
+    assert uns["rb"] == uns["c"] and sym["rb"] == sym["c"] and uns["ra"] != uns["c"]
+    assert uns["k"] == sym["k"] == uns["rc"] == sym["rc"] and uns["k"][1] == 0
     assert any("kept symmetric" in line and "(Sigmoid)" in line for line in build(True).report())
     try:
         int8rt.set_max_isa("ref")

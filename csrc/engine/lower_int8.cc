@@ -38,7 +38,9 @@ Lowerer::Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), op
   consumed_.assign(src.nodes().size(), 0);
   scales_ = opt.scales;
   read_model_quantization();
+  const bool pre_quantized = !zero_.empty() || !channel_scales_.empty();  // the model's Q nodes give grids
   if (opt.unsigned_activations || opt.asymmetric_activations) adopt_zero_point_activations();
+  if (!pre_quantized) share_concat_grids();
 }
 
 LoweringResult Lowerer::run() {
@@ -257,6 +259,19 @@ bool Lowerer::reads_int8(const Node& node, int t) const {
 bool Lowerer::only_network_output(const Node& node) const {
   return node.outputs.size() == 1 && node.outputs[0] >= 0 && index_.is_output(node.outputs[0]) &&
          index_.readers(node.outputs[0]).empty();
+}
+
+bool Lowerer::leaves_as_float_only(int t) const {
+  const std::vector<int>& readers = index_.readers(t);
+  if (readers.empty()) return index_.is_output(t);
+  for (int c : readers) {
+    const Node& r = src_.nodes()[c];
+    if (!is_move_op(r.op) || opt_.fp32_layers.count(r.name)) return false;
+    for (int o : r.outputs) {
+      if (o >= 0 && !leaves_as_float_only(o)) return false;
+    }
+  }
+  return true;
 }
 
 bool Lowerer::moves_to_int8_readers(const Node& node) const {

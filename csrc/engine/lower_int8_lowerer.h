@@ -161,6 +161,10 @@ class Lowerer {
   bool moves_to_int8_readers(const Node& node) const;
   // Whether `node`'s one output is a network output that no node reads.
   bool only_network_output(const Node& node) const;
+  // t's values reach nothing but network outputs, directly or through data
+  // movement (SqueezeNet's classifier: GlobalAveragePool -> Flatten -> logits):
+  // an int8 form of t would only add a rounding to values that leave as float32.
+  bool leaves_as_float_only(int t) const;
 
   // Quantizes a float input of a data-movement node whose readers all take
   // int8, so the node can move int8 bytes (lower_int8_move_nodes.cc).
@@ -325,6 +329,16 @@ class Lowerer {
   // pools and data movement among them (whose readers must too) are added
   // to *passed. `why` names the first reader that does not.
   bool readers_take_zero_point(int t, std::vector<int>* passed, std::string* why) const;
+  // ---- Concat inputs on the Concat's grid (lower_int8_concat_grids.cc) ----
+  // A Concat input whose only reader is the Concat and whose writer
+  // quantizes at any grid (writes_any_grid) gets the Concat output's scale
+  // and zero point in scales_ / zero_: one rounding instead of two, and the
+  // Concat a copy (called once, before the walk, after the zero points are
+  // adopted; not for a pre-quantized model).
+  void share_concat_grids();
+  // node writes its int8 output at the scale and zero point scales_ / zero_
+  // give it, whatever they are: a Conv, a Gemm / MatMul with constant weights.
+  bool writes_any_grid(const Node& node) const;
 
   bool lower_global_avgpool(int, const Node& node);
 

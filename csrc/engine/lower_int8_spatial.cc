@@ -23,6 +23,13 @@ namespace engine {
 
 namespace {
 
+// An averaging pool whose output only leaves the network (the classifier
+// head of SqueezeNet: Conv + Relu -> GlobalAveragePool -> Flatten -> logits)
+// stays float32: its int8 output would round the logits once more.
+constexpr const char kLeavesAsFloat[] =
+    "its output only leaves the network as float32 (directly or through data movement): an int8 output would "
+    "only round it once more";
+
 // ceil_mode written as end pads: each spatial dim's output size by ONNX's
 // ceil rule (the last window starts inside the input or the begin pad,
 // ops/op_util.cc window_geometry), and the end pad that makes the floor rule
@@ -111,6 +118,7 @@ bool Lowerer::lower_pool(int, const Node& node) {
     return true;
   }
   if (!has_scale(y)) return decline(node, "no calibration scale for its output");
+  if (leaves_as_float_only(y)) return decline(node, kLeavesAsFloat);
   a.kind = QPoolAttrs::Kind::kAverage;
   a.count_include_pad = node.attrs.get_int("count_include_pad", 0) != 0;
   a.in_scale = qscale_[x];
@@ -140,6 +148,7 @@ bool Lowerer::lower_global_avgpool(int, const Node& node) {
   }
   if (!is_int8(x) || src_.tensor(x).shape.size() != 4) return false;
   if (!has_scale(y)) return decline(node, "no calibration scale for its output");
+  if (leaves_as_float_only(y)) return decline(node, kLeavesAsFloat);
   QPoolAttrs a;
   a.kind = QPoolAttrs::Kind::kGlobalAverage;
   a.in_scale = qscale_[x];
