@@ -6,8 +6,12 @@
 // softmax kernel family's attention rows (kernels/ref/softmax_f32.h: the
 // float Mul's / Div's s * c or s / c, the float Add's s + m, the Softmax
 // layer's rule, Where(IsNaN(p), 0, p)); the QuantizeS8 kernel
-// (int8rt.Quantize). So the result is bit for bit the unfused chain, which
-// the tests check with ==.
+// (int8rt.Quantize), or with a zero point on the probabilities (the
+// unsigned grid) int8rt.Quantize's zero-point arithmetic,
+// ref::quantize_value(p, 1 / scale, z) element by element, and the
+// product with v taking that zero point as int8rt.QMatMul's a_zero_point
+// does. So the result is bit for bit the unfused chain, which the tests
+// check with ==.
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -17,6 +21,7 @@
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
+#include "kernels/ref/requantize.h"
 #include "kernels/softmax_f32.h"
 
 namespace int8rt {
@@ -29,7 +34,7 @@ class QAttentionLayer : public Layer {
       : prefix_(layer_error_prefix(node)),
         a_(QAttentionAttrs::from_attrs(node)),
         scores_(prefix_, a_.q_scale, a_.k_scale, 0.0),
-        context_(prefix_, a_.probs_scale, a_.v_scale, a_.out_scale),
+        context_(prefix_, a_.probs_scale, a_.v_scale, a_.out_scale, static_cast<int32_t>(a_.probs_zero_point)),
         softmax_(&kernels::choose<kernels::SoftmaxF32Kernel>()),
         quantize_(&kernels::choose<kernels::QuantizeS8Kernel>()) {}
 
@@ -87,7 +92,7 @@ class QAttentionLayer : public Layer {
           rows.mask_col_step = p.mask_strides[rank - 1];
         }
         softmax_->attention(M, N, rows, scores);
-        quantize_->quantize(M * N, scores, probs_scale, probs);
+        quantize_probs(M * N, scores, probs_scale, probs);
         const int64_t ov = p.pv.operands(t).second;
         context_.run(M, dv, N, probs, v + ov * N * dv, a_.v_transposed, y + t * y_step);
       }
@@ -100,6 +105,19 @@ class QAttentionLayer : public Layer {
   }
 
  private:
+  // The probabilities p [n] -> int8 as int8rt.Quantize computes them at
+  // this scale and zero point (convert_layers.cc; its zero-point loop's
+  // arithmetic, which the compiler vectorises: element-wise float
+  // operations, so any lane count gives the same bits).
+  void quantize_probs(int64_t n, const float* __restrict p, float scale, int8_t* __restrict q) const {
+    if (a_.probs_zero_point == 0) {
+      quantize_->quantize(n, p, scale, q);
+      return;
+    }
+    const float inv = 1.0f / scale, z = static_cast<float>(a_.probs_zero_point);
+    for (int64_t i = 0; i < n; ++i) q[i] = kernels::ref::quantize_value(p[i], inv, z);
+  }
+
   Plan plan(const std::vector<const Value*>& in) const {
     const Shape& qs = require_input(in, 0, DataType::kInt8, prefix_).shape();
     const Shape& ks = require_input(in, 1, DataType::kInt8, prefix_).shape();
