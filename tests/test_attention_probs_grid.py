@@ -218,3 +218,33 @@ def test_without_zero_point_switches_the_probabilities_stay_symmetric() -> None:
     got = _lowered_attention(asymmetric_activations=False, unsigned_activations=False)
     assert "probs_zero_point" not in got["attrs"]
     assert F32(got["attrs"]["probs_scale"]) == F32(got["scales"]["probs"])
+
+
+@pytest.mark.parametrize("int8_out", [True, False])
+def test_rows_masked_everywhere_without_the_guard_quantize_to_the_zero_point(int8_out: bool) -> None:
+    """No NaN guard: a row masked everywhere is NaN after the softmax, which
+    int8rt.Quantize's rounding clamps to -128, the unsigned grid's zero
+    point (probability 0): fused == unfused, every tier == the reference, and
+    that row of the float output is 0 (the zero point's correction cancels
+    the codes' product exactly)."""
+    shapes = ((1, 2, 7, 16), (1, 2, 23, 16), (1, 2, 23, 8))
+    rng = np.random.default_rng(8)
+    feeds = {c: rng.integers(-128, 128, s, dtype=np.int8) for c, s in zip("qkv", shapes)}
+    mask = np.where(rng.random((1, 2, 7, 23)) < 0.3, -np.inf, 0.0).astype(F32)
+    mask[0, 1, 3, :] = -np.inf
+    feeds["mask"] = mask
+    attrs = {"q_scale": 0.05, "k_scale": 0.05, "v_scale": 0.03, "k_transposed": 1, "scores_factor": 0.25,
+             "probs_scale": 1 / 255, "probs_zero_point": -128, "out_scale": 0.03 if int8_out else 0.0}
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    got = {}
+    for isa in tiers:
+        int8rt.set_max_isa(isa)
+        try:
+            got[isa] = attention_engine(shapes, attrs, True, mask.shape).create_execution_context().run(feeds)["y"]
+        finally:
+            int8rt.set_max_isa(None)
+    chain = attention_engine(shapes, attrs, False, mask.shape).create_execution_context().run(feeds)["y"]
+    assert got["ref"].tobytes() == chain.tobytes()
+    for isa in tiers[1:]:
+        assert got[isa].tobytes() == got["ref"].tobytes(), isa
+    assert np.all(got["ref"][0, 1, 3] == 0) and np.std(got["ref"]) > 0
