@@ -34,15 +34,13 @@ const Int8Products::Choice& Int8Products::choice(int64_t n, int64_t k) const {
 const kernels::EpilogueStorage& Int8Products::zero_point_epilogue(const Choice& c, int64_t N, int64_t K,
                                                                   const int8_t* b, bool b_transposed) const {
   // Per thread, grown, never shrunk: no allocation per product once sized.
-  thread_local std::vector<int32_t> sums32;
   thread_local std::vector<int64_t> sums;
   thread_local kernels::EpilogueStorage rq;
-  sums32.assign(static_cast<size_t>(N), 0);
-  int32_t* const s = sums32.data();
-  // |sum| <= 128 K < 2^31 (K is an int, GemmShape); int32 lanes vectorise.
+  sums.assign(static_cast<size_t>(N), 0);
+  int64_t* const s = sums.data();
   if (b_transposed) {
     for (int64_t n = 0; n < N; ++n) {
-      int32_t t = 0;
+      int64_t t = 0;
       for (int64_t k = 0; k < K; ++k) t += b[n * K + k];
       s[n] = t;
     }
@@ -52,7 +50,6 @@ const kernels::EpilogueStorage& Int8Products::zero_point_epilogue(const Choice& 
       for (int64_t n = 0; n < N; ++n) s[n] += row[n];
     }
   }
-  sums.assign(sums32.begin(), sums32.end());
   rq = c.requant;  // the vectors keep their capacity
   const float s_a = static_cast<float>(a_scale_), s_out = static_cast<float>(out_scale_);
   kernels::apply_zero_points(rq, kernels::ChannelScales{&s_a, 1}, c.w_scales.data(), sums.data(), nullptr,
