@@ -32,7 +32,7 @@ import int8rt  # noqa: E402
 from int8rt import _core  # noqa: E402
 from int8rt.data_calibrator import make_calibrator  # noqa: E402
 
-from np_kernels import epilogue  # noqa: E402
+from np_kernels import epilogue, first_mismatch  # noqa: E402
 from test_int8_matmul import attention_engine, attention_model  # noqa: E402
 
 F32 = np.float32
@@ -248,3 +248,20 @@ def test_rows_masked_everywhere_without_the_guard_quantize_to_the_zero_point(int
     for isa in tiers[1:]:
         assert got[isa].tobytes() == got["ref"].tobytes(), isa
     assert np.all(got["ref"][0, 1, 3] == 0) and np.std(got["ref"]) > 0
+
+
+@pytest.mark.parametrize("b_transposed", [False, True])
+def test_qmatmul_zero_point_column_sums_past_a_block_of_rows(b_transposed: bool) -> None:
+    """B's column sums are taken in blocks of 2^16 rows (int32) added in
+    int64: K = 2^16 + 3 with B at its extremes (sums beyond 2^23), float
+    output, == the NumPy model."""
+    k = (1 << 16) + 3
+    rng = np.random.default_rng(17)
+    qa = rng.integers(-128, 128, (2, k), dtype=np.int8)
+    qb = np.where(rng.random((k, 3)) < 0.9, -128, 127).astype(np.int8)
+    qb[:, 1] = 127
+    b_given = np.ascontiguousarray(qb.T) if b_transposed else qb
+    ctx = qmatmul_zp_engine(qa.shape, b_given.shape, 1e-3, 1e-3, 0.0, -128, b_transposed).create_execution_context()
+    got = ctx.run({"a": qa, "b": b_given})["y"]
+    want = expected_zp(qa, qb, 1e-3, 1e-3, 0.0, -128)
+    assert got.tobytes() == want.tobytes(), first_mismatch(got, want)

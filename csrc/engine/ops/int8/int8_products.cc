@@ -1,6 +1,8 @@
 // Int8Products and ProductBatch (int8_products.h).
 #include "engine/ops/int8/int8_products.h"
 
+#include <algorithm>
+
 #include "core/checked_math.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
@@ -35,19 +37,29 @@ const kernels::EpilogueStorage& Int8Products::zero_point_epilogue(const Choice& 
                                                                   const int8_t* b, bool b_transposed) const {
   // Per thread, grown, never shrunk: no allocation per product once sized.
   thread_local std::vector<int64_t> sums;
+  thread_local std::vector<int32_t> part;
   thread_local kernels::EpilogueStorage rq;
   sums.assign(static_cast<size_t>(N), 0);
   int64_t* const s = sums.data();
-  if (b_transposed) {
-    for (int64_t n = 0; n < N; ++n) {
-      int64_t t = 0;
-      for (int64_t k = 0; k < K; ++k) t += b[n * K + k];
-      s[n] = t;
-    }
-  } else {
-    for (int64_t k = 0; k < K; ++k) {
-      const int8_t* row = b + k * N;
-      for (int64_t n = 0; n < N; ++n) s[n] += row[n];
+  // Blocks of rows summed in int32 (|a block's sum| <= 128 * 2^16 < 2^31),
+  // which vectorise better than int64 lanes, then added into int64.
+  constexpr int64_t kRows = int64_t{1} << 16;
+  for (int64_t k0 = 0; k0 < K; k0 += kRows) {
+    const int64_t k1 = std::min(K, k0 + kRows);
+    if (b_transposed) {
+      for (int64_t n = 0; n < N; ++n) {
+        int32_t t = 0;
+        for (int64_t k = k0; k < k1; ++k) t += b[n * K + k];
+        s[n] += t;
+      }
+    } else {
+      part.assign(static_cast<size_t>(N), 0);
+      int32_t* const p = part.data();
+      for (int64_t k = k0; k < k1; ++k) {
+        const int8_t* row = b + k * N;
+        for (int64_t n = 0; n < N; ++n) p[n] += row[n];
+      }
+      for (int64_t n = 0; n < N; ++n) s[n] += p[n];
     }
   }
   rq = c.requant;  // the vectors keep their capacity
