@@ -110,8 +110,10 @@ def test_qmatmul_extremes_and_a_changing_sequence_length() -> None:
 def attention_engine(shapes, attrs: dict, fused: bool, mask_shape=None) -> int8rt.Engine:
     """int8rt.QAttention over int8 q, k, v (and a float mask), or (not fused)
     the chain it replaces: QMatMul (float scores) -> [Add mask] -> Softmax ->
-    [Where(IsNaN(p), 0, p)] -> Quantize -> QMatMul. An int8 result is
-    returned as float32 by an exact Dequantize at scale 1."""
+    [Where(IsNaN(p), 0, p)] -> Quantize -> QMatMul (the probabilities'
+    zero point, attrs["probs_zero_point"], as the Quantize's zero_point and
+    the QMatMul's a_zero_point). An int8 result is returned as float32 by an
+    exact Dequantize at scale 1."""
     net = _core.Network()
     q, k, v = (net.add_input(n, list(s), "int8") for n, s in zip("qkv", shapes))
     mask = net.add_input("mask", list(mask_shape), "float32") if mask_shape is not None else None
@@ -122,7 +124,8 @@ def attention_engine(shapes, attrs: dict, fused: bool, mask_shape=None) -> int8r
                          [out])[0]
     else:
         qk = {"a_scale": attrs["q_scale"], "b_scale": attrs["k_scale"], "b_transposed": attrs.get("k_transposed", 0)}
-        pv = {"a_scale": attrs["probs_scale"], "b_scale": attrs["v_scale"], "b_transposed": attrs.get("v_transposed", 0)}
+        pv = {"a_scale": attrs["probs_scale"], "b_scale": attrs["v_scale"], "b_transposed": attrs.get("v_transposed", 0),
+              "a_zero_point": attrs.get("probs_zero_point", 0)}
         if s_y:
             pv["out_scale"] = s_y
         s = net.add_node("int8rt.QMatMul", "scores", [q, k], qk, ["s"])[0]
@@ -137,7 +140,8 @@ def attention_engine(shapes, attrs: dict, fused: bool, mask_shape=None) -> int8r
             nan = net.add_node("IsNaN", "isnan", [p], {}, ["p_nan"])[0]
             zero = net.add_constant("zero", np.array(0.0, F32))
             p = net.add_node("Where", "nan_to_zero", [nan, zero, p], {}, ["p_guarded"])[0]
-        pq = net.add_node("int8rt.Quantize", "quantize", [p], {"scale": attrs["probs_scale"], "logical": 1}, ["pq"])[0]
+        pq = net.add_node("int8rt.Quantize", "quantize", [p], {"scale": attrs["probs_scale"], "logical": 1,
+                                                               "zero_point": attrs.get("probs_zero_point", 0)}, ["pq"])[0]
         y = net.add_node("int8rt.QMatMul", "context", [pq, v], pv, [out])[0]
     if s_y:
         y = net.add_node("int8rt.Dequantize", "as_float", [y], {"scale": 1.0, "logical": 1}, ["y"])[0]
@@ -154,13 +158,20 @@ ATTENTION = [  # q, k (as given), v (as given), k_transposed, v_transposed
 ]
 
 
+# The probabilities' grids: symmetric (codes 0..127) and unsigned (zero point
+# -128, 255 levels over [0, 1]; and over [0, 0.5], where the large ones clip).
+PROBS_GRIDS = [{"probs_scale": 1 / 127}, {"probs_scale": 1 / 255, "probs_zero_point": -128},
+               {"probs_scale": 0.5 / 255, "probs_zero_point": -128}]
+
+
 @pytest.mark.parametrize("q_shape,k_shape,v_shape,kt,vt", ATTENTION)
 @pytest.mark.parametrize("int8_out", [True, False])
-def test_attention_equals_its_unfused_chain(q_shape, k_shape, v_shape, kt: int, vt: int, int8_out: bool) -> None:
+@pytest.mark.parametrize("grid", PROBS_GRIDS, ids=["symmetric", "unsigned", "unsigned_clipped"])
+def test_attention_equals_its_unfused_chain(q_shape, k_shape, v_shape, kt: int, vt: int, int8_out: bool,
+                                            grid: dict) -> None:
     rng = np.random.default_rng(sum(q_shape) + 7 * sum(v_shape))
     feeds = {n: rng.integers(-128, 128, s, dtype=np.int8) for n, s in zip("qkv", (q_shape, k_shape, v_shape))}
-    attrs = {"q_scale": 0.02, "k_scale": 0.015, "probs_scale": 1 / 127, "v_scale": 0.03,
-             "k_transposed": kt, "v_transposed": vt}
+    attrs = {"q_scale": 0.02, "k_scale": 0.015, "v_scale": 0.03, "k_transposed": kt, "v_transposed": vt, **grid}
     if int8_out:
         attrs["out_scale"] = 0.03 * 1.5
     shapes = (q_shape, k_shape, v_shape)
@@ -185,13 +196,14 @@ def test_masked_attention_equals_its_unfused_chain(mask_shape) -> None:
     if len(mask_shape) == 4 and mask_shape[2] > 1 and mask_shape[3] > 1:
         mask[0, 0, 5, :] = -np.inf  # one row masked everywhere: NaN before the guard
     feeds["mask"] = mask
-    for scale, out_scale in itertools.product(
-            ({}, {"scores_factor": np.sqrt(F32(16))}, {"scores_factor": 0.3, "scores_divide": 1}), (0.045, 0.0)):
-        attrs = {"q_scale": 0.02, "k_scale": 0.015, "probs_scale": 1 / 127, "v_scale": 0.03, "k_transposed": 1,
-                 "nan_to_zero": 1, "out_scale": out_scale, **scale}
+    for scale, out_scale, grid in itertools.product(
+            ({}, {"scores_factor": np.sqrt(F32(16))}, {"scores_factor": 0.3, "scores_divide": 1}), (0.045, 0.0),
+            PROBS_GRIDS[:2]):
+        attrs = {"q_scale": 0.02, "k_scale": 0.015, "v_scale": 0.03, "k_transposed": 1,
+                 "nan_to_zero": 1, "out_scale": out_scale, **scale, **grid}
         fused = attention_engine(shapes, attrs, True, mask_shape).create_execution_context().run(feeds)["y"]
         chain = attention_engine(shapes, attrs, False, mask_shape).create_execution_context().run(feeds)["y"]
-        assert first_mismatch(fused, chain) is None, (scale, first_mismatch(fused, chain))
+        assert first_mismatch(fused, chain) is None, (scale, grid, first_mismatch(fused, chain))
         assert np.std(chain) > 0
 
 
@@ -201,7 +213,8 @@ def test_attention_rows_agree_bit_for_bit_on_every_tier(n: int) -> None:
     compiles the rule's loops with its own flags, AVX-512 with its own exp),
     on rows of ViT's 197 keys and rows with and without a tail of 8 or 16,
     with a -inf mask, rows masked everywhere (NaN, then 0), a large score in
-    the last column, and float and int8 outputs."""
+    the last column, float and int8 outputs, and the probabilities on the
+    symmetric and the unsigned grid."""
     shapes = ((2, 3, 11, 16), (2, 3, n, 16), (2, 3, n, 12))
     rng = np.random.default_rng(n)
     feeds = {c: rng.integers(-128, 128, s, dtype=np.int8) for c, s in zip("qkv", shapes)}
@@ -211,10 +224,10 @@ def test_attention_rows_agree_bit_for_bit_on_every_tier(n: int) -> None:
     mask[0, 1, 4, :] = -np.inf
     feeds["mask"] = mask
     tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
-    for scale, out_scale in itertools.product(({"scores_factor": 0.25}, {"scores_factor": 8.0, "scores_divide": 1}),
-                                              (0.045, 0.0)):
-        attrs = {"q_scale": 0.05, "k_scale": 0.05, "probs_scale": 1 / 127, "v_scale": 0.03, "k_transposed": 1,
-                 "nan_to_zero": 1, "out_scale": out_scale, **scale}
+    for scale, out_scale, grid in itertools.product(
+            ({"scores_factor": 0.25}, {"scores_factor": 8.0, "scores_divide": 1}), (0.045, 0.0), PROBS_GRIDS[:2]):
+        attrs = {"q_scale": 0.05, "k_scale": 0.05, "v_scale": 0.03, "k_transposed": 1,
+                 "nan_to_zero": 1, "out_scale": out_scale, **scale, **grid}
         got = {}
         for isa in tiers:
             int8rt.set_max_isa(isa)  # the layer chooses its kernels when it is created
@@ -224,7 +237,8 @@ def test_attention_rows_agree_bit_for_bit_on_every_tier(n: int) -> None:
                 int8rt.set_max_isa(None)
         assert np.std(got["ref"]) > 0
         for isa in tiers[1:]:
-            assert got[isa].tobytes() == got["ref"].tobytes(), (isa, scale, out_scale, first_mismatch(got[isa], got["ref"]))
+            assert got[isa].tobytes() == got["ref"].tobytes(), (isa, scale, out_scale, grid,
+                                                                first_mismatch(got[isa], got["ref"]))
 
 
 @pytest.mark.parametrize("n", [1, 8, 13, 16, 24, 197])

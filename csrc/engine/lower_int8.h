@@ -66,6 +66,7 @@ struct LoweringOptions {
   bool int8_matmul_pairs = true;         // MatMul of two activations as int8rt.QMatMul
   bool unsigned_activations = false;     // non-negative tensors unsigned (lower_int8_zero_points.cc)
   bool asymmetric_activations = false;   // table outputs in [lo < 0, T] over 256 levels (same file)
+                                         // (either: QAttention's probabilities unsigned, lower_attention)
   // Node name -> the nodes a graph pass merged into it (PassReport::merged_nodes),
   // for the plan's layer sources.
   std::map<std::string, std::vector<std::string>> merged_nodes;

@@ -487,6 +487,17 @@ void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   a.q_scale = qscale_[q];
   a.k_scale = qscale_[k];
   a.probs_scale = scale(m.probs);
+  if (opt_.unsigned_activations || opt_.asymmetric_activations) {
+    // The probabilities are never negative: either zero-point switch holds
+    // them on the unsigned grid (255 levels over [0, threshold], as ONNX
+    // Runtime's uint8 Softmax output) instead of symmetric int8's codes
+    // 0..127; the product with v takes the zero point (QAttentionAttrs).
+    const quant::AffineGrid g = quant::lower_bounded_grid(static_cast<float>(a.probs_scale), 0.f);
+    if (g.ok) {
+      a.probs_scale = g.scale;
+      a.probs_zero_point = g.zero_point;
+    }
+  }
   a.v_scale = qscale_[v];
   a.out_scale = int8_out ? scale(y) : 0.0;
   std::string name = m.first->name;
@@ -497,7 +508,8 @@ void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   for (std::string& src : sources_of(mm)) sources.push_back(std::move(src));
   name += "+" + mm.name;
   add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, a.to_attrs(), y, int8_out);
-  note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache");
+  note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache" +
+       (a.probs_zero_point ? "; the probabilities on the unsigned grid" : ""));
 }
 
 bool Lowerer::defer_transposed_operand(const Node& node) {

@@ -161,7 +161,11 @@ class BuilderConfig:
             the ``auto`` calibrator builds the engine both ways and keeps
             unsigned tensors where its held-out samples are closer to
             float32 (``engine.build_report().auto_choice``); other
-            calibrators: off.
+            calibrators: off. With this or ``asymmetric_activations``, the
+            softmax probabilities inside a fused attention
+            (``int8rt.QAttention``) are held on the same unsigned grid
+            (255 levels over ``[0, threshold]``, ONNX Runtime's uint8
+            Softmax output) instead of symmetric int8's codes 0..127.
         asymmetric_activations: INT8 only: an element-wise table's output
             whose values have a least value ``lo`` below 0 but above
             ``-threshold`` (SiLU >= -0.278, HardSwish >= -0.375, GELU >=

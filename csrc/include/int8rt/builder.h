@@ -60,6 +60,8 @@ struct BuilderConfig {
   // exactly (Conv, Gemm, MatMul with constant weights, Add, max pool, data
   // movement; engine/lower_int8_zero_points.cc). Others stay symmetric. The
   // scales given to build() stay the symmetric ones (the calibration cache).
+  // This switch or asymmetric_activations also holds the softmax
+  // probabilities inside a fused int8rt.QAttention on that unsigned grid.
   bool unsigned_activations = false;
   // INT8 only: an element-wise table's output whose 256 float values have a
   // least value lo in (-threshold, 0) (SiLU, HardSwish, GELU, Mish, ELU...)

@@ -232,6 +232,7 @@ Attributes QMatMulAttrs::to_attrs() const {
   a.set("a_scale", Attribute::of_float(a_scale));
   a.set("b_scale", Attribute::of_float(b_scale));
   if (out_scale != 0.0) a.set("out_scale", Attribute::of_float(out_scale));
+  set_zero_point("a_zero_point", a_zero_point, a);
   if (b_transposed) a.set("b_transposed", Attribute::of_int(1));
   return a;
 }
@@ -243,6 +244,7 @@ QMatMulAttrs QMatMulAttrs::from_attrs(const Node& node) {
   m.b_scale = r.positive("b_scale");
   m.out_scale = r.num("out_scale", 0.0);
   if (!(m.out_scale >= 0.0)) throw InvalidArgument(r.prefix() + "out_scale must be >= 0");
+  m.a_zero_point = r.zero_point("a_zero_point");
   m.b_transposed = r.integer("b_transposed", 0) != 0;
   return m;
 }
@@ -252,6 +254,7 @@ Attributes QAttentionAttrs::to_attrs() const {
   a.set("q_scale", Attribute::of_float(q_scale));
   a.set("k_scale", Attribute::of_float(k_scale));
   a.set("probs_scale", Attribute::of_float(probs_scale));
+  set_zero_point("probs_zero_point", probs_zero_point, a);
   a.set("v_scale", Attribute::of_float(v_scale));
   if (out_scale != 0.0) a.set("out_scale", Attribute::of_float(out_scale));
   if (k_transposed) a.set("k_transposed", Attribute::of_int(1));
@@ -268,6 +271,7 @@ QAttentionAttrs QAttentionAttrs::from_attrs(const Node& node) {
   m.q_scale = r.positive("q_scale");
   m.k_scale = r.positive("k_scale");
   m.probs_scale = r.positive("probs_scale");
+  m.probs_zero_point = r.zero_point("probs_zero_point");
   m.v_scale = r.positive("v_scale");
   m.out_scale = r.num("out_scale", 0.0);
   if (!(m.out_scale >= 0.0)) throw InvalidArgument(r.prefix() + "out_scale must be >= 0");

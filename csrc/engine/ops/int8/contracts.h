@@ -141,11 +141,15 @@ struct QGemmAttrs : QLinearAttrs {
 // broadcast as ONNX MatMul does, both operands per-tensor (scales a_scale,
 // b_scale); out_scale 0 means a float32 output. With b_transposed, b is
 // given as [..., N, K] (the K of Q K^T before the graph's Transpose, which
-// the lowering then leaves out). from_attrs: a_scale and b_scale > 0,
-// out_scale >= 0.
+// the lowering then leaves out). a_zero_point (int8 range, absent: 0): a
+// holds (a - a_zero_point) * a_scale, as QGemm's in_zero_point (the
+// correction a_zero_point * the column sums of each product's b,
+// engine/ops/int8/int8_products.h); attention's probabilities on the
+// unsigned grid. from_attrs: a_scale and b_scale > 0, out_scale >= 0.
 struct QMatMulAttrs {
   static constexpr const char kOp[] = "int8rt.QMatMul";
   double a_scale = 0.0, b_scale = 0.0, out_scale = 0.0;
+  int64_t a_zero_point = 0;
   bool b_transposed = false;
   Attributes to_attrs() const;
   static QMatMulAttrs from_attrs(const Node& node);
@@ -161,14 +165,19 @@ struct QMatMulAttrs {
 // 1 / sqrt(d)), plus the mask as the float Add does, softmax
 // over each row (kernels/ref/softmax_f32.h), with nan_to_zero a NaN probability (a row
 // masked everywhere) set to 0 as HuggingFace's Where(IsNaN(p), 0, p) does,
-// the probabilities quantized at probs_scale as int8rt.Quantize does, and
-// their product with v as int8rt.QMatMul computes it (scales probs_scale,
-// v_scale, out_scale; out_scale 0: float32 output). So bit for bit that
-// unfused chain. v's batch dims broadcast to the scores'. from_attrs: the
-// four operand scales > 0, out_scale >= 0.
+// the probabilities quantized at probs_scale and probs_zero_point as
+// int8rt.Quantize does (zero point -128: the unsigned grid, 255 levels over
+// [0, threshold], quant::lower_bounded_grid with lo 0; absent: 0, the
+// symmetric grid, codes 0..127 only), and their product with v as
+// int8rt.QMatMul computes it (scales probs_scale, v_scale, out_scale;
+// a_zero_point probs_zero_point; out_scale 0: float32 output). So bit for
+// bit that unfused chain. v's batch dims broadcast to the scores'.
+// from_attrs: the four operand scales > 0, out_scale >= 0, the zero point
+// in the int8 range.
 struct QAttentionAttrs {
   static constexpr const char kOp[] = "int8rt.QAttention";
   double q_scale = 0.0, k_scale = 0.0, probs_scale = 0.0, v_scale = 0.0, out_scale = 0.0;
+  int64_t probs_zero_point = 0;
   float scores_factor = 0.0f;  // 0: none
   bool scores_divide = false, k_transposed = false, v_transposed = false, nan_to_zero = false;
   Attributes to_attrs() const;

@@ -1,6 +1,8 @@
 // Int8Products and ProductBatch (int8_products.h).
 #include "engine/ops/int8/int8_products.h"
 
+#include <algorithm>
+
 #include "core/checked_math.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
@@ -10,9 +12,10 @@ namespace engine {
 
 using kernels::OutputType;
 
-Int8Products::Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale)
+Int8Products::Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale,
+                           int32_t a_zero_point)
     : prefix_(std::move(prefix)), a_scale_(a_scale), b_scale_(b_scale), out_scale_(out_scale),
-      out_(out_scale > 0.0 ? OutputType::kInt8 : OutputType::kFloat32) {}
+      a_zero_point_(a_zero_point), out_(out_scale > 0.0 ? OutputType::kInt8 : OutputType::kFloat32) {}
 
 const Int8Products::Choice& Int8Products::choice(int64_t n, int64_t k) const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -24,17 +27,56 @@ const Int8Products::Choice& Int8Products::choice(int64_t n, int64_t k) const {
   shape.validate();
   Choice c;
   c.kernel = &kernels::choose<kernels::GemmKernel>(shape, out_);
-  const std::vector<float> w_scales(static_cast<size_t>(n), static_cast<float>(b_scale_));
-  c.requant = kernels::make_epilogue(static_cast<float>(a_scale_), w_scales.data(), n, nullptr,
+  c.w_scales.assign(static_cast<size_t>(n), static_cast<float>(b_scale_));
+  c.requant = kernels::make_epilogue(static_cast<float>(a_scale_), c.w_scales.data(), n, nullptr,
                                      static_cast<float>(out_scale_), out_);
   return by_nk_.emplace(std::make_pair(n, k), std::move(c)).first->second;
+}
+
+const kernels::EpilogueStorage& Int8Products::zero_point_epilogue(const Choice& c, int64_t N, int64_t K,
+                                                                  const int8_t* b, bool b_transposed) const {
+  // Per thread, grown, never shrunk: no allocation per product once sized.
+  thread_local std::vector<int64_t> sums;
+  thread_local std::vector<int32_t> part;
+  thread_local kernels::EpilogueStorage rq;
+  sums.assign(static_cast<size_t>(N), 0);
+  int64_t* const s = sums.data();
+  // Blocks of rows summed in int32 (|a block's sum| <= 128 * 2^16 < 2^31),
+  // which vectorise better than int64 lanes, then added into int64.
+  constexpr int64_t kRows = int64_t{1} << 16;
+  for (int64_t k0 = 0; k0 < K; k0 += kRows) {
+    const int64_t k1 = std::min(K, k0 + kRows);
+    if (b_transposed) {
+      for (int64_t n = 0; n < N; ++n) {
+        int32_t t = 0;
+        for (int64_t k = k0; k < k1; ++k) t += b[n * K + k];
+        s[n] += t;
+      }
+    } else {
+      part.assign(static_cast<size_t>(N), 0);
+      int32_t* const p = part.data();
+      for (int64_t k = k0; k < k1; ++k) {
+        const int8_t* row = b + k * N;
+        for (int64_t n = 0; n < N; ++n) p[n] += row[n];
+      }
+      for (int64_t n = 0; n < N; ++n) s[n] += p[n];
+    }
+  }
+  rq = c.requant;  // the vectors keep their capacity
+  const float s_a = static_cast<float>(a_scale_), s_out = static_cast<float>(out_scale_);
+  kernels::apply_zero_points(rq, kernels::ChannelScales{&s_a, 1}, c.w_scales.data(), sums.data(), nullptr,
+                             kernels::ChannelScales{&s_out, 1}, kernels::Activation::kNone, 0.0f, 6.0f,
+                             a_zero_point_, 0);
+  return rq;
 }
 
 void Int8Products::run(int64_t M, int64_t N, int64_t K, const int8_t* a, const int8_t* b, bool b_transposed,
                        void* y) const {
   const Choice& c = choice(N, K);
   const kernels::GemmShape shape{static_cast<int>(N), static_cast<int>(K)};
-  (b_transposed ? c.kernel->pack(shape, b) : c.kernel->pack_kn(shape, b))->run(M, a, c.requant.epilogue(), y);
+  const kernels::EpilogueStorage& rq =
+      a_zero_point_ == 0 ? c.requant : zero_point_epilogue(c, N, K, b, b_transposed);
+  (b_transposed ? c.kernel->pack(shape, b) : c.kernel->pack_kn(shape, b))->run(M, a, rq.epilogue(), y);
 }
 
 std::string Int8Products::kernel_name() const {

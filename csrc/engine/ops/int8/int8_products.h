@@ -7,6 +7,16 @@
 // with b as constant weights. The kernel and epilogue are chosen once per
 // (N, K) and cached (a sequence length that changes between runs costs one
 // registry lookup per new length); also the operands' batch broadcasting.
+//
+// With a zero point z_a on a (a holds (a - z_a) * a_scale: attention's
+// probabilities on the unsigned grid), a product is what int8rt.QGemm
+// computes for an input with in_zero_point z_a and b as its constant
+// weights: the accumulator of the raw codes, a x b, through the epilogue
+// kernels::apply_zero_points makes with w_sum[n] = the column sum of this
+// product's b (int64, exact), so bias[n] = -(float)(z_a * w_sum[n]) *
+// (a_scale * b_scale) (/ out_scale for int8 outputs). b changes with every
+// product, so its column sums and that bias are computed per product
+// (K * N additions, as many as packing b), in per-thread buffers.
 #ifndef INT8RT_ENGINE_OPS_INT8_INT8_PRODUCTS_H_
 #define INT8RT_ENGINE_OPS_INT8_INT8_PRODUCTS_H_
 
@@ -26,8 +36,9 @@ namespace engine {
 
 class Int8Products {
  public:
-  // out_scale 0: float32 outputs (acc * a_scale * b_scale).
-  Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale);
+  // out_scale 0: float32 outputs (acc * a_scale * b_scale). a_zero_point:
+  // a's, in the int8 range (the caller's attributes checked it).
+  Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale, int32_t a_zero_point = 0);
 
   kernels::OutputType out_type() const { return out_; }
   size_t out_bytes() const { return out_ == kernels::OutputType::kInt8 ? 1 : sizeof(float); }
@@ -42,11 +53,18 @@ class Int8Products {
   struct Choice {
     const kernels::GemmKernel* kernel = nullptr;
     kernels::EpilogueStorage requant;
+    std::vector<float> w_scales;  // b_scale for each of the N columns
   };
   const Choice& choice(int64_t n, int64_t k) const;
+  // The epilogue of one product whose b ([K][N], or [N][K] transposed) is
+  // read with a's zero point (class comment), in this thread's buffer:
+  // valid until the thread's next call.
+  const kernels::EpilogueStorage& zero_point_epilogue(const Choice& c, int64_t N, int64_t K, const int8_t* b,
+                                                      bool b_transposed) const;
 
   std::string prefix_;
   double a_scale_, b_scale_, out_scale_;
+  int32_t a_zero_point_;
   kernels::OutputType out_;
   mutable std::mutex mutex_;
   mutable std::map<std::pair<int64_t, int64_t>, Choice> by_nk_;

@@ -3,7 +3,9 @@
 // [K, N] product of the broadcast batch is one Int8Products product
 // (int8_products.h: B packed per product, bit for bit int8rt.QGemm with B
 // as constant weights, which the tests check). Packing costs K*N per
-// product against M*K*N multiply-adds.
+// product against M*K*N multiply-adds; a zero point on A (a_zero_point:
+// attention's probabilities on the unsigned grid) as many additions more,
+// B's column sums (int8_products.h).
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
@@ -19,7 +21,7 @@ class QMatMulLayer : public Layer {
   explicit QMatMulLayer(const Node& node)
       : prefix_(layer_error_prefix(node)),
         a_(QMatMulAttrs::from_attrs(node)),
-        products_(prefix_, a_.a_scale, a_.b_scale, a_.out_scale) {}
+        products_(prefix_, a_.a_scale, a_.b_scale, a_.out_scale, static_cast<int32_t>(a_.a_zero_point)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const ProductBatch p = batch(in);
