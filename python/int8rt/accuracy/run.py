@@ -321,13 +321,21 @@ class CalibrationRun:
             self._pass.drop_layer_inputs()
         return trial_amaxes
 
+    def _plain_engine(self, scales: dict[str, float]) -> Any:
+        """The build's engine as it stands (``scales``, no correction),
+        lowered once: the chosen set's where that engine is this one; its
+        errors on the judging samples are measured when first asked
+        (:meth:`_plain_errors`)."""
+        if self._plain is None or self._plain[0] != scales:
+            self._plain = (dict(scales), self._builder.build(scales), None)
+        return self._plain[1]
+
     def _plain_errors(self, scales: dict[str, float]) -> Any:
         """The errors of the build's engine as it stands (``scales``, no
-        correction) on the judging samples, lowered and run once: the
-        chosen set's where that engine is this one."""
-        if self._plain is None or self._plain[0] != scales:
-            engine = self._builder.build(scales)
-            self._plain = (dict(scales), engine, self._judge(engine))
+        correction) on the judging samples, run once."""
+        engine = self._plain_engine(scales)
+        if self._plain[2] is None:
+            self._plain = (self._plain[0], engine, self._judge(engine))
         return self._plain[2]
 
     def built(self, scales: dict[str, float]) -> Optional[Any]:
@@ -436,7 +444,7 @@ class CalibrationRun:
         t0 = time.perf_counter()
         trial, adopt = self._unsigned_trial()
         candidate = trial.build(scales)
-        held = sum(t.zero_point != 0 for t in candidate.int8_plan().tensors)
+        held = len(_unsigned_tensors(candidate, self._plain_engine(scales)))
         if not held:
             self._auto["unsigned_activations"] = "off (no non-negative int8 tensor whose readers all take a zero point)"
             return
@@ -457,10 +465,9 @@ class CalibrationRun:
 
     def _affine_grids(self, scales: dict[str, float]) -> dict[str, tuple[float, int]]:
         """The int8 tensors the engine holds with a zero point (unsigned
-        activations): name -> (scale, zero point), from its int8 plan; empty
-        when unsigned activations are off."""
-        if not self._unsigned:
-            return {}
+        activations, and asymmetric ones: a table's output bounded below,
+        which the lowering holds so whether unsigned activations are on or
+        off): name -> (scale, zero point), from its int8 plan."""
         engine = self.built(scales) if not self._corrected else None
         engine = engine if engine is not None else self._builder.build(scales)
         return {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0}
@@ -549,6 +556,15 @@ def _helps(with_: Any, without: Any) -> bool:
     error kept it and cost 0.011 of centred cosine at 320x256 (2026-12-03
     afternoon); where it paid, the held-out error fell by 1.1-11%."""
     return with_.relative_l2 < (1.0 - auto_choice.MIN_GAIN) * without.relative_l2
+
+
+def _unsigned_tensors(candidate: Any, without: Any) -> list[str]:
+    """The int8 tensors ``candidate`` (the engine with unsigned activations
+    on) holds with a zero point where ``without`` (the same scales, them
+    off) holds them symmetric: the ones the unsigned trial changes, not the
+    asymmetric tables' outputs both hold alike."""
+    before = {t.tensor: t.zero_point for t in without.int8_plan().tensors}
+    return [t.tensor for t in candidate.int8_plan().tensors if t.zero_point != 0 and before.get(t.tensor, 0) == 0]
 
 
 def _same_network(a: Any, b: Any) -> bool:
