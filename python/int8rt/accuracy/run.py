@@ -1,7 +1,9 @@
 """The builder's side of accuracy: one object per INT8 build that splits the
 calibration stream (holdout.py), makes the ``auto`` calibrator's choices
-when it is the calibrator (the thresholds, auto_choice.py; bias correction
-on or off, measured on the same held-out samples), and after the build
+when it is the calibrator, in this order, each on the same held-out
+samples: unsigned activations (at the default set's thresholds), the
+thresholds (auto_choice.py, its sets and folds scored in that form),
+cross-layer equalization, bias correction), and after the build
 measures the engine (check.py) and stores the report in the engine's
 metadata. The auto calibrator without the check reads the held-out float32
 outputs and bias correction's layer inputs from the calibration pass
@@ -198,6 +200,18 @@ class CalibrationRun:
                      if self._pass is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
+        self._auto = dict(samples=count(self._judge.data), errors={})
+        # Unsigned activations first, at the default set's thresholds, so that
+        # the sets and their folds are scored in the form the build will have:
+        # scored symmetric, the folds took percentile over mse on random-weight
+        # ShuffleNetV2 (worst fold 0.549 against 0.650), and the unsigned build
+        # with it was 0.916 centred cosine against 0.943 with mse
+        # (RESULTS_accuracy.md, 2026-12-04 night).
+        default = auto_choice.DEFAULT_METHOD if auto_choice.DEFAULT_METHOD in sets else first
+        if self._decide_unsigned(_scales(sets[default][0]), from_cache=False):
+            # the sets' engines again, unsigned (the default set's is the trial's)
+            engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
+            self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         folds = self._folds(session, sets) if self._where == "held-out" else None
         choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines,
                                     folds=folds)
@@ -207,8 +221,9 @@ class CalibrationRun:
         if all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             if choice.label in choice.engines:  # the same engine
                 self._plain = (_scales(choice.amaxes), choice.engines[choice.label], choice.errors[choice.label])
-        self._auto = dict(thresholds=choice.label, samples=count(self._judge.data),
-                          errors={k: round(e.relative_l2, 6) for k, e in choice.errors.items()})
+        self._auto["thresholds"] = choice.label
+        self._auto["errors"] = {**{k: round(e.relative_l2, 6) for k, e in choice.errors.items()},
+                                **self._auto["errors"]}
         logger.info("auto calibration, output relative L2 on %d %s samples (class scores and dense maps: "
                     "sqrt(1 - centred cosine^2)): %s; chosen: %s%s", self._auto["samples"], self._where,
                     ", ".join(f"{k} {v:.4g}" for k, v in self._auto["errors"].items()),
@@ -226,11 +241,10 @@ class CalibrationRun:
                                   for k, v in self._auto["worst_fold_errors"].items()), choice.label,
                         "" if choice.label == choice.held_label else f" (the held-out slice alone: {choice.held_label})")
         self._seconds["auto_choice"] = time.perf_counter() - t0
-        # unsigned activations before equalization, so the equalization trial
-        # is judged on engines of the form the build will have (random-weight
-        # ShuffleNetV2: held-out error 0.557 vs 0.598 symmetric, not clearly
-        # lower; RESULTS_accuracy.md, 2026-12-03 afternoon)
-        self._decide_unsigned(_scales(amaxes), from_cache=False)
+        # unsigned activations (decided above) before equalization, so the
+        # equalization trial is judged on engines of the form the build will
+        # have (random-weight ShuffleNetV2: held-out error 0.557 vs 0.598
+        # symmetric, not clearly lower; RESULTS_accuracy.md, 2026-12-03 afternoon)
         if self._equalize is None:
             self._auto["equalization"] = "on (BuilderConfig)" if self._equalized else "off (BuilderConfig)"
         else:
@@ -321,13 +335,21 @@ class CalibrationRun:
             self._pass.drop_layer_inputs()
         return trial_amaxes
 
+    def _plain_engine(self, scales: dict[str, float]) -> Any:
+        """The build's engine as it stands (``scales``, no correction),
+        lowered once: the chosen set's where that engine is this one; its
+        errors on the judging samples are measured when first asked
+        (:meth:`_plain_errors`)."""
+        if self._plain is None or self._plain[0] != scales:
+            self._plain = (dict(scales), self._builder.build(scales), None)
+        return self._plain[1]
+
     def _plain_errors(self, scales: dict[str, float]) -> Any:
         """The errors of the build's engine as it stands (``scales``, no
-        correction) on the judging samples, lowered and run once: the
-        chosen set's where that engine is this one."""
-        if self._plain is None or self._plain[0] != scales:
-            engine = self._builder.build(scales)
-            self._plain = (dict(scales), engine, self._judge(engine))
+        correction) on the judging samples, run once."""
+        engine = self._plain_engine(scales)
+        if self._plain[2] is None:
+            self._plain = (self._plain[0], engine, self._judge(engine))
         return self._plain[2]
 
     def built(self, scales: dict[str, float]) -> Optional[Any]:
@@ -417,29 +439,30 @@ class CalibrationRun:
         self._auto["bias_correction_samples"] = count(both)  # the shifts' (the decision's: the kept ones)
         return refit
 
-    def _decide_unsigned(self, scales: dict[str, float], *, from_cache: bool) -> None:
+    def _decide_unsigned(self, scales: dict[str, float], *, from_cache: bool) -> bool:
         """auto with ``unsigned_activations=None``: the engine with the
         non-negative tensors unsigned (a fresh builder, the lowering
         choosing the tensors) and the one without, both at ``scales``, are
         run on the held-out samples, and unsigned is kept where the error
         is lower (the same thresholds on a grid twice as fine over [0,
         threshold], so no margin or t-test, as for bias correction); a
-        builder made later (the equalization trial's, bias correction's)
-        then has them too. Recorded in the report."""
+        builder made later (the sets', the equalization trial's, bias
+        correction's) then has them too. Recorded in the report. Returns
+        whether the build's builder changed (unsigned kept)."""
         if self._auto is not None and self._unsigned is not None:
             self._auto["unsigned_activations"] = f"{'on' if self._unsigned else 'off'} (BuilderConfig)"
         if self._unsigned_trial is None or not self.auto or self._auto is None or self._judge is None:
-            return
+            return False
         if from_cache or self.router.search_data() is None:
             self._auto["unsigned_activations"] = "off (no calibration data)"
-            return
+            return False
         t0 = time.perf_counter()
         trial, adopt = self._unsigned_trial()
         candidate = trial.build(scales)
-        held = sum(t.zero_point != 0 for t in candidate.int8_plan().tensors)
+        held = len(_unsigned_tensors(candidate, self._plain_engine(scales)))
         if not held:
             self._auto["unsigned_activations"] = "off (no non-negative int8 tensor whose readers all take a zero point)"
-            return
+            return False
         without, with_ = self._plain_errors(scales), self._judge(candidate)
         keep = with_.relative_l2 < without.relative_l2
         self._auto["unsigned_activations"] = f"on (auto, {held} int8 tensors)" if keep else "off (auto)"
@@ -454,13 +477,13 @@ class CalibrationRun:
             self._builder = trial
             self._plain = (dict(scales), candidate, with_)  # the build's engine without a correction now
         self._seconds["auto_unsigned"] = time.perf_counter() - t0
+        return keep
 
     def _affine_grids(self, scales: dict[str, float]) -> dict[str, tuple[float, int]]:
         """The int8 tensors the engine holds with a zero point (unsigned
-        activations): name -> (scale, zero point), from its int8 plan; empty
-        when unsigned activations are off."""
-        if not self._unsigned:
-            return {}
+        activations, and asymmetric ones: a table's output bounded below,
+        which the lowering holds so whether unsigned activations are on or
+        off): name -> (scale, zero point), from its int8 plan."""
         engine = self.built(scales) if not self._corrected else None
         engine = engine if engine is not None else self._builder.build(scales)
         return {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0}
@@ -549,6 +572,15 @@ def _helps(with_: Any, without: Any) -> bool:
     error kept it and cost 0.011 of centred cosine at 320x256 (2026-12-03
     afternoon); where it paid, the held-out error fell by 1.1-11%."""
     return with_.relative_l2 < (1.0 - auto_choice.MIN_GAIN) * without.relative_l2
+
+
+def _unsigned_tensors(candidate: Any, without: Any) -> list[str]:
+    """The int8 tensors ``candidate`` (the engine with unsigned activations
+    on) holds with a zero point where ``without`` (the same scales, them
+    off) holds them symmetric: the ones the unsigned trial changes, not the
+    asymmetric tables' outputs both hold alike."""
+    before = {t.tensor: t.zero_point for t in without.int8_plan().tensors}
+    return [t.tensor for t in candidate.int8_plan().tensors if t.zero_point != 0 and before.get(t.tensor, 0) == 0]
 
 
 def _same_network(a: Any, b: Any) -> bool:
