@@ -23,6 +23,9 @@
 // AVX2 sign-trick tile), packed in its place when no weight is -128, and
 // one for inputs with no negative value (nonneg) that each run may take
 // (x86/conv_igemm_nonneg.cc); two that pack alike share the packed weights.
+// That nonneg one may name a pair-sum twin (pairs_alt, the AVX2 u8 tile's
+// igemm_6x16c4u2), packed in its place, with the residual groups of
+// pack_pair_residuals, where those stay few (pack_pairs_alt).
 //
 // Item order (cache blocking): pixel chunks are gathered into panels whose
 // input and output together fit in kPanelBytes; panel outer, then run, then
