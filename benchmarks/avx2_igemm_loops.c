@@ -7,7 +7,10 @@
  *         vpaddd per 32 products (x86/avx2/igemm_6x16c4u.cc, inputs in [0, 127]);
  *   sign: groups of 4 s8 activations broadcast, vpabsb once per row, then
  *         vpsignb + vpmaddubsw + vpmaddwd(ones) + vpaddd per 32 products
- *         (x86/avx2/igemm_6x16c4s.cc, any input sign, weights in [-127, 127]).
+ *         (x86/avx2/igemm_6x16c4s.cc, any input sign, weights in [-127, 127]);
+ *   u8x2: the u8 loop over two groups at a time, their int16 pair sums added
+ *         (vpaddw) before one vpmaddwd(ones) + vpaddd per 64 products of a
+ *         block (x86/avx2/igemm_6x16c4u2.cc, weights within its pair rule).
  * Prints GMAC/s (multiply-adds per second) for each, three times.
  * Build and run: gcc -O2 -mavx2 benchmarks/avx2_igemm_loops.c -o /tmp/loops && /tmp/loops */
 #include <immintrin.h>
@@ -68,6 +71,20 @@ static __m256i bcast(const void* p) {
                                     _mm256_add_epi32(_mm256_add_epi32(c40, c41),                 \
                                                      _mm256_add_epi32(c50, c51))))
 
+/* Groups 2q and 2q + 1 of a row: their int16 pair sums added, widened once;
+ * the weights as memory operands, as in the kernel. */
+#define WQ(k) _mm256_loadu_si256((const __m256i*)(p + 32 * (k)))
+#define ROW_U8X2(i)                                                                             \
+  {                                                                                             \
+    const __m256i x = bcast(&a8[i][8 * q]), y = bcast(&a8[i][8 * q + 4]);                       \
+    c##i##0 = _mm256_add_epi32(                                                                 \
+        c##i##0, _mm256_madd_epi16(                                                             \
+                     _mm256_add_epi16(_mm256_maddubs_epi16(x, WQ(0)), _mm256_maddubs_epi16(y, WQ(2))), ones)); \
+    c##i##1 = _mm256_add_epi32(                                                                 \
+        c##i##1, _mm256_madd_epi16(                                                             \
+                     _mm256_add_epi16(_mm256_maddubs_epi16(x, WQ(1)), _mm256_maddubs_epi16(y, WQ(3))), ones)); \
+  }
+
 __attribute__((noinline)) static __m256i loop_s16(void) {
   ACCS;
   const int8_t* p = w;
@@ -100,6 +117,16 @@ __attribute__((noinline)) static __m256i loop_sign(void) {
   return SUM;
 }
 
+__attribute__((noinline)) static __m256i loop_u8x2(void) {
+  ACCS;
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int8_t* p = w;
+  for (int q = 0; q < 32; ++q, p += 128) {  /* 32 pairs of groups of 4 */
+    ROW_U8X2(0) ROW_U8X2(1) ROW_U8X2(2) ROW_U8X2(3) ROW_U8X2(4) ROW_U8X2(5)
+  }
+  return SUM;
+}
+
 int main(void) {
   const long calls = 400000;
   const double macs = calls * 256.0 * 6 * 16;
@@ -127,9 +154,15 @@ int main(void) {
       __asm__ volatile("" ::: "memory");
     }
     const double t3 = cpu_seconds();
-    printf("s16: %.1f GMAC/s   u8: %.1f GMAC/s   sign: %.1f GMAC/s   time / s16: u8 %.2f sign %.2f\n",
-           macs / (t1 - t0) / 1e9, macs / (t2 - t1) / 1e9, macs / (t3 - t2) / 1e9,
-           (t2 - t1) / (t1 - t0), (t3 - t2) / (t1 - t0));
+    for (long r = 0; r < calls; ++r) {
+      sink = _mm256_add_epi32(sink, loop_u8x2());
+      __asm__ volatile("" ::: "memory");
+    }
+    const double t4 = cpu_seconds();
+    printf("s16: %.1f GMAC/s   u8: %.1f GMAC/s   sign: %.1f GMAC/s   u8x2: %.1f GMAC/s   "
+           "time / s16: u8 %.2f sign %.2f   u8x2 / u8 %.2f\n",
+           macs / (t1 - t0) / 1e9, macs / (t2 - t1) / 1e9, macs / (t3 - t2) / 1e9, macs / (t4 - t3) / 1e9,
+           (t2 - t1) / (t1 - t0), (t3 - t2) / (t1 - t0), (t4 - t3) / (t2 - t1));
   }
   return _mm256_extract_epi32(sink, 0) == 12345;
 }

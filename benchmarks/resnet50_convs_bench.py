@@ -6,6 +6,11 @@ Each layer (the 23 distinct conv shapes of torchvision's ResNet-50 at 224x224,
 the stride on the 3x3 conv; the last 1x1 of a bottleneck with its residual)
 runs through `int8rt._testing.kernels.PackedConv2d` (the kernel the engine
 would choose) on NHWC int8 input in [0, 127] (a ReLU output), ReLU epilogue.
+Weights (--weights): "bell" (default) as a per-channel quantizer makes them
+from normal weights, a seeded normal per output channel scaled so that its
+largest magnitude is 127 (the AVX2 tier's pair-sum u8 tile takes such
+weights, RESULTS.md section 68); "uniform" draws every int8 value alike
+(sections 56-63 measured with those; that tier keeps its plain u8 tile).
 Per layer: the minimum over rounds of CPU ms per call (each round repeats
 the call for at least --min-time CPU seconds), GOPS (2 x multiply-adds / s)
 and the kernel; the last row weights each layer by how often ResNet-50 has
@@ -76,7 +81,18 @@ LAYERS = [ConvLayer("stem 3->64 7x7 s2 @224", 3, 224, 64, 7, 2, False, 1),
           ConvLayer("512->2048 1x1 @7 +res", 512, 7, 2048, 1, 1, True, 3)]
 
 
-def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float) -> Dict[str, dict]:
+def conv_weights(rng: np.random.Generator, shape: tuple, kind: str) -> np.ndarray:
+    """int8 OIHW weights: "bell" (a normal per output channel scaled to a
+    largest magnitude of 127, rounded) or "uniform" (every int8 value)."""
+    if kind == "uniform":
+        return rng.integers(-128, 128, shape, dtype=np.int8)
+    w = rng.standard_normal(shape)
+    amax = np.abs(w.reshape(shape[0], -1)).max(axis=1).reshape(-1, 1, 1, 1)
+    return np.rint(w / amax * 127).astype(np.int8)
+
+
+def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float,
+            weights: str = "bell") -> Dict[str, dict]:
     """Per layer name: {"ms": minimum CPU ms per call, "kernel": name}."""
     import int8rt
     from int8rt._testing import kernels as K
@@ -88,7 +104,7 @@ def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float) -
         p = layer.r // 2
         oh = layer.out_h()
         x = rng.integers(0, 128, (batch, layer.h, layer.h, layer.c), dtype=np.int8)
-        w = rng.integers(-128, 128, (layer.k, layer.c, layer.r, layer.r), dtype=np.int8)
+        w = conv_weights(rng, (layer.k, layer.c, layer.r, layer.r), weights)
         conv = K.PackedConv2d(w, layer.h, layer.h, np.full(layer.k, 1e-4, np.float32),
                               np.zeros(layer.k, np.float32), lo=0.0, hi=127.0,
                               stride=(layer.stride, layer.stride), pads=(p, p, p, p))
@@ -112,7 +128,7 @@ def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float) -
 def run_against(tree: str, args: argparse.Namespace) -> Dict[str, dict]:
     """measure() in a subprocess whose int8rt comes from `tree`."""
     cmd = [sys.executable, os.path.abspath(__file__), "--json", "--batch", str(args.batch), "--rounds",
-           str(args.rounds), "--min-time", str(args.min_time)] + (["--only", *args.only] if args.only else [])
+           str(args.rounds), "--min-time", str(args.min_time), "--weights", args.weights] + (["--only", *args.only] if args.only else [])
     env = dict(os.environ, PYTHONPATH=tree)
     return json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
@@ -125,17 +141,20 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", default=[], help="layers whose name contains any of these")
     ap.add_argument("--against", metavar="DIR", help="another tree's python/ folder to compare with")
     ap.add_argument("--alternations", type=int, default=3, help="with --against: runs of each tree")
+    ap.add_argument("--weights", choices=["bell", "uniform"], default="bell",
+                    help="quantizer-like weights (default) or uniform int8 values")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # the subprocess form
     args = ap.parse_args()
     layers = [l for l in LAYERS if not args.only or any(s in l.name for s in args.only)]
     if args.json:
-        print(json.dumps(measure(layers, args.batch, args.rounds, args.min_time)))
+        print(json.dumps(measure(layers, args.batch, args.rounds, args.min_time, args.weights)))
         return
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_util import load_line, machine_line
 
     print(machine_line())
-    print(f"batch {args.batch}, 1 thread, minimum CPU ms per call over {args.rounds} rounds; {load_line()}")
+    print(f"batch {args.batch}, 1 thread, {args.weights} weights, minimum CPU ms per call over {args.rounds} rounds; "
+          f"{load_line()}")
     here: Optional[Dict[str, dict]] = None
     there: Optional[Dict[str, dict]] = None
 
@@ -145,7 +164,7 @@ def main() -> None:
         return {k: {**acc[k], "ms": min(acc[k]["ms"], new[k]["ms"])} for k in acc}
 
     for _ in range(args.alternations if args.against else 1):
-        here = keep_min(here, measure(layers, args.batch, args.rounds, args.min_time))
+        here = keep_min(here, measure(layers, args.batch, args.rounds, args.min_time, args.weights))
         if args.against:
             there = keep_min(there, run_against(args.against, args))
     assert here is not None

@@ -9,7 +9,8 @@ pixel counts around multiples of the 6-row tile), 1x1..7x7 filters, strides
 1 and 2, symmetric and asymmetric pads, dilation 2, groups, depthwise, the
 C = 3 stem (merged filter rows), batch 1 and 3; epilogues with bias or none,
 ReLU / ReLU6-like / clip bounds, residual, float output; inputs of any sign
-and inputs in [0, 127] (which AVX2 convs run through their u8 microkernel);
+and inputs in [0, 127] (which AVX2 convs run through their u8 microkernel,
+or, against quantizer-like bell-shaped weights, its pair-sum twin);
 weights in [-127, 127] (which AVX2 packs for its sign-trick microkernel) and
 weights holding -128 (which it packs for its int16 one);
 and all -128 / all 127 inputs and weights (the largest accumulators; 127
@@ -144,6 +145,15 @@ def rand_weights(rng: np.random.Generator, shape: Sequence[int], with_min: bool)
     return w
 
 
+def bell_weights(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    """Weights as a per-channel quantizer makes them from normal ones: each
+    output channel's largest magnitude 127, most values small (AVX2 convs
+    run their pair-sum u8 tile for them, x86/avx2/igemm_6x16c4u2.cc)."""
+    w = rng.standard_normal(tuple(shape))
+    amax = np.abs(w.reshape(shape[0], -1)).max(axis=1).reshape((-1,) + (1,) * (len(shape) - 1))
+    return np.rint(w / amax * 127).astype(np.int8)
+
+
 def conv_ref(x, w, scale, bias=None, *, case: Case, **kw) -> np.ndarray:
     c, h, wd, k, r, s, stride, pads, dil, groups = case
     return K.conv2d_s8(x, w, scale, bias, stride=stride, pads=pads, dilation=dil, groups=groups,
@@ -184,8 +194,11 @@ def run_conv_case(case: Case, seed: int) -> None:
     # Batch 2 holds no negative value (a ReLU output): AVX2 runs it through
     # its u8 microkernel (x86/conv_igemm_nonneg.cc), the others as any input,
     # with weights in [-127, 127] through its sign-trick microkernel (batches
-    # 1 and 2 share its packed weights), with a -128 through its int16 one.
-    for batch, x_lo, wt in ((1, -128, w127), (3, -128, w128), (2, 0, w127)):
+    # 1 and 2 share its packed weights), with a -128 through its int16 one;
+    # the last batch, against bell-shaped weights, through its pair-sum u8
+    # microkernel where few of them break its rule (most of these shapes).
+    wbell = bell_weights(rng, (k, c // groups, r, s))
+    for batch, x_lo, wt in ((1, -128, w127), (3, -128, w128), (2, 0, w127), (2, 0, wbell)):
         x = rng.integers(x_lo, 128, size=(batch, h, w, c), dtype=np.int8)
         acc = conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32")
         scale, bias = spanning_epilogue(rng, acc)
@@ -379,6 +392,44 @@ def test_avx2_packs_sign_trick_unless_a_weight_is_min() -> None:
         "int8rt dispatch: conv_s8_igemm_6x16c2_avx2 packs conv_s8_igemm_6x16c2_avx2: a weight is -128",
         "int8rt dispatch: gemm_s8_6x16c2_avx2 packs gemm_s8_6x16c2_avx2: a weight is -128",
     ], out.stderr
+
+
+def test_avx2_nonneg_runs_pair_sums_unless_weights_break_the_rule() -> None:
+    """The AVX2 conv's u8 microkernel runs as its pair-sum twin where the
+    weights moved out of the pair rule (positives of four <= 258, negatives
+    >= -258) are at most a sixteenth of the groups (bell-shaped weights), as
+    itself where more are (all 127) or where no tap has two groups (C = 4, 1x1);
+    INT8RT_LOG=dispatch says which, and every one equals the reference on
+    inputs in [0, 127]."""
+    if not int8rt.kernels.isa_info()["avx2"]["enabled"]:
+        pytest.skip("AVX2 not enabled on this CPU / under this cap")
+    code = (
+        "import numpy as np; from int8rt._testing import kernels as K\n"
+        "rng = np.random.default_rng(11)\n"
+        "def bell(shape):\n"
+        "    w = rng.standard_normal(shape)\n"
+        "    return np.rint(w / np.abs(w.reshape(shape[0], -1)).max(1)[:, None, None, None] * 127).astype(np.int8)\n"
+        "for c, r, w in ((64, 3, bell((24, 64, 3, 3))), (64, 3, np.full((24, 64, 3, 3), 127, np.int8)),\n"
+        "                (4, 1, bell((24, 4, 1, 1)))):\n"
+        "    x = rng.integers(0, 128, (2, 7, 9, c), dtype=np.int8)\n"
+        "    s = np.full(24, 1.0 / (127 * 127 * c * r * r), np.float32)\n"
+        "    p = (r // 2,) * 4\n"
+        "    got = K.conv2d_s8(x, w, s, pads=p, kernel='conv_s8_igemm_6x16c2_avx2')\n"
+        "    assert (got == K.conv2d_s8(x, w, s, pads=p, kernel='conv_s8_ref')).all(), (c, r)\n")
+    env = dict(os.environ, INT8RT_LOG="dispatch")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = [l.split(": ", 2)[1:] for l in out.stderr.splitlines() if " runs as " in l]
+    assert [l[0] for l in lines] == [
+        "conv_s8_igemm_6x16c4u_avx2 runs as conv_s8_igemm_6x16c4u2_avx2",
+        "conv_s8_igemm_6x16c4u_avx2 runs as conv_s8_igemm_6x16c4u_avx2",
+        "conv_s8_igemm_6x16c4u_avx2 runs as conv_s8_igemm_6x16c4u_avx2",
+    ], out.stderr
+    assert lines[2][1].endswith("(no pair of groups)"), out.stderr
+    # 24 channels: 3 blocks x 9 taps x 16 groups. All 127: each four (508)
+    # gives 127 + 123 of its excess 250 from its first two weights, both in
+    # the pair's first group, so the first group of every pair has a residual.
+    assert lines[1][1] == "216 residual groups of 432", out.stderr
 
 
 # ---- dispatch across tiers ----

@@ -42,6 +42,21 @@ struct TileEpilogue {
   bool out_f32 = false;
 };
 
+// One group of weights that a pair-sum microkernel (avx2::igemm_u8_pairs_fn)
+// reduces on its own, after its main loop: the part of the layer's weights
+// that the packer moved out of the packed block so that every pair of
+// groups it sums in int16 stays inside int16 (x86/packing_pairs.cc). Adds,
+// for every row i of the tile, the products of the group of 4 activations
+// at a[tap * mr_max + i] + offset (n of them valid, 1..4) with w, laid out
+// as one packed step of the block: [8 channels][4] int8.
+struct IgemmResidual {
+  int32_t tap = 0;
+  int32_t offset = 0;  // bytes into the row: 4 * group
+  int32_t n = 4;       // activations valid in the group (kc % 4 for the last)
+  int32_t unused = 0;
+  int8_t w[32] = {};
+};
+
 // One igemm call: rows [0, mr) (mr is fixed by the function chosen), `nc`
 // valid channels out of the NB blocks the function was chosen for.
 struct IgemmTile {
@@ -52,6 +67,10 @@ struct IgemmTile {
   int64_t w_block_stride = 0;      // bytes from one block to the next (within a step, for interleaved packing)
   const int32_t* acc_init = nullptr;  // [NB*block] initial accumulators, or null (zeros)
   int nc = 0;
+  // Pair-sum microkernels only (null / 0 for the others): the residual
+  // groups of the tile's blocks, block after block, res_count[j] of block j.
+  const IgemmResidual* res = nullptr;
+  int res_count[2] = {0, 0};
   TileEpilogue ep;
 };
 using IgemmFn = void (*)(const IgemmTile&);
@@ -137,6 +156,12 @@ IgemmFn igemm_u8_fn(int mr, int nb);
 // [-127, 127]: |x| (u8) times w * sign(x) (s8), exact vpabsb + vpsignb +
 // vpmaddubsw + vpmaddwd (igemm_6x16c4s.cc).
 IgemmFn igemm_s8_fn(int mr, int nb);
+// The u8 tile summing the int16 pair sums of two consecutive groups before
+// widening them (one vpmaddwd per 8 products of a row, not per 4), for
+// weights packed by pack_pair_residuals (x86/packing.h): every such sum of
+// four products stays in int16 for inputs in [0, 127]; the weights that
+// broke that rule come back as IgemmTile::res (igemm_6x16c4u2.cc).
+IgemmFn igemm_u8_pairs_fn(int mr, int nb);
 // Depthwise: kernels/abi/dwconv_pairs_s8.h.
 }  // namespace avx2
 

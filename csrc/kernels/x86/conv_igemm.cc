@@ -23,6 +23,9 @@
 // AVX2 sign-trick tile), packed in its place when no weight is -128, and
 // one for inputs with no negative value (nonneg) that each run may take
 // (x86/conv_igemm_nonneg.cc); two that pack alike share the packed weights.
+// That nonneg one may name a pair-sum twin (pairs_alt, the AVX2 u8 tile's
+// igemm_6x16c4u2), packed in its place, with the residual groups of
+// pack_pair_residuals, where those stay few (pack_pairs_alt).
 //
 // Item order (cache blocking): pixel chunks are gathered into panels whose
 // input and output together fit in kPanelBytes; panel outer, then run, then
@@ -125,7 +128,8 @@ bool compensated(const IgemmUkernel& u) { return !u.widen_s16 && !u.unsigned_row
 // Whether pack_for gives a and b the same bytes for every shape.
 bool same_packing(const IgemmUkernel& a, const IgemmUkernel& b) {
   return a.block == b.block && a.cgroup == b.cgroup && a.widen_s16 == b.widen_s16 &&
-         a.interleaved == b.interleaved && (!a.interleaved || a.nb == b.nb) && compensated(a) == compensated(b);
+         a.interleaved == b.interleaved && (!a.interleaved || a.nb == b.nb) && compensated(a) == compensated(b) &&
+         a.pair_sums == b.pair_sums;
 }
 
 // Whether any of w[0 .. n) is -128.
@@ -147,7 +151,7 @@ const IgemmUkernel& pack_ukernel(const IgemmUkernel& u, const int8_t* w, int64_t
   return chosen;
 }
 
-PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
+PackedIgemmWeights pack_layout(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   const int eb = u.widen_s16 ? 2 : 1;
   const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
   const bool compensate = compensated(u);
@@ -160,6 +164,36 @@ PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int
   return pack_igemm_weights(IgemmLayout(s.groups, s.k_per_group(), s.c_per_group(), s.R * s.S,
                                         u.block, u.cgroup, eb, strip),
                             w, compensate);
+}
+
+// The weights packed for u: pack_layout's bytes, and for a pair-sum
+// microkernel its residual groups (pack_pair_residuals).
+PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
+  PackedIgemmWeights p = pack_layout(u, s, w);
+  if (u.pair_sums) pack_pair_residuals(p);
+  return p;
+}
+
+// Where u has a pairs_alt: the weights packed for it (pack_for)
+// when its residual groups are at most a sixteenth of the packing's groups
+// (each costs about what two pairs save; weights with many large values of
+// one sign stay with u) and some tap has a pair of groups at all; null
+// otherwise (u packs as usual). INT8RT_LOG=dispatch says which and why.
+std::shared_ptr<const PackedIgemmWeights> pack_pairs_alt(const IgemmUkernel& u, const ConvShape& s,
+                                                         const int8_t* w) {
+  if (!u.pairs_alt) return nullptr;
+  PackedIgemmWeights p = pack_for(*u.pairs_alt, s, w);
+  const int64_t residual = static_cast<int64_t>(p.res.size());
+  const IgemmLayout& L = p.layout;
+  const int64_t groups = int64_t{L.groups} * L.nbk * L.taps * L.q;
+  const bool take = L.q >= 2 && residual * 16 <= groups;
+  if (dispatch_log_enabled()) {
+    std::fprintf(stderr, "int8rt dispatch: %s runs as %s: %lld residual groups of %lld%s\n", u.conv_name,
+                 take ? u.pairs_alt->conv_name : u.conv_name, static_cast<long long>(residual),
+                 static_cast<long long>(groups), L.q >= 2 ? "" : " (no pair of groups)");
+  }
+  if (!take) return nullptr;
+  return std::make_shared<const PackedIgemmWeights>(std::move(p));
 }
 
 // Where the microkernel's rows come from: the input itself, or a copy
@@ -514,6 +548,9 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
           const int64_t k0 = int64_t{g} * kg + int64_t{b0} * block;  // first output channel
           t.w = packed_->block_ptr(g, b0);
           t.acc_init = packed_->comp_ptr(g, b0);
+          t.res = packed_->res_ptr(g, b0);
+          t.res_count[0] = packed_->res_count(g, b0);
+          t.res_count[1] = nb > 1 ? packed_->res_count(g, b0 + 1) : 0;
           t.nc = std::min(nb * block, kg - b0 * block);
           t.ep.scale = ep.scale + k0;
           t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
@@ -545,10 +582,15 @@ std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
   const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
   auto packed = std::make_shared<const PackedIgemmWeights>(pack_for(u, shape, w));
   if (!u_.nonneg || shape.pad_value < 0) return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
-  const IgemmUkernel& nn = *u_.nonneg;
-  auto nonneg_packed = same_packing(u, nn) ? packed : std::make_shared<const PackedIgemmWeights>(pack_for(nn, shape, w));
+  const IgemmUkernel* nn = u_.nonneg;
+  std::shared_ptr<const PackedIgemmWeights> nonneg_packed = pack_pairs_alt(*nn, shape, w);
+  if (nonneg_packed) {
+    nn = nn->pairs_alt;
+  } else {
+    nonneg_packed = same_packing(u, *nn) ? packed : std::make_shared<const PackedIgemmWeights>(pack_for(*nn, shape, w));
+  }
   return nonneg_dispatch(std::make_unique<PackedIgemmConv>(u, shape, std::move(packed)),
-                         std::make_unique<PackedIgemmConv>(nn, shape, std::move(nonneg_packed)));
+                         std::make_unique<PackedIgemmConv>(*nn, shape, std::move(nonneg_packed)));
 }
 
 std::string IgemmGemmKernel::supports(const GemmShape&, OutputType) const { return ""; }
@@ -567,7 +609,7 @@ std::unique_ptr<PackedGemm> IgemmGemmKernel::pack_kn(const GemmShape& shape, con
   // Weights that need u_ itself: pack() through the transpose, which says so.
   if (u_.signed_alt && has_min_weight(w_kn, n)) return GemmKernel::pack_kn(shape, w_kn);
   const IgemmUkernel& u = pack_ukernel(u_, w_kn, n, true);
-  if (u.widen_s16 || use_merged_rows(conv)) return GemmKernel::pack_kn(shape, w_kn);  // pack_for's other layouts
+  if (u.widen_s16 || u.pair_sums || use_merged_rows(conv)) return GemmKernel::pack_kn(shape, w_kn);  // pack_for's other forms
   PackedIgemmWeights packed =
       pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u.block, u.cgroup, 1, u.interleaved ? u.nb : 1),
                             w_kn, compensated(u));

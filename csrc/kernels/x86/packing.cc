@@ -120,7 +120,8 @@ void interleave_runs(const IgemmLayout& L, int8_t* w) {
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, bool compensate) {
   PackedIgemmWeights p{L, AlignedBuffer<int8_t>(L.block_stride * L.nbk * L.groups),
                        AlignedBuffer<int32_t>(compensate ? int64_t{L.groups} * L.nbk * L.block
-                                                         : 0)};
+                                                         : 0),
+                       {}, {}};
   // One tap of one-byte values (GEMM weights, 1x1 convs): each cgroup of a
   // row is contiguous in w and in the block, so it is copied whole.
   const bool runs = L.taps == 1 && L.elem_bytes == 1;
@@ -177,7 +178,7 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, boo
 
 PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& L, const int8_t* w_kn, bool compensate) {
   PackedIgemmWeights p{L, AlignedBuffer<int8_t>(L.block_stride * L.nbk),
-                       AlignedBuffer<int32_t>(compensate ? int64_t{L.nbk} * L.block : 0)};
+                       AlignedBuffer<int32_t>(compensate ? int64_t{L.nbk} * L.block : 0), {}, {}};
   const int64_t n_cols = L.kg, k_rows = L.cg;
   std::vector<int32_t> sums(static_cast<size_t>(L.block));
   for (int b = 0; b < L.nbk; ++b) {

@@ -26,6 +26,9 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <vector>
+
+#include "kernels/abi/conv_gemm_s8.h"
 
 namespace int8rt {
 namespace kernels {
@@ -76,6 +79,11 @@ struct PackedIgemmWeights {
   IgemmLayout layout;
   AlignedBuffer<int8_t> w;
   AlignedBuffer<int32_t> comp;  // empty unless compensated
+  // Pair-sum packings only (pack_pair_residuals; empty otherwise): the
+  // residual groups of block b of group g are res[res_begin[i] ..
+  // res_begin[i + 1]) with i = g * nbk + b.
+  std::vector<IgemmResidual> res;
+  std::vector<int32_t> res_begin;
 
   // Block b of group g.
   const int8_t* block_ptr(int g, int b) const {
@@ -84,6 +92,14 @@ struct PackedIgemmWeights {
   const int32_t* comp_ptr(int g, int b) const {
     return comp.size() ? comp.data() + (static_cast<int64_t>(g) * layout.nbk + b) * layout.block
                        : nullptr;
+  }
+  const IgemmResidual* res_ptr(int g, int b) const {
+    return res_begin.empty() ? nullptr : res.data() + res_begin[static_cast<size_t>(g) * layout.nbk + b];
+  }
+  int res_count(int g, int b) const {
+    if (res_begin.empty()) return 0;
+    const size_t i = static_cast<size_t>(g) * layout.nbk + b;
+    return res_begin[i + 1] - res_begin[i];
   }
 };
 
@@ -96,6 +112,19 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& layout, const int8_t* w
 // weights [cg][kg] in row-major order: the B [K][N] of a GEMM y = A B. Equal,
 // byte for byte, to pack_igemm_weights of B's transpose.
 PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& layout, const int8_t* w_kn, bool compensate);
+
+// Makes an uncompensated int8 packing of block 8, c4 (strip 1) fit the
+// pair-sum microkernel (avx2::igemm_u8_pairs_fn): for every channel, tap,
+// pair p of groups (2p, 2p + 1) and pair position m, the four weights
+// w[4(2p) + 2m], w[4(2p) + 2m + 1], w[4(2p + 1) + 2m], w[4(2p + 1) + 2m + 1]
+// must have positives summing to <= 258 and negatives to >= -258 (then
+// their products with any inputs in [0, 127] sum inside int16). Where they
+// do not, the largest weights of the offending sign are moved towards zero
+// by the excess, the moved amounts going to residual groups (res /
+// res_begin), so that packed + residual == the original weights exactly.
+// A tap's unpaired last group is left as it is. Returns the residual
+// groups made (x86/packing_pairs.cc).
+int64_t pack_pair_residuals(PackedIgemmWeights& packed);
 
 // w: [C][1][taps] depthwise weights -> [ceil(C/block)][taps][block] int32.
 AlignedBuffer<int32_t> pack_dw_weights(int C, int taps, int block, const int8_t* w);

@@ -59,6 +59,14 @@ struct IgemmUkernel {
   // makes one; pre-quantized QDQ weights may hold it). Where it packs like
   // `nonneg`, the two share one copy of the packed weights. Null: never.
   const IgemmUkernel* signed_alt = nullptr;
+  // true: the packing moves the weights that break the pair-sum rule into
+  // residual groups (pack_pair_residuals, packing.h), which this microkernel
+  // adds back. Such a microkernel runs only as `pairs_alt` of another one.
+  bool pair_sums = false;
+  // A microkernel that computes what this one does from a pair-sum packing,
+  // packed in its place where the residual groups stay within a sixteenth of
+  // the packing's groups (x86/conv_igemm.cc, pairs_ukernel). Null: never.
+  const IgemmUkernel* pairs_alt = nullptr;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

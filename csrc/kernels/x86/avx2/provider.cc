@@ -55,11 +55,21 @@ void register_avx2_kernels(KernelRegistry& r) {
   // int8), and runs of channel tiles sharing a row fill up to the same
   // 64 KiB of weights: ResNet-50's conv shapes 0.96x the time of runs of
   // one on Zen 3 (RESULTS.md section 56).
+  // Where few weights break the pair-sum rule (most convs), the u8 kernel's
+  // work goes to its pair-sum twin, which widens two groups' int16 sums at
+  // once (avx2/igemm_6x16c4u2.cc; conv_igemm.cc, pack_pairs_alt).
+  static const IgemmUkernel igemm_u8_pairs_uk = {
+      Isa::kAvx2, "conv_s8_igemm_6x16c4u2_avx2", "",
+      avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_u8_pairs_fn,
+      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
+      /*unsigned_rows=*/true, /*nonneg=*/nullptr, /*abs_sign_rows=*/false, /*signed_alt=*/nullptr,
+      /*pair_sums=*/true};
   static const IgemmUkernel igemm_u8_uk = {
       Isa::kAvx2, "conv_s8_igemm_6x16c4u_avx2", "",
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_u8_fn,
       /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
-      /*unsigned_rows=*/true};
+      /*unsigned_rows=*/true, /*nonneg=*/nullptr, /*abs_sign_rows=*/false, /*signed_alt=*/nullptr,
+      /*pair_sums=*/false, /*pairs_alt=*/&igemm_u8_pairs_uk};
   static const IgemmUkernel igemm_s8_uk = {
       Isa::kAvx2, "conv_s8_igemm_6x16c4s_avx2", "gemm_s8_6x16c4s_avx2",
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
