@@ -127,3 +127,40 @@ def test_grouped_nhwc_conv_against_float64(case: tuple) -> None:
                     int8rt.set_max_isa(None)
                 want = np.maximum(got + r, np.float32(0))
                 assert fused.tobytes() == want.tobytes(), (isa, case)
+
+
+PIXEL_RUN_CASES = [
+    # (C, M, group, k, stride, dilation, narrow input H x W): the narrow image's output rows are
+    # 7 or fewer pixels wide, so the 6-row AVX2 tile runs its pixels in runs across output rows
+    # (SgemmTile::a_pix); the same rows inside an image 60 pixels wider run per output row.
+    (16, 96, 1, (3, 3), (1, 1), (1, 1), (9, 9)),  # ResNet's 7x7 stage, scaled down
+    (16, 32, 1, (3, 3), (2, 2), (1, 1), (15, 15)),  # stride 2: 7 wide
+    (16, 32, 1, (3, 3), (1, 2), (2, 1), (11, 9)),  # dilation, stride 2 across
+    (24, 48, 3, (3, 3), (1, 1), (1, 1), (16, 16)),  # RegNet-like groups of 8: 14 wide
+    (16, 32, 1, (3, 3), (1, 1), (1, 1), (6, 5)),  # 3 wide
+]
+
+
+@pytest.mark.parametrize("case", PIXEL_RUN_CASES, ids=[str(i) for i in range(len(PIXEL_RUN_CASES))])
+def test_pixel_runs_do_not_change_bits(case: tuple) -> None:
+    """An output's arithmetic does not depend on which pixels share its tile:
+    the narrow image's outputs (runs across output rows where the microkernel
+    takes per-pixel rows) equal, bit for bit, the same outputs at the left of
+    a wider image (runs within one output row), on every tier; no padding, so
+    the left columns see the same inputs."""
+    c, m, g, k, stride, dil, (h, wd) = case
+    rng = np.random.default_rng(23)
+    wide = rng.standard_normal((1, c, h, wd + 60)).astype(np.float32)
+    narrow = np.ascontiguousarray(wide[:, :, :, :wd])
+    w = rng.standard_normal((m, c // g) + k).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32)
+    attrs = {"strides": list(stride), "dilations": list(dil), "group": g}
+    for isa in TIERS:
+        int8rt.set_max_isa(isa)
+        try:
+            got_n = run_single_op("Conv", [narrow, w, b], attrs, [False, True, True])[0]
+            got_w = run_single_op("Conv", [wide, w, b], attrs, [False, True, True])[0]
+        finally:
+            int8rt.set_max_isa(None)
+        ow = got_n.shape[3]
+        assert got_n.tobytes() == np.ascontiguousarray(got_w[:, :, :, :ow]).tobytes(), (isa, case)

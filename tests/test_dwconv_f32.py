@@ -134,3 +134,30 @@ def test_depthwise_fused_residual_and_activation(width: int, channels: int, act:
     else:
         want = np.where(v >= 0, v, np.float32(0.1) * v)
     np.testing.assert_array_equal(fused, want)
+
+
+@pytest.mark.parametrize("k", [(3, 3), (5, 5), (7, 7), (3, 5)])
+def test_stride1_plane_walk_equals_channel_blocked_bits(k: tuple) -> None:
+    """On AVX2, stride-1 layers whose output rows are 32 pixels or wider run
+    the plane walk (x86/avx2/dwconv_f32_rows8.cc), narrower ones the
+    channel-blocked walk; both add bias + one FMA per tap in row-major order
+    (w * 0 for a padded tap), so the outputs of a narrow image equal the same
+    outputs at the left of a wider one bit for bit (no right padding, so those
+    columns read the same inputs), on every tier; C = 12: 8 channels on the
+    channel-blocked walk, 4 on the reference loop in the narrow run."""
+    rng = np.random.default_rng(9)
+    c, h = 12, 11
+    wide = rng.standard_normal((2, c, h, 70)).astype(np.float32)
+    narrow = np.ascontiguousarray(wide[:, :, :, :20])
+    w = rng.standard_normal((c, 1) + k).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
+    attrs = {"pads": [k[0] // 2, k[1] // 2, k[0] // 2, 0], "group": c}
+    for isa in TIERS:
+        got_n = _run(isa, narrow, w, b, attrs)
+        got_w = _run(isa, wide, w, b, attrs)
+        ow = got_n.shape[3]
+        assert ow < 32 <= got_w.shape[3]
+        if isa == "avx2":  # the 4 channels after the group of 8 ran the reference loop in the narrow run
+            np.testing.assert_array_equal(got_n[:, :8], got_w[:, :8, :, :ow], err_msg=str((isa, k)))
+        else:
+            np.testing.assert_array_equal(got_n, got_w[:, :, :, :ow], err_msg=str((isa, k)))

@@ -136,3 +136,22 @@ def test_max_isa_environment_caps_sgemm(cap: str) -> None:
     if cap in names and int8rt.kernels.isa_info()[cap]["cpu"]:
         assert r.stdout.strip() == names[cap]
         assert f"sgemm_f32 -> {names[cap]} ({cap})" in r.stderr
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("K_", [1, 17, 32, 33])
+def test_short_products_across_column_tasks(kernel: str, K_: int) -> None:
+    """Products of at most 32 steps run each row tile across all of a task's
+    column panels (sgemm_f32.cc, kRowOuterMaxK), longer ones panel by panel:
+    either way every output is the same FMA chain, so C = A B equals
+    (B^T A^T)^T bit for bit (operands swapped: the rows and columns trade
+    tiles), and both meet the bound; N spans three column tasks of 512 and
+    a ragged last panel, M a ragged last row tile."""
+    rng = np.random.default_rng(K_)
+    M, N = 97, 1100
+    a = rng.uniform(-1, 1, (M, K_)).astype(F32)
+    b = rng.uniform(-1, 1, (K_, N)).astype(F32)
+    got = K.sgemm(a, b, False, False, None, kernel=kernel)
+    check_bound(got, a, b, None, f"{kernel} K={K_}")
+    swapped = K.sgemm(np.ascontiguousarray(b.T), np.ascontiguousarray(a.T), False, False, None, kernel=kernel)
+    assert got.tobytes() == np.ascontiguousarray(swapped.T).tobytes(), (kernel, K_)

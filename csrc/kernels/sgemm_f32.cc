@@ -8,6 +8,9 @@
 // the MR x NR register tile over every (A panel, B panel) pair. The B panel
 // (the vector operand) stays in L1 while the A block (the broadcast operand,
 // a quarter of the bytes per FMA) streams from L2; sizes per microkernel.
+// A product of at most kRowOuterMaxK steps runs row tiles outer instead
+// (each across all of the task's column panels), so its stores stream
+// along C's rows.
 // A row-major op(A) is not packed: the microkernel broadcasts it in place
 // (SgemmTile::a_rows), as MLAS does; a constant B comes packed once
 // (PackedB), its next panel prefetched while the current one runs. A fused
@@ -160,6 +163,12 @@ using panels::pack_a;
 using panels::pack_b;
 using panels::pack_b_im2col;
 
+// Longest product whose row tiles run outer (gemm_tile): measured on
+// MobileNetV2's 24 -> 144 conv at 56 x 56 0.92x the panel-outer time, its
+// network 0.95-0.97x at batch 1 and 8; at K = 64 (ResNet-50's 64 -> 256 at
+// 56 x 56) 1.06x slower (RESULTS.md section 69).
+constexpr int64_t kRowOuterMaxK = 32;
+
 struct Scratch {
   std::vector<float> a, b;
 };
@@ -243,6 +252,38 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
     }
     t.kc = kc;
     t.accumulate = accumulate || k0 > 0;
+    // A product of at most kRowOuterMaxK steps (MobileNet's 1x1 convs over
+    // 16-32 channels) runs each row tile across all the task's column
+    // panels: a tile's 6 x 16 outputs are then as many stores as FMA steps
+    // per row, and walking down a column panel put every store on another
+    // output row (a page apart at 56 x 56); along the rows they stream. The
+    // B block (K x nc, 64 KiB at most) stays in L2. Order only: the same bits.
+    if (K <= kRowOuterMaxK && !B.packed_b) {
+      for (int64_t ti = 0, ip = 0; ti < tiles; ip += tile_rows(ti), ++ti) {
+        t.a = a_in_place ? A.data + (i0 + ip) * (A.trans ? 1 : A.ld) : a_panels + (ip / uk.mr) * kc * uk.mr;
+        t.rows = static_cast<int>(tile_rows(ti));
+        for (int64_t jp = 0; jp < nc; jp += uk.nr) {
+          t.cols = static_cast<int>(std::min<int64_t>(uk.nr, nc - jp));
+          if (in_place && t.cols == uk.nr) {
+            t.b = B.data + k0 * B.ld + j0 + jp;
+            t.ldb = B.ld;
+          } else {
+            t.b = scratch.b.data() + (jp / uk.nr) * kc * uk.nr;
+            t.ldb = uk.nr;
+          }
+          t.c = C + (i0 + ip) * ldc + j0 + jp;
+          if (ep) {
+            t.bias = ep->row_bias ? ep->row_bias + i0 + ip : nullptr;
+            t.col_bias = ep->col_bias ? ep->col_bias + j0 + jp : nullptr;
+            t.residual = ep->residual ? ep->residual + (i0 + ip) * ep->ldr + j0 + jp : nullptr;
+            t.clip = ep->clip;
+          }
+          uk.fn(t);
+          if ((t.bias || t.col_bias || t.residual || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
+        }
+      }
+      continue;
+    }
     for (int64_t jp = 0; jp < nc; jp += uk.nr) {
       t.cols = static_cast<int>(std::min<int64_t>(uk.nr, nc - jp));
       if (B.packed_b) {

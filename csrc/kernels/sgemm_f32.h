@@ -33,8 +33,9 @@ class SgemmKernel final : public NamedKernel<Kernel> {
   static std::string describe() { return ""; }
 
   SgemmKernel(const char* name, Isa isa, int mr, int nr, int64_t kc, int64_t mc, int64_t nc,
-              SgemmFn fn, bool epilogue = false)
-      : NamedKernel(name, isa), mr(mr), nr(nr), kc(kc), mc(mc), nc(nc), fn(fn), epilogue(epilogue) {}
+              SgemmFn fn, bool epilogue = false, bool pixel_rows = false)
+      : NamedKernel(name, isa), mr(mr), nr(nr), kc(kc), mc(mc), nc(nc), fn(fn), epilogue(epilogue),
+        pixel_rows(pixel_rows) {}
   std::string supports() const { return ""; }  // every GEMM
 
   int mr, nr;   // register tile
@@ -43,6 +44,7 @@ class SgemmKernel final : public NamedKernel<Kernel> {
   int64_t nc;   // widest column tile per task (multiple of nr)
   SgemmFn fn;
   bool epilogue;  // fn applies SgemmTile's bias / clip itself (else the driver does, after it)
+  bool pixel_rows;  // fn reads SgemmTile::a_pix (A rows at per-row offsets)
 };
 
 // A convolution's im2col matrix, never materialised: B[k][n] with row

@@ -48,6 +48,12 @@ struct SgemmTile {
   // lda apart in the image, each k a (tap, channel) offset; conv_nhwc_f32.h).
   const int64_t* a_rows = nullptr;
   int64_t lda = 0;
+  // With a_rows, when set: row r's element k at a + a_pix[r] + a_rows[k]
+  // instead of a + a_rows[k] + r * lda (a run of output pixels that crosses
+  // output rows, whose input offsets are not evenly spaced). Only for
+  // microkernels that take it (SgemmKernel::pixel_rows); the same values
+  // into the same FMAs in the same order, so the same bits.
+  const int64_t* a_pix = nullptr;
   float* c = nullptr;         // C at the tile's first row and column
   int64_t ldc = 0;            // row stride of C (elements)
   int rows = 0, cols = 0;     // valid rows (1..mr) and columns (1..nr)

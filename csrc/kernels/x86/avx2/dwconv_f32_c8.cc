@@ -1,5 +1,7 @@
 // dwconv_f32, AVX2+FMA tier: contract in kernels/abi/dwconv_f32.h; the
 // AVX-512 channel-blocked walk (x86/avx512/dwconv_f32_c16.cc) at 8 lanes.
+// Stride-1 layers with output rows of 32 pixels or more run the plane walk
+// of dwconv_f32_rows8.cc instead (the same bits, no transposes).
 //
 // Runs of 8 planes that are the channels c0 .. c0 + 7 of one image (c0 a
 // multiple of 8) take the channel-blocked walk: the 8 channels are the
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "kernels/abi/dwconv_f32.h"
+#include "kernels/x86/avx2/dwconv_f32_rows8.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
 
 namespace int8rt {
@@ -226,6 +229,10 @@ void planes_c8(const DwConvF32Plane& p, int64_t t) {
 
 void dwconv_f32_plane(const DwConvF32Plane& p) {
   const int64_t end = p.first + p.count;
+  if (dwconv_rows8_takes(p)) {  // stride 1, wide rows: the planes as they lie (dwconv_f32_rows8.h)
+    for (int64_t t = p.first; t < end; ++t) dwconv_rows8_plane(p, t);
+    return;
+  }
   DwConvF32Plane one = p;
   one.count = 1;
   for (int64_t t = p.first; t < end;) {

@@ -85,7 +85,7 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const IgemmGemmKernel gemm(igemm_uk);
   static const SgemmKernel sgemm("sgemm_6x16_avx2", Isa::kAvx2, avx2::kSgemmMR, avx2::kSgemmNR,
                                  /*kc=*/256, /*mc=*/96, /*nc=*/512, avx2::sgemm_6x16,
-                                 /*epilogue=*/true);
+                                 /*epilogue=*/true, /*pixel_rows=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
   static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);

@@ -4,7 +4,8 @@
 // Register tile: 6 rows x 16 columns = 12 ymm accumulators (2 per row).
 // Per k: two B loads (16 floats of the B panel), then per row one broadcast
 // of a[k][r] and two FMAs. Layout: A panel [kc][6] (packed) or A in place
-// at a + a_rows[k] + r * lda (the NHWC conv's pixels, a row-major A), B
+// at a + a_rows[k] + r * lda (the NHWC conv's pixels, a row-major A) or at
+// a + a_pix[r] + a_rows[k] (pixels across output rows: six row pointers), B
 // panel kc rows of 16 floats ldb apart (packed, or in place; driver:
 // kernels/sgemm_f32.cc). Partial tiles: `rows` < 6 runs a shorter
 // instantiation; `cols` < 16 computes the full (zero-padded) width and
@@ -33,8 +34,9 @@ namespace avx2 {
 namespace {
 
 // How the tile finds its operands (SgemmTile): packed A and B rows ldb
-// apart; B rows at b_rows; A in place at a_rows and lda.
-enum Mode { kPacked, kBRows, kARows };
+// apart; B rows at b_rows; A in place at a_rows and lda, or at a_rows and
+// a row base per pixel (a_pix).
+enum Mode { kPacked, kBRows, kARows, kAPix };
 
 // Lanes [0, n) of a ymm mask, n in 0..8.
 inline __m256i lane_mask(int n) {
@@ -96,14 +98,20 @@ void tile(const SgemmTile& t) {
   // A in place: row r at base r / 3 (p, p + 3 lda) plus (r % 3) lda,
   // addresses formed from two independent bases (as the AVX-512 tile).
   const int64_t lda = t.lda, l3 = 3 * lda;
+  // Pixel rows: each row's own base pointer, held in a register.
+  const float* pix[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) pix[r] = kMode == kAPix ? t.a + t.a_pix[r] : nullptr;
   for (int64_t k = 0; k < kc; ++k) {
     if (kMode == kBRows) b = t.b + t.b_rows[k];
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    const float* p = kMode == kARows ? t.a + t.a_rows[k] : a;
+    const int64_t off = kMode == kARows || kMode == kAPix ? t.a_rows[k] : 0;
+    const float* p = t.a + off;
     const float* base[2] = {p, p + l3};
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(kMode == kARows ? base[r / 3] + (r % 3) * lda : a + r);
+      const float* src = kMode == kAPix ? pix[r] + off : kMode == kARows ? base[r / 3] + (r % 3) * lda : a + r;
+      const __m256 av = _mm256_broadcast_ss(src);
       acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
     }
@@ -125,7 +133,9 @@ void tile(const SgemmTile& t) {
 
 template <int R>
 void rows(const SgemmTile& t) {
-  if (t.a_rows) {
+  if (t.a_pix) {
+    tile<R, kAPix>(t);
+  } else if (t.a_rows) {
     tile<R, kARows>(t);
   } else if (t.b_rows) {
     tile<R, kBRows>(t);
