@@ -132,3 +132,34 @@ def test_patterns_that_must_not_fuse(variant) -> None:
     net = int8rt.onnx.import_model(model)
     _testing.run_passes(net, {})
     assert _ops(net).count("Cast") == 2, _ops(net)
+
+
+def test_swish_after_the_fused_tail(tier) -> None:
+    """z = Mul(y, Sigmoid(y)) after the fused ConvInteger joins it in an FP32 engine (fuse_swish.cc:
+    "int8rt_activation" = "Swish", the tier's Silu): z == the same tier's Sigmoid and Mul layers run
+    on the fused layer's exact y, bit for bit."""
+    from int8rt.builder import BuilderConfig, build_engine
+    rng = np.random.default_rng(54)
+    for form in ("pairs", "shifted"):
+        w = _weights(rng, form, 24, 16, (3, 3))
+        x = (rng.standard_normal((1, 16, 6, 20)) * 2).astype(np.float32)
+        model = _tail_model(w, np.array(128, np.uint8), (rng.standard_normal(24) * 3).astype(np.float32),
+                            (1, 1, 1, 1), (1, 1), x.shape)
+        g = model.graph
+        mul = next(n for n in g.node if n.output[0] == "y")
+        mul.output[0] = "yc"
+        g.node.extend([helper.make_node("Sigmoid", ["yc"], ["sg"]), helper.make_node("Mul", ["yc", "sg"], ["y"])])
+        ctx = build_engine(model.SerializeToString(), BuilderConfig(precision="fp32")).create_execution_context()
+        rows = ctx.profile({"x": x}, 1)
+        assert [r["op"] for r in rows].count("Sigmoid") == 0 and any("+swish" in r["detail"] for r in rows), rows
+        got = ctx.run({"x": x})
+        z, xq, xs, xzp, bi = (got[k] for k in ("y", "xq", "xs", "xzp", "bi"))
+        c = _conv_ref(xq, w, np.int64(xzp), np.int64(128), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+        c = ((c + bi.astype(np.int64).reshape(1, -1, 1, 1)) % 2 ** 32).astype(np.uint32).view(np.int32)
+        y = c.astype(np.float32) * (np.float32(xs) * np.float32(0.0371))
+        swish = helper.make_graph([helper.make_node("Sigmoid", ["y"], ["s"]), helper.make_node("Mul", ["y", "s"], ["z"])],
+                                  "swish", [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(y.shape))],
+                                  [helper.make_tensor_value_info("z", TensorProto.FLOAT, list(y.shape))])
+        ref = build_engine(helper.make_model(swish, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString(),
+                           BuilderConfig(precision="fp32")).create_execution_context().run({"y": y})["z"]
+        np.testing.assert_array_equal(z.view(np.int32), ref.view(np.int32), err_msg=form)

@@ -22,12 +22,15 @@
 //   Y = float32(ConvInteger(...) + bias[m]) * s
 // bias (input 4, optional) int32 with M values or one, added wrapping as the int32 Add did; s
 // (input 5) one float32, the Cast's conversion then the Mul's product, each rounded once. Both
-// are the product's epilogue (IntegerProductA::run), so Y is written once, as float32.
+// are the product's epilogue (IntegerProductA::run), so Y is written once, as float32. With
+// "int8rt_activation" = "Swish" (graph/passes/fuse_swish.cc, FP32 engines) each image's Y then takes
+// y * sigmoid(y) by the unary_f32 family's Silu, the bits of the Sigmoid and Mul layers it replaces.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <optional>
 
+#include "core/thread_pool.h"
 #include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/integer_gemm.h"
@@ -61,6 +64,10 @@ class IntegerConvLayer : public Layer {
     window_ = parse_window(node, /*allow_dilations=*/true, /*allow_ceil_mode=*/false);
     group_ = node.attrs.get_int("group", 1);
     float_out_ = !slots.qlinear && node.attrs.get_int("int8rt_float_output", 0) != 0;
+    act_ = parse_fused_activation(node);
+    if (act_.kind != FusedActivation::Kind::kNone && !float_out_) {
+      throw NotSupported(prefix_ + "an activation needs the fused float output");
+    }
     if (float_out_ && (node.inputs.size() < 6 || node.inputs[5] < 0)) {
       throw InvalidArgument(prefix_ + "the fused float output needs its scale (input 5)");
     }
@@ -164,12 +171,17 @@ class IntegerConvLayer : public Layer {
         product.run(P, b, P, zwg, zb, acc + (n * M + g * Mg) * P, P, bias.empty() ? nullptr : bias.data() + g * Mg,
                     float_out_ ? &scale : nullptr);
       }
+      if (act_.kind != FusedActivation::Kind::kNone) {
+        float* yn = out[0]->data<float>() + n * M * P;
+        parallel_for(M * P, 1 << 16, [&](int64_t b, int64_t e) { act_.apply(yn + b, e - b); });
+      }
     }
     if (slots_.qlinear) requantize(in, N, M, P, acc, *out[0]);
   }
 
   std::string describe() const override {
     return std::string(slots_.qlinear ? "qlinear conv" : float_out_ ? "conv integer to float" : "conv integer") +
+           act_.describe() +
            " group=" + std::to_string(group_) +
            (packed_.empty() ? std::string(" (W packed per run)") : std::string(" (") + packed_[0].kernel_name() + ")");
   }
@@ -313,6 +325,7 @@ class IntegerConvLayer : public Layer {
   int64_t group_ = 1;
   bool one_d_ = false;                   // a 1-D conv, run as 2-D over rows of height 1
   bool float_out_ = false;               // the fused float output (module comment)
+  FusedActivation act_;                  // with it, Swish (module comment)
   std::vector<IntegerProductA> packed_;  // per group, a constant W
 };
 
