@@ -70,6 +70,22 @@ class PackedGemmU8S8 {
   virtual const char* form() const { return ""; }
 };
 
+// What a product with A packed once applies to C before it stores it (PackedAGemmU8S8::run): the
+// zero-point terms of a convolution, its int32 bias and its float conversion, with s[n] = sum_k B[k][n]
+// of B's values as read (the column sums run() forms while it packs B):
+//   C[m][n] += row_s[m] * s[n] + row_c[m]          (int32, wrapping; a null row: no term)
+//   then, if scale: Y[m][n] = float(C[m][n]) * *scale, float32 rounded once, in C's place.
+// apply_gemm_u8s8_a_epilogue is the rule; a kernel fusing it into its tile matches it bit for bit.
+struct GemmU8S8AEpilogue {
+  const int32_t* row_s = nullptr;  // M values
+  const int32_t* row_c = nullptr;  // M values
+  const float* scale = nullptr;    // one value, or nullptr: C stays int32
+};
+// The A epilogue over rows [m0, m1) and columns [n0, n1) of C (row m at c + m * ldc), s[n] at
+// col_sums[n - n0] (needed only with row_s).
+void apply_gemm_u8s8_a_epilogue(const GemmU8S8AEpilogue& e, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                                const int32_t* col_sums, int32_t* c, int64_t ldc);
+
 // A packed once for products whose B changes on every run. run() is const and thread-safe.
 class PackedAGemmU8S8 {
  public:
@@ -77,10 +93,13 @@ class PackedAGemmU8S8 {
   // c (M rows of N int32, row r at c + r * ldc) = A B, B given as K rows of N bytes, row k at
   // b + k * ldb: int8 values, or (b_u8) uint8 values read as value - 128, their s8 storage
   // (the sign bit flipped). col_sums (N int32, or nullptr) receives sum_k B[k][n] of the values
-  // as read (wrapping). B is packed per call into the calling thread's scratch; may split the
-  // work over the thread pool.
+  // as read (wrapping). epilogue (or nullptr) as GemmU8S8AEpilogue says. B is packed per call
+  // into the calling thread's scratch; may split the work over the thread pool.
   virtual void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc,
-                   int32_t* col_sums) const = 0;
+                   int32_t* col_sums, const GemmU8S8AEpilogue* epilogue) const = 0;
+  void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc, int32_t* col_sums) const {
+    run(N, b, ldb, b_u8, c, ldc, col_sums, nullptr);
+  }
   virtual int64_t M() const = 0;
   virtual int64_t K() const = 0;
   virtual const char* form() const { return ""; }  // as PackedGemmU8S8::form

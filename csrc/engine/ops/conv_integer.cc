@@ -17,11 +17,20 @@
 // that it contributes 0), so the int32 product lands in Y's NCHW layout with
 // no transposition; a 1x1, stride 1, unpadded conv's columns are X itself. A
 // 1-D conv runs as 2-D with H = 1 (its window attributes lifted at build).
+//
+// Fused float output (graph/passes fuse_conv_integer_float.cc, "int8rt_float_output" = 1):
+//   Y = float32(ConvInteger(...) + bias[m]) * s
+// bias (input 4, optional) int32 with M values or one, added wrapping as the int32 Add did; s
+// (input 5) one float32, the Cast's conversion then the Mul's product, each rounded once. Both
+// are the product's epilogue (IntegerProductA::run), so Y is written once, as float32. With
+// "int8rt_activation" = "Swish" (graph/passes/fuse_swish.cc, FP32 engines) each image's Y then takes
+// y * sigmoid(y) by the unary_f32 family's Silu, the bits of the Sigmoid and Mul layers it replaces.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <optional>
 
+#include "core/thread_pool.h"
 #include "engine/dtypes.h"
 #include "engine/layer.h"
 #include "engine/ops/integer_gemm.h"
@@ -54,6 +63,14 @@ class IntegerConvLayer : public Layer {
     require_inputs(node, slots.w + 1);
     window_ = parse_window(node, /*allow_dilations=*/true, /*allow_ceil_mode=*/false);
     group_ = node.attrs.get_int("group", 1);
+    float_out_ = !slots.qlinear && node.attrs.get_int("int8rt_float_output", 0) != 0;
+    act_ = parse_fused_activation(node);
+    if (act_.kind != FusedActivation::Kind::kNone && !float_out_) {
+      throw NotSupported(prefix_ + "an activation needs the fused float output");
+    }
+    if (float_out_ && (node.inputs.size() < 6 || node.inputs[5] < 0)) {
+      throw InvalidArgument(prefix_ + "the fused float output needs its scale (input 5)");
+    }
     const Tensor& w = net.tensor(node.inputs[slots.w]);
     if (w.shape.size() != 4 && w.shape.size() != 3) {
       throw NotSupported(prefix_ + "only 1-D and 2-D integer convolutions are supported, W has shape " +
@@ -83,7 +100,8 @@ class IntegerConvLayer : public Layer {
     const Value& w = require_any(in, slots_.w, prefix_);
     int_kind(x.dtype(), prefix_, "X");
     int_kind(w.dtype(), prefix_, "W");
-    return {{slots_.qlinear ? output_dtype(in) : DataType::kInt32, output_shape(x.shape(), w.shape())}};
+    const DataType t = slots_.qlinear ? output_dtype(in) : float_out_ ? DataType::kFloat32 : DataType::kInt32;
+    return {{t, output_shape(x.shape(), w.shape())}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
@@ -123,9 +141,14 @@ class IntegerConvLayer : public Layer {
     if (slots_.qlinear) {
       acc_store.resize(static_cast<size_t>(N * M * P));
       acc = acc_store.data();
+    } else if (float_out_) {  // float32 converted in place (same element size)
+      acc = reinterpret_cast<int32_t*>(out[0]->data<float>());
     } else {
       acc = out[0]->data<int32_t>();
     }
+    std::vector<int32_t> bias;
+    float scale = 0.0f;
+    if (float_out_) float_tail(in, M, &bias, &scale);
     const bool pointwise = kh == 1 && kw == 1 && window_.strides[0] == 1 && window_.strides[1] == 1 &&
                            gh.pad_begin == 0 && gw.pad_begin == 0 && OH == H && OW == W;
     thread_local std::vector<uint8_t> cols;
@@ -145,14 +168,21 @@ class IntegerConvLayer : public Layer {
         const IntegerProductA& product = packed_.empty() ? *local : packed_[g];
         const std::vector<int32_t> zwg =
             zw.size() == 1 ? zw : std::vector<int32_t>(zw.begin() + g * Mg, zw.begin() + (g + 1) * Mg);
-        product.run(P, b, P, zwg, zb, acc + (n * M + g * Mg) * P, P);
+        product.run(P, b, P, zwg, zb, acc + (n * M + g * Mg) * P, P, bias.empty() ? nullptr : bias.data() + g * Mg,
+                    float_out_ ? &scale : nullptr);
+      }
+      if (act_.kind != FusedActivation::Kind::kNone) {
+        float* yn = out[0]->data<float>() + n * M * P;
+        parallel_for(M * P, 1 << 16, [&](int64_t b, int64_t e) { act_.apply(yn + b, e - b); });
       }
     }
     if (slots_.qlinear) requantize(in, N, M, P, acc, *out[0]);
   }
 
   std::string describe() const override {
-    return std::string(slots_.qlinear ? "qlinear conv" : "conv integer") + " group=" + std::to_string(group_) +
+    return std::string(slots_.qlinear ? "qlinear conv" : float_out_ ? "conv integer to float" : "conv integer") +
+           act_.describe() +
+           " group=" + std::to_string(group_) +
            (packed_.empty() ? std::string(" (W packed per run)") : std::string(" (") + packed_[0].kernel_name() + ")");
   }
 
@@ -221,6 +251,23 @@ class IntegerConvLayer : public Layer {
     }
   }
 
+  // The fused float output's int32 bias (M values; one value repeated; none) and scale (module comment).
+  void float_tail(const std::vector<const Value*>& in, int64_t M, std::vector<int32_t>* bias, float* scale) const {
+    const Value* b = in.size() > 4 ? in[4] : nullptr;
+    if (b) {
+      if (b->dtype() != DataType::kInt32 || (b->numel() != M && b->numel() != 1)) {
+        throw InvalidArgument(prefix_ + "the fused bias must be int32 with 1 or " + std::to_string(M) + " elements");
+      }
+      bias->assign(static_cast<size_t>(M), b->data<int32_t>()[0]);
+      if (b->numel() == M) std::copy(b->data<int32_t>(), b->data<int32_t>() + M, bias->begin());
+    }
+    const Value& s = require_any(in, 5, prefix_);
+    if (s.dtype() != DataType::kFloat32 || s.numel() != 1) {
+      throw InvalidArgument(prefix_ + "the fused scale must be one float32");
+    }
+    *scale = s.data<float>()[0];
+  }
+
   DataType output_dtype(const std::vector<const Value*>& in) const {
     const Value* zy = in.size() > 7 ? in[7] : nullptr;
     const DataType t = zy ? zy->dtype() : in[0]->dtype();
@@ -277,6 +324,8 @@ class IntegerConvLayer : public Layer {
   WindowAttrs window_;
   int64_t group_ = 1;
   bool one_d_ = false;                   // a 1-D conv, run as 2-D over rows of height 1
+  bool float_out_ = false;               // the fused float output (module comment)
+  FusedActivation act_;                  // with it, Swish (module comment)
   std::vector<IntegerProductA> packed_;  // per group, a constant W
 };
 

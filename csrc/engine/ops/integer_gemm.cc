@@ -147,27 +147,31 @@ IntegerProductA::IntegerProductA(int64_t M, int64_t K, const uint8_t* a, int64_t
 }
 
 void IntegerProductA::run(int64_t N, const uint8_t* b_u8, int64_t ldb, const std::vector<int32_t>& za,
-                          int32_t zb, int32_t* c, int64_t ldc) const {
+                          int32_t zb, int32_t* c, int64_t ldc, const int32_t* row_bias, const float* scale) const {
+  // C = P - za[m] s[n] + (K za[m] zb - zb r[m] (+ bias[m])), in uint32: the kernel's A epilogue
+  // (kernels/gemm_u8s8.h, GemmU8S8AEpilogue), applied while each tile is in cache or fused into its store.
   bool za_zero = true;
   for (int32_t z : za) za_zero = za_zero && z == 0;
-  thread_local std::vector<int32_t> col_sums;  // s[n], needed only with a nonzero za
-  if (!za_zero && col_sums.size() < static_cast<size_t>(N)) col_sums.resize(static_cast<size_t>(N));
-  packed_->run(N, b_u8, ldb, /*b_u8=*/true, c, ldc, za_zero ? nullptr : col_sums.data());
-  if (za_zero && zb == 0) return;
-  const uint32_t K = static_cast<uint32_t>(K_), z = static_cast<uint32_t>(zb);
-  const uint32_t* s = reinterpret_cast<const uint32_t*>(col_sums.data());
-  parallel_for(M_, grain_for_work(N), [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      const uint32_t zam = static_cast<uint32_t>(za.size() == 1 ? za[0] : za[m]);
-      const uint32_t common = K * zam * z - z * static_cast<uint32_t>(row_sums_[m]);
-      uint32_t* cm = reinterpret_cast<uint32_t*>(c + m * ldc);
-      if (za_zero) {
-        for (int64_t n = 0; n < N; ++n) cm[n] += common;
-      } else {
-        for (int64_t n = 0; n < N; ++n) cm[n] += common - zam * s[n];
-      }
+  kernels::GemmU8S8AEpilogue e;
+  std::vector<int32_t> row_s, row_c;
+  const auto za_at = [&](int64_t m) { return static_cast<uint32_t>(za.size() == 1 ? za[0] : za[m]); };
+  if (!za_zero) {
+    row_s.resize(static_cast<size_t>(M_));
+    for (int64_t m = 0; m < M_; ++m) row_s[m] = static_cast<int32_t>(0u - za_at(m));
+    e.row_s = row_s.data();
+  }
+  if (zb != 0 || row_bias) {
+    const uint32_t K = static_cast<uint32_t>(K_), z = static_cast<uint32_t>(zb);
+    row_c.resize(static_cast<size_t>(M_));
+    for (int64_t m = 0; m < M_; ++m) {
+      const uint32_t bias = row_bias ? static_cast<uint32_t>(row_bias[m]) : 0u;
+      row_c[m] = static_cast<int32_t>(K * za_at(m) * z - z * static_cast<uint32_t>(row_sums_[m]) + bias);
     }
-  });
+    e.row_c = row_c.data();
+  }
+  e.scale = scale;
+  const bool any = e.row_s || e.row_c || e.scale;
+  packed_->run(N, b_u8, ldb, /*b_u8=*/true, c, ldc, /*col_sums=*/nullptr, any ? &e : nullptr);
 }
 
 }  // namespace engine

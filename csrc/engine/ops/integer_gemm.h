@@ -78,9 +78,11 @@ class IntegerProductA {
   IntegerProductA(int64_t M, int64_t K, const uint8_t* a, int64_t lda);
   // C (ldc) = the product of this A with za (1 or M values, u8 storage units) and
   // B ([K][N], row k at b + k * ldb, u8 storage: its values read as value - 128)
-  // with zb, one value in those units (the zero point's u8 storage - 128).
+  // with zb, one value in those units (the zero point's u8 storage - 128), plus
+  // row_bias[m] (M values, or nullptr; int32, wrapping); with scale, float(C) * *scale
+  // (float32) stored in C's place. All of it is the kernel's epilogue (kernels/gemm_u8s8.h).
   void run(int64_t N, const uint8_t* b_u8, int64_t ldb, const std::vector<int32_t>& za, int32_t zb,
-           int32_t* c, int64_t ldc) const;
+           int32_t* c, int64_t ldc, const int32_t* row_bias = nullptr, const float* scale = nullptr) const;
   const char* kernel_name() const { return kernel_->name(); }
 
  private:

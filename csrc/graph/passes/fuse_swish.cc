@@ -46,7 +46,11 @@ bool swish_of(const Network& net, int y, int* sig_out, int* mul_out) {
 void fuse_swish(Network& net, PassReport* report) {
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     const Node& conv = net.nodes()[n];
-    if (conv.op != "Conv" || conv.outputs.size() != 1 || conv.attrs.has("int8rt_activation")) continue;
+    // Also a ConvInteger whose float tail is fused (fuse_conv_integer_float.cc): a float32 output.
+    const bool float_conv_integer = conv.op == "ConvInteger" && conv.attrs.get_int("int8rt_float_output", 0) != 0;
+    if ((conv.op != "Conv" && !float_conv_integer) || conv.outputs.size() != 1 || conv.attrs.has("int8rt_activation")) {
+      continue;
+    }
     const int y = conv.outputs[0];
     if (net.tensor(y).dtype != DataType::kFloat32) continue;
     int sig = -1, mul = -1;

@@ -91,6 +91,7 @@ struct PassOptions {
   bool fuse_activation = true;
   bool fuse_gelu = true;  // Div/Erf/Add/Mul/Mul -> Gelu (fuse_gelu.cc)
   bool fuse_add_layernorm = true;  // Add -> LayerNormalization as one layer (fuse_add_layernorm.cc)
+  bool fuse_conv_integer_float = true;  // ConvInteger -> Add -> Cast -> Mul as one layer (fuse_conv_integer_float.cc)
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
                                  // LeakyRelu would keep the whole Conv in float32
   bool fuse_horizontal = true;
@@ -186,6 +187,12 @@ void fuse_residual(Network& net, PassReport* report);
 // output, with "int8rt_sum_output" = 1. The fused node takes the Add's place
 // in the node order (PassOptions::fuse_add_layernorm; fuse_add_layernorm.cc).
 void fuse_add_layernorm(Network& net, PassReport* report);
+
+// ConvInteger -> [Add(int32 bias per channel)] -> Cast(float) -> Mul(one float), each the only
+// reader of the last, becomes one ConvInteger with "int8rt_float_output" = 1 reading the bias as
+// input 4 and the scale as input 5 (the contract: fuse_conv_integer_float.cc,
+// engine/ops/conv_integer.cc); it takes the Mul's place in the node order.
+void fuse_conv_integer_float(Network& net, PassReport* report);
 
 // Conv or Gemm whose output's only use is Relu, Clip (constant bounds) or,
 // when `leaky_relu` is set, LeakyRelu gets "int8rt_activation" (contract

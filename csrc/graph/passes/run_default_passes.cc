@@ -32,6 +32,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.fuse_gelu) fuse_gelu(net, report);
   if (options.fuse_residual) fuse_residual(net, report);
   if (options.fuse_add_layernorm) fuse_add_layernorm(net, report);
+  if (options.fuse_conv_integer_float) fuse_conv_integer_float(net, report);
   if (options.fuse_activation) fuse_activation(net, report, options.fuse_leaky_relu);
   if (options.fuse_horizontal) fuse_horizontal(net, report, options.fuse_horizontal_split);
   optimize_subgraphs(net, options, report);

@@ -64,8 +64,13 @@ class RefPackedAGemmU8S8 final : public PackedAGemmU8S8 {
     a_.resize(static_cast<size_t>(M * K));
     for (int64_t m = 0; m < M; ++m) std::copy(a + m * lda, a + m * lda + K, a_.data() + m * K);
   }
-  void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc,
-           int32_t* col_sums) const override {
+  void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc, int32_t* col_sums,
+           const GemmU8S8AEpilogue* e) const override {
+    std::vector<int32_t> own_sums;  // the epilogue's s[n] when the caller wants none
+    if (e && e->row_s && !col_sums) {
+      own_sums.resize(static_cast<size_t>(N));
+      col_sums = own_sums.data();
+    }
     std::vector<int8_t> bs(static_cast<size_t>(K_ * N));
     const uint8_t flip = b_u8 ? 0x80 : 0;
     for (int64_t k = 0; k < K_; ++k) {
@@ -80,6 +85,7 @@ class RefPackedAGemmU8S8 final : public PackedAGemmU8S8 {
     }
     parallel_for(M_, grain_for_work(K_ * N), [&](int64_t m0, int64_t m1) {
       ref::gemm_u8s8(m1 - m0, N, K_, a_.data() + m0 * K_, K_, bs.data(), N, c + m0 * ldc, ldc);
+      if (e) apply_gemm_u8s8_a_epilogue(*e, m0, m1, 0, N, col_sums, c, ldc);
     });
   }
   int64_t M() const override { return M_; }

@@ -225,9 +225,25 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
     }
   }
 
-  void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc,
-           int32_t* col_sums) const override {
+  void run(int64_t N, const uint8_t* b, int64_t ldb, bool b_u8, int32_t* c, int64_t ldc, int32_t* col_sums,
+           const GemmU8S8AEpilogue* e) const override {
     const int64_t strip_cols = kBlock * nb_max_;
+    // The pair tile takes the epilogue in its own terms: row_s joins its z[m] (both multiply the
+    // strip's column sums), row_c its row constant (times col_b = 1), the scale 16 copies wide.
+    std::vector<int32_t> pair_shift, pair_const;
+    float scale16[16];
+    if (e && form_ == AForm::kPairs) {
+      pair_shift.resize(static_cast<size_t>(M_));
+      pair_const.resize(static_cast<size_t>(M_));
+      for (int64_t m = 0; m < M_; ++m) {
+        const uint32_t rs = e->row_s ? static_cast<uint32_t>(e->row_s[m]) : 0u;
+        const uint32_t rc = e->row_c ? static_cast<uint32_t>(e->row_c[m]) : 0u;
+        pair_shift[m] = static_cast<int32_t>(static_cast<uint32_t>(pairs_.z[m]) + rs);
+        pair_const[m] = static_cast<int32_t>(static_cast<uint32_t>(row_const_[m]) + rc);
+      }
+      if (e->scale) std::fill(scale16, scale16 + 16, *e->scale);
+    }
+    const bool fused = e && form_ == AForm::kPairs;
     const int64_t strips = (N + strip_cols - 1) / strip_cols;
     const int64_t tiles = (M_ + mr_max_ - 1) / mr_max_;
     const int64_t threads = get_num_threads();
@@ -241,7 +257,8 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
       thread_local std::vector<int8_t> strip;
       thread_local std::vector<int32_t> strip_sums;  // shifted and pair tiles: the strip's column sums
       if (strip.size() < static_cast<size_t>(nb_max_ * block_bytes)) strip.resize(static_cast<size_t>(nb_max_ * block_bytes));
-      const bool need_sums = form_ != AForm::kPlain;  // the tiles add z[m] times the strip's column sums
+      // The tiles add z[m] times the strip's column sums; the epilogue's row_s term needs them too.
+      const bool need_sums = form_ != AForm::kPlain || (e && e->row_s);
       if (need_sums) strip_sums.resize(static_cast<size_t>(strip_cols));
       for (int64_t item = begin; item < end; ++item) {
         const int64_t s = item / runs, run = item % runs;
@@ -274,9 +291,10 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
             tile.row_shift = shift_.z.data() + m0;
             tile.col_sums = strip_sums.data();
           } else if (form_ == AForm::kPairs) {  // nb == 1
-            tile.row_shift = pairs_.z.data() + m0;
+            tile.row_shift = (fused ? pair_shift.data() : pairs_.z.data()) + m0;
             tile.col_sums = strip_sums.data();
-            tile.row_b = row_const_.data() + m0;
+            tile.row_b = (fused ? pair_const.data() : row_const_.data()) + m0;
+            if (fused && e->scale) tile.scale = scale16;
             tile.col_b = kOnes16;
             tile.res_k = pairs_.res_k.data();
             tile.res_v = pairs_.res_d.data();
@@ -284,6 +302,7 @@ class X86PackedAGemmU8S8 final : public PackedAGemmU8S8 {
           }
           fn_(mr, nb)(tile);
           if (form_ == AForm::kShifted) fix_a(shift_, m0, mr, b, ldb, flip, n0, n, tile.c, ldc);
+          if (e && !fused) apply_gemm_u8s8_a_epilogue(*e, m0, m0 + mr, n0, n0 + n, strip_sums.data(), c, ldc);
         }
       }
     });

@@ -23,7 +23,8 @@ PassOptions options_from_dict(const py::dict& d) {
       {"fuse_residual", &o.fuse_residual},     {"fuse_activation", &o.fuse_activation},
       {"fuse_leaky_relu", &o.fuse_leaky_relu}, {"fuse_horizontal", &o.fuse_horizontal},
       {"fuse_horizontal_split", &o.fuse_horizontal_split}, {"fuse_gelu", &o.fuse_gelu},
-      {"fuse_add_layernorm", &o.fuse_add_layernorm},       {"merge_duplicates", &o.merge_duplicates},
+      {"fuse_add_layernorm", &o.fuse_add_layernorm},
+      {"fuse_conv_integer_float", &o.fuse_conv_integer_float},       {"merge_duplicates", &o.merge_duplicates},
       {"global_mean_as_pool", &o.global_mean_as_pool}, {"batchnorm_as_depthwise", &o.batchnorm_as_depthwise},
   };
   for (const auto& item : d) {

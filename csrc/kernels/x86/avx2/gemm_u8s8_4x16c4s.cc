@@ -28,6 +28,7 @@
 #include <cstdint>
 
 #include "kernels/abi/gemm_u8s8.h"
+#include "kernels/x86/tile_for_mr.h"
 
 namespace int8rt {
 namespace kernels {
@@ -117,21 +118,11 @@ void tile_a(const GemmU8S8Tile& t) {
 }  // namespace
 
 GemmU8S8Fn gemm_u8s8_shifted_b_fn(int mr, int /*nb: always 1*/) {
-  switch (mr) {
-    case 1: return tile_b<1>;
-    case 2: return tile_b<2>;
-    case 3: return tile_b<3>;
-    default: return tile_b<4>;
-  }
+  return tile_for_mr<4>(mr, [](auto rows) -> GemmU8S8Fn { return tile_b<decltype(rows)::value>; });
 }
 
 GemmU8S8Fn gemm_u8s8_shifted_a_fn(int mr, int /*nb: always 1*/) {
-  switch (mr) {
-    case 1: return tile_a<1>;
-    case 2: return tile_a<2>;
-    case 3: return tile_a<3>;
-    default: return tile_a<4>;
-  }
+  return tile_for_mr<4>(mr, [](auto rows) -> GemmU8S8Fn { return tile_a<decltype(rows)::value>; });
 }
 
 }  // namespace avx2

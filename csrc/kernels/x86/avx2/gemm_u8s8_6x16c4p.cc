@@ -26,6 +26,7 @@
 #include <cstdint>
 
 #include "kernels/abi/gemm_u8s8.h"
+#include "kernels/x86/tile_for_mr.h"
 
 namespace int8rt {
 namespace kernels {
@@ -168,25 +169,11 @@ void tile_pairs_a(const GemmU8S8Tile& t) {
 }  // namespace
 
 GemmU8S8Fn gemm_u8s8_pairs_fn(int mr, int /*nb: always 1*/) {
-  switch (mr) {
-    case 1: return tile_pairs<1>;
-    case 2: return tile_pairs<2>;
-    case 3: return tile_pairs<3>;
-    case 4: return tile_pairs<4>;
-    case 5: return tile_pairs<5>;
-    default: return tile_pairs<6>;
-  }
+  return tile_for_mr<6>(mr, [](auto rows) -> GemmU8S8Fn { return tile_pairs<decltype(rows)::value>; });
 }
 
 GemmU8S8Fn gemm_u8s8_pairs_a_fn(int mr, int /*nb: always 1*/) {
-  switch (mr) {
-    case 1: return tile_pairs_a<1>;
-    case 2: return tile_pairs_a<2>;
-    case 3: return tile_pairs_a<3>;
-    case 4: return tile_pairs_a<4>;
-    case 5: return tile_pairs_a<5>;
-    default: return tile_pairs_a<6>;
-  }
+  return tile_for_mr<6>(mr, [](auto rows) -> GemmU8S8Fn { return tile_pairs_a<decltype(rows)::value>; });
 }
 
 }  // namespace avx2

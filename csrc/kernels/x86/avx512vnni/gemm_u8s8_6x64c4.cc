@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "kernels/abi/gemm_u8s8.h"
+#include "kernels/x86/tile_for_mr.h"
 
 namespace int8rt {
 namespace kernels {
@@ -69,14 +70,7 @@ GemmU8S8Fn for_rows(int nb) {
 }  // namespace
 
 GemmU8S8Fn gemm_u8s8_fn(int mr, int nb) {
-  switch (mr) {
-    case 1: return for_rows<1>(nb);
-    case 2: return for_rows<2>(nb);
-    case 3: return for_rows<3>(nb);
-    case 4: return for_rows<4>(nb);
-    case 5: return for_rows<5>(nb);
-    default: return for_rows<6>(nb);
-  }
+  return tile_for_mr<6>(mr, [nb](auto rows) -> GemmU8S8Fn { return for_rows<decltype(rows)::value>(nb); });
 }
 
 }  // namespace avx512vnni

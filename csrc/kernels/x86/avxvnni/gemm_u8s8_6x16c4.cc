@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "kernels/abi/gemm_u8s8.h"
+#include "kernels/x86/tile_for_mr.h"
 #include "kernels/x86/avxvnni/dpbusd.h"
 
 namespace int8rt {
@@ -59,14 +60,7 @@ void tile(const GemmU8S8Tile& t) {
 }  // namespace
 
 GemmU8S8Fn gemm_u8s8_fn(int mr, int /*nb: always 1*/) {
-  switch (mr) {
-    case 1: return tile<1>;
-    case 2: return tile<2>;
-    case 3: return tile<3>;
-    case 4: return tile<4>;
-    case 5: return tile<5>;
-    default: return tile<6>;
-  }
+  return tile_for_mr<6>(mr, [](auto rows) -> GemmU8S8Fn { return tile<decltype(rows)::value>; });
 }
 
 }  // namespace INT8RT_AVXVNNI_NS
