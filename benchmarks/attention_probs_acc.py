@@ -26,7 +26,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -112,11 +111,7 @@ def main() -> int:
 
     int8rt.set_num_threads(1)
     print(machine_line())
-    net = M.NETS[args.name]
-    path = Path(args.dir) / f"{args.name}.onnx"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        M.export(net, path)
+    net, path = M.exported(args.name, args.dir)
     calib = net.feeds(args.calib, args.calib_seed)
     sets = {int(s): net.feeds(args.eval, int(s)) for s in args.eval_seeds.split(",")}
     sess = M.ort_session(str(path))

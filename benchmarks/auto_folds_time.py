@@ -14,7 +14,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,11 +34,7 @@ def main() -> int:
 
     int8rt.set_num_threads(1)
     print(machine_line())
-    net = M.NETS[args.name]
-    path = Path(args.dir) / f"{args.name}.onnx"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        M.export(net, path)
+    net, path = M.exported(args.name, args.dir)
     calib = net.feeds(32, args.calib_seed)
     seconds: dict[str, list[float]] = {"with folds": [], "without": []}
     for _ in range(args.rounds):

@@ -16,7 +16,6 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -63,11 +62,7 @@ def main() -> int:
 
     int8rt.set_num_threads(1)
     print(machine_line())
-    net = M.NETS[args.name]
-    path = Path(args.dir) / f"{args.name}.onnx"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        M.export(net, path)
+    net, path = M.exported(args.name, args.dir)
     calib = net.feeds(args.calib, args.calib_seed)
     seeds = [int(s) for s in args.eval_seeds.split(",")]
     sets = {s: net.feeds(args.eval, s) for s in seeds}

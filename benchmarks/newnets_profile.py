@@ -13,7 +13,6 @@ import argparse
 import collections
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -35,11 +34,7 @@ def main() -> int:
 
     int8rt.set_num_threads(1)
     print(machine_line())
-    net = M.NETS[args.name]
-    path = Path(args.dir) / f"{args.name}.onnx"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        M.export(net, path)
+    net, path = M.exported(args.name, args.dir)
     feeds = {k: np.ascontiguousarray(v[:1]) for k, v in net.feeds(1, 3).items()}
     ctx = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).create_execution_context()
     wanted = set(filter(None, args.ops.split(",")))

@@ -91,11 +91,7 @@ def main() -> int:
     from int8rt.data_calibrator import make_calibrator
 
     int8rt.set_num_threads(1)
-    net = M.NETS[args.name]
-    path = Path(args.dir) / f"{args.name}.onnx"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        M.export(net, path)
+    net, path = M.exported(args.name, args.dir)
     calib = net.feeds(args.calib, 2)
     config = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
     config.calibrator = make_calibrator(calib, algorithm=args.calib_algo, batch_size=8)

@@ -297,6 +297,16 @@ def _video_build(arch: str):
     return _bn_from_images(_tv_video(arch)(), _video_feeds(4, 100))
 
 
+def exported(name: str, folder: str) -> Tuple["NewNet", Path]:
+    """``NETS[name]`` and its ONNX file in ``folder``, exported there first
+    when it is not there yet (the benchmarks' shared cache of exports)."""
+    net, path = NETS[name], Path(folder) / f"{name}.onnx"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export(net, path)
+    return net, path
+
+
 def export(net: NewNet, path: Path, dynamo: bool = True) -> Tuple[Path, str]:
     """Exports ``net`` to ``path`` (example batch 2); returns the path and the
     exporter used ("dynamo" or, where the default exporter raised,
