@@ -1,0 +1,53 @@
+// The igemm driver's weights (x86/conv_igemm.cc): which microkernel packs
+// them and in which layout. A tier's descriptor may name a sign-trick twin
+// (signed_alt), packed where no weight is -128, and its nonneg kernel a
+// pair-sum twin (pairs_alt), packed where its residual groups stay few.
+// Merged rows (the C = 3 stem) reorder the weights so the S taps of a filter
+// row are one reduction. The driver's run-time loop lives in conv_igemm.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "kernels/kernel_types.h"
+#include "kernels/x86/packing.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace igemm {
+
+// Whether the conv runs in merged-row mode (few input channels, groups 1,
+// dilation_w 1, S > 1).
+bool use_merged_rows(const ConvShape& s);
+
+// The reduction length of a merged tap for u (S*C, rounded up to whole
+// groups of cgroup for int8 rows).
+int merged_reduction(const IgemmUkernel& u, const ConvShape& s);
+
+// Whether u's packing carries the -128 * sum(w) compensation of rows shifted
+// to u8 inside the microkernel.
+bool compensated(const IgemmUkernel& u);
+
+// Whether pack_for gives a and b the same bytes for every shape.
+bool same_packing(const IgemmUkernel& a, const IgemmUkernel& b);
+
+// Whether any of w[0 .. n) is -128.
+bool has_min_weight(const int8_t* w, int64_t n);
+
+// The microkernel that packs w[0 .. n) for u's kernel: u.signed_alt when u
+// has one and no weight is -128, else u (INT8RT_LOG=dispatch says which).
+const IgemmUkernel& pack_ukernel(const IgemmUkernel& u, const int8_t* w, int64_t n, bool gemm);
+
+// The weights packed for u, residual groups included for a pair-sum kernel.
+PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w);
+
+// The weights packed for u.pairs_alt where that pays, else null.
+std::shared_ptr<const PackedIgemmWeights> pack_pairs_alt(const IgemmUkernel& u, const ConvShape& s,
+                                                         const int8_t* w);
+
+}  // namespace igemm
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
