@@ -4,7 +4,7 @@ the calling thread's CPU time (issue 14 §3: the per-layer view behind
 fp32_peer_bench.py's network ratios).
 
 Layers: the dense 1x1 and 3x3 convolutions of ResNet-50 at every stage and
-its 7x7 / 2 stem, MobileNetV2's pointwise, depthwise and stem layers,
+its 7x7 / 2 stem, its 1x1 expansions with the residual Add and Relu (+res), MobileNetV2's pointwise, depthwise and stem layers,
 ConvNeXt's 7x7 depthwise, and RegNetY-400MF's grouped 3x3 convs (8
 channels per group). Random weights (seeded), batch 1, constant
 weights and bias, each layer one ONNX model built with onnx.helper.
@@ -39,6 +39,7 @@ class Layer(NamedTuple):
     relu: bool
     depthwise: bool = False
     group: int = 1  # grouped (not depthwise) convs
+    residual: bool = False  # Conv, then Add of a second input r, then the Relu (ResNet's expansions)
 
     def out_size(self) -> int:
         return (self.size + 2 * self.pad - self.k) // self.stride + 1
@@ -59,10 +60,19 @@ LAYERS: List[Layer] = [
     Layer("r50 1x1 1024->256 @14", 1024, 14, 256, 1, 1, 0, True),
     Layer("r50 3x3 512 @7", 512, 7, 512, 3, 1, 1, True),
     Layer("r50 1x1 2048->512 @7", 2048, 7, 512, 1, 1, 0, True),
+    Layer("r50 1x1 64->256 @56 +res", 64, 56, 256, 1, 1, 0, True, residual=True),
+    Layer("r50 1x1 128->512 @28 +res", 128, 28, 512, 1, 1, 0, True, residual=True),
+    Layer("r50 1x1 256->1024 @14 +res", 256, 14, 1024, 1, 1, 0, True, residual=True),
+    Layer("r50 1x1 512->2048 @7 +res", 512, 7, 2048, 1, 1, 0, True, residual=True),
     Layer("r50 stem 7x7/2 3->64 @224", 3, 224, 64, 7, 2, 3, True),
     Layer("mnv2 stem 3x3/2 3->32 @224", 3, 224, 32, 3, 2, 1, True),
     Layer("mnv2 1x1 24->144 @56", 24, 56, 144, 1, 1, 0, True),
     Layer("mnv2 1x1 192->32 @28", 192, 28, 32, 1, 1, 0, False),
+    Layer("mnv2 1x1 64->384 @14", 64, 14, 384, 1, 1, 0, True),
+    Layer("mnv2 1x1 384->64 @14", 384, 14, 64, 1, 1, 0, False),
+    Layer("mnv2 1x1 160->960 @7", 160, 7, 960, 1, 1, 0, True),
+    Layer("mnv2 1x1 960->160 @7", 960, 7, 160, 1, 1, 0, False),
+    Layer("mnv2 1x1 320->1280 @7", 320, 7, 1280, 1, 1, 0, True),
     Layer("mnv2 dw 3x3 144 @56", 144, 56, 144, 3, 1, 1, True, True),
     Layer("mnv2 dw 3x3/2 144 @56", 144, 56, 144, 3, 2, 1, True, True),
     Layer("mnv2 dw 3x3/2 96 @112", 96, 112, 96, 3, 2, 1, True, True),
@@ -93,19 +103,32 @@ def onnx_file(layer: Layer, folder: Path) -> Path:
     group = layer.c if layer.depthwise else layer.group
     w = rng.standard_normal((layer.m, layer.c // group, layer.k, layer.k), dtype=np.float32) * 0.05
     b = rng.standard_normal(layer.m, dtype=np.float32)
-    conv_out = "c" if layer.relu else "y"
+    conv_out = "c" if layer.relu or layer.residual else "y"
     nodes = [helper.make_node("Conv", ["x", "w", "b"], [conv_out], kernel_shape=[layer.k] * 2,
                               strides=[layer.stride] * 2, pads=[layer.pad] * 4, group=group)]
-    if layer.relu:
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
     o = layer.out_size()
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, layer.c, layer.size, layer.size])]
+    if layer.residual:
+        inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, layer.m, o, o]))
+        nodes.append(helper.make_node("Add", ["c", "r"], ["s" if layer.relu else "y"]))
+    if layer.relu:
+        nodes.append(helper.make_node("Relu", ["s" if layer.residual else "c"], ["y"]))
     graph = helper.make_graph(
-        nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, layer.c, layer.size, layer.size])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, layer.m, o, o])],
+        nodes, "layer", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, layer.m, o, o])],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
     path = folder / (layer.name.replace(" ", "_").replace(">", "").replace("/", "s") + ".onnx")
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
+
+
+def layer_feeds(layer: Layer) -> dict:
+    """Seeded inputs: x, and the residual r for layers that add one."""
+    rng = np.random.default_rng(1)
+    feeds = {"x": rng.standard_normal((1, layer.c, layer.size, layer.size), dtype=np.float32)}
+    if layer.residual:
+        o = layer.out_size()
+        feeds["r"] = rng.standard_normal((1, layer.m, o, o), dtype=np.float32)
+    return feeds
 
 
 def main() -> None:
@@ -129,7 +152,7 @@ def main() -> None:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = opts.inter_op_num_threads = 1
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        feeds = {"x": np.random.default_rng(1).standard_normal((1, layer.c, layer.size, layer.size), dtype=np.float32)}
+        feeds = layer_feeds(layer)
         ours, ref = list(ctx.run(feeds).values())[0], sess.run(None, feeds)[0]
         diff = float(np.max(np.abs(ours - ref)) / np.max(np.abs(ref)))
         reps = max(1, int(2e8 / layer.flops()))  # about 0.2 GFLOP per timed call group

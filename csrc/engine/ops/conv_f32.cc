@@ -439,10 +439,12 @@ class ConvLayer : public Layer {
       const float* xn = x + n * g.C * g.H * g.W;
       Im2colView view{xn, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
       GemmOperand a{xn, P, /*trans=*/true};
-      a.in_place = pointwise;  // the pixels of channel k broadcast from the image's row k, not packed
       if (!pointwise) a.im2col = &view;
       for (size_t chunk = 0; chunk < wt_.size(); ++chunk) {
         const int64_t m0 = static_cast<int64_t>(chunk) * kTransposedCols, mc = std::min(kTransposedCols, g.M - m0);
+        // The pixels of channel k broadcast from the image's row k (not
+        // packed) only for chunks of few output channels; see kPackPixelsMinCols.
+        a.in_place = pointwise && mc < kPackPixelsMinCols;
         kernels::SgemmEpilogue ep;
         ep.col_bias = bias ? bias + m0 : nullptr;
         if (!res) {  // Relu / Clip commute with the transpose: applied in the tile epilogue
@@ -557,6 +559,20 @@ class ConvLayer : public Layer {
   // L2, where one [P][M] product (ResNet's 1024 and 2048 channels: 0.8 MB)
   // was not.
   static constexpr int64_t kTransposedCols = 256;
+  // A pointwise conv's pixels (op(A) = x^T) are packed into the SGEMM's
+  // [kc][6] panels, once per K slice and chunk, when the chunk has at least
+  // this many output channels; below it they are read in place. Read in
+  // place, each B panel's walk down the row tiles reads the slice's pixels
+  // 196 bytes (49 pixels) or 784 bytes (196) apart, kc rows of them for
+  // every panel; packed, a row tile's panel is one contiguous run that the
+  // next B panels find in cache. The packing (6 floats per k) pays once a
+  // slice feeds 8+ B panels: measured (RESULTS.md section 71, 11 rounds)
+  // ResNet-50's 2048->512 @7 0.815x the in-place time, 512->2048 @7 + the
+  // residual 0.778x, 1024->256 @14 0.939x, MobileNetV2's 960->160 @7 0.799x,
+  // 320->1280 @7 0.738x; but 384->64 @14 (4 panels) 1.24x, hence in place
+  // below 128. The same values in the same FMAs in the same order: the same
+  // bits either way.
+  static constexpr int64_t kPackPixelsMinCols = 128;
   mutable std::vector<kernels::PackedB> wt_;
   std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
