@@ -36,7 +36,12 @@ void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc
             float* dst) {
   for (int64_t p = 0; p < mc; p += mr) {
     const int64_t rows = std::min<int64_t>(mr, mc - p);
-    if (A.trans) {
+    if (A.trans && rows == 6 && mr == 6) {
+      // The AVX2 tile's full panels (the output-transposed pointwise conv's
+      // pixels): one fixed-size copy per k, not a loop of single floats.
+      const float* s = A.data + k0 * A.ld + i0 + p;
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 6, s + k * A.ld, 6 * sizeof(float));
+    } else if (A.trans) {
       // op(A)[i][k] = A[k][i]: mr contiguous values per k.
       for (int64_t k = 0; k < kc; ++k) {
         float* d = dst + k * mr;
