@@ -163,6 +163,7 @@ CONV_PATHS = {
     "pointwise, output-transposed (49 pixels)": ((2, 24, 7, 7), (64, 24, 1, 1), 1, 0, True),
     "pointwise, output-transposed in two column chunks (300 channels)": ((1, 24, 7, 7), (300, 24, 1, 1), 1, 0, True),
     "pointwise, output-transposed, pixels packed, two K slices": ((2, 300, 7, 7), (160, 300, 1, 1), 1, 0, True),
+    "pointwise, output-transposed, pixels read in place (40 channels)": ((2, 24, 7, 7), (40, 24, 1, 1), 1, 0, True),
     "1x1 stride 2, subsampled then transposed": ((2, 24, 14, 14), (64, 24, 1, 1), 2, 0, True),
     "1x1 stride 2, subsampled then in place": ((1, 16, 20, 20), (40, 16, 1, 1), 2, 0, True),
     "3x3 tap conv, two K slices": ((1, 32, 12, 12), (40, 32, 3, 3), 1, 1, False),

@@ -561,18 +561,19 @@ class ConvLayer : public Layer {
   static constexpr int64_t kTransposedCols = 256;
   // A pointwise conv's pixels (op(A) = x^T) are packed into the SGEMM's
   // [kc][6] panels, once per K slice and chunk, when the chunk has at least
-  // this many output channels; below it they are read in place. Read in
-  // place, each B panel's walk down the row tiles reads the slice's pixels
-  // 196 bytes (49 pixels) or 784 bytes (196) apart, kc rows of them for
-  // every panel; packed, a row tile's panel is one contiguous run that the
-  // next B panels find in cache. The packing (6 floats per k) pays once a
-  // slice feeds 8+ B panels: measured (RESULTS.md section 71, 11 rounds)
-  // ResNet-50's 2048->512 @7 0.815x the in-place time, 512->2048 @7 + the
-  // residual 0.778x, 1024->256 @14 0.939x, MobileNetV2's 960->160 @7 0.799x,
-  // 320->1280 @7 0.738x; but 384->64 @14 (4 panels) 1.24x, hence in place
-  // below 128. The same values in the same FMAs in the same order: the same
-  // bits either way.
-  static constexpr int64_t kPackPixelsMinCols = 128;
+  // this many output channels (4 B panels); below it they are read in
+  // place. Read in place, each B panel's walk down the row tiles reads the
+  // slice's pixels 196 bytes (49 pixels) or 784 bytes (196) apart, kc rows
+  // of them for every panel; packed, a row tile's panel is one contiguous
+  // run (one 24-byte copy per k). Measured (RESULTS.md section 71, 11-21
+  // alternated rounds, packed / in place): ResNet-50's 2048->512 @7 0.82x,
+  // 512->2048 @7 + the residual 0.78x, 1024->256 @14 0.94-0.95x;
+  // MobileNetV2's 960->160 @7 0.79x, 320->1280 @7 0.78x, 576->96 @14
+  // 0.79-0.96x, 384->64 @14 0.72-0.96x. Under 64 channels not measured: a
+  // chunk of one or two panels reads each pixel once or twice, which the
+  // copy cannot beat by much. The same values in the same FMAs in the same
+  // order: the same bits either way.
+  static constexpr int64_t kPackPixelsMinCols = 64;
   mutable std::vector<kernels::PackedB> wt_;
   std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
