@@ -410,8 +410,9 @@ class ConvLayer : public Layer {
   }
 
   // y^T = op(x)^T W^T per image: the output pixels are the SGEMM's rows (A:
-  // the image itself, transposed, for a pointwise conv, else its im2col,
-  // packed per tile) and the output channels its vector columns (B: W^T,
+  // the image itself, transposed, for a pointwise conv, packed per slice or
+  // read in place (kPackPixelsMinCols), else its im2col, packed per tile)
+  // and the output channels its vector columns (B: W^T,
   // packed once on first use), the bias a column bias of the first K slice,
   // into the thread's scratch [P][256], 256 output channels at a time, each
   // chunk then transposed into y and the residual `res` (or nullptr) and the
