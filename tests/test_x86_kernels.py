@@ -87,6 +87,15 @@ def conv_cases() -> List[Case]:
         (5, 9, 8, 7, 3, 3, (2, 1), (0, 2, 1, 0), one, 1),          # asymmetric pads, strides
         (6, 9, 9, 4, 3, 2, (1, 2), (2, 0, 0, 1), (2, 2), 1),       # dilation 2, non-square
         (3, 8, 9, 5, 3, 3, one, (1, 1, 1, 1), (2, 1), 1),          # merged rows, dilation_h 2
+        # Merged taps (R*S*C <= 32: each pixel's window gathered into one row,
+        # conv_igemm_taps.h): exactly 32; 33 (merged rows) with a window wider
+        # than the input; 1 channel; pads of 2 around a 3-wide input (whole
+        # filter rows in the padding); stride 3 with a left pad past the filter.
+        (2, 9, 10, 16, 4, 4, one, (1, 2, 2, 1), one, 1),
+        (3, 7, 8, 16, 1, 11, one, (0, 5, 0, 5), one, 1),
+        (1, 5, 4, 9, 3, 3, (2, 2), (1, 1, 1, 1), one, 1),
+        (3, 4, 3, 18, 3, 3, one, (2, 2, 2, 2), one, 1),
+        (3, 11, 13, 8, 2, 3, (3, 3), (2, 4, 1, 3), one, 1),
         (2, 7, 11, 17, 1, 5, (1, 3), (0, 4, 0, 1), one, 1),        # merged rows, wide pads
         (20, 9, 9, 17, 3, 3, one, (1, 1, 1, 1), (2, 2), 1),        # dilation 2, many channels
         (12, 6, 6, 6, 3, 3, one, (1, 1, 1, 1), one, 3),            # groups
