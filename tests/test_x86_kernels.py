@@ -259,19 +259,26 @@ def test_conv_extreme_values(case: Case, value: int) -> None:
                 check(got, want, f"{name} {case_id(case)} x={value} w={wv} out={out}")
 
 
-def test_results_do_not_depend_on_thread_count() -> None:
+@pytest.mark.parametrize("case, batch", [
+    ((32, 20, 20, 80, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1), 2),
+    # Merged taps over 8 x 300 output rows of 5 pixels: the window gather
+    # (conv_igemm_taps.cc) splits into several chunks of rows, whose pixels'
+    # fixed-size moves must not run into the next chunk's bytes.
+    ((1, 300, 5, 8, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1), 8),
+], ids=lambda v: case_id(v) if isinstance(v, tuple) else f"batch{v}")
+def test_results_do_not_depend_on_thread_count(case: Case, batch: int) -> None:
     rng = np.random.default_rng(7)
-    case = (32, 20, 20, 80, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1)
-    x, wt = rand_s8(rng, (2, 20, 20, 32)), rand_s8(rng, (80, 32, 3, 3))
-    scale = np.full(80, 1e-3, F32)
+    c, h, w, k, r, s_, stride, pads, dil, groups = case
+    x, wt = rand_s8(rng, (batch, h, w, c)), rand_s8(rng, (k, c, r, s_))
+    scale = np.full(k, 1e-3, F32)
     want = conv_ref(x, wt, scale, case=case)
     saved = int8rt.get_num_threads()
     try:
         for threads in (1, 2, 3):
             int8rt.set_num_threads(threads)
             for name in kernels_accepting(case, "int8"):
-                got = K.conv2d_s8(x, wt, scale, pads=(1, 1, 1, 1), kernel=name)
-                check(got, want, f"{name} threads={threads}")
+                got = K.conv2d_s8(x, wt, scale, stride=stride, pads=pads, kernel=name)
+                check(got, want, f"{name} {case_id(case)} threads={threads}")
     finally:
         int8rt.set_num_threads(saved)
 
