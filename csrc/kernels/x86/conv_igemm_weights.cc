@@ -51,12 +51,14 @@ static std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w, int k
   return m;
 }
 
-bool use_merged_taps(const IgemmUkernel& u, const ConvShape& s) {
-  return use_merged_rows(s) && !u.widen_s16 && s.R * s.S * s.C <= kMaxMergedTaps;
-}
-
 int merged_tap_reduction(const IgemmUkernel& u, const ConvShape& s) {
   return (s.R * s.S * s.C + u.cgroup - 1) / u.cgroup * u.cgroup;
+}
+
+// The gather (conv_igemm_taps.cc) writes at most kMaxMergedTaps bytes per
+// pixel: the rounded reduction must fit too, whatever the group size.
+bool use_merged_taps(const IgemmUkernel& u, const ConvShape& s) {
+  return use_merged_rows(s) && !u.widen_s16 && merged_tap_reduction(u, s) <= kMaxMergedTaps;
 }
 
 // OIHW weights reordered for merged taps: w'[k][(r*S + s)*C + c] =

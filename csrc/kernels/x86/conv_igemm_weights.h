@@ -32,8 +32,8 @@ int merged_reduction(const IgemmUkernel& u, const ConvShape& s);
 constexpr int kMaxMergedTaps = 32;
 
 // Whether the conv runs u in merged-tap mode: merged rows for int8 rows
-// whose whole window R*S*C is at most kMaxMergedTaps values (MobileNet's
-// and EfficientNet's 3x3 C = 3 stems: 27). The driver then gathers each
+// whose whole window R*S*C, rounded up to whole groups, is at most
+// kMaxMergedTaps values (MobileNet's and EfficientNet's 3x3 C = 3 stems: 28). The driver then gathers each
 // output pixel's window into one row (x86/conv_igemm_taps.h) and runs a 1x1
 // conv over those rows, one tap of merged_tap_reduction values.
 bool use_merged_taps(const IgemmUkernel& u, const ConvShape& s);
