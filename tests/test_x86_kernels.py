@@ -87,6 +87,15 @@ def conv_cases() -> List[Case]:
         (5, 9, 8, 7, 3, 3, (2, 1), (0, 2, 1, 0), one, 1),          # asymmetric pads, strides
         (6, 9, 9, 4, 3, 2, (1, 2), (2, 0, 0, 1), (2, 2), 1),       # dilation 2, non-square
         (3, 8, 9, 5, 3, 3, one, (1, 1, 1, 1), (2, 1), 1),          # merged rows, dilation_h 2
+        # Merged taps (R*S*C <= 32: each pixel's window gathered into one row,
+        # conv_igemm_taps.h): exactly 32; 33 (merged rows) with a window wider
+        # than the input; 1 channel; pads of 2 around a 3-wide input (whole
+        # filter rows in the padding); stride 3 with a left pad past the filter.
+        (2, 9, 10, 16, 4, 4, one, (1, 2, 2, 1), one, 1),
+        (3, 7, 8, 16, 1, 11, one, (0, 5, 0, 5), one, 1),
+        (1, 5, 4, 9, 3, 3, (2, 2), (1, 1, 1, 1), one, 1),
+        (3, 4, 3, 18, 3, 3, one, (2, 2, 2, 2), one, 1),
+        (3, 11, 13, 8, 2, 3, (3, 3), (2, 4, 1, 3), one, 1),
         (2, 7, 11, 17, 1, 5, (1, 3), (0, 4, 0, 1), one, 1),        # merged rows, wide pads
         (20, 9, 9, 17, 3, 3, one, (1, 1, 1, 1), (2, 2), 1),        # dilation 2, many channels
         (12, 6, 6, 6, 3, 3, one, (1, 1, 1, 1), one, 3),            # groups
@@ -250,19 +259,26 @@ def test_conv_extreme_values(case: Case, value: int) -> None:
                 check(got, want, f"{name} {case_id(case)} x={value} w={wv} out={out}")
 
 
-def test_results_do_not_depend_on_thread_count() -> None:
+@pytest.mark.parametrize("case, batch", [
+    ((32, 20, 20, 80, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1), 2),
+    # Merged taps over 8 x 300 output rows of 5 pixels: the window gather
+    # (conv_igemm_taps.cc) splits into several chunks of rows, whose pixels'
+    # fixed-size moves must not run into the next chunk's bytes.
+    ((1, 300, 5, 8, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1), 8),
+], ids=lambda v: case_id(v) if isinstance(v, tuple) else f"batch{v}")
+def test_results_do_not_depend_on_thread_count(case: Case, batch: int) -> None:
     rng = np.random.default_rng(7)
-    case = (32, 20, 20, 80, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1)
-    x, wt = rand_s8(rng, (2, 20, 20, 32)), rand_s8(rng, (80, 32, 3, 3))
-    scale = np.full(80, 1e-3, F32)
+    c, h, w, k, r, s_, stride, pads, dil, groups = case
+    x, wt = rand_s8(rng, (batch, h, w, c)), rand_s8(rng, (k, c, r, s_))
+    scale = np.full(k, 1e-3, F32)
     want = conv_ref(x, wt, scale, case=case)
     saved = int8rt.get_num_threads()
     try:
         for threads in (1, 2, 3):
             int8rt.set_num_threads(threads)
             for name in kernels_accepting(case, "int8"):
-                got = K.conv2d_s8(x, wt, scale, pads=(1, 1, 1, 1), kernel=name)
-                check(got, want, f"{name} threads={threads}")
+                got = K.conv2d_s8(x, wt, scale, stride=stride, pads=pads, kernel=name)
+                check(got, want, f"{name} {case_id(case)} threads={threads}")
     finally:
         int8rt.set_num_threads(saved)
 

@@ -14,7 +14,9 @@
 // and -128 * sum(w) compensation included), at no cost over padding with 0.
 // Work items are (pixel chunk, run) pairs claimed dynamically by
 // int8rt::parallel_for; small layers run as one item on the calling thread.
-// Few input channels use merged rows (see use_merged_rows).
+// Few input channels use merged rows (see use_merged_rows), and where the
+// whole window is small, merged taps (see use_merged_taps): each pixel's
+// window gathered into one row (x86/conv_igemm_taps.h), run as a 1x1 conv.
 // Each output is computed by exactly one call, so results do not depend on
 // the thread count or on the order of the items.
 //
@@ -48,6 +50,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/x86/conv_igemm_taps.h"
 #include "kernels/x86/conv_igemm_weights.h"
 #include "kernels/x86/gemm_as_conv.h"
 #include "kernels/registry.h"
@@ -67,6 +70,7 @@ using igemm::pack_pairs_alt;
 using igemm::pack_ukernel;
 using igemm::same_packing;
 using igemm::use_merged_rows;
+using igemm::use_merged_taps;
 
 // Multiply-adds per work item: large enough to amortize claiming it, small
 // enough to balance two threads on small layers.
@@ -193,12 +197,13 @@ class PackedIgemmConv final : public PackedConv {
       : PackedIgemmConv(u, s, std::make_shared<const PackedIgemmWeights>(std::move(packed))) {}
   // Sharing weights packed for (u, s) or for a microkernel that packs alike (same_packing).
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, std::shared_ptr<const PackedIgemmWeights> packed)
-      : u_(u), shape_(s), merged_(use_merged_rows(s)), packed_(std::move(packed)),
+      : u_(u), shape_(s), merged_(use_merged_rows(s)), taps_merged_(use_merged_taps(u, s)),
+        packed_(std::move(packed)),
         padding_(padding_row(u, int64_t{packed_->layout.q} * u.cgroup, s.pad_value)) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
-    // merged_ and the packing depend on C, K, R, S and groups only.
+    // merged_, taps_merged_ and the packing depend on C, K, R, S and groups only.
     auto copy = std::make_unique<PackedIgemmConv>(*this);
     copy->shape_ = kernels::with_input_size(shape_, H, W);
     return copy;
@@ -216,6 +221,7 @@ class PackedIgemmConv final : public PackedConv {
   IgemmUkernel u_;
   ConvShape shape_;
   bool merged_;
+  bool taps_merged_;  // merged taps (conv_igemm_taps.h): a 1x1 conv over gathered windows
   std::shared_ptr<const PackedIgemmWeights> packed_;  // shared by with_input_size copies
   std::shared_ptr<const AlignedBuffer<int8_t>> padding_;  // the padding row (padding_row)
 };
@@ -223,6 +229,19 @@ class PackedIgemmConv final : public PackedConv {
 void PackedIgemmConv::make_source(int batch, const int8_t* x, RowSource& src) const {
   const ConvShape& s = shape_;
   const int eb = u_.widen_s16 ? 2 : 1;
+  if (taps_merged_) {  // one row of kc values per output pixel
+    const int64_t kc = packed_->layout.cg;
+    src.pixel_bytes = kc;
+    src.row_bytes = int64_t{s.out_w()} * kc;
+    src.image_bytes = src.row_bytes * s.out_h();
+    src.group_bytes = 0;
+    std::vector<int8_t>& copy = copy_buffer();
+    const size_t copy_bytes = static_cast<size_t>(src.image_bytes * batch);
+    if (copy.size() < copy_bytes) copy.resize(copy_bytes);
+    igemm::gather_taps(s, batch, x, static_cast<int>(kc), copy.data());
+    src.base = reinterpret_cast<const char*>(copy.data());
+    return;
+  }
   if (!merged_ && !u_.widen_s16) {
     src.base = reinterpret_cast<const char*>(x);
     src.pixel_bytes = s.C;
@@ -294,7 +313,8 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const ConvShape& s = shape_;
   const IgemmLayout& L = packed_->layout;
   const int OH = s.out_h(), OW = s.out_w();
-  const int taps = L.taps;  // R*S, or R for merged rows
+  const int taps = L.taps;  // R*S, R for merged rows, 1 for merged taps
+  const int R_taps = taps_merged_ ? 1 : s.R;
   const int S_taps = merged_ ? 1 : s.S;
   const int64_t P = static_cast<int64_t>(batch) * OH * OW;
   RowSource src;
@@ -338,7 +358,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int8_t* xres = ep.residual;
   // Byte offset of each tap from the window's origin, and the window's extent.
   std::vector<int64_t> tap_off(static_cast<size_t>(taps));
-  for (int r = 0; r < s.R; ++r) {
+  for (int r = 0; r < R_taps; ++r) {
     for (int c = 0; c < S_taps; ++c) {
       tap_off[static_cast<size_t>(r * S_taps + c)] =
           int64_t{r} * s.dilation_h * src.row_bytes + int64_t{c} * s.dilation_w * src.pixel_bytes;
@@ -372,8 +392,9 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   geo.h_span = (s.R - 1) * s.dilation_h;
   geo.w_span = (s.S - 1) * s.dilation_w;
   geo.merged = merged_;
-  geo.pointwise = s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
-                  s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && !merged_;
+  geo.pointwise = (s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+                  s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && !merged_) ||
+                 taps_merged_;  // pixel p's gathered window is row p
 
   // What every call of this run shares; the work items fill in the rest.
   // Built once here and copied per chunk: value-initializing an IgemmTile

@@ -51,6 +51,30 @@ static std::vector<int8_t> merge_rows(const ConvShape& s, const int8_t* w, int k
   return m;
 }
 
+int merged_tap_reduction(const IgemmUkernel& u, const ConvShape& s) {
+  return (s.R * s.S * s.C + u.cgroup - 1) / u.cgroup * u.cgroup;
+}
+
+// The gather (conv_igemm_taps.cc) writes at most kMaxMergedTaps bytes per
+// pixel: the rounded reduction must fit too, whatever the group size.
+bool use_merged_taps(const IgemmUkernel& u, const ConvShape& s) {
+  return use_merged_rows(s) && !u.widen_s16 && merged_tap_reduction(u, s) <= kMaxMergedTaps;
+}
+
+// OIHW weights reordered for merged taps: w'[k][(r*S + s)*C + c] =
+// w[k][c][r][s], zero for reduction indices in [R*S*C, kc) (the order in
+// which conv_igemm_taps.h gathers a window).
+static std::vector<int8_t> merge_taps(const ConvShape& s, const int8_t* w, int kc) {
+  std::vector<int8_t> m(static_cast<size_t>(s.K) * kc);
+  for (int k = 0; k < s.K; ++k)
+    for (int c = 0; c < s.C; ++c)
+      for (int r = 0; r < s.R; ++r)
+        for (int q = 0; q < s.S; ++q)
+          m[static_cast<size_t>(k) * kc + (r * s.S + q) * s.C + c] =
+              w[((static_cast<size_t>(k) * s.C + c) * s.R + r) * s.S + q];
+  return m;
+}
+
 // Rows shifted to u8 inside the microkernel need -128 * sum(w) (the others
 // multiply the input's own values).
 bool compensated(const IgemmUkernel& u) { return !u.widen_s16 && !u.unsigned_rows && !u.abs_sign_rows; }
@@ -85,6 +109,11 @@ static PackedIgemmWeights pack_layout(const IgemmUkernel& u, const ConvShape& s,
   const int eb = u.widen_s16 ? 2 : 1;
   const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
   const bool compensate = compensated(u);
+  if (use_merged_taps(u, s)) {
+    const int kc = merged_tap_reduction(u, s);
+    std::vector<int8_t> m = merge_taps(s, w, kc);
+    return pack_igemm_weights(IgemmLayout(1, s.K, kc, 1, u.block, u.cgroup, eb, strip), m.data(), compensate);
+  }
   if (use_merged_rows(s)) {
     const int kc = merged_reduction(u, s);
     std::vector<int8_t> m = merge_rows(s, w, kc);

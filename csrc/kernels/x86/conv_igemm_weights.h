@@ -3,7 +3,8 @@
 // (signed_alt), packed where no weight is -128, and its nonneg kernel a
 // pair-sum twin (pairs_alt), packed where its residual groups stay few.
 // Merged rows (the C = 3 stem) reorder the weights so the S taps of a filter
-// row are one reduction. The driver's run-time loop lives in conv_igemm.cc.
+// row are one reduction; merged taps (a stem whose whole window is small)
+// make every tap one reduction. The driver's run-time loop lives in conv_igemm.cc.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,21 @@ bool use_merged_rows(const ConvShape& s);
 // The reduction length of a merged tap for u (S*C, rounded up to whole
 // groups of cgroup for int8 rows).
 int merged_reduction(const IgemmUkernel& u, const ConvShape& s);
+
+// The most input values R*S*C of one output pixel's window that merged taps
+// gather (x86/conv_igemm_taps.h: one copy of that many bytes per pixel).
+constexpr int kMaxMergedTaps = 32;
+
+// Whether the conv runs u in merged-tap mode: merged rows for int8 rows
+// whose whole window R*S*C, rounded up to whole groups, is at most
+// kMaxMergedTaps values (MobileNet's and EfficientNet's 3x3 C = 3 stems: 28). The driver then gathers each
+// output pixel's window into one row (x86/conv_igemm_taps.h) and runs a 1x1
+// conv over those rows, one tap of merged_tap_reduction values.
+bool use_merged_taps(const IgemmUkernel& u, const ConvShape& s);
+
+// The reduction length of merged taps: R*S*C rounded up to whole groups of
+// cgroup (the values past R*S*C meet zero weights).
+int merged_tap_reduction(const IgemmUkernel& u, const ConvShape& s);
 
 // Whether u's packing carries the -128 * sum(w) compensation of rows shifted
 // to u8 inside the microkernel.
