@@ -75,6 +75,7 @@ def export(model: str, folder: str) -> tuple[str, int]:
     """(ONNX path, vocabulary size) of ``model``, exported into ``folder`` if missing."""
     from transformer_bench import hide_broken_torchvision
 
+    folder = os.path.abspath(folder)  # main() changes the working directory later
     path = os.path.join(folder, f"{model}.onnx")
     hide_broken_torchvision()
     from transformers import BertConfig, BertModel
@@ -182,7 +183,7 @@ def per_op_profile(ctx, feed: Feed, runs: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", choices=["bert-base", "minilm"], default="bert-base")
-    ap.add_argument("--dir", default="/tmp/bert_peers")
+    ap.add_argument("--dir", default="/tmp/bert_peers", help="where the exported models are kept")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--rounds", type=int, default=5)
@@ -204,6 +205,7 @@ def main() -> None:
         feeds = {b: sentence_batches(1, b, args.seq, offset=args.calib * 4 + 16)[0]
                  for b in map(int, args.batches.split(","))}
     tmp = tempfile.mkdtemp(prefix="bert_peers_")
+    os.chdir(tmp)  # ORT's quant_pre_process leaves temporary files in the working directory
     only = set(args.only.split(",")) if args.only else None
     runs, ctxs, build_s = build_runners(path, calib, tmp, args.algo, only)
     if "ORT FP32" not in runs:
