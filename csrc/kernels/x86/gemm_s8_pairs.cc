@@ -129,8 +129,7 @@ bool within_budget(const int8_t* w, int64_t N, int64_t K, int64_t rows) {
 }  // namespace
 
 std::string PairsGemmS8Kernel::supports(const GemmShape& shape, OutputType out) const {
-  if (shape.K % 4 != 0) return "K % 4 != 0 (the tile reads A in groups of 4 bytes)";
-  return fallback_.supports(shape, out);
+  return fallback_.supports(shape, out);  // K % 4 != 0 is packed by the fallback (the tile reads groups of 4)
 }
 
 std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack(const GemmShape& shape, const int8_t* w_nk) const {

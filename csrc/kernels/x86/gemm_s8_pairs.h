@@ -20,7 +20,7 @@
 //
 // The kernel packs W this way when the residual rows number at most 1/8 of
 // the blocks' groups (as gemm_u8s8's pair form) and K is a multiple of 4;
-// otherwise, and for B given per run (pack_kn: attention products), it hands
+// otherwise (K % 4 != 0 included), and for B given per run (pack_kn: attention products), it hands
 // the problem to the fallback kernel it was built with. PackedGemm::form()
 // says "pairs" for its own packing.
 #pragma once
