@@ -64,6 +64,7 @@ def hide_broken_torchvision() -> None:
 
 
 def export_bert(path: str, base: bool, vocab: int) -> None:
+    """A random-weight BertModel (BERT-base's shape with ``base``, else 4 layers x 256) exported to ``path``."""
     import torch
     hide_broken_torchvision()
     from transformers import BertConfig, BertModel
@@ -72,7 +73,13 @@ def export_bert(path: str, base: bool, vocab: int) -> None:
     cfg = (BertConfig(vocab_size=vocab) if base else
            BertConfig(vocab_size=vocab, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
                       intermediate_size=1024))
-    bert = BertModel(cfg).eval()
+    export_encoder(BertModel(cfg).eval(), path, vocab)
+
+
+def export_encoder(bert, path: str, vocab: int) -> None:
+    """A HuggingFace encoder taking (input_ids, attention_mask) and returning last_hidden_state,
+    exported by ``torch.onnx.export`` as users do: dynamic batch and sequence axes, default opset."""
+    import torch
 
     class Encoder(torch.nn.Module):
         def __init__(self) -> None:

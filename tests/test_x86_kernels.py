@@ -489,7 +489,7 @@ def test_set_max_isa_avx2_selects_avx2_kernels() -> None:
         int8rt.set_max_isa("avx2")
         assert K.choose_conv(16, 8, 8, 32, 3, 3) == "conv_s8_igemm_6x16c2_avx2"
         assert K.choose_conv(16, 8, 8, 16, 3, 3, groups=16) == "conv_s8_dw_pairs_8c_avx2"
-        assert K.choose_gemm(64, 64) == "gemm_s8_6x16c2_avx2"
+        assert K.choose_gemm(64, 64) == "gemm_s8_6x16c4p_avx2"  # the pair tile, falling back to 6x16c2 (gemm_s8_pairs.h)
         if int8rt.kernels.isa_info()["avx512vnni"]["cpu"]:
             with pytest.raises(NotSupportedError, match="above cap"):
                 K.gemm_s8(np.zeros((1, 4), np.int8), np.zeros((4, 4), np.int8),

@@ -70,6 +70,9 @@ class PackedGemm {
   // a: [M][K] int8 row-major; y: [M][N] of ep.out_type. Const, thread-safe.
   virtual void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const = 0;
   virtual const GemmShape& shape() const = 0;
+  // How the weights are held where a kernel packs them in more than one form (e.g. "pairs",
+  // x86/gemm_s8_pairs.h); "" otherwise.
+  virtual const char* form() const { return ""; }
 };
 
 // The gemm_s8 family.

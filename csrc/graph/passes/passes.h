@@ -80,6 +80,7 @@ struct PassOptions {
   // (engine/lower_int8_qdq.cc), so every rounding the model defines happens.
   bool keep_activation_qdq = false;
   bool fold_constants = true;
+  bool gather_before_cast = true;  // Gather(Cast(constant)) -> Cast(Gather(constant)) (gather_before_cast.cc)
   bool fold_batchnorm = true;
   bool fold_scale_bias = true;
   bool fold_pad = true;
@@ -128,6 +129,9 @@ void remove_qdq_pairs(Network& net, PassReport* report, bool keep_activation_pai
 // float32, int64, int8), Identity. The output tensor becomes a constant with
 // the same name. Other ops are left to the layers.
 void fold_constants(Network& net, PassReport* report);
+// Gather(Cast(constant table), indices) -> Cast(Gather(...)) where the Gather is the Cast's only
+// reader: only the gathered elements are cast at run time (PassOptions::gather_before_cast; exact).
+void gather_before_cast(Network& net, PassReport* report);
 
 // Transpose -> Transpose and Reshape -> Reshape chains (the first read
 // only by the second) become one node, or none when two Transposes cancel;

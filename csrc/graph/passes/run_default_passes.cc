@@ -17,6 +17,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.remove_identity) remove_identity(net, report);
   if (options.remove_qdq_pairs) remove_qdq_pairs(net, report, options.keep_activation_qdq);
   if (options.fold_constants) fold_constants(net, report);
+  if (options.gather_before_cast) gather_before_cast(net, report);
   if (options.remove_identity) remove_identity(net, report);
   if (options.merge_duplicates) merge_duplicates(net, report);
   if (options.merge_data_movement) merge_data_movement(net, report);

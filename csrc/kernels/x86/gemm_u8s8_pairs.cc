@@ -11,12 +11,6 @@ namespace x86 {
 namespace {
 constexpr int64_t kBlock = 16;
 
-// The excess of the pair (x, y) over the rule: 0, or d of both values' sign.
-inline int32_t pair_excess(int32_t x, int32_t y) {
-  const int32_t pos = std::max(x, 0) + std::max(y, 0), neg = std::min(x, 0) + std::min(y, 0);
-  return pos > 128 ? pos - 128 : neg < -128 ? neg + 128 : 0;
-}
-
 // The pairs of row (a - z) over the rule, or -1 when some a - z leaves [-128, 127].
 int64_t unsafe_pairs(const uint8_t* row, int64_t K, int32_t z) {
   int64_t count = 0;

@@ -23,6 +23,13 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
+// The excess of the pair (x, y) over the rule: 0, or d of both values' sign (the value that
+// moves one of them to sum exactly +128 or -128).
+inline int32_t pair_excess(int32_t x, int32_t y) {
+  const int32_t pos = (x > 0 ? x : 0) + (y > 0 ? y : 0), neg = (x < 0 ? x : 0) + (y < 0 ? y : 0);
+  return pos > 128 ? pos - 128 : neg < -128 ? neg + 128 : 0;
+}
+
 struct PairSplitB {
   std::vector<int8_t> safe;          // B' [K][N], row k at k * N: every pair within the rule
   std::vector<int32_t> res_k;        // the residual rows, by 16-column block: the k of each

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "int8rt/error.h"
+#include "kernels/conv_gemm_s8.h"
 #include "kernels/gemm_u8s8.h"
 #include "kernels/registry.h"
 #include "python/numpy_convert.h"
@@ -142,6 +143,15 @@ std::string gemm_u8s8_form(const py::handle& b_obj, const std::optional<std::str
   return k.pack(shape, b.data(), shape.N)->form();
 }
 
+// The form the gemm_s8 kernel packs w (int8 [N, K], constant) in: kernels/conv_gemm_s8.h, PackedGemm::form.
+std::string gemm_s8_form(const py::handle& w_obj, const std::optional<std::string>& kernel) {
+  I8Array w = int8_arg(w_obj, "w", 2);
+  kernels::GemmShape shape{static_cast<int>(w.shape(0)), static_cast<int>(w.shape(1))};
+  shape.validate();
+  const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmKernel>(kernel, shape, kernels::OutputType::kInt8);
+  return k.pack(shape, w.data())->form();
+}
+
 }  // namespace
 
 void bind_gemm_u8s8(py::module_& k) {
@@ -160,6 +170,8 @@ void bind_gemm_u8s8(py::module_& k) {
   k.def("gemm_u8s8_form", &gemm_u8s8_form, "b"_a, "kernel"_a = py::none(), "packed_a"_a = false,
         "How the kernel holds b (int8 [K,N]) packed once: 'pairs', 'shifted' or '' (it does not choose); "
         "packed_a: how it holds b as A (uint8 [M,K]) packed once.");
+  k.def("gemm_s8_form", &gemm_s8_form, "w"_a, "kernel"_a = py::none(),
+        "How the gemm_s8 kernel holds w (int8 [N,K]) packed once: 'pairs' (x86/gemm_s8_pairs.h) or ''.");
   k.def("gemm_u8s8_candidates", [](int64_t K, int64_t N) {
     return kernels::candidate_report<kernels::GemmU8S8Kernel>(kernels::GemmU8S8Shape{K, N});
   }, "K"_a, "N"_a, "[(name, isa, reason)] of every compiled gemm_u8s8 kernel, best first.");

@@ -25,6 +25,7 @@ PassOptions options_from_dict(const py::dict& d) {
       {"fuse_horizontal_split", &o.fuse_horizontal_split}, {"fuse_gelu", &o.fuse_gelu},
       {"fuse_add_layernorm", &o.fuse_add_layernorm},
       {"fuse_conv_integer_float", &o.fuse_conv_integer_float},       {"merge_duplicates", &o.merge_duplicates},
+      {"gather_before_cast", &o.gather_before_cast},
       {"global_mean_as_pool", &o.global_mean_as_pool}, {"batchnorm_as_depthwise", &o.batchnorm_as_depthwise},
   };
   for (const auto& item : d) {

@@ -5,7 +5,9 @@
 //              (packed for the sign-trick microkernel igemm_6x16c4s.cc when
 //              no weight is -128; runs on inputs with no negative value take
 //              the u8 microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
-//   gemm_s8:   gemm_s8_6x16c2_avx2 (igemm_6x16c4s.cc when no weight is -128)
+//   gemm_s8:   gemm_s8_6x16c4p_avx2 (constant W with few pairs over the pair-sum
+//              rule: the pair tile gemm_s8_6x16c4p.cc, x86/gemm_s8_pairs.h; else
+//              hands on to) gemm_s8_6x16c2_avx2 (igemm_6x16c4s.cc when no weight is -128)
 //   gemm_u8s8: gemm_u8s8_4x16c4s_avx2 (x86/gemm_u8s8.cc's driver; shifted tiles,
 //              exact through vpsignb: gemm_u8s8_4x16c4s.cc; a run-time B
 //              packed by gemm_u8s8_pack_b.cc; a B packed once with few
@@ -39,6 +41,7 @@
 #include "kernels/binary_f32.h"
 #include "kernels/x86/conv_dw_pairs.h"
 #include "kernels/x86/eltwise_s8_x86.h"
+#include "kernels/x86/gemm_s8_pairs.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -93,6 +96,9 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
   static const DwConvF32Kernel dwconv_f32("dwconv_f32_avx2", Isa::kAvx2, avx2::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx2", Isa::kAvx2, avx2::maxpool_f32_planes);
+  static const PairsGemmS8Kernel gemm_pairs("gemm_s8_6x16c4p_avx2", Isa::kAvx2, avx2::gemm_s8_pairs_fn,
+                                            avx2::kS8PairsMR, gemm);
+  r.add(gemm_pairs);
   r.add(dw_pairs, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
   static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn,

@@ -1,0 +1,158 @@
+// The pair-tile static int8 GEMM (gemm_s8_pairs.h): packing, tiling, and the
+// hand-off to the fallback kernel. Baseline code.
+//
+// Tiling: work items are (row panel, 16-column block, 6-row tile), panel
+// outermost, then block, so a thread's consecutive tiles reuse one packed
+// block of W (K * 16 bytes) from L1 and the panel's rows of A (at most
+// kPanelBytes) from L2; without panels a batch-8 BERT product streamed all of
+// A (1024 x 1536 bytes) from L3 once per block.
+#include "kernels/x86/gemm_s8_pairs.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/checked_math.h"
+#include "core/thread_pool.h"
+#include "int8rt/error.h"
+#include "kernels/x86/gemm_u8s8_pairs.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace {
+
+constexpr int64_t kBlock = 16;
+constexpr int64_t kPanelBytes = 192 * 1024;  // rows of A per panel: about this many bytes
+
+class PairsPackedGemm final : public PackedGemm {
+ public:
+  PairsPackedGemm(const GemmShape& shape, const int8_t* w_nk, PairSplitB&& split, GemmS8PairsFn (*fn)(int),
+                  int mr_max)
+      : shape_(shape), fn_(fn), mr_max_(mr_max), split_(std::move(split)) {
+    const int64_t N = shape.N, K = shape.K;
+    blocks_ = (N + kBlock - 1) / kBlock;
+    block_bytes_ = K / 4 * 64;
+    packed_.assign(static_cast<size_t>(checked_mul(blocks_, block_bytes_, "gemm_s8 pairs: packed W")), 0);
+    acc_init_.assign(static_cast<size_t>(blocks_ * kBlock), 0);
+    for (int64_t n = 0; n < N; ++n) {
+      int8_t* blk = packed_.data() + (n / kBlock) * block_bytes_ + (n % kBlock) * 4;
+      uint32_t sum = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        blk[(k / 4) * 64 + k % 4] = split_.safe[k * N + n];
+        sum += static_cast<uint32_t>(static_cast<int32_t>(w_nk[n * K + k]));
+      }
+      acc_init_[n] = static_cast<int32_t>(0u - 128u * sum);
+    }
+    split_.safe.clear();
+    split_.safe.shrink_to_fit();
+  }
+
+  void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override {
+    check_epilogue(ep, "gemm_s8");
+    if (M < 0) throw InvalidArgument("gemm_s8: M must be >= 0");
+    if (M == 0) return;
+    const int64_t N = shape_.N, K = shape_.K;
+    const int64_t elem = ep.out_type == OutputType::kInt8 ? 1 : 4;
+    const int64_t tiles = (M + mr_max_ - 1) / mr_max_;
+    const int64_t panel_tiles = std::max<int64_t>(1, kPanelBytes / (K * mr_max_));
+    const int64_t panels = (tiles + panel_tiles - 1) / panel_tiles;
+    const int64_t per_panel = blocks_ * panel_tiles;
+    GemmS8PairsTile proto;
+    proto.lda = K;
+    proto.K = K;
+    proto.ep.lo = ep.clamp_lo;
+    proto.ep.hi = ep.clamp_hi;
+    proto.ep.residual_scale = ep.residual_scale;
+    proto.ep.residual_stride = N;
+    proto.ep.y_stride = N;
+    proto.ep.out_f32 = ep.out_type == OutputType::kFloat32;
+    char* const ybytes = static_cast<char*>(y);
+    const int64_t work = int64_t{mr_max_} * kBlock * K;
+    parallel_for(panels * per_panel, grain_for_work(work), [&](int64_t begin, int64_t end) {
+      GemmS8PairsTile t = proto;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t p = item / per_panel, r = item % per_panel;
+        const int64_t j = r / panel_tiles, tile = p * panel_tiles + r % panel_tiles;
+        if (tile >= tiles) continue;  // the last panel's missing tiles
+        const int64_t m0 = tile * mr_max_, n0 = j * kBlock;
+        const int mr = static_cast<int>(std::min<int64_t>(mr_max_, M - m0));
+        t.a = a + m0 * K;
+        t.b = packed_.data() + j * block_bytes_;
+        t.acc_init = acc_init_.data() + n0;
+        t.res_k = split_.res_k.data() + split_.block_begin[j];
+        t.res_v = split_.res_v.data() + split_.block_begin[j] * kBlock;
+        t.res_count = split_.block_begin[j + 1] - split_.block_begin[j];
+        t.nc = static_cast<int>(std::min(kBlock, N - n0));
+        t.ep.scale = ep.scale + n0;
+        t.ep.bias = ep.bias ? ep.bias + n0 : nullptr;
+        t.ep.residual = ep.residual ? ep.residual + m0 * N + n0 : nullptr;
+        t.ep.y = ybytes + (m0 * N + n0) * elem;
+        fn_(mr)(t);
+      }
+    });
+  }
+  const GemmShape& shape() const override { return shape_; }
+  const char* form() const override { return "pairs"; }
+
+ private:
+  GemmShape shape_;
+  GemmS8PairsFn (*fn_)(int);
+  int mr_max_;
+  int64_t blocks_ = 0, block_bytes_ = 0;
+  PairSplitB split_;               // the residual (its safe bytes moved into packed_)
+  std::vector<int8_t> packed_;     // [blocks][K / 4][16][4]
+  std::vector<int32_t> acc_init_;  // [blocks * 16]
+};
+
+// Whether split_pairs of W [N][K] leaves at most `rows` residual rows, counted without splitting
+// (stops past the budget): a block gets one row per pair index k0 at which any of its columns breaks
+// the rule (split_pairs moves the first value of such a pair unless the block already holds a row
+// at the second, which it never creates first).
+bool within_budget(const int8_t* w, int64_t N, int64_t K, int64_t rows) {
+  std::vector<uint8_t> used(static_cast<size_t>(K / 2));
+  int64_t count = 0;
+  for (int64_t n0 = 0; n0 < N; n0 += kBlock) {
+    std::fill(used.begin(), used.end(), uint8_t{0});
+    for (int64_t n = n0; n < std::min(N, n0 + kBlock); ++n) {
+      const int8_t* row = w + n * K;
+      for (int64_t p = 0; p < K / 2; ++p) {
+        if (!used[p] && pair_excess(row[2 * p], row[2 * p + 1]) != 0) {
+          used[p] = 1;
+          if (++count > rows) return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string PairsGemmS8Kernel::supports(const GemmShape& shape, OutputType out) const {
+  return fallback_.supports(shape, out);  // K % 4 != 0 is packed by the fallback (the tile reads groups of 4)
+}
+
+std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack(const GemmShape& shape, const int8_t* w_nk) const {
+  shape.validate();
+  const int64_t N = shape.N, K = shape.K;
+  // The budget of gemm_u8s8's pair form: residual rows at most 1/8 of the blocks' groups (each row
+  // costs the tile about one group), and one per block whatever K (short products, K < 32).
+  const int64_t blocks = (N + kBlock - 1) / kBlock;
+  const int64_t budget = std::max(blocks, (K / 4) * blocks / 8);
+  if (K % 4 == 0 && within_budget(w_nk, N, K, budget)) {
+    std::vector<int8_t> w_kn(static_cast<size_t>(checked_mul(N, K, "gemm_s8 pairs: W")));
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
+    }
+    return std::make_unique<PairsPackedGemm>(shape, w_nk, split_pairs(w_kn.data(), N, K, N), fn_, mr_max_);
+  }
+  return fallback_.pack(shape, w_nk);
+}
+
+std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_kn(const GemmShape& shape, const int8_t* w_kn) const {
+  return fallback_.pack_kn(shape, w_kn);
+}
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,55 @@
+// The static int8 GEMM (gemm_s8 family: int8rt.QGemm, y = requant(A W^T))
+// on a u8 x s8 pair tile, for CPUs whose best int8 product is AVX2's
+// vpmaddubsw (no VNNI). Baseline code: packing, tiling, the registry class;
+// the tile (abi below) lives in the ISA folder (avx2/gemm_s8_6x16c4p.cc).
+//
+// The arithmetic, exact: a signed activation a (s8) is read as the u8 byte
+// u = a + 128 (one vpxor with 0x80 per broadcast), so
+//   sum_k a[k] w[k] = sum_k u[k] w[k] - 128 sum_k w[k],
+// the second term a per-column constant the tile starts its accumulators
+// from. u x w goes through vpmaddubsw on a pair-safe W' (x86/gemm_u8s8_pairs.h:
+// the few pairs whose int16 sum could saturate moved into range, W = W' + R)
+// and vpmaddwd(ones), the loop ONNX Runtime runs on AVX2; R (sparse, a few
+// rows of 16 columns per block) is added after the loop in int32. Every step
+// is exact modulo 2^32, so the int32 accumulator equals ref::gemm_s8's, and
+// the requantization is avx2/epilogue.h's, bit for bit the reference's.
+// Per 32 products: vpmaddubsw, vpmaddwd, vpaddd, and one vpxor per row per
+// 4 k; the sign-trick tile (avx2/igemm_6x16c4s.cc) adds a vpsignb per block
+// and a vpabsb per row, and ran 0.75-0.85x these products per second on the
+// BERT shapes (RESULTS.md section 73).
+//
+// The kernel packs W this way when the residual rows number at most 1/8 of
+// the blocks' groups (as gemm_u8s8's pair form) and K is a multiple of 4;
+// otherwise (K % 4 != 0 included), and for B given per run (pack_kn: attention products), it hands
+// the problem to the fallback kernel it was built with. PackedGemm::form()
+// says "pairs" for its own packing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/abi/gemm_s8_pairs.h"
+#include "kernels/conv_gemm_s8.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+
+class PairsGemmS8Kernel final : public NamedKernel<GemmKernel> {
+ public:
+  // fn(mr): the tile for mr rows (1..mr_max); fallback: the kernel that takes what this one hands on.
+  PairsGemmS8Kernel(const char* name, Isa isa, GemmS8PairsFn (*fn)(int), int mr_max, const GemmKernel& fallback)
+      : NamedKernel(name, isa), fn_(fn), mr_max_(mr_max), fallback_(fallback) {}
+  std::string supports(const GemmShape& shape, OutputType out) const override;
+  std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w_nk) const override;
+  std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* w_kn) const override;
+
+ private:
+  GemmS8PairsFn (*fn_)(int);
+  int mr_max_;
+  const GemmKernel& fallback_;
+};
+
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
