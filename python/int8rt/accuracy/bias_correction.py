@@ -44,6 +44,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from .._numerics import quantize_weights as _quantize_int8
+from .lut_inputs import LutInput, table_output
 from .metrics import fake_quantize
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, groups, one_node_engine, rows, take
 
@@ -189,7 +190,8 @@ def _output_sums(xs: np.ndarray, samples: int, w64: np.ndarray, form: dict[str, 
 
 def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
                    fp32_layers: set[str], values: Sequence[Mapping[str, np.ndarray]] = (),
-                   affine: Optional[Mapping[str, tuple[float, int]]] = None, *,
+                   affine: Optional[Mapping[str, tuple[float, int]]] = None,
+                   luts: Optional[Mapping[str, LutInput]] = None, *,
                    linear: bool = True, limit: int = SAMPLES) -> dict[str, list[float]]:
     """Each target layer's correction (the values to add to its bias,
     ``-shift``), measured on the first ``limit`` samples of ``data``;
@@ -201,9 +203,21 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     layer runs alone where its output is not there.
     ``affine``: the inputs the engine holds with a zero point (unsigned
     activations), name -> (scale, zero point), quantized on that grid instead
-    of ``scales``' symmetric one. ``linear=False``: every layer runs alone
-    (the naive twin of the mean through the taps, for the tests)."""
+    of ``scales``' symmetric one. ``luts``: the inputs a table layer writes
+    (lut_inputs.py), name -> how: taken as the engine computes them from
+    the table's float32 input (which the float32 pass then also gives),
+    not rounded from their own float values. ``linear=False``: every layer
+    runs alone (the naive twin of the mean through the taps, for the tests)."""
     affine = affine or {}
+    luts = {x: lut for x, lut in (luts or {}).items() if network.find_tensor(lut.source) >= 0}
+
+    def engine_input(name: str, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The layer input ``name`` as the engine holds it, dequantized."""
+        if name in luts:
+            return table_output(luts[name], values[luts[name].source])
+        return fake_quantize(values[name], *affine[name]) if name in affine else fake_quantize(values[name],
+                                                                                                 scales[name])
+
     data = take(data, limit)
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
@@ -225,8 +239,10 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             engines[i] = (ref[0], quant[0], ref[1])  # contexts per use: each keeps its run's buffers
     if not engines and not forms:
         return {}
+    inputs = {tensors[nodes[i]["inputs"][0]]["name"] for i in [*engines, *forms]}
     wanted = ({name for _, _, runtime in engines.values() for name in runtime}
-              | {tensors[nodes[i]["inputs"][0]]["name"] for i in forms}) - {n for g in groups(data) for n in g}
+              | {tensors[nodes[i]["inputs"][0]]["name"] for i in forms}
+              | {luts[x].source for x in inputs if x in luts}) - {n for g in groups(data) for n in g}
     kept_outputs = layer_outputs(network, fp32_layers)
     ctx = None
     sums: dict[int, np.ndarray] = {}
@@ -243,7 +259,7 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
         chunk_values.update(chunk)
         for x_name in {tensors[nodes[i]["inputs"][0]]["name"] for i in forms}:
             x = chunk_values[x_name]
-            xq = fake_quantize(x, *affine[x_name]) if x_name in affine else fake_quantize(x, scales[x_name])
+            xq = engine_input(x_name, chunk_values)
             # x and q(x) summed over the samples, per input shape: the layers
             # are linear in them, so their output sums come once from the totals
             acc = planes.setdefault(x_name, {}).setdefault(x.shape[1:], [0.0, 0.0, 0])
@@ -257,8 +273,7 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
                 y = chunk_values[y_name]
             else:
                 (y,) = ref_engine.create_execution_context().run(feeds).values()
-            feeds[x_name] = (fake_quantize(chunk_values[x_name], *affine[x_name]) if x_name in affine else
-                             fake_quantize(chunk_values[x_name], scales[x_name]))
+            feeds[x_name] = engine_input(x_name, chunk_values)
             (yq,) = q_engine.create_execution_context().run(feeds).values()
             axes = tuple(a for a in range(y.ndim) if a != 1)
             d = np.subtract(yq, y, dtype=np.float64).sum(axis=axes)  # as yq.astype(float64) - y, one copy fewer

@@ -31,6 +31,7 @@ from .._numerics import scale_from_amax
 from . import auto_choice, check, mixed
 from . import bias_correction as biascorr
 from .holdout import SampleRouter
+from .lut_inputs import lut_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
 from .taps import batches, count
@@ -390,9 +391,9 @@ class CalibrationRun:
             return
         t0 = time.perf_counter()
         values = self._pass.layer_inputs(biascorr.SAMPLES) if self._pass is not None else ()
-        affine = self._affine_grids(result.scales)
+        grids = self._engine_grids(result.scales)
         deltas = biascorr.measure_shifts(self._network, result.scales, data, self._chunk, self._fp32_layers,
-                                         values, affine=affine)
+                                         values, **grids)
         keep = bool(deltas)
         if self.bias_correction is None and deltas and self._fresh is not None:  # auto: measured with and without
             keep = self._bias_correction_helps(result.scales, deltas)
@@ -401,7 +402,7 @@ class CalibrationRun:
                                              "off (no Conv / Gemm reads an int8 input)" if not deltas else "off")
             keep = keep and bool(self.bias_correction)
         if keep and self.auto:
-            deltas = self._refit_shifts(result.scales, data, values, affine, deltas)
+            deltas = self._refit_shifts(result.scales, data, values, grids, deltas)
         if self._pass is not None:
             self._pass.release()
         if keep:
@@ -415,7 +416,7 @@ class CalibrationRun:
         self._corrected_builder = None
         self._seconds["bias_correction"] = time.perf_counter() - t0
 
-    def _refit_shifts(self, scales: dict[str, float], data: Any, values: Any, affine: dict[str, tuple[float, int]],
+    def _refit_shifts(self, scales: dict[str, float], data: Any, values: Any, grids: dict[str, Any],
                       deltas: dict[str, list[float]]) -> dict[str, list[float]]:
         """Bias correction kept (auto's decision or BuilderConfig's) with
         the auto calibrator without the check: the shifts measured again on
@@ -431,7 +432,7 @@ class CalibrationRun:
             return deltas
         both = [*data, *held]
         refit = biascorr.measure_shifts(self._network, scales, both, self._chunk, self._fp32_layers, values,
-                                        affine=affine, limit=count(both))
+                                        **grids, limit=count(both))
         if set(refit) != set(deltas):
             return deltas
         self._corrected_engine = None  # the engine measured had the kept samples' shifts: lower the build's
@@ -479,14 +480,17 @@ class CalibrationRun:
         self._seconds["auto_unsigned"] = time.perf_counter() - t0
         return keep
 
-    def _affine_grids(self, scales: dict[str, float]) -> dict[str, tuple[float, int]]:
-        """The int8 tensors the engine holds with a zero point (unsigned
-        activations, and asymmetric ones: a table's output bounded below,
-        which the lowering holds so whether unsigned activations are on or
-        off): name -> (scale, zero point), from its int8 plan."""
+    def _engine_grids(self, scales: dict[str, float]) -> dict[str, Any]:
+        """How the engine holds the layers' inputs, as ``measure_shifts``
+        takes it: ``affine``, the int8 tensors it holds with a zero point
+        (unsigned activations, and asymmetric ones: a table's output bounded
+        below, which the lowering holds so whether unsigned activations are
+        on or off): name -> (scale, zero point), from its int8 plan; and
+        ``luts``, the tensors a table layer writes (lut_inputs.py)."""
         engine = self.built(scales) if not self._corrected else None
         engine = engine if engine is not None else self._builder.build(scales)
-        return {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0}
+        return {"affine": {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0},
+                "luts": lut_inputs(engine.network())}
 
     def _bias_correction_helps(self, scales: dict[str, float], deltas: dict[str, list[float]]) -> bool:
         """Whether the engine with the corrected biases is closer to float32
