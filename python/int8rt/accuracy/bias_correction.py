@@ -12,7 +12,9 @@ with the layer's input taken from the float32 network,
     shift[c] = mean over samples and positions of
                layer(q(x), q(W))[c] - layer(x, W)[c]        (before any fused activation)
 
-where q(x) is x on its calibrated int8 grid and q(W) the per-output-channel
+where q(x) is x on its calibrated int8 grid (the engine's: a zero point where
+its plan holds one; and for the output of a table layer, the table applied to
+its input's int8 code, lut_inputs.py) and q(W) the per-output-channel
 int8 weights the lowering makes (csrc/core/quantization.cc, through
 int8rt._numerics), and the bias
 becomes ``b - shift`` (``Builder.add_to_bias``). Layers are corrected
