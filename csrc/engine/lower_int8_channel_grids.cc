@@ -9,7 +9,10 @@
 // when, for channel maxima m_k (LoweringOptions::channel_ranges, max |x| over
 // the calibration data) and the calibrated threshold T,
 //   r_k = min(m_k, T),  s_k = r_k / 127  (r_k = 0: s_k = T / 127),
-// max r_k / min r_k over the live channels >= kMinSpread, and:
+// max r_k / min r_k over the live channels >= kMinSpread, the mean of
+// log2(step / s_k) >= kMinGainBits (step: the grid the tensor would have
+// otherwise, its zero point's included), each channel has
+// at least kMinChannelValues values per sample (H * W), and:
 // - its writer writes per channel: a Conv (its epilogue requantizes each
 //   output channel: scale[k] = s_in * s_w[k] / s_k) with no fused residual
 //   and one int8 clamp for every channel; or an element-wise table region
@@ -42,6 +45,17 @@ namespace {
 // below it one scale loses little (measured: benchmarks/RESULTS_realnets.md,
 // "Per-channel activation grids").
 constexpr float kMinSpread = 8.0f;
+// Least mean over the channels of log2(the tensor's step / the channel's):
+// the per-channel grid must halve the steps on (geometric) average, a
+// tensor whose few dim channels gain while the rest lose the finer
+// asymmetric grid stays as it is (measured as for kMinSpread).
+constexpr double kMinGainBits = 1.0;
+// Least number of values per channel and sample (H * W): a channel's max
+// over a few calibration samples alone (a squeeze-and-excitation block's
+// [N, C, 1, 1] tensors) underestimates what other inputs reach, and a
+// per-channel grid then clips them (EfficientNet-B0: centred cosine 0.85 ->
+// 0.78 with those grids, RESULTS_realnets.md "Per-channel activation grids").
+constexpr int64_t kMinChannelValues = 16;
 
 bool is_depthwise(const Network& net, const Node& conv) {
   const int64_t c = net.tensor(conv.inputs[0]).shape[1];
@@ -86,6 +100,7 @@ quant::QuantizedWeights Lowerer::quantize_folded_weights(const Node& node) const
 std::vector<float> Lowerer::channel_grid(int t) const {
   const Tensor& tt = src_.tensor(t);
   if (tt.shape.size() != 4 || index_.is_output(t) || !has_scale(t)) return {};
+  if (tt.shape[2] < 0 || tt.shape[3] < 0 || tt.shape[2] * tt.shape[3] < kMinChannelValues) return {};
   auto it = opt_.channel_ranges.find(tt.name);
   if (it == opt_.channel_ranges.end() || static_cast<int64_t>(it->second.size()) != tt.shape[1]) return {};
   auto base = opt_.scales.find(tt.name);
@@ -104,6 +119,11 @@ std::vector<float> Lowerer::channel_grid(int t) const {
     hi = std::max(hi, r);
   }
   if (!(hi >= kMinSpread * lo)) return {};
+  // The grid t has otherwise (a zero point's (T - lo) / 255 is finer than T / 127).
+  const double step = scales_.at(tt.name);
+  double bits = 0.0;
+  for (float sk : s) bits += std::log2(step / sk);
+  if (bits < kMinGainBits * static_cast<double>(s.size())) return {};
   return s;
 }
 
