@@ -4,7 +4,8 @@
 // concern: lower_int8.cc (tensors, int8 layouts, the lowering table, float
 // layers, element-wise tables), lower_int8_linear.cc (Conv, ConvTranspose,
 // Gemm / MatMul), lower_int8_spatial.cc (pooling, Add, Concat, channel gates,
-// Resize) and lower_int8_move_nodes.cc (data movement, Shape, Flatten).
+// Resize), lower_int8_move_nodes.cc (data movement, Shape, Flatten) and
+// lower_int8_channel_grids.cc (per-channel grids of calibrated tensors).
 #pragma once
 
 #include <cmath>
