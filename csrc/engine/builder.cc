@@ -39,9 +39,10 @@ struct Builder::Impl {
   std::vector<char> batch_rows;
   std::vector<engine::Shape> rows_for;
   // Per-channel max |x| of the rank-4 calibration tensors (channel_ranges);
-  // ranges_given: set by set_channel_ranges, started over by the next batch.
+  // ranges_frozen: set by set_channel_ranges, which later batches leave as
+  // they are (a rewrite of the network drops them: remake_fp32).
   std::map<std::string, std::vector<float>> channel_amax;
-  bool ranges_given = false;
+  bool ranges_frozen = false;
 };
 
 Builder::~Builder() = default;
@@ -277,8 +278,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
 }
 
 void Builder::record_channel_ranges() {
-  if (impl_->ranges_given) impl_->channel_amax.clear();
-  impl_->ranges_given = false;
+  if (impl_->ranges_frozen) return;
   const auto& tensors = impl_->optimized.tensors();
   for (size_t id = 0; id < tensors.size(); ++id) {
     if (!impl_->observe[id]) continue;
@@ -304,7 +304,7 @@ std::map<std::string, std::vector<float>> Builder::channel_ranges() const { retu
 
 void Builder::set_channel_ranges(const std::map<std::string, std::vector<float>>& ranges) {
   impl_->channel_amax = ranges;
-  impl_->ranges_given = true;
+  impl_->ranges_frozen = true;
 }
 
 void Builder::stream_last(calib::Collector& collector) const {
@@ -523,6 +523,8 @@ void Builder::insert_channel_scale(const std::string& x, const std::vector<std::
 }
 
 void Builder::remake_fp32() {
+  impl_->channel_amax.clear();  // they measured the network before the rewrite
+  impl_->ranges_frozen = false;
   Network& net = impl_->optimized;
   net.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(net);

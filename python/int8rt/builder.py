@@ -327,7 +327,9 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
 
         pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
-        rewrites.keep_channel_ranges(builder.channel_ranges())
+        ranges = builder.channel_ranges()  # the calibration batches' alone: auto's later passes leave them
+        builder.set_channel_ranges(ranges)
+        rewrites.keep_channel_ranges(ranges)
     if session.from_cache:
         return session.finish(progress=config.progress)
     if not run.auto:  # the calibrator's own search, shown by finish()
@@ -366,7 +368,7 @@ class _Rewrites:
         """Hands the per-channel ranges calibration measured
         (``Builder.channel_ranges``) to every builder made from here on
         (automatic mixed precision, bias correction, auto's trials); a copy
-        that calibrates again measures its own."""
+        whose network is rewritten (equalized) measures its own."""
         if ranges:
             self.calls.append(("set_channel_ranges", (ranges,)))
 

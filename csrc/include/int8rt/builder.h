@@ -213,11 +213,13 @@ class Builder {
                             const std::vector<float>& factors);
 
   // Per-channel max |x| (axis 1) of every rank-4 float32 calibration tensor
-  // over the batches calibrate_batch has run since set_channel_ranges (or
-  // construction), for BuilderConfig::channel_activations. set_channel_ranges
-  // hands another builder of the same network the ranges this one measured
-  // (a fresh builder of automatic mixed precision, bias correction); its next
-  // calibrate_batch starts them over. Lengths are the channel counts.
+  // over the batches calibrate_batch has run, for
+  // BuilderConfig::channel_activations. set_channel_ranges fixes them: later
+  // batches (the auto calibrator's passes over held-out samples) leave them
+  // as they are, and another builder of the same network gets the ranges the
+  // calibration measured (automatic mixed precision, bias correction). A
+  // rewrite of the network (set_node_constants, insert_channel_scale) drops
+  // them and the next batches measure again. Lengths are the channel counts.
   std::map<std::string, std::vector<float>> channel_ranges() const;
   void set_channel_ranges(const std::map<std::string, std::vector<float>>& ranges);
 
