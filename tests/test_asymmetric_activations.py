@@ -316,7 +316,9 @@ def test_fused_inverted_residual_with_lower_bounded_tables(tmp_path, case_index:
         onnx.save(block_model(case, expose, seed), str(path))
         cal = int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=case.batch, cache_file=cache)
         built.append(int8rt.build_engine(path, int8rt.BuilderConfig(precision="int8", calibrator=cal,
-                                                                    asymmetric_activations=True)))
+                                                                    asymmetric_activations=True,
+                                                                    channel_activations=False)))  # the
+        # per-tensor grids under test (test_channel_grids.py has the per-channel ones)
     fused, reference = built
     for engine in built:
         plan = _plan(engine)

@@ -102,7 +102,7 @@ def test_equalization_leaves_non_homogeneous_activations_alone(act):
 
 def _int8_error(model: bytes, calib: np.ndarray, x: np.ndarray, **options) -> float:
     ref = _fp32_outputs(model, x)
-    engine = int8rt.build_engine(model, int8rt.BuilderConfig(
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(channel_activations=False, 
         calibrator=int8rt.make_calibrator({"x": calib}, algorithm="minmax", batch_size=16),
         accuracy_check=False, **options))
     out = next(iter(engine.create_execution_context().run({"x": x}).values()))
@@ -169,7 +169,7 @@ def test_smoothquant_brings_int8_closer_to_fp32_and_reads_every_batch():
     # is the weights' and the later tensors' own rounding).
     assert on < 0.8 * off, (on, off)
     # The prefetched batches are replayed: the calibration sees all 96 samples.
-    engine = int8rt.build_engine(model, int8rt.BuilderConfig(
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(channel_activations=False, 
         calibrator=int8rt.make_calibrator({"x": calib}, algorithm="minmax", batch_size=16), smoothquant=True))
     assert engine.build_report().calibration_batches == 6
 
@@ -215,7 +215,7 @@ def test_cli_flags_and_compare_on_an_equalized_engine(tmp_path, capsys):
         loaded = int8rt.Engine.load(engine)
         assert (RESCALED_KEY in loaded.metadata) == rescaled
     capsys.readouterr()
-    built = int8rt.build_engine(model.read_bytes(), int8rt.BuilderConfig(
+    built = int8rt.build_engine(model.read_bytes(), int8rt.BuilderConfig(channel_activations=False, 
         calibrator=int8rt.make_calibrator({"x": _images(64, 8)}, algorithm="minmax"), equalize=True))
     rows = {r.name: r for r in compare(model.read_bytes(), built, {"x": _images(16, 9)})}
     assert {"r1", "r2", "c3"} <= set(rows)
@@ -232,7 +232,7 @@ def test_auto_equalizes_where_its_held_out_samples_show_it_helps():
     ref = _fp32_outputs(model, x)
 
     def build(**options) -> int8rt.Engine:
-        return int8rt.build_engine(model, int8rt.BuilderConfig(
+        return int8rt.build_engine(model, int8rt.BuilderConfig(channel_activations=False, 
             calibrator=int8rt.make_calibrator({"x": calib}, algorithm="auto", batch_size=16),
             accuracy_check=False, **options))
 
@@ -277,6 +277,6 @@ def test_auto_bins_the_rescaled_tensors_in_the_calibration_pass():
     got, want = rescaled.collector.amaxes(), direct.amaxes()
     for name in factors:
         assert abs(got[name] - want[name]) <= 1e-5 * want[name], (name, got[name], want[name])
-    engine = int8rt.build_engine(model, int8rt.BuilderConfig(
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(channel_activations=False, 
         calibrator=int8rt.make_calibrator({"x": calib}, algorithm="auto", batch_size=16), accuracy_check=False))
     assert "from all 48 samples of the pass" in engine.build_report().auto_choice["equalization"]

@@ -38,6 +38,11 @@ struct Builder::Impl {
   // By tensor id: its axis 0 holds the last batch's rows (batch_rows_of), for input shapes `rows_for`.
   std::vector<char> batch_rows;
   std::vector<engine::Shape> rows_for;
+  // Per-channel max |x| of the rank-4 calibration tensors (channel_ranges);
+  // ranges_frozen: set by set_channel_ranges, which later batches leave as
+  // they are (a rewrite of the network drops them: remake_fp32).
+  std::map<std::string, std::vector<float>> channel_amax;
+  bool ranges_frozen = false;
 };
 
 Builder::~Builder() = default;
@@ -269,6 +274,37 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
   }
   impl_->has_last = true;
   stream_last(collector);
+  record_channel_ranges();
+}
+
+void Builder::record_channel_ranges() {
+  if (impl_->ranges_frozen) return;
+  const auto& tensors = impl_->optimized.tensors();
+  for (size_t id = 0; id < tensors.size(); ++id) {
+    if (!impl_->observe[id]) continue;
+    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
+    if (v.dtype() != DataType::kFloat32 || v.shape().size() != 4) continue;
+    const int64_t n = v.shape()[0], c = v.shape()[1], hw = v.shape()[2] * v.shape()[3];
+    if (c < 2 || n * c * hw != v.numel()) continue;
+    std::vector<float>& amax = impl_->channel_amax[tensors[id].name];
+    if (amax.size() != static_cast<size_t>(c)) amax.assign(static_cast<size_t>(c), 0.f);
+    const float* x = v.data<float>();
+    for (int64_t b = 0; b < n; ++b) {
+      for (int64_t k = 0; k < c; ++k) {
+        const float* p = x + (b * c + k) * hw;
+        float m = amax[k];
+        for (int64_t i = 0; i < hw; ++i) m = std::max(m, std::fabs(p[i]));  // NaN: the collector refused the batch
+        amax[k] = m;
+      }
+    }
+  }
+}
+
+std::map<std::string, std::vector<float>> Builder::channel_ranges() const { return impl_->channel_amax; }
+
+void Builder::set_channel_ranges(const std::map<std::string, std::vector<float>>& ranges) {
+  impl_->channel_amax = ranges;
+  impl_->ranges_frozen = true;
 }
 
 void Builder::stream_last(calib::Collector& collector) const {
@@ -487,6 +523,8 @@ void Builder::insert_channel_scale(const std::string& x, const std::vector<std::
 }
 
 void Builder::remake_fp32() {
+  impl_->channel_amax.clear();  // they measured the network before the rewrite
+  impl_->ranges_frozen = false;
   Network& net = impl_->optimized;
   net.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(net);
@@ -533,6 +571,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   options.int8_matmul_pairs = config_.int8_matmul_pairs;
   options.unsigned_activations = config_.unsigned_activations;
   options.asymmetric_activations = config_.asymmetric_activations;
+  if (config_.channel_activations) options.channel_ranges = impl_->channel_amax;
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   options.merged_nodes = impl_->merged_nodes;
   options.weight_scales = impl_->weight_scales;

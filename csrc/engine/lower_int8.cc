@@ -40,6 +40,7 @@ Lowerer::Lowerer(const Network& src, const LoweringOptions& opt) : src_(src), op
   read_model_quantization();
   const bool pre_quantized = !zero_.empty() || !channel_scales_.empty();  // the model's Q nodes give grids
   if (opt.unsigned_activations || opt.asymmetric_activations) adopt_zero_point_activations();
+  if (!pre_quantized) adopt_channel_grids();
   if (!pre_quantized) share_concat_grids();
 }
 
@@ -337,9 +338,27 @@ bool Lowerer::lower_lut(int n) {
       return true;
     }
   }
-  std::vector<int8_t> table = compute_lut(src_, r, qscale_[r.input], scale(y), zero_point_of(y));
+  // Per-channel grids on either side (lower_int8_channel_grids.cc): one table per channel.
+  const bool channels_in = !qchannels_[r.input].empty(), channels_out = channel_grids_.count(y) > 0;
+  if ((channels_in || channels_out) && (gated || layout_of(r.input) != Layout::kNhwc)) return false;
+  QLutAttrs a{{qscale_[r.input], channels_out ? 0.0 : scale(y)}, "", zero_point_of(y)};
+  std::vector<int8_t> table;
+  std::vector<int64_t> table_shape = {256};
+  if (channels_in || channels_out) {
+    const size_t c = static_cast<size_t>(src_.tensor(y).shape[1]);
+    std::vector<float> s_in(c, qscale_[r.input]), s_out(c, channels_out ? 0.f : scale(y));
+    if (channels_in) s_in = qchannels_[r.input];
+    if (channels_out) s_out = channel_scales_.at(y);
+    table = compute_channel_luts(src_, r, s_in, s_out, static_cast<int32_t>(a.out_zero_point));
+    table_shape = {static_cast<int64_t>(c), 256};
+    a.in_scales.assign(s_in.begin(), s_in.end());
+    a.out_scales.assign(s_out.begin(), s_out.end());
+    if (channels_in) a.in_scale = 0.0;
+    if (channels_out) qchannels_[y] = s_out;
+  } else {
+    table = compute_lut(src_, r, qscale_[r.input], scale(y), zero_point_of(y));
+  }
   std::string name;
-  QLutAttrs a{{qscale_[r.input], scale(y)}, "", zero_point_of(y)};
   std::vector<std::string> sources;
   for (int m : r.nodes) {
     const Node& node = src_.nodes()[m];
@@ -348,10 +367,11 @@ bool Lowerer::lower_lut(int n) {
     for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
     consumed_[m] = 1;
   }
-  int tab = dst_.add_constant_i8(src_.tensor(y).name + "::table", {256}, table);
-  add_int8_node(QLutAttrs::kOp, name, std::move(sources), {int8_id_[r.input], tab}, a.to_attrs(), y, scale(y),
-                layout_of(r.input));
-  note("element-wise " + a.ops + " ending at '" + src_.tensor(y).name + "' runs as one int8 table");
+  int tab = dst_.add_constant_i8(src_.tensor(y).name + "::table", table_shape, table);
+  add_int8_node(QLutAttrs::kOp, name, std::move(sources), {int8_id_[r.input], tab}, a.to_attrs(), y,
+                static_cast<float>(a.out_scale), layout_of(r.input));
+  note("element-wise " + a.ops + " ending at '" + src_.tensor(y).name + "' runs as " +
+       (a.in_scales.empty() ? "one int8 table" : "one int8 table per channel"));
   return true;
 }
 

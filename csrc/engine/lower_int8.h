@@ -67,6 +67,10 @@ struct LoweringOptions {
   bool unsigned_activations = false;     // non-negative tensors unsigned (lower_int8_zero_points.cc)
   bool asymmetric_activations = false;   // table outputs in [lo < 0, T] over 256 levels (same file)
                                          // (either: QAttention's probabilities unsigned, lower_attention)
+  // Tensor name -> max |x| per channel (axis 1) over the calibration data
+  // (Builder::channel_ranges): tensors whose channels spread widely may get
+  // one scale per channel (lower_int8_channel_grids.cc). Empty: per tensor.
+  std::map<std::string, std::vector<float>> channel_ranges;
   // Node name -> the nodes a graph pass merged into it (PassReport::merged_nodes),
   // for the plan's layer sources.
   std::map<std::string, std::vector<std::string>> merged_nodes;

@@ -73,8 +73,11 @@ bool Lowerer::lower_conv(int, const Node& node) {
   }
   // ONNX pads are (x1_begin, x2_begin, x1_end, x2_end) = (top, left, bottom, right).
   int64_t per_channel = wt.shape[1] * wt.shape[2] * wt.shape[3];
-  quant::QuantizedWeights qw = quantize_weights(wt.name, 0, wt.f32.data(), wt.shape[0], per_channel);
-  int wq = add_weight_constant(wt.name + "::int8", wt.shape, qw.values);
+  // A calibrated per-channel input grid folds into a non-depthwise conv's weights (lower_int8_channel_grids.cc).
+  const bool fold = folds_input_channels(node);
+  quant::QuantizedWeights qw = fold ? quantize_folded_weights(node)
+                                    : quantize_weights(wt.name, 0, wt.f32.data(), wt.shape[0], per_channel);
+  int wq = add_weight_constant(wt.name + "::int8" + (fold ? "::" + src_.tensor(x).name : ""), wt.shape, qw.values);
   int bias = b >= 0 ? get_float(b) : -1;
   // The input's int8 scale is the one its int8 tensor carries, which for a
   // max-pool output is the pool input's scale, not the calibrated one. Its
@@ -84,8 +87,8 @@ bool Lowerer::lower_conv(int, const Node& node) {
   a.window = {kernel, strides, pads};
   a.dilations = dil;
   a.group = node.attrs.get_int("group", 1);
-  a.in_scale = qscale_[x];
-  a.in_scales.assign(qchannels_[x].begin(), qchannels_[x].end());  // per channel: depthwise (checked above)
+  a.in_scale = fold ? 1.0 : qscale_[x];
+  if (!fold) a.in_scales.assign(qchannels_[x].begin(), qchannels_[x].end());  // per channel: depthwise (checked above)
   a.in_zero_point = qzero_[x];
   a.out_zero_point = zero_point_of(y);
   if (has_channel_scales(y)) {
@@ -107,7 +110,7 @@ bool Lowerer::lower_conv(int, const Node& node) {
 std::string Lowerer::per_channel_conv_blocker(const Node& node, bool residual, const ActivationAttrs& act) const {
   const int x = node.inputs[0], y = node.outputs[0];
   const Tensor& wt = src_.tensor(node.inputs[1]);
-  if (is_int8(x) ? !qchannels_[x].empty() : has_channel_scales(x)) {
+  if ((is_int8(x) ? !qchannels_[x].empty() : has_channel_scales(x)) && !channel_grids_.count(x)) {
     const int64_t c = src_.tensor(x).shape[1];
     if (node.attrs.get_int("group", 1) != c || wt.shape[0] != c || wt.shape[1] != 1) {
       return "its input '" + src_.tensor(x).name + "' is int8 per channel (a pre-quantized model's axis-1 Q), " +

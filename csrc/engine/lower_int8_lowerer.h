@@ -4,18 +4,21 @@
 // concern: lower_int8.cc (tensors, int8 layouts, the lowering table, float
 // layers, element-wise tables), lower_int8_linear.cc (Conv, ConvTranspose,
 // Gemm / MatMul), lower_int8_spatial.cc (pooling, Add, Concat, channel gates,
-// Resize) and lower_int8_move_nodes.cc (data movement, Shape, Flatten).
+// Resize), lower_int8_move_nodes.cc (data movement, Shape, Flatten) and
+// lower_int8_channel_grids.cc (per-channel grids of calibrated tensors).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "engine/int8_plan_recorder.h"
 #include "engine/lower_int8.h"
+#include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
 #include "graph/network_index.h"
 #include "int8rt/quantization.h"
@@ -340,6 +343,29 @@ class Lowerer {
   // give it, whatever they are: a Conv, a Gemm / MatMul with constant weights.
   bool writes_any_grid(const Node& node) const;
 
+  // ---- per-channel grids of calibrated tensors (lower_int8_channel_grids.cc) ----
+  // Gives the tensors whose channels' ranges spread widely, and whose writer
+  // and readers take one scale per channel, their grids in channel_scales_
+  // (channel_grids_ lists them; called once, before the walk, after the
+  // zero points are adopted, whose grid it replaces on those tensors).
+  void adopt_channel_grids();
+  // The per-channel scales t would get (min(channel max, threshold) / 127),
+  // or none: no ranges, a network output, or channels that spread little.
+  std::vector<float> channel_grid(int t) const;
+  // Conv `node` reads t as its input (only there) and will lower.
+  bool conv_reads_channels(const Node& node, int t) const;
+  // Conv `node` writes its output at per-channel scales s_out (no fused
+  // residual; one int8 clamp for every channel).
+  bool conv_writes_channels(const Node& node, const std::vector<float>& s_out) const;
+  // The element-wise table region whose input is t (starting at a reader of t), or none.
+  LutRegion region_reading(int t) const;
+  // Conv `node` reads a calibrated per-channel grid and is not depthwise: its
+  // weights take the input's channel scales (quantize_folded_weights) and it
+  // reads the int8 values at scale 1.
+  bool folds_input_channels(const Node& node) const;
+  // w[o][c][..] * s_in[c] (c the input channel of o's group), quantized per output channel.
+  quant::QuantizedWeights quantize_folded_weights(const Node& node) const;
+
   bool lower_global_avgpool(int, const Node& node);
 
   bool lower_add(int, const Node& node);
@@ -434,6 +460,7 @@ class Lowerer {
   // activation, which depthwise convs read (lower_int8_qdq.cc).
   std::vector<std::vector<float>> qchannels_;
   std::map<int, std::vector<float>> channel_scales_;  // the model's per-channel scales by source tensor
+  std::set<int> channel_grids_;  // tensors whose channel_scales_ calibration made (adopt_channel_grids)
   std::map<std::string, float> scales_;   // see has_scale
   std::map<int, int32_t> zero_;           // the model's zero points by source tensor (zero_point_of)
   bool has_zero_points_ = false;

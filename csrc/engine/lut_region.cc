@@ -126,12 +126,15 @@ LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int sta
   return r.nodes.empty() ? grow_region(net, index, start, x, false, excluded) : r;
 }
 
-std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x) {
-  if (!(s_x > 0.f)) throw InvalidArgument("compute_region_values: the input scale must be > 0");
-  // The region alone, on a [256] input: the same layers the float engine runs.
+namespace {
+
+// The region's float32 values at `levels`, computed by the region's own float32 layers.
+std::vector<float> region_values_at(const Network& net, const LutRegion& region, const std::vector<float>& levels) {
+  const int64_t n = static_cast<int64_t>(levels.size());
+  // The region alone, on an [n] input: the same layers the float engine runs.
   Network mini;
   std::vector<int> map(net.tensors().size(), -1);
-  map[region.input] = mini.add_input("x", {256});
+  map[region.input] = mini.add_input("x", {n});
   for (int n : region.nodes) {
     const Node& node = net.nodes()[n];
     std::vector<int> ins;
@@ -146,16 +149,47 @@ std::vector<float> compute_region_values(const Network& net, const LutRegion& re
   }
   mini.mark_output(map[region.output]);
   Executor ex(std::move(mini));
-  std::vector<float> levels(256);
-  for (int i = 0; i < 256; ++i) levels[i] = kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x);
   auto state = ex.make_state();
   const int in_id = ex.network().inputs()[0];
-  ex.run(*state, {{in_id, DataType::kFloat32, {256}, levels.data()}});
+  ex.run(*state, {{in_id, DataType::kFloat32, {n}, levels.data()}});
   const Value& y = ex.value(*state, ex.network().outputs()[0]);
-  if (y.dtype() != DataType::kFloat32 || y.numel() != 256) {
-    throw Error("compute_region_values: the region does not map 256 values to 256 values");
+  if (y.dtype() != DataType::kFloat32 || y.numel() != n) {
+    throw Error("compute_region_values: the region does not map n values to n values");
   }
-  return std::vector<float>(y.data<float>(), y.data<float>() + 256);
+  return std::vector<float>(y.data<float>(), y.data<float>() + n);
+}
+
+}  // namespace
+
+std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x) {
+  if (!(s_x > 0.f)) throw InvalidArgument("compute_region_values: the input scale must be > 0");
+  std::vector<float> levels(256);
+  for (int i = 0; i < 256; ++i) levels[i] = kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x);
+  return region_values_at(net, region, levels);
+}
+
+std::vector<int8_t> compute_channel_luts(const Network& net, const LutRegion& region, const std::vector<float>& s_x,
+                                         const std::vector<float>& s_y, int32_t z_y) {
+  if (s_x.size() != s_y.size() || s_x.empty()) throw InvalidArgument("compute_channel_luts: one scale per channel");
+  const size_t c = s_x.size();
+  std::vector<float> levels(c * 256);
+  for (size_t k = 0; k < c; ++k) {
+    if (!(s_x[k] > 0.f) || !(s_y[k] > 0.f)) throw InvalidArgument("compute_channel_luts: scales must be > 0");
+    for (int i = 0; i < 256; ++i) {
+      levels[k * 256 + i] = kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x[k]);
+    }
+  }
+  const std::vector<float> values = region_values_at(net, region, levels);
+  std::vector<int8_t> table(c * 256);
+  for (size_t k = 0; k < c; ++k) {
+    const float inv = 1.0f / s_y[k];
+    for (int i = 0; i < 256; ++i) {
+      const float v = values[k * 256 + i];
+      table[k * 256 + i] = z_y == 0 ? kernels::ref::quantize_value(v, inv)
+                                    : kernels::ref::quantize_value(v, inv, static_cast<float>(z_y));
+    }
+  }
+  return table;
 }
 
 std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y, int32_t z_y) {

@@ -60,6 +60,11 @@ std::vector<float> compute_region_values(const Network& net, const LutRegion& re
 std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y,
                                 int32_t z_y = 0);
 
+// One table per channel (int8rt.QLut's per-channel form): for channel c,
+// quantize(f(dequantize(i - 128, s_x[c])), s_y[c], z_y) at [c * 256 + i];
+// s_x and s_y have one scale per channel (equal ones: a per-tensor side).
+std::vector<int8_t> compute_channel_luts(const Network& net, const LutRegion& region, const std::vector<float>& s_x,
+                                         const std::vector<float>& s_y, int32_t z_y = 0);
 // True for the ops a region may contain.
 bool is_lut_op(const std::string& op);
 

@@ -206,7 +206,7 @@ void bind_engine(py::module_& m) {
                        const std::map<std::string, std::string>& layer_precisions, bool optimize,
                        const std::string& device, bool pointwise_tables, bool int8_gates, bool bf16,
                        bool int8_matmul_pairs, bool keep_activation_qdq, bool unsigned_activations,
-                       bool asymmetric_activations) {
+                       bool asymmetric_activations, bool channel_activations) {
              BuilderConfig config;
              if (precision == "int8") {
                config.precision = Precision::kInt8;
@@ -224,6 +224,7 @@ void bind_engine(py::module_& m) {
              config.keep_activation_qdq = keep_activation_qdq;
              config.unsigned_activations = unsigned_activations;
              config.asymmetric_activations = asymmetric_activations;
+             config.channel_activations = channel_activations;
              config.bf16 = bf16;
              return std::make_unique<Builder>(network, config);
            }),
@@ -232,6 +233,7 @@ void bind_engine(py::module_& m) {
            py::arg("pointwise_tables") = true, py::arg("int8_gates") = true, py::arg("bf16") = false,
            py::arg("int8_matmul_pairs") = true, py::arg("keep_activation_qdq") = false,
            py::arg("unsigned_activations") = false, py::arg("asymmetric_activations") = false,
+           py::arg("channel_activations") = true,
            py::call_guard<py::gil_scoped_release>())
       .def("input_names", &Builder::input_names)
       .def("calibration_tensors", &Builder::calibration_tensors)
@@ -287,6 +289,8 @@ void bind_engine(py::module_& m) {
            py::arg("updates"), "[(node, input index, float32 values)]: see int8rt/builder.h")
       .def("insert_channel_scale", &Builder::insert_channel_scale, py::arg("tensor"), py::arg("consumers"),
            py::arg("factors"), py::call_guard<py::gil_scoped_release>())
+      .def("channel_ranges", &Builder::channel_ranges, "per-channel max |x| of calibration: see int8rt/builder.h")
+      .def("set_channel_ranges", &Builder::set_channel_ranges, py::arg("ranges"))
       .def("build", &Builder::build, py::arg("scales"), py::call_guard<py::gil_scoped_release>());
 }
 

@@ -180,6 +180,14 @@ class BuilderConfig:
             EfficientNet-B0 with one of two calibration sets, down 0.007 on
             its other; 1-2.5% more CPU time on MobileNetV3 and EfficientNet-B0;
             benchmarks/RESULTS_realnets.md, "Asymmetric activations").
+        channel_activations: INT8 only: a tensor whose channels' ranges
+            over the calibration data spread widely (a HardSwish behind a
+            folded BatchNorm) gets one scale per channel where the conv or
+            table writing it and the convs reading it take one
+            (csrc/engine/lower_int8_channel_grids.cc); the calibration cache
+            keeps the per-tensor thresholds, which bound every channel's. A
+            build from the cache alone (no data) or with ``distributed``
+            calibration has no per-channel ranges and stays per tensor.
         accuracy_target: INT8 only, needs ``accuracy_check``: keep the
             fewest, most sensitive layers in float32 so that the score on the
             held-out samples reaches this (int8rt/accuracy/mixed.py); the
@@ -211,6 +219,7 @@ class BuilderConfig:
     bias_correction: Optional[bool] = None
     unsigned_activations: Optional[bool] = None
     asymmetric_activations: bool = True
+    channel_activations: bool = True
     accuracy_target: Optional[float] = None
     accuracy_metric: Optional[Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]] = None
 
@@ -280,7 +289,8 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
                 optimize=config.optimize, device=config.device, pointwise_tables=config.pointwise_tables,
                 int8_gates=config.int8_gates, bf16=config.bf16, int8_matmul_pairs=config.int8_matmul_pairs,
                 unsigned_activations=bool(config.unsigned_activations) and config.precision == "int8",
-                asymmetric_activations=bool(config.asymmetric_activations) and config.precision == "int8")
+                asymmetric_activations=bool(config.asymmetric_activations) and config.precision == "int8",
+                channel_activations=bool(config.channel_activations) and config.precision == "int8")
 
 
 def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, config: BuilderConfig,
@@ -317,6 +327,9 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
 
         pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
+        ranges = builder.channel_ranges()  # the calibration batches' alone: auto's later passes leave them
+        builder.set_channel_ranges(ranges)
+        rewrites.keep_channel_ranges(ranges)
     if session.from_cache:
         return session.finish(progress=config.progress)
     if not run.auto:  # the calibrator's own search, shown by finish()
@@ -350,6 +363,14 @@ class _Rewrites:
     def insert_channel_scale(self, tensor: str, consumers: list[str], factors: list[float]) -> None:
         self.calls.append(("insert_channel_scale", (tensor, consumers, factors)))
         self._builder.insert_channel_scale(tensor, consumers, factors)
+
+    def keep_channel_ranges(self, ranges: dict[str, list[float]]) -> None:
+        """Hands the per-channel ranges calibration measured
+        (``Builder.channel_ranges``) to every builder made from here on
+        (automatic mixed precision, bias correction, auto's trials); a copy
+        whose network is rewritten (equalized) measures its own."""
+        if ranges:
+            self.calls.append(("set_channel_ranges", (ranges,)))
 
     def equalized_copy(self, make: Callable[[], _core.Builder], skip: set[str], computed: Any = None
                        ) -> tuple[_core.Builder, dict[str, list[float]], Callable[[], None]]:

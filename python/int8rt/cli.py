@@ -80,6 +80,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target,
                                   equalize=args.equalize, unsigned_activations=args.unsigned_activations,
                                   asymmetric_activations=args.asymmetric_activations,
+                                  channel_activations=args.channel_activations,
                                   smoothquant=args.smoothquant,
                                   smoothquant_alpha=args.smoothquant_alpha)
     if args.precision == "int8":
@@ -340,6 +341,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--asymmetric-activations", action=argparse.BooleanOptionalAction, default=True,
                    help="hold element-wise table outputs in [lo, threshold] with lo < 0 (SiLU, HardSwish, GELU) "
                    "over 256 levels with a zero point, where every reader takes one (default: on; "
+                   "docs/numerics.md)")
+    b.add_argument("--channel-activations", action=argparse.BooleanOptionalAction, default=True,
+                   help="one scale per channel for tensors whose channels' calibrated ranges spread widely, "
+                   "where the conv or table writing them and the convs reading them take one (default: on; "
                    "docs/numerics.md)")
     b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
                    help="cross-layer equalization of conv -> (ReLU) -> conv pairs (default: the auto calibrator "

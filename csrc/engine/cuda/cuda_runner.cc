@@ -167,6 +167,10 @@ void plan_channel_mul(const Network& net, const Node& node, NodePlan& p) {
 }
 
 void plan_lut(const Network& net, const Node& node, NodePlan& p) {
+  if (!QLutAttrs::from_attrs(node).in_scales.empty()) {
+    p.why = "the device lookup has one table, and this one has a table per channel";
+    return;
+  }
   p.lut = std::make_unique<kc::LookupTable>(constant_input(net, node, 1, "table").i8);
   p.where = Where::kLut;
 }

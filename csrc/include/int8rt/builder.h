@@ -69,6 +69,14 @@ struct BuilderConfig {
   // zero point mapping lo to -128 (quant::lower_bounded_grid), under the
   // same readers' condition as unsigned_activations; others stay symmetric.
   bool asymmetric_activations = false;
+  // INT8 only: a tensor whose channels' calibrated ranges spread widely
+  // (a HardSwish after a folded BatchNorm: 0.09 to 38.5) gets one scale per
+  // channel where its writer can write and its readers can read them
+  // (engine/lower_int8_channel_grids.cc): channel k's threshold is
+  // min(its calibration max |x|, the tensor's calibrated threshold). The
+  // per-channel ranges come from calibrate_batch's data (channel_ranges);
+  // a build from a cache alone has none and stays per tensor.
+  bool channel_activations = true;
   // Where the engine runs: "cpu" or "cuda" (a build with the CUDA backend and
   // a GPU; the Builder refuses other devices with NotSupported before any
   // calibration). Calibration itself runs on the CPU either way.
@@ -204,6 +212,17 @@ class Builder {
   void insert_channel_scale(const std::string& x, const std::vector<std::string>& consumers,
                             const std::vector<float>& factors);
 
+  // Per-channel max |x| (axis 1) of every rank-4 float32 calibration tensor
+  // over the batches calibrate_batch has run, for
+  // BuilderConfig::channel_activations. set_channel_ranges fixes them: later
+  // batches (the auto calibrator's passes over held-out samples) leave them
+  // as they are, and another builder of the same network gets the ranges the
+  // calibration measured (automatic mixed precision, bias correction). A
+  // rewrite of the network (set_node_constants, insert_channel_scale) drops
+  // them and the next batches measure again. Lengths are the channel counts.
+  std::map<std::string, std::vector<float>> channel_ranges() const;
+  void set_channel_ranges(const std::map<std::string, std::vector<float>>& ranges);
+
   // Lowers with the given scales (ignored for float32) and creates the engine.
   std::shared_ptr<Engine> build(const std::map<std::string, float>& scales);
 
@@ -213,6 +232,8 @@ class Builder {
   void remake_fp32();
   // The last batch's calibration tensors into `collector` (calibrate_batch, observe_last).
   void stream_last(calib::Collector& collector) const;
+  // The last batch's per-channel max |x| into channel_ranges (calibrate_batch).
+  void record_channel_ranges();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   BuilderConfig config_;

@@ -95,6 +95,10 @@ void add_s8(int64_t n, const int8_t* a, const int8_t* b, const AddParams& p, int
 // Table lookup (int8rt.QLut, engine/lut_region.h): y[i] = table[x[i] + 128]
 // for a 256-entry table indexed by the int8 value's offset from -128.
 void lookup_s8(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+// One table per channel (int8rt.QLut's per-channel form): x int8
+// [pixels][channels], tables [channels][256]:
+//   y[p * channels + c] = tables[c * 256 + x[p * channels + c] + 128].
+void lookup_s8_channels(int64_t pixels, int64_t channels, const int8_t* x, const int8_t* tables, int8_t* y);
 
 // Channel gate (int8rt.QChannelMul): x int8 [N][HW][C], gate float [N][C]
 // (gate_batch == 1: one row for every image), input scale s_x, output s_y:

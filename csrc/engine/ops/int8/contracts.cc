@@ -481,6 +481,8 @@ Attributes QLutAttrs::to_attrs() const {
   Attributes a = scale_attrs(*this);
   a.set("ops", Attribute::of_string(ops));
   set_zero_point("out_zero_point", out_zero_point, a);
+  if (!in_scales.empty()) a.set("in_scales", Attribute::of_floats(in_scales));
+  if (!out_scales.empty()) a.set("out_scales", Attribute::of_floats(out_scales));
   return a;
 }
 
@@ -490,6 +492,11 @@ QLutAttrs QLutAttrs::from_attrs(const Node& node) {
   r.scales(l);
   l.ops = r.str("ops", "");
   l.out_zero_point = r.zero_point("out_zero_point");
+  l.in_scales = r.nums("in_scales");
+  l.out_scales = r.nums("out_scales");
+  if (l.in_scales.size() != l.out_scales.size()) {
+    throw InvalidArgument(r.prefix() + "needs in_scales and out_scales of one length (one per channel) or neither");
+  }
   return l;
 }
 

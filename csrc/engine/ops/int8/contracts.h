@@ -312,11 +312,16 @@ struct QResizeLinearAttrs : InOutScales {
 // replaces ("Mul+Add+Clip", for `inspect`). out_zero_point (absent: 0) is
 // the zero point the table was built for (a lower-bounded output,
 // lower_int8_zero_points.cc): a record for the plan readers, the table
-// bytes being the whole arithmetic.
+// bytes being the whole arithmetic. Per channel (lower_int8_channel_grids.cc):
+// table s8 [C, 256] over the innermost axis of x (NHWC), y = table[c][x + 128]
+// for channel c; in_scales and out_scales (C each) record each channel's
+// grids (a per-tensor side repeats its scale; its in_scale / out_scale is
+// then that scale, a per-channel side's 0). from_attrs: both or neither.
 struct QLutAttrs : InOutScales {
   static constexpr const char kOp[] = "int8rt.QLut";
   std::string ops;
   int64_t out_zero_point = 0;
+  std::vector<double> in_scales, out_scales;  // per channel, or empty
   Attributes to_attrs() const;
   static QLutAttrs from_attrs(const Node& node);
 };
