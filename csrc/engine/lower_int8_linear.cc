@@ -421,18 +421,31 @@ bool Lowerer::match_attention(const Node& node) {
     logits = scale->outputs[0];
     break;
   }
-  // Optional mask: Add(logits, mask), the mask a float tensor broadcasting to the scores.
-  if (const Node* add = sole_reader_of(logits, "Add")) {
-    if (add->inputs.size() != 2 || add->outputs.size() != 1) return false;
-    m.mask = add->inputs[add->inputs[0] == logits ? 1 : 0];
-    const Tensor& mt = src_.tensor(m.mask);
-    if (m.mask == logits || mt.dtype != DataType::kFloat32 || static_cast<int64_t>(mt.shape.size()) > rank ||
-        src_.tensor(add->outputs[0]).shape != src_.tensor(scores).shape) {
-      return false;  // (a mask widening the scores is no mask)
+  // Up to two masks: Add(logits, mask), the mask a float tensor broadcasting
+  // to the logits as they are shaped there: the scores, or a Reshape of
+  // their batch dims (attention_view) that a later Reshape undoes.
+  std::vector<int64_t> view;  // the logits' batch dims where they differ from the scores'
+  for (int c = sole_reader(logits); c >= 0; c = sole_reader(logits)) {
+    const Node* n = &src_.nodes()[c];
+    if (n->op == "Reshape") {
+      if (!attention_view(*n, scores, &view)) return false;
+    } else if (n->op == "Add" && m.masks.size() < 2) {
+      if (n->inputs.size() != 2 || n->outputs.size() != 1) return false;
+      const int mask = n->inputs[n->inputs[0] == logits ? 1 : 0];
+      const Tensor& mt = src_.tensor(mask);
+      if (mask == logits || mt.dtype != DataType::kFloat32 ||
+          mt.shape.size() > src_.tensor(logits).shape.size() ||
+          src_.tensor(n->outputs[0]).shape != src_.tensor(logits).shape) {
+        return false;  // (a mask widening the scores is no mask)
+      }
+      m.masks.push_back({mask, view});
+    } else {
+      break;
     }
-    m.between.push_back(add);
-    logits = add->outputs[0];
+    m.between.push_back(n);
+    logits = n->outputs[0];
   }
+  if (!view.empty()) return false;  // the softmax reads a regrouped view
   const Node* softmax = sole_reader_of(logits, "Softmax");
   if (!softmax || softmax->outputs.size() != 1 || softmax->attrs.get_int("coerce_2d", 0) != 0) return false;
   const int64_t axis = softmax->attrs.get_int("axis", -1);
@@ -472,6 +485,32 @@ bool Lowerer::match_attention(const Node& node) {
   return true;
 }
 
+bool Lowerer::attention_view(const Node& reshape, int scores, std::vector<int64_t>* view) const {
+  if (reshape.inputs.size() != 2 || reshape.outputs.size() != 1 || reshape.attrs.get_int("allowzero", 0) != 0) {
+    return false;
+  }
+  const Tensor& target = src_.tensor(reshape.inputs[1]);
+  if (!target.is_constant || target.dtype != DataType::kInt64) return false;  // the view must not vary
+  const std::vector<int64_t>& ss = src_.tensor(scores).shape;
+  const std::vector<int64_t>& out = src_.tensor(reshape.outputs[0]).shape;
+  if (out == ss) {  // back to the scores' shape (at most one dim unknown: the same dims at run time)
+    view->clear();
+    return std::count(ss.begin(), ss.end(), -1) <= 1;
+  }
+  const size_t r = ss.size();
+  if (out.size() < 2 || r < 2 || out[out.size() - 2] != ss[r - 2] || out.back() != ss[r - 1] || ss[r - 2] < 1 ||
+      ss[r - 1] < 1) {
+    return false;  // only the batch dims may be regrouped; M and N known
+  }
+  std::vector<int64_t> batch(out.begin(), out.end() - 2);
+  if (std::count(batch.begin(), batch.end(), -1) > 1 ||
+      std::any_of(batch.begin(), batch.end(), [](int64_t d) { return d < 1 && d != -1; })) {
+    return false;
+  }
+  *view = std::move(batch);
+  return true;
+}
+
 void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   std::vector<std::string> sources = sources_of(*m.first);
   QAttentionAttrs a;
@@ -483,7 +522,9 @@ void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   const int y = mm.outputs[0];
   const bool int8_out = int8_output_wanted(y);
   std::vector<int> ins = {int8_in(q, Layout::kLogical), int8_in(k, Layout::kLogical), int8_in(v, Layout::kLogical)};
-  if (m.mask >= 0) ins.push_back(get_float(m.mask));
+  for (const AttentionMask& mask : m.masks) ins.push_back(get_float(mask.tensor));
+  if (!m.masks.empty()) a.mask_view = m.masks[0].view;
+  if (m.masks.size() > 1) a.mask2_view = m.masks[1].view;
   a.q_scale = qscale_[q];
   a.k_scale = qscale_[k];
   a.probs_scale = scale(m.probs);
