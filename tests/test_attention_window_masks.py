@@ -209,9 +209,9 @@ def swin_block_model(batch: int = 2, n_windows: int = 4, heads: int = 2, tokens:
               node("Transpose", ["k4"], ["k_t"], perm=[0, 1, 3, 2], name="k_t"),
               node("MatMul", ["q_s", "k_t"], ["scores"], name="scores"),
               node("Add", ["scores", "rel_bias"], ["biased"], name="add_bias"),
-              node("Reshape", ["biased", "to_view"], ["viewed"], name="view"),
+              node("Reshape", ["biased", "to_view"], ["viewed"], name="view", allowzero=1),  # as torch exports it
               node("Add", ["viewed", "shift_mask"], ["masked"], name="add_mask"),
-              node("Reshape", ["masked", "back"], ["logits"], name="unview"),
+              node("Reshape", ["masked", "back"], ["logits"], name="unview", allowzero=1),
               node("Softmax", ["logits"], ["probs"], axis=-1, name="softmax"),
               node("MatMul", ["probs", "v4"], ["ctx"], name="context"),
               node("Transpose", ["ctx"], ["ctx_t"], perm=[0, 2, 1, 3], name="ctx_t"),

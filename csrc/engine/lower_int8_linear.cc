@@ -486,11 +486,12 @@ bool Lowerer::match_attention(const Node& node) {
 }
 
 bool Lowerer::attention_view(const Node& reshape, int scores, std::vector<int64_t>* view) const {
-  if (reshape.inputs.size() != 2 || reshape.outputs.size() != 1 || reshape.attrs.get_int("allowzero", 0) != 0) {
-    return false;
-  }
+  if (reshape.inputs.size() != 2 || reshape.outputs.size() != 1) return false;
   const Tensor& target = src_.tensor(reshape.inputs[1]);
   if (!target.is_constant || target.dtype != DataType::kInt64) return false;  // the view must not vary
+  if (reshape.attrs.get_int("allowzero", 0) != 0 && std::count(target.i64.begin(), target.i64.end(), 0) != 0) {
+    return false;  // (allowzero matters only where the target holds a 0: torch's exports set it)
+  }
   const std::vector<int64_t>& ss = src_.tensor(scores).shape;
   const std::vector<int64_t>& out = src_.tensor(reshape.outputs[0]).shape;
   if (out == ss) {  // back to the scores' shape (at most one dim unknown: the same dims at run time)
