@@ -228,12 +228,14 @@ def centred_cosine(got: np.ndarray, ref: np.ndarray) -> float:
     return float(g @ r / (np.linalg.norm(g) * np.linalg.norm(r)))
 
 
-def test_swin_window_attention_lowers_to_one_qattention() -> None:
+def test_swin_window_attention_lowers_to_one_qattention(tmp_path) -> None:
     """The block's attention (bias Add, Reshape, mask Add, Reshape, Softmax
     included) is one int8rt.QAttention with both masks and the window view;
     FP32 equals ONNX's reference evaluator; INT8 centred cosine >= 0.99
     against FP32 on held-out windows, a bound that the block without its
-    shift mask misses (so a mask dropped or misplaced would fail it)."""
+    shift mask misses (so a mask dropped or misplaced would fail it). The
+    engine saved and loaded (the views are attributes of the file) gives
+    the same bytes."""
     from onnx.reference import ReferenceEvaluator
     m = swin_block_model()
     rng = np.random.default_rng(22)
@@ -256,6 +258,9 @@ def test_swin_window_attention_lowers_to_one_qattention() -> None:
     np.testing.assert_allclose(ref, onnx_ref, rtol=1e-4, atol=1e-5)
     got = np.concatenate([cq.run(b)["y"] for b in held])
     assert centred_cosine(got, ref) >= 0.99
+    q.save(tmp_path / "swin_block.i8rt")
+    cl = int8rt.Engine.load(tmp_path / "swin_block.i8rt").create_execution_context()
+    np.testing.assert_array_equal(np.concatenate([cl.run(b)["y"] for b in held]), got)
     unmasked = onnx.ModelProto()
     unmasked.CopyFrom(m)
     for t in unmasked.graph.initializer:
