@@ -5,11 +5,15 @@ unfused chain main's lowering gave it, every other byte equal.
 
 The "before" twin (``unfused_twin``) replaces each QAttention that has a
 mask view (mask_view / mask2_view: the ones the Reshape pair used to keep
-unfused) by QMatMul (float scores) -> [Mul / Div] -> Add(mask) -> Reshape
+unfused) by QMatMul -> [Mul / Div] -> Add(mask) -> Reshape
 (view) -> Add(mask2) -> Reshape (back) -> Softmax -> int8rt.Quantize at the
 probabilities' symmetric scale (threshold / 127, no zero point: the
 zero-point pass proves no bound for a Softmax) -> QMatMul, the layers and
-scales main's lowering emits for that graph. ``--check-main REPO``: also
+scales main's lowering emits for that graph; the scores QMatMul writes int8
+at the scores' calibrated scale and a Dequantize follows where that scale
+exists, as main's lowering did (the bias Add counts as an int8 reader of
+the scores, then declines: lower_matmul_pair's int8_output_wanted), else
+float. ``--check-main REPO``: also
 builds the engine with REPO's int8rt in a subprocess (same calibration)
 and reports whether its output equals the twin's bit for bit (a check that
 the twin is main's engine).
@@ -43,11 +47,17 @@ from bench_util import machine_line  # noqa: E402
 from realnets import new_models as M  # noqa: E402
 
 
-def unfused_twin(engine: Any) -> tuple[Any, int]:
+def unfused_twin(engine: Any, model_path: str) -> tuple[Any, int]:
     """The engine with every viewed-mask QAttention as its unfused chain
-    (module docstring); returns it and how many layers were unfused."""
+    (module docstring); returns it and how many layers were unfused.
+    ``model_path``: the ONNX file it was built from (the scores' tensor names)."""
+    import onnx
+
     import int8rt
     from int8rt import _core
+
+    output_of = {n.name: n.output[0] for n in onnx.load(model_path, load_external_data=False).graph.node if n.output}
+    scales = engine.scales()
 
     version, tensors, nodes, inputs, outputs, extra = engine._native.network().__getstate__()
     tensors = list(tensors)
@@ -76,7 +86,15 @@ def unfused_twin(engine: Any) -> tuple[Any, int]:
         qk = {"a_scale": attrs["q_scale"], "b_scale": attrs["k_scale"], "logical": 1}
         if attrs.get("k_transposed"):
             qk["b_transposed"] = 1
-        out_nodes.append((name + "::qk", "int8rt.QMatMul", [q, k], [s], qk))
+        scores_scale = scales.get(output_of.get(name.split("+")[0], ""))
+        if scores_scale:
+            qk["out_scale"] = float(scores_scale)
+            s8 = tensor(name + "::scores::int8", "int8")
+            out_nodes.append((name + "::qk", "int8rt.QMatMul", [q, k], [s8], qk))
+            out_nodes.append((name + "::dequantize", "int8rt.Dequantize", [s8], [s],
+                              {"scale": float(scores_scale), "logical": 1}))
+        else:
+            out_nodes.append((name + "::qk", "int8rt.QMatMul", [q, k], [s], qk))
         if attrs.get("scores_factor"):
             c = tensor(name + "::factor", data=np.array(attrs["scores_factor"], np.float32))
             t = tensor(name + "::scaled")
@@ -189,7 +207,7 @@ def main() -> int:
         t0 = time.perf_counter()
         after = int8rt.build_engine(str(path), config)
         build_s = time.perf_counter() - t0
-        before, changed = unfused_twin(after)
+        before, changed = unfused_twin(after, str(path))
         total = sum(1 for n in after._native.network().nodes() if n["op"] == "int8rt.QAttention")
         engines = {"before (viewed masks unfused)": before, "after (all fused)": after}
         ctxs = {k: e.create_execution_context() for k, e in engines.items()}
