@@ -211,7 +211,7 @@ class QAttentionLayer : public Layer {
     const bool free_dim = std::find(view.begin(), view.end(), -1) != view.end();
     Shape out = view;  // (its dims are >= 1 or -1, from_attrs: known > 0)
     for (int64_t& d : out) d = d == -1 ? products / known : d;
-    if (free_dim ? products % known != 0 : known != products) {
+    if (products != 0 && (free_dim ? products % known != 0 : known != products)) {  // (empty: nothing read)
       throw InvalidArgument(prefix_ + "a mask's view " + shape_str(view) + " does not regroup the scores' batch " +
                             shape_str(qk.batch));
     }
