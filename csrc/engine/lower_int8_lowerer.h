@@ -3,7 +3,8 @@
 // topological order and writes the lowered one. Its members are defined by
 // concern: lower_int8.cc (tensors, int8 layouts, the lowering table, float
 // layers, element-wise tables), lower_int8_linear.cc (Conv, ConvTranspose,
-// Gemm / MatMul), lower_int8_spatial.cc (pooling, Add, Concat, channel gates,
+// Gemm / MatMul), lower_int8_attention.cc (the attention chain as one
+// QAttention), lower_int8_spatial.cc (pooling, Add, Concat, channel gates,
 // Resize) and lower_int8_move_nodes.cc (data movement, Shape, Flatten).
 #pragma once
 
