@@ -341,7 +341,7 @@ bool Lowerer::lower_lut(int n) {
   // Per-channel grids on either side (lower_int8_channel_grids.cc): one table per channel.
   const bool channels_in = !qchannels_[r.input].empty(), channels_out = channel_grids_.count(y) > 0;
   if ((channels_in || channels_out) && (gated || layout_of(r.input) != Layout::kNhwc)) return false;
-  QLutAttrs a{{qscale_[r.input], channels_out ? 0.0 : scale(y)}, "", zero_point_of(y)};
+  QLutAttrs a{{qscale_[r.input], channels_out ? 0.0 : scale(y)}, "", zero_point_of(y), {}, {}};
   std::vector<int8_t> table;
   std::vector<int64_t> table_shape = {256};
   if (channels_in || channels_out) {

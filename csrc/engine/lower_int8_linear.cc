@@ -1,6 +1,7 @@
 // INT8 lowering of the layers with weights (lower_int8_lowerer.h): Conv,
 // ConvTranspose, Gemm and MatMul with constant weights (their exported bias
-// and layer scale folded), and MatMul of two activations.
+// and layer scale folded), and MatMul of two activations (the attention
+// they form: lower_int8_attention.cc).
 #include "engine/lower_int8_lowerer.h"
 
 #include <algorithm>
@@ -393,126 +394,6 @@ bool Lowerer::lower_matmul_pair(const Node& node) {
   a.out_scale = int8_out ? scale(y) : 0.0;
   add_linear_output(QMatMulAttrs::kOp, node.name, std::move(sources), {qa, qb}, a.to_attrs(), y, int8_out);
   return true;
-}
-
-// The node reading t alone when it is `op` (and not kept float), else null.
-const Node* Lowerer::sole_reader_of(int t, const char* op) const {
-  const int c = sole_reader(t);
-  return c >= 0 && src_.nodes()[c].op == op ? &src_.nodes()[c] : nullptr;
-}
-
-bool Lowerer::match_attention(const Node& node) {
-  const int scores = node.outputs[0];
-  const int64_t rank = static_cast<int64_t>(src_.tensor(scores).shape.size());
-  if (has_zero_points_) return false;  // a pre-quantized model's attention runs as its Q/DQ say
-  AttentionMatch m;
-  m.first = &node;
-  int logits = scores;
-  // Optional scale: Mul(scores, c) or Div(scores, c), c a float scalar constant.
-  for (const char* op : {"Mul", "Div"}) {
-    const Node* scale = sole_reader_of(logits, op);
-    if (!scale || scale->inputs.size() != 2 || scale->outputs.size() != 1) continue;
-    const int slot = scale->inputs[0] == logits ? 1 : 0;
-    const Tensor& c = src_.tensor(scale->inputs[slot]);
-    if ((slot == 0 && scale->op == "Div") || !c.is_constant || c.dtype != DataType::kFloat32 || c.f32.size() != 1 ||
-        c.shape.size() > static_cast<size_t>(rank) || !std::isfinite(c.f32[0]) || c.f32[0] == 0.f) {
-      return false;
-    }
-    m.scores_factor = c.f32[0];
-    m.scores_divide = scale->op == "Div";
-    m.between.push_back(scale);
-    logits = scale->outputs[0];
-    break;
-  }
-  // Optional mask: Add(logits, mask), the mask a float tensor broadcasting to the scores.
-  if (const Node* add = sole_reader_of(logits, "Add")) {
-    if (add->inputs.size() != 2 || add->outputs.size() != 1) return false;
-    m.mask = add->inputs[add->inputs[0] == logits ? 1 : 0];
-    const Tensor& mt = src_.tensor(m.mask);
-    if (m.mask == logits || mt.dtype != DataType::kFloat32 || static_cast<int64_t>(mt.shape.size()) > rank ||
-        src_.tensor(add->outputs[0]).shape != src_.tensor(scores).shape) {
-      return false;  // (a mask widening the scores is no mask)
-    }
-    m.between.push_back(add);
-    logits = add->outputs[0];
-  }
-  const Node* softmax = sole_reader_of(logits, "Softmax");
-  if (!softmax || softmax->outputs.size() != 1 || softmax->attrs.get_int("coerce_2d", 0) != 0) return false;
-  const int64_t axis = softmax->attrs.get_int("axis", -1);
-  if ((axis < 0 ? axis + rank : axis) != rank - 1) return false;
-  m.between.push_back(softmax);
-  // Optional NaN guard: Where(IsNaN(p), 0, p), p read by those two only.
-  m.probs = softmax->outputs[0];
-  const std::vector<int>& readers = index_.readers(m.probs);
-  if (readers.size() == 2 && !index_.is_output(m.probs)) {
-    const Node* isnan = nullptr;
-    const Node* where = nullptr;
-    for (int r : readers) {
-      const Node& n = src_.nodes()[r];
-      if (n.op == "IsNaN") isnan = &n;
-      if (n.op == "Where") where = &n;
-    }
-    if (!isnan || !where || consumed_[readers[0]] || consumed_[readers[1]]) return false;
-    const Tensor* zero = where->inputs.size() == 3 ? &src_.tensor(where->inputs[1]) : nullptr;
-    if (sole_reader_of(isnan->outputs[0], "Where") != where || where->inputs[0] != isnan->outputs[0] ||
-        where->inputs[2] != m.probs || !zero || !zero->is_constant || zero->f32.size() != 1 || zero->f32[0] != 0.f) {
-      return false;
-    }
-    m.between.push_back(isnan);
-    m.between.push_back(where);
-    m.probs = where->outputs[0];
-    m.nan_to_zero = true;
-  }
-  const Node* mm = sole_reader_of(m.probs, "MatMul");
-  if (!mm || !has_scale(m.probs) || mm->inputs.size() != 2 || mm->inputs[0] != m.probs || mm->inputs[1] == m.probs ||
-      !matmul_pair_lowers(*mm)) {
-    return false;
-  }
-  // The layer is emitted when the second MatMul's turn comes: by then the
-  // mask and v, which the graph may compute after the first MatMul, exist.
-  for (const Node* n : m.between) consumed_[static_cast<size_t>(n - src_.nodes().data())] = 1;
-  attention_at_[static_cast<int>(mm - src_.nodes().data())] = m;
-  return true;
-}
-
-void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
-  std::vector<std::string> sources = sources_of(*m.first);
-  QAttentionAttrs a;
-  const int q = m.first->inputs[0], k = untransposed(m.first->inputs[1], &a.k_transposed, &sources);
-  const int v = untransposed(mm.inputs[1], &a.v_transposed, &sources);
-  a.nan_to_zero = m.nan_to_zero;
-  a.scores_factor = m.scores_factor;
-  a.scores_divide = m.scores_divide;
-  const int y = mm.outputs[0];
-  const bool int8_out = int8_output_wanted(y);
-  std::vector<int> ins = {int8_in(q, Layout::kLogical), int8_in(k, Layout::kLogical), int8_in(v, Layout::kLogical)};
-  if (m.mask >= 0) ins.push_back(get_float(m.mask));
-  a.q_scale = qscale_[q];
-  a.k_scale = qscale_[k];
-  a.probs_scale = scale(m.probs);
-  if (opt_.unsigned_activations || opt_.asymmetric_activations) {
-    // The probabilities are never negative: either zero-point switch holds
-    // them on the unsigned grid (255 levels over [0, threshold], as ONNX
-    // Runtime's uint8 Softmax output) instead of symmetric int8's codes
-    // 0..127; the product with v takes the zero point (QAttentionAttrs).
-    const quant::AffineGrid g = quant::lower_bounded_grid(static_cast<float>(a.probs_scale), 0.f);
-    if (g.ok) {
-      a.probs_scale = g.scale;
-      a.probs_zero_point = g.zero_point;
-    }
-  }
-  a.v_scale = qscale_[v];
-  a.out_scale = int8_out ? scale(y) : 0.0;
-  std::string name = m.first->name;
-  for (const Node* n : m.between) {
-    for (std::string& src : sources_of(*n)) sources.push_back(std::move(src));
-    name += "+" + n->name;
-  }
-  for (std::string& src : sources_of(mm)) sources.push_back(std::move(src));
-  name += "+" + mm.name;
-  add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, a.to_attrs(), y, int8_out);
-  note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache" +
-       (a.probs_zero_point ? "; the probabilities on the unsigned grid" : ""));
 }
 
 bool Lowerer::defer_transposed_operand(const Node& node) {

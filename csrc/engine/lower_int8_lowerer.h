@@ -3,7 +3,8 @@
 // topological order and writes the lowered one. Its members are defined by
 // concern: lower_int8.cc (tensors, int8 layouts, the lowering table, float
 // layers, element-wise tables), lower_int8_linear.cc (Conv, ConvTranspose,
-// Gemm / MatMul), lower_int8_spatial.cc (pooling, Add, Concat, channel gates,
+// Gemm / MatMul), lower_int8_attention.cc (the attention chain as one
+// QAttention), lower_int8_spatial.cc (pooling, Add, Concat, channel gates,
 // Resize), lower_int8_move_nodes.cc (data movement, Shape, Flatten) and
 // lower_int8_channel_grids.cc (per-channel grids of calibrated tensors).
 #pragma once
@@ -237,13 +238,20 @@ class Lowerer {
   // scores, which a mask Add and a Softmax read in float): one rounding less.
   bool lower_matmul_pair(const Node& node);
 
-  // Attention: MatMul pair -> [Mul / Div by a scalar] -> [Add(mask)] -> Softmax over the last axis ->
+  // Attention: MatMul pair -> [Mul / Div by a scalar] -> up to two Add(mask), each
+  // maybe inside a Reshape of the batch dims and back (Swin: Add(bias) ->
+  // Reshape -> Add(window mask) -> Reshape) -> Softmax over the last axis ->
   // [Where(IsNaN(p), 0, p)] -> MatMul pair, each the sole reader of what it
   // reads, becomes one int8rt.QAttention, whose scores stay in cache.
+  struct AttentionMask {
+    int tensor = -1;
+    std::vector<int64_t> view;  // the batch dims it is added over (QAttentionAttrs); empty: the scores'
+  };
   struct AttentionMatch {
     const Node* first = nullptr;        // the scores' MatMul
-    std::vector<const Node*> between;   // Mul / Div, Add, Softmax, IsNaN, Where: consumed
-    int mask = -1, probs = -1;          // the mask (or -1); the probabilities the second MatMul reads
+    std::vector<const Node*> between;   // Mul / Div, Add, Reshape, Softmax, IsNaN, Where: consumed
+    std::vector<AttentionMask> masks;   // in the order they are added
+    int probs = -1;                     // the probabilities the second MatMul reads
     float scores_factor = 0.0f;         // 0: no scale
     bool scores_divide = false, nan_to_zero = false;
   };
@@ -252,6 +260,10 @@ class Lowerer {
   bool match_attention(const Node& node);
   // At the second MatMul `mm`: emits the layer.
   void lower_attention(const AttentionMatch& m, const Node& mm);
+  // Whether `reshape` (between the scores and the softmax) regroups only the
+  // batch dims of `scores` with a constant target: *view = its output's batch
+  // dims (one -1 at most), or cleared when it restores the scores' shape.
+  bool attention_view(const Node& reshape, int scores, std::vector<int64_t>* view) const;
 
   // The node reading t alone when it is `op` (sole_reader), else null.
   const Node* sole_reader_of(int t, const char* op) const;

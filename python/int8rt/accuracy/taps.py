@@ -103,7 +103,7 @@ def quantized_inside(lowered: Any, network: Any) -> set[str]:
     own, so :func:`int8_scales` cannot see them though their scale is in
     the engine: the attention probabilities of ``int8rt.QAttention``
     (``probs_scale``: the input of the fused layer's second MatMul, the last
-    node of its name, csrc/engine/lower_int8_linear.cc)."""
+    node of its name, csrc/engine/lower_int8_attention.cc)."""
     tensors = network.tensors()
     by_name = {node["name"]: node for node in network.nodes()}
     out: set[str] = set()

@@ -262,6 +262,8 @@ Attributes QAttentionAttrs::to_attrs() const {
   if (nan_to_zero) a.set("nan_to_zero", Attribute::of_int(1));
   if (scores_factor != 0.0f) a.set("scores_factor", Attribute::of_float(scores_factor));
   if (scores_divide) a.set("scores_divide", Attribute::of_int(1));
+  if (!mask_view.empty()) a.set("mask_view", Attribute::of_ints(mask_view));
+  if (!mask2_view.empty()) a.set("mask2_view", Attribute::of_ints(mask2_view));
   return a;
 }
 
@@ -281,6 +283,16 @@ QAttentionAttrs QAttentionAttrs::from_attrs(const Node& node) {
   m.scores_factor = static_cast<float>(r.num("scores_factor", 0.0));
   m.scores_divide = r.integer("scores_divide", 0) != 0;
   if (!std::isfinite(m.scores_factor)) throw InvalidArgument(r.prefix() + "scores_factor must be finite");
+  auto view = [&r](const char* key) {
+    std::vector<int64_t> v = r.ints(key, {});
+    if (std::count(v.begin(), v.end(), -1) > 1 ||
+        std::any_of(v.begin(), v.end(), [](int64_t d) { return d < 1 && d != -1; })) {
+      throw InvalidArgument(r.prefix() + key + " must hold dims >= 1 and at most one -1");
+    }
+    return v;
+  };
+  m.mask_view = view("mask_view");
+  m.mask2_view = view("mask2_view");
   return m;
 }
 

@@ -157,12 +157,19 @@ struct QMatMulAttrs {
 
 // int8rt.QAttention [q s8 [..., M, d], k s8 [..., d, N] (or [..., N, d] with
 // k_transposed), v s8 [..., N, dv] (or [..., dv, N] with v_transposed),
-// optional mask f32 broadcasting to [..., M, N]]: softmax(q k (*|/) c + mask) v,
+// optional mask f32, optional mask2 f32]: softmax(q k (*|/) c + mask + mask2) v,
 // fused so that each product's scores stay in cache. Per product of the
 // broadcast batch: the scores q k as int8rt.QMatMul computes them in float32
 // (scales q_scale, k_scale), times or divided by the constant scores_factor
 // when non-zero (scores_divide: /) as the float Mul / Div does (BERT's
-// 1 / sqrt(d)), plus the mask as the float Add does, softmax
+// 1 / sqrt(d)), plus the mask, then plus mask2, each as the float Add does
+// (two roundings: Swin's relative-position bias, then its shifted-window
+// mask). Each mask broadcasts to the scores [..., M, N], or, when its view
+// (mask_view, mask2_view: leading dims, one of them -1 at most, whose
+// product is the scores' batch) is given, to the scores reshaped to
+// [view..., M, N] (a Reshape of the batch dims only, row-major, so product
+// t of the batch is element t of the view's dims too: Swin's
+// [B * nW, heads] viewed as [B, nW, heads] against a mask [1, nW, 1, N, N]). Then softmax
 // over each row (kernels/ref/softmax_f32.h), with nan_to_zero a NaN probability (a row
 // masked everywhere) set to 0 as HuggingFace's Where(IsNaN(p), 0, p) does,
 // the probabilities quantized at probs_scale and probs_zero_point as
@@ -173,11 +180,12 @@ struct QMatMulAttrs {
 // a_zero_point probs_zero_point; out_scale 0: float32 output). So bit for
 // bit that unfused chain. v's batch dims broadcast to the scores'.
 // from_attrs: the four operand scales > 0, out_scale >= 0, the zero point
-// in the int8 range.
+// in the int8 range, views of dims >= 1 or -1 (once).
 struct QAttentionAttrs {
   static constexpr const char kOp[] = "int8rt.QAttention";
   double q_scale = 0.0, k_scale = 0.0, probs_scale = 0.0, v_scale = 0.0, out_scale = 0.0;
   int64_t probs_zero_point = 0;
+  std::vector<int64_t> mask_view, mask2_view;  // empty: the scores' own batch dims
   float scores_factor = 0.0f;  // 0: none
   bool scores_divide = false, k_transposed = false, v_transposed = false, nan_to_zero = false;
   Attributes to_attrs() const;

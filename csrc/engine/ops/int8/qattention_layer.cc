@@ -5,7 +5,10 @@
 // unfused layer's own code or operation: Int8Products (int8rt.QMatMul); the
 // softmax kernel family's attention rows (kernels/ref/softmax_f32.h: the
 // float Mul's / Div's s * c or s / c, the float Add's s + m, the Softmax
-// layer's rule, Where(IsNaN(p), 0, p)); the QuantizeS8 kernel
+// layer's rule, Where(IsNaN(p), 0, p)); with a second mask, the scaling
+// and the first mask run before those rows as the binary_f32 family's Mul /
+// Div and Add (the float layers' own kernel), the rows adding the second;
+// the QuantizeS8 kernel
 // (int8rt.Quantize), or with a zero point on the probabilities (the
 // unsigned grid) int8rt.Quantize's zero-point arithmetic,
 // ref::quantize_value(p, 1 / scale, z), and the product with v taking that
@@ -14,6 +17,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/checked_math.h"
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
@@ -39,10 +43,26 @@ class QAttentionLayer : public Layer {
         quantize_(&kernels::choose<kernels::QuantizeS8Kernel>()),
         binary_(&kernels::choose<kernels::BinaryF32Kernel>()) {}
 
+  // A mask as the layer reads it: the scores' batch dims as its view has
+  // them (QAttentionAttrs), and its strides per dim of [view..., M, N]
+  // (0: broadcast).
+  struct MaskPlan {
+    Shape view;
+    std::vector<int64_t> strides;
+    // The mask's offset at product t of the batch (t decomposed over the view).
+    int64_t base(int64_t t) const {
+      int64_t base = 0;
+      for (size_t dim = view.size(); dim-- > 0;) {
+        base += (t % view[dim]) * strides[dim];
+        t /= view[dim];
+      }
+      return base;
+    }
+  };
   // The two products' batches: q k over the scores' batch, then probs v.
   struct Plan {
     ProductBatch qk, pv;
-    std::vector<int64_t> mask_strides;  // per dim of [batch..., M, N] (0: broadcast); empty: no mask
+    std::vector<MaskPlan> masks;  // inputs 3 and 4 where given, in the order they are added
   };
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -63,8 +83,8 @@ class QAttentionLayer : public Layer {
     char* y = out[0]->data<char>();
     const int64_t y_step = M * dv * static_cast<int64_t>(context_.out_bytes());
     const float probs_scale = static_cast<float>(a_.probs_scale);
-    const float* mask = p.mask_strides.empty() ? nullptr : in[3]->data<float>();
-    const size_t rank = p.mask_strides.size();
+    std::vector<const float*> masks;
+    for (size_t i = 0; i < p.masks.size(); ++i) masks.push_back(in[3 + i]->data<float>());
     parallel_for(p.qk.products(), 1, [&](int64_t begin, int64_t end) {
       // Per thread, grown, never shrunk: no allocation per run once sized.
       thread_local std::vector<float> scores_buf;
@@ -82,15 +102,16 @@ class QAttentionLayer : public Layer {
         rows.factor = a_.scores_factor;
         rows.divide = a_.scores_divide;
         rows.nan_to_zero = a_.nan_to_zero;
-        if (mask) {
-          int64_t base = 0;  // the mask's offset for product t
-          for (size_t dim = rank - 2, r = static_cast<size_t>(t); dim-- > 0;) {
-            base += static_cast<int64_t>(r % static_cast<size_t>(p.qk.batch[dim])) * p.mask_strides[dim];
-            r /= static_cast<size_t>(p.qk.batch[dim]);
-          }
-          rows.mask = mask + base;
-          rows.mask_row_step = p.mask_strides[rank - 2];
-          rows.mask_col_step = p.mask_strides[rank - 1];
+        if (masks.size() == 2) {
+          scale_and_add_first_mask(M, N, p.masks[0], masks[0] + p.masks[0].base(t), scores);
+          rows.factor = 0.f;  // applied
+        }
+        if (!masks.empty()) {
+          const MaskPlan& last = p.masks.back();
+          const size_t rank = last.strides.size();
+          rows.mask = masks.back() + last.base(t);
+          rows.mask_row_step = last.strides[rank - 2];
+          rows.mask_col_step = last.strides[rank - 1];
         }
         softmax_->attention(M, N, rows, scores);
         quantize_probs(M * N, scores, probs_scale, probs);
@@ -106,6 +127,21 @@ class QAttentionLayer : public Layer {
   }
 
  private:
+  // The scores [M][N] of one product scaled as the rows rule would (s * c or
+  // s / c), then plus the first of two masks (row i at mask + i *
+  // row step), each as the binary_f32 family's one IEEE operation per value:
+  // what the unfused Mul / Div and Add layers compute, in their order.
+  void scale_and_add_first_mask(int64_t M, int64_t N, const MaskPlan& mp, const float* mask, float* s) const {
+    using kernels::ref::BinaryF32;
+    const size_t rank = mp.strides.size();
+    const int64_t row_step = mp.strides[rank - 2], col_step = mp.strides[rank - 1];
+    const float c = a_.scores_factor;
+    for (int64_t i = 0; i < M; ++i, s += N) {
+      if (c != 0.f) binary_->apply(a_.scores_divide ? BinaryF32::kDiv : BinaryF32::kMul, N, s, 1, &c, 0, s);
+      binary_->apply(BinaryF32::kAdd, N, s, 1, mask + i * row_step, col_step, s);
+    }
+  }
+
   // The probabilities p [n] -> int8 as int8rt.Quantize computes them at
   // this scale and zero point (convert_layers.cc). With a zero point z that
   // is ref::quantize_value(p, inv, z): v = p * inv, v = v + z, clamp, round;
@@ -143,15 +179,43 @@ class QAttentionLayer : public Layer {
     if (p.pv.batch != p.qk.batch) {
       throw InvalidArgument(prefix_ + "v " + shape_str(vs) + " widens the batch of the scores " + shape_str(probs));
     }
-    if (in.size() > 3 && in[3]) {
-      const Shape& ms = require_input(in, 3, DataType::kFloat32, prefix_).shape();
-      if (ms.size() > probs.size() || broadcast_shapes(ms, probs, prefix_) != probs) {
-        throw InvalidArgument(prefix_ + "mask " + shape_str(ms) + " does not broadcast to the scores " +
-                              shape_str(probs));
+    for (size_t i = 3; i < in.size() && i < 5; ++i) {
+      if (!in[i]) {
+        if (i == 3 && in.size() > 4 && in[4]) throw InvalidArgument(prefix_ + "mask2 is given without a mask");
+        continue;
       }
-      p.mask_strides = broadcast_strides(ms, probs);
+      const Shape& ms = require_input(in, i, DataType::kFloat32, prefix_).shape();
+      MaskPlan m;
+      m.view = viewed_batch(i == 3 ? a_.mask_view : a_.mask2_view, p.qk);
+      Shape full = m.view;
+      full.push_back(p.qk.M);
+      full.push_back(p.qk.N);
+      if (ms.size() > full.size() || broadcast_shapes(ms, full, prefix_) != full) {
+        throw InvalidArgument(prefix_ + (i == 3 ? "mask " : "mask2 ") + shape_str(ms) +
+                              " does not broadcast to the scores " + shape_str(full));
+      }
+      m.strides = broadcast_strides(ms, full);
+      p.masks.push_back(std::move(m));
     }
     return p;
+  }
+
+  // The scores' batch dims as `view` regroups them (empty: as they are);
+  // its -1 takes what is left. Throws unless the view's product is the
+  // scores' number of products.
+  Shape viewed_batch(const std::vector<int64_t>& view, const ProductBatch& qk) const {
+    if (view.empty()) return qk.batch;
+    const int64_t products = qk.products();
+    int64_t known = 1;
+    for (int64_t d : view) known = d == -1 ? known : checked_mul(known, d, prefix_ + "mask view");
+    const bool free_dim = std::find(view.begin(), view.end(), -1) != view.end();
+    Shape out = view;  // (its dims are >= 1 or -1, from_attrs: known > 0)
+    for (int64_t& d : out) d = d == -1 ? products / known : d;
+    if (products != 0 && (free_dim ? products % known != 0 : known != products)) {  // (empty: nothing read)
+      throw InvalidArgument(prefix_ + "a mask's view " + shape_str(view) + " does not regroup the scores' batch " +
+                            shape_str(qk.batch));
+    }
+    return out;
   }
 
   std::string prefix_;
@@ -164,7 +228,7 @@ class QAttentionLayer : public Layer {
 
 INT8RT_REGISTER_LAYER(QAttentionAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 3);
-  return std::make_unique<QAttentionLayer>(node);  // input 3, the mask, is optional
+  return std::make_unique<QAttentionLayer>(node);  // inputs 3 and 4, the masks, are optional
 });
 
 }  // namespace

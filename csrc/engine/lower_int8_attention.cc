@@ -1,0 +1,184 @@
+// INT8 lowering of attention (lower_int8_lowerer.h, match_attention): the
+// chain MatMul of two activations -> [Mul / Div by a scalar] -> up to two
+// mask Adds, each over the scores or inside a Reshape of their batch dims
+// and back -> Softmax -> [Where(IsNaN(p), 0, p)] -> MatMul becomes one
+// int8rt.QAttention (engine/ops/int8/contracts.h, QAttentionAttrs), its
+// probabilities on the unsigned grid under either zero-point switch.
+#include "engine/lower_int8_lowerer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/ops/int8/contracts.h"
+#include "int8rt/error.h"
+#include "int8rt/quantization.h"
+
+namespace int8rt {
+namespace engine {
+
+// The node reading t alone when it is `op` (and not kept float), else null.
+const Node* Lowerer::sole_reader_of(int t, const char* op) const {
+  const int c = sole_reader(t);
+  return c >= 0 && src_.nodes()[c].op == op ? &src_.nodes()[c] : nullptr;
+}
+
+bool Lowerer::match_attention(const Node& node) {
+  const int scores = node.outputs[0];
+  const int64_t rank = static_cast<int64_t>(src_.tensor(scores).shape.size());
+  if (has_zero_points_) return false;  // a pre-quantized model's attention runs as its Q/DQ say
+  AttentionMatch m;
+  m.first = &node;
+  int logits = scores;
+  // Optional scale: Mul(scores, c) or Div(scores, c), c a float scalar constant.
+  for (const char* op : {"Mul", "Div"}) {
+    const Node* scale = sole_reader_of(logits, op);
+    if (!scale || scale->inputs.size() != 2 || scale->outputs.size() != 1) continue;
+    const int slot = scale->inputs[0] == logits ? 1 : 0;
+    const Tensor& c = src_.tensor(scale->inputs[slot]);
+    if ((slot == 0 && scale->op == "Div") || !c.is_constant || c.dtype != DataType::kFloat32 || c.f32.size() != 1 ||
+        c.shape.size() > static_cast<size_t>(rank) || !std::isfinite(c.f32[0]) || c.f32[0] == 0.f) {
+      return false;
+    }
+    m.scores_factor = c.f32[0];
+    m.scores_divide = scale->op == "Div";
+    m.between.push_back(scale);
+    logits = scale->outputs[0];
+    break;
+  }
+  // Up to two masks: Add(logits, mask), the mask a float tensor broadcasting
+  // to the logits as they are shaped there: the scores, or a Reshape of
+  // their batch dims (attention_view) that a later Reshape undoes.
+  std::vector<int64_t> view;  // the logits' batch dims where they differ from the scores'
+  for (int c = sole_reader(logits); c >= 0; c = sole_reader(logits)) {
+    const Node* n = &src_.nodes()[c];
+    if (n->op == "Reshape") {
+      if (!attention_view(*n, scores, &view)) return false;
+    } else if (n->op == "Add" && m.masks.size() < 2) {
+      if (n->inputs.size() != 2 || n->outputs.size() != 1) return false;
+      const int mask = n->inputs[n->inputs[0] == logits ? 1 : 0];
+      const Tensor& mt = src_.tensor(mask);
+      if (mask == logits || mt.dtype != DataType::kFloat32 ||
+          mt.shape.size() > src_.tensor(logits).shape.size() ||
+          src_.tensor(n->outputs[0]).shape != src_.tensor(logits).shape) {
+        return false;  // (a mask widening the scores is no mask)
+      }
+      m.masks.push_back({mask, view});
+    } else {
+      break;
+    }
+    m.between.push_back(n);
+    logits = n->outputs[0];
+  }
+  if (!view.empty()) return false;  // the softmax reads a regrouped view
+  const Node* softmax = sole_reader_of(logits, "Softmax");
+  if (!softmax || softmax->outputs.size() != 1 || softmax->attrs.get_int("coerce_2d", 0) != 0) return false;
+  const int64_t axis = softmax->attrs.get_int("axis", -1);
+  if ((axis < 0 ? axis + rank : axis) != rank - 1) return false;
+  m.between.push_back(softmax);
+  // Optional NaN guard: Where(IsNaN(p), 0, p), p read by those two only.
+  m.probs = softmax->outputs[0];
+  const std::vector<int>& readers = index_.readers(m.probs);
+  if (readers.size() == 2 && !index_.is_output(m.probs)) {
+    const Node* isnan = nullptr;
+    const Node* where = nullptr;
+    for (int r : readers) {
+      const Node& n = src_.nodes()[r];
+      if (n.op == "IsNaN") isnan = &n;
+      if (n.op == "Where") where = &n;
+    }
+    if (!isnan || !where || consumed_[readers[0]] || consumed_[readers[1]]) return false;
+    const Tensor* zero = where->inputs.size() == 3 ? &src_.tensor(where->inputs[1]) : nullptr;
+    if (sole_reader_of(isnan->outputs[0], "Where") != where || where->inputs[0] != isnan->outputs[0] ||
+        where->inputs[2] != m.probs || !zero || !zero->is_constant || zero->f32.size() != 1 || zero->f32[0] != 0.f) {
+      return false;
+    }
+    m.between.push_back(isnan);
+    m.between.push_back(where);
+    m.probs = where->outputs[0];
+    m.nan_to_zero = true;
+  }
+  const Node* mm = sole_reader_of(m.probs, "MatMul");
+  if (!mm || !has_scale(m.probs) || mm->inputs.size() != 2 || mm->inputs[0] != m.probs || mm->inputs[1] == m.probs ||
+      !matmul_pair_lowers(*mm)) {
+    return false;
+  }
+  // The layer is emitted when the second MatMul's turn comes: by then the
+  // mask and v, which the graph may compute after the first MatMul, exist.
+  for (const Node* n : m.between) consumed_[static_cast<size_t>(n - src_.nodes().data())] = 1;
+  attention_at_[static_cast<int>(mm - src_.nodes().data())] = m;
+  return true;
+}
+
+bool Lowerer::attention_view(const Node& reshape, int scores, std::vector<int64_t>* view) const {
+  if (reshape.inputs.size() != 2 || reshape.outputs.size() != 1) return false;
+  const Tensor& target = src_.tensor(reshape.inputs[1]);
+  if (!target.is_constant || target.dtype != DataType::kInt64) return false;  // the view must not vary
+  if (reshape.attrs.get_int("allowzero", 0) != 0 && std::count(target.i64.begin(), target.i64.end(), 0) != 0) {
+    return false;  // (allowzero matters only where the target holds a 0: torch's exports set it)
+  }
+  const std::vector<int64_t>& ss = src_.tensor(scores).shape;
+  const std::vector<int64_t>& out = src_.tensor(reshape.outputs[0]).shape;
+  if (out == ss) {  // back to the scores' shape (at most one dim unknown: the same dims at run time)
+    view->clear();
+    return std::count(ss.begin(), ss.end(), -1) <= 1;
+  }
+  const size_t r = ss.size();
+  if (out.size() < 2 || r < 2 || out[out.size() - 2] != ss[r - 2] || out.back() != ss[r - 1] || ss[r - 2] < 1 ||
+      ss[r - 1] < 1) {
+    return false;  // only the batch dims may be regrouped; M and N known
+  }
+  std::vector<int64_t> batch(out.begin(), out.end() - 2);
+  if (std::count(batch.begin(), batch.end(), -1) > 1 ||
+      std::any_of(batch.begin(), batch.end(), [](int64_t d) { return d < 1 && d != -1; })) {
+    return false;
+  }
+  *view = std::move(batch);
+  return true;
+}
+
+void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
+  std::vector<std::string> sources = sources_of(*m.first);
+  QAttentionAttrs a;
+  const int q = m.first->inputs[0], k = untransposed(m.first->inputs[1], &a.k_transposed, &sources);
+  const int v = untransposed(mm.inputs[1], &a.v_transposed, &sources);
+  a.nan_to_zero = m.nan_to_zero;
+  a.scores_factor = m.scores_factor;
+  a.scores_divide = m.scores_divide;
+  const int y = mm.outputs[0];
+  const bool int8_out = int8_output_wanted(y);
+  std::vector<int> ins = {int8_in(q, Layout::kLogical), int8_in(k, Layout::kLogical), int8_in(v, Layout::kLogical)};
+  for (const AttentionMask& mask : m.masks) ins.push_back(get_float(mask.tensor));
+  if (!m.masks.empty()) a.mask_view = m.masks[0].view;
+  if (m.masks.size() > 1) a.mask2_view = m.masks[1].view;
+  a.q_scale = qscale_[q];
+  a.k_scale = qscale_[k];
+  a.probs_scale = scale(m.probs);
+  if (opt_.unsigned_activations || opt_.asymmetric_activations) {
+    // The probabilities are never negative: either zero-point switch holds
+    // them on the unsigned grid (255 levels over [0, threshold], as ONNX
+    // Runtime's uint8 Softmax output) instead of symmetric int8's codes
+    // 0..127; the product with v takes the zero point (QAttentionAttrs).
+    const quant::AffineGrid g = quant::lower_bounded_grid(static_cast<float>(a.probs_scale), 0.f);
+    if (g.ok) {
+      a.probs_scale = g.scale;
+      a.probs_zero_point = g.zero_point;
+    }
+  }
+  a.v_scale = qscale_[v];
+  a.out_scale = int8_out ? scale(y) : 0.0;
+  std::string name = m.first->name;
+  for (const Node* n : m.between) {
+    for (std::string& src : sources_of(*n)) sources.push_back(std::move(src));
+    name += "+" + n->name;
+  }
+  for (std::string& src : sources_of(mm)) sources.push_back(std::move(src));
+  name += "+" + mm.name;
+  add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, a.to_attrs(), y, int8_out);
+  note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache" +
+       (a.probs_zero_point ? "; the probabilities on the unsigned grid" : ""));
+}
+
+}  // namespace engine
+}  // namespace int8rt
