@@ -10,32 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import int8rt
-from int8rt import _core
+from convert_oracle import convert_engine, np_dequantize, np_quantize
 
 F32 = np.float32
-
-
-def np_quantize(x: np.ndarray, scale: float, z: int) -> np.ndarray:
-    v = (x * (F32(1) / F32(scale))).astype(F32) + F32(z)
-    v = np.where(v >= -128, v, F32(-128))  # NaN -> -128, as the reference's select
-    v = np.where(v <= 127, v, F32(127))
-    return np.rint(v).astype(np.int8)
-
-
-def np_dequantize(q: np.ndarray, scale: float, z: int) -> np.ndarray:
-    return (q.astype(np.int32) - z).astype(F32) * F32(scale)
-
-
-def convert_engine(shape: list[int], scale: float, z: int) -> int8rt.Engine:
-    net = _core.Network()
-    x = net.add_input("x", shape, "float32")
-    attrs = {"scale": scale, "zero_point": z, "logical": 0}
-    q = net.add_node("int8rt.Quantize", "quantize", [x], attrs, ["q"])[0]
-    y = net.add_node("int8rt.Dequantize", "dequantize", [q], attrs, ["y"])[0]
-    net.mark_output(q)
-    net.mark_output(y)
-    return int8rt.Engine(_core.Engine.create(net, {"precision": "int8"}))
 
 
 # One channel (PP-OCR's detector output is 1 x 1 x 320 x 320), one pixel,
