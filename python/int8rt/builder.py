@@ -478,9 +478,9 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         session = CalibrationSession(calibrator)
         args = _builder_args(config)  # unsigned_activations may be switched on by auto (run.unsigned_trial)
 
-        def unsigned_trial() -> tuple[_core.Builder, Callable[[], None]]:
-            trial = rewrites.replay(_core.Builder(network, **{**args, "unsigned_activations": True}))
-            return trial, lambda: args.update(unsigned_activations=True)
+        def unsigned_trial(on: bool = True) -> tuple[_core.Builder, Callable[[], None]]:
+            trial = rewrites.replay(_core.Builder(network, **{**args, "unsigned_activations": on}))
+            return trial, lambda: args.update(unsigned_activations=on)
 
         rewrites = _Rewrites(builder)
         source = rewrites.rewrite(network, config, calibrator, session)
