@@ -3,7 +3,8 @@ calibration stream (holdout.py), makes the ``auto`` calibrator's choices
 when it is the calibrator, in this order, each on the same held-out
 samples: unsigned activations (at the default set's thresholds), the
 thresholds (auto_choice.py, its sets and folds scored in that form),
-cross-layer equalization, bias correction), and after the build
+unsigned activations again where another set was chosen (at its
+thresholds), cross-layer equalization, bias correction), and after the build
 measures the engine (check.py) and stores the report in the engine's
 metadata. The auto calibrator without the check reads the held-out float32
 outputs and bias correction's layer inputs from the calibration pass
@@ -530,6 +531,7 @@ class CalibrationRun:
         adopt()
         self._unsigned = on
         self._builder = trial
+        self._plain = None  # an engine lowered in the other form (the first trial's): not the build's
         self._int8_names = auto_choice.int8_tensors(candidate, self._network)
         self._auto["unsigned_activations"] = (f"on (auto, {held} int8 tensors, at {label}'s thresholds)" if on else
                                               f"off (auto, at {label}'s thresholds)")
