@@ -96,3 +96,65 @@ def test_a_second_trial_only_where_another_set_is_chosen() -> None:
     errors = other["errors"]
     assert errors["unsigned on at minmax"] == errors["minmax"] < errors["unsigned off at minmax"], errors
     assert other["unsigned_activations"] == "on (auto, 4 int8 tensors)", other
+
+
+class _Plan:
+    def __init__(self, zero_points: dict) -> None:
+        self.tensors = [type("T", (), {"tensor": k, "zero_point": v})() for k, v in zero_points.items()]
+
+
+class _Engine:
+    """Stands in for a lowered engine: its int8 plan's zero points and the error the judge gives it."""
+
+    def __init__(self, zero_points: dict, error: float) -> None:
+        self.plan, self.error = _Plan(zero_points), error
+
+    def int8_plan(self):
+        return self.plan
+
+
+class _Builder:
+    def __init__(self, engine: _Engine) -> None:
+        self.engine = engine
+
+    def build(self, scales):
+        return self.engine
+
+
+def _run_at(unsigned_engine_error: float, monkeypatch):
+    """A CalibrationRun whose first decision kept unsigned activations (at
+    mse's thresholds) and whose choice is minmax, with the symmetric form's
+    engine at minmax's thresholds scoring ``unsigned_engine_error`` against
+    the unsigned one's 0.10."""
+    from int8rt.accuracy import auto_choice, run as run_mod
+
+    monkeypatch.setattr(auto_choice, "int8_tensors", lambda engine, network: {"a", "b"})
+    run = run_mod.CalibrationRun.__new__(run_mod.CalibrationRun)
+    adopted = []
+    symmetric = _Engine({"a": 0, "b": 0}, unsigned_engine_error)
+    trial = _Builder(symmetric)
+    run._unsigned, run._unsigned_decided, run._network, run._seconds = True, True, None, {}
+    run._unsigned_trial = lambda on: (trial, lambda: adopted.append(on))
+    run._judge = lambda engine: auto_choice._Errors(np.array([engine.error ** 2]), np.array([1.0]))
+    run._builder, run._plain = "build's builder", ("mse scales", "the first trial's engine", None)
+    run._auto = {"unsigned_activations": "on (auto, 1 int8 tensors)", "errors": {}}
+    current = _Engine({"a": -128, "b": 0}, 0.10)
+    choice = auto_choice.Choice("minmax", {"a": 1.0, "b": 2.0}, {}, {"minmax": run._judge(current)},
+                                {"minmax": current})
+    return run, run._redecide_unsigned(choice, "mse"), adopted, trial, current
+
+
+def test_the_second_decision_turns_unsigned_off_where_symmetric_is_lower_at_the_chosen_thresholds(
+        monkeypatch) -> None:
+    run, (engine, errors), adopted, trial, _ = _run_at(0.08, monkeypatch)
+    assert adopted == [False] and run._unsigned is False and run._builder is trial and run._plain is None
+    assert engine is trial.engine and errors.relative_l2 == pytest.approx(0.08)
+    assert run._auto["unsigned_activations"] == "off (auto, at minmax's thresholds)"
+    assert run._auto["errors"] == {"unsigned on at minmax": 0.1, "unsigned off at minmax": 0.08}
+
+
+def test_the_second_decision_keeps_the_form_where_the_other_is_not_lower(monkeypatch) -> None:
+    run, (engine, errors), adopted, _, current = _run_at(0.10, monkeypatch)  # a tie keeps the form
+    assert adopted == [] and run._unsigned is True and run._builder == "build's builder"
+    assert engine is current and errors.relative_l2 == pytest.approx(0.10)
+    assert run._auto["unsigned_activations"] == "on (auto, 1 int8 tensors)"
