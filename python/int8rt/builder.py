@@ -476,11 +476,11 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             return engine
         calibrator = make_calibrator(config.calibrator)  # a TensorRT-style calibrator, or a reader/iterable
         session = CalibrationSession(calibrator)
-        args = _builder_args(config)  # unsigned_activations may be switched on by auto (run.unsigned_trial)
+        args = _builder_args(config)  # unsigned_activations may be switched on or off by auto (unsigned_trial)
 
-        def unsigned_trial() -> tuple[_core.Builder, Callable[[], None]]:
-            trial = rewrites.replay(_core.Builder(network, **{**args, "unsigned_activations": True}))
-            return trial, lambda: args.update(unsigned_activations=True)
+        def unsigned_trial(on: bool = True) -> tuple[_core.Builder, Callable[[], None]]:
+            trial = rewrites.replay(_core.Builder(network, **{**args, "unsigned_activations": on}))
+            return trial, lambda: args.update(unsigned_activations=on)
 
         rewrites = _Rewrites(builder)
         source = rewrites.rewrite(network, config, calibrator, session)
