@@ -110,6 +110,7 @@ def export_qdq(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], 
 
     proto, source = load(model)
     proto = _copy(proto)
+    _name_nodes(proto)
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     if opset < QDQ_MIN_OPSET:
         logger.info("%s: converting opset %d to %d for per-axis DequantizeLinear", source, opset, QDQ_MIN_OPSET)
@@ -140,6 +141,31 @@ def _copy(proto: "onnx.ModelProto") -> "onnx.ModelProto":
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     return out
+
+
+def _name_nodes(proto: "onnx.ModelProto") -> None:
+    """Gives the model's unnamed nodes the names int8rt's importer gives them
+    (found by their first output), so the plan's node names find them."""
+    from .onnx import import_model
+
+    unnamed = [n for n in proto.graph.node if not n.name]
+    if not unnamed:
+        return
+    network = import_model(proto)
+    by_output: dict[str, str] = {}
+    for node in network.nodes():
+        for t in node["outputs"]:
+            by_output.setdefault(network.tensor(t)["name"], node["name"])
+    used = {n.name for n in proto.graph.node if n.name}
+    for n in unnamed:  # a node int8rt has no twin of (a Constant) gets a fresh name
+        name = by_output.get(n.output[0]) if n.output else None
+        if name is None or name in used:
+            base = f"{n.op_type}_{n.output[0] if n.output else 'node'}"
+            name, k = base, 1
+            while name in used or name in by_output.values():
+                name, k = f"{base}_{k}", k + 1
+        used.add(name)
+        n.name = name
 
 
 def _resolve_scales(scales_or_cache: ScalesOrCache) -> dict[str, float]:
