@@ -199,3 +199,41 @@ def test_engine_export_errors(tmp_path, digits_auto):
     with pytest.raises(int8rt.InvalidArgumentError, match="engine's own"):
         int8rt.export_qdq(MODEL_PATH, digits_auto, tmp_path / "d.onnx", fp32_layers=["/fc/Gemm"])
     assert not list(tmp_path.iterdir())
+
+
+def test_matmul_bias_add_computed_by_the_layer(tmp_path):
+    """A MatMul + bias Add the engine runs as one int8 GEMM (its plan lists
+    both nodes): the export gives the MatMul the engine's int8 weights and
+    replaces the Add by one of the engine's bias (which a correction would
+    have changed), not leaving the model's Add beside it."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(a, n) for n, a in [
+        ("W1", (rng.standard_normal((16, 32)) * 0.3).astype(F32)), ("B1", rng.standard_normal(32).astype(F32)),
+        ("W2", (rng.standard_normal((32, 8)) * 0.3).astype(F32)), ("k", np.array(0.5, F32))]]
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["m1"], name="mm1"),
+             helper.make_node("Add", ["m1", "B1"], ["a1"], name="add1"),
+             helper.make_node("Relu", ["a1"], ["r1"], name="relu1"),
+             helper.make_node("MatMul", ["r1", "W2"], ["m2"], name="mm2"),
+             helper.make_node("Mul", ["m2", "k"], ["y"], name="scale")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5, 8])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    x = rng.standard_normal((32, 5, 16)).astype(F32)
+    cal = int8rt.make_calibrator({"x": x[:16]}, algorithm="minmax", batch_size=8)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=cal, accuracy_check=False))
+    assert ["mm1", "add1"] in [list(layer.sources) for layer in engine.int8_plan().layers]
+    lowered = engine._native.network()
+    qgemm = next(n for n in lowered.nodes() if n["name"] == "mm1")
+    bias = np.asarray(lowered.constant_data(qgemm["inputs"][2]), F32).reshape(-1)
+    out = tmp_path / "mm_qdq.onnx"
+    int8rt.export_qdq(m, engine, out)
+    q = onnx.load(out)
+    q_inits = {i.name: onnx.numpy_helper.to_array(i) for i in q.graph.initializer}
+    adds = [n for n in q.graph.node if n.op_type == "Add"]
+    assert [n.name for n in adds] == ["mm1_engine_bias_add"]
+    np.testing.assert_array_equal(q_inits[adds[0].input[1]], bias)
+    ours = engine.run({"x": x[16:]})["y"]
+    theirs = spec_session(out).run(None, {"x": x[16:]})[0]
+    assert np.abs(theirs - ours).max() <= engine.scales()["y"]

@@ -60,13 +60,15 @@ class LayerWeights:
     layer, or ``q`` None and ``w`` float32 for a float one; ``bias`` float32
     per output channel (None: none); ``in_factors`` float32 per input channel
     that the dequantized weights are multiplied by (None: all 1; see the
-    module docstring)."""
+    module docstring); ``computes``: the other ONNX nodes the engine's layer
+    computes with it (a MatMul's bias Add), whose arithmetic is in ``bias``."""
 
     q: Optional[np.ndarray]
     scales: Optional[np.ndarray]
     w: Optional[np.ndarray]
     bias: Optional[np.ndarray]
     in_factors: Optional[np.ndarray] = None
+    computes: frozenset[str] = frozenset()
 
 
 def tensor_grids(plan: Any) -> dict[str, TensorGrid]:
@@ -90,8 +92,9 @@ def layer_weights(lowered: Any, plan: Any, onnx_nodes: dict[str, Any], constants
     for node in lowered.nodes():
         op, attrs, ins = node["op"], node["attrs"], node["inputs"]
         if op in _INT8_WEIGHT_OPS:
-            names = sources.get(node["name"], [node["name"]])
-            if not all(n in onnx_nodes and onnx_nodes[n].op_type in _FLOAT_WEIGHT_OPS for n in names):
+            computed = sources.get(node["name"], [node["name"]])
+            names = [n for n in computed if n in onnx_nodes and onnx_nodes[n].op_type in _FLOAT_WEIGHT_OPS]
+            if not names or any(n in onnx_nodes and onnx_nodes[n].op_type == "ConvTranspose" for n in computed):
                 continue  # a layer the export keeps to the formula (ConvTranspose) or that has no ONNX twin
             q = np.asarray(lowered.constant_data(ins[1])).astype(np.int8).reshape(tensors[ins[1]]["shape"])
             scales = np.asarray(attrs["w_scales"], np.float32).reshape(-1)
@@ -106,7 +109,8 @@ def layer_weights(lowered: Any, plan: Any, onnx_nodes: dict[str, Any], constants
                 rows = slice(start, start + n_out)
                 start += n_out
                 out[name] = LayerWeights(_to_onnx_layout(q[rows], onnx_nodes[name], constants), scales[rows], None,
-                                         None if bias is None else bias[rows], factors)
+                                         None if bias is None else bias[rows], factors,
+                                         frozenset(computed) - set(names))
             if start != q.shape[0]:
                 raise Error(f"{source}: layer '{node['name']}': {q.shape[0]} output channels in the engine, {start} in "
                                  f"the ONNX nodes {names}")

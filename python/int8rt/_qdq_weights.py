@@ -8,8 +8,8 @@ the node (``csrc/graph/passes/fold_batchnorm.cc``, ``fold_scale_bias.cc``).
 Those nodes are removed here (the node then writes the last one's output), so
 the graph computes the engine's function once, not the fold twice. A node
 counts as folded when it is such an op, the only reader of the tensor before
-it, all its other inputs constants, and the engine has no node or int8 layer
-of its name; a fused Relu / Clip or residual Add stays (ONNX Runtime computes
+it, all its other inputs constants, and the engine has no node of its name
+and no int8 layer but this one's computes it; a fused Relu / Clip or residual Add stays (ONNX Runtime computes
 it in float as the engine's epilogue does).
 
 Float weights replace the node's weight input; int8 weights are left to
@@ -43,7 +43,7 @@ def adopt_weights(graph: onnx.GraphProto, weights: Mapping[str, LayerWeights], e
         lw = weights.get(node.name)
         if lw is None:
             continue
-        removed += _drop_folded(graph, node, engine_names, constants)
+        removed += _drop_folded(graph, node, engine_names - lw.computes, constants)
         if lw.w is not None:
             name = fresh(f"{node.input[1]}_engine")
             graph.initializer.append(numpy_helper.from_array(lw.w.astype(np.float32), name))
