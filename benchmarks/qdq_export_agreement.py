@@ -23,8 +23,14 @@ equal, and the centred cosine of ORT's output to the engine's; for scale,
 the engine's own distance from FP32 (ONNX Runtime on the original model):
 its centred cosine and mean |engine - FP32| in the same steps. An export
 that reproduces the engine is much closer to it than the engine is to FP32.
+With --reference, a control: the same exported model run by a second float
+implementation (onnx.reference.ReferenceEvaluator, opset raised to 21 for
+its Q/DQ), its distance from ONNX Runtime and from the engine: how much of
+the disagreement two float32 implementations of one Q/DQ graph have between
+themselves (rounding-boundary flips carried through deep networks).
 
-Usage (from the repo root): PYTHONPATH=python python benchmarks/qdq_export_agreement.py [--subjects digits,chain]
+Usage (from the repo root):
+    PYTHONPATH=python python benchmarks/qdq_export_agreement.py [--subjects digits,chain] [--reference]
 """
 from __future__ import annotations
 
@@ -58,7 +64,19 @@ def centred_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
 
 
-def compare(model: Any, engine: Any, evals: List[Feeds], output: str, tmp: str) -> Dict[str, Dict[str, float]]:
+def reference_run(path: str, feeds: Feeds, output: str) -> np.ndarray:
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    m = onnx.load(path)
+    for o in m.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = max(o.version, 21)  # its Q/DQ start at 19; the CNN ops here are the same at 21
+    return ReferenceEvaluator(m).run([output], feeds)[0]
+
+
+def compare(model: Any, engine: Any, evals: List[Feeds], output: str, tmp: str,
+            reference: bool = False) -> Dict[str, Dict[str, float]]:
     import int8rt
 
     step = engine.scales()[output]
@@ -77,6 +95,10 @@ def compare(model: Any, engine: Any, evals: List[Feeds], output: str, tmp: str) 
         d = np.abs(theirs.astype(np.float64) - ours)
         rows[label] = {"max_steps": float(d.max() / step), "mean_steps": float(d.mean() / step),
                        "equal": float(np.mean(theirs == ours)), "centred_cos": centred_cosine(theirs, ours)}
+        if reference and label == "engine":
+            ref = np.concatenate([reference_run(path, f, output) for f in evals]).astype(np.float64)
+            rows["reference"] = {"vs_ort": float(np.abs(ref - theirs).mean() / step),
+                                 "vs_engine": float(np.abs(ref - ours).mean() / step)}
     return rows
 
 
@@ -152,6 +174,7 @@ SUBJECTS = {"digits": digits, "chain": chain, "rapid_layout": rapid_layout, "res
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subjects", default=",".join(SUBJECTS))
+    ap.add_argument("--reference", action="store_true", help="the onnx.reference control (slow on big inputs)")
     args = ap.parse_args()
     print("| subject | grids | export | max steps | mean steps | equal | centred cos | engine vs FP32: "
           "centred cos, mean steps |")
@@ -160,8 +183,12 @@ def main() -> None:
         for name, model, build, evals, output in SUBJECTS[key]():
             engine = build()
             with tempfile.TemporaryDirectory() as tmp:
-                rows = compare(model, engine, evals, output, tmp)
+                rows = compare(model, engine, evals, output, tmp, args.reference)
             ref = rows.pop("fp32")
+            control = rows.pop("reference", None)
+            if control is not None:
+                print(f"| {name} | control: onnx.reference on the engine's export | mean steps from ORT "
+                      f"{control['vs_ort']:.3g}, from the engine {control['vs_engine']:.3g} ||||||", flush=True)
             for label, r in rows.items():
                 what = "from the engine" if label == "engine" else "symmetric, from engine.scales()"
                 print(f"| {name} | {grid_counts(engine)} | {what} | {r['max_steps']:.3g} | {r['mean_steps']:.3g} | "
