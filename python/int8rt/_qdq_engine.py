@@ -112,8 +112,8 @@ def layer_weights(lowered: Any, plan: Any, onnx_nodes: dict[str, Any], constants
                                          None if bias is None else bias[rows], factors,
                                          frozenset(computed) - set(names))
             if start != q.shape[0]:
-                raise Error(f"{source}: layer '{node['name']}': {q.shape[0]} output channels in the engine, {start} in "
-                                 f"the ONNX nodes {names}")
+                raise Error(f"{source}: layer '{node['name']}': {q.shape[0]} output channels in the engine, "
+                            f"{start} in the ONNX nodes {names}")
         elif op in _FLOAT_WEIGHT_OPS and node["name"] in onnx_nodes and len(ins) > 1 and ins[1] >= 0 \
                 and tensors[ins[1]]["is_constant"] and tensors[ins[1]]["dtype"] == "float32" \
                 and onnx_nodes[node["name"]].op_type == op:
@@ -122,6 +122,9 @@ def layer_weights(lowered: Any, plan: Any, onnx_nodes: dict[str, Any], constants
             if onnx_node.input[1] not in constants or w.shape != constants[onnx_node.input[1]].shape:
                 continue  # weights the build re-laid out; the model's own then stand
             n_out = w.shape[0] if op == "Conv" else _out_channels(onnx_node, constants)
+            if len(ins) > 2 and ins[2] >= 0 and (not tensors[ins[2]]["is_constant"] or
+                                                 np.asarray(lowered.constant_data(ins[2])).size not in (1, n_out)):
+                continue  # a computed bias, or a Gemm's C of [M, N]: the model's own stands
             out[node["name"]] = LayerWeights(None, None, w, _bias(lowered, ins, n_out, source))
     return out
 
@@ -132,7 +135,7 @@ def _bias(lowered: Any, ins: list[int], n_out: int, source: str) -> Optional[np.
     b = np.asarray(lowered.constant_data(ins[2]), np.float32).reshape(-1)
     if b.size not in (1, n_out):
         raise Error(f"{source}: the engine's bias '{lowered.tensors()[ins[2]]['name']}' has {b.size} values for "
-                         f"{n_out} output channels")
+                    f"{n_out} output channels")
     return np.broadcast_to(b, (n_out,)).copy()
 
 

@@ -214,6 +214,9 @@ def _given_weight_dq(names: Names, n: onnx.NodeProto, lw: LayerWeights, new_init
         in_axis = 1 if n.op_type == "Conv" else lw.q.ndim - 2  # Conv OIHW; Gemm / MatMul [K, N]
         if n.op_type == "Gemm" and next((a.i for a in n.attribute if a.name == "transB"), 0):
             in_axis = 1
+        if lw.q.shape[in_axis] != lw.in_factors.size:
+            raise NotSupportedError(f"node '{n.name}' ({n.op_type}): {lw.in_factors.size} input-channel scales for "
+                                    f"weights {list(lw.q.shape)}")
         shape = [1] * lw.q.ndim
         shape[in_axis] = lw.in_factors.size
         fn = names.fresh(f"{w_name}_{n.name}_input_channel_factors")

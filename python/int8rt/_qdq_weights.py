@@ -49,7 +49,7 @@ def adopt_weights(graph: onnx.GraphProto, weights: Mapping[str, LayerWeights], e
             graph.initializer.append(numpy_helper.from_array(lw.w.astype(np.float32), name))
             replaced.add(node.input[1])
             node.input[1] = name
-        if node.op_type == "Gemm":
+        if node.op_type == "Gemm" and lw.q is not None:  # int8 Gemms have them at 1 (lower_int8_linear.cc)
             _set_attrs(node, alpha=1.0, beta=1.0)
         bias = lw.bias
         if bias is None and node.op_type != "MatMul" and len(node.input) > 2 and node.input[2]:

@@ -157,12 +157,13 @@ def _name_nodes(proto: "onnx.ModelProto") -> None:
         for t in node["outputs"]:
             by_output.setdefault(network.tensor(t)["name"], node["name"])
     used = {n.name for n in proto.graph.node if n.name}
+    twins = set(by_output.values())
     for n in unnamed:  # a node int8rt has no twin of (a Constant) gets a fresh name
         name = by_output.get(n.output[0]) if n.output else None
         if name is None or name in used:
             base = f"{n.op_type}_{n.output[0] if n.output else 'node'}"
             name, k = base, 1
-            while name in used or name in by_output.values():
+            while name in used or name in twins:
                 name, k = f"{base}_{k}", k + 1
         used.add(name)
         n.name = name
