@@ -9,8 +9,8 @@ Those nodes are removed here (the node then writes the last one's output), so
 the graph computes the engine's function once, not the fold twice. A node
 counts as folded when it is such an op, the only reader of the tensor before
 it, all its other inputs constants, and the engine has no node of its name
-and no int8 layer but this one's computes it; a fused Relu / Clip or residual Add stays (ONNX Runtime computes
-it in float as the engine's epilogue does).
+and no int8 layer but this one computes it; a fused Relu / Clip or residual
+Add stays (ONNX Runtime computes it in float as the engine's epilogue does).
 
 Float weights replace the node's weight input; int8 weights are left to
 :func:`int8rt._qdq_graph.rewrite_qdq` (int8 initializer + DequantizeLinear).
@@ -18,7 +18,7 @@ A bias replaces Conv's input 2 and Gemm's C; a MatMul gets an Add after it.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import onnx
@@ -32,7 +32,7 @@ _AFFINE = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
 
 
 def adopt_weights(graph: onnx.GraphProto, weights: Mapping[str, LayerWeights], engine_names: set[str],
-                  constants: Mapping[str, np.ndarray], fresh) -> list[str]:
+                  constants: Mapping[str, np.ndarray], fresh: Callable[[str], str]) -> list[str]:
     """Edits ``graph`` in place (see the module docstring). ``engine_names``:
     the engine's node names and the ONNX nodes its int8 layers compute;
     ``fresh(base) -> str``: a new unused name. Returns the removed nodes."""
@@ -52,8 +52,9 @@ def adopt_weights(graph: onnx.GraphProto, weights: Mapping[str, LayerWeights], e
         if node.op_type == "Gemm" and lw.q is not None:  # int8 Gemms have them at 1 (lower_int8_linear.cc)
             _set_attrs(node, alpha=1.0, beta=1.0)
         bias = lw.bias
-        if bias is None and node.op_type != "MatMul" and len(node.input) > 2 and node.input[2]:
-            bias = np.zeros(lw.scales.shape if lw.scales is not None else lw.w.shape[:1], np.float32)
+        if bias is None and lw.scales is not None and node.op_type != "MatMul" and len(node.input) > 2 and \
+                node.input[2]:  # an int8 layer without a bias: the model's is not the engine's
+            bias = np.zeros(lw.scales.shape, np.float32)
         if bias is None:
             continue
         b_name = fresh(f"{node.name}_engine_bias")
