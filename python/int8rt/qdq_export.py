@@ -224,6 +224,10 @@ def _rewrite_from_engine(proto: "onnx.ModelProto", engine: Engine, source: str) 
     logger.info("%s: %d layers take the engine's weights; nodes folded into them removed: %s", source,
                 len(weights), removed)
     given = {name: w for name, w in weights.items() if w.q is not None}
+    by_formula = sorted(_weight_nodes(plan, graph) - set(given))
+    if by_formula:  # ConvTranspose: a fold or equalization the engine applied to them is not carried
+        logger.warning("%s: int8 weights of %s quantized from the model's float weights, not read from the engine",
+                       source, by_formula)
     return rewrite_qdq(proto, _activations(plan, graph, source), _weight_nodes(plan, graph) | set(given), True,
                        given)
 
