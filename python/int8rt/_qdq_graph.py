@@ -8,8 +8,15 @@ Weights are quantized by the engine's own code (``quantize_weights``, from
 output channel, ``s = amax / 127`` in float32 (an all-zero channel gets
 ``s = 1``), ``q = clip(rint(w / s), -127, 127)`` with ``w / s`` divided in
 float32 and rounded half to even.
-Activations get a Q -> DQ pair with a float32 scalar scale and an int8 zero
-point 0 (symmetric, TensorRT's convention).
+Activations get a Q -> DQ pair on the grid int8rt holds them on: a float32
+scalar scale and an int8 zero point 0 (symmetric, TensorRT's convention);
+for a zero point z != 0 (an unsigned activation, z = -128, or a table
+output's asymmetric grid) uint8 with zero point z + 128 (the same grid:
+``s * (q - z)`` for int8 codes q is ``s * (u - (z + 128))`` for u = q + 128);
+for per-channel scales a 1-D float32 scale and int8 zero points 0 on
+``axis=1`` (opset 13's per-axis QuantizeLinear / DequantizeLinear).
+Weights are quantized here unless the engine's own int8 weights are given
+(``given``: the Q/DQ export of an engine, :mod:`int8rt._qdq_engine`).
 """
 from __future__ import annotations
 
@@ -22,8 +29,9 @@ from onnx import helper, numpy_helper
 
 from ._errors import NotSupportedError
 from ._numerics import quantize_weights
+from ._qdq_engine import LayerWeights
 
-__all__ = ["ActivationQ", "quantize_weights", "rewrite_qdq", "weight_axis"]
+__all__ = ["ActivationQ", "Names", "constants_of", "quantize_weights", "rewrite_qdq", "weight_axis"]
 
 
 def weight_axis(node: onnx.NodeProto, weight_rank: int) -> int:
@@ -44,16 +52,19 @@ def weight_axis(node: onnx.NodeProto, weight_rank: int) -> int:
 
 @dataclass(frozen=True)
 class ActivationQ:
-    """A tensor to fake-quantize: its scale, and whether int8rt produces it in
-    int8 (every reader then sees the int8 value) or quantizes a float value
-    for its int8 readers only (``readers``: ONNX node names)."""
+    """A tensor to fake-quantize: its grid (``scale`` and ``zero_point``, or
+    ``channel_scales`` along axis 1), and whether int8rt produces it in int8
+    (every reader then sees the int8 value) or quantizes a float value for
+    its int8 readers only (``readers``: ONNX node names)."""
 
     scale: float
     produced_in_int8: bool
     readers: frozenset[str] = frozenset()
+    zero_point: int = 0
+    channel_scales: tuple[float, ...] = ()
 
 
-class _Names:
+class Names:
     """Fresh tensor / node names that collide with nothing in the graph."""
 
     def __init__(self, graph: onnx.GraphProto) -> None:
@@ -71,7 +82,8 @@ class _Names:
         return name
 
 
-def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+def constants_of(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+    """Initializers and Constant nodes' values by tensor name."""
     out = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     for n in graph.node:
         if n.op_type == "Constant" and len(n.output) == 1:
@@ -81,7 +93,7 @@ def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     return out
 
 
-def _qdq_nodes(names: _Names, src: str, scale_name: str, zp_name: str, axis: Optional[int],
+def _qdq_nodes(names: Names, src: str, scale_name: str, zp_name: str, axis: Optional[int],
                dst: str, with_q: bool) -> list[onnx.NodeProto]:
     axis_kw = {} if axis is None else {"axis": axis}
     nodes = []
@@ -96,26 +108,35 @@ def _qdq_nodes(names: _Names, src: str, scale_name: str, zp_name: str, axis: Opt
 
 
 def rewrite_qdq(model: onnx.ModelProto, activations: dict[str, ActivationQ], weight_nodes: set[str],
-                per_channel: bool) -> tuple[int, int]:
+                per_channel: bool, given: Optional[dict[str, LayerWeights]] = None) -> tuple[int, int]:
     """Edits ``model`` in place: Q/DQ pairs on ``activations``, int8 weight
     initializers + DequantizeLinear for the Conv/ConvTranspose/Gemm/MatMul nodes named in
-    ``weight_nodes``. Returns ``(activation pairs, weight DQs)`` inserted."""
+    ``weight_nodes``: ``given[name]``'s int8 weights where given (times its
+    ``in_factors`` along the weights' input-channel axis, by a Mul), else
+    quantized here. Returns ``(activation pairs, weight DQs)`` inserted."""
+    given = given or {}
     graph = model.graph
-    names = _Names(graph)
-    consts = _constants(graph)
+    names = Names(graph)
+    consts = constants_of(graph)
     new_inits: list[onnx.TensorProto] = []
     inserted: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes to emit before it
     producer = {out: i for i, n in enumerate(graph.node) for out in n.output}
 
-    def scalar_params(base: str, scale: float) -> tuple[str, str]:
+    def grid_params(base: str, aq: ActivationQ) -> tuple[str, str, Optional[int]]:
         s, z = names.fresh(f"{base}_scale"), names.fresh(f"{base}_zero_point")
-        new_inits.append(numpy_helper.from_array(np.array(scale, dtype=np.float32), s))
-        new_inits.append(numpy_helper.from_array(np.array(0, dtype=np.int8), z))
-        return s, z
+        if aq.channel_scales:
+            scale = np.array(aq.channel_scales, dtype=np.float32)
+            zero = np.zeros(scale.shape, np.int8)
+        else:
+            scale = np.array(aq.scale, dtype=np.float32)
+            zero = np.array(aq.zero_point + 128, np.uint8) if aq.zero_point else np.array(0, np.int8)
+        new_inits.append(numpy_helper.from_array(scale, s))
+        new_inits.append(numpy_helper.from_array(zero, z))
+        return s, z, 1 if aq.channel_scales else None
 
     # ---- activations ----
     for tensor, aq in activations.items():
-        s, z = scalar_params(tensor, aq.scale)
+        s, z, a_axis = grid_params(tensor, aq)
         if aq.produced_in_int8:
             # The producer writes a float copy; Q -> DQ restores the original
             # name, so every reader and a graph output see the int8 value.
@@ -125,7 +146,7 @@ def rewrite_qdq(model: onnx.ModelProto, activations: dict[str, ActivationQ], wei
             outs[outs.index(tensor)] = raw
             del graph.node[p].output[:]
             graph.node[p].output.extend(outs)
-            inserted.setdefault(p + 1, []).extend(_qdq_nodes(names, raw, s, z, None, tensor, True))
+            inserted.setdefault(p + 1, []).extend(_qdq_nodes(names, raw, s, z, a_axis, tensor, True))
         else:
             dq = names.fresh(f"{tensor}_dequantized")
             first_reader = None
@@ -136,7 +157,7 @@ def rewrite_qdq(model: onnx.ModelProto, activations: dict[str, ActivationQ], wei
                             n.input[k] = dq
                             first_reader = i if first_reader is None else first_reader
             if first_reader is not None:
-                inserted.setdefault(first_reader, []).extend(_qdq_nodes(names, tensor, s, z, None, dq, True))
+                inserted.setdefault(first_reader, []).extend(_qdq_nodes(names, tensor, s, z, a_axis, dq, True))
 
     # ---- weights ----
     weight_dq: dict[str, str] = {}
@@ -144,6 +165,10 @@ def rewrite_qdq(model: onnx.ModelProto, activations: dict[str, ActivationQ], wei
         if n.name not in weight_nodes:
             continue
         w_name = n.input[1]
+        if n.name in given:
+            weight_dq[f"{w_name}#{n.name}"] = _given_weight_dq(names, n, given[n.name], new_inits,
+                                                               inserted.setdefault(i, []))
+            continue
         if w_name not in weight_dq:
             if w_name not in consts:
                 raise NotSupportedError(
@@ -168,9 +193,39 @@ def rewrite_qdq(model: onnx.ModelProto, activations: dict[str, ActivationQ], wei
             ordered.append(nodes[i])
     del graph.node[:]
     graph.node.extend(ordered)
-    _drop_unused_initializers(graph, set(weight_dq))
+    _drop_unused_initializers(graph, {k.split("#")[0] for k in weight_dq})
     graph.initializer.extend(new_inits)
     return len(activations), len(weight_dq)
+
+
+def _given_weight_dq(names: Names, n: onnx.NodeProto, lw: LayerWeights, new_inits: list[onnx.TensorProto],
+                     emit: list[onnx.NodeProto]) -> str:
+    """``n``'s weight input set to DequantizeLinear(lw.q, lw.scales) (times
+    ``lw.in_factors`` along the input-channel axis); returns the new name."""
+    assert lw.q is not None and lw.scales is not None
+    w_name = n.input[1]
+    axis = weight_axis(n, lw.q.ndim)
+    qn, sn, zn = (names.fresh(f"{w_name}_{n.name}_{k}") for k in ("quantized", "scale", "zero_point"))
+    new_inits += [numpy_helper.from_array(lw.q, qn), numpy_helper.from_array(lw.scales.astype(np.float32), sn),
+                  numpy_helper.from_array(np.zeros(lw.scales.shape, np.int8), zn)]
+    dq = names.fresh(f"{w_name}_{n.name}_dequantized")
+    emit.extend(_qdq_nodes(names, qn, sn, zn, axis, dq, False))
+    if lw.in_factors is not None:
+        in_axis = 1 if n.op_type == "Conv" else lw.q.ndim - 2  # Conv OIHW; Gemm / MatMul [K, N]
+        if n.op_type == "Gemm" and next((a.i for a in n.attribute if a.name == "transB"), 0):
+            in_axis = 1
+        if lw.q.shape[in_axis] != lw.in_factors.size:
+            raise NotSupportedError(f"node '{n.name}' ({n.op_type}): {lw.in_factors.size} input-channel scales for "
+                                    f"weights {list(lw.q.shape)}")
+        shape = [1] * lw.q.ndim
+        shape[in_axis] = lw.in_factors.size
+        fn = names.fresh(f"{w_name}_{n.name}_input_channel_factors")
+        new_inits.append(numpy_helper.from_array(lw.in_factors.astype(np.float32).reshape(shape), fn))
+        scaled = names.fresh(f"{w_name}_{n.name}_scaled")
+        emit.append(helper.make_node("Mul", [dq, fn], [scaled], name=names.fresh(f"{n.name}_input_channel_factors")))
+        dq = scaled
+    n.input[1] = dq
+    return dq
 
 
 def _drop_unused_initializers(graph: onnx.GraphProto, candidates: set[str]) -> None:

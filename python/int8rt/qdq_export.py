@@ -3,8 +3,21 @@
 TensorRT 11 dropped implicit quantization (calibrators) and builds INT8
 engines only from explicitly quantized models, where QuantizeLinear /
 DequantizeLinear pairs carry the scales; ONNX Runtime runs such models too.
-This writes one from the original FP32 ONNX model and calibrated activation
-scales (int8rt's, or a TensorRT calibration cache).
+This writes one from the original FP32 ONNX model and either an INT8 engine
+built in this process (the export reproduces that engine: below) or
+calibrated activation scales (int8rt's, or a TensorRT calibration cache).
+
+From an engine (``export_qdq(model, engine, path)``): the engine's own int8
+plan and lowered network (:mod:`int8rt._qdq_engine`) give each tensor's
+actual grid (uint8 with the plan's zero point for unsigned activations and
+asymmetric table outputs, per-axis scales on axis 1 for per-channel
+activation grids) and each weight layer's weights and bias as the engine
+computes with them (BatchNormalization and constant Mul / Add folded in,
+cross-layer equalization, bias correction, a per-channel input grid folded
+into the weights); the ONNX nodes the build folded away are removed
+(:mod:`int8rt._qdq_weights`). The placement below holds for both.
+
+From scales (the symmetric export):
 
 Where the pairs go is decided by int8rt itself: the model is imported and
 lowered to INT8 with the given scales (as ``int8rt.build_engine`` would,
@@ -34,6 +47,7 @@ import numpy as np
 from . import _core
 from ._errors import Error, InvalidArgumentError, NotSupportedError
 from ._names import check_names
+from .engine import Engine
 
 if TYPE_CHECKING:
     import onnx
@@ -46,7 +60,7 @@ logger = logging.getLogger("int8rt")
 
 QDQ_MIN_OPSET = 13  # per-axis DequantizeLinear
 
-ScalesOrCache = Union[Mapping[str, float], bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+ScalesOrCache = Union[Mapping[str, float], bytes, bytearray, memoryview, str, "os.PathLike[str]", Engine]
 
 
 def export_qdq(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], scales_or_cache: ScalesOrCache,
@@ -57,7 +71,13 @@ def export_qdq(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], 
     Args:
         model: the original FP32 ONNX model (path, bytes or ``onnx.ModelProto``,
             not modified). Models below opset 13 are converted to opset 13.
-        scales_or_cache: tensor name -> scale (``amax / 127``), e.g.
+        scales_or_cache: an INT8 :class:`int8rt.Engine` built from ``model``
+            in this process (``int8rt.build_engine``; its ``int8_plan()`` is
+            not None): the export then writes that engine's grids, weights
+            and biases, and ONNX Runtime running it reproduces the engine.
+            Or, for the symmetric export (zero points 0, weights quantized
+            from the model's: what a build from these scales alone holds):
+            tensor name -> scale (``amax / 127``), e.g.
             ``engine.scales()``; or a TensorRT calibration cache as bytes, as a
             ``str`` starting with ``"TRT-"`` (its contents), or as a path
             (``os.PathLike``, or any other ``str``).
@@ -67,12 +87,16 @@ def export_qdq(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], 
         per_channel: per-output-channel weight scales (int8rt's numerics);
             False gives one scale per weight tensor, which int8rt itself never
             uses (the exported model then no longer matches int8rt's engine).
+            Scales only (an engine's weights are its own).
         fp32_layers: ONNX node names kept in float32 (as
-            ``BuilderConfig.layer_precisions[name] = "fp32"``).
+            ``BuilderConfig.layer_precisions[name] = "fp32"``). Scales only
+            (an engine's float layers are the ones it was built with).
 
     Raises:
         InvalidArgumentError: an unknown name in ``fp32_layers``, or scales with
-            which no layer of the model runs in int8.
+            which no layer of the model runs in int8; an engine without an
+            int8 plan (FP32, or loaded from a file), or with ``per_channel``
+            or ``fp32_layers`` set.
         FormatError: a malformed model or cache.
         NotSupportedError: an operator int8rt cannot import, or a weight that
             is computed in the graph rather than stored.
@@ -86,14 +110,21 @@ def export_qdq(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], 
 
     proto, source = load(model)
     proto = _copy(proto)
+    _name_nodes(proto)
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     if opset < QDQ_MIN_OPSET:
         logger.info("%s: converting opset %d to %d for per-axis DequantizeLinear", source, opset, QDQ_MIN_OPSET)
         proto = version_converter.convert_version(proto, QDQ_MIN_OPSET)
-    scales = _resolve_scales(scales_or_cache)
-    fp32 = _check_layers(proto, fp32_layers, source)
-    activations, weight_nodes = _int8_plan(proto, scales, fp32, source)
-    n_act, n_w = rewrite_qdq(proto, activations, weight_nodes, per_channel)
+    if isinstance(scales_or_cache, Engine):
+        if not per_channel or list(fp32_layers):
+            raise InvalidArgumentError(f"{source}: per_channel and fp32_layers are the engine's own when exporting "
+                                       "an engine; build the engine with them instead")
+        n_act, n_w = _rewrite_from_engine(proto, scales_or_cache, source)
+    else:
+        scales = _resolve_scales(scales_or_cache)
+        fp32 = _check_layers(proto, fp32_layers, source)
+        activations, weight_nodes = _int8_plan(proto, scales, fp32, source)
+        n_act, n_w = rewrite_qdq(proto, activations, weight_nodes, per_channel)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
@@ -110,6 +141,32 @@ def _copy(proto: "onnx.ModelProto") -> "onnx.ModelProto":
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     return out
+
+
+def _name_nodes(proto: "onnx.ModelProto") -> None:
+    """Gives the model's unnamed nodes the names int8rt's importer gives them
+    (found by their first output), so the plan's node names find them."""
+    from .onnx import import_model
+
+    unnamed = [n for n in proto.graph.node if not n.name]
+    if not unnamed:
+        return
+    network = import_model(proto)
+    by_output: dict[str, str] = {}
+    for node in network.nodes():
+        for t in node["outputs"]:
+            by_output.setdefault(network.tensor(t)["name"], node["name"])
+    used = {n.name for n in proto.graph.node if n.name}
+    twins = set(by_output.values())
+    for n in unnamed:  # a node int8rt has no twin of (a Constant) gets a fresh name
+        name = by_output.get(n.output[0]) if n.output else None
+        if name is None or name in used:
+            base = f"{n.op_type}_{n.output[0] if n.output else 'node'}"
+            name, k = base, 1
+            while name in used or name in twins:
+                name, k = f"{base}_{k}", k + 1
+        used.add(name)
+        n.name = name
 
 
 def _resolve_scales(scales_or_cache: ScalesOrCache) -> dict[str, float]:
@@ -146,12 +203,40 @@ def _check_layers(proto: "onnx.ModelProto", fp32_layers: Iterable[str], source: 
     return fp32
 
 
+def _rewrite_from_engine(proto: "onnx.ModelProto", engine: Engine, source: str) -> tuple[int, int]:
+    """Edits ``proto`` into the Q/DQ form of ``engine`` (module docstring)."""
+    from ._qdq_engine import layer_weights
+    from ._qdq_graph import Names, constants_of, rewrite_qdq
+    from ._qdq_weights import adopt_weights
+
+    plan = engine.int8_plan()
+    if plan is None:
+        raise InvalidArgumentError(
+            f"{source}: the engine has no int8 plan (an FP32 engine, or one loaded from a file: engine files do "
+            "not keep it); export from the INT8 engine int8rt.build_engine returned, or pass engine.scales() "
+            "for the symmetric export")
+    lowered = engine._native.network()
+    graph = proto.graph
+    consts = constants_of(graph)
+    weights = layer_weights(lowered, plan, {n.name: n for n in graph.node}, consts, source)
+    engine_names = {n["name"] for n in lowered.nodes()} | {s for layer in plan.layers for s in layer.sources}
+    removed = adopt_weights(graph, weights, engine_names, consts, Names(graph).fresh)
+    logger.info("%s: %d layers take the engine's weights; nodes folded into them removed: %s", source,
+                len(weights), removed)
+    given = {name: w for name, w in weights.items() if w.q is not None}
+    by_formula = sorted(_weight_nodes(plan, graph) - set(given))
+    if by_formula:  # ConvTranspose: a fold or equalization the engine applied to them is not carried
+        logger.warning("%s: int8 weights of %s quantized from the model's float weights, not read from the engine",
+                       source, by_formula)
+    return rewrite_qdq(proto, _activations(plan, graph, source), _weight_nodes(plan, graph) | set(given), True,
+                       given)
+
+
 def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[str, str], source: str
                ) -> tuple[dict[str, "ActivationQ"], set[str]]:
     """Lowers the model with int8rt and reads its int8 plan: the tensors it
     holds in int8 (-> activation Q/DQ) and which Conv/Gemm/MatMul run with
     int8 weights."""
-    from ._qdq_graph import ActivationQ
     from .onnx import import_model
 
     graph = proto.graph
@@ -162,28 +247,44 @@ def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[st
                        unused[0])
     network = import_model(proto)
     plan = _core.Builder(network, "int8", fp32, True).build(scales).int8_plan()
+    activations = _activations(plan, graph, source)
+    if not activations:
+        raise InvalidArgumentError(
+            f"{source}: no layer runs in int8 with these scales ({len(scales)} given, "
+            f"{len(scales) - len(unused)} name tensors of the model)")
+    return activations, _weight_nodes(plan, graph)
+
+
+def _activations(plan: _core.Int8Plan, graph: "onnx.GraphProto", source: str) -> dict[str, "ActivationQ"]:
+    """The plan's int8 tensors, each on its grid (``_qdq_engine.tensor_grids``)."""
+    from ._qdq_engine import tensor_grids
+    from ._qdq_graph import ActivationQ
+
+    tensor_names = {i.name for i in graph.input} | {o for n in graph.node for o in n.output}
     sources = {layer.name: layer.sources for layer in plan.layers}
-    onnx_nodes = {n.name: n for n in graph.node}
+    grids = tensor_grids(plan)
     activations: dict[str, ActivationQ] = {}
     for t in plan.tensors:
         if t.tensor not in tensor_names:
             raise Error(f"{source}: int8rt's int8 tensor '{t.tensor}' has no counterpart in the ONNX graph")
         # A tensor quantized from float is fake-quantized for its int8 readers only.
         who = frozenset() if t.produced_in_int8 else frozenset(s for r in t.readers for s in sources[r])
-        activations[t.tensor] = ActivationQ(float(np.float32(t.scale)), t.produced_in_int8, who)
+        g = grids[t.tensor]
+        activations[t.tensor] = ActivationQ(g.scale, t.produced_in_int8, who, g.zero_point, g.channel_scales)
+    return activations
+
+
+def _weight_nodes(plan: _core.Int8Plan, graph: "onnx.GraphProto") -> set[str]:
+    """The Conv / Gemm / MatMul / ConvTranspose nodes int8rt runs with int8 weights."""
+    onnx_nodes = {n.name: n for n in graph.node}
     # A grouped ConvTranspose's output channel spans two weight axes, which
     # one per-axis DequantizeLinear cannot scale: its weights stay float.
-    weight_nodes = {name for layer in plan.layers
-                    if layer.op in ("int8rt.QConv", "int8rt.QGemm", "int8rt.QConvTranspose")
-                    for name in layer.sources
-                    if name in onnx_nodes and (onnx_nodes[name].op_type in ("Conv", "Gemm", "MatMul") or
-                                               (onnx_nodes[name].op_type == "ConvTranspose" and
-                                                _group(onnx_nodes[name]) == 1))}
-    if not activations:
-        raise InvalidArgumentError(
-            f"{source}: no layer runs in int8 with these scales ({len(scales)} given, "
-            f"{len(scales) - len(unused)} name tensors of the model)")
-    return activations, weight_nodes
+    return {name for layer in plan.layers
+            if layer.op in ("int8rt.QConv", "int8rt.QGemm", "int8rt.QConvTranspose")
+            for name in layer.sources
+            if name in onnx_nodes and (onnx_nodes[name].op_type in ("Conv", "Gemm", "MatMul") or
+                                       (onnx_nodes[name].op_type == "ConvTranspose" and
+                                        _group(onnx_nodes[name]) == 1))}
 
 
 def _group(node: onnx.NodeProto) -> int:
