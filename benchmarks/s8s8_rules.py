@@ -31,7 +31,12 @@ signed inputs are found with a forward pass on e2e_bench's Gaussian input.
 Only 1x1 convs are counted for the weight rules (their reduction order is
 the input channel order; the 3x3 stems' merged-tap order differs).
 
-Usage: python benchmarks/s8s8_rules.py [--models mobilenet_v2 efficientnet_lite0]
+--onnx PATH ... surveys trained weights instead (weights only, every dense conv
+with at least 8 input channels per group, each filter tap's reduction over the
+input channels on its own, as the igemm packing orders it; a Conv's weight may
+be an initializer or a Constant node, as in PaddlePaddle's exports).
+
+Usage: python benchmarks/s8s8_rules.py [--models mobilenet_v2 efficientnet_lite0] [--onnx model.onnx ...]
 """
 from __future__ import annotations
 
@@ -125,10 +130,42 @@ def survey(name: str) -> List[Dict[str, object]]:
     return out
 
 
+def survey_onnx(path: str) -> Tuple[int, float, float]:
+    """(dense convs counted, share of shift steps hit, share of sgnpair steps hit), weighted by weight count."""
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.load(path)
+    consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
+            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    hits, weights = [], []
+    for n in model.graph.node:
+        group = next((a.i for a in n.attribute if a.name == "group"), 1)
+        w = consts.get(n.input[1]) if n.op_type == "Conv" and len(n.input) > 1 else None
+        if w is None or w.ndim != 4 or group != 1 or w.shape[1] < 8:
+            continue
+        K, C, R, S = w.shape
+        wq = quantize_per_channel(w).reshape(K, C, R, S)
+        taps = [(pair_rule(wq[:, :, r, c])[1], four_rule(wq[:, :, r, c])[1]) for r in range(R) for c in range(S)]
+        hits.append(np.mean(taps, axis=0))
+        weights.append(w.size)
+    if not hits:
+        return 0, float("nan"), float("nan")
+    h, wt = np.array(hits), np.array(weights, float)[:, None]
+    shift, pair = (h * wt).sum(0) / wt.sum()
+    return len(hits), float(shift), float(pair)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", nargs="+", default=["mobilenet_v2", "efficientnet_lite0"])
+    ap.add_argument("--models", nargs="*", default=["mobilenet_v2", "efficientnet_lite0"])
+    ap.add_argument("--onnx", nargs="*", default=[], help="trained models: weight rules only")
     args = ap.parse_args()
+    for path in args.onnx:
+        n, shift, pair = survey_onnx(path)
+        print(f"{Path(path).name}: {n} dense convs; (block, step)s hit, weighted by weight count: "
+              f"shift {shift:.3f}, sgnpair {pair:.3f}")
     for name in args.models:
         rows = survey(name)
         print(f"{name}: {len(rows)} 1x1 convs with signed inputs")
