@@ -130,8 +130,18 @@ def survey(name: str) -> List[Dict[str, object]]:
     return out
 
 
-def survey_onnx(path: str) -> Tuple[int, float, float]:
-    """(dense convs counted, share of shift steps hit, share of sgnpair steps hit), weighted by weight count."""
+def max_pair(wq: np.ndarray) -> np.ndarray:
+    """Per weight pair (2q, 2q + 1 of one output channel) of wq [K, C]: max(positives, -negatives)."""
+    K, C = wq.shape
+    pairs = wq[:, :C // 2 * 2].reshape(K, C // 2, 2)
+    return np.maximum(np.where(pairs > 0, pairs, 0).sum(2), -np.where(pairs < 0, pairs, 0).sum(2))
+
+
+def survey_onnx(path: str) -> Tuple[int, float, float, float, float]:
+    """(dense convs counted, share of shift steps hit, share of sgnpair steps hit, both weighted by weight
+    count; the median over convs of the largest pair sum max(positives, -negatives), and the share of
+    pairs above 242): the last two say how far inputs in [-m, 127] could be shifted by m into the u8
+    loop with no residual (m <= 32767 // largest pair - 127: 13 at 233, 8 at 242)."""
     import onnx
     from onnx import numpy_helper
     model = onnx.load(path)
@@ -139,7 +149,7 @@ def survey_onnx(path: str) -> Tuple[int, float, float]:
     for n in model.graph.node:
         if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
             consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
-    hits, weights = [], []
+    hits, weights, largest, above = [], [], [], []
     for n in model.graph.node:
         group = next((a.i for a in n.attribute if a.name == "group"), 1)
         w = consts.get(n.input[1]) if n.op_type == "Conv" and len(n.input) > 1 else None
@@ -150,11 +160,14 @@ def survey_onnx(path: str) -> Tuple[int, float, float]:
         taps = [(pair_rule(wq[:, :, r, c])[1], four_rule(wq[:, :, r, c])[1]) for r in range(R) for c in range(S)]
         hits.append(np.mean(taps, axis=0))
         weights.append(w.size)
+        pairs = np.concatenate([max_pair(wq[:, :, r, c]).ravel() for r in range(R) for c in range(S)])
+        largest.append(int(pairs.max()))
+        above.append(float((pairs > 242).mean()))
     if not hits:
-        return 0, float("nan"), float("nan")
+        return 0, float("nan"), float("nan"), float("nan"), float("nan")
     h, wt = np.array(hits), np.array(weights, float)[:, None]
     shift, pair = (h * wt).sum(0) / wt.sum()
-    return len(hits), float(shift), float(pair)
+    return len(hits), float(shift), float(pair), float(np.median(largest)), float(np.mean(above))
 
 
 def main() -> None:
@@ -163,9 +176,10 @@ def main() -> None:
     ap.add_argument("--onnx", nargs="*", default=[], help="trained models: weight rules only")
     args = ap.parse_args()
     for path in args.onnx:
-        n, shift, pair = survey_onnx(path)
+        n, shift, pair, largest, above = survey_onnx(path)
         print(f"{Path(path).name}: {n} dense convs; (block, step)s hit, weighted by weight count: "
-              f"shift {shift:.3f}, sgnpair {pair:.3f}")
+              f"shift {shift:.3f}, sgnpair {pair:.3f}; largest pair sum, median over convs {largest:.0f}, "
+              f"pairs above 242 {above:.4f}")
     for name in args.models:
         rows = survey(name)
         print(f"{name}: {len(rows)} 1x1 convs with signed inputs")
