@@ -23,9 +23,10 @@ namespace igemm {
 
 namespace {
 
-// What the gather reads, as plain values: captured by value, the loop keeps
-// them in registers (read through a reference, each was reloaded after
-// every byte store, which may alias it).
+// What the gather reads, as plain values, copied into the loop's locals so
+// that they stay in registers (read through a reference, or through the
+// lambda's closure, each was reloaded after every byte store, which may
+// alias it).
 struct TapsGeometry {
   int OH = 0, OW = 0, H = 0, W = 0, C = 0, R = 1, S = 1;
   int stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0, dilation_h = 1;
@@ -107,7 +108,8 @@ void gather_taps(const ConvShape& s, int batch, const int8_t* x, int kc, int8_t*
     ++ow_hi;
   }
   const int64_t row_step = g.row_bytes * g.dilation_h;
-  parallel_for(int64_t{batch} * g.OH, grain_for_work(g.out_row), [=](int64_t begin, int64_t end) {
+  parallel_for(int64_t{batch} * g.OH, grain_for_work(g.out_row),
+               [g, x, x_end, out, ow_lo, ow_hi, row_step](int64_t begin, int64_t end) {
     // Local copies: the lambda's captures live in its closure, read through
     // a pointer, and every byte store may alias that, so the copy loops
     // below reloaded R, run and the row step from it after each move
