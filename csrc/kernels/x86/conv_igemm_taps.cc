@@ -23,9 +23,10 @@ namespace igemm {
 
 namespace {
 
-// What the gather reads, as plain values: captured by value, the loop keeps
-// them in registers (read through a reference, each was reloaded after
-// every byte store, which may alias it).
+// What the gather reads, as plain values, copied into the loop's locals so
+// that they stay in registers (read through a reference, or through the
+// lambda's closure, each was reloaded after every byte store, which may
+// alias it).
 struct TapsGeometry {
   int OH = 0, OW = 0, H = 0, W = 0, C = 0, R = 1, S = 1;
   int stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0, dilation_h = 1;
@@ -107,29 +108,40 @@ void gather_taps(const ConvShape& s, int batch, const int8_t* x, int kc, int8_t*
     ++ow_hi;
   }
   const int64_t row_step = g.row_bytes * g.dilation_h;
-  parallel_for(int64_t{batch} * g.OH, grain_for_work(g.out_row), [g, x, x_end, out, ow_lo, ow_hi, row_step](
-                                                                      int64_t begin, int64_t end) {
+  parallel_for(int64_t{batch} * g.OH, grain_for_work(g.out_row),
+               [g, x, x_end, out, ow_lo, ow_hi, row_step](int64_t begin, int64_t end) {
+    // Local copies: the lambda's captures live in its closure, read through
+    // a pointer, and every byte store may alias that, so the copy loops
+    // below reloaded R, run and the row step from it after each move
+    // (perf: the MobileNetV2 stem's gather). Locals whose address is never
+    // taken stay in registers.
+    const TapsGeometry geo = g;
+    const int8_t* const x0 = x;
+    const int8_t* const x_stop = x_end;
+    int8_t* const out0 = out;
+    const int lo = ow_lo, hi = ow_hi;
+    const int64_t step = row_step;
     for (int64_t nr = begin; nr < end; ++nr) {
-      const int8_t* const image = x + nr / g.OH * g.image_bytes;
-      const int ih0 = static_cast<int>(nr % g.OH) * g.stride_h - g.pad_top;
-      int8_t* const dst_row = out + nr * g.out_row;
-      const bool rows_inside = ih0 >= 0 && ih0 + (g.R - 1) * g.dilation_h < g.H;
-      for (int ow = 0; ow < g.OW; ++ow) {
-        int8_t* const dst = dst_row + int64_t{ow} * g.kc;
-        const int iw0 = ow * g.stride_w - g.pad_left;
-        const int8_t* src = image + ih0 * g.row_bytes + int64_t{iw0} * g.C;
-        if (rows_inside && ow >= ow_lo && ow < ow_hi && src + (g.R - 1) * row_step + g.copy <= x_end) {
+      const int8_t* const image = x0 + nr / geo.OH * geo.image_bytes;
+      const int ih0 = static_cast<int>(nr % geo.OH) * geo.stride_h - geo.pad_top;
+      int8_t* const dst_row = out0 + nr * geo.out_row;
+      const bool rows_inside = ih0 >= 0 && ih0 + (geo.R - 1) * geo.dilation_h < geo.H;
+      for (int ow = 0; ow < geo.OW; ++ow) {
+        int8_t* const dst = dst_row + int64_t{ow} * geo.kc;
+        const int iw0 = ow * geo.stride_w - geo.pad_left;
+        const int8_t* src = image + ih0 * geo.row_bytes + int64_t{iw0} * geo.C;
+        if (rows_inside && ow >= lo && ow < hi && src + (geo.R - 1) * step + geo.copy <= x_stop) {
           // The interior: R fixed-size moves.
           int8_t* d = dst;
-          if (g.copy == 16) {
-            for (int r = 0; r < g.R; ++r, d += g.run, src += row_step) std::memcpy(d, src, 16);
+          if (geo.copy == 16) {
+            for (int r = 0; r < geo.R; ++r, d += geo.run, src += step) std::memcpy(d, src, 16);
           } else {
-            for (int r = 0; r < g.R; ++r, d += g.run, src += row_step) std::memcpy(d, src, 32);
+            for (int r = 0; r < geo.R; ++r, d += geo.run, src += step) std::memcpy(d, src, 32);
           }
           continue;
         }
-        const bool overrun_ok = int64_t{ow} * g.kc + (g.R - 1) * g.run + g.copy <= g.out_row;
-        gather_pixel(g, image, x_end, ih0, iw0, overrun_ok, dst);
+        const bool overrun_ok = int64_t{ow} * geo.kc + (geo.R - 1) * geo.run + geo.copy <= geo.out_row;
+        gather_pixel(geo, image, x_stop, ih0, iw0, overrun_ok, dst);
       }
     }
   });

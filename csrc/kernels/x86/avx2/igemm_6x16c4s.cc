@@ -31,6 +31,21 @@
 // the sign source). An incomplete last group (kc % 4) is read as in the u8
 // tile (avx2/broadcast4.h). Epilogue: avx2/epilogue.h. The loop is
 // avx2/igemm_c4_loop.h's, shared with the u8 tile; this file is its product.
+//
+// Why nothing faster takes signed inputs on AVX2 (RESULTS.md section 74):
+// the loop issues 4 vector instructions per 32 products where the u8 tile
+// issues 3, and on Zen 3 it runs at that ratio (0.70-0.80 of the u8 loop).
+// Every exact scheme with fewer instructions needs a rule on the weights:
+// x + 128 as u8 (the u8 loop, OpenVINO's on weights scaled by 0.5) needs
+// each weight pair's positives <= 128 and negatives >= -128; two groups
+// added in int16 before one vpmaddwd (as igemm_6x16c4u2.cc) need
+// sum |w| <= 255 over each four. On per-channel weights of MobileNetV2 /
+// EfficientNet-Lite0 expansions 40-50% of the (block, step)s hold a pair or
+// four that breaks them (benchmarks/s8s8_rules.py), so residual groups cost
+// more than they save; and a run-time check of each 6-pixel tile's input
+// range would admit 0.2-0.5% of the tiles to the u8 loop (x + 64) and
+// 0.6-9% to the pair loop. Tried in this kernel and no faster: weights
+// reloaded per row (no spilled accumulators), 5 x 16 and 3 x 32 tiles.
 #include <immintrin.h>
 
 #include "kernels/x86/avx2/igemm_c4_loop.h"

@@ -1,0 +1,70 @@
+"""The convs of MobileNetV2 that read signed inputs (1x1 expansions after a
+linear bottleneck, the 3x3 stride-2 stem on the normalised image), timed one
+at a time through the packed-conv test hook, 1 thread, process CPU time:
+the per-layer figure of benchmarks/RESULTS.md section 74.
+
+Inputs are uniform int8 in [-128, 127] (or [0, 127] with --nonneg, the u8
+tile's case, for the same shape's rate without the sign trick); weights
+"bell": a normal per output channel scaled to 127, as a per-channel
+quantizer leaves them. Prints per shape the minimum over --rounds of the mean
+time of repeated runs (each round --min-time CPU seconds), GMAC/s and the
+kernel the dispatcher chose. For an A/B of two builds run it under each
+tree's PYTHONPATH in turn, alternating.
+
+Usage: PYTHONPATH=python python benchmarks/signed_conv_shapes.py [--rounds 5] [--nonneg]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import List, Tuple
+
+import numpy as np
+
+# (name, H = W, C, K, R = S, stride, pad): MobileNetV2 at 224 x 224, batch 1.
+SHAPES: List[Tuple[str, int, int, int, int, int, int]] = [
+    ("stem 3x3/2 3->32", 224, 3, 32, 3, 2, 1),
+    ("exp 56x56 24->144", 56, 24, 144, 1, 1, 0),
+    ("exp 28x28 32->192", 28, 32, 192, 1, 1, 0),
+    ("exp 14x14 64->384", 14, 64, 384, 1, 1, 0),
+    ("exp 14x14 96->576", 14, 96, 576, 1, 1, 0),
+    ("exp 7x7 160->960", 7, 160, 960, 1, 1, 0),
+]
+
+
+def bell(rng: np.random.Generator, shape: Tuple[int, ...]) -> np.ndarray:
+    """int8 weights: a normal per output channel scaled so that its |w| maximum is 127."""
+    w = rng.standard_normal(shape)
+    amax = np.abs(w.reshape(shape[0], -1)).max(1).reshape((-1,) + (1,) * (len(shape) - 1))
+    return np.rint(w / amax * 127).astype(np.int8)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--min-time", type=float, default=0.05, help="CPU seconds per round")
+    ap.add_argument("--nonneg", action="store_true", help="inputs in [0, 127] (the u8 tile)")
+    args = ap.parse_args()
+    import int8rt
+    from int8rt._testing import kernels as K
+    int8rt.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    for name, h, c, k, r, s, p in SHAPES:
+        x = rng.integers(0 if args.nonneg else -128, 128, (1, h, h, c), dtype=np.int8)
+        conv = K.PackedConv2d(bell(rng, (k, c, r, r)), h, h, np.full(k, 1e-3, np.float32),
+                              np.zeros(k, np.float32), lo=-128.0, hi=127.0, stride=(s, s), pads=(p, p, p, p))
+        conv.run(x)
+        best = float("inf")
+        for _ in range(args.rounds):
+            n, c0 = 0, time.process_time()
+            while time.process_time() - c0 < args.min_time:
+                conv.run(x)
+                n += 1
+            best = min(best, (time.process_time() - c0) / n * 1e3)
+        oh = (h + 2 * p - r) // s + 1
+        macs = oh * oh * k * c * r * r
+        print(f"{name:20s} {best:7.3f} ms {macs / best / 1e6:6.1f} GMAC/s  {conv.kernel}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
