@@ -327,7 +327,9 @@ class ConvLayer : public Layer {
   // constant weights, and it computes at least 6% fewer tile columns than
   // the tap conv or the im2col SGEMM, whose columns are the output pixels
   // (ResNet's 7x7 stage: 49 pixels padded to 64, or 61 tap-grid columns; its
-  // output channels are multiples of 32). The 6% pays for the transpose.
+  // output channels are multiples of 32). The 6% pays for the transpose
+  // only where the product is deep enough: the FMA steps saved per output,
+  // the saved fraction times K, at least kTransposedMinSavedSteps.
   // Kernels larger than 1x1 only up to 64 pixels: their im2col panels, 8
   // pixels wide, are packed per tile and cost more than the padding saves
   // on larger planes (measured: 3x3 128 @28 2.2x slower, 3x3 512 @7 faster).
@@ -344,7 +346,9 @@ class ConvLayer : public Layer {
     auto padded = [nr](int64_t n) { return (n + nr - 1) / nr * nr; };
     int64_t cols = P;
     if (taps_ && kernels::tap_conv_declines(tap_shape(g)).empty()) cols = kernels::tap_conv_columns(tap_shape(g));
-    return static_cast<double>(padded(g.M)) * P * 1.06 < static_cast<double>(g.M) * padded(cols);
+    const double tiles = static_cast<double>(padded(g.M)) * P, other = static_cast<double>(g.M) * padded(cols);
+    const double saved = 1.0 - tiles / other, K = static_cast<double>(g.C * g.kh * g.kw);
+    return tiles * 1.06 < other && saved * K >= kTransposedMinSavedSteps;
   }
 
   // The residual `r` (or nullptr) and then the activation on the output.
@@ -414,6 +418,17 @@ class ConvLayer : public Layer {
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
+  // The transposed product's transpose (and its packed pixels) cost about
+  // as much per output as this many FMA steps: at 14 x 14 (196 pixels, 208
+  // as tile columns: 5.8% saved) the transposed product measured slower
+  // than the pointwise SGEMM at K = 64-96 (MobileNetV2's 64->384 and
+  // 96->576 0.85-0.95x, Lite0's 80->480 and 112->672 0.88-1.02x the time
+  // untransposed) and faster or even from K = 256 (ResNet-50's 256->1024
+  // +res 1.05x, 1024->256 1.08x slower untransposed; 384->64 and 576->96
+  // 1.00 and 0.98); at 7 x 7 (23% saved) from K = 160 (MobileNetV2's
+  // 160->960: 1.18x slower untransposed). RESULTS.md section 75. The same
+  // FMAs per output in the same order either way: the same bits.
+  static constexpr double kTransposedMinSavedSteps = 10.0;
   std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
