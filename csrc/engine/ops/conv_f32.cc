@@ -16,7 +16,8 @@
 // channels as its vector columns, A read in place from a channels-last
 // copy of the image), unless the output rows are too narrow. Other dense FP32 convolutions
 // with constant weights and one group whose output pixels would pad the
-// SGEMM's 32-wide column tile badly (7x7 and 14x14 planes) run the
+// SGEMM's column tile badly (7x7 and 14x14 planes), by enough FMA steps
+// per output to pay for a transpose (transposed()), run the
 // output-transposed product (conv_f32_transposed.h: pixels as rows, channels
 // as vector columns, then a transpose). Otherwise 2-D kernels larger than 1x1
 // with constant weights and at least 16 channels per group (or one group
