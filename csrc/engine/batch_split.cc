@@ -57,6 +57,11 @@ bool sizes_from_shapes(const std::string& op) {
 BatchSplit::BatchSplit(const Executor& executor) : ex_(executor) {
   const Network& net = ex_.network();
   activation_.assign(net.tensors().size(), 0);
+  for (const Tensor& t : net.tensors()) {
+    if (t.is_constant) {
+      weight_bytes_ += static_cast<double>(t.f32.size() * sizeof(float) + t.i64.size() * sizeof(int64_t) + t.i8.size());
+    }
+  }
   std::vector<char> from_shape(net.tensors().size(), 0);  // computed from an activation's shape
   for (int id : net.inputs()) activation_[id] = 1;
   ops_split_ = true;
@@ -146,7 +151,7 @@ bool BatchSplit::splits(const std::vector<Executor::Input>& inputs, int64_t batc
 
 int BatchSplit::parts(const std::vector<Executor::Input>& inputs, int threads) {
   const int per_thread = g_parts_per_thread.load(std::memory_order_relaxed);
-  if (threads < 2 || per_thread < 1 || !ops_split_) return 1;
+  if (per_thread < 1 || !ops_split_) return 1;
   const Network& net = ex_.network();
   std::vector<Shape> shapes;
   int64_t batch = -1;
@@ -160,24 +165,49 @@ int BatchSplit::parts(const std::vector<Executor::Input>& inputs, int threads) {
     shapes.push_back(it->shape);
   }
   if (batch < 2) return 1;
+  if (shapes != last_shapes_ || threads != last_threads_ || per_thread != last_per_thread_) {
+    last_shapes_ = shapes;
+    last_threads_ = threads;
+    last_per_thread_ = per_thread;
+    const int parts = threads >= 2 ? thread_parts(batch, threads, per_thread) : serial_parts(shapes, batch);
+    last_parts_ = parts > 1 && splits(inputs, batch, part_sizes(batch, parts)) ? parts : 1;
+  }
+  return last_parts_;
+}
+
+int BatchSplit::thread_parts(int64_t batch, int threads, int per_thread) {
   // Parts that divide the batch: per_thread per thread if they do, else one
   // per thread; a remainder only where it is under a quarter of a part's
   // work (a batch of 9 at 2 threads: 5 + 4 against 4.5 each).
-  int parts = 1;
   for (int p : {threads * per_thread, threads}) {
-    if (p <= batch && batch % p == 0) {
-      parts = p;
-      break;
+    if (p <= batch && batch % p == 0) return p;
+  }
+  return batch >= 4 * int64_t{threads} ? threads : 1;
+}
+
+int BatchSplit::serial_parts(const std::vector<Shape>& shapes, int64_t batch) const {
+  // Bytes per sample of the float32 activations (every float32 tensor
+  // computed from an input's values, at this batch) and of the largest one.
+  std::vector<Shape> inferred;
+  try {
+    inferred = ex_.infer_shapes(shapes);
+  } catch (const Error&) {
+    return 1;  // the unsplit run reports it
+  }
+  const Network& net = ex_.network();
+  double sample_bytes = 0, largest = 0;
+  for (size_t id = 0; id < inferred.size(); ++id) {
+    if (!activation_[id] || inferred[id].empty() || net.tensor(static_cast<int>(id)).dtype != DataType::kFloat32) {
+      continue;
     }
+    const double bytes = static_cast<double>(shape_numel(inferred[id])) * sizeof(float) / static_cast<double>(batch);
+    sample_bytes += bytes;
+    largest = std::max(largest, bytes);
   }
-  if (parts == 1 && batch >= 4 * int64_t{threads}) parts = threads;
-  if (parts == 1) return 1;
-  if (shapes != last_shapes_ || parts != last_parts_) {
-    last_shapes_ = shapes;
-    last_parts_ = parts;
-    last_splits_ = splits(inputs, batch, part_sizes(batch, parts));
-  }
-  return last_splits_ ? parts : 1;
+  if (weight_bytes_ > sample_bytes || largest <= 0) return 1;
+  const int64_t part_batch = std::max<int64_t>(1, static_cast<int64_t>(kSerialPartBytes / largest));
+  if (part_batch >= batch) return 1;
+  return static_cast<int>((batch + part_batch - 1) / part_batch);
 }
 
 void BatchSplit::run(const std::vector<Executor::Input>& inputs, int parts) {

@@ -15,6 +15,10 @@
 // float32 conv and GEMM kernels of ResNet-50 and MobileNetV2, which give
 // the same bytes at batch 1, 4 and 8 (tests/test_batch_split.py).
 //
+// At one thread the same parts run one after the other, where that keeps
+// each layer's float32 output in cache for the next layer
+// (BatchSplit::serial_parts): the mobile networks' batch 8.
+//
 // When a network splits (BatchSplit::parts): every network input has a
 // dynamic first dimension and all have the same batch at this run; every
 // node is of a kind known to compute sample i of its outputs from sample i
@@ -63,8 +67,9 @@ class BatchSplit {
   ~BatchSplit();
 
   // How many parts a run with these inputs takes at `threads` threads; 1
-  // when it runs unsplit (threads < 2, a batch that does not split well, or
-  // a network that does not split, see the file comment).
+  // when it runs unsplit (a batch that does not split well, or a network
+  // that does not split, see the file comment). At one thread the parts run
+  // one after the other (serial_parts).
   int parts(const std::vector<Executor::Input>& inputs, int threads);
 
   // Runs the parts concurrently through parallel_for (one chunk per part);
@@ -84,14 +89,33 @@ class BatchSplit {
   // (and the last part's size) with the inputs' other dimensions as given.
   bool splits(const std::vector<Executor::Input>& inputs, int64_t batch, const std::vector<int64_t>& part_sizes) const;
   static std::vector<int64_t> part_sizes(int64_t batch, int parts);
+  // From 2 threads: about one part per thread.
+  static int thread_parts(int64_t batch, int threads, int per_thread);
+  // At one thread, parts run one after the other so that each layer's
+  // float32 output is still in cache (L2 / L3) when the next layer reads
+  // it: a batch of 8 images of MobileNetV2 has 8 x 4.8 MB at its widest
+  // layer, which one image's run keeps in L3 and the batch's does not.
+  // Taken when the network's constants (which every part streams again)
+  // are at most the float32 activation bytes of one sample; parts of at
+  // most kSerialPartBytes at the largest float32 activation (at least one
+  // sample); else 1. Measured (RESULTS.md section 75, 1 thread, batch 8,
+  // split / unsplit): MobileNetV2 FP32 0.87, EfficientNet-Lite0 0.86,
+  // EfficientNet-B0 0.94 (one image per part; 2 and 4 per part were
+  // slower); ResNet-50 (102 MB of weights, 46 MB of activations per image)
+  // 1.02 forced, so it stays unsplit; int8 engines' activations are int8
+  // (a quarter of the bytes) and MobileNetV2 INT8 measured 1.07 (b8) and
+  // 1.08 (b32) split, so only float32 activations count.
+  int serial_parts(const std::vector<Shape>& shapes, int64_t batch) const;
+  static constexpr double kSerialPartBytes = 2.0 * 1024 * 1024;
 
   const Executor& ex_;
   bool ops_split_ = false;  // every node per_sample_op or shape-only (decided once)
   std::vector<char> activation_;  // by tensor id: computed from an input's values
   // The decision for the last input shapes and part count.
   std::vector<Shape> last_shapes_;
-  int last_parts_ = 0;
-  bool last_splits_ = false;
+  int last_threads_ = 0, last_per_thread_ = 0;
+  int last_parts_ = 1;  // the decision: 1 unsplit
+  double weight_bytes_ = 0;  // the network's constants
   std::vector<std::unique_ptr<Executor::State>> states_;
 };
 

@@ -208,8 +208,20 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
       continue;
     }
     std::fill(row, row + lo * s.C, 0.f);
-    transpose_->tile(hi - lo, s.C, reinterpret_cast<const uint32_t*>(x + iy * s.W + lo - s.pw), s.H * s.W,
-                     reinterpret_cast<uint32_t*>(row + lo * s.C), s.C);
+    if (s.C < 8) {
+      // Under 8 channels (the RGB stems) each transposed row would be
+      // shorter than a vector, stored under a lane mask (vmaskmovps, slow on
+      // Zen 3: a third of MobileNetV2's stem in `perf`); plain moves
+      // measured 0.84x the stem's time (RESULTS.md section 75).
+      const float* src = x + iy * s.W - s.pw;
+      const int64_t plane = s.H * s.W;
+      for (int64_t r = lo; r < hi; ++r) {
+        for (int64_t c = 0; c < s.C; ++c) row[r * s.C + c] = src[c * plane + r];
+      }
+    } else {
+      transpose_->tile(hi - lo, s.C, reinterpret_cast<const uint32_t*>(x + iy * s.W + lo - s.pw), s.H * s.W,
+                       reinterpret_cast<uint32_t*>(row + lo * s.C), s.C);
+    }
     std::fill(row + hi * s.C, row + wp * s.C, 0.f);
   }
   const int64_t cg = s.C / s.G, K = s.kh * s.kw * cg;  // a group's rows k; its channels start at grp * cg

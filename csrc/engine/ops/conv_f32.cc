@@ -16,9 +16,10 @@
 // channels as its vector columns, A read in place from a channels-last
 // copy of the image), unless the output rows are too narrow. Other dense FP32 convolutions
 // with constant weights and one group whose output pixels would pad the
-// SGEMM's 32-wide column tile badly (7x7 and 14x14 planes) run the
-// output-transposed product (transposed_gemm: pixels as rows, channels as
-// vector columns, then a transpose). Otherwise 2-D kernels larger than 1x1
+// SGEMM's column tile badly (7x7 and 14x14 planes), by enough FMA steps
+// per output to pay for a transpose (transposed()), run the
+// output-transposed product (conv_f32_transposed.h: pixels as rows, channels
+// as vector columns, then a transpose). Otherwise 2-D kernels larger than 1x1
 // with constant weights and at least 16 channels per group (or one group
 // and kw * C >= 16) run the tap conv (kernels/conv_taps_f32.h: per-tap
 // GEMMs, B read in place from a phase-split padded copy of the image);
@@ -35,22 +36,25 @@
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
 // weights of each group converted and packed once here, with the same tile
 // epilogue (bias, and the clip unless a residual is added after it).
+//
+// This file is the layer: shapes, which path runs, the packed weights and
+// the depthwise / SGEMM calls; conv_f32_geom.h holds the geometry and the
+// input copies (3-D im2col, strided 1x1 subsample), conv_f32_transposed.h
+// the output-transposed product.
 #include <algorithm>
-#include <cstring>
-#include <limits>
-#include <mutex>
 
 #include "core/checked_math.h"
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
 #include "engine/layer.h"
 #include "engine/ops/bf16_gemm.h"
+#include "engine/ops/conv_f32_geom.h"
+#include "engine/ops/conv_f32_transposed.h"
 #include "engine/ops/op_util.h"
 #include "kernels/conv_nhwc_f32.h"
 #include "kernels/conv_taps_f32.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/sgemm_f32.h"
-#include "kernels/transpose_x32.h"
 
 namespace int8rt {
 namespace engine {
@@ -59,39 +63,6 @@ namespace {
 using kernels::GemmOperand;
 using kernels::Im2colView;
 using kernels::sgemm;
-
-struct Geom {
-  int64_t N, C, H, W, M, G, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
-  int64_t D = 1, kd = 1, sd = 1, dd = 1, pd = 0, od = 1;  // depth (3-D only)
-};
-
-// 3-D: col[(c, a, i, j)][(oz, oy, ox)] = x[c][oz*sd - pd + a*dd][oy*sh - ph + i*dh][ox*sw - pw + j*dw]
-// (0 outside) for the C/G channels of one image and group at xg.
-void im2col_3d(const float* xg, int64_t Cg, const Geom& g, float* col) {
-  const int64_t P = g.od * g.oh * g.ow;
-  parallel_for(Cg * g.kd * g.kh * g.kw, 1, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const int64_t j = r % g.kw, i = (r / g.kw) % g.kh, a = (r / (g.kw * g.kh)) % g.kd, c = r / (g.kw * g.kh * g.kd);
-      float* dst = col + r * P;
-      for (int64_t oz = 0; oz < g.od; ++oz) {
-        const int64_t iz = oz * g.sd - g.pd + a * g.dd;
-        for (int64_t oy = 0; oy < g.oh; ++oy) {
-          const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-          float* d = dst + (oz * g.oh + oy) * g.ow;
-          if (iz < 0 || iz >= g.D || iy < 0 || iy >= g.H) {
-            std::fill(d, d + g.ow, 0.f);
-            continue;
-          }
-          const float* src = xg + ((c * g.D + iz) * g.H + iy) * g.W;
-          for (int64_t ox = 0; ox < g.ow; ++ox) {
-            const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-            d[ox] = ix >= 0 && ix < g.W ? src[ix] : 0.f;
-          }
-        }
-      }
-    }
-  });
-}
 
 class ConvLayer : public Layer {
  public:
@@ -116,7 +87,7 @@ class ConvLayer : public Layer {
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    Geom g = geometry(in);
+    ConvGeom g = geometry(in);
     Shape out{g.N, g.M};
     if (rank_ == 3) out.push_back(g.od);
     if (rank_ >= 2) out.push_back(g.oh);
@@ -132,7 +103,7 @@ class ConvLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    Geom g = geometry(in);
+    ConvGeom g = geometry(in);
     if (column_) g = as_row(g);
     const float* x = in[0]->data<float>();
     const float* w = in[1]->data<float>();
@@ -145,10 +116,10 @@ class ConvLayer : public Layer {
       depthwise(in, x, w, bias, y, g);
     } else {
       const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
-      if (strided_pointwise(g)) x = subsample(x, g);
+      if (is_strided_pointwise(g)) x = subsample(x, g);
       if (bf16_.empty()) {  // the SGEMM / tap conv epilogue adds the residual and clips
         if (transposed(g)) {
-          transposed_gemm(x, w, bias, res, y, g);
+          transposed_.run(x, w, bias, res, y, g);
         } else if (!gemm_path(x, w, bias, res, y, g)) {
           epilogue(nullptr, y, g);
         }
@@ -186,7 +157,7 @@ class ConvLayer : public Layer {
     return rank == 2 && xs.size() == 4 && xs[3] == 1 && w.kernel[1] == 1 && w.kernel[0] > 1 && no_w_pads;
   }
 
-  Geom as_row(Geom g) const {
+  ConvGeom as_row(ConvGeom g) const {
     if (g.W != 1 || g.ow != 1) {
       throw InvalidArgument(prefix_ + "input width " + std::to_string(g.W) +
                             ": the layer was built for the declared width 1");
@@ -230,7 +201,7 @@ class ConvLayer : public Layer {
     }
   }
 
-  kernels::TapConvShape tap_shape(const Geom& g) const {
+  kernels::TapConvShape tap_shape(const ConvGeom& g) const {
     kernels::TapConvShape s;
     s.C = g.C; s.H = g.H; s.W = g.W; s.M = g.M; s.G = g.G; s.kh = g.kh; s.kw = g.kw;
     s.sh = g.sh; s.sw = g.sw; s.dh = g.dh; s.dw = g.dw; s.ph = g.ph; s.pw = g.pw; s.oh = g.oh; s.ow = g.ow;
@@ -244,7 +215,7 @@ class ConvLayer : public Layer {
   // the residual and applies Relu / Clip (fused_) in registers, any other
   // activation follows on the run while it is in cache.
   void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
-                 float* y, const Geom& g) const {
+                 float* y, const ConvGeom& g) const {
     const int64_t P = g.oh * g.ow;
     int64_t run = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P));
     // whole channel groups for the channel-blocked walks (16 channels on AVX-512, 8 on AVX2)
@@ -271,7 +242,7 @@ class ConvLayer : public Layer {
     });
   }
 
-  void gemm_3d(const float* x, const float* w, const float* bias, float* y, const Geom& g) const {
+  void gemm_3d(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kd * g.kh * g.kw, P = g.od * g.oh * g.ow;
     std::vector<float> col(static_cast<size_t>(K * P));
     for (int64_t n = 0; n < g.N; ++n) {
@@ -293,10 +264,9 @@ class ConvLayer : public Layer {
   // on each task's tile while it is in cache); otherwise the caller runs it
   // over y.
   bool gemm_path(const float* x, const float* w, const float* bias, const float* res, float* y,
-                 const Geom& g) const {
+                 const ConvGeom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
-    const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
-                           g.oh == g.H && g.ow == g.W;
+    const bool pointwise = is_pointwise(g);
     if (nhwc_ && kernels::nhwc_conv_declines(tap_shape(g), uk_->mr).empty()) {
       const kernels::TapConvShape ts = tap_shape(g);
       kernels::SgemmEpilogue ep = fused_;
@@ -354,42 +324,13 @@ class ConvLayer : public Layer {
     return fused_.clip || (bf16_.empty() && act_.kind == FusedActivation::Kind::kSwish);
   }
 
-  // A 1x1 convolution with strides and no padding (ResNet's downsampling
-  // shortcut) reads every sh-th row and sw-th column of the image and
-  // nothing else.
-  static bool strided_pointwise(const Geom& g) {
-    return g.kh == 1 && g.kw == 1 && (g.sh > 1 || g.sw > 1) && g.ph == 0 && g.pw == 0 &&
-           (g.oh - 1) * g.sh < g.H && (g.ow - 1) * g.sw < g.W;
-  }
-
-  // Those pixels copied once per run into the thread's scratch (grown, never
-  // shrunk), and `g` made the pointwise convolution of the copy: its product
-  // reads B in place (or runs transposed) instead of the im2col panels
-  // gathering single floats once per row tile. The same values in the same
-  // k order, so the same bits.
-  static const float* subsample(const float* x, Geom& g) {
-    thread_local std::vector<float> buf;
-    const int64_t P = g.oh * g.ow;
-    if (buf.size() < static_cast<size_t>(g.N * g.C * P)) buf.resize(static_cast<size_t>(g.N * g.C * P));
-    for (int64_t nc = 0; nc < g.N * g.C; ++nc) {
-      const float* src = x + nc * g.H * g.W;
-      float* dst = buf.data() + nc * P;
-      for (int64_t oy = 0; oy < g.oh; ++oy) {
-        const float* row = src + oy * g.sh * g.W;
-        for (int64_t ox = 0; ox < g.ow; ++ox) dst[oy * g.ow + ox] = row[ox * g.sw];
-      }
-    }
-    g.H = g.oh;
-    g.W = g.ow;
-    g.sh = g.sw = 1;
-    return buf.data();
-  }
-
-  // Whether the transposed product (transposed_gemm) runs `g`: one group,
+  // Whether the transposed product (transposed_) runs `g`: one group,
   // constant weights, and it computes at least 6% fewer tile columns than
   // the tap conv or the im2col SGEMM, whose columns are the output pixels
   // (ResNet's 7x7 stage: 49 pixels padded to 64, or 61 tap-grid columns; its
-  // output channels are multiples of 32). The 6% pays for the transpose.
+  // output channels are multiples of 32). The 6% pays for the transpose
+  // only where the product is deep enough: the FMA steps saved per output,
+  // the saved fraction times K, at least kTransposedMinSavedSteps.
   // Kernels larger than 1x1 only up to 64 pixels: their im2col panels, 8
   // pixels wide, are packed per tile and cost more than the padding saves
   // on larger planes (measured: 3x3 128 @28 2.2x slower, 3x3 512 @7 faster).
@@ -397,7 +338,7 @@ class ConvLayer : public Layer {
   // (output rows narrower than its tile: Silero VAD's 1x3 convs over 4
   // frames) the choice is made here as for any conv with constant weights,
   // instead of an im2col SGEMM packing the weights on every call.
-  bool transposed(const Geom& g) const {
+  bool transposed(const ConvGeom& g) const {
     const bool constant_weights = !packed_.empty() || taps_ || nhwc_;
     if (!bf16_.empty() || g.G != 1 || !constant_weights) return false;
     if (nhwc_ && kernels::nhwc_conv_declines(tap_shape(g), uk_->mr).empty()) return false;
@@ -406,87 +347,13 @@ class ConvLayer : public Layer {
     auto padded = [nr](int64_t n) { return (n + nr - 1) / nr * nr; };
     int64_t cols = P;
     if (taps_ && kernels::tap_conv_declines(tap_shape(g)).empty()) cols = kernels::tap_conv_columns(tap_shape(g));
-    return static_cast<double>(padded(g.M)) * P * 1.06 < static_cast<double>(g.M) * padded(cols);
-  }
-
-  // y^T = op(x)^T W^T per image: the output pixels are the SGEMM's rows (A:
-  // the image itself, transposed, for a pointwise conv, packed per slice or
-  // read in place (kPackPixelsMinCols), else its im2col, packed per tile)
-  // and the output channels its vector columns (B: W^T,
-  // packed once on first use), the bias a column bias of the first K slice,
-  // into the thread's scratch [P][256], 256 output channels at a time, each
-  // chunk then transposed into y and the residual `res` (or nullptr) and the
-  // activation applied to it while it is in cache (without a residual, Relu /
-  // Clip are the tile epilogue's, before the transpose: a pass over the
-  // chunk saved). Every output gets the same FMAs
-  // in the same k order as on the im2col path (the product's operands
-  // swapped), so the same bits, and the same residual add and activation
-  // as epilogue() (a separate pass over y and res, measured slower on
-  // ResNet-50's 14x14 stage).
-  void transposed_gemm(const float* x, const float* w, const float* bias, const float* res, float* y,
-                       const Geom& g) const {
-    const int64_t K = g.C * g.kh * g.kw, P = g.oh * g.ow;
-    std::call_once(wt_once_, [&] {
-      for (int64_t m0 = 0; m0 < g.M; m0 += kTransposedCols) {
-        wt_.push_back(kernels::pack_b_once(*uk_, K, std::min(kTransposedCols, g.M - m0), {w + m0 * K, K, true}));
-      }
-    });
-    const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 &&
-                           g.oh == g.H && g.ow == g.W;
-    const int64_t cols = std::min(kTransposedCols, g.M);
-    thread_local std::vector<float> scratch;
-    if (scratch.size() < static_cast<size_t>(P * cols)) scratch.resize(static_cast<size_t>(P * cols));
-    for (int64_t n = 0; n < g.N; ++n) {
-      const float* xn = x + n * g.C * g.H * g.W;
-      Im2colView view{xn, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
-      GemmOperand a{xn, P, /*trans=*/true};
-      if (!pointwise) a.im2col = &view;
-      for (size_t chunk = 0; chunk < wt_.size(); ++chunk) {
-        const int64_t m0 = static_cast<int64_t>(chunk) * kTransposedCols, mc = std::min(kTransposedCols, g.M - m0);
-        // The pixels of channel k broadcast from the image's row k (not
-        // packed) only for chunks of few output channels; see kPackPixelsMinCols.
-        a.in_place = pointwise && mc < kPackPixelsMinCols;
-        kernels::SgemmEpilogue ep;
-        ep.col_bias = bias ? bias + m0 : nullptr;
-        if (!res) {  // Relu / Clip commute with the transpose: applied in the tile epilogue
-          ep.clip = fused_.clip;
-          ep.lo = fused_.lo;
-          ep.hi = fused_.hi;
-        }
-        GemmOperand b;
-        b.packed_b = &wt_[chunk];
-        sgemm(*uk_, P, mc, K, a, b, scratch.data(), mc, false, true, &ep);
-        float* yc = y + (n * g.M + m0) * P;
-        transpose_->tile(mc, P, reinterpret_cast<const uint32_t*>(scratch.data()), mc,
-                         reinterpret_cast<uint32_t*>(yc), P);
-        if (res) {
-          add_residual(res + (n * g.M + m0) * P, yc, mc * P);
-        } else if (!fused_.clip) {
-          act_.apply(yc, mc * P);
-        }
-      }
-    }
-  }
-
-
-  // y = act(y + r) over n values, in one pass when the activation is Relu
-  // / Clip (the SGEMM epilogue's formulas, so the same bits), else the add
-  // and then act_.apply.
-  void add_residual(const float* r, float* y, int64_t n) const {
-    if (!fused_.clip) {
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] + r[i];
-      act_.apply(y, n);
-      return;
-    }
-    const float lo = fused_.lo, hi = fused_.hi;
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = y[i] + r[i], c = v > lo ? v : lo;
-      y[i] = c < hi ? c : hi;
-    }
+    const double tiles = static_cast<double>(padded(g.M)) * P, other = static_cast<double>(g.M) * padded(cols);
+    const double saved = 1.0 - tiles / other, K = static_cast<double>(g.C * g.kh * g.kw);
+    return tiles * 1.06 < other && saved * K >= kTransposedMinSavedSteps;
   }
 
   // The residual `r` (or nullptr) and then the activation on the output.
-  void epilogue(const float* r, float* y, const Geom& g) const {
+  void epilogue(const float* r, float* y, const ConvGeom& g) const {
     if (!r && act_.kind == FusedActivation::Kind::kNone) return;
     const int64_t P = g.od * g.oh * g.ow;
     parallel_for(g.N * g.M, std::max<int64_t>(1, 4096 / P), [&](int64_t begin, int64_t end) {
@@ -500,11 +367,11 @@ class ConvLayer : public Layer {
     });
   }
 
-  Geom geometry(const std::vector<const Value*>& in) const {
+  ConvGeom geometry(const std::vector<const Value*>& in) const {
     const ConvOperands ops = conv_operands(in, rank_, prefix_);
     const Shape& xs = ops.x;
     const Shape& ws = ops.w;
-    Geom g{};
+    ConvGeom g{};
     g.N = xs[0];
     g.C = xs[1];
     g.M = ws[0];
@@ -552,34 +419,22 @@ class ConvLayer : public Layer {
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
-  const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
-  mutable std::once_flag wt_once_;
-  // W^T for transposed_gemm, packed on its first run, kTransposedCols
-  // output channels per chunk: each chunk's product [P][256] is
-  // transposed (and its residual and activation applied) while it is in
-  // L2, where one [P][M] product (ResNet's 1024 and 2048 channels: 0.8 MB)
-  // was not.
-  static constexpr int64_t kTransposedCols = 256;
-  // A pointwise conv's pixels (op(A) = x^T) are packed into the SGEMM's
-  // [kc][6] panels, once per K slice and chunk, when the chunk has at least
-  // this many output channels (4 B panels); below it they are read in
-  // place. Read in place, each B panel's walk down the row tiles reads the
-  // slice's pixels 196 bytes (49 pixels) or 784 bytes (196) apart, kc rows
-  // of them for every panel; packed, a row tile's panel is one contiguous
-  // run (one 24-byte copy per k). Measured (RESULTS.md section 71, 11-21
-  // alternated rounds, packed / in place): ResNet-50's 2048->512 @7 0.82x,
-  // 512->2048 @7 + the residual 0.78x, 1024->256 @14 0.94-0.95x;
-  // MobileNetV2's 960->160 @7 0.79x, 320->1280 @7 0.78x, 576->96 @14
-  // 0.79-0.96x, 384->64 @14 0.72-0.96x. Under 64 channels not measured: a
-  // chunk of one or two panels reads each pixel once or twice, which the
-  // copy cannot beat by much. The same values in the same FMAs in the same
-  // order: the same bits either way.
-  static constexpr int64_t kPackPixelsMinCols = 64;
-  mutable std::vector<kernels::PackedB> wt_;
+  // The transposed product's transpose (and its packed pixels) cost about
+  // as much per output as this many FMA steps: at 14 x 14 (196 pixels, 208
+  // as tile columns: 5.8% saved) the transposed product measured slower
+  // than the pointwise SGEMM at K = 64-96 (MobileNetV2's 64->384 and
+  // 96->576 0.85-0.95x, Lite0's 80->480 and 112->672 0.88-1.02x the time
+  // untransposed) and faster or even from K = 256 (ResNet-50's 256->1024
+  // +res 1.05x, 1024->256 1.08x slower untransposed; 384->64 and 576->96
+  // 1.00 and 0.98); at 7 x 7 (23% saved) from K = 160 (MobileNetV2's
+  // 160->960: 1.18x slower untransposed). RESULTS.md section 75. The same
+  // FMAs per output in the same order either way: the same bits.
+  static constexpr double kTransposedMinSavedSteps = 10.0;
   std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16
+  TransposedConvF32 transposed_{*uk_, act_};  // the output-transposed product, when transposed() says
 };
 
 std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {

@@ -142,7 +142,11 @@ void rows_out(const float* o, int64_t px, float* y, int64_t P, const float* res,
       }
       continue;
     }
+    // The last n < 8 pixels: through a buffer, not vmaskmovps stores (slow
+    // on Zen 3; the 14 x 14 and 7 x 7 layers' bands end in such a tail:
+    // 0.95-0.97x their time, RESULTS.md section 75). The same values.
     const __m256i m = lanes(n);
+    alignas(32) float tail[8];
 #pragma GCC unroll 8
     for (int l = 0; l < 8; ++l) {
       __m256 v = t[l];
@@ -150,7 +154,8 @@ void rows_out(const float* o, int64_t px, float* y, int64_t P, const float* res,
         v = _mm256_add_ps(v, _mm256_maskload_ps(res + l * P + i, m));
         if (clip) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
       }
-      _mm256_maskstore_ps(y + l * P + i, m, v);
+      _mm256_store_ps(tail, v);
+      std::memcpy(y + l * P + i, tail, static_cast<size_t>(n) * sizeof(float));
     }
   }
 }
