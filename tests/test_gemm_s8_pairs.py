@@ -167,10 +167,11 @@ def test_dense_unsafe_weights_hand_on_to_the_fallback() -> None:
 
 
 @pytest.mark.parametrize("k", [1, 3, 18, 255])
-def test_k_not_multiple_of_4_handed_on(k: int) -> None:
-    """The tile reads A in groups of 4 bytes: other K are packed by the fallback, same results."""
+def test_k_not_multiple_of_4_takes_the_permuted_form(k: int) -> None:
+    """The tile reads A in groups of 4 bytes: other K are packed in the permuted form, whose copy
+    of A pads K to 16 (gemm_s8_pairs_permuted.cc), same results."""
     rng = np.random.default_rng(k)
     w = bell_weights(rng, 21, k, top=64.0)
-    assert K.gemm_s8_form(w, kernel=NAME) == ""
+    assert K.gemm_s8_form(w, kernel=NAME) == "pairs-permuted"
     assert K.choose_gemm(21, k) == NAME
     run_case(rng, rng.integers(-128, 128, (7, k), dtype=np.int8), w, f"K={k}")

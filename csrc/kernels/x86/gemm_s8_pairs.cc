@@ -129,23 +129,22 @@ bool within_budget(const int8_t* w, int64_t N, int64_t K, int64_t rows) {
 }  // namespace
 
 std::string PairsGemmS8Kernel::supports(const GemmShape& shape, OutputType out) const {
-  return fallback_.supports(shape, out);  // K % 4 != 0 is packed by the fallback (the tile reads groups of 4)
+  return fallback_.supports(shape, out);  // weights neither form takes are packed by the fallback
 }
 
 std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack(const GemmShape& shape, const int8_t* w_nk) const {
   shape.validate();
   const int64_t N = shape.N, K = shape.K;
-  // The budget of gemm_u8s8's pair form: residual rows at most 1/8 of the blocks' groups (each row
-  // costs the tile about one group), and one per block whatever K (short products, K < 32).
   const int64_t blocks = (N + kBlock - 1) / kBlock;
-  const int64_t budget = std::max(blocks, (K / 4) * blocks / 8);
-  if (K % 4 == 0 && within_budget(w_nk, N, K, budget)) {
+  if (K % 4 == 0 && within_budget(w_nk, N, K, pair_residual_budget(blocks, K))) {
     std::vector<int8_t> w_kn(static_cast<size_t>(checked_mul(N, K, "gemm_s8 pairs: W")));
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
     }
-    return std::make_unique<PairsPackedGemm>(shape, w_nk, split_pairs(w_kn.data(), N, K, N), fn_, mr_max_);
+    return std::make_unique<PairsPackedGemm>(shape, w_nk, split_pairs(w_kn.data(), N, K, N), tiles_.fn,
+                                             tiles_.mr_max);
   }
+  if (auto permuted = pack_pairs_permuted(shape, w_nk, tiles_)) return permuted;
   return fallback_.pack(shape, w_nk);
 }
 
