@@ -58,11 +58,16 @@ void tile_s8_pairs(const GemmS8PairsTile& t) {
   const uint8_t* const a0 = kU8 ? t.u : reinterpret_cast<const uint8_t*>(t.a);
   const uint8_t* a = a0;
   for (int64_t q = 0; q < groups; ++q, b += 64, a += 4) {
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
+      // W is read by each row's vpmaddubsw from L1 (a memory operand): held in two registers it
+      // made 17 live ymm and the compiler spilled an accumulator. The empty asm hides that the
+      // rows read the same bytes, so the loads are not merged back into registers.
+      const int8_t* bw = b;
+      __asm__ volatile("" : "+r"(bw));
       const __m256i u = broadcast_u<kU8>(a + i * t.lda, flip);
+      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bw));
+      const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bw + 32));
       acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(u, w0), ones));
       acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(u, w1), ones));
     }
