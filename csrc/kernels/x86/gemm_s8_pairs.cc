@@ -54,7 +54,9 @@ class PairsPackedGemm final : public PackedGemm {
     const int64_t N = shape_.N, K = shape_.K;
     const int64_t elem = ep.out_type == OutputType::kInt8 ? 1 : 4;
     const int64_t tiles = (M + mr_max_ - 1) / mr_max_;
-    const int64_t panel_tiles = std::max<int64_t>(1, kPanelBytes / (K * mr_max_));
+    // (at most the tiles there are: with short rows, attention's K = 32, the bound alone made
+    // thousands of empty items per block)
+    const int64_t panel_tiles = std::min(tiles, std::max<int64_t>(1, kPanelBytes / (K * mr_max_)));
     const int64_t panels = (tiles + panel_tiles - 1) / panel_tiles;
     const int64_t per_panel = blocks_ * panel_tiles;
     GemmS8PairsTile proto;
@@ -132,19 +134,26 @@ std::string PairsGemmS8Kernel::supports(const GemmShape& shape, OutputType out) 
   return fallback_.supports(shape, out);  // weights neither form takes are packed by the fallback
 }
 
-std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack(const GemmShape& shape, const int8_t* w_nk) const {
+std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_k_order(const GemmShape& shape, const int8_t* w_nk) const {
   shape.validate();
   const int64_t N = shape.N, K = shape.K;
   const int64_t blocks = (N + kBlock - 1) / kBlock;
-  if (K % 4 == 0 && within_budget(w_nk, N, K, pair_residual_budget(blocks, K))) {
-    std::vector<int8_t> w_kn(static_cast<size_t>(checked_mul(N, K, "gemm_s8 pairs: W")));
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
-    }
-    return std::make_unique<PairsPackedGemm>(shape, w_nk, split_pairs(w_kn.data(), N, K, N), tiles_.fn,
-                                             tiles_.mr_max);
+  if (K % 4 != 0 || !within_budget(w_nk, N, K, pair_residual_budget(blocks, K))) return nullptr;
+  std::vector<int8_t> w_kn(static_cast<size_t>(checked_mul(N, K, "gemm_s8 pairs: W")));
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
   }
+  return std::make_unique<PairsPackedGemm>(shape, w_nk, split_pairs(w_kn.data(), N, K, N), tiles_.fn, tiles_.mr_max);
+}
+
+std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack(const GemmShape& shape, const int8_t* w_nk) const {
+  if (auto k_order = pack_k_order(shape, w_nk)) return k_order;
   if (auto permuted = pack_pairs_permuted(shape, w_nk, tiles_)) return permuted;
+  return fallback_.pack(shape, w_nk);
+}
+
+std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_per_run(const GemmShape& shape, const int8_t* w_nk) const {
+  if (auto k_order = pack_k_order(shape, w_nk)) return k_order;
   return fallback_.pack(shape, w_nk);
 }
 

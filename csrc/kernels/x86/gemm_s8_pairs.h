@@ -24,9 +24,9 @@
 // residual row in half the groups), and for them the kernel tries the
 // permuted form ("pairs-permuted", gemm_s8_pairs_permuted.cc): each block
 // reads K in an order that pairs its k safely (gemm_s8_pairing.h), from a
-// per-block copy of A, under the same budget; any K. Otherwise, and for B
-// given per run (pack_kn: attention products), it hands the problem to the
-// fallback kernel it was built with. PackedGemm::form() says which form.
+// per-block copy of A, under the same budget; any K; never for B given per
+// run (pack_per_run). Otherwise, and for B given per run as [K][N] (pack_kn),
+// it hands the problem to the fallback kernel it was built with. PackedGemm::form() says which form.
 #pragma once
 
 #include <cstdint>
@@ -67,8 +67,12 @@ class PairsGemmS8Kernel final : public NamedKernel<GemmKernel> {
   std::string supports(const GemmShape& shape, OutputType out) const override;
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w_nk) const override;
   std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* w_kn) const override;
+  // The K-order form or the fallback: the permuted form's matching is paid once for constant weights.
+  std::unique_ptr<PackedGemm> pack_per_run(const GemmShape& shape, const int8_t* w_nk) const override;
 
  private:
+  std::unique_ptr<PackedGemm> pack_k_order(const GemmShape& shape, const int8_t* w_nk) const;  // nullptr: declined
+
   GemmS8PairsTiles tiles_;
   const GemmKernel& fallback_;
 };
