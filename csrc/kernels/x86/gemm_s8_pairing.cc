@@ -78,6 +78,7 @@ int match_window(const uint16_t compat[kPairWindow], uint8_t pos[kPairWindow]) {
 KPairing pair_k_by_block(const int8_t* w_nk, int64_t N, int64_t K, int64_t block) {
   KPairing p;
   p.Kp = checked_mul((K + kPairWindow - 1) / kPairWindow, kPairWindow, "gemm_s8 pairing: K");
+  p.block = block;
   const int64_t blocks = (N + block - 1) / block;
   p.perm.resize(static_cast<size_t>(checked_mul(blocks, p.Kp, "gemm_s8 pairing: orders")));
   int8_t col[kPairWindow];

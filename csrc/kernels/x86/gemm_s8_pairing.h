@@ -30,6 +30,7 @@ constexpr int64_t kPairWindow = 16;  // k per window: one 128-bit lane of vpshuf
 
 struct KPairing {
   int64_t Kp = 0;             // K rounded up to a multiple of kPairWindow
+  int64_t block = 0;          // columns per block (a multiple of 16 for the pair tile)
   std::vector<uint8_t> perm;  // [blocks][Kp]: position p of block j reads k = p - p % 16 + perm[j * Kp + p];
                               // k >= K reads a zero weight (and a zero activation byte)
   int64_t incompatible = 0;   // pairs over the rule left in the orders (all blocks)
