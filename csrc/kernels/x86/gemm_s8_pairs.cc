@@ -134,11 +134,11 @@ std::string PairsGemmS8Kernel::supports(const GemmShape& shape, OutputType out) 
   return fallback_.supports(shape, out);  // weights neither form takes are packed by the fallback
 }
 
-std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_k_order(const GemmShape& shape, const int8_t* w_nk) const {
+std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_k_order(const GemmShape& shape, const int8_t* w_nk,
+                                                            int64_t rows) const {
   shape.validate();
   const int64_t N = shape.N, K = shape.K;
-  const int64_t blocks = (N + kBlock - 1) / kBlock;
-  if (K % 4 != 0 || !within_budget(w_nk, N, K, pair_residual_budget(blocks, K))) return nullptr;
+  if (K % 4 != 0 || !within_budget(w_nk, N, K, rows)) return nullptr;
   std::vector<int8_t> w_kn(static_cast<size_t>(checked_mul(N, K, "gemm_s8 pairs: W")));
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
@@ -147,13 +147,20 @@ std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_k_order(const GemmShape& sha
 }
 
 std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack(const GemmShape& shape, const int8_t* w_nk) const {
-  if (auto k_order = pack_k_order(shape, w_nk)) return k_order;
+  // The K-order form while its residual rows stay within 1/32 of the groups (each costs about a
+  // group; it copies nothing); past that the permuted form (its copy of A costs about 1/30 of the
+  // products, RESULTS.md section 76), then
+  // the K-order form's full budget, then the fallback.
+  const int64_t blocks = (shape.N + kBlock - 1) / kBlock, groups = blocks * (shape.K / 4);
+  if (auto k_order = pack_k_order(shape, w_nk, std::max<int64_t>(blocks, groups / 32))) return k_order;
   if (auto permuted = pack_pairs_permuted(shape, w_nk, tiles_)) return permuted;
+  if (auto k_order = pack_k_order(shape, w_nk, pair_residual_budget(blocks, shape.K))) return k_order;
   return fallback_.pack(shape, w_nk);
 }
 
 std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_per_run(const GemmShape& shape, const int8_t* w_nk) const {
-  if (auto k_order = pack_k_order(shape, w_nk)) return k_order;
+  const int64_t blocks = (shape.N + kBlock - 1) / kBlock;
+  if (auto k_order = pack_k_order(shape, w_nk, pair_residual_budget(blocks, shape.K))) return k_order;
   return fallback_.pack(shape, w_nk);
 }
 

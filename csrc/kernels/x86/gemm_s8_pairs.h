@@ -19,13 +19,14 @@
 // BERT shapes (RESULTS.md section 73).
 //
 // The kernel packs W this way ("pairs") when the residual rows number at
-// most 1/8 of the blocks' groups (as gemm_u8s8's pair form) and K is a
-// multiple of 4. Weights quantized per channel mostly are not (BERT's: a
-// residual row in half the groups), and for them the kernel tries the
-// permuted form ("pairs-permuted", gemm_s8_pairs_permuted.cc): each block
+// most 1/32 of the blocks' groups and K is a multiple of 4. Weights
+// quantized per channel mostly are not (BERT's: a residual row in half the
+// groups), and for them the kernel tries the permuted form ("pairs-permuted", gemm_s8_pairs_permuted.cc): each block
 // reads K in an order that pairs its k safely (gemm_s8_pairing.h), from a
-// per-block copy of A, under the same budget; any K; never for B given per
-// run (pack_per_run). Otherwise, and for B given per run as [K][N] (pack_kn),
+// per-block copy of A, residual rows within 1/8 of the groups (gemm_u8s8's
+// pair form's budget); any K; never for B given per run (pack_per_run), for
+// which, as where the permuted form declines, the K-order form's budget is
+// 1/8 of the groups too. Otherwise, and for B given per run as [K][N] (pack_kn),
 // it hands the problem to the fallback kernel it was built with. PackedGemm::form() says which form.
 #pragma once
 
@@ -71,7 +72,8 @@ class PairsGemmS8Kernel final : public NamedKernel<GemmKernel> {
   std::unique_ptr<PackedGemm> pack_per_run(const GemmShape& shape, const int8_t* w_nk) const override;
 
  private:
-  std::unique_ptr<PackedGemm> pack_k_order(const GemmShape& shape, const int8_t* w_nk) const;  // nullptr: declined
+  // The K-order form if its residual rows number at most `rows`; nullptr otherwise.
+  std::unique_ptr<PackedGemm> pack_k_order(const GemmShape& shape, const int8_t* w_nk, int64_t rows) const;
 
   GemmS8PairsTiles tiles_;
   const GemmKernel& fallback_;
