@@ -17,7 +17,13 @@ namespace {
 // descent (fewest options first) already finds a perfect matching in almost every window.
 constexpr int kSearchSteps = 4096;
 
-int popcount16(uint32_t v) { return __builtin_popcount(v); }
+// (baseline code has no popcnt instruction: __builtin_popcount would call libgcc)
+int popcount16(uint32_t v) {
+  v = v - ((v >> 1) & 0x5555u);
+  v = (v & 0x3333u) + ((v >> 2) & 0x3333u);
+  v = (v + (v >> 4)) & 0x0f0fu;
+  return static_cast<int>((v + (v >> 8)) & 0x1fu);
+}
 
 struct WindowSearch {
   const uint16_t* compat;
@@ -88,8 +94,10 @@ KPairing pair_k_by_block(const int8_t* w_nk, int64_t N, int64_t K, int64_t block
       for (int i = 0; i < kPairWindow; ++i) compat[i] = static_cast<uint16_t>(0xffffu & ~(1u << i));
       for (int64_t n = j * block; n < std::min(N, (j + 1) * block); ++n) {
         for (int i = 0; i < kPairWindow; ++i) col[i] = k0 + i < K ? w_nk[n * K + k0 + i] : int8_t{0};
+        // A pair over the rule holds a value past 64 in magnitude: only those are paired up.
         for (int a = 0; a < kPairWindow; ++a) {
-          for (int b = a + 1; b < kPairWindow; ++b) {
+          if (col[a] >= -64 && col[a] <= 64) continue;
+          for (int b = 0; b < kPairWindow; ++b) {
             if (pair_excess(col[a], col[b]) != 0) {
               compat[a] = static_cast<uint16_t>(compat[a] & ~(1u << b));
               compat[b] = static_cast<uint16_t>(compat[b] & ~(1u << a));
