@@ -107,7 +107,8 @@ def test_pair_tile_equals_reference(m: int, n: int, k: int) -> None:
     else:  # shorter rows: every pair safe but one moved pair (the budget is one residual row per block)
         w = bell_weights(rng, n, k, top=64.0)
         w[0, 0:2] = (127, 127)
-    assert K.gemm_s8_form(w, kernel=NAME) == "pairs", "these weights must take the pair tile"
+    # (residual rows past 1/32 of the groups: the permuted form, test_gemm_s8_permuted.py)
+    assert K.gemm_s8_form(w, kernel=NAME) in ("pairs", "pairs-permuted"), "these weights must take the pair tile"
     a = rng.integers(-128, 128, (m, k), dtype=np.int8)
     a[0, :] = -128
     if m > 1:
@@ -139,7 +140,7 @@ def test_residual_rows_shared_and_dense() -> None:
     w[3, :40] = 127                      # one column: 20 pairs over the rule
     w[16:32, 10:12] = -128               # pair 5 of every column of block 1
     w[40, 0:2] = (100, 100)
-    assert K.gemm_s8_form(w, kernel=NAME) == "pairs"
+    assert K.gemm_s8_form(w, kernel=NAME) in ("pairs", "pairs-permuted")  # past 1/32 of the groups: permuted
     a = rng.integers(-128, 128, (9, k), dtype=np.int8)
     run_case(rng, a, w, "shared/dense residual rows")
 
@@ -167,10 +168,11 @@ def test_dense_unsafe_weights_hand_on_to_the_fallback() -> None:
 
 
 @pytest.mark.parametrize("k", [1, 3, 18, 255])
-def test_k_not_multiple_of_4_handed_on(k: int) -> None:
-    """The tile reads A in groups of 4 bytes: other K are packed by the fallback, same results."""
+def test_k_not_multiple_of_4_takes_the_permuted_form(k: int) -> None:
+    """The tile reads A in groups of 4 bytes: other K are packed in the permuted form, whose copy
+    of A pads K to 16 (gemm_s8_pairs_permuted.cc), same results."""
     rng = np.random.default_rng(k)
     w = bell_weights(rng, 21, k, top=64.0)
-    assert K.gemm_s8_form(w, kernel=NAME) == ""
+    assert K.gemm_s8_form(w, kernel=NAME) == "pairs-permuted"
     assert K.choose_gemm(21, k) == NAME
     run_case(rng, rng.integers(-128, 128, (7, k), dtype=np.int8), w, f"K={k}")

@@ -92,6 +92,12 @@ class GemmKernel : public Kernel {
   // packed weights as pack() of their transpose; this default transposes,
   // a kernel whose packing reads [K][N] directly overrides it.
   virtual std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* weights_kn) const;
+  // Packs [N][K] int8 weights that are an activation, packed for one run (attention's keys):
+  // the same results as pack(); a kernel whose pack() spends search time that only constant
+  // weights repay (x86/gemm_s8_pairs.h's permuted form) overrides it.
+  virtual std::unique_ptr<PackedGemm> pack_per_run(const GemmShape& shape, const int8_t* weights_nk) const {
+    return pack(shape, weights_nk);
+  }
 };
 
 }  // namespace kernels

@@ -54,7 +54,9 @@ class PairsPackedGemm final : public PackedGemm {
     const int64_t N = shape_.N, K = shape_.K;
     const int64_t elem = ep.out_type == OutputType::kInt8 ? 1 : 4;
     const int64_t tiles = (M + mr_max_ - 1) / mr_max_;
-    const int64_t panel_tiles = std::max<int64_t>(1, kPanelBytes / (K * mr_max_));
+    // (at most the tiles there are: with short rows, attention's K = 32, the bound alone made
+    // thousands of empty items per block)
+    const int64_t panel_tiles = std::min(tiles, std::max<int64_t>(1, kPanelBytes / (K * mr_max_)));
     const int64_t panels = (tiles + panel_tiles - 1) / panel_tiles;
     const int64_t per_panel = blocks_ * panel_tiles;
     GemmS8PairsTile proto;
@@ -129,23 +131,36 @@ bool within_budget(const int8_t* w, int64_t N, int64_t K, int64_t rows) {
 }  // namespace
 
 std::string PairsGemmS8Kernel::supports(const GemmShape& shape, OutputType out) const {
-  return fallback_.supports(shape, out);  // K % 4 != 0 is packed by the fallback (the tile reads groups of 4)
+  return fallback_.supports(shape, out);  // weights neither form takes are packed by the fallback
+}
+
+std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_k_order(const GemmShape& shape, const int8_t* w_nk,
+                                                            int64_t rows) const {
+  shape.validate();
+  const int64_t N = shape.N, K = shape.K;
+  if (K % 4 != 0 || !within_budget(w_nk, N, K, rows)) return nullptr;
+  std::vector<int8_t> w_kn(static_cast<size_t>(checked_mul(N, K, "gemm_s8 pairs: W")));
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
+  }
+  return std::make_unique<PairsPackedGemm>(shape, w_nk, split_pairs(w_kn.data(), N, K, N), tiles_.fn, tiles_.mr_max);
 }
 
 std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack(const GemmShape& shape, const int8_t* w_nk) const {
-  shape.validate();
-  const int64_t N = shape.N, K = shape.K;
-  // The budget of gemm_u8s8's pair form: residual rows at most 1/8 of the blocks' groups (each row
-  // costs the tile about one group), and one per block whatever K (short products, K < 32).
-  const int64_t blocks = (N + kBlock - 1) / kBlock;
-  const int64_t budget = std::max(blocks, (K / 4) * blocks / 8);
-  if (K % 4 == 0 && within_budget(w_nk, N, K, budget)) {
-    std::vector<int8_t> w_kn(static_cast<size_t>(checked_mul(N, K, "gemm_s8 pairs: W")));
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
-    }
-    return std::make_unique<PairsPackedGemm>(shape, w_nk, split_pairs(w_kn.data(), N, K, N), fn_, mr_max_);
-  }
+  // The K-order form while its residual rows stay within 1/32 of the groups (each costs about a
+  // group; it copies nothing); past that the permuted form (its copy of A costs about 1/30 of the
+  // products, RESULTS.md section 76), then
+  // the K-order form's full budget, then the fallback.
+  const int64_t blocks = (shape.N + kBlock - 1) / kBlock, groups = blocks * (shape.K / 4);
+  if (auto k_order = pack_k_order(shape, w_nk, std::max<int64_t>(blocks, groups / 32))) return k_order;
+  if (auto permuted = pack_pairs_permuted(shape, w_nk, tiles_)) return permuted;
+  if (auto k_order = pack_k_order(shape, w_nk, pair_residual_budget(blocks, shape.K))) return k_order;
+  return fallback_.pack(shape, w_nk);
+}
+
+std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_per_run(const GemmShape& shape, const int8_t* w_nk) const {
+  const int64_t blocks = (shape.N + kBlock - 1) / kBlock;
+  if (auto k_order = pack_k_order(shape, w_nk, pair_residual_budget(blocks, shape.K))) return k_order;
   return fallback_.pack(shape, w_nk);
 }
 

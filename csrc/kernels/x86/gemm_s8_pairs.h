@@ -18,14 +18,20 @@
 // and a vpabsb per row, and ran 0.75-0.85x these products per second on the
 // BERT shapes (RESULTS.md section 73).
 //
-// The kernel packs W this way when the residual rows number at most 1/8 of
-// the blocks' groups (as gemm_u8s8's pair form) and K is a multiple of 4;
-// otherwise (K % 4 != 0 included), and for B given per run (pack_kn: attention products), it hands
-// the problem to the fallback kernel it was built with. PackedGemm::form()
-// says "pairs" for its own packing.
+// The kernel packs W this way ("pairs") when the residual rows number at
+// most 1/32 of the blocks' groups and K is a multiple of 4. Weights
+// quantized per channel mostly are not (BERT's: a residual row in half the
+// groups), and for them the kernel tries the permuted form ("pairs-permuted", gemm_s8_pairs_permuted.cc): each block
+// reads K in an order that pairs its k safely (gemm_s8_pairing.h), from a
+// per-block copy of A, residual rows within 1/8 of the groups (gemm_u8s8's
+// pair form's budget); any K; never for B given per run (pack_per_run), for
+// which, as where the permuted form declines, the K-order form's budget is
+// 1/8 of the groups too. Otherwise, and for B given per run as [K][N] (pack_kn),
+// it hands the problem to the fallback kernel it was built with. PackedGemm::form() says which form.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "kernels/abi/gemm_s8_pairs.h"
@@ -35,18 +41,41 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
+// An ISA's pieces of the kernel.
+struct GemmS8PairsTiles {
+  GemmS8PairsFn (*fn)(int) = nullptr;     // the tile for mr rows (1..mr_max) reading s8 A
+  GemmS8PairsFn (*u8_fn)(int) = nullptr;  // the same reading u8 A in a block's order
+  GemmS8PermuteAFn permute_a = nullptr;   // that copy of A
+  int mr_max = 0;
+};
+
+// The residual rows the pair forms accept for `blocks` blocks of K = k: 1/8 of the groups (each
+// row costs the tile about one group), and one per block whatever K (short products, K < 32).
+inline int64_t pair_residual_budget(int64_t blocks, int64_t k) {
+  const int64_t eighth = (k / 4) * blocks / 8;
+  return eighth > blocks ? eighth : blocks;
+}
+
+// The permuted form of W [N][K] (gemm_s8_pairs_permuted.cc); nullptr past the budget.
+std::unique_ptr<PackedGemm> pack_pairs_permuted(const GemmShape& shape, const int8_t* w_nk,
+                                                const GemmS8PairsTiles& tiles);
+
 class PairsGemmS8Kernel final : public NamedKernel<GemmKernel> {
  public:
-  // fn(mr): the tile for mr rows (1..mr_max); fallback: the kernel that takes what this one hands on.
-  PairsGemmS8Kernel(const char* name, Isa isa, GemmS8PairsFn (*fn)(int), int mr_max, const GemmKernel& fallback)
-      : NamedKernel(name, isa), fn_(fn), mr_max_(mr_max), fallback_(fallback) {}
+  // fallback: the kernel that takes what this one hands on.
+  PairsGemmS8Kernel(const char* name, Isa isa, const GemmS8PairsTiles& tiles, const GemmKernel& fallback)
+      : NamedKernel(name, isa), tiles_(tiles), fallback_(fallback) {}
   std::string supports(const GemmShape& shape, OutputType out) const override;
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w_nk) const override;
   std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* w_kn) const override;
+  // The K-order form or the fallback: the permuted form's matching is paid once for constant weights.
+  std::unique_ptr<PackedGemm> pack_per_run(const GemmShape& shape, const int8_t* w_nk) const override;
 
  private:
-  GemmS8PairsFn (*fn_)(int);
-  int mr_max_;
+  // The K-order form if its residual rows number at most `rows`; nullptr otherwise.
+  std::unique_ptr<PackedGemm> pack_k_order(const GemmShape& shape, const int8_t* w_nk, int64_t rows) const;
+
+  GemmS8PairsTiles tiles_;
   const GemmKernel& fallback_;
 };
 

@@ -142,7 +142,8 @@ py::array conv_transpose2d_s8(const py::handle& x_obj, const py::handle& w_obj, 
 py::array gemm_s8(const py::handle& a_obj, const py::handle& b_obj, const py::handle& scale,
                   const py::object& bias, std::optional<float> lo, std::optional<float> hi,
                   const std::string& out_dtype, const py::object& residual, float residual_scale,
-                  const std::optional<std::string>& kernel) {
+                  const std::optional<std::string>& kernel, int runs) {
+  if (runs < 1) throw InvalidArgument("runs must be >= 1");
   I8Array a = int8_arg(a_obj, "a", 2), b = int8_arg(b_obj, "b", 2);
   if (a.shape(1) != b.shape(1)) throw InvalidArgument("b: expected shape [N, K] with a's K");
   kernels::GemmShape shape{static_cast<int>(b.shape(0)), static_cast<int>(b.shape(1))};
@@ -156,7 +157,8 @@ py::array gemm_s8(const py::handle& a_obj, const py::handle& b_obj, const py::ha
   py::array y = make_output(e.ep.out_type, out_shape);
   void* yp = y.mutable_data();
   py::gil_scoped_release release;
-  k.pack(shape, b.data())->run(M, a.data(), e.ep, yp);
+  const auto packed = k.pack(shape, b.data());
+  for (int r = 0; r < runs; ++r) packed->run(M, a.data(), e.ep, yp);
   return y;
 }
 
@@ -184,8 +186,9 @@ void bind_kernels(py::module_& m) {
         "conv_transpose_s8_ref).");
   k.def("gemm_s8", &gemm_s8, "a"_a, "b"_a, "scale"_a, "bias"_a = py::none(),
         "lo"_a = py::none(), "hi"_a = py::none(), "out_dtype"_a = "int8",
-        "residual"_a = py::none(), "residual_scale"_a = 0.0f, "kernel"_a = py::none(),
-        "int8 GEMM: a [M,K] x b [N,K] -> [M,N] with the per-n epilogue.");
+        "residual"_a = py::none(), "residual_scale"_a = 0.0f, "kernel"_a = py::none(), "runs"_a = 1,
+        "int8 GEMM: a [M,K] x b [N,K] -> [M,N] with the per-n epilogue; runs: the product repeated "
+        "on one packing.");
 
   // The cap itself is public (int8rt.set_max_isa / get_max_isa, bind_isa.cc).
   k.def("cpu_max_isa", [] { return std::string(kernels::isa_name(kernels::cpu_max_isa())); },

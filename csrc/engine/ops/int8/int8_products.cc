@@ -76,7 +76,7 @@ void Int8Products::run(int64_t M, int64_t N, int64_t K, const int8_t* a, const i
   const kernels::GemmShape shape{static_cast<int>(N), static_cast<int>(K)};
   const kernels::EpilogueStorage& rq =
       a_zero_point_ == 0 ? c.requant : zero_point_epilogue(c, N, K, b, b_transposed);
-  (b_transposed ? c.kernel->pack(shape, b) : c.kernel->pack_kn(shape, b))->run(M, a, rq.epilogue(), y);
+  (b_transposed ? c.kernel->pack_per_run(shape, b) : c.kernel->pack_kn(shape, b))->run(M, a, rq.epilogue(), y);
 }
 
 std::string Int8Products::kernel_name() const {

@@ -6,7 +6,8 @@
 //              no weight is -128; runs on inputs with no negative value take
 //              the u8 microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
 //   gemm_s8:   gemm_s8_6x16c4p_avx2 (constant W with few pairs over the pair-sum
-//              rule: the pair tile gemm_s8_6x16c4p.cc, x86/gemm_s8_pairs.h; else
+//              rule in K order or in each block's own k order: the pair tile
+//              gemm_s8_6x16c4p.cc, x86/gemm_s8_pairs.h; else
 //              hands on to) gemm_s8_6x16c2_avx2 (igemm_6x16c4s.cc when no weight is -128)
 //   gemm_u8s8: gemm_u8s8_4x16c4s_avx2 (x86/gemm_u8s8.cc's driver; shifted tiles,
 //              exact through vpsignb: gemm_u8s8_4x16c4s.cc; a run-time B
@@ -96,8 +97,9 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
   static const DwConvF32Kernel dwconv_f32("dwconv_f32_avx2", Isa::kAvx2, avx2::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx2", Isa::kAvx2, avx2::maxpool_f32_planes);
-  static const PairsGemmS8Kernel gemm_pairs("gemm_s8_6x16c4p_avx2", Isa::kAvx2, avx2::gemm_s8_pairs_fn,
-                                            avx2::kS8PairsMR, gemm);
+  static const GemmS8PairsTiles s8_pair_tiles = {avx2::gemm_s8_pairs_fn, avx2::gemm_s8_pairs_u8_fn,
+                                                 avx2::gemm_s8_permute_a, avx2::kS8PairsMR};
+  static const PairsGemmS8Kernel gemm_pairs("gemm_s8_6x16c4p_avx2", Isa::kAvx2, s8_pair_tiles, gemm);
   r.add(gemm_pairs);
   r.add(dw_pairs, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
