@@ -103,3 +103,12 @@ def overfit_case(seed: int = 0) -> OverfitCase:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     held = np.arange(32) % 4 == 3
     return OverfitCase(model.SerializeToString(), calib, calib[~held], calib[held])
+
+
+def histogram_engine(model: bytes, batches: list, algorithm: str, **config) -> int8rt.Engine:
+    """An INT8 engine calibrated by `algorithm` on histograms like auto's (its range
+    policy and bin count), so every method is compared with auto on equal terms."""
+    from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
+    calibrator = int8rt.make_calibrator([{"x": b} for b in batches], algorithm=algorithm, num_bins=AUTO_NUM_BINS,
+                                        policy=AUTO_POLICY)
+    return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, **config))

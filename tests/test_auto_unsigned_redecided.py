@@ -15,17 +15,10 @@ import pytest
 
 import int8rt
 from int8rt.accuracy import metrics
-from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
 
-from accuracy_models import overfit_case
+from accuracy_models import histogram_engine as _engine, overfit_case
 
 SINGLE = ("minmax", "mse", "percentile", "entropy2")
-
-
-def _engine(model: bytes, batches: list[np.ndarray], algorithm: str, **config) -> int8rt.Engine:
-    calibrator = int8rt.make_calibrator([{"x": b} for b in batches], algorithm=algorithm, num_bins=AUTO_NUM_BINS,
-                                        policy=AUTO_POLICY)
-    return int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=calibrator, **config))
 
 
 @pytest.fixture(scope="module")
