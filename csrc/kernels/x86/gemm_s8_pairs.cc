@@ -36,12 +36,8 @@ class PairsPackedGemm final : public PackedGemm {
     acc_init_.assign(static_cast<size_t>(blocks_ * kBlock), 0);
     for (int64_t n = 0; n < N; ++n) {
       int8_t* blk = packed_.data() + (n / kBlock) * block_bytes_ + (n % kBlock) * 4;
-      uint32_t sum = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        blk[(k / 4) * 64 + k % 4] = split_.safe[k * N + n];
-        sum += static_cast<uint32_t>(static_cast<int32_t>(w_nk[n * K + k]));
-      }
-      acc_init_[n] = static_cast<int32_t>(0u - 128u * sum);
+      for (int64_t k = 0; k < K; ++k) blk[(k / 4) * 64 + k % 4] = split_.safe[k * N + n];
+      acc_init_[n] = shift_compensation(w_nk + n * K, K);
     }
     split_.safe.clear();
     split_.safe.shrink_to_fit();

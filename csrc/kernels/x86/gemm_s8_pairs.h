@@ -56,6 +56,15 @@ inline int64_t pair_residual_budget(int64_t blocks, int64_t k) {
   return eighth > blocks ? eighth : blocks;
 }
 
+// The accumulator start of a column whose products read A shifted to u8 (a + 128):
+// sum_k (a + 128) w = sum_k a w + 128 sum_k w, so it starts at -128 * sum_k w[k]
+// (unsigned arithmetic: exact modulo 2^32, as the int32 accumulator wraps).
+inline int32_t shift_compensation(const int8_t* w_row, int64_t k) {
+  uint32_t sum = 0;
+  for (int64_t i = 0; i < k; ++i) sum += static_cast<uint32_t>(static_cast<int32_t>(w_row[i]));
+  return static_cast<int32_t>(0u - 128u * sum);
+}
+
 // The permuted form of W [N][K] (gemm_s8_pairs_permuted.cc); nullptr past the budget.
 std::unique_ptr<PackedGemm> pack_pairs_permuted(const GemmShape& shape, const int8_t* w_nk,
                                                 const GemmS8PairsTiles& tiles);

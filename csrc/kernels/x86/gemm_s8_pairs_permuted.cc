@@ -54,9 +54,7 @@ class PermutedPairsPackedGemm final : public PackedGemm {
     for (int64_t n = 0; n < N; ++n) {
       int8_t* blk = packed_.data() + (n / kBlock) * block_bytes_ + (n % kBlock) * 4;
       for (int64_t p = 0; p < Kp; ++p) blk[(p / 4) * 64 + p % 4] = split_.safe[p * N + n];
-      uint32_t sum = 0;
-      for (int64_t k = 0; k < K; ++k) sum += static_cast<uint32_t>(static_cast<int32_t>(w_nk[n * K + k]));
-      acc_init_[n] = static_cast<int32_t>(0u - 128u * sum);
+      acc_init_[n] = shift_compensation(w_nk + n * K, K);
     }
     split_.safe.clear();
     split_.safe.shrink_to_fit();
