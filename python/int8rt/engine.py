@@ -213,6 +213,12 @@ class Engine:
         """One dict per layer in run order: name, op, precision, detail (kernel)."""
         return list(self._native.layers())
 
+    def network(self) -> _core.Network:
+        """The lowered network this engine runs (a copy): its nodes carry the
+        engine's layer names and ops, int8 tensors are named ``<tensor>::int8``.
+        For tools that read the engine's graph (``int8rt compare``, Q/DQ export)."""
+        return self._native.network()
+
     def int8_plan(self) -> Optional[_core.Int8Plan]:
         """What the INT8 lowering decided, as data (``csrc/include/int8rt/int8_plan.h``):
         ``tensors`` (each tensor held in int8: ``tensor``, ``int8_tensor``,
