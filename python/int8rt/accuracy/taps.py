@@ -60,7 +60,10 @@ def fp32_tap_engine(network: Any, names: Iterable[str]) -> Any:
 def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
     """Source tensor name -> (scale, zero point) its int8 copy carries, in
     network order: a layer's out_scale / out_zero_point, a Quantize's, or
-    its input's through a byte mover."""
+    its input's through a byte mover. A per-channel grid (out_scales, a
+    Quantize's scales) is one grid where every channel's scale is the same
+    (a pre-quantized model's per-axis Q/DQ with equal scales); otherwise the
+    tensor has none and is left out."""
     tensors = lowered.tensors()
     grid_of: dict[int, tuple[float, int]] = {}
     out: dict[str, tuple[float, int]] = {}
@@ -70,9 +73,14 @@ def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
             info = tensors[t]
             if info["dtype"] != "int8" or info["is_constant"]:
                 continue
-            if "out_scales" in attrs or "scales" in attrs:
-                continue  # one scale per channel (a pre-quantized model's): no one grid
-            if "out_scale" in attrs:
+            # per-channel grids: a layer's out_scales, a Quantize's scales (contracts.cc)
+            per_channel = attrs.get("scales") if node["op"] == "int8rt.Quantize" else attrs.get("out_scales")
+            if per_channel is not None:
+                one = _one_scale(per_channel)
+                if one is None:
+                    continue  # one scale per channel, not all equal: no one grid
+                g = (one, int(attrs.get("out_zero_point", attrs.get("zero_point", 0))))
+            elif "out_scale" in attrs:
                 g = (float(attrs["out_scale"]), int(attrs.get("out_zero_point", 0)))
             elif node["op"] == "int8rt.Quantize":
                 g = (float(attrs["scale"]), int(attrs.get("zero_point", 0)))
@@ -84,6 +92,16 @@ def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
             if info["name"].endswith(INT8_SUFFIX):
                 out[info["name"][: -len(INT8_SUFFIX)]] = g
     return out
+
+
+def _one_scale(per_channel: Sequence[float]) -> Optional[float]:
+    """The scale of a per-channel grid whose channels all have the same
+    one, as the engine holds it (float32): that grid is a per-tensor one;
+    None where the channels differ."""
+    scales = np.asarray(per_channel, np.float64).astype(np.float32)
+    if scales.size == 0 or not np.all(scales == scales[0]):
+        return None
+    return float(scales[0])
 
 
 def int8_scales(lowered: Any) -> dict[str, float]:
