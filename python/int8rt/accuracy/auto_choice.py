@@ -175,7 +175,11 @@ def _t_quantile(df: int) -> float:
 
 class Scorer:
     """Errors of an INT8 engine's outputs against float32 on fixed samples;
-    outputs that look like class scores centred (module docstring, step 2)."""
+    outputs that look like class scores centred (module docstring, step 2),
+    those of them that hold probabilities as log-probabilities."""
+
+    # the class-score outputs compared as log-probabilities (_probability_outputs)
+    probabilities: frozenset[str] | set[str] = frozenset()
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
                  reference: Optional[list[dict[str, np.ndarray]]] = None) -> None:
