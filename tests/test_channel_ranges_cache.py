@@ -26,6 +26,28 @@ def model() -> bytes:
     return chain.chain_model(chain.SPREAD)
 
 
+class _FromCache(int8rt.IInt8MinMaxCalibrator):
+    """A TensorRT-style calibrator that serves no batch: only the cache
+    (and, with ``ranges``, its sidecar through read_channel_ranges; without,
+    the base class's default, nothing) can build."""
+
+    def __init__(self, cache: str, ranges: bool) -> None:
+        super().__init__()
+        self.cache, self.ranges = cache, ranges
+
+    def get_batch_size(self) -> int:
+        return 8
+
+    def get_batch(self, names):
+        raise AssertionError("calibration ran although the cache matches")
+
+    def read_calibration_cache(self):
+        return Path(self.cache).read_bytes()
+
+    def read_channel_ranges(self):
+        return Path(self.cache + ".channels.json").read_bytes() if self.ranges else super().read_channel_ranges()
+
+
 def _plan(engine: int8rt.Engine) -> dict:
     return {t.tensor: (t.scale, t.zero_point, tuple(t.channel_scales)) for t in engine.int8_plan().tensors}
 
@@ -42,25 +64,7 @@ def test_build_from_cache_and_sidecar_is_the_calibrated_engine(model: bytes, tmp
         np.testing.assert_array_equal(np.asarray(sidecar["ranges"][name], F32),
                                       np.abs(want[name]).max(axis=(0, 2, 3)).astype(F32), err_msg=name)
 
-    class NoData(int8rt.IInt8MinMaxCalibrator):
-        """Serves no batch: only the cache and its sidecar can build."""
-
-        def __init__(self) -> None:
-            super().__init__()
-
-        def get_batch_size(self) -> int:
-            return 8
-
-        def get_batch(self, names):
-            raise AssertionError("calibration ran although the cache matches")
-
-        def read_calibration_cache(self):
-            return Path(cache).read_bytes()
-
-        def read_channel_ranges(self):
-            return Path(cache + ".channels.json").read_bytes()
-
-    again = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=NoData(), accuracy_check=False))
+    again = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=_FromCache(cache, True), accuracy_check=False))
     assert _plan(again) == _plan(first)
     np.testing.assert_array_equal(again.run({"x": chain.X_EVAL})["y"], first.run({"x": chain.X_EVAL})["y"])
 
@@ -69,20 +73,7 @@ def test_a_calibrator_without_the_methods_builds_per_tensor_from_the_cache(model
     cache = str(tmp_path / "calib.cache")
     chain.build(model, cache=cache)
 
-    class CacheOnly(int8rt.IInt8MinMaxCalibrator):
-        def __init__(self) -> None:
-            super().__init__()
-
-        def get_batch_size(self) -> int:
-            return 8
-
-        def get_batch(self, names):
-            return None
-
-        def read_calibration_cache(self):
-            return Path(cache).read_bytes()
-
-    engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=CacheOnly(), accuracy_check=False))
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=_FromCache(cache, False), accuracy_check=False))
     assert not any(t.channel_scales for t in engine.int8_plan().tensors)
 
 
