@@ -7,7 +7,8 @@ Checked: the grid is the documented formula; the QLut's table is
 quantize(hardswish(dequantize(i - 128, s, z)), s_y, z_y) in NumPy, equal
 code for code; the same function spelled out (x * Clip(x + 3, 0, 6) / 6,
 whose Mul reads x: no flat op) keeps the symmetric grid; and the flat-grid
-engine is closer to float32 than that one on inputs whose outputs vary."""
+engine is closer to float32 than that one on inputs whose outputs vary;
+the engine file and the Q/DQ export keep the grid."""
 from __future__ import annotations
 
 import numpy as np
@@ -114,3 +115,29 @@ def test_flat_grid_is_closer_to_float32_than_the_symmetric_one(engines) -> None:
     assert np.ptp(c) > 6.0 and np.ptp(ref_y) > 1.0
     assert err_h["flat"] < 0.9 * err_h["spelled"], err_h  # 0.85: the double rounding at h's own step stays
     assert err_y["flat"] < err_y["spelled"], err_y
+
+
+def test_engine_file_and_qdq_export_keep_the_grid(engines, tmp_path) -> None:
+    """The QLut's in_zero_point survives the engine file; the Q/DQ export of
+    the engine (qdq_export.py) holds the conv output on the same uint8 grid,
+    and ONNX Runtime running it as the spec defines it (HardSwish after the
+    DequantizeLinear) is within a step of the engine."""
+    import onnxruntime as ort
+
+    engine = engines["flat"]
+    path = tmp_path / "flat.i8rt"
+    engine.save(str(path))
+    loaded = int8rt.Engine.load(str(path))
+    np.testing.assert_array_equal(loaded.run({"x": X_EVAL})["y"], engine.run({"x": X_EVAL})["y"])
+    out = tmp_path / "flat_qdq.onnx"
+    int8rt.export_qdq(_model(False), engine, str(out))
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    got = ort.InferenceSession(str(out), options, providers=["CPUExecutionProvider"]).run(None, {"x": X_EVAL})[0]
+    assert np.abs(got - engine.run({"x": X_EVAL})["y"]).max() <= engine.scales()["y"]  # one step of y's scale
+    import onnx
+
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(str(out)).graph.initializer}
+    s, z = _grid(engine, "c")
+    assert inits["c_zero_point"].dtype == np.uint8 and int(inits["c_zero_point"]) == z + 128
+    assert float(inits["c_scale"]) == s
