@@ -141,3 +141,24 @@ def test_engine_file_and_qdq_export_keep_the_grid(engines, tmp_path) -> None:
     s, z = _grid(engine, "c")
     assert inits["c_zero_point"].dtype == np.uint8 and int(inits["c_zero_point"]) == z + 128
     assert float(inits["c_scale"]) == s
+
+
+def test_check_and_compare_measure_what_the_table_reads() -> None:
+    """The accuracy check and ``int8rt compare`` measure the clipped conv
+    output raised to its code -128 (what the HardSwish table reads), so the
+    clipping below -3 is no warning and no error jump."""
+    from int8rt.accuracy.compare import compare
+    from int8rt.accuracy.taps import flat_floors
+
+    cal = int8rt.make_calibrator({"x": X_CAL}, algorithm="minmax", batch_size=8)
+    engine = int8rt.build_engine(_model(False), int8rt.BuilderConfig(calibrator=cal))  # with the check
+    s, z = _grid(engine, "c")
+    assert flat_floors(engine._native.network()) == {"c": pytest.approx((-128 - z) * s, rel=1e-6)}
+    c_eval = _conv_out(X_EVAL)
+    assert np.mean(_conv_out(X_CAL) < (-128 - z) * s) > 0.05  # the premise: the grid does clip,
+    assert c_eval.min() < (-128 - z) * s - 1.0  # by more than a unit on the compared inputs
+    (c,) = [t for t in engine.build_report().tensors if t.name == "c"]
+    assert c.clipped < 0.01 and not c.warning, c
+    rows = {r.name: r for r in compare(_model(False), engine, {"x": X_EVAL})}
+    # the int8 conv's own error (its input's and weights' grids) is a few steps; the clipping's was > 1
+    assert rows["c"].sqnr_db > 30.0 and rows["c"].max_abs_error < 4 * s, rows["c"]

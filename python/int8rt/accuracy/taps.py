@@ -23,7 +23,8 @@ import numpy as np
 
 from .. import _core
 
-__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
+__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "flat_floors", "fp32_tap_engine",
+           "int8_scales", "int8_tap_engine",
            "one_node_engine", "quantized_inside", "rows", "run_batched", "take", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
@@ -113,6 +114,32 @@ def int8_zero_points(lowered: Any) -> dict[str, int]:
     """Source tensor name -> the zero point its int8 copy carries, where not
     0 (unsigned activations, a pre-quantized model's)."""
     return {name: z for name, (_, z) in _int8_grids(lowered).items() if z}
+
+
+def flat_floors(lowered: Any) -> dict[str, float]:
+    """Source tensor name -> the value of its code -128, for the int8
+    tensors that only tables built for a clipped input read (``int8rt.QLut``
+    with ``in_zero_point``: a HardSwish's input held on [-3, T],
+    lower_int8_zero_points.cc). The readers are flat below that value, so
+    what the grid clips there changes nothing: the accuracy check and
+    ``compare`` measure such a tensor against its float32 values raised to
+    it."""
+    tensors = lowered.tensors()
+    readers: dict[int, list[dict[str, Any]]] = {}
+    for node in lowered.nodes():
+        for t in node["inputs"]:
+            if t >= 0:
+                readers.setdefault(t, []).append(node)
+    grids = _int8_grids(lowered)
+    out: dict[str, float] = {}
+    for t, nodes in readers.items():
+        name = tensors[t]["name"]
+        if not name.endswith(INT8_SUFFIX) or name[: -len(INT8_SUFFIX)] not in grids:
+            continue
+        if all(n["op"] == "int8rt.QLut" and n["attrs"].get("in_zero_point", 0) != 0 for n in nodes):
+            scale, zero_point = grids[name[: -len(INT8_SUFFIX)]]
+            out[name[: -len(INT8_SUFFIX)]] = float(np.float32(-128 - zero_point) * np.float32(scale))
+    return out
 
 
 def quantized_inside(lowered: Any, network: Any) -> set[str]:
