@@ -302,27 +302,14 @@ def test_fused_inverted_residual_with_lower_bounded_tables(tmp_path, case_index:
     (csrc/engine/inverted_residual.h) with both tables' outputs held over
     [lo, T]: the depthwise pads its band rows with the zero point. Equal
     (==) to the same layers run one by one (test_inverted_residual.py's
-    reference: the convs' outputs also network outputs, one cache)."""
-    from test_inverted_residual import CASES, block_model
-    import onnx
+    reference: the same lowered network with the block's tensors tapped)."""
+    from test_inverted_residual import CASES, engines
 
     case = [c for c in CASES if c.act == "hardswish"][case_index]
-    seed = sum(map(int, [case.c, case.e, case.k, *case.hw, case.r, case.stride]))
-    x = np.random.default_rng(seed).standard_normal((case.batch, case.c, *case.hw)).astype(F32)
-    cache = str(tmp_path / "calib.cache")
-    built = []
-    for expose in (False, True):
-        path = tmp_path / f"block_{int(expose)}.onnx"
-        onnx.save(block_model(case, expose, seed), str(path))
-        cal = int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=case.batch, cache_file=cache)
-        built.append(int8rt.build_engine(path, int8rt.BuilderConfig(precision="int8", calibrator=cal,
-                                                                    asymmetric_activations=True,
-                                                                    channel_activations=False)))  # the
-        # per-tensor grids under test (test_channel_grids.py has the per-channel ones)
-    fused, reference = built
-    for engine in built:
-        plan = _plan(engine)
-        assert -128 < plan["t"][1] < 0 and -128 < plan["u"][1] < 0, plan  # both HardSwish outputs
+    fused, reference, x = engines(tmp_path, case)  # per-tensor grids, asymmetric_activations on (the default)
+    plan = _plan(fused)  # the reference is a copy of its lowered network
+    assert -128 < plan["t"][1] < 0 and -128 < plan["u"][1] < 0, plan  # both HardSwish outputs
+    assert plan["c2"][1] != 0, plan  # the depthwise's output, read by HardSwish alone: [-3, T]
     ms = [layer["ms"] for layer in fused.create_execution_context().profile({"x": x}, 1)
           if layer["op"] in ("int8rt.QConv", "int8rt.QLut")]
     assert ms[0] > 0 and ms[1:case.fused_nodes] == [0.0] * (case.fused_nodes - 1), ms  # ran fused

@@ -44,6 +44,14 @@ class Case(NamedTuple):
     fused_nodes: int = 3  # nodes run as one step by the fused engine (0: none)
 
 
+def exposed_tensors(case: Case) -> List[str]:
+    """The tensors the depthwise reads and writes (before the table with
+    HardSwish, which stays an int8rt.QLut only on an int8 tensor)."""
+    if case.act == "hardswish":
+        return (["c1"] if case.expand else []) + ["c2"]
+    return (["t"] if case.expand else []) + ["u"]
+
+
 def block_model(case: Case, expose: bool, seed: int) -> onnx.ModelProto:
     """x [N, c, H, W] -> (Conv 1x1 c -> e -> act) -> depthwise Conv r x r
     (stride, pad) -> act -> (squeeze-excite) -> Conv 1x1 (e -> k) [+ x] -> y."""
@@ -86,11 +94,7 @@ def block_model(case: Case, expose: bool, seed: int) -> onnx.ModelProto:
                   init("bs1", (rng.standard_normal(q) * 0.1).astype(F32)),
                   init("ws2", (rng.standard_normal((e, q, 1, 1)) / np.sqrt(q)).astype(F32)),
                   init("bs2", (rng.standard_normal(e) * 0.5 + 1).astype(F32))]
-    # Exposed: the tensors the depthwise reads and writes (before the table
-    # with HardSwish, which stays an int8rt.QLut only on an int8 tensor).
-    exposed = (["c1"] if case.expand else []) + ["c2"] if case.act == "hardswish" else \
-        ([t] if case.expand else []) + ["u"]
-    outputs = [fvi("y", None)] + ([fvi(n, None) for n in exposed] if expose else [])
+    outputs = [fvi("y", None)] + ([fvi(n, None) for n in exposed_tensors(case)] if expose else [])
     return onnx.shape_inference.infer_shapes(model(nodes, [fvi("x", ["N", c, *case.hw])], outputs, inits))
 
 
@@ -110,19 +114,28 @@ CASES = [
 
 
 def engines(tmp_path: Path, case: Case) -> Tuple[object, object, np.ndarray]:
+    """The block's INT8 engine and its layer-by-layer twin: the same lowered
+    network with the exposed tensors also read by a Dequantize
+    (accuracy/taps.py's int8_tap_engine), so no block fuses, with the same
+    grids and kernels. (A network output cannot stand in: a tensor that is
+    one takes no grid that clips what its readers ignore, such as a
+    HardSwish input's [-3, T] (lower_int8_zero_points.cc), nor a
+    per-channel grid.)"""
+    from int8rt.accuracy.taps import int8_tap_engine
+    from int8rt.engine import Engine
+
     seed = sum(map(int, [case.c, case.e, case.k, *case.hw, case.r, case.stride]))
     x = np.random.default_rng(seed).standard_normal((case.batch, case.c, *case.hw)).astype(F32)
-    cache = str(tmp_path / "calib.cache")
-    built = []
-    for expose in (False, True):
-        path = tmp_path / f"block_{int(expose)}.onnx"
-        onnx.save(block_model(case, expose, seed), str(path))
-        cal = int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=case.batch, cache_file=cache)
-        # One grid per tensor in both (the exposed tensor, a network output, could take no per-channel
-        # grid, and the second build reads the cache, which has none): the runner is what is compared.
-        built.append(int8rt.build_engine(path, int8rt.BuilderConfig(precision="int8", calibrator=cal,
-                                                                    channel_activations=False)))
-    return built[0], built[1], x
+    m = block_model(case, False, seed)
+    cal = int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=case.batch)
+    # per-tensor grids: the runner is what is compared (per-channel ones: test_channel_grids.py)
+    fused = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="int8", calibrator=cal,
+                                                                            channel_activations=False))
+    names = exposed_tensors(case)
+    shapes = {vi.name: [case.batch] + [d.dim_value for d in vi.type.tensor_type.shape.dim[1:]]
+              for vi in m.graph.value_info if vi.name in names}
+    twin, _ = int8_tap_engine(fused._native.network(), shapes, names)
+    return fused, Engine(twin), x
 
 
 INT8_OPS = ("int8rt.QConv", "int8rt.QLut")

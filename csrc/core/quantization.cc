@@ -86,5 +86,14 @@ AffineGrid lower_bounded_grid(float scale, float lo) {
   return g;
 }
 
+AffineGrid flat_below_grid(float scale, float flat) {
+  if (!(flat < 0.f)) return AffineGrid{};
+  AffineGrid g = lower_bounded_grid(scale, flat);
+  // code -128's level, (-128 - z) * s as dequantize computes it, one step
+  // lower where the nearest level lies above flat
+  if (g.ok && static_cast<float>(kUnsignedZeroPoint - g.zero_point) * g.scale > flat) g.zero_point += 1;
+  return g;
+}
+
 }  // namespace quant
 }  // namespace int8rt

@@ -298,9 +298,11 @@ bool Lowerer::lower_lut(int n) {
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
   if (index_.is_output(y) || !has_scale(y)) return false;
-  // A table reads a symmetric x; it writes y at y's scale and zero point
+  // A table reads a symmetric x, or one clipped below the region's flat
+  // part (adopt_flat_input_grids); it writes y at y's scale and zero point
   // (lower_int8_zero_points.cc gives a lower-bounded y one).
-  if (qzero_[r.input] != 0) return false;
+  const int32_t z_x = qzero_[r.input];
+  if (z_x != 0 && !flat_inputs_.count(r.input)) return false;
   // Every reader of y must take it as int8 (an element-wise or other float
   // reader would see int8 y instead of the float y of the float path).
   for (int c : index_.readers(y)) {
@@ -324,7 +326,7 @@ bool Lowerer::lower_lut(int n) {
   }
   if (gated) {
     GateTable g{r.input, dst_.add_constant(src_.tensor(y).name + "::values", {256},
-                                           compute_region_values(src_, r, qscale_[r.input])), {}};
+                                           compute_region_values(src_, r, qscale_[r.input], z_x)), {}};
     if (all_read_values) {
       for (int m : r.nodes) {
         for (std::string& s : sources_of(src_.nodes()[m])) g.sources.push_back(std::move(s));
@@ -340,8 +342,8 @@ bool Lowerer::lower_lut(int n) {
   }
   // Per-channel grids on either side (lower_int8_channel_grids.cc): one table per channel.
   const bool channels_in = !qchannels_[r.input].empty(), channels_out = channel_grids_.count(y) > 0;
-  if ((channels_in || channels_out) && (gated || layout_of(r.input) != Layout::kNhwc)) return false;
-  QLutAttrs a{{qscale_[r.input], channels_out ? 0.0 : scale(y)}, "", zero_point_of(y), {}, {}};
+  if ((channels_in || channels_out) && (gated || z_x != 0 || layout_of(r.input) != Layout::kNhwc)) return false;
+  QLutAttrs a{{qscale_[r.input], channels_out ? 0.0 : scale(y)}, "", zero_point_of(y), {}, {}, z_x};
   std::vector<int8_t> table;
   std::vector<int64_t> table_shape = {256};
   if (channels_in || channels_out) {
@@ -356,7 +358,7 @@ bool Lowerer::lower_lut(int n) {
     if (channels_in) a.in_scale = 0.0;
     if (channels_out) qchannels_[y] = s_out;
   } else {
-    table = compute_lut(src_, r, qscale_[r.input], scale(y), zero_point_of(y));
+    table = compute_lut(src_, r, qscale_[r.input], scale(y), zero_point_of(y), z_x);
   }
   std::string name;
   std::vector<std::string> sources;

@@ -330,6 +330,12 @@ class Lowerer {
   // movement passing them on (called once, before the walk, when
   // LoweringOptions::unsigned_activations or asymmetric_activations).
   void adopt_zero_point_activations();
+  // Gives a Conv / Gemm output whose every reader is a table region flat
+  // below v < 0 (a HardSwish: 0 below -3) the grid quant::flat_below_grid
+  // makes of its calibrated scale and v, in scales_ / zero_, and records it
+  // in flat_inputs_ (called first by adopt_zero_point_activations, with
+  // LoweringOptions::asymmetric_activations).
+  void adopt_flat_input_grids();
   // Each tensor's proven lower bound (NaN: none); the tensors with a grid of
   // their own (not a mover's output) are appended to *roots.
   std::vector<float> lower_bounds(std::vector<int>* roots) const;
@@ -475,6 +481,7 @@ class Lowerer {
   std::set<int> channel_grids_;  // tensors whose channel_scales_ calibration made (adopt_channel_grids)
   std::map<std::string, float> scales_;   // see has_scale
   std::map<int, int32_t> zero_;           // the model's zero points by source tensor (zero_point_of)
+  std::set<int> flat_inputs_;             // tables' inputs clipped below their flat part (adopt_flat_input_grids)
   bool has_zero_points_ = false;
   std::vector<char> consumed_;
   Int8PlanRecorder plan_;

@@ -38,6 +38,17 @@
 // writer takes the zero point: a conv / gemm epilogue, a table built for the
 // new grid (lower_lut, compute_lut), or a Quantize where it is computed in
 // float32.
+//
+// Inputs clipped below a table's flat part (adopt_flat_input_grids, with
+// asymmetric_activations): a Conv / Gemm output x read only by element-wise
+// table regions that are flat below v < 0 (lut_region.h region_flat_below:
+// a HardSwish is 0 for x <= -3, as in LeViT's and MobileNetV3's stems) needs
+// no level below v: it gets quant::flat_below_grid(threshold, v), 256 levels
+// over [v', threshold] with v' <= v, its writer's epilogue clipping below v'
+// and each table built for that zero point (compute_lut's z_x). No reader
+// sees another value than it would compute from the unclipped x: exact, and
+// the grid is finer by (2 threshold) / (threshold - v'), 1.5x for LeViT's
+// stem (threshold ~9, v = -3; RESULTS_accuracy.md, 2026-12-04 midday).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -117,16 +128,17 @@ bool Lowerer::readers_take_zero_point(int t, std::vector<int>* passed, std::stri
 
 float Lowerer::table_lower_bound(int n, std::vector<char>& in_region, int* y) const {
   const int x = lut_region_input(src_, n);
-  if (x < 0 || !has_scale(x) || zero_.count(x) || has_channel_scales(x)) return kUnbounded;
+  const bool flat = flat_inputs_.count(x) > 0;  // x's grid is adopt_flat_input_grids'
+  if (x < 0 || !has_scale(x) || (zero_.count(x) && !flat) || has_channel_scales(x)) return kUnbounded;
   const LutRegion r = find_lut_region(src_, index_, n, [&](int m) {
     return in_region[m] || opt_.fp32_layers.count(src_.nodes()[m].name) > 0;
   });
   if (r.nodes.empty()) return kUnbounded;
   for (int m : r.nodes) in_region[m] = 1;  // as the walk consumes them (lower_lut)
   if (index_.is_output(r.output)) return kUnbounded;
-  // The values the table is built from: x's scale is its calibrated one,
-  // which stays symmetric (a table reads no zero point).
-  const std::vector<float> values = compute_region_values(src_, r, scale(x));
+  // The values the table is built from: x's grid, symmetric at its
+  // calibrated scale or clipped below the region's flat part.
+  const std::vector<float> values = compute_region_values(src_, r, scale(x), flat ? zero_.at(x) : 0);
   float lo = 0.f;
   for (float v : values) {
     if (!std::isfinite(v)) return kUnbounded;
@@ -177,7 +189,45 @@ std::vector<float> Lowerer::lower_bounds(std::vector<int>* roots) const {
   return lower;
 }
 
+void Lowerer::adopt_flat_input_grids() {
+  int held = 0;
+  for (int n : src_.topological_order()) {
+    const Node& node = src_.nodes()[n];
+    if (node.outputs.size() != 1 || !writes_any_grid(node) || opt_.fp32_layers.count(node.name)) continue;
+    const int x = node.outputs[0];
+    if (x < 0 || !has_scale(x) || zero_.count(x) || has_channel_scales(x) || index_.is_output(x)) continue;
+    float flat = kUnbounded;
+    for (int r : index_.readers(x)) {
+      const Node& reader = src_.nodes()[r];
+      float v = kUnbounded;
+      if (!opt_.fp32_layers.count(reader.name) && is_lut_op(reader.op) && lut_region_input(src_, r) == x) {
+        const LutRegion region = find_lut_region(src_, index_, r, [&](int m) {
+          return opt_.fp32_layers.count(src_.nodes()[m].name) > 0;
+        });
+        if (region.input == x) v = region_flat_below(src_, region);
+      }
+      if (std::isnan(v)) {
+        flat = kUnbounded;
+        break;
+      }
+      flat = std::isnan(flat) ? v : std::min(flat, v);
+    }
+    if (std::isnan(flat)) continue;
+    const quant::AffineGrid g = quant::flat_below_grid(scale(x), flat);
+    if (!g.ok) continue;  // the threshold is at or below -v: nothing to gain
+    scales_[src_.tensor(x).name] = g.scale;
+    zero_[x] = g.zero_point;
+    flat_inputs_.insert(x);
+    ++held;
+  }
+  if (held) {
+    note("table inputs clipped below the tables' flat part: " + std::to_string(held) +
+         " tensor(s) held in [v, threshold] (HardSwish: v = -3) with scale (threshold - v) / 255");
+  }
+}
+
 void Lowerer::adopt_zero_point_activations() {
+  if (opt_.asymmetric_activations) adopt_flat_input_grids();
   std::vector<int> roots;  // tensors with a grid of their own (not passed on by a mover)
   const std::vector<float> lower = lower_bounds(&roots);
   int unsigned_held = 0, bounded_held = 0, kept = 0;

@@ -2,6 +2,8 @@
 #include "engine/lut_region.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <set>
 #include <string>
 
@@ -161,11 +163,35 @@ std::vector<float> region_values_at(const Network& net, const LutRegion& region,
 
 }  // namespace
 
-std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x) {
+std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x, int32_t z_x) {
   if (!(s_x > 0.f)) throw InvalidArgument("compute_region_values: the input scale must be > 0");
   std::vector<float> levels(256);
-  for (int i = 0; i < 256; ++i) levels[i] = kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x);
+  for (int i = 0; i < 256; ++i) {
+    levels[i] = z_x == 0 ? kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x)
+                         : kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x, z_x);
+  }
   return region_values_at(net, region, levels);
+}
+
+float region_flat_below(const Network& net, const LutRegion& region) {
+  constexpr float kNone = std::numeric_limits<float>::quiet_NaN();
+  if (region.nodes.empty() || region.input < 0) return kNone;
+  float flat = kNone;
+  for (int n : region.nodes) {
+    const Node& node = net.nodes()[n];
+    if (std::find(node.inputs.begin(), node.inputs.end(), region.input) == node.inputs.end()) continue;
+    float v = kNone;
+    if (node.op == "HardSwish") {
+      v = -3.f;  // x * max(0, min(1, x / 6 + 1 / 2)) is 0 for x <= -3
+    } else if (node.op == "HardSigmoid") {
+      const float alpha = static_cast<float>(node.attrs.get_float("alpha", 0.2));
+      const float beta = static_cast<float>(node.attrs.get_float("beta", 0.5));
+      if (alpha > 0.f && beta > 0.f) v = -beta / alpha;  // max(0, min(1, alpha x + beta)) is 0 below
+    }
+    if (!(v < 0.f)) return kNone;
+    flat = std::isnan(flat) ? v : std::min(flat, v);
+  }
+  return flat;
 }
 
 std::vector<int8_t> compute_channel_luts(const Network& net, const LutRegion& region, const std::vector<float>& s_x,
@@ -192,9 +218,10 @@ std::vector<int8_t> compute_channel_luts(const Network& net, const LutRegion& re
   return table;
 }
 
-std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y, int32_t z_y) {
+std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y, int32_t z_y,
+                                int32_t z_x) {
   if (!(s_y > 0.f)) throw InvalidArgument("compute_lut: scales must be > 0");
-  const std::vector<float> values = compute_region_values(net, region, s_x);
+  const std::vector<float> values = compute_region_values(net, region, s_x, z_x);
   const float inv = 1.0f / s_y;
   std::vector<int8_t> table(256);
   for (int i = 0; i < 256; ++i) {

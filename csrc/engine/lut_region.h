@@ -48,17 +48,27 @@ int lut_region_input(const Network& net, int start);
 LutRegion find_lut_region(const Network& net, const NetworkIndex& index, int start,
                           const std::function<bool(int node)>& excluded);
 
-// The region's float32 values f(dequantize(i - 128, s_x)) for i = 0..255,
-// computed by running the region's float32 layers (engine/ops) on the 256
-// levels: the values the float engine computes from those int8 inputs.
-std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x);
+// The region's float32 values f(dequantize(i - 128, s_x, z_x)) for i =
+// 0..255, computed by running the region's float32 layers (engine/ops) on
+// the 256 levels: the values the float engine computes from those int8
+// inputs. z_x is 0 but for an input clipped below the region's flat part
+// (region_flat_below, lower_int8_zero_points.cc).
+std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x, int32_t z_x = 0);
 
-// The region's table for int8 input scale s_x and output scale s_y and
-// zero point z_y: quantize(compute_region_values(...)[i], s_y, z_y), the
-// one rounding int8rt.Quantize does (kernels::ref::quantize_value; z_y 0 is
-// the symmetric form, a lower-bounded output's is lower_int8_zero_points.cc's).
+// The region's table for int8 input scale s_x and zero point z_x, output
+// scale s_y and zero point z_y: quantize(compute_region_values(...)[i], s_y,
+// z_y), the one rounding int8rt.Quantize does (kernels::ref::quantize_value;
+// z_y 0 is the symmetric form, a lower-bounded output's is
+// lower_int8_zero_points.cc's).
 std::vector<int8_t> compute_lut(const Network& net, const LutRegion& region, float s_x, float s_y,
-                                int32_t z_y = 0);
+                                int32_t z_y = 0, int32_t z_x = 0);
+
+// v < 0 where the region's output is the same for every input x <= v, as
+// its ops define it: every region node that reads x is a HardSwish (0 for
+// x <= -3) or a HardSigmoid with alpha > 0 (0 for x <= -beta / alpha), the
+// other nodes read only region tensors, and v is the least of those bounds;
+// NaN otherwise. A grid clipping x at v or below changes no output.
+float region_flat_below(const Network& net, const LutRegion& region);
 
 // One table per channel (int8rt.QLut's per-channel form): for channel c,
 // quantize(f(dequantize(i - 128, s_x[c])), s_y[c], z_y) at [c * 256 + i];

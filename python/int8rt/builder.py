@@ -25,6 +25,7 @@ from . import _core
 from ._names import check_names
 from .accuracy.equalize import RESCALED_KEY
 from .accuracy.run import CalibrationRun
+from .calib import channel_ranges
 from .calib.session import CalibrationResult, CalibrationSession, _BatchChecker, input_arrays, pull_batches
 from .calibrator import IInt8Calibrator
 from .data_calibrator import make_calibrator
@@ -330,7 +331,12 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         ranges = builder.channel_ranges()  # the calibration batches' alone: auto's later passes leave them
         builder.set_channel_ranges(ranges)
         rewrites.keep_channel_ranges(ranges)
+        channel_ranges.to_calibrator(calibrator, ranges)  # beside the cache (TensorRT's holds one scale)
     if session.from_cache:
+        ranges = channel_ranges.from_calibrator(calibrator)
+        if ranges:
+            builder.set_channel_ranges(ranges)
+            rewrites.keep_channel_ranges(ranges)
         return session.finish(progress=config.progress)
     if not run.auto:  # the calibrator's own search, shown by finish()
         return session.finish(amaxes=run.thresholds(session), progress=config.progress)

@@ -63,6 +63,13 @@ struct AffineGrid {
   int32_t zero_point = 0;
 };
 AffineGrid lower_bounded_grid(float scale, float lo);
+// A tensor whose every reader is flat below `flat` < 0 (a HardSwish table
+// reads nothing below -3: f(x) = f(flat) for x <= flat; lower_int8_zero_points.cc)
+// may be clipped at `flat`: the grid lower_bounded_grid(scale, flat) makes,
+// its zero point one higher where code -128's level ((-128 - z) * scale,
+// float32) would lie above `flat`, so no value above `flat` is clipped and
+// the readers compute exactly what they would from the unclipped value.
+AffineGrid flat_below_grid(float scale, float flat);
 
 // Symmetric per-output-channel int8 weights: for channel k with
 // amax_k = max |w_k| (NaN values are passed over),

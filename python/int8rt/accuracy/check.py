@@ -32,7 +32,7 @@ import numpy as np
 from .._numerics import amax_from_scale, scale_from_amax
 from . import metrics
 from .report import BuildReport, OutputCheck, TensorCheck
-from .taps import batches, fp32_tap_engine, groups, int8_scales, int8_zero_points
+from .taps import batches, flat_floors, fp32_tap_engine, groups, int8_scales, int8_zero_points
 
 __all__ = ["BETTER_DB", "CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
 
@@ -55,16 +55,20 @@ ALTERNATIVES: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Mapping[str, list[float]],
-           zero_points: Optional[Mapping[str, int]] = None) -> dict[str, list[metrics.SumSquares]]:
+           zero_points: Optional[Mapping[str, int]] = None,
+           floors: Optional[Mapping[str, float]] = None) -> dict[str, list[metrics.SumSquares]]:
+    """``floors``: tensors whose readers are flat below a value (taps.flat_floors),
+    measured as those readers see them, raised to it."""
     ctx = tap.create_execution_context()
-    zero_points = zero_points or {}
+    zero_points, floors = zero_points or {}, floors or {}
     out = {n: [metrics.SumSquares() for _ in s] for n, s in scales.items()}
     for chunk in batches(data, batch_size):
         values = ctx.run(chunk)
         values.update(chunk)
         for name, ss in scales.items():
+            v = np.maximum(values[name], np.float32(floors[name])) if name in floors else values[name]
             for acc, s in zip(out[name], ss):
-                acc.add(values[name], s, zero_points.get(name, 0))
+                acc.add(v, s, zero_points.get(name, 0))
     return out
 
 
@@ -105,7 +109,8 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     inputs = {n for g in groups(data) for n in g}
     tap = fp32_tap_engine(network, [n for n in scales if n not in inputs])
     zero_points = int8_zero_points(engine.network())  # unsigned activations: their own grid
-    stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()}, zero_points)
+    stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()}, zero_points,
+                   flat_floors(engine.network()))
     ref_ctx, q_ctx = tap.create_execution_context(), engine.create_execution_context()
     refs: dict[str, list[np.ndarray]] = {}
     tests: dict[str, list[np.ndarray]] = {}

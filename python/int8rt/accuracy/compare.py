@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _core
 from .equalize import RESCALED_KEY
-from .taps import batches, fp32_tap_engine, int8_tap_engine
+from .taps import batches, flat_floors, fp32_tap_engine, int8_tap_engine
 
 __all__ = ["HEALTHY_DB", "JUMP_DB", "LayerComparison", "compare", "first_jump", "format_comparison"]
 
@@ -102,6 +102,8 @@ def compare(model: Any, engine: Any, data: Mapping[str, np.ndarray], *, batch_si
     # Tensors cross-layer equalization rescaled (equalize.py): the engine
     # holds the model's values divided per channel.
     rescaled = {n: np.asarray(f, np.float32) for n, f in json.loads(engine.metadata.get(RESCALED_KEY, "{}")).items()}
+    # A table input held above its readers' flat part (taps.flat_floors): compared as they read it.
+    floors = flat_floors(lowered)
     for chunk in batches(data, batch_size):
         ref, got = ctx_f.run(chunk), ctx_q.run(chunk)
         ref.update(chunk)
@@ -110,6 +112,8 @@ def compare(model: Any, engine: Any, data: Mapping[str, np.ndarray], *, batch_si
                 r = ref[n]
                 if n in rescaled and r.ndim >= 2:
                     r = r / rescaled[n].reshape((1, -1) + (1,) * (r.ndim - 2))
+                if n in floors:
+                    r = np.maximum(r, np.float32(floors[n]))
                 acc[n].add(r, got[where[n]])
     out = []
     for name, layer, op, precision in rows:

@@ -29,13 +29,14 @@ from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
 from .._numerics import scale_from_amax
-from . import auto_choice, check, mixed
+from . import auto_choice, check, mixed, unsigned_form
 from . import bias_correction as biascorr
 from .holdout import SampleRouter
 from .lut_inputs import lut_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
 from .taps import batches, count
+from .unsigned_form import unsigned_tensors as _unsigned_tensors  # noqa: F401 (tests read it here)
 from .report import METADATA_KEY, BuildReport
 
 __all__ = ["CalibrationRun"]
@@ -443,15 +444,12 @@ class CalibrationRun:
         return refit
 
     def _decide_unsigned(self, scales: dict[str, float], *, from_cache: bool) -> bool:
-        """auto with ``unsigned_activations=None``: the engine with the
-        non-negative tensors unsigned (a fresh builder, the lowering
-        choosing the tensors) and the one without, both at ``scales``, are
-        run on the held-out samples, and unsigned is kept where the error
-        is lower (the same thresholds on a grid twice as fine over [0,
-        threshold], so no margin or t-test, as for bias correction); a
-        builder made later (the sets', the equalization trial's, bias
-        correction's) then has them too. Recorded in the report. Returns
-        whether the build's builder changed (unsigned kept)."""
+        """auto with ``unsigned_activations=None``: unsigned activations
+        tried at ``scales`` against the build's engine there
+        (unsigned_form.py) and kept where the error on the judging samples
+        is lower; a builder made later (the sets', the equalization
+        trial's, bias correction's) then has them too. Recorded in the
+        report. Returns whether the build's builder changed (unsigned kept)."""
         if self._auto is not None and self._unsigned is not None:
             self._auto["unsigned_activations"] = f"{'on' if self._unsigned else 'off'} (BuilderConfig)"
         if self._unsigned_trial is None or not self.auto or self._auto is None or self._judge is None:
@@ -460,28 +458,24 @@ class CalibrationRun:
             self._auto["unsigned_activations"] = "off (no calibration data)"
             return False
         t0 = time.perf_counter()
-        trial, adopt = self._unsigned_trial(True)
-        candidate = trial.build(scales)
-        held = len(_unsigned_tensors(candidate, self._plain_engine(scales)))
-        if not held:
+        trial = unsigned_form.try_form(self._unsigned_trial, True, scales, self._plain_engine(scales),
+                                       lambda: self._plain_errors(scales), self._judge)
+        if not trial.changed:
             self._auto["unsigned_activations"] = "off (no non-negative int8 tensor whose readers all take a zero point)"
             return False
-        without, with_ = self._plain_errors(scales), self._judge(candidate)
-        keep = with_.relative_l2 < without.relative_l2
         self._unsigned_decided = True
-        self._auto["unsigned_activations"] = f"on (auto, {held} int8 tensors)" if keep else "off (auto)"
-        self._auto["errors"].update({"unsigned off": round(without.relative_l2, 6),
-                                     "unsigned on": round(with_.relative_l2, 6)})
+        self._auto["unsigned_activations"] = trial.report()
+        self._auto["errors"].update(trial.errors())
         logger.info("auto calibration: unsigned activations %s (%d int8 tensors; output relative L2 on %d %s "
-                    "samples: %.4g without, %.4g with)", "kept" if keep else "left off", held,
-                    self._auto["samples"], self._where, without.relative_l2, with_.relative_l2)
-        if keep:
-            adopt()
+                    "samples: %.4g without, %.4g with)", "kept" if trial.keep else "left off", trial.changed,
+                    self._auto["samples"], self._where, trial.current.relative_l2, trial.tried.relative_l2)
+        if trial.keep:
+            trial.adopt()
             self._unsigned = True
-            self._builder = trial
-            self._plain = (dict(scales), candidate, with_)  # the build's engine without a correction now
+            self._builder = trial.builder
+            self._plain = (dict(scales), trial.engine, trial.tried)  # the build's engine without a correction now
         self._seconds["auto_unsigned"] = time.perf_counter() - t0
-        return keep
+        return trial.keep
 
     def _redecide_unsigned(self, choice: auto_choice.Choice, decided_at: str) -> Optional[tuple[Any, Any]]:
         """The chosen set's engine in the form the build keeps, and its
@@ -489,18 +483,16 @@ class CalibrationRun:
 
         auto decided unsigned activations at ``decided_at``'s thresholds
         (the default set's, :meth:`thresholds`) and scored every set in
-        that form; where another set is chosen, the decision is made again
-        at the chosen thresholds, by the same rule (the lower error on the
-        judging samples), and the other form adopted where it wins: one
-        more step of coordinate descent over (thresholds, form), so that
-        the form is never one the chosen thresholds are worse in. At mse's
-        thresholds a grid that clips nothing (one outlier sets them) is as
-        good symmetric; at entropy's, which clip, the unsigned grid's finer
-        step pays: the overfit case of the tests (accuracy_models.py), held-out
-        relative L2 0.0442 symmetric, 0.0296 unsigned (RESULTS_accuracy.md,
-        2026-12-04 midday). One build and one run of the judging samples,
-        only where the choice is not ``decided_at``; the folds' and the
-        other sets' scores stay those of the first form."""
+        that form; where another set is chosen, the form is tried again at
+        the chosen thresholds (unsigned_form.py), by the same rule, and
+        adopted where it wins. At mse's thresholds a grid that clips
+        nothing (one outlier sets them) is as good symmetric; at entropy's,
+        which clip, the unsigned grid's finer step pays: the overfit case
+        of the tests (accuracy_models.py), held-out relative L2 0.0442
+        symmetric, 0.0296 unsigned (RESULTS_accuracy.md, 2026-12-04
+        midday). One build and one run of the judging samples, only where
+        the choice is not ``decided_at``; the folds' and the other sets'
+        scores stay those of the first form."""
         label = choice.label
         current, before = choice.engines.get(label), choice.errors[label]
         if not self._unsigned_decided or label == decided_at:
@@ -510,32 +502,25 @@ class CalibrationRun:
         if current is None:  # scored as a twin of another set: its own engine
             current = self._builder.build(scales)
             before = self._judge(current)
-        on = not self._unsigned
-        trial, adopt = self._unsigned_trial(on)
-        candidate = trial.build(scales)
-        symmetric, unsigned = (current, candidate) if on else (candidate, current)
-        held = len(_unsigned_tensors(unsigned, symmetric))
-        if not held:
+        trial = unsigned_form.try_form(self._unsigned_trial, not self._unsigned, scales, current, lambda: before,
+                                       self._judge)
+        if not trial.changed:
             return current, before
-        after = self._judge(candidate)
-        keep = after.relative_l2 < before.relative_l2
         was = "on" if self._unsigned else "off"
-        self._auto["errors"].update({f"unsigned {was} at {label}": round(before.relative_l2, 6),
-                                     f"unsigned {'on' if on else 'off'} at {label}": round(after.relative_l2, 6)})
+        self._auto["errors"].update(trial.errors(label))
         logger.info("auto calibration: unsigned activations decided again at %s's thresholds: %s (%d int8 tensors; "
-                    "output relative L2 %.4g %s, %.4g %s)", label, ("on" if on else "off") if keep else was, held,
-                    before.relative_l2, was, after.relative_l2, "on" if on else "off")
+                    "output relative L2 %.4g %s, %.4g %s)", label, ("on" if trial.on else "off") if trial.keep else was,
+                    trial.changed, before.relative_l2, was, trial.tried.relative_l2, "on" if trial.on else "off")
         self._seconds["auto_unsigned"] = self._seconds.get("auto_unsigned", 0.0) + time.perf_counter() - t0
-        if not keep:
+        if not trial.keep:
             return current, before
-        adopt()
-        self._unsigned = on
-        self._builder = trial
+        trial.adopt()
+        self._unsigned = trial.on
+        self._builder = trial.builder
         self._plain = None  # an engine lowered in the other form (the first trial's): not the build's
-        self._int8_names = auto_choice.int8_tensors(candidate, self._network)
-        self._auto["unsigned_activations"] = (f"on (auto, {held} int8 tensors, at {label}'s thresholds)" if on else
-                                              f"off (auto, at {label}'s thresholds)")
-        return candidate, after
+        self._int8_names = auto_choice.int8_tensors(trial.engine, self._network)
+        self._auto["unsigned_activations"] = trial.report(label)
+        return trial.engine, trial.tried
 
     def _engine_grids(self, scales: dict[str, float]) -> dict[str, Any]:
         """How the engine holds the layers' inputs, as ``measure_shifts``
@@ -633,15 +618,6 @@ def _helps(with_: Any, without: Any) -> bool:
     error kept it and cost 0.011 of centred cosine at 320x256 (2026-12-03
     afternoon); where it paid, the held-out error fell by 1.1-11%."""
     return with_.relative_l2 < (1.0 - auto_choice.MIN_GAIN) * without.relative_l2
-
-
-def _unsigned_tensors(candidate: Any, without: Any) -> list[str]:
-    """The int8 tensors ``candidate`` (the engine with unsigned activations
-    on) holds with a zero point where ``without`` (the same scales, them
-    off) holds them symmetric: the ones the unsigned trial changes, not the
-    asymmetric tables' outputs both hold alike."""
-    before = {t.tensor: t.zero_point for t in without.int8_plan().tensors}
-    return [t.tensor for t in candidate.int8_plan().tensors if t.zero_point != 0 and before.get(t.tensor, 0) == 0]
 
 
 def _same_network(a: Any, b: Any) -> bool:

@@ -23,7 +23,8 @@ import numpy as np
 
 from .. import _core
 
-__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "fp32_tap_engine", "int8_scales", "int8_tap_engine",
+__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "flat_floors", "fp32_tap_engine",
+           "int8_scales", "int8_tap_engine",
            "one_node_engine", "quantized_inside", "rows", "run_batched", "take", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
@@ -60,7 +61,10 @@ def fp32_tap_engine(network: Any, names: Iterable[str]) -> Any:
 def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
     """Source tensor name -> (scale, zero point) its int8 copy carries, in
     network order: a layer's out_scale / out_zero_point, a Quantize's, or
-    its input's through a byte mover."""
+    its input's through a byte mover. A per-channel grid (out_scales, a
+    Quantize's scales) is one grid where every channel's scale is the same
+    (a pre-quantized model's per-axis Q/DQ with equal scales); otherwise the
+    tensor has none and is left out."""
     tensors = lowered.tensors()
     grid_of: dict[int, tuple[float, int]] = {}
     out: dict[str, tuple[float, int]] = {}
@@ -70,9 +74,14 @@ def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
             info = tensors[t]
             if info["dtype"] != "int8" or info["is_constant"]:
                 continue
-            if "out_scales" in attrs or "scales" in attrs:
-                continue  # one scale per channel (a pre-quantized model's): no one grid
-            if "out_scale" in attrs:
+            # per-channel grids: a layer's out_scales, a Quantize's scales (contracts.cc)
+            per_channel = attrs.get("scales") if node["op"] == "int8rt.Quantize" else attrs.get("out_scales")
+            if per_channel is not None:
+                one = _one_scale(per_channel)
+                if one is None:
+                    continue  # one scale per channel, not all equal: no one grid
+                g = (one, int(attrs.get("out_zero_point", attrs.get("zero_point", 0))))
+            elif "out_scale" in attrs:
                 g = (float(attrs["out_scale"]), int(attrs.get("out_zero_point", 0)))
             elif node["op"] == "int8rt.Quantize":
                 g = (float(attrs["scale"]), int(attrs.get("zero_point", 0)))
@@ -86,6 +95,16 @@ def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
     return out
 
 
+def _one_scale(per_channel: Sequence[float]) -> Optional[float]:
+    """The scale of a per-channel grid whose channels all have the same
+    one, as the engine holds it (float32): that grid is a per-tensor one;
+    None where the channels differ."""
+    scales = np.asarray(per_channel, np.float64).astype(np.float32)
+    if scales.size == 0 or not np.all(scales == scales[0]):
+        return None
+    return float(scales[0])
+
+
 def int8_scales(lowered: Any) -> dict[str, float]:
     """Source tensor name -> the scale its int8 copy carries, in network order."""
     return {name: s for name, (s, _) in _int8_grids(lowered).items()}
@@ -95,6 +114,32 @@ def int8_zero_points(lowered: Any) -> dict[str, int]:
     """Source tensor name -> the zero point its int8 copy carries, where not
     0 (unsigned activations, a pre-quantized model's)."""
     return {name: z for name, (_, z) in _int8_grids(lowered).items() if z}
+
+
+def flat_floors(lowered: Any) -> dict[str, float]:
+    """Source tensor name -> the value of its code -128, for the int8
+    tensors that only tables built for a clipped input read (``int8rt.QLut``
+    with ``in_zero_point``: a HardSwish's input held on [-3, T],
+    lower_int8_zero_points.cc). The readers are flat below that value, so
+    what the grid clips there changes nothing: the accuracy check and
+    ``compare`` measure such a tensor against its float32 values raised to
+    it."""
+    tensors = lowered.tensors()
+    readers: dict[int, list[dict[str, Any]]] = {}
+    for node in lowered.nodes():
+        for t in node["inputs"]:
+            if t >= 0:
+                readers.setdefault(t, []).append(node)
+    grids = _int8_grids(lowered)
+    out: dict[str, float] = {}
+    for t, nodes in readers.items():
+        name = tensors[t]["name"]
+        if not name.endswith(INT8_SUFFIX) or name[: -len(INT8_SUFFIX)] not in grids:
+            continue
+        if all(n["op"] == "int8rt.QLut" and n["attrs"].get("in_zero_point", 0) != 0 for n in nodes):
+            scale, zero_point = grids[name[: -len(INT8_SUFFIX)]]
+            out[name[: -len(INT8_SUFFIX)]] = float(np.float32(-128 - zero_point) * np.float32(scale))
+    return out
 
 
 def quantized_inside(lowered: Any, network: Any) -> set[str]:

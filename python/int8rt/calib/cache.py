@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Union
 
 from .. import _core
+from .channel_ranges import SIDECAR_SUFFIX
 
 __all__ = ["CacheFile", "cache_algorithm_name", "read_cache", "write_cache"]
 
@@ -100,18 +101,32 @@ def read_cache(data: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"
 
 class CacheFile:
     """Mixin: ``read_calibration_cache`` / ``write_calibration_cache`` over the
-    file ``self._cache_file`` (None: no cache). Reads the file when it
-    exists; writes it atomically (a temporary file, then a rename)."""
+    file ``self._cache_file`` (None: no cache), and the per-channel
+    activation ranges (channel_ranges.py) over the sidecar
+    ``<cache file>.channels.json``. Reads a file when it exists; writes it
+    atomically (a temporary file, then a rename)."""
 
     _cache_file: Optional[str] = None
 
     def read_calibration_cache(self) -> Optional[bytes]:
-        if self._cache_file and os.path.exists(self._cache_file):
-            return Path(self._cache_file).read_bytes()
-        return None
+        return _read(self._cache_file)
 
     def write_calibration_cache(self, cache: bytes) -> None:
-        if self._cache_file:
-            tmp = f"{self._cache_file}.tmp.{os.getpid()}"
-            Path(tmp).write_bytes(cache)
-            os.replace(tmp, self._cache_file)
+        _write(self._cache_file, cache)
+
+    def read_channel_ranges(self) -> Optional[bytes]:
+        return _read(self._cache_file and self._cache_file + SIDECAR_SUFFIX)
+
+    def write_channel_ranges(self, data: bytes) -> None:
+        _write(self._cache_file and self._cache_file + SIDECAR_SUFFIX, data)
+
+
+def _read(path: Optional[str]) -> Optional[bytes]:
+    return Path(path).read_bytes() if path and os.path.exists(path) else None
+
+
+def _write(path: Optional[str], data: bytes) -> None:
+    if path:
+        tmp = f"{path}.tmp.{os.getpid()}"
+        Path(tmp).write_bytes(data)
+        os.replace(tmp, path)

@@ -493,6 +493,7 @@ Attributes QLutAttrs::to_attrs() const {
   Attributes a = scale_attrs(*this);
   a.set("ops", Attribute::of_string(ops));
   set_zero_point("out_zero_point", out_zero_point, a);
+  set_zero_point("in_zero_point", in_zero_point, a);
   if (!in_scales.empty()) a.set("in_scales", Attribute::of_floats(in_scales));
   if (!out_scales.empty()) a.set("out_scales", Attribute::of_floats(out_scales));
   return a;
@@ -504,6 +505,7 @@ QLutAttrs QLutAttrs::from_attrs(const Node& node) {
   r.scales(l);
   l.ops = r.str("ops", "");
   l.out_zero_point = r.zero_point("out_zero_point");
+  l.in_zero_point = r.zero_point("in_zero_point");
   l.in_scales = r.nums("in_scales");
   l.out_scales = r.nums("out_scales");
   if (l.in_scales.size() != l.out_scales.size()) {

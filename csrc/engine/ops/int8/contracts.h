@@ -330,6 +330,9 @@ struct QLutAttrs : InOutScales {
   std::string ops;
   int64_t out_zero_point = 0;
   std::vector<double> in_scales, out_scales;  // per channel, or empty
+  // x's zero point: 0, or a grid clipped below the table's flat part
+  // (lower_int8_zero_points.cc); the table is built for it, the lookup is the same
+  int64_t in_zero_point = 0;
   Attributes to_attrs() const;
   static QLutAttrs from_attrs(const Node& node);
 };

@@ -1,7 +1,10 @@
 // int8rt.QLut: an element-wise float chain between int8 tensors as a
 // 256-entry table (engine/lut_region.h): y[i] = table[x[i] + 128], any shape
 // and layout (element-wise). Inputs: x int8, table int8 [256] (constant).
-// The kernel is the lookup_s8 family's choice (kernels/eltwise_s8.h).
+// The kernel is the lookup_s8 family's choice (kernels/eltwise_s8.h). An
+// input zero point (QLutAttrs::in_zero_point: x clipped below the table's
+// flat part, lower_int8_zero_points.cc) is in the table already, so the
+// lookup is the same.
 // Per-channel form (contracts.h QLutAttrs, lower_int8_channel_grids.cc):
 // table int8 [C, 256], x's innermost axis C (NHWC), y[p][c] =
 // table[c][x[p][c] + 128] by kernels::ref::lookup_s8_channels; it lends no
