@@ -215,7 +215,7 @@ def _rewrite_from_engine(proto: "onnx.ModelProto", engine: Engine, source: str) 
             f"{source}: the engine has no int8 plan (an FP32 engine, or one loaded from a file: engine files do "
             "not keep it); export from the INT8 engine int8rt.build_engine returned, or pass engine.scales() "
             "for the symmetric export")
-    lowered = engine._native.network()
+    lowered = engine.network()
     graph = proto.graph
     consts = constants_of(graph)
     weights = layer_weights(lowered, plan, {n.name: n for n in graph.node}, consts, source)

@@ -79,7 +79,7 @@ def compare(model: Any, engine: Any, data: Mapping[str, np.ndarray], *, batch_si
 
     network = _core.Builder(_to_network(model, model_batch_size), "fp32").optimized_network()
     float_shapes = {t["name"]: t["shape"] for t in network.tensors()}
-    lowered = engine._native.network()
+    lowered = engine.network()
     ltensors = lowered.tensors()
     rows: list[tuple[str, str, str, str]] = []  # (source name, layer, op, precision)
     seen: set[str] = set()
