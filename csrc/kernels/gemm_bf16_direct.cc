@@ -1,0 +1,168 @@
+// The direct BF16 convolution (gemm_bf16_direct.h): the image in channel
+// pairs, the tap-major weights, and the column tiles that read B in place.
+//
+// Tasks are column tiles of the padded-width output (q = oy * Wp + ox), as
+// the panel driver's left-weights tiles; per NR columns a task runs every
+// weight panel with B at image + 2 q. Where Wp == ow (no padding columns)
+// the tile stores into C; otherwise into a per-thread [mr][nr] tile whose
+// columns ox < ow are then copied out (the epilogue already applied).
+#include "kernels/gemm_bf16_direct.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "kernels/gemm_bf16.h"
+
+namespace int8rt {
+namespace kernels {
+namespace {
+
+constexpr int64_t kWorkSerial = 1 << 18;  // below this many MACs, one thread (as gemm_bf16.cc)
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// image[pair][L][2] of g (zero padding, zero odd channel), L returned.
+int64_t build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, std::vector<uint16_t>& image) {
+  const int64_t wp = g.wp(), hp = g.hp(), pairs = (g.C + 1) / 2;
+  const int64_t L = round_up(g.oh * wp, k.nr) + (g.kh - 1) * g.dh * wp + (g.kw - 1) * g.dw;
+  image.resize(static_cast<size_t>(pairs * L * 2));
+  thread_local std::vector<float> rows;
+  rows.resize(static_cast<size_t>(2 * wp));
+  const int64_t x0 = std::max<int64_t>(0, -g.pw), x1 = std::min(g.W, wp - g.pw);  // input columns kept
+  for (int64_t p = 0; p < pairs; ++p) {
+    uint16_t* dst = image.data() + p * L * 2;
+    for (int64_t py = 0; py < hp; ++py) {
+      const int64_t iy = py - g.ph;
+      std::fill(rows.begin(), rows.end(), 0.f);
+      for (int64_t h = 0; h < 2 && iy >= 0 && iy < g.H && x1 > x0; ++h) {
+        if (2 * p + h >= g.C) break;
+        const float* src = g.x + (2 * p + h) * g.plane + iy * g.W;
+        std::memcpy(rows.data() + h * wp + x0 + g.pw, src + x0, static_cast<size_t>(x1 - x0) * sizeof(float));
+      }
+      k.pairs(rows.data(), 2, static_cast<int>(wp), dst + py * wp * 2);
+    }
+    std::fill(dst + hp * wp * 2, dst + L * 2, 0);
+  }
+  return L;
+}
+
+}  // namespace
+
+std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_len, int64_t n) {
+  Bf16DirectGeom g;
+  if (x.im2col) {
+    const Im2colView& v = *x.im2col;
+    const int64_t taps = v.kh * v.kw;
+    if (v.sh != 1 || v.sw != 1 || taps <= 0 || k_len % taps != 0 || v.oh * v.ow != n) return std::nullopt;
+    g.x = v.x;
+    g.C = k_len / taps;
+    g.H = v.H;
+    g.W = v.W;
+    g.plane = v.H * v.W;
+    g.ph = v.ph;
+    g.pw = v.pw;
+    g.kh = v.kh;
+    g.kw = v.kw;
+    g.dh = v.dh;
+    g.dw = v.dw;
+    g.oh = v.oh;
+    g.ow = v.ow;
+    // Columns ox >= ow are computed and dropped: only where they are few.
+    if ((g.wp() - g.ow) * 3 > g.wp()) return std::nullopt;
+    return g;
+  }
+  if (x.trans || x.packed || x.packed_b || !x.data) return std::nullopt;
+  g.x = x.data;
+  g.C = k_len;
+  g.H = g.oh = 1;
+  g.W = g.ow = n;
+  g.plane = x.ld;
+  return g;
+}
+
+std::vector<uint16_t> bf16_direct_weights(const uint16_t* panels, int64_t n_panels, int mr, int64_t pairs,
+                                          int64_t C, int64_t taps) {
+  const int64_t ce = (C + 1) / 2 * 2, direct_pairs = taps * ce / 2;
+  std::vector<uint16_t> out(static_cast<size_t>(n_panels * direct_pairs * mr * 2), 0);
+  for (int64_t i = 0; i < n_panels; ++i) {
+    const uint16_t* src = panels + i * pairs * mr * 2;
+    uint16_t* dst = out.data() + i * direct_pairs * mr * 2;
+    for (int lane = 0; lane < mr; ++lane) {
+      for (int64_t c = 0; c < C; ++c) {
+        for (int64_t tap = 0; tap < taps; ++tap) {
+          const int64_t k = c * taps + tap, kd = tap * ce + c;
+          dst[((kd / 2) * mr + lane) * 2 + kd % 2] = src[((k / 2) * mr + lane) * 2 + k % 2];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const uint16_t* w, int64_t panels,
+                     int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep) {
+  thread_local std::vector<uint16_t> storage;  // this caller's; the tasks read it through `image`
+  const int64_t L = build_image(k, g, storage);
+  const uint16_t* image = storage.data();
+  const int64_t wp = g.wp(), Q = g.oh * wp, run = (g.C + 1) / 2;
+  std::vector<int64_t> offsets;
+  for (int64_t r = 0; r < g.kh; ++r) {
+    for (int64_t s = 0; s < g.kw; ++s) offsets.push_back((r * g.dh * wp + s * g.dw) * 2);
+  }
+  const int mr = k.mr, nr = k.nr;
+  const bool in_place = wp == g.ow;  // no dropped columns: q is the output column
+  const int64_t nc = std::min<int64_t>(round_up(Q, nr), std::max<int64_t>(nr, round_up((Q + 7) / 8, nr)));
+  const int64_t tasks = (Q + nc - 1) / nc;
+  auto one = [&](int64_t task) {
+    thread_local std::vector<float> tile_out;
+    tile_out.resize(static_cast<size_t>(mr * nr));
+    Bf16Tile t;
+    t.pairs = g.taps() * run;
+    t.mr = mr;
+    t.nr = nr;
+    t.b_step = L * 2;
+    t.run_pairs = run;
+    t.b_offsets = offsets.data();
+    if (ep && ep->clip) {
+      t.clip = true;
+      t.lo = ep->lo;
+      t.hi = ep->hi;
+    }
+    const int64_t q_end = std::min(Q, (task + 1) * nc);
+    for (int64_t q = task * nc; q < q_end; q += nr) {
+      t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
+      t.b = image + q * 2;
+      for (int64_t i = 0; i < panels; ++i) {
+        t.a = w + i * t.pairs * mr * 2;
+        t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
+        t.bias = ep && ep->row_bias ? ep->row_bias + i * mr : nullptr;
+        float* out = c + i * mr * ldc;
+        t.c = in_place ? out + q : tile_out.data();
+        t.ldc = in_place ? ldc : nr;
+        k.tile(t);
+        if (in_place) continue;
+        for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
+          for (int64_t j = q; j < q + t.cols;) {
+            const int64_t oy = j / wp, ox = j % wp, end = std::min(q + t.cols, oy * wp + g.ow);
+            if (ox < g.ow) {
+              std::memcpy(out + r * ldc + oy * g.ow + ox, tile_out.data() + r * nr + (j - q),
+                          static_cast<size_t>(end - j) * sizeof(float));
+            }
+            j = std::max(end, oy * wp + wp);
+          }
+        }
+      }
+    }
+  };
+  if (!parallel || tasks == 1 || M * Q * g.taps() * g.C < kWorkSerial) {
+    for (int64_t task = 0; task < tasks; ++task) one(task);
+  } else {
+    parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) one(task);
+    });
+  }
+}
+
+}  // namespace kernels
+}  // namespace int8rt
