@@ -1,9 +1,11 @@
 // The direct BF16 convolution (gemm_bf16_direct.h): the image in channel
 // pairs, the tap-major weights, and the column tiles that read B in place.
 //
-// Tasks are column tiles of the padded-width output (q = oy * Wp + ox), as
-// the panel driver's left-weights tiles; per NR columns a task runs every
-// weight panel with B at image + 2 q. Where Wp == ow (no padding columns)
+// Tasks are column tiles of the padded-width output (q = oy * Wp + ox), or
+// groups of weight panels where the columns are few; a task runs each weight panel over
+// its columns, NR at a time with B at image + 2 q (weight panel outer: the
+// image of a task stays in L2 while each panel is read once, where the
+// panel-inner order streamed a 7x7 stage's 4.7 MB of weights per column tile). Where Wp == ow (no padding columns)
 // the tile stores into C; otherwise into a per-thread [mr][nr] tile whose
 // columns ox < ow are then copied out (the epilogue already applied).
 #include "kernels/gemm_bf16_direct.h"
@@ -112,8 +114,14 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   }
   const int mr = k.mr, nr = k.nr;
   const bool in_place = wp == g.ow;  // no dropped columns: q is the output column
-  const int64_t nc = std::min<int64_t>(round_up(Q, nr), std::max<int64_t>(nr, round_up((Q + 7) / 8, nr)));
-  const int64_t tasks = (Q + nc - 1) / nc;
+  // Few columns (the 14x14 and 7x7 stages): tasks are groups of weight
+  // panels over all columns, so each panel is read once per call (a 7x7
+  // stage's 4.7 MB of weights does not stay in cache between column tiles).
+  // Otherwise tasks are column tiles, at least 8 when there are columns enough.
+  const bool by_panels = Q <= 8 * nr;
+  const int64_t nc = by_panels ? Q : std::max<int64_t>(nr, round_up((Q + 7) / 8, nr));
+  const int64_t group = by_panels ? (panels + 7) / 8 : panels;
+  const int64_t tasks = by_panels ? (panels + group - 1) / group : (Q + nc - 1) / nc;
   auto one = [&](int64_t task) {
     thread_local std::vector<float> tile_out;
     tile_out.resize(static_cast<size_t>(mr * nr));
@@ -129,15 +137,16 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
       t.lo = ep->lo;
       t.hi = ep->hi;
     }
-    const int64_t q_end = std::min(Q, (task + 1) * nc);
-    for (int64_t q = task * nc; q < q_end; q += nr) {
-      t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
-      t.b = image + q * 2;
-      for (int64_t i = 0; i < panels; ++i) {
-        t.a = w + i * t.pairs * mr * 2;
-        t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
-        t.bias = ep && ep->row_bias ? ep->row_bias + i * mr : nullptr;
-        float* out = c + i * mr * ldc;
+    const int64_t q_begin = by_panels ? 0 : task * nc, q_end = by_panels ? Q : std::min(Q, (task + 1) * nc);
+    const int64_t i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
+    for (int64_t i = by_panels ? task * group : 0; i < i_end; ++i) {
+      t.a = w + i * t.pairs * mr * 2;
+      t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
+      t.bias = ep && ep->row_bias ? ep->row_bias + i * mr : nullptr;
+      float* out = c + i * mr * ldc;
+      for (int64_t q = q_begin; q < q_end; q += nr) {
+        t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
+        t.b = image + q * 2;
         t.c = in_place ? out + q : tile_out.data();
         t.ldc = in_place ? ldc : nr;
         k.tile(t);
