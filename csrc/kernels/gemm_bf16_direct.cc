@@ -24,29 +24,56 @@ constexpr int64_t kWorkSerial = 1 << 18;  // below this many MACs, one thread (a
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// image[pair][L][2] of g (zero padding, zero odd channel), L returned.
-int64_t build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, std::vector<uint16_t>& image) {
-  const int64_t wp = g.wp(), hp = g.hp(), pairs = (g.C + 1) / 2;
-  const int64_t L = round_up(g.oh * wp, k.nr) + (g.kh - 1) * g.dh * wp + (g.kw - 1) * g.dw;
+int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
+
+// The tap offsets into a pair's plane (uint16 elements) and that plane's
+// length L (every tap's read of round_up(Q, nr) columns fits).
+std::vector<int64_t> tap_offsets(const Bf16DirectGeom& g, int nr, int64_t* L) {
+  const int64_t wq = g.wq(), pl = g.hq() * wq;
+  std::vector<int64_t> off;
+  int64_t top = 0;
+  for (int64_t r = 0; r < g.kh; ++r) {
+    for (int64_t s = 0; s < g.kw; ++s) {
+      const int64_t vy = r * g.dh, vx = s * g.dw;
+      const int64_t at = ((vy % g.sh) * g.sw + vx % g.sw) * pl + (vy / g.sh) * wq + vx / g.sw;
+      off.push_back(at * 2);
+      top = std::max(top, at);
+    }
+  }
+  *L = std::max(g.phases() * pl, top + round_up(g.oh * wq, nr));
+  return off;
+}
+
+// image[pair][L][2] of g (zero padding, zero odd channel, zero tail).
+void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, int64_t L, std::vector<uint16_t>& image) {
+  const int64_t wq = g.wq(), hq = g.hq(), pairs = (g.C + 1) / 2;
   image.resize(static_cast<size_t>(pairs * L * 2));
   thread_local std::vector<float> rows;
-  rows.resize(static_cast<size_t>(2 * wp));
-  const int64_t x0 = std::max<int64_t>(0, -g.pw), x1 = std::min(g.W, wp - g.pw);  // input columns kept
+  rows.resize(static_cast<size_t>(2 * wq));
   for (int64_t p = 0; p < pairs; ++p) {
     uint16_t* dst = image.data() + p * L * 2;
-    for (int64_t py = 0; py < hp; ++py) {
-      const int64_t iy = py - g.ph;
-      std::fill(rows.begin(), rows.end(), 0.f);
-      for (int64_t h = 0; h < 2 && iy >= 0 && iy < g.H && x1 > x0; ++h) {
-        if (2 * p + h >= g.C) break;
-        const float* src = g.x + (2 * p + h) * g.plane + iy * g.W;
-        std::memcpy(rows.data() + h * wp + x0 + g.pw, src + x0, static_cast<size_t>(x1 - x0) * sizeof(float));
+    for (int64_t fy = 0; fy < g.sh; ++fy) {
+      for (int64_t fx = 0; fx < g.sw; ++fx) {
+        // phase columns qx whose input column qx * sw + fx - pw is inside the image
+        const int64_t x0 = ceil_div(g.pw - fx, g.sw), x1 = std::min(wq, ceil_div(g.W + g.pw - fx, g.sw));
+        for (int64_t qy = 0; qy < hq; ++qy, dst += wq * 2) {
+          const int64_t iy = qy * g.sh + fy - g.ph;
+          std::fill(rows.begin(), rows.end(), 0.f);
+          for (int64_t h = 0; h < 2 && iy >= 0 && iy < g.H && 2 * p + h < g.C; ++h) {
+            const float* src = g.x + (2 * p + h) * g.plane + iy * g.W + fx - g.pw;
+            float* row = rows.data() + h * wq;
+            if (g.sw == 1) {
+              if (x1 > x0) std::memcpy(row + x0, src + x0, static_cast<size_t>(x1 - x0) * sizeof(float));
+            } else {
+              for (int64_t qx = x0; qx < x1; ++qx) row[qx] = src[qx * g.sw];
+            }
+          }
+          k.pairs(rows.data(), 2, static_cast<int>(wq), dst);
+        }
       }
-      k.pairs(rows.data(), 2, static_cast<int>(wp), dst + py * wp * 2);
     }
-    std::fill(dst + hp * wp * 2, dst + L * 2, 0);
+    std::fill(dst, image.data() + (p + 1) * L * 2, 0);
   }
-  return L;
 }
 
 }  // namespace
@@ -56,7 +83,7 @@ std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_l
   if (x.im2col) {
     const Im2colView& v = *x.im2col;
     const int64_t taps = v.kh * v.kw;
-    if (v.sh != 1 || v.sw != 1 || taps <= 0 || k_len % taps != 0 || v.oh * v.ow != n) return std::nullopt;
+    if (taps <= 0 || k_len % taps != 0 || v.oh * v.ow != n || v.sh < 1 || v.sw < 1) return std::nullopt;
     g.x = v.x;
     g.C = k_len / taps;
     g.H = v.H;
@@ -66,12 +93,14 @@ std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_l
     g.pw = v.pw;
     g.kh = v.kh;
     g.kw = v.kw;
+    g.sh = v.sh;
+    g.sw = v.sw;
     g.dh = v.dh;
     g.dw = v.dw;
     g.oh = v.oh;
     g.ow = v.ow;
     // Columns ox >= ow are computed and dropped: only where they are few.
-    if ((g.wp() - g.ow) * 3 > g.wp()) return std::nullopt;
+    if ((g.wq() - g.ow) * 3 > g.wq()) return std::nullopt;
     return g;
   }
   if (x.trans || x.packed || x.packed_b || !x.data) return std::nullopt;
@@ -104,15 +133,13 @@ std::vector<uint16_t> bf16_direct_weights(const uint16_t* panels, int64_t n_pane
 
 void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const uint16_t* w, int64_t panels,
                      int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep) {
-  thread_local std::vector<uint16_t> storage;  // this caller's; the tasks read it through `image`
-  const int64_t L = build_image(k, g, storage);
-  const uint16_t* image = storage.data();
-  const int64_t wp = g.wp(), Q = g.oh * wp, run = (g.C + 1) / 2;
-  std::vector<int64_t> offsets;
-  for (int64_t r = 0; r < g.kh; ++r) {
-    for (int64_t s = 0; s < g.kw; ++s) offsets.push_back((r * g.dh * wp + s * g.dw) * 2);
-  }
   const int mr = k.mr, nr = k.nr;
+  int64_t L = 0;
+  const std::vector<int64_t> offsets = tap_offsets(g, nr, &L);
+  thread_local std::vector<uint16_t> storage;  // this caller's; the tasks read it through `image`
+  build_image(k, g, L, storage);
+  const uint16_t* image = storage.data();
+  const int64_t wp = g.wq(), Q = g.oh * wp, run = (g.C + 1) / 2;
   const bool in_place = wp == g.ow;  // no dropped columns: q is the output column
   // Few columns (the 14x14 and 7x7 stages): tasks are groups of weight
   // panels over all columns, so each panel is read once per call (a 7x7

@@ -1,12 +1,14 @@
 // The direct BF16 convolution of the BF16 GEMM driver (kernels/gemm_bf16.h):
-// for left weights (a convolution's W x im2col(X)) with stride 1, B is not
-// packed per column panel from an im2col view; instead the image is
-// converted once per call into channel pairs,
-//   image[c / 2][L][2], c = 2 * pair + (0 | 1), L = round_up(oh * Wp, nr) + max tap offset,
-// zero-padded to the padded width Wp = ow + (kw - 1) * dw, and the
-// microkernel reads B straight from it (Bf16Tile::b_step): output pixel q
-// = oy * Wp + ox (ox < Wp, the columns ox >= ow are computed and dropped),
-// tap (r, s) at q + r * dh * Wp + s * dw. The reduction order is tap-major,
+// for left weights (a convolution's W x im2col(X)), B is not packed per
+// column panel from an im2col view; instead the image is converted once
+// per call into channel pairs, split into its stride phases,
+//   image[c / 2][phase][Hq][Wq][2] (+ a zero tail), c = 2 * pair + (0 | 1),
+// phase (fy, fx) < (sh, sw) holding the zero-padded input pixel
+// (qy * sh + fy - ph, qx * sw + fx - pw), Wq = ow + (kw - 1) * dw / sw, and
+// the microkernel reads B straight from it (Bf16Tile::b_step): output pixel
+// q = oy * Wq + ox (the columns ox >= ow are computed and dropped), tap
+// (r, s), v = (r * dh, s * dw), at phase (vy % sh, vx % sw), position q +
+// (vy / sh) * Wq + vx / sw. The reduction order is tap-major,
 // k' = tap * Ce + c (Ce = C rounded up to even, the odd channel zero), so
 // the weights are re-laid once as A panels in that order (direct_weights).
 // The arithmetic is the microkernel contract's on that k' order: one chain
@@ -32,14 +34,16 @@ struct Bf16DirectGeom {
   const float* x = nullptr;  // channel c's plane at x + c * plane, rows W apart
   int64_t plane = 0;
   int64_t C = 0, H = 0, W = 0, ph = 0, pw = 0;
-  int64_t kh = 1, kw = 1, dh = 1, dw = 1, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, oh = 0, ow = 0;
   int64_t taps() const { return kh * kw; }
-  int64_t wp() const { return ow + (kw - 1) * dw; }  // padded width
-  int64_t hp() const { return oh + (kh - 1) * dh; }  // padded height
+  int64_t phases() const { return sh * sw; }
+  int64_t wq() const { return ow + (kw - 1) * dw / sw; }  // a phase's width
+  int64_t hq() const { return oh + (kh - 1) * dh / sh; }  // a phase's height
 };
 
 // The direct geometry of B (k_len rows, n columns) when the direct path
-// takes it: an im2col view with stride 1, or a plain untransposed matrix.
+// takes it: an im2col view whose dropped columns are under a third, or a
+// plain untransposed matrix.
 std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_len, int64_t n);
 
 // Left-weight A panels [pairs][mr][2] (k in im2col order c * taps + tap)
