@@ -1,8 +1,10 @@
 // The BF16 GEMM driver (gemm_bf16.h): weight packing, activation panels,
 // tiling and threading around a Bf16Tile microkernel.
 //
-// Weights left (convolution): tasks are column tiles of C; per NR-column
-// panel a task packs the activations over the whole of k (FP32 in chunks of
+// Weights left, pair-panel kernels, no accumulation: the direct path of
+// gemm_bf16_direct.h where it takes B (a conv whose dropped columns are
+// few, any stride, or a plain B). Other weights left (convolution): tasks
+// are column tiles of C; per NR-column panel a task packs the activations over the whole of k (FP32 in chunks of
 // kChunk rows, each converted to pairs), then runs every weight panel over
 // it. Weights right (Gemm / MatMul): tasks are (row tile, column tile)
 // pairs; per MR-row panel of activations, packed the same way, the task runs

@@ -28,7 +28,7 @@
 // same values as rows: dst[j * ld + k] = from_f32(src[k][j]).
 //
 // Bound against FP32, per op. Every BF16 op of the engine is this GEMM: Conv
-// (im2col, not depthwise), Gemm and MatMul with constant weights, and MatMul
+// (im2col order, or tap-major through the direct path; not depthwise), Gemm and MatMul with constant weights, and MatMul
 // between two activations (both operands converted). With K the dot length
 // and S = sum over k of |a_k b_k| on the FP32 operands (+ |bias| or |C| where
 // the op adds one), each output y of a BF16 op and y32 of the FP32 op obey
