@@ -50,9 +50,17 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, int64_t L, s
   image.resize(static_cast<size_t>(pairs * L * 2));
   thread_local std::vector<float> rows;
   rows.resize(static_cast<size_t>(2 * wq));
+  // One phase, no padding and planes that follow each other (a 1x1 stride-1
+  // conv's input read in place): a pair's two planes are the converter's
+  // two rows as they lie.
+  const bool as_is = g.phases() == 1 && g.ph == 0 && g.pw == 0 && wq == g.W && hq == g.H && g.plane == g.H * g.W;
   for (int64_t p = 0; p < pairs; ++p) {
     uint16_t* dst = image.data() + p * L * 2;
-    for (int64_t fy = 0; fy < g.sh; ++fy) {
+    if (as_is) {
+      k.pairs(g.x + 2 * p * g.plane, std::min<int64_t>(2, g.C - 2 * p), static_cast<int>(g.plane), dst);
+      dst += g.plane * 2;
+    }
+    for (int64_t fy = 0; fy < g.sh && !as_is; ++fy) {
       for (int64_t fx = 0; fx < g.sw; ++fx) {
         // phase columns qx whose input column qx * sw + fx - pw is inside the image
         const int64_t x0 = ceil_div(g.pw - fx, g.sw), x1 = std::min(wq, ceil_div(g.W + g.pw - fx, g.sw));
