@@ -176,7 +176,8 @@ TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
       {3, 23, 23, 16, 7, 7, 2, 3, 1},   // the RGB stem: odd C, 4 phases
       {8, 9, 10, 9, 3, 3, 1, 1, 1},     // padded width 12, rows tile +1
       {5, 14, 14, 17, 3, 3, 2, 1, 1},   // stride 2, odd C, 7 x 7 out (Q 56)
-      {16, 7, 7, 8, 3, 3, 1, 1, 1},     // the 7 x 7 stage: panel-group tasks
+      {16, 7, 7, 8, 3, 3, 1, 1, 1},     // a 7 x 7 stage, small weights: column tasks
+      {256, 7, 7, 232, 3, 3, 1, 1, 1},  // 1.07 MB of weights, 29 panels (last partial): panel-group tasks
       {4, 12, 11, 8, 3, 3, 1, 2, 2},    // dilation 2
       {6, 9, 9, 8, 1, 1, 2, 0, 1},      // 1x1 stride 2: 4 phases, one used
       {7, 40, 33, 24, 3, 3, 1, 1, 1},   // Q = 40 x 35 > 8 tiles: column tasks
