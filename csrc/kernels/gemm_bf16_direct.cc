@@ -1,12 +1,13 @@
 // The direct BF16 convolution (gemm_bf16_direct.h): the image in channel
 // pairs, the tap-major weights, and the column tiles that read B in place.
 //
-// Tasks are column tiles of the padded-width output (q = oy * Wp + ox), or
-// groups of weight panels where the columns are few; a task runs each weight panel over
-// its columns, NR at a time with B at image + 2 q (weight panel outer: the
-// image of a task stays in L2 while each panel is read once, where the
-// panel-inner order streamed a 7x7 stage's 4.7 MB of weights per column tile). Where Wp == ow (no padding columns)
-// the tile stores into C; otherwise into a per-thread [mr][nr] tile whose
+// Tasks are column tiles of the phase-width output (q = oy * Wq + ox), or
+// groups of weight panels where the columns are few and the weights large;
+// a task runs each weight panel over its columns, NR at a time with B at
+// image + 2 q (weight panel outer: the image of a task stays in L2 while
+// each panel is read once; panel-inner, a 7x7 stage streamed its 4.7 MB of
+// weights once per column tile). Where Wq == ow (no dropped columns) the
+// tile stores into C; otherwise into a per-thread [mr][nr] tile whose
 // columns ox < ow are then copied out (the epilogue already applied).
 #include "kernels/gemm_bf16_direct.h"
 
@@ -147,8 +148,8 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   thread_local std::vector<uint16_t> storage;  // this caller's; the tasks read it through `image`
   build_image(k, g, L, storage);
   const uint16_t* image = storage.data();
-  const int64_t wp = g.wq(), Q = g.oh * wp, run = (g.C + 1) / 2;
-  const bool in_place = wp == g.ow;  // no dropped columns: q is the output column
+  const int64_t wq = g.wq(), Q = g.oh * wq, run = (g.C + 1) / 2;
+  const bool in_place = wq == g.ow;  // no dropped columns: q is the output column
   // Few columns (the 14x14 and 7x7 stages) and weights over L2's 1 MiB:
   // tasks are groups of weight panels over all columns, so each panel is
   // read once per call (a 7x7 stage's 4.7 MB of 3x3 weights does not stay
@@ -190,12 +191,12 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
         if (in_place) continue;
         for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
           for (int64_t j = q; j < q + t.cols;) {
-            const int64_t oy = j / wp, ox = j % wp, end = std::min(q + t.cols, oy * wp + g.ow);
+            const int64_t oy = j / wq, ox = j % wq, end = std::min(q + t.cols, oy * wq + g.ow);
             if (ox < g.ow) {
               std::memcpy(out + r * ldc + oy * g.ow + ox, tile_out.data() + r * nr + (j - q),
                           static_cast<size_t>(end - j) * sizeof(float));
             }
-            j = std::max(end, oy * wp + wp);
+            j = std::max(end, oy * wq + wq);
           }
         }
       }
