@@ -2,7 +2,9 @@
 FP32 with every float Conv / Gemm / MatMul in BF16 (``bf16=True``), INT8
 and INT8 whose fallback float layers run in BF16, against ONNX Runtime FP32
 and OpenVINO FP32 (``INFERENCE_PRECISION_HINT=f32``) and BF16
-(``INFERENCE_PRECISION_HINT=bf16``, where this CPU's plugin accepts it).
+(``INFERENCE_PRECISION_HINT=bf16``, where this CPU's plugin accepts it), and
+PyTorch eager under bf16 autocast ("torch bf16", the module the ONNX file
+was exported from).
 
 Networks: ResNet-50 and MobileNetV2 as e2e_bench.py makes them
 (benchmarks/e2e_models.py, random weights, BatchNorm statistics measured,
@@ -53,10 +55,25 @@ Run = Callable[[Feed], np.ndarray]
 
 
 class Net:
-    """One network: ONNX path, calibration feeds, a feed maker per batch."""
+    """One network: ONNX path, calibration feeds, a feed maker per batch, and
+    the PyTorch module the ONNX file was exported from (called with the
+    feed's tensors as keywords, returning the output tensor)."""
 
-    def __init__(self, name: str, path: Path, calib: List[Feed], feed: Callable[[int, int], Feed]) -> None:
-        self.name, self.path, self.calib, self.feed = name, path, calib, feed
+    def __init__(self, name: str, path: Path, calib: List[Feed], feed: Callable[[int, int], Feed],
+                 module: Callable[..., object]) -> None:
+        self.name, self.path, self.calib, self.feed, self.module = name, path, calib, feed, module
+
+
+def torch_bf16(module: Callable[..., object]) -> Run:
+    """PyTorch's CPU BF16 as users run it: eager, bf16 autocast (oneDNN's
+    BF16 convolutions and GEMMs), no_grad."""
+    import torch
+
+    def run(feed: Feed) -> np.ndarray:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            out = module(**{k: torch.from_numpy(v) for k, v in feed.items()})
+        return out.float().numpy()
+    return run
 
 
 def cnn(name: str, tmp: Path) -> Net:
@@ -75,15 +92,16 @@ def cnn(name: str, tmp: Path) -> Net:
 
     def feed(batch: int, seed: int) -> Feed:
         return {"input": np.random.default_rng(seed).standard_normal((batch, 3, 224, 224), dtype=np.float32)}
-    return Net(name, path, calib, feed)
+    return Net(name, path, calib, feed, lambda input: model(input))
 
 
 def bert(tmp: Path, seq: int) -> Net:
     vocab = 8000
     path = tmp / "bert.onnx"
-    export_bert(str(path), False, vocab)
+    model = export_bert(str(path), False, vocab)
     return Net("bert_small", path, token_batches(16, 8, seq, vocab, seed=1),
-               lambda batch, seed: token_batches(1, batch, seq, vocab, seed=seed)[0])
+               lambda batch, seed: token_batches(1, batch, seq, vocab, seed=seed)[0],
+               lambda **feed: model(**feed).last_hidden_state)
 
 
 def int8rt_engines(net: Net) -> Dict[str, object]:
@@ -127,6 +145,7 @@ def runners(net: Net, engines: Dict[str, object], batch: int) -> Dict[str, Run]:
     so.intra_op_num_threads = so.inter_op_num_threads = 1
     s = ort.InferenceSession(str(net.path), so, providers=["CPUExecutionProvider"])
     runs["ORT FP32"] = lambda feed, s=s: s.run(None, feed)[0]
+    runs["torch bf16"] = torch_bf16(net.module)
     if O.available(need_nncf=False) is None:
         model = O.load(net.path)
         for name, precision in (("OV FP32", "f32"), ("OV bf16", "bf16")):
@@ -211,6 +230,8 @@ def main() -> None:
                     help="also print the int8rt engines' per-op profile at the largest batch")
     args = ap.parse_args()
     int8rt.set_num_threads(1)
+    import torch
+    torch.set_num_threads(1)
     tmp = Path(tempfile.mkdtemp())
     print(machine_line())
     if O.available(need_nncf=False) is None:

@@ -63,8 +63,9 @@ def hide_broken_torchvision() -> None:
         sys.modules["torchvision"] = None  # type: ignore[assignment]
 
 
-def export_bert(path: str, base: bool, vocab: int) -> None:
-    """A random-weight BertModel (BERT-base's shape with ``base``, else 4 layers x 256) exported to ``path``."""
+def export_bert(path: str, base: bool, vocab: int):
+    """A random-weight BertModel (BERT-base's shape with ``base``, else 4 layers x 256) exported to ``path``;
+    returns the model."""
     import torch
     hide_broken_torchvision()
     from transformers import BertConfig, BertModel
@@ -73,7 +74,9 @@ def export_bert(path: str, base: bool, vocab: int) -> None:
     cfg = (BertConfig(vocab_size=vocab) if base else
            BertConfig(vocab_size=vocab, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
                       intermediate_size=1024))
-    export_encoder(BertModel(cfg).eval(), path, vocab)
+    model = BertModel(cfg).eval()
+    export_encoder(model, path, vocab)
+    return model
 
 
 def export_encoder(bert, path: str, vocab: int) -> None:

@@ -207,16 +207,34 @@ def test_matmul_of_two_activations_edges() -> None:
         K.matmul_bf16(np.ones((3, 5), F32), np.ones((4, 4), F32))
 
 
-def test_im2col_reference_is_the_contract_on_an_explicit_im2col() -> None:
-    rng = np.random.default_rng(5)
-    C, H, W, M, kh, stride, pad = 3, 6, 5, 4, 3, 2, 1
-    x, w = data(rng, (C, H, W)), data(rng, (M, C, kh, kh))
+def explicit_im2col(x: np.ndarray, kh: int, stride: int, pad: int) -> np.ndarray:
+    """col[c][tap][pixel] of x[C][H][W] for a kh x kh window."""
+    C, H, W = x.shape
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
     oh, ow = (H + 2 * pad - kh) // stride + 1, (W + 2 * pad - kh) // stride + 1
-    col = np.stack([xp[:, i:i + stride * oh:stride, j:j + stride * ow:stride]
-                    for i in range(kh) for j in range(kh)], axis=1).reshape(C * kh * kh, oh * ow)
-    same_bits(K.conv2d_bf16(x, w, stride, pad, 1, kernel="gemm_bf16_ref"),
-              spec_gemm(w.reshape(M, -1), col), "gemm_bf16_ref on im2col")
+    return np.stack([xp[:, i:i + stride * oh:stride, j:j + stride * ow:stride]
+                     for i in range(kh) for j in range(kh)], axis=1).reshape(C, kh * kh, oh * ow)
+
+
+def test_im2col_reference_is_the_contract_on_an_explicit_im2col() -> None:
+    """An im2col view runs the direct order (kernels/gemm_bf16_direct.h: k'
+    = tap * Ce + c, C padded to even with a zero channel) where few output
+    columns are dropped (here a stride-2 3x3 window on a 6x5 image, odd C),
+    the im2col order (k = c * taps + tap) otherwise (a 3-wide window over a
+    3-wide image: 2 of 3 columns would be dropped); ``==`` the contract on
+    that explicit matrix, and the other order differs."""
+    rng = np.random.default_rng(5)
+    M, kh = 4, 3
+    for C, H, W, stride, pad, direct in ((3, 6, 5, 2, 1, True), (3, 6, 3, 1, 0, False), (5, 7, 9, 1, 1, True)):
+        x, w = data(rng, (C, H, W)), data(rng, (M, C, kh, kh))
+        col = explicit_im2col(x, kh, stride, pad)
+        ce = C + C % 2
+        col_d = np.pad(col, ((0, ce - C), (0, 0), (0, 0))).transpose(1, 0, 2).reshape(kh * kh * ce, -1)
+        w_d = np.pad(w.reshape(M, C, kh * kh), ((0, 0), (0, ce - C), (0, 0))).transpose(0, 2, 1).reshape(M, -1)
+        orders = {True: spec_gemm(w_d, col_d), False: spec_gemm(w.reshape(M, -1), col.reshape(C * kh * kh, -1))}
+        got = K.conv2d_bf16(x, w, stride, pad, 1, kernel="gemm_bf16_ref")
+        same_bits(got, orders[direct], f"gemm_bf16_ref on C{C} {H}x{W} stride {stride}, direct={direct}")
+        assert not np.array_equal(got, orders[not direct]), "the two orders should differ in some bit"
 
 
 def test_max_isa_and_dispatch_log_cover_the_family() -> None:

@@ -67,6 +67,9 @@ CONV_CASES = [
     (1, 6, 8, 8, 4, (3, 3), {"group": 2, "strides": [1, 2]}),
     (2, 16, 5, 5, 24, (1, 1), {}),  # pointwise: the input itself is B
     (1, 32, 20, 20, 40, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (2, 3, 23, 23, 16, (7, 7), {"pads": [3, 3, 3, 3], "strides": [2, 2]}),  # an RGB stem: 4 stride phases
+    (1, 5, 7, 7, 9, (1, 1), {"strides": [2, 2]}),  # strided pointwise
+    (1, 7, 9, 11, 6, (2, 3), {"pads": [1, 0, 0, 2]}),  # odd C, a 2x3 window, asymmetric pads
 ]
 
 

@@ -1,8 +1,10 @@
 // The BF16 GEMM driver (gemm_bf16.h): weight packing, activation panels,
 // tiling and threading around a Bf16Tile microkernel.
 //
-// Weights left (convolution): tasks are column tiles of C; per NR-column
-// panel a task packs the activations over the whole of k (FP32 in chunks of
+// Weights left, pair-panel kernels, no accumulation: the direct path of
+// gemm_bf16_direct.h where it takes B (a conv whose dropped columns are
+// few, any stride, or a plain B). Other weights left (convolution): tasks
+// are column tiles of C; per NR-column panel a task packs the activations over the whole of k (FP32 in chunks of
 // kChunk rows, each converted to pairs), then runs every weight panel over
 // it. Weights right (Gemm / MatMul): tasks are (row tile, column tile)
 // pairs; per MR-row panel of activations, packed the same way, the task runs
@@ -14,11 +16,14 @@
 
 #include <algorithm>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <vector>
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/gemm_bf16_direct.h"
 #include "kernels/gemm_panels_f32.h"
 #include "kernels/ref/bf16.h"
 
@@ -90,6 +95,12 @@ class PanelPacked final : public PackedBf16Gemm {
       throw InvalidArgument("gemm_bf16: a tile epilogue needs left weights and no accumulation");
     }
     if (n <= 0 || outer_ <= 0) return;
+    if (left_ && !rows_a_ && !accumulate) {  // pair-panel kernels read B in place (gemm_bf16_direct.h)
+      if (const std::optional<Bf16DirectGeom> g = bf16_direct_geom(x, k_len_, n)) {
+        bf16_direct_run(k_, *g, direct_weights(g->C, g->taps()), panels_, outer_, c, ldc, parallel, ep);
+        return;
+      }
+    }
     if (left_) {
       run_left(n, x, c, ldc, accumulate, parallel, ep);
     } else {
@@ -110,6 +121,19 @@ class PanelPacked final : public PackedBf16Gemm {
   }
 
   const uint16_t* weight_panel(int64_t i) const { return packed_ + i * pairs_ * width_ * 2; }
+
+  // The weights in the direct order (bf16_direct_weights), made on the
+  // first direct run (a layer's taps are fixed): the panels themselves
+  // for one tap.
+  const uint16_t* direct_weights(int64_t C, int64_t taps) const {
+    if (taps == 1) return packed_;
+    std::call_once(direct_once_, [&] {
+      direct_taps_ = taps;
+      direct_ = bf16_direct_weights(packed_, panels_, width_, pairs_, C, taps);
+    });
+    if (direct_taps_ != taps) throw InvalidArgument("gemm_bf16: a packed conv's window changed between runs");
+    return direct_.data();
+  }
 
   // The activation panel of `width` lanes starting at lane `first` (a column
   // of op(X) when left, a row when right) as BF16 pairs [pairs_][width][2],
@@ -228,6 +252,9 @@ class PanelPacked final : public PackedBf16Gemm {
   bool rows_a_ = false;               // the kernel's A panels are rows (AMX)
   const uint16_t* packed_ = nullptr;  // panels_ x [pairs_][width_][2] (or [width_][pairs_ * 2])
   std::vector<uint16_t> owned_;       // packed_'s storage for constant weights
+  mutable std::once_flag direct_once_;
+  mutable std::vector<uint16_t> direct_;  // the direct order, taps > 1 (direct_weights)
+  mutable int64_t direct_taps_ = 0;
 };
 
 }  // namespace

@@ -6,9 +6,13 @@
 // The weights are constant: pack() converts them to BF16 (bf16::from_f32,
 // round to nearest even) and lays them out as the microkernel's panels once,
 // when the layer is created. run() converts the activations on the fly:
-// each activation panel is packed as FP32 by the SGEMM packers
-// (gemm_panels_f32.h, im2col views included), then turned into BF16 pairs by
-// the kernel's converter. A MatMul between two activations has no constant
+// for left weights with a pair-panel kernel (not AMX) and no accumulation,
+// a convolution's image (an im2col view) or a plain B is converted once
+// into BF16 channel pairs that the microkernel reads in place (the direct
+// path, gemm_bf16_direct.h: tap-major k order, stride phases; the weights
+// re-laid once); otherwise each activation panel is packed as FP32 by the
+// SGEMM packers (gemm_panels_f32.h, im2col views included), then turned
+// into BF16 pairs by the kernel's converter. A MatMul between two activations has no constant
 // operand: run_activations() packs its B as weight panels on each call (the
 // same conversion, so the bits pack() of that B would give). The arithmetic
 // of every output is the microkernel contract's (abi/gemm_bf16.h): one chain

@@ -8,6 +8,9 @@
 //    VDPBF16PS steps per output), over shapes around the 8 x 32 tile, odd K,
 //    both weight sides, transposes, accumulation, the tile epilogue (bias,
 //    clip) and a MatMul of two activations;
+//  - a convolution through an im2col view (the direct path, stride phases,
+//    dropped columns) == the reference kernel, natively too where the CPU
+//    has AVX512-BF16;
 //  - its converters == the reference converters (ref::bf16_pairs /
 //    ref::bf16_rows) on every special value (zeros, denormals, infinities,
 //    NaNs, rounding ties) and random bit patterns.
@@ -18,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -151,6 +155,65 @@ TEST(AvxBf16Emulated, ActivationMatMulEqualsTheReference) {
         expect_same_bits(got, want, "activations M=" + std::to_string(M) + " N=" + std::to_string(N) +
                                         " K=" + std::to_string(K));
       }
+    }
+  }
+}
+
+// A convolution through an im2col view (the direct path of
+// kernels/gemm_bf16_direct.h where it applies: stride phases, tap offsets,
+// dropped columns, the odd zero channel; the im2col panels where it does
+// not), with the tile epilogue: the emulated twin and, where the CPU has
+// AVX512-BF16, the native kernel == the reference kernel (bits).
+TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
+  const k::GemmBf16Kernel& ref = k::reference_kernel<k::GemmBf16Kernel>();
+  std::vector<const k::GemmBf16Kernel*> under = {&emulated()};
+  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {
+    if (std::string(c->name()) == "gemm_bf16_8x32_avx512bf16" && c->supports().empty()) under.push_back(c);
+  }
+  std::printf("direct BF16 conv: emulated twin ran; native %s\n", under.size() > 1 ? "ran" : "not run (no AVX512-BF16)");
+  struct Case { int C, H, W, M, kh, kw, stride, pad, dil; };
+  const std::vector<Case> cases = {
+      {3, 23, 23, 16, 7, 7, 2, 3, 1},   // the RGB stem: odd C, 4 phases
+      {8, 9, 10, 9, 3, 3, 1, 1, 1},     // padded width 12, rows tile +1
+      {5, 14, 14, 17, 3, 3, 2, 1, 1},   // stride 2, odd C, 7 x 7 out (Q 56)
+      {16, 7, 7, 8, 3, 3, 1, 1, 1},     // a 7 x 7 stage, small weights: column tasks
+      {256, 7, 7, 232, 3, 3, 1, 1, 1},  // 1.07 MB of weights, 29 panels (last partial): panel-group tasks
+      {4, 12, 11, 8, 3, 3, 1, 2, 2},    // dilation 2
+      {6, 9, 9, 8, 1, 1, 2, 0, 1},      // 1x1 stride 2: 4 phases, one used
+      {7, 40, 33, 24, 3, 3, 1, 1, 1},   // Q = 40 x 35 > 8 tiles: column tasks
+      {2, 5, 3, 8, 3, 3, 1, 0, 1},      // ow 1 of width 3: declined, im2col panels
+      {9, 6, 8, 5, 2, 3, 1, 0, 1},      // a 2x3 window, no padding
+  };
+  std::mt19937 gen(25);
+  for (const Case& c : cases) {
+    const int64_t oh = (c.H + 2 * c.pad - c.dil * (c.kh - 1) - 1) / c.stride + 1;
+    const int64_t ow = (c.W + 2 * c.pad - c.dil * (c.kw - 1) - 1) / c.stride + 1;
+    const int64_t K = static_cast<int64_t>(c.C) * c.kh * c.kw, P = oh * ow;
+    const std::vector<float> x = data(gen, static_cast<size_t>(c.C) * c.H * c.W);
+    const std::vector<float> w = data(gen, static_cast<size_t>(c.M * K));
+    const std::vector<float> bias = data(gen, static_cast<size_t>(c.M));
+    const k::Im2colView view{x.data(), c.H, c.W, c.kh, c.kw, c.stride, c.stride, c.dil, c.dil, c.pad, c.pad, oh, ow};
+    k::GemmOperand gx;
+    gx.im2col = &view;
+    k::SgemmEpilogue ep;
+    ep.row_bias = bias.data();
+    ep.clip = c.M % 2 == 0;
+    ep.lo = -0.5f;
+    ep.hi = 0.75f;
+    auto conv = [&](const k::GemmBf16Kernel& kernel) {
+      std::vector<float> y(static_cast<size_t>(c.M * P) + 16, -7.0f);  // 16 guard floats
+      kernel.pack({w.data(), c.M, K, K, false, true})->run(P, gx, y.data(), P, false, true, &ep);
+      return y;
+    };
+    const std::vector<float> want = conv(ref);
+    for (size_t i = static_cast<size_t>(c.M * P); i < want.size(); ++i) ASSERT_EQ(want[i], -7.0f) << "guard";
+    for (const k::GemmBf16Kernel* kernel : under) {
+      expect_same_bits(conv(*kernel), want,
+                       std::string(kernel->name()) + " C" + std::to_string(c.C) + " " + std::to_string(c.H) + "x" +
+                           std::to_string(c.W) + " M" + std::to_string(c.M) + " " + std::to_string(c.kh) + "x" +
+                           std::to_string(c.kw) + " s" + std::to_string(c.stride) + " p" + std::to_string(c.pad) +
+                           " d" + std::to_string(c.dil));
+      if (::testing::Test::HasFatalFailure()) return;
     }
   }
 }

@@ -28,7 +28,7 @@
 // same values as rows: dst[j * ld + k] = from_f32(src[k][j]).
 //
 // Bound against FP32, per op. Every BF16 op of the engine is this GEMM: Conv
-// (im2col, not depthwise), Gemm and MatMul with constant weights, and MatMul
+// (im2col order, or tap-major through the direct path; not depthwise), Gemm and MatMul with constant weights, and MatMul
 // between two activations (both operands converted). With K the dot length
 // and S = sum over k of |a_k b_k| on the FP32 operands (+ |bias| or |C| where
 // the op adds one), each output y of a BF16 op and y32 of the FP32 op obey
@@ -68,6 +68,16 @@ struct Bf16Tile {
   const float* bias = nullptr;   // [rows] of this tile, or nullptr
   bool clip = false;
   float lo = 0.f, hi = 0.f;
+  // B read from an image instead of a panel (the direct convolution,
+  // kernels/gemm_bf16_direct.cc), when b_step > 0: the pairs form runs of
+  // run_pairs pairs (pairs is a multiple of it), and pair p = q * run_pairs
+  // + i of run q has its nr columns' pairs at b + b_offsets[q] + i * b_step
+  // (uint16 elements; column j at + 2 * j). b_step == 0: the panel above
+  // (pair p at b + p * nr * 2). The arithmetic is unchanged. Every kernel
+  // whose A panels are pairs (no row converter) honours these; AMX's does not.
+  int64_t b_step = 0;
+  int64_t run_pairs = 0;
+  const int64_t* b_offsets = nullptr;
 };
 using Bf16TileFn = void (*)(const Bf16Tile&);
 // src: [kc][n] floats; dst: [(kc + 1) / 2][n][2] BF16 pairs.

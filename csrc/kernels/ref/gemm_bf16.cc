@@ -12,12 +12,17 @@ namespace kernels {
 namespace ref {
 
 void gemm_bf16_tile(const Bf16Tile& t) {
+  // Pair p's B row: packed after the previous one, or read from an image (b_step).
+  auto b_row = [&t](int64_t p) {
+    if (t.b_step == 0) return t.b + p * t.nr * 2;
+    return t.b + t.b_offsets[p / t.run_pairs] + (p % t.run_pairs) * t.b_step;
+  };
   for (int r = 0; r < t.rows; ++r) {
     float* cr = t.c + r * t.ldc;
     for (int j = 0; j < t.cols; ++j) {
       float acc = 0.0f;
       for (int64_t p = 0; p < t.pairs; ++p) {
-        acc = bf16::dot_pair(acc, t.a + (p * t.mr + r) * 2, t.b + (p * t.nr + j) * 2);
+        acc = bf16::dot_pair(acc, t.a + (p * t.mr + r) * 2, b_row(p) + j * 2);
       }
       float v = t.accumulate ? cr[j] + acc : acc;
       if (t.bias) v = v + t.bias[r];

@@ -3,7 +3,7 @@
 //
 // Register tile: 8 rows x 32 columns = 16 zmm FP32 accumulators (2 per row).
 // Per k pair: two B loads (32 columns x one BF16 pair each: the B panel
-// [pairs][32][2]), then per row one broadcast of the row's pair from the A
+// [pairs][32][2], or image rows b_step apart for a direct convolution), then per row one broadcast of the row's pair from the A
 // panel [pairs][8][2] and two VDPBF16PS. VDPBF16PS is the reference's
 // dot_pair (odd element first, DAZ, FTZ, RNE) in hardware, so the tile is
 // bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
@@ -42,20 +42,26 @@ void tile(const Bf16Tile& t) {
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   const uint16_t* a = t.a;
-  const uint16_t* b = t.b;
-  for (int64_t p = 0; p < t.pairs; ++p) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
-    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 32);
+  // Runs of pairs whose B rows are `step` apart: one run over the panel, or
+  // the image runs of a direct convolution (Bf16Tile::b_step).
+  const int64_t step = t.b_step ? t.b_step : 2 * kBf16NR;
+  const int64_t run = t.b_step ? t.run_pairs : t.pairs;
+  for (int64_t p0 = 0, q = 0; p0 < t.pairs; p0 += run, ++q) {
+    const uint16_t* b = t.b_step ? t.b + t.b_offsets[q] : t.b;
+    for (int64_t i = 0; i < run; ++i) {
+      const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
+      const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 32);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      int32_t pair;
-      std::memcpy(&pair, a + 2 * r, 4);
-      const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
-      acc0[r] = _mm512_dpbf16_ps(acc0[r], av, b0);
-      acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
+      for (int r = 0; r < R; ++r) {
+        int32_t pair;
+        std::memcpy(&pair, a + 2 * r, 4);
+        const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+        acc0[r] = _mm512_dpbf16_ps(acc0[r], av, b0);
+        acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
+      }
+      a += 2 * kBf16MR;
+      b += step;
     }
-    a += 2 * kBf16MR;
-    b += 2 * kBf16NR;
   }
   const __mmask16 m0 = t.cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << t.cols) - 1);
   const __mmask16 m1 = t.cols > 16 ? static_cast<__mmask16>((1u << (t.cols - 16)) - 1) : 0;

@@ -1,0 +1,60 @@
+// The direct BF16 convolution of the BF16 GEMM driver (kernels/gemm_bf16.h):
+// for left weights (a convolution's W x im2col(X)), B is not packed per
+// column panel from an im2col view; instead the image is converted once
+// per call into channel pairs, split into its stride phases,
+//   image[c / 2][phase][Hq][Wq][2] (+ a zero tail), c = 2 * pair + (0 | 1),
+// phase (fy, fx) < (sh, sw) holding the zero-padded input pixel
+// (qy * sh + fy - ph, qx * sw + fx - pw), Wq = ow + (kw - 1) * dw / sw, and
+// the microkernel reads B straight from it (Bf16Tile::b_step): output pixel
+// q = oy * Wq + ox (the columns ox >= ow are computed and dropped), tap
+// (r, s), v = (r * dh, s * dw), at phase (vy % sh, vx % sw), position q +
+// (vy / sh) * Wq + vx / sw. The reduction order is tap-major,
+// k' = tap * Ce + c (Ce = C rounded up to even, the odd channel zero), so
+// the weights are re-laid once as A panels in that order (direct_weights).
+// The arithmetic is the microkernel contract's on that k' order: one chain
+// per output over the whole k', the reference's bits on those operands.
+// A plain B (a 1x1 stride-1 conv reading its input in place) is the image
+// with H = 1, W = n, one tap: k' = k, so the weights are the panels as
+// packed. oneDNN's direct convolutions read their images the same way.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "kernels/abi/gemm_bf16.h"
+#include "kernels/sgemm_f32.h"
+
+namespace int8rt {
+namespace kernels {
+
+class Bf16PanelKernel;
+
+struct Bf16DirectGeom {
+  const float* x = nullptr;  // channel c's plane at x + c * plane, rows W apart
+  int64_t plane = 0;
+  int64_t C = 0, H = 0, W = 0, ph = 0, pw = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, oh = 0, ow = 0;
+  int64_t taps() const { return kh * kw; }
+  int64_t phases() const { return sh * sw; }
+  int64_t wq() const { return ow + (kw - 1) * dw / sw; }  // a phase's width
+  int64_t hq() const { return oh + (kh - 1) * dh / sh; }  // a phase's height
+};
+
+// The direct geometry of B (k_len rows, n columns) when the direct path
+// takes it: an im2col view whose dropped columns are under a third, or a
+// plain untransposed matrix.
+std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_len, int64_t n);
+
+// Left-weight A panels [pairs][mr][2] (k in im2col order c * taps + tap)
+// re-laid in the direct order k' = tap * Ce + c: panels x [taps * Ce / 2][mr][2].
+std::vector<uint16_t> bf16_direct_weights(const uint16_t* panels, int64_t n_panels, int mr, int64_t pairs,
+                                          int64_t C, int64_t taps);
+
+// C[M][oh * ow] = W * X through the image; `w` the direct panels (or the
+// packed ones when taps == 1), `panels` of them; ep as PackedBf16Gemm::run.
+void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const uint16_t* w, int64_t panels,
+                     int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep);
+
+}  // namespace kernels
+}  // namespace int8rt
