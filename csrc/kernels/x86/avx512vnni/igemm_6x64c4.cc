@@ -21,12 +21,6 @@
 // An incomplete last group (kc % 4) is loaded with a byte mask (zeros, which
 // meet zero weights), so no byte past a row is read.
 //
-// igemm_u8_fn: the same tile for inputs with no negative value (x86/
-// conv_igemm_nonneg.cc checks each run's input): the rows are read as u8 as
-// they are, no xor and no compensation (weights packed without it). The xor
-// takes a vector slot beside each row's 4 vpdpbusd: 3% of the loop's rate in
-// registers (RESULTS.md section 77).
-//
 // The register-tile loops carry `#pragma GCC unroll`: without complete
 // unrolling GCC keeps the accumulator array on the stack and reloads it.
 #include <immintrin.h>
@@ -49,9 +43,7 @@ inline __m512i broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// kShift: rows of any sign, xor-ed to u8 against compensated weights;
-// false: rows with no negative value, read as they are.
-template <int MR, int NB, bool kShift>
+template <int MR, int NB>
 void igemm(const IgemmTile& t) {
   constexpr int64_t kStep = 64 * NB;  // bytes per reduction step (4 channels x NB blocks)
   __m512i acc[MR][NB];
@@ -80,7 +72,7 @@ void igemm(const IgemmTile& t) {
       for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + 64 * j);
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const __m512i x = kShift ? _mm512_xor_si512(broadcast4(a[i] + 4 * q), flip) : broadcast4(a[i] + 4 * q);
+        const __m512i x = _mm512_xor_si512(broadcast4(a[i] + 4 * q), flip);
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
@@ -92,7 +84,7 @@ void igemm(const IgemmTile& t) {
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m128i x4 = _mm_maskz_loadu_epi8(tail_mask, a[i] + 4 * q_full);
-        const __m512i x = kShift ? _mm512_xor_si512(_mm512_broadcastd_epi32(x4), flip) : _mm512_broadcastd_epi32(x4);
+        const __m512i x = _mm512_xor_si512(_mm512_broadcastd_epi32(x4), flip);
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
@@ -127,18 +119,15 @@ void igemm(const IgemmTile& t) {
   }
 }
 
-template <int MR, bool kShift>
-constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1, kShift>, igemm<MR, 2, kShift>, igemm<MR, 3, kShift>,
-                                  igemm<MR, 4, kShift>};
+template <int MR>
+constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1>, igemm<MR, 2>, igemm<MR, 3>, igemm<MR, 4>};
 
-template <bool kShift>
-constexpr const IgemmFn* kTable[kMR] = {row_fns<1, kShift>, row_fns<2, kShift>, row_fns<3, kShift>,
-                                        row_fns<4, kShift>, row_fns<5, kShift>, row_fns<6, kShift>};
+constexpr const IgemmFn* kTable[kMR] = {row_fns<1>, row_fns<2>, row_fns<3>,
+                                        row_fns<4>, row_fns<5>, row_fns<6>};
 
 }  // namespace
 
-IgemmFn igemm_fn(int mr, int nb) { return kTable<true>[mr - 1][nb - 1]; }
-IgemmFn igemm_u8_fn(int mr, int nb) { return kTable<false>[mr - 1][nb - 1]; }
+IgemmFn igemm_fn(int mr, int nb) { return kTable[mr - 1][nb - 1]; }
 
 }  // namespace avx512vnni
 }  // namespace x86

@@ -5,8 +5,7 @@
 //   conv_s8: conv_s8_dw_pairs_16c_avx512vnni (depthwise, filters 4 or more
 //            wide: x86/conv_dw_pairs.cc's driver, dwconv_pairs_16c.cc),
 //            conv_s8_dw_64c_avx512vnni (the other depthwise convs),
-//            conv_s8_igemm_6x64c4_avx512vnni (its runs on inputs with no
-//            negative value take the u8 twin igemm_u8_fn: conv_igemm_nonneg.cc)
+//            conv_s8_igemm_6x64c4_avx512vnni
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
@@ -22,18 +21,10 @@ namespace x86 {
 
 void register_avx512vnni_kernels(KernelRegistry& r) {
   constexpr Isa kIsa = Isa::kAvx512Vnni;
-  // Convs whose input of a run has no negative value (most of a CNN's, after
-  // a ReLU) take the u8 twin, which skips the xor to u8 (conv_igemm_nonneg.cc).
-  static const IgemmUkernel igemm_u8_uk = {
-      kIsa, "conv_s8_igemm_6x64c4u_avx512vnni", "",
-      avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
-      /*widen_s16=*/false, avx512vnni::igemm_u8_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
-      /*run_weight_bytes=*/0, /*unsigned_rows=*/true};
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
-      /*widen_s16=*/false, avx512vnni::igemm_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
-      /*run_weight_bytes=*/0, /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk};
+      /*widen_s16=*/false, avx512vnni::igemm_fn, /*declines_depthwise=*/false, /*interleaved=*/true};
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
