@@ -27,6 +27,7 @@
 
 #include "kernels/abi/dwconv_pairs_s8.h"
 #include "kernels/x86/avx512vnni/epilogue.h"
+#include "kernels/x86/dw_pair_loops.h"
 
 namespace int8rt {
 namespace kernels {
@@ -112,12 +113,7 @@ void dw_pair_build(const DwPairSource& s) {
                                               24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
   const __m512i lo_idx = _mm512_load_si512(kLo), hi_idx = _mm512_load_si512(kHi);
   const __m512i pad16 = _mm512_set1_epi16(static_cast<int16_t>(s.pad_value));
-  for (int j = 0; j < s.cols; ++j) {
-    const int iw = j * s.col_step - s.pad_left, iw2 = iw + s.dilation_w;
-    int16_t* o = s.out + int64_t{j} * s.cb * 2;
-    // The two columns of the pair, or null where one is padding (pad_value).
-    const int8_t* a = s.x != nullptr && iw >= 0 && iw < s.W ? s.x + int64_t{iw} * s.C : nullptr;
-    const int8_t* b = s.x != nullptr && iw2 >= 0 && iw2 < s.W ? s.x + int64_t{iw2} * s.C : nullptr;
+  for_each_pair_column(s, [&](int16_t* o, const int8_t* a, const int8_t* b) {
     for (int c = 0; c < s.cb; c += 32) {
       // Channels [c, c + 32) inside C; 0 for those past it (they meet zero weights).
       const int n = s.C - c;
@@ -129,21 +125,13 @@ void dw_pair_build(const DwPairSource& s) {
       _mm512_storeu_si512(o + 2 * c, _mm512_permutex2var_epi16(va, lo_idx, vb));
       if (c + 16 < s.cb) _mm512_storeu_si512(o + 2 * c + 32, _mm512_permutex2var_epi16(va, hi_idx, vb));
     }
-  }
+  });
 }
 
 void dw_pair_row(const DwPairRow& d) {
   // A local copy of the epilogue (int8 stores could alias its fields).
   const TileEpilogue ep = d.ep;
-  const int blocks = d.cb / 16;
-  int b0 = 0;
-  for (; b0 + kBlocks <= blocks; b0 += kBlocks) block_group<kBlocks>(d, ep, b0);
-  switch (blocks - b0) {
-    case 3: block_group<3>(d, ep, b0); break;
-    case 2: block_group<2>(d, ep, b0); break;
-    case 1: block_group<1>(d, ep, b0); break;
-    default: break;
-  }
+  for_block_groups<kBlocks>(d.cb / 16, [&](auto nb, int b0) { block_group<decltype(nb)::value>(d, ep, b0); });
 }
 
 }  // namespace avx512vnni
