@@ -133,6 +133,15 @@ def conv_cases() -> List[Case]:
               (17, 4, 4, 17, 3, 3, one, (1, 1, 1, 1), one, 17),
               (20, 6, 5, 20, 5, 5, one, (2, 1, 2, 3), one, 20),
               (24, 6, 6, 24, 3, 3, (1, 2), (1, 2, 1, 2), (1, 2), 24)]
+    # Filters 4 or more wide (AVX512-VNNI's pair-row kernel, 16-channel
+    # blocks): groups of 4 blocks with tails of 1..3 and partial blocks,
+    # wide rows (4-column tiles and single columns), even widths, stride 3
+    # with column dilation 2.
+    cases += [(c, 6, 21, c, 5, 5, (s, s), (2, 2, 2, 2), one, c)
+              for c in (1, 15, 47, 80, 113) for s in (1, 2)]
+    cases += [(48, 7, 11, 48, 3, 4, one, (1, 1, 1, 2), one, 48),
+              (20, 9, 12, 20, 5, 7, (1, 3), (2, 3, 2, 3), (1, 2), 20),
+              (70, 5, 9, 70, 6, 6, one, (0, 3, 3, 1), one, 70)]
     return cases
 
 
@@ -288,6 +297,7 @@ def test_results_do_not_depend_on_thread_count(case: Case, batch: int) -> None:
     ((32, 30, 30, 72, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1), 3),   # 3x3, a partial last tile
     ((3, 128, 128, 24, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1), 4),  # merged-row stem, stride 2
     ((144, 29, 29, 144, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 144), 3),  # depthwise: the dw driver's prefetch
+    ((96, 29, 29, 96, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 96), 3),  # depthwise 5x5: pair rows
 ], ids=lambda v: case_id(v) if isinstance(v, tuple) else f"batch{v}")
 def test_conv_panels_equal_reference(case: Case, batch: int) -> None:
     """Layers whose input and output exceed one cache panel (conv_igemm.cc's

@@ -136,6 +136,7 @@ IgemmFn igemm_fn(int mr, int nb);
 // tiles with up to 64 KiB of weights share a pixel tile's row pointers
 // (with 16-channel tiles a fill per tile was 15-25% of a 3x3 64->64 or a
 // strided 1x1 layer; 32 and 256 KiB measured slower, RESULTS.md section 55).
+// The AVX2 u8 tiles and the avx512vnni tile use the same budget (section 77).
 constexpr int64_t kRunWeightBytes = int64_t{1} << 16;
 // Depthwise: 4 pixels x 16 channels, VEX vpdpwssd (avxvnni/dwconv_4x16.cc).
 constexpr int kDwBlock = 8;

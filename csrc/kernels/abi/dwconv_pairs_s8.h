@@ -1,9 +1,11 @@
 // The depthwise int8 conv microkernel boundary of the "pair rows" scheme
-// (x86/conv_dw_pairs.cc drives it, x86/avx2/dwconv_pairs_8c.cc implements
-// it): plain structs and function pointers only, as kernels/abi/conv_gemm_s8.h.
+// (x86/conv_dw_pairs.cc drives it, x86/avx2/dwconv_pairs_8c.cc and
+// x86/avx512vnni/dwconv_pairs_16c.cc implement it): plain structs and
+// function pointers only, as kernels/abi/conv_gemm_s8.h.
 //
 // A pair row is one input row ih rewritten as int16 pairs: column j holds,
-// per channel c (C rounded up to cb, a multiple of 8),
+// per channel c (C rounded up to cb, a multiple of the microkernel's block
+// of channels kDwPairBlock: 8 for AVX2, 16 for AVX512-VNNI),
 //   ( v(ih, iw, c), v(ih, iw + dilation_w, c) ),  iw = j * col_step - pad_left,
 // where v is the input inside it and pad_value outside it (and 0 for
 // c >= C). Filter taps s = 2p and 2p + 1 of output column ow then sit in one
@@ -39,15 +41,22 @@ struct DwPairRow {
   int OW = 0, C = 0, cb = 0;
   int col_per_ow = 1;       // pair-row columns between output columns (stride_w / col_step)
   int col_per_pair = 1;     // pair-row columns between tap pairs (2 * dilation_w / col_step)
-  const int16_t* w = nullptr;  // [cb / 8][R][P][8][2] int16 weight pairs
+  const int16_t* w = nullptr;  // [cb / block][R][P][block][2] int16 weight pairs
   TileEpilogue ep;          // output column 0, channel 0; columns ep.y_stride apart
 };
 using DwPairRowFn = void (*)(const DwPairRow&);
 
 namespace avx2 {
+constexpr int kDwPairBlock = 8;
 void dw_pair_build(const DwPairSource& s);
 void dw_pair_row(const DwPairRow& r);
 }  // namespace avx2
+
+namespace avx512vnni {
+constexpr int kDwPairBlock = 16;
+void dw_pair_build(const DwPairSource& s);
+void dw_pair_row(const DwPairRow& r);
+}  // namespace avx512vnni
 
 }  // namespace x86
 }  // namespace kernels

@@ -1,5 +1,6 @@
 // Driver of the pair-row depthwise microkernels (abi/dwconv_pairs_s8.h):
-// weights packed as int16 tap pairs per block of 8 channels, output rows
+// weights packed as int16 tap pairs per block of the microkernel's channels
+// (DwPairsUkernel::block), output rows
 // (n, oh) split over int8rt::parallel_for. Each worker keeps the input rows
 // its output rows read as pair rows in a ring of (R - 1) * dilation_h + 1
 // slots (slot ih mod span: the rows of one output row never share a slot),
@@ -29,11 +30,12 @@ namespace {
 
 // Where a shape's pair rows put their columns (abi/dwconv_pairs_s8.h).
 struct PairGeometry {
-  int cb = 8, P = 1, cols = 1, col_step = 1, col_per_ow = 1, col_per_pair = 2, span = 1;
+  int block = 8, cb = 8, P = 1, cols = 1, col_step = 1, col_per_ow = 1, col_per_pair = 2, span = 1;
   int64_t row_values = 0;  // int16 values per pair row
 
-  explicit PairGeometry(const ConvShape& s) {
-    cb = (s.C + 7) / 8 * 8;
+  PairGeometry(const ConvShape& s, int block_channels) {
+    block = block_channels;
+    cb = (s.C + block - 1) / block * block;
     P = (s.S + 1) / 2;
     col_step = s.stride_w == 2 ? 2 : 1;
     col_per_ow = s.stride_w / col_step;
@@ -44,14 +46,14 @@ struct PairGeometry {
   }
 };
 
-// OIHW depthwise weights ([C][1][R][S]) as [cb / 8][R][P][8][2] int16 pairs.
+// OIHW depthwise weights ([C][1][R][S]) as [cb / block][R][P][block][2] int16 pairs.
 AlignedBuffer<int16_t> pack_pairs(const ConvShape& s, const PairGeometry& g, const int8_t* w) {
   AlignedBuffer<int16_t> p(int64_t{g.cb} * s.R * g.P * 2);
   std::fill(p.data(), p.data() + p.size(), int16_t{0});
   for (int c = 0; c < s.C; ++c) {
     for (int r = 0; r < s.R; ++r) {
       for (int q = 0; q < s.S; ++q) {
-        const int64_t at = ((int64_t{c / 8} * s.R + r) * g.P + q / 2) * 16 + (c % 8) * 2 + q % 2;
+        const int64_t at = ((int64_t{c / g.block} * s.R + r) * g.P + q / 2) * 2 * g.block + (c % g.block) * 2 + q % 2;
         p.data()[at] = w[(int64_t{c} * s.R + r) * s.S + q];
       }
     }
@@ -68,7 +70,7 @@ std::vector<int16_t>& ring_buffer() {
 class PackedDwPairsConv final : public PackedConv {
  public:
   PackedDwPairsConv(const DwPairsUkernel& u, const ConvShape& s, const int8_t* w)
-      : u_(u), shape_(s), geo_(s),
+      : u_(u), shape_(s), geo_(s, u.block),
         w_(std::make_shared<const AlignedBuffer<int16_t>>(pack_pairs(s, geo_, w))) {
     build_padding_row();
   }
@@ -86,7 +88,7 @@ class PackedDwPairsConv final : public PackedConv {
   std::unique_ptr<PackedConv> reshaped(const ConvShape& s) const {
     auto copy = std::make_unique<PackedDwPairsConv>(*this);
     copy->shape_ = s;
-    copy->geo_ = PairGeometry(s);
+    copy->geo_ = PairGeometry(s, u_.block);
     copy->build_padding_row();
     return copy;
   }
@@ -185,14 +187,17 @@ void PackedDwPairsConv::run(int batch, const int8_t* x, const Epilogue& ep, void
 
 std::string DwPairsConvKernel::supports(const ConvShape& s, OutputType) const {
   if (!s.is_depthwise()) return "not depthwise (needs groups == C == K)";
+  if (s.S < u_.min_width) {
+    return "filter width " + std::to_string(s.S) + " < " + std::to_string(u_.min_width) +
+           ": this tier's one-tap depthwise kernel is faster";
+  }
   return "";
 }
 
 std::unique_ptr<PackedConv> DwPairsConvKernel::pack(const ConvShape& shape, const int8_t* w) const {
   shape.validate();
-  if (!shape.is_depthwise()) {
-    throw InvalidArgument(std::string(u_.name) + ": " + supports(shape, OutputType::kInt8));
-  }
+  const std::string reason = supports(shape, OutputType::kInt8);
+  if (!reason.empty()) throw InvalidArgument(std::string(u_.name) + ": " + reason);
   return std::make_unique<PackedDwPairsConv>(u_, shape, w);
 }
 

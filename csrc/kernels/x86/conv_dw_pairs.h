@@ -18,6 +18,10 @@ namespace x86 {
 struct DwPairsUkernel {
   Isa isa = Isa::kRef;
   const char* name = "";
+  int block = 8;  // channels per weight block (the microkernel's kDwPairBlock)
+  // The narrowest filter (S) accepted: a tier whose one-tap kernel is
+  // faster for narrow filters leaves those to it (supports says so).
+  int min_width = 1;
   DwPairBuildFn build = nullptr;
   DwPairRowFn row = nullptr;
 };

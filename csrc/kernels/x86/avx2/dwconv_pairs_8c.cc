@@ -25,6 +25,7 @@
 
 #include "kernels/abi/dwconv_pairs_s8.h"
 #include "kernels/x86/avx2/epilogue.h"
+#include "kernels/x86/dw_pair_loops.h"
 
 namespace int8rt {
 namespace kernels {
@@ -34,11 +35,11 @@ namespace {
 
 constexpr int kPix = 4, kBlocks = 2;
 
-// The value a pair row holds for channel c of input column iw.
-inline int16_t pair_value(const DwPairSource& s, int iw, int c) {
+// The value a pair row holds for channel c of input column p (null:
+// padding); 0 past the input's C channels.
+inline int16_t pair_value(const DwPairSource& s, const int8_t* p, int c) {
   if (c >= s.C) return 0;
-  if (s.x == nullptr || iw < 0 || iw >= s.W) return static_cast<int16_t>(s.pad_value);
-  return s.x[static_cast<int64_t>(iw) * s.C + c];
+  return p == nullptr ? static_cast<int16_t>(s.pad_value) : p[c];
 }
 
 // Output columns [ow, ow + NPIX) x blocks [b0, b0 + NB) of 8 channels.
@@ -96,12 +97,7 @@ void block_group(const DwPairRow& d, const TileEpilogue& ep, int b0) {
 void dw_pair_build(const DwPairSource& s) {
   const __m256i pad16 = _mm256_set1_epi16(static_cast<int16_t>(s.pad_value));
   const __m128i pad8 = _mm256_castsi256_si128(pad16);
-  for (int j = 0; j < s.cols; ++j) {
-    const int iw = j * s.col_step - s.pad_left, iw2 = iw + s.dilation_w;
-    int16_t* o = s.out + int64_t{j} * s.cb * 2;
-    // The two columns of the pair, or null where one is padding (pad_value).
-    const int8_t* a = s.x != nullptr && iw >= 0 && iw < s.W ? s.x + int64_t{iw} * s.C : nullptr;
-    const int8_t* b = s.x != nullptr && iw2 >= 0 && iw2 < s.W ? s.x + int64_t{iw2} * s.C : nullptr;
+  for_each_pair_column(s, [&](int16_t* o, const int8_t* a, const int8_t* b) {
     int c = 0;
     // Sign-extended, qwords reordered (0, 2, 1, 3) so that the in-lane
     // unpacks give channels 0-7 and 8-15 in order.
@@ -124,24 +120,16 @@ void dw_pair_build(const DwPairSource& s) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * c + 8), _mm_unpackhi_epi16(va, vb));
     }
     for (; c < s.cb; ++c) {
-      o[2 * c] = pair_value(s, iw, c);
-      o[2 * c + 1] = pair_value(s, iw2, c);
+      o[2 * c] = pair_value(s, a, c);
+      o[2 * c + 1] = pair_value(s, b, c);
     }
-  }
+  });
 }
 
 void dw_pair_row(const DwPairRow& d) {
   // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
   const TileEpilogue ep = d.ep;
-  const int blocks = d.cb / 8;
-  int b0 = 0;
-  for (; b0 + kBlocks <= blocks; b0 += kBlocks) block_group<kBlocks>(d, ep, b0);
-  switch (blocks - b0) {
-    case 3: block_group<3>(d, ep, b0); break;
-    case 2: block_group<2>(d, ep, b0); break;
-    case 1: block_group<1>(d, ep, b0); break;
-    default: break;
-  }
+  for_block_groups<kBlocks>(d.cb / 8, [&](auto nb, int b0) { block_group<decltype(nb)::value>(d, ep, b0); });
 }
 
 }  // namespace avx2

@@ -84,7 +84,8 @@ void register_avx2_kernels(KernelRegistry& r) {
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroup, /*widen_s16=*/true, avx2::igemm_fn,
       /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/0,
       /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk, /*abs_sign_rows=*/false, /*signed_alt=*/&igemm_s8_uk};
-  static const DwPairsConvKernel dw_pairs({Isa::kAvx2, "conv_s8_dw_pairs_8c_avx2", avx2::dw_pair_build, avx2::dw_pair_row});
+  static const DwPairsConvKernel dw_pairs({Isa::kAvx2, "conv_s8_dw_pairs_8c_avx2", avx2::kDwPairBlock,
+                                          /*min_width=*/1, avx2::dw_pair_build, avx2::dw_pair_row});
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
   static const SgemmKernel sgemm("sgemm_6x16_avx2", Isa::kAvx2, avx2::kSgemmMR, avx2::kSgemmNR,

@@ -2,11 +2,15 @@
 // without ISA flags when the folder's microkernels were built
 // (INT8RT_HAVE_AVX512VNNI_KERNELS). Binds the microkernels of this folder to
 // the x86 drivers and adds them, best first per family:
-//   conv_s8: conv_s8_dw_64c_avx512vnni (depthwise), conv_s8_igemm_6x64c4_avx512vnni
+//   conv_s8: conv_s8_dw_pairs_16c_avx512vnni (depthwise, filters 4 or more
+//            wide: x86/conv_dw_pairs.cc's driver, dwconv_pairs_16c.cc),
+//            conv_s8_dw_64c_avx512vnni (the other depthwise convs),
+//            conv_s8_igemm_6x64c4_avx512vnni
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
 #include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/x86/conv_dw_pairs.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
@@ -17,18 +21,27 @@ namespace x86 {
 
 void register_avx512vnni_kernels(KernelRegistry& r) {
   constexpr Isa kIsa = Isa::kAvx512Vnni;
+  // Runs of channel tiles with up to 64 KiB of weights share a pixel tile's
+  // row pointers (AVX-VNNI's budget, conv_gemm_s8.h): MobileNetV2's 1x1
+  // convs 0.95x, ResNet-50's convs 0.99x at batch 1 (RESULTS.md section 77).
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
-      /*widen_s16=*/false, avx512vnni::igemm_fn, /*declines_depthwise=*/false, /*interleaved=*/true};
+      /*widen_s16=*/false, avx512vnni::igemm_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes};
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
+  // Pair rows pay for filters of 4 or more columns (5x5: 3 vpdpwssd per
+  // pixel and row instead of 5); for 3-wide ones the one-tap kernel's
+  // shared widening is faster (RESULTS.md section 77).
+  static const DwPairsConvKernel dw_pairs({kIsa, "conv_s8_dw_pairs_16c_avx512vnni", avx512vnni::kDwPairBlock,
+                                          /*min_width=*/4, avx512vnni::dw_pair_build, avx512vnni::dw_pair_row});
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x64c4_avx512vnni", kIsa, avx512vnni::gemm_u8s8_fn,
                                            avx512vnni::kU8S8MR, avx512vnni::kU8S8NB, avx512vnni::gemm_u8s8_pack_b);
-  r.add(dw, conv, gemm, gemm_u8s8);
+  r.add(dw_pairs, dw, conv, gemm, gemm_u8s8);
 }
 
 }  // namespace x86
