@@ -1,8 +1,8 @@
 // Float32 Conv (ONNX Conv, opset 11+): 1-D, 2-D and 3-D, NC[D]HW, group, strides,
 // dilations, pads, auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER), optional
 // bias, plus the fused epilogue of graph/passes/passes.h (int8rt_residual,
-// int8rt_activation: Relu, Clip, LeakyRelu, and Swish in FP32 engines,
-// graph/passes/fuse_swish.cc). 1-D runs as 2-D with H = 1.
+// int8rt_activation: Relu, Clip, LeakyRelu, and Swish and HardSwish in FP32
+// engines, graph/passes/fuse_swish.cc). 1-D runs as 2-D with H = 1.
 //
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
@@ -260,7 +260,7 @@ class ConvLayer : public Layer {
   // `res` (the residual input, or nullptr) goes into the SGEMM / tap conv
   // epilogue; the BF16 path is called with nullptr and adds it after.
   // Returns whether the activation was applied: Relu / Clip by every
-  // FP32 path's epilogue, Swish by the im2col SGEMM's (SgemmEpilogue::unary,
+  // FP32 path's epilogue, Swish / HardSwish by the im2col SGEMM's (SgemmEpilogue::unary,
   // on each task's tile while it is in cache); otherwise the caller runs it
   // over y.
   bool gemm_path(const float* x, const float* w, const float* bias, const float* res, float* y,
@@ -307,9 +307,9 @@ class ConvLayer : public Layer {
         if (!packed_.empty()) a.packed = &packed_[grp];
         ep.residual = res ? res + (n * g.M + grp * Mg) * P : nullptr;
         ep.ldr = P;
-        if (act_.kind == FusedActivation::Kind::kSwish) {
+        if (act_.unary) {  // Swish, HardSwish
           ep.unary = act_.unary;
-          ep.unary_op = kernels::ref::UnaryF32::kSilu;
+          ep.unary_op = act_.unary_op;
         }
         sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);
       }
@@ -321,7 +321,7 @@ class ConvLayer : public Layer {
         for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, false);
       });
     }
-    return fused_.clip || (bf16_.empty() && act_.kind == FusedActivation::Kind::kSwish);
+    return fused_.clip || (bf16_.empty() && act_.unary);
   }
 
   // Whether the transposed product (transposed_) runs `g`: one group,
