@@ -234,8 +234,17 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
       // measured 0.84x the stem's time (RESULTS.md section 75).
       const float* src = x + iy * s.W - s.pw;
       const int64_t plane = s.H * s.W;
-      for (int64_t r = lo; r < hi; ++r) {
-        for (int64_t c = 0; c < s.C; ++c) row[r * s.C + c] = src[c * plane + r];
+      if (s.C == 3) {  // RGB, unrolled: 0.84-0.86x the 3x3 / 2 stems' time on Zen 5 (section 78)
+        const float *s0 = src, *s1 = src + plane, *s2 = src + 2 * plane;
+        for (int64_t r = lo; r < hi; ++r) {
+          row[3 * r] = s0[r];
+          row[3 * r + 1] = s1[r];
+          row[3 * r + 2] = s2[r];
+        }
+      } else {
+        for (int64_t r = lo; r < hi; ++r) {
+          for (int64_t c = 0; c < s.C; ++c) row[r * s.C + c] = src[c * plane + r];
+        }
       }
     } else {
       transpose_->tile(hi - lo, s.C, reinterpret_cast<const uint32_t*>(x + iy * s.W + lo - s.pw), s.H * s.W,
