@@ -218,8 +218,10 @@ class ConvLayer : public Layer {
                  float* y, const ConvGeom& g) const {
     const int64_t P = g.oh * g.ow;
     int64_t run = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P));
-    // whole channel groups for the channel-blocked walks (16 channels on AVX-512, 8 on AVX2)
-    if (g.C % 16 == 0) {
+    // whole channel groups for the channel-blocked walks (16 channels on
+    // AVX-512, 8 on AVX2); with C = 16k + 8 (MobileNetV3's 72, 120, ...)
+    // also 16, so that a batch-1 run's groups start at multiples of 16
+    if (g.C % 16 == 0 || (g.C % 8 == 0 && g.C > 16)) {
       run = (run + 15) / 16 * 16;
     } else if (g.C % 8 == 0) {
       run = (run + 7) / 8 * 8;
