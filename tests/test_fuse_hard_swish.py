@@ -20,11 +20,12 @@ from typing import Optional
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 import int8rt
 from int8rt._testing import run_single_op
-from test_fuse_swish import CONVS, TIERS, feeds, run
+from test_fuse_swish import (CONVS, TIERS, assert_int8_engine_unfused, assert_survives_save_and_load, conv_head,
+                             assert_unfused_where_read_elsewhere, fused_and_plain, run)
 
 
 def hard_swish_numpy(x: np.ndarray) -> np.ndarray:
@@ -40,17 +41,8 @@ def hard_swish_model(c: int, size: int, m: int, k: int, stride: int, pad: int, g
                      residual: bool = False, extra: Optional[str] = None) -> onnx.ModelProto:
     """x -> Conv (+ Add r) -> HardSwish; `extra` = "third_reader" adds a Relu
     of the conv output as a second network output."""
-    rng = np.random.default_rng(c * 37 + size * 5 + m + k + group)
-    w = (rng.standard_normal((m, c // group, k, k)) / np.sqrt(c // group * k * k)).astype(np.float32)
-    inits = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(rng.standard_normal(m).astype(np.float32), "B")]
-    out = (size + 2 * pad - k) // stride + 1
-    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["y"], pads=[pad] * 4, strides=[stride] * 2, group=group)]
-    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, c, size, size])]
-    y = "y"
-    if residual:
-        inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [2, m, out, out]))
-        nodes.append(helper.make_node("Add", ["y", "r"], ["yr"]))
-        y = "yr"
+    nodes, inputs, inits, y, out = conv_head(c, size, m, k, stride, pad, group, residual,
+                                             c * 37 + size * 5 + m + k + group)
     nodes.append(helper.make_node("HardSwish", [y], ["z"]))
     outputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, m, out, out])]
     if extra == "third_reader":
@@ -84,27 +76,24 @@ def test_hard_swish_layer_is_the_float32_formula(isa: str) -> None:
 def test_fused_hard_swish_same_bits_as_unfused(isa: str, case: tuple) -> None:
     _, c, size, m, k, stride, pad, group = case
     model = hard_swish_model(c, size, m, k, stride, pad, group)
-    int8rt.set_max_isa(isa)  # layers choose their kernels when they are created
-    try:
-        fused, ops, details = run(model, optimize=True)
-        plain, plain_ops, _ = run(model, optimize=False)
-        conv = plain_conv_output(model)  # the same tier's conv
-    finally:
-        int8rt.set_max_isa(None)
-    assert ops == ["Conv"] and details[0].endswith("+hardswish"), (ops, details)
+    fused, plain_ops, plain = fused_and_plain(model, isa, "+hardswish")
     assert plain_ops == ["Conv", "HardSwish"], plain_ops
     assert fused["z"].tobytes() == plain["z"].tobytes(), (isa, case)
-    assert fused["z"].tobytes() == hard_swish_numpy(conv).tobytes(), (isa, case)
+    assert fused["z"].tobytes() == hard_swish_numpy(plain_conv_output(model, isa)).tobytes(), (isa, case)
 
 
-def plain_conv_output(model: onnx.ModelProto) -> np.ndarray:
-    """The network's conv output (no activation), from int8rt unfused: the
-    HardSwish applied to it by NumPy must give the fused bits."""
+def plain_conv_output(model: onnx.ModelProto, isa: str) -> np.ndarray:
+    """The network's conv output (no activation), from int8rt unfused on
+    tier `isa`: NumPy's HardSwish of it must give the fused bits."""
     bare = onnx.ModelProto()
     bare.CopyFrom(model)
     bare.graph.node.pop()
     bare.graph.output[0].name = "y"  # the HardSwish's input, of its output's shape
-    out, _, _ = run(bare, optimize=False)
+    int8rt.set_max_isa(isa)
+    try:
+        out, _, _ = run(bare, optimize=False)
+    finally:
+        int8rt.set_max_isa(None)
     return out["y"]
 
 
@@ -113,38 +102,19 @@ def plain_conv_output(model: onnx.ModelProto) -> np.ndarray:
 def test_fused_hard_swish_after_a_fused_residual(isa: str, case: tuple) -> None:
     _, c, size, m, k, stride, pad, group = case
     model = hard_swish_model(c, size, m, k, stride, pad, group, residual=True)
-    int8rt.set_max_isa(isa)
-    try:
-        fused, ops, details = run(model, optimize=True)
-        plain, _, _ = run(model, optimize=False)
-    finally:
-        int8rt.set_max_isa(None)
-    assert ops == ["Conv"] and details[0].endswith("+hardswish"), (ops, details)
+    fused, _, plain = fused_and_plain(model, isa, "+hardswish")
     assert fused["z"].tobytes() == plain["z"].tobytes(), (isa, case)
 
 
 def test_hard_swish_with_another_reader_of_its_input_stays() -> None:
     model = hard_swish_model(16, 20, 24, 1, 1, 0, 1, extra="third_reader")
-    fused, ops, details = run(model, optimize=True)
-    plain, _, _ = run(model, optimize=False)
-    assert "HardSwish" in ops and not details[0].endswith("+hardswish"), (ops, details)
-    for name in plain:
-        assert fused[name].tobytes() == plain[name].tobytes(), name
+    assert_unfused_where_read_elsewhere(model, ["HardSwish"], "+hardswish")
 
 
 def test_fused_hard_swish_survives_save_and_load(tmp_path) -> None:
-    model = hard_swish_model(16, 20, 24, 1, 1, 0, 1)
-    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
-    engine.save(tmp_path / "hard_swish.i8rt")
-    loaded = int8rt.Engine.load(tmp_path / "hard_swish.i8rt")
-    assert [layer["op"] for layer in loaded.layers()] == ["Conv"]
-    want = engine.create_execution_context().run(feeds(model))["z"]
-    assert loaded.create_execution_context().run(feeds(model))["z"].tobytes() == want.tobytes()
+    assert_survives_save_and_load(hard_swish_model(16, 20, 24, 1, 1, 0, 1), tmp_path / "hard_swish.i8rt")
 
 
 def test_int8_engine_keeps_the_hard_swish_layer() -> None:
-    """The INT8 lowering reads the unfused HardSwish (a table): FP32 engines only."""
-    model = hard_swish_model(16, 20, 24, 1, 1, 0, 1)
-    calib = [feeds(model) for _ in range(2)]
-    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(calibrator=calib))
-    assert not any("hardswish" in layer["detail"] for layer in engine.layers())
+    """The INT8 lowering reads the unfused HardSwish (a table)."""
+    assert_int8_engine_unfused(hard_swish_model(16, 20, 24, 1, 1, 0, 1), "hardswish")
