@@ -30,7 +30,7 @@ constexpr int64_t kBlockFloats = 16384;  // scratch per block of output rows: 64
 // 3x3 over 512 channels at 7 x 7: 9.4 MB per block, two blocks of 64 KiB).
 // Such layers take blocks of up to kBigBlockFloats (256 KiB of scratch), so
 // the panels stream once or twice per image: ResNet-50's 3x3 layers at
-// 7 x 7 measured 0.87-0.92x the time, at 14 x 14 0.92-0.99x (Zen 5, 1 MiB
+// 7 x 7 measured 0.90-0.91x the time, at 14 x 14 0.91-0.97x (Zen 5, 1 MiB
 // L2; RESULTS.md section 78). With several threads a block still leaves
 // every thread a share of the rows.
 constexpr int64_t kL2WeightFloats = 131072;
