@@ -297,6 +297,7 @@ class ConvLayer : public Layer {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
       GemmOperand b{xg, P, false};
+      b.cold = pointwise && g.N * g.C * g.H * g.W * static_cast<int64_t>(sizeof(float)) > kColdInputBytes;
       Im2colView view{xg, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
       if (!pointwise) b.im2col = &view;  // packed from the image, panel by panel
       kernels::SgemmEpilogue ep = fused_;  // bias, residual and activation on each tile while in cache
@@ -432,6 +433,11 @@ class ConvLayer : public Layer {
   // 160->960: 1.18x slower untransposed). RESULTS.md section 75. The same
   // FMAs per output in the same order either way: the same bits.
   static constexpr double kTransposedMinSavedSteps = 10.0;
+  // A pointwise conv's input past this many bytes (the whole batch's) was
+  // written long enough ago to have left the caches (ResNet-50 at batch 8:
+  // 12.8-25.7 MB at 28 x 28 and 56 x 56; at batch 1 at most 3.2 MB, in L3):
+  // the SGEMM then fetches its B rows ahead (GemmOperand::cold).
+  static constexpr int64_t kColdInputBytes = 8 << 20;
   std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
