@@ -15,7 +15,9 @@ strides 1, 2 and 3, dilation, asymmetric and SAME padding, RGB stems (C = 3,
 7x7 / 2 and 3x3 / 2), output widths that cut into runs of several lengths
 (6 + 5 on the 6-row tiers, 12 + 12 + 11 on AVX-512), three column panels,
 K over one slice (C = 520), batch 2, and an output 3 pixels wide (declined
-on AVX-512: under half the 12-row tile; the im2col path runs it). Grouped
+on AVX-512: under half the 12-row tile; the im2col path runs it); RGB
+images with 16 or 24 output channels (one AVX-512 panel half or three
+quarters full: MobileNetV3's stem). Grouped
 convs under 16 channels per group (RegNet's 8 per group, stride 1 and 2)
 run it per group, each group its own chain of (C/G) * kh * kw products:
 GROUPED_CASES, the same bound with C/G.
@@ -47,6 +49,9 @@ CASES = [
     (1, 16, 7, 7, 96, (3, 3), {"pads": [1, 1, 1, 1]}),  # ResNet's last stage, scaled down
     (1, 520, 5, 6, 32, (3, 3), {"pads": [1, 1, 1, 1]}),  # K = 4680: two slices
     (1, 16, 6, 3, 32, (3, 3), {"pads": [1, 1, 1, 1]}),  # ow = 3: im2col on AVX-512
+    # under 16 input channels, M not a multiple of 32: one panel half full on AVX-512
+    (2, 3, 17, 16, 16, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),  # MobileNetV3's stem
+    (1, 3, 11, 14, 24, (3, 3), {"pads": [1, 1, 1, 1]}),  # 24 of 32 columns (AVX2: im2col)
 ]
 
 

@@ -71,6 +71,11 @@ CASES = [
     (1, 24, 80, 21, (3, 3), {"pads": [1, 1, 1, 1]}),
     (2, 12, 11, 13, (3, 3), {"pads": [1, 1, 1, 1]}),
     (1, 20, 10, 9, (3, 5), {"pads": [0, 2, 1, 0], "dilations": [2, 1], "strides": [1, 3]}),
+    # C = 16k + 8 (MobileNetV3's 72 and 120): on AVX-512 each image's groups
+    # of 16 channel-blocked, its last 8 channels on the row walk, batch 2 so
+    # that a run's groups start inside the second image too.
+    (2, 72, 21, 21, (5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
+    (2, 40, 9, 35, (3, 3), {"pads": [1, 1, 1, 1]}),
 ]
 
 

@@ -1419,3 +1419,24 @@ def test_unary_f32_tiers_within_the_same_bounds(op: str, attrs: dict) -> None:
     for isa in tiers[1:]:  # NaN as NaN (its payload may differ), infinities and zeros with their signs
         np.testing.assert_array_equal(specials[isa], specials["ref"], err_msg=f"{op} {isa}")
         assert np.array_equal(np.signbit(specials[isa][1:]), np.signbit(specials["ref"][1:])), (op, isa)
+
+
+@pytest.mark.parametrize("isa", [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]])
+def test_pointwise_conv_on_a_cold_batch_same_bits_as_per_image(isa: str) -> None:
+    """A pointwise conv whose whole input passes conv_f32.cc's kColdInputBytes
+    (8 MiB: 9 x 64 x 64 x 64 floats, 9.4 MB) has the SGEMM fetch its B rows
+    ahead (GemmOperand::cold); the fetches change no arithmetic, so each image
+    equals that image run alone (1 MB, not cold), bit for bit; with a Relu."""
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((9, 64, 64, 64)).astype(np.float32)
+    w = (rng.standard_normal((96, 64, 1, 1)) / 8).astype(np.float32)
+    b = rng.standard_normal(96).astype(np.float32)
+    attrs = {"int8rt_activation": "Relu"}
+    int8rt.set_max_isa(isa)
+    try:
+        whole = run_single_op("Conv", [x, w, b], attrs, [False, True, True])[0]
+        for n in (0, 4, 8):
+            alone = run_single_op("Conv", [x[n:n + 1], w, b], attrs, [False, True, True])[0]
+            assert whole[n:n + 1].tobytes() == alone.tobytes(), (isa, n)
+    finally:
+        int8rt.set_max_isa(None)

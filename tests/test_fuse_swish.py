@@ -36,12 +36,10 @@ CONVS = [
 ]
 
 
-def swish_model(c: int, size: int, m: int, k: int, stride: int, pad: int, group: int, *,
-                mul_order: int = 0, residual: bool = False, extra: Optional[str] = None) -> onnx.ModelProto:
-    """x -> Conv (+ Add r) -> Sigmoid + Mul; `extra`: "sig_output" makes the
-    Sigmoid's output a network output too, "third_reader" adds a Relu of the
-    conv output as an output."""
-    rng = np.random.default_rng(c * 31 + size * 7 + m + k + group)
+def conv_head(c: int, size: int, m: int, k: int, stride: int, pad: int, group: int, residual: bool,
+              seed: int) -> tuple:
+    """x -> Conv (+ Add r), batch 2: (nodes, inputs, initializers, the result's name, output size)."""
+    rng = np.random.default_rng(seed)
     w = (rng.standard_normal((m, c // group, k, k)) / np.sqrt(c // group * k * k)).astype(np.float32)
     inits = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(rng.standard_normal(m).astype(np.float32), "B")]
     out = (size + 2 * pad - k) // stride + 1
@@ -52,6 +50,16 @@ def swish_model(c: int, size: int, m: int, k: int, stride: int, pad: int, group:
         inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [2, m, out, out]))
         nodes.append(helper.make_node("Add", ["y", "r"], ["yr"]))
         y = "yr"
+    return nodes, inputs, inits, y, out
+
+
+def swish_model(c: int, size: int, m: int, k: int, stride: int, pad: int, group: int, *,
+                mul_order: int = 0, residual: bool = False, extra: Optional[str] = None) -> onnx.ModelProto:
+    """x -> Conv (+ Add r) -> Sigmoid + Mul; `extra`: "sig_output" makes the
+    Sigmoid's output a network output too, "third_reader" adds a Relu of the
+    conv output as an output."""
+    nodes, inputs, inits, y, out = conv_head(c, size, m, k, stride, pad, group, residual,
+                                             c * 31 + size * 7 + m + k + group)
     nodes.append(helper.make_node("Sigmoid", [y], ["s"]))
     nodes.append(helper.make_node("Mul", [y, "s"] if mul_order == 0 else ["s", y], ["z"]))
     outputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, m, out, out])]
@@ -80,18 +88,51 @@ def run(model: onnx.ModelProto, optimize: bool) -> Tuple[dict, List[str], List[s
     return y, [layer["op"] for layer in layers], [layer["detail"] for layer in layers if layer["op"] == "Conv"]
 
 
-@pytest.mark.parametrize("isa", TIERS)
-@pytest.mark.parametrize("case", CONVS, ids=[c[0] for c in CONVS])
-def test_fused_swish_same_bits_as_unfused(isa: str, case: tuple) -> None:
-    _, c, size, m, k, stride, pad, group = case
-    model = swish_model(c, size, m, k, stride, pad, group, mul_order=size % 2)
+def fused_and_plain(model: onnx.ModelProto, isa: str, suffix: str) -> Tuple[dict, List[str], dict]:
+    """The model built with and without the passes under the ISA cap `isa`:
+    (fused outputs, the unfused engine's layer ops, unfused outputs); asserts
+    that the fused engine is the one Conv whose detail ends with `suffix`."""
     int8rt.set_max_isa(isa)  # layers choose their kernels when they are created
     try:
         fused, ops, details = run(model, optimize=True)
         plain, plain_ops, _ = run(model, optimize=False)
     finally:
         int8rt.set_max_isa(None)
-    assert ops == ["Conv"] and details[0].endswith("+swish"), (ops, details)
+    assert ops == ["Conv"] and details[0].endswith(suffix), (ops, details)
+    return fused, plain_ops, plain
+
+
+def assert_unfused_where_read_elsewhere(model: onnx.ModelProto, kept: List[str], suffix: str) -> None:
+    """The `kept` layers stay, the Conv takes no activation, the outputs are the unfused graph's."""
+    fused, ops, details = run(model, optimize=True)
+    plain, _, _ = run(model, optimize=False)
+    assert all(op in ops for op in kept) and not details[0].endswith(suffix), (ops, details)
+    for name in plain:
+        assert fused[name].tobytes() == plain[name].tobytes(), name
+
+
+def assert_survives_save_and_load(model: onnx.ModelProto, path) -> None:
+    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    engine.save(path)
+    loaded = int8rt.Engine.load(path)
+    assert [layer["op"] for layer in loaded.layers()] == ["Conv"]
+    want = engine.create_execution_context().run(feeds(model))["z"]
+    assert loaded.create_execution_context().run(feeds(model))["z"].tobytes() == want.tobytes()
+
+
+def assert_int8_engine_unfused(model: onnx.ModelProto, word: str) -> None:
+    """No INT8 layer carries the fused activation `word`: the pass runs on FP32 engines only."""
+    calib = [feeds(model) for _ in range(2)]
+    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(calibrator=calib))
+    assert not any(word in layer["detail"] for layer in engine.layers())
+
+
+@pytest.mark.parametrize("isa", TIERS)
+@pytest.mark.parametrize("case", CONVS, ids=[c[0] for c in CONVS])
+def test_fused_swish_same_bits_as_unfused(isa: str, case: tuple) -> None:
+    _, c, size, m, k, stride, pad, group = case
+    model = swish_model(c, size, m, k, stride, pad, group, mul_order=size % 2)
+    fused, plain_ops, plain = fused_and_plain(model, isa, "+swish")
     assert plain_ops == ["Conv", "Sigmoid", "Mul"], plain_ops
     assert fused["z"].tobytes() == plain["z"].tobytes(), (isa, case)
 
@@ -103,42 +144,22 @@ def test_fused_swish_after_a_fused_residual(isa: str, case: tuple) -> None:
     Swish applied after it, as the unfused Add, Sigmoid and Mul do."""
     _, c, size, m, k, stride, pad, group = case
     model = swish_model(c, size, m, k, stride, pad, group, residual=True, mul_order=1)
-    int8rt.set_max_isa(isa)
-    try:
-        fused, ops, details = run(model, optimize=True)
-        plain, _, _ = run(model, optimize=False)
-    finally:
-        int8rt.set_max_isa(None)
-    assert ops == ["Conv"] and details[0].endswith("+swish"), (ops, details)
+    fused, _, plain = fused_and_plain(model, isa, "+swish")
     assert fused["z"].tobytes() == plain["z"].tobytes(), (isa, case)
 
 
 @pytest.mark.parametrize("extra", ["sig_output", "third_reader"])
 def test_swish_pair_with_other_readers_stays(extra: str) -> None:
-    model = swish_model(16, 20, 24, 1, 1, 0, 1, extra=extra)
-    fused, ops, details = run(model, optimize=True)
-    plain, _, _ = run(model, optimize=False)
-    assert "Sigmoid" in ops and "Mul" in ops and not details[0].endswith("+swish"), (ops, details)
-    for name in plain:
-        assert fused[name].tobytes() == plain[name].tobytes(), name
+    assert_unfused_where_read_elsewhere(swish_model(16, 20, 24, 1, 1, 0, 1, extra=extra), ["Sigmoid", "Mul"], "+swish")
 
 
 def test_fused_swish_survives_save_and_load(tmp_path) -> None:
-    model = swish_model(16, 20, 24, 1, 1, 0, 1)
-    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
-    engine.save(tmp_path / "swish.i8rt")
-    loaded = int8rt.Engine.load(tmp_path / "swish.i8rt")
-    assert [layer["op"] for layer in loaded.layers()] == ["Conv"]
-    want = engine.create_execution_context().run(feeds(model))["z"]
-    assert loaded.create_execution_context().run(feeds(model))["z"].tobytes() == want.tobytes()
+    assert_survives_save_and_load(swish_model(16, 20, 24, 1, 1, 0, 1), tmp_path / "swish.i8rt")
 
 
 def test_int8_engine_keeps_the_unfused_swish() -> None:
-    """The INT8 lowering reads Sigmoid + Mul (a swish table): the pass runs on FP32 engines only."""
-    model = swish_model(16, 20, 24, 1, 1, 0, 1)
-    calib = [feeds(model) for _ in range(2)]
-    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(calibrator=calib))
-    assert not any("swish" in layer["detail"] for layer in engine.layers())
+    """The INT8 lowering reads Sigmoid + Mul (a swish table)."""
+    assert_int8_engine_unfused(swish_model(16, 20, 24, 1, 1, 0, 1), "swish")
 
 
 @pytest.mark.parametrize("isa", TIERS)

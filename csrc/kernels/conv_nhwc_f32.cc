@@ -3,7 +3,8 @@
 // block of output rows transposed into y.
 //
 // Blocking: a parallel task is a block of output rows whose scratch
-// [pixels][M] stays within about 64 KiB; in it, per slice and per
+// [pixels][M] stays within about 64 KiB (256 KiB for weights that do not
+// stay in L2); in it, per slice and per
 // nr-column B panel (kc x nr floats, from L2), the microkernel runs over
 // every pixel run of the block, so each panel is read once per block and
 // slice while the block's input rows stay in L1 / L2. Grouped: per pixel
@@ -24,6 +25,17 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 constexpr int64_t kBlockFloats = 16384;  // scratch per block of output rows: 64 KiB
 
+// Weights over this many floats (512 KiB) do not stay in a core's L2
+// between blocks: each block streams every B panel again from L3 (ResNet-50's
+// 3x3 over 512 channels at 7 x 7: 9.4 MB per block, two blocks of 64 KiB).
+// Such layers take blocks of up to kBigBlockFloats (256 KiB of scratch), so
+// the panels stream once or twice per image: ResNet-50's 3x3 layers at
+// 7 x 7 measured 0.90-0.91x the time, at 14 x 14 0.91-0.97x (Zen 5, 1 MiB
+// L2; RESULTS.md section 78). With several threads a block still leaves
+// every thread a share of the rows.
+constexpr int64_t kL2WeightFloats = 131072;
+constexpr int64_t kBigBlockFloats = 65536;
+
 // The (tap, channel) rows run as one slice up to this depth (ResNet's 3x3
 // over 512 channels): one FMA chain per output and no C reloads measured
 // 5-30% faster than slices of the SGEMM's kc = 192 on ResNet-50's 3x3
@@ -36,7 +48,14 @@ std::string nhwc_conv_weights_decline(const TapConvShape& s, int nr) {
   if (s.kh * s.kw == 1) return "1x1 kernel (the pointwise paths read the image as B in place)";
   if (s.G < 1 || s.C % s.G != 0 || s.M % s.G != 0) return "channels do not split into the groups";
   if (s.G == 1) {
-    if (s.M % nr != 0) return "output channels not a multiple of the tile's " + std::to_string(nr) + " columns";
+    // One panel at least half full also where the image has under 16
+    // channels, which the tap conv does not take (MobileNetV3's 3 -> 16
+    // stem on the 32-column AVX-512 tile, otherwise an im2col SGEMM that
+    // packs its stride-2 pixels per tile: RESULTS.md section 78).
+    const bool half_panel = s.M < nr && 2 * s.M >= nr && s.C < 16;
+    if (s.M % nr != 0 && !half_panel) {
+      return "output channels not a multiple of the tile's " + std::to_string(nr) + " columns";
+    }
     return "";
   }
   const int64_t cg = s.C / s.G, mg = s.M / s.G;
@@ -215,8 +234,17 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
       // measured 0.84x the stem's time (RESULTS.md section 75).
       const float* src = x + iy * s.W - s.pw;
       const int64_t plane = s.H * s.W;
-      for (int64_t r = lo; r < hi; ++r) {
-        for (int64_t c = 0; c < s.C; ++c) row[r * s.C + c] = src[c * plane + r];
+      if (s.C == 3) {  // RGB, unrolled: 0.84-0.86x the 3x3 / 2 stems' time on Zen 5 (section 78)
+        const float *s0 = src, *s1 = src + plane, *s2 = src + 2 * plane;
+        for (int64_t r = lo; r < hi; ++r) {
+          row[3 * r] = s0[r];
+          row[3 * r + 1] = s1[r];
+          row[3 * r + 2] = s2[r];
+        }
+      } else {
+        for (int64_t r = lo; r < hi; ++r) {
+          for (int64_t c = 0; c < s.C; ++c) row[r * s.C + c] = src[c * plane + r];
+        }
       }
     } else {
       transpose_->tile(hi - lo, s.C, reinterpret_cast<const uint32_t*>(x + iy * s.W + lo - s.pw), s.H * s.W,
@@ -231,7 +259,10 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
     offsets[static_cast<size_t>(k)] = (i * s.dh * wp + j * s.dw) * s.C + k % cg;
   }
   const int64_t* a_rows = offsets.data();  // this thread's table, read by the workers
-  const int64_t rows = std::max<int64_t>(1, std::min(s.oh, kBlockFloats / std::max<int64_t>(1, s.ow * s.M)));
+  const bool big = K * s.M > kL2WeightFloats;  // every group's weights
+  const int64_t block_floats = big ? kBigBlockFloats : kBlockFloats;
+  int64_t rows = std::max<int64_t>(1, std::min(s.oh, block_floats / std::max<int64_t>(1, s.ow * s.M)));
+  if (big && parallel && get_num_threads() > 1) rows = std::min(rows, ceil_div(s.oh, get_num_threads()));
   const int64_t blocks = ceil_div(s.oh, rows);
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) block(s, xp, wp, a_rows, b * rows, std::min(s.oh, (b + 1) * rows), ep, y);

@@ -48,7 +48,8 @@ namespace kernels {
 // "" when the NHWC conv suits the weights of `s` (TapConvShape's C, M, G,
 // kh, kw) on a microkernel `nr` columns wide, else why not: 1x1, one group
 // whose output channels would leave the last column panel ragged (the tap
-// conv and im2col paths vectorise over pixels instead), depthwise, 16 or
+// conv and im2col paths vectorise over pixels instead; but one panel at
+// least half full is taken for images under 16 channels), depthwise, 16 or
 // more channels per group (the tap conv), or groups whose output channels
 // fill under half a panel or leave a ragged panel after full ones.
 std::string nhwc_conv_weights_decline(const TapConvShape& s, int nr);

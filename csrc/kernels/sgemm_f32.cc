@@ -318,10 +318,22 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
         next_lines = kc2 * uk.nr * static_cast<int64_t>(sizeof(float)) / 64;
       }
       const int64_t per_tile = (next_lines + tiles - 1) / tiles;
+      // A cold B read in place: the next full column panel's kc rows, each
+      // a page or more apart (no hardware prefetcher follows them), fetched
+      // a share per row tile (RESULTS.md section 78: ResNet-50's pointwise
+      // convs at batch 8 0.76-0.93x the time; at batch 1, their input in
+      // L3, the fetches cost 1-7%, so only where the caller says cold).
+      const float* next_rows = B.cold && in_place && jp + 2 * uk.nr <= nc ? B.data + k0 * B.ld + j0 + jp + uk.nr
+                                                                          : nullptr;
+      const int64_t rows_per_tile = (kc + tiles - 1) / tiles;
       for (int64_t ti = 0, ip = 0; ti < tiles; ip += tile_rows(ti), ++ti) {
         if (next) {
           const int64_t first = ti * per_tile, last = std::min(next_lines, first + per_tile);
           for (int64_t l = first; l < last; ++l) __builtin_prefetch(next + l * 64);
+        }
+        if (next_rows) {
+          const int64_t first = ti * rows_per_tile, last = std::min(kc, first + rows_per_tile);
+          if (first < last) prefetch_rows(next_rows + first * B.ld, B.ld, last - first, uk.nr);
         }
         t.a = a_in_place ? A.data + (i0 + ip) * (A.trans ? 1 : A.ld) : a_panels + (ip / uk.mr) * kc * uk.mr;
         t.c = C + (i0 + ip) * ldc + j0 + jp;

@@ -78,6 +78,10 @@ struct GemmOperand {
   // (the tile's rows ld apart, column k at k).
   bool in_place = false;
   const PackedB* packed_b = nullptr;   // B only: these panels instead of data / ld / trans
+  // B only, read in place: likely not in cache (a batch's activations past a
+  // share of L3); the driver fetches each next column panel's kc rows while
+  // the row tiles of this one run. Order of fetches only: the same bits.
+  bool cold = false;
 };
 
 // All of op(A) [M, K] packed once for one microkernel, as sgemm would pack

@@ -1,8 +1,8 @@
 // Float32 Conv (ONNX Conv, opset 11+): 1-D, 2-D and 3-D, NC[D]HW, group, strides,
 // dilations, pads, auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER), optional
 // bias, plus the fused epilogue of graph/passes/passes.h (int8rt_residual,
-// int8rt_activation: Relu, Clip, LeakyRelu, and Swish in FP32 engines,
-// graph/passes/fuse_swish.cc). 1-D runs as 2-D with H = 1.
+// int8rt_activation: Relu, Clip, LeakyRelu, and Swish and HardSwish in FP32
+// engines, graph/passes/fuse_swish.cc). 1-D runs as 2-D with H = 1.
 //
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
@@ -218,8 +218,10 @@ class ConvLayer : public Layer {
                  float* y, const ConvGeom& g) const {
     const int64_t P = g.oh * g.ow;
     int64_t run = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P));
-    // whole channel groups for the channel-blocked walks (16 channels on AVX-512, 8 on AVX2)
-    if (g.C % 16 == 0) {
+    // whole channel groups for the channel-blocked walks (16 channels on
+    // AVX-512, 8 on AVX2); with C = 16k + 8 (MobileNetV3's 72, 120, ...)
+    // also 16, so that a batch-1 run's groups start at multiples of 16
+    if (g.C % 16 == 0 || (g.C % 8 == 0 && g.C > 16)) {
       run = (run + 15) / 16 * 16;
     } else if (g.C % 8 == 0) {
       run = (run + 7) / 8 * 8;
@@ -260,7 +262,7 @@ class ConvLayer : public Layer {
   // `res` (the residual input, or nullptr) goes into the SGEMM / tap conv
   // epilogue; the BF16 path is called with nullptr and adds it after.
   // Returns whether the activation was applied: Relu / Clip by every
-  // FP32 path's epilogue, Swish by the im2col SGEMM's (SgemmEpilogue::unary,
+  // FP32 path's epilogue, Swish / HardSwish by the im2col SGEMM's (SgemmEpilogue::unary,
   // on each task's tile while it is in cache); otherwise the caller runs it
   // over y.
   bool gemm_path(const float* x, const float* w, const float* bias, const float* res, float* y,
@@ -295,6 +297,7 @@ class ConvLayer : public Layer {
       const float* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
       float* yg = y + (n * g.M + grp * Mg) * P;
       GemmOperand b{xg, P, false};
+      b.cold = pointwise && g.N * g.C * g.H * g.W * static_cast<int64_t>(sizeof(float)) > kColdInputBytes;
       Im2colView view{xg, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
       if (!pointwise) b.im2col = &view;  // packed from the image, panel by panel
       kernels::SgemmEpilogue ep = fused_;  // bias, residual and activation on each tile while in cache
@@ -307,9 +310,9 @@ class ConvLayer : public Layer {
         if (!packed_.empty()) a.packed = &packed_[grp];
         ep.residual = res ? res + (n * g.M + grp * Mg) * P : nullptr;
         ep.ldr = P;
-        if (act_.kind == FusedActivation::Kind::kSwish) {
+        if (act_.unary) {  // Swish, HardSwish
           ep.unary = act_.unary;
-          ep.unary_op = kernels::ref::UnaryF32::kSilu;
+          ep.unary_op = act_.unary_op;
         }
         sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);
       }
@@ -321,7 +324,7 @@ class ConvLayer : public Layer {
         for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, false);
       });
     }
-    return fused_.clip || (bf16_.empty() && act_.kind == FusedActivation::Kind::kSwish);
+    return fused_.clip || (bf16_.empty() && act_.unary);
   }
 
   // Whether the transposed product (transposed_) runs `g`: one group,
@@ -430,6 +433,11 @@ class ConvLayer : public Layer {
   // 160->960: 1.18x slower untransposed). RESULTS.md section 75. The same
   // FMAs per output in the same order either way: the same bits.
   static constexpr double kTransposedMinSavedSteps = 10.0;
+  // A pointwise conv's input past this many bytes (the whole batch's) was
+  // written long enough ago to have left the caches (ResNet-50 at batch 8:
+  // 12.8-25.7 MB at 28 x 28 and 56 x 56; at batch 1 at most 3.2 MB, in L3):
+  // the SGEMM then fetches its B rows ahead (GemmOperand::cold).
+  static constexpr int64_t kColdInputBytes = 8 << 20;
   std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation

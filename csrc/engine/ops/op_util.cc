@@ -247,9 +247,10 @@ FusedActivation parse_fused_activation(const Node& node) {
   } else if (kind == "LeakyRelu") {
     a.kind = FusedActivation::Kind::kLeakyRelu;
     a.alpha = static_cast<float>(node.attrs.get_float("int8rt_leaky_alpha", 0.01));
-  } else if (kind == "Swish") {
-    a.kind = FusedActivation::Kind::kSwish;
+  } else if (kind == "Swish" || kind == "HardSwish") {
+    a.kind = kind == "Swish" ? FusedActivation::Kind::kSwish : FusedActivation::Kind::kHardSwish;
     a.unary = &kernels::choose<kernels::UnaryF32Kernel>();
+    a.unary_op = kind == "Swish" ? kernels::ref::UnaryF32::kSilu : kernels::ref::UnaryF32::kHardSwish;
   } else {
     throw unsupported_attr(node, "int8rt_activation", "'" + kind + "'");
   }
@@ -276,7 +277,7 @@ void FusedActivation::apply(float* y, int64_t n) const {
     case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f; break;
     case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(y[i], lo, hi); break;
     case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.f ? y[i] : alpha * y[i]; break;
-    case Kind::kSwish: unary->apply(kernels::ref::UnaryF32::kSilu, n, y, y); break;
+    case Kind::kSwish: case Kind::kHardSwish: unary->apply(unary_op, n, y, y); break;
   }
 }
 
@@ -287,6 +288,7 @@ std::string FusedActivation::describe() const {
     case Kind::kClip: return "+clip";
     case Kind::kLeakyRelu: return "+leakyrelu";
     case Kind::kSwish: return "+swish";
+    case Kind::kHardSwish: return "+hardswish";
   }
   return "";
 }

@@ -11,6 +11,7 @@
 #include "engine/value.h"
 #include "int8rt/error.h"
 #include "int8rt/network.h"
+#include "kernels/ref/math_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -102,12 +103,16 @@ inline float clip_value(float x, float lo, float hi) {
 
 struct FusedActivation {
   // kSwish: y * sigmoid(y) by the unary_f32 family's Silu (chosen when
-  // parsed), the bits of that tier's Sigmoid layer then a Mul layer
+  // parsed), the bits of that tier's Sigmoid layer then a Mul layer;
+  // kHardSwish: the family's HardSwish, the HardSwish layer's bits
   // (graph/passes/fuse_swish.cc, FP32 engines only).
-  enum class Kind { kNone, kRelu, kClip, kLeakyRelu, kSwish };
+  enum class Kind { kNone, kRelu, kClip, kLeakyRelu, kSwish, kHardSwish };
   Kind kind = Kind::kNone;
   float lo = 0.f, hi = 0.f, alpha = 0.f;
-  const kernels::UnaryF32Kernel* unary = nullptr;  // kSwish only
+  // kSwish and kHardSwish: the unary_f32 kernel and its function (an
+  // epilogue can apply them on each tile); nullptr otherwise.
+  const kernels::UnaryF32Kernel* unary = nullptr;
+  kernels::ref::UnaryF32 unary_op = kernels::ref::UnaryF32::kSilu;
   void apply(float* y, int64_t n) const;
   // Relu / Clip as the bounds of a clip (Relu: 0, +inf), for an epilogue
   // that clips (the SGEMM's); false for none and LeakyRelu.

@@ -7,7 +7,7 @@
 // (ln(exp(x) + 1)), Softsign (x / (1 + |x|)), Mish (x * tanh(softplus(x))),
 // Elu (alpha), Selu (alpha, gamma), each with the
 // formula of the ONNX operator spec evaluated in float32: Exp, Sigmoid, Tanh,
-// Erf and the Gelus by the unary_f32 kernel family (kernels/unary_f32.h,
+// Erf, the Gelus and HardSwish by the unary_f32 kernel family (kernels/unary_f32.h,
 // the vectorisable functions of kernels/ref/math_f32.h, chosen per ISA), the
 // rest with libm or plain arithmetic. Clip's bounds are inputs (opset >= 11:
 // constants, read once, or float32 scalars computed at run time, read on
@@ -59,6 +59,7 @@ bool family_op(Kind kind, UnaryF32* op) {
     case Kind::kErf: *op = UnaryF32::kErf; return true;
     case Kind::kGelu: *op = UnaryF32::kGelu; return true;
     case Kind::kGeluTanh: *op = UnaryF32::kGeluTanh; return true;
+    case Kind::kHardSwish: *op = UnaryF32::kHardSwish; return true;
     default: return false;
   }
 }
@@ -193,13 +194,10 @@ class UnaryLayer : public Layer {
       case Kind::kHardSigmoid:
         for (int64_t i = 0; i < n; ++i) y[i] = clip_value(a * x[i] + b, 0.f, 1.f);
         break;
-      case Kind::kHardSwish:
-        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * clip_value(x[i] / 6.f + 0.5f, 0.f, 1.f);
-        break;
       case Kind::kSqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
       case Kind::kIdentity: break;
       case Kind::kExp: case Kind::kSigmoid: case Kind::kTanh: case Kind::kErf: case Kind::kGelu:
-      case Kind::kGeluTanh: break;  // the unary_f32 kernel (run)
+      case Kind::kGeluTanh: case Kind::kHardSwish: break;  // the unary_f32 kernel (run)
       case Kind::kLog: for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]); break;
       case Kind::kAbs: for (int64_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]); break;
       case Kind::kNeg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; break;

@@ -13,6 +13,11 @@
 // FP32 engine's network after calibration has nothing more to observe.
 // Conditions: y is read by exactly the Sigmoid and the Mul, s by the Mul
 // only, neither is a network output, and the Conv has no activation yet.
+// HardSwish (MobileNetV3: opset 14's HardSwish op after 20 of its convs) the
+// same way: a Conv whose float32 output only a HardSwish reads takes it over
+// as "HardSwish", applied by the unary_f32 family's HardSwish, the
+// standalone layer's function (kernels/ref/math_f32.h), so exact too. ONNX
+// Runtime fuses it into its NCHWc Conv as well. Conv only (not ConvInteger).
 #include <algorithm>
 
 #include "graph/passes/pass_util.h"
@@ -53,6 +58,15 @@ void fuse_swish(Network& net, PassReport* report) {
     }
     const int y = conv.outputs[0];
     if (net.tensor(y).dtype != DataType::kFloat32) continue;
+    const int hs = passes::sole_consumer(net, y);
+    if (conv.op == "Conv" && hs >= 0 && net.nodes()[hs].op == "HardSwish" && net.nodes()[hs].inputs.size() == 1 &&
+        net.nodes()[hs].outputs.size() == 1 && net.tensor(net.nodes()[hs].outputs[0]).dtype == DataType::kFloat32) {
+      const std::string line = "fused " + passes::describe(net.nodes()[hs]) + " into " + passes::describe(conv);
+      net.nodes()[n].attrs.set("int8rt_activation", Attribute::of_string("HardSwish"));
+      passes::take_over_output(net, static_cast<int>(n), 0, net.nodes()[hs].outputs[0]);  // kills the HardSwish
+      if (report) report->add(line);
+      continue;
+    }
     int sig = -1, mul = -1;
     if (!swish_of(net, y, &sig, &mul)) continue;
     const std::string line = "fused " + passes::describe(net.nodes()[sig]) + " and " +

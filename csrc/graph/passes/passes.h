@@ -31,6 +31,7 @@
 //       "LeakyRelu"  y = z >= 0 ? z : alpha * z, alpha = "int8rt_leaky_alpha" (float,
 //                    default 0.01 as in ONNX)
 //       "Swish"      y = z * sigmoid(z) (FP32 Conv only: fuse_swish)
+//       "HardSwish"  y = z * fmin(fmax(z / 6 + 0.5, 0), 1) (FP32 Conv only: fuse_swish)
 //   The bounds/alpha are stored as doubles holding the float32 values the
 //   original nodes used, so float32 arithmetic reproduces the unfused graph
 //   bit for bit.
@@ -223,7 +224,8 @@ void fuse_matmul_epilogue(Network& net, PassReport* report);
 // "int8rt_activation" = "Swish", writing the Mul's output. Exact (the FP32
 // Conv applies the tier's Sigmoid then a multiply). Not part of
 // run_default_passes: the INT8 lowering reads the unfused pair, so the
-// builder applies it to FP32 engines only (fuse_swish.cc).
+// builder applies it to FP32 engines only (fuse_swish.cc). Likewise a Conv
+// whose output only a HardSwish reads takes it over as "HardSwish".
 void fuse_swish(Network& net, PassReport* report);
 
 // Two or more 1x1 Convs (stride 1, no padding, group 1, constant float32

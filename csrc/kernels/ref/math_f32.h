@@ -161,7 +161,18 @@ static inline float sigmoid_f32(float x) { return 1.f / (1.f + exp_f32(-x)); }
 // may be x): the one loop every tier compiles. kSilu (Swish) is x * sigmoid(x)
 // with the tier's own sigmoid and one IEEE multiply: the bits of the tier's
 // Sigmoid layer followed by a Mul layer (graph/passes/fuse_swish.cc).
-enum class UnaryF32 : int32_t { kExp, kSigmoid, kTanh, kErf, kGelu, kGeluTanh, kSilu };
+// kHardSwish is ONNX's x * max(0, min(1, x / 6 + 1/2)) as IEEE operations in
+// that order (a division, not a multiply by 1/6; no FMA can form), the clip
+// as the engine's clip_value (a NaN x gives 0 there, so NaN * 0 = NaN out):
+// the same bits on every tier, the standalone HardSwish layer's and the one
+// fused into a Conv (fuse_swish.cc).
+enum class UnaryF32 : int32_t { kExp, kSigmoid, kTanh, kErf, kGelu, kGeluTanh, kSilu, kHardSwish };
+
+static inline float hard_swish_f32(float x) {
+  const float h = x / 6.f + 0.5f;
+  const float v = h > 0.f ? h : 0.f;
+  return x * (v < 1.f ? v : 1.f);
+}
 
 static inline void unary_f32_loop(UnaryF32 op, int64_t n, const float* x, float* y) {
   switch (op) {
@@ -169,6 +180,7 @@ static inline void unary_f32_loop(UnaryF32 op, int64_t n, const float* x, float*
     case UnaryF32::kSigmoid: for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_f32(x[i]); break;
     case UnaryF32::kSilu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid_f32(x[i]); break;
     case UnaryF32::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = tanh_f32(x[i]); break;
+    case UnaryF32::kHardSwish: for (int64_t i = 0; i < n; ++i) y[i] = hard_swish_f32(x[i]); break;
     case UnaryF32::kErf: for (int64_t i = 0; i < n; ++i) y[i] = erf_f32(x[i]); break;
     case UnaryF32::kGelu:  // 0.5 x (1 + erf(x / sqrt 2))
       for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + erf_f32(x[i] * 0.70710678118654752f));

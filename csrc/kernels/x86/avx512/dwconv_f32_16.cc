@@ -23,7 +23,8 @@
 //   padded zero adds w * 0 where the reference skips the tap: the same
 //   sum but for the sign of a zero result and for non-finite weights
 //   (inf * 0).
-// Outside the flat walk, whole groups of 16 channels (C a multiple of 16)
+// Outside the flat walk, whole groups of 16 channels (c0 .. c0 + 15 of an
+// image, c0 a multiple of 16; the last C % 16 channels on the rows walk)
 // run the channel-blocked walk of dwconv_f32_c16.cc (the channels as the
 // lanes: no permute for stride 2, measured 1.4-2.5x faster on MobileNetV2's
 // and EfficientNet-Lite0's strided layers, level or a little faster on the
@@ -365,28 +366,33 @@ void dwconv_f32_plane(const DwConvF32Plane& p) {
     flat_planes(p);
     return;
   }
-  if (p.C % 16 != 0) {
-    rows(p);
-    return;
-  }
-  // Whole groups of 16 channels run channel-blocked (dwconv_f32_c16.cc);
-  // the planes before the first and after the last group on the row walk.
+  // Groups of 16 channels c0 .. c0 + 15 of one image (c0 a multiple of 16)
+  // run channel-blocked (dwconv_f32_c16.cc); the other planes, a run's
+  // ragged ends and the last C % 16 channels of each image (MobileNetV3's
+  // 72, 120, 184 and 200 channels: 64 + 8, 112 + 8, ...), on the row walk
+  // (its 72-channel 5x5 / 2 layer at 56 x 56 measured 0.61x the time of
+  // all 72 planes on the row walk, the 3x3 one 0.90x: RESULTS.md section 78).
   const int64_t end = p.first + p.count;
-  int64_t t = p.first;
-  const int64_t head = std::min(end, (t + 15) / 16 * 16);
   DwConvF32Plane part = p;
-  if (head > t) {
-    part.first = t;
-    part.count = head - t;
+  int64_t t = p.first, loose = p.first;  // planes [loose, t) wait for the row walk
+  auto flush = [&] {
+    if (t == loose) return;
+    part.first = loose;
+    part.count = t - loose;
     rows(part);
-    t = head;
+  };
+  while (t < end) {
+    const int64_t c = t % p.C;
+    if (c % 16 == 0 && c + 16 <= p.C && t + 16 <= end) {
+      flush();
+      dwconv_f32_c16(p, t);
+      t += 16;
+      loose = t;
+    } else {
+      ++t;
+    }
   }
-  for (; t + 16 <= end; t += 16) dwconv_f32_c16(p, t);
-  if (t < end) {
-    part.first = t;
-    part.count = end - t;
-    rows(part);
-  }
+  flush();
 }
 
 }  // namespace avx512

@@ -69,6 +69,16 @@ inline __m512 gelu_lanes(__m512 x) {
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.f), e));
 }
 
+// hard_swish_f32 (kernels/ref/math_f32.h) per lane: the division, the add
+// and the multiply are the rule's single IEEE operations; max_ps(h, 0)
+// returns its second operand for a NaN h and min_ps(v, 1) its second unless
+// v < 1, as clip_value's comparisons do. The same bits as the loop.
+inline __m512 hard_swish_lanes(__m512 x) {
+  const __m512 h = _mm512_add_ps(_mm512_div_ps(x, _mm512_set1_ps(6.f)), _mm512_set1_ps(0.5f));
+  const __m512 v = _mm512_min_ps(_mm512_max_ps(h, _mm512_setzero_ps()), _mm512_set1_ps(1.f));
+  return _mm512_mul_ps(x, v);
+}
+
 template <__m512 (*kF)(__m512)>
 void lanes(int64_t n, const float* x, float* y) {
   int64_t i = 0;
@@ -85,6 +95,7 @@ void unary_f32(ref::UnaryF32 op, int64_t n, const float* x, float* y) {
   switch (op) {
     case ref::UnaryF32::kErf: lanes<erf_lanes>(n, x, y); break;
     case ref::UnaryF32::kGelu: lanes<gelu_lanes>(n, x, y); break;
+    case ref::UnaryF32::kHardSwish: lanes<hard_swish_lanes>(n, x, y); break;
     default: ref::unary_f32_loop(op, n, x, y); break;
   }
 }
