@@ -241,15 +241,11 @@ def test_attention_rows_agree_bit_for_bit_on_every_tier(n: int) -> None:
                                                                 first_mismatch(got[isa], got["ref"]))
 
 
-@pytest.mark.parametrize("n", [1, 8, 13, 16, 24, 197])
-def test_attention_rows_kernels_give_the_rules_float_bits(n: int) -> None:
-    """The float probabilities themselves (before QAttention quantizes them,
-    which would hide an ulp): every softmax_f32 kernel's attention rows equal
-    the reference's bytes, with a mask holding -inf and NaN, a row masked
-    everywhere (NaN, then 0 with the guard), +inf scores, a maximum in the tail,
-    ties of +0 and -0, multiply or divide by the factor."""
-    from int8rt._testing import kernels as K
-    rng = np.random.default_rng(n + 100)
+def attention_rows_cases(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores [9, n] and a mask for the attention-rows kernels: a mask holding
+    -inf and NaN, a row masked everywhere, a large score in the tail, +inf,
+    a row of +0 and -0 ties, a NaN score."""
+    rng = np.random.default_rng(seed)
     s = (rng.standard_normal((9, n)) * 6).astype(F32)
     mask = np.where(rng.random((9, n)) < 0.2, -np.inf, rng.standard_normal((9, n))).astype(F32)
     mask[1, :] = -np.inf
@@ -259,6 +255,18 @@ def test_attention_rows_kernels_give_the_rules_float_bits(n: int) -> None:
     s[5, :] = 0.0
     s[5, ::2] = -0.0
     s[6, 0] = np.nan
+    return s, mask
+
+
+@pytest.mark.parametrize("n", [1, 8, 13, 16, 24, 197])
+def test_attention_rows_kernels_give_the_rules_float_bits(n: int) -> None:
+    """The float probabilities themselves (before QAttention quantizes them,
+    which would hide an ulp): every softmax_f32 kernel's attention rows equal
+    the reference's bytes, with a mask holding -inf and NaN, a row masked
+    everywhere (NaN, then 0 with the guard), +inf scores, a maximum in the tail,
+    ties of +0 and -0, multiply or divide by the factor."""
+    from int8rt._testing import kernels as K
+    s, mask = attention_rows_cases(n, seed=n + 100)
     names = [f"softmax_f32_{isa}" for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
     for factor, divide, guard, m in itertools.product((0.0, 0.125, 3.0), (False, True), (False, True), (None, mask)):
         want = K.attention_rows(s, factor, divide, m, guard)
@@ -287,15 +295,7 @@ def test_attention_rows_s8_quantize_the_rules_probabilities(n: int) -> None:
     codes reaching both ends, NaN rows with and without the guard (-128
     without it), masks with -inf and NaN, multiply or divide by the factor."""
     from int8rt._testing import kernels as K
-    rng = np.random.default_rng(n + 300)
-    s = (rng.standard_normal((9, n)) * 6).astype(F32)
-    mask = np.where(rng.random((9, n)) < 0.2, -np.inf, rng.standard_normal((9, n))).astype(F32)
-    mask[1, :] = -np.inf
-    s[2, -1] = 300.0
-    s[3, 0] = np.inf
-    mask[4, n // 2] = np.nan
-    s[5, :] = 0.0
-    s[6, 0] = np.nan
+    s, mask = attention_rows_cases(n, seed=n + 300)
     names = [f"softmax_f32_{isa}" for isa in ("ref", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
     grids = ((1.0 / F32(1.0 / 127), 0.0), (1.0 / F32(1.0 / 255), -128.0), (1.0 / F32(0.0021), -128.0))
     seen = set()
