@@ -242,12 +242,13 @@ def test_attention_rows_agree_bit_for_bit_on_every_tier(n: int) -> None:
 
 
 def attention_rows_cases(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scores [9, n] and a mask for the attention-rows kernels: a mask holding
-    -inf and NaN, a row masked everywhere, a large score in the tail, +inf,
-    a row of +0 and -0 ties, a NaN score."""
+    """Scores [11, n] and a mask for the attention-rows kernels (11 rows: the
+    kernels' groups of 4, 2 and 1 rows): a mask holding -inf and NaN, a row
+    masked everywhere, a large score in the tail, +inf, a row of +0 and -0
+    ties, a NaN score."""
     rng = np.random.default_rng(seed)
-    s = (rng.standard_normal((9, n)) * 6).astype(F32)
-    mask = np.where(rng.random((9, n)) < 0.2, -np.inf, rng.standard_normal((9, n))).astype(F32)
+    s = (rng.standard_normal((11, n)) * 6).astype(F32)
+    mask = np.where(rng.random((11, n)) < 0.2, -np.inf, rng.standard_normal((11, n))).astype(F32)
     mask[1, :] = -np.inf
     s[2, -1] = 300.0
     s[3, 0] = np.inf
@@ -255,6 +256,7 @@ def attention_rows_cases(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     s[5, :] = 0.0
     s[5, ::2] = -0.0
     s[6, 0] = np.nan
+    s[9, :] = np.inf  # in the 2-row group: all +inf (NaN after the shift)
     return s, mask
 
 
