@@ -136,10 +136,12 @@ def ort_int8(path: str, calib: list[dict[str, np.ndarray]], tmp: str) -> str:
     return dst
 
 
-def ov_int8(path: str, calib: list[dict[str, np.ndarray]], precision: str | None = None):
+def ov_int8(path: str, calib: list[dict[str, np.ndarray]], precision: str | None = None, saved: str | None = None):
     """NNCF's INT8 of the ONNX file compiled for 1 CPU thread (precision hint
     `precision`, None for OpenVINO's default), as (feed -> output function,
-    its kernels); None when openvino or nncf is missing."""
+    its kernels); None when openvino or nncf is missing. With `saved` (an
+    OpenVINO IR .xml path) the quantized model is read from there when it
+    exists, else quantized and saved there (float weights kept float32)."""
     try:
         import nncf
         import openvino as ov
@@ -147,9 +149,14 @@ def ov_int8(path: str, calib: list[dict[str, np.ndarray]], precision: str | None
         return None
     nncf.set_log_level(logging.ERROR)
     core = ov.Core()
-    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars
-        q = nncf.quantize(core.read_model(path), nncf.Dataset(calib), subset_size=len(calib),
-                          model_type=nncf.ModelType.TRANSFORMER)
+    if saved is not None and os.path.exists(saved):
+        q = core.read_model(saved)
+    else:
+        with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars
+            q = nncf.quantize(core.read_model(path), nncf.Dataset(calib), subset_size=len(calib),
+                              model_type=nncf.ModelType.TRANSFORMER)
+        if saved is not None:
+            ov.save_model(q, saved, compress_to_fp16=False)
     config = {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY"}
     if precision is not None:
         config["INFERENCE_PRECISION_HINT"] = precision

@@ -241,6 +241,25 @@ def test_attention_rows_agree_bit_for_bit_on_every_tier(n: int) -> None:
                                                                 first_mismatch(got[isa], got["ref"]))
 
 
+def attention_rows_cases(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores [11, n] and a mask for the attention-rows kernels (11 rows: the
+    kernels' groups of 4, 2 and 1 rows): a mask holding -inf and NaN, a row
+    masked everywhere, a large score in the tail, +inf, a row of +0 and -0
+    ties, a NaN score."""
+    rng = np.random.default_rng(seed)
+    s = (rng.standard_normal((11, n)) * 6).astype(F32)
+    mask = np.where(rng.random((11, n)) < 0.2, -np.inf, rng.standard_normal((11, n))).astype(F32)
+    mask[1, :] = -np.inf
+    s[2, -1] = 300.0
+    s[3, 0] = np.inf
+    mask[4, n // 2] = np.nan
+    s[5, :] = 0.0
+    s[5, ::2] = -0.0
+    s[6, 0] = np.nan
+    s[9, :] = np.inf  # in the 2-row group: all +inf (NaN after the shift)
+    return s, mask
+
+
 @pytest.mark.parametrize("n", [1, 8, 13, 16, 24, 197])
 def test_attention_rows_kernels_give_the_rules_float_bits(n: int) -> None:
     """The float probabilities themselves (before QAttention quantizes them,
@@ -249,16 +268,7 @@ def test_attention_rows_kernels_give_the_rules_float_bits(n: int) -> None:
     everywhere (NaN, then 0 with the guard), +inf scores, a maximum in the tail,
     ties of +0 and -0, multiply or divide by the factor."""
     from int8rt._testing import kernels as K
-    rng = np.random.default_rng(n + 100)
-    s = (rng.standard_normal((9, n)) * 6).astype(F32)
-    mask = np.where(rng.random((9, n)) < 0.2, -np.inf, rng.standard_normal((9, n))).astype(F32)
-    mask[1, :] = -np.inf
-    s[2, -1] = 300.0
-    s[3, 0] = np.inf
-    mask[4, n // 2] = np.nan
-    s[5, :] = 0.0
-    s[5, ::2] = -0.0
-    s[6, 0] = np.nan
+    s, mask = attention_rows_cases(n, seed=n + 100)
     names = [f"softmax_f32_{isa}" for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
     for factor, divide, guard, m in itertools.product((0.0, 0.125, 3.0), (False, True), (False, True), (None, mask)):
         want = K.attention_rows(s, factor, divide, m, guard)
@@ -266,6 +276,40 @@ def test_attention_rows_kernels_give_the_rules_float_bits(n: int) -> None:
         for name in names:
             got = K.attention_rows(s, factor, divide, m, guard, impl=name)
             assert got.tobytes() == want.tobytes(), (name, factor, divide, guard, m is None, first_mismatch(got, want))
+
+
+def numpy_probs_codes(p: np.ndarray, inv_scale: float, zero_point: float) -> np.ndarray:
+    """ref::quantize_value(p, inv_scale, zero_point) written independently in
+    numpy: float32 p * inv, + z (one rounding each), clamp to [-128, 127]
+    (NaN to -128), round half to even."""
+    t = p.astype(F32) * F32(inv_scale)
+    t = (t + F32(zero_point)).astype(F32)
+    t = np.where(np.isnan(t), F32(-128), np.clip(t, -128, 127))
+    return np.rint(t).astype(np.int8)
+
+
+@pytest.mark.parametrize("n", [1, 8, 13, 16, 24, 128, 197])
+def test_attention_rows_s8_quantize_the_rules_probabilities(n: int) -> None:
+    """The fused rows (softmax_f32 kernels' attention_s8: the probabilities
+    quantized in the softmax's last pass) give, on every kernel that has them,
+    the int8 codes that numpy computes from the reference's float
+    probabilities: the symmetric grid and the unsigned one (zero point -128),
+    codes reaching both ends, NaN rows with and without the guard (-128
+    without it), masks with -inf and NaN, multiply or divide by the factor."""
+    from int8rt._testing import kernels as K
+    s, mask = attention_rows_cases(n, seed=n + 300)
+    names = [f"softmax_f32_{isa}" for isa in ("ref", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    grids = ((1.0 / F32(1.0 / 127), 0.0), (1.0 / F32(1.0 / 255), -128.0), (1.0 / F32(0.0021), -128.0))
+    seen = set()
+    for (inv, z), factor, divide, guard, m in itertools.product(
+            grids, (0.0, 0.125, 3.0), (False, True), (False, True), (None, mask)):
+        want = numpy_probs_codes(K.attention_rows(s, factor, divide, m, guard), inv, z)
+        seen |= set(np.unique(want).tolist())
+        for name in names:
+            got = K.attention_rows_s8(s, inv, z, factor, divide, m, guard, impl=name)
+            assert got.tobytes() == want.tobytes(), (name, inv, z, factor, divide, guard, m is None,
+                                                     first_mismatch(got, want))
+    assert {-128, 127} <= seen and (len(seen) > 20 or n == 1)
 
 
 def test_qmatmul_refuses_mismatched_operands() -> None:

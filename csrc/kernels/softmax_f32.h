@@ -16,10 +16,14 @@ namespace kernels {
 class SoftmaxF32Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"softmax", Dtype::kF32};
-  SoftmaxF32Kernel(const char* name, Isa isa, SoftmaxRowsFn rows_fn, AttentionRowsFn attention_fn)
-      : NamedKernel(name, isa), rows(rows_fn), attention(attention_fn) {}
+  SoftmaxF32Kernel(const char* name, Isa isa, SoftmaxRowsFn rows_fn, AttentionRowsFn attention_fn,
+                   AttentionRowsS8Fn attention_s8_fn = nullptr)
+      : NamedKernel(name, isa), rows(rows_fn), attention(attention_fn), attention_s8(attention_s8_fn) {}
   const SoftmaxRowsFn rows;
   const AttentionRowsFn attention;
+  // Null where the tier has no fused form: the caller runs `attention`, then
+  // quantizes (the same codes, ref::ProbsGrid).
+  const AttentionRowsS8Fn attention_s8;
 };
 
 }  // namespace kernels

@@ -133,6 +133,16 @@ static inline void attention_row_scores(int64_t r, int64_t n, const AttentionRow
   }
 }
 
+// The int8 grid of QAttention's probabilities: q = quantize_value(p,
+// inv_scale, zero_point) (ref/requantize.h: p * inv_scale, + zero_point,
+// clamp to [-128, 127], round half to even; NaN -> -128), which is
+// int8rt.Quantize at scale 1 / inv_scale (inv_scale = 1.0f / scale) with that
+// zero point, or without one (zero_point 0: adding 0 changes no code).
+struct ProbsGrid {
+  float inv_scale = 1.f;
+  float zero_point = 0.f;
+};
+
 // A row of probabilities after its softmax: NaN to zero where asked.
 static inline void attention_row_guard(int64_t n, const AttentionRows& a, float* s) {
   if (a.nan_to_zero) {

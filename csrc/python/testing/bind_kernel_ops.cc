@@ -113,30 +113,64 @@ py::array_t<float> dequantize_nhwc_to_nchw(const py::handle& q_obj, float scale,
 // QAttention's scores-to-probabilities rows (kernels/ref/softmax_f32.h,
 // AttentionRows) on a copy of s [rows, n]; mask [rows, n] or None, read with
 // row step n and column step 1; impl: a softmax_f32 kernel by name.
+// attention_rows returns the float probabilities; attention_rows_s8 the
+// kernel's fused int8 codes on the grid (inv_scale, zero_point)
+// (ref::ProbsGrid; a kernel without the fused form is an error).
+struct AttentionRowsCall {
+  F32Array scores, mask;
+  kernels::ref::AttentionRows a;
+  const kernels::SoftmaxF32Kernel* kernel = nullptr;
+  int64_t rows = 0, n = 0;
+};
+
+AttentionRowsCall attention_rows_call(const py::handle& s_obj, float factor, bool divide, const py::object& mask_obj,
+                                      bool nan_to_zero, const ImplName& impl) {
+  AttentionRowsCall c;
+  c.scores = float_arg(s_obj, "s", 2);
+  c.rows = c.scores.shape(0);
+  c.n = c.scores.shape(1);
+  c.a.factor = factor;
+  c.a.divide = divide;
+  c.a.nan_to_zero = nan_to_zero;
+  if (!mask_obj.is_none()) {
+    c.mask = float_arg(mask_obj, "mask", 2);
+    if (c.mask.shape(0) != c.rows || c.mask.shape(1) != c.n) {
+      throw InvalidArgument("attention_rows: mask must have s's shape");
+    }
+    c.a.mask = c.mask.data();
+    c.a.mask_row_step = c.n;
+    c.a.mask_col_step = 1;
+  }
+  c.kernel = impl ? &kernels::kernel_by_name<kernels::SoftmaxF32Kernel>(*impl)
+                  : &kernels::reference_kernel<kernels::SoftmaxF32Kernel>();
+  return c;
+}
+
 py::array_t<float> attention_rows(const py::handle& s_obj, float factor, bool divide, const py::object& mask_obj,
                                   bool nan_to_zero, const ImplName& impl) {
-  F32Array s = float_arg(s_obj, "s", 2);
-  const int64_t rows = s.shape(0), n = s.shape(1);
-  F32Array mask;
-  kernels::ref::AttentionRows a;
-  a.factor = factor;
-  a.divide = divide;
-  a.nan_to_zero = nan_to_zero;
-  if (!mask_obj.is_none()) {
-    mask = float_arg(mask_obj, "mask", 2);
-    if (mask.shape(0) != rows || mask.shape(1) != n) throw InvalidArgument("attention_rows: mask must have s's shape");
-    a.mask = mask.data();
-    a.mask_row_step = n;
-    a.mask_col_step = 1;
-  }
-  const auto& k = impl ? kernels::kernel_by_name<kernels::SoftmaxF32Kernel>(*impl)
-                       : kernels::reference_kernel<kernels::SoftmaxF32Kernel>();
-  py::array_t<float> y({rows, n});
+  const AttentionRowsCall c = attention_rows_call(s_obj, factor, divide, mask_obj, nan_to_zero, impl);
+  py::array_t<float> y({c.rows, c.n});
   float* yp = y.mutable_data();
-  std::copy(s.data(), s.data() + rows * n, yp);
+  std::copy(c.scores.data(), c.scores.data() + c.rows * c.n, yp);
   py::gil_scoped_release release;
-  k.attention(rows, n, a, yp);
+  c.kernel->attention(c.rows, c.n, c.a, yp);
   return y;
+}
+
+py::array_t<int8_t> attention_rows_s8(const py::handle& s_obj, float inv_scale, float zero_point, float factor,
+                                      bool divide, const py::object& mask_obj, bool nan_to_zero,
+                                      const ImplName& impl) {
+  const AttentionRowsCall c = attention_rows_call(s_obj, factor, divide, mask_obj, nan_to_zero, impl);
+  if (!c.kernel->attention_s8) throw InvalidArgument(std::string(c.kernel->name()) + " has no attention_s8");
+  kernels::ref::ProbsGrid g;
+  g.inv_scale = inv_scale;
+  g.zero_point = zero_point;
+  std::vector<float> scratch(c.scores.data(), c.scores.data() + c.rows * c.n);
+  py::array_t<int8_t> q({c.rows, c.n});
+  int8_t* qp = q.mutable_data();
+  py::gil_scoped_release release;
+  c.kernel->attention_s8(c.rows, c.n, c.a, g, scratch.data(), qp);
+  return q;
 }
 
 // int8 pools: x [N,H,W,C] -> [N,OH,OW,C].
@@ -308,6 +342,8 @@ void bind_kernel_ops(py::module_& k) {
   const py::arg_v impl = "impl"_a = py::none();
   k.def("attention_rows", &attention_rows, "s"_a, "factor"_a = 0.0f, "divide"_a = false, "mask"_a = py::none(),
         "nan_to_zero"_a = false, impl);
+  k.def("attention_rows_s8", &attention_rows_s8, "s"_a, "inv_scale"_a, "zero_point"_a = 0.0f, "factor"_a = 0.0f,
+        "divide"_a = false, "mask"_a = py::none(), "nan_to_zero"_a = false, impl);
   k.def("quantize", &quantize, "x"_a, "scale"_a, impl);
   k.def("dequantize", &dequantize, "q"_a, "scale"_a, impl);
   k.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc, "x"_a, "scale"_a, impl);

@@ -11,7 +11,9 @@
 // the QuantizeS8 kernel
 // (int8rt.Quantize), or with a zero point on the probabilities (the
 // unsigned grid) int8rt.Quantize's zero-point arithmetic,
-// ref::quantize_value(p, 1 / scale, z), and the product with v taking that
+// ref::quantize_value(p, 1 / scale, z) (where the softmax kernel has
+// attention_s8, that quantization in its last pass: ref::ProbsGrid, the same
+// codes), and the product with v taking that
 // zero point as int8rt.QMatMul's a_zero_point does. So the result is bit
 // for bit the unfused chain, which the tests check with ==.
 #include <algorithm>
@@ -83,6 +85,9 @@ class QAttentionLayer : public Layer {
     char* y = out[0]->data<char>();
     const int64_t y_step = M * dv * static_cast<int64_t>(context_.out_bytes());
     const float probs_scale = static_cast<float>(a_.probs_scale);
+    kernels::ref::ProbsGrid grid;  // quantize_probs' arithmetic, for the fused rows
+    grid.inv_scale = 1.0f / probs_scale;
+    grid.zero_point = static_cast<float>(a_.probs_zero_point);
     std::vector<const float*> masks;
     for (size_t i = 0; i < p.masks.size(); ++i) masks.push_back(in[3 + i]->data<float>());
     parallel_for(p.qk.products(), 1, [&](int64_t begin, int64_t end) {
@@ -113,8 +118,12 @@ class QAttentionLayer : public Layer {
           rows.mask_row_step = last.strides[rank - 2];
           rows.mask_col_step = last.strides[rank - 1];
         }
-        softmax_->attention(M, N, rows, scores);
-        quantize_probs(M * N, scores, probs_scale, probs);
+        if (softmax_->attention_s8) {
+          softmax_->attention_s8(M, N, rows, grid, scores, probs);
+        } else {
+          softmax_->attention(M, N, rows, scores);
+          quantize_probs(M * N, scores, probs_scale, probs);
+        }
         const int64_t ov = p.pv.operands(t).second;
         context_.run(M, dv, N, probs, v + ov * N * dv, a_.v_transposed, y + t * y_step);
       }

@@ -15,12 +15,16 @@
 // (the rule's padded copy of the last group stalled on store forwarding):
 // ViT's 197-value rows 102 -> 66 ns on a Zen 5 (RESULTS.md section 45), the
 // same bits (tests/test_fp32_ops.py compares every tier with the reference).
-// QAttention's attention rows use it too, and both run two rows at a time
-// (section 50).
+// QAttention's attention rows use it too, and all run several rows at a time
+// (section 50: two; section 79: four); attention_rows_s8 quantizes the
+// probabilities in the last pass instead of storing them (section 79).
 #include <immintrin.h>
+
+#include <type_traits>
 
 #include "kernels/abi/softmax_f32.h"
 #include "kernels/x86/avx512/exp16.h"
+#include "kernels/x86/avx512/s8_convert.h"
 
 namespace int8rt {
 namespace kernels {
@@ -71,8 +75,31 @@ inline __mmask16 first(int64_t count) {  // the first min(count, 16) lanes
 // the rule orders them, the rows' dependency chains interleaved (the sum's
 // one accumulator per row waits on two adds per 16 values; two rows share
 // that wait).
-template <int kRows>
-void softmax_rows16(const float* const* x, float* const* y, int64_t n) {
+// The rule's last step, y = e * (1 / sum), goes to a sink: StoreF32 (the
+// softmax's and attention rows' float output) or StoreProbsS8 (those
+// probabilities quantized, attention_rows_s8).
+struct StoreF32 {
+  float* const* y;
+  void operator()(int r, int64_t k, __mmask16 m, __m512 p) const { _mm512_mask_storeu_ps(y[r] + k, m, p); }
+};
+
+// ref::attention_row_guard (p != p ? 0 : p, where asked), then
+// ref::quantize_value(p, inv_scale, zero_point): p * inv, + z, the clamps
+// as compare + blend (clamp_ps: NaN takes -128, as the reference), cvtps2dq
+// (round half to even) and an exact narrow.
+struct StoreProbsS8 {
+  int8_t* const* q;
+  bool nan_to_zero;
+  __m512 inv, z;
+  void operator()(int r, int64_t k, __mmask16 m, __m512 p) const {
+    if (nan_to_zero) p = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(p, p, _CMP_ORD_Q), p);
+    const __m512 t = _mm512_add_ps(_mm512_mul_ps(p, inv), z);
+    _mm_mask_storeu_epi8(q[r] + k, m, to_s8(clamp_ps(t, _mm512_set1_ps(-128.0f), _mm512_set1_ps(127.0f))));
+  }
+};
+
+template <int kRows, class Sink>
+void softmax_rows16(const float* const* x, float* const* y, int64_t n, const Sink& sink) {
   // The maximum: per lane v > m ? v : m (vmaxps), over two accumulators and
   // reduced in any order. Its value is the rule's; only the sign of a zero
   // maximum may differ, which no softmax value sees (x - mx differs only for
@@ -133,9 +160,22 @@ void softmax_rows16(const float* const* x, float* const* y, int64_t n) {
   for (k = 0; k < n; k += 16) {
     const __mmask16 m = first(n - k);
     for (int r = 0; r < kRows; ++r) {
-      _mm512_mask_storeu_ps(y[r] + k, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y[r] + k), inv[r]));
+      sink(r, k, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y[r] + k), inv[r]));
     }
   }
+}
+
+// Rows [0, rows) in groups of 4, then 2, then 1 (group(first row,
+// std::integral_constant<int, size>)): each row's reductions end in serial
+// steps (the 8-lane sum in order, then 1 / sum), which the group's rows
+// overlap (BERT's 128-key attention rows 0.68 -> 0.61 ns per value from 2 to
+// 4 rows, RESULTS.md section 79).
+template <class Group>
+void in_row_groups(int64_t rows, Group group) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) group(r, std::integral_constant<int, 4>{});
+  for (; r + 2 <= rows; r += 2) group(r, std::integral_constant<int, 2>{});
+  if (r < rows) group(r, std::integral_constant<int, 1>{});
 }
 
 }  // namespace
@@ -145,38 +185,51 @@ void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log) {
     ref::softmax_rows_loop(rows, n, x, y, log, Exp16Avx512{});
     return;
   }
-  int64_t r = 0;
-  for (; r + 2 <= rows; r += 2) {
-    const float* xs[2] = {x + r * n, x + (r + 1) * n};
-    float* ys[2] = {y + r * n, y + (r + 1) * n};
-    softmax_rows16<2>(xs, ys, n);
-  }
-  if (r < rows) {
-    const float* xs[1] = {x + r * n};
-    float* ys[1] = {y + r * n};
-    softmax_rows16<1>(xs, ys, n);
-  }
+  in_row_groups(rows, [&](int64_t r, auto group) {
+    constexpr int kRows = decltype(group)::value;
+    const float* xs[kRows];
+    float* ys[kRows];
+    for (int i = 0; i < kRows; ++i) {
+      xs[i] = x + (r + i) * n;
+      ys[i] = y + (r + i) * n;
+    }
+    softmax_rows16<kRows>(xs, ys, n, StoreF32{ys});
+  });
 }
+
 // The rule's steps per row (ref::attention_rows_loop) with the softmax as
-// softmax_rows16, two rows at a time: QAttention's rows are softmax rows
-// (ViT's 197 keys).
+// softmax_rows16: QAttention's rows are softmax rows (ViT's 197 keys).
 void attention_rows(int64_t rows, int64_t n, const ref::AttentionRows& a, float* s) {
   if (n <= 0) return;
-  int64_t r = 0;
-  for (; r + 2 <= rows; r += 2) {
-    float* rs[2] = {s + r * n, s + (r + 1) * n};
-    ref::attention_row_scores(r, n, a, rs[0]);
-    ref::attention_row_scores(r + 1, n, a, rs[1]);
-    softmax_rows16<2>(rs, rs, n);
-    ref::attention_row_guard(n, a, rs[0]);
-    ref::attention_row_guard(n, a, rs[1]);
-  }
-  if (r < rows) {
-    float* rs[1] = {s + r * n};
-    ref::attention_row_scores(r, n, a, rs[0]);
-    softmax_rows16<1>(rs, rs, n);
-    ref::attention_row_guard(n, a, rs[0]);
-  }
+  in_row_groups(rows, [&](int64_t r, auto group) {
+    constexpr int kRows = decltype(group)::value;
+    float* rs[kRows];
+    for (int i = 0; i < kRows; ++i) {
+      rs[i] = s + (r + i) * n;
+      ref::attention_row_scores(r + i, n, a, rs[i]);
+    }
+    softmax_rows16<kRows>(rs, rs, n, StoreF32{rs});
+    for (int i = 0; i < kRows; ++i) ref::attention_row_guard(n, a, rs[i]);
+  });
+}
+
+// attention_rows' rows with their probabilities quantized in the softmax's
+// last pass (StoreProbsS8): no float probabilities written or read again.
+void attention_rows_s8(int64_t rows, int64_t n, const ref::AttentionRows& a, const ref::ProbsGrid& g, float* s,
+                       int8_t* q) {
+  if (n <= 0) return;
+  const __m512 inv = _mm512_set1_ps(g.inv_scale), z = _mm512_set1_ps(g.zero_point);
+  in_row_groups(rows, [&](int64_t r, auto group) {
+    constexpr int kRows = decltype(group)::value;
+    float* rs[kRows];
+    int8_t* qs[kRows];
+    for (int i = 0; i < kRows; ++i) {
+      rs[i] = s + (r + i) * n;
+      qs[i] = q + (r + i) * n;
+      ref::attention_row_scores(r + i, n, a, rs[i]);
+    }
+    softmax_rows16<kRows>(rs, rs, n, StoreProbsS8{qs, a.nan_to_zero, inv, z});
+  });
 }
 
 }  // namespace avx512
