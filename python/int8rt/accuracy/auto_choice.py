@@ -59,7 +59,10 @@ held-out lines, one holding 29% of the error): bias correction judged 3.4x
 worse there and better on the 1000 evaluation lines, equalization 4x
 better there and level on them; on log-probabilities auto's engine went
 from 0.9969 to 0.9988 centred cosine (RESULTS_accuracy.md, 2026-12-04
-evening).
+evening). An output of a probability distribution per time step
+(``[N, T, C]``: a CTC recogniser's) is compared likewise, log-probabilities
+centred over the classes at each step, then centred over the samples
+(:func:`_step_probability_outputs`).
 Dense maps (``[N, C, H, W]``: a segmenter's logits, a detector's
 probability map) likewise, centred per sample and channel over the
 positions (:func:`_map_outputs`).
@@ -176,9 +179,11 @@ def _t_quantile(df: int) -> float:
 class Scorer:
     """Errors of an INT8 engine's outputs against float32 on fixed samples;
     outputs that look like class scores centred (module docstring, step 2),
-    those of them that hold probabilities as log-probabilities."""
+    those of them that hold probabilities as log-probabilities, and so are
+    per-time-step probabilities."""
 
-    # the class-score outputs compared as log-probabilities (_probability_outputs)
+    # the outputs compared as log-probabilities: [N, C] (_probability_outputs)
+    # and [N, T, C] (_step_probability_outputs) probabilities
     probabilities: frozenset[str] | set[str] = frozenset()
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
