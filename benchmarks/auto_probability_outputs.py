@@ -87,7 +87,7 @@ def _task(name: str) -> tuple[object, dict, dict, str, int, Callable[[np.ndarray
 
 
 def _top1(out: np.ndarray, ref: np.ndarray) -> str:
-    return f"{scores(out, ref)}"
+    return f"{np.mean(out.argmax(1) == ref.argmax(1)):.4f}"
 
 
 def _run(engine, feeds: dict, output: str, batch: int) -> np.ndarray:
