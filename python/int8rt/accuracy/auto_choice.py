@@ -82,7 +82,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -273,11 +273,12 @@ def _step_probability_outputs(outputs: list[dict[str, np.ndarray]], data: list[d
     and ``C`` in every chunk, one row per sample, over at least two samples.
     They are compared as the ``[N, C]`` probabilities are (module
     docstring): log-probabilities centred over the classes at each step,
-    then centred over the samples with the gain fit. On the probabilities
-    a CTC output's error is carried by the few steps where two characters
-    (or a character and the blank) are close, as a classifier's is by the
-    samples near a boundary (PP-OCRv4 rec, RESULTS_accuracy.md 2026-12-04
-    evening, acc12b)."""
+    then centred over the samples with the gain fit: on the probabilities
+    a step's error is squashed where FP32 is confident, as a classifier's
+    is. Measured on PP-OCRv4 rec (RESULTS_accuracy.md, 2026-12-04 evening,
+    acc12b): decoded lines closer to FP32 (agreement 0.787 -> 0.820), the
+    probabilities' centred cosine lower (0.9652 -> 0.9595), both within
+    the 300 evaluation lines' bootstrap interval."""
     shapes = {k: {o[k].shape[1:] for o in outputs} for k in (outputs[0] if outputs else {})}
     steps = _per_sample_outputs(outputs, data, batch_size,
                                 lambda v: v.ndim == 3 and v.shape[2] >= 2)
@@ -285,7 +286,7 @@ def _step_probability_outputs(outputs: list[dict[str, np.ndarray]], data: list[d
 
 
 def _per_sample_outputs(outputs: list[dict[str, np.ndarray]], data: list[dict[str, np.ndarray]],
-                        batch_size: int, accept: Any) -> set[str]:
+                        batch_size: int, accept: Callable[[np.ndarray], bool]) -> set[str]:
     """The outputs that ``accept(value)`` takes in every chunk, each with one
     row per sample there, over at least two samples (none where a chunk is
     a whole batch: its outputs need not have a row per sample)."""
