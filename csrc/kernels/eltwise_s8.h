@@ -91,20 +91,20 @@ INT8RT_ELTWISE_FAMILY(LookupS8Kernel, "lookup", lookup, int64_t n, const int8_t*
 #undef INT8RT_ELTWISE_FAMILY
 
 // lookup_channels_s8: one 256-entry table per channel of NHWC rows,
-// y[p][c] = tables[c][x[p][c] + 128] (ref::lookup_s8_channels). The tables
-// are re-laid once by the kernel's own pack (the layer keeps the result);
-// lookup_channels reads only what that same kernel's pack made.
+// y[p][c] = tables[c][x[p][c] + 128] (ref::lookup_s8_channels; x, y int8
+// [pixels][channels], tables [channels][256] as given). A candidate that
+// needs AVX512-VBMI beyond its tier declines, saying so, on CPUs without it.
 class LookupChannelsS8Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"lookup_channels", Dtype::kS8};
-  // tables int8 [channels][256] -> this kernel's layout of them.
-  using Pack = std::vector<int8_t> (*)(int64_t channels, const int8_t* tables);
-  // x, y int8 [pixels][channels]; packed: pack(channels, tables).
-  using Run = void (*)(int64_t pixels, int64_t channels, const int8_t* x, const int8_t* packed, int8_t* y);
-  LookupChannelsS8Kernel(const char* name, Isa isa, Pack pack, Run run)
-      : NamedKernel(name, isa), pack(pack), lookup_channels(run) {}
-  const Pack pack;
-  const Run lookup_channels;
+  using Fn = void (*)(int64_t pixels, int64_t channels, const int8_t* x, const int8_t* tables, int8_t* y);
+  LookupChannelsS8Kernel(const char* name, Isa isa, Fn fn, bool needs_vbmi = false)
+      : NamedKernel(name, isa), lookup_channels(fn), needs_vbmi_(needs_vbmi) {}
+  std::string supports() const override;
+  const Fn lookup_channels;
+
+ private:
+  const bool needs_vbmi_;
 };
 
 // global_avgpool_s8: [batch][HW][C] -> [batch][C], x dequantized linearly

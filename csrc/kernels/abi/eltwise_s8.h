@@ -90,9 +90,8 @@ using ChannelMulTableRowFn = void (*)(int64_t rows, int64_t C, const int8_t* x, 
                                       float inv_scale, int8_t* y);
 
 // Per-channel tables (ref::lookup_s8_channels) over `pixels` rows of C
-// channels, the tables in x86/lookup_channels_x86.h's 64-channel blocks:
-// y[p][c] = packed[(c / 64) * 16384 + (x[p][c] + 128) * 64 + c % 64].
-using LookupChannelsFn = void (*)(int64_t pixels, int64_t C, const int8_t* x, const int8_t* packed, int8_t* y);
+// channels: y[p][c] = tables[c][x[p][c] + 128].
+using LookupChannelsFn = void (*)(int64_t pixels, int64_t C, const int8_t* x, const int8_t* tables, int8_t* y);
 
 namespace x86 {
 namespace avx512 {
@@ -111,7 +110,8 @@ void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
 void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table, float inv_scale,
                           int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
-void lookup_channels(int64_t pixels, int64_t C, const int8_t* x, const int8_t* packed, int8_t* y);
+// AVX512-VBMI as well (lookup_channels_s8_16x64.cc, built with -mavx512vbmi).
+void lookup_channels(int64_t pixels, int64_t C, const int8_t* x, const int8_t* tables, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
                             float inv_scale, int8_t* y);
@@ -127,7 +127,6 @@ void add(int64_t n, const int8_t* a, const int8_t* b, const AddArgs& p, int8_t* 
 void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m, int8_t* y,
              int64_t y_stride);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
-void lookup_channels(int64_t pixels, int64_t C, const int8_t* x, const int8_t* packed, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);

@@ -41,10 +41,6 @@ void lookup_s8_channels(int64_t pixels, int64_t channels, const int8_t* x, const
   });
 }
 
-std::vector<int8_t> lookup_s8_channels_pack(int64_t channels, const int8_t* tables) {
-  return std::vector<int8_t>(tables, tables + channels * 256);
-}
-
 }  // namespace ref
 }  // namespace kernels
 }  // namespace int8rt

@@ -113,8 +113,7 @@ void register_ref_kernels(KernelRegistry& r) {
                                                     ref::global_avgpool_s8,
                                                     ref::global_avgpool_table_s8);
   static const LookupS8Kernel lookup("lookup_s8_ref", Isa::kRef, ref::lookup_s8);
-  static const LookupChannelsS8Kernel lookup_channels("lookup_channels_s8_ref", Isa::kRef,
-                                                      ref::lookup_s8_channels_pack, ref::lookup_s8_channels);
+  static const LookupChannelsS8Kernel lookup_channels("lookup_channels_s8_ref", Isa::kRef, ref::lookup_s8_channels);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_ref", Isa::kRef,
                                               ref::channel_mul_s8,
                                               ref::channel_mul_table_s8);

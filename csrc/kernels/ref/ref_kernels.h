@@ -99,8 +99,6 @@ void lookup_s8(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 // [pixels][channels], tables [channels][256]:
 //   y[p * channels + c] = tables[c * 256 + x[p * channels + c] + 128].
 void lookup_s8_channels(int64_t pixels, int64_t channels, const int8_t* x, const int8_t* tables, int8_t* y);
-// The reference kernel's layout of those tables: a copy, as given.
-std::vector<int8_t> lookup_s8_channels_pack(int64_t channels, const int8_t* tables);
 
 // Channel gate (int8rt.QChannelMul): x int8 [N][HW][C], gate float [N][C]
 // (gate_batch == 1: one row for every image), input scale s_x, output s_y:

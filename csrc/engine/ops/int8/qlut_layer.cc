@@ -7,9 +7,8 @@
 // lookup is the same.
 // Per-channel form (contracts.h QLutAttrs, lower_int8_channel_grids.cc):
 // table int8 [C, 256], x's innermost axis C (NHWC), y[p][c] =
-// table[c][x[p][c] + 128] by the lookup_channels family's choice, whose
-// pack re-lays the tables once here; it lends no QLutStage (a fused
-// runner's rows need not start at a pixel).
+// table[c][x[p][c] + 128] by the lookup_channels family's choice; it lends
+// no QLutStage (a fused runner's rows need not start at a pixel).
 #include "engine/layer.h"
 #include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
@@ -60,7 +59,7 @@ class QLutChannelsLayer : public Layer {
       throw InvalidArgument(layer_error_prefix(node) + "per-channel table must be int8 [" + std::to_string(channels) +
                             ", 256] (one 256-entry table per channel of in_scales)");
     }
-    packed_ = k_->pack(channels_, t.i8.data());
+    tables_ = t.i8;
     ops_ = QLutAttrs::from_attrs(node).ops;
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -73,7 +72,7 @@ class QLutChannelsLayer : public Layer {
     return {{DataType::kInt8, s}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    k_->lookup_channels(in[0]->numel() / channels_, channels_, in[0]->data<int8_t>(), packed_.data(),
+    k_->lookup_channels(in[0]->numel() / channels_, channels_, in[0]->data<int8_t>(), tables_.data(),
                         out[0]->data<int8_t>());
   }
   std::string describe() const override { return std::string(k_->name()) + " per-channel lookup (" + ops_ + ")"; }
@@ -82,7 +81,7 @@ class QLutChannelsLayer : public Layer {
   std::string name_;
   int64_t channels_;
   const kernels::LookupChannelsS8Kernel* k_;
-  std::vector<int8_t> packed_;  // the tables in k_'s layout
+  std::vector<int8_t> tables_;
   std::string ops_;
 };
 

@@ -25,8 +25,6 @@
 //   every int8 element-wise op: <op>_avx2 (pool_s8_32c.cc: the pools;
 //              eltwise_s8_32.cc: quantize, dequantize, add, concat, lookup,
 //              channel_mul), bound to the drivers of x86/eltwise_s8_x86.h;
-//              lookup_channels_s8_32.cc's gathers bound to
-//              x86/lookup_channels_x86.h's driver and packing;
 //              the avxvnni tier runs them too.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/eltwise_s8.h"
@@ -44,7 +42,6 @@
 #include "kernels/binary_f32.h"
 #include "kernels/x86/conv_dw_pairs.h"
 #include "kernels/x86/eltwise_s8_x86.h"
-#include "kernels/x86/lookup_channels_x86.h"
 #include "kernels/x86/gemm_s8_pairs.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/x86/x86_kernels.h"
@@ -133,12 +130,10 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const AddS8Kernel add("add_s8_avx2", Isa::kAvx2, bind<add_s8, uk::add>);
   static const ConcatS8Kernel concat("concat_s8_avx2", Isa::kAvx2, bind<concat_s8, uk::rescale>);
   static const LookupS8Kernel lookup("lookup_s8_avx2", Isa::kAvx2, bind<lookup_s8, uk::lookup>);
-  static const LookupChannelsS8Kernel lookup_channels("lookup_channels_s8_avx2", Isa::kAvx2, pack_lookup_channels_64,
-                                                      bind<lookup_channels_s8, uk::lookup_channels>);
   // The table form (an exact squeeze-and-excitation gate) runs the reference loop on this tier.
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx2", Isa::kAvx2,
                                               bind<channel_mul_s8, uk::channel_mul_row>, ref::channel_mul_table_s8);
-  r.add(quantize, dequantize, add, concat, lookup, lookup_channels, channel_mul);
+  r.add(quantize, dequantize, add, concat, lookup, channel_mul);
 }
 
 }  // namespace x86
