@@ -9,7 +9,7 @@ namespace int8rt {
 namespace kernels {
 
 std::string LookupChannelsS8Kernel::supports() const {
-  return needs_vbmi_ && !cpu_features().avx512_vbmi ? "CPU lacks avx512_vbmi" : "";
+  return needs_vbmi_ && !cpu_features().avx512vbmi ? "CPU lacks avx512vbmi" : "";
 }
 
 }  // namespace kernels
