@@ -73,7 +73,7 @@ void register_avx512_kernels(KernelRegistry& r) {
                                                     bind<global_avgpool_s8, uk::global_avgpool>,
                                                     bind<global_avgpool_table_s8, uk::global_avgpool_table>);
   static const LookupS8Kernel lookup("lookup_s8_avx512", kIsa, bind<lookup_s8, uk::lookup>);
-  static const LookupChannelsS8Kernel lookup_channels("lookup_channels_s8_avx512", kIsa, 
+  static const LookupChannelsS8Kernel lookup_channels("lookup_channels_s8_avx512", kIsa,
                                                       bind<lookup_channels_s8, uk::lookup_channels>,
                                                       /*needs_vbmi=*/true);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
