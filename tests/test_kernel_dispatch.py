@@ -134,7 +134,7 @@ def test_one_log_format_for_every_family() -> None:
 
 
 FEATURES = ["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
-            "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "avx512_bf16"]
+            "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "avx512_bf16", "avx512vbmi"]
 
 
 @pytest.mark.skipif(not Path("/proc/cpuinfo").exists() or platform.machine() not in ("x86_64", "AMD64"),

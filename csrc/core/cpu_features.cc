@@ -32,6 +32,7 @@ constexpr int kLeaf7EbxAvx512f = 16;
 constexpr int kLeaf7EbxAvx512dq = 17;
 constexpr int kLeaf7EbxAvx512bw = 30;
 constexpr int kLeaf7EbxAvx512vl = 31;
+constexpr int kLeaf7EcxAvx512Vbmi = 1;
 constexpr int kLeaf7EcxAvx512Vnni = 11;
 constexpr int kLeaf7EdxAmxBf16 = 22;
 constexpr int kLeaf7EdxAmxTile = 24;
@@ -120,6 +121,7 @@ CpuFeatures detect() {
   f.avx512bw = f.avx512f && bit(l7.ebx, kLeaf7EbxAvx512bw);
   f.avx512vl = f.avx512f && bit(l7.ebx, kLeaf7EbxAvx512vl);
   f.avx512_vnni = f.avx512f && bit(l7.ecx, kLeaf7EcxAvx512Vnni);
+  f.avx512vbmi = f.avx512f && bit(l7.ecx, kLeaf7EcxAvx512Vbmi);
   f.avx512_bf16 = f.avx512f && bit(l7s1.eax, kLeaf7Sub1EaxAvx512Bf16);
 
   const bool amx_cpu = bit(l7.edx, kLeaf7EdxAmxTile);

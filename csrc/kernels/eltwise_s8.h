@@ -90,6 +90,23 @@ INT8RT_ELTWISE_FAMILY(LookupS8Kernel, "lookup", lookup, int64_t n, const int8_t*
                       const int8_t* table, int8_t* y);
 #undef INT8RT_ELTWISE_FAMILY
 
+// lookup_channels_s8: one 256-entry table per channel of NHWC rows,
+// y[p][c] = tables[c][x[p][c] + 128] (ref::lookup_s8_channels; x, y int8
+// [pixels][channels], tables [channels][256] as given). A candidate that
+// needs AVX512-VBMI beyond its tier declines, saying so, on CPUs without it.
+class LookupChannelsS8Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"lookup_channels", Dtype::kS8};
+  using Fn = void (*)(int64_t pixels, int64_t channels, const int8_t* x, const int8_t* tables, int8_t* y);
+  LookupChannelsS8Kernel(const char* name, Isa isa, Fn fn, bool needs_vbmi = false)
+      : NamedKernel(name, isa), lookup_channels(fn), needs_vbmi_(needs_vbmi) {}
+  std::string supports() const override;
+  const Fn lookup_channels;
+
+ private:
+  const bool needs_vbmi_;
+};
+
 // global_avgpool_s8: [batch][HW][C] -> [batch][C], x dequantized linearly
 // (ref::global_avgpool_s8) or read through a 256-entry float table
 // (ref::global_avgpool_table_s8).
@@ -133,6 +150,7 @@ void for_each_eltwise_s8_op(F&& f) {
   f(FamilyTag<AvgPoolS8Kernel>{});
   f(FamilyTag<GlobalAvgPoolS8Kernel>{});
   f(FamilyTag<LookupS8Kernel>{});
+  f(FamilyTag<LookupChannelsS8Kernel>{});
   f(FamilyTag<ChannelMulS8Kernel>{});
 }
 

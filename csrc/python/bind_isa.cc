@@ -21,6 +21,7 @@ py::dict cpu_features_dict() {
   d["avx2"] = f.avx2; d["fma"] = f.fma; d["f16c"] = f.f16c;
   d["avx512f"] = f.avx512f; d["avx512bw"] = f.avx512bw; d["avx512vl"] = f.avx512vl;
   d["avx512dq"] = f.avx512dq; d["avx512_vnni"] = f.avx512_vnni; d["avx_vnni"] = f.avx_vnni;
+  d["avx512vbmi"] = f.avx512vbmi;
   d["avx512_bf16"] = f.avx512_bf16;
   d["amx_tile"] = f.amx_tile; d["amx_int8"] = f.amx_int8; d["amx_bf16"] = f.amx_bf16;
   d["os_saves_ymm"] = f.os_saves_ymm; d["os_saves_zmm"] = f.os_saves_zmm;

@@ -30,6 +30,7 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512_vnni = false;  // EVEX vpdpbusd
   bool avx_vnni = false;     // VEX vpdpbusd (Alder Lake / Sapphire Rapids and later)
+  bool avx512vbmi = false;  // vpermb, vpermi2b/vpermt2b (Ice Lake, Zen 4)
   bool avx512_bf16 = false;  // vdpbf16ps, vcvtne2ps2bf16 (Cooper Lake, Sapphire Rapids, Zen 4)
   bool amx_tile = false;     // also requires the Linux tile-data permission
   bool amx_int8 = false;

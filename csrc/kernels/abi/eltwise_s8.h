@@ -89,6 +89,10 @@ using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int
 using ChannelMulTableRowFn = void (*)(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
                                       float inv_scale, int8_t* y);
 
+// Per-channel tables (ref::lookup_s8_channels) over `pixels` rows of C
+// channels: y[p][c] = tables[c][x[p][c] + 128].
+using LookupChannelsFn = void (*)(int64_t pixels, int64_t C, const int8_t* x, const int8_t* tables, int8_t* y);
+
 namespace x86 {
 namespace avx512 {
 // AVX-512 F/BW/VL, the avx512 tier (x86/avx512/: quantize_16x16.cc,
@@ -106,6 +110,8 @@ void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
 void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table, float inv_scale,
                           int8_t* y);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+// AVX512-VBMI as well (lookup_channels_s8_16x64.cc, built with -mavx512vbmi).
+void lookup_channels(int64_t pixels, int64_t C, const int8_t* x, const int8_t* tables, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
                             float inv_scale, int8_t* y);

@@ -113,6 +113,7 @@ void register_ref_kernels(KernelRegistry& r) {
                                                     ref::global_avgpool_s8,
                                                     ref::global_avgpool_table_s8);
   static const LookupS8Kernel lookup("lookup_s8_ref", Isa::kRef, ref::lookup_s8);
+  static const LookupChannelsS8Kernel lookup_channels("lookup_channels_s8_ref", Isa::kRef, ref::lookup_s8_channels);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_ref", Isa::kRef,
                                               ref::channel_mul_s8,
                                               ref::channel_mul_table_s8);
@@ -136,7 +137,7 @@ void register_ref_kernels(KernelRegistry& r) {
                                                           ref::dynamic_quantize_u8);
   r.add(ref_gemm_u8s8_kernel(), dynamic_quantize);
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, maxpool_f32, transpose, softmax, layernorm);
+        lookup_channels, channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, maxpool_f32, transpose, softmax, layernorm);
 }
 
 }  // namespace kernels

@@ -171,6 +171,19 @@ void lookup_s8(LookupFn uk, int64_t n, const int8_t* x, const int8_t* table, int
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, table, y + b); });
 }
 
+void lookup_channels_s8(LookupChannelsFn uk, int64_t pixels, int64_t channels, const int8_t* x,
+                        const int8_t* tables, int8_t* y) {
+  check_count(pixels, "lookup_channels_s8");
+  if (channels < 1) return;  // no values, as in the reference loop
+  // About the reference kernel's 64 KiB of values per task, in whole blocks of 64 pixels.
+  const int64_t blocks = (pixels + 63) / 64;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (64 * channels));
+  parallel_for(blocks, grain, [&](int64_t b, int64_t e) {
+    const int64_t p0 = 64 * b, p1 = std::min(pixels, 64 * e);
+    uk(p1 - p0, channels, x + p0 * channels, tables, y + p0 * channels);
+  });
+}
+
 void maxpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, int8_t* y) {
   shape.validate();
   if (batch < 0) throw InvalidArgument("maxpool_s8: batch must be >= 0");

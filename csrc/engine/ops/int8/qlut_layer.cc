@@ -7,15 +7,14 @@
 // lookup is the same.
 // Per-channel form (contracts.h QLutAttrs, lower_int8_channel_grids.cc):
 // table int8 [C, 256], x's innermost axis C (NHWC), y[p][c] =
-// table[c][x[p][c] + 128] by kernels::ref::lookup_s8_channels; it lends no
-// QLutStage (a fused runner's rows need not start at a pixel).
+// table[c][x[p][c] + 128] by the lookup_channels family's choice; it lends
+// no QLutStage (a fused runner's rows need not start at a pixel).
 #include "engine/layer.h"
 #include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qlut_stage.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
-#include "kernels/ref/ref_kernels.h"
 
 namespace int8rt {
 namespace engine {
@@ -53,7 +52,8 @@ class QLutLayer : public QLutStage {
 
 class QLutChannelsLayer : public Layer {
  public:
-  QLutChannelsLayer(const Network& net, const Node& node, int64_t channels) : name_(node.name), channels_(channels) {
+  QLutChannelsLayer(const Network& net, const Node& node, int64_t channels)
+      : name_(node.name), channels_(channels), k_(&kernels::choose<kernels::LookupChannelsS8Kernel>()) {
     const Tensor& t = constant_input(net, node, 1, "table");
     if (t.dtype != DataType::kInt8 || t.shape != std::vector<int64_t>{channels, 256}) {
       throw InvalidArgument(layer_error_prefix(node) + "per-channel table must be int8 [" + std::to_string(channels) +
@@ -72,14 +72,15 @@ class QLutChannelsLayer : public Layer {
     return {{DataType::kInt8, s}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    kernels::ref::lookup_s8_channels(in[0]->numel() / channels_, channels_, in[0]->data<int8_t>(), tables_.data(),
-                                     out[0]->data<int8_t>());
+    k_->lookup_channels(in[0]->numel() / channels_, channels_, in[0]->data<int8_t>(), tables_.data(),
+                        out[0]->data<int8_t>());
   }
-  std::string describe() const override { return "ref per-channel lookup (" + ops_ + ")"; }
+  std::string describe() const override { return std::string(k_->name()) + " per-channel lookup (" + ops_ + ")"; }
 
  private:
   std::string name_;
   int64_t channels_;
+  const kernels::LookupChannelsS8Kernel* k_;
   std::vector<int8_t> tables_;
   std::string ops_;
 };
