@@ -88,6 +88,10 @@ class Folds:
         build: ``build(scales) -> _core.Engine``, the build's lowering.
         calibrate: ``calibrate(chunk, collector)`` runs the float32 network
             over a chunk into a collector (the builder's ``calibrate_batch``).
+        last_outputs: ``last_outputs()``, the network's float32 outputs as
+            the last ``calibrate`` computed them (the builder's ``copy_last``
+            of each output), or None where they cannot be read: then a
+            float32 engine runs the folds again for their reference.
         new_collector: an empty collector like the calibration's (bins,
             range policy).
         network: the builder's optimized network (the float32 reference).
@@ -101,8 +105,10 @@ class Folds:
 
     def __init__(self, build: Callable[[dict[str, float]], Any], calibrate: Callable[[Inputs, Any], None],
                  new_collector: Callable[[], Any], network: Any, kept: Inputs, held: Inputs, batch_size: int,
-                 int8_names: set[str], base: Mapping[str, Mapping[str, float]]) -> None:
+                 int8_names: set[str], base: Mapping[str, Mapping[str, float]],
+                 last_outputs: Optional[Callable[[], Optional[Inputs]]] = None) -> None:
         self._build, self._calibrate, self._new_collector = build, calibrate, new_collector
+        self._last_outputs = last_outputs
         self._network, self._kept, self._held, self._batch_size = network, kept, held, batch_size
         self._int8_names, self._base = int8_names, base
         self._folds: list[tuple[Any, Any]] = []  # (collector, scorer) per fold, made on first use
@@ -123,19 +129,30 @@ class Folds:
             # the others' (histograms merge: one float32 pass over the samples
             # for all folds, not one per fold).
             which = np.arange(self.samples) % (FOLDS - 1)
+            # The folds' float32 reference is read from those runs (the
+            # outputs each chunk's run left), else computed by an engine.
             parts = [{k: v[which == g] for k, v in self._kept.items()} for g in range(FOLDS - 1)]
             collected = []
+            references: list[Optional[list[Inputs]]] = []
             for part in parts + [self._held]:
                 collector = self._new_collector()
+                reference: Optional[list[Inputs]] = []
+                read = self._last_outputs if part is not self._held else None  # the held slice has its own
                 for chunk in batches(part, self._batch_size):
                     self._calibrate(chunk, collector)
+                    outputs = read() if read is not None else None
+                    reference = None if reference is None or outputs is None else [*reference, outputs]
                 collected.append(collector)
-            fp32 = fp32_tap_engine(self._network, []).create_execution_context()  # the folds' reference
+                references.append(reference)
+            fp32 = None
             for g, part in enumerate(parts):
                 merged = self._new_collector()
                 for other in collected[:g] + collected[g + 1:]:
                     merged.merge(other)
-                reference = [fp32.run(chunk) for chunk in batches(part, self._batch_size)]
+                reference = references[g]
+                if reference is None:
+                    fp32 = fp32 or fp32_tap_engine(self._network, []).create_execution_context()
+                    reference = [fp32.run(chunk) for chunk in batches(part, self._batch_size)]
                 self._folds.append((merged, Scorer(self._network, [part], self._batch_size, reference)))
                 self._scored.append({})
         return self._folds[fold]

@@ -271,7 +271,20 @@ class CalibrationRun:
         return crossval.Folds(
             self._builder.build, lambda chunk, col: self._builder.calibrate_batch(chunk, col._native),
             lambda: Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy, nonfinite=nonfinite),
-            self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()})
+            self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()},
+            last_outputs=self._last_outputs)
+
+    def _last_outputs(self) -> Optional[dict[str, np.ndarray]]:
+        """The network's float32 outputs as the builder's last
+        ``calibrate_batch`` computed them (None where one cannot be read)."""
+        out = {}
+        for i in self._network.outputs():
+            name = self._network.tensor(i)["name"]
+            value = self._builder.copy_last(name)
+            if value is None:
+                return None
+            out[name] = value
+        return out
 
     def _decide_equalization(self, session: Any, amaxes: dict[str, float]) -> dict[str, float]:
         """Cross-layer equalization, tried after the choice of thresholds: a
