@@ -200,8 +200,11 @@ class CalibrationRun:
                                                    methods=auto_choice.GLOBAL_METHODS[1:]))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        # the held-out samples' float32 outputs: kept by the calibration pass,
+        # or left by their run into the folds' histograms (run now, not later)
+        held_run = self._held_run(session) if self._pass is None else None
         reference = (self._pass.reference(self.router.check_count, auto_choice.CHOICE_SAMPLES, self._chunk)
-                     if self._pass is not None else None)
+                     if self._pass is not None else held_run[1] if held_run is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
         self._auto = dict(samples=count(self._judge.data), errors={})
@@ -216,7 +219,7 @@ class CalibrationRun:
             # the sets' engines again, unsigned (the default set's is the trial's)
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
-        folds = self._folds(session, sets) if self._where == "held-out" else None
+        folds = self._folds(session, sets, held_run) if self._where == "held-out" else None
         choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines,
                                     folds=folds)
         self._methods = choice.methods
@@ -257,22 +260,46 @@ class CalibrationRun:
             self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
 
-    def _folds(self, session: Any, sets: dict[str, Any]) -> Any:
-        """The folds of the kept samples auto_choice.choose scores the sets
-        on (crossval.py); None where the samples do not make folds."""
+    def _new_collector(self, session: Any) -> Any:
+        """An empty collector like the session's (method, bins, range policy)."""
         from ..calib import Collector
+
+        c = session.collector
+        return Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
+                         nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+
+    def _pooled(self) -> Any:
         from . import crossval
 
-        pooled = crossval.pool(self.router.search_data(), self.router.held_data())
+        return crossval.pool(self.router.search_data(), self.router.held_data())
+
+    def _held_run(self, session: Any) -> Optional[tuple[Any, Optional[list[dict[str, np.ndarray]]]]]:
+        """The folds' run of the held-out samples (crossval.calibrated),
+        where folds can be made; None elsewhere."""
+        from . import crossval
+
+        pooled = self._pooled()
         if pooled is None:
             return None
-        c = session.collector
-        nonfinite = getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error")
+        return crossval.calibrated(pooled[1], self._chunk, self._calibrate_into, lambda: self._new_collector(session),
+                                   self._last_outputs)
+
+    def _calibrate_into(self, chunk: dict[str, np.ndarray], collector: Any) -> None:
+        self._builder.calibrate_batch(chunk, collector._native)
+
+    def _folds(self, session: Any, sets: dict[str, Any], held_run: Any = None) -> Any:
+        """The folds of the kept samples auto_choice.choose scores the sets
+        on (crossval.py); None where the samples do not make folds.
+        ``held_run``: :meth:`_held_run`'s, made already."""
+        from . import crossval
+
+        pooled = self._pooled()
+        if pooled is None:
+            return None
         return crossval.Folds(
-            self._builder.build, lambda chunk, col: self._builder.calibrate_batch(chunk, col._native),
-            lambda: Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy, nonfinite=nonfinite),
+            self._builder.build, self._calibrate_into, lambda: self._new_collector(session),
             self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()},
-            last_outputs=self._last_outputs)
+            last_outputs=self._last_outputs, held_run=held_run)
 
     def _last_outputs(self) -> Optional[dict[str, np.ndarray]]:
         """The network's float32 outputs as the builder's last
