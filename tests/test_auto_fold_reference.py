@@ -87,3 +87,37 @@ def test_fold_reference_falls_back_to_an_engine_where_an_output_cannot_be_read(m
     got = _folds(core, kept, held, lambda: None).errors("minmax")
     assert created == [1]
     assert all(np.array_equal(a.err, b.err) for a, b in zip(expected, got))
+
+
+def test_auto_build_reads_every_choice_reference_from_calibration_runs(monkeypatch) -> None:
+    """A whole auto build (accuracy check on): the held-out slice's and the
+    folds' float32 references come from calibration runs, no float32
+    engine is made for them, and the engine and its report (every error
+    auto measured, the check's figures) equal those of a build whose
+    references came from float32 engines."""
+    import dataclasses
+    import json
+
+    from int8rt.accuracy import auto_choice
+    from int8rt.accuracy.run import CalibrationRun
+
+    rng = np.random.default_rng(5)
+    calib = [{"x": (2 * rng.standard_normal((4, 16))).astype(np.float32)} for _ in range(8)]
+
+    def build():
+        engine = int8rt.build_engine(_block_model(), int8rt.BuilderConfig(calibrator=list(calib)))
+        report = dataclasses.asdict(engine.build_report())
+        report.pop("seconds")
+        return bytes(engine._native.with_metadata({}).serialize()), json.dumps(report, sort_keys=True, default=str)
+
+    made = []
+    for module in (auto_choice, crossval):
+        real = module.fp32_tap_engine
+        monkeypatch.setattr(module, "fp32_tap_engine", lambda *a, real=real: made.append(1) or real(*a))
+    read = build()
+    assert made == []
+    monkeypatch.setattr(CalibrationRun, "_last_outputs", lambda self: None)
+    engines = build()
+    assert len(made) == 2  # the held-out slice's reference, the folds'
+    assert read == engines
+    assert "worst_fold_errors" in json.loads(read[1])["auto_choice"]
