@@ -147,17 +147,13 @@ class CalibrationRun:
         collector of its own) while every sample calibrates the session's,
         from which the chosen methods then set the thresholds (holdout.py's
         ``calibrate_held``)."""
-        from ..calib import Collector
-
         self._session = session
         # asked now, as TensorRT asks it, before get_batch: a calibrator serving
         # recorded batches may not know it once they are spent
         self._batch_size = int(self._calibrator.get_batch_size())
         fit_feed = None
         if self.router.calibrate_held and observe is not None and session.collector is not None:
-            c = session.collector
-            self._fit = Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
-                                  nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+            self._fit = self._new_collector(session)
             fit_feed = lambda inputs, rows: observe(inputs, rows, self._fit)  # noqa: E731
             # the held-out float32 reference and bias correction's layer inputs, from this pass
             self._pass = PassValues(self._builder, [self._network.tensor(i)["name"] for i in self._network.outputs()],
@@ -166,11 +162,8 @@ class CalibrationRun:
                                             | biascorr.layer_outputs(self._network, self._fp32_layers))
                                            - set(self._builder.input_names())))
         if self.auto and self._equalize is not None and observe is not None and session.collector is not None:
-            c = session.collector
             self._rescaled = RescaledHistograms.for_network(
-                self._builder, self._network, self._fp32_layers,
-                lambda: Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
-                                  nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error")))
+                self._builder, self._network, self._fp32_layers, lambda: self._new_collector(session))
             if self._rescaled is not None:
                 feed = self._rescaled.wrap(feed)
         # A batch made only of held-out samples still counts as a batch read
@@ -325,7 +318,6 @@ class CalibrationRun:
         came from the whole pass, and also by its t-test where they came
         from the kept samples only.
         Returns the thresholds, the rescaled tensors' replaced when kept."""
-        from ..calib import Collector
         from . import equalize
 
         assert self._auto is not None
@@ -338,9 +330,7 @@ class CalibrationRun:
         if whole:
             collector, source = self._rescaled.collector, f"all {self._rescaled.samples} samples of the pass"
         elif data is not None:
-            c = session.collector
-            collector = Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
-                                  nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+            collector = self._new_collector(session)
             for chunk in batches(data, self._chunk):
                 trial.calibrate_batch(chunk, collector._native)
             source = f"{count(data)} kept samples"
