@@ -10,7 +10,9 @@ metadata. The auto calibrator without the check reads the held-out float32
 outputs and bias correction's layer inputs from the calibration pass
 (pass_values.py), lowers the engine without a correction once (the chosen
 set's where its scales are the final ones) and hands the builder the
-engine it already lowered (:meth:`built`).
+engine it already lowered (:meth:`built`). With the check, the held-out
+samples' run into the folds' histograms (crossval.calibrated, before the
+choice) leaves the choice's float32 reference, and each fold's runs its own.
 
 ``int8rt.builder`` calls it at four points: :meth:`wrap` around the feed of
 its calibration loop, :meth:`thresholds` before ``session.finish``,
