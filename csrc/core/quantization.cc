@@ -20,9 +20,16 @@ QuantizedWeights quantize_weights_per_channel(const float* w, int64_t channels, 
     for (int64_t i = 0; i < per_channel; ++i) amax = std::max(amax, std::fabs(row[i]));
     float scale = amax > 0.f ? scale_from_amax(amax) : 1.0f;
     out.scales[k] = scale;
+    // clamp(nearbyint(q)) as clamp first, then the rounding of a value in
+    // [-127, 127] (a NaN quotient clamps to -127 either way): adding and
+    // taking away 1.5 * 2^23 rounds it to an integer in the current mode
+    // (half to even by default) as nearbyint does, with no libm call, so
+    // the loop vectorizes (weights of every int8 lowering pass through here).
+    constexpr float kRound = 0x1.8p23f;
+    int8_t* dst = out.values.data() + k * per_channel;
     for (int64_t i = 0; i < per_channel; ++i) {
-      float q = std::nearbyint(row[i] / scale);
-      out.values[k * per_channel + i] = static_cast<int8_t>(std::min(kInt8Max, std::max(-kInt8Max, q)));
+      const float q = std::min(kInt8Max, std::max(-kInt8Max, row[i] / scale));
+      dst[i] = static_cast<int8_t>((q + kRound) - kRound);
     }
   }
   return out;

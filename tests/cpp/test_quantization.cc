@@ -7,9 +7,11 @@
 // values used here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,6 +54,39 @@ TEST(Quantization, WeightsRoundHalfWayToEven) {
   ASSERT_EQ(qw.scales.size(), 1u);
   EXPECT_EQ(qw.scales[0], s);
   EXPECT_EQ(qw.values, (std::vector<int8_t>{127, 0, 2, 2, 0, -2, 62, -64, 126, -126}));
+}
+
+TEST(Quantization, WeightsEqualNearbyintOfTheQuotient) {
+  // The rule as quantization.h states it, against the vectorized rounding
+  // in quantization.cc: rows of random magnitudes, quotients near every
+  // half-way point, and NaN / infinite weights.
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  const int64_t channels = 64, per = 1000;
+  std::vector<float> w(static_cast<size_t>(channels * per));
+  for (int64_t k = 0; k < channels; ++k) {
+    const float mag = std::ldexp(1.0f, static_cast<int>(k % 40) - 20);
+    for (int64_t i = 0; i < per; ++i) {
+      float v = unit(rng) * mag;
+      if (i % 7 == 0) v = (std::nearbyint(unit(rng) * 127.0f) + 0.5f) * (mag / 127.0f);  // near a half step
+      w[static_cast<size_t>(k * per + i)] = v;
+    }
+  }
+  w[5] = std::numeric_limits<float>::quiet_NaN();
+  w[static_cast<size_t>(per + 3)] = kInf;
+  w[static_cast<size_t>(2 * per + 9)] = -kInf;
+  const quant::QuantizedWeights qw = quant::quantize_weights_per_channel(w.data(), channels, per);
+  for (int64_t k = 0; k < channels; ++k) {
+    float amax = 0.0f;
+    for (int64_t i = 0; i < per; ++i) amax = std::max(amax, std::fabs(w[static_cast<size_t>(k * per + i)]));
+    const float s = amax > 0.0f ? quant::scale_from_amax(amax) : 1.0f;
+    ASSERT_EQ(qw.scales[static_cast<size_t>(k)], s) << k;
+    for (int64_t i = 0; i < per; ++i) {
+      const float q = std::nearbyint(w[static_cast<size_t>(k * per + i)] / s);
+      const auto want = static_cast<int8_t>(std::min(quant::kInt8Max, std::max(-quant::kInt8Max, q)));
+      ASSERT_EQ(qw.values[static_cast<size_t>(k * per + i)], want) << k << " " << i;
+    }
+  }
 }
 
 TEST(Quantization, WeightsEdgeChannels) {

@@ -56,14 +56,18 @@ ALTERNATIVES: tuple[tuple[str, dict[str, Any]], ...] = (
 
 def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Mapping[str, list[float]],
            zero_points: Optional[Mapping[str, int]] = None,
-           floors: Optional[Mapping[str, float]] = None) -> dict[str, list[metrics.SumSquares]]:
+           floors: Optional[Mapping[str, float]] = None,
+           keep: Optional[dict[str, list[np.ndarray]]] = None) -> dict[str, list[metrics.SumSquares]]:
     """``floors``: tensors whose readers are flat below a value (taps.flat_floors),
-    measured as those readers see them, raised to it."""
+    measured as those readers see them, raised to it. ``keep``: name -> a
+    list that each chunk's value of that tap output is appended to."""
     ctx = tap.create_execution_context()
     zero_points, floors = zero_points or {}, floors or {}
     out = {n: [metrics.SumSquares() for _ in s] for n, s in scales.items()}
     for chunk in batches(data, batch_size):
         values = ctx.run(chunk)
+        for name, kept in (keep or {}).items():
+            kept.append(values[name])
         values.update(chunk)
         for name, ss in scales.items():
             v = np.maximum(values[name], np.float32(floors[name])) if name in floors else values[name]
@@ -109,16 +113,15 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     inputs = {n for g in groups(data) for n in g}
     tap = fp32_tap_engine(network, [n for n in scales if n not in inputs])
     zero_points = int8_zero_points(engine.network())  # unsigned activations: their own grid
+    refs: dict[str, list[np.ndarray]] = {name: [] for name in engine.output_names}  # float32, from the taps' run
     stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()}, zero_points,
-                   flat_floors(engine.network()))
-    ref_ctx, q_ctx = tap.create_execution_context(), engine.create_execution_context()
-    refs: dict[str, list[np.ndarray]] = {}
-    tests: dict[str, list[np.ndarray]] = {}
+                   flat_floors(engine.network()), keep=refs)
+    q_ctx = engine.create_execution_context()
+    tests: dict[str, list[np.ndarray]] = {name: [] for name in engine.output_names}
     for chunk in batches(data, batch_size):
-        ref, got = ref_ctx.run(chunk), q_ctx.run(chunk)
+        got = q_ctx.run(chunk)
         for name in engine.output_names:
-            refs.setdefault(name, []).append(ref[name])
-            tests.setdefault(name, []).append(got[name])
+            tests[name].append(got[name])
 
     finite = [s[0].sqnr_db for s in stats.values() if math.isfinite(s[0].sqnr_db)]
     median = float(np.median(finite)) if finite else math.nan

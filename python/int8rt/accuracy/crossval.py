@@ -44,7 +44,7 @@ import numpy as np
 from .._numerics import scale_from_amax
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, groups
 
-__all__ = ["FOLDS", "Folds", "MAX_SAMPLES", "pool"]
+__all__ = ["FOLDS", "Folds", "MAX_SAMPLES", "calibrated", "pool"]
 
 logger = logging.getLogger("int8rt")
 
@@ -79,6 +79,23 @@ def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[Inp
     return k, h
 
 
+def calibrated(part: Inputs, batch_size: int, calibrate: Callable[[Inputs, Any], None],
+               new_collector: Callable[[], Any], last_outputs: Optional[Callable[[], Optional[Inputs]]] = None
+               ) -> tuple[Any, Optional[list[Inputs]]]:
+    """``part`` run through the float32 network chunk by chunk
+    (``batches(part, batch_size)``) into a new collector; beside it, the
+    network's outputs of each chunk as those runs left them
+    (``last_outputs()``, :class:`Folds`), or None where one cannot be read
+    or no ``last_outputs`` is given."""
+    collector = new_collector()
+    reference: Optional[list[Inputs]] = [] if last_outputs is not None else None
+    for chunk in batches(part, batch_size):
+        calibrate(chunk, collector)
+        outputs = last_outputs() if reference is not None else None
+        reference = None if outputs is None else [*reference, outputs]
+    return collector, reference
+
+
 class Folds:
     """Folds ``1 .. FOLDS - 1`` of the kept samples (module docstring), each
     calibrated once, when a method is first asked of it; :meth:`errors`
@@ -88,6 +105,13 @@ class Folds:
         build: ``build(scales) -> _core.Engine``, the build's lowering.
         calibrate: ``calibrate(chunk, collector)`` runs the float32 network
             over a chunk into a collector (the builder's ``calibrate_batch``).
+        last_outputs: ``last_outputs()``, the network's float32 outputs as
+            the last ``calibrate`` computed them (the builder's ``copy_last``
+            of each output), or None where they cannot be read: then a
+            float32 engine runs the folds again for their reference.
+        held_run: :func:`calibrated` of ``held`` made already (the held-out
+            samples' histograms and float32 outputs, which the choice's
+            scorer read first); None: the folds calibrate them.
         new_collector: an empty collector like the calibration's (bins,
             range policy).
         network: the builder's optimized network (the float32 reference).
@@ -101,8 +125,11 @@ class Folds:
 
     def __init__(self, build: Callable[[dict[str, float]], Any], calibrate: Callable[[Inputs, Any], None],
                  new_collector: Callable[[], Any], network: Any, kept: Inputs, held: Inputs, batch_size: int,
-                 int8_names: set[str], base: Mapping[str, Mapping[str, float]]) -> None:
+                 int8_names: set[str], base: Mapping[str, Mapping[str, float]],
+                 last_outputs: Optional[Callable[[], Optional[Inputs]]] = None,
+                 held_run: Optional[tuple[Any, Optional[list[Inputs]]]] = None) -> None:
         self._build, self._calibrate, self._new_collector = build, calibrate, new_collector
+        self._last_outputs, self._held_run = last_outputs, held_run
         self._network, self._kept, self._held, self._batch_size = network, kept, held, batch_size
         self._int8_names, self._base = int8_names, base
         self._folds: list[tuple[Any, Any]] = []  # (collector, scorer) per fold, made on first use
@@ -121,21 +148,24 @@ class Folds:
             # Each fold's samples and the held-out ones run once, each into a
             # collector of its own; a fold's thresholds come from the merge of
             # the others' (histograms merge: one float32 pass over the samples
-            # for all folds, not one per fold).
+            # for all folds, not one per fold). Each fold's float32 reference
+            # is the outputs its own runs left, else an engine's.
             which = np.arange(self.samples) % (FOLDS - 1)
             parts = [{k: v[which == g] for k, v in self._kept.items()} for g in range(FOLDS - 1)]
-            collected = []
-            for part in parts + [self._held]:
-                collector = self._new_collector()
-                for chunk in batches(part, self._batch_size):
-                    self._calibrate(chunk, collector)
-                collected.append(collector)
-            fp32 = fp32_tap_engine(self._network, []).create_execution_context()  # the folds' reference
+            runs = [calibrated(part, self._batch_size, self._calibrate, self._new_collector, self._last_outputs)
+                    for part in parts]
+            held = self._held_run or calibrated(self._held, self._batch_size, self._calibrate, self._new_collector)
+            collected = [c for c, _ in runs] + [held[0]]
+            references = [r for _, r in runs]
+            fp32 = None
             for g, part in enumerate(parts):
                 merged = self._new_collector()
                 for other in collected[:g] + collected[g + 1:]:
                     merged.merge(other)
-                reference = [fp32.run(chunk) for chunk in batches(part, self._batch_size)]
+                reference = references[g]
+                if reference is None:
+                    fp32 = fp32 or fp32_tap_engine(self._network, []).create_execution_context()
+                    reference = [fp32.run(chunk) for chunk in batches(part, self._batch_size)]
                 self._folds.append((merged, Scorer(self._network, [part], self._batch_size, reference)))
                 self._scored.append({})
         return self._folds[fold]

@@ -10,7 +10,9 @@ metadata. The auto calibrator without the check reads the held-out float32
 outputs and bias correction's layer inputs from the calibration pass
 (pass_values.py), lowers the engine without a correction once (the chosen
 set's where its scales are the final ones) and hands the builder the
-engine it already lowered (:meth:`built`).
+engine it already lowered (:meth:`built`). With the check, the held-out
+samples' run into the folds' histograms (crossval.calibrated, before the
+choice) leaves the choice's float32 reference, and each fold's runs its own.
 
 ``int8rt.builder`` calls it at four points: :meth:`wrap` around the feed of
 its calibration loop, :meth:`thresholds` before ``session.finish``,
@@ -147,17 +149,13 @@ class CalibrationRun:
         collector of its own) while every sample calibrates the session's,
         from which the chosen methods then set the thresholds (holdout.py's
         ``calibrate_held``)."""
-        from ..calib import Collector
-
         self._session = session
         # asked now, as TensorRT asks it, before get_batch: a calibrator serving
         # recorded batches may not know it once they are spent
         self._batch_size = int(self._calibrator.get_batch_size())
         fit_feed = None
         if self.router.calibrate_held and observe is not None and session.collector is not None:
-            c = session.collector
-            self._fit = Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
-                                  nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+            self._fit = self._new_collector(session)
             fit_feed = lambda inputs, rows: observe(inputs, rows, self._fit)  # noqa: E731
             # the held-out float32 reference and bias correction's layer inputs, from this pass
             self._pass = PassValues(self._builder, [self._network.tensor(i)["name"] for i in self._network.outputs()],
@@ -166,11 +164,8 @@ class CalibrationRun:
                                             | biascorr.layer_outputs(self._network, self._fp32_layers))
                                            - set(self._builder.input_names())))
         if self.auto and self._equalize is not None and observe is not None and session.collector is not None:
-            c = session.collector
             self._rescaled = RescaledHistograms.for_network(
-                self._builder, self._network, self._fp32_layers,
-                lambda: Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
-                                  nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error")))
+                self._builder, self._network, self._fp32_layers, lambda: self._new_collector(session))
             if self._rescaled is not None:
                 feed = self._rescaled.wrap(feed)
         # A batch made only of held-out samples still counts as a batch read
@@ -200,8 +195,11 @@ class CalibrationRun:
                                                    methods=auto_choice.GLOBAL_METHODS[1:]))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        # the held-out samples' float32 outputs: kept by the calibration pass,
+        # or left by their run into the folds' histograms (run now, not later)
+        held_run = self._held_run(session) if self._pass is None else None
         reference = (self._pass.reference(self.router.check_count, auto_choice.CHOICE_SAMPLES, self._chunk)
-                     if self._pass is not None else None)
+                     if self._pass is not None else held_run[1] if held_run is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
         self._auto = dict(samples=count(self._judge.data), errors={})
@@ -216,7 +214,7 @@ class CalibrationRun:
             # the sets' engines again, unsigned (the default set's is the trial's)
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
-        folds = self._folds(session, sets) if self._where == "held-out" else None
+        folds = self._folds(session, sets, held_run) if self._where == "held-out" else None
         choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines,
                                     folds=folds)
         self._methods = choice.methods
@@ -257,21 +255,58 @@ class CalibrationRun:
             self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
 
-    def _folds(self, session: Any, sets: dict[str, Any]) -> Any:
-        """The folds of the kept samples auto_choice.choose scores the sets
-        on (crossval.py); None where the samples do not make folds."""
+    def _new_collector(self, session: Any) -> Any:
+        """An empty collector like the session's (method, bins, range policy)."""
         from ..calib import Collector
+
+        c = session.collector
+        return Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
+                         nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+
+    def _pooled(self) -> Any:
         from . import crossval
 
-        pooled = crossval.pool(self.router.search_data(), self.router.held_data())
+        return crossval.pool(self.router.search_data(), self.router.held_data())
+
+    def _held_run(self, session: Any) -> Optional[tuple[Any, Optional[list[dict[str, np.ndarray]]]]]:
+        """The folds' run of the held-out samples (crossval.calibrated),
+        where folds can be made; None elsewhere."""
+        from . import crossval
+
+        pooled = self._pooled()
         if pooled is None:
             return None
-        c = session.collector
-        nonfinite = getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error")
+        return crossval.calibrated(pooled[1], self._chunk, self._calibrate_into, lambda: self._new_collector(session),
+                                   self._last_outputs)
+
+    def _calibrate_into(self, chunk: dict[str, np.ndarray], collector: Any) -> None:
+        self._builder.calibrate_batch(chunk, collector._native)
+
+    def _folds(self, session: Any, sets: dict[str, Any], held_run: Any = None) -> Any:
+        """The folds of the kept samples auto_choice.choose scores the sets
+        on (crossval.py); None where the samples do not make folds.
+        ``held_run``: :meth:`_held_run`'s, made already."""
+        from . import crossval
+
+        pooled = self._pooled()
+        if pooled is None:
+            return None
         return crossval.Folds(
-            self._builder.build, lambda chunk, col: self._builder.calibrate_batch(chunk, col._native),
-            lambda: Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy, nonfinite=nonfinite),
-            self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()})
+            self._builder.build, self._calibrate_into, lambda: self._new_collector(session),
+            self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()},
+            last_outputs=self._last_outputs, held_run=held_run)
+
+    def _last_outputs(self) -> Optional[dict[str, np.ndarray]]:
+        """The network's float32 outputs as the builder's last
+        ``calibrate_batch`` computed them (None where one cannot be read)."""
+        out = {}
+        for i in self._network.outputs():
+            name = self._network.tensor(i)["name"]
+            value = self._builder.copy_last(name)
+            if value is None:
+                return None
+            out[name] = value
+        return out
 
     def _decide_equalization(self, session: Any, amaxes: dict[str, float]) -> dict[str, float]:
         """Cross-layer equalization, tried after the choice of thresholds: a
@@ -285,7 +320,6 @@ class CalibrationRun:
         came from the whole pass, and also by its t-test where they came
         from the kept samples only.
         Returns the thresholds, the rescaled tensors' replaced when kept."""
-        from ..calib import Collector
         from . import equalize
 
         assert self._auto is not None
@@ -298,9 +332,7 @@ class CalibrationRun:
         if whole:
             collector, source = self._rescaled.collector, f"all {self._rescaled.samples} samples of the pass"
         elif data is not None:
-            c = session.collector
-            collector = Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
-                                  nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
+            collector = self._new_collector(session)
             for chunk in batches(data, self._chunk):
                 trial.calibrate_batch(chunk, collector._native)
             source = f"{count(data)} kept samples"
