@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 import int8rt
 from int8rt.accuracy import bias_correction as biascorr
 from int8rt.accuracy import run as run_mod
+from int8rt.accuracy.unsigned_form import unsigned_tensors
 
 RNG = np.random.default_rng(5)
 F32 = np.float32
@@ -101,7 +102,7 @@ def test_unsigned_trial_counts_only_the_tensors_it_changes() -> None:
     model = _model(relu_branch=True)
     on, off = _build(model, "minmax", unsigned_activations=True), _build(model, "minmax", unsigned_activations=False)
     assert "s" in _grids(off) and "s" in _grids(on)
-    changed = run_mod._unsigned_tensors(on._native, off._native)
+    changed = unsigned_tensors(on._native, off._native)
     assert changed == [t for t, (_, z) in _grids(on).items() if z == -128 and t not in _grids(off)]
     assert "r" in changed and "s" not in changed
     report = _build(model, "auto").build_report().auto_choice["unsigned_activations"]

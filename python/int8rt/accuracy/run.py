@@ -38,7 +38,6 @@ from .lut_inputs import lut_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
 from .taps import batches, count
-from .unsigned_form import unsigned_tensors as _unsigned_tensors  # noqa: F401 (tests read it here)
 from .report import METADATA_KEY, BuildReport
 
 __all__ = ["CalibrationRun"]
