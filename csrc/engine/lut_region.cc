@@ -166,10 +166,7 @@ std::vector<float> region_values_at(const Network& net, const LutRegion& region,
 std::vector<float> compute_region_values(const Network& net, const LutRegion& region, float s_x, int32_t z_x) {
   if (!(s_x > 0.f)) throw InvalidArgument("compute_region_values: the input scale must be > 0");
   std::vector<float> levels(256);
-  for (int i = 0; i < 256; ++i) {
-    levels[i] = z_x == 0 ? kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x)
-                         : kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x, z_x);
-  }
+  for (int i = 0; i < 256; ++i) levels[i] = kernels::ref::dequantize_value(static_cast<int8_t>(i - 128), s_x, z_x);
   return region_values_at(net, region, levels);
 }
 
