@@ -97,36 +97,41 @@ def ocr_task(key: str, calib_n: int, eval_n: int):
                 calib=xc, eval=xe, labels=labels, kind="classes" if key == "cls" else "ctc", task=task)
 
 
-def det_task(folder: str, calib_n: int, eval_n: int):
-    """Three rendered text lines stacked on a 160x320 page, normalised as
-    rapidocr's detector does (x/255 - ImageNet mean) / std, BGR."""
+def det_pages(n: int, seed: int, size: tuple[int, int] = (160, 320)) -> np.ndarray:
+    """``n`` pages of ``size`` (H, W), white, with rendered text lines 40 px
+    high every 50 px from the top (three on a 160x320 page), normalised as
+    rapidocr's detector does: (x/255 - ImageNet mean) / std, BGR, [n, 3, H, W]."""
     from PIL import Image
 
-    from realnets.ocr_models import static_input_model
     from realnets.text_images import text_lines
 
     mean = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
     std = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
+    height, width = size
+    per_page = max(1, (height - 10) // 50)
+    lines = text_lines(per_page * n, seed=seed)
+    out = []
+    for i in range(n):
+        page = np.full((height, width, 3), 255, np.uint8)
+        y = 8
+        for line in lines[per_page * i:per_page * (i + 1)]:
+            img = line.image
+            h = 40
+            w = min(width - 16, int(img.shape[1] * h / img.shape[0]))
+            page[y:y + h, 8:8 + w] = np.asarray(Image.fromarray(img).resize((w, h)))
+            y += 50
+        a = page[:, :, ::-1].astype(np.float32).transpose(2, 0, 1) / 255.0
+        out.append((a - mean) / std)
+    return np.stack(out).astype(np.float32)
 
-    def pages(n: int, seed: int) -> np.ndarray:
-        lines = text_lines(3 * n, seed=seed)
-        out = []
-        for i in range(n):
-            page = np.full((160, 320, 3), 255, np.uint8)
-            y = 8
-            for line in lines[3 * i:3 * i + 3]:
-                img = line.image
-                h = 40
-                w = min(304, int(img.shape[1] * h / img.shape[0]))
-                page[y:y + h, 8:8 + w] = np.asarray(Image.fromarray(img).resize((w, h)))
-                y += 50
-            a = page[:, :, ::-1].astype(np.float32).transpose(2, 0, 1) / 255.0
-            out.append((a - mean) / std)
-        return np.stack(out).astype(np.float32)
+
+def det_task(folder: str, calib_n: int, eval_n: int):
+    """det_pages of 160x320 for the detector fixed to that size."""
+    from realnets.ocr_models import static_input_model
 
     path = os.path.join(folder, "ch_PP-OCRv4_det_infer.onnx")
     return dict(name="ppocrv4_det_mobile", model=static_input_model(path, (3, 160, 320)).SerializeToString(),
-                calib=pages(calib_n, 1), eval=pages(eval_n, 2), labels=None, kind="map")
+                calib=det_pages(calib_n, 1), eval=det_pages(eval_n, 2), labels=None, kind="map")
 
 
 def metrics_row(task, out: np.ndarray, ref: np.ndarray) -> dict:

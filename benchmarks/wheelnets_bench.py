@@ -45,17 +45,21 @@ def run_all(run, feeds: W.Feeds, batch: int, axis: int = 0) -> np.ndarray:
 
 
 class _Reader:
-    def __init__(self, feeds: W.Feeds, batch: int) -> None:
-        self._it = _batches(feeds, batch)
+    """ONNX Runtime's calibration reader over ``feeds``: arrays batched on axis 0
+    (served ``batch`` at a time) or a list of feed dicts (served as they are,
+    e.g. batches of different image sizes)."""
+
+    def __init__(self, feeds, batch: int) -> None:
+        self._it = iter(feeds) if isinstance(feeds, list) else _batches(feeds, batch)
 
     def get_next(self):
         return next(self._it, None)
 
 
-def ort_int8(path: str, feeds: W.Feeds, batch: int, reduce_range: bool = False,
+def ort_int8(path: str, feeds, batch: int, reduce_range: bool = False,
              symmetric_activations: bool = False) -> tuple[bytes, float, bool]:
     """ONNX Runtime INT8 of the model at ``path``: quant_pre_process + quantize_static (QDQ,
-    per-channel weights, MinMax) over ``feeds``; returns the model, the build seconds and
+    per-channel weights, MinMax) over ``feeds`` (as _Reader takes them); returns the model, the build seconds and
     whether weights are per channel. ``reduce_range`` quantizes weights to 7 bits: on x86
     without VNNI, ORT's u8 x s8 kernels add pairs of products in saturating int16
     (tests/_ort_oracle.py), which 7-bit weights keep from saturating. ``symmetric_activations``:

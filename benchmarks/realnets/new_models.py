@@ -1,5 +1,6 @@
 """Networks int8rt was not shaped around, built from their libraries' own
-definitions (timm, torchvision, HuggingFace transformers) with seeded random
+definitions (timm, torchvision, HuggingFace transformers: text encoders,
+ViT and ConvNeXt classifiers) with seeded random
 weights and exported with ``torch.onnx.export`` as users export them: the
 exporter's default (dynamo, default opset) with a dynamic batch axis (and a
 dynamic sequence axis for the text models); nothing is downloaded.
@@ -100,6 +101,30 @@ def _timm(arch: str, size: int = 224, **kw) -> Callable[[], object]:
 def _tv(arch: str, **kw) -> Callable[[], object]:
     def make():
         return getattr(seg_models.import_torchvision().models, arch)(weights=None, **kw)
+    return make
+
+
+def _hf_image(config_cls: str, model_cls: str, **config) -> Callable[[], object]:
+    """A transformers image classifier (random weights, the library's own
+    initialisation) as ``pixel_values -> logits``; attention as the library
+    picks it by default (users do not set it). The wrapper names its one
+    argument: the default exporter matches ``dynamic_axes`` to it (a
+    ``*args`` forward, as _first_output's, makes it fall back to TorchScript)."""
+    def make():
+        import torch
+        seg_models.import_torchvision()  # transformers imports torchvision (module docstring of seg_models)
+        import transformers
+
+        class Logits(torch.nn.Module):
+            def __init__(self, m) -> None:
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):
+                return self.m(pixel_values=x).logits
+
+        cfg = getattr(transformers, config_cls)(**config)
+        return Logits(getattr(transformers, model_cls)(cfg)).eval()
     return make
 
 
@@ -276,6 +301,14 @@ NETS: Dict[str, NewNet] = {n.name: n for n in [
     _vision("swin_t", "torchvision", _tv("swin_t")),
     _vision("maxvit_t", "torchvision", _tv("maxvit_t")),
     _vision("vit_b_16", "torchvision", _tv("vit_b_16")),
+    _vision("vit_hf", "transformers", _hf_image("ViTConfig", "ViTForImageClassification", hidden_size=192,
+                                                num_hidden_layers=12, num_attention_heads=3,
+                                                intermediate_size=768, num_labels=1000),
+            note="ViT-Tiny's shape: patch 16, 12 layers, width 192"),
+    _vision("convnext_hf", "transformers", _hf_image("ConvNextConfig", "ConvNextForImageClassification",
+                                                     depths=[2, 2, 6, 2], hidden_sizes=[64, 128, 256, 512],
+                                                     layer_scale_init_value=0.1, num_labels=1000),
+            note="depths 2-2-6-2, widths 64-512; layer scale 0.1 (the default 1e-6 leaves the blocks silent)"),
     NewNet("r3d_18", "torchvision", lambda: _video_build("r3d_18"), _video_feeds, ("x",), {"x": {0: "N"}}),
     NewNet("mc3_18", "torchvision", lambda: _video_build("mc3_18"), _video_feeds, ("x",), {"x": {0: "N"}}),
     _hf("distilbert", "DistilBertConfig", "DistilBertModel",
