@@ -51,21 +51,35 @@ def _ort(model, threads: int = 1):
     return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
 
+def _nodes(graph):
+    """Every node of ``graph`` and of its subgraphs (If / Loop / Scan bodies)."""
+    for n in graph.node:
+        yield n
+        for a in n.attribute:
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _nodes(g)
+
+
 def _graph_notes(path: str) -> dict:
     """Symbolic input dims, notable ops, Conv ranks: what the row exercises."""
     import onnx
 
     g = onnx.load(path).graph
-    inits = {t.name: len(t.dims) for t in g.initializer}
-    conv_dims = sorted({inits[n.input[1]] - 2 for n in g.node if n.op_type in ("Conv", "ConvTranspose")
-                        and n.input[1] in inits})
-    return {"inputs": {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in g.input
-                       if i.name not in inits},
-            "ops": sorted({n.op_type for n in g.node} & set(NOTABLE_OPS)), "conv_spatial_dims": conv_dims}
+    nodes = list(_nodes(g))
+    ranks = {t.name: len(t.dims) for t in g.initializer}
+    ranks.update({n.output[0]: len(n.attribute[0].t.dims) for n in nodes
+                  if n.op_type == "Constant" and n.attribute[0].name == "value"})
+    convs = sorted({ranks[n.input[1]] - 2 for n in nodes if n.op_type in ("Conv", "ConvTranspose")
+                    and n.input[1] in ranks})
+    return {"inputs": {i.name: [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?")
+                               for d in i.type.tensor_type.shape.dim] for i in g.input
+                       if i.name not in ranks},
+            "ops": sorted({n.op_type for n in nodes} & set(NOTABLE_OPS)), "conv_spatial_dims": convs}
 
 
 def verify(row: Row, rounds: int, min_time: float) -> dict:
     import int8rt
+    import int8rt.onnx
     from int8rt.data_calibrator import make_calibrator
     from wheelnets_bench import ort_int8
 
@@ -80,14 +94,18 @@ def verify(row: Row, rounds: int, min_time: float) -> dict:
         res["fp32_max_rel"] = max(float(np.max(np.abs(o - r))) for o, r in zip(outs, refs)) / max(
             float(np.max(np.abs(r))) for r in refs)
         stage = "int8rt int8"
+        free = lambda f: {k: v for k, v in f.items() if k not in row.bound}  # noqa: E731
+        model = int8rt.onnx.import_model(row.path, input_values=row.bound) if row.bound else row.path
+        if row.bound:
+            res["int8rt_bound"] = f"{', '.join(row.bound)} bound at import: {row.why}"
         t0 = time.process_time()
-        engine = int8rt.build_engine(row.path, int8rt.BuilderConfig(
-            calibrator=make_calibrator(row.calib), accuracy_check=False))
+        engine = int8rt.build_engine(model, int8rt.BuilderConfig(
+            calibrator=make_calibrator([free(f) for f in row.calib]), accuracy_check=False))
         res["int8rt_build_cpu_s"] = time.process_time() - t0
         layers = engine.layers()
         res["int8rt_int8_layers"] = f"{sum(1 for lay in layers if lay.get('precision') == 'int8')}/{len(layers)}"
         ours = engine.create_execution_context()
-        res["int8rt"] = row.metric([ours.run(f)[row.output] for f in row.evaluation], refs, row.evaluation)
+        res["int8rt"] = row.metric([ours.run(free(f))[row.output] for f in row.evaluation], refs, row.evaluation)
         stage = "ort int8"
         t0 = time.process_time()
         theirs = _ort(ort_int8(row.path, row.calib, 0)[0])
@@ -96,7 +114,7 @@ def verify(row: Row, rounds: int, min_time: float) -> dict:
         stage = "latency"
         res["cpu_ms"] = {}
         for b, feed in row.latency.items():
-            t = time_alternating({"int8rt": lambda f=feed: ours.run(f), "ort": lambda f=feed: theirs.run(None, f)},
+            t = time_alternating({"int8rt": lambda f=free(feed): ours.run(f), "ort": lambda f=feed: theirs.run(None, f)},
                                  rounds, min_time, warmup=2, clock=time.process_time)
             res["cpu_ms"][f"b{b}"] = {k: v * 1e3 for k, v in t.items()}
     except Exception as e:  # noqa: BLE001 - the finding goes in the table

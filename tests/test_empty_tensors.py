@@ -57,6 +57,10 @@ def _both(op: str, inputs: Sequence[np.ndarray], attrs: dict[str, Any], out_rank
     ("Add", [np.ones((0, 4), F32), np.ones((1, 4), F32)], {}, 2),
     ("Transpose", [np.ones((3, 0, 2), F32)], {"perm": [2, 0, 1]}, 3),
     ("Softmax", [np.ones((2, 0), F32)], {}, 2),
+    # a batch of 0 through an upsampling Resize (PP-OCR det's FPN, issue 11's "dynamic dim of 0")
+    ("Resize", [np.ones((0, 3, 2, 2), F32), np.zeros((0,), F32), np.array([1, 1, 2, 2], F32)], {"mode": "nearest"}, 4),
+    ("Resize", [np.ones((2, 0, 2, 2), F32), np.zeros((0,), F32), np.array([1, 1, 1.5, 2], F32)],
+     {"mode": "linear"}, 4),
 ])
 def test_empty_operands_match_onnx_runtime(op: str, inputs: list, attrs: dict, out_rank: int) -> None:
     ours, ref = _both(op, inputs, attrs, out_rank)
@@ -72,3 +76,13 @@ def test_a_layer_that_cannot_take_an_empty_input_is_named() -> None:
         ctx.run({"x0": np.ones((1, 2, 0, 4), F32)})
     (y,) = ctx.run({"x0": np.ones((1, 2, 3, 4), F32)}).values()  # the context still runs
     assert np.array_equal(y, np.ones((1, 2, 1, 1), F32))
+
+
+def test_an_empty_dim_resized_to_a_non_empty_one_is_named() -> None:
+    x = np.ones((0, 3, 2, 2), F32)
+    m = _model("Resize", [x, np.zeros((0,), F32), np.zeros((0,), F32), np.array([1, 3, 4, 4], I64)], {}, 4, 18)
+    ctx = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32")).create_execution_context()
+    feeds = {"x0": x, "x1": np.zeros((0,), F32), "x2": np.zeros((0,), F32), "x3": np.array([1, 3, 4, 4], I64)}
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"node 'node'.*input dim 0 is empty and cannot be resized "
+                                                          r"to 1"):
+        ctx.run(feeds)

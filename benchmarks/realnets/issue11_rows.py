@@ -50,7 +50,9 @@ Metric = Callable[[List[np.ndarray], List[np.ndarray], List[Feed]], Dict[str, fl
 class Row:
     """One network: ``metric(outputs, references, feeds)`` takes the outputs of
     the evaluation batches, ONNX Runtime FP32's, and the batches; its first
-    figure is the headline (higher is better)."""
+    figure is the headline (higher is better). ``bound``: inputs int8rt's
+    INT8 build binds to constants at import (``int8rt.onnx.import_model``'s
+    ``input_values``) and its runs then omit; ``why`` says why."""
 
     name: str
     source: str
@@ -60,6 +62,8 @@ class Row:
     evaluation: List[Feed]
     latency: Dict[int, Feed]
     metric: Metric
+    bound: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    why: str = ""
 
 
 def _split(feed: Feed, batch: int) -> List[Feed]:
@@ -171,7 +175,9 @@ def silero_vad(folder: str) -> Row:
 
     return Row("silero_vad", "silero-vad wheel (Conv1d STFT + encoder, LSTM, If on sr), streaming 512-sample chunks",
                V.model_path(), "output", [{**f, **rate} for f in calib], [{**f, **rate} for f in evaluation],
-               {b: {**f, **rate} for b, f in latency.items()}, metric)
+               {b: {**f, **rate} for b, f in latency.items()}, metric, bound=rate,
+               why="int8rt's calibration turns the 0-d 'sr' into shape [1] (np.ascontiguousarray in "
+                   "calib/session.py input_arrays) and refuses it")
 
 
 ROWS: Dict[str, Callable[[str], Row]] = {

@@ -162,7 +162,15 @@ Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<cons
       os[d] = sizes[i];
       (*scales)[d] = static_cast<float>(sizes[i]) / static_cast<float>(xs[d]);
     }
-    if (os[d] <= 0) throw InvalidArgument(prefix + "output dim " + std::to_string(d) + " would be empty");
+    // An empty input dim (a batch of 0) stays empty, as in ONNX Runtime; a
+    // non-empty one must not become empty, nor an empty one non-empty.
+    if (xs[d] == 0 && os[d] != 0) {
+      throw InvalidArgument(prefix + "input dim " + std::to_string(d) + " is empty and cannot be resized to " +
+                            std::to_string(os[d]));
+    }
+    if (xs[d] > 0 && os[d] <= 0) {
+      throw InvalidArgument(prefix + "output dim " + std::to_string(d) + " would be empty");
+    }
   }
   return os;
 }
