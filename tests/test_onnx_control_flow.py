@@ -303,3 +303,33 @@ def test_torch_cond_export_runs_the_branch_the_data_picks() -> None:
         x = torch.randn(2, 3) + sign * 2.0
         np.testing.assert_allclose(engine.run({m.graph.input[0].name: x.numpy()})[m.graph.output[0].name],
                                    Cond()(x).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_a_branch_that_refuses_the_calibration_shapes_does_not_stop_the_build() -> None:
+    """Silero VAD's If picks a 16 kHz or an 8 kHz body by the sample rate; the
+    8 kHz body cannot take a 16 kHz chunk. Calibrated on data that always
+    takes the then branch, the INT8 build does not infer the else branch's
+    shapes as if it could run; a run that does take it is refused by name."""
+    from int8rt.data_calibrator import make_calibrator
+    then = helper.make_graph([helper.make_node("Relu", ["c1"], ["t"])], "fits", [], [fvi("t", None)])
+    other = helper.make_graph([helper.make_node("MatMul", ["c1", "w_other"], ["e"], name="other_matmul")], "refuses",
+                              [], [fvi("e", None)])
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("ReduceMean", ["c1"], ["mean"], keepdims=0),
+             helper.make_node("Greater", ["mean", "zero"], ["positive"]),
+             helper.make_node("If", ["positive"], ["g"], name="pick", then_branch=then, else_branch=other),
+             helper.make_node("Conv", ["g", "w2"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    m = model(nodes, [fvi("x", ["N", 4, 8, 8])], [fvi("y", ["N", 8, 8, 8])],
+              [init("w1", RNG.standard_normal((8, 4, 3, 3)).astype(np.float32) * 0.3),
+               init("w2", RNG.standard_normal((8, 8, 3, 3)).astype(np.float32) * 0.3),
+               init("w_other", np.ones((5, 3), np.float32)), init("zero", np.array(0.0, np.float32))])
+    sign = _sign_of_sum(m, "w1")
+    calib = (RNG.standard_normal((16, 4, 8, 8)) + 2.0 * sign).astype(np.float32)
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(
+        precision="int8", calibrator=make_calibrator({"x": calib}, algorithm="minmax", batch_size=8)))
+    x = (RNG.standard_normal((4, 4, 8, 8)) + 2.0 * sign).astype(np.float32)
+    want, got = _fp32(m).run({"x": x})["y"], engine.run({"x": x})["y"]
+    a, b = (got - got.mean(0)).ravel(), (want - want.mean(0)).ravel()
+    assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.98
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"node 'pick' \(If\): else_branch: node 'other_matmul'"):
+        engine.run({"x": (RNG.standard_normal((4, 4, 8, 8)) - 2.0 * sign).astype(np.float32)})

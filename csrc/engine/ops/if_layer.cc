@@ -37,10 +37,23 @@ class IfLayer : public Layer {
     std::vector<std::pair<DataType, Shape>> a, b;
     if (in[0]->has_data()) {
       if (branch(*in[0]).infer(captures, a)) return a;
-    } else if (then_.infer(captures, a) && else_.infer(captures, b) && a == b) {
+    } else if (both_agree(captures, a, b)) {
       return a;
     }
     throw ValueDependentShape(prefix_ + "its output shapes are those of the branch a run takes");
+  }
+
+  // Without the condition: whether both branches take these inputs and give
+  // the same shapes. A branch that refuses them (Silero VAD's 8 kHz branch
+  // on a 16 kHz chunk) is not an error here: the run's condition may never
+  // pick it, and if it does, the run names the node as inference would.
+  bool both_agree(const std::vector<const Value*>& captures, std::vector<std::pair<DataType, Shape>>& a,
+                  std::vector<std::pair<DataType, Shape>>& b) const {
+    try {
+      return then_.infer(captures, a) && else_.infer(captures, b) && a == b;
+    } catch (const InvalidArgument&) {
+      return false;
+    }
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
