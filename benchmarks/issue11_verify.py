@@ -36,19 +36,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_util import machine_line, time_alternating  # noqa: E402
 from realnets.issue11_rows import ROWS, Row  # noqa: E402
+from realnets.new_models import ort_session  # noqa: E402
 
 NOTABLE_OPS = ("Resize", "ConvTranspose", "LSTM", "GRU", "If", "Shape", "Gather", "Where", "Softmax",
                "LayerNormalization")
-
-
-def _ort(model, threads: int = 1):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    so.log_severity_level = 3
-    return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
 
 def _nodes(graph):
@@ -85,7 +76,7 @@ def verify(row: Row, rounds: int, min_time: float) -> dict:
 
     int8rt.set_num_threads(1)
     res: dict = {"name": row.name, "source": row.source, **_graph_notes(row.path)}
-    ref_sess = _ort(row.path)
+    ref_sess = ort_session(row.path)
     refs = [ref_sess.run([row.output], f)[0] for f in row.evaluation]
     stage = "fp32"
     try:
@@ -108,7 +99,7 @@ def verify(row: Row, rounds: int, min_time: float) -> dict:
         res["int8rt"] = row.metric([ours.run(free(f))[row.output] for f in row.evaluation], refs, row.evaluation)
         stage = "ort int8"
         t0 = time.process_time()
-        theirs = _ort(ort_int8(row.path, row.calib, 0)[0])
+        theirs = ort_session(ort_int8(row.path, row.calib, 0)[0])
         res["ort_build_cpu_s"] = time.process_time() - t0
         res["ort"] = row.metric([theirs.run([row.output], f)[0] for f in row.evaluation], refs, row.evaluation)
         stage = "latency"
