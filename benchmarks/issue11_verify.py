@@ -15,6 +15,9 @@ unchanged and:
   run (the machine is shared), the two alternated in this process, medians
   (bench_util.time_alternating), 1 thread each.
 
+A row may bind inputs to constants for both INT8 builds (Row.bound, with its
+reason: Silero VAD's sample rate); FP32 always runs the file as it is.
+
 A stage that raises is reported in the row ("error: ...") and the sweep goes
 on. ``--json`` appends one line per row; ``--table FILE`` prints the table
 of the rows stored there.
@@ -68,7 +71,9 @@ def _graph_notes(path: str) -> dict:
             "ops": sorted({n.op_type for n in nodes} & set(NOTABLE_OPS)), "conv_spatial_dims": convs}
 
 
-def verify(row: Row, rounds: int, min_time: float) -> dict:
+def verify(row: Row, rounds: int, min_time: float, dir_: str) -> dict:
+    import onnx
+
     import int8rt
     import int8rt.onnx
     from int8rt.data_calibrator import make_calibrator
@@ -87,25 +92,33 @@ def verify(row: Row, rounds: int, min_time: float) -> dict:
         stage = "int8rt int8"
         free = lambda f: {k: v for k, v in f.items() if k not in row.bound}  # noqa: E731
         model = int8rt.onnx.import_model(row.path, input_values=row.bound) if row.bound else row.path
+        if row.profile:
+            res["int8rt_profile"] = {k: [list(v) for v in p] for k, p in row.profile.items()}
         if row.bound:
-            res["int8rt_bound"] = f"{', '.join(row.bound)} bound at import: {row.why}"
+            res["int8rt_bound"] = (f"{', '.join(row.bound)} bound at import for both INT8 builds (ORT's on "
+                                   f"int8rt.onnx.specialize's graph): {row.why}")
         t0 = time.process_time()
         engine = int8rt.build_engine(model, int8rt.BuilderConfig(
-            calibrator=make_calibrator([free(f) for f in row.calib]), accuracy_check=False))
+            calibrator=make_calibrator([free(f) for f in row.calib]), accuracy_check=False,
+            input_shapes=row.profile or None))
         res["int8rt_build_cpu_s"] = time.process_time() - t0
         layers = engine.layers()
         res["int8rt_int8_layers"] = f"{sum(1 for lay in layers if lay.get('precision') == 'int8')}/{len(layers)}"
         ours = engine.create_execution_context()
         res["int8rt"] = row.metric([ours.run(free(f))[row.output] for f in row.evaluation], refs, row.evaluation)
         stage = "ort int8"
+        source = row.path
+        if row.bound:  # the same If-free graph int8rt's INT8 build imports (vad_bench.py does the same)
+            source = os.path.join(dir_, f"{row.name}_bound.onnx")
+            onnx.save(int8rt.onnx.specialize(row.path, input_values=row.bound), source)
         t0 = time.process_time()
-        theirs = ort_session(ort_int8(row.path, row.calib, 0)[0])
+        theirs = ort_session(ort_int8(source, [free(f) for f in row.calib], 0)[0])
         res["ort_build_cpu_s"] = time.process_time() - t0
-        res["ort"] = row.metric([theirs.run([row.output], f)[0] for f in row.evaluation], refs, row.evaluation)
+        res["ort"] = row.metric([theirs.run([row.output], free(f))[0] for f in row.evaluation], refs, row.evaluation)
         stage = "latency"
         res["cpu_ms"] = {}
         for b, feed in row.latency.items():
-            t = time_alternating({"int8rt": lambda f=free(feed): ours.run(f), "ort": lambda f=feed: theirs.run(None, f)},
+            t = time_alternating({"int8rt": lambda f=free(feed): ours.run(f), "ort": lambda f=free(feed): theirs.run(None, f)},
                                  rounds, min_time, warmup=2, clock=time.process_time)
             res["cpu_ms"][f"b{b}"] = {k: v * 1e3 for k, v in t.items()}
     except Exception as e:  # noqa: BLE001 - the finding goes in the table
@@ -155,7 +168,7 @@ def main() -> int:
     for name in (args.only.split(",") if args.only else ROWS):
         t0 = time.perf_counter()
         try:
-            r = verify(ROWS[name](args.dir), args.rounds, args.min_time)
+            r = verify(ROWS[name](args.dir), args.rounds, args.min_time, args.dir)
         except Exception as e:  # noqa: BLE001 - a row that cannot be made is a finding too
             r = {"name": name, "error": f"making the row: {type(e).__name__}: {str(e)[:300]}"}
         r["wall_s"], r["load"] = round(time.perf_counter() - t0, 1), os.getloadavg()[0]

@@ -32,7 +32,10 @@ that measured it first:
   and amfm-decompy wheels cut into streaming chunks (realnets/vad.py), each
   chunk fed with the state ONNX Runtime FP32 carried there. Metric: centred
   cosine of the speech probability per chunk, agreement of the decisions at
-  0.5.
+  0.5. int8rt's INT8 build binds ``sr`` (both INT8 builds do: Row.why) and
+  gets a profile of batch 1-8 chunks of 576 samples: without it the chunk
+  length stays symbolic, five run-time Ifs (torch's squeeze(dim) on dims
+  known only at run time) stay, and 9 of 82 layers are int8 (38 with it).
 """
 from __future__ import annotations
 
@@ -52,7 +55,9 @@ class Row:
     the evaluation batches, ONNX Runtime FP32's, and the batches; its first
     figure is the headline (higher is better). ``bound``: inputs int8rt's
     INT8 build binds to constants at import (``int8rt.onnx.import_model``'s
-    ``input_values``) and its runs then omit; ``why`` says why."""
+    ``input_values``) and its runs then omit; ``why`` says why. ``profile``:
+    the optimization profile int8rt's INT8 build is given, as a TensorRT
+    user gives one (BuilderConfig.input_shapes)."""
 
     name: str
     source: str
@@ -64,6 +69,7 @@ class Row:
     metric: Metric
     bound: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     why: str = ""
+    profile: Dict[str, tuple] = dataclasses.field(default_factory=dict)  # int8rt INT8's input_shapes (min, opt, max)
 
 
 def _split(feed: Feed, batch: int) -> List[Feed]:
@@ -176,8 +182,10 @@ def silero_vad(folder: str) -> Row:
     return Row("silero_vad", "silero-vad wheel (Conv1d STFT + encoder, LSTM, If on sr), streaming 512-sample chunks",
                V.model_path(), "output", [{**f, **rate} for f in calib], [{**f, **rate} for f in evaluation],
                {b: {**f, **rate} for b, f in latency.items()}, metric, bound=rate,
-               why="int8rt's calibration turns the 0-d 'sr' into shape [1] (np.ascontiguousarray in "
-                   "calib/session.py input_arrays) and refuses it")
+               why="unbound, the model is Equal + If and int8 lowering does not enter If bodies (0 of 2 layers "
+                   "int8), and int8rt's calibration turns the 0-d 'sr' into shape [1] (np.ascontiguousarray in "
+                   "calib/session.py input_arrays, accuracy/taps.py batches) and refuses it",
+               profile={"input": ((1, 576), (8, 576), (8, 576)), "state": ((2, 1, 128), (2, 8, 128), (2, 8, 128))})
 
 
 ROWS: Dict[str, Callable[[str], Row]] = {
