@@ -252,3 +252,28 @@ def test_same_auto_pad_over_dynamic_sizes(mode):
         got = engine.run({"x": x})["p"]
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_maps_that_no_longer_line_up_are_a_clear_error_in_fp32_and_int8():
+    # PP-OCR det's FPN at a size that is not a multiple of its stride: the 2x
+    # upsampled map and the lateral one differ by a pixel. ONNX Runtime
+    # refuses such an input at the Add; so do both int8rt engines, naming it.
+    rng = np.random.default_rng(11)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], name="lateral", pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["c1", "w2"], ["c2"], name="down", pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("Resize", ["c2", "", "scales"], ["up"], name="up", mode="nearest"),
+             helper.make_node("Add", ["c1", "up"], ["y"], name="fpn_add")]
+    m = model(nodes, [fvi("x", ["N", 3, "H", "W"])], [fvi("y", ["N", 8, "H2", "W2"])],
+              [init("w1", rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.3),
+               init("w2", rng.standard_normal((8, 8, 3, 3)).astype(np.float32) * 0.3),
+               init("scales", np.array([1, 1, 2, 2], np.float32))], opset=13)
+    fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
+    int8 = int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=int8rt.make_calibrator(
+        _calibration([(8, 8), (16, 12)]), algorithm="minmax"), accuracy_check=False))
+    for engine in (fp32, int8):
+        assert engine.run({"x": np.ones((1, 3, 8, 12), np.float32)})["y"].shape == (1, 8, 8, 12)
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"fpn_add.*\[1, 8, 9, 13\] and \[1, 8, 10, 14\]"):
+        fp32.run({"x": np.ones((1, 3, 9, 13), np.float32)})
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"fpn_add.*QAdd needs two int8 tensors of the same shape, "
+                                                          r"got \[.*\] and \[.*\]"):
+        int8.run({"x": np.ones((1, 3, 9, 13), np.float32)})

@@ -23,9 +23,12 @@ class QAddLayer : public Layer {
     params_ = qadd_params(node);
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    if (in.size() != 2 || in[0]->dtype() != DataType::kInt8 || in[1]->dtype() != DataType::kInt8 ||
-        in[0]->shape() != in[1]->shape()) {
-      throw InvalidArgument("node '" + name_ + "': QAdd needs two int8 tensors of the same shape");
+    if (in.size() != 2 || in[0]->dtype() != DataType::kInt8 || in[1]->dtype() != DataType::kInt8) {
+      throw InvalidArgument("node '" + name_ + "': QAdd needs two int8 tensors");
+    }
+    if (in[0]->shape() != in[1]->shape()) {  // e.g. an FPN's upsampled map beside an odd-sized one
+      throw InvalidArgument("node '" + name_ + "': QAdd needs two int8 tensors of the same shape, got " +
+                            shape_str(in[0]->shape()) + " and " + shape_str(in[1]->shape()));
     }
     return {{DataType::kInt8, in[0]->shape()}};
   }
