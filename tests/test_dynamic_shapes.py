@@ -277,3 +277,28 @@ def test_maps_that_no_longer_line_up_are_a_clear_error_in_fp32_and_int8():
     with pytest.raises(int8rt.InvalidArgumentError, match=r"fpn_add.*QAdd needs two int8 tensors of the same shape, "
                                                           r"got \[.*\] and \[.*\]"):
         int8.run({"x": np.ones((1, 3, 9, 13), np.float32)})
+
+
+def test_a_batch_shared_by_two_inputs_stays_dynamic_in_int8():
+    # Silero VAD's chunk [N, T] and state [N, 4]: doubling either N alone, or
+    # every dynamic dim (T cannot change: a Reshape fixes it), does not fit;
+    # the two N together do. The INT8 engine keeps N dynamic and T at its
+    # calibration size, as the float32 network allows.
+    rng = np.random.default_rng(5)
+    nodes = [helper.make_node("Reshape", ["x", "rows"], ["r"], name="rows4x4"),
+             helper.make_node("MatMul", ["r", "w"], ["m"], name="mix"),
+             helper.make_node("Unsqueeze", ["s", "axis2"], ["s3"], name="lift"),
+             helper.make_node("Add", ["m", "s3"], ["y"], name="add_state")]
+    m = model(nodes, [fvi("x", ["N", "T"]), fvi("s", ["N", 4])], [fvi("y", ["N", 4, 4])],
+              [init("rows", np.array([0, 4, 4], np.int64)), init("axis2", np.array([2], np.int64)),
+               init("w", rng.standard_normal((4, 4)).astype(np.float32))], opset=13)
+    calib = [{"x": rng.standard_normal((8, 16)).astype(np.float32), "s": rng.standard_normal((8, 4)).astype(np.float32)}
+             for _ in range(3)]
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(calib, algorithm="minmax"), accuracy_check=False))
+    assert engine.tensor_shape("x") == (-1, 16) and engine.tensor_shape("s") == (-1, 4)
+    feed = {"x": rng.standard_normal((3, 16)).astype(np.float32), "s": rng.standard_normal((3, 4)).astype(np.float32)}
+    want = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32")).run(feed)["y"]
+    got = engine.run(feed)["y"]
+    assert got.shape == (3, 4, 4)
+    np.testing.assert_allclose(got, want, atol=0.05 * np.abs(want).max())

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "core/checked_math.h"
@@ -55,8 +56,11 @@ namespace {
 // ONNX shape inference may not know past a Reshape computed at run time),
 // which the int8 lowering needs; dimensions that follow the inputs become
 // -1. A dimension the network cannot take doubled (a text recogniser's
-// height that a Reshape fixes) is probed at its calibration size only. When
-// no probe fits: none (the network keeps the shapes it has).
+// height that a Reshape fixes) is probed at its calibration size only.
+// Dimensions that must change together (Silero VAD's batch, in its chunk and
+// in its state) are tried as a group first: the dynamic dimensions of equal
+// calibration size, then one by one. When no probe fits: none (the network
+// keeps the shapes it has).
 std::vector<std::vector<engine::Shape>> probes_from_batch(const Network& net, const engine::Executor& fp32,
                                                           const std::vector<engine::Executor::Input>& ins) {
   std::vector<engine::Shape> first;
@@ -85,8 +89,16 @@ std::vector<std::vector<engine::Shape>> probes_from_batch(const Network& net, co
   std::vector<std::pair<size_t, size_t>> varied = dynamic;
   if (!fits(doubled(varied))) {
     varied.clear();
-    for (const auto& dim : dynamic) {
-      if (fits(doubled({dim}))) varied.push_back(dim);
+    std::map<int64_t, std::vector<std::pair<size_t, size_t>>> same_size;
+    for (const auto& dim : dynamic) same_size[first[dim.first][dim.second]].push_back(dim);
+    for (const auto& [size, group] : same_size) {
+      if (group.size() > 1 && fits(doubled(group))) {
+        varied.insert(varied.end(), group.begin(), group.end());
+        continue;
+      }
+      for (const auto& dim : group) {
+        if (fits(doubled({dim}))) varied.push_back(dim);
+      }
     }
     if (!fits(doubled(varied))) return {};
   }
