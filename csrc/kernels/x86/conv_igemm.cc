@@ -515,9 +515,9 @@ std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const 
 std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
                                                   const int8_t* w) const {
   shape.validate();
-  const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
   const bool nonneg_ok = u_.nonneg && shape.pad_value >= 0;
   if (nonneg_ok && shape.nonneg_input) return pack_nonneg(*u_.nonneg, shape, w, nullptr);  // the promise: no scan
+  const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
   auto packed = std::make_shared<const PackedIgemmWeights>(pack_for(u, shape, w));
   if (!nonneg_ok || !u_.nonneg_per_run) return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
   return nonneg_dispatch(std::make_unique<PackedIgemmConv>(u, shape, packed),

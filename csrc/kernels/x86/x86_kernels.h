@@ -69,8 +69,9 @@ struct IgemmUkernel {
   // the packing's groups (x86/conv_igemm.cc, pairs_ukernel). Null: never.
   const IgemmUkernel* pairs_alt = nullptr;
   // Whether `nonneg` is tried on runs whose shape makes no promise (a scan
-  // of each run's input): where it saves little over this one (the AVX512-VNNI
-  // tile, one xor per row and step) the scan costs about what it saves.
+  // of each run's input). False where it is no faster than this one (the
+  // AVX512-VNNI tile without its xor: RESULTS.md section 84), so that a scan
+  // would be pure cost.
   bool nonneg_per_run = true;
 };
 

@@ -27,8 +27,9 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   // convs 0.95x, ResNet-50's convs 0.99x at batch 1 (RESULTS.md section 77).
   // Convs whose input the engine knows holds no negative value (a ReLU's
   // output: ConvShape::nonneg_input) take the same tile without the sign
-  // shift (igemm_u8_fn); the others are not scanned per run (nonneg_per_run:
-  // one xor per row and reduction step is what the scan would save).
+  // shift (igemm_u8_fn). It is no faster on Zen 5 (its vpbroadcastd replaces
+  // the vpxord with a broadcast operand one for one: RESULTS.md section 84),
+  // so the others are not scanned per run (nonneg_per_run).
   static const IgemmUkernel igemm_u8_uk = {
       kIsa, "conv_s8_igemm_6x64c4u_avx512vnni", "",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
