@@ -5,10 +5,11 @@ tile without the +128 sign shift, on AVX2 its u8 tile without scanning each
 run's input.
 
 - Which convs get the promise: those reading a ReLU / Clip(0, 6) conv output,
-  directly or through a max pool; not the one reading the quantized network
-  input, not one reading a conv output with no activation, and none in an
-  engine with unsigned activations (their ReLU outputs use codes -128..127).
-  The layer's detail says "(input >= 0)".
+  directly or through a max pool or byte movers (a Reshape between NCHW
+  transposes), or an Add + ReLU that stays an int8rt.QAdd; not the one
+  reading the quantized network input, not one reading a conv output with no
+  activation, and none in an engine with unsigned activations (their ReLU
+  outputs use codes -128..127). The layer's detail says "(input >= 0)".
 - The promised engine's outputs equal, bit for bit, the same engine loaded
   under the reference tier (every kernel the reference), on inputs of both
   signs: a conv wrongly promised a signed input (the second conv below reads
@@ -18,7 +19,7 @@ run's input.
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import pytest
@@ -58,18 +59,43 @@ def _model() -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def _build(unsigned: bool = False) -> int8rt.Engine:
-    calib = {"x": np.random.default_rng(3).uniform(-1, 1, (16, 3, 14, 14)).astype(F32)}
+def _add_model(relu_e: bool) -> bytes:
+    """x -> conv a + Relu -> r; Add(r, MaxPool(r)) + Relu (r has two readers,
+    so the Add stays an int8rt.QAdd) -> 1x1 conv e (+ Relu when asked) ->
+    Reshape (lowered between NCHW transposes) -> 1x1 conv f -> y."""
+    rng = np.random.default_rng(15)
+    inits = [numpy_helper.from_array(np.array([-1, 8, 10, 10], np.int64), "shape")]
+    for name, shape in (("wa", (8, 3, 3, 3)), ("we", (8, 8, 1, 1)), ("wf", (8, 8, 1, 1))):
+        inits += [numpy_helper.from_array((rng.standard_normal(shape) * 0.3).astype(F32), name),
+                  numpy_helper.from_array((rng.standard_normal(shape[0]) * 0.1).astype(F32), name + "_b")]
+    nodes = [
+        helper.make_node("Conv", ["x", "wa", "wa_b"], ["a0"], name="conv_a", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["a0"], ["r"], name="relu_a"),
+        helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["r", "p"], ["s0"], name="add"),
+        helper.make_node("Relu", ["s0"], ["s"], name="relu_s"),
+        helper.make_node("Conv", ["s", "we", "we_b"], ["e0" if relu_e else "e"], name="conv_e"),
+        *([helper.make_node("Relu", ["e0"], ["e"], name="relu_e")] if relu_e else []),
+        helper.make_node("Reshape", ["e", "shape"], ["f"], name="reshape"),
+        helper.make_node("Conv", ["f", "wf", "wf_b"], ["y"], name="conv_f"),
+    ]
+    graph = helper.make_graph(nodes, "nonneg_add", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 10, 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 10, 10])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def _build(unsigned: bool = False, model: Optional[bytes] = None, hw: int = 14) -> int8rt.Engine:
+    calib = {"x": np.random.default_rng(3).uniform(-1, 1, (16, 3, hw, hw)).astype(F32)}
     cal = int8rt.make_calibrator(calib, algorithm="minmax", batch_size=8)
-    return int8rt.build_engine(_model(), int8rt.BuilderConfig(calibrator=cal, accuracy_check=False,
-                                                              unsigned_activations=unsigned))
+    return int8rt.build_engine(model or _model(), int8rt.BuilderConfig(calibrator=cal, accuracy_check=False,
+                                                                       unsigned_activations=unsigned))
 
 
-def _promised(engine: int8rt.Engine) -> Dict[str, bool]:
-    """Per conv of the model: whether its layer was promised a non-negative input."""
+def _promised(engine: int8rt.Engine, names=("conv_a", "conv_b", "conv_c", "conv_d")) -> Dict[str, bool]:
+    """Per named conv: whether its layer was promised a non-negative input."""
     convs = {l["name"]: l["detail"] for l in engine.layers() if l["op"] == "int8rt.QConv"}
     out = {}
-    for conv in ("conv_a", "conv_b", "conv_c", "conv_d"):
+    for conv in names:
         details = [d for name, d in convs.items() if conv in name]
         assert len(details) == 1, convs
         out[conv] = "(input >= 0)" in details[0]
@@ -87,10 +113,20 @@ def test_promised_exactly_where_a_clamp_makes_the_input_nonnegative() -> None:
     assert _promised(_build(unsigned=True)) == {"conv_a": False, "conv_b": False, "conv_c": False, "conv_d": False}
 
 
+@pytest.mark.parametrize("relu_e", [True, False])
+def test_promise_through_a_relu_add_and_byte_movers(relu_e: bool) -> None:
+    engine = _build(model=_add_model(relu_e), hw=10)
+    ops = [l["op"] for l in engine.layers()]
+    assert "int8rt.QAdd" in ops and "int8rt.QReshape" in ops, ops
+    assert _promised(engine, ("conv_a", "conv_e", "conv_f")) == {"conv_a": False, "conv_e": True, "conv_f": relu_e}
+
+
+@pytest.mark.parametrize("net", ["chain", "add"])
 @pytest.mark.parametrize("tier", _tiers())
-def test_promised_engine_equals_the_reference_tier(tier: str) -> None:
-    data = _build().serialize()
-    x = {"x": np.random.default_rng(5).uniform(-1.5, 1.5, (3, 3, 14, 14)).astype(F32)}
+def test_promised_engine_equals_the_reference_tier(tier: str, net: str) -> None:
+    hw = 14 if net == "chain" else 10
+    data = _build(model=_model() if net == "chain" else _add_model(relu_e=True), hw=hw).serialize()
+    x = {"x": np.random.default_rng(5).uniform(-1.5, 1.5, (3, 3, hw, hw)).astype(F32)}
     try:
         int8rt.set_max_isa("ref")
         want = int8rt.Engine.deserialize(data).create_execution_context().run(x)["y"]
@@ -98,7 +134,7 @@ def test_promised_engine_equals_the_reference_tier(tier: str) -> None:
         engine = int8rt.Engine.deserialize(data)
     finally:
         int8rt.set_max_isa(None)
-    assert _promised(engine)["conv_c"]
+    assert any("(input >= 0)" in l["detail"] for l in engine.layers())
     got = engine.create_execution_context().run(x)["y"]
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), \
-        f"tier {tier}: {np.count_nonzero(got != want)} of {got.size} outputs differ from the reference tier's"
+        f"tier {tier}, {net}: {np.count_nonzero(got != want)} of {got.size} outputs differ from the reference tier's"
