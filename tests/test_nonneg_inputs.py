@@ -79,7 +79,8 @@ def _add_model(relu_e: bool) -> bytes:
         helper.make_node("Reshape", ["e", "shape"], ["f"], name="reshape"),
         helper.make_node("Conv", ["f", "wf", "wf_b"], ["y"], name="conv_f"),
     ]
-    graph = helper.make_graph(nodes, "nonneg_add", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 10, 10])],
+    graph = helper.make_graph(nodes, "nonneg_add",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 10, 10])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 10, 10])], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
