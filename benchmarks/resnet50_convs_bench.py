@@ -17,6 +17,12 @@ and the kernel; the last row weights each layer by how often ResNet-50 has
 it. With one thread the process CPU time of a call is its own cost whatever
 the machine's load (cache contention from other processes still enters).
 
+--promise-ab packs every layer twice in this process, without and with the
+engine's promise that the input holds no negative value (ConvShape::
+nonneg_input: what the engine gives every conv after a ReLU, i.e. all but
+the stem; AVX512-VNNI then runs its tile without the sign shift), alternates
+the two within each round and prints both minima and their ratio.
+
 --against DIR runs the same measurement with PYTHONPATH=DIR (another
 checkout's python/ folder, e.g. a copy of main's) in a subprocess,
 alternating with this tree --alternations times, and prints both minima and
@@ -24,7 +30,7 @@ their ratio (this tree / DIR: < 1 means this tree is faster).
 
 Usage: cd /tmp && PYTHONPATH=<tree>/python python3 <tree>/benchmarks/resnet50_convs_bench.py
        [--batch 8] [--rounds 5] [--min-time 0.05] [--only SUBSTRING ...]
-       [--against DIR --alternations 3]
+       [--against DIR --alternations 3] [--promise-ab]
 """
 from __future__ import annotations
 
@@ -92,8 +98,10 @@ def conv_weights(rng: np.random.Generator, shape: tuple, kind: str) -> np.ndarra
 
 
 def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float,
-            weights: str = "bell") -> Dict[str, dict]:
-    """Per layer name: {"ms": minimum CPU ms per call, "kernel": name}."""
+            weights: str = "bell", promise_ab: bool = False) -> Dict[str, dict]:
+    """Per layer name: {"ms": minimum CPU ms per call, "kernel": name}, and
+    with promise_ab "ms_promised", the same conv packed with nonneg_input,
+    timed alternately with the other in each round."""
     import int8rt
     from int8rt._testing import kernels as K
 
@@ -105,23 +113,27 @@ def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float,
         oh = layer.out_h()
         x = rng.integers(0, 128, (batch, layer.h, layer.h, layer.c), dtype=np.int8)
         w = conv_weights(rng, (layer.k, layer.c, layer.r, layer.r), weights)
-        conv = K.PackedConv2d(w, layer.h, layer.h, np.full(layer.k, 1e-4, np.float32),
-                              np.zeros(layer.k, np.float32), lo=0.0, hi=127.0,
-                              stride=(layer.stride, layer.stride), pads=(p, p, p, p))
         res = rng.integers(-128, 128, (batch, oh, oh, layer.k), dtype=np.int8) if layer.residual else None
-        call = (lambda: conv.run(x, res, 0.5)) if res is not None else (lambda: conv.run(x))
-        call()
-        best = float("inf")
+        convs = {}
+        for key, promise in (("ms", False), ("ms_promised", True))[:2 if promise_ab else 1]:
+            kw = {"nonneg_input": True} if promise else {}  # a tree without the option runs without it
+            conv = K.PackedConv2d(w, layer.h, layer.h, np.full(layer.k, 1e-4, np.float32),
+                                  np.zeros(layer.k, np.float32), lo=0.0, hi=127.0,
+                                  stride=(layer.stride, layer.stride), pads=(p, p, p, p), **kw)
+            convs[key] = (lambda c=conv: c.run(x, res, 0.5)) if res is not None else (lambda c=conv: c.run(x))
+            convs[key]()
+        best = {key: float("inf") for key in convs}
         for _ in range(rounds):
-            n, c0 = 0, time.process_time()
-            while True:
-                call()
-                n += 1
-                c = time.process_time() - c0
-                if c >= min_time:
-                    break
-            best = min(best, c / n)
-        out[layer.name] = {"ms": best * 1e3, "kernel": conv.kernel}
+            for key, call in convs.items():
+                n, c0 = 0, time.process_time()
+                while True:
+                    call()
+                    n += 1
+                    c = time.process_time() - c0
+                    if c >= min_time:
+                        break
+                best[key] = min(best[key], c / n)
+        out[layer.name] = {**{key: v * 1e3 for key, v in best.items()}, "kernel": conv.kernel}
     return out
 
 
@@ -143,6 +155,8 @@ def main() -> None:
     ap.add_argument("--alternations", type=int, default=3, help="with --against: runs of each tree")
     ap.add_argument("--weights", choices=["bell", "uniform"], default="bell",
                     help="quantizer-like weights (default) or uniform int8 values")
+    ap.add_argument("--promise-ab", action="store_true",
+                    help="each layer also packed with the non-negative input promise, alternating, in this process")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # the subprocess form
     args = ap.parse_args()
     layers = [l for l in LAYERS if not args.only or any(s in l.name for s in args.only)]
@@ -161,17 +175,18 @@ def main() -> None:
     def keep_min(acc: Optional[Dict[str, dict]], new: Dict[str, dict]) -> Dict[str, dict]:
         if acc is None:
             return new
-        return {k: {**acc[k], "ms": min(acc[k]["ms"], new[k]["ms"])} for k in acc}
+        return {k: {**acc[k], **{m: min(acc[k][m], new[k][m]) for m in acc[k] if m.startswith("ms")}} for k in acc}
 
     for _ in range(args.alternations if args.against else 1):
-        here = keep_min(here, measure(layers, args.batch, args.rounds, args.min_time, args.weights))
+        here = keep_min(here, measure(layers, args.batch, args.rounds, args.min_time, args.weights, args.promise_ab))
         if args.against:
             there = keep_min(there, run_against(args.against, args))
     assert here is not None
-    head = "| layer | x in net | ms | GOPS |" + (" ms (against) | GOPS | this / against |" if there else "") + " kernel |"
+    head = ("| layer | x in net | ms | GOPS |" + (" ms (against) | GOPS | this / against |" if there else "") +
+            (" ms promised | promised / not |" if args.promise_ab else "") + " kernel |")
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
-    tot_here = tot_there = 0.0
+    tot_here = tot_there = tot_promised = 0.0
     for l in layers:
         a = here[l.name]["ms"]
         tot_here += a * l.count
@@ -181,10 +196,16 @@ def main() -> None:
             b = there[l.name]["ms"]
             tot_there += b * l.count
             cells += f" {b:.3f} | {2 * l.macs(args.batch) / b / 1e6:.0f} | {a / b:.3f} |"
+        if args.promise_ab:
+            pm = here[l.name]["ms_promised"]
+            tot_promised += pm * l.count
+            cells += f" {pm:.3f} | {pm / a:.3f} |"
         print(cells + f" {here[l.name]['kernel']} |")
     tail = f"| **weighted by count** | | {tot_here:.2f} | |"
     if there:
         tail += f" {tot_there:.2f} | | {tot_here / tot_there:.3f} |"
+    if args.promise_ab:
+        tail += f" {tot_promised:.2f} | {tot_promised / tot_here:.3f} |"
     print(tail + " |")
     print(f"end: {load_line()}")
 

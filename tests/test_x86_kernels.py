@@ -10,7 +10,9 @@ pixel counts around multiples of the 6-row tile), 1x1..7x7 filters, strides
 C = 3 stem (merged filter rows), batch 1 and 3; epilogues with bias or none,
 ReLU / ReLU6-like / clip bounds, residual, float output; inputs of any sign
 and inputs in [0, 127] (which AVX2 convs run through their u8 microkernel,
-or, against quantizer-like bell-shaped weights, its pair-sum twin);
+or, against quantizer-like bell-shaped weights, its pair-sum twin; and,
+with the engine's promise that no input is negative, ConvShape::nonneg_input,
+the AVX512-VNNI conv through its unshifted tile);
 weights in [-127, 127] (which AVX2 packs for its sign-trick microkernel) and
 weights holding -128 (which it packs for its int16 one);
 and all -128 / all 127 inputs and weights (the largest accumulators; 127
@@ -215,6 +217,9 @@ def run_conv_case(case: Case, seed: int) -> None:
     # 1 and 2 share its packed weights), with a -128 through its int16 one;
     # the last batch, against bell-shaped weights, through its pair-sum u8
     # microkernel where few of them break its rule (most of these shapes).
+    # Those two run again with the engine's promise that no input is
+    # negative (ConvShape::nonneg_input): AVX512-VNNI's unshifted tile, AVX2's
+    # u8 ones packed alone.
     wbell = bell_weights(rng, (k, c // groups, r, s))
     for batch, x_lo, wt in ((1, -128, w127), (3, -128, w128), (2, 0, w127), (2, 0, wbell)):
         x = rng.integers(x_lo, 128, size=(batch, h, w, c), dtype=np.int8)
@@ -229,11 +234,11 @@ def run_conv_case(case: Case, seed: int) -> None:
             want = conv_ref(x, wt, scale, b, case=case, **kw)
             names = kernels_accepting(case, out)
             assert names, f"no x86 kernel accepts {case_id(case)}"
-            for name in names:
+            for name, promise in itertools.product(names, (False, True) if x_lo == 0 else (False,)):
                 got = K.conv2d_s8(x, wt, scale, b, stride=stride, pads=pads, dilation=dil,
-                                  groups=groups, kernel=name, **kw)
+                                  groups=groups, kernel=name, nonneg_input=promise, **kw)
                 check(got, want, f"{name} {case_id(case)} batch={batch} out={out} lo={lo} "
-                                 f"hi={hi} bias={with_bias} residual={with_res}")
+                                 f"hi={hi} bias={with_bias} residual={with_res} nonneg_input={promise}")
 
 
 @pytest.mark.parametrize("case", conv_cases(), ids=case_id)
@@ -418,6 +423,37 @@ def test_avx2_packs_sign_trick_unless_a_weight_is_min() -> None:
         "int8rt dispatch: conv_s8_igemm_6x16c2_avx2 packs conv_s8_igemm_6x16c2_avx2: a weight is -128",
         "int8rt dispatch: gemm_s8_6x16c2_avx2 packs gemm_s8_6x16c2_avx2: a weight is -128",
     ], out.stderr
+
+
+# The convs whose tier reads a promised non-negative input as u8, unshifted
+# (IgemmUkernel::nonneg; AVX2's is also tried per run without the promise).
+UNSHIFTED_WHEN_PROMISED = ["conv_s8_igemm_6x64c4_avx512vnni", "conv_s8_igemm_6x16c2_avx2"]
+
+
+@pytest.mark.parametrize("name", UNSHIFTED_WHEN_PROMISED)
+def test_nonneg_promise_reaches_the_unshifted_kernel(name: str) -> None:
+    """The promise of ConvShape::nonneg_input is what selects the unshifted
+    microkernel: on inputs in [0, 127] it equals the reference (the sweep
+    above), and on an input that breaks the promise it reads -1 as 255, so
+    the result differs, for a 1x1 and a padded 3x3 conv (else the sweep's
+    promised runs could be the shifted kernel's and prove nothing). Without
+    the promise the same input gives the reference's result."""
+    if name not in CONV_KERNELS:
+        pytest.skip(f"{name} does not run on this CPU / under this cap")
+    rng = np.random.default_rng(84)
+    for case in [(32, 5, 7, 64, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+                 (20, 6, 5, 40, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1)]:
+        c, h, w, k, r, s, stride, pads, dil, groups = case
+        wt = rand_weights(rng, (k, c, r, s), False)
+        x = rng.integers(0, 128, size=(2, h, w, c), dtype=np.int8)
+        x[1, 2, 3, 5] = -1
+        scale = np.full(k, 1.0 / (127 * 128 * c * r * s), F32) * 64
+        kw = dict(stride=stride, pads=pads, kernel=name, out_dtype="float32")
+        want = conv_ref(x, wt, scale, case=case, out_dtype="float32")
+        check(K.conv2d_s8(x, wt, scale, **kw), want, f"{name} {case_id(case)} without the promise")
+        got = K.conv2d_s8(x, wt, scale, nonneg_input=True, **kw)
+        assert not np.array_equal(got, want), f"{name} {case_id(case)}: the promise did not reach the kernel"
+        check(got[0], want[0], f"{name} {case_id(case)}: the image that keeps the promise")
 
 
 def test_avx2_nonneg_runs_pair_sums_unless_weights_break_the_rule() -> None:

@@ -16,6 +16,7 @@ std::string describe_conv(const ConvShape& s, OutputType out) {
     << "," << s.pad_left << "," << s.pad_bottom << "," << s.pad_right
     << " dilation=" << s.dilation_h << "x" << s.dilation_w << " groups=" << s.groups;
   if (s.pad_value != 0) o << " pad_value=" << int{s.pad_value};
+  if (s.nonneg_input) o << " input>=0";
   o << " out=" << output_type_name(out);
   return o.str();
 }

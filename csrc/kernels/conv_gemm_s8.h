@@ -16,7 +16,7 @@
 namespace int8rt {
 namespace kernels {
 
-// "C=.. H=.. W=.. K=.. R=.. S=.. stride=AxB pads=t,l,b,r dilation=AxB groups=G [pad_value=z] out=int8"
+// "C=.. H=.. W=.. K=.. R=.. S=.. stride=AxB pads=t,l,b,r dilation=AxB groups=G [pad_value=z] [input>=0] out=int8"
 std::string describe_conv(const ConvShape& shape, OutputType out);
 // "N=.. K=.. out=int8"
 std::string describe_gemm(const GemmShape& shape, OutputType out);

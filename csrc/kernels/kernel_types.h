@@ -43,6 +43,12 @@ struct ConvShape {
   // a padding tap adds pad_value * w, as if the input had been padded with
   // it. The FP32 kernels pad with 0.0f and leave it 0.
   int8_t pad_value = 0;
+  // int8 kernels: the caller guarantees that no input value is negative
+  // (the output of a ReLU-like clamp: engine/ops/int8/nonneg_input.h says
+  // where the engine knows it), so a VNNI kernel may read the int8 input as
+  // u8 with no +128 shift and no compensation. A broken promise gives wrong
+  // results. False: inputs of any sign. The FP32 kernels ignore it.
+  bool nonneg_input = false;
 
   int out_h() const;
   int out_w() const;

@@ -115,6 +115,9 @@ namespace avx512vnni {
 // row pointers are raw int8 activations, shifted to u8 inside the kernel.
 constexpr int kMR = 6, kNB = 4, kBlock = 16, kCGroup = 4;
 IgemmFn igemm_fn(int mr, int nb);
+// The same tile for rows with no negative value, read as u8 with no shift
+// and no compensation (x86::IgemmUkernel::unsigned_rows).
+IgemmFn igemm_u8_fn(int mr, int nb);
 constexpr int kDwBlock = 16;
 void dwconv_row(const DwRow& row);
 }  // namespace avx512vnni

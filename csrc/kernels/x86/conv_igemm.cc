@@ -23,8 +23,12 @@
 // Which microkernel packs (pack_ukernel): a tier's descriptor may name one
 // for any input sign that needs weights in [-127, 127] (signed_alt, the
 // AVX2 sign-trick tile), packed in its place when no weight is -128, and
-// one for inputs with no negative value (nonneg) that each run may take
-// (x86/conv_igemm_nonneg.cc); two that pack alike share the packed weights.
+// one for inputs with no negative value (nonneg), packed alone where the
+// shape promises such inputs (ConvShape::nonneg_input, a ReLU's output),
+// elsewhere beside the other for each run to take when its input has no
+// negative byte (x86/conv_igemm_nonneg.cc; tiers where that scan does not
+// pay leave it: IgemmUkernel::nonneg_per_run); two that pack alike share
+// the packed weights.
 // That nonneg one may name a pair-sum twin (pairs_alt, the AVX2 u8 tile's
 // igemm_6x16c4u2), packed in its place, with the residual groups of
 // pack_pair_residuals, where those stay few (pack_pairs_alt).
@@ -483,6 +487,18 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   });
 }
 
+// The conv packed for `nn`, a tier's microkernel for inputs with no
+// negative value (IgemmUkernel::nonneg), or for its pair-sum twin where
+// that pays (pack_pairs_alt); `shared`, when not null, holds weights
+// already packed alike (same_packing).
+std::unique_ptr<PackedConv> pack_nonneg(const IgemmUkernel& nn, const ConvShape& shape, const int8_t* w,
+                                        std::shared_ptr<const PackedIgemmWeights> shared) {
+  std::shared_ptr<const PackedIgemmWeights> packed = pack_pairs_alt(nn, shape, w);
+  const IgemmUkernel& u = packed ? *nn.pairs_alt : nn;
+  if (!packed) packed = shared ? std::move(shared) : std::make_shared<const PackedIgemmWeights>(pack_for(nn, shape, w));
+  return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
+}
+
 }  // namespace
 
 std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const {
@@ -499,18 +515,13 @@ std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const 
 std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
                                                   const int8_t* w) const {
   shape.validate();
+  const bool nonneg_ok = u_.nonneg && shape.pad_value >= 0;
+  if (nonneg_ok && shape.nonneg_input) return pack_nonneg(*u_.nonneg, shape, w, nullptr);  // the promise: no scan
   const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
   auto packed = std::make_shared<const PackedIgemmWeights>(pack_for(u, shape, w));
-  if (!u_.nonneg || shape.pad_value < 0) return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
-  const IgemmUkernel* nn = u_.nonneg;
-  std::shared_ptr<const PackedIgemmWeights> nonneg_packed = pack_pairs_alt(*nn, shape, w);
-  if (nonneg_packed) {
-    nn = nn->pairs_alt;
-  } else {
-    nonneg_packed = same_packing(u, *nn) ? packed : std::make_shared<const PackedIgemmWeights>(pack_for(*nn, shape, w));
-  }
-  return nonneg_dispatch(std::make_unique<PackedIgemmConv>(u, shape, std::move(packed)),
-                         std::make_unique<PackedIgemmConv>(*nn, shape, std::move(nonneg_packed)));
+  if (!nonneg_ok || !u_.nonneg_per_run) return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
+  return nonneg_dispatch(std::make_unique<PackedIgemmConv>(u, shape, packed),
+                         pack_nonneg(*u_.nonneg, shape, w, same_packing(u, *u_.nonneg) ? packed : nullptr));
 }
 
 std::string IgemmGemmKernel::supports(const GemmShape&, OutputType) const { return ""; }

@@ -44,10 +44,11 @@ struct IgemmUkernel {
   // >= 0, read as u8 without a shift; the weights are not compensated.
   // Such a microkernel runs only as `nonneg` of another one.
   bool unsigned_rows = false;
-  // A microkernel for runs whose input has no negative value (and a
-  // pad_value >= 0), tried on every run before this one: IgemmConvKernel
-  // packs the weights for both and checks each run's input
-  // (x86/conv_igemm_nonneg.cc). Null: this one always.
+  // A microkernel for inputs with no negative value (and a pad_value >= 0).
+  // Where the shape promises such inputs (ConvShape::nonneg_input)
+  // IgemmConvKernel packs for it alone; elsewhere, where nonneg_per_run,
+  // it packs for both and checks each run's input (x86/conv_igemm_nonneg.cc).
+  // Null: this one always.
   const IgemmUkernel* nonneg = nullptr;
   // true: rows are raw int8 activations of any sign, multiplied as |x| (u8)
   // by w * sign(x) (s8), exact only when no weight is -128; not compensated.
@@ -67,6 +68,11 @@ struct IgemmUkernel {
   // packed in its place where the residual groups stay within a sixteenth of
   // the packing's groups (x86/conv_igemm.cc, pairs_ukernel). Null: never.
   const IgemmUkernel* pairs_alt = nullptr;
+  // Whether `nonneg` is tried on runs whose shape makes no promise (a scan
+  // of each run's input). False where it is no faster than this one (the
+  // AVX512-VNNI tile without its xor: RESULTS.md section 84), so that a scan
+  // would be pure cost.
+  bool nonneg_per_run = true;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

@@ -77,7 +77,7 @@ py::array conv2d_s8(const py::handle& x_obj, const py::handle& w_obj, const py::
                     std::array<int, 2> stride, std::array<int, 4> pads,
                     std::array<int, 2> dilation, int groups, const std::string& out_dtype,
                     const py::object& residual, float residual_scale,
-                    const std::optional<std::string>& kernel, int pad_value) {
+                    const std::optional<std::string>& kernel, int pad_value, bool nonneg_input) {
   I8Array x = int8_arg(x_obj, "x", 4), w = int8_arg(w_obj, "w", 4);
   const int N = x.shape(0), H = x.shape(1), W = x.shape(2), C = x.shape(3);
   if (pad_value < -128 || pad_value > 127) throw InvalidArgument("pad_value: must lie in [-128, 127]");
@@ -88,6 +88,7 @@ py::array conv2d_s8(const py::handle& x_obj, const py::handle& w_obj, const py::
   }
   kernels::ConvShape shape = conv_shape(C, H, W, K, R, S, stride, pads, dilation, groups);
   shape.pad_value = static_cast<int8_t>(pad_value);
+  shape.nonneg_input = nonneg_input;
   std::vector<py::ssize_t> out_shape = {N, shape.out_h(), shape.out_w(), K};
   EpilogueArgs e = epilogue_args(scale, bias, K, lo, hi, out_dtype, residual, residual_scale,
                                  out_shape);
@@ -173,10 +174,11 @@ void bind_kernels(py::module_& m) {
   k.def("conv2d_s8", &conv2d_s8, "x"_a, "w"_a, "scale"_a, "bias"_a = py::none(),
         "lo"_a = py::none(), "hi"_a = py::none(), "stride"_a = one, "pads"_a = no_pads,
         "dilation"_a = one, "groups"_a = 1, "out_dtype"_a = "int8", "residual"_a = py::none(),
-        "residual_scale"_a = 0.0f, "kernel"_a = py::none(), "pad_value"_a = 0,
+        "residual_scale"_a = 0.0f, "kernel"_a = py::none(), "pad_value"_a = 0, "nonneg_input"_a = false,
         "int8 conv: x [N,H,W,C] int8, w [K,C/groups,R,S] int8 -> [N,OH,OW,K]; pads "
         "(top,left,bottom,right) hold pad_value (the input's zero point); kernel=None picks by "
-        "dispatch, else the named kernel.");
+        "dispatch, else the named kernel. nonneg_input: the promise of ConvShape::nonneg_input, "
+        "not checked (a broken one shows the unshifted kernel ran).");
   k.def("conv_transpose2d_s8", &conv_transpose2d_s8, "x"_a, "w"_a, "scale"_a, "bias"_a = py::none(),
         "lo"_a = py::none(), "hi"_a = py::none(), "stride"_a = one, "pads"_a = no_pads,
         "out_pad"_a = std::array<int, 2>{0, 0}, "dilation"_a = one, "groups"_a = 1, "out_dtype"_a = "int8",

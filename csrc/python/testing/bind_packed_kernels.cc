@@ -81,7 +81,7 @@ class PackedConv2d {
                const py::object& bias, std::optional<float> lo, std::optional<float> hi,
                std::array<int, 2> stride, std::array<int, 4> pads, std::array<int, 2> dilation,
                int groups, const std::string& out_dtype, const std::optional<std::string>& kernel,
-               int pad_value)
+               int pad_value, bool nonneg_input)
       : epi_(scale, bias, int8_arg(w_obj, "w", 4).shape(0), lo, hi, out_dtype) {
     I8Array w = int8_arg(w_obj, "w", 4);
     if (pad_value < -128 || pad_value > 127) throw InvalidArgument("pad_value: must lie in [-128, 127]");
@@ -89,6 +89,7 @@ class PackedConv2d {
                         static_cast<int>(w.shape(2)), static_cast<int>(w.shape(3)), stride, pads,
                         dilation, groups);
     shape_.pad_value = static_cast<int8_t>(pad_value);
+    shape_.nonneg_input = nonneg_input;  // ConvShape's promise, not checked
     const auto& k =
         kernels::kernel_by_name_or_choose<kernels::ConvKernel>(kernel, shape_, epi_.ep.out_type);
     name_ = k.name();
@@ -169,14 +170,16 @@ void bind_packed_kernels(py::module_& k) {
   const std::array<int, 4> no_pads{0, 0, 0, 0};
   py::class_<PackedConv2d>(k, "PackedConv2d",
                            "An int8 conv packed once for input size (H, W): run(x [N,H,W,C]); "
-                           "padding holds pad_value.")
+                           "padding holds pad_value; nonneg_input: ConvShape's promise that no x "
+                           "value is negative (not checked).")
       .def(py::init<const py::handle&, int, int, const py::handle&, const py::object&,
                     std::optional<float>, std::optional<float>, std::array<int, 2>,
                     std::array<int, 4>, std::array<int, 2>, int, const std::string&,
-                    const std::optional<std::string>&, int>(),
+                    const std::optional<std::string>&, int, bool>(),
            "w"_a, "H"_a, "W"_a, "scale"_a, "bias"_a = py::none(), "lo"_a = py::none(),
            "hi"_a = py::none(), "stride"_a = one, "pads"_a = no_pads, "dilation"_a = one,
-           "groups"_a = 1, "out_dtype"_a = "int8", "kernel"_a = py::none(), "pad_value"_a = 0)
+           "groups"_a = 1, "out_dtype"_a = "int8", "kernel"_a = py::none(), "pad_value"_a = 0,
+           "nonneg_input"_a = false)
       .def("run", &PackedConv2d::run, "x"_a, "residual"_a = py::none(),
            "residual_scale"_a = 0.0f)
       .def_property_readonly("kernel", &PackedConv2d::kernel);

@@ -51,7 +51,9 @@ class QConvLayer : public QConvStage {
     return p_.requant.epilogue(residual, p_.residual_scale);
   }
 
-  std::string describe() const override { return kernel_name_ + (p_.dynamic_size ? " (any input size)" : ""); }
+  std::string describe() const override {
+    return kernel_name_ + (p_.shape.nonneg_input ? " (input >= 0)" : "") + (p_.dynamic_size ? " (any input size)" : "");
+  }
 
  private:
   // The conv shape for an NHWC input of shape s; InvalidArgument naming the

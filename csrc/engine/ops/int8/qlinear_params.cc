@@ -9,6 +9,7 @@
 #include "core/checked_math.h"
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/nonneg_input.h"
 #include "engine/ops/int8/window_attrs.h"
 #include "int8rt/error.h"
 
@@ -117,6 +118,9 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   // Padding is real 0, i.e. the input's zero point (folded into the bias by
   // linear_requant), which the kernels read at padding positions.
   shape.pad_value = static_cast<int8_t>(a.in_zero_point);
+  // An input no value of which is negative (a ReLU's output): VNNI kernels
+  // read it as u8 without the sign shift (nonneg_input.h).
+  shape.nonneg_input = int8_tensor_nonneg(net, node.inputs[0]);
   // The kernels read K * C/groups * R * S weights: the weight tensor must
   // hold exactly that (an engine file with a changed attribute otherwise
   // makes packing read past the weights).

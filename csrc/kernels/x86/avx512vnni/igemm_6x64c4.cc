@@ -20,6 +20,10 @@
 // (kMaxReduction), so wrap-around in the intermediate cannot change it.
 // An incomplete last group (kc % 4) is loaded with a byte mask (zeros, which
 // meet zero weights), so no byte past a row is read.
+// igemm_u8_fn: the same tile with Shift false, for inputs the caller
+// guarantees hold no negative value (ConvShape::nonneg_input: a ReLU's
+// output), whose int8 bytes are already their u8 values: no xor, and weights
+// packed without the compensation (acc_init null: the sum starts at 0).
 //
 // The register-tile loops carry `#pragma GCC unroll`: without complete
 // unrolling GCC keeps the accumulator array on the stack and reloads it.
@@ -43,7 +47,7 @@ inline __m512i broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-template <int MR, int NB>
+template <int MR, int NB, bool Shift>
 void igemm(const IgemmTile& t) {
   constexpr int64_t kStep = 64 * NB;  // bytes per reduction step (4 channels x NB blocks)
   __m512i acc[MR][NB];
@@ -54,7 +58,9 @@ void igemm(const IgemmTile& t) {
     #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) acc[i][j] = init;
   }
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  // x + 128 as u8 for signed rows; unsigned rows as they are.
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(Shift ? 0x80 : 0));
+  const auto to_u8 = [flip](__m512i x) { return Shift ? _mm512_xor_si512(x, flip) : x; };
   const int q_full = t.kc / 4;
   const int tail = t.kc % 4;
   const int q_total = q_full + (tail ? 1 : 0);
@@ -72,7 +78,7 @@ void igemm(const IgemmTile& t) {
       for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + 64 * j);
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const __m512i x = _mm512_xor_si512(broadcast4(a[i] + 4 * q), flip);
+        const __m512i x = to_u8(broadcast4(a[i] + 4 * q));
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
@@ -84,7 +90,7 @@ void igemm(const IgemmTile& t) {
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m128i x4 = _mm_maskz_loadu_epi8(tail_mask, a[i] + 4 * q_full);
-        const __m512i x = _mm512_xor_si512(_mm512_broadcastd_epi32(x4), flip);
+        const __m512i x = to_u8(_mm512_broadcastd_epi32(x4));
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
@@ -119,15 +125,18 @@ void igemm(const IgemmTile& t) {
   }
 }
 
-template <int MR>
-constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1>, igemm<MR, 2>, igemm<MR, 3>, igemm<MR, 4>};
+template <int MR, bool Shift>
+constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1, Shift>, igemm<MR, 2, Shift>, igemm<MR, 3, Shift>,
+                                  igemm<MR, 4, Shift>};
 
-constexpr const IgemmFn* kTable[kMR] = {row_fns<1>, row_fns<2>, row_fns<3>,
-                                        row_fns<4>, row_fns<5>, row_fns<6>};
+template <bool Shift>
+constexpr const IgemmFn* kTable[kMR] = {row_fns<1, Shift>, row_fns<2, Shift>, row_fns<3, Shift>,
+                                        row_fns<4, Shift>, row_fns<5, Shift>, row_fns<6, Shift>};
 
 }  // namespace
 
-IgemmFn igemm_fn(int mr, int nb) { return kTable[mr - 1][nb - 1]; }
+IgemmFn igemm_fn(int mr, int nb) { return kTable<true>[mr - 1][nb - 1]; }
+IgemmFn igemm_u8_fn(int mr, int nb) { return kTable<false>[mr - 1][nb - 1]; }
 
 }  // namespace avx512vnni
 }  // namespace x86

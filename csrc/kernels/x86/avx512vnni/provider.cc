@@ -5,7 +5,8 @@
 //   conv_s8: conv_s8_dw_pairs_16c_avx512vnni (depthwise, filters 4 or more
 //            wide: x86/conv_dw_pairs.cc's driver, dwconv_pairs_16c.cc),
 //            conv_s8_dw_64c_avx512vnni (the other depthwise convs),
-//            conv_s8_igemm_6x64c4_avx512vnni
+//            conv_s8_igemm_6x64c4_avx512vnni (inputs known to hold no
+//            negative value: its unshifted twin, igemm_6x64c4.cc's igemm_u8_fn)
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
@@ -24,11 +25,23 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   // Runs of channel tiles with up to 64 KiB of weights share a pixel tile's
   // row pointers (AVX-VNNI's budget, conv_gemm_s8.h): MobileNetV2's 1x1
   // convs 0.95x, ResNet-50's convs 0.99x at batch 1 (RESULTS.md section 77).
+  // Convs whose input the engine knows holds no negative value (a ReLU's
+  // output: ConvShape::nonneg_input) take the same tile without the sign
+  // shift (igemm_u8_fn). It is no faster on Zen 5 (its vpbroadcastd replaces
+  // the vpxord with a broadcast operand one for one: RESULTS.md section 84),
+  // so the others are not scanned per run (nonneg_per_run).
+  static const IgemmUkernel igemm_u8_uk = {
+      kIsa, "conv_s8_igemm_6x64c4u_avx512vnni", "",
+      avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
+      /*widen_s16=*/false, avx512vnni::igemm_u8_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/true};
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
       /*widen_s16=*/false, avx512vnni::igemm_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
-      /*run_weight_bytes=*/avxvnni::kRunWeightBytes};
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk,
+      /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
+      /*nonneg_per_run=*/false};
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
