@@ -1,7 +1,8 @@
 """Ray-sharded calibration (int8rt.calib.distributed) on a local 2-CPU Ray
 cluster started once for the module: the same scales and engine outputs as
 the single-process build, bit for bit, with the power_of_two range policy;
-MinMax exact with the default policy; worker errors surface as int8rt errors;
+MinMax exact with the default policy; the per-channel grids and their ranges
+sidecar as the single-process build's; worker errors surface as int8rt errors;
 ``int8rt build --ray`` works."""
 from __future__ import annotations
 
