@@ -1,7 +1,8 @@
 """Ray-sharded calibration (int8rt.calib.distributed) on a local 2-CPU Ray
 cluster started once for the module: the same scales and engine outputs as
 the single-process build, bit for bit, with the power_of_two range policy;
-MinMax exact with the default policy; worker errors surface as int8rt errors;
+MinMax exact with the default policy; the per-channel grids and their ranges
+sidecar as the single-process build's; worker errors surface as int8rt errors;
 ``int8rt build --ray`` works."""
 from __future__ import annotations
 
@@ -101,3 +102,31 @@ def test_docs_page_runs_on_this_cluster(tmp_path: Path, data: dict) -> None:
     shutil.copyfile(MODEL_PATH, tmp_path / "digits_cnn.onnx")
     np.savez(tmp_path / "digits_calib.npz", input=data["calib"])
     run_page("sharded-calibration.md", tmp_path, languages=("python",))
+
+
+def test_sharded_calibration_keeps_the_per_channel_grids(tmp_path: Path) -> None:
+    """The workers' per-channel maxima (channel_activations) come back with
+    their histograms and are merged (max per channel): the sharded build
+    has the single-process build's per-channel grids, its channel-ranges
+    sidecar beside the cache, and its outputs, bit for bit
+    (test_channel_grids' chain, whose four tensors get per-channel grids)."""
+    from test_channel_grids import SPREAD, X_CAL, X_EVAL, chain_model, plan_of
+
+    m = chain_model(SPREAD)
+
+    def build(name: str, distributed: object = None) -> int8rt.Engine:
+        cal = make_calibrator({"x": X_CAL}, algorithm="minmax", batch_size=4, policy="power_of_two",
+                              cache_file=str(tmp_path / name))
+        return int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=cal, distributed=distributed,
+                                                           accuracy_check=False))
+
+    single = build("one.cache")
+    sharded = build("two.cache", RayCalibration(num_workers=2, batches_per_task=1))
+    want, got = plan_of(single), plan_of(sharded)
+    assert sorted(n for n, (_, channels) in want.items() if channels.size) == ["c1", "d1", "h1", "h2"]
+    assert set(got) == set(want)
+    for name in want:
+        assert got[name][0] == want[name][0], name
+        np.testing.assert_array_equal(got[name][1], want[name][1], err_msg=name)
+    assert (tmp_path / "two.cache.channels.json").read_bytes() == (tmp_path / "one.cache.channels.json").read_bytes()
+    np.testing.assert_array_equal(sharded.run({"x": X_EVAL})["y"], single.run({"x": X_EVAL})["y"])

@@ -187,8 +187,9 @@ class BuilderConfig:
             table writing it and the convs reading it take one
             (csrc/engine/lower_int8_channel_grids.cc); the calibration cache
             keeps the per-tensor thresholds, which bound every channel's. A
-            build from the cache alone (no data) or with ``distributed``
-            calibration has no per-channel ranges and stays per tensor.
+            build from the cache alone (no data) has no per-channel ranges
+            and stays per tensor; ``distributed`` calibration merges the
+            workers' (the maxima per channel).
         accuracy_target: INT8 only, needs ``accuracy_check``: keep the
             fewest, most sensitive layers in float32 so that the score on the
             held-out samples reaches this (int8rt/accuracy/mixed.py); the
@@ -305,9 +306,10 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
     shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
     inputs = {name: shapes[name] for name in builder.input_names()}
     if not session.from_cache and config.distributed is not None:
-        config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, source,
-                                     inputs, config.progress, wrap=lambda feed: run.wrap(feed, session),
-                                     rewrites=rewrites.calls)
+        # the workers' per-channel maxima, merged (calib/distributed.py)
+        _keep_channel_ranges(builder, rewrites, calibrator, config.distributed.calibrate(
+            model, config.batch_size, _builder_args(config), session, source, inputs, config.progress,
+            wrap=lambda feed: run.wrap(feed, session), rewrites=rewrites.calls))
     elif not session.from_cache:
         dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
 
@@ -328,10 +330,8 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
 
         pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
-        ranges = builder.channel_ranges()  # the calibration batches' alone: auto's later passes leave them
-        builder.set_channel_ranges(ranges)
-        rewrites.keep_channel_ranges(ranges)
-        channel_ranges.to_calibrator(calibrator, ranges)  # beside the cache (TensorRT's holds one scale)
+        # the calibration batches' alone: auto's later passes leave them
+        _keep_channel_ranges(builder, rewrites, calibrator, builder.channel_ranges())
     if session.from_cache:
         ranges = channel_ranges.from_calibrator(calibrator)
         if ranges:
@@ -345,6 +345,15 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         amaxes = run.thresholds(session)
         step.update(tensors)
     return session.finish(amaxes=amaxes)
+
+
+def _keep_channel_ranges(builder: Any, rewrites: "_Rewrites", calibrator: Any, ranges: dict[str, list[float]]) -> None:
+    """The calibration's per-channel maxima fixed in ``builder`` (later
+    passes leave them), replayed on every builder made from here on, and
+    written beside the calibrator's cache (TensorRT's holds one scale)."""
+    builder.set_channel_ranges(ranges)
+    rewrites.keep_channel_ranges(ranges)
+    channel_ranges.to_calibrator(calibrator, ranges)
 
 
 class _Rewrites:

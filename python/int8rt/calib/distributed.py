@@ -9,9 +9,13 @@ The driver keeps TensorRT's loop: it pulls batches from the calibrator
 ``num_workers`` tasks running at once. A task runs its batches through
 the same float32 network as the driver's builder (imported once per worker
 process and cached there) into a copy of the driver's empty collector and
-returns it; the driver merges the returned collectors in submission order
-(so the result is deterministic) and finishes the session (scales,
-``write_calibration_cache``).
+returns it with the per-channel maxima its builder measured over every batch
+it ran for this build (``Builder.channel_ranges``, for
+``channel_activations``); the driver merges the returned collectors in
+submission order (so the result is deterministic) and the maxima channel by
+channel (:func:`merge_channel_ranges`: a max, exact in any order), then the
+builder finishes the session (scales, ``write_calibration_cache``, the
+ranges beside it).
 
 Exactness. With the ``power_of_two`` range policy the merged histograms are
 the single-process ones bit for bit, whatever the split (csrc/calib/
@@ -44,7 +48,9 @@ from .collector import Collector
 
 Feed = Callable[[dict[str, np.ndarray]], None]
 
-__all__ = ["RayCalibration", "init_ray", "model_bytes"]
+__all__ = ["RayCalibration", "init_ray", "merge_channel_ranges", "model_bytes"]
+
+ChannelRanges = dict[str, list[float]]
 
 logger = logging.getLogger("int8rt")
 
@@ -105,15 +111,30 @@ def _cached_builder(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], 
 
 def _observe_shard(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
                    empty: Collector, num_threads: int, batches: list[dict[str, np.ndarray]],
-                   rewrites: Sequence[tuple[str, tuple]] = ()) -> Collector:
+                   rewrites: Sequence[tuple[str, tuple]] = ()) -> tuple[Collector, ChannelRanges]:
     """A Ray task: the batches through the float32 network (rewritten as the
     driver's was) into ``empty`` (a copy of the driver's empty collector:
-    same method and options)."""
+    same method and options); and the builder's per-channel maxima over
+    every batch this worker ran for the build (``key`` names the build, so
+    a cached builder holds no other build's)."""
     _core.set_num_threads(num_threads)
     builder = _cached_builder(key, onnx_bytes, import_batch, builder_args, rewrites)
     for inputs in batches:
         builder.calibrate_batch(inputs, empty._native)
-    return empty
+    return empty, builder.channel_ranges()
+
+
+def merge_channel_ranges(into: ChannelRanges, other: ChannelRanges) -> ChannelRanges:
+    """``into`` with ``other``'s per-channel maxima merged in, channel by
+    channel (max |x| of the union of the batches; a tensor whose channel
+    count differs keeps ``into``'s). Returns ``into``."""
+    for name, values in other.items():
+        mine = into.get(name)
+        if mine is None:
+            into[name] = list(values)
+        elif len(mine) == len(values):
+            into[name] = [max(a, b) for a, b in zip(mine, values)]
+    return into
 
 
 @dataclass
@@ -140,10 +161,12 @@ class RayCalibration:
 
     def calibrate(self, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
                   calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
-                  wrap: Optional[Callable[[Feed], Feed]] = None, rewrites: Sequence[tuple[str, tuple]] = ()) -> None:
+                  wrap: Optional[Callable[[Feed], Feed]] = None,
+                  rewrites: Sequence[tuple[str, tuple]] = ()) -> ChannelRanges:
         """Pulls the calibrator's batches, runs them on Ray and merges the
         shards' histograms into ``session`` (a CalibrationSession that has
-        observed nothing and is not from a cache). ``inputs``: the network's
+        observed nothing and is not from a cache); returns the shards'
+        per-channel maxima merged (:func:`merge_channel_ranges`). ``inputs``: the network's
         input names (in ``get_batch`` order) and shapes (-1: any size).
         ``wrap`` decorates the driver's feed (the builder's accuracy check
         holds samples out there, on the driver). ``rewrites``: the builder
@@ -159,15 +182,15 @@ class RayCalibration:
             init_ray(self.address, include_dashboard=False, log_to_driver=False)
             started = True
         try:
-            self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress, wrap,
-                      list(rewrites))
+            return self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress, wrap,
+                             list(rewrites))
         finally:
             if started:
                 ray.shutdown()
 
     def _run(self, ray: Any, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
              calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
-             wrap: Optional[Callable[[Feed], Feed]], rewrites: list[tuple[str, tuple]]) -> None:
+             wrap: Optional[Callable[[Feed], Feed]], rewrites: list[tuple[str, tuple]]) -> ChannelRanges:
         from .session import input_arrays, pull_batches
 
         workers = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -182,17 +205,20 @@ class RayCalibration:
         onnx_bytes = model_bytes(model)
         args = dict(builder_args, device="cpu")  # calibration runs on the CPU whatever the target
         key = (hashlib.sha256(onnx_bytes).hexdigest(), import_batch, repr(sorted(args.items())),
-               hashlib.sha256(repr(rewrites).encode()).hexdigest())
+               hashlib.sha256(repr(rewrites).encode()).hexdigest(), os.urandom(8).hex())  # this build's
         task = ray.remote(num_cpus=1)(_observe_shard)
         model_ref, empty_ref, rewrites_ref = ray.put(onnx_bytes), ray.put(session.collector), ray.put(rewrites)
         unmerged: collections.deque = collections.deque()  # task results, merged in submission order
+        ranges: ChannelRanges = {}
         running: set = set()  # submitted tasks not known to be finished: at most `workers`
         chunk: list[dict[str, np.ndarray]] = []
         logger.info("sharded calibration: %d Ray workers, %d batches per task", workers, self.batches_per_task)
 
         def merge_finished() -> None:
             while unmerged and unmerged[0] not in running:
-                session.collector.merge(ray.get(unmerged.popleft()))  # a worker's error is raised here
+                shard, shard_ranges = ray.get(unmerged.popleft())  # a worker's error is raised here
+                session.collector.merge(shard)
+                merge_channel_ranges(ranges, shard_ranges)
 
         def submit() -> None:
             while len(running) >= workers:  # a free worker first: any task may finish first
@@ -222,3 +248,4 @@ class RayCalibration:
             submit()
         running.clear()
         merge_finished()  # ray.get waits for the rest, in order
+        return ranges
