@@ -1,12 +1,11 @@
 // The FP32 plane-mean family (registry.h, key "plane_mean" f32): the
 // GlobalAveragePool layer's means (engine/ops/pool_f32.cc), a run of planes
-// per call (contract in kernels/abi/plane_mean_f32.h). Every candidate runs
-// the one loop of kernels/ref/plane_mean_f32_loop.h compiled for its ISA
-// (the AVX-512 tier: its operations in intrinsics, in the same order),
-// so all give identical bits (tests/test_plane_mean_f32.py compares the
-// tiers with ==); they differ in vector width only (the engine's baseline
-// build is SSE2: its 16 partial sums took four vector adds per 16 floats
-// and its pairwise combine ran in scalars). A layer chooses once
+// per call (contract in kernels/abi/plane_mean_f32.h). Candidates:
+// plane_mean_f32_avx512 (one zmm of partials), plane_mean_f32_avx2 (two
+// ymm) and plane_mean_f32_ref (the loop of kernels/ref/plane_mean_f32_loop.h
+// built for the baseline, SSE2), all in the loop's order, so all give
+// identical bits (tests/test_plane_mean_f32.py compares every tier with a
+// NumPy evaluation of that order, ==). A layer chooses once
 // (choose<PlaneMeanF32Kernel>()) and calls k.apply per run of planes.
 #pragma once
 

@@ -1,8 +1,9 @@
 // The FP32 plane-mean microkernel boundary (the plane_mean_f32 family,
 // kernels/plane_mean_f32.h): y[p] = mean of x[p * size .. (p + 1) * size)
 // for p in [0, planes), summed in the one order of
-// kernels/ref/plane_mean_f32_loop.h (which also holds the loop every tier
-// compiles), so every tier gives the same bits. Declarations only, so ISA
+// kernels/ref/plane_mean_f32_loop.h (the reference tier's loop; the vector
+// tiers spell its operations in intrinsics), so every tier gives the same
+// bits. Declarations only, so ISA
 // translation units may include it (STYLE.md, "ISA code is fenced").
 #pragma once
 

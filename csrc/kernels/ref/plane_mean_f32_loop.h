@@ -1,4 +1,4 @@
-// The loop of the plane_mean_f32 family (kernels/plane_mean_f32.h): the mean
+// The order of the plane_mean_f32 family (kernels/plane_mean_f32.h): the mean
 // of each of `planes` contiguous planes of `size` floats, the sum in a fixed
 // order: element i into partial sum i % 16 (each partial in ascending i),
 // then the 16 partials combined pairwise (p[j] + p[j + 8], then + 4, + 2,
@@ -7,11 +7,12 @@
 // (EfficientNet-B0's SE pools 2.0 ms of 31 at batch 1 on Zen 3, RESULTS.md
 // section 59), and the rounding error grows with size / 16 + 4 terms
 // instead of size. Every operation is one IEEE addition (or the division)
-// on one element, so every tier that compiles this loop (ref/, x86/<isa>/
-// plane_mean_f32.cc; the AVX-512 tier spells the same operations in
-// intrinsics) gives the same bits and differs in vector width only.
-// `static inline` as binary_f32_loop.h: no ISA-flagged copy can replace the
-// baseline one at link time (STYLE.md, "ISA code is fenced").
+// on one element, so the reference tier, which compiles this loop
+// (ref/plane_mean_f32.cc), and the AVX2 and AVX-512 tiers, which spell the
+// same operations in the same order in intrinsics (x86/<isa>/
+// plane_mean_f32.cc), give the same bits. `static inline` as
+// binary_f32_loop.h: no ISA-flagged copy can replace the baseline one at
+// link time (STYLE.md, "ISA code is fenced").
 #pragma once
 
 #include <cstdint>
