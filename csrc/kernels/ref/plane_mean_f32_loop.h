@@ -38,6 +38,16 @@ static inline void plane_mean_f32_loop(const float* x, int64_t planes, int64_t s
   for (int64_t p = 0; p < planes; ++p) y[p] = plane_sum_f32(x + p * size, size) / static_cast<float>(size);
 }
 
+// The vector tiers' walk over the planes: four at a time (four planes' add
+// chains interleaved), then one at a time; four(x, y) and one(x, y) are
+// the tier's means of the planes at x into y.
+template <class Four, class One>
+static inline void plane_mean_in_fours(const float* x, int64_t planes, int64_t size, float* y, Four four, One one) {
+  int64_t p = 0;
+  for (; p + 4 <= planes; p += 4) four(x + p * size, y + p);
+  for (; p < planes; ++p) one(x + p * size, y + p);
+}
+
 }  // namespace ref
 }  // namespace kernels
 }  // namespace int8rt

@@ -47,9 +47,9 @@ void planes_at_once(const float* x, int64_t size, float* y) {
 }  // namespace
 
 void plane_mean_f32(const float* x, int64_t planes, int64_t size, float* y) {
-  int64_t p = 0;
-  for (; p + 4 <= planes; p += 4) planes_at_once<4>(x + p * size, size, y + p);
-  for (; p < planes; ++p) planes_at_once<1>(x + p * size, size, y + p);
+  ref::plane_mean_in_fours(
+      x, planes, size, y, [size](const float* a, float* b) { planes_at_once<4>(a, size, b); },
+      [size](const float* a, float* b) { planes_at_once<1>(a, size, b); });
 }
 
 }  // namespace avx512
