@@ -20,7 +20,9 @@
 // one row). AveragePool and 3-D MaxPool loop per output plane: for each depth
 // tap (3-D), for each tap (ky, kx), for each output row, the inner loop runs
 // over output columns, which the compiler vectorises. 1-D and 2-D have
-// depth 1.
+// depth 1. GlobalAveragePool runs on the plane_mean_f32 family
+// (kernels/plane_mean_f32.h: a fixed summation order, the same bits on
+// every tier), runs of planes per call.
 #include <algorithm>
 #include <limits>
 
@@ -29,6 +31,7 @@
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 #include "kernels/maxpool_f32.h"
+#include "kernels/plane_mean_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -253,26 +256,6 @@ LayerFactory make_pool(bool is_max) {
   };
 }
 
-// The sum of s[0 .. n) in a fixed order: element i into partial sum i % 16
-// (each partial in ascending i), then the 16 partials combined pairwise
-// (p[j] + p[j + 8], then + 4, + 2, + 1). Sixteen independent add chains
-// instead of one (the compiler keeps them in vector registers): one chain
-// bound a 112x112 plane's mean by the add latency (EfficientNet-B0's SE
-// pools 2.0 ms of 31 at batch 1 on Zen 3, RESULTS.md section 59), and the
-// rounding error grows with n / 16 + 4 terms instead of n.
-float plane_sum(const float* s, int64_t n) {
-  float p[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    for (int j = 0; j < 16; ++j) p[j] += s[i + j];
-  }
-  for (int j = 0; i + j < n; ++j) p[j] += s[i + j];
-  for (int w = 8; w >= 1; w /= 2) {
-    for (int j = 0; j < w; ++j) p[j] = p[j] + p[j + w];
-  }
-  return p[0];
-}
-
 class GlobalPoolLayer : public Layer {
  public:
   GlobalPoolLayer(const Node& node, bool is_max) : is_max_(is_max), prefix_(layer_error_prefix(node)) {}
@@ -292,15 +275,15 @@ class GlobalPoolLayer : public Layer {
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     parallel_for(planes, std::max<int64_t>(1, 4096 / size), [&](int64_t begin, int64_t end) {
+      if (!is_max_) {
+        mean_->apply(x + begin * size, end - begin, size, y + begin);
+        return;
+      }
       for (int64_t p = begin; p < end; ++p) {
         const float* s = x + p * size;
-        float acc = is_max_ ? s[0] : 0.f;
-        if (is_max_) {
-          for (int64_t i = 1; i < size; ++i) acc = std::max(acc, s[i]);
-          y[p] = acc;
-        } else {
-          y[p] = plane_sum(s, size) / static_cast<float>(size);
-        }
+        float acc = s[0];
+        for (int64_t i = 1; i < size; ++i) acc = std::max(acc, s[i]);
+        y[p] = acc;
       }
     });
   }
@@ -310,6 +293,7 @@ class GlobalPoolLayer : public Layer {
  private:
   bool is_max_;
   std::string prefix_;
+  const kernels::PlaneMeanF32Kernel* mean_ = &kernels::choose<kernels::PlaneMeanF32Kernel>();  // once per layer
 };
 
 LayerFactory make_global(bool is_max) {

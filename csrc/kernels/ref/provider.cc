@@ -31,6 +31,7 @@
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
 #include "kernels/binary_f32.h"
+#include "kernels/plane_mean_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -122,6 +123,7 @@ void register_ref_kernels(KernelRegistry& r) {
                                  /*nc=*/512, sgemm_6x8_portable);
   static const UnaryF32Kernel unary("unary_f32_ref", Isa::kRef, ref::unary_f32);
   static const BinaryF32Kernel binary("binary_f32_ref", Isa::kRef, ref::binary_f32);
+  static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_ref", Isa::kRef, ref::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_ref", Isa::kRef, ref::maxpool_f32_planes);
   static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32);
@@ -137,7 +139,7 @@ void register_ref_kernels(KernelRegistry& r) {
                                                           ref::dynamic_quantize_u8);
   r.add(ref_gemm_u8s8_kernel(), dynamic_quantize);
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        lookup_channels, channel_mul, sgemm, unary, binary, gemm_bf16, dwconv, maxpool_f32, transpose, softmax, layernorm);
+        lookup_channels, channel_mul, sgemm, unary, binary, plane_mean, gemm_bf16, dwconv, maxpool_f32, transpose, softmax, layernorm);
 }
 
 }  // namespace kernels

@@ -21,6 +21,7 @@
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
 //   layernorm_f32: layernorm_f32_avx2 (ref/layernorm_f32.h's loop)
 //   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes)
+//   plane_mean_f32: plane_mean_f32_avx2 (plane_mean_f32_loop.h's order, two ymm of partials)
 //   transpose_f32: transpose_f32_avx2 (8 x 8 blocks in registers)
 //   every int8 element-wise op: <op>_avx2 (pool_s8_32c.cc: the pools;
 //              eltwise_s8_32.cc: quantize, dequantize, add, concat, lookup,
@@ -40,6 +41,7 @@
 #include "kernels/transpose_x32.h"
 #include "kernels/unary_f32.h"
 #include "kernels/binary_f32.h"
+#include "kernels/plane_mean_f32.h"
 #include "kernels/x86/conv_dw_pairs.h"
 #include "kernels/x86/eltwise_s8_x86.h"
 #include "kernels/x86/gemm_s8_pairs.h"
@@ -94,6 +96,7 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
   static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);
+  static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx2", Isa::kAvx2, avx2::plane_mean_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);
   static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
   static const DwConvF32Kernel dwconv_f32("dwconv_f32_avx2", Isa::kAvx2, avx2::dwconv_f32_plane);
@@ -102,7 +105,7 @@ void register_avx2_kernels(KernelRegistry& r) {
                                                  avx2::gemm_s8_permute_a, avx2::kS8PairsMR};
   static const PairsGemmS8Kernel gemm_pairs("gemm_s8_6x16c4p_avx2", Isa::kAvx2, s8_pair_tiles, gemm);
   r.add(gemm_pairs);
-  r.add(dw_pairs, conv, gemm, sgemm, unary, binary, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
+  r.add(dw_pairs, conv, gemm, sgemm, unary, binary, plane_mean, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
   static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn,
                                                avx2::gemm_u8s8_pairs_fn, avx2::gemm_u8s8_pairs_a_fn,

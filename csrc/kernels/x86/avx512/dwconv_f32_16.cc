@@ -6,8 +6,8 @@
 // walks over a plane:
 // - flat (stride 1, ow == W, planes under 32 columns wide: MobileNet's
 //   14x14 and 7x7 stages): the oh * ow outputs as one array, 16 consecutive
-//   outputs per vector whichever rows they lie in, 8 vectors (or 4 vectors
-//   of two planes) at a time. Tap (ky, kx) of output
+//   outputs per vector whichever rows they lie in, 8 vectors of two planes
+//   at a time (the planes share the masks). Tap (ky, kx) of output
 //   i reads input i + (ky * dh - ph) * W + kx * dw - pw under the mask of
 //   the lanes whose input row and column lie inside the image, so a 7x7
 //   plane fills 49 of 64 lanes (row by row: 28). The masks of every
@@ -185,8 +185,13 @@ void flat_tail(const DwConvF32Plane& p, const PlaneData* q, const FlatView& f, c
   }
 }
 
-// Planes of up to 4 vectors (7x7) run two at a time, wider ones 8 vectors
-// at a time: at least 8 chains where the plane allows.
+// Two planes at a time wherever the run has a second one, 8 vectors of
+// each per step (16 chains): the planes share every tap's mask and offset,
+// so each mask load and k-register move serves two FMAs. One plane at a
+// time, the walk spent about four instructions per FMA on them (mask load,
+// kmov, address, masked load: RESULTS.md section 85) and the 14x14 and
+// 28x28 layers of MobileNetV2 / V3 and EfficientNet-Lite0 took 1.14-1.37x
+// the time they take two at a time. A run's last odd plane goes alone.
 void flat_planes(const DwConvF32Plane& p) {
   const FlatMasks& masks = flat_masks(p);
   const FlatView f{masks.vectors, masks.m.data(), masks.off.data()};
@@ -194,13 +199,14 @@ void flat_planes(const DwConvF32Plane& p) {
   const int64_t end = p.first + p.count;
   for (int64_t t = p.first; t < end;) {
     PlaneData q[2] = {plane_data(p, t), plane_data(p, t)};
-    if (f.vectors <= 4 && t + 1 < end) {
+    int64_t v = 0;
+    if (t + 1 < end) {
       q[1] = plane_data(p, t + 1);
-      flat_tail<2>(p, q, f, fin, 0, f.vectors);
+      for (; v + 8 <= f.vectors; v += 8) flat_vectors<8, 2>(p, q, f, fin, v);
+      flat_tail<2>(p, q, f, fin, v, f.vectors - v);
       t += 2;
       continue;
     }
-    int64_t v = 0;
     for (; v + 8 <= f.vectors; v += 8) flat_vectors<8, 1>(p, q, f, fin, v);
     flat_tail<1>(p, q, f, fin, v, f.vectors - v);
     ++t;

@@ -7,8 +7,9 @@
 // The 16 channels are the vector lanes (ONNX Runtime's NCHWc depthwise, per
 // layer instead of across the network): per band of output rows, the input
 // rows the band reads are transposed into a zero-padded channels-last
-// buffer xb[row][col][16] (16 x 16 blocks transposed in registers; rows
-// the previous band read are moved, not transposed again),
+// buffer xb[row][col][16] (16 x 16 blocks transposed in registers; xb is
+// a ring of rows, so the rows the previous band read stay in place and are
+// neither transposed again nor moved),
 // every tap of 16 channels is then one aligned load and one FMA against
 // the 16 channels' tap weights (no masks, no permutes, any stride), and
 // the band's outputs [pixels][16] are transposed back into the 16 output
@@ -23,7 +24,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdint>
 #include <vector>
 
@@ -46,18 +46,18 @@ struct Blocked {
   bool clip;            // in registers (no residual)
 };
 
-// Output pixels ox .. ox + U - 1 of output row oy into out[u][16], from
-// the band in xb whose row 0 is padded row q0 (padded row q = image row
+// Output pixels ox .. ox + U - 1 of one output row into out[u][16], from
+// the padded rows rows[ky] it reads (ky < kh; padded row q = image row
 // q - ph).
 template <int U>
-inline void pixels(const Blocked& b, const float* xb, int64_t q0, int64_t oy, int64_t ox, float* out) {
+inline void pixels(const Blocked& b, const float* const* rows, int64_t ox, float* out) {
   const DwConvF32Plane& p = b.p;
   __m512 acc[U];
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u) acc[u] = b.bias;
   const int64_t step = p.sw * 16;
   for (int64_t ky = 0; ky < p.kh; ++ky) {
-    const float* row = xb + ((oy * p.sh + ky * p.dh - q0) * b.wp + ox * p.sw) * 16;
+    const float* row = rows[ky] + ox * p.sw * 16;
     const float* wk = b.wt + ky * p.kw * 16;
     for (int64_t kx = 0; kx < p.kw; ++kx) {
       const __m512 w = _mm512_load_ps(wk + kx * 16);
@@ -74,15 +74,15 @@ inline void pixels(const Blocked& b, const float* xb, int64_t q0, int64_t oy, in
   }
 }
 
-void pixel_tail(const Blocked& b, const float* xb, int64_t q0, int64_t oy, int64_t ox, int64_t n, float* out) {
+void pixel_tail(const Blocked& b, const float* const* rows, int64_t ox, int64_t n, float* out) {
   switch (n) {
-    case 7: pixels<7>(b, xb, q0, oy, ox, out); break;
-    case 6: pixels<6>(b, xb, q0, oy, ox, out); break;
-    case 5: pixels<5>(b, xb, q0, oy, ox, out); break;
-    case 4: pixels<4>(b, xb, q0, oy, ox, out); break;
-    case 3: pixels<3>(b, xb, q0, oy, ox, out); break;
-    case 2: pixels<2>(b, xb, q0, oy, ox, out); break;
-    case 1: pixels<1>(b, xb, q0, oy, ox, out); break;
+    case 7: pixels<7>(b, rows, ox, out); break;
+    case 6: pixels<6>(b, rows, ox, out); break;
+    case 5: pixels<5>(b, rows, ox, out); break;
+    case 4: pixels<4>(b, rows, ox, out); break;
+    case 3: pixels<3>(b, rows, ox, out); break;
+    case 2: pixels<2>(b, rows, ox, out); break;
+    case 1: pixels<1>(b, rows, ox, out); break;
     default: break;
   }
 }
@@ -171,20 +171,19 @@ void dwconv_f32_c16(const DwConvF32Plane& p, int64_t t) {
   float* y = p.y + t * P;
   const float* res = p.residual ? p.residual + t * P : nullptr;
   const __m512 zero = _mm512_setzero_ps();
-  int64_t have = 0, have_q0 = 0;  // padded rows have_q0 .. + have - 1 are in xb from the last band
+  // xb is a ring of band_rows padded rows: padded row q at slot q % band_rows.
+  // A band's rows q0 .. q0 + rows - 1 (rows <= band_rows) are all in it once
+  // those past the last band's are transposed in; the rows two bands share
+  // stay where they are (no copy).
+  thread_local std::vector<const float*> rowp;
+  rowp.resize(static_cast<size_t>(p.kh));
+  int64_t loaded = 0;  // padded rows below this one have been transposed in
   for (int64_t oy0 = 0; oy0 < p.oh; oy0 += R) {
     const int64_t oy1 = std::min(p.oh, oy0 + R);
-    // Padded rows q0 .. q0 + rows - 1 (image row q - ph) in xb; those the
-    // last band also read are moved to the front, not transposed again.
     const int64_t q0 = oy0 * p.sh, rows = (oy1 - 1 - oy0) * p.sh + eff_kh;
-    int64_t r = 0;
-    if (have > 0 && q0 >= have_q0 && q0 < have_q0 + have) {
-      r = std::min(rows, have_q0 + have - q0);
-      std::memmove(xb, xb + (q0 - have_q0) * row_floats, static_cast<size_t>(r * row_floats) * sizeof(float));
-    }
-    for (; r < rows; ++r) {
-      float* d = xb + r * row_floats;
-      const int64_t iy = q0 + r - p.ph;
+    for (int64_t q = std::max(q0, loaded); q < q0 + rows; ++q) {
+      float* d = xb + (q % band_rows) * row_floats;
+      const int64_t iy = q - p.ph;
       if (iy < 0 || iy >= p.H) {
         for (int64_t i = 0; i < row_floats; i += 16) _mm512_store_ps(d + i, zero);
         continue;
@@ -193,13 +192,15 @@ void dwconv_f32_c16(const DwConvF32Plane& p, int64_t t) {
       row_in(x + iy * p.W, p.H * p.W, p.W, d + p.pw * 16);
       for (int64_t i = (p.pw + p.W) * 16; i < row_floats; i += 16) _mm512_store_ps(d + i, zero);
     }
-    have = rows;
-    have_q0 = q0;
+    loaded = std::max(loaded, q0 + rows);
     for (int64_t oy = oy0; oy < oy1; ++oy) {
+      for (int64_t ky = 0; ky < p.kh; ++ky) {
+        rowp[static_cast<size_t>(ky)] = xb + ((oy * p.sh + ky * p.dh) % band_rows) * row_floats;
+      }
       float* o = out + (oy - oy0) * p.ow * 16;
       int64_t ox = 0;
-      for (; ox + 8 <= p.ow; ox += 8) pixels<8>(b, xb, q0, oy, ox, o + ox * 16);
-      pixel_tail(b, xb, q0, oy, ox, p.ow - ox, o + ox * 16);
+      for (; ox + 8 <= p.ow; ox += 8) pixels<8>(b, rowp.data(), ox, o + ox * 16);
+      pixel_tail(b, rowp.data(), ox, p.ow - ox, o + ox * 16);
     }
     // [pixels][16] -> the 16 planes' rows oy0 .. oy1 - 1, with the residual.
     const int64_t at = oy0 * p.ow;

@@ -9,6 +9,7 @@
 //   softmax_f32: softmax_f32_avx512 (ref/softmax_f32.h's loops, 16 lanes)
 //   layernorm_f32: layernorm_f32_avx512 (ref/layernorm_f32.h's loop)
 //   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
+//   plane_mean_f32: plane_mean_f32_avx512 (plane_mean_f32_loop.h's order, one zmm of partials)
 //   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
 //   maxpool_f32: maxpool_f32_avx512 (column maxima, then row maxima, 16 lanes)
 //   transpose_f32: transpose_f32_avx512 (16 x 16 blocks in registers)
@@ -31,6 +32,7 @@
 #include "kernels/unary_f32.h"
 #include "kernels/dynamic_quantize_u8.h"
 #include "kernels/binary_f32.h"
+#include "kernels/plane_mean_f32.h"
 #include "kernels/x86/eltwise_s8_x86.h"
 
 namespace int8rt {
@@ -47,6 +49,7 @@ void register_avx512_kernels(KernelRegistry& r) {
                                   avx512::sgemm_8x32, /*epilogue=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
   static const BinaryF32Kernel binary("binary_f32_avx512", kIsa, avx512::binary_f32);
+  static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx512", kIsa, avx512::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx512", kIsa, avx512::maxpool_f32_planes);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32);
@@ -55,7 +58,7 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx512", kIsa, avx512::dynamic_range,
                                                           avx512::dynamic_quantize_u8);
-  r.add(sgemm, sgemm8, unary, binary, dwconv, maxpool_f32, transpose, softmax, layernorm, dynamic_quantize);
+  r.add(sgemm, sgemm8, unary, binary, plane_mean, dwconv, maxpool_f32, transpose, softmax, layernorm, dynamic_quantize);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,
