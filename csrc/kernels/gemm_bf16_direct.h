@@ -10,7 +10,8 @@
 // (r, s), v = (r * dh, s * dw), at phase (vy % sh, vx % sw), position q +
 // (vy / sh) * Wq + vx / sw. The reduction order is tap-major,
 // k' = tap * Ce + c (Ce = C rounded up to even, the odd channel zero), so
-// the weights are re-laid once as A panels in that order (direct_weights).
+// the weights are re-laid once as A panels in that order (bf16_direct_weights,
+// when they are packed: Bf16Weights::taps).
 // The arithmetic is the microkernel contract's on that k' order: one chain
 // per output over the whole k', the reference's bits on those operands.
 // A plain B (a 1x1 stride-1 conv reading its input in place) is the image

@@ -202,7 +202,7 @@ TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
     ep.hi = 0.75f;
     auto conv = [&](const k::GemmBf16Kernel& kernel) {
       std::vector<float> y(static_cast<size_t>(c.M * P) + 16, -7.0f);  // 16 guard floats
-      kernel.pack({w.data(), c.M, K, K, false, true})->run(P, gx, y.data(), P, false, true, &ep);
+      kernel.pack({w.data(), c.M, K, K, false, true, c.kh * c.kw})->run(P, gx, y.data(), P, false, true, &ep);
       return y;
     };
     const std::vector<float> want = conv(ref);

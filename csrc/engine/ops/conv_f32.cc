@@ -34,7 +34,8 @@
 // col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
-// weights of each group converted and packed once here, with the same tile
+// weights of each group converted and packed once here (with their taps,
+// for the direct order), with the same tile
 // epilogue (bias, and the clip unless a residual is added after it).
 //
 // This file is the layer: shapes, which path runs, the packed weights and
@@ -79,7 +80,7 @@ class ConvLayer : public Layer {
                               std::to_string(group_) + " groups");
       }
       for (int64_t grp = 0; grp < group_; ++grp) {
-        bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true});
+        bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true, K / std::max<int64_t>(wt.shape[1], 1)});
       }
     } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
       pack_weights(net.tensor(node.inputs[1]));
