@@ -195,11 +195,6 @@ class PanelPacked final : public PackedBf16Gemm {
     const int64_t tasks = (N + nc - 1) / nc;
     dispatch(tasks, outer_ * N * k_len_, parallel, [&](int64_t task) {
       Bf16Tile t = tile_base(ldc, accumulate);
-      if (ep && ep->clip) {
-        t.clip = true;
-        t.lo = ep->lo;
-        t.hi = ep->hi;
-      }
       const int64_t j_end = std::min(N, (task + 1) * nc);
       for (int64_t j = task * nc; j < j_end; j += nr) {
         t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
@@ -208,7 +203,7 @@ class PanelPacked final : public PackedBf16Gemm {
           t.a = weight_panel(i);
           t.rows = static_cast<int>(std::min<int64_t>(k_.mr, outer_ - i * k_.mr));
           t.c = c + i * k_.mr * ldc + j;
-          t.bias = ep && ep->row_bias ? ep->row_bias + i * k_.mr : nullptr;
+          bf16_tile_epilogue(ep, i * k_.mr, j, t);
           k_.tile(t);
         }
       }

@@ -65,10 +65,12 @@ class PackedBf16Gemm {
   // C has row stride ldc; accumulate adds to it (one FP32 add per output).
   // Parallel with int8rt::parallel_for unless `parallel` is false.
   // `ep` (left weights only, accumulate false; InvalidArgument otherwise):
-  // SgemmEpilogue's row bias and clip, applied by the microkernel to each
-  // tile before its store (Bf16Tile's epilogue: v + bias[row], then the
-  // clip), so C is not read again; the same values as C prefilled with the
-  // bias, accumulated, then clipped.
+  // SgemmEpilogue's row bias, residual (laid out as C, row stride ldr) and
+  // clip, applied by the microkernel to each tile before its store
+  // (Bf16Tile's epilogue: v + bias[row], + residual, then the clip), so C
+  // is not read again; the same values as C prefilled with the bias,
+  // accumulated, the residual added, then clipped. Its other fields
+  // (unary) are not applied.
   virtual void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
                    bool parallel = true, const SgemmEpilogue* ep = nullptr) const = 0;
   virtual int64_t k() const = 0;

@@ -52,6 +52,10 @@ std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_l
 std::vector<uint16_t> bf16_direct_weights(const uint16_t* panels, int64_t n_panels, int mr, int64_t pairs,
                                           int64_t C, int64_t taps);
 
+// The epilogue fields of `t` (bias, residual, clip) for the C tile whose
+// first row is `row` and first column `col`, from `ep` (none when null).
+void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16Tile& t);
+
 // C[M][oh * ow] = W * X through the image; `w` the direct panels (or the
 // packed ones when taps == 1), `panels` of them; ep as PackedBf16Gemm::run.
 void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const uint16_t* w, int64_t panels,
