@@ -96,9 +96,7 @@ class PanelPacked final : public PackedBf16Gemm {
 
   void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
            const SgemmEpilogue* ep) const override {
-    if (ep && (!left_ || accumulate)) {
-      throw InvalidArgument("gemm_bf16: a tile epilogue needs left weights and no accumulation");
-    }
+    if (ep && accumulate) throw InvalidArgument("gemm_bf16: a tile epilogue needs no accumulation");
     if (n <= 0 || outer_ <= 0) return;
     if (left_ && !rows_a_ && !accumulate) {  // pair-panel kernels read B in place (gemm_bf16_direct.h)
       const std::optional<Bf16DirectGeom> g = bf16_direct_geom(x, k_len_, n);
@@ -115,7 +113,7 @@ class PanelPacked final : public PackedBf16Gemm {
       run_left(n, x, c, ldc, accumulate, parallel, ep);
     } else {
       if (x.im2col) throw InvalidArgument("gemm_bf16: an im2col view is a left-weights (B) operand only");
-      run_right(n, x, c, ldc, accumulate, parallel);
+      run_right(n, x, c, ldc, accumulate, parallel, ep);
     }
   }
 
@@ -210,9 +208,10 @@ class PanelPacked final : public PackedBf16Gemm {
     });
   }
 
-  // C[M][N] = X * W: tiles of mc rows x nc columns, at least 8 when parallel.
-  void run_right(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
-                 bool parallel) const {
+  // C[M][N] = X * W: tiles of mc rows x nc columns, at least 8 when parallel;
+  // each C tile gets `ep` (or nothing) in the microkernel.
+  void run_right(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
+                 const SgemmEpilogue* ep) const {
     const int mr = k_.mr, nr = k_.nr;
     const int64_t N = outer_;
     const int64_t mc = std::min<int64_t>(round_up(M, mr), 8 * mr);
@@ -231,6 +230,7 @@ class PanelPacked final : public PackedBf16Gemm {
           t.b = weight_panel(j / nr);
           t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
           t.c = c + i * ldc + j;
+          bf16_tile_epilogue(ep, i, j, t);
           k_.tile(t);
         }
       }

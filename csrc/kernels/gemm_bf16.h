@@ -64,9 +64,10 @@ class PackedBf16Gemm {
   // right: C[n][N] (+)= op(X)[n][K] * W[K][N]   (X the A operand; im2col not allowed)
   // C has row stride ldc; accumulate adds to it (one FP32 add per output).
   // Parallel with int8rt::parallel_for unless `parallel` is false.
-  // `ep` (left weights only, accumulate false; InvalidArgument otherwise):
-  // SgemmEpilogue's row bias, residual (laid out as C, row stride ldr) and
-  // clip, applied by the microkernel to each tile before its store
+  // `ep` (accumulate false; InvalidArgument otherwise): SgemmEpilogue's
+  // row bias, residual (laid out as C, row stride ldr; ldr 0 adds one row
+  // to every row: a MatMul's bias) and clip, applied by the microkernel to
+  // each tile before its store
   // (Bf16Tile's epilogue: v + bias[row], + residual, then the clip), so C
   // is not read again; the same values as C prefilled with the bias,
   // accumulated, the residual added, then clipped. Its other fields
