@@ -74,6 +74,8 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, int64_t L, s
             float* row = rows.data() + h * wq;
             if (g.sw == 1) {
               if (x1 > x0) std::memcpy(row + x0, src + x0, static_cast<size_t>(x1 - x0) * sizeof(float));
+            } else if (g.sw == 2) {  // a constant stride the compiler vectorises (stems, stride-2 3x3 convs)
+              for (int64_t qx = x0; qx < x1; ++qx) row[qx] = src[2 * qx];
             } else {
               for (int64_t qx = x0; qx < x1; ++qx) row[qx] = src[qx * g.sw];
             }
