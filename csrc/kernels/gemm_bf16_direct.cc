@@ -7,9 +7,9 @@
 // image + 2 q (weight panel outer: the image of a task stays in L2 while
 // each panel is read once; panel-inner, a 7x7 stage streamed its 4.7 MB of
 // weights once per column tile). Where Wq == ow (no dropped columns) the
-// tile stores into C as it lies; otherwise the tile places each column
-// itself (Bf16Tile::col_at: output pixel oy * ow + ox, or dropped where
-// ox >= ow), residual read at the same places; no copy-out.
+// tile stores into C; otherwise into a per-thread [mr][nr] tile whose
+// columns ox < ow are then copied out (the epilogue already applied: a
+// residual is first gathered into a tile of the same columns).
 #include "kernels/gemm_bf16_direct.h"
 
 #include <algorithm>
@@ -85,6 +85,18 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, int64_t L, s
       }
     }
     std::fill(dst, image.data() + (p + 1) * L * 2, 0);
+  }
+}
+
+// Calls fn(j, at, len) for each run of the tile's columns [q, q + cols)
+// that are output pixels (ox < ow): tile column j - q, output index at.
+template <typename Fn>
+void output_runs(const Bf16DirectGeom& g, int64_t q, int cols, Fn fn) {
+  const int64_t wq = g.wq();
+  for (int64_t j = q; j < q + cols;) {
+    const int64_t oy = j / wq, ox = j % wq, end = std::min(q + cols, oy * wq + g.ow);
+    if (ox < g.ow) fn(j - q, oy * g.ow + ox, end - j);
+    j = std::max(end, oy * wq + wq);
   }
 }
 
@@ -173,8 +185,9 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   const int64_t group = by_panels ? (panels + 7) / 8 : panels;
   const int64_t tasks = by_panels ? (panels + group - 1) / group : (Q + nc - 1) / nc;
   auto one = [&](int64_t task) {
-    thread_local std::vector<int64_t> col_at;  // the tile's output offsets (Bf16Tile::col_at)
-    col_at.resize(static_cast<size_t>(nr));
+    thread_local std::vector<float> tile_out, tile_res;
+    tile_out.resize(static_cast<size_t>(mr * nr));
+    tile_res.resize(static_cast<size_t>(mr * nr));
     Bf16Tile t;
     t.pairs = g.taps() * run;
     t.mr = mr;
@@ -191,22 +204,32 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
       for (int64_t q = q_begin; q < q_end; q += nr) {
         t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
         t.b = image + q * 2;
-        t.ldc = ldc;
+        bf16_tile_epilogue(ep, i * mr, q, t);
         if (in_place) {
-          bf16_tile_epilogue(ep, i * mr, q, t);
           t.c = out + q;
+          t.ldc = ldc;
           k.tile(t);
           continue;
         }
-        bf16_tile_epilogue(ep, i * mr, 0, t);  // C and the residual at the rows' first pixel; col_at places
-        t.c = out;
-        for (int j = 0; j < t.cols; ++j) {
-          const int64_t oy = (q + j) / wq, ox = (q + j) % wq;
-          col_at[static_cast<size_t>(j)] = ox < g.ow ? oy * g.ow + ox : -1;
+        t.c = tile_out.data();
+        t.ldc = nr;
+        if (t.residual) {  // the residual of the tile's output columns, in tile columns (0 where dropped)
+          const float* res = ep->residual + i * mr * ep->ldr;
+          std::fill(tile_res.begin(), tile_res.end(), 0.f);
+          for (int r = 0; r < t.rows; ++r) {
+            output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+              std::memcpy(tile_res.data() + r * nr + j, res + r * ep->ldr + at, static_cast<size_t>(len) * sizeof(float));
+            });
+          }
+          t.residual = tile_res.data();
+          t.ldr = nr;
         }
-        t.col_at = col_at.data();
         k.tile(t);
-        t.col_at = nullptr;
+        for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
+          output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+            std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
+          });
+        }
       }
     }
   };

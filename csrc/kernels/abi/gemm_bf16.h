@@ -81,15 +81,6 @@ struct Bf16Tile {
   int64_t b_step = 0;
   int64_t run_pairs = 0;
   const int64_t* b_offsets = nullptr;
-  // Where each column goes (the direct convolution's columns ox >= ow are
-  // computed and dropped), when col_at is set: column j (< cols) of row r
-  // is stored at c[r * ldc + col_at[j]], and its C (accumulate) and
-  // residual are read at that offset too; col_at[j] < 0 drops the column.
-  // Two valid columns next to each other have consecutive offsets
-  // (col_at[j + 1] == col_at[j] + 1), so a vector kernel stores each run of
-  // valid columns with one masked store. Unset: column j at offset j.
-  // Honoured by the kernels whose A panels are pairs; AMX's does not.
-  const int64_t* col_at = nullptr;
 };
 using Bf16TileFn = void (*)(const Bf16Tile&);
 // src: [kc][n] floats; dst: [(kc + 1) / 2][n][2] BF16 pairs.

@@ -3,8 +3,7 @@
 // the arithmetic every BF16 kernel reproduces:
 //   C[r][j] (+)= sum over pairs p ascending of
 //                dot_pair(., A[p][r][0..1], B[p][j][0..1])   (odd, then even)
-// then + bias[r], + residual[r][j] and the clip when the tile asks for them;
-// column j stored at offset j, or at col_at[j] (dropped where < 0).
+// then + bias[r], + residual[r][j] and the clip when the tile asks for them.
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/ref/bf16.h"
 
@@ -21,20 +20,18 @@ void gemm_bf16_tile(const Bf16Tile& t) {
   for (int r = 0; r < t.rows; ++r) {
     float* cr = t.c + r * t.ldc;
     for (int j = 0; j < t.cols; ++j) {
-      const int64_t at = t.col_at ? t.col_at[j] : j;  // the column's offset (Bf16Tile::col_at)
-      if (at < 0) continue;                            // a dropped column
       float acc = 0.0f;
       for (int64_t p = 0; p < t.pairs; ++p) {
         acc = bf16::dot_pair(acc, t.a + (p * t.mr + r) * 2, b_row(p) + j * 2);
       }
-      float v = t.accumulate ? cr[at] + acc : acc;
+      float v = t.accumulate ? cr[j] + acc : acc;
       if (t.bias) v = v + t.bias[r];
-      if (t.residual) v = v + t.residual[r * t.ldr + at];
+      if (t.residual) v = v + t.residual[r * t.ldr + j];
       if (t.clip) {
         v = v > t.lo ? v : t.lo;
         v = v < t.hi ? v : t.hi;
       }
-      cr[at] = v;
+      cr[j] = v;
     }
   }
 }

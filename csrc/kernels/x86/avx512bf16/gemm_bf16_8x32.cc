@@ -8,8 +8,7 @@
 // dot_pair (odd element first, DAZ, FTZ, RNE) in hardware, so the tile is
 // bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
 // shorter instantiation, `cols` < 32 stores through a mask; padded columns
-// are zero pairs in B. Columns placed by col_at (the direct convolution's
-// dropped columns) are stored as runs, one masked store each. The tile epilogue (bias add, residual add, clip as compare + blend)
+// are zero pairs in B. The tile epilogue (bias add, residual add, clip as compare + blend)
 // runs in registers before the store.
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
@@ -36,45 +35,6 @@ namespace {
 // The panel tile of abi/gemm_bf16.h (named in full for the emulated twin).
 using x86::avx512bf16::kBf16MR;
 using x86::avx512bf16::kBf16NR;
-
-// Where each 16-column half of a tile row goes: runs of valid columns, run
-// k holding the lanes of mask[k] stored at (row) + shift[k] + lane.
-// Without col_at one run per half (the columns < cols, at offset 16 h).
-struct HalfRuns {
-  int n = 0;
-  __mmask16 mask[16];
-  int64_t shift[16];
-};
-
-void column_runs(const Bf16Tile& t, int h, HalfRuns& out) {
-  const int first = 16 * h;
-  if (!t.col_at) {
-    const int w = t.cols - first;
-    out.n = 1;
-    out.mask[0] = w >= 16 ? 0xFFFF : w > 0 ? static_cast<__mmask16>((1u << w) - 1) : 0;
-    out.shift[0] = first;
-    return;
-  }
-  out.n = 0;
-  for (int i = 0; i < 16 && first + i < t.cols; ++i) {
-    const int64_t at = t.col_at[first + i];
-    if (at < 0) continue;
-    if (i == 0 || t.col_at[first + i - 1] != at - 1) {  // a run starts (Bf16Tile::col_at: runs are consecutive)
-      out.mask[out.n] = 0;
-      out.shift[out.n++] = at - i;
-    }
-    out.mask[out.n - 1] = static_cast<__mmask16>(out.mask[out.n - 1] | (1u << i));
-  }
-}
-
-// The lanes of `row`'s half at the runs' offsets (zero elsewhere).
-__m512 load_runs(const float* row, const HalfRuns& runs) {
-  __m512 v = _mm512_setzero_ps();
-  for (int k = 0; k < runs.n; ++k) {
-    v = _mm512_mask_blend_ps(runs.mask[k], v, _mm512_maskz_loadu_ps(runs.mask[k], row + runs.shift[k]));
-  }
-  return v;
-}
 
 template <int R>
 void tile(const Bf16Tile& t) {
@@ -103,17 +63,16 @@ void tile(const Bf16Tile& t) {
       b += step;
     }
   }
-  HalfRuns runs0, runs1;
-  column_runs(t, 0, runs0);
-  column_runs(t, 1, runs1);
+  const __mmask16 m0 = t.cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << t.cols) - 1);
+  const __mmask16 m1 = t.cols > 16 ? static_cast<__mmask16>((1u << (t.cols - 16)) - 1) : 0;
   const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     float* c = t.c + r * t.ldc;
     __m512 v0 = acc0[r], v1 = acc1[r];
     if (t.accumulate) {
-      v0 = _mm512_add_ps(load_runs(c, runs0), v0);
-      v1 = _mm512_add_ps(load_runs(c, runs1), v1);
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
     }
     if (t.bias) {
       const __m512 b = _mm512_set1_ps(t.bias[r]);
@@ -122,8 +81,8 @@ void tile(const Bf16Tile& t) {
     }
     if (t.residual) {
       const float* res = t.residual + r * t.ldr;
-      v0 = _mm512_add_ps(v0, load_runs(res, runs0));
-      v1 = _mm512_add_ps(v1, load_runs(res, runs1));
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + 16));
     }
     if (t.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo, as the reference)
       v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, lo, _CMP_GT_OQ), lo, v0);
@@ -131,10 +90,8 @@ void tile(const Bf16Tile& t) {
       v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, hi, _CMP_LT_OQ), hi, v0);
       v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, hi, _CMP_LT_OQ), hi, v1);
     }
-    // Masked stores touch only their lanes: c + shift may lie before the
-    // row where a run starts past lane 0 (the lanes before it are dropped).
-    for (int k = 0; k < runs0.n; ++k) _mm512_mask_storeu_ps(c + runs0.shift[k], runs0.mask[k], v0);
-    for (int k = 0; k < runs1.n; ++k) _mm512_mask_storeu_ps(c + runs1.shift[k], runs1.mask[k], v1);
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
   }
 }
 
