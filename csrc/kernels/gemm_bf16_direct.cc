@@ -218,7 +218,8 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
           std::fill(tile_res.begin(), tile_res.end(), 0.f);
           for (int r = 0; r < t.rows; ++r) {
             output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-              std::memcpy(tile_res.data() + r * nr + j, res + r * ep->ldr + at, static_cast<size_t>(len) * sizeof(float));
+              std::memcpy(tile_res.data() + r * nr + j, res + r * ep->ldr + at,
+                          static_cast<size_t>(len) * sizeof(float));
             });
           }
           t.residual = tile_res.data();

@@ -79,8 +79,9 @@ class ConvLayer : public Layer {
         throw InvalidArgument(prefix_ + "weights " + shape_str(wt.shape) + " do not split into " +
                               std::to_string(group_) + " groups");
       }
+      const int64_t taps = K / std::max<int64_t>(wt.shape[1], 1);  // kh * kw: the direct order is packed too
       for (int64_t grp = 0; grp < group_; ++grp) {
-        bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true, K / std::max<int64_t>(wt.shape[1], 1)});
+        bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true, taps});
       }
     } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
       pack_weights(net.tensor(node.inputs[1]));
