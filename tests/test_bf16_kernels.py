@@ -235,6 +235,26 @@ def test_im2col_reference_is_the_contract_on_an_explicit_im2col() -> None:
         got = K.conv2d_bf16(x, w, stride, pad, 1, kernel="gemm_bf16_ref")
         same_bits(got, orders[direct], f"gemm_bf16_ref on C{C} {H}x{W} stride {stride}, direct={direct}")
         assert not np.array_equal(got, orders[not direct]), "the two orders should differ in some bit"
+        # Weights packed without their taps (Bf16Weights::taps = 1) have no direct order: the im2col panels.
+        for name in ELIGIBLE:
+            plain = K.conv2d_bf16(x, w, stride, pad, 1, kernel=name, packed_taps=1)
+            if name != "gemm_bf16_32x32_amx":
+                same_bits(plain, orders[False], f"{name} packed without taps on C{C} {H}x{W} stride {stride}")
+
+
+def test_direct_weights_are_made_when_packed() -> None:
+    """The direct order is laid out by pack() (Bf16Weights::taps), not on a
+    first run: taps that do not divide k are refused at pack time, and a
+    conv packed for one window and run through the direct path with another
+    is refused, on every eligible kernel."""
+    rng = np.random.default_rng(6)
+    x, w = data(rng, (4, 9, 9)), data(rng, (8, 4, 3, 3))
+    for name in ELIGIBLE:
+        with pytest.raises(int8rt.InvalidArgumentError, match="taps 5 do not divide"):
+            K.conv2d_bf16(x, w, 1, 1, 1, kernel=name, packed_taps=5)
+        if name != "gemm_bf16_32x32_amx":  # AMX keeps the im2col panels (rows, no direct path)
+            with pytest.raises(int8rt.InvalidArgumentError, match="packed for 12 taps run with 9"):
+                K.conv2d_bf16(x, w, 1, 1, 1, kernel=name, packed_taps=12)
 
 
 def test_max_isa_and_dispatch_log_cover_the_family() -> None:

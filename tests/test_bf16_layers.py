@@ -93,16 +93,21 @@ def test_conv_bf16_within_bounds_of_fp32(case: tuple) -> None:
 
 @pytest.mark.parametrize("cap", ["ref", None])
 def test_conv_bf16_fused_activation_and_residual_on_the_tile_epilogue(cap) -> None:
-    """Bias and Relu / Clip ride in the BF16 microkernel's tile epilogue: the
-    same bits as the unfused BF16 conv clipped afterwards; a residual comes
-    first. Under the cap "ref" the reference tile runs, and it gives the
-    optimized tile's bits (``==``)."""
+    """Bias, a residual and Relu / Clip ride in the BF16 microkernel's tile
+    epilogue: the same bits as the unfused BF16 conv with the residual added
+    and then clipped (one FP32 add, then the clip, as the FP32 layer's
+    order): a 3x3 conv whose tiles are copied out around dropped columns
+    (the residual gathered into the tile) and a pointwise conv stored in
+    place (ResNet's and MobileNetV2's residual convs, with and without an
+    activation). Under the cap "ref" the reference tile runs, and it gives
+    the optimized tile's bits (``==``)."""
     rng = np.random.default_rng(16)
     x = rng.standard_normal((2, 12, 9, 11)).astype(F32)
     w = rng.standard_normal((21, 12, 3, 3)).astype(F32)
     b = rng.standard_normal(21).astype(F32)
     attrs = {"pads": [1, 1, 1, 1], **BF16}
     r = rng.standard_normal((2, 21, 9, 11)).astype(F32)
+    w1 = rng.standard_normal((21, 12, 1, 1)).astype(F32)
     cases = [("Relu", {}, lambda z: np.maximum(z, 0)),
              ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 2.0}, lambda z: np.clip(z, -0.5, 2.0))]
     results = {}
@@ -114,12 +119,17 @@ def test_conv_bf16_fused_activation_and_residual_on_the_tile_epilogue(cap) -> No
                                  [False, True, True])[0] for act, extra, _ in cases]
             res = run_single_op("Conv", [x, w, b, r], {**attrs, "int8rt_residual": 3, "int8rt_activation": "Relu"},
                                 [False, True, True, False])[0]
+            z1 = run_single_op("Conv", [x, w1, b], BF16, [False, True, True])[0]
+            res1 = [run_single_op("Conv", [x, w1, b, r], {**BF16, "int8rt_residual": 3, **act},
+                                  [False, True, True, False])[0] for act in ({}, {"int8rt_activation": "Relu"})]
         finally:
             int8rt.set_max_isa(None)
         for (act, _, f), g in zip(cases, got):
             np.testing.assert_array_equal(g, f(z), err_msg=f"{act} cap={which}")
         np.testing.assert_array_equal(res, np.maximum(z + r, 0))
-        results[which] = [z, *got, res]
+        np.testing.assert_array_equal(res1[0], z1 + r)
+        np.testing.assert_array_equal(res1[1], np.maximum(z1 + r, 0))
+        results[which] = [z, *got, res, z1, *res1]
     for a, c in zip(results[cap], results[None]):
         np.testing.assert_array_equal(a.view(np.uint32), c.view(np.uint32))
 

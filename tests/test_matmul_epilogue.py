@@ -42,10 +42,11 @@ def linear_model(a_shape: tuple, n: int, bias: bool, bias_first: bool, gelu: boo
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
 
 
-def run(model: onnx.ModelProto, x: np.ndarray, optimize: bool) -> tuple[np.ndarray, list[str]]:
-    engine = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32", optimize=optimize))
+def run(model: onnx.ModelProto, x: np.ndarray, optimize: bool, bf16: bool = False) -> tuple[np.ndarray, list[str]]:
+    engine = int8rt.build_engine(model.SerializeToString(),
+                                 int8rt.BuilderConfig(precision="fp32", optimize=optimize, bf16=bf16))
     y = engine.create_execution_context().run({"x": x})["y"]
-    return y, [layer["detail"] for layer in engine.layers() if layer["op"] == "MatMul"]
+    return y, [layer["detail"].split(" kernel=")[0] for layer in engine.layers() if layer["op"] == "MatMul"]
 
 
 @pytest.mark.parametrize("isa", TIERS)
@@ -63,6 +64,33 @@ def test_fused_matmul_same_bits_as_unfused(isa: str, case: tuple, bias: bool, bi
         int8rt.set_max_isa(None)
     want = "fp32 matmul" + (" + bias" if bias else "") + (" + gelu" if gelu else "")
     assert details == [want] and plain_details == ["fp32 matmul"], (details, plain_details)
+    assert fused.tobytes() == plain.tobytes(), (isa, case, bias, gelu)
+
+
+BF16_TIERS = ["ref"] + (["avx512"] if int8rt.kernels.isa_info()["avx512"]["cpu"] else [])
+
+
+@pytest.mark.parametrize("isa", BF16_TIERS)
+@pytest.mark.parametrize("case", CASES, ids=[f"{a}x{n}" for a, n in CASES])
+@pytest.mark.parametrize("bias,bias_first,gelu", [(True, False, True), (True, True, False), (False, False, True)])
+def test_fused_bf16_matmul_same_bits_as_unfused(isa: str, case: tuple, bias: bool, bias_first: bool,
+                                                gelu: bool) -> None:
+    """A BF16 MatMul (bf16=True) takes the fusion too: the bias added in the
+    BF16 tile's epilogue (one row, stride 0), the Gelu after the product:
+    the bits of the unfused BF16 MatMul, Add and Gelu layers (under the cap
+    "ref" the reference tile, else the AVX512-BF16 tile where the CPU has
+    it)."""
+    a_shape, n = case
+    model = linear_model(a_shape, n, bias, bias_first, gelu)
+    x = (np.random.default_rng(3).standard_normal(a_shape) * 2).astype(np.float32)
+    int8rt.set_max_isa(isa)
+    try:
+        fused, details = run(model, x, optimize=True, bf16=True)
+        plain, plain_details = run(model, x, optimize=False, bf16=True)
+    finally:
+        int8rt.set_max_isa(None)
+    want = "bf16 matmul" + (" + bias" if bias else "") + (" + gelu" if gelu else "")
+    assert details == [want] and plain_details == ["bf16 matmul"], (details, plain_details)
     assert fused.tobytes() == plain.tobytes(), (isa, case, bias, gelu)
 
 

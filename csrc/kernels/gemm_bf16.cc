@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -59,6 +58,12 @@ class PanelPacked final : public PackedBf16Gemm {
         panel[at_k] = bf16::from_f32(v);
       }
     }
+    if (w.taps < 1 || (w.taps > 1 && (!w.left || k_len_ % w.taps != 0))) {
+      throw InvalidArgument("gemm_bf16: taps " + std::to_string(w.taps) + " do not divide left weights' k " +
+                            std::to_string(k_len_));
+    }
+    taps_ = w.taps;
+    if (taps_ > 1 && !rows_a_) direct_ = bf16_direct_weights(packed_, panels_, width_, pairs_, k_len_ / taps_, taps_);
   }
 
   // An activation op(B)[K][N] as right-hand weights, packed into `storage`
@@ -91,13 +96,16 @@ class PanelPacked final : public PackedBf16Gemm {
 
   void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
            const SgemmEpilogue* ep) const override {
-    if (ep && (!left_ || accumulate)) {
-      throw InvalidArgument("gemm_bf16: a tile epilogue needs left weights and no accumulation");
-    }
+    if (ep && accumulate) throw InvalidArgument("gemm_bf16: a tile epilogue needs no accumulation");
     if (n <= 0 || outer_ <= 0) return;
     if (left_ && !rows_a_ && !accumulate) {  // pair-panel kernels read B in place (gemm_bf16_direct.h)
-      if (const std::optional<Bf16DirectGeom> g = bf16_direct_geom(x, k_len_, n)) {
-        bf16_direct_run(k_, *g, direct_weights(g->C, g->taps()), panels_, outer_, c, ldc, parallel, ep);
+      const std::optional<Bf16DirectGeom> g = bf16_direct_geom(x, k_len_, n);
+      if (g && g->taps() != 1 && taps_ != 1 && g->taps() != taps_) {
+        throw InvalidArgument("gemm_bf16: a conv packed for " + std::to_string(taps_) + " taps run with " +
+                              std::to_string(g->taps()));
+      }
+      if (g && (g->taps() == 1 || g->taps() == taps_)) {  // weights packed without taps take the panels below
+        bf16_direct_run(k_, *g, g->taps() == 1 ? packed_ : direct_.data(), panels_, outer_, c, ldc, parallel, ep);
         return;
       }
     }
@@ -105,7 +113,7 @@ class PanelPacked final : public PackedBf16Gemm {
       run_left(n, x, c, ldc, accumulate, parallel, ep);
     } else {
       if (x.im2col) throw InvalidArgument("gemm_bf16: an im2col view is a left-weights (B) operand only");
-      run_right(n, x, c, ldc, accumulate, parallel);
+      run_right(n, x, c, ldc, accumulate, parallel, ep);
     }
   }
 
@@ -121,19 +129,6 @@ class PanelPacked final : public PackedBf16Gemm {
   }
 
   const uint16_t* weight_panel(int64_t i) const { return packed_ + i * pairs_ * width_ * 2; }
-
-  // The weights in the direct order (bf16_direct_weights), made on the
-  // first direct run (a layer's taps are fixed): the panels themselves
-  // for one tap.
-  const uint16_t* direct_weights(int64_t C, int64_t taps) const {
-    if (taps == 1) return packed_;
-    std::call_once(direct_once_, [&] {
-      direct_taps_ = taps;
-      direct_ = bf16_direct_weights(packed_, panels_, width_, pairs_, C, taps);
-    });
-    if (direct_taps_ != taps) throw InvalidArgument("gemm_bf16: a packed conv's window changed between runs");
-    return direct_.data();
-  }
 
   // The activation panel of `width` lanes starting at lane `first` (a column
   // of op(X) when left, a row when right) as BF16 pairs [pairs_][width][2],
@@ -198,11 +193,6 @@ class PanelPacked final : public PackedBf16Gemm {
     const int64_t tasks = (N + nc - 1) / nc;
     dispatch(tasks, outer_ * N * k_len_, parallel, [&](int64_t task) {
       Bf16Tile t = tile_base(ldc, accumulate);
-      if (ep && ep->clip) {
-        t.clip = true;
-        t.lo = ep->lo;
-        t.hi = ep->hi;
-      }
       const int64_t j_end = std::min(N, (task + 1) * nc);
       for (int64_t j = task * nc; j < j_end; j += nr) {
         t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
@@ -211,16 +201,17 @@ class PanelPacked final : public PackedBf16Gemm {
           t.a = weight_panel(i);
           t.rows = static_cast<int>(std::min<int64_t>(k_.mr, outer_ - i * k_.mr));
           t.c = c + i * k_.mr * ldc + j;
-          t.bias = ep && ep->row_bias ? ep->row_bias + i * k_.mr : nullptr;
+          bf16_tile_epilogue(ep, i * k_.mr, j, t);
           k_.tile(t);
         }
       }
     });
   }
 
-  // C[M][N] = X * W: tiles of mc rows x nc columns, at least 8 when parallel.
-  void run_right(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
-                 bool parallel) const {
+  // C[M][N] = X * W: tiles of mc rows x nc columns, at least 8 when parallel;
+  // each C tile gets `ep` (or nothing) in the microkernel.
+  void run_right(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
+                 const SgemmEpilogue* ep) const {
     const int mr = k_.mr, nr = k_.nr;
     const int64_t N = outer_;
     const int64_t mc = std::min<int64_t>(round_up(M, mr), 8 * mr);
@@ -239,6 +230,7 @@ class PanelPacked final : public PackedBf16Gemm {
           t.b = weight_panel(j / nr);
           t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
           t.c = c + i * ldc + j;
+          bf16_tile_epilogue(ep, i, j, t);
           k_.tile(t);
         }
       }
@@ -252,9 +244,8 @@ class PanelPacked final : public PackedBf16Gemm {
   bool rows_a_ = false;               // the kernel's A panels are rows (AMX)
   const uint16_t* packed_ = nullptr;  // panels_ x [pairs_][width_][2] (or [width_][pairs_ * 2])
   std::vector<uint16_t> owned_;       // packed_'s storage for constant weights
-  mutable std::once_flag direct_once_;
-  mutable std::vector<uint16_t> direct_;  // the direct order, taps > 1 (direct_weights)
-  mutable int64_t direct_taps_ = 0;
+  int64_t taps_ = 1;                  // Bf16Weights::taps
+  std::vector<uint16_t> direct_;      // taps_ > 1, pair panels: the direct order (bf16_direct_weights)
 };
 
 }  // namespace

@@ -5,12 +5,13 @@
 //
 // The weights are constant: pack() converts them to BF16 (bf16::from_f32,
 // round to nearest even) and lays them out as the microkernel's panels once,
-// when the layer is created. run() converts the activations on the fly:
+// when the layer is created (a convolution's also in the direct order,
+// Bf16Weights::taps). run() converts the activations on the fly:
 // for left weights with a pair-panel kernel (not AMX) and no accumulation,
 // a convolution's image (an im2col view) or a plain B is converted once
 // into BF16 channel pairs that the microkernel reads in place (the direct
 // path, gemm_bf16_direct.h: tap-major k order, stride phases; the weights
-// re-laid once); otherwise each activation panel is packed as FP32 by the
+// re-laid at pack()); otherwise each activation panel is packed as FP32 by the
 // SGEMM packers (gemm_panels_f32.h, im2col views included), then turned
 // into BF16 pairs by the kernel's converter. A MatMul between two activations has no constant
 // operand: run_activations() packs its B as weight panels on each call (the
@@ -47,6 +48,12 @@ struct Bf16Weights {
   // true: C = W * X, W the left operand (M = rows, K = cols: a convolution's
   // weights); false: C = X * W, W the right operand (K = rows, N = cols).
   bool left = true;
+  // Left weights of a convolution: its window's taps (kh * kw; cols is
+  // C * taps in im2col order). pack() then also lays the weights out in the
+  // direct path's tap-major order (gemm_bf16_direct.h), once; a conv run
+  // through the direct path with another window is refused. 1: a plain B,
+  // or an im2col view that takes the im2col panels (no direct order).
+  int64_t taps = 1;
 };
 
 // Weights packed for one kernel. Immutable; run() is thread-safe.
@@ -57,11 +64,14 @@ class PackedBf16Gemm {
   // right: C[n][N] (+)= op(X)[n][K] * W[K][N]   (X the A operand; im2col not allowed)
   // C has row stride ldc; accumulate adds to it (one FP32 add per output).
   // Parallel with int8rt::parallel_for unless `parallel` is false.
-  // `ep` (left weights only, accumulate false; InvalidArgument otherwise):
-  // SgemmEpilogue's row bias and clip, applied by the microkernel to each
-  // tile before its store (Bf16Tile's epilogue: v + bias[row], then the
-  // clip), so C is not read again; the same values as C prefilled with the
-  // bias, accumulated, then clipped.
+  // `ep` (accumulate false; InvalidArgument otherwise): SgemmEpilogue's
+  // row bias, residual (laid out as C, row stride ldr; ldr 0 adds one row
+  // to every row: a MatMul's bias) and clip, applied by the microkernel to
+  // each tile before its store
+  // (Bf16Tile's epilogue: v + bias[row], + residual, then the clip), so C
+  // is not read again; the same values as C prefilled with the bias,
+  // accumulated, the residual added, then clipped. Its other fields
+  // (unary) are not applied.
   virtual void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
                    bool parallel = true, const SgemmEpilogue* ep = nullptr) const = 0;
   virtual int64_t k() const = 0;

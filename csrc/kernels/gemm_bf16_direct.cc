@@ -8,7 +8,8 @@
 // each panel is read once; panel-inner, a 7x7 stage streamed its 4.7 MB of
 // weights once per column tile). Where Wq == ow (no dropped columns) the
 // tile stores into C; otherwise into a per-thread [mr][nr] tile whose
-// columns ox < ow are then copied out (the epilogue already applied).
+// columns ox < ow are then copied out (the epilogue already applied: a
+// residual is first gathered into a tile of the same columns).
 #include "kernels/gemm_bf16_direct.h"
 
 #include <algorithm>
@@ -73,6 +74,8 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, int64_t L, s
             float* row = rows.data() + h * wq;
             if (g.sw == 1) {
               if (x1 > x0) std::memcpy(row + x0, src + x0, static_cast<size_t>(x1 - x0) * sizeof(float));
+            } else if (g.sw == 2) {  // a constant stride the compiler vectorises (stems, stride-2 3x3 convs)
+              for (int64_t qx = x0; qx < x1; ++qx) row[qx] = src[2 * qx];
             } else {
               for (int64_t qx = x0; qx < x1; ++qx) row[qx] = src[qx * g.sw];
             }
@@ -85,7 +88,28 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, int64_t L, s
   }
 }
 
+// Calls fn(j, at, len) for each run of the tile's columns [q, q + cols)
+// that are output pixels (ox < ow): tile column j - q, output index at.
+template <typename Fn>
+void output_runs(const Bf16DirectGeom& g, int64_t q, int cols, Fn fn) {
+  const int64_t wq = g.wq();
+  for (int64_t j = q; j < q + cols;) {
+    const int64_t oy = j / wq, ox = j % wq, end = std::min(q + cols, oy * wq + g.ow);
+    if (ox < g.ow) fn(j - q, oy * g.ow + ox, end - j);
+    j = std::max(end, oy * wq + wq);
+  }
+}
+
 }  // namespace
+
+void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16Tile& t) {
+  t.bias = ep && ep->row_bias ? ep->row_bias + row : nullptr;
+  t.residual = ep && ep->residual ? ep->residual + row * ep->ldr + col : nullptr;
+  t.ldr = ep ? ep->ldr : 0;
+  t.clip = ep && ep->clip;
+  t.lo = t.clip ? ep->lo : 0.f;
+  t.hi = t.clip ? ep->hi : 0.f;
+}
 
 std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_len, int64_t n) {
   Bf16DirectGeom g;
@@ -161,8 +185,9 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   const int64_t group = by_panels ? (panels + 7) / 8 : panels;
   const int64_t tasks = by_panels ? (panels + group - 1) / group : (Q + nc - 1) / nc;
   auto one = [&](int64_t task) {
-    thread_local std::vector<float> tile_out;
+    thread_local std::vector<float> tile_out, tile_res;
     tile_out.resize(static_cast<size_t>(mr * nr));
+    tile_res.resize(static_cast<size_t>(mr * nr));
     Bf16Tile t;
     t.pairs = g.taps() * run;
     t.mr = mr;
@@ -170,34 +195,41 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
     t.b_step = L * 2;
     t.run_pairs = run;
     t.b_offsets = offsets.data();
-    if (ep && ep->clip) {
-      t.clip = true;
-      t.lo = ep->lo;
-      t.hi = ep->hi;
-    }
     const int64_t q_begin = by_panels ? 0 : task * nc, q_end = by_panels ? Q : std::min(Q, (task + 1) * nc);
     const int64_t i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
     for (int64_t i = by_panels ? task * group : 0; i < i_end; ++i) {
       t.a = w + i * t.pairs * mr * 2;
       t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
-      t.bias = ep && ep->row_bias ? ep->row_bias + i * mr : nullptr;
       float* out = c + i * mr * ldc;
       for (int64_t q = q_begin; q < q_end; q += nr) {
         t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
         t.b = image + q * 2;
-        t.c = in_place ? out + q : tile_out.data();
-        t.ldc = in_place ? ldc : nr;
-        k.tile(t);
-        if (in_place) continue;
-        for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
-          for (int64_t j = q; j < q + t.cols;) {
-            const int64_t oy = j / wq, ox = j % wq, end = std::min(q + t.cols, oy * wq + g.ow);
-            if (ox < g.ow) {
-              std::memcpy(out + r * ldc + oy * g.ow + ox, tile_out.data() + r * nr + (j - q),
-                          static_cast<size_t>(end - j) * sizeof(float));
-            }
-            j = std::max(end, oy * wq + wq);
+        bf16_tile_epilogue(ep, i * mr, q, t);
+        if (in_place) {
+          t.c = out + q;
+          t.ldc = ldc;
+          k.tile(t);
+          continue;
+        }
+        t.c = tile_out.data();
+        t.ldc = nr;
+        if (t.residual) {  // the residual of the tile's output columns, in tile columns (0 where dropped)
+          const float* res = ep->residual + i * mr * ep->ldr;
+          std::fill(tile_res.begin(), tile_res.end(), 0.f);
+          for (int r = 0; r < t.rows; ++r) {
+            output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+              std::memcpy(tile_res.data() + r * nr + j, res + r * ep->ldr + at,
+                          static_cast<size_t>(len) * sizeof(float));
+            });
           }
+          t.residual = tile_res.data();
+          t.ldr = nr;
+        }
+        k.tile(t);
+        for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
+          output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+            std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
+          });
         }
       }
     }

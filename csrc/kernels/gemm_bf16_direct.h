@@ -10,7 +10,8 @@
 // (r, s), v = (r * dh, s * dw), at phase (vy % sh, vx % sw), position q +
 // (vy / sh) * Wq + vx / sw. The reduction order is tap-major,
 // k' = tap * Ce + c (Ce = C rounded up to even, the odd channel zero), so
-// the weights are re-laid once as A panels in that order (direct_weights).
+// the weights are re-laid once as A panels in that order (bf16_direct_weights,
+// when they are packed: Bf16Weights::taps).
 // The arithmetic is the microkernel contract's on that k' order: one chain
 // per output over the whole k', the reference's bits on those operands.
 // A plain B (a 1x1 stride-1 conv reading its input in place) is the image
@@ -50,6 +51,10 @@ std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_l
 // re-laid in the direct order k' = tap * Ce + c: panels x [taps * Ce / 2][mr][2].
 std::vector<uint16_t> bf16_direct_weights(const uint16_t* panels, int64_t n_panels, int mr, int64_t pairs,
                                           int64_t C, int64_t taps);
+
+// The epilogue fields of `t` (bias, residual, clip) for the C tile whose
+// first row is `row` and first column `col`, from `ep` (none when null).
+void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16Tile& t);
 
 // C[M][oh * ow] = W * X through the image; `w` the direct panels (or the
 // packed ones when taps == 1), `panels` of them; ep as PackedBf16Gemm::run.

@@ -219,17 +219,21 @@ TEST(AmxBf16Emulated, ActivationMatMulEqualsTheAmxOrder) {
   }
 }
 
-// The tile epilogue (row bias, then clip) on a left-weights run: == the AMX
-// order plus bias, clipped as SgemmEpilogue says.
+// The tile epilogue (row bias, then a residual with its own row stride, then
+// clip) on a left-weights run: == the AMX order plus bias plus residual,
+// clipped as SgemmEpilogue says.
 TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
   std::mt19937 gen(10);
   for (int M : {5, 17, 40}) {
     const int N = 37, K = 45;
     const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
     const std::vector<float> bias = data(gen, static_cast<size_t>(M));
+    const std::vector<float> residual = data(gen, static_cast<size_t>(M) * (N + 3));
     auto packed = emulated().pack({W.data(), M, K, K, false, true});
     k::SgemmEpilogue ep;
     ep.row_bias = bias.data();
+    ep.residual = residual.data();
+    ep.ldr = N + 3;
     ep.clip = true;
     ep.lo = -0.25f;
     ep.hi = 0.5f;
@@ -238,6 +242,7 @@ TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
     const std::vector<float> want = amx_order(W, X, M, N, K);
     for (int i = 0; i < M * N; ++i) {
       float v = want[i] + bias[i / N];
+      v = v + residual[(i / N) * (N + 3) + i % N];
       v = v > ep.lo ? v : ep.lo;
       v = v < ep.hi ? v : ep.hi;
       ASSERT_EQ(bits(y[i]), bits(v)) << "M=" << M << " index " << i << ": " << y[i] << " vs " << v;

@@ -124,7 +124,8 @@ TEST(AvxBf16Emulated, GemmEqualsTheReference) {
   }
 }
 
-// The tile epilogue: row bias, then clip (NaN-free data), on left weights.
+// The tile epilogue: row bias, a residual (its own row stride; M = 8 without
+// one), then clip (NaN-free data), on left weights.
 TEST(AvxBf16Emulated, TileEpilogueEqualsTheReference) {
   const k::GemmBf16Kernel& ref = k::reference_kernel<k::GemmBf16Kernel>();
   std::mt19937 gen(22);
@@ -132,8 +133,11 @@ TEST(AvxBf16Emulated, TileEpilogueEqualsTheReference) {
     const int N = 37, K = 45;
     const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
     const std::vector<float> bias = data(gen, static_cast<size_t>(M));
+    const std::vector<float> residual = data(gen, static_cast<size_t>(M) * (N + 3));
     k::SgemmEpilogue ep;
     ep.row_bias = bias.data();
+    ep.residual = M == 8 ? nullptr : residual.data();
+    ep.ldr = N + 3;
     ep.clip = true;
     ep.lo = -0.25f;
     ep.hi = 0.5f;
@@ -162,8 +166,10 @@ TEST(AvxBf16Emulated, ActivationMatMulEqualsTheReference) {
 // A convolution through an im2col view (the direct path of
 // kernels/gemm_bf16_direct.h where it applies: stride phases, tap offsets,
 // dropped columns, the odd zero channel; the im2col panels where it does
-// not), with the tile epilogue: the emulated twin and, where the CPU has
-// AVX512-BF16, the native kernel == the reference kernel (bits).
+// not), with the tile epilogue (bias, clip, and on every other case a
+// residual: in place, gathered around dropped columns, or through the
+// im2col panels): the emulated twin and, where the CPU has AVX512-BF16,
+// the native kernel == the reference kernel (bits).
 TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
   const k::GemmBf16Kernel& ref = k::reference_kernel<k::GemmBf16Kernel>();
   std::vector<const k::GemmBf16Kernel*> under = {&emulated()};
@@ -185,24 +191,29 @@ TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
       {9, 6, 8, 5, 2, 3, 1, 0, 1},      // a 2x3 window, no padding
   };
   std::mt19937 gen(25);
+  bool with_residual = false;
   for (const Case& c : cases) {
+    with_residual = !with_residual;
     const int64_t oh = (c.H + 2 * c.pad - c.dil * (c.kh - 1) - 1) / c.stride + 1;
     const int64_t ow = (c.W + 2 * c.pad - c.dil * (c.kw - 1) - 1) / c.stride + 1;
     const int64_t K = static_cast<int64_t>(c.C) * c.kh * c.kw, P = oh * ow;
     const std::vector<float> x = data(gen, static_cast<size_t>(c.C) * c.H * c.W);
     const std::vector<float> w = data(gen, static_cast<size_t>(c.M * K));
     const std::vector<float> bias = data(gen, static_cast<size_t>(c.M));
+    const std::vector<float> residual = data(gen, static_cast<size_t>(c.M * P));
     const k::Im2colView view{x.data(), c.H, c.W, c.kh, c.kw, c.stride, c.stride, c.dil, c.dil, c.pad, c.pad, oh, ow};
     k::GemmOperand gx;
     gx.im2col = &view;
     k::SgemmEpilogue ep;
     ep.row_bias = bias.data();
+    ep.residual = with_residual ? residual.data() : nullptr;
+    ep.ldr = P;
     ep.clip = c.M % 2 == 0;
     ep.lo = -0.5f;
     ep.hi = 0.75f;
     auto conv = [&](const k::GemmBf16Kernel& kernel) {
       std::vector<float> y(static_cast<size_t>(c.M * P) + 16, -7.0f);  // 16 guard floats
-      kernel.pack({w.data(), c.M, K, K, false, true})->run(P, gx, y.data(), P, false, true, &ep);
+      kernel.pack({w.data(), c.M, K, K, false, true, c.kh * c.kw})->run(P, gx, y.data(), P, false, true, &ep);
       return y;
     };
     const std::vector<float> want = conv(ref);
@@ -212,7 +223,7 @@ TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
                        std::string(kernel->name()) + " C" + std::to_string(c.C) + " " + std::to_string(c.H) + "x" +
                            std::to_string(c.W) + " M" + std::to_string(c.M) + " " + std::to_string(c.kh) + "x" +
                            std::to_string(c.kw) + " s" + std::to_string(c.stride) + " p" + std::to_string(c.pad) +
-                           " d" + std::to_string(c.dil));
+                           " d" + std::to_string(c.dil) + (with_residual ? " residual" : ""));
       if (::testing::Test::HasFatalFailure()) return;
     }
   }

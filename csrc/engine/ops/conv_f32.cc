@@ -34,8 +34,9 @@
 // col (C/G*kd*kh*kw x OD*OH*OW) per image and group and run the same SGEMM
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
-// weights of each group converted and packed once here, with the same tile
-// epilogue (bias, and the clip unless a residual is added after it).
+// weights of each group converted and packed once here (with their taps,
+// for the direct order), with the same tile
+// epilogue (bias, residual, Relu / Clip).
 //
 // This file is the layer: shapes, which path runs, the packed weights and
 // the depthwise / SGEMM calls; conv_f32_geom.h holds the geometry and the
@@ -78,8 +79,9 @@ class ConvLayer : public Layer {
         throw InvalidArgument(prefix_ + "weights " + shape_str(wt.shape) + " do not split into " +
                               std::to_string(group_) + " groups");
       }
+      const int64_t taps = K / std::max<int64_t>(wt.shape[1], 1);  // kh * kw: the direct order is packed too
       for (int64_t grp = 0; grp < group_; ++grp) {
-        bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true});
+        bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true, taps});
       }
     } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
       pack_weights(net.tensor(node.inputs[1]));
@@ -123,9 +125,9 @@ class ConvLayer : public Layer {
         } else if (!gemm_path(x, w, bias, res, y, g)) {
           epilogue(nullptr, y, g);
         }
-      } else {  // the BF16 tile epilogue clips only without a residual, which comes after
-        gemm_path(x, w, bias, nullptr, y, g);
-        if (res || !fused_.clip) epilogue(res, y, g);
+      } else {  // the BF16 tile epilogue adds the bias and the residual and clips
+        gemm_path(x, w, bias, res, y, g);
+        if (!fused_.clip) epilogue(nullptr, y, g);
       }
     }
   }
@@ -259,8 +261,8 @@ class ConvLayer : public Layer {
     }
   }
 
-  // `res` (the residual input, or nullptr) goes into the SGEMM / tap conv
-  // epilogue; the BF16 path is called with nullptr and adds it after.
+  // `res` (the residual input, or nullptr) goes into the SGEMM / tap conv /
+  // BF16 tile epilogue.
   // Returns whether the activation was applied: Relu / Clip by every
   // FP32 path's epilogue, Swish / HardSwish by the im2col SGEMM's (SgemmEpilogue::unary,
   // on each task's tile while it is in cache); otherwise the caller runs it
@@ -302,14 +304,13 @@ class ConvLayer : public Layer {
       if (!pointwise) b.im2col = &view;  // packed from the image, panel by panel
       kernels::SgemmEpilogue ep = fused_;  // bias, residual and activation on each tile while in cache
       ep.row_bias = bias ? bias + grp * Mg : nullptr;
+      ep.residual = res ? res + (n * g.M + grp * Mg) * P : nullptr;
+      ep.ldr = P;
       if (!bf16_.empty()) {
-        ep.clip = fused_.clip && residual_ < 0;  // a residual is added after the BF16 product, then the clip
         bf16_.packed[grp]->run(P, b, yg, P, false, parallel, &ep);
       } else {
         GemmOperand a{w + grp * Mg * K, K, false};
         if (!packed_.empty()) a.packed = &packed_[grp];
-        ep.residual = res ? res + (n * g.M + grp * Mg) * P : nullptr;
-        ep.ldr = P;
         if (act_.unary) {  // Swish, HardSwish
           ep.unary = act_.unary;
           ep.unary_op = act_.unary_op;

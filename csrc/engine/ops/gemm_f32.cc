@@ -25,7 +25,8 @@
 //
 // BF16 (int8rt_precision="bf16", engine/bf16_layers.h): a constant 2-D B is
 // converted and packed once here and the product runs on the BF16 GEMM;
-// alpha, beta, C and the activation stay FP32. A MatMul whose B is an
+// alpha, beta, C and the activation stay FP32 (a MatMul's fused bias is added
+// in the BF16 tile's epilogue, its Gelu after the product). A MatMul whose B is an
 // activation (or a batched constant) converts and packs B on each run
 // (GemmBf16Kernel::run_activations), batches split as in FP32.
 #include <algorithm>
@@ -222,7 +223,11 @@ class MatMulLayer : public Layer {
       int64_t a_count = shape_numel(p.a_batch);
       if (a_count == nb) {
         if (!bf16_.packed.empty()) {
-          bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false);
+          kernels::SgemmEpilogue ep;
+          ep.residual = bias(in, p.N);  // one row, row stride 0: the bias in the BF16 tile's epilogue
+          bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false, true, ep.residual ? &ep : nullptr);
+          apply_epilogue(in, p, y, /*bias_added=*/true);
+          return;
         } else if (!bf16_.empty()) {
           bf16_.kernel->run_activations(nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
         } else {
@@ -307,12 +312,13 @@ class MatMulLayer : public Layer {
   }
 
   // The epilogue after a product that did not take it: y = y + bias per
-  // row, then Gelu; the operations of the SGEMM epilogue, in its order.
-  void apply_epilogue(const std::vector<const Value*>& in, const Plan& p, float* y) const {
+  // row (unless the product added it), then Gelu; the operations of the
+  // SGEMM epilogue, in its order.
+  void apply_epilogue(const std::vector<const Value*>& in, const Plan& p, float* y, bool bias_added = false) const {
     const int64_t total = shape_numel(p.out);
     if (total == 0) return;
     const int64_t n = p.N;  // 1 when B is a vector
-    if (const float* b = bias(in, n)) {
+    if (const float* b = bias_added ? nullptr : bias(in, n)) {
       for (int64_t i = 0; i < total; i += n) {
         for (int64_t j = 0; j < n; ++j) y[i + j] = y[i + j] + b[j];
       }

@@ -10,8 +10,9 @@
 // the INT8 lowering reads the unfused form (lower_int8_linear.cc), so the
 // builder runs this pass on an FP32 engine's network after calibration has
 // nothing more to observe. Every intermediate must have the chain's next
-// node as its only reader; a MatMul with int8rt_* attributes (a BF16 layer)
-// is left alone.
+// node as its only reader; a MatMul with int8rt_* attributes is left alone,
+// but for int8rt_precision (a BF16 layer: its layer adds the bias in the BF16
+// tile's epilogue and applies the Gelu after, the same operations).
 #include "graph/passes/pass_util.h"
 
 namespace int8rt {
@@ -19,7 +20,7 @@ namespace {
 
 bool has_int8rt_attribute(const Node& node) {
   for (const auto& kv : node.attrs.values()) {
-    if (kv.first.rfind("int8rt_", 0) == 0) return true;
+    if (kv.first.rfind("int8rt_", 0) == 0 && kv.first != "int8rt_precision") return true;
   }
   return false;
 }

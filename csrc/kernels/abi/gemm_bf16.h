@@ -12,7 +12,7 @@
 // `rows` x `cols`,
 //   acc[r][j] = 0; for p ascending: acc = dot_pair(acc, A[p][r], B[p][j])
 //   C[r][j] = acc            (or C[r][j] + acc, one FP32 add, when accumulate)
-//   then the tile epilogue (bias, clip) of Bf16Tile, before the store
+//   then the tile epilogue (bias, residual, clip) of Bf16Tile, before the store
 // with dot_pair of kernels/ref/bf16.h (odd element first, DAZ, FTZ, round to
 // nearest even). AMX kernels (TDPBF16PS) take 16 pairs per step: per block
 // of 16 pairs, two partial sums (even elements, odd elements) start at 0
@@ -63,9 +63,12 @@ struct Bf16Tile {
   bool accumulate = false;       // C += acc instead of C = acc
   // The tile epilogue (kernels/sgemm_f32.h's SgemmEpilogue, for a
   // convolution's rows): after the C update above, v = v + bias[r] when
-  // bias (one FP32 add), then, when clip, v = v > lo ? v : lo and
-  // v < hi ? v : hi; then the store.
+  // bias (one FP32 add), then v = v + residual[r * ldr + j] when residual
+  // (one FP32 add: a residual Add fused into the conv), then, when clip,
+  // v = v > lo ? v : lo and v < hi ? v : hi; then the store.
   const float* bias = nullptr;   // [rows] of this tile, or nullptr
+  const float* residual = nullptr;  // at the tile's first row and column, or nullptr
+  int64_t ldr = 0;                  // row stride of residual (elements)
   bool clip = false;
   float lo = 0.f, hi = 0.f;
   // B read from an image instead of a panel (the direct convolution,

@@ -58,9 +58,11 @@ py::array_t<float> matmul_bf16(const py::handle& a_obj, const py::handle& b_obj,
   return y;
 }
 
-// y[m][p] = conv2d(x[C][H][W], w[M][C][kh][kw]) through the im2col view (group 1).
+// y[m][p] = conv2d(x[C][H][W], w[M][C][kh][kw]) through the im2col view (group 1),
+// the weights packed with packed_taps taps (Bf16Weights::taps; -1: kh * kw).
 py::array_t<float> conv2d_bf16(const py::handle& x_obj, const py::handle& w_obj, int64_t stride,
-                               int64_t pad, int64_t dilation, const std::optional<std::string>& kernel) {
+                               int64_t pad, int64_t dilation, const std::optional<std::string>& kernel,
+                               int64_t packed_taps) {
   F32Array x = float_arg(x_obj, "x", 3), w = float_arg(w_obj, "w", 4);
   const int64_t C = x.shape(0), H = x.shape(1), W = x.shape(2), M = w.shape(0), kh = w.shape(2),
                 kw = w.shape(3);
@@ -70,7 +72,7 @@ py::array_t<float> conv2d_bf16(const py::handle& x_obj, const py::handle& w_obj,
   if (oh <= 0 || ow <= 0) throw InvalidArgument("the window does not fit the image");
   const int64_t K = C * kh * kw;
   const auto& k = kernels::kernel_by_name_or_choose<kernels::GemmBf16Kernel>(kernel);
-  auto packed = k.pack({w.data(), M, K, K, false, /*left=*/true});
+  auto packed = k.pack({w.data(), M, K, K, false, /*left=*/true, packed_taps < 0 ? kh * kw : packed_taps});
   py::array_t<float> y({M, oh * ow});
   float* yp = y.mutable_data();
   kernels::Im2colView view{x.data(), H, W, kh, kw, stride, stride, dilation, dilation, pad, pad, oh, ow};
@@ -117,7 +119,9 @@ void bind_bf16_gemm(py::module_& k) {
         "kernel"_a = py::none(), "parallel"_a = true,
         "op(a) @ op(b) (+ c) on the BF16 GEMM with both operands activations (B packed per call).");
   k.def("conv2d_bf16", &conv2d_bf16, "x"_a, "w"_a, "stride"_a = 1, "pad"_a = 0, "dilation"_a = 1,
-        "kernel"_a = py::none(), "conv2d of x [C, H, W] by w [M, C, kh, kw] on the BF16 GEMM -> [M, OH*OW].");
+        "kernel"_a = py::none(), "packed_taps"_a = -1,
+        "conv2d of x [C, H, W] by w [M, C, kh, kw] on the BF16 GEMM -> [M, OH*OW]; the weights packed with "
+        "packed_taps taps (-1: the window's).");
   k.def("bf16_from_f32", &bf16_from_f32, "x"_a, "BF16 bits (uint16) of float32 values, round to nearest even.");
   k.def("bf16_pairs", &bf16_pairs, "src"_a, "kernel"_a = py::none(),
         "A kernel's activation converter: [kc, n] float32 -> [(kc+1)//2, n, 2] BF16 bits.");

@@ -13,7 +13,7 @@
 // Per block of 16 pairs TDPBF16PS adds (even sum + odd sum) to C; C starts
 // at zero and goes through a 32 x 32 FP32 buffer to the valid part of the
 // output (stored, or added with one FP32 add when accumulate), then the
-// tile epilogue (bias, clip) of the contract.
+// tile epilogue (bias, residual, clip) of the contract.
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and against amx_emulation.h in the tests
@@ -108,6 +108,7 @@ void gemm_bf16_32x32(const Bf16Tile& t) {
     for (int j = 0; j < t.cols; ++j) {
       float v = t.accumulate ? c[j] + s[j] : s[j];
       if (t.bias) v = v + t.bias[r];
+      if (t.residual) v = v + t.residual[r * t.ldr + j];
       if (t.clip) {
         v = v > t.lo ? v : t.lo;
         v = v < t.hi ? v : t.hi;

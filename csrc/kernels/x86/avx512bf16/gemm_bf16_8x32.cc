@@ -8,7 +8,7 @@
 // dot_pair (odd element first, DAZ, FTZ, RNE) in hardware, so the tile is
 // bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
 // shorter instantiation, `cols` < 32 stores through a mask; padded columns
-// are zero pairs in B. The tile epilogue (bias add, clip as compare + blend)
+// are zero pairs in B. The tile epilogue (bias add, residual add, clip as compare + blend)
 // runs in registers before the store.
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
@@ -78,6 +78,11 @@ void tile(const Bf16Tile& t) {
       const __m512 b = _mm512_set1_ps(t.bias[r]);
       v0 = _mm512_add_ps(v0, b);
       v1 = _mm512_add_ps(v1, b);
+    }
+    if (t.residual) {
+      const float* res = t.residual + r * t.ldr;
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + 16));
     }
     if (t.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo, as the reference)
       v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, lo, _CMP_GT_OQ), lo, v0);
