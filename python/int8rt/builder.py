@@ -328,6 +328,7 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
 
         pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
+        rewrites.keep_calibration_shapes(builder.calibration_shapes())
         ranges = builder.channel_ranges()  # the calibration batches' alone: auto's later passes leave them
         builder.set_channel_ranges(ranges)
         rewrites.keep_channel_ranges(ranges)
@@ -377,6 +378,16 @@ class _Rewrites:
         whose network is rewritten (equalized) measures its own."""
         if ranges:
             self.calls.append(("set_channel_ranges", (ranges,)))
+
+    def keep_calibration_shapes(self, shapes: dict[str, list[int]]) -> None:
+        """Hands the input shapes the calibrating builder took the network's
+        shapes from (``Builder.calibration_shapes``: no profile, dynamic
+        dimensions beyond the batch) to every builder made from here on,
+        which sees no calibration batch: without them auto's engines were
+        lowered with those dimensions unknown (Silero VAD: 9 of 82 layers
+        int8 against minmax's 38 of 86; benchmarks/RESULTS.md §87-88)."""
+        if shapes:
+            self.calls.append(("set_calibration_shapes", (shapes,)))
 
     def equalized_copy(self, make: Callable[[], _core.Builder], skip: set[str], computed: Any = None
                        ) -> tuple[_core.Builder, dict[str, list[float]], Callable[[], None]]:
