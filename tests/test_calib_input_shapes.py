@@ -184,3 +184,25 @@ def test_a_builder_takes_the_shapes_a_calibration_batch_gave_another() -> None:
     assert fresh.calibration_shapes() == shapes
     fresh.set_calibration_shapes({"x": [4, 64], "s": [2, 4, 8]})  # shapes known now: nothing changes
     assert fresh.calibration_shapes() == shapes
+
+
+def test_an_engine_built_from_a_cache_without_a_profile_runs_its_unshaped_int8_tensors_in_order(tmp_path) -> None:
+    """From a calibration cache no batch runs, so without a profile the
+    lowering knows no rank past the Unsqueeze to 2-D. Such a tensor may still
+    be int8 between data-movement layers; its Quantize kept it in its
+    logical order only at known ranks, and wrote a rank-4 run's bytes NHWC
+    for readers expecting NCHW (before: `cannot squeeze axis 2 of size 16 in
+    [8, 1, 16, 8]`)."""
+    m = conv1d_state_model()
+    cache = str(tmp_path / "calib.cache")
+    batches = _chunks(4)
+    calibrated = int8rt.build_engine(m, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(batches, algorithm="minmax", cache_file=cache), accuracy_check=False))
+    from_cache = int8rt.build_engine(m, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(batches, algorithm="minmax", cache_file=cache), accuracy_check=False))
+    assert from_cache.metadata["scales"] == calibrated.metadata["scales"]
+    fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
+    for n, t in ((8, 32), (3, 40)):
+        feed = {"x": RNG.standard_normal((n, t)).astype(np.float32),
+                "s": RNG.standard_normal((2, n, 8)).astype(np.float32)}
+        assert _centred_cosine(from_cache.run(feed)["y"], fp32.run(feed)["y"]) > 0.98, (n, t)
