@@ -306,7 +306,8 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
     inputs = {name: shapes[name] for name in builder.input_names()}
     if not session.from_cache and config.distributed is not None:
         config.distributed.calibrate(model, config.batch_size, _builder_args(config), session, source,
-                                     inputs, config.progress, wrap=lambda feed: run.wrap(feed, session),
+                                     inputs, config.progress,
+                                     wrap=lambda feed: run.wrap(_shapes_to(builder, feed), session),
                                      rewrites=rewrites.calls)
     elif not session.from_cache:
         dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
@@ -328,11 +329,12 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
 
         pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
-        rewrites.keep_calibration_shapes(builder.calibration_shapes())
         ranges = builder.channel_ranges()  # the calibration batches' alone: auto's later passes leave them
         builder.set_channel_ranges(ranges)
         rewrites.keep_channel_ranges(ranges)
         channel_ranges.to_calibrator(calibrator, ranges)  # beside the cache (TensorRT's holds one scale)
+    if not session.from_cache:
+        rewrites.keep_calibration_shapes(builder.calibration_shapes())
     if session.from_cache:
         ranges = channel_ranges.from_calibrator(calibrator)
         if ranges:
@@ -346,6 +348,23 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         amaxes = run.thresholds(session)
         step.update(tensors)
     return session.finish(amaxes=amaxes)
+
+
+def _shapes_to(builder: _core.Builder, feed: Callable[[dict[str, np.ndarray]], None]
+               ) -> Callable[[dict[str, np.ndarray]], None]:
+    """The driver's feed of sharded calibration, whose builder runs no batch
+    (the workers do): the first batch's input shapes go to it
+    (``Builder.set_calibration_shapes``) as ``calibrate_batch`` would take
+    them, so that the engine lowers with the shapes the workers calibrated."""
+    first = True
+
+    def take(inputs: dict[str, np.ndarray]) -> None:
+        nonlocal first
+        if first:
+            first = False
+            builder.set_calibration_shapes({n: list(np.shape(a)) for n, a in inputs.items()})
+        feed(inputs)
+    return take
 
 
 class _Rewrites:
