@@ -333,14 +333,13 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         builder.set_channel_ranges(ranges)
         rewrites.keep_channel_ranges(ranges)
         channel_ranges.to_calibrator(calibrator, ranges)  # beside the cache (TensorRT's holds one scale)
-    if not session.from_cache:
-        rewrites.keep_calibration_shapes(builder.calibration_shapes())
     if session.from_cache:
         ranges = channel_ranges.from_calibrator(calibrator)
         if ranges:
             builder.set_channel_ranges(ranges)
             rewrites.keep_channel_ranges(ranges)
         return session.finish(progress=config.progress)
+    rewrites.keep_calibration_shapes(builder.calibration_shapes())
     if not run.auto:  # the calibrator's own search, shown by finish()
         return session.finish(amaxes=run.thresholds(session), progress=config.progress)
     tensors = len(session.collector)

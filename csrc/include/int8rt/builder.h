@@ -221,8 +221,8 @@ class Builder {
   // no batch yet). set_calibration_shapes takes the shapes from the given
   // input shapes in the same way, running nothing: for builders of the same
   // network that see no calibration batch (the auto calibrator's trials,
-  // bias correction, automatic mixed precision), so that they lower as the
-  // calibrated builder does. It does nothing where the shapes are known
+  // bias correction, automatic mixed precision, the driver of sharded
+  // calibration), so that they lower as the calibrated builder does. It does nothing where the shapes are known
   // already (a profile, only the batch dynamic, a batch or call before);
   // InvalidArgument for a name that is not an input, a missing input, or a
   // shape the network cannot take (the message naming the input or layer).
