@@ -1,10 +1,12 @@
 """Calibration runs the network on the shapes the user fed (issue 11's
 verification, benchmarks/RESULTS.md §87-88): a 0-d input (Silero VAD's
 sample rate) stays 0-d through the calibration loop and the auto
-calibrator's passes; and every builder an INT8 build makes (auto's trials,
-bias correction, mixed precision) learns the input shapes from the
-calibration batches as the calibrating one does, so with symbolic dims and
-no profile auto lowers as many layers to int8 as minmax."""
+calibrator's passes; every builder an INT8 build makes (auto's trials,
+bias correction, mixed precision, the driver of Ray-sharded calibration)
+learns the input shapes from the calibration batches as the calibrating one
+does, so with symbolic dims and no profile auto lowers as many layers to
+int8 as minmax; and an engine lowered with no shapes at all (from a cache)
+runs its int8 tensors of unknown rank in the order their readers take."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +17,7 @@ from onnx import TensorProto, helper  # noqa: E402
 
 import int8rt  # noqa: E402
 import int8rt.onnx  # noqa: E402
+from int8rt.accuracy.metrics import centred_cosine  # noqa: E402
 from onnx_models import fvi, init, model  # noqa: E402
 
 RNG = np.random.default_rng(31)
@@ -22,8 +25,7 @@ METHODS = ("minmax", "auto")
 
 
 def _centred_cosine(got: np.ndarray, want: np.ndarray) -> float:
-    a, b = (got - got.mean(0)).ravel(), (want - want.mean(0)).ravel()
-    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+    return centred_cosine(want, got)
 
 
 def _build(m: onnx.ModelProto, batches: list, method: str) -> int8rt.Engine:
