@@ -17,6 +17,9 @@ unchanged and:
 
 A row may bind inputs to constants for both INT8 builds (Row.bound, with its
 reason: Silero VAD's sample rate); FP32 always runs the file as it is.
+``--unbound`` feeds those inputs instead, and ``--no-profile`` drops the
+row's optimization profile (Row.profile): the INT8 build then takes its
+shapes from the calibration batches.
 
 A stage that raises is reported in the row ("error: ...") and the sweep goes
 on. ``--json`` appends one line per row; ``--table FILE`` prints the table
@@ -27,6 +30,7 @@ of the rows stored there.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -157,6 +161,8 @@ def main() -> int:
     ap.add_argument("--min-time", type=float, default=3.0, help="CPU seconds each engine runs at least per batch size")
     ap.add_argument("--json", help="append one JSON line per row here")
     ap.add_argument("--table", help="print the table of the rows in this JSON-lines file and exit")
+    ap.add_argument("--unbound", action="store_true", help="feed the inputs a row binds (Row.bound)")
+    ap.add_argument("--no-profile", action="store_true", help="build without the row's profile (Row.profile)")
     args = ap.parse_args()
     if args.table:
         with open(args.table) as f:
@@ -168,7 +174,11 @@ def main() -> int:
     for name in (args.only.split(",") if args.only else ROWS):
         t0 = time.perf_counter()
         try:
-            r = verify(ROWS[name](args.dir), args.rounds, args.min_time, args.dir)
+            row = ROWS[name](args.dir)
+            row = dataclasses.replace(row, bound={} if args.unbound else row.bound,
+                                      profile={} if args.no_profile else row.profile)
+            r = verify(row, args.rounds, args.min_time, args.dir)
+            r.update(unbound=args.unbound, no_profile=args.no_profile)
         except Exception as e:  # noqa: BLE001 - a row that cannot be made is a finding too
             r = {"name": name, "error": f"making the row: {type(e).__name__}: {str(e)[:300]}"}
         r["wall_s"], r["load"] = round(time.perf_counter() - t0, 1), os.getloadavg()[0]

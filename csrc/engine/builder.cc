@@ -33,6 +33,9 @@ struct Builder::Impl {
   // The shapes of `optimized` came from probes (a profile, or only a dynamic
   // batch) or from the first calibration batch; see calibrate_batch.
   bool shapes_probed = false;
+  // The input shapes (network input order) the probes were taken from, when
+  // a calibration batch or set_calibration_shapes gave them; else empty.
+  std::vector<engine::Shape> probed_from;
   bool infinities_checked = false;  // see calibrate_batch
   int64_t last_rows = -1;  // axis 0 shared by the last calibration batch's inputs (-1: none, or they differ)
   bool has_last = false;  // the state holds a whole calibration batch's values (observe_last, copy_last)
@@ -50,6 +53,17 @@ Builder::~Builder() = default;
 
 namespace {
 
+// The shapes of `ins` in the network's input order (every input is there:
+// the float32 run that took them checked it).
+std::vector<engine::Shape> input_order(const Network& net, const std::vector<engine::Executor::Input>& ins) {
+  std::vector<engine::Shape> shapes;
+  for (int id : net.inputs()) {
+    auto it = std::find_if(ins.begin(), ins.end(), [&](const engine::Executor::Input& in) { return in.tensor == id; });
+    shapes.push_back(it->shape);
+  }
+  return shapes;
+}
+
 // Dynamic dimensions beyond the batch and no profile: the first calibration
 // batch's input shapes and the same with its dynamic dimensions doubled are
 // the probes. They give every tensor its rank and static dimensions (what
@@ -62,15 +76,12 @@ namespace {
 // calibration size, then one by one. When no probe fits: none (the network
 // keeps the shapes it has).
 std::vector<std::vector<engine::Shape>> probes_from_batch(const Network& net, const engine::Executor& fp32,
-                                                          const std::vector<engine::Executor::Input>& ins) {
-  std::vector<engine::Shape> first;
+                                                          const std::vector<engine::Shape>& first) {
   std::vector<std::pair<size_t, size_t>> dynamic;  // (input index, dimension)
-  for (int id : net.inputs()) {
-    auto it = std::find_if(ins.begin(), ins.end(), [&](const engine::Executor::Input& in) { return in.tensor == id; });
-    for (size_t d = 0; d < it->shape.size(); ++d) {
-      if (net.tensor(id).shape[d] < 0) dynamic.emplace_back(first.size(), d);
+  for (size_t i = 0; i < first.size(); ++i) {
+    for (size_t d = 0; d < first[i].size(); ++d) {
+      if (net.tensor(net.inputs()[i]).shape[d] < 0) dynamic.emplace_back(i, d);
     }
-    first.push_back(it->shape);
   }
   auto doubled = [&](const std::vector<std::pair<size_t, size_t>>& dims) {
     std::vector<engine::Shape> s = first;
@@ -113,13 +124,8 @@ std::vector<std::vector<engine::Shape>> probes_from_batch(const Network& net, co
 void leave_value_dependent_uncalibrated(const Network& net, const engine::Executor& fp32,
                                         const std::vector<engine::Executor::Input>& ins, std::vector<char>& observe,
                                         std::vector<std::string>& report) {
-  std::vector<engine::Shape> shapes;
-  for (int id : net.inputs()) {
-    auto it = std::find_if(ins.begin(), ins.end(), [&](const engine::Executor::Input& in) { return in.tensor == id; });
-    shapes.push_back(it->shape);
-  }
   std::vector<char> value_dependent;
-  fp32.infer_shapes(shapes, &value_dependent);
+  fp32.infer_shapes(input_order(net, ins), &value_dependent);
   std::string first;
   int count = 0;
   for (size_t id = 0; id < value_dependent.size(); ++id) {
@@ -242,16 +248,9 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     const int64_t rows = ins[k].shape.empty() ? -1 : ins[k].shape[0];
     impl_->last_rows = k == 0 || impl_->last_rows == rows ? rows : -1;
   }
-  if (!impl_->shapes_probed) {
-    impl_->shapes_probed = true;
-    impl_->fp32->annotate_shapes(impl_->optimized, probes_from_batch(net, *impl_->fp32, ins));
-  }
+  if (!impl_->shapes_probed) take_shapes_from(input_order(net, ins));
   if (impl_->last_rows > 0) {  // which tensors observe_rows / copy_last_rows can cut, for these input shapes
-    std::vector<engine::Shape> shapes;
-    for (int id : net.inputs()) {
-      auto it = std::find_if(ins.begin(), ins.end(), [&](const engine::Executor::Input& in) { return in.tensor == id; });
-      shapes.push_back(it->shape);
-    }
+    std::vector<engine::Shape> shapes = input_order(net, ins);
     if (shapes != impl_->rows_for || impl_->batch_rows.empty()) {
       impl_->batch_rows = batch_rows_of(net, *impl_->fp32, shapes, impl_->last_rows);
       impl_->rows_for = std::move(shapes);
@@ -287,6 +286,39 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
   impl_->has_last = true;
   stream_last(collector);
   record_channel_ranges();
+}
+
+void Builder::take_shapes_from(const std::vector<engine::Shape>& shapes) {
+  impl_->shapes_probed = true;
+  impl_->probed_from = shapes;
+  impl_->fp32->annotate_shapes(impl_->optimized, probes_from_batch(impl_->optimized, *impl_->fp32, shapes));
+}
+
+std::map<std::string, std::vector<int64_t>> Builder::calibration_shapes() const {
+  std::map<std::string, std::vector<int64_t>> out;
+  const Network& net = impl_->optimized;
+  for (size_t i = 0; i < impl_->probed_from.size(); ++i) out[net.tensor(net.inputs()[i]).name] = impl_->probed_from[i];
+  return out;
+}
+
+void Builder::set_calibration_shapes(const std::map<std::string, std::vector<int64_t>>& shapes) {
+  const Network& net = impl_->optimized;
+  for (const auto& kv : shapes) {
+    const int id = net.find_tensor(kv.first);
+    if (std::find(net.inputs().begin(), net.inputs().end(), id) == net.inputs().end()) {
+      throw InvalidArgument("set_calibration_shapes: '" + kv.first + "' is not a network input");
+    }
+  }
+  std::vector<engine::Shape> first;
+  for (int id : net.inputs()) {
+    auto it = shapes.find(net.tensor(id).name);
+    if (it == shapes.end()) {
+      throw InvalidArgument("set_calibration_shapes: no shape for input '" + net.tensor(id).name + "'");
+    }
+    first.emplace_back(it->second.begin(), it->second.end());
+  }
+  impl_->fp32->infer_shapes(first);  // shapes the network cannot take: its error, naming the input or layer
+  if (!impl_->shapes_probed) take_shapes_from(first);
 }
 
 void Builder::record_channel_ranges() {

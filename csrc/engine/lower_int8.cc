@@ -119,7 +119,11 @@ int Lowerer::get_int8(int t, Layout layout, float at_scale) {
   const std::string name = src_t.name + "::quantize";
   // A per-channel tensor (a pre-quantized model's) is quantized at its channels' scales, NHWC.
   const bool channels = at_scale <= 0.f && has_channel_scales(t);
-  const bool logical = src_t.shape.size() == 4 && layout == Layout::kLogical && !channels;
+  // Only a known rank-4 tensor may be NHWC: one of unknown rank (a network
+  // with dynamic dims lowered without a profile or calibration batch to
+  // take shapes from) stays in its logical order whatever rank a run gives
+  // it, as its readers (is_logical) and the Dequantize back (get_float) take it.
+  const bool logical = (src_t.shape.empty() || (src_t.shape.size() == 4 && layout == Layout::kLogical)) && !channels;
   const float s = channels ? 0.f : at_scale > 0.f ? at_scale : scale(t);
   ConvertAttrs a{s, logical};
   a.zero_point = zero_point_of(t);

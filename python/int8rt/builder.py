@@ -309,7 +309,7 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         # the workers' per-channel maxima, merged (calib/distributed.py)
         _keep_channel_ranges(builder, rewrites, calibrator, config.distributed.calibrate(
             model, config.batch_size, _builder_args(config), session, source, inputs, config.progress,
-            wrap=lambda feed: run.wrap(feed, session), rewrites=rewrites.calls))
+            wrap=lambda feed: run.wrap(_shapes_to(builder, feed), session), rewrites=rewrites.calls))
     elif not session.from_cache:
         dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
 
@@ -338,6 +338,7 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             builder.set_channel_ranges(ranges)
             rewrites.keep_channel_ranges(ranges)
         return session.finish(progress=config.progress)
+    rewrites.keep_calibration_shapes(builder.calibration_shapes())
     if not run.auto:  # the calibrator's own search, shown by finish()
         return session.finish(amaxes=run.thresholds(session), progress=config.progress)
     tensors = len(session.collector)
@@ -354,6 +355,23 @@ def _keep_channel_ranges(builder: Any, rewrites: "_Rewrites", calibrator: Any, r
     builder.set_channel_ranges(ranges)
     rewrites.keep_channel_ranges(ranges)
     channel_ranges.to_calibrator(calibrator, ranges)
+
+
+def _shapes_to(builder: _core.Builder, feed: Callable[[dict[str, np.ndarray]], None]
+               ) -> Callable[[dict[str, np.ndarray]], None]:
+    """The driver's feed of sharded calibration, whose builder runs no batch
+    (the workers do): the first batch's input shapes go to it
+    (``Builder.set_calibration_shapes``) as ``calibrate_batch`` would take
+    them, so that the engine lowers with the shapes the workers calibrated."""
+    first = True
+
+    def take(inputs: dict[str, np.ndarray]) -> None:
+        nonlocal first
+        if first:
+            first = False
+            builder.set_calibration_shapes({n: list(np.shape(a)) for n, a in inputs.items()})
+        feed(inputs)
+    return take
 
 
 class _Rewrites:
@@ -386,6 +404,16 @@ class _Rewrites:
         whose network is rewritten (equalized) measures its own."""
         if ranges:
             self.calls.append(("set_channel_ranges", (ranges,)))
+
+    def keep_calibration_shapes(self, shapes: dict[str, list[int]]) -> None:
+        """Hands the input shapes the calibrating builder took the network's
+        shapes from (``Builder.calibration_shapes``: no profile, dynamic
+        dimensions beyond the batch) to every builder made from here on,
+        which sees no calibration batch: without them auto's engines were
+        lowered with those dimensions unknown (Silero VAD: 9 of 82 layers
+        int8 against minmax's 38 of 86; benchmarks/RESULTS.md §87-88)."""
+        if shapes:
+            self.calls.append(("set_calibration_shapes", (shapes,)))
 
     def equalized_copy(self, make: Callable[[], _core.Builder], skip: set[str], computed: Any = None
                        ) -> tuple[_core.Builder, dict[str, list[float]], Callable[[], None]]:

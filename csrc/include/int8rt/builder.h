@@ -212,6 +212,23 @@ class Builder {
   void insert_channel_scale(const std::string& x, const std::vector<std::string>& consumers,
                             const std::vector<float>& factors);
 
+  // Without a profile, a network with dynamic dimensions beyond the batch
+  // gets its tensors' shapes (what the int8 lowering plans with: ranks,
+  // static dimensions, which follow the inputs) from the first calibration
+  // batch's input shapes (engine/builder.cc, probes_from_batch).
+  // calibration_shapes returns those input shapes (input name -> shape),
+  // or nothing where no batch gave them (a profile, only the batch dynamic,
+  // no batch yet). set_calibration_shapes takes the shapes from the given
+  // input shapes in the same way, running nothing: for builders of the same
+  // network that see no calibration batch (the auto calibrator's trials,
+  // bias correction, automatic mixed precision, the driver of sharded
+  // calibration), so that they lower as the calibrated builder does. It does nothing where the shapes are known
+  // already (a profile, only the batch dynamic, a batch or call before);
+  // InvalidArgument for a name that is not an input, a missing input, or a
+  // shape the network cannot take (the message naming the input or layer).
+  std::map<std::string, std::vector<int64_t>> calibration_shapes() const;
+  void set_calibration_shapes(const std::map<std::string, std::vector<int64_t>>& shapes);
+
   // Per-channel max |x| (axis 1) of every rank-4 float32 calibration tensor
   // over the batches calibrate_batch has run, for
   // BuilderConfig::channel_activations. set_channel_ranges fixes them: later
@@ -232,6 +249,9 @@ class Builder {
   void remake_fp32();
   // The last batch's calibration tensors into `collector` (calibrate_batch, observe_last).
   void stream_last(calib::Collector& collector) const;
+  // The network's shapes from these input shapes (network input order):
+  // calibrate_batch's first batch, set_calibration_shapes.
+  void take_shapes_from(const std::vector<std::vector<int64_t>>& shapes);
   // The last batch's per-channel max |x| into channel_ranges (calibrate_batch).
   void record_channel_ranges();
   struct Impl;

@@ -260,12 +260,13 @@ def groups(data: Samples) -> list[Mapping[str, np.ndarray]]:
 
 
 def rows(group: Mapping[str, np.ndarray]) -> int:
-    """Samples in one group: its axis 0; a :class:`WholeBatch` whose inputs
-    disagree on axis 0 counts as one."""
+    """Samples in one group: axis 0 of its inputs that have one (a 0-d
+    input has none); a :class:`WholeBatch` whose inputs disagree on axis 0
+    counts as one."""
     sizes = {v.shape[0] if v.ndim else None for v in group.values()}
     if isinstance(group, WholeBatch) and (len(sizes) != 1 or None in sizes):
         return 1
-    return len(next(iter(group.values())))
+    return next((len(v) for v in group.values() if v.ndim), 1)
 
 
 def count(data: Samples) -> int:
@@ -285,7 +286,7 @@ def take(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
         if isinstance(group, WholeBatch):
             out.append(group)
         else:
-            out.append({k: v[:left] for k, v in group.items()} if n > left else dict(group))
+            out.append({k: v[:left] if v.ndim else v for k, v in group.items()} if n > left else dict(group))
         left -= n
     return out
 
@@ -296,17 +297,21 @@ def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
     (token ids) as it is."""
     for group in groups(data):
         if isinstance(group, WholeBatch):
-            yield WholeBatch({k: np.ascontiguousarray(v, dtype=np.float32 if v.dtype.kind == "f" else None)
-                              for k, v in group.items()})
+            yield WholeBatch({k: _run_array(v) for k, v in group.items()})
         else:
             yield from _group_batches(group, size)
 
 
 def _group_batches(data: Mapping[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
-    n = len(next(iter(data.values())))
-    for start in range(0, n, max(1, size)):
-        yield {k: np.ascontiguousarray(v[start:start + size], dtype=np.float32 if v.dtype.kind == "f" else None)
-               for k, v in data.items()}
+    n = rows(data)
+    for start in range(0, n, max(1, size)):  # a 0-d input (no samples axis) goes whole with each chunk
+        yield {k: _run_array(v[start:start + size] if v.ndim else v) for k, v in data.items()}
+
+
+def _run_array(v: np.ndarray) -> np.ndarray:
+    """``v`` as an engine run takes it: C-contiguous, float data as float32,
+    of its own shape (``np.ascontiguousarray`` would make a 0-d array [1])."""
+    return np.asarray(v, dtype=np.float32 if v.dtype.kind == "f" else None, order="C")
 
 
 def run_batched(engine: Any, data: Mapping[str, np.ndarray], size: int,

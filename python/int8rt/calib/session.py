@@ -212,7 +212,8 @@ def input_arrays(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray],
                  dtypes: Optional[Mapping[str, str]] = None) -> dict[str, np.ndarray]:
     """A calibration batch as C-contiguous arrays of the network inputs'
     dtypes (``dtypes``: name -> "float32" / "int64" / "int32" / "int8" /
-    "bool"; float32 where absent). Float data is converted to float32. Integer or
+    "bool"; float32 where absent), each of the shape it was fed (a 0-d
+    input stays 0-d). Float data is converted to float32. Integer or
     bool data for a float32 input (uint8 pixels, ids, masks) would calibrate
     the network on values it never sees in use, so it is refused by name; so
     is float data for an integer input (token ids as floats), and anything but
@@ -232,7 +233,7 @@ def input_arrays(calibrator: IInt8Calibrator, inputs: dict[str, np.ndarray],
             raise _core.InvalidArgumentError(
                 f"{type(calibrator).__name__}.get_batch(): input {name!r} has dtype {a.dtype}, but the network "
                 f"input is {dtype}; pass integers")
-        out[name] = np.ascontiguousarray(a, dtype=dtype)
+        out[name] = np.asarray(a, dtype=dtype, order="C")  # not ascontiguousarray: it makes a 0-d input [1]
     return out
 
 
