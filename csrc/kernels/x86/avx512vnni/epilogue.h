@@ -73,79 +73,37 @@ inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const Tile
   }
 }
 
-// store_requantized's int8 branch for one block of 16 channels, up to the
-// rounding: the int32 values (inside [-128, 127]) that the packs below narrow.
-// `res` points at the block's residual bytes (null: no residual term).
-inline __m512i requantize_block(__m512i acc, const ChannelEpilogue& ce, const int8_t* res, float residual_scale,
-                                __m512 lo, __m512 hi) {
-  __m512 t = _mm512_cvtepi32_ps(acc);
-  t = _mm512_mul_ps(t, ce.scale);
-  t = _mm512_add_ps(t, ce.bias);
-  if (res) {
-    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(ce.m, res)));
-    r = _mm512_mul_ps(r, _mm512_set1_ps(residual_scale));
-    t = _mm512_add_ps(t, r);
-  }
-  return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, lo), hi));
-}
-
-// Stores one int8 output row of up to 64 channels from its blocks' rounded
-// values q[0..NB-1] (`nc` channels valid; blocks past nc ignored): narrowed
-// together with saturating packs (exact: every value is already inside
-// [-128, 127]) and stored with one byte-masked store instead of one vpmovsdb
-// store per block (those stores were most of the epilogue of short-reduction
-// 1x1 convs).
-template <int NB>
-inline void store_packed_row(const __m512i* q, int nc, int8_t* y) {
-  const __m512i z = _mm512_setzero_si512();
-  const __m512i q0 = q[0], q1 = NB > 1 ? q[1] : z, q2 = NB > 2 ? q[2] : z, q3 = NB > 3 ? q[3] : z;
-  // packs work within 128-bit lanes: lane L of the packed bytes holds
-  // elements 4L..4L+3 of blocks 0, 1, 2, 3 in turn; the permute moves dword
-  // 4 * (d % 4) + d / 4 to d, so block j's 16 bytes land at 16 j.
-  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
-  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-  const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
-  _mm512_mask_storeu_epi8(y, m, _mm512_permutexvar_epi32(order, b));
-}
-
 // One int8 output row of up to 64 channels (blocks 0..nb-1, `nc` channels
-// valid, ce[j] loaded for block j's valid channels), each block as
-// requantize_block. The row's residual, if any, at `res`.
+// valid, ce[j] loaded for block j's valid channels): each block requantized
+// as store_requantized's int8 branch does, the blocks narrowed together with
+// saturating packs (exact: every value is already inside [-128, 127]) and
+// stored with one byte-masked store instead of one vpmovsdb store per block
+// (those stores were most of the epilogue of short-reduction 1x1 convs).
+// The row's residual, if any, at `res`.
 template <int NB>
 inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce, int nc, const int8_t* res,
                                   float residual_scale, __m512 lo, __m512 hi, int8_t* y) {
-  __m512i q[NB];
+  __m512i q[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
   #pragma GCC unroll 4
   for (int j = 0; j < NB; ++j) {
-    q[j] = 16 * j < nc ? requantize_block(acc[j], ce[j], res ? res + 16 * j : nullptr, residual_scale, lo, hi)
-                       : _mm512_setzero_si512();
-  }
-  store_packed_row<NB>(q, nc, y);
-}
-
-// A whole MR x 64 tile of int8 outputs (tile epilogue ep, `nc` channels
-// valid), block column by block column: each column's scale and bias are
-// loaded once and its MR rows requantized in place (MR independent chains
-// that hide each other's latency, and 2 epilogue vectors live beside the
-// accumulators instead of 2 * NB, which spilled), then each row packed and
-// stored. The operations on each value are requantize_block's, unchanged.
-template <int MR, int NB>
-inline void store_requantized_tile(__m512i (&acc)[MR][NB], const TileEpilogue& ep, int nc) {
-  const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
-  #pragma GCC unroll 4
-  for (int j = 0; j < NB; ++j) {
-    const int valid = nc - 16 * j;
-    if (valid <= 0) break;
-    const ChannelEpilogue ce = load_channel_epilogue(ep, 16 * j, valid);
-    #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const int8_t* res = ep.residual ? ep.residual + i * ep.residual_stride + 16 * j : nullptr;
-      acc[i][j] = requantize_block(acc[i][j], ce, res, ep.residual_scale, lo, hi);
+    if (16 * j >= nc) break;
+    __m512 t = _mm512_cvtepi32_ps(acc[j]);
+    t = _mm512_mul_ps(t, ce[j].scale);
+    t = _mm512_add_ps(t, ce[j].bias);
+    if (res) {
+      __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(ce[j].m, res + 16 * j)));
+      r = _mm512_mul_ps(r, _mm512_set1_ps(residual_scale));
+      t = _mm512_add_ps(t, r);
     }
+    q[j] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, lo), hi));
   }
-  int8_t* y = static_cast<int8_t*>(ep.y);
-  #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) store_packed_row<NB>(acc[i], nc, y + i * ep.y_stride);
+  // packs work within 128-bit lanes: lane L of the packed bytes holds
+  // elements 4L..4L+3 of blocks 0, 1, 2, 3 in turn; the permute moves dword
+  // 4 * (d % 4) + d / 4 to d, so block j's 16 bytes land at 16 j.
+  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
+  _mm512_mask_storeu_epi8(y, m, _mm512_permutexvar_epi32(order, b));
 }
 
 // The same for one pixel: channels [c, c + valid), valid in 1..16.

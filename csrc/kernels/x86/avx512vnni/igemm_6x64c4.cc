@@ -97,9 +97,22 @@ void igemm(const IgemmTile& t) {
     }
   }
   if (!t.ep.out_f32) {
-    // int8 output: column by column, one masked store per row
-    // (store_requantized_tile).
-    store_requantized_tile<MR, NB>(acc, t.ep, t.nc);
+    // int8 output: one masked store per row (store_requantized_row), the
+    // epilogue's operands read once per tile.
+    const TileEpilogue ep = t.ep;
+    ChannelEpilogue ce[NB];
+    #pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) {
+      const int valid = t.nc - 16 * j;
+      ce[j] = load_channel_epilogue(ep, 16 * j, valid > 0 ? valid : 0);  // mask 0: nothing read
+    }
+    const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
+    int8_t* y = static_cast<int8_t*>(ep.y);
+    #pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      store_requantized_row<NB>(acc[i], ce, t.nc, ep.residual ? ep.residual + i * ep.residual_stride : nullptr,
+                                ep.residual_scale, lo, hi, y + i * ep.y_stride);
+    }
     return;
   }
   #pragma GCC unroll 8
