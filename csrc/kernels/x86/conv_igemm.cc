@@ -457,10 +457,10 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         if (pt + kPrefetchTiles < ptiles) {
           const int64_t pf = tile_begin(pt + kPrefetchTiles);
           const int pf_rows = static_cast<int>(tile_begin(pt + kPrefetchTiles + 1) - pf);
-          // Residual (int8) and output lines in separate loops: one
-          // combined loop divided each output offset by out_elem, a 64-bit
-          // idiv per line that was most of this driver's time on ResNet-50's
-          // 1x1 convs.
+          // Residual (int8) and output lines in separate loops: a combined
+          // loop divided each output offset by out_elem, a 64-bit idiv per
+          // line (perf put most of this driver's samples around it on
+          // ResNet-50's 1x1 convs at batch 8; RESULTS.md section 89).
           const int64_t at0 = pf * K + k_run;
           for (int i = 0; i < pf_rows; ++i) {
             const int64_t at = at0 + i * K;
