@@ -443,8 +443,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       const int kt0 = static_cast<int>(kt_now % runs_per_g) * kt_run;
       const int kt1 = std::min(kt_per_g, kt0 + kt_run);
       const int64_t k_run = int64_t{g} * kg + int64_t{kt0} * nb_max * block;  // the run's first output channel
-      const int64_t run_elems = std::min(kg, kt1 * nb_max * block) - int64_t{kt0} * nb_max * block;
-      const int64_t run_bytes = run_elems * out_elem;
+      const int64_t run_bytes = (std::min(kg, kt1 * nb_max * block) - int64_t{kt0} * nb_max * block) * out_elem;
       const IgemmFn fn_full = u_.fn(mr_max, nb_max);  // full tiles: most calls
       const int64_t pt_end = std::min(ptiles, (pc + 1) * ppi);
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
@@ -457,17 +456,13 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         if (pt + kPrefetchTiles < ptiles) {
           const int64_t pf = tile_begin(pt + kPrefetchTiles);
           const int pf_rows = static_cast<int>(tile_begin(pt + kPrefetchTiles + 1) - pf);
-          // Residual (int8) and output lines in separate loops: a combined
-          // loop divided each output offset by out_elem, a 64-bit idiv per
-          // line (perf put most of this driver's samples around it on
-          // ResNet-50's 1x1 convs at batch 8; RESULTS.md section 89).
           const int64_t at0 = pf * K + k_run;
           for (int i = 0; i < pf_rows; ++i) {
             const int64_t at = at0 + i * K;
-            if (xres) {
-              for (int64_t off = 0; off < run_elems; off += 64) __builtin_prefetch(xres + at + off, 0, 3);
+            for (int64_t off = 0; off < run_bytes; off += 64) {
+              if (xres) __builtin_prefetch(xres + at + off / out_elem, 0, 3);
+              __builtin_prefetch(ybytes + at * out_elem + off, 1, 3);
             }
-            for (int64_t off = 0; off < run_bytes; off += 64) __builtin_prefetch(ybytes + at * out_elem + off, 1, 3);
           }
         }
         const IgemmFn fn_run = mr == mr_max ? fn_full : u_.fn(mr, nb_max);
