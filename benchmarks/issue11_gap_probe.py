@@ -132,7 +132,9 @@ def main() -> int:
     for spec in args.engines.split(","):
         run = _runner(row, spec, args.dir)
         for k, feeds in data.items():
-            print(f"{row.name} {spec} on {k}: {describe([run(f) for f in feeds], refs[k])}", flush=True)
+            outs = [run(f) for f in feeds]
+            row_metric = f"; the row's metric {row.metric(outs, refs[k], feeds)}" if k == "evaluation" else ""
+            print(f"{row.name} {spec} on {k}: {describe(outs, refs[k])}{row_metric}", flush=True)
     return 0
 
 
