@@ -36,11 +36,16 @@ void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc
             float* dst) {
   for (int64_t p = 0; p < mc; p += mr) {
     const int64_t rows = std::min<int64_t>(mr, mc - p);
-    if (A.trans && rows == 6 && mr == 6) {
-      // The AVX2 tile's full panels (the output-transposed pointwise conv's
-      // pixels): one fixed-size copy per k, not a loop of single floats.
+    if (A.trans && rows == mr && (mr == 6 || mr == 12)) {
+      // The AVX2 and AVX-512 tiles' full panels (the output-transposed
+      // pointwise conv's pixels): one fixed-size copy per k, not a loop of
+      // single floats.
       const float* s = A.data + k0 * A.ld + i0 + p;
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 6, s + k * A.ld, 6 * sizeof(float));
+      if (mr == 6) {
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 6, s + k * A.ld, 6 * sizeof(float));
+      } else {
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 12, s + k * A.ld, 12 * sizeof(float));
+      }
     } else if (A.trans) {
       // op(A)[i][k] = A[k][i]: mr contiguous values per k.
       for (int64_t k = 0; k < kc; ++k) {
@@ -368,16 +373,20 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
 
 }  // namespace
 
+void pack_a_into(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A, PackedA* p) {
+  p->M = M;
+  p->K = K;
+  p->uk = &uk;
+  const int64_t m_pad = (M + uk.mr - 1) / uk.mr * uk.mr;
+  p->data.resize(static_cast<size_t>(m_pad * K));
+  for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
+    pack_a(A, 0, M, k0, std::min(uk.kc, K - k0), uk.mr, p->data.data() + k0 * m_pad);
+  }
+}
+
 PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A) {
   PackedA p;
-  p.M = M;
-  p.K = K;
-  p.uk = &uk;
-  const int64_t m_pad = (M + uk.mr - 1) / uk.mr * uk.mr;
-  p.data.resize(static_cast<size_t>(m_pad * K));
-  for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
-    pack_a(A, 0, M, k0, std::min(uk.kc, K - k0), uk.mr, p.data.data() + k0 * m_pad);
-  }
+  pack_a_into(uk, M, K, A, &p);
   return p;
 }
 
