@@ -34,20 +34,31 @@ namespace panels {
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into MR panels.
 void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
             float* dst) {
-  for (int64_t p = 0; p < mc; p += mr) {
-    const int64_t rows = std::min<int64_t>(mr, mc - p);
-    if (A.trans && rows == mr && (mr == 6 || mr == 12)) {
-      // The AVX2 and AVX-512 tiles' full panels (the output-transposed
-      // pointwise conv's pixels): one fixed-size copy per k, not a loop of
-      // single floats.
-      const float* s = A.data + k0 * A.ld + i0 + p;
+  int64_t p = 0;
+  if (A.trans && (mr == 6 || mr == 12)) {
+    // The AVX2 and AVX-512 tiles' full panels of an A^T (the
+    // output-transposed pointwise conv's pixels): row k of A is read once,
+    // front to back, and its mr-value runs copied into every panel (one
+    // fixed-size copy each), so a cold image streams in row by row rather
+    // than as a panel's kc short runs a row apart.
+    const int64_t full = mc / mr * mr;
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* s = A.data + (k0 + k) * A.ld + i0;
+      float* d = dst + k * mr;
       if (mr == 6) {
-        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 6, s + k * A.ld, 6 * sizeof(float));
+        for (int64_t q = 0; q < full; q += 6, d += kc * 6) std::memcpy(d, s + q, 6 * sizeof(float));
       } else {
-        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 12, s + k * A.ld, 12 * sizeof(float));
+        for (int64_t q = 0; q < full; q += 12, d += kc * 12) std::memcpy(d, s + q, 12 * sizeof(float));
       }
-    } else if (A.trans) {
-      // op(A)[i][k] = A[k][i]: mr contiguous values per k.
+    }
+    p = full;
+    dst += full * kc;
+  }
+  for (; p < mc; p += mr) {
+    const int64_t rows = std::min<int64_t>(mr, mc - p);
+    if (A.trans) {
+      // op(A)[i][k] = A[k][i]: mr contiguous values per k (a ragged last
+      // panel, or a tile height without the walk above).
       for (int64_t k = 0; k < kc; ++k) {
         float* d = dst + k * mr;
         const float* s = A.data + (k0 + k) * A.ld + i0 + p;
