@@ -167,6 +167,12 @@ CONV_PATHS = {
     "pointwise, output-transposed in two column chunks (300 channels)": ((1, 96, 7, 7), (300, 96, 1, 1), 1, 0, True),
     "pointwise, output-transposed, pixels packed, two K slices": ((2, 300, 7, 7), (160, 300, 1, 1), 1, 0, True),
     "pointwise, output-transposed, pixels read in place (40 channels)": ((2, 128, 7, 7), (40, 128, 1, 1), 1, 0, True),
+    # On avx512 (32 columns; 196 pixels pad to 224): an image's 196 pixels in
+    # one row tile of the widened blocking, packed once for both column
+    # chunks (256 + 64), two K slices; 289 pixels in two row tiles.
+    "pointwise, output-transposed, 196 pixels in one row tile, packed once for two chunks":
+        ((2, 200, 14, 14), (320, 200, 1, 1), 1, 0, True),
+    "pointwise, output-transposed, 289 pixels in two row tiles": ((1, 200, 17, 17), (320, 200, 1, 1), 1, 0, True),
     "pointwise, 49 pixels but K = 24: the SGEMM, not transposed": ((2, 24, 7, 7), (64, 24, 1, 1), 1, 0, True),
     "pointwise, 196 pixels and K = 64: the SGEMM, not transposed": ((1, 64, 14, 14), (384, 64, 1, 1), 1, 0, True),
     "1x1 stride 2, subsampled then transposed": ((2, 96, 14, 14), (64, 96, 1, 1), 2, 0, True),

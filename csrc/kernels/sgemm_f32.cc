@@ -34,15 +34,31 @@ namespace panels {
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into MR panels.
 void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
             float* dst) {
-  for (int64_t p = 0; p < mc; p += mr) {
+  int64_t p = 0;
+  if (A.trans && (mr == 6 || mr == 12)) {
+    // The AVX2 and AVX-512 tiles' full panels of an A^T (the
+    // output-transposed pointwise conv's pixels): row k of A is read once,
+    // front to back, and its mr-value runs copied into every panel (one
+    // fixed-size copy each), so a cold image streams in row by row rather
+    // than as a panel's kc short runs a row apart.
+    const int64_t full = mc / mr * mr;
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* s = A.data + (k0 + k) * A.ld + i0;
+      float* d = dst + k * mr;
+      if (mr == 6) {
+        for (int64_t q = 0; q < full; q += 6, d += kc * 6) std::memcpy(d, s + q, 6 * sizeof(float));
+      } else {
+        for (int64_t q = 0; q < full; q += 12, d += kc * 12) std::memcpy(d, s + q, 12 * sizeof(float));
+      }
+    }
+    p = full;
+    dst += full * kc;
+  }
+  for (; p < mc; p += mr) {
     const int64_t rows = std::min<int64_t>(mr, mc - p);
-    if (A.trans && rows == 6 && mr == 6) {
-      // The AVX2 tile's full panels (the output-transposed pointwise conv's
-      // pixels): one fixed-size copy per k, not a loop of single floats.
-      const float* s = A.data + k0 * A.ld + i0 + p;
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * 6, s + k * A.ld, 6 * sizeof(float));
-    } else if (A.trans) {
-      // op(A)[i][k] = A[k][i]: mr contiguous values per k.
+    if (A.trans) {
+      // op(A)[i][k] = A[k][i]: mr contiguous values per k (a ragged last
+      // panel, or a tile height without the walk above).
       for (int64_t k = 0; k < kc; ++k) {
         float* d = dst + k * mr;
         const float* s = A.data + (k0 + k) * A.ld + i0 + p;
@@ -368,16 +384,20 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
 
 }  // namespace
 
+void pack_a_into(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A, PackedA* p) {
+  p->M = M;
+  p->K = K;
+  p->uk = &uk;
+  const int64_t m_pad = (M + uk.mr - 1) / uk.mr * uk.mr;
+  p->data.resize(static_cast<size_t>(m_pad * K));
+  for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
+    pack_a(A, 0, M, k0, std::min(uk.kc, K - k0), uk.mr, p->data.data() + k0 * m_pad);
+  }
+}
+
 PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A) {
   PackedA p;
-  p.M = M;
-  p.K = K;
-  p.uk = &uk;
-  const int64_t m_pad = (M + uk.mr - 1) / uk.mr * uk.mr;
-  p.data.resize(static_cast<size_t>(m_pad * K));
-  for (int64_t k0 = 0; k0 < K; k0 += uk.kc) {
-    pack_a(A, 0, M, k0, std::min(uk.kc, K - k0), uk.mr, p.data.data() + k0 * m_pad);
-  }
+  pack_a_into(uk, M, K, A, &p);
   return p;
 }
 

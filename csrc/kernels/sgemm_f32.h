@@ -95,6 +95,10 @@ struct PackedA {
   const SgemmKernel* uk = nullptr;  // the microkernel it was packed for (its mr, kc)
 };
 PackedA pack_a_once(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A);
+// The same panels into *p, reusing its storage: for an A packed per run
+// (the output-transposed conv's pixels, shared by its column chunks), no
+// allocation once the buffer has grown.
+void pack_a_into(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand& A, PackedA* p);
 
 // All of op(B) [K, N] packed once for one microkernel: per KC slice, the
 // ceil(N / nr) panels [kc][nr] of every column in order, zero-padded. For a

@@ -1,8 +1,9 @@
 // The float32 Conv's output-transposed product (conv_f32_transposed.h).
 //
 // Per image: A is the image itself, transposed (a pointwise conv: packed
-// per K slice and chunk, or read in place under kPackPixelsMinCols output
-// channels), else its im2col, packed per tile; B is W^T, packed once; the
+// once for all chunks when each has kPackPixelsMinCols output channels or
+// more, else per K slice and chunk, or read in place under that), else its
+// im2col, packed per tile; B is W^T, packed once; the
 // bias is a column bias of the first K slice. The product goes into the
 // thread's scratch [P][256], 256 output channels at a time, and each chunk
 // is then transposed into y, with the residual and the activation applied
@@ -16,8 +17,14 @@
 namespace int8rt {
 namespace engine {
 
+kernels::SgemmKernel TransposedConvF32::widened(const kernels::SgemmKernel& uk) {
+  kernels::SgemmKernel wide = uk;
+  wide.mc = std::max(uk.mc, (kImageRows + uk.mr - 1) / uk.mr * uk.mr);
+  return wide;
+}
+
 TransposedConvF32::TransposedConvF32(const kernels::SgemmKernel& uk, const FusedActivation& act)
-    : uk_(uk), act_(act) {
+    : uk_(widened(uk)), act_(act) {
   clip_.clip = act_.as_clip(&clip_.lo, &clip_.hi);
 }
 
@@ -33,16 +40,21 @@ void TransposedConvF32::run(const float* x, const float* w, const float* bias, c
   const int64_t cols = std::min(kCols, g.M);
   thread_local std::vector<float> scratch;
   if (scratch.size() < static_cast<size_t>(P * cols)) scratch.resize(static_cast<size_t>(P * cols));
+  // Every chunk packs the pixels (see kPackPixelsMinCols): pack them once.
+  const bool pack_once = pointwise && wt_.size() > 1 && g.M - (g.M - 1) / kCols * kCols >= kPackPixelsMinCols;
+  thread_local kernels::PackedA pixels;
   for (int64_t n = 0; n < g.N; ++n) {
     const float* xn = x + n * g.C * g.H * g.W;
     kernels::Im2colView view{xn, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
     kernels::GemmOperand a{xn, P, /*trans=*/true};
     if (!pointwise) a.im2col = &view;
+    if (pack_once) kernels::pack_a_into(uk_, P, K, a, &pixels);
     for (size_t chunk = 0; chunk < wt_.size(); ++chunk) {
       const int64_t m0 = static_cast<int64_t>(chunk) * kCols, mc = std::min(kCols, g.M - m0);
       // The pixels of channel k broadcast from the image's row k (not
       // packed) only for chunks of few output channels; see kPackPixelsMinCols.
       a.in_place = pointwise && mc < kPackPixelsMinCols;
+      if (pack_once) a.packed = &pixels;
       kernels::SgemmEpilogue ep;
       ep.col_bias = bias ? bias + m0 : nullptr;
       if (!res) {  // Relu / Clip commute with the transpose: applied in the tile epilogue

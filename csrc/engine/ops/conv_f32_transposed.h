@@ -41,7 +41,16 @@ class TransposedConvF32 {
   // and then act_.apply.
   void add_residual(const float* r, float* y, int64_t n) const;
 
-  const kernels::SgemmKernel& uk_;
+  // The layer's microkernel with the row tile widened to one 14 x 14
+  // image's pixels (kImageRows, rounded up to mr, or the kernel's own mc
+  // where larger): ResNet-50's 14 x 14 stage ran as two row tasks of
+  // 108 + 88 pixels, each streaming all of the layer's packed W^T (1 MB at
+  // 1024 x 256) through the cache, so the weights came in twice per image.
+  // One task of 204 rows keeps its A block (204 x kc floats, 160 KB at
+  // kc = 192) in L2 and reads W^T once. Tiling only: the same bits.
+  static kernels::SgemmKernel widened(const kernels::SgemmKernel& uk);
+  static constexpr int64_t kImageRows = 196;
+  const kernels::SgemmKernel uk_;
   FusedActivation act_;
   kernels::SgemmEpilogue clip_;  // Relu / Clip as the SGEMM's clip, when it is one
   const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
@@ -65,6 +74,9 @@ class TransposedConvF32 {
   // chunk of one or two panels reads each pixel once or twice, which the
   // copy cannot beat by much. The same values in the same FMAs in the same
   // order: the same bits either way.
+  // Where every chunk packs them, the pixels are packed once per image
+  // (kernels::pack_a_into, a per-thread buffer) and read by all chunks:
+  // 256 -> 1024 packed its image four times, once per 256-channel chunk.
   static constexpr int64_t kPackPixelsMinCols = 64;
   mutable std::vector<kernels::PackedB> wt_;
 };
