@@ -12,6 +12,7 @@ into the ``outputs`` given.
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -144,6 +145,11 @@ class Engine:
 
     def __init__(self, native: _core.Engine) -> None:
         self._native = native
+        # Contexts that run() keeps between calls, idle ones only: a context
+        # holds the activation buffers, so a fresh one per call would allocate
+        # (and the OS zero) every buffer of the network on every call.
+        self._idle_contexts: list[ExecutionContext] = []
+        self._idle_lock = threading.Lock()
 
     # ---- files ----
     @classmethod
@@ -263,8 +269,19 @@ class Engine:
         return ExecutionContext(self._native.create_execution_context(), self)
 
     def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Convenience: runs once in a fresh context (use a context in loops)."""
-        return self.create_execution_context().run(inputs)
+        """Convenience: runs on a context the engine keeps for these calls,
+        so repeated calls reuse its buffers as a context's own runs do.
+        Thread-safe: a call that finds every kept context busy (another
+        thread running) makes one more, kept too."""
+        with self._idle_lock:
+            ctx = self._idle_contexts.pop() if self._idle_contexts else None
+        if ctx is None:
+            ctx = self.create_execution_context()
+        try:
+            return ctx.run(inputs)
+        finally:
+            with self._idle_lock:
+                self._idle_contexts.append(ctx)
 
     def device_array(self, shape: Sequence[int]) -> DeviceArray:
         """A new float32 :class:`DeviceArray` on this engine's device (engines
