@@ -17,7 +17,6 @@ Usage: PYTHONPATH=<tree>/python python3 <tree>/benchmarks/run_alloc_bench.py ENG
 """
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import statistics
@@ -30,7 +29,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import int8rt  # noqa: E402
-from bench_util import load_line, machine_line  # noqa: E402
+from bench_util import engine_files_parser, load_line, machine_line  # noqa: E402
 
 
 def measure(impls: Dict[str, Callable[[], object]], rounds: int) -> Dict[str, tuple]:
@@ -53,11 +52,7 @@ def measure(impls: Dict[str, Callable[[], object]], rounds: int) -> Dict[str, tu
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("engines", nargs="+")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=7)
-    args = ap.parse_args()
+    args = engine_files_parser(__doc__).parse_args()
     int8rt.set_num_threads(1)
     print(machine_line())
     for path in args.engines:
