@@ -97,7 +97,7 @@ class ExecutionContext:
         ``outputs`` (host arrays): ``{output_name: array}`` for every output,
         C-contiguous, writeable, of the output's shape (:meth:`output_shapes`)
         and dtype; the outputs are written there instead of into new arrays,
-        so repeated runs of one shape allocate nothing. Returns that mapping.
+        so repeated runs of one shape make no output arrays. Returns that mapping.
 
         Engines on a GPU also take device arrays (``__cuda_array_interface__``,
         float32, C-contiguous; all inputs on the device, and complete: work

@@ -149,7 +149,7 @@ class ExecutionContext {
   // inputs or wrong shapes.
   std::map<std::string, HostTensor> run(const std::map<std::string, TensorView>& inputs);
   // The same, writing every output into the caller's array instead of a new
-  // one (no allocation per run once the context has run this shape). Every
+  // one (no output buffers made per run). Every
   // network output must be given, with the shape and dtype the run gives it
   // (InvalidArgument naming the output otherwise; when only the run knows
   // the shape, after the run and before anything is written to it).
