@@ -229,11 +229,19 @@ bool Executor::plan_matches(const State& state) const {
 // A node's outputs keep their shapes at the same input shapes unless its
 // layer sizes them when run (control flow) or shape inference cannot know
 // them without values (ValueDependentShape, and all that follows from one).
+// Where shape inference alone fails at shapes a run managed (a layer whose
+// infer() needs values it does not declare so), the plan keeps nothing and
+// runs infer every node, as without a plan.
 void Executor::make_plan(State& state) const {
-  std::vector<char> value_dependent;
-  infer_values(state.plan_inputs, &value_dependent);
   const auto& nodes = network_.nodes();
   std::vector<char> keeps(nodes.size(), 0);
+  std::vector<char> value_dependent;
+  try {
+    infer_values(state.plan_inputs, &value_dependent);
+  } catch (const Error&) {
+    state.plan_keeps = std::move(keeps);
+    return;
+  }
   for (size_t n = 0; n < nodes.size(); ++n) {
     bool known = !layers_[n]->sizes_outputs_when_run();
     for (int id : nodes[n].outputs) known = known && (id < 0 || !value_dependent[id]);
