@@ -97,6 +97,18 @@ def add_isa_cap_and_cpu_time_args(ap: "argparse.ArgumentParser") -> None:
                          "a 1-thread run's own cost on a loaded machine (RESULTS.md section 21)")
 
 
+def engine_files_parser(doc: str) -> "argparse.ArgumentParser":
+    """The options of the benchmarks over saved engine files
+    (threads_batch_bench.py, run_alloc_bench.py): the files, --batch, --rounds."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("engines", nargs="+")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=7)
+    return ap
+
+
 def isa_cap(tier: str) -> str:
     """Cap int8rt (INT8RT_MAX_ISA, every kernel family) and OpenVINO's oneDNN
     (ONEDNN_MAX_CPU_ISA) at `tier` for the rest of the process; returns the

@@ -10,22 +10,21 @@ Usage: PYTHONPATH=<tree>/python python3 threads_batch_bench.py ENGINE_FILE... [-
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
 
-import int8rt
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import int8rt  # noqa: E402
+from bench_util import engine_files_parser  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("engines", nargs="+")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=7)
-    args = ap.parse_args()
+    args = engine_files_parser(__doc__).parse_args()
     for path in args.engines:
         e = int8rt.Engine.load(path)
         ctx, name = e.create_execution_context(), e.input_names[0]

@@ -228,7 +228,8 @@ std::vector<engine::Executor::Input> host_inputs(const Network& net, const std::
 
 }  // namespace
 
-std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::string, TensorView>& inputs) {
+void ExecutionContext::run_host(const std::map<std::string, TensorView>& inputs,
+                                const std::function<void(size_t output, const OutputParts& parts)>& take) {
   ContextUse use(impl_->busy);
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
@@ -243,7 +244,7 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
   } release{ex, *impl_};
   // The outputs come from one state, or from each part's state of a split
   // batch (engine/batch_split.h), joined along the batch in part order.
-  std::vector<std::function<const engine::Value&(int)>> sources;
+  int parts = 1;
   if (engine_->runner_) {
     for (const auto& in : ins) {
       if (in.dtype != DataType::kFloat32) {
@@ -254,30 +255,31 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
   } else {
     for (auto& in : ins) in.borrow = true;  // read in place: `inputs` outlives the run and the copies below
     if (!impl_->split) impl_->split = std::make_unique<engine::BatchSplit>(ex);
-    const int parts = impl_->split->parts(ins, get_num_threads());
+    parts = impl_->split->parts(ins, get_num_threads());
     if (parts > 1) {
       impl_->split->run(ins, parts);
-      for (int p = 0; p < parts; ++p) {
-        sources.push_back([this, p](int id) -> const engine::Value& { return impl_->split->value(p, id); });
-      }
     } else {
       ex.run(*impl_->state, ins);
     }
   }
-  if (sources.empty()) {
-    sources.push_back([this, &ex](int id) -> const engine::Value& { return ex.value(*impl_->state, id); });
+  OutputParts values(parts);
+  for (size_t o = 0; o < net.outputs().size(); ++o) {
+    const int id = net.outputs()[o];
+    for (int p = 0; p < parts; ++p) values[p] = parts > 1 ? &impl_->split->value(p, id) : &ex.value(*impl_->state, id);
+    take(o, values);
   }
+}
+
+std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::string, TensorView>& inputs) {
+  const Network& net = engine_->executor_->network();
   std::map<std::string, HostTensor> outs;
-  for (int id : net.outputs()) {
+  run_host(inputs, [&](size_t o, const OutputParts& parts) {
     HostTensor t;
-    for (size_t p = 0; p < sources.size(); ++p) {
-      const engine::Value& v = sources[p](id);
-      if (p == 0) {
-        t.shape = v.shape();
-        t.dtype = v.dtype();
-      } else {
-        t.shape[0] += v.shape()[0];
-      }
+    t.shape = parts[0]->shape();
+    t.dtype = parts[0]->dtype();
+    for (size_t p = 1; p < parts.size(); ++p) t.shape[0] += parts[p]->shape()[0];
+    for (const engine::Value* part : parts) {
+      const engine::Value& v = *part;
       if (v.dtype() == DataType::kFloat32) {
         t.data.insert(t.data.end(), v.data<float>(), v.data<float>() + v.numel());
       } else if (v.dtype() == DataType::kInt64) {
@@ -290,9 +292,44 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
         t.bytes.insert(t.bytes.end(), v.data<uint8_t>(), v.data<uint8_t>() + v.nbytes());
       }
     }
-    outs[net.tensor(id).name] = std::move(t);
-  }
+    outs[net.tensor(net.outputs()[o]).name] = std::move(t);
+  });
   return outs;
+}
+
+void ExecutionContext::run_into(const std::map<std::string, TensorView>& inputs,
+                                const std::map<std::string, OutputView>& outputs) {
+  const Network& net = engine_->executor_->network();
+  std::vector<const OutputView*> dst;  // by output index
+  for (int id : net.outputs()) {
+    auto it = outputs.find(net.tensor(id).name);
+    if (it == outputs.end()) throw InvalidArgument("run_into: output '" + net.tensor(id).name + "' not given");
+    if (!it->second.data) throw InvalidArgument("run_into: output '" + it->first + "' has no data");
+    dst.push_back(&it->second);
+  }
+  if (outputs.size() != dst.size()) {
+    for (const auto& kv : outputs) {
+      const int id = net.find_tensor(kv.first);
+      if (std::find(net.outputs().begin(), net.outputs().end(), id) == net.outputs().end()) {
+        throw InvalidArgument("run_into: '" + kv.first + "' is not an output of the engine");
+      }
+    }
+  }
+  run_host(inputs, [&](size_t o, const OutputParts& parts) {
+    engine::Shape shape = parts[0]->shape();
+    for (size_t p = 1; p < parts.size(); ++p) shape[0] += parts[p]->shape()[0];
+    const OutputView& d = *dst[o];
+    if (d.shape != shape || d.dtype != parts[0]->dtype()) {
+      throw InvalidArgument("run_into: output '" + net.tensor(net.outputs()[o]).name + "' is " +
+                            engine::dtype_name(parts[0]->dtype()) + " " + engine::shape_str(shape) +
+                            ", given " + engine::dtype_name(d.dtype) + " " + engine::shape_str(d.shape));
+    }
+    char* at = static_cast<char*>(d.data);
+    for (const engine::Value* v : parts) {
+      if (v->nbytes()) std::memcpy(at, v->data<char>(), v->nbytes());
+      at += v->nbytes();
+    }
+  });
 }
 
 std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, TensorView>& inputs, int runs,

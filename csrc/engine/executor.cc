@@ -129,11 +129,21 @@ void Executor::release_inputs(State& state) const {
 }
 
 void Executor::prepare_node(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs) const {
+  prepare(state, n, ins, outs, false);
+}
+
+void Executor::prepare(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs,
+                       bool planned) const {
   const Node& node = network_.nodes()[n];
   ins.clear();
   outs.clear();
   for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : &value(state, id));
   for (int id : node.outputs) outs.push_back(&state.values[id]);
+  if (planned && state.plan_keeps[n]) return;  // sized for these input shapes by an earlier run
+  if (!planned) {  // this run may size Values otherwise than the plan's
+    state.plan_recorded = false;
+    state.plan_keeps.clear();
+  }
   if (layers_[n]->sizes_outputs_when_run()) return;  // run() sizes them (control flow)
   auto specs = layers_[n]->infer(ins);
   if (specs.size() != outs.size()) {
@@ -170,11 +180,12 @@ void Executor::run_node(State& state, int n) const {
   if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
 }
 
-size_t Executor::run_step(State& state, size_t i, std::vector<const Value*>& ins, std::vector<Value*>& outs) const {
+size_t Executor::run_step(State& state, size_t i, std::vector<const Value*>& ins, std::vector<Value*>& outs,
+                          bool planned) const {
   const int n = order_[i];
   const int block = fused_.head[n];
   if (block >= 0 && run_fused(state, block)) return fused_.nodes[block].size();
-  prepare_node(state, n, ins, outs);
+  prepare(state, n, ins, outs, planned);
   if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
   return 1;
 }
@@ -206,6 +217,39 @@ bool Executor::run_fused(State& state, int block) const {
   return true;
 }
 
+bool Executor::plan_matches(const State& state) const {
+  if (!state.plan_recorded) return false;
+  const std::vector<int>& inputs = network_.inputs();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (state.values[inputs[i]].shape() != state.plan_inputs[i]) return false;
+  }
+  return true;
+}
+
+// A node's outputs keep their shapes at the same input shapes unless its
+// layer sizes them when run (control flow) or shape inference cannot know
+// them without values (ValueDependentShape, and all that follows from one).
+// Where shape inference alone fails at shapes a run managed (a layer whose
+// infer() needs values it does not declare so), the plan keeps nothing and
+// runs infer every node, as without a plan.
+void Executor::make_plan(State& state) const {
+  const auto& nodes = network_.nodes();
+  std::vector<char> keeps(nodes.size(), 0);
+  std::vector<char> value_dependent;
+  try {
+    infer_values(state.plan_inputs, &value_dependent);
+  } catch (const Error&) {
+    state.plan_keeps = std::move(keeps);
+    return;
+  }
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    bool known = !layers_[n]->sizes_outputs_when_run();
+    for (int id : nodes[n].outputs) known = known && (id < 0 || !value_dependent[id]);
+    keeps[n] = known;
+  }
+  state.plan_keeps = std::move(keeps);
+}
+
 void Executor::run_timed(State& state, const std::vector<Input>& inputs, std::vector<double>& node_seconds,
                          bool thread_cpu) const {
   // Seconds on the chosen clock.
@@ -234,7 +278,14 @@ void Executor::run(State& state, const std::vector<Input>& inputs, const Observe
   std::vector<const Value*> ins;
   std::vector<Value*> outs;
   if (!observer) {
-    for (size_t i = 0; i < order_.size();) i += run_step(state, i, ins, outs);
+    const bool planned = plan_matches(state);
+    if (planned && state.plan_keeps.empty()) make_plan(state);
+    for (size_t i = 0; i < order_.size();) i += run_step(state, i, ins, outs, planned);
+    if (!planned) {
+      state.plan_inputs.clear();
+      for (int id : network_.inputs()) state.plan_inputs.push_back(state.values[id].shape());
+      state.plan_recorded = true;
+    }
     return;
   }
   // An observer reads every tensor, so fused blocks run node by node.

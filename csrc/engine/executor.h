@@ -32,6 +32,15 @@ class Executor {
 
   struct State {
     std::vector<Value> values;  // one per tensor id (constants unused)
+    // The shape plan (the plan for a shape is cached, issue 14 §4): the
+    // input shapes of the last run() without an observer, and, made when a
+    // second run comes at the same shapes, per node id whether its outputs'
+    // shapes follow from those alone. Such runs keep those nodes' output
+    // Values as they are instead of asking each layer's infer() again (a few
+    // vectors per node per run). Any other way of running a node drops it.
+    bool plan_recorded = false;
+    std::vector<Shape> plan_inputs;
+    std::vector<char> plan_keeps;  // empty until made
   };
   // A state for runs; with an optimization profile, its Values are
   // allocated for the profile's opt shapes. With share_buffers, activations
@@ -122,7 +131,16 @@ class Executor {
   // Runs the node at order_[i] (prepared, when it has something to compute)
   // or, when it heads a fused block that pays at this batch, the whole block.
   // Returns the number of nodes done (1 or 3).
-  size_t run_step(State& state, size_t i, std::vector<const Value*>& ins, std::vector<Value*>& outs) const;
+  // With `planned`, node outputs the state's plan keeps are not sized again.
+  size_t run_step(State& state, size_t i, std::vector<const Value*>& ins, std::vector<Value*>& outs,
+                  bool planned = false) const;
+  // prepare_node's work; with `planned`, a node the plan keeps only gets its
+  // inputs / outputs listed. Without it the state's plan is dropped.
+  void prepare(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs, bool planned) const;
+  // Whether the state's plan was recorded at the input shapes now bound.
+  bool plan_matches(const State& state) const;
+  // Makes plan_keeps for the recorded input shapes.
+  void make_plan(State& state) const;
   // Runs fused block `block` when its input fits it and fusing pays at this
   // batch; false (nothing done) otherwise.
   bool run_fused(State& state, int block) const;

@@ -54,8 +54,14 @@ std::string shape_str(const Shape& shape) {
 }
 
 void Value::assign_shape(DataType dtype, Shape shape) {
-  // Forms the byte size once, checked, so numel() and nbytes() never wrap.
-  checked_bytes(shape_numel(shape), dtype_size(dtype), "tensor shape " + shape_str(shape));
+  // Forms the byte size once, checked, so numel() and nbytes() never wrap;
+  // the error text only when it does (every run resets every tensor: a
+  // string per reset was a third of a run's allocations).
+  const int64_t numel = shape_numel(shape);
+  int64_t bytes = 0;
+  if (__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(dtype)), &bytes)) {
+    checked_bytes(numel, dtype_size(dtype), "tensor shape " + shape_str(shape));
+  }
   dtype_ = dtype;
   shape_ = std::move(shape);
 }

@@ -53,6 +53,31 @@ std::map<std::string, TensorView> views_of(const py::dict& inputs, std::vector<p
   return views;
 }
 
+// The caller's output arrays, written in place: never converted or copied
+// (a copy would be written instead of the caller's memory), so each must be
+// a numpy array, C-contiguous and writeable; `keep` holds them alive.
+std::map<std::string, OutputView> output_views_of(const py::dict& outputs, std::vector<py::array>& keep) {
+  std::map<std::string, OutputView> views;
+  for (const auto& kv : outputs) {
+    std::string name = py::str(kv.first);
+    if (!py::isinstance<py::array>(kv.second)) {
+      throw InvalidArgument("output '" + name + "': expected a numpy array, got " +
+                            std::string(py::str(kv.second.get_type().attr("__name__"))));
+    }
+    py::array a = py::reinterpret_borrow<py::array>(kv.second);
+    if (!(a.flags() & py::array::c_style) || !a.writeable()) {
+      throw InvalidArgument("output '" + name + "': the array must be C-contiguous and writeable");
+    }
+    OutputView v;
+    v.data = a.mutable_data();
+    v.dtype = host_dtype(name, a);
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) v.shape.push_back(a.shape(d));
+    keep.push_back(a);
+    views[name] = v;
+  }
+  return views;
+}
+
 template <typename T>
 py::array owned_array(const std::vector<int64_t>& shape, std::vector<T>&& values) {
   auto* data = new std::vector<T>(std::move(values));
@@ -101,6 +126,16 @@ void bind_engine(py::module_& m) {
              return to_numpy(std::move(outputs));
            },
            py::arg("inputs"))
+      .def("run_into",
+           [](ExecutionContext& ctx, const py::dict& inputs, const py::dict& outputs) {
+             std::vector<py::array> keep;
+             auto views = views_of(inputs, keep);
+             auto outs = output_views_of(outputs, keep);
+             py::gil_scoped_release release;
+             ctx.run_into(views, outs);
+           },
+           py::arg("inputs"), py::arg("outputs"),
+           "outputs: name -> writeable C-contiguous numpy array of the output's shape and dtype")
       .def("output_shapes", &ExecutionContext::output_shapes, py::arg("input_shapes"))
       .def("profile",
            [](ExecutionContext& ctx, const py::dict& inputs, int runs, bool thread_cpu) {

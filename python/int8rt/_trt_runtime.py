@@ -119,7 +119,7 @@ class IExecutionContext(ExecutionContext):
         """Runs on NumPy arrays ordered like the engine's bindings: every input,
         then every output (``engine.get_binding_name(i)``). Outputs must be
         float32 arrays of the output's shape for this batch and are filled in
-        place. Returns True (errors raise, naming the binding)."""
+        place (written directly where they are C-contiguous). Returns True (errors raise, naming the binding)."""
         names = self.engine.input_names + self.engine.output_names
         if len(bindings) != len(names):
             raise InvalidArgumentError(f"execute_v2 takes {len(names)} arrays ({', '.join(names)}), "
@@ -128,7 +128,11 @@ class IExecutionContext(ExecutionContext):
             if not isinstance(b, np.ndarray):
                 raise _no_device(f"execute_v2 binding '{name}' is a {type(b).__name__}, not a NumPy array")
         n_in = len(self.engine.input_names)
-        outputs = self.run(dict(zip(names[:n_in], bindings[:n_in])))
+        inputs, dsts = dict(zip(names[:n_in], bindings[:n_in])), dict(zip(names[n_in:], bindings[n_in:]))
+        if all(d.flags.c_contiguous and d.flags.writeable for d in dsts.values()):
+            self.run(inputs, dsts)  # written in place: no output arrays made per call
+            return True
+        outputs = self.run(inputs)
         for name, dst in zip(names[n_in:], bindings[n_in:]):
             src = outputs[name]
             if dst.dtype != np.float32 or dst.shape != src.shape or not dst.flags.writeable:

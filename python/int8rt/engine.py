@@ -12,6 +12,7 @@ into the ``outputs`` given.
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -93,6 +94,11 @@ class ExecutionContext:
         released while the engine runs, so contexts on several threads run
         concurrently.
 
+        ``outputs`` (host arrays): ``{output_name: array}`` for every output,
+        C-contiguous, writeable, of the output's shape (:meth:`output_shapes`)
+        and dtype; the outputs are written there instead of into new arrays,
+        so repeated runs of one shape make no output arrays. Returns that mapping.
+
         Engines on a GPU also take device arrays (``__cuda_array_interface__``,
         float32, C-contiguous; all inputs on the device, and complete: work
         writing them on other streams synchronized). The outputs are then
@@ -107,6 +113,9 @@ class ExecutionContext:
         on_device = [_is_device_array(v) for v in inputs.values()]
         if not any(on_device) and outputs is None:
             return self._native.run(dict(inputs))
+        if not any(on_device) and not any(_is_device_array(v) for v in outputs.values()):
+            self._native.run_into(dict(inputs), dict(outputs))  # checks each is a writeable C-contiguous ndarray
+            return dict(outputs)
         if not all(on_device):
             raise InvalidArgumentError("inputs must be all host arrays or all device arrays")
         if self._engine.device == "cpu":
@@ -144,6 +153,11 @@ class Engine:
 
     def __init__(self, native: _core.Engine) -> None:
         self._native = native
+        # Contexts that run() keeps between calls, idle ones only: a context
+        # holds the activation buffers, so a fresh one per call would allocate
+        # (and the OS zero) every buffer of the network on every call.
+        self._idle_contexts: list[ExecutionContext] = []
+        self._idle_lock = threading.Lock()
 
     # ---- files ----
     @classmethod
@@ -263,8 +277,19 @@ class Engine:
         return ExecutionContext(self._native.create_execution_context(), self)
 
     def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Convenience: runs once in a fresh context (use a context in loops)."""
-        return self.create_execution_context().run(inputs)
+        """Convenience: runs on a context the engine keeps for these calls,
+        so repeated calls reuse its buffers as a context's own runs do.
+        Thread-safe: a call that finds every kept context busy (another
+        thread running) makes one more, kept too."""
+        with self._idle_lock:
+            ctx = self._idle_contexts.pop() if self._idle_contexts else None
+        if ctx is None:
+            ctx = self.create_execution_context()
+        try:
+            return ctx.run(inputs)
+        finally:
+            with self._idle_lock:
+                self._idle_contexts.append(ctx)
 
     def device_array(self, shape: Sequence[int]) -> DeviceArray:
         """A new float32 :class:`DeviceArray` on this engine's device (engines

@@ -206,7 +206,12 @@ DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::s
     case WindowAttrs::AutoPad::kNotSet: {
       g.pad_begin = w.pads[d];
       g.pad_end = w.pads[d + rank];
-      int64_t span = checked_add(in, g.pad_begin + g.pad_end, prefix + "padded extent") - ek;
+      // The error text only on overflow: layers ask this on every run.
+      int64_t padded = 0;
+      if (__builtin_add_overflow(in, g.pad_begin + g.pad_end, &padded)) {
+        padded = checked_add(in, g.pad_begin + g.pad_end, prefix + "padded extent");
+      }
+      int64_t span = padded - ek;
       if (span < 0) break;
       g.out = (w.ceil_mode ? (span + s - 1) / s : span / s) + 1;
       // ceil_mode: the last window must start inside the input or the begin pad.

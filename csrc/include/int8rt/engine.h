@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@ namespace int8rt {
 
 namespace engine {
 class Executor;
+class Value;
 class DeviceRunner;
 }
 
@@ -67,6 +69,14 @@ struct HostTensor {
            : dtype == DataType::kInt32 ? int32_data.size()
                                        : bytes.size() / element_size(dtype);
   }
+};
+
+// A caller's host array that ExecutionContext::run_into writes an output
+// into: contiguous, row-major, `shape` and `dtype` exactly the output's.
+struct OutputView {
+  void* data = nullptr;
+  std::vector<int64_t> shape;
+  DataType dtype = DataType::kFloat32;
 };
 
 // Float32 tensor in the engine's device memory (engines whose device() is
@@ -138,6 +148,12 @@ class ExecutionContext {
   // kept after it returns). Throws InvalidArgument for missing/unknown
   // inputs or wrong shapes.
   std::map<std::string, HostTensor> run(const std::map<std::string, TensorView>& inputs);
+  // The same, writing every output into the caller's array instead of a new
+  // one (no output buffers made per run). Every
+  // network output must be given, with the shape and dtype the run gives it
+  // (InvalidArgument naming the output otherwise; when only the run knows
+  // the shape, after the run and before anything is written to it).
+  void run_into(const std::map<std::string, TensorView>& inputs, const std::map<std::string, OutputView>& outputs);
 
   // Runs the engine `runs` times (>= 1) on `inputs` and returns every
   // layer's median time on `clock`, in run order (CPU engines; NotSupported
@@ -162,6 +178,12 @@ class ExecutionContext {
   friend class Engine;
   struct Impl;
   explicit ExecutionContext(std::shared_ptr<const Engine> engine);
+  // run() and run_into(): runs, then calls take(output index, its values)
+  // for each network output in order, with one value per part of a split
+  // batch (joined along dimension 0), before the inputs are released.
+  using OutputParts = std::vector<const engine::Value*>;
+  void run_host(const std::map<std::string, TensorView>& inputs,
+                const std::function<void(size_t output, const OutputParts& parts)>& take);
   std::shared_ptr<const Engine> engine_;
   std::unique_ptr<Impl> impl_;
 };
