@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "kernels/abi/transpose_x32.h"
+#include "kernels/x86/transpose_add_walk.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
 
 namespace int8rt {
@@ -63,7 +64,7 @@ void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64
 
 template <bool kClip>
 void add_block(const float* x, int64_t ldx, const float* r, float* y, int64_t ldy, int64_t na, int64_t nb,
-               __m256 lo, __m256 hi) {
+               const float* clip) {
   __m256 rows[8], t[8];
   const __m256i ma = first(na), mb = first(nb);
 #pragma GCC unroll 8
@@ -77,21 +78,11 @@ void add_block(const float* x, int64_t ldx, const float* r, float* y, int64_t ld
     const float* ra = r + a * ldy;
     float* ya = y + a * ldy;
     __m256 v = _mm256_add_ps(t[a], nb >= 8 ? _mm256_loadu_ps(ra) : _mm256_maskload_ps(ra, mb));
-    if (kClip) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    if (kClip) v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(clip[0])), _mm256_set1_ps(clip[1]));
     if (nb >= 8) {
       _mm256_storeu_ps(ya, v);
     } else {
       _mm256_maskstore_ps(ya, mb, v);
-    }
-  }
-}
-
-template <bool kClip>
-void add_all(int64_t A, int64_t B, const float* x, int64_t ldx, const float* r, float* y, int64_t ldy, __m256 lo,
-             __m256 hi) {
-  for (int64_t a = 0; a < A; a += 8) {
-    for (int64_t b = 0; b < B; b += 8) {
-      add_block<kClip>(x + b * ldx + a, ldx, r + a * ldy + b, y + a * ldy + b, ldy, A - a, B - b, lo, hi);
     }
   }
 }
@@ -108,11 +99,10 @@ void transpose_x32(int64_t A, int64_t B, const uint32_t* x, int64_t ldx, uint32_
 
 void transpose_add_f32(int64_t A, int64_t B, const float* x, int64_t ldx, const float* r, float* y, int64_t ldy,
                        const float* clip) {
-  if (clip) {
-    add_all<true>(A, B, x, ldx, r, y, ldy, _mm256_set1_ps(clip[0]), _mm256_set1_ps(clip[1]));
-  } else {
-    add_all<false>(A, B, x, ldx, r, y, ldy, _mm256_setzero_ps(), _mm256_setzero_ps());
-  }
+  transpose_add_walk<8>(A, B, x, ldx, r, y, ldy, clip != nullptr, [&](auto kClip, const float* xb, const float* rb,
+                                                                      float* yb, int64_t na, int64_t nb) {
+    add_block<decltype(kClip)::value>(xb, ldx, rb, yb, ldy, na, nb, clip);
+  });
 }
 
 }  // namespace avx2

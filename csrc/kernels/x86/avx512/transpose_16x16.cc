@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "kernels/abi/transpose_x32.h"
+#include "kernels/x86/transpose_add_walk.h"
 #include "kernels/x86/avx512/transpose16_regs.h"
 
 namespace int8rt {
@@ -46,23 +47,13 @@ void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64
 
 template <bool kClip>
 void add_block(const float* x, int64_t ldx, const float* r, float* y, int64_t ldy, int64_t na, int64_t nb,
-               __m512 lo, __m512 hi) {
+               const float* clip) {
   block(x, ldx, na, nb, [&](int a, __mmask16 m, __m512 v) {
     _mm_prefetch(reinterpret_cast<const char*>(r + a * ldy + 48), _MM_HINT_T0);
     v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + a * ldy));
-    if (kClip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    if (kClip) v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(clip[0])), _mm512_set1_ps(clip[1]));
     _mm512_mask_storeu_ps(y + a * ldy, m, v);
   });
-}
-
-template <bool kClip>
-void add_all(int64_t A, int64_t B, const float* x, int64_t ldx, const float* r, float* y, int64_t ldy, __m512 lo,
-             __m512 hi) {
-  for (int64_t a = 0; a < A; a += 16) {
-    for (int64_t b = 0; b < B; b += 16) {
-      add_block<kClip>(x + b * ldx + a, ldx, r + a * ldy + b, y + a * ldy + b, ldy, A - a, B - b, lo, hi);
-    }
-  }
 }
 
 }  // namespace
@@ -77,11 +68,10 @@ void transpose_x32(int64_t A, int64_t B, const uint32_t* x, int64_t ldx, uint32_
 
 void transpose_add_f32(int64_t A, int64_t B, const float* x, int64_t ldx, const float* r, float* y, int64_t ldy,
                        const float* clip) {
-  if (clip) {
-    add_all<true>(A, B, x, ldx, r, y, ldy, _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
-  } else {
-    add_all<false>(A, B, x, ldx, r, y, ldy, _mm512_setzero_ps(), _mm512_setzero_ps());
-  }
+  transpose_add_walk<16>(A, B, x, ldx, r, y, ldy, clip != nullptr, [&](auto kClip, const float* xb, const float* rb,
+                                                                      float* yb, int64_t na, int64_t nb) {
+    add_block<decltype(kClip)::value>(xb, ldx, rb, yb, ldy, na, nb, clip);
+  });
 }
 
 }  // namespace avx512
