@@ -199,7 +199,7 @@ def test_conv_paths_and_fused_residual(path: str, isa: str) -> None:
     of abi/sgemm_f32.h of the float64 product; where the path sums in the
     im2col SGEMM's order (all but the tap conv) equal bit for bit to the
     engine's SGEMM on the numpy im2col with the bias as the accumulated C;
-    and with the residual and Relu / Clip fused into the epilogue, equal bit
+    and with the residual and Relu / Clip / LeakyRelu fused, equal bit
     for bit to the unfused Conv, then Add, then the activation."""
     if not int8rt.kernels.isa_info()[isa]["cpu"]:
         pytest.skip(f"no {isa} on this CPU")
@@ -225,7 +225,9 @@ def test_conv_paths_and_fused_residual(path: str, isa: str) -> None:
         r = rand(rng, *z.shape)
         zr = z + r  # float32, one rounding: the Add layer
         for act, extra, ref in [("Relu", {}, np.maximum(zr, 0)),
-                                ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 1.0}, np.clip(zr, -0.5, 1.0))]:
+                                ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 1.0}, np.clip(zr, -0.5, 1.0)),
+                                # not a clip: the residual add without one, then the activation's own pass
+                                ("LeakyRelu", {"int8rt_leaky_alpha": 0.25}, np.where(zr >= 0, zr, np.float32(0.25) * zr))]:
             fused = run_single_op("Conv", [x, wt, b, r],
                                   {**attrs, "int8rt_residual": 3, "int8rt_activation": act, **extra},
                                   [False, True, True, False])[0]

@@ -9,7 +9,11 @@
 // is then transposed into y, with the residual and the activation applied
 // to it while it is in cache (without a residual, Relu / Clip are the tile
 // epilogue's, before the transpose: a pass over the chunk saved; a separate
-// pass over y and res measured slower on ResNet-50's 14x14 stage).
+// pass over y and res measured slower on ResNet-50's 14x14 stage). With a
+// residual, the add and a Relu / Clip happen in the transpose's stores
+// (TransposeX32Kernel::tile_add, an ISA-dispatched kernel: this file is
+// baseline code), other activations in act_.apply after it: one pass over
+// y instead of two (RESULTS.md section 92).
 #include "engine/ops/conv_f32_transposed.h"
 
 #include <algorithm>
@@ -66,27 +70,16 @@ void TransposedConvF32::run(const float* x, const float* w, const float* bias, c
       b.packed_b = &wt_[chunk];
       kernels::sgemm(uk_, P, mc, K, a, b, scratch.data(), mc, false, true, &ep);
       float* yc = y + (n * g.M + m0) * P;
-      transpose_->tile(mc, P, reinterpret_cast<const uint32_t*>(scratch.data()), mc,
-                       reinterpret_cast<uint32_t*>(yc), P);
-      if (res) {
-        add_residual(res + (n * g.M + m0) * P, yc, mc * P);
-      } else if (!clip_.clip) {
-        act_.apply(yc, mc * P);
+      if (res) {  // the residual add and a Relu / Clip in the transpose's stores: one pass over y
+        const float bounds[2] = {clip_.lo, clip_.hi};
+        transpose_->tile_add(mc, P, scratch.data(), mc, res + (n * g.M + m0) * P, yc, P,
+                             clip_.clip ? bounds : nullptr);
+      } else {
+        transpose_->tile(mc, P, reinterpret_cast<const uint32_t*>(scratch.data()), mc,
+                         reinterpret_cast<uint32_t*>(yc), P);
       }
+      if (!clip_.clip) act_.apply(yc, mc * P);
     }
-  }
-}
-
-void TransposedConvF32::add_residual(const float* r, float* y, int64_t n) const {
-  if (!clip_.clip) {
-    for (int64_t i = 0; i < n; ++i) y[i] = y[i] + r[i];
-    act_.apply(y, n);
-    return;
-  }
-  const float lo = clip_.lo, hi = clip_.hi;
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = y[i] + r[i], c = v > lo ? v : lo;
-    y[i] = c < hi ? c : hi;
   }
 }
 

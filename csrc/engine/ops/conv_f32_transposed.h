@@ -4,7 +4,8 @@
 // stages): y^T = op(x)^T W^T per image, the output pixels as the SGEMM's
 // rows and the output channels as its vector columns, then a transpose
 // into NCHW with the residual and the activation applied while each chunk
-// is in cache.
+// is in cache (the residual add and a Relu / Clip in the transpose's own
+// stores: kernels/transpose_x32.h, tile_add).
 #pragma once
 
 #include <cstdint>
@@ -36,11 +37,6 @@ class TransposedConvF32 {
            const ConvGeom& g) const;
 
  private:
-  // y = act(y + r) over n values: one pass when the activation is Relu /
-  // Clip (the SGEMM epilogue's formulas, so the same bits), else the add
-  // and then act_.apply.
-  void add_residual(const float* r, float* y, int64_t n) const;
-
   // The layer's microkernel with the row tile widened to one 14 x 14
   // image's pixels (kImageRows, rounded up to mr, or the kernel's own mc
   // where larger): ResNet-50's 14 x 14 stage ran as two row tasks of

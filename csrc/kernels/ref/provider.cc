@@ -126,7 +126,8 @@ void register_ref_kernels(KernelRegistry& r) {
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_ref", Isa::kRef, ref::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_ref", Isa::kRef, ref::maxpool_f32_planes);
-  static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32);
+  static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32,
+                                           ref::transpose_add_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_ref", Isa::kRef, ref::layernorm_rows);
   static const SoftmaxF32Kernel softmax("softmax_f32_ref", Isa::kRef, ref::softmax_rows, ref::attention_rows,
                                         ref::attention_rows_s8);

@@ -98,7 +98,8 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx2", Isa::kAvx2, avx2::plane_mean_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);
-  static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32);
+  static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32,
+                                             avx2::transpose_add_f32);
   static const DwConvF32Kernel dwconv_f32("dwconv_f32_avx2", Isa::kAvx2, avx2::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx2", Isa::kAvx2, avx2::maxpool_f32_planes);
   static const GemmS8PairsTiles s8_pair_tiles = {avx2::gemm_s8_pairs_fn, avx2::gemm_s8_pairs_u8_fn,

@@ -6,12 +6,17 @@
 // (whole rows with plain stores, rows under 8 values masked: on Zen 3 the
 // masked stores of whole blocks cost RegNetY's grouped NHWC convs up to
 // 1.8x; RESULTS.md section 62).
-// Moves only: bits are kept (no float arithmetic touches the values).
+// transpose_x32 moves only: bits are kept. transpose_add_f32 (the AVX2 port
+// of avx512's) loads each block as transpose_x32, then adds the residual's
+// row to each column vector and clips it with max_ps / min_ps (lane by lane
+// v > lo ? v : lo and c < hi ? c : hi, the reference's formulas) before the
+// store: plain loads and stores for rows of 8, masked under 8.
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/abi/transpose_x32.h"
+#include "kernels/x86/transpose_add_walk.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
 
 namespace int8rt {
@@ -57,6 +62,31 @@ void block(const float* x, int64_t ldx, float* y, int64_t ldy, int64_t na, int64
   }
 }
 
+template <bool kClip>
+void add_block(const float* x, int64_t ldx, const float* r, float* y, int64_t ldy, int64_t na, int64_t nb,
+               const float* clip) {
+  __m256 rows[8], t[8];
+  const __m256i ma = first(na), mb = first(nb);
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    rows[i] = i >= nb ? _mm256_setzero_ps() : na >= 8 ? _mm256_loadu_ps(x + i * ldx) : _mm256_maskload_ps(x + i * ldx, ma);
+  }
+  transpose8_regs(rows, t);
+#pragma GCC unroll 8
+  for (int a = 0; a < 8; ++a) {
+    if (a >= na) break;
+    const float* ra = r + a * ldy;
+    float* ya = y + a * ldy;
+    __m256 v = _mm256_add_ps(t[a], nb >= 8 ? _mm256_loadu_ps(ra) : _mm256_maskload_ps(ra, mb));
+    if (kClip) v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(clip[0])), _mm256_set1_ps(clip[1]));
+    if (nb >= 8) {
+      _mm256_storeu_ps(ya, v);
+    } else {
+      _mm256_maskstore_ps(ya, mb, v);
+    }
+  }
+}
+
 }  // namespace
 
 void transpose_x32(int64_t A, int64_t B, const uint32_t* x, int64_t ldx, uint32_t* y, int64_t ldy) {
@@ -65,6 +95,14 @@ void transpose_x32(int64_t A, int64_t B, const uint32_t* x, int64_t ldx, uint32_
   for (int64_t a = 0; a < A; a += 8) {
     for (int64_t b = 0; b < B; b += 8) block(xf + b * ldx + a, ldx, yf + a * ldy + b, ldy, A - a, B - b);
   }
+}
+
+void transpose_add_f32(int64_t A, int64_t B, const float* x, int64_t ldx, const float* r, float* y, int64_t ldy,
+                       const float* clip) {
+  transpose_add_walk<8>(A, B, x, ldx, r, y, ldy, clip != nullptr, [&](auto kClip, const float* xb, const float* rb,
+                                                                      float* yb, int64_t na, int64_t nb) {
+    add_block<decltype(kClip)::value>(xb, ldx, rb, yb, ldy, na, nb, clip);
+  });
 }
 
 }  // namespace avx2

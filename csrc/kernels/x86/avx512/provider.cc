@@ -52,7 +52,8 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx512", kIsa, avx512::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx512", kIsa, avx512::maxpool_f32_planes);
-  static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32);
+  static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32,
+                                             avx512::transpose_add_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows,
                                         avx512::attention_rows_s8);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
