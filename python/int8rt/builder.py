@@ -333,10 +333,14 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         # the calibration batches' alone: auto's later passes leave them
         _keep_channel_ranges(builder, rewrites, calibrator, builder.channel_ranges())
     if session.from_cache:
-        ranges = channel_ranges.from_calibrator(calibrator)
+        # what the cache cannot hold, from its sidecar (calib/channel_ranges.py)
+        ranges, shapes = channel_ranges.from_calibrator(calibrator)
         if ranges:
             builder.set_channel_ranges(ranges)
             rewrites.keep_channel_ranges(ranges)
+        if shapes and not config.input_shapes:  # a profile the user gave says the shapes
+            builder.set_calibration_shapes(shapes)
+            rewrites.keep_calibration_shapes(shapes)
         return session.finish(progress=config.progress)
     rewrites.keep_calibration_shapes(builder.calibration_shapes())
     if not run.auto:  # the calibrator's own search, shown by finish()
@@ -351,10 +355,12 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
 def _keep_channel_ranges(builder: Any, rewrites: "_Rewrites", calibrator: Any, ranges: dict[str, list[float]]) -> None:
     """The calibration's per-channel maxima fixed in ``builder`` (later
     passes leave them), replayed on every builder made from here on, and
-    written beside the calibrator's cache (TensorRT's holds one scale)."""
+    written beside the calibrator's cache (TensorRT's holds one scale) with
+    the input shapes the builder took from the first batch, which a build
+    from the cache runs none of."""
     builder.set_channel_ranges(ranges)
     rewrites.keep_channel_ranges(ranges)
-    channel_ranges.to_calibrator(calibrator, ranges)
+    channel_ranges.to_calibrator(calibrator, ranges, builder.calibration_shapes())
 
 
 def _shapes_to(builder: _core.Builder, feed: Callable[[dict[str, np.ndarray]], None]

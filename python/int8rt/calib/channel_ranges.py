@@ -14,22 +14,31 @@ of the calibrator, ``write_channel_ranges(data)`` and
 gets the same per-channel grids as the calibrated build; without it the
 build is per tensor, as before.
 
+The sidecar is the one home of what the cache cannot hold, so it also keeps
+the first calibration batch's input shapes (``Builder.calibration_shapes``):
+a build from the cache runs no batch, and for a network with symbolic
+dimensions and no profile the builder learns its shapes from nothing else
+(without them Silero VAD lowered 9 of 82 layers to int8 against 38 of 86;
+benchmarks/RESULTS.md §88).
+
 Format: JSON, ``{"format": "int8rt-channel-ranges", "version": 1,
-"ranges": {tensor name: [m_0, m_1, ...]}}``, every m_k a float32 value
-written as the decimal that reads back to it (Python's repr of the float32
-widened to float64), >= 0 and finite.
+"ranges": {tensor name: [m_0, m_1, ...]}, "shapes": {input name: [d_0,
+...]}}``, every m_k a float32 value written as the decimal that reads back
+to it (Python's repr of the float32 widened to float64), >= 0 and finite;
+every d_k an integer >= 0. ``shapes`` is optional (sidecars written before
+it have none and read as no shapes).
 """
 from __future__ import annotations
 
 import json
 import math
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
 from .. import _core
 
-__all__ = ["FORMAT", "SIDECAR_SUFFIX", "VERSION", "decode_channel_ranges", "encode_channel_ranges"]
+__all__ = ["FORMAT", "SIDECAR_SUFFIX", "VERSION", "decode_channel_ranges", "decode_sidecar", "encode_channel_ranges"]
 
 FORMAT = "int8rt-channel-ranges"
 VERSION = 1
@@ -45,24 +54,44 @@ def _values(name: str, values: Sequence[float]) -> list[float]:
     return out
 
 
-def encode_channel_ranges(ranges: Mapping[str, Sequence[float]]) -> bytes:
+def _dims(name: str, dims: Sequence[int]) -> list[int]:
+    out = list(dims)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in out):
+        raise _core.InvalidArgumentError(f"calibration shape of '{name}': need integers >= 0, got {out[:8]}")
+    return [int(d) for d in out]
+
+
+def encode_channel_ranges(ranges: Mapping[str, Sequence[float]],
+                          shapes: Optional[Mapping[str, Sequence[int]]] = None) -> bytes:
     """``ranges`` (tensor name -> max |x| per channel) as the sidecar's bytes
-    (each value rounded to float32; tensors in the mapping's order).
-    Raises InvalidArgumentError for an empty name or a value that is
-    negative, NaN or infinite (naming the tensor)."""
+    (each value rounded to float32; tensors in the mapping's order), with
+    ``shapes`` (input name -> the first calibration batch's shape) where
+    given and not empty. Raises InvalidArgumentError for an empty name, a
+    value that is negative, NaN or infinite, or a dimension that is not an
+    integer >= 0 (naming the tensor)."""
     body = {}
     for name, values in ranges.items():
         if not name:
             raise _core.InvalidArgumentError("channel ranges: empty tensor name")
         body[name] = _values(name, values)
-    return json.dumps({"format": FORMAT, "version": VERSION, "ranges": body}, indent=1).encode("utf-8")
+    doc: dict = {"format": FORMAT, "version": VERSION, "ranges": body}
+    if shapes:
+        doc["shapes"] = {name: _dims(name, dims) for name, dims in shapes.items()}
+    return json.dumps(doc, indent=1).encode("utf-8")
 
 
 def decode_channel_ranges(data: bytes) -> dict[str, list[float]]:
-    """The ranges in ``data`` (:func:`encode_channel_ranges`'s bytes).
+    """The ranges in ``data`` (:func:`encode_channel_ranges`'s bytes); see
+    :func:`decode_sidecar` for the errors."""
+    return decode_sidecar(data)[0]
+
+
+def decode_sidecar(data: bytes) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """The ranges and the calibration input shapes in ``data``
+    (:func:`encode_channel_ranges`'s bytes; no ``shapes`` key: no shapes).
     Raises FormatError for anything else: not JSON, another format or
     version, a tensor whose values are not a non-empty list of finite
-    numbers >= 0."""
+    numbers >= 0, a shape that is not a list of integers >= 0."""
     try:
         doc = json.loads(bytes(data).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -80,20 +109,28 @@ def decode_channel_ranges(data: bytes) -> dict[str, list[float]]:
             out[name] = _values(name, values)
         except _core.InvalidArgumentError as e:
             raise _core.FormatError(str(e)) from None
-    return out
+    shapes = doc.get("shapes", {})
+    if not isinstance(shapes, dict) or not all(isinstance(d, list) for d in shapes.values()):
+        raise _core.FormatError("channel ranges: 'shapes' must map input names to lists")
+    try:
+        dims = {name: _dims(name, d) for name, d in shapes.items()}
+    except _core.InvalidArgumentError as e:
+        raise _core.FormatError(str(e)) from None
+    return out, dims
 
 
-def to_calibrator(calibrator: object, ranges: Mapping[str, Sequence[float]]) -> None:
-    """Hands ``ranges`` to ``calibrator.write_channel_ranges`` where the
-    calibrator has the method and there are any."""
+def to_calibrator(calibrator: object, ranges: Mapping[str, Sequence[float]],
+                  shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
+    """Hands ``ranges`` and ``shapes`` to ``calibrator.write_channel_ranges``
+    where the calibrator has the method and there are any."""
     write = getattr(calibrator, "write_channel_ranges", None)
-    if ranges and write is not None:
-        write(encode_channel_ranges(ranges))
+    if (ranges or shapes) and write is not None:
+        write(encode_channel_ranges(ranges, shapes))
 
 
-def from_calibrator(calibrator: object) -> dict[str, list[float]]:
-    """The ranges ``calibrator.read_channel_ranges()`` returns (empty where
-    it has no such method or returns nothing)."""
+def from_calibrator(calibrator: object) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """The ranges and input shapes ``calibrator.read_channel_ranges()``
+    returns (empty where it has no such method or returns nothing)."""
     read = getattr(calibrator, "read_channel_ranges", None)
     data = read() if read is not None else None
-    return decode_channel_ranges(data) if data else {}
+    return decode_sidecar(data) if data else ({}, {})
