@@ -20,29 +20,14 @@ pytest.importorskip("onnx")
 
 import int8rt  # noqa: E402
 from int8rt.calib import decode_sidecar  # noqa: E402
-from int8rt.calib.cache import CacheFile  # noqa: E402
 
 from test_calib_input_shapes import _chunks, _int8_layers, conv1d_state_model  # noqa: E402
+from test_channel_ranges_cache import _FromCache  # noqa: E402  (serves no batch: only the cache builds)
 
 RNG = np.random.default_rng(47)
 
 
-class _FromCache(CacheFile, int8rt.IInt8MinMaxCalibrator):
-    """A minmax calibrator over ``cache`` and its sidecar that serves no
-    batch: only the cache can build."""
-
-    def __init__(self, cache: str) -> None:
-        super().__init__()
-        self._cache_file = cache
-
-    def get_batch_size(self) -> int:
-        return 8
-
-    def get_batch(self, names):
-        raise AssertionError("calibration ran although the cache matches")
-
-
-def _calibrated(tmp_path: Path) -> tuple[bytes, str, int8rt.Engine]:
+def _calibrated(tmp_path: Path) -> tuple[object, str, int8rt.Engine]:
     m = conv1d_state_model()
     cache = str(tmp_path / "calib.cache")
     engine = int8rt.build_engine(m, int8rt.BuilderConfig(
@@ -60,7 +45,7 @@ def test_a_build_from_the_cache_lowers_the_calibrated_build_s_int8_layers(tmp_pa
     assert sidecar["shapes"] == {"x": [8, 32], "s": [2, 8, 8]}
     assert {"conv1", "conv2", "conv3"} <= set(_int8_layers(first)), _int8_layers(first)
 
-    again = int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=_FromCache(cache), accuracy_check=False))
+    again = int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=_FromCache(cache, True), accuracy_check=False))
     assert _int8_layers(again) == _int8_layers(first)
     feed = _feed()
     assert (again.run(feed)["y"] == first.run(feed)["y"]).all()
@@ -75,7 +60,7 @@ def test_a_sidecar_written_without_shapes_still_loads(tmp_path: Path) -> None:
     ranges, shapes = decode_sidecar(path.read_bytes())
     assert shapes == {} and ranges == doc["ranges"]
 
-    engine = int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=_FromCache(cache), accuracy_check=False))
+    engine = int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=_FromCache(cache, True), accuracy_check=False))
     out = engine.run(_feed())["y"]
     assert out.shape == (3, 4, 20) and np.isfinite(out).all()
 

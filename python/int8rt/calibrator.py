@@ -137,15 +137,18 @@ class IInt8Calibrator:
         """The per-channel activation ranges written beside the cache
         (:func:`int8rt.calib.encode_channel_ranges`'s bytes), read when
         ``read_calibration_cache`` gave a cache that is used; ``None``: the
-        build from the cache has per-tensor grids only. TensorRT's cache
-        format holds one scale per tensor, so these travel apart
+        build from the cache has per-tensor grids only. The same bytes
+        carry the first calibration batch's input shapes, set on the
+        builder of a build from the cache (no profile given). TensorRT's
+        cache format holds one scale per tensor, so these travel apart
         (int8rt/calib/channel_ranges.py)."""
         return None
 
     def write_channel_ranges(self, data: bytes) -> None:
         """Called after calibration with the per-channel activation ranges
-        (bytes, as :meth:`read_channel_ranges` returns them) where the
-        network has any; store them beside the cache if wanted."""
+        and the first batch's input shapes (bytes, as
+        :meth:`read_channel_ranges` returns them) where there are any; store
+        them beside the cache if wanted."""
         return None
 
     def _int8rt_settings(self) -> dict[str, Any]:

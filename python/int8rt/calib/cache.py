@@ -102,7 +102,7 @@ def read_cache(data: Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"
 class CacheFile:
     """Mixin: ``read_calibration_cache`` / ``write_calibration_cache`` over the
     file ``self._cache_file`` (None: no cache), and the per-channel
-    activation ranges (channel_ranges.py) over the sidecar
+    activation ranges and calibration input shapes (channel_ranges.py) over the sidecar
     ``<cache file>.channels.json``. Reads a file when it exists; writes it
     atomically (a temporary file, then a rename)."""
 
