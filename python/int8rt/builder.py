@@ -338,7 +338,10 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         if ranges:
             builder.set_channel_ranges(ranges)
             rewrites.keep_channel_ranges(ranges)
-        if shapes and not config.input_shapes:  # a profile the user gave says the shapes
+        # a profile the user gave says the shapes; so does a network whose
+        # declared dims the stored ones do not fit (a cache shared by the
+        # same network exported at another fixed size)
+        if shapes and not config.input_shapes and _shapes_fit(inputs, shapes):
             builder.set_calibration_shapes(shapes)
             rewrites.keep_calibration_shapes(shapes)
         return session.finish(progress=config.progress)
@@ -350,6 +353,15 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         amaxes = run.thresholds(session)
         step.update(tensors)
     return session.finish(amaxes=amaxes)
+
+
+def _shapes_fit(declared: dict[str, list[int]], stored: dict[str, list[int]]) -> bool:
+    """Whether ``stored`` (a cache sidecar's calibration shapes) names
+    exactly the builder's inputs, each of their rank and equal to every
+    static dim declared (-1: any)."""
+    return stored.keys() == declared.keys() and all(
+        len(stored[n]) == len(d) and all(x < 0 or x == y for x, y in zip(d, stored[n]))
+        for n, d in declared.items())
 
 
 def _keep_channel_ranges(builder: Any, rewrites: "_Rewrites", calibrator: Any, ranges: dict[str, list[float]]) -> None:
