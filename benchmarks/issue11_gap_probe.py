@@ -67,6 +67,7 @@ def _runner(row, spec: str, folder: str):
     from int8rt.data_calibrator import make_calibrator
 
     spec, _, flag = spec.partition(":")
+    spec, _, pct = spec.partition("@")
     algo, _, variant = spec.partition("+")
     if algo == "ort":
         from wheelnets_bench import ort_int8
@@ -75,8 +76,10 @@ def _runner(row, spec: str, folder: str):
         return lambda f: sess.run([row.output], f)[0]
     extra = {"unsigned_activations": True} if flag == "u" else {}
     cache = _minmax_inputs(row, algo, extra, folder) if variant == "mmin" else None
-    engine = int8rt.build_engine(row.path, int8rt.BuilderConfig(
-        calibrator=make_calibrator(list(row.calib), algorithm=algo, cache_file=cache), accuracy_check=False, **extra))
+    calibrator = make_calibrator(list(row.calib), algorithm=algo, cache_file=cache)
+    if pct:  # the percentile calibrator at another quantile (TensorRT's get_quantile)
+        calibrator.get_quantile = lambda: float(pct) / 100.0
+    engine = int8rt.build_engine(row.path, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False, **extra))
     ctx = engine.create_execution_context()
     return lambda f: ctx.run(f)[row.output]
 
@@ -112,7 +115,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("row", choices=list(ROWS))
     ap.add_argument("engines", help="comma-separated: int8rt calibrators (auto, minmax, mse, percentile, entropy2), "
-                                    "':u' for unsigned activations on, '+mmin' for minmax's input scales, 'ort'")
+                                    "'percentile@99.999' for another percentile, ':u' for unsigned activations on, '+mmin' for minmax's input scales, 'ort'")
     ap.add_argument("--dir", default="/tmp/issue11_verify", help="exported models (and the +mmin caches) are kept here")
     ap.add_argument("--calib-seed", type=int, help="image classifier rows: calibrate on 32 crops of this seed")
     args = ap.parse_args()

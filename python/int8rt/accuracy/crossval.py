@@ -28,10 +28,16 @@ folds, which rewards the tight thresholds as the single slice does (on
 levit_128 calibrated on dim crops the mean over four folds still ranked
 mse first: RESULTS_accuracy.md, 2026-12-03 late night).
 
-Only where the samples allow it: held-out samples exist, the kept samples
-are one group of one input shape (not whole batches, not several image
-sizes) of at least ``FOLDS - 1`` samples, and the held-out samples share
-that shape; otherwise the choice is the held-out slice's alone.
+Only where the samples allow it: held-out samples exist, none is a whole
+batch (a network with a fixed batch), every input has a samples axis, and
+there are at least ``FOLDS - 1`` kept samples; otherwise the choice is the
+held-out slice's alone. Samples of several input shapes (a segmenter
+calibrated on several image sizes) make folds as one shape does: kept
+sample ``i`` counts over the groups in order, and a fold holds its samples
+of each group (until 2026-12-04 such networks had no folds; on issue 11's
+LRASPP row the one silhouette crop among 16 calibration samples, which the
+held-out slice did not hold, then decided nothing: RESULTS_accuracy.md,
+acc16).
 """
 from __future__ import annotations
 
@@ -42,7 +48,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .._numerics import scale_from_amax
-from .taps import Samples, WholeBatch, batches, fp32_tap_engine, groups
+from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, groups, rows, take
 
 __all__ = ["FOLDS", "Folds", "MAX_SAMPLES", "calibrated", "pool"]
 
@@ -56,30 +62,43 @@ MAX_SAMPLES = 64
 Inputs = dict[str, np.ndarray]
 
 
-def _signature(group: Inputs) -> tuple:
-    return tuple((k, v.shape[1:], v.dtype.kind) for k, v in sorted(group.items()))
+def _first(groups_: list[Inputs], limit: int) -> list[Inputs]:
+    """The first ``limit`` samples of ``groups_``, group by group."""
+    return [{n: v[:limit] for n, v in g.items()} for g in take(groups_, limit)]
 
 
-def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[Inputs, Inputs]]:
-    """The kept and the held-out samples, one array per input each (at most
-    ``MAX_SAMPLES`` of each), where the folds can be made of them (module
-    docstring); else None."""
+def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[list[Inputs], list[Inputs]]]:
+    """The kept and the held-out samples, one group (one array per input)
+    per input shape each (at most ``MAX_SAMPLES`` of each), where the folds
+    can be made of them (module docstring); else None."""
     kept_groups = groups(kept) if kept is not None else []
     held_groups = groups(held) if held is not None else []
-    if len(kept_groups) != 1 or len(held_groups) != 1 or \
-            any(isinstance(g, WholeBatch) for g in kept_groups + held_groups):
+    if not kept_groups or not held_groups or any(isinstance(g, WholeBatch) for g in kept_groups + held_groups):
         return None
-    k, h = dict(kept_groups[0]), dict(held_groups[0])
-    if _signature(k) != _signature(h) or any(v.ndim == 0 for v in k.values()):
+    if any(v.ndim == 0 for g in kept_groups + held_groups for v in g.values()) or \
+            any(len({len(v) for v in g.values()}) != 1 for g in kept_groups + held_groups):
         return None
-    k = {n: v[:MAX_SAMPLES] for n, v in k.items()}
-    h = {n: v[:MAX_SAMPLES] for n, v in h.items()}
-    if len({len(v) for v in k.values()}) != 1 or len(next(iter(k.values()))) < FOLDS - 1:
+    k, h = _first(kept_groups, MAX_SAMPLES), _first(held_groups, MAX_SAMPLES)
+    if count(k) < FOLDS - 1:
         return None
     return k, h
 
 
-def calibrated(part: Inputs, batch_size: int, calibrate: Callable[[Inputs, Any], None],
+def _fold_part(kept: list[Inputs], fold: int) -> list[Inputs]:
+    """Fold ``1 + fold``'s samples: kept sample ``i`` (counted over the
+    groups in order) is in fold ``1 + i % (FOLDS - 1)``; one group per
+    input shape that has any."""
+    out, start = [], 0
+    for g in kept:
+        n = rows(g)
+        which = (start + np.arange(n)) % (FOLDS - 1) == fold
+        start += n
+        if which.any():
+            out.append({k: v[which] for k, v in g.items()})
+    return out
+
+
+def calibrated(part: Samples, batch_size: int, calibrate: Callable[[Inputs, Any], None],
                new_collector: Callable[[], Any], last_outputs: Optional[Callable[[], Optional[Inputs]]] = None
                ) -> tuple[Any, Optional[list[Inputs]]]:
     """``part`` run through the float32 network chunk by chunk
@@ -124,13 +143,13 @@ class Folds:
     """
 
     def __init__(self, build: Callable[[dict[str, float]], Any], calibrate: Callable[[Inputs, Any], None],
-                 new_collector: Callable[[], Any], network: Any, kept: Inputs, held: Inputs, batch_size: int,
+                 new_collector: Callable[[], Any], network: Any, kept: Samples, held: Samples, batch_size: int,
                  int8_names: set[str], base: Mapping[str, Mapping[str, float]],
                  last_outputs: Optional[Callable[[], Optional[Inputs]]] = None,
                  held_run: Optional[tuple[Any, Optional[list[Inputs]]]] = None) -> None:
         self._build, self._calibrate, self._new_collector = build, calibrate, new_collector
         self._last_outputs, self._held_run = last_outputs, held_run
-        self._network, self._kept, self._held, self._batch_size = network, kept, held, batch_size
+        self._network, self._kept, self._held, self._batch_size = network, groups(kept), held, batch_size
         self._int8_names, self._base = int8_names, base
         self._folds: list[tuple[Any, Any]] = []  # (collector, scorer) per fold, made on first use
         self._scored: list[dict[str, tuple[dict[str, float], Any]]] = []  # per fold: label -> (amaxes, errors)
@@ -139,7 +158,7 @@ class Folds:
     @property
     def samples(self) -> int:
         """Kept samples the folds are made of."""
-        return len(next(iter(self._kept.values())))
+        return count(self._kept)
 
     def _fold(self, fold: int) -> tuple[Any, Any]:
         from .auto_choice import Scorer
@@ -150,8 +169,7 @@ class Folds:
             # the others' (histograms merge: one float32 pass over the samples
             # for all folds, not one per fold). Each fold's float32 reference
             # is the outputs its own runs left, else an engine's.
-            which = np.arange(self.samples) % (FOLDS - 1)
-            parts = [{k: v[which == g] for k, v in self._kept.items()} for g in range(FOLDS - 1)]
+            parts = [_fold_part(self._kept, g) for g in range(FOLDS - 1)]
             runs = [calibrated(part, self._batch_size, self._calibrate, self._new_collector, self._last_outputs)
                     for part in parts]
             held = self._held_run or calibrated(self._held, self._batch_size, self._calibrate, self._new_collector)
@@ -166,7 +184,7 @@ class Folds:
                 if reference is None:
                     fp32 = fp32 or fp32_tap_engine(self._network, []).create_execution_context()
                     reference = [fp32.run(chunk) for chunk in batches(part, self._batch_size)]
-                self._folds.append((merged, Scorer(self._network, [part], self._batch_size, reference)))
+                self._folds.append((merged, Scorer(self._network, part, self._batch_size, reference)))
                 self._scored.append({})
         return self._folds[fold]
 
