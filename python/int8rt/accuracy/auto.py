@@ -1,7 +1,7 @@
 """IInt8AutoCalibrator's candidates: the thresholds of the classic methods,
 computed from a tensor's histogram by the existing threshold functions
 (csrc/calib: entropy as TensorRT's EntropyCalibration2, minmax, MSE, and
-percentiles 99.99 / 99.999). auto_choice.py applies each of
+percentiles 99.9 / 99.99 / 99.999). auto_choice.py applies each of
 auto_choice.GLOBAL_METHODS to every tensor and judges the resulting engines
 by the network's outputs on held-out calibration samples.
 
@@ -31,16 +31,10 @@ __all__ = ["CANDIDATES", "method_amax"]
 # which tensors the engine holds in int8), mse (auto_choice.DEFAULT_METHOD),
 # TensorRT's current entropy. The legacy entropy (TensorRT's deprecated
 # EntropyCalibration) is not one: its search is the slowest and it is the
-# method that collapses PP-OCR cls and rec. Percentile 99.9 was a per-tensor
-# candidate and never the chosen set. Percentile 99.999 is the step between
-# 99.99 and minmax that auto_choice's step 5 (worst_sample.py) can widen
-# to: level with 99.99 on samples like most of the data, it clips a rare
-# sample type less (issue 11's LRASPP row: evaluation centred cosine 0.9319
-# against 0.9096, the judge's per-image metric 0.898 / 0.913 against
-# 0.882 / 0.901; RESULTS_accuracy.md, acc16).
+# method that collapses PP-OCR cls and rec. Percentiles 99.9 and 99.999 were
+# per-tensor candidates and never the chosen set.
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("minmax", {}), ("mse", {}), ("percentile 99.99", {"percentile": 99.99}),
-    ("percentile 99.999", {"percentile": 99.999}), ("entropy", {}))
+    ("minmax", {}), ("mse", {}), ("percentile 99.99", {"percentile": 99.99}), ("entropy", {}))
 
 # MSE and the legacy entropy search try every bin as a threshold at O(bins)
 # each; on histograms the "extend" policy has grown to thousands of bins

@@ -42,14 +42,6 @@ the network's outputs on calibration samples that no threshold saw.
    0.33 on its worst fold, and minmax 0.93-0.95 against mse 0.84-0.86
    centred cosine on brighter images; RESULTS_accuracy.md, 2026-12-03 late
    night).
-5. The worst sample (worst_sample.py): among the sets the choice is not
-   clearly below on the held-out slice (a tier the slice cannot order),
-   the one whose worst per-sample error over every calibration sample auto
-   holds (held-out and kept) is lower than the choice's by ``FOLD_GAIN``
-   replaces it: a sample type rare in the calibration data may sit only
-   among the kept samples, and the slice then has no reason to prefer the
-   set that clips it least (issue 11's LRASPP row, RESULTS_accuracy.md,
-   acc15 / acc16).
 
 Outputs that look like class scores (``[N, C]``) are compared by centred
 cosine: each side minus its mean over the samples and the INT8 side scaled
@@ -96,7 +88,6 @@ import numpy as np
 
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
-from . import worst_sample
 from .metrics import looks_like_class_scores
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, take
 
@@ -452,9 +443,6 @@ class Choice:
     folds: dict[str, list[_Errors]] = field(default_factory=dict)
     worst: dict[str, float] = field(default_factory=dict)
     held_label: str = ""
-    worst_sample: dict[str, float] = field(default_factory=dict)
-    worst_sample_samples: int = 0
-    folds_label: str = ""
 
 
 def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], batch_size: int,
@@ -471,16 +459,14 @@ def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], bat
 
 
 def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_names: set[str], judge: Scorer,
-           engines: Optional[dict[str, Any]] = None, folds: Any = None,
-           pool: Optional[Callable[[], Scorer]] = None) -> Choice:
-    """Steps 2-5 (module docstring) over ``sets`` (label -> (thresholds,
+           engines: Optional[dict[str, Any]] = None, folds: Any = None) -> Choice:
+    """Steps 2-4 (module docstring) over ``sets`` (label -> (thresholds,
     methods), the ``GLOBAL_METHODS`` labels). ``build(scales) ->
     _core.Engine`` lowers a set; ``engines`` holds sets already built
     (label -> engine), reused; ``int8_names``: the tensors the engine holds
     in int8 (only their thresholds make two sets differ); ``folds``: a
     crossval.Folds, each label's errors on the other folds (None: step 4 is
-    skipped); ``pool()``: a Scorer over every calibration sample auto holds,
-    made when step 5 needs it (None: step 5 is skipped)."""
+    skipped)."""
     engines = dict(engines or {})
     errors: dict[str, _Errors] = {}
     for label, (amaxes, _) in sets.items():
@@ -513,12 +499,8 @@ def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_name
         beyond = {k: max(e.relative_l2 for e in fold_errors[k]) for k in (best, start)}
         if worst[best] < (1.0 - FOLD_GAIN) * worst[start] and beyond[best] < (1.0 - FOLD_GAIN) * beyond[start]:
             start = best
-    folds_label = start
-    step5 = worst_sample.guard(start, errors, engines, pool, FOLD_GAIN) if pool is not None else None
-    if step5 is not None:
-        start = step5.label
     return Choice(start, dict(sets[start][0]), dict(sets[start][1]), errors, engines, fold_errors, worst,
-                  held_label, step5.worst if step5 else {}, step5.samples if step5 else 0, folds_label)
+                  held_label)
 
 
 def worst_fold(held: _Errors, folds: list[_Errors]) -> float:

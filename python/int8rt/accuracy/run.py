@@ -37,7 +37,7 @@ from .holdout import SampleRouter
 from .lut_inputs import lut_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
-from .taps import batches, count, take
+from .taps import batches, count
 from .report import METADATA_KEY, BuildReport
 
 __all__ = ["CalibrationRun"]
@@ -215,7 +215,7 @@ class CalibrationRun:
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         folds = self._folds(session, sets, held_run) if self._where == "held-out" else None
         choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines,
-                                    folds=folds, pool=self._pool if self._where == "held-out" else None)
+                                    folds=folds)
         self._methods = choice.methods
         chosen = self._redecide_unsigned(choice, default)
         # the chosen method's exact search, over every sample's histograms
@@ -239,16 +239,8 @@ class CalibrationRun:
                         "sets that could override the held-out choice): %s; chosen: %s%s",
                         1 + len(next(iter(choice.folds.values()))), folds.seconds,
                         ", ".join(f"{k} {v:.4g} (other folds {max(e.relative_l2 for e in choice.folds[k]):.4g})"
-                                  for k, v in self._auto["worst_fold_errors"].items()), choice.folds_label,
-                        "" if choice.folds_label == choice.held_label else
-                        f" (the held-out slice alone: {choice.held_label})")
-        if choice.worst_sample:
-            self._auto["worst_sample_errors"] = {k: round(v, 6) for k, v in choice.worst_sample.items()}
-            self._auto["worst_sample_samples"] = choice.worst_sample_samples
-            logger.info("auto calibration, worst per-sample relative L2 on %d calibration samples (held-out and "
-                        "kept; the sets the held-out slice cannot tell from %s): %s; chosen: %s",
-                        choice.worst_sample_samples, choice.folds_label,
-                        ", ".join(f"{k} {v:.4g}" for k, v in choice.worst_sample.items()), choice.label)
+                                  for k, v in self._auto["worst_fold_errors"].items()), choice.label,
+                        "" if choice.label == choice.held_label else f" (the held-out slice alone: {choice.held_label})")
         self._seconds["auto_choice"] = time.perf_counter() - t0
         # unsigned activations (decided above) before equalization, so the
         # equalization trial is judged on engines of the form the build will
@@ -261,13 +253,6 @@ class CalibrationRun:
             amaxes = self._decide_equalization(session, amaxes)
             self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
-
-    def _pool(self) -> auto_choice.Scorer:
-        """auto_choice's step 5 scorer: every calibration sample auto holds,
-        the held-out ones (as many as the judge's) and the kept ones."""
-        data = take(self.router.held_data(), auto_choice.CHOICE_SAMPLES) + \
-            take(self.router.search_data(), biascorr.SAMPLES)
-        return auto_choice.Scorer(self._network, data, self._chunk)
 
     def _new_collector(self, session: Any) -> Any:
         """An empty collector like the session's (method, bins, range policy)."""
