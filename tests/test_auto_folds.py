@@ -117,12 +117,16 @@ def test_folds_only_where_the_samples_allow_them() -> None:
     x = {"x": np.zeros((6, 4), np.float32)}
     assert crossval.pool(x, {"x": np.zeros((2, 4), np.float32)}) is not None
     assert crossval.pool(x, None) is None                                   # nothing held out
-    assert crossval.pool([x, {"x": np.zeros((6, 5), np.float32)}], x) is None  # several input shapes
-    assert crossval.pool(x, {"x": np.zeros((2, 5), np.float32)}) is None     # held out of another shape
     assert crossval.pool([WholeBatch(x)], x) is None                       # whole batches
     assert crossval.pool({"x": np.zeros((2, 4), np.float32)}, x) is None    # fewer kept samples than folds
+    assert crossval.pool({"x": np.zeros((6, 4), np.float32), "s": np.float32(1)}, x) is None  # no samples axis
+    # several input shapes make folds too (test_auto_folds_shapes.py), each group kept as it is
+    kept, held = crossval.pool([x, {"x": np.zeros((6, 5), np.float32)}], {"x": np.zeros((2, 5), np.float32)})
+    assert [g["x"].shape for g in kept] == [(6, 4), (6, 5)] and [g["x"].shape for g in held] == [(2, 5)]
     kept, held = crossval.pool({"x": np.zeros((100, 4), np.float32)}, {"x": np.zeros((90, 4), np.float32)})
-    assert len(kept["x"]) == len(held["x"]) == crossval.MAX_SAMPLES
+    assert [len(g["x"]) for g in kept] == [len(g["x"]) for g in held] == [crossval.MAX_SAMPLES]
+    kept, _ = crossval.pool([{"x": np.zeros((40, 4), np.float32)}, {"x": np.zeros((40, 5), np.float32)}], x)
+    assert [len(g["x"]) for g in kept] == [40, crossval.MAX_SAMPLES - 40]
 
 
 def test_auto_reports_the_worst_folds() -> None:
