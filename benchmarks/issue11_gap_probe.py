@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -79,7 +80,10 @@ def _runner(row, spec: str, folder: str):
     calibrator = make_calibrator(list(row.calib), algorithm=algo, cache_file=cache)
     if pct:  # the percentile calibrator at another quantile (TensorRT's get_quantile)
         calibrator.get_quantile = lambda: float(pct) / 100.0
+    t0 = time.process_time()
     engine = int8rt.build_engine(row.path, int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False, **extra))
+    print(f"{row.name} {spec}{':' + flag if flag else ''}: build (calibration included) {time.process_time() - t0:.1f} "
+          "CPU s", flush=True)
     ctx = engine.create_execution_context()
     return lambda f: ctx.run(f)[row.output]
 

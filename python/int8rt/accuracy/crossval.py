@@ -62,11 +62,6 @@ MAX_SAMPLES = 64
 Inputs = dict[str, np.ndarray]
 
 
-def _first(groups_: list[Inputs], limit: int) -> list[Inputs]:
-    """The first ``limit`` samples of ``groups_``, group by group."""
-    return [{n: v[:limit] for n, v in g.items()} for g in take(groups_, limit)]
-
-
 def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[list[Inputs], list[Inputs]]]:
     """The kept and the held-out samples, one group (one array per input)
     per input shape each (at most ``MAX_SAMPLES`` of each), where the folds
@@ -78,7 +73,7 @@ def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[lis
     if any(v.ndim == 0 for g in kept_groups + held_groups for v in g.values()) or \
             any(len({len(v) for v in g.values()}) != 1 for g in kept_groups + held_groups):
         return None
-    k, h = _first(kept_groups, MAX_SAMPLES), _first(held_groups, MAX_SAMPLES)
+    k, h = take(kept_groups, MAX_SAMPLES), take(held_groups, MAX_SAMPLES)
     if count(k) < FOLDS - 1:
         return None
     return k, h
