@@ -6,7 +6,8 @@ from minmax's cache; or ``ort`` for quantize_static as issue11_verify builds
 it) is run on the row's evaluation batches and on its calibration batches,
 and compared with ONNX Runtime FP32:
 
-- class scores ([N, C]): centred cosine over the samples, and how the error
+- class scores ([N, C]; any other output not [N, C, H, W] flattened per
+  sample, as a transformer's hidden states): centred cosine over the samples, and how the error
   is spread over the samples (the share the three worst carry, the worst
   sample's error over the median's): error the calibration data cannot show
   is concentrated on a few evaluation samples;
@@ -98,7 +99,7 @@ def _map_cosine(ref: np.ndarray, out: np.ndarray) -> float:
 def describe(outs: list[np.ndarray], refs: list[np.ndarray]) -> str:
     from int8rt.accuracy.metrics import centred_cosine
 
-    if outs[0].ndim != 2:
+    if outs[0].ndim == 4:
         shares = []
         for o, r in zip(outs, refs):
             d = (r - r.mean(0)) - (o - o.mean(0))
@@ -107,7 +108,7 @@ def describe(outs: list[np.ndarray], refs: list[np.ndarray]) -> str:
         return (f"row ccos per size {[round(centred_cosine(r, o), 4) for o, r in zip(outs, refs)]}, "
                 f"map-centred cos per size {[round(_map_cosine(r.astype(np.float64), o.astype(np.float64)), 4) for o, r in zip(outs, refs)]}, "
                 f"worst image's share of the row's error per size {shares}")
-    o, r = (np.concatenate(x).astype(np.float64) for x in (outs, refs))
+    o, r = (np.concatenate([a.reshape(len(a), -1) for a in x]).astype(np.float64) for x in (outs, refs))
     rc, oc = r - r.mean(0), o - o.mean(0)
     per = np.sum((rc - oc) ** 2, axis=1)
     return (f"ccos {centred_cosine(r, o):.5f}, worst 3 samples carry {np.sort(per)[-3:].sum() / per.sum():.2f} of "
