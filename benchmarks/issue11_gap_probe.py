@@ -17,11 +17,16 @@ and compared with ONNX Runtime FP32:
   positions), to see whether the two metrics rank the engines alike, and
   the share of the row's error the worst image of each batch carries.
 
+``percentile@Q`` is the percentile calibrator at quantile ``Q`` (99.999:
+TensorRT's ``get_quantile`` 0.99999). Each int8rt engine's build CPU time
+(calibration included) is printed.
+
 ``--calib-seed N`` (the image classifier rows) calibrates on 32 other
 photograph crops (seed N) instead of the row's.
 
     PYTHONPATH=python python benchmarks/issue11_gap_probe.py convnext_hf minmax,mse,mse+mmin,ort
     PYTHONPATH=python python benchmarks/issue11_gap_probe.py lraspp auto,minmax,minmax:u,percentile:u,ort
+    PYTHONPATH=python python benchmarks/issue11_gap_probe.py lraspp percentile@99.999:u --dir /tmp/acc15/models
 """
 from __future__ import annotations
 
