@@ -7,6 +7,11 @@
 // constant or a shape tensor) the taken branch's shapes; without it, the
 // shapes both branches agree on; otherwise (the branches differ, or a shape
 // depends on values) the outputs are known only at run time.
+//
+// A branch may hold int8 layers (the INT8 lowering lowers each branch on its
+// own, lower_int8_branches.cc): it is compiled as it comes, and the values
+// crossing into and out of it are float32 as at the top level. A
+// calibration run's BranchTap sees the taken branch's tensors (subgraph.h).
 #include "engine/layer.h"
 #include "engine/ops/control_flow.h"
 #include "engine/ops/subgraph.h"
@@ -19,6 +24,8 @@ class IfLayer : public Layer {
  public:
   IfLayer(const Node& node)
       : prefix_(layer_error_prefix(node)),
+        then_scope_(branch_scope(node.name, "then_branch")),
+        else_scope_(branch_scope(node.name, "else_branch")),
         then_(graph_attribute(node, "then_branch"), node, "then_branch"),
         else_(graph_attribute(node, "else_branch"), node, "else_branch") {
     require_inputs(node, 1);
@@ -57,8 +64,9 @@ class IfLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    Subgraph::Run taken(branch(*in[0]));
-    taken(std::vector<const Value*>(in.begin() + 1, in.end()));
+    const bool then = scalar_bool(*in[0], prefix_ + "the condition");
+    Subgraph::Run taken(then ? then_ : else_);
+    taken.tapped(std::vector<const Value*>(in.begin() + 1, in.end()), then ? then_scope_ : else_scope_);
     for (size_t o = 0; o < out.size(); ++o) copy_value(taken.output(o), *out[o]);
   }
 
@@ -75,6 +83,7 @@ class IfLayer : public Layer {
   }
 
   std::string prefix_;
+  std::string then_scope_, else_scope_;  // the names its branches' tensors are tapped under
   Subgraph then_, else_;
 };
 
