@@ -136,3 +136,51 @@ def test_an_engine_file_keeps_the_int8_branch(net, tmp_path) -> None:
     for rate in (16000, 8000):
         for feed in _feeds(rate):
             assert np.array_equal(loaded.run(feed)["y"], engine.run(feed)["y"]), (rate, feed["x"].shape)
+
+
+def nested_model() -> onnx.ModelProto:
+    """The then-branch is itself an If on a bool input `loud`, a conv chain in each of its branches."""
+    inner = helper.make_node("If", ["loud"], ["t_y"], name="inner",
+                             then_branch=helper.make_graph(_chain("a_", 3, ["w1", "w2", "w3"]), "a", [],
+                                                           [fvi("a_y", None)]),
+                             else_branch=helper.make_graph(_chain("b_", 1, ["u1", "w2", "w3"]), "b", [],
+                                                           [fvi("b_y", None)]))
+    then = helper.make_graph([inner], "at16k", [], [fvi("t_y", None)])
+    other = helper.make_graph(_chain("e_", 5, ["v1", "v2", "v3"]), "other", [], [fvi("e_y", None)])
+    nodes = [helper.make_node("Equal", ["sr", "rate"], ["is16k"], name="is16k"),
+             helper.make_node("If", ["is16k"], ["y"], name="pick", then_branch=then, else_branch=other)]
+    weights = {"w1": (8, 4, 3), "w2": (8, 8, 3), "w3": (6, 8, 1), "u1": (8, 4, 1), "v1": (8, 4, 5), "v2": (8, 8, 3),
+               "v3": (6, 8, 1)}
+    return model(nodes, [fvi("x", ["N", 4, "T"]), helper.make_tensor_value_info("sr", TensorProto.INT64, []),
+                         helper.make_tensor_value_info("loud", TensorProto.BOOL, [])],
+                 [fvi("y", ["N", 6, "T"])],
+                 [init("rate", np.array(16000, np.int64))] +
+                 [init(k, RNG.standard_normal(s).astype(np.float32) * 0.4) for k, s in weights.items()])
+
+
+def test_an_if_inside_a_branch_is_tapped_and_lowered_under_both_scopes() -> None:
+    net = nested_model()
+    batches = [{**b, "loud": np.array(True)} for b in _batches((16000,))]
+    engine = _build(net, batches, "minmax")
+    inner = THEN + "inner/then_branch/"
+    assert [layer.name for layer in engine.int8_plan().layers if layer.op == "int8rt.QConv"] == [
+        inner + "a_conv1", inner + "a_conv2", inner + "a_conv3"]
+    fp32 = int8rt.build_engine(net, int8rt.BuilderConfig(precision="fp32"))
+    for sr, loud in ((16000, True), (16000, False), (8000, True)):
+        for feed in _feeds(sr):
+            feed["loud"] = np.array(loud)
+            got, want = engine.run(feed)["y"], fp32.run(feed)["y"]
+            if loud and sr == 16000:  # the calibrated branch: int8 against float32, a stated bound
+                assert centred_cosine(want, got) > 0.99, feed["x"].shape
+            else:  # never taken in calibration: the same float32 layers
+                assert np.array_equal(got, want), (sr, loud, feed["x"].shape)
+
+
+def test_the_qdq_export_writes_the_main_graph_and_says_the_branches_stay_float(net, tmp_path, caplog) -> None:
+    from int8rt.qdq_export import export_qdq
+
+    engine = _build(net, _batches((16000,)), "minmax")
+    path = str(tmp_path / "qdq.onnx")
+    export_qdq(net, engine, path)
+    assert [n.op_type for n in onnx.load(path).graph.node] == ["Equal", "If"]
+    assert "inside If branches" in caplog.text and THEN in caplog.text
