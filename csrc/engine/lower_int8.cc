@@ -56,6 +56,7 @@ LoweringResult Lowerer::run() {
       note("layer '" + node.name + "' kept in float32 (requested)");
       emit_float(node);
     } else if (node.op == "If") {  // float32 itself, its branches lowered within
+      decline(node, "a branch runs as a network of its own, lowered on its own (the lines under its scope)");
       emit_float(with_lowered_branches(node));
     } else {
       const size_t notes = report_.size();

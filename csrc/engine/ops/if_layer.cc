@@ -12,6 +12,7 @@
 // own, lower_int8_branches.cc): it is compiled as it comes, and the values
 // crossing into and out of it are float32 as at the top level. A
 // calibration run's BranchTap sees the taken branch's tensors (subgraph.h).
+#include "engine/int8_coverage.h"
 #include "engine/layer.h"
 #include "engine/ops/control_flow.h"
 #include "engine/ops/subgraph.h"
@@ -73,11 +74,17 @@ class IfLayer : public Layer {
   bool sizes_outputs_when_run() const override { return true; }
   bool accepts_empty_inputs() const override { return true; }
   std::string describe() const override {
-    return "if: then " + std::to_string(then_.network().nodes().size()) + " layers, else " +
-           std::to_string(else_.network().nodes().size());
+    return "if: then " + count(then_, " layers") + ", else " + count(else_, "");
   }
 
  private:
+  // "18" + unit, and " (15 int8)" after it for a branch the INT8 lowering lowered.
+  static std::string count(const Subgraph& g, const char* unit) {
+    size_t int8 = 0;
+    for (const Node& n : g.network().nodes()) int8 += std::string(layer_precision(n.op)) == "int8";
+    return std::to_string(g.network().nodes().size()) + unit + (int8 ? " (" + std::to_string(int8) + " int8)" : "");
+  }
+
   const Subgraph& branch(const Value& cond) const {
     return scalar_bool(cond, prefix_ + "the condition") ? then_ : else_;
   }
