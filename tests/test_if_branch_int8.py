@@ -186,3 +186,26 @@ def test_the_qdq_export_writes_the_main_graph_and_says_the_branches_stay_float(n
     export_qdq(net, engine, path)
     assert [n.op_type for n in onnx.load(path).graph.node] == ["Equal", "If"]
     assert "inside If branches" in caplog.text and THEN in caplog.text
+
+
+def test_the_builder_streams_the_taken_branch_and_shapes_it_from_the_captures(net) -> None:
+    """One batch: the histograms gain the taken branch's tensors (scoped), the
+    other branch's none; its rows are not traced (observe_rows declines and
+    the caller runs the rows); the branch's tensors get the batch's shapes,
+    the batch and length dynamic."""
+    import int8rt.onnx
+    from int8rt import _core
+    from int8rt.calib.collector import Collector
+
+    builder = _core.Builder(int8rt.onnx.import_model(net), "int8")
+    collector = Collector("minmax")
+    builder.calibrate_batch(_batches((16000,), 1)[0], collector._native)
+    names = set(builder.calibration_tensors())
+    assert {THEN + "t_c1", THEN + "t_r2", THEN + "t_y"} <= names, names
+    assert not any(n.startswith(ELSE) for n in names)
+    assert names <= set(collector.names), names - set(collector.names)
+    assert not builder.observe_rows([0, 1], Collector("minmax")._native)
+    pick = next(n for n in builder.optimized_network().nodes() if n["op"] == "If")
+    branch = pick["attrs"]["then_branch"]
+    shapes = {t["name"]: t["shape"] for t in branch.tensors() if not t["is_constant"]}
+    assert shapes["t_c1"] == [-1, 8, -1] and shapes["t_y"] == [-1, 6, -1], shapes
