@@ -63,6 +63,11 @@ Node Lowerer::with_lowered_branches(const Node& node) {
     sub.merged_nodes.clear();   // the passes' records are the top level's (optimize_subgraphs drops the branches')
     sub.weight_scales.clear();
     LoweringResult lowered = Lowerer(*branch, sub).run();
+    if (lowered.plan.layers.empty()) {  // nothing pays in int8 (Silero's squeeze-only branches): left as it was
+      note("If '" + node.name + "' " + attr + ": no layer of its " + std::to_string(branch->nodes().size()) +
+           " runs in int8 at these scales: it stays float32");
+      continue;
+    }
     for (const std::string& line : lowered.report) note(scope + ": " + line);
     note("If '" + node.name + "' " + attr + ": " + std::to_string(lowered.plan.layers.size()) + " int8 layer(s) for " +
          std::to_string(branch->nodes().size()) + " node(s), float32 at its boundary");
