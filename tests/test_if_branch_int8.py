@@ -209,3 +209,18 @@ def test_the_builder_streams_the_taken_branch_and_shapes_it_from_the_captures(ne
     branch = pick["attrs"]["then_branch"]
     shapes = {t["name"]: t["shape"] for t in branch.tensors() if not t["is_constant"]}
     assert shapes["t_c1"] == [-1, 8, -1] and shapes["t_y"] == [-1, 6, -1], shapes
+
+
+def test_an_if_inside_a_loop_body_is_not_tapped() -> None:
+    """A Loop runs its body once per iteration: an If there has no one value
+    per tensor to name, so calibration does not see into it (nor the lowering)."""
+    import int8rt.onnx
+    from int8rt import _core
+    from int8rt.calib.collector import Collector
+    from test_onnx_control_flow import nested_model as loop_with_if_model
+
+    builder = _core.Builder(int8rt.onnx.import_model(loop_with_if_model()), "int8")
+    feed = {k: RNG.standard_normal((3, 2)).astype(np.float32) for k in ("x", "y", "acc0")}
+    collector = Collector("minmax")
+    builder.calibrate_batch({**feed, "n": np.array(3, np.int64)}, collector._native)
+    assert not any("_branch/" in n for n in list(builder.calibration_tensors()) + list(collector.names))
