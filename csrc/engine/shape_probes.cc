@@ -9,11 +9,12 @@
 namespace int8rt {
 namespace engine {
 
-std::vector<std::vector<Shape>> doubling_probes(const Executor& exec, const std::vector<Shape>& first,
-                                                const std::vector<std::pair<size_t, size_t>>& dynamic) {
-  auto doubled = [&](const std::vector<std::pair<size_t, size_t>>& dims) {
+std::vector<std::vector<Shape>> varying_probes(const Executor& exec, const std::vector<Shape>& first,
+                                               const std::vector<Shape>& other,
+                                               const std::vector<std::pair<size_t, size_t>>& dynamic) {
+  auto doubled = [&](const std::vector<std::pair<size_t, size_t>>& dims) {  // `other`'s sizes at `dims`
     std::vector<Shape> s = first;
-    for (const auto& [i, d] : dims) s[i][d] *= 2;
+    for (const auto& [i, d] : dims) s[i][d] = other[i][d];
     return s;
   };
   auto fits = [&](const std::vector<Shape>& shapes) {
@@ -53,7 +54,9 @@ std::vector<std::vector<Shape>> probes_from_batch(const Network& net, const Exec
       if (declared[d] < 0) dynamic.emplace_back(i, d);
     }
   }
-  return doubling_probes(exec, first, dynamic);
+  std::vector<Shape> doubled = first;
+  for (const auto& [i, d] : dynamic) doubled[i][d] *= 2;
+  return varying_probes(exec, first, doubled, dynamic);
 }
 
 void annotate_branch_shapes(Network& net, const Executor& exec, const std::vector<std::vector<Shape>>& probes) {
@@ -68,7 +71,7 @@ void annotate_branch_shapes(Network& net, const Executor& exec, const std::vecto
   }
   for (Node& node : net.nodes()) {
     if (node.op != "If" || node.inputs.empty()) continue;
-    std::vector<Shape> first;
+    std::vector<Shape> first, other;
     std::vector<std::pair<size_t, size_t>> dynamic;
     bool known = true;
     for (size_t k = 1; k < node.inputs.size() && known; ++k) {
@@ -79,6 +82,7 @@ void annotate_branch_shapes(Network& net, const Executor& exec, const std::vecto
         if (a[id][d] != b[id][d]) dynamic.emplace_back(k - 1, d);
       }
       first.push_back(a[id]);
+      other.push_back(b[id]);
     }
     if (!known) continue;
     for (const char* attr : {"then_branch", "else_branch"}) {
@@ -86,9 +90,16 @@ void annotate_branch_shapes(Network& net, const Executor& exec, const std::vecto
       if (!graph) continue;
       Network branch = *graph;
       const Executor branch_exec(branch);
-      const std::vector<std::vector<Shape>> inner = doubling_probes(branch_exec, first, dynamic);
+      const std::vector<std::vector<Shape>> inner = varying_probes(branch_exec, first, other, dynamic);
       if (inner.empty()) continue;  // a branch these captures do not fit: never taken at these shapes
       branch_exec.annotate_shapes(branch, inner);  // its inputs too: they are the captures' shapes
+      for (size_t k = 0; k < first.size(); ++k) {  // no stricter at the boundary than the values it receives
+        Shape& declared = branch.tensors()[branch.inputs()[k]].shape;
+        const Shape& outer = net.tensor(node.inputs[k + 1]).shape;
+        for (size_t d = 0; d < declared.size() && declared.size() == outer.size(); ++d) {
+          if (outer[d] < 0) declared[d] = -1;
+        }
+      }
       annotate_branch_shapes(branch, branch_exec, inner);
       node.attrs.set(attr, Attribute::of_graph(std::move(branch)));
     }
