@@ -44,7 +44,7 @@ class IfLayer : public Layer {
     const std::vector<const Value*> captures(in.begin() + 1, in.end());
     std::vector<std::pair<DataType, Shape>> a, b;
     if (in[0]->has_data()) {
-      if (branch(*in[0]).infer(captures, a)) return a;
+      if ((takes_then(*in[0]) ? then_ : else_).infer(captures, a)) return a;
     } else if (both_agree(captures, a, b)) {
       return a;
     }
@@ -65,7 +65,7 @@ class IfLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    const bool then = scalar_bool(*in[0], prefix_ + "the condition");
+    const bool then = takes_then(*in[0]);
     Subgraph::Run taken(then ? then_ : else_);
     taken.tapped(std::vector<const Value*>(in.begin() + 1, in.end()), then ? then_scope_ : else_scope_);
     for (size_t o = 0; o < out.size(); ++o) copy_value(taken.output(o), *out[o]);
@@ -85,9 +85,7 @@ class IfLayer : public Layer {
     return std::to_string(g.network().nodes().size()) + unit + (int8 ? " (" + std::to_string(int8) + " int8)" : "");
   }
 
-  const Subgraph& branch(const Value& cond) const {
-    return scalar_bool(cond, prefix_ + "the condition") ? then_ : else_;
-  }
+  bool takes_then(const Value& cond) const { return scalar_bool(cond, prefix_ + "the condition"); }
 
   std::string prefix_;
   std::string then_scope_, else_scope_;  // the names its branches' tensors are tapped under
