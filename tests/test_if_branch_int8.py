@@ -224,3 +224,18 @@ def test_an_if_inside_a_loop_body_is_not_tapped() -> None:
     collector = Collector("minmax")
     builder.calibrate_batch({**feed, "n": np.array(3, np.int64)}, collector._native)
     assert not any("_branch/" in n for n in list(builder.calibration_tensors()) + list(collector.names))
+
+
+def test_int8rt_build_takes_a_0d_input_from_npz_calibration_data(net, tmp_path) -> None:
+    """``int8rt build --calib-data data.npz`` for Silero's kind of model: the
+    rate is one 0-d array beside the chunks (before: ``zero-dimensional
+    arrays cannot be concatenated``, then ``len() of unsized object``)."""
+    from int8rt.cli import main
+
+    onnx.save(net, str(tmp_path / "m.onnx"))
+    np.savez(tmp_path / "calib.npz", x=RNG.standard_normal((24, 4, 32)).astype(np.float32),
+             sr=np.array(16000, np.int64))
+    out = str(tmp_path / "m.i8rt")
+    main(["build", str(tmp_path / "m.onnx"), "--calib-data", str(tmp_path / "calib.npz"), "--calibrator", "minmax",
+          "--batch-size", "8", "-o", out, "-q"])
+    assert _branch_ops(int8rt.Engine.load(out), "then_branch").count("int8rt.QConv") == 3
