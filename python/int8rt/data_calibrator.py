@@ -1,7 +1,8 @@
 """Calibrators over data on disk or in memory, for the CLI and quick scripts.
 
 ``ArrayCalibrator`` serves batches from ``{input name: array}`` whose first
-axis is the sample axis; ``load_calibration_data`` reads such a mapping from
+axis is the sample axis (a 0-d array, a mode input such as Silero VAD's
+sample rate, goes whole with every batch); ``load_calibration_data`` reads such a mapping from
 an ``.npz`` file, a ``.npy`` file (single-input models), or a folder of either
 (concatenated in sorted file order) — and from a folder of images when
 Pillow is installed (preprocessed as :mod:`int8rt.calib.images` says:
