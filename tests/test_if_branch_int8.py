@@ -239,3 +239,36 @@ def test_int8rt_build_takes_a_0d_input_from_npz_calibration_data(net, tmp_path) 
     main(["build", str(tmp_path / "m.onnx"), "--calib-data", str(tmp_path / "calib.npz"), "--calibrator", "minmax",
           "--batch-size", "8", "-o", out, "-q"])
     assert _branch_ops(int8rt.Engine.load(out), "then_branch").count("int8rt.QConv") == 3
+
+
+def spread_channels_model() -> onnx.ModelProto:
+    """x [N, 3, 8, 8]; If sr == 16000: conv 3x3 whose output channel k is
+    scaled by 2^k (ranges spreading 128-fold) -> conv 1x1; else Relu."""
+    w1 = RNG.standard_normal((8, 3, 3, 3)).astype(np.float32) * (2.0 ** np.arange(8, dtype=np.float32))[:, None, None, None]
+    w2 = RNG.standard_normal((4, 8, 1, 1)).astype(np.float32) / (2.0 ** np.arange(8, dtype=np.float32))[None, :, None, None]
+    then = helper.make_graph([helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+                              helper.make_node("Conv", ["c1", "w2"], ["t_y"], name="conv2")], "at16k", [],
+                             [fvi("t_y", None)])
+    other = helper.make_graph([helper.make_node("Conv", ["x", "w3"], ["e_y"], name="conv3")], "other", [],
+                              [fvi("e_y", None)])
+    nodes = [helper.make_node("Equal", ["sr", "rate"], ["is16k"], name="is16k"),
+             helper.make_node("If", ["is16k"], ["y"], name="pick", then_branch=then, else_branch=other)]
+    return model(nodes, [fvi("x", ["N", 3, 8, 8]), helper.make_tensor_value_info("sr", TensorProto.INT64, [])],
+                 [fvi("y", ["N", 4, 8, 8])],
+                 [init("rate", np.array(16000, np.int64)), init("w1", w1), init("w2", w2),
+                  init("w3", RNG.standard_normal((4, 3, 1, 1)).astype(np.float32))])
+
+
+def test_a_branch_tensor_whose_channels_spread_gets_a_grid_per_channel() -> None:
+    """channel_activations (on by default) inside a branch: the per-channel
+    ranges are recorded under the scoped name, so the branch's lowering gives
+    the conv output one scale per channel as it would at the top level."""
+    net = spread_channels_model()
+    batches = [{"x": RNG.standard_normal((4, 3, 8, 8)).astype(np.float32), "sr": np.array(16000, np.int64)}
+               for _ in range(4)]
+    engine = _build(net, batches, "minmax")
+    grids = {t.tensor: len(t.channel_scales) for t in engine.int8_plan().tensors}
+    assert grids.get(THEN + "c1") == 8, grids
+    fp32 = int8rt.build_engine(net, int8rt.BuilderConfig(precision="fp32"))
+    feed = {"x": RNG.standard_normal((3, 3, 8, 8)).astype(np.float32), "sr": np.array(16000, np.int64)}
+    assert centred_cosine(fp32.run(feed)["y"], engine.run(feed)["y"]) > 0.99

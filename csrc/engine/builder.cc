@@ -311,26 +311,40 @@ void Builder::set_calibration_shapes(const std::map<std::string, std::vector<int
   if (!impl_->shapes_probed) take_shapes_from(first);
 }
 
+namespace {
+
+// Grows `ranges[name]` to the per-channel max |x| (axis 1) of `v`, a rank-4
+// float32 tensor of at least two channels (others are left out).
+void grow_channel_amax(std::map<std::string, std::vector<float>>& ranges, const std::string& name,
+                       const engine::Value& v) {
+  if (v.dtype() != DataType::kFloat32 || v.shape().size() != 4) return;
+  const int64_t n = v.shape()[0], c = v.shape()[1], hw = v.shape()[2] * v.shape()[3];
+  if (c < 2 || n * c * hw != v.numel()) return;
+  std::vector<float>& amax = ranges[name];
+  if (amax.size() != static_cast<size_t>(c)) amax.assign(static_cast<size_t>(c), 0.f);
+  const float* x = v.data<float>();
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t k = 0; k < c; ++k) {
+      const float* p = x + (b * c + k) * hw;
+      float m = amax[k];
+      for (int64_t i = 0; i < hw; ++i) m = std::max(m, std::fabs(p[i]));  // NaN: the collector refused the batch
+      amax[k] = m;
+    }
+  }
+}
+
+}  // namespace
+
 void Builder::record_channel_ranges() {
   if (impl_->ranges_frozen) return;
   const auto& tensors = impl_->optimized.tensors();
   for (size_t id = 0; id < tensors.size(); ++id) {
-    if (!impl_->observe[id]) continue;
-    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
-    if (v.dtype() != DataType::kFloat32 || v.shape().size() != 4) continue;
-    const int64_t n = v.shape()[0], c = v.shape()[1], hw = v.shape()[2] * v.shape()[3];
-    if (c < 2 || n * c * hw != v.numel()) continue;
-    std::vector<float>& amax = impl_->channel_amax[tensors[id].name];
-    if (amax.size() != static_cast<size_t>(c)) amax.assign(static_cast<size_t>(c), 0.f);
-    const float* x = v.data<float>();
-    for (int64_t b = 0; b < n; ++b) {
-      for (int64_t k = 0; k < c; ++k) {
-        const float* p = x + (b * c + k) * hw;
-        float m = amax[k];
-        for (int64_t i = 0; i < hw; ++i) m = std::max(m, std::fabs(p[i]));  // NaN: the collector refused the batch
-        amax[k] = m;
-      }
+    if (impl_->observe[id]) {
+      grow_channel_amax(impl_->channel_amax, tensors[id].name, impl_->fp32->value(*impl_->state, static_cast<int>(id)));
     }
+  }
+  for (const std::string& name : impl_->branch_taken) {  // scoped: the branch's lowering reads them by scope
+    if (!impl_->branch_skipped.count(name)) grow_channel_amax(impl_->channel_amax, name, impl_->branch_values.at(name));
   }
 }
 
