@@ -45,7 +45,8 @@ Node Lowerer::with_lowered_branches(const Node& node) {
     if (!branch) continue;
     const std::string scope = branch_scope(node.name, attr);
     LoweringOptions sub = opt_;  // the build's choices (tables, gates, unsigned...), the branch's names
-    sub.scales = under_scope(scales_, scope);
+    // The calibrated scales (opt_), not scales_: the top level's zero-point grids rewrite some of those.
+    sub.scales = under_scope(opt_.scales, scope);
     if (sub.scales.empty()) {
       note("If '" + node.name + "' " + attr + ": no calibration batch took it (no scales under '" + scope +
            "'): it stays float32");
@@ -53,7 +54,8 @@ Node Lowerer::with_lowered_branches(const Node& node) {
     }
     for (size_t i = 0; i < branch->inputs().size() && i + 1 < node.inputs.size(); ++i) {
       const int captured = node.inputs[i + 1];
-      if (captured >= 0 && has_scale(captured)) sub.scales[branch->tensor(branch->inputs()[i]).name] = scale(captured);
+      auto it = captured >= 0 ? opt_.scales.find(src_.tensor(captured).name) : opt_.scales.end();
+      if (it != opt_.scales.end()) sub.scales[branch->tensor(branch->inputs()[i]).name] = it->second;
     }
     sub.channel_ranges = under_scope(opt_.channel_ranges, scope);
     sub.fp32_layers.clear();
