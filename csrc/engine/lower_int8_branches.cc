@@ -5,9 +5,9 @@
 // "pick/then_branch/x"; builder.cc). Each branch is a Network of its own, so
 // it is lowered as the top level is, by a Lowerer of its own: its scales are
 // those under its scope (the scope taken off), its inputs, which receive the
-// outer values the If captures, are quantized at those values' scales, and
-// its outputs leave it in float32 (Lowerer::run), so the If node itself and
-// everything outside are as before. The If layer compiles the lowered
+// outer values the If captures, are quantized at those values' calibrated
+// scales, and its outputs leave it in float32 (Lowerer::run), so the If node
+// itself and everything outside are as before. The If layer compiles the lowered
 // branches as it compiles any (if_layer.cc), and the engine file stores them
 // as it stores any subgraph. The branch's plan joins the top level's with
 // every name scoped (Int8PlanRecorder::nested). A branch no batch took has no
