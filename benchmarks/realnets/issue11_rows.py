@@ -32,8 +32,8 @@ that measured it first:
   and amfm-decompy wheels cut into streaming chunks (realnets/vad.py), each
   chunk fed with the state ONNX Runtime FP32 carried there. Metric: centred
   cosine of the speech probability per chunk, agreement of the decisions at
-  0.5. int8rt's INT8 build binds ``sr`` (both INT8 builds do: Row.why) and
-  gets a profile of batch 1-8 chunks of 576 samples: without it the chunk
+  0.5. The INT8 builds bind ``sr`` (both do: Row.why; ``--unbound`` feeds it),
+  and int8rt's gets a profile of batch 1-8 chunks of 576 samples: without it the chunk
   length stays symbolic, five run-time Ifs (torch's squeeze(dim) on dims
   known only at run time) stay, and 9 of 82 layers are int8 (38 with it).
 """
@@ -182,9 +182,10 @@ def silero_vad(folder: str) -> Row:
     return Row("silero_vad", "silero-vad wheel (Conv1d STFT + encoder, LSTM, If on sr), streaming 512-sample chunks",
                V.model_path(), "output", [{**f, **rate} for f in calib], [{**f, **rate} for f in evaluation],
                {b: {**f, **rate} for b, f in latency.items()}, metric, bound=rate,
-               why="unbound, the model is Equal + If and int8 lowering does not enter If bodies (0 of 2 layers "
-                   "int8), and int8rt's calibration turns the 0-d 'sr' into shape [1] (np.ascontiguousarray in "
-                   "calib/session.py input_arrays, accuracy/taps.py batches) and refuses it",
+               why="a fixed rate is what a streaming user deploys, and binding inlines the Ifs (ORT's "
+                   "quantize_static writes no QuantizeLinear into the unbound model's branches); unbound, int8rt "
+                   "lowers the branch calibration takes to the same 38 int8 layers (RESULTS.md §98, "
+                   "if_branch_bench.py; §87-88: before, 0 of 2 layers int8)",
                profile={"input": ((1, 576), (8, 576), (8, 576)), "state": ((2, 1, 128), (2, 8, 128), (2, 8, 128))})
 
 

@@ -12,6 +12,8 @@
 #include "engine/executor.h"
 #include "engine/int8_coverage.h"
 #include "engine/lower_int8.h"
+#include "engine/ops/subgraph.h"
+#include "engine/shape_probes.h"
 #include "graph/passes/passes.h"
 #include "int8rt/error.h"
 #include "int8rt/quantization.h"
@@ -47,6 +49,20 @@ struct Builder::Impl {
   // they are (a rewrite of the network drops them: remake_fp32).
   std::map<std::string, std::vector<float>> channel_amax;
   bool ranges_frozen = false;
+  // The tensors of the If branches the last batch took (BranchTap, subgraph.h),
+  // under their scoped names (branch_scope), copied as the run computed
+  // them: `branch_values` keeps each name's storage between batches,
+  // `branch_taken` lists the last batch's in the order they ran.
+  std::map<std::string, engine::Value> branch_values;
+  std::vector<std::string> branch_taken;
+  // Branch tensors checked on first sight (as the first batch's are at the
+  // top level), and those left out: +-inf without NaN.
+  std::set<std::string> branch_checked, branch_skipped;
+  // Writes the shapes of `optimized` (and its If branches') from `probes`.
+  void annotate(const std::vector<std::vector<engine::Shape>>& probes) {
+    fp32->annotate_shapes(optimized, probes);
+    engine::annotate_branch_shapes(optimized, *fp32, probes);
+  }
 };
 
 Builder::~Builder() = default;
@@ -62,58 +78,6 @@ std::vector<engine::Shape> input_order(const Network& net, const std::vector<eng
     shapes.push_back(it->shape);
   }
   return shapes;
-}
-
-// Dynamic dimensions beyond the batch and no profile: the first calibration
-// batch's input shapes and the same with its dynamic dimensions doubled are
-// the probes. They give every tensor its rank and static dimensions (what
-// ONNX shape inference may not know past a Reshape computed at run time),
-// which the int8 lowering needs; dimensions that follow the inputs become
-// -1. A dimension the network cannot take doubled (a text recogniser's
-// height that a Reshape fixes) is probed at its calibration size only.
-// Dimensions that must change together (Silero VAD's batch, in its chunk and
-// in its state) are tried as a group first: the dynamic dimensions of equal
-// calibration size, then one by one. When no probe fits: none (the network
-// keeps the shapes it has).
-std::vector<std::vector<engine::Shape>> probes_from_batch(const Network& net, const engine::Executor& fp32,
-                                                          const std::vector<engine::Shape>& first) {
-  std::vector<std::pair<size_t, size_t>> dynamic;  // (input index, dimension)
-  for (size_t i = 0; i < first.size(); ++i) {
-    for (size_t d = 0; d < first[i].size(); ++d) {
-      if (net.tensor(net.inputs()[i]).shape[d] < 0) dynamic.emplace_back(i, d);
-    }
-  }
-  auto doubled = [&](const std::vector<std::pair<size_t, size_t>>& dims) {
-    std::vector<engine::Shape> s = first;
-    for (const auto& [i, d] : dims) s[i][d] *= 2;
-    return s;
-  };
-  auto fits = [&](const std::vector<engine::Shape>& shapes) {
-    try {
-      fp32.infer_shapes(shapes);
-      return true;
-    } catch (const Error&) {
-      return false;
-    }
-  };
-  if (!fits(first)) return {};
-  std::vector<std::pair<size_t, size_t>> varied = dynamic;
-  if (!fits(doubled(varied))) {
-    varied.clear();
-    std::map<int64_t, std::vector<std::pair<size_t, size_t>>> same_size;
-    for (const auto& dim : dynamic) same_size[first[dim.first][dim.second]].push_back(dim);
-    for (const auto& [size, group] : same_size) {
-      if (group.size() > 1 && fits(doubled(group))) {
-        varied.insert(varied.end(), group.begin(), group.end());
-        continue;
-      }
-      for (const auto& dim : group) {
-        if (fits(doubled({dim}))) varied.push_back(dim);
-      }
-    }
-    if (!fits(doubled(varied))) return {};
-  }
-  return {first, doubled(varied)};
 }
 
 // A tensor whose shape depends on input values (a Reshape to a shape given
@@ -165,6 +129,25 @@ std::vector<char> batch_rows_of(const Network& net, const engine::Executor& fp32
   return out;
 }
 
+// Whether `v` (float32) holds +-inf but no NaN: an attention mask filled
+// with -inf, as HuggingFace exports build it, which can have no int8 scale.
+bool holds_inf_only(const engine::Value& v) {
+  if (v.dtype() != DataType::kFloat32) return false;
+  const float* x = v.data<float>();
+  bool inf = false, nan = false;
+  const int64_t count = v.numel();  // numel() checks the shape each call: once, not per element
+  for (int64_t i = 0; i < count; ++i) {
+    inf = inf || std::isinf(x[i]);
+    nan = nan || std::isnan(x[i]);
+  }
+  return inf && !nan;
+}
+
+std::string infinite_report(const std::string& name) {
+  return "tensor '" + name + "' holds +-inf on the first calibration batch (a mask's fill value?): not "
+         "calibrated, it stays float32";
+}
+
 bool has_unshaped_activations(const Network& net) {
   for (const Tensor& t : net.tensors()) {
     if (!t.is_constant && t.shape.empty()) return true;
@@ -202,7 +185,7 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
   }
   impl_->optimized.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(impl_->optimized);
-  impl_->fp32->annotate_shapes(impl_->optimized);
+  impl_->annotate(impl_->fp32->probe_input_shapes());
   impl_->shapes_probed = !impl_->fp32->probe_input_shapes().empty();
   impl_->state = impl_->fp32->make_state();
   const auto& tensors = impl_->optimized.tensors();
@@ -228,6 +211,9 @@ std::vector<std::string> Builder::calibration_tensors() const {
   for (size_t t = 0; t < tensors.size(); ++t) {
     if (impl_->observe[t]) names.push_back(tensors[t].name);
   }
+  for (const auto& kv : impl_->branch_values) {
+    if (!impl_->branch_skipped.count(kv.first)) names.push_back(kv.first);
+  }
   return names;
 }
 
@@ -243,7 +229,15 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
   }
   impl_->last_rows = -1;
   impl_->has_last = false;  // until the run below completes
-  impl_->fp32->run(*impl_->state, ins);
+  impl_->branch_taken.clear();
+  {
+    Impl& impl = *impl_;  // the taken branches' tensors, copied as they are computed (buffers are shared there)
+    engine::BranchTap tap([&impl](const std::string& name, const engine::Value& v) {
+      engine::copy_value(v, impl.branch_values[name]);
+      impl.branch_taken.push_back(name);
+    });
+    impl_->fp32->run(*impl_->state, ins);
+  }
   for (size_t k = 0; k < ins.size(); ++k) {
     const int64_t rows = ins[k].shape.empty() ? -1 : ins[k].shape[0];
     impl_->last_rows = k == 0 || impl_->last_rows == rows ? rows : -1;
@@ -266,21 +260,17 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     impl_->infinities_checked = true;
     leave_value_dependent_uncalibrated(net, *impl_->fp32, ins, impl_->observe, report_);
     for (size_t id = 0; id < tensors.size(); ++id) {
-      if (!impl_->observe[id]) continue;
-      const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
-      if (v.dtype() != DataType::kFloat32) continue;
-      const float* x = v.data<float>();
-      bool inf = false, nan = false;
-      const int64_t count = v.numel();  // numel() checks the shape each call: once, not per element
-      for (int64_t i = 0; i < count; ++i) {
-        inf = inf || std::isinf(x[i]);
-        nan = nan || std::isnan(x[i]);
-      }
-      if (inf && !nan) {
+      if (impl_->observe[id] && holds_inf_only(impl_->fp32->value(*impl_->state, static_cast<int>(id)))) {
         impl_->observe[id] = 0;
-        report_.push_back("tensor '" + tensors[id].name + "' holds +-inf on the first calibration batch (a mask's "
-                          "fill value?): not calibrated, it stays float32");
+        report_.push_back(infinite_report(tensors[id].name));
       }
+    }
+  }
+  for (const std::string& name : impl_->branch_taken) {  // a branch first taken by this batch: the same check
+    if (!impl_->branch_checked.insert(name).second) continue;
+    if (holds_inf_only(impl_->branch_values.at(name))) {
+      impl_->branch_skipped.insert(name);
+      report_.push_back(infinite_report(name));
     }
   }
   impl_->has_last = true;
@@ -291,7 +281,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
 void Builder::take_shapes_from(const std::vector<engine::Shape>& shapes) {
   impl_->shapes_probed = true;
   impl_->probed_from = shapes;
-  impl_->fp32->annotate_shapes(impl_->optimized, probes_from_batch(impl_->optimized, *impl_->fp32, shapes));
+  impl_->annotate(engine::probes_from_batch(impl_->optimized, *impl_->fp32, shapes));
 }
 
 std::map<std::string, std::vector<int64_t>> Builder::calibration_shapes() const {
@@ -321,26 +311,40 @@ void Builder::set_calibration_shapes(const std::map<std::string, std::vector<int
   if (!impl_->shapes_probed) take_shapes_from(first);
 }
 
+namespace {
+
+// Grows `ranges[name]` to the per-channel max |x| (axis 1) of `v`, a rank-4
+// float32 tensor of at least two channels (others are left out).
+void grow_channel_amax(std::map<std::string, std::vector<float>>& ranges, const std::string& name,
+                       const engine::Value& v) {
+  if (v.dtype() != DataType::kFloat32 || v.shape().size() != 4) return;
+  const int64_t n = v.shape()[0], c = v.shape()[1], hw = v.shape()[2] * v.shape()[3];
+  if (c < 2 || n * c * hw != v.numel()) return;
+  std::vector<float>& amax = ranges[name];
+  if (amax.size() != static_cast<size_t>(c)) amax.assign(static_cast<size_t>(c), 0.f);
+  const float* x = v.data<float>();
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t k = 0; k < c; ++k) {
+      const float* p = x + (b * c + k) * hw;
+      float m = amax[k];
+      for (int64_t i = 0; i < hw; ++i) m = std::max(m, std::fabs(p[i]));  // NaN: the collector refused the batch
+      amax[k] = m;
+    }
+  }
+}
+
+}  // namespace
+
 void Builder::record_channel_ranges() {
   if (impl_->ranges_frozen) return;
   const auto& tensors = impl_->optimized.tensors();
   for (size_t id = 0; id < tensors.size(); ++id) {
-    if (!impl_->observe[id]) continue;
-    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
-    if (v.dtype() != DataType::kFloat32 || v.shape().size() != 4) continue;
-    const int64_t n = v.shape()[0], c = v.shape()[1], hw = v.shape()[2] * v.shape()[3];
-    if (c < 2 || n * c * hw != v.numel()) continue;
-    std::vector<float>& amax = impl_->channel_amax[tensors[id].name];
-    if (amax.size() != static_cast<size_t>(c)) amax.assign(static_cast<size_t>(c), 0.f);
-    const float* x = v.data<float>();
-    for (int64_t b = 0; b < n; ++b) {
-      for (int64_t k = 0; k < c; ++k) {
-        const float* p = x + (b * c + k) * hw;
-        float m = amax[k];
-        for (int64_t i = 0; i < hw; ++i) m = std::max(m, std::fabs(p[i]));  // NaN: the collector refused the batch
-        amax[k] = m;
-      }
+    if (impl_->observe[id]) {
+      grow_channel_amax(impl_->channel_amax, tensors[id].name, impl_->fp32->value(*impl_->state, static_cast<int>(id)));
     }
+  }
+  for (const std::string& name : impl_->branch_taken) {  // scoped: the branch's lowering reads them by scope
+    if (!impl_->branch_skipped.count(name)) grow_channel_amax(impl_->channel_amax, name, impl_->branch_values.at(name));
   }
 }
 
@@ -362,6 +366,11 @@ void Builder::stream_last(calib::Collector& collector) const {
     const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
     if (v.dtype() != DataType::kFloat32) continue;
     batch.emplace_back(tensors[id].name, calib::ArrayView::contiguous(v.data<float>(), v.numel()));
+  }
+  for (const std::string& name : impl_->branch_taken) {
+    if (impl_->branch_skipped.count(name)) continue;
+    const engine::Value& v = impl_->branch_values.at(name);
+    batch.emplace_back(name, calib::ArrayView::contiguous(v.data<float>(), v.numel()));
   }
   collector.observe_batch(batch);
 }
@@ -399,7 +408,8 @@ bool Builder::observe_rows(const std::vector<int64_t>& rows, calib::Collector& c
   const Network& net = impl_->optimized;
   const int64_t n = impl_->last_rows;
   if (!impl_->infinities_checked) throw InvalidArgument("observe_rows: no calibration batch has run");
-  if (n <= 0) return false;
+  // A branch's tensors have no row record (batch_rows_of sees the top level): the caller runs the rows.
+  if (n <= 0 || !impl_->branch_taken.empty()) return false;
   check_rows(rows, n, "observe_rows");
   // A tensor whose axis 0 follows the batch's (batch_rows_of) has one sample per row.
   std::vector<int> ids;
@@ -572,7 +582,7 @@ void Builder::remake_fp32() {
   Network& net = impl_->optimized;
   net.compact();
   impl_->fp32 = std::make_unique<engine::Executor>(net);
-  impl_->fp32->annotate_shapes(net);
+  impl_->annotate(impl_->fp32->probe_input_shapes());
   impl_->shapes_probed = !impl_->fp32->probe_input_shapes().empty();
   impl_->state = impl_->fp32->make_state();
   impl_->has_last = false;

@@ -25,7 +25,9 @@ const char* layer_precision(const std::string& op);
 const char* layer_precision(const Node& node);
 
 // Report lines, each starting "warning: ", for the scales an int8 build used
-// (`float_net`: the network the scales name; `lowered`: the lowering's result).
+// (`float_net`: the network the scales name, its If branches' tensors under
+// their scopes, control_flow.h; `lowered`: the lowering's result, its
+// branches' layers counted too).
 // Empty when at least one layer runs in int8 and the scales name more than
 // the network inputs.
 std::vector<std::string> int8_coverage_warnings(const Network& float_net, const Network& lowered,

@@ -33,6 +33,31 @@ void Int8PlanRecorder::convert(int lowered_out, const std::string& name, const s
   plan_.converts.push_back(std::move(c));
 }
 
+namespace {
+void prefix(const std::string& scope, std::string& name) { name = scope + name; }
+void prefix(const std::string& scope, std::vector<std::string>& names) {
+  for (std::string& n : names) prefix(scope, n);
+}
+}  // namespace
+
+void Int8PlanRecorder::nested(const std::string& scope, Int8Plan branch) {
+  for (Int8TensorPlan& t : branch.tensors) {
+    for (std::string* s : {&t.tensor, &t.int8_tensor, &t.producer, &t.scope}) prefix(scope, *s);
+    prefix(scope, t.readers);
+    plan_.tensors.push_back(std::move(t));
+  }
+  for (Int8LayerPlan& l : branch.layers) {
+    for (std::string* s : {&l.name, &l.scope}) prefix(scope, *s);
+    prefix(scope, l.sources);
+    plan_.layers.push_back(std::move(l));
+  }
+  for (Int8ConvertPlan& c : branch.converts) {
+    for (std::string* s : {&c.name, &c.tensor, &c.scope}) prefix(scope, *s);
+    prefix(scope, c.readers);
+    plan_.converts.push_back(std::move(c));
+  }
+}
+
 Int8Plan Int8PlanRecorder::finish(const Network& lowered) {
   for (const Node& node : lowered.nodes()) {
     for (int id : node.inputs) {

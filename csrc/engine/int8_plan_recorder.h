@@ -27,6 +27,8 @@ class Int8PlanRecorder {
   // `lowered_out`: the id of the conversion's output in the lowered network.
   void convert(int lowered_out, const std::string& name, const std::string& op, const std::string& tensor,
                float scale);
+  // An If branch's finished plan, every name (and the scope) prefixed by `scope` (int8_plan.h).
+  void nested(const std::string& scope, Int8Plan branch);
   Int8Plan finish(const Network& lowered);
 
  private:

@@ -10,7 +10,6 @@
 #include <set>
 
 #include "engine/int8_plan_recorder.h"
-#include "engine/int8_plan_recorder.h"
 #include "engine/lower_int8_moves.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
@@ -56,6 +55,9 @@ LoweringResult Lowerer::run() {
     if (opt_.fp32_layers.count(node.name)) {
       note("layer '" + node.name + "' kept in float32 (requested)");
       emit_float(node);
+    } else if (node.op == "If") {  // float32 itself, its branches lowered within
+      decline(node, "a branch runs as a network of its own, lowered on its own (the lines under its scope)");
+      emit_float(with_lowered_branches(node));
     } else {
       const size_t notes = report_.size();
       if (!try_int8(n, node)) {

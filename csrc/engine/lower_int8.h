@@ -25,6 +25,11 @@
 // (QChannelMul's table input): the gated path computes exactly what the
 // float Mul and Quantize would; the squeeze (pool) path reads the table's
 // rounded output.
+// An If stays a float32 node; each of its branches that calibration
+// measured (scales named under branch_scope, ops/control_flow.h) is lowered
+// as a network of its own, float32 at the boundary, and its plan joins this
+// one under its scope (lower_int8_branches.cc). Loop and Scan bodies stay
+// float32.
 // Everything else stays float32. Rank-4 int8 activations are NHWC where
 // convolutions, pools, gates and resizes make or read them, and in their
 // logical order where MatMuls do (converted once per tensor between the two

@@ -111,6 +111,13 @@ class Lowerer {
 
   // ---- float nodes ----
   void emit_float(const Node& node);
+  // An If (lower_int8_branches.cc): `node` with each branch that calibration
+  // measured lowered by a Lowerer of its own (its tensors' scales are those
+  // named under branch_scope; its inputs, the captured values, at the outer
+  // tensors' calibrated scales), float32 at its boundary; the branch's plan
+  // joins this one's under its scope. A branch no calibration batch took, or
+  // in which nothing lowers, stays as it was, float32.
+  Node with_lowered_branches(const Node& node);
   // The int8 form of a fused Add + LayerNormalization's residual (inputs[3])
   // when the LayerNorm may read it as it is (layernorm_f32.cc,
   // int8rt_residual_scale): an int8 tensor of x's shape, zero point 0, read

@@ -31,20 +31,20 @@ void bind_int8_plan(py::module_& m) {
   fields(tensor, "tensor", &T::tensor, "int8_tensor", &T::int8_tensor, "scale", &T::scale, "zero_point", &T::zero_point,
          "producer", &T::producer,
          "produced_in_int8", &T::produced_in_int8, "readers", &T::readers, "channels_last", &T::channels_last,
-         "channel_scales", &T::channel_scales);
+         "channel_scales", &T::channel_scales, "scope", &T::scope);
   tensor.def("__repr__", [](const T& t) {
     return "Int8TensorPlan('" + t.tensor + "', scale=" + std::to_string(t.scale) + ", producer='" + t.producer + "')";
   });
 
   using L = Int8LayerPlan;
   py::class_<L> layer(m, "Int8LayerPlan", "A layer that runs in int8 and the source nodes it computes.");
-  fields(layer, "name", &L::name, "op", &L::op, "sources", &L::sources);
+  fields(layer, "name", &L::name, "op", &L::op, "sources", &L::sources, "scope", &L::scope);
   layer.def("__repr__", [](const L& l) { return "Int8LayerPlan('" + l.name + "', " + l.op + ")"; });
 
   using C = Int8ConvertPlan;
   py::class_<C> convert(m, "Int8ConvertPlan", "A Quantize or Dequantize the lowering inserted, and why.");
   fields(convert, "name", &C::name, "op", &C::op, "tensor", &C::tensor, "scale", &C::scale, "readers", &C::readers,
-         "network_output", &C::network_output, "reason", &C::reason);
+         "network_output", &C::network_output, "reason", &C::reason, "scope", &C::scope);
   convert.def("__repr__", [](const C& c) { return "Int8ConvertPlan('" + c.name + "', " + c.op + ")"; });
 
   py::class_<Int8Plan> plan(m, "Int8Plan", "What the INT8 lowering decided (int8rt/int8_plan.h).");

@@ -122,7 +122,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     layers = engine.layers()
     n_int8 = sum(1 for layer in layers if layer["precision"] == "int8")
     n_bf16 = sum(1 for layer in layers if layer["precision"] == "bf16")
+    plan = engine.int8_plan()  # an If's branches are lowered inside it: their layers are the plan's scoped ones
+    n_branches = sum(1 for layer in plan.layers if layer.scope) if plan is not None else 0
     print(f"built {args.output}: {engine.precision}, {n_int8}/{len(layers)} layers int8, "
+          + (f"{n_branches} int8 layers inside If branches, " if n_branches else "")
           + (f"{n_bf16} bf16, " if n_bf16 else "") + f"{time.perf_counter() - t0:.2f} s")
     for line in engine.report():  # e.g. scales that leave no layer in int8 (docs/reliability.md)
         if line.startswith("warning: "):

@@ -1,7 +1,8 @@
 """Calibrators over data on disk or in memory, for the CLI and quick scripts.
 
 ``ArrayCalibrator`` serves batches from ``{input name: array}`` whose first
-axis is the sample axis; ``load_calibration_data`` reads such a mapping from
+axis is the sample axis (a 0-d array, a mode input such as Silero VAD's
+sample rate, goes whole with every batch); ``load_calibration_data`` reads such a mapping from
 an ``.npz`` file, a ``.npy`` file (single-input models), or a folder of either
 (concatenated in sorted file order) — and from a folder of images when
 Pillow is installed (preprocessed as :mod:`int8rt.calib.images` says:
@@ -47,7 +48,10 @@ class ArrayCalibrator(CacheFile):
         super().__init__(**options)  # the calibrator base (num_bins, policy, ...)
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        sizes = {name: len(a) for name, a in data.items()}
+        # A 0-d array (Silero VAD's sample rate) has no sample axis: it goes whole with every batch.
+        sizes = {name: len(a) for name, a in data.items() if np.ndim(a) > 0}
+        if not sizes:
+            raise ValueError("calibration data needs an array with a sample axis (first axis = samples)")
         if len(set(sizes.values())) != 1:
             raise ValueError(f"calibration arrays have different sample counts: {sizes}")
         # Float data as float32; integer and bool data (token ids, masks, byte values) keep their
@@ -72,7 +76,7 @@ class ArrayCalibrator(CacheFile):
             raise KeyError(f"calibration data has no array for input {missing[0]!r} "
                            f"(it has: {', '.join(self._data)})")
         end = min(self._offset + self._batch_size, self._count)
-        batch = [self._data[n][self._offset:end] for n in names]
+        batch = [self._data[n][self._offset:end] if self._data[n].ndim else self._data[n] for n in names]
         self._offset = end
         return batch
 
@@ -168,4 +172,8 @@ def load_calibration_data(path: str | os.PathLike[str], input_names: Sequence[st
                     if name not in z.files:
                         raise KeyError(f"{f.name} has no array named {name!r} (it has: {', '.join(z.files)})")
                     parts.setdefault(name, []).append(z[name])
-    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    # A 0-d input (Silero VAD's sample rate) has no samples to join: one value, the same in every file.
+    for name, chunks in parts.items():
+        if chunks[0].ndim == 0 and any(c.shape != () or c != chunks[0] for c in chunks):
+            raise ValueError(f"input {name!r} is 0-d in one file and differs in another; one value feeds every batch")
+    return {name: chunks[0] if chunks[0].ndim == 0 else np.concatenate(chunks) for name, chunks in parts.items()}

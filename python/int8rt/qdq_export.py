@@ -264,7 +264,13 @@ def _activations(plan: _core.Int8Plan, graph: "onnx.GraphProto", source: str) ->
     sources = {layer.name: layer.sources for layer in plan.layers}
     grids = tensor_grids(plan)
     activations: dict[str, ActivationQ] = {}
+    inside = [t.tensor for t in plan.tensors if t.scope]
+    if inside:  # scoped names (csrc/include/int8rt/int8_plan.h); the rewrite edits the main graph only
+        logger.warning("%s: %d int8 tensor(s) inside If branches (e.g. '%s') stay float32 in the Q/DQ export: it "
+                       "writes Q/DQ pairs into the main graph only", source, len(inside), inside[0])
     for t in plan.tensors:
+        if t.scope:
+            continue
         if t.tensor not in tensor_names:
             raise Error(f"{source}: int8rt's int8 tensor '{t.tensor}' has no counterpart in the ONNX graph")
         # A tensor quantized from float is fake-quantized for its int8 readers only.

@@ -33,10 +33,14 @@
 //          outputs [state_final... (N), scan outputs... (S)].
 //
 // All three compute in the subgraph's own layers (float32 and every run-time
-// dtype); the INT8 lowering keeps them, and the values they read, in float.
+// dtype). The INT8 lowering keeps Loop and Scan, and the values every
+// control-flow node reads and writes, in float32; inside an If's branches it
+// lowers what calibration measured there (lower_int8_branches.cc), each
+// branch tensor named by branch_scope below.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "int8rt/network.h"
 
@@ -46,6 +50,14 @@ namespace engine {
 // The attribute giving K, the number of captures at the end of a Loop's or
 // Scan's inputs.
 constexpr const char* kCapturesAttr = "int8rt_captures";
+
+// The prefix naming a tensor of If node `node`'s branch `branch`
+// ("then_branch" / "else_branch") in calibration, its cache and the int8
+// plan: "pick/then_branch/" + tensor name; nested Ifs join their scopes
+// ("outer/then_branch/inner/else_branch/x"). The one home of that rule.
+inline std::string branch_scope(const std::string& node, const std::string& branch) {
+  return node + "/" + branch + "/";
+}
 
 }  // namespace engine
 }  // namespace int8rt

@@ -7,6 +7,12 @@
 // constant or a shape tensor) the taken branch's shapes; without it, the
 // shapes both branches agree on; otherwise (the branches differ, or a shape
 // depends on values) the outputs are known only at run time.
+//
+// A branch may hold int8 layers (the INT8 lowering lowers each branch on its
+// own, lower_int8_branches.cc): it is compiled as it comes, and the values
+// crossing into and out of it are float32 as at the top level. A
+// calibration run's BranchTap sees the taken branch's tensors (subgraph.h).
+#include "engine/int8_coverage.h"
 #include "engine/layer.h"
 #include "engine/ops/control_flow.h"
 #include "engine/ops/subgraph.h"
@@ -19,6 +25,8 @@ class IfLayer : public Layer {
  public:
   IfLayer(const Node& node)
       : prefix_(layer_error_prefix(node)),
+        then_scope_(branch_scope(node.name, "then_branch")),
+        else_scope_(branch_scope(node.name, "else_branch")),
         then_(graph_attribute(node, "then_branch"), node, "then_branch"),
         else_(graph_attribute(node, "else_branch"), node, "else_branch") {
     require_inputs(node, 1);
@@ -36,7 +44,7 @@ class IfLayer : public Layer {
     const std::vector<const Value*> captures(in.begin() + 1, in.end());
     std::vector<std::pair<DataType, Shape>> a, b;
     if (in[0]->has_data()) {
-      if (branch(*in[0]).infer(captures, a)) return a;
+      if ((takes_then(*in[0]) ? then_ : else_).infer(captures, a)) return a;
     } else if (both_agree(captures, a, b)) {
       return a;
     }
@@ -57,24 +65,30 @@ class IfLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    Subgraph::Run taken(branch(*in[0]));
-    taken(std::vector<const Value*>(in.begin() + 1, in.end()));
+    const bool then = takes_then(*in[0]);
+    Subgraph::Run taken(then ? then_ : else_);
+    taken.tapped(std::vector<const Value*>(in.begin() + 1, in.end()), then ? then_scope_ : else_scope_);
     for (size_t o = 0; o < out.size(); ++o) copy_value(taken.output(o), *out[o]);
   }
 
   bool sizes_outputs_when_run() const override { return true; }
   bool accepts_empty_inputs() const override { return true; }
   std::string describe() const override {
-    return "if: then " + std::to_string(then_.network().nodes().size()) + " layers, else " +
-           std::to_string(else_.network().nodes().size());
+    return "if: then " + count(then_, " layers") + ", else " + count(else_, "");
   }
 
  private:
-  const Subgraph& branch(const Value& cond) const {
-    return scalar_bool(cond, prefix_ + "the condition") ? then_ : else_;
+  // "18" + unit, and " (15 int8)" after it for a branch the INT8 lowering lowered.
+  static std::string count(const Subgraph& g, const char* unit) {
+    size_t int8 = 0;
+    for (const Node& n : g.network().nodes()) int8 += std::string(layer_precision(n.op)) == "int8";
+    return std::to_string(g.network().nodes().size()) + unit + (int8 ? " (" + std::to_string(int8) + " int8)" : "");
   }
 
+  bool takes_then(const Value& cond) const { return scalar_bool(cond, prefix_ + "the condition"); }
+
   std::string prefix_;
+  std::string then_scope_, else_scope_;  // the names its branches' tensors are tapped under
   Subgraph then_, else_;
 };
 

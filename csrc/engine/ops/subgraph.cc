@@ -59,7 +59,42 @@ Subgraph::Run::~Run() {
   graph_.pool_.push_back(std::move(state_));
 }
 
+namespace {
+thread_local const BranchTap* t_tap = nullptr;
+}  // namespace
+
+BranchTap::BranchTap(See see, std::string scope) : see_(std::move(see)), scope_(std::move(scope)), before_(t_tap) {
+  t_tap = this;
+}
+
+BranchTap::~BranchTap() { t_tap = before_; }
+
+const BranchTap* BranchTap::current() { return t_tap; }
+
+struct BranchTap::NoneScope {
+  const BranchTap* before = t_tap;
+  NoneScope() { t_tap = nullptr; }
+  ~NoneScope() { t_tap = before; }
+};
+
 void Subgraph::Run::operator()(const std::vector<const Value*>& inputs) {
+  BranchTap::NoneScope untapped;
+  run(inputs, nullptr);
+}
+
+void Subgraph::Run::tapped(const std::vector<const Value*>& inputs, const std::string& scope) {
+  const BranchTap* outer = BranchTap::current();
+  if (!outer) return run(inputs, nullptr);
+  BranchTap inner(outer->see(), outer->scope() + scope);  // Ifs inside this branch
+  const Network& net = graph_.executor_.network();
+  // Called right after each node, before a later one may reuse its buffer.
+  run(inputs, [&](int id, const Value& v) {
+    const Tensor& t = net.tensor(id);
+    if (!t.is_constant && v.dtype() == DataType::kFloat32) inner.see()(inner.scope() + t.name, v);
+  });
+}
+
+void Subgraph::Run::run(const std::vector<const Value*>& inputs, const Executor::Observer& observer) {
   const std::vector<int>& ids = graph_.executor_.network().inputs();
   if (inputs.size() != ids.size()) {
     throw InvalidArgument(graph_.where_ + "takes " + std::to_string(ids.size()) + " inputs, given " +
@@ -70,7 +105,7 @@ void Subgraph::Run::operator()(const std::vector<const Value*>& inputs) {
     bound[i] = {ids[i], inputs[i]->dtype(), inputs[i]->shape(), inputs[i]->numel() ? inputs[i]->data<void>() : nullptr};
   }
   try {
-    graph_.executor_.run(*state_, bound);
+    graph_.executor_.run(*state_, bound, observer);
   } catch (const InvalidArgument& e) {
     throw InvalidArgument(graph_.where_ + e.what());
   }

@@ -8,8 +8,13 @@
 // execution context, so a run takes an Executor::State from a small pool (or
 // makes one) and gives it back when done: concurrent contexts never share
 // one, and a context's repeated runs reuse the storage of earlier ones.
+//
+// Calibration sees into If branches through a BranchTap (below): the
+// builder's float32 run installs one, and each If on that thread hands it
+// the tensors of the branch it takes.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +25,34 @@
 
 namespace int8rt {
 namespace engine {
+
+// While a BranchTap lives, each If run on its thread hands `see` every
+// float32 activation its taken branch computes (the branch's inputs are the
+// outer values it captures, seen at the outer level), named by the tap's
+// scope + branch_scope(node, branch) + the tensor's name (control_flow.h);
+// Ifs nested in a branch are tapped under the joined scope. Loop and Scan
+// bodies, and everything they run, are not tapped: a value per iteration
+// has no one name. Taps nest (the innermost one sees); the one before comes
+// back when a tap ends. Used by the Builder's calibration runs (builder.cc).
+class BranchTap {
+ public:
+  using See = std::function<void(const std::string& name, const Value& value)>;
+  explicit BranchTap(See see, std::string scope = "");
+  ~BranchTap();
+  BranchTap(const BranchTap&) = delete;
+  BranchTap& operator=(const BranchTap&) = delete;
+  // This thread's tap, or nullptr (none installed, or a Loop body running).
+  static const BranchTap* current();
+  const See& see() const { return see_; }
+  const std::string& scope() const { return scope_; }
+
+ private:
+  friend class Subgraph;
+  struct NoneScope;  // no tap while it lives (subgraph.cc)
+  See see_;
+  std::string scope_;
+  const BranchTap* before_;
+};
 
 class Subgraph {
  public:
@@ -44,10 +77,15 @@ class Subgraph {
     Run& operator=(const Run&) = delete;
     // Runs on `inputs` (one per subgraph input, in order; they are copied
     // in). The outputs stay readable until the next call or the Run's end.
+    // Nothing it runs is tapped (Loop's and Scan's bodies).
     void operator()(const std::vector<const Value*>& inputs);
+    // The same, for an If's branch: with a BranchTap on this thread, every
+    // tensor the branch computes goes to it under its scope + `scope`.
+    void tapped(const std::vector<const Value*>& inputs, const std::string& scope);
     const Value& output(size_t i) const;
 
    private:
+    void run(const std::vector<const Value*>& inputs, const Executor::Observer& observer);
     const Subgraph& graph_;
     std::unique_ptr<Executor::State> state_;
   };

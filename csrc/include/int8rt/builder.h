@@ -129,11 +129,17 @@ class Builder {
   const Network& optimized_network() const;
   const std::vector<std::string>& report() const { return report_; }
   std::vector<std::string> input_names() const;
-  // Tensors that calibration observes: network inputs and float node outputs.
+  // Tensors that calibration observes: network inputs and float node outputs,
+  // then the float tensors of the If branches calibration batches have taken
+  // so far, named "<If node>/<then_branch|else_branch>/<tensor>"
+  // (engine/ops/control_flow.h, branch_scope).
   std::vector<std::string> calibration_tensors() const;
 
   // Runs the optimized network in float32 on one batch and streams each
-  // calibration tensor into `collector` (named by tensor).
+  // calibration tensor into `collector` (named by tensor): the top level's,
+  // and those of the If branches this batch takes, under their scoped names
+  // (a branch no batch takes gets no histogram, and the lowering leaves it
+  // float32).
   void calibrate_batch(const std::map<std::string, TensorView>& inputs, calib::Collector& collector);
 
   // Streams rows `rows` (indices along axis 0, ascending, each once) of the
@@ -148,8 +154,10 @@ class Builder {
   // is the batch's row count, and twice that with the batch doubled, the
   // other dimensions unchanged (other dynamic dimensions, as a detector's
   // image size, may be there: the batch fixes them); otherwise nothing is
-  // observed and it returns false (the caller runs the rows as a batch).
-  // InvalidArgument before any batch, or for a row out of range or out of order.
+  // observed and it returns false (the caller runs the rows as a batch);
+  // false also when the batch took an If branch (its tensors' rows are not
+  // traced). InvalidArgument before any batch, or for a row out of range or
+  // out of order.
   bool observe_rows(const std::vector<int64_t>& rows, calib::Collector& collector) const;
 
   // Rows `rows` (as observe_rows takes them) of float32 tensor `name` as the

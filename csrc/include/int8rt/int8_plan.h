@@ -7,6 +7,10 @@
 //
 // Names: "source" names are the built network's (the ONNX model's node and
 // tensor names); "lowered" names are the engine network's (Engine::network()).
+// Inside an If's branches (lowered on their own) every name, source and
+// lowered, is prefixed by the record's `scope`, "<If node>/<then_branch or
+// else_branch>/" (nested Ifs: joined), as calibration names branch tensors
+// (engine/ops/control_flow.h, branch_scope); top-level records have none.
 // A plain value; thread safety as for any const object.
 #pragma once
 
@@ -36,6 +40,7 @@ struct Int8TensorPlan {
   // QuantizeLinear with axis 1 in front of a depthwise conv); `scale` is
   // then 0. Empty: `scale` holds for the whole tensor.
   std::vector<float> channel_scales;
+  std::string scope;  // "" at the top level; the If branch it is in, else (see Names above)
 };
 
 // A layer that runs in int8.
@@ -46,6 +51,7 @@ struct Int8LayerPlan {
   // (int8rt.QLut) lists its region's nodes, an add its fused Relu, and a
   // Conv that graph passes merged from sibling 1x1 Convs lists those.
   std::vector<std::string> sources;
+  std::string scope;  // as Int8TensorPlan::scope
 };
 
 // A conversion the lowering inserted between float32 and int8.
@@ -56,13 +62,15 @@ struct Int8ConvertPlan {
   float scale = 0.f;
   std::vector<std::string> readers;  // lowered nodes reading the converted tensor
   bool network_output = false;       // a Dequantize writing a network output
-  std::string reason;                // why it exists, in words
+  std::string reason;                // why it exists, in words (names unscoped)
+  std::string scope;                 // as Int8TensorPlan::scope
 };
 
 struct Int8Plan {
   // In the lowered network's tensor order. The int8 intermediates of a data-movement
   // layer's layout change (an NCHW copy between two int8 layers) have no source tensor
   // and are not listed.
+  // A branch's records follow those before its If, in the branch's order.
   std::vector<Int8TensorPlan> tensors;
   std::vector<Int8LayerPlan> layers;      // in network order
   std::vector<Int8ConvertPlan> converts;  // in network order
