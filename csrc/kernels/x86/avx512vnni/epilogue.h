@@ -118,28 +118,70 @@ inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce,
   store_packed_row(q[0], q[1], q[2], q[3], nc, y);
 }
 
-// Row i of a deferred tile (IgemmPending, int8 output): the same
-// arithmetic as store_requantized_row, its operands read from memory block
-// by block and each block's result put back in place of its accumulators,
-// so that few registers are live beside the reduction it is issued within
-// (the 6 x 64 tile keeps 29-30 of the 32 zmm busy). Always inlined: a call
-// from inside the reduction loop would spill every accumulator (all zmm
-// registers are caller-saved).
-__attribute__((always_inline)) inline void store_pending_row(IgemmPending& p, int i) {
+// A deferred tile's epilogue (IgemmPending, int8 output) as one call of a
+// microkernel reads it: formed once per call (pending_rows), then
+// store_pending_row per row.
+struct PendingRows {
+  const int32_t* acc = nullptr;  // row 0; rows IgemmPending::kCols apart
+  const float* scale = nullptr;
+  const float* bias = nullptr;   // zeros (adds 0.0f, as the reference) where the tile has none
+  const int8_t* res = nullptr;   // row 0 or null
+  int64_t res_stride = 0;
+  int8_t* y = nullptr;
+  int64_t y_stride = 0;
+  float rs = 0.0f, lo = 0.0f, hi = 0.0f;
+  int nc = 0;
+  __mmask16 m[4] = {0, 0, 0, 0};  // valid channels of each block
+};
+
+// `zeros`: at least 64 floats of 0.0f, the bias of a tile without one.
+inline PendingRows pending_rows(const IgemmPending& p, const float* zeros) {
+  PendingRows r;
   const TileEpilogue& ep = p.ep;
-  int32_t* acc = p.acc[i];
-  const int8_t* res = ep.residual ? ep.residual + i * ep.residual_stride : nullptr;
-  const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
-  #pragma GCC unroll 4
+  r.acc = p.acc[0];
+  r.scale = ep.scale;
+  r.bias = ep.bias ? ep.bias : zeros;
+  r.res = ep.residual;
+  r.res_stride = ep.residual_stride;
+  r.y = static_cast<int8_t*>(ep.y);
+  r.y_stride = ep.y_stride;
+  r.rs = ep.residual_scale;
+  r.lo = ep.lo;
+  r.hi = ep.hi;
+  r.nc = p.nc;
   for (int j = 0; j < 4; ++j) {
     const int valid = p.nc - 16 * j;
-    const __m512i q = valid > 0 ? requantize_block(_mm512_load_si512(acc + 16 * j), load_channel_epilogue(ep, 16 * j, valid),
-                                                   res ? res + 16 * j : nullptr, ep.residual_scale, lo, hi)
-                                : _mm512_setzero_si512();
-    _mm512_store_si512(acc + 16 * j, q);
+    r.m[j] = channel_mask(valid > 0 ? valid : 0);
   }
-  store_packed_row(_mm512_load_si512(acc), _mm512_load_si512(acc + 16), _mm512_load_si512(acc + 32),
-                   _mm512_load_si512(acc + 48), p.nc, static_cast<int8_t*>(ep.y) + i * ep.y_stride);
+  return r;
+}
+
+// Row i of a deferred tile: store_requantized_row's arithmetic with every
+// operand read from memory at its use, so that few registers are live
+// beside the reduction it is issued within (the 6 x 64 tile keeps 29-30 of
+// the 32 zmm busy), and no branch per block (a block past nc has mask 0:
+// it reads nothing and its bytes are not stored). Always inlined: a call
+// from inside the reduction loop would spill every accumulator (all zmm
+// registers are caller-saved).
+template <bool Residual>
+__attribute__((always_inline)) inline void store_pending_row(const PendingRows& r, int i) {
+  const int32_t* acc = r.acc + i * IgemmPending::kCols;
+  const int8_t* res = Residual ? r.res + i * r.res_stride : nullptr;
+  __m512i q[4];
+  #pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const __mmask16 m = r.m[j];
+    __m512 t = _mm512_cvtepi32_ps(_mm512_load_si512(acc + 16 * j));
+    t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(m, r.scale + 16 * j));
+    t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, r.bias + 16 * j));
+    if (Residual) {
+      __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, res + 16 * j)));
+      v = _mm512_mul_ps(v, _mm512_set1_ps(r.rs));
+      t = _mm512_add_ps(t, v);
+    }
+    q[j] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(r.lo)), _mm512_set1_ps(r.hi)));
+  }
+  store_packed_row(q[0], q[1], q[2], q[3], r.nc, r.y + i * r.y_stride);
 }
 
 // The same for one pixel: channels [c, c + valid), valid in 1..16.

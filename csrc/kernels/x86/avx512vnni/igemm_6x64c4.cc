@@ -52,6 +52,9 @@ namespace {
 
 static_assert(kMR <= IgemmPending::kRows && kNB * 16 <= IgemmPending::kCols, "pending tile too small");
 
+// The bias of a deferred tile without one (PendingRows::bias).
+alignas(64) constexpr float kZeros[IgemmPending::kCols] = {};
+
 inline __m512i broadcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -81,8 +84,17 @@ void igemm(const IgemmTile& t) {
   // The previous tile's epilogue (t.pending): one row every other reduction
   // step, the rest after the loop.
   IgemmPending* const pending = t.pending;
-  const int pending_rows = pending ? pending->rows : 0;
+  const int pending_count = pending ? pending->rows : 0;
   int pending_row = 0;
+  PendingRows pr;
+  if (pending_count) pr = pending_rows(*pending, kZeros);
+  const auto next_pending_row = [&pr, &pending_row]() {
+    if (pr.res) {
+      store_pending_row<true>(pr, pending_row++);
+    } else {
+      store_pending_row<false>(pr, pending_row++);
+    }
+  };
   for (int tap = 0; tap < t.taps; ++tap, w += q_total * kStep) {
     const int8_t* a[MR];
     #pragma GCC unroll 8
@@ -98,7 +110,7 @@ void igemm(const IgemmTile& t) {
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
-      if ((q & 1) && pending_row < pending_rows) store_pending_row(*pending, pending_row++);
+      if ((q & 1) && pending_row < pending_count) next_pending_row();
     }
     if (tail) {
       __m512i wv[NB];
@@ -113,7 +125,7 @@ void igemm(const IgemmTile& t) {
       }
     }
   }
-  while (pending_row < pending_rows) store_pending_row(*pending, pending_row++);
+  while (pending_row < pending_count) next_pending_row();
   if (pending) {  // int8 output, deferred to the next call (or igemm_flush)
     #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
@@ -168,7 +180,14 @@ IgemmFn igemm_fn(int mr, int nb) { return kTable<true>[mr - 1][nb - 1]; }
 IgemmFn igemm_u8_fn(int mr, int nb) { return kTable<false>[mr - 1][nb - 1]; }
 
 void igemm_flush(IgemmPending& p) {
-  for (int i = 0; i < p.rows; ++i) store_pending_row(p, i);
+  const PendingRows r = pending_rows(p, kZeros);
+  for (int i = 0; i < p.rows; ++i) {
+    if (r.res) {
+      store_pending_row<true>(r, i);
+    } else {
+      store_pending_row<false>(r, i);
+    }
+  }
   p.rows = 0;
 }
 
