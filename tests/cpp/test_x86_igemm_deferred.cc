@@ -25,13 +25,9 @@
 #include "kernels/registry.h"
 
 namespace k = int8rt::kernels;
+namespace t = int8rt::testing;
 
 namespace {
-
-using int8rt::testing::expect_same;
-using int8rt::testing::random_s8;
-using int8rt::testing::run_guarded;
-using int8rt::testing::uniform_f32;
 
 struct Case {
   int C, H, W, K, R, stride, pad;
@@ -55,10 +51,14 @@ std::vector<int8_t> nonneg(size_t n, uint32_t seed, bool top) {
   return v;
 }
 
+// Sets the pool's thread count, and restores it on leaving the scope.
 class ThreadsGuard {
  public:
-  explicit ThreadsGuard(int n) { int8rt::set_num_threads(n); }
-  ~ThreadsGuard() { int8rt::set_num_threads(1); }
+  explicit ThreadsGuard(int n) : before_(int8rt::get_num_threads()) { int8rt::set_num_threads(n); }
+  ~ThreadsGuard() { int8rt::set_num_threads(before_); }
+
+ private:
+  int before_;
 };
 
 }  // namespace
@@ -95,17 +95,17 @@ TEST(X86IgemmDeferred, Int8EqualsReferenceWithGuards) {
           const int N = c.batch, OH = s.out_h(), OW = s.out_w();
           const size_t n_in = static_cast<size_t>(N) * s.H * s.W * s.C;
           const size_t n_out = static_cast<size_t>(N) * OH * OW * s.K;
-          const std::vector<int8_t> x = data == 0 ? random_s8(n_in, seed++)
+          const std::vector<int8_t> x = data == 0 ? t::random_s8(n_in, seed++)
                                         : data == 1 ? extremes(n_in, seed++)
                                                     : nonneg(n_in, seed++, data == 3);
           const size_t n_w = static_cast<size_t>(s.weight_count());
-          const std::vector<int8_t> w = data == 1 || data == 3 ? extremes(n_w, seed++) : random_s8(n_w, seed++);
-          const std::vector<int8_t> res = data == 1 ? extremes(n_out, seed++) : random_s8(n_out, seed++);
+          const std::vector<int8_t> w = data == 1 || data == 3 ? extremes(n_w, seed++) : t::random_s8(n_w, seed++);
+          const std::vector<int8_t> res = data == 1 ? extremes(n_out, seed++) : t::random_s8(n_out, seed++);
           // Outputs spread over the int8 range for the random data; the
           // extremes push the clamps at both ends.
           const float amax = 128.0f * 128.0f * s.C * s.R * s.S;
-          const std::vector<float> scale = uniform_f32(s.K, seed++, 20.0f / amax, 60.0f / amax);
-          const std::vector<float> bias = uniform_f32(s.K, seed++, -10.0f, 10.0f);
+          const std::vector<float> scale = t::uniform_f32(s.K, seed++, 20.0f / amax, 60.0f / amax);
+          const std::vector<float> bias = t::uniform_f32(s.K, seed++, -10.0f, 10.0f);
           k::Epilogue ep;
           ep.scale = scale.data();
           ep.bias = data == 2 ? nullptr : bias.data();
@@ -115,7 +115,7 @@ TEST(X86IgemmDeferred, Int8EqualsReferenceWithGuards) {
             ep.residual = res.data();
             ep.residual_scale = 0.61f;
           }
-          const std::vector<uint8_t> want = run_guarded("ref", n_out, [&](void* y) {
+          const std::vector<uint8_t> want = t::run_guarded("ref", n_out, [&](void* y) {
             k::ref::conv2d_s8(s, N, x.data(), w.data(), ep, y);
           });
           for (const k::ConvKernel* kern : k::candidates<k::ConvKernel>()) {
@@ -129,7 +129,7 @@ TEST(X86IgemmDeferred, Int8EqualsReferenceWithGuards) {
                                      std::to_string(c.stride) + " N" + std::to_string(N) + " data" +
                                      std::to_string(data) + (with_res ? " residual" : "") + " threads" +
                                      std::to_string(threads);
-            expect_same(what, run_guarded(what, n_out, [&](void* y) { packed->run(N, x.data(), ep, y); }), want, 1);
+            t::expect_same(what, t::run_guarded(what, n_out, [&](void* y) { packed->run(N, x.data(), ep, y); }), want, 1);
           }
         }
       }
