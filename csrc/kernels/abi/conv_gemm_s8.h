@@ -57,8 +57,6 @@ struct IgemmResidual {
   int8_t w[32] = {};
 };
 
-// One igemm call: rows [0, mr) (mr is fixed by the function chosen), `nc`
-// valid channels out of the NB blocks the function was chosen for.
 // The int8 epilogue of an earlier igemm tile, left for the next call of a
 // microkernel that defers it (IgemmUkernel::flush not null): the tile's raw
 // int32 accumulators, row i's channel c at acc[i][c], and where its rows go.
@@ -73,6 +71,8 @@ struct IgemmPending {
   int rows = 0, nc = 0;
 };
 
+// One igemm call: rows [0, mr) (mr is fixed by the function chosen), `nc`
+// valid channels out of the NB blocks the function was chosen for.
 struct IgemmTile {
   int taps = 1;            // input vectors reduced per row
   int kc = 0;              // channels per tap (C/groups, or GEMM K)

@@ -160,11 +160,12 @@ inline PendingRows pending_rows(const IgemmPending& p, const float* zeros) {
 // operand read from memory at its use, so that few registers are live
 // beside the reduction it is issued within (the 6 x 64 tile keeps 29-30 of
 // the 32 zmm busy), and no branch per block (a block past nc has mask 0:
-// it reads nothing and its bytes are not stored). Always inlined: a call
-// from inside the reduction loop would spill every accumulator (all zmm
-// registers are caller-saved).
+// its scale, bias and residual read as 0, its stale accumulators give 0,
+// and its bytes are not stored). Always inlined: a call from inside the
+// reduction loop would spill every accumulator (all zmm registers are
+// caller-saved).
 template <bool Residual>
-__attribute__((always_inline)) inline void store_pending_row(const PendingRows& r, int i) {
+__attribute__((always_inline)) inline void store_pending_row_as(const PendingRows& r, int i) {
   const int32_t* acc = r.acc + i * IgemmPending::kCols;
   const int8_t* res = Residual ? r.res + i * r.res_stride : nullptr;
   __m512i q[4];
@@ -182,6 +183,14 @@ __attribute__((always_inline)) inline void store_pending_row(const PendingRows& 
     q[j] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(r.lo)), _mm512_set1_ps(r.hi)));
   }
   store_packed_row(q[0], q[1], q[2], q[3], r.nc, r.y + i * r.y_stride);
+}
+
+__attribute__((always_inline)) inline void store_pending_row(const PendingRows& r, int i) {
+  if (r.res) {
+    store_pending_row_as<true>(r, i);
+  } else {
+    store_pending_row_as<false>(r, i);
+  }
 }
 
 // The same for one pixel: channels [c, c + valid), valid in 1..16.

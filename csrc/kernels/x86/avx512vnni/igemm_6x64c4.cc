@@ -32,7 +32,7 @@
 // K = 64 the epilogue was ~40% of a 1x1 conv's microkernel time, not
 // hidden by the next tile's reduction when issued after it (RESULTS.md
 // sections 89, 93). Columns past NB * 16 of the buffer are not written:
-// store_pending_row reads only nc of them.
+// store_pending_row masks them out (their channels are past nc).
 //
 // The register-tile loops carry `#pragma GCC unroll`: without complete
 // unrolling GCC keeps the accumulator array on the stack and reloads it.
@@ -88,13 +88,6 @@ void igemm(const IgemmTile& t) {
   int pending_row = 0;
   PendingRows pr;
   if (pending_count) pr = pending_rows(*pending, kZeros);
-  const auto next_pending_row = [&pr, &pending_row]() {
-    if (pr.res) {
-      store_pending_row<true>(pr, pending_row++);
-    } else {
-      store_pending_row<false>(pr, pending_row++);
-    }
-  };
   for (int tap = 0; tap < t.taps; ++tap, w += q_total * kStep) {
     const int8_t* a[MR];
     #pragma GCC unroll 8
@@ -110,7 +103,7 @@ void igemm(const IgemmTile& t) {
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
-      if ((q & 1) && pending_row < pending_count) next_pending_row();
+      if ((q & 1) && pending_row < pending_count) store_pending_row(pr, pending_row++);
     }
     if (tail) {
       __m512i wv[NB];
@@ -125,7 +118,7 @@ void igemm(const IgemmTile& t) {
       }
     }
   }
-  while (pending_row < pending_count) next_pending_row();
+  while (pending_row < pending_count) store_pending_row(pr, pending_row++);
   if (pending) {  // int8 output, deferred to the next call (or igemm_flush)
     #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
@@ -181,13 +174,7 @@ IgemmFn igemm_u8_fn(int mr, int nb) { return kTable<false>[mr - 1][nb - 1]; }
 
 void igemm_flush(IgemmPending& p) {
   const PendingRows r = pending_rows(p, kZeros);
-  for (int i = 0; i < p.rows; ++i) {
-    if (r.res) {
-      store_pending_row<true>(r, i);
-    } else {
-      store_pending_row<false>(r, i);
-    }
-  }
+  for (int i = 0; i < p.rows; ++i) store_pending_row(r, i);
   p.rows = 0;
 }
 
