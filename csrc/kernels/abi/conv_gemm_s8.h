@@ -57,20 +57,6 @@ struct IgemmResidual {
   int8_t w[32] = {};
 };
 
-// The int8 epilogue of an earlier igemm tile, left for the next call of a
-// microkernel that defers it (IgemmUkernel::flush not null): the tile's raw
-// int32 accumulators, row i's channel c at acc[i][c], and where its rows go.
-// The next call requantizes and stores these rows while its own reduction
-// runs (the two are independent, so the core overlaps them) and leaves its
-// own tile here in their place; the driver flushes the last one. rows 0:
-// nothing pending. One per worker thread.
-struct IgemmPending {
-  static constexpr int kRows = 6, kCols = 64;
-  alignas(64) int32_t acc[kRows][kCols];
-  TileEpilogue ep;  // int8 output (out_f32 false)
-  int rows = 0, nc = 0;
-};
-
 // One igemm call: rows [0, mr) (mr is fixed by the function chosen), `nc`
 // valid channels out of the NB blocks the function was chosen for.
 struct IgemmTile {
@@ -86,13 +72,8 @@ struct IgemmTile {
   const IgemmResidual* res = nullptr;
   int res_count[2] = {0, 0};
   TileEpilogue ep;
-  // Non-null (int8 outputs, microkernels with a flush only): the pending
-  // tile to requantize during this call's reduction, where this call leaves
-  // its own (IgemmPending).
-  IgemmPending* pending = nullptr;
 };
 using IgemmFn = void (*)(const IgemmTile&);
-using IgemmFlushFn = void (*)(IgemmPending&);
 
 // One depthwise output row: output pixels [ow_begin, ow_end) of row oh.
 struct DwRow {
@@ -137,9 +118,6 @@ IgemmFn igemm_fn(int mr, int nb);
 // The same tile for rows with no negative value, read as u8 with no shift
 // and no compensation (x86::IgemmUkernel::unsigned_rows).
 IgemmFn igemm_u8_fn(int mr, int nb);
-// Both defer their int8 epilogue to the next call when handed a pending
-// tile (IgemmTile::pending); this requantizes and stores what is left.
-void igemm_flush(IgemmPending& p);
 constexpr int kDwBlock = 16;
 void dwconv_row(const DwRow& row);
 }  // namespace avx512vnni

@@ -47,9 +47,6 @@
 // comes from L3 or memory, which the microkernel, reading it only in its
 // epilogue, would otherwise wait for (ResNet-50's 1x1 convs with a
 // residual took 12-16x their batch-1 CPU time at batch 8).
-// Microkernels with a flush (IgemmUkernel::flush) get the thread's pending
-// tile and store each tile's int8 outputs during the next call; the flush at
-// the end of each work chunk stores the last.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -128,13 +125,6 @@ std::vector<const void*>& row_buffer(size_t n) {
   thread_local std::vector<const void*> rows;
   if (rows.size() < n) rows.resize(n);
   return rows;
-}
-
-// The deferred tile of microkernels with a flush (IgemmPending), per worker
-// thread: empty between work chunks.
-IgemmPending& pending_tile() {
-  thread_local IgemmPending pending;
-  return pending;
 }
 
 // What a tile's row pointers are formed from, copied by value into each
@@ -428,16 +418,11 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t K = s.K;
   const char* const ybytes = static_cast<const char*>(y);
   const int nbk = L.nbk, kg = L.kg, nb_max = u_.nb, block = u_.block;
-  // int8 outputs of a microkernel that can defer its epilogue: each tile's
-  // is stored during the next tile's reduction, the chunk's last one by the
-  // flush at its end.
-  const bool defer = u_.flush != nullptr && !proto.ep.out_f32;
 
-  parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem, defer](int64_t begin, int64_t end) {
+  parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem](int64_t begin, int64_t end) {
     const void** const rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
     IgemmTile t = proto;
     t.a = rows;
-    if (defer) t.pending = &pending_tile();
     // Item = (panel, channel tile, pixel chunk within the panel), decoded
     // once and then stepped (no divisions per item).
     int64_t panel_no = begin / items_per_panel;
@@ -499,7 +484,6 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         }
       }
     }
-    if (defer) u_.flush(*t.pending);
   });
 }
 

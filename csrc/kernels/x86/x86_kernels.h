@@ -73,9 +73,6 @@ struct IgemmUkernel {
   // AVX512-VNNI tile without its xor: RESULTS.md section 84), so that a scan
   // would be pure cost.
   bool nonneg_per_run = true;
-  // Not null: the microkernel defers its int8 epilogue when handed an
-  // IgemmPending (conv_gemm_s8.h), and this stores what the last call left.
-  IgemmFlushFn flush = nullptr;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

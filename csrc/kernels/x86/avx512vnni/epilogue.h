@@ -73,39 +73,13 @@ inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const Tile
   }
 }
 
-// One 16-channel block of an int8 output row, as store_requantized's int8
-// branch computes it, left as int32 values in [-128, 127] (the row's
-// residual, if any, at `res`).
-inline __m512i requantize_block(__m512i acc, const ChannelEpilogue& ce, const int8_t* res, float residual_scale,
-                                __m512 lo, __m512 hi) {
-  __m512 t = _mm512_cvtepi32_ps(acc);
-  t = _mm512_mul_ps(t, ce.scale);
-  t = _mm512_add_ps(t, ce.bias);
-  if (res) {
-    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(ce.m, res)));
-    r = _mm512_mul_ps(r, _mm512_set1_ps(residual_scale));
-    t = _mm512_add_ps(t, r);
-  }
-  return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, lo), hi));
-}
-
-// Narrows four blocks of int32 values in [-128, 127] with saturating packs
-// (exact) and stores the row's first nc bytes with one byte-masked store
-// instead of one vpmovsdb store per block (those stores were most of the
-// epilogue of short-reduction 1x1 convs).
-inline void store_packed_row(__m512i q0, __m512i q1, __m512i q2, __m512i q3, int nc, int8_t* y) {
-  // packs work within 128-bit lanes: lane L of the packed bytes holds
-  // elements 4L..4L+3 of blocks 0, 1, 2, 3 in turn; the permute moves dword
-  // 4 * (d % 4) + d / 4 to d, so block j's 16 bytes land at 16 j.
-  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
-  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-  const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
-  _mm512_mask_storeu_epi8(y, m, _mm512_permutexvar_epi32(order, b));
-}
-
 // One int8 output row of up to 64 channels (blocks 0..nb-1, `nc` channels
-// valid, ce[j] loaded for block j's valid channels), requantize_block per
-// block, store_packed_row. The row's residual, if any, at `res`.
+// valid, ce[j] loaded for block j's valid channels): each block requantized
+// as store_requantized's int8 branch does, the blocks narrowed together with
+// saturating packs (exact: every value is already inside [-128, 127]) and
+// stored with one byte-masked store instead of one vpmovsdb store per block
+// (those stores were most of the epilogue of short-reduction 1x1 convs).
+// The row's residual, if any, at `res`.
 template <int NB>
 inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce, int nc, const int8_t* res,
                                   float residual_scale, __m512 lo, __m512 hi, int8_t* y) {
@@ -113,84 +87,23 @@ inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce,
   #pragma GCC unroll 4
   for (int j = 0; j < NB; ++j) {
     if (16 * j >= nc) break;
-    q[j] = requantize_block(acc[j], ce[j], res ? res + 16 * j : nullptr, residual_scale, lo, hi);
-  }
-  store_packed_row(q[0], q[1], q[2], q[3], nc, y);
-}
-
-// A deferred tile's epilogue (IgemmPending, int8 output) as one call of a
-// microkernel reads it: formed once per call (pending_rows), then
-// store_pending_row per row.
-struct PendingRows {
-  const int32_t* acc = nullptr;  // row 0; rows IgemmPending::kCols apart
-  const float* scale = nullptr;
-  const float* bias = nullptr;   // zeros (adds 0.0f, as the reference) where the tile has none
-  const int8_t* res = nullptr;   // row 0 or null
-  int64_t res_stride = 0;
-  int8_t* y = nullptr;
-  int64_t y_stride = 0;
-  float rs = 0.0f, lo = 0.0f, hi = 0.0f;
-  int nc = 0;
-  __mmask16 m[4] = {0, 0, 0, 0};  // valid channels of each block
-};
-
-// `zeros`: at least 64 floats of 0.0f, the bias of a tile without one.
-inline PendingRows pending_rows(const IgemmPending& p, const float* zeros) {
-  PendingRows r;
-  const TileEpilogue& ep = p.ep;
-  r.acc = p.acc[0];
-  r.scale = ep.scale;
-  r.bias = ep.bias ? ep.bias : zeros;
-  r.res = ep.residual;
-  r.res_stride = ep.residual_stride;
-  r.y = static_cast<int8_t*>(ep.y);
-  r.y_stride = ep.y_stride;
-  r.rs = ep.residual_scale;
-  r.lo = ep.lo;
-  r.hi = ep.hi;
-  r.nc = p.nc;
-  for (int j = 0; j < 4; ++j) {
-    const int valid = p.nc - 16 * j;
-    r.m[j] = channel_mask(valid > 0 ? valid : 0);
-  }
-  return r;
-}
-
-// Row i of a deferred tile: store_requantized_row's arithmetic with every
-// operand read from memory at its use, so that few registers are live
-// beside the reduction it is issued within (the 6 x 64 tile keeps 29-30 of
-// the 32 zmm busy), and no branch per block (a block past nc has mask 0:
-// its scale, bias and residual read as 0, its stale accumulators give 0,
-// and its bytes are not stored). Always inlined: a call from inside the
-// reduction loop would spill every accumulator (all zmm registers are
-// caller-saved).
-template <bool Residual>
-__attribute__((always_inline)) inline void store_pending_row_as(const PendingRows& r, int i) {
-  const int32_t* acc = r.acc + i * IgemmPending::kCols;
-  const int8_t* res = Residual ? r.res + i * r.res_stride : nullptr;
-  __m512i q[4];
-  #pragma GCC unroll 4
-  for (int j = 0; j < 4; ++j) {
-    const __mmask16 m = r.m[j];
-    __m512 t = _mm512_cvtepi32_ps(_mm512_load_si512(acc + 16 * j));
-    t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(m, r.scale + 16 * j));
-    t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, r.bias + 16 * j));
-    if (Residual) {
-      __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, res + 16 * j)));
-      v = _mm512_mul_ps(v, _mm512_set1_ps(r.rs));
-      t = _mm512_add_ps(t, v);
+    __m512 t = _mm512_cvtepi32_ps(acc[j]);
+    t = _mm512_mul_ps(t, ce[j].scale);
+    t = _mm512_add_ps(t, ce[j].bias);
+    if (res) {
+      __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(ce[j].m, res + 16 * j)));
+      r = _mm512_mul_ps(r, _mm512_set1_ps(residual_scale));
+      t = _mm512_add_ps(t, r);
     }
-    q[j] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(r.lo)), _mm512_set1_ps(r.hi)));
+    q[j] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, lo), hi));
   }
-  store_packed_row(q[0], q[1], q[2], q[3], r.nc, r.y + i * r.y_stride);
-}
-
-__attribute__((always_inline)) inline void store_pending_row(const PendingRows& r, int i) {
-  if (r.res) {
-    store_pending_row_as<true>(r, i);
-  } else {
-    store_pending_row_as<false>(r, i);
-  }
+  // packs work within 128-bit lanes: lane L of the packed bytes holds
+  // elements 4L..4L+3 of blocks 0, 1, 2, 3 in turn; the permute moves dword
+  // 4 * (d % 4) + d / 4 to d, so block j's 16 bytes land at 16 j.
+  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
+  _mm512_mask_storeu_epi8(y, m, _mm512_permutexvar_epi32(order, b));
 }
 
 // The same for one pixel: channels [c, c + valid), valid in 1..16.

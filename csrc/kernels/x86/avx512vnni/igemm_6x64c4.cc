@@ -25,15 +25,6 @@
 // output), whose int8 bytes are already their u8 values: no xor, and weights
 // packed without the compensation (acc_init null: the sum starts at 0).
 //
-// Deferred epilogue (t.pending, int8 outputs): the tile's accumulators go
-// to the pending buffer instead of through the epilogue, and the rows the
-// previous call left there are requantized and stored one every other
-// reduction step (store_pending_row), so the core overlaps the two: at
-// K = 64 the epilogue was ~40% of a 1x1 conv's microkernel time, not
-// hidden by the next tile's reduction when issued after it (RESULTS.md
-// sections 89, 93). Columns past NB * 16 of the buffer are not written:
-// store_pending_row masks them out (their channels are past nc).
-//
 // The register-tile loops carry `#pragma GCC unroll`: without complete
 // unrolling GCC keeps the accumulator array on the stack and reloads it.
 #include <immintrin.h>
@@ -49,11 +40,6 @@ namespace kernels {
 namespace x86 {
 namespace avx512vnni {
 namespace {
-
-static_assert(kMR <= IgemmPending::kRows && kNB * 16 <= IgemmPending::kCols, "pending tile too small");
-
-// The bias of a deferred tile without one (PendingRows::bias).
-alignas(64) constexpr float kZeros[IgemmPending::kCols] = {};
 
 inline __m512i broadcast4(const int8_t* p) {
   int32_t v;
@@ -81,13 +67,6 @@ void igemm(const IgemmTile& t) {
   const __mmask16 tail_mask = static_cast<__mmask16>((1u << tail) - 1u);
   const int8_t* w = t.w;
   const int8_t* const* rows = reinterpret_cast<const int8_t* const*>(t.a);
-  // The previous tile's epilogue (t.pending): one row every other reduction
-  // step, the rest after the loop.
-  IgemmPending* const pending = t.pending;
-  const int pending_count = pending ? pending->rows : 0;
-  int pending_row = 0;
-  PendingRows pr;
-  if (pending_count) pr = pending_rows(*pending, kZeros);
   for (int tap = 0; tap < t.taps; ++tap, w += q_total * kStep) {
     const int8_t* a[MR];
     #pragma GCC unroll 8
@@ -103,7 +82,6 @@ void igemm(const IgemmTile& t) {
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
-      if ((q & 1) && pending_row < pending_count) store_pending_row(pr, pending_row++);
     }
     if (tail) {
       __m512i wv[NB];
@@ -117,18 +95,6 @@ void igemm(const IgemmTile& t) {
         for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, wv[j]);
       }
     }
-  }
-  while (pending_row < pending_count) store_pending_row(pr, pending_row++);
-  if (pending) {  // int8 output, deferred to the next call (or igemm_flush)
-    #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      #pragma GCC unroll 8
-      for (int j = 0; j < NB; ++j) _mm512_store_si512(pending->acc[i] + 16 * j, acc[i][j]);
-    }
-    pending->ep = t.ep;
-    pending->rows = MR;
-    pending->nc = t.nc;
-    return;
   }
   if (!t.ep.out_f32) {
     // int8 output: one masked store per row (store_requantized_row), the
@@ -171,12 +137,6 @@ constexpr const IgemmFn* kTable[kMR] = {row_fns<1, Shift>, row_fns<2, Shift>, ro
 
 IgemmFn igemm_fn(int mr, int nb) { return kTable<true>[mr - 1][nb - 1]; }
 IgemmFn igemm_u8_fn(int mr, int nb) { return kTable<false>[mr - 1][nb - 1]; }
-
-void igemm_flush(IgemmPending& p) {
-  const PendingRows r = pending_rows(p, kZeros);
-  for (int i = 0; i < p.rows; ++i) store_pending_row(r, i);
-  p.rows = 0;
-}
 
 }  // namespace avx512vnni
 }  // namespace x86

@@ -29,23 +29,19 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   // output: ConvShape::nonneg_input) take the same tile without the sign
   // shift (igemm_u8_fn). It is no faster on Zen 5 (its vpbroadcastd replaces
   // the vpxord with a broadcast operand one for one: RESULTS.md section 84),
-  // so the others are not scanned per run (nonneg_per_run). Both defer
-  // each tile's int8 epilogue into the next tile's reduction (flush:
-  // RESULTS.md section 93).
+  // so the others are not scanned per run (nonneg_per_run).
   static const IgemmUkernel igemm_u8_uk = {
       kIsa, "conv_s8_igemm_6x64c4u_avx512vnni", "",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
       /*widen_s16=*/false, avx512vnni::igemm_u8_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
-      /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/true, /*nonneg=*/nullptr,
-      /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
-      /*nonneg_per_run=*/true, /*flush=*/avx512vnni::igemm_flush};
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/true};
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
       /*widen_s16=*/false, avx512vnni::igemm_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
       /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk,
       /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
-      /*nonneg_per_run=*/false, /*flush=*/avx512vnni::igemm_flush};
+      /*nonneg_per_run=*/false};
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
