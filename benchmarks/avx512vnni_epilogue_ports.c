@@ -46,33 +46,33 @@ static char buf[8192] __attribute__((aligned(64)));
 #define SIX_REG(insn) ".irp r, 26,27,28,29,30,31\n\t" insn "\n\t.endr\n\t"
 #define SIX_MEM(insn) ".irp o, 0,64,128,192,256,320\n\t" insn "\n\t.endr\n\t"
 
-LOOP(none, "")
-LOOP(cvtdq2ps, SIX_REG("vcvtdq2ps %%zmm0, %%zmm\\r"))
-LOOP(mulps, SIX_REG("vmulps %%zmm0, %%zmm1, %%zmm\\r"))
-LOOP(addps, SIX_REG("vaddps %%zmm0, %%zmm1, %%zmm\\r"))
-LOOP(maxps, SIX_REG("vmaxps %%zmm0, %%zmm1, %%zmm\\r"))
-LOOP(cvtps2dq, SIX_REG("vcvtps2dq %%zmm0, %%zmm\\r"))
-LOOP(pmovsxbd, SIX_REG("vpmovsxbd %%xmm0, %%zmm\\r"))
-LOOP(packssdw, SIX_REG("vpackssdw %%zmm0, %%zmm1, %%zmm\\r"))
-LOOP(permd, SIX_REG("vpermd %%zmm0, %%zmm1, %%zmm\\r"))
-LOOP(masked_load_xmm, SIX_MEM("vmovdqu8 \\o+4096(%%rdx), %%xmm26%{%%k1%}%{z%}"))
-LOOP(masked_load_zmm, SIX_MEM("vmovups \\o+4096(%%rdx), %%zmm26%{%%k1%}%{z%}"))
-LOOP(store_zmm, SIX_MEM("vmovdqu64 %%zmm0, \\o(%%rdx)"))
-LOOP(masked_store_zmm, SIX_MEM("vmovdqu8 %%zmm0, \\o(%%rdx)%{%%k1%}"))
-LOOP(vpmovsdb_store, SIX_MEM("vpmovsdb %%zmm0, \\o(%%rdx)"))
+/* Each measured loop: its name and the six instructions it adds. */
+#define EXTRAS(X)                                                                           \
+  X(none, "24 vpdpbusd alone", "")                                                          \
+  X(cvtdq2ps, "+6 vcvtdq2ps", SIX_REG("vcvtdq2ps %%zmm0, %%zmm\\r"))                        \
+  X(mulps, "+6 vmulps", SIX_REG("vmulps %%zmm0, %%zmm1, %%zmm\\r"))                         \
+  X(addps, "+6 vaddps", SIX_REG("vaddps %%zmm0, %%zmm1, %%zmm\\r"))                         \
+  X(maxps, "+6 vmaxps", SIX_REG("vmaxps %%zmm0, %%zmm1, %%zmm\\r"))                         \
+  X(cvtps2dq, "+6 vcvtps2dq", SIX_REG("vcvtps2dq %%zmm0, %%zmm\\r"))                        \
+  X(pmovsxbd, "+6 vpmovsxbd", SIX_REG("vpmovsxbd %%xmm0, %%zmm\\r"))                        \
+  X(packssdw, "+6 vpackssdw", SIX_REG("vpackssdw %%zmm0, %%zmm1, %%zmm\\r"))                \
+  X(permd, "+6 vpermd", SIX_REG("vpermd %%zmm0, %%zmm1, %%zmm\\r"))                         \
+  X(masked_load_xmm, "+6 masked xmm loads", SIX_MEM("vmovdqu8 \\o+4096(%%rdx), %%xmm26%{%%k1%}%{z%}")) \
+  X(masked_load_zmm, "+6 masked zmm loads", SIX_MEM("vmovups \\o+4096(%%rdx), %%zmm26%{%%k1%}%{z%}"))  \
+  X(store_zmm, "+6 zmm stores", SIX_MEM("vmovdqu64 %%zmm0, \\o(%%rdx)"))                    \
+  X(masked_store_zmm, "+6 masked zmm stores", SIX_MEM("vmovdqu8 %%zmm0, \\o(%%rdx)%{%%k1%}")) \
+  X(vpmovsdb_store, "+6 vpmovsdb stores", SIX_MEM("vpmovsdb %%zmm0, \\o(%%rdx)"))
+
+#define DEFINE_LOOP(fn, label, extra) LOOP(fn, extra)
+EXTRAS(DEFINE_LOOP)
 
 int main(void) {
   const long iters = 20000000;
+#define ENTRY(fn, label, extra) {label, fn},
   const struct {
     const char* name;
     double (*fn)(long);
-  } loops[] = {{"24 vpdpbusd alone", none},     {"+6 vcvtdq2ps", cvtdq2ps},
-               {"+6 vmulps", mulps},             {"+6 vaddps", addps},
-               {"+6 vmaxps", maxps},             {"+6 vcvtps2dq", cvtps2dq},
-               {"+6 vpmovsxbd", pmovsxbd},       {"+6 vpackssdw", packssdw},
-               {"+6 vpermd", permd},             {"+6 masked xmm loads", masked_load_xmm},
-               {"+6 masked zmm loads", masked_load_zmm}, {"+6 zmm stores", store_zmm},
-               {"+6 masked zmm stores", masked_store_zmm}, {"+6 vpmovsdb stores", vpmovsdb_store}};
+  } loops[] = {EXTRAS(ENTRY)};
   for (int rep = 0; rep < 2; ++rep) {
     for (size_t i = 0; i < sizeof loops / sizeof loops[0]; ++i) {
       printf("%-24s %.3f ns/iter\n", loops[i].name, loops[i].fn(iters));
