@@ -49,16 +49,21 @@ static char buf[8192] __attribute__((aligned(64)));
 /* Each measured loop: its name and the six instructions it adds. */
 #define EXTRAS(X)                                                                           \
   X(none, "24 vpdpbusd alone", "")                                                          \
+  /* the epilogue's converts, adds and clamps */                                            \
   X(cvtdq2ps, "+6 vcvtdq2ps", SIX_REG("vcvtdq2ps %%zmm0, %%zmm\\r"))                        \
-  X(mulps, "+6 vmulps", SIX_REG("vmulps %%zmm0, %%zmm1, %%zmm\\r"))                         \
   X(addps, "+6 vaddps", SIX_REG("vaddps %%zmm0, %%zmm1, %%zmm\\r"))                         \
   X(maxps, "+6 vmaxps", SIX_REG("vmaxps %%zmm0, %%zmm1, %%zmm\\r"))                         \
   X(cvtps2dq, "+6 vcvtps2dq", SIX_REG("vcvtps2dq %%zmm0, %%zmm\\r"))                        \
+  /* its multiplies (scale, residual scale) */                                              \
+  X(mulps, "+6 vmulps", SIX_REG("vmulps %%zmm0, %%zmm1, %%zmm\\r"))                         \
+  /* the residual's widening and the row's narrowing */                                     \
   X(pmovsxbd, "+6 vpmovsxbd", SIX_REG("vpmovsxbd %%xmm0, %%zmm\\r"))                        \
   X(packssdw, "+6 vpackssdw", SIX_REG("vpackssdw %%zmm0, %%zmm1, %%zmm\\r"))                \
   X(permd, "+6 vpermd", SIX_REG("vpermd %%zmm0, %%zmm1, %%zmm\\r"))                         \
+  /* operand loads (residual bytes, scale, bias) */                                         \
   X(masked_load_xmm, "+6 masked xmm loads", SIX_MEM("vmovdqu8 \\o+4096(%%rdx), %%xmm26%{%%k1%}%{z%}")) \
   X(masked_load_zmm, "+6 masked zmm loads", SIX_MEM("vmovups \\o+4096(%%rdx), %%zmm26%{%%k1%}%{z%}"))  \
+  /* output stores: a row at once, or a block narrowed on the way */                        \
   X(store_zmm, "+6 zmm stores", SIX_MEM("vmovdqu64 %%zmm0, \\o(%%rdx)"))                    \
   X(masked_store_zmm, "+6 masked zmm stores", SIX_MEM("vmovdqu8 %%zmm0, \\o(%%rdx)%{%%k1%}")) \
   X(vpmovsdb_store, "+6 vpmovsdb stores", SIX_MEM("vpmovsdb %%zmm0, \\o(%%rdx)"))
