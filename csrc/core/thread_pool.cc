@@ -124,7 +124,7 @@ bool spin_until(const Done& done) {
 
 struct Job {
   // Read by every chunk, written once (failed: only on an exception).
-  const std::function<void(int64_t, int64_t)>* fn = nullptr;  // valid while chunks remain
+  const ChunkFn* fn = nullptr;  // valid while chunks remain
   int64_t n = 0;
   int64_t grain = 1;
   int64_t num_chunks = 0;
@@ -401,8 +401,7 @@ int get_num_threads() {
 
 void set_num_threads(int n) { g_num_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 
-void parallel_for(int64_t n, int64_t grain,
-                  const std::function<void(int64_t, int64_t)>& fn, int max_threads) {
+void parallel_for(int64_t n, int64_t grain, ChunkFn fn, int max_threads) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   int threads = max_threads > 0 ? std::min(max_threads, get_num_threads()) : get_num_threads();
