@@ -334,10 +334,18 @@ void ExecutionContext::run_into(const std::map<std::string, TensorView>& inputs,
     }
   }
   run_host(inputs, [&](size_t o, const OutputParts& parts) {
-    engine::Shape shape = parts[0]->shape();
-    for (size_t p = 1; p < parts.size(); ++p) shape[0] += parts[p]->shape()[0];
+    // The joined shape: the parts' along dimension 0 (compared in place, formed only for the message).
+    auto dim = [&](size_t k) {
+      int64_t n = parts[0]->shape()[k];
+      for (size_t p = 1; k == 0 && p < parts.size(); ++p) n += parts[p]->shape()[0];
+      return n;
+    };
     const OutputView& d = *dst[o];
-    if (d.shape != shape || d.dtype != parts[0]->dtype()) {
+    bool same = d.dtype == parts[0]->dtype() && d.shape.size() == parts[0]->shape().size();
+    for (size_t k = 0; same && k < d.shape.size(); ++k) same = d.shape[k] == dim(k);
+    if (!same) {
+      engine::Shape shape(parts[0]->shape().size());
+      for (size_t k = 0; k < shape.size(); ++k) shape[k] = dim(k);
       throw InvalidArgument("run_into: output '" + net.tensor(net.outputs()[o]).name + "' is " +
                             engine::dtype_name(parts[0]->dtype()) + " " + engine::shape_str(shape) +
                             ", given " + engine::dtype_name(d.dtype) + " " + engine::shape_str(d.shape));

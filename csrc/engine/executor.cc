@@ -201,14 +201,17 @@ bool Executor::run_fused(State& state, int block) const {
   const Value& x = value(state, first.inputs[0]);
   if (x.dtype() != DataType::kInt8 || x.shape().empty() || x.shape()[0] <= 0) return false;
   const int64_t batch = x.shape()[0];
-  if (x.shape() != ir.input_shape(batch) || !ir.pays(batch)) return false;
+  Shape& shape = state.block_shape;
+  ir.input_shape(batch, shape);
+  if (x.shape() != shape || !ir.pays(batch)) return false;
+  ir.output_shape(batch, shape);
   const Value* residual = nullptr;
   if (last.inputs.size() > 3 && last.inputs[3] >= 0) {
     residual = &value(state, last.inputs[3]);
-    if (residual->dtype() != DataType::kInt8 || residual->shape() != ir.output_shape(batch)) return false;
+    if (residual->dtype() != DataType::kInt8 || residual->shape() != shape) return false;
   }
   Value& y = state.values[last.outputs[0]];
-  y.reset(DataType::kInt8, ir.output_shape(batch));
+  y.reset(DataType::kInt8, shape);
   ir.run(static_cast<int>(batch), x.data<int8_t>(), residual ? residual->data<int8_t>() : nullptr,
          y.data<int8_t>());
   return true;

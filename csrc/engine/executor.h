@@ -42,6 +42,7 @@ class Executor {
     std::vector<char> given;  // bind_inputs: per tensor id, an input was given
     std::vector<const Value*> ins;
     std::vector<Value*> outs;
+    Shape block_shape;  // run_fused: a fused block's input / output shape
   };
   // A state for runs; with an optimization profile, its Values are
   // allocated for the profile's opt shapes. With share_buffers, activations
