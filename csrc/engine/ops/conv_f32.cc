@@ -384,9 +384,7 @@ class ConvLayer : public Layer {
       throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match input channels " +
                             std::to_string(g.C) + " with group " + std::to_string(group_));
     }
-    // [M], compared in place (a Shape{M} to compare with was an allocation per run)
-    if (in.size() > 2 && in[2] && (in[2]->dtype() != DataType::kFloat32 || in[2]->shape().size() != 1 ||
-                                   in[2]->shape()[0] != g.M)) {
+    if (in.size() > 2 && in[2] && (in[2]->dtype() != DataType::kFloat32 || !is_shape_1d(in[2]->shape(), g.M))) {
       throw InvalidArgument(prefix_ + "bias must be float32 [" + std::to_string(g.M) + "], got " +
                             shape_str(in[2]->shape()));
     }
