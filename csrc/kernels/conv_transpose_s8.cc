@@ -137,7 +137,7 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override {
     check_run(ep, out_, "conv_transpose_s8_phases");
     const size_t elem = ep.out_type == OutputType::kInt8 ? 1 : 4;
-    std::vector<char> buf;
+    thread_local std::vector<char> buf;  // the calling thread's, grown once (fresh pages per run otherwise)
     if (merged_packed_) {
       run_merged(batch, x, ep, elem, static_cast<char*>(y));
       return;
