@@ -185,12 +185,12 @@ ALLOC_CHILD = textwrap.dedent("""
                 for _ in range(2):
                     for f, o in zip(feeds, outs):
                         ctx.run(f, o)
-                counts = []
-                for _ in range(2):
-                    for f, o in zip(feeds, outs):
+                counts = [[] for _ in feeds]  # per feed, one count per round
+                for _ in range(3):
+                    for f, o, c in zip(feeds, outs, counts):
                         counter.alloc_counter_start()
                         ctx.run(f, o)
-                        counts.append(counter.alloc_counter_stop())
+                        c.append(counter.alloc_counter_stop())
                 out[f"{net} {label} {threads} thread(s)"] = counts
     print(json.dumps(out))
 """)
@@ -220,8 +220,13 @@ def _count_allocations(tmp_path, capacity: int) -> dict:
 def test_steady_state_runs_make_no_cpp_heap_allocation(tmp_path) -> None:
     counts = _count_allocations(tmp_path, capacity=8)
     # At 1 and 2 threads (a split batch, the thread pool's jobs): nothing.
-    for run, per_run in counts.items():
-        assert per_run == [0] * len(per_run), f"{run}: C++ heap allocations per steady-state run {per_run}"
+    # Each input shape's fewest over 3 rounds: an allocation on the run path
+    # happens in every round; once, under a load of 17, a run counted 1-2
+    # that no rerun showed (a pool worker late from an earlier run, we
+    # think; RESULTS.md section 97).
+    for run, per_feed in counts.items():
+        assert [min(c) for c in per_feed] == [0] * len(per_feed), \
+            f"{run}: C++ heap allocations per steady-state run, per input shape and round: {per_feed}"
     assert len(counts) == 12
 
 
@@ -231,6 +236,5 @@ def test_without_shape_plans_alternating_shapes_allocate(tmp_path) -> None:
     # infers its layers' shapes again (their vectors), so the zero above is
     # the plan cache's and the counter sees C++ allocations.
     counts = _count_allocations(tmp_path, capacity=0)
-    for run, per_run in counts.items():
-        if run.endswith("1 thread(s)"):
-            assert min(per_run) > 0, f"{run}: {per_run}"
+    for run, per_feed in counts.items():
+        assert min(min(c) for c in per_feed) > 0, f"{run}: {per_feed}"
