@@ -1,7 +1,9 @@
-"""The executor's cached shape plan (executor.h, State::plan_*): runs at the
-shapes of the previous run keep the nodes' output shapes instead of inferring
-them again; every other way of running (another shape, a profile, a batch
-split) must leave results exactly what a fresh context computes."""
+"""The executor's shape plans (shape_plan.h: one per input-shape signature,
+at most shape_plan_capacity, least recently used replaced): runs at a
+signature with a plan size their tensors from it instead of inferring every
+layer's shapes again; every way of running (shapes in turn, a profile, a
+batch split, any capacity) must leave results exactly what a fresh context
+computes."""
 from __future__ import annotations
 
 import numpy as np
@@ -42,3 +44,30 @@ def test_runs_across_shape_changes_and_profiles_match_a_fresh_context(make, shap
         got = ctx.run(x)[out]
         assert got.shape == want.shape, (i, shape)
         np.testing.assert_array_equal(got, want, err_msg=f"run {i} at {shape}")
+
+
+@pytest.mark.parametrize("capacity", [0, 1, 2, 8])
+def test_sizes_in_turn_match_a_fresh_context_at_any_plan_capacity(capacity: int) -> None:
+    # Three signatures in turn: with 8 plans each run after the first round
+    # sizes its tensors from its own plan; with 2 or 1 plans the least
+    # recently used is replaced on every run; with 0 every run infers. All
+    # must give what a fresh context gives.
+    engine = int8rt.build_engine(_spatial_net(), int8rt.BuilderConfig(precision="fp32"))
+    ctx = engine.create_execution_context()
+    assert ctx.shape_plan_capacity == 8
+    ctx.shape_plan_capacity = capacity
+    assert ctx.shape_plan_capacity == capacity
+    rng = np.random.default_rng(6)
+    shapes = [(1, 2, 6, 6), (2, 2, 9, 4), (1, 2, 3, 11)]
+    for i in range(4 * len(shapes)):
+        x = {"x": rng.standard_normal(shapes[i % len(shapes)], dtype=np.float32)}
+        want = engine.create_execution_context().run(x)["y"]
+        got = ctx.run(x)["y"]
+        assert got.shape == want.shape, (capacity, i)
+        np.testing.assert_array_equal(got, want, err_msg=f"capacity {capacity}, run {i}")
+
+
+def test_plan_capacity_refuses_a_negative_count() -> None:
+    ctx = int8rt.build_engine(_spatial_net(), int8rt.BuilderConfig(precision="fp32")).create_execution_context()
+    with pytest.raises(int8rt.InvalidArgumentError, match="shape_plan_capacity must be >= 0"):
+        ctx.shape_plan_capacity = -1

@@ -24,7 +24,9 @@
 // process has CPUs (cpu_left_for_spinning): there spinning measured slower.
 #include "core/thread_pool.h"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +34,6 @@
 #include <cstdio>
 #include <condition_variable>
 #include <exception>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -91,13 +92,18 @@ bool cpu_left_for_spinning() {
   }
   g_load_checked_ns.store(t, std::memory_order_relaxed);
   bool idle = true;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+  // read(2) into the stack, not stdio: a FILE and its buffer were 4.5 KB
+  // of heap per check, inside runs.
+  const int fd = ::open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
     char line[128];
-    if (std::fgets(line, sizeof(line), f)) {
+    const ssize_t n = ::read(fd, line, sizeof(line) - 1);
+    ::close(fd);
+    if (n > 0) {
+      line[n] = '\0';
       const int64_t running = runnable_threads_in_loadavg(line);
       idle = running < 0 || running <= default_num_threads();
     }
-    std::fclose(f);
   }
   g_cpu_idle.store(idle, std::memory_order_relaxed);
   return idle;
@@ -124,7 +130,7 @@ bool spin_until(const Done& done) {
 
 struct Job {
   // Read by every chunk, written once (failed: only on an exception).
-  const std::function<void(int64_t, int64_t)>* fn = nullptr;  // valid while chunks remain
+  const ChunkFn* fn = nullptr;  // valid while chunks remain
   int64_t n = 0;
   int64_t grain = 1;
   int64_t num_chunks = 0;
@@ -138,6 +144,19 @@ struct Job {
   alignas(64) int helpers_wanted = 0;  // guarded by Pool::mutex_
   std::mutex error_mutex;
   std::exception_ptr error;  // the first exception
+
+  // As made, for another parallel_for (parallel_for reuses its thread's last job).
+  void reset() {
+    fn = nullptr;
+    n = 0;
+    grain = 1;
+    num_chunks = 0;
+    failed.store(false, std::memory_order_relaxed);
+    next_chunk.store(0, std::memory_order_relaxed);
+    chunks_done.store(0, std::memory_order_relaxed);
+    helpers_wanted = 0;
+    error = nullptr;
+  }
 
   // Claims and runs one chunk (skipped after a failure) without counting it
   // done; false when none was left. Once every chunk is claimed, fn is never
@@ -249,7 +268,7 @@ class Pool {
     if (woken) {
       const int64_t caller_done = now_ns();
       std::unique_lock<std::mutex> lock(mutex_);
-      jobs_.remove(job);
+      jobs_.erase(std::remove(jobs_.begin(), jobs_.end(), job), jobs_.end());
       lock.unlock();
       // The helpers' last chunks: spin first, then block.
       const auto all_done = [&] {
@@ -332,7 +351,7 @@ class Pool {
   std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  std::list<std::shared_ptr<Job>> jobs_;
+  std::vector<std::shared_ptr<Job>> jobs_;  // a vector: its capacity is kept (a list allocated a node per job)
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> published_{0};  // jobs listed so far (spinning workers watch it)
   std::atomic<int> spinning_{0};        // workers spinning for the next job
@@ -401,8 +420,7 @@ int get_num_threads() {
 
 void set_num_threads(int n) { g_num_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 
-void parallel_for(int64_t n, int64_t grain,
-                  const std::function<void(int64_t, int64_t)>& fn, int max_threads) {
+void parallel_for(int64_t n, int64_t grain, ChunkFn fn, int max_threads) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   int threads = max_threads > 0 ? std::min(max_threads, get_num_threads()) : get_num_threads();
@@ -410,13 +428,25 @@ void parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
-  auto job = std::make_shared<Job>();
+  // The calling thread's last job, reused once no helper holds it (a new
+  // one per call was a heap allocation per parallel layer per run).
+  thread_local std::shared_ptr<Job> t_last_job;
+  std::shared_ptr<Job> job;
+  if (t_last_job && t_last_job.use_count() == 1) {
+    std::atomic_thread_fence(std::memory_order_acquire);  // after the helpers' release of it
+    job = std::move(t_last_job);
+    job->reset();
+  } else {
+    job = std::make_shared<Job>();
+  }
   job->fn = &fn;
   job->n = n;
   job->grain = grain;
   job->num_chunks = (n + grain - 1) / grain;
   Pool::instance().run(job, threads);
-  if (job->error) std::rethrow_exception(job->error);
+  std::exception_ptr error = job->error;
+  t_last_job = std::move(job);
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace int8rt

@@ -29,6 +29,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "core/function_ref.h"
+
 namespace int8rt {
 
 // fn(begin, end) is called for disjoint sub-ranges covering [0, n) exactly
@@ -41,9 +43,9 @@ inline int64_t grain_for_work(int64_t work_per_item) {
   return work_per_item >= 65536 ? 1 : 65536 / (work_per_item + 1) + 1;
 }
 
-void parallel_for(int64_t n, int64_t grain,
-                  const std::function<void(int64_t begin, int64_t end)>& fn,
-                  int max_threads = 0);
+// `fn` is referenced, not copied (function_ref.h: no allocation per call).
+using ChunkFn = FunctionRef<void(int64_t begin, int64_t end)>;
+void parallel_for(int64_t n, int64_t grain, ChunkFn fn, int max_threads = 0);
 
 // The pieces of the wake-up decision, exposed for tests.
 

@@ -94,10 +94,9 @@ BatchSplit::BatchSplit(const Executor& executor) : ex_(executor) {
 
 BatchSplit::~BatchSplit() = default;
 
-std::vector<int64_t> BatchSplit::part_sizes(int64_t batch, int parts) {
-  std::vector<int64_t> sizes(static_cast<size_t>(parts), batch / parts);
+void BatchSplit::part_sizes(int64_t batch, int parts, std::vector<int64_t>& sizes) {
+  sizes.assign(static_cast<size_t>(parts), batch / parts);
   for (int64_t p = 0; p < batch % parts; ++p) ++sizes[static_cast<size_t>(p)];
-  return sizes;
 }
 
 bool BatchSplit::splits(const std::vector<Executor::Input>& inputs, int64_t batch,
@@ -149,11 +148,20 @@ bool BatchSplit::splits(const std::vector<Executor::Input>& inputs, int64_t batc
   return true;
 }
 
+bool BatchSplit::same_shapes(const Decision& d, const std::vector<Executor::Input>& inputs) const {
+  const std::vector<int>& ids = ex_.network().inputs();
+  if (d.shapes.size() != ids.size()) return false;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const auto it = std::find_if(inputs.begin(), inputs.end(), [&](const Executor::Input& in) { return in.tensor == ids[k]; });
+    if (it == inputs.end() || it->shape != d.shapes[k]) return false;
+  }
+  return true;
+}
+
 int BatchSplit::parts(const std::vector<Executor::Input>& inputs, int threads) {
   const int per_thread = g_parts_per_thread.load(std::memory_order_relaxed);
   if (per_thread < 1 || !ops_split_) return 1;
   const Network& net = ex_.network();
-  std::vector<Shape> shapes;
   int64_t batch = -1;
   for (int id : net.inputs()) {
     const Tensor& decl = net.tensor(id);
@@ -162,17 +170,38 @@ int BatchSplit::parts(const std::vector<Executor::Input>& inputs, int threads) {
     if (it == inputs.end() || it->shape.empty()) return 1;  // bind_inputs reports it
     if (batch >= 0 && it->shape[0] != batch) return 1;
     batch = it->shape[0];
-    shapes.push_back(it->shape);
   }
   if (batch < 2) return 1;
-  if (shapes != last_shapes_ || threads != last_threads_ || per_thread != last_per_thread_) {
-    last_shapes_ = shapes;
-    last_threads_ = threads;
-    last_per_thread_ = per_thread;
-    const int parts = threads >= 2 ? thread_parts(batch, threads, per_thread) : serial_parts(shapes, batch);
-    last_parts_ = parts > 1 && splits(inputs, batch, part_sizes(batch, parts)) ? parts : 1;
+  for (const Decision& d : decisions_) {
+    if (d.threads == threads && d.per_thread == per_thread && same_shapes(d, inputs)) return d.parts;
   }
-  return last_parts_;
+  Decision d;
+  for (int id : net.inputs()) {
+    d.shapes.push_back(std::find_if(inputs.begin(), inputs.end(), [&](const Executor::Input& in) {
+                         return in.tensor == id;
+                       })->shape);
+  }
+  d.threads = threads;
+  d.per_thread = per_thread;
+  const int parts = threads >= 2 ? thread_parts(batch, threads, per_thread) : serial_parts(d.shapes, batch);
+  part_sizes(batch, parts, sizes_);
+  d.parts = parts > 1 && splits(inputs, batch, sizes_) ? parts : 1;
+  const int decided = d.parts;
+  if (plan_capacity_ == 0) return decided;
+  if (decisions_.size() < plan_capacity_) {
+    decisions_.push_back(std::move(d));
+  } else {
+    decisions_[next_decision_ % decisions_.size()] = std::move(d);
+    next_decision_ = (next_decision_ + 1) % decisions_.size();
+  }
+  return decided;
+}
+
+void BatchSplit::set_plan_capacity(size_t plans) {
+  plan_capacity_ = plans;
+  if (decisions_.size() > plans) decisions_.resize(plans);
+  next_decision_ = 0;
+  for (auto& state : states_) state->plans.set_capacity(plans);
 }
 
 int BatchSplit::thread_parts(int64_t batch, int threads, int per_thread) {
@@ -211,26 +240,35 @@ int BatchSplit::serial_parts(const std::vector<Shape>& shapes, int64_t batch) co
 }
 
 void BatchSplit::run(const std::vector<Executor::Input>& inputs, int parts) {
-  while (states_.size() < static_cast<size_t>(parts)) states_.push_back(ex_.make_state(/*share_buffers=*/true));
+  while (states_.size() < static_cast<size_t>(parts)) {
+    states_.push_back(ex_.make_state(/*share_buffers=*/true));
+    states_.back()->plans.set_capacity(plan_capacity_);
+  }
   const int64_t batch = inputs.front().shape[0];
-  const std::vector<int64_t> sizes = part_sizes(batch, parts);
+  part_sizes(batch, parts, sizes_);
   // Each part's inputs: its slice of every input, read in place.
-  std::vector<std::vector<Executor::Input>> part_inputs(static_cast<size_t>(parts));
+  if (part_inputs_.size() < static_cast<size_t>(parts)) part_inputs_.resize(static_cast<size_t>(parts));
   int64_t first = 0;
   for (int p = 0; p < parts; ++p) {
-    for (const Executor::Input& in : inputs) {
-      Executor::Input slice = in;
+    std::vector<Executor::Input>& part = part_inputs_[static_cast<size_t>(p)];
+    part.resize(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const Executor::Input& in = inputs[i];
+      Executor::Input& slice = part[i];
       const int64_t sample_bytes =
           shape_numel(in.shape) / std::max<int64_t>(1, batch) * static_cast<int64_t>(dtype_size(in.dtype));
-      slice.shape[0] = sizes[static_cast<size_t>(p)];
+      slice.tensor = in.tensor;
+      slice.dtype = in.dtype;
+      slice.shape.assign(in.shape.begin(), in.shape.end());  // keeps the slice's shape storage
+      slice.shape[0] = sizes_[static_cast<size_t>(p)];
       slice.data = static_cast<const char*>(in.data) + first * sample_bytes;
-      part_inputs[static_cast<size_t>(p)].push_back(std::move(slice));
+      slice.borrow = in.borrow;
     }
-    first += sizes[static_cast<size_t>(p)];
+    first += sizes_[static_cast<size_t>(p)];
   }
   g_split_runs.fetch_add(1, std::memory_order_relaxed);
-  parallel_for(parts, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) ex_.run(*states_[static_cast<size_t>(p)], part_inputs[static_cast<size_t>(p)]);
+  parallel_for(parts, 1, [this](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) ex_.run(*states_[static_cast<size_t>(p)], part_inputs_[static_cast<size_t>(p)]);
   });
 }
 

@@ -80,6 +80,11 @@ class BatchSplit {
   // (after reading the outputs, also when run() threw).
   void release_inputs();
 
+  // Shape plans kept per part's state (Executor::State::plans) and split
+  // decisions kept, per input-shape signature (ExecutionContext::
+  // set_shape_plan_capacity).
+  void set_plan_capacity(size_t plans);
+
   // After run(): part p's value of network tensor `tensor` (its first
   // dimension that part's share of the batch, in order).
   const Value& value(int part, int tensor) const;
@@ -88,7 +93,8 @@ class BatchSplit {
   // Whether the network splits at batch `batch` into parts of `part_batch`
   // (and the last part's size) with the inputs' other dimensions as given.
   bool splits(const std::vector<Executor::Input>& inputs, int64_t batch, const std::vector<int64_t>& part_sizes) const;
-  static std::vector<int64_t> part_sizes(int64_t batch, int parts);
+  // The batch in `parts` parts, the first batch % parts one larger.
+  static void part_sizes(int64_t batch, int parts, std::vector<int64_t>& sizes);
   // From 2 threads: about one part per thread.
   static int thread_parts(int64_t batch, int threads, int per_thread);
   // At one thread, parts run one after the other so that each layer's
@@ -111,10 +117,22 @@ class BatchSplit {
   const Executor& ex_;
   bool ops_split_ = false;  // every node per_sample_op or shape-only (decided once)
   std::vector<char> activation_;  // by tensor id: computed from an input's values
-  // The decision for the last input shapes and part count.
-  std::vector<Shape> last_shapes_;
-  int last_threads_ = 0, last_per_thread_ = 0;
-  int last_parts_ = 1;  // the decision: 1 unsplit
+  // The decisions for the last few input-shape signatures (at most
+  // plan_capacity_, the oldest replaced first), so inputs of a few sizes in
+  // turn do not infer shapes for the decision on every run.
+  struct Decision {
+    std::vector<Shape> shapes;  // in network input order
+    int threads = 0, per_thread = 0;
+    int parts = 1;  // 1: unsplit
+  };
+  // Whether `inputs` (at the network inputs, in order) have d's shapes.
+  bool same_shapes(const Decision& d, const std::vector<Executor::Input>& inputs) const;
+  std::vector<Decision> decisions_;
+  size_t next_decision_ = 0;  // the slot a new decision takes once decisions_ is full
+  size_t plan_capacity_ = ShapePlanCache::kDefaultCapacity;
+  // Reused by every run: each part's inputs, the part sizes.
+  std::vector<std::vector<Executor::Input>> part_inputs_;
+  std::vector<int64_t> sizes_;
   double weight_bytes_ = 0;  // the network's constants
   std::vector<std::unique_ptr<Executor::State>> states_;
 };

@@ -25,6 +25,11 @@ struct ExecutionContext::Impl {
   std::unique_ptr<engine::BatchSplit> split;  // host engines, made at the first run
   std::unique_ptr<engine::DeviceRunner::State> device_state;  // device engines only
   std::atomic<bool> busy{false};  // a call is running on this context
+  size_t plan_capacity = engine::ShapePlanCache::kDefaultCapacity;  // per state (set_shape_plan_capacity)
+  // Reused by every run, so a steady-state run_into allocates nothing here.
+  std::vector<engine::Executor::Input> ins;
+  OutputParts parts;
+  std::vector<const OutputView*> dst;  // run_into: by output index
 };
 
 namespace {
@@ -215,15 +220,22 @@ int input_id(const Network& net, const std::string& name) {
   return id;
 }
 
-// The executor's inputs for host views; the dtype check (the declared one)
-// is the executor's (bind_inputs).
-std::vector<engine::Executor::Input> host_inputs(const Network& net, const std::map<std::string, TensorView>& inputs) {
-  std::vector<engine::Executor::Input> ins;
+// The executor's inputs for host views, into `ins` (reused between runs:
+// its Inputs' shapes keep their storage); the dtype check (the declared
+// one) is the executor's (bind_inputs).
+void host_inputs(const Network& net, const std::map<std::string, TensorView>& inputs,
+                 std::vector<engine::Executor::Input>& ins) {
+  ins.resize(inputs.size());
+  size_t i = 0;
   for (const auto& kv : inputs) {
     if (!kv.second.data) throw InvalidArgument("input '" + kv.first + "' has no data");
-    ins.push_back({input_id(net, kv.first), kv.second.dtype, kv.second.shape, kv.second.data});
+    engine::Executor::Input& in = ins[i++];
+    in.tensor = input_id(net, kv.first);
+    in.dtype = kv.second.dtype;
+    in.shape.assign(kv.second.shape.begin(), kv.second.shape.end());
+    in.data = kv.second.data;
+    in.borrow = false;
   }
-  return ins;
 }
 
 }  // namespace
@@ -233,7 +245,8 @@ void ExecutionContext::run_host(const std::map<std::string, TensorView>& inputs,
   ContextUse use(impl_->busy);
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
-  std::vector<engine::Executor::Input> ins = host_inputs(net, inputs);
+  std::vector<engine::Executor::Input>& ins = impl_->ins;
+  host_inputs(net, inputs, ins);
   struct Release {  // borrowed inputs are dropped before the caller's arrays go (also on a throw)
     const engine::Executor& ex;
     Impl& impl;
@@ -254,7 +267,10 @@ void ExecutionContext::run_host(const std::map<std::string, TensorView>& inputs,
     engine_->runner_->run(*impl_->device_state, *impl_->state, ins);
   } else {
     for (auto& in : ins) in.borrow = true;  // read in place: `inputs` outlives the run and the copies below
-    if (!impl_->split) impl_->split = std::make_unique<engine::BatchSplit>(ex);
+    if (!impl_->split) {
+      impl_->split = std::make_unique<engine::BatchSplit>(ex);
+      impl_->split->set_plan_capacity(impl_->plan_capacity);
+    }
     parts = impl_->split->parts(ins, get_num_threads());
     if (parts > 1) {
       impl_->split->run(ins, parts);
@@ -262,7 +278,8 @@ void ExecutionContext::run_host(const std::map<std::string, TensorView>& inputs,
       ex.run(*impl_->state, ins);
     }
   }
-  OutputParts values(parts);
+  OutputParts& values = impl_->parts;
+  values.resize(parts);
   for (size_t o = 0; o < net.outputs().size(); ++o) {
     const int id = net.outputs()[o];
     for (int p = 0; p < parts; ++p) values[p] = parts > 1 ? &impl_->split->value(p, id) : &ex.value(*impl_->state, id);
@@ -300,7 +317,8 @@ std::map<std::string, HostTensor> ExecutionContext::run(const std::map<std::stri
 void ExecutionContext::run_into(const std::map<std::string, TensorView>& inputs,
                                 const std::map<std::string, OutputView>& outputs) {
   const Network& net = engine_->executor_->network();
-  std::vector<const OutputView*> dst;  // by output index
+  std::vector<const OutputView*>& dst = impl_->dst;  // by output index
+  dst.clear();
   for (int id : net.outputs()) {
     auto it = outputs.find(net.tensor(id).name);
     if (it == outputs.end()) throw InvalidArgument("run_into: output '" + net.tensor(id).name + "' not given");
@@ -316,10 +334,18 @@ void ExecutionContext::run_into(const std::map<std::string, TensorView>& inputs,
     }
   }
   run_host(inputs, [&](size_t o, const OutputParts& parts) {
-    engine::Shape shape = parts[0]->shape();
-    for (size_t p = 1; p < parts.size(); ++p) shape[0] += parts[p]->shape()[0];
+    // The joined shape: the parts' along dimension 0 (compared in place, formed only for the message).
+    auto dim = [&](size_t k) {
+      int64_t n = parts[0]->shape()[k];
+      for (size_t p = 1; k == 0 && p < parts.size(); ++p) n += parts[p]->shape()[0];
+      return n;
+    };
     const OutputView& d = *dst[o];
-    if (d.shape != shape || d.dtype != parts[0]->dtype()) {
+    bool same = d.dtype == parts[0]->dtype() && d.shape.size() == parts[0]->shape().size();
+    for (size_t k = 0; same && k < d.shape.size(); ++k) same = d.shape[k] == dim(k);
+    if (!same) {
+      engine::Shape shape(parts[0]->shape().size());
+      for (size_t k = 0; k < shape.size(); ++k) shape[k] = dim(k);
       throw InvalidArgument("run_into: output '" + net.tensor(net.outputs()[o]).name + "' is " +
                             engine::dtype_name(parts[0]->dtype()) + " " + engine::shape_str(shape) +
                             ", given " + engine::dtype_name(d.dtype) + " " + engine::shape_str(d.shape));
@@ -332,6 +358,15 @@ void ExecutionContext::run_into(const std::map<std::string, TensorView>& inputs,
   });
 }
 
+void ExecutionContext::set_shape_plan_capacity(size_t plans) {
+  ContextUse use(impl_->busy);
+  impl_->plan_capacity = plans;
+  impl_->state->plans.set_capacity(plans);
+  if (impl_->split) impl_->split->set_plan_capacity(plans);
+}
+
+size_t ExecutionContext::shape_plan_capacity() const { return impl_->plan_capacity; }
+
 std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, TensorView>& inputs, int runs,
                                                  ProfileClock clock) {
   ContextUse use(impl_->busy);
@@ -339,7 +374,8 @@ std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, Ten
   if (engine_->runner_) throw NotSupported("profile: per-layer times are measured for CPU engines only");
   const engine::Executor& ex = *engine_->executor_;
   const Network& net = ex.network();
-  std::vector<engine::Executor::Input> ins = host_inputs(net, inputs);
+  std::vector<engine::Executor::Input> ins;
+  host_inputs(net, inputs, ins);
   const size_t nodes = net.nodes().size();
   std::vector<std::vector<double>> samples(nodes);
   std::vector<double> seconds(nodes);

@@ -96,7 +96,8 @@ const Value& Executor::value(const State& state, int tensor) const {
 }
 
 void Executor::bind_inputs(State& state, const std::vector<Input>& inputs) const {
-  std::vector<char> given(network_.tensors().size(), 0);
+  std::vector<char>& given = state.given;
+  given.assign(network_.tensors().size(), 0);
   for (const Input& in : inputs) {
     const Tensor& decl = network_.tensor(in.tensor);
     if (in.dtype != decl.dtype) {
@@ -129,20 +130,19 @@ void Executor::release_inputs(State& state) const {
 }
 
 void Executor::prepare_node(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs) const {
-  prepare(state, n, ins, outs, false);
+  prepare(state, n, ins, outs, nullptr);
 }
 
 void Executor::prepare(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs,
-                       bool planned) const {
+                       const ShapePlan* plan) const {
   const Node& node = network_.nodes()[n];
   ins.clear();
   outs.clear();
   for (int id : node.inputs) ins.push_back(id < 0 ? nullptr : &value(state, id));
   for (int id : node.outputs) outs.push_back(&state.values[id]);
-  if (planned && state.plan_keeps[n]) return;  // sized for these input shapes by an earlier run
-  if (!planned) {  // this run may size Values otherwise than the plan's
-    state.plan_recorded = false;
-    state.plan_keeps.clear();
+  if (plan && plan->keeps[n]) {  // as the recording run sized them
+    for (int id : node.outputs) state.values[id].reset(plan->dtypes[id], plan->shapes[id]);
+    return;
   }
   if (layers_[n]->sizes_outputs_when_run()) return;  // run() sizes them (control flow)
   auto specs = layers_[n]->infer(ins);
@@ -174,19 +174,16 @@ bool Executor::should_run(int n, const std::vector<const Value*>& ins, const std
 }
 
 void Executor::run_node(State& state, int n) const {
-  std::vector<const Value*> ins;
-  std::vector<Value*> outs;
-  prepare_node(state, n, ins, outs);
-  if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
+  prepare_node(state, n, state.ins, state.outs);
+  if (should_run(n, state.ins, state.outs)) layers_[n]->run(state.ins, state.outs);
 }
 
-size_t Executor::run_step(State& state, size_t i, std::vector<const Value*>& ins, std::vector<Value*>& outs,
-                          bool planned) const {
+size_t Executor::run_step(State& state, size_t i, const ShapePlan* plan) const {
   const int n = order_[i];
   const int block = fused_.head[n];
   if (block >= 0 && run_fused(state, block)) return fused_.nodes[block].size();
-  prepare(state, n, ins, outs, planned);
-  if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
+  prepare(state, n, state.ins, state.outs, plan);
+  if (should_run(n, state.ins, state.outs)) layers_[n]->run(state.ins, state.outs);
   return 1;
 }
 
@@ -204,25 +201,19 @@ bool Executor::run_fused(State& state, int block) const {
   const Value& x = value(state, first.inputs[0]);
   if (x.dtype() != DataType::kInt8 || x.shape().empty() || x.shape()[0] <= 0) return false;
   const int64_t batch = x.shape()[0];
-  if (x.shape() != ir.input_shape(batch) || !ir.pays(batch)) return false;
+  Shape& shape = state.block_shape;
+  ir.input_shape(batch, shape);
+  if (x.shape() != shape || !ir.pays(batch)) return false;
+  ir.output_shape(batch, shape);
   const Value* residual = nullptr;
   if (last.inputs.size() > 3 && last.inputs[3] >= 0) {
     residual = &value(state, last.inputs[3]);
-    if (residual->dtype() != DataType::kInt8 || residual->shape() != ir.output_shape(batch)) return false;
+    if (residual->dtype() != DataType::kInt8 || residual->shape() != shape) return false;
   }
   Value& y = state.values[last.outputs[0]];
-  y.reset(DataType::kInt8, ir.output_shape(batch));
+  y.reset(DataType::kInt8, shape);
   ir.run(static_cast<int>(batch), x.data<int8_t>(), residual ? residual->data<int8_t>() : nullptr,
          y.data<int8_t>());
-  return true;
-}
-
-bool Executor::plan_matches(const State& state) const {
-  if (!state.plan_recorded) return false;
-  const std::vector<int>& inputs = network_.inputs();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (state.values[inputs[i]].shape() != state.plan_inputs[i]) return false;
-  }
   return true;
 }
 
@@ -232,22 +223,25 @@ bool Executor::plan_matches(const State& state) const {
 // Where shape inference alone fails at shapes a run managed (a layer whose
 // infer() needs values it does not declare so), the plan keeps nothing and
 // runs infer every node, as without a plan.
-void Executor::make_plan(State& state) const {
+// A node inside a fused block (inverted_residual.h) that ran fused when the
+// plan was recorded has stale Values in it; it runs fused again at the same
+// signature (the decision depends on its input's shape and the batch only),
+// so the plan's entry for it is never read.
+void Executor::make_plan(ShapePlan& plan) const {
   const auto& nodes = network_.nodes();
-  std::vector<char> keeps(nodes.size(), 0);
+  plan.made = true;
+  plan.keeps.assign(nodes.size(), 0);
   std::vector<char> value_dependent;
   try {
-    infer_values(state.plan_inputs, &value_dependent);
+    infer_values(plan.inputs, &value_dependent);
   } catch (const Error&) {
-    state.plan_keeps = std::move(keeps);
     return;
   }
   for (size_t n = 0; n < nodes.size(); ++n) {
     bool known = !layers_[n]->sizes_outputs_when_run();
     for (int id : nodes[n].outputs) known = known && (id < 0 || !value_dependent[id]);
-    keeps[n] = known;
+    plan.keeps[n] = known;
   }
-  state.plan_keeps = std::move(keeps);
 }
 
 void Executor::run_timed(State& state, const std::vector<Input>& inputs, std::vector<double>& node_seconds,
@@ -262,40 +256,32 @@ void Executor::run_timed(State& state, const std::vector<Input>& inputs, std::ve
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   };
   bind_inputs(state, inputs);
-  std::vector<const Value*> ins;
-  std::vector<Value*> outs;
   for (size_t i = 0; i < order_.size();) {
     // A fused block's time goes to its head node (the expansion).
     const double t0 = now();
     const int n = order_[i];
-    i += run_step(state, i, ins, outs);
+    i += run_step(state, i);
     node_seconds.at(n) += now() - t0;
   }
 }
 
 void Executor::run(State& state, const std::vector<Input>& inputs, const Observer& observer) const {
   bind_inputs(state, inputs);
-  std::vector<const Value*> ins;
-  std::vector<Value*> outs;
   if (!observer) {
-    const bool planned = plan_matches(state);
-    if (planned && state.plan_keeps.empty()) make_plan(state);
-    for (size_t i = 0; i < order_.size();) i += run_step(state, i, ins, outs, planned);
-    if (!planned) {
-      state.plan_inputs.clear();
-      for (int id : network_.inputs()) state.plan_inputs.push_back(state.values[id].shape());
-      state.plan_recorded = true;
-    }
+    // The signature's plan once it has run twice (a shape seen once pays no
+    // plan); a new signature is recorded after its run.
+    ShapePlan* plan = state.plans.find(state.values, network_.inputs());
+    if (plan && !plan->made) make_plan(*plan);
+    for (size_t i = 0; i < order_.size();) i += run_step(state, i, plan);
+    if (!plan) state.plans.record(state.values, network_.inputs());
     return;
   }
   // An observer reads every tensor, so fused blocks run node by node.
   for (int n : order_) {
-    prepare_node(state, n, ins, outs);
-    if (should_run(n, ins, outs)) layers_[n]->run(ins, outs);
-    if (observer) {
-      const Node& node = network_.nodes()[n];
-      for (size_t o = 0; o < outs.size(); ++o) observer(node.outputs[o], *outs[o]);
-    }
+    prepare_node(state, n, state.ins, state.outs);
+    if (should_run(n, state.ins, state.outs)) layers_[n]->run(state.ins, state.outs);
+    const Node& node = network_.nodes()[n];
+    for (size_t o = 0; o < state.outs.size(); ++o) observer(node.outputs[o], *state.outs[o]);
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "engine/inverted_residual.h"
 #include "engine/layer.h"
+#include "engine/shape_plan.h"
 #include "engine/value.h"
 #include "int8rt/network.h"
 
@@ -32,15 +33,16 @@ class Executor {
 
   struct State {
     std::vector<Value> values;  // one per tensor id (constants unused)
-    // The shape plan (the plan for a shape is cached, issue 14 §4): the
-    // input shapes of the last run() without an observer, and, made when a
-    // second run comes at the same shapes, per node id whether its outputs'
-    // shapes follow from those alone. Such runs keep those nodes' output
-    // Values as they are instead of asking each layer's infer() again (a few
-    // vectors per node per run). Any other way of running a node drops it.
-    bool plan_recorded = false;
-    std::vector<Shape> plan_inputs;
-    std::vector<char> plan_keeps;  // empty until made
+    // The shape plans of the input-shape signatures this state ran at
+    // (shape_plan.h): a run at a cached signature sizes the outputs of the
+    // nodes whose shapes follow from the inputs' from its plan, without
+    // their layers' infer(). run() only; other ways of running infer.
+    ShapePlanCache plans;
+    // Reused by every run (a run allocates none of them again).
+    std::vector<char> given;  // bind_inputs: per tensor id, an input was given
+    std::vector<const Value*> ins;
+    std::vector<Value*> outs;
+    Shape block_shape;  // run_fused: a fused block's input / output shape
   };
   // A state for runs; with an optimization profile, its Values are
   // allocated for the profile's opt shapes. With share_buffers, activations
@@ -131,16 +133,14 @@ class Executor {
   // Runs the node at order_[i] (prepared, when it has something to compute)
   // or, when it heads a fused block that pays at this batch, the whole block.
   // Returns the number of nodes done (1 or 3).
-  // With `planned`, node outputs the state's plan keeps are not sized again.
-  size_t run_step(State& state, size_t i, std::vector<const Value*>& ins, std::vector<Value*>& outs,
-                  bool planned = false) const;
-  // prepare_node's work; with `planned`, a node the plan keeps only gets its
-  // inputs / outputs listed. Without it the state's plan is dropped.
-  void prepare(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs, bool planned) const;
-  // Whether the state's plan was recorded at the input shapes now bound.
-  bool plan_matches(const State& state) const;
-  // Makes plan_keeps for the recorded input shapes.
-  void make_plan(State& state) const;
+  // With a (made) plan, the outputs of nodes it keeps are sized from it.
+  size_t run_step(State& state, size_t i, const ShapePlan* plan = nullptr) const;
+  // prepare_node's work; with a (made) plan, a node it keeps gets its
+  // outputs sized from the plan instead of its layer's infer().
+  void prepare(State& state, int n, std::vector<const Value*>& ins, std::vector<Value*>& outs,
+               const ShapePlan* plan) const;
+  // Makes plan.keeps for its signature.
+  void make_plan(ShapePlan& plan) const;
   // Runs fused block `block` when its input fits it and fusing pays at this
   // batch; false (nothing done) otherwise.
   bool run_fused(State& state, int block) const;

@@ -117,14 +117,14 @@ bool InvertedResidual::pays(int64_t batch) const {
   return e.K > kMaxUnfusedExpansion * e.C && batch * e.H * e.W * e.K >= kMinExpandedBytes;
 }
 
-Shape InvertedResidual::input_shape(int64_t batch) const {
+void InvertedResidual::input_shape(int64_t batch, Shape& shape) const {
   const ConvShape& e = s_.expand->packed().shape();
-  return {batch, e.H, e.W, e.C};
+  shape.assign({batch, e.H, e.W, e.C});
 }
 
-Shape InvertedResidual::output_shape(int64_t batch) const {
+void InvertedResidual::output_shape(int64_t batch, Shape& shape) const {
   const ConvShape& p = s_.project->packed().shape();
-  return {batch, p.H, p.W, p.K};
+  shape.assign({batch, p.H, p.W, p.K});
 }
 
 void InvertedResidual::run(int batch, const int8_t* x, const int8_t* residual, int8_t* y) const {

@@ -62,9 +62,10 @@ class InvertedResidual {
   // would not stay in cache between the layers (kMinExpandedBytes, .cc) and
   // the expansion more than doubles the channels (kMaxUnfusedExpansion).
   bool pays(int64_t batch) const;
-  // The shapes of the block's input and output for this batch (NHWC).
-  Shape input_shape(int64_t batch) const;
-  Shape output_shape(int64_t batch) const;
+  // The shapes of the block's input and output for this batch (NHWC), into
+  // `shape` (its storage reused: a run asks them for every block).
+  void input_shape(int64_t batch, Shape& shape) const;
+  void output_shape(int64_t batch, Shape& shape) const;
   // x: the block's input [batch][H][W][C]; residual: the projection's
   // residual ([batch][OH][OW][K]) or null; y: [batch][OH][OW][K].
   void run(int batch, const int8_t* x, const int8_t* residual, int8_t* y) const;

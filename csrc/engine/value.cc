@@ -53,7 +53,7 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
-void Value::assign_shape(DataType dtype, Shape shape) {
+void Value::assign_shape(DataType dtype, const Shape& shape) {
   // Forms the byte size once, checked, so numel() and nbytes() never wrap;
   // the error text only when it does (every run resets every tensor: a
   // string per reset was a third of a run's allocations).
@@ -63,11 +63,11 @@ void Value::assign_shape(DataType dtype, Shape shape) {
     checked_bytes(numel, dtype_size(dtype), "tensor shape " + shape_str(shape));
   }
   dtype_ = dtype;
-  shape_ = std::move(shape);
+  if (&shape != &shape_) shape_.assign(shape.begin(), shape.end());  // keeps shape_'s capacity
 }
 
 void Value::set_shape(DataType dtype, Shape shape) {
-  assign_shape(dtype, std::move(shape));
+  assign_shape(dtype, shape);
   storage_.reset();
 }
 
@@ -76,9 +76,11 @@ void Value::share_storage_with(Value& other) {
   storage_ = other.storage_;
 }
 
-void Value::borrow(DataType dtype, Shape shape, const void* data) {
-  assign_shape(dtype, std::move(shape));
-  storage_ = std::make_shared<Storage>();
+void Value::borrow(DataType dtype, const Shape& shape, const void* data) {
+  assign_shape(dtype, shape);
+  // The record of the last borrow is reused where it is this Value's alone
+  // (a run borrows its inputs on every call).
+  if (!storage_ || !borrowed() || storage_.use_count() != 1) storage_ = std::make_shared<Storage>();
   storage_->data = std::unique_ptr<void, Free>(const_cast<void*>(data), Free{false});
   storage_->capacity = nbytes();
 }
@@ -90,11 +92,13 @@ bool Value::can_borrow(const void* data, size_t nbytes) {
 }
 
 void Value::release_borrowed() {
-  if (borrowed()) storage_.reset();
+  if (!borrowed()) return;
+  storage_->data.reset();  // not freed: the caller's
+  storage_->capacity = 0;
 }
 
-void Value::reset(DataType dtype, Shape shape) {
-  assign_shape(dtype, std::move(shape));
+void Value::reset(DataType dtype, const Shape& shape) {
+  assign_shape(dtype, shape);
   size_t need = nbytes();
   if (!storage_ || borrowed()) storage_ = std::make_shared<Storage>();  // never writes a borrowed buffer
   if (need > storage_->capacity || !storage_->data) {

@@ -38,7 +38,7 @@ struct ValueBufferFree {
 class Value {
  public:
   Value() = default;
-  Value(DataType dtype, Shape shape) { reset(dtype, std::move(shape)); }
+  Value(DataType dtype, const Shape& shape) { reset(dtype, shape); }
   Value(const Value&) = delete;
   Value& operator=(const Value&) = delete;
   Value(Value&&) = default;
@@ -46,7 +46,10 @@ class Value {
 
   // Sets dtype and shape, growing storage if needed (contents unspecified).
   // A negative dimension or a size that overflows is InvalidArgument.
-  void reset(DataType dtype, Shape shape);
+  // The dims are copied into this Value's shape vector, so a reset to a
+  // rank it had before and storage it has allocates nothing (every run
+  // resets every tensor).
+  void reset(DataType dtype, const Shape& shape);
   // Sets dtype and shape only, with the same checks, and drops the storage:
   // for shape inference, which must not allocate what it sizes. Such a value
   // has no data (has_data() is false).
@@ -61,12 +64,14 @@ class Value {
   // reset(); the caller keeps `data` alive and readable for nbytes() plus
   // the 64 bytes of slack that kernels may read past a vector tail (see
   // can_borrow).
-  void borrow(DataType dtype, Shape shape, const void* data);
+  // Borrowing again after release_borrowed() allocates nothing.
+  void borrow(DataType dtype, const Shape& shape, const void* data);
   // Whether nbytes bytes at `data` can be borrowed: the 64 bytes after them
   // lie in the same 4 KiB page as the last one (a vector tail read there
   // cannot fault, and what it reads is discarded, as is reset()'s slack).
   static bool can_borrow(const void* data, size_t nbytes);
-  // Drops a borrowed buffer (the Value keeps its shape, and has no data).
+  // Drops a borrowed buffer (the Value keeps its shape, and has no data;
+  // it keeps its storage record for the next borrow).
   void release_borrowed();
   bool borrowed() const { return storage_ && !storage_->data.get_deleter().owned; }
   // False for a shape-only value (set_shape), whose data<T>() is null.
@@ -88,7 +93,7 @@ class Value {
     std::unique_ptr<void, Free> data;
     size_t capacity = 0;
   };
-  void assign_shape(DataType dtype, Shape shape);
+  void assign_shape(DataType dtype, const Shape& shape);
 
   DataType dtype_ = DataType::kFloat32;
   Shape shape_;

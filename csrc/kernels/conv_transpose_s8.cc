@@ -137,9 +137,9 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override {
     check_run(ep, out_, "conv_transpose_s8_phases");
     const size_t elem = ep.out_type == OutputType::kInt8 ? 1 : 4;
-    std::vector<char> buf;
+    thread_local std::vector<char> buf;  // the calling thread's, grown once (fresh pages per run otherwise)
     if (merged_packed_) {
-      run_merged(batch, x, ep, elem, static_cast<char*>(y));
+      run_merged(batch, x, ep, elem, buf, static_cast<char*>(y));
       return;
     }
     for (const Phase& ph : phases_) {
@@ -209,9 +209,12 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
   }
 
   // The merged conv: its epilogue is the layer's, per merged channel.
-  void run_merged(int batch, const int8_t* x, const Epilogue& ep, size_t elem, char* y) const {
+  // `buf`: run()'s buffer for the merged conv's output.
+  void run_merged(int batch, const int8_t* x, const Epilogue& ep, size_t elem, std::vector<char>& buf, char* y) const {
     const int nph = static_cast<int>(phases_.size()), Kg = shape_.k_per_group();
-    std::vector<float> scale(static_cast<size_t>(merged_.K)), bias(ep.bias ? merged_.K : 0);
+    thread_local std::vector<float> scale, bias;  // the calling thread's, kept as `buf`
+    scale.resize(static_cast<size_t>(merged_.K));
+    bias.resize(static_cast<size_t>(ep.bias ? merged_.K : 0));
     for (int p = 0; p < nph; ++p) {
       for (int k = 0; k < shape_.K; ++k) {
         const int g = k / Kg;
@@ -224,7 +227,7 @@ class PhasePackedConvTranspose final : public PackedConvTranspose {
     mep.scale = scale.data();
     mep.bias = ep.bias ? bias.data() : nullptr;
     const int COH = merged_.out_h(), COW = merged_.out_w();
-    std::vector<char> buf(static_cast<size_t>(batch) * COH * COW * merged_.K * elem);
+    buf.resize(static_cast<size_t>(batch) * COH * COW * merged_.K * elem);
     merged_packed_->run(batch, x, mep, buf.data());
     for (int p = 0; p < nph; ++p) {
       scatter(phases_[p], batch, COH, COW, merged_.K, p, elem, buf.data(), y);

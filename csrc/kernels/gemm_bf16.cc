@@ -174,7 +174,8 @@ class PanelPacked final : public PackedBf16Gemm {
     return t;
   }
 
-  void dispatch(int64_t tasks, int64_t work, bool parallel, const std::function<void(int64_t)>& one) const {
+  // `one` is referenced (function_ref.h): a std::function here allocated per layer per run.
+  void dispatch(int64_t tasks, int64_t work, bool parallel, FunctionRef<void(int64_t)> one) const {
     if (!parallel || work < kWorkSerial || tasks == 1) {
       for (int64_t t = 0; t < tasks; ++t) one(t);
     } else {

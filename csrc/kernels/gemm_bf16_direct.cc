@@ -30,9 +30,9 @@ int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
 
 // The tap offsets into a pair's plane (uint16 elements) and that plane's
 // length L (every tap's read of round_up(Q, nr) columns fits).
-std::vector<int64_t> tap_offsets(const Bf16DirectGeom& g, int nr, int64_t* L) {
+void tap_offsets(const Bf16DirectGeom& g, int nr, std::vector<int64_t>& off, int64_t* L) {
   const int64_t wq = g.wq(), pl = g.hq() * wq;
-  std::vector<int64_t> off;
+  off.clear();  // its storage kept: a run asks this per conv
   int64_t top = 0;
   for (int64_t r = 0; r < g.kh; ++r) {
     for (int64_t s = 0; s < g.kw; ++s) {
@@ -43,7 +43,6 @@ std::vector<int64_t> tap_offsets(const Bf16DirectGeom& g, int nr, int64_t* L) {
     }
   }
   *L = std::max(g.phases() * pl, top + round_up(g.oh * wq, nr));
-  return off;
 }
 
 // image[pair][L][2] of g (zero padding, zero odd channel, zero tail).
@@ -168,7 +167,9 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
                      int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep) {
   const int mr = k.mr, nr = k.nr;
   int64_t L = 0;
-  const std::vector<int64_t> offsets = tap_offsets(g, nr, &L);
+  thread_local std::vector<int64_t> offset_storage;  // this caller's; the tasks read it through `offsets`
+  tap_offsets(g, nr, offset_storage, &L);
+  const int64_t* offsets = offset_storage.data();
   thread_local std::vector<uint16_t> storage;  // this caller's; the tasks read it through `image`
   build_image(k, g, L, storage);
   const uint16_t* image = storage.data();
@@ -194,7 +195,7 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
     t.nr = nr;
     t.b_step = L * 2;
     t.run_pairs = run;
-    t.b_offsets = offsets.data();
+    t.b_offsets = offsets;
     const int64_t q_begin = by_panels ? 0 : task * nc, q_end = by_panels ? Q : std::min(Q, (task + 1) * nc);
     const int64_t i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
     for (int64_t i = by_panels ? task * group : 0; i < i_end; ++i) {

@@ -37,9 +37,13 @@ int out_extent(int in, int pad_begin, int pad_end, int kernel, int dilation, int
   return static_cast<int>(out_extent64(in, pad_begin, pad_end, kernel, dilation, stride));
 }
 
-void require(bool ok, const char* op, const std::string& message) {
-  if (!ok) throw InvalidArgument(std::string(op) + ": " + message);
-}
+// InvalidArgument "op: message" unless ok; the message is formed only then
+// (validate() runs per layer per run, and a string per check made most of
+// an int8 run's heap allocations).
+#define INT8RT_REQUIRE(ok, op, message)                                                  \
+  do {                                                                                   \
+    if (!(ok)) throw InvalidArgument(std::string(op) + ": " + (message));                \
+  } while (0)
 
 std::string field(const char* name, int value) {
   return std::string(name) + "=" + std::to_string(value);
@@ -51,9 +55,9 @@ using Fields = std::initializer_list<std::pair<const char*, int>>;
 void require_each(const char* op, Fields fields, bool positive) {
   for (auto [name, v] : fields) {
     if (positive) {
-      require(v > 0, op, field(name, v) + " must be > 0");
+      INT8RT_REQUIRE(v > 0, op, field(name, v) + " must be > 0");
     } else {
-      require(v >= 0, op, field(name, v) + " must be >= 0");
+      INT8RT_REQUIRE(v >= 0, op, field(name, v) + " must be >= 0");
     }
   }
 }
@@ -93,15 +97,15 @@ void ConvShape::validate() const {
                     {"groups", groups}}, true);
   require_each(op, {{"pad_top", pad_top}, {"pad_left", pad_left}, {"pad_bottom", pad_bottom},
                     {"pad_right", pad_right}}, false);
-  require(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
-  require(K % groups == 0, op, field("K", K) + " is not divisible by " + field("groups", groups));
+  INT8RT_REQUIRE(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
+  INT8RT_REQUIRE(K % groups == 0, op, field("K", K) + " is not divisible by " + field("groups", groups));
   const int64_t reduction = checked_mul(checked_mul(c_per_group(), R, "conv reduction"), S, "conv reduction");
-  require(reduction <= kMaxReduction, op,
+  INT8RT_REQUIRE(reduction <= kMaxReduction, op,
           "reduction length C/groups*R*S=" + std::to_string(reduction) +
               " exceeds the int32 accumulator bound " + std::to_string(kMaxReduction));
-  require(fits_int(H, pad_top, pad_bottom, R, dilation_h) && fits_int(W, pad_left, pad_right, S, dilation_w), op,
+  INT8RT_REQUIRE(fits_int(H, pad_top, pad_bottom, R, dilation_h) && fits_int(W, pad_left, pad_right, S, dilation_w), op,
           "padded input or dilated kernel extent exceeds the int range");
-  require(out_h() > 0 && out_w() > 0, op,
+  INT8RT_REQUIRE(out_h() > 0 && out_w() > 0, op,
           "empty output: input " + std::to_string(H) + "x" + std::to_string(W) +
               " with padding is smaller than the dilated " + std::to_string(R) + "x" +
               std::to_string(S) + " kernel");
@@ -133,24 +137,24 @@ void ConvTransposeShape::validate() const {
                     {"groups", groups}}, true);
   require_each(op, {{"pad_top", pad_top}, {"pad_left", pad_left}, {"pad_bottom", pad_bottom},
                     {"pad_right", pad_right}, {"out_pad_h", out_pad_h}, {"out_pad_w", out_pad_w}}, false);
-  require(out_pad_h < std::max(stride_h, dilation_h) && out_pad_w < std::max(stride_w, dilation_w), op,
+  INT8RT_REQUIRE(out_pad_h < std::max(stride_h, dilation_h) && out_pad_w < std::max(stride_w, dilation_w), op,
           "output padding must be smaller than the stride or the dilation");
-  require(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
-  require(K % groups == 0, op, field("K", K) + " is not divisible by " + field("groups", groups));
+  INT8RT_REQUIRE(C % groups == 0, op, field("C", C) + " is not divisible by " + field("groups", groups));
+  INT8RT_REQUIRE(K % groups == 0, op, field("K", K) + " is not divisible by " + field("groups", groups));
   const int64_t reduction =
       checked_mul(checked_mul(c_per_group(), R, "conv_transpose reduction"), S, "conv_transpose reduction");
-  require(reduction <= kMaxReduction, op,
+  INT8RT_REQUIRE(reduction <= kMaxReduction, op,
           "reduction length C/groups*R*S=" + std::to_string(reduction) +
               " exceeds the int32 accumulator bound " + std::to_string(kMaxReduction));
-  require(out_h() > 0 && out_w() > 0, op,
+  INT8RT_REQUIRE(out_h() > 0 && out_w() > 0, op,
           "empty output (or one past the int range): input " + std::to_string(H) + "x" + std::to_string(W) +
               " with these pads");
 }
 
 void GemmShape::validate() const {
-  require(N > 0, "gemm", field("N", N) + " must be > 0");
-  require(K > 0, "gemm", field("K", K) + " must be > 0");
-  require(K <= kMaxReduction, "gemm",
+  INT8RT_REQUIRE(N > 0, "gemm", field("N", N) + " must be > 0");
+  INT8RT_REQUIRE(K > 0, "gemm", field("K", K) + " must be > 0");
+  INT8RT_REQUIRE(K <= kMaxReduction, "gemm",
           field("K", K) + " exceeds the int32 accumulator bound " + std::to_string(kMaxReduction));
 }
 
@@ -166,29 +170,28 @@ void PoolShape::validate() const {
   const char* op = "pool";
   for (auto [name, v] : {std::pair<const char*, int>{"C", C}, {"H", H}, {"W", W}, {"R", R},
                          {"S", S}, {"stride_h", stride_h}, {"stride_w", stride_w}}) {
-    require(v > 0, op, field(name, v) + " must be > 0");
+    INT8RT_REQUIRE(v > 0, op, field(name, v) + " must be > 0");
   }
-  require(int64_t{R} * S <= kMaxReduction, op,
+  INT8RT_REQUIRE(int64_t{R} * S <= kMaxReduction, op,
           "window R*S exceeds " + std::to_string(kMaxReduction));
   // A pad smaller than the window keeps every window overlapping the input.
-  require(pad_top >= 0 && pad_bottom >= 0 && pad_top < R && pad_bottom < R, op,
+  INT8RT_REQUIRE(pad_top >= 0 && pad_bottom >= 0 && pad_top < R && pad_bottom < R, op,
           "vertical pads must be in [0, R=" + std::to_string(R) + ")");
-  require(pad_left >= 0 && pad_right >= 0 && pad_left < S && pad_right < S, op,
+  INT8RT_REQUIRE(pad_left >= 0 && pad_right >= 0 && pad_left < S && pad_right < S, op,
           "horizontal pads must be in [0, S=" + std::to_string(S) + ")");
-  require(fits_int(H, pad_top, pad_bottom, R, 1) && fits_int(W, pad_left, pad_right, S, 1), op,
+  INT8RT_REQUIRE(fits_int(H, pad_top, pad_bottom, R, 1) && fits_int(W, pad_left, pad_right, S, 1), op,
           "padded input extent exceeds the int range");
-  require(out_h() > 0 && out_w() > 0, op, "empty output: input smaller than the window");
+  INT8RT_REQUIRE(out_h() > 0 && out_w() > 0, op, "empty output: input smaller than the window");
 }
 
 void check_epilogue(const Epilogue& ep, const char* what) {
-  std::string op(what);
-  if (!ep.scale) throw InvalidArgument(op + ": epilogue scale array is missing");
+  if (!ep.scale) throw InvalidArgument(std::string(what) + ": epilogue scale array is missing");
   if (std::isnan(ep.clamp_lo) || std::isnan(ep.clamp_hi) || ep.clamp_lo > ep.clamp_hi) {
-    throw InvalidArgument(op + ": epilogue clamp range [" + std::to_string(ep.clamp_lo) + ", " +
+    throw InvalidArgument(std::string(what) + ": epilogue clamp range [" + std::to_string(ep.clamp_lo) + ", " +
                           std::to_string(ep.clamp_hi) + "] is empty or NaN");
   }
   if (ep.out_type == OutputType::kInt8 && (ep.clamp_lo < -128.0f || ep.clamp_hi > 127.0f)) {
-    throw InvalidArgument(op + ": int8 output needs a clamp range inside [-128, 127], got [" +
+    throw InvalidArgument(std::string(what) + ": int8 output needs a clamp range inside [-128, 127], got [" +
                           std::to_string(ep.clamp_lo) + ", " + std::to_string(ep.clamp_hi) + "]");
   }
 }

@@ -137,6 +137,8 @@ void bind_engine(py::module_& m) {
            py::arg("inputs"), py::arg("outputs"),
            "outputs: name -> writeable C-contiguous numpy array of the output's shape and dtype")
       .def("output_shapes", &ExecutionContext::output_shapes, py::arg("input_shapes"))
+      .def_property("shape_plan_capacity", &ExecutionContext::shape_plan_capacity,
+                    &ExecutionContext::set_shape_plan_capacity)
       .def("profile",
            [](ExecutionContext& ctx, const py::dict& inputs, int runs, bool thread_cpu) {
              std::vector<py::array> keep;

@@ -127,6 +127,24 @@ class ExecutionContext:
         self._native.run_on_device(dict(inputs), dict(outputs))
         return dict(outputs)
 
+    @property
+    def shape_plan_capacity(self) -> int:
+        """How many input-shape signatures (the shapes of all inputs
+        together) this context keeps a shape plan for, least recently used
+        dropped first; default 8, 0 keeps none. A run at a kept signature
+        sizes its tensors from the plan instead of inferring every layer's
+        shapes again, so a detector fed images of a few sizes in turn neither
+        infers shapes nor allocates once each size has run twice. A plan is
+        a few tens of KB; activation buffers are sized for the largest
+        shape run, whatever this is."""
+        return int(self._native.shape_plan_capacity)
+
+    @shape_plan_capacity.setter
+    def shape_plan_capacity(self, plans: int) -> None:
+        if int(plans) < 0:
+            raise InvalidArgumentError(f"shape_plan_capacity must be >= 0, got {plans}")
+        self._native.shape_plan_capacity = int(plans)
+
     def profile(self, inputs: Mapping[str, np.ndarray], runs: int = 10, *,
                 clock: str = "wall") -> list[dict[str, Any]]:
         """Runs ``runs`` times and returns one dict per layer, in run order:

@@ -22,18 +22,65 @@
 namespace int8rt {
 namespace engine {
 
+// int64 values with room for kInline of them in place, spilling to the heap
+// beyond: a broadcast plan is made per layer per run, and with std::vector
+// members it was most of an FP32 detector's heap allocations per run
+// (PP-OCR det: ~900); ranks past kInline still work.
+class BroadcastDims {
+ public:
+  static constexpr size_t kInline = 8;
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  int64_t* data() { return n_ > kInline ? heap_.data() : in_place_.data(); }
+  const int64_t* data() const { return n_ > kInline ? heap_.data() : in_place_.data(); }
+  int64_t& operator[](size_t i) { return data()[i]; }
+  int64_t operator[](size_t i) const { return data()[i]; }
+  int64_t& back() { return data()[n_ - 1]; }
+  int64_t back() const { return data()[n_ - 1]; }
+  void push_back(int64_t v) {
+    if (n_ < kInline) {
+      in_place_[n_++] = v;
+      return;
+    }
+    if (n_ == kInline) heap_.assign(in_place_.begin(), in_place_.end());
+    heap_.push_back(v);
+    ++n_;
+  }
+  // n values, all 0.
+  void assign_zeros(size_t n) {
+    n_ = 0;
+    heap_.clear();
+    for (size_t i = 0; i < n; ++i) push_back(0);
+  }
+
+ private:
+  std::array<int64_t, kInline> in_place_{};
+  std::vector<int64_t> heap_;  // all n_ values once n_ > kInline
+  size_t n_ = 0;
+};
+
 // Collapsed output dims and, per operand, its strides over them.
 template <size_t K>
 struct BroadcastPlanN {
-  std::vector<int64_t> dims;
-  std::array<std::vector<int64_t>, K> s;
+  BroadcastDims dims;
+  std::array<BroadcastDims, K> s;
   int64_t inner = 1, outer = 1;
 };
 
+// Strides (in elements) of `shape` viewed as `out` (broadcast_strides, op_util.h), into `strides`.
+inline void broadcast_strides_into(const Shape& shape, const Shape& out, BroadcastDims& strides) {
+  strides.assign_zeros(out.size());
+  int64_t s = 1;
+  for (size_t k = 0; k < shape.size(); ++k) {
+    strides[out.size() - 1 - k] = shape[shape.size() - 1 - k] == 1 ? 0 : s;
+    s *= shape[shape.size() - 1 - k];
+  }
+}
+
 template <size_t K>
 BroadcastPlanN<K> make_broadcast_plan_n(const std::array<const Shape*, K>& shapes, const Shape& out) {
-  std::array<std::vector<int64_t>, K> st;
-  for (size_t k = 0; k < K; ++k) st[k] = broadcast_strides(*shapes[k], out);
+  std::array<BroadcastDims, K> st;
+  for (size_t k = 0; k < K; ++k) broadcast_strides_into(*shapes[k], out, st[k]);
   BroadcastPlanN<K> p;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == 1) continue;  // size-1 dims do not move any operand
@@ -50,8 +97,8 @@ BroadcastPlanN<K> make_broadcast_plan_n(const std::array<const Shape*, K>& shape
     for (size_t k = 0; k < K; ++k) p.s[k].push_back(st[k][i]);
   }
   if (p.dims.empty()) {
-    p.dims = {1};
-    for (size_t k = 0; k < K; ++k) p.s[k] = {0};
+    p.dims.push_back(1);
+    for (size_t k = 0; k < K; ++k) p.s[k].push_back(0);
   }
   p.inner = p.dims.back();
   for (size_t i = 0; i + 1 < p.dims.size(); ++i) p.outer *= p.dims[i];

@@ -384,7 +384,7 @@ class ConvLayer : public Layer {
       throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match input channels " +
                             std::to_string(g.C) + " with group " + std::to_string(group_));
     }
-    if (in.size() > 2 && in[2] && (in[2]->dtype() != DataType::kFloat32 || in[2]->shape() != Shape{g.M})) {
+    if (in.size() > 2 && in[2] && (in[2]->dtype() != DataType::kFloat32 || !is_shape_1d(in[2]->shape(), g.M))) {
       throw InvalidArgument(prefix_ + "bias must be float32 [" + std::to_string(g.M) + "], got " +
                             shape_str(in[2]->shape()));
     }

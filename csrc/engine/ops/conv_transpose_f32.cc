@@ -58,10 +58,14 @@ class ConvTransposeLayer : public Layer {
     float* y = out[0]->data<float>();
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, R = Mg * g.kd * g.kh * g.kw, P = g.D * g.H * g.W;
     const int64_t OS = g.oh * g.ow, OP = g.od * OS;
-    std::vector<float> col(static_cast<size_t>(R * P));
+    // The calling thread's column buffer, grown once (a new one per run
+    // was 3-7 MB of fresh pages per PP-OCR det upsampling); the tasks read it through `col`.
+    thread_local std::vector<float> col_storage;
+    if (col_storage.size() < static_cast<size_t>(R * P)) col_storage.resize(static_cast<size_t>(R * P));
+    float* col = col_storage.data();
     for (int64_t n = 0; n < g.N; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
-        sgemm(*uk_, R, P, Cg, {w + grp * Cg * R, R, true}, {x + (n * g.C + grp * Cg) * P, P, false}, col.data(), P, false);
+        sgemm(*uk_, R, P, Cg, {w + grp * Cg * R, R, true}, {x + (n * g.C + grp * Cg) * P, P, false}, col, P, false);
         parallel_for(Mg, 1, [&](int64_t b, int64_t e) {
           for (int64_t m = b; m < e; ++m) {
             float* volume = y + (n * g.M + grp * Mg + m) * OP;
@@ -72,7 +76,7 @@ class ConvTransposeLayer : public Layer {
                 if (oz < 0 || oz >= g.od) continue;
                 for (int64_t i = 0; i < g.kh; ++i) {
                   for (int64_t j = 0; j < g.kw; ++j) {
-                    const float* c = col.data() + (((m * g.kd + a) * g.kh + i) * g.kw + j) * P + iz * g.H * g.W;
+                    const float* c = col + (((m * g.kd + a) * g.kh + i) * g.kw + j) * P + iz * g.H * g.W;
                     scatter_slice(c, volume + oz * OS, i, j, g);
                   }
                 }
@@ -114,7 +118,7 @@ class ConvTransposeLayer : public Layer {
       throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match input channels " +
                             std::to_string(g.C) + " with group " + std::to_string(group_));
     }
-    if (in.size() > 2 && in[2] && (in[2]->dtype() != DataType::kFloat32 || in[2]->shape() != Shape{g.M})) {
+    if (in.size() > 2 && in[2] && (in[2]->dtype() != DataType::kFloat32 || !is_shape_1d(in[2]->shape(), g.M))) {
       throw InvalidArgument(prefix_ + "bias must be float32 [" + std::to_string(g.M) + "]");
     }
     auto dim = [&](size_t d, int64_t* in_size, int64_t* k, int64_t* s, int64_t* dil, int64_t* pb, int64_t* o) {

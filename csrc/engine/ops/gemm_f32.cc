@@ -82,8 +82,12 @@ class GemmLayer : public Layer {
     GemmOperand b{B.data<float>(), B.shape()[1], trans_b_};
     if (packed_b_ && packed_b_->K == K && packed_b_->N == N) b.packed_b = packed_b_.get();
     const bool has_c = C && beta_ != 0.f;
-    std::vector<int64_t> cs;
-    if (has_c) cs = broadcast_strides(C->shape(), {M, N});
+    int64_t cs[2] = {0, 0};  // C's strides viewed as [M, N] (dims() checked that it broadcasts)
+    if (has_c) {
+      const Shape& c = C->shape();
+      cs[1] = !c.empty() && c.back() != 1 ? 1 : 0;
+      cs[0] = c.size() == 2 && c[0] != 1 ? c[1] : 0;
+    }
     auto c_at = [&](int64_t i, int64_t j) { return C->data<float>()[i * cs[0] + j * cs[1]]; };
     if (has_c && alpha_ == 1.f && beta_ == 1.f && cs[0] == 0 && cs[1] == 1 && bf16_.empty()) {
       // A Linear layer's bias (C a row [N]): the SGEMM's column bias and
@@ -167,9 +171,16 @@ class GemmLayer : public Layer {
     }
     if (in.size() > 2 && in[2]) {
       const Value& C = require_input(in, 2, DataType::kFloat32, prefix_);
-      Shape target{*M, *N};
-      if (C.shape().size() > 2 || broadcast_shapes(C.shape(), target, prefix_) != target) {
-        throw InvalidArgument(prefix_ + "C " + shape_str(C.shape()) + " does not broadcast to " + shape_str(target));
+      // Each of C's dims (rank <= 2, aligned right) 1 or [M, N]'s; checked
+      // in place, as this runs on every run.
+      const Shape& c = C.shape();
+      bool fits = c.size() <= 2;
+      for (size_t i = 0; fits && i < c.size(); ++i) {
+        const int64_t want = i + 2 - c.size() == 0 ? *M : *N;
+        fits = c[i] == 1 || c[i] == want;
+      }
+      if (!fits) {
+        throw InvalidArgument(prefix_ + "C " + shape_str(c) + " does not broadcast to " + shape_str({*M, *N}));
       }
     }
   }

@@ -1,5 +1,6 @@
 // Shared helpers of the float32 layers (op_util.h).
 #include "engine/ops/op_util.h"
+#include "engine/ops/broadcast_loop.h"
 
 #include <algorithm>
 #include <cstring>
@@ -71,14 +72,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& prefix
 }
 
 std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
-  std::vector<int64_t> strides(out.size(), 0);
-  int64_t s = 1;
-  for (size_t k = 0; k < shape.size(); ++k) {
-    size_t i = shape.size() - 1 - k, o = out.size() - 1 - k;
-    strides[o] = shape[i] == 1 ? 0 : s;
-    s *= shape[i];
-  }
-  return strides;
+  BroadcastDims strides;
+  broadcast_strides_into(shape, out, strides);
+  return std::vector<int64_t>(strides.data(), strides.data() + strides.size());
 }
 
 namespace {

@@ -43,6 +43,10 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix);
 // nothing to do when the memory plan gave both the same buffer.
 void copy_unless_aliased(const Value& in, Value& out);
 
+// Whether shape == [n], compared in place (a Shape{n} to compare with is an
+// allocation, and layers check their bias this way on every run).
+inline bool is_shape_1d(const Shape& shape, int64_t n) { return shape.size() == 1 && shape[0] == n; }
+
 // ONNX multidirectional (numpy) broadcasting of two shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& prefix);
 // Strides (in elements) of `shape` viewed as `out` (rank-aligned right,

@@ -69,14 +69,19 @@ class PoolLayer : public Layer {
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Dim z, h, wd;
-    Shape os = geometry(in, &z, &h, &wd);
+    geometry(in, &z, &h, &wd);
+    Shape os{in[0]->shape()[0], in[0]->shape()[1]};
+    if (w_.kernel.size() == 3) os.push_back(z.out);
+    if (w_.kernel.size() >= 2) os.push_back(h.out);
+    os.push_back(wd.out);
     if (with_indices_) return {{in[0]->dtype(), os}, {DataType::kInt64, os}};
     return {{in[0]->dtype(), os}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     Dim z, h, wd;
-    Shape os = geometry(in, &z, &h, &wd);
+    geometry(in, &z, &h, &wd);
+    const Shape& os = out[0]->shape();  // infer()'s
     if (with_indices_ || in[0]->dtype() != DataType::kFloat32) {
       visit_numeric(in[0]->dtype(), [&](auto tag) {
         max_pool_generic<decltype(tag)>(*in[0], os, z, h, wd, out[0], with_indices_ ? out[1] : nullptr);
@@ -203,7 +208,8 @@ class PoolLayer : public Layer {
     }
   }
 
-  Shape geometry(const std::vector<const Value*>& in, Dim* z, Dim* h, Dim* wd) const {
+  // The window along each spatial dim (unit dims where the kernel has fewer), checked.
+  void geometry(const std::vector<const Value*>& in, Dim* z, Dim* h, Dim* wd) const {
     const Value& X = require_any(in, 0, prefix_);
     if (X.dtype() != DataType::kFloat32 &&
         !(is_max_ && (is_float_dtype(X.dtype()) || X.dtype() == DataType::kInt8 || X.dtype() == DataType::kUInt8))) {
@@ -224,11 +230,6 @@ class PoolLayer : public Layer {
     *wd = dim(rank - 1);
     *h = rank >= 2 ? dim(rank - 2) : unit;
     *z = rank == 3 ? dim(0) : unit;
-    Shape out{xs[0], xs[1]};
-    if (rank == 3) out.push_back(z->out);
-    if (rank >= 2) out.push_back(h->out);
-    out.push_back(wd->out);
-    return out;
   }
 
   bool is_max_;

@@ -155,6 +155,16 @@ class ExecutionContext {
   // the shape, after the run and before anything is written to it).
   void run_into(const std::map<std::string, TensorView>& inputs, const std::map<std::string, OutputView>& outputs);
 
+  // Input-shape signatures (the shapes of all inputs together) whose shape
+  // plans this context keeps, least recently used dropped first (default 8;
+  // 0 keeps none). A run at a kept signature sizes its tensors from the
+  // plan instead of inferring every layer's shapes, so a detector fed
+  // images of a few sizes in turn neither infers nor allocates after each
+  // size's second run. A plan is a few tens of KB; the activation buffers
+  // are sized for the largest shape run, whatever this is. Host engines.
+  void set_shape_plan_capacity(size_t plans);
+  size_t shape_plan_capacity() const;
+
   // Runs the engine `runs` times (>= 1) on `inputs` and returns every
   // layer's median time on `clock`, in run order (CPU engines; NotSupported
   // for an engine on a GPU, whose launches are asynchronous).

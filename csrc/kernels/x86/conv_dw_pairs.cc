@@ -136,8 +136,11 @@ void PackedDwPairsConv::run(int batch, const int8_t* x, const Epilogue& ep, void
     const size_t ring_values = static_cast<size_t>(g.span * g.row_values);
     if (ring.size() < ring_values) ring.resize(ring_values);
     // held[slot]: the input row (n * H + ih) the slot holds, -1 for none.
-    std::vector<int64_t> held(static_cast<size_t>(g.span), -1);
-    std::vector<const int16_t*> row_ptrs(static_cast<size_t>(s.R));
+    // Both kept per thread (a chunk's own vectors were allocations per layer per run).
+    thread_local std::vector<int64_t> held;
+    thread_local std::vector<const int16_t*> row_ptrs;
+    held.assign(static_cast<size_t>(g.span), -1);
+    row_ptrs.resize(static_cast<size_t>(s.R));
     DwPairRow d;
     d.rows = row_ptrs.data();
     d.R = s.R;

@@ -127,6 +127,14 @@ std::vector<const void*>& row_buffer(size_t n) {
   return rows;
 }
 
+// The calling thread's tap offsets for the run it is in (TapGeometry::
+// tap_off, read by the run's chunks until it returns; grown once).
+int64_t* tap_offset_buffer(size_t taps) {
+  thread_local std::vector<int64_t> offsets;
+  if (offsets.size() < taps) offsets.resize(taps);
+  return offsets.data();
+}
+
 // What a tile's row pointers are formed from, copied by value into each
 // worker (the fill loop then keeps it in registers: read through the run's
 // references, every field was reloaded after each pointer store, which may
@@ -361,7 +369,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t grain = total_macs < 4 * kItemMacs ? items : 1;
   const int8_t* xres = ep.residual;
   // Byte offset of each tap from the window's origin, and the window's extent.
-  std::vector<int64_t> tap_off(static_cast<size_t>(taps));
+  int64_t* tap_off = tap_offset_buffer(static_cast<size_t>(taps));
   for (int r = 0; r < R_taps; ++r) {
     for (int c = 0; c < S_taps; ++c) {
       tap_off[static_cast<size_t>(r * S_taps + c)] =
@@ -374,7 +382,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   TapGeometry geo;
   geo.base = src.base;
   geo.padding = padding_->data();
-  geo.tap_off = tap_off.data();
+  geo.tap_off = tap_off;
   geo.image_bytes = src.image_bytes;
   geo.row_bytes = src.row_bytes;
   geo.pixel_bytes = src.pixel_bytes;

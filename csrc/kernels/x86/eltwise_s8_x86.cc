@@ -140,11 +140,14 @@ void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const 
   check_scale(s_x, "channel_mul_s8");
   check_scale(s_y, "channel_mul_s8");
   const float ratio = s_x / s_y;  // as ref::channel_mul_s8
-  std::vector<float> m(static_cast<size_t>(gate_batch * C));
+  // The calling thread's multipliers, grown once; the chunks read them through `m`.
+  thread_local std::vector<float> m_storage;
+  if (m_storage.size() < static_cast<size_t>(gate_batch * C)) m_storage.resize(static_cast<size_t>(gate_batch * C));
+  float* m = m_storage.data();
   for (int64_t i = 0; i < gate_batch * C; ++i) m[i] = gate[i] * ratio;
   parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e; ++row) {
-      const float* mr = m.data() + (gate_batch == 1 ? 0 : row / HW) * C;
+      const float* mr = m + (gate_batch == 1 ? 0 : row / HW) * C;
       uk(C, x + row * C, mr, y + row * C);
     }
   });

@@ -79,7 +79,8 @@ class QConcatLayer : public Layer {
     const int64_t axis = axis_of(s);
     int64_t pixels = 1;
     for (int64_t d = 0; d < axis; ++d) pixels *= s[d];
-    std::vector<kernels::ref::ConcatInput> inputs;
+    thread_local std::vector<kernels::ref::ConcatInput> inputs;  // this thread's, kept (a run allocates none)
+    inputs.clear();
     for (size_t i = 0; i < in.size(); ++i) {
       const int64_t channels = in[i]->numel() / std::max<int64_t>(1, pixels);
       if (channels == 0) continue;  // an empty input adds nothing

@@ -88,6 +88,7 @@ struct FlatMasks {
   int64_t vectors = 0;
   std::vector<uint16_t> m;
   std::vector<int64_t> off;
+  std::vector<uint16_t> rows, cols;  // the build's scratch, kept (a rebuild per layer per run allocated them)
 };
 
 // The walk's view of FlatMasks: plain pointers, so the hot loops hold no
@@ -109,7 +110,10 @@ const FlatMasks& flat_masks(const DwConvF32Plane& p) {
   f.vectors = (n + 15) / 16;
   f.m.assign(static_cast<size_t>(taps * f.vectors), 0);
   f.off.resize(static_cast<size_t>(taps));
-  std::vector<uint16_t> rows(static_cast<size_t>(p.kh)), cols(static_cast<size_t>(p.kw));
+  std::vector<uint16_t>& rows = f.rows;
+  std::vector<uint16_t>& cols = f.cols;
+  rows.resize(static_cast<size_t>(p.kh));
+  cols.resize(static_cast<size_t>(p.kw));
   for (int64_t v = 0; v < f.vectors; ++v) {
     std::fill(rows.begin(), rows.end(), 0);
     std::fill(cols.begin(), cols.end(), 0);
