@@ -173,12 +173,27 @@ void Lowerer::emit_float(const Node& node) {
   std::vector<int> ins;
   Attributes attrs = node.attrs;
   const int int8_residual = int8_residual_of(node);
-  for (int id : node.inputs) ins.push_back(id < 0 || id == int8_residual ? -1 : get_float(id));
+  const int int8_input = int8_layernorm_input(node);
+  for (int id : node.inputs) ins.push_back(id < 0 || id == int8_residual || id == int8_input ? -1 : get_float(id));
   if (int8_residual >= 0) {
     ins[3] = int8_id_[int8_residual];
     attrs.set("int8rt_residual_scale", Attribute::of_float(qscale_[int8_residual]));
     note("layer '" + node.name + "' (LayerNormalization) reads its residual '" + src_.tensor(int8_residual).name +
          "' as int8 and dequantizes it a block of rows at a time (no Dequantize layer)");
+  }
+  if (int8_input >= 0) {
+    ins[0] = int8_id_[int8_input];
+    attrs.set("int8rt_input_scale", Attribute::of_float(qscale_[int8_input]));
+    note("layer '" + node.name + "' (LayerNormalization) reads its input '" + src_.tensor(int8_input).name +
+         "' as int8 (no Dequantize layer)");
+  }
+  if (layernorm_writes_int8(node)) {
+    const int y = node.outputs[0];
+    attrs.set("int8rt_output_scale", Attribute::of_float(scale(y)));
+    note("layer '" + node.name + "' (LayerNormalization) writes '" + src_.tensor(y).name +
+         "' as int8 for its int8 readers (no Quantize layer)");
+    add_int8_node(node.op, node.name, sources_of(node), ins, std::move(attrs), y, scale(y), Layout::kLogical);
+    return;
   }
   std::vector<std::string> names;
   for (int id : node.outputs) names.push_back(src_.tensor(id).name);

@@ -116,6 +116,13 @@ class Lowerer {
   // int8rt_residual_scale): an int8 tensor of x's shape, zero point 0, read
   // by nothing else and not a network output. Else -1.
   int int8_residual_of(const Node& node) const;
+  // LayerNormalization's int8 boundaries (lower_int8_layernorm.cc): its input
+  // x when the layer may read it as int8 (an int8 tensor of plain rows, zero
+  // point 0, read by nothing else, no broadcast residual), else -1; and
+  // whether it writes its output in int8 (a scale, no network output, every
+  // reader takes it in int8).
+  int int8_layernorm_input(const Node& node) const;
+  bool layernorm_writes_int8(const Node& node) const;
 
   // ---- int8 candidates ----
   // The lowering of each op with an int8 form (false: it stays float32,

@@ -1,0 +1,54 @@
+// The INT8 lowering's LayerNormalization boundaries (lower_int8.h): a
+// LayerNorm between int8 layers (BERT's: the dense layer's int8 output in,
+// the next block's int8 GEMMs out) reads its int8 input and writes its int8
+// output itself (engine/ops/layernorm_f32.cc, int8rt_input_scale /
+// int8rt_output_scale), with the Dequantize and Quantize kernels those
+// layers run, so no Dequantize / Quantize layer and no float tensor in
+// memory on either side; the bits are the chain's.
+#include "engine/lower_int8_lowerer.h"
+
+namespace int8rt {
+namespace engine {
+
+namespace {
+// A tensor whose int8 form one LayerNorm row loop can take or write as it
+// is: a known rank other than 4 (no NHWC form), so rows are the logical rows.
+bool plain_rows(const Tensor& t) { return !t.shape.empty() && t.shape.size() != 4; }
+}  // namespace
+
+int Lowerer::int8_layernorm_input(const Node& node) const {
+  if (node.op != "LayerNormalization" || node.inputs.empty() || opt_.fp32_layers.count(node.name)) return -1;
+  const int x = node.inputs[0];
+  if (x < 0 || !is_int8(x) || float_id_[x] >= 0 || qzero_[x] != 0 || !qchannels_[x].empty() ||
+      !plain_rows(src_.tensor(x))) {
+    return -1;
+  }
+  // A fused Add's residual of another shape is added to float rows of the broadcast shape first.
+  if (node.attrs.has("int8rt_residual") &&
+      (node.inputs.size() != 4 || node.inputs[3] < 0 || src_.tensor(node.inputs[3]).shape != src_.tensor(x).shape)) {
+    return -1;
+  }
+  const int c = sole_reader(x);
+  return c >= 0 && &src_.nodes()[c] == &node ? x : -1;
+}
+
+bool Lowerer::layernorm_writes_int8(const Node& node) const {
+  if (node.op != "LayerNormalization" || node.outputs.size() != 1 || node.attrs.has("int8rt_sum_output") ||
+      opt_.fp32_layers.count(node.name)) {
+    return false;
+  }
+  const int y = node.outputs[0];
+  if (!has_scale(y) || has_channel_scales(y) || zero_point_of(y) != 0 || index_.is_output(y) ||
+      !plain_rows(src_.tensor(y)) || index_.readers(y).empty()) {
+    return false;
+  }
+  // Every reader takes y in int8: a float reader would read y's int8 form dequantized, not y.
+  for (int c : index_.readers(y)) {
+    const Node& r = src_.nodes()[c];
+    if (opt_.fp32_layers.count(r.name) || !reads_int8(r, y)) return false;
+  }
+  return true;
+}
+
+}  // namespace engine
+}  // namespace int8rt
