@@ -65,11 +65,17 @@ def test_layernorm_between_int8_layers_is_the_chain_bit_for_bit(keep_input: bool
     assert (("int8rt.Dequantize", "m") in converts(kept)) == keep_input
     assert (("int8rt.Quantize", "y") in converts(kept)) == keep_output
     rng = np.random.default_rng(9)
-    for scale in (1.0, 3.0):  # 3: values past the calibrated range saturate on both sides
-        feeds = {"x": (rng.standard_normal((2, ROWS, D)) * scale).astype(F32)}
-        got, want = fused.run(feeds)["z"], kept.run(feeds)["z"]
-        assert got.tobytes() == want.tobytes(), first_mismatch(got, want)
-        assert np.std(want) > 0
+    threads = int8rt.get_num_threads()
+    try:
+        # 1 thread: one call takes all rows, so the layer's blocks advance; 2: chunks of rows.
+        for n, scale in ((1, 1.0), (1, 3.0), (2, 1.0)):  # 3: values past the calibrated range saturate
+            int8rt.set_num_threads(n)
+            feeds = {"x": (rng.standard_normal((2, ROWS, D)) * scale).astype(F32)}
+            got, want = fused.run(feeds)["z"], kept.run(feeds)["z"]
+            assert got.tobytes() == want.tobytes(), (n, first_mismatch(got, want))
+            assert np.std(want) > 0
+    finally:
+        int8rt.set_num_threads(threads)
 
 
 def test_layernorm_stays_float_where_a_reader_is_float_or_it_is_requested() -> None:
