@@ -45,25 +45,29 @@ def ln_between_linears(keep_input: bool, keep_output: bool) -> onnx.ModelProto:
     return model(nodes, [fvi("x", [2, ROWS, D])], outs, inits, opset=17)
 
 
-def build(keep_input: bool, keep_output: bool) -> int8rt.Engine:
+def build(keep_input: bool, keep_output: bool, chain: bool = False) -> int8rt.Engine:
+    """chain: the LayerNorm kept float32 (layer_precisions), so Dequantize and Quantize layers run around it."""
     data = {"x": np.random.default_rng(8).standard_normal((8, ROWS, D)).astype(F32)}
     return int8rt.build_engine(ln_between_linears(keep_input, keep_output).SerializeToString(), int8rt.BuilderConfig(
-        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2)))
+        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2),
+        layer_precisions={"ln": "fp32"} if chain else None))
 
 
 def converts(engine: int8rt.Engine) -> set:
     return {(c.op, c.tensor) for c in engine.int8_plan().converts}
 
 
-@pytest.mark.parametrize("keep_input,keep_output", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("keep_input,keep_output", [(False, False), (True, True), (False, True), (True, False)])
 def test_layernorm_between_int8_layers_is_the_chain_bit_for_bit(keep_input: bool, keep_output: bool) -> None:
-    fused, kept = build(False, False), build(keep_input, keep_output)
+    """(False, False): int8 in and out; keep_output: float out and its int8 copy; keep_input: float in."""
+    fused, chain = build(keep_input, keep_output), build(keep_input, keep_output, chain=True)
     report = "\n".join(fused.report())
-    assert "reads its input 'm' as int8" in report and "writes 'y' as int8" in report, report
-    assert not {("int8rt.Dequantize", "m"), ("int8rt.Quantize", "y")} & converts(fused), converts(fused)
-    # The reference engine keeps the layer the test names (it has another reader / is an output).
-    assert (("int8rt.Dequantize", "m") in converts(kept)) == keep_input
-    assert (("int8rt.Quantize", "y") in converts(kept)) == keep_output
+    assert ("reads its input 'm' as int8" in report) != keep_input, report
+    assert ("writes 'y' as int8 for its int8 readers" in report) != keep_output, report
+    assert ("writes 'y' as float32 and, for its int8 readers, as int8" in report) == keep_output, report
+    assert ("int8rt.Dequantize", "m") in converts(fused) if keep_input else ("int8rt.Dequantize", "m") not in converts(fused)
+    assert ("int8rt.Quantize", "y") not in converts(fused), converts(fused)
+    assert {("int8rt.Dequantize", "m"), ("int8rt.Quantize", "y")} <= converts(chain), converts(chain)
     rng = np.random.default_rng(9)
     threads = int8rt.get_num_threads()
     try:
@@ -71,25 +75,26 @@ def test_layernorm_between_int8_layers_is_the_chain_bit_for_bit(keep_input: bool
         for n, scale in ((1, 1.0), (1, 3.0), (2, 1.0)):  # 3: values past the calibrated range saturate
             int8rt.set_num_threads(n)
             feeds = {"x": (rng.standard_normal((2, ROWS, D)) * scale).astype(F32)}
-            got, want = fused.run(feeds)["z"], kept.run(feeds)["z"]
-            assert got.tobytes() == want.tobytes(), (n, first_mismatch(got, want))
-            assert np.std(want) > 0
+            got, want = fused.run(feeds), chain.run(feeds)
+            for name in want:
+                assert got[name].tobytes() == want[name].tobytes(), (n, name, first_mismatch(got[name], want[name]))
+            assert np.std(want["z"]) > 0
     finally:
         int8rt.set_num_threads(threads)
 
 
-def test_layernorm_stays_float_where_a_reader_is_float_or_it_is_requested() -> None:
-    """An output a float layer reads keeps its float form; fp32_layers keeps both boundaries."""
-    rng = np.random.default_rng(10)
+def test_layernorm_read_by_a_float_layer_keeps_its_float_output() -> None:
+    """A float reader (Sigmoid) reads y itself; the int8 GEMM reads the layer's int8 copy."""
     proto = ln_between_linears(False, False)
     proto.graph.node.append(node("Sigmoid", ["y"], ["s"], name="float_reader"))
     proto.graph.output.append(fvi("s", [2, ROWS, D]))
-    data = {"x": rng.standard_normal((4, ROWS, D)).astype(F32)}
-    cal = int8rt.make_calibrator(data, algorithm="minmax", batch_size=2)
-    engine = int8rt.build_engine(proto.SerializeToString(), int8rt.BuilderConfig(calibrator=cal))
-    assert not any("writes 'y' as int8" in line for line in engine.report())
-    assert any("reads its input 'm' as int8" in line for line in engine.report())
-    cal = int8rt.make_calibrator(data, algorithm="minmax", batch_size=2)
-    kept = int8rt.build_engine(ln_between_linears(False, False).SerializeToString(),
-                               int8rt.BuilderConfig(calibrator=cal, layer_precisions={"ln": "fp32"}))
-    assert {("int8rt.Dequantize", "m"), ("int8rt.Quantize", "y")} <= converts(kept), converts(kept)
+    data = {"x": np.random.default_rng(10).standard_normal((4, ROWS, D)).astype(F32)}
+    engines = [int8rt.build_engine(proto.SerializeToString(), int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2),
+        layer_precisions={"ln": "fp32"} if chain else None)) for chain in (False, True)]
+    report = "\n".join(engines[0].report())
+    assert "writes 'y' as float32 and, for its int8 readers, as int8" in report, report
+    feeds = {"x": np.random.default_rng(11).standard_normal((2, ROWS, D)).astype(F32)}
+    got, want = engines[0].run(feeds), engines[1].run(feeds)
+    for name in ("z", "s"):
+        assert got[name].tobytes() == want[name].tobytes(), (name, first_mismatch(got[name], want[name]))

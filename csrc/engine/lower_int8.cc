@@ -197,12 +197,18 @@ void Lowerer::emit_float(const Node& node) {
   }
   std::vector<std::string> names;
   for (int id : node.outputs) names.push_back(src_.tensor(id).name);
+  const bool int8_copy = layernorm_int8_copy(node);
+  if (int8_copy) {
+    attrs.set("int8rt_int8_copy_scale", Attribute::of_float(scale(node.outputs[0])));
+    names.push_back(int8_tensor_name(names[0]));
+  }
   auto outs = dst_.add_node(node.op, node.name, ins, attrs, names);
-  for (size_t o = 0; o < outs.size(); ++o) {
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
     dst_.tensor(outs[o]).shape = src_.tensor(node.outputs[o]).shape;
     dst_.tensor(outs[o]).dtype = src_.tensor(node.outputs[o]).dtype;
     float_id_[node.outputs[o]] = outs[o];
   }
+  if (int8_copy) adopt_layernorm_int8_copy(node, outs.back());
 }
 
 const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {

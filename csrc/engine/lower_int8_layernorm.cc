@@ -32,22 +32,46 @@ int Lowerer::int8_layernorm_input(const Node& node) const {
   return c >= 0 && &src_.nodes()[c] == &node ? x : -1;
 }
 
-bool Lowerer::layernorm_writes_int8(const Node& node) const {
-  if (node.op != "LayerNormalization" || node.outputs.size() != 1 || node.attrs.has("int8rt_sum_output") ||
-      opt_.fp32_layers.count(node.name)) {
-    return false;
-  }
+// Output 0 of a LayerNorm node when its int8 form is one the layer may
+// write as it normalises: one scale, zero point 0, plain rows. Else -1.
+int Lowerer::layernorm_int8_output(const Node& node) const {
+  if (node.op != "LayerNormalization" || node.outputs.empty() || opt_.fp32_layers.count(node.name)) return -1;
   const int y = node.outputs[0];
-  if (!has_scale(y) || has_channel_scales(y) || zero_point_of(y) != 0 || index_.is_output(y) ||
-      !plain_rows(src_.tensor(y)) || index_.readers(y).empty()) {
-    return false;
-  }
-  // Every reader takes y in int8: a float reader would read y's int8 form dequantized, not y.
+  return has_scale(y) && !has_channel_scales(y) && zero_point_of(y) == 0 && plain_rows(src_.tensor(y)) ? y : -1;
+}
+
+int Lowerer::int8_readers(int y) const {
+  int count = 0;
   for (int c : index_.readers(y)) {
     const Node& r = src_.nodes()[c];
-    if (opt_.fp32_layers.count(r.name) || !reads_int8(r, y)) return false;
+    count += !opt_.fp32_layers.count(r.name) && reads_int8(r, y);
   }
-  return true;
+  return count;
+}
+
+bool Lowerer::layernorm_writes_int8(const Node& node) const {
+  const int y = layernorm_int8_output(node);
+  if (y < 0 || node.outputs.size() != 1 || node.attrs.has("int8rt_sum_output") || index_.is_output(y)) return false;
+  // Every reader takes y in int8: a float reader would read y's int8 form dequantized, not y.
+  const size_t readers = index_.readers(y).size();
+  return readers > 0 && static_cast<size_t>(int8_readers(y)) == readers;
+}
+
+bool Lowerer::layernorm_int8_copy(const Node& node) const {
+  const int y = layernorm_int8_output(node);
+  return y >= 0 && int8_readers(y) > 0;
+}
+
+void Lowerer::adopt_layernorm_int8_copy(const Node& node, int out) {
+  const int y = node.outputs[0];
+  set_int8(out, src_.tensor(y).shape, Layout::kLogical);
+  qscale_[y] = scale(y);
+  qzero_[y] = 0;
+  nhwc_[y] = false;
+  record_int8_tensor(y, out, node.name, /*in_int8=*/false);
+  int8_id_[y] = out;
+  note("layer '" + node.name + "' (LayerNormalization) writes '" + src_.tensor(y).name +
+       "' as float32 and, for its int8 readers, as int8 (no Quantize layer)");
 }
 
 }  // namespace engine

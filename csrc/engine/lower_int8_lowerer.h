@@ -123,6 +123,13 @@ class Lowerer {
   // reader takes it in int8).
   int int8_layernorm_input(const Node& node) const;
   bool layernorm_writes_int8(const Node& node) const;
+  // Whether it writes the int8 form of its float output as one more output
+  // (int8rt_int8_copy_scale: a scale, and some reader takes it in int8), and
+  // that output (lowered id `out`) made the output's int8 form.
+  bool layernorm_int8_copy(const Node& node) const;
+  int layernorm_int8_output(const Node& node) const;
+  int int8_readers(int y) const;  // readers of y that take it in int8 (reads_int8, not kept float)
+  void adopt_layernorm_int8_copy(const Node& node, int out);
 
   // ---- int8 candidates ----
   // The lowering of each op with an int8 form (false: it stays float32,

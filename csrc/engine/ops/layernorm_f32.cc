@@ -29,9 +29,13 @@
 // "int8rt_input_scale" = s inputs[0] is int8 at scale s, dequantized a block
 // of rows at a time by int8rt.Dequantize's kernel; with "int8rt_output_scale"
 // = s output 0 is int8, each block quantized by int8rt.Quantize's kernel
-// (q = quantize_value(y, 1 / s)) after it is normalised. So the layer is the
-// chain Dequantize -> LayerNormalization -> Quantize bit for bit, without its
-// two float tensors in memory (BERT-base at batch 8: 3 MB each, per layer).
+// (q = quantize_value(y, 1 / s)) after it is normalised; with
+// "int8rt_int8_copy_scale" = s output 0 stays float32 and one more output,
+// the node's last, is its int8 form at scale s, quantized the same way while
+// the block is in cache (a LayerNorm read both as float, e.g. by the next
+// block's residual Add, and as int8, by the int8 GEMMs). So the layer is the
+// chain Dequantize -> LayerNormalization -> Quantize bit for bit, without the
+// passes over float tensors in memory (BERT-base at batch 8: 3 MB each).
 #include <algorithm>
 #include <cmath>
 
@@ -53,9 +57,10 @@ class LayerNormLayer : public Layer {
         residual_scale_(static_cast<float>(node.attrs.get_float("int8rt_residual_scale", 0.0))),
         in_scale_(static_cast<float>(node.attrs.get_float("int8rt_input_scale", 0.0))),
         out_scale_(static_cast<float>(node.attrs.get_float("int8rt_output_scale", 0.0))),
+        copy_scale_(static_cast<float>(node.attrs.get_float("int8rt_int8_copy_scale", 0.0))),
         sum_output_(node.attrs.get_int("int8rt_sum_output", 0) != 0), prefix_(layer_error_prefix(node)) {
     if (residual_scale_ != 0.f || in_scale_ != 0.f) dequantize_ = &kernels::choose<kernels::DequantizeS8Kernel>();
-    if (out_scale_ != 0.f) quantize_ = &kernels::choose<kernels::QuantizeS8Kernel>();
+    if (out_scale_ != 0.f || copy_scale_ != 0.f) quantize_ = &kernels::choose<kernels::QuantizeS8Kernel>();
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -80,11 +85,12 @@ class LayerNormLayer : public Layer {
     std::vector<std::pair<DataType, Shape>> out{{out_scale_ != 0.f ? DataType::kInt8 : DataType::kFloat32, xs}};
     if (sum_output_) {
       out.push_back({DataType::kFloat32, xs});
-      return out;
+    } else {
+      Shape stat(xs.begin(), xs.begin() + axis);
+      stat.resize(xs.size(), 1);
+      for (size_t o = 1; o < num_outputs_; ++o) out.push_back({DataType::kFloat32, stat});
     }
-    Shape stat(xs.begin(), xs.begin() + axis);
-    stat.resize(xs.size(), 1);
-    for (size_t o = 1; o < num_outputs_; ++o) out.push_back({DataType::kFloat32, stat});
+    if (copy_scale_ != 0.f) out.push_back({DataType::kInt8, xs});
     return out;
   }
 
@@ -134,10 +140,15 @@ class LayerNormLayer : public Layer {
         a.sum_out = nullptr;
       }
     }
-    const bool blocks = int8_rows || in_scale_ != 0.f || out_scale_ != 0.f;
+    // The int8 output: output 0 (out_scale_) or the int8 copy, the last output (copy_scale_; null when unread).
+    int8_t* yq = out_scale_ != 0.f ? out[0]->data<int8_t>()
+                 : copy_scale_ != 0.f && out.back() ? out.back()->data<int8_t>()
+                                                    : nullptr;
+    const float q_scale = out_scale_ != 0.f ? out_scale_ : copy_scale_;
+    const bool blocks = int8_rows || in_scale_ != 0.f || yq;
     parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
       if (blocks) {
-        rows_in_blocks(b, e, n, *in[0], x, int8_rows ? in[3] : nullptr, a, *out[0], y);
+        rows_in_blocks(b, e, n, *in[0], x, int8_rows ? in[3] : nullptr, a, y, yq, q_scale);
       } else {
         kernel_->rows(e - b, n, x + b * n, a, y + b * n, b);
       }
@@ -146,7 +157,7 @@ class LayerNormLayer : public Layer {
 
   std::string describe() const override {
     return std::string(in_scale_ != 0.f ? "int8 in, " : "") + (residual_ ? "fp32 add + layernorm" : "fp32 layernorm") +
-           (out_scale_ != 0.f ? ", int8 out" : "");
+           (out_scale_ != 0.f ? ", int8 out" : copy_scale_ != 0.f ? ", float and int8 out" : "");
   }
 
  private:
@@ -154,10 +165,11 @@ class LayerNormLayer : public Layer {
   // (in_scale_; else the float rows at x) and an int8 residual (`residual`,
   // one shape with the input; null: none or float, in a) dequantized into
   // per-thread buffers (the Dequantize layer's kernel), the block normalised
-  // while it is in cache, and for an int8 output (out_scale_; else the float
-  // rows at y) quantized from a buffer (the Quantize layer's kernel).
+  // while it is in cache into the float rows at y (or, null, a buffer), and
+  // for an int8 output (yq, not null) quantized at q_scale (the Quantize
+  // layer's kernel).
   void rows_in_blocks(int64_t b, int64_t e, int64_t n, const Value& in0, const float* x, const Value* residual,
-                      const kernels::ref::LayerNormRows& a, Value& out0, float* y) const {
+                      const kernels::ref::LayerNormRows& a, float* y, int8_t* yq, float q_scale) const {
     constexpr int64_t kBlockValues = 8192;  // 32 KB of floats
     const int64_t block = std::max<int64_t>(1, kBlockValues / std::max<int64_t>(1, n));
     thread_local std::vector<float> res_buf, x_buf, y_buf;
@@ -186,7 +198,7 @@ class LayerNormLayer : public Layer {
         ys = y_buf.data();
       }
       kernel_->rows(r1 - r0, n, xs, c, ys, 0);
-      if (!y) quantize_->quantize(count, ys, out_scale_, out0.data<int8_t>() + r0 * n);
+      if (yq) quantize_->quantize(count, ys, q_scale, yq + r0 * n);
     }
   }
 
@@ -244,6 +256,7 @@ class LayerNormLayer : public Layer {
   float residual_scale_;  // int8rt_residual_scale: inputs[3] is int8 at this scale (0: float32)
   float in_scale_;   // int8rt_input_scale: inputs[0] is int8 at this scale (0: float32)
   float out_scale_;  // int8rt_output_scale: output 0 is int8 at this scale (0: float32)
+  float copy_scale_;  // int8rt_int8_copy_scale: the last output is output 0's int8 form at this scale (0: none)
   const kernels::DequantizeS8Kernel* dequantize_ = nullptr;
   const kernels::QuantizeS8Kernel* quantize_ = nullptr;
   bool sum_output_;  // int8rt_sum_output: outputs[1] is that sum
@@ -259,14 +272,18 @@ std::unique_ptr<Layer> make_layernorm(const Network&, const Node& node) {
       throw unsupported_attr(node, "int8rt_residual", std::to_string(r), "expected 3, the index of a 4th input");
     }
   }
-  if (node.attrs.get_int("int8rt_sum_output", 0) != 0 &&
-      (!node.attrs.has("int8rt_residual") || node.outputs.size() != 2)) {
+  const bool copy = node.attrs.get_float("int8rt_int8_copy_scale", 0.0) != 0.0;
+  const size_t outputs = node.outputs.size() - (copy ? 1 : 0);  // the int8 copy is the last
+  if (copy && (node.outputs.size() < 2 || node.attrs.get_float("int8rt_output_scale", 0.0) != 0.0)) {
+    throw unsupported_attr(node, "int8rt_int8_copy_scale", "", "needs a float output 0 and an output for the copy");
+  }
+  if (node.attrs.get_int("int8rt_sum_output", 0) != 0 && (!node.attrs.has("int8rt_residual") || outputs != 2)) {
     throw unsupported_attr(node, "int8rt_sum_output", "1", "needs int8rt_residual and exactly 2 outputs");
   }
   if (node.attrs.get_float("int8rt_output_scale", 0.0) != 0.0 && node.outputs.size() != 1) {
     throw unsupported_attr(node, "int8rt_output_scale", "", "an int8 output needs the node's only output");
   }
-  return std::make_unique<LayerNormLayer>(node, node.outputs.size());
+  return std::make_unique<LayerNormLayer>(node, outputs);
 }
 
 INT8RT_REGISTER_LAYER("LayerNormalization", make_layernorm);
