@@ -40,11 +40,20 @@ int Lowerer::layernorm_int8_output(const Node& node) const {
   return has_scale(y) && !has_channel_scales(y) && zero_point_of(y) == 0 && plain_rows(src_.tensor(y)) ? y : -1;
 }
 
+// A LayerNorm with a fused Add reads its residual (inputs[3]) in int8 where
+// that is an int8 tensor of its input's shape (int8_residual_of): BERT's
+// residual stream, each LayerNorm's output added into the next one.
+bool Lowerer::reads_int8_residual(const Node& r, int y) const {
+  return r.op == "LayerNormalization" && !opt_.fp32_layers.count(r.name) &&
+         r.attrs.get_int("int8rt_residual", -1) == 3 && r.inputs.size() == 4 && r.inputs[3] == y &&
+         r.inputs[0] != y && r.inputs[0] >= 0 && src_.tensor(r.inputs[0]).shape == src_.tensor(y).shape;
+}
+
 int Lowerer::int8_readers(int y) const {
   int count = 0;
   for (int c : index_.readers(y)) {
     const Node& r = src_.nodes()[c];
-    count += !opt_.fp32_layers.count(r.name) && reads_int8(r, y);
+    count += (!opt_.fp32_layers.count(r.name) && reads_int8(r, y)) || reads_int8_residual(r, y);
   }
   return count;
 }
