@@ -98,3 +98,30 @@ def test_layernorm_read_by_a_float_layer_keeps_its_float_output() -> None:
     got, want = engines[0].run(feeds), engines[1].run(feeds)
     for name in ("z", "s"):
         assert got[name].tobytes() == want[name].tobytes(), (name, first_mismatch(got[name], want[name]))
+
+
+def test_layernorm_output_added_into_the_next_layernorm_stays_float() -> None:
+    """BERT's residual stream: y1 = LN1(x W1), y2 = LN2(y1 W2 + y1) (the Add fused into LN2), z = y2 W3.
+    LN1 writes y1 as float for LN2's residual and as int8 for the GEMM; the
+    residual is never y1's int8 form (that lost accuracy: RESULTS.md section 96),
+    so z is == the engine where both LayerNorms stay float32."""
+    rng = np.random.default_rng(12)
+    nodes = [node("MatMul", ["x", "w1"], ["m1"], name="up"),
+             node("LayerNormalization", ["m1", "g", "beta"], ["y1"], name="ln1", axis=-1),
+             node("MatMul", ["y1", "w2"], ["m2"], name="mid"), node("Add", ["m2", "y1"], ["s"], name="residual"),
+             node("LayerNormalization", ["s", "g", "beta"], ["y2"], name="ln2", axis=-1),
+             node("MatMul", ["y2", "w3"], ["z"], name="down")]
+    inits = [init("w1", (rng.standard_normal((D, D)) / 3).astype(F32)), init("g", rng.standard_normal(D).astype(F32)),
+             init("beta", rng.standard_normal(D).astype(F32)), init("w2", (rng.standard_normal((D, D)) / 3).astype(F32)),
+             init("w3", (rng.standard_normal((D, 5)) / 3).astype(F32))]
+    proto = model(nodes, [fvi("x", [2, ROWS, D])], [fvi("z", [2, ROWS, 5])], inits, opset=17)
+    data = {"x": rng.standard_normal((4, ROWS, D)).astype(F32)}
+    fused, chain = (int8rt.build_engine(proto.SerializeToString(), int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2),
+        layer_precisions={"ln1": "fp32", "ln2": "fp32"} if keep else None)) for keep in (False, True))
+    report = "\n".join(fused.report())
+    assert "writes 'y1' as float32 and, for its int8 readers, as int8" in report, report
+    assert "reads its residual 'y1' as int8" not in report, report
+    feeds = {"x": rng.standard_normal((2, ROWS, D)).astype(F32)}
+    got, want = fused.run(feeds)["z"], chain.run(feeds)["z"]
+    assert got.tobytes() == want.tobytes(), first_mismatch(got, want)

@@ -167,7 +167,7 @@ int Lowerer::int8_residual_of(const Node& node) const {
   }
   // Read by nothing else, or only by layers that take it in int8 too (no float form is made for it).
   if (!reads_int8_residual(node, r) || index_.is_output(r)) return -1;
-  return static_cast<size_t>(int8_readers(r)) == index_.readers(r).size() ? r : -1;
+  return static_cast<size_t>(int8_readers(r, /*residuals=*/true)) == index_.readers(r).size() ? r : -1;
 }
 
 void Lowerer::emit_float(const Node& node) {

@@ -128,7 +128,8 @@ class Lowerer {
   // that output (lowered id `out`) made the output's int8 form.
   bool layernorm_int8_copy(const Node& node) const;
   int layernorm_int8_output(const Node& node) const;
-  int int8_readers(int y) const;  // readers of y that take it in int8 (reads_int8 or reads_int8_residual)
+  // Readers of y that take it in int8: reads_int8, and with `residuals` reads_int8_residual.
+  int int8_readers(int y, bool residuals = false) const;
   bool reads_int8_residual(const Node& r, int y) const;
   void adopt_layernorm_int8_copy(const Node& node, int out);
 
