@@ -25,6 +25,9 @@
 // (QChannelMul's table input): the gated path computes exactly what the
 // float Mul and Quantize would; the squeeze (pool) path reads the table's
 // rounded output.
+// A LayerNormalization stays float32 inside but reads an int8 input and
+// writes its int8 form itself where int8 layers are on either side
+// (lower_int8_layernorm.cc), with the Quantize / Dequantize kernels.
 // Everything else stays float32. Rank-4 int8 activations are NHWC where
 // convolutions, pools, gates and resizes make or read them, and in their
 // logical order where MatMuls do (converted once per tensor between the two

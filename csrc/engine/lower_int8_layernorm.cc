@@ -4,7 +4,10 @@
 // output itself (engine/ops/layernorm_f32.cc, int8rt_input_scale /
 // int8rt_output_scale), with the Dequantize and Quantize kernels those
 // layers run, so no Dequantize / Quantize layer and no float tensor in
-// memory on either side; the bits are the chain's.
+// memory on either side; the bits are the chain's. Where float layers read
+// the output too (BERT's next LayerNorm adds it as its residual), the layer
+// writes it as float and, as one more output, its int8 form
+// (int8rt_int8_copy_scale) for the int8 readers.
 #include "engine/lower_int8_lowerer.h"
 #include "engine/lower_int8_moves.h"
 
