@@ -597,21 +597,27 @@ def residual_layernorm_model(second_reader: bool) -> onnx.ModelProto:
 
 def test_layernorm_reads_an_int8_residual_without_a_dequantize_layer() -> None:
     """A fused Add + LayerNorm whose residual is an int8 layer's output read
-    by nothing else dequantizes it itself, a block of rows at a time: no
-    Dequantize layer for it, and y is == the engine where another int8 layer
-    reads that residual too (so the LayerNorm reads it through a Dequantize)."""
+    by nothing else, or only by other int8 layers (a second MatMul),
+    dequantizes it itself, a block of rows at a time: no Dequantize layer for
+    it, and y is == the engine where the LayerNorm stays float32
+    (layer_precisions), so that it reads the residual through a Dequantize."""
     rng = np.random.default_rng(42)
     data = {"x": rng.standard_normal((8, 1000, 16)).astype(F32)}
     engines = [int8rt.build_engine(residual_layernorm_model(second).SerializeToString(), int8rt.BuilderConfig(
-        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2))) for second in (False, True)]
-    fused, kept = engines
-    assert any("reads its residual 'm' as int8" in line for line in fused.report()), fused.report()
-    assert ("int8rt.Dequantize", "m") not in {(c.op, c.tensor) for c in fused.int8_plan().converts}
+        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2),
+        layer_precisions={"ln": "fp32"} if chain else None)) for second, chain in ((False, False), (True, False),
+                                                                                    (True, True))]
+    *fused, kept = engines
+    for engine in fused:
+        assert any("reads its residual 'm' as int8" in line for line in engine.report()), engine.report()
+        assert ("int8rt.Dequantize", "m") not in {(c.op, c.tensor) for c in engine.int8_plan().converts}
     assert ("int8rt.Dequantize", "m") in {(c.op, c.tensor) for c in kept.int8_plan().converts}
     for _ in range(3):
         feeds = {"x": (rng.standard_normal((2, 1000, 16)) * 2).astype(F32)}
-        got, want = fused.run(feeds)["y"], kept.run(feeds)["y"]
-        assert got.tobytes() == want.tobytes(), first_mismatch(got, want)
+        want = kept.run(feeds)["y"]
+        for engine in fused:
+            got = engine.run(feeds)["y"]
+            assert got.tobytes() == want.tobytes(), first_mismatch(got, want)
         assert np.std(want) > 0
 
 

@@ -167,29 +167,51 @@ int Lowerer::int8_residual_of(const Node& node) const {
       src_.tensor(r).shape != src_.tensor(x).shape) {
     return -1;
   }
-  const int c = sole_reader(r);
-  return c >= 0 && &src_.nodes()[c] == &node ? r : -1;
+  // Read by nothing else, or only by layers that take it in int8 too (no float form is made for it).
+  if (!reads_int8_residual(node, r) || index_.is_output(r)) return -1;
+  return static_cast<size_t>(int8_readers(r, /*residuals=*/true)) == index_.readers(r).size() ? r : -1;
 }
 
 void Lowerer::emit_float(const Node& node) {
   std::vector<int> ins;
   Attributes attrs = node.attrs;
   const int int8_residual = int8_residual_of(node);
-  for (int id : node.inputs) ins.push_back(id < 0 || id == int8_residual ? -1 : get_float(id));
+  const int int8_input = int8_layernorm_input(node);
+  for (int id : node.inputs) ins.push_back(id < 0 || id == int8_residual || id == int8_input ? -1 : get_float(id));
   if (int8_residual >= 0) {
     ins[3] = int8_id_[int8_residual];
     attrs.set("int8rt_residual_scale", Attribute::of_float(qscale_[int8_residual]));
     note("layer '" + node.name + "' (LayerNormalization) reads its residual '" + src_.tensor(int8_residual).name +
          "' as int8 and dequantizes it a block of rows at a time (no Dequantize layer)");
   }
+  if (int8_input >= 0) {
+    ins[0] = int8_id_[int8_input];
+    attrs.set("int8rt_input_scale", Attribute::of_float(qscale_[int8_input]));
+    note("layer '" + node.name + "' (LayerNormalization) reads its input '" + src_.tensor(int8_input).name +
+         "' as int8 (no Dequantize layer)");
+  }
+  if (layernorm_writes_int8(node)) {
+    const int y = node.outputs[0];
+    attrs.set("int8rt_output_scale", Attribute::of_float(scale(y)));
+    note("layer '" + node.name + "' (LayerNormalization) writes '" + src_.tensor(y).name +
+         "' as int8 for its int8 readers (no Quantize layer)");
+    add_int8_node(node.op, node.name, sources_of(node), ins, std::move(attrs), y, scale(y), Layout::kLogical);
+    return;
+  }
   std::vector<std::string> names;
   for (int id : node.outputs) names.push_back(src_.tensor(id).name);
+  const bool int8_copy = layernorm_int8_copy(node);
+  if (int8_copy) {
+    attrs.set("int8rt_int8_copy_scale", Attribute::of_float(scale(node.outputs[0])));
+    names.push_back(int8_tensor_name(names[0]));
+  }
   auto outs = dst_.add_node(node.op, node.name, ins, attrs, names);
-  for (size_t o = 0; o < outs.size(); ++o) {
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
     dst_.tensor(outs[o]).shape = src_.tensor(node.outputs[o]).shape;
     dst_.tensor(outs[o]).dtype = src_.tensor(node.outputs[o]).dtype;
     float_id_[node.outputs[o]] = outs[o];
   }
+  if (int8_copy) adopt_layernorm_int8_copy(node, outs.back());
 }
 
 const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {

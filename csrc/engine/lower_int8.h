@@ -30,6 +30,9 @@
 // as a network of its own, float32 at the boundary, and its plan joins this
 // one under its scope (lower_int8_branches.cc). Loop and Scan bodies stay
 // float32.
+// A LayerNormalization stays float32 inside but reads an int8 input and
+// writes its int8 form itself where int8 layers are on either side
+// (lower_int8_layernorm.cc), with the Quantize / Dequantize kernels.
 // Everything else stays float32. Rank-4 int8 activations are NHWC where
 // convolutions, pools, gates and resizes make or read them, and in their
 // logical order where MatMuls do (converted once per tensor between the two

@@ -123,6 +123,22 @@ class Lowerer {
   // int8rt_residual_scale): an int8 tensor of x's shape, zero point 0, read
   // by nothing else and not a network output. Else -1.
   int int8_residual_of(const Node& node) const;
+  // LayerNormalization's int8 boundaries (lower_int8_layernorm.cc): its input
+  // x when the layer may read it as int8 (an int8 tensor of plain rows, zero
+  // point 0, read by nothing else, no broadcast residual), else -1; and
+  // whether it writes its output in int8 (a scale, no network output, every
+  // reader takes it in int8).
+  int int8_layernorm_input(const Node& node) const;
+  bool layernorm_writes_int8(const Node& node) const;
+  // Whether it writes the int8 form of its float output as one more output
+  // (int8rt_int8_copy_scale: a scale, and some reader takes it in int8), and
+  // that output (lowered id `out`) made the output's int8 form.
+  bool layernorm_int8_copy(const Node& node) const;
+  int layernorm_int8_output(const Node& node) const;
+  // Readers of y that take it in int8: reads_int8, and with `residuals` reads_int8_residual.
+  int int8_readers(int y, bool residuals = false) const;
+  bool reads_int8_residual(const Node& r, int y) const;
+  void adopt_layernorm_int8_copy(const Node& node, int out);
 
   // ---- int8 candidates ----
   // The lowering of each op with an int8 form (false: it stays float32,

@@ -24,6 +24,18 @@
 // int8 tensor, dequantized here a block of rows at a time by the kernel
 // int8rt.Dequantize runs (q * s), so the sum is the unfused chain's bit for
 // bit and the float residual never goes to memory.
+//
+// int8 boundaries (the INT8 lowering, engine/lower_int8_layernorm.cc): with
+// "int8rt_input_scale" = s inputs[0] is int8 at scale s, dequantized a block
+// of rows at a time by int8rt.Dequantize's kernel; with "int8rt_output_scale"
+// = s output 0 is int8, each block quantized by int8rt.Quantize's kernel
+// (q = quantize_value(y, 1 / s)) after it is normalised; with
+// "int8rt_int8_copy_scale" = s output 0 stays float32 and one more output,
+// the node's last, is its int8 form at scale s, quantized the same way while
+// the block is in cache (a LayerNorm read both as float, e.g. by the next
+// block's residual Add, and as int8, by the int8 GEMMs). So the layer is the
+// chain Dequantize -> LayerNormalization -> Quantize bit for bit, without the
+// passes over float tensors in memory (BERT-base at batch 8: 3 MB each).
 #include <algorithm>
 #include <cmath>
 
@@ -43,12 +55,19 @@ class LayerNormLayer : public Layer {
       : axis_(node.attrs.get_int("axis", -1)), eps_(node.attrs.get_float("epsilon", 1e-5)),
         num_outputs_(num_outputs), residual_(node.attrs.has("int8rt_residual")),
         residual_scale_(static_cast<float>(node.attrs.get_float("int8rt_residual_scale", 0.0))),
+        in_scale_(static_cast<float>(node.attrs.get_float("int8rt_input_scale", 0.0))),
+        out_scale_(static_cast<float>(node.attrs.get_float("int8rt_output_scale", 0.0))),
+        copy_scale_(static_cast<float>(node.attrs.get_float("int8rt_int8_copy_scale", 0.0))),
         sum_output_(node.attrs.get_int("int8rt_sum_output", 0) != 0), prefix_(layer_error_prefix(node)) {
-    if (residual_scale_ != 0.f) dequantize_ = &kernels::choose<kernels::DequantizeS8Kernel>();
+    if (residual_scale_ != 0.f || in_scale_ != 0.f) dequantize_ = &kernels::choose<kernels::DequantizeS8Kernel>();
+    if (out_scale_ != 0.f || copy_scale_ != 0.f) quantize_ = &kernels::choose<kernels::QuantizeS8Kernel>();
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    const Value& X = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& X = require_input(in, 0, in_scale_ != 0.f ? DataType::kInt8 : DataType::kFloat32, prefix_);
+    if (in_scale_ != 0.f && residual_ && in[3] && in[3]->shape() != X.shape()) {
+      throw InvalidArgument(prefix_ + "an int8 input needs a residual of its shape, got " + shape_str(in[3]->shape()));
+    }
     const DataType residual_type = residual_scale_ != 0.f ? DataType::kInt8 : DataType::kFloat32;
     const Shape xs = residual_ ? broadcast_shapes(X.shape(), require_input(in, 3, residual_type, prefix_).shape(),
                                                   prefix_)
@@ -63,14 +82,15 @@ class LayerNormLayer : public Layer {
                               " does not broadcast to the normalised shape " + shape_str(norm));
       }
     }
-    std::vector<std::pair<DataType, Shape>> out{{DataType::kFloat32, xs}};
+    std::vector<std::pair<DataType, Shape>> out{{out_scale_ != 0.f ? DataType::kInt8 : DataType::kFloat32, xs}};
     if (sum_output_) {
       out.push_back({DataType::kFloat32, xs});
-      return out;
+    } else {
+      Shape stat(xs.begin(), xs.begin() + axis);
+      stat.resize(xs.size(), 1);
+      for (size_t o = 1; o < num_outputs_; ++o) out.push_back({DataType::kFloat32, stat});
     }
-    Shape stat(xs.begin(), xs.begin() + axis);
-    stat.resize(xs.size(), 1);
-    for (size_t o = 1; o < num_outputs_; ++o) out.push_back({DataType::kFloat32, stat});
+    if (copy_scale_ != 0.f) out.push_back({DataType::kInt8, xs});
     return out;
   }
 
@@ -82,8 +102,9 @@ class LayerNormLayer : public Layer {
     thread_local std::vector<float> scale_buf, bias_buf;
     const float* scale = in_place_or_expanded(*in[1], norm, scale_buf);
     const float* bias = in.size() > 2 && in[2] ? in_place_or_expanded(*in[2], norm, bias_buf) : nullptr;
-    const float* x = in[0]->data<float>();
-    float* y = out[0]->data<float>();
+    // With an int8 input or output these are only its rows' base (int8 bytes), read by rows_in_blocks.
+    const float* x = in_scale_ != 0.f ? nullptr : in[0]->data<float>();
+    float* y = out_scale_ != 0.f ? nullptr : out[0]->data<float>();
     kernels::ref::LayerNormRows a;
     a.scale = scale;
     a.bias = bias;
@@ -119,36 +140,65 @@ class LayerNormLayer : public Layer {
         a.sum_out = nullptr;
       }
     }
+    // The int8 output: output 0 (out_scale_) or the int8 copy, the last output (copy_scale_; null when unread).
+    int8_t* yq = out_scale_ != 0.f ? out[0]->data<int8_t>()
+                 : copy_scale_ != 0.f && out.back() ? out.back()->data<int8_t>()
+                                                    : nullptr;
+    const float q_scale = out_scale_ != 0.f ? out_scale_ : copy_scale_;
+    const bool blocks = int8_rows || in_scale_ != 0.f || yq;
     parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
-      if (int8_rows) {
-        rows_with_int8_residual(b, e, n, x, *in[3], a, y);
+      if (blocks) {
+        rows_in_blocks(b, e, n, *in[0], x, int8_rows ? in[3] : nullptr, a, y, yq, q_scale);
       } else {
         kernel_->rows(e - b, n, x + b * n, a, y + b * n, b);
       }
     });
   }
 
-  std::string describe() const override { return residual_ ? "fp32 add + layernorm" : "fp32 layernorm"; }
+  std::string describe() const override {
+    return std::string(in_scale_ != 0.f ? "int8 in, " : "") + (residual_ ? "fp32 add + layernorm" : "fp32 layernorm") +
+           (out_scale_ != 0.f ? ", int8 out" : copy_scale_ != 0.f ? ", float and int8 out" : "");
+  }
 
  private:
-  // Rows [b, e) whose residual is the int8 inputs[3] (one shape with x):
-  // blocks of rows dequantized into a per-thread buffer (the Dequantize
-  // layer's kernel), each normalised while the block is in cache.
-  void rows_with_int8_residual(int64_t b, int64_t e, int64_t n, const float* x, const Value& q,
-                               const kernels::ref::LayerNormRows& a, float* y) const {
+  // Rows [b, e) a block at a time, for the int8 operands: an int8 input
+  // (in_scale_; else the float rows at x) and an int8 residual (`residual`,
+  // one shape with the input; null: none or float, in a) dequantized into
+  // per-thread buffers (the Dequantize layer's kernel), the block normalised
+  // while it is in cache into the float rows at y (or, null, a buffer), and
+  // for an int8 output (yq, not null) quantized at q_scale (the Quantize
+  // layer's kernel).
+  void rows_in_blocks(int64_t b, int64_t e, int64_t n, const Value& in0, const float* x, const Value* residual,
+                      const kernels::ref::LayerNormRows& a, float* y, int8_t* yq, float q_scale) const {
     constexpr int64_t kBlockValues = 8192;  // 32 KB of floats
     const int64_t block = std::max<int64_t>(1, kBlockValues / std::max<int64_t>(1, n));
-    thread_local std::vector<float> buf;
+    thread_local std::vector<float> res_buf, x_buf, y_buf;
     for (int64_t r0 = b; r0 < e; r0 += block) {
-      const int64_t r1 = std::min(e, r0 + block);
-      buf.resize(static_cast<size_t>((r1 - r0) * n));
-      dequantize_->dequantize((r1 - r0) * n, q.data<int8_t>() + r0 * n, residual_scale_, buf.data());
+      const int64_t r1 = std::min(e, r0 + block), count = (r1 - r0) * n;
       kernels::ref::LayerNormRows c = a;  // indexed from row r0 (first_row 0)
-      c.residual = buf.data();
+      if (residual) {
+        res_buf.resize(static_cast<size_t>(count));
+        dequantize_->dequantize(count, residual->data<int8_t>() + r0 * n, residual_scale_, res_buf.data());
+        c.residual = res_buf.data();
+      } else if (c.residual) {
+        c.residual += r0 * n;
+      }
       if (c.sum_out) c.sum_out += r0 * n;
       if (c.mean_out) c.mean_out += r0;
       if (c.inv_out) c.inv_out += r0;
-      kernel_->rows(r1 - r0, n, x + r0 * n, c, y + r0 * n, 0);
+      const float* xs = x ? x + r0 * n : nullptr;
+      if (!xs) {
+        x_buf.resize(static_cast<size_t>(count));
+        dequantize_->dequantize(count, in0.data<int8_t>() + r0 * n, in_scale_, x_buf.data());
+        xs = x_buf.data();
+      }
+      float* ys = y ? y + r0 * n : nullptr;
+      if (!ys) {
+        y_buf.resize(static_cast<size_t>(count));
+        ys = y_buf.data();
+      }
+      kernel_->rows(r1 - r0, n, xs, c, ys, 0);
+      if (yq) quantize_->quantize(count, ys, q_scale, yq + r0 * n);
     }
   }
 
@@ -204,7 +254,11 @@ class LayerNormLayer : public Layer {
   size_t num_outputs_;
   bool residual_;    // int8rt_residual: normalise inputs[0] + inputs[3]
   float residual_scale_;  // int8rt_residual_scale: inputs[3] is int8 at this scale (0: float32)
+  float in_scale_;   // int8rt_input_scale: inputs[0] is int8 at this scale (0: float32)
+  float out_scale_;  // int8rt_output_scale: output 0 is int8 at this scale (0: float32)
+  float copy_scale_;  // int8rt_int8_copy_scale: the last output is output 0's int8 form at this scale (0: none)
   const kernels::DequantizeS8Kernel* dequantize_ = nullptr;
+  const kernels::QuantizeS8Kernel* quantize_ = nullptr;
   bool sum_output_;  // int8rt_sum_output: outputs[1] is that sum
   std::string prefix_;
 };
@@ -218,11 +272,18 @@ std::unique_ptr<Layer> make_layernorm(const Network&, const Node& node) {
       throw unsupported_attr(node, "int8rt_residual", std::to_string(r), "expected 3, the index of a 4th input");
     }
   }
-  if (node.attrs.get_int("int8rt_sum_output", 0) != 0 &&
-      (!node.attrs.has("int8rt_residual") || node.outputs.size() != 2)) {
+  const bool copy = node.attrs.get_float("int8rt_int8_copy_scale", 0.0) != 0.0;
+  const size_t outputs = node.outputs.size() - (copy ? 1 : 0);  // the int8 copy is the last
+  if (copy && (node.outputs.size() < 2 || node.attrs.get_float("int8rt_output_scale", 0.0) != 0.0)) {
+    throw unsupported_attr(node, "int8rt_int8_copy_scale", "", "needs a float output 0 and an output for the copy");
+  }
+  if (node.attrs.get_int("int8rt_sum_output", 0) != 0 && (!node.attrs.has("int8rt_residual") || outputs != 2)) {
     throw unsupported_attr(node, "int8rt_sum_output", "1", "needs int8rt_residual and exactly 2 outputs");
   }
-  return std::make_unique<LayerNormLayer>(node, node.outputs.size());
+  if (node.attrs.get_float("int8rt_output_scale", 0.0) != 0.0 && node.outputs.size() != 1) {
+    throw unsupported_attr(node, "int8rt_output_scale", "", "an int8 output needs the node's only output");
+  }
+  return std::make_unique<LayerNormLayer>(node, outputs);
 }
 
 INT8RT_REGISTER_LAYER("LayerNormalization", make_layernorm);
