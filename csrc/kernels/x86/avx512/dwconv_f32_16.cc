@@ -34,9 +34,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "kernels/abi/dwconv_f32.h"
+#include "kernels/x86/avx512/dwconv_f32_plane16.h"
 
 namespace int8rt {
 namespace kernels {
@@ -44,40 +46,10 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-// Bits [lo, hi) of a lane mask, hi <= 64.
-inline uint64_t lane_bits(int64_t lo, int64_t hi) {
-  if (hi <= lo) return 0;
-  const uint64_t upto = hi >= 64 ? ~uint64_t{0} : (uint64_t{1} << hi) - 1;
-  return upto & ~((uint64_t{1} << lo) - 1);
-}
-
-// The residual and clip of the contract, then the store of the lanes in m.
-struct Finish {
-  bool clip;
-  __m512 lo, hi;
-  explicit Finish(const DwConvF32Plane& p)
-      : clip(p.clip), lo(_mm512_set1_ps(p.lo)), hi(_mm512_set1_ps(p.hi)) {}
-  inline void store(__m512 v, const float* r, float* y, __mmask16 m) const {
-    if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r));
-    if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);  // NaN -> lo, as the reference
-    _mm512_mask_storeu_ps(y, m, v);
-  }
-};
-
-// One plane's data: input, taps, bias, residual (or null), output.
-struct PlaneData {
-  const float* x;
-  const float* w;
-  float bias;
-  const float* r;
-  float* y;
-};
-
-PlaneData plane_data(const DwConvF32Plane& p, int64_t t) {
-  const int64_t c = t % p.C, n = p.oh * p.ow;
-  return {p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f,
-          p.residual ? p.residual + t * n : nullptr, p.y + t * n};
-}
+using dw16::Finish;
+using dw16::lane_bits;
+using dw16::PlaneData;
+using dw16::plane_data;
 
 // ---- flat walk -------------------------------------------------------------
 
@@ -368,6 +340,15 @@ void rows(const DwConvF32Plane& p) {
 }  // namespace
 
 void dwconv_f32_plane(const DwConvF32Plane& p) {
+  {
+    const char* e = std::getenv("INT8RT_DWSHIFT");
+    const int mode = e ? std::atoi(e) : 1;
+    const bool flat = p.sh == 1 && p.sw == 1 && p.ow == p.W && p.ow < 32;
+    if (mode && dwconv_f32_shift_takes(p) && (mode == 2 || !flat || p.ow >= 14)) {
+      dwconv_f32_shift(p);
+      return;
+    }
+  }
   if (p.sh == 1 && p.sw == 1 && p.ow == p.W && p.ow < 32) {
     flat_planes(p);
     return;
