@@ -24,7 +24,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <utility>
 
 #include "kernels/abi/dwconv_f32.h"
@@ -171,17 +170,12 @@ void planes(const DwConvF32Plane& p) {
   Walk c{dw16::plane_data(p, p.first), p.H, p.W, p.oh, p.ow, (p.ow + 15) / 16, &fin};
   for (int64_t t = p.first; t < p.first + p.count; ++t) {
     c.q = dw16::plane_data(p, t);
-    static const int shape = std::getenv("INT8RT_DWSHAPE") ? std::atoi(std::getenv("INT8RT_DWSHAPE")) : 0;
     if (c.blocks == 1) {
-      if (shape == 1) rows_from<KH, KW, S, 4, 1>(c, 0); else rows_from<KH, KW, S, 8, 1>(c, 0);
+      rows_from<KH, KW, S, 8, 1>(c, 0);
+    } else if (S == 1) {
+      rows_from<KH, KW, S, 4, 4>(c, 0);
     } else {
-      switch (shape) {
-        case 1: rows_from<KH, KW, S, 4, 4>(c, 0); break;
-        case 2: rows_from<KH, KW, S, 4, 2>(c, 0); break;
-        case 3: rows_from<KH, KW, S, 6, 2>(c, 0); break;
-        case 4: rows_from<KH, KW, S, 2, 4>(c, 0); break;
-        default: if (S == 1) rows_from<KH, KW, S, 4, 4>(c, 0); else rows_from<KH, KW, S, 4, 2>(c, 0);
-      }
+      rows_from<KH, KW, S, 4, 2>(c, 0);
     }
   }
 }
