@@ -2,8 +2,11 @@
 //
 // Every tap is one FMA (w * x + acc, one rounding) in the reference's
 // row-major tap order; the accumulators start at the bias, and the
-// residual and clip are applied in registers before the one store. Two
-// walks over a plane:
+// residual and clip are applied in registers before the one store. The
+// shift walk of dwconv_f32_shift.cc (planes read in place) takes 3x3 and
+// 5x5 kernels with "same" leading pads, stride 1 or 2, where the output
+// rows fill a 16-lane block (dwconv_f32_plane); the other planes take one
+// of the two walks here or the channel-blocked walk below:
 // - flat (stride 1, ow == W, planes under 32 columns wide: MobileNet's
 //   14x14 and 7x7 stages): the oh * ow outputs as one array, 16 consecutive
 //   outputs per vector whichever rows they lie in, 8 vectors of two planes
@@ -23,7 +26,7 @@
 //   padded zero adds w * 0 where the reference skips the tap: the same
 //   sum but for the sign of a zero result and for non-finite weights
 //   (inf * 0).
-// Outside the flat walk, whole groups of 16 channels (c0 .. c0 + 15 of an
+// Outside the shift and flat walks, whole groups of 16 channels (c0 .. c0 + 15 of an
 // image, c0 a multiple of 16; the last C % 16 channels on the rows walk)
 // run the channel-blocked walk of dwconv_f32_c16.cc (the channels as the
 // lanes: no permute for stride 2, measured 1.4-2.5x faster on MobileNetV2's
