@@ -6,7 +6,9 @@ The reference rounds each product, then adds; the vector tiers fuse each
 multiply-add (one rounding per tap) in the same tap order, so they may
 differ from it by the contract's bound (kernels/abi/dwconv_f32.h):
 (kh * kw + 1) * 2^-23 * (|bias| + sum |w x|), the sum of magnitudes taken
-from the reference run on |x|, |w|, |bias|. Against ONNX Runtime (MLAS sums
+from the reference run on |x|, |w|, |bias|; and where two tiers sum in the
+same order with FMAs (the AVX-512 shift walk and the AVX2 channel-blocked
+walk) their outputs are compared with ==. Against ONNX Runtime (MLAS sums
 in its own order) the tolerance is that of tests/test_fp32_ops.py's Conv
 cases. Shapes sweep the 16-column vector edge (widths 1..17, 31..33), the
 flat walk of planes under 32 columns (stride 1, same width: 7x7 and 14x14
@@ -76,6 +78,15 @@ CASES = [
     # that a run's groups start inside the second image too.
     (2, 72, 21, 21, (5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
     (2, 40, 9, 35, (3, 3), {"pads": [1, 1, 1, 1]}),
+    # The AVX-512 shift walk (3x3 / 5x5, leading pads k / 2, stride 1 or 2,
+    # output rows of 16+ columns, 14+ at stride 2): widths around its
+    # 16-column blocks and 4-block tiles, heights around its 4- and 8-row
+    # tiles, extra or missing trailing pads, a residual-free odd channel count.
+    (1, 3, 13, 65, (5, 5), {"pads": [2, 2, 2, 2], "strides": [2, 2]}),
+    (2, 5, 9, 17, (3, 3), {"pads": [1, 1, 2, 2]}),
+    (1, 7, 6, 81, (3, 3), {"pads": [1, 1, 0, 0]}),
+    (1, 2, 11, 28, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    (1, 3, 2, 16, (5, 5), {"pads": [2, 2, 2, 2]}),
 ]
 
 
@@ -188,3 +199,47 @@ def test_flat_walk_plane_pairs_equal_lone_planes(size: int, k: tuple) -> None:
         got = _run(isa, x, w, b, attrs)
         got_rot = _run(isa, np.ascontiguousarray(x[:, rot]), w[rot], b[rot], attrs)
         np.testing.assert_array_equal(got_rot[:, [1, 2, 0]], got, err_msg=str((isa, size, k)))
+
+
+SHIFT_GEOMS = [((3, 3), 1), ((5, 5), 1), ((3, 3), 2), ((5, 5), 2)]
+
+
+@pytest.mark.skipif(TIERS != ["avx2", "avx512"], reason="needs both the AVX2 and the AVX-512 tier")
+@pytest.mark.parametrize("k,stride", SHIFT_GEOMS, ids=[f"{k[0]}x{k[1]}s{s}" for k, s in SHIFT_GEOMS])
+def test_shift_walk_equals_avx2_channel_blocked_bits(k: tuple, stride: int) -> None:
+    """The AVX-512 shift walk (x86/avx512/dwconv_f32_shift.cc) and the AVX2
+    channel-blocked walk (C = 16: two groups of 8 lanes) both start at the
+    bias and add one FMA per tap in row-major order, so their outputs are
+    equal bit for bit (random data: no zero results, whose sign the walks
+    may leave differently). Widths sweep the 16-column blocks and 4-block
+    tiles (shift walk from 16 output columns, 14 at stride 2), heights the
+    4- and 8-row tiles and their tails; trailing pads 0, k / 2 and k / 2 + 1;
+    batch 2; with and without a fused residual and Clip."""
+    rng = np.random.default_rng(11)
+    c, p = 16, k[0] // 2
+    for h in (1, 2, 5, 9, 13):
+        for wd in ((16, 17, 31, 33, 47, 64, 65, 112) if stride == 1 else (28, 31, 33, 63, 64, 97, 112)):
+            for end in (0, p, p + 1):
+                if h + p + end < k[0]:  # no output row
+                    continue
+                x = rng.standard_normal((2, c, h, wd)).astype(np.float32)
+                w = rng.standard_normal((c, 1) + k).astype(np.float32)
+                b = rng.standard_normal(c).astype(np.float32)
+                attrs = {"pads": [p, p, end, end], "strides": [stride, stride], "group": c}
+                got = {isa: _run(isa, x, w, b, attrs) for isa in TIERS}
+                np.testing.assert_array_equal(got["avx512"], got["avx2"], err_msg=str((k, stride, h, wd, end)))
+    x = rng.standard_normal((2, c, 9, 40)).astype(np.float32)
+    w = rng.standard_normal((c, 1) + k).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
+    attrs = {"pads": [p] * 4, "strides": [stride, stride], "group": c}
+    r = rng.standard_normal(_run("ref", x, w, b, attrs).shape).astype(np.float32)
+    fused = dict(attrs, int8rt_residual=3, int8rt_activation="Clip", int8rt_clip_min=-0.5, int8rt_clip_max=1.0)
+    outs = []
+    for isa in TIERS:
+        int8rt.set_max_isa(isa)
+        try:
+            outs.append(run_single_op("Conv", [x, w, b, r], fused, [False, True, True, False])[0])
+        finally:
+            int8rt.set_max_isa(None)
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(outs[1], np.clip(_run("avx512", x, w, b, attrs) + r, -0.5, 1.0))

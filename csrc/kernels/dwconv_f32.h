@@ -1,7 +1,8 @@
 // The FP32 depthwise-convolution family (registry.h, key "dwconv" f32): the
 // float Conv layers with group == C == M (engine/ops/conv_f32.cc), one
 // run of output planes per call (contract in kernels/abi/dwconv_f32.h). Candidates:
-// dwconv_f32_avx512 (16 outputs per vector, one FMA per tap),
+// dwconv_f32_avx512 (16 outputs per vector, one FMA per tap; planes read
+// in place by its shift walk, or walked flat, by rows or channel-blocked),
 // dwconv_f32_avx2 (8 channels per vector, one FMA per tap) and
 // dwconv_f32_ref (the scalar loop, multiply then add: the spec); they differ
 // by the FMA's rounding, within the contract's bound. A layer chooses once

@@ -48,6 +48,11 @@ void dwconv_f32_plane(const DwConvF32Plane& p);
 // t .. t + 15 of `p`, which must be channels c0 .. c0 + 15 of one image
 // (c0 = t % C a multiple of 16, C >= c0 + 16); the same bits as the row walk.
 void dwconv_f32_c16(const DwConvF32Plane& p, int64_t t);
+// Its shift walk (x86/avx512/dwconv_f32_shift.cc): each plane read in place,
+// for the geometries dwconv_f32_shift_takes accepts (3x3 / 5x5, pads k / 2,
+// stride 1 or 2, no dilation); the same sums as the other walks.
+bool dwconv_f32_shift_takes(const DwConvF32Plane& p);
+void dwconv_f32_shift(const DwConvF32Plane& p);
 }  // namespace avx512
 namespace avx2 {
 // AVX2+FMA: runs of 8 planes that are channels c0 .. c0 + 7 of one image

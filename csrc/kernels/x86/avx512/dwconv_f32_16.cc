@@ -2,8 +2,11 @@
 //
 // Every tap is one FMA (w * x + acc, one rounding) in the reference's
 // row-major tap order; the accumulators start at the bias, and the
-// residual and clip are applied in registers before the one store. Two
-// walks over a plane:
+// residual and clip are applied in registers before the one store. The
+// shift walk of dwconv_f32_shift.cc (planes read in place) takes 3x3 and
+// 5x5 kernels with "same" leading pads, stride 1 or 2, where the output
+// rows fill a 16-lane block (dwconv_f32_plane); the other planes take one
+// of the two walks here or the channel-blocked walk below:
 // - flat (stride 1, ow == W, planes under 32 columns wide: MobileNet's
 //   14x14 and 7x7 stages): the oh * ow outputs as one array, 16 consecutive
 //   outputs per vector whichever rows they lie in, 8 vectors of two planes
@@ -23,7 +26,7 @@
 //   padded zero adds w * 0 where the reference skips the tap: the same
 //   sum but for the sign of a zero result and for non-finite weights
 //   (inf * 0).
-// Outside the flat walk, whole groups of 16 channels (c0 .. c0 + 15 of an
+// Outside the shift and flat walks, whole groups of 16 channels (c0 .. c0 + 15 of an
 // image, c0 a multiple of 16; the last C % 16 channels on the rows walk)
 // run the channel-blocked walk of dwconv_f32_c16.cc (the channels as the
 // lanes: no permute for stride 2, measured 1.4-2.5x faster on MobileNetV2's
@@ -37,6 +40,7 @@
 #include <vector>
 
 #include "kernels/abi/dwconv_f32.h"
+#include "kernels/x86/avx512/dwconv_f32_plane16.h"
 
 namespace int8rt {
 namespace kernels {
@@ -44,40 +48,10 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-// Bits [lo, hi) of a lane mask, hi <= 64.
-inline uint64_t lane_bits(int64_t lo, int64_t hi) {
-  if (hi <= lo) return 0;
-  const uint64_t upto = hi >= 64 ? ~uint64_t{0} : (uint64_t{1} << hi) - 1;
-  return upto & ~((uint64_t{1} << lo) - 1);
-}
-
-// The residual and clip of the contract, then the store of the lanes in m.
-struct Finish {
-  bool clip;
-  __m512 lo, hi;
-  explicit Finish(const DwConvF32Plane& p)
-      : clip(p.clip), lo(_mm512_set1_ps(p.lo)), hi(_mm512_set1_ps(p.hi)) {}
-  inline void store(__m512 v, const float* r, float* y, __mmask16 m) const {
-    if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r));
-    if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);  // NaN -> lo, as the reference
-    _mm512_mask_storeu_ps(y, m, v);
-  }
-};
-
-// One plane's data: input, taps, bias, residual (or null), output.
-struct PlaneData {
-  const float* x;
-  const float* w;
-  float bias;
-  const float* r;
-  float* y;
-};
-
-PlaneData plane_data(const DwConvF32Plane& p, int64_t t) {
-  const int64_t c = t % p.C, n = p.oh * p.ow;
-  return {p.x + t * p.H * p.W, p.w + c * p.kh * p.kw, p.bias ? p.bias[c] : 0.f,
-          p.residual ? p.residual + t * n : nullptr, p.y + t * n};
-}
+using dw16::Finish;
+using dw16::lane_bits;
+using dw16::PlaneData;
+using dw16::plane_data;
 
 // ---- flat walk -------------------------------------------------------------
 
@@ -372,6 +346,18 @@ void rows(const DwConvF32Plane& p) {
 }  // namespace
 
 void dwconv_f32_plane(const DwConvF32Plane& p) {
+  // The shift walk (dwconv_f32_shift.cc) reads each plane in place, no copy
+  // and no transpose: alone 0.62-0.86x the time of the channel-blocked and
+  // flat walks on the 3x3 / 5x5 layers of MobileNetV2 / V3 and
+  // EfficientNet-Lite0 with output rows of 16 columns or more (14 at stride
+  // 2), the same bits. Narrower rows fill too few of a block's lanes: the
+  // 14 x 14 and 7 x 7 stride-1 planes stay on the flat walk (which pairs
+  // planes), the 7-column stride-2 outputs on the channel-blocked walk
+  // (RESULTS.md section 94).
+  if (dwconv_f32_shift_takes(p) && (p.sh == 1 ? p.ow >= 16 : p.ow >= 14)) {
+    dwconv_f32_shift(p);
+    return;
+  }
   if (p.sh == 1 && p.sw == 1 && p.ow == p.W && p.ow < 32) {
     flat_planes(p);
     return;
