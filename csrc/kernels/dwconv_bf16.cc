@@ -1,0 +1,36 @@
+// The dwconv_bf16 family's candidate checks and workspace size
+// (kernels/dwconv_bf16.h).
+#include "kernels/dwconv_bf16.h"
+
+#include <algorithm>
+
+#include "int8rt/error.h"
+#include "core/cpu_features.h"
+
+namespace int8rt {
+namespace kernels {
+
+void DwConvBf16Kernel::validate(int64_t taps) {
+  if (taps < 1) throw InvalidArgument("dwconv_bf16: a window needs at least one tap, got " + std::to_string(taps));
+}
+
+std::string DwConvBf16Kernel::supports(int64_t taps) const {
+  if (needs_bf16_ && !cpu_features().avx512_bf16) return "CPU lacks avx512_bf16";
+  if (max_taps_ > 0 && taps > max_taps_) return "window of " + std::to_string(taps) + " taps over " +
+                                                std::to_string(max_taps_);
+  return "";
+}
+
+int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
+  // Rows every output row's taps read; columns a step of kDwBf16Step outputs
+  // reads (the last step's too) and every input column's phase index.
+  p.pad_rows = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const int64_t steps = (p.ow + kDwBf16Step - 1) / kDwBf16Step * kDwBf16Step;
+  const int64_t read = steps + (p.kw - 1) * p.dw / p.sw, held = (p.W + p.pw + p.sw - 1) / p.sw + 16;
+  p.phase_w = (std::max(read, held) + 15) / 16 * 16;
+  p.row_floats = p.sw * p.phase_w;
+  return p.pad_rows * p.row_floats;
+}
+
+}  // namespace kernels
+}  // namespace int8rt

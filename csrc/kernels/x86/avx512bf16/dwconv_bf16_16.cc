@@ -1,0 +1,140 @@
+// BF16 depthwise convolution, AVX-512 with AVX512-BF16's store: contract in
+// kernels/abi/dwconv_bf16.h.
+//
+// Per plane, the BF16 input is widened once into the caller's workspace: a
+// zero-padded FP32 plane whose rows are split into sw column phases (padded
+// column j at phase j % sw, index j / sw), so that for every tap (ky, kx)
+// the inputs of consecutive outputs ox are consecutive floats (stride-2
+// BF16 rows split into phases with one shift and one mask per 32 inputs).
+// The padding is zeroed once per call; each plane rewrites the interior.
+// Register tile: a step of up to four zmm (64 outputs of one row) as
+// independent FMA chains, taps outer: per tap one broadcast weight and one
+// FMA per zmm, in the contract's tap order, starting from the bias. A
+// padded tap multiplies +0, as the contract says. Then the residual add,
+// the clip (compare + blend) and the store: FP32, or VCVTNEPS2BF16 (round
+// to nearest even) for a BF16 output; the last partial zmm through a mask.
+//
+// Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
+// in the library (namespace avx512bf16) and, in the tests, against
+// emulation/avx512_emulation.h (namespace emulated::avx512bf16).
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/abi/dwconv_bf16.h"
+#include "kernels/x86/emulation/avx512.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace INT8RT_X86_NS(avx512bf16) {
+namespace {
+
+constexpr int kMaxTaps = 64;  // larger windows take the reference (dwconv_bf16.h)
+
+__mmask16 mask16(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
+
+// BF16 bits in the low halves of 16 dwords -> the floats they denote.
+__m512 widen(__m512i low_halves) { return _mm512_castsi512_ps(_mm512_slli_epi32(low_halves, 16)); }
+
+// Input row `src` (W BF16 values) into padded row `dst` (its sw phases).
+void convert_row(const DwConvBf16Plane& p, const uint16_t* src, float* dst) {
+  if (p.sw == 1) {
+    float* d = dst + p.pw;
+    for (int64_t i = 0; i < p.W; i += 16) {
+      const __mmask16 m = mask16(p.W - i);
+      const __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + i));
+      _mm512_mask_storeu_ps(d + i, m, widen(v));
+    }
+  } else if (p.sw == 2) {
+    // dword m of 32 inputs from i holds x[i + 2m] (low) and x[i + 2m + 1] (high)
+    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+    for (int64_t i = 0; i < p.W; i += 32) {
+      const int64_t n = p.W - i < 32 ? p.W - i : 32;
+      const __mmask32 m = n == 32 ? 0xFFFFFFFFu : static_cast<__mmask32>((1u << n) - 1);
+      const __m512i v = _mm512_maskz_loadu_epi16(m, src + i);
+      const int64_t je = i + p.pw, jo = je + 1;  // padded columns of x[i] and x[i + 1]
+      _mm512_mask_storeu_ps(dst + (je % 2) * p.phase_w + je / 2, mask16((n + 1) / 2), widen(v));
+      _mm512_mask_storeu_ps(dst + (jo % 2) * p.phase_w + jo / 2, mask16(n / 2),
+                            _mm512_castsi512_ps(_mm512_and_si512(v, high)));
+    }
+  } else {
+    for (int64_t i = 0; i < p.W; ++i) {
+      const int64_t j = i + p.pw;
+      const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
+      std::memcpy(dst + (j % p.sw) * p.phase_w + j / p.sw, &bits, 4);
+    }
+  }
+}
+
+// V zmm of outputs ox .. ox + 16 V - 1 of one row (n of them valid).
+template <int V>
+void step(const DwConvBf16Plane& p, const float* base, const int64_t* off, const float* w, int64_t taps,
+          float bias, int64_t at, int64_t n) {
+  __m512 acc[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) acc[v] = _mm512_set1_ps(bias);
+  for (int64_t k = 0; k < taps; ++k) {
+    const __m512 wv = _mm512_set1_ps(w[k]);
+    const float* src = base + off[k];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + 16 * v), acc[v]);
+  }
+  const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    const __mmask16 m = mask16(n - 16 * v);
+    const int64_t o = at + 16 * v;
+    __m512 r = acc[v];
+    if (p.residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, p.residual + o));
+    if (p.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo)
+      r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_GT_OQ), lo, r);
+      r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_LT_OQ), hi, r);
+    }
+    if (p.y16) {
+      _mm256_mask_storeu_epi16(p.y16 + o, m, (__m256i)_mm512_cvtneps_pbh(r));
+    } else {
+      _mm512_mask_storeu_ps(p.y + o, m, r);
+    }
+  }
+}
+
+}  // namespace
+
+void dwconv_bf16_plane(const DwConvBf16Plane& p) {
+  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow;
+  std::memset(p.work, 0, static_cast<size_t>(p.pad_rows * p.row_floats) * sizeof(float));
+  int64_t off[kMaxTaps];
+  for (int64_t ky = 0; ky < p.kh; ++ky) {
+    for (int64_t kx = 0; kx < p.kw; ++kx) {
+      const int64_t v = kx * p.dw;
+      off[ky * p.kw + kx] = ky * p.dh * p.row_floats + (v % p.sw) * p.phase_w + v / p.sw;
+    }
+  }
+  for (int64_t t = p.first; t < p.first + p.count; ++t) {
+    const int64_t c = t % p.C;
+    const uint16_t* x = p.x + t * p.H * p.W;
+    for (int64_t iy = 0; iy < p.H && iy + p.ph < p.pad_rows; ++iy) {
+      convert_row(p, x + iy * p.W, p.work + (iy + p.ph) * p.row_floats);
+    }
+    const float* w = p.w + c * taps;
+    const float bias = p.bias ? p.bias[c] : 0.f;
+    for (int64_t oy = 0; oy < p.oh; ++oy) {
+      const float* row = p.work + oy * p.sh * p.row_floats;
+      for (int64_t ox = 0; ox < p.ow; ox += kDwBf16Step) {
+        const int64_t n = p.ow - ox < kDwBf16Step ? p.ow - ox : kDwBf16Step;
+        const int64_t at = t * P + oy * p.ow + ox;
+        switch ((n + 15) / 16) {
+          case 4: step<4>(p, row + ox, off, w, taps, bias, at, n); break;
+          case 3: step<3>(p, row + ox, off, w, taps, bias, at, n); break;
+          case 2: step<2>(p, row + ox, off, w, taps, bias, at, n); break;
+          default: step<1>(p, row + ox, off, w, taps, bias, at, n); break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace INT8RT_X86_NS(avx512bf16)
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
