@@ -300,11 +300,12 @@ def test_bf16_flag_runs_every_conv_and_gemm_in_bf16_and_survives_the_engine_file
     engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True))
     heavy = [la for la in engine.layers() if la["op"] in ("Conv", "Gemm", "MatMul")]
     depthwise = [la for la in heavy if la["name"] == "/depthwise/depthwise.0/Conv"]
-    assert len(depthwise) == 1 and depthwise[0]["precision"] == "fp32"  # no BF16 kernel for it
+    assert len(depthwise) == 1 and depthwise[0]["precision"] == "bf16"
+    assert "kernel=dwconv_bf16_" in depthwise[0]["detail"], depthwise
     dense = [la for la in heavy if la not in depthwise]
     assert len(dense) == 6 and all(la["precision"] == "bf16" and "kernel=gemm_bf16_" in la["detail"]
                                    for la in dense), dense
-    assert "bf16: 6 of 7 float Conv / Gemm / MatMul layers run in BF16" in engine.report()
+    assert "bf16: 7 of 7 float Conv / Gemm / MatMul layers run in BF16" in engine.report()
     y16 = engine.run({"input": TEST_X})["logits"]
     y32 = fp32_engine.run({"input": TEST_X})["logits"]
     rel = np.sqrt(np.mean((y16 - y32) ** 2) / np.mean(y32 ** 2))
@@ -343,7 +344,7 @@ def test_cli_bf16_and_inspect(tmp_path, capsys) -> None:
 
     out = tmp_path / "bf16.i8rt"
     assert main(["build", str(MODEL_PATH), "--precision", "fp32", "--bf16", "-o", str(out), "--no-progress"]) == 0
-    assert "0/10 layers int8, 6 bf16," in capsys.readouterr().out
+    assert "0/10 layers int8, 7 bf16," in capsys.readouterr().out
     assert main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert "bf16" in text and "kernel=gemm_bf16_" in text, text
@@ -362,18 +363,95 @@ def test_trt_facade_builder_flag_bf16(fp32_engine) -> None:
     assert config.get_flag(trt.BuilderFlag.BF16) and int(trt.BuilderFlag.BF16) == 17  # TensorRT's value
     engine = builder.build_engine(network, config)
     got = {la["name"]: la["precision"] for la in engine.layers() if la["op"] in ("Conv", "Gemm")}
-    assert sorted(got.values()) == ["bf16"] * 6 + ["fp32"], got  # the depthwise Conv stays FP32
+    assert sorted(got.values()) == ["bf16"] * 7, got  # the depthwise Conv too (dwconv_bf16)
 
 
 def test_capped_build_uses_the_reference_kernel_and_warns(fp32_engine) -> None:
     engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa="ref"))
-    dense = [la for la in engine.layers() if la["precision"] == "bf16"]
-    assert len(dense) == 6 and all("kernel=gemm_bf16_ref" in la["detail"] for la in dense), dense
+    bf16 = [la for la in engine.layers() if la["precision"] == "bf16"]
+    assert len(bf16) == 7 and all("kernel=gemm_bf16_ref" in la["detail"] or "kernel=dwconv_bf16_ref" in la["detail"]
+                                  for la in bf16), bf16
     assert any("scalar reference kernel" in line for line in engine.report()), engine.report()
-    # The reference kernel is the spec (same bits as VDPBF16PS: tests/test_bf16_kernels.py). The network's
-    # FP32 depthwise layer differs between the capped and the full build (its AVX-512 tier fuses each
-    # multiply-add, kernels/abi/dwconv_f32.h), and a last-bit change there can flip the bf16 rounding of
+    # The reference kernels are the spec (same bits as VDPBF16PS: tests/test_bf16_kernels.py; the BF16
+    # depthwise kernels agree bit for bit too). The network's other float layers (GlobalAveragePool) may
+    # sum in another order on another tier, and a last-bit change there can flip the bf16 rounding of
     # the next layer's inputs (2^-8 relative each): the logits agree to within 2^-8 of their largest.
     full = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True))
     got, want = engine.run({"input": TEST_X})["logits"], full.run({"input": TEST_X})["logits"]
     assert np.max(np.abs(got - want)) <= 2.0 ** -8 * np.max(np.abs(want))
+
+
+# ---------------------------------------------------------------- bfloat16 tensors between BF16 convs
+
+
+def _bf16_chain_model(extra_outputs: tuple = ()) -> bytes:
+    """A block of BF16 convs whose tensors between convs become bfloat16
+    (engine/bf16_layers.h, mark_bf16_tensors): expand 1x1 + Relu, depthwise
+    3x3 + Clip(0, 6), project 1x1 + the block input (residual), and from the
+    depthwise output a strided pointwise conv feeding a stride-2 3x3 conv
+    (the direct path's phases) and a 1x5 conv the direct path declines (its
+    fallback widens the bfloat16 input). `extra_outputs` also become network
+    outputs, which keeps them float32."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(40)
+    inits = {
+        "w1": rng.standard_normal((24, 8, 1, 1)), "wd": rng.standard_normal((24, 1, 3, 3)),
+        "w3": rng.standard_normal((8, 24, 1, 1)) * 0.2, "w4": rng.standard_normal((16, 24, 1, 1)) * 0.2,
+        "w5": rng.standard_normal((8, 16, 3, 3)) * 0.2, "w6": rng.standard_normal((8, 16, 1, 5)) * 0.2,
+        "b1": rng.standard_normal(24), "bd": rng.standard_normal(24), "lo": np.array(0.0), "hi": np.array(6.0),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]),
+        helper.make_node("Relu", ["c1"], ["t1"]),
+        helper.make_node("Conv", ["t1", "wd", "bd"], ["c2"], group=24, pads=[1, 1, 1, 1]),
+        helper.make_node("Clip", ["c2", "lo", "hi"], ["t2"]),
+        helper.make_node("Conv", ["t2", "w3"], ["c3"]),
+        helper.make_node("Add", ["c3", "x"], ["y1"]),
+        helper.make_node("Conv", ["t2", "w4"], ["t4"], strides=[2, 2]),
+        helper.make_node("Conv", ["t4", "w5"], ["y2"], strides=[2, 2]),
+        helper.make_node("Conv", ["t4", "w6"], ["y3"]),
+    ]
+    shapes = {"y1": [None, 8, 12, 12], "y2": [None, 8, 2, 2], "y3": [None, 8, 6, 2], "t1": [None, 24, 12, 12],
+              "t2": [None, 24, 12, 12], "t4": [None, 16, 6, 6]}
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in ("y1", "y2", "y3",
+                                                                                         *extra_outputs)]
+    graph = helper.make_graph(nodes, "bf16_chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                  [None, 8, 12, 12])],
+                              outputs, [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_bfloat16_tensors_between_bf16_convs_keep_the_bits(tmp_path) -> None:
+    """Tensors between BF16 convs are stored as bfloat16 (the producer's tile
+    rounds what the consumer rounded itself before): the network's outputs
+    have the bits of the same network where those tensors are float32
+    (network outputs too), natively and under the cap "ref"; the engine
+    file keeps the tensors' dtype."""
+    pytest.importorskip("onnx")
+    x = np.random.default_rng(41).standard_normal((2, 8, 12, 12)).astype(F32)
+    results = {}
+    for cap in (None, "ref"):
+        for extra in ((), ("t1", "t2", "t4")):
+            path = tmp_path / f"chain{len(extra)}.onnx"
+            path.write_bytes(_bf16_chain_model(extra))
+            engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa=cap))
+            details = [la["detail"] for la in engine.layers() if la["op"] == "Conv"]
+            assert len(details) == 6 and all(d.startswith("bf16") for d in details), details
+            marked = sum("out=bfloat16" in d for d in details)
+            assert marked == (0 if extra else 3), details
+            if not extra:
+                assert "bf16: 3 tensors between BF16 convs stored as bfloat16" in engine.report()
+            if not extra and cap is None:  # (a load chooses its kernels under the cap of the loading process)
+                saved = tmp_path / "chain.i8rt"
+                engine.save(str(saved))
+                loaded = int8rt.Engine.load(str(saved))
+                assert [la["detail"] for la in loaded.layers()] == [la["detail"] for la in engine.layers()]
+                engine = loaded
+            out = engine.run({"x": x})
+            results[(cap, bool(extra))] = [out[n] for n in ("y1", "y2", "y3")]
+    want = results[(None, True)]
+    for key, got in results.items():
+        for name, g, w in zip(("y1", "y2", "y3"), got, want):
+            np.testing.assert_array_equal(g.view(np.uint32), w.view(np.uint32), err_msg=f"{name} {key}")
