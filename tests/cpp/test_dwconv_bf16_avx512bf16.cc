@@ -3,7 +3,8 @@
 // namespace x86::emulated::avx512bf16, baseline flags, any x86-64 CPU) and,
 // where the CPU has AVX512-BF16, the library's native build of it: both ==
 // (bits) the reference kernel (kernels/ref/dwconv_bf16.cc, the contract of
-// kernels/abi/dwconv_bf16.h) over windows 1x1 .. 5x5 and 2x3, strides 1, 2
+// kernels/abi/dwconv_bf16.h) over windows 1x1 .. 5x5 and 2x3, small stride-1
+// planes (the flat walk) and a large one (the row walk), strides 1, 2
 // and 3 (the kernel's three row converters), padding, dilation, widths
 // around its 16- and 64-output steps, a run of planes that starts inside
 // the tensor, FP32 and BF16 outputs, bias, residual and clip; guard values
@@ -89,6 +90,7 @@ TEST(AvxBf16Emulated, DepthwiseEqualsTheReference) {
       {4, 6, 9, 2, 3, 1, 1, 0, 2, 1, 1},      // a 2 x 3 window, asymmetric effect
       {3, 5, 1, 1, 1, 1, 1, 0, 0, 1, 1},      // 1 x 1 on a column
       {2, 3, 129, 3, 3, 1, 2, 1, 1, 1, 1},    // sh 1, sw 2, three steps
+      {1, 40, 110, 3, 3, 1, 1, 1, 1, 1, 1},   // stride 1 past the flat walk's 4096: the row walk
   };
   std::mt19937 gen(41);
   std::uniform_real_distribution<float> d(-1.f, 1.f);

@@ -23,7 +23,8 @@
 // BF16 GEMM's bound (abi/gemm_bf16.h) with K = T.
 //
 // Workspace: the kernel converts each input plane once into a zero-padded
-// FP32 plane split into sw column phases and reads every tap from it; the
+// FP32 plane split into sw column phases and reads every tap from it (a
+// small stride-1 plane also stages its outputs there: `flat` below); the
 // caller gives `work`, dwconv_bf16_work_floats(p) floats (dwconv_bf16.h),
 // owned by the calling thread. Plain structs and declarations, so ISA
 // translation units may include it (STYLE.md, "ISA code is fenced").
@@ -48,14 +49,20 @@ struct DwConvBf16Plane {
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
   float* work = nullptr;  // dwconv_bf16_work_floats(*this) floats
   // The padded plane's geometry (dwconv_bf16_work_floats fills them):
-  // rows, the width of one column phase, floats per padded row (sw phases).
+  // rows, the width of one column phase, floats per padded row (sw phases);
+  // flat: a small stride-1 plane walked as one run of oh x row_floats
+  // outputs (row_floats = ow + (kw - 1) * dw, the columns past ow computed
+  // and dropped) into a staging area after the plane, then stored row by row.
   int64_t pad_rows = 0, phase_w = 0, row_floats = 0;
+  bool flat = false;
 };
 using DwConvBf16Fn = void (*)(const DwConvBf16Plane&);
 
 // Outputs per vector step of the kernels: the padded plane holds the
 // columns a step of this many outputs reads past ow.
 constexpr int64_t kDwBf16Step = 64;
+// The largest plane (oh x row_floats outputs) walked flat.
+constexpr int64_t kDwBf16FlatMax = 4096;
 
 namespace ref {
 void dwconv_bf16_plane(const DwConvBf16Plane& p);  // ref/dwconv_bf16.cc, baseline

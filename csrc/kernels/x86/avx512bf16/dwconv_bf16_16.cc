@@ -7,6 +7,9 @@
 // the inputs of consecutive outputs ox are consecutive floats (stride-2
 // BF16 rows split into phases with one shift and one mask per 32 inputs).
 // The padding is zeroed once per call; each plane rewrites the interior.
+// Small stride-1 planes (dwconv_bf16.h's `flat`) are walked as one run of
+// oh x row_floats outputs (the padded width: kw - 1 columns per row computed
+// and dropped), staged in the workspace and then finished row by row.
 // Register tile: a step of up to four zmm (64 outputs of one row) as
 // independent FMA chains, taps outer: per tap one broadcast weight and one
 // FMA per zmm, in the contract's tap order, starting from the bias. A
@@ -66,10 +69,28 @@ void convert_row(const DwConvBf16Plane& p, const uint16_t* src, float* dst) {
   }
 }
 
-// V zmm of outputs ox .. ox + 16 V - 1 of one row (n of them valid).
+// The epilogue of one zmm of outputs (m: the valid lanes) and its store at
+// output index o: residual add, clip, FP32 or BF16.
+void finish(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
+  if (p.residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, p.residual + o));
+  if (p.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo)
+    const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_GT_OQ), lo, r);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_LT_OQ), hi, r);
+  }
+  if (p.y16) {
+    _mm256_mask_storeu_epi16(p.y16 + o, m, (__m256i)_mm512_cvtneps_pbh(r));
+  } else {
+    _mm512_mask_storeu_ps(p.y + o, m, r);
+  }
+}
+
+// V zmm of consecutive outputs whose tap k reads base + off[k] onward:
+// bias, then one FMA per tap in order. Then either finished at output index
+// `at` (n of them valid) or, with `stage`, stored there as they are.
 template <int V>
 void step(const DwConvBf16Plane& p, const float* base, const int64_t* off, const float* w, int64_t taps,
-          float bias, int64_t at, int64_t n) {
+          float bias, int64_t at, int64_t n, float* stage) {
   __m512 acc[V];
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) acc[v] = _mm512_set1_ps(bias);
@@ -79,22 +100,24 @@ void step(const DwConvBf16Plane& p, const float* base, const int64_t* off, const
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + 16 * v), acc[v]);
   }
-  const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
-    const __mmask16 m = mask16(n - 16 * v);
-    const int64_t o = at + 16 * v;
-    __m512 r = acc[v];
-    if (p.residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, p.residual + o));
-    if (p.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo)
-      r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_GT_OQ), lo, r);
-      r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_LT_OQ), hi, r);
-    }
-    if (p.y16) {
-      _mm256_mask_storeu_epi16(p.y16 + o, m, (__m256i)_mm512_cvtneps_pbh(r));
+    if (stage) {
+      _mm512_mask_storeu_ps(stage + 16 * v, 0xFFFF, acc[v]);
     } else {
-      _mm512_mask_storeu_ps(p.y + o, m, r);
+      finish(p, acc[v], at + 16 * v, mask16(n - 16 * v));
     }
+  }
+}
+
+// Up to kDwBf16Step outputs from `base` (n valid) through step<V>.
+void steps(const DwConvBf16Plane& p, const float* base, const int64_t* off, const float* w, int64_t taps,
+           float bias, int64_t at, int64_t n, float* stage) {
+  switch ((n + 15) / 16) {
+    case 4: step<4>(p, base, off, w, taps, bias, at, n, stage); break;
+    case 3: step<3>(p, base, off, w, taps, bias, at, n, stage); break;
+    case 2: step<2>(p, base, off, w, taps, bias, at, n, stage); break;
+    default: step<1>(p, base, off, w, taps, bias, at, n, stage); break;
   }
 }
 
@@ -118,17 +141,25 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
     }
     const float* w = p.w + c * taps;
     const float bias = p.bias ? p.bias[c] : 0.f;
+    if (p.flat) {  // one run over oh x row_floats, staged, then the valid columns row by row
+      float* stage = p.work + p.pad_rows * p.row_floats;
+      const int64_t Q = p.oh * p.row_floats;
+      for (int64_t q = 0; q < Q; q += kDwBf16Step) {
+        steps(p, p.work + q, off, w, taps, bias, 0, Q - q < kDwBf16Step ? Q - q : kDwBf16Step, stage + q);
+      }
+      for (int64_t oy = 0; oy < p.oh; ++oy) {
+        for (int64_t ox = 0; ox < p.ow; ox += 16) {
+          const __mmask16 m = mask16(p.ow - ox);
+          finish(p, _mm512_maskz_loadu_ps(m, stage + oy * p.row_floats + ox), t * P + oy * p.ow + ox, m);
+        }
+      }
+      continue;
+    }
     for (int64_t oy = 0; oy < p.oh; ++oy) {
       const float* row = p.work + oy * p.sh * p.row_floats;
       for (int64_t ox = 0; ox < p.ow; ox += kDwBf16Step) {
         const int64_t n = p.ow - ox < kDwBf16Step ? p.ow - ox : kDwBf16Step;
-        const int64_t at = t * P + oy * p.ow + ox;
-        switch ((n + 15) / 16) {
-          case 4: step<4>(p, row + ox, off, w, taps, bias, at, n); break;
-          case 3: step<3>(p, row + ox, off, w, taps, bias, at, n); break;
-          case 2: step<2>(p, row + ox, off, w, taps, bias, at, n); break;
-          default: step<1>(p, row + ox, off, w, taps, bias, at, n); break;
-        }
+        steps(p, row + ox, off, w, taps, bias, t * P + oy * p.ow + ox, n, nullptr);
       }
     }
   }
