@@ -22,9 +22,9 @@
 // before the output's own rounding (2^-8 |y| more for a BF16 output), as the
 // BF16 GEMM's bound (abi/gemm_bf16.h) with K = T.
 //
-// Workspace: the kernel converts each input plane once into a zero-padded
-// FP32 plane split into sw column phases and reads every tap from it (a
-// small stride-1 plane also stages its outputs there: `flat` below); the
+// Workspace: the kernel converts each input row once into zero-padded FP32
+// rows split into sw column phases and reads every tap from them (a small
+// stride-1 plane also stages its outputs there: `flat` below); the
 // caller gives `work`, dwconv_bf16_work_floats(p) floats (dwconv_bf16.h),
 // owned by the calling thread. Plain structs and declarations, so ISA
 // translation units may include it (STYLE.md, "ISA code is fenced").
@@ -48,8 +48,9 @@ struct DwConvBf16Plane {
   int64_t H = 0, W = 0, oh = 0, ow = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
   float* work = nullptr;  // dwconv_bf16_work_floats(*this) floats
-  // The padded plane's geometry (dwconv_bf16_work_floats fills them):
-  // rows, the width of one column phase, floats per padded row (sw phases);
+  // The padded rows' geometry (dwconv_bf16_work_floats fills them): rows
+  // held (a ring of the rows one output row reads; the whole plane when
+  // flat), the width of one column phase, floats per padded row (sw phases);
   // flat: a small stride-1 plane walked as one run of oh x row_floats
   // outputs (row_floats = ow + (kw - 1) * dw, the columns past ow computed
   // and dropped) into a staging area after the plane, then stored row by row.

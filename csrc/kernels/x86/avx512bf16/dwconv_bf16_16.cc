@@ -1,12 +1,14 @@
 // BF16 depthwise convolution, AVX-512 with AVX512-BF16's store: contract in
 // kernels/abi/dwconv_bf16.h.
 //
-// Per plane, the BF16 input is widened once into the caller's workspace: a
-// zero-padded FP32 plane whose rows are split into sw column phases (padded
+// Per plane, each BF16 input row is widened once into the caller's
+// workspace: zero-padded FP32 rows split into sw column phases (padded
 // column j at phase j % sw, index j / sw), so that for every tap (ky, kx)
 // the inputs of consecutive outputs ox are consecutive floats (stride-2
 // BF16 rows split into phases with one shift and one mask per 32 inputs).
-// The padding is zeroed once per call; each plane rewrites the interior.
+// The rows live in a ring of the (kh - 1) * dh + 1 rows one output row reads
+// (a few KiB: it stays in L1, where a whole 112 x 112 plane would not).
+// The padding columns are zeroed once per call and never written after.
 // Small stride-1 planes (dwconv_bf16.h's `flat`) are walked as one run of
 // oh x row_floats outputs (the padded width: kw - 1 columns per row computed
 // and dropped), staged in the workspace and then finished row by row.
@@ -85,20 +87,20 @@ void finish(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
   }
 }
 
-// V zmm of consecutive outputs whose tap k reads base + off[k] onward:
-// bias, then one FMA per tap in order. Then either finished at output index
-// `at` (n of them valid) or, with `stage`, stored there as they are.
+// V zmm of consecutive outputs whose tap k reads src[k] + x0 onward: bias,
+// then one FMA per tap in order. Then either finished at output index `at`
+// (n of them valid) or, with `stage`, stored there as they are.
 template <int V>
-void step(const DwConvBf16Plane& p, const float* base, const int64_t* off, const float* w, int64_t taps,
+void step(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const float* w, int64_t taps,
           float bias, int64_t at, int64_t n, float* stage) {
   __m512 acc[V];
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) acc[v] = _mm512_set1_ps(bias);
   for (int64_t k = 0; k < taps; ++k) {
     const __m512 wv = _mm512_set1_ps(w[k]);
-    const float* src = base + off[k];
+    const float* in = src[k] + x0;
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + 16 * v), acc[v]);
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(in + 16 * v), acc[v]);
   }
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
@@ -110,42 +112,41 @@ void step(const DwConvBf16Plane& p, const float* base, const int64_t* off, const
   }
 }
 
-// Up to kDwBf16Step outputs from `base` (n valid) through step<V>.
-void steps(const DwConvBf16Plane& p, const float* base, const int64_t* off, const float* w, int64_t taps,
+// Up to kDwBf16Step outputs from x0 (n valid) through step<V>.
+void steps(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const float* w, int64_t taps,
            float bias, int64_t at, int64_t n, float* stage) {
   switch ((n + 15) / 16) {
-    case 4: step<4>(p, base, off, w, taps, bias, at, n, stage); break;
-    case 3: step<3>(p, base, off, w, taps, bias, at, n, stage); break;
-    case 2: step<2>(p, base, off, w, taps, bias, at, n, stage); break;
-    default: step<1>(p, base, off, w, taps, bias, at, n, stage); break;
+    case 4: step<4>(p, src, x0, w, taps, bias, at, n, stage); break;
+    case 3: step<3>(p, src, x0, w, taps, bias, at, n, stage); break;
+    case 2: step<2>(p, src, x0, w, taps, bias, at, n, stage); break;
+    default: step<1>(p, src, x0, w, taps, bias, at, n, stage); break;
   }
 }
 
 }  // namespace
 
 void dwconv_bf16_plane(const DwConvBf16Plane& p) {
-  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow;
+  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, span = (p.kh - 1) * p.dh + 1;
   std::memset(p.work, 0, static_cast<size_t>(p.pad_rows * p.row_floats) * sizeof(float));
-  int64_t off[kMaxTaps];
-  for (int64_t ky = 0; ky < p.kh; ++ky) {
-    for (int64_t kx = 0; kx < p.kw; ++kx) {
-      const int64_t v = kx * p.dw;
-      off[ky * p.kw + kx] = ky * p.dh * p.row_floats + (v % p.sw) * p.phase_w + v / p.sw;
-    }
-  }
+  int64_t col[kMaxTaps];  // tap kx's phase and offset within a padded row
+  for (int64_t kx = 0; kx < p.kw; ++kx) col[kx] = (kx * p.dw % p.sw) * p.phase_w + kx * p.dw / p.sw;
+  const float* src[kMaxTaps];
   for (int64_t t = p.first; t < p.first + p.count; ++t) {
     const int64_t c = t % p.C;
     const uint16_t* x = p.x + t * p.H * p.W;
-    for (int64_t iy = 0; iy < p.H && iy + p.ph < p.pad_rows; ++iy) {
-      convert_row(p, x + iy * p.W, p.work + (iy + p.ph) * p.row_floats);
-    }
     const float* w = p.w + c * taps;
     const float bias = p.bias ? p.bias[c] : 0.f;
-    if (p.flat) {  // one run over oh x row_floats, staged, then the valid columns row by row
+    if (p.flat) {  // the whole padded plane; one run over oh x row_floats, staged, then stored row by row
+      for (int64_t iy = 0; iy < p.H && iy + p.ph < p.pad_rows; ++iy) {
+        convert_row(p, x + iy * p.W, p.work + (iy + p.ph) * p.row_floats);
+      }
+      for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {
+        for (int64_t kx = 0; kx < p.kw; ++kx, ++k) src[k] = p.work + ky * p.dh * p.row_floats + col[kx];
+      }
       float* stage = p.work + p.pad_rows * p.row_floats;
       const int64_t Q = p.oh * p.row_floats;
       for (int64_t q = 0; q < Q; q += kDwBf16Step) {
-        steps(p, p.work + q, off, w, taps, bias, 0, Q - q < kDwBf16Step ? Q - q : kDwBf16Step, stage + q);
+        steps(p, src, q, w, taps, bias, 0, Q - q < kDwBf16Step ? Q - q : kDwBf16Step, stage + q);
       }
       for (int64_t oy = 0; oy < p.oh; ++oy) {
         for (int64_t ox = 0; ox < p.ow; ox += 16) {
@@ -155,11 +156,27 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
       }
       continue;
     }
+    // A ring of the `span` padded rows an output row reads: padded row r in
+    // slot r % span, each input row converted once, padding rows zeroed.
+    int64_t next = 0;
     for (int64_t oy = 0; oy < p.oh; ++oy) {
-      const float* row = p.work + oy * p.sh * p.row_floats;
+      const int64_t top = oy * p.sh;
+      for (; next <= top + span - 1; ++next) {
+        float* slot = p.work + (next % span) * p.row_floats;
+        const int64_t iy = next - p.ph;
+        if (iy >= 0 && iy < p.H) {
+          convert_row(p, x + iy * p.W, slot);
+        } else {
+          std::memset(slot, 0, static_cast<size_t>(p.row_floats) * sizeof(float));
+        }
+      }
+      for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {  // kh divisions per output row, not one per tap
+        const float* row = p.work + ((top + ky * p.dh) % span) * p.row_floats;
+        for (int64_t kx = 0; kx < p.kw; ++kx, ++k) src[k] = row + col[kx];
+      }
       for (int64_t ox = 0; ox < p.ow; ox += kDwBf16Step) {
         const int64_t n = p.ow - ox < kDwBf16Step ? p.ow - ox : kDwBf16Step;
-        steps(p, row + ox, off, w, taps, bias, t * P + oy * p.ow + ox, n, nullptr);
+        steps(p, src, ox, w, taps, bias, t * P + oy * p.ow + ox, n, nullptr);
       }
     }
   }
