@@ -36,7 +36,7 @@ int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
   }
   // Rows every output row's taps read; columns a step of kDwBf16Step outputs
   // reads (the last step's too) and every input column's phase index.
-  p.pad_rows = (p.kh - 1) * p.dh + 1;  // the row walk's ring
+  p.pad_rows = (p.kh - 1) * p.dh + 1 + p.sh;  // the row walk's ring: two output rows' windows
   const int64_t steps = (p.ow + kDwBf16Step - 1) / kDwBf16Step * kDwBf16Step;
   const int64_t read = steps + (p.kw - 1) * p.dw / p.sw, held = (p.W + p.pw + p.sw - 1) / p.sw + 16;
   p.phase_w = (std::max(read, held) + 15) / 16 * 16;

@@ -90,7 +90,8 @@ TEST(AvxBf16Emulated, DepthwiseEqualsTheReference) {
       {4, 6, 9, 2, 3, 1, 1, 0, 2, 1, 1},      // a 2 x 3 window, asymmetric effect
       {3, 5, 1, 1, 1, 1, 1, 0, 0, 1, 1},      // 1 x 1 on a column
       {2, 3, 129, 3, 3, 1, 2, 1, 1, 1, 1},    // sh 1, sw 2, three steps
-      {1, 40, 110, 3, 3, 1, 1, 1, 1, 1, 1},   // stride 1 past the flat walk's 4096: the row walk
+      {1, 40, 110, 3, 3, 1, 1, 1, 1, 1, 1},   // stride 1 past the flat walk's 4096: the row walk, row pairs
+      {2, 31, 150, 3, 3, 1, 1, 2, 2, 2, 2},   // dilation 2 on the row walk, an odd last row
   };
   std::mt19937 gen(41);
   std::uniform_real_distribution<float> d(-1.f, 1.f);

@@ -6,8 +6,10 @@
 // column j at phase j % sw, index j / sw), so that for every tap (ky, kx)
 // the inputs of consecutive outputs ox are consecutive floats (stride-2
 // BF16 rows split into phases with one shift and one mask per 32 inputs).
-// The rows live in a ring of the (kh - 1) * dh + 1 rows one output row reads
-// (a few KiB: it stays in L1, where a whole 112 x 112 plane would not).
+// The rows live in a ring of the (kh - 1) * dh + 1 + sh rows two output rows
+// read (a few KiB: it stays in L1, where a whole 112 x 112 plane would not);
+// output rows go two at a time, each padded row's vectors loaded once for
+// both rows' FMAs.
 // The padding columns are zeroed once per call and never written after.
 // Small stride-1 planes (dwconv_bf16.h's `flat`) are walked as one run of
 // oh x row_floats outputs (the padded width: kw - 1 columns per row computed
@@ -35,6 +37,7 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int kMaxTaps = 64;  // larger windows take the reference (dwconv_bf16.h)
+constexpr int kMaxRows = 128;  // padded rows of two output rows' windows (more: one row at a time)
 
 __mmask16 mask16(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
 
@@ -112,6 +115,48 @@ void step(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const f
   }
 }
 
+// V zmm of two output rows sh apart: padded row d of `rows` (d = 0 ..
+// (kh - 1) * dh + sh, the first output row's window from d = 0, the
+// second's from d = sh) is loaded once per tap column and feeds both rows'
+// FMAs. Each output's FMAs still run in its window's row-major tap order
+// (d ascending, then kx), from the bias: the one-row step's arithmetic.
+template <int V>
+void step2(const DwConvBf16Plane& p, const float* const* rows, const int64_t* col, int64_t x0, const float* w,
+           float bias, int64_t at0, int64_t at1, int64_t n) {
+  __m512 acc0[V], acc1[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) acc0[v] = acc1[v] = _mm512_set1_ps(bias);
+  const int64_t last = (p.kh - 1) * p.dh + p.sh;
+  for (int64_t d = 0; d <= last; ++d) {
+    const int64_t d1 = d - p.sh;
+    const bool use0 = d % p.dh == 0 && d / p.dh < p.kh, use1 = d1 >= 0 && d1 % p.dh == 0 && d1 / p.dh < p.kh;
+    if (!use0 && !use1) continue;
+    const float* w0 = w + (d / p.dh) * p.kw;
+    const float* w1 = w + (use1 ? d1 / p.dh : 0) * p.kw;
+    for (int64_t kx = 0; kx < p.kw; ++kx) {
+      const float* in = rows[d] + col[kx] + x0;
+      __m512 x[V];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) x[v] = _mm512_loadu_ps(in + 16 * v);
+      if (use0) {
+        const __m512 wv = _mm512_set1_ps(w0[kx]);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc0[v] = _mm512_fmadd_ps(wv, x[v], acc0[v]);
+      }
+      if (use1) {
+        const __m512 wv = _mm512_set1_ps(w1[kx]);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc1[v] = _mm512_fmadd_ps(wv, x[v], acc1[v]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    finish(p, acc0[v], at0 + 16 * v, mask16(n - 16 * v));
+    finish(p, acc1[v], at1 + 16 * v, mask16(n - 16 * v));
+  }
+}
+
 // Up to kDwBf16Step outputs from x0 (n valid) through step<V>.
 void steps(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const float* w, int64_t taps,
            float bias, int64_t at, int64_t n, float* stage) {
@@ -156,13 +201,13 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
       }
       continue;
     }
-    // A ring of the `span` padded rows an output row reads: padded row r in
-    // slot r % span, each input row converted once, padding rows zeroed.
+    // A ring of the span + sh padded rows two output rows read: padded row
+    // r in slot r % ring, each input row converted once, padding rows zeroed.
+    const int64_t ring = p.pad_rows;
     int64_t next = 0;
-    for (int64_t oy = 0; oy < p.oh; ++oy) {
-      const int64_t top = oy * p.sh;
-      for (; next <= top + span - 1; ++next) {
-        float* slot = p.work + (next % span) * p.row_floats;
+    auto fill_to = [&](int64_t last) {
+      for (; next <= last; ++next) {
+        float* slot = p.work + (next % ring) * p.row_floats;
         const int64_t iy = next - p.ph;
         if (iy >= 0 && iy < p.H) {
           convert_row(p, x + iy * p.W, slot);
@@ -170,14 +215,36 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
           std::memset(slot, 0, static_cast<size_t>(p.row_floats) * sizeof(float));
         }
       }
+    };
+    for (int64_t oy = 0; oy < p.oh;) {
+      const int64_t top = oy * p.sh;
+      if (oy + 1 < p.oh && span + p.sh <= kMaxRows) {  // two output rows per step, their windows' rows loaded once
+        fill_to(top + span - 1 + p.sh);
+        const float* rows[kMaxRows];
+        for (int64_t d = 0; d < span + p.sh; ++d) rows[d] = p.work + ((top + d) % ring) * p.row_floats;
+        for (int64_t ox = 0; ox < p.ow; ox += kDwBf16Step) {
+          const int64_t n = p.ow - ox < kDwBf16Step ? p.ow - ox : kDwBf16Step;
+          const int64_t at = t * P + oy * p.ow + ox;
+          switch ((n + 15) / 16) {
+            case 4: step2<4>(p, rows, col, ox, w, bias, at, at + p.ow, n); break;
+            case 3: step2<3>(p, rows, col, ox, w, bias, at, at + p.ow, n); break;
+            case 2: step2<2>(p, rows, col, ox, w, bias, at, at + p.ow, n); break;
+            default: step2<1>(p, rows, col, ox, w, bias, at, at + p.ow, n); break;
+          }
+        }
+        oy += 2;
+        continue;
+      }
+      fill_to(top + span - 1);
       for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {  // kh divisions per output row, not one per tap
-        const float* row = p.work + ((top + ky * p.dh) % span) * p.row_floats;
+        const float* row = p.work + ((top + ky * p.dh) % ring) * p.row_floats;
         for (int64_t kx = 0; kx < p.kw; ++kx, ++k) src[k] = row + col[kx];
       }
       for (int64_t ox = 0; ox < p.ow; ox += kDwBf16Step) {
         const int64_t n = p.ow - ox < kDwBf16Step ? p.ow - ox : kDwBf16Step;
         steps(p, src, ox, w, taps, bias, t * P + oy * p.ow + ox, n, nullptr);
       }
+      ++oy;
     }
   }
 }
