@@ -28,11 +28,11 @@ int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
   const int64_t wp = p.ow + (p.kw - 1) * p.dw;
   p.flat = p.sh == 1 && p.sw == 1 && p.oh * wp <= kDwBf16FlatMax;
   if (p.flat) {
-    const int64_t staged = (p.oh * wp + kDwBf16Step - 1) / kDwBf16Step * kDwBf16Step;
+    const int64_t steps = (p.oh * wp + kDwBf16Step - 1) / kDwBf16Step * kDwBf16Step;
     p.row_floats = p.phase_w = wp;
     // every row a tap reads, and the last step's reads past the last row
-    p.pad_rows = p.oh + (p.kh - 1) * p.dh + (staged - p.oh * wp + wp - 1) / wp + 1;
-    return p.pad_rows * p.row_floats + staged;
+    p.pad_rows = p.oh + (p.kh - 1) * p.dh + (steps - p.oh * wp + wp - 1) / wp + 1;
+    return p.pad_rows * p.row_floats;
   }
   // Rows every output row's taps read; columns a step of kDwBf16Step outputs
   // reads (the last step's too) and every input column's phase index.

@@ -23,8 +23,7 @@
 // BF16 GEMM's bound (abi/gemm_bf16.h) with K = T.
 //
 // Workspace: the kernel converts each input row once into zero-padded FP32
-// rows split into sw column phases and reads every tap from them (a small
-// stride-1 plane also stages its outputs there: `flat` below); the
+// rows split into sw column phases and reads every tap from them; the
 // caller gives `work`, dwconv_bf16_work_floats(p) floats (dwconv_bf16.h),
 // owned by the calling thread. Plain structs and declarations, so ISA
 // translation units may include it (STYLE.md, "ISA code is fenced").
@@ -53,7 +52,7 @@ struct DwConvBf16Plane {
   // flat), the width of one column phase, floats per padded row (sw phases);
   // flat: a small stride-1 plane walked as one run of oh x row_floats
   // outputs (row_floats = ow + (kw - 1) * dw, the columns past ow computed
-  // and dropped) into a staging area after the plane, then stored row by row.
+  // and dropped).
   int64_t pad_rows = 0, phase_w = 0, row_floats = 0;
   bool flat = false;
 };

@@ -13,7 +13,8 @@
 // The padding columns are zeroed once per call and never written after.
 // Small stride-1 planes (dwconv_bf16.h's `flat`) are walked as one run of
 // oh x row_floats outputs (the padded width: kw - 1 columns per row computed
-// and dropped), staged in the workspace and then finished row by row.
+// and dropped), each zmm's outputs compressed out of it (VCOMPRESSPS; the
+// residual expanded into it, VEXPANDPS) and stored at once.
 // Register tile: a step of up to four zmm (64 outputs of one row) as
 // independent FMA chains, taps outer: per tap one broadcast weight and one
 // FMA per zmm, in the contract's tap order, starting from the bias. A
@@ -90,12 +91,40 @@ void finish(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
   }
 }
 
+// A flat walk's zmm (dwconv_bf16.h): the lanes in m are the outputs from
+// index o on, in order (a row's end and the next row's start); the rest are
+// the dropped columns. The residual is expanded into those lanes, the
+// result compressed out of them and stored as popcount(m) outputs.
+void finish_flat(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
+  if (p.residual) r = _mm512_add_ps(r, _mm512_maskz_expandloadu_ps(m, p.residual + o));
+  if (p.clip) {
+    const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_GT_OQ), lo, r);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_LT_OQ), hi, r);
+  }
+  const int count = __builtin_popcount(m);
+  const __mmask16 out = count == 16 ? 0xFFFF : static_cast<__mmask16>((1u << count) - 1);
+  r = _mm512_maskz_compress_ps(m, r);
+  if (p.y16) {
+    _mm256_mask_storeu_epi16(p.y16 + o, out, (__m256i)_mm512_cvtneps_pbh(r));
+  } else {
+    _mm512_mask_storeu_ps(p.y + o, out, r);
+  }
+}
+
+// Where each zmm of a flat walk stores: its lanes that are outputs and the
+// index of the first (per plane, from the plane's first output).
+struct FlatLanes {
+  const __mmask16* mask;
+  const int64_t* first;
+};
+
 // V zmm of consecutive outputs whose tap k reads src[k] + x0 onward: bias,
-// then one FMA per tap in order. Then either finished at output index `at`
-// (n of them valid) or, with `stage`, stored there as they are.
+// then one FMA per tap in order. Then finished at output index `at` (n of
+// them valid), or, with `flat`, through finish_flat at the plane's index `at`.
 template <int V>
 void step(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const float* w, int64_t taps,
-          float bias, int64_t at, int64_t n, float* stage) {
+          float bias, int64_t at, int64_t n, const FlatLanes* flat) {
   __m512 acc[V];
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) acc[v] = _mm512_set1_ps(bias);
@@ -107,8 +136,8 @@ void step(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const f
   }
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
-    if (stage) {
-      _mm512_mask_storeu_ps(stage + 16 * v, 0xFFFF, acc[v]);
+    if (flat) {
+      finish_flat(p, acc[v], at + flat->first[v], flat->mask[v]);
     } else {
       finish(p, acc[v], at + 16 * v, mask16(n - 16 * v));
     }
@@ -159,12 +188,12 @@ void step2(const DwConvBf16Plane& p, const float* const* rows, const int64_t* co
 
 // Up to kDwBf16Step outputs from x0 (n valid) through step<V>.
 void steps(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const float* w, int64_t taps,
-           float bias, int64_t at, int64_t n, float* stage) {
+           float bias, int64_t at, int64_t n, const FlatLanes* flat) {
   switch ((n + 15) / 16) {
-    case 4: step<4>(p, src, x0, w, taps, bias, at, n, stage); break;
-    case 3: step<3>(p, src, x0, w, taps, bias, at, n, stage); break;
-    case 2: step<2>(p, src, x0, w, taps, bias, at, n, stage); break;
-    default: step<1>(p, src, x0, w, taps, bias, at, n, stage); break;
+    case 4: step<4>(p, src, x0, w, taps, bias, at, n, flat); break;
+    case 3: step<3>(p, src, x0, w, taps, bias, at, n, flat); break;
+    case 2: step<2>(p, src, x0, w, taps, bias, at, n, flat); break;
+    default: step<1>(p, src, x0, w, taps, bias, at, n, flat); break;
   }
 }
 
@@ -176,28 +205,35 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
   int64_t col[kMaxTaps];  // tap kx's phase and offset within a padded row
   for (int64_t kx = 0; kx < p.kw; ++kx) col[kx] = (kx * p.dw % p.sw) * p.phase_w + kx * p.dw / p.sw;
   const float* src[kMaxTaps];
+  // A flat walk's zmm q / 16 covers flat positions q .. q + 15 (output
+  // (oy, ox) at oy * row_floats + ox): which lanes are outputs, and the
+  // output index of the first.
+  __mmask16 flat_mask[kDwBf16FlatMax / 16];
+  int64_t flat_first[kDwBf16FlatMax / 16];
+  const int64_t Q = p.flat ? p.oh * p.row_floats : 0;
+  for (int64_t q = 0; q < Q; q += 16) {
+    __mmask16 m = 0;
+    for (int64_t j = 0; j < 16; ++j) {
+      if (q + j < Q && (q + j) % p.row_floats < p.ow) m = static_cast<__mmask16>(m | (1u << j));
+    }
+    flat_mask[q / 16] = m;
+    flat_first[q / 16] = q / p.row_floats * p.ow + (q % p.row_floats < p.ow ? q % p.row_floats : p.ow);
+  }
   for (int64_t t = p.first; t < p.first + p.count; ++t) {
     const int64_t c = t % p.C;
     const uint16_t* x = p.x + t * p.H * p.W;
     const float* w = p.w + c * taps;
     const float bias = p.bias ? p.bias[c] : 0.f;
-    if (p.flat) {  // the whole padded plane; one run over oh x row_floats, staged, then stored row by row
+    if (p.flat) {  // the whole padded plane; one run over oh x row_floats, compressed into the outputs
       for (int64_t iy = 0; iy < p.H && iy + p.ph < p.pad_rows; ++iy) {
         convert_row(p, x + iy * p.W, p.work + (iy + p.ph) * p.row_floats);
       }
       for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {
         for (int64_t kx = 0; kx < p.kw; ++kx, ++k) src[k] = p.work + ky * p.dh * p.row_floats + col[kx];
       }
-      float* stage = p.work + p.pad_rows * p.row_floats;
-      const int64_t Q = p.oh * p.row_floats;
       for (int64_t q = 0; q < Q; q += kDwBf16Step) {
-        steps(p, src, q, w, taps, bias, 0, Q - q < kDwBf16Step ? Q - q : kDwBf16Step, stage + q);
-      }
-      for (int64_t oy = 0; oy < p.oh; ++oy) {
-        for (int64_t ox = 0; ox < p.ow; ox += 16) {
-          const __mmask16 m = mask16(p.ow - ox);
-          finish(p, _mm512_maskz_loadu_ps(m, stage + oy * p.row_floats + ox), t * P + oy * p.ow + ox, m);
-        }
+        const FlatLanes lanes{flat_mask + q / 16, flat_first + q / 16};
+        steps(p, src, q, w, taps, bias, t * P, Q - q < kDwBf16Step ? Q - q : kDwBf16Step, &lanes);
       }
       continue;
     }

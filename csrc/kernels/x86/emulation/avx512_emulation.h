@@ -235,6 +235,27 @@ inline __m512i _mm512_set_epi16(short e31, short e30, short e29, short e28, shor
   return v;
 }
 
+// VCOMPRESSPS (zeroing): the elements whose mask bit is set, in order, in
+// the lowest elements; the rest 0. VEXPANDPS load (zeroing): consecutive
+// floats from p into the elements whose bit is set, in order (only
+// popcount(m) floats are read); the rest 0.
+inline __m512 _mm512_maskz_compress_ps(__mmask16 m, __m512 a) {
+  __m512 r = detail::zero<__m512>();
+  int n = 0;
+  for (int i = 0; i < 16; ++i) {
+    if ((m >> i) & 1u) r.set<float>(n++, a.get<float>(i));
+  }
+  return r;
+}
+inline __m512 _mm512_maskz_expandloadu_ps(__mmask16 m, const void* p) {
+  __m512 r = detail::zero<__m512>();
+  const float* f = static_cast<const float*>(p);
+  for (int i = 0; i < 16; ++i) {
+    if ((m >> i) & 1u) r.set<float>(i, *f++);
+  }
+  return r;
+}
+
 // Float arithmetic (VADDPS, VMULPS, VMAXPS, VMINPS, VCMPPS, VBLENDMPS).
 inline __m512 _mm512_add_ps(__m512 a, __m512 b) {
   return detail::map_ps(a, b, [](float x, float y) { return x + y; });
