@@ -22,9 +22,14 @@ std::string DwConvBf16Kernel::supports(int64_t taps) const {
 }
 
 int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
-  // Small stride-1 planes (MobileNetV2's 14 x 14 and 7 x 7 stages): one
-  // flat run over the padded width wastes kw - 1 columns per row where the
-  // row walk wastes up to 15 of 16 lanes (7 of 16 used at 7 x 7).
+  // Small stride-1 planes (MobileNetV2's 28 x 28, 14 x 14 and 7 x 7
+  // stages): one flat run over the padded width wastes kw - 1 columns per
+  // row where the row walk wastes up to 15 of 16 lanes (7 of 16 used at
+  // 7 x 7), and has no per-row ring bookkeeping. Larger planes take the row
+  // walk, which shares each loaded row between two output rows and stores
+  // without compressing (measured, RESULTS.md section 95: 56 x 56 x 144 at
+  // batch 8, flat 3.0 ms, row walk 1.4x cheaper; 14 x 14 x 144, the row
+  // walk 4x dearer than flat).
   const int64_t wp = p.ow + (p.kw - 1) * p.dw;
   p.flat = p.sh == 1 && p.sw == 1 && p.oh * wp <= kDwBf16FlatMax;
   if (p.flat) {

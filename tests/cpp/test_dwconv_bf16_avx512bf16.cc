@@ -81,7 +81,7 @@ TEST(AvxBf16Emulated, DepthwiseEqualsTheReference) {
   const std::vector<Case> cases = {
       {3, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},      // MobileNetV2's 7 x 7 stage
       {5, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1},    // stride 2, odd padding: phases swap
-      {2, 17, 70, 3, 3, 1, 1, 1, 1, 1, 1},    // 70 wide: a 64-step and a 6-wide step
+      {2, 17, 70, 3, 3, 1, 1, 1, 1, 1, 1},    // 70 wide: a 64-step and a 6-wide step (row walk)
       {2, 9, 33, 3, 3, 2, 2, 0, 0, 1, 1},     // stride 2, no padding, odd width
       {3, 11, 12, 5, 5, 1, 1, 2, 2, 1, 1},    // 5 x 5 (EfficientNet)
       {2, 13, 31, 5, 5, 2, 2, 2, 2, 1, 1},    // 5 x 5 stride 2, 31 wide: 32-wide conversion tail
@@ -90,7 +90,7 @@ TEST(AvxBf16Emulated, DepthwiseEqualsTheReference) {
       {4, 6, 9, 2, 3, 1, 1, 0, 2, 1, 1},      // a 2 x 3 window, asymmetric effect
       {3, 5, 1, 1, 1, 1, 1, 0, 0, 1, 1},      // 1 x 1 on a column
       {2, 3, 129, 3, 3, 1, 2, 1, 1, 1, 1},    // sh 1, sw 2, three steps
-      {1, 40, 110, 3, 3, 1, 1, 1, 1, 1, 1},   // stride 1 past the flat walk's 4096: the row walk, row pairs
+      {1, 40, 110, 3, 3, 1, 1, 1, 1, 1, 1},   // stride 1 past the flat walk's 1024: the row walk, row pairs
       {2, 31, 150, 3, 3, 1, 1, 2, 2, 2, 2},   // dilation 2 on the row walk, an odd last row
   };
   std::mt19937 gen(41);

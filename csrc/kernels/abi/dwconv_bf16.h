@@ -61,8 +61,9 @@ using DwConvBf16Fn = void (*)(const DwConvBf16Plane&);
 // Outputs per vector step of the kernels: the padded plane holds the
 // columns a step of this many outputs reads past ow.
 constexpr int64_t kDwBf16Step = 64;
-// The largest plane (oh x row_floats outputs) walked flat.
-constexpr int64_t kDwBf16FlatMax = 4096;
+// The largest plane (oh x row_floats outputs) walked flat (28 x 28 with a
+// 3 x 3 window: 840).
+constexpr int64_t kDwBf16FlatMax = 1024;
 
 namespace ref {
 void dwconv_bf16_plane(const DwConvBf16Plane& p);  // ref/dwconv_bf16.cc, baseline
