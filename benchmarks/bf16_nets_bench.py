@@ -24,7 +24,7 @@ say how many layers each int8rt engine runs in bf16 / int8 / fp32;
 medians, which on a loaded machine approach CPU time).
 
 Usage (from /tmp): PYTHONPATH=<tree>/python python3 <tree>/benchmarks/bf16_nets_bench.py
-       [--nets resnet50 mobilenet_v2 bert] [--rounds 5] [--batches 1 8]
+       [--nets resnet50 mobilenet_v2 bert] [--rounds 5] [--batches 1 8] [--impls NAME ...]
 """
 from __future__ import annotations
 
@@ -226,6 +226,9 @@ def main() -> None:
     ap.add_argument("--min-time", type=float, default=0.5, help="seconds each implementation runs at least")
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--impls", nargs="+", default=None, metavar="NAME",
+                    help="time only these implementations (names as in the tables: 'int8rt FP32' is always "
+                         "kept as the yardstick), e.g. 'int8rt FP32+bf16' 'OV bf16'")
     ap.add_argument("--profile", type=int, default=0, metavar="RUNS",
                     help="also print the int8rt engines' per-op profile at the largest batch")
     args = ap.parse_args()
@@ -248,6 +251,8 @@ def main() -> None:
         l2: Dict[str, float] = {}
         for batch in args.batches:
             runs = runners(net, engines, batch)
+            if args.impls:
+                runs = {n: r for n, r in runs.items() if n == "int8rt FP32" or n in args.impls}
             ref = [runs["int8rt FP32"](f) for f in evals]
             for n, r in runs.items():
                 static = n.startswith("OV") and len(net.calib[0]) == 1  # compiled for this batch

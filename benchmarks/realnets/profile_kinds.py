@@ -68,7 +68,7 @@ def kind_int8rt(layer: dict) -> str:
     if op.startswith("Q") and op != "QLinearConv":
         op = op[1:]
     if op in ("Conv", "ConvTranspose"):
-        return "depthwise conv" if "_dw_" in layer["detail"] else "conv"
+        return "depthwise conv" if "_dw_" in layer["detail"] or "dwconv_" in layer["detail"] else "conv"
     return _common(op)
 
 

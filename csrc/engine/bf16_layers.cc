@@ -2,6 +2,7 @@
 #include "engine/bf16_layers.h"
 
 #include "engine/layer.h"
+#include "engine/ops/op_util.h"
 #include "int8rt/error.h"
 #include "kernels/gemm_bf16.h"
 
@@ -35,8 +36,6 @@ std::string bf16_decline_reason(const Network& net, const Node& node) {
   std::string reason = weight_reason(net, node, 1, true);
   if (!reason.empty()) return reason;
   const Shape& ws = net.tensor(node.inputs[1]).shape;
-  const int64_t group = node.attrs.get_int("group", 1);
-  if (group > 1 && ws[1] == 1 && ws[0] == group) return "a depthwise Conv has no BF16 kernel";
   if (ws.size() > 4) return "a 3-D Conv has no BF16 kernel";
   return "";
 }
@@ -85,6 +84,36 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
                      "or INT8RT_MAX_ISA below avx512): slower than FP32");
   }
   return report;
+}
+
+std::vector<std::string> mark_bf16_tensors(Network& net) {
+  std::set<int> outputs(net.outputs().begin(), net.outputs().end());
+  auto bf16_conv = [&](const Node& node) {
+    return node.op == "Conv" && node.attrs.get_string(kPrecisionAttr, "") == "bf16";
+  };
+  size_t marked = 0;
+  for (const Node& node : net.nodes()) {
+    if (!bf16_conv(node) || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
+    const FusedActivation act = parse_fused_activation(node);
+    float lo = 0.f, hi = 0.f;
+    if (act.kind != FusedActivation::Kind::kNone && !act.as_clip(&lo, &hi)) continue;  // applied on FP32 after
+    const int id = node.outputs[0];
+    Tensor& t = net.tensor(id);
+    if (t.dtype != DataType::kFloat32 || outputs.count(id)) continue;
+    const std::vector<int> users = net.consumers(id);
+    bool only_x = !users.empty();
+    for (int u : users) {
+      const Node& user = net.nodes()[u];
+      for (size_t i = 0; i < user.inputs.size() && only_x; ++i) {
+        only_x = user.inputs[i] != id || (i == 0 && bf16_conv(user));
+      }
+    }
+    if (!only_x) continue;
+    t.dtype = DataType::kBFloat16;
+    ++marked;
+  }
+  if (marked == 0) return {};
+  return {"bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16"};
 }
 
 }  // namespace engine

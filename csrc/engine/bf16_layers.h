@@ -7,8 +7,10 @@
 // an ordinary node attribute, so engine files keep it. Layers that honour it,
 // each on the gemm_bf16 kernel family (kernels/gemm_bf16.h) with its weights
 // converted to BF16 and packed once when the layer is created:
-//   Conv    constant float32 weights, not depthwise (group == C == M > 1
-//           runs the direct FP32 loop, which has no BF16 kernel);
+//   Conv    constant float32 weights, 1-D or 2-D; a depthwise one
+//           (group == C == M > 1) on the dwconv_bf16 kernel
+//           (kernels/dwconv_bf16.h, weights rounded to BF16 once), the others
+//           on the gemm_bf16 family;
 //   Gemm    constant float32 2-D B;
 //   MatMul  float32 B: a constant 2-D B packed once, any other B (an
 //           activation: attention's Q K^T and P V; or a batched constant)
@@ -45,6 +47,18 @@ bool wants_bf16(const Network& net, const Node& node);
 // one summary line, and a warning when the BF16 kernel chosen here is the
 // scalar reference (slower than FP32).
 std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::string>& named, bool all);
+
+// BF16 tensors between layers (OpenVINO's bf16 inference keeps its
+// activations in bf16 the same way): the output of a BF16 Conv whose only
+// activation is none, Relu or Clip, which is not a network output and whose
+// every use is input 0 (X) of a BF16 Conv, becomes a bfloat16 tensor: the
+// producer rounds its FP32 result to BF16 as it stores it (bf16::from_f32)
+// and the consumers read those BF16 values as they are, where they rounded
+// the same FP32 values themselves before: the same numbers, half the bytes
+// in memory. Residual inputs, other ops and network outputs stay float32.
+// Run after every pass that fuses into a conv. Returns a report line (none
+// when no tensor changed).
+std::vector<std::string> mark_bf16_tensors(Network& net);
 
 }  // namespace engine
 }  // namespace int8rt

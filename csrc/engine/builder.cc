@@ -614,6 +614,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
       fuse_swish(net, &fused);
       for (const auto& line : fused.lines) report += line + "\n";
     }
+    for (const auto& line : engine::mark_bf16_tensors(net)) report += line + "\n";
     metadata["precision"] = "fp32";
     metadata["report"] = report;
     return Engine::create(std::move(net), std::move(metadata));
@@ -637,6 +638,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   for (const auto& line : engine::mark_bf16_layers(lowered.network, bf16_layers, config_.bf16)) {
     report += line + "\n";
   }
+  for (const auto& line : engine::mark_bf16_tensors(lowered.network)) report += line + "\n";
   if (!config_.keep_activation_qdq) {  // a pre-quantized model's scales are its Q nodes, not `scales`
     for (const auto& line : engine::int8_coverage_warnings(impl_->optimized, lowered.network, options.scales)) {
       report += line + "\n";

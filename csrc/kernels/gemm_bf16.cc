@@ -94,17 +94,45 @@ class PanelPacked final : public PackedBf16Gemm {
 
   int64_t k() const override { return k_len_; }
 
+  void run_bf16_io(int64_t n, const GemmOperand& x, const uint16_t* x16, float* c, uint16_t* c16, int64_t ldc,
+                   bool parallel, const SgemmEpilogue* ep) const override {
+    if (!left_) throw InvalidArgument("gemm_bf16: bfloat16 tensors need left weights");
+    if (n <= 0 || outer_ <= 0) return;
+    if (std::optional<Bf16DirectGeom> g = direct_geom(x, n, x16 != nullptr)) {
+      g->x16 = x16;
+      bf16_direct_run(k_, *g, g->taps() == 1 ? packed_ : direct_.data(), panels_, outer_, c, ldc, parallel, ep, c16);
+      return;
+    }
+    // Another path: X widened to FP32 (exact), C rounded after the run.
+    thread_local std::vector<float> wide, out;
+    GemmOperand x32 = x;
+    Im2colView view;
+    if (x16) {
+      const int64_t len = x.im2col ? k_len_ / (x.im2col->kh * x.im2col->kw) * x.im2col->H * x.im2col->W
+                                   : (x.trans ? (n - 1) * x.ld + k_len_ : (k_len_ - 1) * x.ld + n);
+      wide.resize(static_cast<size_t>(len));
+      for (int64_t i = 0; i < len; ++i) wide[i] = bf16::to_f32(x16[i]);
+      if (x.im2col) {
+        view = *x.im2col;
+        view.x = wide.data();
+        x32.im2col = &view;
+      } else {
+        x32.data = wide.data();
+      }
+    }
+    if (c16) out.resize(static_cast<size_t>(outer_ * ldc));
+    run(n, x32, c16 ? out.data() : c, ldc, false, parallel, ep);
+    for (int64_t r = 0; c16 && r < outer_; ++r) {
+      for (int64_t j = 0; j < n; ++j) c16[r * ldc + j] = bf16::from_f32(out[r * ldc + j]);
+    }
+  }
+
   void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
            const SgemmEpilogue* ep) const override {
     if (ep && accumulate) throw InvalidArgument("gemm_bf16: a tile epilogue needs no accumulation");
     if (n <= 0 || outer_ <= 0) return;
-    if (left_ && !rows_a_ && !accumulate) {  // pair-panel kernels read B in place (gemm_bf16_direct.h)
-      const std::optional<Bf16DirectGeom> g = bf16_direct_geom(x, k_len_, n);
-      if (g && g->taps() != 1 && taps_ != 1 && g->taps() != taps_) {
-        throw InvalidArgument("gemm_bf16: a conv packed for " + std::to_string(taps_) + " taps run with " +
-                              std::to_string(g->taps()));
-      }
-      if (g && (g->taps() == 1 || g->taps() == taps_)) {  // weights packed without taps take the panels below
+    if (!accumulate) {
+      if (const std::optional<Bf16DirectGeom> g = direct_geom(x, n)) {
         bf16_direct_run(k_, *g, g->taps() == 1 ? packed_ : direct_.data(), panels_, outer_, c, ldc, parallel, ep);
         return;
       }
@@ -118,6 +146,20 @@ class PanelPacked final : public PackedBf16Gemm {
   }
 
  private:
+  // The direct path's geometry of B when it takes `x` (left weights, a
+  // pair-panel kernel, weights packed for x's window or a plain B), else
+  // nullopt; a conv packed for another window is refused.
+  std::optional<Bf16DirectGeom> direct_geom(const GemmOperand& x, int64_t n, bool bf16 = false) const {
+    if (!left_ || rows_a_) return std::nullopt;
+    const std::optional<Bf16DirectGeom> g = bf16_direct_geom(x, k_len_, n, bf16);
+    if (g && g->taps() != 1 && taps_ != 1 && g->taps() != taps_) {
+      throw InvalidArgument("gemm_bf16: a conv packed for " + std::to_string(taps_) + " taps run with " +
+                            std::to_string(g->taps()));
+    }
+    if (g && (g->taps() == 1 || g->taps() == taps_)) return g;  // weights packed without taps take the panels
+    return std::nullopt;
+  }
+
   // outer_ / k_len_ and what follows from them and the kernel.
   void shape(int64_t outer, int64_t k_len) {
     outer_ = outer;

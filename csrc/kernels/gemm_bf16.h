@@ -74,6 +74,15 @@ class PackedBf16Gemm {
   // (unary) are not applied.
   virtual void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
                    bool parallel = true, const SgemmEpilogue* ep = nullptr) const = 0;
+  // run() for left weights (accumulate false) with bfloat16 tensors at the
+  // boundary (engine/bf16_layers.h): x16, when set, holds X's values as
+  // BF16 bits in the layout `x` describes (x.data, or x.im2col->x, is not
+  // read); c16, when set, receives C rounded to BF16 (bf16::from_f32) with
+  // row stride ldc instead of c. The direct path reads x16 and stores c16
+  // in its tiles; where it does not take `x`, x16 is widened to FP32 and C
+  // rounded after the FP32-output run: the same values either way.
+  virtual void run_bf16_io(int64_t n, const GemmOperand& x, const uint16_t* x16, float* c, uint16_t* c16,
+                           int64_t ldc, bool parallel, const SgemmEpilogue* ep) const = 0;
   virtual int64_t k() const = 0;
 };
 

@@ -9,7 +9,9 @@
 // weights once per column tile). Where Wq == ow (no dropped columns) the
 // tile stores into C; otherwise into a per-thread [mr][nr] tile whose
 // columns ox < ow are then copied out (the epilogue already applied: a
-// residual is first gathered into a tile of the same columns).
+// residual is first gathered into a tile of the same columns). The image
+// is built from FP32 planes or from a bfloat16 tensor's (Bf16DirectGeom::x16),
+// and C stored as FP32 or, for a bfloat16 output, BF16 (the tile rounds).
 #include "kernels/gemm_bf16_direct.h"
 
 #include <algorithm>
@@ -45,41 +47,55 @@ void tap_offsets(const Bf16DirectGeom& g, int nr, std::vector<int64_t>& off, int
   *L = std::max(g.phases() * pl, top + round_up(g.oh * wq, nr));
 }
 
-// image[pair][L][2] of g (zero padding, zero odd channel, zero tail).
-void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, int64_t L, std::vector<uint16_t>& image) {
+// Two rows of wq values (even channel, odd channel) as wq pairs: the
+// kernel's converter for FP32 rows, the bits interleaved for BF16 rows.
+void row_pairs(const Bf16PanelKernel& k, const float* rows, int64_t wq, uint16_t* dst) {
+  k.pairs(rows, 2, static_cast<int>(wq), dst);
+}
+void row_pairs(const Bf16PanelKernel&, const uint16_t* rows, int64_t wq, uint16_t* dst) {
+  for (int64_t i = 0; i < wq; ++i) {
+    dst[2 * i] = rows[i];
+    dst[2 * i + 1] = rows[wq + i];
+  }
+}
+
+// image[pair][L][2] of g from its planes x (FP32 or BF16 bits): zero
+// padding, zero odd channel, zero tail.
+template <typename T>
+void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const T* x, int64_t L,
+                 std::vector<uint16_t>& image) {
   const int64_t wq = g.wq(), hq = g.hq(), pairs = (g.C + 1) / 2;
   image.resize(static_cast<size_t>(pairs * L * 2));
-  thread_local std::vector<float> rows;
+  thread_local std::vector<T> rows;
   rows.resize(static_cast<size_t>(2 * wq));
   // One phase, no padding and planes that follow each other (a 1x1 stride-1
-  // conv's input read in place): a pair's two planes are the converter's
-  // two rows as they lie.
+  // conv's input read in place): a pair's two planes are two rows as they lie.
   const bool as_is = g.phases() == 1 && g.ph == 0 && g.pw == 0 && wq == g.W && hq == g.H && g.plane == g.H * g.W;
   for (int64_t p = 0; p < pairs; ++p) {
     uint16_t* dst = image.data() + p * L * 2;
-    if (as_is) {
-      k.pairs(g.x + 2 * p * g.plane, std::min<int64_t>(2, g.C - 2 * p), static_cast<int>(g.plane), dst);
+    if (as_is && 2 * p + 1 < g.C) {
+      row_pairs(k, x + 2 * p * g.plane, g.plane, dst);
       dst += g.plane * 2;
     }
-    for (int64_t fy = 0; fy < g.sh && !as_is; ++fy) {
+    for (int64_t fy = 0; fy < g.sh && !(as_is && 2 * p + 1 < g.C); ++fy) {
       for (int64_t fx = 0; fx < g.sw; ++fx) {
         // phase columns qx whose input column qx * sw + fx - pw is inside the image
         const int64_t x0 = ceil_div(g.pw - fx, g.sw), x1 = std::min(wq, ceil_div(g.W + g.pw - fx, g.sw));
         for (int64_t qy = 0; qy < hq; ++qy, dst += wq * 2) {
           const int64_t iy = qy * g.sh + fy - g.ph;
-          std::fill(rows.begin(), rows.end(), 0.f);
+          std::fill(rows.begin(), rows.end(), T{0});
           for (int64_t h = 0; h < 2 && iy >= 0 && iy < g.H && 2 * p + h < g.C; ++h) {
-            const float* src = g.x + (2 * p + h) * g.plane + iy * g.W + fx - g.pw;
-            float* row = rows.data() + h * wq;
+            const T* src = x + (2 * p + h) * g.plane + iy * g.W + fx - g.pw;
+            T* row = rows.data() + h * wq;
             if (g.sw == 1) {
-              if (x1 > x0) std::memcpy(row + x0, src + x0, static_cast<size_t>(x1 - x0) * sizeof(float));
+              if (x1 > x0) std::memcpy(row + x0, src + x0, static_cast<size_t>(x1 - x0) * sizeof(T));
             } else if (g.sw == 2) {  // a constant stride the compiler vectorises (stems, stride-2 3x3 convs)
               for (int64_t qx = x0; qx < x1; ++qx) row[qx] = src[2 * qx];
             } else {
               for (int64_t qx = x0; qx < x1; ++qx) row[qx] = src[qx * g.sw];
             }
           }
-          k.pairs(rows.data(), 2, static_cast<int>(wq), dst);
+          row_pairs(k, rows.data(), wq, dst);
         }
       }
     }
@@ -110,7 +126,7 @@ void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16T
   t.hi = t.clip ? ep->hi : 0.f;
 }
 
-std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_len, int64_t n) {
+std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_len, int64_t n, bool bf16) {
   Bf16DirectGeom g;
   if (x.im2col) {
     const Im2colView& v = *x.im2col;
@@ -135,7 +151,7 @@ std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_l
     if ((g.wq() - g.ow) * 3 > g.wq()) return std::nullopt;
     return g;
   }
-  if (x.trans || x.packed || x.packed_b || !x.data) return std::nullopt;
+  if (x.trans || x.packed || x.packed_b || (!x.data && !bf16)) return std::nullopt;
   g.x = x.data;
   g.C = k_len;
   g.H = g.oh = 1;
@@ -164,14 +180,18 @@ std::vector<uint16_t> bf16_direct_weights(const uint16_t* panels, int64_t n_pane
 }
 
 void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const uint16_t* w, int64_t panels,
-                     int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep) {
+                     int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep, uint16_t* c16) {
   const int mr = k.mr, nr = k.nr;
   int64_t L = 0;
   thread_local std::vector<int64_t> offset_storage;  // this caller's; the tasks read it through `offsets`
   tap_offsets(g, nr, offset_storage, &L);
   const int64_t* offsets = offset_storage.data();
   thread_local std::vector<uint16_t> storage;  // this caller's; the tasks read it through `image`
-  build_image(k, g, L, storage);
+  if (g.x16) {
+    build_image(k, g, g.x16, L, storage);
+  } else {
+    build_image(k, g, g.x, L, storage);
+  }
   const uint16_t* image = storage.data();
   const int64_t wq = g.wq(), Q = g.oh * wq, run = (g.C + 1) / 2;
   const bool in_place = wq == g.ow;  // no dropped columns: q is the output column
@@ -187,7 +207,9 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   const int64_t tasks = by_panels ? (panels + group - 1) / group : (Q + nc - 1) / nc;
   auto one = [&](int64_t task) {
     thread_local std::vector<float> tile_out, tile_res;
+    thread_local std::vector<uint16_t> tile_out16;
     tile_out.resize(static_cast<size_t>(mr * nr));
+    tile_out16.resize(static_cast<size_t>(mr * nr));
     tile_res.resize(static_cast<size_t>(mr * nr));
     Bf16Tile t;
     t.pairs = g.taps() * run;
@@ -201,18 +223,21 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
     for (int64_t i = by_panels ? task * group : 0; i < i_end; ++i) {
       t.a = w + i * t.pairs * mr * 2;
       t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
-      float* out = c + i * mr * ldc;
+      float* out = c16 ? nullptr : c + i * mr * ldc;
+      uint16_t* out16 = c16 ? c16 + i * mr * ldc : nullptr;
       for (int64_t q = q_begin; q < q_end; q += nr) {
         t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
         t.b = image + q * 2;
         bf16_tile_epilogue(ep, i * mr, q, t);
         if (in_place) {
-          t.c = out + q;
+          t.c = c16 ? nullptr : out + q;
+          t.c16 = c16 ? out16 + q : nullptr;
           t.ldc = ldc;
           k.tile(t);
           continue;
         }
-        t.c = tile_out.data();
+        t.c = c16 ? nullptr : tile_out.data();
+        t.c16 = c16 ? tile_out16.data() : nullptr;
         t.ldc = nr;
         if (t.residual) {  // the residual of the tile's output columns, in tile columns (0 where dropped)
           const float* res = ep->residual + i * mr * ep->ldr;
@@ -229,7 +254,11 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
         k.tile(t);
         for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
           output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-            std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
+            if (c16) {
+              std::memcpy(out16 + r * ldc + at, tile_out16.data() + r * nr + j, static_cast<size_t>(len) * 2);
+            } else {
+              std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
+            }
           });
         }
       }

@@ -33,6 +33,9 @@ class Bf16PanelKernel;
 
 struct Bf16DirectGeom {
   const float* x = nullptr;  // channel c's plane at x + c * plane, rows W apart
+  // The same planes as a bfloat16 tensor (its bits), read instead of x when
+  // set: the image's pairs are then these values as they are (no rounding).
+  const uint16_t* x16 = nullptr;
   int64_t plane = 0;
   int64_t C = 0, H = 0, W = 0, ph = 0, pw = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, oh = 0, ow = 0;
@@ -44,8 +47,9 @@ struct Bf16DirectGeom {
 
 // The direct geometry of B (k_len rows, n columns) when the direct path
 // takes it: an im2col view whose dropped columns are under a third, or a
-// plain untransposed matrix.
-std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_len, int64_t n);
+// plain untransposed matrix. bf16: the values are a bfloat16 tensor's
+// (Bf16DirectGeom::x16), so x's float pointer may be null.
+std::optional<Bf16DirectGeom> bf16_direct_geom(const GemmOperand& x, int64_t k_len, int64_t n, bool bf16 = false);
 
 // Left-weight A panels [pairs][mr][2] (k in im2col order c * taps + tap)
 // re-laid in the direct order k' = tap * Ce + c: panels x [taps * Ce / 2][mr][2].
@@ -58,8 +62,10 @@ void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16T
 
 // C[M][oh * ow] = W * X through the image; `w` the direct panels (or the
 // packed ones when taps == 1), `panels` of them; ep as PackedBf16Gemm::run.
+// c16 (when set, c unused): C rounded to BF16 (Bf16Tile::c16), row stride ldc.
 void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const uint16_t* w, int64_t panels,
-                     int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep);
+                     int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep,
+                     uint16_t* c16 = nullptr);
 
 }  // namespace kernels
 }  // namespace int8rt

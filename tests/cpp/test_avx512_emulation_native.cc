@@ -148,6 +148,37 @@ using Fn = void (*)(const uint8_t* a, const uint8_t* b, const uint8_t* c, uint64
   F r = P(_mm512_dpbf16_ps)(acc, x, y); \
   st(out, &r);
 
+// The BF16 depthwise kernel's (avx512bf16/dwconv_bf16_16.cc).
+#define FMADD(P, F, I, Q, BH, H)        \
+  F x, y, z;                            \
+  ld(&x, a);                            \
+  ld(&y, b);                            \
+  ld(&z, c);                            \
+  F r = P(_mm512_fmadd_ps)(x, y, z);    \
+  st(out, &r);
+#define WIDEN16(P, F, I, Q, BH, H)                                                                  \
+  I r = P(_mm512_cvtepu16_epi32)(P(_mm256_maskz_loadu_epi16)(static_cast<uint16_t>(m), a));  \
+  st(out, &r);
+#define SHIFT_AND(P, F, I, Q, BH, H)                                                    \
+  I x, y;                                                                               \
+  ld(&x, a);                                                                            \
+  ld(&y, b);                                                                            \
+  F r = P(_mm512_castsi512_ps)(P(_mm512_and_si512)(P(_mm512_slli_epi32)(x, 16), y));  \
+  st(out, &r);
+#define MASKZ_EPI16(P, F, I, Q, BH, H)                                \
+  I r = P(_mm512_maskz_loadu_epi16)(static_cast<uint32_t>(m), a);   \
+  st(out, &r);
+#define STORE_EPI16_256(P, F, I, Q, BH, H) \
+  P(_mm256_mask_storeu_epi16)(out, static_cast<uint16_t>(m), P(_mm256_maskz_loadu_epi16)(0xFFFF, a));
+#define COMPRESS(P, F, I, Q, BH, H)                                 \
+  F x;                                                              \
+  ld(&x, a);                                                        \
+  F r = P(_mm512_maskz_compress_ps)(static_cast<uint16_t>(m), x);  \
+  st(out, &r);
+#define EXPAND(P, F, I, Q, BH, H)                                      \
+  F r = P(_mm512_maskz_expandloadu_ps)(static_cast<uint16_t>(m), a);  \
+  st(out, &r);
+
 #define A512 "avx512f,avx512bw,avx512vl,avx512dq"
 #define A512BF16 "avx512f,avx512bw,avx512vl,avx512dq,avx512bf16"
 
@@ -172,6 +203,13 @@ INT8RT_PAIR(packs32, A512, PACKS32)
 INT8RT_PAIR(packs16, A512, PACKS16)
 INT8RT_PAIR(perm32, A512, PERM32)
 INT8RT_PAIR(perm16, A512, PERM16)
+INT8RT_PAIR(fmadd, A512, FMADD)
+INT8RT_PAIR(widen16, A512, WIDEN16)
+INT8RT_PAIR(shift_and, A512, SHIFT_AND)
+INT8RT_PAIR(maskz_epi16, A512, MASKZ_EPI16)
+INT8RT_PAIR(store_epi16_256, A512, STORE_EPI16_256)
+INT8RT_PAIR(compress, A512, COMPRESS)
+INT8RT_PAIR(expand, A512, EXPAND)
 INT8RT_PAIR(cvtne2, A512BF16, CVTNE2)
 INT8RT_PAIR(cvtne, A512BF16, CVTNE)
 INT8RT_PAIR(dpbf16, A512BF16, DPBF16)
@@ -200,6 +238,10 @@ const Pair kPairs[] = {
     INT8RT_ENTRY(packs16, Out::kBytes, false, false),  INT8RT_ENTRY(perm32, Out::kBytes, false, false),
     INT8RT_ENTRY(perm16, Out::kBytes, false, false),   INT8RT_ENTRY(cvtne2, Out::kBytes, true, false),
     INT8RT_ENTRY(cvtne, Out::kBytes, true, false),     INT8RT_ENTRY(dpbf16, Out::kFloats, true, true),
+    INT8RT_ENTRY(fmadd, Out::kFloats, false, false),   INT8RT_ENTRY(widen16, Out::kBytes, false, false),
+    INT8RT_ENTRY(shift_and, Out::kBytes, false, false), INT8RT_ENTRY(maskz_epi16, Out::kBytes, false, false),
+    INT8RT_ENTRY(store_epi16_256, Out::kBytes, false, false), INT8RT_ENTRY(compress, Out::kBytes, false, false),
+    INT8RT_ENTRY(expand, Out::kBytes, false, false),
 };
 
 // Output lane i (4 bytes) equal: same bits, or (floats) both NaN.

@@ -29,6 +29,7 @@
 
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/ref/bf16.h"
 #include "kernels/registry.h"
 
 namespace int8rt {
@@ -163,6 +164,23 @@ TEST(AvxBf16Emulated, ActivationMatMulEqualsTheReference) {
   }
 }
 
+struct ConvCase { int C, H, W, M, kh, kw, stride, pad, dil; };
+
+std::vector<ConvCase> conv_cases() {
+  return {
+      {3, 23, 23, 16, 7, 7, 2, 3, 1},   // the RGB stem: odd C, 4 phases
+      {8, 9, 10, 9, 3, 3, 1, 1, 1},     // padded width 12, rows tile +1
+      {5, 14, 14, 17, 3, 3, 2, 1, 1},   // stride 2, odd C, 7 x 7 out (Q 56)
+      {16, 7, 7, 8, 3, 3, 1, 1, 1},     // a 7 x 7 stage, small weights: column tasks
+      {256, 7, 7, 232, 3, 3, 1, 1, 1},  // 1.07 MB of weights, 29 panels (last partial): panel-group tasks
+      {4, 12, 11, 8, 3, 3, 1, 2, 2},    // dilation 2
+      {6, 9, 9, 8, 1, 1, 2, 0, 1},      // 1x1 stride 2: 4 phases, one used
+      {7, 40, 33, 24, 3, 3, 1, 1, 1},   // Q = 40 x 35 > 8 tiles: column tasks
+      {2, 5, 3, 8, 3, 3, 1, 0, 1},      // ow 1 of width 3: declined, im2col panels
+      {9, 6, 8, 5, 2, 3, 1, 0, 1},      // a 2x3 window, no padding
+  };
+}
+
 // A convolution through an im2col view (the direct path of
 // kernels/gemm_bf16_direct.h where it applies: stride phases, tap offsets,
 // dropped columns, the odd zero channel; the im2col panels where it does
@@ -177,22 +195,10 @@ TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
     if (std::string(c->name()) == "gemm_bf16_8x32_avx512bf16" && c->supports().empty()) under.push_back(c);
   }
   std::printf("direct BF16 conv: emulated twin ran; native %s\n", under.size() > 1 ? "ran" : "not run (no AVX512-BF16)");
-  struct Case { int C, H, W, M, kh, kw, stride, pad, dil; };
-  const std::vector<Case> cases = {
-      {3, 23, 23, 16, 7, 7, 2, 3, 1},   // the RGB stem: odd C, 4 phases
-      {8, 9, 10, 9, 3, 3, 1, 1, 1},     // padded width 12, rows tile +1
-      {5, 14, 14, 17, 3, 3, 2, 1, 1},   // stride 2, odd C, 7 x 7 out (Q 56)
-      {16, 7, 7, 8, 3, 3, 1, 1, 1},     // a 7 x 7 stage, small weights: column tasks
-      {256, 7, 7, 232, 3, 3, 1, 1, 1},  // 1.07 MB of weights, 29 panels (last partial): panel-group tasks
-      {4, 12, 11, 8, 3, 3, 1, 2, 2},    // dilation 2
-      {6, 9, 9, 8, 1, 1, 2, 0, 1},      // 1x1 stride 2: 4 phases, one used
-      {7, 40, 33, 24, 3, 3, 1, 1, 1},   // Q = 40 x 35 > 8 tiles: column tasks
-      {2, 5, 3, 8, 3, 3, 1, 0, 1},      // ow 1 of width 3: declined, im2col panels
-      {9, 6, 8, 5, 2, 3, 1, 0, 1},      // a 2x3 window, no padding
-  };
+  const std::vector<ConvCase> cases = conv_cases();
   std::mt19937 gen(25);
   bool with_residual = false;
-  for (const Case& c : cases) {
+  for (const ConvCase& c : cases) {
     with_residual = !with_residual;
     const int64_t oh = (c.H + 2 * c.pad - c.dil * (c.kh - 1) - 1) / c.stride + 1;
     const int64_t ow = (c.W + 2 * c.pad - c.dil * (c.kw - 1) - 1) / c.stride + 1;
@@ -225,6 +231,84 @@ TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
                            std::to_string(c.kw) + " s" + std::to_string(c.stride) + " p" + std::to_string(c.pad) +
                            " d" + std::to_string(c.dil) + (with_residual ? " residual" : ""));
       if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+// bfloat16 tensors at a conv's boundary (PackedBf16Gemm::run_bf16_io): a
+// BF16 image (the im2col view's or a plain pointwise B's, with an odd C),
+// a BF16 output (the tile rounds), and both; against the reference kernel
+// run on the image widened to FP32 and its FP32 output rounded
+// (bf16::from_f32): the same bits, for the emulated twin, the native kernel
+// and the reference itself (the cases the direct path declines take the
+// widening fallback). Guards after the BF16 output.
+TEST(AvxBf16Emulated, DirectConvBf16TensorsEqualTheReference) {
+  const k::GemmBf16Kernel& ref = k::reference_kernel<k::GemmBf16Kernel>();
+  std::vector<const k::GemmBf16Kernel*> under = {&ref, &emulated()};
+  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {
+    if (std::string(c->name()) == "gemm_bf16_8x32_avx512bf16" && c->supports().empty()) under.push_back(c);
+  }
+  std::vector<ConvCase> cases = conv_cases();
+  cases.push_back({7, 5, 6, 9, 1, 1, 1, 0, 1});    // pointwise, odd C: a plain B read as it lies
+  cases.push_back({16, 4, 16, 40, 1, 1, 1, 0, 1});  // pointwise, 64 columns: in-place tiles
+  std::mt19937 gen(26);
+  for (const ConvCase& c : cases) {
+    const int64_t oh = (c.H + 2 * c.pad - c.dil * (c.kh - 1) - 1) / c.stride + 1;
+    const int64_t ow = (c.W + 2 * c.pad - c.dil * (c.kw - 1) - 1) / c.stride + 1;
+    const int64_t K = static_cast<int64_t>(c.C) * c.kh * c.kw, P = oh * ow;
+    const bool plain = c.kh == 1 && c.kw == 1 && c.stride == 1;
+    const std::vector<float> x = data(gen, static_cast<size_t>(c.C) * c.H * c.W);
+    std::vector<uint16_t> x16(x.size());
+    std::vector<float> wide(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      x16[i] = k::bf16::from_f32(x[i]);
+      wide[i] = k::bf16::to_f32(x16[i]);
+    }
+    const std::vector<float> w = data(gen, static_cast<size_t>(c.M * K));
+    const std::vector<float> bias = data(gen, static_cast<size_t>(c.M));
+    const std::vector<float> residual = data(gen, static_cast<size_t>(c.M * P));
+    k::SgemmEpilogue ep;
+    ep.row_bias = bias.data();
+    ep.residual = c.C % 2 ? residual.data() : nullptr;
+    ep.ldr = P;
+    ep.clip = c.M % 2 == 0;
+    ep.lo = -0.5f;
+    ep.hi = 0.75f;
+    auto operand = [&](const float* image, k::Im2colView* view) {
+      *view = {image, c.H, c.W, c.kh, c.kw, c.stride, c.stride, c.dil, c.dil, c.pad, c.pad, oh, ow};
+      k::GemmOperand gx{image, P, false};
+      if (!plain) gx.im2col = view;
+      return gx;
+    };
+    k::Im2colView view;
+    std::vector<float> want32(static_cast<size_t>(c.M * P));
+    ref.pack({w.data(), c.M, K, K, false, true, c.kh * c.kw})
+        ->run(P, operand(wide.data(), &view), want32.data(), P, false, true, &ep);
+    std::vector<uint16_t> want16(want32.size());
+    for (size_t i = 0; i < want32.size(); ++i) want16[i] = k::bf16::from_f32(want32[i]);
+    const std::string shape = "C" + std::to_string(c.C) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) +
+                              " M" + std::to_string(c.M) + " " + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
+                              " s" + std::to_string(c.stride) + " p" + std::to_string(c.pad);
+    for (const k::GemmBf16Kernel* kernel : under) {
+      auto packed = kernel->pack({w.data(), c.M, K, K, false, true, c.kh * c.kw});
+      for (int mode = 0; mode < 3; ++mode) {  // BF16 in, BF16 out, both
+        const bool in16 = mode != 1, out16 = mode != 0;
+        std::vector<float> y(static_cast<size_t>(c.M * P) + 8, -7.0f);
+        std::vector<uint16_t> y16(static_cast<size_t>(c.M * P) + 8, 0xBEEF);
+        packed->run_bf16_io(P, operand(in16 ? nullptr : wide.data(), &view), in16 ? x16.data() : nullptr,
+                            out16 ? nullptr : y.data(), out16 ? y16.data() : nullptr, P, true, &ep);
+        const std::string what = std::string(kernel->name()) + " " + shape + " mode " + std::to_string(mode);
+        for (size_t i = 0; i < want32.size(); ++i) {
+          if (out16) {
+            ASSERT_EQ(y16[i], want16[i]) << what << " index " << i;
+          } else {
+            ASSERT_EQ(bits(y[i]), bits(want32[i])) << what << " index " << i;
+          }
+        }
+        for (size_t i = want32.size(); i < y16.size(); ++i) {
+          ASSERT_EQ(out16 ? uint32_t{y16[i]} : bits(y[i]), out16 ? 0xBEEFu : bits(-7.0f)) << what << " guard";
+        }
+      }
     }
   }
 }

@@ -36,7 +36,11 @@
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
 // weights of each group converted and packed once here (with their taps,
 // for the direct order), with the same tile
-// epilogue (bias, residual, Relu / Clip).
+// epilogue (bias, residual, Relu / Clip). A depthwise conv in BF16 runs on
+// the dwconv_bf16 kernel (ops/bf16_depthwise.h). A BF16 conv reads and
+// writes bfloat16 tensors where the builder made them so (the tensors
+// between BF16 convs, engine/bf16_layers.h): the BF16 GEMM's run_bf16_io,
+// which reads the image's BF16 pairs and rounds its tiles' stores.
 //
 // This file is the layer: shapes, which path runs, the packed weights and
 // the depthwise / SGEMM calls; conv_f32_geom.h holds the geometry and the
@@ -48,6 +52,7 @@
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
 #include "engine/layer.h"
+#include "engine/ops/bf16_depthwise.h"
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/conv_f32_geom.h"
 #include "engine/ops/conv_f32_transposed.h"
@@ -71,8 +76,15 @@ class ConvLayer : public Layer {
       : w_(std::move(w)), group_(group), rank_(rank), act_(parse_fused_activation(node)),
         residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
         prefix_(layer_error_prefix(node)), column_(is_column_conv(net, node, w_, rank_)) {
-    if (wants_bf16(net, node)) {
-      const Tensor& wt = net.tensor(node.inputs[1]);
+    const bool bf16 = wants_bf16(net, node);
+    y16_ = net.tensor(node.outputs[0]).dtype == DataType::kBFloat16;
+    if (y16_ && (!bf16 || (act_.kind != FusedActivation::Kind::kNone && !fused_.clip))) {
+      throw NotSupported(prefix_ + "a bfloat16 output needs the layer in bf16 with no activation but Relu / Clip");
+    }
+    const Tensor& wt = net.tensor(node.inputs[1]);
+    if (bf16 && group_ > 1 && wt.shape[1] == 1 && wt.shape[0] == group_) {  // depthwise
+      dw16_ = std::make_unique<Bf16Depthwise>(wt.f32.data(), group_, wt.shape[2] * (rank_ == 2 ? wt.shape[3] : 1));
+    } else if (bf16) {
       const int64_t Mg = wt.shape[0] / group_;
       const int64_t K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(wt.shape[0], 1);
       if (Mg * group_ != wt.shape[0]) {
@@ -84,7 +96,7 @@ class ConvLayer : public Layer {
         bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true, taps});
       }
     } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
-      pack_weights(net.tensor(node.inputs[1]));
+      pack_weights(wt);
     }
   }
 
@@ -101,7 +113,7 @@ class ConvLayer : public Layer {
                               shape_str(out));
       }
     }
-    return {{DataType::kFloat32, out}};
+    return {{y16_ ? DataType::kBFloat16 : DataType::kFloat32, out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
@@ -114,10 +126,17 @@ class ConvLayer : public Layer {
     if (rank_ == 3) {
       gemm_3d(x, w, bias, y, g);
       epilogue(residual_ >= 0 ? in[residual_]->data<float>() : nullptr, y, g);
+    } else if (dw16_) {
+      depthwise_bf16(in, bias, out[0]->data<void>(), g);
     } else if (g.G == g.C && g.M == g.C && g.G > 1) {
       depthwise(in, x, w, bias, y, g);
     } else {
       const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+      const bool x16 = in[0]->dtype() == DataType::kBFloat16;
+      if (x16 || y16_) {  // bfloat16 tensors: the direct path reads and writes them as they are
+        gemm_bf16_io(in[0]->data<uint16_t>(), x16, bias, res, out[0]->data<void>(), g);
+        return;
+      }
       if (is_strided_pointwise(g)) x = subsample(x, g);
       if (bf16_.empty()) {  // the SGEMM / tap conv epilogue adds the residual and clips
         if (transposed(g)) {
@@ -133,8 +152,10 @@ class ConvLayer : public Layer {
   }
 
   std::string describe() const override {
-    return std::string(bf16_.empty() ? "fp32" : "bf16") + " conv" + std::to_string(rank_) + "d group=" +
-           std::to_string(group_) + act_.describe() + bf16_.describe();
+    const bool bf16 = !bf16_.empty() || dw16_;
+    return std::string(bf16 ? "bf16" : "fp32") + " conv" + std::to_string(rank_) + "d group=" +
+           std::to_string(group_) + act_.describe() + (dw16_ ? dw16_->describe() : bf16_.describe()) +
+           (y16_ ? " out=bfloat16" : "");
   }
 
  private:
@@ -244,6 +265,50 @@ class ConvLayer : public Layer {
         if (!p.clip) act_.apply(y + t * P, part.count * P);
       }
     });
+  }
+
+  // The BF16 depthwise kernel: bias, residual and Relu / Clip in its
+  // epilogue; another activation on an FP32 output afterwards.
+  void depthwise_bf16(const std::vector<const Value*>& in, const float* bias, void* y, const ConvGeom& g) const {
+    Bf16DepthwiseRun r;
+    r.x = in[0]->data<void>();
+    r.x_bf16 = in[0]->dtype() == DataType::kBFloat16;
+    r.bias = bias;
+    r.residual = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+    r.y = y;
+    r.y_bf16 = y16_;
+    r.clip = fused_.clip; r.lo = fused_.lo; r.hi = fused_.hi;
+    r.N = g.N; r.C = g.C; r.H = g.H; r.W = g.W; r.oh = g.oh; r.ow = g.ow; r.kh = g.kh; r.kw = g.kw;
+    r.sh = g.sh; r.sw = g.sw; r.dh = g.dh; r.dw = g.dw; r.ph = g.ph; r.pw = g.pw;
+    dw16_->run(r);
+    if (!fused_.clip && !y16_) act_.apply(static_cast<float*>(y), g.N * g.M * g.oh * g.ow);
+  }
+
+  // A dense BF16 conv with a bfloat16 input (x16) and / or output (y16_):
+  // per image and group, the BF16 GEMM's run_bf16_io over the image as it
+  // lies (strided 1x1 convs too: the direct path's stride phases), the
+  // tile epilogue adding the bias and residual and clipping.
+  void gemm_bf16_io(const void* x, bool x16, const float* bias, const float* res, void* y,
+                    const ConvGeom& g) const {
+    const int64_t Cg = g.C / g.G, Mg = g.M / g.G, P = g.oh * g.ow;
+    const bool pointwise = is_pointwise(g);
+    for (int64_t n = 0; n < g.N; ++n) {
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        const int64_t xo = (n * g.C + grp * Cg) * g.H * g.W, yo = (n * g.M + grp * Mg) * P;
+        const float* xf = x16 ? nullptr : static_cast<const float*>(x) + xo;
+        Im2colView view{xf, g.H, g.W, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, g.oh, g.ow};
+        GemmOperand b{xf, P, false};
+        if (!pointwise) b.im2col = &view;
+        kernels::SgemmEpilogue ep = fused_;
+        ep.row_bias = bias ? bias + grp * Mg : nullptr;
+        ep.residual = res ? res + yo : nullptr;
+        ep.ldr = P;
+        bf16_.packed[grp]->run_bf16_io(P, b, x16 ? static_cast<const uint16_t*>(x) + xo : nullptr,
+                                       y16_ ? nullptr : static_cast<float*>(y) + yo,
+                                       y16_ ? static_cast<uint16_t*>(y) + yo : nullptr, P, true, &ep);
+      }
+    }
+    if (!fused_.clip && !y16_) epilogue(nullptr, static_cast<float*>(y), g);
   }
 
   void gemm_3d(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) const {
@@ -372,7 +437,8 @@ class ConvLayer : public Layer {
   }
 
   ConvGeom geometry(const std::vector<const Value*>& in) const {
-    const ConvOperands ops = conv_operands(in, rank_, prefix_);
+    const bool x16 = (!bf16_.empty() || dw16_) && in.size() > 0 && in[0] && in[0]->dtype() == DataType::kBFloat16;
+    const ConvOperands ops = conv_operands(in, rank_, prefix_, x16 ? DataType::kBFloat16 : DataType::kFloat32);
     const Shape& xs = ops.x;
     const Shape& ws = ops.w;
     ConvGeom g{};
@@ -442,7 +508,9 @@ class ConvLayer : public Layer {
   std::unique_ptr<kernels::NhwcConv> nhwc_;  // the NHWC conv (kernels/conv_nhwc_f32.h), or null
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
-  Bf16Gemm bf16_;  // empty unless the node runs in BF16
+  Bf16Gemm bf16_;  // empty unless the node runs in BF16 (and is not depthwise)
+  std::unique_ptr<Bf16Depthwise> dw16_;  // a depthwise conv in BF16, or null
+  bool y16_ = false;  // the output is a bfloat16 tensor (bf16_layers.h, mark_bf16_tensors)
   TransposedConvF32 transposed_{*uk_, act_};  // the output-transposed product, when transposed() says
 };
 

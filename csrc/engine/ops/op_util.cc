@@ -36,8 +36,9 @@ const Value& require_input(const std::vector<const Value*>& in, size_t i, DataTy
   return v;
 }
 
-ConvOperands conv_operands(const std::vector<const Value*>& in, size_t spatial, const std::string& prefix) {
-  const Shape& xs = require_input(in, 0, DataType::kFloat32, prefix).shape();
+ConvOperands conv_operands(const std::vector<const Value*>& in, size_t spatial, const std::string& prefix,
+                           DataType x_dtype) {
+  const Shape& xs = require_input(in, 0, x_dtype, prefix).shape();
   const Shape& ws = require_input(in, 1, DataType::kFloat32, prefix).shape();
   if (xs.size() != spatial + 2 || ws.size() != spatial + 2) {
     throw InvalidArgument(prefix + "input " + shape_str(xs) + " and weights " + shape_str(ws) + " must be " +

@@ -28,13 +28,15 @@ const Value& require_any(const std::vector<const Value*>& in, size_t i, const st
 // ArgMax / ArgMin / TopK compare.
 const Value& require_ordered(const std::vector<const Value*>& in, size_t i, const std::string& prefix);
 
-// Input 0 (data) and 1 (weights) of Conv / ConvTranspose: float32, both
+// Input 0 (data: x_dtype, float32 unless a BF16 conv reads a bfloat16
+// tensor) and 1 (weights, float32) of Conv / ConvTranspose, both
 // spatial + 2 dimensions (InvalidArgument naming both shapes otherwise).
 struct ConvOperands {
   const Shape& x;
   const Shape& w;
 };
-ConvOperands conv_operands(const std::vector<const Value*>& in, size_t spatial, const std::string& prefix);
+ConvOperands conv_operands(const std::vector<const Value*>& in, size_t spatial, const std::string& prefix,
+                           DataType x_dtype = DataType::kFloat32);
 
 // axis in [-rank, rank) -> [0, rank); otherwise InvalidArgument.
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix);

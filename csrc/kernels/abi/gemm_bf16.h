@@ -13,6 +13,7 @@
 //   acc[r][j] = 0; for p ascending: acc = dot_pair(acc, A[p][r], B[p][j])
 //   C[r][j] = acc            (or C[r][j] + acc, one FP32 add, when accumulate)
 //   then the tile epilogue (bias, residual, clip) of Bf16Tile, before the store
+//   (FP32, or rounded to BF16 into c16)
 // with dot_pair of kernels/ref/bf16.h (odd element first, DAZ, FTZ, round to
 // nearest even). AMX kernels (TDPBF16PS) take 16 pairs per step: per block
 // of 16 pairs, two partial sums (even elements, odd elements) start at 0
@@ -32,9 +33,9 @@
 // between two activations (both operands converted). With K the dot length
 // and S = sum over k of |a_k b_k| on the FP32 operands (+ |bias| or |C| where
 // the op adds one), each output y of a BF16 op and y32 of the FP32 op obey
-//   |y - y32| <= (2^-8 + 2^-16) S + 2 (K + 2) 2^-24 S
-// (rounding an operand to BF16 moves it by at most 2^-9 of itself, so a
-// product by less than 2^-8 + 2^-16 of itself; the second term is the FP32
+//   |y - y32| <= (2^-7 + 2^-16) S + 2 (K + 2) 2^-24 S
+// (rounding an operand to BF16, 8 significant bits, moves it by at most 2^-8
+// of itself, so a product by at most 2^-7 + 2^-16 of itself; the second term is the FP32
 // accumulation of either op, in either order above), and against the exact
 // sum of the BF16-rounded products, |y - exact| <= 2 (K + 2) 2^-24 S_bf16.
 // tests/test_bf16_layers.py checks both per op, and that the FP32 op fails
@@ -71,6 +72,11 @@ struct Bf16Tile {
   int64_t ldr = 0;                  // row stride of residual (elements)
   bool clip = false;
   float lo = 0.f, hi = 0.f;
+  // A BF16 output (a bfloat16 tensor between BF16 layers): when set, the
+  // store writes bf16::from_f32(v) (round to nearest even) at
+  // c16[r * ldc + j] instead of v at c (c unused; accumulate must be false).
+  // Honoured by the kernels that honour b_step below; AMX's does not.
+  uint16_t* c16 = nullptr;
   // B read from an image instead of a panel (the direct convolution,
   // kernels/gemm_bf16_direct.cc), when b_step > 0: the pairs form runs of
   // run_pairs pairs (pairs is a multiple of it), and pair p = q * run_pairs

@@ -3,7 +3,8 @@
 // the arithmetic every BF16 kernel reproduces:
 //   C[r][j] (+)= sum over pairs p ascending of
 //                dot_pair(., A[p][r][0..1], B[p][j][0..1])   (odd, then even)
-// then + bias[r], + residual[r][j] and the clip when the tile asks for them.
+// then + bias[r], + residual[r][j] and the clip when the tile asks for them,
+// stored as FP32 or (c16) rounded to BF16.
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/ref/bf16.h"
 
@@ -18,7 +19,7 @@ void gemm_bf16_tile(const Bf16Tile& t) {
     return t.b + t.b_offsets[p / t.run_pairs] + (p % t.run_pairs) * t.b_step;
   };
   for (int r = 0; r < t.rows; ++r) {
-    float* cr = t.c + r * t.ldc;
+    float* cr = t.c16 ? nullptr : t.c + r * t.ldc;
     for (int j = 0; j < t.cols; ++j) {
       float acc = 0.0f;
       for (int64_t p = 0; p < t.pairs; ++p) {
@@ -31,7 +32,11 @@ void gemm_bf16_tile(const Bf16Tile& t) {
         v = v > t.lo ? v : t.lo;
         v = v < t.hi ? v : t.hi;
       }
-      cr[j] = v;
+      if (t.c16) {
+        t.c16[r * t.ldc + j] = bf16::from_f32(v);
+      } else {
+        cr[j] = v;
+      }
     }
   }
 }

@@ -7,7 +7,8 @@
 // math_f32.h loop built with the baseline flags; dwconv_f32_ref the
 // scalar depthwise plane (ref/dwconv_f32.cc); maxpool_f32_ref the scalar
 // window loop (ref/maxpool_f32.cc); gemm_bf16_ref the scalar
-// BF16 tile (ref/gemm_bf16.cc) under the BF16 driver. The transposed-conv
+// BF16 tile (ref/gemm_bf16.cc) under the BF16 driver; dwconv_bf16_ref
+// the scalar BF16 depthwise loop (ref/dwconv_bf16.cc). The transposed-conv
 // family gets two candidates here: the stride-phase driver (baseline code over
 // the conv_s8 family, whose kernels follow the cap) and, last, its reference.
 // gemm_u8s8_ref is ref/gemm_u8s8.cc's triple loop; dynamic_quantize_u8_ref ref/dynamic_quantize_u8.cc's loops.
@@ -17,6 +18,7 @@
 
 #include "kernels/conv_gemm_s8.h"
 #include "kernels/conv_transpose_s8.h"
+#include "kernels/dwconv_bf16.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/maxpool_f32.h"
 #include "kernels/eltwise_s8.h"
@@ -134,6 +136,9 @@ void register_ref_kernels(KernelRegistry& r) {
   // BF16 GEMM: the scalar tile of kernels/ref/gemm_bf16.cc (the spec).
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_ref", Isa::kRef, ref::kBf16RefMR, ref::kBf16RefNR,
                                          ref::gemm_bf16_tile, ref::bf16_pairs, nullptr, 1, Bf16Needs::kNothing);
+  // BF16 depthwise conv: the scalar loop of kernels/ref/dwconv_bf16.cc (the spec).
+  static const DwConvBf16Kernel dwconv_bf16("dwconv_bf16_ref", Isa::kRef, ref::dwconv_bf16_plane, false, 0);
+  r.add(dwconv_bf16);
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_ref", Isa::kRef, ref::dynamic_range,

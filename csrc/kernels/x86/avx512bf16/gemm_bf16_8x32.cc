@@ -9,7 +9,7 @@
 // bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
 // shorter instantiation, `cols` < 32 stores through a mask; padded columns
 // are zero pairs in B. The tile epilogue (bias add, residual add, clip as compare + blend)
-// runs in registers before the store.
+// runs in registers before the store (FP32, or VCVTNEPS2BF16 into c16).
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
@@ -68,7 +68,7 @@ void tile(const Bf16Tile& t) {
   const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    float* c = t.c + r * t.ldc;
+    float* c = t.c16 ? nullptr : t.c + r * t.ldc;
     __m512 v0 = acc0[r], v1 = acc1[r];
     if (t.accumulate) {
       v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
@@ -89,6 +89,12 @@ void tile(const Bf16Tile& t) {
       v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, lo, _CMP_GT_OQ), lo, v1);
       v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, hi, _CMP_LT_OQ), hi, v0);
       v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, hi, _CMP_LT_OQ), hi, v1);
+    }
+    if (t.c16) {  // VCVTNEPS2BF16: bf16::from_f32 per element
+      uint16_t* c16 = t.c16 + r * t.ldc;
+      _mm256_mask_storeu_epi16(c16, m0, (__m256i)_mm512_cvtneps_pbh(v0));
+      _mm256_mask_storeu_epi16(c16 + 16, m1, (__m256i)_mm512_cvtneps_pbh(v1));
+      continue;
     }
     _mm512_mask_storeu_ps(c, m0, v0);
     _mm512_mask_storeu_ps(c + 16, m1, v1);

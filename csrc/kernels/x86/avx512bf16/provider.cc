@@ -4,7 +4,12 @@
 //   gemm_bf16: gemm_bf16_8x32_avx512bf16 (VDPBF16PS). Its tier is avx512 (no
 //              tier of its own: INT8RT_MAX_ISA=avx512 and above allow it);
 //              supports() declines where the CPU lacks AVX512-BF16.
+//   dwconv_bf16: dwconv_bf16_avx512bf16 (FMA on padded FP32 planes,
+//              VCVTNEPS2BF16 stores); same tier and CPU check, windows of
+//              up to 64 taps.
+#include "kernels/abi/dwconv_bf16.h"
 #include "kernels/abi/gemm_bf16.h"
+#include "kernels/dwconv_bf16.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/registry.h"
 
@@ -16,7 +21,9 @@ void register_avx512bf16_kernels(KernelRegistry& r) {
   static const Bf16PanelKernel gemm("gemm_bf16_8x32_avx512bf16", Isa::kAvx512, avx512bf16::kBf16MR,
                                     avx512bf16::kBf16NR, avx512bf16::gemm_bf16_8x32,
                                     avx512bf16::bf16_pairs, nullptr, 1, Bf16Needs::kAvx512Bf16);
-  r.add(gemm);
+  static const DwConvBf16Kernel dwconv("dwconv_bf16_avx512bf16", Isa::kAvx512, avx512bf16::dwconv_bf16_plane,
+                                      true, 64);
+  r.add(gemm, dwconv);
 }
 
 }  // namespace x86

@@ -17,7 +17,8 @@
 //   VCVTPS2DQ rounds to nearest even; NaN or out of range gives 0x80000000.
 //   VMAXPS / VMINPS return the second operand unless the first is strictly
 //   greater / less (so NaN or equal inputs give the second).
-//   VCMPPS: the four ordered quiet predicates the kernels use.
+//   VCMPPS: the four ordered quiet predicates the kernels use. VFMADD231PS
+//   rounds once (std::fma).
 //   VPACKSSDW / VPACKSSWB pack within each 128-bit lane (a's elements, then
 //   b's), saturating. VPMOVSDB saturates int32 to int8.
 //   VCVTNE2PS2BF16 / VCVTNEPS2BF16 and VDPBF16PS: kernels/ref/bf16.h, the
@@ -174,6 +175,20 @@ inline void _mm256_store_si256(__m256i* p, __m256i v) {
 inline __m512 _mm512_maskz_loadu_ps(__mmask16 m, const void* p) {
   return detail::maskz_load<float, 64, FloatTag>(static_cast<const float*>(p), m);
 }
+inline __m512 _mm512_loadu_ps(const void* p) {
+  __m512 v;
+  std::memcpy(v.bytes, p, 64);
+  return v;
+}
+inline __m256i _mm256_maskz_loadu_epi16(__mmask16 m, const void* p) {
+  return detail::maskz_load<int16_t, 32, IntTag>(static_cast<const int16_t*>(p), m);
+}
+inline __m512i _mm512_maskz_loadu_epi16(__mmask32 m, const void* p) {
+  return detail::maskz_load<int16_t, 64, IntTag>(static_cast<const int16_t*>(p), m);
+}
+inline void _mm256_mask_storeu_epi16(void* p, __mmask16 m, __m256i v) {
+  detail::mask_store(static_cast<int16_t*>(p), m, v);
+}
 inline __m128i _mm_maskz_loadu_epi8(__mmask16 m, const void* p) {
   return detail::maskz_load<int8_t, 16, IntTag>(static_cast<const int8_t*>(p), m);
 }
@@ -220,12 +235,39 @@ inline __m512i _mm512_set_epi16(short e31, short e30, short e29, short e28, shor
   return v;
 }
 
+// VCOMPRESSPS (zeroing): the elements whose mask bit is set, in order, in
+// the lowest elements; the rest 0. VEXPANDPS load (zeroing): consecutive
+// floats from p into the elements whose bit is set, in order (only
+// popcount(m) floats are read); the rest 0.
+inline __m512 _mm512_maskz_compress_ps(__mmask16 m, __m512 a) {
+  __m512 r = detail::zero<__m512>();
+  int n = 0;
+  for (int i = 0; i < 16; ++i) {
+    if ((m >> i) & 1u) r.set<float>(n++, a.get<float>(i));
+  }
+  return r;
+}
+inline __m512 _mm512_maskz_expandloadu_ps(__mmask16 m, const void* p) {
+  __m512 r = detail::zero<__m512>();
+  const float* f = static_cast<const float*>(p);
+  for (int i = 0; i < 16; ++i) {
+    if ((m >> i) & 1u) r.set<float>(i, *f++);
+  }
+  return r;
+}
+
 // Float arithmetic (VADDPS, VMULPS, VMAXPS, VMINPS, VCMPPS, VBLENDMPS).
 inline __m512 _mm512_add_ps(__m512 a, __m512 b) {
   return detail::map_ps(a, b, [](float x, float y) { return x + y; });
 }
 inline __m512 _mm512_mul_ps(__m512 a, __m512 b) {
   return detail::map_ps(a, b, [](float x, float y) { return x * y; });
+}
+// VFMADD231PS: a * b + c per element, one rounding (std::fma).
+inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
+  __m512 r;
+  for (int i = 0; i < 16; ++i) r.set<float>(i, std::fma(a.get<float>(i), b.get<float>(i), c.get<float>(i)));
+  return r;
 }
 inline __m512 _mm512_max_ps(__m512 a, __m512 b) {
   return detail::map_ps(a, b, [](float x, float y) { return x > y ? x : y; });
@@ -271,6 +313,25 @@ inline __m512i _mm512_cvtps_epi32(__m512 a) {
   }
   return r;
 }
+// VPMOVZXWD: 16 uint16 -> 16 dwords, zero-extended.
+inline __m512i _mm512_cvtepu16_epi32(__m256i a) {
+  __m512i r;
+  for (int i = 0; i < 16; ++i) r.set<uint32_t>(i, a.get<uint16_t>(i));
+  return r;
+}
+// VPSLLD (immediate): counts over 31 give 0.
+inline __m512i _mm512_slli_epi32(__m512i a, unsigned int count) {
+  __m512i r;
+  for (int i = 0; i < 16; ++i) r.set<uint32_t>(i, count > 31 ? 0u : a.get<uint32_t>(i) << count);
+  return r;
+}
+inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 64; ++i) r.bytes[i] = static_cast<uint8_t>(a.bytes[i] & b.bytes[i]);
+  return r;
+}
+// The bits as they are.
+inline __m512 _mm512_castsi512_ps(__m512i a) { return __m512(a); }
 inline __m512i _mm512_cvtepi8_epi32(__m128i a) {
   __m512i r;
   for (int i = 0; i < 16; ++i) r.set<int32_t>(i, a.get<int8_t>(i));

@@ -1,0 +1,80 @@
+// The BF16 depthwise-convolution microkernel boundary (the dwconv_bf16
+// family, kernels/dwconv_bf16.h): a float Conv with group == C == M that
+// runs in BF16 (engine/bf16_layers.h). Output planes [first, first + count)
+// of the N * C planes (plane t is channel t % C), each
+//   v = bias (0 when null)
+//   for (ky, kx) in row-major order:
+//     v = fma(w[ky][kx], x(oy * sh - ph + ky * dh, ox * sw - pw + kx * dw), v)
+//   v = v + residual (when given; one FP32 add), then the clip when asked
+//   (v > lo ? v : lo, then v < hi ? v : hi: NaN -> lo), then the store: FP32
+//   as it is, or BF16 (bf16::from_f32, round to nearest even) into y16.
+// x is a BF16 tensor (its bits), read as the FP32 values it denotes, and +0
+// outside the image (every tap is taken: a padded tap adds w * +0). The
+// weights are BF16 values held as FP32 (rounded once when the layer is
+// made). A product of two BF16 values is exact in FP32 (8 + 8 significand
+// bits) unless it underflows, so the fma above is one rounding per tap, the
+// same whether a kernel fuses it or not; kernels compute exactly this, in
+// this order, and give the reference's bits (tests compare with ==).
+//
+// Bound against the FP32 depthwise layer (tests/test_bf16_layers.py): with
+// S = |bias| + sum over taps of |w x| on the FP32 operands and T = kh * kw,
+//   |v - v32| <= (2^-7 + 2^-16) S + 2 (T + 2) 2^-24 S
+// before the output's own rounding (2^-8 |y| more for a BF16 output), as the
+// BF16 GEMM's bound (abi/gemm_bf16.h) with K = T.
+//
+// Workspace: the kernel converts each input row once into zero-padded FP32
+// rows split into sw column phases and reads every tap from them; the
+// caller gives `work`, dwconv_bf16_work_floats(p) floats (dwconv_bf16.h),
+// owned by the calling thread. Plain structs and declarations, so ISA
+// translation units may include it (STYLE.md, "ISA code is fenced").
+#pragma once
+
+#include <cstdint>
+
+namespace int8rt {
+namespace kernels {
+
+struct DwConvBf16Plane {
+  const uint16_t* x = nullptr;      // input planes [N * C][H][W], BF16 bits
+  const float* w = nullptr;         // taps [C][kh][kw], BF16 values as FP32
+  const float* bias = nullptr;      // [C], or nullptr for 0
+  float* y = nullptr;               // output planes [N * C][oh][ow] (FP32), or
+  uint16_t* y16 = nullptr;          // the same as BF16 bits: exactly one is set
+  const float* residual = nullptr;  // FP32, laid out as the output; or nullptr
+  bool clip = false;                // then clamp to [lo, hi]
+  float lo = 0.f, hi = 0.f;
+  int64_t C = 1, first = 0, count = 1;
+  int64_t H = 0, W = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+  float* work = nullptr;  // dwconv_bf16_work_floats(*this) floats
+  // The padded rows' geometry (dwconv_bf16_work_floats fills them): rows
+  // held (a ring of the rows one output row reads; the whole plane when
+  // flat), the width of one column phase, floats per padded row (sw phases);
+  // flat: a small stride-1 plane walked as one run of oh x row_floats
+  // outputs (row_floats = ow + (kw - 1) * dw, the columns past ow computed
+  // and dropped).
+  int64_t pad_rows = 0, phase_w = 0, row_floats = 0;
+  bool flat = false;
+};
+using DwConvBf16Fn = void (*)(const DwConvBf16Plane&);
+
+// Outputs per vector step of the kernels: the padded plane holds the
+// columns a step of this many outputs reads past ow.
+constexpr int64_t kDwBf16Step = 64;
+// The largest plane (oh x row_floats outputs) walked flat (28 x 28 with a
+// 3 x 3 window: 840).
+constexpr int64_t kDwBf16FlatMax = 1024;
+
+namespace ref {
+void dwconv_bf16_plane(const DwConvBf16Plane& p);  // ref/dwconv_bf16.cc, baseline
+}  // namespace ref
+namespace x86 {
+namespace avx512bf16 {
+// AVX-512 FMA on the padded plane, 16 outputs per zmm, up to four zmm per
+// step; VCVTNEPS2BF16 for a BF16 output (x86/avx512bf16/dwconv_bf16_16.cc).
+void dwconv_bf16_plane(const DwConvBf16Plane& p);
+}  // namespace avx512bf16
+}  // namespace x86
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,53 @@
+// The dwconv_bf16 family's candidate checks and workspace size
+// (kernels/dwconv_bf16.h).
+#include "kernels/dwconv_bf16.h"
+
+#include <algorithm>
+
+#include "int8rt/error.h"
+#include "core/cpu_features.h"
+
+namespace int8rt {
+namespace kernels {
+
+void DwConvBf16Kernel::validate(int64_t taps) {
+  if (taps < 1) throw InvalidArgument("dwconv_bf16: a window needs at least one tap, got " + std::to_string(taps));
+}
+
+std::string DwConvBf16Kernel::supports(int64_t taps) const {
+  if (needs_bf16_ && !cpu_features().avx512_bf16) return "CPU lacks avx512_bf16";
+  if (max_taps_ > 0 && taps > max_taps_) return "window of " + std::to_string(taps) + " taps over " +
+                                                std::to_string(max_taps_);
+  return "";
+}
+
+int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
+  // Small stride-1 planes (MobileNetV2's 28 x 28, 14 x 14 and 7 x 7
+  // stages): one flat run over the padded width wastes kw - 1 columns per
+  // row where the row walk wastes up to 15 of 16 lanes (7 of 16 used at
+  // 7 x 7), and has no per-row ring bookkeeping. Larger planes take the row
+  // walk, which shares each loaded row between two output rows and stores
+  // without compressing (measured, RESULTS.md section 95: 56 x 56 x 144 at
+  // batch 8, flat 3.0 ms, row walk 1.4x cheaper; 14 x 14 x 144, the row
+  // walk 4x dearer than flat).
+  const int64_t wp = p.ow + (p.kw - 1) * p.dw;
+  p.flat = p.sh == 1 && p.sw == 1 && p.oh * wp <= kDwBf16FlatMax;
+  if (p.flat) {
+    const int64_t steps = (p.oh * wp + kDwBf16Step - 1) / kDwBf16Step * kDwBf16Step;
+    p.row_floats = p.phase_w = wp;
+    // every row a tap reads, and the last step's reads past the last row
+    p.pad_rows = p.oh + (p.kh - 1) * p.dh + (steps - p.oh * wp + wp - 1) / wp + 1;
+    return p.pad_rows * p.row_floats;
+  }
+  // Rows every output row's taps read; columns a step of kDwBf16Step outputs
+  // reads (the last step's too) and every input column's phase index.
+  p.pad_rows = (p.kh - 1) * p.dh + 1 + p.sh;  // the row walk's ring: two output rows' windows
+  const int64_t steps = (p.ow + kDwBf16Step - 1) / kDwBf16Step * kDwBf16Step;
+  const int64_t read = steps + (p.kw - 1) * p.dw / p.sw, held = (p.W + p.pw + p.sw - 1) / p.sw + 16;
+  p.phase_w = (std::max(read, held) + 15) / 16 * 16;
+  p.row_floats = p.sw * p.phase_w;
+  return p.pad_rows * p.row_floats;
+}
+
+}  // namespace kernels
+}  // namespace int8rt

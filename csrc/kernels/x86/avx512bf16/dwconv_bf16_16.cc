@@ -1,0 +1,291 @@
+// BF16 depthwise convolution, AVX-512 with AVX512-BF16's store: contract in
+// kernels/abi/dwconv_bf16.h.
+//
+// Per plane, each BF16 input row is widened once into the caller's
+// workspace: zero-padded FP32 rows split into sw column phases (padded
+// column j at phase j % sw, index j / sw), so that for every tap (ky, kx)
+// the inputs of consecutive outputs ox are consecutive floats (stride-2
+// BF16 rows split into phases with one shift and one mask per 32 inputs).
+// The rows live in a ring of the (kh - 1) * dh + 1 + sh rows two output rows
+// read (a few KiB: it stays in L1, where a whole 112 x 112 plane would not);
+// output rows go two at a time, each padded row's vectors loaded once for
+// both rows' FMAs.
+// The padding columns are zeroed once per call and never written after.
+// Small stride-1 planes (dwconv_bf16.h's `flat`) are walked as one run of
+// oh x row_floats outputs (the padded width: kw - 1 columns per row computed
+// and dropped), each zmm's outputs compressed out of it (VCOMPRESSPS; the
+// residual expanded into it, VEXPANDPS) and stored at once.
+// Register tile: a step of up to four zmm (64 outputs of one row) as
+// independent FMA chains, taps outer: per tap one broadcast weight and one
+// FMA per zmm, in the contract's tap order, starting from the bias. A
+// padded tap multiplies +0, as the contract says. Then the residual add,
+// the clip (compare + blend) and the store: FP32, or VCVTNEPS2BF16 (round
+// to nearest even) for a BF16 output; the last partial zmm through a mask.
+//
+// Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
+// in the library (namespace avx512bf16) and, in the tests, against
+// emulation/avx512_emulation.h (namespace emulated::avx512bf16).
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/abi/dwconv_bf16.h"
+#include "kernels/x86/emulation/avx512.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace INT8RT_X86_NS(avx512bf16) {
+namespace {
+
+constexpr int kMaxTaps = 64;  // larger windows take the reference (dwconv_bf16.h)
+constexpr int kMaxRows = 128;  // padded rows of two output rows' windows (more: one row at a time)
+
+__mmask16 mask16(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
+
+// BF16 bits in the low halves of 16 dwords -> the floats they denote.
+__m512 widen(__m512i low_halves) { return _mm512_castsi512_ps(_mm512_slli_epi32(low_halves, 16)); }
+
+// Input row `src` (W BF16 values) into padded row `dst` (its sw phases).
+void convert_row(const DwConvBf16Plane& p, const uint16_t* src, float* dst) {
+  if (p.sw == 1) {
+    float* d = dst + p.pw;
+    for (int64_t i = 0; i < p.W; i += 16) {
+      const __mmask16 m = mask16(p.W - i);
+      const __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + i));
+      _mm512_mask_storeu_ps(d + i, m, widen(v));
+    }
+  } else if (p.sw == 2) {
+    // dword m of 32 inputs from i holds x[i + 2m] (low) and x[i + 2m + 1] (high)
+    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+    for (int64_t i = 0; i < p.W; i += 32) {
+      const int64_t n = p.W - i < 32 ? p.W - i : 32;
+      const __mmask32 m = n == 32 ? 0xFFFFFFFFu : static_cast<__mmask32>((1u << n) - 1);
+      const __m512i v = _mm512_maskz_loadu_epi16(m, src + i);
+      const int64_t je = i + p.pw, jo = je + 1;  // padded columns of x[i] and x[i + 1]
+      _mm512_mask_storeu_ps(dst + (je % 2) * p.phase_w + je / 2, mask16((n + 1) / 2), widen(v));
+      _mm512_mask_storeu_ps(dst + (jo % 2) * p.phase_w + jo / 2, mask16(n / 2),
+                            _mm512_castsi512_ps(_mm512_and_si512(v, high)));
+    }
+  } else {
+    for (int64_t i = 0; i < p.W; ++i) {
+      const int64_t j = i + p.pw;
+      const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
+      std::memcpy(dst + (j % p.sw) * p.phase_w + j / p.sw, &bits, 4);
+    }
+  }
+}
+
+// The epilogue of one zmm of outputs (m: the valid lanes) and its store at
+// output index o: residual add, clip, FP32 or BF16.
+void finish(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
+  if (p.residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, p.residual + o));
+  if (p.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo)
+    const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_GT_OQ), lo, r);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_LT_OQ), hi, r);
+  }
+  if (p.y16) {
+    _mm256_mask_storeu_epi16(p.y16 + o, m, (__m256i)_mm512_cvtneps_pbh(r));
+  } else {
+    _mm512_mask_storeu_ps(p.y + o, m, r);
+  }
+}
+
+// A flat walk's zmm (dwconv_bf16.h): the lanes in m are the outputs from
+// index o on, in order (a row's end and the next row's start); the rest are
+// the dropped columns. The residual is expanded into those lanes, the
+// result compressed out of them and stored as popcount(m) outputs.
+void finish_flat(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
+  if (p.residual) r = _mm512_add_ps(r, _mm512_maskz_expandloadu_ps(m, p.residual + o));
+  if (p.clip) {
+    const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_GT_OQ), lo, r);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_LT_OQ), hi, r);
+  }
+  const int count = __builtin_popcount(m);
+  const __mmask16 out = count == 16 ? 0xFFFF : static_cast<__mmask16>((1u << count) - 1);
+  r = _mm512_maskz_compress_ps(m, r);
+  if (p.y16) {
+    _mm256_mask_storeu_epi16(p.y16 + o, out, (__m256i)_mm512_cvtneps_pbh(r));
+  } else {
+    _mm512_mask_storeu_ps(p.y + o, out, r);
+  }
+}
+
+// Where each zmm of a flat walk stores: its lanes that are outputs and the
+// index of the first (per plane, from the plane's first output).
+struct FlatLanes {
+  const __mmask16* mask;
+  const int64_t* first;
+};
+
+// V zmm of consecutive outputs whose tap k reads src[k] + x0 onward: bias,
+// then one FMA per tap in order. Then finished at output index `at` (n of
+// them valid), or, with `flat`, through finish_flat at the plane's index `at`.
+template <int V>
+void step(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const float* w, int64_t taps,
+          float bias, int64_t at, int64_t n, const FlatLanes* flat) {
+  __m512 acc[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) acc[v] = _mm512_set1_ps(bias);
+  for (int64_t k = 0; k < taps; ++k) {
+    const __m512 wv = _mm512_set1_ps(w[k]);
+    const float* in = src[k] + x0;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(in + 16 * v), acc[v]);
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    if (flat) {
+      finish_flat(p, acc[v], at + flat->first[v], flat->mask[v]);
+    } else {
+      finish(p, acc[v], at + 16 * v, mask16(n - 16 * v));
+    }
+  }
+}
+
+// V zmm of two output rows sh apart: padded row d of `rows` (d = 0 ..
+// (kh - 1) * dh + sh, the first output row's window from d = 0, the
+// second's from d = sh) is loaded once per tap column and feeds both rows'
+// FMAs. Each output's FMAs still run in its window's row-major tap order
+// (d ascending, then kx), from the bias: the one-row step's arithmetic.
+template <int V>
+void step2(const DwConvBf16Plane& p, const float* const* rows, const int64_t* col, int64_t x0, const float* w,
+           float bias, int64_t at0, int64_t at1, int64_t n) {
+  __m512 acc0[V], acc1[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) acc0[v] = acc1[v] = _mm512_set1_ps(bias);
+  const int64_t last = (p.kh - 1) * p.dh + p.sh;
+  for (int64_t d = 0; d <= last; ++d) {
+    const int64_t d1 = d - p.sh;
+    const bool use0 = d % p.dh == 0 && d / p.dh < p.kh, use1 = d1 >= 0 && d1 % p.dh == 0 && d1 / p.dh < p.kh;
+    if (!use0 && !use1) continue;
+    const float* w0 = w + (d / p.dh) * p.kw;
+    const float* w1 = w + (use1 ? d1 / p.dh : 0) * p.kw;
+    for (int64_t kx = 0; kx < p.kw; ++kx) {
+      const float* in = rows[d] + col[kx] + x0;
+      __m512 x[V];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) x[v] = _mm512_loadu_ps(in + 16 * v);
+      if (use0) {
+        const __m512 wv = _mm512_set1_ps(w0[kx]);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc0[v] = _mm512_fmadd_ps(wv, x[v], acc0[v]);
+      }
+      if (use1) {
+        const __m512 wv = _mm512_set1_ps(w1[kx]);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc1[v] = _mm512_fmadd_ps(wv, x[v], acc1[v]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    finish(p, acc0[v], at0 + 16 * v, mask16(n - 16 * v));
+    finish(p, acc1[v], at1 + 16 * v, mask16(n - 16 * v));
+  }
+}
+
+// Up to kDwBf16Step outputs from x0 (n valid) through step<V>.
+void steps(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const float* w, int64_t taps,
+           float bias, int64_t at, int64_t n, const FlatLanes* flat) {
+  switch ((n + 15) / 16) {
+    case 4: step<4>(p, src, x0, w, taps, bias, at, n, flat); break;
+    case 3: step<3>(p, src, x0, w, taps, bias, at, n, flat); break;
+    case 2: step<2>(p, src, x0, w, taps, bias, at, n, flat); break;
+    default: step<1>(p, src, x0, w, taps, bias, at, n, flat); break;
+  }
+}
+
+}  // namespace
+
+void dwconv_bf16_plane(const DwConvBf16Plane& p) {
+  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, span = (p.kh - 1) * p.dh + 1;
+  std::memset(p.work, 0, static_cast<size_t>(p.pad_rows * p.row_floats) * sizeof(float));
+  int64_t col[kMaxTaps];  // tap kx's phase and offset within a padded row
+  for (int64_t kx = 0; kx < p.kw; ++kx) col[kx] = (kx * p.dw % p.sw) * p.phase_w + kx * p.dw / p.sw;
+  const float* src[kMaxTaps];
+  // A flat walk's zmm q / 16 covers flat positions q .. q + 15 (output
+  // (oy, ox) at oy * row_floats + ox): which lanes are outputs, and the
+  // output index of the first.
+  __mmask16 flat_mask[kDwBf16FlatMax / 16];
+  int64_t flat_first[kDwBf16FlatMax / 16];
+  const int64_t Q = p.flat ? p.oh * p.row_floats : 0;
+  for (int64_t q = 0; q < Q; q += 16) {
+    __mmask16 m = 0;
+    for (int64_t j = 0; j < 16; ++j) {
+      if (q + j < Q && (q + j) % p.row_floats < p.ow) m = static_cast<__mmask16>(m | (1u << j));
+    }
+    flat_mask[q / 16] = m;
+    flat_first[q / 16] = q / p.row_floats * p.ow + (q % p.row_floats < p.ow ? q % p.row_floats : p.ow);
+  }
+  for (int64_t t = p.first; t < p.first + p.count; ++t) {
+    const int64_t c = t % p.C;
+    const uint16_t* x = p.x + t * p.H * p.W;
+    const float* w = p.w + c * taps;
+    const float bias = p.bias ? p.bias[c] : 0.f;
+    if (p.flat) {  // the whole padded plane; one run over oh x row_floats, compressed into the outputs
+      for (int64_t iy = 0; iy < p.H && iy + p.ph < p.pad_rows; ++iy) {
+        convert_row(p, x + iy * p.W, p.work + (iy + p.ph) * p.row_floats);
+      }
+      for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {
+        for (int64_t kx = 0; kx < p.kw; ++kx, ++k) src[k] = p.work + ky * p.dh * p.row_floats + col[kx];
+      }
+      for (int64_t q = 0; q < Q; q += kDwBf16Step) {
+        const FlatLanes lanes{flat_mask + q / 16, flat_first + q / 16};
+        steps(p, src, q, w, taps, bias, t * P, Q - q < kDwBf16Step ? Q - q : kDwBf16Step, &lanes);
+      }
+      continue;
+    }
+    // A ring of the span + sh padded rows two output rows read: padded row
+    // r in slot r % ring, each input row converted once, padding rows zeroed.
+    const int64_t ring = p.pad_rows;
+    int64_t next = 0;
+    auto fill_to = [&](int64_t last) {
+      for (; next <= last; ++next) {
+        float* slot = p.work + (next % ring) * p.row_floats;
+        const int64_t iy = next - p.ph;
+        if (iy >= 0 && iy < p.H) {
+          convert_row(p, x + iy * p.W, slot);
+        } else {
+          std::memset(slot, 0, static_cast<size_t>(p.row_floats) * sizeof(float));
+        }
+      }
+    };
+    for (int64_t oy = 0; oy < p.oh;) {
+      const int64_t top = oy * p.sh;
+      if (oy + 1 < p.oh && span + p.sh <= kMaxRows) {  // two output rows per step, their windows' rows loaded once
+        fill_to(top + span - 1 + p.sh);
+        const float* rows[kMaxRows];
+        for (int64_t d = 0; d < span + p.sh; ++d) rows[d] = p.work + ((top + d) % ring) * p.row_floats;
+        for (int64_t ox = 0; ox < p.ow; ox += kDwBf16Step) {
+          const int64_t n = p.ow - ox < kDwBf16Step ? p.ow - ox : kDwBf16Step;
+          const int64_t at = t * P + oy * p.ow + ox;
+          switch ((n + 15) / 16) {
+            case 4: step2<4>(p, rows, col, ox, w, bias, at, at + p.ow, n); break;
+            case 3: step2<3>(p, rows, col, ox, w, bias, at, at + p.ow, n); break;
+            case 2: step2<2>(p, rows, col, ox, w, bias, at, at + p.ow, n); break;
+            default: step2<1>(p, rows, col, ox, w, bias, at, at + p.ow, n); break;
+          }
+        }
+        oy += 2;
+        continue;
+      }
+      fill_to(top + span - 1);
+      for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {  // kh divisions per output row, not one per tap
+        const float* row = p.work + ((top + ky * p.dh) % ring) * p.row_floats;
+        for (int64_t kx = 0; kx < p.kw; ++kx, ++k) src[k] = row + col[kx];
+      }
+      for (int64_t ox = 0; ox < p.ow; ox += kDwBf16Step) {
+        const int64_t n = p.ow - ox < kDwBf16Step ? p.ow - ox : kDwBf16Step;
+        steps(p, src, ox, w, taps, bias, t * P + oy * p.ow + ox, n, nullptr);
+      }
+      ++oy;
+    }
+  }
+}
+
+}  // namespace INT8RT_X86_NS(avx512bf16)
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
