@@ -126,6 +126,20 @@ void bind_engine(py::module_& m) {
              return to_numpy(std::move(outputs));
            },
            py::arg("inputs"))
+      .def("run_tapped",
+           [](ExecutionContext& ctx, const py::dict& inputs) {
+             std::vector<py::array> keep;
+             auto views = views_of(inputs, keep);
+             std::map<std::string, HostTensor> outputs, branch_values;
+             {
+               py::gil_scoped_release release;
+               outputs = ctx.run_tapped(views, branch_values);
+             }
+             return py::make_tuple(to_numpy(std::move(outputs)), to_numpy(std::move(branch_values)));
+           },
+           py::arg("inputs"),
+           "(outputs, branch values): run() and every float32 tensor the taken If branches compute, "
+           "by scoped name '<If>/<then_branch|else_branch>/<tensor>' (int8rt/engine.h)")
       .def("run_into",
            [](ExecutionContext& ctx, const py::dict& inputs, const py::dict& outputs) {
              std::vector<py::array> keep;

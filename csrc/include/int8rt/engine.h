@@ -155,6 +155,16 @@ class ExecutionContext {
   // the shape, after the run and before anything is written to it).
   void run_into(const std::map<std::string, TensorView>& inputs, const std::map<std::string, OutputView>& outputs);
 
+  // run(), and into `branch_values` (cleared first) a copy of every float32
+  // tensor the If branches this run takes compute, by scoped name
+  // ("<If node>/<then_branch|else_branch>/<tensor>", nested Ifs' scopes
+  // joined: engine/ops/control_flow.h). Inspection, not serving (`int8rt
+  // compare` and the accuracy check read inside branches with it): it
+  // copies each such tensor. Loop and Scan bodies are not seen. CPU
+  // engines only (NotSupported on a GPU).
+  std::map<std::string, HostTensor> run_tapped(const std::map<std::string, TensorView>& inputs,
+                                               std::map<std::string, HostTensor>& branch_values);
+
   // Runs the engine `runs` times (>= 1) on `inputs` and returns every
   // layer's median time on `clock`, in run order (CPU engines; NotSupported
   // for an engine on a GPU, whose launches are asynchronous).
