@@ -176,3 +176,22 @@ def _tensors_of(engine: int8rt.Engine, x: np.ndarray, names: list[str]) -> Mappi
 
     tap = fp32_tap_engine(engine._native.network(), [n for n in names if n != "x"])
     return {**tap.create_execution_context().run({"x": x}), "x": x}
+
+
+def test_int8rt_compare_takes_a_0d_int64_input_and_prints_branch_rows(net, both, tmp_path, capsys) -> None:
+    """``int8rt compare`` with the rate a 0-d int64 array of the .npz beside
+    the samples (before: every array cast to float32, and the 0-d one cut
+    by --limit and counted with len())."""
+    from int8rt.cli import main
+
+    engine, _, _ = both
+    onnx.save(net, str(tmp_path / "m.onnx"))
+    engine.save(str(tmp_path / "m.i8rt"))
+    x = _x()
+    np.savez(tmp_path / "data.npz", x=x, sr=np.array(16000, np.int64))
+    assert main(["compare", str(tmp_path / "m.onnx"), "--engine", str(tmp_path / "m.i8rt"), "--data",
+                 str(tmp_path / "data.npz"), "--limit", "8", "--batch-size", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "on 8 samples of" in printed
+    want = format_comparison(compare(net, engine, {"x": x[:8], "sr": np.array(16000, np.int64)}, batch_size=4))
+    assert want in printed and THEN + "t_r1" in want
