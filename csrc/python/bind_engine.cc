@@ -235,9 +235,9 @@ void bind_engine(py::module_& m) {
       .def_property_readonly("device_name", &Engine::device_name)
       .def("network", &Engine::network, py::return_value_policy::copy)
       .def("layers",
-           [](const Engine& e) {
+           [](const Engine& e, bool branches) {
              py::list out;
-             for (const LayerInfo& l : e.layers()) {
+             for (const LayerInfo& l : branches ? e.layers_with_branches() : e.layers()) {
                py::dict d;
                d["name"] = l.name;
                d["op"] = l.op;
@@ -246,7 +246,8 @@ void bind_engine(py::module_& m) {
                out.append(d);
              }
              return out;
-           })
+           },
+           py::arg("branches") = false)
       .def("create_execution_context", &Engine::create_execution_context)
       .def("allocate_device", &Engine::allocate_device, py::arg("nbytes"));
 

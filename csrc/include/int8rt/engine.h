@@ -222,6 +222,13 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::string device_name() const;
   const Network& network() const;
   std::vector<LayerInfo> layers() const;
+  // layers(), with the layers of every If's branches right before that If
+  // (then, else; each branch's in its node order, nested Ifs' alike), named
+  // under their scopes (int8rt/branch_scope.h), so the int8 layers inside a
+  // branch are listed one by one. A branch layer's detail is empty: its
+  // kernel is chosen where the If compiles the branch (the If's detail counts
+  // the branch's layers and int8 ones).
+  std::vector<LayerInfo> layers_with_branches() const;
   // What the INT8 lowering decided (int8rt/int8_plan.h) for an INT8 engine
   // this process built; nullptr for a float32 engine and for an engine
   // loaded from a file or bytes (engine files do not keep the plan).

@@ -1,8 +1,9 @@
-"""Per-tensor views of FP32 against INT8 inside If branches: ``int8rt
-compare`` (accuracy/compare.py) and the build's accuracy check
-(accuracy/check.py) show the tensors of the branch a run takes under their
-scoped names (``pick/then_branch/t_r1``), read from tapped runs
-(``ExecutionContext.run_tapped``), where they saw the If's output alone.
+"""Views into If branches: ``int8rt compare`` (accuracy/compare.py) and the
+build's accuracy check (accuracy/check.py) show the tensors of the branch a
+run takes under their scoped names (``pick/then_branch/t_r1``), read from
+tapped runs (``ExecutionContext.run_tapped``), where they saw the If's
+output alone; ``Engine.layers(branches=True)`` and ``int8rt inspect`` list
+the branch layers, scoped, with their precision.
 
 The oracle: a branch is an ordinary network. Its conv chain taken out of the
 If (the same nodes and weights, at the top level) and calibrated on the same
@@ -195,3 +196,42 @@ def test_int8rt_compare_takes_a_0d_int64_input_and_prints_branch_rows(net, both,
     assert "on 8 samples of" in printed
     want = format_comparison(compare(net, engine, {"x": x[:8], "sr": np.array(16000, np.int64)}, batch_size=4))
     assert want in printed and THEN + "t_r1" in want
+
+
+def test_layers_with_branches_list_the_branch_layers_scoped_before_the_if(net, both) -> None:
+    engine, _, _ = both
+    top = engine.layers()
+    layers = engine.layers(branches=True)
+    assert [layer for layer in layers if "_branch/" not in layer["name"]] == top  # the top level as before
+    names = [layer["name"] for layer in layers]
+    assert names.index("pick") == len(names) - 1 and names.index(THEN + "t_conv1") < names.index(ELSE + "e_conv1")
+    lowered = next(n for n in engine.network().nodes() if n["op"] == "If")["attrs"]
+    for scope, branch, tag in ((THEN, "then_branch", "t_"), (ELSE, "else_branch", "e_")):
+        mine = [layer for layer in layers if layer["name"].startswith(scope)]
+        assert [(layer["name"], layer["op"]) for layer in mine] == [
+            (scope + n["name"], n["op"]) for n in lowered[branch].nodes()]
+        precision = {layer["name"]: layer["precision"] for layer in mine}
+        assert [precision[f"{scope}{tag}conv{i}"] for i in (1, 2, 3)] == ["int8"] * 3
+        assert {precision[scope + n["name"]] for n in lowered[branch].nodes()
+                if n["op"] in ("int8rt.Quantize", "int8rt.Dequantize")} == {"convert"}
+    int8_then = sum(layer["precision"] == "int8" for layer in layers if layer["name"].startswith(THEN))
+    assert f"then 18 layers ({int8_then} int8)" in top[-1]["detail"]  # the If's count, layer by layer
+
+
+def test_inspect_lists_the_branch_layers(net, tmp_path, capsys) -> None:
+    """Calibrated at 16 kHz only: the then-branch's convs in int8, the
+    else-branch float32 as a whole."""
+    from int8rt.cli import main
+
+    engine = _int8(net, _batches((16000,)))
+    engine.save(str(tmp_path / "m.i8rt"))
+    assert main(["inspect", str(tmp_path / "m.i8rt")]) == 0
+    printed = capsys.readouterr().out
+    convs = [THEN + f"t_conv{i}" for i in (1, 2, 3)]
+    lines = [line.split() for line in printed.splitlines() if line.split()[:1] and line.split()[0] in convs]
+    assert [tuple(w[:3]) for w in lines] == [(name, "int8rt.QConv", "int8") for name in convs]
+    # a float32 branch layer says why: its own line of the branch's lowering, or its branch's
+    after = printed.split(ELSE + "e_conv1 ", 1)[1].splitlines()[1]
+    assert "why fp32: no calibration batch took it (no scales under 'pick/else_branch/')" in after, after
+    after = printed.split(THEN + "t_conv1_to_2d ", 1)[1].splitlines()[1]
+    assert "why fp32: its input 'x' is float32 here" in after, after
