@@ -27,7 +27,7 @@ added inside them). A tensor of a branch the run did not take has no value.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -160,33 +160,30 @@ def _one_scale(per_channel: Sequence[float]) -> Optional[float]:
     return float(scales[0])
 
 
-def _scoped_grids(lowered: Any, branches: bool) -> dict[str, tuple[float, int]]:
-    """:func:`_int8_grids` of ``lowered`` and, with ``branches``, of every
-    If branch in it, by scoped name."""
+def _scoped(per_network: Callable[[Any], dict[str, Any]], lowered: Any, branches: bool) -> dict[str, Any]:
+    """``per_network(lowered)`` and, with ``branches``, that of every If
+    branch in it, keyed by scoped name."""
     if not branches:
-        return _int8_grids(lowered)
-    return {scope + name: g for scope, net in scoped_networks(lowered) for name, g in _int8_grids(net).items()}
+        return per_network(lowered)
+    return {scope + name: v for scope, net in scoped_networks(lowered) for name, v in per_network(net).items()}
 
 
 def int8_scales(lowered: Any, *, branches: bool = False) -> dict[str, float]:
     """Source tensor name -> the scale its int8 copy carries, in network
     order; with ``branches``, those inside If branches too, by scoped name."""
-    return {name: s for name, (s, _) in _scoped_grids(lowered, branches).items()}
+    return {name: s for name, (s, _) in _scoped(_int8_grids, lowered, branches).items()}
 
 
 def int8_zero_points(lowered: Any, *, branches: bool = False) -> dict[str, int]:
     """Source tensor name -> the zero point its int8 copy carries, where not
     0 (unsigned activations, a pre-quantized model's); ``branches`` as in
     :func:`int8_scales`."""
-    return {name: z for name, (_, z) in _scoped_grids(lowered, branches).items() if z}
+    return {name: z for name, (_, z) in _scoped(_int8_grids, lowered, branches).items() if z}
 
 
 def flat_floors(lowered: Any, *, branches: bool = False) -> dict[str, float]:
-    """:func:`_flat_floors` of ``lowered`` and, with ``branches``, of every
-    If branch in it, by scoped name."""
-    if not branches:
-        return _flat_floors(lowered)
-    return {scope + name: f for scope, net in scoped_networks(lowered) for name, f in _flat_floors(net).items()}
+    """:func:`_flat_floors` of ``lowered``; ``branches`` as in :func:`int8_scales`."""
+    return _scoped(_flat_floors, lowered, branches)
 
 
 def _flat_floors(lowered: Any) -> dict[str, float]:
@@ -257,9 +254,9 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
         logical = {net.tensor(t)["name"] for node in net.nodes() if node["attrs"].get("logical")
                    for t in node["outputs"]}
         for scoped in wanted:
-            name = scoped[len(scope):]
-            if not scoped.startswith(scope) or net.find_tensor(name) < 0 and net.find_tensor(name + INT8_SUFFIX) < 0:
+            if not scoped.startswith(scope):
                 continue
+            name = scoped[len(scope):]  # not found here when it is in a branch inside this one
             q = net.find_tensor(name + INT8_SUFFIX)
             if q < 0 or name not in scales or scoped not in float_shapes:
                 existing = net.find_tensor(name)  # computed in float only
