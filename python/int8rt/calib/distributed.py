@@ -167,11 +167,12 @@ class RayCalibration:
         """Pulls the calibrator's batches, runs them on Ray and merges the
         shards' histograms into ``session`` (a CalibrationSession that has
         observed nothing and is not from a cache); returns the shards'
-        per-channel maxima merged (:func:`merge_channel_ranges`). ``inputs``: the network's
-        input names (in ``get_batch`` order) and shapes (-1: any size);
-        ``dtypes``: their dtypes (float32 where absent), each batch checked
-        and converted against them as in one process (an int64 sample rate,
-        a bool mask; a 0-d input stays 0-d). ``wrap`` decorates the driver's feed (the builder's accuracy check
+        per-channel maxima merged (:func:`merge_channel_ranges`), by name.
+        ``inputs``: the network's input names (in ``get_batch`` order) and
+        shapes (-1: any size); ``dtypes``: their dtypes (float32 where
+        absent), each batch checked and converted against them as in one
+        process (an int64 sample rate, a bool mask; a 0-d input stays 0-d).
+        ``wrap`` decorates the driver's feed (the builder's accuracy check
         holds samples out there, on the driver). ``rewrites``: the builder
         calls (method name, arguments) that rewrote the driver's network
         before calibration (cross-layer equalization, SmoothQuant); each
