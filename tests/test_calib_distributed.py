@@ -130,3 +130,36 @@ def test_sharded_calibration_keeps_the_per_channel_grids(tmp_path: Path) -> None
         np.testing.assert_array_equal(got[name][1], want[name][1], err_msg=name)
     assert (tmp_path / "two.cache.channels.json").read_bytes() == (tmp_path / "one.cache.channels.json").read_bytes()
     np.testing.assert_array_equal(sharded.run({"x": X_EVAL})["y"], single.run({"x": X_EVAL})["y"])
+
+
+@pytest.mark.parametrize("algorithm", ("minmax", "entropy2"))
+def test_sharded_calibration_of_an_if_on_an_int64_input(tmp_path: Path, algorithm: str) -> None:
+    """Silero VAD unbound in small (tests/test_if_branch_int8.py's model):
+    x float32 [N, 4, T] beside a 0-d int64 `sr` choosing the If branch.
+    The workers take the int64 scalar as the driver's builder would, and
+    send back the branch tensors' histograms and per-channel maxima (named
+    `pick/then_branch/...`, `pick/else_branch/...`: batches of both rates
+    over shards of one batch): the cache, its channel-ranges sidecar and the
+    engine's outputs at both rates are the single-process build's, bit for bit."""
+    from test_if_branch_int8 import ELSE, THEN, _batches, _feeds, rate_branches_model
+
+    m, batches = rate_branches_model(), _batches((16000, 8000, 8000))
+
+    def build(name: str, distributed: object = None) -> int8rt.Engine:
+        cal = make_calibrator(batches, algorithm=algorithm, policy="power_of_two", cache_file=str(tmp_path / name))
+        return int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=cal, distributed=distributed,
+                                                           accuracy_check=False))
+
+    single = build("one.cache")
+    sharded = build("two.cache", RayCalibration(num_workers=2, batches_per_task=1))
+    cache = (tmp_path / "one.cache").read_text()
+    assert any(line.startswith(THEN) for line in cache.splitlines()), cache
+    assert any(line.startswith(ELSE) for line in cache.splitlines()), cache
+    assert (tmp_path / "two.cache").read_bytes() == (tmp_path / "one.cache").read_bytes()
+    sidecar = (tmp_path / "one.cache.channels.json").read_text()
+    assert THEN in sidecar and ELSE in sidecar, sidecar
+    assert (tmp_path / "two.cache.channels.json").read_bytes() == (tmp_path / "one.cache.channels.json").read_bytes()
+    assert {layer.scope for layer in sharded.int8_plan().layers} == {THEN, ELSE}
+    for rate in (16000, 8000):
+        for feed in _feeds(rate):
+            np.testing.assert_array_equal(sharded.run(feed)["y"], single.run(feed)["y"], err_msg=f"{rate}")

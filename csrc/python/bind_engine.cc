@@ -126,6 +126,20 @@ void bind_engine(py::module_& m) {
              return to_numpy(std::move(outputs));
            },
            py::arg("inputs"))
+      .def("run_tapped",
+           [](ExecutionContext& ctx, const py::dict& inputs) {
+             std::vector<py::array> keep;
+             auto views = views_of(inputs, keep);
+             std::map<std::string, HostTensor> outputs, branch_values;
+             {
+               py::gil_scoped_release release;
+               outputs = ctx.run_tapped(views, branch_values);
+             }
+             return py::make_tuple(to_numpy(std::move(outputs)), to_numpy(std::move(branch_values)));
+           },
+           py::arg("inputs"),
+           "(outputs, branch values): run() and every float32 tensor the taken If branches compute, "
+           "by scoped name '<If>/<then_branch|else_branch>/<tensor>' (int8rt/engine.h)")
       .def("run_into",
            [](ExecutionContext& ctx, const py::dict& inputs, const py::dict& outputs) {
              std::vector<py::array> keep;
@@ -223,9 +237,9 @@ void bind_engine(py::module_& m) {
       .def_property_readonly("device_name", &Engine::device_name)
       .def("network", &Engine::network, py::return_value_policy::copy)
       .def("layers",
-           [](const Engine& e) {
+           [](const Engine& e, bool branches) {
              py::list out;
-             for (const LayerInfo& l : e.layers()) {
+             for (const LayerInfo& l : branches ? e.layers_with_branches() : e.layers()) {
                py::dict d;
                d["name"] = l.name;
                d["op"] = l.op;
@@ -234,7 +248,8 @@ void bind_engine(py::module_& m) {
                out.append(d);
              }
              return out;
-           })
+           },
+           py::arg("branches") = false)
       .def("create_execution_context", &Engine::create_execution_context)
       .def("allocate_device", &Engine::allocate_device, py::arg("nbytes"));
 

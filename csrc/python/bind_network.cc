@@ -8,6 +8,7 @@
 
 #include <optional>
 
+#include "int8rt/branch_scope.h"
 #include "int8rt/error.h"
 #include "int8rt/network.h"
 #include "python/bindings.h"
@@ -29,6 +30,8 @@ std::vector<float> optional_vector(const py::object& a) {
 }  // namespace
 
 void bind_network(py::module_& m) {
+  m.def("branch_scope", &branch_scope, py::arg("node"), py::arg("branch"),
+        "The prefix naming If node `node`'s `branch` tensors outside it: 'node/branch/' (int8rt/branch_scope.h).");
   py::class_<Network>(m, "Network", "A DAG of ONNX-semantics nodes over named tensors (int8rt/network.h).")
       .def(py::init<>())
       .def("add_input",

@@ -14,18 +14,21 @@ __all__ = ["add_accuracy_parsers"]
 def _cmd_compare(args: argparse.Namespace) -> int:
     import int8rt
     from int8rt.accuracy.compare import compare, format_comparison
+    from int8rt.accuracy.taps import count
 
     engine = int8rt.Engine.load(args.engine)
     with np.load(args.data) as z:
         missing = [n for n in engine.input_names if n not in z.files]
         if missing:
             raise KeyError(f"{args.data} has no array named {missing[0]!r} (it has: {', '.join(z.files)})")
-        data = {n: np.asarray(z[n], np.float32) for n in engine.input_names}
+        # float data runs as float32 (taps.batches), integer and bool data
+        # as it is (an int64 sample rate, a mask); a 0-d array goes with
+        # every batch
+        data = {n: np.asarray(z[n]) for n in engine.input_names}
     if args.limit:
-        data = {n: a[: args.limit] for n, a in data.items()}
+        data = {n: a[: args.limit] if a.ndim else a for n, a in data.items()}
     rows = compare(args.model, engine, data, batch_size=args.batch_size)
-    print(f"{args.model} (FP32) vs {args.engine} ({engine.precision}) on "
-          f"{len(next(iter(data.values())))} samples of {args.data}")
+    print(f"{args.model} (FP32) vs {args.engine} ({engine.precision}) on {count(data)} samples of {args.data}")
     print(format_comparison(rows))
     return 0
 

@@ -305,13 +305,13 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
     the auto calibrator's thresholds."""
     shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
     inputs = {name: shapes[name] for name in builder.input_names()}
+    dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
     if not session.from_cache and config.distributed is not None:
         # the workers' per-channel maxima, merged (calib/distributed.py)
         _keep_channel_ranges(builder, rewrites, calibrator, config.distributed.calibrate(
             model, config.batch_size, _builder_args(config), session, source, inputs, config.progress,
-            wrap=lambda feed: run.wrap(_shapes_to(builder, feed), session), rewrites=rewrites.calls))
+            wrap=lambda feed: run.wrap(_shapes_to(builder, feed), session), rewrites=rewrites.calls, dtypes=dtypes))
     elif not session.from_cache:
-        dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
 
         def feed(inputs: dict[str, np.ndarray]) -> None:
             arrays = input_arrays(calibrator, inputs, dtypes)

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import collections
 import importlib
 import logging
 import os
@@ -261,15 +260,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  input  {name}: {engine.tensor_shape(name)}{limits}")
     for name in engine.output_names:
         print(f"  output {name}: {engine.tensor_shape(name)}")
-    layers = engine.layers()
+    layers = engine.layers(branches=True)  # an If's branch layers, scoped, before it
     width = max((len(layer["name"]) for layer in layers), default=4)
     reasons = _float_reasons(engine.report(), engine.precision)
     print(f"\nlayers ({len(layers)}):")
     for layer in layers:
         print(f"  {layer['name']:<{width}}  {layer['op']:<28} {layer['precision']:<8} {layer['detail']}")
         if layer["precision"] == "fp32":
-            why = reasons.get(layer["name"], "not recorded (an engine file from an older int8rt)")
-            print(f"  {'':<{width}}    why fp32: {why}")
+            print(f"  {'':<{width}}    why fp32: {_float_reason(reasons, layer['name'])}")
     scales = engine.scales()
     if scales:
         print(f"\nactivation scales ({len(scales)} tensors):")
@@ -285,19 +283,40 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 _FLOAT_LINE = re.compile(r"^layer '(?P<name>.+)' (?:kept in float32 \((?P<asked>requested)\)"
                          r"|\([^)]*\) stays float32: (?P<why>.+))$")
+# A branch's lowering reports under its scope ("pick/then_branch/: layer ..."),
+# and a branch left float32 as a whole in one line ("If 'pick' else_branch: ...").
+_SCOPED_LINE = re.compile(r"^(?P<scope>\S+/): (?P<line>.+)$")
+_FLOAT_BRANCH = re.compile(r"^If '(?P<node>.+)' (?P<branch>then_branch|else_branch): (?P<why>.+ stays float32)$")
 
 
 def _float_reasons(report: Sequence[str], precision: str) -> dict:
-    """Layer name -> why it runs in float32, from the builder's report."""
+    """Layer name -> why it runs in float32, from the builder's report
+    (branch layers by scoped name; a branch left float32 as a whole by its
+    scope: :func:`_float_reason` looks both up)."""
+    from int8rt import _core
+
     if precision == "fp32":
-        return collections.defaultdict(lambda: "the engine was built in FP32 (--precision fp32)")
+        return {"": "the engine was built in FP32 (--precision fp32)"}  # the scope of every layer
     reasons = {}
     for line in report:
-        m = _FLOAT_LINE.match(line)
+        scoped = _SCOPED_LINE.match(line)
+        scope, line = (scoped["scope"], scoped["line"]) if scoped else ("", line)
+        m, branch = _FLOAT_LINE.match(line), _FLOAT_BRANCH.match(line)
         if m:
-            reasons[m["name"]] = ("kept in FP32 as asked (--fp32-layers / layer_precisions)" if m["asked"]
-                                  else m["why"])
+            reasons[scope + m["name"]] = ("kept in FP32 as asked (--fp32-layers / layer_precisions)" if m["asked"]
+                                          else m["why"])
+        elif branch:
+            reasons[scope + _core.branch_scope(branch["node"], branch["branch"])] = branch["why"]
     return reasons
+
+
+def _float_reason(reasons: dict, name: str) -> str:
+    """Why layer ``name`` runs in float32: its own line, else the line of
+    the innermost scope around it that stayed float32 as a whole ("": the
+    engine)."""
+    scopes = [""] + [name[: i + 1] for i, c in enumerate(name) if c == "/"] + [name]
+    return next((reasons[k] for k in reversed(scopes) if k in reasons),
+                "not recorded (an engine file from an older int8rt)")
 
 
 def _cmd_quickstart(args: argparse.Namespace) -> int:

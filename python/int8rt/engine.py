@@ -241,9 +241,12 @@ class Engine:
         """The device in words, e.g. ``"cuda:0 (NVIDIA H100 80GB HBM3)"``."""
         return str(self._native.device_name)
 
-    def layers(self) -> list[dict[str, str]]:
-        """One dict per layer in run order: name, op, precision, detail (kernel)."""
-        return list(self._native.layers())
+    def layers(self, *, branches: bool = False) -> list[dict[str, str]]:
+        """One dict per layer in run order: name, op, precision, detail (kernel).
+        With ``branches``, the layers inside each If's branches too, right
+        before that If, named under their scopes (``pick/then_branch/conv``,
+        as the int8 plan and calibration name them; detail empty)."""
+        return list(self._native.layers(branches))
 
     def network(self) -> _core.Network:
         """The lowered network this engine runs (a copy): its nodes carry the

@@ -36,12 +36,13 @@
 // dtype). The INT8 lowering keeps Loop and Scan, and the values every
 // control-flow node reads and writes, in float32; inside an If's branches it
 // lowers what calibration measured there (lower_int8_branches.cc), each
-// branch tensor named by branch_scope below.
+// branch tensor named by branch_scope (int8rt/branch_scope.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "int8rt/branch_scope.h"
 #include "int8rt/network.h"
 
 namespace int8rt {
@@ -51,13 +52,9 @@ namespace engine {
 // Scan's inputs.
 constexpr const char* kCapturesAttr = "int8rt_captures";
 
-// The prefix naming a tensor of If node `node`'s branch `branch`
-// ("then_branch" / "else_branch") in calibration, its cache and the int8
-// plan: "pick/then_branch/" + tensor name; nested Ifs join their scopes
-// ("outer/then_branch/inner/else_branch/x"). The one home of that rule.
-inline std::string branch_scope(const std::string& node, const std::string& branch) {
-  return node + "/" + branch + "/";
-}
+// Branch tensors' names: int8rt::branch_scope (int8rt/branch_scope.h),
+// found from here unqualified.
+using int8rt::branch_scope;
 
 }  // namespace engine
 }  // namespace int8rt

@@ -165,6 +165,16 @@ class ExecutionContext {
   void set_shape_plan_capacity(size_t plans);
   size_t shape_plan_capacity() const;
 
+  // run(), and into `branch_values` (cleared first) a copy of every float32
+  // tensor the If branches this run takes compute, by scoped name
+  // ("<If node>/<then_branch|else_branch>/<tensor>", nested Ifs' scopes
+  // joined: engine/ops/control_flow.h). Inspection, not serving (`int8rt
+  // compare` and the accuracy check read inside branches with it): it
+  // copies each such tensor. Loop and Scan bodies are not seen. CPU
+  // engines only (NotSupported on a GPU).
+  std::map<std::string, HostTensor> run_tapped(const std::map<std::string, TensorView>& inputs,
+                                               std::map<std::string, HostTensor>& branch_values);
+
   // Runs the engine `runs` times (>= 1) on `inputs` and returns every
   // layer's median time on `clock`, in run order (CPU engines; NotSupported
   // for an engine on a GPU, whose launches are asynchronous).
@@ -222,6 +232,13 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::string device_name() const;
   const Network& network() const;
   std::vector<LayerInfo> layers() const;
+  // layers(), with the layers of every If's branches right before that If
+  // (then, else; each branch's in its node order, nested Ifs' alike), named
+  // under their scopes (int8rt/branch_scope.h), so the int8 layers inside a
+  // branch are listed one by one. A branch layer's detail is empty: its
+  // kernel is chosen where the If compiles the branch (the If's detail counts
+  // the branch's layers and int8 ones).
+  std::vector<LayerInfo> layers_with_branches() const;
   // What the INT8 lowering decided (int8rt/int8_plan.h) for an INT8 engine
   // this process built; nullptr for a float32 engine and for an engine
   // loaded from a file or bytes (engine files do not keep the plan).

@@ -15,6 +15,7 @@
 // one compiles with nothing but the installed include folder on the path.
 #pragma once
 
+#include "int8rt/branch_scope.h"
 #include "int8rt/builder.h"
 #include "int8rt/calibration.h"
 #include "int8rt/engine.h"

@@ -20,6 +20,11 @@ from the same histogram, the other method with the best SQNR on the
 held-out data among those clipping at most ``CLIP_WARN``. An output whose centred cosine
 is below ``OUTPUT_WARN`` is a warning too. Warnings go to the ``int8rt``
 logger and into the report.
+
+Tensors inside If branches are measured too, under their scoped names
+(``pick/then_branch/x``, taps.py), from the float32 network's tapped run,
+over the held-out samples whose run took their branch; a branch no sample
+took has no row.
 """
 from __future__ import annotations
 
@@ -32,7 +37,8 @@ import numpy as np
 from .._numerics import amax_from_scale, scale_from_amax
 from . import metrics
 from .report import BuildReport, OutputCheck, TensorCheck
-from .taps import batches, flat_floors, fp32_tap_engine, groups, int8_scales, int8_zero_points
+from .taps import (batches, flat_floors, fp32_tap_engine, groups, int8_scales, int8_zero_points, scoped_tensors,
+                   tapped_run)
 
 __all__ = ["BETTER_DB", "CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
 
@@ -65,11 +71,13 @@ def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Ma
     zero_points, floors = zero_points or {}, floors or {}
     out = {n: [metrics.SumSquares() for _ in s] for n, s in scales.items()}
     for chunk in batches(data, batch_size):
-        values = ctx.run(chunk)
+        values = tapped_run(ctx, chunk)  # with the tensors of the If branches this chunk took
         for name, kept in (keep or {}).items():
             kept.append(values[name])
         values.update(chunk)
         for name, ss in scales.items():
+            if name not in values:
+                continue  # in a branch this chunk did not take
             v = np.maximum(values[name], np.float32(floors[name])) if name in floors else values[name]
             for acc, s in zip(out[name], ss):
                 acc.add(v, s, zero_points.get(name, 0))
@@ -109,13 +117,18 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     (the builder's optimized float32 network) on ``data``; ``methods`` names
     what chose each tensor's threshold; ``header`` holds the report's
     remaining fields (algorithm, sample counts, slice rule...)."""
-    scales = {n: s for n, s in int8_scales(engine.network()).items() if network.find_tensor(n) >= 0}
+    lowered = engine.network()
+    scoped = scoped_tensors(network)  # the network's tensors and its If branches'
+    scales = {n: s for n, s in int8_scales(lowered, branches=True).items() if n in scoped}
     inputs = {n for g in groups(data) for n in g}
-    tap = fp32_tap_engine(network, [n for n in scales if n not in inputs])
-    zero_points = int8_zero_points(engine.network())  # unsigned activations: their own grid
+    top = {t["name"] for t in network.tensors()}  # the rest are read from the tapped run
+    tap = fp32_tap_engine(network, [n for n in scales if n not in inputs and n in top])
+    zero_points = int8_zero_points(lowered, branches=True)  # unsigned activations: their own grid
     refs: dict[str, list[np.ndarray]] = {name: [] for name in engine.output_names}  # float32, from the taps' run
     stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()}, zero_points,
-                   flat_floors(engine.network()), keep=refs)
+                   flat_floors(lowered, branches=True), keep=refs)
+    stats = {n: st for n, st in stats.items() if st[0].count}  # a branch no sample took: not measured
+    scales = {n: s for n, s in scales.items() if n in stats}
     q_ctx = engine.create_execution_context()
     tests: dict[str, list[np.ndarray]] = {name: [] for name in engine.output_names}
     for chunk in batches(data, batch_size):

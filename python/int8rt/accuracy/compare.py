@@ -11,19 +11,25 @@ from the engine's metadata). The "first jump" is the first
 tensor, in the INT8 engine's run order, whose SQNR is more than ``JUMP_DB``
 below that of every tensor before it and under ``HEALTHY_DB``: where the
 error starts.
+
+Tensors inside If branches are compared too, under their scoped names
+(``pick/then_branch/x``, taps.py), read from both engines' tapped runs, in
+the run order of the branch they are in (before the If's own outputs); a
+branch tensor counts over the samples whose run took its branch in both
+engines, and one that no run took has no row.
 """
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
 from .. import _core
 from .equalize import RESCALED_KEY
-from .taps import batches, flat_floors, fp32_tap_engine, int8_tap_engine
+from .taps import Samples, batches, flat_floors, fp32_tap_engine, groups, int8_tap_engine, scoped_tensors, tapped_run
 
 __all__ = ["HEALTHY_DB", "JUMP_DB", "LayerComparison", "compare", "first_jump", "format_comparison"]
 
@@ -48,8 +54,10 @@ class _Acc:
     def __init__(self) -> None:
         self.rt = self.rr = self.tt = self.dd = 0.0
         self.max = 0.0
+        self.seen = False  # a branch tensor: whether a run took its branch
 
     def add(self, r: np.ndarray, t: np.ndarray) -> None:
+        self.seen = True
         r64, t64 = r.astype(np.float64).ravel(), t.astype(np.float64).ravel()
         d = r64 - t64
         self.rt += float(np.dot(r64, t64))
@@ -70,45 +78,48 @@ class _Acc:
         return cos, sqnr, self.max
 
 
-def compare(model: Any, engine: Any, data: Mapping[str, np.ndarray], *, batch_size: int = 32,
+def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
             model_batch_size: Optional[int] = None) -> list[LayerComparison]:
     """Compares ``engine`` (an INT8 :class:`int8rt.Engine`) with ``model``
     (ONNX path, bytes, ModelProto or Network) on ``data`` ({input: array},
-    axis 0 = samples), one row per tensor in the engine's run order."""
+    axis 0 = samples; or a list of such groups, taps.groups: samples of
+    different shapes, or of a 0-d input's different values), one row per
+    tensor in the engine's run order."""
     from ..builder import _to_network
 
     network = _core.Builder(_to_network(model, model_batch_size), "fp32").optimized_network()
-    float_shapes = {t["name"]: t["shape"] for t in network.tensors()}
+    float_tensors = scoped_tensors(network)  # If branches' under their scoped names
+    float_shapes = {name: t["shape"] for name, t in float_tensors.items()}
     lowered = engine.network()
-    ltensors = lowered.tensors()
     rows: list[tuple[str, str, str, str]] = []  # (source name, layer, op, precision)
     seen: set[str] = set()
-    for node in lowered.nodes():
+    for scope, node, ltensors in _run_order(lowered):
         for t in node["outputs"]:
-            name = ltensors[t]["name"]
+            name = scope + ltensors[t]["name"]
             precision = "fp32"
             if name.endswith("::int8"):
                 name, precision = name[:-6], "int8"
             if name in float_shapes and name not in seen and ltensors[t]["dtype"] in ("float32", "int8"):
-                if float_shapes and network.tensor(network.find_tensor(name))["dtype"] == "float32":
+                if float_tensors[name]["dtype"] == "float32":
                     seen.add(name)
-                    rows.append((name, node["name"], node["op"], precision))
+                    rows.append((name, scope + node["name"], node["op"], precision))
     names = [r[0] for r in rows]
-    tap_q, where = int8_tap_engine(lowered, float_shapes, names, engine.metadata)
-    inputs = set(data)
-    tap_f = fp32_tap_engine(network, [n for n in names if n not in inputs])
+    tap_q, where = int8_tap_engine(lowered, float_shapes, names, engine.metadata, branches=True)
+    inputs = {n for g in groups(data) for n in g}
+    top = {t["name"] for t in network.tensors()}  # the rest are read from the tapped run
+    tap_f = fp32_tap_engine(network, [n for n in names if n not in inputs and n in top])
     ctx_f, ctx_q = tap_f.create_execution_context(), tap_q.create_execution_context()
     acc = {n: _Acc() for n in names}
     # Tensors cross-layer equalization rescaled (equalize.py): the engine
     # holds the model's values divided per channel.
     rescaled = {n: np.asarray(f, np.float32) for n, f in json.loads(engine.metadata.get(RESCALED_KEY, "{}")).items()}
     # A table input held above its readers' flat part (taps.flat_floors): compared as they read it.
-    floors = flat_floors(lowered)
+    floors = flat_floors(lowered, branches=True)
     for chunk in batches(data, batch_size):
-        ref, got = ctx_f.run(chunk), ctx_q.run(chunk)
+        ref, got = tapped_run(ctx_f, chunk), tapped_run(ctx_q, chunk)
         ref.update(chunk)
         for n in names:
-            if n in where and n in ref:
+            if n in where and n in ref and where[n] in got:
                 r = ref[n]
                 if n in rescaled and r.ndim >= 2:
                     r = r / rescaled[n].reshape((1, -1) + (1,) * (r.ndim - 2))
@@ -117,11 +128,22 @@ def compare(model: Any, engine: Any, data: Mapping[str, np.ndarray], *, batch_si
                 acc[n].add(r, got[where[n]])
     out = []
     for name, layer, op, precision in rows:
-        if name not in where:
+        if name not in where or not acc[name].seen:
             continue
         cos, sqnr, err = acc[name].result()
         out.append(LayerComparison(name, layer, op, precision, cos, sqnr, err))
     return out
+
+
+def _run_order(network: Any, scope: str = "") -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """(scope, node, the tensors of the network it is in) for every node of
+    ``network`` in run order, an If's branches (then, else) before the If."""
+    tensors = network.tensors()
+    for node in network.nodes():
+        if node["op"] == "If":
+            for branch in ("then_branch", "else_branch"):
+                yield from _run_order(node["attrs"][branch], scope + _core.branch_scope(node["name"], branch))
+        yield scope, node, tensors
 
 
 def first_jump(rows: list[LayerComparison], jump_db: float = JUMP_DB) -> Optional[LayerComparison]:

@@ -13,19 +13,29 @@ float tensor's own order, as MatMuls hold it); its scale is the ``out_scale`` of
 data-movement layer (``int8rt.QTranspose``, ``QSlice``, ``QReshape``...), its input's
 (csrc/engine/lower_int8.cc). :func:`int8_scales` reads them back and
 :func:`int8_tap_engine` adds an ``int8rt.Dequantize`` per such tensor.
+
+Inside If branches. A branch's tensors are named outside it under their
+scope, ``"<If>/<then_branch|else_branch>/<tensor>"`` (``_core.branch_scope``,
+nested Ifs joined), as calibration, its cache and the int8 plan name them.
+A branch tensor cannot be an output of the network, so it is read from a
+tapped run (``ExecutionContext.run_tapped``: every float32 tensor of the
+branches a run takes, by scoped name; :func:`tapped_run`); with
+``branches=True`` the functions here also cover the branches (of the
+lowered network for the int8 side: the tap engine's Dequantize taps are
+added inside them). A tensor of a branch the run did not take has no value.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _core
 
 __all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "flat_floors", "fp32_tap_engine",
-           "int8_scales", "int8_tap_engine",
-           "one_node_engine", "quantized_inside", "rows", "run_batched", "take", "WholeBatch"]
+           "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
+           "scoped_networks", "scoped_tensors", "take", "tapped_run", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
 
@@ -41,6 +51,51 @@ def _copy(network: Any) -> Any:
     state = network.__getstate__()
     out = _core.Network.__new__(_core.Network)
     out.__setstate__(state)
+    return out
+
+
+def scoped_networks(network: Any, scope: str = "") -> Iterator[tuple[str, Any]]:
+    """``(scope, network)``, then ``(scope, branch)`` for every If branch in
+    it, nested ones under their joined scopes, depth first in node order."""
+    yield scope, network
+    for node in network.nodes():
+        if node["op"] == "If":
+            for branch in ("then_branch", "else_branch"):
+                yield from scoped_networks(node["attrs"][branch], scope + _core.branch_scope(node["name"], branch))
+
+
+def scoped_tensors(network: Any) -> dict[str, dict[str, Any]]:
+    """Scoped name -> the tensor's description, for the tensors of
+    ``network`` and of every If branch in it (:func:`scoped_networks`)."""
+    return {scope + t["name"]: t for scope, net in scoped_networks(network) for t in net.tensors()}
+
+
+def tapped_run(ctx: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``ctx.run(inputs)`` with, beside the outputs, every float32 tensor the
+    If branches the run took computed, by scoped name (``run_tapped``)."""
+    outputs, inside = ctx.run_tapped(inputs)
+    outputs.update(inside)
+    return outputs
+
+
+def _with_branches(network: Any, rewrite: Any, scope: str = "") -> Any:
+    """A copy of ``network`` whose If branches are ``rewrite(scope, branch)``
+    (a Network, scope the branch's :func:`scoped_networks` scope), applied
+    inside out: ``branch`` has its own Ifs' branches rewritten already.
+    Node attributes are read only, so the copy is made from the pickle
+    state with the branch attributes replaced."""
+    state = list(network.__getstate__())
+    nodes = []
+    for name, op, inputs, outputs, attrs in state[2]:
+        if op == "If":
+            attrs = dict(attrs)
+            for branch in ("then_branch", "else_branch"):
+                inner = scope + _core.branch_scope(name, branch)
+                attrs[branch] = rewrite(inner, _with_branches(attrs[branch], rewrite, inner))
+        nodes.append((name, op, inputs, outputs, attrs))
+    state[2] = nodes
+    out = _core.Network.__new__(_core.Network)
+    out.__setstate__(tuple(state))
     return out
 
 
@@ -105,18 +160,33 @@ def _one_scale(per_channel: Sequence[float]) -> Optional[float]:
     return float(scales[0])
 
 
-def int8_scales(lowered: Any) -> dict[str, float]:
-    """Source tensor name -> the scale its int8 copy carries, in network order."""
-    return {name: s for name, (s, _) in _int8_grids(lowered).items()}
+def _scoped(per_network: Callable[[Any], dict[str, Any]], lowered: Any, branches: bool) -> dict[str, Any]:
+    """``per_network(lowered)`` and, with ``branches``, that of every If
+    branch in it, keyed by scoped name."""
+    if not branches:
+        return per_network(lowered)
+    return {scope + name: v for scope, net in scoped_networks(lowered) for name, v in per_network(net).items()}
 
 
-def int8_zero_points(lowered: Any) -> dict[str, int]:
+def int8_scales(lowered: Any, *, branches: bool = False) -> dict[str, float]:
+    """Source tensor name -> the scale its int8 copy carries, in network
+    order; with ``branches``, those inside If branches too, by scoped name."""
+    return {name: s for name, (s, _) in _scoped(_int8_grids, lowered, branches).items()}
+
+
+def int8_zero_points(lowered: Any, *, branches: bool = False) -> dict[str, int]:
     """Source tensor name -> the zero point its int8 copy carries, where not
-    0 (unsigned activations, a pre-quantized model's)."""
-    return {name: z for name, (_, z) in _int8_grids(lowered).items() if z}
+    0 (unsigned activations, a pre-quantized model's); ``branches`` as in
+    :func:`int8_scales`."""
+    return {name: z for name, (_, z) in _scoped(_int8_grids, lowered, branches).items() if z}
 
 
-def flat_floors(lowered: Any) -> dict[str, float]:
+def flat_floors(lowered: Any, *, branches: bool = False) -> dict[str, float]:
+    """:func:`_flat_floors` of ``lowered``; ``branches`` as in :func:`int8_scales`."""
+    return _scoped(_flat_floors, lowered, branches)
+
+
+def _flat_floors(lowered: Any) -> dict[str, float]:
     """Source tensor name -> the value of its code -128, for the int8
     tensors that only tables built for a clipped input read (``int8rt.QLut``
     with ``in_zero_point``: a HardSwish's input held on [-3, T],
@@ -162,38 +232,54 @@ def quantized_inside(lowered: Any, network: Any) -> set[str]:
 
 
 def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: Optional[Iterable[str]] = None,
-                    metadata: Optional[Mapping[str, str]] = None) -> tuple[Any, dict[str, str]]:
+                    metadata: Optional[Mapping[str, str]] = None, *,
+                    branches: bool = False) -> tuple[Any, dict[str, str]]:
     """An engine over a copy of the lowered network whose outputs also hold,
     for each source tensor in ``names`` (default: all int8 ones), its value
     as the INT8 engine computes it, in float32 and the float network's
     layout: the int8 copy dequantized where there is one, else the float
     tensor itself.
 
-    ``float_shapes`` are the source tensors' shapes (NCHW). Returns the
-    engine and source name -> the output name holding it."""
-    net = _copy(lowered)
-    scales = int8_scales(net)
-    zero_points = int8_zero_points(net)
-    logical = {net.tensor(t)["name"] for node in net.nodes() if node["attrs"].get("logical") for t in node["outputs"]}
-    wanted = list(scales if names is None else names)
+    ``float_shapes`` are the source tensors' shapes (NCHW). With
+    ``branches``, names may be scoped ones inside If branches (and the
+    default covers them): their dequantized copies are computed inside the
+    branch, read by :func:`tapped_run` under ``<scope><name>::tap``.
+    Returns the engine and source name -> the output (or tapped) name
+    holding it."""
+    wanted = list(int8_scales(lowered, branches=branches) if names is None else names)
     where: dict[str, str] = {}
-    for name in wanted:
-        q = net.find_tensor(name + INT8_SUFFIX)
-        if q < 0 or name not in scales or name not in float_shapes:
-            existing = net.find_tensor(name)  # computed in float only
-            if existing >= 0 and net.tensor(existing)["dtype"] == "float32":
-                net.mark_output(existing)
-                where[name] = name
-            continue
-        attrs = {"scale": float(scales[name])}
-        if zero_points.get(name):
-            attrs["zero_point"] = zero_points[name]
-        if name + INT8_SUFFIX in logical:
-            attrs["logical"] = 1
-        out = net.add_node("int8rt.Dequantize", name + "::dequantize_tap", [q], attrs, [name + TAP_SUFFIX])[0]
-        net.set_shape(out, list(float_shapes[name]))
-        net.mark_output(out)
-        where[name] = name + TAP_SUFFIX
+
+    def add_taps(scope: str, net: Any, mark: bool) -> Any:
+        scales, zero_points = int8_scales(net), int8_zero_points(net)
+        logical = {net.tensor(t)["name"] for node in net.nodes() if node["attrs"].get("logical")
+                   for t in node["outputs"]}
+        for scoped in wanted:
+            if not scoped.startswith(scope):
+                continue
+            name = scoped[len(scope):]  # not found here when it is in a branch inside this one
+            q = net.find_tensor(name + INT8_SUFFIX)
+            if q < 0 or name not in scales or scoped not in float_shapes:
+                existing = net.find_tensor(name)  # computed in float only
+                if existing >= 0 and net.tensor(existing)["dtype"] == "float32":
+                    if mark:
+                        net.mark_output(existing)
+                    where[scoped] = scoped
+                continue
+            attrs = {"scale": float(scales[name])}
+            if zero_points.get(name):
+                attrs["zero_point"] = zero_points[name]
+            if name + INT8_SUFFIX in logical:
+                attrs["logical"] = 1
+            out = net.add_node("int8rt.Dequantize", name + "::dequantize_tap", [q], attrs, [name + TAP_SUFFIX])[0]
+            net.set_shape(out, list(float_shapes[scoped]))
+            if mark:
+                net.mark_output(out)
+            where[scoped] = scoped + TAP_SUFFIX
+        return net
+
+    # inside a branch a tap is computed, not an output: tapped_run reads it
+    net = _with_branches(lowered, lambda scope, branch: add_taps(scope, branch, False)) if branches else _copy(lowered)
+    net = add_taps("", net, True)
     meta = dict(metadata or {})
     meta.setdefault("precision", "int8")
     return _core.Engine.create(net, meta), where

@@ -162,12 +162,16 @@ class RayCalibration:
     def calibrate(self, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
                   calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
                   wrap: Optional[Callable[[Feed], Feed]] = None,
-                  rewrites: Sequence[tuple[str, tuple]] = ()) -> ChannelRanges:
+                  rewrites: Sequence[tuple[str, tuple]] = (),
+                  dtypes: Optional[Mapping[str, str]] = None) -> ChannelRanges:
         """Pulls the calibrator's batches, runs them on Ray and merges the
         shards' histograms into ``session`` (a CalibrationSession that has
         observed nothing and is not from a cache); returns the shards'
-        per-channel maxima merged (:func:`merge_channel_ranges`). ``inputs``: the network's
-        input names (in ``get_batch`` order) and shapes (-1: any size).
+        per-channel maxima merged (:func:`merge_channel_ranges`), by name.
+        ``inputs``: the network's input names (in ``get_batch`` order) and
+        shapes (-1: any size); ``dtypes``: their dtypes (float32 where
+        absent), each batch checked and converted against them as in one
+        process (an int64 sample rate, a bool mask; a 0-d input stays 0-d).
         ``wrap`` decorates the driver's feed (the builder's accuracy check
         holds samples out there, on the driver). ``rewrites``: the builder
         calls (method name, arguments) that rewrote the driver's network
@@ -183,14 +187,15 @@ class RayCalibration:
             started = True
         try:
             return self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress, wrap,
-                             list(rewrites))
+                             list(rewrites), dict(dtypes or {}))
         finally:
             if started:
                 ray.shutdown()
 
     def _run(self, ray: Any, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
              calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
-             wrap: Optional[Callable[[Feed], Feed]], rewrites: list[tuple[str, tuple]]) -> ChannelRanges:
+             wrap: Optional[Callable[[Feed], Feed]], rewrites: list[tuple[str, tuple]],
+             dtypes: dict[str, str]) -> ChannelRanges:
         from .session import input_arrays, pull_batches
 
         workers = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -232,7 +237,7 @@ class RayCalibration:
             chunk.clear()
 
         def feed(inputs: dict[str, np.ndarray]) -> None:
-            arrays = input_arrays(calibrator, inputs)  # float32 inputs only on this path
+            arrays = input_arrays(calibrator, inputs, dtypes)
 
             def take(_: Collector) -> None:
                 chunk.append(arrays)
@@ -248,4 +253,7 @@ class RayCalibration:
             submit()
         running.clear()
         merge_finished()  # ray.get waits for the rest, in order
-        return ranges
+        # by name, as Builder.channel_ranges gives them (a std::map): a tensor
+        # first seen by a later shard (a branch its batches took) is no later
+        # in the sidecar than in one process's
+        return dict(sorted(ranges.items()))
