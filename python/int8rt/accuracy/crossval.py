@@ -48,7 +48,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .._numerics import scale_from_amax
-from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, groups, rows, take
+from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, groups, rows, spread
 
 __all__ = ["FOLDS", "Folds", "MAX_SAMPLES", "calibrated", "pool"]
 
@@ -56,7 +56,9 @@ logger = logging.getLogger("int8rt")
 
 # Folds in all, the held-out slice included ...
 FOLDS = 4
-# ... over at most this many kept samples and as many held-out ones (the first).
+# ... over at most this many kept samples and as many held-out ones, each
+# spread evenly over those the router kept (taps.spread), which it keeps
+# over the whole calibration stream (holdout.py, strided.py).
 MAX_SAMPLES = 64
 
 Inputs = dict[str, np.ndarray]
@@ -64,7 +66,8 @@ Inputs = dict[str, np.ndarray]
 
 def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[list[Inputs], list[Inputs]]]:
     """The kept and the held-out samples, one group (one array per input)
-    per input shape each (at most ``MAX_SAMPLES`` of each), where the folds
+    per input shape each (at most ``MAX_SAMPLES`` of each, spread over
+    them: ``taps.spread``), where the folds
     can be made of them (module docstring); else None."""
     kept_groups = groups(kept) if kept is not None else []
     held_groups = groups(held) if held is not None else []
@@ -73,7 +76,7 @@ def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[lis
     if any(v.ndim == 0 for g in kept_groups + held_groups for v in g.values()) or \
             any(len({len(v) for v in g.values()}) != 1 for g in kept_groups + held_groups):
         return None
-    k, h = take(kept_groups, MAX_SAMPLES), take(held_groups, MAX_SAMPLES)
+    k, h = spread(kept_groups, MAX_SAMPLES), spread(held_groups, MAX_SAMPLES)
     if count(k) < FOLDS - 1:
         return None
     return k, h

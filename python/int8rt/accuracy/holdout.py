@@ -4,7 +4,8 @@ The builder's calibration loop hands every batch from ``get_batch`` to a
 :class:`SampleRouter`. Counting samples over the whole stream (axis 0 of
 the inputs, global index ``j`` from 0), sample ``j`` is held out for the
 accuracy check when ``j % every == every - 1`` (every 4th sample by default:
-3, 7, 11, ...), until ``max_check`` samples are held out; every other sample
+3, 7, 11, ...), until ``max_check`` samples are held out (with
+``calibrate_held``, over the whole stream: below); every other sample
 goes to the histograms. A batch is split along axis 0 when it mixes both,
 so a single calibration batch is split too, and a batch of one held-out
 sample is not observed at all. Sample 0 always calibrates.
@@ -18,15 +19,25 @@ Samples are measured in one array per input, so where a network's inputs have
 dynamic dimensions beyond the batch and the batches differ in them, only the
 batches shaped like the first are measured (all of them set thresholds).
 
-The first ``max_search`` calibrating samples are also kept (their inputs
-only, grouped by shape; the whole batch where batches cannot be split) for the
-``auto`` calibrator's second pass, which needs the data again after the
-histograms are complete; TensorRT's ``get_batch`` stream can be read only
-once. Which samples are held out and which are kept depends on their index
-in the stream only, not on how it is split into batches. The ``auto`` calibrator holds samples out also when nothing is
-measured: it scores its final choice on them (auto_choice.py); then they set
-the final thresholds as well (``calibrate_held``), so that auto's are
-computed from the histograms every other calibrator would have.
+At most ``max_search`` calibrating samples are also kept (their inputs
+only, grouped by shape) for the ``auto`` calibrator's second pass, which
+needs the data again after the histograms are complete; TensorRT's
+``get_batch`` stream can be read only once. They are taken over the whole
+stream at a stride that doubles as it grows (strided.py): calibrating
+sample ``k`` (counted over the calibrating ones) is kept when ``k`` is a
+multiple of the least power of two that leaves at most ``max_search``, so a
+sample kind that appears only late in a long stream still reaches the
+folds and bias correction (until 2026-12-04: the first ``max_search``;
+RESULTS_accuracy.md, acc17). Where batches cannot be split, the first whole
+batches, until at least ``max_search`` samples. Which samples are held out
+and which are kept depends on their index in the stream only, not on how
+it is split into batches. The ``auto`` calibrator holds samples out also
+when nothing is measured: it scores its final choice on them
+(auto_choice.py); then they set the final thresholds as well
+(``calibrate_held``), so that auto's are computed from the histograms every
+other calibrator would have, and every ``every``-th sample of the whole
+stream is held out (none is lost to the thresholds), of which at most
+``max_check`` are kept, at the same doubling stride over the held-out ones.
 """
 from __future__ import annotations
 
@@ -36,6 +47,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import _core
+from .strided import Strided
 from .taps import Samples, WholeBatch, rows
 
 __all__ = ["SampleRouter"]
@@ -99,17 +111,34 @@ class SampleRouter:
         self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
         self.calibrate_held = calibrate_held
         self._seen = 0          # samples (or batches, when not splittable) seen
-        self._check: list[Inputs] = []
-        self._search: list[Inputs] = []
+        # held-out and kept samples: strided over the whole stream where
+        # batches split (strided.py); else lists of whole batches, the first
+        self.held_buffer = Strided(max_check, _take) if splittable and max_check > 0 else None
+        self.kept_buffer = Strided(max_search, _take) if splittable and max_search > 0 else None
+        self._whole: dict[str, list[Inputs]] = {"check": [], "search": []}
+        self._whole_count = {"check": 0, "search": 0}
         self._first: list[Inputs] = []   # calibrating samples, for a check without held-out data
-        self.check_count = 0
-        self.search_count = 0
         self.threshold_count = 0
         self.batches = 0
         self.first_rows: Optional[int] = None  # samples in the first batch: the chunk size for later runs
 
     def _held(self, index: int) -> bool:
         return self.every >= 2 and index % self.every == self.every - 1
+
+    @property
+    def _check(self) -> list[Inputs]:
+        """The held-out samples kept (a part per batch, each kind in stream order)."""
+        return (self.held_buffer.values() if self.held_buffer is not None else []) + self._whole["check"]
+
+    @property
+    def check_count(self) -> int:
+        """Held-out samples kept."""
+        return (len(self.held_buffer) if self.held_buffer is not None else 0) + self._whole_count["check"]
+
+    @property
+    def search_count(self) -> int:
+        """Calibrating samples kept for a second pass."""
+        return (len(self.kept_buffer) if self.kept_buffer is not None else 0) + self._whole_count["search"]
 
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
              fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None,
@@ -136,8 +165,8 @@ class SampleRouter:
             if self.splittable and n is not None:
                 held = np.array([self._held(self._seen + i) for i in range(n)], dtype=bool)
                 self._seen += n
-                room = self.max_check - self.check_count
-                if held.sum() > room:
+                room = n if self.calibrate_held else self.max_check - self.check_count
+                if held.sum() > room:  # held out until max_check, unless they calibrate too
                     held[np.flatnonzero(held)[room:]] = False
                 check, calib = np.flatnonzero(held), np.flatnonzero(~held)
             else:
@@ -151,27 +180,21 @@ class SampleRouter:
                 inputs = WholeBatch(inputs)
             if len(check):
                 check = self._finite_rows(inputs, check, n)
-            if len(check):
-                part = inputs if whole or len(check) == n else _take(inputs, check)
-                self._check.append(part)
-                self.check_count += len(check)
+            check, check_ordinals = self._keep("check", inputs, check, n, whole, self.max_check > 0)
             if len(calib) == 0 and not both:
                 skip()
                 return
             part = inputs if whole or len(calib) == n else _take(inputs, calib)
-            # the first max_search calibrating samples, whatever the batches (whole ones when not splittable)
-            searched = (calib if self.search_count < self.max_search else calib[:0]) if whole else \
-                calib[:max(0, self.max_search - self.search_count)]
-            if len(searched):
-                self._keep_search(part if whole or len(searched) == len(calib) else _take(inputs, searched),
-                                  len(searched))
+            searched, searched_ordinals = self._keep("search", inputs, calib, n, whole,
+                                                     self.search_count < self.max_search)
             if len(calib):
                 self._keep_first(part)
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
                 if after_feed is not None:
-                    after_feed(None if whole else _signature(inputs), searched, check)
+                    after_feed(None if whole else _signature(inputs), searched, check, searched_ordinals,
+                               check_ordinals)
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return
@@ -201,15 +224,30 @@ class SampleRouter:
             bad |= ~finite
         return rows[~bad] if n is not None else (rows if not bad.any() else rows[:0])
 
-    def _keep_search(self, part: Inputs, count: int) -> None:
-        """Keeps calibrating rows for a second pass (:meth:`search_data`)."""
-        if self.search_count < self.max_search:
-            self._search.append(part)
-            self.search_count += count
+    def _keep(self, kind: str, inputs: Inputs, offered: np.ndarray, n: Optional[int], whole: bool,
+              room: bool) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Keeps the ``offered`` rows of a batch as held-out (``kind``
+        "check") or kept ("search") samples: those on the strided buffer's
+        stride, or a batch kept whole (into the list of whole ones) where
+        there is ``room``. Returns the rows kept (indices into the batch,
+        before any later thinning) and their ordinals in the buffer (None
+        for a whole batch)."""
+        buffer = self.held_buffer if kind == "check" else self.kept_buffer
+        if not len(offered) or not room:
+            return offered[:0], None if whole else offered[:0]
+        if whole or buffer is None:
+            self._whole[kind].append(inputs)
+            self._whole_count[kind] += len(offered)
+            return offered, None
+        on, ordinals = buffer.admit(len(offered))
+        rows = offered[on]
+        if len(rows):
+            buffer.add(ordinals, inputs if len(rows) == n else _take(inputs, rows))
+        return rows, ordinals
 
     def _keep_first(self, part: Inputs) -> None:
         """Keeps calibrating rows for a check without held-out samples."""
-        if not self._check and sum(rows(p) for p in self._first) < self.max_check:
+        if not self.check_count and sum(rows(p) for p in self._first) < self.max_check:
             self._first.append(part)
 
     @property
@@ -229,13 +267,14 @@ class SampleRouter:
         return _groups(self._check) if self._check else None
 
     def search_data(self) -> Optional[list[Inputs]]:
-        """The kept calibrating samples: the first ``max_search`` (whole
-        batches, from the first, until at least that many, where batches
-        cannot be split); one group
+        """The kept calibrating samples: at most ``max_search``, strided over
+        the whole stream (module docstring; whole batches, from the first,
+        until at least that many, where batches cannot be split); one group
         (one array per input) per input shape, so that a network calibrated
         on several sizes (a recogniser on lines of their own widths) is
         searched on all of them, not only on those shaped like the first."""
-        return _groups(self._search) if self._search else None
+        search = (self.kept_buffer.values() if self.kept_buffer is not None else []) + self._whole["search"]
+        return _groups(search) if search else None
 
     def describe(self) -> str:
         if self.every == 0:

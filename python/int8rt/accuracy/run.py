@@ -161,7 +161,7 @@ class CalibrationRun:
                                     [] if self.bias_correction is False else
                                     sorted((biascorr.layer_inputs(self._network, self._fp32_layers)
                                             | biascorr.layer_outputs(self._network, self._fp32_layers))
-                                           - set(self._builder.input_names())))
+                                           - set(self._builder.input_names())), router=self.router)
         if self.auto and self._equalize is not None and observe is not None and session.collector is not None:
             self._rescaled = RescaledHistograms.for_network(
                 self._builder, self._network, self._fp32_layers, lambda: self._new_collector(session))
