@@ -21,11 +21,11 @@ SIZE = (8, 8)
 STREAM = 512       # samples, in batches of BATCH
 BATCH = 8
 LATE = 288         # the rare kind appears only from this sample on ...
-RARE_EVERY = 16    # ... once in this many samples
+RARE_RATE = 0.08   # ... at random, at this rate (11 samples with seed 4)
 
 
 def _stream(rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
-    rare = [i for i in range(LATE, STREAM) if (i - LATE) % RARE_EVERY == 5]
+    rare = [i for i in range(LATE, STREAM) if rng.random() < RARE_RATE]
     x = _samples(STREAM, SIZE, rare, rng)
     return [{"x": x[s:s + BATCH]} for s in range(0, STREAM, BATCH)]
 
@@ -64,17 +64,17 @@ def test_spread_takes_samples_over_every_group() -> None:
 @pytest.mark.parametrize("check", [False, True])
 def test_a_rare_kind_late_in_the_stream_reaches_the_choice(monkeypatch: pytest.MonkeyPatch, check: bool) -> None:
     """512 calibration samples; the rare kind (30% of its values at +-3.5)
-    only from sample 288 on, one in 16: after the first 64 held-out samples
+    only from sample 288 on, about one in 12: after the first 64 held-out samples
     (the first 256 of the stream) and the first 64 kept ones. Evaluation
     data holds the kind once in 8. Before (first samples only) no judge
     sees the kind and auto takes percentile 99.99, fitted to the early kind
-    (relative L2 0.044 on the evaluation samples, the worst single method;
-    0.036 with the check); now the held-out slice and the folds hold some,
-    auto takes another set, and its engine is closer to float32 on the
-    evaluation samples (relative L2, which a constant output cannot pass)
-    than before and than every single method (entropy, 0.027: minmax 0.034,
-    mse 0.035, entropy2 0.030)."""
-    rng = np.random.default_rng(3)
+    (relative L2 0.043 on the evaluation samples; 0.040 with the check); now
+    the held-out slice and the folds hold some, auto takes minmax, and its
+    engine is closer to float32 on the evaluation samples (relative L2,
+    which a constant output cannot pass) than before and than every single
+    method (0.030: minmax 0.034, mse 0.032, percentile 0.044, entropy2
+    0.048; with the check alike)."""
+    rng = np.random.default_rng(4)
     calib = _stream(rng)
     evaluation = {"x": _samples(64, SIZE, list(range(3, 64, 8)), rng)}
     model = _conv_model()
@@ -91,12 +91,12 @@ def test_a_rare_kind_late_in_the_stream_reaches_the_choice(monkeypatch: pytest.M
     after = build("auto")
     with monkeypatch.context() as m:
         m.setattr(holdout, "Strided", _First)
-        for module in (auto_choice, crossval, pass_values):
+        for module in (auto_choice, crossval, holdout, pass_values):
             m.setattr(module, "spread", taps.take)
         before = build("auto")
     chosen_before = before.build_report().auto_choice["thresholds"]
     chosen_after = after.build_report().auto_choice["thresholds"]
     singles = {m: error(build(m)) for m in ("minmax", "mse", "percentile", "entropy2")}
-    assert chosen_before != chosen_after, (chosen_before, chosen_after, singles)
+    assert chosen_before != "minmax" and chosen_after == "minmax", (chosen_before, chosen_after, singles)
     assert error(after) < 0.8 * error(before), (error(after), error(before))
     assert error(after) <= min(singles.values()), (error(after), singles)

@@ -19,17 +19,19 @@ Samples are measured in one array per input, so where a network's inputs have
 dynamic dimensions beyond the batch and the batches differ in them, only the
 batches shaped like the first are measured (all of them set thresholds).
 
-At most ``max_search`` calibrating samples are also kept (their inputs
-only, grouped by shape) for the ``auto`` calibrator's second pass, which
-needs the data again after the histograms are complete; TensorRT's
-``get_batch`` stream can be read only once. They are taken over the whole
-stream at a stride that doubles as it grows (strided.py): calibrating
-sample ``k`` (counted over the calibrating ones) is kept when ``k`` is a
-multiple of the least power of two that leaves at most ``max_search``, so a
-sample kind that appears only late in a long stream still reaches the
-folds and bias correction (until 2026-12-04: the first ``max_search``;
-RESULTS_accuracy.md, acc17). Where batches cannot be split, the first whole
-batches, until at least ``max_search`` samples. Which samples are held out
+The first ``max_search`` calibrating samples are also kept (their inputs
+only, grouped by shape; the whole batch where batches cannot be split) for
+the ``auto`` calibrator's second pass (bias correction, the equalization
+trial), which needs the data again after the histograms are complete;
+TensorRT's ``get_batch`` stream can be read only once. Its folds
+(crossval.py) get ``max_search`` others, taken over the whole stream
+(:meth:`SampleRouter.fold_data`): at a stride that doubles as it grows
+(strided.py), calibrating sample ``k`` (counted over the calibrating ones)
+is kept when ``k`` is a multiple of the least power of two that leaves at
+most ``2 * max_search``, and ``max_search`` of those, spread evenly
+(``taps.spread``), make the folds; so a sample kind that appears only late
+in a long stream still reaches them (until 2026-12-04 they were the first
+``max_search``; RESULTS_accuracy.md, acc17). Which samples are held out
 and which are kept depends on their index in the stream only, not on how
 it is split into batches. The ``auto`` calibrator holds samples out also
 when nothing is measured: it scores its final choice on them
@@ -48,7 +50,7 @@ import numpy as np
 
 from .. import _core
 from .strided import Strided
-from .taps import Samples, WholeBatch, rows
+from .taps import Samples, WholeBatch, rows, spread
 
 __all__ = ["SampleRouter"]
 
@@ -114,9 +116,12 @@ class SampleRouter:
         # held-out and kept samples: strided over the whole stream where
         # batches split (strided.py); else lists of whole batches, the first
         self.held_buffer = Strided(max_check, _take) if splittable and max_check > 0 else None
-        self.kept_buffer = Strided(max_search, _take) if splittable and max_search > 0 else None
-        self._whole: dict[str, list[Inputs]] = {"check": [], "search": []}
-        self._whole_count = {"check": 0, "search": 0}
+        # the folds' samples: twice as many as asked for, so that max_search spread evenly remain (fold_data)
+        self.fold_buffer = Strided(2 * max_search, _take) if splittable and max_search > 0 else None
+        self._whole_check: list[Inputs] = []
+        self._whole_check_count = 0
+        self._search: list[Inputs] = []
+        self.search_count = 0
         self._first: list[Inputs] = []   # calibrating samples, for a check without held-out data
         self.threshold_count = 0
         self.batches = 0
@@ -128,17 +133,12 @@ class SampleRouter:
     @property
     def _check(self) -> list[Inputs]:
         """The held-out samples kept (a part per batch, each kind in stream order)."""
-        return (self.held_buffer.values() if self.held_buffer is not None else []) + self._whole["check"]
+        return (self.held_buffer.values() if self.held_buffer is not None else []) + self._whole_check
 
     @property
     def check_count(self) -> int:
         """Held-out samples kept."""
-        return (len(self.held_buffer) if self.held_buffer is not None else 0) + self._whole_count["check"]
-
-    @property
-    def search_count(self) -> int:
-        """Calibrating samples kept for a second pass."""
-        return (len(self.kept_buffer) if self.kept_buffer is not None else 0) + self._whole_count["search"]
+        return (len(self.held_buffer) if self.held_buffer is not None else 0) + self._whole_check_count
 
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
              fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None,
@@ -180,21 +180,28 @@ class SampleRouter:
                 inputs = WholeBatch(inputs)
             if len(check):
                 check = self._finite_rows(inputs, check, n)
-            check, check_ordinals = self._keep("check", inputs, check, n, whole, self.max_check > 0)
+            check, check_ordinals = self._keep_check(inputs, check, n, whole)
             if len(calib) == 0 and not both:
                 skip()
                 return
             part = inputs if whole or len(calib) == n else _take(inputs, calib)
-            searched, searched_ordinals = self._keep("search", inputs, calib, n, whole,
-                                                     self.search_count < self.max_search)
+            # the first max_search calibrating samples, whatever the batches (whole ones when not splittable)
+            searched = (calib if self.search_count < self.max_search else calib[:0]) if whole else \
+                calib[:max(0, self.max_search - self.search_count)]
+            if len(searched):
+                self._keep_search(part if whole or len(searched) == len(calib) else _take(inputs, searched),
+                                  len(searched))
+            if not whole and self.fold_buffer is not None and len(calib):
+                on, ordinals = self.fold_buffer.admit(len(calib))
+                if len(on):
+                    self.fold_buffer.add(ordinals, _take(inputs, calib[on]))
             if len(calib):
                 self._keep_first(part)
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
                 if after_feed is not None:
-                    after_feed(None if whole else _signature(inputs), searched, check, searched_ordinals,
-                               check_ordinals)
+                    after_feed(None if whole else _signature(inputs), searched, check, check_ordinals)
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return
@@ -224,26 +231,29 @@ class SampleRouter:
             bad |= ~finite
         return rows[~bad] if n is not None else (rows if not bad.any() else rows[:0])
 
-    def _keep(self, kind: str, inputs: Inputs, offered: np.ndarray, n: Optional[int], whole: bool,
-              room: bool) -> tuple[np.ndarray, Optional[np.ndarray]]:
-        """Keeps the ``offered`` rows of a batch as held-out (``kind``
-        "check") or kept ("search") samples: those on the strided buffer's
-        stride, or a batch kept whole (into the list of whole ones) where
-        there is ``room``. Returns the rows kept (indices into the batch,
-        before any later thinning) and their ordinals in the buffer (None
-        for a whole batch)."""
-        buffer = self.held_buffer if kind == "check" else self.kept_buffer
-        if not len(offered) or not room:
-            return offered[:0], None if whole else offered[:0]
-        if whole or buffer is None:
-            self._whole[kind].append(inputs)
-            self._whole_count[kind] += len(offered)
+    def _keep_check(self, inputs: Inputs, offered: np.ndarray, n: Optional[int], whole: bool
+                    ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Keeps the ``offered`` held-out rows of a batch: those on the
+        strided buffer's stride, or a batch kept whole. Returns the rows
+        kept (indices into the batch, before any later thinning) and their
+        ordinals in the buffer (None for a whole batch)."""
+        if not len(offered) or (not whole and self.held_buffer is None):
+            return offered[:0], None
+        if whole:
+            self._whole_check.append(inputs)
+            self._whole_check_count += len(offered)
             return offered, None
-        on, ordinals = buffer.admit(len(offered))
+        on, ordinals = self.held_buffer.admit(len(offered))
         rows = offered[on]
         if len(rows):
-            buffer.add(ordinals, inputs if len(rows) == n else _take(inputs, rows))
+            self.held_buffer.add(ordinals, inputs if len(rows) == n else _take(inputs, rows))
         return rows, ordinals
+
+    def _keep_search(self, part: Inputs, count: int) -> None:
+        """Keeps calibrating rows for a second pass (:meth:`search_data`)."""
+        if self.search_count < self.max_search:
+            self._search.append(part)
+            self.search_count += count
 
     def _keep_first(self, part: Inputs) -> None:
         """Keeps calibrating rows for a check without held-out samples."""
@@ -267,14 +277,23 @@ class SampleRouter:
         return _groups(self._check) if self._check else None
 
     def search_data(self) -> Optional[list[Inputs]]:
-        """The kept calibrating samples: at most ``max_search``, strided over
-        the whole stream (module docstring; whole batches, from the first,
-        until at least that many, where batches cannot be split); one group
+        """The kept calibrating samples: the first ``max_search`` (whole
+        batches, from the first, until at least that many, where batches
+        cannot be split); one group
         (one array per input) per input shape, so that a network calibrated
         on several sizes (a recogniser on lines of their own widths) is
         searched on all of them, not only on those shaped like the first."""
-        search = (self.kept_buffer.values() if self.kept_buffer is not None else []) + self._whole["search"]
-        return _groups(search) if search else None
+        return _groups(self._search) if self._search else None
+
+    def fold_data(self) -> Optional[list[Inputs]]:
+        """The calibrating samples the ``auto`` calibrator's folds are made
+        of: ``max_search`` spread evenly (``taps.spread``) over those the
+        strided buffer kept over the whole stream (module docstring), one
+        group per input shape; where batches cannot be split,
+        :meth:`search_data`'s."""
+        if self.fold_buffer is None or not len(self.fold_buffer):
+            return self.search_data()
+        return spread(_groups(self.fold_buffer.values()), self.max_search)
 
     def describe(self) -> str:
         if self.every == 0:

@@ -69,43 +69,40 @@ class PassValues:
         self._outputs = sorted(outputs)  # in the order an ExecutionContext's run returns them
         self._layer_inputs = list(layer_inputs)
         self._budget = BUDGET_BYTES if budget is None else budget
-        self._router = router  # whose strided buffers (holdout.py) these parts follow
+        self._router = router  # whose strided buffer of held-out samples (holdout.py) these follow
         # (ordinals in the router's buffer or None for a whole batch, (signature, rows)) per part
         self._held: Optional[list[tuple[Optional[np.ndarray], tuple]]] = []   # None: some part could not be read
-        self._kept: Optional[list[tuple[Optional[np.ndarray], tuple]]] = [] if self._layer_inputs else None
+        self._kept: Optional[list[tuple[tuple, Rows]]] = [] if self._layer_inputs else None
         self._kept_full = False  # the budget is spent: later parts are not kept
         self._bytes = 0
 
     def after_batch(self, signature: Optional[tuple], kept: np.ndarray, held: np.ndarray,
-                    kept_ordinals: Optional[np.ndarray] = None, held_ordinals: Optional[np.ndarray] = None) -> None:
+                    held_ordinals: Optional[np.ndarray] = None) -> None:
         """Right after the builder ran a batch: keeps the network outputs of
         its ``held`` rows and the layer inputs of its ``kept`` rows (each:
         the batch's row indices that the router appended to its held-out or
-        kept samples; either may be empty), then drops the rows the
-        router's strided buffers have dropped since (``*_ordinals``: those
-        rows' ordinals there; strided.py), so that what is kept here stays
-        the values of the router's samples. ``signature``: the inputs' shapes
+        kept samples; either may be empty), then drops the held-out rows
+        the router's strided buffer has dropped since (``held_ordinals``:
+        those rows' ordinals there; strided.py), so that what is kept here
+        stays the values of the router's samples. ``signature``: the inputs' shapes
         past axis 0 (holdout's grouping); None for a batch kept whole (then
         ``held`` or ``kept`` is the whole batch, and its values are copied
         whole: one part, one chunk, as many samples as the indices)."""
         if len(held) and self._held is not None:
             rows = self._rows(self._outputs, held, whole=signature is None)
             self._held = None if rows is None else [*self._held, (held_ordinals, (signature, rows))]
+            if self._held is not None and self._router is not None and self._router.held_buffer is not None:
+                self._held = _follow(self._held, self._router.held_buffer.stride)
         if len(kept) and self._kept is not None and not self._kept_full:
             rows = self._rows(self._layer_inputs, kept, whole=signature is None)
             size = 0 if rows is None else sum(a.nbytes for a in rows.values())
             if rows is None:
                 self._kept = None
             elif self._bytes + size > self._budget:
-                self._kept_full = True  # for good: what is kept stays the router's first kept samples
+                self._kept_full = True
             else:
-                self._kept.append((kept_ordinals, (signature, rows)))
+                self._kept.append((signature, rows))
                 self._bytes += size
-        if self._router is not None:
-            self._held = _follow(self._held, self._router.held_buffer)
-            self._kept = _follow(self._kept, self._router.kept_buffer)
-            if self._kept is not None:
-                self._bytes = sum(a.nbytes for _, (_, r) in self._kept for a in r.values())
 
     def _rows(self, names: list[str], rows: np.ndarray, whole: bool = False) -> Optional[Rows]:
         indices = [int(r) for r in rows]
@@ -118,8 +115,9 @@ class PassValues:
         return _Whole(out, len(indices)) if whole else out
 
     def reference(self, count: int, limit: int, batch_size: int) -> Optional[list[Rows]]:
-        """The float32 outputs of the first ``limit`` held-out samples, in the
-        chunks ``taps.batches(spread(held samples, limit), batch_size)`` makes
+        """The float32 outputs of ``limit`` held-out samples spread over them
+        (auto_choice.judge_for's), in the chunks
+        ``taps.batches(spread(held samples, limit), batch_size)`` makes
         of the samples themselves; None unless every one of the router's
         ``count`` held-out samples was read."""
         if not self._held or sum(_rows_of(r) for _, (_, r) in self._held) != count:
@@ -136,13 +134,12 @@ class PassValues:
         share one input shape (one group), else none."""
         if not self._kept:
             return []
-        kept = [p for _, p in self._kept]
-        if any(isinstance(r, _Whole) for _, r in kept):
-            return _chunks(kept, limit, 0) or []
-        if len({sig for sig, _ in kept}) != 1:
+        if any(isinstance(r, _Whole) for _, r in self._kept):
+            return _chunks(self._kept, limit, 0) or []
+        if len({sig for sig, _ in self._kept}) != 1:
             return []
         out, left = [], limit
-        for _, block in kept:
+        for _, block in self._kept:
             if left <= 0:
                 break
             n = _rows_of(block)
@@ -196,15 +193,14 @@ def _chunks(parts: list[tuple[Optional[tuple], Rows]], limit: int, batch_size: i
     return out
 
 
-def _follow(parts: Optional[list[tuple[Optional[np.ndarray], tuple]]], buffer: Any
-            ) -> Optional[list[tuple[Optional[np.ndarray], tuple]]]:
-    """``parts`` with only the rows still on ``buffer``'s stride (a strided
-    buffer of the router; None or parts of whole batches: as they are)."""
-    if parts is None or buffer is None or buffer.stride == 1:
+def _follow(parts: list[tuple[Optional[np.ndarray], tuple]], stride: int) -> list[tuple[Optional[np.ndarray], tuple]]:
+    """``parts`` with only the rows still on the router's stride (parts of
+    whole batches, without ordinals, as they are)."""
+    if stride == 1:
         return parts
     out = []
     for p in parts:
-        out += [p] if p[0] is None else thin([p], buffer.stride,
+        out += [p] if p[0] is None else thin([p], stride,
                                              lambda part, keep: (part[0], {k: v[keep] for k, v in part[1].items()}))
     return out
 

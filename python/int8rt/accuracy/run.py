@@ -265,7 +265,7 @@ class CalibrationRun:
     def _pooled(self) -> Any:
         from . import crossval
 
-        return crossval.pool(self.router.search_data(), self.router.held_data())
+        return crossval.pool(self.router.fold_data(), self.router.held_data())
 
     def _held_run(self, session: Any) -> Optional[tuple[Any, Optional[list[dict[str, np.ndarray]]]]]:
         """The folds' run of the held-out samples (crossval.calibrated),
