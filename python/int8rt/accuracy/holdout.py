@@ -113,8 +113,8 @@ class SampleRouter:
         self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
         self.calibrate_held = calibrate_held
         self._seen = 0          # samples (or batches, when not splittable) seen
-        # held-out and kept samples: strided over the whole stream where
-        # batches split (strided.py); else lists of whole batches, the first
+        # held-out samples: strided over the whole stream where batches
+        # split (strided.py); else a list of whole batches, the first
         self.held_buffer = Strided(max_check, _take) if splittable and max_check > 0 else None
         # the folds' samples: twice as many as asked for, so that max_search spread evenly remain (fold_data)
         self.fold_buffer = Strided(2 * max_search, _take) if splittable and max_search > 0 else None
@@ -142,7 +142,7 @@ class SampleRouter:
 
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
              fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None,
-             after_feed: Optional[Callable[[tuple, np.ndarray, np.ndarray], None]] = None
+             after_feed: Optional[Callable[[tuple, np.ndarray, np.ndarray, Optional[np.ndarray]], None]] = None
              ) -> Callable[[Inputs], None]:
         """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
         batch with none calls ``skip`` (which must count it as a batch).
@@ -152,9 +152,11 @@ class SampleRouter:
         ``fit_feed(rows' inputs, their indices in that batch)`` (indices
         None for a :class:`WholeBatch`); before it, ``after_feed(the inputs'
         shapes past axis 0, indices of the rows just kept for the second
-        pass (:meth:`search_data`), of the rows just held out)``
-        (pass_values.py); for a :class:`WholeBatch` the shapes are None and
-        either index list is the whole batch's or empty."""
+        pass (:meth:`search_data`), of the rows just held out and kept,
+        their ordinals in the held-out samples' strided buffer)``
+        (pass_values.py); for a :class:`WholeBatch` the shapes and the
+        ordinals are None and either index list is the whole batch's or
+        empty."""
         both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
@@ -165,7 +167,7 @@ class SampleRouter:
             if self.splittable and n is not None:
                 held = np.array([self._held(self._seen + i) for i in range(n)], dtype=bool)
                 self._seen += n
-                room = n if self.calibrate_held else self.max_check - self.check_count
+                room = n if self.calibrate_held and self.max_check > 0 else self.max_check - self.check_count
                 if held.sum() > room:  # held out until max_check, unless they calibrate too
                     held[np.flatnonzero(held)[room:]] = False
                 check, calib = np.flatnonzero(held), np.flatnonzero(~held)
