@@ -100,3 +100,43 @@ def test_a_rare_kind_late_in_the_stream_reaches_the_choice(monkeypatch: pytest.M
     assert chosen_before != "minmax" and chosen_after == "minmax", (chosen_before, chosen_after, singles)
     assert error(after) < 0.8 * error(before), (error(after), error(before))
     assert error(after) <= min(singles.values()), (error(after), singles)
+
+
+def test_values_kept_from_the_pass_follow_the_thinned_held_out_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the check, 1280 samples hold out 320, more than the router's
+    256: its buffer thins them to every 2nd (160), and the choice reads 64
+    spread over those. The float32 outputs kept from the calibration pass
+    (pass_values.py) are thinned alike, so the choice is scored against
+    them without a pass of its own, and the engine and the decisions are
+    the same, byte for byte, as with that pass."""
+    rng = np.random.default_rng(5)
+    x = _samples(1280, SIZE, [i for i in range(700, 1280) if rng.random() < RARE_RATE], rng)
+    calib = [{"x": x[s:s + 16]} for s in range(0, 1280, 16)]
+    model = _conv_model()
+    routers: list[holdout.SampleRouter] = []
+    init = holdout.SampleRouter.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        routers.append(self)
+    monkeypatch.setattr(holdout.SampleRouter, "__init__", recorded)
+
+    def build() -> int8rt.Engine:
+        return int8rt.build_engine(model, int8rt.BuilderConfig(
+            calibrator=int8rt.make_calibrator(calib, algorithm="auto"), accuracy_check=False))
+
+    passes = [0]
+    make = auto_choice.fp32_tap_engine
+
+    def counted(*args, **kwargs):
+        passes[0] += 1
+        return make(*args, **kwargs)
+    monkeypatch.setattr(auto_choice, "fp32_tap_engine", counted)
+    shared = build()
+    assert routers[0].held_buffer.stride == 2 and routers[0].check_count == 160
+    assert passes[0] == 0  # the held-out reference came from the calibration pass
+    monkeypatch.setattr(pass_values.PassValues, "after_batch", lambda *args, **kwargs: None)  # nothing kept
+    separate = build()
+    assert passes[0] >= 1
+    assert separate.build_report().auto_choice == shared.build_report().auto_choice
+    assert separate.serialize() == shared.serialize()
