@@ -16,6 +16,7 @@ import int8rt
 from int8rt.accuracy import auto_choice, crossval, holdout, metrics, pass_values, strided, taps
 
 from test_auto_folds_shapes import _conv_model, _samples
+from test_auto_pass_values import _float_passes
 
 SIZE = (8, 8)
 STREAM = 512       # samples, in batches of BATCH
@@ -125,13 +126,7 @@ def test_values_kept_from_the_pass_follow_the_thinned_held_out_samples(monkeypat
         return int8rt.build_engine(model, int8rt.BuilderConfig(
             calibrator=int8rt.make_calibrator(calib, algorithm="auto"), accuracy_check=False))
 
-    passes = [0]
-    make = auto_choice.fp32_tap_engine
-
-    def counted(*args, **kwargs):
-        passes[0] += 1
-        return make(*args, **kwargs)
-    monkeypatch.setattr(auto_choice, "fp32_tap_engine", counted)
+    passes = _float_passes(monkeypatch, auto_choice)
     shared = build()
     assert routers[0].held_buffer.stride == 2 and routers[0].check_count == 160
     assert passes[0] == 0  # the held-out reference came from the calibration pass
