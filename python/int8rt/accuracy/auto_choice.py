@@ -10,7 +10,8 @@ the network's outputs on calibration samples that no threshold saw.
    quantize alike; it takes that set's score).
 2. Each set is lowered (``Builder.build``) and run on the held-out
    calibration samples (holdout.py: every ``holdout_every``-th sample, at
-   most ``CHOICE_SAMPLES``). Without the accuracy check they then set the
+   most ``CHOICE_SAMPLES`` spread evenly over those the router kept over the
+   whole stream, ``taps.spread``). Without the accuracy check they then set the
    final thresholds like every other sample: the chosen method is applied
    to histograms of every sample (:func:`apply_methods`, run.py).
 3. The choice is ``DEFAULT_METHOD`` (mse), unless another set's outputs
