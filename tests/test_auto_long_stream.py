@@ -92,7 +92,8 @@ def test_a_rare_kind_late_in_the_stream_reaches_the_choice(monkeypatch: pytest.M
     after = build("auto")
     with monkeypatch.context() as m:
         m.setattr(holdout, "Strided", _First)
-        for module in (auto_choice, crossval, holdout, pass_values):
+        m.setattr(crossval, "KEPT_SAMPLES", crossval.MAX_SAMPLES)  # the first 64 kept samples
+        for module in (auto_choice, crossval, pass_values):
             m.setattr(module, "spread", taps.take)
         before = build("auto")
     chosen_before = before.build_report().auto_choice["thresholds"]

@@ -60,11 +60,8 @@ def digits():
 
 @pytest.fixture(scope="module")
 def digits_auto(digits):
-    # bias correction forced on, so that the export is checked on corrected biases whatever auto decides
-    # (until acc17 auto kept it here by itself; with its folds spread over all 192 kept digits it keeps
-    # equalization instead: benchmarks/RESULTS_accuracy.md, acc17)
     cal = make_calibrator({"input": digits["calib"]}, algorithm="auto", batch_size=32)
-    return int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=cal, bias_correction=True))
+    return int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=cal))
 
 
 # Measured (AMD EPYC Zen 3): max 0.032 = 0.31 step, mean 1.8e-4, argmax 540 / 540;

@@ -24,13 +24,12 @@ only, grouped by shape; the whole batch where batches cannot be split) for
 the ``auto`` calibrator's second pass (bias correction, the equalization
 trial), which needs the data again after the histograms are complete;
 TensorRT's ``get_batch`` stream can be read only once. Its folds
-(crossval.py) get ``max_search`` others, taken over the whole stream
+(crossval.py) get at most ``max_fold`` others, taken over the whole stream
 (:meth:`SampleRouter.fold_data`): at a stride that doubles as it grows
 (strided.py), calibrating sample ``k`` (counted over the calibrating ones)
 is kept when ``k`` is a multiple of the least power of two that leaves at
-most ``2 * max_search``, and ``max_search`` of those, spread evenly
-(``taps.spread``), make the folds; so a sample kind that appears only late
-in a long stream still reaches them (until 2026-12-04 they were the first
+most ``max_fold``; so a sample kind that appears only late in a long
+stream still reaches them (until 2026-12-04 they were the first
 ``max_search``; RESULTS_accuracy.md, acc17). Which samples are held out
 and which are kept depends on their index in the stream only, not on how
 it is split into batches. The ``auto`` calibrator holds samples out also
@@ -50,7 +49,7 @@ import numpy as np
 
 from .. import _core
 from .strided import Strided
-from .taps import Samples, WholeBatch, rows, spread
+from .taps import Samples, WholeBatch, rows
 
 __all__ = ["SampleRouter"]
 
@@ -92,6 +91,8 @@ class SampleRouter:
         every: hold out one sample in ``every`` (>= 2), or 0 to hold out none.
         max_check: most samples held out.
         max_search: calibrating samples kept for a second pass (0: none).
+        max_fold: most calibrating samples kept for the folds, over the
+            whole stream (0: none; :meth:`fold_data`).
         splittable: False when the network's batch dimension is fixed, so
             whole batches are held out (every ``every``-th batch) instead.
         calibrate_held: the held-out samples set the final thresholds too
@@ -105,7 +106,7 @@ class SampleRouter:
             held out).
     """
 
-    def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0,
+    def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0, max_fold: int = 0,
                  splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False) -> None:
         if every == 1 or every < 0:
             raise ValueError(f"holdout every must be 0 (none) or >= 2, got {every}")
@@ -116,8 +117,8 @@ class SampleRouter:
         # held-out samples: strided over the whole stream where batches
         # split (strided.py); else a list of whole batches, the first
         self.held_buffer = Strided(max_check, _take) if splittable and max_check > 0 else None
-        # the folds' samples: twice as many as asked for, so that max_search spread evenly remain (fold_data)
-        self.fold_buffer = Strided(2 * max_search, _take) if splittable and max_search > 0 else None
+        # the folds' samples, strided over the whole stream (fold_data)
+        self.fold_buffer = Strided(max_fold, _take) if splittable and max_fold > 0 else None
         self._whole_check: list[Inputs] = []
         self._whole_check_count = 0
         self._search: list[Inputs] = []
@@ -289,13 +290,13 @@ class SampleRouter:
 
     def fold_data(self) -> Optional[list[Inputs]]:
         """The calibrating samples the ``auto`` calibrator's folds are made
-        of: ``max_search`` spread evenly (``taps.spread``) over those the
-        strided buffer kept over the whole stream (module docstring), one
-        group per input shape; where batches cannot be split,
+        of: those the strided buffer kept over the whole stream (module
+        docstring; more than ``max_fold / 2`` once the stream has more), one
+        group per input shape; where batches cannot be split (or no buffer),
         :meth:`search_data`'s."""
         if self.fold_buffer is None or not len(self.fold_buffer):
             return self.search_data()
-        return spread(_groups(self.fold_buffer.values()), self.max_search)
+        return _groups(self.fold_buffer.values())
 
     def describe(self) -> str:
         if self.every == 0:

@@ -31,7 +31,7 @@ from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
 from .._numerics import scale_from_amax
-from . import auto_choice, check, mixed, unsigned_form
+from . import auto_choice, check, crossval, mixed, unsigned_form
 from . import bias_correction as biascorr
 from .holdout import SampleRouter
 from .lut_inputs import lut_inputs
@@ -86,6 +86,7 @@ class CalibrationRun:
         self._fp32_layers = set(fp32_layers or ())
         self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
                                    max_search=biascorr.SAMPLES if self.auto or bias_correction else 0,
+                                   max_fold=crossval.KEPT_SAMPLES if self.auto else 0,
                                    splittable=not batch_fixed,
                                    # auto without the check: its choice is scored on the held-out
                                    # samples, which set thresholds too (holdout.py)
