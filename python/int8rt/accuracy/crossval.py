@@ -16,7 +16,7 @@ where the held-out slice has mse 0.18 and minmax 0.26).
 
 Folds: the held-out slice is fold 0, scored as before (auto_choice.choose,
 thresholds from the kept samples). The kept samples (holdout.py's
-``fold_data``: spread over the whole calibration stream, as the held-out
+``fold_data``: strided over the whole calibration stream, as the held-out
 samples the choice reads are) make ``FOLDS - 1`` more: kept sample ``i`` is in fold
 ``1 + i % (FOLDS - 1)``; for each, every method's thresholds come from the
 histograms of all the other samples (the held-out ones included: the
