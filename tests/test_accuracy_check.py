@@ -189,7 +189,7 @@ def test_search_data_keeps_every_input_size() -> None:
 
 def test_sample_router_rules() -> None:
     fed, skipped = [], []
-    router = SampleRouter(every=4, max_check=3, max_search=5)
+    router = SampleRouter(every=4, max_check=3, max_search=5, max_fold=10)
     route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))
     for start in range(0, 20, 5):  # batches of 5 samples 0..19
         route({"x": np.arange(start, start + 5, dtype=np.float32)})
@@ -197,14 +197,18 @@ def test_sample_router_rules() -> None:
     assert np.concatenate(fed).tolist() == [i for i in range(20) if i not in (3, 7, 11)]
     assert router.search_data()[0]["x"].tolist() == [0, 1, 2, 4, 5]  # the first 5 calibrating samples
     assert len(router.search_data()) == 1
+    # the folds': of the 17 calibrating samples, over the whole stream, every 2nd
+    # (strided.py: the least power-of-two stride that leaves at most 10)
+    assert router.fold_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15, 17, 19]
     # the same samples in batches of 3 and of 20: the same held-out and kept samples
     for size in (3, 20):
-        other = SampleRouter(every=4, max_check=3, max_search=5)
+        other = SampleRouter(every=4, max_check=3, max_search=5, max_fold=10)
         route_other = other.wrap(lambda b: None, lambda: None)
         for start in range(0, 20, size):
             route_other({"x": np.arange(start, min(start + size, 20), dtype=np.float32)})
         assert other.check_data()["x"].tolist() == [3, 7, 11], size
         assert other.search_data()[0]["x"].tolist() == [0, 1, 2, 4, 5], size
+        assert other.fold_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15, 17, 19], size
     fed.clear()
     router = SampleRouter(every=4, max_check=10)
     route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))

@@ -123,10 +123,10 @@ def test_folds_only_where_the_samples_allow_them() -> None:
     # several input shapes make folds too (test_auto_folds_shapes.py), each group kept as it is
     kept, held = crossval.pool([x, {"x": np.zeros((6, 5), np.float32)}], {"x": np.zeros((2, 5), np.float32)})
     assert [g["x"].shape for g in kept] == [(6, 4), (6, 5)] and [g["x"].shape for g in held] == [(2, 5)]
-    kept, held = crossval.pool({"x": np.zeros((100, 4), np.float32)}, {"x": np.zeros((90, 4), np.float32)})
-    assert [len(g["x"]) for g in kept] == [len(g["x"]) for g in held] == [crossval.MAX_SAMPLES]
-    kept, _ = crossval.pool([{"x": np.zeros((40, 4), np.float32)}, {"x": np.zeros((40, 5), np.float32)}], x)
-    assert [len(g["x"]) for g in kept] == [40, crossval.MAX_SAMPLES - 40]
+    kept, held = crossval.pool({"x": np.zeros((200, 4), np.float32)}, {"x": np.zeros((90, 4), np.float32)})
+    assert [len(g["x"]) for g in kept] == [crossval.KEPT_SAMPLES] and [len(g["x"]) for g in held] == [crossval.MAX_SAMPLES]
+    kept, _ = crossval.pool([{"x": np.zeros((100, 4), np.float32)}, {"x": np.zeros((100, 5), np.float32)}], x)
+    assert [len(g["x"]) for g in kept] == [64, 64]  # spread over both groups (taps.spread), not the first 128
 
 
 def test_auto_reports_the_worst_folds() -> None:

@@ -70,8 +70,10 @@ def test_auto_engine_equals_the_one_with_unsigned_forced_when_it_keeps_them(case
 def test_a_second_trial_only_where_another_set_is_chosen() -> None:
     """Where mse is chosen (collapse model, seed 1) the form was decided at
     its thresholds already: no second trial (no ``at <label>`` errors).
-    Where the folds take minmax (seed 0, test_auto_folds.py) the form is
-    tried again at minmax's thresholds, and unsigned stays: lower there too."""
+    Where the folds take minmax (seed 2; seed 0 until the folds read up to
+    128 kept samples over the whole stream, acc17, where they take 72 here
+    and leave mse) the form is tried again at minmax's thresholds, and
+    unsigned stays: lower there too."""
     from accuracy_models import entropy_collapse_case
 
     def choice(seed: int) -> dict:
@@ -84,7 +86,7 @@ def test_a_second_trial_only_where_another_set_is_chosen() -> None:
     mse = choice(1)
     assert mse["thresholds"] == "mse" and mse["unsigned_activations"].startswith("on (auto"), mse
     assert not any(" at " in k for k in mse["errors"]), mse
-    other = choice(0)
+    other = choice(2)
     assert other["thresholds"] == "minmax", other
     errors = other["errors"]
     assert errors["unsigned on at minmax"] == errors["minmax"] < errors["unsigned off at minmax"], errors

@@ -10,7 +10,8 @@ the network's outputs on calibration samples that no threshold saw.
    quantize alike; it takes that set's score).
 2. Each set is lowered (``Builder.build``) and run on the held-out
    calibration samples (holdout.py: every ``holdout_every``-th sample, at
-   most ``CHOICE_SAMPLES``). Without the accuracy check they then set the
+   most ``CHOICE_SAMPLES`` spread evenly over those the router kept over the
+   whole stream, ``taps.spread``). Without the accuracy check they then set the
    final thresholds like every other sample: the chosen method is applied
    to histograms of every sample (:func:`apply_methods`, run.py).
 3. The choice is ``DEFAULT_METHOD`` (mse), unless another set's outputs
@@ -89,7 +90,7 @@ import numpy as np
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
 from .metrics import looks_like_class_scores
-from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, take
+from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread, take
 
 __all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
            "MIN_GAIN", "Scorer", "T_LEVEL", "choose", "judge_for", "worst_fold"]
@@ -448,11 +449,12 @@ class Choice:
 def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], batch_size: int,
               reference: Optional[list[dict[str, np.ndarray]]] = None) -> tuple[Scorer, str]:
     """The scorer the choice and the corrections are judged by: on the
-    held-out samples (at most ``CHOICE_SAMPLES``), or, without any, on the
+    held-out samples (at most ``CHOICE_SAMPLES``, spread evenly over all the
+    router kept: ``taps.spread``), or, without any, on the
     first ``FIT_SAMPLES`` kept ones; and ``"held-out"`` / ``"fit"``.
     ``reference``: the held-out samples' float32 outputs, when kept
     (:class:`Scorer`)."""
-    held_data = take(held, CHOICE_SAMPLES)
+    held_data = spread(held, CHOICE_SAMPLES)
     if held_data:
         return Scorer(network, held_data, batch_size, reference), "held-out"
     return Scorer(network, take(fit, FIT_SAMPLES), batch_size), "fit"

@@ -4,7 +4,8 @@ The builder's calibration loop hands every batch from ``get_batch`` to a
 :class:`SampleRouter`. Counting samples over the whole stream (axis 0 of
 the inputs, global index ``j`` from 0), sample ``j`` is held out for the
 accuracy check when ``j % every == every - 1`` (every 4th sample by default:
-3, 7, 11, ...), until ``max_check`` samples are held out; every other sample
+3, 7, 11, ...), until ``max_check`` samples are held out (with
+``calibrate_held``, over the whole stream: below); every other sample
 goes to the histograms. A batch is split along axis 0 when it mixes both,
 so a single calibration batch is split too, and a batch of one held-out
 sample is not observed at all. Sample 0 always calibrates.
@@ -19,14 +20,25 @@ dynamic dimensions beyond the batch and the batches differ in them, only the
 batches shaped like the first are measured (all of them set thresholds).
 
 The first ``max_search`` calibrating samples are also kept (their inputs
-only, grouped by shape; the whole batch where batches cannot be split) for the
-``auto`` calibrator's second pass, which needs the data again after the
-histograms are complete; TensorRT's ``get_batch`` stream can be read only
-once. Which samples are held out and which are kept depends on their index
-in the stream only, not on how it is split into batches. The ``auto`` calibrator holds samples out also when nothing is
-measured: it scores its final choice on them (auto_choice.py); then they set
-the final thresholds as well (``calibrate_held``), so that auto's are
-computed from the histograms every other calibrator would have.
+only, grouped by shape; the whole batch where batches cannot be split) for
+the ``auto`` calibrator's second pass (bias correction, the equalization
+trial), which needs the data again after the histograms are complete;
+TensorRT's ``get_batch`` stream can be read only once. Its folds
+(crossval.py) get at most ``max_fold`` others, taken over the whole stream
+(:meth:`SampleRouter.fold_data`): at a stride that doubles as it grows
+(strided.py), calibrating sample ``k`` (counted over the calibrating ones)
+is kept when ``k`` is a multiple of the least power of two that leaves at
+most ``max_fold``; so a sample kind that appears only late in a long
+stream still reaches them (until 2026-12-04 they were the first
+``max_search``; RESULTS_accuracy.md, acc17). Which samples are held out
+and which are kept depends on their index in the stream only, not on how
+it is split into batches. The ``auto`` calibrator holds samples out also
+when nothing is measured: it scores its final choice on them
+(auto_choice.py); then they set the final thresholds as well
+(``calibrate_held``), so that auto's are computed from the histograms every
+other calibrator would have, and every ``every``-th sample of the whole
+stream is held out (none is lost to the thresholds), of which at most
+``max_check`` are kept, at the same doubling stride over the held-out ones.
 """
 from __future__ import annotations
 
@@ -36,6 +48,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import _core
+from .strided import Strided
 from .taps import Samples, WholeBatch, rows
 
 __all__ = ["SampleRouter"]
@@ -78,6 +91,8 @@ class SampleRouter:
         every: hold out one sample in ``every`` (>= 2), or 0 to hold out none.
         max_check: most samples held out.
         max_search: calibrating samples kept for a second pass (0: none).
+        max_fold: most calibrating samples kept for the folds, over the
+            whole stream (0: none; :meth:`fold_data`).
         splittable: False when the network's batch dimension is fixed, so
             whole batches are held out (every ``every``-th batch) instead.
         calibrate_held: the held-out samples set the final thresholds too
@@ -91,7 +106,7 @@ class SampleRouter:
             held out).
     """
 
-    def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0,
+    def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0, max_fold: int = 0,
                  splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False) -> None:
         if every == 1 or every < 0:
             raise ValueError(f"holdout every must be 0 (none) or >= 2, got {every}")
@@ -99,11 +114,16 @@ class SampleRouter:
         self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
         self.calibrate_held = calibrate_held
         self._seen = 0          # samples (or batches, when not splittable) seen
-        self._check: list[Inputs] = []
+        # held-out samples: strided over the whole stream where batches
+        # split (strided.py); else a list of whole batches, the first
+        self.held_buffer = Strided(max_check, _take) if splittable and max_check > 0 else None
+        # the folds' samples, strided over the whole stream (fold_data)
+        self.fold_buffer = Strided(max_fold, _take) if splittable and max_fold > 0 else None
+        self._whole_check: list[Inputs] = []
+        self._whole_check_count = 0
         self._search: list[Inputs] = []
-        self._first: list[Inputs] = []   # calibrating samples, for a check without held-out data
-        self.check_count = 0
         self.search_count = 0
+        self._first: list[Inputs] = []   # calibrating samples, for a check without held-out data
         self.threshold_count = 0
         self.batches = 0
         self.first_rows: Optional[int] = None  # samples in the first batch: the chunk size for later runs
@@ -111,9 +131,19 @@ class SampleRouter:
     def _held(self, index: int) -> bool:
         return self.every >= 2 and index % self.every == self.every - 1
 
+    @property
+    def _check(self) -> list[Inputs]:
+        """The held-out samples kept (a part per batch, each kind in stream order)."""
+        return (self.held_buffer.values() if self.held_buffer is not None else []) + self._whole_check
+
+    @property
+    def check_count(self) -> int:
+        """Held-out samples kept."""
+        return (len(self.held_buffer) if self.held_buffer is not None else 0) + self._whole_check_count
+
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
              fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None,
-             after_feed: Optional[Callable[[tuple, np.ndarray, np.ndarray], None]] = None
+             after_feed: Optional[Callable[[tuple, np.ndarray, np.ndarray, Optional[np.ndarray]], None]] = None
              ) -> Callable[[Inputs], None]:
         """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
         batch with none calls ``skip`` (which must count it as a batch).
@@ -123,9 +153,11 @@ class SampleRouter:
         ``fit_feed(rows' inputs, their indices in that batch)`` (indices
         None for a :class:`WholeBatch`); before it, ``after_feed(the inputs'
         shapes past axis 0, indices of the rows just kept for the second
-        pass (:meth:`search_data`), of the rows just held out)``
-        (pass_values.py); for a :class:`WholeBatch` the shapes are None and
-        either index list is the whole batch's or empty."""
+        pass (:meth:`search_data`), of the rows just held out and kept,
+        their ordinals in the held-out samples' strided buffer)``
+        (pass_values.py); for a :class:`WholeBatch` the shapes and the
+        ordinals are None and either index list is the whole batch's or
+        empty."""
         both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
@@ -136,8 +168,8 @@ class SampleRouter:
             if self.splittable and n is not None:
                 held = np.array([self._held(self._seen + i) for i in range(n)], dtype=bool)
                 self._seen += n
-                room = self.max_check - self.check_count
-                if held.sum() > room:
+                room = n if self.calibrate_held and self.max_check > 0 else self.max_check - self.check_count
+                if held.sum() > room:  # held out until max_check, unless they calibrate too
                     held[np.flatnonzero(held)[room:]] = False
                 check, calib = np.flatnonzero(held), np.flatnonzero(~held)
             else:
@@ -151,10 +183,7 @@ class SampleRouter:
                 inputs = WholeBatch(inputs)
             if len(check):
                 check = self._finite_rows(inputs, check, n)
-            if len(check):
-                part = inputs if whole or len(check) == n else _take(inputs, check)
-                self._check.append(part)
-                self.check_count += len(check)
+            check, check_ordinals = self._keep_check(inputs, check, n, whole)
             if len(calib) == 0 and not both:
                 skip()
                 return
@@ -165,13 +194,17 @@ class SampleRouter:
             if len(searched):
                 self._keep_search(part if whole or len(searched) == len(calib) else _take(inputs, searched),
                                   len(searched))
+            if not whole and self.fold_buffer is not None and len(calib):
+                on, ordinals = self.fold_buffer.admit(len(calib))
+                if len(on):
+                    self.fold_buffer.add(ordinals, _take(inputs, calib[on]))
             if len(calib):
                 self._keep_first(part)
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
                 if after_feed is not None:
-                    after_feed(None if whole else _signature(inputs), searched, check)
+                    after_feed(None if whole else _signature(inputs), searched, check, check_ordinals)
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return
@@ -201,6 +234,24 @@ class SampleRouter:
             bad |= ~finite
         return rows[~bad] if n is not None else (rows if not bad.any() else rows[:0])
 
+    def _keep_check(self, inputs: Inputs, offered: np.ndarray, n: Optional[int], whole: bool
+                    ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Keeps the ``offered`` held-out rows of a batch: those on the
+        strided buffer's stride, or a batch kept whole. Returns the rows
+        kept (indices into the batch, before any later thinning) and their
+        ordinals in the buffer (None for a whole batch)."""
+        if not len(offered) or (not whole and self.held_buffer is None):
+            return offered[:0], None
+        if whole:
+            self._whole_check.append(inputs)
+            self._whole_check_count += len(offered)
+            return offered, None
+        on, ordinals = self.held_buffer.admit(len(offered))
+        rows = offered[on]
+        if len(rows):
+            self.held_buffer.add(ordinals, inputs if len(rows) == n else _take(inputs, rows))
+        return rows, ordinals
+
     def _keep_search(self, part: Inputs, count: int) -> None:
         """Keeps calibrating rows for a second pass (:meth:`search_data`)."""
         if self.search_count < self.max_search:
@@ -209,7 +260,7 @@ class SampleRouter:
 
     def _keep_first(self, part: Inputs) -> None:
         """Keeps calibrating rows for a check without held-out samples."""
-        if not self._check and sum(rows(p) for p in self._first) < self.max_check:
+        if not self.check_count and sum(rows(p) for p in self._first) < self.max_check:
             self._first.append(part)
 
     @property
@@ -236,6 +287,16 @@ class SampleRouter:
         on several sizes (a recogniser on lines of their own widths) is
         searched on all of them, not only on those shaped like the first."""
         return _groups(self._search) if self._search else None
+
+    def fold_data(self) -> Optional[list[Inputs]]:
+        """The calibrating samples the ``auto`` calibrator's folds are made
+        of: those the strided buffer kept over the whole stream (module
+        docstring; more than ``max_fold / 2`` once the stream has more), one
+        group per input shape; where batches cannot be split (or no buffer),
+        :meth:`search_data`'s."""
+        if self.fold_buffer is None or not len(self.fold_buffer):
+            return self.search_data()
+        return _groups(self.fold_buffer.values())
 
     def describe(self) -> str:
         if self.every == 0:

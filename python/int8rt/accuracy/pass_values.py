@@ -35,7 +35,8 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from .taps import batches, take
+from .strided import thin
+from .taps import batches, spread
 
 __all__ = ["BUDGET_BYTES", "PassValues"]
 
@@ -63,27 +64,35 @@ class PassValues:
     """
 
     def __init__(self, builder: Any, outputs: Iterable[str], layer_inputs: Iterable[str],
-                 budget: Optional[int] = None) -> None:
+                 budget: Optional[int] = None, router: Any = None) -> None:
         self._builder = builder
         self._outputs = sorted(outputs)  # in the order an ExecutionContext's run returns them
         self._layer_inputs = list(layer_inputs)
         self._budget = BUDGET_BYTES if budget is None else budget
-        self._held: Optional[list[tuple[tuple, Rows]]] = []   # None: some part could not be read
+        self._router = router  # whose strided buffer of held-out samples (holdout.py) these follow
+        # (ordinals in the router's buffer or None for a whole batch, (signature, rows)) per part
+        self._held: Optional[list[tuple[Optional[np.ndarray], tuple]]] = []   # None: some part could not be read
         self._kept: Optional[list[tuple[tuple, Rows]]] = [] if self._layer_inputs else None
         self._kept_full = False  # the budget is spent: later parts are not kept
         self._bytes = 0
 
-    def after_batch(self, signature: Optional[tuple], kept: np.ndarray, held: np.ndarray) -> None:
+    def after_batch(self, signature: Optional[tuple], kept: np.ndarray, held: np.ndarray,
+                    held_ordinals: Optional[np.ndarray] = None) -> None:
         """Right after the builder ran a batch: keeps the network outputs of
         its ``held`` rows and the layer inputs of its ``kept`` rows (each:
         the batch's row indices that the router appended to its held-out or
-        kept samples; either may be empty). ``signature``: the inputs' shapes
+        kept samples; either may be empty), then drops the held-out rows
+        the router's strided buffer has dropped since (``held_ordinals``:
+        those rows' ordinals there; strided.py), so that what is kept here
+        stays the values of the router's samples. ``signature``: the inputs' shapes
         past axis 0 (holdout's grouping); None for a batch kept whole (then
         ``held`` or ``kept`` is the whole batch, and its values are copied
         whole: one part, one chunk, as many samples as the indices)."""
         if len(held) and self._held is not None:
             rows = self._rows(self._outputs, held, whole=signature is None)
-            self._held = None if rows is None else [*self._held, (signature, rows)]
+            self._held = None if rows is None else [*self._held, (held_ordinals, (signature, rows))]
+            if self._held is not None and self._router is not None and self._router.held_buffer is not None:
+                self._held = _follow(self._held, self._router.held_buffer.stride)
         if len(kept) and self._kept is not None and not self._kept_full:
             rows = self._rows(self._layer_inputs, kept, whole=signature is None)
             size = 0 if rows is None else sum(a.nbytes for a in rows.values())
@@ -106,13 +115,14 @@ class PassValues:
         return _Whole(out, len(indices)) if whole else out
 
     def reference(self, count: int, limit: int, batch_size: int) -> Optional[list[Rows]]:
-        """The float32 outputs of the first ``limit`` held-out samples, in the
-        chunks ``taps.batches(take(held samples, limit), batch_size)`` makes
+        """The float32 outputs of ``limit`` held-out samples spread over them
+        (auto_choice.judge_for's), in the chunks
+        ``taps.batches(spread(held samples, limit), batch_size)`` makes
         of the samples themselves; None unless every one of the router's
         ``count`` held-out samples was read."""
-        if not self._held or sum(_rows_of(r) for _, r in self._held) != count:
+        if not self._held or sum(_rows_of(r) for _, (_, r) in self._held) != count:
             return None
-        return _chunks(self._held, limit, batch_size)
+        return _chunks([p for _, p in self._held], limit, batch_size)
 
     def layer_inputs(self, limit: int) -> list[Rows]:
         """The first ``limit`` kept samples' layer inputs, in the blocks the
@@ -164,14 +174,14 @@ def _rows_of(rows: Rows) -> int:
 
 
 def _chunks(parts: list[tuple[Optional[tuple], Rows]], limit: int, batch_size: int) -> Optional[list[Rows]]:
-    """The parts' values in the chunks ``taps.batches(take(samples, limit),
+    """The parts' values in the chunks ``taps.batches(spread(samples, limit),
     batch_size)`` makes of their samples: each whole batch one chunk, taken
     while fewer than ``limit`` samples precede it (taps.take's rule); parts
     cut into rows as :func:`_groups` and ``taps.batches`` cut them. Whole
     and cut parts never mix in one run of the router (it keeps every batch
     whole or none); where they do, None."""
     if not any(isinstance(r, _Whole) for _, r in parts):
-        return list(batches(take(_groups(parts), limit), batch_size))
+        return list(batches(spread(_groups(parts), limit), batch_size))
     if not all(isinstance(r, _Whole) for _, r in parts):
         return None
     out, left = [], limit
@@ -180,6 +190,18 @@ def _chunks(parts: list[tuple[Optional[tuple], Rows]], limit: int, batch_size: i
             break
         out.append(dict(values))
         left -= _rows_of(values)
+    return out
+
+
+def _follow(parts: list[tuple[Optional[np.ndarray], tuple]], stride: int) -> list[tuple[Optional[np.ndarray], tuple]]:
+    """``parts`` with only the rows still on the router's stride (parts of
+    whole batches, without ordinals, as they are)."""
+    if stride == 1:
+        return parts
+    out = []
+    for p in parts:
+        out += [p] if p[0] is None else thin([p], stride,
+                                             lambda part, keep: (part[0], {k: v[keep] for k, v in part[1].items()}))
     return out
 
 

@@ -31,7 +31,7 @@ from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
 from .._numerics import scale_from_amax
-from . import auto_choice, check, mixed, unsigned_form
+from . import auto_choice, check, crossval, mixed, unsigned_form
 from . import bias_correction as biascorr
 from .holdout import SampleRouter
 from .lut_inputs import lut_inputs
@@ -86,6 +86,7 @@ class CalibrationRun:
         self._fp32_layers = set(fp32_layers or ())
         self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
                                    max_search=biascorr.SAMPLES if self.auto or bias_correction else 0,
+                                   max_fold=crossval.KEPT_SAMPLES if self.auto else 0,
                                    splittable=not batch_fixed,
                                    # auto without the check: its choice is scored on the held-out
                                    # samples, which set thresholds too (holdout.py)
@@ -161,7 +162,7 @@ class CalibrationRun:
                                     [] if self.bias_correction is False else
                                     sorted((biascorr.layer_inputs(self._network, self._fp32_layers)
                                             | biascorr.layer_outputs(self._network, self._fp32_layers))
-                                           - set(self._builder.input_names())))
+                                           - set(self._builder.input_names())), router=self.router)
         if self.auto and self._equalize is not None and observe is not None and session.collector is not None:
             self._rescaled = RescaledHistograms.for_network(
                 self._builder, self._network, self._fp32_layers, lambda: self._new_collector(session))
@@ -265,7 +266,7 @@ class CalibrationRun:
     def _pooled(self) -> Any:
         from . import crossval
 
-        return crossval.pool(self.router.search_data(), self.router.held_data())
+        return crossval.pool(self.router.fold_data(), self.router.held_data())
 
     def _held_run(self, session: Any) -> Optional[tuple[Any, Optional[list[dict[str, np.ndarray]]]]]:
         """The folds' run of the held-out samples (crossval.calibrated),

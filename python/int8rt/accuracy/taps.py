@@ -35,7 +35,7 @@ from .. import _core
 
 __all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "flat_floors", "fp32_tap_engine",
            "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
-           "scoped_networks", "scoped_tensors", "take", "tapped_run", "WholeBatch"]
+           "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
 
@@ -374,6 +374,26 @@ def take(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
         else:
             out.append({k: v[:left] if v.ndim else v for k, v in group.items()} if n > left else dict(group))
         left -= n
+    return out
+
+
+def spread(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
+    """``limit`` samples of ``data`` spread evenly over all of them (sample
+    ``i * n // limit`` of the ``n``, counted over the groups in order), as
+    groups; all of them where ``n <= limit``. Where a group is a
+    :class:`WholeBatch` (batches never cut), :func:`take`'s first ones."""
+    parts = groups(data) if data is not None else []
+    n = sum(rows(g) for g in parts)
+    if n <= limit or any(isinstance(g, WholeBatch) for g in parts):
+        return take(data, limit)
+    chosen = np.arange(limit, dtype=np.int64) * n // limit
+    out, start = [], 0
+    for group in parts:
+        m = rows(group)
+        which = chosen[(chosen >= start) & (chosen < start + m)] - start
+        start += m
+        if len(which):
+            out.append({k: v[which] if v.ndim else v for k, v in group.items()})
     return out
 
 
