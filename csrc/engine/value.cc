@@ -78,8 +78,12 @@ void Value::share_storage_with(Value& other) {
 
 void Value::borrow(DataType dtype, const Shape& shape, const void* data) {
   assign_shape(dtype, shape);
-  // The record of the last borrow is reused where it is this Value's alone
-  // (a run borrows its inputs on every call).
+  // An owned buffer of this Value's alone is parked, not freed: a run that
+  // borrows one input array and copies the next (can_borrow depends on
+  // where the caller's array lies) switches between the two with no
+  // allocation. The record of the last borrow is reused where it is this
+  // Value's alone (a run borrows its inputs on every call).
+  if (storage_ && !borrowed() && storage_.use_count() == 1) std::swap(storage_, parked_);
   if (!storage_ || !borrowed() || storage_.use_count() != 1) storage_ = std::make_shared<Storage>();
   storage_->data = std::unique_ptr<void, Free>(const_cast<void*>(data), Free{false});
   storage_->capacity = nbytes();
@@ -100,7 +104,12 @@ void Value::release_borrowed() {
 void Value::reset(DataType dtype, const Shape& shape) {
   assign_shape(dtype, shape);
   size_t need = nbytes();
-  if (!storage_ || borrowed()) storage_ = std::make_shared<Storage>();  // never writes a borrowed buffer
+  if (borrowed()) {  // never writes a borrowed buffer: back to the parked owned one, the borrow record parked
+    const bool own_parked = parked_ && parked_.use_count() == 1 && parked_->data.get_deleter().owned;
+    std::swap(storage_, parked_);
+    if (!own_parked) storage_.reset();
+  }
+  if (!storage_) storage_ = std::make_shared<Storage>();
   if (need > storage_->capacity || !storage_->data) {
     size_t bytes = ((need + 63) / 64) * 64 + 64;  // aligned size, plus slack for vector tails
     void* p = std::aligned_alloc(64, bytes);

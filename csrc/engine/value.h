@@ -98,6 +98,9 @@ class Value {
   DataType dtype_ = DataType::kFloat32;
   Shape shape_;
   std::shared_ptr<Storage> storage_;  // null: none (shape-only, or never reset)
+  // The other kind of storage than storage_'s, kept for switching back: an
+  // owned buffer while borrowing, a borrow record while owning (borrow()).
+  std::shared_ptr<Storage> parked_;
 };
 
 }  // namespace engine

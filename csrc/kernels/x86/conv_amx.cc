@@ -186,7 +186,8 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const int64_t row_bytes = int64_t{L.kchunks} * amx::kKChunk;
 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    std::vector<int8_t> panel(direct_ ? 0 : static_cast<size_t>(amx::kMR * row_bytes));
+    thread_local std::vector<int8_t> panel;  // this thread's gathered rows, grown once (no allocation per run)
+    if (!direct_) panel.resize(std::max(panel.size(), static_cast<size_t>(amx::kMR * row_bytes)));
     int64_t gathered = -1;  // the (pixel tile, group) the panel holds
     for (int64_t item = begin; item < end; ++item) {
       const int run = static_cast<int>(item % runs);

@@ -82,7 +82,8 @@ class PermutedPairsPackedGemm final : public PackedGemm {
     char* const ybytes = static_cast<char*>(y);
     const int64_t work = std::min(M, panel_rows) * pair_block * Kp;
     parallel_for(panels * pair_blocks, grain_for_work(work), [&](int64_t begin, int64_t end) {
-      std::vector<uint8_t> u(static_cast<size_t>(std::min(M, panel_rows) * Kp));
+      thread_local std::vector<uint8_t> u;  // this thread's panel, grown once (no allocation per run)
+      u.resize(std::max(u.size(), static_cast<size_t>(std::min(M, panel_rows) * Kp)));
       GemmS8PairsTile t = proto;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t p = item / pair_blocks, jp = item % pair_blocks;
