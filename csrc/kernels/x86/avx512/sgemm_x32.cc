@@ -71,21 +71,37 @@ void tile(const SgemmTile& t) {
   const __mmask16 m0 = static_cast<__mmask16>(lo_cols >= 16 ? 0xFFFFu : (1u << lo_cols) - 1u);
   const __mmask16 m1 = static_cast<__mmask16>(hi_cols >= 16 ? 0xFFFFu : (1u << hi_cols) - 1u);
   const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
-  // One 16-column half of row r (columns o .. o + 15 of the tile, mask m).
-  auto finish = [&](int r, int o, __mmask16 m, __m512 v) {
-    float* c = t.c + r * t.ldc + o;
-    if (t.accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), v);
-    if (t.bias) v = _mm512_add_ps(v, _mm512_set1_ps(t.bias[r]));  // first K slice, not accumulating
-    if (t.col_bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, t.col_bias + o));  // likewise, per column
-    if (t.residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, t.residual + r * t.ldr + o));  // last slice
-    // max(v, lo) gives lo for NaN v; min(v, hi) gives hi unless v < hi
-    if (t.clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-    _mm512_mask_storeu_ps(c, m, v);
-  };
+  // Both halves' steps interleaved (two independent chains per row: one
+  // half after the other measured 10% slower on K = 24 expansions); the
+  // upper half compiles away in the one-vector instantiation.
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-    finish(r, 0, m0, acc0[r]);
-    if (kWide) finish(r, 16, m1, acc1[r]);
+    float* c = t.c + r * t.ldc;
+    __m512 v0 = acc0[r], v1 = acc1[r];
+    if (t.accumulate) {
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
+      if (kWide) v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+    }
+    if (t.bias) {  // first K slice, not accumulating: acc + bias
+      const __m512 b = _mm512_set1_ps(t.bias[r]);
+      v0 = _mm512_add_ps(v0, b);
+      if (kWide) v1 = _mm512_add_ps(v1, b);
+    }
+    if (t.col_bias) {  // first K slice, not accumulating: acc + bias of each column
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, t.col_bias));
+      if (kWide) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, t.col_bias + 16));
+    }
+    if (t.residual) {  // last slice: v + residual, before the clip
+      const float* q = t.residual + r * t.ldr;
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, q));
+      if (kWide) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, q + 16));
+    }
+    if (t.clip) {  // max(v, lo) gives lo for NaN v; min(v, hi) gives hi unless v < hi
+      v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);
+      if (kWide) v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    if (kWide) _mm512_mask_storeu_ps(c + 16, m1, v1);
   }
 }
 
