@@ -100,6 +100,29 @@ def test_avx512_tile_heights_give_the_same_bits(M: int) -> None:
         assert np.array_equal(twelve.view(np.uint32), eight.view(np.uint32)), (M, N, K_, ta, tb, acc)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("tail", [1, 4, 15, 16])
+def test_narrow_last_panel_gives_the_wide_panels_bits(kernel: str, tail: int) -> None:
+    """A last column panel of <= 16 columns (a 14 x 14 plane's 196 pixels:
+    6 x 32 + 4) runs the AVX-512 tile's one-vector instantiation; the same
+    columns computed inside a wider panel (16 more columns of B, a tile of
+    tail + 16 columns, both vectors) get the same FMAs in the same k order:
+    equal bit for bit, every transpose, with and without C, M across the
+    row tiles, K across the 192 / 256 slice."""
+    for (M, K_), t in itertools.product([(1, 7), (11, 192), (13, 193), (112, 672)], range(4)):
+        ta, tb, acc = bool(t & 1), bool(t & 2), t >= 2
+        N = 64 + tail
+        rng = np.random.default_rng(M * 31 + K_ + tail + t)
+        a = rng.uniform(-1, 1, (K_, M) if ta else (M, K_)).astype(F32)
+        b = rng.uniform(-1, 1, (N + 16, K_) if tb else (K_, N + 16)).astype(F32)
+        c = rng.uniform(-1, 1, (M, N + 16)).astype(F32) if acc else None
+        narrow = K.sgemm(a, np.ascontiguousarray(b[:N] if tb else b[:, :N]), ta, tb,
+                         None if c is None else np.ascontiguousarray(c[:, :N]), kernel=kernel)
+        wide = K.sgemm(a, b, ta, tb, c, kernel=kernel)[:, :N]
+        assert np.array_equal(narrow.view(np.uint32), np.ascontiguousarray(wide).view(np.uint32)), \
+            (kernel, M, N, K_, ta, tb, acc)
+
+
 def test_choice_follows_the_cap() -> None:
     names: dict = {}
     for name, isa, _ in K.sgemm_candidates():

@@ -165,7 +165,10 @@ CONV_PATHS = {
     # columns on avx2 / avx512, 12.5% of 56 on ref, so K = 96 or 128 here.
     "pointwise, output-transposed (49 pixels)": ((2, 96, 7, 7), (64, 96, 1, 1), 1, 0, True),
     "pointwise, output-transposed in two column chunks (300 channels)": ((1, 96, 7, 7), (300, 96, 1, 1), 1, 0, True),
-    "pointwise, output-transposed, pixels packed, two K slices": ((2, 300, 7, 7), (160, 300, 1, 1), 1, 0, True),
+    # 49 pixels would end in a 1-row packed tile (12- and 6-row tiles): read in place
+    # (conv_f32_transposed.h, kMinTailRows); 56 pixels (8 rows left on avx512) packed.
+    "pointwise, output-transposed, 49 pixels read in place, two K slices": ((2, 300, 7, 7), (160, 300, 1, 1), 1, 0, True),
+    "pointwise, output-transposed, 56 pixels packed, two K slices": ((2, 300, 7, 8), (160, 300, 1, 1), 1, 0, True),
     "pointwise, output-transposed, pixels read in place (40 channels)": ((2, 128, 7, 7), (40, 128, 1, 1), 1, 0, True),
     # On avx512 (32 columns; 196 pixels pad to 224): an image's 196 pixels in
     # one row tile of the widened blocking, packed once for both column

@@ -2,7 +2,8 @@
 //
 // Per image: A is the image itself, transposed (a pointwise conv: packed
 // once for all chunks when each has kPackPixelsMinCols output channels or
-// more, else per K slice and chunk, or read in place under that), else its
+// more, else per K slice and chunk, or read in place under that or when
+// the packed panels would end in a tile of under kMinTailRows rows), else its
 // im2col, packed per tile; B is W^T, packed once; the
 // bias is a column bias of the first K slice. The product goes into the
 // thread's scratch [P][256], 256 output channels at a time, and each chunk
@@ -45,7 +46,12 @@ void TransposedConvF32::run(const float* x, const float* w, const float* bias, c
   thread_local std::vector<float> scratch;
   if (scratch.size() < static_cast<size_t>(P * cols)) scratch.resize(static_cast<size_t>(P * cols));
   // Every chunk packs the pixels (see kPackPixelsMinCols): pack them once.
-  const bool pack_once = pointwise && wt_.size() > 1 && g.M - (g.M - 1) / kCols * kCols >= kPackPixelsMinCols;
+  // Packed panels of pixels end in a tile of P % mr rows; under
+  // kMinTailRows (49 pixels in 12-row tiles: 12, 12, 12, 12, 1) read them
+  // in place, where the driver shares the rows out evenly (10, 10, 10, 10, 9).
+  const bool short_tail = P % uk_.mr != 0 && P % uk_.mr < kMinTailRows;
+  const bool pack_once = pointwise && !short_tail && wt_.size() > 1 &&
+                         g.M - (g.M - 1) / kCols * kCols >= kPackPixelsMinCols;
   thread_local kernels::PackedA pixels;
   for (int64_t n = 0; n < g.N; ++n) {
     const float* xn = x + n * g.C * g.H * g.W;
@@ -57,7 +63,7 @@ void TransposedConvF32::run(const float* x, const float* w, const float* bias, c
       const int64_t m0 = static_cast<int64_t>(chunk) * kCols, mc = std::min(kCols, g.M - m0);
       // The pixels of channel k broadcast from the image's row k (not
       // packed) only for chunks of few output channels; see kPackPixelsMinCols.
-      a.in_place = pointwise && mc < kPackPixelsMinCols;
+      a.in_place = pointwise && (short_tail || mc < kPackPixelsMinCols);
       if (pack_once) a.packed = &pixels;
       kernels::SgemmEpilogue ep;
       ep.col_bias = bias ? bias + m0 : nullptr;

@@ -74,6 +74,16 @@ class TransposedConvF32 {
   // (kernels::pack_a_into, a per-thread buffer) and read by all chunks:
   // 256 -> 1024 packed its image four times, once per 256-channel chunk.
   static constexpr int64_t kPackPixelsMinCols = 64;
+  // Fewer rows than this in the last packed panel of pixels (P % mr: 7 x 7
+  // planes' 49 pixels leave 1 in 12-row and 6-row tiles) and the pixels are
+  // read in place instead, whose row tiles the driver evens out: a 1-row
+  // tile runs 2 FMA chains, bound by their latency at a third of a full
+  // tile's time for a twelfth of its work, and 4 rows (8 chains) are what
+  // the FMA rate needs. Measured on AVX-512 (RESULTS.md section 102,
+  // in place / packed): Lite0's 1152->320 @7 0.965-0.98x, 1152->192 @7 0.94x,
+  // MobileNetV2's 960->160 @7 0.92x, ResNet-50's 2048->512 @7 0.97x,
+  // 512->2048 @7 0.99x, 160->960 @7 1.00x. The same bits either way.
+  static constexpr int64_t kMinTailRows = 4;
   mutable std::vector<kernels::PackedB> wt_;
 };
 
