@@ -70,13 +70,52 @@ const kernels::EpilogueStorage& Int8Products::zero_point_epilogue(const Choice& 
   return rq;
 }
 
+namespace {
+
+// This thread's packed B operands, one per (kernel, N, K) last used, the least recently used
+// replaced past kSlots: a product packs into its slot's buffers (GemmKernel::pack_per_run_into),
+// so the products of a network's attention and MatMul layers, repeated run after run at a few
+// sequence lengths, allocate nothing once warm. A slot is used from its packing to the end of
+// its product's run, and a thread runs one product at a time (a parallel_for inside a product
+// runs its chunks, never another product), so per-thread slots are never shared.
+std::unique_ptr<kernels::PackedGemm>& packed_b_slot(const kernels::GemmKernel* kernel, int64_t N, int64_t K) {
+  struct Slot {
+    const kernels::GemmKernel* kernel = nullptr;
+    int64_t N = 0, K = 0;
+    uint64_t used = 0;
+    std::unique_ptr<kernels::PackedGemm> packed;
+  };
+  constexpr size_t kSlots = 16;
+  thread_local Slot slots[kSlots];
+  thread_local uint64_t clock = 0;
+  Slot* pick = &slots[0];
+  for (Slot& s : slots) {
+    if (s.kernel == kernel && s.N == N && s.K == K) {
+      pick = &s;
+      break;
+    }
+    if (s.used < pick->used) pick = &s;
+  }
+  if (pick->kernel != kernel || pick->N != N || pick->K != K) {
+    pick->kernel = kernel;
+    pick->N = N;
+    pick->K = K;
+  }
+  pick->used = ++clock;
+  return pick->packed;
+}
+
+}  // namespace
+
 void Int8Products::run(int64_t M, int64_t N, int64_t K, const int8_t* a, const int8_t* b, bool b_transposed,
                        void* y) const {
   const Choice& c = choice(N, K);
   const kernels::GemmShape shape{static_cast<int>(N), static_cast<int>(K)};
   const kernels::EpilogueStorage& rq =
       a_zero_point_ == 0 ? c.requant : zero_point_epilogue(c, N, K, b, b_transposed);
-  (b_transposed ? c.kernel->pack_per_run(shape, b) : c.kernel->pack_kn(shape, b))->run(M, a, rq.epilogue(), y);
+  std::unique_ptr<kernels::PackedGemm>& packed = packed_b_slot(c.kernel, N, K);
+  c.kernel->pack_per_run_into(shape, b, !b_transposed, &packed);
+  packed->run(M, a, rq.epilogue(), y);
 }
 
 std::string Int8Products::kernel_name() const {
