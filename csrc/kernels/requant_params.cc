@@ -24,8 +24,8 @@ void check_scale(float s, const std::string& what) {
   }
 }
 
-void check_zero_point(int32_t z, const std::string& what) {
-  if (z < -128 || z > 127) throw InvalidArgument("requantization: " + what + " must lie in [-128, 127]");
+void check_zero_point(int32_t z, const char* what) {  // (a literal: no string made per call)
+  if (z < -128 || z > 127) throw InvalidArgument(std::string("requantization: ") + what + " must lie in [-128, 127]");
 }
 
 void activation_range(Activation act, float clip_min, float clip_max, float* act_lo, float* act_hi) {
