@@ -96,10 +96,13 @@ template <typename T>
 void strided_copy(const T* x, T* y, const Shape& full_odims, const std::vector<int64_t>& full_istride,
                   kernels::TransposeX32Fn tile32 = nullptr) {
   // Per thread, grown, never shrunk: a layer copying run after run allocates nothing once
-  // sized. (Read by the helpers of the parallel_for below while this thread waits for them;
-  // nothing here calls strided_copy again before it returns.)
-  thread_local Shape odims;
-  thread_local std::vector<int64_t> istride;
+  // sized. The references are what the parallel_for below captures, so its helpers read this
+  // thread's dims (a thread_local named in a lambda would be the helper's own) while this
+  // thread waits for them; nothing here calls strided_copy again before it returns.
+  thread_local Shape odims_here;
+  thread_local std::vector<int64_t> istride_here;
+  Shape& odims = odims_here;
+  std::vector<int64_t>& istride = istride_here;
   coalesce_dims(full_odims, full_istride, &odims, &istride);
   const size_t nd = odims.size();
   const int64_t inner = odims.back(), is = istride.back();
