@@ -103,9 +103,15 @@ std::vector<int64_t> int64_values(const Value& v, const std::string& prefix, con
 }
 
 std::vector<float> float_values(const Value& v, const std::string& prefix, const char* what) {
+  std::vector<float> out;
+  float_values_into(v, prefix, what, &out);
+  return out;
+}
+
+void float_values_into(const Value& v, const std::string& prefix, const char* what, std::vector<float>* out) {
   if (v.dtype() != DataType::kFloat32) throw InvalidArgument(prefix + what + " must be float32");
   require_data(v, prefix, what);
-  return std::vector<float>(v.data<float>(), v.data<float>() + v.numel());
+  out->assign(v.data<float>(), v.data<float>() + v.numel());
 }
 
 bool constant_ints(const Network& net, const Node& node, size_t index, const char* what, std::vector<int64_t>* out) {
