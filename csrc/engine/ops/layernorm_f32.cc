@@ -41,7 +41,6 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
-#include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/layernorm_f32.h"
@@ -98,11 +97,7 @@ class LayerNormLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& xs = out[0]->shape();
     int64_t axis = normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_);
-    // Per thread, grown, never shrunk (no allocation per run once sized); a reference, so that
-    // any parallel_for lambda below reads this thread's dims.
-    thread_local Shape norm_here;
-    Shape& norm = norm_here;
-    norm.assign(xs.begin() + axis, xs.end());
+    Shape norm(xs.begin() + axis, xs.end());
     const int64_t n = shape_numel(norm), rows = in[0]->numel() / std::max<int64_t>(1, n);
     thread_local std::vector<float> scale_buf, bias_buf;
     const float* scale = in_place_or_expanded(*in[1], norm, scale_buf);
@@ -212,9 +207,7 @@ class LayerNormLayer : public Layer {
   // [1, S, H] against [N, S, H]: offsets are computed per row, not per value).
   static void broadcast_add(const float* pa, const Shape& a_shape, const float* pb, const Shape& b_shape,
                             const Shape& to, float* s) {
-    BroadcastDims sa, sb;  // in place: no allocation up to rank 8
-    broadcast_strides_into(a_shape, to, sa);
-    broadcast_strides_into(b_shape, to, sb);
+    const std::vector<int64_t> sa = broadcast_strides(a_shape, to), sb = broadcast_strides(b_shape, to);
     const size_t rank = to.size();
     const int64_t len = rank ? to[rank - 1] : 1, rows = shape_numel(to) / std::max<int64_t>(1, len);
     const int64_t la = rank ? sa[rank - 1] : 0, lb = rank ? sb[rank - 1] : 0;
