@@ -339,4 +339,5 @@ def test_bert_like_int8_encoder_runs_make_no_cpp_heap_allocation(tmp_path) -> No
         counts = out[threads]["counts"]
         assert out[threads]["same"], f"{threads}: a steady-state run's outputs differ from the first run's"
         assert [min(c) for c in counts] == [0, 0], \
-            f"BERT-like INT8 encoder, {threads}: C++ heap allocations per run, per sequence length and round: {counts}"
+            f"BERT-like INT8 encoder, {threads}: C++ heap allocations per run, per sequence length and round: " \
+            f"{counts}\n(ALLOC_COUNTER_TRACE=n prints the first n sites:)\n{done.stderr[-6000:]}"
