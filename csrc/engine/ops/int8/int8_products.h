@@ -1,7 +1,8 @@
 // The int8 products of two activations that int8rt.QMatMul and
 // int8rt.QAttention run: y [M][N] = a [M][K] x b ([K][N], or [N][K] when
 // transposed), b packed for each product by the gemm_s8 kernel the registry
-// chose for (N, K) (pack_kn from [K][N], pack_per_run from [N][K]) and run with the
+// chose for (N, K) (as pack_kn from [K][N], pack_per_run from [N][K], into this
+// thread's kept buffers: GemmKernel::pack_per_run_into) and run with the
 // one requantization rule (kernels::make_epilogue) at weight scale b_scale
 // for every column. So a product is bit for bit what int8rt.QGemm computes
 // with b as constant weights. The kernel and epilogue are chosen once per
