@@ -150,6 +150,46 @@ def _mobile_detector(upsample: bool = True) -> onnx.ModelProto:
                  ws + ([scales] if upsample else []))
 
 
+def _bert_like_encoder(layers: int = 2, hidden: int = 32, heads: int = 4) -> onnx.ModelProto:
+    """A BERT-like encoder on x [N, S, hidden] with an additive mask [N, 1, 1, S] (N and S
+    dynamic): per layer, Q K V projections, heads split (Reshape, Transpose), scores Q K^T /
+    sqrt(d) + mask, Softmax, probs x V, heads joined, the output projection and the residual
+    add; then the Gram matrix h h^T of the last layer's output, a MatMul of two activations
+    outside attention (int8rt.QMatMul in an INT8 build)."""
+    rng = np.random.default_rng(7)
+    d = hidden // heads
+    inits, nodes = [], []
+
+    def const(name: str, array: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(array, name))
+        return name
+    split = const("split_shape", np.array([0, 0, heads, d], np.int64))
+    join = const("join_shape", np.array([0, 0, hidden], np.int64))
+    scale = const("scale", np.array(np.sqrt(d), np.float32))
+    h = "x"
+    for i in range(layers):
+        def proj(what: str, src: str) -> str:
+            w = const(f"w{what}{i}", (rng.standard_normal((hidden, hidden)) / np.sqrt(hidden)).astype(np.float32))
+            nodes.append(helper.make_node("MatMul", [src, w], [f"{what}{i}"]))
+            return f"{what}{i}"
+        for what, perm in (("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])):
+            nodes.append(helper.make_node("Reshape", [proj(what, h), split], [f"{what}s{i}"]))
+            nodes.append(helper.make_node("Transpose", [f"{what}s{i}"], [f"{what}h{i}"], perm=perm))
+        nodes += [helper.make_node("MatMul", [f"qh{i}", f"kh{i}"], [f"qk{i}"]),
+                  helper.make_node("Div", [f"qk{i}", scale], [f"sc{i}"]),
+                  helper.make_node("Add", [f"sc{i}", "mask"], [f"sm{i}"]),
+                  helper.make_node("Softmax", [f"sm{i}"], [f"p{i}"], axis=-1),
+                  helper.make_node("MatMul", [f"p{i}", f"vh{i}"], [f"c{i}"]),
+                  helper.make_node("Transpose", [f"c{i}"], [f"ct{i}"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Reshape", [f"ct{i}", join], [f"cj{i}"])]
+        nodes.append(helper.make_node("Add", [proj("o", f"cj{i}"), h], [f"h{i}"]))
+        h = f"h{i}"
+    nodes += [helper.make_node("Transpose", [h], ["ht"], perm=[0, 2, 1]),
+              helper.make_node("MatMul", [h, "ht"], ["gram"])]
+    return model(nodes, [fvi("x", ["N", "S", hidden]), fvi("mask", ["N", 1, 1, "S"])],
+                 [fvi(h, ["N", "S", hidden]), fvi("gram", ["N", "S", "S"])], inits)
+
+
 ALLOC_CHILD = textwrap.dedent("""
     import ctypes, json, mmap, sys
     import numpy as np
@@ -266,3 +306,66 @@ def test_without_shape_plans_alternating_shapes_allocate(tmp_path) -> None:
     counts = _count_allocations(tmp_path, capacity=0)
     for run, per_feed in counts.items():
         assert min(min(c) for c in per_feed) > 0, f"{run}: {per_feed}"
+
+
+ENCODER_CHILD = textwrap.dedent("""
+    import ctypes, json, sys
+    import numpy as np
+    import int8rt
+    from test_run_allocations import _bert_like_encoder
+    counter = ctypes.CDLL(sys.argv[1])
+    counter.alloc_counter_stop.restype = ctypes.c_long
+    rng = np.random.default_rng(3)
+
+    def feed(n, s):
+        mask = np.zeros((n, 1, 1, s), np.float32)
+        mask[..., s - 3:] = -10000.0  # the last keys masked out
+        return {"x": rng.standard_normal((n, s, 32), dtype=np.float32), "mask": mask}
+    shapes = [(2, 16), (1, 24)]  # two sequence lengths in turn
+    engine = int8rt.build_engine(_bert_like_encoder(), int8rt.BuilderConfig(
+        calibrator=[feed(n, s) for n, s in shapes * 2], accuracy_check=False))
+    ops = [layer["op"] for layer in engine.layers()]
+    out = {"ops": ops}
+    for threads in (1, 2):
+        int8rt.set_num_threads(threads)
+        ctx = engine.create_execution_context()
+        feeds = [feed(n, s) for n, s in shapes]
+        first = [ctx.run(f) for f in feeds]  # each shape's outputs from its first run
+        outs = [{k: np.empty_like(v) for k, v in r.items()} for r in first]
+        for _ in range(2):
+            for f, o in zip(feeds, outs):
+                ctx.run(f, o)
+        counts = [[] for _ in feeds]
+        same = True
+        for _ in range(3):
+            for f, o, c, r in zip(feeds, outs, counts, first):
+                counter.alloc_counter_start()
+                ctx.run(f, o)
+                c.append(counter.alloc_counter_stop())
+                same = same and all(np.array_equal(o[k], r[k]) for k in r)
+        out[f"{threads} thread(s)"] = {"counts": counts, "same": same}
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")
+def test_bert_like_int8_encoder_runs_make_no_cpp_heap_allocation(tmp_path) -> None:
+    # int8rt.QAttention (its products' B packed per run: keys, values) and
+    # int8rt.QMatMul (B an activation): each product packs its B into this
+    # thread's slot (GemmKernel::pack_per_run_into), and the layers' batch
+    # and mask plans are held in place, so a steady-state run allocates
+    # nothing at two sequence lengths in turn; outputs equal each shape's
+    # first run, bit for bit, whatever the slots held before.
+    lib = _alloc_counter(tmp_path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]), LD_PRELOAD=lib)
+    done = subprocess.run([sys.executable, "-c", ENCODER_CHILD, lib], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["ops"].count("int8rt.QAttention") == 2 and "int8rt.QMatMul" in out["ops"], out["ops"]
+    for threads in ("1 thread(s)", "2 thread(s)"):
+        counts = out[threads]["counts"]
+        assert out[threads]["same"], f"{threads}: a steady-state run's outputs differ from the first run's"
+        assert [min(c) for c in counts] == [0, 0], \
+            f"BERT-like INT8 encoder, {threads}: C++ heap allocations per run, per sequence length and round: " \
+            f"{counts}\n(ALLOC_COUNTER_TRACE=n prints the first n sites:)\n{done.stderr[-6000:]}"

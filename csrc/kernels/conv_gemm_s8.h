@@ -98,6 +98,15 @@ class GemmKernel : public Kernel {
   virtual std::unique_ptr<PackedGemm> pack_per_run(const GemmShape& shape, const int8_t* weights_nk) const {
     return pack(shape, weights_nk);
   }
+  // B given per run (an activation: [K][N] row-major with kn, else [N][K]) packed into *slot,
+  // the caller's (a per-thread buffer): the same results as pack_kn / pack_per_run, and where
+  // *slot holds what this kernel packed for this shape in the same form, its buffers are
+  // written again instead of allocated, so a product repeated run after run allocates
+  // nothing once warm. The default packs anew; x86's igemm kernel reuses.
+  virtual void pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
+                                 std::unique_ptr<PackedGemm>* slot) const {
+    *slot = kn ? pack_kn(shape, b) : pack_per_run(shape, b);
+  }
 };
 
 }  // namespace kernels

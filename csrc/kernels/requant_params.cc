@@ -24,8 +24,8 @@ void check_scale(float s, const std::string& what) {
   }
 }
 
-void check_zero_point(int32_t z, const std::string& what) {
-  if (z < -128 || z > 127) throw InvalidArgument("requantization: " + what + " must lie in [-128, 127]");
+void check_zero_point(int32_t z, const char* what) {  // (a literal: no string made per call)
+  if (z < -128 || z > 127) throw InvalidArgument(std::string("requantization: ") + what + " must lie in [-128, 127]");
 }
 
 void activation_range(Activation act, float clip_min, float clip_max, float* act_lo, float* act_hi) {
@@ -44,7 +44,11 @@ void activation_range(Activation act, float clip_min, float clip_max, float* act
 void set_int8_clamp(EpilogueStorage& rq, ChannelScales s_out, Activation act, float clip_min, float clip_max,
                     int32_t z_out) {
   const int64_t K = s_out.per_channel() ? s_out.count : 1;
-  std::vector<float> lo(static_cast<size_t>(K)), hi(static_cast<size_t>(K));
+  // Per thread, grown, never shrunk: an int8 product whose zero point folds into its epilogue
+  // per run (engine/ops/int8/int8_products.h) allocates nothing here once sized.
+  thread_local std::vector<float> lo, hi;
+  lo.resize(static_cast<size_t>(K));
+  hi.resize(static_cast<size_t>(K));
   for (int64_t k = 0; k < K; ++k) int8_clamp_bounds(act, clip_min, clip_max, s_out[k], z_out, &lo[k], &hi[k]);
   for (int64_t k = 0; k < K; ++k) {
     if (lo[k] > hi[k]) {

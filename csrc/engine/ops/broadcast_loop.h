@@ -68,7 +68,9 @@ struct BroadcastPlanN {
 };
 
 // Strides (in elements) of `shape` viewed as `out` (broadcast_strides, op_util.h), into `strides`.
-inline void broadcast_strides_into(const Shape& shape, const Shape& out, BroadcastDims& strides) {
+// Dims: Shape or BroadcastDims.
+template <typename Dims>
+void broadcast_strides_into(const Shape& shape, const Dims& out, BroadcastDims& strides) {
   strides.assign_zeros(out.size());
   int64_t s = 1;
   for (size_t k = 0; k < shape.size(); ++k) {

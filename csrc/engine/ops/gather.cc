@@ -39,10 +39,16 @@ class GatherLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& xs = in[0]->shape();
     const int64_t a = normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_);
-    const int64_t outer = checked_numel(Shape(xs.begin(), xs.begin() + a), "Gather outer size");
-    const int64_t inner = checked_numel(Shape(xs.begin() + a + 1, xs.end()), "Gather inner size");
+    // Parts of the data's element count, which was checked when its Value was shaped.
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < a; ++d) outer *= xs[d];
+    for (size_t d = static_cast<size_t>(a) + 1; d < xs.size(); ++d) inner *= xs[d];
     const int64_t dim = xs[a];
-    const std::vector<int64_t> k = indices(*in[1], dim);
+    // Per thread, grown, never shrunk (a run allocates nothing once sized); a reference, so
+    // that the parallel_for below reads this thread's indices, not each helper's own.
+    thread_local std::vector<int64_t> k_here;
+    std::vector<int64_t>& k = k_here;
+    indices_into(*in[1], dim, &k);
     const int64_t count = static_cast<int64_t>(k.size());
     const size_t row = static_cast<size_t>(inner) * dtype_size(in[0]->dtype());
     const char* x = in[0]->data<char>();
@@ -58,7 +64,13 @@ class GatherLayer : public Layer {
  private:
   // The indices with negative ones wrapped; throws naming one out of range.
   std::vector<int64_t> indices(const Value& idx, int64_t dim) const {
-    std::vector<int64_t> k = int64_values(idx, prefix_, "indices");
+    std::vector<int64_t> k;
+    indices_into(idx, dim, &k);
+    return k;
+  }
+  void indices_into(const Value& idx, int64_t dim, std::vector<int64_t>* out) const {
+    std::vector<int64_t>& k = *out;
+    int64_values_into(idx, prefix_, "indices", &k);
     for (int64_t& v : k) {
       if (v < -dim || v >= dim) {
         throw InvalidArgument(prefix_ + "index " + std::to_string(v) + " is outside [" + std::to_string(-dim) + ", " +
@@ -66,7 +78,6 @@ class GatherLayer : public Layer {
       }
       if (v < 0) v += dim;
     }
-    return k;
   }
 
   int64_t axis_;

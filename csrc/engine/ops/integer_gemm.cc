@@ -62,16 +62,24 @@ void tensor_to_s8(const Tensor& t, int8_t* out) {
 }
 
 std::vector<int32_t> zero_point_values(const Value* zp, int32_t offset) {
-  if (!zp) return {offset};
-  std::vector<int32_t> out(static_cast<size_t>(zp->numel()));
+  std::vector<int32_t> out;
+  zero_point_values_into(zp, offset, &out);
+  return out;
+}
+
+void zero_point_values_into(const Value* zp, int32_t offset, std::vector<int32_t>* out) {
+  if (!zp) {
+    out->assign(1, offset);
+    return;
+  }
+  out->resize(static_cast<size_t>(zp->numel()));
   visit_numeric(zp->dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (kIsInteger<T>) {
       const T* p = zp->data<T>();
-      for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int32_t>(p[i]) + offset;
+      for (size_t i = 0; i < out->size(); ++i) (*out)[i] = static_cast<int32_t>(p[i]) + offset;
     }
   });
-  return out;
 }
 
 std::vector<int32_t> zero_point_values(const Tensor& zp, int32_t offset) {
@@ -106,7 +114,12 @@ void IntegerProduct::run(int64_t M, const uint8_t* a, int64_t lda, const std::ve
   for (int32_t z : za) za_zero = za_zero && z == 0;
   const auto za_at = [&](int64_t m) { return static_cast<uint32_t>(za.size() == 1 ? za[0] : za[m]); };
   kernels::GemmU8S8Epilogue e;
-  std::vector<int32_t> row_a, row_b, col_b;
+  // Per thread, grown, never shrunk (no allocation per run once sized); references, so that
+  // the parallel_for below writes this thread's row_b, not each helper's own.
+  thread_local std::vector<int32_t> row_a_here, row_b_here, col_b_here;
+  std::vector<int32_t>& row_a = row_a_here;
+  std::vector<int32_t>& row_b = row_b_here;
+  std::vector<int32_t>& col_b = col_b_here;
   if (!za_zero) {
     row_a.resize(static_cast<size_t>(M));
     for (int64_t m = 0; m < M; ++m) row_a[m] = static_cast<int32_t>(0u - za_at(m));

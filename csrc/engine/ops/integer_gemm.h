@@ -38,6 +38,8 @@ void to_s8(const Value& v, int8_t* out);
 void tensor_to_s8(const Tensor& t, int8_t* out);  // a constant (int8, or int64 from uint8) as s8 storage
 // Zero points (any integer dtype, or absent: one 0) plus `offset`, as int32.
 std::vector<int32_t> zero_point_values(const Value* zp, int32_t offset);
+// The same into *out, its storage reused (no allocation per run once sized).
+void zero_point_values_into(const Value* zp, int32_t offset, std::vector<int32_t>* out);
 std::vector<int32_t> zero_point_values(const Tensor& zp, int32_t offset);
 
 // B packed once for the chosen gemm_u8s8 kernel, with its column sums.

@@ -21,6 +21,7 @@
 // M for a batched A) and per column of B (N values, or batch x N), as the spec
 // allows. b_scale may be per column (N values). A constant 2-D B is packed
 // once, when the layer is made.
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -40,6 +41,13 @@ struct MatMulSlots {
   enum class Out { kInt32, kQLinear, kFloat } out;
 };
 
+// MatMulIntegerToFloat's per-column multiplier a_scale * b_scale and bias (module comment),
+// with the scales read.
+struct FloatEpilogue {
+  std::vector<float> mult, bias, sa, sb;
+  bool has_bias = false;
+};
+
 struct MatMulGeometry {
   Shape out;             // output shape
   int64_t M = 0, K = 0, N = 0;
@@ -47,46 +55,58 @@ struct MatMulGeometry {
   Shape a_batch, b_batch;
 };
 
-Shape batch_of(const Shape& s) { return Shape(s.begin(), s.end() - 2); }
-
-MatMulGeometry matmul_geometry(const Shape& a_in, const Shape& b_in, const std::string& prefix) {
-  if (a_in.empty() || b_in.empty()) throw InvalidArgument(prefix + "A and B must have rank >= 1");
-  Shape a = a_in, b = b_in;
-  if (a.size() == 1) a.insert(a.begin(), 1);
-  if (b.size() == 1) b.push_back(1);
-  MatMulGeometry g;
-  g.M = a[a.size() - 2];
-  g.K = a.back();
-  g.N = b.back();
-  if (b[b.size() - 2] != g.K) {
-    throw InvalidArgument(prefix + "A " + shape_str(a_in) + " and B " + shape_str(b_in) + " do not multiply");
+// The geometry of A x B into g, its shapes' storage reused (a run allocates nothing once sized).
+void matmul_geometry_into(const Shape& a, const Shape& b, const std::string& prefix, MatMulGeometry* g) {
+  if (a.empty() || b.empty()) throw InvalidArgument(prefix + "A and B must have rank >= 1");
+  // A 1-D A is [1, K] and a 1-D B [K, 1] (numpy), their batches empty.
+  g->M = a.size() == 1 ? 1 : a[a.size() - 2];
+  g->K = a.back();
+  g->N = b.size() == 1 ? 1 : b.back();
+  if ((b.size() == 1 ? b[0] : b[b.size() - 2]) != g->K) {
+    throw InvalidArgument(prefix + "A " + shape_str(a) + " and B " + shape_str(b) + " do not multiply");
   }
-  g.a_batch = batch_of(a);
-  g.b_batch = batch_of(b);
-  g.batch = broadcast_shapes(g.a_batch, g.b_batch, prefix);
-  g.out = g.batch;
-  if (a_in.size() > 1) g.out.push_back(g.M);
-  if (b_in.size() > 1) g.out.push_back(g.N);
-  return g;
+  g->a_batch.assign(a.begin(), a.size() > 2 ? a.end() - 2 : a.begin());
+  g->b_batch.assign(b.begin(), b.size() > 2 ? b.end() - 2 : b.begin());
+  // broadcast_shapes (op_util.h), in place.
+  const size_t ra = g->a_batch.size(), rb = g->b_batch.size(), r = std::max(ra, rb);
+  g->batch.clear();
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t da = i < r - ra ? 1 : g->a_batch[i - (r - ra)];
+    const int64_t db = i < r - rb ? 1 : g->b_batch[i - (r - rb)];
+    if (da != db && da != 1 && db != 1) broadcast_shapes(g->a_batch, g->b_batch, prefix);  // throws its message
+    g->batch.push_back(da == 1 ? db : da);
+  }
+  g->out.assign(g->batch.begin(), g->batch.end());
+  if (a.size() > 1) g->out.push_back(g->M);
+  if (b.size() > 1) g->out.push_back(g->N);
 }
 
-// The offset (in matrices) of batch index i of `out` in a batch shape broadcast to it.
+// The offset (in matrices) of batch index i of `out` in a batch shape `part` broadcast to it
+// (broadcast_strides, op_util.h, walked in place).
 int64_t batch_offset(const Shape& part, const Shape& out, int64_t i) {
-  const std::vector<int64_t> strides = broadcast_strides(part, out);
-  int64_t off = 0;
-  for (int64_t d = static_cast<int64_t>(out.size()) - 1; d >= 0; --d) {
-    off += (i % out[d]) * strides[d];
-    i /= out[d];
+  int64_t off = 0, stride = 1;
+  for (size_t k = 0; k < out.size(); ++k) {  // from the last dim
+    const int64_t dim = out[out.size() - 1 - k];
+    const int64_t idx = i % dim;
+    i /= dim;
+    if (k < part.size()) {
+      const int64_t p = part[part.size() - 1 - k];
+      if (p != 1) off += idx * stride;
+      stride *= p;
+    }
   }
   return off;
 }
 
-// The zero points of matrix `index` of `count` matrices whose rows (or columns) number `len`.
-std::vector<int32_t> zero_point_slice(const std::vector<int32_t>& z, int64_t len, int64_t count, int64_t index,
-                                      const std::string& prefix, const char* what) {
+// The zero points of matrix `index` of `count` matrices whose rows (or columns) number `len`:
+// z itself, or that matrix's part of z copied into *slice.
+const std::vector<int32_t>& zero_point_slice(const std::vector<int32_t>& z, int64_t len, int64_t count,
+                                             int64_t index, const std::string& prefix, const char* what,
+                                             std::vector<int32_t>* slice) {
   if (z.size() == 1 || static_cast<int64_t>(z.size()) == len) return z;
   if (static_cast<int64_t>(z.size()) == len * count) {
-    return std::vector<int32_t>(z.begin() + index * len, z.begin() + (index + 1) * len);
+    slice->assign(z.begin() + index * len, z.begin() + (index + 1) * len);
+    return *slice;
   }
   throw InvalidArgument(prefix + what + " has " + std::to_string(z.size()) + " elements; expected 1, " +
                         std::to_string(len) + " or " + std::to_string(len * count));
@@ -130,36 +150,41 @@ class IntegerMatMulLayer : public Layer {
     const Value& b = require_any(in, slots_.b, prefix_);
     int_kind(a.dtype(), prefix_, "A");
     int_kind(b.dtype(), prefix_, "B");
-    const MatMulGeometry g = matmul_geometry(a.shape(), b.shape(), prefix_);
+    MatMulGeometry g;
+    matmul_geometry_into(a.shape(), b.shape(), prefix_, &g);
     return {{slots_.out == MatMulSlots::Out::kQLinear ? output_dtype(in) : slots_.out == MatMulSlots::Out::kFloat ? DataType::kFloat32 : DataType::kInt32, g.out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Value& a = *in[slots_.a];
     const Value& b = *in[slots_.b];
-    const MatMulGeometry g = matmul_geometry(a.shape(), b.shape(), prefix_);
+    // Per thread, grown, never shrunk: a steady-state run allocates nothing here.
+    thread_local MatMulGeometry g;
+    thread_local std::vector<int32_t> za, zb, za_slice, zb_slice;
+    thread_local std::vector<uint8_t> a_copy;
+    thread_local std::vector<int8_t> b_copy;
+    thread_local std::vector<int32_t> acc_store;
+    thread_local FloatEpilogue to_float;
+    matmul_geometry_into(a.shape(), b.shape(), prefix_, &g);
     const bool a_s8 = int_kind(a.dtype(), prefix_, "A") == IntKind::kS8;
     const bool b_s8 = int_kind(b.dtype(), prefix_, "B") == IntKind::kS8;
     const Value* za_v = in.size() > slots_.za ? in[slots_.za] : nullptr;
     const Value* zb_v = in.size() > slots_.zb ? in[slots_.zb] : nullptr;
-    const std::vector<int32_t> za = zero_point_values(za_v, a_s8 ? 128 : 0);
-    const std::vector<int32_t> zb = zero_point_values(zb_v, b_s8 ? 0 : -128);
+    zero_point_values_into(za_v, a_s8 ? 128 : 0, &za);
+    zero_point_values_into(zb_v, b_s8 ? 0 : -128, &zb);
     const int64_t a_count = shape_numel(g.a_batch), b_count = shape_numel(g.b_batch);
     const int64_t count = shape_numel(g.batch), MN = g.M * g.N;
 
-    std::vector<uint8_t> a_copy;
     const uint8_t* a_u8 = a.data<uint8_t>();
     if (a.dtype() != DataType::kUInt8) {
       a_copy.resize(static_cast<size_t>(a.numel()));
       to_u8(a, a_copy.data());
       a_u8 = a_copy.data();
     }
-    std::vector<int8_t> b_copy;
     if (!packed_) {
       b_copy.resize(static_cast<size_t>(b.numel()));
       to_s8(b, b_copy.data());
     }
-    std::vector<int32_t> acc_store;
     int32_t* acc = nullptr;
     if (slots_.out == MatMulSlots::Out::kQLinear) {
       acc_store.resize(static_cast<size_t>(count * MN));
@@ -167,8 +192,8 @@ class IntegerMatMulLayer : public Layer {
     } else {  // int32 output, or float32 converted in place (same element size)
       acc = reinterpret_cast<int32_t*>(out[0]->data<float>());
     }
-    std::optional<FloatEpilogue> to_float;
-    if (slots_.out == MatMulSlots::Out::kFloat) to_float.emplace(float_epilogue(in, g.N));
+    const bool floats = slots_.out == MatMulSlots::Out::kFloat;
+    if (floats) float_epilogue(in, g.N, &to_float);
     for (int64_t i = 0; i < count; ++i) {
       const int64_t ai = batch_offset(g.a_batch, g.batch, i), bi = batch_offset(g.b_batch, g.batch, i);
       std::optional<IntegerProduct> local;
@@ -176,13 +201,14 @@ class IntegerMatMulLayer : public Layer {
       const IntegerProduct& product = packed_ ? *packed_ : *local;
       int32_t* c = acc + i * MN;
       IntegerProduct::FloatOutput float_out;  // the conversion is the kernel's epilogue
-      if (to_float) {
-        float_out.scale = to_float->mult.data();
-        float_out.bias = to_float->has_bias ? to_float->bias.data() : nullptr;
+      if (floats) {
+        float_out.scale = to_float.mult.data();
+        float_out.bias = to_float.has_bias ? to_float.bias.data() : nullptr;
       }
-      product.run(g.M, a_u8 + ai * g.M * g.K, g.K, zero_point_slice(za, g.M, a_count, ai, prefix_, "a_zero_point"),
-                  zero_point_slice(zb, g.N, b_count, bi, prefix_, "b_zero_point"), c, g.N,
-                  to_float ? &float_out : nullptr);
+      product.run(g.M, a_u8 + ai * g.M * g.K, g.K,
+                  zero_point_slice(za, g.M, a_count, ai, prefix_, "a_zero_point", &za_slice),
+                  zero_point_slice(zb, g.N, b_count, bi, prefix_, "b_zero_point", &zb_slice), c, g.N,
+                  floats ? &float_out : nullptr);
     }
     if (slots_.out == MatMulSlots::Out::kQLinear) requantize(in, g, acc, *out[0]);
   }
@@ -202,26 +228,23 @@ class IntegerMatMulLayer : public Layer {
     return int_kind(t, prefix_, "y_zero_point") == IntKind::kS8 ? DataType::kInt8 : DataType::kUInt8;
   }
 
-  // MatMulIntegerToFloat's per-column multiplier a_scale * b_scale and bias (module comment).
-  struct FloatEpilogue {
-    std::vector<float> mult, bias;
-    bool has_bias = false;
-  };
-  FloatEpilogue float_epilogue(const std::vector<const Value*>& in, int64_t N) const {
-    const std::vector<float> sa = float_values(require_any(in, 2, prefix_), prefix_, "a_scale");
-    const std::vector<float> sb = float_values(require_any(in, 3, prefix_), prefix_, "b_scale");
+  // MatMulIntegerToFloat's per-column multiplier a_scale * b_scale and bias (module comment), into
+  // *e, its storage reused.
+  void float_epilogue(const std::vector<const Value*>& in, int64_t N, FloatEpilogue* e) const {
+    float_values_into(require_any(in, 2, prefix_), prefix_, "a_scale", &e->sa);
+    float_values_into(require_any(in, 3, prefix_), prefix_, "b_scale", &e->sb);
+    const std::vector<float>& sa = e->sa;
+    const std::vector<float>& sb = e->sb;
     if (sa.size() != 1 || (sb.size() != 1 && static_cast<int64_t>(sb.size()) != N)) {
       throw InvalidArgument(prefix_ + "a_scale must have one element and b_scale 1 or N (" + std::to_string(N) + ")");
     }
-    FloatEpilogue e;
-    e.mult.resize(static_cast<size_t>(N));
-    for (int64_t n = 0; n < N; ++n) e.mult[n] = sa[0] * sb[sb.size() == 1 ? 0 : n];
-    e.has_bias = in.size() > 6 && in[6];
-    if (e.has_bias) {
-      e.bias = float_values(*in[6], prefix_, "bias");
-      if (static_cast<int64_t>(e.bias.size()) != N) throw InvalidArgument(prefix_ + "bias must have N elements");
+    e->mult.resize(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n) e->mult[n] = sa[0] * sb[sb.size() == 1 ? 0 : n];
+    e->has_bias = in.size() > 6 && in[6];
+    if (e->has_bias) {
+      float_values_into(*in[6], prefix_, "bias", &e->bias);
+      if (static_cast<int64_t>(e->bias.size()) != N) throw InvalidArgument(prefix_ + "bias must have N elements");
     }
-    return e;
   }
 
   // QLinearMatMul's output (module comment).

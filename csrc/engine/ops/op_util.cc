@@ -90,22 +90,32 @@ void require_data(const Value& v, const std::string& prefix, const char* what) {
 }  // namespace
 
 std::vector<int64_t> int64_values(const Value& v, const std::string& prefix, const char* what) {
-  require_data(v, prefix, what);
-  std::vector<int64_t> out(static_cast<size_t>(v.numel()));
-  if (v.dtype() == DataType::kInt64) {
-    std::copy(v.data<int64_t>(), v.data<int64_t>() + out.size(), out.begin());
-  } else if (v.dtype() == DataType::kInt32) {
-    std::copy(v.data<int32_t>(), v.data<int32_t>() + out.size(), out.begin());
-  } else {
-    throw InvalidArgument(prefix + what + " must be int64");
-  }
+  std::vector<int64_t> out;
+  int64_values_into(v, prefix, what, &out);
   return out;
 }
 
+void int64_values_into(const Value& v, const std::string& prefix, const char* what, std::vector<int64_t>* out) {
+  require_data(v, prefix, what);
+  if (v.dtype() == DataType::kInt64) {
+    out->assign(v.data<int64_t>(), v.data<int64_t>() + v.numel());
+  } else if (v.dtype() == DataType::kInt32) {
+    out->assign(v.data<int32_t>(), v.data<int32_t>() + v.numel());
+  } else {
+    throw InvalidArgument(prefix + what + " must be int64");
+  }
+}
+
 std::vector<float> float_values(const Value& v, const std::string& prefix, const char* what) {
+  std::vector<float> out;
+  float_values_into(v, prefix, what, &out);
+  return out;
+}
+
+void float_values_into(const Value& v, const std::string& prefix, const char* what, std::vector<float>* out) {
   if (v.dtype() != DataType::kFloat32) throw InvalidArgument(prefix + what + " must be float32");
   require_data(v, prefix, what);
-  return std::vector<float>(v.data<float>(), v.data<float>() + v.numel());
+  out->assign(v.data<float>(), v.data<float>() + v.numel());
 }
 
 bool constant_ints(const Network& net, const Node& node, size_t index, const char* what, std::vector<int64_t>* out) {

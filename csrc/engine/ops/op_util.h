@@ -59,8 +59,12 @@ std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out);
 // Both throw NotSupported for a shape-only value (computed at run time,
 // seen by shape inference without a run).
 std::vector<int64_t> int64_values(const Value& v, const std::string& prefix, const char* what);
+// The same into *out, its storage reused (no allocation per run once sized).
+void int64_values_into(const Value& v, const std::string& prefix, const char* what, std::vector<int64_t>* out);
 // The float32 values of a Value (e.g. Resize's scales input).
 std::vector<float> float_values(const Value& v, const std::string& prefix, const char* what);
+// The same into *out, its storage reused (no allocation per run once sized).
+void float_values_into(const Value& v, const std::string& prefix, const char* what, std::vector<float>* out);
 // Reads an optional constant int64 input of a node at creation time; absent
 // returns false. A non-constant input throws NotSupported naming it.
 bool constant_ints(const Network& net, const Node& node, size_t index, const char* what, std::vector<int64_t>* out);

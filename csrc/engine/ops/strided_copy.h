@@ -95,8 +95,14 @@ inline void coalesce_dims(const Shape& odims, const std::vector<int64_t>& istrid
 template <typename T>
 void strided_copy(const T* x, T* y, const Shape& full_odims, const std::vector<int64_t>& full_istride,
                   kernels::TransposeX32Fn tile32 = nullptr) {
-  Shape odims;
-  std::vector<int64_t> istride;
+  // Per thread, grown, never shrunk: a layer copying run after run allocates nothing once
+  // sized. The references are what the parallel_for below captures, so its helpers read this
+  // thread's dims (a thread_local named in a lambda would be the helper's own) while this
+  // thread waits for them; nothing here calls strided_copy again before it returns.
+  thread_local Shape odims_here;
+  thread_local std::vector<int64_t> istride_here;
+  Shape& odims = odims_here;
+  std::vector<int64_t>& istride = istride_here;
   coalesce_dims(full_odims, full_istride, &odims, &istride);
   const size_t nd = odims.size();
   const int64_t inner = odims.back(), is = istride.back();

@@ -29,12 +29,15 @@ class TransposeLayer : public Layer {
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& xs = in[0]->shape();
-    std::vector<int64_t> p = perm(xs.size());
-    std::vector<int64_t> stride(xs.size(), 1);
+    // Per thread, grown, never shrunk: no allocation per run once sized.
+    thread_local std::vector<int64_t> p, stride, istride;
+    thread_local Shape odims;
+    perm_into(xs.size(), p);
+    stride.assign(xs.size(), 1);
     for (size_t d = xs.size(); d-- > 1;) stride[d - 1] = stride[d] * xs[d];
     // Output dims with their input strides, size-1 dims dropped, mergeable runs merged.
-    Shape odims;
-    std::vector<int64_t> istride;
+    odims.clear();
+    istride.clear();
     for (int64_t d : p) {
       if (xs[d] == 1) continue;
       if (!odims.empty() && istride.back() == stride[d] * xs[d]) {
@@ -56,18 +59,21 @@ class TransposeLayer : public Layer {
 
  private:
   std::vector<int64_t> perm(size_t rank) const {
-    std::vector<int64_t> p = perm_;
+    std::vector<int64_t> p;
+    perm_into(rank, p);
+    return p;
+  }
+  // The permutation for an input of `rank` into p (its storage reused); throws unless valid.
+  void perm_into(size_t rank, std::vector<int64_t>& p) const {
+    p.assign(perm_.begin(), perm_.end());
     if (p.empty()) {
       for (size_t d = rank; d-- > 0;) p.push_back(static_cast<int64_t>(d));
     }
-    std::vector<char> seen(rank, 0);
     bool ok = p.size() == rank;
-    for (int64_t d : p) {
-      ok = ok && d >= 0 && d < static_cast<int64_t>(rank) && !seen[d];
-      if (ok) seen[d] = 1;
+    for (size_t i = 0; ok && i < p.size(); ++i) {  // in range and each once (no scratch: ranks are small)
+      ok = p[i] >= 0 && p[i] < static_cast<int64_t>(rank) && std::count(p.begin(), p.begin() + i, p[i]) == 0;
     }
     if (!ok) throw InvalidArgument(prefix_ + "perm " + ints_str(p) + " is not a permutation of rank " + std::to_string(rank));
-    return p;
   }
 
   std::vector<int64_t> perm_;

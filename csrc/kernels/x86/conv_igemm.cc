@@ -507,6 +507,44 @@ std::unique_ptr<PackedConv> pack_nonneg(const IgemmUkernel& nn, const ConvShape&
   return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
 }
 
+// B given per run, packed in the plain form (one-byte values, no pair sums)
+// into weights this object keeps: pack() rewrites them in place, so a slot
+// that holds one allocates nothing when the next product of its shape comes.
+class PerRunIgemmGemm final : public PackedGemm {
+ public:
+  PerRunIgemmGemm(const IgemmUkernel& u, const GemmShape& shape)
+      : u_(&u), shape_(shape),
+        weights_(std::make_shared<PackedIgemmWeights>(
+            PackedIgemmWeights{layout(u, shape), {}, {}, {}, {}})),
+        gemm_(shape, std::make_unique<PackedIgemmConv>(u, gemm_as_conv(shape), weights_)) {}
+
+  // Whether this object packs for microkernel u and this shape.
+  bool fits(const IgemmUkernel& u, const GemmShape& shape) const {
+    return u_ == &u && shape_.N == shape.N && shape_.K == shape.K;
+  }
+  void pack(const int8_t* b, bool kn) {
+    const IgemmLayout L = layout(*u_, shape_);
+    if (kn) {
+      pack_igemm_weights_kn_into(L, b, compensated(*u_), weights_.get());
+    } else {
+      pack_igemm_weights_into(L, b, compensated(*u_), weights_.get());
+    }
+  }
+  void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override { gemm_.run(M, a, ep, y); }
+  const GemmShape& shape() const override { return shape_; }
+
+ private:
+  // pack_for's layout of a GEMM's weights for u (pack_layout: no merged rows or taps for 1x1).
+  static IgemmLayout layout(const IgemmUkernel& u, const GemmShape& s) {
+    return IgemmLayout(1, s.N, s.K, 1, u.block, u.cgroup, 1, u.interleaved ? u.nb : 1);
+  }
+
+  const IgemmUkernel* u_;
+  GemmShape shape_;
+  std::shared_ptr<PackedIgemmWeights> weights_;  // shared, read-only, with gemm_'s conv
+  ConvAsGemm gemm_;
+};
+
 }  // namespace
 
 std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const {
@@ -549,10 +587,27 @@ std::unique_ptr<PackedGemm> IgemmGemmKernel::pack_kn(const GemmShape& shape, con
   if (u_.signed_alt && has_min_weight(w_kn, n)) return GemmKernel::pack_kn(shape, w_kn);
   const IgemmUkernel& u = pack_ukernel(u_, w_kn, n, true);
   if (u.widen_s16 || u.pair_sums || use_merged_rows(conv)) return GemmKernel::pack_kn(shape, w_kn);  // pack_for's other forms
-  PackedIgemmWeights packed =
-      pack_igemm_weights_kn(IgemmLayout(1, shape.N, shape.K, 1, u.block, u.cgroup, 1, u.interleaved ? u.nb : 1),
-                            w_kn, compensated(u));
-  return std::make_unique<ConvAsGemm>(shape, std::make_unique<PackedIgemmConv>(u, conv, std::move(packed)));
+  auto packed = std::make_unique<PerRunIgemmGemm>(u, shape);
+  packed->pack(w_kn, true);
+  return packed;
+}
+
+void IgemmGemmKernel::pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
+                                        std::unique_ptr<PackedGemm>* slot) const {
+  shape.validate();
+  const int64_t n = int64_t{shape.N} * shape.K;
+  // As pack_kn and pack() choose: the microkernel from the weights, the other forms packed anew.
+  const IgemmUkernel& u = pack_ukernel(u_, b, n, true);
+  if (u.widen_s16 || u.pair_sums || (kn && u_.signed_alt && &u == &u_)) {
+    *slot = kn ? pack_kn(shape, b) : pack(shape, b);
+    return;
+  }
+  auto* reuse = dynamic_cast<PerRunIgemmGemm*>(slot->get());
+  if (!reuse || !reuse->fits(u, shape)) {
+    *slot = std::make_unique<PerRunIgemmGemm>(u, shape);
+    reuse = static_cast<PerRunIgemmGemm*>(slot->get());
+  }
+  reuse->pack(b, kn);
 }
 
 }  // namespace x86

@@ -164,6 +164,15 @@ std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_kn(const GemmShape& shape, c
   return fallback_.pack_kn(shape, w_kn);
 }
 
+void PairsGemmS8Kernel::pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
+                                          std::unique_ptr<PackedGemm>* slot) const {
+  if (kn) {
+    fallback_.pack_per_run_into(shape, b, true, slot);
+  } else {
+    *slot = pack_per_run(shape, b);
+  }
+}
+
 }  // namespace x86
 }  // namespace kernels
 }  // namespace int8rt

@@ -99,7 +99,8 @@ void interleave_runs(const IgemmLayout& L, int8_t* w) {
   if (L.strip <= 1) return;
   const int64_t slice = int64_t{L.block} * L.cgroup * L.elem_bytes;
   const int64_t steps = int64_t{L.taps} * L.q;
-  std::vector<int8_t> run(static_cast<size_t>(L.block_stride) * L.strip);
+  thread_local std::vector<int8_t> run;  // grown, never shrunk: packing per run allocates nothing once sized
+  if (run.size() < static_cast<size_t>(L.block_stride) * L.strip) run.resize(static_cast<size_t>(L.block_stride) * L.strip);
   for (int g = 0; g < L.groups; ++g) {
     for (int b0 = 0; b0 < L.nbk; b0 += L.strip) {
       const int n = std::min(L.strip, L.nbk - b0);
@@ -117,11 +118,32 @@ void interleave_runs(const IgemmLayout& L, int8_t* w) {
 
 }  // namespace
 
+// p laid out for L: its buffers zeroed, reused where their sizes match (else allocated).
+static void reset_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p) {
+  p->layout = L;
+  const int64_t w_size = L.block_stride * L.nbk * L.groups;
+  const int64_t comp_size = compensate ? int64_t{L.groups} * L.nbk * L.block : 0;
+  if (p->w.size() == w_size) p->w.zero(); else p->w = AlignedBuffer<int8_t>(w_size);
+  if (p->comp.size() == comp_size) p->comp.zero(); else p->comp = AlignedBuffer<int32_t>(comp_size);
+  p->res.clear();
+  p->res_begin.clear();
+}
+
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, bool compensate) {
-  PackedIgemmWeights p{L, AlignedBuffer<int8_t>(L.block_stride * L.nbk * L.groups),
-                       AlignedBuffer<int32_t>(compensate ? int64_t{L.groups} * L.nbk * L.block
-                                                         : 0),
-                       {}, {}};
+  PackedIgemmWeights p{L, {}, {}, {}, {}};
+  pack_igemm_weights_into(L, w, compensate, &p);
+  return p;
+}
+
+PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& L, const int8_t* w_kn, bool compensate) {
+  PackedIgemmWeights p{L, {}, {}, {}, {}};
+  pack_igemm_weights_kn_into(L, w_kn, compensate, &p);
+  return p;
+}
+
+void pack_igemm_weights_into(const IgemmLayout& L, const int8_t* w, bool compensate, PackedIgemmWeights* out) {
+  reset_packed(L, compensate, out);
+  PackedIgemmWeights& p = *out;
   // One tap of one-byte values (GEMM weights, 1x1 convs): each cgroup of a
   // row is contiguous in w and in the block, so it is copied whole.
   const bool runs = L.taps == 1 && L.elem_bytes == 1;
@@ -173,14 +195,14 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, boo
     }
   }
   interleave_runs(L, p.w.data());
-  return p;
 }
 
-PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& L, const int8_t* w_kn, bool compensate) {
-  PackedIgemmWeights p{L, AlignedBuffer<int8_t>(L.block_stride * L.nbk),
-                       AlignedBuffer<int32_t>(compensate ? int64_t{L.nbk} * L.block : 0), {}, {}};
+void pack_igemm_weights_kn_into(const IgemmLayout& L, const int8_t* w_kn, bool compensate, PackedIgemmWeights* out) {
+  reset_packed(L, compensate, out);
+  PackedIgemmWeights& p = *out;
   const int64_t n_cols = L.kg, k_rows = L.cg;
-  std::vector<int32_t> sums(static_cast<size_t>(L.block));
+  thread_local std::vector<int32_t> sums;  // grown, never shrunk
+  if (sums.size() < static_cast<size_t>(L.block)) sums.resize(static_cast<size_t>(L.block));
   for (int b = 0; b < L.nbk; ++b) {
     int8_t* dst = p.w.data() + static_cast<int64_t>(b) * L.block_stride;
     const int64_t n0 = int64_t{b} * L.block;
@@ -208,7 +230,6 @@ PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& L, const int8_t* w_k
     }
   }
   interleave_runs(L, p.w.data());
-  return p;
 }
 
 AlignedBuffer<int32_t> pack_dw_weights(int C, int taps, int block, const int8_t* w) {

@@ -40,17 +40,23 @@ class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   explicit AlignedBuffer(int64_t n) : size_(n) {
-    const size_t bytes = ((static_cast<size_t>(n) * sizeof(T) + 63) / 64) * 64 + 64;
+    const size_t bytes = bytes_for(n);
     void* p = std::aligned_alloc(64, bytes);
     if (!p) throw std::bad_alloc();
     std::memset(p, 0, bytes);
     data_.reset(static_cast<T*>(p));
+  }
+  // Sets every element (and the slack past them) to zero again; nothing when empty.
+  void zero() {
+    if (data_) std::memset(data_.get(), 0, bytes_for(size_));
   }
   T* data() { return data_.get(); }
   const T* data() const { return data_.get(); }
   int64_t size() const { return size_; }
 
  private:
+  // n elements rounded up to whole 64-byte lines, and one line of slack.
+  static size_t bytes_for(int64_t n) { return ((static_cast<size_t>(n) * sizeof(T) + 63) / 64) * 64 + 64; }
   struct Free {
     void operator()(T* p) const { std::free(p); }
   };
@@ -112,6 +118,14 @@ PackedIgemmWeights pack_igemm_weights(const IgemmLayout& layout, const int8_t* w
 // weights [cg][kg] in row-major order: the B [K][N] of a GEMM y = A B. Equal,
 // byte for byte, to pack_igemm_weights of B's transpose.
 PackedIgemmWeights pack_igemm_weights_kn(const IgemmLayout& layout, const int8_t* w_kn, bool compensate);
+
+// The same two packings into *p, laid out for `layout`: its buffers are
+// reused (zeroed, then written) where their sizes match and made anew
+// otherwise, so repacking new weights of one shape (a MatMul's B given per
+// run) allocates nothing; bytes equal to the functions above.
+void pack_igemm_weights_into(const IgemmLayout& layout, const int8_t* w, bool compensate, PackedIgemmWeights* p);
+void pack_igemm_weights_kn_into(const IgemmLayout& layout, const int8_t* w_kn, bool compensate,
+                                PackedIgemmWeights* p);
 
 // Makes an uncompensated int8 packing of block 8, c4 (strip 1) fit the
 // pair-sum microkernel (avx2::igemm_u8_pairs_fn): for every channel, tap,

@@ -105,6 +105,10 @@ class IgemmGemmKernel final : public NamedKernel<GemmKernel> {
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w) const override;
   // Packs B [K][N] straight into the block layout (packing.h, pack_igemm_weights_kn).
   std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* w_kn) const override;
+  // Rewrites the packed weights a slot holds (pack_igemm_weights_into) where their microkernel
+  // and shape match; the widened and pair-sum forms pack anew.
+  void pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
+                         std::unique_ptr<PackedGemm>* slot) const override;
 
  private:
   IgemmUkernel u_;

@@ -70,13 +70,52 @@ const kernels::EpilogueStorage& Int8Products::zero_point_epilogue(const Choice& 
   return rq;
 }
 
+namespace {
+
+// This thread's packed B operands, one per (kernel, N, K) last used, the least recently used
+// replaced past kSlots: a product packs into its slot's buffers (GemmKernel::pack_per_run_into),
+// so the products of a network's attention and MatMul layers, repeated run after run at a few
+// sequence lengths, allocate nothing once warm. A slot is used from its packing to the end of
+// its product's run, and a thread runs one product at a time (a parallel_for inside a product
+// runs its chunks, never another product), so per-thread slots are never shared.
+std::unique_ptr<kernels::PackedGemm>& packed_b_slot(const kernels::GemmKernel* kernel, int64_t N, int64_t K) {
+  struct Slot {
+    const kernels::GemmKernel* kernel = nullptr;
+    int64_t N = 0, K = 0;
+    uint64_t used = 0;
+    std::unique_ptr<kernels::PackedGemm> packed;
+  };
+  constexpr size_t kSlots = 16;
+  thread_local Slot slots[kSlots];
+  thread_local uint64_t clock = 0;
+  Slot* pick = &slots[0];
+  for (Slot& s : slots) {
+    if (s.kernel == kernel && s.N == N && s.K == K) {
+      pick = &s;
+      break;
+    }
+    if (s.used < pick->used) pick = &s;
+  }
+  if (pick->kernel != kernel || pick->N != N || pick->K != K) {
+    pick->kernel = kernel;
+    pick->N = N;
+    pick->K = K;
+  }
+  pick->used = ++clock;
+  return pick->packed;
+}
+
+}  // namespace
+
 void Int8Products::run(int64_t M, int64_t N, int64_t K, const int8_t* a, const int8_t* b, bool b_transposed,
                        void* y) const {
   const Choice& c = choice(N, K);
   const kernels::GemmShape shape{static_cast<int>(N), static_cast<int>(K)};
   const kernels::EpilogueStorage& rq =
       a_zero_point_ == 0 ? c.requant : zero_point_epilogue(c, N, K, b, b_transposed);
-  (b_transposed ? c.kernel->pack_per_run(shape, b) : c.kernel->pack_kn(shape, b))->run(M, a, rq.epilogue(), y);
+  std::unique_ptr<kernels::PackedGemm>& packed = packed_b_slot(c.kernel, N, K);
+  c.kernel->pack_per_run_into(shape, b, !b_transposed, &packed);
+  packed->run(M, a, rq.epilogue(), y);
 }
 
 std::string Int8Products::kernel_name() const {
@@ -84,24 +123,64 @@ std::string Int8Products::kernel_name() const {
   return by_nk_.empty() ? std::string() : std::string(by_nk_.begin()->second.kernel->name());
 }
 
-ProductBatch ProductBatch::of(const Shape& as, const Shape& bs, bool b_transposed, const std::string& prefix) {
+namespace {
+
+// The strides, in products, of an operand's batch dims d[0 .. rank) viewed as
+// `batch` (aligned right; 0 where the operand's dim is 1 or missing).
+template <typename Dims>
+void product_strides(const Dims& d, size_t rank, const BroadcastDims& batch, BroadcastDims& out) {
+  out.assign_zeros(batch.size());
+  int64_t s = 1;
+  for (size_t k = 0; k < rank; ++k) {
+    const int64_t dim = d[rank - 1 - k];
+    out[batch.size() - 1 - k] = dim == 1 ? 0 : s;
+    s *= dim;
+  }
+}
+
+template <typename Dims>
+Shape as_shape(const Dims& d) {
+  return Shape(d.data(), d.data() + d.size());
+}
+
+}  // namespace
+
+template <typename Dims>
+ProductBatch ProductBatch::of(const Dims& as, const Shape& bs, bool b_transposed, const std::string& prefix) {
   if (as.size() < 2 || bs.size() < 2) throw InvalidArgument(prefix + "int8 MatMul operands must be at least 2-D");
   ProductBatch p;
-  p.M = as[as.size() - 2];
-  p.K = as.back();
-  p.N = b_transposed ? bs[bs.size() - 2] : bs.back();
-  if ((b_transposed ? bs.back() : bs[bs.size() - 2]) != p.K) {
-    throw InvalidArgument(prefix + "inner dimensions differ: " + shape_str(as) + " x " + shape_str(bs) +
+  const size_t ra = as.size() - 2, rb = bs.size() - 2;
+  p.M = as[ra];
+  p.K = as[ra + 1];
+  p.N = b_transposed ? bs[rb] : bs[rb + 1];
+  if ((b_transposed ? bs[rb + 1] : bs[rb]) != p.K) {
+    throw InvalidArgument(prefix + "inner dimensions differ: " + shape_str(as_shape(as)) + " x " + shape_str(bs) +
                           (b_transposed ? " (b transposed)" : ""));
   }
-  const Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
-  p.batch = broadcast_shapes(a_batch, b_batch, prefix);
-  p.sa = broadcast_strides(a_batch, p.batch);
-  p.sb = broadcast_strides(b_batch, p.batch);
+  // broadcast_shapes (op_util.h) of the two batches, in place.
+  const size_t r = std::max(ra, rb);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t da = i < r - ra ? 1 : as[i - (r - ra)];
+    const int64_t db = i < r - rb ? 1 : bs[i - (r - rb)];
+    if (da != db && da != 1 && db != 1) {
+      const Shape a = as_shape(as);  // (only on failure: the message broadcast_shapes throws)
+      broadcast_shapes(Shape(a.begin(), a.end() - 2), Shape(bs.begin(), bs.end() - 2), prefix);
+    }
+    p.batch.push_back(da == 1 ? db : da);
+  }
+  product_strides(as, ra, p.batch, p.sa);
+  product_strides(bs, rb, p.batch, p.sb);
   return p;
 }
 
-int64_t ProductBatch::products() const { return shape_numel(batch); }
+template ProductBatch ProductBatch::of<Shape>(const Shape&, const Shape&, bool, const std::string&);
+template ProductBatch ProductBatch::of<BroadcastDims>(const BroadcastDims&, const Shape&, bool, const std::string&);
+
+int64_t ProductBatch::products() const {
+  int64_t n = 1;
+  for (size_t d = 0; d < batch.size(); ++d) n *= batch[d];  // (each operand's count, checked when it was made)
+  return n;
+}
 
 std::pair<int64_t, int64_t> ProductBatch::operands(int64_t t) const {
   int64_t oa = 0, ob = 0;

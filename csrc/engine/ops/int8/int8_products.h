@@ -1,7 +1,8 @@
 // The int8 products of two activations that int8rt.QMatMul and
 // int8rt.QAttention run: y [M][N] = a [M][K] x b ([K][N], or [N][K] when
 // transposed), b packed for each product by the gemm_s8 kernel the registry
-// chose for (N, K) (pack_kn from [K][N], pack_per_run from [N][K]) and run with the
+// chose for (N, K) (as pack_kn from [K][N], pack_per_run from [N][K], into this
+// thread's kept buffers: GemmKernel::pack_per_run_into) and run with the
 // one requantization rule (kernels::make_epilogue) at weight scale b_scale
 // for every column. So a product is bit for bit what int8rt.QGemm computes
 // with b as constant weights. The kernel and epilogue are chosen once per
@@ -27,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/ops/broadcast_loop.h"
 #include "engine/value.h"
 #include "kernels/conv_gemm_s8.h"
 #include "kernels/requant_params.h"
@@ -71,16 +73,21 @@ class Int8Products {
 };
 
 // The [..., M, K] x [..., K, N] (or [..., N, K] transposed) operands of a
-// batch of products: leading dims broadcast as ONNX MatMul does.
+// batch of products: leading dims broadcast as ONNX MatMul does. Its dims are
+// held in place (BroadcastDims): planned per run, it allocates nothing up to
+// rank 8.
 struct ProductBatch {
-  Shape batch;                  // the broadcast leading dims
-  std::vector<int64_t> sa, sb;  // each operand's product index stride per batch dim (0: broadcast)
+  BroadcastDims batch;   // the broadcast leading dims
+  BroadcastDims sa, sb;  // each operand's product index stride per batch dim (0: broadcast)
   int64_t M = 0, N = 0, K = 0;
 
   // Throws InvalidArgument (prefix first) on ranks < 2, differing inner dims
-  // or batch dims that do not broadcast.
-  static ProductBatch of(const Shape& a, const Shape& b, bool b_transposed, const std::string& prefix);
+  // or batch dims that do not broadcast. Dims: Shape or BroadcastDims.
+  template <typename Dims>
+  static ProductBatch of(const Dims& a, const Shape& b, bool b_transposed, const std::string& prefix);
   int64_t products() const;
+  // The batch dims as a Shape (shape inference, messages).
+  Shape batch_shape() const { return Shape(batch.data(), batch.data() + batch.size()); }
   // The product index of a and of b in product t of the batch.
   std::pair<int64_t, int64_t> operands(int64_t t) const;
 };

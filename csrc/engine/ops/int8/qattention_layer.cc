@@ -23,6 +23,7 @@
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/broadcast_loop.h"
 #include "engine/ops/int8/int8_products.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
@@ -48,9 +49,10 @@ class QAttentionLayer : public Layer {
   // A mask as the layer reads it: the scores' batch dims as its view has
   // them (QAttentionAttrs), and its strides per dim of [view..., M, N]
   // (0: broadcast).
+  // Held in place (BroadcastDims), as the whole Plan: planned per run, it allocates nothing.
   struct MaskPlan {
-    Shape view;
-    std::vector<int64_t> strides;
+    BroadcastDims view;
+    BroadcastDims strides;
     // The mask's offset at product t of the batch (t decomposed over the view).
     int64_t base(int64_t t) const {
       int64_t base = 0;
@@ -64,12 +66,13 @@ class QAttentionLayer : public Layer {
   // The two products' batches: q k over the scores' batch, then probs v.
   struct Plan {
     ProductBatch qk, pv;
-    std::vector<MaskPlan> masks;  // inputs 3 and 4 where given, in the order they are added
+    MaskPlan masks[2];  // inputs 3 and 4 where given, in the order they are added
+    size_t mask_count = 0;
   };
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Plan p = plan(in);
-    Shape out = p.pv.batch;
+    Shape out = p.pv.batch_shape();
     out.push_back(p.pv.M);
     out.push_back(p.pv.N);
     return {{context_.out_type() == kernels::OutputType::kInt8 ? DataType::kInt8 : DataType::kFloat32, out}};
@@ -88,8 +91,8 @@ class QAttentionLayer : public Layer {
     kernels::ref::ProbsGrid grid;  // quantize_probs' arithmetic, for the fused rows
     grid.inv_scale = 1.0f / probs_scale;
     grid.zero_point = static_cast<float>(a_.probs_zero_point);
-    std::vector<const float*> masks;
-    for (size_t i = 0; i < p.masks.size(); ++i) masks.push_back(in[3 + i]->data<float>());
+    const float* masks[2] = {nullptr, nullptr};
+    for (size_t i = 0; i < p.mask_count; ++i) masks[i] = in[3 + i]->data<float>();
     parallel_for(p.qk.products(), 1, [&](int64_t begin, int64_t end) {
       // Per thread, grown, never shrunk: no allocation per run once sized.
       thread_local std::vector<float> scores_buf;
@@ -107,14 +110,14 @@ class QAttentionLayer : public Layer {
         rows.factor = a_.scores_factor;
         rows.divide = a_.scores_divide;
         rows.nan_to_zero = a_.nan_to_zero;
-        if (masks.size() == 2) {
+        if (p.mask_count == 2) {
           scale_and_add_first_mask(M, N, p.masks[0], masks[0] + p.masks[0].base(t), scores);
           rows.factor = 0.f;  // applied
         }
-        if (!masks.empty()) {
-          const MaskPlan& last = p.masks.back();
+        if (p.mask_count > 0) {
+          const MaskPlan& last = p.masks[p.mask_count - 1];
           const size_t rank = last.strides.size();
-          rows.mask = masks.back() + last.base(t);
+          rows.mask = masks[p.mask_count - 1] + last.base(t);
           rows.mask_row_step = last.strides[rank - 2];
           rows.mask_col_step = last.strides[rank - 1];
         }
@@ -181,12 +184,13 @@ class QAttentionLayer : public Layer {
     const Shape& vs = require_input(in, 2, DataType::kInt8, prefix_).shape();
     Plan p;
     p.qk = ProductBatch::of(qs, ks, a_.k_transposed, prefix_);
-    Shape probs = p.qk.batch;
+    BroadcastDims probs = p.qk.batch;
     probs.push_back(p.qk.M);
     probs.push_back(p.qk.N);
     p.pv = ProductBatch::of(probs, vs, a_.v_transposed, prefix_);
-    if (p.pv.batch != p.qk.batch) {
-      throw InvalidArgument(prefix_ + "v " + shape_str(vs) + " widens the batch of the scores " + shape_str(probs));
+    if (!same_dims(p.pv.batch, p.qk.batch)) {
+      throw InvalidArgument(prefix_ + "v " + shape_str(vs) + " widens the batch of the scores " +
+                            shape_str(as_shape(probs)));
     }
     for (size_t i = 3; i < in.size() && i < 5; ++i) {
       if (!in[i]) {
@@ -194,37 +198,55 @@ class QAttentionLayer : public Layer {
         continue;
       }
       const Shape& ms = require_input(in, i, DataType::kFloat32, prefix_).shape();
-      MaskPlan m;
-      m.view = viewed_batch(i == 3 ? a_.mask_view : a_.mask2_view, p.qk);
-      Shape full = m.view;
+      MaskPlan& m = p.masks[p.mask_count++];
+      viewed_batch(i == 3 ? a_.mask_view : a_.mask2_view, p.qk, m.view);
+      BroadcastDims full = m.view;
       full.push_back(p.qk.M);
       full.push_back(p.qk.N);
-      if (ms.size() > full.size() || broadcast_shapes(ms, full, prefix_) != full) {
-        throw InvalidArgument(prefix_ + (i == 3 ? "mask " : "mask2 ") + shape_str(ms) +
-                              " does not broadcast to the scores " + shape_str(full));
+      // The mask must broadcast to the scores and not widen them: each of its dims (aligned
+      // right) 1 or the scores'.
+      bool fits = ms.size() <= full.size();
+      for (size_t k = 0; fits && k < ms.size(); ++k) {
+        const int64_t d = ms[ms.size() - 1 - k];
+        fits = d == 1 || d == full[full.size() - 1 - k];
       }
-      m.strides = broadcast_strides(ms, full);
-      p.masks.push_back(std::move(m));
+      if (!fits) {
+        if (ms.size() <= full.size()) broadcast_shapes(ms, as_shape(full), prefix_);  // its message where it throws
+        throw InvalidArgument(prefix_ + (i == 3 ? "mask " : "mask2 ") + shape_str(ms) +
+                              " does not broadcast to the scores " + shape_str(as_shape(full)));
+      }
+      broadcast_strides_into(ms, full, m.strides);
     }
     return p;
   }
 
-  // The scores' batch dims as `view` regroups them (empty: as they are);
-  // its -1 takes what is left. Throws unless the view's product is the
-  // scores' number of products.
-  Shape viewed_batch(const std::vector<int64_t>& view, const ProductBatch& qk) const {
-    if (view.empty()) return qk.batch;
+  static bool same_dims(const BroadcastDims& a, const BroadcastDims& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  static Shape as_shape(const BroadcastDims& d) { return Shape(d.data(), d.data() + d.size()); }
+
+  // The scores' batch dims as `view` regroups them (empty: as they are),
+  // into out; its -1 takes what is left. Throws unless the view's product
+  // is the scores' number of products.
+  void viewed_batch(const std::vector<int64_t>& view, const ProductBatch& qk, BroadcastDims& out) const {
+    if (view.empty()) {
+      out = qk.batch;
+      return;
+    }
     const int64_t products = qk.products();
     int64_t known = 1;
     for (int64_t d : view) known = d == -1 ? known : checked_mul(known, d, prefix_ + "mask view");
     const bool free_dim = std::find(view.begin(), view.end(), -1) != view.end();
-    Shape out = view;  // (its dims are >= 1 or -1, from_attrs: known > 0)
-    for (int64_t& d : out) d = d == -1 ? products / known : d;
+    out.assign_zeros(0);  // (its dims are >= 1 or -1, from_attrs: known > 0)
+    for (int64_t d : view) out.push_back(d == -1 ? products / known : d);
     if (products != 0 && (free_dim ? products % known != 0 : known != products)) {  // (empty: nothing read)
       throw InvalidArgument(prefix_ + "a mask's view " + shape_str(view) + " does not regroup the scores' batch " +
-                            shape_str(qk.batch));
+                            shape_str(qk.batch_shape()));
     }
-    return out;
   }
 
   std::string prefix_;

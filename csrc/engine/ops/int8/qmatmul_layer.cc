@@ -25,7 +25,7 @@ class QMatMulLayer : public Layer {
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const ProductBatch p = batch(in);
-    Shape out = p.batch;
+    Shape out = p.batch_shape();
     out.push_back(p.M);
     out.push_back(p.N);
     return {{products_.out_type() == kernels::OutputType::kInt8 ? DataType::kInt8 : DataType::kFloat32, out}};
