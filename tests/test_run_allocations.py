@@ -261,13 +261,19 @@ def _alloc_counter(tmp_path) -> str:
     return lib
 
 
-def _count_allocations(tmp_path, capacity: int, max_isa: str | None = None) -> dict:
-    lib = _alloc_counter(tmp_path)
+def _child_env(lib: str, max_isa: str | None) -> dict[str, str]:
+    """The counting child's environment: the counter preloaded, the kernels
+    capped at ``max_isa`` where given."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]), LD_PRELOAD=lib)
     if max_isa:
         env["INT8RT_MAX_ISA"] = max_isa
-    done = subprocess.run([sys.executable, "-c", ALLOC_CHILD, lib, str(capacity)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    return env
+
+
+def _count_allocations(tmp_path, capacity: int, max_isa: str | None = None) -> dict:
+    lib = _alloc_counter(tmp_path)
+    done = subprocess.run([sys.executable, "-c", ALLOC_CHILD, lib, str(capacity)], env=_child_env(lib, max_isa),
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -357,9 +363,8 @@ def test_bert_like_int8_encoder_runs_make_no_cpp_heap_allocation(tmp_path) -> No
     # nothing at two sequence lengths in turn; outputs equal each shape's
     # first run, bit for bit, whatever the slots held before.
     lib = _alloc_counter(tmp_path)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]), LD_PRELOAD=lib)
-    done = subprocess.run([sys.executable, "-c", ENCODER_CHILD, lib], env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([sys.executable, "-c", ENCODER_CHILD, lib], env=_child_env(lib, _native_tier_verified()),
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["ops"].count("int8rt.QAttention") == 2 and "int8rt.QMatMul" in out["ops"], out["ops"]
