@@ -59,11 +59,9 @@ def main() -> None:
     print("\n".join(P.compare_table(P.merge_profiles(ours_all), P.merge_profiles(ov_all, np.min))))
     ours, ov = P.merge_profiles(ours_all), P.merge_profiles(ov_all)
     print("  int8rt slowest layers:")
-    print("\n".join(P.top_layers(ours, 10, lambda la: f"{P.kind_int8rt(la):16s} {la['precision']:6s} {la['name']}"
-                                                    f"  [{la['detail']}]")))
+    print("\n".join(P.slowest_int8rt(ours, 10, 6)))
     print("  OpenVINO slowest nodes:")
-    print("\n".join(P.top_layers(ov, 10, lambda la: f"{P.kind_openvino(la):16s} {la['precision']:6s} {la['name']}"
-                                                  f"  [{la['type']}: {la['exec']}]")))
+    print("\n".join(P.slowest_openvino(ov, 10, 6)))
 
 
 if __name__ == "__main__":

@@ -448,11 +448,9 @@ def profile_against_openvino(s: Subject, batch: int, runs: int, ov_int8_precisio
     print("per layer the median over rounds:")
     print("\n".join(P.compare_table(ours, ov)))
     print("  int8rt INT8 slowest layers:")
-    print("\n".join(P.top_layers(ours, 8, lambda l: f"{P.kind_int8rt(l):16s} {l['precision']:8s} {l['name']}"
-                                                    f"  [{l['detail']}]")))
+    print("\n".join(P.slowest_int8rt(ours, 8, 8)))
     print("  OpenVINO INT8 slowest nodes:")
-    print("\n".join(P.top_layers(ov, 8, lambda l: f"{P.kind_openvino(l):16s} {l['precision']:8s} {l['name']}"
-                                                  f"  [{l['type']}: {l['exec']}]")))
+    print("\n".join(P.slowest_openvino(ov, 8, 8)))
 
 
 def main() -> None:

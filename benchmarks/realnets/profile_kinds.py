@@ -129,3 +129,17 @@ def compare_table(ours: list[dict], ov: list[dict]) -> list[str]:
 def top_layers(layers: list[dict], n: int, fmt) -> list[str]:
     """The ``n`` slowest layers, each formatted by ``fmt(layer)``."""
     return [f"    {layer['ms']:8.3f} ms  {fmt(layer)}" for layer in sorted(layers, key=lambda l: -l["ms"])[:n]]
+
+
+def slowest_int8rt(layers: list[dict], n: int, width: int) -> list[str]:
+    """:func:`top_layers` of an int8rt profile: kind, precision (``width``
+    wide), layer name and kernel detail."""
+    return top_layers(layers, n, lambda l: f"{kind_int8rt(l):16s} {l['precision']:{width}s} {l['name']}  [{l['detail']}]")
+
+
+def slowest_openvino(nodes: list[dict], n: int, width: int) -> list[str]:
+    """:func:`top_layers` of an OpenVINO profile: kind, precision, node name,
+    its type and the implementation OpenVINO ran."""
+    return top_layers(nodes, n, lambda l: f"{kind_openvino(l):16s} {l['precision']:{width}s} {l['name']}  "
+                                          f"[{l['type']}: {l['exec']}]")
+
