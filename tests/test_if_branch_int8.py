@@ -178,16 +178,6 @@ def test_an_if_inside_a_branch_is_tapped_and_lowered_under_both_scopes() -> None
                 assert np.array_equal(got, want), (sr, loud, feed["x"].shape)
 
 
-def test_the_qdq_export_writes_the_main_graph_and_says_the_branches_stay_float(net, tmp_path, caplog) -> None:
-    from int8rt.qdq_export import export_qdq
-
-    engine = _build(net, _batches((16000,)), "minmax")
-    path = str(tmp_path / "qdq.onnx")
-    export_qdq(net, engine, path)
-    assert [n.op_type for n in onnx.load(path).graph.node] == ["Equal", "If"]
-    assert "inside If branches" in caplog.text and THEN in caplog.text
-
-
 def test_the_builder_streams_the_taken_branch_and_shapes_it_from_the_captures(net) -> None:
     """One batch: the histograms gain the taken branch's tensors (scoped), the
     other branch's none; its rows are not traced (observe_rows declines and

@@ -17,6 +17,9 @@ for per-channel scales a 1-D float32 scale and int8 zero points 0 on
 ``axis=1`` (opset 13's per-axis QuantizeLinear / DequantizeLinear).
 Weights are quantized here unless the engine's own int8 weights are given
 (``given``: the Q/DQ export of an engine, :mod:`int8rt._qdq_engine`).
+The graph edited may be an If branch (:mod:`int8rt._qdq_scopes`): it reads
+outer values and constants by name, and the names it gets are fresh in the
+whole model (ONNX forbids a subgraph to redefine an outer name).
 """
 from __future__ import annotations
 
@@ -30,8 +33,9 @@ from onnx import helper, numpy_helper
 from ._errors import NotSupportedError
 from ._numerics import quantize_weights
 from ._qdq_engine import LayerWeights
+from .onnx._subgraphs import captured_names, subgraphs
 
-__all__ = ["ActivationQ", "Names", "constants_of", "quantize_weights", "rewrite_qdq", "weight_axis"]
+__all__ = ["ActivationQ", "Names", "constants_of", "quantize_weights", "reads", "rewrite_qdq", "weight_axis"]
 
 
 def weight_axis(node: onnx.NodeProto, weight_rank: int) -> int:
@@ -65,14 +69,21 @@ class ActivationQ:
 
 
 class Names:
-    """Fresh tensor / node names that collide with nothing in the graph."""
+    """Fresh tensor / node names that collide with nothing in the graph nor
+    in its subgraphs (give it the main graph: then nothing in the model)."""
 
     def __init__(self, graph: onnx.GraphProto) -> None:
-        self.used = {i.name for i in graph.initializer} | {i.name for i in graph.input}
+        self.used: set[str] = set()
+        self._add(graph)
+
+    def _add(self, graph: onnx.GraphProto) -> None:
+        self.used |= {i.name for i in graph.initializer} | {i.name for i in graph.input}
         for n in graph.node:
             self.used.update(n.output)
             self.used.update(n.input)
             self.used.add(n.name)
+            for sub in subgraphs(n):
+                self._add(sub)
 
     def fresh(self, base: str) -> str:
         name, k = base, 1
@@ -80,6 +91,11 @@ class Names:
             name, k = f"{base}_{k}", k + 1
         self.used.add(name)
         return name
+
+
+def reads(graph: onnx.GraphProto) -> set[str]:
+    """Every name ``graph``'s nodes (their subgraphs included) and outputs read."""
+    return {i for n in graph.node for i in list(n.input) + captured_names(n)} | {o.name for o in graph.output}
 
 
 def constants_of(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
@@ -107,17 +123,19 @@ def _qdq_nodes(names: Names, src: str, scale_name: str, zp_name: str, axis: Opti
     return nodes
 
 
-def rewrite_qdq(model: onnx.ModelProto, activations: dict[str, ActivationQ], weight_nodes: set[str],
-                per_channel: bool, given: Optional[dict[str, LayerWeights]] = None) -> tuple[int, int]:
-    """Edits ``model`` in place: Q/DQ pairs on ``activations``, int8 weight
+def rewrite_qdq(graph: onnx.GraphProto, activations: dict[str, ActivationQ], weight_nodes: set[str],
+                per_channel: bool, given: Optional[dict[str, LayerWeights]] = None, *,
+                names: Optional[Names] = None, constants: Optional[dict[str, np.ndarray]] = None) -> tuple[int, int]:
+    """Edits ``graph`` in place: Q/DQ pairs on ``activations``, int8 weight
     initializers + DequantizeLinear for the Conv/ConvTranspose/Gemm/MatMul nodes named in
     ``weight_nodes``: ``given[name]``'s int8 weights where given (times its
     ``in_factors`` along the weights' input-channel axis, by a Mul), else
-    quantized here. Returns ``(activation pairs, weight DQs)`` inserted."""
+    quantized here. ``names``: the model's (default: ``graph``'s own);
+    ``constants``: the values ``graph`` may read (default: its own).
+    Returns ``(activation pairs, weight DQs)`` inserted."""
     given = given or {}
-    graph = model.graph
-    names = Names(graph)
-    consts = constants_of(graph)
+    names = names or Names(graph)
+    consts = constants_of(graph) if constants is None else constants
     new_inits: list[onnx.TensorProto] = []
     inserted: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes to emit before it
     producer = {out: i for i, n in enumerate(graph.node) for out in n.output}
@@ -230,7 +248,7 @@ def _given_weight_dq(names: Names, n: onnx.NodeProto, lw: LayerWeights, new_init
 
 def _drop_unused_initializers(graph: onnx.GraphProto, candidates: set[str]) -> None:
     """Removes the float weights that no node reads any more."""
-    read = {name for n in graph.node for name in n.input} | {o.name for o in graph.output}
+    read = reads(graph)
     keep = [i for i in graph.initializer if i.name not in candidates or i.name in read]
     del graph.initializer[:]
     graph.initializer.extend(keep)

@@ -25,6 +25,8 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ._qdq_engine import LayerWeights
+from ._qdq_graph import reads
+from .onnx._subgraphs import captured_names
 
 __all__ = ["adopt_weights"]
 
@@ -87,7 +89,7 @@ def _drop_folded(graph: onnx.GraphProto, node: onnx.NodeProto, engine_names: set
     removed = []
     while True:
         out = node.output[0]
-        readers = [n for n in graph.node if out in n.input]
+        readers = [n for n in graph.node if out in n.input or out in captured_names(n)]  # an If's branch too
         if out in outputs or len(readers) != 1:
             return removed
         r = readers[0]
@@ -103,8 +105,7 @@ def _drop_folded(graph: onnx.GraphProto, node: onnx.NodeProto, engine_names: set
 
 def _drop_unread(graph: onnx.GraphProto, candidates: set[str]) -> None:
     """Removes the initializers and Constant nodes among ``candidates`` that nothing reads any more."""
-    read = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
-    gone = candidates - read
+    gone = candidates - reads(graph)
     keep = [i for i in graph.initializer if i.name not in gone]
     del graph.initializer[:]
     graph.initializer.extend(keep)

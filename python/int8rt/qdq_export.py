@@ -33,6 +33,13 @@ scale (max-pooling int8 values is exact, as in int8rt's QMaxPool and
 TensorRT). Weights of the Conv/Gemm/MatMul layers int8rt runs in int8 become
 int8 initializers + DequantizeLinear, per output channel with int8rt's
 formula (``_qdq_graph.py``); biases stay float32.
+
+Inside If branches: a branch the build lowered to int8 (calibration took it)
+gets its Q/DQ pairs and int8 weights inside the branch subgraph, placed by
+the same rules from the plan's records under the branch's scope
+(:mod:`int8rt._qdq_scopes`); a branch left float32 stays as it is. The
+tensors of a 1-D Conv or pool, which int8rt runs as 2-D, are written on
+their ONNX twins (``_qdq_scopes.lifting_aliases``).
 """
 from __future__ import annotations
 
@@ -40,7 +47,7 @@ import contextlib
 import logging
 import os
 import uuid
-from typing import TYPE_CHECKING, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Union
 
 import numpy as np
 
@@ -52,7 +59,8 @@ from .engine import Engine
 if TYPE_CHECKING:
     import onnx
 
-    from ._qdq_graph import ActivationQ
+    from ._qdq_graph import ActivationQ, Names
+    from ._qdq_scopes import Level, PlanView
 
 __all__ = ["export_qdq"]
 
@@ -106,25 +114,30 @@ def export_qdq(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], 
     from onnx import version_converter
 
     from ._qdq_graph import rewrite_qdq
+    from ._qdq_scopes import name_nodes
+    from .onnx import import_model
     from .onnx._load import load
 
     proto, source = load(model)
     proto = _copy(proto)
-    _name_nodes(proto)
+    name_nodes(proto)
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     if opset < QDQ_MIN_OPSET:
         logger.info("%s: converting opset %d to %d for per-axis DequantizeLinear", source, opset, QDQ_MIN_OPSET)
         proto = version_converter.convert_version(proto, QDQ_MIN_OPSET)
+    network = import_model(proto)  # int8rt's view of the model: its If branches and 1-D lifting (_qdq_scopes)
     if isinstance(scales_or_cache, Engine):
         if not per_channel or list(fp32_layers):
             raise InvalidArgumentError(f"{source}: per_channel and fp32_layers are the engine's own when exporting "
                                        "an engine; build the engine with them instead")
-        n_act, n_w = _rewrite_from_engine(proto, scales_or_cache, source)
+        n_act, n_w = _rewrite_from_engine(proto, network, scales_or_cache, source)
     else:
         scales = _resolve_scales(scales_or_cache)
         fp32 = _check_layers(proto, fp32_layers, source)
-        activations, weight_nodes = _int8_plan(proto, scales, fp32, source)
-        n_act, n_w = rewrite_qdq(proto, activations, weight_nodes, per_channel)
+        plan = _int8_plan(proto, network, scales, fp32, source)
+        n_act, n_w = _rewrite_levels(proto, plan, network, None, source, lambda level, names: rewrite_qdq(
+            level.graph, _activations(level, source), _weight_nodes(level.plan, level.graph), per_channel,
+            names=names, constants=level.constants))
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
@@ -141,32 +154,6 @@ def _copy(proto: "onnx.ModelProto") -> "onnx.ModelProto":
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     return out
-
-
-def _name_nodes(proto: "onnx.ModelProto") -> None:
-    """Gives the model's unnamed nodes the names int8rt's importer gives them
-    (found by their first output), so the plan's node names find them."""
-    from .onnx import import_model
-
-    unnamed = [n for n in proto.graph.node if not n.name]
-    if not unnamed:
-        return
-    network = import_model(proto)
-    by_output: dict[str, str] = {}
-    for node in network.nodes():
-        for t in node["outputs"]:
-            by_output.setdefault(network.tensor(t)["name"], node["name"])
-    used = {n.name for n in proto.graph.node if n.name}
-    twins = set(by_output.values())
-    for n in unnamed:  # a node int8rt has no twin of (a Constant) gets a fresh name
-        name = by_output.get(n.output[0]) if n.output else None
-        if name is None or name in used:
-            base = f"{n.op_type}_{n.output[0] if n.output else 'node'}"
-            name, k = base, 1
-            while name in used or name in twins:
-                name, k = f"{base}_{k}", k + 1
-        used.add(name)
-        n.name = name
 
 
 def _resolve_scales(scales_or_cache: ScalesOrCache) -> dict[str, float]:
@@ -198,15 +185,66 @@ class _PathArg(os.PathLike):
 
 
 def _check_layers(proto: "onnx.ModelProto", fp32_layers: Iterable[str], source: str) -> dict[str, str]:
+    from ._qdq_scopes import scoped_names
+
     fp32 = {str(name): "fp32" for name in fp32_layers}
-    check_names(sorted(fp32), [n.name for n in proto.graph.node], f"{source}: fp32_layers")
+    check_names(sorted(fp32), [n.name for n in proto.graph.node] + sorted(scoped_names(proto.graph)[0]),
+                f"{source}: fp32_layers")
     return fp32
 
 
-def _rewrite_from_engine(proto: "onnx.ModelProto", engine: Engine, source: str) -> tuple[int, int]:
-    """Edits ``proto`` into the Q/DQ form of ``engine`` (module docstring)."""
+def _rewrite_levels(proto: "onnx.ModelProto", plan: Any, network: Any, lowered: Any, source: str,
+                    edit: Callable[["Level", "Names"], tuple[int, int]]) -> tuple[int, int]:
+    """Runs ``edit(level, names)``, which returns the (activation pairs,
+    int8 weights) it wrote, on the main graph and on each If branch with
+    plan records (``_qdq_scopes.levels``), with fresh names for the whole
+    model; then drops the float weights that only rewritten nodes read, in
+    whichever graph holds them (a branch's Conv may read an outer one)."""
+    from ._qdq_graph import Names
+    from ._qdq_scopes import levels
+
+    names = Names(proto.graph)
+    read_before = _reads_anywhere(proto.graph)
+    n_act = n_w = 0
+    for level in levels(proto.graph, plan, network, lowered):
+        a, w = edit(level, names)
+        n_act, n_w = n_act + a, n_w + w
+        if level.scope:
+            logger.info("%s: If branch '%s': %d activation Q/DQ pairs, %d int8 weights", source, level.scope, a, w)
+    _drop_unread_initializers(proto.graph, read_before)
+    return n_act, n_w
+
+
+def _reads_anywhere(graph: "onnx.GraphProto") -> set[str]:
+    from ._qdq_graph import reads
+    from ._qdq_scopes import if_branches
+
+    out = reads(graph)
+    for _, _, branch in if_branches(graph):
+        out |= _reads_anywhere(branch)
+    return out
+
+
+def _drop_unread_initializers(graph: "onnx.GraphProto", read_before: set[str]) -> None:
+    """Removes, in ``graph`` and its If branches, the initializers something
+    read before the rewrite and nothing in their scope reads now."""
+    from ._qdq_graph import reads
+    from ._qdq_scopes import if_branches
+
+    read = reads(graph)
+    keep = [i for i in graph.initializer if i.name not in read_before or i.name in read]
+    if len(keep) != len(graph.initializer):
+        del graph.initializer[:]
+        graph.initializer.extend(keep)
+    for _, _, branch in if_branches(graph):
+        _drop_unread_initializers(branch, read_before)
+
+
+def _rewrite_from_engine(proto: "onnx.ModelProto", network: Any, engine: Engine, source: str) -> tuple[int, int]:
+    """Edits ``proto`` into the Q/DQ form of ``engine`` (module docstring),
+    each graph with the engine's lowered network for it."""
     from ._qdq_engine import layer_weights
-    from ._qdq_graph import Names, constants_of, rewrite_qdq
+    from ._qdq_graph import rewrite_qdq
     from ._qdq_weights import adopt_weights
 
     plan = engine.int8_plan()
@@ -215,78 +253,91 @@ def _rewrite_from_engine(proto: "onnx.ModelProto", engine: Engine, source: str) 
             f"{source}: the engine has no int8 plan (an FP32 engine, or one loaded from a file: engine files do "
             "not keep it); export from the INT8 engine int8rt.build_engine returned, or pass engine.scales() "
             "for the symmetric export")
-    lowered = engine.network()
-    graph = proto.graph
-    consts = constants_of(graph)
-    weights = layer_weights(lowered, plan, {n.name: n for n in graph.node}, consts, source)
-    engine_names = {n["name"] for n in lowered.nodes()} | {s for layer in plan.layers for s in layer.sources}
-    removed = adopt_weights(graph, weights, engine_names, consts, Names(graph).fresh)
-    logger.info("%s: %d layers take the engine's weights; nodes folded into them removed: %s", source,
-                len(weights), removed)
-    given = {name: w for name, w in weights.items() if w.q is not None}
-    by_formula = sorted(_weight_nodes(plan, graph) - set(given))
-    if by_formula:  # ConvTranspose: a fold or equalization the engine applied to them is not carried
-        logger.warning("%s: int8 weights of %s quantized from the model's float weights, not read from the engine",
-                       source, by_formula)
-    return rewrite_qdq(proto, _activations(plan, graph, source), _weight_nodes(plan, graph) | set(given), True,
-                       given)
+
+    def edit(level: "Level", names: "Names") -> tuple[int, int]:
+        graph, consts = level.graph, level.constants
+        weights = layer_weights(level.lowered, level.plan, {n.name: n for n in graph.node}, consts, source)
+        engine_names = {n["name"] for n in level.lowered.nodes()} | {s for layer in level.plan.layers
+                                                                     for s in layer.sources}
+        removed = adopt_weights(graph, weights, engine_names, consts, names.fresh)
+        logger.info("%s: %s%d layers take the engine's weights; nodes folded into them removed: %s", source,
+                    f"If branch '{level.scope}': " if level.scope else "", len(weights), removed)
+        given = {name: w for name, w in weights.items() if w.q is not None}
+        by_formula = sorted(_weight_nodes(level.plan, graph) - set(given))
+        if by_formula:  # ConvTranspose: a fold or equalization the engine applied to them is not carried
+            logger.warning("%s: int8 weights of %s quantized from the model's float weights, not read from the "
+                           "engine", source, by_formula)
+        return rewrite_qdq(graph, _activations(level, source), _weight_nodes(level.plan, graph) | set(given), True,
+                           given, names=names, constants=consts)
+
+    return _rewrite_levels(proto, plan, network, engine.network(), source, edit)
 
 
-def _int8_plan(proto: "onnx.ModelProto", scales: dict[str, float], fp32: dict[str, str], source: str
-               ) -> tuple[dict[str, "ActivationQ"], set[str]]:
-    """Lowers the model with int8rt and reads its int8 plan: the tensors it
+def _int8_plan(proto: "onnx.ModelProto", network: Any, scales: dict[str, float], fp32: dict[str, str],
+               source: str) -> _core.Int8Plan:
+    """Lowers the model with int8rt and returns its int8 plan: the tensors it
     holds in int8 (-> activation Q/DQ) and which Conv/Gemm/MatMul run with
-    int8 weights."""
-    from .onnx import import_model
+    int8 weights, in the main graph and in the If branches the scales reach."""
+    from ._qdq_scopes import network_tensor_names, scoped_names
 
     graph = proto.graph
     tensor_names = {i.name for i in graph.input} | {o for n in graph.node for o in n.output}
-    unused = sorted(set(scales) - tensor_names)
+    unused = sorted(set(scales) - tensor_names - scoped_names(graph)[1] - network_tensor_names(network))
     if unused:
         logger.warning("%s: %d scale(s) name no tensor of the model (ignored), e.g. %r", source, len(unused),
                        unused[0])
-    network = import_model(proto)
     plan = _core.Builder(network, "int8", fp32, True).build(scales).int8_plan()
-    activations = _activations(plan, graph, source)
-    if not activations:
+    if not plan.tensors:
         raise InvalidArgumentError(
             f"{source}: no layer runs in int8 with these scales ({len(scales)} given, "
             f"{len(scales) - len(unused)} name tensors of the model)")
-    return activations, _weight_nodes(plan, graph)
+    return plan
 
 
-def _activations(plan: _core.Int8Plan, graph: "onnx.GraphProto", source: str) -> dict[str, "ActivationQ"]:
-    """The plan's int8 tensors, each on its grid (``_qdq_engine.tensor_grids``)."""
+def _activations(level: "Level", source: str) -> dict[str, "ActivationQ"]:
+    """The int8 tensors of the level's own records, each on its grid
+    (``_qdq_engine.tensor_grids``) and under its ONNX name: a tensor of the
+    1-D lifting under its ONNX twin's, unless that twin has a record itself."""
     from ._qdq_engine import tensor_grids
     from ._qdq_graph import ActivationQ
+    from ._qdq_scopes import lifting_aliases
 
-    tensor_names = {i.name for i in graph.input} | {o for n in graph.node for o in n.output}
+    plan = level.plan
+    aliases = lifting_aliases(level.source, level.visible)
     sources = {layer.name: layer.sources for layer in plan.layers}
     grids = tensor_grids(plan)
+    own = [t for t in plan.tensors if not t.scope]  # a nested If's records are written in its branch
+    direct = {t.tensor for t in own if t.tensor in level.visible}
     activations: dict[str, ActivationQ] = {}
-    inside = [t.tensor for t in plan.tensors if t.scope]
-    if inside:  # scoped names (csrc/include/int8rt/int8_plan.h); the rewrite edits the main graph only
-        logger.warning("%s: %d int8 tensor(s) inside If branches (e.g. '%s') stay float32 in the Q/DQ export: it "
-                       "writes Q/DQ pairs into the main graph only", source, len(inside), inside[0])
-    for t in plan.tensors:
-        if t.scope:
-            continue
-        if t.tensor not in tensor_names:
-            raise Error(f"{source}: int8rt's int8 tensor '{t.tensor}' has no counterpart in the ONNX graph")
+    for t in own:
+        name = t.tensor if t.tensor in direct else aliases.get(t.tensor)
+        if name is None:
+            raise Error(f"{source}: int8rt's int8 tensor '{level.scope}{t.tensor}' has no counterpart in the ONNX "
+                        "graph")
+        if name != t.tensor and name in direct:
+            continue  # the twin's own record says how the ONNX tensor is held
         # A tensor quantized from float is fake-quantized for its int8 readers only.
         who = frozenset() if t.produced_in_int8 else frozenset(s for r in t.readers for s in sources[r])
         g = grids[t.tensor]
-        activations[t.tensor] = ActivationQ(g.scale, t.produced_in_int8, who, g.zero_point, g.channel_scales)
+        aq = ActivationQ(g.scale, t.produced_in_int8, who, g.zero_point, g.channel_scales)
+        had = activations.get(name)
+        if had is not None:  # x_2d for one lifted Conv, x for another reader: one pair for both
+            if (had.scale, had.zero_point, had.channel_scales) != (aq.scale, aq.zero_point, aq.channel_scales):
+                raise Error(f"{source}: int8rt holds '{level.scope}{name}' on two grids (via '{t.tensor}')")
+            produced = had.produced_in_int8 or aq.produced_in_int8
+            aq = ActivationQ(aq.scale, produced, frozenset() if produced else had.readers | aq.readers,
+                             aq.zero_point, aq.channel_scales)
+        activations[name] = aq
     return activations
 
 
-def _weight_nodes(plan: _core.Int8Plan, graph: "onnx.GraphProto") -> set[str]:
-    """The Conv / Gemm / MatMul / ConvTranspose nodes int8rt runs with int8 weights."""
+def _weight_nodes(plan: "PlanView", graph: "onnx.GraphProto") -> set[str]:
+    """The Conv / Gemm / MatMul / ConvTranspose nodes of ``graph`` int8rt runs with int8 weights."""
     onnx_nodes = {n.name: n for n in graph.node}
     # A grouped ConvTranspose's output channel spans two weight axes, which
     # one per-axis DequantizeLinear cannot scale: its weights stay float.
     return {name for layer in plan.layers
-            if layer.op in ("int8rt.QConv", "int8rt.QGemm", "int8rt.QConvTranspose")
+            if layer.op in ("int8rt.QConv", "int8rt.QGemm", "int8rt.QConvTranspose") and not layer.scope
             for name in layer.sources
             if name in onnx_nodes and (onnx_nodes[name].op_type in ("Conv", "Gemm", "MatMul") or
                                        (onnx_nodes[name].op_type == "ConvTranspose" and
