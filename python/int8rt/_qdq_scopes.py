@@ -31,9 +31,10 @@ from typing import Any, Iterator, Optional
 import numpy as np
 import onnx
 
+from . import _core
 from ._qdq_graph import constants_of
 
-__all__ = ["Level", "PlanView", "if_branches", "levels", "lifting_aliases", "name_nodes", "network_tensor_names", "plan_under", "scoped_names"]
+__all__ = ["Level", "PlanView", "as_imported", "if_branches", "levels", "lifting_aliases", "name_nodes", "plan_under", "scoped_names"]
 
 _BRANCHES = ("then_branch", "else_branch")
 _LIFTING_OPS = ("Unsqueeze", "Squeeze")
@@ -120,7 +121,7 @@ def _collect(graph: onnx.GraphProto, scope: str, view: PlanView, outer: frozense
     visible = outer | _defined(graph)
     constants = {**outer_constants, **constants_of(graph)}
     for node, attr, branch in if_branches(graph):
-        here = f"{node.name}/{attr}/"  # int8rt/branch_scope.h
+        here = _core.branch_scope(node.name, attr)
         sub = plan_under(view, here)
         if sub.tensors or sub.layers:
             _collect(branch, scope + here, sub, visible, constants, _branch_network(source, node.name, attr),
@@ -156,25 +157,13 @@ def scoped_names(graph: onnx.GraphProto, scope: str = "") -> tuple[set[str], set
     nodes: set[str] = set()
     tensors: set[str] = set()
     for node, attr, branch in if_branches(graph):
-        here = f"{scope}{node.name}/{attr}/"
+        here = scope + _core.branch_scope(node.name, attr)
         nodes.update(here + n.name for n in branch.node if n.name)
         tensors.update(here + o for n in branch.node for o in n.output if o)
         inner_nodes, inner_tensors = scoped_names(branch, here)
         nodes |= inner_nodes
         tensors |= inner_tensors
     return nodes, tensors
-
-
-def network_tensor_names(network: Any, scope: str = "") -> set[str]:
-    """The tensor names of the imported ``network`` and, under their scopes,
-    of its If branches' (the names calibration gives scales to)."""
-    out = {scope + network.tensor(i)["name"] for n in network.nodes() for i in n["outputs"]}
-    for node in network.nodes():
-        if node["op"] == "If":
-            for attr in _BRANCHES:
-                if node["attrs"].get(attr) is not None:
-                    out |= network_tensor_names(node["attrs"][attr], f"{scope}{node['name']}/{attr}/")
-    return out
 
 
 def lifting_aliases(network: Any, visible: frozenset[str]) -> dict[str, str]:
@@ -200,17 +189,12 @@ def _lifting(network: Any, node: dict, visible: frozenset[str]) -> Optional[tupl
     return (b, a) if a in visible else (a, b)
 
 
-def name_nodes(proto: onnx.ModelProto) -> None:
+def name_nodes(proto: onnx.ModelProto, network: Any) -> None:
     """Gives the model's unnamed nodes, its If branches' included, the names
-    int8rt's importer gives them (found by their first output), so the plan's
-    node names and the scopes of its branch records find them."""
-    from .onnx import import_model
-
-    def unnamed(graph: onnx.GraphProto) -> bool:
-        return any(not n.name for n in graph.node) or any(unnamed(b) for _, _, b in if_branches(graph))
-
-    if unnamed(proto.graph):
-        _name_graph_nodes(proto.graph, import_model(proto), frozenset())
+    int8rt's importer gave them in ``network`` (its import of ``proto``; found
+    by their first output), so the plan's node names and the scopes of its
+    branch records find them."""
+    _name_graph_nodes(proto.graph, network, frozenset())
 
 
 def _name_graph_nodes(graph: onnx.GraphProto, network: Any, outer: frozenset[str]) -> None:
@@ -238,3 +222,29 @@ def _name_graph_nodes(graph: onnx.GraphProto, network: Any, outer: frozenset[str
         n.name = name
     for node, attr, branch in if_branches(graph):
         _name_graph_nodes(branch, _branch_network(network, node.name, attr), visible)
+
+
+def as_imported(graphs: dict[str, onnx.ModelProto]) -> onnx.ModelProto:
+    """The model as int8rt's import read it (``onnx._importer.import_with_graphs``):
+    its main graph and every run-time If's branches as specialised (Ifs the
+    import decided inlined, so the plan's names are the graph's), each branch
+    reading the outer values by name again."""
+    out = onnx.ModelProto()
+    out.CopyFrom(graphs[""])
+    _put_branches(out.graph, "", graphs, frozenset())
+    return out
+
+
+def _put_branches(graph: onnx.GraphProto, scope: str, graphs: dict[str, onnx.ModelProto],
+                  outer: frozenset[str]) -> None:
+    visible = outer | _defined(graph)
+    for node, attr, branch in if_branches(graph):
+        here = scope + _core.branch_scope(node.name, attr)
+        if here not in graphs:
+            continue
+        branch.CopyFrom(graphs[here].graph)
+        del branch.input[:]  # an If branch has none: these were the captures (_subgraphs.subgraph_model)
+        own = [i for i in branch.initializer if i.name not in visible]  # the outer constants it was given
+        del branch.initializer[:]
+        branch.initializer.extend(own)
+        _put_branches(branch, here, graphs, visible)

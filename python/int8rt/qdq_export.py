@@ -114,18 +114,21 @@ def export_qdq(model: Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"], 
     from onnx import version_converter
 
     from ._qdq_graph import rewrite_qdq
-    from ._qdq_scopes import name_nodes
-    from .onnx import import_model
+    from ._qdq_scopes import as_imported, if_branches, name_nodes
+    from .onnx._importer import import_with_graphs
     from .onnx._load import load
 
     proto, source = load(model)
     proto = _copy(proto)
-    name_nodes(proto)
     opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     if opset < QDQ_MIN_OPSET:
         logger.info("%s: converting opset %d to %d for per-axis DequantizeLinear", source, opset, QDQ_MIN_OPSET)
         proto = version_converter.convert_version(proto, QDQ_MIN_OPSET)
-    network = import_model(proto)  # int8rt's view of the model: its If branches and 1-D lifting (_qdq_scopes)
+    # int8rt's view of the model: its If branches, the Ifs it decided at import, the 1-D lifting (_qdq_scopes)
+    network, graphs = import_with_graphs(proto)
+    if any(True for _ in if_branches(proto.graph)):
+        proto = as_imported(graphs)
+    name_nodes(proto, network)
     if isinstance(scales_or_cache, Engine):
         if not per_channel or list(fp32_layers):
             raise InvalidArgumentError(f"{source}: per_channel and fp32_layers are the engine's own when exporting "
@@ -278,11 +281,12 @@ def _int8_plan(proto: "onnx.ModelProto", network: Any, scales: dict[str, float],
     """Lowers the model with int8rt and returns its int8 plan: the tensors it
     holds in int8 (-> activation Q/DQ) and which Conv/Gemm/MatMul run with
     int8 weights, in the main graph and in the If branches the scales reach."""
-    from ._qdq_scopes import network_tensor_names, scoped_names
+    from ._qdq_scopes import scoped_names
+    from .accuracy.taps import scoped_tensors
 
     graph = proto.graph
     tensor_names = {i.name for i in graph.input} | {o for n in graph.node for o in n.output}
-    unused = sorted(set(scales) - tensor_names - scoped_names(graph)[1] - network_tensor_names(network))
+    unused = sorted(set(scales) - tensor_names - scoped_names(graph)[1] - set(scoped_tensors(network)))
     if unused:
         logger.warning("%s: %d scale(s) name no tensor of the model (ignored), e.g. %r", source, len(unused),
                        unused[0])

@@ -13,6 +13,7 @@ left for run time import the same way, each as a model of its own
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -20,6 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .. import _core
 from .._errors import FormatError, InvalidArgumentError, NotSupportedError
 from ..network import Network
 from . import ops
@@ -105,7 +107,32 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int],
     if batch_size is not None:
         proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
     proto = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
+    graphs = _IMPORTED_GRAPHS.get()
+    if graphs is not None:
+        graphs[""] = proto
     return _import_graph(proto, opset, source)
+
+
+# While set (import_with_graphs), the ONNX graphs the import reads, by scope.
+_IMPORTED_GRAPHS: contextvars.ContextVar[Optional[Dict[str, onnx.ModelProto]]] = \
+    contextvars.ContextVar("int8rt_imported_graphs", default=None)
+_SCOPE: contextvars.ContextVar[str] = contextvars.ContextVar("int8rt_import_scope", default="")
+
+
+def import_with_graphs(model: ModelSource) -> Tuple[Network, Dict[str, onnx.ModelProto]]:
+    """The Network, and the ONNX graphs it was built from: "" -> the model as
+    specialised (decided Ifs inlined, its opset converted where needed), and
+    for every If left to run time, at any depth, the scope of each branch
+    (``_core.branch_scope``, joined) -> that branch as a model of its own
+    (the outer values it reads as inputs, the constants among them as
+    initializers: ``subgraph_model``) as specialised. For tools that must
+    name what the Network names (the Q/DQ export)."""
+    graphs: Dict[str, onnx.ModelProto] = {}
+    token = _IMPORTED_GRAPHS.set(graphs)
+    try:
+        return import_onnx_model(model, None), graphs
+    finally:
+        _IMPORTED_GRAPHS.reset(token)
 
 
 def _import_graph(proto: onnx.ModelProto, opset: int, source: str, subgraph: bool = False) -> Network:
@@ -560,8 +587,16 @@ class _Emitter:
             formal = formal_inputs(node, graph, self.outer, reader)
             model = subgraph_model(graph, formal, declared, constants, self.outer)
             source = f"{self.source}: {reader}"
-            attrs[key] = _import_graph(_specialized(model, self.opset, source, {}, {}), self.opset, source,
-                                       subgraph=True)
+            model = _specialized(model, self.opset, source, {}, {})
+            scope = _SCOPE.get() + _core.branch_scope(node.name, key)
+            graphs = _IMPORTED_GRAPHS.get()
+            if graphs is not None and node.op_type == "If":
+                graphs[scope] = model
+            token = _SCOPE.set(scope)
+            try:
+                attrs[key] = _import_graph(model, self.opset, source, subgraph=True)
+            finally:
+                _SCOPE.reset(token)
         if node.op_type != "If":
             attrs[CAPTURES_ATTR] = len(captures)
         ids = [self._tensor(n, desc) for n in inputs] + [self._tensor(n, desc) for n in captures]
