@@ -15,6 +15,8 @@
 #include "engine/engine_file.h"
 #include "engine/executor.h"
 #include "engine/int8_coverage.h"
+#include "engine/ops/subgraph.h"
+#include "engine/profile_rows.h"
 #include "int8rt/error.h"
 #include "int8rt/threading.h"
 
@@ -376,22 +378,15 @@ std::vector<LayerTime> ExecutionContext::profile(const std::map<std::string, Ten
   const Network& net = ex.network();
   std::vector<engine::Executor::Input> ins;
   host_inputs(net, inputs, ins);
-  const size_t nodes = net.nodes().size();
-  std::vector<std::vector<double>> samples(nodes);
-  std::vector<double> seconds(nodes);
+  engine::ProfileRows rows(ex, engine_->layers());  // run order, as ex.order()
+  std::vector<double> seconds(net.nodes().size());
   for (int r = 0; r < runs; ++r) {
     std::fill(seconds.begin(), seconds.end(), 0.0);
+    engine::BranchClock branches(clock == ProfileClock::kThreadCpu);  // the If layers time their branches
     ex.run_timed(*impl_->state, ins, seconds, clock == ProfileClock::kThreadCpu);
-    for (size_t n = 0; n < nodes; ++n) samples[n].push_back(seconds[n]);
+    rows.add_run(seconds, branches);
   }
-  std::vector<LayerInfo> infos = engine_->layers();  // run order, as ex.order()
-  std::vector<LayerTime> out;
-  for (size_t i = 0; i < infos.size(); ++i) {
-    std::vector<double>& v = samples[ex.order()[i]];
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    out.push_back({std::move(infos[i]), v[v.size() / 2]});
-  }
-  return out;
+  return rows.medians();
 }
 
 std::map<std::string, std::vector<int64_t>> ExecutionContext::output_shapes(

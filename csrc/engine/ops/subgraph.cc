@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/checked_math.h"
+#include "engine/int8_coverage.h"
 #include "int8rt/error.h"
 
 namespace int8rt {
@@ -77,12 +78,44 @@ struct BranchTap::NoneScope {
   ~NoneScope() { t_tap = before; }
 };
 
+namespace {
+thread_local BranchClock* t_clock = nullptr;
+}  // namespace
+
+BranchClock::BranchClock(bool thread_cpu) : thread_cpu_(thread_cpu), before_(t_clock) { t_clock = this; }
+
+BranchClock::~BranchClock() { t_clock = before_; }
+
+BranchClock* BranchClock::current() { return t_clock; }
+
+struct BranchClock::NoneScope {
+  BranchClock* before = t_clock;
+  NoneScope() { t_clock = nullptr; }
+  ~NoneScope() { t_clock = before; }
+};
+
+void BranchClock::record(const std::string& scope, const Executor& executor,
+                         const std::vector<double>& node_seconds) {
+  std::vector<Row>& rows = scopes_[scope];
+  const bool again = !rows.empty();  // the branch ran before in this run: its times add up
+  size_t k = 0;
+  for (int n : executor.order()) {
+    const Node& node = executor.network().nodes()[n];
+    if (!again) {
+      rows.push_back({{scope + node.name, node.op, layer_precision(node), executor.layer(n).describe()}, node.name});
+    }
+    rows[k++].seconds += node_seconds[n];
+  }
+}
+
 void Subgraph::Run::operator()(const std::vector<const Value*>& inputs) {
   BranchTap::NoneScope untapped;
+  BranchClock::NoneScope untimed;
   run(inputs, nullptr);
 }
 
 void Subgraph::Run::tapped(const std::vector<const Value*>& inputs, const std::string& scope) {
+  if (BranchClock* clock = BranchClock::current()) return timed(inputs, scope, *clock);
   const BranchTap* outer = BranchTap::current();
   if (!outer) return run(inputs, nullptr);
   BranchTap inner(outer->see(), outer->scope() + scope);  // Ifs inside this branch
@@ -94,18 +127,41 @@ void Subgraph::Run::tapped(const std::vector<const Value*>& inputs, const std::s
   });
 }
 
-void Subgraph::Run::run(const std::vector<const Value*>& inputs, const Executor::Observer& observer) {
+void Subgraph::Run::timed(const std::vector<const Value*>& inputs, const std::string& scope, BranchClock& clock) {
+  struct Enter {  // the branch's scope while it runs: Ifs inside it record under the joined one
+    BranchClock& c;
+    std::string before;
+    Enter(BranchClock& clock, const std::string& scope) : c(clock), before(clock.scope_) { c.scope_ += scope; }
+    ~Enter() { c.scope_ = before; }
+  } enter(clock, scope);
+  const Executor& ex = graph_.executor_;
+  std::vector<double> seconds(ex.network().nodes().size(), 0.0);
+  const std::vector<Executor::Input> in = bound(inputs);
+  try {
+    ex.run_timed(*state_, in, seconds, clock.thread_cpu());
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(graph_.where_ + e.what());
+  }
+  clock.record(clock.scope_, ex, seconds);
+}
+
+std::vector<Executor::Input> Subgraph::Run::bound(const std::vector<const Value*>& inputs) const {
   const std::vector<int>& ids = graph_.executor_.network().inputs();
   if (inputs.size() != ids.size()) {
     throw InvalidArgument(graph_.where_ + "takes " + std::to_string(ids.size()) + " inputs, given " +
                           std::to_string(inputs.size()));
   }
-  std::vector<Executor::Input> bound(ids.size());
+  std::vector<Executor::Input> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
-    bound[i] = {ids[i], inputs[i]->dtype(), inputs[i]->shape(), inputs[i]->numel() ? inputs[i]->data<void>() : nullptr};
+    out[i] = {ids[i], inputs[i]->dtype(), inputs[i]->shape(), inputs[i]->numel() ? inputs[i]->data<void>() : nullptr};
   }
+  return out;
+}
+
+void Subgraph::Run::run(const std::vector<const Value*>& inputs, const Executor::Observer& observer) {
+  const std::vector<Executor::Input> in = bound(inputs);
   try {
-    graph_.executor_.run(*state_, bound, observer);
+    graph_.executor_.run(*state_, in, observer);
   } catch (const InvalidArgument& e) {
     throw InvalidArgument(graph_.where_ + e.what());
   }

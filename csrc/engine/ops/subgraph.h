@@ -11,10 +11,12 @@
 //
 // Calibration sees into If branches through a BranchTap (below): the
 // builder's float32 run installs one, and each If on that thread hands it
-// the tensors of the branch it takes.
+// the tensors of the branch it takes. The profiler times them through a
+// BranchClock the same way.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "engine/executor.h"
+#include "int8rt/engine.h"
 
 namespace int8rt {
 namespace engine {
@@ -54,6 +57,40 @@ class BranchTap {
   const BranchTap* before_;
 };
 
+// While a BranchClock lives, each If run on its thread runs its taken branch
+// layer by layer on the clock (Executor::run_timed: wall, or the thread's
+// CPU time) and records each of the branch's layers under its scoped name
+// (branch_scope, joined for nested Ifs, as BranchTap names tensors), with
+// its op, precision and kernel. Loop and Scan bodies are not broken down
+// (their layer's time holds them). Clocks nest as taps do. Used by
+// ExecutionContext::profile (engine.cc, profile_rows.h).
+class BranchClock {
+ public:
+  struct Row {
+    LayerInfo layer;  // name scoped
+    std::string node;  // the node's own name (an If's branches are under scope + node)
+    double seconds = 0.0;  // this run's, the layer's nested branches included
+  };
+  explicit BranchClock(bool thread_cpu);
+  ~BranchClock();
+  BranchClock(const BranchClock&) = delete;
+  BranchClock& operator=(const BranchClock&) = delete;
+  // This thread's clock, or nullptr (none installed, or a Loop body running).
+  static BranchClock* current();
+  bool thread_cpu() const { return thread_cpu_; }
+  // Branch scope (joined) -> its layers in run order, for the branches run so far.
+  const std::map<std::string, std::vector<Row>>& scopes() const { return scopes_; }
+
+ private:
+  friend class Subgraph;
+  struct NoneScope;  // no clock while it lives (subgraph.cc)
+  void record(const std::string& scope, const Executor& executor, const std::vector<double>& node_seconds);
+  bool thread_cpu_;
+  std::string scope_;  // the scope of the branch running now ("" outside any)
+  std::map<std::string, std::vector<Row>> scopes_;
+  BranchClock* before_;
+};
+
 class Subgraph {
  public:
   // Compiles `graph` (the attribute `attr` of `node`); a subgraph whose op has
@@ -80,12 +117,15 @@ class Subgraph {
     // Nothing it runs is tapped (Loop's and Scan's bodies).
     void operator()(const std::vector<const Value*>& inputs);
     // The same, for an If's branch: with a BranchTap on this thread, every
-    // tensor the branch computes goes to it under its scope + `scope`.
+    // tensor the branch computes goes to it under its scope + `scope`; with
+    // a BranchClock, every layer is timed into it under that scope.
     void tapped(const std::vector<const Value*>& inputs, const std::string& scope);
     const Value& output(size_t i) const;
 
    private:
     void run(const std::vector<const Value*>& inputs, const Executor::Observer& observer);
+    void timed(const std::vector<const Value*>& inputs, const std::string& scope, BranchClock& clock);
+    std::vector<Executor::Input> bound(const std::vector<const Value*>& inputs) const;
     const Subgraph& graph_;
     std::unique_ptr<Executor::State> state_;
   };

@@ -177,7 +177,10 @@ class ExecutionContext {
 
   // Runs the engine `runs` times (>= 1) on `inputs` and returns every
   // layer's median time on `clock`, in run order (CPU engines; NotSupported
-  // for an engine on a GPU, whose launches are asynchronous).
+  // for an engine on a GPU, whose launches are asynchronous). Before each
+  // If, the layers of the branch the runs took, under their scoped names
+  // (branch_scope.h) with their kernels; the If's own row then holds only
+  // what the If adds (choosing the branch, copying values in and out).
   std::vector<LayerTime> profile(const std::map<std::string, TensorView>& inputs, int runs,
                                  ProfileClock clock = ProfileClock::kWall);
 
