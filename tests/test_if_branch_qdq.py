@@ -26,15 +26,10 @@ from onnx import numpy_helper  # noqa: E402
 import int8rt  # noqa: E402
 from onnx_models import fvi, init, model  # noqa: E402
 from test_if_branch_int8 import RNG, _batches, _build, _chain, _feeds, nested_model, rate_branches_model  # noqa: E402
+from test_qdq_export_engine import spec_session  # noqa: E402
 
 THEN, ELSE = "pick/then_branch/", "pick/else_branch/"
 QDQ = ("QuantizeLinear", "DequantizeLinear")
-
-
-def spec_session(path) -> "ort.InferenceSession":
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 def branch(graph: "onnx.GraphProto", *path: str) -> "onnx.GraphProto":

@@ -32,9 +32,10 @@ import numpy as np
 import onnx
 
 from . import _core
-from ._qdq_graph import constants_of
+from ._qdq_graph import constants_of, reads
 
-__all__ = ["Level", "PlanView", "as_imported", "if_branches", "levels", "lifting_aliases", "name_nodes", "plan_under", "scoped_names"]
+__all__ = ["Level", "PlanView", "as_imported", "drop_unread_initializers", "if_branches", "levels", "lifting_aliases",
+           "name_nodes", "plan_under", "reads_anywhere", "scoped_names"]
 
 _BRANCHES = ("then_branch", "else_branch")
 _LIFTING_OPS = ("Unsqueeze", "Squeeze")
@@ -248,3 +249,23 @@ def _put_branches(graph: onnx.GraphProto, scope: str, graphs: dict[str, onnx.Mod
         del branch.initializer[:]
         branch.initializer.extend(own)
         _put_branches(branch, here, graphs, visible)
+
+
+def reads_anywhere(graph: onnx.GraphProto) -> set[str]:
+    """The names read by ``graph`` and by every If branch in it (:func:`reads`)."""
+    out = reads(graph)
+    for _, _, branch in if_branches(graph):
+        out |= reads_anywhere(branch)
+    return out
+
+
+def drop_unread_initializers(graph: onnx.GraphProto, read_before: set[str]) -> None:
+    """Removes, in ``graph`` and its If branches, the initializers something
+    read before the rewrite and nothing in their scope reads now."""
+    read = reads(graph)
+    keep = [i for i in graph.initializer if i.name not in read_before or i.name in read]
+    if len(keep) != len(graph.initializer):
+        del graph.initializer[:]
+        graph.initializer.extend(keep)
+    for _, _, branch in if_branches(graph):
+        drop_unread_initializers(branch, read_before)

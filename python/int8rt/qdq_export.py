@@ -204,43 +204,18 @@ def _rewrite_levels(proto: "onnx.ModelProto", plan: Any, network: Any, lowered: 
     model; then drops the float weights that only rewritten nodes read, in
     whichever graph holds them (a branch's Conv may read an outer one)."""
     from ._qdq_graph import Names
-    from ._qdq_scopes import levels
+    from ._qdq_scopes import drop_unread_initializers, levels, reads_anywhere
 
     names = Names(proto.graph)
-    read_before = _reads_anywhere(proto.graph)
+    read_before = reads_anywhere(proto.graph)
     n_act = n_w = 0
     for level in levels(proto.graph, plan, network, lowered):
         a, w = edit(level, names)
         n_act, n_w = n_act + a, n_w + w
         if level.scope:
             logger.info("%s: If branch '%s': %d activation Q/DQ pairs, %d int8 weights", source, level.scope, a, w)
-    _drop_unread_initializers(proto.graph, read_before)
+    drop_unread_initializers(proto.graph, read_before)
     return n_act, n_w
-
-
-def _reads_anywhere(graph: "onnx.GraphProto") -> set[str]:
-    from ._qdq_graph import reads
-    from ._qdq_scopes import if_branches
-
-    out = reads(graph)
-    for _, _, branch in if_branches(graph):
-        out |= _reads_anywhere(branch)
-    return out
-
-
-def _drop_unread_initializers(graph: "onnx.GraphProto", read_before: set[str]) -> None:
-    """Removes, in ``graph`` and its If branches, the initializers something
-    read before the rewrite and nothing in their scope reads now."""
-    from ._qdq_graph import reads
-    from ._qdq_scopes import if_branches
-
-    read = reads(graph)
-    keep = [i for i in graph.initializer if i.name not in read_before or i.name in read]
-    if len(keep) != len(graph.initializer):
-        del graph.initializer[:]
-        graph.initializer.extend(keep)
-    for _, _, branch in if_branches(graph):
-        _drop_unread_initializers(branch, read_before)
 
 
 def _rewrite_from_engine(proto: "onnx.ModelProto", network: Any, engine: Engine, source: str) -> tuple[int, int]:
