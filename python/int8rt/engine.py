@@ -149,6 +149,10 @@ class ExecutionContext:
                 clock: str = "wall") -> list[dict[str, Any]]:
         """Runs ``runs`` times and returns one dict per layer, in run order:
         name, op, precision, detail (kernel) and ``ms``, its median time.
+        Before each If, the layers of the branch the runs took, named
+        ``"<If>/<then_branch|else_branch>/<layer>"``; the If's own row then
+        holds only its own work (with ``"thread_cpu"``, also the clock reads
+        around its branch's layers, a system call each).
         ``clock``: ``"wall"``, or ``"thread_cpu"``, the CPU time of the
         calling thread: with one thread (``set_num_threads(1)``) a layer's own
         work, not the time the thread waited descheduled on a busy machine;

@@ -180,7 +180,9 @@ class ExecutionContext {
   // for an engine on a GPU, whose launches are asynchronous). Before each
   // If, the layers of the branch the runs took, under their scoped names
   // (branch_scope.h) with their kernels; the If's own row then holds only
-  // what the If adds (choosing the branch, copying values in and out).
+  // what the If adds (choosing the branch, copying values in and out; on
+  // kThreadCpu also the clock reads around its branch's layers, each a
+  // system call).
   std::vector<LayerTime> profile(const std::map<std::string, TensorView>& inputs, int runs,
                                  ProfileClock clock = ProfileClock::kWall);
 
