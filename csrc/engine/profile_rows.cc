@@ -33,7 +33,8 @@ void ProfileRows::add_run(const std::vector<double>& node_seconds, const BranchC
   }
   for (const auto& [scope, rows] : clock.scopes()) {
     for (const BranchClock::Row& row : rows) {
-      samples_[row.layer.name].push_back(exclusive(row.seconds, scope, row.node, clock));
+      const std::string& node = row.graph_node().name;
+      samples_[scope + node].push_back(exclusive(row.seconds, scope, node, clock));
     }
   }
   branches_ = clock.scopes();
@@ -52,8 +53,8 @@ void ProfileRows::emit_branches(const std::string& scope, const std::string& nod
     auto it = branches_.find(inner);
     if (it == branches_.end()) continue;
     for (const BranchClock::Row& row : it->second) {
-      emit_branches(inner, row.node, out);
-      emit_row(row.layer, out);
+      emit_branches(inner, row.graph_node().name, out);
+      emit_row(row.layer(inner), out);
     }
   }
 }

@@ -100,12 +100,14 @@ void BranchClock::record(const std::string& scope, const Executor& executor,
   const bool again = !rows.empty();  // the branch ran before in this run: its times add up
   size_t k = 0;
   for (int n : executor.order()) {
-    const Node& node = executor.network().nodes()[n];
-    if (!again) {
-      rows.push_back({{scope + node.name, node.op, layer_precision(node), executor.layer(n).describe()}, node.name});
-    }
+    if (!again) rows.push_back({&executor, n});
     rows[k++].seconds += node_seconds[n];
   }
+}
+
+LayerInfo BranchClock::Row::layer(const std::string& scope) const {
+  const Node& n = graph_node();
+  return {scope + n.name, n.op, layer_precision(n), executor->layer(node).describe()};
 }
 
 void Subgraph::Run::operator()(const std::vector<const Value*>& inputs) {

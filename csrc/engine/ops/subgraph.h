@@ -63,13 +63,17 @@ class BranchTap {
 // (branch_scope, joined for nested Ifs, as BranchTap names tensors), with
 // its op, precision and kernel. Loop and Scan bodies are not broken down
 // (their layer's time holds them). Clocks nest as taps do. Used by
-// ExecutionContext::profile (engine.cc, profile_rows.h).
+// ExecutionContext::profile (engine.cc, profile_rows.h). Recording copies no
+// names (the If's time holds it): a row points at its branch's executor.
 class BranchClock {
  public:
   struct Row {
-    LayerInfo layer;  // name scoped
-    std::string node;  // the node's own name (an If's branches are under scope + node)
-    double seconds = 0.0;  // this run's, the layer's nested branches included
+    const Executor* executor;  // the branch's (its network and layers)
+    int node;                  // node id there
+    double seconds = 0.0;      // this run's, the layer's nested branches included
+    const Node& graph_node() const { return executor->network().nodes()[node]; }
+    // name: `scope` + the node's; op, precision and kernel (the layer's describe())
+    LayerInfo layer(const std::string& scope) const;
   };
   explicit BranchClock(bool thread_cpu);
   ~BranchClock();
