@@ -262,3 +262,21 @@ def test_a_branch_tensor_whose_channels_spread_gets_a_grid_per_channel() -> None
     fp32 = int8rt.build_engine(net, int8rt.BuilderConfig(precision="fp32"))
     feed = {"x": RNG.standard_normal((3, 3, 8, 8)).astype(np.float32), "sr": np.array(16000, np.int64)}
     assert centred_cosine(fp32.run(feed)["y"], engine.run(feed)["y"]) > 0.99
+
+
+def test_layer_precisions_names_a_branch_layer_by_its_scoped_name(net, fp32) -> None:
+    """BuilderConfig.layer_precisions takes "pick/then_branch/t_conv2" (the
+    name inspect and the plan give it; before: "names no layer"), and the
+    branch's lowering keeps that conv float32; an unknown scoped name is
+    still refused."""
+    engine = int8rt.build_engine(net, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(_batches((16000,)), algorithm="minmax"), accuracy_check=False,
+        layer_precisions={THEN + "t_conv2": "fp32"}))
+    convs = [layer.name for layer in engine.int8_plan().layers if layer.op == "int8rt.QConv"]
+    assert convs == [THEN + "t_conv1", THEN + "t_conv3"], convs
+    assert "Conv" in _branch_ops(engine, "then_branch")
+    _close(engine, fp32, 16000)
+    with pytest.raises(int8rt.InvalidArgumentError, match="names no layer 'pick/then_branch/t_conv9'"):
+        int8rt.build_engine(net, int8rt.BuilderConfig(
+            calibrator=int8rt.make_calibrator(_batches((16000,)), algorithm="minmax"),
+            layer_precisions={THEN + "t_conv9": "fp32"}))

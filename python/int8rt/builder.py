@@ -495,6 +495,14 @@ def is_pre_quantized(network: Network) -> bool:
     return any(n["op"] == "QuantizeLinear" for n in network.nodes())
 
 
+def _layer_names(network: Any) -> list[str]:
+    """The network's node names and, scoped, its If branches' (the lowering
+    of a branch honours ``layer_precisions`` under the branch's scope)."""
+    from .accuracy.taps import scoped_networks
+
+    return [scope + n["name"] for scope, net in scoped_networks(network) for n in net.nodes()]
+
+
 def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> Engine:
     """Builds an engine from an ONNX model (path, bytes or ``onnx.ModelProto``)
     or an :class:`int8rt.Network`.
@@ -516,7 +524,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
     with _build_settings(config):
         with phase(config.progress, "import", total=1) as step:
             network = _to_network(model, config.batch_size, config.input_shapes)
-            check_names(sorted(config.layer_precisions or {}), (n["name"] for n in network.nodes()),
+            check_names(sorted(config.layer_precisions or {}), _layer_names(network),
                         "layer_precisions (int8rt build --fp32-layers)")
             explicit = config.precision == "int8" and config.calibrator is None
             if explicit and not is_pre_quantized(network):
