@@ -197,3 +197,38 @@ def test_onnx_runtime_runs_the_exported_branch_on_its_int8_kernels(net, tmp_path
     optimized = onnx.load(so.optimized_model_filepath)
     assert ops(branch(optimized.graph, "pick/then_branch")).count("QLinearConv") == 3
     assert "QLinearConv" not in ops(branch(optimized.graph, "pick/else_branch"))
+
+
+def test_matmuls_and_a_table_in_a_branch_on_a_bool_condition(tmp_path) -> None:
+    """MatMul -> Sigmoid -> MatMul in each branch of an If on a bool input:
+    the taken branch's QGemms and table are written as Q/DQ (the MatMuls'
+    weights per output column, axis 1), within one step of the engine."""
+    from onnx import TensorProto, helper
+
+    def body(tag: str) -> "onnx.GraphProto":
+        return helper.make_graph([
+            helper.make_node("MatMul", ["x", f"{tag}w1"], [f"{tag}h"], name=f"{tag}mm1"),
+            helper.make_node("Sigmoid", [f"{tag}h"], [f"{tag}s"], name=f"{tag}sig"),
+            helper.make_node("MatMul", [f"{tag}s", f"{tag}w2"], [f"{tag}y"], name=f"{tag}mm2")],
+            tag, [], [fvi(f"{tag}y", None)])
+
+    net = model([helper.make_node("If", ["flag"], ["y"], name="pick", then_branch=body("t_"), else_branch=body("e_"))],
+                [fvi("x", ["N", 16]), helper.make_tensor_value_info("flag", TensorProto.BOOL, [])], [fvi("y", ["N", 8])],
+                [init(f"{t}w1", RNG.standard_normal((16, 24)).astype(np.float32) * 0.3) for t in ("t_", "e_")] +
+                [init(f"{t}w2", RNG.standard_normal((24, 8)).astype(np.float32) * 0.3) for t in ("t_", "e_")])
+    batches = [{"x": RNG.standard_normal((8, 16)).astype(np.float32), "flag": np.array(True)} for _ in range(4)]
+    engine = int8rt.build_engine(net, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(batches, algorithm="minmax"), accuracy_check=False))
+    assert [layer.op for layer in engine.int8_plan().layers] == ["int8rt.QGemm", "int8rt.QLut", "int8rt.QGemm"]
+    path = tmp_path / "qdq.onnx"
+    int8rt.export_qdq(net, engine, path)
+    then = branch(onnx.load(str(path)).graph, "pick/then_branch")
+    assert ops(then).count("QuantizeLinear") == 3  # x, h, s (the last QGemm writes float32 y)
+    weight_dqs = [n for n in then.node if n.op_type == "DequantizeLinear" and n.output[0] in
+                  {m.input[1] for m in then.node if m.op_type == "MatMul"}]
+    assert [next(a.i for a in n.attribute if a.name == "axis") for n in weight_dqs] == [1, 1]
+    session, step = spec_session(path), engine.scales()[THEN + "t_y"]  # one step of y's calibrated grid
+    for n in (1, 5):
+        feed = {"x": RNG.standard_normal((n, 16)).astype(np.float32), "flag": np.array(True)}
+        got, want = session.run(None, feed)[0], engine.run(feed)["y"]
+        assert np.abs(got - want).max() <= step, np.abs(got - want).max()
