@@ -75,3 +75,25 @@ def test_an_if_inside_a_loop_body_is_timed_with_its_loop() -> None:
     rows = _rows(engine, {**feed, "n": np.array(3, np.int64)})
     assert [r["name"] for r in rows] == [layer["name"] for layer in engine.layers()]
     assert not any("_branch/" in r["name"] for r in rows)
+
+
+def test_the_cli_runs_and_profiles_an_engine_with_an_integer_input(tmp_path, capsys) -> None:
+    """`int8rt bench --input data.npz --profile` (new) and `int8rt run`, whose
+    .npz loader now keeps an int64 0-d rate as it is (before: cast to float32,
+    and bench made up random float32 inputs only): the profile names the
+    taken branch's layers."""
+    from int8rt.cli import main
+
+    net = rate_branches_model()
+    path = str(tmp_path / "m.i8rt")
+    engine = _build(net, _batches((16000,)), "minmax")
+    engine.save(path)
+    feed = _feeds(16000)[0]
+    np.savez(tmp_path / "in.npz", **feed)
+    assert main(["bench", path, "--input", str(tmp_path / "in.npz"), "--iterations", "3", "--duration", "0",
+                 "--warmup", "1", "--profile", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "batch 8," in out and f"{THEN}t_conv2 " in out and "int8rt.QConv" in out and ELSE not in out
+    assert main(["run", path, "--input", str(tmp_path / "in.npz"), "--output", str(tmp_path / "out.npz")]) == 0
+    with np.load(tmp_path / "out.npz") as z:
+        assert np.array_equal(z["y"], engine.run(feed)["y"])

@@ -173,12 +173,20 @@ def _calibrator_name(args: argparse.Namespace) -> str:
     return "auto"
 
 
+def _npz_inputs(path: str) -> dict[str, np.ndarray]:
+    """One array per input name from an .npz: float data as float32, integer
+    and bool data (an int64 sample rate, a mask) and 0-d arrays as they are."""
+    with np.load(path) as z:
+        # np.asarray, not np.ascontiguousarray, which makes a 0-d array 1-d
+        return {name: np.asarray(z[name], dtype=np.float32 if z[name].dtype.kind == "f" else None, order="C")
+                for name in z.files}
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import int8rt
 
     engine = int8rt.Engine.load(args.engine)
-    with np.load(args.input) as z:
-        inputs = {name: np.ascontiguousarray(z[name], dtype=np.float32) for name in z.files}
+    inputs = _npz_inputs(args.input)
     outputs = engine.create_execution_context().run(inputs)
     if args.output:
         tmp = f"{args.output}.tmp.{os.getpid()}.npz"
@@ -198,10 +206,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         int8rt.set_num_threads(args.threads)
     engine = int8rt.Engine.load(args.engine)
     rng = np.random.default_rng(0)
-    inputs = {}
-    for name in engine.input_names:
+    inputs = _npz_inputs(args.input) if args.input else {}
+    for name in engine.input_names if not args.input else ():
         shape = [args.batch_size if d < 0 else d for d in engine.tensor_shape(name)]
         inputs[name] = rng.standard_normal(shape).astype(np.float32)
+    batch = next((a.shape[0] for a in inputs.values() if a.ndim), 1) if args.input else args.batch_size
     ctx = engine.create_execution_context()
     for _ in range(args.warmup):
         ctx.run(inputs)
@@ -214,11 +223,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if len(times) >= 100000:
             break
     t = np.array(times)
-    print(f"engine: {args.engine} ({engine.precision}), batch {args.batch_size}, "
+    print(f"engine: {args.engine} ({engine.precision}), batch {batch}, "
           f"threads {int8rt.get_num_threads()}, {len(t)} runs")
     print(f"latency ms: min {t.min():.3f}  mean {t.mean():.3f}  median {np.median(t):.3f}  "
           f"p90 {np.percentile(t, 90):.3f}  p99 {np.percentile(t, 99):.3f}  max {t.max():.3f}")
-    print(f"throughput: {args.batch_size * 1e3 / np.median(t):.1f} samples/s")
+    print(f"throughput: {batch * 1e3 / np.median(t):.1f} samples/s")
     if args.profile:
         _print_profile(ctx.profile(inputs, runs=max(3, min(len(t), 50))), args.profile)
     return 0
@@ -437,6 +446,8 @@ def _parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="latency percentiles and throughput")
     be.add_argument("engine")
     be.add_argument("--batch-size", type=int, default=1)
+    be.add_argument("--input", help=".npz with one array per input name, instead of random float32 inputs of "
+                                    "--batch-size (needed for integer inputs, e.g. an If's sample rate)")
     be.add_argument("--threads", type=int)
     be.add_argument("--iterations", type=int, default=100)
     be.add_argument("--duration", type=float, default=2.0, help="minimum seconds to run")
