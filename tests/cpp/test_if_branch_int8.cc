@@ -5,7 +5,8 @@
 // (in the cache too), its convolutions run in int8 (the int8 plan's scoped
 // records, the If's description), and the else-branch, which no batch took,
 // stays float32 and gives the FP32 engine's output exactly
-// (csrc/engine/lower_int8_branches.cc, ops/subgraph.h's BranchTap).
+// (csrc/engine/lower_int8_branches.cc, ops/subgraph.h's BranchTap); the
+// profiler lists the taken branch's layers (BranchClock).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -116,6 +117,40 @@ TEST(IfBranchInt8, TheTakenBranchRunsInInt8AndTheOtherStaysFloat) {
   EXPECT_EQ(run(*int8, false, x), run(*fp32, false, x));  // never taken in calibration: the same float32 layer
   auto loaded = Engine::deserialize(int8->serialize());
   EXPECT_EQ(run(*loaded, true, x), got);
+}
+
+// ExecutionContext::profile (engine/profile_rows.h, ops/subgraph.h's
+// BranchClock): before the If, the layers of the branch the runs took, under
+// scoped names, with their precision and kernel; the other branch's none.
+TEST(IfBranchInt8, TheProfileListsTheTakenBranchsLayersBeforeTheIf) {
+  ThenCalibrator calibrator;
+  auto int8 = build_engine(if_network(), BuilderConfig(), &calibrator);
+  const std::vector<float> x = testing::uniform_f32(2 * kC * kH * kW, 99, -2.0f, 2.0f);
+  for (const bool cond : {true, false}) {
+    const uint8_t c = cond ? 1 : 0;
+    const std::vector<LayerTime> rows = int8->create_execution_context()->profile(
+        {{"c", TensorView{&c, {}, DataType::kBool}}, {"x", TensorView{x.data(), {2, kC, kH, kW}}}}, 3,
+        ProfileClock::kThreadCpu);
+    ASSERT_GE(rows.size(), 2u);
+    EXPECT_EQ(rows.back().layer.name, "if");
+    const std::string taken = cond ? "if/then_branch/" : "if/else_branch/";
+    std::vector<std::string> inside, int8_convs;
+    for (const LayerTime& r : rows) {
+      EXPECT_GE(r.seconds, 0.0) << r.layer.name;
+      if (r.layer.name.compare(0, taken.size(), taken) == 0) inside.push_back(r.layer.name);
+      if (r.layer.op == "int8rt.QConv") {
+        int8_convs.push_back(r.layer.name);
+        EXPECT_EQ(r.layer.precision, "int8");
+        EXPECT_FALSE(r.layer.detail.empty()) << r.layer.name;  // the kernel chosen inside the branch
+      }
+    }
+    EXPECT_EQ(inside.size(), rows.size() - 1) << cond;  // every row but the If's is the taken branch's
+    if (cond) {
+      EXPECT_EQ(int8_convs, (std::vector<std::string>{"if/then_branch/conv1", "if/then_branch/conv2"}));
+    } else {
+      EXPECT_EQ(inside, (std::vector<std::string>{"if/else_branch/tanh"}));
+    }
+  }
 }
 
 }  // namespace
