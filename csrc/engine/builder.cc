@@ -197,6 +197,12 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
 
 const Network& Builder::optimized_network() const { return impl_->optimized; }
 
+void Builder::add_report_lines(const std::vector<std::string>& lines) {
+  for (const std::string& line : lines) {
+    if (std::find(report_.begin(), report_.end(), line) == report_.end()) report_.push_back(line);
+  }
+}
+
 
 
 std::vector<std::string> Builder::input_names() const {

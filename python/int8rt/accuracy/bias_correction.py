@@ -35,8 +35,11 @@ twin the tests compare it with. ``BuilderConfig(bias_correction=True)`` applies 
 ``False`` never; by default (None) the ``auto`` calibrator measures the
 engine with and without it on its held-out samples and keeps it where it
 is clearly closer to float32 (run.py), and other calibrators leave it off.
-The shifts are measured on the first ``SAMPLES`` kept calibration samples
-(fewer where the calibration has fewer).
+The shifts are measured on the calibration samples the builder kept for
+it: at most ``SAMPLES``, strided over the whole calibration stream
+(holdout.py's ``search_data``, strided.py), so that a kind of input that
+comes only late in a long stream is measured too (until 2026-12-05 the
+first ``SAMPLES``; RESULTS_accuracy.md, acc18).
 """
 from __future__ import annotations
 
@@ -57,8 +60,8 @@ logger = logging.getLogger("int8rt")
 
 _ACTIVATION_ATTRS = ("int8rt_activation", "int8rt_clip_min", "int8rt_clip_max")
 
-# Kept calibration samples (the first whole batches) the shifts are measured
-# on; also those the auto calibrator's trial of cross-layer equalization
+# Most kept calibration samples (strided over the stream: holdout.py) the shifts
+# are measured on; also those the auto calibrator's trial of cross-layer equalization
 # calibrates the rescaled tensors on (accuracy/run.py). Measured: with 16, on
 # PP-OCRv4 rec (64 calibration lines) auto + bias correction scored centred
 # cosine 0.9524 against 0.9587 without and 0.9669 with 64; and the 24 kept
@@ -196,7 +199,8 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
                    luts: Optional[Mapping[str, LutInput]] = None, *,
                    linear: bool = True, limit: int = SAMPLES) -> dict[str, list[float]]:
     """Each target layer's correction (the values to add to its bias,
-    ``-shift``), measured on the first ``limit`` samples of ``data``;
+    ``-shift``), measured on the first ``limit`` samples of ``data`` (the
+    samples the builder kept for it, spread over the stream already);
     nothing is changed. ``values``: the layers' float32 inputs (and the
     outputs of :func:`layer_outputs`) for the first of those samples, in
     blocks of consecutive samples (a whole batch: one block), as the

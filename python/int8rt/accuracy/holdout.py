@@ -19,18 +19,21 @@ Samples are measured in one array per input, so where a network's inputs have
 dynamic dimensions beyond the batch and the batches differ in them, only the
 batches shaped like the first are measured (all of them set thresholds).
 
-The first ``max_search`` calibrating samples are also kept (their inputs
-only, grouped by shape; the whole batch where batches cannot be split) for
-the ``auto`` calibrator's second pass (bias correction, the equalization
-trial), which needs the data again after the histograms are complete;
-TensorRT's ``get_batch`` stream can be read only once. Its folds
-(crossval.py) get at most ``max_fold`` others, taken over the whole stream
-(:meth:`SampleRouter.fold_data`): at a stride that doubles as it grows
-(strided.py), calibrating sample ``k`` (counted over the calibrating ones)
-is kept when ``k`` is a multiple of the least power of two that leaves at
-most ``max_fold``; so a sample kind that appears only late in a long
-stream still reaches them (until 2026-12-04 they were the first
-``max_search``; RESULTS_accuracy.md, acc17). Which samples are held out
+Calibrating samples are also kept (their inputs only, grouped by shape)
+for the ``auto`` calibrator's later steps, which need the data again after
+the histograms are complete (TensorRT's ``get_batch`` stream can be read
+only once), each set taken over the whole stream at a stride that doubles
+as it grows (strided.py): calibrating sample ``k`` (counted over the
+calibrating ones) is kept when ``k`` is a multiple of the least power of
+two that leaves at most the set's cap. So a sample kind that appears only
+late in a long stream still reaches them. At most ``max_search`` for the
+second pass (:meth:`SampleRouter.search_data`: bias correction, the
+equalization trial; until 2026-12-05 the first ``max_search``,
+RESULTS_accuracy.md, acc18), at most ``max_fold`` for the folds
+(crossval.py, :meth:`SampleRouter.fold_data`; until 2026-12-04 the first
+``max_search``, acc17). Where batches cannot be split, the second pass's
+are whole batches, strided over the batches alike (as many as the first
+batch's count says make ``max_search`` samples). Which samples are held out
 and which are kept depends on their index in the stream only, not on how
 it is split into batches. The ``auto`` calibrator holds samples out also
 when nothing is measured: it scores its final choice on them
@@ -90,7 +93,8 @@ class SampleRouter:
     Args:
         every: hold out one sample in ``every`` (>= 2), or 0 to hold out none.
         max_check: most samples held out.
-        max_search: calibrating samples kept for a second pass (0: none).
+        max_search: most calibrating samples kept for a second pass, over
+            the whole stream (0: none; :meth:`search_data`).
         max_fold: most calibrating samples kept for the folds, over the
             whole stream (0: none; :meth:`fold_data`).
         splittable: False when the network's batch dimension is fixed, so
@@ -121,8 +125,9 @@ class SampleRouter:
         self.fold_buffer = Strided(max_fold, _take) if splittable and max_fold > 0 else None
         self._whole_check: list[Inputs] = []
         self._whole_check_count = 0
-        self._search: list[Inputs] = []
-        self.search_count = 0
+        # the second pass's samples, strided over the whole stream (search_data); made
+        # at the first batch, whose sample count sets the cap where batches are whole
+        self.search_buffer: Optional[Strided] = None
         self._first: list[Inputs] = []   # calibrating samples, for a check without held-out data
         self.threshold_count = 0
         self.batches = 0
@@ -143,7 +148,8 @@ class SampleRouter:
 
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
              fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None,
-             after_feed: Optional[Callable[[tuple, np.ndarray, np.ndarray, Optional[np.ndarray]], None]] = None
+             after_feed: Optional[Callable[[Optional[tuple], np.ndarray, np.ndarray, Optional[np.ndarray],
+                                           Optional[np.ndarray]], None]] = None
              ) -> Callable[[Inputs], None]:
         """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
         batch with none calls ``skip`` (which must count it as a batch).
@@ -154,10 +160,11 @@ class SampleRouter:
         None for a :class:`WholeBatch`); before it, ``after_feed(the inputs'
         shapes past axis 0, indices of the rows just kept for the second
         pass (:meth:`search_data`), of the rows just held out and kept,
-        their ordinals in the held-out samples' strided buffer)``
-        (pass_values.py); for a :class:`WholeBatch` the shapes and the
-        ordinals are None and either index list is the whole batch's or
-        empty."""
+        their ordinals in the held-out samples' strided buffer, the kept
+        rows' ordinals in the second pass's)`` (pass_values.py); for a
+        :class:`WholeBatch` the shapes and the held-out ordinals are None,
+        either index list is the whole batch's or empty, and the second
+        pass's ordinal is the batch's."""
         both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
@@ -188,23 +195,17 @@ class SampleRouter:
                 skip()
                 return
             part = inputs if whole or len(calib) == n else _take(inputs, calib)
-            # the first max_search calibrating samples, whatever the batches (whole ones when not splittable)
-            searched = (calib if self.search_count < self.max_search else calib[:0]) if whole else \
-                calib[:max(0, self.max_search - self.search_count)]
-            if len(searched):
-                self._keep_search(part if whole or len(searched) == len(calib) else _take(inputs, searched),
-                                  len(searched))
+            searched, search_ordinals = self._keep_search(inputs, calib, n, whole)
             if not whole and self.fold_buffer is not None and len(calib):
-                on, ordinals = self.fold_buffer.admit(len(calib))
-                if len(on):
-                    self.fold_buffer.add(ordinals, _take(inputs, calib[on]))
+                _offer(self.fold_buffer, inputs, calib, n)
             if len(calib):
                 self._keep_first(part)
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
                 self.threshold_count += n if n is not None else 1
                 feed(inputs)
                 if after_feed is not None:
-                    after_feed(None if whole else _signature(inputs), searched, check, check_ordinals)
+                    after_feed(None if whole else _signature(inputs), searched, check, check_ordinals,
+                               search_ordinals)
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return
@@ -246,17 +247,25 @@ class SampleRouter:
             self._whole_check.append(inputs)
             self._whole_check_count += len(offered)
             return offered, None
-        on, ordinals = self.held_buffer.admit(len(offered))
-        rows = offered[on]
-        if len(rows):
-            self.held_buffer.add(ordinals, inputs if len(rows) == n else _take(inputs, rows))
-        return rows, ordinals
+        return _offer(self.held_buffer, inputs, offered, n)
 
-    def _keep_search(self, part: Inputs, count: int) -> None:
-        """Keeps calibrating rows for a second pass (:meth:`search_data`)."""
-        if self.search_count < self.max_search:
-            self._search.append(part)
-            self.search_count += count
+    def _keep_search(self, inputs: Inputs, calib: np.ndarray, n: Optional[int], whole: bool
+                     ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Offers the calibrating rows ``calib`` of a batch to the second
+        pass's strided buffer (:meth:`search_data`); a whole batch is one
+        sample of it. Returns the rows kept (indices into the batch, before
+        any later thinning: all of a whole batch's or none) and their
+        ordinals in the buffer."""
+        if self.max_search <= 0 or not len(calib):
+            return calib[:0], None
+        if self.search_buffer is None:  # whole batches: as many as make max_search samples by the first's count
+            self.search_buffer = Strided(self.max_search if not whole else -(-self.max_search // len(calib)), _take)
+        if not whole:
+            return _offer(self.search_buffer, inputs, calib, n)
+        on, ordinals = self.search_buffer.admit(1)
+        if len(on):
+            self.search_buffer.add(ordinals, inputs)
+        return (calib if len(on) else calib[:0]), ordinals
 
     def _keep_first(self, part: Inputs) -> None:
         """Keeps calibrating rows for a check without held-out samples."""
@@ -280,13 +289,15 @@ class SampleRouter:
         return _groups(self._check) if self._check else None
 
     def search_data(self) -> Optional[list[Inputs]]:
-        """The kept calibrating samples: the first ``max_search`` (whole
-        batches, from the first, until at least that many, where batches
-        cannot be split); one group
+        """The calibrating samples kept for the second pass: at most
+        ``max_search`` strided over the whole stream (module docstring;
+        whole batches where batches cannot be split); one group
         (one array per input) per input shape, so that a network calibrated
         on several sizes (a recogniser on lines of their own widths) is
         searched on all of them, not only on those shaped like the first."""
-        return _groups(self._search) if self._search else None
+        if self.search_buffer is None or not len(self.search_buffer):
+            return None
+        return _groups(self.search_buffer.values())
 
     def fold_data(self) -> Optional[list[Inputs]]:
         """The calibrating samples the ``auto`` calibrator's folds are made
@@ -304,6 +315,18 @@ class SampleRouter:
         unit = "sample" if self.splittable else "batch"
         return (f"every {self.every}th calibration {unit} (index {self.every - 1}, {2 * self.every - 1}, ...), "
                 f"at most {self.max_check} samples")
+
+
+def _offer(buffer: Strided, inputs: Inputs, offered: np.ndarray, n: Optional[int]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Offers rows ``offered`` of a batch of ``n`` to ``buffer``; returns
+    the rows it kept (indices into the batch, before any later thinning)
+    and their ordinals there."""
+    on, ordinals = buffer.admit(len(offered))
+    rows = offered[on]
+    if len(rows):
+        buffer.add(ordinals, inputs if len(rows) == n else _take(inputs, rows))
+    return rows, ordinals
 
 
 def _groups(parts: list[Inputs]) -> list[Inputs]:
