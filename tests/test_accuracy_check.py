@@ -195,7 +195,9 @@ def test_sample_router_rules() -> None:
         route({"x": np.arange(start, start + 5, dtype=np.float32)})
     assert router.check_data()["x"].tolist() == [3, 7, 11]  # capped at 3, then everything calibrates
     assert np.concatenate(fed).tolist() == [i for i in range(20) if i not in (3, 7, 11)]
-    assert router.search_data()[0]["x"].tolist() == [0, 1, 2, 4, 5]  # the first 5 calibrating samples
+    # the second pass's: of the 17 calibrating samples, over the whole stream, every 4th
+    # (strided.py: the least power-of-two stride that leaves at most 5)
+    assert router.search_data()[0]["x"].tolist() == [0, 5, 10, 15, 19]
     assert len(router.search_data()) == 1
     # the folds': of the 17 calibrating samples, over the whole stream, every 2nd
     # (strided.py: the least power-of-two stride that leaves at most 10)
@@ -207,7 +209,7 @@ def test_sample_router_rules() -> None:
         for start in range(0, 20, size):
             route_other({"x": np.arange(start, min(start + size, 20), dtype=np.float32)})
         assert other.check_data()["x"].tolist() == [3, 7, 11], size
-        assert other.search_data()[0]["x"].tolist() == [0, 1, 2, 4, 5], size
+        assert other.search_data()[0]["x"].tolist() == [0, 5, 10, 15, 19], size
         assert other.fold_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15, 17, 19], size
     fed.clear()
     router = SampleRouter(every=4, max_check=10)
@@ -221,6 +223,22 @@ def test_sample_router_rules() -> None:
         route({"x": np.full((2,), i, np.float32)})
     # whole batches, each as it came (taps.WholeBatch: never joined or cut along axis 0)
     assert [b["x"].tolist() for b in router.check_data()] == [[3, 3], [7, 7]]
+    # the second pass's and the folds' share one buffer where their caps agree
+    shared = SampleRouter(every=4, max_check=3, max_search=10, max_fold=10)
+    route_shared = shared.wrap(lambda b: None, lambda: None)
+    for start in range(0, 20, 5):
+        route_shared({"x": np.arange(start, start + 5, dtype=np.float32)})
+    assert shared.fold_buffer is None
+    assert shared.fold_data()[0]["x"].tolist() == shared.search_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15,
+                                                                                           17, 19]
+    # whole batches for the second pass: strided over the batches, as many as make max_search
+    # samples by the first batch's count (3 batches of 2 for 5): of the 6 calibrating batches
+    # (0, 1, 2, 4, 5, 6), every 2nd
+    whole = SampleRouter(every=4, splittable=False, max_search=5)
+    route_whole = whole.wrap(lambda b: None, lambda: None)
+    for i in range(8):
+        route_whole({"x": np.full((2,), i, np.float32)})
+    assert [b["x"].tolist() for b in whole.search_data()] == [[0, 0], [2, 2], [5, 5]]
     with pytest.raises(ValueError):
         SampleRouter(every=1)
 

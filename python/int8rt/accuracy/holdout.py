@@ -15,6 +15,12 @@ whose batch dimension is fixed so batches cannot be split and the stream had
 fewer than ``every`` batches), the check runs on the calibration samples
 themselves and the report says ``held_out=False``.
 
+Samples are counted along the batch dimension of the inputs that have one
+(:func:`batch_samples`): a batch of a network with a 0-d input (a sample
+rate) or whose inputs are not all batch-first (a state ``[2, N, H]``) is
+routed whole, and counts its ``N`` samples in the report's figures (until
+2026-12-05 it counted one).
+
 Samples are measured in one array per input, so where a network's inputs have
 dynamic dimensions beyond the batch and the batches differ in them, only the
 batches shaped like the first are measured (all of them set thresholds).
@@ -46,13 +52,13 @@ stream is held out (none is lost to the thresholds), of which at most
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .. import _core
 from .strided import Strided
-from .taps import Samples, WholeBatch, rows
+from .taps import Samples, WholeBatch, groups, rows
 
 __all__ = ["SampleRouter"]
 
@@ -99,6 +105,8 @@ class SampleRouter:
             whole stream (0: none; :meth:`fold_data`).
         splittable: False when the network's batch dimension is fixed, so
             whole batches are held out (every ``every``-th batch) instead.
+        input_shapes: the network inputs' declared shapes (-1: free), which
+            say where a batch's samples are (:func:`batch_samples`).
         calibrate_held: the held-out samples set the final thresholds too
             (every sample reaches ``feed``'s histograms, in stream order,
             exactly as with any other calibrator), while the kept ones also
@@ -111,25 +119,29 @@ class SampleRouter:
     """
 
     def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0, max_fold: int = 0,
-                 splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False) -> None:
+                 splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False,
+                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
         if every == 1 or every < 0:
             raise ValueError(f"holdout every must be 0 (none) or >= 2, got {every}")
         self.nonfinite = nonfinite  # the calibrator's policy, applied to held-out samples too
         self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
         self.calibrate_held = calibrate_held
+        self.input_shapes = dict(input_shapes or {})
         self._seen = 0          # samples (or batches, when not splittable) seen
         # held-out samples: strided over the whole stream where batches
         # split (strided.py); else a list of whole batches, the first
         self.held_buffer = Strided(max_check, _take) if splittable and max_check > 0 else None
-        # the folds' samples, strided over the whole stream (fold_data)
-        self.fold_buffer = Strided(max_fold, _take) if splittable and max_fold > 0 else None
+        # the folds' samples, strided over the whole stream (fold_data); where their
+        # cap is the second pass's, the same samples: that buffer serves both
+        self.max_fold = max_fold
+        self.fold_buffer = Strided(max_fold, _take) if splittable and 0 < max_fold != max_search else None
         self._whole_check: list[Inputs] = []
         self._whole_check_count = 0
         # the second pass's samples, strided over the whole stream (search_data); made
         # at the first batch, whose sample count sets the cap where batches are whole
         self.search_buffer: Optional[Strided] = None
         self._first: list[Inputs] = []   # calibrating samples, for a check without held-out data
-        self.threshold_count = 0
+        self.threshold_count = 0  # samples that set thresholds (batch_samples of each batch's rows)
         self.batches = 0
         self.first_rows: Optional[int] = None  # samples in the first batch: the chunk size for later runs
 
@@ -201,7 +213,7 @@ class SampleRouter:
             if len(calib):
                 self._keep_first(part)
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
-                self.threshold_count += n if n is not None else 1
+                self.threshold_count += batch_samples(inputs, self.input_shapes)
                 feed(inputs)
                 if after_feed is not None:
                     after_feed(None if whole else _signature(inputs), searched, check, check_ordinals,
@@ -209,7 +221,7 @@ class SampleRouter:
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return
-            self.threshold_count += len(calib)
+            self.threshold_count += batch_samples(part, self.input_shapes) if whole else len(calib)
             feed(part)
 
         return route
@@ -282,6 +294,11 @@ class SampleRouter:
         the first calibrating samples."""
         return _concat(self._check) if self._check else _concat(self._first)
 
+    def samples(self, data: Optional[Samples]) -> int:
+        """Samples in ``data`` (:meth:`check_data`'s, say), each group
+        counted along its batch dimension (:func:`batch_samples`)."""
+        return sum(batch_samples(g, self.input_shapes) for g in groups(data)) if data is not None else 0
+
     def held_data(self) -> Optional[list[Inputs]]:
         """The held-out samples, one group per input shape (all of them, unlike
         :meth:`check_data`): the ``auto`` calibrator's choice is scored on
@@ -302,12 +319,14 @@ class SampleRouter:
     def fold_data(self) -> Optional[list[Inputs]]:
         """The calibrating samples the ``auto`` calibrator's folds are made
         of: those the strided buffer kept over the whole stream (module
-        docstring; more than ``max_fold / 2`` once the stream has more), one
-        group per input shape; where batches cannot be split (or no buffer),
-        :meth:`search_data`'s."""
-        if self.fold_buffer is None or not len(self.fold_buffer):
+        docstring; more than ``max_fold / 2`` once the stream has more; with
+        ``max_fold == max_search`` the second pass's buffer, the same
+        samples), one group per input shape; where batches cannot be split
+        (or no buffer), :meth:`search_data`'s."""
+        buffer = self.fold_buffer if self.fold_buffer is not None or self.max_fold <= 0 else self.search_buffer
+        if buffer is None or not len(buffer) or not self.splittable:
             return self.search_data()
-        return _groups(self.fold_buffer.values())
+        return _groups(buffer.values())
 
     def describe(self) -> str:
         if self.every == 0:
@@ -315,6 +334,35 @@ class SampleRouter:
         unit = "sample" if self.splittable else "batch"
         return (f"every {self.every}th calibration {unit} (index {self.every - 1}, {2 * self.every - 1}, ...), "
                 f"at most {self.max_check} samples")
+
+
+def batch_samples(inputs: Mapping[str, np.ndarray], shapes: Mapping[str, Sequence[int]]) -> int:
+    """Samples in one batch: the size of its batch dimension, read from the
+    inputs that have one (a 0-d input, a sample rate, has none). Where they
+    all agree on axis 0, that (batch-first inputs). Else each input's batch
+    axis is axis 0 unless ``shapes`` (the model's declared shapes, -1 free)
+    fixes it, then its first free axis (calib/session.py's rule: an LSTM
+    state ``[2, N, H]`` has its batch on axis 1), and the size there where
+    those agree; else (every shape fixed at import) the one size every
+    input has on some axis. A batch with no input of rank >= 1, or where
+    none of these rules gives one size, is one sample."""
+    ranked = {k: np.shape(a) for k, a in inputs.items() if np.ndim(a)}
+    if not ranked:
+        return 1
+    first = {s[0] for s in ranked.values()}
+    if len(first) == 1:
+        return first.pop()
+    sizes = set()
+    for name, shape in ranked.items():
+        declared = list(shapes.get(name, ()))
+        axis = 0 if len(declared) != len(shape) or declared[0] < 0 else \
+            next((i for i, d in enumerate(declared) if d < 0), None)
+        if axis is not None:
+            sizes.add(shape[axis])
+    if len(sizes) == 1:
+        return sizes.pop()
+    common = set.intersection(*(set(s) for s in ranked.values()))
+    return common.pop() if len(common) == 1 else 1
 
 
 def _offer(buffer: Strided, inputs: Inputs, offered: np.ndarray, n: Optional[int]
