@@ -38,10 +38,10 @@ equalization trial; until 2026-12-05 the first ``max_search``,
 RESULTS_accuracy.md, acc18), at most ``max_fold`` for the folds
 (crossval.py, :meth:`SampleRouter.fold_data`; until 2026-12-04 the first
 ``max_search``, acc17). Where batches cannot be split, the second pass's
-are whole batches, strided over the batches alike (as many as the first
-batch's count says make ``max_search`` samples). Which samples are held out
-and which are kept depends on their index in the stream only, not on how
-it is split into batches. The ``auto`` calibrator holds samples out also
+are whole batches, strided over the batches alike (as many as make
+``max_search`` samples of the first batch's :func:`batch_samples`). Which
+samples are held out and which are kept depends on their index in the
+stream only, not on how it is split into batches. The ``auto`` calibrator holds samples out also
 when nothing is measured: it scores its final choice on them
 (auto_choice.py); then they set the final thresholds as well
 (``calibrate_held``), so that auto's are computed from the histograms every
@@ -271,7 +271,8 @@ class SampleRouter:
         if self.max_search <= 0 or not len(calib):
             return calib[:0], None
         if self.search_buffer is None:  # whole batches: as many as make max_search samples by the first's count
-            self.search_buffer = Strided(self.max_search if not whole else -(-self.max_search // len(calib)), _take)
+            per_batch = batch_samples(inputs, self.input_shapes) if whole else 1
+            self.search_buffer = Strided(-(-self.max_search // per_batch), _take)
         if not whole:
             return _offer(self.search_buffer, inputs, calib, n)
         on, ordinals = self.search_buffer.admit(1)
