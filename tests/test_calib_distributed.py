@@ -188,15 +188,17 @@ def _masked_model() -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def test_what_the_workers_left_out_reaches_the_report() -> None:
+@pytest.mark.parametrize("algorithm", ["minmax", "auto"])
+def test_what_the_workers_left_out_reaches_the_report(algorithm: str) -> None:
     """The tensors the workers' builders leave out of calibration (here two
     holding -inf) are in the sharded engine's report, once each although
-    every worker ran several shards, as in one process's: the report (which
+    every worker ran several shards (and auto's folds ran batches through the
+    driver's builder too), as in one process's: the report (which
     ``int8rt build`` prints) and the scales are the single-process build's."""
     m, x = _masked_model(), np.random.default_rng(1).standard_normal((64, 8)).astype(np.float32)
 
     def build(distributed: object = None) -> int8rt.Engine:
-        cal = make_calibrator({"x": x}, algorithm="minmax", batch_size=8)
+        cal = make_calibrator({"x": x}, algorithm=algorithm, batch_size=8, policy="power_of_two")
         return int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=cal, distributed=distributed))
 
     single = build()
