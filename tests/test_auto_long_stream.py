@@ -192,3 +192,38 @@ def test_a_rare_kind_late_in_the_stream_reaches_bias_correction(monkeypatch: pyt
         m.setattr(holdout, "Strided", _First)
         build()
     assert _rare_rows(np.concatenate([g["x"] for g in calls[0][2]])) == 0
+
+
+def test_layer_inputs_kept_from_the_pass_follow_the_thinned_kept_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the check, the collapse model's 256 samples keep 192
+    calibrating ones, more than bias_correction.SAMPLES (128): the router's
+    second-pass buffer thins them to every 2nd (96), and the layer inputs
+    kept from the calibration pass (pass_values.py) are thinned alike, so
+    bias correction measures the kept samples without a float32 pass of its
+    own (the held-out ones take one where it is kept: run.py's refit), and
+    the engine and the decisions are those with that pass, byte for byte."""
+    from accuracy_models import entropy_collapse_case
+
+    case = entropy_collapse_case()
+    calib = [{"x": case.calib[s:s + 16]} for s in range(0, len(case.calib), 16)]
+    routers: list[holdout.SampleRouter] = []
+    init = holdout.SampleRouter.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        routers.append(self)
+    monkeypatch.setattr(holdout.SampleRouter, "__init__", recorded)
+
+    def build() -> int8rt.Engine:
+        return int8rt.build_engine(case.model, int8rt.BuilderConfig(
+            calibrator=int8rt.make_calibrator(calib, algorithm="auto"), accuracy_check=False, bias_correction=True))
+
+    shifts = _float_passes(monkeypatch, bias_correction)
+    shared = build()
+    assert routers[0].search_buffer.stride == 2 and len(routers[0].search_buffer) == 96
+    assert shifts[0] == 1  # the held-out samples' refit only
+    monkeypatch.setattr(pass_values.PassValues, "after_batch", lambda *args, **kwargs: None)  # nothing kept
+    separate = build()
+    assert shifts[0] >= 3
+    assert separate.build_report().auto_choice == shared.build_report().auto_choice
+    assert separate.serialize() == shared.serialize()
