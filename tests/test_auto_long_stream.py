@@ -31,6 +31,18 @@ def _stream(rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     return [{"x": x[s:s + BATCH]} for s in range(0, STREAM, BATCH)]
 
 
+def _record_routers(monkeypatch: pytest.MonkeyPatch) -> list[holdout.SampleRouter]:
+    """The SampleRouters the builds make from here on, in order."""
+    routers: list[holdout.SampleRouter] = []
+    init = holdout.SampleRouter.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        routers.append(self)
+    monkeypatch.setattr(holdout.SampleRouter, "__init__", recorded)
+    return routers
+
+
 class _First(strided.Strided):
     """The rule before: the first ``cap`` samples offered, never thinned."""
 
@@ -115,13 +127,7 @@ def test_values_kept_from_the_pass_follow_the_thinned_held_out_samples(monkeypat
     x = _samples(1280, SIZE, [i for i in range(700, 1280) if rng.random() < RARE_RATE], rng)
     calib = [{"x": x[s:s + 16]} for s in range(0, 1280, 16)]
     model = _conv_model()
-    routers: list[holdout.SampleRouter] = []
-    init = holdout.SampleRouter.__init__
-
-    def recorded(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        routers.append(self)
-    monkeypatch.setattr(holdout.SampleRouter, "__init__", recorded)
+    routers = _record_routers(monkeypatch)
 
     def build() -> int8rt.Engine:
         return int8rt.build_engine(model, int8rt.BuilderConfig(
@@ -206,13 +212,7 @@ def test_layer_inputs_kept_from_the_pass_follow_the_thinned_kept_samples(monkeyp
 
     case = entropy_collapse_case()
     calib = [{"x": case.calib[s:s + 16]} for s in range(0, len(case.calib), 16)]
-    routers: list[holdout.SampleRouter] = []
-    init = holdout.SampleRouter.__init__
-
-    def recorded(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        routers.append(self)
-    monkeypatch.setattr(holdout.SampleRouter, "__init__", recorded)
+    routers = _record_routers(monkeypatch)
 
     def build() -> int8rt.Engine:
         return int8rt.build_engine(case.model, int8rt.BuilderConfig(
