@@ -17,7 +17,7 @@ import pytest
 
 import int8rt
 from int8rt.accuracy import metrics
-from int8rt.accuracy.holdout import SampleRouter
+from int8rt.accuracy.holdout import SampleRouter, batch_samples
 from int8rt.calib import Collector
 from int8rt.quickstart import DATA_PATH, MODEL_PATH
 
@@ -195,7 +195,9 @@ def test_sample_router_rules() -> None:
         route({"x": np.arange(start, start + 5, dtype=np.float32)})
     assert router.check_data()["x"].tolist() == [3, 7, 11]  # capped at 3, then everything calibrates
     assert np.concatenate(fed).tolist() == [i for i in range(20) if i not in (3, 7, 11)]
-    assert router.search_data()[0]["x"].tolist() == [0, 1, 2, 4, 5]  # the first 5 calibrating samples
+    # the second pass's: of the 17 calibrating samples, over the whole stream, every 4th
+    # (strided.py: the least power-of-two stride that leaves at most 5)
+    assert router.search_data()[0]["x"].tolist() == [0, 5, 10, 15, 19]
     assert len(router.search_data()) == 1
     # the folds': of the 17 calibrating samples, over the whole stream, every 2nd
     # (strided.py: the least power-of-two stride that leaves at most 10)
@@ -207,7 +209,7 @@ def test_sample_router_rules() -> None:
         for start in range(0, 20, size):
             route_other({"x": np.arange(start, min(start + size, 20), dtype=np.float32)})
         assert other.check_data()["x"].tolist() == [3, 7, 11], size
-        assert other.search_data()[0]["x"].tolist() == [0, 1, 2, 4, 5], size
+        assert other.search_data()[0]["x"].tolist() == [0, 5, 10, 15, 19], size
         assert other.fold_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15, 17, 19], size
     fed.clear()
     router = SampleRouter(every=4, max_check=10)
@@ -221,6 +223,22 @@ def test_sample_router_rules() -> None:
         route({"x": np.full((2,), i, np.float32)})
     # whole batches, each as it came (taps.WholeBatch: never joined or cut along axis 0)
     assert [b["x"].tolist() for b in router.check_data()] == [[3, 3], [7, 7]]
+    # the second pass's and the folds' share one buffer where their caps agree
+    shared = SampleRouter(every=4, max_check=3, max_search=10, max_fold=10)
+    route_shared = shared.wrap(lambda b: None, lambda: None)
+    for start in range(0, 20, 5):
+        route_shared({"x": np.arange(start, start + 5, dtype=np.float32)})
+    assert shared.fold_buffer is None
+    assert shared.fold_data()[0]["x"].tolist() == shared.search_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15,
+                                                                                           17, 19]
+    # whole batches for the second pass: strided over the batches, as many as make max_search
+    # samples by the first batch's count (3 batches of 2 for 5): of the 6 calibrating batches
+    # (0, 1, 2, 4, 5, 6), every 2nd
+    whole = SampleRouter(every=4, splittable=False, max_search=5)
+    route_whole = whole.wrap(lambda b: None, lambda: None)
+    for i in range(8):
+        route_whole({"x": np.full((2,), i, np.float32)})
+    assert [b["x"].tolist() for b in whole.search_data()] == [[0, 0], [2, 2], [5, 5]]
     with pytest.raises(ValueError):
         SampleRouter(every=1)
 
@@ -359,3 +377,56 @@ def test_html_report_from_the_build_and_from_an_engine_file(tmp_path, collapse, 
         page = (tmp_path / folder / "index.html").read_text()
         assert "<tr class=\"warn\"><td>r1</td><td>entropy</td>" in page and "centred cosine" in page
         assert (tmp_path / folder / "sqnr.png").exists() == (importlib.util.find_spec("matplotlib") is not None)
+
+
+def test_samples_are_counted_along_the_batch_dimension() -> None:
+    """holdout.batch_samples: the batch dimension of the ranked inputs, not
+    one sample per batch where an input is 0-d or not batch-first."""
+    x, state, sr = np.zeros((5, 16), np.float32), np.zeros((2, 5, 128), np.float32), np.array(16000)
+    assert batch_samples({"x": x}, {}) == 5
+    assert batch_samples({"sr": sr, "x": x}, {}) == 5  # a 0-d input first
+    assert batch_samples({"sr": sr}, {}) == 1  # nothing ranked: one sample
+    # Silero VAD's inputs as declared: the state's batch is its free axis 1
+    silero = {"input": [-1, -1], "state": [2, -1, 128], "sr": []}
+    assert batch_samples({"state": state, "input": x, "sr": sr}, silero) == 5
+    # every shape fixed at import ([2, 3, 4] beside [3, 8]): the one size both have
+    assert batch_samples({"state": np.zeros((2, 3, 4)), "x": np.zeros((3, 8))}, {"state": [2, 3, 4], "x": [3, 8]}) == 3
+    # no rule gives one size: one sample
+    assert batch_samples({"a": np.zeros((2, 3)), "b": np.zeros((3, 2))}, {"a": [2, 3], "b": [3, 2]}) == 1
+
+
+def _gain_model() -> bytes:
+    """y = relu(x @ w) * g with ``g`` a 0-d input (a scalar per batch): its
+    batches cannot be split, and are held out whole."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["xw"]), helper.make_node("Relu", ["xw"], ["r"]),
+             helper.make_node("Mul", ["r", "g"], ["y"])]
+    graph = helper.make_graph(nodes, "gain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8]),
+                                              helper.make_tensor_value_info("g", TensorProto.FLOAT, [])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+                              [numpy_helper.from_array(w, "w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("case", ["scalar input", "state not batch-first"])
+def test_report_counts_the_samples_of_whole_batches(case: str) -> None:
+    """Batches that are held out whole (a 0-d input beside x [N, 8]; a state
+    [2, N, 4] beside x [N, 8], shapes fixed at import) count their N samples
+    in the report: 12 batches of 3, every 4th held out, so 9 measured and 27
+    setting thresholds (before: 3 and 9, one per batch)."""
+    from test_auto_edges import _state_model
+
+    rng = np.random.default_rng(2)
+    x = [rng.standard_normal((3, 8)).astype(np.float32) for _ in range(12)]
+    if case == "scalar input":
+        model, batches = _gain_model(), [{"x": b, "g": np.array(1.5 + i / 8, np.float32)} for i, b in enumerate(x)]
+    else:
+        model = _state_model(3)
+        batches = [{"x": b, "state": rng.standard_normal((2, 3, 4)).astype(np.float32)} for b in x]
+    cal = int8rt.make_calibrator(batches, algorithm="minmax")
+    report = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=cal)).build_report()
+    assert report.measured and report.held_out
+    assert (report.check_samples, report.threshold_samples) == (9, 27), report.format()
+    assert report.format().startswith("accuracy check on 9 samples"), report.format()

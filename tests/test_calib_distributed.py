@@ -2,7 +2,8 @@
 cluster started once for the module: the same scales and engine outputs as
 the single-process build, bit for bit, with the power_of_two range policy;
 MinMax exact with the default policy; the per-channel grids and their ranges
-sidecar as the single-process build's; worker errors surface as int8rt errors;
+sidecar as the single-process build's; what the workers' calibration left
+out reaches the engine's report; worker errors surface as int8rt errors;
 ``int8rt build --ray`` works."""
 from __future__ import annotations
 
@@ -163,3 +164,46 @@ def test_sharded_calibration_of_an_if_on_an_int64_input(tmp_path: Path, algorith
     for rate in (16000, 8000):
         for feed in _feeds(rate):
             np.testing.assert_array_equal(sharded.run(feed)["y"], single.run(feed)["y"], err_msg=f"{rate}")
+
+
+def _masked_model() -> bytes:
+    """y = softmax(x @ w + mask), mask = -inf where the product is negative
+    (columns 1-3; column 0 never, so no row is all -inf): ``mask`` and the
+    sum hold +-inf on the first batch, which calibration leaves out (float32)
+    and the builder's report says (builder.cc ``infinite_report``)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["s"]),
+             helper.make_node("Less", ["s", "zero"], ["neg"]),
+             helper.make_node("And", ["neg", "cols"], ["masked"]),
+             helper.make_node("Where", ["masked", "ninf", "zero"], ["mask"]),
+             helper.make_node("Add", ["s", "mask"], ["z"]),
+             helper.make_node("Softmax", ["z"], ["y"], axis=-1)]
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array(0, np.float32), "zero"),
+             numpy_helper.from_array(np.array(-np.inf, np.float32), "ninf"),
+             numpy_helper.from_array(np.array([False, True, True, True]), "cols")]
+    graph = helper.make_graph(nodes, "masked", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("algorithm", ["minmax", "auto"])
+def test_what_the_workers_left_out_reaches_the_report(algorithm: str) -> None:
+    """The tensors the workers' builders leave out of calibration (here two
+    holding -inf) are in the sharded engine's report, once each although
+    every worker ran several shards (and auto's folds ran batches through the
+    driver's builder too), as in one process's: the report (which
+    ``int8rt build`` prints) and the scales are the single-process build's."""
+    m, x = _masked_model(), np.random.default_rng(1).standard_normal((64, 8)).astype(np.float32)
+
+    def build(distributed: object = None) -> int8rt.Engine:
+        cal = make_calibrator({"x": x}, algorithm=algorithm, batch_size=8, policy="power_of_two")
+        return int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=cal, distributed=distributed))
+
+    single = build()
+    sharded = build(RayCalibration(num_workers=2, batches_per_task=1))
+    left_out = [line for line in single.report() if "holds +-inf" in line]
+    assert [line.split("'")[1] for line in left_out] == ["mask", "z"], single.report()
+    assert sharded.report() == single.report()
+    assert sharded.scales() == single.scales()

@@ -197,6 +197,12 @@ Builder::Builder(Network network, BuilderConfig config) : impl_(std::make_unique
 
 const Network& Builder::optimized_network() const { return impl_->optimized; }
 
+void Builder::add_report_lines(const std::vector<std::string>& lines) {
+  for (const std::string& line : lines) {
+    if (std::find(report_.begin(), report_.end(), line) == report_.end()) report_.push_back(line);
+  }
+}
+
 
 
 std::vector<std::string> Builder::input_names() const {
@@ -251,6 +257,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     }
   }
   const auto& tensors = net.tensors();
+  std::vector<std::string> left_out;  // report lines; once each (add_report_lines may have added them already)
   if (!impl_->infinities_checked) {
     // A tensor holding +-inf but no NaN on the first batch (an attention
     // mask filled with -inf, as HuggingFace exports build it) can have no
@@ -258,11 +265,11 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     // build report says. NaN, and infinities that appear only later, go to
     // the calibrator's nonfinite policy as before.
     impl_->infinities_checked = true;
-    leave_value_dependent_uncalibrated(net, *impl_->fp32, ins, impl_->observe, report_);
+    leave_value_dependent_uncalibrated(net, *impl_->fp32, ins, impl_->observe, left_out);
     for (size_t id = 0; id < tensors.size(); ++id) {
       if (impl_->observe[id] && holds_inf_only(impl_->fp32->value(*impl_->state, static_cast<int>(id)))) {
         impl_->observe[id] = 0;
-        report_.push_back(infinite_report(tensors[id].name));
+        left_out.push_back(infinite_report(tensors[id].name));
       }
     }
   }
@@ -270,9 +277,10 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
     if (!impl_->branch_checked.insert(name).second) continue;
     if (holds_inf_only(impl_->branch_values.at(name))) {
       impl_->branch_skipped.insert(name);
-      report_.push_back(infinite_report(name));
+      left_out.push_back(infinite_report(name));
     }
   }
+  add_report_lines(left_out);
   impl_->has_last = true;
   stream_last(collector);
   record_channel_ranges();

@@ -290,6 +290,7 @@ void bind_engine(py::module_& m) {
       .def("input_names", &Builder::input_names)
       .def("calibration_tensors", &Builder::calibration_tensors)
       .def("report", &Builder::report)
+      .def("add_report_lines", &Builder::add_report_lines, py::arg("lines"))
       .def("optimized_network", &Builder::optimized_network, py::return_value_policy::copy)
       .def("calibrate_batch",
            [](Builder& b, const py::dict& inputs, calib::Collector& collector) {

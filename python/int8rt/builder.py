@@ -310,7 +310,8 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         # the workers' per-channel maxima, merged (calib/distributed.py)
         _keep_channel_ranges(builder, rewrites, calibrator, config.distributed.calibrate(
             model, config.batch_size, _builder_args(config), session, source, inputs, config.progress,
-            wrap=lambda feed: run.wrap(_shapes_to(builder, feed), session), rewrites=rewrites.calls, dtypes=dtypes))
+            wrap=lambda feed: run.wrap(_shapes_to(builder, feed), session), rewrites=rewrites.calls, dtypes=dtypes,
+            report=rewrites.keep_report_lines))
     elif not session.from_cache:
 
         def feed(inputs: dict[str, np.ndarray]) -> None:
@@ -422,6 +423,13 @@ class _Rewrites:
         whose network is rewritten (equalized) measures its own."""
         if ranges:
             self.calls.append(("set_channel_ranges", (ranges,)))
+
+    def keep_report_lines(self, lines: list[str]) -> None:
+        """Adds what calibration on Ray workers reported (calib/distributed.py:
+        tensors it left out) to the builder's report and to every builder
+        made from here on, whose engines then say it as one process's do."""
+        self.calls.append(("add_report_lines", (list(lines),)))
+        self._builder.add_report_lines(list(lines))
 
     def keep_calibration_shapes(self, shapes: dict[str, list[int]]) -> None:
         """Hands the input shapes the calibrating builder took the network's

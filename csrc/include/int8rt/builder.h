@@ -128,6 +128,10 @@ class Builder {
 
   const Network& optimized_network() const;
   const std::vector<std::string>& report() const { return report_; }
+  // Appends to report() each of `lines` it does not hold yet, in order: what
+  // calibration run by other builders over the same network reported (Ray
+  // workers: python/int8rt/calib/distributed.py), so the engine says it too.
+  void add_report_lines(const std::vector<std::string>& lines);
   std::vector<std::string> input_names() const;
   // Tensors that calibration observes: network inputs and float node outputs,
   // then the float tensors of the If branches calibration batches have taken

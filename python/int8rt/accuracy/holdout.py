@@ -15,24 +15,33 @@ whose batch dimension is fixed so batches cannot be split and the stream had
 fewer than ``every`` batches), the check runs on the calibration samples
 themselves and the report says ``held_out=False``.
 
+Samples are counted along the batch dimension of the inputs that have one
+(:func:`batch_samples`): a batch of a network with a 0-d input (a sample
+rate) or whose inputs are not all batch-first (a state ``[2, N, H]``) is
+routed whole, and counts its ``N`` samples in the report's figures (until
+2026-12-05 it counted one).
+
 Samples are measured in one array per input, so where a network's inputs have
 dynamic dimensions beyond the batch and the batches differ in them, only the
 batches shaped like the first are measured (all of them set thresholds).
 
-The first ``max_search`` calibrating samples are also kept (their inputs
-only, grouped by shape; the whole batch where batches cannot be split) for
-the ``auto`` calibrator's second pass (bias correction, the equalization
-trial), which needs the data again after the histograms are complete;
-TensorRT's ``get_batch`` stream can be read only once. Its folds
-(crossval.py) get at most ``max_fold`` others, taken over the whole stream
-(:meth:`SampleRouter.fold_data`): at a stride that doubles as it grows
-(strided.py), calibrating sample ``k`` (counted over the calibrating ones)
-is kept when ``k`` is a multiple of the least power of two that leaves at
-most ``max_fold``; so a sample kind that appears only late in a long
-stream still reaches them (until 2026-12-04 they were the first
-``max_search``; RESULTS_accuracy.md, acc17). Which samples are held out
-and which are kept depends on their index in the stream only, not on how
-it is split into batches. The ``auto`` calibrator holds samples out also
+Calibrating samples are also kept (their inputs only, grouped by shape)
+for the ``auto`` calibrator's later steps, which need the data again after
+the histograms are complete (TensorRT's ``get_batch`` stream can be read
+only once), each set taken over the whole stream at a stride that doubles
+as it grows (strided.py): calibrating sample ``k`` (counted over the
+calibrating ones) is kept when ``k`` is a multiple of the least power of
+two that leaves at most the set's cap. So a sample kind that appears only
+late in a long stream still reaches them. At most ``max_search`` for the
+second pass (:meth:`SampleRouter.search_data`: bias correction, the
+equalization trial; until 2026-12-05 the first ``max_search``,
+RESULTS_accuracy.md, acc18), at most ``max_fold`` for the folds
+(crossval.py, :meth:`SampleRouter.fold_data`; until 2026-12-04 the first
+``max_search``, acc17). Where batches cannot be split, the second pass's
+are whole batches, strided over the batches alike (as many as make
+``max_search`` samples of the first batch's :func:`batch_samples`). Which
+samples are held out and which are kept depends on their index in the
+stream only, not on how it is split into batches. The ``auto`` calibrator holds samples out also
 when nothing is measured: it scores its final choice on them
 (auto_choice.py); then they set the final thresholds as well
 (``calibrate_held``), so that auto's are computed from the histograms every
@@ -43,13 +52,13 @@ stream is held out (none is lost to the thresholds), of which at most
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .. import _core
 from .strided import Strided
-from .taps import Samples, WholeBatch, rows
+from .taps import Samples, WholeBatch, groups, rows
 
 __all__ = ["SampleRouter"]
 
@@ -90,11 +99,14 @@ class SampleRouter:
     Args:
         every: hold out one sample in ``every`` (>= 2), or 0 to hold out none.
         max_check: most samples held out.
-        max_search: calibrating samples kept for a second pass (0: none).
+        max_search: most calibrating samples kept for a second pass, over
+            the whole stream (0: none; :meth:`search_data`).
         max_fold: most calibrating samples kept for the folds, over the
             whole stream (0: none; :meth:`fold_data`).
         splittable: False when the network's batch dimension is fixed, so
             whole batches are held out (every ``every``-th batch) instead.
+        input_shapes: the network inputs' declared shapes (-1: free), which
+            say where a batch's samples are (:func:`batch_samples`).
         calibrate_held: the held-out samples set the final thresholds too
             (every sample reaches ``feed``'s histograms, in stream order,
             exactly as with any other calibrator), while the kept ones also
@@ -107,24 +119,29 @@ class SampleRouter:
     """
 
     def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0, max_fold: int = 0,
-                 splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False) -> None:
+                 splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False,
+                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
         if every == 1 or every < 0:
             raise ValueError(f"holdout every must be 0 (none) or >= 2, got {every}")
         self.nonfinite = nonfinite  # the calibrator's policy, applied to held-out samples too
         self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
         self.calibrate_held = calibrate_held
+        self.input_shapes = dict(input_shapes or {})
         self._seen = 0          # samples (or batches, when not splittable) seen
         # held-out samples: strided over the whole stream where batches
         # split (strided.py); else a list of whole batches, the first
         self.held_buffer = Strided(max_check, _take) if splittable and max_check > 0 else None
-        # the folds' samples, strided over the whole stream (fold_data)
-        self.fold_buffer = Strided(max_fold, _take) if splittable and max_fold > 0 else None
+        # the folds' samples, strided over the whole stream (fold_data); where their
+        # cap is the second pass's, the same samples: that buffer serves both
+        self.max_fold = max_fold
+        self.fold_buffer = Strided(max_fold, _take) if splittable and 0 < max_fold != max_search else None
         self._whole_check: list[Inputs] = []
         self._whole_check_count = 0
-        self._search: list[Inputs] = []
-        self.search_count = 0
+        # the second pass's samples, strided over the whole stream (search_data); made
+        # at the first batch, whose sample count sets the cap where batches are whole
+        self.search_buffer: Optional[Strided] = None
         self._first: list[Inputs] = []   # calibrating samples, for a check without held-out data
-        self.threshold_count = 0
+        self.threshold_count = 0  # samples that set thresholds (batch_samples of each batch's rows)
         self.batches = 0
         self.first_rows: Optional[int] = None  # samples in the first batch: the chunk size for later runs
 
@@ -143,7 +160,8 @@ class SampleRouter:
 
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
              fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None,
-             after_feed: Optional[Callable[[tuple, np.ndarray, np.ndarray, Optional[np.ndarray]], None]] = None
+             after_feed: Optional[Callable[[Optional[tuple], np.ndarray, np.ndarray, Optional[np.ndarray],
+                                           Optional[np.ndarray]], None]] = None
              ) -> Callable[[Inputs], None]:
         """A feed for ``pull_batches``: calibrating rows go to ``feed``; a
         batch with none calls ``skip`` (which must count it as a batch).
@@ -154,10 +172,11 @@ class SampleRouter:
         None for a :class:`WholeBatch`); before it, ``after_feed(the inputs'
         shapes past axis 0, indices of the rows just kept for the second
         pass (:meth:`search_data`), of the rows just held out and kept,
-        their ordinals in the held-out samples' strided buffer)``
-        (pass_values.py); for a :class:`WholeBatch` the shapes and the
-        ordinals are None and either index list is the whole batch's or
-        empty."""
+        their ordinals in the held-out samples' strided buffer, the kept
+        rows' ordinals in the second pass's)`` (pass_values.py); for a
+        :class:`WholeBatch` the shapes and the held-out ordinals are None,
+        either index list is the whole batch's or empty, and the second
+        pass's ordinal is the batch's."""
         both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
@@ -188,27 +207,21 @@ class SampleRouter:
                 skip()
                 return
             part = inputs if whole or len(calib) == n else _take(inputs, calib)
-            # the first max_search calibrating samples, whatever the batches (whole ones when not splittable)
-            searched = (calib if self.search_count < self.max_search else calib[:0]) if whole else \
-                calib[:max(0, self.max_search - self.search_count)]
-            if len(searched):
-                self._keep_search(part if whole or len(searched) == len(calib) else _take(inputs, searched),
-                                  len(searched))
+            searched, search_ordinals = self._keep_search(inputs, calib, n, whole)
             if not whole and self.fold_buffer is not None and len(calib):
-                on, ordinals = self.fold_buffer.admit(len(calib))
-                if len(on):
-                    self.fold_buffer.add(ordinals, _take(inputs, calib[on]))
+                _offer(self.fold_buffer, inputs, calib, n)
             if len(calib):
                 self._keep_first(part)
             if both:  # every row sets the final thresholds, in stream order; the kept ones the choice's
-                self.threshold_count += n if n is not None else 1
+                self.threshold_count += batch_samples(inputs, self.input_shapes)
                 feed(inputs)
                 if after_feed is not None:
-                    after_feed(None if whole else _signature(inputs), searched, check, check_ordinals)
+                    after_feed(None if whole else _signature(inputs), searched, check, check_ordinals,
+                               search_ordinals)
                 if len(calib):
                     fit_feed(part, None if whole else calib)
                 return
-            self.threshold_count += len(calib)
+            self.threshold_count += batch_samples(part, self.input_shapes) if whole else len(calib)
             feed(part)
 
         return route
@@ -246,17 +259,26 @@ class SampleRouter:
             self._whole_check.append(inputs)
             self._whole_check_count += len(offered)
             return offered, None
-        on, ordinals = self.held_buffer.admit(len(offered))
-        rows = offered[on]
-        if len(rows):
-            self.held_buffer.add(ordinals, inputs if len(rows) == n else _take(inputs, rows))
-        return rows, ordinals
+        return _offer(self.held_buffer, inputs, offered, n)
 
-    def _keep_search(self, part: Inputs, count: int) -> None:
-        """Keeps calibrating rows for a second pass (:meth:`search_data`)."""
-        if self.search_count < self.max_search:
-            self._search.append(part)
-            self.search_count += count
+    def _keep_search(self, inputs: Inputs, calib: np.ndarray, n: Optional[int], whole: bool
+                     ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """Offers the calibrating rows ``calib`` of a batch to the second
+        pass's strided buffer (:meth:`search_data`); a whole batch is one
+        sample of it. Returns the rows kept (indices into the batch, before
+        any later thinning: all of a whole batch's or none) and their
+        ordinals in the buffer."""
+        if self.max_search <= 0 or not len(calib):
+            return calib[:0], None
+        if self.search_buffer is None:  # whole batches: as many as make max_search samples by the first's count
+            per_batch = batch_samples(inputs, self.input_shapes) if whole else 1
+            self.search_buffer = Strided(-(-self.max_search // per_batch), _take)
+        if not whole:
+            return _offer(self.search_buffer, inputs, calib, n)
+        on, ordinals = self.search_buffer.admit(1)
+        if len(on):
+            self.search_buffer.add(ordinals, inputs)
+        return (calib if len(on) else calib[:0]), ordinals
 
     def _keep_first(self, part: Inputs) -> None:
         """Keeps calibrating rows for a check without held-out samples."""
@@ -273,6 +295,11 @@ class SampleRouter:
         the first calibrating samples."""
         return _concat(self._check) if self._check else _concat(self._first)
 
+    def samples(self, data: Optional[Samples]) -> int:
+        """Samples in ``data`` (:meth:`check_data`'s, say), each group
+        counted along its batch dimension (:func:`batch_samples`)."""
+        return sum(batch_samples(g, self.input_shapes) for g in groups(data)) if data is not None else 0
+
     def held_data(self) -> Optional[list[Inputs]]:
         """The held-out samples, one group per input shape (all of them, unlike
         :meth:`check_data`): the ``auto`` calibrator's choice is scored on
@@ -280,23 +307,27 @@ class SampleRouter:
         return _groups(self._check) if self._check else None
 
     def search_data(self) -> Optional[list[Inputs]]:
-        """The kept calibrating samples: the first ``max_search`` (whole
-        batches, from the first, until at least that many, where batches
-        cannot be split); one group
+        """The calibrating samples kept for the second pass: at most
+        ``max_search`` strided over the whole stream (module docstring;
+        whole batches where batches cannot be split); one group
         (one array per input) per input shape, so that a network calibrated
         on several sizes (a recogniser on lines of their own widths) is
         searched on all of them, not only on those shaped like the first."""
-        return _groups(self._search) if self._search else None
+        if self.search_buffer is None or not len(self.search_buffer):
+            return None
+        return _groups(self.search_buffer.values())
 
     def fold_data(self) -> Optional[list[Inputs]]:
         """The calibrating samples the ``auto`` calibrator's folds are made
         of: those the strided buffer kept over the whole stream (module
-        docstring; more than ``max_fold / 2`` once the stream has more), one
-        group per input shape; where batches cannot be split (or no buffer),
-        :meth:`search_data`'s."""
-        if self.fold_buffer is None or not len(self.fold_buffer):
+        docstring; more than ``max_fold / 2`` once the stream has more; with
+        ``max_fold == max_search`` the second pass's buffer, the same
+        samples), one group per input shape; where batches cannot be split
+        (or no buffer), :meth:`search_data`'s."""
+        buffer = self.fold_buffer if self.fold_buffer is not None or self.max_fold <= 0 else self.search_buffer
+        if buffer is None or not len(buffer) or not self.splittable:
             return self.search_data()
-        return _groups(self.fold_buffer.values())
+        return _groups(buffer.values())
 
     def describe(self) -> str:
         if self.every == 0:
@@ -304,6 +335,47 @@ class SampleRouter:
         unit = "sample" if self.splittable else "batch"
         return (f"every {self.every}th calibration {unit} (index {self.every - 1}, {2 * self.every - 1}, ...), "
                 f"at most {self.max_check} samples")
+
+
+def batch_samples(inputs: Mapping[str, np.ndarray], shapes: Mapping[str, Sequence[int]]) -> int:
+    """Samples in one batch: the size of its batch dimension, read from the
+    inputs that have one (a 0-d input, a sample rate, has none). Where they
+    all agree on axis 0, that (batch-first inputs). Else each input's batch
+    axis is axis 0 unless ``shapes`` (the model's declared shapes, -1 free)
+    fixes it, then its first free axis (calib/session.py's rule: an LSTM
+    state ``[2, N, H]`` has its batch on axis 1), and the size there where
+    those agree; else (every shape fixed at import) the one size every
+    input has on some axis. A batch with no input of rank >= 1, or where
+    none of these rules gives one size, is one sample."""
+    ranked = {k: np.shape(a) for k, a in inputs.items() if np.ndim(a)}
+    if not ranked:
+        return 1
+    first = {s[0] for s in ranked.values()}
+    if len(first) == 1:
+        return first.pop()
+    sizes = set()
+    for name, shape in ranked.items():
+        declared = list(shapes.get(name, ()))
+        axis = 0 if len(declared) != len(shape) or declared[0] < 0 else \
+            next((i for i, d in enumerate(declared) if d < 0), None)
+        if axis is not None:
+            sizes.add(shape[axis])
+    if len(sizes) == 1:
+        return sizes.pop()
+    common = set.intersection(*(set(s) for s in ranked.values()))
+    return common.pop() if len(common) == 1 else 1
+
+
+def _offer(buffer: Strided, inputs: Inputs, offered: np.ndarray, n: Optional[int]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Offers rows ``offered`` of a batch of ``n`` to ``buffer``; returns
+    the rows it kept (indices into the batch, before any later thinning)
+    and their ordinals there."""
+    on, ordinals = buffer.admit(len(offered))
+    rows = offered[on]
+    if len(rows):
+        buffer.add(ordinals, inputs if len(rows) == n else _take(inputs, rows))
+    return rows, ordinals
 
 
 def _groups(parts: list[Inputs]) -> list[Inputs]:

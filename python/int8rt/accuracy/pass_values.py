@@ -11,11 +11,13 @@ auto read values of those very samples:
   the held-out samples (auto_choice.Scorer): their rows of the network's
   outputs are kept here;
 - bias correction measures each Conv / Gemm on the inputs the float32
-  network gives it for the first ``bias_correction.SAMPLES`` kept samples
-  (``measure_shifts``), against its float32 output before any activation:
-  their rows of those layers' inputs, and of the outputs of those with no
-  activation fused, are kept here, at most ``BUDGET_BYTES`` (past it, the
-  remaining samples' chunks run their own float32 pass as before).
+  network gives it for the samples kept for it (at most
+  ``bias_correction.SAMPLES``, strided over the whole stream: holdout.py's
+  ``search_data``) (``measure_shifts``), against its float32 output before
+  any activation: their rows of those layers' inputs, and of the outputs of
+  those with no activation fused, are kept here and thinned as the router
+  thins its samples, at most ``BUDGET_BYTES`` (past it, the later samples'
+  chunks run their own float32 pass as before).
 
 The float32 network computes each sample alone (its kernels are
 batch-invariant, builder.h), so the rows are the values a float32 engine
@@ -51,8 +53,8 @@ Rows = dict[str, np.ndarray]
 
 class PassValues:
     """Rows of the calibration pass's values, kept per batch part in the
-    order holdout.SampleRouter keeps the parts (its held-out ``_check`` and
-    kept ``_search`` lists).
+    order holdout.SampleRouter keeps the parts (its held-out and second-pass
+    strided buffers), thinned as they are.
 
     Args:
         builder: the ``_core.Builder`` whose ``calibrate_batch`` runs the pass.
@@ -69,22 +71,23 @@ class PassValues:
         self._outputs = sorted(outputs)  # in the order an ExecutionContext's run returns them
         self._layer_inputs = list(layer_inputs)
         self._budget = BUDGET_BYTES if budget is None else budget
-        self._router = router  # whose strided buffer of held-out samples (holdout.py) these follow
+        self._router = router  # whose strided buffers of held-out and kept samples (holdout.py) these follow
         # (ordinals in the router's buffer or None for a whole batch, (signature, rows)) per part
         self._held: Optional[list[tuple[Optional[np.ndarray], tuple]]] = []   # None: some part could not be read
-        self._kept: Optional[list[tuple[tuple, Rows]]] = [] if self._layer_inputs else None
+        self._kept: Optional[list[tuple[Optional[np.ndarray], tuple]]] = [] if self._layer_inputs else None
         self._kept_full = False  # the budget is spent: later parts are not kept
         self._bytes = 0
 
     def after_batch(self, signature: Optional[tuple], kept: np.ndarray, held: np.ndarray,
-                    held_ordinals: Optional[np.ndarray] = None) -> None:
+                    held_ordinals: Optional[np.ndarray] = None, kept_ordinals: Optional[np.ndarray] = None) -> None:
         """Right after the builder ran a batch: keeps the network outputs of
         its ``held`` rows and the layer inputs of its ``kept`` rows (each:
         the batch's row indices that the router appended to its held-out or
-        kept samples; either may be empty), then drops the held-out rows
-        the router's strided buffer has dropped since (``held_ordinals``:
-        those rows' ordinals there; strided.py), so that what is kept here
-        stays the values of the router's samples. ``signature``: the inputs' shapes
+        kept samples; either may be empty), then drops the rows the
+        router's strided buffers have dropped since (``held_ordinals``,
+        ``kept_ordinals``: those rows' ordinals there, None: never dropped;
+        strided.py), so that what is kept here stays the values of the
+        router's samples. ``signature``: the inputs' shapes
         past axis 0 (holdout's grouping); None for a batch kept whole (then
         ``held`` or ``kept`` is the whole batch, and its values are copied
         whole: one part, one chunk, as many samples as the indices)."""
@@ -99,10 +102,12 @@ class PassValues:
             if rows is None:
                 self._kept = None
             elif self._bytes + size > self._budget:
-                self._kept_full = True
+                self._kept_full = True  # later parts are not kept (the thinning keeps those kept a prefix)
             else:
-                self._kept.append((signature, rows))
-                self._bytes += size
+                self._kept.append((kept_ordinals, (signature, rows)))
+        if self._kept and self._router is not None and self._router.search_buffer is not None:
+            self._kept = _follow(self._kept, self._router.search_buffer.stride)
+            self._bytes = sum(a.nbytes for _, (_, r) in self._kept for a in r.values())
 
     def _rows(self, names: list[str], rows: np.ndarray, whole: bool = False) -> Optional[Rows]:
         indices = [int(r) for r in rows]
@@ -134,12 +139,13 @@ class PassValues:
         share one input shape (one group), else none."""
         if not self._kept:
             return []
-        if any(isinstance(r, _Whole) for _, r in self._kept):
-            return _chunks(self._kept, limit, 0) or []
-        if len({sig for sig, _ in self._kept}) != 1:
+        kept = [p for _, p in self._kept]
+        if any(isinstance(r, _Whole) for _, r in kept):
+            return _chunks(kept, limit, 0) or []
+        if len({sig for sig, _ in kept}) != 1:
             return []
         out, left = [], limit
-        for _, block in self._kept:
+        for _, block in kept:
             if left <= 0:
                 break
             n = _rows_of(block)

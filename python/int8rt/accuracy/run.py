@@ -91,6 +91,8 @@ class CalibrationRun:
                                    # auto without the check: its choice is scored on the held-out
                                    # samples, which set thresholds too (holdout.py)
                                    calibrate_held=self.auto and not self.measure,
+                                   input_shapes={self._network.tensor(i)["name"]: self._network.tensor(i)["shape"]
+                                                 for i in self._network.inputs()},
                                    nonfinite=getattr(calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
         self._methods: dict[str, str] = {}
         self._t0 = time.perf_counter()
@@ -202,7 +204,7 @@ class CalibrationRun:
                      if self._pass is not None else held_run[1] if held_run is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
-        self._auto = dict(samples=count(self._judge.data), errors={})
+        self._auto = dict(samples=self.router.samples(self._judge.data), errors={})
         # Unsigned activations first, at the default set's thresholds, so that
         # the sets and their folds are scored in the form the build will have:
         # scored symmetric, the folds took percentile over mse on random-weight
@@ -335,7 +337,7 @@ class CalibrationRun:
             collector = self._new_collector(session)
             for chunk in batches(data, self._chunk):
                 trial.calibrate_batch(chunk, collector._native)
-            source = f"{count(data)} kept samples"
+            source = f"{self.router.samples(data)} kept samples"
         else:
             self._auto["equalization"] = "off (no kept samples)"
             return amaxes
@@ -472,7 +474,7 @@ class CalibrationRun:
             return deltas
         self._corrected_engine = None  # the engine measured had the kept samples' shifts: lower the build's
         assert self._auto is not None
-        self._auto["bias_correction_samples"] = count(both)  # the shifts' (the decision's: the kept ones)
+        self._auto["bias_correction_samples"] = self.router.samples(both)  # the shifts' (the decision's: the kept ones)
         return refit
 
     def _decide_unsigned(self, scales: dict[str, float], *, from_cache: bool) -> bool:
@@ -614,7 +616,7 @@ class CalibrationRun:
         else:
             t0 = time.perf_counter()
             data = self.router.check_data()
-            header.update(threshold_samples=self.router.threshold_count, check_samples=count(data) if data else 0,
+            header.update(threshold_samples=self.router.threshold_count, check_samples=self.router.samples(data),
                           held_out=self.router.held_out, slice_rule=self.router.describe())
             if accuracy_target is not None and rebuild is not None:
                 reference = mixed._outputs(_core.Engine.create(self._network, {"precision": "fp32"}), data,

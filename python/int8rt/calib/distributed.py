@@ -11,10 +11,15 @@ the same float32 network as the driver's builder (imported once per worker
 process and cached there) into a copy of the driver's empty collector and
 returns it with the per-channel maxima its builder measured over every batch
 it ran for this build (``Builder.channel_ranges``, for
-``channel_activations``); the driver merges the returned collectors in
-submission order (so the result is deterministic) and the maxima channel by
-channel (:func:`merge_channel_ranges`: a max, exact in any order), then the
-builder finishes the session (scales, ``write_calibration_cache``, the
+``channel_activations``) and the lines its builder's report gained from the
+batches (what calibration left out: a tensor holding +-inf on the first
+batch, shapes that depend on input values; ``Builder.report``); the driver
+merges the returned collectors in submission order (so the result is
+deterministic), the maxima channel by channel (:func:`merge_channel_ranges`:
+a max, exact in any order) and the report lines into its builder's report
+(``Builder.add_report_lines``: each line once, in submission order), so the
+engine's report and the printed build say what one process's would; then
+the builder finishes the session (scales, ``write_calibration_cache``, the
 ranges beside it).
 
 Exactness. With the ``power_of_two`` range policy the merged histograms are
@@ -90,10 +95,11 @@ def model_bytes(model: Any) -> bytes:
 
 
 # Per worker process: the last float32 builder, keyed by (model digest,
-# import batch, builder options). Ray reuses worker processes across tasks,
-# so a calibration's later tasks (and later calibrations of the same model)
-# skip the import.
-_builder_cache: dict[tuple, Any] = {}
+# import batch, builder options), and how many lines its report held before
+# any batch (those of the graph passes, which the driver's builder has too).
+# Ray reuses worker processes across tasks, so a calibration's later tasks
+# (and later calibrations of the same model) skip the import.
+_builder_cache: dict[tuple, tuple[Any, int]] = {}
 
 
 def _cached_builder(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
@@ -105,23 +111,29 @@ def _cached_builder(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], 
         builder = _core.Builder(import_model(onnx_bytes, batch_size=import_batch), **builder_args)
         for method, args in rewrites:  # the driver's CLE / SmoothQuant (builder.py _Rewrites), as data
             getattr(builder, method)(*args)
-        _builder_cache[key] = builder
+        _builder_cache[key] = (builder, len(builder.report()))
     return _builder_cache[key]
 
 
 def _observe_shard(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
                    empty: Collector, num_threads: int, batches: list[dict[str, np.ndarray]],
-                   rewrites: Sequence[tuple[str, tuple]] = ()) -> tuple[Collector, ChannelRanges]:
+                   rewrites: Sequence[tuple[str, tuple]] = ()) -> tuple[Collector, ChannelRanges, list[str]]:
     """A Ray task: the batches through the float32 network (rewritten as the
     driver's was) into ``empty`` (a copy of the driver's empty collector:
-    same method and options); and the builder's per-channel maxima over
+    same method and options); the builder's per-channel maxima over
     every batch this worker ran for the build (``key`` names the build, so
-    a cached builder holds no other build's)."""
+    a cached builder holds no other build's); and the lines its report
+    gained from those batches (what calibration left out)."""
     _core.set_num_threads(num_threads)
-    builder = _cached_builder(key, onnx_bytes, import_batch, builder_args, rewrites)
+    builder, before = _cached_builder(key, onnx_bytes, import_batch, builder_args, rewrites)
     for inputs in batches:
         builder.calibrate_batch(inputs, empty._native)
-    return empty, builder.channel_ranges()
+    return empty, builder.channel_ranges(), list(builder.report()[before:])
+
+
+def _log_lines(lines: list[str]) -> None:
+    for line in lines:
+        logger.warning("Ray worker: %s", line)
 
 
 def merge_channel_ranges(into: ChannelRanges, other: ChannelRanges) -> ChannelRanges:
@@ -163,11 +175,16 @@ class RayCalibration:
                   calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
                   wrap: Optional[Callable[[Feed], Feed]] = None,
                   rewrites: Sequence[tuple[str, tuple]] = (),
-                  dtypes: Optional[Mapping[str, str]] = None) -> ChannelRanges:
+                  dtypes: Optional[Mapping[str, str]] = None,
+                  report: Optional[Callable[[list[str]], None]] = None) -> ChannelRanges:
         """Pulls the calibrator's batches, runs them on Ray and merges the
         shards' histograms into ``session`` (a CalibrationSession that has
         observed nothing and is not from a cache); returns the shards'
         per-channel maxima merged (:func:`merge_channel_ranges`), by name.
+        ``report(lines)`` gets, shard by shard in submission order, the lines
+        the workers' builders reported from their batches (the driver's
+        builder adds them: ``Builder.add_report_lines``); without it they
+        are logged at WARNING.
         ``inputs``: the network's input names (in ``get_batch`` order) and
         shapes (-1: any size); ``dtypes``: their dtypes (float32 where
         absent), each batch checked and converted against them as in one
@@ -187,7 +204,7 @@ class RayCalibration:
             started = True
         try:
             return self._run(ray, model, import_batch, builder_args, session, calibrator, inputs, progress, wrap,
-                             list(rewrites), dict(dtypes or {}))
+                             list(rewrites), dict(dtypes or {}), report or _log_lines)
         finally:
             if started:
                 ray.shutdown()
@@ -195,7 +212,7 @@ class RayCalibration:
     def _run(self, ray: Any, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
              calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
              wrap: Optional[Callable[[Feed], Feed]], rewrites: list[tuple[str, tuple]],
-             dtypes: dict[str, str]) -> ChannelRanges:
+             dtypes: dict[str, str], report: Callable[[list[str]], None]) -> ChannelRanges:
         from .session import input_arrays, pull_batches
 
         workers = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -215,15 +232,20 @@ class RayCalibration:
         model_ref, empty_ref, rewrites_ref = ray.put(onnx_bytes), ray.put(session.collector), ray.put(rewrites)
         unmerged: collections.deque = collections.deque()  # task results, merged in submission order
         ranges: ChannelRanges = {}
+        reported: set[str] = set()  # the workers' report lines handed to `report` so far
         running: set = set()  # submitted tasks not known to be finished: at most `workers`
         chunk: list[dict[str, np.ndarray]] = []
         logger.info("sharded calibration: %d Ray workers, %d batches per task", workers, self.batches_per_task)
 
         def merge_finished() -> None:
             while unmerged and unmerged[0] not in running:
-                shard, shard_ranges = ray.get(unmerged.popleft())  # a worker's error is raised here
+                shard, shard_ranges, lines = ray.get(unmerged.popleft())  # a worker's error is raised here
                 session.collector.merge(shard)
                 merge_channel_ranges(ranges, shard_ranges)
+                fresh = [line for line in lines if line not in reported]  # a worker's later shards repeat them
+                if fresh:
+                    reported.update(fresh)
+                    report(fresh)
 
         def submit() -> None:
             while len(running) >= workers:  # a free worker first: any task may finish first
