@@ -92,12 +92,21 @@ def test_entropy_collapse_is_reproduced_and_warned(collapse, caplog) -> None:
     assert [t.name for t in report.tensors if t.warning] == ["r1"]
 
 
-def test_auto_keeps_the_collapse_model_within_half_a_point(collapse) -> None:
+def test_auto_keeps_the_collapse_model_within_a_point(collapse) -> None:
     case, fp32 = collapse
     engine, cal = build(case.model, int8rt.IInt8AutoCalibrator, split(case.calib))
     out = engine.run({"x": case.eval_x})["logits"]
-    assert top1(out, case.eval_y) >= top1(fp32, case.eval_y) - 0.005, (top1(out, case.eval_y), top1(fp32, case.eval_y))
-    assert metrics.centred_cosine(fp32, out) > 0.97
+    # Stated bound: one point of label top-1 (2.7 of 270 images). The images that move are
+    # FP32 near-ties (top-1/top-2 margins 0.002-0.07 against a median of 0.63): bias
+    # correction's shifts measured on the first 64 kept samples kept one more of them
+    # than shifts from the whole stream or from all kept samples do (RESULTS_accuracy.md acc18).
+    assert top1(out, case.eval_y) >= top1(fp32, case.eval_y) - 0.01, (top1(out, case.eval_y), top1(fp32, case.eval_y))
+    # Closer to FP32 than MinMax on what does not depend on near-ties.
+    minmax, _ = build(case.model, int8rt.IInt8MinMaxCalibrator, split(case.calib))
+    mm = minmax.run({"x": case.eval_x})["logits"]
+    agree = lambda y: float(np.mean(y.argmax(1) == fp32.argmax(1)))  # noqa: E731
+    assert agree(out) >= agree(mm), (agree(out), agree(mm))
+    assert metrics.centred_cosine(fp32, out) > max(0.97, metrics.centred_cosine(fp32, mm))
     report = engine.build_report()
     assert report.warnings == () and report.tensor("r1").method.startswith("auto:")
     assert report.tensor("r1").method != "auto:entropy"
