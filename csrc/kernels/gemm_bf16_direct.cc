@@ -115,6 +115,22 @@ void output_runs(const Bf16DirectGeom& g, int64_t q, int cols, Fn fn) {
   }
 }
 
+// Prefetches `rows` rows of `bytes` bytes, `ld` bytes apart, from `p` (for
+// writing when Write). The tile stores 8 rows of 32 columns a step
+// apart: short row streams that the hardware prefetchers do not follow,
+// so where C and the residual come from memory (ResNet-50 at batch 8: 25 MB
+// per tensor) every tile waited on its loads and its stores' line fills;
+// asked for one tile ahead, they arrive while the tile computes (§107:
+// a 64 -> 256 1x1 conv with a residual at batch 8, 6.6 -> 3.1 ms).
+template <bool Write>
+void prefetch_tile_rows(const void* p, int64_t ld, int rows, int64_t bytes) {
+  const char* b = static_cast<const char*>(p);
+  for (int r = 0; r < rows; ++r, b += ld) {
+    for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(b + o, Write ? 1 : 0);
+    __builtin_prefetch(b + bytes - 1, Write ? 1 : 0);  // the last line when the row starts mid-line
+  }
+}
+
 }  // namespace
 
 void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16Tile& t) {
@@ -230,6 +246,18 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
         t.b = image + q * 2;
         bf16_tile_epilogue(ep, i * mr, q, t);
         if (in_place) {
+          // the next tile's C and residual rows: this panel's next columns, or the next panel's first
+          const bool same = q + nr < q_end;
+          if (same || i + 1 < i_end) {
+            const int64_t ni = same ? i : i + 1, nq = same ? q + nr : q_begin;
+            const int rows = static_cast<int>(std::min<int64_t>(mr, M - ni * mr));
+            if (c16) {
+              prefetch_tile_rows<true>(c16 + ni * mr * ldc + nq, ldc * 2, rows, nr * 2);
+            } else {
+              prefetch_tile_rows<true>(c + ni * mr * ldc + nq, ldc * 4, rows, nr * 4);
+            }
+            if (t.residual) prefetch_tile_rows<false>(ep->residual + ni * mr * ep->ldr + nq, ep->ldr * 4, rows, nr * 4);
+          }
           t.c = c16 ? nullptr : out + q;
           t.c16 = c16 ? out16 + q : nullptr;
           t.ldc = ldc;
