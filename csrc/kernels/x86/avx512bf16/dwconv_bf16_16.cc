@@ -22,6 +22,17 @@
 // the clip (compare + blend) and the store: FP32, or VCVTNEPS2BF16 (round
 // to nearest even) for a BF16 output; the last partial zmm through a mask.
 //
+// Channel-blocked walk (planes of at most kDwBf16BlockedOutputs outputs,
+// runs of 16 planes: MobileNetV2's 14 x 14 and 7 x 7 stages): the 16
+// planes' BF16 rows widened and transposed, 16 x 16 at a time (four
+// VPERMT2PS butterfly levels), into a zero-padded [rows][cols][16] FP32
+// block, so one zmm holds one pixel of 16 channels; register tile: four
+// output pixels (16 channels each) as independent FMA chains, per tap one
+// weight vector (the 16 channels' tap) and four FMAs, in the contract's
+// tap order from the bias; the [oh * ow][16] results transposed back and
+// finished per plane (residual, clip, store) as above. Lane for lane the
+// same arithmetic as the per-plane walks, so the same bits.
+//
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
 // in the library (namespace avx512bf16) and, in the tests, against
 // emulation/avx512_emulation.h (namespace emulated::avx512bf16).
