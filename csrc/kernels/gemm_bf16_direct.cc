@@ -123,8 +123,8 @@ void output_runs(const Bf16DirectGeom& g, int64_t q, int cols, Fn fn) {
 // so where C and the residual come from memory (ResNet-50 at batch 8: 25 MB
 // per tensor) every tile waited on its loads and its stores' line fills;
 // asked for one tile ahead, they arrive while the tile computes (RESULTS.md
-// section 107:
-// a 64 -> 256 1x1 conv with a residual at batch 8, 6.6 -> 3.1 ms).
+// section 107: a 64 -> 256 1x1 conv with a residual at batch 8, 6.6 ->
+// 3.1 ms).
 template <bool Write>
 void prefetch_tile_rows(const void* p, int64_t ld, int rows, int64_t bytes) {
   const char* b = static_cast<const char*>(p);
