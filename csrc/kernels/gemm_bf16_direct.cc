@@ -247,7 +247,7 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
       for (int64_t q = q_begin; q < q_end; q += nr) {
         t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
         // The first tile of a panel asks for the weights that follow it (Bf16Tile::prefetch, a line per
-        // pair step: the next two 8-row panels): ResNet-50's 7 x 7 stage at batch 1 reads 31 MB of BF16
+        // pair step: the next two 8-row panels): ResNet-50's 7 x 7 stage at batch 1 reads 29 MB of BF16
         // weights from memory per run, which the hardware prefetchers brought in too late (section 107).
         t.prefetch = q == q_begin && i + 1 < i_end ? t.a + t.pairs * mr * 2 : nullptr;
         t.b = image + q * 2;
