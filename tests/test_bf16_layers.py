@@ -143,6 +143,10 @@ DW_CASES = [
     (1, 3, 12, 70, (5, 5), {"pads": [2, 2, 2, 2]}),
     (1, 4, 11, 13, (3, 3), {"pads": [2, 1, 0, 2], "dilations": [2, 2]}),
     (1, 6, 7, 7, (3, 3), {"pads": [1, 1, 1, 1], "strides": [3, 3]}),
+    # the channel-blocked walk of small planes (16 planes per zmm; blocks across images, leftovers)
+    (2, 24, 14, 14, (3, 3), {"pads": [1, 1, 1, 1]}),
+    (1, 35, 14, 14, (3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    (3, 7, 9, 9, (5, 5), {"pads": [2, 2, 2, 2]}),
 ]
 
 

@@ -21,7 +21,10 @@ std::string DwConvBf16Kernel::supports(int64_t taps) const {
   return "";
 }
 
-int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
+namespace {
+
+// The per-plane walks' floats (flat or row ring), filling their geometry.
+int64_t plane_work_floats(DwConvBf16Plane& p) {
   // Small stride-1 planes (MobileNetV2's 28 x 28, 14 x 14 and 7 x 7
   // stages): one flat run over the padded width wastes kw - 1 columns per
   // row where the row walk wastes up to 15 of 16 lanes (7 of 16 used at
@@ -47,6 +50,21 @@ int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
   p.phase_w = (std::max(read, held) + 15) / 16 * 16;
   p.row_floats = p.sw * p.phase_w;
   return p.pad_rows * p.row_floats;
+}
+
+}  // namespace
+
+int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
+  const int64_t planes = plane_work_floats(p);
+  // Small planes (MobileNetV2's 14 x 14 and 7 x 7 stages) run 16 channels
+  // per zmm: the per-plane walks pay a row conversion and a compress per
+  // vector for 49-196 outputs (RESULTS.md section 95: up to 2x the FP32
+  // channel-blocked walk there, 3-7x OpenVINO's nChw16c kernel).
+  const int64_t rows = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1, cols = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const bool blocked = p.oh * p.ow <= kDwBf16BlockedOutputs && rows * cols * 16 <= kDwBf16BlockMax;
+  p.blk_rows = blocked ? rows : 0;
+  p.blk_cols = blocked ? cols : 0;
+  return planes + (blocked ? (rows * cols + p.oh * p.ow) * 16 + 16 : 0);  // + the block's alignment
 }
 
 }  // namespace kernels

@@ -156,6 +156,14 @@ using Fn = void (*)(const uint8_t* a, const uint8_t* b, const uint8_t* c, uint64
   ld(&z, c);                            \
   F r = P(_mm512_fmadd_ps)(x, y, z);    \
   st(out, &r);
+#define PERM2PS(P, F, I, Q, BH, H)                 \
+  F x, z;                                          \
+  I idx;                                           \
+  ld(&x, a);                                       \
+  ld(&idx, b);                                     \
+  ld(&z, c);                                       \
+  F r = P(_mm512_permutex2var_ps)(x, idx, z);      \
+  st(out, &r);
 #define WIDEN16(P, F, I, Q, BH, H)                                                                  \
   I r = P(_mm512_cvtepu16_epi32)(P(_mm256_maskz_loadu_epi16)(static_cast<uint16_t>(m), a));  \
   st(out, &r);
@@ -204,6 +212,7 @@ INT8RT_PAIR(packs16, A512, PACKS16)
 INT8RT_PAIR(perm32, A512, PERM32)
 INT8RT_PAIR(perm16, A512, PERM16)
 INT8RT_PAIR(fmadd, A512, FMADD)
+INT8RT_PAIR(perm2ps, A512, PERM2PS)
 INT8RT_PAIR(widen16, A512, WIDEN16)
 INT8RT_PAIR(shift_and, A512, SHIFT_AND)
 INT8RT_PAIR(maskz_epi16, A512, MASKZ_EPI16)
@@ -241,7 +250,7 @@ const Pair kPairs[] = {
     INT8RT_ENTRY(fmadd, Out::kFloats, false, false),   INT8RT_ENTRY(widen16, Out::kBytes, false, false),
     INT8RT_ENTRY(shift_and, Out::kBytes, false, false), INT8RT_ENTRY(maskz_epi16, Out::kBytes, false, false),
     INT8RT_ENTRY(store_epi16_256, Out::kBytes, false, false), INT8RT_ENTRY(compress, Out::kBytes, false, false),
-    INT8RT_ENTRY(expand, Out::kBytes, false, false),
+    INT8RT_ENTRY(expand, Out::kBytes, false, false),   INT8RT_ENTRY(perm2ps, Out::kBytes, false, false),
 };
 
 // Output lane i (4 bytes) equal: same bits, or (floats) both NaN.

@@ -7,7 +7,9 @@
 // planes (the flat walk) and a large one (the row walk), strides 1, 2
 // and 3 (the kernel's three row converters), padding, dilation, widths
 // around its 16- and 64-output steps, a run of planes that starts inside
-// the tensor, FP32 and BF16 outputs, bias, residual and clip; guard values
+// the tensor, FP32 and BF16 outputs, bias, residual and clip, and the
+// channel-blocked walk of small planes (runs of 16 planes, blocks that
+// cross an image, leftovers); guard values
 // after every output. The workspace is filled with garbage first (the
 // kernel must zero what it reads as padding).
 #if defined(INT8RT_TEST_X86_TWINS)
@@ -92,6 +94,15 @@ TEST(AvxBf16Emulated, DepthwiseEqualsTheReference) {
       {2, 3, 129, 3, 3, 1, 2, 1, 1, 1, 1},    // sh 1, sw 2, three steps
       {1, 40, 110, 3, 3, 1, 1, 1, 1, 1, 1},   // stride 1 past the flat walk's 1024: the row walk, row pairs
       {2, 31, 150, 3, 3, 1, 1, 2, 2, 2, 2},   // dilation 2 on the row walk, an odd last row
+      // the channel-blocked walk (16 planes per zmm): runs past 16 planes, blocks across images,
+      // leftover planes on the flat walk
+      {24, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1},   // MobileNetV2's 14 x 14: 13 outputs per 16-transpose tail
+      {19, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1},     // 7 x 7: 49 outputs, ow 7 (a 4-step and a 3-step)
+      {17, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1},   // stride 2 into 14 x 14: input columns past 16
+      {33, 9, 13, 5, 5, 1, 1, 2, 2, 1, 1},    // 5 x 5, 13 wide (a 1-step), no sw phases
+      {16, 12, 11, 3, 3, 1, 1, 2, 2, 2, 2},   // dilation 2, exactly one block per image
+      {20, 10, 10, 3, 3, 2, 2, 0, 0, 1, 1},   // stride 2 without padding: input rows the window never reads
+      {18, 6, 5, 2, 3, 1, 1, 0, 2, 1, 1},     // a 2 x 3 window, asymmetric padding
   };
   std::mt19937 gen(41);
   std::uniform_real_distribution<float> d(-1.f, 1.f);

@@ -55,8 +55,23 @@ struct DwConvBf16Plane {
   // and dropped).
   int64_t pad_rows = 0, phase_w = 0, row_floats = 0;
   bool flat = false;
+  // The channel-blocked walk of small planes (vector kernels; the reference
+  // ignores it): when blk_rows > 0, runs of 16 consecutive planes are
+  // transposed into a zero-padded [blk_rows][blk_cols][16] FP32 block at
+  // dwconv_bf16_block(p) (blk_rows x blk_cols: the padded rows and columns
+  // the window reads) and their outputs gathered in [oh * ow][16] after
+  // it; leftover planes take the walks above.
+  int64_t blk_rows = 0, blk_cols = 0;
 };
 using DwConvBf16Fn = void (*)(const DwConvBf16Plane&);
+
+// The channel-blocked walk's block: the first 64-byte boundary after the
+// per-plane walks' pad_rows * row_floats floats (the workspace holds 16
+// floats of slack for it).
+inline float* dwconv_bf16_block(const DwConvBf16Plane& p) {
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p.work + p.pad_rows * p.row_floats);
+  return reinterpret_cast<float*>((at + 63) / 64 * 64);
+}
 
 // Outputs per vector step of the kernels: the padded plane holds the
 // columns a step of this many outputs reads past ow.
@@ -64,6 +79,10 @@ constexpr int64_t kDwBf16Step = 64;
 // The largest plane (oh x row_floats outputs) walked flat (28 x 28 with a
 // 3 x 3 window: 840).
 constexpr int64_t kDwBf16FlatMax = 1024;
+// The channel-blocked walk: planes of at most this many outputs (14 x 14:
+// 196), whose padded block holds at most kDwBf16BlockMax floats.
+constexpr int64_t kDwBf16BlockedOutputs = 256;
+constexpr int64_t kDwBf16BlockMax = 16384;
 
 namespace ref {
 void dwconv_bf16_plane(const DwConvBf16Plane& p);  // ref/dwconv_bf16.cc, baseline

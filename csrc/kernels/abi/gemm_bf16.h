@@ -87,6 +87,10 @@ struct Bf16Tile {
   int64_t b_step = 0;
   int64_t run_pairs = 0;
   const int64_t* b_offsets = nullptr;
+  // Bytes to ask the cache for while the tile runs (the next weight panel,
+  // when the panels stream from memory), one 64-byte line per pair step
+  // from here; nullptr: none. No effect on the results.
+  const uint16_t* prefetch = nullptr;
 };
 using Bf16TileFn = void (*)(const Bf16Tile&);
 // src: [kc][n] floats; dst: [(kc + 1) / 2][n][2] BF16 pairs.

@@ -22,9 +22,21 @@
 // the clip (compare + blend) and the store: FP32, or VCVTNEPS2BF16 (round
 // to nearest even) for a BF16 output; the last partial zmm through a mask.
 //
+// Channel-blocked walk (planes of at most kDwBf16BlockedOutputs outputs,
+// runs of 16 planes: MobileNetV2's 14 x 14 and 7 x 7 stages): the 16
+// planes' BF16 rows widened and transposed, 16 x 16 at a time (four
+// VPERMT2PS butterfly levels), into a zero-padded [rows][cols][16] FP32
+// block, so one zmm holds one pixel of 16 channels; register tile: four
+// output pixels (16 channels each) as independent FMA chains, per tap one
+// weight vector (the 16 channels' tap) and four FMAs, in the contract's
+// tap order from the bias; the [oh * ow][16] results transposed back and
+// finished per plane (residual, clip, store) as above. Lane for lane the
+// same arithmetic as the per-plane walks, so the same bits.
+//
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
 // in the library (namespace avx512bf16) and, in the tests, against
 // emulation/avx512_emulation.h (namespace emulated::avx512bf16).
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -197,6 +209,114 @@ void steps(const DwConvBf16Plane& p, const float* const* src, int64_t x0, const 
   }
 }
 
+// Lane e of a butterfly level's lower / upper row (transpose16).
+constexpr int lower_lane(int e, int d) { return (e & d) ? 16 + e - d : e; }
+constexpr int upper_lane(int e, int d) { return (e & d) ? 16 + e : e + d; }
+
+template <int D>
+__attribute__((always_inline)) inline void butterfly(__m512* r) {
+#define INT8RT_LANES(f) \
+  _mm512_set_epi32(f(15, D), f(14, D), f(13, D), f(12, D), f(11, D), f(10, D), f(9, D), f(8, D), f(7, D), \
+                   f(6, D), f(5, D), f(4, D), f(3, D), f(2, D), f(1, D), f(0, D))
+  const __m512i lo = INT8RT_LANES(lower_lane), hi = INT8RT_LANES(upper_lane);
+#undef INT8RT_LANES
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) {
+    if (i & D) continue;
+    const __m512 a = r[i], b = r[i + D];
+    r[i] = _mm512_permutex2var_ps(a, lo, b);
+    r[i + D] = _mm512_permutex2var_ps(a, hi, b);
+  }
+}
+
+// r[i][j] -> r[j][i] for a 16 x 16 block of floats: four butterfly levels
+// of VPERMT2PS, level d swapping the off-diagonal d x d sub-blocks of
+// every 2d x 2d block (rows i and i + d: lane e of the lower row takes the
+// upper row's lane e - d where bit d of e is set, the upper row the lower
+// row's lane e + d where it is clear). Inlined, so r stays in registers.
+__attribute__((always_inline)) inline void transpose16(__m512* r) {
+  butterfly<8>(r);
+  butterfly<4>(r);
+  butterfly<2>(r);
+  butterfly<1>(r);
+}
+
+// Four outputs (or fewer, V) of a 16-plane block side by side: lane j of
+// each zmm is plane j's output. Per tap one weight vector, V FMAs, in the
+// contract's tap order from the bias: each lane's arithmetic is the
+// per-plane walks'.
+template <int V>
+void block_step(const float* in, int64_t step, const int64_t* tap_at, const float* wvec, int64_t taps, __m512 bias,
+                float* out) {
+  __m512 acc[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) acc[v] = bias;
+  for (int64_t k = 0; k < taps; ++k) {
+    const __m512 wv = _mm512_loadu_ps(wvec + 16 * k);
+    const float* x = in + tap_at[k];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + v * step), acc[v]);
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
+}
+
+// Planes [t, t + 16) through the channel-blocked walk (abi/dwconv_bf16.h):
+// transposed in 16 x 16 blocks into the zero-padded [blk_rows][blk_cols][16]
+// block (its padding zeroed by the caller and never written), computed 16
+// planes per zmm into [oh * ow][16], transposed back and finished per plane.
+void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
+  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, bc = p.blk_cols;
+  alignas(64) float wvec[kMaxTaps * 16];
+  alignas(64) float bias[16];
+  for (int j = 0; j < 16; ++j) {
+    const int64_t c = (t + j) % p.C;
+    for (int64_t k = 0; k < taps; ++k) wvec[16 * k + j] = p.w[c * taps + k];
+    bias[j] = p.bias ? p.bias[c] : 0.f;
+  }
+  __m512 r[16];
+  const int64_t cols = std::min(p.W, bc - p.pw);  // input columns the window reads
+  for (int64_t iy = 0; iy < p.H && iy + p.ph < p.blk_rows; ++iy) {
+    for (int64_t ix = 0; ix < cols; ix += 16) {
+      const int64_t n = cols - ix < 16 ? cols - ix : 16;
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) {
+        const uint16_t* src = p.x + (t + j) * p.H * p.W + iy * p.W + ix;
+        r[j] = widen(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask16(n), src)));
+      }
+      transpose16(r);
+      float* dst = blk + ((iy + p.ph) * bc + ix + p.pw) * 16;
+      for (int64_t i = 0; i < n; ++i) _mm512_mask_storeu_ps(dst + 16 * i, 0xFFFF, r[i]);
+    }
+  }
+  int64_t tap_at[kMaxTaps];
+  for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {
+    for (int64_t kx = 0; kx < p.kw; ++kx, ++k) tap_at[k] = (ky * p.dh * bc + kx * p.dw) * 16;
+  }
+  const __m512 bv = _mm512_loadu_ps(bias);
+  const int64_t step = p.sw * 16;
+  for (int64_t oy = 0; oy < p.oh; ++oy) {
+    const float* row = blk + oy * p.sh * bc * 16;
+    float* out = outs + oy * p.ow * 16;
+    int64_t ox = 0;
+    for (; ox + 4 <= p.ow; ox += 4) block_step<4>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16);
+    switch (p.ow - ox) {
+      case 3: block_step<3>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+      case 2: block_step<2>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+      case 1: block_step<1>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+      default: break;
+    }
+  }
+  for (int64_t o = 0; o < P; o += 16) {
+    const int64_t n = P - o < 16 ? P - o : 16;
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) r[i] = i < n ? _mm512_loadu_ps(outs + (o + i) * 16) : _mm512_setzero_ps();
+    transpose16(r);
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) finish(p, r[j], (t + j) * P + o, mask16(n));
+  }
+}
+
 }  // namespace
 
 void dwconv_bf16_plane(const DwConvBf16Plane& p) {
@@ -219,7 +339,14 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
     flat_mask[q / 16] = m;
     flat_first[q / 16] = q / p.row_floats * p.ow + (q % p.row_floats < p.ow ? q % p.row_floats : p.ow);
   }
-  for (int64_t t = p.first; t < p.first + p.count; ++t) {
+  int64_t t = p.first;
+  if (p.blk_rows > 0 && p.count >= 16) {
+    float* blk = dwconv_bf16_block(p);
+    float* outs = blk + p.blk_rows * p.blk_cols * 16;
+    std::memset(blk, 0, static_cast<size_t>(p.blk_rows * p.blk_cols * 16) * sizeof(float));
+    for (; t + 16 <= p.first + p.count; t += 16) block16(p, t, blk, outs);
+  }
+  for (; t < p.first + p.count; ++t) {
     const int64_t c = t % p.C;
     const uint16_t* x = p.x + t * p.H * p.W;
     const float* w = p.w + c * taps;

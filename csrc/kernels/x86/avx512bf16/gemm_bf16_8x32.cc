@@ -10,6 +10,7 @@
 // shorter instantiation, `cols` < 32 stores through a mask; padded columns
 // are zero pairs in B. The tile epilogue (bias add, residual add, clip as compare + blend)
 // runs in registers before the store (FP32, or VCVTNEPS2BF16 into c16).
+// Bf16Tile::prefetch: one PREFETCHT0 per pair step, 64 bytes apart.
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
@@ -46,6 +47,7 @@ void tile(const Bf16Tile& t) {
   // the image runs of a direct convolution (Bf16Tile::b_step).
   const int64_t step = t.b_step ? t.b_step : 2 * kBf16NR;
   const int64_t run = t.b_step ? t.run_pairs : t.pairs;
+  const char* pf = reinterpret_cast<const char*>(t.prefetch);
   for (int64_t p0 = 0, q = 0; p0 < t.pairs; p0 += run, ++q) {
     const uint16_t* b = t.b_step ? t.b + t.b_offsets[q] : t.b;
     for (int64_t i = 0; i < run; ++i) {
@@ -61,6 +63,10 @@ void tile(const Bf16Tile& t) {
       }
       a += 2 * kBf16MR;
       b += step;
+      if (pf) {
+        __builtin_prefetch(pf);
+        pf += 64;
+      }
     }
   }
   const __mmask16 m0 = t.cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << t.cols) - 1);

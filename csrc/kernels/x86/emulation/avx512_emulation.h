@@ -353,6 +353,16 @@ inline __m512i _mm512_permutexvar_epi32(__m512i idx, __m512i a) {
   for (int i = 0; i < 16; ++i) r.set<int32_t>(i, a.get<int32_t>(idx.get<int32_t>(i) & 15));
   return r;
 }
+// VPERMT2PS / VPERMI2PS: lane i is a[idx & 15] when bit 4 of idx[i] is
+// clear, else b[idx & 15].
+inline __m512 _mm512_permutex2var_ps(__m512 a, __m512i idx, __m512 b) {
+  __m512 r;
+  for (int i = 0; i < 16; ++i) {
+    const int32_t k = idx.get<int32_t>(i);
+    r.set<float>(i, (k & 16) ? b.get<float>(k & 15) : a.get<float>(k & 15));
+  }
+  return r;
+}
 inline __m512i _mm512_permutexvar_epi16(__m512i idx, __m512i a) {
   __m512i r;
   for (int i = 0; i < 32; ++i) r.set<int16_t>(i, a.get<int16_t>(idx.get<int16_t>(i) & 31));
