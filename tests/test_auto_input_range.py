@@ -81,10 +81,21 @@ def _photos(n: int, rng: np.random.Generator, silhouettes: int = 0) -> np.ndarra
 
 
 def test_the_input_image_stops_at_the_first_other_layer() -> None:
-    """The input, the patchify Conv's output and its Transpose; not the
-    LayerNorm's output, nor the Conv whose ReLU is fused into it."""
+    """The input, the patchify Conv's output and its Transpose, which the
+    LayerNorm reads; not the LayerNorm's output, nor the Conv whose ReLU is
+    fused into it."""
     network = _core.Builder(_to_network(_stem_model(), None), "int8").optimized_network()
     assert input_image(network) == {"x", "stem", "nhwc"}
+
+
+def test_no_tensor_where_no_normalisation_reads_the_input_image() -> None:
+    """A CNN (Conv -> ReLU -> Conv, no LayerNorm): every set keeps its own
+    thresholds for the input (on PP-OCRv4 rec holding its input image at
+    range cost 0.0135 centred cosine)."""
+    from test_auto_folds_shapes import _conv_model
+
+    network = _core.Builder(_to_network(_conv_model(), None), "int8").optimized_network()
+    assert input_image(network) == set()
 
 
 def _cache_scale(path: str, tensor: str) -> float:

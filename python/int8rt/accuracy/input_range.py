@@ -1,57 +1,75 @@
 """The tensors auto holds at their calibration range (minmax) in every set:
-the network's float inputs and their linear image, the tensors computed from
-an input by constant-weight linear layers (Conv, ConvTranspose, MatMul,
-Gemm, with no fused activation) and layout ops (Transpose, Reshape,
-Flatten, Squeeze, Unsqueeze, Identity) alone, up to the first other layer.
+a network input's linear image where a normalisation reads it. That is the
+float inputs and the tensors computed from them by constant-weight linear
+layers (Conv, ConvTranspose, MatMul, Gemm, with no fused activation) and
+layout ops (Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Identity, and
+Concat with tensors that do not depend on any input's values: a ViT's class
+token), up to the first other layer, when one of them is read by a
+LayerNormalization (Group-, InstanceNormalization): the patchify stem of a
+ConvNeXt, the patch embedding of a ViT. Elsewhere none.
 
 Why. An input's range is its data domain (normalised pixels from black to
-white, audio from silence to full scale), and so is that of a fixed linear
-map of it: the calibration data reaches the domain's ends at a few
-positions, and a deployment's data can hold them in bulk (a silhouette, a
-scanned page, an over-exposed photograph). A clipping threshold fitted
-there (mse, percentile, entropy) spends that range on the calibration
-set's content, and every image that sits at the ends of the domain loses
-from the first layer on; after the first nonlinearity or normalisation the
-tensors no longer scale with the input's extremes alone (a LayerNorm takes
-them out), and there the fitted thresholds pay. The held-out judge cannot
-see this when no calibration sample is of that kind.
+white), and so is that of a fixed linear map of it: the calibration data
+reaches the domain's ends at a few positions, and a deployment's data can
+hold them in bulk (a silhouette, an over-exposed photograph). A threshold
+fitted there (mse, percentile, entropy) spends that range on the
+calibration set's content, and such an image loses from the first layer on.
+A normalisation then divides each position by its own spread, so what the
+clipping did to a saturated patch (each channel clipped by another share:
+its direction changed) reaches every later layer at full weight, while the
+normalisation's output no longer scales with the input's extremes, and the
+thresholds fitted after it pay. The held-out judge cannot see this when no
+calibration sample is of that kind.
 
-Measured (benchmarks/RESULTS_accuracy.md, acc19): issue 11's HF ConvNeXt
-(patchify Conv -> LayerNorm stem), mse's thresholds with the input and the
-stem Conv's output at minmax: centred cosine 0.99734 -> 0.99948 (ONNX
-Runtime quantize_static 0.99934), top-1 0.930 -> 0.947; minmax on any other
-group of its tensors (each stage, the residual stream, the GELU inputs or
-outputs, the pooled features) did not help, minmax everywhere 0.99935.
+Measured (benchmarks/RESULTS_accuracy.md, acc19): issue 11's HF ConvNeXt,
+mse's thresholds with the input and the stem Conv's output at minmax:
+centred cosine 0.99734 -> 0.99948 (ONNX Runtime quantize_static 0.99934),
+while minmax on any other group of its tensors (each stage, the residual
+stream, the GELU inputs or outputs, the pooled features) did not help;
+HF ViT 0.99824 -> 0.99868. On CNNs without a normalisation after the input
+(PP-OCRv4 rec: the first Conv and its depthwise Conv, then HardSwish) the
+same rule cost 0.0135 centred cosine and 7 points of line accuracy: the
+clipped extremes are not carried to every later layer there, and the rule
+does not apply.
 """
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LAYOUT_OPS", "LINEAR_OPS", "input_image"]
+__all__ = ["LAYOUT_OPS", "LINEAR_OPS", "NORMALIZATION_OPS", "input_image"]
 
 # Layers whose output is a constant-weight linear map of their first input
 # (no fused activation: ``int8rt_activation``) ...
 LINEAR_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm"})
-# ... and those that only move its values.
-LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
+# ... those that only move its values (a Concat: beside tensors that depend
+# on no input's values) ...
+LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Concat"})
+# ... and the layers whose reading the image makes it count.
+NORMALIZATION_OPS = frozenset({"LayerNormalization", "GroupNormalization", "InstanceNormalization"})
 
 
 def input_image(network: Any) -> set[str]:
-    """Names of the float32 network inputs of ``network`` (a ``_core``
-    network) and of every tensor computed from one of them through
-    ``LINEAR_OPS`` (every other input constant) and ``LAYOUT_OPS`` alone."""
-    tensors = network.tensors()
-    reached = {i for i in network.inputs() if tensors[i]["dtype"] == "float32"}
-    grew = True
-    while grew:
-        grew = False
-        for node in network.nodes():
-            if not node["inputs"] or node["inputs"][0] not in reached or node["attrs"].get("int8rt_activation"):
-                continue
-            rest = [i for i in node["inputs"][1:] if i >= 0]
-            if node["op"] in LINEAR_OPS and rest and all(tensors[i]["is_constant"] for i in rest) or \
-                    node["op"] in LAYOUT_OPS:
-                new = {o for o in node["outputs"] if tensors[o]["dtype"] == "float32"} - reached
-                reached |= new
-                grew = grew or bool(new)
-    return {tensors[i]["name"] for i in reached}
+    """Names of the tensors of ``network`` (a ``_core`` network) that auto
+    holds at their calibration range (module docstring): the float32
+    inputs and every tensor computed from them through ``LINEAR_OPS`` and
+    ``LAYOUT_OPS`` alone, if a ``NORMALIZATION_OPS`` layer reads one of
+    them; else none."""
+    tensors, nodes = network.tensors(), network.nodes()
+    inputs = set(network.inputs())
+    free: set[int] = {i for i, t in enumerate(tensors) if t["is_constant"]}  # depend on no input's values
+    reached = {i for i in inputs if tensors[i]["dtype"] == "float32"}
+    for node in nodes:  # in run order
+        floats = [i for i in node["inputs"] if i >= 0 and tensors[i]["dtype"] == "float32"]
+        if all(i in free for i in floats) and not any(i in inputs for i in node["inputs"] if i >= 0):
+            free |= set(node["outputs"])
+        if node["op"] == "Concat":
+            linear = any(i in reached for i in floats) and all(i in reached or i in free for i in floats)
+        elif node["op"] in LINEAR_OPS:
+            linear = len(floats) > 1 and floats[0] in reached and all(tensors[i]["is_constant"] for i in floats[1:])
+        else:
+            linear = node["op"] in LAYOUT_OPS and bool(floats) and floats[0] in reached
+        if linear and not node["attrs"].get("int8rt_activation"):
+            reached |= {o for o in node["outputs"] if tensors[o]["dtype"] == "float32"}
+    normalized = any(node["op"] in NORMALIZATION_OPS and node["inputs"] and node["inputs"][0] in reached
+                     for node in nodes)
+    return {tensors[i]["name"] for i in reached} if normalized else set()
