@@ -5,9 +5,13 @@ the network's outputs on calibration samples that no threshold saw.
    percentile 99.99, entropy) applied to every tensor (MSE over every k-th
    bin, auto.MAX_SEARCH_CANDIDATES, to rank; the chosen method's thresholds
    then come from its exact search, so a choice "mse" is exactly the MSE
-   calibrator's engine). A set whose thresholds on the tensors the engine holds in int8
-   are all within 1% of a set already scored is not built again (it would
-   quantize alike; it takes that set's score).
+   calibrator's engine), but for the tensors of ``at_range``
+   (input_range.py: an input's linear image that a LayerNorm reads, as in a
+   ConvNeXt's or a ViT's stem), which every set holds at their calibration
+   range (``RANGE_METHOD``, minmax). A set whose thresholds on the
+   tensors the engine holds in int8 are all within 1% of a set already
+   scored is not built again (it would quantize alike; it takes that
+   set's score).
 2. Each set is lowered (``Builder.build``) and run on the held-out
    calibration samples (holdout.py: every ``holdout_every``-th sample, at
    most ``CHOICE_SAMPLES`` spread evenly over those the router kept over the

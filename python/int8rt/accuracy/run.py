@@ -206,6 +206,11 @@ class CalibrationRun:
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
         self._auto = dict(samples=count(self._judge.data), errors={})
+        if self._at_range:
+            self._auto["at_range"] = sorted(self._at_range)
+            logger.info("auto calibration: %s held at their calibration range (%s) in every set: the inputs' "
+                        "linear image a normalisation reads (input_range.py)", ", ".join(sorted(self._at_range)),
+                        auto_choice.RANGE_METHOD)
         # Unsigned activations first, at the default set's thresholds, so that
         # the sets and their folds are scored in the form the build will have:
         # scored symmetric, the folds took percentile over mse on random-weight
