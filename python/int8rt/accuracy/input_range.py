@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LAYOUT_OPS", "LINEAR_OPS", "NORMALIZATION_OPS", "input_image"]
+__all__ = ["LAYOUT_OPS", "LINEAR_OPS", "NORMALIZATION_OPS", "input_image", "linear_image"]
 
 # Layers whose output is a constant-weight linear map of their first input
 # (no fused activation: ``int8rt_activation``) ...
@@ -48,17 +48,15 @@ LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze
 NORMALIZATION_OPS = frozenset({"LayerNormalization", "GroupNormalization", "InstanceNormalization"})
 
 
-def input_image(network: Any) -> set[str]:
-    """Names of the tensors of ``network`` (a ``_core`` network) that auto
-    holds at their calibration range (module docstring): the float32
-    inputs and every tensor computed from them through ``LINEAR_OPS`` and
-    ``LAYOUT_OPS`` alone, if a ``NORMALIZATION_OPS`` layer reads one of
-    them; else none."""
-    tensors, nodes = network.tensors(), network.nodes()
+def linear_image(network: Any) -> set[str]:
+    """Names of the float32 inputs of ``network`` (a ``_core`` network) and
+    of every tensor computed from them through ``LINEAR_OPS`` and
+    ``LAYOUT_OPS`` alone (module docstring), read by a normalisation or not."""
+    tensors = network.tensors()
     inputs = set(network.inputs())
     free: set[int] = {i for i, t in enumerate(tensors) if t["is_constant"]}  # depend on no input's values
     reached = {i for i in inputs if tensors[i]["dtype"] == "float32"}
-    for node in nodes:  # in run order
+    for node in network.nodes():  # in run order
         floats = [i for i in node["inputs"] if i >= 0 and tensors[i]["dtype"] == "float32"]
         if all(i in free for i in floats) and not any(i in inputs for i in node["inputs"] if i >= 0):
             free |= set(node["outputs"])
@@ -70,6 +68,15 @@ def input_image(network: Any) -> set[str]:
             linear = node["op"] in LAYOUT_OPS and bool(floats) and floats[0] in reached
         if linear and not node["attrs"].get("int8rt_activation"):
             reached |= {o for o in node["outputs"] if tensors[o]["dtype"] == "float32"}
-    normalized = any(node["op"] in NORMALIZATION_OPS and node["inputs"] and node["inputs"][0] in reached
-                     for node in nodes)
-    return {tensors[i]["name"] for i in reached} if normalized else set()
+    return {tensors[i]["name"] for i in reached}
+
+
+def input_image(network: Any) -> set[str]:
+    """The tensors auto holds at their calibration range: the
+    :func:`linear_image` of ``network`` if a ``NORMALIZATION_OPS`` layer
+    reads one of its tensors; else none."""
+    image = linear_image(network)
+    tensors = network.tensors()
+    normalized = any(node["op"] in NORMALIZATION_OPS and node["inputs"] and tensors[node["inputs"][0]]["name"] in image
+                     for node in network.nodes())
+    return image if normalized else set()
