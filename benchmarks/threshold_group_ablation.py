@@ -27,9 +27,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_util import machine_line  # noqa: E402
-from realnets.issue11_rows import ROWS, _split  # noqa: E402
-from realnets.new_models import NETS, ort_session  # noqa: E402
+from issue11_gap_probe import load_row  # noqa: E402
+from realnets.new_models import ort_session  # noqa: E402
 
 
 def _cache(row, algo: str, folder: str) -> tuple[str, dict[str, str]]:
@@ -103,14 +102,9 @@ def main() -> int:
     ap.add_argument("--compare", action="store_true", help="per-tensor SQNR of both engines")
     ap.add_argument("--extreme-std", type=float, default=1.7)
     args = ap.parse_args()
-    import int8rt
     from int8rt.accuracy.metrics import centred_cosine
 
-    int8rt.set_num_threads(1)
-    print(machine_line(), flush=True)
-    row = ROWS[args.row](args.dir)
-    if args.calib_seed is not None:
-        row.calib = _split(NETS[args.row].feeds(32, args.calib_seed), 8)
+    row = load_row(args.row, args.dir, args.calib_seed)
     fp32 = ort_session(row.path)
     refs = {k: np.concatenate([fp32.run([row.output], f)[0] for f in v])
             for k, v in (("evaluation", row.evaluation), ("calibration", row.calib))}
