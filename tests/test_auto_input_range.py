@@ -8,8 +8,8 @@ reach the ends of the normalised pixel range at a few pixels only, the
 evaluation set holds silhouette crops with a third of their pixels there.
 mse's thresholds for the input and the stem Conv's output clip those
 pixels, and the silhouettes carried most of auto's error (centred cosine
-0.9973 against ONNX Runtime's 0.9993); with those two tensors at minmax,
-0.9995."""
+0.9973 against ONNX Runtime's 0.9993); with them (and the Transpose the
+LayerNorm reads) at minmax, 0.9995."""
 from __future__ import annotations
 
 import os
