@@ -136,3 +136,41 @@ def test_silhouettes_beyond_the_calibration_data_keep_their_ends(monkeypatch: py
         assert _cache_scale(os.path.join(folder, "after.cache"), "x") == scale_from_amax(amax)
         assert _cache_scale(os.path.join(folder, "before.cache"), "x") < 0.99 * scale_from_amax(amax)  # the premise
     assert error(after) < 0.8 * error(before), (error(after), error(before))
+
+
+def test_the_folds_hold_the_same_tensors_at_their_range() -> None:
+    """crossval.Folds with ``at_range``: each fold's mse set gives the input
+    minmax's threshold over every other sample (the held-out ones included),
+    exactly (mse's own is below it on these photos: the premise checked
+    with ``at_range`` empty)."""
+    from int8rt.accuracy import crossval
+    from int8rt.calib import Collector
+    from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
+
+    from test_auto_folds import _builder
+
+    rng = np.random.default_rng(5)
+    kept, held = {"x": _photos(12, rng)}, {"x": _photos(4, rng)}
+    captured: list[dict[str, float]] = []
+    core = _builder(_stem_model())
+
+    def build(scales: dict[str, float]):
+        captured.append(dict(scales))
+        return core.build(scales)
+
+    def fold_scales(at_range: set[str]) -> list[float]:
+        captured.clear()
+        crossval.Folds(build, lambda chunk, col: core.calibrate_batch(chunk, col._native),
+                       lambda: Collector("mse", num_bins=AUTO_NUM_BINS, policy=AUTO_POLICY),
+                       core.optimized_network(), kept, held, 4, {"x", "stem"},
+                       {"mse": {"x": 1.0, "stem": 1.0}}, at_range=at_range).errors("mse")
+        assert len(captured) == crossval.FOLDS - 1
+        return [scales["x"] for scales in captured]
+
+    def range_scale(fold: int) -> float:
+        others = [x for i, x in enumerate(kept["x"]) if i % (crossval.FOLDS - 1) != fold] + list(held["x"])
+        return scale_from_amax(float(np.float32(max(float(np.abs(x).max()) for x in others))))
+
+    ranges = [range_scale(fold) for fold in range(crossval.FOLDS - 1)]
+    assert fold_scales({"x"}) == ranges
+    assert all(s < r for s, r in zip(fold_scales(set()), ranges))
