@@ -98,6 +98,22 @@ def test_no_tensor_where_no_normalisation_reads_the_input_image() -> None:
     assert input_image(network) == set()
 
 
+def test_another_input_is_held_only_if_a_normalisation_reads_its_image() -> None:
+    """x -> MatMul -> LayerNorm, + m: x and its product are held, m (a
+    second float input no normalisation reads) is not."""
+    w = numpy_helper.from_array(np.ones((4, 8), np.float32) / 4, "w")
+    g, b = (numpy_helper.from_array(np.full(8, v, np.float32), k) for k, v in (("g", 1.0), ("b", 0.0)))
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["xw"]),
+             helper.make_node("LayerNormalization", ["xw", "g", "b"], ["ln"], axis=-1),
+             helper.make_node("Add", ["ln", "m"], ["y"])]
+    graph = helper.make_graph(nodes, "two", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
+                                             helper.make_tensor_value_info("m", TensorProto.FLOAT, ["N", 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])], [w, g, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
+    network = _core.Builder(_to_network(model, None), "int8").optimized_network()
+    assert input_image(network) == {"x", "xw"}
+
+
 def _cache_scale(path: str, tensor: str) -> float:
     """The scale of ``tensor`` in a TensorRT-format calibration cache."""
     with open(path) as f:

@@ -4,9 +4,9 @@ float inputs and the tensors computed from them by constant-weight linear
 layers (Conv, ConvTranspose, MatMul, Gemm, with no fused activation) and
 layout ops (Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Identity, and
 Concat with tensors that do not depend on any input's values: a ViT's class
-token), up to the first other layer, when one of them is read by a
-LayerNormalization (Group-, InstanceNormalization): the patchify stem of a
-ConvNeXt, the patch embedding of a ViT. Elsewhere none.
+token), up to the first other layer, for each input whose image a
+LayerNormalization (Group-, InstanceNormalization) reads: the patchify stem
+of a ConvNeXt, the patch embedding of a ViT. Elsewhere none.
 
 Why. An input's range is its data domain (normalised pixels from black to
 white), and so is that of a fixed linear map of it: the calibration data
@@ -48,14 +48,15 @@ LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze
 NORMALIZATION_OPS = frozenset({"LayerNormalization", "GroupNormalization", "InstanceNormalization"})
 
 
-def linear_image(network: Any) -> set[str]:
-    """Names of the float32 inputs of ``network`` (a ``_core`` network) and
-    of every tensor computed from them through ``LINEAR_OPS`` and
-    ``LAYOUT_OPS`` alone (module docstring), read by a normalisation or not."""
+def linear_image(network: Any, input_name: str | None = None) -> set[str]:
+    """Names of the float32 inputs of ``network`` (a ``_core`` network), or
+    of the one named ``input_name``, and of every tensor computed from them
+    through ``LINEAR_OPS`` and ``LAYOUT_OPS`` alone (module docstring), read
+    by a normalisation or not."""
     tensors = network.tensors()
     inputs = set(network.inputs())
     free: set[int] = {i for i, t in enumerate(tensors) if t["is_constant"]}  # depend on no input's values
-    reached = {i for i in inputs if tensors[i]["dtype"] == "float32"}
+    reached = {i for i in inputs if tensors[i]["dtype"] == "float32" and input_name in (None, tensors[i]["name"])}
     for node in network.nodes():  # in run order
         floats = [i for i in node["inputs"] if i >= 0 and tensors[i]["dtype"] == "float32"]
         if all(i in free for i in floats) and not any(i in inputs for i in node["inputs"] if i >= 0):
@@ -72,11 +73,14 @@ def linear_image(network: Any) -> set[str]:
 
 
 def input_image(network: Any) -> set[str]:
-    """The tensors auto holds at their calibration range: the
-    :func:`linear_image` of ``network`` if a ``NORMALIZATION_OPS`` layer
-    reads one of its tensors; else none."""
-    image = linear_image(network)
-    tensors = network.tensors()
-    normalized = any(node["op"] in NORMALIZATION_OPS and node["inputs"] and tensors[node["inputs"][0]]["name"] in image
-                     for node in network.nodes())
-    return image if normalized else set()
+    """The tensors auto holds at their calibration range: for each float32
+    input, its :func:`linear_image` if a ``NORMALIZATION_OPS`` layer reads
+    one of its tensors (another input, a mask, is not held for it)."""
+    tensors, nodes = network.tensors(), network.nodes()
+    read = {tensors[n["inputs"][0]]["name"] for n in nodes if n["op"] in NORMALIZATION_OPS and n["inputs"]}
+    out: set[str] = set()
+    for i in network.inputs():
+        if tensors[i]["dtype"] == "float32":
+            image = linear_image(network, tensors[i]["name"])
+            out |= image if image & read else set()
+    return out
