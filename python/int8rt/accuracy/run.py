@@ -209,7 +209,7 @@ class CalibrationRun:
         if self._at_range:
             self._auto["at_range"] = sorted(self._at_range)
             logger.info("auto calibration: %s held at their calibration range (%s) in every set: the inputs' "
-                        "linear image a normalisation reads (input_range.py)", ", ".join(sorted(self._at_range)),
+                        "linear image a LayerNorm reads (input_range.py)", ", ".join(sorted(self._at_range)),
                         auto_choice.RANGE_METHOD)
         # Unsigned activations first, at the default set's thresholds, so that
         # the sets and their folds are scored in the form the build will have:
