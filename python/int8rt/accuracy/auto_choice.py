@@ -406,9 +406,9 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
                        methods: tuple[str, ...] = GLOBAL_METHODS,
                        at_range: frozenset[str] | set[str] = frozenset()) -> dict[str, tuple[Thresholds, Methods]]:
     """Each method of ``methods`` applied to every tensor but those of
-    ``at_range`` (input_range.input_image: the network inputs and their
-    linear image), which get minmax in every set: label -> (thresholds,
-    methods).
+    ``at_range`` (input_range.input_image: an input's linear image that a
+    LayerNorm reads), which get ``RANGE_METHOD`` in every set (method
+    ``"auto:minmax"``): label -> (thresholds, methods).
 
     The tensors in ``exact`` (None: all) get the calibrator's own search
     (MSE over every bin), so a set equals what that calibrator gives on the
