@@ -34,6 +34,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -121,6 +122,23 @@ def describe(outs: list[np.ndarray], refs: list[np.ndarray]) -> str:
             f"{np.mean(o.argmax(1) == r.argmax(1)):.3f}")
 
 
+def load_row(name: str, folder: str, calib_seed: Optional[int] = None):
+    """issue 11's row ``name`` (its models in ``folder``), calibrated on 32
+    other photograph crops (seed ``calib_seed``) when given; int8rt on one
+    thread, and the machine line printed."""
+    import int8rt
+
+    int8rt.set_num_threads(1)
+    print(machine_line(), flush=True)
+    row = ROWS[name](folder)
+    if calib_seed is not None:
+        from realnets.issue11_rows import _split
+        from realnets.new_models import NETS
+
+        row.calib = _split(NETS[name].feeds(32, calib_seed), 8)
+    return row
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("row", choices=list(ROWS))
@@ -129,16 +147,7 @@ def main() -> int:
     ap.add_argument("--dir", default="/tmp/issue11_verify", help="exported models (and the +mmin caches) are kept here")
     ap.add_argument("--calib-seed", type=int, help="image classifier rows: calibrate on 32 crops of this seed")
     args = ap.parse_args()
-    import int8rt
-
-    int8rt.set_num_threads(1)
-    print(machine_line(), flush=True)
-    row = ROWS[args.row](args.dir)
-    if args.calib_seed is not None:
-        from realnets.issue11_rows import _split
-        from realnets.new_models import NETS
-
-        row.calib = _split(NETS[args.row].feeds(32, args.calib_seed), 8)
+    row = load_row(args.row, args.dir, args.calib_seed)
     fp32 = ort_session(row.path)
     data = {"evaluation": row.evaluation, "calibration": row.calib}
     refs = {k: [fp32.run([row.output], f)[0] for f in v] for k, v in data.items()}

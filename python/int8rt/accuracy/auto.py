@@ -2,8 +2,10 @@
 computed from a tensor's histogram by the existing threshold functions
 (csrc/calib: entropy as TensorRT's EntropyCalibration2, minmax, MSE, and
 percentiles 99.9 / 99.99 / 99.999). auto_choice.py applies each of
-auto_choice.GLOBAL_METHODS to every tensor and judges the resulting engines
-by the network's outputs on held-out calibration samples.
+auto_choice.GLOBAL_METHODS to every tensor (but an input's linear image that
+a LayerNorm reads, which every set holds at its calibration range:
+input_range.py) and judges the resulting engines by the network's outputs
+on held-out calibration samples.
 
 Until 2026-12-03 auto also chose per tensor, the candidate that least
 disturbed the layers consuming the tensor (each consumer run in float32 on

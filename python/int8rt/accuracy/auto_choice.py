@@ -5,9 +5,13 @@ the network's outputs on calibration samples that no threshold saw.
    percentile 99.99, entropy) applied to every tensor (MSE over every k-th
    bin, auto.MAX_SEARCH_CANDIDATES, to rank; the chosen method's thresholds
    then come from its exact search, so a choice "mse" is exactly the MSE
-   calibrator's engine). A set whose thresholds on the tensors the engine holds in int8
-   are all within 1% of a set already scored is not built again (it would
-   quantize alike; it takes that set's score).
+   calibrator's engine), but for the tensors of ``at_range``
+   (input_range.py: an input's linear image that a LayerNorm reads, as in a
+   ConvNeXt's or a ViT's stem), which every set holds at their calibration
+   range (``RANGE_METHOD``, minmax). A set whose thresholds on the
+   tensors the engine holds in int8 are all within 1% of a set already
+   scored is not built again (it would quantize alike; it takes that
+   set's score).
 2. Each set is lowered (``Builder.build``) and run on the held-out
    calibration samples (holdout.py: every ``holdout_every``-th sample, at
    most ``CHOICE_SAMPLES`` spread evenly over those the router kept over the
@@ -93,7 +97,7 @@ from .metrics import looks_like_class_scores
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread, take
 
 __all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
-           "MIN_GAIN", "Scorer", "T_LEVEL", "choose", "judge_for", "worst_fold"]
+           "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "judge_for", "worst_fold"]
 
 logger = logging.getLogger("int8rt")
 
@@ -120,6 +124,9 @@ T_LEVEL = 0.975
 # fold of the three samples with an outlier, 0.952 minmax against 0.967
 # entropy, thresholds fitted without any outlier).
 FOLD_GAIN = 0.1
+# The method of the tensors every set holds at their calibration range
+# (input_range.py).
+RANGE_METHOD = "minmax"
 
 Thresholds = dict[str, float]
 Methods = dict[str, str]
@@ -396,8 +403,12 @@ def int8_tensors(engine: Any, network: Any) -> set[str]:
 
 
 def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str]] = None,
-                       methods: tuple[str, ...] = GLOBAL_METHODS) -> dict[str, tuple[Thresholds, Methods]]:
-    """Each method of ``methods`` applied to every tensor: label -> (thresholds, methods).
+                       methods: tuple[str, ...] = GLOBAL_METHODS,
+                       at_range: frozenset[str] | set[str] = frozenset()) -> dict[str, tuple[Thresholds, Methods]]:
+    """Each method of ``methods`` applied to every tensor but those of
+    ``at_range`` (input_range.input_image: an input's linear image that a
+    LayerNorm reads), which get ``RANGE_METHOD`` in every set (method
+    ``"auto:minmax"``): label -> (thresholds, methods).
 
     The tensors in ``exact`` (None: all) get the calibrator's own search
     (MSE over every bin), so a set equals what that calibrator gives on the
@@ -406,9 +417,10 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
     out = {}
     hists = {n: collector.histogram(n) for n in names}
     for label in methods:
-        options = dict(CANDIDATES)[label]
-        out[label] = ({n: method_amax(hists[n], label, options, exact=exact is None or n in exact) for n in names},
-                      {n: f"auto:all {label}" for n in names})
+        per = {n: RANGE_METHOD if n in at_range else label for n in names}
+        out[label] = ({n: method_amax(hists[n], per[n], dict(CANDIDATES)[per[n]], exact=exact is None or n in exact)
+                       for n in names},
+                      {n: f"auto:{per[n]}" if n in at_range else f"auto:all {label}" for n in names})
     return out
 
 

@@ -146,17 +146,20 @@ class Folds:
             thresholds are searched per fold (the others change nothing in
             the engine and keep ``base``'s).
         base: label -> thresholds of every tensor (auto_choice's sets).
+        at_range: the tensors every set holds at their calibration range
+            (auto_choice.RANGE_METHOD: input_range.py), per fold as well.
     """
 
     def __init__(self, build: Callable[[dict[str, float]], Any], calibrate: Callable[[Inputs, Any], None],
                  new_collector: Callable[[], Any], network: Any, kept: Samples, held: Samples, batch_size: int,
                  int8_names: set[str], base: Mapping[str, Mapping[str, float]],
                  last_outputs: Optional[Callable[[], Optional[Inputs]]] = None,
-                 held_run: Optional[tuple[Any, Optional[list[Inputs]]]] = None) -> None:
+                 held_run: Optional[tuple[Any, Optional[list[Inputs]]]] = None,
+                 at_range: frozenset[str] | set[str] = frozenset()) -> None:
         self._build, self._calibrate, self._new_collector = build, calibrate, new_collector
         self._last_outputs, self._held_run = last_outputs, held_run
         self._network, self._kept, self._held, self._batch_size = network, groups(kept), held, batch_size
-        self._int8_names, self._base = int8_names, base
+        self._int8_names, self._base, self._at_range = int8_names, base, at_range
         self._folds: list[tuple[Any, Any]] = []  # (collector, scorer) per fold, made on first use
         self._scored: list[dict[str, tuple[dict[str, float], Any]]] = []  # per fold: label -> (amaxes, errors)
         self.seconds = 0.0  # spent in errors(), calibrating the folds included
@@ -201,17 +204,17 @@ class Folds:
         tensors are within 1% of one scored already shares its errors (as
         in auto_choice.choose)."""
         from .auto import CANDIDATES, method_amax
-        from .auto_choice import _close
+        from .auto_choice import RANGE_METHOD, _close
 
         t0 = time.perf_counter()
-        options = dict(CANDIDATES)[label]
+        per = {n: RANGE_METHOD if n in self._at_range else label for n in self._int8_names}
         out = []
         for fold in range(FOLDS - 1):
             collector, judge = self._fold(fold)
             scored = self._scored[fold]
             if label not in scored:
                 amaxes = dict(self._base[label])
-                amaxes.update({n: method_amax(collector.histogram(n), label, options)
+                amaxes.update({n: method_amax(collector.histogram(n), per[n], dict(CANDIDATES)[per[n]])
                                for n in self._int8_names if n in collector})
                 twin = next((k for k, (a, _) in scored.items()
                              if all(_close(a[t], amaxes[t]) for t in self._int8_names if t in a and t in amaxes)),

@@ -89,9 +89,11 @@ class BuildReport:
             ``"unsigned_activations"`` (``"on"`` /
             ``"off"``, and whether auto decided it or the config did),
             ``"samples"`` (held-out samples
-            the decisions were judged on) and ``"errors"`` (each candidate's
+            the decisions were judged on), ``"errors"`` (each candidate's
             output error there: relative L2, class scores and dense maps
-            as sqrt(1 - centred cosine^2)).
+            as sqrt(1 - centred cosine^2)), and where any, ``"at_range"``
+            (the tensors every set held at their calibration range:
+            input_range.py).
     """
 
     measured: bool
@@ -171,7 +173,8 @@ class BuildReport:
         return (f"  auto calibration: thresholds {a.get('thresholds')}, equalization {a.get('equalization', 'off')}, "
                 f"unsigned activations {a.get('unsigned_activations', 'off')}, "
                 f"bias correction {a.get('bias_correction', 'off')} (output error on {a.get('samples')} held-out "
-                f"samples: {errors})")
+                f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
+                                          else ""))
 
 
 def _f(x: float) -> str:

@@ -34,6 +34,7 @@ from .._numerics import scale_from_amax
 from . import auto_choice, check, crossval, mixed, unsigned_form
 from . import bias_correction as biascorr
 from .holdout import SampleRouter
+from .input_range import input_image
 from .lut_inputs import lut_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
@@ -115,6 +116,7 @@ class CalibrationRun:
         self._unsigned_trial = unsigned_trial
         self._unsigned_decided = False  # auto ran the trial (so may decide again: _redecide_unsigned)
         self._int8_names: set[str] = set()
+        self._at_range: set[str] = set()  # auto: tensors every set holds at their range (input_range.py)
         self._judge: Any = None      # auto: the scorer its choices are judged by (auto_choice.judge_for)
         self._where = ""
         # auto: the build's engine without a correction, lowered once (the
@@ -190,11 +192,12 @@ class CalibrationRun:
         # engine holds in int8. The sets are ranked with MSE's strided search;
         # the chosen method's thresholds then come from its exact search.
         first = auto_choice.GLOBAL_METHODS[0]
-        sets = auto_choice.single_method_sets(collector, names, methods=(first,))
+        self._at_range = input_image(self._network)
+        sets = auto_choice.single_method_sets(collector, names, methods=(first,), at_range=self._at_range)
         engines = {first: self._builder.build(_scales(sets[first][0]))}
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
-                                                   methods=auto_choice.GLOBAL_METHODS[1:]))
+                                                   methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # the held-out samples' float32 outputs: kept by the calibration pass,
@@ -205,6 +208,11 @@ class CalibrationRun:
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
         self._auto = dict(samples=self.router.samples(self._judge.data), errors={})
+        if self._at_range:
+            self._auto["at_range"] = sorted(self._at_range)
+            logger.info("auto calibration: %s held at their calibration range (%s) in every set: the inputs' "
+                        "linear image a LayerNorm reads (input_range.py)", ", ".join(sorted(self._at_range)),
+                        auto_choice.RANGE_METHOD)
         # Unsigned activations first, at the default set's thresholds, so that
         # the sets and their folds are scored in the form the build will have:
         # scored symmetric, the folds took percentile over mse on random-weight
@@ -296,7 +304,7 @@ class CalibrationRun:
         return crossval.Folds(
             self._builder.build, self._calibrate_into, lambda: self._new_collector(session),
             self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()},
-            last_outputs=self._last_outputs, held_run=held_run)
+            last_outputs=self._last_outputs, held_run=held_run, at_range=self._at_range)
 
     def _last_outputs(self) -> Optional[dict[str, np.ndarray]]:
         """The network's float32 outputs as the builder's last
