@@ -268,9 +268,12 @@ class QResizeLinearLayer : public Layer {
   const LinearTaps& taps_for(const std::vector<const Value*>& in) const {
     if (!dynamic_) return fixed_;
     const Shape& s = in[0]->shape();
-    const Shape xs{s[0], s[3], s[1], s[2]};  // the float tensor's [N, C, H, W]
-    std::vector<float> scales;
-    const Shape os = resize_plan(config_, xs, in, prefix_, &scales);
+    thread_local Shape xs;  // kept with the plan: a run at a known size allocates nothing
+    thread_local ResizePlan plan;
+    xs.assign({s[0], s[3], s[1], s[2]});  // the float tensor's [N, C, H, W]
+    resize_plan_into(config_, xs, in, prefix_, &plan);
+    const Shape& os = plan.out;
+    const std::vector<float>& scales = plan.scales;
     if (os[0] != xs[0] || os[1] != xs[1]) {
       throw InvalidArgument(prefix_ + "int8 linear resizing changes H and W only; its sizes/scales give " +
                             shape_str(os) + " for " + shape_str(xs));
