@@ -1,7 +1,7 @@
 """Shared helpers of the benchmark scripts: alternating timing with medians,
 the machine line (CPU model, load average), memory readings, the ISA cap
-shared with the peers (isa_cap) and a second build of int8rt loaded beside
-this one (import_before_build).
+shared with the peers (isa_cap), a second build of int8rt loaded beside
+this one (import_before_build) and the allocation counter (alloc_counter).
 
 Not part of the int8rt package; the scripts in this folder import it by
 sitting beside it.
@@ -168,4 +168,25 @@ def import_before_build(folder: str) -> Any:
         return importlib.import_module("int8rt_before")
     finally:
         state.update(saved)
+
+
+def alloc_counter(path: Optional[str]) -> Any:
+    """tests/native/alloc_counter.c's library at `path` (preloaded with
+    LD_PRELOAD, so that it sees the process's allocations), or None."""
+    if not path:
+        return None
+    import ctypes
+    counter = ctypes.CDLL(path)
+    counter.alloc_counter_stop.restype = ctypes.c_long
+    return counter
+
+
+def allocations_per_run(counter: Any, run: Callable[[], object], rounds: int = 3) -> int:
+    """The fewest C++ heap allocations (made outside the GIL) of `rounds` calls of run()."""
+    counts = []
+    for _ in range(rounds):
+        counter.alloc_counter_start()
+        run()
+        counts.append(counter.alloc_counter_stop())
+    return min(counts)
 

@@ -19,14 +19,13 @@ load side by side, and its bindings given a type registry of their own
 from __future__ import annotations
 
 import argparse
-import ctypes
 import statistics
 import time
 
 import numpy as np
 
 import int8rt
-from bench_util import alternating_samples, import_before_build, machine_line
+from bench_util import alloc_counter, allocations_per_run, alternating_samples, import_before_build, machine_line
 
 
 def feeds(batch: int, seq: int) -> dict:
@@ -48,10 +47,7 @@ def main() -> None:
     libs = {"before": before, "after": int8rt}
     for lib in libs.values():
         lib.set_num_threads(1)
-    counter = None
-    if args.counter:
-        counter = ctypes.CDLL(args.counter)
-        counter.alloc_counter_stop.restype = ctypes.c_long
+    counter = alloc_counter(args.counter)
     print(machine_line())
     for path in args.engines:
         ctxs = {name: lib.Engine.load(path).create_execution_context() for name, lib in libs.items()}
@@ -61,15 +57,7 @@ def main() -> None:
             runs = {name: (lambda c=ctx, o=outs[name]: c.run(f, o)) for name, ctx in ctxs.items()}
             samples = alternating_samples(runs, args.rounds, warmup=2, clock=time.thread_time)
             same = all(np.array_equal(outs["before"][k], outs["after"][k]) for k in outs["after"])
-            allocs = {}
-            if counter is not None:
-                for name, run in runs.items():
-                    counts = []
-                    for _ in range(3):
-                        counter.alloc_counter_start()
-                        run()
-                        counts.append(counter.alloc_counter_stop())
-                    allocs[name] = min(counts)
+            allocs = {name: allocations_per_run(counter, run) for name, run in runs.items()} if counter else {}
             med = {name: statistics.median(v) * 1e3 for name, v in samples.items()}
             print(f"{path.split('/')[-1]} b{batch} s{args.seq}: before {med['before']:.2f} ms, after "
                   f"{med['after']:.2f} ms CPU (median of {args.rounds}), after/before {med['after'] / med['before']:.3f}; "

@@ -22,15 +22,15 @@ images of each --images size.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import numpy as np
 
 import int8rt
-from bench_util import alternating_samples, import_before_build, load_line, machine_line
+from bench_util import (alloc_counter, allocations_per_run, alternating_samples, import_before_build, load_line,
+                        machine_line)
 
 
 def shape_list(text: str) -> List[List[int]]:
@@ -55,15 +55,6 @@ def engine_feeds(engine: "int8rt.Engine", tokens: List[List[int]], images: List[
     raise SystemExit(f"no feeds for inputs {names}")
 
 
-def counted(counter: ctypes.CDLL, run: Callable[[], object]) -> int:
-    counts = []
-    for _ in range(3):
-        counter.alloc_counter_start()
-        run()
-        counts.append(counter.alloc_counter_stop())
-    return min(counts)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("engines", nargs="+")
@@ -78,10 +69,7 @@ def main() -> None:
     for lib in libs.values():
         lib.set_num_threads(args.threads)
     clock = time.thread_time if args.threads == 1 else time.process_time
-    counter = None
-    if args.counter:
-        counter = ctypes.CDLL(args.counter)
-        counter.alloc_counter_stop.restype = ctypes.c_long
+    counter = alloc_counter(args.counter)
     print(machine_line())
     for path in args.engines:
         engines = {name: lib.Engine.load(path) for name, lib in libs.items()}
@@ -101,7 +89,7 @@ def main() -> None:
         for i, f in enumerate(feeds):
             med = {name: statistics.median(samples[f"{name} {i}"]) * 1e3 for name in ctxs}
             same = all(np.array_equal(outs["before"][i][k], outs["after"][i][k]) for k in outs["after"][i])
-            allocs = {name: counted(counter, runs[f"{name} {i}"]) for name in ctxs} if counter else "not counted"
+            allocs = {name: allocations_per_run(counter, runs[f"{name} {i}"]) for name in ctxs} if counter else "not counted"
             shape = "x".join(str(d) for d in next(iter(f.values())).shape)
             print(f"  {shape}: before {med['before']:.2f} ms, after {med['after']:.2f} ms CPU (median of "
                   f"{args.rounds}), after/before {med['after'] / med['before']:.3f}; outputs bit-identical: {same}; "
