@@ -147,6 +147,21 @@ def _mobile_detector(mode: str = "nearest") -> onnx.ModelProto:
     return model(nodes, [fvi("x", ["N", 3, "H", "W"])], [fvi("y", ["N", 4, "OH", "OW"])], ws + [scales])
 
 
+def _separable_resizes() -> onnx.ModelProto:
+    """x [N, 3, H, W] (every dim dynamic) through the Resize modes the FP32
+    layer runs one axis at a time in float64 (resize_separable.h): linear and
+    cubic antialiased downsampling, then a linear tf_crop_and_resize (its roi
+    an input to the node) upsampling."""
+    roi = numpy_helper.from_array(np.array([0, 0, 0.1, 0.2, 1, 1, 0.9, 0.7], np.float32), "roi")
+    down = numpy_helper.from_array(np.array([1, 1, 0.6, 0.45], np.float32), "down")
+    up = numpy_helper.from_array(np.array([1, 1, 2, 3], np.float32), "up")
+    nodes = [helper.make_node("Resize", ["x", "", "down"], ["a"], mode="linear", antialias=1),
+             helper.make_node("Resize", ["a", "", "down"], ["b"], mode="cubic", antialias=1),
+             helper.make_node("Resize", ["b", "roi", "up"], ["y"], mode="linear",
+                              coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=-1.0)]
+    return model(nodes, [fvi("x", ["N", 3, "H", "W"])], [fvi("y", ["N", 3, "OH", "OW"])], [roi, down, up], opset=18)
+
+
 def _bert_like_encoder(layers: int = 2, hidden: int = 32, heads: int = 4, max_len: int = 64) -> onnx.ModelProto:
     """A BERT-like encoder on x [N, S, hidden], token types [N, S] (int64) and an
     additive mask [N, 1, 1, S] (N and S dynamic), with the layers a BERT export
@@ -235,7 +250,7 @@ ALLOC_CHILD = textwrap.dedent("""
     import numpy as np
     import int8rt
     from onnx_models import resnet_block
-    from test_run_allocations import _mobile_detector
+    from test_run_allocations import _mobile_detector, _separable_resizes
     counter = ctypes.CDLL(sys.argv[1])
     pages = []  # keeps the unborrowable arrays' pages alive
 
@@ -250,10 +265,12 @@ ALLOC_CHILD = textwrap.dedent("""
     capacity = int(sys.argv[2])
     rng = np.random.default_rng(0)
     det_shapes = [(1, 3, 32, 32), (1, 3, 24, 40), (2, 3, 32, 32)]
-    # The FP32 Resize keeps its plan and index / tap tables per thread
-    # (RESULTS.md section 105): nearest and bilinear, float and int8.
+    # The Resize layers keep their plans and index / tap tables per thread
+    # (RESULTS.md section 105): nearest and bilinear, float and int8, and the
+    # float64 one-axis-at-a-time modes.
     nets = {"detector": (_mobile_detector(), "x", det_shapes, ["fp32", "bf16", "int8"]),
             "bilinear detector": (_mobile_detector("linear"), "x", det_shapes, ["fp32", "int8"]),
+            "separable resizes": (_separable_resizes(), "x", [(1, 3, 40, 40), (2, 3, 24, 36)], ["fp32"]),
             "resnet block": (resnet_block(np.random.default_rng(1), True), "x", [(1, 3, 12, 12), (3, 3, 12, 12)],
                              ["fp32", "bf16", "int8"])}
     out = {}
@@ -341,7 +358,7 @@ def test_steady_state_runs_make_no_cpp_heap_allocation(tmp_path, tier: str) -> N
     for run, per_feed in counts.items():
         assert [min(c) for c in per_feed] == [0] * len(per_feed), \
             f"{run}: C++ heap allocations per steady-state run, per input shape and round: {per_feed}"
-    assert len(counts) == 16
+    assert len(counts) == 18
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")

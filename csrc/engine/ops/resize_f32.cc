@@ -50,6 +50,8 @@ struct ResizeTables {
   std::vector<int64_t> stride;              // nearest: x's dense strides
   std::vector<ResizeTap> ty, tx;            // linear: the taps of the output rows and columns
   std::vector<CubicTap> cy, cx;             // cubic: likewise
+  std::vector<float> roi;                   // separable: tf_crop_and_resize's roi input
+  std::vector<AxisTaps> taps;               // separable: per dim (n = 0: not resized)
 };
 
 class ResizeLayer : public Layer {
@@ -73,7 +75,7 @@ class ResizeLayer : public Layer {
     float* y = out[0]->data<float>();
     const size_t r = xs.size();
     if (separable(xs, os)) {
-      run_separable(in, x, y, xs, os, scales);
+      run_separable(in, x, y, xs, os, tables);
       return;
     }
     if (c_.linear) {
@@ -127,39 +129,34 @@ class ResizeLayer : public Layer {
   }
 
   void run_separable(const std::vector<const Value*>& in, const float* x, float* y, const Shape& xs, const Shape& os,
-                     const std::vector<float>& scales) const {
+                     ResizeTables& tables) const {
     const size_t r = xs.size();
-    std::vector<float> roi;
+    const std::vector<float>& scales = tables.plan.scales;
+    const std::vector<int64_t>& axes = tables.plan.axes;  // the resized axes, normalised by resize_plan_into
+    std::vector<float>& roi = tables.roi;
+    roi.clear();
     if (c_.tf_crop_and_resize) {
       if (in.size() < 2 || !in[1] || in[1]->numel() == 0) {
         throw InvalidArgument(prefix_ + "tf_crop_and_resize needs the roi input");
       }
-      roi = float_values(require_input(in, 1, DataType::kFloat32, prefix_), prefix_, "roi");
+      float_values_into(require_input(in, 1, DataType::kFloat32, prefix_), prefix_, "roi", &roi);
     }
-    std::vector<int64_t> axes = resized_axes(r);
     if (!roi.empty() && roi.size() != 2 * axes.size() && roi.size() != 2 * r) {
       throw InvalidArgument(prefix_ + "roi has " + std::to_string(roi.size()) + " values; expected " +
                             std::to_string(2 * axes.size()));
     }
-    std::vector<AxisTaps> taps(r);
+    std::vector<AxisTaps>& taps = tables.taps;
+    if (taps.size() < r) taps.resize(r);
+    for (size_t d = 0; d < r; ++d) taps[d].n = 0;  // not resized unless set below
     for (size_t i = 0; i < axes.size(); ++i) {
       const size_t d = static_cast<size_t>(axes[i]);
       // roi: [begins..., ends...] over `axes` (or over every dim)
       const size_t k = roi.size() == 2 * r ? d : i, half = roi.size() / 2;
       const double begin = roi.empty() ? 0.0 : roi[k], end = roi.empty() ? 1.0 : roi[half + k];
       const bool identity = os[d] == xs[d] && std::fabs(scales[d] - 1.f) < 1e-9f && begin == 0.0 && end == 1.0;
-      if (!identity) taps[d] = resize_axis_taps(c_, xs[d], os[d], scales[d], begin, end);
+      if (!identity) resize_axis_taps_into(c_, xs[d], os[d], scales[d], begin, end, &taps[d]);
     }
     resize_separable(x, y, xs, os, taps, c_.extrapolation_value);
-  }
-
-  std::vector<int64_t> resized_axes(size_t r) const {
-    std::vector<int64_t> axes = c_.axes;
-    if (axes.empty()) {
-      for (size_t d = 0; d < r; ++d) axes.push_back(static_cast<int64_t>(d));
-    }
-    for (int64_t& a : axes) a = normalize_axis(a, static_cast<int64_t>(r), prefix_);
-    return axes;
   }
 
   // Bicubic on the last two dims: per output pixel, each of the four tap
