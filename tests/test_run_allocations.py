@@ -162,6 +162,26 @@ def _separable_resizes() -> onnx.ModelProto:
     return model(nodes, [fvi("x", ["N", 3, "H", "W"])], [fvi("y", ["N", 3, "OH", "OW"])], [roi, down, up], opset=18)
 
 
+def _norm_and_reductions() -> onnx.ModelProto:
+    """x [N, 8, L] (N and L dynamic) through a BatchNormalization no conv
+    absorbs (LeViT's, on tokens) and reductions on each of the Reduce layer's
+    paths: ReduceSum over the last axis (rows), ReduceL2 over the channels
+    (a collapsed sum with an inner block), ReduceSumSquare over axes 0 and 2
+    (not adjacent: the strided walk) and ReduceMax over the channels."""
+    rng = np.random.default_rng(11)
+    params = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in
+              (("bn_s", rng.uniform(0.5, 1.5, 8)), ("bn_b", rng.standard_normal(8)),
+               ("bn_m", rng.standard_normal(8) * 0.1), ("bn_v", rng.uniform(0.5, 2.0, 8)))]
+    params.append(numpy_helper.from_array(np.array([-1], np.int64), "last"))
+    nodes = [helper.make_node("BatchNormalization", ["x", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn"]),
+             helper.make_node("ReduceSum", ["bn", "last"], ["sum"]),
+             helper.make_node("ReduceL2", ["bn"], ["l2"], axes=[1]),
+             helper.make_node("ReduceSumSquare", ["bn"], ["ss"], axes=[0, 2], keepdims=0),
+             helper.make_node("ReduceMax", ["bn"], ["max"], axes=[1])]
+    return model(nodes, [fvi("x", ["N", 8, "L"])], [fvi("sum", ["N", 8, 1]), fvi("l2", ["N", 1, "L"]),
+                                                    fvi("ss", [8]), fvi("max", ["N", 1, "L"])], params, opset=13)
+
+
 def _bert_like_encoder(layers: int = 2, hidden: int = 32, heads: int = 4, max_len: int = 64) -> onnx.ModelProto:
     """A BERT-like encoder on x [N, S, hidden], token types [N, S] (int64) and an
     additive mask [N, 1, 1, S] (N and S dynamic), with the layers a BERT export
@@ -250,7 +270,7 @@ ALLOC_CHILD = textwrap.dedent("""
     import numpy as np
     import int8rt
     from onnx_models import resnet_block
-    from test_run_allocations import _mobile_detector, _separable_resizes
+    from test_run_allocations import _mobile_detector, _norm_and_reductions, _separable_resizes
     counter = ctypes.CDLL(sys.argv[1])
     pages = []  # keeps the unborrowable arrays' pages alive
 
@@ -271,6 +291,7 @@ ALLOC_CHILD = textwrap.dedent("""
     nets = {"detector": (_mobile_detector(), "x", det_shapes, ["fp32", "bf16", "int8"]),
             "bilinear detector": (_mobile_detector("linear"), "x", det_shapes, ["fp32", "int8"]),
             "separable resizes": (_separable_resizes(), "x", [(1, 3, 40, 40), (2, 3, 24, 36)], ["fp32"]),
+            "norm and reductions": (_norm_and_reductions(), "x", [(2, 8, 10), (1, 8, 17)], ["fp32"]),
             "resnet block": (resnet_block(np.random.default_rng(1), True), "x", [(1, 3, 12, 12), (3, 3, 12, 12)],
                              ["fp32", "bf16", "int8"])}
     out = {}
@@ -358,7 +379,7 @@ def test_steady_state_runs_make_no_cpp_heap_allocation(tmp_path, tier: str) -> N
     for run, per_feed in counts.items():
         assert [min(c) for c in per_feed] == [0] * len(per_feed), \
             f"{run}: C++ heap allocations per steady-state run, per input shape and round: {per_feed}"
-    assert len(counts) == 18
+    assert len(counts) == 20
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")
