@@ -164,7 +164,8 @@ def _separable_resizes() -> onnx.ModelProto:
 
 def _norm_and_reductions() -> onnx.ModelProto:
     """x [N, 8, L] (N and L dynamic) through a BatchNormalization no conv
-    absorbs (LeViT's, on tokens) and reductions on each of the Reduce layer's
+    absorbs (LeViT's, on tokens), a reflect Pad of the tokens (pads an input,
+    as Swin's window padding) and reductions on each of the Reduce layer's
     paths: ReduceSum over the last axis (rows), ReduceL2 over the channels
     (a collapsed sum with an inner block), ReduceSumSquare over axes 0 and 2
     (not adjacent: the strided walk) and ReduceMax over the channels."""
@@ -173,8 +174,10 @@ def _norm_and_reductions() -> onnx.ModelProto:
               (("bn_s", rng.uniform(0.5, 1.5, 8)), ("bn_b", rng.standard_normal(8)),
                ("bn_m", rng.standard_normal(8) * 0.1), ("bn_v", rng.uniform(0.5, 2.0, 8)))]
     params.append(numpy_helper.from_array(np.array([-1], np.int64), "last"))
+    params.append(numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 2], np.int64), "pads"))
     nodes = [helper.make_node("BatchNormalization", ["x", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn"]),
-             helper.make_node("ReduceSum", ["bn", "last"], ["sum"]),
+             helper.make_node("Pad", ["bn", "pads"], ["padded"], mode="reflect"),
+             helper.make_node("ReduceSum", ["padded", "last"], ["sum"]),
              helper.make_node("ReduceL2", ["bn"], ["l2"], axes=[1]),
              helper.make_node("ReduceSumSquare", ["bn"], ["ss"], axes=[0, 2], keepdims=0),
              helper.make_node("ReduceMax", ["bn"], ["max"], axes=[1])]
