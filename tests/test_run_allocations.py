@@ -411,8 +411,10 @@ ENCODER_CHILD = textwrap.dedent("""
         return {"x": rng.standard_normal((n, s, 32), dtype=np.float32),
                 "types": rng.integers(0, 2, (n, s)).astype(np.int64), "mask": mask}
     shapes = [(2, 16), (1, 24), (3, 8)]  # batches and sequence lengths in turn
-    config = int8rt.BuilderConfig(precision="fp32") if precision == "fp32" else int8rt.BuilderConfig(
-        calibrator=[feed(n, s) for n, s in shapes * 2], accuracy_check=False)
+    config = {"fp32": lambda: int8rt.BuilderConfig(precision="fp32"),
+              "bf16": lambda: int8rt.BuilderConfig(precision="fp32", bf16=True),
+              "int8": lambda: int8rt.BuilderConfig(calibrator=[feed(n, s) for n, s in shapes * 2],
+                                                   accuracy_check=False)}[precision]()
     engine = int8rt.build_engine(_bert_like_encoder(), config)
     ops = [layer["op"] for layer in engine.layers()]
     out = {"ops": ops}
@@ -439,7 +441,7 @@ ENCODER_CHILD = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")
-@pytest.mark.parametrize("precision", ["int8", "fp32"])
+@pytest.mark.parametrize("precision", ["int8", "fp32", "bf16"])
 def test_bert_like_encoder_runs_make_no_cpp_heap_allocation(tmp_path, precision: str) -> None:
     # INT8: int8rt.QAttention (its products' B packed per run: keys, values)
     # and int8rt.QMatMul (B an activation) pack their B into this thread's
@@ -447,7 +449,7 @@ def test_bert_like_encoder_runs_make_no_cpp_heap_allocation(tmp_path, precision:
     # plans are held in place. Both precisions: the embeddings' Slice (run-time
     # ends), Expand, Gather -> DequantizeLinear and the LayerNormalizations
     # (a broadcast residual among them) keep their geometry in per-thread
-    # state, as the FP32 MatMuls keep their plans (RESULTS.md section 105). So
+    # state, as the FP32 (and BF16) MatMuls keep their plans (RESULTS.md section 105). So
     # a steady-state run allocates nothing at three input shapes in turn; its
     # outputs equal each shape's first run, bit for bit, whatever the kept
     # state held before.
