@@ -1,6 +1,7 @@
 """Shared helpers of the benchmark scripts: alternating timing with medians,
-the machine line (CPU model, load average), memory readings and the ISA cap
-shared with the peers (isa_cap).
+the machine line (CPU model, load average), memory readings, the ISA cap
+shared with the peers (isa_cap), a second build of int8rt loaded beside
+this one (import_before_build) and the allocation counter (alloc_counter).
 
 Not part of the int8rt package; the scripts in this folder import it by
 sitting beside it.
@@ -11,8 +12,9 @@ import datetime
 import os
 import platform
 import statistics
+import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 
 def machine_line() -> str:
@@ -143,3 +145,48 @@ def peak_rss_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise OSError("no VmHWM in /proc/self/status")
+
+
+def import_before_build(folder: str) -> Any:
+    """The package `int8rt_before` from `folder`: a copy of another build's
+    python/int8rt renamed so that it loads beside this one (its libint8rt.so
+    renamed libint8rB.so in the soname and in the extensions' DT_NEEDED, same
+    length), its bindings given a pybind11 type registry of their own. pybind11
+    keeps its registry in the interpreter state's dict: the second build, given
+    none while it imports, makes its own (each extension keeps the registry it
+    found), so the two builds' identically named classes do not collide."""
+    import ctypes
+    import importlib
+    sys.path.insert(0, folder)
+    api = ctypes.pythonapi
+    api.PyInterpreterState_Get.restype = ctypes.c_void_p
+    api.PyInterpreterState_GetDict.restype = ctypes.py_object
+    api.PyInterpreterState_GetDict.argtypes = [ctypes.c_void_p]
+    state = api.PyInterpreterState_GetDict(api.PyInterpreterState_Get())
+    saved = {k: state.pop(k) for k in list(state) if k.startswith("__pybind11")}
+    try:
+        return importlib.import_module("int8rt_before")
+    finally:
+        state.update(saved)
+
+
+def alloc_counter(path: Optional[str]) -> Any:
+    """tests/native/alloc_counter.c's library at `path` (preloaded with
+    LD_PRELOAD, so that it sees the process's allocations), or None."""
+    if not path:
+        return None
+    import ctypes
+    counter = ctypes.CDLL(path)
+    counter.alloc_counter_stop.restype = ctypes.c_long
+    return counter
+
+
+def allocations_per_run(counter: Any, run: Callable[[], object], rounds: int = 3) -> int:
+    """The fewest C++ heap allocations (made outside the GIL) of `rounds` calls of run()."""
+    counts = []
+    for _ in range(rounds):
+        counter.alloc_counter_start()
+        run()
+        counts.append(counter.alloc_counter_stop())
+    return min(counts)
+

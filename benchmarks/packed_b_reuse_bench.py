@@ -8,7 +8,8 @@ counter preloaded, C++ heap allocations per steady-state run of each build.
 The "before" build is a copy of another checkout's package renamed to
 int8rt_before, its libint8rt.so renamed (soname and the extension's
 DT_NEEDED entry patched to libint8rB.so, same length) so the two libraries
-load side by side, and its bindings given a type registry of their own (below):
+load side by side, and its bindings given a type registry of their own
+(bench_util.import_before_build):
 
     PYTHONPATH=python LD_PRELOAD=/tmp/liballoc_counter.so python benchmarks/packed_b_reuse_bench.py \\
         --before /tmp/attnpack/before --counter /tmp/liballoc_counter.so minilm_int8.i8rt bert-base128.i8rt
@@ -18,16 +19,13 @@ load side by side, and its bindings given a type registry of their own (below):
 from __future__ import annotations
 
 import argparse
-import ctypes
-import importlib
 import statistics
-import sys
 import time
 
 import numpy as np
 
 import int8rt
-from bench_util import alternating_samples, machine_line
+from bench_util import alloc_counter, allocations_per_run, alternating_samples, import_before_build, machine_line
 
 
 def feeds(batch: int, seq: int) -> dict:
@@ -45,25 +43,11 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
-    sys.path.insert(0, args.before)
-    # pybind11 keeps its type registry in the interpreter state's dict: the second build, given
-    # none while it imports, makes its own (each extension keeps the registry it found), so the
-    # two builds' identically named classes do not collide.
-    api = ctypes.pythonapi
-    api.PyInterpreterState_Get.restype = ctypes.c_void_p
-    api.PyInterpreterState_GetDict.restype = ctypes.py_object
-    api.PyInterpreterState_GetDict.argtypes = [ctypes.c_void_p]
-    state = api.PyInterpreterState_GetDict(api.PyInterpreterState_Get())
-    saved = {k: state.pop(k) for k in list(state) if k.startswith("__pybind11")}
-    before = importlib.import_module("int8rt_before")
-    state.update(saved)
+    before = import_before_build(args.before)
     libs = {"before": before, "after": int8rt}
     for lib in libs.values():
         lib.set_num_threads(1)
-    counter = None
-    if args.counter:
-        counter = ctypes.CDLL(args.counter)
-        counter.alloc_counter_stop.restype = ctypes.c_long
+    counter = alloc_counter(args.counter)
     print(machine_line())
     for path in args.engines:
         ctxs = {name: lib.Engine.load(path).create_execution_context() for name, lib in libs.items()}
@@ -73,15 +57,7 @@ def main() -> None:
             runs = {name: (lambda c=ctx, o=outs[name]: c.run(f, o)) for name, ctx in ctxs.items()}
             samples = alternating_samples(runs, args.rounds, warmup=2, clock=time.thread_time)
             same = all(np.array_equal(outs["before"][k], outs["after"][k]) for k in outs["after"])
-            allocs = {}
-            if counter is not None:
-                for name, run in runs.items():
-                    counts = []
-                    for _ in range(3):
-                        counter.alloc_counter_start()
-                        run()
-                        counts.append(counter.alloc_counter_stop())
-                    allocs[name] = min(counts)
+            allocs = {name: allocations_per_run(counter, run) for name, run in runs.items()} if counter else {}
             med = {name: statistics.median(v) * 1e3 for name, v in samples.items()}
             print(f"{path.split('/')[-1]} b{batch} s{args.seq}: before {med['before']:.2f} ms, after "
                   f"{med['after']:.2f} ms CPU (median of {args.rounds}), after/before {med['after'] / med['before']:.3f}; "

@@ -398,22 +398,24 @@ const ShapeRange* Network::shape_range(const std::string& input) const {
 
 void Network::check_input_shape(int id, const std::vector<int64_t>& shape) const {
   const Tensor& decl = tensor(id);
-  const std::string what = "input " + quoted(decl.name) + ": ";
+  // The message's head, formed only on failure: a run checks its inputs every time, and a name
+  // past 15 characters quoted is a heap allocation.
+  const auto what = [&] { return "input " + quoted(decl.name) + ": "; };
   bool fits = decl.any_rank || shape.size() == decl.shape.size();
   for (size_t d = 0; fits && !decl.any_rank && d < shape.size(); ++d) {
     fits = decl.shape[d] < 0 || decl.shape[d] == shape[d];
   }
   if (!fits) {
-    throw InvalidArgument(what + "expected shape " + dims_str(decl.shape) + " (-1: any size), got " + dims_str(shape));
+    throw InvalidArgument(what() + "expected shape " + dims_str(decl.shape) + " (-1: any size), got " + dims_str(shape));
   }
   for (int64_t d : shape) {
-    if (d < 0) throw InvalidArgument(what + "negative dimension in " + dims_str(shape));
+    if (d < 0) throw InvalidArgument(what() + "negative dimension in " + dims_str(shape));
   }
   const ShapeRange* range = shape_range(decl.name);
   if (!range || decl.any_rank) return;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] < range->min[d] || shape[d] > range->max[d]) {
-      throw InvalidArgument(what + "shape " + dims_str(shape) + " is outside the engine's optimization profile (min " +
+      throw InvalidArgument(what() + "shape " + dims_str(shape) + " is outside the engine's optimization profile (min " +
                             dims_str(range->min) + ", max " + dims_str(range->max) + ") in dimension " +
                             std::to_string(d));
     }

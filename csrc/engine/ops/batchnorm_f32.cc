@@ -2,7 +2,7 @@
 //   y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + B[c]
 // over [N, C, ...]. Per channel it is evaluated as y = x * a[c] + b[c] with
 // a = scale / sqrt(var + eps) and b = B - mean * a, computed in double and
-// rounded once. training_mode = 1 and the training outputs (running mean /
+// rounded once (per run, into per-thread vectors). training_mode = 1 and the training outputs (running mean /
 // var) are not supported (NotSupported at creation).
 #include <cmath>
 
@@ -37,7 +37,12 @@ class BatchNormLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& xs = in[0]->shape();
     const int64_t N = xs[0], C = xs[1], inner = in[0]->numel() / std::max<int64_t>(1, N * C);
-    std::vector<float> a(static_cast<size_t>(C)), b(static_cast<size_t>(C));
+    // This thread's per-channel factors, kept across runs (no allocation once sized); the
+    // parallel loop below reads them through these references.
+    thread_local std::vector<float> a_here, b_here;
+    std::vector<float>&a = a_here, &b = b_here;
+    a.resize(static_cast<size_t>(C));
+    b.resize(static_cast<size_t>(C));
     const float *scale = in[1]->data<float>(), *bias = in[2]->data<float>();
     const float *mean = in[3]->data<float>(), *var = in[4]->data<float>();
     for (int64_t c = 0; c < C; ++c) {

@@ -59,6 +59,10 @@ class BroadcastDims {
   size_t n_ = 0;
 };
 
+// n values, all 0, in either container (broadcast_strides_into's).
+inline void zero_dims(BroadcastDims& d, size_t n) { d.assign_zeros(n); }
+inline void zero_dims(std::vector<int64_t>& d, size_t n) { d.assign(n, 0); }
+
 // Collapsed output dims and, per operand, its strides over them.
 template <size_t K>
 struct BroadcastPlanN {
@@ -68,10 +72,11 @@ struct BroadcastPlanN {
 };
 
 // Strides (in elements) of `shape` viewed as `out` (broadcast_strides, op_util.h), into `strides`.
-// Dims: Shape or BroadcastDims.
-template <typename Dims>
-void broadcast_strides_into(const Shape& shape, const Dims& out, BroadcastDims& strides) {
-  strides.assign_zeros(out.size());
+// Dims: Shape or BroadcastDims; Strides: BroadcastDims or a std::vector<int64_t> whose storage is
+// reused (a per-thread one: no allocation once sized).
+template <typename Dims, typename Strides>
+void broadcast_strides_into(const Shape& shape, const Dims& out, Strides& strides) {
+  zero_dims(strides, out.size());
   int64_t s = 1;
   for (size_t k = 0; k < shape.size(); ++k) {
     strides[out.size() - 1 - k] = shape[shape.size() - 1 - k] == 1 ? 0 : s;

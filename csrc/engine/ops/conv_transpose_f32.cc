@@ -39,7 +39,7 @@ class ConvTransposeLayer : public Layer {
   ConvTransposeLayer(const Node& node, WindowAttrs w, std::vector<int64_t> out_pad, std::vector<int64_t> out_shape,
                      int64_t group, size_t rank)
       : w_(std::move(w)), out_pad_(std::move(out_pad)), out_shape_(std::move(out_shape)), group_(group), rank_(rank),
-        prefix_(layer_error_prefix(node)) {}
+        prefix_(layer_error_prefix(node)), channels_what_(prefix_ + "output channels") {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Geom g = geometry(in);
@@ -113,7 +113,7 @@ class ConvTransposeLayer : public Layer {
     g.N = xs[0];
     g.C = xs[1];
     g.G = group_;
-    g.M = checked_mul(ws[1], group_, prefix_ + "output channels");
+    g.M = checked_mul(ws[1], group_, channels_what_);
     if (ws[0] != g.C || g.C % group_ != 0) {
       throw InvalidArgument(prefix_ + "weights " + shape_str(ws) + " do not match input channels " +
                             std::to_string(g.C) + " with group " + std::to_string(group_));
@@ -162,6 +162,7 @@ class ConvTransposeLayer : public Layer {
   int64_t group_;
   size_t rank_;
   std::string prefix_;
+  std::string channels_what_;  // checked_mul's name for M, formed once (per run it was an allocation)
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
 };
 

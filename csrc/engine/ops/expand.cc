@@ -3,10 +3,12 @@
 // token of a ViT expanded to the batch: Shape -> Concat -> Expand, evaluated
 // during shape inference, Executor::infer_shapes). The output shape is the
 // numpy broadcast of data.shape and the given shape (a 1 keeps the data's
-// dim); out[i] = data[i with each broadcast dim's index set to 0].
+// dim); out[i] = data[i with each broadcast dim's index set to 0]. The strides
+// are kept per thread, so a run allocates nothing.
 #include <cstring>
 
 #include "engine/layer.h"
+#include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/strided_copy.h"
 
@@ -34,8 +36,9 @@ class ExpandLayer : public Layer {
       std::memcpy(out[0]->data<char>(), in[0]->data<char>(), dtype_size(in[0]->dtype()));
       return;
     }
-    strided_copy(dtype_size(in[0]->dtype()), in[0]->data<char>(), out[0]->data<char>(), ys,
-                 broadcast_strides(in[0]->shape(), ys));
+    thread_local std::vector<int64_t> strides;  // kept: a run allocates nothing once sized
+    broadcast_strides_into(in[0]->shape(), ys, strides);
+    strided_copy(dtype_size(in[0]->dtype()), in[0]->data<char>(), out[0]->data<char>(), ys, strides);
   }
 
   std::string describe() const override { return "expand"; }

@@ -8,6 +8,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
@@ -51,7 +52,9 @@ class GatherElementsLayer : public Layer {
     const int64_t rank = static_cast<int64_t>(xs.size());
     const int64_t a = normalize_axis(axis_, rank, prefix_);
     const int64_t dim = xs[a];
-    std::vector<int64_t> xstride(xs.size(), 1);
+    BroadcastDims xstride;  // in place up to rank 8: a run allocates nothing
+    xstride.assign_zeros(xs.size());
+    if (rank > 0) xstride[static_cast<size_t>(rank - 1)] = 1;
     for (int64_t d = rank - 2; d >= 0; --d) xstride[d] = xstride[d + 1] * xs[d + 1];
     const size_t size = dtype_size(xv.dtype());
     const char* x = xv.data<char>();

@@ -37,6 +37,7 @@
 #include "engine/bf16_layers.h"
 #include "engine/layer.h"
 #include "engine/ops/bf16_gemm.h"
+#include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
 #include "kernels/sgemm_f32.h"
 
@@ -214,18 +215,25 @@ class MatMulLayer : public Layer {
     }
   }
 
+  // One product's geometry, made per run into a kept (per-thread) instance: its
+  // vectors are assigned in place, so a run allocates nothing once sized.
   struct Plan {
     Shape out, batch;      // output shape; broadcast batch dims
     int64_t M, N, K;
     Shape a_batch, b_batch;  // operands' batch dims (rank-aligned to batch)
+    std::vector<int64_t> sa, sb;  // a batched product's: a_batch's and b_batch's strides over batch
   };
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    return {{DataType::kFloat32, plan(in).out}};
+    Plan p;
+    plan(in, p);
+    return {{DataType::kFloat32, p.out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    Plan p = plan(in);
+    thread_local Plan kept;
+    Plan& p = kept;  // what the lambdas below capture (a helper thread reads this thread's plan)
+    plan(in, p);
     const float* a = in[0]->data<float>();
     const float* b = in[1]->data<float>();
     float* y = out[0]->data<float>();
@@ -256,7 +264,9 @@ class MatMulLayer : public Layer {
       }
       if (!bf16_.packed.empty()) throw Error(prefix_ + "a constant 2-D B has no batch");
     }
-    std::vector<int64_t> sa = broadcast_strides(p.a_batch, p.batch), sb = broadcast_strides(p.b_batch, p.batch);
+    broadcast_strides_into(p.a_batch, p.batch, p.sa);
+    broadcast_strides_into(p.b_batch, p.batch, p.sb);
+    const std::vector<int64_t>&sa = p.sa, &sb = p.sb;
     auto one = [&](int64_t t, bool parallel) {
       int64_t oa = 0, ob = 0, r = t;
       for (size_t d = p.batch.size(); d-- > 0;) {
@@ -337,29 +347,27 @@ class MatMulLayer : public Layer {
     if (gelu_) unary_->apply(kernels::ref::UnaryF32::kGelu, total, y, y);
   }
 
-  Plan plan(const std::vector<const Value*>& in) const {
+  // The product's geometry into p (numpy matmul: a 1-D A is [1, K], a 1-D B [K, 1]).
+  void plan(const std::vector<const Value*>& in, Plan& p) const {
     const Value& A = require_input(in, 0, DataType::kFloat32, prefix_);
     const Value& B = require_input(in, 1, DataType::kFloat32, prefix_);
-    Shape as = A.shape(), bs = B.shape();
+    const Shape &as = A.shape(), &bs = B.shape();
     if (as.empty() || bs.empty()) throw InvalidArgument(prefix_ + "MatMul operands must be at least 1-D");
-    bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
-    if (a_vec) as.insert(as.begin(), 1);
-    if (b_vec) bs.push_back(1);
-    Plan p;
-    p.M = as[as.size() - 2];
+    const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+    const size_t ar = as.size(), br = bs.size();
+    p.M = a_vec ? 1 : as[ar - 2];
     p.K = as.back();
-    p.N = bs.back();
-    if (bs[bs.size() - 2] != p.K) {
+    p.N = b_vec ? 1 : bs.back();
+    if ((b_vec ? bs[0] : bs[br - 2]) != p.K) {
       throw InvalidArgument(prefix_ + "inner dimensions differ: " + shape_str(A.shape()) + " x " +
                             shape_str(B.shape()));
     }
-    p.a_batch.assign(as.begin(), as.end() - 2);
-    p.b_batch.assign(bs.begin(), bs.end() - 2);
-    p.batch = broadcast_shapes(p.a_batch, p.b_batch, prefix_);
-    p.out = p.batch;
+    p.a_batch.assign(as.begin(), as.end() - (a_vec ? 1 : 2));
+    p.b_batch.assign(bs.begin(), bs.end() - (b_vec ? 1 : 2));
+    broadcast_shapes_into(p.a_batch, p.b_batch, prefix_, &p.batch);
+    p.out.assign(p.batch.begin(), p.batch.end());
     if (!a_vec) p.out.push_back(p.M);
     if (!b_vec) p.out.push_back(p.N);
-    return p;
   }
 
   static bool is_constant_2d(const Tensor& b) {

@@ -9,7 +9,8 @@
 // summation order beyond float rounding of y, nor on the ISA.
 // Scale and B are read in place when they have the normalised shape (the
 // usual [C]); only a broadcast one is expanded, into a per-thread buffer
-// reused across runs, so a run allocates nothing.
+// reused across runs; the broadcast strides are kept per thread too, so a run
+// allocates nothing.
 // The optional outputs Mean and InvStdDev ([d0..d(axis-1), 1, ..., 1]) are
 // produced when the node has them. stash_type other than 1 is NotSupported.
 //
@@ -41,6 +42,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/layer.h"
+#include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/layernorm_f32.h"
@@ -96,12 +98,13 @@ class LayerNormLayer : public Layer {
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& xs = out[0]->shape();
-    int64_t axis = normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_);
-    Shape norm(xs.begin() + axis, xs.end());
-    const int64_t n = shape_numel(norm), rows = in[0]->numel() / std::max<int64_t>(1, n);
+    const size_t axis = static_cast<size_t>(normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_));
+    int64_t n = 1;  // the normalised dims' count, xs[axis:]
+    for (size_t d = axis; d < xs.size(); ++d) n *= xs[d];
+    const int64_t rows = in[0]->numel() / std::max<int64_t>(1, n);
     thread_local std::vector<float> scale_buf, bias_buf;
-    const float* scale = in_place_or_expanded(*in[1], norm, scale_buf);
-    const float* bias = in.size() > 2 && in[2] ? in_place_or_expanded(*in[2], norm, bias_buf) : nullptr;
+    const float* scale = in_place_or_expanded(*in[1], xs, axis, n, scale_buf);
+    const float* bias = in.size() > 2 && in[2] ? in_place_or_expanded(*in[2], xs, axis, n, bias_buf) : nullptr;
     // With an int8 input or output these are only its rows' base (int8 bytes), read by rows_in_blocks.
     const float* x = in_scale_ != 0.f ? nullptr : in[0]->data<float>();
     float* y = out_scale_ != 0.f ? nullptr : out[0]->data<float>();
@@ -207,7 +210,9 @@ class LayerNormLayer : public Layer {
   // [1, S, H] against [N, S, H]: offsets are computed per row, not per value).
   static void broadcast_add(const float* pa, const Shape& a_shape, const float* pb, const Shape& b_shape,
                             const Shape& to, float* s) {
-    const std::vector<int64_t> sa = broadcast_strides(a_shape, to), sb = broadcast_strides(b_shape, to);
+    thread_local std::vector<int64_t> sa, sb;  // kept: no allocation per run
+    broadcast_strides_into(a_shape, to, sa);
+    broadcast_strides_into(b_shape, to, sb);
     const size_t rank = to.size();
     const int64_t len = rank ? to[rank - 1] : 1, rows = shape_numel(to) / std::max<int64_t>(1, len);
     const int64_t la = rank ? sa[rank - 1] : 0, lb = rank ? sb[rank - 1] : 0;
@@ -230,13 +235,17 @@ class LayerNormLayer : public Layer {
     }
   }
 
-  // v's data when it has n = numel(norm) elements in the normalised shape's
-  // order, else v broadcast to `norm` in `buf`.
-  static const float* in_place_or_expanded(const Value& v, const Shape& norm, std::vector<float>& buf) {
-    if (v.numel() == shape_numel(norm)) return v.data<float>();  // broadcasting to norm adds no element
-    std::vector<int64_t> st = broadcast_strides(v.shape(), norm);
+  // v's data when it has the n elements of the normalised shape xs[axis:]
+  // (in its order), else v broadcast to that shape in `buf`.
+  static const float* in_place_or_expanded(const Value& v, const Shape& xs, size_t axis, int64_t n,
+                                           std::vector<float>& buf) {
+    if (v.numel() == n) return v.data<float>();  // broadcasting to the normalised shape adds no element
+    thread_local Shape norm;  // kept, as the strides: a run allocates nothing once sized
+    thread_local std::vector<int64_t> st;
+    norm.assign(xs.begin() + static_cast<std::ptrdiff_t>(axis), xs.end());
+    broadcast_strides_into(v.shape(), norm, st);
     std::vector<float>& out = buf;
-    out.resize(static_cast<size_t>(shape_numel(norm)));
+    out.resize(static_cast<size_t>(n));
     for (size_t i = 0; i < out.size(); ++i) {
       int64_t r = static_cast<int64_t>(i), off = 0;
       for (size_t d = norm.size(); d-- > 0;) {

@@ -59,23 +59,28 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& prefix) {
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& prefix) {
+  Shape out;
+  broadcast_shapes_into(a, b, prefix, &out);
+  return out;
+}
+
+void broadcast_shapes_into(const Shape& a, const Shape& b, const std::string& prefix, Shape* out) {
   size_t r = std::max(a.size(), b.size());
-  Shape out(r);
+  out->resize(r);
   for (size_t i = 0; i < r; ++i) {
     int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
     int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
     if (da != db && da != 1 && db != 1) {
       throw InvalidArgument(prefix + "shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
     }
-    out[i] = da == 1 ? db : da;
+    (*out)[i] = da == 1 ? db : da;
   }
-  return out;
 }
 
 std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
-  BroadcastDims strides;
+  std::vector<int64_t> strides;
   broadcast_strides_into(shape, out, strides);
-  return std::vector<int64_t>(strides.data(), strides.data() + strides.size());
+  return strides;
 }
 
 namespace {

@@ -51,8 +51,11 @@ inline bool is_shape_1d(const Shape& shape, int64_t n) { return shape.size() == 
 
 // ONNX multidirectional (numpy) broadcasting of two shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& prefix);
+// The same into *out (not a or b), its storage reused (no allocation per run once sized).
+void broadcast_shapes_into(const Shape& a, const Shape& b, const std::string& prefix, Shape* out);
 // Strides (in elements) of `shape` viewed as `out` (rank-aligned right,
-// broadcast dimensions get stride 0).
+// broadcast dimensions get stride 0). A layer's run uses broadcast_strides_into
+// (broadcast_loop.h) into a kept container instead: this one allocates.
 std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out);
 
 // The int64 values of a Value (int64 or int32 dtype), e.g. a shape input.

@@ -11,7 +11,7 @@
 // Each output row (the dims before the innermost padded one) maps to one
 // source row (or to the constant); the innermost padded dim is written as
 // left pad / copied middle / right pad, in blocks of the unpadded dims after
-// it.
+// it. The pads are read into per-thread vectors: a run allocates nothing.
 #include <algorithm>
 
 #include "core/thread_pool.h"
@@ -42,6 +42,13 @@ int64_t source(int64_t o, int64_t pad_begin, int64_t pad_end, int64_t n, Mode mo
   return s < n ? s : period - s;
 }
 
+// The pads of one run over all dims, with the vectors they are read into:
+// a layer keeps one per thread, so a run allocates nothing once sized.
+struct PadPlan {
+  std::vector<int64_t> pads;       // [begin..., end...] over all dims
+  std::vector<int64_t> raw, axes;  // scratch: the pads and axes as given
+};
+
 class PadLayer : public Layer {
  public:
   PadLayer(const Node& node, Mode mode, std::vector<int64_t> pads_attr, float value_attr)
@@ -57,7 +64,9 @@ class PadLayer : public Layer {
       throw InvalidArgument(prefix_ + "an integer Pad takes its constant as an input of its type, not the value "
                             "attribute");
     }
-    std::vector<int64_t> p = pads(in, X.shape().size());
+    PadPlan plan;
+    pads_into(in, X.shape().size(), &plan);
+    const std::vector<int64_t>& p = plan.pads;
     Shape out = X.shape();
     const size_t r = out.size();
     for (size_t d = 0; d < r; ++d) {
@@ -93,7 +102,9 @@ class PadLayer : public Layer {
     const Shape& xs = in[0]->shape();
     const Shape& os = out[0]->shape();
     const size_t r = xs.size();
-    std::vector<int64_t> p = pads(in, r);
+    thread_local PadPlan kept;
+    pads_into(in, r, &kept);
+    const std::vector<int64_t>& p = kept.pads;  // what the loop below captures (this thread's)
     if (in.size() > 2 && in[2]) {
       const Value& v = require_input(in, 2, in[0]->dtype(), prefix_);
       if (v.numel() != 1) throw InvalidArgument(prefix_ + "constant_value must be a scalar");
@@ -141,26 +152,30 @@ class PadLayer : public Layer {
     });
   }
 
-  // [begin..., end...] over all dims.
-  std::vector<int64_t> pads(const std::vector<const Value*>& in, size_t rank) const {
-    std::vector<int64_t> raw = pads_attr_;
-    if (in.size() > 1 && in[1]) raw = int64_values(*in[1], prefix_, "pads");
-    std::vector<int64_t> axes;
-    if (in.size() > 3 && in[3]) {
-      for (int64_t a : int64_values(*in[3], prefix_, "axes")) axes.push_back(normalize_axis(a, rank, prefix_));
+  // [begin..., end...] over all dims, into plan->pads.
+  void pads_into(const std::vector<const Value*>& in, size_t rank, PadPlan* plan) const {
+    std::vector<int64_t>&raw = plan->raw, &axes = plan->axes, &out = plan->pads;
+    if (in.size() > 1 && in[1]) {
+      int64_values_into(*in[1], prefix_, "pads", &raw);
     } else {
+      raw.assign(pads_attr_.begin(), pads_attr_.end());
+    }
+    if (in.size() > 3 && in[3]) {
+      int64_values_into(*in[3], prefix_, "axes", &axes);
+      for (int64_t& a : axes) a = normalize_axis(a, static_cast<int64_t>(rank), prefix_);
+    } else {
+      axes.clear();
       for (size_t d = 0; d < rank; ++d) axes.push_back(static_cast<int64_t>(d));
     }
     if (raw.size() != 2 * axes.size()) {
       throw InvalidArgument(prefix_ + "pads " + ints_str(raw) + " must have " + std::to_string(2 * axes.size()) +
                             " values");
     }
-    std::vector<int64_t> out(2 * rank, 0);
+    out.assign(2 * rank, 0);
     for (size_t i = 0; i < axes.size(); ++i) {
       out[axes[i]] = raw[i];
       out[axes[i] + rank] = raw[i + axes.size()];
     }
-    return out;
   }
 
   Mode mode_;

@@ -69,16 +69,19 @@ QuantGeometry quant_geometry(const Shape& x, const Shape& scale, int64_t axis_at
     g.kind = QuantGeometry::Kind::kAxis;
     return g;
   }
-  Shape expected = x;
-  expected[axis] = (x[axis] + block - 1) / block;
-  if (scale != expected) {
+  const int64_t blocks = (x[axis] + block - 1) / block;
+  bool fits = scale.size() == x.size();  // x's shape with x[axis] -> blocks, compared in place (run per run)
+  for (size_t d = 0; d < x.size() && fits; ++d) fits = scale[d] == (static_cast<int64_t>(d) == axis ? blocks : x[d]);
+  if (!fits) {
+    Shape expected = x;
+    expected[axis] = blocks;
     throw InvalidArgument(prefix + "a blocked scale (block_size " + std::to_string(block) + ", axis " +
                           std::to_string(axis) + ") for input " + shape_str(x) + " must be " + shape_str(expected) +
                           ", got " + shape_str(scale));
   }
   g.kind = QuantGeometry::Kind::kBlocked;
   g.block = block;
-  g.blocks = expected[axis];
+  g.blocks = blocks;
   return g;
 }
 
@@ -96,15 +99,20 @@ void for_each_scale_run(const QuantGeometry& g, int64_t n, F&& f) {
   });
 }
 
-// Every element of `v` as a double (exact for every dtype the ops take).
-std::vector<double> values_as_double(const Value& v) {
-  std::vector<double> out(static_cast<size_t>(v.numel()));
-  visit_dtype(v.dtype(), [&](auto tag) {
+// Every element of `v` (or, null, `zeros` zeros) as a double (exact for
+// every dtype the ops take), into *out, its storage reused: the layers keep
+// a per-thread one, so a run allocates nothing once it is sized.
+void values_as_double_into(const Value* v, size_t zeros, std::vector<double>* out) {
+  if (!v) {
+    out->assign(zeros, 0.0);
+    return;
+  }
+  out->resize(static_cast<size_t>(v->numel()));
+  visit_dtype(v->dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = v.data<T>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = convert_element<double>(p[i]);
+    const T* p = v->data<T>();
+    for (size_t i = 0; i < out->size(); ++i) (*out)[i] = convert_element<double>(p[i]);
   });
-  return out;
 }
 
 bool is_quant_integer(DataType t) {
@@ -189,8 +197,12 @@ class QuantizeLinearLayer : public Layer {
     const Value* zp = in.size() > 2 ? in[2] : nullptr;
     Value& y = *out[0];
     const QuantGeometry g = quant_geometry(x.shape(), scale.shape(), axis_, block_, prefix_);
-    const std::vector<double> s = values_as_double(scale);
-    const std::vector<double> z = zp ? values_as_double(*zp) : std::vector<double>(s.size(), 0.0);
+    // Named references to this thread's vectors: the parallel loops below capture these (a
+    // thread_local named inside a lambda would be each helper thread's own).
+    thread_local std::vector<double> s_here, z_here;
+    std::vector<double>&s = s_here, &z = z_here;
+    values_as_double_into(&scale, 0, &s);
+    values_as_double_into(zp, s.size(), &z);
     const DataType div = precision_ ? *precision_ : promoted_float(x.dtype(), scale.dtype());
     if (div == DataType::kFloat32 && x.dtype() == DataType::kFloat32 && g.kind != QuantGeometry::Kind::kBlocked) {
       bool done = false;
@@ -347,10 +359,12 @@ class DequantizeLinearLayer : public Layer {
     const Value* zp = in.size() > 2 ? in[2] : nullptr;
     Value& y = *out[0];
     const QuantGeometry g = quant_geometry(x.shape(), scale.shape(), axis_, block_, prefix_);
-    const std::vector<double> s = values_as_double(scale);
+    thread_local std::vector<double> s_here, z_here;  // as QuantizeLinearLayer::run's
+    std::vector<double>&s = s_here, &z = z_here;
+    values_as_double_into(&scale, 0, &s);
     // float8 and float4 zero points are 0 by the spec; the reference does not subtract them.
     const bool use_zp = zp && !is_quant_float8(x.dtype()) && x.dtype() != DataType::kFloat4E2M1;
-    const std::vector<double> z = use_zp ? values_as_double(*zp) : std::vector<double>(s.size(), 0.0);
+    values_as_double_into(use_zp ? zp : nullptr, s.size(), &z);
     const bool wide = scale.dtype() == DataType::kFloat64;
     if (scale.dtype() == DataType::kFloat32 && y.dtype() == DataType::kFloat32 &&
         g.kind != QuantGeometry::Kind::kBlocked) {

@@ -22,6 +22,8 @@
 // the variance as E[x^2] - E[x]^2 (jax2tf's LayerNorm in Google's magika
 // model) magnify that drift past 1e-4 of the output (ONNX Runtime's blocked
 // sums drift less). Integer sums wrap in their own type.
+// The plan (reduced dims, output shape) and the walks' scratch are kept per
+// thread, so a run allocates nothing.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -51,6 +53,17 @@ T reduce_init(Kind kind) {
   return kind == Kind::kMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
 }
 
+// One reduction's plan and the strided walks' scratch, made per run into a
+// kept (per-thread) instance: its vectors are reused, so a run allocates
+// nothing once they are sized.
+struct ReducePlan {
+  std::vector<char> red;             // per input dim: reduced
+  std::vector<int64_t> axes;         // the axes as given (attribute or input)
+  Shape out;                         // the output shape
+  std::vector<int64_t> ostride, idx;  // the strided walks: output strides, the input index
+  std::vector<double> acc;           // the strided float sums
+};
+
 class ReduceLayer : public Layer {
  public:
   ReduceLayer(const Node& node, Kind kind, std::vector<int64_t> axes, bool has_axes_attr)
@@ -59,9 +72,9 @@ class ReduceLayer : public Layer {
         noop_empty_(node.attrs.get_int("noop_with_empty_axes", 0) != 0), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    std::vector<char> red;
-    Shape shape = out_shape(in, &red);
-    return {{in[0]->dtype(), std::move(shape)}};
+    ReducePlan p;
+    plan(in, &p);
+    return {{in[0]->dtype(), std::move(p.out)}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
@@ -79,8 +92,10 @@ class ReduceLayer : public Layer {
  private:
   template <typename T>
   void run_typed(const std::vector<const Value*>& in, const std::vector<Value*>& out) const {
-    std::vector<char> red;
-    out_shape(in, &red);
+    thread_local ReducePlan kept;  // a run allocates nothing once its vectors are sized
+    ReducePlan& p = kept;
+    plan(in, &p);
+    const std::vector<char>& red = p.red;
     const Shape& xs = in[0]->shape();
     const T* x = in[0]->data<T>();
     T* y = out[0]->data<T>();
@@ -101,7 +116,7 @@ class ReduceLayer : public Layer {
         if (first < 0 || adjacent) {
           run_float_sums_collapsed(x, y, xs, first, last, count, n_out);
         } else {
-          run_float_sums_strided(x, y, xs, red, in[0]->numel(), count, n_out);
+          run_float_sums_strided(x, y, xs, p, in[0]->numel(), count, n_out);
         }
         return;
       }
@@ -125,7 +140,9 @@ class ReduceLayer : public Layer {
     } else {
       // Generic: walk the input in order, mapping each element to its output.
       std::fill(y, y + n_out, init);
-      std::vector<int64_t> ostride(xs.size(), 0), idx(xs.size(), 0);
+      std::vector<int64_t>&ostride = p.ostride, &idx = p.idx;
+      ostride.assign(xs.size(), 0);
+      idx.assign(xs.size(), 0);
       int64_t s = 1;
       for (size_t d = xs.size(); d-- > 0;) {
         ostride[d] = red[d] ? 0 : s;
@@ -172,7 +189,9 @@ class ReduceLayer : public Layer {
       return;
     }
     parallel_for(outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, count * inner)), [&](int64_t b, int64_t e) {
-      std::vector<double> acc(static_cast<size_t>(inner));
+      thread_local std::vector<double> acc_here;  // the running thread's (named here: each helper its own), kept
+      std::vector<double>& acc = acc_here;
+      acc.resize(static_cast<size_t>(inner));
       for (int64_t o = b; o < e; ++o) {
         std::fill(acc.begin(), acc.end(), 0.0);
         for (int64_t k = 0; k < count; ++k) {
@@ -224,10 +243,14 @@ class ReduceLayer : public Layer {
   }
 
   // Float sums over any other axis set: the input walked in order, each element added to its output.
-  void run_float_sums_strided(const float* x, float* y, const Shape& xs, const std::vector<char>& red,
-                              int64_t n, int64_t count, int64_t n_out) const {
-    std::vector<double> acc(static_cast<size_t>(n_out), 0.0);
-    std::vector<int64_t> ostride(xs.size(), 0), idx(xs.size(), 0);
+  void run_float_sums_strided(const float* x, float* y, const Shape& xs, ReducePlan& p, int64_t n, int64_t count,
+                              int64_t n_out) const {
+    const std::vector<char>& red = p.red;
+    std::vector<double>& acc = p.acc;
+    std::vector<int64_t>&ostride = p.ostride, &idx = p.idx;
+    acc.assign(static_cast<size_t>(n_out), 0.0);
+    ostride.assign(xs.size(), 0);
+    idx.assign(xs.size(), 0);
     int64_t s = 1;
     for (size_t d = xs.size(); d-- > 0;) {
       ostride[d] = red[d] ? 0 : s;
@@ -300,7 +323,9 @@ class ReduceLayer : public Layer {
     }
   }
 
-  Shape out_shape(const std::vector<const Value*>& in, std::vector<char>* red) const {
+  // Which dims are reduced and the output shape, into *p (its vectors reused).
+  void plan(const std::vector<const Value*>& in, ReducePlan* p) const {
+    std::vector<char>* red = &p->red;
     const Value& X = require_any(in, 0, prefix_);
     const DataType t = X.dtype();
     const bool integer = t == DataType::kInt64 || t == DataType::kInt32;
@@ -313,20 +338,24 @@ class ReduceLayer : public Layer {
                             "ReduceMax/Min: or bool), got " + dtype_name(t));
     }
     const int64_t rank = static_cast<int64_t>(X.shape().size());
-    std::vector<int64_t> axes = axes_;
-    if (!has_axes_attr_ && in.size() > 1 && in[1]) axes = int64_values(*in[1], prefix_, "axes");
+    std::vector<int64_t>& axes = p->axes;
+    if (!has_axes_attr_ && in.size() > 1 && in[1]) {
+      int64_values_into(*in[1], prefix_, "axes", &axes);
+    } else {
+      axes.assign(axes_.begin(), axes_.end());
+    }
     red->assign(static_cast<size_t>(rank), axes.empty() && !noop_empty_ ? 1 : 0);
     for (int64_t a : axes) {
       int64_t d = normalize_axis(a, rank, prefix_);
       if ((*red)[d]) throw InvalidArgument(prefix_ + "axis " + std::to_string(a) + " repeated in axes");
       (*red)[d] = 1;
     }
-    Shape out;
+    Shape& out = p->out;
+    out.clear();
     for (int64_t d = 0; d < rank; ++d) {
       if (!(*red)[d]) out.push_back(X.shape()[d]);
       else if (keepdims_) out.push_back(1);
     }
-    return out;
   }
 
   Kind kind_;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "engine/ops/op_util.h"
 
@@ -112,20 +113,32 @@ ResizeConfig resize_config(const Node& node, bool upsample) {
 
 Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<const Value*>& in, const std::string& prefix,
                   std::vector<float>* scales) {
+  ResizePlan p;
+  resize_plan_into(c, xs, in, prefix, &p);
+  *scales = std::move(p.scales);
+  return std::move(p.out);
+}
+
+void resize_plan_into(const ResizeConfig& c, const Shape& xs, const std::vector<const Value*>& in,
+                      const std::string& prefix, ResizePlan* p) {
   const size_t r = xs.size();
   if (r == 0) throw InvalidArgument(prefix + "input must have at least one dim");
-  std::vector<int64_t> axes = c.axes;
+  std::vector<int64_t>& axes = p->axes;
+  axes.assign(c.axes.begin(), c.axes.end());
   if (axes.empty()) {
     for (size_t d = 0; d < r; ++d) axes.push_back(static_cast<int64_t>(d));
   }
   for (int64_t& a : axes) a = normalize_axis(a, static_cast<int64_t>(r), prefix);
   const size_t scales_at = c.upsample ? 1 : 2;
-  std::vector<float> given = c.scales_attr;
+  std::vector<float>& given = p->given;
+  std::vector<int64_t>& sizes = p->sizes;
   if (in.size() > scales_at && in[scales_at] && in[scales_at]->numel() > 0) {
-    given = float_values(require_input(in, scales_at, DataType::kFloat32, prefix), prefix, "scales");
+    float_values_into(require_input(in, scales_at, DataType::kFloat32, prefix), prefix, "scales", &given);
+  } else {
+    given.assign(c.scales_attr.begin(), c.scales_attr.end());
   }
-  std::vector<int64_t> sizes;
-  if (!c.upsample && in.size() > 3 && in[3] && in[3]->numel() > 0) sizes = int64_values(*in[3], prefix, "sizes");
+  sizes.clear();
+  if (!c.upsample && in.size() > 3 && in[3] && in[3]->numel() > 0) int64_values_into(*in[3], prefix, "sizes", &sizes);
   if (given.empty() == sizes.empty()) {
     throw InvalidArgument(prefix + "exactly one of scales and sizes must be given");
   }
@@ -134,8 +147,10 @@ Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<cons
     throw InvalidArgument(prefix + "scales/sizes have " + std::to_string(n) + " values for " +
                           std::to_string(axes.size()) + " axes of " + shape_str(xs));
   }
-  Shape os = xs;
-  scales->assign(r, 1.f);
+  Shape& os = p->out;
+  os.assign(xs.begin(), xs.end());
+  std::vector<float>& scales = p->scales;
+  scales.assign(r, 1.f);
   if (!sizes.empty() && c.aspect != ResizeConfig::Aspect::kStretch) {
     float scale = 0.f;
     for (size_t i = 0; i < axes.size(); ++i) {
@@ -144,7 +159,7 @@ Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<cons
       scale = i == 0 ? s : c.aspect == ResizeConfig::Aspect::kNotLarger ? std::min(scale, s) : std::max(scale, s);
     }
     for (int64_t d : axes) {
-      (*scales)[d] = scale;
+      scales[d] = scale;
       os[d] = static_cast<int64_t>(std::round(scale * static_cast<float>(xs[d])));
       if (os[d] <= 0) throw InvalidArgument(prefix + "output dim " + std::to_string(d) + " would be empty");
     }
@@ -155,12 +170,12 @@ Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<cons
     const int64_t d = axes[i];
     if (!given.empty()) {
       if (!(given[i] > 0.f)) throw InvalidArgument(prefix + "scales must be positive");
-      (*scales)[d] = given[i];
+      scales[d] = given[i];
       os[d] = static_cast<int64_t>(std::floor(static_cast<float>(xs[d]) * given[i]));
     } else {
       if (sizes[i] <= 0) throw InvalidArgument(prefix + "sizes must be positive");
       os[d] = sizes[i];
-      (*scales)[d] = static_cast<float>(sizes[i]) / static_cast<float>(xs[d]);
+      scales[d] = static_cast<float>(sizes[i]) / static_cast<float>(xs[d]);
     }
     // An empty input dim (a batch of 0) stays empty, as in ONNX Runtime; a
     // non-empty one must not become empty, nor an empty one non-empty.
@@ -172,7 +187,6 @@ Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<cons
       throw InvalidArgument(prefix + "output dim " + std::to_string(d) + " would be empty");
     }
   }
-  return os;
 }
 
 }  // namespace engine

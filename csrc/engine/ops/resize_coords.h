@@ -41,11 +41,25 @@ struct ResizeConfig {
 // naming the node for a mode the layer lacks.
 ResizeConfig resize_config(const Node& node, bool upsample);
 
+// A resize's output shape and per-dim coordinate scales, with the vectors
+// resize_plan_into reads the axes, scales and sizes into: a layer keeps one
+// per thread, so planning a run allocates nothing once they are sized.
+struct ResizePlan {
+  Shape out;                  // the output shape
+  std::vector<float> scales;  // per dim, the scale used for coordinates (1 for a dim not resized)
+  std::vector<int64_t> axes, sizes;  // scratch: the resized axes; the sizes input
+  std::vector<float> given;          // scratch: the scales input (or attribute)
+};
+
 // The output shape of resizing a tensor of shape `xs` (the layer's input 0,
 // whatever its dtype; `in` its inputs, of which 1.. are read: roi, scales,
 // sizes, or Upsample's scales at 1) by the rules of resize_f32.cc's header
-// comment; fills the per-dim scales used for coordinates. InvalidArgument
-// prefixed with `prefix` for scales or sizes that do not fit.
+// comment, and the per-dim scales used for coordinates, into *p (its vectors
+// reused). InvalidArgument prefixed with `prefix` for scales or sizes that do
+// not fit.
+void resize_plan_into(const ResizeConfig& c, const Shape& xs, const std::vector<const Value*>& in,
+                      const std::string& prefix, ResizePlan* p);
+// The same, returning the output shape and filling *scales (allocates).
 Shape resize_plan(const ResizeConfig& c, const Shape& xs, const std::vector<const Value*>& in, const std::string& prefix,
                   std::vector<float>* scales);
 

@@ -40,41 +40,62 @@ namespace int8rt {
 namespace engine {
 namespace {
 
+// What a run computes from the shapes and the scales / sizes before it
+// resamples: the plan and the per-dim index or tap tables. A layer keeps one
+// per thread and assigns its vectors in place, so a run allocates nothing
+// once they are sized (they are a few KB: one entry per output row and column).
+struct ResizeTables {
+  ResizePlan plan;
+  std::vector<std::vector<int64_t>> index;  // nearest: per dim, the source index of each output index
+  std::vector<int64_t> stride;              // nearest: x's dense strides
+  std::vector<ResizeTap> ty, tx;            // linear: the taps of the output rows and columns
+  std::vector<CubicTap> cy, cx;             // cubic: likewise
+  std::vector<float> roi;                   // separable: tf_crop_and_resize's roi input
+  std::vector<AxisTaps> taps;               // separable: per dim (n = 0: not resized)
+};
+
 class ResizeLayer : public Layer {
  public:
   ResizeLayer(const Node& node, ResizeConfig c) : c_(std::move(c)), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    std::vector<float> scales;
-    return {{DataType::kFloat32, plan(in, &scales)}};
+    ResizePlan p;
+    resize_plan_into(c_, require_input(in, 0, DataType::kFloat32, prefix_).shape(), in, prefix_, &p);
+    return {{DataType::kFloat32, p.out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    std::vector<float> scales;
-    const Shape os = plan(in, &scales);
+    thread_local ResizeTables kept;
+    ResizeTables& tables = kept;  // what the parallel loops capture (a helper thread reads this thread's)
+    resize_plan_into(c_, require_input(in, 0, DataType::kFloat32, prefix_).shape(), in, prefix_, &tables.plan);
+    const Shape& os = tables.plan.out;
+    const std::vector<float>& scales = tables.plan.scales;
     const Shape& xs = in[0]->shape();
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     const size_t r = xs.size();
     if (separable(xs, os)) {
-      run_separable(in, x, y, xs, os, scales);
+      run_separable(in, x, y, xs, os, tables);
       return;
     }
     if (c_.linear) {
-      linear(x, y, xs, os, scales);
+      linear(x, y, xs, os, scales, tables);
       return;
     }
     if (c_.cubic) {
-      cubic(x, y, xs, os, scales);
+      cubic(x, y, xs, os, scales, tables);
       return;
     }
-    std::vector<std::vector<int64_t>> idx(r);
+    std::vector<std::vector<int64_t>>& idx = tables.index;
+    if (idx.size() < r) idx.resize(r);
     for (size_t d = 0; d < r; ++d) {
+      idx[d].resize(static_cast<size_t>(os[d]));
       for (int64_t o = 0; o < os[d]; ++o) {
-        idx[d].push_back(resize_nearest_index(c_, resize_original_coord(c_, o, scales[d], xs[d], os[d]), xs[d]));
+        idx[d][o] = resize_nearest_index(c_, resize_original_coord(c_, o, scales[d], xs[d], os[d]), xs[d]);
       }
     }
-    std::vector<int64_t> stride(r, 1);
+    std::vector<int64_t>& stride = tables.stride;
+    stride.assign(r, 1);
     for (size_t d = r; d-- > 1;) stride[d - 1] = stride[d] * xs[d];
     const int64_t inner = os[r - 1];
     int64_t rows = 1;
@@ -108,58 +129,56 @@ class ResizeLayer : public Layer {
   }
 
   void run_separable(const std::vector<const Value*>& in, const float* x, float* y, const Shape& xs, const Shape& os,
-                     const std::vector<float>& scales) const {
+                     ResizeTables& tables) const {
     const size_t r = xs.size();
-    std::vector<float> roi;
+    const std::vector<float>& scales = tables.plan.scales;
+    const std::vector<int64_t>& axes = tables.plan.axes;  // the resized axes, normalised by resize_plan_into
+    std::vector<float>& roi = tables.roi;
+    roi.clear();
     if (c_.tf_crop_and_resize) {
       if (in.size() < 2 || !in[1] || in[1]->numel() == 0) {
         throw InvalidArgument(prefix_ + "tf_crop_and_resize needs the roi input");
       }
-      roi = float_values(require_input(in, 1, DataType::kFloat32, prefix_), prefix_, "roi");
+      float_values_into(require_input(in, 1, DataType::kFloat32, prefix_), prefix_, "roi", &roi);
     }
-    std::vector<int64_t> axes = resized_axes(r);
     if (!roi.empty() && roi.size() != 2 * axes.size() && roi.size() != 2 * r) {
       throw InvalidArgument(prefix_ + "roi has " + std::to_string(roi.size()) + " values; expected " +
                             std::to_string(2 * axes.size()));
     }
-    std::vector<AxisTaps> taps(r);
+    std::vector<AxisTaps>& taps = tables.taps;
+    if (taps.size() < r) taps.resize(r);
+    for (size_t d = 0; d < r; ++d) taps[d].n = 0;  // not resized unless set below
     for (size_t i = 0; i < axes.size(); ++i) {
       const size_t d = static_cast<size_t>(axes[i]);
       // roi: [begins..., ends...] over `axes` (or over every dim)
       const size_t k = roi.size() == 2 * r ? d : i, half = roi.size() / 2;
       const double begin = roi.empty() ? 0.0 : roi[k], end = roi.empty() ? 1.0 : roi[half + k];
       const bool identity = os[d] == xs[d] && std::fabs(scales[d] - 1.f) < 1e-9f && begin == 0.0 && end == 1.0;
-      if (!identity) taps[d] = resize_axis_taps(c_, xs[d], os[d], scales[d], begin, end);
+      if (!identity) resize_axis_taps_into(c_, xs[d], os[d], scales[d], begin, end, &taps[d]);
     }
     resize_separable(x, y, xs, os, taps, c_.extrapolation_value);
-  }
-
-  std::vector<int64_t> resized_axes(size_t r) const {
-    std::vector<int64_t> axes = c_.axes;
-    if (axes.empty()) {
-      for (size_t d = 0; d < r; ++d) axes.push_back(static_cast<int64_t>(d));
-    }
-    for (int64_t& a : axes) a = normalize_axis(a, static_cast<int64_t>(r), prefix_);
-    return axes;
   }
 
   // Bicubic on the last two dims: per output pixel, each of the four tap
   // rows is blended along x, then the four row values along y (ONNX
   // Runtime's order).
-  void cubic(const float* x, float* y, const Shape& xs, const Shape& os, const std::vector<float>& scales) const {
+  void cubic(const float* x, float* y, const Shape& xs, const Shape& os, const std::vector<float>& scales,
+             ResizeTables& tables) const {
     const size_t r = xs.size();
     const int64_t H = r >= 2 ? xs[r - 2] : 1, W = xs[r - 1], OH = r >= 2 ? os[r - 2] : 1, OW = os[r - 1];
-    std::vector<CubicTap> ty, tx;
+    std::vector<CubicTap>&ty = tables.cy, &tx = tables.cx;
+    ty.clear();
+    tx.clear();
     for (int64_t o = 0; o < OH; ++o) {
       ty.push_back(r >= 2 ? resize_cubic_tap(c_, o, scales[r - 2], H, OH) : CubicTap{{0, 0, 0, 0}, {0, 1, 0, 0}});
     }
     for (int64_t o = 0; o < OW; ++o) tx.push_back(resize_cubic_tap(c_, o, scales[r - 1], W, OW));
     const int64_t planes = shape_numel(xs) / (H * W);
     parallel_for(planes * OH, std::max<int64_t>(1, 1024 / OW), [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t p = t / OH, oy = t % OH;
+      for (int64_t row = b; row < e; ++row) {
+        const int64_t p = row / OH, oy = row % OH;
         const CubicTap& a = ty[oy];
-        float* dst = y + t * OW;
+        float* dst = y + row * OW;
         for (int64_t ox = 0; ox < OW; ++ox) {
           const CubicTap& c = tx[ox];
           float v = 0.f;
@@ -175,10 +194,13 @@ class ResizeLayer : public Layer {
     });
   }
 
-  void linear(const float* x, float* y, const Shape& xs, const Shape& os, const std::vector<float>& scales) const {
+  void linear(const float* x, float* y, const Shape& xs, const Shape& os, const std::vector<float>& scales,
+              ResizeTables& tables) const {
     const size_t r = xs.size();
     const int64_t H = r >= 2 ? xs[r - 2] : 1, W = xs[r - 1], OH = r >= 2 ? os[r - 2] : 1, OW = os[r - 1];
-    std::vector<ResizeTap> ty, tx;
+    std::vector<ResizeTap>&ty = tables.ty, &tx = tables.tx;
+    ty.clear();
+    tx.clear();
     for (int64_t o = 0; o < OH; ++o) {
       ty.push_back(r >= 2 ? resize_linear_tap(c_, o, scales[r - 2], H, OH) : ResizeTap{0, 0, 0.5f, 0.5f});
     }
@@ -188,14 +210,18 @@ class ResizeLayer : public Layer {
     // (h = c.w0 * x0 + c.w1 * x1) into a two-row cache that consecutive
     // output rows share; the output row is a.w0 * h_i0 + a.w1 * h_i1.
     parallel_for(planes * OH, std::max<int64_t>(8, 65536 / OW), [&](int64_t b, int64_t e) {  // each chunk starts its cache anew
-      std::vector<float> h0(static_cast<size_t>(OW)), h1(static_cast<size_t>(OW));
+      // The running thread's two rows (named here, so each helper has its own), kept across runs.
+      thread_local std::vector<float> h0_here, h1_here;
+      std::vector<float>&h0 = h0_here, &h1 = h1_here;
+      h0.resize(static_cast<size_t>(OW));
+      h1.resize(static_cast<size_t>(OW));
       int64_t row0 = -1, row1 = -1;  // the input rows (p * H + iy) h0 and h1 hold
       auto blend_x = [&](int64_t row, std::vector<float>& h) {
         const float* src = x + row * W;
         for (int64_t ox = 0; ox < OW; ++ox) h[ox] = tx[ox].w0 * src[tx[ox].i0] + tx[ox].w1 * src[tx[ox].i1];
       };
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t p = t / OH, oy = t % OH;
+      for (int64_t row = b; row < e; ++row) {
+        const int64_t p = row / OH, oy = row % OH;
         const ResizeTap& a = ty[oy];
         const int64_t want0 = p * H + a.i0, want1 = p * H + a.i1;
         if (row0 != want0) {
@@ -214,15 +240,10 @@ class ResizeLayer : public Layer {
         const float* p0 = h0.data();
         const float* p1 = want1 == want0 ? h0.data() : h1.data();
         const float w0 = a.w0, w1 = a.w1;
-        float* dst = y + t * OW;
+        float* dst = y + row * OW;
         for (int64_t ox = 0; ox < OW; ++ox) dst[ox] = w0 * p0[ox] + w1 * p1[ox];
       }
     });
-  }
-
-  // Output shape; fills the per-dim scales used for coordinates.
-  Shape plan(const std::vector<const Value*>& in, std::vector<float>* scales) const {
-    return resize_plan(c_, require_input(in, 0, DataType::kFloat32, prefix_).shape(), in, prefix_, scales);
   }
 
   ResizeConfig c_;

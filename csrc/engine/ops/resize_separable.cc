@@ -40,61 +40,72 @@ double keys(double x, double a) {
   return 0.0;
 }
 
-// The reference's coefficient functions of ratio (in (0, 1]).
-std::vector<double> coeffs(const ResizeConfig& c, double ratio, double scale) {
+// The reference's coefficient functions of ratio (in (0, 1]), into w (its storage reused).
+void coeffs(const ResizeConfig& c, double ratio, double scale, std::vector<double>& w) {
   if (c.linear && c.antialias) {
     const double s = std::min(scale, 1.0);
     const int64_t start = static_cast<int64_t>(std::floor(-1 / s) + 1), footprint = 2 - 2 * start;
-    std::vector<double> w(static_cast<size_t>(footprint));
+    w.resize(static_cast<size_t>(footprint));
     double sum = 0;
     for (int64_t i = 0; i < footprint; ++i) {
       w[i] = std::clamp(1 - std::fabs((static_cast<double>(start + i) - ratio) * s), 0.0, 1.0);
       sum += w[i];
     }
     for (double& v : w) v /= sum;
-    return w;
+    return;
   }
-  if (c.linear) return {1 - ratio, ratio};
+  if (c.linear) {
+    w.assign({1 - ratio, ratio});
+    return;
+  }
   const double a = c.cubic_a;
   if (c.cubic && c.antialias) {
     const double s = std::min(scale, 1.0);
     const int64_t start = static_cast<int64_t>(std::floor(-2 / s) + 1), end = 2 - start;
-    std::vector<double> w;
+    w.clear();
     double sum = 0;
     for (int64_t i = start; i < end; ++i) {
       w.push_back(keys(s * (static_cast<double>(i) - ratio), a));
       sum += w.back();
     }
     for (double& v : w) v /= sum;
-    return w;
+    return;
   }
   if (c.cubic) {
     const double r = ratio, q = 1 - ratio;
-    return {((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a, ((a + 2) * r - (a + 3)) * r * r + 1,
-            ((a + 2) * q - (a + 3)) * q * q + 1, ((a * (q + 1) - 5 * a) * (q + 1) + 8 * a) * (q + 1) - 4 * a};
+    w.assign({((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a, ((a + 2) * r - (a + 3)) * r * r + 1,
+              ((a + 2) * q - (a + 3)) * q * q + 1, ((a * (q + 1) - 5 * a) * (q + 1) + 8 * a) * (q + 1) - 4 * a});
+    return;
   }
   // nearest: [left, right] picks
-  if (ratio == std::floor(ratio)) return {0, 1};
+  if (ratio == std::floor(ratio)) {
+    w.assign({0, 1});
+    return;
+  }
   switch (c.round) {
-    case ResizeRound::kPreferFloor: return {ratio <= 0.5 ? 1.0 : 0.0, ratio > 0.5 ? 1.0 : 0.0};
-    case ResizeRound::kPreferCeil: return {ratio < 0.5 ? 1.0 : 0.0, ratio >= 0.5 ? 1.0 : 0.0};
-    case ResizeRound::kFloor: return {1, 0};
+    case ResizeRound::kPreferFloor: w.assign({ratio <= 0.5 ? 1.0 : 0.0, ratio > 0.5 ? 1.0 : 0.0}); return;
+    case ResizeRound::kPreferCeil: w.assign({ratio < 0.5 ? 1.0 : 0.0, ratio >= 0.5 ? 1.0 : 0.0}); return;
+    case ResizeRound::kFloor: w.assign({1, 0}); return;
     case ResizeRound::kCeil: break;
   }
-  return {0, 1};
+  w.assign({0, 1});
 }
 
 }  // namespace
 
-AxisTaps resize_axis_taps(const ResizeConfig& c, int64_t in, int64_t out, double scale, double roi_begin,
-                          double roi_end) {
-  AxisTaps t;
+void resize_axis_taps_into(const ResizeConfig& c, int64_t in, int64_t out, double scale, double roi_begin,
+                           double roi_end, AxisTaps* taps) {
+  AxisTaps& t = *taps;
+  t.n = 0;
+  t.index.clear();
+  t.weight.clear();
   t.outside.assign(static_cast<size_t>(out), 0);
+  thread_local std::vector<double> w;  // one output index's coefficients, kept
   for (int64_t o = 0; o < out; ++o) {
     const double x = original_coord(c, static_cast<double>(o), scale, in, out, roi_begin, roi_end);
     if (c.tf_crop_and_resize && (x < 0 || x > static_cast<double>(in - 1))) t.outside[o] = 1;
     const double xi = std::floor(x);
-    std::vector<double> w = coeffs(c, x == xi ? 1.0 : x - xi, scale);
+    coeffs(c, x == xi ? 1.0 : x - xi, scale, w);
     const int64_t n = static_cast<int64_t>(w.size());
     if (o == 0) t.n = n;
     // The n indices nearest x, ties to the smaller (in edge-padded coordinates).
@@ -118,15 +129,20 @@ AxisTaps resize_axis_taps(const ResizeConfig& c, int64_t in, int64_t out, double
       t.weight.push_back(w[k]);
     }
   }
-  return t;
 }
 
 void resize_separable(const float* x, float* y, const std::vector<int64_t>& xs, const std::vector<int64_t>& os,
                       const std::vector<AxisTaps>& taps, float extrapolation_value) {
-  std::vector<int64_t> shape = xs;
+  // The calling thread's shape and float64 planes, kept across calls; the
+  // parallel loop below reads them through these references.
+  thread_local std::vector<int64_t> shape_here;
+  thread_local std::vector<double> cur_here, next_here;
+  std::vector<int64_t>& shape = shape_here;
+  std::vector<double>&cur = cur_here, &next = next_here;
+  shape.assign(xs.begin(), xs.end());
   int64_t count = 1;
   for (int64_t d : xs) count *= d;
-  std::vector<double> cur(x, x + count), next;
+  cur.assign(x, x + count);
   for (size_t axis = 0; axis < xs.size(); ++axis) {
     const AxisTaps& t = taps[axis];
     if (t.n == 0) continue;

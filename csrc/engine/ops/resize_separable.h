@@ -28,6 +28,7 @@ namespace int8rt {
 namespace engine {
 
 // The taps of one resized axis: n per output index, indices already clamped.
+// n = 0: the axis is not resized.
 struct AxisTaps {
   int64_t n = 0;
   std::vector<int64_t> index;     // out * n
@@ -35,13 +36,16 @@ struct AxisTaps {
   std::vector<uint8_t> outside;   // out: tf_crop_and_resize extrapolates there
 };
 
-// `scale` is the axis's scale factor (given, or out / in with sizes);
-// roi_begin / roi_end are read for tf_crop_and_resize only.
-AxisTaps resize_axis_taps(const ResizeConfig& c, int64_t in, int64_t out, double scale, double roi_begin,
-                          double roi_end);
+// The taps into *t, its vectors reused (a layer keeps them per thread, so a
+// run allocates nothing once they are sized). `scale` is the axis's scale
+// factor (given, or out / in with sizes); roi_begin / roi_end are read for
+// tf_crop_and_resize only.
+void resize_axis_taps_into(const ResizeConfig& c, int64_t in, int64_t out, double scale, double roi_begin,
+                           double roi_end, AxisTaps* t);
 
 // y (shape os) from x (shape xs), resizing every axis d whose taps[d].n > 0
-// (others must keep their size), in axis order, in float64.
+// (others must keep their size), in axis order, in float64. The float64
+// planes between axes are the calling thread's, kept across calls.
 void resize_separable(const float* x, float* y, const std::vector<int64_t>& xs, const std::vector<int64_t>& os,
                       const std::vector<AxisTaps>& taps, float extrapolation_value);
 

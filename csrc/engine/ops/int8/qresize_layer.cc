@@ -119,7 +119,11 @@ struct LinearTaps {
 
 // One input row (n * H + iy, or -1) dequantized and blended along x.
 struct RowCache {
-  explicit RowCache(int64_t len) : h(static_cast<size_t>(len)) {}
+  // Empty (no row held) with room for `len` values; its storage is kept.
+  void reset(int64_t len) {
+    row = -1;
+    h.resize(static_cast<size_t>(len));
+  }
   int64_t row = -1;
   std::vector<float> h;
 };
@@ -192,8 +196,15 @@ class QResizeLinearLayer : public Layer {
     const int64_t row_len = OW * C;
     // Chunks of many rows: each chunk starts its row cache anew.
     parallel_for(s[0] * OH, std::max<int64_t>(8, 262144 / std::max<int64_t>(1, row_len)), [&](int64_t b, int64_t e) {
-      std::vector<float> src(static_cast<size_t>(W * C)), v(static_cast<size_t>(row_len));
-      RowCache h0(row_len), h1(row_len);  // the x-blended rows i0 and i1 of the current output row
+      // The running thread's rows (named here, so each helper has its own), kept across runs.
+      thread_local std::vector<float> src_here, v_here;
+      thread_local RowCache h0_here, h1_here;
+      std::vector<float>&src = src_here, &v = v_here;
+      RowCache &h0 = h0_here, &h1 = h1_here;  // the x-blended rows i0 and i1 of the current output row
+      src.resize(static_cast<size_t>(W * C));
+      v.resize(static_cast<size_t>(row_len));
+      h0.reset(row_len);
+      h1.reset(row_len);
       auto blend_x = [&](int64_t n, int64_t iy, RowCache& slot) {
         slot.row = n * H + iy;
         dequantize_->dequantize(W * C, x + slot.row * W * C, s_in_, src.data());
@@ -229,7 +240,10 @@ class QResizeLinearLayer : public Layer {
     if (scratch.size() < static_cast<size_t>(N * C * H * OW)) scratch.resize(static_cast<size_t>(N * C * H * OW));
     float* const hx = scratch.data();
     parallel_for(N * H, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, OW * C)), [&](int64_t b, int64_t e) {
-      std::vector<float> src(static_cast<size_t>(W * C)), row(static_cast<size_t>(OW * C));
+      thread_local std::vector<float> src_here, row_here;  // the running thread's, kept across runs
+      std::vector<float>&src = src_here, &row = row_here;
+      src.resize(static_cast<size_t>(W * C));
+      row.resize(static_cast<size_t>(OW * C));
       for (int64_t r = b; r < e; ++r) {
         const int64_t n = r / H, iy = r % H;
         dequantize_->dequantize(W * C, x + r * W * C, s_in_, src.data());
@@ -268,9 +282,12 @@ class QResizeLinearLayer : public Layer {
   const LinearTaps& taps_for(const std::vector<const Value*>& in) const {
     if (!dynamic_) return fixed_;
     const Shape& s = in[0]->shape();
-    const Shape xs{s[0], s[3], s[1], s[2]};  // the float tensor's [N, C, H, W]
-    std::vector<float> scales;
-    const Shape os = resize_plan(config_, xs, in, prefix_, &scales);
+    thread_local Shape xs;  // kept with the plan: a run at a known size allocates nothing
+    thread_local ResizePlan plan;
+    xs.assign({s[0], s[3], s[1], s[2]});  // the float tensor's [N, C, H, W]
+    resize_plan_into(config_, xs, in, prefix_, &plan);
+    const Shape& os = plan.out;
+    const std::vector<float>& scales = plan.scales;
     if (os[0] != xs[0] || os[1] != xs[1]) {
       throw InvalidArgument(prefix_ + "int8 linear resizing changes H and W only; its sizes/scales give " +
                             shape_str(os) + " for " + shape_str(xs));
