@@ -138,7 +138,10 @@ struct SgemmEpilogue {
   // residual a transpose adds next): sgemm's task t of T fetches part t of
   // the `ahead_bytes` at `ahead` a few lines per register tile while its
   // product runs (kernels/read_ahead.h), so that the fetch overlaps the
-  // FMAs; the NHWC conv likewise per block of rows. Other users of this
+  // FMAs; the NHWC conv likewise per block of rows. Not in the row-outer
+  // walk of products of K <= 32 (MobileNet's expansions: measured 0.97x
+  // and 1.03x on MobileNetV2 and Lite0 at batch 8, unresolved; RESULTS.md
+  // section 108). Other users of this
   // struct (the BF16 GEMM, the tap conv) ignore it. Order of fetches only:
   // the same bits.
   const void* ahead = nullptr;
