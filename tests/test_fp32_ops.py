@@ -180,6 +180,11 @@ CONV_PATHS = {
     "pointwise, 196 pixels and K = 64: the SGEMM, not transposed": ((1, 64, 14, 14), (384, 64, 1, 1), 1, 0, True),
     "1x1 stride 2, subsampled then transposed": ((2, 96, 14, 14), (64, 96, 1, 1), 2, 0, True),
     "1x1 stride 2, subsampled then in place": ((1, 16, 20, 20), (40, 16, 1, 1), 2, 0, True),
+    # Image by image (each image subsampled just before its product), the
+    # residual and output offsets of images 1 and 2; the next image fetched
+    # while one runs (SgemmEpilogue::ahead) on the pointwise SGEMM.
+    "1x1 stride 2, three images, each subsampled then in place": ((3, 16, 20, 20), (40, 16, 1, 1), 2, 0, True),
+    "pointwise, B in place, three images": ((3, 24, 10, 10), (40, 24, 1, 1), 1, 0, True),
     "3x3 tap conv, two K slices": ((1, 32, 12, 12), (40, 32, 3, 3), 1, 1, False),
     "3x3 tap conv, 16 x 16 planes padded": ((1, 32, 14, 14), (40, 32, 3, 3), 1, 1, False),
     "3x3 / 2 tap conv": ((1, 32, 16, 16), (40, 32, 3, 3), 2, 1, False),

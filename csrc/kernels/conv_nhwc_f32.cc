@@ -8,7 +8,9 @@
 // nr-column B panel (kc x nr floats, from L2), the microkernel runs over
 // every pixel run of the block, so each panel is read once per block and
 // slice while the block's input rows stay in L1 / L2. Grouped: per pixel
-// run, every group's panels (block() says why).
+// run, every group's panels (block() says why). SgemmEpilogue::ahead (the
+// caller's next image) is fetched a share per block, a few lines per
+// microkernel call (RESULTS.md section 108).
 #include "kernels/conv_nhwc_f32.h"
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
 #include "int8rt/threading.h"
+#include "kernels/read_ahead.h"
 
 namespace int8rt {
 namespace kernels {
@@ -107,7 +110,7 @@ NhwcConv::NhwcConv(const SgemmKernel& uk, const TapConvShape& s, const float* w)
 }
 
 void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const int64_t* a_rows, int64_t oy0,
-                     int64_t oy1, const SgemmEpilogue& ep, float* y) const {
+                     int64_t oy1, const SgemmEpilogue& ep, float* y, int64_t index, int64_t blocks) const {
   const SgemmKernel& uk = *uk_;
   const int64_t M = s.M, nr = uk.nr, px = (oy1 - oy0) * s.ow, P = s.oh * s.ow;
   const int64_t cg = s.C / s.G, mg = s.M / s.G, panels = ceil_div(mg, nr);
@@ -132,6 +135,9 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
       pix[static_cast<size_t>(q)] = (oy * s.sh * wp + ox * s.sw) * s.C;
     }
   }
+  const int64_t all = s.G * panels;
+  ReadAhead ahead = ReadAhead::share(ep.ahead, ep.ahead_bytes, index, blocks,
+                                     static_cast<int64_t>(slices_.size()) * all * (pixel_rows ? 1 : oy1 - oy0) * runs);
   SgemmTile t;
   t.lda = s.sw * s.C;
   t.ldb = nr;
@@ -162,6 +168,7 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
         t.a = xp + (oy * s.sh * wp + ox * s.sw) * s.C + grp * cg;
         t.c = scratch.data() + ((oy - oy0) * s.ow + ox) * M + jp;
       }
+      ahead.step();
       uk.fn(t);
       if ((t.col_bias || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
     };
@@ -173,7 +180,6 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
     // quarter or half of each line (RegNetY's 3x3 / 2 layers 1.3-1.4x
     // slower: RESULTS.md section 62).
     // The order of the calls never changes an output's arithmetic.
-    const int64_t all = s.G * panels;
     for (int64_t outer = 0; outer < (s.G == 1 ? all : 1); ++outer) {
       for (int64_t oy = oy0; oy < (pixel_rows ? oy0 + 1 : oy1); ++oy) {
         for (int64_t run = 0, ox = 0; run < runs; ++run) {
@@ -265,7 +271,9 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
   if (big && parallel && get_num_threads() > 1) rows = std::min(rows, ceil_div(s.oh, get_num_threads()));
   const int64_t blocks = ceil_div(s.oh, rows);
   auto body = [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) block(s, xp, wp, a_rows, b * rows, std::min(s.oh, (b + 1) * rows), ep, y);
+    for (int64_t b = begin; b < end; ++b) {
+      block(s, xp, wp, a_rows, b * rows, std::min(s.oh, (b + 1) * rows), ep, y, b, blocks);
+    }
   };
   if (!parallel || get_num_threads() < 2 || blocks < 2 || s.M * s.oh * s.ow * K < (1 << 18)) {
     body(0, blocks);

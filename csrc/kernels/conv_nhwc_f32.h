@@ -70,7 +70,8 @@ class NhwcConv {
   // y[M][oh][ow] of one image x[C][H][W] for `s` (whose C, M, G, kh, kw must be
   // the weights'; nhwc_conv_declines(s, mr) == ""); `ep` as for the tap conv
   // (row_bias: one per output channel, or nullptr; residual [M][oh * ow] with
-  // ldr = oh * ow, or nullptr; clip). Uses the calling thread's scratch
+  // ldr = oh * ow, or nullptr; clip; ahead: fetched a share per block while
+  // its tiles run, SgemmEpilogue's contract). Uses the calling thread's scratch
   // (grown, never shrunk); parallel_for over blocks of output rows when
   // `parallel`.
   void run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel) const;
@@ -81,7 +82,7 @@ class NhwcConv {
     int64_t b_off;      // offset of its ceil(M / nr) panels [kc][nr] in b_
   };
   void block(const TapConvShape& s, const float* xp, int64_t wp, const int64_t* a_rows, int64_t oy0,
-             int64_t oy1, const SgemmEpilogue& ep, float* y) const;
+             int64_t oy1, const SgemmEpilogue& ep, float* y, int64_t index, int64_t blocks) const;
 
   const SgemmKernel* uk_;
   const TransposeX32Kernel* transpose_;

@@ -15,7 +15,9 @@
 // (SgemmTile::a_rows), as MLAS does; a constant B comes packed once
 // (PackedB), its next panel prefetched while the current one runs. A fused
 // residual is prefetched one register tile ahead; with A read in place the
-// rows of a task are shared out evenly between its register tiles.
+// rows of a task are shared out evenly between its register tiles. What
+// the caller reads next (SgemmEpilogue::ahead) is fetched a share per
+// register tile.
 #include "kernels/sgemm_f32.h"
 
 #include <algorithm>
@@ -26,6 +28,7 @@
 #include "int8rt/error.h"
 #include "int8rt/threading.h"
 #include "kernels/gemm_panels_f32.h"
+#include "kernels/read_ahead.h"
 
 namespace int8rt {
 namespace kernels {
@@ -209,7 +212,7 @@ void prefetch_rows(const float* q, int64_t ld, int64_t rows, int cols) {
 
 void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_t nc, int64_t K,
                const GemmOperand& A, const GemmOperand& B, float* C, int64_t ldc,
-               bool accumulate, const SgemmEpilogue* ep) {
+               bool accumulate, const SgemmEpilogue* ep, int64_t task, int64_t tasks) {
   thread_local Scratch scratch;
   thread_local std::vector<int64_t> a_rows;  // A in place: the offset of column k of op(A)
   // op(A) read in place (SgemmTile::a_rows) rather than packed: a
@@ -243,6 +246,9 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
   // tile's time for a twelfth of its work); packed panels are mr rows each.
   // Which tile computes a row never changes its arithmetic.
   const int64_t tiles = (mc + uk.mr - 1) / uk.mr;
+  // Task `task` of `tasks`'s share of ep->ahead, over its register tiles.
+  ReadAhead ahead = ReadAhead::share(ep ? ep->ahead : nullptr, ep ? ep->ahead_bytes : 0, task, tasks,
+                                     (K + uk.kc - 1) / uk.kc * ((nc + uk.nr - 1) / uk.nr) * tiles);
   auto tile_rows = [&](int64_t ti) -> int64_t {
     if (!a_in_place) return std::min<int64_t>(uk.mr, mc - ti * uk.mr);
     return mc / tiles + (ti < mc % tiles ? 1 : 0);
@@ -369,6 +375,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
                           static_cast<int>(std::min<int64_t>(uk.nr, nc - jp - uk.nr)));
           }
         }
+        ahead.step();
         uk.fn(t);
         if ((t.bias || t.col_bias || t.residual || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
       }
@@ -454,14 +461,14 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
     nc = std::min(nc, uk.nc);
   }
   const int64_t n_tiles = (N + nc - 1) / nc;
+  const int64_t tasks = m_tiles * n_tiles;
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t i0 = (t / n_tiles) * mc, j0 = (t % n_tiles) * nc;
       gemm_tile(uk, i0, std::min(mc, M - i0), j0, std::min(nc, N - j0), K, A, B, C, ldc,
-                accumulate, ep);
+                accumulate, ep, t, tasks);
     }
   };
-  const int64_t tasks = m_tiles * n_tiles;
   // A tile below ~1 MFLOP does not pay for waking a second thread.
   if (!parallel || M * N * K < (1 << 18) || get_num_threads() == 1) {
     body(0, tasks);

@@ -133,6 +133,19 @@ struct SgemmEpilogue {
   float lo = 0.f, hi = 0.f;
   const UnaryF32Kernel* unary = nullptr;  // applied last, or nullptr
   ref::UnaryF32 unary_op = ref::UnaryF32::kGelu;
+  // Memory the caller reads right after this product and that is likely
+  // not in cache (a batch's next image, written a whole layer ago; the
+  // residual a transpose adds next): sgemm's task t of T fetches part t of
+  // the `ahead_bytes` at `ahead` a few lines per register tile while its
+  // product runs (kernels/read_ahead.h), so that the fetch overlaps the
+  // FMAs; the NHWC conv likewise per block of rows. Not in the row-outer
+  // walk of products of K <= 32 (MobileNet's expansions: measured 0.97x
+  // and 1.03x on MobileNetV2 and Lite0 at batch 8, unresolved; RESULTS.md
+  // section 108). Other users of this
+  // struct (the BF16 GEMM, the tap conv) ignore it. Order of fetches only:
+  // the same bits.
+  const void* ahead = nullptr;
+  int64_t ahead_bytes = 0;
 };
 
 // The tile epilogue for a microkernel that does not apply it itself

@@ -14,7 +14,11 @@
 // residual, the add and a Relu / Clip happen in the transpose's stores
 // (TransposeX32Kernel::tile_add, an ISA-dispatched kernel: this file is
 // baseline code), other activations in act_.apply after it: one pass over
-// y instead of two (RESULTS.md section 92).
+// y instead of two (RESULTS.md section 92). While each chunk's product
+// runs, the driver fetches what is read next (SgemmEpilogue::ahead): the
+// chunk's residual, else a share of the next image's pixels, which at
+// batch 8 were written a layer earlier and have left L2 (RESULTS.md
+// section 108).
 #include "engine/ops/conv_f32_transposed.h"
 
 #include <algorithm>
@@ -71,6 +75,15 @@ void TransposedConvF32::run(const float* x, const float* w, const float* bias, c
         ep.clip = clip_.clip;
         ep.lo = clip_.lo;
         ep.hi = clip_.hi;
+      }
+      if (res) {  // read by the transpose's stores right after this product
+        ep.ahead = res + (n * g.M + m0) * P;
+        ep.ahead_bytes = mc * P * static_cast<int64_t>(sizeof(float));
+      } else if (n + 1 < g.N) {  // the next image's pixels, a share per chunk
+        const int64_t image = g.C * g.H * g.W * static_cast<int64_t>(sizeof(float)), parts = wt_.size();
+        const int64_t first = image * chunk / parts;
+        ep.ahead = reinterpret_cast<const char*>(xn + g.C * g.H * g.W) + first;
+        ep.ahead_bytes = image * (chunk + 1) / parts - first;
       }
       kernels::GemmOperand b;
       b.packed_b = &wt_[chunk];
