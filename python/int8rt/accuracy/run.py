@@ -673,8 +673,7 @@ def _helps(with_: Any, without: Any) -> bool:
         return True
     if with_.plain is None or without.plain is None:
         return False
-    return (with_.plain.relative_l2 < gain * without.plain.relative_l2
-            and with_.relative_l2 <= (1.0 + auto_choice.MIN_GAIN) * without.relative_l2)
+    return with_.plain.relative_l2 < gain * without.plain.relative_l2 and not without.clearly_below(with_)
 
 
 def _same_network(a: Any, b: Any) -> bool:
