@@ -13,21 +13,9 @@ from int8rt.accuracy.auto_choice import MIN_GAIN, Scorer, _Errors
 from int8rt.accuracy.run import _helps
 
 from accuracy_models import entropy_collapse_case
+from test_auto_choice import _FixedOutput  # an engine whose every run returns one output
 
 N, C = 48, 10
-
-
-class _FixedOutput:
-    """Stands in for an engine: every run returns ``out`` (one chunk)."""
-
-    def __init__(self, out: np.ndarray) -> None:
-        self.out = out
-
-    def create_execution_context(self):
-        return self
-
-    def run(self, chunk):
-        return {"y": self.out}
 
 
 def _judge(ref: np.ndarray) -> Scorer:
