@@ -153,8 +153,12 @@ def test_folds_choose_better_than_the_held_out_slice_on_unseen_images() -> None:
     96 real digit images: the held-out slice (24 images) chooses mse, a fold
     shows mse's thresholds failing where minmax's hold (worst fold 0.115
     against 0.091), and on the 270 evaluation images the engine auto builds
-    from minmax is closer to float32: relative L2 0.054 against 0.063 with
-    the held-out choice (this CPU, AVX2; bound 0.9x)."""
+    from minmax is closer to float32: relative L2 0.0534 against 0.0539
+    with the held-out choice, centred cosine 0.99874 against 0.99868. (It
+    was 0.054 against 0.063, bound 0.9x, while auto left bias correction
+    off on mse's engine: most of that gap was the output offset the
+    correction removes, which auto keeps since it reads the uncentred
+    error too; RESULTS_accuracy.md acc20.)"""
     from accuracy_models import entropy_collapse_case
     from int8rt.accuracy import metrics
 
@@ -176,7 +180,7 @@ def test_folds_choose_better_than_the_held_out_slice_on_unseen_images() -> None:
 
     (old_label, old), (new_label, new) = auto(False), auto(True)
     assert (old_label, new_label) == ("mse", "minmax")
-    assert new <= 0.9 * old, (new, old)
+    assert new <= old, (new, old)
 
 
 def test_folds_that_change_no_choice_change_no_output() -> None:

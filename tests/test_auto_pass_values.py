@@ -44,13 +44,15 @@ def _float_passes(monkeypatch: pytest.MonkeyPatch, module) -> list[int]:
 def test_kept_values_give_the_same_engine_and_choice(monkeypatch, case):
     """The collapse model (class scores), where auto keeps bias correction
     (seed 0: the engine measured is the build's) and where it leaves it off
-    (seed 8: the chosen set's engine is the build's; seed 2 was, until
-    auto's folds chose minmax there and then kept bias correction); the separable CNN,
+    (seed 41: the chosen set's engine is the build's; the one seed of 0-45
+    where auto leaves both bias correction and equalization off since it
+    reads the uncentred error too: seed 8 was until then, seed 2 until
+    auto's folds chose minmax there); the separable CNN,
     where it keeps cross-layer equalization after calibration, so the layer
     inputs kept before it are dropped and bias correction measures the
     equalized network with a pass of its own."""
     if case != "equalized":
-        c = entropy_collapse_case(seed=0 if case == "bias kept" else 8)
+        c = entropy_collapse_case(seed=0 if case == "bias kept" else 41)
         model, calib, batch = c.model, {"x": c.calib[:96]}, 16
     else:
         model, batch = separable_cnn(), 16
@@ -91,10 +93,11 @@ def test_kept_values_with_unsigned_activations_decided_by_auto(monkeypatch):
 
 def test_a_budget_that_keeps_part_of_the_layer_inputs(monkeypatch):
     """Past the budget the remaining chunks run a float32 pass of their
-    own: the shifts, and so the engine, are the same. (Seed 8: auto leaves
+    own: the shifts, and so the engine, are the same. (Seed 41: auto leaves
     bias correction off, so no held-out pass of _refit_shifts is counted;
-    seed 2 did until auto's folds chose minmax there.)"""
-    c = entropy_collapse_case(seed=8)
+    seed 2 did until auto's folds chose minmax there, seed 8 until auto
+    read the uncentred error too.)"""
+    c = entropy_collapse_case(seed=41)
     calib = {"x": c.calib[:96]}
     full = _auto(c.model, calib, 16)
     monkeypatch.setattr(pass_values, "BUDGET_BYTES", 12 * 2 * 16 * 8 * 8 * 4 + 1)  # the first batch's 12 kept rows

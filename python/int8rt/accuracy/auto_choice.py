@@ -73,8 +73,9 @@ probability map) likewise, centred per sample and channel over the
 positions (:func:`_map_outputs`).
 
 The same judge then decides cross-layer equalization and bias correction
-(run.py; bias correction kept where it lowers the error, equalization
-where it clearly does). Without held-out
+(run.py; bias correction kept where it lowers the error, centred or, as
+the mean shift it removes is what centring hides, uncentred (``_Errors.plain``);
+equalization where it clearly does). Without held-out
 samples (fewer than ``holdout_every`` calibration samples, or a network with
 a fixed batch and fewer than ``holdout_every`` batches) the choice is judged
 on the first ``FIT_SAMPLES`` kept samples, and the log says so. This is the
@@ -136,8 +137,11 @@ class _Errors:
     """Squared output errors of one engine, per sample (``err``), beside the
     float32 outputs' energy per sample (``ref``)."""
 
-    def __init__(self, err: np.ndarray, ref: np.ndarray) -> None:
+    def __init__(self, err: np.ndarray, ref: np.ndarray, plain: Optional["_Errors"] = None) -> None:
         self.err, self.ref = err, ref
+        # the same outputs' errors uncentred and without the gain fit
+        # (Scorer): what a shared offset adds, which bias correction removes
+        self.plain = plain
 
     @property
     def relative_l2(self) -> float:
@@ -193,6 +197,9 @@ class Scorer:
     # the outputs compared as log-probabilities: [N, C] (_probability_outputs)
     # and [N, T, C] (_step_probability_outputs) probabilities
     probabilities: frozenset[str] | set[str] = frozenset()
+    # the outputs uncentred, log-probabilities still: the reference of
+    # _Errors.plain (None: not measured)
+    plain_ref: Optional[list[dict[str, np.ndarray]]] = None
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
                  reference: Optional[list[dict[str, np.ndarray]]] = None) -> None:
@@ -212,7 +219,10 @@ class Scorer:
         steps = _step_probability_outputs(ref, data, batch_size)
         self.probabilities = _probability_outputs(ref, self.centred) | steps
         self.centred = self.centred | steps
-        self._adopt(_centre(_log_probabilities(ref, self.probabilities), self.centred, self.maps))
+        self.plain_ref = _log_probabilities(ref, self.probabilities)
+        self.plain_weights = {k: 1.0 / e if e > 0 else 1.0 for k, e in _energies(self.plain_ref).items()}
+        self.plain_energy = self._per_sample(self.plain_ref, self.plain_ref, zero=True, weights=self.plain_weights)
+        self._adopt(_centre(self.plain_ref, self.centred, self.maps))
 
     def _adopt(self, ref: list[dict[str, np.ndarray]]) -> None:
         """Takes ``ref`` (float32 outputs per chunk, centred as compared) as
@@ -230,14 +240,16 @@ class Scorer:
         return [ctx.run(chunk) for chunk in batches(self.data, self.batch_size)]
 
     def _per_sample(self, got: list[dict[str, np.ndarray]], ref: list[dict[str, np.ndarray]],
-                    zero: bool = False) -> np.ndarray:
+                    zero: bool = False, weights: Optional[dict[str, float]] = None) -> np.ndarray:
         """Sum of squares of ``got - ref`` (``got`` itself with ``zero``) per
-        sample: along axis 0 where every output has the chunk's rows there,
-        else per chunk."""
+        sample, each output's weighted (``weights``, else ``self.weights``):
+        along axis 0 where every output has the chunk's rows there, else per
+        chunk."""
+        weights = self.weights if weights is None else weights
         out = []
         for g, r, chunk in zip(got, ref, batches(self.data, self.batch_size)):
             rows = len(next(iter(chunk.values())))
-            per = [self.weights[k] * np.square((g[k] if zero else g[k] - r[k]).astype(np.float64)) for k in r]
+            per = [weights[k] * np.square((g[k] if zero else g[k] - r[k]).astype(np.float64)) for k in r]
             if not isinstance(chunk, WholeBatch) and all(v.ndim and v.shape[0] == rows for v in per):
                 out.append(sum(v.reshape(rows, -1).sum(axis=1) for v in per))
             else:
@@ -245,7 +257,8 @@ class Scorer:
         return np.concatenate(out)
 
     def __call__(self, engine: Any) -> _Errors:
-        got = _centre(_log_probabilities(self._run(engine), self.probabilities), self.centred, self.maps)
+        plain = _log_probabilities(self._run(engine), self.probabilities)
+        got = _centre(plain, self.centred, self.maps)
         for k in self.centred | self.maps:
             # The gain that best fits the centred float32 outputs (none below
             # 0): the error left is ||r||^2 (1 - cos^2), so a set is ranked by
@@ -257,7 +270,9 @@ class Scorer:
             norm = sum(float(np.vdot(g[k], g[k])) for g in got)
             gain = max(0.0, dot / norm) if norm > 0 else 0.0
             got = [{**g, k: g[k] * gain} for g in got]
-        return _Errors(self._per_sample(got, self.ref), self.energy)
+        uncentred = None if self.plain_ref is None else _Errors(
+            self._per_sample(plain, self.plain_ref, weights=self.plain_weights), self.plain_energy)
+        return _Errors(self._per_sample(got, self.ref), self.energy, uncentred)
 
 
 def _energies(outputs: list[dict[str, np.ndarray]]) -> dict[str, float]:
