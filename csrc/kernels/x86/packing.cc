@@ -118,15 +118,24 @@ void interleave_runs(const IgemmLayout& L, int8_t* w) {
 
 }  // namespace
 
-// p laid out for L: its buffers zeroed, reused where their sizes match (else allocated).
-static void reset_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p) {
+bool size_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p) {
   p->layout = L;
   const int64_t w_size = L.block_stride * L.nbk * L.groups;
   const int64_t comp_size = compensate ? int64_t{L.groups} * L.nbk * L.block : 0;
-  if (p->w.size() == w_size) p->w.zero(); else p->w = AlignedBuffer<int8_t>(w_size);
-  if (p->comp.size() == comp_size) p->comp.zero(); else p->comp = AlignedBuffer<int32_t>(comp_size);
+  const bool kept = p->w.size() == w_size && p->comp.size() == comp_size;
+  if (p->w.size() != w_size) p->w = AlignedBuffer<int8_t>(w_size);
+  if (p->comp.size() != comp_size) p->comp = AlignedBuffer<int32_t>(comp_size);
   p->res.clear();
   p->res_begin.clear();
+  return kept;
+}
+
+// p laid out for L: its buffers zeroed, reused where their sizes match (else allocated, zeroed).
+static void reset_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p) {
+  if (size_packed(L, compensate, p)) {
+    p->w.zero();
+    p->comp.zero();
+  }
 }
 
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, bool compensate) {

@@ -109,6 +109,12 @@ struct PackedIgemmWeights {
   }
 };
 
+// p laid out for L (compensated or not), its buffers reused where their
+// sizes match, else allocated zeroed; true when both were reused (their
+// bytes are then the last packing's). The _into functions below clear them;
+// a packer that writes every byte (IgemmUkernel::pack_b) need not.
+bool size_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p);
+
 // w: [groups*kg][cg][taps] int8 (OIHW conv weights, or GEMM [N][K] with
 // groups = taps = 1).
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& layout, const int8_t* w,
