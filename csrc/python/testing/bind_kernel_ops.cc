@@ -112,7 +112,8 @@ py::array_t<float> dequantize_nhwc_to_nchw(const py::handle& q_obj, float scale,
 
 // QAttention's scores-to-probabilities rows (kernels/ref/softmax_f32.h,
 // AttentionRows) on a copy of s [rows, n]; mask [rows, n] or None, read with
-// row step n and column step 1; impl: a softmax_f32 kernel by name.
+// row step n and column step 1 (a dim of 1, broadcast: step 0); impl: a
+// softmax_f32 kernel by name.
 // attention_rows returns the float probabilities; attention_rows_s8 the
 // kernel's fused int8 codes on the grid (inv_scale, zero_point)
 // (ref::ProbsGrid; a kernel without the fused form is an error).
@@ -134,12 +135,13 @@ AttentionRowsCall attention_rows_call(const py::handle& s_obj, float factor, boo
   c.a.nan_to_zero = nan_to_zero;
   if (!mask_obj.is_none()) {
     c.mask = float_arg(mask_obj, "mask", 2);
-    if (c.mask.shape(0) != c.rows || c.mask.shape(1) != c.n) {
-      throw InvalidArgument("attention_rows: mask must have s's shape");
+    const int64_t mr = c.mask.shape(0), mc = c.mask.shape(1);
+    if ((mr != c.rows && mr != 1) || (mc != c.n && mc != 1)) {
+      throw InvalidArgument("attention_rows: mask must broadcast to s's shape");
     }
     c.a.mask = c.mask.data();
-    c.a.mask_row_step = c.n;
-    c.a.mask_col_step = 1;
+    c.a.mask_row_step = mr == 1 ? 0 : mc;  // a dim of 1 broadcast: step 0
+    c.a.mask_col_step = mc == 1 ? 0 : 1;
   }
   c.kernel = impl ? &kernels::kernel_by_name<kernels::SoftmaxF32Kernel>(*impl)
                   : &kernels::reference_kernel<kernels::SoftmaxF32Kernel>();
