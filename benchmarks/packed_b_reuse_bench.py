@@ -6,9 +6,8 @@ run's own work), medians; outputs compared bit for bit; with the allocation
 counter preloaded, C++ heap allocations per steady-state run of each build.
 
 The "before" build is a copy of another checkout's package renamed to
-int8rt_before, its libint8rt.so renamed (soname and the extension's
-DT_NEEDED entry patched to libint8rB.so, same length) so the two libraries
-load side by side, and its bindings given a type registry of their own (below):
+int8rt_before by before_build.py (its libint8rt.so renamed libint8rB.so,
+its bindings given a type registry of their own):
 
     PYTHONPATH=python LD_PRELOAD=/tmp/liballoc_counter.so python benchmarks/packed_b_reuse_bench.py \\
         --before /tmp/attnpack/before --counter /tmp/liballoc_counter.so minilm_int8.i8rt bert-base128.i8rt
@@ -19,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import importlib
 import statistics
-import sys
 import time
 
 import numpy as np
 
 import int8rt
+from before_build import import_before
 from bench_util import alternating_samples, machine_line
 
 
@@ -45,18 +43,7 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
-    sys.path.insert(0, args.before)
-    # pybind11 keeps its type registry in the interpreter state's dict: the second build, given
-    # none while it imports, makes its own (each extension keeps the registry it found), so the
-    # two builds' identically named classes do not collide.
-    api = ctypes.pythonapi
-    api.PyInterpreterState_Get.restype = ctypes.c_void_p
-    api.PyInterpreterState_GetDict.restype = ctypes.py_object
-    api.PyInterpreterState_GetDict.argtypes = [ctypes.c_void_p]
-    state = api.PyInterpreterState_GetDict(api.PyInterpreterState_Get())
-    saved = {k: state.pop(k) for k in list(state) if k.startswith("__pybind11")}
-    before = importlib.import_module("int8rt_before")
-    state.update(saved)
+    before = import_before(args.before)
     libs = {"before": before, "after": int8rt}
     for lib in libs.values():
         lib.set_num_threads(1)
