@@ -77,6 +77,7 @@ SHAPES = [  # a, b: tile edges in M, K, N; broadcast batches
     ((3, 2, 9, 5), (2, 5, 16)),         # B's batch broadcast over A's leading dim
     ((1, 2, 9, 5), (3, 1, 5, 4)),       # both broadcast
     ((2, 49, 196), (2, 196, 64)),       # LeViT's subsampling attention: 49 queries over 196 keys
+    ((2, 3, 600), (2, 600, 17)),        # b's column sums over three blocks of 256 rows
 ]
 
 
@@ -109,6 +110,20 @@ def test_qmatmul_with_a_zero_point_equals_the_reference(a_shape, b_shape, z_a: i
     real = centred * F32(s_a) * F32(s_b)
     approx = got.astype(np.float64) * s_y if int8_out else got.astype(np.float64)
     assert np.abs(approx - real).max() <= (0.5 * s_y if int8_out else 0) + 1e-4 * max(np.abs(real).max(), 1e-3)
+
+
+@pytest.mark.parametrize("fill", [-128, 127])
+def test_qmatmul_zero_point_column_sums_at_the_int8_ends(fill: int) -> None:
+    """b's column sums (Int8Products::zero_point_epilogue, blocks of 256 rows
+    summed in int16) where every block's sum is at its end of the range
+    (-128 * 256 = -32768, 127 * 256), over 513 rows (a partial last block)."""
+    rng = np.random.default_rng(fill + 1000)
+    qa = rng.integers(-128, 128, (4, 513), dtype=np.int8)
+    qb = np.full((513, 19), fill, np.int8)
+    ctx = qmatmul_zp_engine(qa.shape, qb.shape, 0.013, 0.021, 0.0, -128, False).create_execution_context()
+    got = ctx.run({"a": qa, "b": qb})["y"]
+    want = expected_zp(qa, qb, 0.013, 0.021, 0.0, -128)
+    assert got.tobytes() == want.tobytes()
 
 
 def test_qmatmul_refuses_a_zero_point_outside_int8() -> None:
