@@ -46,6 +46,10 @@ def import_before(folder: str) -> ModuleType:
     api.PyInterpreterState_GetDict.restype = ctypes.py_object
     api.PyInterpreterState_GetDict.argtypes = [ctypes.c_void_p]
     state = api.PyInterpreterState_GetDict(api.PyInterpreterState_Get())
+    # A borrowed reference that ctypes' py_object will release when `state` goes: hold one
+    # for it, or the interpreter's dict is freed on return (and its memory reused by the
+    # caller's next dict, which then shows the pybind11 keys).
+    api.Py_IncRef(ctypes.py_object(state))
     saved = {k: state.pop(k) for k in list(state) if k.startswith("__pybind11")}
     try:
         return importlib.import_module("int8rt_before")

@@ -77,7 +77,7 @@ def main() -> None:
     print(f"{args.model}, sequence {args.seq}, {engine_path}; 1 thread; process CPU ms, medians of {args.rounds} "
           f"alternated rounds; load average {os.getloadavg()[0]:.1f}")
     for b, feed in feeds.items():
-        runs = {name: (lambda c=c, f=feed: c.run(f)) for name, c in ctxs.items()}
+        runs = {name: (lambda ctx=ctx, f=feed: ctx.run(f)) for name, ctx in ctxs.items()}
         runs["OV INT8"] = lambda f=feed: ov[0](f)
         med = {n: statistics.median(v) * 1e3
                for n, v in alternating_samples(runs, args.rounds, warmup=2, clock=time.process_time).items()}
