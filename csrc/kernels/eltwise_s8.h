@@ -85,10 +85,22 @@ INT8RT_ELTWISE_FAMILY(MaxPoolS8Kernel, "maxpool", maxpool, const PoolShape& shap
 // avgpool: ref::avgpool_s8 (z_in, z_out: the zero points, 0 for symmetric tensors).
 INT8RT_ELTWISE_FAMILY(AvgPoolS8Kernel, "avgpool", avgpool, const PoolShape& shape, int batch,
                       const int8_t* x, float s_in, float s_out, int8_t* y, int32_t z_in, int32_t z_out);
-// y[i] = table[x[i] + 128] (table: 256 values).
-INT8RT_ELTWISE_FAMILY(LookupS8Kernel, "lookup", lookup, int64_t n, const int8_t* x,
-                      const int8_t* table, int8_t* y);
 #undef INT8RT_ELTWISE_FAMILY
+
+// lookup_s8: y[i] = table[x[i] + 128] (table: 256 values). A candidate that
+// needs AVX512-VBMI beyond its tier declines, saying so, on CPUs without it.
+class LookupS8Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"lookup", Dtype::kS8};
+  using Fn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+  LookupS8Kernel(const char* name, Isa isa, Fn fn, bool needs_vbmi = false)
+      : NamedKernel(name, isa), lookup(fn), needs_vbmi_(needs_vbmi) {}
+  std::string supports() const override;
+  const Fn lookup;
+
+ private:
+  const bool needs_vbmi_;
+};
 
 // lookup_channels_s8: one 256-entry table per channel of NHWC rows,
 // y[p][c] = tables[c][x[p][c] + 128] (ref::lookup_s8_channels; x, y int8

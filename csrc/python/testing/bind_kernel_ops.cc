@@ -76,6 +76,19 @@ py::array_t<int8_t> quantize(const py::handle& x_obj, float scale, const ImplNam
   return q;
 }
 
+// y = table[x + 128] (lookup_s8; table: 256 int8 values).
+py::array_t<int8_t> lookup(const py::handle& x_obj, const py::handle& table_obj, const ImplName& kernel) {
+  I8Array x = int8_arg(x_obj, "x", -1);
+  I8Array table = int8_arg(table_obj, "table", 1);
+  if (table.size() != 256) throw InvalidArgument("lookup: table must hold 256 values");
+  const auto& k = eltwise<kernels::LookupS8Kernel>(kernel);
+  py::array_t<int8_t> y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  int8_t* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  k.lookup(x.size(), x.data(), table.data(), yp);
+  return y;
+}
+
 py::array_t<float> dequantize(const py::handle& q_obj, float scale, const ImplName& kernel) {
   I8Array q = int8_arg(q_obj, "q", -1);
   const auto& k = eltwise<kernels::DequantizeS8Kernel>(kernel);
@@ -347,6 +360,7 @@ void bind_kernel_ops(py::module_& k) {
   k.def("attention_rows_s8", &attention_rows_s8, "s"_a, "inv_scale"_a, "zero_point"_a = 0.0f, "factor"_a = 0.0f,
         "divide"_a = false, "mask"_a = py::none(), "nan_to_zero"_a = false, impl);
   k.def("quantize", &quantize, "x"_a, "scale"_a, impl);
+  k.def("lookup", &lookup, "x"_a, "table"_a, impl);
   k.def("dequantize", &dequantize, "q"_a, "scale"_a, impl);
   k.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc, "x"_a, "scale"_a, impl);
   k.def("dequantize_nhwc_to_nchw", &dequantize_nhwc_to_nchw, "q"_a, "scale"_a, impl);
