@@ -9,14 +9,9 @@
 namespace int8rt {
 namespace kernels {
 
-namespace {
-std::string vbmi_support(bool needs_vbmi) {
-  return needs_vbmi && !cpu_features().avx512vbmi ? "CPU lacks avx512vbmi" : "";
+std::string LookupKernelBase::supports() const {
+  return needs_vbmi_ && !cpu_features().avx512vbmi ? "CPU lacks avx512vbmi" : "";
 }
-}  // namespace
-
-std::string LookupS8Kernel::supports() const { return vbmi_support(needs_vbmi_); }
-std::string LookupChannelsS8Kernel::supports() const { return vbmi_support(needs_vbmi_); }
 
 }  // namespace kernels
 }  // namespace int8rt

@@ -21,22 +21,19 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-struct Table {
-  __m512i t[4];  // entries 64 j .. 64 j + 63
-};
-
-inline __m512i lookup64(__m512i x, const Table& t) {
+// quarters[j]: the table's entries 64 j .. 64 j + 63.
+inline __m512i lookup64(__m512i x, const __m512i* quarters) {
   const __m512i u = _mm512_xor_si512(x, _mm512_set1_epi8(static_cast<char>(0x80)));  // x + 128
-  const __m512i lo = _mm512_permutex2var_epi8(t.t[0], u, t.t[1]);  // table[u & 127]
-  const __m512i hi = _mm512_permutex2var_epi8(t.t[2], u, t.t[3]);  // table[128 + (u & 127)]
+  const __m512i lo = _mm512_permutex2var_epi8(quarters[0], u, quarters[1]);  // table[u & 127]
+  const __m512i hi = _mm512_permutex2var_epi8(quarters[2], u, quarters[3]);  // table[128 + (u & 127)]
   return _mm512_mask_mov_epi8(lo, _mm512_movepi8_mask(u), hi);
 }
 
 }  // namespace
 
 void lookup_vbmi(int64_t n, const int8_t* x, const int8_t* table, int8_t* y) {
-  Table t;
-  for (int j = 0; j < 4; ++j) t.t[j] = _mm512_loadu_si512(table + 64 * j);
+  __m512i t[4];
+  for (int j = 0; j < 4; ++j) t[j] = _mm512_loadu_si512(table + 64 * j);
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     _mm512_storeu_si512(y + i, lookup64(_mm512_loadu_si512(x + i), t));
