@@ -267,9 +267,9 @@ def test_rows_masked_everywhere_without_the_guard_quantize_to_the_zero_point(int
 
 @pytest.mark.parametrize("b_transposed", [False, True])
 def test_qmatmul_zero_point_column_sums_past_a_block_of_rows(b_transposed: bool) -> None:
-    """B's column sums are taken in blocks of 2^16 rows (int32) added in
-    int64: K = 2^16 + 3 with B at its extremes (sums beyond 2^23), float
-    output, == the NumPy model."""
+    """B's column sums are taken in blocks of rows (2^16 in int32 for b
+    transposed, 256 in int16 for b [K][N]) added in int64: K = 2^16 + 3 with
+    B at its extremes (sums beyond 2^23), float output, == the NumPy model."""
     k = (1 << 16) + 3
     rng = np.random.default_rng(17)
     qa = rng.integers(-128, 128, (2, k), dtype=np.int8)
