@@ -109,11 +109,11 @@ struct PackedIgemmWeights {
   }
 };
 
-// p laid out for L (compensated or not), its buffers reused where their
-// sizes match, else allocated zeroed; true when both were reused (their
-// bytes are then the last packing's). The _into functions below clear them;
-// a packer that writes every byte (IgemmUkernel::pack_b) need not.
-bool size_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p);
+// p laid out for L (compensated or not), each buffer reused where its size
+// matches (its bytes then the last packing's), else allocated zeroed. The
+// _into functions below clear what is reused; a packer that writes every
+// byte (IgemmUkernel::pack_b) need not.
+void size_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p);
 
 // w: [groups*kg][cg][taps] int8 (OIHW conv weights, or GEMM [N][K] with
 // groups = taps = 1).
