@@ -147,29 +147,6 @@ def peak_rss_mib() -> float:
     raise OSError("no VmHWM in /proc/self/status")
 
 
-def import_before_build(folder: str) -> Any:
-    """The package `int8rt_before` from `folder`: a copy of another build's
-    python/int8rt renamed so that it loads beside this one (its libint8rt.so
-    renamed libint8rB.so in the soname and in the extensions' DT_NEEDED, same
-    length), its bindings given a pybind11 type registry of their own. pybind11
-    keeps its registry in the interpreter state's dict: the second build, given
-    none while it imports, makes its own (each extension keeps the registry it
-    found), so the two builds' identically named classes do not collide."""
-    import ctypes
-    import importlib
-    sys.path.insert(0, folder)
-    api = ctypes.pythonapi
-    api.PyInterpreterState_Get.restype = ctypes.c_void_p
-    api.PyInterpreterState_GetDict.restype = ctypes.py_object
-    api.PyInterpreterState_GetDict.argtypes = [ctypes.c_void_p]
-    state = api.PyInterpreterState_GetDict(api.PyInterpreterState_Get())
-    saved = {k: state.pop(k) for k in list(state) if k.startswith("__pybind11")}
-    try:
-        return importlib.import_module("int8rt_before")
-    finally:
-        state.update(saved)
-
-
 def alloc_counter(path: Optional[str]) -> Any:
     """tests/native/alloc_counter.c's library at `path` (preloaded with
     LD_PRELOAD, so that it sees the process's allocations), or None."""

@@ -6,10 +6,8 @@ run's own work), medians; outputs compared bit for bit; with the allocation
 counter preloaded, C++ heap allocations per steady-state run of each build.
 
 The "before" build is a copy of another checkout's package renamed to
-int8rt_before, its libint8rt.so renamed (soname and the extension's
-DT_NEEDED entry patched to libint8rB.so, same length) so the two libraries
-load side by side, and its bindings given a type registry of their own
-(bench_util.import_before_build):
+int8rt_before by before_build.py (its libint8rt.so renamed libint8rB.so,
+its bindings given a type registry of their own):
 
     PYTHONPATH=python LD_PRELOAD=/tmp/liballoc_counter.so python benchmarks/packed_b_reuse_bench.py \\
         --before /tmp/attnpack/before --counter /tmp/liballoc_counter.so minilm_int8.i8rt bert-base128.i8rt
@@ -25,7 +23,8 @@ import time
 import numpy as np
 
 import int8rt
-from bench_util import alloc_counter, allocations_per_run, alternating_samples, import_before_build, machine_line
+from before_build import import_before
+from bench_util import alloc_counter, allocations_per_run, alternating_samples, machine_line
 
 
 def feeds(batch: int, seq: int) -> dict:
@@ -43,7 +42,7 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
-    before = import_before_build(args.before)
+    before = import_before(args.before)
     libs = {"before": before, "after": int8rt}
     for lib in libs.values():
         lib.set_num_threads(1)

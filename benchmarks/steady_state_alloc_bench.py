@@ -9,7 +9,7 @@ preloaded, each build's C++ heap allocations per steady-state run (the
 fewest over 3 rounds after the timed ones).
 
 The "before" build is another checkout's python/int8rt copied and renamed to
-int8rt_before (bench_util.import_before_build says how):
+int8rt_before (before_build.py makes and imports it):
 
     PYTHONPATH=python:benchmarks LD_PRELOAD=/tmp/liballoc_counter.so python benchmarks/steady_state_alloc_bench.py \\
         --before /tmp/before --counter /tmp/liballoc_counter.so minilm_int8.i8rt det_fp32.i8rt
@@ -29,7 +29,8 @@ from typing import Dict, List
 import numpy as np
 
 import int8rt
-from bench_util import (alloc_counter, allocations_per_run, alternating_samples, import_before_build, load_line,
+from before_build import import_before
+from bench_util import (alloc_counter, allocations_per_run, alternating_samples, load_line,
                         machine_line)
 
 
@@ -65,7 +66,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    libs = {"before": import_before_build(args.before), "after": int8rt}
+    libs = {"before": import_before(args.before), "after": int8rt}
     for lib in libs.values():
         lib.set_num_threads(args.threads)
     clock = time.thread_time if args.threads == 1 else time.process_time

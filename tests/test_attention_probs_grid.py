@@ -77,6 +77,7 @@ SHAPES = [  # a, b: tile edges in M, K, N; broadcast batches
     ((3, 2, 9, 5), (2, 5, 16)),         # B's batch broadcast over A's leading dim
     ((1, 2, 9, 5), (3, 1, 5, 4)),       # both broadcast
     ((2, 49, 196), (2, 196, 64)),       # LeViT's subsampling attention: 49 queries over 196 keys
+    ((2, 3, 600), (2, 600, 17)),        # b's column sums over three blocks of 256 rows
 ]
 
 
@@ -109,6 +110,20 @@ def test_qmatmul_with_a_zero_point_equals_the_reference(a_shape, b_shape, z_a: i
     real = centred * F32(s_a) * F32(s_b)
     approx = got.astype(np.float64) * s_y if int8_out else got.astype(np.float64)
     assert np.abs(approx - real).max() <= (0.5 * s_y if int8_out else 0) + 1e-4 * max(np.abs(real).max(), 1e-3)
+
+
+@pytest.mark.parametrize("fill", [-128, 127])
+def test_qmatmul_zero_point_column_sums_at_the_int8_ends(fill: int) -> None:
+    """b's column sums (Int8Products::zero_point_epilogue, blocks of 256 rows
+    summed in int16) where every block's sum is at its end of the range
+    (-128 * 256 = -32768, 127 * 256), over 513 rows (a partial last block)."""
+    rng = np.random.default_rng(fill + 1000)
+    qa = rng.integers(-128, 128, (4, 513), dtype=np.int8)
+    qb = np.full((513, 19), fill, np.int8)
+    ctx = qmatmul_zp_engine(qa.shape, qb.shape, 0.013, 0.021, 0.0, -128, False).create_execution_context()
+    got = ctx.run({"a": qa, "b": qb})["y"]
+    want = expected_zp(qa, qb, 0.013, 0.021, 0.0, -128)
+    assert got.tobytes() == want.tobytes()
 
 
 def test_qmatmul_refuses_a_zero_point_outside_int8() -> None:
@@ -252,9 +267,9 @@ def test_rows_masked_everywhere_without_the_guard_quantize_to_the_zero_point(int
 
 @pytest.mark.parametrize("b_transposed", [False, True])
 def test_qmatmul_zero_point_column_sums_past_a_block_of_rows(b_transposed: bool) -> None:
-    """B's column sums are taken in blocks of 2^16 rows (int32) added in
-    int64: K = 2^16 + 3 with B at its extremes (sums beyond 2^23), float
-    output, == the NumPy model."""
+    """B's column sums are taken in blocks of rows (2^16 in int32 for b
+    transposed, 256 in int16 for b [K][N]) added in int64: K = 2^16 + 3 with
+    B at its extremes (sums beyond 2^23), float output, == the NumPy model."""
     k = (1 << 16) + 3
     rng = np.random.default_rng(17)
     qa = rng.integers(-128, 128, (2, k), dtype=np.int8)

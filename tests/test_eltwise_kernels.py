@@ -252,3 +252,25 @@ def test_avgpool_large_windows(isa: str, window) -> None:
         same(K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, 0.1, 0.1, impl=impl, z_in=-128, z_out=-128),
              K.avgpool_s8(x, window, (1, 1), (0, 0, 0, 0), False, 0.1, 0.1, z_in=-128, z_out=-128),
              f"{impl} avg window={window} c={c} {mode} zero points -128")
+
+
+@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 127, 128, 129, 256, 1000, 4099])
+def test_lookup_every_candidate_equals_the_reference(n: int) -> None:
+    """lookup_s8 (int8rt.QLut's table: BERT's GELU between its FFN GEMMs):
+    every candidate that runs here (both avx512 kernels: the VBMI one where
+    the CPU has it) against the reference, byte for byte; every int8 value
+    through random tables and the identity (a wrong +128 offset, a wrong
+    half of the table), lengths around the 64-value step."""
+    rng = np.random.default_rng(n + 7)
+    x = s8(rng, n)
+    x[:min(n, 256)] = (np.arange(min(n, 256)) - 128).astype(np.int8)
+    rng.shuffle(x)
+    identity = (np.arange(256) - 128).astype(np.int8)
+    names = [name for name, isa, reason in K.eltwise_s8_candidates("lookup_s8") if isa != "ref" and not reason]
+    assert names
+    for table in (s8(rng, 256), s8(rng, 256), identity):
+        want = K.lookup(x, table)
+        assert np.array_equal(want, table[x.astype(np.int64) + 128])  # the reference is the formula
+        for name in names:
+            same(K.lookup(x, table, impl=name), want, f"{name} n={n}")
+    assert K.lookup(x.reshape(1, n), identity).shape == (1, n)

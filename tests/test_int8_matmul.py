@@ -295,14 +295,19 @@ def test_attention_rows_s8_quantize_the_rules_probabilities(n: int) -> None:
     the int8 codes that numpy computes from the reference's float
     probabilities: the symmetric grid and the unsigned one (zero point -128),
     codes reaching both ends, NaN rows with and without the guard (-128
-    without it), masks with -inf and NaN, multiply or divide by the factor."""
+    without it), masks with -inf and NaN, multiply or divide by the factor;
+    masks read in full, one value per row (column step 0: the fused tier
+    broadcasts it in its maximum's pass) and one row for all (BERT's [b, 1,
+    1, s] padding mask: row step 0)."""
     from int8rt._testing import kernels as K
     s, mask = attention_rows_cases(n, seed=n + 300)
     names = [f"softmax_f32_{isa}" for isa in ("ref", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
     grids = ((1.0 / F32(1.0 / 127), 0.0), (1.0 / F32(1.0 / 255), -128.0), (1.0 / F32(0.0021), -128.0))
+    per_row = np.ascontiguousarray(mask[:, n // 2:n // 2 + 1])  # holds the NaN of row 4
+    one_row = np.ascontiguousarray(mask[4:5])
     seen = set()
     for (inv, z), factor, divide, guard, m in itertools.product(
-            grids, (0.0, 0.125, 3.0), (False, True), (False, True), (None, mask)):
+            grids, (0.0, 0.125, 3.0), (False, True), (False, True), (None, mask, per_row, one_row)):
         want = numpy_probs_codes(K.attention_rows(s, factor, divide, m, guard), inv, z)
         seen |= set(np.unique(want).tolist())
         for name in names:

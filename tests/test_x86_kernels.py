@@ -595,6 +595,32 @@ def test_gemm_sweep_slow(m: int) -> None:
 
 
 @pytest.mark.skipif(not GEMM_KERNELS, reason="no x86 GEMM kernel runs on this CPU")
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 48, 63, 64, 65, 128, 129, 200])
+def test_gemm_b_packed_per_run_equals_b_packed_once(n: int) -> None:
+    """GemmKernel::pack_per_run_into (QAttention's keys [N, K] and values
+    [K, N], packed every product; avx512vnni: its own one-pass packer,
+    IgemmUkernel::pack_b) into a slot that held another B (b's bytes
+    inverted) packs what pack() packs once: the float accumulators agree bit
+    for bit, for N and K around the 16-channel block, the 4-block run and the
+    64-byte chunk, random and extreme weights (the compensation sums)."""
+    rng = np.random.default_rng(n + 500)
+    ones = np.ones(n, F32)
+    for k in (1, 2, 3, 4, 5, 63, 64, 65, 128, 197, 300):
+        for b in (rand_weights(rng, (n, k), True), np.full((n, k), -128, np.int8),
+                  np.full((n, k), 127, np.int8)):
+            b_kn = np.ascontiguousarray(b.T)
+            for name in GEMM_KERNELS:
+                want = K.PackedGemm(b, ones, out_dtype="float32", kernel=name)
+                nk = K.PackedGemm(b, ones, out_dtype="float32", kernel=name, per_run=True)
+                kn = K.PackedGemm(b_kn, ones, out_dtype="float32", kernel=name, b_kn=True, per_run=True)
+                for m in (1, 7):
+                    a = rand_s8(rng, (m, k))
+                    w = want.run(a)
+                    check(nk.run(a), w, f"{name} per run [N, K] M={m} N={n} K={k}")
+                    check(kn.run(a), w, f"{name} per run [K, N] M={m} N={n} K={k}")
+
+
+@pytest.mark.skipif(not GEMM_KERNELS, reason="no x86 GEMM kernel runs on this CPU")
 @pytest.mark.parametrize("n,k", [(1, 1), (5, 3), (17, 4), (64, 64), (65, 197), (197, 64), (129, 5), (33, 255)])
 def test_gemm_packed_from_k_major_equals_packed_from_n_major(n: int, k: int) -> None:
     """GemmKernel::pack_kn (B [K, N], as int8rt.QMatMul holds it) packs what

@@ -1,6 +1,7 @@
 // What the element-wise int8 families (eltwise_s8.h) decide beyond their
-// ISA tier: lookup_channels_s8's VBMI candidate declines on CPUs without
-// AVX512-VBMI (an avx512-tier CPU need not have it: Skylake-SP has not).
+// ISA tier: the lookup_s8 and lookup_channels_s8 VBMI candidates decline on
+// CPUs without AVX512-VBMI (an avx512-tier CPU need not have it: Skylake-SP
+// has not).
 #include "kernels/eltwise_s8.h"
 
 #include "core/cpu_features.h"
@@ -8,7 +9,7 @@
 namespace int8rt {
 namespace kernels {
 
-std::string LookupChannelsS8Kernel::supports() const {
+std::string LookupKernelBase::supports() const {
   return needs_vbmi_ && !cpu_features().avx512vbmi ? "CPU lacks avx512vbmi" : "";
 }
 

@@ -85,26 +85,39 @@ INT8RT_ELTWISE_FAMILY(MaxPoolS8Kernel, "maxpool", maxpool, const PoolShape& shap
 // avgpool: ref::avgpool_s8 (z_in, z_out: the zero points, 0 for symmetric tensors).
 INT8RT_ELTWISE_FAMILY(AvgPoolS8Kernel, "avgpool", avgpool, const PoolShape& shape, int batch,
                       const int8_t* x, float s_in, float s_out, int8_t* y, int32_t z_in, int32_t z_out);
-// y[i] = table[x[i] + 128] (table: 256 values).
-INT8RT_ELTWISE_FAMILY(LookupS8Kernel, "lookup", lookup, int64_t n, const int8_t* x,
-                      const int8_t* table, int8_t* y);
 #undef INT8RT_ELTWISE_FAMILY
+
+// The table lookups: a candidate that needs AVX512-VBMI beyond its tier
+// declines, saying so, on CPUs without it.
+class LookupKernelBase : public NamedKernel<EltwiseKernel> {
+ public:
+  LookupKernelBase(const char* name, Isa isa, bool needs_vbmi) : NamedKernel(name, isa), needs_vbmi_(needs_vbmi) {}
+  std::string supports() const override;
+
+ private:
+  const bool needs_vbmi_;
+};
+
+// lookup_s8: y[i] = table[x[i] + 128] (table: 256 values).
+class LookupS8Kernel : public LookupKernelBase {
+ public:
+  static constexpr OpKey kKey{"lookup", Dtype::kS8};
+  using Fn = void (*)(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
+  LookupS8Kernel(const char* name, Isa isa, Fn fn, bool needs_vbmi = false)
+      : LookupKernelBase(name, isa, needs_vbmi), lookup(fn) {}
+  const Fn lookup;
+};
 
 // lookup_channels_s8: one 256-entry table per channel of NHWC rows,
 // y[p][c] = tables[c][x[p][c] + 128] (ref::lookup_s8_channels; x, y int8
-// [pixels][channels], tables [channels][256] as given). A candidate that
-// needs AVX512-VBMI beyond its tier declines, saying so, on CPUs without it.
-class LookupChannelsS8Kernel : public NamedKernel<EltwiseKernel> {
+// [pixels][channels], tables [channels][256] as given).
+class LookupChannelsS8Kernel : public LookupKernelBase {
  public:
   static constexpr OpKey kKey{"lookup_channels", Dtype::kS8};
   using Fn = void (*)(int64_t pixels, int64_t channels, const int8_t* x, const int8_t* tables, int8_t* y);
   LookupChannelsS8Kernel(const char* name, Isa isa, Fn fn, bool needs_vbmi = false)
-      : NamedKernel(name, isa), lookup_channels(fn), needs_vbmi_(needs_vbmi) {}
-  std::string supports() const override;
+      : LookupKernelBase(name, isa, needs_vbmi), lookup_channels(fn) {}
   const Fn lookup_channels;
-
- private:
-  const bool needs_vbmi_;
 };
 
 // global_avgpool_s8: [batch][HW][C] -> [batch][C], x dequantized linearly

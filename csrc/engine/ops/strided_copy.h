@@ -128,7 +128,9 @@ void strided_copy(const T* x, T* y, const Shape& full_odims, const std::vector<i
     for (int64_t r = b; r < e; ++r) {
       const T* s = x + off;
       T* dst = y + r * inner;
-      if (is == 1) {
+      if (is == 1 && inner * sizeof(T) == 64) {
+        std::memcpy(dst, s, 64);  // a head's 64 int8 values (BERT's heads split and joined): inlined moves
+      } else if (is == 1) {
         std::memcpy(dst, s, static_cast<size_t>(inner) * sizeof(T));
       } else {
         for (int64_t i = 0; i < inner; ++i) dst[i] = s[i * is];

@@ -118,6 +118,10 @@ IgemmFn igemm_fn(int mr, int nb);
 // The same tile for rows with no negative value, read as u8 with no shift
 // and no compensation (x86::IgemmUkernel::unsigned_rows).
 IgemmFn igemm_u8_fn(int mr, int nb);
+// B given per run packed for igemm_fn's tile (x86::IgemmUkernel::pack_b):
+// b [N][K], or [K][N] with kn, into w (every byte of the packing written)
+// and, where not null, comp (-128 * each channel's sum, nbk * 16 entries).
+void pack_b_per_run(int N, int K, const int8_t* b, bool kn, int8_t* w, int32_t* comp);
 constexpr int kDwBlock = 16;
 void dwconv_row(const DwRow& row);
 }  // namespace avx512vnni

@@ -524,7 +524,10 @@ class PerRunIgemmGemm final : public PackedGemm {
   }
   void pack(const int8_t* b, bool kn) {
     const IgemmLayout L = layout(*u_, shape_);
-    if (kn) {
+    if (u_->pack_b) {  // the tier's own packer, every byte written
+      size_packed(L, compensated(*u_), weights_.get());
+      u_->pack_b(shape_.N, shape_.K, b, kn, weights_->w.data(), compensated(*u_) ? weights_->comp.data() : nullptr);
+    } else if (kn) {
       pack_igemm_weights_kn_into(L, b, compensated(*u_), weights_.get());
     } else {
       pack_igemm_weights_into(L, b, compensated(*u_), weights_.get());

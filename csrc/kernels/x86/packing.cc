@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace int8rt {
@@ -118,15 +119,28 @@ void interleave_runs(const IgemmLayout& L, int8_t* w) {
 
 }  // namespace
 
-// p laid out for L: its buffers zeroed, reused where their sizes match (else allocated).
-static void reset_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p) {
-  p->layout = L;
+// Which of p's buffers size_packed keeps for L (the others it allocates zeroed).
+static std::pair<bool, bool> kept_buffers(const IgemmLayout& L, bool compensate, const PackedIgemmWeights& p) {
   const int64_t w_size = L.block_stride * L.nbk * L.groups;
   const int64_t comp_size = compensate ? int64_t{L.groups} * L.nbk * L.block : 0;
-  if (p->w.size() == w_size) p->w.zero(); else p->w = AlignedBuffer<int8_t>(w_size);
-  if (p->comp.size() == comp_size) p->comp.zero(); else p->comp = AlignedBuffer<int32_t>(comp_size);
+  return {p.w.size() == w_size, p.comp.size() == comp_size};
+}
+
+void size_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p) {
+  const auto [w_kept, comp_kept] = kept_buffers(L, compensate, *p);
+  p->layout = L;
+  if (!w_kept) p->w = AlignedBuffer<int8_t>(L.block_stride * L.nbk * L.groups);
+  if (!comp_kept) p->comp = AlignedBuffer<int32_t>(compensate ? int64_t{L.groups} * L.nbk * L.block : 0);
   p->res.clear();
   p->res_begin.clear();
+}
+
+// p laid out for L: its buffers zeroed, reused where their sizes match (else allocated, zeroed).
+static void reset_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p) {
+  const auto [w_kept, comp_kept] = kept_buffers(L, compensate, *p);
+  size_packed(L, compensate, p);
+  if (w_kept) p->w.zero();
+  if (comp_kept) p->comp.zero();
 }
 
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& L, const int8_t* w, bool compensate) {

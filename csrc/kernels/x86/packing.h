@@ -109,6 +109,12 @@ struct PackedIgemmWeights {
   }
 };
 
+// p laid out for L (compensated or not), each buffer reused where its size
+// matches (its bytes then the last packing's), else allocated zeroed. The
+// _into functions below clear what is reused; a packer that writes every
+// byte (IgemmUkernel::pack_b) need not.
+void size_packed(const IgemmLayout& L, bool compensate, PackedIgemmWeights* p);
+
 // w: [groups*kg][cg][taps] int8 (OIHW conv weights, or GEMM [N][K] with
 // groups = taps = 1).
 PackedIgemmWeights pack_igemm_weights(const IgemmLayout& layout, const int8_t* w,

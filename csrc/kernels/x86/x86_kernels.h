@@ -73,6 +73,12 @@ struct IgemmUkernel {
   // AVX512-VNNI tile without its xor: RESULTS.md section 84), so that a scan
   // would be pure cost.
   bool nonneg_per_run = true;
+  // Writes the plain packing of a per-run B (groups = taps = 1, one-byte
+  // values, runs of nb blocks interleaved, compensated where comp is not
+  // null) as pack_igemm_weights[_kn]_into would, every byte of it, so the
+  // buffers need no clearing (IgemmGemmKernel::pack_per_run_into, pack_kn).
+  // Null: packing.cc's functions.
+  void (*pack_b)(int n, int k, const int8_t* b, bool kn, int8_t* w, int32_t* comp) = nullptr;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

@@ -76,6 +76,19 @@ py::array_t<int8_t> quantize(const py::handle& x_obj, float scale, const ImplNam
   return q;
 }
 
+// y = table[x + 128] (lookup_s8; table: 256 int8 values).
+py::array_t<int8_t> lookup(const py::handle& x_obj, const py::handle& table_obj, const ImplName& kernel) {
+  I8Array x = int8_arg(x_obj, "x", -1);
+  I8Array table = int8_arg(table_obj, "table", 1);
+  if (table.size() != 256) throw InvalidArgument("lookup: table must hold 256 values");
+  const auto& k = eltwise<kernels::LookupS8Kernel>(kernel);
+  py::array_t<int8_t> y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  int8_t* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  k.lookup(x.size(), x.data(), table.data(), yp);
+  return y;
+}
+
 py::array_t<float> dequantize(const py::handle& q_obj, float scale, const ImplName& kernel) {
   I8Array q = int8_arg(q_obj, "q", -1);
   const auto& k = eltwise<kernels::DequantizeS8Kernel>(kernel);
@@ -112,7 +125,8 @@ py::array_t<float> dequantize_nhwc_to_nchw(const py::handle& q_obj, float scale,
 
 // QAttention's scores-to-probabilities rows (kernels/ref/softmax_f32.h,
 // AttentionRows) on a copy of s [rows, n]; mask [rows, n] or None, read with
-// row step n and column step 1; impl: a softmax_f32 kernel by name.
+// row step n and column step 1 (a dim of 1, broadcast: step 0); impl: a
+// softmax_f32 kernel by name.
 // attention_rows returns the float probabilities; attention_rows_s8 the
 // kernel's fused int8 codes on the grid (inv_scale, zero_point)
 // (ref::ProbsGrid; a kernel without the fused form is an error).
@@ -134,12 +148,13 @@ AttentionRowsCall attention_rows_call(const py::handle& s_obj, float factor, boo
   c.a.nan_to_zero = nan_to_zero;
   if (!mask_obj.is_none()) {
     c.mask = float_arg(mask_obj, "mask", 2);
-    if (c.mask.shape(0) != c.rows || c.mask.shape(1) != c.n) {
-      throw InvalidArgument("attention_rows: mask must have s's shape");
+    const int64_t mr = c.mask.shape(0), mc = c.mask.shape(1);
+    if ((mr != c.rows && mr != 1) || (mc != c.n && mc != 1)) {
+      throw InvalidArgument("attention_rows: mask must broadcast to s's shape");
     }
     c.a.mask = c.mask.data();
-    c.a.mask_row_step = c.n;
-    c.a.mask_col_step = 1;
+    c.a.mask_row_step = mr == 1 ? 0 : mc;  // a dim of 1 broadcast: step 0
+    c.a.mask_col_step = mc == 1 ? 0 : 1;
   }
   c.kernel = impl ? &kernels::kernel_by_name<kernels::SoftmaxF32Kernel>(*impl)
                   : &kernels::reference_kernel<kernels::SoftmaxF32Kernel>();
@@ -345,6 +360,7 @@ void bind_kernel_ops(py::module_& k) {
   k.def("attention_rows_s8", &attention_rows_s8, "s"_a, "inv_scale"_a, "zero_point"_a = 0.0f, "factor"_a = 0.0f,
         "divide"_a = false, "mask"_a = py::none(), "nan_to_zero"_a = false, impl);
   k.def("quantize", &quantize, "x"_a, "scale"_a, impl);
+  k.def("lookup", &lookup, "x"_a, "table"_a, impl);
   k.def("dequantize", &dequantize, "q"_a, "scale"_a, impl);
   k.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc, "x"_a, "scale"_a, impl);
   k.def("dequantize_nhwc_to_nchw", &dequantize_nhwc_to_nchw, "q"_a, "scale"_a, impl);

@@ -124,17 +124,27 @@ class PackedConv2d {
 
 class PackedGemm {
  public:
-  // b: [N, K], or [K, N] with b_kn (packed by GemmKernel::pack_kn).
+  // b: [N, K], or [K, N] with b_kn (packed by GemmKernel::pack_kn). per_run:
+  // packed as a per-run operand (GemmKernel::pack_per_run_into) into a slot
+  // that held b's bytes inverted (~b) first, as a product's slot holds the
+  // previous product's B.
   PackedGemm(const py::handle& b_obj, const py::handle& scale, const py::object& bias,
              std::optional<float> lo, std::optional<float> hi, const std::string& out_dtype,
-             const std::optional<std::string>& kernel, bool b_kn)
+             const std::optional<std::string>& kernel, bool b_kn, bool per_run)
       : epi_(scale, bias, int8_arg(b_obj, "b", 2).shape(b_kn ? 1 : 0), lo, hi, out_dtype) {
     I8Array b = int8_arg(b_obj, "b", 2);
     shape_ = {static_cast<int>(b.shape(b_kn ? 1 : 0)), static_cast<int>(b.shape(b_kn ? 0 : 1))};
     const auto& k =
         kernels::kernel_by_name_or_choose<kernels::GemmKernel>(kernel, shape_, epi_.ep.out_type);
     name_ = k.name();
-    packed_ = b_kn ? k.pack_kn(shape_, b.data()) : k.pack(shape_, b.data());
+    if (per_run) {
+      std::vector<int8_t> other(b.data(), b.data() + int64_t{shape_.N} * shape_.K);
+      for (int8_t& v : other) v = static_cast<int8_t>(~v);
+      k.pack_per_run_into(shape_, other.data(), b_kn, &packed_);
+      k.pack_per_run_into(shape_, b.data(), b_kn, &packed_);
+    } else {
+      packed_ = b_kn ? k.pack_kn(shape_, b.data()) : k.pack(shape_, b.data());
+    }
   }
 
   py::array run(const py::handle& a_obj, const py::object& residual, float residual_scale) const {
@@ -184,12 +194,13 @@ void bind_packed_kernels(py::module_& k) {
            "residual_scale"_a = 0.0f)
       .def_property_readonly("kernel", &PackedConv2d::kernel);
   py::class_<PackedGemm>(k, "PackedGemm",
-                         "An int8 GEMM with b [N,K] (or [K,N] with b_kn) packed once: run(a [M,K]).")
+                         "An int8 GEMM with b [N,K] (or [K,N] with b_kn) packed once (or as a per-run operand, "
+                         "per_run): run(a [M,K]).")
       .def(py::init<const py::handle&, const py::handle&, const py::object&,
                     std::optional<float>, std::optional<float>, const std::string&,
-                    const std::optional<std::string>&, bool>(),
+                    const std::optional<std::string>&, bool, bool>(),
            "b"_a, "scale"_a, "bias"_a = py::none(), "lo"_a = py::none(), "hi"_a = py::none(),
-           "out_dtype"_a = "int8", "kernel"_a = py::none(), "b_kn"_a = false)
+           "out_dtype"_a = "int8", "kernel"_a = py::none(), "b_kn"_a = false, "per_run"_a = false)
       .def("run", &PackedGemm::run, "a"_a, "residual"_a = py::none(), "residual_scale"_a = 0.0f)
       .def_property_readonly("kernel", &PackedGemm::kernel);
 }

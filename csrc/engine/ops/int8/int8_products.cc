@@ -37,27 +37,35 @@ const kernels::EpilogueStorage& Int8Products::zero_point_epilogue(const Choice& 
                                                                   const int8_t* b, bool b_transposed) const {
   // Per thread, grown, never shrunk: no allocation per product once sized.
   thread_local std::vector<int64_t> sums;
-  thread_local std::vector<int32_t> part;
+  thread_local std::vector<int16_t> part;
   thread_local kernels::EpilogueStorage rq;
   sums.assign(static_cast<size_t>(N), 0);
   int64_t* const s = sums.data();
-  // Blocks of rows summed in int32 (|a block's sum| <= 128 * 2^16 < 2^31),
-  // which vectorise better than int64 lanes, then added into int64.
-  constexpr int64_t kRows = int64_t{1} << 16;
-  for (int64_t k0 = 0; k0 < K; k0 += kRows) {
-    const int64_t k1 = std::min(K, k0 + kRows);
-    if (b_transposed) {
+  if (b_transposed) {
+    // Blocks of a row summed in int32 (|a block's sum| <= 128 * 2^16 < 2^31),
+    // which vectorise better than int64 lanes, then added into int64.
+    constexpr int64_t kRows = int64_t{1} << 16;
+    for (int64_t k0 = 0; k0 < K; k0 += kRows) {
+      const int64_t k1 = std::min(K, k0 + kRows);
       for (int64_t n = 0; n < N; ++n) {
         int32_t t = 0;
         for (int64_t k = k0; k < k1; ++k) t += b[n * K + k];
         s[n] += t;
       }
-    } else {
-      part.assign(static_cast<size_t>(N), 0);
-      int32_t* const p = part.data();
+    }
+  } else {
+    // Blocks of 256 rows summed in int16 lanes (a block's column sum lies in
+    // [-128 * 256, 127 * 256], which int16 holds), twice the lanes per
+    // vector of int32 (attention's values [K][N], summed per product).
+    constexpr int64_t kRows = 256;
+    part.resize(static_cast<size_t>(N));
+    int16_t* const p = part.data();
+    for (int64_t k0 = 0; k0 < K; k0 += kRows) {
+      const int64_t k1 = std::min(K, k0 + kRows);
+      std::fill(p, p + N, int16_t{0});
       for (int64_t k = k0; k < k1; ++k) {
         const int8_t* row = b + k * N;
-        for (int64_t n = 0; n < N; ++n) p[n] += row[n];
+        for (int64_t n = 0; n < N; ++n) p[n] = static_cast<int16_t>(p[n] + row[n]);
       }
       for (int64_t n = 0; n < N; ++n) s[n] += p[n];
     }

@@ -2,8 +2,9 @@
 // compiled into int8rt without ISA flags when the folder's microkernels were
 // built (INT8RT_HAVE_AVX512_KERNELS).
 //   every element-wise op: <op>_s8_avx512 (F/BW/VL microkernels bound to
-//              the drivers of x86/eltwise_s8_x86.h; lookup_channels also
-//              needs AVX512-VBMI and declines without it)
+//              the drivers of x86/eltwise_s8_x86.h; lookup_channels and
+//              lookup_s8_vbmi_avx512, listed before lookup_s8_avx512, also
+//              need AVX512-VBMI and decline without it)
 //   unary_f32: unary_f32_avx512 (math_f32.h's loop, 16 lanes)
 //   dynamic_quantize_u8: dynamic_quantize_u8_avx512 (16 lanes)
 //   softmax_f32: softmax_f32_avx512 (ref/softmax_f32.h's loops, 16 lanes)
@@ -77,6 +78,8 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx512", kIsa,
                                                     bind<global_avgpool_s8, uk::global_avgpool>,
                                                     bind<global_avgpool_table_s8, uk::global_avgpool_table>);
+  static const LookupS8Kernel lookup_vbmi("lookup_s8_vbmi_avx512", kIsa, bind<lookup_s8, uk::lookup_vbmi>,
+                                          /*needs_vbmi=*/true);
   static const LookupS8Kernel lookup("lookup_s8_avx512", kIsa, bind<lookup_s8, uk::lookup>);
   static const LookupChannelsS8Kernel lookup_channels("lookup_channels_s8_avx512", kIsa,
                                                       bind<lookup_channels_s8, uk::lookup_channels>,
@@ -84,7 +87,8 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
                                               bind<channel_mul_s8, uk::channel_mul_row>,
                                               bind<channel_mul_table_s8, uk::channel_mul_table_rows>);
-  r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup, lookup_channels, channel_mul);
+  r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup_vbmi, lookup, lookup_channels,
+        channel_mul);
 }
 
 }  // namespace x86

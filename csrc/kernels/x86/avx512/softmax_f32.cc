@@ -17,7 +17,10 @@
 // same bits (tests/test_fp32_ops.py compares every tier with the reference).
 // QAttention's attention rows use it too, and all run several rows at a time
 // (section 50: two; section 79: four); attention_rows_s8 quantizes the
-// probabilities in the last pass instead of storing them (section 79).
+// probabilities in the last pass instead of storing them (section 79) and
+// runs the scores' scaling and mask in the maximum's pass (ScoresSteps,
+// section 103). The exp pass takes x - max, never above 0, through
+// exp16_nonpositive: exp16 without the upper clamp that no such value meets.
 #include <immintrin.h>
 
 #include <type_traits>
@@ -43,6 +46,18 @@ inline __m512 exp16(__m512 t) {
   __m512 e = _mm512_maskz_mov_ps(above_lo, exp_core16(v));             // x > kLo ? y : 0
   e = _mm512_mask_mov_ps(_mm512_set1_ps(__builtin_inff()), below_hi, e);  // x < kHi ? y : inf
   return _mm512_mask_mov_ps(e, nan, t);                                 // x == x ? y : x
+}
+
+// exp16 for t <= 0 or NaN, the softmax's x - max (see softmax_rows16): the
+// same bits as exp16 there, without its upper clamp (t < kHi always holds
+// for such t, so v = min(v, kHi) and the x < kHi blend change nothing; a
+// NaN takes the last blend either way).
+inline __m512 exp16_nonpositive(__m512 t) {
+  const __m512 kLo = _mm512_set1_ps(-87.3365479f);
+  const __mmask16 above_lo = _mm512_cmp_ps_mask(t, kLo, _CMP_GT_OQ);  // false for NaN
+  const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
+  const __m512 e = _mm512_maskz_mov_ps(above_lo, exp_core16(_mm512_maskz_mov_ps(above_lo, t)));
+  return _mm512_mask_mov_ps(e, nan, t);
 }
 
 struct Exp16Avx512 {
@@ -98,25 +113,65 @@ struct StoreProbsS8 {
   }
 };
 
-template <int kRows, class Sink>
-void softmax_rows16(const float* const* x, float* const* y, int64_t n, const Sink& sink) {
+// What the maximum's pass does to the values it reads before comparing
+// them: nothing (softmax rows), or QAttention's scores steps
+// (ScoresSteps), whose results it writes back for the exp pass to read.
+struct NoSteps {
+  float first(int r, const float* const* x) const { return x[r][0]; }
+  __m512 operator()(int, int64_t, __mmask16, __m512 v) const { return v; }
+};
+
+// ref::attention_row_scores on 16 values of row r from column k (lanes m),
+// in the maximum's pass instead of a pass of its own: s * f or s / f, then
+// s + mask (one IEEE operation each, as the rule), stored back into s.
+// Masks read with column step 0 or 1 (the others run the rule's loop first).
+struct ScoresSteps {
+  float* const* s;
+  const float* const* mask;  // row r's mask row, or null rows where none
+  bool mask_broadcast;       // column step 0: one value per row
+  float factor;
+  bool divide;
+  float first(int r, const float* const*) const {
+    float v = s[r][0];
+    if (factor != 0.f) v = divide ? v / factor : v * factor;
+    return mask[r] ? v + mask[r][0] : v;
+  }
+  __m512 operator()(int r, int64_t k, __mmask16 m, __m512 v) const {
+    if (factor != 0.f) {
+      const __m512 f = _mm512_set1_ps(factor);
+      v = divide ? _mm512_div_ps(v, f) : _mm512_mul_ps(v, f);
+    }
+    if (mask[r]) {
+      v = _mm512_add_ps(v, mask_broadcast ? _mm512_set1_ps(mask[r][0]) : _mm512_maskz_loadu_ps(m, mask[r] + k));
+    }
+    _mm512_mask_storeu_ps(s[r] + k, m, v);
+    return v;
+  }
+};
+
+template <int kRows, class Sink, class Steps = NoSteps>
+void softmax_rows16(const float* const* x, float* const* y, int64_t n, const Sink& sink, const Steps& steps = {}) {
   // The maximum: per lane v > m ? v : m (vmaxps), over two accumulators and
   // reduced in any order. Its value is the rule's; only the sign of a zero
   // maximum may differ, which no softmax value sees (x - mx differs only for
   // x = +-0, whose exp is 1 either way). A NaN x[0] stays in every lane and
-  // so in mx, and a later NaN never enters, as in the rule.
+  // so in mx, and a later NaN never enters, as in the rule. So x - mx is
+  // <= 0 or NaN (exp16_nonpositive's domain).
   __m512 m0[kRows], m1[kRows], mx[kRows];
-  for (int r = 0; r < kRows; ++r) m1[r] = m0[r] = _mm512_set1_ps(x[r][0]);
+  for (int r = 0; r < kRows; ++r) m1[r] = m0[r] = _mm512_set1_ps(steps.first(r, x));
+  constexpr __mmask16 kAll = 0xFFFF;
   int64_t k = 0;
   for (; k + 32 <= n; k += 32) {
     for (int r = 0; r < kRows; ++r) {
-      m0[r] = _mm512_max_ps(_mm512_loadu_ps(x[r] + k), m0[r]);
-      m1[r] = _mm512_max_ps(_mm512_loadu_ps(x[r] + k + 16), m1[r]);
+      m0[r] = _mm512_max_ps(steps(r, k, kAll, _mm512_loadu_ps(x[r] + k)), m0[r]);
+      m1[r] = _mm512_max_ps(steps(r, k + 16, kAll, _mm512_loadu_ps(x[r] + k + 16)), m1[r]);
     }
   }
   for (; k < n; k += 16) {
     const __mmask16 m = first(n - k);
-    for (int r = 0; r < kRows; ++r) m0[r] = _mm512_mask_max_ps(m0[r], m, _mm512_maskz_loadu_ps(m, x[r] + k), m0[r]);
+    for (int r = 0; r < kRows; ++r) {
+      m0[r] = _mm512_mask_max_ps(m0[r], m, steps(r, k, m, _mm512_maskz_loadu_ps(m, x[r] + k)), m0[r]);
+    }
   }
   for (int r = 0; r < kRows; ++r) mx[r] = _mm512_set1_ps(max_of(m0[r], m1[r]));
   // exp(x - mx) and the rule's sum: lane l of 8 adds the values 8 j + l of
@@ -126,7 +181,7 @@ void softmax_rows16(const float* const* x, float* const* y, int64_t n, const Sin
   for (int r = 0; r < kRows; ++r) s8[r] = _mm256_setzero_ps();
   for (k = 0; k + 16 <= n; k += 16) {
     for (int r = 0; r < kRows; ++r) {
-      const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x[r] + k), mx[r]));
+      const __m512 e = exp16_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(x[r] + k), mx[r]));
       _mm512_storeu_ps(y[r] + k, e);
       s8[r] = _mm256_add_ps(s8[r], _mm512_castps512_ps256(e));
       s8[r] = _mm256_add_ps(s8[r], _mm512_extractf32x8_ps(e, 1));
@@ -137,7 +192,7 @@ void softmax_rows16(const float* const* x, float* const* y, int64_t n, const Sin
     alignas(32) float lanes[8];
     if (k < n) {  // the last partial group, padded with mx (exp(0) in the dead lanes) as the rule pads it
       const __mmask16 m = first(n - k);
-      const __m512 e = exp16(_mm512_sub_ps(_mm512_mask_loadu_ps(mx[r], m, x[r] + k), mx[r]));
+      const __m512 e = exp16_nonpositive(_mm512_sub_ps(_mm512_mask_loadu_ps(mx[r], m, x[r] + k), mx[r]));
       _mm512_mask_storeu_ps(y[r] + k, m, e);
       __m256 rest = _mm512_castps512_ps256(e);
       int64_t left = n - k;
@@ -219,16 +274,26 @@ void attention_rows_s8(int64_t rows, int64_t n, const ref::AttentionRows& a, con
                        int8_t* q) {
   if (n <= 0) return;
   const __m512 inv = _mm512_set1_ps(g.inv_scale), z = _mm512_set1_ps(g.zero_point);
+  // The scores steps in the maximum's pass where the mask's columns are
+  // contiguous or broadcast (BERT's [b, 1, 1, s] padding mask), else first.
+  const bool fused = (a.mask || a.factor != 0.f) && (!a.mask || a.mask_col_step == 0 || a.mask_col_step == 1);
   in_row_groups(rows, [&](int64_t r, auto group) {
     constexpr int kRows = decltype(group)::value;
     float* rs[kRows];
     int8_t* qs[kRows];
+    const float* masks[kRows];
     for (int i = 0; i < kRows; ++i) {
       rs[i] = s + (r + i) * n;
       qs[i] = q + (r + i) * n;
-      ref::attention_row_scores(r + i, n, a, rs[i]);
+      masks[i] = a.mask ? a.mask + (r + i) * a.mask_row_step : nullptr;
+      if (!fused) ref::attention_row_scores(r + i, n, a, rs[i]);  // (nothing without factor and mask)
     }
-    softmax_rows16<kRows>(rs, rs, n, StoreProbsS8{qs, a.nan_to_zero, inv, z});
+    const StoreProbsS8 sink{qs, a.nan_to_zero, inv, z};
+    if (fused) {
+      softmax_rows16<kRows>(rs, rs, n, sink, ScoresSteps{rs, masks, a.mask_col_step == 0, a.factor, a.divide});
+    } else {
+      softmax_rows16<kRows>(rs, rs, n, sink);
+    }
   });
 }
 
