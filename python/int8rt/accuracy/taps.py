@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import _core
 
-__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "flat_floors", "fp32_tap_engine",
+__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batch_samples", "batches", "count", "groups", "flat_floors", "fp32_tap_engine",
            "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
            "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "WholeBatch"]
 
@@ -331,7 +331,13 @@ class WholeBatch(dict):
     never cut or joined with others along axis 0: the batch of a network
     whose batch dimension is fixed, or whose inputs are not all batch-first
     (a recurrent state ``[2, N, H]`` beside ``x[N, D]``, as Silero VAD's),
-    where axis 0 of every input is not the sample axis."""
+    where axis 0 of every input is not the sample axis. ``samples``: the
+    samples it holds (:func:`batch_samples` with the model's declared
+    shapes, as the router counts them); default: that rule without them."""
+
+    def __init__(self, inputs: Mapping[str, np.ndarray], samples: Optional[int] = None) -> None:
+        super().__init__(inputs)
+        self.samples = batch_samples(inputs) if samples is None else samples
 
 
 Samples = Union[Mapping[str, np.ndarray], Sequence[Mapping[str, np.ndarray]]]
@@ -346,17 +352,48 @@ def groups(data: Samples) -> list[Mapping[str, np.ndarray]]:
 
 
 def rows(group: Mapping[str, np.ndarray]) -> int:
-    """Samples in one group: axis 0 of its inputs that have one (a 0-d
-    input has none); a :class:`WholeBatch` whose inputs disagree on axis 0
-    counts as one."""
-    sizes = {v.shape[0] if v.ndim else None for v in group.values()}
-    if isinstance(group, WholeBatch) and (len(sizes) != 1 or None in sizes):
-        return 1
+    """Samples in one group: a :class:`WholeBatch`'s ``samples``; else axis
+    0 of its inputs that have one (a 0-d input has none)."""
+    if isinstance(group, WholeBatch):
+        return group.samples
     return next((len(v) for v in group.values() if v.ndim), 1)
 
 
+def batch_samples(inputs: Mapping[str, np.ndarray], shapes: Optional[Mapping[str, Sequence[int]]] = None) -> int:
+    """Samples in one batch: the size of its batch dimension, read from the
+    inputs that have one (a 0-d input, a sample rate, has none). Where they
+    all agree on axis 0, that (batch-first inputs). Else each input's batch
+    axis is axis 0 unless ``shapes`` (the model's declared shapes, -1 free)
+    fixes it, then its first free axis (calib/session.py's rule: an LSTM
+    state ``[2, N, H]`` has its batch on axis 1), and the size there where
+    those agree; else (every shape fixed at import) the one size every
+    input has on some axis. A batch with no input of rank >= 1, or where
+    none of these rules gives one size, is one sample. The one rule for
+    counting a batch's samples: the router's counts and limits
+    (holdout.py), :func:`rows` of a :class:`WholeBatch`, SmoothQuant's
+    prefetch."""
+    shapes = shapes or {}
+    ranked = {k: np.shape(a) for k, a in inputs.items() if np.ndim(a)}
+    if not ranked:
+        return 1
+    first = {s[0] for s in ranked.values()}
+    if len(first) == 1:
+        return first.pop()
+    sizes = set()
+    for name, shape in ranked.items():
+        declared = list(shapes.get(name, ()))
+        axis = 0 if len(declared) != len(shape) or declared[0] < 0 else \
+            next((i for i, d in enumerate(declared) if d < 0), None)
+        if axis is not None:
+            sizes.add(shape[axis])
+    if len(sizes) == 1:
+        return sizes.pop()
+    common = set.intersection(*(set(s) for s in ranked.values()))
+    return common.pop() if len(common) == 1 else 1
+
+
 def count(data: Samples) -> int:
-    """Samples in ``data`` (axis 0, over every group)."""
+    """Samples in ``data`` (:func:`rows` of every group)."""
     return sum(rows(g) for g in groups(data))
 
 
@@ -403,7 +440,7 @@ def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
     (token ids) as it is."""
     for group in groups(data):
         if isinstance(group, WholeBatch):
-            yield WholeBatch({k: _run_array(v) for k, v in group.items()})
+            yield WholeBatch({k: _run_array(v) for k, v in group.items()}, group.samples)
         else:
             yield from _group_batches(group, size)
 
