@@ -180,7 +180,7 @@ class Prefetch:
             size += sum(a.nbytes for a in part.values())
         if not self._ended:
             logger.warning("smoothquant: statistics from the first %d calibration samples (%d batches): the inputs "
-                           "held to replay them reached %.0f MB; the later ones are calibrated but not measured",
+                           "held to replay them reached %.1f MB; the later ones are calibrated but not measured",
                            self.samples, len(self._held), size / 1e6)
 
     @property
