@@ -7,7 +7,8 @@ acc21):
   stream reaches them (before: the first 64 samples only);
 - a batch routed whole (inputs not all batch-first: a state ``[2, N, H]``)
   counts its ``N`` samples against the router's limits and in
-  ``taps.rows`` / ``take`` / ``spread`` (before: one);
+  ``taps.rows`` / ``take`` / ``spread`` (before: one), and ``spread``
+  picks whole batches over the whole stream (before: the first ones);
 - auto's fit samples, where nothing is held out, are spread over the kept
   ones (before: the first ``FIT_SAMPLES``)."""
 from __future__ import annotations
@@ -110,6 +111,10 @@ def test_whole_batches_count_their_samples_against_the_limits() -> None:
     assert taps.count(held) == 6 and router.samples(router.check_data()) == 6
     assert len(taps.take(held, 4)) == 2 and len(taps.take(held, 3)) == 1
     assert len(taps.spread(held, 3)) == 1
+    # spread over whole batches: as many as hold the limit, evenly over all of them
+    ten = [taps.WholeBatch({"x": np.full((3, 1), i)}, 3) for i in range(10)]
+    assert [int(g["x"][0, 0]) for g in taps.spread(ten, 9)] == [0, 3, 6]
+    assert [int(g["x"][0, 0]) for g in taps.spread(ten, 30)] == list(range(10))
     assert [taps.rows(c) for c in taps.batches(held, 1)] == [3, 3]  # whole, and still counted so
     searched = router.search_data()
     assert taps.count(searched) <= 6 and len(searched) == 2  # strided over the 10 calibrating batches

@@ -35,7 +35,7 @@ from .. import _core
 
 __all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batch_samples", "batches", "count", "groups", "flat_floors", "fp32_tap_engine",
            "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
-           "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "WholeBatch"]
+           "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "whole_picks", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
 
@@ -417,10 +417,13 @@ def take(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
 def spread(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
     """``limit`` samples of ``data`` spread evenly over all of them (sample
     ``i * n // limit`` of the ``n``, counted over the groups in order), as
-    groups; all of them where ``n <= limit``. Where a group is a
-    :class:`WholeBatch` (batches never cut), :func:`take`'s first ones."""
+    groups; all of them where ``n <= limit``. Where the groups are
+    :class:`WholeBatch` es (batches never cut), those :func:`whole_picks`
+    picks (until 2026-12-05, acc21, :func:`take`'s first ones)."""
     parts = groups(data) if data is not None else []
     n = sum(rows(g) for g in parts)
+    if parts and all(isinstance(g, WholeBatch) for g in parts):
+        return [parts[i] for i in whole_picks([rows(g) for g in parts], limit)]
     if n <= limit or any(isinstance(g, WholeBatch) for g in parts):
         return take(data, limit)
     chosen = np.arange(limit, dtype=np.int64) * n // limit
@@ -432,6 +435,19 @@ def spread(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
         if len(which):
             out.append({k: v[which] if v.ndim else v for k, v in group.items()})
     return out
+
+
+def whole_picks(sizes: Sequence[int], limit: int) -> list[int]:
+    """Which of whole batches holding ``sizes`` samples :func:`spread`
+    takes for ``limit`` samples: all where they hold at most ``limit``;
+    else ``k`` batches spread evenly over the ``B`` (batch ``j * B // k``),
+    ``k`` the batches that hold ``limit`` samples at their mean size
+    (rounded up), so about ``limit`` samples from the whole stream."""
+    n, count = sum(sizes), len(sizes)
+    if n <= limit:
+        return list(range(count))
+    k = min(count, max(1, -(-limit * count // n)))
+    return [j * count // k for j in range(k)]
 
 
 def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
