@@ -43,6 +43,8 @@ def main() -> int:
     ap.add_argument("--bias-correction", choices=("auto", "on", "off"), default="auto",
                     help="BuilderConfig(bias_correction=): auto (None, auto decides), on, off")
     ap.add_argument("--check", action="store_true", help="BuilderConfig(accuracy_check=True)")
+    ap.add_argument("--holdout-every", type=int, default=4,
+                    help="BuilderConfig(holdout_every=): 0 holds nothing out (auto judges on its fit samples)")
     args = ap.parse_args()
     d = np.load(DATA_PATH)
     mean, std = float(d["mean"]), float(d["std"])
@@ -63,6 +65,7 @@ def main() -> int:
         t0 = time.process_time()
         engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=int8rt.make_calibrator(
             [calib[i:i + 32] for i in range(0, len(calib), 32)], algorithm=method), accuracy_check=args.check,
+            holdout_every=args.holdout_every,
             bias_correction={"auto": None, "on": True, "off": False}[args.bias_correction]))
         cpu = time.process_time() - t0
         out = engine.run({"input": x})[name]

@@ -79,7 +79,7 @@ def main() -> None:
             g, r = np.concatenate([x.ravel() for x in got]), np.concatenate([x.ravel() for x in ref])
             rel = float(np.linalg.norm(g - r) / np.linalg.norm(r))
             label = "off" if alpha is None else f"on, alpha {alpha}"
-            print(f"| {method} | {label} | {centred_cosine(got, ref):.4f} | {rel:.4f} | {secs:.1f} |", flush=True)
+            print(f"| {method} | {label} | {centred_cosine(got, ref):.6f} | {rel:.5f} | {secs:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

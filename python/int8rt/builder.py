@@ -471,7 +471,7 @@ class _Rewrites:
                 session: CalibrationSession) -> Any:
         """Applies what ``config`` asks for; returns what the calibration
         loop reads batches from (the calibrator, or SmoothQuant's prefetch
-        of its first batches). SmoothQuant is skipped when the calibration
+        of its stream). SmoothQuant is skipped when the calibration
         cache is used (no data to measure). With
         ``distributed`` calibration the workers repeat :attr:`calls`."""
         from .accuracy import equalize, smoothquant
@@ -490,7 +490,8 @@ class _Rewrites:
         shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
         checker = _BatchChecker(type(calibrator).__name__, names, int(calibrator.get_batch_size()),
                                 {n: shapes[n] for n in names if n in shapes})
-        prefetch = smoothquant.Prefetch(calibrator, names, check=checker)
+        prefetch = smoothquant.Prefetch(calibrator, names, check=checker,
+                                        shapes={n: shapes[n] for n in names if n in shapes})
         data = prefetch.data
         if data is not None:
             smoothquant.smooth(self, data, alpha=config.smoothquant_alpha, skip=skip,

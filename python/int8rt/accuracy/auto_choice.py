@@ -76,9 +76,11 @@ The same judge then decides cross-layer equalization and bias correction
 (run.py; bias correction kept where it lowers the error, centred or, as
 the mean shift it removes is what centring hides, uncentred (``_Errors.plain``);
 equalization where it clearly does). Without held-out
-samples (fewer than ``holdout_every`` calibration samples, or a network with
-a fixed batch and fewer than ``holdout_every`` batches) the choice is judged
-on the first ``FIT_SAMPLES`` kept samples, and the log says so. This is the
+samples (``holdout_every=0``, fewer than ``holdout_every`` calibration
+samples, or a network with a fixed batch and fewer than ``holdout_every``
+batches) the choice is judged on ``FIT_SAMPLES`` kept samples spread evenly
+over those the router kept over the whole stream (``taps.spread``; until
+2026-12-05, acc21, the first ``FIT_SAMPLES`` of them), and the log says so. This is the
 split TensorRT-style calibration lacks and issue 12 asks for: thresholds
 from one part of the calibration data, the choice scored on the other
 (cross-validation's rule, applied to choosing among calibration methods).
@@ -95,7 +97,7 @@ import numpy as np
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
 from .metrics import looks_like_class_scores
-from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread, take
+from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread
 
 __all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
            "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "judge_for", "worst_fold"]
@@ -477,14 +479,14 @@ def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], bat
               reference: Optional[list[dict[str, np.ndarray]]] = None) -> tuple[Scorer, str]:
     """The scorer the choice and the corrections are judged by: on the
     held-out samples (at most ``CHOICE_SAMPLES``, spread evenly over all the
-    router kept: ``taps.spread``), or, without any, on the
-    first ``FIT_SAMPLES`` kept ones; and ``"held-out"`` / ``"fit"``.
+    router kept: ``taps.spread``), or, without any, on ``FIT_SAMPLES``
+    kept ones spread alike; and ``"held-out"`` / ``"fit"``.
     ``reference``: the held-out samples' float32 outputs, when kept
     (:class:`Scorer`)."""
     held_data = spread(held, CHOICE_SAMPLES)
     if held_data:
         return Scorer(network, held_data, batch_size, reference), "held-out"
-    return Scorer(network, take(fit, FIT_SAMPLES), batch_size), "fit"
+    return Scorer(network, spread(fit, FIT_SAMPLES), batch_size), "fit"
 
 
 def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_names: set[str], judge: Scorer,

@@ -16,10 +16,13 @@ fewer than ``every`` batches), the check runs on the calibration samples
 themselves and the report says ``held_out=False``.
 
 Samples are counted along the batch dimension of the inputs that have one
-(:func:`batch_samples`): a batch of a network with a 0-d input (a sample
+(``taps.batch_samples``): a batch of a network with a 0-d input (a sample
 rate) or whose inputs are not all batch-first (a state ``[2, N, H]``) is
 routed whole, and counts its ``N`` samples in the report's figures (until
-2026-12-05 it counted one).
+2026-12-05 it counted one) and against every limit here (``max_check``,
+``max_search``; its ``taps.WholeBatch`` carries the count, which
+``taps.rows``, ``take`` and ``spread`` read: until 2026-12-05 (acc21) the
+limits counted such a batch as one sample).
 
 Samples are measured in one array per input, so where a network's inputs have
 dynamic dimensions beyond the batch and the batches differ in them, only the
@@ -58,9 +61,9 @@ import numpy as np
 
 from .. import _core
 from .strided import Strided
-from .taps import Samples, WholeBatch, groups, rows
+from .taps import Samples, WholeBatch, batch_samples, groups, rows
 
-__all__ = ["SampleRouter"]
+__all__ = ["SampleRouter", "batch_samples"]
 
 logger = logging.getLogger("int8rt")
 
@@ -194,12 +197,12 @@ class SampleRouter:
             else:
                 is_held = self._held(self._seen) and self.check_count < self.max_check
                 self._seen += 1
-                count = n if n is not None else 1
+                count = batch_samples(inputs, self.input_shapes)
                 check = np.arange(count) if is_held else np.arange(0)
                 calib = np.arange(0) if is_held else np.arange(count)
             whole = not self.splittable or n is None
             if whole:  # never cut or joined later (taps.WholeBatch)
-                inputs = WholeBatch(inputs)
+                inputs = WholeBatch(inputs, batch_samples(inputs, self.input_shapes))
             if len(check):
                 check = self._finite_rows(inputs, check, n)
             check, check_ordinals = self._keep_check(inputs, check, n, whole)
@@ -335,35 +338,6 @@ class SampleRouter:
         unit = "sample" if self.splittable else "batch"
         return (f"every {self.every}th calibration {unit} (index {self.every - 1}, {2 * self.every - 1}, ...), "
                 f"at most {self.max_check} samples")
-
-
-def batch_samples(inputs: Mapping[str, np.ndarray], shapes: Mapping[str, Sequence[int]]) -> int:
-    """Samples in one batch: the size of its batch dimension, read from the
-    inputs that have one (a 0-d input, a sample rate, has none). Where they
-    all agree on axis 0, that (batch-first inputs). Else each input's batch
-    axis is axis 0 unless ``shapes`` (the model's declared shapes, -1 free)
-    fixes it, then its first free axis (calib/session.py's rule: an LSTM
-    state ``[2, N, H]`` has its batch on axis 1), and the size there where
-    those agree; else (every shape fixed at import) the one size every
-    input has on some axis. A batch with no input of rank >= 1, or where
-    none of these rules gives one size, is one sample."""
-    ranked = {k: np.shape(a) for k, a in inputs.items() if np.ndim(a)}
-    if not ranked:
-        return 1
-    first = {s[0] for s in ranked.values()}
-    if len(first) == 1:
-        return first.pop()
-    sizes = set()
-    for name, shape in ranked.items():
-        declared = list(shapes.get(name, ()))
-        axis = 0 if len(declared) != len(shape) or declared[0] < 0 else \
-            next((i for i, d in enumerate(declared) if d < 0), None)
-        if axis is not None:
-            sizes.add(shape[axis])
-    if len(sizes) == 1:
-        return sizes.pop()
-    common = set.intersection(*(set(s) for s in ranked.values()))
-    return common.pop() if len(common) == 1 else 1
 
 
 def _offer(buffer: Strided, inputs: Inputs, offered: np.ndarray, n: Optional[int]

@@ -38,7 +38,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 
 from .strided import thin
-from .taps import batches, spread
+from .taps import batches, spread, whole_picks
 
 __all__ = ["BUDGET_BYTES", "PassValues"]
 
@@ -140,16 +140,16 @@ class PassValues:
         if not self._kept:
             return []
         kept = [p for _, p in self._kept]
-        if any(isinstance(r, _Whole) for _, r in kept):
-            return _chunks(kept, limit, 0) or []
-        if len({sig for sig, _ in kept}) != 1:
+        whole = [isinstance(r, _Whole) for _, r in kept]
+        if (any(whole) and not all(whole)) or (not any(whole) and len({sig for sig, _ in kept}) != 1):
             return []
         out, left = [], limit
         for _, block in kept:
             if left <= 0:
                 break
             n = _rows_of(block)
-            out.append(block if n <= left else {k: v[:left] for k, v in block.items()})
+            out.append(dict(block) if isinstance(block, _Whole) else
+                       block if n <= left else {k: v[:left] for k, v in block.items()})
             left -= n
         return out
 
@@ -181,8 +181,8 @@ def _rows_of(rows: Rows) -> int:
 
 def _chunks(parts: list[tuple[Optional[tuple], Rows]], limit: int, batch_size: int) -> Optional[list[Rows]]:
     """The parts' values in the chunks ``taps.batches(spread(samples, limit),
-    batch_size)`` makes of their samples: each whole batch one chunk, taken
-    while fewer than ``limit`` samples precede it (taps.take's rule); parts
+    batch_size)`` makes of their samples: each whole batch one chunk, those
+    ``taps.whole_picks`` picks (spread's rule); parts
     cut into rows as :func:`_groups` and ``taps.batches`` cut them. Whole
     and cut parts never mix in one run of the router (it keeps every batch
     whole or none); where they do, None."""
@@ -190,13 +190,7 @@ def _chunks(parts: list[tuple[Optional[tuple], Rows]], limit: int, batch_size: i
         return list(batches(spread(_groups(parts), limit), batch_size))
     if not all(isinstance(r, _Whole) for _, r in parts):
         return None
-    out, left = [], limit
-    for _, values in parts:
-        if left <= 0:
-            break
-        out.append(dict(values))
-        left -= _rows_of(values)
-    return out
+    return [dict(parts[i][1]) for i in whole_picks([_rows_of(r) for _, r in parts], limit)]
 
 
 def _follow(parts: list[tuple[Optional[np.ndarray], tuple]], stride: int) -> list[tuple[Optional[np.ndarray], tuple]]:

@@ -20,25 +20,33 @@ consumer's weights (``Builder.set_node_constants``). alpha = 0.5 is the
 paper's default. Layers kept in float (``layer_precisions``) are left out.
 
 The statistics need calibration data before the histograms are made, while
-TensorRT's ``get_batch`` stream is read once: :class:`Prefetch` pulls the
-first batches (up to ``SAMPLES`` samples), they give the statistics, and
-calibration then replays them before reading on.
+TensorRT's ``get_batch`` stream is read once: :class:`Prefetch` reads the
+whole stream first, holding its batches (the inputs only) up to
+``BUDGET_BYTES``; every batch held gives the statistics (a maximum: one
+late sample with an outlier channel moves its factor, as it moves the
+histograms the thresholds come from), and calibration then replays them
+before reading on. Past the budget the rest of the stream is read by the
+calibration loop alone, and the log says the statistics came from the
+first samples. Until 2026-12-05 (RESULTS_accuracy.md, acc21) the
+statistics read the first 64 samples only, so an outlier channel that
+appears later in the stream was clipped by the smoothed tensor's scale.
 """
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .taps import Samples, batches, fp32_tap_engine, groups
+from .pass_values import BUDGET_BYTES
+from .taps import Samples, WholeBatch, batch_samples, batches, fp32_tap_engine, groups
 
-__all__ = ["DEFAULT_ALPHA", "Prefetch", "SAMPLES", "find_sites", "smooth"]
+__all__ = ["BUDGET_BYTES", "DEFAULT_ALPHA", "Prefetch", "find_sites", "smooth"]
 
 logger = logging.getLogger("int8rt")
 
 DEFAULT_ALPHA = 0.5
-SAMPLES = 64
 # Measuring runs keep the site tensors of this many samples at once.
 CHUNK = 8
 MIN_SCALE = 1e-5
@@ -133,24 +141,27 @@ def smooth(builder: Any, data: Samples, *, alpha: float = DEFAULT_ALPHA,
 
 
 class Prefetch:
-    """The calibrator's first batches, kept so that they can be read twice.
+    """The calibrator's batches, read ahead so that they can be read twice.
 
-    ``Prefetch(calibrator, names, samples)`` calls ``get_batch(names)`` until
-    ``samples`` samples (axis 0) are held or the data ends, each checked by
-    ``check(batch, index)`` (the calibration loop's checks); :attr:`data` is
-    them, one group of arrays per input shape. The
-    object then stands in for the calibrator in the calibration loop
-    (``get_batch`` returns the held batches first, then the calibrator's)."""
+    ``Prefetch(calibrator, names)`` calls ``get_batch(names)`` until the
+    data ends or the batches held pass ``budget`` bytes (their arrays'),
+    each checked by ``check(batch, index)`` (the calibration loop's
+    checks); :attr:`data` is them. The object then stands in for the
+    calibrator in the calibration loop (``get_batch`` returns the held
+    batches first, then the calibrator's)."""
 
-    def __init__(self, calibrator: Any, names: Sequence[str], samples: int = SAMPLES,
-                 check: Optional[Callable[[Any, int], Any]] = None) -> None:
+    def __init__(self, calibrator: Any, names: Sequence[str], *, budget: int = BUDGET_BYTES,
+                 check: Optional[Callable[[Any, int], Any]] = None,
+                 shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
         self._calibrator = calibrator
-        self._check = check
-        self._held: list[Any] = []
+        self._names = list(names)
+        self._held: deque[Any] = deque()
+        self._parts: list[dict[str, np.ndarray]] = []  # the held batches as {name: array}
         self.first_rows = 0  # samples in the first batch: the size the statistics run at
+        self.samples = 0     # samples held (taps.batch_samples of each batch)
         self._ended = False
-        count = 0
-        while count < samples:
+        size = 0
+        while size <= budget:
             batch = calibrator.get_batch(list(names))
             if batch is None or batch is False or (hasattr(batch, "__len__") and len(batch) == 0):
                 self._ended = True
@@ -158,29 +169,33 @@ class Prefetch:
             if check is not None:  # the calibration loop's checks, before the batch is run for statistics
                 check(batch, len(self._held) + 1)
             self._held.append(batch)
-            arrays = list(batch.values()) if isinstance(batch, Mapping) else list(batch)
-            rows = int(np.asarray(arrays[0]).shape[0]) if np.ndim(arrays[0]) else 1
-            self.first_rows = self.first_rows or rows
-            count += rows
-        self._names = list(names)
+            arrays = [batch[n] for n in self._names] if isinstance(batch, Mapping) else list(batch)
+            part = {n: np.asarray(a) for n, a in zip(self._names, arrays)}
+            n = batch_samples(part, shapes)
+            # inputs not all batch-first (a state [2, N, H]) are run as they came
+            batch_first = len({a.shape[0] for a in part.values() if a.ndim}) <= 1
+            self._parts.append(part if batch_first else WholeBatch(part, n))
+            self.first_rows = self.first_rows or n
+            self.samples += n
+            size += sum(a.nbytes for a in part.values())
+        if not self._ended:
+            logger.warning("smoothquant: statistics from the first %d calibration samples (%d batches): the inputs "
+                           "held to replay them reached %.1f MB; the later ones are calibrated but not measured",
+                           self.samples, len(self._held), size / 1e6)
 
     @property
     def data(self) -> Optional[list[dict[str, np.ndarray]]]:
-        """The held samples, one group (one array per input) per input shape."""
-        by_shape: dict[tuple, list[dict[str, np.ndarray]]] = {}
-        for b in self._held:
-            arrays = [b[n] for n in self._names] if isinstance(b, Mapping) else list(b)
-            part = {n: np.asarray(a) for n, a in zip(self._names, arrays)}
-            by_shape.setdefault(tuple(part[n].shape[1:] for n in self._names), []).append(part)
-        return [{n: np.concatenate([p[n] for p in parts]) for n in self._names}
-                for parts in by_shape.values()] or None
+        """The held batches, one group (one array per input) each, until the
+        replay starts (then they are let go); None if none."""
+        return list(self._parts) or None
 
     def get_batch_size(self) -> int:
         return self._calibrator.get_batch_size()
 
     def get_batch(self, names: Sequence[str]) -> Any:
         if self._held:
-            return self._held.pop(0)
+            self._parts.clear()  # the statistics are taken: what is replayed need not stay
+            return self._held.popleft()
         if self._ended:
             return None
         return self._calibrator.get_batch(list(names))

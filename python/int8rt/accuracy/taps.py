@@ -33,9 +33,9 @@ import numpy as np
 
 from .. import _core
 
-__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batches", "count", "groups", "flat_floors", "fp32_tap_engine",
-           "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
-           "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "WholeBatch"]
+__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batch_samples", "batches", "count", "groups", "flat_floors",
+           "fp32_tap_engine", "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
+           "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "whole_picks", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
 
@@ -331,7 +331,13 @@ class WholeBatch(dict):
     never cut or joined with others along axis 0: the batch of a network
     whose batch dimension is fixed, or whose inputs are not all batch-first
     (a recurrent state ``[2, N, H]`` beside ``x[N, D]``, as Silero VAD's),
-    where axis 0 of every input is not the sample axis."""
+    where axis 0 of every input is not the sample axis. ``samples``: the
+    samples it holds (:func:`batch_samples` with the model's declared
+    shapes, as the router counts them); default: that rule without them."""
+
+    def __init__(self, inputs: Mapping[str, np.ndarray], samples: Optional[int] = None) -> None:
+        super().__init__(inputs)
+        self.samples = batch_samples(inputs) if samples is None else samples
 
 
 Samples = Union[Mapping[str, np.ndarray], Sequence[Mapping[str, np.ndarray]]]
@@ -346,17 +352,48 @@ def groups(data: Samples) -> list[Mapping[str, np.ndarray]]:
 
 
 def rows(group: Mapping[str, np.ndarray]) -> int:
-    """Samples in one group: axis 0 of its inputs that have one (a 0-d
-    input has none); a :class:`WholeBatch` whose inputs disagree on axis 0
-    counts as one."""
-    sizes = {v.shape[0] if v.ndim else None for v in group.values()}
-    if isinstance(group, WholeBatch) and (len(sizes) != 1 or None in sizes):
-        return 1
+    """Samples in one group: a :class:`WholeBatch`'s ``samples``; else axis
+    0 of its inputs that have one (a 0-d input has none)."""
+    if isinstance(group, WholeBatch):
+        return group.samples
     return next((len(v) for v in group.values() if v.ndim), 1)
 
 
+def batch_samples(inputs: Mapping[str, np.ndarray], shapes: Optional[Mapping[str, Sequence[int]]] = None) -> int:
+    """Samples in one batch: the size of its batch dimension, read from the
+    inputs that have one (a 0-d input, a sample rate, has none). Where they
+    all agree on axis 0, that (batch-first inputs). Else each input's batch
+    axis is axis 0 unless ``shapes`` (the model's declared shapes, -1 free)
+    fixes it, then its first free axis (calib/session.py's rule: an LSTM
+    state ``[2, N, H]`` has its batch on axis 1), and the size there where
+    those agree; else (every shape fixed at import) the one size every
+    input has on some axis. A batch with no input of rank >= 1, or where
+    none of these rules gives one size, is one sample. The one rule for
+    counting a batch's samples: the router's counts and limits
+    (holdout.py), :func:`rows` of a :class:`WholeBatch`, SmoothQuant's
+    prefetch."""
+    shapes = shapes or {}
+    ranked = {k: np.shape(a) for k, a in inputs.items() if np.ndim(a)}
+    if not ranked:
+        return 1
+    first = {s[0] for s in ranked.values()}
+    if len(first) == 1:
+        return first.pop()
+    sizes = set()
+    for name, shape in ranked.items():
+        declared = list(shapes.get(name, ()))
+        axis = 0 if len(declared) != len(shape) or declared[0] < 0 else \
+            next((i for i, d in enumerate(declared) if d < 0), None)
+        if axis is not None:
+            sizes.add(shape[axis])
+    if len(sizes) == 1:
+        return sizes.pop()
+    common = set.intersection(*(set(s) for s in ranked.values()))
+    return common.pop() if len(common) == 1 else 1
+
+
 def count(data: Samples) -> int:
-    """Samples in ``data`` (axis 0, over every group)."""
+    """Samples in ``data`` (:func:`rows` of every group)."""
     return sum(rows(g) for g in groups(data))
 
 
@@ -380,10 +417,13 @@ def take(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
 def spread(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
     """``limit`` samples of ``data`` spread evenly over all of them (sample
     ``i * n // limit`` of the ``n``, counted over the groups in order), as
-    groups; all of them where ``n <= limit``. Where a group is a
-    :class:`WholeBatch` (batches never cut), :func:`take`'s first ones."""
+    groups; all of them where ``n <= limit``. Where the groups are
+    :class:`WholeBatch` es (batches never cut), those :func:`whole_picks`
+    picks (until 2026-12-05, acc21, :func:`take`'s first ones)."""
     parts = groups(data) if data is not None else []
     n = sum(rows(g) for g in parts)
+    if parts and all(isinstance(g, WholeBatch) for g in parts):
+        return [parts[i] for i in whole_picks([rows(g) for g in parts], limit)]
     if n <= limit or any(isinstance(g, WholeBatch) for g in parts):
         return take(data, limit)
     chosen = np.arange(limit, dtype=np.int64) * n // limit
@@ -397,13 +437,26 @@ def spread(data: Optional[Samples], limit: int) -> list[dict[str, np.ndarray]]:
     return out
 
 
+def whole_picks(sizes: Sequence[int], limit: int) -> list[int]:
+    """Which of whole batches holding ``sizes`` samples :func:`spread`
+    takes for ``limit`` samples: all where they hold at most ``limit``;
+    else ``k`` batches spread evenly over the ``B`` (batch ``j * B // k``),
+    ``k`` the batches that hold ``limit`` samples at their mean size
+    (rounded up), so about ``limit`` samples from the whole stream."""
+    n, count = sum(sizes), len(sizes)
+    if n <= limit:
+        return list(range(count))
+    k = min(count, max(1, -(-limit * count // n)))
+    return [j * count // k for j in range(k)]
+
+
 def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
     """``data`` in chunks of ``size`` samples along axis 0 (group by group;
     a :class:`WholeBatch` as one chunk); float data as float32, integer data
     (token ids) as it is."""
     for group in groups(data):
         if isinstance(group, WholeBatch):
-            yield WholeBatch({k: _run_array(v) for k, v in group.items()})
+            yield WholeBatch({k: _run_array(v) for k, v in group.items()}, group.samples)
         else:
             yield from _group_batches(group, size)
 
