@@ -133,3 +133,20 @@ def test_the_correction_removes_the_branch_mean_shift(net: onnx.ModelProto, fp32
         choice = corrected.build_report().auto_choice
         assert choice["bias_correction"] == "on (auto)"
         assert choice["bias_correction_layers"] == {"top level": 0, "If branches": 1}
+
+
+def test_add_to_bias_reaches_into_a_branch_by_scoped_name(net: onnx.ModelProto) -> None:
+    """Builder.add_to_bias edits the conv of the branch its scope names,
+    only that one, and refuses a scoped name no branch holds."""
+    builder = _core.Builder(int8rt.onnx.import_model(net.SerializeToString()), "int8")
+    delta = np.arange(C_OUT, dtype=np.float32)
+    builder.add_to_bias(ELSE + "conv", delta.tolist())
+    pick = next(n for n in builder.optimized_network().nodes() if n["op"] == "If")
+    for attr, want in (("else_branch", delta), ("then_branch", None)):
+        branch = pick["attrs"][attr]
+        conv = next(n for n in branch.nodes() if n["op"] == "Conv")
+        b = conv["inputs"][2] if len(conv["inputs"]) > 2 else -1
+        got = None if b < 0 else branch.constant_data(b)
+        assert (got is None) if want is None else np.array_equal(got, want), (attr, got)
+    with pytest.raises(_core.InvalidArgumentError, match="pick/then_branch/nope"):
+        builder.add_to_bias(THEN + "nope", delta.tolist())
