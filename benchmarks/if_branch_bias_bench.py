@@ -10,9 +10,11 @@ builds int8rt minmax and auto with ``bias_correction`` False / True (and
 auto's own decision, None), and ONNX Runtime quant_pre_process +
 quantize_static on the same calibration data (wheelnets_bench.ort_int8),
 and prints the row's metric (centred cosine of p(speech), decision
-agreement at 0.5) against ORT FP32, the layers corrected (top level / If
-branches, from auto's report), the mean |shift| folded and the build's CPU
-seconds. Accuracy only, no timing of runs.
+agreement at 0.5) against ORT FP32 and against ORT quantize_static's
+outputs, the QuantizeLinear nodes ORT wrote (top level, then-branch),
+the layers corrected (top level / If
+branches, from auto's report), the mean |shift| folded and the build's process CPU
+seconds, and auto's held-out errors with and without the correction. Accuracy only, no timing of runs.
 
     PYTHONPATH=python python benchmarks/if_branch_bias_bench.py [--dir /tmp/if_branch_bias] [--json out.json]
 """
@@ -47,6 +49,8 @@ class _Shifts(logging.Handler):
 
 
 def main() -> int:
+    import onnx
+
     import int8rt
     from int8rt.data_calibrator import make_calibrator
     from wheelnets_bench import ort_int8
@@ -65,6 +69,7 @@ def main() -> int:
     row = ROWS["silero_vad"](args.dir)
     refs = [ort_session(row.path).run([row.output], f)[0] for f in row.evaluation]
     res: dict = {}
+    outs: dict = {}
     for method, settings in (("minmax", (False, True)), ("auto", (False, True, None))):
         for correction in settings:
             shifts.last = {}
@@ -76,15 +81,25 @@ def main() -> int:
             ctx = engine.create_execution_context()
             key = f"int8rt {method}, bias correction {({None: 'auto', True: 'on', False: 'off'})[correction]}"
             choice = engine.build_report().auto_choice or {}
-            res[key] = {**row.metric([ctx.run(f)[row.output] for f in row.evaluation], refs, row.evaluation),
+            outs[key] = [ctx.run(f)[row.output] for f in row.evaluation]
+            res[key] = {**row.metric(outs[key], refs, row.evaluation),
                         "build_cpu_s": round(seconds, 2), "corrected": dict(shifts.last),
-                        "decision": choice.get("bias_correction"), "layers": choice.get("bias_correction_layers")}
-    ort8 = ort_session(ort_int8(row.path, row.calib, 0)[0])
-    res["ORT quantize_static"] = row.metric([ort8.run([row.output], f)[0] for f in row.evaluation], refs,
-                                            row.evaluation)
+                        "decision": choice.get("bias_correction"), "layers": choice.get("bias_correction_layers"),
+                        "held_out_rel_l2": {k: v for k, v in choice.get("errors", {}).items()
+                                            if k.startswith("bias correction")}}
+    qdq = ort_int8(row.path, row.calib, 0)[0]
+    ort8 = ort_session(qdq)
+    ort_outs = [ort8.run([row.output], f)[0] for f in row.evaluation]
+    graph = onnx.load_from_string(qdq).graph
+    branch = next(a.g for n in graph.node if n.op_type == "If" for a in n.attribute if a.name == "then_branch")
+    res["ORT quantize_static"] = {**row.metric(ort_outs, refs, row.evaluation),
+                                  "QuantizeLinear top level": sum(n.op_type == "QuantizeLinear" for n in graph.node),
+                                  "QuantizeLinear then-branch": sum(n.op_type == "QuantizeLinear" for n in branch.node)}
+    for key, o in outs.items():
+        res[key]["vs ORT quantize_static"] = row.metric(o, ort_outs, row.evaluation)
     print(machine_line())
     for k, v in res.items():
-        print(f"{k}: " + ", ".join(f"{m} {x:.4f}" if isinstance(x, float) else f"{m} {x}" for m, x in v.items()))
+        print(f"{k}: " + ", ".join(f"{m} {x:.6f}" if isinstance(x, float) else f"{m} {x}" for m, x in v.items()))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -26,9 +26,10 @@ import numpy as np
 
 from .. import _core
 from . import bias_correction as biascorr
+from .lut_inputs import LutInput, lut_inputs
 from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, take
 
-__all__ = ["measure_branch_shifts"]
+__all__ = ["branch_luts", "measure_branch_shifts"]
 
 _BRANCHES = ("then_branch", "else_branch")
 
@@ -36,6 +37,22 @@ _BRANCHES = ("then_branch", "else_branch")
 def _under(m: Mapping[str, Any], scope: str) -> dict[str, Any]:
     """The entries of ``m`` named under ``scope``, the scope taken off."""
     return {k[len(scope):]: v for k, v in m.items() if k.startswith(scope)}
+
+
+def branch_luts(lowered: Any, scope: str = "") -> dict[str, LutInput]:
+    """:func:`lut_inputs` of every If branch of a lowered INT8 network (at
+    any depth), keyed by scoped tensor name (each LutInput's source named
+    as in its branch)."""
+    out: dict[str, LutInput] = {}
+    for node in lowered.nodes():
+        for attr in _BRANCHES if node["op"] == "If" else ():
+            branch = node["attrs"].get(attr)
+            if branch is None:
+                continue
+            here = scope + _core.branch_scope(node["name"], attr)
+            out.update({here + k: v for k, v in lut_inputs(branch).items()})
+            out.update(branch_luts(branch, here))
+    return out
 
 
 def _branch_feeds(network: Any, data: Samples, batch_size: int, ifs: list[dict[str, Any]]
@@ -70,14 +87,15 @@ def _branch_feeds(network: Any, data: Samples, batch_size: int, ifs: list[dict[s
 
 
 def measure_branch_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
-                          fp32_layers: set[str], affine: Optional[Mapping[str, tuple[float, int]]] = None, *,
-                          limit: Optional[int] = None) -> dict[str, list[float]]:
+                          fp32_layers: set[str], affine: Optional[Mapping[str, tuple[float, int]]] = None,
+                          luts: Optional[Mapping[str, LutInput]] = None, *, limit: Optional[int] = None) -> dict[str, list[float]]:
     """The corrections (values to add to the bias) of the Conv / Gemm layers
     inside ``network``'s calibrated If branches, under their scoped names,
     measured on the first ``limit`` (default ``bias_correction.SAMPLES``)
-    samples of ``data``; nothing is changed. ``scales``, ``fp32_layers`` and
-    ``affine`` (name -> (scale, zero point)) name branch tensors and layers
-    by their scoped names, as calibration and the int8 plan do."""
+    samples of ``data``; nothing is changed. ``scales``, ``fp32_layers``,
+    ``affine`` (name -> (scale, zero point)) and ``luts`` (:func:`branch_luts`)
+    name branch tensors and layers by their scoped names, as calibration and
+    the int8 plan do."""
     ifs = [n for n in network.nodes() if n["op"] == "If"
            and any(_under(scales, _core.branch_scope(n["name"], a)) for a in _BRANCHES)]
     if not ifs:
@@ -95,9 +113,9 @@ def measure_branch_shifts(network: Any, scales: Mapping[str, float], data: Sampl
             if t >= 0 and scales.get(tensors[t]["name"], 0.0) > 0:
                 sub[branch.tensor(b)["name"]] = scales[tensors[t]["name"]]
         fp32 = {k[len(scope):] for k in fp32_layers if k.startswith(scope)}
-        grids = _under(affine or {}, scope)
+        grids, tables = _under(affine or {}, scope), _under(luts or {}, scope)
         n = count(feeds)
-        shifts = biascorr.measure_shifts(branch, sub, feeds, batch_size, fp32, affine=grids, limit=n)
-        shifts.update(measure_branch_shifts(branch, sub, feeds, batch_size, fp32, grids, limit=n))
+        shifts = biascorr.measure_shifts(branch, sub, feeds, batch_size, fp32, affine=grids, luts=tables, limit=n)
+        shifts.update(measure_branch_shifts(branch, sub, feeds, batch_size, fp32, grids, tables, limit=n))
         out.update({scope + k: v for k, v in shifts.items()})
     return out

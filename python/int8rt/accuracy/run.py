@@ -470,7 +470,7 @@ class CalibrationRun:
                                          **grids, limit=limit)
         # the branches' shapes as calibration annotated them (self._network is the network before it)
         inner = branch_bias.measure_branch_shifts(self._builder.optimized_network(), scales, data, self._chunk,
-                                                  self._fp32_layers, grids["affine"], limit=limit)
+                                                  self._fp32_layers, grids["affine"], grids["luts"], limit=limit)
         if self._auto is not None:
             self._auto["bias_correction_layers"] = {"top level": len(deltas), "If branches": len(inner)}
         return {**deltas, **inner}
@@ -583,11 +583,12 @@ class CalibrationRun:
         (unsigned activations, and asymmetric ones: a table's output bounded
         below, which the lowering holds so whether unsigned activations are
         on or off): name -> (scale, zero point), from its int8 plan; and
-        ``luts``, the tensors a table layer writes (lut_inputs.py)."""
+        ``luts``, the tensors a table layer writes (lut_inputs.py), those
+        inside If branches under their scoped names (branch_bias.py)."""
         engine = self.built(scales) if not self._corrected else None
         engine = engine if engine is not None else self._builder.build(scales)
         return {"affine": {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0},
-                "luts": lut_inputs(engine.network())}
+                "luts": {**lut_inputs(engine.network()), **branch_bias.branch_luts(engine.network())}}
 
     def _bias_correction_helps(self, scales: dict[str, float], deltas: dict[str, list[float]]) -> bool:
         """Whether the engine with the corrected biases is closer to float32
