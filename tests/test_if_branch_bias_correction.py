@@ -150,3 +150,32 @@ def test_add_to_bias_reaches_into_a_branch_by_scoped_name(net: onnx.ModelProto) 
         assert (got is None) if want is None else np.array_equal(got, want), (attr, got)
     with pytest.raises(_core.InvalidArgumentError, match="pick/then_branch/nope"):
         builder.add_to_bias(THEN + "nope", delta.tolist())
+
+
+def test_a_table_read_through_an_unsqueeze_is_the_engines() -> None:
+    """A 1-D conv is lowered as 2-D behind an Unsqueeze; where its input is
+    a table's output (lut_inputs.py), measure_shifts takes it as the engine
+    computes it through the Unsqueeze too: the shift is W @ mean(table(p))
+    with q(W) - W, against numpy's own table arithmetic (float64 sums of
+    float32 terms: 1e-5)."""
+    from int8rt.accuracy import bias_correction as bc
+    from int8rt.accuracy.lut_inputs import LutInput, table_output
+
+    c, t = 6, 10
+    w = (RNG.standard_normal((4, c, 1, 1)) * 0.3).astype(np.float32)
+    nodes = [helper.make_node("Relu", ["p"], ["r"], name="relu"),
+             helper.make_node("Unsqueeze", ["r", "axis"], ["u"], name="to_2d"),
+             helper.make_node("Conv", ["u", "w"], ["y"], kernel_shape=[1, 1], name="conv")]
+    m = model(nodes, [fvi("p", ["N", c, t])], [fvi("y", ["N", 4, 1, t])],
+              [init("axis", np.array([2], np.int64)), init("w", w)])
+    network = _core.Builder(int8rt.onnx.import_model(m.SerializeToString()), "int8").optimized_network()
+    codes = np.clip(np.arange(-128, 128) * 3 // 2, -128, 127).astype(np.int8)  # a table unlike rounding r
+    lut = LutInput("p", (0.05, 0), codes, (0.04, 0))
+    p = (RNG.standard_normal((8, c, t)) * 2).astype(np.float32)
+    names = {network.tensor(n["inputs"][0])["name"] for n in network.nodes() if n["op"] == "Conv"}
+    assert names == {"u"}, names
+    got = bc.measure_shifts(network, {"u": 0.04, "r": 0.04}, [{"p": p}], 8, set(), luts={"r": lut})["conv"]
+    xq = table_output(lut, p).astype(np.float64).mean(axis=(0, 2))
+    x = np.maximum(p, 0).astype(np.float64).mean(axis=(0, 2))
+    qw = bc.quantize_weights(w)[:, :, 0, 0].astype(np.float64)
+    np.testing.assert_allclose(got, -(qw @ xq - w[:, :, 0, 0].astype(np.float64) @ x), atol=1e-5)
