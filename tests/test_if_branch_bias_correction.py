@@ -179,3 +179,8 @@ def test_a_table_read_through_an_unsqueeze_is_the_engines() -> None:
     x = np.maximum(p, 0).astype(np.float64).mean(axis=(0, 2))
     qw = bc.quantize_weights(w)[:, :, 0, 0].astype(np.float64)
     np.testing.assert_allclose(got, -(qw @ xq - w[:, :, 0, 0].astype(np.float64) @ x), atol=1e-5)
+
+
+def test_the_report_says_where_the_corrected_layers_are(net: onnx.ModelProto) -> None:
+    report = _build(net, "auto", None).build_report()
+    assert "bias correction on (auto) [measured on 0 top-level and 1 If-branch layer(s)]" in report.format()
