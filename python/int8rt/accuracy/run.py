@@ -468,9 +468,11 @@ class CalibrationRun:
         report counts apart."""
         deltas = biascorr.measure_shifts(self._network, scales, data, self._chunk, self._fp32_layers, values,
                                          **grids, limit=limit)
-        # the branches' shapes as calibration annotated them (self._network is the network before it)
-        inner = branch_bias.measure_branch_shifts(self._builder.optimized_network(), scales, data, self._chunk,
-                                                  self._fp32_layers, grids["affine"], grids["luts"], limit=limit)
+        inner: dict[str, list[float]] = {}
+        if any(n["op"] == "If" for n in self._network.nodes()):
+            # the branches' shapes as calibration annotated them (self._network is the network before it)
+            inner = branch_bias.measure_branch_shifts(self._builder.optimized_network(), scales, data, self._chunk,
+                                                      self._fp32_layers, grids["affine"], grids["luts"], limit=limit)
         if self._auto is not None:
             self._auto["bias_correction_layers"] = {"top level": len(deltas), "If branches": len(inner)}
         return {**deltas, **inner}
