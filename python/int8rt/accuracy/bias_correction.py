@@ -40,7 +40,9 @@ The shifts are measured on the calibration samples the builder kept for
 it: at most ``SAMPLES``, strided over the whole calibration stream
 (holdout.py's ``search_data``, strided.py), so that a kind of input that
 comes only late in a long stream is measured too (until 2026-12-05 the
-first 64; RESULTS_accuracy.md, acc18).
+first 64; RESULTS_accuracy.md, acc18). The layers inside If branches are
+measured by branch_bias.py, each branch through :func:`measure_shifts` as
+a network of its own (acc22).
 """
 from __future__ import annotations
 
