@@ -15,6 +15,7 @@
 #include "engine/ops/subgraph.h"
 #include "engine/shape_probes.h"
 #include "graph/passes/passes.h"
+#include "int8rt/branch_scope.h"
 #include "int8rt/error.h"
 #include "int8rt/quantization.h"
 
@@ -483,14 +484,31 @@ bool Builder::copy_last(const std::string& name,
   return true;
 }
 
-void Builder::add_to_bias(const std::string& node_name, const std::vector<float>& delta) {
-  Network& net = impl_->optimized;
+namespace {
+
+// add_to_bias on `net`: `node_name` a node of `net` itself, or one inside an If
+// branch named under that branch's scope ("pick/then_branch/conv"; branch_scope),
+// whose copy of the branch is edited and set back (attributes hold graphs by value).
+void add_to_bias_in(Network& net, const std::string& node_name, const std::vector<float>& delta,
+                    const std::string& what) {
   int found = -1;
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     if (net.nodes()[n].name == node_name) found = static_cast<int>(n);
   }
-  const std::string what = "add_to_bias: node '" + node_name + "'";
-  if (found < 0) throw InvalidArgument(what + " is not in the optimized network");
+  if (found < 0) {
+    for (Node& node : net.nodes()) {
+      for (const char* attr : {"then_branch", "else_branch"}) {
+        const Network* branch = node.op == "If" ? node.attrs.get_graph(attr) : nullptr;
+        const std::string scope = branch ? branch_scope(node.name, attr) : std::string();
+        if (!branch || node_name.compare(0, scope.size(), scope) != 0) continue;
+        Network edited = *branch;
+        add_to_bias_in(edited, node_name.substr(scope.size()), delta, what);
+        node.attrs.set(attr, Attribute::of_graph(std::move(edited)));
+        return;
+      }
+    }
+    throw InvalidArgument(what + " is not in the optimized network");
+  }
   const std::string op = net.nodes()[found].op;
   if (op != "Conv" && op != "Gemm") throw InvalidArgument(what + " is a " + op + ", not a Conv or Gemm");
   const std::vector<int> inputs = net.nodes()[found].inputs;
@@ -518,6 +536,12 @@ void Builder::add_to_bias(const std::string& node_name, const std::vector<float>
   Node& node = net.nodes()[found];
   if (node.inputs.size() < 3) node.inputs.resize(3, -1);
   node.inputs[2] = id;
+}
+
+}  // namespace
+
+void Builder::add_to_bias(const std::string& node_name, const std::vector<float>& delta) {
+  add_to_bias_in(impl_->optimized, node_name, delta, "add_to_bias: node '" + node_name + "'");
 }
 
 void Builder::set_node_constants(const std::vector<ConstantUpdate>& updates) {

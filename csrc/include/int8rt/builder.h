@@ -193,7 +193,8 @@ class Builder {
   // Adds `delta` (one value per output channel) to the bias of the Conv or
   // Gemm node `node` of the optimized network, which then reads a new
   // constant "<node>::corrected_bias" (a zero bias is assumed where it had
-  // none). For bias correction between calibration and build
+  // none). A node inside an If branch is named under the branch's scope
+  // ("<If>/then_branch/<node>", branch_scope.h; nested Ifs join scopes). For bias correction between calibration and build
   // (python/int8rt/accuracy/bias_correction.py). InvalidArgument for an
   // unknown node, another op, non-constant weights or bias, or a wrong length.
   void add_to_bias(const std::string& node, const std::vector<float>& delta);

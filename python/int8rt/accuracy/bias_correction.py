@@ -14,7 +14,8 @@ with the layer's input taken from the float32 network,
 
 where q(x) is x on its calibrated int8 grid (the engine's: a zero point where
 its plan holds one; and for the output of a table layer, the table applied to
-its input's int8 code, lut_inputs.py) and q(W) the per-output-channel
+its input's int8 code, lut_inputs.py, also where the layer reads it
+through a reshaping op) and q(W) the per-output-channel
 int8 weights the lowering makes (csrc/core/quantization.cc, through
 int8rt._numerics), and the bias
 becomes ``b - shift`` (``Builder.add_to_bias``). Layers are corrected
@@ -39,7 +40,9 @@ The shifts are measured on the calibration samples the builder kept for
 it: at most ``SAMPLES``, strided over the whole calibration stream
 (holdout.py's ``search_data``, strided.py), so that a kind of input that
 comes only late in a long stream is measured too (until 2026-12-05 the
-first 64; RESULTS_accuracy.md, acc18).
+first 64; RESULTS_accuracy.md, acc18). The layers inside If branches are
+measured by branch_bias.py, each branch through :func:`measure_shifts` as
+a network of its own (acc22).
 """
 from __future__ import annotations
 
@@ -221,12 +224,13 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     not rounded from their own float values. ``linear=False``: every layer
     runs alone (the naive twin of the mean through the taps, for the tests)."""
     affine = affine or {}
-    luts = {x: lut for x, lut in (luts or {}).items() if network.find_tensor(lut.source) >= 0}
+    luts = _through_movers(network, {x: lut for x, lut in (luts or {}).items()
+                                     if network.find_tensor(lut.source) >= 0})
 
     def engine_input(name: str, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """The layer input ``name`` as the engine holds it, dequantized."""
         if name in luts:
-            return table_output(luts[name], values[luts[name].source])
+            return table_output(luts[name], values[luts[name].source]).reshape(values[name].shape)
         return fake_quantize(values[name], *affine[name]) if name in affine else fake_quantize(values[name],
                                                                                                  scales[name])
 
@@ -297,6 +301,26 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             sums[i] = sums.get(i, 0.0) + (got - want)
             counts[i] = counts.get(i, 0) + n
     return {nodes[i]["name"]: (-total / max(1, counts[i])).astype(np.float32).tolist() for i, total in sums.items()}
+
+
+# Ops that only reshape their first input (the int8 engine moves its bytes as
+# they are): a table's output read through them is the table's output reshaped.
+_RESHAPES = ("Unsqueeze", "Squeeze", "Reshape", "Flatten")
+
+
+def _through_movers(network: Any, luts: Mapping[str, LutInput]) -> dict[str, LutInput]:
+    """``luts`` and, under their own names, the tensors reshaping ops make of
+    a table's output (a 1-D conv, lowered as 2-D, reads its input through
+    an Unsqueeze: Silero VAD's encoder convs read their ReLU tables so;
+    RESULTS_accuracy.md, acc22), in network order."""
+    out = dict(luts)
+    tensors = network.tensors()
+    for node in network.nodes():
+        if node["op"] in _RESHAPES and node["inputs"] and node["outputs"] and node["inputs"][0] >= 0:
+            source = tensors[node["inputs"][0]]["name"]
+            if source in out:
+                out[tensors[node["outputs"][0]]["name"]] = out[source]
+    return out
 
 
 def _chunks(data: Samples, values: Sequence[Mapping[str, np.ndarray]], batch_size: int

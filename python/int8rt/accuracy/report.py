@@ -170,9 +170,12 @@ class BuildReport:
         if not a:
             return ""
         errors = ", ".join(f"{k} {v:.4g}" for k, v in a.get("errors", {}).items())
+        layers = a.get("bias_correction_layers")  # measured: top level / inside If branches (run.py)
+        measured = (f" [measured on {layers['top level']} top-level and {layers['If branches']} If-branch layer(s)]"
+                    if layers else "")
         return (f"  auto calibration: thresholds {a.get('thresholds')}, equalization {a.get('equalization', 'off')}, "
                 f"unsigned activations {a.get('unsigned_activations', 'off')}, "
-                f"bias correction {a.get('bias_correction', 'off')} (output error on {a.get('samples')} held-out "
+                f"bias correction {a.get('bias_correction', 'off')}{measured} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
                                           else ""))
 

@@ -33,6 +33,7 @@ from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 from .._numerics import scale_from_amax
 from . import auto_choice, check, crossval, mixed, unsigned_form
 from . import bias_correction as biascorr
+from . import branch_bias
 from .holdout import SampleRouter
 from .input_range import input_image
 from .lut_inputs import lut_inputs
@@ -437,8 +438,7 @@ class CalibrationRun:
         t0 = time.perf_counter()
         values = self._pass.layer_inputs(biascorr.SAMPLES) if self._pass is not None else ()
         grids = self._engine_grids(result.scales)
-        deltas = biascorr.measure_shifts(self._network, result.scales, data, self._chunk, self._fp32_layers,
-                                         values, **grids)
+        deltas = self._measure_shifts(result.scales, data, values, grids)
         keep = bool(deltas)
         if self.bias_correction is None and deltas and self._fresh is not None:  # auto: measured with and without
             keep = self._bias_correction_helps(result.scales, deltas)
@@ -461,6 +461,22 @@ class CalibrationRun:
         self._corrected_builder = None
         self._seconds["bias_correction"] = time.perf_counter() - t0
 
+    def _measure_shifts(self, scales: dict[str, float], data: Any, values: Any, grids: dict[str, Any],
+                        limit: Optional[int] = None) -> dict[str, list[float]]:
+        """Bias correction's shifts of the top level's layers and of those
+        inside the calibrated If branches (branch_bias.py), which the
+        report counts apart."""
+        deltas = biascorr.measure_shifts(self._network, scales, data, self._chunk, self._fp32_layers, values,
+                                         **grids, limit=limit)
+        inner: dict[str, list[float]] = {}
+        if any(n["op"] == "If" for n in self._network.nodes()):
+            # the branches' shapes as calibration annotated them (self._network is the network before it)
+            inner = branch_bias.measure_branch_shifts(self._builder.optimized_network(), scales, data, self._chunk,
+                                                      self._fp32_layers, grids["affine"], grids["luts"], limit=limit)
+        if self._auto is not None:
+            self._auto["bias_correction_layers"] = {"top level": len(deltas), "If branches": len(inner)}
+        return {**deltas, **inner}
+
     def _refit_shifts(self, scales: dict[str, float], data: Any, values: Any, grids: dict[str, Any],
                       deltas: dict[str, list[float]]) -> dict[str, list[float]]:
         """Bias correction kept (auto's decision or BuilderConfig's) with
@@ -476,8 +492,7 @@ class CalibrationRun:
         if not self.router.calibrate_held or not held:
             return deltas
         both = [*data, *held]
-        refit = biascorr.measure_shifts(self._network, scales, both, self._chunk, self._fp32_layers, values,
-                                        **grids, limit=count(both))
+        refit = self._measure_shifts(scales, both, values, grids, limit=count(both))
         if set(refit) != set(deltas):
             return deltas
         self._corrected_engine = None  # the engine measured had the kept samples' shifts: lower the build's
@@ -570,11 +585,12 @@ class CalibrationRun:
         (unsigned activations, and asymmetric ones: a table's output bounded
         below, which the lowering holds so whether unsigned activations are
         on or off): name -> (scale, zero point), from its int8 plan; and
-        ``luts``, the tensors a table layer writes (lut_inputs.py)."""
+        ``luts``, the tensors a table layer writes (lut_inputs.py), those
+        inside If branches under their scoped names (branch_bias.py)."""
         engine = self.built(scales) if not self._corrected else None
         engine = engine if engine is not None else self._builder.build(scales)
         return {"affine": {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0},
-                "luts": lut_inputs(engine.network())}
+                "luts": {**lut_inputs(engine.network()), **branch_bias.branch_luts(engine.network())}}
 
     def _bias_correction_helps(self, scales: dict[str, float], deltas: dict[str, list[float]]) -> bool:
         """Whether the engine with the corrected biases is closer to float32
