@@ -41,7 +41,7 @@ void tap_offsets(const Bf16DirectGeom& g, int nr, std::vector<int64_t>& off, int
   for (int64_t r = 0; r < g.kh; ++r) {
     for (int64_t s = 0; s < g.kw; ++s) {
       const int64_t vy = r * g.dh, vx = s * g.dw;
-      const int64_t at = ((vy % g.sh) * g.sw + vx % g.sw) * pl + (vy / g.sh) * wq + vx / g.sw;
+      const int64_t at = ((vy % g.sh) * g.phase_cols() + vx % g.sw) * pl + (vy / g.sh) * wq + vx / g.sw;
       off.push_back(at * 2);
       top = std::max(top, at);
     }
@@ -79,8 +79,8 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const T* x, 
       row_pairs(k, x + 2 * p * g.plane, g.plane, dst);
       dst += g.plane * 2;
     }
-    for (int64_t fy = 0; fy < g.sh && !(as_is && 2 * p + 1 < g.C); ++fy) {
-      for (int64_t fx = 0; fx < g.sw; ++fx) {
+    for (int64_t fy = 0; fy < g.phase_rows() && !(as_is && 2 * p + 1 < g.C); ++fy) {
+      for (int64_t fx = 0; fx < g.phase_cols(); ++fx) {
         // phase columns qx whose input column qx * sw + fx - pw is inside the image
         const int64_t x0 = ceil_div(g.pw - fx, g.sw), x1 = std::min(wq, ceil_div(g.W + g.pw - fx, g.sw));
         for (int64_t qy = 0; qy < hq; ++qy, dst += wq * 2) {
