@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "core/thread_pool.h"
 #include "kernels/gemm_bf16.h"
@@ -41,7 +42,7 @@ void tap_offsets(const Bf16DirectGeom& g, int nr, std::vector<int64_t>& off, int
   for (int64_t r = 0; r < g.kh; ++r) {
     for (int64_t s = 0; s < g.kw; ++s) {
       const int64_t vy = r * g.dh, vx = s * g.dw;
-      const int64_t at = ((vy % g.sh) * g.sw + vx % g.sw) * pl + (vy / g.sh) * wq + vx / g.sw;
+      const int64_t at = ((vy % g.sh) * g.phase_cols() + vx % g.sw) * pl + (vy / g.sh) * wq + vx / g.sw;
       off.push_back(at * 2);
       top = std::max(top, at);
     }
@@ -59,6 +60,31 @@ void row_pairs(const Bf16PanelKernel&, const uint16_t* rows, int64_t wq, uint16_
     dst[2 * i] = rows[i];
     dst[2 * i + 1] = rows[wq + i];
   }
+}
+
+// One phase row of a pair straight from a bfloat16 tensor's bits: wq pairs
+// (s0[qx * sw], s1[qx * sw]) for the columns [x0, x1), zero elsewhere and
+// for the odd channel where s1 is null. One pass: the FP32 path's row copies
+// and zero fill before the pairing cost a strided 1x1 conv at batch 8 about
+// a quarter of its time (ResNet-50's 256 -> 512 at 28 x 28, RESULTS.md
+// section 110). SW: the stride when constant (1, 2), else 0 and sw read.
+template <int SW>
+void bits_row_pairs(const uint16_t* s0, const uint16_t* s1, int64_t sw, int64_t x0, int64_t x1, int64_t wq,
+                    uint16_t* dst) {
+  const int64_t step = SW ? SW : sw, a = std::min(x0, wq), b = std::max(a, x1);
+  std::fill(dst, dst + 2 * a, uint16_t{0});
+  if (s1) {
+    for (int64_t qx = a; qx < x1; ++qx) {
+      dst[2 * qx] = s0[qx * step];
+      dst[2 * qx + 1] = s1[qx * step];
+    }
+  } else {
+    for (int64_t qx = a; qx < x1; ++qx) {
+      dst[2 * qx] = s0[qx * step];
+      dst[2 * qx + 1] = 0;
+    }
+  }
+  std::fill(dst + 2 * b, dst + 2 * wq, uint16_t{0});
 }
 
 // image[pair][L][2] of g from its planes x (FP32 or BF16 bits): zero
@@ -79,12 +105,28 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const T* x, 
       row_pairs(k, x + 2 * p * g.plane, g.plane, dst);
       dst += g.plane * 2;
     }
-    for (int64_t fy = 0; fy < g.sh && !(as_is && 2 * p + 1 < g.C); ++fy) {
-      for (int64_t fx = 0; fx < g.sw; ++fx) {
+    for (int64_t fy = 0; fy < g.phase_rows() && !(as_is && 2 * p + 1 < g.C); ++fy) {
+      for (int64_t fx = 0; fx < g.phase_cols(); ++fx) {
         // phase columns qx whose input column qx * sw + fx - pw is inside the image
         const int64_t x0 = ceil_div(g.pw - fx, g.sw), x1 = std::min(wq, ceil_div(g.W + g.pw - fx, g.sw));
         for (int64_t qy = 0; qy < hq; ++qy, dst += wq * 2) {
           const int64_t iy = qy * g.sh + fy - g.ph;
+          if constexpr (std::is_same_v<T, uint16_t>) {
+            if (iy < 0 || iy >= g.H) {
+              std::fill(dst, dst + wq * 2, uint16_t{0});
+              continue;
+            }
+            const T* s0 = x + 2 * p * g.plane + iy * g.W + fx - g.pw;
+            const T* s1 = 2 * p + 1 < g.C ? s0 + g.plane : nullptr;
+            if (g.sw == 1) {
+              bits_row_pairs<1>(s0, s1, 1, x0, x1, wq, dst);
+            } else if (g.sw == 2) {
+              bits_row_pairs<2>(s0, s1, 2, x0, x1, wq, dst);
+            } else {
+              bits_row_pairs<0>(s0, s1, g.sw, x0, x1, wq, dst);
+            }
+            continue;
+          }
           std::fill(rows.begin(), rows.end(), T{0});
           for (int64_t h = 0; h < 2 && iy >= 0 && iy < g.H && 2 * p + h < g.C; ++h) {
             const T* src = x + (2 * p + h) * g.plane + iy * g.W + fx - g.pw;

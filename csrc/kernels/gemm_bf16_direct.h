@@ -3,8 +3,8 @@
 // column panel from an im2col view; instead the image is converted once
 // per call into channel pairs, split into its stride phases,
 //   image[c / 2][phase][Hq][Wq][2] (+ a zero tail), c = 2 * pair + (0 | 1),
-// phase (fy, fx) < (sh, sw) holding the zero-padded input pixel
-// (qy * sh + fy - ph, qx * sw + fx - pw), Wq = ow + (kw - 1) * dw / sw, and
+// phase (fy, fx) < (phase_rows, phase_cols) (the phases a tap reads)
+// holding the zero-padded input pixel (qy * sh + fy - ph, qx * sw + fx - pw), Wq = ow + (kw - 1) * dw / sw, and
 // the microkernel reads B straight from it (Bf16Tile::b_step): output pixel
 // q = oy * Wq + ox (the columns ox >= ow are computed and dropped), tap
 // (r, s), v = (r * dh, s * dw), at phase (vy % sh, vx % sw), position q +
@@ -19,6 +19,7 @@
 // packed. oneDNN's direct convolutions read their images the same way.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -40,7 +41,13 @@ struct Bf16DirectGeom {
   int64_t C = 0, H = 0, W = 0, ph = 0, pw = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, oh = 0, ow = 0;
   int64_t taps() const { return kh * kw; }
-  int64_t phases() const { return sh * sw; }
+  // The stride phases a tap reads (rows fy < phase_rows(), columns fx <
+  // phase_cols()): tap offset v = r * dh falls in phase v % sh < min(sh,
+  // (kh - 1) * dh + 1), so a strided 1x1 conv builds phase (0, 0) alone,
+  // not the sh * sw phases of the whole input.
+  int64_t phase_rows() const { return std::min(sh, (kh - 1) * dh + 1); }
+  int64_t phase_cols() const { return std::min(sw, (kw - 1) * dw + 1); }
+  int64_t phases() const { return phase_rows() * phase_cols(); }
   int64_t wq() const { return ow + (kw - 1) * dw / sw; }  // a phase's width
   int64_t hq() const { return oh + (kh - 1) * dh / sh; }  // a phase's height
 };

@@ -174,7 +174,10 @@ std::vector<ConvCase> conv_cases() {
       {16, 7, 7, 8, 3, 3, 1, 1, 1},     // a 7 x 7 stage, small weights: column tasks
       {256, 7, 7, 232, 3, 3, 1, 1, 1},  // 1.07 MB of weights, 29 panels (last partial): panel-group tasks
       {4, 12, 11, 8, 3, 3, 1, 2, 2},    // dilation 2
-      {6, 9, 9, 8, 1, 1, 2, 0, 1},      // 1x1 stride 2: 4 phases, one used
+      {6, 9, 9, 8, 1, 1, 2, 0, 1},      // 1x1 stride 2: phase (0, 0) alone built
+      {5, 13, 11, 9, 2, 2, 3, 1, 1},    // a 2x2 window, stride 3: 2 x 2 of the 3 x 3 phases built
+      {4, 10, 12, 8, 1, 3, 2, 1, 1},    // a 1x3 window, stride 2: 1 x 2 phases
+      {3, 12, 12, 8, 3, 3, 2, 2, 2},    // dilation 2, stride 2: phase rows / cols 2 (one never read)
       {7, 40, 33, 24, 3, 3, 1, 1, 1},   // Q = 40 x 35 > 8 tiles: column tasks
       {2, 5, 3, 8, 3, 3, 1, 0, 1},      // ow 1 of width 3: declined, im2col panels
       {9, 6, 8, 5, 2, 3, 1, 0, 1},      // a 2x3 window, no padding
