@@ -289,19 +289,24 @@ static inline void layernorm_finish_row(const float* s, int64_t n, const LayerNo
 #if defined(__AVX512F__) && defined(__AVX512BW__)
   if (a.y_s8) {
     int8_t* q = a.y_s8 + row * n;
+    const float* scale = a.scale;
+    const float* bias = a.bias;
     const __m512 m = _mm512_set1_ps(st.mean), f = _mm512_set1_ps(st.inv_std), vinv = _mm512_set1_ps(a.y_inv_scale);
     const __m512 lo = _mm512_set1_ps(-128.f), hi = _mm512_set1_ps(127.f);
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 k = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    // 16 values from i under mask k (all 16 in the loop, the tail's after it).
+    auto step = [&](int64_t i, __mmask16 k) {
       __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), m), f),
-                               _mm512_maskz_loadu_ps(k, a.scale + i));
-      if (a.bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, a.bias + i));
+                               _mm512_maskz_loadu_ps(k, scale + i));
+      if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + i));
       _mm512_mask_storeu_ps(d + i, k, v);
       __m512 t = _mm512_mul_ps(v, vinv);
       t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, lo, _CMP_GE_OQ), lo, t);
       t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, hi, _CMP_LE_OQ), hi, t);
       _mm_mask_storeu_epi8(q + i, k, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(t)));
-    }
+    };
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) step(i, static_cast<__mmask16>(0xFFFF));
+    if (i < n) step(i, static_cast<__mmask16>((1u << (n - i)) - 1u));
     if (a.mean_out) a.mean_out[row] = st.mean;
     if (a.inv_out) a.inv_out[row] = st.inv_std;
     return;
