@@ -22,14 +22,14 @@ D = 24  # not a multiple of 16: the kernels' tails run
 ROWS = 1000  # per batch item; a thread's rows span several 32 KB blocks of the layer's buffers
 
 
-def ln_between_linears(keep_input: bool, keep_output: bool) -> onnx.ModelProto:
+def ln_between_linears(keep_input: bool, keep_output: bool, rows: int = ROWS, d: int = D) -> onnx.ModelProto:
     """z = LayerNorm(x W1) W2: a BERT block's LayerNorm between its int8
     GEMMs (a bias Add before it would fuse into the LayerNorm, graph/passes).
     keep_input: another MatMul reads x W1 too (z1, so the
     LayerNorm reads it through a Dequantize layer); keep_output: the
     LayerNorm's output is a network output too (so a Quantize layer makes its
     int8 form)."""
-    rng = np.random.default_rng(7)
+    rng, D, ROWS = np.random.default_rng(7), d, rows
     nodes = [node("MatMul", ["x", "w1"], ["m"], name="up"),
              node("LayerNormalization", ["m", "g", "beta"], ["y"], name="ln", axis=-1),
              node("MatMul", ["y", "w2"], ["z"], name="down")]
@@ -45,10 +45,10 @@ def ln_between_linears(keep_input: bool, keep_output: bool) -> onnx.ModelProto:
     return model(nodes, [fvi("x", [2, ROWS, D])], outs, inits, opset=17)
 
 
-def build(keep_input: bool, keep_output: bool, chain: bool = False) -> int8rt.Engine:
+def build(keep_input: bool, keep_output: bool, chain: bool = False, rows: int = ROWS, d: int = D) -> int8rt.Engine:
     """chain: the LayerNorm kept float32 (layer_precisions), so Dequantize and Quantize layers run around it."""
-    data = {"x": np.random.default_rng(8).standard_normal((8, ROWS, D)).astype(F32)}
-    return int8rt.build_engine(ln_between_linears(keep_input, keep_output).SerializeToString(), int8rt.BuilderConfig(
+    data = {"x": np.random.default_rng(8).standard_normal((8, rows, d)).astype(F32)}
+    return int8rt.build_engine(ln_between_linears(keep_input, keep_output, rows, d).SerializeToString(), int8rt.BuilderConfig(
         calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2),
         layer_precisions={"ln": "fp32"} if chain else None))
 
@@ -81,6 +81,34 @@ def test_layernorm_between_int8_layers_is_the_chain_bit_for_bit(keep_input: bool
             assert np.std(want["z"]) > 0
     finally:
         int8rt.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("keep_output", [False, True])
+def test_layernorm_int8_rows_are_the_chain_on_every_tier(keep_output: bool) -> None:
+    """The int8 operands are read and written row by row inside the layernorm
+    kernel (kernels/ref/layernorm_f32.h, LayerNormRows::x_s8 / y_s8): the
+    reference, AVX2 and AVX-512 tiers (the AVX-512 quantize by intrinsics, the
+    others by the scalar rule) each give the chain's bits (its Dequantize and
+    Quantize layers on the default tier), on 997 rows per item (not a multiple
+    of the 4-row step) of 40 values (a 16-lane tail of 8), with inputs past the
+    calibrated range too."""
+    rows, d = 997, 40
+    chain = build(False, keep_output, chain=True, rows=rows, d=d)
+    tiers = [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    rng = np.random.default_rng(13)
+    feeds = [{"x": (rng.standard_normal((2, rows, d)) * scale).astype(F32)} for scale in (1.0, 4.0)]
+    wants = [chain.run(f) for f in feeds]
+    for isa in tiers:
+        int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+        try:
+            fused = build(False, keep_output, rows=rows, d=d)
+            assert any("as int8" in line for line in fused.report() if "'y'" in line), fused.report()
+            for f, want in zip(feeds, wants):
+                got = fused.run(f)
+                for name in want:
+                    assert got[name].tobytes() == want[name].tobytes(), (isa, name, first_mismatch(got[name], want[name]))
+        finally:
+            int8rt.set_max_isa(None)
 
 
 def test_layernorm_read_by_a_float_layer_keeps_its_float_output() -> None:

@@ -603,7 +603,7 @@ def residual_layernorm_model(second_reader: bool) -> onnx.ModelProto:
 def test_layernorm_reads_an_int8_residual_without_a_dequantize_layer() -> None:
     """A fused Add + LayerNorm whose residual is an int8 layer's output read
     by nothing else, or only by other int8 layers (a second MatMul),
-    dequantizes it itself, a block of rows at a time: no Dequantize layer for
+    dequantizes it itself, row by row in the kernel: no Dequantize layer for
     it, and y is == the engine where the LayerNorm stays float32
     (layer_precisions), so that it reads the residual through a Dequantize."""
     rng = np.random.default_rng(42)

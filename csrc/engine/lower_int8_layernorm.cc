@@ -2,9 +2,9 @@
 // LayerNorm between int8 layers (BERT's: the dense layer's int8 output in,
 // the next block's int8 GEMMs out) reads its int8 input and writes its int8
 // output itself (engine/ops/layernorm_f32.cc, int8rt_input_scale /
-// int8rt_output_scale), with the Dequantize and Quantize kernels those
-// layers run, so no Dequantize / Quantize layer and no float tensor in
-// memory on either side; the bits are the chain's. Where float layers read
+// int8rt_output_scale), row by row by the rules the Dequantize and Quantize
+// layers follow (kernels/ref/layernorm_f32.h), so no Dequantize / Quantize
+// layer and no float tensor in memory on either side; the bits are the chain's. Where float layers read
 // the output too (BERT's next LayerNorm adds it as its residual), the layer
 // writes it as float and, as one more output, its int8 form
 // (int8rt_int8_copy_scale) for the int8 readers.

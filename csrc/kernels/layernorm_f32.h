@@ -1,7 +1,8 @@
 // The FP32 layer-normalisation family (registry.h, key "layernorm" f32): rows
 // of LayerNormalization. Every candidate runs the loop of
 // kernels/ref/layernorm_f32.h compiled for its ISA, so all give identical
-// bits (tests/test_fp32_ops.py compares the tiers); they differ in vector
+// bits (tests/test_fp32_ops.py, and for the int8 operands of LayerNormRows
+// tests/test_int8_layernorm.py, compare the tiers); they differ in vector
 // width only. A layer chooses once (choose<LayerNormF32Kernel>()).
 #pragma once
 

@@ -22,21 +22,22 @@
 // row inside the kernel; others are summed into the sum's buffer first.
 // With "int8rt_residual_scale" = s as well (the INT8 lowering, when the
 // residual is an int8 layer's output read by nothing else) inputs[3] is that
-// int8 tensor, dequantized here a block of rows at a time by the kernel
-// int8rt.Dequantize runs (q * s), so the sum is the unfused chain's bit for
-// bit and the float residual never goes to memory.
+// int8 tensor, dequantized row by row inside the kernel (q * s, the
+// Dequantize layer's rule), so the sum is the unfused chain's bit for bit
+// and the float residual never goes to memory.
 //
 // int8 boundaries (the INT8 lowering, engine/lower_int8_layernorm.cc): with
-// "int8rt_input_scale" = s inputs[0] is int8 at scale s, dequantized a block
-// of rows at a time by int8rt.Dequantize's kernel; with "int8rt_output_scale"
-// = s output 0 is int8, each block quantized by int8rt.Quantize's kernel
-// (q = quantize_value(y, 1 / s)) after it is normalised; with
+// "int8rt_input_scale" = s inputs[0] is int8 at scale s, dequantized row by
+// row as int8rt.Dequantize does; with "int8rt_output_scale" = s output 0 is
+// int8, each row quantized as int8rt.Quantize does (q = quantize_value(y,
+// 1 / s)) right after it is normalised, from a per-thread scratch row; with
 // "int8rt_int8_copy_scale" = s output 0 stays float32 and one more output,
 // the node's last, is its int8 form at scale s, quantized the same way while
-// the block is in cache (a LayerNorm read both as float, e.g. by the next
-// block's residual Add, and as int8, by the int8 GEMMs). So the layer is the
-// chain Dequantize -> LayerNormalization -> Quantize bit for bit, without the
-// passes over float tensors in memory (BERT-base at batch 8: 3 MB each).
+// the row is in L1 (a LayerNorm read both as float, e.g. by the next block's
+// residual Add, and as int8, by the int8 GEMMs). So the layer is the chain
+// Dequantize -> LayerNormalization -> Quantize bit for bit, with no float
+// tensor in memory beside it and no float block of rows either (the rules:
+// kernels/ref/layernorm_f32.h, LayerNormRows' int8 operands).
 #include <algorithm>
 #include <cmath>
 
@@ -61,8 +62,7 @@ class LayerNormLayer : public Layer {
         out_scale_(static_cast<float>(node.attrs.get_float("int8rt_output_scale", 0.0))),
         copy_scale_(static_cast<float>(node.attrs.get_float("int8rt_int8_copy_scale", 0.0))),
         sum_output_(node.attrs.get_int("int8rt_sum_output", 0) != 0), prefix_(layer_error_prefix(node)) {
-    if (residual_scale_ != 0.f || in_scale_ != 0.f) dequantize_ = &kernels::choose<kernels::DequantizeS8Kernel>();
-    if (out_scale_ != 0.f || copy_scale_ != 0.f) quantize_ = &kernels::choose<kernels::QuantizeS8Kernel>();
+    if (residual_scale_ != 0.f) dequantize_ = &kernels::choose<kernels::DequantizeS8Kernel>();  // a broadcast residual
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -105,7 +105,7 @@ class LayerNormLayer : public Layer {
     thread_local std::vector<float> scale_buf, bias_buf;
     const float* scale = in_place_or_expanded(*in[1], xs, axis, n, scale_buf);
     const float* bias = in.size() > 2 && in[2] ? in_place_or_expanded(*in[2], xs, axis, n, bias_buf) : nullptr;
-    // With an int8 input or output these are only its rows' base (int8 bytes), read by rows_in_blocks.
+    // Null with an int8 input or output: the kernel reads and writes those rows (LayerNormRows' int8 operands).
     const float* x = in_scale_ != 0.f ? nullptr : in[0]->data<float>();
     float* y = out_scale_ != 0.f ? nullptr : out[0]->data<float>();
     kernels::ref::LayerNormRows a;
@@ -147,14 +147,26 @@ class LayerNormLayer : public Layer {
     int8_t* yq = out_scale_ != 0.f ? out[0]->data<int8_t>()
                  : copy_scale_ != 0.f && out.back() ? out.back()->data<int8_t>()
                                                     : nullptr;
-    const float q_scale = out_scale_ != 0.f ? out_scale_ : copy_scale_;
-    const bool blocks = int8_rows || in_scale_ != 0.f || yq;
+    if (yq) {
+      a.y_s8 = yq;
+      a.y_inv_scale = 1.0f / (out_scale_ != 0.f ? out_scale_ : copy_scale_);  // as int8rt.Quantize's kernel
+    }
+    if (in_scale_ != 0.f) {
+      a.x_s8 = in[0]->data<int8_t>();
+      a.x_scale = in_scale_;
+    }
+    if (int8_rows) {
+      a.residual_s8 = in[3]->data<int8_t>();
+      a.residual_scale = residual_scale_;
+    }
     parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
-      if (blocks) {
-        rows_in_blocks(b, e, n, *in[0], x, int8_rows ? in[3] : nullptr, a, y, yq, q_scale);
-      } else {
-        kernel_->rows(e - b, n, x + b * n, a, y + b * n, b);
+      kernels::ref::LayerNormRows c = a;
+      if (!y) {  // the int8 output alone: each row normalised in a per-thread scratch row while in L1
+        thread_local std::vector<float> scratch;
+        scratch.resize(static_cast<size_t>(4 * n));
+        c.scratch = scratch.data();
       }
+      kernel_->rows(e - b, n, x ? x + b * n : nullptr, c, y ? y + b * n : nullptr, b);
     });
   }
 
@@ -164,47 +176,6 @@ class LayerNormLayer : public Layer {
   }
 
  private:
-  // Rows [b, e) a block at a time, for the int8 operands: an int8 input
-  // (in_scale_; else the float rows at x) and an int8 residual (`residual`,
-  // one shape with the input; null: none or float, in a) dequantized into
-  // per-thread buffers (the Dequantize layer's kernel), the block normalised
-  // while it is in cache into the float rows at y (or, null, a buffer), and
-  // for an int8 output (yq, not null) quantized at q_scale (the Quantize
-  // layer's kernel).
-  void rows_in_blocks(int64_t b, int64_t e, int64_t n, const Value& in0, const float* x, const Value* residual,
-                      const kernels::ref::LayerNormRows& a, float* y, int8_t* yq, float q_scale) const {
-    constexpr int64_t kBlockValues = 8192;  // 32 KB of floats
-    const int64_t block = std::max<int64_t>(1, kBlockValues / std::max<int64_t>(1, n));
-    thread_local std::vector<float> res_buf, x_buf, y_buf;
-    for (int64_t r0 = b; r0 < e; r0 += block) {
-      const int64_t r1 = std::min(e, r0 + block), count = (r1 - r0) * n;
-      kernels::ref::LayerNormRows c = a;  // indexed from row r0 (first_row 0)
-      if (residual) {
-        res_buf.resize(static_cast<size_t>(count));
-        dequantize_->dequantize(count, residual->data<int8_t>() + r0 * n, residual_scale_, res_buf.data());
-        c.residual = res_buf.data();
-      } else if (c.residual) {
-        c.residual += r0 * n;
-      }
-      if (c.sum_out) c.sum_out += r0 * n;
-      if (c.mean_out) c.mean_out += r0;
-      if (c.inv_out) c.inv_out += r0;
-      const float* xs = x ? x + r0 * n : nullptr;
-      if (!xs) {
-        x_buf.resize(static_cast<size_t>(count));
-        dequantize_->dequantize(count, in0.data<int8_t>() + r0 * n, in_scale_, x_buf.data());
-        xs = x_buf.data();
-      }
-      float* ys = y ? y + r0 * n : nullptr;
-      if (!ys) {
-        y_buf.resize(static_cast<size_t>(count));
-        ys = y_buf.data();
-      }
-      kernel_->rows(r1 - r0, n, xs, c, ys, 0);
-      if (yq) quantize_->quantize(count, ys, q_scale, yq + r0 * n);
-    }
-  }
-
   // s = a + b broadcast to shape `to` (the Add layer's arithmetic), a row of
   // the last dimension at a time (the embeddings' position table is
   // [1, S, H] against [N, S, H]: offsets are computed per row, not per value).
@@ -267,7 +238,6 @@ class LayerNormLayer : public Layer {
   float out_scale_;  // int8rt_output_scale: output 0 is int8 at this scale (0: float32)
   float copy_scale_;  // int8rt_int8_copy_scale: the last output is output 0's int8 form at this scale (0: none)
   const kernels::DequantizeS8Kernel* dequantize_ = nullptr;
-  const kernels::QuantizeS8Kernel* quantize_ = nullptr;
   bool sum_output_;  // int8rt_sum_output: outputs[1] is that sum
   std::string prefix_;
 };

@@ -15,6 +15,11 @@
 //
 // layernorm_rows: per row of n values, y = (x - mean) * inv_std * scale + bias
 // (bias optional), the LayerNormalization layer's arithmetic in that order.
+// int8 operands (LayerNormRows::x_s8, residual_s8, y_s8: the INT8
+// lowering's) are dequantized into the row and quantized from it as
+// int8rt.Dequantize / Quantize do, a row at a time while it is in L1, so
+// the fused layer is the chain Dequantize -> LayerNorm -> Quantize bit for
+// bit with no block of float rows materialised beside it.
 // With a residual (graph/passes fuse_add_layernorm: Add -> LayerNormalization
 // as one layer) the row normalised is first s = x + residual, the float Add
 // (operands in that order), kept in sum_out when the sum has other readers.
@@ -180,7 +185,44 @@ struct LayerNormRows {
   float* inv_out = nullptr;
   const float* residual = nullptr;  // [rows][n] (indexed from row 0, as mean_out) or null
   float* sum_out = nullptr;         // [rows][n] x + residual, or null (then y holds it first)
+  // int8 operands (the INT8 lowering's boundaries), each indexed from row 0
+  // as mean_out, each the Dequantize / Quantize layer's arithmetic on the
+  // row while it is in L1 (s8_dequantize / s8_quantize below):
+  const int8_t* x_s8 = nullptr;         // [rows][n] the input at x_scale, read in place of x (then null)
+  float x_scale = 0.f;
+  const int8_t* residual_s8 = nullptr;  // [rows][n] the residual at residual_scale, in place of residual
+  float residual_scale = 0.f;
+  int8_t* y_s8 = nullptr;               // [rows][n] y quantized at 1 / y_inv_scale, as well as y (or instead)
+  float y_inv_scale = 0.f;
+  float* scratch = nullptr;             // [4][n] the rows normalised when y is null (the int8 output alone)
 };
+
+// The element rules of ref/requantize.h (dequantize_value, quantize_value),
+// copied static inline so every ISA translation unit keeps its own:
+// x = (float)q * s; q = rne(min(max(x * inv, -128), 127)), NaN -> -128.
+static inline float s8_dequantize(int8_t q, float s) { return static_cast<float>(q) * s; }
+static inline void s8_quantize_row(const float* y, int64_t n, float inv, int8_t* q) {
+  int64_t i = 0;
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  // The same operations 16 at a time: compare + blend clamps (NaN takes
+  // -128), cvtps2dq rounds half to even (default MXCSR), the narrow is exact.
+  const __m512 lo = _mm512_set1_ps(-128.f), hi = _mm512_set1_ps(127.f), vinv = _mm512_set1_ps(inv);
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + i), vinv);
+    t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, lo, _CMP_GE_OQ), lo, t);
+    t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, hi, _CMP_LE_OQ), hi, t);
+    _mm_mask_storeu_epi8(q + i, m, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(t)));
+  }
+#endif
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+  for (; i < n; ++i) {
+    float v = y[i] * inv;
+    v = v >= -128.0f ? v : -128.0f;
+    v = v <= 127.0f ? v : 127.0f;
+    q[i] = static_cast<int8_t>((v + kRound) - kRound);
+  }
+}
 
 // Row r of layernorm_rows once its moments are known: y = (x - mean) * inv_std
 // * scale + bias from the row s (x's row, or the sum x + residual).
@@ -204,23 +246,82 @@ static inline void layernorm_normalize_row(const float* s, int64_t n, const Laye
   if (a.inv_out) a.inv_out[row] = f;
 }
 
-// The row layernorm_rows normalises: x's row, or x + residual (the float
-// Add), written to sum_out's row or to y's.
+// The row layernorm_rows normalises: x's row (the float one, or x_s8's
+// dequantized), plus the residual's (float or residual_s8's dequantized:
+// the float Add), written to sum_out's row or to d (y's row or scratch).
 static inline const float* layernorm_source_row(const float* x, int64_t n, const LayerNormRows& a, float* d,
                                                 int64_t row) {
-  if (!a.residual) return x;
-  const float* q = a.residual + row * n;
+  if (!a.residual && !a.residual_s8 && !a.x_s8) return x;
   float* t = a.sum_out ? a.sum_out + row * n : d;
-  for (int64_t i = 0; i < n; ++i) t[i] = x[i] + q[i];
+  const int8_t* xq = a.x_s8 ? a.x_s8 + row * n : nullptr;
+  const float xs = a.x_scale, rs = a.residual_scale;
+  if (a.residual) {
+    const float* q = a.residual + row * n;
+    if (xq) {
+      for (int64_t i = 0; i < n; ++i) t[i] = s8_dequantize(xq[i], xs) + q[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) t[i] = x[i] + q[i];
+    }
+  } else if (a.residual_s8) {
+    const int8_t* q = a.residual_s8 + row * n;
+    if (xq) {
+      for (int64_t i = 0; i < n; ++i) t[i] = s8_dequantize(xq[i], xs) + s8_dequantize(q[i], rs);
+    } else {
+      for (int64_t i = 0; i < n; ++i) t[i] = x[i] + s8_dequantize(q[i], rs);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) t[i] = s8_dequantize(xq[i], xs);
+  }
   return t;  // normalised in place when t is d: each y[i] reads s[i] only
+}
+
+// Row r's float destination: y's row, or scratch slot j when y is null.
+static inline float* layernorm_dest_row(float* y, int64_t r, int64_t n, const LayerNormRows& a, int j) {
+  return y ? y + r * n : a.scratch + j * n;
+}
+
+// layernorm_normalize_row, then y_s8's row quantized from d. With AVX-512
+// (and an int8 output) the two in one pass: each 16 values normalised by the
+// same operations (mul, mul, add: no FMA), stored to d and quantized from
+// the register as s8_quantize_row does.
+static inline void layernorm_finish_row(const float* s, int64_t n, const LayerNormRows& a, Moments st, float* d,
+                                        int64_t row) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  if (a.y_s8) {
+    int8_t* q = a.y_s8 + row * n;
+    const float* scale = a.scale;
+    const float* bias = a.bias;
+    const __m512 m = _mm512_set1_ps(st.mean), f = _mm512_set1_ps(st.inv_std), vinv = _mm512_set1_ps(a.y_inv_scale);
+    const __m512 lo = _mm512_set1_ps(-128.f), hi = _mm512_set1_ps(127.f);
+    // 16 values from i under mask k (all 16 in the loop, the tail's after it).
+    auto step = [&](int64_t i, __mmask16 k) {
+      __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), m), f),
+                               _mm512_maskz_loadu_ps(k, scale + i));
+      if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + i));
+      _mm512_mask_storeu_ps(d + i, k, v);
+      __m512 t = _mm512_mul_ps(v, vinv);
+      t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, lo, _CMP_GE_OQ), lo, t);
+      t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, hi, _CMP_LE_OQ), hi, t);
+      _mm_mask_storeu_epi8(q + i, k, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(t)));
+    };
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) step(i, static_cast<__mmask16>(0xFFFF));
+    if (i < n) step(i, static_cast<__mmask16>((1u << (n - i)) - 1u));
+    if (a.mean_out) a.mean_out[row] = st.mean;
+    if (a.inv_out) a.inv_out[row] = st.inv_std;
+    return;
+  }
+#endif
+  layernorm_normalize_row(s, n, a, st, d, row);
+  if (a.y_s8) s8_quantize_row(d, n, a.y_inv_scale, a.y_s8 + row * n);
 }
 
 static inline void layernorm_rows_loop(int64_t rows, int64_t n, const float* x, const LayerNormRows& a, float* y,
                                        int64_t first_row) {
   for (int64_t r = 0; r < rows; ++r) {
-    float* d = y + r * n;
-    const float* s = layernorm_source_row(x + r * n, n, a, d, first_row + r);
-    layernorm_normalize_row(s, n, a, moments(s, n, a.eps), d, first_row + r);
+    float* d = layernorm_dest_row(y, r, n, a, 0);
+    const float* s = layernorm_source_row(x ? x + r * n : nullptr, n, a, d, first_row + r);
+    layernorm_finish_row(s, n, a, moments(s, n, a.eps), d, first_row + r);
   }
 }
 
@@ -232,12 +333,16 @@ static inline void layernorm_rows_loop4(int64_t rows, int64_t n, const float* x,
   int64_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     const float* s[4];
-    for (int j = 0; j < 4; ++j) s[j] = layernorm_source_row(x + (r + j) * n, n, a, y + (r + j) * n, first_row + r + j);
+    float* d[4];
+    for (int j = 0; j < 4; ++j) {
+      d[j] = layernorm_dest_row(y, r + j, n, a, j);
+      s[j] = layernorm_source_row(x ? x + (r + j) * n : nullptr, n, a, d[j], first_row + r + j);
+    }
     Moments st[4];
     moments_rows<4>(s, n, a.eps, st);
-    for (int j = 0; j < 4; ++j) layernorm_normalize_row(s[j], n, a, st[j], y + (r + j) * n, first_row + r + j);
+    for (int j = 0; j < 4; ++j) layernorm_finish_row(s[j], n, a, st[j], d[j], first_row + r + j);
   }
-  layernorm_rows_loop(rows - r, n, x + r * n, a, y + r * n, first_row + r);
+  layernorm_rows_loop(rows - r, n, x ? x + r * n : nullptr, a, y ? y + r * n : nullptr, first_row + r);
 }
 
 }  // namespace ref

@@ -1,6 +1,8 @@
 // The layernorm family (kernels/abi/layernorm_f32.h), the avx512 tier: the loop
 // compiled with this folder's flags (16 float lanes); -ffp-contract=off keeps
-// the reference's bits. Four rows' moments at a time (ref::moments_rows).
+// the reference's bits. Four rows' moments at a time (ref::moments_rows); with
+// an int8 output each row normalised and quantized in one pass
+// (ref::layernorm_finish_row's AVX-512 branch, the same operations).
 #include "kernels/abi/layernorm_f32.h"
 
 namespace int8rt {
