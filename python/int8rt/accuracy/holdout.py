@@ -61,7 +61,7 @@ import numpy as np
 
 from .. import _core
 from .strided import Strided
-from .taps import Samples, WholeBatch, batch_samples, groups, rows
+from .taps import Samples, WholeBatch, batch_samples, count, groups, rows
 
 __all__ = ["SampleRouter", "batch_samples"]
 
@@ -131,15 +131,13 @@ class SampleRouter:
         self.calibrate_held = calibrate_held
         self.input_shapes = dict(input_shapes or {})
         self._seen = 0          # samples (or batches, when not splittable) seen
-        # held-out samples: strided over the whole stream where batches
-        # split (strided.py); else a list of whole batches, the first
-        self.held_buffer = Strided(max_check, _take) if splittable and max_check > 0 else None
+        # held-out samples, strided over the whole stream (strided.py); made at
+        # the first batch, whose sample count sets the cap where batches are whole
+        self.held_buffer: Optional[Strided] = None
         # the folds' samples, strided over the whole stream (fold_data); where their
         # cap is the second pass's, the same samples: that buffer serves both
         self.max_fold = max_fold
         self.fold_buffer = Strided(max_fold, _take) if splittable and 0 < max_fold != max_search else None
-        self._whole_check: list[Inputs] = []
-        self._whole_check_count = 0
         # the second pass's samples, strided over the whole stream (search_data); made
         # at the first batch, whose sample count sets the cap where batches are whole
         self.search_buffer: Optional[Strided] = None
@@ -153,13 +151,13 @@ class SampleRouter:
 
     @property
     def _check(self) -> list[Inputs]:
-        """The held-out samples kept (a part per batch, each kind in stream order)."""
-        return (self.held_buffer.values() if self.held_buffer is not None else []) + self._whole_check
+        """The held-out samples kept (a part per batch, in stream order)."""
+        return self.held_buffer.values() if self.held_buffer is not None else []
 
     @property
     def check_count(self) -> int:
-        """Held-out samples kept."""
-        return (len(self.held_buffer) if self.held_buffer is not None else 0) + self._whole_check_count
+        """Held-out samples kept (a whole batch counts its samples)."""
+        return count(self._check)
 
     def wrap(self, feed: Callable[[Inputs], None], skip: Callable[[], None],
              fit_feed: Optional[Callable[[Inputs, Optional[np.ndarray]], None]] = None,
@@ -177,17 +175,23 @@ class SampleRouter:
         pass (:meth:`search_data`), of the rows just held out and kept,
         their ordinals in the held-out samples' strided buffer, the kept
         rows' ordinals in the second pass's)`` (pass_values.py); for a
-        :class:`WholeBatch` the shapes and the held-out ordinals are None,
-        either index list is the whole batch's or empty, and the second
-        pass's ordinal is the batch's."""
+        :class:`WholeBatch` the shapes are None, either index list is the
+        whole batch's or empty, and either ordinal is the batch's (until
+        2026-12-05, acc23, the held-out one was None: whole batches were
+        held out first come, never thinned)."""
         both = self.calibrate_held and fit_feed is not None
 
         def route(inputs: Inputs) -> None:
             self.batches += 1
             n = _rows(inputs)
-            if self.first_rows is None:
+            whole = not self.splittable or n is None
+            if self.batches == 1:
                 self.first_rows = n
-            if self.splittable and n is not None:
+                if self.every >= 2 and self.max_check > 0:  # whole batches: as many as make max_check samples
+                    per_batch = batch_samples(inputs, self.input_shapes) if whole else 1
+                    self.held_buffer = Strided(-(-self.max_check // per_batch), _take)
+            admitted: Optional[np.ndarray] = None  # a whole batch's ordinal in held_buffer, when admitted
+            if not whole:
                 held = np.array([self._held(self._seen + i) for i in range(n)], dtype=bool)
                 self._seen += n
                 room = n if self.calibrate_held and self.max_check > 0 else self.max_check - self.check_count
@@ -195,17 +199,26 @@ class SampleRouter:
                     held[np.flatnonzero(held)[room:]] = False
                 check, calib = np.flatnonzero(held), np.flatnonzero(~held)
             else:
-                is_held = self._held(self._seen) and self.check_count < self.max_check
+                # A held-out whole batch is kept on held_buffer's stride, so the
+                # check's batches span the stream (until 2026-12-05, acc23: the
+                # first until max_check). With calibrate_held every batch
+                # calibrates and the stride only picks those kept; else one the
+                # stride passes over calibrates, and one it drops later (thinned)
+                # is lost to both: at most half the cap per doubling of the stride.
+                is_held = self._held(self._seen) and self.held_buffer is not None
                 self._seen += 1
-                count = batch_samples(inputs, self.input_shapes)
-                check = np.arange(count) if is_held else np.arange(0)
-                calib = np.arange(0) if is_held else np.arange(count)
-            whole = not self.splittable or n is None
+                if is_held:
+                    on, ordinals = self.held_buffer.admit(1)
+                    admitted = ordinals if len(on) else None
+                    is_held = admitted is not None or self.calibrate_held
+                samples = batch_samples(inputs, self.input_shapes)
+                check = np.arange(samples) if is_held else np.arange(0)
+                calib = np.arange(0) if is_held else np.arange(samples)
             if whole:  # never cut or joined later (taps.WholeBatch)
                 inputs = WholeBatch(inputs, batch_samples(inputs, self.input_shapes))
             if len(check):
                 check = self._finite_rows(inputs, check, n)
-            check, check_ordinals = self._keep_check(inputs, check, n, whole)
+            check, check_ordinals = self._keep_check(inputs, check, n, admitted)
             if len(calib) == 0 and not both:
                 skip()
                 return
@@ -250,18 +263,20 @@ class SampleRouter:
             bad |= ~finite
         return rows[~bad] if n is not None else (rows if not bad.any() else rows[:0])
 
-    def _keep_check(self, inputs: Inputs, offered: np.ndarray, n: Optional[int], whole: bool
+    def _keep_check(self, inputs: Inputs, offered: np.ndarray, n: Optional[int], admitted: Optional[np.ndarray]
                     ) -> tuple[np.ndarray, Optional[np.ndarray]]:
         """Keeps the ``offered`` held-out rows of a batch: those on the
-        strided buffer's stride, or a batch kept whole. Returns the rows
-        kept (indices into the batch, before any later thinning) and their
-        ordinals in the buffer (None for a whole batch)."""
-        if not len(offered) or (not whole and self.held_buffer is None):
+        strided buffer's stride, or a :class:`WholeBatch` its ordinal
+        ``admitted`` (None: not kept) says was. Returns the rows kept
+        (indices into the batch, before any later thinning) and their
+        ordinals in the buffer."""
+        if not len(offered) or self.held_buffer is None:
             return offered[:0], None
-        if whole:
-            self._whole_check.append(inputs)
-            self._whole_check_count += len(offered)
-            return offered, None
+        if isinstance(inputs, WholeBatch):
+            if admitted is None:
+                return offered[:0], None
+            self.held_buffer.add(admitted, inputs)
+            return offered, admitted
         return _offer(self.held_buffer, inputs, offered, n)
 
     def _keep_search(self, inputs: Inputs, calib: np.ndarray, n: Optional[int], whole: bool
