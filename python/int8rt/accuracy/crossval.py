@@ -34,8 +34,7 @@ samples axis, and there are at least ``FOLDS - 1`` kept samples; otherwise
 the choice is the held-out slice's alone.
 
 Whole batches (holdout.py routes a batch whole where the network fixes its
-batch or its inputs are not all batch-first) make folds of whole batches
-where every input is batch-first (a network exported with a fixed batch):
+batch or its inputs are not all batch-first) make folds of whole batches:
 kept batch ``i`` (of at most ``KEPT_SAMPLES`` samples' worth, strided over
 the stream) is in fold ``1 + i % (FOLDS - 1)``, at least one batch per
 fold, each batch run as it came (until 2026-12-05, acc23, whole batches
@@ -43,9 +42,10 @@ made no folds). A network exported with a fixed batch of one so gets the
 samples in its folds and held-out slice that its twin with a free batch
 gets (scored uncentred: auto_choice compares a whole batch's outputs as
 they are); the collapse model of the tests takes minmax from its folds
-with a fixed batch of 1 or 8 as with a free one. Where an input is not
-batch-first (a recurrent state ``[layers, N, H]``, Silero VAD's), no
-folds: such a network runs step by step on its own state, and the judge's
+with a fixed batch of 1 or 8 as with a free one. Not where the network
+returns a state for its next run (:func:`steps_on_state`: an output shaped
+as an input, Silero VAD's ``stateN`` [2, N, 128] for ``state``): such a
+network runs step by step on its own state, and the judge's
 one-step errors (the state fed as float32 computed it) rank the sets
 unlike the stream does (Silero on the evaluation speaker: entropy's
 one-step relative L2 below mse's, 0.075 / 0.148 against 0.077 / 0.221 for
@@ -72,7 +72,7 @@ import numpy as np
 from .._numerics import scale_from_amax
 from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, groups, rows, spread
 
-__all__ = ["FOLDS", "Folds", "KEPT_SAMPLES", "MAX_SAMPLES", "calibrated", "pool"]
+__all__ = ["FOLDS", "Folds", "KEPT_SAMPLES", "MAX_SAMPLES", "calibrated", "pool", "steps_on_state"]
 
 logger = logging.getLogger("int8rt")
 
@@ -103,8 +103,8 @@ def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[lis
     if not kept_groups or not held_groups:
         return None
     whole = [isinstance(g, WholeBatch) for g in kept_groups + held_groups]
-    if any(whole):  # folds of whole batches, batch-first ones only, at least one per fold
-        if not all(whole) or not all(_batch_first(g) for g in kept_groups + held_groups):
+    if any(whole):  # folds of whole batches, at least one per fold
+        if not all(whole):
             return None
         k, h = spread(kept_groups, KEPT_SAMPLES), spread(held_groups, MAX_SAMPLES)
         return (k, h) if len(k) >= FOLDS - 1 else None
@@ -117,11 +117,18 @@ def pool(kept: Optional[Samples], held: Optional[Samples]) -> Optional[tuple[lis
     return k, h
 
 
-def _batch_first(batch: Inputs) -> bool:
-    """Every input of rank >= 1 holds its samples on axis 0 (the same size
-    there): a batch routed whole only because the network fixes its batch.
-    Not so where a recurrent state comes in ``[layers, N, H]``."""
-    return len({v.shape[0] for v in batch.values() if v.ndim}) == 1
+def steps_on_state(held: Optional[Samples], outputs: Optional[Mapping[str, np.ndarray]]) -> bool:
+    """Whole batches (``held``, the held-out ones) of a network that returns
+    a state for its next run: one of ``outputs`` (the float32 outputs of a
+    calibration batch) has the shape and type of a float input of rank >= 2
+    of the first batch (Silero VAD's ``stateN`` and ``state``). Such
+    networks get no folds (module docstring). False for samples that are
+    not whole batches, or without outputs to compare."""
+    parts = groups(held) if held is not None else []
+    if not parts or not all(isinstance(g, WholeBatch) for g in parts) or not outputs:
+        return False
+    states = {(v.shape, v.dtype) for v in map(np.asarray, parts[0].values()) if v.ndim >= 2 and v.dtype.kind == "f"}
+    return any((np.shape(v), np.asarray(v).dtype) in states for v in outputs.values())
 
 
 def _fold_part(kept: list[Inputs], fold: int) -> list[Inputs]:

@@ -132,6 +132,7 @@ class CalibrationRun:
         # rescale, as rescaled, from every batch the calibration pass ran
         # (rescaled.py); None: the trial calibrates them on the kept samples
         self._rescaled: Optional[RescaledHistograms] = None
+        self._state = False  # auto: whole batches of a network that returns its state: no folds (_pooled)
 
     @property
     def _chunk(self) -> int:
@@ -188,6 +189,8 @@ class CalibrationRun:
             return None
         collector = self._fit if self._fit is not None and len(self._fit) else session.collector
         names = list(collector.names)
+        # on the calibration pass's last outputs, before a trial adopts another builder
+        self._state = crossval.steps_on_state(self.router.held_data(), self._last_outputs())
         t0 = time.perf_counter()
         # The first set (minmax, no search) is built to learn which tensors the
         # engine holds in int8. The sets are ranked with MSE's strided search;
@@ -277,6 +280,8 @@ class CalibrationRun:
     def _pooled(self) -> Any:
         from . import crossval
 
+        if self._state:
+            return None
         return crossval.pool(self.router.fold_data(), self.router.held_data())
 
     def _held_run(self, session: Any) -> Optional[tuple[Any, Optional[list[dict[str, np.ndarray]]]]]:
@@ -313,7 +318,10 @@ class CalibrationRun:
         out = {}
         for i in self._network.outputs():
             name = self._network.tensor(i)["name"]
-            value = self._builder.copy_last(name)
+            try:
+                value = self._builder.copy_last(name)
+            except _core.Error:  # no batch has run in this builder
+                return None
             if value is None:
                 return None
             out[name] = value
