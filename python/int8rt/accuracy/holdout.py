@@ -15,6 +15,17 @@ whose batch dimension is fixed so batches cannot be split and the stream had
 fewer than ``every`` batches), the check runs on the calibration samples
 themselves and the report says ``held_out=False``.
 
+Where batches cannot be split (below), batch ``b`` (counted over the batches)
+is held out whole when ``b % every == every - 1`` and the held-out batches'
+strided buffer (strided.py; room for ``max_check`` samples by the first
+batch's count) keeps it: so the check's batches span the whole stream
+(until 2026-12-05, acc23: the first ones until ``max_check``). With the
+check on, a held-out batch the stride passes over calibrates, and one the
+buffer keeps and later drops (its stride doubled) is lost to both: at most
+half the buffer per doubling (a stream of 1024 batches of 4, every 4th held
+out, room for 64: 64 of 1024 lost). Held-out samples of split batches stop
+at ``max_check`` with the check on, as before.
+
 Samples are counted along the batch dimension of the inputs that have one
 (``taps.batch_samples``): a batch of a network with a 0-d input (a sample
 rate) or whose inputs are not all batch-first (a state ``[2, N, H]``) is
