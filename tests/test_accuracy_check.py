@@ -202,24 +202,38 @@ def test_sample_router_rules() -> None:
     route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))
     for start in range(0, 20, 5):  # batches of 5 samples 0..19
         route({"x": np.arange(start, start + 5, dtype=np.float32)})
-    assert router.check_data()["x"].tolist() == [3, 7, 11]  # capped at 3, then everything calibrates
-    assert np.concatenate(fed).tolist() == [i for i in range(20) if i not in (3, 7, 11)]
-    # the second pass's: of the 17 calibrating samples, over the whole stream, every 4th
+    # held out: samples 3, 7, 11, 15, 19, kept at a stride that doubles past 3 (strided.py):
+    # 3, 11, 19 spread over the stream (until acc23 the first three, 3, 7, 11); 7 and 15,
+    # kept until the stride doubled, are lost to both; none calibrates here
+    assert router.check_data()["x"].tolist() == [3, 11, 19]
+    assert np.concatenate(fed).tolist() == [i for i in range(20) if i % 4 != 3]
+    assert (router.check_count, router.threshold_count) == (3, 15)
+    # the second pass's: of the 15 calibrating samples, over the whole stream, every 4th
     # (strided.py: the least power-of-two stride that leaves at most 5)
-    assert router.search_data()[0]["x"].tolist() == [0, 5, 10, 15, 19]
+    assert router.search_data()[0]["x"].tolist() == [0, 5, 10, 16]
     assert len(router.search_data()) == 1
-    # the folds': of the 17 calibrating samples, over the whole stream, every 2nd
+    # the folds': of the 15 calibrating samples, over the whole stream, every 2nd
     # (strided.py: the least power-of-two stride that leaves at most 10)
-    assert router.fold_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15, 17, 19]
-    # the same samples in batches of 3 and of 20: the same held-out and kept samples
-    for size in (3, 20):
+    assert router.fold_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 16, 18]
+    # the same samples in batches of 1, 3 and 20: the same held-out, lost and kept samples
+    for size in (1, 3, 20):
+        seen: list[np.ndarray] = []
         other = SampleRouter(every=4, max_check=3, max_search=5, max_fold=10)
-        route_other = other.wrap(lambda b: None, lambda: None)
+        route_other = other.wrap(lambda b: seen.append(b["x"].copy()), lambda: None)
         for start in range(0, 20, size):
             route_other({"x": np.arange(start, min(start + size, 20), dtype=np.float32)})
-        assert other.check_data()["x"].tolist() == [3, 7, 11], size
-        assert other.search_data()[0]["x"].tolist() == [0, 5, 10, 15, 19], size
-        assert other.fold_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15, 17, 19], size
+        assert other.check_data()["x"].tolist() == [3, 11, 19], size
+        assert np.concatenate(seen).tolist() == np.concatenate(fed).tolist(), size
+        assert other.search_data()[0]["x"].tolist() == [0, 5, 10, 16], size
+        assert other.fold_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 16, 18], size
+    # a slot the stride passes over calibrates: 40 samples, room for 3 (slots 3, 7, ..., 39)
+    fed.clear()
+    router = SampleRouter(every=4, max_check=3)
+    route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: None)
+    route({"x": np.arange(40, dtype=np.float32)})
+    assert router.check_data()["x"].tolist() == [3, 19, 35]  # held-out ordinals 0, 4, 8 (stride 4)
+    lost = {7, 11, 15, 27}  # ordinals 1, 2, 3, 6: kept, then thinned
+    assert np.concatenate(fed).tolist() == [i for i in range(40) if i not in {3, 19, 35} | lost]
     fed.clear()
     router = SampleRouter(every=4, max_check=10)
     route = router.wrap(lambda b: fed.append(b["x"].copy()), lambda: skipped.append(1))
@@ -238,8 +252,8 @@ def test_sample_router_rules() -> None:
     for start in range(0, 20, 5):
         route_shared({"x": np.arange(start, start + 5, dtype=np.float32)})
     assert shared.fold_buffer is None
-    assert shared.fold_data()[0]["x"].tolist() == shared.search_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 15,
-                                                                                           17, 19]
+    assert shared.fold_data()[0]["x"].tolist() == shared.search_data()[0]["x"].tolist() == [0, 2, 5, 8, 10, 13, 16,
+                                                                                           18]
     # whole batches for the second pass: strided over the batches, as many as make max_search
     # samples by the first batch's count (3 batches of 2 for 5): of the 6 calibrating batches
     # (0, 1, 2, 4, 5, 6), every 2nd

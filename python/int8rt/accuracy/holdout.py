@@ -2,29 +2,32 @@
 
 The builder's calibration loop hands every batch from ``get_batch`` to a
 :class:`SampleRouter`. Counting samples over the whole stream (axis 0 of
-the inputs, global index ``j`` from 0), sample ``j`` is held out for the
-accuracy check when ``j % every == every - 1`` (every 4th sample by default:
-3, 7, 11, ...), until ``max_check`` samples are held out (with
-``calibrate_held``, over the whole stream: below); every other sample
-goes to the histograms. A batch is split along axis 0 when it mixes both,
-so a single calibration batch is split too, and a batch of one held-out
-sample is not observed at all. Sample 0 always calibrates.
+the inputs, global index ``j`` from 0), sample ``j`` is a held-out slot
+when ``j % every == every - 1`` (every 4th sample by default: 3, 7, 11,
+...); every other sample goes to the histograms. A batch is split along
+axis 0 when it mixes both, so a single calibration batch is split too, and
+a batch of one held-out sample is not observed at all. Sample 0 always
+calibrates. Where batches cannot be split (below), batch ``b`` (counted
+over the batches) is a held-out slot, whole, when ``b % every == every - 1``.
+
+The held-out samples kept are those of a buffer strided over the slots
+(strided.py: room for ``max_check`` samples, in batches by the first
+batch's count where batches are whole), so the check's samples span the
+whole stream, however long (until 2026-12-05, acc23, the first ``max_check``
+were held out and every later slot calibrated). With the check on (the
+held-out samples set no threshold), each slot is offered to the buffer in
+stream order: one it passes over calibrates; one it keeps and later drops
+(its stride doubled) is lost to both, at most half the buffer per doubling
+(4096 samples, every 4th a slot, room for 256: 256 lost, RESULTS_accuracy.md
+acc23). Which samples are held out, calibrate or are lost is a function of
+their index in the stream alone. A stream of at most ``every * max_check``
+samples (``+ every - 1``) is routed as before: every slot is held out.
+(With ``calibrate_held``, below, every sample calibrates anyway.)
 
 When no sample could be held out (fewer than ``every`` samples, or a network
 whose batch dimension is fixed so batches cannot be split and the stream had
 fewer than ``every`` batches), the check runs on the calibration samples
 themselves and the report says ``held_out=False``.
-
-Where batches cannot be split (below), batch ``b`` (counted over the batches)
-is held out whole when ``b % every == every - 1`` and the held-out batches'
-strided buffer (strided.py; room for ``max_check`` samples by the first
-batch's count) keeps it: so the check's batches span the whole stream
-(until 2026-12-05, acc23: the first ones until ``max_check``). With the
-check on, a held-out batch the stride passes over calibrates, and one the
-buffer keeps and later drops (its stride doubled) is lost to both: at most
-half the buffer per doubling (a stream of 1024 batches of 4, every 4th held
-out, room for 64: 64 of 1024 lost). Held-out samples of split batches stop
-at ``max_check`` with the check on, as before.
 
 Samples are counted along the batch dimension of the inputs that have one
 (``taps.batch_samples``): a batch of a network with a 0-d input (a sample
@@ -201,33 +204,29 @@ class SampleRouter:
                 if self.every >= 2 and self.max_check > 0:  # whole batches: as many as make max_check samples
                     per_batch = batch_samples(inputs, self.input_shapes) if whole else 1
                     self.held_buffer = Strided(-(-self.max_check // per_batch), _take)
-            admitted: Optional[np.ndarray] = None  # a whole batch's ordinal in held_buffer, when admitted
+            # Held-out samples (rows, or a whole batch) are kept on held_buffer's
+            # stride, so the check's span the stream (module docstring). Without
+            # calibrate_held, one the stride passes over calibrates instead.
+            admitted: Optional[np.ndarray] = None  # the held-out rows' ordinals in held_buffer, admitted now
             if not whole:
-                held = np.array([self._held(self._seen + i) for i in range(n)], dtype=bool)
+                slots = np.flatnonzero([self._held(self._seen + i) for i in range(n)])
                 self._seen += n
-                room = n if self.calibrate_held and self.max_check > 0 else self.max_check - self.check_count
-                if held.sum() > room:  # held out until max_check, unless they calibrate too
-                    held[np.flatnonzero(held)[room:]] = False
-                check, calib = np.flatnonzero(held), np.flatnonzero(~held)
+                check = slots if self.held_buffer is not None else slots[:0]
+                if len(check) and not self.calibrate_held:
+                    check, admitted = self._admit_rows(inputs, slots, n)
+                calib = np.setdiff1d(np.arange(n), check)
             else:
-                # A held-out whole batch is kept on held_buffer's stride, so the
-                # check's batches span the stream (until 2026-12-05, acc23: the
-                # first until max_check). With calibrate_held every batch
-                # calibrates and the stride only picks those kept; else one the
-                # stride passes over calibrates, and one it drops later (thinned)
-                # is lost to both: at most half the cap per doubling of the stride.
+                samples = batch_samples(inputs, self.input_shapes)
                 is_held = self._held(self._seen) and self.held_buffer is not None
                 self._seen += 1
                 if is_held:
                     on, ordinals = self.held_buffer.admit(1)
                     admitted = ordinals if len(on) else None
                     is_held = admitted is not None or self.calibrate_held
-                samples = batch_samples(inputs, self.input_shapes)
                 check = np.arange(samples) if is_held else np.arange(0)
                 calib = np.arange(0) if is_held else np.arange(samples)
-            if whole:  # never cut or joined later (taps.WholeBatch)
-                inputs = WholeBatch(inputs, batch_samples(inputs, self.input_shapes))
-            if len(check):
+                inputs = WholeBatch(inputs, samples)  # never cut or joined later
+            if len(check) and (whole or admitted is None):
                 check = self._finite_rows(inputs, check, n)
             check, check_ordinals = self._keep_check(inputs, check, n, admitted)
             if len(calib) == 0 and not both:
@@ -274,19 +273,41 @@ class SampleRouter:
             bad |= ~finite
         return rows[~bad] if n is not None else (rows if not bad.any() else rows[:0])
 
+    def _admit_rows(self, inputs: Inputs, slots: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The held-out slots ``slots`` of a split batch, the check on: each
+        in turn offered to the held-out buffer and kept (a part of its own)
+        where on its stride then, so which rows are held out, which
+        calibrate and which are lost to both is a function of their index in
+        the stream alone, however it is cut into batches. A kept row with
+        NaN/Inf follows the calibrator's policy (:meth:`_finite_rows`).
+        Returns the rows held out (indices into the batch) and their
+        ordinals (already kept: :meth:`_keep_check` adds none)."""
+        held, ordinals = [], []
+        for row in slots:
+            on, ordinal = self.held_buffer.admit(1)
+            if len(on):
+                held.append(row)
+                if len(self._finite_rows(inputs, np.array([row]), n)):
+                    self.held_buffer.add(ordinal, _take(inputs, np.array([row])))
+                    ordinals.append(int(ordinal[0]))
+        return np.array(held, dtype=np.int64), np.array(ordinals, dtype=np.int64)
+
     def _keep_check(self, inputs: Inputs, offered: np.ndarray, n: Optional[int], admitted: Optional[np.ndarray]
                     ) -> tuple[np.ndarray, Optional[np.ndarray]]:
-        """Keeps the ``offered`` held-out rows of a batch: those on the
-        strided buffer's stride, or a :class:`WholeBatch` its ordinal
-        ``admitted`` (None: not kept) says was. Returns the rows kept
-        (indices into the batch, before any later thinning) and their
-        ordinals in the buffer."""
+        """Keeps the ``offered`` held-out rows of a batch in the strided
+        buffer: a :class:`WholeBatch` at its ordinal ``admitted`` (None: not
+        on the stride, not kept); split rows ``admitted`` already
+        (:meth:`_admit_rows`, kept there); else those on its stride.
+        Returns the rows kept (indices into the batch, before any later
+        thinning) and their ordinals in the buffer."""
         if not len(offered) or self.held_buffer is None:
             return offered[:0], None
         if isinstance(inputs, WholeBatch):
             if admitted is None:
                 return offered[:0], None
             self.held_buffer.add(admitted, inputs)
+            return offered, admitted
+        if admitted is not None:
             return offered, admitted
         return _offer(self.held_buffer, inputs, offered, n)
 
