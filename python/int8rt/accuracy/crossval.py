@@ -45,16 +45,19 @@ they are); the collapse model of the tests takes minmax from its folds
 with a fixed batch of 1 or 8 as with a free one. Not where the network
 returns a state for its next run (:func:`steps_on_state`: an output shaped
 as an input, Silero VAD's ``stateN`` [2, N, 128] for ``state``): such a
-network runs step by step on its own state, and the judge's
-one-step errors (the state fed as float32 computed it) rank the sets
-unlike the stream does (Silero on the evaluation speaker: entropy's
-one-step relative L2 below mse's, 0.075 / 0.148 against 0.077 / 0.221 for
-the probability / the state, its streamed centred cosine 0.66 against
-0.94), so the default method's guard is kept there
-(RESULTS_accuracy.md, acc23).
+network is deployed step by step on its own state, over a stream, and its
+calibration batches are consecutive chunks of a few streams, so its folds
+are slices of the same streams. On Silero VAD calibrated on one speaker's
+clip every slice of it (the held-out slice, folds of every third batch or
+of three contiguous blocks) ranks entropy or minmax ahead of mse, and the
+folds override mse; streamed on another speaker mse keeps a centred
+cosine of 0.92 against entropy's 0.72 and minmax's 0.76, and auto's
+0.88 fell to 0.73 / 0.76 with the folds (benchmarks/silero_auto_stream.py).
+A stream's slices cannot show what another stream costs, so the default
+method's guard is kept there (RESULTS_accuracy.md, acc23).
 
-Samples of several input shapes (a segmenter
-calibrated on several image sizes) make folds as one shape does: kept
+Samples of several input shapes (a segmenter calibrated on several image
+sizes) make folds as one shape does: kept
 sample ``i`` counts over the groups in order, and a fold holds its samples
 of each group (until 2026-12-04 such networks had no folds; on issue 11's
 LRASPP row the one silhouette crop among 16 calibration samples, which the
