@@ -117,7 +117,7 @@ def test_folds_only_where_the_samples_allow_them() -> None:
     x = {"x": np.zeros((6, 4), np.float32)}
     assert crossval.pool(x, {"x": np.zeros((2, 4), np.float32)}) is not None
     assert crossval.pool(x, None) is None                                   # nothing held out
-    assert crossval.pool([WholeBatch(x)], x) is None                       # whole batches
+    assert crossval.pool([WholeBatch(x)], x) is None                       # whole batches and samples mixed
     assert crossval.pool({"x": np.zeros((2, 4), np.float32)}, x) is None    # fewer kept samples than folds
     assert crossval.pool({"x": np.zeros((6, 4), np.float32), "s": np.float32(1)}, x) is None  # no samples axis
     # several input shapes make folds too (test_auto_folds_shapes.py), each group kept as it is
