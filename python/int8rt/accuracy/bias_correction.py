@@ -96,12 +96,17 @@ def quantize_weights(w: np.ndarray, rows_first: bool = True) -> np.ndarray:
 
 
 def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
-    """The Conv / Gemm nodes bias correction can measure (constant weights,
-    a runtime data input), whatever the scales."""
+    """The Conv / Gemm / MatMul / LSTM nodes bias correction can measure
+    (constant weights, a runtime data input, a bias to fold the shift
+    into: :func:`_foldable`), whatever the scales."""
     tensors = network.tensors()
+    readers: dict[int, list[dict[str, Any]]] = {}
+    for node in network.nodes():
+        for t in set(node["inputs"]):
+            readers.setdefault(t, []).append(node)
     out = []
     for i, node in enumerate(network.nodes()):
-        if node["op"] not in ("Conv", "Gemm") or node["name"] in fp32_layers or len(node["inputs"]) < 2:
+        if node["op"] not in _OPS or node["name"] in fp32_layers or len(node["inputs"]) < 2:
             continue
         x, w = tensors[node["inputs"][0]], tensors[node["inputs"][1]]
         if not w["is_constant"] or x["is_constant"]:
@@ -110,8 +115,50 @@ def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
         if node["op"] == "Gemm" and (attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0
                                      or attrs.get("beta", 1.0) != 1.0):
             continue
+        if node["op"] in ("MatMul", "LSTM") and not _foldable(network, node, readers):
+            continue
         out.append(i)
     return out
+
+
+# The ops measured. MatMul (a transformer Linear as exporters write it for
+# activations of rank > 2) and LSTM (its input GEMM x W') are measured through
+# the same linear form as a Gemm: the mean over every row (token, time step) of
+# q(x) q(W) - x W per output column / gate row (acc24, RESULTS_accuracy.md).
+_OPS = ("Conv", "Gemm", "MatMul", "LSTM")
+
+
+def _foldable(network: Any, node: dict[str, Any], readers: Mapping[int, list[dict[str, Any]]]) -> bool:
+    """Whether a MatMul's or LSTM's shift has a bias to go into, as
+    ``Builder.add_to_bias`` folds it, and the int8 lowering reads it as the
+    measurement models it (lower_int8_linear.cc, lower_int8_rnn.cc):
+
+    - MatMul: x of rank >= 2, a constant 2-D B [K, N], no fused activation,
+      and its output read by one Add of a constant of N values (the
+      Linear's bias, which the lowering folds into its QGemm's bias; a
+      MatMul without one has no bias to correct: left out);
+    - LSTM: x [seq, batch, input], constant W and R, B constant or absent:
+      the shift of the gate pre-activations' input GEMM goes into B's Wb half.
+      The recurrent GEMM h R' (int8 where the state is calibrated) is not
+      measured: its input, every step's h, is the layer's own output.
+
+    ``readers``: tensor id -> the nodes reading it."""
+    tensors = network.tensors()
+    x, w = (tensors[node["inputs"][k]] for k in (0, 1))
+    if node["op"] == "LSTM":
+        ins = node["inputs"]
+        return (len(x["shape"]) == 3 and len(w["shape"]) == 3 and len(ins) > 2 and ins[2] >= 0
+                and tensors[ins[2]]["is_constant"] and (len(ins) < 4 or ins[3] < 0 or tensors[ins[3]]["is_constant"]))
+    if len(x["shape"]) < 2 or len(w["shape"]) != 2 or any(k in node["attrs"] for k in _ACTIVATION_ATTRS):
+        return False
+    y = node["outputs"][0]
+    add = readers.get(y, [])
+    if len(add) != 1 or add[0]["op"] != "Add" or len(add[0]["inputs"]) != 2 or y in network.outputs():
+        return False
+    b = tensors[add[0]["inputs"][1] if add[0]["inputs"][0] == y else add[0]["inputs"][0]]
+    n = w["shape"][1]
+    return (b["is_constant"] and b["dtype"] == "float32" and bool(b["shape"]) and b["shape"][-1] == n
+            and int(np.prod(b["shape"])) == n)
 
 
 def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:
@@ -154,10 +201,14 @@ def _linear(network: Any, node: dict[str, Any]) -> bool:
 
 def _linear_form(node: dict[str, Any], x_shape: list[int]) -> Optional[dict[str, Any]]:
     """The geometry :func:`_tap_sums` needs for ``node`` (a Conv over a 4-D
-    input with explicit pads, or a Gemm), or None where it does not apply."""
+    input with explicit pads), or the rows form of a Gemm, MatMul or LSTM
+    (``gemm``: the output columns from the input's rows of features,
+    ``transB``: weights as [N, K]), or None where it does not apply."""
     attrs = node["attrs"]
     if node["op"] == "Gemm":
         return {"gemm": True, "transB": bool(attrs.get("transB", 0))} if len(x_shape) == 2 else None
+    if node["op"] in ("MatMul", "LSTM"):  # _foldable checked the ranks
+        return {"gemm": True, "transB": node["op"] == "LSTM"}
     if len(x_shape) != 4 or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
         return None
     pads, strides, dil = (list(attrs.get(k, d)) for k, d in (("pads", [0, 0, 0, 0]), ("strides", [1, 1]),
@@ -189,8 +240,9 @@ def _tap_sums(xs: np.ndarray, form: dict[str, Any], kernel: tuple[int, int]) -> 
 def _output_sums(xs: np.ndarray, samples: int, w64: np.ndarray, form: dict[str, Any]) -> tuple[np.ndarray, int]:
     """Sums over samples and positions of the layer's output channels
     without bias (float64), from ``xs``, its input summed over ``samples``
-    samples (a Gemm's [K], a conv's [C, H, W]; float64), through
-    :func:`_tap_sums`; and their count. ``w64``: the weights in float64."""
+    samples (rows of a Gemm's, MatMul's or LSTM's: [K]; a conv's [C, H, W];
+    float64), through :func:`_tap_sums`; and their count. ``w64``: the
+    weights in float64 (an LSTM's as [gate rows, K])."""
     if form["gemm"]:
         return (w64 @ xs if form["transB"] else xs @ w64), samples
     taps, positions = _tap_sums(xs, form, (w64.shape[2], w64.shape[3]))
@@ -242,12 +294,16 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
         node = nodes[i]
         attrs = {k: v for k, v in node["attrs"].items() if k not in _ACTIVATION_ATTRS}
         w_id = node["inputs"][1]
-        rows_first = node["op"] == "Conv" or bool(attrs.get("transB", 0))
+        rows_first = node["op"] in ("Conv", "LSTM") or bool(attrs.get("transB", 0))
         w = network.constant_data(w_id).astype(np.float32)
+        if node["op"] == "LSTM":  # [dirs, 4 * hidden, input]: one scale per gate row, as lower_int8_rnn.cc
+            w = w.reshape(-1, w.shape[-1])
         qw = quantize_weights(w, rows_first)
         form = _linear_form(node, list(tensors[node["inputs"][0]]["shape"])) if linear else None
         if form is not None and (form["gemm"] or w.ndim == 4):  # _linear(network, node)
             forms[i] = (form, w.astype(np.float64), qw.astype(np.float64))  # as _output_sums reads them, once
+            continue
+        if node["op"] == "LSTM":  # no layer alone gives its gates (linear=False: not measured)
             continue
         ref = one_node_engine(network, node, attrs=attrs)
         quant = one_node_engine(network, node, attrs=attrs, constants={w_id: qw})
@@ -273,12 +329,14 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             ctx = ctx or fp32_tap_engine(network, sorted(wanted)).create_execution_context()
             chunk_values = ctx.run(chunk)
         chunk_values.update(chunk)
-        for x_name in {tensors[nodes[i]["inputs"][0]]["name"] for i in forms}:
+        for x_name, flat in {(tensors[nodes[i]["inputs"][0]]["name"], forms[i][0]["gemm"]) for i in forms}:
             x = chunk_values[x_name]
             xq = engine_input(x_name, chunk_values)
+            if flat:  # a Gemm's, MatMul's or LSTM's rows of features: every row alike
+                x, xq = x.reshape(-1, x.shape[-1]), xq.reshape(-1, xq.shape[-1])
             # x and q(x) summed over the samples, per input shape: the layers
             # are linear in them, so their output sums come once from the totals
-            acc = planes.setdefault(x_name, {}).setdefault(x.shape[1:], [0.0, 0.0, 0])
+            acc = planes.setdefault((x_name, flat), {}).setdefault(x.shape[1:], [0.0, 0.0, 0])
             acc[0] = acc[0] + x.sum(axis=0, dtype=np.float64)
             acc[1] = acc[1] + xq.sum(axis=0, dtype=np.float64)
             acc[2] += x.shape[0]
@@ -291,12 +349,13 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
                 (y,) = ref_engine.create_execution_context().run(feeds).values()
             feeds[x_name] = engine_input(x_name, chunk_values)
             (yq,) = q_engine.create_execution_context().run(feeds).values()
-            axes = tuple(a for a in range(y.ndim) if a != 1)
+            channel = y.ndim - 1 if nodes[i]["op"] == "MatMul" else 1  # a MatMul's columns: its last axis
+            axes = tuple(a for a in range(y.ndim) if a != channel)
             d = np.subtract(yq, y, dtype=np.float64).sum(axis=axes)  # as yq.astype(float64) - y, one copy fewer
             sums[i] = sums.get(i, 0.0) + d
-            counts[i] = counts.get(i, 0) + y.size // y.shape[1]
+            counts[i] = counts.get(i, 0) + y.size // y.shape[channel]
     for i, (form, w, qw) in forms.items():
-        for xs, qs, samples in planes.get(tensors[nodes[i]["inputs"][0]]["name"], {}).values():
+        for xs, qs, samples in planes.get((tensors[nodes[i]["inputs"][0]]["name"], form["gemm"]), {}).values():
             (got, n), (want, _) = _output_sums(qs, samples, qw, form), _output_sums(xs, samples, w, form)
             sums[i] = sums.get(i, 0.0) + (got - want)
             counts[i] = counts.get(i, 0) + n
