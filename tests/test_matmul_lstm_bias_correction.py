@@ -85,23 +85,53 @@ def _run(engine: int8rt.Engine, x: np.ndarray, out: str = "y") -> np.ndarray:
     return engine.create_execution_context().run({"x": x})[out]
 
 
+def _row_median_shift(data: list[dict[str, np.ndarray]], scale: float, w: np.ndarray) -> np.ndarray:
+    """numpy's correction for x @ w ([K, N]; float64): per batch (a chunk)
+    the median over its rows of q(x) q(w) - x w, averaged over the batches, negated."""
+    qw = bc.quantize_weights(w.astype(np.float32), False).astype(np.float64)
+    meds = []
+    for d in data:
+        x = d["x"].reshape(-1, K).astype(np.float64)
+        xq = np.clip(np.rint(d["x"] / np.float32(scale)), -128, 127).reshape(x.shape) * np.float64(np.float32(scale))
+        meds.append(np.median(xq @ qw - x @ w.astype(np.float64), axis=0))
+    return -np.mean(meds, axis=0)
+
+
 def test_a_matmul_shift_is_the_one_its_rounding_predicts() -> None:
-    """The MatMul's correction is -(q(W) - W)' mean(x) over every row (its
-    63 small weights round to 0: W[1:]' mean(x[1:])), up to what rounding
-    x to its grid adds through the weight 1 (well under 0.01); the linear
-    form equals the layer run alone on q(x) and q(W) (float64 sums of
-    float32 outputs: 1e-4)."""
+    """The MatMul's correction is -(q(W) - W)' x per row, its median over
+    each chunk's rows averaged over the chunks (numpy's, to float32
+    rounding); about W[1:]' mean(x[1:]) (the 63 small weights round to 0),
+    up to what rounding x adds through the weight 1 (well under 0.01)."""
     data = _batches((8, S, K), 4)
     builder, scales = _calibrated(linear_model(), data)
-    network = builder.optimized_network()
-    got = bc.measure_shifts(network, scales, data, 8, set())
+    got = bc.measure_shifts(builder.optimized_network(), scales, data, 8, set())
     assert list(got) == ["linear"]
+    np.testing.assert_allclose(got["linear"], _row_median_shift(data, scales["x"], W), atol=1e-4)
     x_mean = np.mean([d["x"].astype(np.float64).mean(axis=(0, 1)) for d in data], axis=0)
     want = W[1:].astype(np.float64).T @ x_mean[1:]
     np.testing.assert_allclose(got["linear"], want, atol=0.01)
     assert np.abs(want).min() > 0.15  # the shift is there to find
-    naive = bc.measure_shifts(network, scales, data, 8, set(), linear=False)
-    np.testing.assert_allclose(got["linear"], naive["linear"], atol=1e-4)
+
+
+def test_a_few_clipped_tokens_do_not_set_the_matmul_shift() -> None:
+    """One token in 96 carries an outlier feature (40, as a transformer's
+    outlier dimensions) that the grid (threshold 4) clips: through the
+    weight +-1 its error, -36 per column, moves the mean over the rows by
+    0.375; the per-chunk median stays the rounding's shift of every token."""
+    data = _batches((8, S, K), 4)
+    for d in data:
+        d["x"][:, 0, 0] = 1.0
+        d["x"][0, 0, 0] = 40.0  # one row (token) in 8 x 12 per batch
+    scales = {"x": 4.0 / 127}
+    builder, _ = _calibrated(linear_model(), data)
+    got = np.asarray(bc.measure_shifts(builder.optimized_network(), scales, data, 8, set())["linear"])
+    np.testing.assert_allclose(got, _row_median_shift(data, scales["x"], W), atol=1e-4)
+    x_mean = np.mean([d["x"].astype(np.float64).mean(axis=(0, 1)) for d in data], axis=0)
+    np.testing.assert_allclose(got, W[1:].astype(np.float64).T @ x_mean[1:], atol=0.01)
+    qw = bc.quantize_weights(W, False).astype(np.float64)
+    rows = np.concatenate([d["x"].reshape(-1, K) for d in data]).astype(np.float64)
+    mean = -(np.clip(rows, -4.0, 4.0) @ qw - rows @ W.astype(np.float64)).mean(axis=0)  # the mean over the rows
+    assert np.abs(got - mean).min() > 0.3, (got, mean)
 
 
 @pytest.mark.parametrize("method", ["minmax", "auto"])
@@ -171,7 +201,7 @@ def test_an_lstm_input_gemm_shift_goes_into_wb() -> None:
 def test_the_correction_removes_most_of_the_lstm_output_shift() -> None:
     """End to end (minmax, correction on): the int8 LSTM (QLSTM) gates'
     input GEMM loses about 0.2 per gate row; uncorrected, its output's mean
-    error per unit against float32 is over 0.02; corrected, under a quarter
+    error per unit against float32 is over 0.02; corrected, under a tenth
     of it (what is left: the recurrent GEMM's and the gates' own rounding)."""
     m = lstm_model()
     fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
@@ -182,4 +212,4 @@ def test_the_correction_removes_most_of_the_lstm_output_shift() -> None:
     ref = _run(fp32, x, "Y")
     before = np.abs((_run(plain, x, "Y") - ref).mean(axis=(0, 1, 2)))
     after = np.abs((_run(corrected, x, "Y") - ref).mean(axis=(0, 1, 2)))
-    assert before.max() > 0.02 and after.max() < 0.25 * before.max(), (before, after)
+    assert before.max() > 0.02 and after.max() < 0.1 * before.max(), (before, after)
