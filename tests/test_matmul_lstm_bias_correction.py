@@ -85,28 +85,34 @@ def _run(engine: int8rt.Engine, x: np.ndarray, out: str = "y") -> np.ndarray:
     return engine.create_execution_context().run({"x": x})[out]
 
 
-def _row_median_shift(data: list[dict[str, np.ndarray]], scale: float, w: np.ndarray) -> np.ndarray:
+def _row_median_shift(data: list[dict[str, np.ndarray]], scale: float, w: np.ndarray, step: int = 1) -> np.ndarray:
     """numpy's correction for x @ w ([K, N]; float64): per batch (a chunk)
-    the median over its rows of q(x) q(w) - x w, averaged over the batches, negated."""
+    the median over its rows (every ``step``-th) of q(x) q(w) - x w,
+    averaged over the batches, negated."""
     qw = bc.quantize_weights(w.astype(np.float32), False).astype(np.float64)
     meds = []
     for d in data:
-        x = d["x"].reshape(-1, K).astype(np.float64)
-        xq = np.clip(np.rint(d["x"] / np.float32(scale)), -128, 127).reshape(x.shape) * np.float64(np.float32(scale))
+        x = d["x"].reshape(-1, K).astype(np.float64)[::step]
+        xq = np.clip(np.rint(d["x"] / np.float32(scale)), -128, 127).reshape(-1, K)[::step] * np.float64(np.float32(scale))
         meds.append(np.median(xq @ qw - x @ w.astype(np.float64), axis=0))
     return -np.mean(meds, axis=0)
 
 
-def test_a_matmul_shift_is_the_one_its_rounding_predicts() -> None:
+def test_a_matmul_shift_is_the_one_its_rounding_predicts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The MatMul's correction is -(q(W) - W)' x per row, its median over
     each chunk's rows averaged over the chunks (numpy's, to float32
-    rounding); about W[1:]' mean(x[1:]) (the 63 small weights round to 0),
-    up to what rounding x adds through the weight 1 (well under 0.01)."""
+    rounding; with at most ROWS_PER_CHUNK rows a chunk, strided); about
+    W[1:]' mean(x[1:]) (the 63 small weights round to 0), up to what
+    rounding x adds through the weight 1 (well under 0.01)."""
     data = _batches((8, S, K), 4)
     builder, scales = _calibrated(linear_model(), data)
     got = bc.measure_shifts(builder.optimized_network(), scales, data, 8, set())
     assert list(got) == ["linear"]
     np.testing.assert_allclose(got["linear"], _row_median_shift(data, scales["x"], W), atol=1e-4)
+    monkeypatch.setattr(bc, "ROWS_PER_CHUNK", 40)  # 96 rows a chunk: every 3rd
+    strided = bc.measure_shifts(builder.optimized_network(), scales, data, 8, set())["linear"]
+    np.testing.assert_allclose(strided, _row_median_shift(data, scales["x"], W, 3), atol=1e-4)
+    assert np.abs(np.subtract(strided, got["linear"])).max() > 1e-4  # other rows, another median
     x_mean = np.mean([d["x"].astype(np.float64).mean(axis=(0, 1)) for d in data], axis=0)
     want = W[1:].astype(np.float64).T @ x_mean[1:]
     np.testing.assert_allclose(got["linear"], want, atol=0.01)
