@@ -51,7 +51,7 @@ constant, and an LSTM's input GEMM x W' per gate row into B's Wb half
 (:func:`_foldable`; acc24). Their shift is a robust one: per chunk of
 samples the median over its rows (tokens, time steps) of the row's error,
 averaged over the chunks (:data:`_ROW_OPS`), measured by running the two
-products per chunk (:func:`_row_errors`).
+products per chunk (:func:`_row_error_engine`).
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .. import _core
 from .._numerics import quantize_weights as _quantize_int8
 from .lut_inputs import LutInput, table_output
 from .metrics import fake_quantize
@@ -145,9 +146,8 @@ _OPS = ("Conv", "Gemm", "MatMul", "LSTM")
 _ROW_OPS = ("MatMul", "LSTM")
 
 # Most rows of a chunk the median of a MatMul / LSTM takes (evenly strided
-# over the chunk's rows): the two products per chunk are the measurement's
-# cost. With every row (512 a chunk: 8 sentences of 64 tokens), a minmax
-# build of all-MiniLM-L6 took 11.5 CPU s against 2.0 without the MatMuls.
+# over the chunk's rows): the two products per chunk and the median are the
+# measurement's cost.
 ROWS_PER_CHUNK = 128
 
 
@@ -225,11 +225,11 @@ def _linear(network: Any, node: dict[str, Any]) -> bool:
 def _linear_form(node: dict[str, Any], x_shape: list[int]) -> Optional[dict[str, Any]]:
     """The geometry :func:`_tap_sums` needs for ``node`` (a Conv over a 4-D
     input with explicit pads, or a Gemm), or None where it does not apply
-    (a MatMul or LSTM is measured row by row: :func:`_row_errors`)."""
+    (a MatMul or LSTM is measured row by row: :func:`_row_error_engine`)."""
     attrs = node["attrs"]
     if node["op"] == "Gemm":
         return {"gemm": True, "transB": bool(attrs.get("transB", 0))} if len(x_shape) == 2 else None
-    if node["op"] in _ROW_OPS:  # measured row by row: _row_errors
+    if node["op"] in _ROW_OPS:  # measured row by row: _row_error_engine
         return None
     if len(x_shape) != 4 or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
         return None
@@ -311,7 +311,7 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
     forms: dict[int, tuple[dict[str, Any], np.ndarray, np.ndarray]] = {}  # layer -> (form, W, q(W))
-    by_rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # MatMul / LSTM -> (q(W), q(W) - W) as [K, N]
+    by_rows: dict[int, Any] = {}  # MatMul / LSTM -> a context of its _row_error_engine
     for i in _targets(network, scales, fp32_layers):
         node = nodes[i]
         attrs = {k: v for k, v in node["attrs"].items() if k not in _ACTIVATION_ATTRS}
@@ -323,7 +323,7 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
         qw = quantize_weights(w, rows_first)
         if node["op"] in _ROW_OPS:  # as [K, N]: the input's rows times it give the output's
             w_kn, qw_kn = (m.T if rows_first else m for m in (w, qw))
-            by_rows[i] = (np.ascontiguousarray(qw_kn), np.ascontiguousarray(qw_kn - w_kn))
+            by_rows[i] = _row_error_engine(qw_kn, qw_kn - w_kn).create_execution_context()
             continue
         form = _linear_form(node, list(tensors[node["inputs"][0]]["shape"])) if linear else None
         if form is not None and (form["gemm"] or w.ndim == 4):  # _linear(network, node)
@@ -363,14 +363,17 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             acc[1] = acc[1] + xq.sum(axis=0, dtype=np.float64)
             acc[2] += x.shape[0]
         row_inputs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for i, (qw, dw) in by_rows.items():
+        for i, row_ctx in by_rows.items():
             x_name = tensors[nodes[i]["inputs"][0]]["name"]
             if x_name not in row_inputs:
-                x = chunk_values[x_name].reshape(-1, qw.shape[0])
+                x = chunk_values[x_name]
+                x = x.reshape(-1, x.shape[-1])
                 step = -(-len(x) // ROWS_PER_CHUNK)  # at most ROWS_PER_CHUNK rows, spread over the chunk
                 x, xq = x[::step], engine_input(x_name, chunk_values).reshape(x.shape)[::step]
-                row_inputs[x_name] = (x, xq - x)
-            sums[i] = sums.get(i, 0.0) + np.median(_row_errors(*row_inputs[x_name], qw, dw), axis=0)
+                row_inputs[x_name] = (np.ascontiguousarray(x), np.ascontiguousarray(xq - x))
+            x, dx = row_inputs[x_name]
+            errors = row_ctx.run({"x": x, "dx": dx})["e"]
+            sums[i] = sums.get(i, 0.0) + np.median(errors, axis=0).astype(np.float64)
             counts[i] = counts.get(i, 0) + 1
         for i, (ref_engine, q_engine, runtime) in engines.items():
             x_name, y_name = (tensors[nodes[i][k][0]]["name"] for k in ("inputs", "outputs"))
@@ -393,12 +396,21 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     return {nodes[i]["name"]: (-total / max(1, counts[i])).astype(np.float32).tolist() for i, total in sums.items()}
 
 
-def _row_errors(x: np.ndarray, dx: np.ndarray, qw: np.ndarray, dw: np.ndarray) -> np.ndarray:
-    """q(x) q(W) - x W per row ([rows, N], float32) from the rows ``x``
-    ([rows, K]), ``dx`` = q(x) - x, q(W) and ``dw`` = q(W) - W ([K, N]):
-    as dx q(W) + x dw, two products of small terms (no cancellation of
-    two large ones in float32)."""
-    return dx @ qw + x @ dw
+def _row_error_engine(qw: np.ndarray, dw: np.ndarray) -> Any:
+    """An FP32 engine giving q(x) q(W) - x W per row, ``e`` [rows, N], from
+    the rows ``x`` [rows, K] and ``dx`` = q(x) - x: as dx q(W) + x dw, with
+    ``qw`` = q(W) and ``dw`` = q(W) - W ([K, N]): two products of small
+    terms (no cancellation of two large ones in float32). int8rt's SGEMM,
+    not numpy's: on the 2-CPU test machine numpy's OpenBLAS took 18x the
+    CPU time on all-MiniLM-L6's shapes (a minmax build 2.0 -> 15.7 CPU s)."""
+    net = _core.Network()
+    x, dx = (net.add_input(n, [-1, qw.shape[0]], "float32") for n in ("x", "dx"))
+    (a,) = net.add_node("MatMul", "dx_qw", [dx, net.add_constant("qw", np.ascontiguousarray(qw, np.float32))], {},
+                        ["dx_qw"])
+    (b,) = net.add_node("MatMul", "x_dw", [x, net.add_constant("dw", np.ascontiguousarray(dw, np.float32))], {},
+                        ["x_dw"])
+    net.mark_output(net.add_node("Add", "e", [a, b], {}, ["e"])[0])
+    return _core.Builder(net, "fp32").build({})
 
 
 # Ops that only reshape their first input (the int8 engine moves its bytes as
