@@ -93,7 +93,8 @@ def _row_median_shift(data: list[dict[str, np.ndarray]], scale: float, w: np.nda
     meds = []
     for d in data:
         x = d["x"].reshape(-1, K).astype(np.float64)[::step]
-        xq = np.clip(np.rint(d["x"] / np.float32(scale)), -128, 127).reshape(-1, K)[::step] * np.float64(np.float32(scale))
+        codes = np.clip(np.rint(d["x"] / np.float32(scale)), -128, 127).reshape(-1, K)[::step]
+        xq = codes * np.float64(np.float32(scale))
         meds.append(np.median(xq @ qw - x @ w.astype(np.float64), axis=0))
     return -np.mean(meds, axis=0)
 

@@ -535,8 +535,8 @@ void add_to_bias_in(Network& net, const std::string& node_name, const std::vecto
   if (op == "MatMul") {
     reader = passes::sole_consumer(net, net.nodes()[found].outputs[0]);
     const Node* add = reader >= 0 ? &net.nodes()[reader] : nullptr;
-    slot = add && add->op == "Add" && add->inputs.size() == 2 ? (add->inputs[0] == net.nodes()[found].outputs[0] ? 1 : 0)
-                                                               : -1;
+    const int y = net.nodes()[found].outputs[0];
+    slot = add && add->op == "Add" && add->inputs.size() == 2 ? (add->inputs[0] == y ? 1 : 0) : -1;
     const Tensor* bt = slot >= 0 ? &net.tensor(add->inputs[slot]) : nullptr;
     if (!bt || !bt->is_constant || bt->dtype != DataType::kFloat32 || bt->num_elements() != channels ||
         bt->shape.empty() || bt->shape.back() != channels) {
