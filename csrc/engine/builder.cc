@@ -14,6 +14,7 @@
 #include "engine/lower_int8.h"
 #include "engine/ops/subgraph.h"
 #include "engine/shape_probes.h"
+#include "graph/passes/pass_util.h"
 #include "graph/passes/passes.h"
 #include "int8rt/branch_scope.h"
 #include "int8rt/error.h"
@@ -510,32 +511,60 @@ void add_to_bias_in(Network& net, const std::string& node_name, const std::vecto
     throw InvalidArgument(what + " is not in the optimized network");
   }
   const std::string op = net.nodes()[found].op;
-  if (op != "Conv" && op != "Gemm") throw InvalidArgument(what + " is a " + op + ", not a Conv or Gemm");
+  if (op != "Conv" && op != "Gemm" && op != "MatMul" && op != "LSTM") {
+    throw InvalidArgument(what + " is a " + op + ", not a Conv, Gemm, MatMul or LSTM");
+  }
   const std::vector<int> inputs = net.nodes()[found].inputs;
   if (inputs.size() < 2 || !net.tensor(inputs[1]).is_constant) throw InvalidArgument(what + ": weights are not constant");
   const Tensor& w = net.tensor(inputs[1]);
   int64_t channels = w.shape.empty() ? 0 : w.shape[0];
-  if (op == "Gemm" && !net.nodes()[found].attrs.get_int("transB", 0)) channels = w.shape.size() == 2 ? w.shape[1] : 0;
+  if ((op == "Gemm" && !net.nodes()[found].attrs.get_int("transB", 0)) || op == "MatMul") {
+    channels = w.shape.size() == 2 ? w.shape[1] : 0;
+  }
+  if (op == "LSTM") channels = w.shape.size() == 3 ? w.shape[0] * w.shape[1] : 0;  // [dirs, 4 * hidden] gate rows
   if (static_cast<int64_t>(delta.size()) != channels) {
     throw InvalidArgument(what + ": " + std::to_string(delta.size()) + " values for " + std::to_string(channels) +
                           " output channels");
   }
-  std::vector<float> bias(delta.size(), 0.f);
-  const int b = inputs.size() > 2 ? inputs[2] : -1;
+  // Where the bias lives: input 2 (Conv, Gemm), input 3 (LSTM's B: per
+  // direction Wb then Rb, 8 * hidden values; delta goes into Wb), or the
+  // constant of the Add that alone reads a MatMul's output (the exporter's
+  // Linear bias, which the int8 lowering folds into its QGemm).
+  int slot = op == "LSTM" ? 3 : 2, reader = found;
+  std::vector<int64_t> shape = {channels};
+  if (op == "MatMul") {
+    reader = passes::sole_consumer(net, net.nodes()[found].outputs[0]);
+    const Node* add = reader >= 0 ? &net.nodes()[reader] : nullptr;
+    const int y = net.nodes()[found].outputs[0];
+    slot = add && add->op == "Add" && add->inputs.size() == 2 ? (add->inputs[0] == y ? 1 : 0) : -1;
+    const Tensor* bt = slot >= 0 ? &net.tensor(add->inputs[slot]) : nullptr;
+    if (!bt || !bt->is_constant || bt->dtype != DataType::kFloat32 || bt->num_elements() != channels ||
+        bt->shape.empty() || bt->shape.back() != channels) {
+      throw InvalidArgument(what + ": its output is not read by one Add of a constant vector of " +
+                            std::to_string(channels) + " values (a Linear's bias)");
+    }
+    shape = bt->shape;
+  }
+  const std::vector<int>& holder = net.nodes()[reader].inputs;
+  const int64_t size = op == "LSTM" ? 2 * channels : channels;
+  if (op == "LSTM") shape = {w.shape[0], 2 * w.shape[1]};
+  std::vector<float> bias(static_cast<size_t>(size), 0.f);
+  const int b = static_cast<int>(holder.size()) > slot ? holder[slot] : -1;
   if (b >= 0) {
     const Tensor& bt = net.tensor(b);
-    if (!bt.is_constant || bt.dtype != DataType::kFloat32 || static_cast<int64_t>(bt.f32.size()) != channels) {
+    if (!bt.is_constant || bt.dtype != DataType::kFloat32 || static_cast<int64_t>(bt.f32.size()) != size) {
       throw InvalidArgument(what + ": bias is not a constant vector of one value per output channel");
     }
     bias = bt.f32;
   }
-  for (size_t c = 0; c < bias.size(); ++c) bias[c] += delta[c];
+  const int64_t rows = op == "LSTM" ? w.shape[1] : channels, stride = op == "LSTM" ? 2 * rows : rows;  // per direction
+  for (int64_t c = 0; c < channels; ++c) bias[static_cast<size_t>(c / rows * stride + c % rows)] += delta[c];
   std::string name = node_name + "::corrected_bias";
   for (int k = 2; net.find_tensor(name) >= 0; ++k) name = node_name + "::corrected_bias" + std::to_string(k);
-  const int id = net.add_constant(name, {channels}, std::move(bias));
-  Node& node = net.nodes()[found];
-  if (node.inputs.size() < 3) node.inputs.resize(3, -1);
-  node.inputs[2] = id;
+  const int id = net.add_constant(name, std::move(shape), std::move(bias));
+  Node& node = net.nodes()[reader];
+  if (static_cast<int>(node.inputs.size()) <= slot) node.inputs.resize(slot + 1, -1);
+  node.inputs[slot] = id;
 }
 
 }  // namespace

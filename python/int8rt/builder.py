@@ -140,7 +140,8 @@ class BuilderConfig:
             default (a small gain on a BERT, none on CNN heads; see
             ``equalize``).
         smoothquant_alpha: SmoothQuant's migration strength alpha.
-        bias_correction: INT8 only: subtract from each Conv / Gemm bias the
+        bias_correction: INT8 only: subtract from each Conv / Gemm bias (a
+            MatMul's bias Add, an LSTM's gate bias) the
             per-channel mean shift int8 weights and inputs cause, measured on
             calibration samples (int8rt/accuracy/bias_correction.py). True:
             always; False: never; None (default): the ``auto`` calibrator

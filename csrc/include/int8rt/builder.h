@@ -193,7 +193,11 @@ class Builder {
   // Adds `delta` (one value per output channel) to the bias of the Conv or
   // Gemm node `node` of the optimized network, which then reads a new
   // constant "<node>::corrected_bias" (a zero bias is assumed where it had
-  // none). A node inside an If branch is named under the branch's scope
+  // none). A MatMul with a constant [K, N] B: to the constant of the Add
+  // that alone reads its output (a Linear's bias, which the int8 lowering
+  // folds into the QGemm; InvalidArgument where there is none). An LSTM:
+  // one value per gate row of W ([dirs * 4 * hidden]), added to B's Wb half
+  // (B made where absent). A node inside an If branch is named under the branch's scope
   // ("<If>/then_branch/<node>", branch_scope.h; nested Ifs join scopes). For bias correction between calibration and build
   // (python/int8rt/accuracy/bias_correction.py). InvalidArgument for an
   // unknown node, another op, non-constant weights or bias, or a wrong length.

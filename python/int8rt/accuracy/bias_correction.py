@@ -43,6 +43,15 @@ comes only late in a long stream is measured too (until 2026-12-05 the
 first 64; RESULTS_accuracy.md, acc18). The layers inside If branches are
 measured by branch_bias.py, each branch through :func:`measure_shifts` as
 a network of its own (acc22).
+
+A MatMul with a constant B [K, N] whose output one Add of a constant reads
+(a Linear as exporters write it for rank > 2 inputs: the int8 lowering
+folds that Add into its QGemm's bias) is corrected into that Add's
+constant, and an LSTM's input GEMM x W' per gate row into B's Wb half
+(:func:`_foldable`; acc24). Their shift is a robust one: per chunk of
+samples the median over its rows (tokens, time steps) of the row's error,
+averaged over the chunks (:data:`_ROW_OPS`), measured by running the two
+products per chunk (:func:`_row_error_engine`).
 """
 from __future__ import annotations
 
@@ -51,12 +60,13 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .. import _core
 from .._numerics import quantize_weights as _quantize_int8
 from .lut_inputs import LutInput, table_output
 from .metrics import fake_quantize
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, groups, one_node_engine, rows, take
 
-__all__ = ["SAMPLES", "apply", "correct_biases", "layer_inputs", "layer_outputs", "measure_shifts",
+__all__ = ["ROWS_PER_CHUNK", "SAMPLES", "apply", "correct_biases", "layer_inputs", "layer_outputs", "measure_shifts",
            "quantize_weights"]
 
 logger = logging.getLogger("int8rt")
@@ -96,12 +106,17 @@ def quantize_weights(w: np.ndarray, rows_first: bool = True) -> np.ndarray:
 
 
 def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
-    """The Conv / Gemm nodes bias correction can measure (constant weights,
-    a runtime data input), whatever the scales."""
+    """The Conv / Gemm / MatMul / LSTM nodes bias correction can measure
+    (constant weights, a runtime data input, a bias to fold the shift
+    into: :func:`_foldable`), whatever the scales."""
     tensors = network.tensors()
+    readers: dict[int, list[dict[str, Any]]] = {}
+    for node in network.nodes():
+        for t in set(node["inputs"]):
+            readers.setdefault(t, []).append(node)
     out = []
     for i, node in enumerate(network.nodes()):
-        if node["op"] not in ("Conv", "Gemm") or node["name"] in fp32_layers or len(node["inputs"]) < 2:
+        if node["op"] not in _OPS or node["name"] in fp32_layers or len(node["inputs"]) < 2:
             continue
         x, w = tensors[node["inputs"][0]], tensors[node["inputs"][1]]
         if not w["is_constant"] or x["is_constant"]:
@@ -110,8 +125,63 @@ def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
         if node["op"] == "Gemm" and (attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0
                                      or attrs.get("beta", 1.0) != 1.0):
             continue
+        if node["op"] in ("MatMul", "LSTM") and not _foldable(network, node, readers):
+            continue
         out.append(i)
     return out
+
+
+# The ops measured. A MatMul (a transformer Linear as exporters write it for
+# activations of rank > 2) and an LSTM (its input GEMM x W') are measured row
+# by row (_ROW_OPS: a row is a token, a time step): per chunk of samples, the
+# median over its rows of q(x) q(W) - x W per output column / gate row, then
+# the mean over the chunks. Not the mean over the rows, as for a conv: in a
+# transformer a few tokens carry outlier activations that int8 clips, and
+# their errors, a hundred times the others', set the mean. all-MiniLM-L6's
+# first FFN output column 99 under auto's entropy thresholds: mean -2.78, the
+# median row -0.005, 1% of the rows at -178; folding the mean into every
+# token took the hidden states' centred cosine from 0.92 to 0.39
+# (RESULTS_accuracy.md, acc24).
+_OPS = ("Conv", "Gemm", "MatMul", "LSTM")
+_ROW_OPS = ("MatMul", "LSTM")
+
+# Most rows of a chunk the median of a MatMul / LSTM takes (evenly strided
+# over the chunk's rows): the two products per chunk and the median are the
+# measurement's cost.
+ROWS_PER_CHUNK = 128
+
+
+def _foldable(network: Any, node: dict[str, Any], readers: Mapping[int, list[dict[str, Any]]]) -> bool:
+    """Whether a MatMul's or LSTM's shift has a bias to go into, as
+    ``Builder.add_to_bias`` folds it, and the int8 lowering reads it as the
+    measurement models it (lower_int8_linear.cc, lower_int8_rnn.cc):
+
+    - MatMul: x of rank >= 2, a constant 2-D B [K, N], no fused activation,
+      and its output read by one Add of a constant of N values (the
+      Linear's bias, which the lowering folds into its QGemm's bias; a
+      MatMul without one has no bias to correct: left out);
+    - LSTM: x [seq, batch, input], constant W and R, B constant or absent:
+      the shift of the gate pre-activations' input GEMM goes into B's Wb half.
+      The recurrent GEMM h R' (int8 where the state is calibrated) is not
+      measured: its input, every step's h, is the layer's own output.
+
+    ``readers``: tensor id -> the nodes reading it."""
+    tensors = network.tensors()
+    x, w = (tensors[node["inputs"][k]] for k in (0, 1))
+    if node["op"] == "LSTM":
+        ins = node["inputs"]
+        return (len(x["shape"]) == 3 and len(w["shape"]) == 3 and len(ins) > 2 and ins[2] >= 0
+                and tensors[ins[2]]["is_constant"] and (len(ins) < 4 or ins[3] < 0 or tensors[ins[3]]["is_constant"]))
+    if len(x["shape"]) < 2 or len(w["shape"]) != 2 or any(k in node["attrs"] for k in _ACTIVATION_ATTRS):
+        return False
+    y = node["outputs"][0]
+    add = readers.get(y, [])
+    if len(add) != 1 or add[0]["op"] != "Add" or len(add[0]["inputs"]) != 2 or y in network.outputs():
+        return False
+    b = tensors[add[0]["inputs"][1] if add[0]["inputs"][0] == y else add[0]["inputs"][0]]
+    n = w["shape"][1]
+    return (b["is_constant"] and b["dtype"] == "float32" and bool(b["shape"]) and b["shape"][-1] == n
+            and int(np.prod(b["shape"])) == n)
 
 
 def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:
@@ -141,7 +211,7 @@ def layer_outputs(network: Any, fp32_layers: set[str]) -> set[str]:
     tensors, nodes = network.tensors(), network.nodes()
     return {tensors[nodes[i]["outputs"][0]]["name"] for i in _layers(network, fp32_layers)
             if not any(k in nodes[i]["attrs"] for k in _ACTIVATION_ATTRS) and len(nodes[i]["outputs"]) == 1
-            and not _linear(network, nodes[i])}
+            and nodes[i]["op"] not in _ROW_OPS and not _linear(network, nodes[i])}
 
 
 def _linear(network: Any, node: dict[str, Any]) -> bool:
@@ -154,10 +224,13 @@ def _linear(network: Any, node: dict[str, Any]) -> bool:
 
 def _linear_form(node: dict[str, Any], x_shape: list[int]) -> Optional[dict[str, Any]]:
     """The geometry :func:`_tap_sums` needs for ``node`` (a Conv over a 4-D
-    input with explicit pads, or a Gemm), or None where it does not apply."""
+    input with explicit pads, or a Gemm), or None where it does not apply
+    (a MatMul or LSTM is measured row by row: :func:`_row_error_engine`)."""
     attrs = node["attrs"]
     if node["op"] == "Gemm":
         return {"gemm": True, "transB": bool(attrs.get("transB", 0))} if len(x_shape) == 2 else None
+    if node["op"] in _ROW_OPS:  # measured row by row: _row_error_engine
+        return None
     if len(x_shape) != 4 or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
         return None
     pads, strides, dil = (list(attrs.get(k, d)) for k, d in (("pads", [0, 0, 0, 0]), ("strides", [1, 1]),
@@ -238,13 +311,20 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
     forms: dict[int, tuple[dict[str, Any], np.ndarray, np.ndarray]] = {}  # layer -> (form, W, q(W))
+    by_rows: dict[int, Any] = {}  # MatMul / LSTM -> a context of its _row_error_engine
     for i in _targets(network, scales, fp32_layers):
         node = nodes[i]
         attrs = {k: v for k, v in node["attrs"].items() if k not in _ACTIVATION_ATTRS}
         w_id = node["inputs"][1]
-        rows_first = node["op"] == "Conv" or bool(attrs.get("transB", 0))
+        rows_first = node["op"] in ("Conv", "LSTM") or bool(attrs.get("transB", 0))
         w = network.constant_data(w_id).astype(np.float32)
+        if node["op"] == "LSTM":  # [dirs, 4 * hidden, input]: one scale per gate row, as lower_int8_rnn.cc
+            w = w.reshape(-1, w.shape[-1])
         qw = quantize_weights(w, rows_first)
+        if node["op"] in _ROW_OPS:  # as [K, N]: the input's rows times it give the output's
+            w_kn, qw_kn = (m.T if rows_first else m for m in (w, qw))
+            by_rows[i] = _row_error_engine(qw_kn, qw_kn - w_kn).create_execution_context()
+            continue
         form = _linear_form(node, list(tensors[node["inputs"][0]]["shape"])) if linear else None
         if form is not None and (form["gemm"] or w.ndim == 4):  # _linear(network, node)
             forms[i] = (form, w.astype(np.float64), qw.astype(np.float64))  # as _output_sums reads them, once
@@ -253,11 +333,11 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
         quant = one_node_engine(network, node, attrs=attrs, constants={w_id: qw})
         if ref is not None and quant is not None:
             engines[i] = (ref[0], quant[0], ref[1])  # contexts per use: each keeps its run's buffers
-    if not engines and not forms:
+    if not engines and not forms and not by_rows:
         return {}
-    inputs = {tensors[nodes[i]["inputs"][0]]["name"] for i in [*engines, *forms]}
+    inputs = {tensors[nodes[i]["inputs"][0]]["name"] for i in [*engines, *forms, *by_rows]}
     wanted = ({name for _, _, runtime in engines.values() for name in runtime}
-              | {tensors[nodes[i]["inputs"][0]]["name"] for i in forms}
+              | {tensors[nodes[i]["inputs"][0]]["name"] for i in [*forms, *by_rows]}
               | {luts[x].source for x in inputs if x in luts}) - {n for g in groups(data) for n in g}
     kept_outputs = layer_outputs(network, fp32_layers)
     ctx = None
@@ -282,6 +362,19 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             acc[0] = acc[0] + x.sum(axis=0, dtype=np.float64)
             acc[1] = acc[1] + xq.sum(axis=0, dtype=np.float64)
             acc[2] += x.shape[0]
+        row_inputs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for i, row_ctx in by_rows.items():
+            x_name = tensors[nodes[i]["inputs"][0]]["name"]
+            if x_name not in row_inputs:
+                x = chunk_values[x_name]
+                x = x.reshape(-1, x.shape[-1])
+                step = -(-len(x) // ROWS_PER_CHUNK)  # at most ROWS_PER_CHUNK rows, spread over the chunk
+                x, xq = x[::step], engine_input(x_name, chunk_values).reshape(x.shape)[::step]
+                row_inputs[x_name] = (np.ascontiguousarray(x), np.ascontiguousarray(xq - x))
+            x, dx = row_inputs[x_name]
+            errors = row_ctx.run({"x": x, "dx": dx})["e"]
+            sums[i] = sums.get(i, 0.0) + np.median(errors, axis=0).astype(np.float64)
+            counts[i] = counts.get(i, 0) + 1
         for i, (ref_engine, q_engine, runtime) in engines.items():
             x_name, y_name = (tensors[nodes[i][k][0]]["name"] for k in ("inputs", "outputs"))
             feeds = {r: chunk_values[r] for r in runtime}
@@ -301,6 +394,23 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             sums[i] = sums.get(i, 0.0) + (got - want)
             counts[i] = counts.get(i, 0) + n
     return {nodes[i]["name"]: (-total / max(1, counts[i])).astype(np.float32).tolist() for i, total in sums.items()}
+
+
+def _row_error_engine(qw: np.ndarray, dw: np.ndarray) -> Any:
+    """An FP32 engine giving q(x) q(W) - x W per row, ``e`` [rows, N], from
+    the rows ``x`` [rows, K] and ``dx`` = q(x) - x: as dx q(W) + x dw, with
+    ``qw`` = q(W) and ``dw`` = q(W) - W ([K, N]): two products of small
+    terms (no cancellation of two large ones in float32). int8rt's SGEMM,
+    not numpy's: on the 2-CPU test machine numpy's OpenBLAS took 18x the
+    CPU time on all-MiniLM-L6's shapes (a minmax build 2.0 -> 15.7 CPU s)."""
+    net = _core.Network()
+    x, dx = (net.add_input(n, [-1, qw.shape[0]], "float32") for n in ("x", "dx"))
+    (a,) = net.add_node("MatMul", "dx_qw", [dx, net.add_constant("qw", np.ascontiguousarray(qw, np.float32))], {},
+                        ["dx_qw"])
+    (b,) = net.add_node("MatMul", "x_dw", [x, net.add_constant("dw", np.ascontiguousarray(dw, np.float32))], {},
+                        ["x_dw"])
+    net.mark_output(net.add_node("Add", "e", [a, b], {}, ["e"])[0])
+    return _core.Builder(net, "fp32").build({})
 
 
 # Ops that only reshape their first input (the int8 engine moves its bytes as

@@ -1,4 +1,4 @@
-"""Bias correction inside If branches: the shifts of the int8 convs / GEMMs a
+"""Bias correction inside If branches: the shifts of the int8 convs / GEMMs / LSTMs a
 calibrated branch holds.
 
 The INT8 build lowers each If branch that calibration took on its own
@@ -89,8 +89,9 @@ def _branch_feeds(network: Any, data: Samples, batch_size: int, ifs: list[dict[s
 def measure_branch_shifts(network: Any, scales: Mapping[str, float], data: Samples, batch_size: int,
                           fp32_layers: set[str], affine: Optional[Mapping[str, tuple[float, int]]] = None,
                           luts: Optional[Mapping[str, LutInput]] = None, *, limit: Optional[int] = None) -> dict[str, list[float]]:
-    """The corrections (values to add to the bias) of the Conv / Gemm layers
-    inside ``network``'s calibrated If branches, under their scoped names,
+    """The corrections (values to add to the bias) of the layers
+    bias_correction.py measures (Conv, Gemm, MatMul, LSTM) inside
+    ``network``'s calibrated If branches, under their scoped names,
     measured on the first ``limit`` (default ``bias_correction.SAMPLES``)
     samples of ``data``; nothing is changed. ``scales``, ``fp32_layers``,
     ``affine`` (name -> (scale, zero point)) and ``luts`` (:func:`branch_luts`)

@@ -452,7 +452,7 @@ class CalibrationRun:
             keep = self._bias_correction_helps(result.scales, deltas)
         elif self._auto is not None:
             self._auto["bias_correction"] = ("on (BuilderConfig)" if self.bias_correction else
-                                             "off (no Conv / Gemm reads an int8 input)" if not deltas else "off")
+                                             "off (no Conv / Gemm / MatMul / LSTM reads an int8 input)" if not deltas else "off")
             keep = keep and bool(self.bias_correction)
         if keep and self.auto:
             deltas = self._refit_shifts(result.scales, data, values, grids, deltas)
