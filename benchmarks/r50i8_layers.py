@@ -5,8 +5,9 @@ Per layer: int8rt's profiler rows (`ExecutionContext.profile`) against
 OpenVINO's own PERF_COUNT (`request.get_profiling_info()`), matched by the
 ONNX node name both keep (OpenVINO appends "/WithoutBiases" to convs and
 "/DequantizationMultiply" to the FC). OpenVINO's per-node times are wall
-times (its cpu_time is the same clock), so on a shared machine each node's
-time is inflated by the time the thread spent descheduled. To compare like
+times (its cpu_time is the same clock) and running means since the model was
+compiled (ov_run_times recovers each run's own), so on a shared machine each
+node's time is inflated by the time the thread spent descheduled. To compare like
 with like, both engines are timed on the wall clock in alternating rounds
 and each layer's **minimum** over the rounds is kept (load only adds; a
 short layer runs undisturbed in some round); int8rt's thread-CPU minimum is
@@ -91,20 +92,40 @@ def ov_key(name: str) -> str:
     return name
 
 
-def profiles(ctx, input_name: str, req, x: np.ndarray, rounds: int):
-    """Alternating rounds of one profiled int8rt run (wall and thread CPU)
-    and one OpenVINO run with PERF_COUNT: per layer, the list of ms."""
-    ours_wall, ours_cpu, ov = defaultdict(list), defaultdict(list), defaultdict(list)
-    ov_type = {}
-    for _ in range(rounds):
-        for clock, into in (("wall", ours_wall), ("thread_cpu", ours_cpu)):
-            for layer in ctx.profile({input_name: x}, 1, clock=clock):
-                into[layer["name"]].append(layer["ms"])
+def ov_run_times(compile_req, x: np.ndarray, runs: int, into: dict, types: dict) -> None:
+    """Appends to into[node] each of `runs` OpenVINO runs' own time (ms).
+
+    The CPU plugin reports per node the running mean over every run of the
+    compiled model since it was compiled (the sum over nodes falls slowly
+    run after run), not the last run's time; so each run's time is
+    n * mean_n - (n - 1) * mean_(n-1), which the reported microseconds give to
+    within n microseconds; a model compiled afresh for every `runs` runs
+    keeps n small, and its first (cold) run only seeds the difference."""
+    req = compile_req()
+    prev: dict[str, float] = {}
+    for n in range(1, runs + 2):
         req.infer({0: x}, share_inputs=True)
         for p in req.get_profiling_info():
-            if p.status == p.Status.EXECUTED:
-                ov[ov_key(p.node_name)].append(p.real_time.total_seconds() * 1e3)
-                ov_type[ov_key(p.node_name)] = f"{p.node_type}:{p.exec_type}"
+            if p.status != p.Status.EXECUTED:
+                continue
+            key, mean = ov_key(p.node_name), p.real_time.total_seconds() * 1e3
+            if n > 1:
+                into[key].append(n * mean - (n - 1) * prev[key])
+            prev[key] = mean
+            types[key] = f"{p.node_type}:{p.exec_type}"
+
+
+def profiles(ctx, input_name: str, compile_req, x: np.ndarray, rounds: int, per_compile: int = 8):
+    """Alternating rounds of one profiled int8rt run (wall and thread CPU)
+    and `per_compile` OpenVINO runs with PERF_COUNT: per layer, the list of ms."""
+    ours_wall, ours_cpu, ov = defaultdict(list), defaultdict(list), defaultdict(list)
+    ov_type: dict[str, str] = {}
+    for _ in range(max(1, rounds // per_compile)):
+        for _ in range(per_compile):
+            for clock, into in (("wall", ours_wall), ("thread_cpu", ours_cpu)):
+                for layer in ctx.profile({input_name: x}, 1, clock=clock):
+                    into[layer["name"]].append(layer["ms"])
+        ov_run_times(compile_req, x, per_compile, ov, ov_type)
     return ours_wall, ours_cpu, ov, ov_type
 
 
@@ -137,14 +158,15 @@ def main() -> None:
     ctx = int8rt.Engine.deserialize((d / "engine.i8rt").read_bytes()).create_execution_context()
     core = ov.Core()
     model = core.read_model(str(d / "ov_int8.xml"))
-    prof = O.compile_model(model, 1, None, x.shape, perf_count=True).create_infer_request()
+    def compile_req():
+        return O.compile_model(model, 1, None, x.shape, perf_count=True).create_infer_request()
     plain = O.runner(O.compile_model(model, 1, None, x.shape))
     lab = labels(d / "fp32.onnx", args.batch)
     load0 = os.getloadavg()[0]
 
     whole = bench_util.alternating_samples({"int8rt": lambda: ctx.run({name: x}), "OV": lambda: plain(x)},
                                            args.whole_rounds, clock=time.process_time)
-    w, c, o, ov_type = profiles(ctx, name, prof, x, args.rounds)
+    w, c, o, ov_type = profiles(ctx, name, compile_req, x, args.rounds)
     whole2 = bench_util.alternating_samples({"int8rt": lambda: ctx.run({name: x}), "OV": lambda: plain(x)},
                                             args.whole_rounds, clock=time.process_time)
     load1 = os.getloadavg()[0]
