@@ -138,6 +138,22 @@ def group_of(name: str, label: str) -> str:
     return label
 
 
+def whole_runs(ctx, input_name: str, model, x8: np.ndarray, batch: int, rounds: int) -> None:
+    """int8rt and OpenVINO alternated call by call at batch 1 and `batch`:
+    process CPU medians (rounds of at least 0.3 s at batch 1, 1 s above)."""
+    import int8rt
+    for b in (1, batch):
+        x = np.ascontiguousarray(x8[:b])
+        ov_run = O.runner(O.compile_model(model, 1, None, x.shape))
+        t = bench_util.alternating_samples({"int8rt": lambda: ctx.run({input_name: x}), "OV": lambda: ov_run(x)},
+                                           rounds, min_time=0.3 * rounds if b == 1 else 1.0 * rounds,
+                                           clock=time.process_time)
+        mi, mo = np.median(t["int8rt"]) * 1e3, np.median(t["OV"]) * 1e3
+        print(f"batch {b}: int8rt {mi:.2f} ms, OV INT8 {mo:.2f} ms, OV / int8rt {mo / mi:.3f} "
+              f"({len(t['OV'])} calls each, load {os.getloadavg()[0]:.1f}, int8rt {Path(int8rt.__file__).parent})",
+              flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/r50i8/resnet50"))
@@ -145,6 +161,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=30, help="profiled rounds (minima per layer)")
     ap.add_argument("--whole-rounds", type=int, default=11, help="alternating whole-run rounds (medians)")
+    ap.add_argument("--whole-only", action="store_true", help="only whole runs, at batch 1 and at --batch")
     args = ap.parse_args()
     if args.save:
         save(args.save)
@@ -161,6 +178,9 @@ def main() -> None:
     def compile_req():
         return O.compile_model(model, 1, None, x.shape, perf_count=True).create_infer_request()
     plain = O.runner(O.compile_model(model, 1, None, x.shape))
+    if args.whole_only:
+        whole_runs(ctx, name, model, np.load(d / "x8.npy"), args.batch, args.whole_rounds)
+        return
     lab = labels(d / "fp32.onnx", args.batch)
     load0 = os.getloadavg()[0]
 
