@@ -47,11 +47,6 @@ inline __m512i broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// Reduction steps ahead whose weights are prefetched (one stream across
-// taps: a 3x3 conv's 64-channel tile of 256 input channels holds 147 KB of
-// weights, re-read from L2 for every pixel tile).
-constexpr int kWeightsAhead = 8;
-
 template <int MR, int NB, bool Shift>
 void igemm(const IgemmTile& t) {
   constexpr int64_t kStep = 64 * NB;  // bytes per reduction step (4 channels x NB blocks)
@@ -80,10 +75,7 @@ void igemm(const IgemmTile& t) {
     for (int q = 0; q < q_full; ++q, wq += kStep) {
       __m512i wv[NB];
       #pragma GCC unroll 8
-      for (int j = 0; j < NB; ++j) {
-        wv[j] = _mm512_loadu_si512(wq + 64 * j);
-        _mm_prefetch(reinterpret_cast<const char*>(wq + kWeightsAhead * kStep + 64 * j), _MM_HINT_T0);
-      }
+      for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(wq + 64 * j);
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m512i x = to_u8(broadcast4(a[i] + 4 * q));
