@@ -77,8 +77,9 @@ def main() -> None:
     def med(k: str, key: str) -> float:
         return float(np.median([r.get(key, 0.0) for r in res[k]]))
 
-    for key in sorted(res["other"][0], key=lambda k: -med("other", k)):
-        print(f"| {key} | {med('other', key):.3f} | {med('this', key):.3f} | {med('this', key) / med('other', key):.3f} |")
+    for key in sorted(set(res["other"][0]) | set(res["this"][0]), key=lambda k: -med("other", k)):
+        a, b = med("other", key), med("this", key)
+        print(f"| {key} | {a:.3f} | {b:.3f} | {f'{b / a:.3f}' if a > 0 else '-'} |")
     a, b = (float(np.median([sum(r.values()) for r in res[k]])) for k in ("other", "this"))
     print(f"| **sum** | {a:.2f} | {b:.2f} | {b / a:.3f} |")
 
