@@ -8,15 +8,18 @@ ONNX node name both keep (OpenVINO appends "/WithoutBiases" to convs and
 times (its cpu_time is the same clock) and running means since the model was
 compiled (ov_run_times recovers each run's own), so on a shared machine each
 node's time is inflated by the time the thread spent descheduled. To compare like
-with like, both engines are timed on the wall clock in alternating rounds
-and each layer's **minimum** over the rounds is kept (load only adds; a
+with like, both engines are timed on the wall clock, in alternating blocks of
+8 runs (int8rt's, then OpenVINO's on a freshly compiled model), and each
+layer's **minimum** over the runs is kept (load only adds; a
 short layer runs undisturbed in some round); int8rt's thread-CPU minimum is
 printed beside it as the check, and each engine's sum of minima beside its
 whole-run CPU time. Layers are labelled by shape from the ONNX graph
 (kernel, channels, output size, stride, a fused residual).
 
 Whole network: the two engines alternated call by call
-(`bench_util.alternating_samples`, process CPU time, medians).
+(`bench_util.alternating_samples`, process CPU time, medians), before and
+after the profile; `--whole-only` runs only that, at batch 1 and `--batch`.
+Any saved network works (`--dir`); the labels are ResNet-shaped.
 
 Usage (the saved models: `--save DIR` builds them once with e2e_bench's own
 subject / build, ResNet-50 with random weights, int8rt's INT8 entropy engine
