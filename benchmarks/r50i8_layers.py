@@ -178,12 +178,14 @@ def main() -> None:
     ctx = int8rt.Engine.deserialize((d / "engine.i8rt").read_bytes()).create_execution_context()
     core = ov.Core()
     model = core.read_model(str(d / "ov_int8.xml"))
-    def compile_req():
-        return O.compile_model(model, 1, None, x.shape, perf_count=True).create_infer_request()
-    plain = O.runner(O.compile_model(model, 1, None, x.shape))
     if args.whole_only:
         whole_runs(ctx, name, model, np.load(d / "x8.npy"), args.batch, args.whole_rounds)
         return
+
+    def compile_req():
+        return O.compile_model(model, 1, None, x.shape, perf_count=True).create_infer_request()
+
+    plain = O.runner(O.compile_model(model, 1, None, x.shape))
     lab = labels(d / "fp32.onnx", args.batch)
     load0 = os.getloadavg()[0]
 
