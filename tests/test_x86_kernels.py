@@ -114,6 +114,12 @@ def conv_cases() -> List[Case]:
         (128, 5, 4, 72, 3, 3, one, (1, 1, 1, 1), one, 1),
         (48, 5, 6, 312, 3, 3, one, (1, 1, 1, 1), one, 1),
         (96, 6, 5, 312, 3, 3, (2, 1), (1, 1, 1, 1), one, 2),
+        # Pointwise tiles whose input is prefetched with their output
+        # (conv_igemm.cc, kMaxInputPrefetchBytes: 6 rows of up to 512 bytes),
+        # the last tiles with none ahead; and 513 channels, not prefetched.
+        (256, 5, 7, 130, 1, 1, one, no_pad, one, 1),
+        (512, 4, 5, 65, 1, 1, one, no_pad, one, 1),
+        (513, 4, 5, 64, 1, 1, one, no_pad, one, 1),
     ]
     # Depthwise: channels around 8/16/32/64 blocks, 3x3 stride 1 and 2, 5x5, pads, dilation.
     cases += [(c, 8, 7, c, 3, 3, (s, s), (1, 1, 1, 1), one, c)

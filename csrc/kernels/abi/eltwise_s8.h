@@ -53,6 +53,9 @@ struct PoolRow {
   const int8_t* x = nullptr;  // this image, [H][W][C]
   int W = 0, C = 0, S = 1, stride_w = 1, pad_left = 0;
   int r0 = 0, r1 = 0, ow0 = 0, ow1 = 0;
+  // Rows r1 .. r1 + next_rows - 1: the input rows that the next output row
+  // reads and this one does not; a microkernel may prefetch them (0: none).
+  int next_rows = 0;
   int8_t* y = nullptr;  // output pixel ow0, channel 0; pixels C apart
   // Average only: mult[count] = s_in / (s_out * (float)count) for count in
   // 1..R*S; count is fixed_count if non-zero (count_include_pad), else the

@@ -46,7 +46,11 @@
 // batch 8 a bottleneck's residual was written three layers earlier and
 // comes from L3 or memory, which the microkernel, reading it only in its
 // epilogue, would otherwise wait for (ResNet-50's 1x1 convs with a
-// residual took 12-16x their batch-1 CPU time at batch 8).
+// residual took 12-16x their batch-1 CPU time at batch 8). So is a short
+// pointwise tile's input (kMaxInputPrefetchBytes): its six rows, read four
+// bytes a step each, are interleaved streams too short for the hardware
+// prefetcher, and a bottleneck's first 1x1 conv reads the block input from
+// memory at batch 8.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -88,6 +92,13 @@ constexpr int64_t kPanelBytes = int64_t{1} << 19;
 // prefetched: a tile's reduction (at least a few hundred cycles) covers a
 // load from L3 or memory.
 constexpr int64_t kPrefetchTiles = 2;
+
+// The most input bytes of a pointwise tile that are prefetched with it:
+// ResNet-50's channel-reducing 1x1 convs (256 or 512 input channels, 6-row
+// tiles: 1.5-3 KB) read an input that the previous block wrote out to L3 or
+// memory, and gain 10-30% at batch 8 (RESULTS.md section 112); those with
+// 1024 or 2048 input channels gained nothing and read 2-6% slower with it.
+constexpr int64_t kMaxInputPrefetchBytes = 3072;
 
 // The padding row: `values` copies of pad_value, as int8 or, for widen_s16
 // microkernels, int16 (those read the driver's int16 copy of the input).
@@ -426,8 +437,16 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t K = s.K;
   const char* const ybytes = static_cast<const char*>(y);
   const int nbk = L.nbk, kg = L.kg, nb_max = u_.nb, block = u_.block;
+  // The input of the tile kPrefetchTiles ahead, for pointwise convs of one
+  // group (their tile's rows are one block of consecutive bytes) with at
+  // most kMaxInputPrefetchBytes per tile (0: not prefetched). See the file
+  // comment.
+  const char* const in_base = geo.base;
+  const int64_t in_pixel_bytes =
+      geo.pointwise && s.groups == 1 && mr_max * geo.pixel_bytes <= kMaxInputPrefetchBytes ? geo.pixel_bytes : 0;
 
-  parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem](int64_t begin, int64_t end) {
+  parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem, in_base, in_pixel_bytes](int64_t begin,
+                                                                                           int64_t end) {
     const void** const rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
     IgemmTile t = proto;
     t.a = rows;
@@ -472,6 +491,8 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
               __builtin_prefetch(ybytes + at * out_elem + off, 1, 3);
             }
           }
+          const char* const in = in_base + pf * in_pixel_bytes;
+          for (int64_t off = 0; off < pf_rows * in_pixel_bytes; off += 64) __builtin_prefetch(in + off, 0, 3);
         }
         const IgemmFn fn_run = mr == mr_max ? fn_full : u_.fn(mr, nb_max);
         for (int ct = kt0; ct < kt1; ++ct) {

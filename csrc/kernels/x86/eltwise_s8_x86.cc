@@ -85,6 +85,7 @@ void pool(const PoolShape& p, int batch, const int8_t* x, const float* mult, int
       r.pad_left = p.pad_left;
       r.r0 = std::max(h0, 0);
       r.r1 = std::min(h0 + p.R, p.H);
+      r.next_rows = std::max(0, std::min(h0 + p.stride_h + p.R, p.H) - std::max(r.r1, h0 + p.stride_h));
       r.ow0 = 0;
       r.ow1 = OW;
       r.y = y + row * OW * p.C;
