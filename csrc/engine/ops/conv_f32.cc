@@ -54,6 +54,7 @@
 #include "core/checked_math.h"
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
+#include "engine/f32_layout.h"
 #include "engine/layer.h"
 #include "engine/ops/bf16_depthwise.h"
 #include "engine/ops/bf16_gemm.h"
@@ -64,6 +65,7 @@
 #include "kernels/conv_taps_f32.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/transpose_x32.h"
 
 namespace int8rt {
 namespace engine {
@@ -78,8 +80,12 @@ class ConvLayer : public Layer {
   ConvLayer(const Network& net, const Node& node, WindowAttrs w, int64_t group, size_t rank)
       : w_(std::move(w)), group_(group), rank_(rank), act_(parse_fused_activation(node)),
         residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
-        prefix_(layer_error_prefix(node)), column_(is_column_conv(net, node, w_, rank_)) {
+        prefix_(layer_error_prefix(node)), column_(is_column_conv(net, node, w_, rank_)),
+        nhwc_io_(channels_last(node)) {
     const bool bf16 = wants_bf16(net, node);
+    if (nhwc_io_ && (bf16 || rank_ != 2 || column_ || group_ != 1)) {
+      throw NotSupported(prefix_ + "channels-last tensors need a 2-D FP32 conv of one group");
+    }
     y16_ = net.tensor(node.outputs[0]).dtype == DataType::kBFloat16;
     if (y16_ && (!bf16 || (act_.kind != FusedActivation::Kind::kNone && !fused_.clip))) {
       throw NotSupported(prefix_ + "a bfloat16 output needs the layer in bf16 with no activation but Relu / Clip");
@@ -101,6 +107,10 @@ class ConvLayer : public Layer {
     } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
       pack_weights(wt);
     }
+    if (nhwc_io_ && wt.is_constant && wt.shape[2] == 1 && wt.shape[3] == 1) {
+      // A channels-last 1x1 conv is y [P][M] = x [P][C] W^T: W^T packed once as B.
+      wt_ = kernels::pack_b_once(wide_, wt.shape[1], wt.shape[0], {wt.f32.data(), wt.shape[1], true});
+    }
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -109,6 +119,7 @@ class ConvLayer : public Layer {
     if (rank_ == 3) out.push_back(g.od);
     if (rank_ >= 2) out.push_back(g.oh);
     out.push_back(g.ow);
+    if (nhwc_io_) out = {g.N, g.oh, g.ow, g.M};
     if (residual_ >= 0) {
       const Value& r = require_input(in, static_cast<size_t>(residual_), DataType::kFloat32, prefix_);
       if (r.shape() != out) {
@@ -126,7 +137,9 @@ class ConvLayer : public Layer {
     const float* w = in[1]->data<float>();
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    if (rank_ == 3) {
+    if (nhwc_io_) {
+      run_channels_last(x, w, bias, residual_ >= 0 ? in[residual_]->data<float>() : nullptr, y, g);
+    } else if (rank_ == 3) {
       gemm_3d(x, w, bias, y, g);
       epilogue(residual_ >= 0 ? in[residual_]->data<float>() : nullptr, y, g);
     } else if (dw16_) {
@@ -140,23 +153,7 @@ class ConvLayer : public Layer {
         gemm_bf16_io(in[0]->data<uint16_t>(), x16, bias, res, out[0]->data<void>(), g);
         return;
       }
-      if (!is_strided_pointwise(g)) {
-        dense(x, w, bias, res, y, g);
-        return;
-      }
-      // A strided 1x1 conv image by image: each image's pixels are copied
-      // just before its product reads them, from L2, where the whole
-      // batch's copy (6.4 MB at ResNet-50's 256 -> 512 / 2, batch 8) had
-      // left the caches by the time its later images ran. The products are
-      // per image on every path: the same bits.
-      ConvGeom one = g;
-      one.N = 1;
-      const int64_t image = g.C * g.H * g.W, out = g.M * g.oh * g.ow;
-      for (int64_t n = 0; n < g.N; ++n) {
-        ConvGeom gn = one;
-        const float* xn = subsample(x + n * image, gn);
-        dense(xn, w, bias, res ? res + n * out : nullptr, y + n * out, gn);
-      }
+      run_nchw(x, w, bias, res, y, g);
     }
   }
 
@@ -164,10 +161,146 @@ class ConvLayer : public Layer {
     const bool bf16 = !bf16_.empty() || dw16_;
     return std::string(bf16 ? "bf16" : "fp32") + " conv" + std::to_string(rank_) + "d group=" +
            std::to_string(group_) + act_.describe() + (dw16_ ? dw16_->describe() : bf16_.describe()) +
-           (y16_ ? " out=bfloat16" : "");
+           (y16_ ? " out=bfloat16" : "") + (nhwc_io_ ? " layout=nhwc" : "");
   }
 
  private:
+  // A dense FP32 conv on NCHW tensors.
+  void run_nchw(const float* x, const float* w, const float* bias, const float* res, float* y,
+                const ConvGeom& g) const {
+    if (!is_strided_pointwise(g)) {
+      dense(x, w, bias, res, y, g);
+      return;
+    }
+    // A strided 1x1 conv image by image: each image's pixels are copied
+    // just before its product reads them, from L2, where the whole
+    // batch's copy (6.4 MB at ResNet-50's 256 -> 512 / 2, batch 8) had
+    // left the caches by the time its later images ran. The products are
+    // per image on every path: the same bits.
+    ConvGeom one = g;
+    one.N = 1;
+    const int64_t image = g.C * g.H * g.W, out = g.M * g.oh * g.ow;
+    for (int64_t n = 0; n < g.N; ++n) {
+      ConvGeom gn = one;
+      const float* xn = subsample(x + n * image, gn);
+      dense(xn, w, bias, res ? res + n * out : nullptr, y + n * out, gn);
+    }
+  }
+
+  // A conv on channels-last tensors (engine/f32_layout.h): x [N][H][W][C],
+  // res and y [N][oh][ow][M]. A 1x1 conv without padding is one SGEMM
+  // y = x W^T over all the batch's pixels (image by image when strided,
+  // each image's pixels subsampled just before its product), A read in
+  // place, the packed W^T as B, bias as column bias, residual and Relu /
+  // Clip (or Swish / HardSwish) in the tile epilogue; a larger kernel runs
+  // the NHWC conv on the image as it is (no transpose in or out). The NCHW
+  // paths' operations per output in the same order: the same bits. Any other
+  // geometry (the NHWC conv declining a run's shape) converts to NCHW,
+  // runs the NCHW layer and converts back.
+  void run_channels_last(const float* x, const float* w, const float* bias, const float* res, float* y,
+                         const ConvGeom& g) const {
+    const int64_t P = g.oh * g.ow, image = g.H * g.W * g.C, out = P * g.M;
+    if (!wt_.data.empty() && g.ph == 0 && g.pw == 0) {
+      if (is_pointwise(g) && !pack_pixels(g)) {
+        pointwise_nhwc(x, bias, res, y, g.N * P, g);
+      } else if (is_pointwise(g)) {
+        for (int64_t n = 0; n < g.N; ++n) {
+          pointwise_nhwc(x + n * image, bias, res ? res + n * out : nullptr, y + n * out, P, g);
+        }
+      } else {
+        for (int64_t n = 0; n < g.N; ++n) {
+          pointwise_nhwc(subsample_nhwc(x + n * image, g), bias, res ? res + n * out : nullptr, y + n * out, P, g);
+        }
+      }
+      if (!fused_.clip && !act_.unary) act_.apply(y, g.N * out);
+      return;
+    }
+    const kernels::TapConvShape ts = tap_shape(g);
+    if (nhwc_ && kernels::nhwc_conv_declines(ts, uk_->mr).empty()) {
+      kernels::SgemmEpilogue ep = fused_;
+      ep.row_bias = bias;
+      ep.ldr = g.M;
+      for (int64_t n = 0; n < g.N; ++n) {
+        ep.residual = res ? res + n * out : nullptr;
+        const bool next = n + 1 < g.N;  // its padded copy reads it next
+        ep.ahead = next ? x + (n + 1) * image : nullptr;
+        ep.ahead_bytes = next ? image * static_cast<int64_t>(sizeof(float)) : 0;
+        nhwc_->run(ts, x + n * image, ep, y + n * out, true, /*channels_last=*/true);
+      }
+      if (!fused_.clip) act_.apply(y, g.N * out);
+      return;
+    }
+    thread_local std::vector<float> xt, rt, yt;
+    xt.resize(static_cast<size_t>(g.N * image));
+    yt.resize(static_cast<size_t>(g.N * out));
+    if (res) rt.resize(static_cast<size_t>(g.N * out));
+    for (int64_t n = 0; n < g.N; ++n) {
+      transpose_f32(g.C, g.H * g.W, x + n * image, xt.data() + n * image);
+      if (res) transpose_f32(g.M, P, res + n * out, rt.data() + n * out);
+    }
+    run_nchw(xt.data(), w, bias, res ? rt.data() : nullptr, yt.data(), g);
+    for (int64_t n = 0; n < g.N; ++n) transpose_f32(P, g.M, yt.data() + n * out, y + n * out);
+  }
+
+  // dst [a][b] = src [b][a].
+  void transpose_f32(int64_t a, int64_t b, const float* src, float* dst) const {
+    transpose_->tile(a, b, reinterpret_cast<const uint32_t*>(src), a, reinterpret_cast<uint32_t*>(dst), b);
+  }
+
+  // y [rows][M] = x [rows][C] W^T + bias (+ res), clipped or Swish'd in the tile epilogue.
+  void pointwise_nhwc(const float* x, const float* bias, const float* res, float* y, int64_t rows,
+                      const ConvGeom& g) const {
+    kernels::SgemmEpilogue ep = fused_;
+    ep.col_bias = bias;
+    ep.residual = res;
+    ep.ldr = g.M;
+    if (act_.unary) {  // Swish, HardSwish
+      ep.unary = act_.unary;
+      ep.unary_op = act_.unary_op;
+    }
+    kernels::GemmOperand a{x, g.C, false};
+    kernels::GemmOperand b;
+    b.packed_b = &wt_;
+    // An image's pixels in one row task (wide_, as the output-transposed
+    // product, conv_f32_transposed.h): W^T read once per image.
+    a.pack_rows = pack_pixels(g);
+    kernels::sgemm(wide_, rows, g.M, g.C, a, b, y, g.M, false, true, &ep);
+  }
+
+  // The layer's microkernel with the row tile widened to kPackedImageRows
+  // pixels (a channels-last 1x1 conv's image in one row task). Tiling only.
+  static kernels::SgemmKernel widened(const kernels::SgemmKernel& uk) {
+    kernels::SgemmKernel wide = uk;
+    wide.mc = std::max(uk.mc, (kPackedImageRows + uk.mr - 1) / uk.mr * uk.mr);
+    return wide;
+  }
+
+  // Whether a channels-last 1x1 conv has the SGEMM pack its pixels (rows of
+  // C floats) per K slice instead of reading them in place: where C is a
+  // multiple of 1024 the tile's rows lie a multiple of 4 KiB apart, every
+  // one in the same L1 set (ResNet-50's 1024 -> 256 @14 and 2048 -> 512 @7
+  // measured 1.25x and 1.3x the NCHW layer's time read in place); run image
+  // by image (images of at most kPackedImageRows pixels: one row task).
+  static bool pack_pixels(const ConvGeom& g) {
+    return g.C % 1024 == 0 && g.oh * g.ow <= kPackedImageRows;
+  }
+  static constexpr int64_t kPackedImageRows = 256;
+
+  // The pixels a strided 1x1 conv reads of one channels-last image, into
+  // the calling thread's scratch [oh][ow][C].
+  static const float* subsample_nhwc(const float* x, const ConvGeom& g) {
+    thread_local std::vector<float> picked;
+    picked.resize(static_cast<size_t>(g.oh * g.ow * g.C));
+    float* d = picked.data();
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox, d += g.C) {
+        const float* p = x + ((oy * g.sh) * g.W + ox * g.sw) * g.C;
+        std::copy(p, p + g.C, d);
+      }
+    }
+    return picked.data();
+  }
+
   // Relu and Clip run in the SGEMM's tile epilogue (after the residual,
   // which the epilogue adds first) or in the depthwise kernel.
   static kernels::SgemmEpilogue fused_clip(const FusedActivation& act) {
@@ -474,7 +607,7 @@ class ConvLayer : public Layer {
   ConvGeom geometry(const std::vector<const Value*>& in) const {
     const bool x16 = (!bf16_.empty() || dw16_) && in.size() > 0 && in[0] && in[0]->dtype() == DataType::kBFloat16;
     const ConvOperands ops = conv_operands(in, rank_, prefix_, x16 ? DataType::kBFloat16 : DataType::kFloat32);
-    const Shape& xs = ops.x;
+    const Shape xs = nhwc_io_ ? Shape{ops.x[0], ops.x[3], ops.x[1], ops.x[2]} : ops.x;  // read as NCHW
     const Shape& ws = ops.w;
     ConvGeom g{};
     g.N = xs[0];
@@ -521,7 +654,11 @@ class ConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   bool column_;  // runs as its row twin (is_column_conv)
+  bool nhwc_io_;  // X, the residual and Y are channels-last (engine/f32_layout.h)
+  kernels::PackedB wt_;  // W^T for a channels-last 1x1 conv (packed for wide_), else empty
+  const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
+  const kernels::SgemmKernel wide_ = widened(*uk_);  // a channels-last 1x1 conv's (after uk_)
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
   // The transposed product's transpose (and its packed pixels) cost about
