@@ -182,7 +182,12 @@ std::vector<std::string> mark_channels_last(Network& net) {
     conversions += cost;
     for (int n : r.nodes) keep[n] = 1;
   }
-  if (kept == 0) return {};
+  std::vector<std::string> report;
+  if (dropped > 0) {
+    report.push_back("channels-last: " + std::to_string(dropped) + " region(s) left NCHW (under " +
+                     std::to_string(kMinConvsPerConversion) + " convs per conversion)");
+  }
+  if (kept == 0) return report;
   // The rewrite: region tensors permuted in place; conversions added.
   for (auto& kv : regions) {
     const Region& r = kv.second;
@@ -228,13 +233,9 @@ std::vector<std::string> mark_channels_last(Network& net) {
     }
   }
   net.canonicalize();
-  std::vector<std::string> report = {"channels-last: " + std::to_string(kept) + " region(s), " +
-                                     std::to_string(convs) + " FP32 convs on NHWC tensors, " +
-                                     std::to_string(conversions) + " layout conversions"};
-  if (dropped > 0) {
-    report.push_back("channels-last: " + std::to_string(dropped) + " region(s) left NCHW (under " +
-                     std::to_string(kMinConvsPerConversion) + " convs per conversion)");
-  }
+  report.insert(report.begin(), "channels-last: " + std::to_string(kept) + " region(s), " + std::to_string(convs) +
+                                     " FP32 convs on NHWC tensors, " + std::to_string(conversions) +
+                                     " layout conversions");
   return report;
 }
 
