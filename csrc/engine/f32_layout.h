@@ -19,6 +19,12 @@
 // pointwise pairs between depthwise convs (2 convs, 2 conversions) stay
 // NCHW; ResNet's bottleneck stages (52 convs, 2 conversions) go channels-last.
 //
+// The builder runs the pass on FP32 engines when BuilderConfig::
+// channels_last is set (off by default: on ResNet-50 the 3x3 convs gained
+// 5-15% and the 1x1 convs, whose pixels the SGEMM tile then reads as 12
+// rows in place instead of from packed weights or packed pixel runs, lost
+// about as much; RESULTS.md section 113).
+//
 // Region Convs carry int8rt_layout="nhwc" (an ordinary attribute, kept by
 // engine files): X, the fused residual and Y are channels-last; the weights
 // stay OIHW. Every output gets the same operations as in the NCHW layer

@@ -1,6 +1,8 @@
-// The NHWC conv (conv_nhwc_f32.h): channels-last padded copy of the image,
-// the microkernel over runs of output pixels with A read in place, each
-// block of output rows transposed into y.
+// The NHWC conv (conv_nhwc_f32.h): channels-last padded copy of the image
+// (a row copy, or none, when the image is channels-last already), the
+// microkernel over runs of output pixels with A read in place, each block
+// of output rows transposed into y (stored in place when y is
+// channels-last).
 //
 // Blocking: a parallel task is a block of output rows whose scratch
 // [pixels][M] stays within about 64 KiB (256 KiB for weights that do not

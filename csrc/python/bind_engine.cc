@@ -286,7 +286,7 @@ void bind_engine(py::module_& m) {
            py::arg("pointwise_tables") = true, py::arg("int8_gates") = true, py::arg("bf16") = false,
            py::arg("int8_matmul_pairs") = true, py::arg("keep_activation_qdq") = false,
            py::arg("unsigned_activations") = false, py::arg("asymmetric_activations") = false,
-           py::arg("channel_activations") = true, py::arg("channels_last") = true,
+           py::arg("channel_activations") = true, py::arg("channels_last") = false,
            py::call_guard<py::gil_scoped_release>())
       .def("input_names", &Builder::input_names)
       .def("calibration_tensors", &Builder::calibration_tensors)

@@ -72,7 +72,9 @@ class BuilderConfig:
             layout conversion (ResNet's bottleneck stages; not MobileNet's
             pointwise pairs between depthwise convs), converted back at its
             edges (``int8rt.ToNHWC`` / ``ToNCHW`` layers): the same output
-            bits as NCHW, fewer copies. False keeps every tensor NCHW.
+            bits as NCHW, fewer copies. Off by default: on ResNet-50 the 3x3
+            convs gained and the 1x1 convs lost about as much
+            (benchmarks/RESULTS.md section 113).
         device: ``"cpu"`` or ``"cuda"`` (int8 conv / GEMM / quantize on the
             GPU's DP4A kernels, the other layers on the host). ``"cuda"``
             needs an int8rt built with the CUDA backend and a GPU
@@ -209,7 +211,7 @@ class BuilderConfig:
     calibrator: Any = None
     layer_precisions: Optional[dict[str, str]] = None
     bf16: bool = False
-    channels_last: bool = True
+    channels_last: bool = False
     device: str = "cpu"
     max_isa: Optional[str] = None
     num_threads: Optional[int] = None

@@ -109,7 +109,8 @@ class ConvLayer : public Layer {
     }
     if (nhwc_io_ && wt.is_constant && wt.shape[2] == 1 && wt.shape[3] == 1) {
       // A channels-last 1x1 conv is y [P][M] = x [P][C] W^T: W^T packed once as B.
-      wt_ = kernels::pack_b_once(wide_, wt.shape[1], wt.shape[0], {wt.f32.data(), wt.shape[1], true});
+      pw_ = pointwise_tiling(*uk_, net, node);
+      wt_ = kernels::pack_b_once(pw_, wt.shape[1], wt.shape[0], {wt.f32.data(), wt.shape[1], true});
     }
   }
 
@@ -201,15 +202,15 @@ class ConvLayer : public Layer {
                          const ConvGeom& g) const {
     const int64_t P = g.oh * g.ow, image = g.H * g.W * g.C, out = P * g.M;
     if (!wt_.data.empty() && g.ph == 0 && g.pw == 0) {
-      if (is_pointwise(g) && !pack_pixels(g)) {
-        pointwise_nhwc(x, bias, res, y, g.N * P, g);
-      } else if (is_pointwise(g)) {
-        for (int64_t n = 0; n < g.N; ++n) {
-          pointwise_nhwc(x + n * image, bias, res ? res + n * out : nullptr, y + n * out, P, g);
-        }
+      if (is_pointwise(g) && P > kSmallImage) {
+        pointwise_nhwc(x, bias, res, y, g.N * P, nullptr, g);
       } else {
+        // Image by image; the next image, written a layer ago and read
+        // next, fetched while this one's product runs (SgemmEpilogue::ahead).
         for (int64_t n = 0; n < g.N; ++n) {
-          pointwise_nhwc(subsample_nhwc(x + n * image, g), bias, res ? res + n * out : nullptr, y + n * out, P, g);
+          const float* xn = is_pointwise(g) ? x + n * image : subsample_nhwc(x + n * image, g);
+          pointwise_nhwc(xn, bias, res ? res + n * out : nullptr, y + n * out, P,
+                         n + 1 < g.N ? x + (n + 1) * image : nullptr, g);
         }
       }
       if (!fused_.clip && !act_.unary) act_.apply(y, g.N * out);
@@ -247,13 +248,16 @@ class ConvLayer : public Layer {
     transpose_->tile(a, b, reinterpret_cast<const uint32_t*>(src), a, reinterpret_cast<uint32_t*>(dst), b);
   }
 
-  // y [rows][M] = x [rows][C] W^T + bias (+ res), clipped or Swish'd in the tile epilogue.
+  // y [rows][M] = x [rows][C] W^T + bias (+ res), clipped or Swish'd in
+  // the tile epilogue; `next` (or nullptr): the next image, fetched ahead.
   void pointwise_nhwc(const float* x, const float* bias, const float* res, float* y, int64_t rows,
-                      const ConvGeom& g) const {
+                      const float* next, const ConvGeom& g) const {
     kernels::SgemmEpilogue ep = fused_;
     ep.col_bias = bias;
     ep.residual = res;
     ep.ldr = g.M;
+    ep.ahead = next;
+    ep.ahead_bytes = next ? g.H * g.W * g.C * static_cast<int64_t>(sizeof(float)) : 0;
     if (act_.unary) {  // Swish, HardSwish
       ep.unary = act_.unary;
       ep.unary_op = act_.unary_op;
@@ -261,30 +265,46 @@ class ConvLayer : public Layer {
     kernels::GemmOperand a{x, g.C, false};
     kernels::GemmOperand b;
     b.packed_b = &wt_;
-    // An image's pixels in one row task (wide_, as the output-transposed
-    // product, conv_f32_transposed.h): W^T read once per image.
-    a.pack_rows = pack_pixels(g);
-    kernels::sgemm(wide_, rows, g.M, g.C, a, b, y, g.M, false, true, &ep);
+    // Pixel rows a multiple of 4 KiB apart (C a multiple of 1024) all fall
+    // in one L1 set when a tile reads them in place (ResNet-50's 1024 -> 256
+    // @14 and 2048 -> 512 @7: 1.25x and 1.3x the NCHW layer's time): the
+    // SGEMM packs them per K slice instead.
+    a.pack_rows = g.C % 1024 == 0;
+    if (rows <= kSmallImage && g.M > pw_.nc && (rows % pw_.mr == 0 || rows % pw_.mr >= kMinTailRows)) {
+      // One image in one row task, several column tiles: its pixels packed
+      // once for all of them (as the output-transposed product packs them,
+      // conv_f32_transposed.h), each tile's A panels then contiguous.
+      thread_local kernels::PackedA pixels;
+      kernels::pack_a_into(pw_, rows, g.C, a, &pixels);
+      a.packed = &pixels;
+    }
+    kernels::sgemm(pw_, rows, g.M, g.C, a, b, y, g.M, false, true, &ep);
   }
 
-  // The layer's microkernel with the row tile widened to kPackedImageRows
-  // pixels (a channels-last 1x1 conv's image in one row task). Tiling only.
-  static kernels::SgemmKernel widened(const kernels::SgemmKernel& uk) {
-    kernels::SgemmKernel wide = uk;
-    wide.mc = std::max(uk.mc, (kPackedImageRows + uk.mr - 1) / uk.mr * uk.mr);
-    return wide;
+  // The SGEMM tiling of a channels-last 1x1 conv (pw_): the layer's
+  // microkernel as it is for planes over kSmallImage pixels (the batch's
+  // pixels as one product); for smaller planes (14 x 14, 7 x 7), run image
+  // by image, the row tile widened to a whole image (one row task: W^T
+  // read once per image) and column tiles of kPointwiseCols channels (the C
+  // block, 264 x 256 floats, in L2 between K slices), as the NCHW layer's
+  // output-transposed product tiles them. Decided from the declared plane;
+  // tiling only, the same bits.
+  static kernels::SgemmKernel pointwise_tiling(const kernels::SgemmKernel& uk, const Network& net,
+                                               const Node& node) {
+    const Shape& ys = net.tensor(node.outputs[0]).shape;  // [N, oh, ow, M]: channels-last
+    kernels::SgemmKernel pw = uk;
+    if (ys.size() == 4 && ys[1] > 0 && ys[2] > 0 && ys[1] * ys[2] <= kSmallImage) {
+      pw.mc = std::max(uk.mc, (kSmallImage + uk.mr - 1) / uk.mr * uk.mr);
+      pw.nc = std::max<int64_t>(uk.nr, std::min(uk.nc, kPointwiseCols / uk.nr * uk.nr));
+    }
+    return pw;
   }
-
-  // Whether a channels-last 1x1 conv has the SGEMM pack its pixels (rows of
-  // C floats) per K slice instead of reading them in place: where C is a
-  // multiple of 1024 the tile's rows lie a multiple of 4 KiB apart, every
-  // one in the same L1 set (ResNet-50's 1024 -> 256 @14 and 2048 -> 512 @7
-  // measured 1.25x and 1.3x the NCHW layer's time read in place); run image
-  // by image (images of at most kPackedImageRows pixels: one row task).
-  static bool pack_pixels(const ConvGeom& g) {
-    return g.C % 1024 == 0 && g.oh * g.ow <= kPackedImageRows;
-  }
-  static constexpr int64_t kPackedImageRows = 256;
+  static constexpr int64_t kSmallImage = 256;
+  static constexpr int64_t kPointwiseCols = 256;
+  // Packed pixel panels ending in a tile of fewer rows (7 x 7: 49 = 4 x 12
+  // + 1) are left to the driver, which shares in-place rows out evenly
+  // (conv_f32_transposed.h's kMinTailRows, measured there).
+  static constexpr int64_t kMinTailRows = 4;
 
   // The pixels a strided 1x1 conv reads of one channels-last image, into
   // the calling thread's scratch [oh][ow][C].
@@ -655,10 +675,10 @@ class ConvLayer : public Layer {
   std::string prefix_;
   bool column_;  // runs as its row twin (is_column_conv)
   bool nhwc_io_;  // X, the residual and Y are channels-last (engine/f32_layout.h)
-  kernels::PackedB wt_;  // W^T for a channels-last 1x1 conv (packed for wide_), else empty
+  kernels::PackedB wt_;  // W^T for a channels-last 1x1 conv (packed for pw_), else empty
   const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
-  const kernels::SgemmKernel wide_ = widened(*uk_);  // a channels-last 1x1 conv's (after uk_)
+  kernels::SgemmKernel pw_ = *uk_;  // a channels-last 1x1 conv's tiling (pointwise_tiling; after uk_)
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
   // The transposed product's transpose (and its packed pixels) cost about
