@@ -203,34 +203,16 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
   }
   if (channels_last) {
     if (!ep.residual) return;
-    for (int64_t i = 0; i < px; ++i) {  // v + residual, then the clip (SgemmEpilogue's order)
-      float* d = tiles + i * M;
-      const float* r = ep.residual + (oy0 * s.ow + i) * ep.ldr;
-      for (int64_t m = 0; m < M; ++m) {
-        float v = d[m] + r[m];
-        if (ep.clip) {
-          v = v > ep.lo ? v : ep.lo;
-          v = v < ep.hi ? v : ep.hi;
-        }
-        d[m] = v;
-      }
+    for (int64_t i = 0; i < px; ++i) {
+      add_clip(tiles + i * M, ep.residual + (oy0 * s.ow + i) * ep.ldr, ep, tiles + i * M, M);
     }
     return;
   }
   float* yb = y + oy0 * s.ow;
   transpose_->tile(M, px, reinterpret_cast<const uint32_t*>(scratch.data()), M, reinterpret_cast<uint32_t*>(yb), P);
   if (!ep.residual) return;
-  for (int64_t m = 0; m < M; ++m) {  // v + residual, then the clip (SgemmEpilogue's order)
-    float* d = yb + m * P;
-    const float* r = ep.residual + m * ep.ldr + oy0 * s.ow;
-    for (int64_t i = 0; i < px; ++i) {
-      float v = d[i] + r[i];
-      if (ep.clip) {
-        v = v > ep.lo ? v : ep.lo;
-        v = v < ep.hi ? v : ep.hi;
-      }
-      d[i] = v;
-    }
+  for (int64_t m = 0; m < M; ++m) {
+    add_clip(yb + m * P, ep.residual + m * ep.ldr + oy0 * s.ow, ep, yb + m * P, px);
   }
 }
 
