@@ -2,6 +2,7 @@
 // regions, which regions pay for their conversions, and the rewrite.
 #include "engine/f32_layout.h"
 
+#include <algorithm>
 #include <map>
 #include <numeric>
 #include <set>

@@ -48,7 +48,9 @@
 // This file is the layer: shapes, which path runs, the packed weights and
 // the depthwise / SGEMM calls; conv_f32_geom.h holds the geometry and the
 // input copies (3-D im2col, strided 1x1 subsample), conv_f32_transposed.h
-// the output-transposed product.
+// the output-transposed product, conv_f32_nhwc.h the conv on channels-last
+// tensors (int8rt_layout="nhwc", engine/f32_layout.h: X, the residual and
+// Y stored [N, H, W, C]; the same bits as on NCHW tensors).
 #include <algorithm>
 
 #include "core/checked_math.h"
@@ -59,13 +61,13 @@
 #include "engine/ops/bf16_depthwise.h"
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/conv_f32_geom.h"
+#include "engine/ops/conv_f32_nhwc.h"
 #include "engine/ops/conv_f32_transposed.h"
 #include "engine/ops/op_util.h"
 #include "kernels/conv_nhwc_f32.h"
 #include "kernels/conv_taps_f32.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/sgemm_f32.h"
-#include "kernels/transpose_x32.h"
 
 namespace int8rt {
 namespace engine {
@@ -83,7 +85,7 @@ class ConvLayer : public Layer {
         prefix_(layer_error_prefix(node)), column_(is_column_conv(net, node, w_, rank_)),
         nhwc_io_(channels_last(node)) {
     const bool bf16 = wants_bf16(net, node);
-    if (nhwc_io_ && (bf16 || rank_ != 2 || column_ || group_ != 1)) {
+    if (nhwc_io_ && (bf16 || rank_ != 2 || column_ || group_ != 1 || node.outputs.size() != 1)) {
       throw NotSupported(prefix_ + "channels-last tensors need a 2-D FP32 conv of one group");
     }
     y16_ = net.tensor(node.outputs[0]).dtype == DataType::kBFloat16;
@@ -107,11 +109,7 @@ class ConvLayer : public Layer {
     } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
       pack_weights(wt);
     }
-    if (nhwc_io_ && wt.is_constant && wt.shape[2] == 1 && wt.shape[3] == 1) {
-      // A channels-last 1x1 conv is y [P][M] = x [P][C] W^T: W^T packed once as B.
-      pw_ = pointwise_tiling(*uk_, net, node);
-      wt_ = kernels::pack_b_once(pw_, wt.shape[1], wt.shape[0], {wt.f32.data(), wt.shape[1], true});
-    }
+    if (nhwc_io_) channels_last_ = std::make_unique<ChannelsLastConvF32>(*uk_, act_, net, node);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -138,8 +136,12 @@ class ConvLayer : public Layer {
     const float* w = in[1]->data<float>();
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    if (nhwc_io_) {
-      run_channels_last(x, w, bias, residual_ >= 0 ? in[residual_]->data<float>() : nullptr, y, g);
+    if (channels_last_) {
+      const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+      const kernels::NhwcConv* nhwc =
+          nhwc_ && kernels::nhwc_conv_declines(tap_shape(g), uk_->mr).empty() ? nhwc_.get() : nullptr;
+      channels_last_->run(x, bias, res, y, g, nhwc, tap_shape(g),
+                          [&](const float* xt, const float* rt, float* yt) { run_nchw(xt, w, bias, rt, yt, g); });
     } else if (rank_ == 3) {
       gemm_3d(x, w, bias, y, g);
       epilogue(residual_ >= 0 ? in[residual_]->data<float>() : nullptr, y, g);
@@ -186,139 +188,6 @@ class ConvLayer : public Layer {
       const float* xn = subsample(x + n * image, gn);
       dense(xn, w, bias, res ? res + n * out : nullptr, y + n * out, gn);
     }
-  }
-
-  // A conv on channels-last tensors (engine/f32_layout.h): x [N][H][W][C],
-  // res and y [N][oh][ow][M]. A 1x1 conv without padding is one SGEMM
-  // y = x W^T over all the batch's pixels (image by image when strided,
-  // each image's pixels subsampled just before its product), A read in
-  // place, the packed W^T as B, bias as column bias, residual and Relu /
-  // Clip (or Swish / HardSwish) in the tile epilogue; a larger kernel runs
-  // the NHWC conv on the image as it is (no transpose in or out). The NCHW
-  // paths' operations per output in the same order: the same bits. Any other
-  // geometry (the NHWC conv declining a run's shape) converts to NCHW,
-  // runs the NCHW layer and converts back.
-  void run_channels_last(const float* x, const float* w, const float* bias, const float* res, float* y,
-                         const ConvGeom& g) const {
-    const int64_t P = g.oh * g.ow, image = g.H * g.W * g.C, out = P * g.M;
-    if (!wt_.data.empty() && g.ph == 0 && g.pw == 0) {
-      if (is_pointwise(g) && P > kSmallImage) {
-        pointwise_nhwc(x, bias, res, y, g.N * P, nullptr, g);
-      } else {
-        // Image by image; the next image, written a layer ago and read
-        // next, fetched while this one's product runs (SgemmEpilogue::ahead).
-        for (int64_t n = 0; n < g.N; ++n) {
-          const float* xn = is_pointwise(g) ? x + n * image : subsample_nhwc(x + n * image, g);
-          pointwise_nhwc(xn, bias, res ? res + n * out : nullptr, y + n * out, P,
-                         n + 1 < g.N ? x + (n + 1) * image : nullptr, g);
-        }
-      }
-      if (!fused_.clip && !act_.unary) act_.apply(y, g.N * out);
-      return;
-    }
-    const kernels::TapConvShape ts = tap_shape(g);
-    if (nhwc_ && kernels::nhwc_conv_declines(ts, uk_->mr).empty()) {
-      kernels::SgemmEpilogue ep = fused_;
-      ep.row_bias = bias;
-      ep.ldr = g.M;
-      for (int64_t n = 0; n < g.N; ++n) {
-        ep.residual = res ? res + n * out : nullptr;
-        const bool next = n + 1 < g.N;  // its padded copy reads it next
-        ep.ahead = next ? x + (n + 1) * image : nullptr;
-        ep.ahead_bytes = next ? image * static_cast<int64_t>(sizeof(float)) : 0;
-        nhwc_->run(ts, x + n * image, ep, y + n * out, true, /*channels_last=*/true);
-      }
-      if (!fused_.clip) act_.apply(y, g.N * out);
-      return;
-    }
-    thread_local std::vector<float> xt, rt, yt;
-    xt.resize(static_cast<size_t>(g.N * image));
-    yt.resize(static_cast<size_t>(g.N * out));
-    if (res) rt.resize(static_cast<size_t>(g.N * out));
-    for (int64_t n = 0; n < g.N; ++n) {
-      transpose_f32(g.C, g.H * g.W, x + n * image, xt.data() + n * image);
-      if (res) transpose_f32(g.M, P, res + n * out, rt.data() + n * out);
-    }
-    run_nchw(xt.data(), w, bias, res ? rt.data() : nullptr, yt.data(), g);
-    for (int64_t n = 0; n < g.N; ++n) transpose_f32(P, g.M, yt.data() + n * out, y + n * out);
-  }
-
-  // dst [a][b] = src [b][a].
-  void transpose_f32(int64_t a, int64_t b, const float* src, float* dst) const {
-    transpose_->tile(a, b, reinterpret_cast<const uint32_t*>(src), a, reinterpret_cast<uint32_t*>(dst), b);
-  }
-
-  // y [rows][M] = x [rows][C] W^T + bias (+ res), clipped or Swish'd in
-  // the tile epilogue; `next` (or nullptr): the next image, fetched ahead.
-  void pointwise_nhwc(const float* x, const float* bias, const float* res, float* y, int64_t rows,
-                      const float* next, const ConvGeom& g) const {
-    kernels::SgemmEpilogue ep = fused_;
-    ep.col_bias = bias;
-    ep.residual = res;
-    ep.ldr = g.M;
-    ep.ahead = next;
-    ep.ahead_bytes = next ? g.H * g.W * g.C * static_cast<int64_t>(sizeof(float)) : 0;
-    if (act_.unary) {  // Swish, HardSwish
-      ep.unary = act_.unary;
-      ep.unary_op = act_.unary_op;
-    }
-    kernels::GemmOperand a{x, g.C, false};
-    kernels::GemmOperand b;
-    b.packed_b = &wt_;
-    // Pixel rows a multiple of 4 KiB apart (C a multiple of 1024) all fall
-    // in one L1 set when a tile reads them in place (ResNet-50's 1024 -> 256
-    // @14 and 2048 -> 512 @7: 1.25x and 1.3x the NCHW layer's time): the
-    // SGEMM packs them per K slice instead.
-    a.pack_rows = g.C % 1024 == 0;
-    if (rows <= kSmallImage && g.M > pw_.nc && (rows % pw_.mr == 0 || rows % pw_.mr >= kMinTailRows)) {
-      // One image in one row task, several column tiles: its pixels packed
-      // once for all of them (as the output-transposed product packs them,
-      // conv_f32_transposed.h), each tile's A panels then contiguous.
-      thread_local kernels::PackedA pixels;
-      kernels::pack_a_into(pw_, rows, g.C, a, &pixels);
-      a.packed = &pixels;
-    }
-    kernels::sgemm(pw_, rows, g.M, g.C, a, b, y, g.M, false, true, &ep);
-  }
-
-  // The SGEMM tiling of a channels-last 1x1 conv (pw_): the layer's
-  // microkernel as it is for planes over kSmallImage pixels (the batch's
-  // pixels as one product); for smaller planes (14 x 14, 7 x 7), run image
-  // by image, the row tile widened to a whole image (one row task: W^T
-  // read once per image) and column tiles of kPointwiseCols channels (the C
-  // block, 264 x 256 floats, in L2 between K slices), as the NCHW layer's
-  // output-transposed product tiles them. Decided from the declared plane;
-  // tiling only, the same bits.
-  static kernels::SgemmKernel pointwise_tiling(const kernels::SgemmKernel& uk, const Network& net,
-                                               const Node& node) {
-    const Shape& ys = net.tensor(node.outputs[0]).shape;  // [N, oh, ow, M]: channels-last
-    kernels::SgemmKernel pw = uk;
-    if (ys.size() == 4 && ys[1] > 0 && ys[2] > 0 && ys[1] * ys[2] <= kSmallImage) {
-      pw.mc = std::max(uk.mc, (kSmallImage + uk.mr - 1) / uk.mr * uk.mr);
-      pw.nc = std::max<int64_t>(uk.nr, std::min(uk.nc, kPointwiseCols / uk.nr * uk.nr));
-    }
-    return pw;
-  }
-  static constexpr int64_t kSmallImage = 256;
-  static constexpr int64_t kPointwiseCols = 256;
-  // Packed pixel panels ending in a tile of fewer rows (7 x 7: 49 = 4 x 12
-  // + 1) are left to the driver, which shares in-place rows out evenly
-  // (conv_f32_transposed.h's kMinTailRows, measured there).
-  static constexpr int64_t kMinTailRows = 4;
-
-  // The pixels a strided 1x1 conv reads of one channels-last image, into
-  // the calling thread's scratch [oh][ow][C].
-  static const float* subsample_nhwc(const float* x, const ConvGeom& g) {
-    thread_local std::vector<float> picked;
-    picked.resize(static_cast<size_t>(g.oh * g.ow * g.C));
-    float* d = picked.data();
-    for (int64_t oy = 0; oy < g.oh; ++oy) {
-      for (int64_t ox = 0; ox < g.ow; ++ox, d += g.C) {
-        const float* p = x + ((oy * g.sh) * g.W + ox * g.sw) * g.C;
-        std::copy(p, p + g.C, d);
-      }
-    }
-    return picked.data();
   }
 
   // Relu and Clip run in the SGEMM's tile epilogue (after the residual,
@@ -675,10 +544,7 @@ class ConvLayer : public Layer {
   std::string prefix_;
   bool column_;  // runs as its row twin (is_column_conv)
   bool nhwc_io_;  // X, the residual and Y are channels-last (engine/f32_layout.h)
-  kernels::PackedB wt_;  // W^T for a channels-last 1x1 conv (packed for pw_), else empty
-  const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
-  kernels::SgemmKernel pw_ = *uk_;  // a channels-last 1x1 conv's tiling (pointwise_tiling; after uk_)
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
   // The transposed product's transpose (and its packed pixels) cost about
@@ -704,6 +570,7 @@ class ConvLayer : public Layer {
   std::unique_ptr<Bf16Depthwise> dw16_;  // a depthwise conv in BF16, or null
   bool y16_ = false;  // the output is a bfloat16 tensor (bf16_layers.h, mark_bf16_tensors)
   TransposedConvF32 transposed_{*uk_, act_};  // the output-transposed product, when transposed() says
+  std::unique_ptr<ChannelsLastConvF32> channels_last_;  // when nhwc_io_
 };
 
 std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {
