@@ -8,7 +8,9 @@ Gaussian. ONNX Runtime: realnets/engines-style session (intra_op_num_threads
 (issue 14 §3) on the e2e_bench / new_models exports.
 
 Usage: cd /tmp && PYTHONPATH=<repo>/python python3 <repo>/benchmarks/fp32_onnx_ab.py MODEL.onnx
-       [--batch 1] [--rounds 9]
+       [--batch 1] [--rounds 9] [--channels-last]
+--channels-last adds an engine with channels-last regions (BuilderConfig.channels_last=True,
+RESULTS.md section 113) as a third implementation in the alternation.
 """
 from __future__ import annotations
 
@@ -57,15 +59,30 @@ def main() -> int:
     ap.add_argument("model")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--channels-last", action="store_true",
+                    help="also an int8rt FP32 engine built with channels_last=True (NHWC regions between "
+                         "convs), alternated with the other two; its outputs must equal the default engine's")
     args = ap.parse_args()
     int8rt.set_num_threads(1)
     feeds = seeded_feeds(args.model, args.batch)
     ctx = int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32")).create_execution_context()
     sess = ort_session(Path(args.model))
-    m = alternate({"int8rt": lambda: ctx.run(feeds), "ORT": lambda: sess.run(None, feeds)}, args.rounds)
+    impls = {"int8rt": lambda: ctx.run(feeds), "ORT": lambda: sess.run(None, feeds)}
+    if args.channels_last:
+        nhwc = int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32", channels_last=True))
+        ctx1 = nhwc.create_execution_context()
+        same = all(np.array_equal(a, b) for a, b in zip(ctx.run(feeds).values(), ctx1.run(feeds).values()))
+        convs = sum("layout=nhwc" in layer["detail"] for layer in nhwc.layers())
+        impls["nhwc"] = lambda: ctx1.run(feeds)
+    m = alternate(impls, args.rounds)
     (pa, ta), (po, to) = m["int8rt"], m["ORT"]
     print(f"{os.path.basename(args.model)} b{args.batch}: process ms int8rt {pa:.2f} ORT {po:.2f} ratio "
           f"{pa / po:.2f}; thread ms {ta:.2f} {to:.2f} ratio {ta / to:.2f}; load {os.getloadavg()[0]:.1f}")
+    if args.channels_last:
+        pn, tn = m["nhwc"]
+        print(f"  channels-last engine ({convs} convs on NHWC tensors): process ms {pn:.2f} (ORT ratio "
+              f"{pn / po:.2f}), thread ms {tn:.2f} (ORT ratio {tn / to:.2f}); channels-last / default thread "
+              f"{tn / ta:.3f}; outputs {'bit-identical' if same else 'DIFFER'}")
     return 0
 
 

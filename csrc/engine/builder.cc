@@ -8,6 +8,7 @@
 
 #include "core/checked_math.h"
 #include "engine/bf16_layers.h"
+#include "engine/f32_layout.h"
 #include "engine/device_runner.h"
 #include "engine/executor.h"
 #include "engine/int8_coverage.h"
@@ -676,6 +677,9 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
       for (const auto& line : fused.lines) report += line + "\n";
     }
     for (const auto& line : engine::mark_bf16_tensors(net)) report += line + "\n";
+    if (config_.channels_last) {
+      for (const auto& line : engine::mark_channels_last(net)) report += line + "\n";
+    }
     metadata["precision"] = "fp32";
     metadata["report"] = report;
     return Engine::create(std::move(net), std::move(metadata));

@@ -1,6 +1,8 @@
-// The NHWC conv (conv_nhwc_f32.h): channels-last padded copy of the image,
-// the microkernel over runs of output pixels with A read in place, each
-// block of output rows transposed into y.
+// The NHWC conv (conv_nhwc_f32.h): channels-last padded copy of the image
+// (a row copy, or none, when the image is channels-last already), the
+// microkernel over runs of output pixels with A read in place, each block
+// of output rows transposed into y (stored in place when y is
+// channels-last).
 //
 // Blocking: a parallel task is a block of output rows whose scratch
 // [pixels][M] stays within about 64 KiB (256 KiB for weights that do not
@@ -110,12 +112,17 @@ NhwcConv::NhwcConv(const SgemmKernel& uk, const TapConvShape& s, const float* w)
 }
 
 void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const int64_t* a_rows, int64_t oy0,
-                     int64_t oy1, const SgemmEpilogue& ep, float* y, int64_t index, int64_t blocks) const {
+                     int64_t oy1, const SgemmEpilogue& ep, float* y, int64_t index, int64_t blocks,
+                     bool channels_last) const {
   const SgemmKernel& uk = *uk_;
   const int64_t M = s.M, nr = uk.nr, px = (oy1 - oy0) * s.ow, P = s.oh * s.ow;
   const int64_t cg = s.C / s.G, mg = s.M / s.G, panels = ceil_div(mg, nr);
   thread_local std::vector<float> scratch;
-  if (scratch.size() < static_cast<size_t>(px * M)) scratch.resize(static_cast<size_t>(px * M));
+  if (!channels_last && scratch.size() < static_cast<size_t>(px * M)) {
+    scratch.resize(static_cast<size_t>(px * M));
+  }
+  // The tiles' [pixels][M]: y's own rows when it is channels-last.
+  float* const tiles = channels_last ? y + oy0 * s.ow * M : scratch.data();
   // A row of ow pixels as ceil(ow / mr) runs of near-equal length; or, with
   // a microkernel that takes a row pointer per pixel (SgemmKernel::
   // pixel_rows), the block's px pixels as ceil(px / mr) runs across output
@@ -163,10 +170,10 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
       if (pixel_rows) {
         t.a = xp + grp * cg;
         t.a_pix = pix.data() + ox;
-        t.c = scratch.data() + ox * M + jp;
+        t.c = tiles + ox * M + jp;
       } else {
         t.a = xp + (oy * s.sh * wp + ox * s.sw) * s.C + grp * cg;
-        t.c = scratch.data() + ((oy - oy0) * s.ow + ox) * M + jp;
+        t.c = tiles + ((oy - oy0) * s.ow + ox) * M + jp;
       }
       ahead.step();
       uk.fn(t);
@@ -194,36 +201,25 @@ void NhwcConv::block(const TapConvShape& s, const float* xp, int64_t wp, const i
       }
     }
   }
+  if (channels_last) {
+    if (!ep.residual) return;
+    for (int64_t i = 0; i < px; ++i) {
+      add_clip(tiles + i * M, ep.residual + (oy0 * s.ow + i) * ep.ldr, ep, tiles + i * M, M);
+    }
+    return;
+  }
   float* yb = y + oy0 * s.ow;
   transpose_->tile(M, px, reinterpret_cast<const uint32_t*>(scratch.data()), M, reinterpret_cast<uint32_t*>(yb), P);
   if (!ep.residual) return;
-  for (int64_t m = 0; m < M; ++m) {  // v + residual, then the clip (SgemmEpilogue's order)
-    float* d = yb + m * P;
-    const float* r = ep.residual + m * ep.ldr + oy0 * s.ow;
-    for (int64_t i = 0; i < px; ++i) {
-      float v = d[i] + r[i];
-      if (ep.clip) {
-        v = v > ep.lo ? v : ep.lo;
-        v = v < ep.hi ? v : ep.hi;
-      }
-      d[i] = v;
-    }
+  for (int64_t m = 0; m < M; ++m) {
+    add_clip(yb + m * P, ep.residual + m * ep.ldr + oy0 * s.ow, ep, yb + m * P, px);
   }
 }
 
-void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel) const {
-  std::string why = nhwc_conv_weights_decline(s, uk_->nr);
-  if (why.empty()) why = nhwc_conv_declines(s, uk_->mr);
-  if (!why.empty()) throw InvalidArgument("nhwc conv: " + why);
-  if (s.C != w_.C || s.M != w_.M || s.G != w_.G || s.kh != w_.kh || s.kw != w_.kw) {
-    throw InvalidArgument("nhwc conv: shape does not match the packed weights");
-  }
-  const int64_t hp = (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1, wp = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;
-  thread_local std::vector<float> padded;
-  thread_local std::vector<int64_t> offsets;
-  if (padded.size() < static_cast<size_t>(hp * wp * s.C)) padded.resize(static_cast<size_t>(hp * wp * s.C));
-  float* xp = padded.data();
-  // xp[q][r][c] = x[c][q - ph][r - pw]: each image row transposed in, zeros around it.
+void NhwcConv::pad_copy(const TapConvShape& s, const float* x, int64_t hp, int64_t wp, float* xp,
+                        bool channels_last) const {
+  // xp[q][r][c] = x[c][q - ph][r - pw] (x[q - ph][r - pw][c] channels-last): each image row
+  // transposed (or copied) in, zeros around it.
   const int64_t lo = std::min(s.pw, wp), hi = std::max(lo, std::min(s.pw + s.W, wp));
   for (int64_t q = 0; q < hp; ++q) {
     float* row = xp + q * wp * s.C;
@@ -233,7 +229,9 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
       continue;
     }
     std::fill(row, row + lo * s.C, 0.f);
-    if (s.C < 8) {
+    if (channels_last) {  // the pixel row as it is: its C channels already adjacent
+      std::copy(x + (iy * s.W + lo - s.pw) * s.C, x + (iy * s.W + hi - s.pw) * s.C, row + lo * s.C);
+    } else if (s.C < 8) {
       // Under 8 channels (the RGB stems) each transposed row would be
       // shorter than a vector, stored under a lane mask (vmaskmovps, slow on
       // Zen 3: a third of MobileNetV2's stem in `perf`); plain moves
@@ -258,6 +256,25 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
     }
     std::fill(row + hi * s.C, row + wp * s.C, 0.f);
   }
+}
+
+void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel,
+                   bool channels_last) const {
+  std::string why = nhwc_conv_weights_decline(s, uk_->nr);
+  if (why.empty()) why = nhwc_conv_declines(s, uk_->mr);
+  if (!why.empty()) throw InvalidArgument("nhwc conv: " + why);
+  if (s.C != w_.C || s.M != w_.M || s.G != w_.G || s.kh != w_.kh || s.kw != w_.kw) {
+    throw InvalidArgument("nhwc conv: shape does not match the packed weights");
+  }
+  const int64_t hp = (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1, wp = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;
+  thread_local std::vector<float> padded;
+  thread_local std::vector<int64_t> offsets;
+  const float* xp = x;  // a channels-last image with no padding and no pixel unread at the right is read in place
+  if (!channels_last || s.ph != 0 || s.pw != 0 || wp != s.W || hp > s.H) {
+    if (padded.size() < static_cast<size_t>(hp * wp * s.C)) padded.resize(static_cast<size_t>(hp * wp * s.C));
+    pad_copy(s, x, hp, wp, padded.data(), channels_last);
+    xp = padded.data();
+  }
   const int64_t cg = s.C / s.G, K = s.kh * s.kw * cg;  // a group's rows k; its channels start at grp * cg
   offsets.resize(static_cast<size_t>(K));
   for (int64_t k = 0; k < K; ++k) {
@@ -272,7 +289,7 @@ void NhwcConv::run(const TapConvShape& s, const float* x, const SgemmEpilogue& e
   const int64_t blocks = ceil_div(s.oh, rows);
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
-      block(s, xp, wp, a_rows, b * rows, std::min(s.oh, (b + 1) * rows), ep, y, b, blocks);
+      block(s, xp, wp, a_rows, b * rows, std::min(s.oh, (b + 1) * rows), ep, y, b, blocks, channels_last);
     }
   };
   if (!parallel || get_num_threads() < 2 || blocks < 2 || s.M * s.oh * s.ow * K < (1 << 18)) {

@@ -73,8 +73,12 @@ class NhwcConv {
   // ldr = oh * ow, or nullptr; clip; ahead: fetched a share per block while
   // its tiles run, SgemmEpilogue's contract). Uses the calling thread's scratch
   // (grown, never shrunk); parallel_for over blocks of output rows when
-  // `parallel`.
-  void run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel) const;
+  // `parallel`. With `channels_last`, x is [H][W][C], y [oh][ow][M] and the
+  // residual [oh * ow][ldr] (ldr = M): the padded copy moves whole pixel
+  // rows (no transpose in), the tiles store into y (no transpose out) and
+  // the residual and clip follow per block in the same order: the same bits.
+  void run(const TapConvShape& s, const float* x, const SgemmEpilogue& ep, float* y, bool parallel,
+           bool channels_last = false) const;
 
  private:
   struct Slice {
@@ -82,7 +86,10 @@ class NhwcConv {
     int64_t b_off;      // offset of its ceil(M / nr) panels [kc][nr] in b_
   };
   void block(const TapConvShape& s, const float* xp, int64_t wp, const int64_t* a_rows, int64_t oy0,
-             int64_t oy1, const SgemmEpilogue& ep, float* y, int64_t index, int64_t blocks) const;
+             int64_t oy1, const SgemmEpilogue& ep, float* y, int64_t index, int64_t blocks,
+             bool channels_last) const;
+  // xp [hp][wp][C]: the image copied in, zero-padded (transposed unless channels_last).
+  void pad_copy(const TapConvShape& s, const float* x, int64_t hp, int64_t wp, float* xp, bool channels_last) const;
 
   const SgemmKernel* uk_;
   const TransposeX32Kernel* transpose_;

@@ -22,7 +22,8 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// dst = v + r, then the epilogue's clip (SgemmEpilogue's order).
+}  // namespace
+
 void add_clip(const float* v, const float* r, const SgemmEpilogue& ep, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     float x = v[i] + r[i];
@@ -33,8 +34,6 @@ void add_clip(const float* v, const float* r, const SgemmEpilogue& ep, float* ds
     dst[i] = x;
   }
 }
-
-}  // namespace
 
 struct TapConv::Grid {
   TapConvShape s;

@@ -55,6 +55,11 @@ std::string tap_conv_declines(const TapConvShape& s);
 // oh * ow plus the dropped ones between rows), before padding to the tile.
 int64_t tap_conv_columns(const TapConvShape& s);
 
+// dst[i] = v[i] + r[i], then ep's clip (SgemmEpilogue's order: the residual
+// after the product, the clip last), for i < n; dst may be v. The residual
+// add of the tap and NHWC convs, applied after their tiles are stored.
+void add_clip(const float* v, const float* r, const SgemmEpilogue& ep, float* dst, int64_t n);
+
 // One layer's constant weights [M][C/G][kh][kw] (C, M, G, kh, kw of the
 // shape; the rest is read per run), packed once for `uk` in the tap order
 // above; run() is const and may be called from any thread.

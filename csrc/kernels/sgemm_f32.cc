@@ -29,6 +29,7 @@
 #include "int8rt/threading.h"
 #include "kernels/gemm_panels_f32.h"
 #include "kernels/read_ahead.h"
+#include "kernels/transpose_x32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -38,6 +39,7 @@ namespace panels {
 void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
             float* dst) {
   int64_t p = 0;
+  const TransposeX32Kernel* transpose = nullptr;  // chosen on the first row-major panel
   if (A.trans && (mr == 6 || mr == 12)) {
     // The AVX2 and AVX-512 tiles' full panels of an A^T (the
     // output-transposed pointwise conv's pixels): row k of A is read once,
@@ -69,10 +71,11 @@ void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc
         for (int64_t r = rows; r < mr; ++r) d[r] = 0.f;
       }
     } else {
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* s = A.data + (i0 + p + r) * A.ld + k0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = s[k];
-      }
+      // op(A) = A row-major: the panel [kc][mr] is the transpose of its
+      // rows' [rows][kc] run, moved by the transpose_f32 kernel.
+      if (!transpose) transpose = &choose<TransposeX32Kernel>();
+      transpose->tile(kc, rows, reinterpret_cast<const uint32_t*>(A.data + (i0 + p) * A.ld + k0), A.ld,
+                     reinterpret_cast<uint32_t*>(dst), mr);
       for (int64_t r = rows; r < mr; ++r) {
         for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = 0.f;
       }
@@ -221,7 +224,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
   // a transformer's GEMM), an A^T stored row-major when the caller asks
   // (rows 1 apart, column k at k * ld). The same values into the same FMAs
   // in the same order as from packed panels: the same bits.
-  const bool a_in_place = !A.im2col && !A.packed && (!A.trans || A.in_place);
+  const bool a_in_place = !A.im2col && !A.packed && (A.trans ? A.in_place : !A.pack_rows);
   if (a_in_place) {
     a_rows.resize(static_cast<size_t>(K));
     const int64_t step = A.trans ? A.ld : 1;

@@ -77,6 +77,11 @@ struct GemmOperand {
   // four column panels up. A row-major A (!trans) is always read in place
   // (the tile's rows ld apart, column k at k).
   bool in_place = false;
+  // A only, row-major (!trans): packed per task and K slice like an A^T,
+  // instead of read in place. For rows a multiple of 4 KiB apart (a
+  // channels-last 1x1 conv over 1024 or 2048 channels), which read in
+  // place put a tile's rows in one L1 set. The same bits either way.
+  bool pack_rows = false;
   const PackedB* packed_b = nullptr;   // B only: these panels instead of data / ld / trans
   // B only, read in place: likely not in cache (a batch's activations past a
   // share of L3); the driver fetches each next column panel's kc rows while

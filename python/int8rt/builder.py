@@ -66,6 +66,15 @@ class BuilderConfig:
             ``"fp32"`` all of them. BF16 products (weights and activations
             rounded to nearest even), FP32 accumulation; fast where the CPU has
             AVX512-BF16, the scalar reference kernel elsewhere.
+        channels_last: ``precision="fp32"``: consecutive float convs (and
+            the element-wise layers between them) keep their tensors
+            channels-last (NHWC) where a region runs at least 4 convs per
+            layout conversion (ResNet's bottleneck stages; not MobileNet's
+            pointwise pairs between depthwise convs), converted back at its
+            edges (``int8rt.ToNHWC`` / ``ToNCHW`` layers): the same output
+            bits as NCHW, fewer copies. Off by default: on ResNet-50 the 3x3
+            convs gained and the 1x1 convs lost about as much
+            (benchmarks/RESULTS.md section 113).
         device: ``"cpu"`` or ``"cuda"`` (int8 conv / GEMM / quantize on the
             GPU's DP4A kernels, the other layers on the host). ``"cuda"``
             needs an int8rt built with the CUDA backend and a GPU
@@ -203,6 +212,7 @@ class BuilderConfig:
     calibrator: Any = None
     layer_precisions: Optional[dict[str, str]] = None
     bf16: bool = False
+    channels_last: bool = False
     device: str = "cpu"
     max_isa: Optional[str] = None
     num_threads: Optional[int] = None
@@ -291,6 +301,7 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
     return dict(precision=config.precision, layer_precisions=dict(config.layer_precisions or {}),
                 optimize=config.optimize, device=config.device, pointwise_tables=config.pointwise_tables,
                 int8_gates=config.int8_gates, bf16=config.bf16, int8_matmul_pairs=config.int8_matmul_pairs,
+                channels_last=config.channels_last,
                 unsigned_activations=bool(config.unsigned_activations) and config.precision == "int8",
                 asymmetric_activations=bool(config.asymmetric_activations) and config.precision == "int8",
                 channel_activations=bool(config.channel_activations) and config.precision == "int8")

@@ -48,16 +48,20 @@
 // This file is the layer: shapes, which path runs, the packed weights and
 // the depthwise / SGEMM calls; conv_f32_geom.h holds the geometry and the
 // input copies (3-D im2col, strided 1x1 subsample), conv_f32_transposed.h
-// the output-transposed product.
+// the output-transposed product, conv_f32_nhwc.h the conv on channels-last
+// tensors (int8rt_layout="nhwc", engine/f32_layout.h: X, the residual and
+// Y stored [N, H, W, C]; the same bits as on NCHW tensors).
 #include <algorithm>
 
 #include "core/checked_math.h"
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
+#include "engine/f32_layout.h"
 #include "engine/layer.h"
 #include "engine/ops/bf16_depthwise.h"
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/conv_f32_geom.h"
+#include "engine/ops/conv_f32_nhwc.h"
 #include "engine/ops/conv_f32_transposed.h"
 #include "engine/ops/op_util.h"
 #include "kernels/conv_nhwc_f32.h"
@@ -78,8 +82,12 @@ class ConvLayer : public Layer {
   ConvLayer(const Network& net, const Node& node, WindowAttrs w, int64_t group, size_t rank)
       : w_(std::move(w)), group_(group), rank_(rank), act_(parse_fused_activation(node)),
         residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
-        prefix_(layer_error_prefix(node)), column_(is_column_conv(net, node, w_, rank_)) {
+        prefix_(layer_error_prefix(node)), column_(is_column_conv(net, node, w_, rank_)),
+        nhwc_io_(channels_last(node)) {
     const bool bf16 = wants_bf16(net, node);
+    if (nhwc_io_ && (bf16 || rank_ != 2 || column_ || group_ != 1 || node.outputs.size() != 1)) {
+      throw NotSupported(prefix_ + "channels-last tensors need a 2-D FP32 conv of one group");
+    }
     y16_ = net.tensor(node.outputs[0]).dtype == DataType::kBFloat16;
     if (y16_ && (!bf16 || (act_.kind != FusedActivation::Kind::kNone && !fused_.clip))) {
       throw NotSupported(prefix_ + "a bfloat16 output needs the layer in bf16 with no activation but Relu / Clip");
@@ -101,6 +109,7 @@ class ConvLayer : public Layer {
     } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
       pack_weights(wt);
     }
+    if (nhwc_io_) channels_last_ = std::make_unique<ChannelsLastConvF32>(*uk_, act_, net, node);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -109,6 +118,7 @@ class ConvLayer : public Layer {
     if (rank_ == 3) out.push_back(g.od);
     if (rank_ >= 2) out.push_back(g.oh);
     out.push_back(g.ow);
+    if (nhwc_io_) out = {g.N, g.oh, g.ow, g.M};
     if (residual_ >= 0) {
       const Value& r = require_input(in, static_cast<size_t>(residual_), DataType::kFloat32, prefix_);
       if (r.shape() != out) {
@@ -126,7 +136,13 @@ class ConvLayer : public Layer {
     const float* w = in[1]->data<float>();
     const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    if (rank_ == 3) {
+    if (channels_last_) {
+      const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+      const kernels::NhwcConv* nhwc =
+          nhwc_ && kernels::nhwc_conv_declines(tap_shape(g), uk_->mr).empty() ? nhwc_.get() : nullptr;
+      channels_last_->run(x, bias, res, y, g, nhwc, tap_shape(g),
+                          [&](const float* xt, const float* rt, float* yt) { run_nchw(xt, w, bias, rt, yt, g); });
+    } else if (rank_ == 3) {
       gemm_3d(x, w, bias, y, g);
       epilogue(residual_ >= 0 ? in[residual_]->data<float>() : nullptr, y, g);
     } else if (dw16_) {
@@ -140,23 +156,7 @@ class ConvLayer : public Layer {
         gemm_bf16_io(in[0]->data<uint16_t>(), x16, bias, res, out[0]->data<void>(), g);
         return;
       }
-      if (!is_strided_pointwise(g)) {
-        dense(x, w, bias, res, y, g);
-        return;
-      }
-      // A strided 1x1 conv image by image: each image's pixels are copied
-      // just before its product reads them, from L2, where the whole
-      // batch's copy (6.4 MB at ResNet-50's 256 -> 512 / 2, batch 8) had
-      // left the caches by the time its later images ran. The products are
-      // per image on every path: the same bits.
-      ConvGeom one = g;
-      one.N = 1;
-      const int64_t image = g.C * g.H * g.W, out = g.M * g.oh * g.ow;
-      for (int64_t n = 0; n < g.N; ++n) {
-        ConvGeom gn = one;
-        const float* xn = subsample(x + n * image, gn);
-        dense(xn, w, bias, res ? res + n * out : nullptr, y + n * out, gn);
-      }
+      run_nchw(x, w, bias, res, y, g);
     }
   }
 
@@ -164,10 +164,32 @@ class ConvLayer : public Layer {
     const bool bf16 = !bf16_.empty() || dw16_;
     return std::string(bf16 ? "bf16" : "fp32") + " conv" + std::to_string(rank_) + "d group=" +
            std::to_string(group_) + act_.describe() + (dw16_ ? dw16_->describe() : bf16_.describe()) +
-           (y16_ ? " out=bfloat16" : "");
+           (y16_ ? " out=bfloat16" : "") + (nhwc_io_ ? " layout=nhwc" : "");
   }
 
  private:
+  // A dense FP32 conv on NCHW tensors.
+  void run_nchw(const float* x, const float* w, const float* bias, const float* res, float* y,
+                const ConvGeom& g) const {
+    if (!is_strided_pointwise(g)) {
+      dense(x, w, bias, res, y, g);
+      return;
+    }
+    // A strided 1x1 conv image by image: each image's pixels are copied
+    // just before its product reads them, from L2, where the whole
+    // batch's copy (6.4 MB at ResNet-50's 256 -> 512 / 2, batch 8) had
+    // left the caches by the time its later images ran. The products are
+    // per image on every path: the same bits.
+    ConvGeom one = g;
+    one.N = 1;
+    const int64_t image = g.C * g.H * g.W, out = g.M * g.oh * g.ow;
+    for (int64_t n = 0; n < g.N; ++n) {
+      ConvGeom gn = one;
+      const float* xn = subsample(x + n * image, gn);
+      dense(xn, w, bias, res ? res + n * out : nullptr, y + n * out, gn);
+    }
+  }
+
   // Relu and Clip run in the SGEMM's tile epilogue (after the residual,
   // which the epilogue adds first) or in the depthwise kernel.
   static kernels::SgemmEpilogue fused_clip(const FusedActivation& act) {
@@ -474,7 +496,7 @@ class ConvLayer : public Layer {
   ConvGeom geometry(const std::vector<const Value*>& in) const {
     const bool x16 = (!bf16_.empty() || dw16_) && in.size() > 0 && in[0] && in[0]->dtype() == DataType::kBFloat16;
     const ConvOperands ops = conv_operands(in, rank_, prefix_, x16 ? DataType::kBFloat16 : DataType::kFloat32);
-    const Shape& xs = ops.x;
+    const Shape xs = nhwc_io_ ? Shape{ops.x[0], ops.x[3], ops.x[1], ops.x[2]} : ops.x;  // read as NCHW
     const Shape& ws = ops.w;
     ConvGeom g{};
     g.N = xs[0];
@@ -521,6 +543,7 @@ class ConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   bool column_;  // runs as its row twin (is_column_conv)
+  bool nhwc_io_;  // X, the residual and Y are channels-last (engine/f32_layout.h)
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::DwConvF32Kernel* dw_ = &kernels::choose<kernels::DwConvF32Kernel>();
   std::vector<kernels::PackedA> packed_;  // per group, when the weights are constant
@@ -547,6 +570,7 @@ class ConvLayer : public Layer {
   std::unique_ptr<Bf16Depthwise> dw16_;  // a depthwise conv in BF16, or null
   bool y16_ = false;  // the output is a bfloat16 tensor (bf16_layers.h, mark_bf16_tensors)
   TransposedConvF32 transposed_{*uk_, act_};  // the output-transposed product, when transposed() says
+  std::unique_ptr<ChannelsLastConvF32> channels_last_;  // when nhwc_io_
 };
 
 std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {

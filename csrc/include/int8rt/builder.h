@@ -36,6 +36,12 @@ struct BuilderConfig {
   // With Precision::kInt8 these are the layers left out of int8; with
   // kFloat32, all of them. BF16 products, FP32 accumulation.
   bool bf16 = false;
+  // FP32 engines: consecutive FP32 convs (and the element-wise layers
+  // between them) keep their tensors channels-last (NHWC), converted only at
+  // the edges of such a region (engine/f32_layout.h); the same output bits.
+  // Off by default: measured no faster on ResNet-50 (benchmarks/RESULTS.md
+  // section 113).
+  bool channels_last = false;
   bool optimize = true;  // run the graph passes (BN folding, fusions, ...)
   // INT8: element-wise float chains between int8 tensors (hardswish as
   // Add/Clip/Mul/Div, x*a+b, swish...) become one 256-entry int8 table
