@@ -6,9 +6,9 @@ thresholds.
 One trial lowers the engine in the other form (a fresh builder, the
 lowering choosing which tensors can take a zero point), counts the tensors
 whose grid it changes, runs both engines on the judging samples and keeps
-the other form where its output error (relative L2) is strictly lower: the
-same thresholds on a finer grid, so no margin or t-test, as for bias
-correction. run.py makes the trial twice: at the default set's thresholds,
+the other form where its output error (relative L2) is strictly lower,
+centred or uncentred as decision_rule.py reads every decision: the same
+thresholds on a finer grid, so no margin or t-test. run.py makes the trial twice: at the default set's thresholds,
 before the sets are scored (so the sets and folds are scored in the form
 the build will have), and again at the chosen set's thresholds where
 another set was chosen (one more step of coordinate descent over
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
+
+from . import decision_rule
 
 __all__ = ["FormTrial", "Trial", "try_form", "unsigned_tensors"]
 
@@ -64,8 +66,9 @@ class FormTrial:
     @property
     def keep(self) -> bool:
         """The form tried is the build's: strictly lower output error on
-        the judging samples (a tie keeps the form held)."""
-        return self.tried is not None and self.tried.relative_l2 < self.current.relative_l2
+        the judging samples, centred or uncentred (decision_rule.keeps; a
+        tie keeps the form held)."""
+        return self.tried is not None and decision_rule.keeps(self.tried, self.current, test="lower")
 
     def errors(self, at: str = "") -> dict[str, float]:
         """The two errors as the build report's ``errors`` entries
@@ -73,8 +76,8 @@ class FormTrial:
         second decision)."""
         where = f" at {at}" if at else ""
         held = "on" if not self.on else "off"
-        return {f"unsigned {held}{where}": round(self.current.relative_l2, 6),
-                f"unsigned {'on' if self.on else 'off'}{where}": round(self.tried.relative_l2, 6)}
+        return decision_rule.report_errors("unsigned", self.current, self.tried, f"{held}{where}",
+                                           f"{'on' if self.on else 'off'}{where}")
 
     def report(self, at: str = "") -> str:
         """The build report's ``unsigned_activations`` entry where the form

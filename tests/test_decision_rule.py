@@ -1,0 +1,114 @@
+"""The one rule for which error auto's on / off decisions read
+(accuracy/decision_rule.py): bias correction, cross-layer equalization and
+unsigned activations each keep a change where the centred error is lower
+by their test, or the uncentred one (``_Errors.plain``) is and the centred
+one is not clearly higher. Engines stand in as fixed outputs judged by the
+real ``Scorer`` (as test_bias_correction_decision.py does for bias
+correction): float32 class scores, the int8 engine's input-dependent
+error, and a per-class mean shift the centring hides."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from int8rt.accuracy import decision_rule
+from int8rt.accuracy.run import _equalization_helps, _helps
+from int8rt.accuracy.unsigned_form import FormTrial
+
+from test_auto_choice import _FixedOutput
+from test_bias_correction_decision import N, C, _judge
+
+
+@pytest.fixture
+def shifted():
+    """(errors without, errors with): the change removes a per-class shift
+    and leaves the input-dependent error 0.5% larger (centred higher,
+    within the margin, not clearly: a change of rounding)."""
+    rng = np.random.default_rng(11)
+    ref = rng.normal(0, 1, (N, C)).astype(np.float32)
+    noise = rng.normal(0, 0.05, (N, C))
+    shift = rng.normal(0, 0.2, C)
+    judge = _judge(ref)
+    without = judge(_FixedOutput((ref + noise + shift).astype(np.float32)))
+    with_ = judge(_FixedOutput((ref + 1.005 * noise).astype(np.float32)))
+    assert without.relative_l2 < with_.relative_l2 < 1.01 * without.relative_l2
+    assert not without.clearly_below(with_)
+    assert with_.plain.relative_l2 < 0.5 * without.plain.relative_l2
+    return without, with_
+
+
+@pytest.fixture
+def noisier():
+    """The change adds input-dependent error on every sample (centred
+    clearly higher) while it removes the shift (uncentred lower)."""
+    rng = np.random.default_rng(12)
+    ref = rng.normal(0, 1, (N, C)).astype(np.float32)
+    noise = rng.normal(0, 0.05, (N, C))
+    shift = rng.normal(0, 0.2, C)
+    judge = _judge(ref)
+    without = judge(_FixedOutput((ref + noise + shift).astype(np.float32)))
+    with_ = judge(_FixedOutput((ref + 2.0 * noise).astype(np.float32)))
+    assert without.clearly_below(with_) and with_.plain.relative_l2 < without.plain.relative_l2
+    return without, with_
+
+
+def _trial(current, tried) -> FormTrial:
+    return FormTrial(on=True, changed=3, current=current, tried=tried, engine=None, builder=None, adopt=lambda: None)
+
+
+def test_unsigned_activations_read_the_uncentred_error(shifted, noisier):
+    """Before, the form tried was kept where its centred error was strictly
+    lower only: the shift it removes did not count."""
+    without, with_ = shifted
+    assert not with_.relative_l2 < without.relative_l2
+    assert _trial(without, with_).keep
+    assert not _trial(*noisier).keep
+    assert not _trial(without, without).keep  # a tie keeps the form held
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_equalization_reads_the_uncentred_error(shifted, noisier, whole):
+    """Before, by the margin (thresholds from the whole pass) or clearly
+    (from the kept samples) on the centred error only."""
+    without, with_ = shifted
+    assert _equalization_helps(with_, without, whole=whole)
+    assert not _equalization_helps(*reversed(noisier), whole=whole)
+    assert not _equalization_helps(without, with_, whole=whole)
+
+
+def test_the_three_decisions_share_one_rule(shifted, noisier):
+    """Each decision is decision_rule.keeps with its own test; the same
+    errors give the same answer through each door."""
+    for without, with_ in (shifted, noisier, shifted[::-1]):
+        assert _helps(with_, without) == decision_rule.keeps(with_, without, test="margin")
+        assert _equalization_helps(with_, without, whole=True) == decision_rule.keeps(with_, without, test="margin")
+        assert _equalization_helps(with_, without, whole=False) == decision_rule.keeps(with_, without, test="clearly")
+        assert _trial(without, with_).keep == decision_rule.keeps(with_, without, test="lower")
+
+
+def test_the_tests_at_their_margins():
+    ones = np.ones(8)
+
+    def errors(centred, plain=None):
+        from int8rt.accuracy.auto_choice import _Errors
+
+        plain = None if plain is None else _Errors(np.square(plain * ones), ones)
+        return _Errors(np.square(centred * ones), ones, plain)
+
+    base = errors(1.0, 1.0)
+    assert decision_rule.keeps(errors(0.999, 1.0), base, test="lower")
+    assert not decision_rule.keeps(errors(0.999, 1.0), base, test="margin")
+    assert decision_rule.keeps(errors(1.0, 0.999), base, test="lower")         # uncentred, centred level
+    assert not decision_rule.keeps(errors(1.0, 0.999), base, test="margin")
+    assert decision_rule.keeps(errors(1.0, 0.98), base, test="clearly")        # lower on every sample alike
+    assert not decision_rule.keeps(errors(1.02, 0.5), base, test="lower")     # centred clearly higher
+    assert not decision_rule.keeps(errors(1.0, 0.5), errors(1.0), test="lower")  # no uncentred errors: centred alone
+
+
+def test_the_report_names_both_readings(shifted):
+    without, with_ = shifted
+    got = _trial(without, with_).errors()
+    assert set(got) == {"unsigned off", "unsigned on", "unsigned off, uncentred", "unsigned on, uncentred"}
+    assert got["unsigned on, uncentred"] == round(with_.plain.relative_l2, 6)
+    assert set(_trial(without, with_).errors("mse")) >= {"unsigned on at mse, uncentred"}
+    assert "uncentred" in decision_rule.describe(without, with_)
