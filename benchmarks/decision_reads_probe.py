@@ -8,6 +8,9 @@ change of the rule) to see which decisions move and what that does.
 
     PYTHONPATH=python python benchmarks/decision_reads_probe.py minilm_l6,vit_hf --dir /tmp/verify11/models
     PYTHONPATH=python python benchmarks/decision_reads_probe.py convnext_hf,lraspp --dir /tmp/acc15/models
+    PYTHONPATH=python python benchmarks/decision_reads_probe.py minilm_l6 --smoothquant --method minmax
+
+``--smoothquant`` builds with SmoothQuant on (alpha 0.5), ``--method`` another calibrator than auto.
 """
 from __future__ import annotations
 
@@ -25,17 +28,17 @@ from realnets.new_models import ort_session  # noqa: E402
 DECISIONS = ("thresholds", "unsigned_activations", "equalization", "bias_correction")
 
 
-def probe(name: str, folder: str, calib_seed: int | None) -> None:
+def probe(name: str, folder: str, calib_seed: int | None, method: str = "auto", smoothquant: bool = False) -> None:
     import int8rt
     from int8rt.data_calibrator import make_calibrator
 
     row = load_row(name, folder, calib_seed)
     t0 = time.process_time()
     engine = int8rt.build_engine(row.path, int8rt.BuilderConfig(
-        calibrator=make_calibrator(list(row.calib), algorithm="auto"), accuracy_check=False))
+        calibrator=make_calibrator(list(row.calib), algorithm=method), accuracy_check=False, smoothquant=smoothquant))
     seconds = time.process_time() - t0
     choice = engine.build_report().auto_choice or {}
-    print(f"{row.name}: build {seconds:.1f} CPU s", flush=True)
+    print(f"{row.name} {method}{' + smoothquant' if smoothquant else ''}: build {seconds:.1f} CPU s", flush=True)
     for k in DECISIONS:
         print(f"  {k}: {choice.get(k)}")
     print("  errors: " + ", ".join(f"{k} {v}" for k, v in (choice.get("errors") or {}).items()))
@@ -52,9 +55,11 @@ def main() -> int:
     ap.add_argument("rows", help=f"comma-separated, of {', '.join(ROWS)}")
     ap.add_argument("--dir", default="/tmp/issue11_verify", help="where the rows' models are (or are exported to)")
     ap.add_argument("--calib-seed", type=int, help="image classifier rows: calibrate on 32 crops of this seed")
+    ap.add_argument("--method", default="auto", help="the int8rt calibrator (default auto)")
+    ap.add_argument("--smoothquant", action="store_true", help="SmoothQuant on (alpha 0.5)")
     args = ap.parse_args()
     for name in args.rows.split(","):
-        probe(name, args.dir, args.calib_seed)
+        probe(name, args.dir, args.calib_seed, args.method, args.smoothquant)
     return 0
 
 
