@@ -181,3 +181,63 @@ def test_the_rebuilt_histogram_is_the_scaled_tensors(policy: str) -> None:
     assert cdf.max() < 0.005 * want.total_count
     for method in ("minmax", "percentile", "mse"):
         assert got.compute_amax(method) == pytest.approx(want.compute_amax(method), rel=0.015), method
+
+
+def test_sharded_calibration_measures_on_the_driver() -> None:
+    """With calibration on Ray workers the driver, whose builder runs no
+    batch, measures the sites with a float32 engine of its own as the
+    batches go out: the same factors and, with minmax, the same scales as
+    one process."""
+    ray = pytest.importorskip("ray")
+    from int8rt.calib.distributed import RayCalibration, init_ray
+
+    x = _late_outlier_stream()[:96]
+    single = int8rt.build_engine(outlier_linear(), _config(x))
+    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        sharded = int8rt.build_engine(outlier_linear(), _config(
+            x, distributed=RayCalibration(num_workers=2, batches_per_task=3)))
+    finally:
+        ray.shutdown()
+    assert sharded.scales() == single.scales()
+    assert {"h::smoothed", "r::smoothed"} <= set(sharded.scales())
+    ev = np.random.default_rng(3).normal(0, 1, (8, 6, 32)).astype(np.float32)
+    assert np.array_equal(sharded.run({"x": ev})["y"], single.run({"x": ev})["y"])
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_auto_gets_the_smoothed_histograms_in_each_collector_it_reads(monkeypatch: pytest.MonkeyPatch,
+                                                                      check: bool) -> None:
+    """auto without the check chooses from histograms of the kept samples
+    (a collector of its own, fed the kept rows) while every sample
+    calibrates the session's: each gets the smoothed activations'
+    histograms from the statistics of the samples it was fed; with the
+    check (held-out samples calibrate nothing) only the session's exists.
+    The engine is closer to float32 than auto's without SmoothQuant."""
+    got: list[tuple[str, int]] = []
+    finish = smoothquant.InPass.finish
+
+    def finished(self, splice, collectors):
+        builder = finish(self, splice, collectors)
+        for collector, which in collectors:
+            if collector is not None:
+                hist = collector.histogram("h::smoothed")
+                stats = self.stats if which == "stats" else self.fit
+                assert hist.total_count == stats._tensors["h"].counts.sum()
+                got.append((which, hist.total_count))
+        return builder
+    monkeypatch.setattr(smoothquant.InPass, "finish", finished)
+    x = _late_outlier_stream()[:128]
+    engine = int8rt.build_engine(outlier_linear(), _config(x, "auto", accuracy_check=check))
+    monkeypatch.undo()
+    total = 128 * 6 * 32
+    if check:
+        assert [w for w, _ in got] == ["stats"] and got[0][1] < total
+    else:
+        assert [w for w, _ in got] == ["stats", "fit"] and got[0][1] == total and 0 < got[1][1] < total
+    cal = int8rt.make_calibrator([{"x": x[s:s + BATCH]} for s in range(0, len(x), BATCH)], algorithm="auto")
+    plain = int8rt.build_engine(outlier_linear(), int8rt.BuilderConfig(
+        calibrator=cal, channel_activations=False, accuracy_check=check))
+    ev = np.random.default_rng(4).normal(0, 1, (32, 6, 32)).astype(np.float32)
+    ref = _fp32_outputs(outlier_linear(), ev)
+    assert relative_l2(ref, engine.run({"x": ev})["y"]) < 0.8 * relative_l2(ref, plain.run({"x": ev})["y"])
