@@ -125,8 +125,11 @@ def test_auto_keeps_bias_correction_on_the_collapse_model():
     batches = [{"x": c.calib[i:i + 16]} for i in range(0, 256, 16)]
 
     def build(**config) -> int8rt.Engine:
+        # equalization pinned off: auto keeps it on this model since it reads the uncentred error too
+        # (acc25), and bias correction is then judged against another engine
         return int8rt.build_engine(c.model, int8rt.BuilderConfig(
-            calibrator=int8rt.make_calibrator(batches, algorithm="auto"), accuracy_check=False, **config))
+            calibrator=int8rt.make_calibrator(batches, algorithm="auto"), accuracy_check=False, equalize=False,
+            **config))
 
     auto = build()
     choice = auto.build_report().auto_choice

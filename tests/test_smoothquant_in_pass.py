@@ -241,3 +241,39 @@ def test_auto_gets_the_smoothed_histograms_in_each_collector_it_reads(monkeypatc
     ev = np.random.default_rng(4).normal(0, 1, (32, 6, 32)).astype(np.float32)
     ref = _fp32_outputs(outlier_linear(), ev)
     assert relative_l2(ref, engine.run({"x": ev})["y"]) < 0.8 * relative_l2(ref, plain.run({"x": ev})["y"])
+
+
+def _flattened_linear() -> bytes:
+    """h = x * g [N, 6, 32] -> Reshape [N * 6, 32] -> MatMul -> y: the
+    smoothed activation's axis 0 is not the batch's, so the builder cannot
+    cut a batch's rows of it (Builder.observe_rows declines)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(6)
+    nodes = [helper.make_node("Mul", ["x", "g"], ["h"]),
+             helper.make_node("Reshape", ["h", "shape"], ["hr"]),
+             helper.make_node("MatMul", ["hr", "w"], ["y"])]
+    inits = [numpy_helper.from_array(GAIN, "g"), numpy_helper.from_array(np.array([-1, 32], np.int64), "shape"),
+             numpy_helper.from_array(rng.normal(0, 0.2, (32, 24)).astype(np.float32), "w")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 6, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 24])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_auto_without_the_check_on_a_site_whose_rows_cannot_be_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The auto choice's collector is fed each batch's kept rows; where the
+    site's axis 0 is not the batch's its statistics take the whole batch
+    (the values the pass measured, not a second run), and the build goes
+    through with the smoothed activation's histogram in both collectors."""
+    totals: dict[str, int] = {}
+    finish = smoothquant.InPass.finish
+
+    def finished(self, splice, collectors):
+        builder = finish(self, splice, collectors)
+        totals.update({which: c.histogram("hr::smoothed").total_count for c, which in collectors if c is not None})
+        return builder
+    monkeypatch.setattr(smoothquant.InPass, "finish", finished)
+    x = _late_outlier_stream()[:64]
+    engine = int8rt.build_engine(_flattened_linear(), _config(x, "auto"))
+    assert totals == {"stats": 64 * 6 * 32, "fit": 64 * 6 * 32}
+    assert "hr::smoothed" in engine.scales()

@@ -332,7 +332,7 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes), collector._native)
 
         if smoothing is not None:  # SmoothQuant's statistics from the same batches
-            feed, observe = smoothing.feed(feed, builder), smoothing.observe(observe, builder)
+            feed, observe = smoothing.feed(feed, builder), smoothing.observe(observe)
         pull_batches(calibrator, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
         # the calibration batches' alone: auto's later passes leave them

@@ -187,6 +187,8 @@ class InPass:
         self.stats = ChannelHistograms(self.names)  # every sample calibration ran
         self.fit: Optional[ChannelHistograms] = None  # the kept samples the auto choice reads
         self._tap: Any = None
+        self._last: dict[str, np.ndarray] = {}  # the site values of the batch just run, and its rows
+        self._last_rows: Optional[int] = None
 
     def _values(self, read: Callable[[str], Any], inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = {n: np.asarray(inputs[n]) for n in self.names if n not in self._read}
@@ -203,7 +205,9 @@ class InPass:
         values into :attr:`stats`."""
         def run(inputs: dict[str, np.ndarray]) -> None:
             feed(inputs)
-            self.stats.observe(self._values(builder.copy_last, inputs))
+            self._last = self._values(builder.copy_last, inputs)
+            self._last_rows = next((np.shape(a)[0] for a in inputs.values() if np.ndim(a)), None)
+            self.stats.observe(self._last)
         return run
 
     def tapped(self, feed: Callable[[dict[str, np.ndarray]], None]) -> Callable[[dict[str, np.ndarray]], None]:
@@ -217,20 +221,20 @@ class InPass:
             self.stats.observe(self._values(values.get, inputs))
         return run
 
-    def observe(self, observe: Callable[[dict[str, np.ndarray], Optional[np.ndarray], Any], None], builder: Any
+    def observe(self, observe: Callable[[dict[str, np.ndarray], Optional[np.ndarray], Any], None]
                 ) -> Callable[[dict[str, np.ndarray], Optional[np.ndarray], Any], None]:
-        """``observe(inputs, rows, collector)`` (the auto choice's rows of
-        the batch just run), then those rows' site values into :attr:`fit`."""
+        """``observe(inputs, rows, collector)`` (the auto choice's rows
+        ``rows`` of the batch :meth:`feed` has just run; None: all of it),
+        then those rows' site values into :attr:`fit`."""
         self.fit = ChannelHistograms(self.names)
 
         def run(inputs: dict[str, np.ndarray], rows: Optional[np.ndarray], collector: Any) -> None:
             observe(inputs, rows, collector)
-            picked = [int(r) for r in rows] if rows is not None else None
-
-            def read(n: str) -> Any:  # the rows; where they could not be cut, observe ran them as a batch
-                v = builder.copy_last_rows(n, picked) if picked is not None else None
-                return v if v is not None else builder.copy_last(n)
-            self.fit.observe(self._values(read, inputs))
+            # the rows of the batch :meth:`feed` has just measured; a site
+            # whose axis 0 is not the batch's (a Gemm's [N * T, K] input) whole
+            last, n = self._last, self._last_rows
+            self.fit.observe({k: v[rows] if rows is not None and v.ndim > 1 and v.shape[0] == n else v
+                              for k, v in last.items()})
         return run
 
     def finish(self, splice: Callable[[int, list[tuple[str, tuple]]], Any], collectors: list[tuple[Any, str]]) -> Any:
