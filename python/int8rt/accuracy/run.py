@@ -343,7 +343,8 @@ class CalibrationRun:
         every sample it ran (rescaled.py), or, where it could not, on the
         kept samples (at most bias_correction.SAMPLES). The engine is kept
         where it is closer to float32 on the held-out samples than the one
-        without, centred or uncentred (decision_rule.py): by auto_choice's
+        without (decision_rule.py: centred, and uncentred where no bias
+        correction follows): by auto_choice's
         margin (MIN_GAIN) where the thresholds came from the whole pass,
         and also by its t-test where they came from the kept samples only.
         Returns the thresholds, the rescaled tensors' replaced when kept."""
@@ -373,7 +374,7 @@ class CalibrationRun:
         trial_scales = _scales(trial_amaxes)
         trial_engine = trial.build(trial_scales)
         with_ = self._judge(trial_engine)
-        keep = _equalization_helps(with_, without, whole=whole)
+        keep = _equalization_helps(with_, without, whole=whole, bias_correction=self.bias_correction)
         self._auto["equalization"] = (f"on (auto, {len(rescaled)} tensors rescaled, their thresholds from "
                                       f"{source})" if keep else "off (auto)")
         self._auto["errors"].update(decision_rule.report_errors("equalization", without, with_))
@@ -524,7 +525,8 @@ class CalibrationRun:
             return False
         t0 = time.perf_counter()
         trial = unsigned_form.try_form(self._unsigned_trial, True, scales, self._plain_engine(scales),
-                                       lambda: self._plain_errors(scales), self._judge)
+                                       lambda: self._plain_errors(scales), self._judge,
+                                       bias_correction=self.bias_correction)
         if not trial.changed:
             self._auto["unsigned_activations"] = "off (no non-negative int8 tensor whose readers all take a zero point)"
             return False
@@ -568,7 +570,7 @@ class CalibrationRun:
             current = self._builder.build(scales)
             before = self._judge(current)
         trial = unsigned_form.try_form(self._unsigned_trial, not self._unsigned, scales, current, lambda: before,
-                                       self._judge)
+                                       self._judge, bias_correction=self.bias_correction)
         if not trial.changed:
             return current, before
         was = "on" if self._unsigned else "off"
@@ -673,7 +675,7 @@ class CalibrationRun:
 def _helps(with_: Any, without: Any) -> bool:
     """Bias correction is kept where the output error on the judging
     samples is lower with it by ``auto_choice.MIN_GAIN`` (1%), centred or
-    uncentred as decision_rule.py reads every decision (the digits CNN on a
+    uncentred (decision_rule.py; the digits CNN on a
     long stream lost 0.0202 -> 0.0222 by a 0.9% centred gain the uncentred
     error shows; RESULTS_accuracy.md, acc18 / acc20). No t-test, unlike the choice of thresholds: it is what the
     literature and NNCF apply by default, and on 8 held-out
@@ -684,20 +686,23 @@ def _helps(with_: Any, without: Any) -> bool:
     DeepLabV3 (4 held out, one per calibration size) a 0.2% lower held-out
     error kept it and cost 0.011 of centred cosine at 320x256 (2026-12-03
     afternoon); where it paid, the held-out error fell by 1.1-11%."""
-    return decision_rule.keeps(with_, without, test="margin")
+    return decision_rule.keeps(with_, without, test="margin",
+                               uncentred=decision_rule.reads_uncentred("bias correction", None))
 
 
-def _equalization_helps(with_: Any, without: Any, *, whole: bool) -> bool:
+def _equalization_helps(with_: Any, without: Any, *, whole: bool, bias_correction: Optional[bool] = None) -> bool:
     """Cross-layer equalization is kept where the output error on the
-    judging samples is lower with it, centred or uncentred
-    (decision_rule.py). With thresholds from the whole pass (``whole``),
+    judging samples is lower with it (decision_rule.py: centred, and
+    uncentred where no bias correction follows, ``bias_correction`` being
+    BuilderConfig's). With thresholds from the whole pass (``whole``),
     by the margin alone, as the threshold choice asks of a set: 8 held-out
     images (ShuffleNetV2) cannot pass a t-test for the 7-9% it gains. From
     the kept samples only, clearly (margin and t-test): PP-OCR cls's
     rescaled thresholds from 64 of 256 lines scored 0.082 against 0.065
     without, where those from all lines score 0.042 (and 0.9970 centred
     cosine on the evaluation lines against 0.9956)."""
-    return decision_rule.keeps(with_, without, test="margin" if whole else "clearly")
+    return decision_rule.keeps(with_, without, test="margin" if whole else "clearly",
+                               uncentred=decision_rule.reads_uncentred("equalization", bias_correction))
 
 
 def _same_network(a: Any, b: Any) -> bool:
