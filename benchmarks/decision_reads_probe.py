@@ -10,7 +10,8 @@ change of the rule) to see which decisions move and what that does.
     PYTHONPATH=python python benchmarks/decision_reads_probe.py convnext_hf,lraspp --dir /tmp/acc15/models
     PYTHONPATH=python python benchmarks/decision_reads_probe.py minilm_l6 --smoothquant --method minmax
 
-``--smoothquant`` builds with SmoothQuant on (alpha 0.5), ``--method`` another calibrator than auto.
+``--smoothquant`` builds with SmoothQuant on (alpha 0.5), ``--method`` another calibrator than auto,
+``--no-bias-correction`` with ``BuilderConfig(bias_correction=False)``.
 """
 from __future__ import annotations
 
@@ -28,14 +29,16 @@ from realnets.new_models import ort_session  # noqa: E402
 DECISIONS = ("thresholds", "unsigned_activations", "equalization", "bias_correction")
 
 
-def probe(name: str, folder: str, calib_seed: int | None, method: str = "auto", smoothquant: bool = False) -> None:
+def probe(name: str, folder: str, calib_seed: int | None, method: str = "auto", smoothquant: bool = False,
+          bias_correction: bool | None = None) -> None:
     import int8rt
     from int8rt.data_calibrator import make_calibrator
 
     row = load_row(name, folder, calib_seed)
     t0 = time.process_time()
     engine = int8rt.build_engine(row.path, int8rt.BuilderConfig(
-        calibrator=make_calibrator(list(row.calib), algorithm=method), accuracy_check=False, smoothquant=smoothquant))
+        calibrator=make_calibrator(list(row.calib), algorithm=method), accuracy_check=False, smoothquant=smoothquant,
+        bias_correction=bias_correction))
     seconds = time.process_time() - t0
     choice = engine.build_report().auto_choice or {}
     print(f"{row.name} {method}{' + smoothquant' if smoothquant else ''}: build {seconds:.1f} CPU s", flush=True)
@@ -57,9 +60,11 @@ def main() -> int:
     ap.add_argument("--calib-seed", type=int, help="image classifier rows: calibrate on 32 crops of this seed")
     ap.add_argument("--method", default="auto", help="the int8rt calibrator (default auto)")
     ap.add_argument("--smoothquant", action="store_true", help="SmoothQuant on (alpha 0.5)")
+    ap.add_argument("--no-bias-correction", action="store_true", help="BuilderConfig(bias_correction=False)")
     args = ap.parse_args()
     for name in args.rows.split(","):
-        probe(name, args.dir, args.calib_seed, args.method, args.smoothquant)
+        probe(name, args.dir, args.calib_seed, args.method, args.smoothquant,
+              False if args.no_bias_correction else None)
     return 0
 
 
