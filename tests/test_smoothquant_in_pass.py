@@ -154,8 +154,9 @@ def test_channel_histograms_grow_by_powers_of_two_exactly() -> None:
 @pytest.mark.parametrize("policy", ["extend", "two_pass", "power_of_two"])
 def test_the_rebuilt_histogram_is_the_scaled_tensors(policy: str) -> None:
     """The histogram of |x * f| rebuilt from x's per-channel histograms
-    against the one binned from x * f itself (two_pass: the range set by all
-    data; power_of_two for that policy): the same count, max and bins (==), the cumulative counts within 0.5%
+    against the one binned from x * f itself batch by batch under the same
+    policy (extend: the width the first batch set, bins appended for the
+    later maxima): the same count, max and grid (==), the cumulative counts within 0.5%
     of the total, the thresholds of the methods that read the spread within
     1.5% (entropy's KL search is not compared: it moves between near-equal
     minima on a change of a few counts)."""
@@ -169,8 +170,8 @@ def test_the_rebuilt_histogram_is_the_scaled_tensors(policy: str) -> None:
         stats.observe({"t": x})
     f = (1.0 / np.sqrt(stats.maxima()["t"])).astype(np.float32)
     got = stats.scaled("t", f, 2048, policy)
-    want = Histogram(2048, "power_of_two" if policy == "power_of_two" else "two_pass")
-    if policy != "power_of_two":
+    want = Histogram(2048, policy)
+    if policy == "two_pass":
         for x in xs:
             want.observe_range(x * f)
     for x in xs:

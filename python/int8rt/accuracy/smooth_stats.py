@@ -15,18 +15,20 @@ pass keeps, for each such X, per channel j:
   of calib/histogram.cc, per channel).
 
 Memory is channels x ``BINS`` x 8 bytes per tensor whatever the stream's
-length (MiniLM-L6's 24 sites: 2.9 MB at 256 bins ...; see RESULTS_accuracy.md
+length (MiniLM-L6's 18 sites, 13824 channels: 28.5 MB; RESULTS_accuracy.md,
 acc25). The histogram of X' is then rebuilt (:meth:`ChannelHistograms.scaled`):
 channel j's bin [i, i+1) R_j / BINS holds values that X' carries in
 [i, i+1) R_j f_j / BINS (capped at max |X_j| f_j), spread uniformly over that
-interval into the collector's bins over [0, max_j max |X_j| f_j]: the range
-of X' exactly, binned as a ``two_pass`` histogram of X' would be, up to the
-spread within one source bin (at most 2 x num_bins / BINS target bins wide,
-for the widest channel of X').
+interval onto the grid a histogram of X' fed the same batches would have
+(:func:`_grid`: under ``extend``, the width max_j first_j f_j / num_bins that
+the first batch's per-channel maxima first_j set, and bins appended up to
+max_j max |X_j| f_j; under ``two_pass`` and ``power_of_two`` the range from
+that max), up to the spread within one source bin (at most
+2 x num_bins / BINS target bins wide, for the widest channel of X').
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -42,12 +44,15 @@ class _Channels:
         self.amax = np.zeros(channels, np.float32)
         self.top = np.zeros(channels, np.float64)  # R_j; 0 until channel j shows a non-zero value
         self.counts = np.zeros((channels, BINS), np.int64)
+        self.first: Optional[np.ndarray] = None  # max |x| per channel of the first batch with a non-zero value
 
     def observe(self, v: np.ndarray) -> None:
         a = np.abs(v.reshape(-1, v.shape[-1]).astype(np.float32, copy=False))
         if not a.size:
             return
         m = a.max(axis=0)
+        if self.first is None and m.max() > 0:
+            self.first = m.copy()
         self.amax = np.maximum(self.amax, m)
         for j in np.flatnonzero(m >= self.top):
             self._grow(j, float(m[j]))
@@ -73,16 +78,17 @@ class _Channels:
             self.counts[j, :len(merged)] = merged
             self.top[j] = top
 
-    def scaled(self, factors: np.ndarray, num_bins: int, pow2: bool) -> tuple[np.ndarray, float, float]:
-        """Counts of |X * factors| over ``num_bins`` bins of [0, its max]
-        (``pow2``: of the smallest power of two at or above it), the bin
-        width and that max (module docstring)."""
+    def scaled(self, factors: np.ndarray, num_bins: int, policy: str) -> tuple[np.ndarray, float, float]:
+        """Counts of |X * factors| on the grid a histogram of ``num_bins``
+        bins under ``policy`` would have after the whole stream (module
+        docstring), the bin width and the max."""
         f = np.asarray(factors, np.float32)
         top_value = float(np.max(self.amax * f)) if self.amax.size else 0.0
         total = int(self.counts.sum())
         if top_value <= 0.0:  # only zeros: no range yet, as a histogram that saw only zeros
             return np.zeros(num_bins, np.uint64), 0.0, 0.0
-        width = (2.0 ** np.ceil(np.log2(top_value)) if pow2 else top_value) / num_bins
+        width, bins = _grid(top_value, float(np.max(self.first * f)), num_bins, policy)
+        num_bins = bins
         edges = np.arange(BINS + 1, dtype=np.float64) / BINS
         # each source bin's interval in target bins, capped at the channel's max
         cap = (self.amax.astype(np.float64) * f)[:, None] / width
@@ -113,6 +119,20 @@ class _Channels:
         return counts, width, top_value
 
 
+def _grid(top: float, first: float, num_bins: int, policy: str) -> tuple[float, int]:
+    """Bin width and count of a histogram of ``num_bins`` bins under
+    ``policy`` (calib/histogram.cc) whose data's max is ``top`` and whose
+    first batch's max was ``first``: ``extend``, width first / num_bins
+    (float32) and bins appended to hold ``top``; ``power_of_two``, the
+    smallest power of two above ``top``; ``two_pass``, [0, top]."""
+    if policy == "power_of_two":
+        return float(2.0 ** (np.floor(np.log2(top)) + 1.0) / num_bins), num_bins
+    if policy == "extend" and 0.0 < first < top:
+        width = float(max(np.float32(first) / np.float32(num_bins), np.finfo(np.float32).tiny))
+        return width, max(num_bins, int(top / width) + 1)
+    return float(max(np.float32(top) / np.float32(num_bins), np.finfo(np.float32).tiny)), num_bins
+
+
 class ChannelHistograms:
     """Per-channel maxima and histograms of named tensors (last axis: the
     channels), fed batch by batch; bounded memory (module docstring)."""
@@ -140,10 +160,12 @@ class ChannelHistograms:
         """The histogram (``int8rt.calib.Histogram``) of ``|x * factors|``
         for tensor ``name``, as a collector of ``num_bins`` bins and
         ``policy`` holds one."""
+        from .. import _core
         from ..calib import Histogram
 
-        counts, width, top = self._tensors[name].scaled(factors, num_bins, policy == "power_of_two")
-        return Histogram.from_counts(counts, width, max_abs=top, policy=policy)
+        counts, width, top = self._tensors[name].scaled(factors, num_bins, policy)
+        # num_bins as the initial bin count, as a histogram grown under "extend" keeps it
+        return Histogram._wrap(_core.Histogram.from_state(counts, float(width), float(top), policy, num_bins))
 
     @property
     def nbytes(self) -> int:
