@@ -21,18 +21,25 @@ from test_auto_choice import _FixedOutput
 from test_bias_correction_decision import N, C, _judge
 
 
-@pytest.fixture
-def shifted():
-    """(errors without, errors with): the change removes a per-class shift
-    and leaves the input-dependent error 0.5% larger (centred higher,
-    within the margin, not clearly: a change of rounding)."""
-    rng = np.random.default_rng(11)
+def _shift_removed(seed: int, noise_gain: float):
+    """(errors without, errors with) through the real judge: the engine
+    without has input-dependent error and a per-class shift; the one with
+    has no shift and ``noise_gain`` times the input-dependent error."""
+    rng = np.random.default_rng(seed)
     ref = rng.normal(0, 1, (N, C)).astype(np.float32)
     noise = rng.normal(0, 0.05, (N, C))
     shift = rng.normal(0, 0.2, C)
     judge = _judge(ref)
     without = judge(_FixedOutput((ref + noise + shift).astype(np.float32)))
-    with_ = judge(_FixedOutput((ref + 1.005 * noise).astype(np.float32)))
+    return without, judge(_FixedOutput((ref + noise_gain * noise).astype(np.float32)))
+
+
+@pytest.fixture
+def shifted():
+    """The change removes a per-class shift and leaves the input-dependent
+    error 0.5% larger (centred higher, within the margin, not clearly: a
+    change of rounding)."""
+    without, with_ = _shift_removed(11, 1.005)
     assert without.relative_l2 < with_.relative_l2 < 1.01 * without.relative_l2
     assert not without.clearly_below(with_)
     assert with_.plain.relative_l2 < 0.5 * without.plain.relative_l2
@@ -43,13 +50,7 @@ def shifted():
 def noisier():
     """The change adds input-dependent error on every sample (centred
     clearly higher) while it removes the shift (uncentred lower)."""
-    rng = np.random.default_rng(12)
-    ref = rng.normal(0, 1, (N, C)).astype(np.float32)
-    noise = rng.normal(0, 0.05, (N, C))
-    shift = rng.normal(0, 0.2, C)
-    judge = _judge(ref)
-    without = judge(_FixedOutput((ref + noise + shift).astype(np.float32)))
-    with_ = judge(_FixedOutput((ref + 2.0 * noise).astype(np.float32)))
+    without, with_ = _shift_removed(12, 2.0)
     assert without.clearly_below(with_) and with_.plain.relative_l2 < without.plain.relative_l2
     return without, with_
 
