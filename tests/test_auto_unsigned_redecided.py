@@ -129,6 +129,7 @@ def _run_at(unsigned_engine_error: float, monkeypatch):
     symmetric = _Engine({"a": 0, "b": 0}, unsigned_engine_error)
     trial = _Builder(symmetric)
     run._unsigned, run._unsigned_decided, run._network, run._seconds = True, True, None, {}
+    run.bias_correction = None  # auto decides it after: the form is judged on the centred error (decision_rule.py)
     run._unsigned_trial = lambda on: (trial, lambda: adopted.append(on))
     run._judge = lambda engine: auto_choice._Errors(np.array([engine.error ** 2]), np.array([1.0]))
     run._builder, run._plain = "build's builder", ("mse scales", "the first trial's engine", None)

@@ -135,7 +135,8 @@ def test_auto_keeps_bias_correction_on_the_collapse_model():
     assert not errors["bias correction on"] < (1.0 - MIN_GAIN) * errors["bias correction off"]  # centred: too close
     assert errors["bias correction on, uncentred"] < (1.0 - MIN_GAIN) * errors["bias correction off, uncentred"]
     fp32 = int8rt.build_engine(c.model, int8rt.BuilderConfig(precision="fp32")).run({"x": c.eval_x})["logits"]
-    off = build(bias_correction=False).run({"x": c.eval_x})["logits"]
+    # equalization pinned off: without bias correction auto keeps it here for the offset (acc25)
+    off = build(bias_correction=False, equalize=False).run({"x": c.eval_x})["logits"]
     got = auto.run({"x": c.eval_x})["logits"]
     assert np.array_equal(got, build(bias_correction=True).run({"x": c.eval_x})["logits"])
     assert metrics.relative_l2(fp32, got) < 0.7 * metrics.relative_l2(fp32, off)

@@ -125,6 +125,8 @@ void bind_collector(py::module_& m) {
           "histogram", [](const Collector& c, const std::string& name) { return c.histogram(name); },
           py::arg("name"), "A copy of the tensor's histogram.")
       .def("merge", &Collector::merge, py::arg("other"), py::call_guard<py::gil_scoped_release>())
+      .def("add_histogram", &Collector::add_histogram, py::arg("name"), py::arg("histogram"),
+           "Adds a histogram under a new name (InvalidArgument for a name present or another policy).")
       .def("amaxes",
            [](const Collector& c) {
              std::vector<std::pair<std::string, float>> r;

@@ -26,7 +26,7 @@ from ._names import check_names
 from .accuracy.equalize import RESCALED_KEY
 from .accuracy.run import CalibrationRun
 from .calib import channel_ranges
-from .calib.session import CalibrationResult, CalibrationSession, _BatchChecker, input_arrays, pull_batches
+from .calib.session import CalibrationResult, CalibrationSession, input_arrays, pull_batches
 from .calibrator import IInt8Calibrator
 from .data_calibrator import make_calibrator
 from .engine import Engine
@@ -309,7 +309,7 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
 
 def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, config: BuilderConfig,
                calibrator: IInt8Calibrator, run: CalibrationRun, session: CalibrationSession,
-               source: Any, rewrites: "_Rewrites") -> CalibrationResult:
+               rewrites: "_Rewrites") -> CalibrationResult:
     """Runs TensorRT's calibration loop with the builder's float32 network as
     the forward pass; activations go straight from C++ into the histograms
     (on Ray workers when ``config.distributed`` says so). ``run``
@@ -318,12 +318,14 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
     shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
     inputs = {name: shapes[name] for name in builder.input_names()}
     dtypes = {t["name"]: t["dtype"] for t in map(network.tensor, network.inputs())}
+    smoothing = rewrites.smoothing
     if not session.from_cache and config.distributed is not None:
-        # the workers' per-channel maxima, merged (calib/distributed.py)
+        # the workers' per-channel maxima, merged (calib/distributed.py); SmoothQuant's statistics on the driver
+        tap = smoothing.tapped if smoothing is not None else lambda feed: feed
         _keep_channel_ranges(builder, rewrites, calibrator, config.distributed.calibrate(
-            model, config.batch_size, _builder_args(config), session, source, inputs, config.progress,
-            wrap=lambda feed: run.wrap(_shapes_to(builder, feed), session), rewrites=rewrites.calls, dtypes=dtypes,
-            report=rewrites.keep_report_lines))
+            model, config.batch_size, _builder_args(config), session, calibrator, inputs, config.progress,
+            wrap=lambda feed: run.wrap(tap(_shapes_to(builder, feed)), session), rewrites=rewrites.calls,
+            dtypes=dtypes, report=rewrites.keep_report_lines))
     elif not session.from_cache:
 
         def feed(inputs: dict[str, np.ndarray]) -> None:
@@ -341,7 +343,9 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
                 return
             builder.calibrate_batch(input_arrays(calibrator, inputs, dtypes), collector._native)
 
-        pull_batches(source, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
+        if smoothing is not None:  # SmoothQuant's statistics from the same batches
+            feed, observe = smoothing.feed(feed, builder), smoothing.observe(observe)
+        pull_batches(calibrator, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
         # the calibration batches' alone: auto's later passes leave them
         _keep_channel_ranges(builder, rewrites, calibrator, builder.channel_ranges())
@@ -359,6 +363,10 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
             rewrites.keep_calibration_shapes(shapes)
         return session.finish(progress=config.progress)
     rewrites.keep_calibration_shapes(builder.calibration_shapes())
+    if smoothing is not None:
+        run.rewritten(smoothing.finish(
+            lambda at, calls: rewrites.splice(lambda: _core.Builder(network, **_builder_args(config)), at, calls),
+            [(session.collector, "stats"), (run.fit_collector, "fit")]))
     if not run.auto:  # the calibrator's own search, shown by finish()
         return session.finish(amaxes=run.thresholds(session), progress=config.progress)
     tensors = len(session.collector)
@@ -416,6 +424,7 @@ class _Rewrites:
         self._builder = builder
         self.calls: list[tuple[str, tuple]] = []  # (method, arguments): plain data and float32 arrays, sent to Ray workers
         self.rescaled: dict[str, list[float]] = {}
+        self.smoothing: Any = None  # SmoothQuant measured by the calibration pass (smoothquant.InPass)
 
     def optimized_network(self) -> Network:
         return self._builder.optimized_network()
@@ -474,17 +483,27 @@ class _Rewrites:
             self._builder = copy._builder
         return copy._builder, rescaled, adopt
 
+    def splice(self, make: Callable[[], _core.Builder], at: int, calls: list[tuple[str, tuple]]) -> _core.Builder:
+        """A rewrite made after the calibration pass as if made before it
+        (SmoothQuant, smoothquant.InPass): ``calls`` go into the recorded
+        rewrites at ``at`` (before what calibration recorded, such as the
+        channel ranges, which a rewrite would drop), and a new builder
+        (``make()``) with them all becomes this object's."""
+        self.calls[at:at] = calls
+        self._builder = self.replay(make())
+        return self._builder
+
     def replay(self, builder: _core.Builder) -> _core.Builder:
         for name, args in self.calls:
             getattr(builder, name)(*args)
         return builder
 
     def rewrite(self, network: Network, config: BuilderConfig, calibrator: IInt8Calibrator,
-                session: CalibrationSession) -> Any:
-        """Applies what ``config`` asks for; returns what the calibration
-        loop reads batches from (the calibrator, or SmoothQuant's prefetch
-        of its stream). SmoothQuant is skipped when the calibration
-        cache is used (no data to measure). With
+                session: CalibrationSession) -> None:
+        """Applies what ``config`` asks for before calibration; SmoothQuant
+        is measured by the calibration pass and made after it
+        (:attr:`smoothing`, :meth:`splice`), and skipped when the
+        calibration cache is used (no data to measure). With
         ``distributed`` calibration the workers repeat :attr:`calls`."""
         from .accuracy import equalize, smoothquant
 
@@ -492,23 +511,15 @@ class _Rewrites:
         if config.equalize:
             self.rescaled = equalize.equalize_network(self, skip=skip)
         if not config.smoothquant or not smoothquant.find_sites(self.optimized_network(), skip):
-            return calibrator
+            return
         if session.from_cache:
             logger.warning("smoothquant skipped: the scales come from the calibration cache, so there is no data "
                            "to measure the activations on (the cache holds every original tensor's scale, also "
                            "when it was written by a build with smoothquant)")
-            return calibrator
-        names = self._builder.input_names()
-        shapes = {t["name"]: t["shape"] for t in map(network.tensor, network.inputs())}
-        checker = _BatchChecker(type(calibrator).__name__, names, int(calibrator.get_batch_size()),
-                                {n: shapes[n] for n in names if n in shapes})
-        prefetch = smoothquant.Prefetch(calibrator, names, check=checker,
-                                        shapes={n: shapes[n] for n in names if n in shapes})
-        data = prefetch.data
-        if data is not None:
-            smoothquant.smooth(self, data, alpha=config.smoothquant_alpha, skip=skip,
-                               chunk=min(max(1, prefetch.first_rows), smoothquant.CHUNK))
-        return prefetch
+            return
+        net = self.optimized_network()
+        self.smoothing = smoothquant.InPass(net, smoothquant.find_sites(net, skip), config.smoothquant_alpha,
+                                            at=len(self.calls))
 
 
 def is_pre_quantized(network: Network) -> bool:
@@ -573,7 +584,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             return trial, lambda: args.update(unsigned_activations=on)
 
         rewrites = _Rewrites(builder)
-        source = rewrites.rewrite(network, config, calibrator, session)
+        rewrites.rewrite(network, config, calibrator, session)
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
@@ -586,7 +597,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                              lambda skip, computed: rewrites.equalized_copy(lambda: _core.Builder(network, **args),
                                                                             skip, computed),
                              equalized=bool(rewrites.rescaled))
-        result = _calibrate(builder, network, model, config, calibrator, run, session, source, rewrites)
+        result = _calibrate(builder, network, model, config, calibrator, run, session, rewrites)
         run.before_build(result)
         builder = run.builder  # another one where auto kept cross-layer equalization or unsigned activations
 

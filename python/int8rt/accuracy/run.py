@@ -31,7 +31,7 @@ from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
 from .._numerics import scale_from_amax
-from . import auto_choice, check, crossval, mixed, unsigned_form
+from . import auto_choice, check, crossval, decision_rule, mixed, unsigned_form
 from . import bias_correction as biascorr
 from . import branch_bias
 from .holdout import SampleRouter
@@ -178,6 +178,22 @@ class CalibrationRun:
         # from the calibrator (its index in messages stays right).
         return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None), fit_feed=fit_feed,
                                 after_feed=self._pass.after_batch if self._pass is not None else None)
+
+    @property
+    def fit_collector(self) -> Any:
+        """The auto choice's own collector (the kept samples' histograms),
+        where every sample calibrates the session's; else None."""
+        return self._fit
+
+    def rewritten(self, builder: Any) -> None:
+        """``builder`` (a ``_core.Builder`` of the same model with a
+        float32-equivalent rewrite made after the calibration pass:
+        SmoothQuant, smoothquant.InPass) becomes the build's; the layer
+        inputs the pass kept are the network's before it."""
+        self._builder = builder
+        self._network = builder.optimized_network()
+        if self._pass is not None:
+            self._pass.drop_layer_inputs()
 
     def thresholds(self, session: Any) -> Optional[dict[str, float]]:
         """The auto calibrator's thresholds (None for the other calibrators,
@@ -335,9 +351,10 @@ class CalibrationRun:
         every sample it ran (rescaled.py), or, where it could not, on the
         kept samples (at most bias_correction.SAMPLES). The engine is kept
         where it is closer to float32 on the held-out samples than the one
-        without: by auto_choice's margin (MIN_GAIN) where the thresholds
-        came from the whole pass, and also by its t-test where they came
-        from the kept samples only.
+        without (decision_rule.py: centred, and uncentred where no bias
+        correction follows): by auto_choice's
+        margin (MIN_GAIN) where the thresholds came from the whole pass,
+        and also by its t-test where they came from the kept samples only.
         Returns the thresholds, the rescaled tensors' replaced when kept."""
         from . import equalize
 
@@ -365,21 +382,13 @@ class CalibrationRun:
         trial_scales = _scales(trial_amaxes)
         trial_engine = trial.build(trial_scales)
         with_ = self._judge(trial_engine)
-        # From the kept samples only, clearly (margin and t-test): PP-OCR cls's
-        # rescaled thresholds from 64 of 256 lines scored 0.082 against 0.065
-        # without, where those from all lines score 0.042 (and 0.9970 centred
-        # cosine on the evaluation lines against 0.9956). From the whole pass,
-        # the margin alone, as the threshold choice asks of a set: 8 held-out
-        # images (ShuffleNetV2) cannot pass a t-test for the 7-9% it gains.
-        keep = (with_.relative_l2 < (1.0 - auto_choice.MIN_GAIN) * without.relative_l2 if whole
-                else with_.clearly_below(without))
+        keep = _equalization_helps(with_, without, whole=whole, bias_correction=self.bias_correction)
         self._auto["equalization"] = (f"on (auto, {len(rescaled)} tensors rescaled, their thresholds from "
                                       f"{source})" if keep else "off (auto)")
-        self._auto["errors"].update({"equalization off": round(without.relative_l2, 6),
-                                     "equalization on": round(with_.relative_l2, 6)})
-        logger.info("auto calibration: cross-layer equalization %s (output relative L2 on %d %s samples: %.4g "
-                    "without, %.4g with)", "kept" if keep else "left off", self._auto["samples"], self._where,
-                    without.relative_l2, with_.relative_l2)
+        self._auto["errors"].update(decision_rule.report_errors("equalization", without, with_))
+        logger.info("auto calibration: cross-layer equalization %s (output relative L2 on %d %s samples: %s)",
+                    "kept" if keep else "left off", self._auto["samples"], self._where,
+                    decision_rule.describe(without, with_))
         if not keep:
             return amaxes
         adopt()
@@ -524,7 +533,8 @@ class CalibrationRun:
             return False
         t0 = time.perf_counter()
         trial = unsigned_form.try_form(self._unsigned_trial, True, scales, self._plain_engine(scales),
-                                       lambda: self._plain_errors(scales), self._judge)
+                                       lambda: self._plain_errors(scales), self._judge,
+                                       bias_correction=self.bias_correction)
         if not trial.changed:
             self._auto["unsigned_activations"] = "off (no non-negative int8 tensor whose readers all take a zero point)"
             return False
@@ -532,8 +542,8 @@ class CalibrationRun:
         self._auto["unsigned_activations"] = trial.report()
         self._auto["errors"].update(trial.errors())
         logger.info("auto calibration: unsigned activations %s (%d int8 tensors; output relative L2 on %d %s "
-                    "samples: %.4g without, %.4g with)", "kept" if trial.keep else "left off", trial.changed,
-                    self._auto["samples"], self._where, trial.current.relative_l2, trial.tried.relative_l2)
+                    "samples: %s)", "kept" if trial.keep else "left off", trial.changed,
+                    self._auto["samples"], self._where, decision_rule.describe(trial.current, trial.tried))
         if trial.keep:
             trial.adopt()
             self._unsigned = True
@@ -568,7 +578,7 @@ class CalibrationRun:
             current = self._builder.build(scales)
             before = self._judge(current)
         trial = unsigned_form.try_form(self._unsigned_trial, not self._unsigned, scales, current, lambda: before,
-                                       self._judge)
+                                       self._judge, bias_correction=self.bias_correction)
         if not trial.changed:
             return current, before
         was = "on" if self._unsigned else "off"
@@ -613,16 +623,10 @@ class CalibrationRun:
             self._corrected_engine, self._corrected_builder = (dict(scales), corrected), corrected_builder
         assert self._auto is not None
         self._auto["bias_correction"] = "on (auto)" if keep else "off (auto)"
-        self._auto["errors"].update({"bias correction off": round(without.relative_l2, 6),
-                                     "bias correction on": round(with_.relative_l2, 6)})
-        if with_.plain is not None and without.plain is not None:
-            self._auto["errors"].update({"bias correction off, uncentred": round(without.plain.relative_l2, 6),
-                                         "bias correction on, uncentred": round(with_.plain.relative_l2, 6)})
-        logger.info("auto calibration: bias correction %s (output relative L2 on %d %s samples: %.4g without, "
-                    "%.4g with; uncentred %s)", "kept" if keep else "left off", self._auto["samples"], self._where,
-                    without.relative_l2, with_.relative_l2,
-                    f"{without.plain.relative_l2:.4g} without, {with_.plain.relative_l2:.4g} with"
-                    if with_.plain is not None and without.plain is not None else "not measured")
+        self._auto["errors"].update(decision_rule.report_errors("bias correction", without, with_))
+        logger.info("auto calibration: bias correction %s (output relative L2 on %d %s samples: %s)",
+                    "kept" if keep else "left off", self._auto["samples"], self._where,
+                    decision_rule.describe(without, with_))
         return keep
 
     def corrected(self, builder: Any, fp32_nodes: set[str]) -> Any:
@@ -678,20 +682,10 @@ class CalibrationRun:
 
 def _helps(with_: Any, without: Any) -> bool:
     """Bias correction is kept where the output error on the judging
-    samples is lower with it by ``auto_choice.MIN_GAIN`` (1%), either as
-    the choice of thresholds measures it (centred where the outputs are
-    class scores or maps, after the gain fit) or uncentred
-    (``_Errors.plain``) with the centred error not higher by more than that
-    margin. Uncentred as well because the centred error cannot see what the
-    correction removes: a per-channel mean shift reaches class scores as an
-    offset shared by every sample, which the centring subtracts. On the
-    collapse model (tests/accuracy_models.py) the correction takes the
-    evaluation images' relative L2 from 0.134 to 0.082 while the centred
-    held-out error moved 0.8%, and the digits CNN on a long stream lost
-    0.0202 -> 0.0222 by a 0.9% centred gain (RESULTS_accuracy.md, acc18).
-    The centred bound keeps a correction that trades the input-dependent
-    part for the offset off (PP-OCR cls, 1024 lines: centred 0.0502 ->
-    0.0648). No t-test, unlike the choice of thresholds: it is what the
+    samples is lower with it by ``auto_choice.MIN_GAIN`` (1%), centred or
+    uncentred (decision_rule.py; the digits CNN on a
+    long stream lost 0.0202 -> 0.0222 by a 0.9% centred gain the uncentred
+    error shows; RESULTS_accuracy.md, acc18 / acc20). No t-test, unlike the choice of thresholds: it is what the
     literature and NNCF apply by default, and on 8 held-out
     images (a 32-image calibration) the t-test refused it also where it was
     closer to float32 on the evaluation images (random-weight ResNet-50:
@@ -700,12 +694,23 @@ def _helps(with_: Any, without: Any) -> bool:
     DeepLabV3 (4 held out, one per calibration size) a 0.2% lower held-out
     error kept it and cost 0.011 of centred cosine at 320x256 (2026-12-03
     afternoon); where it paid, the held-out error fell by 1.1-11%."""
-    gain = 1.0 - auto_choice.MIN_GAIN
-    if with_.relative_l2 < gain * without.relative_l2:
-        return True
-    if with_.plain is None or without.plain is None:
-        return False
-    return with_.plain.relative_l2 < gain * without.plain.relative_l2 and not without.clearly_below(with_)
+    return decision_rule.keeps(with_, without, test="margin",
+                               uncentred=decision_rule.reads_uncentred("bias correction", None))
+
+
+def _equalization_helps(with_: Any, without: Any, *, whole: bool, bias_correction: Optional[bool] = None) -> bool:
+    """Cross-layer equalization is kept where the output error on the
+    judging samples is lower with it (decision_rule.py: centred, and
+    uncentred where no bias correction follows, ``bias_correction`` being
+    BuilderConfig's). With thresholds from the whole pass (``whole``),
+    by the margin alone, as the threshold choice asks of a set: 8 held-out
+    images (ShuffleNetV2) cannot pass a t-test for the 7-9% it gains. From
+    the kept samples only, clearly (margin and t-test): PP-OCR cls's
+    rescaled thresholds from 64 of 256 lines scored 0.082 against 0.065
+    without, where those from all lines score 0.042 (and 0.9970 centred
+    cosine on the evaluation lines against 0.9956)."""
+    return decision_rule.keeps(with_, without, test="margin" if whole else "clearly",
+                               uncentred=decision_rule.reads_uncentred("equalization", bias_correction))
 
 
 def _same_network(a: Any, b: Any) -> bool:

@@ -19,30 +19,32 @@ other readers, such as a residual Add, still read X), and W' replaces each
 consumer's weights (``Builder.set_node_constants``). alpha = 0.5 is the
 paper's default. Layers kept in float (``layer_precisions``) are left out.
 
-The statistics need calibration data before the histograms are made, while
-TensorRT's ``get_batch`` stream is read once: :class:`Prefetch` reads the
-whole stream first, holding its batches (the inputs only) up to
-``BUDGET_BYTES``; every batch held gives the statistics (a maximum: one
-late sample with an outlier channel moves its factor, as it moves the
-histograms the thresholds come from), and calibration then replays them
-before reading on. Past the budget the rest of the stream is read by the
-calibration loop alone, and the log says the statistics came from the
-first samples. Until 2026-12-05 (RESULTS_accuracy.md, acc21) the
-statistics read the first 64 samples only, so an outlier channel that
-appears later in the stream was clipped by the smoothed tensor's scale.
+The statistics need the whole calibration stream, which TensorRT's
+``get_batch`` hands over once, and X' needs a histogram for its threshold.
+In a build (:class:`InPass`) the calibration pass runs the network as it
+is, and after each batch the sites' values are binned per channel
+(smooth_stats.py: exact per-channel maxima, power-of-two-range histograms
+of bounded size); once the stream has ended the factors come from the
+maxima of every batch, the network is smoothed (a fresh builder, the
+rewrite spliced into the recorded rewrites where it would have stood
+before calibration, builder._Rewrites.splice) and each X' gets the
+histogram rebuilt from X's per-channel ones at its factors. Nothing is
+replayed and nothing of the stream is held. Until 2026-12-05 the
+statistics came from the first 64 samples (acc21: from the batches held
+to replay them, up to 1 GB of inputs); RESULTS_accuracy.md, acc25.
+:func:`smooth` smooths a builder from samples given directly.
 """
 from __future__ import annotations
 
 import logging
-from collections import deque
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .pass_values import BUDGET_BYTES
-from .taps import Samples, WholeBatch, batch_samples, batches, fp32_tap_engine, groups
+from .smooth_stats import ChannelHistograms
+from .taps import Samples, batches, fp32_tap_engine, groups
 
-__all__ = ["BUDGET_BYTES", "DEFAULT_ALPHA", "Prefetch", "find_sites", "smooth"]
+__all__ = ["DEFAULT_ALPHA", "InPass", "find_sites", "rewrite_calls", "smooth"]
 
 logger = logging.getLogger("int8rt")
 
@@ -105,21 +107,18 @@ def channel_maxima(network: Any, names: Sequence[str], data: Samples, chunk: int
     return out
 
 
-def smooth(builder: Any, data: Samples, *, alpha: float = DEFAULT_ALPHA,
-           skip: set[str] = frozenset(), chunk: int = CHUNK) -> int:
-    """Smooths every site of ``builder``'s optimized network with statistics
-    from ``data`` ({input name: array}, or a list of such groups); returns
-    the number of sites."""
+def rewrite_calls(network: Any, sites: dict[str, list[int]], amax: dict[str, np.ndarray],
+                  alpha: float = DEFAULT_ALPHA) -> list[tuple[str, tuple]]:
+    """The rewrite of ``network`` (a Builder's optimized network) that
+    smooths ``sites`` (:func:`find_sites`) with the per-channel maxima
+    ``amax``, as Builder calls (method, arguments): one
+    ``insert_channel_scale`` per activation (the factors 1 / s), then one
+    ``set_node_constants`` with every consumer's weights times s."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"smoothquant alpha must be in [0, 1], got {alpha}")
-    network = builder.optimized_network()
     nodes, tensors = network.nodes(), network.tensors()
-    sites = find_sites(network, skip)
-    if not sites:
-        return 0
-    amax = channel_maxima(network, sorted(sites), data, chunk)
+    calls: list[tuple[str, tuple]] = []
     updates = []
-    inserted = 0
     for name, users in sites.items():
         x = network.find_tensor(name)
         rows = [_weight_rows(network, tensors, nodes[i], x) for i in users]
@@ -133,77 +132,129 @@ def smooth(builder: Any, data: Samples, *, alpha: float = DEFAULT_ALPHA,
             scaled = (w * s[:, None]).astype(np.float32)
             gemm_t = nodes[i]["op"] == "Gemm" and nodes[i]["attrs"].get("transB", 0)
             updates.append((nodes[i]["name"], 1, (scaled.T if gemm_t else scaled).ravel().tolist()))
-        builder.insert_channel_scale(name, [nodes[i]["name"] for i in users], (1.0 / s).astype(np.float32).tolist())
-        inserted += 1
-    builder.set_node_constants(updates)
-    logger.info("smoothquant (alpha %.2f): %d activations, %d linear layers", alpha, inserted, len(updates))
-    return inserted
+        calls.append(("insert_channel_scale", (name, [nodes[i]["name"] for i in users],
+                                               (1.0 / s).astype(np.float32).tolist())))
+    calls.append(("set_node_constants", (updates,)))
+    return calls
 
 
-class Prefetch:
-    """The calibrator's batches, read ahead so that they can be read twice.
+def smooth(builder: Any, data: Samples, *, alpha: float = DEFAULT_ALPHA,
+           skip: set[str] = frozenset(), chunk: int = CHUNK) -> int:
+    """Smooths every site of ``builder``'s optimized network (before its
+    calibration) with statistics from ``data`` ({input name: array}, or a
+    list of such groups), run through a float32 engine; returns the number
+    of sites."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"smoothquant alpha must be in [0, 1], got {alpha}")
+    network = builder.optimized_network()
+    sites = find_sites(network, skip)
+    if not sites:
+        return 0
+    calls = rewrite_calls(network, sites, channel_maxima(network, sorted(sites), data, chunk), alpha)
+    for method, args in calls:
+        getattr(builder, method)(*args)
+    logger.info("smoothquant (alpha %.2f): %d activations, %d linear layers", alpha, len(sites),
+                len(calls[-1][1][0]))
+    return len(sites)
 
-    ``Prefetch(calibrator, names)`` calls ``get_batch(names)`` until the
-    data ends or the batches held pass ``budget`` bytes (their arrays'),
-    each checked by ``check(batch, index)`` (the calibration loop's
-    checks); :attr:`data` is them. The object then stands in for the
-    calibrator in the calibration loop (``get_batch`` returns the held
-    batches first, then the calibrator's)."""
 
-    def __init__(self, calibrator: Any, names: Sequence[str], *, budget: int = BUDGET_BYTES,
-                 check: Optional[Callable[[Any, int], Any]] = None,
-                 shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
-        self._calibrator = calibrator
-        self._names = list(names)
-        self._held: deque[Any] = deque()
-        self._parts: list[dict[str, np.ndarray]] = []  # the held batches as {name: array}
-        self.first_rows = 0  # samples in the first batch: the size the statistics run at
-        self.samples = 0     # samples held (taps.batch_samples of each batch)
-        self._ended = False
-        size = 0
-        while size <= budget:
-            batch = calibrator.get_batch(list(names))
-            if batch is None or batch is False or (hasattr(batch, "__len__") and len(batch) == 0):
-                self._ended = True
-                break
-            if check is not None:  # the calibration loop's checks, before the batch is run for statistics
-                check(batch, len(self._held) + 1)
-            self._held.append(batch)
-            arrays = [batch[n] for n in self._names] if isinstance(batch, Mapping) else list(batch)
-            part = {n: np.asarray(a) for n, a in zip(self._names, arrays)}
-            n = batch_samples(part, shapes)
-            # inputs not all batch-first (a state [2, N, H]) are run as they came
-            batch_first = len({a.shape[0] for a in part.values() if a.ndim}) <= 1
-            self._parts.append(part if batch_first else WholeBatch(part, n))
-            self.first_rows = self.first_rows or n
-            self.samples += n
-            size += sum(a.nbytes for a in part.values())
-        if not self._ended:
-            logger.warning("smoothquant: statistics from the first %d calibration samples (%d batches): the inputs "
-                           "held to replay them reached %.1f MB; the later ones are calibrated but not measured",
-                           self.samples, len(self._held), size / 1e6)
+def _factors(calls: list[tuple[str, tuple]]) -> dict[str, np.ndarray]:
+    """Each smoothed activation's factors (1 / s) in ``calls``."""
+    return {args[0]: np.asarray(args[2], np.float32) for method, args in calls if method == "insert_channel_scale"}
 
-    @property
-    def data(self) -> Optional[list[dict[str, np.ndarray]]]:
-        """The held batches, one group (one array per input) each, until the
-        replay starts (then they are let go); None if none."""
-        return list(self._parts) or None
 
-    def get_batch_size(self) -> int:
-        return self._calibrator.get_batch_size()
+class InPass:
+    """SmoothQuant in a build: statistics from the calibration pass itself
+    (module docstring).
 
-    def get_batch(self, names: Sequence[str]) -> Any:
-        if self._held:
-            self._parts.clear()  # the statistics are taken: what is replayed need not stay
-            return self._held.popleft()
-        if self._ended:
-            return None
-        return self._calibrator.get_batch(list(names))
+    Made before calibration on the builder's optimized ``network``; the
+    build's calibration loop passes each batch through :meth:`feed` (the
+    builder's last batch) or, where the builder runs no batch (sharded
+    calibration's driver), :meth:`tapped` (a float32 engine of the sites
+    alone); the auto calibrator's choice, which reads histograms of the
+    kept samples only, passes its rows through :meth:`observe`. After the
+    pass, :meth:`finish` smooths and hands out the histograms.
+    """
 
-    def __len__(self) -> int:
-        from ..calib.session import expected_batches
+    def __init__(self, network: Any, sites: dict[str, list[int]], alpha: float, at: int) -> None:
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"smoothquant alpha must be in [0, 1], got {alpha}")
+        self.network, self.sites, self.alpha = network, sites, alpha
+        self.at = at  # where in the recorded rewrites the smoothing stands (before calibration)
+        self.names = sorted(sites)
+        inputs = {network.tensor(i)["name"] for i in network.inputs()}
+        self._read = [n for n in self.names if n not in inputs]
+        self.stats = ChannelHistograms(self.names)  # every sample calibration ran
+        self.fit: Optional[ChannelHistograms] = None  # the kept samples the auto choice reads
+        self._tap: Any = None
+        self._last: dict[str, np.ndarray] = {}  # the site values of the batch just run, and its rows
+        self._last_rows: Optional[int] = None
 
-        count = expected_batches(self._calibrator)
-        if count is None:
-            raise TypeError("unknown length")
-        return count
+    def _values(self, read: Callable[[str], Any], inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        values = {n: np.asarray(inputs[n]) for n in self.names if n not in self._read}
+        for n in self._read:
+            v = read(n)
+            if v is None:
+                raise RuntimeError(f"smoothquant: the calibration pass kept no value of '{n}'")
+            values[n] = v
+        return values
+
+    def feed(self, feed: Callable[[dict[str, np.ndarray]], None], builder: Any
+             ) -> Callable[[dict[str, np.ndarray]], None]:
+        """``feed`` (runs ``builder`` on a batch), then the batch's site
+        values into :attr:`stats`."""
+        def run(inputs: dict[str, np.ndarray]) -> None:
+            feed(inputs)
+            self._last = self._values(builder.copy_last, inputs)
+            self._last_rows = next((np.shape(a)[0] for a in inputs.values() if np.ndim(a)), None)
+            self.stats.observe(self._last)
+        return run
+
+    def tapped(self, feed: Callable[[dict[str, np.ndarray]], None]) -> Callable[[dict[str, np.ndarray]], None]:
+        """``feed``, then the batch's site values from a float32 engine of
+        the sites into :attr:`stats` (a driver whose builder runs no batch)."""
+        def run(inputs: dict[str, np.ndarray]) -> None:
+            feed(inputs)
+            if self._tap is None:
+                self._tap = fp32_tap_engine(self.network, self._read).create_execution_context()
+            values = self._tap.run(inputs)
+            self.stats.observe(self._values(values.get, inputs))
+        return run
+
+    def observe(self, observe: Callable[[dict[str, np.ndarray], Optional[np.ndarray], Any], None]
+                ) -> Callable[[dict[str, np.ndarray], Optional[np.ndarray], Any], None]:
+        """``observe(inputs, rows, collector)`` (the auto choice's rows
+        ``rows`` of the batch :meth:`feed` has just run; None: all of it),
+        then those rows' site values into :attr:`fit`."""
+        self.fit = ChannelHistograms(self.names)
+
+        def run(inputs: dict[str, np.ndarray], rows: Optional[np.ndarray], collector: Any) -> None:
+            observe(inputs, rows, collector)
+            # the rows of the batch :meth:`feed` has just measured; a site
+            # whose axis 0 is not the batch's (a Gemm's [N * T, K] input) whole
+            last, n = self._last, self._last_rows
+            self.fit.observe({k: v[rows] if rows is not None and v.ndim > 1 and v.shape[0] == n else v
+                              for k, v in last.items()})
+        return run
+
+    def finish(self, splice: Callable[[int, list[tuple[str, tuple]]], Any], collectors: list[tuple[Any, str]]) -> Any:
+        """Smooths with the maxima of every batch the pass ran:
+        ``splice(at, calls)`` puts the rewrite into the recorded rewrites
+        and returns the builder made with it; each collector
+        (``int8rt.calib.Collector``, and ``"stats"`` or ``"fit"``: which
+        statistics it was fed alike) gets each smoothed activation's
+        histogram. Returns that builder."""
+        calls = rewrite_calls(self.network, self.sites, self.stats.maxima(), self.alpha)
+        builder = splice(self.at, calls)
+        factors = _factors(calls)
+        for collector, which in collectors:
+            stats = self.stats if which == "stats" else self.fit
+            if collector is None or stats is None or not stats.batches:
+                continue
+            for name, f in factors.items():
+                collector.add_histogram(f"{name}::smoothed",
+                                        stats.scaled(name, f, collector.num_bins, collector.policy))
+        logger.info("smoothquant (alpha %.2f): %d activations, %d linear layers, statistics from all %d calibration "
+                    "batches (%.1f MB of per-channel histograms)", self.alpha, len(self.sites), len(calls[-1][1][0]),
+                    self.stats.batches, self.stats.nbytes / 1e6)
+        return builder

@@ -6,9 +6,9 @@ thresholds.
 One trial lowers the engine in the other form (a fresh builder, the
 lowering choosing which tensors can take a zero point), counts the tensors
 whose grid it changes, runs both engines on the judging samples and keeps
-the other form where its output error (relative L2) is strictly lower: the
-same thresholds on a finer grid, so no margin or t-test, as for bias
-correction. run.py makes the trial twice: at the default set's thresholds,
+the other form where its output error (relative L2) is strictly lower
+(decision_rule.py: centred, and uncentred where no bias correction
+follows): the same thresholds on a finer grid, so no margin or t-test. run.py makes the trial twice: at the default set's thresholds,
 before the sets are scored (so the sets and folds are scored in the form
 the build will have), and again at the chosen set's thresholds where
 another set was chosen (one more step of coordinate descent over
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
+
+from . import decision_rule
 
 __all__ = ["FormTrial", "Trial", "try_form", "unsigned_tensors"]
 
@@ -51,6 +53,8 @@ class FormTrial:
         engine: the engine (``_core.Engine``) in the form tried.
         builder: the Builder it was lowered from.
         adopt: makes ``builder`` the build's (builder._Rewrites).
+        uncentred: the decision reads the uncentred error too
+            (decision_rule.reads_uncentred).
     """
 
     on: bool
@@ -60,12 +64,15 @@ class FormTrial:
     engine: Any
     builder: Any
     adopt: Callable[[], None]
+    uncentred: bool = False
 
     @property
     def keep(self) -> bool:
         """The form tried is the build's: strictly lower output error on
-        the judging samples (a tie keeps the form held)."""
-        return self.tried is not None and self.tried.relative_l2 < self.current.relative_l2
+        the judging samples (decision_rule.keeps; a tie keeps the form
+        held)."""
+        return self.tried is not None and decision_rule.keeps(self.tried, self.current, test="lower",
+                                                              uncentred=self.uncentred)
 
     def errors(self, at: str = "") -> dict[str, float]:
         """The two errors as the build report's ``errors`` entries
@@ -73,8 +80,8 @@ class FormTrial:
         second decision)."""
         where = f" at {at}" if at else ""
         held = "on" if not self.on else "off"
-        return {f"unsigned {held}{where}": round(self.current.relative_l2, 6),
-                f"unsigned {'on' if self.on else 'off'}{where}": round(self.tried.relative_l2, 6)}
+        return decision_rule.report_errors("unsigned", self.current, self.tried, f"{held}{where}",
+                                           f"{'on' if self.on else 'off'}{where}")
 
     def report(self, at: str = "") -> str:
         """The build report's ``unsigned_activations`` entry where the form
@@ -86,17 +93,20 @@ class FormTrial:
 
 
 def try_form(trial: Trial, on: bool, scales: Mapping[str, float], current_engine: Any,
-             current_errors: Callable[[], Any], judge: Callable[[Any], Any]) -> FormTrial:
+             current_errors: Callable[[], Any], judge: Callable[[Any], Any], *,
+             bias_correction: Optional[bool] = None) -> FormTrial:
     """The engine at ``scales`` in form ``on`` (from ``trial(on)``) against
     ``current_engine``, the build's engine at the same scales in the other
     form: the tensors whose grid differs, and where any does, both engines'
     errors on the judging samples (``current_errors()``, which may have
-    been measured already, and ``judge(engine)``)."""
+    been measured already, and ``judge(engine)``). ``bias_correction``:
+    BuilderConfig's, which says which error the decision reads."""
+    uncentred = decision_rule.reads_uncentred("unsigned activations", bias_correction)
     builder, adopt = trial(on)
     engine = builder.build(dict(scales))
     symmetric, unsigned = (current_engine, engine) if on else (engine, current_engine)
     changed = len(unsigned_tensors(unsigned, symmetric))
     if not changed:
-        return FormTrial(on, 0, None, None, engine, builder, adopt)
+        return FormTrial(on, 0, None, None, engine, builder, adopt, uncentred)
     current = current_errors()
-    return FormTrial(on, changed, current, judge(engine), engine, builder, adopt)
+    return FormTrial(on, changed, current, judge(engine), engine, builder, adopt, uncentred)

@@ -99,6 +99,15 @@ class Collector:
             raise TypeError(f"Collector.merge expects a Collector, got {type(other).__name__}")
         self._native.merge(other._native)
 
+    def add_histogram(self, name: str, histogram: Histogram) -> None:
+        """Adds ``histogram`` (same ``policy``) as the histogram of tensor
+        ``name``, which must be new to the collector (``InvalidArgumentError``
+        otherwise): for a tensor whose histogram is made from others' (a
+        SmoothQuant-smoothed activation, accuracy/smooth_stats.py)."""
+        if not isinstance(histogram, Histogram):
+            raise TypeError(f"Collector.add_histogram expects a Histogram, got {type(histogram).__name__}")
+        self._native.add_histogram(name, histogram._native)
+
     def amaxes(self) -> dict[str, float]:
         """Threshold (amax) per tensor in observed order; searches run in parallel."""
         return dict(self._native.amaxes())
