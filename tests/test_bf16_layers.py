@@ -459,3 +459,77 @@ def test_bfloat16_tensors_between_bf16_convs_keep_the_bits(tmp_path) -> None:
     for key, got in results.items():
         for name, g, w in zip(("y1", "y2", "y3"), got, want):
             np.testing.assert_array_equal(g.view(np.uint32), w.view(np.uint32), err_msg=f"{name} {key}")
+
+
+def _bf16_residual_model(extra_outputs: tuple = ()) -> bytes:
+    """A ResNet-style block of BF16 convs: t0 = Relu(Conv 1x1 (x)) feeds both
+    the 3x3 conv (X) and, as the residual, the last 1x1 conv's Add + Relu;
+    t1 = Relu(Conv 3x3 (t0)). Both t0 and t1 become bfloat16 tensors (t0 a
+    residual input); `extra_outputs` also become network outputs, which
+    keeps them float32."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(42)
+    inits = {"w0": rng.standard_normal((16, 6, 1, 1)), "b0": rng.standard_normal(16),
+             "w1": rng.standard_normal((12, 16, 3, 3)) * 0.2, "b1": rng.standard_normal(12),
+             "w2": rng.standard_normal((16, 12, 1, 1)) * 0.3, "b2": rng.standard_normal(16)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["c0"]),
+        helper.make_node("Relu", ["c0"], ["t0"]),
+        helper.make_node("Conv", ["t0", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["t1"]),
+        helper.make_node("Conv", ["t1", "w2", "b2"], ["c2"]),
+        helper.make_node("Add", ["c2", "t0"], ["s"]),
+        helper.make_node("Relu", ["s"], ["y"]),
+    ]
+    shapes = {"y": [None, 16, 10, 9], "t0": [None, 16, 10, 9], "t1": [None, 12, 10, 9]}
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in ("y", *extra_outputs)]
+    graph = helper.make_graph(nodes, "bf16_residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                     [None, 6, 10, 9])],
+                              outputs, [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("cap", [None, "ref"])
+def test_bfloat16_residual_tensor_adds_its_bf16_values(tmp_path, cap) -> None:
+    """A residual input between BF16 convs is stored as bfloat16 too
+    (mark_bf16_tensors): the residual conv adds the residual's BF16 values
+    (Bf16Tile::residual16, widened exactly). Exact: the output == the
+    residual conv run alone on the float32 network's t1 with the residual
+    rounded to BF16 by numpy (bits; natively and under the cap "ref", the
+    reference tile). Bound: against the float32-residual network, the one
+    extra rounding moves each output by at most 2^-8 |t0| (round to nearest
+    even, 8 significant bits) plus the FP32 add's 2^-24 |y|."""
+    pytest.importorskip("onnx")
+    x = np.random.default_rng(43).standard_normal((2, 6, 10, 9)).astype(F32)
+    engines = {}
+    for extra in ((), ("t0", "t1")):
+        path = tmp_path / f"res{len(extra)}.onnx"
+        path.write_bytes(_bf16_residual_model(extra))
+        engines[extra] = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True,
+                                                                             max_isa=cap))
+    marked = engines[()]
+    details = [la["detail"] for la in marked.layers() if la["op"] == "Conv"]
+    assert sum("out=bfloat16" in d for d in details) == 2, details
+    assert ("bf16: 2 tensors between BF16 convs stored as bfloat16, 1 of them residual inputs (added as their "
+            "BF16 values)") in marked.report()
+    y = marked.run({"x": x})["y"]
+    ref = engines[("t0", "t1")].run({"x": x})
+    t0, t1, y_r32 = ref["t0"], ref["t1"], ref["y"]
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(_bf16_residual_model())
+    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    int8rt.set_max_isa(cap)
+    try:
+        want = run_single_op("Conv", [t1, consts["w2"], consts["b2"], to_bf16(t0)],
+                             {**BF16, "int8rt_residual": 3, "int8rt_activation": "Relu"},
+                             [False, True, True, False])[0]
+    finally:
+        int8rt.set_max_isa(None)
+    np.testing.assert_array_equal(y.view(np.uint32), want.view(np.uint32))
+    err = np.abs(y.astype(np.float64) - y_r32)
+    bound = 2.0 ** -8 * np.abs(t0.astype(np.float64)) + 2.0 ** -24 * np.abs(y_r32) + 1e-30
+    assert np.all(err <= bound), f"max excess {np.max(err - bound):.3g}"
+    assert np.any(err > 0), "the residual was not rounded: the test cannot tell"

@@ -91,7 +91,21 @@ std::vector<std::string> mark_bf16_tensors(Network& net) {
   auto bf16_conv = [&](const Node& node) {
     return node.op == "Conv" && node.attrs.get_string(kPrecisionAttr, "") == "bf16";
   };
-  size_t marked = 0;
+  // Input i of `user` that a bfloat16 tensor may feed: X of a BF16 conv, or
+  // the fused residual of a dense (not depthwise: its kernel adds an FP32
+  // residual) BF16 conv. Sets *rounds for the residual.
+  auto takes_bf16 = [&](const Node& user, size_t i, bool* rounds) {
+    if (!bf16_conv(user)) return false;
+    if (i == 0) return true;
+    const int64_t res = user.attrs.has("int8rt_residual") ? user.attrs.get_int("int8rt_residual", -1) : -1;
+    if (res < 0 || i != static_cast<size_t>(res)) return false;
+    const Shape& ws = net.tensor(user.inputs[1]).shape;
+    const int64_t group = user.attrs.get_int("group", 1);
+    if (group > 1 && ws.size() > 1 && ws[1] == 1 && ws[0] == group) return false;  // depthwise
+    *rounds = true;
+    return true;
+  };
+  size_t marked = 0, residuals = 0;
   for (const Node& node : net.nodes()) {
     if (!bf16_conv(node) || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
     const FusedActivation act = parse_fused_activation(node);
@@ -101,19 +115,22 @@ std::vector<std::string> mark_bf16_tensors(Network& net) {
     Tensor& t = net.tensor(id);
     if (t.dtype != DataType::kFloat32 || outputs.count(id)) continue;
     const std::vector<int> users = net.consumers(id);
-    bool only_x = !users.empty();
+    bool ok = !users.empty(), rounds = false;
     for (int u : users) {
       const Node& user = net.nodes()[u];
-      for (size_t i = 0; i < user.inputs.size() && only_x; ++i) {
-        only_x = user.inputs[i] != id || (i == 0 && bf16_conv(user));
+      for (size_t i = 0; i < user.inputs.size() && ok; ++i) {
+        ok = user.inputs[i] != id || takes_bf16(user, i, &rounds);
       }
     }
-    if (!only_x) continue;
+    if (!ok) continue;
     t.dtype = DataType::kBFloat16;
     ++marked;
+    residuals += rounds ? 1 : 0;
   }
   if (marked == 0) return {};
-  return {"bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16"};
+  std::string line = "bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16";
+  if (residuals > 0) line += ", " + std::to_string(residuals) + " of them residual inputs (added as their BF16 values)";
+  return {line};
 }
 
 }  // namespace engine
