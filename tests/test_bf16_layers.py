@@ -511,7 +511,7 @@ def test_bfloat16_residual_tensor_adds_its_bf16_values(tmp_path, cap) -> None:
     marked = engines[()]
     details = [la["detail"] for la in marked.layers() if la["op"] == "Conv"]
     assert sum("out=bfloat16" in d for d in details) == 2, details
-    assert ("bf16: 2 tensors between BF16 convs stored as bfloat16, 1 of them residual inputs (added as their "
+    assert ("bf16: 2 tensors between BF16 convs stored as bfloat16, 1 read as residuals (added as their "
             "BF16 values)") in marked.report()
     y = marked.run({"x": x})["y"]
     ref = engines[("t0", "t1")].run({"x": x})
@@ -533,3 +533,63 @@ def test_bfloat16_residual_tensor_adds_its_bf16_values(tmp_path, cap) -> None:
     bound = 2.0 ** -8 * np.abs(t0.astype(np.float64)) + 2.0 ** -24 * np.abs(y_r32) + 1e-30
     assert np.all(err <= bound), f"max excess {np.max(err - bound):.3g}"
     assert np.any(err > 0), "the residual was not rounded: the test cannot tell"
+
+
+def _bf16_stem_pool_model(extra_outputs: tuple = ()) -> bytes:
+    """ResNet's stem in small: a 5x5 / 2 BF16 conv + Relu, a 3x3 / 2 MaxPool
+    with padding, and two 1x1 BF16 convs reading the pool (a block's first
+    conv and its down conv). The stem's and the pool's outputs become
+    bfloat16; `extra_outputs` also become network outputs (float32)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(44)
+    inits = {"ws": rng.standard_normal((16, 3, 5, 5)) * 0.3, "bs": rng.standard_normal(16),
+             "wa": rng.standard_normal((8, 16, 1, 1)) * 0.3, "wb": rng.standard_normal((12, 16, 1, 1)) * 0.3}
+    nodes = [
+        helper.make_node("Conv", ["x", "ws", "bs"], ["c0"], strides=[2, 2], pads=[2, 2, 2, 2]),
+        helper.make_node("Relu", ["c0"], ["s"]),
+        helper.make_node("MaxPool", ["s"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["p", "wa"], ["ya"]),
+        helper.make_node("Conv", ["p", "wb"], ["yb"]),
+    ]
+    shapes = {"ya": [None, 8, 5, 6], "yb": [None, 12, 5, 6], "s": [None, 16, 10, 11], "p": [None, 16, 5, 6]}
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in ("ya", "yb", *extra_outputs)]
+    graph = helper.make_graph(nodes, "bf16_stem_pool", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                      [None, 3, 19, 21])],
+                              outputs, [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("cap", [None, "ref"])
+def test_maxpool_between_bf16_convs_on_bfloat16_keeps_the_bits(tmp_path, cap) -> None:
+    """The stem conv's output and its MaxPool's output are stored as
+    bfloat16 (ops/bf16_maxpool.h): rounding to BF16 is monotone, so the
+    maximum of the rounded values is the rounded maximum, and the convs
+    after the pool read the values they rounded themselves before: the
+    outputs have the bits of the network where both tensors are float32
+    (network outputs too), natively and under the cap "ref"; and the pooled
+    values are the FP32 pool's values rounded to BF16, bits."""
+    pytest.importorskip("onnx")
+    x = np.random.default_rng(45).standard_normal((2, 3, 19, 21)).astype(F32)
+    got = {}
+    for extra in ((), ("s", "p")):
+        path = tmp_path / f"pool{len(extra)}.onnx"
+        path.write_bytes(_bf16_stem_pool_model(extra))
+        engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa=cap))
+        if not extra:
+            assert "bf16: 2 tensors between BF16 convs stored as bfloat16, 1 of them MaxPool outputs" in \
+                engine.report()
+        got[extra] = engine.run({"x": x})
+    for name in ("ya", "yb"):
+        np.testing.assert_array_equal(got[()][name].view(np.uint32), got[("s", "p")][name].view(np.uint32),
+                                      err_msg=name)
+    s, p = got[("s", "p")]["s"], got[("s", "p")]["p"]
+    path = tmp_path / "pool_only.onnx"
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("MaxPool", ["s"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    graph = helper.make_graph([node], "pool", [helper.make_tensor_value_info("s", TensorProto.FLOAT, list(s.shape))],
+                              [helper.make_tensor_value_info("p", TensorProto.FLOAT, list(p.shape))])
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    fp32_pool = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).run({"s": to_bf16(s)})["p"]
+    np.testing.assert_array_equal(to_bf16(p).view(np.uint32), fp32_pool.view(np.uint32))

@@ -1,6 +1,8 @@
 // Which layers run in BF16 and how the builder marks them (bf16_layers.h).
 #include "engine/bf16_layers.h"
 
+#include <functional>
+
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
@@ -91,10 +93,22 @@ std::vector<std::string> mark_bf16_tensors(Network& net) {
   auto bf16_conv = [&](const Node& node) {
     return node.op == "Conv" && node.attrs.get_string(kPrecisionAttr, "") == "bf16";
   };
-  // Input i of `user` that a bfloat16 tensor may feed: X of a BF16 conv, or
+  // Whether every use of tensor `id` (not a network output, used at all)
+  // may read it as bfloat16; *rounds when one is a residual; *pools
+  // collects the MaxPools whose output then becomes bfloat16 too.
+  std::function<bool(int, bool*, std::vector<int>*)> users_take;
+  // Input i of `user` that a bfloat16 tensor may feed: X of a BF16 conv;
   // the fused residual of a dense (not depthwise: its kernel adds an FP32
-  // residual) BF16 conv. Sets *rounds for the residual.
-  auto takes_bf16 = [&](const Node& user, size_t i, bool* rounds) {
+  // residual) BF16 conv; X of a 1-D / 2-D MaxPool without Indices whose
+  // output may be bfloat16 in turn (ops/bf16_maxpool.h: the stem's pool).
+  auto takes_bf16 = [&](const Node& user, size_t i, bool* rounds, std::vector<int>* pools) {
+    if (user.op == "MaxPool") {
+      const bool plain = i == 0 && (user.outputs.size() == 1 || user.outputs[1] < 0) && user.outputs[0] >= 0 &&
+                         user.attrs.get_ints("kernel_shape", {}).size() <= 2;
+      if (!plain || !users_take(user.outputs[0], rounds, pools)) return false;
+      pools->push_back(user.outputs[0]);
+      return true;
+    }
     if (!bf16_conv(user)) return false;
     if (i == 0) return true;
     const int64_t res = user.attrs.has("int8rt_residual") ? user.attrs.get_int("int8rt_residual", -1) : -1;
@@ -105,31 +119,37 @@ std::vector<std::string> mark_bf16_tensors(Network& net) {
     *rounds = true;
     return true;
   };
-  size_t marked = 0, residuals = 0;
+  users_take = [&](int id, bool* rounds, std::vector<int>* pools) {
+    if (outputs.count(id) || net.tensor(id).dtype != DataType::kFloat32) return false;
+    const std::vector<int> users = net.consumers(id);
+    bool ok = !users.empty();
+    for (int u : users) {
+      const Node& user = net.nodes()[u];
+      for (size_t i = 0; i < user.inputs.size() && ok; ++i) {
+        ok = user.inputs[i] != id || takes_bf16(user, i, rounds, pools);
+      }
+    }
+    return ok;
+  };
+  size_t marked = 0, residuals = 0, pooled = 0;
   for (const Node& node : net.nodes()) {
     if (!bf16_conv(node) || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
     const FusedActivation act = parse_fused_activation(node);
     float lo = 0.f, hi = 0.f;
     if (act.kind != FusedActivation::Kind::kNone && !act.as_clip(&lo, &hi)) continue;  // applied on FP32 after
-    const int id = node.outputs[0];
-    Tensor& t = net.tensor(id);
-    if (t.dtype != DataType::kFloat32 || outputs.count(id)) continue;
-    const std::vector<int> users = net.consumers(id);
-    bool ok = !users.empty(), rounds = false;
-    for (int u : users) {
-      const Node& user = net.nodes()[u];
-      for (size_t i = 0; i < user.inputs.size() && ok; ++i) {
-        ok = user.inputs[i] != id || takes_bf16(user, i, &rounds);
-      }
-    }
-    if (!ok) continue;
-    t.dtype = DataType::kBFloat16;
-    ++marked;
+    bool rounds = false;
+    std::vector<int> pools;
+    if (!users_take(node.outputs[0], &rounds, &pools)) continue;
+    net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
+    for (int id : pools) net.tensor(id).dtype = DataType::kBFloat16;
+    marked += 1 + pools.size();
+    pooled += pools.size();
     residuals += rounds ? 1 : 0;
   }
   if (marked == 0) return {};
   std::string line = "bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16";
-  if (residuals > 0) line += ", " + std::to_string(residuals) + " of them residual inputs (added as their BF16 values)";
+  if (pooled > 0) line += ", " + std::to_string(pooled) + " of them MaxPool outputs";
+  if (residuals > 0) line += ", " + std::to_string(residuals) + " read as residuals (added as their BF16 values)";
   return {line};
 }
 
