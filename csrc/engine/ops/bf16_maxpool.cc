@@ -22,21 +22,28 @@ void maxpool_bf16_planes(const kernels::MaxPoolF32Kernel& kernel, const kernels:
       const int64_t count = std::min(run, end - t);
       wide.resize(static_cast<size_t>(count * in));
       pooled.resize(static_cast<size_t>(count * out));
+      // Local pointers and bounds: the byte copies below may alias anything
+      // reached through memory (the vectors, the lambda's captures), and
+      // through those the loops ran scalar, reloading their bounds per
+      // element (3x the FP32 pool's time).
       const uint16_t* src = x + t * in;
-      for (int64_t i = 0; i < count * in; ++i) {  // bf16::to_f32: the bits in the high half
+      float* w = wide.data();
+      const int64_t n_in = count * in, n_out = count * out;
+      for (int64_t i = 0; i < n_in; ++i) {  // bf16::to_f32: the bits in the high half
         const uint32_t u = static_cast<uint32_t>(src[i]) << 16;
-        std::memcpy(&wide[i], &u, 4);
+        std::memcpy(w + i, &u, 4);
       }
       kernels::MaxPoolF32Planes part = p;
-      part.x = wide.data();
+      part.x = w;
       part.y = pooled.data();
       part.first = 0;
       part.count = count;
       kernel.planes(part);
+      const float* r = pooled.data();
       uint16_t* dst = y + t * out;
-      for (int64_t i = 0; i < count * out; ++i) {  // one of the inputs or -inf: the low half is zero
+      for (int64_t i = 0; i < n_out; ++i) {  // one of the inputs or -inf: the low half is zero
         uint32_t u;
-        std::memcpy(&u, &pooled[i], 4);
+        std::memcpy(&u, r + i, 4);
         dst[i] = static_cast<uint16_t>(u >> 16);
       }
     }
