@@ -535,61 +535,41 @@ def test_bfloat16_residual_tensor_adds_its_bf16_values(tmp_path, cap) -> None:
     assert np.any(err > 0), "the residual was not rounded: the test cannot tell"
 
 
-def _bf16_stem_pool_model(extra_outputs: tuple = ()) -> bytes:
-    """ResNet's stem in small: a 5x5 / 2 BF16 conv + Relu, a 3x3 / 2 MaxPool
-    with padding, and two 1x1 BF16 convs reading the pool (a block's first
-    conv and its down conv). The stem's and the pool's outputs become
-    bfloat16; `extra_outputs` also become network outputs (float32)."""
-    from onnx import TensorProto, helper, numpy_helper
+def _maxpool_model(to: int, attrs: dict, shape: list) -> bytes:
+    """x (float32) -> Cast(to) -> MaxPool(attrs) -> Cast(float32) -> y; to
+    = FLOAT: a plain FP32 MaxPool."""
+    from onnx import TensorProto, helper
 
-    rng = np.random.default_rng(44)
-    inits = {"ws": rng.standard_normal((16, 3, 5, 5)) * 0.3, "bs": rng.standard_normal(16),
-             "wa": rng.standard_normal((8, 16, 1, 1)) * 0.3, "wb": rng.standard_normal((12, 16, 1, 1)) * 0.3}
-    nodes = [
-        helper.make_node("Conv", ["x", "ws", "bs"], ["c0"], strides=[2, 2], pads=[2, 2, 2, 2]),
-        helper.make_node("Relu", ["c0"], ["s"]),
-        helper.make_node("MaxPool", ["s"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
-        helper.make_node("Conv", ["p", "wa"], ["ya"]),
-        helper.make_node("Conv", ["p", "wb"], ["yb"]),
-    ]
-    shapes = {"ya": [None, 8, 5, 6], "yb": [None, 12, 5, 6], "s": [None, 16, 10, 11], "p": [None, 16, 5, 6]}
-    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in ("ya", "yb", *extra_outputs)]
-    graph = helper.make_graph(nodes, "bf16_stem_pool", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                                      [None, 3, 19, 21])],
-                              outputs, [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
+    nodes = [helper.make_node("Cast", ["x"], ["xc"], to=to), helper.make_node("MaxPool", ["xc"], ["p"], **attrs),
+             helper.make_node("Cast", ["p"], ["y"], to=TensorProto.FLOAT)]
+    graph = helper.make_graph(nodes, "maxpool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None] * len(shape))])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-@pytest.mark.parametrize("cap", [None, "ref"])
-def test_maxpool_between_bf16_convs_on_bfloat16_keeps_the_bits(tmp_path, cap) -> None:
-    """The stem conv's output and its MaxPool's output are stored as
-    bfloat16 (ops/bf16_maxpool.h): rounding to BF16 is monotone, so the
-    maximum of the rounded values is the rounded maximum, and the convs
-    after the pool read the values they rounded themselves before: the
-    outputs have the bits of the network where both tensors are float32
-    (network outputs too), natively and under the cap "ref"; and the pooled
-    values are the FP32 pool's values rounded to BF16, bits."""
-    pytest.importorskip("onnx")
-    x = np.random.default_rng(45).standard_normal((2, 3, 19, 21)).astype(F32)
-    got = {}
-    for extra in ((), ("s", "p")):
-        path = tmp_path / f"pool{len(extra)}.onnx"
-        path.write_bytes(_bf16_stem_pool_model(extra))
-        engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa=cap))
-        if not extra:
-            assert "bf16: 2 tensors between BF16 convs stored as bfloat16, 1 of them MaxPool outputs" in \
-                engine.report()
-        got[extra] = engine.run({"x": x})
-    for name in ("ya", "yb"):
-        np.testing.assert_array_equal(got[()][name].view(np.uint32), got[("s", "p")][name].view(np.uint32),
-                                      err_msg=name)
-    s, p = got[("s", "p")]["s"], got[("s", "p")]["p"]
-    path = tmp_path / "pool_only.onnx"
-    from onnx import TensorProto, helper
+@pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},  # ResNet's pool
+    {"kernel_shape": [2, 3], "strides": [1, 2]},
+    {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1], "dilations": [2, 2]},
+    {"kernel_shape": [5], "strides": [3], "pads": [2, 1]},  # 1-D
+])
+def test_maxpool_over_bfloat16_is_the_fp32_pool_of_the_bf16_values(tmp_path, attrs) -> None:
+    """MaxPool over a bfloat16 tensor (ops/bf16_maxpool.h: widened, the
+    maxpool_f32 kernel, narrowed): the maximum of BF16 values is one of
+    them, so the result is exactly the FP32 pool of the BF16 values (bits,
+    padding never winning), natively and under the cap "ref"."""
+    from onnx import TensorProto
 
-    node = helper.make_node("MaxPool", ["s"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
-    graph = helper.make_graph([node], "pool", [helper.make_tensor_value_info("s", TensorProto.FLOAT, list(s.shape))],
-                              [helper.make_tensor_value_info("p", TensorProto.FLOAT, list(p.shape))])
-    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
-    fp32_pool = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).run({"s": to_bf16(s)})["p"]
-    np.testing.assert_array_equal(to_bf16(p).view(np.uint32), fp32_pool.view(np.uint32))
+    pytest.importorskip("onnx")
+    one_d = len(attrs["kernel_shape"]) == 1
+    shape = [2, 5, 23] if one_d else [2, 5, 17, 22]
+    x = (np.random.default_rng(46).standard_normal(shape) * 4).astype(F32)
+    fp32_path, bf16_path = tmp_path / "pool32.onnx", tmp_path / "pool16.onnx"
+    fp32_path.write_bytes(_maxpool_model(TensorProto.FLOAT, attrs, shape))
+    bf16_path.write_bytes(_maxpool_model(TensorProto.BFLOAT16, attrs, shape))
+    want = int8rt.build_engine(str(fp32_path), int8rt.BuilderConfig(precision="fp32")).run({"x": to_bf16(x)})["y"]
+    for cap in (None, "ref"):
+        engine = int8rt.build_engine(str(bf16_path), int8rt.BuilderConfig(precision="fp32", max_isa=cap))
+        got = engine.run({"x": x})["y"]
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"cap={cap}")
+    assert np.any(to_bf16(x) != x), "the input was BF16 already: the test cannot tell"

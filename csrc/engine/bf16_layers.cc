@@ -1,8 +1,6 @@
 // Which layers run in BF16 and how the builder marks them (bf16_layers.h).
 #include "engine/bf16_layers.h"
 
-#include <functional>
-
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
@@ -93,62 +91,44 @@ std::vector<std::string> mark_bf16_tensors(Network& net) {
   auto bf16_conv = [&](const Node& node) {
     return node.op == "Conv" && node.attrs.get_string(kPrecisionAttr, "") == "bf16";
   };
-  // Whether every use of tensor `id` (not a network output, used at all)
-  // may read it as bfloat16; *rounds when one is a residual; *pools
-  // collects the MaxPools whose output then becomes bfloat16 too.
-  std::function<bool(int, bool*, std::vector<int>*)> users_take;
-  // Input i of `user` that a bfloat16 tensor may feed: X of a BF16 conv;
-  // the fused residual of a dense (not depthwise: its kernel adds an FP32
-  // residual) BF16 conv; X of a 1-D / 2-D MaxPool without Indices whose
-  // output may be bfloat16 in turn (ops/bf16_maxpool.h: the stem's pool).
-  auto takes_bf16 = [&](const Node& user, size_t i, bool* rounds, std::vector<int>* pools) {
-    if (user.op == "MaxPool") {
-      const bool plain = i == 0 && (user.outputs.size() == 1 || user.outputs[1] < 0) && user.outputs[0] >= 0 &&
-                         user.attrs.get_ints("kernel_shape", {}).size() <= 2;
-      if (!plain || !users_take(user.outputs[0], rounds, pools)) return false;
-      pools->push_back(user.outputs[0]);
-      return true;
-    }
-    if (!bf16_conv(user)) return false;
-    if (i == 0) return true;
-    const int64_t res = user.attrs.has("int8rt_residual") ? user.attrs.get_int("int8rt_residual", -1) : -1;
-    if (res < 0 || i != static_cast<size_t>(res)) return false;
-    const Shape& ws = net.tensor(user.inputs[1]).shape;
-    const int64_t group = user.attrs.get_int("group", 1);
-    if (group > 1 && ws.size() > 1 && ws[1] == 1 && ws[0] == group) return false;  // depthwise
-    *rounds = true;
-    return true;
+  auto depthwise = [&](const Node& conv) {  // group == C == M > 1 (its weights [M, 1, k...])
+    const Shape& ws = net.tensor(conv.inputs[1]).shape;
+    const int64_t group = conv.attrs.get_int("group", 1);
+    return group > 1 && ws.size() > 1 && ws[1] == 1 && ws[0] == group;
   };
-  users_take = [&](int id, bool* rounds, std::vector<int>* pools) {
+  // Whether every use of tensor `id` (not a network output, used at all)
+  // may read it as bfloat16; *rounds when one is a residual. Input i of a
+  // user may: X of a BF16 conv, or the fused residual of a dense (not
+  // depthwise: its kernel adds an FP32 residual) BF16 conv.
+  auto users_take = [&](int id, bool* rounds) {
     if (outputs.count(id) || net.tensor(id).dtype != DataType::kFloat32) return false;
     const std::vector<int> users = net.consumers(id);
     bool ok = !users.empty();
     for (int u : users) {
       const Node& user = net.nodes()[u];
       for (size_t i = 0; i < user.inputs.size() && ok; ++i) {
-        ok = user.inputs[i] != id || takes_bf16(user, i, rounds, pools);
+        if (user.inputs[i] != id || (i == 0 && bf16_conv(user))) continue;
+        ok = i > 0 && bf16_conv(user) && user.attrs.get_int("int8rt_residual", -1) == static_cast<int64_t>(i) &&
+             !depthwise(user);
+        *rounds = *rounds || ok;
       }
     }
     return ok;
   };
-  size_t marked = 0, residuals = 0, pooled = 0;
+  size_t marked = 0, residuals = 0;
   for (const Node& node : net.nodes()) {
     if (!bf16_conv(node) || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
     const FusedActivation act = parse_fused_activation(node);
     float lo = 0.f, hi = 0.f;
     if (act.kind != FusedActivation::Kind::kNone && !act.as_clip(&lo, &hi)) continue;  // applied on FP32 after
     bool rounds = false;
-    std::vector<int> pools;
-    if (!users_take(node.outputs[0], &rounds, &pools)) continue;
+    if (!users_take(node.outputs[0], &rounds)) continue;
     net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
-    for (int id : pools) net.tensor(id).dtype = DataType::kBFloat16;
-    marked += 1 + pools.size();
-    pooled += pools.size();
+    ++marked;
     residuals += rounds ? 1 : 0;
   }
   if (marked == 0) return {};
   std::string line = "bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16";
-  if (pooled > 0) line += ", " + std::to_string(pooled) + " of them MaxPool outputs";
   if (residuals > 0) line += ", " + std::to_string(residuals) + " read as residuals (added as their BF16 values)";
   return {line};
 }

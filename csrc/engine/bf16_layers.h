@@ -61,11 +61,10 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
 // value (bf16::to_f32, exact) where it added the FP32 one: one more
 // rounding, by at most 2^-8 of |residual| (round to nearest even, 8
 // significant bits), the term kernels/abi/gemm_bf16.h's bound adds for it.
-// A BF16 conv's output read only by a 1-D / 2-D MaxPool (no Indices) whose
-// output may be bfloat16 by the same rule (ResNet's stem and its pool) is
-// bfloat16 too, and so is that pool's output: the maximum of BF16 values is
-// one of them, so the pool changes no number (ops/bf16_maxpool.h). Inputs
-// of other ops and network outputs stay float32. Run after every pass that
+// Inputs of other ops (ResNet's stem output, read by its MaxPool: pooling
+// it in BF16, ops/bf16_maxpool.h, measured slower than the FP32 pool, more
+// than the stem saved, RESULTS.md section 114) and network outputs stay
+// float32. Run after every pass that
 // fuses into a conv. Returns a report line (none when no tensor changed).
 std::vector<std::string> mark_bf16_tensors(Network& net);
 
