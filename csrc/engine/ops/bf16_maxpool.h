@@ -1,9 +1,9 @@
-// MaxPool over bfloat16 tensors (engine/bf16_layers.h: the stem conv's
-// output that ResNet's MaxPool reads, and the MaxPool's output that the
-// next BF16 convs read, stay BF16 between them, as OpenVINO's bf16 keeps
-// them). The maximum of BF16 values is one of them (or -inf for a window
-// with no tap inside the image), so pooling in BF16 gives exactly the
-// values the FP32 MaxPool gives on the widened input: each run of planes
+// MaxPool over bfloat16 tensors (a bfloat16 model's, or a Cast's output;
+// the BF16 engine does not make ResNet's stem output bfloat16 for its pool:
+// measured slower, engine/bf16_layers.h). The maximum of BF16 values is one
+// of them (or -inf for a window with no tap inside the image), so pooling
+// in BF16 gives exactly the values the FP32 MaxPool gives on the widened
+// input (no bound needed against FP32: bits, tested): each run of planes
 // is widened (bf16::to_f32, exact) into per-thread FP32 planes, pooled by
 // the maxpool_f32 kernel (kernels/abi/maxpool_f32.h: its contract,
 // signed-zero ties included) and narrowed back (the high 16 bits: exact,
