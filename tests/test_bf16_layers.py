@@ -573,3 +573,33 @@ def test_maxpool_over_bfloat16_is_the_fp32_pool_of_the_bf16_values(tmp_path, att
         got = engine.run({"x": x})["y"]
         np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"cap={cap}")
     assert np.any(to_bf16(x) != x), "the input was BF16 already: the test cannot tell"
+
+
+def test_residual_of_a_depthwise_bf16_conv_stays_float32(tmp_path) -> None:
+    """The depthwise BF16 kernel adds an FP32 residual (kernels/abi/dwconv_bf16.h),
+    so a tensor that is a depthwise conv's fused residual stays float32 even
+    where its other use (the same conv's X) could read bfloat16; the engine
+    runs, within the BF16 bound of the unmarked network's FP32 result."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(47)
+    inits = {"w0": rng.standard_normal((8, 4, 1, 1)) * 0.5, "wd": rng.standard_normal((8, 1, 3, 3)) * 0.3}
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["t"]),
+             helper.make_node("Conv", ["t", "wd"], ["d"], group=8, pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["d", "t"], ["y"])]
+    graph = helper.make_graph(nodes, "dw_residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                   [None, 4, 9, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 8, 9, 9])],
+                              [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
+    path = tmp_path / "dw_residual.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True))
+    assert any("fused residual Add" in line for line in engine.report()), engine.report()
+    details = [la["detail"] for la in engine.layers() if la["op"] == "Conv"]
+    assert len(details) == 2 and all(d.startswith("bf16") for d in details), details
+    assert not any("out=bfloat16" in d for d in details), details
+    x = np.random.default_rng(48).standard_normal((2, 4, 9, 9)).astype(F32)
+    y = engine.run({"x": x})["y"]
+    y32 = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    assert np.max(np.abs(y - y32)) <= 2.0 ** -6 * np.max(np.abs(y32))
