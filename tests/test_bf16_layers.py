@@ -459,3 +459,147 @@ def test_bfloat16_tensors_between_bf16_convs_keep_the_bits(tmp_path) -> None:
     for key, got in results.items():
         for name, g, w in zip(("y1", "y2", "y3"), got, want):
             np.testing.assert_array_equal(g.view(np.uint32), w.view(np.uint32), err_msg=f"{name} {key}")
+
+
+def _bf16_residual_model(extra_outputs: tuple = ()) -> bytes:
+    """A ResNet-style block of BF16 convs: t0 = Relu(Conv 1x1 (x)) feeds both
+    the 3x3 conv (X) and, as the residual, the last 1x1 conv's Add + Relu;
+    t1 = Relu(Conv 3x3 (t0)). Both t0 and t1 become bfloat16 tensors (t0 a
+    residual input); `extra_outputs` also become network outputs, which
+    keeps them float32."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(42)
+    inits = {"w0": rng.standard_normal((16, 6, 1, 1)), "b0": rng.standard_normal(16),
+             "w1": rng.standard_normal((12, 16, 3, 3)) * 0.2, "b1": rng.standard_normal(12),
+             "w2": rng.standard_normal((16, 12, 1, 1)) * 0.3, "b2": rng.standard_normal(16)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["c0"]),
+        helper.make_node("Relu", ["c0"], ["t0"]),
+        helper.make_node("Conv", ["t0", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["t1"]),
+        helper.make_node("Conv", ["t1", "w2", "b2"], ["c2"]),
+        helper.make_node("Add", ["c2", "t0"], ["s"]),
+        helper.make_node("Relu", ["s"], ["y"]),
+    ]
+    shapes = {"y": [None, 16, 10, 9], "t0": [None, 16, 10, 9], "t1": [None, 12, 10, 9]}
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in ("y", *extra_outputs)]
+    graph = helper.make_graph(nodes, "bf16_residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                     [None, 6, 10, 9])],
+                              outputs, [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("cap", [None, "ref"])
+def test_bfloat16_residual_tensor_adds_its_bf16_values(tmp_path, cap) -> None:
+    """A residual input between BF16 convs is stored as bfloat16 too
+    (mark_bf16_tensors): the residual conv adds the residual's BF16 values
+    (Bf16Tile::residual16, widened exactly). Exact: the output == the
+    residual conv run alone on the float32 network's t1 with the residual
+    rounded to BF16 by numpy (bits; natively and under the cap "ref", the
+    reference tile). Bound: against the float32-residual network, the one
+    extra rounding moves each output by at most 2^-8 |t0| (round to nearest
+    even, 8 significant bits) plus the FP32 add's 2^-24 |y|."""
+    pytest.importorskip("onnx")
+    x = np.random.default_rng(43).standard_normal((2, 6, 10, 9)).astype(F32)
+    engines = {}
+    for extra in ((), ("t0", "t1")):
+        path = tmp_path / f"res{len(extra)}.onnx"
+        path.write_bytes(_bf16_residual_model(extra))
+        engines[extra] = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True,
+                                                                             max_isa=cap))
+    marked = engines[()]
+    details = [la["detail"] for la in marked.layers() if la["op"] == "Conv"]
+    assert sum("out=bfloat16" in d for d in details) == 2, details
+    assert ("bf16: 2 tensors between BF16 convs stored as bfloat16, 1 read as residuals (added as their "
+            "BF16 values)") in marked.report()
+    y = marked.run({"x": x})["y"]
+    ref = engines[("t0", "t1")].run({"x": x})
+    t0, t1, y_r32 = ref["t0"], ref["t1"], ref["y"]
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(_bf16_residual_model())
+    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    int8rt.set_max_isa(cap)
+    try:
+        want = run_single_op("Conv", [t1, consts["w2"], consts["b2"], to_bf16(t0)],
+                             {**BF16, "int8rt_residual": 3, "int8rt_activation": "Relu"},
+                             [False, True, True, False])[0]
+    finally:
+        int8rt.set_max_isa(None)
+    np.testing.assert_array_equal(y.view(np.uint32), want.view(np.uint32))
+    err = np.abs(y.astype(np.float64) - y_r32)
+    bound = 2.0 ** -8 * np.abs(t0.astype(np.float64)) + 2.0 ** -24 * np.abs(y_r32) + 1e-30
+    assert np.all(err <= bound), f"max excess {np.max(err - bound):.3g}"
+    assert np.any(err > 0), "the residual was not rounded: the test cannot tell"
+
+
+def _maxpool_model(to: int, attrs: dict, shape: list) -> bytes:
+    """x (float32) -> Cast(to) -> MaxPool(attrs) -> Cast(float32) -> y; to
+    = FLOAT: a plain FP32 MaxPool."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Cast", ["x"], ["xc"], to=to), helper.make_node("MaxPool", ["xc"], ["p"], **attrs),
+             helper.make_node("Cast", ["p"], ["y"], to=TensorProto.FLOAT)]
+    graph = helper.make_graph(nodes, "maxpool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None] * len(shape))])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("attrs", [
+    {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},  # ResNet's pool
+    {"kernel_shape": [2, 3], "strides": [1, 2]},
+    {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1], "dilations": [2, 2]},
+    {"kernel_shape": [5], "strides": [3], "pads": [2, 1]},  # 1-D
+])
+def test_maxpool_over_bfloat16_is_the_fp32_pool_of_the_bf16_values(tmp_path, attrs) -> None:
+    """MaxPool over a bfloat16 tensor (ops/bf16_maxpool.h: widened, the
+    maxpool_f32 kernel, narrowed): the maximum of BF16 values is one of
+    them, so the result is exactly the FP32 pool of the BF16 values (bits,
+    padding never winning), natively and under the cap "ref"."""
+    from onnx import TensorProto
+
+    pytest.importorskip("onnx")
+    one_d = len(attrs["kernel_shape"]) == 1
+    shape = [2, 5, 23] if one_d else [2, 5, 17, 22]
+    x = (np.random.default_rng(46).standard_normal(shape) * 4).astype(F32)
+    fp32_path, bf16_path = tmp_path / "pool32.onnx", tmp_path / "pool16.onnx"
+    fp32_path.write_bytes(_maxpool_model(TensorProto.FLOAT, attrs, shape))
+    bf16_path.write_bytes(_maxpool_model(TensorProto.BFLOAT16, attrs, shape))
+    want = int8rt.build_engine(str(fp32_path), int8rt.BuilderConfig(precision="fp32")).run({"x": to_bf16(x)})["y"]
+    for cap in (None, "ref"):
+        engine = int8rt.build_engine(str(bf16_path), int8rt.BuilderConfig(precision="fp32", max_isa=cap))
+        got = engine.run({"x": x})["y"]
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"cap={cap}")
+    assert np.any(to_bf16(x) != x), "the input was BF16 already: the test cannot tell"
+
+
+def test_residual_of_a_depthwise_bf16_conv_stays_float32(tmp_path) -> None:
+    """The depthwise BF16 kernel adds an FP32 residual (kernels/abi/dwconv_bf16.h),
+    so a tensor that is a depthwise conv's fused residual stays float32 even
+    where its other use (the same conv's X) could read bfloat16; the engine
+    runs, within the BF16 bound of the unmarked network's FP32 result."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(47)
+    inits = {"w0": rng.standard_normal((8, 4, 1, 1)) * 0.5, "wd": rng.standard_normal((8, 1, 3, 3)) * 0.3}
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["t"]),
+             helper.make_node("Conv", ["t", "wd"], ["d"], group=8, pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["d", "t"], ["y"])]
+    graph = helper.make_graph(nodes, "dw_residual", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                   [None, 4, 9, 9])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 8, 9, 9])],
+                              [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
+    path = tmp_path / "dw_residual.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True))
+    assert any("fused residual Add" in line for line in engine.report()), engine.report()
+    details = [la["detail"] for la in engine.layers() if la["op"] == "Conv"]
+    assert len(details) == 2 and all(d.startswith("bf16") for d in details), details
+    assert not any("out=bfloat16" in d for d in details), details
+    x = np.random.default_rng(48).standard_normal((2, 4, 9, 9)).astype(F32)
+    y = engine.run({"x": x})["y"]
+    y32 = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    assert np.max(np.abs(y - y32)) <= 2.0 ** -6 * np.max(np.abs(y32))

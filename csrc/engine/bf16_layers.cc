@@ -91,29 +91,46 @@ std::vector<std::string> mark_bf16_tensors(Network& net) {
   auto bf16_conv = [&](const Node& node) {
     return node.op == "Conv" && node.attrs.get_string(kPrecisionAttr, "") == "bf16";
   };
-  size_t marked = 0;
+  auto depthwise = [&](const Node& conv) {  // group == C == M > 1 (its weights [M, 1, k...])
+    const Shape& ws = net.tensor(conv.inputs[1]).shape;
+    const int64_t group = conv.attrs.get_int("group", 1);
+    return group > 1 && ws.size() > 1 && ws[1] == 1 && ws[0] == group;
+  };
+  // Whether every use of tensor `id` (not a network output, used at all)
+  // may read it as bfloat16; *rounds when one is a residual. Input i of a
+  // user may: X of a BF16 conv, or the fused residual of a dense (not
+  // depthwise: its kernel adds an FP32 residual) BF16 conv.
+  auto users_take = [&](int id, bool* rounds) {
+    if (outputs.count(id) || net.tensor(id).dtype != DataType::kFloat32) return false;
+    const std::vector<int> users = net.consumers(id);
+    bool ok = !users.empty();
+    for (int u : users) {
+      const Node& user = net.nodes()[u];
+      for (size_t i = 0; i < user.inputs.size() && ok; ++i) {
+        if (user.inputs[i] != id || (i == 0 && bf16_conv(user))) continue;
+        ok = i > 0 && bf16_conv(user) && user.attrs.get_int("int8rt_residual", -1) == static_cast<int64_t>(i) &&
+             !depthwise(user);
+        *rounds = *rounds || ok;
+      }
+    }
+    return ok;
+  };
+  size_t marked = 0, residuals = 0;
   for (const Node& node : net.nodes()) {
     if (!bf16_conv(node) || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
     const FusedActivation act = parse_fused_activation(node);
     float lo = 0.f, hi = 0.f;
     if (act.kind != FusedActivation::Kind::kNone && !act.as_clip(&lo, &hi)) continue;  // applied on FP32 after
-    const int id = node.outputs[0];
-    Tensor& t = net.tensor(id);
-    if (t.dtype != DataType::kFloat32 || outputs.count(id)) continue;
-    const std::vector<int> users = net.consumers(id);
-    bool only_x = !users.empty();
-    for (int u : users) {
-      const Node& user = net.nodes()[u];
-      for (size_t i = 0; i < user.inputs.size() && only_x; ++i) {
-        only_x = user.inputs[i] != id || (i == 0 && bf16_conv(user));
-      }
-    }
-    if (!only_x) continue;
-    t.dtype = DataType::kBFloat16;
+    bool rounds = false;
+    if (!users_take(node.outputs[0], &rounds)) continue;
+    net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
     ++marked;
+    residuals += rounds ? 1 : 0;
   }
   if (marked == 0) return {};
-  return {"bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16"};
+  std::string line = "bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16";
+  if (residuals > 0) line += ", " + std::to_string(residuals) + " read as residuals (added as their BF16 values)";
+  return {line};
 }
 
 }  // namespace engine

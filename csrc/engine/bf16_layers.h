@@ -51,13 +51,21 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
 // BF16 tensors between layers (OpenVINO's bf16 inference keeps its
 // activations in bf16 the same way): the output of a BF16 Conv whose only
 // activation is none, Relu or Clip, which is not a network output and whose
-// every use is input 0 (X) of a BF16 Conv, becomes a bfloat16 tensor: the
-// producer rounds its FP32 result to BF16 as it stores it (bf16::from_f32)
-// and the consumers read those BF16 values as they are, where they rounded
-// the same FP32 values themselves before: the same numbers, half the bytes
-// in memory. Residual inputs, other ops and network outputs stay float32.
-// Run after every pass that fuses into a conv. Returns a report line (none
-// when no tensor changed).
+// every use is input 0 (X) of a BF16 Conv or the fused residual
+// (int8rt_residual) of a dense (not depthwise) BF16 Conv, becomes a
+// bfloat16 tensor: the producer rounds its FP32 result to BF16 as it stores
+// it (bf16::from_f32) and the consumers read those BF16 values as they are.
+// As X, that is what the consumer did itself before: the same numbers, half
+// the bytes in memory. As a residual (ResNet's block outputs, MobileNetV2's
+// projections that a later block adds), the residual conv adds the rounded
+// value (bf16::to_f32, exact) where it added the FP32 one: one more
+// rounding, by at most 2^-8 of |residual| (round to nearest even, 8
+// significant bits), the term kernels/abi/gemm_bf16.h's bound adds for it.
+// Inputs of other ops (ResNet's stem output, read by its MaxPool: pooling
+// it in BF16, ops/bf16_maxpool.h, measured slower than the FP32 pool, more
+// than the stem saved, RESULTS.md section 114) and network outputs stay
+// float32. Run after every pass that
+// fuses into a conv. Returns a report line (none when no tensor changed).
 std::vector<std::string> mark_bf16_tensors(Network& net);
 
 }  // namespace engine

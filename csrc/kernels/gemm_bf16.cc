@@ -95,16 +95,26 @@ class PanelPacked final : public PackedBf16Gemm {
   int64_t k() const override { return k_len_; }
 
   void run_bf16_io(int64_t n, const GemmOperand& x, const uint16_t* x16, float* c, uint16_t* c16, int64_t ldc,
-                   bool parallel, const SgemmEpilogue* ep) const override {
+                   bool parallel, const SgemmEpilogue* ep, const uint16_t* r16) const override {
     if (!left_) throw InvalidArgument("gemm_bf16: bfloat16 tensors need left weights");
+    if (r16 && (!ep || ep->residual)) throw InvalidArgument("gemm_bf16: a bfloat16 residual needs an epilogue without an FP32 one");
     if (n <= 0 || outer_ <= 0) return;
     if (std::optional<Bf16DirectGeom> g = direct_geom(x, n, x16 != nullptr)) {
       g->x16 = x16;
-      bf16_direct_run(k_, *g, g->taps() == 1 ? packed_ : direct_.data(), panels_, outer_, c, ldc, parallel, ep, c16);
+      bf16_direct_run(k_, *g, g->taps() == 1 ? packed_ : direct_.data(), panels_, outer_, c, ldc, parallel, ep, c16,
+                      r16);
       return;
     }
-    // Another path: X widened to FP32 (exact), C rounded after the run.
-    thread_local std::vector<float> wide, out;
+    // Another path: X and the residual widened to FP32 (exact), C rounded after the run.
+    thread_local std::vector<float> wide, out, res;
+    SgemmEpilogue ep32;
+    if (r16) {
+      ep32 = *ep;
+      res.resize(static_cast<size_t>((outer_ - 1) * ep->ldr + n));
+      for (size_t i = 0; i < res.size(); ++i) res[i] = bf16::to_f32(r16[i]);
+      ep32.residual = res.data();
+      ep = &ep32;
+    }
     GemmOperand x32 = x;
     Im2colView view;
     if (x16) {

@@ -80,9 +80,13 @@ class PackedBf16Gemm {
   // read); c16, when set, receives C rounded to BF16 (bf16::from_f32) with
   // row stride ldc instead of c. The direct path reads x16 and stores c16
   // in its tiles; where it does not take `x`, x16 is widened to FP32 and C
-  // rounded after the FP32-output run: the same values either way.
+  // rounded after the FP32-output run: the same values either way. r16,
+  // when set (ep set, ep->residual null): the residual as BF16 bits laid
+  // out as ep->residual would be (row stride ep->ldr), added widened
+  // (Bf16Tile::residual16; elsewhere widened to FP32 first: the same values).
   virtual void run_bf16_io(int64_t n, const GemmOperand& x, const uint16_t* x16, float* c, uint16_t* c16,
-                           int64_t ldc, bool parallel, const SgemmEpilogue* ep) const = 0;
+                           int64_t ldc, bool parallel, const SgemmEpilogue* ep,
+                           const uint16_t* r16 = nullptr) const = 0;
   virtual int64_t k() const = 0;
 };
 

@@ -9,7 +9,8 @@
 // weights once per column tile). Where Wq == ow (no dropped columns) the
 // tile stores into C; otherwise into a per-thread [mr][nr] tile whose
 // columns ox < ow are then copied out (the epilogue already applied: a
-// residual is first gathered into a tile of the same columns). The image
+// residual, FP32 or a bfloat16 one widened, is first gathered into an FP32
+// tile of the same columns). The image
 // is built from FP32 planes or from a bfloat16 tensor's (Bf16DirectGeom::x16),
 // and C stored as FP32 or, for a bfloat16 output, BF16 (the tile rounds).
 // Tiles that store in place ask for the next tile's C and residual lines
@@ -22,6 +23,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/ref/bf16.h"
 
 namespace int8rt {
 namespace kernels {
@@ -178,9 +180,10 @@ void prefetch_tile_rows(const void* p, int64_t ld, int rows, int64_t bytes) {
 
 }  // namespace
 
-void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16Tile& t) {
+void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16Tile& t, const uint16_t* r16) {
   t.bias = ep && ep->row_bias ? ep->row_bias + row : nullptr;
   t.residual = ep && ep->residual ? ep->residual + row * ep->ldr + col : nullptr;
+  t.residual16 = ep && r16 ? r16 + row * ep->ldr + col : nullptr;
   t.ldr = ep ? ep->ldr : 0;
   t.clip = ep && ep->clip;
   t.lo = t.clip ? ep->lo : 0.f;
@@ -241,7 +244,8 @@ std::vector<uint16_t> bf16_direct_weights(const uint16_t* panels, int64_t n_pane
 }
 
 void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const uint16_t* w, int64_t panels,
-                     int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep, uint16_t* c16) {
+                     int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep, uint16_t* c16,
+                     const uint16_t* r16) {
   const int mr = k.mr, nr = k.nr;
   int64_t L = 0;
   thread_local std::vector<int64_t> offset_storage;  // this caller's; the tasks read it through `offsets`
@@ -293,7 +297,7 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
         // weights from memory per run, which the hardware prefetchers brought in too late (section 107).
         t.prefetch = q == q_begin && i + 1 < i_end ? t.a + t.pairs * mr * 2 : nullptr;
         t.b = image + q * 2;
-        bf16_tile_epilogue(ep, i * mr, q, t);
+        bf16_tile_epilogue(ep, i * mr, q, t, r16);
         if (in_place) {
           // the next tile's C and residual rows: this panel's next columns, or the next panel's first
           const bool same = q + nr < q_end;
@@ -306,6 +310,7 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
               prefetch_tile_rows<true>(c + ni * mr * ldc + nq, ldc * 4, rows, nr * 4);
             }
             if (t.residual) prefetch_tile_rows<false>(ep->residual + ni * mr * ep->ldr + nq, ep->ldr * 4, rows, nr * 4);
+            if (t.residual16) prefetch_tile_rows<false>(r16 + ni * mr * ep->ldr + nq, ep->ldr * 2, rows, nr * 2);
           }
           t.c = c16 ? nullptr : out + q;
           t.c16 = c16 ? out16 + q : nullptr;
@@ -316,16 +321,21 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
         t.c = c16 ? nullptr : tile_out.data();
         t.c16 = c16 ? tile_out16.data() : nullptr;
         t.ldc = nr;
-        if (t.residual) {  // the residual of the tile's output columns, in tile columns (0 where dropped)
-          const float* res = ep->residual + i * mr * ep->ldr;
+        if (t.residual || t.residual16) {  // the tile's output columns' residual, in tile columns (0 where dropped)
           std::fill(tile_res.begin(), tile_res.end(), 0.f);
           for (int r = 0; r < t.rows; ++r) {
+            const int64_t row = (i * mr + r) * ep->ldr;
             output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-              std::memcpy(tile_res.data() + r * nr + j, res + r * ep->ldr + at,
-                          static_cast<size_t>(len) * sizeof(float));
+              float* dst = tile_res.data() + r * nr + j;
+              if (t.residual) {
+                std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
+              } else {
+                for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
+              }
             });
           }
           t.residual = tile_res.data();
+          t.residual16 = nullptr;
           t.ldr = nr;
         }
         k.tile(t);

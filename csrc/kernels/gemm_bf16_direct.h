@@ -64,15 +64,19 @@ std::vector<uint16_t> bf16_direct_weights(const uint16_t* panels, int64_t n_pane
                                           int64_t C, int64_t taps);
 
 // The epilogue fields of `t` (bias, residual, clip) for the C tile whose
-// first row is `row` and first column `col`, from `ep` (none when null).
-void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16Tile& t);
+// first row is `row` and first column `col`, from `ep` (none when null);
+// r16 (when set): the residual as BF16 bits, laid out as ep->residual
+// would be (row stride ep->ldr), into Bf16Tile::residual16.
+void bf16_tile_epilogue(const SgemmEpilogue* ep, int64_t row, int64_t col, Bf16Tile& t,
+                        const uint16_t* r16 = nullptr);
 
 // C[M][oh * ow] = W * X through the image; `w` the direct panels (or the
 // packed ones when taps == 1), `panels` of them; ep as PackedBf16Gemm::run.
 // c16 (when set, c unused): C rounded to BF16 (Bf16Tile::c16), row stride ldc.
+// r16 (when set, ep->residual null): a bfloat16 residual, row stride ep->ldr.
 void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const uint16_t* w, int64_t panels,
                      int64_t M, float* c, int64_t ldc, bool parallel, const SgemmEpilogue* ep,
-                     uint16_t* c16 = nullptr);
+                     uint16_t* c16 = nullptr, const uint16_t* r16 = nullptr);
 
 }  // namespace kernels
 }  // namespace int8rt

@@ -221,7 +221,8 @@ TEST(AmxBf16Emulated, ActivationMatMulEqualsTheAmxOrder) {
 
 // The tile epilogue (row bias, then a residual with its own row stride, then
 // clip) on a left-weights run: == the AMX order plus bias plus residual,
-// clipped as SgemmEpilogue says.
+// clipped as SgemmEpilogue says; a bfloat16 residual (run_bf16_io's r16,
+// which the AMX driver widens before its FP32 epilogue) adds its BF16 values.
 TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
   std::mt19937 gen(10);
   for (int M : {5, 17, 40}) {
@@ -247,6 +248,20 @@ TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
       v = v < ep.hi ? v : ep.hi;
       ASSERT_EQ(bits(y[i]), bits(v)) << "M=" << M << " index " << i << ": " << y[i] << " vs " << v;
     }
+    std::vector<uint16_t> r16(residual.size());
+    for (size_t i = 0; i < r16.size(); ++i) r16[i] = k::bf16::from_f32(residual[i]);
+    k::SgemmEpilogue ep16 = ep;
+    ep16.residual = nullptr;
+    std::vector<float> y16(static_cast<size_t>(M) * N + 4, -7.0f);
+    packed->run_bf16_io(N, {X.data(), N, false}, nullptr, y16.data(), nullptr, N, true, &ep16, r16.data());
+    for (int i = 0; i < M * N; ++i) {
+      float v = want[i] + bias[i / N];
+      v = v + k::bf16::to_f32(r16[(i / N) * (N + 3) + i % N]);
+      v = v > ep.lo ? v : ep.lo;
+      v = v < ep.hi ? v : ep.hi;
+      ASSERT_EQ(bits(y16[i]), bits(v)) << "bf16 residual M=" << M << " index " << i << ": " << y16[i] << " vs " << v;
+    }
+    for (size_t i = static_cast<size_t>(M) * N; i < y16.size(); ++i) ASSERT_EQ(bits(y16[i]), bits(-7.0f)) << "guard";
   }
 }
 

@@ -244,7 +244,9 @@ TEST(AvxBf16Emulated, DirectConvEqualsTheReference) {
 // run on the image widened to FP32 and its FP32 output rounded
 // (bf16::from_f32): the same bits, for the emulated twin, the native kernel
 // and the reference itself (the cases the direct path declines take the
-// widening fallback). Guards after the BF16 output.
+// widening fallback). A bfloat16 residual (run_bf16_io's r16: in place,
+// gathered around dropped columns, or widened by the fallback) against the
+// reference with that residual widened to FP32. Guards after the BF16 output.
 TEST(AvxBf16Emulated, DirectConvBf16TensorsEqualTheReference) {
   const k::GemmBf16Kernel& ref = k::reference_kernel<k::GemmBf16Kernel>();
   std::vector<const k::GemmBf16Kernel*> under = {&ref, &emulated()};
@@ -289,23 +291,41 @@ TEST(AvxBf16Emulated, DirectConvBf16TensorsEqualTheReference) {
         ->run(P, operand(wide.data(), &view), want32.data(), P, false, true, &ep);
     std::vector<uint16_t> want16(want32.size());
     for (size_t i = 0; i < want32.size(); ++i) want16[i] = k::bf16::from_f32(want32[i]);
+    // A bfloat16 residual: the reference's result with the residual's BF16 values as FP32.
+    std::vector<uint16_t> r16(residual.size());
+    std::vector<float> r_wide(residual.size());
+    for (size_t i = 0; i < residual.size(); ++i) {
+      r16[i] = k::bf16::from_f32(residual[i]);
+      r_wide[i] = k::bf16::to_f32(r16[i]);
+    }
+    k::SgemmEpilogue ep_wide = ep, ep_r16 = ep;
+    ep_wide.residual = r_wide.data();
+    ep_r16.residual = nullptr;
+    std::vector<float> want32r(want32.size());
+    ref.pack({w.data(), c.M, K, K, false, true, c.kh * c.kw})
+        ->run(P, operand(wide.data(), &view), want32r.data(), P, false, true, &ep_wide);
+    std::vector<uint16_t> want16r(want32r.size());
+    for (size_t i = 0; i < want32r.size(); ++i) want16r[i] = k::bf16::from_f32(want32r[i]);
     const std::string shape = "C" + std::to_string(c.C) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) +
                               " M" + std::to_string(c.M) + " " + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
                               " s" + std::to_string(c.stride) + " p" + std::to_string(c.pad);
     for (const k::GemmBf16Kernel* kernel : under) {
       auto packed = kernel->pack({w.data(), c.M, K, K, false, true, c.kh * c.kw});
-      for (int mode = 0; mode < 3; ++mode) {  // BF16 in, BF16 out, both
-        const bool in16 = mode != 1, out16 = mode != 0;
+      for (int mode = 0; mode < 6; ++mode) {  // BF16 in, BF16 out, both; then each with a BF16 residual
+        const bool in16 = mode % 3 != 1, out16 = mode % 3 != 0, res16 = mode >= 3;
         std::vector<float> y(static_cast<size_t>(c.M * P) + 8, -7.0f);
         std::vector<uint16_t> y16(static_cast<size_t>(c.M * P) + 8, 0xBEEF);
         packed->run_bf16_io(P, operand(in16 ? nullptr : wide.data(), &view), in16 ? x16.data() : nullptr,
-                            out16 ? nullptr : y.data(), out16 ? y16.data() : nullptr, P, true, &ep);
+                            out16 ? nullptr : y.data(), out16 ? y16.data() : nullptr, P, true,
+                            res16 ? &ep_r16 : &ep, res16 ? r16.data() : nullptr);
         const std::string what = std::string(kernel->name()) + " " + shape + " mode " + std::to_string(mode);
+        const std::vector<float>& w32 = res16 ? want32r : want32;
+        const std::vector<uint16_t>& w16 = res16 ? want16r : want16;
         for (size_t i = 0; i < want32.size(); ++i) {
           if (out16) {
-            ASSERT_EQ(y16[i], want16[i]) << what << " index " << i;
+            ASSERT_EQ(y16[i], w16[i]) << what << " index " << i;
           } else {
-            ASSERT_EQ(bits(y[i]), bits(want32[i])) << what << " index " << i;
+            ASSERT_EQ(bits(y[i]), bits(w32[i])) << what << " index " << i;
           }
         }
         for (size_t i = want32.size(); i < y16.size(); ++i) {

@@ -119,8 +119,11 @@ class ConvLayer : public Layer {
     if (rank_ >= 2) out.push_back(g.oh);
     out.push_back(g.ow);
     if (nhwc_io_) out = {g.N, g.oh, g.ow, g.M};
-    if (residual_ >= 0) {
-      const Value& r = require_input(in, static_cast<size_t>(residual_), DataType::kFloat32, prefix_);
+    if (residual_ >= 0) {  // a dense BF16 conv may read a bfloat16 residual (bf16_layers.h)
+      const bool r16 = !bf16_.empty() && in.size() > static_cast<size_t>(residual_) && in[residual_] &&
+                       in[residual_]->dtype() == DataType::kBFloat16;
+      const Value& r = require_input(in, static_cast<size_t>(residual_),
+                                     r16 ? DataType::kBFloat16 : DataType::kFloat32, prefix_);
       if (r.shape() != out) {
         throw InvalidArgument(prefix_ + "residual shape " + shape_str(r.shape()) + " differs from output " +
                               shape_str(out));
@@ -150,10 +153,12 @@ class ConvLayer : public Layer {
     } else if (g.G == g.C && g.M == g.C && g.G > 1) {
       depthwise(in, x, w, bias, y, g);
     } else {
-      const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
       const bool x16 = in[0]->dtype() == DataType::kBFloat16;
-      if (x16 || y16_) {  // bfloat16 tensors: the direct path reads and writes them as they are
-        gemm_bf16_io(in[0]->data<uint16_t>(), x16, bias, res, out[0]->data<void>(), g);
+      const bool r16 = residual_ >= 0 && in[residual_]->dtype() == DataType::kBFloat16;
+      const float* res = residual_ >= 0 && !r16 ? in[residual_]->data<float>() : nullptr;
+      if (x16 || y16_ || r16) {  // bfloat16 tensors: the direct path reads and writes them as they are
+        gemm_bf16_io(in[0]->data<uint16_t>(), x16, bias, res, r16 ? in[residual_]->data<uint16_t>() : nullptr,
+                     out[0]->data<void>(), g);
         return;
       }
       run_nchw(x, w, bias, res, y, g);
@@ -318,8 +323,9 @@ class ConvLayer : public Layer {
   // A dense BF16 conv with a bfloat16 input (x16) and / or output (y16_):
   // per image and group, the BF16 GEMM's run_bf16_io over the image as it
   // lies (strided 1x1 convs too: the direct path's stride phases), the
-  // tile epilogue adding the bias and residual and clipping.
-  void gemm_bf16_io(const void* x, bool x16, const float* bias, const float* res, void* y,
+  // tile epilogue adding the bias and residual (FP32 res, or bfloat16 r16)
+  // and clipping.
+  void gemm_bf16_io(const void* x, bool x16, const float* bias, const float* res, const uint16_t* r16, void* y,
                     const ConvGeom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, P = g.oh * g.ow;
     const bool pointwise = is_pointwise(g);
@@ -336,7 +342,8 @@ class ConvLayer : public Layer {
         ep.ldr = P;
         bf16_.packed[grp]->run_bf16_io(P, b, x16 ? static_cast<const uint16_t*>(x) + xo : nullptr,
                                        y16_ ? nullptr : static_cast<float*>(y) + yo,
-                                       y16_ ? static_cast<uint16_t*>(y) + yo : nullptr, P, true, &ep);
+                                       y16_ ? static_cast<uint16_t*>(y) + yo : nullptr, P, true, &ep,
+                                       r16 ? r16 + yo : nullptr);
       }
     }
     if (!fused_.clip && !y16_) epilogue(nullptr, static_cast<float*>(y), g);

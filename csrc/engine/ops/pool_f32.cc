@@ -17,9 +17,11 @@
 //
 // Float MaxPool over 1-D or 2-D windows runs on the maxpool_f32 kernel
 // family (kernels/maxpool_f32.h), runs of output planes per call (1-D as
-// one row). AveragePool and 3-D MaxPool loop per output plane: for each depth
-// tap (3-D), for each tap (ky, kx), for each output row, the inner loop runs
-// over output columns, which the compiler vectorises. 1-D and 2-D have
+// one row); over a bfloat16 tensor (between BF16 layers) through
+// ops/bf16_maxpool.h, the same kernel on widened planes. AveragePool and
+// 3-D MaxPool loop per output plane: for each depth tap (3-D), for each
+// tap (ky, kx), for each output row, the inner loop runs over output
+// columns, which the compiler vectorises. 1-D and 2-D have
 // depth 1. GlobalAveragePool runs on the plane_mean_f32 family
 // (kernels/plane_mean_f32.h: a fixed summation order, the same bits on
 // every tier), runs of planes per call.
@@ -29,6 +31,7 @@
 #include "core/thread_pool.h"
 #include "engine/dtypes.h"
 #include "engine/layer.h"
+#include "engine/ops/bf16_maxpool.h"
 #include "engine/ops/op_util.h"
 #include "kernels/maxpool_f32.h"
 #include "kernels/plane_mean_f32.h"
@@ -82,6 +85,11 @@ class PoolLayer : public Layer {
     Dim z, h, wd;
     geometry(in, &z, &h, &wd);
     const Shape& os = out[0]->shape();  // infer()'s
+    if (bf16_max(in[0]->dtype())) {  // bfloat16 tensors between BF16 layers (ops/bf16_maxpool.h)
+      maxpool_bf16_planes(*maxpool_, plane_geom(h, wd), in[0]->data<uint16_t>(), out[0]->data<uint16_t>(),
+                          os[0] * os[1]);
+      return;
+    }
     if (with_indices_ || in[0]->dtype() != DataType::kFloat32) {
       visit_numeric(in[0]->dtype(), [&](auto tag) {
         max_pool_generic<decltype(tag)>(*in[0], os, z, h, wd, out[0], with_indices_ ? out[1] : nullptr);
@@ -169,12 +177,23 @@ class PoolLayer : public Layer {
     });
   }
 
-  // 1-D / 2-D MaxPool on the kernel, runs of about 16 KiB of output planes per call.
-  void max_planes(const float* x, float* y, int64_t planes, const Dim& h, const Dim& wd) const {
+  // A 1-D / 2-D MaxPool without Indices over a bfloat16 input.
+  bool bf16_max(DataType t) const {
+    return t == DataType::kBFloat16 && is_max_ && !with_indices_ && w_.kernel.size() <= 2;
+  }
+
+  // The maxpool kernel's plane geometry (no planes, no pointers).
+  static kernels::MaxPoolF32Planes plane_geom(const Dim& h, const Dim& wd) {
     kernels::MaxPoolF32Planes p;
-    p.x = x; p.y = y;
     p.H = h.in; p.W = wd.in; p.oh = h.out; p.ow = wd.out;
     p.kh = h.k; p.kw = wd.k; p.sh = h.s; p.sw = wd.s; p.dh = h.d; p.dw = wd.d; p.ph = h.pb; p.pw = wd.pb;
+    return p;
+  }
+
+  // 1-D / 2-D MaxPool on the kernel, runs of about 16 KiB of output planes per call.
+  void max_planes(const float* x, float* y, int64_t planes, const Dim& h, const Dim& wd) const {
+    kernels::MaxPoolF32Planes p = plane_geom(h, wd);
+    p.x = x; p.y = y;
     const int64_t run = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, h.out * wd.out));
     parallel_for(planes, run, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; t += run) {
@@ -211,9 +230,10 @@ class PoolLayer : public Layer {
   // The window along each spatial dim (unit dims where the kernel has fewer), checked.
   void geometry(const std::vector<const Value*>& in, Dim* z, Dim* h, Dim* wd) const {
     const Value& X = require_any(in, 0, prefix_);
-    if (X.dtype() != DataType::kFloat32 &&
+    if (X.dtype() != DataType::kFloat32 && !bf16_max(X.dtype()) &&
         !(is_max_ && (is_float_dtype(X.dtype()) || X.dtype() == DataType::kInt8 || X.dtype() == DataType::kUInt8))) {
       throw InvalidArgument(prefix_ + "input 0 must be float32" + (is_max_ ? ", float64, float16, int8 or uint8" : "") +
+                            (is_max_ && !with_indices_ && w_.kernel.size() <= 2 ? " or bfloat16" : "") +
                             ", got " + dtype_name(X.dtype()));
     }
     const Shape& xs = X.shape();

@@ -36,7 +36,9 @@
 //   |y - y32| <= (2^-7 + 2^-16) S + 2 (K + 2) 2^-24 S
 // (rounding an operand to BF16, 8 significant bits, moves it by at most 2^-8
 // of itself, so a product by at most 2^-7 + 2^-16 of itself; the second term is the FP32
-// accumulation of either op, in either order above), and against the exact
+// accumulation of either op, in either order above); a residual kept as a
+// bfloat16 tensor (Bf16Tile::residual16) adds 2^-8 |r| for its own rounding
+// (|r| the FP32 residual's magnitude), and against the exact
 // sum of the BF16-rounded products, |y - exact| <= 2 (K + 2) 2^-24 S_bf16.
 // tests/test_bf16_layers.py checks both per op, and that the FP32 op fails
 // the second. Between tiers: the vector kernels == the reference (bits);
@@ -70,6 +72,12 @@ struct Bf16Tile {
   const float* bias = nullptr;   // [rows] of this tile, or nullptr
   const float* residual = nullptr;  // at the tile's first row and column, or nullptr
   int64_t ldr = 0;                  // row stride of residual (elements)
+  // A bfloat16 residual (a residual tensor kept in BF16 between BF16
+  // layers, engine/bf16_layers.h): when set (residual null), the residual
+  // step adds bf16::to_f32(residual16[r * ldr + j]) (an exact widening).
+  // Honoured by the kernels that honour b_step below; AMX's does not (its
+  // driver widens the residual to FP32 first: the same values).
+  const uint16_t* residual16 = nullptr;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
   // A BF16 output (a bfloat16 tensor between BF16 layers): when set, the

@@ -3,7 +3,7 @@
 // the arithmetic every BF16 kernel reproduces:
 //   C[r][j] (+)= sum over pairs p ascending of
 //                dot_pair(., A[p][r][0..1], B[p][j][0..1])   (odd, then even)
-// then + bias[r], + residual[r][j] and the clip when the tile asks for them,
+// then + bias[r], + residual[r][j] (FP32, or BF16 widened) and the clip when the tile asks for them,
 // stored as FP32 or (c16) rounded to BF16.
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/ref/bf16.h"
@@ -28,6 +28,7 @@ void gemm_bf16_tile(const Bf16Tile& t) {
       float v = t.accumulate ? cr[j] + acc : acc;
       if (t.bias) v = v + t.bias[r];
       if (t.residual) v = v + t.residual[r * t.ldr + j];
+      if (t.residual16) v = v + bf16::to_f32(t.residual16[r * t.ldr + j]);
       if (t.clip) {
         v = v > t.lo ? v : t.lo;
         v = v < t.hi ? v : t.hi;

@@ -8,7 +8,8 @@
 // dot_pair (odd element first, DAZ, FTZ, RNE) in hardware, so the tile is
 // bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
 // shorter instantiation, `cols` < 32 stores through a mask; padded columns
-// are zero pairs in B. The tile epilogue (bias add, residual add, clip as compare + blend)
+// are zero pairs in B. The tile epilogue (bias add, residual add (FP32, or BF16 widened by
+// VPMOVZXWD + VPSLLD), clip as compare + blend)
 // runs in registers before the store (FP32, or VCVTNEPS2BF16 into c16).
 // Bf16Tile::prefetch: one PREFETCHT0 per pair step, 64 bytes apart.
 //
@@ -36,6 +37,11 @@ namespace {
 // The panel tile of abi/gemm_bf16.h (named in full for the emulated twin).
 using x86::avx512bf16::kBf16MR;
 using x86::avx512bf16::kBf16NR;
+
+// 16 BF16 values as the FP32 values they are (bf16::to_f32).
+inline __m512 widen(__m256i bits) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
+}
 
 template <int R>
 void tile(const Bf16Tile& t) {
@@ -89,6 +95,11 @@ void tile(const Bf16Tile& t) {
       const float* res = t.residual + r * t.ldr;
       v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res));
       v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + 16));
+    }
+    if (t.residual16) {  // BF16 bits widened exactly: zero-extended, shifted into the high half
+      const uint16_t* res = t.residual16 + r * t.ldr;
+      v0 = _mm512_add_ps(v0, widen(_mm256_maskz_loadu_epi16(m0, res)));
+      v1 = _mm512_add_ps(v1, widen(_mm256_maskz_loadu_epi16(m1, res + 16)));
     }
     if (t.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo, as the reference)
       v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, lo, _CMP_GT_OQ), lo, v0);
