@@ -464,6 +464,9 @@ def describe(s: Subject) -> None:
         kinds = Counter(f"{layer['precision']}:{layer['detail'].split(' ')[0]}"
                         if layer["precision"] != "convert" else "convert" for layer in e.layers())
         print(f"{s.name}: int8rt int8 engine layers: " + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))
+        floats = Counter(layer["op"] for layer in e.layers() if layer["precision"] != "int8")
+        print(f"{s.name}: int8rt int8 engine's layers not in int8, by op: "
+              + ", ".join(f"{k} x{n}" for k, n in sorted(floats.items())))
     if s.build_s:
         print(f"{s.name}: INT8 build seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in s.build_s.items()))
 

@@ -80,7 +80,7 @@ def main() -> None:
             cells.append(span(vals, ".2f"))
             if goal is not None and (not vals or not all(goal(v) for v in vals)):
                 misses[text].append(f"{net} b{batch} t{threads} ({span(vals, '.2f')})")
-        ms = {k: span([m[k] * 1e3 for m in meds if k in m], ".3g") for k in ("int8rt int8", "int8rt fp32")}
+        ms = {k: span([m[k] * 1e3 for m in meds if k in m], ".4g") for k in ("int8rt int8", "int8rt fp32")}
         loads = "; ".join(r.get("load", "").replace("load average ", "").split(",")[0] for r in rs)
         print(f"| {net} | {batch} | {threads} | {len(rs)} | {ms['int8rt int8']} | {ms['int8rt fp32']} | "
               + " | ".join(cells) + f" | {loads} |")
