@@ -124,19 +124,23 @@ IMPLS = ["int8rt int8", "int8rt fp32", "ORT int8", "ORT fp32", "OV int8", "OV fp
 
 
 class Calibrator(int8rt.IInt8EntropyCalibrator2):
-    """Hands out a fixed list of feeds ({input name: batch})."""
+    """Hands out a fixed list of feeds ({input name: batch}) or, for a
+    one-input network, of arrays."""
 
-    def __init__(self, feeds: List[F.Feed]) -> None:
+    def __init__(self, batches: list) -> None:
         super().__init__()
-        self.feeds = iter(feeds)
-        self.size = len(next(iter(feeds[0].values())))
+        self.batches = iter(batches)
+        first = batches[0]
+        self.size = len(next(iter(first.values())) if isinstance(first, dict) else first)
 
     def get_batch_size(self) -> int:
         return self.size
 
     def get_batch(self, names: list) -> Optional[list]:
-        b = next(self.feeds, None)
-        return None if b is None else [b[n] for n in names]
+        b = next(self.batches, None)
+        if b is None:
+            return None
+        return [b[n] for n in names] if isinstance(b, dict) else [b]
 
 
 class Subject:
@@ -162,6 +166,15 @@ class Subject:
         self.build_s: Dict[str, float] = {}
         self.ov_settings: Dict[str, str] = {}  # OV row -> the compiled model's settings
         self.torch_int8: object = None
+
+    @property
+    def calib(self) -> List[np.ndarray]:
+        """The calibration batches of a one-input network, as arrays (other benchmarks read them)."""
+        return [f[self.input_name] for f in self.calib_feeds]
+
+    def inputs(self, batch: int) -> np.ndarray:
+        """The timed input array of a one-input network at `batch`."""
+        return self.feed(batch)[self.input_name]
 
     def feed(self, batch: int) -> F.Feed:
         """The timed inputs at `batch`."""
@@ -365,7 +378,8 @@ def torch_fx_int8(model: object, calib: List[np.ndarray]) -> object:
 
 def runners(s: Subject, threads: int, batch: int, ov_extra: bool = False,
             ov_int8_precision: Optional[str] = None) -> Dict[str, F.FeedRunner]:
-    """Per implementation: feed -> output array, set up for `threads`
+    """Per implementation: feed (or, for a one-input network, its array) ->
+    output array, set up for `threads`
     (OpenVINO models compiled for the timed feed's static shapes; OV int8 with
     precision hint `ov_int8_precision`, None for OpenVINO's default)."""
     out: Dict[str, F.FeedRunner] = {}
@@ -396,7 +410,7 @@ def runners(s: Subject, threads: int, batch: int, ov_extra: bool = False,
                 t = torch.from_numpy(feed[s.input_name]).contiguous(memory_format=torch.channels_last)
                 return qmodel(t).numpy()
         out["torch int8"] = run_torch
-    return out
+    return {name: F.array_or_feed(f, s.input_name) for name, f in out.items()}
 
 
 def set_threads(n: int) -> None:

@@ -6,6 +6,8 @@ as the CNNs; and the encoders themselves as e2e_bench subjects.
 - ``int8rt_runner`` / ``ort_runner`` / ``ov_runner``: feed -> the first
   output (OpenVINO through one infer request, output copied as
   realnets/openvino_engines.runner does).
+- ``array_or_feed(run, name)``: a feed runner that also takes a bare array
+  (the one input's), as the scripts that import e2e_bench time arrays.
 - ``ov_static(model, feed)``: the OpenVINO model reshaped so every input has
   the feed's static shape (what a latency user compiles for; the CNN rows of
   e2e_bench reshape the batch the same way).
@@ -50,6 +52,11 @@ def ov_runner(compiled) -> FeedRunner:
         req.infer(feed, share_inputs=True)
         return req.get_output_tensor(0).data.copy()
     return run
+
+
+def array_or_feed(run: FeedRunner, input_name: str) -> Callable[[object], np.ndarray]:
+    """``run`` also taking a bare array as the feed of a one-input network (callers that time arrays)."""
+    return lambda x: run(x if isinstance(x, dict) else {input_name: x})
 
 
 def ov_static(model, feed: Feed):
