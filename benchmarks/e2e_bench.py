@@ -15,6 +15,12 @@ Networks (--models):
   ppocr_det   PP-OCRv4 text detector at 3x320x320 (rapidocr-onnxruntime wheel,
               realnets/ocr_models.static_input_model: static image shape)
   ppocr_rec   PP-OCRv4 text recogniser at 3x48x320 (same wheel)
+  bert_base, minilm  BERT-base (HuggingFace BertModel(BertConfig()), random
+              weights, random token ids) and all-MiniLM-L6-v2 (real weights and
+              sentences) at sequence 128 (benchmarks/e2e_feeds.py, as
+              bert_peers_bench.py makes them): two inputs, input_ids and
+              attention_mask; OpenVINO compiled for the timed static shape,
+              NNCF with model_type=TRANSFORMER; no PyTorch row
   lraspp_mobilenet_v3_large, deeplabv3_mobilenet_v3_large, fcn_resnet50
               torchvision's segmentation networks (realnets/seg_models.py:
               random weights, BatchNorm statistics from photographs),
@@ -25,7 +31,8 @@ Networks (--models):
 
 Implementations (all calibrated on the same batches: 4 x 8 seeded Gaussian
 images for the random networks, the 256 bundled calibration images for the
-digits CNN, 4 x 8 rendered text lines / text pages for PP-OCR):
+digits CNN, 4 x 8 rendered text lines / text pages for PP-OCR, 8 x 4
+sequences for the encoders):
   int8rt int8   build_engine + IInt8EntropyCalibrator2 (TensorRT's default)
   int8rt fp32   build_engine(precision="fp32")
   ORT fp32      InferenceSession (realnets/engines.ort_session: ORT_ENABLE_ALL
@@ -62,16 +69,25 @@ the table rows. Per network and batch a last line therefore times int8rt
 INT8 alone, its thread counts alternating, no peer running in between: the
 like-for-like answer to "is 2 threads faster than 1".
 
+--models-dir DIR keeps the ONNX files and the peers' quantized models (ORT
+INT8, NNCF's OpenVINO IR; keyed by a hash of the ONNX file) in DIR, so a
+second pass skips their builds (int8rt's engines are built every run);
+--json PATH writes every median for benchmarks/e2e_summary.py, which merges
+passes into one table of goal ratios.
+
 Usage: PYTHONPATH=python python3 benchmarks/e2e_bench.py [--models resnet18
-       mobilenet_v2 digits resnet50 ppocr_det ppocr_rec] [--impls ...]
+       mobilenet_v2 digits resnet50 ppocr_det ppocr_rec bert_base minilm] [--impls ...]
        [--batches 1 8] [--threads 1 2] [--size 224] [--rounds 7]
        [--min-time 0.5] [--ov-extra] [--profile RUNS] [--isa-cap avxvnni] [--cpu-time]
+       [--models-dir /tmp/e2eall] [--json pass1.json]
 Needs: pip install int8rt[bench,peers] torch==2.13.0; PP-OCR:
        pip install --no-deps rapidocr-onnxruntime==1.4.4
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import sys
@@ -95,134 +111,35 @@ sys.path.insert(0, str(HERE))
 
 import int8rt  # noqa: E402
 from bench_util import add_isa_cap_and_cpu_time_args, isa_cap, load_line, machine_line, time_alternating  # noqa: E402
+import e2e_feeds as F  # noqa: E402
+from e2e_subjects import SEG_MODELS, Subject, digits, export, subject  # noqa: E402,F401 - importers use them
 from realnets import engines as E  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
 
-DATA = HERE.parent / "python" / "int8rt" / "data"
-SEG_MODELS = ("lraspp_mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "fcn_resnet50")
 MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3", "efficientnet_b0", "efficientnet_lite0",
-          "convnext_tiny", "vit_tiny", "digits", "ppocr_det", "ppocr_rec"] + list(SEG_MODELS)
+          "convnext_tiny", "vit_tiny", "digits", "ppocr_det", "ppocr_rec"] + list(F.ENCODERS) + list(SEG_MODELS)
 IMPLS = ["int8rt int8", "int8rt fp32", "ORT int8", "ORT fp32", "OV int8", "OV fp32", "torch int8"]
 
 
 class Calibrator(int8rt.IInt8EntropyCalibrator2):
-    """Hands out a fixed list of batches."""
+    """Hands out a fixed list of feeds ({input name: batch}) or, for a
+    one-input network, of arrays."""
 
-    def __init__(self, batches: List[np.ndarray]) -> None:
+    def __init__(self, batches: list) -> None:
         super().__init__()
         self.batches = iter(batches)
-        self.size = len(batches[0])
+        first = batches[0]
+        self.size = len(next(iter(first.values())) if isinstance(first, dict) else first)
 
     def get_batch_size(self) -> int:
         return self.size
 
     def get_batch(self, names: list) -> Optional[list]:
         b = next(self.batches, None)
-        return None if b is None else [b]
-
-
-class Subject:
-    """One network: its ONNX file, calibration batches, sample inputs and the
-    implementations built from it (name -> model or engine, or the error)."""
-
-    def __init__(self, name: str, onnx_path: Path, calib: List[np.ndarray],
-                 torch_model: object = None, test: Optional[tuple] = None,
-                 input_name: str = "input", sample: Optional[np.ndarray] = None) -> None:
-        self.name, self.onnx_path, self.calib = name, onnx_path, calib
-        self.torch_model, self.test = torch_model, test
-        self.input_name = input_name
-        self.sample = sample  # timed inputs (first `batch` rows); None: seeded Gaussian
-        self.engines: Dict[str, object] = {}
-        self.errors: Dict[str, str] = {}
-        self.ort_int8: Optional[bytes] = None
-        self.ov_models: Dict[str, object] = {}  # "fp32" / "int8" -> openvino.Model
-        self.build_s: Dict[str, float] = {}
-        self.ov_settings: Dict[str, str] = {}  # OV row -> the compiled model's settings
-        self.torch_int8: object = None
-
-    def inputs(self, batch: int) -> np.ndarray:
-        if self.test is not None:
-            return np.ascontiguousarray(self.test[0][:batch])
-        if self.sample is not None:
-            return np.ascontiguousarray(self.sample[:batch])
-        return np.random.default_rng(1).standard_normal((batch,) + self.calib[0].shape[1:], dtype=np.float32)
-
-
-def export(name: str, size: int, tmp: Path) -> Subject:
-    import torch
-    from e2e_models import make_model
-    model = make_model(name)
-    path = tmp / f"{name}.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, torch.zeros(1, 3, size, size), str(path), dynamo=False,
-                          input_names=["input"], output_names=["logits"], opset_version=17,
-                          dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
-    rng = np.random.default_rng(0)
-    calib = [rng.standard_normal((8, 3, size, size), dtype=np.float32) for _ in range(4)]
-    return Subject(name, path, calib, torch_model=model)
-
-
-def digits() -> Subject:
-    d = np.load(DATA / "digits.npz")
-    calib = [d["calib"][i:i + 32] for i in range(0, len(d["calib"]), 32)]
-    return Subject("digits_cnn", DATA / "digits_cnn.onnx", calib, test=(d["test_x"], d["test_y"]))
-
-
-def ppocr(name: str, tmp: Path) -> Optional[Subject]:
-    """PP-OCRv4 recogniser (3x48x320) or detector (3x320x320) from the
-    rapidocr-onnxruntime wheel with a static image shape
-    (realnets/ocr_models.static_input_model), calibrated on 4 batches of 8
-    rendered text lines (rec) or text pages (det: two of accuracy_bench's
-    160x320 three-line pages stacked), timed on other lines/pages (seed 2)."""
-    from realnets.ocr_models import models_dir, rec_task, static_input_model
-    from realnets.text_images import text_lines
-    folder = models_dir()
-    if folder is None:
-        print(f"skipping {name}: rapidocr-onnxruntime is not installed "
-              "(pip install --no-deps rapidocr-onnxruntime==1.4.4)")
-        return None
-    if name == "ppocr_rec":
-        task = rec_task(folder)
-        chw, onnx_file = task.chw, task.onnx_file
-        calib, _ = task.make_inputs(text_lines(32, seed=1), 101)
-        sample, _ = task.make_inputs(text_lines(8, seed=2), 102)
-    else:
-        from accuracy_bench import det_task
-        chw, onnx_file = (3, 320, 320), str(Path(folder) / "ch_PP-OCRv4_det_infer.onnx")
-        d = det_task(folder, 64, 16)
-        calib, sample = (np.ascontiguousarray(np.concatenate([a[0::2], a[1::2]], axis=2))
-                         for a in (d["calib"], d["eval"]))
-    model = static_input_model(onnx_file, chw)
-    path = tmp / f"{name}.onnx"
-    path.write_bytes(model.SerializeToString())
-    batches = [np.ascontiguousarray(calib[i:i + 8]) for i in range(0, len(calib), 8)]
-    return Subject(name, path, batches, input_name=model.graph.input[0].name, sample=sample)
-
-
-def segmentation(name: str, size: int, tmp: Path) -> Optional[Subject]:
-    """A torchvision segmentation network (realnets/seg_models.py) with its
-    dynamic height and width, calibrated on 4 x 8 photographs at size x size
-    and timed on 8 others."""
-    from realnets import seg_models
-    reason = seg_models.missing()
-    if reason is not None:
-        print(f"skipping {name}: {reason}")
-        return None
-    path = seg_models.export(name, tmp / f"{name}.onnx")
-    calib = [seg_models.images(8, (size, size), 10 + i) for i in range(4)]
-    return Subject(name, path, calib, sample=seg_models.images(8, (size, size), 99))
-
-
-def subject(name: str, size: int, tmp: Path) -> Optional[Subject]:
-    if name == "digits":
-        return digits()
-    if name in SEG_MODELS:
-        return segmentation(name, size, tmp)
-    if name.startswith("ppocr_"):
-        return ppocr(name, tmp)
-    return export(name, size, tmp)
+        if b is None:
+            return None
+        return [b[n] for n in names] if isinstance(b, dict) else [b]
 
 
 def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None) -> None:
@@ -233,7 +150,7 @@ def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None) -> None:
         try:
             t0 = time.perf_counter()
             s.engines["int8rt int8"] = int8rt.build_engine(
-                s.onnx_path, int8rt.BuilderConfig(precision="int8", calibrator=Calibrator(s.calib)))
+                s.onnx_path, int8rt.BuilderConfig(precision="int8", calibrator=Calibrator(s.calib_feeds)))
             s.build_s["int8rt int8"] = time.perf_counter() - t0
         except Exception as e:  # noqa: BLE001 - reported in the table, e.g. NotSupportedError
             s.errors["int8rt int8"] = f"{type(e).__name__}: {e}"
@@ -242,11 +159,21 @@ def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None) -> None:
             s.engines["int8rt fp32"] = int8rt.build_engine(s.onnx_path, int8rt.BuilderConfig(precision="fp32"))
         except Exception as e:  # noqa: BLE001
             s.errors["int8rt fp32"] = f"{type(e).__name__}: {e}"
-    calib = np.concatenate(s.calib)
-    if "ORT int8" in want:
+    single = s.feed_fn is None
+    calib = np.concatenate([f[s.input_name] for f in s.calib_feeds]) if single else F.single_rows(s.calib_feeds)
+    key = hashlib.sha1(s.onnx_path.read_bytes()).hexdigest()[:12]
+    ort_cached, ov_cached = tmp / f"{s.name}.{key}.ort_int8.onnx", tmp / f"{s.name}.{key}.ov_int8.xml"
+    if "ORT int8" in want and ort_cached.exists():
+        s.ort_int8 = ort_cached.read_bytes()
+        print(f"{s.name}: ORT int8 model read from {ort_cached}")
+    elif "ORT int8" in want:
         try:
-            s.ort_int8, s.build_s["ORT int8"] = E.ort_quantize(s.onnx_path.read_bytes(), calib, "minmax",
-                                                               batch=len(s.calib[0]))
+            t0 = time.perf_counter()
+            s.ort_int8 = (E.ort_quantize(s.onnx_path.read_bytes(), calib, "minmax",
+                                            batch=len(s.calib_feeds[0][s.input_name]))[0]
+                          if single else F.ort_static_int8(str(s.onnx_path), s.calib_feeds, str(tmp)))
+            s.build_s["ORT int8"] = time.perf_counter() - t0
+            ort_cached.write_bytes(s.ort_int8)
         except Exception as e:  # noqa: BLE001
             s.errors["ORT int8"] = f"{type(e).__name__}: {e}"
     ov_want = [k for k in ("OV fp32", "OV int8") if k in want]
@@ -258,15 +185,20 @@ def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None) -> None:
         try:
             if key == "OV fp32":
                 s.ov_models["fp32"] = O.load(s.onnx_path)
+            elif ov_cached.exists():
+                s.ov_models["int8"] = O.load(ov_cached)
+                print(f"{s.name}: OV int8 model read from {ov_cached}")
             else:
-                s.ov_models["int8"], s.build_s["OV int8"] = O.nncf_int8(s.onnx_path, calib)
+                s.ov_models["int8"], s.build_s["OV int8"] = O.nncf_int8(s.onnx_path, calib, **s.nncf_options)
+                import openvino
+                openvino.save_model(s.ov_models["int8"], str(ov_cached), compress_to_fp16=False)
         except Exception as e:  # noqa: BLE001
             s.errors[key] = f"{type(e).__name__}: {e}"[:300]
     if "torch int8" not in want:
         return
     if s.torch_model is not None:
         try:
-            s.torch_int8 = torch_fx_int8(s.torch_model, s.calib)
+            s.torch_int8 = torch_fx_int8(s.torch_model, [f[s.input_name] for f in s.calib_feeds])
         except Exception as e:  # noqa: BLE001
             s.errors["torch int8"] = f"{type(e).__name__}: {e}"
     else:
@@ -312,39 +244,40 @@ def torch_fx_int8(model: object, calib: List[np.ndarray]) -> object:
 
 
 def runners(s: Subject, threads: int, batch: int, ov_extra: bool = False,
-            ov_int8_precision: Optional[str] = None) -> Dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """Per implementation: input array -> output array, set up for `threads`
-    (OpenVINO models compiled for the timed input's static shape; OV int8 with
+            ov_int8_precision: Optional[str] = None) -> Dict[str, F.FeedRunner]:
+    """Per implementation: feed (or, for a one-input network, its array) ->
+    output array, set up for `threads`
+    (OpenVINO models compiled for the timed feed's static shapes; OV int8 with
     precision hint `ov_int8_precision`, None for OpenVINO's default)."""
-    out: Dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    out: Dict[str, F.FeedRunner] = {}
     for name in s.engines:  # "int8rt int8", "int8rt fp32", "int8rt int8@<tier>"
-        out[name] = E.int8rt_runner(s.engines[name])
-    out["ORT fp32"] = E.ort_runner(E.ort_session(s.onnx_path.read_bytes(), threads))
+        out[name] = F.int8rt_runner(s.engines[name])
+    out["ORT fp32"] = F.ort_runner(E.ort_session(s.onnx_path.read_bytes(), threads))
     if s.ort_int8 is not None:
-        out["ORT int8"] = E.ort_runner(E.ort_session(s.ort_int8, threads))
+        out["ORT int8"] = F.ort_runner(E.ort_session(s.ort_int8, threads))
     ov = [("OV fp32", "fp32", "f32"), ("OV int8", "int8", ov_int8_precision)]
     if ov_extra:
         ov += [("OV fp32 default", "fp32", None), ("OV int8 f32", "int8", "f32")]
     for name, key, precision in ov:
         if key in s.ov_models:
             try:
-                compiled = O.compile_model(s.ov_models[key], threads, precision, s.inputs(batch).shape)
+                compiled = O.compile_model(F.ov_static(s.ov_models[key], s.feed(batch)), threads, precision)
             except Exception as e:  # noqa: BLE001
                 s.errors[name] = f"{type(e).__name__}: {e}"[:300]
                 continue
             s.ov_settings[name] = f"{O.describe(compiled)}; kernels: {O.kernels(compiled)}"
-            out[name] = O.runner(compiled)
+            out[name] = F.ov_runner(compiled)
     if s.torch_int8 is not None:
         import torch
         qmodel = s.torch_int8
 
-        def run_torch(x: np.ndarray) -> np.ndarray:
+        def run_torch(feed: F.Feed) -> np.ndarray:
             torch.backends.quantized.engine = "x86"
             with torch.no_grad():
-                t = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+                t = torch.from_numpy(feed[s.input_name]).contiguous(memory_format=torch.channels_last)
                 return qmodel(t).numpy()
         out["torch int8"] = run_torch
-    return out
+    return {name: F.array_or_feed(f, s.input_name) for name, f in out.items()}
 
 
 def set_threads(n: int) -> None:
@@ -357,7 +290,7 @@ def bench(s: Subject, batch: int, threads: int, rounds: int, min_time: float,
           ov_extra: bool = False, ov_int8_precision: Optional[str] = None,
           cpu_time: bool = False) -> Dict[str, float]:
     set_threads(threads)
-    x = s.inputs(batch)
+    x = s.feed(batch)
     run = runners(s, threads, batch, ov_extra, ov_int8_precision)
     ref = run["ORT fp32"](x)
     impls = {name: (lambda f=f: f(x)) for name, f in run.items()}
@@ -371,7 +304,7 @@ def bench(s: Subject, batch: int, threads: int, rounds: int, min_time: float,
         err = float(np.linalg.norm(y - ref) / max(np.linalg.norm(ref), 1e-30))
         extra = ""
         if s.test is not None:
-            full = np.concatenate([run[name](np.ascontiguousarray(s.test[0][i:i + batch]))
+            full = np.concatenate([run[name]({s.input_name: np.ascontiguousarray(s.test[0][i:i + batch])})
                                    for i in range(0, len(s.test[0]) // batch * batch, batch)])
             extra = f"top-1 {np.mean(np.argmax(full, 1) == s.test[1][:len(full)]) * 100:5.2f}% (held-out)"
         ratio = f"{sec / ours:14.2f}x" if ours else "-"
@@ -393,12 +326,12 @@ def bench_threads_alone(s: Subject, batch: int, threads: List[int], rounds: int,
     if e is None or len(threads) < 2:
         return
     ctx = e.create_execution_context()
-    x = s.inputs(batch)
+    x = s.feed(batch)
 
     def run_with(n: int) -> Callable[[], object]:
         def f() -> object:
             int8rt.set_num_threads(n)
-            return ctx.run({s.input_name: x})
+            return ctx.run(x)
         return f
     med = time_alternating({n: run_with(n) for n in threads}, rounds * 4, min_time)
     base = med[threads[0]]
@@ -412,6 +345,9 @@ def describe(s: Subject) -> None:
         kinds = Counter(f"{layer['precision']}:{layer['detail'].split(' ')[0]}"
                         if layer["precision"] != "convert" else "convert" for layer in e.layers())
         print(f"{s.name}: int8rt int8 engine layers: " + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())))
+        floats = Counter(layer["op"] for layer in e.layers() if layer["precision"] != "int8")
+        print(f"{s.name}: int8rt int8 engine's layers not in int8, by op: "
+              + ", ".join(f"{k} x{n}" for k, n in sorted(floats.items())))
     if s.build_s:
         print(f"{s.name}: INT8 build seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in s.build_s.items()))
 
@@ -428,11 +364,12 @@ def profile_against_openvino(s: Subject, batch: int, runs: int, ov_int8_precisio
     (its per-node cpu_time is the same figure), so on a loaded machine read
     OpenVINO's side through the minimum over rounds."""
     e, model = s.engines.get("int8rt int8"), s.ov_models.get("int8")
-    if e is None or model is None:
-        print(f"\n{s.name}  batch {batch}: profile skipped (int8rt int8 or OV int8 missing)")
+    if e is None or model is None or s.feed_fn is not None:
+        print(f"\n{s.name}  batch {batch}: profile skipped (int8rt int8 or OV int8 missing, or several inputs: "
+              "bert_peers_bench.py --profile profiles the encoders)")
         return
     set_threads(1)
-    x = s.inputs(batch)
+    x = s.feed(batch)[s.input_name]
     compiled = O.compile_model(model, 1, ov_int8_precision, x.shape, perf_count=True)
     ctx = e.create_execution_context()
     ours_all, ov_all = [], []
@@ -471,6 +408,9 @@ def main() -> None:
     ap.add_argument("--tiers", nargs="+", default=[], choices=list(int8rt.kernels.ISA_NAMES),
                     help="also time the INT8 engine with its kernels chosen under each ISA cap "
                          "(rows 'int8rt int8@<tier>', loaded from the same engine bytes)")
+    ap.add_argument("--models-dir", type=Path, default=None,
+                    help="keep the ONNX files and the peers' quantized models here (default: a temporary directory)")
+    ap.add_argument("--json", type=Path, default=None, help="write every median here (benchmarks/e2e_summary.py)")
     add_isa_cap_and_cpu_time_args(ap)
     args = ap.parse_args()
     if args.cpu_time and args.threads != [1]:
@@ -491,9 +431,10 @@ def main() -> None:
           " (random networks)")
     if cap_line:
         print(cap_line)
-    summary = []
+    summary, loads = [], []
     with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
+        tmp = args.models_dir or Path(tmpdir)
+        tmp.mkdir(parents=True, exist_ok=True)
         for name in args.models:
             s = subject(name, args.size, tmp)
             if s is None:
@@ -507,6 +448,9 @@ def main() -> None:
                     med = bench(s, batch, threads, args.rounds, args.min_time, args.ov_extra, ov_int8_precision,
                                 args.cpu_time)
                     summary.append((s.name, batch, threads, med))
+                    loads.append(load_line())
+                    if args.json:
+                        write_json(args.json, summary, loads, args)
                 if not args.no_threads_alone:
                     bench_threads_alone(s, batch, args.threads, args.rounds, args.min_time)
             if args.profile:
@@ -514,6 +458,13 @@ def main() -> None:
                     profile_against_openvino(s, batch, args.profile, ov_int8_precision, args.cpu_time)
     print_summary(summary)
     print(f"\nend: {load_line()}")
+
+
+def write_json(path: Path, summary: list, loads: List[str], args: argparse.Namespace) -> None:
+    """Every median so far (seconds), with the command, machine and the load after each row."""
+    path.write_text(json.dumps({"argv": sys.argv, "machine": machine_line(), "cpu_time": bool(args.cpu_time),
+                                "rows": [{"network": n, "batch": b, "threads": t, "median_s": m, "load": ld}
+                                         for (n, b, t, m), ld in zip(summary, loads)]}, indent=1))
 
 
 def print_summary(summary: list) -> None:
