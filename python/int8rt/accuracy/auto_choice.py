@@ -97,6 +97,7 @@ import numpy as np
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
 from .metrics import looks_like_class_scores
+from .state_loop import LOOP_SAMPLES, closed_loop
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread
 
 __all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
@@ -204,14 +205,20 @@ class Scorer:
     plain_ref: Optional[list[dict[str, np.ndarray]]] = None
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
-                 reference: Optional[list[dict[str, np.ndarray]]] = None) -> None:
+                 reference: Optional[list[dict[str, np.ndarray]]] = None,
+                 feedback: Optional[Mapping[str, str]] = None) -> None:
         """``reference``: the float32 outputs of ``data`` in the chunks
         ``batches(data, batch_size)`` makes, when the calibration pass kept
-        them (pass_values.py); else a float32 engine computes them."""
+        them (pass_values.py); else a float32 engine computes them.
+        ``feedback``: state input -> the output that feeds it on the next
+        call (state_loop.pairs): the chunks then run closed-loop, in order,
+        each engine on its own state (state_loop.closed_loop), and the
+        reference is float32 run so (``reference`` is one step: unused)."""
         self.data, self.batch_size = data, batch_size
+        self.feedback = dict(feedback or {})
         chunks = list(batches(data, batch_size))
         # a whole batch's reference holds the network's outputs as they are (pass_values.py)
-        if reference is not None and len(reference) == len(chunks) and all(
+        if not self.feedback and reference is not None and len(reference) == len(chunks) and all(
                 isinstance(c, WholeBatch) or rows(r) == rows(c) for r, c in zip(reference, chunks)):
             ref = reference
         else:
@@ -239,6 +246,8 @@ class Scorer:
 
     def _run(self, engine: Any) -> list[dict[str, np.ndarray]]:
         ctx = engine.create_execution_context()
+        if self.feedback:
+            return closed_loop(ctx.run, batches(self.data, self.batch_size), self.feedback)
         return [ctx.run(chunk) for chunk in batches(self.data, self.batch_size)]
 
     def _per_sample(self, got: list[dict[str, np.ndarray]], ref: list[dict[str, np.ndarray]],
@@ -476,13 +485,20 @@ class Choice:
 
 
 def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], batch_size: int,
-              reference: Optional[list[dict[str, np.ndarray]]] = None) -> tuple[Scorer, str]:
+              reference: Optional[list[dict[str, np.ndarray]]] = None,
+              feedback: Optional[Mapping[str, str]] = None) -> tuple[Scorer, str]:
     """The scorer the choice and the corrections are judged by: on the
     held-out samples (at most ``CHOICE_SAMPLES``, spread evenly over all the
     router kept: ``taps.spread``), or, without any, on ``FIT_SAMPLES``
     kept ones spread alike; and ``"held-out"`` / ``"fit"``.
     ``reference``: the held-out samples' float32 outputs, when kept
-    (:class:`Scorer`)."""
+    (:class:`Scorer`). ``feedback`` (state_loop.pairs): a network that
+    carries a state is judged closed-loop on at most
+    ``state_loop.LOOP_SAMPLES`` held-out samples, ``"held-out, closed-loop"``."""
+    if feedback and held is not None:
+        loop = spread(held, LOOP_SAMPLES)
+        if len(loop) > 1:
+            return Scorer(network, loop, batch_size, feedback=feedback), "held-out, closed-loop"
     held_data = spread(held, CHOICE_SAMPLES)
     if held_data:
         return Scorer(network, held_data, batch_size, reference), "held-out"

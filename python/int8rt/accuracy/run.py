@@ -31,7 +31,7 @@ from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
 from .._numerics import scale_from_amax
-from . import auto_choice, check, crossval, mixed, unsigned_form
+from . import auto_choice, check, crossval, mixed, state_loop, unsigned_form
 from . import bias_correction as biascorr
 from . import branch_bias
 from .holdout import SampleRouter
@@ -191,6 +191,7 @@ class CalibrationRun:
         names = list(collector.names)
         # on the calibration pass's last outputs, before a trial adopts another builder
         self._state = crossval.steps_on_state(self.router.held_data(), self._last_outputs())
+        feedback = state_loop.pairs(self.router.held_data(), self._last_outputs()) if self._state else {}
         t0 = time.perf_counter()
         # The first set (minmax, no search) is built to learn which tensors the
         # engine holds in int8. The sets are ranked with MSE's strided search;
@@ -210,8 +211,11 @@ class CalibrationRun:
         reference = (self._pass.reference(self.router.check_count, auto_choice.CHOICE_SAMPLES, self._chunk)
                      if self._pass is not None else held_run[1] if held_run is not None else None)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
-                                                         self.router.held_data(), self._chunk, reference)
+                                                         self.router.held_data(), self._chunk, reference,
+                                                         feedback)
         self._auto = dict(samples=self.router.samples(self._judge.data), errors={})
+        if self._judge.feedback:  # judged closed-loop (state_loop.py)
+            self._auto["state_fed_back"] = dict(self._judge.feedback)
         if self._at_range:
             self._auto["at_range"] = sorted(self._at_range)
             logger.info("auto calibration: %s held at their calibration range (%s) in every set: the inputs' "
@@ -244,7 +248,7 @@ class CalibrationRun:
                     "sqrt(1 - centred cosine^2)): %s; chosen: %s%s", self._auto["samples"], self._where,
                     ", ".join(f"{k} {v:.4g}" for k, v in self._auto["errors"].items()),
                     choice.held_label or choice.label,
-                    "" if self._where == "held-out" else
+                    "" if self._where.startswith("held-out") else
                     " (no calibration samples held out, so the choice is judged on samples it calibrated on)")
         if choice.folds:
             self._auto["worst_fold_errors"] = {k: round(v, 6) for k, v in choice.worst.items()}
