@@ -21,7 +21,8 @@ batch), and an output has the shape and type of a float input of rank >= 2
 (the state's shape: [layers, N, hidden] cannot be told from a batch by axis
 0). The closed loop needs more: the names pair too (:func:`_stem`: the
 output's name is the input's with a suffix such as ``N``, ``n``, ``_out``,
-``new``, ``next``, and the input's may end in ``0``, ``_in``, ``prev``), so a
+``new``, ``next`` or a prefix ``new_``, ``next_``, and the input's may end
+in ``0``, ``_in``, ``prev`` or start with ``prev_``), so a
 fixed-batch denoiser whose output is shaped like its input is not run on
 its own output. One pair per input; an input matched by several outputs
 pairs with none.
@@ -46,8 +47,8 @@ __all__ = ["LOOP_SAMPLES", "closed_loop", "pairs", "shaped_like_input"]
 # held-out batches rather than 8).
 LOOP_SAMPLES = 256
 
-_OUT_SUFFIX = re.compile(r"(_?(n|out|new|next|t1))$", re.IGNORECASE)
-_IN_SUFFIX = re.compile(r"(_?(0|in|prev|t0))$", re.IGNORECASE)
+_OUT_SUFFIX = re.compile(r"(_?(n|out|new|next|t1))$|^((new|next|out)_?)", re.IGNORECASE)
+_IN_SUFFIX = re.compile(r"(_?(0|in|prev|t0))$|^((old|prev|in)_?)", re.IGNORECASE)
 
 Inputs = Mapping[str, np.ndarray]
 
