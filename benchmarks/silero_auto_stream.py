@@ -23,6 +23,7 @@ every third), to measure what the folds would choose.
     PYTHONPATH=python:tests python benchmarks/silero_auto_stream.py --methods auto,mse,entropy2,minmax
     PYTHONPATH=python:tests python benchmarks/silero_auto_stream.py --methods auto --folds forced
     PYTHONPATH=python:tests python benchmarks/silero_auto_stream.py --methods auto --judge one-step --bias-rule acc21
+    PYTHONPATH=python:tests python benchmarks/silero_auto_stream.py --methods auto --judge closed-loop-all
 """
 from __future__ import annotations
 
@@ -58,7 +59,9 @@ def _force_folds(blocks: bool) -> None:
 
 def _patch(judge: str, bias_rule: str) -> None:
     """``--judge one-step``: auto's judge as before acc26 (no state pairs, so
-    every held-out batch scored with float32's state). ``--bias-rule``:
+    every held-out batch scored with float32's state); ``closed-loop-all``:
+    the choice of thresholds judged closed-loop too, not bias correction
+    alone. ``--bias-rule``:
     bias correction as acc21 measured it (``acc21``: Conv / Gemm only, a
     1-D conv's table input not read through its Unsqueeze) or before acc24
     (``acc23``: Conv / Gemm only)."""
@@ -66,6 +69,17 @@ def _patch(judge: str, bias_rule: str) -> None:
 
     if judge == "one-step":
         state_loop.pairs = lambda held, outputs: {}
+    if judge == "closed-loop-all":  # the thresholds chosen closed-loop too (acc26's first variant)
+        from int8rt.accuracy import auto_choice
+
+        plain = auto_choice.judge_for
+
+        def judge_for(network, fit, held, batch_size, reference=None):
+            loop = auto_choice.loop_judge_for(network, held, batch_size, {"state": "stateN"})
+            return (loop, "held-out, closed-loop") if loop is not None else plain(network, fit, held, batch_size,
+                                                                                   reference)
+
+        auto_choice.judge_for = judge_for
     if bias_rule in ("acc21", "acc23"):
         bias_correction._OPS = ("Conv", "Gemm")
     if bias_rule == "acc21":
@@ -94,8 +108,9 @@ def main() -> int:
     ap.add_argument("--methods", default="auto,mse,entropy2,minmax,percentile")
     ap.add_argument("--check", choices=("on", "off"), default="on", help="BuilderConfig(accuracy_check=)")
     ap.add_argument("--folds", choices=("default", "forced", "blocks"), default="default")
-    ap.add_argument("--judge", choices=("closed-loop", "one-step"), default="closed-loop",
-                    help="auto's judge: closed-loop (state_loop.py) or one step, as before acc26")
+    ap.add_argument("--judge", choices=("closed-loop", "one-step", "closed-loop-all"),
+                    default="closed-loop", help="auto's judge of bias correction: closed-loop (state_loop.py) or one "
+                    "step, as before acc26; closed-loop-all: the thresholds' choice too")
     ap.add_argument("--bias-rule", choices=("now", "acc23", "acc21"), default="now",
                     help="bias correction's layers as acc21 / acc23 measured (tracing acc23's 0.915 -> 0.883)")
     args = ap.parse_args()

@@ -101,7 +101,7 @@ from .state_loop import LOOP_SAMPLES, closed_loop
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread
 
 __all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
-           "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "judge_for", "worst_fold"]
+           "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "judge_for", "loop_judge_for", "worst_fold"]
 
 logger = logging.getLogger("int8rt")
 
@@ -485,24 +485,28 @@ class Choice:
 
 
 def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], batch_size: int,
-              reference: Optional[list[dict[str, np.ndarray]]] = None,
-              feedback: Optional[Mapping[str, str]] = None) -> tuple[Scorer, str]:
+              reference: Optional[list[dict[str, np.ndarray]]] = None) -> tuple[Scorer, str]:
     """The scorer the choice and the corrections are judged by: on the
     held-out samples (at most ``CHOICE_SAMPLES``, spread evenly over all the
     router kept: ``taps.spread``), or, without any, on ``FIT_SAMPLES``
     kept ones spread alike; and ``"held-out"`` / ``"fit"``.
     ``reference``: the held-out samples' float32 outputs, when kept
-    (:class:`Scorer`). ``feedback`` (state_loop.pairs): a network that
-    carries a state is judged closed-loop on at most
-    ``state_loop.LOOP_SAMPLES`` held-out samples, ``"held-out, closed-loop"``."""
-    if feedback and held is not None:
-        loop = spread(held, LOOP_SAMPLES)
-        if len(loop) > 1:
-            return Scorer(network, loop, batch_size, feedback=feedback), "held-out, closed-loop"
+    (:class:`Scorer`)."""
     held_data = spread(held, CHOICE_SAMPLES)
     if held_data:
         return Scorer(network, held_data, batch_size, reference), "held-out"
     return Scorer(network, spread(fit, FIT_SAMPLES), batch_size), "fit"
+
+
+def loop_judge_for(network: Any, held: Optional[Samples], batch_size: int,
+                   feedback: Mapping[str, str]) -> Optional[Scorer]:
+    """The closed-loop scorer (state_loop.py) the corrections of a network
+    that carries a state are judged by: at most ``state_loop.LOOP_SAMPLES``
+    held-out samples in stream order, each engine on its own state
+    (``feedback``: state_loop.pairs); None without pairs or without two
+    held-out batches to loop over."""
+    loop = spread(held, LOOP_SAMPLES) if feedback and held is not None else []
+    return Scorer(network, loop, batch_size, feedback=feedback) if len(loop) > 1 else None
 
 
 def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_names: set[str], judge: Scorer,
