@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
@@ -203,6 +204,8 @@ class Scorer:
     # the outputs uncentred, log-probabilities still: the reference of
     # _Errors.plain (None: not measured)
     plain_ref: Optional[list[dict[str, np.ndarray]]] = None
+    # state input -> the output that feeds it (state_loop.pairs): run closed-loop
+    feedback: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
                  reference: Optional[list[dict[str, np.ndarray]]] = None,
