@@ -22,6 +22,8 @@ every third), to measure what the folds would choose.
 
     PYTHONPATH=python:tests python benchmarks/silero_auto_stream.py --methods auto,mse,entropy2,minmax
     PYTHONPATH=python:tests python benchmarks/silero_auto_stream.py --methods auto --folds forced
+    PYTHONPATH=python:tests python benchmarks/silero_auto_stream.py --methods auto --judge one-step --bias-rule acc21
+    PYTHONPATH=python:tests python benchmarks/silero_auto_stream.py --methods auto --judge closed-loop-all
 """
 from __future__ import annotations
 
@@ -55,6 +57,40 @@ def _force_folds(blocks: bool) -> None:
         crossval._fold_part = fold_part
 
 
+def _patch(judge: str, bias_rule: str) -> None:
+    """``--judge one-step``: auto's judge as before acc26 (no state pairs, so
+    every held-out batch scored with float32's state); ``closed-loop-all``:
+    the choice of thresholds judged closed-loop too, not bias correction
+    alone. ``--bias-rule``:
+    bias correction as acc21 measured it (``acc21``: Conv / Gemm only, a
+    1-D conv's table input not read through its Unsqueeze) or before acc24
+    (``acc23``: Conv / Gemm only)."""
+    from int8rt.accuracy import bias_correction, state_loop
+
+    if judge == "one-step":
+        state_loop.pairs = lambda held, outputs: {}
+    if judge == "closed-loop-all":  # the thresholds chosen closed-loop too (acc26's first variant)
+        from int8rt.accuracy import auto_choice
+
+        plain = auto_choice.judge_for
+
+        def judge_for(network, fit, held, batch_size, reference=None):
+            loop = auto_choice.loop_judge_for(network, held, batch_size, {"state": "stateN"})
+            return (loop, "held-out, closed-loop") if loop is not None else plain(network, fit, held, batch_size,
+                                                                                   reference)
+
+        auto_choice.judge_for = judge_for
+    if bias_rule in ("acc21", "acc23"):
+        bias_correction._OPS = ("Conv", "Gemm")
+    if bias_rule == "acc21":
+        bias_correction._through_movers = lambda network, luts: dict(luts)
+
+
+def _ccos(got: np.ndarray, want: np.ndarray) -> float:
+    a, b = got.ravel() - got.mean(), want.ravel() - want.mean()
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
 def _one_step(engine, fp32, feeds) -> dict[str, float]:
     """Relative L2 of each output against FP32 over ``feeds`` (FP32's state fed)."""
     ctx, ref = engine.create_execution_context(), fp32.create_execution_context()
@@ -72,10 +108,16 @@ def main() -> int:
     ap.add_argument("--methods", default="auto,mse,entropy2,minmax,percentile")
     ap.add_argument("--check", choices=("on", "off"), default="on", help="BuilderConfig(accuracy_check=)")
     ap.add_argument("--folds", choices=("default", "forced", "blocks"), default="default")
+    ap.add_argument("--judge", choices=("closed-loop", "one-step", "closed-loop-all"),
+                    default="closed-loop", help="auto's judge of bias correction: closed-loop (state_loop.py) or one "
+                    "step, as before acc26; closed-loop-all: the thresholds' choice too")
+    ap.add_argument("--bias-rule", choices=("now", "acc23", "acc21"), default="now",
+                    help="bias correction's layers as acc21 / acc23 measured (tracing acc23's 0.915 -> 0.883)")
     args = ap.parse_args()
     import int8rt
     from test_audio_models import engine_step, noisy_streams, silero_file, speech_clip, stream
 
+    _patch(args.judge, args.bias_rule)
     if args.folds != "default":
         _force_folds(args.folds == "blocks")
     print(machine_line(), flush=True)
@@ -90,10 +132,10 @@ def main() -> int:
     calib = noisy_streams(speech_clip("pysptk", "example_audio_data/arctic_a0007.wav"), 1, [1.0, 0.7, 0.5, 0.25],
                           [None, 15.0])
     ev = noisy_streams(speech_clip("amfm_decompy", "sample.wav"), 2, [1.0, 0.7, 0.5, 0.25], [None, 10.0])
-    _, feeds = stream(engine_step(fp32, ["output", "stateN"]), calib, zero, ["state"])
+    calib_want, feeds = stream(engine_step(fp32, ["output", "stateN"]), calib, zero, ["state"])
     want, ev_feeds = stream(engine_step(fp32, ["output", "stateN"]), ev, zero, ["state"])
     print(f"calibration {len(feeds)} batches of {BATCH}, evaluation {len(ev_feeds)} steps; accuracy check {args.check}, "
-          f"folds {args.folds}", flush=True)
+          f"folds {args.folds}, judge {args.judge}, bias rule {args.bias_rule}", flush=True)
     for method in args.methods.split(","):
         t0 = time.process_time()
         engine = int8rt.build_engine(network(), int8rt.BuilderConfig(
@@ -101,16 +143,17 @@ def main() -> int:
             accuracy_check=args.check == "on"))
         cpu = time.process_time() - t0
         got, _ = stream(engine_step(engine, ["output", "stateN"]), ev, zero, ["state"])
-        a, b = got.ravel() - got.mean(), want.ravel() - want.mean()
+        own, _ = stream(engine_step(engine, ["output", "stateN"]), calib, zero, ["state"])
         choice = engine.build_report().auto_choice or {}
-        print(f"{method}: streamed ccos {float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)):.5f}, agree "
-              f"{float(np.mean((got > 0.5) == (want > 0.5))):.4f}; one step, calibration speaker "
+        print(f"{method}: streamed ccos {_ccos(got, want):.5f}, agree "
+              f"{float(np.mean((got > 0.5) == (want > 0.5))):.4f}; streamed on the calibration speaker ccos "
+              f"{_ccos(own, calib_want):.5f}; one step, calibration speaker "
               f"{_one_step(engine, fp32, feeds[3::4])}, evaluation speaker {_one_step(engine, fp32, ev_feeds)}; "
               f"build CPU s {cpu:.1f}", flush=True)
         if choice:
             print(f"  chose {choice.get('thresholds')} (held-out alone {choice.get('held_out_choice')}), bias correction "
-                  f"{choice.get('bias_correction')}; held-out errors "
-                  f"{ {k: v for k, v in choice.get('errors', {}).items() if k in ('mse', 'entropy', 'minmax', 'percentile 99.99')} }"
+                  f"{choice.get('bias_correction')}; state fed back {choice.get('state_fed_back')}; "
+                  f"{choice.get('samples')} held-out samples; errors {choice.get('errors')}"
                   f"; worst folds {choice.get('worst_fold_errors')}", flush=True)
     return 0
 

@@ -75,7 +75,9 @@ positions (:func:`_map_outputs`).
 The same judge then decides cross-layer equalization and bias correction
 (run.py; bias correction kept where it lowers the error, centred or, as
 the mean shift it removes is what centring hides, uncentred (``_Errors.plain``);
-equalization where it clearly does). Without held-out
+equalization where it clearly does; bias correction of a network that
+carries a state across calls closed-loop, :func:`loop_judge_for`,
+state_loop.py). Without held-out
 samples (``holdout_every=0``, fewer than ``holdout_every`` calibration
 samples, or a network with a fixed batch and fewer than ``holdout_every``
 batches) the choice is judged on ``FIT_SAMPLES`` kept samples spread evenly
@@ -90,6 +92,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
@@ -97,10 +100,11 @@ import numpy as np
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
 from .metrics import looks_like_class_scores
+from .state_loop import LOOP_SAMPLES, closed_loop
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread
 
 __all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
-           "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "judge_for", "worst_fold"]
+           "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "judge_for", "loop_judge_for", "worst_fold"]
 
 logger = logging.getLogger("int8rt")
 
@@ -202,16 +206,24 @@ class Scorer:
     # the outputs uncentred, log-probabilities still: the reference of
     # _Errors.plain (None: not measured)
     plain_ref: Optional[list[dict[str, np.ndarray]]] = None
+    # state input -> the output that feeds it (state_loop.pairs): run closed-loop
+    feedback: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
-                 reference: Optional[list[dict[str, np.ndarray]]] = None) -> None:
+                 reference: Optional[list[dict[str, np.ndarray]]] = None,
+                 feedback: Optional[Mapping[str, str]] = None) -> None:
         """``reference``: the float32 outputs of ``data`` in the chunks
         ``batches(data, batch_size)`` makes, when the calibration pass kept
-        them (pass_values.py); else a float32 engine computes them."""
+        them (pass_values.py); else a float32 engine computes them.
+        ``feedback``: state input -> the output that feeds it on the next
+        call (state_loop.pairs): the chunks then run closed-loop, in order,
+        each engine on its own state (state_loop.closed_loop), and the
+        reference is float32 run so (``reference`` is one step: unused)."""
         self.data, self.batch_size = data, batch_size
+        self.feedback = dict(feedback or {})
         chunks = list(batches(data, batch_size))
         # a whole batch's reference holds the network's outputs as they are (pass_values.py)
-        if reference is not None and len(reference) == len(chunks) and all(
+        if not self.feedback and reference is not None and len(reference) == len(chunks) and all(
                 isinstance(c, WholeBatch) or rows(r) == rows(c) for r, c in zip(reference, chunks)):
             ref = reference
         else:
@@ -239,6 +251,8 @@ class Scorer:
 
     def _run(self, engine: Any) -> list[dict[str, np.ndarray]]:
         ctx = engine.create_execution_context()
+        if self.feedback:
+            return closed_loop(ctx.run, batches(self.data, self.batch_size), self.feedback)
         return [ctx.run(chunk) for chunk in batches(self.data, self.batch_size)]
 
     def _per_sample(self, got: list[dict[str, np.ndarray]], ref: list[dict[str, np.ndarray]],
@@ -487,6 +501,17 @@ def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], bat
     if held_data:
         return Scorer(network, held_data, batch_size, reference), "held-out"
     return Scorer(network, spread(fit, FIT_SAMPLES), batch_size), "fit"
+
+
+def loop_judge_for(network: Any, held: Optional[Samples], batch_size: int,
+                   feedback: Mapping[str, str]) -> Optional[Scorer]:
+    """The closed-loop scorer (state_loop.py) the corrections of a network
+    that carries a state are judged by: at most ``state_loop.LOOP_SAMPLES``
+    held-out samples in stream order, each engine on its own state
+    (``feedback``: state_loop.pairs); None without pairs or without two
+    held-out batches to loop over."""
+    loop = spread(held, LOOP_SAMPLES) if feedback and held is not None else []
+    return Scorer(network, loop, batch_size, feedback=feedback) if len(loop) > 1 else None
 
 
 def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_names: set[str], judge: Scorer,

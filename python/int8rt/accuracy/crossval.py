@@ -73,6 +73,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .._numerics import scale_from_amax
+from .state_loop import shaped_like_input
 from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, groups, rows, spread
 
 __all__ = ["FOLDS", "Folds", "KEPT_SAMPLES", "MAX_SAMPLES", "calibrated", "pool", "steps_on_state"]
@@ -124,14 +125,11 @@ def steps_on_state(held: Optional[Samples], outputs: Optional[Mapping[str, np.nd
     """Whole batches (``held``, the held-out ones) of a network that returns
     a state for its next run: one of ``outputs`` (the float32 outputs of a
     calibration batch) has the shape and type of a float input of rank >= 2
-    of the first batch (Silero VAD's ``stateN`` and ``state``). Such
-    networks get no folds (module docstring). False for samples that are
-    not whole batches, or without outputs to compare."""
-    parts = groups(held) if held is not None else []
-    if not parts or not all(isinstance(g, WholeBatch) for g in parts) or not outputs:
-        return False
-    states = {(v.shape, v.dtype) for v in map(np.asarray, parts[0].values()) if v.ndim >= 2 and v.dtype.kind == "f"}
-    return any((np.shape(v), np.asarray(v).dtype) in states for v in outputs.values())
+    of the first batch (Silero VAD's ``stateN`` and ``state``;
+    state_loop.shaped_like_input, the rule's home). Such networks get no
+    folds (module docstring). False for samples that are not whole batches,
+    or without outputs to compare."""
+    return shaped_like_input(held, outputs)
 
 
 def _fold_part(kept: list[Inputs], fold: int) -> list[Inputs]:
