@@ -75,9 +75,10 @@ positions (:func:`_map_outputs`).
 The same judge then decides cross-layer equalization and bias correction
 (run.py; bias correction kept where it lowers the error, centred or, as
 the mean shift it removes is what centring hides, uncentred (``_Errors.plain``);
-equalization where it clearly does; bias correction of a network that
-carries a state across calls closed-loop, :func:`loop_judge_for`,
-state_loop.py). Without held-out
+equalization where it clearly does). A network that carries a state
+across calls is judged one step too; :func:`loop_judge_for` scores it
+closed-loop (state_loop.py) for benchmarks/silero_auto_stream.py, not yet
+for auto's decisions (RESULTS_accuracy.md acc26). Without held-out
 samples (``holdout_every=0``, fewer than ``holdout_every`` calibration
 samples, or a network with a fixed batch and fewer than ``holdout_every``
 batches) the choice is judged on ``FIT_SAMPLES`` kept samples spread evenly

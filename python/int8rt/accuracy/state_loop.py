@@ -7,17 +7,18 @@ Users run such a network over a stream, each call on the state its own
 previous call returned. An INT8 engine's error then feeds the next step;
 a systematic one (the per-channel shift bias correction changes) compounds
 through the state, which scoring each held-out batch with float32's state
-(one step, as auto's judge did until 2026-12-05) does not see. So auto
-judges bias correction of such a network closed-loop
-(auto_choice.loop_judge_for, run.py): the held-out batches in stream order,
+(one step, as auto's judge does) does not see. The closed-loop judge
+(auto_choice.loop_judge_for) runs the held-out batches in stream order,
 each batch's state inputs replaced by the engine's own state outputs of the
 batch before (:func:`closed_loop`), float32 run the same way as the
-reference.
+reference. It is not auto's judge yet: on Silero VAD it left the engine
+unchanged, and on a toy recurrence its held-out loop (the state's rise,
+not the steady state a long stream spends its time in) turned a helpful
+bias correction off (benchmarks/RESULTS_accuracy.md, acc26); a loop over a
+consecutive run of calibration batches would be needed first.
 
-The choice of thresholds keeps the one-step judge and its default (mse)
-unless another set is clearly better by a paired t-test over the batches:
-in a closed loop the batches are not independent samples (each carries
-the error of the ones before), and on Silero VAD calibrated on one clip the
+Nor would it serve the choice of thresholds: in a closed loop the
+batches are not independent samples (each carries the error of the ones before), and on Silero VAD calibrated on one clip the
 closed loop ranks entropy ahead of mse (0.148 against 0.215), as acc23's
 folds did, and it streams better on that clip (centred cosine 0.997
 against 0.961) and worse on another speaker's (0.83 against 0.92): slices
