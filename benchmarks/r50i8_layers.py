@@ -96,26 +96,17 @@ def ov_key(name: str) -> str:
 
 
 def ov_run_times(compile_req, x: np.ndarray, runs: int, into: dict, types: dict) -> None:
-    """Appends to into[node] each of `runs` OpenVINO runs' own time (ms).
-
-    The CPU plugin reports per node the running mean over every run of the
-    compiled model since it was compiled (the sum over nodes falls slowly
-    run after run), not the last run's time; so each run's time is
-    n * mean_n - (n - 1) * mean_(n-1), which the reported microseconds give to
-    within n microseconds; a model compiled afresh for every `runs` runs
-    keeps n small, and its first (cold) run only seeds the difference."""
-    req = compile_req()
-    prev: dict[str, float] = {}
-    for n in range(1, runs + 2):
-        req.infer({0: x}, share_inputs=True)
-        for p in req.get_profiling_info():
-            if p.status != p.Status.EXECUTED:
-                continue
-            key, mean = ov_key(p.node_name), p.real_time.total_seconds() * 1e3
-            if n > 1:
-                into[key].append(n * mean - (n - 1) * prev[key])
-            prev[key] = mean
-            types[key] = f"{p.node_type}:{p.exec_type}"
+    """Appends to into[node] each of `runs` OpenVINO runs' own time (ms),
+    on a request of a model compiled afresh (openvino_engines.run_times:
+    the plugin reports running means), nodes keyed by :func:`ov_key`."""
+    times, info = O.run_times(compile_req(), x, runs)
+    per_run: dict[str, np.ndarray] = {}
+    for name, t in times.items():  # nodes sharing a key (ov_key) summed run by run
+        key = ov_key(name)
+        per_run[key] = per_run.get(key, 0.0) + np.asarray(t)
+        types[key] = ":".join(info[name])
+    for key, t in per_run.items():
+        into[key].extend(t.tolist())
 
 
 def profiles(ctx, input_name: str, compile_req, x: np.ndarray, rounds: int, per_compile: int = 8):

@@ -17,8 +17,16 @@
   input to a static batch before compiling (the shape a latency user would
   compile for); None keeps the batch dynamic.
 - ``kernels(compiled)``: the kernel of each executed node, counted.
-- ``profile(compiled, x, runs)``: ``PERF_COUNT`` timings per executed node
-  (median over runs) with its node type (``layerType`` of
+- ``run_times(request, x, runs)``: each run's own ``PERF_COUNT`` time per
+  executed node. OpenVINO's CPU plugin reports per node the running mean
+  over every run since the model was compiled, not the last run's time
+  (RESULTS.md §112), so a run's own time is recovered as
+  ``n * mean_n - (n - 1) * mean_(n-1)`` on an infer request of a model
+  compiled afresh (n small: the reported microseconds give it to within n
+  microseconds; the first, cold run only seeds the difference).
+- ``profile(compile_fn, x, runs)``: per executed node of a model compiled by
+  ``compile_fn()`` (afresh, ``perf_count=True``), the median of those runs'
+  own times, with its node type (``layerType`` of
   ``compiled_model.get_runtime_model()``), exec type (the kernel, e.g.
   ``brgconv_avx512_core_vnni_I8``) and runtime precision.
 
@@ -143,23 +151,37 @@ def runner(compiled) -> Runner:
     return run
 
 
-def profile(compiled, x: np.ndarray, runs: int = 10) -> list[dict]:
-    """One dict per executed node of the compiled model, in execution order:
-    ``name``, ``type`` (the runtime graph's layerType), ``exec`` (kernel),
-    ``precision`` (runtimePrecision) and ``ms`` (median real time over runs).
-    The model must be compiled with ``perf_count=True``."""
-    rt = {op.get_friendly_name(): op.get_rt_info() for op in compiled.get_runtime_model().get_ordered_ops()}
-    req = compiled.create_infer_request()
-    req.infer({0: x}, share_inputs=True)
+def run_times(request, x: np.ndarray, runs: int) -> tuple[dict[str, list[float]], dict[str, tuple[str, str]]]:
+    """Runs ``request`` (an infer request of a model compiled afresh with
+    ``perf_count=True`` and not run yet) ``runs + 1`` times on ``x``; per
+    executed node, the list of the last ``runs`` runs' own times in ms
+    (module docstring: the plugin reports running means) and its (node
+    type, exec type)."""
     times: dict[str, list[float]] = {}
     info: dict[str, tuple[str, str]] = {}
-    for _ in range(runs):
-        req.infer({0: x}, share_inputs=True)
-        for p in req.get_profiling_info():
+    prev: dict[str, float] = {}
+    for n in range(1, runs + 2):
+        request.infer({0: x}, share_inputs=True)
+        for p in request.get_profiling_info():
             if p.status != p.Status.EXECUTED:
                 continue
-            times.setdefault(p.node_name, []).append(p.real_time.total_seconds() * 1e3)
+            mean = p.real_time.total_seconds() * 1e3
+            if n > 1:
+                times.setdefault(p.node_name, []).append(n * mean - (n - 1) * prev[p.node_name])
+            prev[p.node_name] = mean
             info[p.node_name] = (p.node_type, p.exec_type)
+    return times, info
+
+
+def profile(compile_fn: Callable[[], object], x: np.ndarray, runs: int = 8) -> list[dict]:
+    """One dict per executed node of the model ``compile_fn()`` compiles
+    (afresh, with ``perf_count=True``), in execution order: ``name``,
+    ``type`` (the runtime graph's layerType), ``exec`` (kernel),
+    ``precision`` (runtimePrecision) and ``ms`` (the median of ``runs``
+    runs' own real times, :func:`run_times`)."""
+    compiled = compile_fn()
+    rt = {op.get_friendly_name(): op.get_rt_info() for op in compiled.get_runtime_model().get_ordered_ops()}
+    times, info = run_times(compiled.create_infer_request(), x, runs)
     out = []
     for name, t in times.items():
         r = rt.get(name, {})
