@@ -59,7 +59,7 @@ CLI_FLAGS = {
     "accuracy_target": "--accuracy-target", "bf16": "--bf16", "equalize": "--equalize",
     "smoothquant": "--smoothquant", "smoothquant_alpha": "--smoothquant-alpha",
     "unsigned_activations": "--unsigned-activations", "asymmetric_activations": "--asymmetric-activations",
-    "channel_activations": "--channel-activations",
+    "channel_activations": "--channel-activations", "channels_last": "--channels-last",
     # a Python callable: the CLI's --accuracy-target always uses the centred cosine
     "accuracy_metric": "--accuracy-target",
 }

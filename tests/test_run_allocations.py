@@ -274,6 +274,7 @@ ALLOC_CHILD = textwrap.dedent("""
     import int8rt
     from onnx_models import resnet_block
     from test_run_allocations import _mobile_detector, _norm_and_reductions, _separable_resizes
+    from test_f32_layout import resnet_like
     counter = ctypes.CDLL(sys.argv[1])
     pages = []  # keeps the unborrowable arrays' pages alive
 
@@ -296,12 +297,15 @@ ALLOC_CHILD = textwrap.dedent("""
             "separable resizes": (_separable_resizes(), "x", [(1, 3, 40, 40), (2, 3, 24, 36)], ["fp32"]),
             "norm and reductions": (_norm_and_reductions(), "x", [(2, 8, 10), (1, 8, 17)], ["fp32"]),
             "resnet block": (resnet_block(np.random.default_rng(1), True), "x", [(1, 3, 12, 12), (3, 3, 12, 12)],
-                             ["fp32", "bf16", "int8"])}
+                             ["fp32", "bf16", "int8"]),
+            # FP32 channels-last regions (engine/f32_layout.h): ToNHWC / ToNCHW and the convs on NHWC tensors
+            "resnet-like": (resnet_like(), "x", [(1, 16, 14, 14), (3, 16, 14, 14)], ["fp32 channels-last"])}
     out = {}
     for net, (onnx_model, name, shapes, precisions) in nets.items():
         calib = [{name: rng.standard_normal(s, dtype=np.float32)} for s in shapes]
         configs = {"fp32": int8rt.BuilderConfig(precision="fp32"),
                    "bf16": int8rt.BuilderConfig(precision="fp32", bf16=True),
+                   "fp32 channels-last": int8rt.BuilderConfig(precision="fp32", channels_last=True),
                    "int8": int8rt.BuilderConfig(calibrator=calib, accuracy_check=False)}
         for label in precisions:
             config = configs[label]
@@ -382,7 +386,7 @@ def test_steady_state_runs_make_no_cpp_heap_allocation(tmp_path, tier: str) -> N
     for run, per_feed in counts.items():
         assert [min(c) for c in per_feed] == [0] * len(per_feed), \
             f"{run}: C++ heap allocations per steady-state run, per input shape and round: {per_feed}"
-    assert len(counts) == 20
+    assert len(counts) == 22
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")

@@ -93,11 +93,11 @@ const char* isa_name(Isa isa) {
 
 Isa parse_isa(const std::string& name, const std::string& what) {
   const std::string key = lower(name);
-  std::string valid;
   for (Isa isa : kAllIsas) {
     if (key == isa_name(isa)) return isa;
-    valid += std::string(valid.empty() ? "" : ", ") + isa_name(isa);
   }
+  std::string valid;  // only for the error: max_isa() parses INT8RT_MAX_ISA on every call
+  for (Isa isa : kAllIsas) valid += std::string(valid.empty() ? "" : ", ") + isa_name(isa);
   throw InvalidArgument(what + ": unknown ISA '" + name + "' (expected one of: " + valid + ")");
 }
 

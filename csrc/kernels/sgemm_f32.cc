@@ -35,6 +35,19 @@ namespace int8rt {
 namespace kernels {
 namespace panels {
 
+// The transpose_f32 kernel that packs row-major A panels: chosen once per
+// ISA cap (max_isa() may change at run time), so a run allocates nothing.
+static const TransposeX32Kernel& row_transpose() {
+  thread_local int cap = -1;
+  thread_local const TransposeX32Kernel* kernel = nullptr;
+  const int now = static_cast<int>(max_isa());
+  if (kernel == nullptr || now != cap) {
+    kernel = &choose<TransposeX32Kernel>();
+    cap = now;
+  }
+  return *kernel;
+}
+
 // Packs rows [i0, i0+mc) x cols [k0, k0+kc) of op(A) into MR panels.
 void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr,
             float* dst) {
@@ -73,7 +86,7 @@ void pack_a(const GemmOperand& A, int64_t i0, int64_t mc, int64_t k0, int64_t kc
     } else {
       // op(A) = A row-major: the panel [kc][mr] is the transpose of its
       // rows' [rows][kc] run, moved by the transpose_f32 kernel.
-      if (!transpose) transpose = &choose<TransposeX32Kernel>();
+      if (!transpose) transpose = &row_transpose();
       transpose->tile(kc, rows, reinterpret_cast<const uint32_t*>(A.data + (i0 + p) * A.ld + k0), A.ld,
                      reinterpret_cast<uint32_t*>(dst), mr);
       for (int64_t r = rows; r < mr; ++r) {

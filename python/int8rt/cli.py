@@ -74,7 +74,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   batch_size=args.static_batch, input_shapes=_input_shapes(args),
                                   layer_precisions={**{name: "fp32" for name in args.fp32_layers or []},
                                                     **{name: "bf16" for name in args.bf16_layers or []}},
-                                  bf16=args.bf16,
+                                  bf16=args.bf16, channels_last=args.channels_last,
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target,
                                   equalize=args.equalize, unsigned_activations=args.unsigned_activations,
@@ -409,6 +409,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--bf16", action="store_true",
                    help="float layers that have a BF16 kernel run in BF16 (TensorRT's --bf16): with --precision "
                         "int8 those left out of int8, with fp32 all of them")
+    b.add_argument("--channels-last", action="store_true",
+                   help="with --precision fp32: keep the tensors between consecutive float convs channels-last "
+                        "(NHWC), converted at the region's edges; the same output bits (BuilderConfig.channels_last)")
     b.add_argument("--static-batch", type=int, metavar="N",
                    help="fix a symbolic batch axis to N at import (BuilderConfig.batch_size)")
     b.add_argument("--shapes", metavar="NAME:DIMS", help="fix dynamic input dims for this engine, as trtexec: "

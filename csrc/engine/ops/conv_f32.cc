@@ -503,7 +503,9 @@ class ConvLayer : public Layer {
   ConvGeom geometry(const std::vector<const Value*>& in) const {
     const bool x16 = (!bf16_.empty() || dw16_) && in.size() > 0 && in[0] && in[0]->dtype() == DataType::kBFloat16;
     const ConvOperands ops = conv_operands(in, rank_, prefix_, x16 ? DataType::kBFloat16 : DataType::kFloat32);
-    const Shape xs = nhwc_io_ ? Shape{ops.x[0], ops.x[3], ops.x[1], ops.x[2]} : ops.x;  // read as NCHW
+    thread_local Shape nchw;  // a channels-last X read as NCHW (kept: no allocation per run)
+    if (nhwc_io_) nchw.assign({ops.x[0], ops.x[3], ops.x[1], ops.x[2]});
+    const Shape& xs = nhwc_io_ ? nchw : ops.x;
     const Shape& ws = ops.w;
     ConvGeom g{};
     g.N = xs[0];

@@ -19,8 +19,8 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 
+#include "core/function_ref.h"
 #include "engine/ops/conv_f32_geom.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/network.h"
@@ -40,8 +40,8 @@ class ChannelsLastConvF32 {
                       const Node& node);
 
   // The NCHW layer's run of (x, residual, y) on NCHW copies, for the
-  // geometries taken no other way.
-  using NchwRun = std::function<void(const float* x, const float* res, float* y)>;
+  // geometries taken no other way (referenced, not copied: no allocation per run).
+  using NchwRun = FunctionRef<void(const float* x, const float* res, float* y)>;
 
   // y = act(conv(x) + bias (+ res)) for the N images of `g` (one group);
   // `nhwc`: the layer's NHWC conv when it takes `ts`, else nullptr.
