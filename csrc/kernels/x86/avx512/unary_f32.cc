@@ -3,9 +3,9 @@
 // -ffp-contract=fast (x86/CMakeLists.txt): each a * b + c is one FMA.
 //
 // Sigmoid and Silu are the avx2 tier's intrinsics at 16 lanes (the same
-// bits; GCC's vectorisation of the rule's exp_f32 left Silu at about 2x the
-// time of ONNX Runtime's fused x * sigmoid(x) on EfficientNet-B0, RESULTS.md
-// section 117). Erf and Gelu (exact form) are written out in intrinsics (Erf16): erf_f32's
+// bits). On GCC's vectorisation of the rule's exp_f32, EfficientNet-B0's
+// convs with a fused Silu ran at up to 2x ONNX Runtime's conv plus its fused
+// x * sigmoid(x) (RESULTS.md section 117). Erf and Gelu (exact form) are written out in intrinsics (Erf16): erf_f32's
 // formula, constants and step order with each a * b + c an FMA, as the
 // contracted loop computes them, but GCC's vectorisation of the rule spends
 // about twice the instructions (exp_f32's range checks and its 2^n from
