@@ -1437,6 +1437,36 @@ def test_unary_f32_tiers_within_the_same_bounds(op: str, attrs: dict) -> None:
         assert np.array_equal(np.signbit(specials[isa][1:]), np.signbit(specials["ref"][1:])), (op, isa)
 
 
+def test_sigmoid_and_silu_avx512_tier_has_the_avx2_tiers_bits() -> None:
+    """The AVX-512 tier's Sigmoid and Silu (x86/avx512/unary_f32.cc) run the
+    AVX2 tier's operations at 16 lanes (exp16 is exp_fma8's exp_fma_f32 bit
+    for bit, then 1 / (1 + e), then x * s): the same bits over exp's whole
+    range and its edges (the 88.72 / -87.34 clamps, denormal results), for
+    lengths off the 16-lane edge; Silu through the conv's fused Swish on a 1x1
+    identity conv, whose product is x exactly."""
+    tiers = [isa for isa in ("avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
+    if len(tiers) < 2:
+        pytest.skip("needs the avx2 and avx512 tiers")
+    edges = np.array([88.72, 88.73, 87.3, 87.4, -88.73, -87.33, -87.34, 103.9, -104.0, 1e-30, -1e-30,
+                      np.nan, np.inf, -np.inf, -0.0, 0.0], np.float32)
+    x = np.concatenate([np.linspace(-110, 110, 40007).astype(np.float32), edges])
+    c = 7  # 40023 / 7 values per channel: a length off the 16-lane edge
+    img = x[: x.size // c * c].reshape(1, c, 1, -1)
+    eye = np.eye(c, dtype=np.float32).reshape(c, c, 1, 1)
+    got = {}
+    for isa in tiers:
+        int8rt.set_max_isa(isa)  # the layer chooses its kernel when it is created
+        try:
+            (sig,) = run_single_op("Sigmoid", [x], {}, [False])
+            (silu,) = run_single_op("Conv", [img, eye, np.zeros(c, np.float32)], {"int8rt_activation": "Swish"},
+                                    [False, True, True])
+            got[isa] = (sig, silu)
+        finally:
+            int8rt.set_max_isa(None)
+    for a, b, what in zip(got["avx2"], got["avx512"], ("Sigmoid", "Silu")):
+        assert a.tobytes() == b.tobytes(), what
+
+
 @pytest.mark.parametrize("isa", [isa for isa in ("ref", "avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]])
 def test_pointwise_conv_on_a_cold_batch_same_bits_as_per_image(isa: str) -> None:
     """A pointwise conv whose whole input passes conv_f32.cc's kColdInputBytes

@@ -35,19 +35,6 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-// exp_fma_f32(t), constants and steps as in math_f32.h.
-inline __m512 exp16(__m512 t) {
-  const __m512 kHi = _mm512_set1_ps(88.7228393f), kLo = _mm512_set1_ps(-87.3365479f);
-  const __mmask16 above_lo = _mm512_cmp_ps_mask(t, kLo, _CMP_GT_OQ);  // false for NaN
-  const __mmask16 below_hi = _mm512_cmp_ps_mask(t, kHi, _CMP_LT_OQ);  // false for NaN
-  const __mmask16 nan = _mm512_cmp_ps_mask(t, t, _CMP_UNORD_Q);
-  __m512 v = _mm512_maskz_mov_ps(above_lo, t);  // x > kLo ? x : 0
-  v = _mm512_min_ps(v, kHi);                     // v < kHi ? v : kHi (v is not NaN)
-  __m512 e = _mm512_maskz_mov_ps(above_lo, exp_core16(v));             // x > kLo ? y : 0
-  e = _mm512_mask_mov_ps(_mm512_set1_ps(__builtin_inff()), below_hi, e);  // x < kHi ? y : inf
-  return _mm512_mask_mov_ps(e, nan, t);                                 // x == x ? y : x
-}
-
 // exp16 for t <= 0 or NaN, the softmax's x - max (see softmax_rows16): the
 // same bits as exp16 there, without its upper clamp (t < kHi always holds
 // for such t, so v = min(v, kHi) and the x < kHi blend change nothing; a
