@@ -47,14 +47,17 @@ def run(engine, name: str, x: np.ndarray, batch: int = 8) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=64, help="held-out text lines scored")
+    ap.add_argument("--algorithm", default="e2e",
+                    help="'e2e' (e2e_bench's IInt8EntropyCalibrator2) or an int8rt.make_calibrator algorithm")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     s = ppocr("ppocr_rec", tmp)
-    int8 = int8rt.build_engine(s.onnx_path, int8rt.BuilderConfig(precision="int8",
-                                                                 calibrator=Calibrator(s.calib_feeds)))
+    calib = (Calibrator(s.calib_feeds) if args.algorithm == "e2e" else
+             int8rt.make_calibrator(np.concatenate(s.calib), algorithm=args.algorithm, batch_size=8))
+    int8 = int8rt.build_engine(s.onnx_path, int8rt.BuilderConfig(precision="int8", calibrator=calib))
     fp32 = int8rt.build_engine(s.onnx_path, int8rt.BuilderConfig(precision="fp32"))
     plan = int8.int8_plan()
-    print(f"int8rt {int8rt.__file__}")
+    print(f"int8rt {int8rt.__file__}, calibration {args.algorithm}")
     print(f"int8 layers {len(plan.layers)}, converts {len(plan.converts)}: "
           f"{Counter(c.op for c in plan.converts)}")
     for c in plan.converts:
