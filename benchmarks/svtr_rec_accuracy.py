@@ -53,7 +53,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     s = ppocr("ppocr_rec", tmp)
     calib = (Calibrator(s.calib_feeds) if args.algorithm == "e2e" else
-             int8rt.make_calibrator(np.concatenate(s.calib), algorithm=args.algorithm, batch_size=8))
+             int8rt.make_calibrator({s.input_name: np.concatenate(s.calib)}, algorithm=args.algorithm, batch_size=8))
     int8 = int8rt.build_engine(s.onnx_path, int8rt.BuilderConfig(precision="int8", calibrator=calib))
     fp32 = int8rt.build_engine(s.onnx_path, int8rt.BuilderConfig(precision="fp32"))
     plan = int8.int8_plan()
@@ -62,6 +62,9 @@ def main() -> None:
           f"{Counter(c.op for c in plan.converts)}")
     for c in plan.converts:
         print(f"  {c.op} {c.tensor!r}: {c.reason}")
+    for line in int8.report():
+        if "stays float32" in line or "LayerNorm" in line:
+            print(f"  report: {line}")
     task = rec_task(models_dir())
     lines = text_lines(args.lines, seed=3)
     x, texts = task.make_inputs(lines, 103)
