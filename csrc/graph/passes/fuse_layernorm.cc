@@ -53,7 +53,8 @@ bool fuse_at(Network& net, int sq, PassReport* report) {
   float eps = 0.f, two = 0.f;
   int v = -1, sq_d = -1;
   const int add_eps = net.nodes()[sq].inputs.size() == 1 ? net.tensor(net.nodes()[sq].inputs[0]).producer : -1;
-  if (add_eps < 0 || net.nodes()[add_eps].op != "Add" || passes::next(net, net.nodes()[add_eps].outputs[0], "Sqrt") != sq ||
+  if (add_eps < 0 || net.nodes()[add_eps].op != "Add" ||
+      passes::next(net, net.nodes()[add_eps].outputs[0], "Sqrt") != sq ||
       !passes::scalar_and_other(net, net.nodes()[add_eps], &eps, &v) || !(eps >= 0.f)) {
     return false;
   }
@@ -63,12 +64,11 @@ bool fuse_at(Network& net, int sq, PassReport* report) {
   const int square = sq_out >= 0 ? net.tensor(sq_out).producer : -1;
   if (square < 0 || passes::sole_consumer(net, sq_out) != var_mean) return false;
   const Node& sqn = net.nodes()[square];
-  if (sqn.op == "Pow" && passes::scalar_and_other(net, sqn, &two, &sq_d) && two == 2.f && sqn.inputs[0] == sq_d) {
-  } else if (sqn.op == "Mul" && sqn.inputs.size() == 2 && sqn.inputs[0] == sqn.inputs[1]) {
-    sq_d = sqn.inputs[0];
-  } else {
-    return false;
-  }
+  const bool pow2 = sqn.op == "Pow" && passes::scalar_and_other(net, sqn, &two, &sq_d) && two == 2.f &&
+                    sqn.inputs[0] == sq_d;
+  const bool mul_self = sqn.op == "Mul" && sqn.inputs.size() == 2 && sqn.inputs[0] == sqn.inputs[1];
+  if (!pow2 && !mul_self) return false;
+  if (mul_self) sq_d = sqn.inputs[0];
   const int sub = net.tensor(sq_d).producer;
   if (sub < 0 || net.nodes()[sub].op != "Sub" || net.nodes()[sub].inputs.size() != 2) return false;
   const int x = net.nodes()[sub].inputs[0], m = net.nodes()[sub].inputs[1];
@@ -102,8 +102,9 @@ bool fuse_at(Network& net, int sq, PassReport* report) {
   if (beta < 0) return false;
   const int y = net.nodes()[add].outputs[0];
   const std::string name = net.nodes()[add].name;
-  const std::string line = "fused the decomposed LayerNorm (ReduceMean/Sub/" + sqn.op + "/ReduceMean/Add/Sqrt/Div/Mul/Add) ending at " +
-                           passes::describe(net.nodes()[add]) + " into one LayerNormalization";
+  const std::string line = "fused the decomposed LayerNorm (ReduceMean/Sub/" + sqn.op +
+                           "/ReduceMean/Add/Sqrt/Div/Mul/Add) ending at " + passes::describe(net.nodes()[add]) +
+                           " into one LayerNormalization";
   for (int k : {mean, sub, square, var_mean, add_eps, sq, div, mul, add}) passes::kill_node(net, k);
   Attributes attrs;
   attrs.set("axis", Attribute::of_int(-1));
