@@ -30,28 +30,11 @@
 namespace int8rt {
 namespace {
 
-// The scalar float32 constant among `node`'s two inputs: *value, and the
-// other input's id in *other; false when neither is one.
-bool scalar_and_other(const Network& net, const Node& node, float* value, int* other) {
-  if (node.inputs.size() != 2 || node.outputs.size() != 1) return false;
-  for (int k = 0; k < 2; ++k) {
-    const Tensor* t = passes::constant_or_null(net, node.inputs[k]);
-    if (t && t->dtype == DataType::kFloat32 && t->f32.size() == 1 && node.inputs[1 - k] >= 0) {
-      *value = t->f32[0];
-      *other = node.inputs[1 - k];
-      return true;
-    }
-  }
-  return false;
-}
+using passes::scalar_and_other;
 
 bool near(float v, double want) { return std::fabs(v - want) <= 1e-6 * want; }
 
-// The only reader of `tensor` if it is an `op` node, else -1.
-int next(const Network& net, int tensor, const char* op) {
-  const int n = passes::sole_consumer(net, tensor);
-  return n >= 0 && net.nodes()[n].op == op && net.nodes()[n].outputs.size() == 1 ? n : -1;
-}
+using passes::next;
 
 // Whether Mul `n` multiplies `a` and `b` (either order).
 bool mul_of(const Node& n, int a, int b) {

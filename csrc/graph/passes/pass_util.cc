@@ -94,6 +94,24 @@ std::string fresh_name(const Network& net, const std::string& stem) {
   }
 }
 
+bool scalar_and_other(const Network& net, const Node& node, float* value, int* other) {
+  if (node.inputs.size() != 2 || node.outputs.size() != 1) return false;
+  for (int k = 0; k < 2; ++k) {
+    const Tensor* t = constant_or_null(net, node.inputs[k]);
+    if (t && t->dtype == DataType::kFloat32 && t->f32.size() == 1 && node.inputs[1 - k] >= 0) {
+      *value = t->f32[0];
+      *other = node.inputs[1 - k];
+      return true;
+    }
+  }
+  return false;
+}
+
+int next(const Network& net, int tensor, const char* op) {
+  const int n = sole_consumer(net, tensor);
+  return n >= 0 && net.nodes()[n].op == op && net.nodes()[n].outputs.size() == 1 ? n : -1;
+}
+
 int add_node_writing(Network& net, const std::string& op, const std::string& name,
                      const std::vector<int>& inputs, Attributes attrs, const std::vector<int>& outputs) {
   std::vector<std::string> placeholders(outputs.size());  // auto-named, orphaned below

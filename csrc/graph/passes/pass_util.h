@@ -23,6 +23,12 @@ int input_at(const Node& node, size_t index);
 // readers, the tensor read twice by one node, or the tensor is a network output).
 int sole_consumer(const Network& net, int tensor);
 
+// The scalar float32 constant among two-input, one-output `node`'s inputs:
+// *value, and the other input's id in *other; false when neither is one.
+bool scalar_and_other(const Network& net, const Node& node, float* value, int* other);
+// The only reader of `tensor` if it is an `op` node with one output, else -1.
+int next(const Network& net, int tensor, const char* op);
+
 // Every input slot reading `from` now reads `to`.
 void replace_uses(Network& net, int from, int to);
 

@@ -92,6 +92,7 @@ struct PassOptions {
   bool fuse_residual = true;   // the FP32 Conv and the INT8 QConv both honour int8rt_residual
   bool fuse_activation = true;
   bool fuse_gelu = true;  // Div/Erf/Add/Mul/Mul -> Gelu (fuse_gelu.cc)
+  bool fuse_layernorm = true;  // ReduceMean/Sub/Pow/.../Add -> LayerNormalization (fuse_layernorm.cc)
   bool fuse_add_layernorm = true;  // Add -> LayerNormalization as one layer (fuse_add_layernorm.cc)
   bool fuse_conv_integer_float = true;  // ConvInteger -> Add -> Cast -> Mul as one layer (fuse_conv_integer_float.cc)
   bool fuse_leaky_relu = false;  // the INT8 conv epilogue has Relu/Clip only: a fused
@@ -183,6 +184,14 @@ void fold_scale_bias(Network& net, PassReport* report);
 // the Conv as "int8rt_residual" (see the contract above) and the Conv writes
 // the Add's output tensor (PassOptions::fuse_residual).
 void fuse_residual(Network& net, PassReport* report);
+
+// A LayerNorm over the last axis written out in primitive ops (ReduceMean,
+// Sub, Pow(2) or Mul, ReduceMean, Add(eps), Sqrt, Div, Mul(gamma), Add(beta);
+// gamma and beta float32 [C] constants, every intermediate read only inside
+// the chain) becomes one LayerNormalization writing the last Add's tensor.
+// Equal up to float rounding, not bit for bit (PassOptions::fuse_layernorm;
+// fuse_layernorm.cc).
+void fuse_layernorm(Network& net, PassReport* report);
 
 // Add(a, b) whose output a LayerNormalization (constant Scale and B, Y its
 // only output) normalises becomes that LayerNormalization reading a (input

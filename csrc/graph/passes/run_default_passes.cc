@@ -5,6 +5,8 @@
 // and biases fold after BatchNorm (both need a bare producer), and BatchNorm
 // once more after them: paddle2onnx writes ConvTranspose -> Add(bias) ->
 // BatchNormalization, whose BN meets a bare producer only once the Add is in;
+// decomposed-LayerNorm fusion must see its ReduceMeans before global_mean_as_pool
+// turns a mean over the last axis of [N, T, C] into a GlobalAveragePool;
 // GELU fusion needs the scalar constants folded; residual fusion must precede activation fusion (Conv -> Add -> Relu)
 // and Add -> LayerNormalization fusion (a Conv's shortcut Add stays the Conv's);
 // horizontal fusion compares the already-fused activation attributes;
@@ -22,6 +24,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
   if (options.merge_duplicates) merge_duplicates(net, report);
   if (options.merge_data_movement) merge_data_movement(net, report);
   if (options.fold_pad) fold_pad(net, report);
+  if (options.fuse_layernorm) fuse_layernorm(net, report);
   if (options.global_mean_as_pool) global_mean_as_pool(net, report);
   if (options.fold_batchnorm) fold_batchnorm(net, report);
   if (options.fold_scale_bias) fold_scale_bias(net, report);

@@ -23,6 +23,7 @@ PassOptions options_from_dict(const py::dict& d) {
       {"fuse_residual", &o.fuse_residual},     {"fuse_activation", &o.fuse_activation},
       {"fuse_leaky_relu", &o.fuse_leaky_relu}, {"fuse_horizontal", &o.fuse_horizontal},
       {"fuse_horizontal_split", &o.fuse_horizontal_split}, {"fuse_gelu", &o.fuse_gelu},
+      {"fuse_layernorm", &o.fuse_layernorm},
       {"fuse_add_layernorm", &o.fuse_add_layernorm},
       {"fuse_conv_integer_float", &o.fuse_conv_integer_float},       {"merge_duplicates", &o.merge_duplicates},
       {"gather_before_cast", &o.gather_before_cast},
