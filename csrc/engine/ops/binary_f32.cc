@@ -101,6 +101,18 @@ class BinaryLayer : public Layer {
     const int64_t inner = p.inner, ia = p.s[0].back(), ib = p.s[1].back();
     const int64_t chunk = std::min(inner, kElementChunk), per_row = (inner + chunk - 1) / chunk;
     const int64_t grain = std::max<int64_t>(1, kElementChunk / chunk);
+    if (p.dims.size() == 2 && per_row == 1) {
+      // One outer dim, whole rows (a squeeze-and-excitation block's
+      // x[N, C, H, W] * s[N, C, 1, 1]: N * C rows of H * W): row r's operand
+      // offsets are r times their outer strides, with none of
+      // broadcast_row_offsets' divisions per row; the same kernel calls on
+      // the same rows, so the same bits.
+      const int64_t oa = p.s[0][0], ob = p.s[1][0];
+      parallel_for(p.outer, grain, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) binary_.apply(op, inner, a + r * oa, ia, b + r * ob, ib, y + r * inner);
+      });
+      return;
+    }
     parallel_for(p.outer * per_row, grain, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
         const int64_t row = item / per_row, i0 = item % per_row * chunk, i1 = std::min(inner, i0 + chunk);
