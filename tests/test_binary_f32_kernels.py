@@ -3,7 +3,9 @@ Sub, Mul and Div with numpy broadcasting, on every tier the CPU has, against
 the reference tier and numpy. One IEEE operation per element, so every tier
 and numpy give the same bits: compared with ==. Shapes cover both operands
 contiguous, a row-broadcast bias ([.., N] + [N]), a per-channel scale
-([N, C, H, W] * [C, 1, 1]), a scalar, a broadcast on the left operand,
+([N, C, H, W] * [C, 1, 1]), a squeeze-and-excitation scale ([N, C, H, W] *
+[N, C, 1, 1], either side, and [N, L] * [N, 1]: one outer dim of whole rows,
+run_f32's path without per-row divisions), a scalar, a broadcast on the left operand,
 rows longer than the 32768-element chunk, and in-place-sized outputs."""
 from __future__ import annotations
 
@@ -19,6 +21,11 @@ SHAPES = [
     ((3, 5, 37), (3, 5, 37)),
     ((2, 7, 33), (33,)),
     ((2, 6, 5, 9), (6, 1, 1)),
+    ((2, 6, 5, 9), (2, 6, 1, 1)),
+    ((3, 17, 7, 7), (3, 17, 1, 1)),
+    ((1, 6, 1, 1), (1, 6, 5, 9)),
+    ((1, 5, 1, 17), (1, 5, 1, 1)),
+    ((2, 40000), (2, 1)),
     ((4, 19), ()),
     ((), (4, 19)),
     ((1, 17), (5, 1)),
