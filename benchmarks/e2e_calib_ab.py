@@ -63,7 +63,8 @@ def main() -> None:
                 t0 = time.perf_counter()
                 engines[label] = B.int8rt.build_engine(s.onnx_path, B.int8rt.BuilderConfig(
                     precision="int8", calibrator=B.CALIBRATORS[calib](s.calib_feeds), **extra))
-                print(f"{s.name}: {label} ({B.CALIBRATOR_NAMES[calib]}) engine built in {time.perf_counter() - t0:.1f} s")
+                seconds = time.perf_counter() - t0
+                print(f"{s.name}: {label} ({B.CALIBRATOR_NAMES[calib]}) engine built in {seconds:.1f} s")
             kinds = {c: layer_kinds(e) for c, e in engines.items()}
             every = sorted(set().union(*kinds.values()))
             differ = [k for k in every if len({kinds[c][k] for c in engines}) > 1]
@@ -79,7 +80,8 @@ def main() -> None:
                 errs = {c: float(np.linalg.norm(f(x) - ref) / max(np.linalg.norm(ref), 1e-30)) for c, f in run.items()}
                 print(f"{s.name}  batch {batch}  1 thread  ({load_line()}): "
                       + ", ".join(f"{c} {med[c] * 1e3:.3f} ms (rel L2 {errs[c]:.3f})" for c in engines)
-                      + "; " + ", ".join(f"{c} ÷ entropy {med[c] / med['entropy']:.3f}" for c in engines if c != "entropy"))
+                      + "; " + ", ".join(f"{c} ÷ entropy {med[c] / med['entropy']:.3f}"
+                                         for c in engines if c != "entropy"))
 
 
 if __name__ == "__main__":
