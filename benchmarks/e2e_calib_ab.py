@@ -8,7 +8,8 @@ Per network and batch: each engine's median (process CPU time with
 Runtime FP32, and the engines' layer kinds where they differ. --no-equalize
 adds a third engine, auto with BuilderConfig(equalize=False), to see what
 cross-layer equalization (which auto keeps where it helps) does to the
-speed.
+speed; --no-channel-activations adds auto with channel_activations=False
+(no per-channel activation grids, lower_int8_channel_grids.cc).
 
 Usage: PYTHONPATH=python python benchmarks/e2e_calib_ab.py --models resnet50 ppocr_rec \
            --models-dir /tmp/e2eall/models --batches 1 8 --rounds 11 --cpu-time
@@ -45,6 +46,8 @@ def main() -> None:
     ap.add_argument("--min-time", type=float, default=0.5, help="seconds each engine runs at least")
     ap.add_argument("--cpu-time", action="store_true", help="process CPU time instead of wall time")
     ap.add_argument("--no-equalize", action="store_true", help="also time auto with equalize=False")
+    ap.add_argument("--no-channel-activations", action="store_true",
+                    help="also time auto with channel_activations=False")
     args = ap.parse_args()
     B.set_threads(1)
     print(machine_line())
@@ -58,6 +61,8 @@ def main() -> None:
             variants = [(c, c, {}) for c in B.CALIBRATORS]
             if args.no_equalize:
                 variants.append(("auto noeq", "auto", {"equalize": False}))
+            if args.no_channel_activations:
+                variants.append(("auto nochan", "auto", {"channel_activations": False}))
             engines = {}
             for label, calib, extra in variants:
                 t0 = time.perf_counter()
