@@ -33,7 +33,9 @@ Implementations (all calibrated on the same batches: 4 x 8 seeded Gaussian
 images for the random networks, the 256 bundled calibration images for the
 digits CNN, 4 x 8 rendered text lines / text pages for PP-OCR, 8 x 4
 sequences for the encoders):
-  int8rt int8   build_engine + IInt8EntropyCalibrator2 (TensorRT's default)
+  int8rt int8   build_engine + IInt8EntropyCalibrator2 (TensorRT's default;
+                --calibrator entropy, the default) or IInt8AutoCalibrator
+                (what the README recommends; --calibrator auto)
   int8rt fp32   build_engine(precision="fp32")
   ORT fp32      InferenceSession (realnets/engines.ort_session: ORT_ENABLE_ALL
                 by default, intra_op_num_threads = threads, spinning off)
@@ -122,9 +124,9 @@ MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3", "efficientnet_
 IMPLS = ["int8rt int8", "int8rt fp32", "ORT int8", "ORT fp32", "OV int8", "OV fp32", "torch int8"]
 
 
-class Calibrator(int8rt.IInt8EntropyCalibrator2):
+class _Feeds:
     """Hands out a fixed list of feeds ({input name: batch}) or, for a
-    one-input network, of arrays."""
+    one-input network, of arrays; mixed into a calibrator class."""
 
     def __init__(self, batches: list) -> None:
         super().__init__()
@@ -142,15 +144,29 @@ class Calibrator(int8rt.IInt8EntropyCalibrator2):
         return [b[n] for n in names] if isinstance(b, dict) else [b]
 
 
-def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None) -> None:
-    """Builds every implementation once (those in `impls`, default all); a
-    failure is recorded with its exact message."""
+class Calibrator(_Feeds, int8rt.IInt8EntropyCalibrator2):
+    """TensorRT's default calibrator on the feeds (--calibrator entropy)."""
+
+
+class AutoCalibrator(_Feeds, int8rt.IInt8AutoCalibrator):
+    """The calibrator int8rt's README recommends, on the same feeds
+    (--calibrator auto)."""
+
+
+CALIBRATORS = {"entropy": Calibrator, "auto": AutoCalibrator}
+CALIBRATOR_NAMES = {"entropy": "IInt8EntropyCalibrator2", "auto": "IInt8AutoCalibrator"}
+
+
+def build(s: Subject, tmp: Path, impls: Optional[List[str]] = None, calibrator: str = "entropy") -> None:
+    """Builds every implementation once (those in `impls`, default all;
+    int8rt int8 with CALIBRATORS[calibrator]); a failure is recorded with its
+    exact message."""
     want = set(impls or IMPLS)
     if "int8rt int8" in want:
         try:
             t0 = time.perf_counter()
             s.engines["int8rt int8"] = int8rt.build_engine(
-                s.onnx_path, int8rt.BuilderConfig(precision="int8", calibrator=Calibrator(s.calib_feeds)))
+                s.onnx_path, int8rt.BuilderConfig(precision="int8", calibrator=CALIBRATORS[calibrator](s.calib_feeds)))
             s.build_s["int8rt int8"] = time.perf_counter() - t0
         except Exception as e:  # noqa: BLE001 - reported in the table, e.g. NotSupportedError
             s.errors["int8rt int8"] = f"{type(e).__name__}: {e}"
@@ -412,6 +428,9 @@ def main() -> None:
                          "(rows 'int8rt int8@<tier>', loaded from the same engine bytes)")
     ap.add_argument("--models-dir", type=Path, default=None,
                     help="keep the ONNX files and the peers' quantized models here (default: a temporary directory)")
+    ap.add_argument("--calibrator", choices=sorted(CALIBRATORS), default="entropy",
+                    help="int8rt int8's calibrator: entropy = IInt8EntropyCalibrator2 (TensorRT's default), "
+                         "auto = IInt8AutoCalibrator (the README's recommendation)")
     ap.add_argument("--json", type=Path, default=None, help="write every median here (benchmarks/e2e_summary.py)")
     add_isa_cap_and_cpu_time_args(ap)
     args = ap.parse_args()
@@ -431,6 +450,7 @@ def main() -> None:
     peers.append(O.versions() if reason is None else f"OpenVINO/NNCF {reason}")
     print(f"int8rt {int8rt.__version__} (ISA {int8rt.get_max_isa()}), {', '.join(peers)}, input {args.size}x{args.size}"
           " (random networks)")
+    print(f"int8rt int8 calibrator: {CALIBRATOR_NAMES[args.calibrator]} (--calibrator {args.calibrator})")
     if cap_line:
         print(cap_line)
     summary, loads = [], []
@@ -442,7 +462,7 @@ def main() -> None:
             if s is None:
                 continue
             set_threads(2)
-            build(s, tmp, args.impls)
+            build(s, tmp, args.impls, args.calibrator)
             add_tiers(s, args.tiers)
             describe(s)
             for batch in args.batches:
@@ -465,6 +485,7 @@ def main() -> None:
 def write_json(path: Path, summary: list, loads: List[str], args: argparse.Namespace) -> None:
     """Every median so far (seconds), with the command, machine and the load after each row."""
     path.write_text(json.dumps({"argv": sys.argv, "machine": machine_line(), "cpu_time": bool(args.cpu_time),
+                                "calibrator": args.calibrator,
                                 "rows": [{"network": n, "batch": b, "threads": t, "median_s": m, "load": ld}
                                          for (n, b, t, m), ld in zip(summary, loads)]}, indent=1))
 

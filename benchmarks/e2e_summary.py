@@ -72,13 +72,16 @@ def main() -> None:
           + " | ".join(c for c, *_ in RATIOS) + " | 1-min load |")
     print("|---|---|---|---|---|---|" + "---|" * len(RATIOS) + "---|")
     misses: Dict[str, List[str]] = defaultdict(list)
+    untimed: Dict[str, List[str]] = defaultdict(list)  # a ratio's implementations absent (not built, or not asked for)
     for (net, batch, threads), rs in rows.items():
         meds = [r["median_s"] for r in rs]
         cells = []
         for col, num, den, goal, text in RATIOS:
             vals = [m[num] / m[den] for m in meds if num in m and den in m]
             cells.append(span(vals, ".2f"))
-            if goal is not None and (not vals or not all(goal(v) for v in vals)):
+            if goal is not None and not vals:
+                untimed[text].append(f"{net} b{batch} t{threads}")
+            elif goal is not None and not all(goal(v) for v in vals):
                 misses[text].append(f"{net} b{batch} t{threads} ({span(vals, '.2f')})")
         ms = {k: span([m[k] * 1e3 for m in meds if k in m], ".4g") for k in ("int8rt int8", "int8rt fp32")}
         loads = "; ".join(r.get("load", "").replace("load average ", "").split(",")[0] for r in rs)
@@ -89,9 +92,14 @@ def main() -> None:
     for _, _, _, goal, text in RATIOS:
         if goal is None:
             continue
-        miss = misses.get(text, [])
-        print(f"- {text}: {'met on every row' if not miss else 'NOT met on ' + ', '.join(miss)}"
-              f" ({len(rows) - len(miss)} of {len(rows)} rows)")
+        miss, absent = misses.get(text, []), untimed.get(text, [])
+        timed = len(rows) - len(absent)
+        if not timed:
+            print(f"- {text}: not timed (an implementation absent on every row)")
+            continue
+        print(f"- {text}: {'met on every timed row' if not miss else 'NOT met on ' + ', '.join(miss)}"
+              f" ({timed - len(miss)} of {timed} timed rows"
+              + (f"; not timed on {', '.join(absent)})" if absent else ")"))
 
 
 if __name__ == "__main__":
