@@ -488,6 +488,42 @@ bool Builder::copy_last(const std::string& name,
 
 namespace {
 
+// The Add that alone reads MatMul `mm`'s output with a constant float32
+// vector of `channels` values (a Linear's bias as exporters write it), or -1;
+// `*slot`: that constant's input index.
+int linear_bias_reader(const Network& net, int mm, int64_t channels, int* slot) {
+  const int y = net.nodes()[mm].outputs[0];
+  const int reader = passes::sole_consumer(net, y);
+  const Node* add = reader >= 0 ? &net.nodes()[reader] : nullptr;
+  if (!add || add->op != "Add" || add->inputs.size() != 2) return -1;
+  *slot = add->inputs[0] == y ? 1 : 0;
+  const Tensor& bt = net.tensor(add->inputs[*slot]);
+  const bool ok = bt.is_constant && bt.dtype == DataType::kFloat32 && bt.num_elements() == channels &&
+                  !bt.shape.empty() && bt.shape.back() == channels;
+  return ok ? reader : -1;
+}
+
+// A bias for a MatMul that has none: a new Add of a zero vector of
+// `channels` values right after it, which takes over the MatMul's output
+// tensor (its name, scale, readers and output mark stay), the MatMul writing
+// a new "<node>::unbiased" before it. The int8 lowering folds that Add into
+// the QGemm's bias as it folds an exporter's (lower_int8_linear.cc,
+// affine_tail_reader); a float32 layer runs it. Returns the Add's node id.
+int bias_add_for(Network& net, int mm, int64_t channels, int* slot) {
+  const int y = net.nodes()[mm].outputs[0];
+  const std::string name = net.nodes()[mm].name;
+  const int zero = net.add_constant(name + "::zero_bias", {channels}, std::vector<float>(static_cast<size_t>(channels)));
+  const int pre = net.add_node("Add", name + "::bias_add", {y, zero}, Attributes(), {name + "::unbiased"})[0];
+  const int add = static_cast<int>(net.nodes().size()) - 1;
+  net.set_shape(pre, net.tensor(y).shape);
+  net.tensor(pre).dtype = net.tensor(y).dtype;
+  net.nodes()[mm].outputs[0] = pre;
+  net.nodes()[add].inputs[0] = pre;
+  net.nodes()[add].outputs[0] = y;
+  *slot = 1;
+  return add;
+}
+
 // add_to_bias on `net`: `node_name` a node of `net` itself, or one inside an If
 // branch named under that branch's scope ("pick/then_branch/conv"; branch_scope),
 // whose copy of the branch is edited and set back (attributes hold graphs by value).
@@ -512,8 +548,9 @@ void add_to_bias_in(Network& net, const std::string& node_name, const std::vecto
     throw InvalidArgument(what + " is not in the optimized network");
   }
   const std::string op = net.nodes()[found].op;
-  if (op != "Conv" && op != "Gemm" && op != "MatMul" && op != "LSTM") {
-    throw InvalidArgument(what + " is a " + op + ", not a Conv, Gemm, MatMul or LSTM");
+  const bool rnn = op == "LSTM" || op == "GRU" || op == "RNN";
+  if (op != "Conv" && op != "Gemm" && op != "MatMul" && !rnn) {
+    throw InvalidArgument(what + " is a " + op + ", not a Conv, Gemm, MatMul, LSTM, GRU or RNN");
   }
   const std::vector<int> inputs = net.nodes()[found].inputs;
   if (inputs.size() < 2 || !net.tensor(inputs[1]).is_constant) throw InvalidArgument(what + ": weights are not constant");
@@ -522,33 +559,27 @@ void add_to_bias_in(Network& net, const std::string& node_name, const std::vecto
   if ((op == "Gemm" && !net.nodes()[found].attrs.get_int("transB", 0)) || op == "MatMul") {
     channels = w.shape.size() == 2 ? w.shape[1] : 0;
   }
-  if (op == "LSTM") channels = w.shape.size() == 3 ? w.shape[0] * w.shape[1] : 0;  // [dirs, 4 * hidden] gate rows
+  if (rnn) channels = w.shape.size() == 3 ? w.shape[0] * w.shape[1] : 0;  // [dirs, gates * hidden] gate rows
   if (static_cast<int64_t>(delta.size()) != channels) {
     throw InvalidArgument(what + ": " + std::to_string(delta.size()) + " values for " + std::to_string(channels) +
                           " output channels");
   }
-  // Where the bias lives: input 2 (Conv, Gemm), input 3 (LSTM's B: per
-  // direction Wb then Rb, 8 * hidden values; delta goes into Wb), or the
+  // Where the bias lives: input 2 (Conv, Gemm), input 3 (LSTM's, GRU's,
+  // RNN's B: per direction Wb then Rb, 2 * gates * hidden values; delta goes
+  // into Wb, which every gate adds outside GRU's reset product), or the
   // constant of the Add that alone reads a MatMul's output (the exporter's
-  // Linear bias, which the int8 lowering folds into its QGemm).
-  int slot = op == "LSTM" ? 3 : 2, reader = found;
+  // Linear bias, which the int8 lowering folds into its QGemm); a MatMul
+  // without one gets one (bias_add_for).
+  int slot = rnn ? 3 : 2, reader = found;
   std::vector<int64_t> shape = {channels};
   if (op == "MatMul") {
-    reader = passes::sole_consumer(net, net.nodes()[found].outputs[0]);
-    const Node* add = reader >= 0 ? &net.nodes()[reader] : nullptr;
-    const int y = net.nodes()[found].outputs[0];
-    slot = add && add->op == "Add" && add->inputs.size() == 2 ? (add->inputs[0] == y ? 1 : 0) : -1;
-    const Tensor* bt = slot >= 0 ? &net.tensor(add->inputs[slot]) : nullptr;
-    if (!bt || !bt->is_constant || bt->dtype != DataType::kFloat32 || bt->num_elements() != channels ||
-        bt->shape.empty() || bt->shape.back() != channels) {
-      throw InvalidArgument(what + ": its output is not read by one Add of a constant vector of " +
-                            std::to_string(channels) + " values (a Linear's bias)");
-    }
-    shape = bt->shape;
+    reader = linear_bias_reader(net, found, channels, &slot);
+    if (reader < 0) reader = bias_add_for(net, found, channels, &slot);
+    shape = net.tensor(net.nodes()[reader].inputs[slot]).shape;
   }
   const std::vector<int>& holder = net.nodes()[reader].inputs;
-  const int64_t size = op == "LSTM" ? 2 * channels : channels;
-  if (op == "LSTM") shape = {w.shape[0], 2 * w.shape[1]};
+  const int64_t size = rnn ? 2 * channels : channels;
+  if (rnn) shape = {w.shape[0], 2 * w.shape[1]};
   std::vector<float> bias(static_cast<size_t>(size), 0.f);
   const int b = static_cast<int>(holder.size()) > slot ? holder[slot] : -1;
   if (b >= 0) {
@@ -558,7 +589,7 @@ void add_to_bias_in(Network& net, const std::string& node_name, const std::vecto
     }
     bias = bt.f32;
   }
-  const int64_t rows = op == "LSTM" ? w.shape[1] : channels, stride = op == "LSTM" ? 2 * rows : rows;  // per direction
+  const int64_t rows = rnn ? w.shape[1] : channels, stride = rnn ? 2 * rows : rows;  // per direction
   for (int64_t c = 0; c < channels; ++c) bias[static_cast<size_t>(c / rows * stride + c % rows)] += delta[c];
   std::string name = node_name + "::corrected_bias";
   for (int k = 2; net.find_tensor(name) >= 0; ++k) name = node_name + "::corrected_bias" + std::to_string(k);

@@ -201,8 +201,10 @@ class Builder {
   // constant "<node>::corrected_bias" (a zero bias is assumed where it had
   // none). A MatMul with a constant [K, N] B: to the constant of the Add
   // that alone reads its output (a Linear's bias, which the int8 lowering
-  // folds into the QGemm; InvalidArgument where there is none). An LSTM:
-  // one value per gate row of W ([dirs * 4 * hidden]), added to B's Wb half
+  // folds into the QGemm); where no such Add reads it, one is inserted
+  // after the MatMul (it takes over the MatMul's output tensor, which the
+  // MatMul then writes as "<node>::unbiased"). An LSTM, GRU or RNN: one
+  // value per gate row of W ([dirs * gates * hidden]), added to B's Wb half
   // (B made where absent). A node inside an If branch is named under the branch's scope
   // ("<If>/then_branch/<node>", branch_scope.h; nested Ifs join scopes). For bias correction between calibration and build
   // (python/int8rt/accuracy/bias_correction.py). InvalidArgument for an

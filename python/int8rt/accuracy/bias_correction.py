@@ -51,7 +51,9 @@ constant, and an LSTM's input GEMM x W' per gate row into B's Wb half
 (:func:`_foldable`; acc24). Their shift is a robust one: per chunk of
 samples the median over its rows (tokens, time steps) of the row's error,
 averaged over the chunks (:data:`_ROW_OPS`), measured by running the two
-products per chunk (:func:`_row_error_engine`).
+products per chunk (row_shifts.py: which rows, real tokens only where the
+feed has a token mask; an LSTM's / RNN's recurrent GEMM; acc28). A MatMul
+with no such Add (a bias-free Linear) gets one from ``add_to_bias``.
 """
 from __future__ import annotations
 
@@ -60,13 +62,13 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .. import _core
 from .._numerics import quantize_weights as _quantize_int8
+from . import row_shifts
 from .lut_inputs import LutInput, table_output
 from .metrics import fake_quantize
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, groups, one_node_engine, rows, take
 
-__all__ = ["ROWS_PER_CHUNK", "SAMPLES", "apply", "correct_biases", "layer_inputs", "layer_outputs", "measure_shifts",
+__all__ = ["SAMPLES", "apply", "correct_biases", "layer_inputs", "layer_outputs", "measure_shifts",
            "quantize_weights"]
 
 logger = logging.getLogger("int8rt")
@@ -110,10 +112,6 @@ def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
     (constant weights, a runtime data input, a bias to fold the shift
     into: :func:`_foldable`), whatever the scales."""
     tensors = network.tensors()
-    readers: dict[int, list[dict[str, Any]]] = {}
-    for node in network.nodes():
-        for t in set(node["inputs"]):
-            readers.setdefault(t, []).append(node)
     out = []
     for i, node in enumerate(network.nodes()):
         if node["op"] not in _OPS or node["name"] in fp32_layers or len(node["inputs"]) < 2:
@@ -125,7 +123,7 @@ def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
         if node["op"] == "Gemm" and (attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0
                                      or attrs.get("beta", 1.0) != 1.0):
             continue
-        if node["op"] in ("MatMul", "LSTM") and not _foldable(network, node, readers):
+        if node["op"] in _ROW_OPS and not _foldable(network, node):
             continue
         out.append(i)
     return out
@@ -142,46 +140,37 @@ def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
 # median row -0.005, 1% of the rows at -178; folding the mean into every
 # token took the hidden states' centred cosine from 0.92 to 0.39
 # (RESULTS_accuracy.md, acc24).
-_OPS = ("Conv", "Gemm", "MatMul", "LSTM")
-_ROW_OPS = ("MatMul", "LSTM")
+# Which rows (real tokens where the feed has a mask; the recurrent GEMM's
+# previous states) and the products: row_shifts.py (acc28). GRU and RNN
+# (acc28) as the LSTM: their input GEMM per gate row.
+_OPS = ("Conv", "Gemm", "MatMul", "LSTM", "GRU", "RNN")
+_ROW_OPS = ("MatMul", "LSTM", "GRU", "RNN")
+_RNN_OPS = ("LSTM", "GRU", "RNN")
 
-# Most rows of a chunk the median of a MatMul / LSTM takes (evenly strided
-# over the chunk's rows): the two products per chunk and the median are the
-# measurement's cost.
-ROWS_PER_CHUNK = 128
 
-
-def _foldable(network: Any, node: dict[str, Any], readers: Mapping[int, list[dict[str, Any]]]) -> bool:
+def _foldable(network: Any, node: dict[str, Any]) -> bool:
     """Whether a MatMul's or LSTM's shift has a bias to go into, as
     ``Builder.add_to_bias`` folds it, and the int8 lowering reads it as the
     measurement models it (lower_int8_linear.cc, lower_int8_rnn.cc):
 
-    - MatMul: x of rank >= 2, a constant 2-D B [K, N], no fused activation,
-      and its output read by one Add of a constant of N values (the
-      Linear's bias, which the lowering folds into its QGemm's bias; a
-      MatMul without one has no bias to correct: left out);
-    - LSTM: x [seq, batch, input], constant W and R, B constant or absent:
-      the shift of the gate pre-activations' input GEMM goes into B's Wb half.
-      The recurrent GEMM h R' (int8 where the state is calibrated) is not
-      measured: its input, every step's h, is the layer's own output.
-
-    ``readers``: tensor id -> the nodes reading it."""
+    - MatMul: x of rank >= 2, a constant 2-D B [K, N], no fused activation:
+      the shift goes into the Add of a constant of N values that alone
+      reads its output (the Linear's bias, which the lowering folds into its
+      QGemm's bias), or, for a bias-free Linear, into one ``add_to_bias``
+      inserts there (folded the same way; acc28);
+    - LSTM, GRU, RNN: x [seq, batch, input] (layout 0), constant W and R, B
+      constant or absent: the shift of the gate pre-activations' input GEMM
+      goes into B's Wb half, and for an LSTM / RNN whose state is int8 that
+      of the recurrent GEMM h R' too (row_shifts.RecurrentGemm; GRU's stays
+      float32)."""
     tensors = network.tensors()
     x, w = (tensors[node["inputs"][k]] for k in (0, 1))
-    if node["op"] == "LSTM":
+    if node["op"] in _RNN_OPS:
         ins = node["inputs"]
-        return (len(x["shape"]) == 3 and len(w["shape"]) == 3 and len(ins) > 2 and ins[2] >= 0
-                and tensors[ins[2]]["is_constant"] and (len(ins) < 4 or ins[3] < 0 or tensors[ins[3]]["is_constant"]))
-    if len(x["shape"]) < 2 or len(w["shape"]) != 2 or any(k in node["attrs"] for k in _ACTIVATION_ATTRS):
-        return False
-    y = node["outputs"][0]
-    add = readers.get(y, [])
-    if len(add) != 1 or add[0]["op"] != "Add" or len(add[0]["inputs"]) != 2 or y in network.outputs():
-        return False
-    b = tensors[add[0]["inputs"][1] if add[0]["inputs"][0] == y else add[0]["inputs"][0]]
-    n = w["shape"][1]
-    return (b["is_constant"] and b["dtype"] == "float32" and bool(b["shape"]) and b["shape"][-1] == n
-            and int(np.prod(b["shape"])) == n)
+        return (len(x["shape"]) == 3 and not node["attrs"].get("layout", 0) and len(w["shape"]) == 3 and len(ins) > 2
+                and ins[2] >= 0 and tensors[ins[2]]["is_constant"]
+                and (len(ins) < 4 or ins[3] < 0 or tensors[ins[3]]["is_constant"]))
+    return len(x["shape"]) >= 2 and len(w["shape"]) == 2 and not any(k in node["attrs"] for k in _ACTIVATION_ATTRS)
 
 
 def _targets(network: Any, scales: Mapping[str, float], fp32_layers: set[str]) -> list[int]:
@@ -196,7 +185,9 @@ def layer_inputs(network: Any, fp32_layers: set[str]) -> set[str]:
     inputs of the layers it can measure (pass_values.py keeps them from
     the calibration pass)."""
     tensors, nodes = network.tensors(), network.nodes()
-    return {tensors[nodes[i]["inputs"][0]]["name"] for i in _layers(network, fp32_layers)}
+    layers = _layers(network, fp32_layers)
+    return ({tensors[nodes[i]["inputs"][0]]["name"] for i in layers}
+            | {n for i in layers if nodes[i]["op"] in _RNN_OPS for n in row_shifts.state_inputs(network, nodes[i])})
 
 
 def layer_outputs(network: Any, fp32_layers: set[str]) -> set[str]:
@@ -225,11 +216,11 @@ def _linear(network: Any, node: dict[str, Any]) -> bool:
 def _linear_form(node: dict[str, Any], x_shape: list[int]) -> Optional[dict[str, Any]]:
     """The geometry :func:`_tap_sums` needs for ``node`` (a Conv over a 4-D
     input with explicit pads, or a Gemm), or None where it does not apply
-    (a MatMul or LSTM is measured row by row: :func:`_row_error_engine`)."""
+    (a MatMul or recurrent layer is measured row by row: row_shifts.py)."""
     attrs = node["attrs"]
     if node["op"] == "Gemm":
         return {"gemm": True, "transB": bool(attrs.get("transB", 0))} if len(x_shape) == 2 else None
-    if node["op"] in _ROW_OPS:  # measured row by row: _row_error_engine
+    if node["op"] in _ROW_OPS:  # measured row by row: row_shifts.py
         return None
     if len(x_shape) != 4 or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
         return None
@@ -311,19 +302,24 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     nodes, tensors = network.nodes(), network.tensors()
     engines: dict[int, tuple[Any, Any, list[str]]] = {}
     forms: dict[int, tuple[dict[str, Any], np.ndarray, np.ndarray]] = {}  # layer -> (form, W, q(W))
-    by_rows: dict[int, Any] = {}  # MatMul / LSTM -> a context of its _row_error_engine
+    by_rows: dict[int, Any] = {}  # MatMul / recurrent layer -> a context of its row_error_engine
+    recurrent: dict[int, row_shifts.RecurrentGemm] = {}  # LSTM / RNN with an int8 state -> its h R' rows
+    mask = row_shifts.mask_input(network)
     for i in _targets(network, scales, fp32_layers):
         node = nodes[i]
         attrs = {k: v for k, v in node["attrs"].items() if k not in _ACTIVATION_ATTRS}
         w_id = node["inputs"][1]
-        rows_first = node["op"] in ("Conv", "LSTM") or bool(attrs.get("transB", 0))
+        rows_first = node["op"] in ("Conv", *_RNN_OPS) or bool(attrs.get("transB", 0))
         w = network.constant_data(w_id).astype(np.float32)
-        if node["op"] == "LSTM":  # [dirs, 4 * hidden, input]: one scale per gate row, as lower_int8_rnn.cc
+        if node["op"] in _RNN_OPS:  # [dirs, gates * hidden, input]: one scale per gate row, as lower_int8_rnn.cc
             w = w.reshape(-1, w.shape[-1])
+            gemm = row_shifts.RecurrentGemm.make(network, node, scales)
+            if gemm is not None:
+                recurrent[i] = gemm
         qw = quantize_weights(w, rows_first)
         if node["op"] in _ROW_OPS:  # as [K, N]: the input's rows times it give the output's
             w_kn, qw_kn = (m.T if rows_first else m for m in (w, qw))
-            by_rows[i] = _row_error_engine(qw_kn, qw_kn - w_kn).create_execution_context()
+            by_rows[i] = row_shifts.row_error_engine(qw_kn, qw_kn - w_kn).create_execution_context()
             continue
         form = _linear_form(node, list(tensors[node["inputs"][0]]["shape"])) if linear else None
         if form is not None and (form["gemm"] or w.ndim == 4):  # _linear(network, node)
@@ -338,7 +334,8 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
     inputs = {tensors[nodes[i]["inputs"][0]]["name"] for i in [*engines, *forms, *by_rows]}
     wanted = ({name for _, _, runtime in engines.values() for name in runtime}
               | {tensors[nodes[i]["inputs"][0]]["name"] for i in [*forms, *by_rows]}
-              | {luts[x].source for x in inputs if x in luts}) - {n for g in groups(data) for n in g}
+              | {luts[x].source for x in inputs if x in luts}
+              | {n for gemm in recurrent.values() for n in gemm.wanted()}) - {n for g in groups(data) for n in g}
     kept_outputs = layer_outputs(network, fp32_layers)
     ctx = None
     sums: dict[int, np.ndarray] = {}
@@ -367,12 +364,15 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             x_name = tensors[nodes[i]["inputs"][0]]["name"]
             if x_name not in row_inputs:
                 x = chunk_values[x_name]
-                x = x.reshape(-1, x.shape[-1])
-                step = -(-len(x) // ROWS_PER_CHUNK)  # at most ROWS_PER_CHUNK rows, spread over the chunk
-                x, xq = x[::step], engine_input(x_name, chunk_values).reshape(x.shape)[::step]
-                row_inputs[x_name] = (np.ascontiguousarray(x), np.ascontiguousarray(xq - x))
+                keep = row_shifts.token_mask(chunk_values, mask, x.shape)  # padding tokens left out
+                row_inputs[x_name] = row_shifts.sample_rows(x, engine_input(x_name, chunk_values), keep)
             x, dx = row_inputs[x_name]
+            if not len(x):  # no real token in the chunk
+                continue
             errors = row_ctx.run({"x": x, "dx": dx})["e"]
+            h_errors = recurrent[i].errors(chunk_values) if i in recurrent else None
+            if h_errors is not None and h_errors.shape == errors.shape:  # the gate pre-activation's, row by row
+                errors = errors + h_errors
             sums[i] = sums.get(i, 0.0) + np.median(errors, axis=0).astype(np.float64)
             counts[i] = counts.get(i, 0) + 1
         for i, (ref_engine, q_engine, runtime) in engines.items():
@@ -394,23 +394,6 @@ def measure_shifts(network: Any, scales: Mapping[str, float], data: Samples, bat
             sums[i] = sums.get(i, 0.0) + (got - want)
             counts[i] = counts.get(i, 0) + n
     return {nodes[i]["name"]: (-total / max(1, counts[i])).astype(np.float32).tolist() for i, total in sums.items()}
-
-
-def _row_error_engine(qw: np.ndarray, dw: np.ndarray) -> Any:
-    """An FP32 engine giving q(x) q(W) - x W per row, ``e`` [rows, N], from
-    the rows ``x`` [rows, K] and ``dx`` = q(x) - x: as dx q(W) + x dw, with
-    ``qw`` = q(W) and ``dw`` = q(W) - W ([K, N]): two products of small
-    terms (no cancellation of two large ones in float32). int8rt's SGEMM,
-    not numpy's: on the 2-CPU test machine numpy's OpenBLAS took 18x the
-    CPU time on all-MiniLM-L6's shapes (a minmax build 2.0 -> 15.7 CPU s)."""
-    net = _core.Network()
-    x, dx = (net.add_input(n, [-1, qw.shape[0]], "float32") for n in ("x", "dx"))
-    (a,) = net.add_node("MatMul", "dx_qw", [dx, net.add_constant("qw", np.ascontiguousarray(qw, np.float32))], {},
-                        ["dx_qw"])
-    (b,) = net.add_node("MatMul", "x_dw", [x, net.add_constant("dw", np.ascontiguousarray(dw, np.float32))], {},
-                        ["x_dw"])
-    net.mark_output(net.add_node("Add", "e", [a, b], {}, ["e"])[0])
-    return _core.Builder(net, "fp32").build({})
 
 
 # Ops that only reshape their first input (the int8 engine moves its bytes as

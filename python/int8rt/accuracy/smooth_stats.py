@@ -14,11 +14,17 @@ pass keeps, for each such X, per channel j:
   R_j doubles and pairs of bins merge exactly (the ``power_of_two`` policy
   of calib/histogram.cc, per channel).
 
-Memory is channels x ``BINS`` x 4 bytes per tensor whatever the stream's
-length (int32 counts, int64 past 2^31 values a channel; MiniLM-L6's 18
-sites, 13824 channels: 57 MB; RESULTS_accuracy.md, acc25: at 256 bins the
-rebuilt 4096-bin histograms of the auto calibrator moved entropy's
-thresholds by up to 28%, at 1024 by up to 11%, on one tensor of 18). The histogram of X' is then rebuilt (:meth:`ChannelHistograms.scaled`):
+Memory is channels x ``BINS`` x 2 bytes per tensor whatever the stream's
+length, plus a few bytes per 65536 values that fall in one bin: the counts
+are held as uint16, and a bin's multiples of 2^16 go into a sparse carry
+(:class:`_Counts`: exact, any stream length). MiniLM-L6's 18 sites, 13824
+channels: 57 MB at 2048 bins, what 1024 bins of int32 held
+(RESULTS_accuracy.md, acc25: at 256 bins the rebuilt 4096-bin histograms of
+the auto calibrator moved entropy's thresholds by up to 28%, at 1024 by up
+to 11%, on one tensor of 18, and auto + SmoothQuant on MiniLM lost
+0.0006 / 0.0014 of centred cosine against 2048 bins; acc28: 2048 bins at
+1024's memory, not fewer bins over a tighter range: the counts' width,
+not the bins', was the waste). The histogram of X' is then rebuilt (:meth:`ChannelHistograms.scaled`):
 channel j's bin [i, i+1) R_j / BINS holds values that X' carries in
 [i, i+1) R_j f_j / BINS (capped at max |X_j| f_j), spread uniformly over that
 interval onto the grid a histogram of X' fed the same batches would have
@@ -36,7 +42,56 @@ import numpy as np
 
 __all__ = ["BINS", "ChannelHistograms"]
 
-BINS = 1024
+BINS = 2048
+
+
+class _Counts:
+    """Exact non-negative counts [channels, BINS] held in 2 bytes a bin: the
+    low 16 bits in a uint16 array, each bin's multiples of 2^16 in a sparse
+    carry (flat bin index -> count / 2^16), which only bins that reached
+    65536 values have."""
+
+    def __init__(self, channels: int) -> None:
+        self.low = np.zeros((channels, BINS), np.uint16)
+        self.carry: dict[int, int] = {}
+
+    def add(self, more: np.ndarray) -> None:
+        """Adds ``more`` (int64 [channels, BINS])."""
+        total = self.low.astype(np.int64)
+        total += more
+        self._store(total.ravel(), 0)
+
+    def row(self, j: int) -> np.ndarray:
+        """Channel ``j``'s counts (int64)."""
+        out = self.low[j].astype(np.int64)
+        for b, c in self.carry.items():
+            if b // BINS == j:
+                out[b % BINS] += c << 16
+        return out
+
+    def set_row(self, j: int, row: np.ndarray) -> None:
+        for b in [b for b in self.carry if b // BINS == j]:
+            del self.carry[b]
+        self._store(np.asarray(row, np.int64), j * BINS)
+
+    def full(self) -> np.ndarray:
+        """Every count (int64 [channels, BINS])."""
+        out = self.low.astype(np.int64)
+        flat = out.reshape(-1)
+        for b, c in self.carry.items():
+            flat[b] += c << 16
+        return out
+
+    def _store(self, flat: np.ndarray, base: int) -> None:
+        """``flat`` (int64, the low bits of the bins from ``base`` on plus
+        any carry already moved out) split into low 16 bits and carry."""
+        for k in np.flatnonzero(flat >> 16):
+            self.carry[base + int(k)] = self.carry.get(base + int(k), 0) + int(flat[k] >> 16)
+        self.low.reshape(-1)[base:base + flat.size] = (flat & 0xFFFF).astype(np.uint16)
+
+    @property
+    def nbytes(self) -> int:
+        return self.low.nbytes + 24 * len(self.carry)
 
 
 class _Channels:
@@ -45,10 +100,13 @@ class _Channels:
     def __init__(self, channels: int) -> None:
         self.amax = np.zeros(channels, np.float32)
         self.top = np.zeros(channels, np.float64)  # R_j; 0 until channel j shows a non-zero value
-        # int32 until a channel's values could overflow it, then int64
-        self.counts = np.zeros((channels, BINS), np.int32)
-        self.values = 0  # values per channel so far
+        self.store = _Counts(channels)
         self.first: Optional[np.ndarray] = None  # max |x| per channel of the first batch with a non-zero value
+
+    @property
+    def counts(self) -> np.ndarray:
+        """The per-channel counts, int64 [channels, BINS] (a copy)."""
+        return self.store.full()
 
     def observe(self, v: np.ndarray) -> None:
         a = np.abs(v.reshape(-1, v.shape[-1]).astype(np.float32, copy=False))
@@ -60,14 +118,10 @@ class _Channels:
         self.amax = np.maximum(self.amax, m)
         for j in np.flatnonzero(m >= self.top):
             self._grow(j, float(m[j]))
-        self.values += a.shape[0]
-        if self.counts.dtype == np.int32 and self.values > np.iinfo(np.int32).max:
-            self.counts = self.counts.astype(np.int64)
         width = np.where(self.top > 0, self.top / BINS, 1.0)
         idx = np.minimum((a / width).astype(np.int64), BINS - 1)
         idx += np.arange(a.shape[1], dtype=np.int64) * BINS
-        self.counts += np.bincount(idx.ravel(), minlength=self.counts.size).reshape(self.counts.shape).astype(
-            self.counts.dtype)
+        self.store.add(np.bincount(idx.ravel(), minlength=self.store.low.size).reshape(self.store.low.shape))
 
     def _grow(self, j: int, m: float) -> None:
         """R_j raised to the smallest power of two above ``m`` (> m, so
@@ -80,10 +134,11 @@ class _Channels:
             return
         group = int(round(top / self.top[j]))
         if group > 1:
-            row = self.counts[j]
+            row = self.store.row(j)
             merged = (row.reshape(-1, group).sum(axis=1) if group < BINS else np.array([row.sum()]))
-            self.counts[j] = 0
-            self.counts[j, :len(merged)] = merged
+            row[:] = 0
+            row[:len(merged)] = merged
+            self.store.set_row(j, row)
             self.top[j] = top
 
     def scaled(self, factors: np.ndarray, num_bins: int, policy: str) -> tuple[np.ndarray, float, float]:
@@ -92,7 +147,8 @@ class _Channels:
         docstring), the bin width and the max."""
         f = np.asarray(factors, np.float32)
         top_value = float(np.max(self.amax * f)) if self.amax.size else 0.0
-        total = int(self.counts.sum())
+        counts = self.counts
+        total = int(counts.sum())
         if top_value <= 0.0:  # only zeros: no range yet, as a histogram that saw only zeros
             return np.zeros(num_bins, np.uint64), 0.0, 0.0
         width, bins = _grid(top_value, float(np.max(self.first * f)), num_bins, policy)
@@ -103,7 +159,7 @@ class _Channels:
         span = (self.top * f.astype(np.float64))[:, None] / width
         lo = np.minimum(edges[None, :-1] * span, cap)
         hi = np.minimum(edges[None, 1:] * span, cap)
-        mass = self.counts.astype(np.float64)
+        mass = counts.astype(np.float64)
         keep = mass > 0
         lo, hi, mass = lo[keep], hi[keep], mass[keep]
         cdf = np.zeros(num_bins + 2, np.float64)  # mass per target bin, then accumulated
@@ -177,4 +233,4 @@ class ChannelHistograms:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.counts.nbytes + t.amax.nbytes + t.top.nbytes for t in self._tensors.values())
+        return sum(t.store.nbytes + t.amax.nbytes + t.top.nbytes for t in self._tensors.values())
