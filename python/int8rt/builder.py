@@ -150,7 +150,8 @@ class BuilderConfig:
             ``equalize``).
         smoothquant_alpha: SmoothQuant's migration strength alpha.
         bias_correction: INT8 only: subtract from each Conv / Gemm bias (a
-            MatMul's bias Add, an LSTM's gate bias) the
+            MatMul's bias Add, inserted where it has none; an LSTM's, GRU's
+            or RNN's gate bias) the
             per-channel mean shift int8 weights and inputs cause, measured on
             calibration samples (int8rt/accuracy/bias_correction.py). True:
             always; False: never; None (default): the ``auto`` calibrator

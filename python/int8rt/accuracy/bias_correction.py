@@ -108,7 +108,7 @@ def quantize_weights(w: np.ndarray, rows_first: bool = True) -> np.ndarray:
 
 
 def _layers(network: Any, fp32_layers: set[str]) -> list[int]:
-    """The Conv / Gemm / MatMul / LSTM nodes bias correction can measure
+    """The Conv / Gemm / MatMul / LSTM / GRU / RNN nodes bias correction can measure
     (constant weights, a runtime data input, a bias to fold the shift
     into: :func:`_foldable`), whatever the scales."""
     tensors = network.tensors()

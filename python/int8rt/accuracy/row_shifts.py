@@ -39,7 +39,7 @@ from .metrics import fake_quantize
 __all__ = ["RECURRENT", "ROWS_PER_CHUNK", "RecurrentGemm", "mask_input", "row_error_engine", "sample_rows",
            "state_inputs", "token_mask"]
 
-# Most rows of a chunk the median of a MatMul / LSTM takes (evenly strided
+# Most rows of a chunk the median of a MatMul / recurrent layer takes (evenly strided
 # over the chunk's rows, real tokens only where a mask says which): the two
 # products per chunk and the median are the measurement's cost.
 ROWS_PER_CHUNK = 128

@@ -460,8 +460,9 @@ class CalibrationRun:
         if self.bias_correction is None and deltas and self._fresh is not None:  # auto: measured with and without
             keep = self._bias_correction_helps(result.scales, deltas)
         elif self._auto is not None:
-            self._auto["bias_correction"] = ("on (BuilderConfig)" if self.bias_correction else
-                                             "off (no Conv / Gemm / MatMul / LSTM reads an int8 input)" if not deltas else "off")
+            self._auto["bias_correction"] = (
+                "on (BuilderConfig)" if self.bias_correction else
+                "off (no Conv / Gemm / MatMul / LSTM / GRU / RNN reads an int8 input)" if not deltas else "off")
             keep = keep and bool(self.bias_correction)
         if keep and self.auto:
             deltas = self._refit_shifts(result.scales, data, values, grids, deltas)
