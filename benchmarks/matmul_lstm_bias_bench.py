@@ -116,24 +116,66 @@ class _Applied:
         bc.apply = apply
 
 
-def main() -> int:
+def measure(net: _Net, method: str, label: str, correction: bool | None, refs: list, applied: _Applied,
+            json_path: str | None) -> dict:
+    """Builds ``net`` with int8rt ``method`` and ``bias_correction=correction``
+    (under whatever rule the caller set), evaluates it against ``refs`` (ORT
+    FP32's outputs) and prints (and appends to ``json_path``) one JSON line."""
     import int8rt
     from int8rt.data_calibrator import make_calibrator
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("nets", help="comma-separated: minilm_l6, vit_hf, silero_vad, minilm_l3")
+    applied.last = {}
+    t0 = time.process_time()
+    engine = int8rt.build_engine(net.model(), int8rt.BuilderConfig(
+        calibrator=make_calibrator([net.free(f) for f in net.calib], algorithm=method),
+        accuracy_check=False, bias_correction=correction, input_shapes=net.profile))
+    seconds = time.process_time() - t0
+    ctx = engine.create_execution_context()
+    outs = [ctx.run(net.free(f))[net.output] for f in net.evaluation]
+    choice = engine.build_report().auto_choice or {}
+    res = {"net": net.name, "method": method, "bias correction": label,
+           **{k: round(v, 6) for k, v in net.metric(outs, refs, net.evaluation).items()},
+           **{k: round(v, 6) for k, v in _errors(outs, refs).items()},
+           "shifts": dict(applied.last), "build_cpu_s": round(seconds, 1)}
+    if method == "auto":
+        res["decision"] = choice.get("bias_correction")
+        res["held_out"] = {k: v for k, v in choice.get("errors", {}).items() if k.startswith("bias correction")}
+    print(json.dumps(res), flush=True)
+    if json_path:
+        with open(json_path, "a") as f:
+            f.write(json.dumps(res) + "\n")
+    return res
+
+
+def start(doc: str, nets: str) -> argparse.Namespace:
+    """The command line (``nets``: the help of the networks' argument), one
+    int8rt thread, the machine line printed."""
+    import int8rt
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("nets", help=f"comma-separated: {nets}")
     ap.add_argument("--dir", default="/tmp/verify11/models")
     ap.add_argument("--methods", default="minmax,auto")
     ap.add_argument("--json", help="append the results here (one JSON line per build)")
     args = ap.parse_args()
     int8rt.set_num_threads(1)
     print(machine_line(), flush=True)
+    return args
+
+
+def references(net: _Net) -> list:
+    """ONNX Runtime FP32's outputs on ``net``'s evaluation batches."""
+    fp32 = ort_session(net.path)
+    return [fp32.run([net.output], f)[0] for f in net.evaluation]
+
+
+def main() -> int:
+    args = start(__doc__, "minilm_l6, vit_hf, silero_vad, minilm_l3")
     applied = _Applied()
     all_ops = applied.bc._OPS
     for name in args.nets.split(","):
         net = _load(name, args.dir)
-        fp32 = ort_session(net.path)
-        refs = [fp32.run([net.output], f)[0] for f in net.evaluation]
+        refs = references(net)
         for method in args.methods.split(","):
             settings = [("off", False, all_ops), ("conv/gemm", True, ("Conv", "Gemm")),
                         ("+matmul/lstm", True, all_ops)]
@@ -142,26 +184,7 @@ def main() -> int:
                              ("auto decides, +matmul/lstm", None, all_ops)]
             for label, correction, ops in settings:
                 applied.bc._OPS, applied.last = ops, {}
-                t0 = time.process_time()
-                engine = int8rt.build_engine(net.model(), int8rt.BuilderConfig(
-                    calibrator=make_calibrator([net.free(f) for f in net.calib], algorithm=method),
-                    accuracy_check=False, bias_correction=correction, input_shapes=net.profile))
-                seconds = time.process_time() - t0
-                ctx = engine.create_execution_context()
-                outs = [ctx.run(net.free(f))[net.output] for f in net.evaluation]
-                choice = engine.build_report().auto_choice or {}
-                res = {"net": name, "method": method, "bias correction": label,
-                       **{k: round(v, 6) for k, v in net.metric(outs, refs, net.evaluation).items()},
-                       **{k: round(v, 6) for k, v in _errors(outs, refs).items()},
-                       "shifts": dict(applied.last), "build_cpu_s": round(seconds, 1)}
-                if method == "auto":
-                    res["decision"] = choice.get("bias_correction")
-                    res["held_out"] = {k: v for k, v in choice.get("errors", {}).items()
-                                       if k.startswith("bias correction")}
-                print(json.dumps(res), flush=True)
-                if args.json:
-                    with open(args.json, "a") as f:
-                        f.write(json.dumps(res) + "\n")
+                measure(net, method, label, correction, refs, applied, args.json)
     applied.bc._OPS = all_ops
     print(machine_line(), flush=True)
     return 0

@@ -22,20 +22,24 @@ corrected by op and their mean |shift|, auto's decision and held-out
 errors, the build's process CPU seconds (shared machine: indicative).
 
 Networks: matmul_lstm_bias_bench.py's (``minilm_l6``, ``minilm_l3``,
-``vit_hf``, ``silero_vad``) and ``gru_kws`` (realnets/gru_kws.py: a 2-layer
+``vit_hf``, ``silero_vad``), ``gru_kws`` (realnets/gru_kws.py: a 2-layer
 torch.nn.GRU frame classifier with bias-free Linears, random weights,
-log-mel features of real speech).
+log-mel features of real speech) and ``t5_enc`` (realnets/t5_encoder.py: a
+small T5 encoder, random weights, every Linear bias-free, fed issue 11's
+MiniLM sentences with their attention mask; --dir for gru_kws / t5_enc:
+where they are exported).
 
-    PYTHONPATH=python:benchmarks python benchmarks/row_shifts_bias_bench.py minilm_l6,minilm_l3,vit_hf,silero_vad,gru_kws \
-        --dir /tmp/verify11/models [--json out.jsonl]
+    PYTHONPATH=python:benchmarks python benchmarks/row_shifts_bias_bench.py \
+        minilm_l6,minilm_l3,vit_hf,silero_vad --dir /tmp/verify11/models [--json out.jsonl]
+    PYTHONPATH=python:benchmarks python benchmarks/row_shifts_bias_bench.py gru_kws,t5_enc --dir D
+
+(t5_enc reads issue 11's MiniLM row from D too: its minilm.onnx and all-MiniLM-L6-v2.)
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -44,19 +48,24 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_util import machine_line  # noqa: E402
-from matmul_lstm_bias_bench import _Applied, _errors, _load, _Net  # noqa: E402
-from realnets.new_models import ort_session  # noqa: E402
+from matmul_lstm_bias_bench import _Applied, _load, _Net, measure, references, start  # noqa: E402
 
 PIECES = ("mask", "recurrent", "gru", "biasfree")
 
 
 def _load_net(name: str, folder: str) -> _Net:
-    if name != "gru_kws":
-        return _load(name, folder)
-    from realnets import gru_kws
+    if name == "gru_kws":
+        from realnets import gru_kws
 
-    calib, evaluation = gru_kws.feeds()
-    return _Net(name, gru_kws.export(folder), "scores", calib, evaluation, lambda outs, refs, feeds: {})
+        calib, evaluation = gru_kws.feeds()
+        return _Net(name, gru_kws.export(folder), "scores", calib, evaluation, lambda outs, refs, feeds: {})
+    if name == "t5_enc":  # issue 11's minilm_l6 row's sentences and metric, on a T5 encoder
+        from realnets import t5_encoder
+        from realnets.issue11_rows import minilm_l6
+
+        row = minilm_l6(folder)
+        return _Net(name, t5_encoder.export(folder), row.output, row.calib, row.evaluation, row.metric)
+    return _load(name, folder)
 
 
 def _has_bias_add(network: Any, node: dict) -> bool:
@@ -107,22 +116,11 @@ def _relevant(net: _Net) -> list[str]:
 
 
 def main() -> int:
-    import int8rt
-    from int8rt.data_calibrator import make_calibrator
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("nets", help="comma-separated: minilm_l6, minilm_l3, vit_hf, silero_vad, gru_kws")
-    ap.add_argument("--dir", default="/tmp/verify11/models")
-    ap.add_argument("--methods", default="minmax,auto")
-    ap.add_argument("--json", help="append the results here (one JSON line per build)")
-    args = ap.parse_args()
-    int8rt.set_num_threads(1)
-    print(machine_line(), flush=True)
+    args = start(__doc__, "minilm_l6, minilm_l3, vit_hf, silero_vad, gru_kws, t5_enc")
     applied = _Applied()
     for name in args.nets.split(","):
         net = _load_net(name, args.dir)
-        fp32 = ort_session(net.path)
-        refs = [fp32.run([net.output], f)[0] for f in net.evaluation]
+        refs = references(net)
         here = _relevant(net)
         print(json.dumps({"net": name, "acc28 pieces with a layer": here}), flush=True)
         for method in args.methods.split(","):
@@ -132,28 +130,8 @@ def main() -> int:
             if method == "auto":
                 settings += [("auto decides, acc24", None, set()), ("auto decides, acc28", None, set(PIECES))]
             for label, correction, on in settings:
-                applied.last = {}
                 with pieces_on(on):
-                    t0 = time.process_time()
-                    engine = int8rt.build_engine(net.model(), int8rt.BuilderConfig(
-                        calibrator=make_calibrator([net.free(f) for f in net.calib], algorithm=method),
-                        accuracy_check=False, bias_correction=correction, input_shapes=net.profile))
-                    seconds = time.process_time() - t0
-                ctx = engine.create_execution_context()
-                outs = [ctx.run(net.free(f))[net.output] for f in net.evaluation]
-                choice = engine.build_report().auto_choice or {}
-                res = {"net": name, "method": method, "bias correction": label,
-                       **{k: round(v, 6) for k, v in net.metric(outs, refs, net.evaluation).items()},
-                       **{k: round(v, 6) for k, v in _errors(outs, refs).items()},
-                       "shifts": dict(applied.last), "build_cpu_s": round(seconds, 1)}
-                if method == "auto":
-                    res["decision"] = choice.get("bias_correction")
-                    res["held_out"] = {k: v for k, v in choice.get("errors", {}).items()
-                                       if k.startswith("bias correction")}
-                print(json.dumps(res), flush=True)
-                if args.json:
-                    with open(args.json, "a") as f:
-                        f.write(json.dumps(res) + "\n")
+                    measure(net, method, label, correction, refs, applied, args.json)
     print(machine_line(), flush=True)
     return 0
 
