@@ -34,7 +34,7 @@ def test_counts_past_two_to_the_sixteen_are_exact_through_merges() -> None:
         assert np.array_equal(t.counts[j], _numpy_counts(a[:, j], top)), j
     assert t.counts.sum() == a.size
     assert t.store.low.dtype == np.uint16 and t.store.low.shape == (2, BINS)
-    assert stats.nbytes == 2 * BINS * 2 + 24 * len(t.store.carry) + t.amax.nbytes + t.top.nbytes
+    assert stats.nbytes == 2 * BINS * 2 + t.store.CARRY_BYTES * len(t.store.carry) + t.amax.nbytes + t.top.nbytes
 
 
 def test_2048_bins_cost_what_1024_int32_bins_did() -> None:

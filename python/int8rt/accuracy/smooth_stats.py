@@ -89,9 +89,12 @@ class _Counts:
             self.carry[base + int(k)] = self.carry.get(base + int(k), 0) + int(flat[k] >> 16)
         self.low.reshape(-1)[base:base + flat.size] = (flat & 0xFFFF).astype(np.uint16)
 
+    # bytes a carried bin costs in CPython (a dict slot and two int objects)
+    CARRY_BYTES = 96
+
     @property
     def nbytes(self) -> int:
-        return self.low.nbytes + 24 * len(self.carry)
+        return self.low.nbytes + self.CARRY_BYTES * len(self.carry)
 
 
 class _Channels:
