@@ -149,7 +149,7 @@ _RNN_OPS = ("LSTM", "GRU", "RNN")
 
 
 def _foldable(network: Any, node: dict[str, Any]) -> bool:
-    """Whether a MatMul's or LSTM's shift has a bias to go into, as
+    """Whether a MatMul's or recurrent layer's shift has a bias to go into, as
     ``Builder.add_to_bias`` folds it, and the int8 lowering reads it as the
     measurement models it (lower_int8_linear.cc, lower_int8_rnn.cc):
 
