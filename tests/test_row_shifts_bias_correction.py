@@ -152,6 +152,21 @@ def test_a_bias_free_matmul_gets_a_bias_add() -> None:
     assert ops.count("int8rt.QGemm") == 1 and "Add" not in ops, ops
 
 
+def test_the_qdq_export_carries_an_inserted_bias(tmp_path) -> None:
+    """The Q/DQ export of an engine whose bias-free MatMul got a corrected
+    bias reproduces that engine in ONNX Runtime (==), so the bias is there."""
+    ort = pytest.importorskip("onnxruntime")
+    from int8rt.qdq_export import export_qdq
+
+    m = linear_model(False)
+    corrected = _build(m, [{"x": _x((8, S, K))} for _ in range(4)], "minmax", True)
+    assert corrected.build_report().bias_corrected_layers == 1
+    export_qdq(m, corrected, tmp_path / "q.onnx")
+    x = _x((4, S, K))
+    got = ort.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"]).run(["y"], {"x": x})[0]
+    np.testing.assert_array_equal(got, _run(corrected, x))
+
+
 # ---- GRU: its input GEMM ----
 
 HIDDEN_GRU = 4
