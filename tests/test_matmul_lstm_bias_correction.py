@@ -86,6 +86,25 @@ def _run(engine: int8rt.Engine, x: np.ndarray, out: str = "y") -> np.ndarray:
     return engine.create_execution_context().run({"x": x})[out]
 
 
+def mean_errors(m: onnx.ModelProto, engines: list[int8rt.Engine], x: np.ndarray, out: str = "y") -> list[np.ndarray]:
+    """Per engine, |the mean over every row of its error against float32| per
+    output unit (the last axis) on input ``x``."""
+    ref = _run(int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32")), x, out)
+    return [np.abs((_run(e, x, out) - ref).reshape(-1, ref.shape[-1]).mean(axis=0)) for e in engines]
+
+
+def assert_added_to_wb(builder: _core.Builder, node: str, b0: np.ndarray, delta: list[float]) -> None:
+    """``add_to_bias(node, delta)`` on a recurrent layer (one direction)
+    adds ``delta`` to its B's Wb half (the first len(delta) values of
+    ``b0``, the model's B) and leaves the Rb half as it was."""
+    builder.add_to_bias(node, delta)
+    network = builder.optimized_network()
+    layer = next(n for n in network.nodes() if n["name"] == node)
+    b, b0, rows = network.constant_data(layer["inputs"][3]).reshape(-1), b0.reshape(-1), len(delta)
+    np.testing.assert_allclose(b[:rows], b0[:rows] + np.float32(delta), rtol=1e-6)
+    np.testing.assert_array_equal(b[rows:], b0[rows:])
+
+
 def _row_median_shift(data: list[dict[str, np.ndarray]], scale: float, w: np.ndarray, step: int = 1) -> np.ndarray:
     """numpy's correction for x @ w ([K, N]; float64): per batch (a chunk)
     the median over its rows (every ``step``-th) of q(x) q(w) - x w,
@@ -149,14 +168,10 @@ def test_the_correction_removes_the_matmul_mean_shift(method: str) -> None:
     BuilderConfig's correction (minmax) or auto's own decision; the QGemm
     the MatMul + Add lower to reads the corrected bias."""
     m = linear_model()
-    fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
     data = _batches((8, S, K))
     plain = _build(m, data, "minmax", False)
     corrected = _build(m, data, method, True if method == "minmax" else None)
-    x = _x((16, S, K))
-    ref = _run(fp32, x)
-    before = np.abs((_run(plain, x) - ref).mean(axis=(0, 1)))
-    after = np.abs((_run(corrected, x) - ref).mean(axis=(0, 1)))
+    before, after = mean_errors(m, [plain, corrected], _x((16, S, K)))
     assert before.min() > 0.15 and after.max() < 0.1 * before.min(), (before, after)
     assert [n["op"] for n in corrected.network().nodes()].count("int8rt.QGemm") == 1
     if method == "auto":
@@ -193,12 +208,7 @@ def test_an_lstm_input_gemm_shift_goes_into_wb() -> None:
     x_mean = np.mean([d["x"].astype(np.float64).mean(axis=(0, 1)) for d in data], axis=0)
     want = W_LSTM[0, :, 1:].astype(np.float64) @ x_mean[1:]
     np.testing.assert_allclose(got["lstm"], want, atol=0.01)
-    builder.add_to_bias("lstm", got["lstm"])
-    network = builder.optimized_network()
-    lstm = next(n for n in network.nodes() if n["op"] == "LSTM")
-    b = network.constant_data(lstm["inputs"][3]).reshape(-1)
-    np.testing.assert_allclose(b[:4 * HIDDEN], B_LSTM[0, :4 * HIDDEN] + np.float32(got["lstm"]), rtol=1e-6)
-    np.testing.assert_array_equal(b[4 * HIDDEN:], B_LSTM[0, 4 * HIDDEN:])
+    assert_added_to_wb(builder, "lstm", B_LSTM, got["lstm"])
 
 
 def test_the_correction_removes_most_of_the_lstm_output_shift() -> None:
@@ -207,12 +217,8 @@ def test_the_correction_removes_most_of_the_lstm_output_shift() -> None:
     error per unit against float32 is over 0.02; corrected, under a tenth
     of it (what is left: the recurrent GEMM's and the gates' own rounding)."""
     m = lstm_model()
-    fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
     data = _batches((T, 8, K))
     plain, corrected = (_build(m, data, "minmax", c) for c in (False, True))
     assert any(n["op"] == "int8rt.QLSTM" for n in corrected.network().nodes())
-    x = _x((T, 16, K))
-    ref = _run(fp32, x, "Y")
-    before = np.abs((_run(plain, x, "Y") - ref).mean(axis=(0, 1, 2)))
-    after = np.abs((_run(corrected, x, "Y") - ref).mean(axis=(0, 1, 2)))
+    before, after = mean_errors(m, [plain, corrected], _x((T, 16, K)), "Y")
     assert before.max() > 0.02 and after.max() < 0.1 * before.max(), (before, after)

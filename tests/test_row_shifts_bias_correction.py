@@ -22,7 +22,7 @@ from int8rt.accuracy import row_shifts  # noqa: E402
 from int8rt.accuracy.taps import WholeBatch  # noqa: E402
 from onnx_models import fvi, init, model  # noqa: E402
 from test_matmul_lstm_bias_correction import (BIAS, K, N, S, W, _build, _calibrated, _run, _x,  # noqa: E402
-                                              linear_model)
+                                              assert_added_to_wb, linear_model, mean_errors)
 
 RNG = np.random.default_rng(2812)
 T = 10  # time steps
@@ -141,12 +141,8 @@ def test_a_bias_free_matmul_gets_a_bias_add() -> None:
     got = bc.measure_shifts(builder.optimized_network(), scales, data, 8, set())
     x_mean = np.mean([d["x"].astype(np.float64).mean(axis=(0, 1)) for d in data], axis=0)
     np.testing.assert_allclose(got["linear"], W[1:].astype(np.float64).T @ x_mean[1:], atol=0.01)
-    fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
     plain, corrected = (_build(m, data, "minmax", c) for c in (False, True))
-    x = _x((16, S, K))
-    ref = _run(fp32, x)
-    before = np.abs((_run(plain, x) - ref).mean(axis=(0, 1)))
-    after = np.abs((_run(corrected, x) - ref).mean(axis=(0, 1)))
+    before, after = mean_errors(m, [plain, corrected], _x((16, S, K)))
     assert before.min() > 0.15 and after.max() < 0.1 * before.min(), (before, after)
     ops = [n["op"] for n in corrected.network().nodes()]
     assert ops.count("int8rt.QGemm") == 1 and "Add" not in ops, ops
@@ -192,20 +188,11 @@ def test_a_gru_input_gemm_shift_goes_into_wb_and_leaves_the_output_unbiased() ->
     assert list(got) == ["gru"]
     x_mean = np.mean([d["x"].astype(np.float64).mean(axis=(0, 1)) for d in data], axis=0)
     np.testing.assert_allclose(got["gru"], W_GRU[0, :, 1:].astype(np.float64) @ x_mean[1:], atol=0.01)
-    builder.add_to_bias("gru", got["gru"])
-    network = builder.optimized_network()
-    gru = next(n for n in network.nodes() if n["op"] == "GRU")
-    b = network.constant_data(gru["inputs"][3]).reshape(-1)
-    np.testing.assert_allclose(b[:3 * HIDDEN_GRU], B_GRU[0, :3 * HIDDEN_GRU] + np.float32(got["gru"]), rtol=1e-6)
-    np.testing.assert_array_equal(b[3 * HIDDEN_GRU:], B_GRU[0, 3 * HIDDEN_GRU:])
+    assert_added_to_wb(builder, "gru", B_GRU, got["gru"])
 
-    fp32 = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32"))
     plain, corrected = (_build(m, data, "minmax", c) for c in (False, True))
     assert any(n["op"] == "int8rt.QGRU" for n in corrected.network().nodes())
-    x = _x((T, 16, K))
-    ref = _run(fp32, x, "Y")
-    before = np.abs((_run(plain, x, "Y") - ref).mean(axis=(0, 1, 2)))
-    after = np.abs((_run(corrected, x, "Y") - ref).mean(axis=(0, 1, 2)))
+    before, after = mean_errors(m, [plain, corrected], _x((T, 16, K)), "Y")
     assert before.max() > 0.02 and after.max() < 0.2 * before.max(), (before, after)
 
 
@@ -245,12 +232,9 @@ def test_an_lstm_recurrent_gemm_shift(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.abs(want).min() > 0.05
     np.testing.assert_allclose(got - input_only, want, atol=0.02)
 
-    x = _x((T, 16, 8))
-    ref = _run(fp32, x, "Y")
     without = _build(m, data, "minmax", True)  # RECURRENT off: the input GEMM's only
     monkeypatch.setattr(row_shifts, "RECURRENT", True)
     corrected = _build(m, data, "minmax", True)
     assert any(n["op"] == "int8rt.QLSTM" for n in corrected.network().nodes())
-    before = np.abs((_run(without, x, "Y") - ref).mean(axis=(0, 1, 2)))
-    after = np.abs((_run(corrected, x, "Y") - ref).mean(axis=(0, 1, 2)))
+    before, after = mean_errors(m, [without, corrected], _x((T, 16, 8)), "Y")
     assert after.mean() < 0.5 * before.mean(), (before.mean(), after.mean())
