@@ -56,23 +56,21 @@ class _Counts:
         self.carry: dict[int, int] = {}
 
     def add(self, more: np.ndarray) -> None:
-        """Adds ``more`` (int64 [channels, BINS])."""
-        total = self.low.astype(np.int64)
-        total += more
-        self._store(total.ravel(), 0)
+        """Adds ``more`` (int64 [channels, BINS], used as scratch: its
+        values are lost)."""
+        more += self.low
+        self._store(more.reshape(-1), 0)
 
-    def row(self, j: int) -> np.ndarray:
-        """Channel ``j``'s counts (int64)."""
-        out = self.low[j].astype(np.int64)
-        for b, c in self.carry.items():
-            if b // BINS == j:
-                out[b % BINS] += c << 16
-        return out
-
-    def set_row(self, j: int, row: np.ndarray) -> None:
-        for b in [b for b in self.carry if b // BINS == j]:
-            del self.carry[b]
-        self._store(np.asarray(row, np.int64), j * BINS)
+    def merge(self, j: int, group: int) -> None:
+        """Channel ``j``'s bins summed in groups of ``group`` into its first
+        ``BINS / group`` bins (its range multiplied by ``group``), exactly."""
+        mine = [b for b in self.carry if b // BINS == j] if self.carry else []
+        row = self.low[j].astype(np.int64)
+        for b in mine:
+            row[b % BINS] += self.carry.pop(b) << 16
+        merged = np.zeros(BINS, np.int64)
+        merged[:max(1, BINS // group)] = row.reshape(-1, group).sum(axis=1) if group < BINS else row.sum()
+        self._store(merged, j * BINS)
 
     def full(self) -> np.ndarray:
         """Every count (int64 [channels, BINS])."""
@@ -85,9 +83,11 @@ class _Counts:
     def _store(self, flat: np.ndarray, base: int) -> None:
         """``flat`` (int64, the low bits of the bins from ``base`` on plus
         any carry already moved out) split into low 16 bits and carry."""
-        for k in np.flatnonzero(flat >> 16):
-            self.carry[base + int(k)] = self.carry.get(base + int(k), 0) + int(flat[k] >> 16)
-        self.low.reshape(-1)[base:base + flat.size] = (flat & 0xFFFF).astype(np.uint16)
+        if flat.max(initial=0) >> 16:  # rare: a bin past 65535 values
+            for k in np.flatnonzero(flat >> 16):
+                self.carry[base + int(k)] = self.carry.get(base + int(k), 0) + int(flat[k] >> 16)
+        # the low 16 bits: an int64 -> uint16 cast keeps them (modulo 2^16)
+        np.copyto(self.low.reshape(-1)[base:base + flat.size], flat, casting="unsafe")
 
     # bytes a carried bin costs in CPython (a dict slot and two int objects)
     CARRY_BYTES = 96
@@ -137,11 +137,7 @@ class _Channels:
             return
         group = int(round(top / self.top[j]))
         if group > 1:
-            row = self.store.row(j)
-            merged = (row.reshape(-1, group).sum(axis=1) if group < BINS else np.array([row.sum()]))
-            row[:] = 0
-            row[:len(merged)] = merged
-            self.store.set_row(j, row)
+            self.store.merge(j, group)
             self.top[j] = top
 
     def scaled(self, factors: np.ndarray, num_bins: int, policy: str) -> tuple[np.ndarray, float, float]:
