@@ -2,7 +2,9 @@
 of layer: the per-layer profiles of fp32_ort_layer_gap.py (int8rt's
 ExecutionContext.profile, thread-CPU minimum over 3 x 5 runs; ORT's node
 profile, SessionOptions.enable_profiling, minimum over 15 runs; 1 thread
-each), each layer put in a kind by the ONNX node it is named after: the stem
+each; with --passes N the two profiles alternate N times and each layer
+keeps its minimum over all passes, so a change of load between the two
+moves both sides), each layer put in a kind by the ONNX node it is named after: the stem
 conv, 1x1 convs by output plane (a stage's first reduction counted at its
 output size), strided 1x1 downsamples, 3x3 convs by output plane (strided
 ones apart), MaxPool, residual Add / Relu left unfused, the head
@@ -14,7 +16,7 @@ are a kind of their own. Prints one row per kind: layers, int8rt ms, ORT
 ms, gap, ratio.
 
 Usage: PYTHONPATH=python python3 benchmarks/r50f32_layer_kinds.py MODEL.onnx
-       [--batch 1] [--size 224]
+       [--batch 1] [--size 224] [--passes 1]
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fp32_ort_layer_gap import int8rt_layers, onnx_node_of, ort_nodes  # noqa: E402
+from fp32_ort_layer_kinds import print_kinds  # noqa: E402
 
 import int8rt  # noqa: E402
 
@@ -36,7 +39,7 @@ def attr(node: onnx.NodeProto, name: str, default):
     return next((list(a.ints) if a.ints else a.i for a in node.attribute if a.name == name), default)
 
 
-def node_kinds(model: onnx.ModelProto, size: int) -> dict:
+def node_kinds(model: onnx.ModelProto) -> dict:
     """ONNX node name -> kind of layer (see the module docstring)."""
     g = onnx.shape_inference.infer_shapes(model).graph
     dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
@@ -82,15 +85,20 @@ def main() -> int:
     ap.add_argument("model")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--passes", type=int, default=1)
     args = ap.parse_args()
     int8rt.set_num_threads(1)
     model = onnx.load(args.model, load_external_data=False)
     graph = model.graph
-    kinds = node_kinds(model, args.size)
+    kinds = node_kinds(model)
     rng = np.random.default_rng(0)
     feeds = {graph.input[0].name: rng.standard_normal((args.batch, 3, args.size, args.size), dtype=np.float32)}
-    ours, _ = int8rt_layers(args.model, feeds)
-    theirs = ort_nodes(args.model, feeds)
+    ours, theirs = {}, {}
+    for _ in range(args.passes):  # alternated: each layer's minimum over the passes
+        for n, ms in int8rt_layers(args.model, feeds)[0].items():
+            ours[n] = min(ours.get(n, float("inf")), ms)
+        for n, ms in ort_nodes(args.model, feeds).items():
+            theirs[n] = min(theirs.get(n, float("inf")), ms)
     a, o, cnt = collections.Counter(), collections.Counter(), collections.Counter()
     for name, ms in ours.items():
         k = kinds.get(name, f"int8rt-only layer {name}")
@@ -98,13 +106,7 @@ def main() -> int:
         cnt[k] += 1
     for name, ms in theirs.items():
         o[ort_kind(graph, kinds, name)] += ms
-    rows = sorted(((a[k] - o[k], k) for k in set(a) | set(o)), reverse=True)
-    print(f"{os.path.basename(args.model)} b{args.batch}: int8rt {sum(a.values()):.3f} ms, "
-          f"ORT {sum(o.values()):.3f} ms; load {os.getloadavg()[0]:.1f}")
-    print("| kind | int8rt layers | int8rt ms | ORT ms | gap ms | ratio |\n|---|---:|---:|---:|---:|---:|")
-    for gap, k in rows:
-        ratio = f"{a[k] / o[k]:.2f}" if o[k] > 0 else "-"
-        print(f"| {k} | {cnt[k]} | {a[k]:.3f} | {o[k]:.3f} | {gap:+.3f} | {ratio} |")
+    print_kinds(f"{os.path.basename(args.model)} b{args.batch}", a, o, cnt, f" {args.passes} pass(es);")
     return 0
 
 
