@@ -95,14 +95,21 @@ def main() -> int:
         if name.endswith(QUICKGELU):  # x * Sigmoid(x) fused by ORT: the conv it follows
             name = mul_out[name[:-len(QUICKGELU)]]
         o[kinds.get(onnx_node_of(graph, name), "ORT-only (NCHWc reorders)")] += ms
+    print_kinds(f"{os.path.basename(args.model)} b{args.batch}", a, o, cnt, "")
+    return 0
+
+
+def print_kinds(title: str, a: collections.Counter, o: collections.Counter, cnt: collections.Counter,
+                note: str) -> None:
+    """The table: one row per kind (int8rt ms a[k] over cnt[k] layers, ORT ms
+    o[k]), largest gap first, under a line with both sums, `note` and the load."""
     rows = sorted(((a[k] - o[k], k) for k in set(a) | set(o)), reverse=True)
-    print(f"{os.path.basename(args.model)} b{args.batch}: int8rt {sum(a.values()):.3f} ms, "
-          f"ORT {sum(o.values()):.3f} ms; load {os.getloadavg()[0]:.1f}")
+    print(f"{title}: int8rt {sum(a.values()):.3f} ms, ORT {sum(o.values()):.3f} ms;{note} "
+          f"load {os.getloadavg()[0]:.1f}")
     print("| kind | int8rt layers | int8rt ms | ORT ms | gap ms | ratio |\n|---|---:|---:|---:|---:|---:|")
     for gap, k in rows:
         ratio = f"{a[k] / o[k]:.2f}" if o[k] > 0 else "-"
         print(f"| {k} | {cnt[k]} | {a[k]:.3f} | {o[k]:.3f} | {gap:+.3f} | {ratio} |")
-    return 0
 
 
 if __name__ == "__main__":
