@@ -35,11 +35,13 @@ def _ln_inits(rng: np.random.Generator) -> list:
     return [init("g", (rng.standard_normal(C) * 0.3 + 1).astype(F32)), init("b", (rng.standard_normal(C) * 0.2).astype(F32))]
 
 
-def entry_net(float_source: bool = False) -> onnx.ModelProto:
+def entry_net(float_source: bool = False, block: bool = False) -> onnx.ModelProto:
     """x [N, 3, 1, T] -> Conv 1x1 -> swish (Mul(c, 1.0), Sigmoid, Mul) -> Reshape [N, C, T] ->
     Transpose(0, 2, 1) -> LayerNorm -> MatMul + bias -> y [N, T, H]. float_source: a Softmax
     over the tokens (no int8 form) between the Reshape and the Transpose instead of the swish,
-    so the LayerNorm reads a float layer's rank-3 output through the Transpose."""
+    so the LayerNorm reads a float layer's rank-3 output through the Transpose. block: an SVTR
+    block after the Transpose, t read by two LayerNorms: ln(t) -> MatMul (the mixer) -> a;
+    ln2(t + a) -> MatMul + bias (the Add fused into ln2)."""
     rng = np.random.default_rng(124)
     inits = [init("w", (rng.standard_normal((C, 3, 1, 1)) * 0.7).astype(F32)), init("one", np.array([1.0], F32)),
              init("shape", np.array([0, C, -1], np.int64)), init("fc_w", (rng.standard_normal((C, H)) * 0.3).astype(F32)),
@@ -52,8 +54,13 @@ def entry_net(float_source: bool = False) -> onnx.ModelProto:
                   node("Mul", ["c", "sig"], ["sw"], name="swish"), node("Reshape", ["sw", "shape"], ["flat"], name="flatten")]
     nodes = [node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1])] + middle + [
         node("Transpose", ["flat"], ["t"], name="to_tokens", perm=[0, 2, 1]),
-        node("LayerNormalization", ["t", "g", "b"], ["ln"], name="ln", axis=-1, epsilon=1e-5),
-        node("MatMul", ["ln", "fc_w"], ["mm"], name="fc"), node("Add", ["mm", "fc_b"], ["y"], name="fc_bias")]
+        node("LayerNormalization", ["t", "g", "b"], ["ln"], name="ln", axis=-1, epsilon=1e-5)]
+    if block:
+        inits.append(init("mix_w", (rng.standard_normal((C, C)) * 0.2).astype(F32)))
+        nodes += [node("MatMul", ["ln", "mix_w"], ["a"], name="mixer"), node("Add", ["t", "a"], ["s"], name="residual"),
+                  node("LayerNormalization", ["s", "g", "b"], ["ln_out"], name="ln2", axis=-1, epsilon=1e-5)]
+    nodes += [node("MatMul", ["ln_out" if block else "ln", "fc_w"], ["mm"], name="fc"),
+              node("Add", ["mm", "fc_b"], ["y"], name="fc_bias")]
     return model(nodes, [fvi("x", ["N", 3, 1, T])], [fvi("y", ["N", T, H])], inits, opset=17)
 
 
@@ -85,19 +92,21 @@ def _rel_l2(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-def test_swish_before_a_layernorm_is_a_table_and_the_neck_stays_int8() -> None:
+@pytest.mark.parametrize("block", [False, True])
+def test_swish_before_a_layernorm_is_a_table_and_the_neck_stays_int8(block: bool) -> None:
     rng = np.random.default_rng(1)
     data = {"x": rng.standard_normal((16, 3, 1, T)).astype(F32)}
-    engine = _build(entry_net(), data)
-    island = _build(entry_net(), data, fp32_layers=["ln"])  # the LayerNorm float: the swish stays float too
+    engine = _build(entry_net(block=block), data)
+    # The LayerNorm(s) float: the swish stays float too.
+    island = _build(entry_net(block=block), data, fp32_layers=["ln", "ln2"] if block else ["ln"])
     report = "\n".join(engine.report())
     assert "runs as one int8 table" in report and "Mul+Sigmoid+Mul" in report, report
-    assert "reads its input 't' as int8" in report, report
+    assert report.count("reads its input 't' as int8") == (2 if block else 1), report
     # Only the network input's Quantize is left: the MatMul writes the float output itself.
     assert _converts(engine) == [("Quantize", "x")], _converts(engine)
     assert ("Dequantize", "c") in _converts(island), _converts(island)
     feeds = {"x": np.random.default_rng(2).standard_normal((4, 3, 1, T)).astype(F32)}
-    want = _build(entry_net(), data, precision="fp32").run(feeds)["y"]
+    want = _build(entry_net(block=block), data, precision="fp32").run(feeds)["y"]
     got, old = engine.run(feeds)["y"], island.run(feeds)["y"]
     # Bound: the island rounds x, c, ln and the MatMul's input; the table adds
     # one rounding, of the swish's output at its own step. Near 0 (most of

@@ -25,18 +25,27 @@ bool moves_every_value(const std::string& op) {
 }
 }  // namespace
 
-bool Lowerer::layernorm_takes_int8_input(const Node& node, int x) const {
+// LayerNorm `node` can read x (its input 0) as int8 rows itself.
+bool Lowerer::layernorm_row_input(const Node& node, int x) const {
   if (node.op != "LayerNormalization" || node.inputs.empty() || opt_.fp32_layers.count(node.name)) return false;
   if (x < 0 || node.inputs[0] != x || zero_point_of(x) != 0 || has_channel_scales(x) || !plain_rows(src_.tensor(x))) {
     return false;
   }
   // A fused Add's residual of another shape is added to float rows of the broadcast shape first.
-  if (node.attrs.has("int8rt_residual") &&
-      (node.inputs.size() != 4 || node.inputs[3] < 0 || src_.tensor(node.inputs[3]).shape != src_.tensor(x).shape)) {
-    return false;
+  return !node.attrs.has("int8rt_residual") ||
+         (node.inputs.size() == 4 && node.inputs[3] >= 0 && src_.tensor(node.inputs[3]).shape == src_.tensor(x).shape);
+}
+
+// Every reader of x is a LayerNorm reading it as its input 0 in int8 (so x
+// needs no float form): one LayerNorm (BERT's, behind its dense layer), or
+// an SVTR block's two (LN1(x), and LN2(x + attention(LN1(x))) with the Add
+// fused into LN2).
+bool Lowerer::layernorm_takes_int8_input(const Node& node, int x) const {
+  if (!layernorm_row_input(node, x) || index_.is_output(x)) return false;
+  for (int c : index_.readers(x)) {
+    if (consumed_[c] || !layernorm_row_input(src_.nodes()[c], x)) return false;
   }
-  const int c = sole_reader(x);
-  return c >= 0 && &src_.nodes()[c] == &node;
+  return true;
 }
 
 int Lowerer::int8_layernorm_input(const Node& node) const {

@@ -125,13 +125,15 @@ class Lowerer {
   int int8_residual_of(const Node& node) const;
   // LayerNormalization's int8 boundaries (lower_int8_layernorm.cc): its input
   // x when the layer may read it as int8 (an int8 tensor of plain rows, zero
-  // point 0, read by nothing else, no broadcast residual), else -1; and
+  // point 0, read by LayerNorms alone, no broadcast residual), else -1; and
   // whether it writes its output in int8 (a scale, no network output, every
   // reader takes it in int8).
   int int8_layernorm_input(const Node& node) const;
   // Whether LayerNorm `node` would read x (its input 0) in int8 were x int8:
-  // int8_layernorm_input's conditions on x that hold before x is lowered.
+  // int8_layernorm_input's conditions on x that hold before x is lowered
+  // (every reader of x a LayerNorm taking it as layernorm_row_input).
   bool layernorm_takes_int8_input(const Node& node, int x) const;
+  bool layernorm_row_input(const Node& node, int x) const;
   bool layernorm_writes_int8(const Node& node) const;
   // Whether it writes the int8 form of its float output as one more output
   // (int8rt_int8_copy_scale: a scale, and some reader takes it in int8), and
