@@ -51,6 +51,7 @@ def main() -> None:
     from before_build import import_before
 
     old = import_before(args.lib)
+    old.set_num_threads(1)  # a library of its own: its own thread pool (2 threads would count their CPU time twice)
     for c in args.calibrators:
         engines = {"after": B.int8rt.Engine.load(args.folder / f"rec_{c}.i8rt"),
                    "before": old.Engine.load(args.before / f"rec_{c}.i8rt")}
