@@ -5,7 +5,9 @@ build in a process of its own (e2e_bench.py's calibrators on its feeds,
 imported with before_build.import_before) and timed alternately per
 calibrator and batch, 1 thread, process CPU time, medians; each pair's
 outputs are compared too (largest difference and relative L2 between the
-builds' engines).
+builds' engines). A third engine, the other build's file loaded by this
+build (its lowering, this build's kernels), splits the two kinds of change,
+and its output must be == the other build's, byte for byte.
 
     PYTHONPATH=<before tree>/python python benchmarks/recneck_ab.py save /tmp/ab/before
     PYTHONPATH=python python benchmarks/recneck_ab.py save /tmp/ab/after
@@ -53,16 +55,22 @@ def main() -> None:
     old = import_before(args.lib)
     old.set_num_threads(1)  # a library of its own: its own thread pool (2 threads would count their CPU time twice)
     for c in args.calibrators:
+        # "kernels": the other build's engine file loaded by this build (its
+        # lowering, this build's kernels), so the two changes part.
         engines = {"after": B.int8rt.Engine.load(args.folder / f"rec_{c}.i8rt"),
+                   "kernels": B.int8rt.Engine.load(args.before / f"rec_{c}.i8rt"),
                    "before": old.Engine.load(args.before / f"rec_{c}.i8rt")}
         runs = {k: F.int8rt_runner(e) for k, e in engines.items()}
         for batch in args.batches:
             x = s.feed(batch)
             med = time_alternating({k: (lambda f=f: f(x)) for k, f in runs.items()}, args.rounds, args.min_time,
                                    clock=time.process_time)
-            a, b = runs["after"](x), runs["before"](x)
-            print(f"rec {c} batch {batch} ({load_line()}): after {med['after'] * 1e3:.3f} ms, before "
-                  f"{med['before'] * 1e3:.3f} ms, after / before {med['after'] / med['before']:.3f}; outputs: max |diff| "
+            a, k, b = runs["after"](x), runs["kernels"](x), runs["before"](x)
+            assert k.tobytes() == b.tobytes(), "the kernels changed an output byte"
+            print(f"rec {c} batch {batch} ({load_line()}): after {med['after'] * 1e3:.3f} ms, kernels "
+                  f"{med['kernels'] * 1e3:.3f} ms, before {med['before'] * 1e3:.3f} ms; after / before "
+                  f"{med['after'] / med['before']:.3f}, kernels / before {med['kernels'] / med['before']:.3f}, after / "
+                  f"kernels {med['after'] / med['kernels']:.3f}; outputs after vs before: max |diff| "
                   f"{float(np.abs(a - b).max()):.3g}, rel L2 {float(np.linalg.norm(a - b) / np.linalg.norm(b)):.3g}")
 
 
