@@ -13,11 +13,14 @@ and its output must be == the other build's, byte for byte.
     PYTHONPATH=python python benchmarks/recneck_ab.py save /tmp/ab/after
     python benchmarks/before_build.py <before tree>/python/int8rt /tmp/ab/lib
     PYTHONPATH=python python benchmarks/recneck_ab.py time /tmp/ab/after --before /tmp/ab/before --lib /tmp/ab/lib
+    (--profile: also each kernel's time in 'after' and 'kernels', what the lowering moved)
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ import numpy as np
 import e2e_bench as B  # first: sets the thread environment and sys.path
 from bench_util import load_line, machine_line, time_alternating
 import e2e_feeds as F
+from recneck_profile import kernel_of
 
 
 def main() -> None:
@@ -38,6 +42,8 @@ def main() -> None:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--min-time", type=float, default=0.5)
+    ap.add_argument("--profile", action="store_true",
+                    help="time: also profile 'after' against 'kernels' (this build, both lowerings) by kernel")
     args = ap.parse_args()
     B.set_threads(1)
     print(machine_line())
@@ -72,6 +78,28 @@ def main() -> None:
                   f"{med['after'] / med['before']:.3f}, kernels / before {med['kernels'] / med['before']:.3f}, after / "
                   f"kernels {med['after'] / med['kernels']:.3f}; outputs after vs before: max |diff| "
                   f"{float(np.abs(a - b).max()):.3g}, rel L2 {float(np.linalg.norm(a - b) / np.linalg.norm(b)):.3g}")
+            if args.profile:
+                profile_lowerings({k: engines[k] for k in ("after", "kernels")}, x, args.rounds)
+
+
+def profile_lowerings(engines: dict, x, rounds: int) -> None:
+    """Thread CPU ms by kernel of two engines of this build, profiled alternately (5 runs a round), medians."""
+    ctxs = {k: e.create_execution_context() for k, e in engines.items()}
+    per = {k: defaultdict(list) for k in engines}
+    for _ in range(rounds):
+        for k, ctx in ctxs.items():
+            sums = defaultdict(float)
+            for layer in ctx.profile(x, 5, clock="thread_cpu"):
+                sums[kernel_of(layer)] += layer["ms"]
+            sums["(layer sum)"] = sum(sums.values())
+            for kind, ms in sums.items():
+                per[k][kind].append(ms)
+    med = {k: {kind: statistics.median(v) for kind, v in d.items()} for k, d in per.items()}
+    kinds = sorted(set(med["after"]) | set(med["kernels"]),
+                   key=lambda q: -abs(med["after"].get(q, 0.0) - med["kernels"].get(q, 0.0)))
+    for kind in kinds:
+        a, b = med["after"].get(kind, 0.0), med["kernels"].get(kind, 0.0)
+        print(f"    {kind:48s} after {a:7.3f} ms  kernels {b:7.3f} ms  {a - b:+.3f}")
 
 
 if __name__ == "__main__":
