@@ -1,6 +1,6 @@
 // The per-channel int8 lookup (lookup_channels_s8 family, QLutChannelsLayer)
 // alone: every candidate this CPU runs, one thread, on NHWC shapes of the
-// sizes PP-OCRv4's per-channel HardSwish tables see, timed alternately in one
+// sizes PP-OCRv4 rec's per-channel HardSwish tables see, timed alternately in one
 // process (CPU time of the thread, median of rounds) and printed as ns per
 // pixel row and the ratio to the reference kernel. Build and run:
 //   g++ -O2 -std=c++17 -Icsrc -Icsrc/include benchmarks/lookup_channels_bench.cc -Lbuild/dev -lint8rt \
@@ -34,9 +34,18 @@ int main() {
   std::normal_distribution<float> activation(0.f, 30.f);  // most values near zero, as after a conv
   const std::vector<const k::LookupChannelsS8Kernel*> list = k::candidates<k::LookupChannelsS8Kernel>();
   std::printf("%-8s %-6s %-26s %12s %8s\n", "pixels", "C", "kernel", "ns/pixel", "vs ref");
-  for (auto [pixels, channels] : std::vector<std::pair<int64_t, int64_t>>{
-           {8 * 12 * 80, 32}, {8 * 6 * 40, 96}, {8 * 3 * 40, 240}, {8 * 1 * 40, 480}, {4 * 160 * 160, 16},
-           {8 * 3 * 40, 100}}) {
+  // PP-OCRv4 rec's per-channel tables (input 48 x 320; [C, H, W] from the
+  // ONNX file's shapes) at batch 1 and 8, a large-C tail and det's C = 16.
+  std::vector<std::pair<int64_t, int64_t>> shapes;
+  for (int64_t n : {1, 8}) {
+    for (auto [c, hw] : std::vector<std::pair<int64_t, int64_t>>{{64, 24 * 160}, {128, 12 * 160}, {240, 12 * 80},
+                                                                {480, 6 * 80}, {480, 3 * 80}}) {
+      shapes.push_back({n * hw, c});
+    }
+  }
+  shapes.push_back({8 * 3 * 40, 100});
+  shapes.push_back({4 * 160 * 160, 16});
+  for (auto [pixels, channels] : shapes) {
     std::vector<int8_t> tables(static_cast<size_t>(channels * 256)), x(static_cast<size_t>(pixels * channels));
     std::vector<int8_t> y(x.size());
     for (auto& v : tables) v = static_cast<int8_t>(rng());

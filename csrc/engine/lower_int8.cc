@@ -268,8 +268,9 @@ bool Lowerer::try_int8(int n, const Node& node) {
   return opt_.pointwise_tables && is_lut_op(node.op) && lower_lut(n);
 }
 
-bool Lowerer::reads_int8(const Node& node, int t) const {
+bool Lowerer::reads_int8(const Node& node, int t, bool layernorm_x) const {
   if (opt_.fp32_layers.count(node.name)) return false;
+  if (node.op == "LayerNormalization") return layernorm_x && layernorm_takes_int8_input(node, t);
   if (node.op == "Concat" && only_network_output(node)) return false;  // lower_concat says why
   // A recurrent layer reads only X as int8 (lower_rnn); its initial states stay float.
   if ((node.op == "LSTM" || node.op == "GRU" || node.op == "RNN") && (node.inputs.empty() || node.inputs[0] != t)) {
@@ -278,7 +279,7 @@ bool Lowerer::reads_int8(const Node& node, int t) const {
   auto it = lowerings().find(node.op);
   if (it != lowerings().end() && it->second.reads_int8) return true;
   int scaled = -1;
-  if (is_move_op(node.op)) return moves_to_int8_readers(node);
+  if (is_move_op(node.op)) return moves_to_int8_readers(node, layernorm_x);
   if (rescale_factor(node, &scaled) > 0.0 && node.inputs[scaled] == t) return rescale_pays(node);
   if (!opt_.int8_gates) return false;  // a gate reads the chain's values (lower_lut) only with int8_gates
   const int i = channel_mul_operand(node);
@@ -303,12 +304,12 @@ bool Lowerer::leaves_as_float_only(int t) const {
   return true;
 }
 
-bool Lowerer::moves_to_int8_readers(const Node& node) const {
+bool Lowerer::moves_to_int8_readers(const Node& node, bool layernorm_x) const {
   for (int o : node.outputs) {
     if (o < 0) continue;
     if (index_.is_output(o) || index_.readers(o).empty()) return false;
     for (int c : index_.readers(o)) {
-      if (!reads_int8(src_.nodes()[c], o)) return false;
+      if (!reads_int8(src_.nodes()[c], o, layernorm_x)) return false;
     }
   }
   return true;
@@ -332,9 +333,12 @@ bool Lowerer::lower_lut(int n) {
   const int32_t z_x = qzero_[r.input];
   if (z_x != 0 && !flat_inputs_.count(r.input)) return false;
   // Every reader of y must take it as int8 (an element-wise or other float
-  // reader would see int8 y instead of the float y of the float path).
+  // reader would see int8 y instead of the float y of the float path); a
+  // LayerNorm's x counts (PP-OCR rec's swish in front of its SVTR neck's
+  // Reshape -> Transpose -> LayerNorm): y is rounded once at its calibrated
+  // scale where the float path kept it float.
   for (int c : index_.readers(y)) {
-    if (!reads_int8(src_.nodes()[c], y)) return false;
+    if (!reads_int8(src_.nodes()[c], y, /*layernorm_x=*/true)) return false;
   }
   // Squeeze-and-excitation (int8_gates): the channel gates reading y and the
   // global pools beside them read the region's int8 input through its 256

@@ -18,35 +18,62 @@ namespace {
 // A tensor whose int8 form one LayerNorm row loop can take or write as it
 // is: a known rank other than 4 (no NHWC form), so rows are the logical rows.
 bool plain_rows(const Tensor& t) { return !t.shape.empty() && t.shape.size() != 4; }
+// A move whose output holds every value of its input, rearranged (no
+// selection, no padding): its output's calibrated range is its input's.
+bool moves_every_value(const std::string& op) {
+  return op == "Reshape" || op == "Transpose" || op == "Squeeze" || op == "Unsqueeze";
+}
 }  // namespace
 
-int Lowerer::int8_layernorm_input(const Node& node) const {
-  if (node.op != "LayerNormalization" || node.inputs.empty() || opt_.fp32_layers.count(node.name)) return -1;
-  const int x = node.inputs[0];
-  if (x < 0 || !is_int8(x) || float_id_[x] >= 0 || qzero_[x] != 0 || !qchannels_[x].empty() ||
-      !plain_rows(src_.tensor(x))) {
-    return -1;
+// LayerNorm `node` can read x (its input 0) as int8 rows itself.
+bool Lowerer::layernorm_row_input(const Node& node, int x) const {
+  if (node.op != "LayerNormalization" || node.inputs.empty() || opt_.fp32_layers.count(node.name)) return false;
+  if (x < 0 || node.inputs[0] != x || zero_point_of(x) != 0 || has_channel_scales(x) || !plain_rows(src_.tensor(x))) {
+    return false;
   }
   // A fused Add's residual of another shape is added to float rows of the broadcast shape first.
-  if (node.attrs.has("int8rt_residual") &&
-      (node.inputs.size() != 4 || node.inputs[3] < 0 || src_.tensor(node.inputs[3]).shape != src_.tensor(x).shape)) {
-    return -1;
+  return !node.attrs.has("int8rt_residual") ||
+         (node.inputs.size() == 4 && node.inputs[3] >= 0 && src_.tensor(node.inputs[3]).shape == src_.tensor(x).shape);
+}
+
+// Every reader of x is a LayerNorm reading it as its input 0 in int8 (so x
+// needs no float form): one LayerNorm (BERT's, behind its dense layer), or
+// an SVTR block's two (LN1(x), and LN2(x + attention(LN1(x))) with the Add
+// fused into LN2).
+bool Lowerer::layernorm_takes_int8_input(const Node& node, int x) const {
+  if (!layernorm_row_input(node, x) || index_.is_output(x)) return false;
+  for (int c : index_.readers(x)) {
+    if (consumed_[c] || !layernorm_row_input(src_.nodes()[c], x)) return false;
   }
-  const int c = sole_reader(x);
-  return c >= 0 && &src_.nodes()[c] == &node ? x : -1;
+  return true;
+}
+
+int Lowerer::int8_layernorm_input(const Node& node) const {
+  const int x = node.inputs.empty() ? -1 : node.inputs[0];
+  if (!is_int8(x) || float_id_[x] >= 0 || qzero_[x] != 0 || !qchannels_[x].empty()) return -1;
+  return layernorm_takes_int8_input(node, x) ? x : -1;
 }
 
 // Output 0 of a LayerNorm node when its int8 form is one the layer may
 // write as it normalises: one scale, zero point 0, plain rows, and no
-// data-movement reader, which would quantize y at its own output's scale
-// instead (quantize_before_move) and take the LayerNorm's int8 form, at y's
-// scale, if there were one. Else -1.
+// data-movement reader of a rank other than 4, which would quantize y at
+// its own output's scale instead (quantize_before_move) and take the
+// LayerNorm's int8 form, at y's scale, if there were one. A move to rank 4
+// (PP-OCR rec's last SVTR LayerNorm: Reshape to [N, 1, W, C] ->
+// Transpose(0, 3, 1, 2) -> Conv) stays float32 in quantize_before_move
+// (rank 4 is the convs' layout business), so there y's int8 form is moved
+// instead when the move rearranges every value (same range, so y's scale is
+// the one calibrated for the move's output) and reaches int8 readers only.
+// Else -1.
 int Lowerer::layernorm_int8_output(const Node& node) const {
   if (node.op != "LayerNormalization" || node.outputs.empty() || opt_.fp32_layers.count(node.name)) return -1;
   const int y = node.outputs[0];
   if (!has_scale(y) || has_channel_scales(y) || zero_point_of(y) != 0 || !plain_rows(src_.tensor(y))) return -1;
   for (int c : index_.readers(y)) {
-    if (is_move_op(src_.nodes()[c].op)) return -1;
+    const Node& r = src_.nodes()[c];
+    if (!is_move_op(r.op)) continue;
+    const bool to_rank4 = r.outputs.size() == 1 && r.outputs[0] >= 0 && src_.tensor(r.outputs[0]).shape.size() == 4;
+    if (!to_rank4 || !moves_every_value(r.op) || !moves_to_int8_readers(r)) return -1;
   }
   return y;
 }

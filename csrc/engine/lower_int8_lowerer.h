@@ -125,10 +125,15 @@ class Lowerer {
   int int8_residual_of(const Node& node) const;
   // LayerNormalization's int8 boundaries (lower_int8_layernorm.cc): its input
   // x when the layer may read it as int8 (an int8 tensor of plain rows, zero
-  // point 0, read by nothing else, no broadcast residual), else -1; and
+  // point 0, read by LayerNorms alone, no broadcast residual), else -1; and
   // whether it writes its output in int8 (a scale, no network output, every
   // reader takes it in int8).
   int int8_layernorm_input(const Node& node) const;
+  // Whether LayerNorm `node` would read x (its input 0) in int8 were x int8:
+  // int8_layernorm_input's conditions on x that hold before x is lowered
+  // (every reader of x a LayerNorm taking it as layernorm_row_input).
+  bool layernorm_takes_int8_input(const Node& node, int x) const;
+  bool layernorm_row_input(const Node& node, int x) const;
   bool layernorm_writes_int8(const Node& node) const;
   // Whether it writes the int8 form of its float output as one more output
   // (int8rt_int8_copy_scale: a scale, and some reader takes it in int8), and
@@ -181,11 +186,16 @@ class Lowerer {
   // result with the same scale anyway, so behind them a table changes no
   // byte; pooling, concat, flatten, add and a channel gate (Mul by a
   // [N, C, 1, 1] tensor) then run in int8 on it instead of in float32.
-  bool reads_int8(const Node& node, int t) const;
+  // With `layernorm_x`, also a LayerNorm taking t as its x in int8
+  // (layernorm_takes_int8_input): asked only for a table's output
+  // (lower_lut), so no other float tensor (BERT's, a float layer's output
+  // quantized before a move) gains a rounding in front of a LayerNorm.
+  bool reads_int8(const Node& node, int t, bool layernorm_x = false) const;
 
   // A data-movement node reads int8 when everything it feeds does: its
-  // outputs are no network outputs and all their readers read int8.
-  bool moves_to_int8_readers(const Node& node) const;
+  // outputs are no network outputs and all their readers read int8
+  // (reads_int8, `layernorm_x` passed on).
+  bool moves_to_int8_readers(const Node& node, bool layernorm_x = false) const;
   // Whether `node`'s one output is a network output that no node reads.
   bool only_network_output(const Node& node) const;
   // t's values reach nothing but network outputs, directly or through data

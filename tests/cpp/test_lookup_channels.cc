@@ -4,7 +4,8 @@
 // y[p][c] = tables[c][x[p][c] + 128], == on every byte: pixel counts around
 // the thread pool's grain and the 64-pixel block (1, 5, 63, 64, 65, 255,
 // 4097, 70001), channel counts around the 16-channel block (1..17, 31..33,
-// 63..65, 127..129, 200), every int8 input value,
+// 63..65, 127..129, 200; 240 and 480 as PP-OCR rec: several 64-channel
+// groups of the driver, one ending in a partial block), every int8 input value,
 // guard bytes after the output. INT8RT_MAX_ISA caps which tiers run.
 #include <gtest/gtest.h>
 
@@ -27,7 +28,7 @@ void expect_formula(const std::string& name, const Lookup& lookup) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(-128, 127);
   constexpr int kGuard = 64;
-  for (int64_t channels : {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 96, 127, 128, 129, 200}) {
+  for (int64_t channels : {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 96, 127, 128, 129, 200, 240, 480}) {
     for (int64_t pixels : {1, 5, 63, 64, 65, 255, 4097, 70001}) {
       if (pixels * channels > 4000000) continue;
       std::vector<int8_t> tables(static_cast<size_t>(channels * 256)), x(static_cast<size_t>(pixels * channels));

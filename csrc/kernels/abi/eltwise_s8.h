@@ -95,6 +95,14 @@ using ChannelMulTableRowFn = void (*)(int64_t rows, int64_t C, const int8_t* x, 
 // Per-channel tables (ref::lookup_s8_channels) over `pixels` rows of C
 // channels: y[p][c] = tables[c][x[p][c] + 128].
 using LookupChannelsFn = void (*)(int64_t pixels, int64_t C, const int8_t* x, const int8_t* tables, int8_t* y);
+// The same over one group of channels (<= kLookupChannelGroup) of rows
+// `stride` bytes apart: y[p * stride + c] = tables[c][x[p * stride + c] + 128]
+// for p < pixels, c < channels (x, y and tables start at the group's first
+// channel). The driver (x86/eltwise_s8_x86.h) splits C into such groups, so
+// a group's tables (16 KiB) stay in L1 while its pixels stream through.
+constexpr int kLookupChannelGroup = 64;
+using LookupChannelGroupFn = void (*)(int64_t pixels, int64_t stride, int channels, const int8_t* x,
+                                      const int8_t* tables, int8_t* y);
 
 namespace x86 {
 namespace avx512 {
@@ -115,7 +123,7 @@ void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, co
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 // AVX512-VBMI as well (lookup_s8_64_vbmi.cc, lookup_channels_s8_16x64.cc, built with -mavx512vbmi).
 void lookup_vbmi(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
-void lookup_channels(int64_t pixels, int64_t C, const int8_t* x, const int8_t* tables, int8_t* y);
+void lookup_channels(int64_t pixels, int64_t stride, int channels, const int8_t* x, const int8_t* tables, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
                             float inv_scale, int8_t* y);

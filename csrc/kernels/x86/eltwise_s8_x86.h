@@ -39,8 +39,9 @@ void global_avgpool_s8(GlobalAvgFn uk, int batch, int64_t HW, int C, const int8_
 void global_avgpool_table_s8(GlobalAvgTableFn uk, int batch, int64_t HW, int C, const int8_t* x,
                              const float* table, float s_out, int8_t* y);
 void lookup_s8(LookupFn uk, int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
-// Pixels split in multiples of 64 (the VBMI kernel's block).
-void lookup_channels_s8(LookupChannelsFn uk, int64_t pixels, int64_t channels, const int8_t* x,
+// Tasks of one channel group (kLookupChannelGroup channels) x a run of whole
+// 64-pixel blocks (the VBMI kernel's block).
+void lookup_channels_s8(LookupChannelGroupFn uk, int64_t pixels, int64_t channels, const int8_t* x,
                         const int8_t* tables, int8_t* y);
 void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
                     const float* gate, int64_t gate_batch, float s_x, float s_y, int8_t* y);
