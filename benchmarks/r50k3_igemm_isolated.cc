@@ -7,11 +7,11 @@
 //                      called again and again (a 3x3 conv: TAPS 9)
 //   strip KC M RES     igemm_strip_u8 over M rows against the 6 x 64 tile
 //                      over the same rows (RES 1: with a residual)
-// Build against a dev build's objects:
-//   g++ -O2 -std=c++17 -Icsrc benchmarks/r50k3_igemm_isolated.cc \
-//     build/dev/csrc/kernels/x86/CMakeFiles/int8rt_x86_avx512vnni.dir/avx512vnni/igemm_6x64c4.cc.o \
-//     build/dev/csrc/kernels/x86/CMakeFiles/int8rt_x86_avx512vnni.dir/avx512vnni/igemm_strip_3x64c4.cc.o \
-//     -o /tmp/igemm_isolated && /tmp/igemm_isolated tile 9 256 && /tmp/igemm_isolated strip 64 96 1
+// Build against a dev build's objects (one command line):
+//   O=build/dev/csrc/kernels/x86/CMakeFiles/int8rt_x86_avx512vnni.dir/avx512vnni
+//   g++ -O2 -std=c++17 -Icsrc benchmarks/r50k3_igemm_isolated.cc $O/igemm_6x64c4.cc.o
+//       $O/igemm_strip_3x64c4.cc.o -o /tmp/igemm_isolated
+//   /tmp/igemm_isolated tile 9 256; /tmp/igemm_isolated strip 64 96 1
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
