@@ -39,6 +39,20 @@ std::vector<int8_t> random_bytes(size_t n, int lo, int hi) {
   return v;
 }
 
+// An int8 epilogue over 64 channels: scale, bias, clamp [0, 127], rows of
+// 64 bytes from y.
+TileEpilogue int8_epilogue(const float* scale, const float* bias, int8_t* y) {
+  TileEpilogue ep;
+  ep.scale = scale;
+  ep.bias = bias;
+  ep.lo = 0;
+  ep.hi = 127;
+  ep.y = y;
+  ep.y_stride = 64;
+  ep.residual_stride = 64;
+  return ep;
+}
+
 // Minimum over 7 rounds of the seconds per call of f.
 template <typename F>
 double best_of(F f, int reps) {
@@ -67,12 +81,7 @@ void tile(int taps, int kc) {
   t.w = w.data();
   t.w_block_stride = 64;
   t.nc = 64;
-  t.ep.scale = scale.data();
-  t.ep.bias = bias.data();
-  t.ep.lo = 0;
-  t.ep.hi = 127;
-  t.ep.y = y.data();
-  t.ep.y_stride = 64;
+  t.ep = int8_epilogue(scale.data(), bias.data(), y.data());
   const IgemmFn fn = avx512vnni::igemm_u8_fn(6, 4);
   const long dps = static_cast<long>(taps) * q * 24;
   const double s = best_of([&] { fn(t); }, static_cast<int>(std::max(1L, 20000000L / dps)));
@@ -92,14 +101,8 @@ void strip(int kc, int m, bool with_res) {
   s.m = m;
   s.kc = kc;
   s.w = w.data();
-  s.ep.scale = scale.data();
-  s.ep.bias = bias.data();
-  s.ep.lo = 0;
-  s.ep.hi = 127;
-  s.ep.y = y.data();
-  s.ep.y_stride = 64;
+  s.ep = int8_epilogue(scale.data(), bias.data(), y.data());
   s.ep.residual = with_res ? r.data() : nullptr;
-  s.ep.residual_stride = 64;
   s.ep.residual_scale = 0.5f;
   IgemmTile t;
   t.taps = 1;

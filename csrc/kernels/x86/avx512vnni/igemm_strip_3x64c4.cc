@@ -193,23 +193,22 @@ void igemm_strip_u8(const IgemmStrip& s) {
   const int8_t* p = nullptr;
   const int8_t* pw = nullptr;
   int64_t cnt = 0;
+  // Without a residual, res only forms addresses (never read) and the
+  // prefetches fetch the output lines ahead instead.
+  const int8_t* res = s.ep.residual ? s.ep.residual : y;
+  const int8_t* pf = res + 4 * kStripMR * os;
+#define I8RT_STRIP_ASM(RES)                                                                                  \
+  __asm__ volatile(I8RT_STRIP(RES)                                                                           \
+                   : [x] "+r"(x), [y] "+r"(y), [res] "+r"(res), [pf] "+r"(pf), [n] "+r"(n), [p] "=&r"(p),     \
+                     [pw] "=&r"(pw), [cnt] "=&r"(cnt)                                                        \
+                   : [xs] "r"(s.x_stride), [os] "r"(os), [sc] "r"(sc), [bi] "r"(bi), [c] "r"(&c)             \
+                   : I8RT_CLOBBERS)
   if (s.ep.residual) {
-    const int8_t* res = s.ep.residual;
-    const int8_t* pf = res + 4 * kStripMR * os;
-    __asm__ volatile(I8RT_STRIP(I8RT_RES_ADD)
-                     : [x] "+r"(x), [y] "+r"(y), [res] "+r"(res), [pf] "+r"(pf), [n] "+r"(n), [p] "=&r"(p),
-                       [pw] "=&r"(pw), [cnt] "=&r"(cnt)
-                     : [xs] "r"(s.x_stride), [os] "r"(os), [sc] "r"(sc), [bi] "r"(bi), [c] "r"(&c)
-                     : I8RT_CLOBBERS);
+    I8RT_STRIP_ASM(I8RT_RES_ADD);
   } else {
-    const int8_t* res = y;  // unread: addresses only
-    const int8_t* pf = y + 4 * kStripMR * os;
-    __asm__ volatile(I8RT_STRIP(I8RT_NO_RES)
-                     : [x] "+r"(x), [y] "+r"(y), [res] "+r"(res), [pf] "+r"(pf), [n] "+r"(n), [p] "=&r"(p),
-                       [pw] "=&r"(pw), [cnt] "=&r"(cnt)
-                     : [xs] "r"(s.x_stride), [os] "r"(os), [sc] "r"(sc), [bi] "r"(bi), [c] "r"(&c)
-                     : I8RT_CLOBBERS);
+    I8RT_STRIP_ASM(I8RT_NO_RES);
   }
+#undef I8RT_STRIP_ASM
 }
 
 }  // namespace avx512vnni
