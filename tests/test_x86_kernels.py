@@ -125,13 +125,14 @@ def conv_cases() -> List[Case]:
     # full 64-channel tiles, kc a multiple of 4 in [16, 512], 3-row tiles,
     # the rest by the 6x64 tile): kc 16 (the least), 12 (below it), 20, 516
     # (above 512) and 512; pixels 1, 2, 3, 35 (33 + 2), 63; channel tiles
-    # 1, 2 + a partial one, 3; 169 pixels: two work chunks of 96 and 73.
+    # 1, 2 + a partial one, 3; 169 pixels: two work chunks of 96 and 73; groups 2
+    # of 64 output channels each (the strip at each group's input offset).
     cases += [(16, 5, 7, 64, 1, 1, one, no_pad, one, 1), (12, 5, 7, 64, 1, 1, one, no_pad, one, 1),
               (20, 4, 4, 128, 1, 1, one, no_pad, one, 1), (516, 3, 3, 64, 1, 1, one, no_pad, one, 1),
               (512, 3, 5, 64, 1, 1, one, no_pad, one, 1), (64, 1, 1, 64, 1, 1, one, no_pad, one, 1),
               (64, 1, 2, 64, 1, 1, one, no_pad, one, 1), (64, 1, 3, 65, 1, 1, one, no_pad, one, 1),
               (64, 7, 9, 192, 1, 1, one, no_pad, one, 1), (68, 13, 13, 136, 1, 1, one, no_pad, one, 1),
-              (256, 5, 7, 64, 1, 1, one, no_pad, one, 1), (128, 2, 3, 64, 1, 1, one, no_pad, one, 2)]
+              (256, 5, 7, 64, 1, 1, one, no_pad, one, 1), (256, 2, 3, 128, 1, 1, one, no_pad, one, 2)]
     # Depthwise: channels around 8/16/32/64 blocks, 3x3 stride 1 and 2, 5x5, pads, dilation.
     cases += [(c, 8, 7, c, 3, 3, (s, s), (1, 1, 1, 1), one, c)
               for c, s in itertools.product((1, 3, 8, 15, 16, 17, 31, 32, 33, 64, 65, 144), (1, 2))]
