@@ -23,6 +23,9 @@ nonneg_input: what the engine gives every conv after a ReLU, i.e. all but
 the stem; AVX512-VNNI then runs its tile without the sign shift), alternates
 the two within each round and prints both minima and their ratio.
 
+--promised packs every layer but the stem with that promise, as the engine
+does (RESULTS.md section 121: the pointwise strips run only under it).
+
 --against DIR runs the same measurement with PYTHONPATH=DIR (another
 checkout's python/ folder, e.g. a copy of main's) in a subprocess,
 alternating with this tree --alternations times, and prints both minima and
@@ -98,7 +101,7 @@ def conv_weights(rng: np.random.Generator, shape: tuple, kind: str) -> np.ndarra
 
 
 def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float,
-            weights: str = "bell", promise_ab: bool = False) -> Dict[str, dict]:
+            weights: str = "bell", promise_ab: bool = False, promised: bool = False) -> Dict[str, dict]:
     """Per layer name: {"ms": minimum CPU ms per call, "kernel": name}, and
     with promise_ab "ms_promised", the same conv packed with nonneg_input,
     timed alternately with the other in each round."""
@@ -115,7 +118,9 @@ def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float,
         w = conv_weights(rng, (layer.k, layer.c, layer.r, layer.r), weights)
         res = rng.integers(-128, 128, (batch, oh, oh, layer.k), dtype=np.int8) if layer.residual else None
         convs = {}
-        for key, promise in (("ms", False), ("ms_promised", True))[:2 if promise_ab else 1]:
+        # --promised: "ms" with the promise, as the engine packs every conv but the stem.
+        plain = promised and not layer.name.startswith("stem")
+        for key, promise in (("ms", plain), ("ms_promised", True))[:2 if promise_ab else 1]:
             kw = {"nonneg_input": True} if promise else {}  # a tree without the option runs without it
             conv = K.PackedConv2d(w, layer.h, layer.h, np.full(layer.k, 1e-4, np.float32),
                                   np.zeros(layer.k, np.float32), lo=0.0, hi=127.0,
@@ -140,7 +145,8 @@ def measure(layers: List[ConvLayer], batch: int, rounds: int, min_time: float,
 def run_against(tree: str, args: argparse.Namespace) -> Dict[str, dict]:
     """measure() in a subprocess whose int8rt comes from `tree`."""
     cmd = [sys.executable, os.path.abspath(__file__), "--json", "--batch", str(args.batch), "--rounds",
-           str(args.rounds), "--min-time", str(args.min_time), "--weights", args.weights] + (["--only", *args.only] if args.only else [])
+           str(args.rounds), "--min-time", str(args.min_time), "--weights", args.weights] + (
+               ["--only", *args.only] if args.only else []) + (["--promised"] if args.promised else [])
     env = dict(os.environ, PYTHONPATH=tree)
     return json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
@@ -157,11 +163,14 @@ def main() -> None:
                     help="quantizer-like weights (default) or uniform int8 values")
     ap.add_argument("--promise-ab", action="store_true",
                     help="each layer also packed with the non-negative input promise, alternating, in this process")
+    ap.add_argument("--promised", action="store_true",
+                    help="pack every layer but the stem with the non-negative input promise, as the engine does")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # the subprocess form
     args = ap.parse_args()
     layers = [l for l in LAYERS if not args.only or any(s in l.name for s in args.only)]
     if args.json:
-        print(json.dumps(measure(layers, args.batch, args.rounds, args.min_time, args.weights)))
+        print(json.dumps(measure(layers, args.batch, args.rounds, args.min_time, args.weights,
+                                 promised=args.promised)))
         return
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_util import load_line, machine_line
@@ -178,7 +187,8 @@ def main() -> None:
         return {k: {**acc[k], **{m: min(acc[k][m], new[k][m]) for m in acc[k] if m.startswith("ms")}} for k in acc}
 
     for _ in range(args.alternations if args.against else 1):
-        here = keep_min(here, measure(layers, args.batch, args.rounds, args.min_time, args.weights, args.promise_ab))
+        here = keep_min(here, measure(layers, args.batch, args.rounds, args.min_time, args.weights, args.promise_ab,
+                                      args.promised))
         if args.against:
             there = keep_min(there, run_against(args.against, args))
     assert here is not None

@@ -121,6 +121,18 @@ def conv_cases() -> List[Case]:
         (512, 4, 5, 65, 1, 1, one, no_pad, one, 1),
         (513, 4, 5, 64, 1, 1, one, no_pad, one, 1),
     ]
+    # Pointwise strips (AVX512-VNNI's igemm_strip_3x64c4 under the promise:
+    # full 64-channel tiles, kc a multiple of 4 in [16, 512], 3-row tiles,
+    # the rest by the 6x64 tile): kc 16 (the least), 12 (below it), 20, 516
+    # (above 512) and 512; pixels 1, 2, 3, 35 (33 + 2), 63; channel tiles
+    # 1, 2 + a partial one, 3; 169 pixels: two work chunks of 96 and 73; groups 2
+    # of 64 output channels each (the strip at each group's input offset).
+    cases += [(16, 5, 7, 64, 1, 1, one, no_pad, one, 1), (12, 5, 7, 64, 1, 1, one, no_pad, one, 1),
+              (20, 4, 4, 128, 1, 1, one, no_pad, one, 1), (516, 3, 3, 64, 1, 1, one, no_pad, one, 1),
+              (512, 3, 5, 64, 1, 1, one, no_pad, one, 1), (64, 1, 1, 64, 1, 1, one, no_pad, one, 1),
+              (64, 1, 2, 64, 1, 1, one, no_pad, one, 1), (64, 1, 3, 65, 1, 1, one, no_pad, one, 1),
+              (64, 7, 9, 192, 1, 1, one, no_pad, one, 1), (68, 13, 13, 136, 1, 1, one, no_pad, one, 1),
+              (256, 5, 7, 64, 1, 1, one, no_pad, one, 1), (256, 2, 3, 128, 1, 1, one, no_pad, one, 2)]
     # Depthwise: channels around 8/16/32/64 blocks, 3x3 stride 1 and 2, 5x5, pads, dilation.
     cases += [(c, 8, 7, c, 3, 3, (s, s), (1, 1, 1, 1), one, c)
               for c, s in itertools.product((1, 3, 8, 15, 16, 17, 31, 32, 33, 64, 65, 144), (1, 2))]
@@ -279,7 +291,34 @@ def test_conv_extreme_values(case: Case, value: int) -> None:
                 check(got, want, f"{name} {case_id(case)} x={value} w={wv} out={out}")
 
 
+@pytest.mark.parametrize("value", [0, 127])
+@pytest.mark.parametrize("case", [
+    (64, 5, 7, 128, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (512, 2, 5, 64, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (16, 7, 7, 65, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
+], ids=case_id)
+def test_promised_pointwise_extreme_values(case: Case, value: int) -> None:
+    """Promised non-negative inputs at 0 or 127 against weights all -128,
+    -127 or 127 and residuals all -128 or 127, pointwise (the AVX512-VNNI
+    strip tile and the 6x64 tile for its remainder): the largest accumulators
+    of the u8 path, outputs at both clamps, the residual term at both ends."""
+    c, h, w, k, r, s, stride, pads, dil, groups = case
+    x = np.full((3, h, w, c), value, np.int8)
+    for wv, rv in itertools.product((-128, -127, 127), (-128, 127)):
+        wt = np.full((k, c, r, s), wv, np.int8)
+        acc = conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32")
+        scale = (127.0 / (np.abs(acc).max() + 1.0) * np.linspace(0.5, 1.5, k)).astype(F32)
+        bias = np.linspace(-3.0, 3.0, k).astype(F32)
+        res = np.full(acc.shape, rv, np.int8)
+        for lo, hi, kw in ((None, None, {}), (0.0, 127.0, dict(residual=res, residual_scale=0.61))):
+            want = conv_ref(x, wt, scale, bias, case=case, lo=lo, hi=hi, **kw)
+            for name in kernels_accepting(case, "int8"):
+                got = K.conv2d_s8(x, wt, scale, bias, kernel=name, nonneg_input=True, lo=lo, hi=hi, **kw)
+                check(got, want, f"{name} {case_id(case)} x={value} w={wv} residual={rv if kw else None}")
+
+
 @pytest.mark.parametrize("case, batch", [
+    ((64, 11, 13, 192, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1), 4),  # pointwise strips over several chunks
     ((32, 20, 20, 80, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1), 2),
     # Merged taps over 8 x 300 output rows of 5 pixels: the window gather
     # (conv_igemm_taps.cc) splits into several chunks of rows, whose pixels'
@@ -292,6 +331,9 @@ def test_results_do_not_depend_on_thread_count(case: Case, batch: int) -> None:
     x, wt = rand_s8(rng, (batch, h, w, c)), rand_s8(rng, (k, c, r, s_))
     scale = np.full(k, 1e-3, F32)
     want = conv_ref(x, wt, scale, case=case)
+    # And a ReLU output under the promise (the unsigned tiles, pointwise strips).
+    xp = np.maximum(x, 0)
+    want_p = conv_ref(xp, wt, scale, case=case)
     saved = int8rt.get_num_threads()
     try:
         for threads in (1, 2, 3):
@@ -299,6 +341,8 @@ def test_results_do_not_depend_on_thread_count(case: Case, batch: int) -> None:
             for name in kernels_accepting(case, "int8"):
                 got = K.conv2d_s8(x, wt, scale, stride=stride, pads=pads, kernel=name)
                 check(got, want, f"{name} {case_id(case)} threads={threads}")
+                got = K.conv2d_s8(xp, wt, scale, stride=stride, pads=pads, kernel=name, nonneg_input=True)
+                check(got, want_p, f"{name} {case_id(case)} threads={threads} nonneg_input")
     finally:
         int8rt.set_num_threads(saved)
 

@@ -6,7 +6,9 @@
 // merged rows (the 7x7 / 2 stem), batch > 1, a residual or none, ReLU or
 // full clamps, the unshifted AVX512-VNNI tile (inputs promised
 // non-negative, padding value > 0), inputs and weights of -128 / 127 only,
-// and 1 and 2 threads. Written for a deferred epilogue (each tile's
+// and 1 and 2 threads; the pointwise strips of the unshifted tile (each
+// tile's epilogue inside the next tile's reduction, section 121). Written
+// first for a deferred epilogue (each tile's
 // requantization issued during the next tile's reduction) that was measured
 // slower and reverted (benchmarks/RESULTS.md section 93); kept as the sweep
 // any such change must pass. Every conv candidate this CPU runs is checked;
@@ -76,6 +78,11 @@ TEST(X86IgemmSweep, Int8EqualsReferenceWithGuards) {
       {13, 6, 5, 33, 3, 1, 1, 2},    // 3x3, odd channels
       {32, 7, 7, 96, 3, 2, 1, 3},    // 3x3 / 2
       {3, 15, 13, 64, 7, 2, 3, 2},   // the stem: merged rows
+      // Pointwise strips (avx512vnni/igemm_strip_3x64c4.cc, promised inputs):
+      // the least reduction (16) over 198 pixels (work chunks of 96 + 96 + 6),
+      // the most (512) with 105 pixels and a partial third channel tile.
+      {16, 11, 9, 128, 1, 1, 0, 2},
+      {512, 5, 7, 160, 1, 1, 0, 3},
   };
   const bool has_vnni512 = k::cpu_supports_isa(k::Isa::kAvx512Vnni) && k::max_isa() >= k::Isa::kAvx512Vnni;
   bool vnni512_ran = false;

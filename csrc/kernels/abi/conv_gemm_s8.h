@@ -75,6 +75,22 @@ struct IgemmTile {
 };
 using IgemmFn = void (*)(const IgemmTile&);
 
+// A strip of pointwise rows against one full channel tile, for microkernels
+// that issue each tile's epilogue inside the next tile's reduction
+// (avx512vnni::igemm_strip_u8): rows [0, m) at x + i * x_stride, kc values
+// each, m a multiple of the kernel's rows per tile; every channel of the
+// tile valid; weights packed as for IgemmTile::w; int8 output whose rows
+// and residual rows are both ep.y_stride apart.
+struct IgemmStrip {
+  const int8_t* x = nullptr;
+  int64_t x_stride = 0;
+  int64_t m = 0;
+  int kc = 0;
+  const int8_t* w = nullptr;
+  TileEpilogue ep;
+};
+using IgemmStripFn = void (*)(const IgemmStrip&);
+
 // One depthwise output row: output pixels [ow_begin, ow_end) of row oh.
 struct DwRow {
   const int8_t* x = nullptr;  // this image, [H][W][C] int8
@@ -118,6 +134,11 @@ IgemmFn igemm_fn(int mr, int nb);
 // The same tile for rows with no negative value, read as u8 with no shift
 // and no compensation (x86::IgemmUkernel::unsigned_rows).
 IgemmFn igemm_u8_fn(int mr, int nb);
+// igemm_u8_fn's tile as a strip (IgemmStrip) of 3-row tiles x 64 channels,
+// each tile's epilogue inside the next one's reduction, for kc a multiple of
+// 4 and at least kStripMinKc (igemm_strip_3x64c4.cc).
+constexpr int kStripMR = 3, kStripMinKc = 16;
+void igemm_strip_u8(const IgemmStrip& s);
 // B given per run packed for igemm_fn's tile (x86::IgemmUkernel::pack_b):
 // b [N][K], or [K][N] with kn, into w (every byte of the packing written)
 // and, where not null, comp (-128 * each channel's sum, nbk * 16 entries).

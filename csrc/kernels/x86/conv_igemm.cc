@@ -100,6 +100,13 @@ constexpr int64_t kPrefetchTiles = 2;
 // 1024 or 2048 input channels gained nothing and read 2-6% slower with it.
 constexpr int64_t kMaxInputPrefetchBytes = 3072;
 
+// Weights of one channel tile past which its reduction reads them from L2
+// whatever the run (Zen 4/5: 32-48 KiB of L1 data cache).
+constexpr int64_t kL1WeightBytes = int64_t{32} << 10;
+
+// The fewest pixel tiles per work item where the strip microkernel runs.
+constexpr int64_t kStripTiles = 16;
+
 // The padding row: `values` copies of pad_value, as int8 or, for widen_s16
 // microkernels, int16 (those read the driver's int16 copy of the input).
 std::shared_ptr<const AlignedBuffer<int8_t>> padding_row(const IgemmUkernel& u, int64_t values,
@@ -357,14 +364,27 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   // IgemmUkernel::run_weight_bytes (one tile where they do not, or where it
   // is 0), balanced; a pixel tile's row pointers are filled once per run and
   // serve each of its channel tiles.
+  // Convs with several taps whose one tile's weights overflow L1 take
+  // IgemmUkernel::l2_run_weight_bytes instead, where set (see there).
   const int64_t kt_weight_bytes = std::max<int64_t>(1, L.block_stride * u_.nb);
-  const int kt_run_max =
-      static_cast<int>(std::clamp<int64_t>(u_.run_weight_bytes / kt_weight_bytes, 1, kt_per_g));
+  const int64_t run_budget = taps > 1 && kt_weight_bytes > kL1WeightBytes && u_.l2_run_weight_bytes > 0
+                                 ? u_.l2_run_weight_bytes
+                                 : u_.run_weight_bytes;
+  const int kt_run_max = static_cast<int>(std::clamp<int64_t>(run_budget / kt_weight_bytes, 1, kt_per_g));
   const int runs_per_g = (kt_per_g + kt_run_max - 1) / kt_run_max;
   const int kt_run = (kt_per_g + runs_per_g - 1) / runs_per_g;
   const int64_t kt_total = static_cast<int64_t>(s.groups) * runs_per_g;  // runs in all groups
   const int64_t tile_macs = int64_t{mr_max} * u_.nb * u_.block * taps * L.cg * kt_run;
-  const int64_t ppi = std::max<int64_t>(1, kItemMacs / tile_macs);
+  // The tier's strip microkernel (IgemmUkernel::strip) takes the full
+  // channel tiles of pointwise int8 convs with a reduction it accepts, over
+  // chunks of at least kStripTiles pixel tiles (each strip pays one
+  // epilogue that no reduction hides).
+  const bool pointwise_rows = (s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
+                               s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && !merged_) ||
+                              taps_merged_;
+  const bool strip = u_.strip && pointwise_rows && ep.out_type == OutputType::kInt8 && L.cg % u_.cgroup == 0 &&
+                     L.cg >= u_.strip_min_kc && L.cg <= u_.strip_max_kc;
+  const int64_t ppi = std::max<int64_t>(strip ? kStripTiles : 1, kItemMacs / tile_macs);
   const int64_t pchunks = (ptiles + ppi - 1) / ppi;
   // Pixel chunks per panel (see the file comment): input bytes per output
   // pixel (the input over the output pixel count) plus its output and
@@ -415,9 +435,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   geo.h_span = (s.R - 1) * s.dilation_h;
   geo.w_span = (s.S - 1) * s.dilation_w;
   geo.merged = merged_;
-  geo.pointwise = (s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
-                  s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && !merged_) ||
-                 taps_merged_;  // pixel p's gathered window is row p
+  geo.pointwise = pointwise_rows;  // merged taps: pixel p's gathered window is row p
 
   // What every call of this run shares; the work items fill in the rest.
   // Built once here and copied per chunk: value-initializing an IgemmTile
@@ -450,6 +468,60 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
     const void** const rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
     IgemmTile t = proto;
     t.a = rows;
+    // Points t at channel tile ct of group g (weights, epilogue operands,
+    // nc); returns its block count.
+    const auto channel_tile = [&](IgemmTile& tile, int g, int ct) {
+      const int b0 = ct * nb_max;
+      const int nb = std::min(nb_max, nbk - b0);
+      const int64_t k0 = int64_t{g} * kg + int64_t{b0} * block;  // first output channel
+      tile.w = packed_->block_ptr(g, b0);
+      tile.acc_init = packed_->comp_ptr(g, b0);
+      tile.res = packed_->res_ptr(g, b0);
+      tile.res_count[0] = packed_->res_count(g, b0);
+      tile.res_count[1] = nb > 1 ? packed_->res_count(g, b0 + 1) : 0;
+      tile.nc = std::min(nb * block, kg - b0 * block);
+      tile.ep.scale = ep.scale + k0;
+      tile.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
+      tile.ep.residual = xres ? xres + k0 : nullptr;  // pixel 0 until at_pixel
+      tile.ep.y = const_cast<char*>(ybytes) + k0 * out_elem;
+      return nb;
+    };
+    // Moves the residual and output of channel_tile's tile to pixel p0.
+    const auto at_pixel = [&](IgemmTile& tile, int64_t p0) {
+      const int64_t k0 = tile.ep.scale - ep.scale;
+      tile.ep.residual = xres ? xres + p0 * K + k0 : nullptr;
+      tile.ep.y = const_cast<char*>(ybytes) + (p0 * K + k0) * out_elem;
+    };
+    // Pixels [p_begin, p_end) of group g against channel tiles [kt0, kt1)
+    // by the tier's strip microkernel (see `strip`): full channel tiles as
+    // one strip each of whole strip tiles, the remaining rows and partial
+    // channel tiles by the plain microkernel.
+    const auto run_strips = [&](IgemmTile& tile, int g, int kt0, int kt1, int64_t p_begin, int64_t p_end) {
+      const int64_t m_strip = (p_end - p_begin) / u_.strip_mr * u_.strip_mr;
+      for (int ct = kt0; ct < kt1; ++ct) {
+        const int nb = channel_tile(tile, g, ct);
+        int64_t p0 = p_begin;
+        if (tile.nc == nb_max * block && m_strip > 0) {
+          at_pixel(tile, p_begin);
+          IgemmStrip st;
+          st.x = reinterpret_cast<const int8_t*>(geo.base + g * geo.group_bytes + p_begin * geo.pixel_bytes);
+          st.x_stride = geo.pixel_bytes;
+          st.m = m_strip;
+          st.kc = L.cg;
+          st.w = tile.w;
+          st.ep = tile.ep;
+          u_.strip(st);
+          p0 += m_strip;
+        }
+        while (p0 < p_end) {
+          const int mr = static_cast<int>(std::min<int64_t>(mr_max, p_end - p0));
+          fill_tile_rows(geo, p0, mr, mr_max, g, rows);
+          at_pixel(tile, p0);
+          u_.fn(mr, nb)(tile);
+          p0 += mr;
+        }
+      }
+    };
     // Item = (panel, channel tile, pixel chunk within the panel), decoded
     // once and then stepped (no divisions per item).
     int64_t panel_no = begin / items_per_panel;
@@ -473,6 +545,10 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       const int64_t run_bytes = (std::min(kg, kt1 * nb_max * block) - int64_t{kt0} * nb_max * block) * out_elem;
       const IgemmFn fn_full = u_.fn(mr_max, nb_max);  // full tiles: most calls
       const int64_t pt_end = std::min(ptiles, (pc + 1) * ppi);
+      if (strip) {
+        run_strips(t, g, kt0, kt1, tile_begin(pc * ppi), tile_begin(pt_end));
+        continue;
+      }
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
         const int64_t p0 = tile_begin(pt);
         const int mr = static_cast<int>(tile_begin(pt + 1) - p0);
@@ -496,19 +572,8 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         }
         const IgemmFn fn_run = mr == mr_max ? fn_full : u_.fn(mr, nb_max);
         for (int ct = kt0; ct < kt1; ++ct) {
-          const int b0 = ct * nb_max;
-          const int nb = std::min(nb_max, nbk - b0);
-          const int64_t k0 = int64_t{g} * kg + int64_t{b0} * block;  // first output channel
-          t.w = packed_->block_ptr(g, b0);
-          t.acc_init = packed_->comp_ptr(g, b0);
-          t.res = packed_->res_ptr(g, b0);
-          t.res_count[0] = packed_->res_count(g, b0);
-          t.res_count[1] = nb > 1 ? packed_->res_count(g, b0 + 1) : 0;
-          t.nc = std::min(nb * block, kg - b0 * block);
-          t.ep.scale = ep.scale + k0;
-          t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
-          t.ep.residual = xres ? xres + p0 * K + k0 : nullptr;
-          t.ep.y = const_cast<char*>(ybytes) + (p0 * K + k0) * out_elem;
+          const int nb = channel_tile(t, g, ct);
+          at_pixel(t, p0);
           (nb == nb_max ? fn_run : u_.fn(mr, nb))(t);
         }
       }

@@ -79,6 +79,18 @@ struct IgemmUkernel {
   // buffers need no clearing (IgemmGemmKernel::pack_per_run_into, pack_kn).
   // Null: packing.cc's functions.
   void (*pack_b)(int n, int k, const int8_t* b, bool kn, int8_t* w, int32_t* comp) = nullptr;
+  // A strip microkernel for this one's packing (IgemmStrip): the driver
+  // hands it the full channel tiles of pointwise convs with int8 output
+  // whose reduction kc is a multiple of cgroup in [strip_min_kc,
+  // strip_max_kc], strip_mr rows per tile. Null: none.
+  IgemmStripFn strip = nullptr;
+  int strip_mr = 1, strip_min_kc = 0, strip_max_kc = 0;
+  // The run budget (run_weight_bytes) of convs with more than one tap (a
+  // row fill of taps x mr pointers, not mr) whose one channel tile's
+  // weights already overflow L1 (conv_igemm.cc, kL1WeightBytes): the tile
+  // reads them from L2 either way, so a longer run costs no locality and
+  // saves fills. 0: run_weight_bytes.
+  int64_t l2_run_weight_bytes = 0;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

@@ -30,18 +30,30 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   // shift (igemm_u8_fn). It is no faster on Zen 5 (its vpbroadcastd replaces
   // the vpxord with a broadcast operand one for one: RESULTS.md section 84),
   // so the others are not scanned per run (nonneg_per_run).
+  // Its pointwise convs with a reduction of up to 512 take the strip tile
+  // (igemm_strip_3x64c4.cc: the epilogue inside the next tile's reduction).
+  constexpr int kStripMaxKc = 512;
+  // Convs of several taps whose 64-channel tile holds more than L1 of
+  // weights (3x3 over 64+ input channels) share one row fill across channel
+  // tiles of up to 320 KiB of weights (section 121).
+  constexpr int64_t kL2RunWeightBytes = int64_t{320} << 10;
   static const IgemmUkernel igemm_u8_uk = {
       kIsa, "conv_s8_igemm_6x64c4u_avx512vnni", "",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
       /*widen_s16=*/false, avx512vnni::igemm_u8_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
-      /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/true};
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/true, /*nonneg=*/nullptr,
+      /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
+      /*nonneg_per_run=*/true, /*pack_b=*/nullptr, /*strip=*/avx512vnni::igemm_strip_u8,
+      /*strip_mr=*/avx512vnni::kStripMR, /*strip_min_kc=*/avx512vnni::kStripMinKc,
+      /*strip_max_kc=*/kStripMaxKc, /*l2_run_weight_bytes=*/kL2RunWeightBytes};
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
       /*widen_s16=*/false, avx512vnni::igemm_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
       /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk,
       /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
-      /*nonneg_per_run=*/false, /*pack_b=*/avx512vnni::pack_b_per_run};
+      /*nonneg_per_run=*/false, /*pack_b=*/avx512vnni::pack_b_per_run, /*strip=*/nullptr, /*strip_mr=*/1,
+      /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes};
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
