@@ -60,6 +60,19 @@ A peer that is not installed is skipped with the reason printed. --ov-extra
 adds OpenVINO FP32 with its default precision hint and OpenVINO INT8 with
 the f32 hint. Each row also reports the output's relative L2 error against
 ORT fp32 (and held-out top-1 for the digits CNN), so a fast wrong engine shows.
+Accuracy beside speed: per network, once, every implementation's output on
+the evaluation inputs (the timed feed at the largest --batches, e.g. 8
+images or sequences) against ORT fp32's: relative L2 and centred cosine
+(int8rt.accuracy.metrics; each side minus its mean over the samples, so a
+constant output scores 0), written to --json for e2e_summary.py.
+
+--sweep-threads 1 2 (at --sweep-batch, default 8) then times the
+implementations at every thread count, all alternating in one process, each
+call by the wall clock and the process CPU time at once (e2e_threads.py says
+why both, and how the peers' spinning workers are kept out of the windows);
+the load is printed before and after each sweep. --sweep-only skips the
+1-thread rows.
+
 --profile RUNS then prints, per network and batch, int8rt INT8's per-layer
 profile beside OpenVINO INT8's (PERF_COUNT; node types from
 compiled_model.get_runtime_model()), grouped by layer kind
@@ -81,7 +94,7 @@ Usage: PYTHONPATH=python python3 benchmarks/e2e_bench.py [--models resnet18
        mobilenet_v2 digits resnet50 ppocr_det ppocr_rec bert_base minilm] [--impls ...]
        [--batches 1 8] [--threads 1 2] [--size 224] [--rounds 7]
        [--min-time 0.5] [--ov-extra] [--profile RUNS] [--isa-cap avxvnni] [--cpu-time]
-       [--models-dir /tmp/e2eall] [--json pass1.json]
+       [--models-dir /tmp/e2eall] [--json pass1.json] [--sweep-threads 1 2] [--sweep-batch 8] [--sweep-only]
 Needs: pip install int8rt[bench,peers] torch==2.13.0; PP-OCR:
        pip install --no-deps rapidocr-onnxruntime==1.4.4
 """
@@ -114,10 +127,12 @@ sys.path.insert(0, str(HERE))
 import int8rt  # noqa: E402
 from bench_util import add_isa_cap_and_cpu_time_args, isa_cap, load_line, machine_line, time_alternating  # noqa: E402
 import e2e_feeds as F  # noqa: E402
+import e2e_threads as T  # noqa: E402
 from e2e_subjects import SEG_MODELS, Subject, digits, export, subject  # noqa: E402,F401 - importers use them
 from realnets import engines as E  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
+from int8rt.accuracy import metrics as M  # noqa: E402
 
 MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3", "efficientnet_b0", "efficientnet_lite0",
           "convnext_tiny", "vit_tiny", "digits", "ppocr_det", "ppocr_rec"] + list(F.ENCODERS) + list(SEG_MODELS)
@@ -355,6 +370,50 @@ def bench_threads_alone(s: Subject, batch: int, threads: List[int], rounds: int,
           ", ".join(f"{n} threads {sec * 1e3:.3f} ms ({sec / base:.2f}x)" for n, sec in med.items()))
 
 
+def accuracy(s: Subject, batch: int) -> Dict[str, Dict[str, float]]:
+    """Every implementation's output on the feed at `batch` (the evaluation
+    inputs) against ORT fp32's: relative L2 and centred cosine, 1 thread."""
+    set_threads(1)
+    x = s.feed(batch)
+    run = runners(s, 1, batch)
+    ref = run["ORT fp32"](x)
+    out = {}
+    for name, f in run.items():
+        y = f(x)
+        out[name] = {"rel_l2": M.relative_l2(ref, y), "centred_cos": M.centred_cosine(ref, y)}
+    print(f"{s.name}: accuracy against ORT fp32 on the batch-{batch} evaluation feed (rel L2 / centred cosine): "
+          + ", ".join(f"{n} {a['rel_l2']:.4f} / {a['centred_cos']:.5f}" for n, a in out.items()))
+    return out
+
+
+def bench_sweep(s: Subject, batch: int, threads: List[int], impls: List[str], rounds: int,
+                min_time: float) -> dict:
+    """`impls` at `batch` with every thread count, all alternating, wall and
+    process CPU time per call (e2e_threads.py); printed and returned for --json."""
+    x = s.feed(batch)
+    fns, before, keys = {}, {}, {}
+    for n in threads:
+        run = runners(s, n, batch)
+        for name in impls:
+            if name in run:
+                key = f"{name} @{n}"
+                keys[key] = (name, n)
+                fns[key] = lambda f=run[name]: f(x)
+                if name.startswith("int8rt"):  # int8rt's thread count is process-wide
+                    before[key] = lambda n=n: int8rt.set_num_threads(n)
+    load_before = load_line()
+    med = T.time_two_clocks(fns, rounds, min_time, before)
+    load_after = load_line()
+    set_threads(1)
+    by = {keys[k]: v for k, v in med.items()}
+    print(f"\n{s.name}  batch {batch}  threads {' / '.join(map(str, threads))} alternating, wall and process CPU "
+          f"medians ({load_before} before; {load_after} after)")
+    print("\n".join(T.sweep_table(by, threads)))
+    return {"network": s.name, "batch": batch, "load_before": load_before, "load_after": load_after,
+            "medians": {name: {str(n): {"wall_s": w, "cpu_s": c} for (nm, n), (w, c) in by.items() if nm == name}
+                        for name in dict.fromkeys(nm for nm, _ in by)}}
+
+
 def describe(s: Subject) -> None:
     e = s.engines.get("int8rt int8")
     if e is not None:
@@ -432,6 +491,11 @@ def main() -> None:
                     help="int8rt int8's calibrator: entropy = IInt8EntropyCalibrator2 (TensorRT's default), "
                          "auto = IInt8AutoCalibrator (the README's recommendation)")
     ap.add_argument("--json", type=Path, default=None, help="write every median here (benchmarks/e2e_summary.py)")
+    ap.add_argument("--sweep-threads", type=int, nargs="+", default=[],
+                    help="also time the implementations at --sweep-batch with each of these thread counts, "
+                         "alternating, wall and CPU time (e2e_threads.py)")
+    ap.add_argument("--sweep-batch", type=int, default=8, help="the batch of --sweep-threads")
+    ap.add_argument("--sweep-only", action="store_true", help="skip the rows (--batches x --threads)")
     add_isa_cap_and_cpu_time_args(ap)
     args = ap.parse_args()
     if args.cpu_time and args.threads != [1]:
@@ -453,7 +517,7 @@ def main() -> None:
     print(f"int8rt int8 calibrator: {CALIBRATOR_NAMES[args.calibrator]} (--calibrator {args.calibrator})")
     if cap_line:
         print(cap_line)
-    summary, loads = [], []
+    summary, loads, accuracies, sweeps = [], [], {}, []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = args.models_dir or Path(tmpdir)
         tmp.mkdir(parents=True, exist_ok=True)
@@ -465,16 +529,22 @@ def main() -> None:
             build(s, tmp, args.impls, args.calibrator)
             add_tiers(s, args.tiers)
             describe(s)
-            for batch in args.batches:
+            accuracies[s.name] = accuracy(s, max(args.batches))
+            for batch in [] if args.sweep_only else args.batches:
                 for threads in args.threads:
                     med = bench(s, batch, threads, args.rounds, args.min_time, args.ov_extra, ov_int8_precision,
                                 args.cpu_time)
                     summary.append((s.name, batch, threads, med))
                     loads.append(load_line())
                     if args.json:
-                        write_json(args.json, summary, loads, args)
+                        write_json(args.json, summary, loads, args, accuracies, sweeps)
                 if not args.no_threads_alone:
                     bench_threads_alone(s, batch, args.threads, args.rounds, args.min_time)
+            if args.sweep_threads:
+                sweeps.append(bench_sweep(s, args.sweep_batch, args.sweep_threads, args.impls, args.rounds,
+                                          args.min_time))
+            if args.json:
+                write_json(args.json, summary, loads, args, accuracies, sweeps)
             if args.profile:
                 for batch in args.batches:
                     profile_against_openvino(s, batch, args.profile, ov_int8_precision, args.cpu_time)
@@ -482,12 +552,16 @@ def main() -> None:
     print(f"\nend: {load_line()}")
 
 
-def write_json(path: Path, summary: list, loads: List[str], args: argparse.Namespace) -> None:
-    """Every median so far (seconds), with the command, machine and the load after each row."""
+def write_json(path: Path, summary: list, loads: List[str], args: argparse.Namespace,
+               accuracies: Optional[dict] = None, sweeps: Optional[list] = None) -> None:
+    """Every median so far (seconds), with the command, machine and the load
+    after each row; each network's accuracy (accuracy()) and thread sweeps
+    (bench_sweep())."""
     path.write_text(json.dumps({"argv": sys.argv, "machine": machine_line(), "cpu_time": bool(args.cpu_time),
                                 "calibrator": args.calibrator,
                                 "rows": [{"network": n, "batch": b, "threads": t, "median_s": m, "load": ld}
-                                         for (n, b, t, m), ld in zip(summary, loads)]}, indent=1))
+                                         for (n, b, t, m), ld in zip(summary, loads)],
+                                "accuracy": accuracies or {}, "sweeps": sweeps or []}, indent=1))
 
 
 def print_summary(summary: list) -> None:

@@ -3,9 +3,12 @@ built with IInt8AutoCalibrator (e2e_bench.py's --calibrator choices, the same
 calibration feeds), both engines timed in one process, alternating: does the
 calibrator change the engine's speed, and by how much?
 
-Per network and batch: each engine's median (process CPU time with
---cpu-time), auto ÷ entropy, each engine's relative L2 error against ONNX
-Runtime FP32, and the engines' layer kinds where they differ. --no-equalize
+Per network: each engine's layer count, its layers that are not int8 (by
+op) and the layer kinds where the engines differ (per-channel lookup tables
+show as lookup_channels_s8_*); per batch: each engine's median (process CPU
+time with --cpu-time), auto ÷ entropy and each engine's relative L2 error
+against ONNX Runtime FP32 (and, at batches of 2 or more, the centred cosine
+over the batch's samples). --no-equalize
 adds a third engine, auto with BuilderConfig(equalize=False), to see what
 cross-layer equalization (which auto keeps where it helps) does to the
 speed; --no-channel-activations adds auto with channel_activations=False
@@ -22,12 +25,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 import e2e_bench as B  # first: sets the thread environment and sys.path
 from bench_util import load_line, machine_line, time_alternating
 import e2e_feeds as F
 from realnets import engines as E
+from int8rt.accuracy import metrics as M
 
 
 def layer_kinds(engine) -> Counter:
@@ -73,6 +75,10 @@ def main() -> None:
             kinds = {c: layer_kinds(e) for c, e in engines.items()}
             every = sorted(set().union(*kinds.values()))
             differ = [k for k in every if len({kinds[c][k] for c in engines}) > 1]
+            for c, e in engines.items():
+                floats = Counter(layer["op"] for layer in e.layers() if layer["precision"] != "int8")
+                print(f"{s.name}: {c}: {len(e.layers())} layers; not int8, by op: "
+                      + ", ".join(f"{k} x{n}" for k, n in sorted(floats.items())))
             print(f"{s.name}: layer kinds that differ ({' / '.join(engines)}): "
                   + (", ".join(f"{k} " + "/".join(str(kinds[c][k]) for c in engines) for k in differ) or "none"))
             ort = F.ort_runner(E.ort_session(s.onnx_path.read_bytes(), 1))
@@ -82,9 +88,11 @@ def main() -> None:
                 run = {c: F.int8rt_runner(e) for c, e in engines.items()}
                 med = time_alternating({c: (lambda f=f: f(x)) for c, f in run.items()}, args.rounds, args.min_time,
                                        clock=time.process_time if args.cpu_time else time.perf_counter)
-                errs = {c: float(np.linalg.norm(f(x) - ref) / max(np.linalg.norm(ref), 1e-30)) for c, f in run.items()}
+                outs = {c: f(x) for c, f in run.items()}
+                errs = {c: f"rel L2 {M.relative_l2(ref, y):.3f}" + (f", centred cos {M.centred_cosine(ref, y):.4f}"
+                                                                   if batch > 1 else "") for c, y in outs.items()}
                 print(f"{s.name}  batch {batch}  1 thread  ({load_line()}): "
-                      + ", ".join(f"{c} {med[c] * 1e3:.3f} ms (rel L2 {errs[c]:.3f})" for c in engines)
+                      + ", ".join(f"{c} {med[c] * 1e3:.3f} ms ({errs[c]})" for c in engines)
                       + "; " + ", ".join(f"{c} ÷ entropy {med[c] / med['entropy']:.3f}"
                                          for c in engines if c != "entropy"))
 

@@ -10,6 +10,11 @@ met on a row when every pass meets it. Then batch scaling (issue 14 §4: batch 8
 costs at most about 8x batch 1 per thread): per implementation and pass,
 median(batch 8) / (8 x median(batch 1)).
 
+Beside each row, the accuracy of the engines timed there (e2e_bench.py's
+accuracy(): relative L2 / centred cosine against ORT FP32 on the network's
+evaluation inputs, the same in every pass of a deterministic build), and
+after the tables the thread sweeps of the passes (sweep_summary).
+
 Usage: python benchmarks/e2e_summary.py pass1.json pass2.json [...]
 """
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 from collections import defaultdict
 from typing import Dict, List, Tuple
 
+
 # (column, numerator, denominator, goal test on the ratio, goal text)
 RATIOS = [
     ("OV INT8 ÷ int8rt INT8", "OV int8", "int8rt int8", lambda r: r > 1.0, "int8rt INT8 faster than OpenVINO INT8"),
@@ -27,6 +33,7 @@ RATIOS = [
     ("int8rt FP32 ÷ OV FP32", "int8rt fp32", "OV fp32", None, ""),
 ]
 Key = Tuple[str, int, int]
+ACCURACY = ["int8rt int8", "OV int8", "ORT int8"]  # the accuracy columns, in this order
 
 
 def span(values: List[float], fmt: str) -> str:
@@ -47,6 +54,55 @@ def load(paths: List[str]) -> Tuple[Dict[Key, List[dict]], List[dict]]:
             rows[(r["network"], r["batch"], r["threads"])].append(r)
     return rows, runs
 
+
+def accuracy_cell(runs: List[dict], net: str) -> str:
+    """'rel L2 / centred cos' of each ACCURACY implementation over the passes (lowest-highest)."""
+    acc = [run.get("accuracy", {}).get(net, {}) for run in runs]
+    cells = []
+    for n in ACCURACY:
+        vals = [a[n] for a in acc if n in a]
+        cells.append(f"{span([v['rel_l2'] for v in vals], '.3f')} / {span([v['centred_cos'] for v in vals], '.4f')}"
+                     if vals else "-")
+    return " ; ".join(cells)
+
+
+def _load1(line: str) -> str:
+    """The 1-minute figure of a load_line()."""
+    return line.replace("load average ", "").split(",")[0]
+
+
+def sweep_summary(sweeps: List[dict]) -> List[str]:
+    """Markdown lines merging sweeps (e2e_bench.bench_sweep's records, one
+    per pass and network): per network, batch and implementation the wall and
+    CPU medians at every thread count (lowest-highest over the passes), the
+    wall speed-up and CPU cost of each thread count over the first, per pass,
+    and each pass's 1-minute load before -> after."""
+    groups: Dict[Tuple[str, int], List[dict]] = {}
+    for sw in sweeps:
+        groups.setdefault((sw["network"], sw["batch"]), []).append(sw)
+    threads = sorted({int(t) for sw in sweeps for per in sw["medians"].values() for t in per}) or [1]
+    t0, rest = str(threads[0]), [str(t) for t in threads[1:]]
+    head = (["network", "batch", "implementation"] + [f"wall ms {t} thr" for t in threads]
+            + [f"wall {t0} ÷ {t} thr" for t in rest] + [f"CPU ms {t} thr" for t in threads]
+            + [f"CPU {t} ÷ {t0} thr" for t in rest] + ["1-min load before -> after (passes)"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (net, batch), sws in groups.items():
+        loads = "; ".join(f"{_load1(sw['load_before'])} -> {_load1(sw['load_after'])}" for sw in sws)
+        for name in dict.fromkeys(n for sw in sws for n in sw["medians"]):
+            per = [sw["medians"][name] for sw in sws if name in sw["medians"]]
+
+            def col(t: str, clock: str) -> List[float]:
+                return [p[t][clock] * 1e3 for p in per if t in p]
+
+            def ratio(num: str, den: str, clock: str) -> str:
+                vals = [p[num][clock] / p[den][clock] for p in per if num in p and den in p and p[den][clock] > 0]
+                return span(vals, ".2f") if vals else "-"
+            cells = ([span(col(str(t), "wall_s"), ".4g") if col(str(t), "wall_s") else "-" for t in threads]
+                     + [ratio(t0, t, "wall_s") for t in rest]
+                     + [span(col(str(t), "cpu_s"), ".4g") if col(str(t), "cpu_s") else "-" for t in threads]
+                     + [ratio(t, t0, "cpu_s") for t in rest])
+            lines.append(f"| {net} | {batch} | {name} | " + " | ".join(cells) + f" | {loads} |")
+    return lines
 
 def print_scaling(rows: Dict[Key, List[dict]]) -> None:
     impls = ["int8rt int8", "int8rt fp32", "ORT int8", "ORT fp32", "OV int8", "OV fp32"]
@@ -69,8 +125,8 @@ def main() -> None:
     for i, run in enumerate(runs, 1):
         print(f"pass {i}: {run['machine']}; {'CPU' if run['cpu_time'] else 'wall'} time; {' '.join(run['argv'][1:])}")
     print("\n| network | batch | threads | passes | int8rt INT8 ms | int8rt FP32 ms | "
-          + " | ".join(c for c, *_ in RATIOS) + " | 1-min load |")
-    print("|---|---|---|---|---|---|" + "---|" * len(RATIOS) + "---|")
+          + " | ".join(c for c, *_ in RATIOS) + f" | rel L2 / centred cos vs FP32: {' ; '.join(ACCURACY)} | 1-min load |")
+    print("|---|---|---|---|---|---|" + "---|" * len(RATIOS) + "---|---|")
     misses: Dict[str, List[str]] = defaultdict(list)
     untimed: Dict[str, List[str]] = defaultdict(list)  # a ratio's implementations absent (not built, or not asked for)
     for (net, batch, threads), rs in rows.items():
@@ -86,8 +142,12 @@ def main() -> None:
         ms = {k: span([m[k] * 1e3 for m in meds if k in m], ".4g") for k in ("int8rt int8", "int8rt fp32")}
         loads = "; ".join(r.get("load", "").replace("load average ", "").split(",")[0] for r in rs)
         print(f"| {net} | {batch} | {threads} | {len(rs)} | {ms['int8rt int8']} | {ms['int8rt fp32']} | "
-              + " | ".join(cells) + f" | {loads} |")
+              + " | ".join(cells) + f" | {accuracy_cell(runs, net)} | {loads} |")
     print_scaling(rows)
+    sweeps = [sw for run in runs for sw in run.get("sweeps", [])]
+    if sweeps:
+        print()
+        print("\n".join(sweep_summary(sweeps)))
     print()
     for _, _, _, goal, text in RATIOS:
         if goal is None:
