@@ -13,7 +13,6 @@ Usage: PYTHONPATH=python python3 benchmarks/effb0f_dw_layers.py MODEL.onnx
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import sys
@@ -22,10 +21,9 @@ import numpy as np
 import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fp32_ort_layer_gap import int8rt_layers, onnx_node_of, ort_nodes  # noqa: E402
-from fp32_ort_layer_kinds import QUICKGELU  # noqa: E402
+from fp32_ort_layer_gap import int8rt_layers, ort_nodes  # noqa: E402
+from fp32_ort_layer_kinds import by_onnx_node, image_model_args  # noqa: E402
 
-import int8rt  # noqa: E402
 
 
 def depthwise_layers(model: onnx.ModelProto) -> dict:
@@ -54,30 +52,16 @@ def depthwise_layers(model: onnx.ModelProto) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model")
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--passes", type=int, default=3)
-    args = ap.parse_args()
-    int8rt.set_num_threads(1)
-    model = onnx.load(args.model)
+    args, model, feeds = image_model_args(__doc__, lambda ap: ap.add_argument("--passes", type=int, default=3))
     graph = model.graph
     layers = depthwise_layers(model)
-    rng = np.random.default_rng(0)
-    feeds = {graph.input[0].name: rng.standard_normal((args.batch, 3, args.size, args.size), dtype=np.float32)}
-    mul_out = {n.name: n.output[0] for n in graph.node}
     ours, theirs = collections.defaultdict(list), collections.defaultdict(list)
     detail = {}
     loads = []
     for _ in range(args.passes):
         a, d = int8rt_layers(args.model, feeds)
         detail.update(d)
-        o = collections.Counter()
-        for name, ms in ort_nodes(args.model, feeds).items():
-            if name.endswith(QUICKGELU):
-                name = mul_out[name[:-len(QUICKGELU)]]
-            o[onnx_node_of(graph, name)] += ms
+        o = by_onnx_node(graph, ort_nodes(args.model, feeds))
         for n in layers:
             ours[n].append(a.get(n, float("nan")))
             theirs[n].append(o.get(n, float("nan")))

@@ -6,7 +6,8 @@ Each layer is a one-conv ONNX model (seeded weights, bias); int8rt's time is
 its conv layer in ExecutionContext.profile (thread-CPU), ONNX Runtime's the
 sum of its nodes but the NCHW <-> NCHWc reorders (its NCHWc conv, plus the
 QuickGelu node it fuses x * Sigmoid(x) into), from its node profile; 1
-thread each. Per layer and pass: the minimum over --runs runs of each side,
+thread each. Per layer and pass: the minimum over --runs runs of int8rt and
+15 of ORT (fp32_ort_layer_gap.ort_nodes),
 int8rt and ORT alternating pass by pass; printed: the median over --passes.
 The input is warm in cache on both sides (a network's layer may read a cold
 one: benchmarks/effb0f_dw_layers.py times them in place).
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import sys
 import tempfile
@@ -28,7 +28,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-import int8rt
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fp32_ort_layer_gap import ort_nodes  # noqa: E402
+
+import int8rt  # noqa: E402
 
 
 class Dw(NamedTuple):
@@ -95,26 +98,9 @@ def int8rt_ms(path: str, feeds: dict, runs: int) -> float:
     return best
 
 
-def ort_ms(path: str, feeds: dict, runs: int) -> float:
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    so.enable_profiling = True
-    so.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    for _ in range(runs):
-        sess.run(None, feeds)
-    per_run = collections.defaultdict(list)
-    with open(sess.end_profiling()) as f:
-        for e in json.load(f):
-            if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and "eorder" not in e["name"] \
-                    and e.get("args", {}).get("op_name") != "ReorderInput" \
-                    and e.get("args", {}).get("op_name") != "ReorderOutput":
-                per_run[e["name"]].append(e["dur"] / 1e3)
-    return float(sum(np.min(v) for v in per_run.values()))
+def ort_ms(path: str, feeds: dict) -> float:
+    """ORT's node profile (fp32_ort_layer_gap.ort_nodes) without its reorders."""
+    return float(sum(ms for name, ms in ort_nodes(path, feeds).items() if not name.startswith("Reorder")))
 
 
 def main() -> int:
@@ -143,7 +129,7 @@ def main() -> int:
             for act in acts:
                 ours[act].append(int8rt_ms(paths[act], feeds, args.runs))
                 if not args.no_ort:
-                    theirs[act].append(ort_ms(paths[act], feeds, args.runs))
+                    theirs[act].append(ort_ms(paths[act], feeds))
         med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
         a0, a1 = med(ours["none"]), med(ours[acts[-1]])
         o0, o1 = med(theirs["none"]), med(theirs[acts[-1]])

@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,6 +69,21 @@ inline __m512 shifted(__m512 prev, __m512 cur, __m512 next) {
     return _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(kAll, _mm512_castps_si512(cur), _mm512_castps_si512(prev), 16 + Q));
   } else {
     return _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(kAll, _mm512_castps_si512(next), _mm512_castps_si512(cur), Q));
+  }
+}
+
+// The R x U tile's outputs (rows oy0.., blocks b0..) through the contract's finish.
+template <int R, int U>
+inline void store_tile(const dw16::Finish& fin, const dw16::PlaneData& q, int64_t ow, const __m512 (&acc)[R][U],
+                       int64_t oy0, int64_t b0) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t o = (oy0 + r) * ow;
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      const int64_t col = (b0 + u) * 16;
+      fin.store(acc[r][u], q.r ? q.r + o + col : nullptr, q.y + o + col, dw16::row_mask(col, ow));
+    }
   }
 }
 
@@ -136,15 +152,7 @@ void tile(const Walk& c, int64_t oy0, int64_t b0) {
       });
     });
   });
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t o = (oy0 + r) * c.ow;
-#pragma GCC unroll 4
-    for (int u = 0; u < U; ++u) {
-      const int64_t col = (b0 + u) * 16;
-      c.fin->store(acc[r][u], c.q.r ? c.q.r + o + col : nullptr, c.q.y + o + col, dw16::row_mask(col, c.ow));
-    }
-  }
+  store_tile<R, U>(*c.fin, c.q, c.ow, acc, oy0, b0);
 }
 
 // Blocks b .. blocks - 1 of output rows oy0 .. oy0 + R - 1, U at a time,
@@ -157,13 +165,20 @@ void blocks_from(const Walk& c, int64_t oy0, int64_t b) {
   }
 }
 
-// Output rows oy .. oh - 1, R at a time, the last ones fewer.
+// f(std::integral_constant<int, r>{}, oy) over output rows oy .. oh - 1,
+// R rows at a time, the last ones fewer (r = the rows of that step).
+template <int R, typename F>
+void row_steps(int64_t oh, int64_t oy, F&& f) {
+  for (; oy + R <= oh; oy += R) f(std::integral_constant<int, R>{}, oy);
+  if constexpr (R > 1) {
+    if (oy < oh) row_steps<R - 1>(oh, oy, f);
+  }
+}
+
+// Output rows oy .. oh - 1 of the tile walk.
 template <int KH, int KW, int S, int R, int U>
 void rows_from(const Walk& c, int64_t oy) {
-  for (; oy + R <= c.oh; oy += R) blocks_from<KH, KW, S, R, U>(c, oy, 0);
-  if constexpr (R > 1) {
-    if (oy < c.oh) rows_from<KH, KW, S, R - 1, U>(c, oy);
-  }
+  row_steps<R>(c.oh, oy, [&](auto rc, int64_t y) { blocks_from<KH, KW, S, decltype(rc)::value, U>(c, y, 0); });
 }
 
 // The plane's input fetched front to back before the tiles read it: a tile
@@ -250,36 +265,26 @@ void band(const Band& c, const __m512* w9, const float* const* rows, int64_t oy0
         }
       }
     }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const int64_t o = (oy0 + r) * c.ow;
-#pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        const int64_t c0 = (b + u) * 16;
-        c.fin->store(acc[r][u], c.q.r ? c.q.r + o + c0 : nullptr, c.q.y + o + c0, dw16::row_mask(c0, c.ow));
-      }
-    }
+    store_tile<R, U>(*c.fin, c.q, c.ow, acc, oy0, b);
   }
   if constexpr (U > 1) {
     if (b < end) band<R, 1>(c, w9, rows, oy0, b, end);
   }
 }
 
-// Output rows oy .. oh - 1, R at a time, the last ones fewer.
+// Output rows oy .. oh - 1 of the band tile.
 template <int R, int U>
 void band_rows(const Band& c, const __m512* w9, const float* zero, const DwConvF32Plane& p, int64_t blocks,
                int64_t oy) {
-  for (; oy + R <= p.oh; oy += R) {
-    const float* rows[R + 2];
-    for (int i = 0; i < R + 2; ++i) {
-      const int64_t iy = oy - 1 + i;
+  row_steps<R>(p.oh, oy, [&](auto rc, int64_t y) {
+    constexpr int r = decltype(rc)::value;
+    const float* rows[r + 2];
+    for (int i = 0; i < r + 2; ++i) {
+      const int64_t iy = y - 1 + i;
       rows[i] = iy >= 0 && iy < p.H ? c.q.x + iy * p.W : zero;
     }
-    band<R, U>(c, w9, rows, oy, 0, blocks);
-  }
-  if constexpr (R > 1) {
-    if (oy < p.oh) band_rows<R - 1, U>(c, w9, zero, p, blocks, oy);
-  }
+    band<r, U>(c, w9, rows, y, 0, blocks);
+  });
 }
 
 void planes_3x3_s1(const DwConvF32Plane& p) {
