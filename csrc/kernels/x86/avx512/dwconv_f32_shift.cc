@@ -17,23 +17,16 @@
 // shuffles (its 16 x 16 transposes in and out) and the row walk 9 loads.
 // Before its tiles run, a plane's input is swept once with prefetches (the
 // tiles' access pattern defeats the hardware prefetchers on a cold batch).
-// 3x3 at stride 1 runs the band tile below instead (one unaligned load per
-// tap column and input row, no shuffles; 0.83-0.90x the tile's time on the
-// 112 x 112 and 56 x 56 planes, level on narrower ones: RESULTS.md section
-// 123); 5x5 stays on the tile (the band's 25 weights do not fit the registers).
 //
 // Arithmetic: each output starts at its bias and takes one FMA per tap in
 // row-major tap order (input rows top to bottom, tap columns left to right);
 // a tap on a padded column adds w * 0, a tap on a padded row is skipped, as
-// the row walk does (the band tile adds w * 0 there too). The walks' sums are the same but for the sign of a zero
+// the row walk does. The walks' sums are the same but for the sign of a zero
 // result and non-finite weights (the contract's allowance).
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "kernels/abi/dwconv_f32.h"
 #include "kernels/x86/avx512/dwconv_f32_plane16.h"
@@ -69,21 +62,6 @@ inline __m512 shifted(__m512 prev, __m512 cur, __m512 next) {
     return _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(kAll, _mm512_castps_si512(cur), _mm512_castps_si512(prev), 16 + Q));
   } else {
     return _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(kAll, _mm512_castps_si512(next), _mm512_castps_si512(cur), Q));
-  }
-}
-
-// The R x U tile's outputs (rows oy0.., blocks b0..) through the contract's finish.
-template <int R, int U>
-inline void store_tile(const dw16::Finish& fin, const dw16::PlaneData& q, int64_t ow, const __m512 (&acc)[R][U],
-                       int64_t oy0, int64_t b0) {
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t o = (oy0 + r) * ow;
-#pragma GCC unroll 4
-    for (int u = 0; u < U; ++u) {
-      const int64_t col = (b0 + u) * 16;
-      fin.store(acc[r][u], q.r ? q.r + o + col : nullptr, q.y + o + col, dw16::row_mask(col, ow));
-    }
   }
 }
 
@@ -152,7 +130,15 @@ void tile(const Walk& c, int64_t oy0, int64_t b0) {
       });
     });
   });
-  store_tile<R, U>(*c.fin, c.q, c.ow, acc, oy0, b0);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t o = (oy0 + r) * c.ow;
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) {
+      const int64_t col = (b0 + u) * 16;
+      c.fin->store(acc[r][u], c.q.r ? c.q.r + o + col : nullptr, c.q.y + o + col, dw16::row_mask(col, c.ow));
+    }
+  }
 }
 
 // Blocks b .. blocks - 1 of output rows oy0 .. oy0 + R - 1, U at a time,
@@ -165,32 +151,13 @@ void blocks_from(const Walk& c, int64_t oy0, int64_t b) {
   }
 }
 
-// f(std::integral_constant<int, r>{}, oy) over output rows oy .. oh - 1,
-// R rows at a time, the last ones fewer (r = the rows of that step).
-template <int R, typename F>
-void row_steps(int64_t oh, int64_t oy, F&& f) {
-  for (; oy + R <= oh; oy += R) f(std::integral_constant<int, R>{}, oy);
-  if constexpr (R > 1) {
-    if (oy < oh) row_steps<R - 1>(oh, oy, f);
-  }
-}
-
-// Output rows oy .. oh - 1 of the tile walk.
+// Output rows oy .. oh - 1, R at a time, the last ones fewer.
 template <int KH, int KW, int S, int R, int U>
 void rows_from(const Walk& c, int64_t oy) {
-  row_steps<R>(c.oh, oy, [&](auto rc, int64_t y) { blocks_from<KH, KW, S, decltype(rc)::value, U>(c, y, 0); });
-}
-
-// The plane's input fetched front to back before the tiles read it: a tile
-// reads short runs of (R - 1) S + kh rows at once, which no hardware
-// prefetcher followed; a cold input (batch 8) ran at 1/3 to 1/7 of a warm
-// one's speed per image, and with this sweep the network's depthwise layers
-// take 0.77-0.86x the old walks' time at batch 8 and 0.82-0.86x at batch 1
-// (T1 / T2 hints: less; RESULTS.md section 94).
-inline void fetch_plane(const float* x, int64_t n) {
-  const char* a = reinterpret_cast<const char*>(x);
-  const char* end = reinterpret_cast<const char*>(x + n);
-  for (; a < end; a += 64) _mm_prefetch(a, _MM_HINT_T0);
+  for (; oy + R <= c.oh; oy += R) blocks_from<KH, KW, S, R, U>(c, oy, 0);
+  if constexpr (R > 1) {
+    if (oy < c.oh) rows_from<KH, KW, S, R - 1, U>(c, oy);
+  }
 }
 
 // A plane one block wide (14 x 14, 16 x 16 stages) runs 8 rows for 8 FMA
@@ -202,116 +169,21 @@ void planes(const DwConvF32Plane& p) {
   Walk c{dw16::plane_data(p, p.first), p.H, p.W, p.oh, p.ow, (p.ow + 15) / 16, &fin};
   for (int64_t t = p.first; t < p.first + p.count; ++t) {
     c.q = dw16::plane_data(p, t);
-    fetch_plane(c.q.x, p.H * p.W);
+    // The plane's input fetched front to back before the tiles read it: a
+    // tile reads short runs of (R - 1) S + kh rows at once, which no
+    // hardware prefetcher followed; a cold input (batch 8) ran at 1/3 to
+    // 1/7 of a warm one's speed per image, and with this sweep the network's
+    // depthwise layers take 0.77-0.86x the old walks' time at batch 8 and
+    // 0.82-0.86x at batch 1 (T1 / T2 hints: less; RESULTS.md section 94).
+    const char* x = reinterpret_cast<const char*>(c.q.x);
+    const char* end = reinterpret_cast<const char*>(c.q.x + p.H * p.W);
+    for (; x < end; x += 64) _mm_prefetch(x, _MM_HINT_T0);
     if (c.blocks == 1) {
       rows_from<KH, KW, S, 8, 1>(c, 0);
     } else if (S == 1) {
       rows_from<KH, KW, S, 4, 4>(c, 0);
     } else {
       rows_from<KH, KW, S, 4, 2>(c, 0);
-    }
-  }
-}
-
-// ---- 3x3, stride 1: the band tile ------------------------------------------
-//
-// The same sums as tile<3, 3, 1, R, U> (bias, then one FMA per tap in
-// row-major order), in fewer instructions: GCC's code for the tile above
-// spent about 65 instructions per output vector on 9 FMAs (per-row padding
-// branches, masks rebuilt per tile, register copies: RESULTS.md section 123).
-// Here each tap column is one unaligned load (zero-masked past the row's
-// ends by a mask computed once per call per block and column), held in a
-// register for the up to three output rows that read it; a padded row is a
-// row of zeros (w * 0 added where the tile skips the tap: the contract's
-// allowance, the same sums but for the sign of a zero result); the blocks of
-// a band of rows are a loop, not unrolled. Register tile: R rows x U blocks.
-struct Band {
-  dw16::PlaneData q;
-  const dw16::Finish* fin;
-  int64_t ow;
-  const uint16_t* mk;  // [block][kx]: the lanes of tap column kx's load inside the row
-};
-
-// Output rows oy0 .. oy0 + R - 1, blocks [b, end), from the R + 2 input rows.
-template <int R, int U>
-void band(const Band& c, const __m512* w9, const float* const* rows, int64_t oy0, int64_t b, int64_t end) {
-  __m512 w[9];
-#pragma GCC unroll 9
-  for (int i = 0; i < 9; ++i) w[i] = w9[i];
-  for (; b + U <= end; b += U) {
-    __m512 acc[R][U];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) acc[r][u] = _mm512_set1_ps(c.q.bias);
-    }
-    const int64_t col = b * 16 - 1;  // the input column of tap column 0, lane 0
-#pragma GCC unroll 10
-    for (int i = 0; i < R + 2; ++i) {
-      const float* row = rows[i] + col;
-#pragma GCC unroll 3
-      for (int kx = 0; kx < 3; ++kx) {
-#pragma GCC unroll 4
-        for (int u = 0; u < U; ++u) {
-          __m512 v = _mm512_maskz_loadu_ps(c.mk[(b + u) * 3 + kx], row + kx + 16 * u);
-          // one load in a register: GCC otherwise folds it into every FMA
-          // that reads it (a line-splitting load each: 1 per cycle here)
-          __asm__("" : "+v"(v));
-#pragma GCC unroll 8
-          for (int r = 0; r < R; ++r) {
-            const int ky = i - r;
-            if (ky >= 0 && ky < 3) acc[r][u] = _mm512_fmadd_ps(w[ky * 3 + kx], v, acc[r][u]);
-          }
-        }
-      }
-    }
-    store_tile<R, U>(*c.fin, c.q, c.ow, acc, oy0, b);
-  }
-  if constexpr (U > 1) {
-    if (b < end) band<R, 1>(c, w9, rows, oy0, b, end);
-  }
-}
-
-// Output rows oy .. oh - 1 of the band tile.
-template <int R, int U>
-void band_rows(const Band& c, const __m512* w9, const float* zero, const DwConvF32Plane& p, int64_t blocks,
-               int64_t oy) {
-  row_steps<R>(p.oh, oy, [&](auto rc, int64_t y) {
-    constexpr int r = decltype(rc)::value;
-    const float* rows[r + 2];
-    for (int i = 0; i < r + 2; ++i) {
-      const int64_t iy = y - 1 + i;
-      rows[i] = iy >= 0 && iy < p.H ? c.q.x + iy * p.W : zero;
-    }
-    band<r, U>(c, w9, rows, y, 0, blocks);
-  });
-}
-
-void planes_3x3_s1(const DwConvF32Plane& p) {
-  const dw16::Finish fin(p);
-  const int64_t blocks = (p.ow + 15) / 16;
-  thread_local std::vector<uint16_t> mk;
-  thread_local std::vector<float> zeros;
-  mk.resize(static_cast<size_t>(blocks * 3));
-  for (int64_t b = 0; b < blocks; ++b) {
-    for (int64_t kx = 0; kx < 3; ++kx) {
-      const int64_t c0 = b * 16 + kx - 1;  // input column of lane 0
-      mk[static_cast<size_t>(b * 3 + kx)] =
-          static_cast<uint16_t>(dw16::lane_bits(std::max<int64_t>(0, -c0), std::min<int64_t>(16, p.W - c0)));
-    }
-  }
-  zeros.assign(static_cast<size_t>(p.W + 32), 0.f);
-  const float* zero = zeros.data() + 16;  // a padded row: loads from zero - 1 on
-  Band c{dw16::plane_data(p, p.first), &fin, p.ow, mk.data()};
-  __m512 w9[9];
-  for (int64_t t = p.first; t < p.first + p.count; ++t) {
-    c.q = dw16::plane_data(p, t);
-    fetch_plane(c.q.x, p.H * p.W);
-    for (int i = 0; i < 9; ++i) w9[i] = _mm512_set1_ps(c.q.w[i]);
-    if (blocks == 1) {
-      band_rows<8, 1>(c, w9, zero, p, blocks, 0);
-    } else {
-      band_rows<4, 2>(c, w9, zero, p, blocks, 0);
     }
   }
 }
@@ -325,7 +197,7 @@ bool dwconv_f32_shift_takes(const DwConvF32Plane& p) {
 
 void dwconv_f32_shift(const DwConvF32Plane& p) {
   if (p.kh == 3) {
-    p.sh == 1 ? planes_3x3_s1(p) : planes<3, 3, 2>(p);
+    p.sh == 1 ? planes<3, 3, 1>(p) : planes<3, 3, 2>(p);
   } else {
     p.sh == 1 ? planes<5, 5, 1>(p) : planes<5, 5, 2>(p);
   }
