@@ -84,7 +84,7 @@ inline __m512 hard_swish_lanes(__m512 x) {
 
 // The avx2 tier's Sigmoid and Silu (x86/avx2/unary_f32.cc) at 16 lanes,
 // 1 / (1 + e) with e = exp_fma_f32(-x), then for Silu one multiply by x: the
-// avx2 tier's bits, with fewer operations than exp16's range selects (26 ->
+// avx2 tier's bits, with fewer operations than exp16's range selects (24 ->
 // 19 per vector for Silu; 0.21 -> 0.16 ns per value, RESULTS.md section 123).
 // e is exp_core16 on t = -x held to [-80, 89], which gives what exp16(t)
 // gives wherever 1 + e can tell: below -80, exp16 returns 0 or a value
