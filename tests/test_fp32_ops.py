@@ -1438,11 +1438,11 @@ def test_unary_f32_tiers_within_the_same_bounds(op: str, attrs: dict) -> None:
 
 
 def test_sigmoid_and_silu_avx512_tier_has_the_avx2_tiers_bits() -> None:
-    """The AVX-512 tier's Sigmoid and Silu (x86/avx512/unary_f32.cc) give the
-    AVX2 tier's bits (exp_fma8's exp_fma_f32, then 1 / (1 + e), then x * s)
-    with exp's range selects replaced by a clamp of -x to [-80, 89]: the same
-    bits over exp's whole range and its edges (the 88.72 / -87.34 clamps,
-    denormal results, every float near the clamps), for
+    """The AVX-512 and AVX2 tiers' Sigmoid and Silu (x86/avx512/unary_f32.cc,
+    x86/avx2/unary_f32.cc) run the same operations at 16 and 8 lanes
+    (exp_fma_f32's core on -x clamped to [-80, 89], then 1 / (1 + e), then
+    x * s): the same bits over exp's whole range and its edges (the 88.72 /
+    -87.34 clamps, denormal results, every float near the clamps), for
     lengths off the 16-lane edge; Silu through the conv's fused Swish on a 1x1
     identity conv, whose product is x exactly."""
     tiers = [isa for isa in ("avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
