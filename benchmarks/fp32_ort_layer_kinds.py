@@ -71,18 +71,41 @@ def node_kinds(model: onnx.ModelProto) -> dict:
     return kinds
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def by_onnx_node(graph: onnx.GraphProto, theirs: dict) -> collections.Counter:
+    """ORT node ms (ort_nodes) summed by the ONNX node each computes (its
+    Conv / Gemm / MatMul, onnx_node_of); a QuickGelu, ORT's fused x *
+    Sigmoid(x), counts with the conv it follows. Unmatched names stay."""
+    mul_out = {n.name: n.output[0] for n in graph.node}
+    out = collections.Counter()
+    for name, ms in theirs.items():
+        if name.endswith(QUICKGELU):
+            name = mul_out[name[:-len(QUICKGELU)]]
+        out[onnx_node_of(graph, name)] += ms
+    return out
+
+
+def image_model_args(doc: str, extra=None) -> tuple:
+    """(args, model, feeds) of a MODEL.onnx [--batch] [--size] command line
+    (plus extra(ap)'s options); one int8rt thread; seeded Gaussian images
+    [batch, 3, size, size] on the first input."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--size", type=int, default=224)
+    if extra:
+        extra(ap)
     args = ap.parse_args()
     int8rt.set_num_threads(1)
     model = onnx.load(args.model)
+    rng = np.random.default_rng(0)
+    feeds = {model.graph.input[0].name: rng.standard_normal((args.batch, 3, args.size, args.size), dtype=np.float32)}
+    return args, model, feeds
+
+
+def main() -> int:
+    args, model, feeds = image_model_args(__doc__)
     graph = model.graph
     kinds = node_kinds(model)
-    rng = np.random.default_rng(0)
-    feeds = {graph.input[0].name: rng.standard_normal((args.batch, 3, args.size, args.size), dtype=np.float32)}
     ours, _ = int8rt_layers(args.model, feeds)
     theirs = ort_nodes(args.model, feeds)
     a, o, cnt = collections.Counter(), collections.Counter(), collections.Counter()
@@ -90,11 +113,8 @@ def main() -> int:
         k = kinds.get(name, f"int8rt-only layer {name}")
         a[k] += ms
         cnt[k] += 1
-    mul_out = {n.name: n.output[0] for n in graph.node}
-    for name, ms in theirs.items():
-        if name.endswith(QUICKGELU):  # x * Sigmoid(x) fused by ORT: the conv it follows
-            name = mul_out[name[:-len(QUICKGELU)]]
-        o[kinds.get(onnx_node_of(graph, name), "ORT-only (NCHWc reorders)")] += ms
+    for name, ms in by_onnx_node(graph, theirs).items():
+        o[kinds.get(name, "ORT-only (NCHWc reorders)")] += ms
     print_kinds(f"{os.path.basename(args.model)} b{args.batch}", a, o, cnt, "")
     return 0
 

@@ -1438,10 +1438,11 @@ def test_unary_f32_tiers_within_the_same_bounds(op: str, attrs: dict) -> None:
 
 
 def test_sigmoid_and_silu_avx512_tier_has_the_avx2_tiers_bits() -> None:
-    """The AVX-512 tier's Sigmoid and Silu (x86/avx512/unary_f32.cc) run the
-    AVX2 tier's operations at 16 lanes (exp16 is exp_fma8's exp_fma_f32 bit
-    for bit, then 1 / (1 + e), then x * s): the same bits over exp's whole
-    range and its edges (the 88.72 / -87.34 clamps, denormal results), for
+    """The AVX-512 and AVX2 tiers' Sigmoid and Silu (x86/avx512/unary_f32.cc,
+    x86/avx2/unary_f32.cc) run the same operations at 16 and 8 lanes
+    (exp_fma_f32's core on -x clamped to [-80, 89], then 1 / (1 + e), then
+    x * s): the same bits over exp's whole range and its edges (the 88.72 /
+    -87.34 clamps, denormal results, every float near the clamps), for
     lengths off the 16-lane edge; Silu through the conv's fused Swish on a 1x1
     identity conv, whose product is x exactly."""
     tiers = [isa for isa in ("avx2", "avx512") if int8rt.kernels.isa_info()[isa]["cpu"]]
@@ -1449,8 +1450,13 @@ def test_sigmoid_and_silu_avx512_tier_has_the_avx2_tiers_bits() -> None:
         pytest.skip("needs the avx2 and avx512 tiers")
     edges = np.array([88.72, 88.73, 87.3, 87.4, -88.73, -87.33, -87.34, 103.9, -104.0, 1e-30, -1e-30,
                       np.nan, np.inf, -np.inf, -0.0, 0.0], np.float32)
-    x = np.concatenate([np.linspace(-110, 110, 40007).astype(np.float32), edges])
-    c = 7  # 40023 / 7 values per channel: a length off the 16-lane edge
+    # every float within 3000 steps of the avx512 tier's clamps of -x (-80, 89) and
+    # of exp's kHi (88.7228), on both sides of zero
+    near = [np.float32(e) + np.arange(-3000, 3001, dtype=np.float32) * np.spacing(np.float32(e))
+            for e in (80.0, 89.0, 88.7228393, 87.3365479)]
+    dense = np.concatenate(near + [-v for v in near]).astype(np.float32)
+    x = np.concatenate([np.linspace(-110, 110, 40007).astype(np.float32), dense, edges])
+    c = 7  # x.size // 7 values per channel: a length off the 16-lane edge
     img = x[: x.size // c * c].reshape(1, c, 1, -1)
     eye = np.eye(c, dtype=np.float32).reshape(c, c, 1, 1)
     got = {}

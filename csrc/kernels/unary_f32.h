@@ -5,8 +5,10 @@
 // kernels/ref/math_f32.h compiled for its ISA: the reference with
 // -ffp-contract=off, the AVX2 and AVX-512 tiers with each a * b + c
 // contracted into an FMA (x86/CMakeLists.txt), except Sigmoid and Silu on
-// the AVX2 and AVX-512 tiers (the same intrinsic steps on exp_fma8 / exp16,
-// the same bits: x86/avx2/unary_f32.cc, x86/avx512/unary_f32.cc), so tiers
+// the AVX2 and AVX-512 tiers (intrinsics with the same bits: exp_core8 /
+// exp_core16 on a clamped argument, x86/avx2/unary_f32.cc and
+// x86/avx512/unary_f32.cc; a NaN input's output sign aside, the bits of the
+// tier's exp_fma_f32 path, so of its Sigmoid layer then a Mul), so tiers
 // differ from the reference in the last bits; tests/test_fp32_ops.py holds
 // every tier to the same bounds against float64. A layer chooses once (choose<UnaryF32Kernel>()) and calls
 // k.apply(op, n, x, y) on chunks it splits over int8rt::parallel_for.

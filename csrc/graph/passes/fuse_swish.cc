@@ -6,7 +6,8 @@
 // Silu on each output tile while it is in cache, one pass where the graph
 // made two and wrote s in between. Exact: Silu is the tier's own Sigmoid
 // then one IEEE multiply, the unfused layers' operations
-// (kernels/ref/math_f32.h). ONNX Runtime fuses the same pair (into
+// (kernels/ref/math_f32.h); for a NaN input only the NaN's sign bit may
+// differ (the AVX tiers' clamped exp, RESULTS.md §123). ONNX Runtime fuses the same pair (into
 // QuickGelu). For FP32 engines only, like fuse_matmul_epilogue: the INT8
 // lowering reads the unfused pair (a swish table, engine/lut_region.h) and
 // its conv epilogue has Relu / Clip only, so the builder runs this pass on an

@@ -18,13 +18,9 @@ namespace kernels {
 namespace x86 {
 namespace avx2 {
 
-inline __m256 exp_fma8(__m256 x) {
-  const __m256 kHi = _mm256_set1_ps(88.7228393f), kLo = _mm256_set1_ps(-87.3365479f);
-  const __m256 above_lo = _mm256_cmp_ps(x, kLo, _CMP_GT_OQ);  // false for NaN
-  const __m256 below_hi = _mm256_cmp_ps(x, kHi, _CMP_LT_OQ);  // false for NaN
-  const __m256 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-  __m256 v = _mm256_and_ps(above_lo, x);                  // x > kLo ? x : 0
-  v = _mm256_blendv_ps(kHi, v, _mm256_cmp_ps(v, kHi, _CMP_LT_OQ));  // v < kHi ? v : kHi
+// exp_fma_f32's core for v inside exp's finite range (no range selects):
+// the reduction, the polynomial and times_pow2.
+inline __m256 exp_core8(__m256 v) {
   const __m256 shifter = _mm256_set1_ps(12582912.0f);
   const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(v, _mm256_set1_ps(1.44269504088896341f), shifter), shifter);
   __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693359375f), v);
@@ -42,7 +38,17 @@ inline __m256 exp_fma8(__m256 x) {
   const __m256i bias = _mm256_set1_epi32(127);
   const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, bias), 23));
   const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), bias), 23));
-  __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+inline __m256 exp_fma8(__m256 x) {
+  const __m256 kHi = _mm256_set1_ps(88.7228393f), kLo = _mm256_set1_ps(-87.3365479f);
+  const __m256 above_lo = _mm256_cmp_ps(x, kLo, _CMP_GT_OQ);  // false for NaN
+  const __m256 below_hi = _mm256_cmp_ps(x, kHi, _CMP_LT_OQ);  // false for NaN
+  const __m256 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  __m256 v = _mm256_and_ps(above_lo, x);                  // x > kLo ? x : 0
+  v = _mm256_blendv_ps(kHi, v, _mm256_cmp_ps(v, kHi, _CMP_LT_OQ));  // v < kHi ? v : kHi
+  __m256 y = exp_core8(v);
   y = _mm256_and_ps(above_lo, y);                                           // x > kLo ? y : 0
   y = _mm256_blendv_ps(_mm256_set1_ps(__builtin_inff()), y, below_hi);       // x < kHi ? y : inf
   return _mm256_blendv_ps(y, x, is_nan);                                     // x == x ? y : x

@@ -1,6 +1,6 @@
 // exp for 16 lanes, shared by the avx512 softmax (softmax_f32.cc) and the
-// unary family (unary_f32.cc: Erf / Gelu on exp_core16, Sigmoid / Silu on
-// exp16). exp_core16: the steps of kernels/ref/math_f32.h's exp
+// unary family (unary_f32.cc: Erf / Gelu, and Sigmoid / Silu on a clamped
+// argument, on exp_core16). exp_core16: the steps of kernels/ref/math_f32.h's exp
 // (exp_f32 / exp_fma_f32) with each a * b + c one FMA. n = round(v / ln 2)
 // by the 1.5 * 2^23 shifter, r = v - n ln 2 in two Cody-Waite steps,
 // Cephes' polynomial p(r), and p * 2^n by one vscalefps (rounded once, as the
