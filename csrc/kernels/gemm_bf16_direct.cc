@@ -18,6 +18,7 @@
 #include "kernels/gemm_bf16_direct.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -30,6 +31,7 @@ namespace kernels {
 namespace {
 
 constexpr int64_t kWorkSerial = 1 << 18;  // below this many MACs, one thread (as gemm_bf16.cc)
+constexpr int64_t kBlockBytes = 256 << 10;  // A panels per block of a column task (a quarter of L2)
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -270,6 +272,15 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   const int64_t nc = by_panels ? Q : std::max<int64_t>(nr, round_up((Q + 7) / 8, nr));
   const int64_t group = by_panels ? (panels + 7) / 8 : panels;
   const int64_t tasks = by_panels ? (panels + group - 1) / group : (Q + nc - 1) / nc;
+  // Within a column task, a block of weight panels (at most kBlockBytes of
+  // A) runs column tile by column tile, each tile over the block's panels:
+  // the tile's B (a pair step's 128 bytes a plane apart, 36 KB at 3x3
+  // 64 -> 64) is read from L2 once per block and then from L1, where
+  // panel by panel it streamed from L2 once per panel (RESULTS.md section
+  // 125). Panel groups (by_panels) keep one panel per block: their weights
+  // stream from memory and are read once.
+  const int64_t panel_bytes = g.taps() * run * mr * 4;
+  const int64_t block = by_panels || std::getenv("BF16_TMP_OLD") ? 1 : std::max<int64_t>(1, std::getenv("BF16_TMP_BLOCK") ? std::atoi(std::getenv("BF16_TMP_BLOCK")) * 1024 / panel_bytes : kBlockBytes / panel_bytes);
   auto one = [&](int64_t task) {
     thread_local std::vector<float> tile_out, tile_res;
     thread_local std::vector<uint16_t> tile_out16;
@@ -284,70 +295,78 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
     t.run_pairs = run;
     t.b_offsets = offsets;
     const int64_t q_begin = by_panels ? 0 : task * nc, q_end = by_panels ? Q : std::min(Q, (task + 1) * nc);
-    const int64_t i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
-    for (int64_t i = by_panels ? task * group : 0; i < i_end; ++i) {
+    const int64_t i_begin = by_panels ? task * group : 0, i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
+    const int64_t n_q = ceil_div(q_end - q_begin, nr), steps = (i_end - i_begin) * n_q;
+    // Step s of the task: its block, then column tile, then panel in the block.
+    auto step_at = [&](int64_t s, int64_t* i, int64_t* q) {
+      const int64_t b = s / (block * n_q), ib = i_begin + b * block, size = std::min(block, i_end - ib);
+      const int64_t r = s - b * block * n_q;
+      *i = ib + r % size;
+      *q = q_begin + r / size * nr;
+    };
+    for (int64_t s = 0; s < steps; ++s) {
+      int64_t i = 0, q = 0;
+      step_at(s, &i, &q);
       t.a = w + i * t.pairs * mr * 2;
       t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
       float* out = c16 ? nullptr : c + i * mr * ldc;
       uint16_t* out16 = c16 ? c16 + i * mr * ldc : nullptr;
-      for (int64_t q = q_begin; q < q_end; q += nr) {
-        t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
-        // The first tile of a panel asks for the weights that follow it (Bf16Tile::prefetch, a line per
-        // pair step: the next two 8-row panels): ResNet-50's 7 x 7 stage at batch 1 reads 29 MB of BF16
-        // weights from memory per run, which the hardware prefetchers brought in too late (section 107).
-        t.prefetch = q == q_begin && i + 1 < i_end ? t.a + t.pairs * mr * 2 : nullptr;
-        t.b = image + q * 2;
-        bf16_tile_epilogue(ep, i * mr, q, t, r16);
-        if (in_place) {
-          // the next tile's C and residual rows: this panel's next columns, or the next panel's first
-          const bool same = q + nr < q_end;
-          if (same || i + 1 < i_end) {
-            const int64_t ni = same ? i : i + 1, nq = same ? q + nr : q_begin;
-            const int rows = static_cast<int>(std::min<int64_t>(mr, M - ni * mr));
-            if (c16) {
-              prefetch_tile_rows<true>(c16 + ni * mr * ldc + nq, ldc * 2, rows, nr * 2);
-            } else {
-              prefetch_tile_rows<true>(c + ni * mr * ldc + nq, ldc * 4, rows, nr * 4);
-            }
-            if (t.residual) prefetch_tile_rows<false>(ep->residual + ni * mr * ep->ldr + nq, ep->ldr * 4, rows, nr * 4);
-            if (t.residual16) prefetch_tile_rows<false>(r16 + ni * mr * ep->ldr + nq, ep->ldr * 2, rows, nr * 2);
+      t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
+      // The first tile of a panel asks for the weights that follow it (Bf16Tile::prefetch, a line per
+      // pair step: the next two 8-row panels): ResNet-50's 7 x 7 stage at batch 1 reads 29 MB of BF16
+      // weights from memory per run, which the hardware prefetchers brought in too late (section 107).
+      t.prefetch = q == q_begin && i + 1 < i_end ? t.a + t.pairs * mr * 2 : nullptr;
+      t.b = image + q * 2;
+      bf16_tile_epilogue(ep, i * mr, q, t, r16);
+      if (in_place) {
+        // the next step's C and residual rows
+        if (s + 1 < steps) {
+          int64_t ni = 0, nq = 0;
+          step_at(s + 1, &ni, &nq);
+          const int rows = static_cast<int>(std::min<int64_t>(mr, M - ni * mr));
+          if (c16) {
+            prefetch_tile_rows<true>(c16 + ni * mr * ldc + nq, ldc * 2, rows, nr * 2);
+          } else {
+            prefetch_tile_rows<true>(c + ni * mr * ldc + nq, ldc * 4, rows, nr * 4);
           }
-          t.c = c16 ? nullptr : out + q;
-          t.c16 = c16 ? out16 + q : nullptr;
-          t.ldc = ldc;
-          k.tile(t);
-          continue;
+          if (t.residual) prefetch_tile_rows<false>(ep->residual + ni * mr * ep->ldr + nq, ep->ldr * 4, rows, nr * 4);
+          if (t.residual16) prefetch_tile_rows<false>(r16 + ni * mr * ep->ldr + nq, ep->ldr * 2, rows, nr * 2);
         }
-        t.c = c16 ? nullptr : tile_out.data();
-        t.c16 = c16 ? tile_out16.data() : nullptr;
-        t.ldc = nr;
-        if (t.residual || t.residual16) {  // the tile's output columns' residual, in tile columns (0 where dropped)
-          std::fill(tile_res.begin(), tile_res.end(), 0.f);
-          for (int r = 0; r < t.rows; ++r) {
-            const int64_t row = (i * mr + r) * ep->ldr;
-            output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-              float* dst = tile_res.data() + r * nr + j;
-              if (t.residual) {
-                std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
-              } else {
-                for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
-              }
-            });
-          }
-          t.residual = tile_res.data();
-          t.residual16 = nullptr;
-          t.ldr = nr;
-        }
+        t.c = c16 ? nullptr : out + q;
+        t.c16 = c16 ? out16 + q : nullptr;
+        t.ldc = ldc;
         k.tile(t);
-        for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
+        continue;
+      }
+      t.c = c16 ? nullptr : tile_out.data();
+      t.c16 = c16 ? tile_out16.data() : nullptr;
+      t.ldc = nr;
+      if (t.residual || t.residual16) {  // the tile's output columns' residual, in tile columns (0 where dropped)
+        std::fill(tile_res.begin(), tile_res.end(), 0.f);
+        for (int r = 0; r < t.rows; ++r) {
+          const int64_t row = (i * mr + r) * ep->ldr;
           output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-            if (c16) {
-              std::memcpy(out16 + r * ldc + at, tile_out16.data() + r * nr + j, static_cast<size_t>(len) * 2);
+            float* dst = tile_res.data() + r * nr + j;
+            if (t.residual) {
+              std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
             } else {
-              std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
+              for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
             }
           });
         }
+        t.residual = tile_res.data();
+        t.residual16 = nullptr;
+        t.ldr = nr;
+      }
+      k.tile(t);
+      for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
+        output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+          if (c16) {
+            std::memcpy(out16 + r * ldc + at, tile_out16.data() + r * nr + j, static_cast<size_t>(len) * 2);
+          } else {
+            std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
+          }
+        });
       }
     }
   };
