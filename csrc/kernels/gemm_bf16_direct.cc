@@ -2,11 +2,13 @@
 // pairs, the tap-major weights, and the column tiles that read B in place.
 //
 // Tasks are column tiles of the phase-width output (q = oy * Wq + ox), or
-// groups of weight panels where the columns are few and the weights large;
-// a task runs each weight panel over its columns, NR at a time with B at
-// image + 2 q (weight panel outer: the image of a task stays in L2 while
-// each panel is read once; panel-inner, a 7x7 stage streamed its 4.7 MB of
-// weights once per column tile). Where Wq == ow (no dropped columns) the
+// groups of weight panels where the columns are few and the weights large.
+// A column task takes its weight panels in blocks of at most 256 KB and
+// runs each block column tile by column tile (NR columns, B at image +
+// 2 q), each tile over the block's panels, so a tile's B is read from L2
+// once per block and then from L1. A panel-group task runs each panel over
+// all columns (its weights stream from memory: a 7x7 stage's 4.7 MB of 3x3
+// weights, read once per call). Where Wq == ow (no dropped columns) the
 // tile stores into C; otherwise into a per-thread [mr][nr] tile whose
 // columns ox < ow are then copied out (the epilogue already applied: a
 // residual, FP32 or a bfloat16 one widened, is first gathered into an FP32
@@ -14,7 +16,9 @@
 // is built from FP32 planes or from a bfloat16 tensor's (Bf16DirectGeom::x16),
 // and C stored as FP32 or, for a bfloat16 output, BF16 (the tile rounds).
 // Tiles that store in place ask for the next tile's C and residual lines
-// while they compute (prefetch_tile_rows).
+// while they compute (prefetch_tile_rows). A bfloat16 tensor's rows are paired
+// by the kernel's interleave (Bf16PanelKernel::interleave: VPMOVZXWD, shift,
+// OR on AVX512-BF16; 9% of ResNet-50's BF16 time at batch 8 in SSE2 before).
 #include "kernels/gemm_bf16_direct.h"
 
 #include <algorithm>
@@ -54,16 +58,25 @@ void tap_offsets(const Bf16DirectGeom& g, int nr, std::vector<int64_t>& off, int
   *L = std::max(g.phases() * pl, top + round_up(g.oh * wq, nr));
 }
 
+// BF16 bits paired (Bf16InterleaveFn): the kernel's, or this loop.
+void interleave(const Bf16PanelKernel& k, const uint16_t* even, const uint16_t* odd, int64_t n, uint16_t* dst) {
+  if (k.interleave) {
+    k.interleave(even, odd, n, dst);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    dst[2 * i] = even[i];
+    dst[2 * i + 1] = odd ? odd[i] : uint16_t{0};
+  }
+}
+
 // Two rows of wq values (even channel, odd channel) as wq pairs: the
 // kernel's converter for FP32 rows, the bits interleaved for BF16 rows.
 void row_pairs(const Bf16PanelKernel& k, const float* rows, int64_t wq, uint16_t* dst) {
   k.pairs(rows, 2, static_cast<int>(wq), dst);
 }
-void row_pairs(const Bf16PanelKernel&, const uint16_t* rows, int64_t wq, uint16_t* dst) {
-  for (int64_t i = 0; i < wq; ++i) {
-    dst[2 * i] = rows[i];
-    dst[2 * i + 1] = rows[wq + i];
-  }
+void row_pairs(const Bf16PanelKernel& k, const uint16_t* rows, int64_t wq, uint16_t* dst) {
+  interleave(k, rows, rows + wq, wq, dst);
 }
 
 // One phase row of a pair straight from a bfloat16 tensor's bits: wq pairs
@@ -73,11 +86,13 @@ void row_pairs(const Bf16PanelKernel&, const uint16_t* rows, int64_t wq, uint16_
 // a quarter of its time (ResNet-50's 256 -> 512 at 28 x 28, RESULTS.md
 // section 110). SW: the stride when constant (1, 2), else 0 and sw read.
 template <int SW>
-void bits_row_pairs(const uint16_t* s0, const uint16_t* s1, int64_t sw, int64_t x0, int64_t x1, int64_t wq,
-                    uint16_t* dst) {
+void bits_row_pairs(const Bf16PanelKernel& k, const uint16_t* s0, const uint16_t* s1, int64_t sw, int64_t x0,
+                    int64_t x1, int64_t wq, uint16_t* dst) {
   const int64_t step = SW ? SW : sw, a = std::min(x0, wq), b = std::max(a, x1);
   std::fill(dst, dst + 2 * a, uint16_t{0});
-  if (s1) {
+  if constexpr (SW == 1) {
+    interleave(k, s0 + a, s1 ? s1 + a : nullptr, b - a, dst + 2 * a);
+  } else if (s1) {
     for (int64_t qx = a; qx < x1; ++qx) {
       dst[2 * qx] = s0[qx * step];
       dst[2 * qx + 1] = s1[qx * step];
@@ -123,11 +138,11 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const T* x, 
             const T* s0 = x + 2 * p * g.plane + iy * g.W + fx - g.pw;
             const T* s1 = 2 * p + 1 < g.C ? s0 + g.plane : nullptr;
             if (g.sw == 1) {
-              bits_row_pairs<1>(s0, s1, 1, x0, x1, wq, dst);
+              bits_row_pairs<1>(k, s0, s1, 1, x0, x1, wq, dst);
             } else if (g.sw == 2) {
-              bits_row_pairs<2>(s0, s1, 2, x0, x1, wq, dst);
+              bits_row_pairs<2>(k, s0, s1, 2, x0, x1, wq, dst);
             } else {
-              bits_row_pairs<0>(s0, s1, g.sw, x0, x1, wq, dst);
+              bits_row_pairs<0>(k, s0, s1, g.sw, x0, x1, wq, dst);
             }
             continue;
           }
@@ -161,6 +176,19 @@ void output_runs(const Bf16DirectGeom& g, int64_t q, int cols, Fn fn) {
     if (ox < g.ow) fn(j - q, oy * g.ow + ox, end - j);
     j = std::max(end, oy * wq + wq);
   }
+}
+
+// The tile's columns [q, q + cols) that are output pixels (ox < ow) as
+// Bf16Tile::col_keep bits, and the output index of the first (when any).
+uint32_t keep_mask(const Bf16DirectGeom& g, int64_t q, int cols, int64_t* first) {
+  const int64_t wq = g.wq();
+  uint32_t keep = 0;
+  for (int j = 0, ox = static_cast<int>(q % wq); j < cols; ++j, ox = ox + 1 == wq ? 0 : ox + 1) {
+    if (ox >= g.ow) continue;
+    if (!keep) *first = (q + j) / wq * g.ow + ox;
+    keep |= 1u << j;
+  }
+  return keep;
 }
 
 // Prefetches `rows` rows of `bytes` bytes, `ld` bytes apart, from `p` (for
@@ -338,26 +366,39 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
         k.tile(t);
         continue;
       }
+      if (!t.residual && !t.residual16) {
+        // Without a residual, the tile stores its columns ox < ow itself (Bf16Tile::col_keep), from
+        // the output index of the first: per row, the kept columns of a tile are consecutive outputs.
+        int64_t first = -1;
+        t.col_keep = keep_mask(g, q, t.cols, &first);
+        if (!t.col_keep) continue;
+        t.c = c16 ? nullptr : out + first;
+        t.c16 = c16 ? out16 + first : nullptr;
+        t.ldc = ldc;
+        k.tile(t);
+        t.col_keep = 0;
+        continue;
+      }
       t.c = c16 ? nullptr : tile_out.data();
       t.c16 = c16 ? tile_out16.data() : nullptr;
       t.ldc = nr;
-      if (t.residual || t.residual16) {  // the tile's output columns' residual, in tile columns (0 where dropped)
-        std::fill(tile_res.begin(), tile_res.end(), 0.f);
-        for (int r = 0; r < t.rows; ++r) {
-          const int64_t row = (i * mr + r) * ep->ldr;
-          output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-            float* dst = tile_res.data() + r * nr + j;
-            if (t.residual) {
-              std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
-            } else {
-              for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
-            }
-          });
-        }
-        t.residual = tile_res.data();
-        t.residual16 = nullptr;
-        t.ldr = nr;
+      // With a residual: the tile's output columns' residual gathered in tile columns (0 where dropped),
+      // then the tile copied out.
+      std::fill(tile_res.begin(), tile_res.end(), 0.f);
+      for (int r = 0; r < t.rows; ++r) {
+        const int64_t row = (i * mr + r) * ep->ldr;
+        output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+          float* dst = tile_res.data() + r * nr + j;
+          if (t.residual) {
+            std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
+          } else {
+            for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
+          }
+        });
       }
+      t.residual = tile_res.data();
+      t.residual16 = nullptr;
+      t.ldr = nr;
       k.tile(t);
       for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
         output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {

@@ -330,6 +330,11 @@ inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
   for (int i = 0; i < 64; ++i) r.bytes[i] = static_cast<uint8_t>(a.bytes[i] & b.bytes[i]);
   return r;
 }
+inline __m512i _mm512_or_si512(__m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 64; ++i) r.bytes[i] = static_cast<uint8_t>(a.bytes[i] | b.bytes[i]);
+  return r;
+}
 // The bits as they are.
 inline __m512 _mm512_castsi512_ps(__m512i a) { return __m512(a); }
 inline __m512i _mm512_cvtepi8_epi32(__m128i a) {
