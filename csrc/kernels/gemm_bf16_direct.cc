@@ -22,7 +22,6 @@
 #include "kernels/gemm_bf16_direct.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -308,7 +307,7 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   // 125). Panel groups (by_panels) keep one panel per block: their weights
   // stream from memory and are read once.
   const int64_t panel_bytes = g.taps() * run * mr * 4;
-  const int64_t block = by_panels || std::getenv("BF16_TMP_OLD") ? 1 : std::max<int64_t>(1, std::getenv("BF16_TMP_BLOCK") ? std::atoi(std::getenv("BF16_TMP_BLOCK")) * 1024 / panel_bytes : kBlockBytes / panel_bytes);
+  const int64_t block = by_panels ? 1 : std::max<int64_t>(1, kBlockBytes / panel_bytes);
   auto one = [&](int64_t task) {
     thread_local std::vector<float> tile_out, tile_res;
     thread_local std::vector<uint16_t> tile_out16;
