@@ -19,7 +19,6 @@ import contextlib
 import io
 import os
 import sys
-import tempfile
 
 import numpy as np
 
@@ -27,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import int8rt  # noqa: E402
 from bench_util import load_line, machine_line  # noqa: E402
-from bf16_layers_profile import conv_macs, export  # noqa: E402
+from bf16_layers_profile import exported  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
 
@@ -40,10 +39,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args()
-    int8rt.set_num_threads(1)
-    path = os.path.join(tempfile.mkdtemp(), f"{args.net}.onnx")
-    export(args.net, path)
-    macs = conv_macs(path, args.batch)
+    path, macs = exported(args.net, args.batch)
     x = np.random.default_rng(3).standard_normal((args.batch, 3, 224, 224), dtype=np.float32)
     with contextlib.redirect_stdout(io.StringIO()):
         engine = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
