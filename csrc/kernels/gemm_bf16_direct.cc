@@ -3,10 +3,12 @@
 //
 // Tasks are column tiles of the phase-width output (q = oy * Wq + ox), or
 // groups of weight panels where the columns are few and the weights large.
-// A column task takes its weight panels in blocks of at most 256 KB and
-// runs each block column tile by column tile (NR columns, B at image +
-// 2 q), each tile over the block's panels, so a tile's B is read from L2
-// once per block and then from L1. A panel-group task runs each panel over
+// A column task of a conv with more than one tap takes its weight panels
+// in blocks of at most 256 KB and runs each block column tile by column
+// tile (NR columns, B at image + 2 q), each tile over the block's panels,
+// so a tile's B (taps x pairs steps a plane apart) is read from L2 once per
+// block and then from L1; a 1x1 conv's column task runs each panel over its
+// columns. A panel-group task runs each panel over
 // all columns (its weights stream from memory: a 7x7 stage's 4.7 MB of 3x3
 // weights, read once per call). Where Wq == ow (no dropped columns) the
 // tile stores into C; otherwise into a per-thread [mr][nr] tile whose
@@ -305,9 +307,13 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   // 64 -> 64) is read from L2 once per block and then from L1, where
   // panel by panel it streamed from L2 once per panel (RESULTS.md section
   // 125). Panel groups (by_panels) keep one panel per block: their weights
-  // stream from memory and are read once.
+  // stream from memory and are read once. So do 1x1 convs (one tap): their
+  // tile's B is short, and column tile outer their stores and residual
+  // reads jumped over every output row per tile, which cost more than the
+  // reuse gained where C is large (MobileNetV2's 1x1 convs at 112 x 112,
+  // ResNet-50's at batch 8: 5-40% slower, section 125).
   const int64_t panel_bytes = g.taps() * run * mr * 4;
-  const int64_t block = by_panels ? 1 : std::max<int64_t>(1, kBlockBytes / panel_bytes);
+  const int64_t block = by_panels || g.taps() == 1 ? 1 : std::max<int64_t>(1, kBlockBytes / panel_bytes);
   auto one = [&](int64_t task) {
     thread_local std::vector<float> tile_out, tile_res;
     thread_local std::vector<uint16_t> tile_out16;
