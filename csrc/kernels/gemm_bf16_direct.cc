@@ -329,17 +329,8 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
     t.b_offsets = offsets;
     const int64_t q_begin = by_panels ? 0 : task * nc, q_end = by_panels ? Q : std::min(Q, (task + 1) * nc);
     const int64_t i_begin = by_panels ? task * group : 0, i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
-    const int64_t n_q = ceil_div(q_end - q_begin, nr), steps = (i_end - i_begin) * n_q;
-    // Step s of the task: its block, then column tile, then panel in the block.
-    auto step_at = [&](int64_t s, int64_t* i, int64_t* q) {
-      const int64_t b = s / (block * n_q), ib = i_begin + b * block, size = std::min(block, i_end - ib);
-      const int64_t r = s - b * block * n_q;
-      *i = ib + r % size;
-      *q = q_begin + r / size * nr;
-    };
-    for (int64_t s = 0; s < steps; ++s) {
-      int64_t i = 0, q = 0;
-      step_at(s, &i, &q);
+    // One tile: panel i, columns from q; (ni, nq) the next step's, when has_next.
+    auto step = [&](int64_t i, int64_t q, bool has_next, int64_t ni, int64_t nq) {
       t.a = w + i * t.pairs * mr * 2;
       t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
       float* out = c16 ? nullptr : c + i * mr * ldc;
@@ -353,9 +344,7 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
       bf16_tile_epilogue(ep, i * mr, q, t, r16);
       if (in_place) {
         // the next step's C and residual rows
-        if (s + 1 < steps) {
-          int64_t ni = 0, nq = 0;
-          step_at(s + 1, &ni, &nq);
+        if (has_next) {
           const int rows = static_cast<int>(std::min<int64_t>(mr, M - ni * mr));
           if (c16) {
             prefetch_tile_rows<true>(c16 + ni * mr * ldc + nq, ldc * 2, rows, nr * 2);
@@ -369,20 +358,20 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
         t.c16 = c16 ? out16 + q : nullptr;
         t.ldc = ldc;
         k.tile(t);
-        continue;
+        return;
       }
       if (!t.residual && !t.residual16) {
         // Without a residual, the tile stores its columns ox < ow itself (Bf16Tile::col_keep), from
         // the output index of the first: per row, the kept columns of a tile are consecutive outputs.
         int64_t first = -1;
         t.col_keep = keep_mask(g, q, t.cols, &first);
-        if (!t.col_keep) continue;
+        if (!t.col_keep) return;
         t.c = c16 ? nullptr : out + first;
         t.c16 = c16 ? out16 + first : nullptr;
         t.ldc = ldc;
         k.tile(t);
         t.col_keep = 0;
-        continue;
+        return;
       }
       t.c = c16 ? nullptr : tile_out.data();
       t.c16 = c16 ? tile_out16.data() : nullptr;
@@ -413,6 +402,21 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
             std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
           }
         });
+      }
+    };
+    // Blocks of panels, then column tiles, then the block's panels (no divisions per tile: a 1x1
+    // conv's tile over 8-16 pairs is a few hundred cycles).
+    for (int64_t ib = i_begin; ib < i_end; ib += block) {
+      const int64_t ie = std::min(i_end, ib + block);
+      for (int64_t q = q_begin; q < q_end; q += nr) {
+        for (int64_t i = ib; i < ie; ++i) {
+          int64_t ni = i + 1, nq = q;
+          if (ni == ie) {
+            ni = q + nr < q_end ? ib : ie;
+            nq = q + nr < q_end ? q + nr : q_begin;
+          }
+          step(i, q, ni < i_end, ni, nq);
+        }
       }
     }
   };
