@@ -329,93 +329,98 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
     t.b_offsets = offsets;
     const int64_t q_begin = by_panels ? 0 : task * nc, q_end = by_panels ? Q : std::min(Q, (task + 1) * nc);
     const int64_t i_begin = by_panels ? task * group : 0, i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
-    // One tile: panel i, columns from q; (ni, nq) the next step's, when has_next.
-    auto step = [&](int64_t i, int64_t q, bool has_next, int64_t ni, int64_t nq) {
-      t.a = w + i * t.pairs * mr * 2;
-      t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
-      float* out = c16 ? nullptr : c + i * mr * ldc;
-      uint16_t* out16 = c16 ? c16 + i * mr * ldc : nullptr;
-      t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
-      // The first tile of a panel asks for the weights that follow it (Bf16Tile::prefetch, a line per
-      // pair step: the next two 8-row panels): ResNet-50's 7 x 7 stage at batch 1 reads 29 MB of BF16
-      // weights from memory per run, which the hardware prefetchers brought in too late (section 107).
-      t.prefetch = q == q_begin && i + 1 < i_end ? t.a + t.pairs * mr * 2 : nullptr;
-      t.b = image + q * 2;
-      bf16_tile_epilogue(ep, i * mr, q, t, r16);
-      if (in_place) {
-        // the next step's C and residual rows
-        if (has_next) {
-          const int rows = static_cast<int>(std::min<int64_t>(mr, M - ni * mr));
-          if (c16) {
-            prefetch_tile_rows<true>(c16 + ni * mr * ldc + nq, ldc * 2, rows, nr * 2);
-          } else {
-            prefetch_tile_rows<true>(c + ni * mr * ldc + nq, ldc * 4, rows, nr * 4);
-          }
-          if (t.residual) prefetch_tile_rows<false>(ep->residual + ni * mr * ep->ldr + nq, ep->ldr * 4, rows, nr * 4);
-          if (t.residual16) prefetch_tile_rows<false>(r16 + ni * mr * ep->ldr + nq, ep->ldr * 2, rows, nr * 2);
-        }
-        t.c = c16 ? nullptr : out + q;
-        t.c16 = c16 ? out16 + q : nullptr;
-        t.ldc = ldc;
-        k.tile(t);
-        return;
-      }
-      if (!t.residual && !t.residual16) {
-        // Without a residual, the tile stores its columns ox < ow itself (Bf16Tile::col_keep), from
-        // the output index of the first: per row, the kept columns of a tile are consecutive outputs.
-        int64_t first = -1;
-        t.col_keep = keep_mask(g, q, t.cols, &first);
-        if (!t.col_keep) return;
-        t.c = c16 ? nullptr : out + first;
-        t.c16 = c16 ? out16 + first : nullptr;
-        t.ldc = ldc;
-        k.tile(t);
-        t.col_keep = 0;
-        return;
-      }
-      t.c = c16 ? nullptr : tile_out.data();
-      t.c16 = c16 ? tile_out16.data() : nullptr;
-      t.ldc = nr;
-      // With a residual: the tile's output columns' residual gathered in tile columns (0 where dropped),
-      // then the tile copied out.
-      std::fill(tile_res.begin(), tile_res.end(), 0.f);
-      for (int r = 0; r < t.rows; ++r) {
-        const int64_t row = (i * mr + r) * ep->ldr;
-        output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-          float* dst = tile_res.data() + r * nr + j;
-          if (t.residual) {
-            std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
-          } else {
-            for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
-          }
-        });
-      }
-      t.residual = tile_res.data();
-      t.residual16 = nullptr;
-      t.ldr = nr;
-      k.tile(t);
-      for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
-        output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-          if (c16) {
-            std::memcpy(out16 + r * ldc + at, tile_out16.data() + r * nr + j, static_cast<size_t>(len) * 2);
-          } else {
-            std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
-          }
-        });
-      }
-    };
-    // Blocks of panels, then column tiles, then the block's panels (no divisions per tile: a 1x1
-    // conv's tile over 8-16 pairs is a few hundred cycles).
+    // Blocks of panels, then chunks of columns, then the block's panels, each over the chunk's column
+    // tiles. A multi-tap conv's chunk is one tile (a tile over the block's panels); a 1x1 conv's block is
+    // one panel and its chunk all the task's columns: base's panel-outer loop, the panel's set-up once
+    // per panel and the tile loop inside (its tiles over 8-16 pairs are a few hundred cycles each: the
+    // per-tile step of a single walk cost MobileNetV2's 1x1 convs 8-18%, RESULTS.md section 125).
+    const int64_t chunk = block == 1 ? q_end - q_begin : nr;
     for (int64_t ib = i_begin; ib < i_end; ib += block) {
       const int64_t ie = std::min(i_end, ib + block);
-      for (int64_t q = q_begin; q < q_end; q += nr) {
+      for (int64_t qb = q_begin; qb < q_end; qb += chunk) {
+        const int64_t qe = std::min(q_end, qb + chunk);
         for (int64_t i = ib; i < ie; ++i) {
-          int64_t ni = i + 1, nq = q;
-          if (ni == ie) {
-            ni = q + nr < q_end ? ib : ie;
-            nq = q + nr < q_end ? q + nr : q_begin;
+          t.a = w + i * t.pairs * mr * 2;
+          t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
+          float* out = c16 ? nullptr : c + i * mr * ldc;
+          uint16_t* out16 = c16 ? c16 + i * mr * ldc : nullptr;
+          for (int64_t q = qb; q < qe; q += nr) {
+            t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
+            // The first tile of a panel asks for the weights that follow it (Bf16Tile::prefetch, a line per
+            // pair step: the next two 8-row panels): ResNet-50's 7 x 7 stage at batch 1 reads 29 MB of BF16
+            // weights from memory per run, which the hardware prefetchers brought in too late (section 107).
+            t.prefetch = q == q_begin && i + 1 < i_end ? t.a + t.pairs * mr * 2 : nullptr;
+            t.b = image + q * 2;
+            bf16_tile_epilogue(ep, i * mr, q, t, r16);
+            if (in_place) {
+              // the next tile's C and residual rows: this panel's next columns, the block's next panel,
+              // the next chunk's first panel, or the next block's first tile
+              int64_t ni = i, nq = q + nr;
+              if (nq >= qe) {
+                ni = i + 1 < ie ? i + 1 : qe < q_end ? ib : ie;
+                nq = i + 1 < ie ? qb : qe < q_end ? qe : q_begin;
+              }
+              if (ni < i_end) {
+                const int rows = static_cast<int>(std::min<int64_t>(mr, M - ni * mr));
+                if (c16) {
+                  prefetch_tile_rows<true>(c16 + ni * mr * ldc + nq, ldc * 2, rows, nr * 2);
+                } else {
+                  prefetch_tile_rows<true>(c + ni * mr * ldc + nq, ldc * 4, rows, nr * 4);
+                }
+                if (t.residual) prefetch_tile_rows<false>(ep->residual + ni * mr * ep->ldr + nq, ep->ldr * 4, rows, nr * 4);
+                if (t.residual16) prefetch_tile_rows<false>(r16 + ni * mr * ep->ldr + nq, ep->ldr * 2, rows, nr * 2);
+              }
+              t.c = c16 ? nullptr : out + q;
+              t.c16 = c16 ? out16 + q : nullptr;
+              t.ldc = ldc;
+              k.tile(t);
+              continue;
+            }
+            if (!t.residual && !t.residual16) {
+              // Without a residual, the tile stores its columns ox < ow itself (Bf16Tile::col_keep), from
+              // the output index of the first: per row, the kept columns of a tile are consecutive outputs.
+              int64_t first = -1;
+              t.col_keep = keep_mask(g, q, t.cols, &first);
+              if (!t.col_keep) continue;
+              t.c = c16 ? nullptr : out + first;
+              t.c16 = c16 ? out16 + first : nullptr;
+              t.ldc = ldc;
+              k.tile(t);
+              t.col_keep = 0;
+              continue;
+            }
+            t.c = c16 ? nullptr : tile_out.data();
+            t.c16 = c16 ? tile_out16.data() : nullptr;
+            t.ldc = nr;
+            // With a residual: the tile's output columns' residual gathered in tile columns (0 where
+            // dropped), then the tile copied out.
+            std::fill(tile_res.begin(), tile_res.end(), 0.f);
+            for (int r = 0; r < t.rows; ++r) {
+              const int64_t row = (i * mr + r) * ep->ldr;
+              output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+                float* dst = tile_res.data() + r * nr + j;
+                if (t.residual) {
+                  std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
+                } else {
+                  for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
+                }
+              });
+            }
+            t.residual = tile_res.data();
+            t.residual16 = nullptr;
+            t.ldr = nr;
+            k.tile(t);
+            for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
+              output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+                if (c16) {
+                  std::memcpy(out16 + r * ldc + at, tile_out16.data() + r * nr + j, static_cast<size_t>(len) * 2);
+                } else {
+                  std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j,
+                              static_cast<size_t>(len) * sizeof(float));
+                }
+              });
+            }
           }
-          step(i, q, ni < i_end, ni, nq);
         }
       }
     }
