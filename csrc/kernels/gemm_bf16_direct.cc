@@ -8,13 +8,15 @@
 // tile (NR columns, B at image + 2 q), each tile over the block's panels,
 // so a tile's B (taps x pairs steps a plane apart) is read from L2 once per
 // block and then from L1; a 1x1 conv's column task runs each panel over its
-// columns. A panel-group task runs each panel over
+// columns (one loop nest: a block of one panel, a chunk of all columns).
+// A panel-group task runs each panel over
 // all columns (its weights stream from memory: a 7x7 stage's 4.7 MB of 3x3
 // weights, read once per call). Where Wq == ow (no dropped columns) the
-// tile stores into C; otherwise into a per-thread [mr][nr] tile whose
-// columns ox < ow are then copied out (the epilogue already applied: a
-// residual, FP32 or a bfloat16 one widened, is first gathered into an FP32
-// tile of the same columns). The image
+// tile stores into C; otherwise, without a residual, it stores its columns
+// ox < ow compressed (Bf16Tile::col_keep), and with one into a per-thread
+// [mr][nr] tile whose columns ox < ow are then copied out (the residual,
+// FP32 or a bfloat16 one widened, first gathered into an FP32 tile of the
+// same columns). The image
 // is built from FP32 planes or from a bfloat16 tensor's (Bf16DirectGeom::x16),
 // and C stored as FP32 or, for a bfloat16 output, BF16 (the tile rounds).
 // Tiles that store in place ask for the next tile's C and residual lines
