@@ -53,16 +53,22 @@ def conv_macs(net, batch: int) -> dict:
     return out
 
 
+def exported(net: str, batch: int) -> tuple[str, dict]:
+    """e2e_models.py's network exported to a fresh ONNX file, and its :func:`conv_macs`;
+    one int8rt thread."""
+    int8rt.set_num_threads(1)
+    path = os.path.join(tempfile.mkdtemp(), f"{net}.onnx")
+    export(net, path)
+    return path, conv_macs(path, batch)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--net", default="resnet50")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
-    int8rt.set_num_threads(1)
-    path = os.path.join(tempfile.mkdtemp(), f"{args.net}.onnx")
-    export(args.net, path)
-    macs = conv_macs(path, args.batch)
+    path, macs = exported(args.net, args.batch)
     feed = {"input": np.random.default_rng(3).standard_normal((args.batch, 3, 224, 224), dtype=np.float32)}
     prof = {}
     for label, bf16 in (("fp32", False), ("bf16", True)):

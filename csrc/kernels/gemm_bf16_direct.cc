@@ -2,19 +2,27 @@
 // pairs, the tap-major weights, and the column tiles that read B in place.
 //
 // Tasks are column tiles of the phase-width output (q = oy * Wq + ox), or
-// groups of weight panels where the columns are few and the weights large;
-// a task runs each weight panel over its columns, NR at a time with B at
-// image + 2 q (weight panel outer: the image of a task stays in L2 while
-// each panel is read once; panel-inner, a 7x7 stage streamed its 4.7 MB of
-// weights once per column tile). Where Wq == ow (no dropped columns) the
-// tile stores into C; otherwise into a per-thread [mr][nr] tile whose
-// columns ox < ow are then copied out (the epilogue already applied: a
-// residual, FP32 or a bfloat16 one widened, is first gathered into an FP32
-// tile of the same columns). The image
+// groups of weight panels where the columns are few and the weights large.
+// A column task of a conv with more than one tap takes its weight panels
+// in blocks of at most 256 KB and runs each block column tile by column
+// tile (NR columns, B at image + 2 q), each tile over the block's panels,
+// so a tile's B (taps x pairs steps a plane apart) is read from L2 once per
+// block and then from L1; a 1x1 conv's column task runs each panel over its
+// columns (one loop nest: a block of one panel, a chunk of all columns).
+// A panel-group task runs each panel over
+// all columns (its weights stream from memory: a 7x7 stage's 4.7 MB of 3x3
+// weights, read once per call). Where Wq == ow (no dropped columns) the
+// tile stores into C; otherwise, without a residual, it stores its columns
+// ox < ow compressed (Bf16Tile::col_keep), and with one into a per-thread
+// [mr][nr] tile whose columns ox < ow are then copied out (the residual,
+// FP32 or a bfloat16 one widened, first gathered into an FP32 tile of the
+// same columns). The image
 // is built from FP32 planes or from a bfloat16 tensor's (Bf16DirectGeom::x16),
 // and C stored as FP32 or, for a bfloat16 output, BF16 (the tile rounds).
 // Tiles that store in place ask for the next tile's C and residual lines
-// while they compute (prefetch_tile_rows).
+// while they compute (prefetch_tile_rows). A bfloat16 tensor's rows are paired
+// by the kernel's interleave (Bf16PanelKernel::interleave: VPMOVZXWD, shift,
+// OR on AVX512-BF16; 9% of ResNet-50's BF16 time at batch 8 in SSE2 before).
 #include "kernels/gemm_bf16_direct.h"
 
 #include <algorithm>
@@ -30,6 +38,7 @@ namespace kernels {
 namespace {
 
 constexpr int64_t kWorkSerial = 1 << 18;  // below this many MACs, one thread (as gemm_bf16.cc)
+constexpr int64_t kBlockBytes = 256 << 10;  // A panels per block of a column task (a quarter of L2)
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -52,16 +61,25 @@ void tap_offsets(const Bf16DirectGeom& g, int nr, std::vector<int64_t>& off, int
   *L = std::max(g.phases() * pl, top + round_up(g.oh * wq, nr));
 }
 
+// BF16 bits paired (Bf16InterleaveFn): the kernel's, or this loop.
+void interleave(const Bf16PanelKernel& k, const uint16_t* even, const uint16_t* odd, int64_t n, uint16_t* dst) {
+  if (k.interleave) {
+    k.interleave(even, odd, n, dst);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    dst[2 * i] = even[i];
+    dst[2 * i + 1] = odd ? odd[i] : uint16_t{0};
+  }
+}
+
 // Two rows of wq values (even channel, odd channel) as wq pairs: the
 // kernel's converter for FP32 rows, the bits interleaved for BF16 rows.
 void row_pairs(const Bf16PanelKernel& k, const float* rows, int64_t wq, uint16_t* dst) {
   k.pairs(rows, 2, static_cast<int>(wq), dst);
 }
-void row_pairs(const Bf16PanelKernel&, const uint16_t* rows, int64_t wq, uint16_t* dst) {
-  for (int64_t i = 0; i < wq; ++i) {
-    dst[2 * i] = rows[i];
-    dst[2 * i + 1] = rows[wq + i];
-  }
+void row_pairs(const Bf16PanelKernel& k, const uint16_t* rows, int64_t wq, uint16_t* dst) {
+  interleave(k, rows, rows + wq, wq, dst);
 }
 
 // One phase row of a pair straight from a bfloat16 tensor's bits: wq pairs
@@ -71,11 +89,13 @@ void row_pairs(const Bf16PanelKernel&, const uint16_t* rows, int64_t wq, uint16_
 // a quarter of its time (ResNet-50's 256 -> 512 at 28 x 28, RESULTS.md
 // section 110). SW: the stride when constant (1, 2), else 0 and sw read.
 template <int SW>
-void bits_row_pairs(const uint16_t* s0, const uint16_t* s1, int64_t sw, int64_t x0, int64_t x1, int64_t wq,
-                    uint16_t* dst) {
+void bits_row_pairs(const Bf16PanelKernel& k, const uint16_t* s0, const uint16_t* s1, int64_t sw, int64_t x0,
+                    int64_t x1, int64_t wq, uint16_t* dst) {
   const int64_t step = SW ? SW : sw, a = std::min(x0, wq), b = std::max(a, x1);
   std::fill(dst, dst + 2 * a, uint16_t{0});
-  if (s1) {
+  if constexpr (SW == 1) {
+    interleave(k, s0 + a, s1 ? s1 + a : nullptr, b - a, dst + 2 * a);
+  } else if (s1) {
     for (int64_t qx = a; qx < x1; ++qx) {
       dst[2 * qx] = s0[qx * step];
       dst[2 * qx + 1] = s1[qx * step];
@@ -121,11 +141,11 @@ void build_image(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const T* x, 
             const T* s0 = x + 2 * p * g.plane + iy * g.W + fx - g.pw;
             const T* s1 = 2 * p + 1 < g.C ? s0 + g.plane : nullptr;
             if (g.sw == 1) {
-              bits_row_pairs<1>(s0, s1, 1, x0, x1, wq, dst);
+              bits_row_pairs<1>(k, s0, s1, 1, x0, x1, wq, dst);
             } else if (g.sw == 2) {
-              bits_row_pairs<2>(s0, s1, 2, x0, x1, wq, dst);
+              bits_row_pairs<2>(k, s0, s1, 2, x0, x1, wq, dst);
             } else {
-              bits_row_pairs<0>(s0, s1, g.sw, x0, x1, wq, dst);
+              bits_row_pairs<0>(k, s0, s1, g.sw, x0, x1, wq, dst);
             }
             continue;
           }
@@ -159,6 +179,19 @@ void output_runs(const Bf16DirectGeom& g, int64_t q, int cols, Fn fn) {
     if (ox < g.ow) fn(j - q, oy * g.ow + ox, end - j);
     j = std::max(end, oy * wq + wq);
   }
+}
+
+// The tile's columns [q, q + cols) that are output pixels (ox < ow) as
+// Bf16Tile::col_keep bits, and the output index of the first (when any).
+uint32_t keep_mask(const Bf16DirectGeom& g, int64_t q, int cols, int64_t* first) {
+  const int64_t wq = g.wq();
+  uint32_t keep = 0;
+  for (int j = 0, ox = static_cast<int>(q % wq); j < cols; ++j, ox = ox + 1 == wq ? 0 : ox + 1) {
+    if (ox >= g.ow) continue;
+    if (!keep) *first = (q + j) / wq * g.ow + ox;
+    keep |= 1u << j;
+  }
+  return keep;
 }
 
 // Prefetches `rows` rows of `bytes` bytes, `ld` bytes apart, from `p` (for
@@ -270,6 +303,19 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
   const int64_t nc = by_panels ? Q : std::max<int64_t>(nr, round_up((Q + 7) / 8, nr));
   const int64_t group = by_panels ? (panels + 7) / 8 : panels;
   const int64_t tasks = by_panels ? (panels + group - 1) / group : (Q + nc - 1) / nc;
+  // Within a column task, a block of weight panels (at most kBlockBytes of
+  // A) runs column tile by column tile, each tile over the block's panels:
+  // the tile's B (a pair step's 128 bytes a plane apart, 36 KB at 3x3
+  // 64 -> 64) is read from L2 once per block and then from L1, where
+  // panel by panel it streamed from L2 once per panel (RESULTS.md section
+  // 125). Panel groups (by_panels) keep one panel per block: their weights
+  // stream from memory and are read once. So do 1x1 convs (one tap): their
+  // tile's B is short, and column tile outer their stores and residual
+  // reads jumped over every output row per tile, which cost more than the
+  // reuse gained where C is large (MobileNetV2's 1x1 convs at 112 x 112,
+  // ResNet-50's at batch 8: 5-40% slower, section 125).
+  const int64_t panel_bytes = g.taps() * run * mr * 4;
+  const int64_t block = by_panels || g.taps() == 1 ? 1 : std::max<int64_t>(1, kBlockBytes / panel_bytes);
   auto one = [&](int64_t task) {
     thread_local std::vector<float> tile_out, tile_res;
     thread_local std::vector<uint16_t> tile_out16;
@@ -284,69 +330,99 @@ void bf16_direct_run(const Bf16PanelKernel& k, const Bf16DirectGeom& g, const ui
     t.run_pairs = run;
     t.b_offsets = offsets;
     const int64_t q_begin = by_panels ? 0 : task * nc, q_end = by_panels ? Q : std::min(Q, (task + 1) * nc);
-    const int64_t i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
-    for (int64_t i = by_panels ? task * group : 0; i < i_end; ++i) {
-      t.a = w + i * t.pairs * mr * 2;
-      t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
-      float* out = c16 ? nullptr : c + i * mr * ldc;
-      uint16_t* out16 = c16 ? c16 + i * mr * ldc : nullptr;
-      for (int64_t q = q_begin; q < q_end; q += nr) {
-        t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
-        // The first tile of a panel asks for the weights that follow it (Bf16Tile::prefetch, a line per
-        // pair step: the next two 8-row panels): ResNet-50's 7 x 7 stage at batch 1 reads 29 MB of BF16
-        // weights from memory per run, which the hardware prefetchers brought in too late (section 107).
-        t.prefetch = q == q_begin && i + 1 < i_end ? t.a + t.pairs * mr * 2 : nullptr;
-        t.b = image + q * 2;
-        bf16_tile_epilogue(ep, i * mr, q, t, r16);
-        if (in_place) {
-          // the next tile's C and residual rows: this panel's next columns, or the next panel's first
-          const bool same = q + nr < q_end;
-          if (same || i + 1 < i_end) {
-            const int64_t ni = same ? i : i + 1, nq = same ? q + nr : q_begin;
-            const int rows = static_cast<int>(std::min<int64_t>(mr, M - ni * mr));
-            if (c16) {
-              prefetch_tile_rows<true>(c16 + ni * mr * ldc + nq, ldc * 2, rows, nr * 2);
-            } else {
-              prefetch_tile_rows<true>(c + ni * mr * ldc + nq, ldc * 4, rows, nr * 4);
-            }
-            if (t.residual) prefetch_tile_rows<false>(ep->residual + ni * mr * ep->ldr + nq, ep->ldr * 4, rows, nr * 4);
-            if (t.residual16) prefetch_tile_rows<false>(r16 + ni * mr * ep->ldr + nq, ep->ldr * 2, rows, nr * 2);
-          }
-          t.c = c16 ? nullptr : out + q;
-          t.c16 = c16 ? out16 + q : nullptr;
-          t.ldc = ldc;
-          k.tile(t);
-          continue;
-        }
-        t.c = c16 ? nullptr : tile_out.data();
-        t.c16 = c16 ? tile_out16.data() : nullptr;
-        t.ldc = nr;
-        if (t.residual || t.residual16) {  // the tile's output columns' residual, in tile columns (0 where dropped)
-          std::fill(tile_res.begin(), tile_res.end(), 0.f);
-          for (int r = 0; r < t.rows; ++r) {
-            const int64_t row = (i * mr + r) * ep->ldr;
-            output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-              float* dst = tile_res.data() + r * nr + j;
-              if (t.residual) {
-                std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
-              } else {
-                for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
+    const int64_t i_begin = by_panels ? task * group : 0, i_end = by_panels ? std::min(panels, (task + 1) * group) : panels;
+    // Blocks of panels, then chunks of columns, then the block's panels, each over the chunk's column
+    // tiles. A multi-tap conv's chunk is one tile (a tile over the block's panels); a 1x1 conv's block is
+    // one panel and its chunk all the task's columns: base's panel-outer loop, the panel's set-up once
+    // per panel and the tile loop inside (its tiles over 8-16 pairs are a few hundred cycles each: the
+    // per-tile step of a single walk cost MobileNetV2's 1x1 convs 8-18%, RESULTS.md section 125).
+    const int64_t chunk = block == 1 ? q_end - q_begin : nr;
+    for (int64_t ib = i_begin; ib < i_end; ib += block) {
+      const int64_t ie = std::min(i_end, ib + block);
+      for (int64_t qb = q_begin; qb < q_end; qb += chunk) {
+        const int64_t qe = std::min(q_end, qb + chunk);
+        for (int64_t i = ib; i < ie; ++i) {
+          t.a = w + i * t.pairs * mr * 2;
+          t.rows = static_cast<int>(std::min<int64_t>(mr, M - i * mr));
+          float* out = c16 ? nullptr : c + i * mr * ldc;
+          uint16_t* out16 = c16 ? c16 + i * mr * ldc : nullptr;
+          for (int64_t q = qb; q < qe; q += nr) {
+            t.cols = static_cast<int>(std::min<int64_t>(nr, q_end - q));
+            // The first tile of a panel asks for the weights that follow it (Bf16Tile::prefetch, a line per
+            // pair step: the next two 8-row panels): ResNet-50's 7 x 7 stage at batch 1 reads 29 MB of BF16
+            // weights from memory per run, which the hardware prefetchers brought in too late (section 107).
+            t.prefetch = q == q_begin && i + 1 < i_end ? t.a + t.pairs * mr * 2 : nullptr;
+            t.b = image + q * 2;
+            bf16_tile_epilogue(ep, i * mr, q, t, r16);
+            if (in_place) {
+              // the next tile's C and residual rows: this panel's next columns, the block's next panel,
+              // the next chunk's first panel, or the next block's first tile
+              int64_t ni = i, nq = q + nr;
+              if (nq >= qe) {
+                ni = i + 1 < ie ? i + 1 : qe < q_end ? ib : ie;
+                nq = i + 1 < ie ? qb : qe < q_end ? qe : q_begin;
               }
-            });
-          }
-          t.residual = tile_res.data();
-          t.residual16 = nullptr;
-          t.ldr = nr;
-        }
-        k.tile(t);
-        for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
-          output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
-            if (c16) {
-              std::memcpy(out16 + r * ldc + at, tile_out16.data() + r * nr + j, static_cast<size_t>(len) * 2);
-            } else {
-              std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j, static_cast<size_t>(len) * sizeof(float));
+              if (ni < i_end) {
+                const int rows = static_cast<int>(std::min<int64_t>(mr, M - ni * mr));
+                if (c16) {
+                  prefetch_tile_rows<true>(c16 + ni * mr * ldc + nq, ldc * 2, rows, nr * 2);
+                } else {
+                  prefetch_tile_rows<true>(c + ni * mr * ldc + nq, ldc * 4, rows, nr * 4);
+                }
+                if (t.residual) prefetch_tile_rows<false>(ep->residual + ni * mr * ep->ldr + nq, ep->ldr * 4, rows, nr * 4);
+                if (t.residual16) prefetch_tile_rows<false>(r16 + ni * mr * ep->ldr + nq, ep->ldr * 2, rows, nr * 2);
+              }
+              t.c = c16 ? nullptr : out + q;
+              t.c16 = c16 ? out16 + q : nullptr;
+              t.ldc = ldc;
+              k.tile(t);
+              continue;
             }
-          });
+            if (!t.residual && !t.residual16) {
+              // Without a residual, the tile stores its columns ox < ow itself (Bf16Tile::col_keep), from
+              // the output index of the first: per row, the kept columns of a tile are consecutive outputs.
+              int64_t first = -1;
+              t.col_keep = keep_mask(g, q, t.cols, &first);
+              if (!t.col_keep) continue;
+              t.c = c16 ? nullptr : out + first;
+              t.c16 = c16 ? out16 + first : nullptr;
+              t.ldc = ldc;
+              k.tile(t);
+              t.col_keep = 0;
+              continue;
+            }
+            t.c = c16 ? nullptr : tile_out.data();
+            t.c16 = c16 ? tile_out16.data() : nullptr;
+            t.ldc = nr;
+            // With a residual: the tile's output columns' residual gathered in tile columns (0 where
+            // dropped), then the tile copied out.
+            std::fill(tile_res.begin(), tile_res.end(), 0.f);
+            for (int r = 0; r < t.rows; ++r) {
+              const int64_t row = (i * mr + r) * ep->ldr;
+              output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+                float* dst = tile_res.data() + r * nr + j;
+                if (t.residual) {
+                  std::memcpy(dst, ep->residual + row + at, static_cast<size_t>(len) * sizeof(float));
+                } else {
+                  for (int64_t e = 0; e < len; ++e) dst[e] = bf16::to_f32(r16[row + at + e]);  // exact
+                }
+              });
+            }
+            t.residual = tile_res.data();
+            t.residual16 = nullptr;
+            t.ldr = nr;
+            k.tile(t);
+            for (int r = 0; r < t.rows; ++r) {  // runs of columns ox < ow, one output row each
+              output_runs(g, q, t.cols, [&](int64_t j, int64_t at, int64_t len) {
+                if (c16) {
+                  std::memcpy(out16 + r * ldc + at, tile_out16.data() + r * nr + j, static_cast<size_t>(len) * 2);
+                } else {
+                  std::memcpy(out + r * ldc + at, tile_out.data() + r * nr + j,
+                              static_cast<size_t>(len) * sizeof(float));
+                }
+              });
+            }
+          }
         }
       }
     }

@@ -128,6 +128,11 @@ using Fn = void (*)(const uint8_t* a, const uint8_t* b, const uint8_t* c, uint64
 #define PACKS16(P, F, I, Q, BH, H) INT8RT_I2(P, I, _mm512_packs_epi16)
 #define PERM32(P, F, I, Q, BH, H) INT8RT_I2(P, I, _mm512_permutexvar_epi32)
 #define PERM16(P, F, I, Q, BH, H) INT8RT_I2(P, I, _mm512_permutexvar_epi16)
+#define OR512(P, F, I, Q, BH, H) INT8RT_I2(P, I, _mm512_or_si512)
+#define STOREU512(P, F, I, Q, BH, H) \
+  I x;                               \
+  ld(&x, a);                         \
+  P(_mm512_storeu_si512)(out, x);
 #define CVTNE2(P, F, I, Q, BH, H)         \
   F x, y;                                 \
   ld(&x, a);                              \
@@ -211,6 +216,8 @@ INT8RT_PAIR(packs32, A512, PACKS32)
 INT8RT_PAIR(packs16, A512, PACKS16)
 INT8RT_PAIR(perm32, A512, PERM32)
 INT8RT_PAIR(perm16, A512, PERM16)
+INT8RT_PAIR(or512, A512, OR512)
+INT8RT_PAIR(storeu512, A512, STOREU512)
 INT8RT_PAIR(fmadd, A512, FMADD)
 INT8RT_PAIR(perm2ps, A512, PERM2PS)
 INT8RT_PAIR(widen16, A512, WIDEN16)
@@ -251,6 +258,7 @@ const Pair kPairs[] = {
     INT8RT_ENTRY(shift_and, Out::kBytes, false, false), INT8RT_ENTRY(maskz_epi16, Out::kBytes, false, false),
     INT8RT_ENTRY(store_epi16_256, Out::kBytes, false, false), INT8RT_ENTRY(compress, Out::kBytes, false, false),
     INT8RT_ENTRY(expand, Out::kBytes, false, false),   INT8RT_ENTRY(perm2ps, Out::kBytes, false, false),
+    INT8RT_ENTRY(or512, Out::kBytes, false, false),    INT8RT_ENTRY(storeu512, Out::kBytes, false, false),
 };
 
 // Output lane i (4 bytes) equal: same bits, or (floats) both NaN.

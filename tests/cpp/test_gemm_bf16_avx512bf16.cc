@@ -40,6 +40,7 @@ namespace avx512bf16 {
 void gemm_bf16_8x32(const Bf16Tile& t);  // avx512bf16/gemm_bf16_8x32.cc, emulated
 void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst);
 void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld);
+void bf16_interleave(const uint16_t* even, const uint16_t* odd, int64_t n, uint16_t* dst);
 }  // namespace avx512bf16
 }  // namespace emulated
 }  // namespace x86
@@ -55,7 +56,7 @@ const k::Bf16PanelKernel& emulated() {
                                          k::x86::avx512bf16::kBf16MR, k::x86::avx512bf16::kBf16NR,
                                          k::x86::emulated::avx512bf16::gemm_bf16_8x32,
                                          k::x86::emulated::avx512bf16::bf16_pairs, nullptr, 1,
-                                         k::Bf16Needs::kNothing);
+                                         k::Bf16Needs::kNothing, k::x86::emulated::avx512bf16::bf16_interleave);
   return kernel;
 }
 
@@ -256,6 +257,7 @@ TEST(AvxBf16Emulated, DirectConvBf16TensorsEqualTheReference) {
   std::vector<ConvCase> cases = conv_cases();
   cases.push_back({7, 5, 6, 9, 1, 1, 1, 0, 1});    // pointwise, odd C: a plain B read as it lies
   cases.push_back({16, 4, 16, 40, 1, 1, 1, 0, 1});  // pointwise, 64 columns: in-place tiles
+  cases.push_back({6, 4, 9, 9, 1, 1, 1, 0, 1});    // pointwise, 36 columns: an in-place tile of 4 (one vector)
   std::mt19937 gen(26);
   for (const ConvCase& c : cases) {
     const int64_t oh = (c.H + 2 * c.pad - c.dil * (c.kh - 1) - 1) / c.stride + 1;

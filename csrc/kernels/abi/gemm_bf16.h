@@ -85,6 +85,13 @@ struct Bf16Tile {
   // c16[r * ldc + j] instead of v at c (c unused; accumulate must be false).
   // Honoured by the kernels that honour b_step below; AMX's does not.
   uint16_t* c16 = nullptr;
+  // Columns stored compressed (the direct convolution's dropped columns,
+  // kernels/gemm_bf16_direct.cc), when nonzero: bit j is set for each
+  // column j < cols that is stored, and row r's set columns are stored one
+  // after another, in column order, from c (or c16) + r * ldc; the others
+  // are computed and not stored. residual and residual16 null, accumulate
+  // false. Honoured by the kernels that honour b_step below.
+  uint32_t col_keep = 0;
   // B read from an image instead of a panel (the direct convolution,
   // kernels/gemm_bf16_direct.cc), when b_step > 0: the pairs form runs of
   // run_pairs pairs (pairs is a multiple of it), and pair p = q * run_pairs
@@ -105,6 +112,10 @@ using Bf16TileFn = void (*)(const Bf16Tile&);
 using Bf16PairsFn = void (*)(const float* src, int64_t kc, int n, uint16_t* dst);
 // src: [kc][n] floats; dst[j * ld + k] for j < n, k < kc.
 using Bf16RowsFn = void (*)(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld);
+// BF16 bits paired, no arithmetic: dst[2 i] = even[i], dst[2 i + 1] =
+// odd[i] (0 when odd is null), i < n (the direct convolution's image rows
+// from a bfloat16 tensor, kernels/gemm_bf16_direct.cc).
+using Bf16InterleaveFn = void (*)(const uint16_t* even, const uint16_t* odd, int64_t n, uint16_t* dst);
 
 namespace ref {
 // Scalar, the spec (kernels/ref/gemm_bf16.cc); its tile is 4 x 16.
@@ -122,6 +133,7 @@ constexpr int kBf16MR = 8, kBf16NR = 32;
 void gemm_bf16_8x32(const Bf16Tile& t);
 void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst);
 void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld);
+void bf16_interleave(const uint16_t* even, const uint16_t* odd, int64_t n, uint16_t* dst);
 }  // namespace avx512bf16
 namespace amx {
 // AMX-BF16, 32 x 32 (four 16 x 16 C tiles), TDPBF16PS, A rows_a, pairs a

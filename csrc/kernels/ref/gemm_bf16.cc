@@ -20,12 +20,16 @@ void gemm_bf16_tile(const Bf16Tile& t) {
   };
   for (int r = 0; r < t.rows; ++r) {
     float* cr = t.c16 ? nullptr : t.c + r * t.ldc;
+    int kept = 0;  // the store's column: j, or with col_keep the set columns before j
     for (int j = 0; j < t.cols; ++j) {
+      const int at = t.col_keep ? kept : j;
+      if (t.col_keep && !((t.col_keep >> j) & 1u)) continue;
+      ++kept;
       float acc = 0.0f;
       for (int64_t p = 0; p < t.pairs; ++p) {
         acc = bf16::dot_pair(acc, t.a + (p * t.mr + r) * 2, b_row(p) + j * 2);
       }
-      float v = t.accumulate ? cr[j] + acc : acc;
+      float v = t.accumulate ? cr[at] + acc : acc;
       if (t.bias) v = v + t.bias[r];
       if (t.residual) v = v + t.residual[r * t.ldr + j];
       if (t.residual16) v = v + bf16::to_f32(t.residual16[r * t.ldr + j]);
@@ -34,9 +38,9 @@ void gemm_bf16_tile(const Bf16Tile& t) {
         v = v < t.hi ? v : t.hi;
       }
       if (t.c16) {
-        t.c16[r * t.ldc + j] = bf16::from_f32(v);
+        t.c16[r * t.ldc + at] = bf16::from_f32(v);
       } else {
-        cr[j] = v;
+        cr[at] = v;
       }
     }
   }

@@ -7,16 +7,21 @@
 // panel [pairs][8][2] and two VDPBF16PS. VDPBF16PS is the reference's
 // dot_pair (odd element first, DAZ, FTZ, RNE) in hardware, so the tile is
 // bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
-// shorter instantiation, `cols` < 32 stores through a mask; padded columns
+// shorter instantiation, `cols` < 32 stores through a mask, and `cols` <= 16
+// runs a one-vector instantiation (one B load and R VDPBF16PS per pair step); padded columns
 // are zero pairs in B. The tile epilogue (bias add, residual add (FP32, or BF16 widened by
 // VPMOVZXWD + VPSLLD), clip as compare + blend)
-// runs in registers before the store (FP32, or VCVTNEPS2BF16 into c16).
+// runs in registers before the store (FP32, or VCVTNEPS2BF16 into c16);
+// with col_keep, each half's kept columns are compressed (VCOMPRESSPS) and
+// stored one after another.
 // Bf16Tile::prefetch: one PREFETCHT0 per pair step, 64 bytes apart.
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
 // pairs; a tail of fewer than 16 columns through masks. Row converter:
 // VCVTNEPS2BF16 per k row, then a scalar transpose into the rows.
+// Interleave (BF16 bits into pairs): 16 pairs at a time, each 32-bit lane
+// the even word zero-extended (VPMOVZXWD) OR the odd one shifted up 16.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
 // in the library (namespace avx512bf16) and, in the tests, against
@@ -43,7 +48,10 @@ inline __m512 widen(__m256i bits) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
 }
 
-template <int R>
+// V: column vectors of 16 (2: the 8 x 32 tile; 1: a tile of at most 16
+// columns, which loads and multiplies one B vector per pair step instead
+// of computing 16 dropped columns; the same arithmetic per output).
+template <int R, int V>
 void tile(const Bf16Tile& t) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 8
@@ -58,14 +66,14 @@ void tile(const Bf16Tile& t) {
     const uint16_t* b = t.b_step ? t.b + t.b_offsets[q] : t.b;
     for (int64_t i = 0; i < run; ++i) {
       const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b);
-      const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + 32);
+      const __m512bh b1 = V == 2 ? (__m512bh)_mm512_loadu_si512(b + 32) : b0;
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         int32_t pair;
         std::memcpy(&pair, a + 2 * r, 4);
         const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
         acc0[r] = _mm512_dpbf16_ps(acc0[r], av, b0);
-        acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
+        if (V == 2) acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
       }
       a += 2 * kBf16MR;
       b += step;
@@ -78,58 +86,78 @@ void tile(const Bf16Tile& t) {
   const __mmask16 m0 = t.cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << t.cols) - 1);
   const __mmask16 m1 = t.cols > 16 ? static_cast<__mmask16>((1u << (t.cols - 16)) - 1) : 0;
   const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
+  // Bf16Tile::col_keep: each half's kept columns moved to its front
+  // (VCOMPRESSPS, register form), stored as n0 then n1 columns.
+  const __mmask16 k0 = static_cast<__mmask16>(t.col_keep), k1 = static_cast<__mmask16>(t.col_keep >> 16);
+  const int n0 = __builtin_popcount(k0);
+  const __mmask16 s0 = t.col_keep ? static_cast<__mmask16>((1u << n0) - 1) : m0;
+  const __mmask16 s1 = t.col_keep ? static_cast<__mmask16>((1u << __builtin_popcount(k1)) - 1) : m1;
+  const int at1 = t.col_keep ? n0 : 16;
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     float* c = t.c16 ? nullptr : t.c + r * t.ldc;
     __m512 v0 = acc0[r], v1 = acc1[r];
     if (t.accumulate) {
       v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), v0);
-      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
+      if (V == 2) v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), v1);
     }
     if (t.bias) {
       const __m512 b = _mm512_set1_ps(t.bias[r]);
       v0 = _mm512_add_ps(v0, b);
-      v1 = _mm512_add_ps(v1, b);
+      if (V == 2) v1 = _mm512_add_ps(v1, b);
     }
     if (t.residual) {
       const float* res = t.residual + r * t.ldr;
       v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + 16));
+      if (V == 2) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + 16));
     }
     if (t.residual16) {  // BF16 bits widened exactly: zero-extended, shifted into the high half
       const uint16_t* res = t.residual16 + r * t.ldr;
       v0 = _mm512_add_ps(v0, widen(_mm256_maskz_loadu_epi16(m0, res)));
-      v1 = _mm512_add_ps(v1, widen(_mm256_maskz_loadu_epi16(m1, res + 16)));
+      if (V == 2) v1 = _mm512_add_ps(v1, widen(_mm256_maskz_loadu_epi16(m1, res + 16)));
     }
     if (t.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo, as the reference)
       v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, lo, _CMP_GT_OQ), lo, v0);
-      v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, lo, _CMP_GT_OQ), lo, v1);
+      if (V == 2) v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, lo, _CMP_GT_OQ), lo, v1);
       v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, hi, _CMP_LT_OQ), hi, v0);
-      v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, hi, _CMP_LT_OQ), hi, v1);
+      if (V == 2) v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, hi, _CMP_LT_OQ), hi, v1);
+    }
+    if (t.col_keep) {
+      v0 = _mm512_maskz_compress_ps(k0, v0);
+      if (V == 2) v1 = _mm512_maskz_compress_ps(k1, v1);
     }
     if (t.c16) {  // VCVTNEPS2BF16: bf16::from_f32 per element
       uint16_t* c16 = t.c16 + r * t.ldc;
-      _mm256_mask_storeu_epi16(c16, m0, (__m256i)_mm512_cvtneps_pbh(v0));
-      _mm256_mask_storeu_epi16(c16 + 16, m1, (__m256i)_mm512_cvtneps_pbh(v1));
+      _mm256_mask_storeu_epi16(c16, s0, (__m256i)_mm512_cvtneps_pbh(v0));
+      if (V == 2) _mm256_mask_storeu_epi16(c16 + at1, s1, (__m256i)_mm512_cvtneps_pbh(v1));
       continue;
     }
-    _mm512_mask_storeu_ps(c, m0, v0);
-    _mm512_mask_storeu_ps(c + 16, m1, v1);
+    _mm512_mask_storeu_ps(c, s0, v0);
+    if (V == 2) _mm512_mask_storeu_ps(c + at1, s1, v1);
+  }
+}
+
+template <int V>
+void row_dispatch(const Bf16Tile& t) {
+  switch (t.rows) {
+    case 8: tile<8, V>(t); break;
+    case 7: tile<7, V>(t); break;
+    case 6: tile<6, V>(t); break;
+    case 5: tile<5, V>(t); break;
+    case 4: tile<4, V>(t); break;
+    case 3: tile<3, V>(t); break;
+    case 2: tile<2, V>(t); break;
+    default: tile<1, V>(t); break;
   }
 }
 
 }  // namespace
 
 void gemm_bf16_8x32(const Bf16Tile& t) {
-  switch (t.rows) {
-    case 8: tile<8>(t); break;
-    case 7: tile<7>(t); break;
-    case 6: tile<6>(t); break;
-    case 5: tile<5>(t); break;
-    case 4: tile<4>(t); break;
-    case 3: tile<3>(t); break;
-    case 2: tile<2>(t); break;
-    default: tile<1>(t); break;
+  if (t.cols <= 16) {
+    row_dispatch<1>(t);
+  } else {
+    row_dispatch<2>(t);
   }
 }
 
@@ -165,6 +193,23 @@ void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(row),
                          (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k * n + j)));
       for (int i = 0; i < w; ++i) dst[(j + i) * ld + k] = row[i];
+    }
+  }
+}
+
+void bf16_interleave(const uint16_t* even, const uint16_t* odd, int64_t n, uint16_t* dst) {
+  // Whole 16-pair chunks store unmasked (a masked store cost the 1x1 convs
+  // reading bfloat16 tensors 5-15%, RESULTS.md section 125); the tail masked.
+  for (int64_t i = 0; i < n; i += 16) {
+    const int w = n - i < 16 ? static_cast<int>(n - i) : 16;
+    const __mmask16 m = w == 16 ? 0xFFFF : static_cast<__mmask16>((1u << w) - 1);
+    const __m512i e = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, even + i));
+    const __m512i o = odd ? _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, odd + i)), 16)
+                          : _mm512_setzero_si512();
+    if (w == 16) {
+      _mm512_storeu_si512(dst + 2 * i, _mm512_or_si512(e, o));
+    } else {
+      _mm512_mask_storeu_epi16(dst + 2 * i, static_cast<__mmask32>((1u << (2 * w)) - 1), _mm512_or_si512(e, o));
     }
   }
 }

@@ -20,7 +20,8 @@ namespace x86 {
 void register_avx512bf16_kernels(KernelRegistry& r) {
   static const Bf16PanelKernel gemm("gemm_bf16_8x32_avx512bf16", Isa::kAvx512, avx512bf16::kBf16MR,
                                     avx512bf16::kBf16NR, avx512bf16::gemm_bf16_8x32,
-                                    avx512bf16::bf16_pairs, nullptr, 1, Bf16Needs::kAvx512Bf16);
+                                    avx512bf16::bf16_pairs, nullptr, 1, Bf16Needs::kAvx512Bf16,
+                                    avx512bf16::bf16_interleave);
   static const DwConvBf16Kernel dwconv("dwconv_bf16_avx512bf16", Isa::kAvx512, avx512bf16::dwconv_bf16_plane,
                                       true, 64);
   r.add(gemm, dwconv);

@@ -168,6 +168,7 @@ inline __m512i _mm512_loadu_si512(const void* p) {
   std::memcpy(v.bytes, p, 64);
   return v;
 }
+inline void _mm512_storeu_si512(void* p, __m512i v) { std::memcpy(p, v.bytes, 64); }
 inline void _mm256_store_si256(__m256i* p, __m256i v) {
   detail::check_aligned(p, 32, "VMOVDQA store: address not 32-byte aligned (#GP)");
   std::memcpy(static_cast<void*>(p), v.bytes, 32);
@@ -328,6 +329,11 @@ inline __m512i _mm512_slli_epi32(__m512i a, unsigned int count) {
 inline __m512i _mm512_and_si512(__m512i a, __m512i b) {
   __m512i r;
   for (int i = 0; i < 64; ++i) r.bytes[i] = static_cast<uint8_t>(a.bytes[i] & b.bytes[i]);
+  return r;
+}
+inline __m512i _mm512_or_si512(__m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 64; ++i) r.bytes[i] = static_cast<uint8_t>(a.bytes[i] | b.bytes[i]);
   return r;
 }
 // The bits as they are.
