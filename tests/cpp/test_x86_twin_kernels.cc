@@ -15,12 +15,14 @@
 // reduction around 6 / 8 / 16 / 32 / 64, primes), 1x1 read in place and
 // gathered, RxS windows with strides, asymmetric padding, dilation, groups,
 // the C = 3 stem, batch 1 and 3, all -128 / all 127 data, residual, int8
-// and float outputs, with guard bytes after every output.
+// and float outputs, with guard bytes after every output; and GEMMs whose B
+// is an activation (attention's products), packed per run into a reused slot.
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -416,6 +418,92 @@ TEST(X86Twins, PackedLayerRunsConcurrently) {
     for (auto& t : threads) t.join();
     for (const auto& o : outs) EXPECT_EQ(o, want) << u.conv->name();
   }
+}
+
+// Products of two activations as int8rt.QMatMul / QAttention run them
+// (engine/ops/int8/int8_products.cc): B given per run as [K][N] (values) or
+// [N][K] (keys), packed through GemmKernel::pack_per_run_into into one slot
+// that every product of the sweep reuses, as a thread's slot is reused head
+// after head; each head has its own data, so a slot whose buffer were not
+// repacked would give the previous head's product. M, N, K around the AMX
+// tile edges (16, 32 rows; 16-channel blocks; 64-byte chunks), K not a
+// multiple of 4, int8 and float outputs, a per-column bias (the zero-point
+// correction's form), against ref::gemm_s8 of B as [N][K].
+void check_product(const k::GemmKernel& g, std::unique_ptr<k::PackedGemm>& slot, int M, int N, int K, bool kn,
+                   k::OutputType out, Fill fill, uint32_t seed) {
+  const std::vector<int8_t> a = data(static_cast<size_t>(M) * K, seed, fill, -128);
+  const std::vector<int8_t> b = data(static_cast<size_t>(N) * K, seed + 1, fill, fill == Fill::kAllMax ? 127 : -128);
+  std::vector<int8_t> b_nk = b;  // the reference's layout
+  if (kn) {
+    for (int n = 0; n < N; ++n)
+      for (int kk = 0; kk < K; ++kk) b_nk[static_cast<size_t>(n) * K + kk] = b[static_cast<size_t>(kk) * N + n];
+  }
+  const float amax = 16384.0f * K;
+  const std::vector<float> scale = uniform_f32(N, seed + 2, 20.0f / amax, 60.0f / amax);
+  const std::vector<float> bias = uniform_f32(N, seed + 3, -10.0f, 10.0f);
+  k::Epilogue ep;
+  ep.scale = scale.data();
+  ep.bias = bias.data();
+  ep.out_type = out;
+  ep.clamp_lo = -128.0f;
+  ep.clamp_hi = 127.0f;
+  const size_t eb = out == k::OutputType::kInt8 ? 1 : 4;
+  const size_t bytes = static_cast<size_t>(M) * N * eb;
+  const std::vector<uint8_t> want = run_guarded("ref", bytes, [&](void* y) {
+    k::ref::gemm_s8(k::GemmShape{N, K}, M, a.data(), b_nk.data(), ep, y);
+  });
+  std::vector<int8_t> bcopy = b;
+  g.pack_per_run_into(k::GemmShape{N, K}, bcopy.data(), kn, &slot);
+  std::fill(bcopy.begin(), bcopy.end(), int8_t{99});  // packing must not keep it
+  const std::string what = std::string(g.name()) + " per-run B " + (kn ? "[K][N]" : "[N][K]") + " M" +
+                           std::to_string(M) + " N" + std::to_string(N) + " K" + std::to_string(K) +
+                           (eb == 1 ? " int8" : " float32") +
+                           (fill == Fill::kAllMin ? " all-128" : fill == Fill::kAllMax ? " 127x-128" : "");
+  expect_same(what, run_guarded(what, bytes, [&](void* y) { slot->run(M, a.data(), ep, y); }), want, eb);
+}
+
+TEST(X86Twins, ActivationProductsEqualReference) {
+  const std::vector<Under> under = kernels_under_test();
+  REQUIRE_KERNELS(under);
+  uint32_t seed = 7000;
+  for (const Under& u : under) {
+    std::unique_ptr<k::PackedGemm> slot;
+    for (int M : {1, 15, 16, 17, 32, 33, 50}) {
+      for (int N : {1, 15, 16, 17, 33, 64, 65}) {
+        for (int K : {1, 3, 4, 63, 64, 65, 128, 197}) {
+          for (bool kn : {true, false}) {
+            for (int head = 0; head < 2; ++head) {
+              const k::OutputType out = (M + head) % 2 ? k::OutputType::kInt8 : k::OutputType::kFloat32;
+              check_product(*u.gemm, slot, M, N, K, kn, out, Fill::kRandom, seed += 10);
+              if (::testing::Test::HasFatalFailure()) return;
+            }
+          }
+        }
+      }
+    }
+    for (Fill f : {Fill::kAllMin, Fill::kAllMax}) {
+      for (int K : {64, 197, 256}) {
+        check_product(*u.gemm, slot, 33, 64, K, true, k::OutputType::kFloat32, f, 11);
+        check_product(*u.gemm, slot, 17, 65, K, false, k::OutputType::kInt8, f, 12);
+      }
+    }
+  }
+}
+
+// The AMX per-run packing allocates once per (N, K): a thread's slot keeps
+// its buffer from head to head and across the two B layouts.
+TEST(X86Twins, AmxActivationSlotIsReused) {
+  const k::x86::AmxGemmKernel gemm(kAmxEmulated);
+  const k::GemmShape s{64, 197};
+  const std::vector<int8_t> b = random_s8(static_cast<size_t>(s.N) * (s.K + 1), 3);
+  std::unique_ptr<k::PackedGemm> slot;
+  gemm.pack_per_run_into(s, b.data(), true, &slot);
+  const k::PackedGemm* first = slot.get();
+  gemm.pack_per_run_into(s, b.data(), false, &slot);
+  gemm.pack_per_run_into(s, b.data(), true, &slot);
+  EXPECT_EQ(slot.get(), first);
+  gemm.pack_per_run_into(k::GemmShape{64, 198}, b.data(), true, &slot);  // another K: packed anew
+  EXPECT_EQ(slot->shape().K, 198);
 }
 
 TEST(X86Twins, SupportsDeclinesWithReasons) {

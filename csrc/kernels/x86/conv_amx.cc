@@ -1,11 +1,10 @@
 // Driver of the AMX microkernel (baseline code): int8 conv of any shape, and
-// GEMM through gemm_as_conv.h, as a GEMM over AMX tiles.
+// GEMM through gemm_as_conv.h, as a GEMM over AMX tiles, with B packed by
+// conv_amx_pack.h (its layout and reduction order are written there).
 //
-// Per group, the reduction runs over index red = (r * S + s) * C/groups + c
-// (filter tap outer, input channel inner), zero-padded to a multiple of 64
-// bytes: kchunks chunks, one A tile column block each. So a 1x1 conv reduces
-// over channels, and the C = 3 stem's 7x7 window is 147 bytes in 3 chunks
-// rather than 49 taps of 3 channels each padded to 64.
+// The reduction of a conv is (filter tap outer, input channel inner), so a
+// 1x1 conv reduces over channels, and the C = 3 stem's 7x7 window is 147
+// bytes in 3 chunks rather than 49 taps of 3 channels each padded to 64.
 //
 // A rows: for a 1x1, stride-1, unpadded conv whose channels per group are a
 // multiple of 64, the input itself (row stride C). Otherwise each work item
@@ -21,10 +20,12 @@
 // threads busy. Each output is computed by exactly one call, in a fixed
 // order, so results do not depend on the thread count.
 //
-// Packed weights (pack_amx_weights, read by amx/igemm_32x32c4.cc): per group
-// g, block b of 16 output channels and chunk kk, a 1 KiB B tile
-//   w[g][b][kk][q][l][e] = W[g*Kg + b*16 + l][c][r][s] at red = kk*64 + 4q + e
-// (zero past the reduction or past Kg).
+// A MatMul between two activations (attention: Int8Products packs B on every
+// run through GemmKernel::pack_per_run_into) takes PerRunAmxGemm: B packed
+// straight from [K][N] (pack_amx_kn) or [N][K] (pack_amx_oihw) into a buffer
+// kept in the caller's slot and rewritten by the next product of the same
+// (N, K), A read in place when K is a multiple of 64 and gathered with zero
+// padding otherwise: the same tiles, bytes and epilogue as constant weights.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -32,6 +33,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/x86/conv_amx_pack.h"
 #include "kernels/x86/gemm_as_conv.h"
 #include "kernels/x86/packing.h"
 #include "kernels/x86/x86_kernels.h"
@@ -46,42 +48,6 @@ constexpr int64_t kParallelMacs = int64_t{1} << 22;
 // Pixel tiles x groups below which channel blocks are split into runs.
 constexpr int64_t kMinItems = 8;
 
-struct AmxLayout {
-  int groups = 1, kg = 0, cg = 0, R = 1, S = 1;
-  int64_t kred = 0;  // R * S * cg
-  int kchunks = 0;   // ceil(kred / 64)
-  int nbk = 0;       // blocks of 16 channels per group
-  int64_t block_stride = 0;
-
-  explicit AmxLayout(const ConvShape& s)
-      : groups(s.groups), kg(s.k_per_group()), cg(s.c_per_group()), R(s.R), S(s.S),
-        kred(int64_t{s.R} * s.S * s.c_per_group()),
-        kchunks(static_cast<int>((kred + amx::kKChunk - 1) / amx::kKChunk)),
-        nbk((kg + amx::kBlock - 1) / amx::kBlock),
-        block_stride(int64_t{kchunks} * amx::kBlock * amx::kKChunk) {}
-};
-
-AlignedBuffer<int8_t> pack_amx_weights(const AmxLayout& L, const int8_t* w) {
-  AlignedBuffer<int8_t> packed(int64_t{L.groups} * L.nbk * L.block_stride);
-  int8_t* p = packed.data();
-  const int taps = L.R * L.S;
-  for (int g = 0; g < L.groups; ++g) {
-    for (int k = 0; k < L.kg; ++k) {
-      int8_t* block = p + (int64_t{g} * L.nbk + k / amx::kBlock) * L.block_stride;
-      const int l = k % amx::kBlock;
-      const int8_t* wk = w + (int64_t{g} * L.kg + k) * L.cg * taps;  // [cg][R][S]
-      for (int c = 0; c < L.cg; ++c) {
-        for (int tap = 0; tap < taps; ++tap) {
-          const int64_t red = int64_t{tap} * L.cg + c;
-          const int64_t kk = red / amx::kKChunk, q = red % amx::kKChunk / 4, e = red % 4;
-          block[(kk * 16 + q) * amx::kKChunk + l * 4 + e] = wk[int64_t{c} * taps + tap];
-        }
-      }
-    }
-  }
-  return packed;
-}
-
 bool reads_input_directly(const ConvShape& s) {
   return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
          s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 &&
@@ -90,9 +56,9 @@ bool reads_input_directly(const ConvShape& s) {
 
 class PackedAmxConv final : public PackedConv {
  public:
-  PackedAmxConv(const AmxUkernel& u, const ConvShape& s, const int8_t* w)
-      : u_(u), shape_(s), layout_(s), direct_(reads_input_directly(s)),
-        packed_(std::make_shared<const AlignedBuffer<int8_t>>(pack_amx_weights(layout_, w))) {}
+  // Weights packed by conv_amx_pack.h for s (shared, never written while this runs).
+  PackedAmxConv(const AmxUkernel& u, const ConvShape& s, std::shared_ptr<const AlignedBuffer<int8_t>> packed)
+      : u_(u), shape_(s), layout_(s), direct_(reads_input_directly(s)), packed_(std::move(packed)) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
@@ -248,6 +214,45 @@ std::string decline_reason(const AmxLayout& L) {
   return "";
 }
 
+// Weights packed once (constant conv / GEMM weights).
+std::shared_ptr<const AlignedBuffer<int8_t>> packed_oihw(const AmxLayout& L, const int8_t* w) {
+  auto packed = std::make_shared<AlignedBuffer<int8_t>>(L.packed_bytes());
+  pack_amx_oihw(L, w, packed->data());
+  return packed;
+}
+
+// A GEMM whose B is an activation (file comment): its buffer is rewritten by
+// pack() for each product, which its owner (one thread's slot) never does
+// while run() is in flight.
+class PerRunAmxGemm final : public PackedGemm {
+ public:
+  PerRunAmxGemm(const AmxUkernel& u, const GemmShape& shape)
+      : fn_(u.fn), shape_(shape), layout_(gemm_as_conv(shape)),
+        buffer_(std::make_shared<AlignedBuffer<int8_t>>(layout_.packed_bytes())),
+        gemm_(shape, std::make_unique<PackedAmxConv>(u, gemm_as_conv(shape), buffer_)) {}
+
+  bool fits(const AmxUkernel& u, const GemmShape& shape) const {
+    return u.fn == fn_ && shape.N == shape_.N && shape.K == shape_.K;
+  }
+  // b: [K][N] when kn, else [N][K].
+  void pack(const int8_t* b, bool kn) {
+    if (kn) {
+      pack_amx_kn(layout_, b, buffer_->data());
+    } else {
+      pack_amx_oihw(layout_, b, buffer_->data());
+    }
+  }
+  void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override { gemm_.run(M, a, ep, y); }
+  const GemmShape& shape() const override { return shape_; }
+
+ private:
+  AmxFn fn_;
+  GemmShape shape_;
+  AmxLayout layout_;
+  std::shared_ptr<AlignedBuffer<int8_t>> buffer_;  // also held, read-only, by gemm_'s PackedAmxConv
+  ConvAsGemm gemm_;
+};
+
 }  // namespace
 
 std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
@@ -256,7 +261,7 @@ std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
 
 std::unique_ptr<PackedConv> AmxConvKernel::pack(const ConvShape& shape, const int8_t* w) const {
   shape.validate();
-  return std::make_unique<PackedAmxConv>(u_, shape, w);
+  return std::make_unique<PackedAmxConv>(u_, shape, packed_oihw(AmxLayout(shape), w));
 }
 
 std::string AmxGemmKernel::supports(const GemmShape& shape, OutputType) const {
@@ -265,8 +270,27 @@ std::string AmxGemmKernel::supports(const GemmShape& shape, OutputType) const {
 
 std::unique_ptr<PackedGemm> AmxGemmKernel::pack(const GemmShape& shape, const int8_t* w) const {
   shape.validate();
-  return std::make_unique<ConvAsGemm>(
-      shape, std::make_unique<PackedAmxConv>(u_, gemm_as_conv(shape), w));
+  const ConvShape conv = gemm_as_conv(shape);
+  return std::make_unique<ConvAsGemm>(shape,
+                                      std::make_unique<PackedAmxConv>(u_, conv, packed_oihw(AmxLayout(conv), w)));
+}
+
+std::unique_ptr<PackedGemm> AmxGemmKernel::pack_kn(const GemmShape& shape, const int8_t* w_kn) const {
+  shape.validate();
+  auto packed = std::make_unique<PerRunAmxGemm>(u_, shape);
+  packed->pack(w_kn, true);
+  return packed;
+}
+
+void AmxGemmKernel::pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
+                                      std::unique_ptr<PackedGemm>* slot) const {
+  shape.validate();
+  auto* reuse = dynamic_cast<PerRunAmxGemm*>(slot->get());
+  if (!reuse || !reuse->fits(u_, shape)) {
+    *slot = std::make_unique<PerRunAmxGemm>(u_, shape);
+    reuse = static_cast<PerRunAmxGemm*>(slot->get());
+  }
+  reuse->pack(b, kn);
 }
 
 }  // namespace x86

@@ -169,6 +169,13 @@ class AmxGemmKernel final : public NamedKernel<GemmKernel> {
   explicit AmxGemmKernel(const AmxUkernel& u) : NamedKernel(u.gemm_name, u.isa), u_(u) {}
   std::string supports(const GemmShape& shape, OutputType out) const override;
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w) const override;
+  // B an activation (a MatMul of two activations, x86/conv_amx.cc): packed
+  // straight from [K][N] (or [N][K]) into the tile layout, no transpose;
+  // pack_per_run_into rewrites the slot's buffer when it holds this
+  // kernel's packing of the same (N, K), so repeated products allocate nothing.
+  std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* w_kn) const override;
+  void pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
+                         std::unique_ptr<PackedGemm>* slot) const override;
 
  private:
   AmxUkernel u_;
