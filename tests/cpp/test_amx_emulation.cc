@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "kernels/x86/amx/amx_emulation.h"
@@ -126,6 +127,33 @@ TEST_F(AmxEmulation, LoadStoreHonourRowsColsbAndStride) {
   EXPECT_EQ(emu::state().start_row, 0);
   EXPECT_EQ(emu::state().data[2][0][0], 0);
   EXPECT_EQ(emu::state().data[2][3][0], src[3 * in_stride]);
+}
+
+// TILELOADDT1 (_tile_stream_loadd) is TILELOADD with a cache hint: the same
+// rows, zeroing, start_row restart and faults.
+TEST_F(AmxEmulation, StreamLoadIsLoadWithAHint) {
+  const long stride = 45;
+  const std::vector<uint8_t> src = random_bytes(16 * stride, 9);
+  for (int start_row : {0, 2}) {
+    for (const auto& [rows, colsb] : {std::pair<int, int>{16, 64}, {7, 20}, {1, 4}}) {
+      Config c = Config().tile(1, rows, colsb).tile(5, rows, colsb);
+      c.bytes[1] = static_cast<uint8_t>(start_row);
+      emu::tile_loadconfig(c.bytes);
+      emu::tile_loadd(1, src.data(), stride);
+      EXPECT_EQ(emu::state().start_row, 0);
+      uint8_t loaded[16][64];
+      std::memcpy(loaded, emu::state().data[1], sizeof(loaded));
+      emu::tile_loadconfig(c.bytes);  // (zeroes the tiles, start_row again)
+      emu::tile_stream_loadd(5, src.data(), stride);
+      EXPECT_EQ(emu::state().start_row, 0);
+      EXPECT_EQ(std::memcmp(loaded, emu::state().data[5], sizeof(loaded)), 0)
+          << "rows " << rows << " colsb " << colsb << " start_row " << start_row;
+    }
+  }
+  emu::tile_release();
+  EXPECT_THROW(emu::tile_stream_loadd(0, src.data(), stride), Fault);
+  emu::tile_loadconfig(Config().tile(0, 16, 64).bytes);
+  EXPECT_THROW(emu::tile_stream_loadd(2, src.data(), stride), Fault);  // tile 2 not configured
 }
 
 // C[m][n] += sum_k sum_i A[m][4k+i] * B[k][4n+i] (mod 2^32), bytes extended

@@ -11,11 +11,10 @@ namespace kernels {
 namespace x86 {
 namespace {
 
-// Offset of (reduction index red, channel l of its block) within one block.
-int64_t in_block(int64_t red, int l) {
-  const int64_t kk = red / amx::kKChunk, q = red % amx::kKChunk / 4, e = red % 4;
-  return (kk * 16 + q) * amx::kKChunk + l * 4 + e;
-}
+// Offset of (reduction index red, channel l of its block) within one block:
+// tile kk = red / 64, its row q = red % 64 / 4, so the row of 64 bytes is
+// kk * 16 + q = red / 4, then 4 bytes per channel.
+int64_t in_block(int64_t red, int l) { return red / 4 * amx::kKChunk + l * 4 + red % 4; }
 
 }  // namespace
 

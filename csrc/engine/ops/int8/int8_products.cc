@@ -128,7 +128,14 @@ void Int8Products::run(int64_t M, int64_t N, int64_t K, const int8_t* a, const i
 
 std::string Int8Products::kernel_name() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return by_nk_.empty() ? std::string() : std::string(by_nk_.begin()->second.kernel->name());
+  std::vector<std::string> names;  // the distinct kernels, in (N, K) order: AMX may decline some shapes
+  for (const auto& entry : by_nk_) {
+    const std::string name = entry.second.kernel->name();
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : " / ") + name;
+  return out;
 }
 
 namespace {

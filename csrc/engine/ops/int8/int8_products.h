@@ -48,7 +48,8 @@ class Int8Products {
   // One product: y = a x b as above.
   void run(int64_t M, int64_t N, int64_t K, const int8_t* a, const int8_t* b, bool b_transposed, void* y) const;
 
-  // The kernel chosen for (N, K) (for describe()); empty before the first run.
+  // The kernels chosen for the (N, K) run so far, distinct, " / " between
+  // them (for describe()); empty before the first run.
   std::string kernel_name() const;
 
  private:

@@ -134,8 +134,10 @@ class QAttentionLayer : public Layer {
   }
 
   std::string describe() const override {
-    const std::string k = context_.kernel_name();
-    return "int8 attention (scores, softmax, context)" + (k.empty() ? std::string() : " on " + k);
+    const std::string qk = scores_.kernel_name(), pv = context_.kernel_name();
+    return "int8 attention (scores, softmax, context)" +
+           (qk.empty() ? std::string(" (gemm_s8 kernels chosen per sequence length at the first run)")
+                       : " on " + qk + " (scores), " + pv + " (context)");
   }
 
  private:

@@ -48,7 +48,8 @@ class QMatMulLayer : public Layer {
 
   std::string describe() const override {
     const std::string k = products_.kernel_name();
-    return "int8 x int8 matmul" + (k.empty() ? std::string() : " on " + k);
+    return "int8 x int8 matmul" +
+           (k.empty() ? std::string(" (gemm_s8 kernel chosen per shape at the first run)") : " on " + k);
   }
 
  private:
