@@ -2,7 +2,7 @@
 VNNI peak and against the peers a user would pick instead, in one process.
 
 Layers (batch 1): ResNet-50 convs, MobileNetV2 depthwise + pointwise, BERT
-GEMMs. For each layer and thread count (1 and 2) the implementations run
+GEMMs, and attention's products of two activations (BERT-base, ViT-B/16). For each layer and thread count (1 and 2) the implementations run
 alternately (int8rt, ONNX Runtime QLinearConv / QLinearMatMul, PyTorch
 quantized conv / linear on the x86 and oneDNN engines), each call timed on
 its own; the table reports medians, GOPS (2 * multiply-adds / s), the
@@ -49,14 +49,17 @@ HERE = Path(__file__).resolve().parent
 @dataclass(frozen=True)
 class Layer:
     name: str
-    kind: str  # "conv" or "gemm"
-    # conv: C, H(=W), K, R(=S), stride, groups; gemm: M, N, K
+    kind: str  # "conv", "gemm" or "bmm" (a batch of products of two activations)
+    # conv: C, H(=W), K, R(=S), stride, groups; gemm: M, N, K; bmm: heads, M, N, K, B given as [N][K]
     dims: Tuple[int, ...]
 
     def macs(self) -> int:
         if self.kind == "gemm":
             m, n, k = self.dims
             return m * n * k
+        if self.kind == "bmm":
+            h, m, n, k, _ = self.dims
+            return h * m * n * k
         c, h, k, r, stride, groups = self.dims
         oh = (h + 2 * (r // 2) - r) // stride + 1
         return oh * oh * k * (c // groups) * r * r
@@ -77,6 +80,14 @@ LAYERS = {
     "bert": [
         Layer("bert gemm 128x768x768", "gemm", (128, 768, 768)),
         Layer("bert gemm 128x3072x768", "gemm", (128, 3072, 768)),
+    ],
+    # Attention's products (int8rt.QMatMul / QAttention: B packed on every run),
+    # 12 heads of 64: BERT-base at 128 tokens, ViT-B/16 at 197.
+    "attention": [
+        Layer("bert attn QK^T 12x128x128x64", "bmm", (12, 128, 128, 64, 1)),
+        Layer("bert attn PV 12x128x64x128", "bmm", (12, 128, 64, 128, 0)),
+        Layer("vit attn QK^T 12x197x197x64", "bmm", (12, 197, 197, 64, 1)),
+        Layer("vit attn PV 12x197x64x197", "bmm", (12, 197, 64, 197, 0)),
     ],
 }
 
@@ -119,7 +130,29 @@ def measure_amx_peak() -> Tuple[Optional[float], str]:
 
 # ---- implementations: each returns a zero-argument callable running the layer ----
 
+def int8rt_bmm(layer: Layer, rng: np.random.Generator) -> Tuple[Callable[[], object], str]:
+    """An engine of one int8rt.QMatMul (int8 in and out), as attention runs its
+    products: B packed per product by the gemm_s8 kernel the registry picks
+    for (N, K); the name is that kernel, from the layer's detail after a run."""
+    from int8rt import _core
+    h, m, n, k, b_nk = layer.dims
+    a = rng.integers(-128, 128, (h, m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, (h, n, k) if b_nk else (h, k, n), dtype=np.int8)
+    net = _core.Network()
+    ia, ib = net.add_input("a", list(a.shape), "int8"), net.add_input("b", list(b.shape), "int8")
+    attrs = {"a_scale": 0.02, "b_scale": 0.01, "out_scale": 0.5, "b_transposed": b_nk}
+    net.mark_output(net.add_node("int8rt.QMatMul", "bmm", [ia, ib], attrs, ["y"])[0])
+    engine = int8rt.Engine(_core.Engine.create(net, {"precision": "int8"}))
+    ctx = engine.create_execution_context()
+    feed = {"a": a, "b": b}
+    ctx.run(feed)
+    detail = next(layer["detail"] for layer in engine.layers() if layer["op"] == "int8rt.QMatMul")
+    return (lambda: ctx.run(feed)), detail.rsplit(" on ", 1)[-1]
+
+
 def int8rt_impl(layer: Layer, rng: np.random.Generator) -> Tuple[Callable[[], object], str]:
+    if layer.kind == "bmm":
+        return int8rt_bmm(layer, rng)
     if layer.kind == "gemm":
         m, n, k = layer.dims
         a = rng.integers(-128, 128, (m, k), dtype=np.int8)
@@ -150,7 +183,18 @@ def ort_impl(layer: Layer, rng: np.random.Generator, threads: int
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         return None
-    if layer.kind == "gemm":
+    if layer.kind == "bmm":  # both operands inputs; B as [K][N] (a Transpose before it left out)
+        h, m, n, k, _ = layer.dims
+        inits = [numpy_helper.from_array(np.array(v, t), name) for v, t, name in
+                 [(0.02, np.float32, "a_s"), (128, np.uint8, "a_z"), (0.01, np.float32, "b_s"),
+                  (0, np.int8, "b_z"), (0.5, np.float32, "y_s"), (128, np.uint8, "y_z")]]
+        node = helper.make_node("QLinearMatMul", ["x", "a_s", "a_z", "w", "b_s", "b_z", "y_s", "y_z"], ["y"])
+        x_info = helper.make_tensor_value_info("x", TensorProto.UINT8, [h, m, k])
+        y_info = helper.make_tensor_value_info("y", TensorProto.UINT8, [h, m, n])
+        inputs = [x_info, helper.make_tensor_value_info("w", TensorProto.INT8, [h, k, n])]
+        feed = {"x": rng.integers(0, 256, (h, m, k), dtype=np.uint8),
+                "w": rng.integers(-128, 128, (h, k, n), dtype=np.int8)}
+    elif layer.kind == "gemm":
         m, n, k = layer.dims
         a = rng.integers(0, 256, (m, k), dtype=np.uint8)
         b = rng.integers(-128, 128, (k, n), dtype=np.int8)
@@ -165,6 +209,7 @@ def ort_impl(layer: Layer, rng: np.random.Generator, threads: int
                                                   "y_z"], ["y"])
         x_info = helper.make_tensor_value_info("x", TensorProto.UINT8, [m, k])
         y_info = helper.make_tensor_value_info("y", TensorProto.UINT8, [m, n])
+        inputs = [x_info]
         feed = {"x": a}
     else:
         c, h, k, r, stride, groups = layer.dims
@@ -185,8 +230,9 @@ def ort_impl(layer: Layer, rng: np.random.Generator, threads: int
                                 strides=[stride, stride], pads=[p, p, p, p], group=groups)
         x_info = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, c, h, h])
         y_info = helper.make_tensor_value_info("y", TensorProto.UINT8, [1, k, oh, oh])
+        inputs = [x_info]
         feed = {"x": x}
-    graph = helper.make_graph([node], "layer", [x_info], [y_info], inits)
+    graph = helper.make_graph([node], "layer", inputs, [y_info], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8  # what ONNX Runtime releases of the last years all accept
     so = ort.SessionOptions()
@@ -198,8 +244,7 @@ def ort_impl(layer: Layer, rng: np.random.Generator, threads: int
                                     providers=["CPUExecutionProvider"])
     except Exception:  # noqa: BLE001 - an unsupported combination is reported as absent
         return None
-    return (lambda: sess.run(None, feed)), "ort " + ("QLinearMatMul" if layer.kind == "gemm"
-                                                      else "QLinearConv")
+    return (lambda: sess.run(None, feed)), "ort " + ("QLinearConv" if layer.kind == "conv" else "QLinearMatMul")
 
 
 def torch_impl(layer: Layer, rng: np.random.Generator, engine: str
@@ -211,8 +256,8 @@ def torch_impl(layer: Layer, rng: np.random.Generator, engine: str
         import torch.ao.nn.quantized as nnq
     except ImportError:
         return None
-    if engine not in torch.backends.quantized.supported_engines:
-        return None
+    if engine not in torch.backends.quantized.supported_engines or layer.kind == "bmm":
+        return None  # (torch.ao has no quantized product of two activations)
     torch.backends.quantized.engine = engine
     if layer.kind == "gemm":
         m, n, k = layer.dims
@@ -334,7 +379,10 @@ def main() -> None:
                           f"{ratio:>9s}")
     print("\npeer notes: ONNX Runtime runs a one-node QLinearConv/QLinearMatMul model "
           "(uint8 NCHW input, zero point 128, int8 weights, ORT_ENABLE_ALL); PyTorch "
-          "runs torch.ao.nn.quantized Conv2d/Linear on quint8 channels_last input.")
+          "runs torch.ao.nn.quantized Conv2d/Linear on quint8 channels_last input. Attention "
+          "products: int8rt runs an engine of one int8rt.QMatMul per call (B packed per product; "
+          "QK^T reads K as [N][K]), ONNX Runtime a QLinearMatMul with both operands inputs and B "
+          "given as [K][N] (the Transpose a graph would have before it left out).")
 
 
 if __name__ == "__main__":

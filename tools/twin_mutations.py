@@ -1,7 +1,8 @@
 """Mutation check of the emulated x86 twins (issue 13; benchmarks/RESULTS.md §64).
 
 Applies one source mutation at a time to an AMX / AVX-512 / AVX-VNNI kernel
-file or emulation header, rebuilds the C++ test binary, runs the twin suites
+file, emulation header or AMX driver, rebuilds the C++ test binary (and, for
+a driver, the library first), runs the twin suites
 and reports how many tests fail, then restores the file. Every mutation must
 fail at least one test; the script exits 1 if one does not.
 
@@ -52,7 +53,20 @@ MUTATIONS = [
      "const uint16_t pa[2] = {a.get<uint16_t>(2 * i + 1), a.get<uint16_t>(2 * i)};\n    const uint16_t pb[2] = {b.get<uint16_t>(2 * i + 1), b.get<uint16_t>(2 * i)};"),
     ("M13 AVX-VNNI gemm_u8s8 tile: high 8 columns multiplied by the low B register", "csrc/kernels/x86/avxvnni/gemm_u8s8_6x16c4.cc",
      "hi[i] = INT8RT_DPBUSD256(hi[i], x, w1);", "hi[i] = INT8RT_DPBUSD256(hi[i], x, w0);"),
+    ("M14 AMX per-run packer: [K][N] rows read K bytes apart instead of N (wrong B row stride)",
+     "csrc/kernels/x86/conv_amx_pack.cc",
+     "const int8_t* row = b_kn + k * N;", "const int8_t* row = b_kn + k * L.kred;"),
+    ("M15 AMX per-run: a reused slot keeps the previous product's B (repack dropped)", "csrc/kernels/x86/conv_amx.cc",
+     "    reuse = static_cast<PerRunAmxGemm*>(slot->get());\n  }\n  reuse->pack(b, kn);",
+     "    reuse = static_cast<PerRunAmxGemm*>(slot->get());\n    reuse->pack(b, kn);\n  }"),
+    ("M16 AMX per-run: [N][K] keys packed as [K][N]", "csrc/kernels/x86/conv_amx.cc",
+     "    if (kn) {\n      pack_amx_kn", "    if (true) {\n      pack_amx_kn"),
+    ("M17 AMX packers: the 4 bytes of a B tile dword in reverse order", "csrc/kernels/x86/conv_amx_pack.cc",
+     "return red / 4 * amx::kKChunk + l * 4 + red % 4;", "return red / 4 * amx::kKChunk + l * 4 + 3 - red % 4;"),
 ]
+# Files compiled into the library only (the drivers the twins run through):
+# a mutation there rebuilds and reinstalls it (tools/dev_build.sh) first.
+LIBRARY_FILES = {"csrc/kernels/x86/conv_amx.cc", "csrc/kernels/x86/conv_amx_pack.cc"}
 
 
 
@@ -63,6 +77,15 @@ def run_tests(build: Path) -> Tuple[int, List[str]]:
     out = r.stdout + r.stderr
     failed = sorted(set(re.findall(r"^\[  FAILED  \] (\S+?)(?:,| \(|$)", out, re.M)))
     return r.returncode, failed
+
+
+def build_all(build: Path, library: bool) -> subprocess.CompletedProcess:
+    """Rebuilds the test binary, after the library (tools/dev_build.sh) when `library`."""
+    if library:
+        b = subprocess.run([str(ROOT / "tools/dev_build.sh")], capture_output=True, text=True, cwd=ROOT)
+        if b.returncode != 0:
+            return b
+    return subprocess.run(["cmake", "--build", str(build), "-j", "2"], capture_output=True, text=True)
 
 
 def main(build: Path, which: List[str]) -> int:
@@ -77,7 +100,7 @@ def main(build: Path, which: List[str]) -> int:
         path.write_text(src.replace(old, new))
         try:
             t0 = time.time()
-            b = subprocess.run(["cmake", "--build", str(build), "-j", "2"], capture_output=True, text=True)
+            b = build_all(build, rel in LIBRARY_FILES)
             if b.returncode != 0:
                 print(f"{name}: BUILD FAILED\n{b.stdout[-2000:]}", flush=True)
                 survived += 1
@@ -88,6 +111,8 @@ def main(build: Path, which: List[str]) -> int:
                   f"(build+run {time.time() - t0:.0f} s)", flush=True)
         finally:
             path.write_text(src)
+            if rel in LIBRARY_FILES:
+                build_all(build, True)
     subprocess.run(["cmake", "--build", str(build), "-j", "2"], capture_output=True, text=True)
     return 1 if survived else 0
 
