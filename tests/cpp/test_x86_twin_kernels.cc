@@ -487,6 +487,32 @@ TEST(X86Twins, ActivationProductsEqualReference) {
         check_product(*u.gemm, slot, 17, 65, K, false, k::OutputType::kInt8, f, 12);
       }
     }
+    // Over the drivers' 4M multiply-adds: the product's own work items run threaded.
+    for (bool kn : {true, false}) {
+      check_product(*u.gemm, slot, 130, 128, 256, kn, k::OutputType::kInt8, Fill::kRandom, seed += 10);
+    }
+  }
+}
+
+// Heads on several threads at once, each thread with its own slot (the
+// layer's parallel_for over products; per-thread tiles, panels and slots),
+// shapes alternating between the scores' and the context's (N, K).
+TEST(X86Twins, ActivationProductsRunConcurrently) {
+  const std::vector<Under> under = kernels_under_test();
+  REQUIRE_KERNELS(under);
+  for (const Under& u : under) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&u, t] {
+        std::unique_ptr<k::PackedGemm> slot;
+        for (int head = 0; head < 6; ++head) {
+          const bool scores = head % 2 == 0;
+          check_product(*u.gemm, slot, 40, scores ? 40 : 64, scores ? 64 : 40, !scores, k::OutputType::kInt8,
+                        Fill::kRandom, 9000 + 100 * t + head);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
   }
 }
 
