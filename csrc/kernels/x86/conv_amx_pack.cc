@@ -1,7 +1,7 @@
-// The AMX int8 B-tile packers (conv_amx_pack.h). Both write the whole
-// buffer, padding bytes as zero (tdpbssd multiplies them by A's zero
-// padding), so a buffer packed for another product of the same shape needs
-// no clearing first.
+// The AMX int8 B-tile packers (conv_amx_pack.h). Each clears the whole
+// buffer, then writes the values: padding bytes are zero (tdpbssd multiplies
+// them by A's zero padding), and a buffer that held another product's B of
+// the same shape is packed again in place.
 #include "kernels/x86/conv_amx_pack.h"
 
 #include <cstring>
