@@ -1,0 +1,97 @@
+"""Which network input is the attention (padding) mask, found by graph
+structure: bias correction's MatMul medians take real tokens only
+(row_shifts.py), and for that they need the input that says which tokens
+are padding.
+
+An encoder exported from HF transformers (BERT, MiniLM, DistilBERT, T5, and
+the sentence-transformers exports of them) turns its ``[batch, seq]`` mask
+into an additive or selecting term of the attention scores before their
+Softmax: ``(1 - mask[:, None, None, :].float()) * min`` added to the
+scores (older exports: Unsqueeze, Cast, Sub, Mul, Add), ``where(mask == 0,
+-inf, scores)`` (DistilBERT's masked_fill: Equal, Where), or the newer mask
+helpers' ``Flatten / Gather / And / Expand / Where`` (transformers 4.5x).
+Whatever the chain, the mask's *values* reach a Softmax over attention
+scores through element-wise and data-moving ops only. The token ids do
+not: they are the indices of an embedding Gather, and a value read only
+through ``Shape`` (sequence length, batch size) is not a value at all. So
+:func:`structural_mask_inputs` walks forward from each 2-D integer / bool /
+float input through :data:`_MASK_OPS` (a Gather only where the walk holds
+its data, not its indices) and keeps the inputs that reach the input of a
+Softmax of rank >= 3 (``[batch, heads, seq, seq]`` scores, or
+``[batch * heads, seq, seq]``).
+
+:func:`mask_input` takes the one input found so; where none or several
+are (a network without attention, an encoder-decoder's two masks), the
+name rule acc28 used: the one 2-D input whose name holds ``mask``.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = ["MASK_DTYPES", "mask_input", "named_mask_inputs", "structural_mask_inputs"]
+
+MASK_DTYPES = ("int64", "int32", "bool", "float32", "int8", "uint8")
+
+# The ops a mask's values pass through on their way to the scores: casts,
+# arithmetic and comparisons, logic, selection, and moves of data (no op
+# that mixes positions by weights: a MatMul, a Conv, a reduction).
+_MASK_OPS = frozenset({
+    "Cast", "CastLike", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Expand", "Tile", "Transpose",
+    "Slice", "Concat", "Gather", "Sub", "Mul", "Add", "Div", "Neg", "Min", "Max", "Clip", "Not", "And", "Or", "Xor",
+    "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Where",
+})
+
+
+def _mask_candidates(network: Any) -> list[int]:
+    tensors = network.tensors()
+    return [t for t in network.inputs() if len(tensors[t]["shape"]) == 2 and tensors[t]["dtype"] in MASK_DTYPES]
+
+
+def _reaches_scores(network: Any, start: int, readers: dict[int, list[dict[str, Any]]]) -> bool:
+    """Whether the values of tensor ``start`` reach the input of a Softmax
+    of rank >= 3 through :data:`_MASK_OPS` only."""
+    tensors = network.tensors()
+    front, seen = [start], {start}
+    while front:
+        t = front.pop()
+        for node in readers.get(t, ()):
+            if node["op"] == "Softmax":
+                if len(tensors[t]["shape"]) >= 3:
+                    return True
+                continue
+            if node["op"] not in _MASK_OPS or (node["op"] == "Gather" and node["inputs"][0] != t):
+                continue
+            for out in node["outputs"]:
+                if out >= 0 and out not in seen:
+                    seen.add(out)
+                    front.append(out)
+    return False
+
+
+def structural_mask_inputs(network: Any) -> list[str]:
+    """The 2-D inputs (of a mask's dtype) whose values reach a Softmax over
+    attention scores (module docstring), in the network's input order."""
+    readers: dict[int, list[dict[str, Any]]] = {}
+    for node in network.nodes():
+        for t in set(node["inputs"]):
+            if t >= 0:
+                readers.setdefault(t, []).append(node)
+    tensors = network.tensors()
+    return [tensors[t]["name"] for t in _mask_candidates(network) if _reaches_scores(network, t, readers)]
+
+
+def named_mask_inputs(network: Any) -> list[str]:
+    """The 2-D inputs (of a mask's dtype) whose name holds ``mask``
+    (``attention_mask``, ``input_mask``): acc28's rule, the fallback."""
+    tensors = network.tensors()
+    return [tensors[t]["name"] for t in _mask_candidates(network) if "mask" in tensors[t]["name"].lower()]
+
+
+def mask_input(network: Any) -> Optional[str]:
+    """The network's token-mask input: the one found by structure
+    (:func:`structural_mask_inputs`), else the one found by name
+    (:func:`named_mask_inputs`), else None."""
+    for found in (structural_mask_inputs(network), named_mask_inputs(network)):
+        if len(found) == 1:
+            return found[0]
+    return None
