@@ -15,8 +15,9 @@ scores through element-wise and data-moving ops only. The token ids do
 not: they are the indices of an embedding Gather, and a value read only
 through ``Shape`` (sequence length, batch size) is not a value at all. So
 :func:`structural_mask_inputs` walks forward from each 2-D integer / bool /
-float input through :data:`_MASK_OPS` (a Gather only where the walk holds
-its data, not its indices) and keeps the inputs that reach the input of a
+float input through :data:`_MASK_OPS` (a Gather, GatherElements or
+GatherND only where the walk holds its data, not its indices: torch's
+dynamo exporter selects the mask's entries with GatherND) and keeps the inputs that reach the input of a
 Softmax of rank >= 3 (``[batch, heads, seq, seq]`` scores, or
 ``[batch * heads, seq, seq]``).
 
@@ -37,7 +38,7 @@ MASK_DTYPES = ("int64", "int32", "bool", "float32", "int8", "uint8")
 # that mixes positions by weights: a MatMul, a Conv, a reduction).
 _MASK_OPS = frozenset({
     "Cast", "CastLike", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Expand", "Tile", "Transpose",
-    "Slice", "Concat", "Gather", "Sub", "Mul", "Add", "Div", "Neg", "Min", "Max", "Clip", "Not", "And", "Or", "Xor",
+    "Slice", "Concat", "Gather", "GatherElements", "GatherND", "Sub", "Mul", "Add", "Div", "Neg", "Min", "Max", "Clip", "Not", "And", "Or", "Xor",
     "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Where",
 })
 
@@ -59,7 +60,7 @@ def _reaches_scores(network: Any, start: int, readers: dict[int, list[dict[str, 
                 if len(tensors[t]["shape"]) >= 3:
                     return True
                 continue
-            if node["op"] not in _MASK_OPS or (node["op"] == "Gather" and node["inputs"][0] != t):
+            if node["op"] not in _MASK_OPS or (node["op"].startswith("Gather") and node["inputs"][0] != t):
                 continue
             for out in node["outputs"]:
                 if out >= 0 and out not in seen:
