@@ -33,7 +33,7 @@ from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 from .._numerics import scale_from_amax
 from . import auto_choice, check, crossval, decision_rule, mixed, unsigned_form
 from . import bias_correction as biascorr
-from . import bias_groups
+from . import bias_groups, sequence_axis
 from . import branch_bias
 from .holdout import SampleRouter
 from .input_range import input_image
@@ -85,6 +85,8 @@ class CalibrationRun:
         self.measure = measure and holdout_every != 0
         batch_fixed = any(not self._network.tensor(i)["shape"] or self._network.tensor(i)["shape"][0] >= 0
                           for i in self._network.inputs())
+        # axis 0 is time, not samples, where it reaches a time-major LSTM / GRU / RNN: whole batches
+        batch_fixed = batch_fixed or bool(sequence_axis.time_major_inputs(self._network))
         self.bias_correction = bias_correction
         self._fp32_layers = set(fp32_layers or ())
         self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
