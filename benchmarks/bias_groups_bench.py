@@ -10,6 +10,10 @@ Per network, int8rt ``auto`` builds:
   (``bias_groups.split`` replaced in-process: exactly the rule before acc30);
 - ``per group``: auto decides per group (accuracy/bias_groups.py, acc30).
 
+``--time-cut`` (a time-major recurrent network, gru_kws): also ``together``
+and ``per group`` with the batches cut into samples along axis 0, which is
+time there (the router's rule before acc30; sequence_axis.py).
+
 ``--renamed`` (MiniLM rows): the model's ``attention_mask`` input renamed
 ``pad`` (graph input and every reader; the feeds likewise) and built with
 ``bias_correction=True`` under ``name rule`` (acc28: no input named *mask*,
@@ -23,7 +27,7 @@ the build's process CPU seconds (shared machine: indicative only).
 
     PYTHONPATH=python:benchmarks python benchmarks/bias_groups_bench.py minilm_l6,vit_hf,ppocr_det,silero_vad \
         --dir /tmp/verify11/models [--json out.jsonl]
-    PYTHONPATH=python:benchmarks python benchmarks/bias_groups_bench.py gru_kws --dir /tmp/acc28/models
+    PYTHONPATH=python:benchmarks python benchmarks/bias_groups_bench.py gru_kws --time-cut --dir /tmp/acc28/models
     PYTHONPATH=python:benchmarks python benchmarks/bias_groups_bench.py minilm_l6 --renamed --dir /tmp/verify11/models
 """
 from __future__ import annotations
@@ -71,6 +75,21 @@ def as_is() -> Iterator[None]:
     yield
 
 
+@contextmanager
+def cut_along_time(rule) -> Iterator[None]:
+    """``rule`` with a time-major input's batches cut into samples along
+    axis 0 (time), as before acc30 (sequence_axis.py)."""
+    from int8rt.accuracy import sequence_axis
+
+    found = sequence_axis.time_major_inputs
+    sequence_axis.time_major_inputs = lambda network: set()
+    try:
+        with rule():
+            yield
+    finally:
+        sequence_axis.time_major_inputs = found
+
+
 def renamed(net: _Net, folder: str, old: str = "attention_mask", new: str = "pad") -> _Net:
     """``net`` with its input ``old`` renamed ``new`` in the model and the feeds."""
     import onnx
@@ -100,6 +119,8 @@ def main() -> int:
 
     extra = argparse.ArgumentParser(add_help=False)
     extra.add_argument("--renamed", action="store_true")
+    extra.add_argument("--time-cut", action="store_true", help="also auto's decisions with the batches cut along "
+                       "time (before acc30), for a time-major recurrent network")
     flags, rest = extra.parse_known_args()
     sys.argv = [sys.argv[0], *rest]
     args = start(__doc__, "minilm_l6, minilm_l3, vit_hf, ppocr_det, silero_vad, gru_kws, t5_enc")
@@ -113,6 +134,10 @@ def main() -> int:
         else:
             settings = [("off", False, as_is), ("forced on", True, as_is), ("auto decides, together", None, together),
                         ("auto decides, per group", None, as_is)]
+            if flags.time_cut:
+                settings = [("auto decides, together, cut along time", None, lambda: cut_along_time(together)),
+                            ("auto decides, per group, cut along time", None, lambda: cut_along_time(as_is)),
+                            *settings]
         refs = references(net)
         for method in args.methods.split(","):
             for label, correction, rule in settings:
