@@ -93,6 +93,17 @@ def test_a_renamed_mask_of_an_hf_export_is_found(kind: str, dynamo: bool, tmp_pa
     assert am.mask_input(builder.optimized_network()) == "keep"
 
 
+def _masked_softmax(mask: str) -> list[onnx.NodeProto]:
+    """p = Softmax(scores + (1 - mask[:, None, :]) * big), as HF's BERT adds
+    its mask (constants ``one``, ``onef``, ``big``)."""
+    return [helper.make_node("Unsqueeze", [mask, "one"], ["m3"]),
+            helper.make_node("Cast", ["m3"], ["mf"], to=TensorProto.FLOAT),
+            helper.make_node("Sub", ["onef", "mf"], ["inv"]),
+            helper.make_node("Mul", ["inv", "big"], ["ext"]),
+            helper.make_node("Add", ["scores", "ext"], ["masked"]),
+            helper.make_node("Softmax", ["masked"], ["p"], axis=-1)]
+
+
 def _embedding_model() -> onnx.ModelProto:
     """ids, segment_mask (token-type ids: an embedding's indices) and valid
     (the padding mask, added to the scores) -> a one-head attention."""
@@ -103,12 +114,7 @@ def _embedding_model() -> onnx.ModelProto:
              helper.make_node("Add", ["e0", "e1"], ["e"]),
              helper.make_node("Transpose", ["e"], ["et"], perm=[0, 2, 1]),
              helper.make_node("MatMul", ["e", "et"], ["scores"]),
-             helper.make_node("Unsqueeze", ["valid", "one"], ["v3"]),
-             helper.make_node("Cast", ["v3"], ["vf"], to=TensorProto.FLOAT),
-             helper.make_node("Sub", ["onef", "vf"], ["inv"]),
-             helper.make_node("Mul", ["inv", "big"], ["ext"]),
-             helper.make_node("Add", ["scores", "ext"], ["masked"]),
-             helper.make_node("Softmax", ["masked"], ["p"], axis=-1),
+             *_masked_softmax("valid"),
              helper.make_node("MatMul", ["p", "e"], ["y"])]
     ints = [helper.make_tensor_value_info(n, TensorProto.INT64, ["B", 6]) for n in ("ids", "segment_mask", "valid")]
     return model(nodes, ints, [fvi("y", ["B", 6, d])],
@@ -132,12 +138,7 @@ def _attention_model() -> onnx.ModelProto:
              helper.make_node("Add", ["b", "mm"], ["h"], name="linear_bias"),
              helper.make_node("Transpose", ["h"], ["ht"], perm=[0, 2, 1]),
              helper.make_node("MatMul", ["h", "ht"], ["scores"]),
-             helper.make_node("Unsqueeze", ["keep", "one"], ["k3"]),
-             helper.make_node("Cast", ["k3"], ["kf"], to=TensorProto.FLOAT),
-             helper.make_node("Sub", ["onef", "kf"], ["inv"]),
-             helper.make_node("Mul", ["inv", "big"], ["ext"]),
-             helper.make_node("Add", ["scores", "ext"], ["masked"]),
-             helper.make_node("Softmax", ["masked"], ["p"], axis=-1),
+             *_masked_softmax("keep"),
              helper.make_node("MatMul", ["p", "h"], ["y"])]
     keep = helper.make_tensor_value_info("keep", TensorProto.INT64, ["B", S])
     return model(nodes, [fvi("x", ["B", S, K]), keep], [fvi("y", ["B", S, N])],

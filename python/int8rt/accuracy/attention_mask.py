@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from .forward_walk import Readers, reaches
+
 __all__ = ["MASK_DTYPES", "mask_input", "named_mask_inputs", "structural_mask_inputs"]
 
 MASK_DTYPES = ("int64", "int32", "bool", "float32", "int8", "uint8")
@@ -48,37 +50,18 @@ def _mask_candidates(network: Any) -> list[int]:
     return [t for t in network.inputs() if len(tensors[t]["shape"]) == 2 and tensors[t]["dtype"] in MASK_DTYPES]
 
 
-def _reaches_scores(network: Any, start: int, readers: dict[int, list[dict[str, Any]]]) -> bool:
-    """Whether the values of tensor ``start`` reach the input of a Softmax
-    of rank >= 3 through :data:`_MASK_OPS` only."""
-    tensors = network.tensors()
-    front, seen = [start], {start}
-    while front:
-        t = front.pop()
-        for node in readers.get(t, ()):
-            if node["op"] == "Softmax":
-                if len(tensors[t]["shape"]) >= 3:
-                    return True
-                continue
-            if node["op"] not in _MASK_OPS or (node["op"].startswith("Gather") and node["inputs"][0] != t):
-                continue
-            for out in node["outputs"]:
-                if out >= 0 and out not in seen:
-                    seen.add(out)
-                    front.append(out)
-    return False
-
-
 def structural_mask_inputs(network: Any) -> list[str]:
     """The 2-D inputs (of a mask's dtype) whose values reach a Softmax over
     attention scores (module docstring), in the network's input order."""
-    readers: dict[int, list[dict[str, Any]]] = {}
-    for node in network.nodes():
-        for t in set(node["inputs"]):
-            if t >= 0:
-                readers.setdefault(t, []).append(node)
-    tensors = network.tensors()
-    return [tensors[t]["name"] for t in _mask_candidates(network) if _reaches_scores(network, t, readers)]
+    tensors, readers = network.tensors(), Readers(network)
+
+    def scores(node: dict[str, Any], position: int, t: int) -> bool:
+        return node["op"] == "Softmax" and len(tensors[t]["shape"]) >= 3
+
+    def passes(node: dict[str, Any], position: int, t: int) -> bool:
+        return node["op"] in _MASK_OPS and not (node["op"].startswith("Gather") and position != 0)
+
+    return [tensors[t]["name"] for t in _mask_candidates(network) if reaches(readers, t, scores, passes)]
 
 
 def named_mask_inputs(network: Any) -> list[str]:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .forward_walk import Readers, reaches
+
 __all__ = ["time_major_inputs"]
 
 _RECURRENT = ("LSTM", "GRU", "RNN")
@@ -52,26 +54,12 @@ def _keeps_axis0(node: dict[str, Any], position: int) -> bool:
 def time_major_inputs(network: Any) -> set[str]:
     """The names of the inputs whose axis 0 reaches the time axis of a
     time-major recurrent layer (module docstring)."""
-    readers: dict[int, list[tuple[dict[str, Any], int]]] = {}
-    for node in network.nodes():
-        for position, t in enumerate(node["inputs"]):
-            if t >= 0:
-                readers.setdefault(t, []).append((node, position))
-    tensors = network.tensors()
-    out = set()
-    for start in network.inputs():
-        front, seen = [start], {start}
-        while front and tensors[start]["name"] not in out:
-            t = front.pop()
-            for node, position in readers.get(t, ()):
-                if node["op"] in _RECURRENT:
-                    if position == 0 and not node["attrs"].get("layout", 0):
-                        out.add(tensors[start]["name"])
-                    continue
-                if not _keeps_axis0(node, position):
-                    continue
-                for o in node["outputs"]:
-                    if o >= 0 and o not in seen:
-                        seen.add(o)
-                        front.append(o)
-    return out
+    tensors, readers = network.tensors(), Readers(network)
+
+    def time_axis(node: dict[str, Any], position: int, t: int) -> bool:
+        return node["op"] in _RECURRENT and position == 0 and not node["attrs"].get("layout", 0)
+
+    def passes(node: dict[str, Any], position: int, t: int) -> bool:
+        return node["op"] not in _RECURRENT and _keeps_axis0(node, position)
+
+    return {tensors[t]["name"] for t in network.inputs() if reaches(readers, t, time_axis, passes)}
