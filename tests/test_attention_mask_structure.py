@@ -163,3 +163,22 @@ def test_the_renamed_mask_keeps_the_matmul_shift_to_real_tokens(monkeypatch: pyt
     monkeypatch.setattr(am, "structural_mask_inputs", lambda network: [])  # acc28's rule: by name only
     named_only = np.asarray(bc.measure_shifts(network, scales, data, 8, set())["linear"])
     assert np.abs(named_only - got).min() > 0.3, (named_only, got)
+
+
+def test_inputs_of_unknown_rank_are_no_mask() -> None:
+    """An If branch's inputs can have no known shape (branch_bias.py
+    measures each branch as a network of its own): no mask, and no error.
+    The branch is stood in for by the three calls attention_mask.py makes."""
+
+    class Branch:
+        def inputs(self) -> list[int]:
+            return [0, 1]
+
+        def tensors(self) -> list[dict]:
+            return [{"name": "attention_mask", "shape": None, "dtype": "int64"},
+                    {"name": "scores", "shape": None, "dtype": "float32"}, {"name": "p", "shape": None}]
+
+        def nodes(self) -> list[dict]:
+            return [{"op": "Softmax", "name": "softmax", "inputs": [1], "outputs": [2], "attrs": {}}]
+
+    assert am.structural_mask_inputs(Branch()) == [] and am.mask_input(Branch()) is None

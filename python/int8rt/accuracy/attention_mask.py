@@ -47,7 +47,12 @@ _MASK_OPS = frozenset({
 
 def _mask_candidates(network: Any) -> list[int]:
     tensors = network.tensors()
-    return [t for t in network.inputs() if len(tensors[t]["shape"]) == 2 and tensors[t]["dtype"] in MASK_DTYPES]
+    return [t for t in network.inputs() if _rank(tensors[t]) == 2 and tensors[t]["dtype"] in MASK_DTYPES]
+
+
+def _rank(tensor: dict[str, Any]) -> int:
+    """The tensor's rank, -1 where unknown (an If branch's inputs)."""
+    return -1 if tensor["shape"] is None else len(tensor["shape"])
 
 
 def structural_mask_inputs(network: Any) -> list[str]:
@@ -56,7 +61,7 @@ def structural_mask_inputs(network: Any) -> list[str]:
     tensors, readers = network.tensors(), Readers(network)
 
     def scores(node: dict[str, Any], position: int, t: int) -> bool:
-        return node["op"] == "Softmax" and len(tensors[t]["shape"]) >= 3
+        return node["op"] == "Softmax" and _rank(tensors[t]) >= 3
 
     def passes(node: dict[str, Any], position: int, t: int) -> bool:
         return node["op"] in _MASK_OPS and not (node["op"].startswith("Gather") and position != 0)
