@@ -21,7 +21,7 @@ from onnx import helper  # noqa: E402
 
 import int8rt  # noqa: E402
 from int8rt.accuracy import bias_correction as bc  # noqa: E402
-from int8rt.accuracy import bias_groups  # noqa: E402
+from int8rt.accuracy import bias_groups, branch_bias  # noqa: E402
 from int8rt.accuracy.metrics import centred_cosine  # noqa: E402
 from onnx_models import fvi, init, model  # noqa: E402
 from test_matmul_lstm_bias_correction import BIAS, K, N, S, W, _build, _x  # noqa: E402
@@ -105,8 +105,21 @@ def test_groups_that_all_help_are_all_kept() -> None:
         assert plain[k][0] > 0.15 and got[k][0] < 0.1 * plain[k][0], (k, plain, got)
 
 
-def test_split_groups_layers_by_op_and_branch_scope() -> None:
+def test_split_groups_layers_by_op() -> None:
+    """Top-level layers by their op; a name of no node in ``other``, last
+    (a layer inside an If branch goes by its op: test_if_branch_bias_correction.py's
+    network, below)."""
     network = int8rt.onnx.import_model(two_path_model().SerializeToString())
-    groups = bias_groups.split(network, {"gemm": [1.0], "linear": [2.0], "if_0/then/conv": [3.0]})
-    assert list(groups) == ["Conv/Gemm", "MatMul", bias_groups.BRANCHES]
-    assert groups["MatMul"] == {"linear": [2.0]} and groups[bias_groups.BRANCHES] == {"if_0/then/conv": [3.0]}
+    groups = bias_groups.split(network, {"unknown": [3.0], "linear": [2.0], "gemm": [1.0]})
+    assert list(groups) == ["Conv/Gemm", "MatMul", bias_groups.OTHER]
+    assert groups["MatMul"] == {"linear": [2.0]} and groups[bias_groups.OTHER] == {"unknown": [3.0]}
+
+
+def test_a_layer_inside_an_if_branch_goes_by_its_op() -> None:
+    from test_if_branch_bias_correction import biased_branch_model
+
+    network = int8rt.onnx.import_model(biased_branch_model().SerializeToString())
+    ops = branch_bias.branch_layer_ops(network)
+    convs = [k for k, op in ops.items() if op == "Conv"]
+    assert convs, ops
+    assert bias_groups.split(network, {convs[0]: [1.0]}) == {"Conv/Gemm": {convs[0]: [1.0]}}

@@ -156,7 +156,7 @@ class BuilderConfig:
             calibration samples (int8rt/accuracy/bias_correction.py). True:
             always; False: never; None (default): the ``auto`` calibrator
             builds the engine with and without it, per group of layers
-            (Conv / Gemm, MatMul, recurrent, If branches;
+            (Conv / Gemm, MatMul, recurrent;
             int8rt/accuracy/bias_groups.py), and keeps each group where its
             held-out samples are closer to float32 with it (the
             decision is in ``engine.build_report().auto_choice``); other

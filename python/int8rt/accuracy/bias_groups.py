@@ -11,9 +11,9 @@ measured and in how they fail:
 - ``MatMul``: the per-chunk median over real tokens (row_shifts.py), which
   a few clipped outlier tokens or an uncovered padding scheme can skew;
 - ``recurrent``: LSTM / GRU / RNN gate rows, whose shift a loop feeds back
-  into every later step;
-- ``If branches``: the layers inside If branches (branch_bias.py), which run
-  only where their branch is taken.
+  into every later step.
+- a layer inside an If branch (branch_bias.py) goes with its op's group
+  (Silero VAD's LSTM and convs run in one).
 
 So :func:`decide` takes the groups present (:func:`split`) in that order and
 decides each on the held-out judge the rest of auto uses (run.py's
@@ -29,31 +29,30 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from . import decision_rule
+from .branch_bias import branch_layer_ops
 
-__all__ = ["BRANCHES", "GROUPS", "Decision", "decide", "split"]
+__all__ = ["GROUPS", "OTHER", "Decision", "decide", "split"]
 
-BRANCHES = "If branches"
-# The groups in the order they are decided; the op each top-level layer
-# belongs to a group by.
+# The groups in the order they are decided, and the ops of each.
 GROUPS: dict[str, tuple[str, ...]] = {"Conv/Gemm": ("Conv", "Gemm"), "MatMul": ("MatMul",),
-                                      "recurrent": ("LSTM", "GRU", "RNN"), BRANCHES: ()}
+                                      "recurrent": ("LSTM", "GRU", "RNN")}
+OTHER = "other"  # a layer of another op, or of no node found: decided last
 
 
 def split(network: Any, deltas: Mapping[str, list[float]]) -> dict[str, dict[str, list[float]]]:
     """``deltas`` (layer name -> shift) by group, in :data:`GROUPS`' order,
-    groups without a layer left out: a top-level layer by its op in
-    ``network``, a layer of no top-level node (a scoped name inside an If
-    branch) in :data:`BRANCHES`."""
-    ops = {n["name"]: n["op"] for n in network.nodes()}
+    groups without a layer left out: a layer by its op, whether at the top
+    level of ``network`` or inside an If branch (its scoped name;
+    branch_bias.py); any other in :data:`OTHER`."""
+    ops = {**branch_layer_ops(network), **{n["name"]: n["op"] for n in network.nodes()}}
     out: dict[str, dict[str, list[float]]] = {}
     for group, group_ops in GROUPS.items():
-        members = {k: v for k, v in deltas.items()
-                   if (ops.get(k) in group_ops if group_ops else k not in ops)}
+        members = {k: v for k, v in deltas.items() if ops.get(k) in group_ops}
         if members:
             out[group] = members
-    left = set(deltas) - {k for m in out.values() for k in m}
-    if left:  # an op bias_correction measures that no group names: a group of its own, decided last
-        out["other"] = {k: deltas[k] for k in sorted(left)}
+    left = {k: v for k, v in deltas.items() if not any(ops.get(k) in g for g in GROUPS.values())}
+    if left:
+        out[OTHER] = left
     return out
 
 

@@ -619,7 +619,7 @@ class CalibrationRun:
     def _bias_correction_kept(self, scales: dict[str, float], deltas: dict[str, list[float]]
                               ) -> dict[str, list[float]]:
         """The corrections kept: each group of layers (bias_groups.py: Conv /
-        Gemm, MatMul, recurrent, If branches) where the engine with it is
+        Gemm, MatMul, recurrent) where the engine with it is
         closer to float32 on the auto choice's judging samples than the one
         without (:func:`_helps`: centred or uncentred), in turn; recorded in
         the report."""
