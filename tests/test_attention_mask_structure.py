@@ -16,10 +16,6 @@ or several.
   alone finds no mask and gives the padding's: more than 0.3 off)."""
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
-
 import numpy as np
 import pytest
 
@@ -34,50 +30,37 @@ from test_matmul_lstm_bias_correction import BIAS, K, N, S, W, _calibrated  # no
 from test_row_shifts_bias_correction import _masked_batch  # noqa: E402
 
 
-def _hf_encoder(kind: str):
-    torch = pytest.importorskip("torch")
+def _bench():
+    """benchmarks/transformer_bench.py (its exporter and torchvision guard)."""
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from transformer_bench import hide_broken_torchvision
+    import transformer_bench
 
-    hide_broken_torchvision()
-    transformers = pytest.importorskip("transformers")
-    torch.manual_seed(0)
-    if kind == "bert":
-        return transformers.BertModel(transformers.BertConfig(
-            vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-            max_position_embeddings=16))
-    if kind == "distilbert":
-        return transformers.DistilBertModel(transformers.DistilBertConfig(
-            vocab_size=50, dim=32, n_layers=1, n_heads=2, hidden_dim=64, max_position_embeddings=16))
-    return transformers.T5EncoderModel(transformers.T5Config(
-        vocab_size=50, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2))
+    return transformer_bench
 
 
 def _export(kind: str, dynamo: bool, path: str) -> None:
-    """``kind``'s encoder exported as users do (dynamic batch and sequence,
-    default opset), its inputs named ``tokens`` and ``keep``."""
-    import torch
-
-    encoder = _hf_encoder(kind).eval()
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.m = encoder
-
-        def forward(self, tokens, keep):
-            return self.m(input_ids=tokens, attention_mask=keep).last_hidden_state
-
-    axes = {0: "batch", 1: "sequence"}
-    args = (torch.randint(0, 50, (2, 8)), torch.ones(2, 8, dtype=torch.int64))
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Encoder(), args, path, input_names=["tokens", "keep"], output_names=["h"], dynamo=dynamo,
-                          dynamic_axes={"tokens": axes, "keep": axes, "h": axes})
+    """``kind``'s encoder (random weights, one layer) exported as users do
+    (dynamic batch and sequence, default opset), its inputs named
+    ``tokens`` and ``keep``."""
+    torch = pytest.importorskip("torch")
+    bench = _bench()
+    bench.hide_broken_torchvision()
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    if kind == "bert":
+        encoder = transformers.BertModel(transformers.BertConfig(
+            vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+            max_position_embeddings=16))
+    elif kind == "distilbert":
+        encoder = transformers.DistilBertModel(transformers.DistilBertConfig(
+            vocab_size=50, dim=32, n_layers=1, n_heads=2, hidden_dim=64, max_position_embeddings=16))
+    else:
+        encoder = transformers.T5EncoderModel(transformers.T5Config(
+            vocab_size=50, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2))
+    bench.export_encoder(encoder.eval(), path, 50, names=("tokens", "keep"), dynamo=dynamo)
 
 
 @pytest.mark.parametrize("kind,dynamo", [("bert", False), ("distilbert", False), ("t5", False), ("bert", True)])
