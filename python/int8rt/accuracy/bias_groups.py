@@ -11,7 +11,7 @@ measured and in how they fail:
 - ``MatMul``: the per-chunk median over real tokens (row_shifts.py), which
   a few clipped outlier tokens or an uncovered padding scheme can skew;
 - ``recurrent``: LSTM / GRU / RNN gate rows, whose shift a loop feeds back
-  into every later step.
+  into every later step;
 - a layer inside an If branch (branch_bias.py) goes with its op's group
   (Silero VAD's LSTM and convs run in one).
 
@@ -61,7 +61,8 @@ class Decision:
     """What :func:`decide` kept: the shifts (``deltas``), per group ``on`` /
     ``off`` (``groups``), the judged errors (``errors``: the build report's
     entries), the engine with the kept corrections and the builder it was
-    lowered from (None where nothing was kept)."""
+    lowered from (None where nothing was kept), and one line per group for
+    the log (``log``)."""
 
     deltas: dict[str, list[float]] = field(default_factory=dict)
     groups: dict[str, bool] = field(default_factory=dict)
