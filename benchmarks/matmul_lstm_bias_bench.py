@@ -91,6 +91,10 @@ def _load(name: str, folder: str) -> _Net:
 def _errors(outs: list[np.ndarray], refs: list[np.ndarray]) -> dict[str, float]:
     from int8rt.accuracy.metrics import centred_cosine
 
+    if len({a.shape[1:] for a in refs}) > 1:  # batches of several sizes (a detector's pages): the worst size's ccos
+        o, r = (np.concatenate([a.ravel() for a in x]).astype(np.float64) for x in (outs, refs))
+        ccos = min(centred_cosine(b.reshape(len(b), -1), a.reshape(len(a), -1)) for a, b in zip(outs, refs))
+        return {"ccos": ccos, "rel_l2": float(np.linalg.norm(o - r) / np.linalg.norm(r))}
     o, r = (np.concatenate([a.reshape(len(a), -1) for a in x]).astype(np.float64) for x in (outs, refs))
     return {"ccos": centred_cosine(r, o), "rel_l2": float(np.linalg.norm(o - r) / np.linalg.norm(r))}
 

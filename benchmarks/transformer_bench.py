@@ -79,9 +79,11 @@ def export_bert(path: str, base: bool, vocab: int):
     return model
 
 
-def export_encoder(bert, path: str, vocab: int) -> None:
+def export_encoder(bert, path: str, vocab: int, names: tuple[str, str] = ("input_ids", "attention_mask"),
+                   dynamo: bool = False) -> None:
     """A HuggingFace encoder taking (input_ids, attention_mask) and returning last_hidden_state,
-    exported by ``torch.onnx.export`` as users do: dynamic batch and sequence axes, default opset."""
+    exported by ``torch.onnx.export`` as users do: dynamic batch and sequence axes, default opset;
+    the ONNX inputs named ``names``, the TorchScript exporter or (``dynamo``) the default one."""
     import torch
 
     class Encoder(torch.nn.Module):
@@ -97,9 +99,9 @@ def export_encoder(bert, path: str, vocab: int) -> None:
     axes = {0: "batch", 1: "sequence"}
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        torch.onnx.export(Encoder(), (ids, mask), path, input_names=["input_ids", "attention_mask"],
-                          output_names=["last_hidden_state"], dynamo=False,
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes})
+        torch.onnx.export(Encoder(), (ids, mask), path, input_names=list(names),
+                          output_names=["last_hidden_state"], dynamo=dynamo,
+                          dynamic_axes={names[0]: axes, names[1]: axes, "last_hidden_state": axes})
 
 
 def token_batches(n: int, batch: int, seq: int, vocab: int, seed: int) -> list[dict[str, np.ndarray]]:

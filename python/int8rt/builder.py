@@ -155,7 +155,9 @@ class BuilderConfig:
             per-channel mean shift int8 weights and inputs cause, measured on
             calibration samples (int8rt/accuracy/bias_correction.py). True:
             always; False: never; None (default): the ``auto`` calibrator
-            builds the engine with and without it and keeps it where its
+            builds the engine with and without it, per group of layers
+            (Conv / Gemm, MatMul, recurrent;
+            int8rt/accuracy/bias_groups.py), and keeps each group where its
             held-out samples are closer to float32 with it (the
             decision is in ``engine.build_report().auto_choice``); other
             calibrators: off.

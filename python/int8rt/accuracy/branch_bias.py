@@ -20,7 +20,7 @@ are not modelled: their outputs are taken on their own symmetric grid.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from . import bias_correction as biascorr
 from .lut_inputs import LutInput, lut_inputs
 from .taps import Samples, WholeBatch, batches, count, fp32_tap_engine, take
 
-__all__ = ["branch_luts", "measure_branch_shifts"]
+__all__ = ["branch_layer_ops", "branch_luts", "measure_branch_shifts"]
 
 _BRANCHES = ("then_branch", "else_branch")
 
@@ -39,20 +39,29 @@ def _under(m: Mapping[str, Any], scope: str) -> dict[str, Any]:
     return {k[len(scope):]: v for k, v in m.items() if k.startswith(scope)}
 
 
-def branch_luts(lowered: Any, scope: str = "") -> dict[str, LutInput]:
-    """:func:`lut_inputs` of every If branch of a lowered INT8 network (at
-    any depth), keyed by scoped tensor name (each LutInput's source named
-    as in its branch)."""
-    out: dict[str, LutInput] = {}
-    for node in lowered.nodes():
+def _branches(network: Any, scope: str = "") -> Iterator[tuple[str, Any]]:
+    """(scope, branch network) of every If branch of ``network``, at any depth."""
+    for node in network.nodes():
         for attr in _BRANCHES if node["op"] == "If" else ():
             branch = node["attrs"].get(attr)
             if branch is None:
                 continue
             here = scope + _core.branch_scope(node["name"], attr)
-            out.update({here + k: v for k, v in lut_inputs(branch).items()})
-            out.update(branch_luts(branch, here))
-    return out
+            yield here, branch
+            yield from _branches(branch, here)
+
+
+def branch_luts(lowered: Any) -> dict[str, LutInput]:
+    """:func:`lut_inputs` of every If branch of a lowered INT8 network (at
+    any depth), keyed by scoped tensor name (each LutInput's source named
+    as in its branch)."""
+    return {here + k: v for here, branch in _branches(lowered) for k, v in lut_inputs(branch).items()}
+
+
+def branch_layer_ops(network: Any) -> dict[str, str]:
+    """Scoped layer name -> op of every node inside ``network``'s If
+    branches (at any depth): the names :func:`measure_branch_shifts` gives."""
+    return {here + n["name"]: n["op"] for here, branch in _branches(network) for n in branch.nodes()}
 
 
 def _branch_feeds(network: Any, data: Samples, batch_size: int, ifs: list[dict[str, Any]]

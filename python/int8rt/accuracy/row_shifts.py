@@ -8,8 +8,8 @@ that int8 clips set a mean that every other token would carry). This file
 says which rows and runs the products:
 
 - **Real tokens only** (:func:`token_mask`): where the network has a mask
-  input in the calibration feed (a 2-D input whose name says ``mask``, as
-  HF encoders' ``attention_mask``), a row whose token the mask zeroes is
+  input in the calibration feed (HF encoders' ``attention_mask``, found by
+  the graph's structure, whatever its name: attention_mask.py; acc30), a row whose token the mask zeroes is
   padding and is left out of the median: padded rows' activations differ
   from real tokens' (all-MiniLM-L6's 64-token calibration batches are 60%
   padding), and the correction is for the rows that reach the output.
@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import _core
 from .._numerics import quantize_weights as _quantize_int8
+from .attention_mask import mask_input
 from .metrics import fake_quantize
 
 __all__ = ["RECURRENT", "ROWS_PER_CHUNK", "RecurrentGemm", "mask_input", "row_error_engine", "sample_rows",
@@ -47,20 +48,6 @@ ROWS_PER_CHUNK = 128
 # Whether the recurrent GEMM's shift is measured and added (a switch for the
 # benchmarks' on / off rows; the rule itself is on).
 RECURRENT = True
-
-_MASK_DTYPES = ("int64", "int32", "bool", "float32", "int8", "uint8")
-
-
-def mask_input(network: Any) -> Optional[str]:
-    """The network's token-mask input: the one 2-D input whose name holds
-    ``mask`` (``attention_mask``, ``input_mask``), or None (none, or more
-    than one)."""
-    tensors = network.tensors()
-    found = [tensors[t]["name"] for t in network.inputs()
-             if "mask" in tensors[t]["name"].lower() and len(tensors[t]["shape"]) == 2
-             and tensors[t]["dtype"] in _MASK_DTYPES]
-    return found[0] if len(found) == 1 else None
-
 
 def token_mask(values: Mapping[str, np.ndarray], mask: Optional[str], x_shape: tuple[int, ...]
                ) -> Optional[np.ndarray]:

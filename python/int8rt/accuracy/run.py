@@ -33,6 +33,7 @@ from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 from .._numerics import scale_from_amax
 from . import auto_choice, check, crossval, decision_rule, mixed, unsigned_form
 from . import bias_correction as biascorr
+from . import bias_groups, sequence_axis
 from . import branch_bias
 from .holdout import SampleRouter
 from .input_range import input_image
@@ -84,6 +85,8 @@ class CalibrationRun:
         self.measure = measure and holdout_every != 0
         batch_fixed = any(not self._network.tensor(i)["shape"] or self._network.tensor(i)["shape"][0] >= 0
                           for i in self._network.inputs())
+        # axis 0 is time, not samples, where it reaches a time-major LSTM / GRU / RNN: whole batches
+        batch_fixed = batch_fixed or bool(sequence_axis.time_major_inputs(self._network))
         self.bias_correction = bias_correction
         self._fp32_layers = set(fp32_layers or ())
         self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
@@ -458,7 +461,8 @@ class CalibrationRun:
         deltas = self._measure_shifts(result.scales, data, values, grids)
         keep = bool(deltas)
         if self.bias_correction is None and deltas and self._fresh is not None:  # auto: measured with and without
-            keep = self._bias_correction_helps(result.scales, deltas)
+            deltas = self._bias_correction_kept(result.scales, deltas)
+            keep = bool(deltas)
         elif self._auto is not None:
             self._auto["bias_correction"] = (
                 "on (BuilderConfig)" if self.bias_correction else
@@ -511,6 +515,7 @@ class CalibrationRun:
             return deltas
         both = [*data, *held]
         refit = self._measure_shifts(scales, both, values, grids, limit=count(both))
+        refit = {k: v for k, v in refit.items() if k in deltas}  # the groups auto kept (bias_groups.py)
         if set(refit) != set(deltas):
             return deltas
         self._corrected_engine = None  # the engine measured had the kept samples' shifts: lower the build's
@@ -611,24 +616,28 @@ class CalibrationRun:
         return {"affine": {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0},
                 "luts": {**lut_inputs(engine.network()), **branch_bias.branch_luts(engine.network())}}
 
-    def _bias_correction_helps(self, scales: dict[str, float], deltas: dict[str, list[float]]) -> bool:
-        """Whether the engine with the corrected biases is closer to float32
-        on the auto choice's judging samples than the one without
-        (:func:`_helps`: centred or uncentred); recorded in the report."""
-        without = self._plain_errors(dict(scales))
-        corrected_builder = biascorr.apply(self._fresh(), deltas)
-        corrected = corrected_builder.build(scales)
-        with_ = self._judge(corrected)
-        keep = _helps(with_, without)
-        if keep:  # the build's engine, where the build's builder is like this one (before_build)
-            self._corrected_engine, self._corrected_builder = (dict(scales), corrected), corrected_builder
+    def _bias_correction_kept(self, scales: dict[str, float], deltas: dict[str, list[float]]
+                              ) -> dict[str, list[float]]:
+        """The corrections kept: each group of layers (bias_groups.py: Conv /
+        Gemm, MatMul, recurrent) where the engine with it is
+        closer to float32 on the auto choice's judging samples than the one
+        without (:func:`_helps`: centred or uncentred), in turn; recorded in
+        the report."""
+        def judge(subset: dict[str, list[float]]) -> tuple[Any, Any, Any]:
+            builder = biascorr.apply(self._fresh(), subset)
+            engine = builder.build(scales)
+            return builder, engine, self._judge(engine)
+
+        decision = bias_groups.decide(bias_groups.split(self._network, deltas), self._plain_errors(dict(scales)),
+                                      judge, _helps)
+        if decision.deltas:  # the build's engine, where the build's builder is like this one (before_build)
+            self._corrected_engine, self._corrected_builder = (dict(scales), decision.engine), decision.builder
         assert self._auto is not None
-        self._auto["bias_correction"] = "on (auto)" if keep else "off (auto)"
-        self._auto["errors"].update(decision_rule.report_errors("bias correction", without, with_))
+        self._auto["bias_correction"] = decision.label()
+        self._auto["errors"].update(decision.errors)
         logger.info("auto calibration: bias correction %s (output relative L2 on %d %s samples: %s)",
-                    "kept" if keep else "left off", self._auto["samples"], self._where,
-                    decision_rule.describe(without, with_))
-        return keep
+                    decision.label(), self._auto["samples"], self._where, "; ".join(decision.log))
+        return decision.deltas
 
     def corrected(self, builder: Any, fp32_nodes: set[str]) -> Any:
         """``builder`` (another Builder over the same network) with the bias
