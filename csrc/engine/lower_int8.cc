@@ -326,6 +326,8 @@ bool Lowerer::lower_lut(int n) {
   });
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
+  // A gate read only by channel gates, or a network output (lower_int8_gates.cc).
+  if (lower_gate_region(r) || lower_output_region(r)) return true;
   if (index_.is_output(y) || !has_scale(y)) return false;
   // A table reads a symmetric x, or one clipped below the region's flat
   // part (adopt_flat_input_grids); it writes y at y's scale and zero point
