@@ -192,3 +192,15 @@ def test_output_sigmoid_is_a_float_table_read(channels: int) -> None:
 def test_output_sigmoid_read_by_a_layer_is_no_output_table() -> None:
     ops = ops_of(build(sigmoid_head(also_read=True)))
     assert ops["out_sigmoid"] != "int8rt.QLutFloat"
+
+
+def test_output_sigmoid_of_a_float_input_stays_float() -> None:
+    """Sigmoid(x) of the network input, which a conv reads in int8 too: the
+    float input exists, so the Sigmoid keeps reading it (a table would add
+    the input's rounding)."""
+    rng = np.random.default_rng(26)
+    m = model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[1, 1]),
+               helper.make_node("Sigmoid", ["x"], ["p"], name="in_sigmoid")],
+              [fvi("x", ["N", 3, 10, 10])], [fvi("y", ["N", 4, 10, 10]), fvi("p", ["N", 3, 10, 10])],
+              [init("w", (rng.standard_normal((4, 3, 1, 1)) * 0.3).astype(F32))])
+    assert ops_of(build(m))["in_sigmoid"] == "Sigmoid"

@@ -96,6 +96,7 @@ int Lowerer::get_float(int t) {
   int out = dst_.add_node(ConvertAttrs::kDequantizeOp, name, {int8_id_[t]}, a.to_attrs(), {src_t.name})[0];
   dst_.tensor(out).shape = src_t.shape;
   plan_.convert(out, name, ConvertAttrs::kDequantizeOp, src_t.name, qscale_[t]);
+  dequantized_.insert(t);
   return float_id_[t] = out;
 }
 

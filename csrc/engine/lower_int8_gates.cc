@@ -10,6 +10,8 @@
 //   det's output Sigmoid): int8rt.QLutFloat reads the int8 input through
 //   the region's 256 float values and writes the float output, instead of
 //   a Dequantize and the float layers.
+// Only for a region input that an int8 layer made (made_in_int8): a float
+// input quantized for other readers keeps its float region.
 // Both compute the float path's bits (the values are the engine's own float
 // layers run on the 256 levels, lut_region.h), so they change no result.
 #include "engine/lower_int8_lowerer.h"
@@ -34,7 +36,8 @@ bool Lowerer::gate_mul_lowers(const Node& mul, int gate) const {
 
 bool Lowerer::lower_gate_region(const LutRegion& r) {
   const int y = r.output;
-  if (!opt_.int8_gates || index_.is_output(y) || index_.readers(y).empty() || !qchannels_[r.input].empty()) {
+  if (!opt_.int8_gates || index_.is_output(y) || index_.readers(y).empty() || !qchannels_[r.input].empty() ||
+      !made_in_int8(r.input)) {
     return false;
   }
   const std::vector<int64_t>& shape = src_.tensor(y).shape;
@@ -61,7 +64,9 @@ bool Lowerer::lower_gate_region(const LutRegion& r) {
 
 bool Lowerer::lower_output_region(const LutRegion& r) {
   const int y = r.output;
-  if (!index_.is_output(y) || !index_.readers(y).empty() || !qchannels_[r.input].empty()) return false;
+  if (!index_.is_output(y) || !index_.readers(y).empty() || !qchannels_[r.input].empty() || !made_in_int8(r.input)) {
+    return false;  // (a float input, a network input's, keeps its float reader: no rounding added)
+  }
   QLutFloatAttrs a;
   std::vector<std::string> sources;
   std::string name;

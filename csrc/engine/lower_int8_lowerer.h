@@ -218,6 +218,9 @@ class Lowerer {
   bool lower_gate_region(const LutRegion& r);
   // A region whose output only leaves the network: int8rt.QLutFloat.
   bool lower_output_region(const LutRegion& r);
+  // t's float values are its int8 values (an int8 layer made t; any float
+  // form is its Dequantize), so reading t in int8 rounds nothing more.
+  bool made_in_int8(int t) const { return is_int8(t) && (float_id_[t] < 0 || dequantized_.count(t) > 0); }
 
   // Why a node that try_int8 left without a word stays float32.
   std::string float_reason(const Node& node) const;
@@ -520,6 +523,7 @@ class Lowerer {
     std::vector<std::string> sources;
   };
   std::map<int, GateCodes> gate_codes_;
+  std::set<int> dequantized_;  // tensors whose float form is a Dequantize of their int8 one (get_float)
   std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;
