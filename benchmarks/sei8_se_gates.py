@@ -14,11 +14,15 @@ are the same bytes. ``time`` loads both tags' engine files into this
 process (the engine file holds the lowered graph: the base engine keeps its
 Dequantize + float gate layers) and times them alternating with OpenVINO
 INT8 (NNCF defaults, e2e_bench's cached model), 1 thread, CPU time, medians.
+``profile`` sums both engines' per-layer thread CPU time by the ops the
+change touches (Dequantize, the float gates and output Sigmoid,
+QChannelMul, QLutFloat) and over all layers.
 
     PYTHONPATH=build/base_src/python python benchmarks/sei8_se_gates.py save --tag base --dir /tmp/sei8
     PYTHONPATH=python python benchmarks/sei8_se_gates.py save --tag new --dir /tmp/sei8
     PYTHONPATH=python python benchmarks/sei8_se_gates.py compare --tags base new --dir /tmp/sei8
     PYTHONPATH=python python benchmarks/sei8_se_gates.py time --tags base new --dir /tmp/sei8 --batches 1 8
+    PYTHONPATH=python python benchmarks/sei8_se_gates.py profile --tags base new --dir /tmp/sei8 --rounds 5
 """
 from __future__ import annotations
 
@@ -123,9 +127,43 @@ def time_engines(args: argparse.Namespace) -> None:
                 print(line)
 
 
+#: The layers the change touches: the base engine's Dequantize and float
+#: gate / output Sigmoid layers, and both engines' QChannelMul / QLutFloat.
+TOUCHED = ("int8rt.Dequantize", "HardSigmoid", "Sigmoid", "int8rt.QChannelMul", "int8rt.QLutFloat")
+
+
+def profile_engines(args: argparse.Namespace) -> None:
+    """Per-layer thread CPU time of both engines (Engine.profile, 1 thread),
+    the two profiled in turn `rounds` times: medians of the sums by op."""
+    int8rt.set_num_threads(1)
+    models = args.dir / "models"
+    for name in args.nets:
+        s = subject(name, models)
+        engines = {tag: int8rt.Engine.load(str(args.dir / f"{name}.{tag}.i8rt")) for tag in args.tags}
+        for batch in args.batches:
+            x = s.feed(batch)
+            sums: dict = {tag: {} for tag in args.tags}
+            for _ in range(args.rounds):
+                for tag, e in engines.items():
+                    rows = e.profile(x, runs=5, clock="thread_cpu")
+                    by_op = Counter()
+                    for r in rows:
+                        by_op[r["op"] if r["op"] in TOUCHED else "other"] += r["ms"]
+                    by_op["all layers"] = sum(r["ms"] for r in rows)
+                    for op, ms in by_op.items():
+                        sums[tag].setdefault(op, []).append(ms)
+            print(f"\n{name} batch {batch}: per-layer thread CPU ms, medians of {args.rounds} profiles of 5 runs "
+                  f"({load_line()})")
+            ops = sorted({op for t in sums.values() for op in t})
+            for op in ops:
+                cells = "  ".join(f"{tag} {np.median(sums[tag][op]) if op in sums[tag] else 0.0:8.3f}"
+                                  for tag in args.tags)
+                print(f"  {op:20s} {cells}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["save", "compare", "time"])
+    p.add_argument("what", choices=["save", "compare", "time", "profile"])
     p.add_argument("--dir", type=Path, required=True)
     p.add_argument("--tag", default="new")
     p.add_argument("--tags", nargs=2, default=["base", "new"])
@@ -136,7 +174,7 @@ def main() -> None:
     p.add_argument("--min-time", type=float, default=0.5)
     args = p.parse_args()
     print(f"{' '.join(sys.argv)}  ({load_line()})")
-    {"save": save, "compare": compare, "time": time_engines}[args.what](args)
+    {"save": save, "compare": compare, "time": time_engines, "profile": profile_engines}[args.what](args)
 
 
 if __name__ == "__main__":

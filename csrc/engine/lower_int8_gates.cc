@@ -49,15 +49,10 @@ bool Lowerer::lower_gate_region(const LutRegion& r) {
   g.codes = r.input;
   g.values = dst_.add_constant(src_.tensor(y).name + "::gate_values", {256},
                                compute_region_values(src_, r, qscale_[r.input], qzero_[r.input]));
-  std::string ops;
-  for (int m : r.nodes) {
-    const Node& node = src_.nodes()[m];
-    ops += (ops.empty() ? "" : "+") + node.op;
-    for (std::string& s : sources_of(node)) g.sources.push_back(std::move(s));
-    consumed_[m] = 1;
-  }
+  ConsumedRegion c = consume_region(r);
+  g.sources = std::move(c.sources);
   gate_codes_[y] = std::move(g);
-  note("gate " + ops + " ending at '" + src_.tensor(y).name + "' is read by its channel gates from '" +
+  note("gate " + c.ops + " ending at '" + src_.tensor(y).name + "' is read by its channel gates from '" +
        src_.tensor(r.input).name + "' as int8 through its 256 float values (no Dequantize, no float layer)");
   return true;
 }
@@ -67,25 +62,18 @@ bool Lowerer::lower_output_region(const LutRegion& r) {
   if (!index_.is_output(y) || !index_.readers(y).empty() || !qchannels_[r.input].empty() || !made_in_int8(r.input)) {
     return false;  // (a float input, a network input's, keeps its float reader: no rounding added)
   }
+  ConsumedRegion c = consume_region(r);
   QLutFloatAttrs a;
-  std::vector<std::string> sources;
-  std::string name;
-  for (int m : r.nodes) {
-    const Node& node = src_.nodes()[m];
-    name += (name.empty() ? "" : "+") + node.name;
-    a.ops += (a.ops.empty() ? "" : "+") + node.op;
-    for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
-    consumed_[m] = 1;
-  }
+  a.ops = c.ops;
   const Layout layout = layout_of(r.input);
   a.logical = src_.tensor(r.input).shape.size() == 4 && layout == Layout::kLogical;
   const int values = dst_.add_constant(src_.tensor(y).name + "::values", {256},
                                        compute_region_values(src_, r, qscale_[r.input], qzero_[r.input]));
-  const int out = dst_.add_node(QLutFloatAttrs::kOp, name, {int8_id_[r.input], values}, a.to_attrs(),
+  const int out = dst_.add_node(QLutFloatAttrs::kOp, c.name, {int8_id_[r.input], values}, a.to_attrs(),
                                 {src_.tensor(y).name})[0];
   dst_.tensor(out).shape = src_.tensor(y).shape;
   float_id_[y] = out;
-  plan_.layer(name, QLutFloatAttrs::kOp, std::move(sources));
+  plan_.layer(c.name, QLutFloatAttrs::kOp, std::move(c.sources));
   note("element-wise " + a.ops + " ending at network output '" + src_.tensor(y).name +
        "' reads its int8 input through its 256 float values (no Dequantize, no float layer)");
   return true;

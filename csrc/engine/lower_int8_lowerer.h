@@ -208,6 +208,12 @@ class Lowerer {
   bool quantize_before_move(const Node& node);
 
   bool lower_lut(int n);
+  // Marks a region's nodes consumed: their names and ops joined by '+', and their sources.
+  struct ConsumedRegion {
+    std::string name, ops;
+    std::vector<std::string> sources;
+  };
+  ConsumedRegion consume_region(const LutRegion& r);
 
   // ---- gates and output regions read from int8 (lower_int8_gates.cc) ----
   // Mul `mul` is a channel gate that reads tensor `gate` as its gate and
