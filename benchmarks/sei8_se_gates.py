@@ -139,7 +139,8 @@ def profile_engines(args: argparse.Namespace) -> None:
     models = args.dir / "models"
     for name in args.nets:
         s = subject(name, models)
-        engines = {tag: int8rt.Engine.load(str(args.dir / f"{name}.{tag}.i8rt")) for tag in args.tags}
+        engines = {tag: int8rt.Engine.load(str(args.dir / f"{name}.{tag}.i8rt")).create_execution_context()
+                   for tag in args.tags}
         for batch in args.batches:
             x = s.feed(batch)
             sums: dict = {tag: {} for tag in args.tags}
