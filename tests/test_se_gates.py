@@ -19,6 +19,7 @@ from onnx import helper
 
 import int8rt
 from onnx_models import fvi, init, model
+from test_pointwise_tables import build, se_model  # the min-max build on [8, 3, 10, 10] inputs
 
 F32 = np.float32
 TIERS = ("avx2", "ref")
@@ -77,25 +78,6 @@ def sigmoid_head(channels: int = 1, also_read: bool = False):
     return model(nodes, [fvi("x", ["N", 3, 10, 10])], outputs, inits)
 
 
-class Cal(int8rt.IInt8MinMaxCalibrator):
-    def __init__(self) -> None:
-        super().__init__()
-        self.left = 2
-
-    def get_batch_size(self) -> int:
-        return 8
-
-    def get_batch(self, names):
-        self.left -= 1
-        if self.left < 0:
-            return None
-        return [np.random.default_rng(30 + self.left).uniform(-1, 1, (8, 3, 10, 10)).astype(F32)]
-
-
-def build(m, **kw) -> int8rt.Engine:
-    return int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=Cal(), **kw))
-
-
 def ops_of(engine: int8rt.Engine) -> dict[str, str]:
     return {layer["name"]: layer["op"] for layer in engine.layers()}
 
@@ -145,8 +127,6 @@ def test_gate_with_a_float_table_input_and_an_int8_gate() -> None:
     """tests/test_pointwise_tables.py's SE block (hardswish in front of the
     gate: QChannelMul reads both x and the gate through float tables) ==
     the engine keeping the HardSigmoid float."""
-    from test_pointwise_tables import se_model
-
     m = se_model()
     engine = build(m)
     layers = {layer["name"]: layer for layer in engine.layers()}
