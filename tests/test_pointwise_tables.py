@@ -189,9 +189,11 @@ def test_squeeze_excitation_gate_stays_float_on_request() -> None:
 
 def test_squeeze_excitation_gate_runs_in_int8_by_default() -> None:
     """By default (int8_gates) the pool and the gate read conv1's int8 output through
-    the hardswish's 256 float values (no table layer, no float layer left in
-    the block) and compute what the float hardswish, pool, Mul and Quantize
-    compute: the same bytes as the engine without int8_gates, on every tier."""
+    the hardswish's 256 float values, and the gate reads se_expand's int8
+    output through the HardSigmoid's (no table layer, no float layer, no
+    Dequantize left in the block; tests/test_se_gates.py) and compute what
+    the float hardswish, pool, HardSigmoid, Mul and Quantize compute: the
+    same bytes as the engine without int8_gates, on every tier."""
     m = se_model()
     engine = build(m)
     layers = {layer["name"]: layer for layer in engine.layers()}
@@ -199,7 +201,7 @@ def test_squeeze_excitation_gate_runs_in_int8_by_default() -> None:
     assert layers["se_pool"]["op"] == "int8rt.QGlobalAveragePool"
     assert "float table" in layers["se_pool"]["detail"] and "float table" in layers["se_scale"]["detail"]
     assert not luts(engine)
-    assert [name for name, layer in layers.items() if layer["precision"] == "fp32"] == ["se_gate"]
+    assert [name for name, layer in layers.items() if layer["precision"] == "fp32"] == []
     x = np.random.default_rng(6).uniform(-1, 1, (4, 3, 10, 10)).astype(F32)
     got = engine.run({"x": x})["y"]
     assert got.tobytes() == build(m, int8_gates=False).run({"x": x})["y"].tobytes()

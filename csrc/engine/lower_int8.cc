@@ -96,6 +96,7 @@ int Lowerer::get_float(int t) {
   int out = dst_.add_node(ConvertAttrs::kDequantizeOp, name, {int8_id_[t]}, a.to_attrs(), {src_t.name})[0];
   dst_.tensor(out).shape = src_t.shape;
   plan_.convert(out, name, ConvertAttrs::kDequantizeOp, src_t.name, qscale_[t]);
+  dequantized_.insert(t);
   return float_id_[t] = out;
 }
 
@@ -326,6 +327,8 @@ bool Lowerer::lower_lut(int n) {
   });
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
+  // A gate read only by channel gates, or a network output (lower_int8_gates.cc).
+  if (lower_gate_region(r) || lower_output_region(r)) return true;
   if (index_.is_output(y) || !has_scale(y)) return false;
   // A table reads a symmetric x, or one clipped below the region's flat
   // part (adopt_flat_input_grids); it writes y at y's scale and zero point
@@ -359,12 +362,7 @@ bool Lowerer::lower_lut(int n) {
   if (gated) {
     GateTable g{r.input, dst_.add_constant(src_.tensor(y).name + "::values", {256},
                                            compute_region_values(src_, r, qscale_[r.input], z_x)), {}};
-    if (all_read_values) {
-      for (int m : r.nodes) {
-        for (std::string& s : sources_of(src_.nodes()[m])) g.sources.push_back(std::move(s));
-        consumed_[m] = 1;
-      }
-    }
+    if (all_read_values) g.sources = consume_region(r).sources;
     gate_tables_[y] = std::move(g);
     if (all_read_values) {
       note("element-wise region ending at '" + src_.tensor(y).name +
@@ -392,21 +390,26 @@ bool Lowerer::lower_lut(int n) {
   } else {
     table = compute_lut(src_, r, qscale_[r.input], scale(y), zero_point_of(y), z_x);
   }
-  std::string name;
-  std::vector<std::string> sources;
-  for (int m : r.nodes) {
-    const Node& node = src_.nodes()[m];
-    name += (name.empty() ? "" : "+") + node.name;
-    a.ops += (a.ops.empty() ? "" : "+") + node.op;
-    for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
-    consumed_[m] = 1;
-  }
+  ConsumedRegion c = consume_region(r);
+  a.ops = c.ops;
   int tab = dst_.add_constant_i8(src_.tensor(y).name + "::table", table_shape, table);
-  add_int8_node(QLutAttrs::kOp, name, std::move(sources), {int8_id_[r.input], tab}, a.to_attrs(), y,
+  add_int8_node(QLutAttrs::kOp, c.name, std::move(c.sources), {int8_id_[r.input], tab}, a.to_attrs(), y,
                 static_cast<float>(a.out_scale), layout_of(r.input));
   note("element-wise " + a.ops + " ending at '" + src_.tensor(y).name + "' runs as " +
        (a.in_scales.empty() ? "one int8 table" : "one int8 table per channel"));
   return true;
+}
+
+Lowerer::ConsumedRegion Lowerer::consume_region(const LutRegion& r) {
+  ConsumedRegion c;
+  for (int m : r.nodes) {
+    const Node& node = src_.nodes()[m];
+    c.name += (c.name.empty() ? "" : "+") + node.name;
+    c.ops += (c.ops.empty() ? "" : "+") + node.op;
+    for (std::string& s : sources_of(node)) c.sources.push_back(std::move(s));
+    consumed_[m] = 1;
+  }
+  return c;
 }
 
 std::string Lowerer::float_reason(const Node& node) const {

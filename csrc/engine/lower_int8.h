@@ -24,7 +24,12 @@
 // gate reads the table's int8 input through the region's 256 float values
 // (QChannelMul's table input): the gated path computes exactly what the
 // float Mul and Quantize would; the squeeze (pool) path reads the table's
-// rounded output.
+// rounded output. The gate itself (HardSigmoid / Sigmoid on [N, C, 1, 1],
+// read only by channel gates) emits no layer: QChannelMul reads the int8
+// excitation conv's codes and the gate region's 256 float values, and a
+// region whose output only leaves the network (an output Sigmoid) becomes
+// int8rt.QLutFloat, int8 in and its float values out (lower_int8_gates.cc);
+// both give the float path's bytes with no Dequantize or float layer.
 // An If stays a float32 node; each of its branches that calibration
 // measured (scales named under branch_scope, ops/control_flow.h) is lowered
 // as a network of its own, float32 at the boundary, and its plan joins this
@@ -43,7 +48,7 @@
 // "<name>::int8".
 //
 // Lowered ops: int8rt.Quantize / Dequantize, QConv, QConvTranspose, QGemm, QMatMul, QMaxPool,
-// QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut,
+// QAveragePool, QGlobalAveragePool, QAdd, QConcat, QFlatten, QLut, QLutFloat,
 // QChannelMul, QResizeNearest, QResizeLinear and the data-movement ops
 // QTranspose, QSlice, QSplit, QPad, QReshape, QSqueeze, QUnsqueeze,
 // QDepthToSpace, QSpaceToDepth (a Shape of an int8 tensor reads the int8

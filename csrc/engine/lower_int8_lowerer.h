@@ -208,6 +208,25 @@ class Lowerer {
   bool quantize_before_move(const Node& node);
 
   bool lower_lut(int n);
+  // Marks a region's nodes consumed: their names and ops joined by '+', and their sources.
+  struct ConsumedRegion {
+    std::string name, ops;
+    std::vector<std::string> sources;
+  };
+  ConsumedRegion consume_region(const LutRegion& r);
+
+  // ---- gates and output regions read from int8 (lower_int8_gates.cc) ----
+  // Mul `mul` is a channel gate that reads tensor `gate` as its gate and
+  // will lower to int8rt.QChannelMul (its x int8, its output calibrated).
+  bool gate_mul_lowers(const Node& mul, int gate) const;
+  // A region on [N, C, 1, 1] read only by such gates (int8_gates): no layer;
+  // the gates read its int8 input through its 256 float values (gate_codes_).
+  bool lower_gate_region(const LutRegion& r);
+  // A region whose output only leaves the network: int8rt.QLutFloat.
+  bool lower_output_region(const LutRegion& r);
+  // t's float values are its int8 values (an int8 layer made t; any float
+  // form is its Dequantize), so reading t in int8 rounds nothing more.
+  bool made_in_int8(int t) const { return is_int8(t) && (float_id_[t] < 0 || dequantized_.count(t) > 0); }
 
   // Why a node that try_int8 left without a word stays float32.
   std::string float_reason(const Node& node) const;
@@ -502,6 +521,15 @@ class Lowerer {
     std::vector<std::string> sources;
   };
   std::map<int, GateTable> gate_tables_;
+  // A gate region's output -> its int8 input (the gate's codes) and the float
+  // [256] constant of its values; sources: the region's nodes, listed by the
+  // first gate (lower_gate_region, lower_channel_mul).
+  struct GateCodes {
+    int codes = -1, values = -1;
+    std::vector<std::string> sources;
+  };
+  std::map<int, GateCodes> gate_codes_;
+  std::set<int> dequantized_;  // tensors whose float form is a Dequantize of their int8 one (get_float)
   std::vector<int> other_layout_id_;  // a rank-4 int8 tensor in its other layout (int8_in), or -1
   std::vector<char> nhwc_;            // int8_id_ of a rank-4 tensor is NHWC (else logical)
   std::vector<float> qscale_;

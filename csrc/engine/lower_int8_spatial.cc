@@ -71,21 +71,34 @@ bool Lowerer::lower_channel_mul(int n, const Node& node) {
   const int i = channel_mul_operand(node);
   if (i < 0) return lower_rescale(n, node);
   const int x = node.inputs[i], gate = node.inputs[1 - i], y = node.outputs[0];
+  // The gate: float, or an int8 gate region's codes and values (lower_gate_region;
+  // QChannelMul's fourth input, after x's table or none).
+  std::vector<std::string> sources;
+  std::vector<int> gate_ins = {-1, -1};
+  auto codes = gate_codes_.find(gate);
+  if (codes != gate_codes_.end()) {
+    sources = std::move(codes->second.sources);
+    codes->second.sources.clear();
+    gate_ins = {int8_id_[codes->second.codes], codes->second.values};
+  }
   auto table = gate_tables_.find(x);
   if (table != gate_tables_.end() && !index_.is_output(y) && has_scale(y)) {
     GateTable& t = table->second;
     const QChannelMulAttrs a{{qscale_[t.x], scale(y)}};
-    std::vector<std::string> sources = std::move(t.sources);
+    for (std::string& s : t.sources) sources.push_back(std::move(s));
     t.sources.clear();
     for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
-    add_int8_node(QChannelMulAttrs::kOp, node.name, std::move(sources),
-                  {int8_in(t.x, Layout::kNhwc), get_float(gate), t.values}, a.to_attrs(), y, scale(y));
+    std::vector<int> ins = {int8_in(t.x, Layout::kNhwc), gate_ins[0] >= 0 ? gate_ins[0] : get_float(gate), t.values};
+    if (gate_ins[0] >= 0) ins.push_back(gate_ins[1]);
+    add_int8_node(QChannelMulAttrs::kOp, node.name, std::move(sources), ins, a.to_attrs(), y, scale(y));
     return true;
   }
   if (!is_int8(x) || index_.is_output(y) || !has_scale(y)) return false;
   const QChannelMulAttrs a{{qscale_[x], scale(y)}};
-  add_int8_node(QChannelMulAttrs::kOp, node.name, sources_of(node), {int8_in(x, Layout::kNhwc), get_float(gate)},
-                a.to_attrs(), y, scale(y));
+  for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
+  std::vector<int> ins = {int8_in(x, Layout::kNhwc), gate_ins[0] >= 0 ? gate_ins[0] : get_float(gate)};
+  if (gate_ins[0] >= 0) ins.insert(ins.end(), {-1, gate_ins[1]});
+  add_int8_node(QChannelMulAttrs::kOp, node.name, std::move(sources), ins, a.to_attrs(), y, scale(y));
   return true;
 }
 

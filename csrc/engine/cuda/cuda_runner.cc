@@ -157,7 +157,7 @@ void plan_concat(const Network& net, const Node& node, NodePlan& p) {
 void plan_channel_mul(const Network& net, const Node& node, NodePlan& p) {
   if (input_rank(net, node, 0) != 4) return;
   if (node.inputs.size() > 2) {
-    p.why = "the device gate reads x linearly, not through a float table";
+    p.why = "the device gate reads x linearly and a float gate, not through float tables";
     return;
   }
   const QChannelMulAttrs a = QChannelMulAttrs::from_attrs(node);

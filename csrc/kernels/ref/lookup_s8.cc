@@ -1,7 +1,8 @@
 // Reference int8 table lookups (ref_kernels.h): y[i] = table[x[i] + 128],
 // and with one table per channel of [pixels][channels] bytes,
-// y[p][c] = tables[c][x[p][c] + 128]. Memory bound and exact by
-// construction; the per-channel one is also the engine's kernel.
+// y[p][c] = tables[c][x[p][c] + 128], and to float32 through a float
+// table (lookup_f32_s8). Memory bound and exact by construction; the
+// per-channel one and the float one are also the engine's kernels.
 #include <algorithm>
 
 #include "core/thread_pool.h"
@@ -39,6 +40,11 @@ void lookup_s8_channels(int64_t pixels, int64_t channels, const int8_t* x, const
       for (; c < channels; ++c) yp[c] = t[c * 256 + xp[c]];
     }
   });
+}
+
+void lookup_f32_s8(int64_t n, const int8_t* x, const float* table, float* y) {
+  const float* __restrict t = table + 128;
+  for (int64_t i = 0; i < n; ++i) y[i] = t[x[i]];
 }
 
 }  // namespace ref

@@ -99,6 +99,12 @@ void lookup_s8(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 // [pixels][channels], tables [channels][256]:
 //   y[p * channels + c] = tables[c * 256 + x[p * channels + c] + 128].
 void lookup_s8_channels(int64_t pixels, int64_t channels, const int8_t* x, const int8_t* tables, int8_t* y);
+// Table lookup to float32 (int8rt.QLutFloat's values, QChannelMul's int8
+// gate): y[i] = table[x[i] + 128] for a 256-entry float table, the float
+// values a region computes from x's 256 levels (engine/lut_region.h), so the
+// result is the float path's bits with no rounding of its own. Serial: the
+// callers split n.
+void lookup_f32_s8(int64_t n, const int8_t* x, const float* table, float* y);
 
 // Channel gate (int8rt.QChannelMul): x int8 [N][HW][C], gate float [N][C]
 // (gate_batch == 1: one row for every image), input scale s_x, output s_y:

@@ -514,6 +514,21 @@ QLutAttrs QLutAttrs::from_attrs(const Node& node) {
   return l;
 }
 
+Attributes QLutFloatAttrs::to_attrs() const {
+  Attributes a;
+  a.set("ops", Attribute::of_string(ops));
+  if (logical) mark_logical_layout(a);
+  return a;
+}
+
+QLutFloatAttrs QLutFloatAttrs::from_attrs(const Node& node) {
+  const Reader r(node);
+  QLutFloatAttrs l;
+  l.ops = r.str("ops", "");
+  l.logical = has_logical_layout(node);
+  return l;
+}
+
 Attributes QChannelMulAttrs::to_attrs() const { return scale_attrs(*this); }
 
 QChannelMulAttrs QChannelMulAttrs::from_attrs(const Node& node) {

@@ -337,9 +337,25 @@ struct QLutAttrs : InOutScales {
   static QLutAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QChannelMul [x s8 NHWC, gate f32 [N|1, C, 1, 1], optional table f32
-// [256]]: with the table, x stands for the float values table[x + 128] (the
-// float region in front of the gate, engine/lut_region.h) and in_scale is x's.
+// int8rt.QChannelMul [x s8 NHWC, gate f32 or s8 [N|1, C, 1, 1], optional
+// table f32 [256], gate table f32 [256] with an s8 gate]: with the table, x
+// stands for the float values table[x + 128] (the float region in front of
+// the gate, engine/lut_region.h) and in_scale is x's; an s8 gate is the code
+// of the tensor the float gate region (HardSigmoid, Sigmoid, ...) reads, and
+// the gate value is gate_table[code + 128], that region's float result
+// (ref::lookup_f32_s8), so the gate is never rounded.
+// int8rt.QLutFloat [x s8, table f32 [256]] -> f32: a float element-wise
+// region (a network's output Sigmoid) read straight from its int8 input,
+// y = table[x + 128] (ref::lookup_f32_s8), written in the logical (NCHW)
+// order; `logical`: x is in that order too (else rank-4 x is NHWC).
+struct QLutFloatAttrs {
+  static constexpr const char kOp[] = "int8rt.QLutFloat";
+  std::string ops;
+  bool logical = false;
+  Attributes to_attrs() const;
+  static QLutFloatAttrs from_attrs(const Node& node);
+};
+
 struct QChannelMulAttrs : InOutScales {
   static constexpr const char kOp[] = "int8rt.QChannelMul";
   Attributes to_attrs() const;

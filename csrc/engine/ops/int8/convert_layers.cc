@@ -13,6 +13,9 @@
 // Runtime's files, where the plain element loop cost 1.2 ms per MobileNetV2
 // activation. Per-channel scales (a per-channel activation's int8 form,
 // rank 4 only) run the same loops with channel c's scale.
+// int8rt.QLutFloat is the float side of a table: int8 in, the 256 float
+// values of the region it replaces out (a network's output Sigmoid), in the
+// Dequantize's layout and blocks.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -22,6 +25,7 @@
 #include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
+#include "kernels/ref/ref_kernels.h"
 #include "kernels/ref/requantize.h"
 
 namespace int8rt {
@@ -76,21 +80,31 @@ void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, const float*
   });
 }
 
-// x int8 [N][HW][C] -> y float [N][C][HW] with a zero point, the same blocks
-// (channel c's scale scale[c * scale_step]).
-void dequantize_zp_to_nchw(const Shape& s, const int8_t* x, float* y, const float* scale, int64_t scale_step,
-                           int32_t z) {
+// x int8 [N][HW][C] -> y float [N][C][HW], the same blocks: each channel's
+// bytes of a pixel block gathered into a row, then row(bytes, out, count, c)
+// writes that channel's floats.
+template <class Row>
+void nhwc_rows_to_nchw(const Shape& s, const int8_t* x, float* y, Row row) {
   const int64_t C = s[3], HW = s[1] * s[2], image = C * HW;
   for_images(s[0], image, [&](int64_t n) {
-    int8_t row[kBlockPixels];
+    int8_t bytes[kBlockPixels];
     for (int64_t p0 = 0; p0 < HW; p0 += kBlockPixels) {
       const int64_t np = std::min(kBlockPixels, HW - p0);
       const int8_t* in = x + n * image + p0 * C;
       for (int64_t c = 0; c < C; ++c) {
-        for (int64_t p = 0; p < np; ++p) row[p] = in[p * C + c];
-        dequantize_zp(row, y + n * image + c * HW + p0, np, scale[c * scale_step], z);
+        for (int64_t p = 0; p < np; ++p) bytes[p] = in[p * C + c];
+        row(bytes, y + n * image + c * HW + p0, np, c);
       }
     }
+  });
+}
+
+// x int8 [N][HW][C] -> y float [N][C][HW] with a zero point (channel c's
+// scale scale[c * scale_step]).
+void dequantize_zp_to_nchw(const Shape& s, const int8_t* x, float* y, const float* scale, int64_t scale_step,
+                           int32_t z) {
+  nhwc_rows_to_nchw(s, x, y, [&](const int8_t* bytes, float* out, int64_t np, int64_t c) {
+    dequantize_zp(bytes, out, np, scale[c * scale_step], z);
   });
 }
 
@@ -213,6 +227,40 @@ class DequantizeLayer : public Layer {
   const kernels::DequantizeS8Kernel* k_;
 };
 
+// int8rt.QLutFloat: y = table[x + 128] (ref::lookup_f32_s8), a float
+// region's values read from its int8 input at a network output, NHWC x
+// written NCHW as the Dequantize above writes it.
+class QLutFloatLayer : public Layer {
+ public:
+  QLutFloatLayer(const QLutFloatAttrs& a, std::string name) : logical_(a.logical), name_(std::move(name)) {}
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (in[0]->dtype() != DataType::kInt8 || in[1]->dtype() != DataType::kFloat32 || in[1]->numel() != 256) {
+      throw InvalidArgument("node '" + name_ + "': QLutFloat needs int8 x and a float [256] table");
+    }
+    const Shape& s = in[0]->shape();
+    return {{DataType::kFloat32, changes_layout(s, logical_) ? to_nchw(s) : s}};
+  }
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const int8_t* x = in[0]->data<int8_t>();
+    const float* table = in[1]->data<float>();
+    float* y = out[0]->data<float>();
+    if (moves_elements(s, logical_, true)) {
+      nhwc_rows_to_nchw(s, x, y, [&](const int8_t* bytes, float* o, int64_t np, int64_t) {
+        kernels::ref::lookup_f32_s8(np, bytes, table, o);
+      });
+    } else {
+      for_element_chunks(in[0]->numel(),
+                         [&](int64_t b, int64_t e) { kernels::ref::lookup_f32_s8(e - b, x + b, table, y + b); });
+    }
+  }
+  std::string describe() const override { return std::string(logical_ ? "logical " : "") + "float table lookup"; }
+
+ private:
+  bool logical_;
+  std::string name_;
+};
+
 INT8RT_REGISTER_LAYER(ConvertAttrs::kQuantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
   return std::make_unique<QuantizeLayer>(ConvertAttrs::from_attrs(node), node.name);
@@ -220,6 +268,11 @@ INT8RT_REGISTER_LAYER(ConvertAttrs::kQuantizeOp, [](const Network&, const Node& 
 INT8RT_REGISTER_LAYER(ConvertAttrs::kDequantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
   return std::make_unique<DequantizeLayer>(ConvertAttrs::from_attrs(node), node.name);
+});
+
+INT8RT_REGISTER_LAYER(QLutFloatAttrs::kOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 2);
+  return std::make_unique<QLutFloatLayer>(QLutFloatAttrs::from_attrs(node), node.name);
 });
 
 }  // namespace
