@@ -131,11 +131,13 @@ def main() -> int:
                    "ablate": args.ablate, **{k: round(v, 5) for k, v in m.items()},
                    "choice": choice.get("thresholds"), "bias_correction": choice.get("bias_correction"),
                    "unsigned": choice.get("unsigned_activations"), "judge": choice.get("judge"),
-                   "errors": choice.get("errors"), "cpu_s": round(cpu, 1)}
+                   "errors": choice.get("errors"), "recordings": choice.get("recordings"),
+                   "recording_errors": choice.get("recording_errors"), "cpu_s": round(cpu, 1)}
             rows.append(row)
             print(f"  {method}: rel. L2 {m['rel_l2']:.4f}, ccos {m['ccos']:.5f}, agree {m['agree']:.4f}; build CPU "
                   f"s {cpu:.1f}" + (f"; chose {row['choice']}, bias corr. {row['bias_correction']}, unsigned "
-                                    f"{str(row['unsigned'])[:40]}; judge {row['judge']}; errors {row['errors']}"
+                                    f"{str(row['unsigned'])[:40]}; errors {row['errors']}; {row['recordings']}; per recording "
+                                    f"{row['recording_errors']}"
                                     if choice else ""), flush=True)
             if args.out:
                 with open(args.out, "a") as f:
