@@ -98,6 +98,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default="auto,mse,entropy2,percentile,minmax")
     ap.add_argument("--clips", default=",".join(CLIPS), help="the clips; each left out in turn")
+    ap.add_argument("--left-out", default="", help="only these of --clips left out (default: each in turn)")
     ap.add_argument("--protocol", choices=("loco", "arctic"), default="loco")
     ap.add_argument("--check", choices=("on", "off"), default="on", help="BuilderConfig(accuracy_check=)")
     ap.add_argument("--groups", choices=("none", "given", "reset"), default="none",
@@ -114,7 +115,9 @@ def main() -> int:
 
     fp32 = int8rt.build_engine(network(path), int8rt.BuilderConfig(precision="fp32"))
     names = args.clips.split(",")
-    folds = [(["arctic"], "amfm")] if args.protocol == "arctic" else [([n for n in names if n != c], c) for c in names]
+    left_out = args.left_out.split(",") if args.left_out else names
+    folds = [(["arctic"], "amfm")] if args.protocol == "arctic" else [([n for n in names if n != c], c)
+                                                                      for c in left_out]
     rows = []
     for calib_names, held in folds:
         feeds, config = calibration(fp32, calib_names, args.groups)

@@ -147,8 +147,41 @@ def test_silero_one_recording_keeps_mse_and_no_correction(monkeypatch: pytest.Mo
     assert choice["recordings"].startswith("1 recordings, inferred from the state fed back (stateN -> state)")
     assert (choice["thresholds"], choice["bias_correction"], choice["unsigned_activations"]) == (
         "mse", "off (auto)", "off (auto)")
-    monkeypatch.setattr(recordings, "below", lambda a, b, margin: None)  # the rule before: batches as evidence
+    monkeypatch.setattr(recordings, "batch_groups", lambda chunks: None)  # the rule before: batches as evidence
     old = _silero({"accuracy_check": True}, feeds)
     assert old.build_report().auto_choice["bias_correction"] == "on (auto)"
     got_new, got_old = _ccos(_streamed(new, evaluation)[0], want), _ccos(_streamed(old, evaluation)[0], want)
     assert got_new > got_old + 0.02, (got_new, got_old)
+
+
+def test_silero_three_recordings_given_take_what_holds_on_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calibrated on three clips (ARCTIC, amfm-decompy's, a speech-like signal),
+    their streams one after the other with the state carried across (so no
+    recording can be inferred), named by ``calibration_groups``; evaluated
+    streamed on another speech-like signal (benchmarks/silero_clips_loco.py,
+    ``--clips arctic,amfm,synth2,synth1 --left-out synth1 --groups given``).
+    Entropy's error is the lower on the worst recording, so auto takes it,
+    where the rule before (batches as evidence, its t-test) kept mse, which
+    streams far further from float32 on the left-out clip."""
+    from audio_signals import speech_like
+    from test_audio_models import speech_clip
+
+    clips = [speech_clip("pysptk", "example_audio_data/arctic_a0007.wav"), speech_clip("amfm_decompy", "sample.wav"),
+             speech_like(3.0, seed=102)]
+    parts = [_silero_streams(np.asarray(c, np.float32), 1 + i, 15.0) for i, c in enumerate(clips)]
+    fp32 = _silero({})
+    _, feeds = _streamed(fp32, np.concatenate(parts))
+    labels = [name for name, p in zip(("arctic", "amfm", "synth2"), parts) for _ in range(len(p))]
+    evaluation = _silero_streams(np.asarray(speech_like(3.0, seed=101), np.float32), 2, 10.0)
+    want, _ = _streamed(fp32, evaluation)
+    new = _silero({"accuracy_check": True, "calibration_groups": labels}, feeds)
+    choice = new.build_report().auto_choice
+    assert choice["recordings"].startswith("3 recordings, given (BuilderConfig.calibration_groups); 3 among")
+    assert choice["thresholds"] == "entropy"
+    worst = {k: max(v.values()) for k, v in choice["recording_errors"].items()}
+    assert worst["entropy"] < 0.99 * worst["mse"]
+    monkeypatch.setattr(recordings, "batch_groups", lambda chunks: None)  # the rule before
+    old = _silero({"accuracy_check": True, "calibration_groups": labels}, feeds)
+    assert old.build_report().auto_choice["thresholds"] == "mse"
+    got_new, got_old = _ccos(_streamed(new, evaluation)[0], want), _ccos(_streamed(old, evaluation)[0], want)
+    assert got_new > got_old + 0.1, (got_new, got_old)
