@@ -218,6 +218,8 @@ class Scorer:
     plain_ref: Optional[list[dict[str, np.ndarray]]] = None
     # state input -> the output that feeds it (state_loop.pairs): run closed-loop
     feedback: Mapping[str, str] = MappingProxyType({})
+    # the recording of each chunk, where every chunk is a whole batch with one (recordings.py)
+    groups: Optional[np.ndarray] = None
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
                  reference: Optional[list[dict[str, np.ndarray]]] = None,
@@ -232,7 +234,7 @@ class Scorer:
         self.data, self.batch_size = data, batch_size
         self.feedback = dict(feedback or {})
         chunks = list(batches(data, batch_size))
-        self.groups = recordings.batch_groups(chunks)  # each chunk's recording, where known
+        self.groups = recordings.batch_groups(chunks)
         # a whole batch's reference holds the network's outputs as they are (pass_values.py)
         if not self.feedback and reference is not None and len(reference) == len(chunks) and all(
                 isinstance(c, WholeBatch) or rows(r) == rows(c) for r, c in zip(reference, chunks)):
