@@ -514,9 +514,11 @@ def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], bat
     spread over each recording (recordings.spread_groups); ``reference``
     is then not read (it follows ``taps.spread``'s picks)."""
     held_data = recordings.spread_groups(held, CHOICE_SAMPLES)
+    if held_data is not None:
+        reference = None
+    else:
+        held_data = spread(held, CHOICE_SAMPLES)
     if held_data:
-        if recordings.batch_groups(held_data) is not None:
-            reference = None
         return Scorer(network, held_data, batch_size, reference), "held-out"
     return Scorer(network, spread(fit, FIT_SAMPLES), batch_size), "fit"
 

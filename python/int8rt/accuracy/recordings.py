@@ -155,15 +155,16 @@ def batch_groups(chunks: Sequence[Any]) -> Optional[np.ndarray]:
     return None if not labels or any(g is None for g in labels) else np.array(labels)
 
 
-def spread_groups(held: Optional[Any], limit: int) -> list[Any]:
-    """The held-out batches to judge on: ``taps.spread(held, limit)``, or,
-    where they carry recordings, each recording's spread over its own
-    batches (``limit`` shared among them, at least ``MIN_BATCHES`` each),
-    in stream order."""
+def spread_groups(held: Optional[Any], limit: int) -> Optional[list[Any]]:
+    """The held-out batches to judge on where they carry recordings: each
+    recording's spread over its own batches (``taps.spread``; ``limit``
+    samples shared among them, at least ``MIN_BATCHES`` batches each), in
+    stream order; None where they carry none (the caller spreads them as
+    one stream)."""
     parts = groups(held) if held is not None else []
     labels = batch_groups(parts)
     if labels is None:
-        return spread(held, limit)
+        return None
     keys = sorted(set(labels.tolist()))
     per = max(limit // len(keys), MIN_BATCHES * max(rows(parts[0]), 1))
     picked = {id(g) for k in keys for g in spread([p for p, lab in zip(parts, labels) if lab == k], per)}
