@@ -133,14 +133,14 @@ def main() -> int:
             row = {"held": held, "method": method, "check": args.check, "groups": args.groups,
                    "ablate": args.ablate, **{k: round(v, 5) for k, v in m.items()},
                    "choice": choice.get("thresholds"), "bias_correction": choice.get("bias_correction"),
-                   "unsigned": choice.get("unsigned_activations"), "judge": choice.get("judge"),
+                   "unsigned": choice.get("unsigned_activations"),
                    "errors": choice.get("errors"), "recordings": choice.get("recordings"),
                    "recording_errors": choice.get("recording_errors"), "cpu_s": round(cpu, 1)}
             rows.append(row)
             print(f"  {method}: rel. L2 {m['rel_l2']:.4f}, ccos {m['ccos']:.5f}, agree {m['agree']:.4f}; build CPU "
                   f"s {cpu:.1f}" + (f"; chose {row['choice']}, bias corr. {row['bias_correction']}, unsigned "
-                                    f"{str(row['unsigned'])[:40]}; errors {row['errors']}; {row['recordings']}; per recording "
-                                    f"{row['recording_errors']}"
+                                    f"{str(row['unsigned'])[:40]}; errors {row['errors']}; {row['recordings']}; "
+                                    f"per recording {row['recording_errors']}"
                                     if choice else ""), flush=True)
             if args.out:
                 with open(args.out, "a") as f:

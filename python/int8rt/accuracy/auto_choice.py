@@ -173,8 +173,8 @@ class _Errors:
         8 samples lower, and mse was closer to float32 on other images.)
         A single sample (one whole batch) says nothing of its spread: then
         the lower error counts. Samples that carry their recordings are
-        judged by recordings instead (recordings.below: lower on every one
-        of at least three, else not below)."""
+        judged by recordings instead (recordings.below: lower overall and on
+        the worst recording, of at least three; else not below)."""
         grouped = recordings.below(self, other, MIN_GAIN)
         if grouped is not None:
             return grouped

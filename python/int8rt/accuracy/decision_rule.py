@@ -38,8 +38,8 @@ bias correction, equalization with thresholds from the whole pass),
 ``"clearly"`` (margin and t-test: equalization with thresholds from the
 kept samples only). Where the judged batches carry their recordings
 (recordings.py), every test is recordings.below at its margin (none for
-``"lower"``): lower on every recording of at least three, else the change
-is not taken.
+``"lower"``): lower overall and on the worst recording, of at least
+three; with fewer, the change is not taken.
 """
 from __future__ import annotations
 

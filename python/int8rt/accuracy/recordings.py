@@ -28,9 +28,10 @@ decision_rule's tests wherever the judged batches carry recordings):
   place of the t-test over batches, which took one recording's neighbouring
   chunks for independent samples. Lower on every recording (a sign test)
   was tried first: on Silero VAD leave one clip out it kept mse on three
-  folds of six where entropy was 2-4x lower on four recordings and 5%
-  higher on the fifth, a tie (mean centred cosine 0.853 against 0.937 with
-  the worst recording; RESULTS_accuracy.md acc29).
+  folds of six, on two where entropy was lower on four recordings (by up
+  to 14x) and 5% higher on the fifth, a tie, and entropy streamed better
+  on all three left-out clips (mean centred cosine 0.853 against 0.937
+  with the worst recording; RESULTS_accuracy.md acc29).
 - Fewer: the prior, toward the faithful candidate: the default set (mse),
   each correction off. One recording cannot show what another costs.
 
@@ -63,8 +64,8 @@ import numpy as np
 from .state_loop import pairs
 from .taps import WholeBatch, groups, rows, spread
 
-__all__ = ["FED_BACK_TOL", "MIN_BATCHES", "MIN_GROUPS", "Recordings", "batch_groups", "below", "group_errors", "recordings_line",
-           "spread_groups"]
+__all__ = ["FED_BACK_TOL", "MIN_BATCHES", "MIN_GROUPS", "Recordings", "batch_groups", "below", "group_errors",
+           "recordings_line", "spread_groups"]
 
 # Recordings the judged batches must span for a change to be taken (module docstring).
 MIN_GROUPS = 3
@@ -93,6 +94,11 @@ class Recordings:
         self._current = 0
         self.count = 0  # recordings seen
         self.how = "given (BuilderConfig.calibration_groups)" if given is not None else ""
+
+    @property
+    def given(self) -> bool:
+        """Whether the labels were given (BuilderConfig.calibration_groups)."""
+        return self._given is not None
 
     def label(self, index: int, inputs: Inputs) -> Optional[int]:
         """The recording of batch ``index`` (0-based, in get_batch order),
@@ -144,7 +150,8 @@ class Recordings:
         if index == 0:
             self._pairs = pairs([WholeBatch(inputs)], got)
             if self._pairs:
-                self.how = f"inferred from the state fed back ({', '.join(f'{o} -> {i}' for i, o in self._pairs.items())}) or reset"
+                fed = ", ".join(f"{o} -> {i}" for i, o in self._pairs.items())
+                self.how = f"inferred from the state fed back ({fed}) or reset"
         self._last = (index, {o: np.array(got[o]) for o in self._pairs.values()})
 
 

@@ -47,6 +47,8 @@ __all__ = ["CalibrationRun"]
 
 logger = logging.getLogger("int8rt")
 
+Inputs = dict[str, np.ndarray]
+
 # Most samples per measuring run (memory: every activation of a run is kept
 # as an output of the tap engine).
 MEASURE_CHUNK = 8
@@ -188,12 +190,12 @@ class CalibrationRun:
         return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None), fit_feed=fit_feed,
                                 after_feed=self._pass.after_batch if self._pass is not None else None)
 
-    def _recordings_feed(self, feed: Callable[[dict[str, np.ndarray]], None]) -> Callable[[dict[str, np.ndarray]], None]:
+    def _recordings_feed(self, feed: Callable[[Inputs], None]) -> Callable[[Inputs], None]:
         """``feed``, then each whole batch's float32 outputs shown to the
         recordings (recordings.Recordings.ran: a fed-back state)."""
         recordings = self._recordings
 
-        def fed(inputs: dict[str, np.ndarray]) -> None:
+        def fed(inputs: Inputs) -> None:
             feed(inputs)
             if isinstance(inputs, WholeBatch):
                 recordings.ran(self.router.batches - 1, inputs, self._last_outputs)
@@ -250,6 +252,10 @@ class CalibrationRun:
         self._auto = dict(samples=self.router.samples(self._judge.data), errors={})
         if self._judge.groups is not None:
             self._auto["recordings"] = recordings_line(self._recordings, self._judge.groups)
+        elif self._recordings is not None and self._recordings.given:
+            logger.warning("auto calibration: BuilderConfig.calibration_groups not used: the calibration batches "
+                           "were split into samples (recordings are read for whole batches only: a fixed batch "
+                           "or a state input)")
         if self._at_range:
             self._auto["at_range"] = sorted(self._at_range)
             logger.info("auto calibration: %s held at their calibration range (%s) in every set: the inputs' "
