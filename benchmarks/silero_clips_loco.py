@@ -20,10 +20,16 @@ from a zero state, the INT8 engine carrying its own state, against FP32
 streamed: relative L2 and centred cosine of p(speech), agreement of the
 decisions at 0.5. ``--protocol arctic`` is acc23 / acc26's single fit
 (calibration ARCTIC, evaluation amfm-decompy) on this script's clips.
+``--groups`` (acc29) says how the calibration clips are told apart:
+``none`` (acc27's protocol), ``given`` (the same feeds, each batch's clip
+named by ``BuilderConfig.calibration_groups``), ``reset`` (each clip
+streamed from a zero state: auto infers the recordings); ``--ablate``
+switches auto's corrections off; ``--left-out`` runs some folds only.
 
     PYTHONPATH=python:tests python benchmarks/silero_clips_loco.py --methods auto,mse,entropy2,percentile,minmax
     PYTHONPATH=python:tests python benchmarks/silero_clips_loco.py --protocol arctic --methods auto
-    PYTHONPATH=$BEFORE:tests python benchmarks/silero_clips_loco.py --methods auto      # the code before acc27
+    PYTHONPATH=python:tests python benchmarks/silero_clips_loco.py --methods auto --groups given
+    PYTHONPATH=$BEFORE:tests python benchmarks/silero_clips_loco.py --methods auto      # the code before a change
 """
 from __future__ import annotations
 
