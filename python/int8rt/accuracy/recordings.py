@@ -206,6 +206,7 @@ def below(a: Any, b: Any, margin: float) -> Optional[bool]:
 def recordings_line(source: Recordings, judged: np.ndarray) -> str:
     """The build report's account of the recordings (auto_choice["recordings"])."""
     n = len(np.unique(judged))
-    rule = (f"a change must be lower on every one (at least {MIN_GROUPS})" if n >= MIN_GROUPS else
+    rule = (f"a change must lower the error overall and on the worst recording (at least {MIN_GROUPS})"
+            if n >= MIN_GROUPS else
             f"fewer than {MIN_GROUPS}: the default set, no correction (one recording cannot show what another costs)")
     return f"{source.count} recordings, {source.how}; {n} among the judged batches: {rule}"
