@@ -30,15 +30,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_util import machine_line  # noqa: E402
-
-BATCH = 8
+from silero_fixed import BATCH, builds, network, streamed  # noqa: E402
 
 
 def _force_folds(blocks: bool) -> None:
@@ -115,7 +113,7 @@ def main() -> int:
                     help="bias correction's layers as acc21 / acc23 measured (tracing acc23's 0.915 -> 0.883)")
     args = ap.parse_args()
     import int8rt
-    from test_audio_models import engine_step, noisy_streams, silero_file, speech_clip, stream
+    from test_audio_models import noisy_streams, silero_file, speech_clip
 
     _patch(args.judge, args.bias_rule)
     if args.folds != "default":
@@ -123,27 +121,16 @@ def main() -> int:
     print(machine_line(), flush=True)
     path = silero_file("silero_vad.onnx")
 
-    def network():
-        return int8rt.onnx.import_model(path, input_shapes={"input": [BATCH, 576], "state": [2, BATCH, 128]},
-                                        input_values={"sr": 16000})
-
-    fp32 = int8rt.build_engine(network(), int8rt.BuilderConfig(precision="fp32"))
-    zero = {"state": np.zeros((2, BATCH, 128), np.float32)}
+    fp32 = int8rt.build_engine(network(path), int8rt.BuilderConfig(precision="fp32"))
     calib = noisy_streams(speech_clip("pysptk", "example_audio_data/arctic_a0007.wav"), 1, [1.0, 0.7, 0.5, 0.25],
                           [None, 15.0])
     ev = noisy_streams(speech_clip("amfm_decompy", "sample.wav"), 2, [1.0, 0.7, 0.5, 0.25], [None, 10.0])
-    calib_want, feeds = stream(engine_step(fp32, ["output", "stateN"]), calib, zero, ["state"])
-    want, ev_feeds = stream(engine_step(fp32, ["output", "stateN"]), ev, zero, ["state"])
+    calib_want, feeds = streamed(fp32, calib)
+    want, ev_feeds = streamed(fp32, ev)
     print(f"calibration {len(feeds)} batches of {BATCH}, evaluation {len(ev_feeds)} steps; accuracy check {args.check}, "
           f"folds {args.folds}, judge {args.judge}, bias rule {args.bias_rule}", flush=True)
-    for method in args.methods.split(","):
-        t0 = time.process_time()
-        engine = int8rt.build_engine(network(), int8rt.BuilderConfig(
-            calibrator=int8rt.make_calibrator([dict(f) for f in feeds], algorithm=method),
-            accuracy_check=args.check == "on"))
-        cpu = time.process_time() - t0
-        got, _ = stream(engine_step(engine, ["output", "stateN"]), ev, zero, ["state"])
-        own, _ = stream(engine_step(engine, ["output", "stateN"]), calib, zero, ["state"])
+    for method, engine, cpu, got in builds(path, feeds, args.methods, args.check == "on", ev):
+        own, _ = streamed(engine, calib)
         choice = engine.build_report().auto_choice or {}
         print(f"{method}: streamed ccos {_ccos(got, want):.5f}, agree "
               f"{float(np.mean((got > 0.5) == (want > 0.5))):.4f}; streamed on the calibration speaker ccos "

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Hashable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -126,6 +126,16 @@ class BuilderConfig:
             measured; the ``auto`` calibrator still holds the samples out
             to make its final choice on them (int8rt/accuracy/auto_choice.py).
         holdout_every: one calibration sample in this many is held out (>= 2).
+        calibration_groups: ``auto`` only: the recording (clip, speaker,
+            file, stream) each calibration batch comes from, one hashable
+            label per batch in ``get_batch`` order; equal labels, one
+            recording. auto's decisions then need to hold on every
+            recording of at least three, and with fewer it keeps mse and
+            no correction (int8rt/accuracy/recordings.py). None (default):
+            inferred where the network feeds a state back (a batch whose
+            state is zeros or not the one the batch before returned starts
+            a recording); else each sample is its own. Whole batches only
+            (a network with a fixed batch or a state input).
         equalize: INT8 only: cross-layer equalization before calibration:
             the output channels of a Conv followed (through a ReLU or
             nothing) by Convs are rescaled against those Convs' input
@@ -229,6 +239,7 @@ class BuilderConfig:
     distributed: Any = None
     accuracy_check: bool = True
     holdout_every: int = 4
+    calibration_groups: Optional[Sequence[Hashable]] = None
     equalize: Optional[bool] = None
     smoothquant: bool = False
     smoothquant_alpha: float = 0.5
@@ -589,6 +600,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         rewrites = _Rewrites(builder)
         rewrites.rewrite(network, config, calibrator, session)
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
+                             groups=config.calibration_groups,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
                                           if v in ("fp32", "bf16")},

@@ -100,6 +100,7 @@ import numpy as np
 
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
+from . import recordings
 from .metrics import looks_like_class_scores
 from .state_loop import LOOP_SAMPLES, closed_loop
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread
@@ -144,11 +145,14 @@ class _Errors:
     """Squared output errors of one engine, per sample (``err``), beside the
     float32 outputs' energy per sample (``ref``)."""
 
-    def __init__(self, err: np.ndarray, ref: np.ndarray, plain: Optional["_Errors"] = None) -> None:
+    def __init__(self, err: np.ndarray, ref: np.ndarray, plain: Optional["_Errors"] = None,
+                 groups: Optional[np.ndarray] = None) -> None:
         self.err, self.ref = err, ref
         # the same outputs' errors uncentred and without the gain fit
         # (Scorer): what a shared offset adds, which bias correction removes
         self.plain = plain
+        # the recording of each sample (whole batch), where known (recordings.py)
+        self.groups = groups
 
     @property
     def relative_l2(self) -> float:
@@ -168,7 +172,12 @@ class _Errors:
         clearly better than mse on EfficientNet-Lite0 at t = -1.9 with 5 of
         8 samples lower, and mse was closer to float32 on other images.)
         A single sample (one whole batch) says nothing of its spread: then
-        the lower error counts."""
+        the lower error counts. Samples that carry their recordings are
+        judged by recordings instead (recordings.below: lower overall and on
+        the worst recording, of at least three; else not below)."""
+        grouped = recordings.below(self, other, MIN_GAIN)
+        if grouped is not None:
+            return grouped
         if not self.relative_l2 < (1.0 - MIN_GAIN) * other.relative_l2:
             return False
         diff = self.err - other.err
@@ -209,6 +218,8 @@ class Scorer:
     plain_ref: Optional[list[dict[str, np.ndarray]]] = None
     # state input -> the output that feeds it (state_loop.pairs): run closed-loop
     feedback: Mapping[str, str] = MappingProxyType({})
+    # the recording of each chunk, where every chunk is a whole batch with one (recordings.py)
+    groups: Optional[np.ndarray] = None
 
     def __init__(self, network: Any, data: list[dict[str, np.ndarray]], batch_size: int,
                  reference: Optional[list[dict[str, np.ndarray]]] = None,
@@ -223,6 +234,7 @@ class Scorer:
         self.data, self.batch_size = data, batch_size
         self.feedback = dict(feedback or {})
         chunks = list(batches(data, batch_size))
+        self.groups = recordings.batch_groups(chunks)
         # a whole batch's reference holds the network's outputs as they are (pass_values.py)
         if not self.feedback and reference is not None and len(reference) == len(chunks) and all(
                 isinstance(c, WholeBatch) or rows(r) == rows(c) for r, c in zip(reference, chunks)):
@@ -288,8 +300,9 @@ class Scorer:
             gain = max(0.0, dot / norm) if norm > 0 else 0.0
             got = [{**g, k: g[k] * gain} for g in got]
         uncentred = None if self.plain_ref is None else _Errors(
-            self._per_sample(plain, self.plain_ref, weights=self.plain_weights), self.plain_energy)
-        return _Errors(self._per_sample(got, self.ref), self.energy, uncentred)
+            self._per_sample(plain, self.plain_ref, weights=self.plain_weights), self.plain_energy,
+            groups=self.groups)
+        return _Errors(self._per_sample(got, self.ref), self.energy, uncentred, self.groups)
 
 
 def _energies(outputs: list[dict[str, np.ndarray]]) -> dict[str, float]:
@@ -497,8 +510,14 @@ def judge_for(network: Any, fit: Optional[Samples], held: Optional[Samples], bat
     router kept: ``taps.spread``), or, without any, on ``FIT_SAMPLES``
     kept ones spread alike; and ``"held-out"`` / ``"fit"``.
     ``reference``: the held-out samples' float32 outputs, when kept
-    (:class:`Scorer`)."""
-    held_data = spread(held, CHOICE_SAMPLES)
+    (:class:`Scorer`). Held-out batches that carry their recordings are
+    spread over each recording (recordings.spread_groups); ``reference``
+    is then not read (it follows ``taps.spread``'s picks)."""
+    held_data = recordings.spread_groups(held, CHOICE_SAMPLES)
+    if held_data is not None:
+        reference = None
+    else:
+        held_data = spread(held, CHOICE_SAMPLES)
     if held_data:
         return Scorer(network, held_data, batch_size, reference), "held-out"
     return Scorer(network, spread(fit, FIT_SAMPLES), batch_size), "fit"

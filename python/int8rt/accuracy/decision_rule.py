@@ -36,12 +36,16 @@ decision is made: ``"lower"`` (strictly: unsigned activations, the same
 thresholds on a finer grid), ``"margin"`` (by ``auto_choice.MIN_GAIN``:
 bias correction, equalization with thresholds from the whole pass),
 ``"clearly"`` (margin and t-test: equalization with thresholds from the
-kept samples only).
+kept samples only). Where the judged batches carry their recordings
+(recordings.py), every test is recordings.below at its margin (none for
+``"lower"``): lower overall and on the worst recording, of at least
+three; with fewer, the change is not taken.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from . import recordings
 from .auto_choice import MIN_GAIN
 
 __all__ = ["DECISIONS", "TESTS", "describe", "keeps", "reads_uncentred", "report_errors"]
@@ -50,11 +54,13 @@ DECISIONS = ("unsigned activations", "equalization", "bias correction")
 
 
 def _lower(a: Any, b: Any) -> bool:
-    return a.relative_l2 < b.relative_l2
+    grouped = recordings.below(a, b, 0.0)
+    return a.relative_l2 < b.relative_l2 if grouped is None else grouped
 
 
 def _margin(a: Any, b: Any) -> bool:
-    return a.relative_l2 < (1.0 - MIN_GAIN) * b.relative_l2
+    grouped = recordings.below(a, b, MIN_GAIN)
+    return a.relative_l2 < (1.0 - MIN_GAIN) * b.relative_l2 if grouped is None else grouped
 
 
 def _clearly(a: Any, b: Any) -> bool:

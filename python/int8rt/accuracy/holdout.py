@@ -74,6 +74,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from .. import _core
+from .recordings import Recordings
 from .strided import Strided
 from .taps import Samples, WholeBatch, batch_samples, count, groups, rows
 
@@ -133,17 +134,21 @@ class SampleRouter:
             methods are applied to every sample. Only where nothing is
             measured (a check on samples the thresholds saw would not be
             held out).
+        recordings: labels each whole batch (``WholeBatch.group``) with the
+            recording it comes from (recordings.py); None: no labels.
     """
 
     def __init__(self, *, every: int = 4, max_check: int = 256, max_search: int = 0, max_fold: int = 0,
                  splittable: bool = True, nonfinite: str = "error", calibrate_held: bool = False,
-                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None) -> None:
+                 input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+                 recordings: Optional[Recordings] = None) -> None:
         if every == 1 or every < 0:
             raise ValueError(f"holdout every must be 0 (none) or >= 2, got {every}")
         self.nonfinite = nonfinite  # the calibrator's policy, applied to held-out samples too
         self.every, self.max_check, self.max_search, self.splittable = every, max_check, max_search, splittable
         self.calibrate_held = calibrate_held
         self.input_shapes = dict(input_shapes or {})
+        self.recordings = recordings  # labels each whole batch with its recording (recordings.py)
         self._seen = 0          # samples (or batches, when not splittable) seen
         # held-out samples, strided over the whole stream (strided.py); made at
         # the first batch, whose sample count sets the cap where batches are whole
@@ -225,7 +230,8 @@ class SampleRouter:
                     is_held = admitted is not None or self.calibrate_held
                 check = np.arange(samples) if is_held else np.arange(0)
                 calib = np.arange(0) if is_held else np.arange(samples)
-                inputs = WholeBatch(inputs, samples)  # never cut or joined later
+                group = self.recordings.label(self.batches - 1, inputs) if self.recordings is not None else None
+                inputs = WholeBatch(inputs, samples, group)  # never cut or joined later
             if len(check) and (whole or admitted is None):
                 check = self._finite_rows(inputs, check, n)
             check, check_ordinals = self._keep_check(inputs, check, n, admitted)

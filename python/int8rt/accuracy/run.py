@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Hashable, Optional, Sequence
 
 import numpy as np
 
@@ -40,12 +40,15 @@ from .input_range import input_image
 from .lut_inputs import lut_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
-from .taps import batches, count
+from .recordings import Recordings, group_errors, recordings_line
+from .taps import WholeBatch, batches, count
 from .report import METADATA_KEY, BuildReport
 
 __all__ = ["CalibrationRun"]
 
 logger = logging.getLogger("int8rt")
+
+Inputs = dict[str, np.ndarray]
 
 # Most samples per measuring run (memory: every activation of a run is kept
 # as an output of the tap engine).
@@ -64,6 +67,8 @@ class CalibrationRun:
             nothing is measured, and only the auto calibrator holds
             samples out, for its choice).
         max_check: most samples held out.
+        groups: the recording of each calibration batch
+            (``BuilderConfig.calibration_groups``; recordings.py), or None.
     """
 
     def __init__(self, builder: Any, calibrator: IInt8Calibrator, *, holdout_every: int, measure: bool = True,
@@ -73,7 +78,8 @@ class CalibrationRun:
                  equalize: Optional[Callable[[set[str], Any], tuple[Any, dict[str, list[float]],
                                                                     Callable[[], None]]]] = None,
                  equalized: bool = False, unsigned: Optional[bool] = False,
-                 unsigned_trial: Optional[Callable[[bool], tuple[Any, Callable[[], None]]]] = None) -> None:
+                 unsigned_trial: Optional[Callable[[bool], tuple[Any, Callable[[], None]]]] = None,
+                 groups: Optional[Sequence[Hashable]] = None) -> None:
         self._builder = builder
         self._network = builder.optimized_network()
         self._calibrator = calibrator
@@ -89,6 +95,8 @@ class CalibrationRun:
         batch_fixed = batch_fixed or bool(sequence_axis.time_major_inputs(self._network))
         self.bias_correction = bias_correction
         self._fp32_layers = set(fp32_layers or ())
+        # auto: which recording each whole batch comes from (given, or inferred from a fed-back state)
+        self._recordings = Recordings(groups) if self.auto else None
         self.router = SampleRouter(every=holdout_every if self.measure or self.auto else 0, max_check=max_check,
                                    max_search=biascorr.SAMPLES if self.auto or bias_correction else 0,
                                    max_fold=crossval.KEPT_SAMPLES if self.auto else 0,
@@ -98,6 +106,7 @@ class CalibrationRun:
                                    calibrate_held=self.auto and not self.measure,
                                    input_shapes={self._network.tensor(i)["name"]: self._network.tensor(i)["shape"]
                                                  for i in self._network.inputs()},
+                                   recordings=self._recordings,
                                    nonfinite=getattr(calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
         self._methods: dict[str, str] = {}
         self._t0 = time.perf_counter()
@@ -162,6 +171,8 @@ class CalibrationRun:
         # asked now, as TensorRT asks it, before get_batch: a calibrator serving
         # recorded batches may not know it once they are spent
         self._batch_size = int(self._calibrator.get_batch_size())
+        if self._recordings is not None:
+            feed = self._recordings_feed(feed)
         fit_feed = None
         if self.router.calibrate_held and observe is not None and session.collector is not None:
             self._fit = self._new_collector(session)
@@ -181,6 +192,17 @@ class CalibrationRun:
         # from the calibrator (its index in messages stays right).
         return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None), fit_feed=fit_feed,
                                 after_feed=self._pass.after_batch if self._pass is not None else None)
+
+    def _recordings_feed(self, feed: Callable[[Inputs], None]) -> Callable[[Inputs], None]:
+        """``feed``, then each whole batch's float32 outputs shown to the
+        recordings (recordings.Recordings.ran: a fed-back state)."""
+        recordings = self._recordings
+
+        def fed(inputs: Inputs) -> None:
+            feed(inputs)
+            if isinstance(inputs, WholeBatch):
+                recordings.ran(self.router.batches - 1, inputs, self._last_outputs)
+        return fed
 
     @property
     def fit_collector(self) -> Any:
@@ -231,6 +253,12 @@ class CalibrationRun:
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
         self._auto = dict(samples=self.router.samples(self._judge.data), errors={})
+        if self._judge.groups is not None:
+            self._auto["recordings"] = recordings_line(self._recordings, self._judge.groups)
+        elif self._recordings is not None and self._recordings.given:
+            logger.warning("auto calibration: BuilderConfig.calibration_groups not used: the calibration batches "
+                           "were split into samples (recordings are read for whole batches only: a fixed batch "
+                           "or a state input)")
         if self._at_range:
             self._auto["at_range"] = sorted(self._at_range)
             logger.info("auto calibration: %s held at their calibration range (%s) in every set: the inputs' "
@@ -257,6 +285,9 @@ class CalibrationRun:
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
         self._auto["thresholds"] = choice.label
+        if self._judge.groups is not None:
+            self._auto["recording_errors"] = {k: {g: round(v, 6) for g, v in group_errors(e).items()}
+                                              for k, e in choice.errors.items()}
         self._auto["errors"] = {**{k: round(e.relative_l2, 6) for k, e in choice.errors.items()},
                                 **self._auto["errors"]}
         logger.info("auto calibration, output relative L2 on %d %s samples (class scores and dense maps: "

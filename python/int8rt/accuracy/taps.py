@@ -333,11 +333,14 @@ class WholeBatch(dict):
     (a recurrent state ``[2, N, H]`` beside ``x[N, D]``, as Silero VAD's),
     where axis 0 of every input is not the sample axis. ``samples``: the
     samples it holds (:func:`batch_samples` with the model's declared
-    shapes, as the router counts them); default: that rule without them."""
+    shapes, as the router counts them); default: that rule without them.
+    ``group``: the recording it was cut from, where known (recordings.py)."""
 
-    def __init__(self, inputs: Mapping[str, np.ndarray], samples: Optional[int] = None) -> None:
+    def __init__(self, inputs: Mapping[str, np.ndarray], samples: Optional[int] = None,
+                 group: Optional[int] = None) -> None:
         super().__init__(inputs)
         self.samples = batch_samples(inputs) if samples is None else samples
+        self.group = group
 
 
 Samples = Union[Mapping[str, np.ndarray], Sequence[Mapping[str, np.ndarray]]]
@@ -456,7 +459,7 @@ def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
     (token ids) as it is."""
     for group in groups(data):
         if isinstance(group, WholeBatch):
-            yield WholeBatch({k: _run_array(v) for k, v in group.items()}, group.samples)
+            yield WholeBatch({k: _run_array(v) for k, v in group.items()}, group.samples, group.group)
         else:
             yield from _group_batches(group, size)
 
