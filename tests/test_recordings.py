@@ -149,7 +149,7 @@ def test_silero_one_recording_keeps_mse_and_no_correction(monkeypatch: pytest.Mo
         "mse", "off (auto)", "off (auto)")
     monkeypatch.setattr(recordings, "batch_groups", lambda chunks: None)  # the rule before: batches as evidence
     old = _silero({"accuracy_check": True}, feeds)
-    assert old.build_report().auto_choice["bias_correction"] == "on (auto)"
+    assert old.build_report().auto_choice["bias_correction"].startswith("on (auto")  # acc30: "on (auto: Conv/Gemm; ...)"
     got_new, got_old = _ccos(_streamed(new, evaluation)[0], want), _ccos(_streamed(old, evaluation)[0], want)
     assert got_new > got_old + 0.02, (got_new, got_old)
 
