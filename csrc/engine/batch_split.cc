@@ -39,6 +39,8 @@ bool per_sample_op(const std::string& op) {
       "int8rt.QPad", "int8rt.QFlatten", "int8rt.QReshape", "int8rt.QSqueeze", "int8rt.QUnsqueeze",
       // a float32 region's layout conversions (engine/f32_layout.h): one image at a time
       "int8rt.ToNHWC", "int8rt.ToNCHW",
+      // and a channel-blocked region's (engine/f32_blocked.h): per image
+      "int8rt.ToNCHW16c", "int8rt.FromNCHW16c", "int8rt.GlobalAveragePool16c", "int8rt.ChannelScale16c",
       // float32 layers that int8 engines keep for what they do not lower
       "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
       "BatchNormalization", "InstanceNormalization", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid",

@@ -1,0 +1,205 @@
+// nchw16c_f32, AVX-512F tier (contract: kernels/abi/nchw16c_f32.h): the
+// reference's operations in its order, one zmm per 16-channel block, so the
+// same bits.
+//
+// Pointwise: a register tile of R = 6 pixels x B = 4 output blocks (24 zmm
+// accumulators); per input channel c, B weight vectors (the packed
+// [MB][C][16] rows) and one broadcast of x[c][p] per pixel, which reads lane
+// c % 16 of the pixel's line of block c / 16 (MLAS's NCHWc pointwise walk).
+// Input channels run in slices of kSlice: a slice's 4-block weight panel
+// (kSlice x 256 bytes) stays in L1 while the task's pixel tiles run over it,
+// the partial sums stored in y and reloaded for the next slice (a float
+// store and load: the same fma chain, the same bits).
+// Depthwise: up to 8 output pixels of one row per tile, each tap one weight
+// vector and one aligned load per pixel; the pixels whose taps reach the
+// padding run one at a time, the taps outside the image skipped as the
+// reference skips them.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/abi/nchw16c_f32.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace avx512 {
+namespace {
+
+constexpr int kPixels = 6, kBlocks = 4;
+constexpr int64_t kSlice = 128;
+
+struct Finish {
+  bool clip;
+  __m512 lo, hi;
+  __m512 apply(__m512 a, __m512 bias, const float* residual) const {
+    __m512 v = _mm512_add_ps(a, bias);
+    if (residual) v = _mm512_add_ps(v, _mm512_loadu_ps(residual));
+    if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    return v;
+  }
+};
+
+// Pixels [p, p + R) x blocks [mb, mb + B), input channels [c0, c1).
+template <int R, int B>
+void pw_tile(const PointwiseNchw16c& a, const Finish& f, int64_t mb, int64_t p, int64_t c0, int64_t c1) {
+  const int64_t P = a.P, C = a.C;
+  __m512 acc[R][B];
+  float* y = a.y + (mb * P + p) * kBlock16;
+  for (int r = 0; r < R; ++r) {
+    for (int b = 0; b < B; ++b) {
+      acc[r][b] = c0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + (b * P + r) * kBlock16);
+    }
+  }
+  const float* w = a.w + (mb * C) * kBlock16;
+  for (int64_t c = c0; c < c1;) {
+    const float* xb = a.x + ((c / kBlock16) * P + p) * kBlock16;
+    const int64_t end = std::min(c1, (c / kBlock16 + 1) * kBlock16);
+    for (; c < end; ++c) {
+      __m512 wv[B];
+      for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(w + (b * C + c) * kBlock16);
+      const float* xc = xb + c % kBlock16;
+      for (int r = 0; r < R; ++r) {
+        const __m512 xv = _mm512_set1_ps(xc[r * kBlock16]);
+        for (int b = 0; b < B; ++b) acc[r][b] = _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
+      }
+    }
+  }
+  const bool last = c1 == C;
+  for (int b = 0; b < B; ++b) {
+    const __m512 bias = last ? _mm512_loadu_ps(a.bias + (mb + b) * kBlock16) : _mm512_setzero_ps();
+    for (int r = 0; r < R; ++r) {
+      const int64_t o = (b * P + r) * kBlock16;
+      const __m512 v = last ? f.apply(acc[r][b], bias, a.residual ? a.residual + (mb * P + p) * kBlock16 + o : nullptr)
+                            : acc[r][b];
+      _mm512_storeu_ps(y + o, v);
+    }
+  }
+}
+
+template <int B>
+void pw_blocks(const PointwiseNchw16c& a, const Finish& f, int64_t mb, int64_t c0, int64_t c1) {
+  int64_t p = a.p0;
+  for (; p + kPixels <= a.p1; p += kPixels) pw_tile<kPixels, B>(a, f, mb, p, c0, c1);
+  switch (a.p1 - p) {
+    case 5: pw_tile<5, B>(a, f, mb, p, c0, c1); break;
+    case 4: pw_tile<4, B>(a, f, mb, p, c0, c1); break;
+    case 3: pw_tile<3, B>(a, f, mb, p, c0, c1); break;
+    case 2: pw_tile<2, B>(a, f, mb, p, c0, c1); break;
+    case 1: pw_tile<1, B>(a, f, mb, p, c0, c1); break;
+    default: break;
+  }
+}
+
+// Pixels [ox0, ox0 + R) of output row oy, taps all inside the image
+// (kCheck false) or tested one by one (kCheck true).
+template <int R, bool kCheck>
+void dw_tile(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy, int64_t ox0) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    const float* row = a.x + iy * a.W * kBlock16;
+    for (int64_t kx = 0; kx < a.kw; ++kx) {
+      const __m512 wv = _mm512_loadu_ps(a.w + (ky * a.kw + kx) * kBlock16);
+      const int64_t ix0 = ox0 * a.sw - a.pw + kx * a.dw;
+      for (int r = 0; r < R; ++r) {
+        const int64_t ix = ix0 + r * a.sw;
+        if (kCheck && (ix < 0 || ix >= a.W)) continue;
+        acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(row + ix * kBlock16), wv, acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const int64_t o = (oy * a.ow + ox0 + r) * kBlock16;
+    _mm512_storeu_ps(a.y + o, f.apply(acc[r], bias, a.residual ? a.residual + o : nullptr));
+  }
+}
+
+template <int R>
+void dw_run(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy, int64_t ox, int64_t n) {
+  for (; n >= R; n -= R, ox += R) dw_tile<R, false>(a, f, bias, oy, ox);
+  switch (n) {
+    case 7: dw_tile<7, false>(a, f, bias, oy, ox); break;
+    case 6: dw_tile<6, false>(a, f, bias, oy, ox); break;
+    case 5: dw_tile<5, false>(a, f, bias, oy, ox); break;
+    case 4: dw_tile<4, false>(a, f, bias, oy, ox); break;
+    case 3: dw_tile<3, false>(a, f, bias, oy, ox); break;
+    case 2: dw_tile<2, false>(a, f, bias, oy, ox); break;
+    case 1: dw_tile<1, false>(a, f, bias, oy, ox); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void pointwise_nchw16c(const PointwiseNchw16c& a) {
+  const Finish f{a.clip, _mm512_set1_ps(a.lo), _mm512_set1_ps(a.hi)};
+  // One slice when the whole reduction is short; else slices of kSlice.
+  const int64_t slice = a.C <= 2 * kSlice ? a.C : kSlice;
+  for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
+    for (int64_t c0 = 0; c0 < a.C; c0 += slice) {
+      const int64_t c1 = std::min(a.C, c0 + slice);
+      switch (std::min<int64_t>(kBlocks, a.mb1 - mb)) {
+        case 4: pw_blocks<4>(a, f, mb, c0, c1); break;
+        case 3: pw_blocks<3>(a, f, mb, c0, c1); break;
+        case 2: pw_blocks<2>(a, f, mb, c0, c1); break;
+        default: pw_blocks<1>(a, f, mb, c0, c1); break;
+      }
+    }
+  }
+}
+
+void depthwise_nchw16c(const DepthwiseNchw16c& a) {
+  const Finish f{a.clip, _mm512_set1_ps(a.lo), _mm512_set1_ps(a.hi)};
+  const __m512 bias = _mm512_loadu_ps(a.bias);
+  // Output columns whose taps all fall inside the row: [left, right).
+  int64_t left = 0;
+  while (left < a.ow && left * a.sw - a.pw < 0) ++left;
+  int64_t right = a.ow;
+  while (right > left && (right - 1) * a.sw - a.pw + (a.kw - 1) * a.dw >= a.W) --right;
+  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    for (int64_t ox = 0; ox < left; ++ox) dw_tile<1, true>(a, f, bias, oy, ox);
+    dw_run<8>(a, f, bias, oy, left, right - left);
+    for (int64_t ox = std::max(left, right); ox < a.ow; ++ox) dw_tile<1, true>(a, f, bias, oy, ox);
+  }
+}
+
+void block_mean_f32(const float* x, int64_t blocks, int64_t P, float* means) {
+  const __m512 n = _mm512_set1_ps(static_cast<float>(P));
+  int64_t b = 0;
+  for (; b + 4 <= blocks; b += 4) {  // four independent add chains
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const float* x0 = x + b * P * kBlock16;
+    for (int64_t p = 0; p < P; ++p) {
+      s0 = _mm512_add_ps(s0, _mm512_loadu_ps(x0 + p * kBlock16));
+      s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x0 + (P + p) * kBlock16));
+      s2 = _mm512_add_ps(s2, _mm512_loadu_ps(x0 + (2 * P + p) * kBlock16));
+      s3 = _mm512_add_ps(s3, _mm512_loadu_ps(x0 + (3 * P + p) * kBlock16));
+    }
+    _mm512_storeu_ps(means + b * kBlock16, _mm512_div_ps(s0, n));
+    _mm512_storeu_ps(means + (b + 1) * kBlock16, _mm512_div_ps(s1, n));
+    _mm512_storeu_ps(means + (b + 2) * kBlock16, _mm512_div_ps(s2, n));
+    _mm512_storeu_ps(means + (b + 3) * kBlock16, _mm512_div_ps(s3, n));
+  }
+  for (; b < blocks; ++b) {
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t p = 0; p < P; ++p) s = _mm512_add_ps(s, _mm512_loadu_ps(x + (b * P + p) * kBlock16));
+    _mm512_storeu_ps(means + b * kBlock16, _mm512_div_ps(s, n));
+  }
+}
+
+void block_scale_f32(const float* x, const float* s, int64_t blocks, int64_t P, float* y) {
+  for (int64_t b = 0; b < blocks; ++b) {
+    const __m512 sv = _mm512_loadu_ps(s + b * kBlock16);
+    const float* xb = x + b * P * kBlock16;
+    float* yb = y + b * P * kBlock16;
+    for (int64_t p = 0; p < P; ++p) _mm512_storeu_ps(yb + p * kBlock16, _mm512_mul_ps(_mm512_loadu_ps(xb + p * kBlock16), sv));
+  }
+}
+
+}  // namespace avx512
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
