@@ -137,8 +137,10 @@ bool BatchSplit::splits(const std::vector<Executor::Input>& inputs, int64_t batc
       // Every activation input: the batch first, and the output's rank
       // except for the ops that only reshape (their input is one block per
       // sample whatever its rank).
+      // (The channel-blocked layers, 16c, move between [N, C, H, W] and
+      // [N, CB, H, W, 16] by design: per sample, batch first either way.)
       const Shape& out0 = inferred[node.outputs[0]];
-      const bool reshapes = ex_.layer(n).output_is_input_bytes();
+      const bool reshapes = ex_.layer(n).output_is_input_bytes() || node.op.find("16c") != std::string::npos;
       for (int id : node.inputs) {
         if (id < 0 || !activation_[id]) continue;
         if (value_dependent[id] || inferred[id].empty() || inferred[id][0] != probe) return false;

@@ -10,10 +10,10 @@
 // (kSlice x 256 bytes) stays in L1 while the task's pixel tiles run over it,
 // the partial sums stored in y and reloaded for the next slice (a float
 // store and load: the same fma chain, the same bits).
-// Depthwise: up to 8 output pixels of one row per tile, each tap one weight
-// vector and one aligned load per pixel; the pixels whose taps reach the
-// padding run one at a time, the taps outside the image skipped as the
-// reference skips them.
+// Depthwise: up to 8 output pixels of one row per tile (8 independent fma
+// chains), each tap one weight vector and one aligned load per pixel; in the
+// tiles whose taps reach the padding each tap is tested and the taps outside
+// the image skipped as the reference skips them.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,6 +28,7 @@ namespace {
 
 constexpr int kPixels = 6, kBlocks = 4;
 constexpr int64_t kSlice = 128;
+constexpr int64_t kRowTile = 8;  // depthwise output pixels per tile
 
 struct Finish {
   bool clip;
@@ -117,17 +118,17 @@ void dw_tile(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy
   }
 }
 
-template <int R>
-void dw_run(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy, int64_t ox, int64_t n) {
-  for (; n >= R; n -= R, ox += R) dw_tile<R, false>(a, f, bias, oy, ox);
+template <bool kCheck>
+void dw_tiles(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy, int64_t ox, int64_t n) {
   switch (n) {
-    case 7: dw_tile<7, false>(a, f, bias, oy, ox); break;
-    case 6: dw_tile<6, false>(a, f, bias, oy, ox); break;
-    case 5: dw_tile<5, false>(a, f, bias, oy, ox); break;
-    case 4: dw_tile<4, false>(a, f, bias, oy, ox); break;
-    case 3: dw_tile<3, false>(a, f, bias, oy, ox); break;
-    case 2: dw_tile<2, false>(a, f, bias, oy, ox); break;
-    case 1: dw_tile<1, false>(a, f, bias, oy, ox); break;
+    case 8: dw_tile<8, kCheck>(a, f, bias, oy, ox); break;
+    case 7: dw_tile<7, kCheck>(a, f, bias, oy, ox); break;
+    case 6: dw_tile<6, kCheck>(a, f, bias, oy, ox); break;
+    case 5: dw_tile<5, kCheck>(a, f, bias, oy, ox); break;
+    case 4: dw_tile<4, kCheck>(a, f, bias, oy, ox); break;
+    case 3: dw_tile<3, kCheck>(a, f, bias, oy, ox); break;
+    case 2: dw_tile<2, kCheck>(a, f, bias, oy, ox); break;
+    case 1: dw_tile<1, kCheck>(a, f, bias, oy, ox); break;
     default: break;
   }
 }
@@ -160,9 +161,14 @@ void depthwise_nchw16c(const DepthwiseNchw16c& a) {
   int64_t right = a.ow;
   while (right > left && (right - 1) * a.sw - a.pw + (a.kw - 1) * a.dw >= a.W) --right;
   for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-    for (int64_t ox = 0; ox < left; ++ox) dw_tile<1, true>(a, f, bias, oy, ox);
-    dw_run<8>(a, f, bias, oy, left, right - left);
-    for (int64_t ox = std::max(left, right); ox < a.ow; ++ox) dw_tile<1, true>(a, f, bias, oy, ox);
+    for (int64_t ox = 0; ox < a.ow; ox += kRowTile) {
+      const int64_t n = std::min(kRowTile, a.ow - ox);
+      if (ox < left || ox + n > right) {
+        dw_tiles<true>(a, f, bias, oy, ox, n);
+      } else {
+        dw_tiles<false>(a, f, bias, oy, ox, n);
+      }
+    }
   }
 }
 
