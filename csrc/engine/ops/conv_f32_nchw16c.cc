@@ -4,11 +4,10 @@
 // the kernels' blocked rows (zero past the real channels, so padded lanes
 // are never read into a real output). Bias, the residual and Relu / Clip
 // are the kernel's epilogue; another fused activation (Swish, HardSwish,
-// LeakyRelu) runs on each task's outputs right after, while they are in
-// cache (its bits are the unfused layer's, FusedActivation::apply).
-// Tasks: pointwise, runs of pixels of one image (all output blocks over
-// each run, whose input then stays in L2); depthwise, runs of output rows
-// of one channel block.
+// LeakyRelu) is the kernel's PostOp, run on its finished outputs while
+// they are in cache (its bits are the unfused layer's, FusedActivation::apply).
+// Tasks: pointwise, runs of pixels of one image times chunks of output
+// blocks (pointwise()); depthwise, runs of output rows of one channel block.
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
@@ -100,6 +99,19 @@ class BlockedConvLayer : public Layer {
     int64_t N, H, W, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
   };
 
+  // An activation the kernel's clip does not take (Swish, HardSwish,
+  // LeakyRelu): the kernel hands it its finished outputs.
+  kernels::PostOp post() const {
+    kernels::PostOp op;
+    if (act_.kind != FusedActivation::Kind::kNone && !clip_) {
+      op.apply = [](const void* ctx, float* y, int64_t count) {
+        static_cast<const FusedActivation*>(ctx)->apply(y, count);
+      };
+      op.ctx = &act_;
+    }
+    return op;
+  }
+
   Geom geometry(const std::vector<const Value*>& in) const {
     const Shape& xs = require_input(in, 0, DataType::kFloat32, prefix_).shape();
     if (xs.size() != 5 || xs[1] != blocks(C_) || xs[4] != kBlock16) {
@@ -115,26 +127,33 @@ class BlockedConvLayer : public Layer {
     return g;
   }
 
-  // Runs of about kTaskBytes of input per task; all output blocks over it.
+  // Tasks: an image's pixels in as few even runs as keep a run's input and
+  // a task's outputs under kRunBytes (so that a fused Swish after the
+  // kernel finds them in L2; each run streams all the weights once per output
+  // block group: a 7 x 7 plane of 1152 channels split in three runs read
+  // its 1.5 MB of weights three times), times output blocks in chunks of
+  // kTaskBlocks (several tasks for a second thread at batch 1; each chunk
+  // re-reads the run's input from L2, as the kernel's block groups do).
   void pointwise(const float* x, const float* res, float* y, const Geom& g) const {
     const int64_t P = g.H * g.W, CB = blocks(C_), MB = blocks(M_);
-    const int64_t run = std::min(P, std::max<int64_t>(6, kTaskBytes / (CB * kBlock16 * 4) / 6 * 6));
-    const int64_t runs = (P + run - 1) / run;
-    parallel_for(g.N * runs, 1, [&](int64_t begin, int64_t end) {
+    const int64_t line_bytes = std::max(CB, std::min(MB, kTaskBlocks)) * kBlock16 * 4;  // per pixel, in or out
+    const int64_t runs = std::max<int64_t>(1, (P * line_bytes + kRunBytes - 1) / kRunBytes);
+    const int64_t run = std::min(P, ((P + runs - 1) / runs + 5) / 6 * 6);
+    const int64_t chunks = (MB + kTaskBlocks - 1) / kTaskBlocks, tasks = ((P + run - 1) / run) * chunks;
+    parallel_for(g.N * tasks, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = t / runs, p0 = (t % runs) * run, p1 = std::min(P, p0 + run);
+        const int64_t n = t / tasks, p0 = (t % tasks / chunks) * run, p1 = std::min(P, p0 + run);
+        const int64_t mb0 = (t % chunks) * kTaskBlocks, mb1 = std::min(MB, mb0 + kTaskBlocks);
         kernels::PointwiseNchw16c a;
         a.x = x + n * CB * P * kBlock16;
         a.w = packed_.data();
         a.bias = bias_.data();
         a.residual = res ? res + n * MB * P * kBlock16 : nullptr;
         a.y = y + n * MB * P * kBlock16;
-        a.C = C_; a.P = P; a.mb0 = 0; a.mb1 = MB; a.p0 = p0; a.p1 = p1;
+        a.C = C_; a.P = P; a.mb0 = mb0; a.mb1 = mb1; a.p0 = p0; a.p1 = p1;
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.post = post();
         kernel_->pointwise(a);
-        if (!clip_) {
-          for (int64_t mb = 0; mb < MB; ++mb) act_.apply(a.y + (mb * P + p0) * kBlock16, (p1 - p0) * kBlock16);
-        }
       }
     });
   }
@@ -157,14 +176,17 @@ class BlockedConvLayer : public Layer {
         a.sh = g.sh; a.sw = g.sw; a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
         a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.post = post();
         kernel_->depthwise(a);
-        if (!clip_) act_.apply(a.y + oy0 * g.ow * kBlock16, (a.oy1 - oy0) * g.ow * kBlock16);
       }
     });
   }
 
-  // Input (pointwise) or output (depthwise) bytes per task: a run that
-  // stays in L2 (1 MiB on Zen 5) beside its outputs and weights.
+  // A pointwise run's input: half of L2 (1 MiB on Zen 5), beside the
+  // weights' slice and the outputs.
+  static constexpr int64_t kRunBytes = 512 << 10;
+  static constexpr int64_t kTaskBlocks = 8;  // output blocks per pointwise task
+  // A depthwise task's output bytes.
   static constexpr int64_t kTaskBytes = 128 << 10;
   WindowAttrs w_;
   FusedActivation act_;

@@ -15,7 +15,7 @@
 //   mean:       s = 0; for p ascending: s = s + x[p];  y = s / P
 //   scale:      y[p] = x[p] * s   (one rounding: the NCHW Mul's bits)
 // (residual when given, clip when asked: max(., lo) then min(., hi), NaN ->
-// lo.) The FP32 NCHW convs add in another order (bias first, SGEMM slices),
+// lo; then the caller's PostOp, when given, on every output.) The FP32 NCHW convs add in another order (bias first, SGEMM slices),
 // so blocked and NCHW engines differ by the rounding of K fused products:
 // each output within (K + 2) * 2^-24 * (|bias| + sum |w x|) of the exact
 // value, K the taps or input channels (tests/test_f32_blocked.py).
@@ -29,6 +29,14 @@ namespace kernels {
 
 constexpr int64_t kBlock16 = 16;  // channels per block (one zmm of floats)
 
+// An element-wise function the caller applies to finished outputs (a fused
+// Swish): called on runs of `count` contiguous outputs, each after its last
+// store, while they are in cache; its order of calls does not change bits.
+struct PostOp {
+  void (*apply)(const void* ctx, float* y, int64_t count) = nullptr;  // nullptr: none
+  const void* ctx = nullptr;
+};
+
 // Output blocks [mb0, mb1) x pixels [p0, p1) of one image's 1x1 conv.
 struct PointwiseNchw16c {
   const float* x = nullptr;         // [CB][P][16] (CB = ceil(C / 16))
@@ -39,6 +47,7 @@ struct PointwiseNchw16c {
   int64_t C = 0, P = 0, mb0 = 0, mb1 = 0, p0 = 0, p1 = 0;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
+  PostOp post;  // after the clip
 };
 using PointwiseNchw16cFn = void (*)(const PointwiseNchw16c&);
 
@@ -53,6 +62,7 @@ struct DepthwiseNchw16c {
   int64_t oy0 = 0, oy1 = 0;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
+  PostOp post;  // after the clip
 };
 using DepthwiseNchw16cFn = void (*)(const DepthwiseNchw16c&);
 

@@ -21,6 +21,10 @@ float finish(float a, float bias, const float* residual, bool clip, float lo, fl
   return v;
 }
 
+void post(const PostOp& op, float* y, int64_t count) {
+  if (op.apply) op.apply(op.ctx, y, count);
+}
+
 }  // namespace
 
 void pointwise_nchw16c(const PointwiseNchw16c& a) {
@@ -36,6 +40,7 @@ void pointwise_nchw16c(const PointwiseNchw16c& a) {
         a.y[o] = finish(acc, a.bias[mb * kBlock16 + l], a.residual ? a.residual + o : nullptr, a.clip, a.lo, a.hi);
       }
     }
+    post(a.post, a.y + (mb * a.P + a.p0) * kBlock16, (a.p1 - a.p0) * kBlock16);
   }
 }
 
@@ -57,6 +62,7 @@ void depthwise_nchw16c(const DepthwiseNchw16c& a) {
         a.y[o] = finish(acc, a.bias[l], a.residual ? a.residual + o : nullptr, a.clip, a.lo, a.hi);
       }
     }
+    post(a.post, a.y + oy * a.ow * kBlock16, a.ow * kBlock16);
   }
 }
 

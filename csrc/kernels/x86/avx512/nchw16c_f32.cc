@@ -9,7 +9,9 @@
 // Input channels run in slices of kSlice: a slice's 4-block weight panel
 // (kSlice x 256 bytes) stays in L1 while the task's pixel tiles run over it,
 // the partial sums stored in y and reloaded for the next slice (a float
-// store and load: the same fma chain, the same bits).
+// store and load: the same fma chain, the same bits). Pixels run in
+// sub-runs of kSubRun, each finished (all slices, then the PostOp) before
+// the next.
 // Depthwise: up to 8 output pixels of one row per tile (8 independent fma
 // chains), each tap one weight vector and one aligned load per pixel; in the
 // tiles whose taps reach the padding each tap is tested and the taps outside
@@ -28,6 +30,9 @@ namespace {
 
 constexpr int kPixels = 6, kBlocks = 4;
 constexpr int64_t kSlice = 128;
+// Pointwise pixels per sub-run: a block group's outputs of one sub-run
+// (4 x 192 x 64 bytes) are still in L1 / L2 when the PostOp reads them.
+constexpr int64_t kSubRun = 192;
 constexpr int64_t kRowTile = 8;  // depthwise output pixels per tile
 
 struct Finish {
@@ -47,7 +52,9 @@ void pw_tile(const PointwiseNchw16c& a, const Finish& f, int64_t mb, int64_t p, 
   const int64_t P = a.P, C = a.C;
   __m512 acc[R][B];
   float* y = a.y + (mb * P + p) * kBlock16;
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
     for (int b = 0; b < B; ++b) {
       acc[r][b] = c0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + (b * P + r) * kBlock16);
     }
@@ -67,8 +74,10 @@ void pw_tile(const PointwiseNchw16c& a, const Finish& f, int64_t mb, int64_t p, 
     }
   }
   const bool last = c1 == C;
+#pragma GCC unroll 4
   for (int b = 0; b < B; ++b) {
     const __m512 bias = last ? _mm512_loadu_ps(a.bias + (mb + b) * kBlock16) : _mm512_setzero_ps();
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const int64_t o = (b * P + r) * kBlock16;
       const __m512 v = last ? f.apply(acc[r][b], bias, a.residual ? a.residual + (mb * P + p) * kBlock16 + o : nullptr)
@@ -97,6 +106,7 @@ void pw_blocks(const PointwiseNchw16c& a, const Finish& f, int64_t mb, int64_t c
 template <int R, bool kCheck>
 void dw_tile(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy, int64_t ox0) {
   __m512 acc[R];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
@@ -112,6 +122,7 @@ void dw_tile(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy
       }
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     const int64_t o = (oy * a.ow + ox0 + r) * kBlock16;
     _mm512_storeu_ps(a.y + o, f.apply(acc[r], bias, a.residual ? a.residual + o : nullptr));
@@ -140,13 +151,24 @@ void pointwise_nchw16c(const PointwiseNchw16c& a) {
   // One slice when the whole reduction is short; else slices of kSlice.
   const int64_t slice = a.C <= 2 * kSlice ? a.C : kSlice;
   for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
-    for (int64_t c0 = 0; c0 < a.C; c0 += slice) {
-      const int64_t c1 = std::min(a.C, c0 + slice);
-      switch (std::min<int64_t>(kBlocks, a.mb1 - mb)) {
-        case 4: pw_blocks<4>(a, f, mb, c0, c1); break;
-        case 3: pw_blocks<3>(a, f, mb, c0, c1); break;
-        case 2: pw_blocks<2>(a, f, mb, c0, c1); break;
-        default: pw_blocks<1>(a, f, mb, c0, c1); break;
+    const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
+    for (int64_t sp = a.p0; sp < a.p1; sp += kSubRun) {
+      PointwiseNchw16c part = a;
+      part.p0 = sp;
+      part.p1 = std::min(a.p1, sp + kSubRun);
+      for (int64_t c0 = 0; c0 < a.C; c0 += slice) {
+        const int64_t c1 = std::min(a.C, c0 + slice);
+        switch (nb) {
+          case 4: pw_blocks<4>(part, f, mb, c0, c1); break;
+          case 3: pw_blocks<3>(part, f, mb, c0, c1); break;
+          case 2: pw_blocks<2>(part, f, mb, c0, c1); break;
+          default: pw_blocks<1>(part, f, mb, c0, c1); break;
+        }
+      }
+      if (a.post.apply) {
+        for (int64_t b = mb; b < mb + nb; ++b) {
+          a.post.apply(a.post.ctx, a.y + (b * a.P + part.p0) * kBlock16, (part.p1 - part.p0) * kBlock16);
+        }
       }
     }
   }
@@ -169,6 +191,7 @@ void depthwise_nchw16c(const DepthwiseNchw16c& a) {
         dw_tiles<false>(a, f, bias, oy, ox, n);
       }
     }
+    if (a.post.apply) a.post.apply(a.post.ctx, a.y + oy * a.ow * kBlock16, a.ow * kBlock16);
   }
 }
 
