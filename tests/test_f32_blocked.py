@@ -100,10 +100,10 @@ class Net:
         self.steps.append(("mean", y, x))
         return y
 
-    def model(self, c_in: int, outputs: list[tuple[str, list]]) -> onnx.ModelProto:
+    def model(self, c_in: int, outputs: list[tuple[str, list]], hw: tuple = (13, 11)) -> onnx.ModelProto:
         graph = helper.make_graph(
             self.nodes, "blocked",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c_in, 13, 11])],
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c_in, *hw])],
             [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["N"] + dims) for o, dims in outputs], self.inits)
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
@@ -298,6 +298,33 @@ def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
     assert _testing.batch_split_runs() > before
     for name, y in got.items():
         assert np.array_equal(y, want[name]), f"split over 2 threads: {name}"
+
+
+def test_stem_writes_blocked(tmp_path: Path) -> None:
+    """A 3-channel 3x3 / stride 2 stem reads the NCHW image and writes the
+    region's first blocked tensor (no conversion in); its inner output leaves
+    by one conversion; tiers ==, outputs within the bound."""
+    n = Net(3)
+    stem = n.conv("x", 3, 21, k=3, stride=2, act="Clip")
+    d = n.conv(stem, 21, 21, k=3, group=21, act="Relu")
+    p = n.conv(d, 21, 18)
+    path = tmp_path / "stem.onnx"
+    onnx.save(n.model(3, [(n.mean(p), [18, 1, 1]), (stem, [21, 8, 9])], hw=(15, 17)), str(path))
+    x = {"x": np.random.default_rng(5).standard_normal((2, 3, 15, 17)).astype(F32)}
+    want = n.evaluate(x["x"])
+    got = {}
+    for isa in ("ref", "avx512"):
+        engine = build(path, isa)
+        ops = [layer["op"] for layer in engine.layers()]
+        assert "int8rt.ToNCHW16c" not in ops and ops.count("int8rt.FromNCHW16c") == 1, ops
+        assert any("dense from NCHW+clip layout=nchw16c" in layer["detail"] for layer in engine.layers())
+        got[isa] = engine.create_execution_context().run(x)
+        for name, y in got[isa].items():
+            v, e = want[name]
+            err = np.abs(y.astype(np.float64) - v)
+            assert np.all(err <= e) and err.max() <= 2e-6 * np.abs(v).max(), f"{isa} {name}: {err.max()}"
+    for name, y in got["avx512"].items():
+        assert np.array_equal(y, got["ref"][name]), f"{name}: avx512 differs from ref"
 
 
 def test_short_region_stays_nchw(tmp_path: Path) -> None:

@@ -18,12 +18,21 @@ namespace {
 // the exit is the GlobalAveragePool); a lone depthwise + pointwise pair
 // between two conversions is not worth them.
 constexpr size_t kMinConvsPerConversion = 2;
+constexpr int64_t kMaxStemChannels = 4;
 
 bool plane(const Tensor& t) { return activation_4d(t) && t.shape[2] * t.shape[3] > 1; }
 
 bool free_of_other_passes(const Node& node) {
   return !node.attrs.has(kPrecisionAttr) && !node.attrs.has(kLayoutAttr) && node.outputs.size() == 1 &&
          node.outputs[0] >= 0;
+}
+
+// A dense conv from a few NCHW channels (an image: the stem), which writes
+// blocked outputs from its NCHW input (kMaxStemChannels: each input channel
+// is a broadcast per tap; past a few, a blocked input would serve better).
+bool stem_conv(const Network& net, const Node& node) {
+  const Shape& ws = net.tensor(node.inputs[1]).shape;
+  return node.attrs.get_int("group", 1) == 1 && ws.size() == 4 && ws[2] * ws[3] > 1 && ws[1] <= kMaxStemChannels;
 }
 
 bool conv_takes_blocked(const Network& net, const Node& node) {
@@ -45,6 +54,7 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   }
   const int64_t group = node.attrs.get_int("group", 1);
   if (group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1 && group > 1) return true;  // depthwise
+  if (stem_conv(net, node)) return !node.attrs.has("int8rt_residual");
   if (group != 1 || w.shape[2] != 1 || w.shape[3] != 1) return false;
   const std::vector<int64_t> pads = node.attrs.get_ints("pads", {});
   const std::vector<int64_t> strides = node.attrs.get_ints("strides", {1, 1});
@@ -85,7 +95,7 @@ bool takes(const Network& net, const Node& node) {
 }
 
 std::vector<size_t> layout_inputs(const Network& net, const Node& node) {
-  if (node.op == "Conv") return conv_activation_inputs(node);
+  if (node.op == "Conv") return stem_conv(net, node) ? std::vector<size_t>{} : conv_activation_inputs(node);
   if (node.op == "GlobalAveragePool" || node.op == kBlockedMeanOp) return {0};
   if (node.op == "Mul" || node.op == kBlockedScaleOp) {
     const int s = scale_input(net, node);

@@ -10,9 +10,10 @@
 // A region is a connected set (engine/f32_layout_regions.h) of FP32 layers
 // with blocked kernels, on planes of more than one pixel:
 //   - Convs with constant weights: 1x1 of one group, stride 1, no padding
-//     (the pointwise kernel; fused bias, residual, activation), and
-//     depthwise ones (group == C == M; any kernel, strides, pads,
-//     dilations);
+//     (the pointwise kernel; fused bias, residual, activation), depthwise
+//     ones (group == C == M; any kernel, strides, pads, dilations), and
+//     dense ones of at most 4 input channels (a stem), which read their
+//     NCHW input as it is and write a blocked output;
 //   - element-wise ops whose activation inputs all have the output's shape
 //     (Add, Mul, Relu, Clip, Sigmoid, ...): their bytes need no index;
 //   - GlobalAveragePool, which reads the blocked tensor and writes its

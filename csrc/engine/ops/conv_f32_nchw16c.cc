@@ -1,5 +1,6 @@
 // The float32 Conv on NCHW16c tensors (conv_f32_nchw16c.h): a 1x1 conv of
-// one group (stride 1, no padding) or a depthwise conv, on the nchw16c_f32
+// one group (stride 1, no padding), a depthwise conv, or a dense conv from
+// an NCHW image into a blocked output (a stem), on the nchw16c_f32
 // kernel family (kernels/nchw16c_f32.h), with the weights packed once into
 // the kernels' blocked rows (zero past the real channels, so padded lanes
 // are never read into a real output). Bias, the residual and Relu / Clip
@@ -36,18 +37,20 @@ class BlockedConvLayer : public Layer {
     }
     M_ = ws[0];
     depthwise_ = group > 1;
+    dense_ = group == 1 && ws[2] * ws[3] > 1;
     if (depthwise_ && (group != M_ || ws[1] != 1)) {
-      throw NotSupported(prefix_ + "channel-blocked tensors need a depthwise conv (group == C == M) or a 1x1 one");
+      throw NotSupported(prefix_ + "channel-blocked tensors need a depthwise conv (group == C == M), a 1x1 one "
+                         "or a dense one from an NCHW input");
     }
-    if (!depthwise_ && (group != 1 || ws[2] != 1 || ws[3] != 1)) {
-      throw NotSupported(prefix_ + "channel-blocked tensors need a 1x1 conv of one group or a depthwise one");
-    }
+    if (!depthwise_ && group != 1) throw NotSupported(prefix_ + "channel-blocked tensors need one group or C");
+    if (dense_ && residual_ >= 0) throw NotSupported(prefix_ + "a dense conv into blocked tensors takes no residual");
     C_ = depthwise_ ? M_ : ws[1];
     const int64_t taps = ws[2] * ws[3], MB = blocks(M_);
     const float* W = wt.f32.data();
-    // Packed rows: pointwise [MB][C][16] (w[mb][c][l] = W[mb*16+l][c]),
-    // depthwise [MB][taps][16] (w[cb][t][l] = W[cb*16+l][t]); 0 past M.
-    const int64_t inner = depthwise_ ? taps : C_;
+    // Packed rows: pointwise / dense [MB][C * taps][16] (w[mb][k][l] =
+    // W[mb*16+l][k], k = (c, ky, kx) flattened), depthwise [MB][taps][16]
+    // (w[cb][t][l] = W[cb*16+l][t]); 0 past M.
+    const int64_t inner = depthwise_ ? taps : C_ * taps;
     packed_.assign(static_cast<size_t>(MB * inner * kBlock16), 0.f);
     for (int64_t m = 0; m < M_; ++m) {
       for (int64_t k = 0; k < inner; ++k) packed_[((m / kBlock16) * inner + k) * kBlock16 + m % kBlock16] = W[m * inner + k];
@@ -84,13 +87,16 @@ class BlockedConvLayer : public Layer {
     float* y = out[0]->data<float>();
     if (depthwise_) {
       depthwise(x, res, y, g);
+    } else if (dense_) {
+      dense(x, y, g);
     } else {
       pointwise(x, res, y, g);
     }
   }
 
   std::string describe() const override {
-    return std::string("fp32 conv2d ") + (depthwise_ ? "depthwise" : "1x1") + act_.describe() + " layout=nchw16c " +
+    return std::string("fp32 conv2d ") + (depthwise_ ? "depthwise" : dense_ ? "dense from NCHW" : "1x1") +
+           act_.describe() + " layout=nchw16c " +
            kernel_->name();
   }
 
@@ -114,7 +120,11 @@ class BlockedConvLayer : public Layer {
 
   Geom geometry(const std::vector<const Value*>& in) const {
     const Shape& xs = require_input(in, 0, DataType::kFloat32, prefix_).shape();
-    if (xs.size() != 5 || xs[1] != blocks(C_) || xs[4] != kBlock16) {
+    if (dense_ && (xs.size() != 4 || xs[1] != C_)) {
+      throw InvalidArgument(prefix_ + "needs an NCHW input [N, " + std::to_string(C_) + ", H, W], got " +
+                            shape_str(xs));
+    }
+    if (!dense_ && (xs.size() != 5 || xs[1] != blocks(C_) || xs[4] != kBlock16)) {
       throw InvalidArgument(prefix_ + "needs a channel-blocked input [N, " + std::to_string(blocks(C_)) +
                             ", H, W, 16], got " + shape_str(xs));
     }
@@ -158,6 +168,29 @@ class BlockedConvLayer : public Layer {
     });
   }
 
+  // The stem: rows of about kTaskBytes of output per task, all blocks.
+  void dense(const float* x, float* y, const Geom& g) const {
+    const int64_t MB = blocks(M_), out_plane = g.oh * g.ow * kBlock16;
+    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (MB * g.ow * kBlock16 * 4)));
+    const int64_t runs = (g.oh + rows - 1) / rows;
+    parallel_for(g.N * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / runs, oy0 = (t % runs) * rows;
+        kernels::DenseNchw16c a;
+        a.x = x + n * C_ * g.H * g.W;
+        a.w = packed_.data();
+        a.bias = bias_.data();
+        a.y = y + n * MB * out_plane;
+        a.C = C_; a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw;
+        a.sh = g.sh; a.sw = g.sw; a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
+        a.mb0 = 0; a.mb1 = MB; a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
+        a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.post = post();
+        kernel_->dense(a);
+      }
+    });
+  }
+
   // Runs of output rows of about kTaskBytes of output per task.
   void depthwise(const float* x, const float* res, float* y, const Geom& g) const {
     const int64_t CB = blocks(C_), in_plane = g.H * g.W * kBlock16, out_plane = g.oh * g.ow * kBlock16;
@@ -193,7 +226,7 @@ class BlockedConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   int64_t C_ = 0, M_ = 0;
-  bool depthwise_ = false;
+  bool depthwise_ = false, dense_ = false;  // else pointwise
   std::vector<float> packed_, bias_;
   bool clip_ = false;
   float lo_ = 0.f, hi_ = 0.f;

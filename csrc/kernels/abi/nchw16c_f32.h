@@ -12,6 +12,9 @@
 //               y[m][p] = clip(a + bias[m] + residual[m][p])
 //   depthwise:  a = 0; for (ky, kx) row-major, taps inside the image only:
 //               a = fma(x[iy][ix], w[ky][kx], a);  y = clip(a + bias + residual)
+//   dense:      a = 0; for c, then (ky, kx) row-major, taps inside the image
+//               only: a = fma(x[c][iy][ix], w[m][c][ky][kx], a);  y as above
+//               (x an NCHW image: a region's first conv, the stem)
 //   mean:       s = 0; for p ascending: s = s + x[p];  y = s / P
 //   scale:      y[p] = x[p] * s   (one rounding: the NCHW Mul's bits)
 // (residual when given, clip when asked: max(., lo) then min(., hi), NaN ->
@@ -66,6 +69,21 @@ struct DepthwiseNchw16c {
 };
 using DepthwiseNchw16cFn = void (*)(const DepthwiseNchw16c&);
 
+// Output blocks [mb0, mb1) x rows [oy0, oy1) of one image's dense conv from
+// an NCHW input (few channels: a network's stem) to a blocked output.
+struct DenseNchw16c {
+  const float* x = nullptr;         // [C][H][W]
+  const float* w = nullptr;         // packed [MB][C * kh * kw][16], 0 past M
+  const float* bias = nullptr;      // [MB * 16]
+  float* y = nullptr;               // [MB][oh][ow][16]
+  int64_t C = 0, H = 0, W = 0, oh = 0, ow = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+  int64_t mb0 = 0, mb1 = 0, oy0 = 0, oy1 = 0;
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
+  PostOp post;  // after the clip
+};
+using DenseNchw16cFn = void (*)(const DenseNchw16c&);
+
 // Per block b of `blocks`: means[b * 16 + l] = mean over p < P of x[b][p][l].
 using BlockMeanFn = void (*)(const float* x, int64_t blocks, int64_t P, float* means);
 // Per block b: y[b][p][l] = x[b][p][l] * s[b * 16 + l] (s padded to whole blocks).
@@ -74,15 +92,19 @@ using BlockScaleFn = void (*)(const float* x, const float* s, int64_t blocks, in
 namespace ref {
 void pointwise_nchw16c(const PointwiseNchw16c& a);  // ref/nchw16c_f32.cc
 void depthwise_nchw16c(const DepthwiseNchw16c& a);
+void dense_nchw16c(const DenseNchw16c& a);
 void block_mean_f32(const float* x, int64_t blocks, int64_t P, float* means);
 void block_scale_f32(const float* x, const float* s, int64_t blocks, int64_t P, float* y);
 }  // namespace ref
 namespace x86 {
 namespace avx512 {
 // x86/avx512/nchw16c_f32.cc: 6 pixels x 4 output blocks of zmm accumulators
-// (pointwise), up to 8 pixels of one row (depthwise), one zmm per block.
+// (pointwise), up to 8 pixels of one row (depthwise), 12 pixels x 2 blocks
+// (dense), one zmm per block.
 void pointwise_nchw16c(const PointwiseNchw16c& a);
 void depthwise_nchw16c(const DepthwiseNchw16c& a);
+void dense_nchw16c(const DenseNchw16c& a);
+void dense_nchw16c(const DenseNchw16c& a);
 void block_mean_f32(const float* x, int64_t blocks, int64_t P, float* means);
 void block_scale_f32(const float* x, const float* s, int64_t blocks, int64_t P, float* y);
 }  // namespace avx512

@@ -66,6 +66,34 @@ void depthwise_nchw16c(const DepthwiseNchw16c& a) {
   }
 }
 
+void dense_nchw16c(const DenseNchw16c& a) {
+  const int64_t K = a.C * a.kh * a.kw;
+  for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
+    for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+      for (int64_t ox = 0; ox < a.ow; ++ox) {
+        for (int64_t l = 0; l < kBlock16; ++l) {
+          float acc = 0.f;
+          for (int64_t c = 0; c < a.C; ++c) {
+            for (int64_t ky = 0; ky < a.kh; ++ky) {
+              const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+              if (iy < 0 || iy >= a.H) continue;
+              for (int64_t kx = 0; kx < a.kw; ++kx) {
+                const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
+                if (ix < 0 || ix >= a.W) continue;
+                acc = std::fma(a.x[(c * a.H + iy) * a.W + ix], a.w[(mb * K + (c * a.kh + ky) * a.kw + kx) * kBlock16 + l],
+                               acc);
+              }
+            }
+          }
+          const int64_t o = ((mb * a.oh + oy) * a.ow + ox) * kBlock16 + l;
+          a.y[o] = finish(acc, a.bias[mb * kBlock16 + l], nullptr, a.clip, a.lo, a.hi);
+        }
+      }
+      post(a.post, a.y + (mb * a.oh + oy) * a.ow * kBlock16, a.ow * kBlock16);
+    }
+  }
+}
+
 void block_mean_f32(const float* x, int64_t blocks, int64_t P, float* means) {
   for (int64_t b = 0; b < blocks; ++b) {
     for (int64_t l = 0; l < kBlock16; ++l) {

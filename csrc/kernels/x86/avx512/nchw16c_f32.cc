@@ -144,6 +144,78 @@ void dw_tiles(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t o
   }
 }
 
+// Dense: pixels [ox0, ox0 + R) of row oy x blocks [mb, mb + B); per input
+// channel and tap, B weight vectors and R broadcasts of the NCHW image's
+// pixels (the stem's 3 channels: no blocked input to read).
+template <int R, int B, bool kCheck>
+void dense_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, int64_t ox0) {
+  const int64_t K = a.C * a.kh * a.kw;
+  __m512 acc[R][B];
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int b = 0; b < B; ++b) acc[r][b] = _mm512_setzero_ps();
+  }
+  for (int64_t c = 0; c < a.C; ++c) {
+    for (int64_t ky = 0; ky < a.kh; ++ky) {
+      const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+      if (iy < 0 || iy >= a.H) continue;
+      const float* row = a.x + (c * a.H + iy) * a.W;
+      for (int64_t kx = 0; kx < a.kw; ++kx) {
+        const int64_t k = (c * a.kh + ky) * a.kw + kx, ix0 = ox0 * a.sw - a.pw + kx * a.dw;
+        __m512 wv[B];
+#pragma GCC unroll 4
+        for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(a.w + ((mb + b) * K + k) * kBlock16);
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+          const int64_t ix = ix0 + r * a.sw;
+          if (kCheck && (ix < 0 || ix >= a.W)) continue;
+          const __m512 xv = _mm512_set1_ps(row[ix]);
+#pragma GCC unroll 4
+          for (int b = 0; b < B; ++b) acc[r][b] = _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int b = 0; b < B; ++b) {
+    const __m512 bias = _mm512_loadu_ps(a.bias + (mb + b) * kBlock16);
+    float* y = a.y + (((mb + b) * a.oh + oy) * a.ow + ox0) * kBlock16;
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) _mm512_storeu_ps(y + r * kBlock16, f.apply(acc[r][b], bias, nullptr));
+  }
+}
+
+template <int B, bool kCheck>
+void dense_tiles(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, int64_t ox, int64_t n) {
+  constexpr int kR = B <= 2 ? 12 : 6;
+  for (; n >= kR; n -= kR, ox += kR) dense_tile<kR, B, kCheck>(a, f, mb, oy, ox);
+  for (; n > 0; --n, ++ox) dense_tile<1, B, kCheck>(a, f, mb, oy, ox);
+}
+
+template <int B>
+void dense_rows(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t left, int64_t right) {
+  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    dense_tiles<B, true>(a, f, mb, oy, 0, left);
+    dense_tiles<B, false>(a, f, mb, oy, left, right - left);
+    dense_tiles<B, true>(a, f, mb, oy, right, a.ow - right);
+    if (a.post.apply) {
+      for (int64_t b = mb; b < mb + B; ++b) a.post.apply(a.post.ctx, a.y + (b * a.oh + oy) * a.ow * kBlock16, a.ow * kBlock16);
+    }
+  }
+}
+
+// Output columns whose taps all fall inside a row of width W: [left, right).
+void inner_columns(int64_t ow, int64_t sw, int64_t pw, int64_t kw, int64_t dw, int64_t W, int64_t* left,
+                   int64_t* right) {
+  int64_t l = 0;
+  while (l < ow && l * sw - pw < 0) ++l;
+  int64_t r = ow;
+  while (r > l && (r - 1) * sw - pw + (kw - 1) * dw >= W) --r;
+  *left = l;
+  *right = r;
+}
+
 }  // namespace
 
 void pointwise_nchw16c(const PointwiseNchw16c& a) {
@@ -177,11 +249,8 @@ void pointwise_nchw16c(const PointwiseNchw16c& a) {
 void depthwise_nchw16c(const DepthwiseNchw16c& a) {
   const Finish f{a.clip, _mm512_set1_ps(a.lo), _mm512_set1_ps(a.hi)};
   const __m512 bias = _mm512_loadu_ps(a.bias);
-  // Output columns whose taps all fall inside the row: [left, right).
-  int64_t left = 0;
-  while (left < a.ow && left * a.sw - a.pw < 0) ++left;
-  int64_t right = a.ow;
-  while (right > left && (right - 1) * a.sw - a.pw + (a.kw - 1) * a.dw >= a.W) --right;
+  int64_t left, right;
+  inner_columns(a.ow, a.sw, a.pw, a.kw, a.dw, a.W, &left, &right);
   for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
     for (int64_t ox = 0; ox < a.ow; ox += kRowTile) {
       const int64_t n = std::min(kRowTile, a.ow - ox);
@@ -192,6 +261,25 @@ void depthwise_nchw16c(const DepthwiseNchw16c& a) {
       }
     }
     if (a.post.apply) a.post.apply(a.post.ctx, a.y + oy * a.ow * kBlock16, a.ow * kBlock16);
+  }
+}
+
+void dense_nchw16c(const DenseNchw16c& a) {
+  const Finish f{a.clip, _mm512_set1_ps(a.lo), _mm512_set1_ps(a.hi)};
+  int64_t left, right;
+  inner_columns(a.ow, a.sw, a.pw, a.kw, a.dw, a.W, &left, &right);
+  for (int64_t mb = a.mb0; mb < a.mb1;) {
+    const int64_t nb = a.mb1 - mb;
+    if (nb >= 4) {
+      dense_rows<4>(a, f, mb, left, right);
+      mb += 4;
+    } else if (nb >= 2) {
+      dense_rows<2>(a, f, mb, left, right);
+      mb += 2;
+    } else {
+      dense_rows<1>(a, f, mb, left, right);
+      mb += 1;
+    }
   }
 }
 
