@@ -1,6 +1,7 @@
 """Channel-blocked (NCHW16c) regions in FP32 engines (csrc/engine/f32_blocked.h,
 kernels/abi/nchw16c_f32.h). A MobileNet / EfficientNet-shaped network with
-odd channel counts (not multiples of 16), odd planes, strides 1 and 2, 3x3
+odd channel counts (not multiples of 16), odd planes (13 x 37: rows with
+edge tiles and inner tiles of the depthwise kernel), strides 1 and 2, 3x3
 and 5x5 depthwise convs with padding, a squeeze-and-excitation block, fused
 Relu / Clip / Swish, residual adds and an inner tensor that is also a network
 output, built with BuilderConfig(channel_blocked=True):
@@ -100,7 +101,7 @@ class Net:
         self.steps.append(("mean", y, x))
         return y
 
-    def model(self, c_in: int, outputs: list[tuple[str, list]], hw: tuple = (13, 11)) -> onnx.ModelProto:
+    def model(self, c_in: int, outputs: list[tuple[str, list]], hw: tuple = (13, 37)) -> onnx.ModelProto:
         graph = helper.make_graph(
             self.nodes, "blocked",
             [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c_in, *hw])],
@@ -183,7 +184,7 @@ def mobile_like(seed: int = 0) -> tuple[Net, onnx.ModelProto]:
     b2 = n.conv(se, 53, 24)
     h = n.conv(b2, 24, 40, act="Relu")
     y = n.mean(h)
-    return n, n.model(20, [(y, [40, 1, 1]), (b2, [24, 7, 6])])
+    return n, n.model(20, [(y, [40, 1, 1]), (b2, [24, 7, 19])])
 
 
 def blocked_only(seed: int = 2) -> onnx.ModelProto:
@@ -197,13 +198,13 @@ def blocked_only(seed: int = 2) -> onnx.ModelProto:
     d2 = n.conv(e2, 53, 53, k=5, stride=2, group=53, act="Relu")
     se = n.binary("Mul", d2, "s")
     b2 = n.conv(se, 53, 24)
-    m = n.model(20, [(n.mean(b2), [24, 1, 1]), (d2, [53, 7, 6])])
+    m = n.model(20, [(n.mean(b2), [24, 1, 1]), (d2, [53, 7, 19])])
     m.graph.input.append(helper.make_tensor_value_info("s", TensorProto.FLOAT, ["N", 53, 1, 1]))
     return m
 
 
 def inputs(batch: int) -> dict:
-    return {"x": np.random.default_rng(batch).standard_normal((batch, 20, 13, 11)).astype(F32)}
+    return {"x": np.random.default_rng(batch).standard_normal((batch, 20, 13, 37)).astype(F32)}
 
 
 def build(path: Path, isa: str | None = None, blocked: bool = True) -> int8rt.Engine:
@@ -235,7 +236,7 @@ def test_region_covers_the_body(model) -> None:
     assert any("channel-blocked: 1 region(s), 7 FP32 convs on NCHW16c tensors, 2 layout conversions" in line
                for line in engine.report()), engine.report()
     outs = engine.create_execution_context().run(inputs(2))
-    assert sorted(o.shape for o in outs.values()) == [(2, 24, 7, 6), (2, 40, 1, 1)]
+    assert sorted(o.shape for o in outs.values()) == [(2, 24, 7, 19), (2, 40, 1, 1)]
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -333,7 +334,7 @@ def test_short_region_stays_nchw(tmp_path: Path) -> None:
     d = n.conv("x", 20, 20, k=3, group=20, act="Relu")
     y = n.conv(d, 20, 24, act="Relu")
     path = tmp_path / "pair.onnx"
-    onnx.save(n.model(20, [(y, [24, 13, 11])]), str(path))
+    onnx.save(n.model(20, [(y, [24, 13, 37])]), str(path))
     engine = build(path)
     assert not any("nchw16c" in layer["detail"] or "16c" in layer["op"] for layer in engine.layers())
     assert any("channel-blocked: 1 region(s) left NCHW" in line for line in engine.report()), engine.report()

@@ -13,7 +13,8 @@
 // sub-runs of kSubRun, each finished (all slices, then the PostOp) before
 // the next.
 // Depthwise: up to 8 output pixels of one row per tile (8 independent fma
-// chains), each tap one weight vector and one aligned load per pixel; in the
+// chains), each tap one weight vector and one aligned load per pixel (3x3 /
+// 5x5 inner tiles: each pixel vector of a row loaded once, dw_tile_window); in the
 // tiles whose taps reach the padding each tap is tested and the taps outside
 // the image skipped as the reference skips them.
 #include <immintrin.h>
@@ -126,6 +127,51 @@ void dw_tile(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy
   for (int r = 0; r < R; ++r) {
     const int64_t o = (oy * a.ow + ox0 + r) * kBlock16;
     _mm512_storeu_ps(a.y + o, f.apply(acc[r], bias, a.residual ? a.residual + o : nullptr));
+  }
+}
+
+// An inner tile of 3x3 / 5x5 taps at stride 1 / 2 without dilation: per
+// input row, the (R - 1) * S + KW pixel vectors the tile reads are loaded
+// once and each used by every tap column that reads it (the plain tile
+// loads R per tap); the same fmas in the same order.
+template <int R, int KW, int S>
+void dw_tile_window(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy, int64_t ox0) {
+  constexpr int kSpan = (R - 1) * S + KW;
+  __m512 acc[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    const float* row = a.x + (iy * a.W + ox0 * S - a.pw) * kBlock16;
+    __m512 xs[kSpan];
+#pragma GCC unroll 24
+    for (int j = 0; j < kSpan; ++j) xs[j] = _mm512_loadu_ps(row + j * kBlock16);
+    const float* w = a.w + ky * KW * kBlock16;
+#pragma GCC unroll 5
+    for (int kx = 0; kx < KW; ++kx) {
+      const __m512 wv = _mm512_loadu_ps(w + kx * kBlock16);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(xs[r * S + kx], wv, acc[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t o = (oy * a.ow + ox0 + r) * kBlock16;
+    _mm512_storeu_ps(a.y + o, f.apply(acc[r], bias, a.residual ? a.residual + o : nullptr));
+  }
+}
+
+// The windowed tile for a full inner tile of a geometry it has; false otherwise.
+bool dw_window(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy, int64_t ox, int64_t n) {
+  if (n != kRowTile || a.dw != 1 || a.kw != a.kh) return false;
+  const int64_t key = a.kw * 10 + a.sw;
+  switch (key) {
+    case 31: dw_tile_window<kRowTile, 3, 1>(a, f, bias, oy, ox); return true;
+    case 32: dw_tile_window<kRowTile, 3, 2>(a, f, bias, oy, ox); return true;
+    case 51: dw_tile_window<kRowTile, 5, 1>(a, f, bias, oy, ox); return true;
+    case 52: dw_tile_window<kRowTile, 5, 2>(a, f, bias, oy, ox); return true;
+    default: return false;
   }
 }
 
@@ -256,7 +302,7 @@ void depthwise_nchw16c(const DepthwiseNchw16c& a) {
       const int64_t n = std::min(kRowTile, a.ow - ox);
       if (ox < left || ox + n > right) {
         dw_tiles<true>(a, f, bias, oy, ox, n);
-      } else {
+      } else if (!dw_window(a, f, bias, oy, ox, n)) {
         dw_tiles<false>(a, f, bias, oy, ox, n);
       }
     }
