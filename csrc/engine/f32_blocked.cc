@@ -142,17 +142,7 @@ std::vector<std::string> mark_channel_blocked(Network& net) {
       node.op = kBlockedScaleOp;
     }
   };
-  const LayoutSummary sum = apply_layout_regions(net, rules);
-  std::vector<std::string> report;
-  if (sum.kept > 0) {
-    report.push_back("channel-blocked: " + std::to_string(sum.kept) + " region(s), " + std::to_string(sum.counted) +
-                     " FP32 convs on NCHW16c tensors, " + std::to_string(sum.conversions) + " layout conversions");
-  }
-  if (sum.dropped > 0) {
-    report.push_back("channel-blocked: " + std::to_string(sum.dropped) + " region(s) left NCHW (under " +
-                     std::to_string(kMinConvsPerConversion) + " convs per conversion)");
-  }
-  return report;
+  return layout_report(apply_layout_regions(net, rules), rules, "channel-blocked", "NCHW16c");
 }
 
 }  // namespace engine

@@ -95,17 +95,7 @@ std::vector<std::string> mark_channels_last(Network& net) {
   rules.mark = [](Node& node, const Network&) {
     if (node.op == "Conv") node.attrs.set(kLayoutAttr, Attribute::of_string("nhwc"));
   };
-  const LayoutSummary sum = apply_layout_regions(net, rules);
-  std::vector<std::string> report;
-  if (sum.kept > 0) {
-    report.push_back("channels-last: " + std::to_string(sum.kept) + " region(s), " + std::to_string(sum.counted) +
-                     " FP32 convs on NHWC tensors, " + std::to_string(sum.conversions) + " layout conversions");
-  }
-  if (sum.dropped > 0) {
-    report.push_back("channels-last: " + std::to_string(sum.dropped) + " region(s) left NCHW (under " +
-                     std::to_string(kMinConvsPerConversion) + " convs per conversion)");
-  }
-  return report;
+  return layout_report(apply_layout_regions(net, rules), rules, "channels-last", "NHWC");
 }
 
 }  // namespace engine

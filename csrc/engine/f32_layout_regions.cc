@@ -38,6 +38,21 @@ bool reads_in_layout(const LayoutRules& rules, const Node& node, bool in_region,
 
 }  // namespace
 
+std::vector<std::string> layout_report(const LayoutSummary& sum, const LayoutRules& rules, const std::string& what,
+                                       const std::string& layout) {
+  std::vector<std::string> report;
+  if (sum.kept > 0) {
+    report.push_back(what + ": " + std::to_string(sum.kept) + " region(s), " + std::to_string(sum.counted) +
+                     " FP32 convs on " + layout + " tensors, " + std::to_string(sum.conversions) +
+                     " layout conversions");
+  }
+  if (sum.dropped > 0) {
+    report.push_back(what + ": " + std::to_string(sum.dropped) + " region(s) left NCHW (under " +
+                     std::to_string(rules.min_counted_per_conversion) + " convs per conversion)");
+  }
+  return report;
+}
+
 bool activation_4d(const Tensor& t) {
   return !t.is_constant && t.dtype == DataType::kFloat32 && t.shape.size() == 4 && t.shape[1] > 0 &&
          t.shape[2] > 0 && t.shape[3] > 0;

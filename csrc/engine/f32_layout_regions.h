@@ -15,6 +15,7 @@
 // outside a region keeps its NCHW meaning.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
@@ -44,6 +45,12 @@ struct LayoutSummary {
 // The pass: regions found, kept or dropped, kept ones rewritten; the network
 // is canonicalized when anything changed.
 LayoutSummary apply_layout_regions(Network& net, const LayoutRules& rules);
+
+// The pass's report: "<what>: K region(s), C FP32 convs on <layout> tensors,
+// V layout conversions" and "<what>: D region(s) left NCHW (under M convs per
+// conversion)", each when not empty.
+std::vector<std::string> layout_report(const LayoutSummary& sum, const LayoutRules& rules, const std::string& what,
+                                       const std::string& layout);
 
 // True for an FP32 activation of rank 4 with known C, H, W.
 bool activation_4d(const Tensor& t);

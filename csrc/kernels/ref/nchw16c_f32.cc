@@ -21,6 +21,20 @@ float finish(float a, float bias, const float* residual, bool clip, float lo, fl
   return v;
 }
 
+// Calls fn(iy, ix, t) for the taps t = ky * kw + kx of output (oy, ox)
+// that fall inside the image, row-major (a depthwise or dense geometry).
+template <class A, class Fn>
+void taps_inside(const A& a, int64_t oy, int64_t ox, Fn fn) {
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    for (int64_t kx = 0; kx < a.kw; ++kx) {
+      const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
+      if (ix >= 0 && ix < a.W) fn(iy, ix, ky * a.kw + kx);
+    }
+  }
+}
+
 void post(const PostOp& op, float* y, int64_t count) {
   if (op.apply) op.apply(op.ctx, y, count);
 }
@@ -49,15 +63,9 @@ void depthwise_nchw16c(const DepthwiseNchw16c& a) {
     for (int64_t ox = 0; ox < a.ow; ++ox) {
       for (int64_t l = 0; l < kBlock16; ++l) {
         float acc = 0.f;
-        for (int64_t ky = 0; ky < a.kh; ++ky) {
-          const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
-          if (iy < 0 || iy >= a.H) continue;
-          for (int64_t kx = 0; kx < a.kw; ++kx) {
-            const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
-            if (ix < 0 || ix >= a.W) continue;
-            acc = std::fma(a.x[(iy * a.W + ix) * kBlock16 + l], a.w[(ky * a.kw + kx) * kBlock16 + l], acc);
-          }
-        }
+        taps_inside(a, oy, ox, [&](int64_t iy, int64_t ix, int64_t t) {
+          acc = std::fma(a.x[(iy * a.W + ix) * kBlock16 + l], a.w[t * kBlock16 + l], acc);
+        });
         const int64_t o = (oy * a.ow + ox) * kBlock16 + l;
         a.y[o] = finish(acc, a.bias[l], a.residual ? a.residual + o : nullptr, a.clip, a.lo, a.hi);
       }
@@ -74,16 +82,9 @@ void dense_nchw16c(const DenseNchw16c& a) {
         for (int64_t l = 0; l < kBlock16; ++l) {
           float acc = 0.f;
           for (int64_t c = 0; c < a.C; ++c) {
-            for (int64_t ky = 0; ky < a.kh; ++ky) {
-              const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
-              if (iy < 0 || iy >= a.H) continue;
-              for (int64_t kx = 0; kx < a.kw; ++kx) {
-                const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
-                if (ix < 0 || ix >= a.W) continue;
-                acc = std::fma(a.x[(c * a.H + iy) * a.W + ix], a.w[(mb * K + (c * a.kh + ky) * a.kw + kx) * kBlock16 + l],
-                               acc);
-              }
-            }
+            taps_inside(a, oy, ox, [&](int64_t iy, int64_t ix, int64_t t) {
+              acc = std::fma(a.x[(c * a.H + iy) * a.W + ix], a.w[(mb * K + c * a.kh * a.kw + t) * kBlock16 + l], acc);
+            });
           }
           const int64_t o = ((mb * a.oh + oy) * a.ow + ox) * kBlock16 + l;
           a.y[o] = finish(acc, a.bias[mb * kBlock16 + l], nullptr, a.clip, a.lo, a.hi);

@@ -102,6 +102,22 @@ void pw_blocks(const PointwiseNchw16c& a, const Finish& f, int64_t mb, int64_t c
   }
 }
 
+// A depthwise tile's stores: pixels [ox0, ox0 + R) of output row oy.
+template <int R>
+void dw_store(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy, int64_t ox0, const __m512* acc) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const int64_t o = (oy * a.ow + ox0 + r) * kBlock16;
+    _mm512_storeu_ps(a.y + o, f.apply(acc[r], bias, a.residual ? a.residual + o : nullptr));
+  }
+}
+
+// The input row of tap row ky for output row oy, or nullptr in the padding.
+inline const float* dw_row(const DepthwiseNchw16c& a, int64_t oy, int64_t ky) {
+  const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+  return iy < 0 || iy >= a.H ? nullptr : a.x + iy * a.W * kBlock16;
+}
+
 // Pixels [ox0, ox0 + R) of output row oy, taps all inside the image
 // (kCheck false) or tested one by one (kCheck true).
 template <int R, bool kCheck>
@@ -110,9 +126,8 @@ void dw_tile(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t ky = 0; ky < a.kh; ++ky) {
-    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
-    if (iy < 0 || iy >= a.H) continue;
-    const float* row = a.x + iy * a.W * kBlock16;
+    const float* row = dw_row(a, oy, ky);
+    if (!row) continue;
     for (int64_t kx = 0; kx < a.kw; ++kx) {
       const __m512 wv = _mm512_loadu_ps(a.w + (ky * a.kw + kx) * kBlock16);
       const int64_t ix0 = ox0 * a.sw - a.pw + kx * a.dw;
@@ -123,11 +138,7 @@ void dw_tile(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int64_t oy
       }
     }
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t o = (oy * a.ow + ox0 + r) * kBlock16;
-    _mm512_storeu_ps(a.y + o, f.apply(acc[r], bias, a.residual ? a.residual + o : nullptr));
-  }
+  dw_store<R>(a, f, bias, oy, ox0, acc);
 }
 
 // An inner tile of 3x3 / 5x5 taps at stride 1 / 2 without dilation: per
@@ -141,9 +152,9 @@ void dw_tile_window(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t ky = 0; ky < a.kh; ++ky) {
-    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
-    if (iy < 0 || iy >= a.H) continue;
-    const float* row = a.x + (iy * a.W + ox0 * S - a.pw) * kBlock16;
+    const float* row = dw_row(a, oy, ky);
+    if (!row) continue;
+    row += (ox0 * S - a.pw) * kBlock16;
     __m512 xs[kSpan];
 #pragma GCC unroll 24
     for (int j = 0; j < kSpan; ++j) xs[j] = _mm512_loadu_ps(row + j * kBlock16);
@@ -155,11 +166,7 @@ void dw_tile_window(const DepthwiseNchw16c& a, const Finish& f, __m512 bias, int
       for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(xs[r * S + kx], wv, acc[r]);
     }
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    const int64_t o = (oy * a.ow + ox0 + r) * kBlock16;
-    _mm512_storeu_ps(a.y + o, f.apply(acc[r], bias, a.residual ? a.residual + o : nullptr));
-  }
+  dw_store<R>(a, f, bias, oy, ox0, acc);
 }
 
 // The windowed tile for a full inner tile of a geometry it has; false otherwise.
