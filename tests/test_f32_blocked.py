@@ -299,6 +299,9 @@ def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
     assert _testing.batch_split_runs() > before
     for name, y in got.items():
         assert np.array_equal(y, want[name]), f"split over 2 threads: {name}"
+    _testing.set_batch_split(0)  # the layers' own tasks over 2 threads (pixel runs, block chunks, rows)
+    for name, y in engine.create_execution_context().run(x).items():
+        assert np.array_equal(y, want[name]), f"2 threads unsplit: {name}"
 
 
 def test_stem_writes_blocked(tmp_path: Path) -> None:
