@@ -25,6 +25,9 @@
 // rows in place instead of from packed weights or packed pixel runs, lost
 // about as much; RESULTS.md section 113).
 //
+// The region walk is engine/f32_layout_regions.h's (shared with the
+// channel-blocked pass, engine/f32_blocked.h); this pass gives its rules.
+//
 // Region Convs carry int8rt_layout="nhwc" (an ordinary attribute, kept by
 // engine files): X, the fused residual and Y are channels-last; the weights
 // stay OIHW. Every output gets the same operations as in the NCHW layer
