@@ -19,6 +19,7 @@ output, built with BuilderConfig(channel_blocked=True):
     split over threads give the same bytes."""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -208,11 +209,20 @@ def inputs(batch: int) -> dict:
 
 
 def build(path: Path, isa: str | None = None, blocked: bool = True) -> int8rt.Engine:
-    int8rt.set_max_isa(isa)
-    try:
-        return int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", channel_blocked=blocked))
-    finally:
-        int8rt.set_max_isa(None)
+    """The engine, its layers' kernels chosen under `isa`. The pass marks
+    regions only where a vector tier exists, so a reference-tier engine is
+    built at the default cap, saved, and loaded under the ref cap (its layers
+    choose their kernels at load)."""
+    engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", channel_blocked=blocked))
+    if isa is None:
+        return engine
+    with tempfile.TemporaryDirectory() as d:
+        engine.save(Path(d) / "e.i8rt")
+        int8rt.set_max_isa(isa)
+        try:
+            return int8rt.Engine.load(Path(d) / "e.i8rt")
+        finally:
+            int8rt.set_max_isa(None)
 
 
 @pytest.fixture
@@ -329,6 +339,18 @@ def test_stem_writes_blocked(tmp_path: Path) -> None:
             assert np.all(err <= e) and err.max() <= 2e-6 * np.abs(v).max(), f"{isa} {name}: {err.max()}"
     for name, y in got["avx512"].items():
         assert np.array_equal(y, got["ref"][name]), f"{name}: avx512 differs from ref"
+
+
+def test_not_applied_without_a_vector_tier(model) -> None:
+    _, path = model
+    int8rt.set_max_isa("avx2")
+    try:
+        engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", channel_blocked=True))
+    finally:
+        int8rt.set_max_isa(None)
+    assert not any("nchw16c" in layer["detail"] or "16c" in layer["op"] for layer in engine.layers())
+    assert any("channel-blocked: not applied (no vector kernel for NCHW16c tensors here: nchw16c_f32_ref)" in line
+               for line in engine.report()), engine.report()
 
 
 def test_short_region_stays_nchw(tmp_path: Path) -> None:

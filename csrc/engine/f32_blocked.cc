@@ -8,6 +8,7 @@
 #include "engine/f32_layout.h"
 #include "engine/f32_layout_regions.h"
 #include "engine/layer.h"
+#include "kernels/nchw16c_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -115,6 +116,13 @@ bool channel_blocked(const Node& node) {
 }
 
 std::vector<std::string> mark_channel_blocked(Network& net) {
+  // Without a vector tier the reference kernels would run the region (exact
+  // but several times slower than the NCHW layers): left NCHW.
+  const kernels::Nchw16cF32Kernel& kernel = kernels::choose<kernels::Nchw16cF32Kernel>();
+  if (kernel.isa() == kernels::Isa::kRef) {
+    return {std::string("channel-blocked: not applied (no vector kernel for NCHW16c tensors here: ") + kernel.name() +
+            ")"};
+  }
   LayoutRules rules;
   rules.takes = takes;
   rules.layout_inputs = [&net](const Node& node) { return layout_inputs(net, node); };

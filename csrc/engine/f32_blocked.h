@@ -28,7 +28,10 @@
 // attribute; kept by engine files) and run engine/ops/conv_f32_nchw16c.h.
 //
 // The builder runs the pass on FP32 engines when BuilderConfig::
-// channel_blocked is set. The blocked kernels sum in another order than the
+// channel_blocked is set and the nchw16c_f32 family has a vector tier here
+// (AVX-512; under a lower ISA cap or on an AVX2 CPU the pass reports that it
+// was not applied: the reference kernels would be slower than NCHW; an
+// engine file with regions still loads and runs there, on them). The blocked kernels sum in another order than the
 // NCHW ones (a fused product per input channel or tap, then the bias), so the
 // engine's outputs move by float rounding, within the contract's bound.
 #pragma once
