@@ -30,9 +30,11 @@ import onnxruntime as ort
 import int8rt
 
 
-def int8rt_layers(model: str, feeds: dict) -> tuple:
-    """(layer name -> min thread-CPU ms, layer name -> kernel detail)."""
-    ctx = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32")).create_execution_context()
+def int8rt_layers(model: str, feeds: dict, blocked: bool = False) -> tuple:
+    """(layer name -> min thread-CPU ms, layer name -> kernel detail); with
+    `blocked`, the engine with channel-blocked regions (RESULTS.md section 129)."""
+    config = int8rt.BuilderConfig(precision="fp32", channel_blocked=blocked)
+    ctx = int8rt.build_engine(model, config).create_execution_context()
     best, detail = {}, {}
     for _ in range(3):
         for r in ctx.profile(feeds, runs=5, clock="thread_cpu"):

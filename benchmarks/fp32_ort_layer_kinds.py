@@ -13,7 +13,7 @@ it is counted with the conv whose output it reads, as int8rt fuses it into
 that conv's epilogue. ORT nodes that match no ONNX node (its NCHW <-> NCHWc
 reorders) are one kind of their own. Prints one row per kind: int8rt ms, ORT ms, gap, layers.
 
-Usage: PYTHONPATH=python python3 benchmarks/fp32_ort_layer_kinds.py MODEL.onnx
+Usage: PYTHONPATH=python python3 benchmarks/fp32_ort_layer_kinds.py MODEL.onnx [--blocked]
        [--batch 1] [--size 224]
 """
 from __future__ import annotations
@@ -103,10 +103,11 @@ def image_model_args(doc: str, extra=None) -> tuple:
 
 
 def main() -> int:
-    args, model, feeds = image_model_args(__doc__)
+    args, model, feeds = image_model_args(__doc__, lambda ap: ap.add_argument(
+        "--blocked", action="store_true", help="int8rt's engine with channel-blocked regions (section 129)"))
     graph = model.graph
     kinds = node_kinds(model)
-    ours, _ = int8rt_layers(args.model, feeds)
+    ours, _ = int8rt_layers(args.model, feeds, args.blocked)
     theirs = ort_nodes(args.model, feeds)
     a, o, cnt = collections.Counter(), collections.Counter(), collections.Counter()
     for name, ms in ours.items():

@@ -71,7 +71,8 @@ def metrics(net: M.NewNet, out: np.ndarray, ref: np.ndarray) -> dict:
     return m
 
 
-def one(name: str, phase: str, d: Path, rounds: int, n_calib: int, n_eval: int, dynamo: bool = True) -> dict:
+def one(name: str, phase: str, d: Path, rounds: int, n_calib: int, n_eval: int, dynamo: bool = True,
+        channel_blocked: bool = False) -> dict:
     import onnx
 
     import int8rt
@@ -92,7 +93,7 @@ def one(name: str, phase: str, d: Path, rounds: int, n_calib: int, n_eval: int, 
     sess = M.ort_session(str(path))
     ref = run_all(lambda f: sess.run(None, f)[0], evals, 4)
     try:
-        fp32 = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32"))
+        fp32 = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", channel_blocked=channel_blocked))
         ctx = fp32.create_execution_context()
         ours = run_all(lambda f: ctx.run(f)["out"], evals, 4)
         res["fp32_max_rel"] = float(np.max(np.abs(ours - ref)) / max(np.max(np.abs(ref)), 1e-30))
@@ -155,13 +156,16 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=1200)
     ap.add_argument("--json", help="append one JSON line per network here")
     ap.add_argument("--torchscript", action="store_true", help="export with dynamo=False (use another --dir)")
+    ap.add_argument("--channel-blocked", action="store_true",
+                    help="FP32 engines with channel-blocked regions (BuilderConfig.channel_blocked, RESULTS.md section 129)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     if args.child:
         try:
-            r = one(args.child, args.phase, d, args.rounds, args.calib, args.eval, not args.torchscript)
+            r = one(args.child, args.phase, d, args.rounds, args.calib, args.eval, not args.torchscript,
+                    args.channel_blocked)
         except Exception as e:  # noqa: BLE001
             r = {"name": args.child, "error": f"{type(e).__name__}: {str(e)[:400]}",
                  "trace": traceback.format_exc()[-1500:]}
@@ -172,7 +176,8 @@ def main() -> int:
         t0 = time.perf_counter()
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--phase", args.phase, "--dir", args.dir,
                "--rounds", str(args.rounds), "--calib", str(args.calib), "--eval", str(args.eval)] + (
-                   ["--torchscript"] if args.torchscript else [])
+                   ["--torchscript"] if args.torchscript else []) + (
+                   ["--channel-blocked"] if args.channel_blocked else [])
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
             lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]

@@ -8,6 +8,7 @@
 
 #include "core/checked_math.h"
 #include "engine/bf16_layers.h"
+#include "engine/f32_blocked.h"
 #include "engine/f32_layout.h"
 #include "engine/device_runner.h"
 #include "engine/executor.h"
@@ -708,6 +709,9 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
       for (const auto& line : fused.lines) report += line + "\n";
     }
     for (const auto& line : engine::mark_bf16_tensors(net)) report += line + "\n";
+    if (config_.channel_blocked) {
+      for (const auto& line : engine::mark_channel_blocked(net)) report += line + "\n";
+    }
     if (config_.channels_last) {
       for (const auto& line : engine::mark_channels_last(net)) report += line + "\n";
     }

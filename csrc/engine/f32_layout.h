@@ -25,6 +25,9 @@
 // rows in place instead of from packed weights or packed pixel runs, lost
 // about as much; RESULTS.md section 113).
 //
+// The region walk is engine/f32_layout_regions.h's (shared with the
+// channel-blocked pass, engine/f32_blocked.h); this pass gives its rules.
+//
 // Region Convs carry int8rt_layout="nhwc" (an ordinary attribute, kept by
 // engine files): X, the fused residual and Y are channels-last; the weights
 // stay OIHW. Every output gets the same operations as in the NCHW layer
@@ -41,12 +44,14 @@ namespace int8rt {
 namespace engine {
 
 constexpr const char* kLayoutAttr = "int8rt_layout";
+constexpr const char* kBlockedLayout = "nchw16c";  // the other value: engine/f32_blocked.h
 constexpr const char* kToNhwcOp = "int8rt.ToNHWC";  // [N, C, H, W] -> [N, H, W, C]
 constexpr const char* kToNchwOp = "int8rt.ToNCHW";  // [N, H, W, C] -> [N, C, H, W]
 
 // True when `node` says its activations are channels-last (int8rt_layout
-// "nhwc"); false without the attribute. Throws InvalidArgument naming the
-// node for any other value.
+// "nhwc"); false without the attribute or for "nchw16c" (channel-blocked,
+// engine/f32_blocked.h). Throws InvalidArgument naming the node for any
+// other value.
 bool channels_last(const Node& node);
 
 // The pass over a built FP32 (or lowered) network: marks the regions above

@@ -258,7 +258,8 @@ void bind_engine(py::module_& m) {
                        const std::map<std::string, std::string>& layer_precisions, bool optimize,
                        const std::string& device, bool pointwise_tables, bool int8_gates, bool bf16,
                        bool int8_matmul_pairs, bool keep_activation_qdq, bool unsigned_activations,
-                       bool asymmetric_activations, bool channel_activations, bool channels_last) {
+                       bool asymmetric_activations, bool channel_activations, bool channels_last,
+                       bool channel_blocked) {
              BuilderConfig config;
              if (precision == "int8") {
                config.precision = Precision::kInt8;
@@ -279,6 +280,7 @@ void bind_engine(py::module_& m) {
              config.channel_activations = channel_activations;
              config.bf16 = bf16;
              config.channels_last = channels_last;
+             config.channel_blocked = channel_blocked;
              return std::make_unique<Builder>(network, config);
            }),
            py::arg("network"), py::arg("precision") = "int8", py::arg("layer_precisions") = std::map<std::string, std::string>{},
@@ -286,7 +288,7 @@ void bind_engine(py::module_& m) {
            py::arg("pointwise_tables") = true, py::arg("int8_gates") = true, py::arg("bf16") = false,
            py::arg("int8_matmul_pairs") = true, py::arg("keep_activation_qdq") = false,
            py::arg("unsigned_activations") = false, py::arg("asymmetric_activations") = false,
-           py::arg("channel_activations") = true, py::arg("channels_last") = false,
+           py::arg("channel_activations") = true, py::arg("channels_last") = false, py::arg("channel_blocked") = false,
            py::call_guard<py::gil_scoped_release>())
       .def("input_names", &Builder::input_names)
       .def("calibration_tensors", &Builder::calibration_tensors)

@@ -75,6 +75,13 @@ class BuilderConfig:
             bits as NCHW, fewer copies. Off by default: on ResNet-50 the 3x3
             convs gained and the 1x1 convs lost about as much
             (benchmarks/RESULTS.md section 113).
+        channel_blocked: ``precision="fp32"``: runs of 1x1 and depthwise
+            convs (MobileNet / EfficientNet blocks, with their element-wise
+            layers, squeeze-and-excitation scales and global average pools)
+            keep their tensors channel-blocked (NCHW16c, ONNX Runtime's NCHWc
+            layout), converted at the region's edges (``int8rt.ToNCHW16c`` /
+            ``FromNCHW16c``); outputs within float rounding of NCHW's
+            (benchmarks/RESULTS.md section 129).
         device: ``"cpu"`` or ``"cuda"`` (int8 conv / GEMM / quantize on the
             GPU's DP4A kernels, the other layers on the host). ``"cuda"``
             needs an int8rt built with the CUDA backend and a GPU
@@ -226,6 +233,7 @@ class BuilderConfig:
     layer_precisions: Optional[dict[str, str]] = None
     bf16: bool = False
     channels_last: bool = False
+    channel_blocked: bool = False
     device: str = "cpu"
     max_isa: Optional[str] = None
     num_threads: Optional[int] = None
@@ -315,7 +323,7 @@ def _builder_args(config: BuilderConfig) -> dict[str, Any]:
     return dict(precision=config.precision, layer_precisions=dict(config.layer_precisions or {}),
                 optimize=config.optimize, device=config.device, pointwise_tables=config.pointwise_tables,
                 int8_gates=config.int8_gates, bf16=config.bf16, int8_matmul_pairs=config.int8_matmul_pairs,
-                channels_last=config.channels_last,
+                channels_last=config.channels_last, channel_blocked=config.channel_blocked,
                 unsigned_activations=bool(config.unsigned_activations) and config.precision == "int8",
                 asymmetric_activations=bool(config.asymmetric_activations) and config.precision == "int8",
                 channel_activations=bool(config.channel_activations) and config.precision == "int8")

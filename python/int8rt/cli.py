@@ -74,7 +74,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   batch_size=args.static_batch, input_shapes=_input_shapes(args),
                                   layer_precisions={**{name: "fp32" for name in args.fp32_layers or []},
                                                     **{name: "bf16" for name in args.bf16_layers or []}},
-                                  bf16=args.bf16, channels_last=args.channels_last,
+                                  bf16=args.bf16, channels_last=args.channels_last, channel_blocked=args.channel_blocked,
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target,
                                   equalize=args.equalize, unsigned_activations=args.unsigned_activations,
@@ -412,6 +412,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--channels-last", action="store_true",
                    help="with --precision fp32: keep the tensors between consecutive float convs channels-last "
                         "(NHWC), converted at the region's edges; the same output bits (BuilderConfig.channels_last)")
+    b.add_argument("--channel-blocked", action="store_true",
+                   help="with --precision fp32: keep the tensors between 1x1 / depthwise convs channel-blocked "
+                        "(NCHW16c), converted at the region's edges (BuilderConfig.channel_blocked)")
     b.add_argument("--static-batch", type=int, metavar="N",
                    help="fix a symbolic batch axis to N at import (BuilderConfig.batch_size)")
     b.add_argument("--shapes", metavar="NAME:DIMS", help="fix dynamic input dims for this engine, as trtexec: "

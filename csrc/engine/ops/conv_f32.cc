@@ -50,17 +50,21 @@
 // input copies (3-D im2col, strided 1x1 subsample), conv_f32_transposed.h
 // the output-transposed product, conv_f32_nhwc.h the conv on channels-last
 // tensors (int8rt_layout="nhwc", engine/f32_layout.h: X, the residual and
-// Y stored [N, H, W, C]; the same bits as on NCHW tensors).
+// Y stored [N, H, W, C]; the same bits as on NCHW tensors), and
+// conv_f32_nchw16c.h the conv on channel-blocked tensors
+// (int8rt_layout="nchw16c", engine/f32_blocked.h).
 #include <algorithm>
 
 #include "core/checked_math.h"
 #include "core/thread_pool.h"
 #include "engine/bf16_layers.h"
+#include "engine/f32_blocked.h"
 #include "engine/f32_layout.h"
 #include "engine/layer.h"
 #include "engine/ops/bf16_depthwise.h"
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/conv_f32_geom.h"
+#include "engine/ops/conv_f32_nchw16c.h"
 #include "engine/ops/conv_f32_nhwc.h"
 #include "engine/ops/conv_f32_transposed.h"
 #include "engine/ops/op_util.h"
@@ -612,6 +616,7 @@ std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {
       throw unsupported_attr(node, "int8rt_residual", std::to_string(r), "expected 3, the index of a 4th input");
     }
   }
+  if (channel_blocked(node)) return make_blocked_conv(net, node, std::move(w), group);
   return std::make_unique<ConvLayer>(net, node, std::move(w), group, rank);
 }
 

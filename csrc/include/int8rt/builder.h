@@ -42,6 +42,12 @@ struct BuilderConfig {
   // Off by default: measured no faster on ResNet-50 (benchmarks/RESULTS.md
   // section 113).
   bool channels_last = false;
+  // FP32 engines: runs of 1x1 and depthwise convs (with the element-wise
+  // layers, squeeze-and-excitation scales and global average pools between
+  // them) keep their tensors channel-blocked (NCHW16c), converted only at
+  // the edges of such a region (engine/f32_blocked.h); outputs within float
+  // rounding of NCHW's. Applied before channels_last where both are set.
+  bool channel_blocked = false;
   bool optimize = true;  // run the graph passes (BN folding, fusions, ...)
   // INT8: element-wise float chains between int8 tensors (hardswish as
   // Add/Clip/Mul/Div, x*a+b, swish...) become one 256-entry int8 table

@@ -6,7 +6,8 @@
 // (sgemm_6x8_portable, no FMA) under the blocked driver; unary_f32_ref the
 // math_f32.h loop built with the baseline flags; dwconv_f32_ref the
 // scalar depthwise plane (ref/dwconv_f32.cc); maxpool_f32_ref the scalar
-// window loop (ref/maxpool_f32.cc); gemm_bf16_ref the scalar
+// window loop (ref/maxpool_f32.cc); nchw16c_f32_ref the blocked convs'
+// scalar loops (ref/nchw16c_f32.cc); gemm_bf16_ref the scalar
 // BF16 tile (ref/gemm_bf16.cc) under the BF16 driver; dwconv_bf16_ref
 // the scalar BF16 depthwise loop (ref/dwconv_bf16.cc). The transposed-conv
 // family gets two candidates here: the stride-phase driver (baseline code over
@@ -21,6 +22,7 @@
 #include "kernels/dwconv_bf16.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/maxpool_f32.h"
+#include "kernels/nchw16c_f32.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/dynamic_quantize_u8.h"
@@ -128,6 +130,8 @@ void register_ref_kernels(KernelRegistry& r) {
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_ref", Isa::kRef, ref::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_ref", Isa::kRef, ref::maxpool_f32_planes);
+  static const Nchw16cF32Kernel nchw16c("nchw16c_f32_ref", Isa::kRef, ref::pointwise_nchw16c, ref::depthwise_nchw16c, ref::dense_nchw16c,
+                                        ref::block_mean_f32, ref::block_scale_f32);
   static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32,
                                            ref::transpose_add_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_ref", Isa::kRef, ref::layernorm_rows);
@@ -145,7 +149,7 @@ void register_ref_kernels(KernelRegistry& r) {
                                                           ref::dynamic_quantize_u8);
   r.add(ref_gemm_u8s8_kernel(), dynamic_quantize);
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        lookup_channels, channel_mul, sgemm, unary, binary, plane_mean, gemm_bf16, dwconv, maxpool_f32, transpose, softmax, layernorm);
+        lookup_channels, channel_mul, sgemm, unary, binary, plane_mean, gemm_bf16, dwconv, maxpool_f32, nchw16c, transpose, softmax, layernorm);
 }
 
 }  // namespace kernels

@@ -12,6 +12,7 @@
 //   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
 //   plane_mean_f32: plane_mean_f32_avx512 (plane_mean_f32_loop.h's order, one zmm of partials)
 //   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
+//   nchw16c_f32: nchw16c_f32_avx512 (6 x 4-block pointwise tile, 8-pixel depthwise rows)
 //   maxpool_f32: maxpool_f32_avx512 (column maxima, then row maxima, 16 lanes)
 //   transpose_f32: transpose_f32_avx512 (16 x 16 blocks in registers)
 //   sgemm_f32: sgemm_12x32_avx512 (AVX-512F), then its 8-row twin
@@ -24,6 +25,7 @@
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/dwconv_f32.h"
 #include "kernels/maxpool_f32.h"
+#include "kernels/nchw16c_f32.h"
 #include "kernels/abi/sgemm_f32.h"
 #include "kernels/registry.h"
 #include "kernels/sgemm_f32.h"
@@ -53,6 +55,8 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx512", kIsa, avx512::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx512", kIsa, avx512::maxpool_f32_planes);
+  static const Nchw16cF32Kernel nchw16c("nchw16c_f32_avx512", kIsa, avx512::pointwise_nchw16c,
+                                        avx512::depthwise_nchw16c, avx512::dense_nchw16c, avx512::block_mean_f32, avx512::block_scale_f32);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32,
                                              avx512::transpose_add_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows,
@@ -60,7 +64,7 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx512", kIsa, avx512::dynamic_range,
                                                           avx512::dynamic_quantize_u8);
-  r.add(sgemm, sgemm8, unary, binary, plane_mean, dwconv, maxpool_f32, transpose, softmax, layernorm, dynamic_quantize);
+  r.add(sgemm, sgemm8, unary, binary, plane_mean, dwconv, maxpool_f32, nchw16c, transpose, softmax, layernorm, dynamic_quantize);
 
   namespace uk = avx512;
   static const QuantizeS8Kernel quantize("quantize_s8_avx512", kIsa,

@@ -1,0 +1,244 @@
+// The float32 Conv on NCHW16c tensors (conv_f32_nchw16c.h): a 1x1 conv of
+// one group (stride 1, no padding), a depthwise conv, or a dense conv from
+// an NCHW image into a blocked output (a stem), on the nchw16c_f32
+// kernel family (kernels/nchw16c_f32.h), with the weights packed once into
+// the kernels' blocked rows (zero past the real channels, so padded lanes
+// are never read into a real output). Bias, the residual and Relu / Clip
+// are the kernel's epilogue; another fused activation (Swish, HardSwish,
+// LeakyRelu) is the kernel's PostOp, run on its finished outputs while
+// they are in cache (its bits are the unfused layer's, FusedActivation::apply).
+// Tasks: pointwise, runs of pixels of one image times chunks of output
+// blocks (pointwise()); depthwise, runs of output rows of one channel block.
+#include "engine/ops/conv_f32_nchw16c.h"
+
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "kernels/nchw16c_f32.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+using kernels::kBlock16;
+
+int64_t blocks(int64_t c) { return (c + kBlock16 - 1) / kBlock16; }
+
+class BlockedConvLayer : public Layer {
+ public:
+  BlockedConvLayer(const Network& net, const Node& node, WindowAttrs w, int64_t group)
+      : w_(std::move(w)), act_(parse_fused_activation(node)),
+        residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
+        prefix_(layer_error_prefix(node)) {
+    const Tensor& wt = net.tensor(node.inputs[1]);
+    const Shape& ws = wt.shape;
+    if (!wt.is_constant || wt.dtype != DataType::kFloat32 || ws.size() != 4) {
+      throw NotSupported(prefix_ + "channel-blocked tensors need constant float32 2-D weights");
+    }
+    M_ = ws[0];
+    depthwise_ = group > 1;
+    dense_ = group == 1 && ws[2] * ws[3] > 1;
+    if (depthwise_ && (group != M_ || ws[1] != 1)) {
+      throw NotSupported(prefix_ + "channel-blocked tensors need a depthwise conv (group == C == M), a 1x1 one "
+                         "or a dense one from an NCHW input");
+    }
+    if (!depthwise_ && group != 1) throw NotSupported(prefix_ + "channel-blocked tensors need one group or C");
+    if (dense_ && residual_ >= 0) throw NotSupported(prefix_ + "a dense conv into blocked tensors takes no residual");
+    C_ = depthwise_ ? M_ : ws[1];
+    const int64_t taps = ws[2] * ws[3], MB = blocks(M_);
+    const float* W = wt.f32.data();
+    // Packed rows: pointwise / dense [MB][C * taps][16] (w[mb][k][l] =
+    // W[mb*16+l][k], k = (c, ky, kx) flattened), depthwise [MB][taps][16]
+    // (w[cb][t][l] = W[cb*16+l][t]); 0 past M.
+    const int64_t inner = depthwise_ ? taps : C_ * taps;
+    packed_.assign(static_cast<size_t>(MB * inner * kBlock16), 0.f);
+    for (int64_t m = 0; m < M_; ++m) {
+      for (int64_t k = 0; k < inner; ++k) packed_[((m / kBlock16) * inner + k) * kBlock16 + m % kBlock16] = W[m * inner + k];
+    }
+    bias_.assign(static_cast<size_t>(MB * kBlock16), 0.f);
+    if (node.inputs.size() > 2 && node.inputs[2] >= 0) {
+      const Tensor& b = net.tensor(node.inputs[2]);
+      if (!b.is_constant || b.dtype != DataType::kFloat32 || static_cast<int64_t>(b.f32.size()) != M_) {
+        throw NotSupported(prefix_ + "channel-blocked tensors need a constant float32 bias of " +
+                           std::to_string(M_) + " values");
+      }
+      std::copy(b.f32.begin(), b.f32.end(), bias_.begin());
+    }
+    clip_ = act_.as_clip(&lo_, &hi_);
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Geom g = geometry(in);
+    const Shape out{g.N, blocks(M_), g.oh, g.ow, kBlock16};
+    if (residual_ >= 0) {
+      const Value& r = require_input(in, static_cast<size_t>(residual_), DataType::kFloat32, prefix_);
+      if (r.shape() != out) {
+        throw InvalidArgument(prefix_ + "residual shape " + shape_str(r.shape()) + " differs from output " +
+                              shape_str(out));
+      }
+    }
+    return {{DataType::kFloat32, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Geom g = geometry(in);
+    const float* x = in[0]->data<float>();
+    const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+    float* y = out[0]->data<float>();
+    if (depthwise_) {
+      depthwise(x, res, y, g);
+    } else if (dense_) {
+      dense(x, y, g);
+    } else {
+      pointwise(x, res, y, g);
+    }
+  }
+
+  std::string describe() const override {
+    return std::string("fp32 conv2d ") + (depthwise_ ? "depthwise" : dense_ ? "dense from NCHW" : "1x1") +
+           act_.describe() + " layout=nchw16c " +
+           kernel_->name();
+  }
+
+ private:
+  struct Geom {
+    int64_t N, H, W, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+  };
+
+  // An activation the kernel's clip does not take (Swish, HardSwish,
+  // LeakyRelu): the kernel hands it its finished outputs.
+  kernels::PostOp post() const {
+    kernels::PostOp op;
+    if (act_.kind != FusedActivation::Kind::kNone && !clip_) {
+      op.apply = [](const void* ctx, float* y, int64_t count) {
+        static_cast<const FusedActivation*>(ctx)->apply(y, count);
+      };
+      op.ctx = &act_;
+    }
+    return op;
+  }
+
+  Geom geometry(const std::vector<const Value*>& in) const {
+    const Shape& xs = require_input(in, 0, DataType::kFloat32, prefix_).shape();
+    if (dense_ && (xs.size() != 4 || xs[1] != C_)) {
+      throw InvalidArgument(prefix_ + "needs an NCHW input [N, " + std::to_string(C_) + ", H, W], got " +
+                            shape_str(xs));
+    }
+    if (!dense_ && (xs.size() != 5 || xs[1] != blocks(C_) || xs[4] != kBlock16)) {
+      throw InvalidArgument(prefix_ + "needs a channel-blocked input [N, " + std::to_string(blocks(C_)) +
+                            ", H, W, 16], got " + shape_str(xs));
+    }
+    Geom g{};
+    g.N = xs[0]; g.H = xs[2]; g.W = xs[3];
+    const DimGeom gh = window_geometry(w_, 0, g.H, prefix_), gw = window_geometry(w_, 1, g.W, prefix_);
+    g.oh = gh.out; g.ow = gw.out; g.ph = gh.pad_begin; g.pw = gw.pad_begin;
+    g.kh = w_.kernel[0]; g.kw = w_.kernel[1]; g.sh = w_.strides[0]; g.sw = w_.strides[1];
+    g.dh = w_.dilations[0]; g.dw = w_.dilations[1];
+    return g;
+  }
+
+  // Tasks: an image's pixels in as few even runs as keep a run's input and
+  // a task's outputs under kRunBytes (so that a fused Swish after the
+  // kernel finds them in L2; each run streams all the weights once per output
+  // block group: a 7 x 7 plane of 1152 channels split in three runs read
+  // its 1.5 MB of weights three times), times output blocks in chunks of
+  // kTaskBlocks (several tasks for a second thread at batch 1; each chunk
+  // re-reads the run's input from L2, as the kernel's block groups do).
+  void pointwise(const float* x, const float* res, float* y, const Geom& g) const {
+    const int64_t P = g.H * g.W, CB = blocks(C_), MB = blocks(M_);
+    const int64_t line_bytes = std::max(CB, std::min(MB, kTaskBlocks)) * kBlock16 * 4;  // per pixel, in or out
+    const int64_t runs = std::max<int64_t>(1, (P * line_bytes + kRunBytes - 1) / kRunBytes);
+    const int64_t run = std::min(P, ((P + runs - 1) / runs + 5) / 6 * 6);
+    const int64_t chunks = (MB + kTaskBlocks - 1) / kTaskBlocks, tasks = ((P + run - 1) / run) * chunks;
+    parallel_for(g.N * tasks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / tasks, p0 = (t % tasks / chunks) * run, p1 = std::min(P, p0 + run);
+        const int64_t mb0 = (t % chunks) * kTaskBlocks, mb1 = std::min(MB, mb0 + kTaskBlocks);
+        kernels::PointwiseNchw16c a;
+        a.x = x + n * CB * P * kBlock16;
+        a.w = packed_.data();
+        a.bias = bias_.data();
+        a.residual = res ? res + n * MB * P * kBlock16 : nullptr;
+        a.y = y + n * MB * P * kBlock16;
+        a.C = C_; a.P = P; a.mb0 = mb0; a.mb1 = mb1; a.p0 = p0; a.p1 = p1;
+        a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.post = post();
+        kernel_->pointwise(a);
+      }
+    });
+  }
+
+  // The stem: rows of about kTaskBytes of output per task, all blocks.
+  void dense(const float* x, float* y, const Geom& g) const {
+    const int64_t MB = blocks(M_), out_plane = g.oh * g.ow * kBlock16;
+    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (MB * g.ow * kBlock16 * 4)));
+    const int64_t runs = (g.oh + rows - 1) / rows;
+    parallel_for(g.N * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / runs, oy0 = (t % runs) * rows;
+        kernels::DenseNchw16c a;
+        a.x = x + n * C_ * g.H * g.W;
+        a.w = packed_.data();
+        a.bias = bias_.data();
+        a.y = y + n * MB * out_plane;
+        a.C = C_; a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw;
+        a.sh = g.sh; a.sw = g.sw; a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
+        a.mb0 = 0; a.mb1 = MB; a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
+        a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.post = post();
+        kernel_->dense(a);
+      }
+    });
+  }
+
+  // Runs of output rows of about kTaskBytes of output per task.
+  void depthwise(const float* x, const float* res, float* y, const Geom& g) const {
+    const int64_t CB = blocks(C_), in_plane = g.H * g.W * kBlock16, out_plane = g.oh * g.ow * kBlock16;
+    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (out_plane / g.oh * 4)));
+    const int64_t runs = (g.oh + rows - 1) / rows;
+    parallel_for(g.N * CB * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t plane = t / runs, cb = plane % CB, oy0 = (t % runs) * rows;
+        kernels::DepthwiseNchw16c a;
+        a.x = x + plane * in_plane;
+        a.w = packed_.data() + cb * g.kh * g.kw * kBlock16;
+        a.bias = bias_.data() + cb * kBlock16;
+        a.residual = res ? res + plane * out_plane : nullptr;
+        a.y = y + plane * out_plane;
+        a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw;
+        a.sh = g.sh; a.sw = g.sw; a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
+        a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
+        a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.post = post();
+        kernel_->depthwise(a);
+      }
+    });
+  }
+
+  // A pointwise run's input: half of L2 (1 MiB on Zen 5), beside the
+  // weights' slice and the outputs.
+  static constexpr int64_t kRunBytes = 512 << 10;
+  static constexpr int64_t kTaskBlocks = 8;  // output blocks per pointwise task
+  // A depthwise task's output bytes.
+  static constexpr int64_t kTaskBytes = 128 << 10;
+  WindowAttrs w_;
+  FusedActivation act_;
+  int64_t residual_;
+  std::string prefix_;
+  int64_t C_ = 0, M_ = 0;
+  bool depthwise_ = false, dense_ = false;  // else pointwise
+  std::vector<float> packed_, bias_;
+  bool clip_ = false;
+  float lo_ = 0.f, hi_ = 0.f;
+  const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_blocked_conv(const Network& net, const Node& node, WindowAttrs w, int64_t group) {
+  if (w.kernel.size() != 2) throw NotSupported(layer_error_prefix(node) + "channel-blocked tensors need a 2-D conv");
+  return std::make_unique<BlockedConvLayer>(net, node, std::move(w), group);
+}
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,187 @@
+// The layers of a channel-blocked region besides its convs
+// (engine/f32_blocked.h), for float32 tensors:
+//   int8rt.ToNCHW16c    [N, C, H, W] -> [N, CB, H, W, 16], the padded lanes 0;
+//   int8rt.FromNCHW16c  [N, CB, H, W, 16] -> [N, C, H, W] (attribute channels);
+//   int8rt.GlobalAveragePool16c  [N, CB, H, W, 16] -> [N, C, 1, 1] means
+//                       (attribute channels; the nchw16c_f32 family's
+//                       block_mean, its order: pixels ascending, then / P);
+//   int8rt.ChannelScale16c  x [N, CB, H, W, 16] times s [N, C, 1, 1] (the
+//                       squeeze-and-excitation Mul; either input order), the
+//                       family's block_scale: each product the Mul's bits.
+// The conversions are moves: per image and block one 2-D transpose on the
+// transpose_f32 kernel. Images in parallel; each per image, so the batch
+// split of engine/batch_split.h runs them.
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "engine/f32_blocked.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+#include "kernels/nchw16c_f32.h"
+#include "kernels/transpose_x32.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+using kernels::kBlock16;
+
+int64_t blocks(int64_t c) { return (c + kBlock16 - 1) / kBlock16; }
+
+int64_t channels_attr(const Node& node) {
+  const int64_t c = node.attrs.get_int("channels", 0);
+  if (c <= 0) throw InvalidArgument(layer_error_prefix(node) + "needs a positive attribute 'channels'");
+  return c;
+}
+
+// A blocked input [N, CB, H, W, 16] of C channels; throws otherwise.
+const Shape& blocked_input(const std::vector<const Value*>& in, size_t i, int64_t C, const std::string& prefix) {
+  const Shape& s = require_input(in, i, DataType::kFloat32, prefix).shape();
+  if (s.size() != 5 || (C > 0 && s[1] != blocks(C)) || s[4] != kBlock16) {
+    throw InvalidArgument(prefix + "needs a channel-blocked input [N, CB, H, W, 16]" +
+                          (C > 0 ? " with CB = " + std::to_string(blocks(C)) : std::string()) + ", got " +
+                          shape_str(s));
+  }
+  return s;
+}
+
+class BlockedConvertLayer : public Layer {
+ public:
+  BlockedConvertLayer(const Node& node, bool to_blocked)
+      : to_blocked_(to_blocked), C_(to_blocked ? 0 : channels_attr(node)), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (!to_blocked_) {
+      const Shape& s = blocked_input(in, 0, C_, prefix_);
+      return {{DataType::kFloat32, Shape{s[0], C_, s[2], s[3]}}};
+    }
+    const Shape& s = require_input(in, 0, DataType::kFloat32, prefix_).shape();
+    if (s.size() != 4) throw InvalidArgument(prefix_ + "needs a 4-D float32 input, got " + shape_str(s));
+    return {{DataType::kFloat32, Shape{s[0], blocks(s[1]), s[2], s[3], kBlock16}}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = out[0]->shape();
+    const Shape& ns = to_blocked_ ? in[0]->shape() : s;  // the NCHW side
+    const int64_t N = ns[0], C = ns[1], P = ns[2] * ns[3], CB = blocks(C);
+    const uint32_t* x = in[0]->data<uint32_t>();
+    uint32_t* y = out[0]->data<uint32_t>();
+    parallel_for(N * CB, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / CB, cb = t % CB, c0 = cb * kBlock16, cw = std::min(kBlock16, C - c0);
+        const int64_t plain = (n * C + c0) * P, blocked = t * P * kBlock16;
+        if (to_blocked_) {
+          if (cw < kBlock16) {  // the padded lanes: 0
+            for (int64_t p = 0; p < P; ++p) std::fill(y + blocked + p * kBlock16 + cw, y + blocked + (p + 1) * kBlock16, 0u);
+          }
+          tile_->tile(P, cw, x + plain, P, y + blocked, kBlock16);
+        } else {
+          tile_->tile(cw, P, x + blocked, kBlock16, y + plain, P);
+        }
+      }
+    });
+  }
+
+  std::string describe() const override { return to_blocked_ ? "NCHW -> NCHW16c" : "NCHW16c -> NCHW"; }
+
+ private:
+  bool to_blocked_;
+  int64_t C_;
+  std::string prefix_;
+  const kernels::TransposeX32Kernel* tile_ = &kernels::choose<kernels::TransposeX32Kernel>();
+};
+
+class BlockedMeanLayer : public Layer {
+ public:
+  explicit BlockedMeanLayer(const Node& node) : C_(channels_attr(node)), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Shape& s = blocked_input(in, 0, C_, prefix_);
+    return {{DataType::kFloat32, Shape{s[0], C_, 1, 1}}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const int64_t N = s[0], CB = s[1], P = s[2] * s[3];
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    parallel_for(N, 1, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> means;  // whole blocks (kept: no allocation per run)
+      means.resize(static_cast<size_t>(CB * kBlock16));
+      for (int64_t n = begin; n < end; ++n) {
+        kernel_->block_mean(x + n * CB * P * kBlock16, CB, P, means.data());
+        std::copy(means.begin(), means.begin() + C_, y + n * C_);
+      }
+    });
+  }
+
+  std::string describe() const override { return "NCHW16c " + std::string(kernel_->name()); }
+
+ private:
+  int64_t C_;
+  std::string prefix_;
+  const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();
+};
+
+class BlockedScaleLayer : public Layer {
+ public:
+  explicit BlockedScaleLayer(const Node& node) : prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const int xi = blocked_index(in);
+    const Shape& s = require_input(in, 1 - xi, DataType::kFloat32, prefix_).shape();
+    const Shape& x = blocked_input(in, xi, s.size() == 4 ? s[1] : 0, prefix_);
+    if (s.size() != 4 || s[0] != x[0] || s[2] != 1 || s[3] != 1) {
+      throw InvalidArgument(prefix_ + "needs scales [" + std::to_string(x[0]) + ", C, 1, 1], got " + shape_str(s));
+    }
+    return {{DataType::kFloat32, x}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const int xi = blocked_index(in);
+    const Shape& xs = in[xi]->shape();
+    const int64_t N = xs[0], CB = xs[1], P = xs[2] * xs[3], C = in[1 - xi]->shape()[1];
+    const float* x = in[xi]->data<float>();
+    const float* s = in[1 - xi]->data<float>();
+    float* y = out[0]->data<float>();
+    parallel_for(N, 1, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> scales;  // padded to whole blocks (kept: no allocation per run)
+      scales.assign(static_cast<size_t>(CB * kBlock16), 0.f);
+      for (int64_t n = begin; n < end; ++n) {
+        std::copy(s + n * C, s + (n + 1) * C, scales.begin());
+        kernel_->block_scale(x + n * CB * P * kBlock16, scales.data(), CB, P, y + n * CB * P * kBlock16);
+      }
+    });
+  }
+
+  std::string describe() const override { return "NCHW16c " + std::string(kernel_->name()); }
+
+ private:
+  // The blocked (5-D) input's position.
+  int blocked_index(const std::vector<const Value*>& in) const {
+    if (in.size() != 2 || !in[0] || !in[1]) throw InvalidArgument(prefix_ + "needs two inputs");
+    return in[0]->shape().size() == 5 ? 0 : 1;
+  }
+  std::string prefix_;
+  const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();
+};
+
+std::unique_ptr<Layer> make_convert(const Node& node, bool to_blocked) {
+  require_inputs(node, 1);
+  return std::make_unique<BlockedConvertLayer>(node, to_blocked);
+}
+
+INT8RT_REGISTER_LAYER(kToBlockedOp, [](const Network&, const Node& node) { return make_convert(node, true); });
+INT8RT_REGISTER_LAYER(kFromBlockedOp, [](const Network&, const Node& node) { return make_convert(node, false); });
+INT8RT_REGISTER_LAYER(kBlockedMeanOp, [](const Network&, const Node& node) {
+  require_inputs(node, 1);
+  return std::unique_ptr<Layer>(std::make_unique<BlockedMeanLayer>(node));
+});
+INT8RT_REGISTER_LAYER(kBlockedScaleOp, [](const Network&, const Node& node) {
+  require_inputs(node, 2);
+  return std::unique_ptr<Layer>(std::make_unique<BlockedScaleLayer>(node));
+});
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt
