@@ -90,7 +90,7 @@ def main() -> int:
     int8rt.set_num_threads(1)
     feeds = seeded_feeds(args.model, args.batch)
     KINDS.update(conv_kinds(args.model))
-    nchw = int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32"))
+    nchw = int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32", channel_blocked=False))
     blk = int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32", channel_blocked=True))
     c0, c1 = nchw.create_execution_context(), blk.create_execution_context()
     sess = ort_session(Path(args.model))

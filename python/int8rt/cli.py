@@ -76,6 +76,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                                     **{name: "bf16" for name in args.bf16_layers or []}},
                                   bf16=args.bf16, channels_last=args.channels_last, channel_blocked=args.channel_blocked,
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
+                                  calibration_groups=args.calibration_groups.split(",") if args.calibration_groups else None,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target,
                                   equalize=args.equalize, unsigned_activations=args.unsigned_activations,
                                   asymmetric_activations=args.asymmetric_activations,
@@ -392,6 +393,10 @@ def _parser() -> argparse.ArgumentParser:
                    "and skip the INT8-vs-FP32 check")
     b.add_argument("--holdout-every", type=int, default=4, metavar="K",
                    help="the accuracy check (and auto's choice) holds out one calibration sample in K (default 4)")
+    b.add_argument("--calibration-groups", metavar="LABELS",
+                   help="auto only: the recording each calibration batch comes from, comma-separated, one label per "
+                        "batch in order, e.g. a,a,a,b,b,c (BuilderConfig.calibration_groups; default: inferred where "
+                        "the network feeds a state back)")
     b.add_argument("--calibrator-class", help="a calibrator class of yours, as module:Class (constructed with no arguments)")
     b.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
     b.add_argument("--cache", help="calibration cache file: read if present (skips calibration), written after")
@@ -412,9 +417,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--channels-last", action="store_true",
                    help="with --precision fp32: keep the tensors between consecutive float convs channels-last "
                         "(NHWC), converted at the region's edges; the same output bits (BuilderConfig.channels_last)")
-    b.add_argument("--channel-blocked", action="store_true",
+    b.add_argument("--channel-blocked", action=argparse.BooleanOptionalAction, default=True,
                    help="with --precision fp32: keep the tensors between 1x1 / depthwise convs channel-blocked "
-                        "(NCHW16c), converted at the region's edges (BuilderConfig.channel_blocked)")
+                        "(NCHW16c), converted at the region's edges; on by default on AVX-512 CPUs, --no-channel-blocked for an "
+                        "engine that will run on a CPU without AVX-512 (BuilderConfig.channel_blocked)")
     b.add_argument("--static-batch", type=int, metavar="N",
                    help="fix a symbolic batch axis to N at import (BuilderConfig.batch_size)")
     b.add_argument("--shapes", metavar="NAME:DIMS", help="fix dynamic input dims for this engine, as trtexec: "
