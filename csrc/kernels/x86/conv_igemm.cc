@@ -14,11 +14,11 @@
 // and -128 * sum(w) compensation included), at no cost over padding with 0.
 // Work items are (pixel chunk, run) pairs claimed dynamically by
 // int8rt::parallel_for; small layers run as one item on the calling thread.
-// Where the microkernel allows it (use_row_taps), the S taps of a filter row
-// are one tap of S*C bytes over S adjacent input pixels: a 3x3 conv's tile
-// takes 3 row pointers per pixel, not 9, and its reduction leaves its tap
-// loop 3 times, not 9; a pixel whose row crosses a padding column reads a
-// copy of that row with the padding filled in (fill_tile_row_taps).
+// Where the microkernel allows it (use_row_taps), a pixel tile none of whose
+// windows reaches a padding column takes the S taps of each filter row as
+// one tap of S*C bytes over S adjacent input pixels: 3 row pointers per
+// pixel of a 3x3 conv, not 9, and 3 exits from the microkernel's tap loop;
+// the other tiles take one tap per filter pixel (fill_tile_row_taps).
 // Few input channels use merged rows (see use_merged_rows), and where the
 // whole window is small, merged taps (see use_merged_taps): each pixel's
 // window gathered into one row (x86/conv_igemm_taps.h), run as a 1x1 conv.
@@ -151,14 +151,6 @@ std::vector<const void*>& row_buffer(size_t n) {
   return rows;
 }
 
-// The calling thread's row-tap copies (fill_tile_row_taps), `bytes` long
-// (grown once).
-int8_t* row_copy_buffer(size_t bytes) {
-  thread_local std::vector<int8_t> copies;
-  if (copies.size() < bytes) copies.resize(bytes);
-  return copies.data();
-}
-
 // The calling thread's tap offsets for the run it is in (TapGeometry::
 // tap_off, read by the run's chunks until it returns; grown once).
 int64_t* tap_offset_buffer(size_t taps) {
@@ -177,7 +169,7 @@ struct TapGeometry {
   const int64_t* tap_off = nullptr;  // [taps] byte offset of each tap from the window's origin
   int64_t image_bytes = 0, row_bytes = 0, pixel_bytes = 0, group_bytes = 0;
   int col_offset = 0;
-  int R = 1, S = 1, S_taps = 1, taps = 1;
+  int R = 1, S_taps = 1, taps = 1;
   int H = 0, W = 0, OH = 0, OW = 0;
   int stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0, dilation_h = 1, dilation_w = 1;
   int h_span = 0, w_span = 0;
@@ -246,46 +238,26 @@ void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g
   }
 }
 
-// Row taps (use_row_taps; groups 1, dilation_w 1, pixel_bytes = C): of
-// pixels [p0, p0 + mr), rows[r * mr_max + i] points at the S adjacent
-// input pixels of filter row r of pixel p0 + i, S*C bytes (tap_off[r] from
-// the origin); at the padding row (S*C values) where that input row is
-// padding; and where only some of its columns are, at a copy of the row in
-// `copies` (slot i * R + r, slot_bytes apart) with pad_value in the padding
-// columns. The copies live until the next fill on this thread.
-void fill_tile_row_taps(const TapGeometry geo, int64_t p0, int mr, int mr_max, const void** rows, int8_t* copies,
-                        int64_t slot_bytes, int8_t pad_value) {
-  const char* const base = geo.base;
-  const size_t pb = static_cast<size_t>(geo.pixel_bytes);
+// Row taps (use_row_taps: groups 1, dilation_w 1, one tap per filter pixel
+// in geo): where no window of pixels [p0, p0 + mr) reaches a padding
+// column, rows[r * mr_max + i] points at the S adjacent input pixels of
+// filter row r of pixel p0 + i (S*C bytes from its tap (r, 0)), or at the
+// padding row (S*C values) where that input row is padding, and it returns
+// true; otherwise false, rows partly written (the caller fills them by taps).
+bool fill_tile_row_taps(const TapGeometry geo, int64_t p0, int mr, int mr_max, const void** rows) {
   PixelWalk px(geo, p0);
   for (int i = 0; i < mr; ++i, px.next(geo)) {
     const int ih0 = px.ih0(geo), iw0 = px.iw0(geo);
+    if (iw0 < 0 || iw0 + geo.w_span >= geo.W) return false;
     const int64_t origin = px.origin(geo, 0);
     const void** out = rows + i;
-    const bool cols_inside = iw0 >= 0 && iw0 + geo.w_span < geo.W;
     for (int r = 0; r < geo.R; ++r, out += mr_max) {
       const int ih = ih0 + r * geo.dilation_h;
-      if (ih < 0 || ih >= geo.H) {
-        *out = geo.padding;
-        continue;
-      }
-      const int64_t row = origin + geo.tap_off[r];
-      if (cols_inside) {
-        *out = base + row;
-        continue;
-      }
-      int8_t* const copy = copies + (int64_t{i} * geo.R + r) * slot_bytes;
-      for (int c = 0; c < geo.S; ++c) {
-        const int iw = iw0 + c;
-        if (iw >= 0 && iw < geo.W) {
-          std::memcpy(copy + c * pb, base + (row + static_cast<int64_t>(c * pb)), pb);
-        } else {
-          std::memset(copy + c * pb, static_cast<unsigned char>(pad_value), pb);
-        }
-      }
-      *out = copy;
+      *out = ih >= 0 && ih < geo.H ? static_cast<const void*>(geo.base + (origin + geo.tap_off[r * geo.S_taps]))
+                                   : geo.padding;
     }
   }
+  return true;
 }
 
 class PackedIgemmConv final : public PackedConv {
@@ -414,12 +386,9 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const ConvShape& s = shape_;
   const IgemmLayout& L = packed_->layout;
   const int OH = s.out_h(), OW = s.out_w();
-  // Taps per pixel and values per tap: R*S of cg, R of a merged row's
-  // values for merged rows, 1 for merged taps, R of S*cg for row taps.
-  const int taps = row_taps_ ? s.R : L.taps;
-  const int kc = row_taps_ ? s.S * L.cg : L.cg;
+  const int taps = L.taps;  // R*S, R for merged rows, 1 for merged taps
   const int R_taps = taps_merged_ ? 1 : s.R;
-  const int S_taps = merged_ || row_taps_ ? 1 : s.S;
+  const int S_taps = merged_ ? 1 : s.S;
   const int64_t P = static_cast<int64_t>(batch) * OH * OW;
   RowSource src;
   make_source(batch, x, src);
@@ -448,7 +417,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int runs_per_g = (kt_per_g + kt_run_max - 1) / kt_run_max;
   const int kt_run = (kt_per_g + runs_per_g - 1) / runs_per_g;
   const int64_t kt_total = static_cast<int64_t>(s.groups) * runs_per_g;  // runs in all groups
-  const int64_t tile_macs = int64_t{mr_max} * u_.nb * u_.block * taps * kc * kt_run;
+  const int64_t tile_macs = int64_t{mr_max} * u_.nb * u_.block * taps * L.cg * kt_run;
   // The tier's strip microkernel (IgemmUkernel::strip) takes the full
   // channel tiles of pointwise int8 convs with a reduction it accepts, over
   // chunks of at least kStripTiles pixel tiles (each strip pays one
@@ -470,7 +439,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t panel = std::min(pchunks, std::max<int64_t>(1, kPanelBytes / std::max<int64_t>(1, chunk_bytes)));
   const int64_t items_per_panel = panel * kt_total;
   const int64_t items = (pchunks + panel - 1) / panel * items_per_panel;
-  const int64_t total_macs = P * s.K * taps * kc;
+  const int64_t total_macs = P * s.K * taps * L.cg;
   const int64_t grain = total_macs < 4 * kItemMacs ? items : 1;
   const int8_t* xres = ep.residual;
   // Byte offset of each tap from the window's origin, and the window's extent.
@@ -494,7 +463,6 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   geo.group_bytes = src.group_bytes;
   geo.col_offset = src.col_offset;
   geo.R = s.R;
-  geo.S = s.S;
   geo.S_taps = S_taps;
   geo.taps = taps;
   geo.H = s.H;
@@ -512,15 +480,16 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   geo.merged = merged_;
   geo.pointwise = pointwise_rows;  // merged taps: pixel p's gathered window is row p
 
-  // Bytes of one row-tap copy (fill_tile_row_taps): a tap's values, whole lines.
-  const int64_t copy_slot = (int64_t{kc} + 63) / 64 * 64;
+  // Row taps (fill_tile_row_taps): S*cg values per filter row.
+  const bool row_taps = row_taps_;
+  const int row_kc = s.S * L.cg;
 
   // What every call of this run shares; the work items fill in the rest.
   // Built once here and copied per chunk: value-initializing an IgemmTile
   // per item (a 112-byte `rep stos`) was a tenth of the driver's time.
   IgemmTile proto;
   proto.taps = taps;
-  proto.kc = kc;
+  proto.kc = L.cg;
   proto.w_block_stride = L.step_block_stride();
   proto.ep.lo = ep.clamp_lo;
   proto.ep.hi = ep.clamp_hi;
@@ -541,17 +510,17 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t in_pixel_bytes =
       geo.pointwise && s.groups == 1 && mr_max * geo.pixel_bytes <= kMaxInputPrefetchBytes ? geo.pixel_bytes : 0;
 
-  parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem, in_base, in_pixel_bytes](int64_t begin,
-                                                                                           int64_t end) {
+  parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem, in_base, in_pixel_bytes, row_taps,
+                              row_kc](int64_t begin, int64_t end) {
     const void** const rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
-    int8_t* const copies = row_taps_ ? row_copy_buffer(static_cast<size_t>(taps * mr_max * copy_slot)) : nullptr;
-    // Row pointers of pixels [p0, p0 + mr) of group g, by the run's mode.
-    const auto fill_rows = [&](int64_t p0, int mr, int g) {
-      if (copies) {
-        fill_tile_row_taps(geo, p0, mr, mr_max, rows, copies, copy_slot, s.pad_value);
-      } else {
-        fill_tile_rows(geo, p0, mr, mr_max, g, rows);
-      }
+    // Row pointers of pixels [p0, p0 + mr) of group g for `tile`: by row
+    // taps where the tile allows them (its taps and kc set to match), else
+    // one tap per filter pixel.
+    const auto fill_rows = [&](IgemmTile& tile, int64_t p0, int mr, int g) {
+      const bool by_rows = row_taps && fill_tile_row_taps(geo, p0, mr, mr_max, rows);
+      if (!by_rows) fill_tile_rows(geo, p0, mr, mr_max, g, rows);
+      tile.taps = by_rows ? s.R : taps;
+      tile.kc = by_rows ? row_kc : L.cg;
     };
     IgemmTile t = proto;
     t.a = rows;
@@ -602,7 +571,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         }
         while (p0 < p_end) {
           const int mr = static_cast<int>(std::min<int64_t>(mr_max, p_end - p0));
-          fill_rows(p0, mr, g);
+          fill_rows(tile, p0, mr, g);
           at_pixel(tile, p0);
           u_.fn(mr, nb)(tile);
           p0 += mr;
@@ -639,7 +608,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
         const int64_t p0 = tile_begin(pt);
         const int mr = static_cast<int>(tile_begin(pt + 1) - p0);
-        fill_rows(p0, mr, g);
+        fill_rows(t, p0, mr, g);
         // Residual and output lines of the tile kPrefetchTiles ahead (see
         // the file comment): at batch 8 they come from L3 or memory, and the
         // microkernel reads the residual only after its reduction.
