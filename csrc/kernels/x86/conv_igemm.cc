@@ -244,8 +244,25 @@ void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g
 // filter row r of pixel p0 + i (S*C bytes from its tap (r, 0)), or at the
 // padding row (S*C values) where that input row is padding, and it returns
 // true; otherwise false, rows partly written (the caller fills them by taps).
+// A tile inside one output row (most of them) is checked at its ends, and
+// each filter row's pointers step by the input pixels of one output pixel.
 bool fill_tile_row_taps(const TapGeometry geo, int64_t p0, int mr, int mr_max, const void** rows) {
   PixelWalk px(geo, p0);
+  if (px.ow + mr <= geo.OW) {
+    const int iw0 = px.iw0(geo), ih0 = px.ih0(geo);
+    if (iw0 < 0 || iw0 + (mr - 1) * geo.stride_w + geo.w_span >= geo.W) return false;
+    const int64_t origin = px.origin(geo, 0), step = int64_t{geo.stride_w} * geo.pixel_bytes;
+    for (int r = 0; r < geo.R; ++r, rows += mr_max) {
+      const int ih = ih0 + r * geo.dilation_h;
+      if (ih < 0 || ih >= geo.H) {
+        for (int i = 0; i < mr; ++i) rows[i] = geo.padding;
+        continue;
+      }
+      const char* const first = geo.base + (origin + geo.tap_off[r * geo.S_taps]);
+      for (int i = 0; i < mr; ++i) rows[i] = first + i * step;
+    }
+    return true;
+  }
   for (int i = 0; i < mr; ++i, px.next(geo)) {
     const int ih0 = px.ih0(geo), iw0 = px.iw0(geo);
     if (iw0 < 0 || iw0 + geo.w_span >= geo.W) return false;
