@@ -497,8 +497,14 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   geo.merged = merged_;
   geo.pointwise = pointwise_rows;  // merged taps: pixel p's gathered window is row p
 
-  // Row taps (fill_tile_row_taps): S*cg values per filter row.
-  const bool row_taps = row_taps_;
+  // Row taps (fill_tile_row_taps): S*cg values per filter row, tried only
+  // where a whole tile fits among an output row's columns whose windows
+  // stay clear of the padding columns (none does at 7 x 7: each try would
+  // cost a failed check).
+  const int clear_end = s.W - 1 - geo.w_span + s.pad_left;  // the last clear column's ow * stride_w
+  const int ow_first = (s.pad_left + s.stride_w - 1) / s.stride_w;
+  const int ow_last = clear_end < 0 ? -1 : std::min(OW - 1, clear_end / s.stride_w);
+  const bool row_taps = row_taps_ && ow_last - ow_first + 1 >= mr_max;
   const int row_kc = s.S * L.cg;
 
   // What every call of this run shares; the work items fill in the rest.
