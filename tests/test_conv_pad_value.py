@@ -81,6 +81,10 @@ def cases() -> List[Case]:
         (9, 5, 6, 9, 3, 2, (1, 2), (0, 0, 2, 1), ONE, 9),
         (6, 3, 3, 6, 3, 3, ONE, (3, 2, 3, 2), ONE, 6),         # depthwise windows wholly in the padding
     ]
+    # Row taps (AVX512-VNNI, conv_igemm.cc): their padding row of S*C values
+    # (filter rows above and below the input), windows wholly in the padding
+    # columns, a window wider than the input.
+    c += [(16, 4, 3, 20, 3, 3, ONE, (3, 3, 3, 3), ONE, 1), (32, 5, 2, 65, 5, 5, (1, 2), (2, 2, 2, 2), ONE, 1)]
     return c
 
 

@@ -133,6 +133,26 @@ def conv_cases() -> List[Case]:
               (64, 1, 2, 64, 1, 1, one, no_pad, one, 1), (64, 1, 3, 65, 1, 1, one, no_pad, one, 1),
               (64, 7, 9, 192, 1, 1, one, no_pad, one, 1), (68, 13, 13, 136, 1, 1, one, no_pad, one, 1),
               (256, 5, 7, 64, 1, 1, one, no_pad, one, 1), (256, 2, 3, 128, 1, 1, one, no_pad, one, 2)]
+    # Row taps (AVX512-VNNI: in a pixel tile none of whose windows reaches a
+    # padding column, the S taps of a filter row as one tap of S*C values,
+    # conv_igemm.cc fill_tile_row_taps; the other tiles one tap per filter
+    # pixel; rows with fewer clear columns than a tile, 7 x 7 among them,
+    # tap by tap throughout): inputs 1 and 2 wide, a 1x3 filter, 5x5 over a
+    # narrower input, pads of 3 (windows wholly in the padding columns),
+    # stride 2 with asymmetric pads, dilation_h 2 (padding rows inside
+    # row-tap tiles), a 3072-value tap, runs of 4 channel tiles sharing one
+    # fill; C = 18 (not whole groups of 4: one tap per pixel).
+    cases += [(16, 1, 1, 64, 3, 3, one, (1, 1, 1, 1), one, 1),
+              (20, 3, 2, 65, 3, 3, one, (1, 1, 1, 1), one, 1),
+              (64, 7, 9, 70, 1, 3, one, (0, 1, 0, 1), one, 1),
+              (32, 6, 4, 17, 5, 5, one, (2, 2, 2, 2), one, 1),
+              (16, 4, 3, 20, 3, 3, one, (3, 3, 3, 3), one, 1),
+              (28, 9, 27, 40, 3, 3, (2, 2), (1, 0, 1, 2), one, 1),
+              (36, 8, 8, 48, 3, 3, one, (2, 1, 2, 1), (2, 1), 1),
+              (1024, 3, 9, 20, 3, 3, one, (1, 1, 1, 1), one, 1),
+              (128, 7, 9, 256, 3, 3, one, (1, 1, 1, 1), one, 1),
+              (18, 5, 6, 33, 3, 3, one, (1, 1, 1, 1), one, 1),
+              (16, 6, 10, 24, 3, 3, one, no_pad, one, 1)]  # no padding: tiles across output rows
     # Depthwise: channels around 8/16/32/64 blocks, 3x3 stride 1 and 2, 5x5, pads, dilation.
     cases += [(c, 8, 7, c, 3, 3, (s, s), (1, 1, 1, 1), one, c)
               for c, s in itertools.product((1, 3, 8, 15, 16, 17, 31, 32, 33, 64, 65, 144), (1, 2))]
@@ -271,6 +291,8 @@ def test_conv_kernels_equal_reference(case: Case) -> None:
     (1024, 2, 3, 17, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
     (33, 6, 6, 33, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 33),
     (144, 4, 14, 144, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 144),
+    (64, 4, 14, 128, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),      # row-tap tiles beside tap-by-tap ones
+    (16, 3, 2, 20, 3, 3, (2, 2), (3, 3, 3, 3), (1, 1), 1),
     (80, 4, 17, 80, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 80),
 ], ids=case_id)
 def test_conv_extreme_values(case: Case, value: int) -> None:

@@ -7,7 +7,8 @@
 // full clamps, the unshifted AVX512-VNNI tile (inputs promised
 // non-negative, padding value > 0), inputs and weights of -128 / 127 only,
 // and 1 and 2 threads; the pointwise strips of the unshifted tile (each
-// tile's epilogue inside the next tile's reduction, section 121). Written
+// tile's epilogue inside the next tile's reduction, section 121); row taps
+// (section 128). Written
 // first for a deferred epilogue (each tile's
 // requantization issued during the next tile's reduction) that was measured
 // slower and reverted (benchmarks/RESULTS.md section 93); kept as the sweep
@@ -83,6 +84,12 @@ TEST(X86IgemmSweep, Int8EqualsReferenceWithGuards) {
       // the most (512) with 105 pixels and a partial third channel tile.
       {16, 11, 9, 128, 1, 1, 0, 2},
       {512, 5, 7, 160, 1, 1, 0, 3},
+      // Row taps (conv_igemm.cc, fill_tile_row_taps: a tile clear of the
+      // padding columns reads each filter row as one tap of 3C values; the
+      // padding row then holds 3C values of pad_value): rows 10 wide with a
+      // partial channel tile, and stride 2 over 16 columns, 130 channels.
+      {32, 9, 10, 96, 3, 1, 1, 2},
+      {64, 6, 16, 130, 3, 2, 1, 2},
   };
   const bool has_vnni512 = k::cpu_supports_isa(k::Isa::kAvx512Vnni) && k::max_isa() >= k::Isa::kAvx512Vnni;
   bool vnni512_ran = false;

@@ -14,6 +14,11 @@
 // and -128 * sum(w) compensation included), at no cost over padding with 0.
 // Work items are (pixel chunk, run) pairs claimed dynamically by
 // int8rt::parallel_for; small layers run as one item on the calling thread.
+// Where the microkernel allows it (use_row_taps), a pixel tile none of whose
+// windows reaches a padding column takes the S taps of each filter row as
+// one tap of S*C bytes over S adjacent input pixels: 3 row pointers per
+// pixel of a 3x3 conv, not 9, and 3 exits from the microkernel's tap loop;
+// the other tiles take one tap per filter pixel (fill_tile_row_taps).
 // Few input channels use merged rows (see use_merged_rows), and where the
 // whole window is small, merged taps (see use_merged_taps): each pixel's
 // window gathered into one row (x86/conv_igemm_taps.h), run as a 1x1 conv.
@@ -79,6 +84,7 @@ using igemm::pack_ukernel;
 using igemm::same_packing;
 using igemm::use_merged_rows;
 using igemm::use_merged_taps;
+using igemm::use_row_taps;
 
 // Multiply-adds per work item: large enough to amortize claiming it, small
 // enough to balance two threads on small layers.
@@ -170,6 +176,31 @@ struct TapGeometry {
   bool merged = false, pointwise = false;
 };
 
+// Output pixel (n, oh, ow) of flat pixel p, then stepped one pixel at a
+// time (no division per pixel); origin() is the byte offset of the pixel's
+// window origin (ih0, iw0), negative near the top-left border.
+struct PixelWalk {
+  int64_t n;
+  int oh, ow;
+  PixelWalk(const TapGeometry& geo, int64_t p)
+      : n(p / (int64_t{geo.OH} * geo.OW)), oh(static_cast<int>(p / geo.OW % geo.OH)),
+        ow(static_cast<int>(p % geo.OW)) {}
+  void next(const TapGeometry& geo) {
+    if (++ow == geo.OW) {
+      ow = 0;
+      if (++oh == geo.OH) {
+        oh = 0;
+        ++n;
+      }
+    }
+  }
+  int ih0(const TapGeometry& geo) const { return oh * geo.stride_h - geo.pad_top; }
+  int iw0(const TapGeometry& geo) const { return ow * geo.stride_w - geo.pad_left; }
+  int64_t origin(const TapGeometry& geo, int64_t group) const {
+    return group + n * geo.image_bytes + ih0(geo) * geo.row_bytes + (iw0(geo) + geo.col_offset) * geo.pixel_bytes;
+  }
+};
+
 // Row pointers of pixels [p0, p0 + mr) of group g: rows[tap * mr_max + i]
 // points at tap `tap` of pixel p0 + i (the padding row where it is padding).
 void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g, const void** rows) {
@@ -180,23 +211,12 @@ void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g
     for (int i = 0; i < mr; ++i) rows[i] = first + i * geo.pixel_bytes;
     return;
   }
-  // (n, oh, ow) of pixel p0, then stepped (no division per pixel).
-  int64_t n = p0 / (int64_t{geo.OH} * geo.OW);
-  int oh = static_cast<int>(p0 / geo.OW % geo.OH), ow = static_cast<int>(p0 % geo.OW);
-  for (int i = 0; i < mr; ++i, ++ow) {
-    if (ow == geo.OW) {
-      ow = 0;
-      if (++oh == geo.OH) {
-        oh = 0;
-        ++n;
-      }
-    }
-    const int ih0 = oh * geo.stride_h - geo.pad_top, iw0 = ow * geo.stride_w - geo.pad_left;
-    // Input position (ih0, iw0) as a byte offset (negative near the top-left
-    // border); every tap inside the input adds its (r, c) offset to it, and
+  PixelWalk px(geo, p0);
+  for (int i = 0; i < mr; ++i, px.next(geo)) {
+    const int ih0 = px.ih0(geo), iw0 = px.iw0(geo);
+    // Every tap inside the input adds its (r, c) offset to the origin, and
     // only those form pointers.
-    const int64_t origin =
-        group + n * geo.image_bytes + ih0 * geo.row_bytes + (iw0 + geo.col_offset) * geo.pixel_bytes;
+    const int64_t origin = px.origin(geo, group);
     const void** out = rows + i;
     const bool interior = ih0 >= 0 && ih0 + geo.h_span < geo.H &&
                           (geo.merged || (iw0 >= 0 && iw0 + geo.w_span < geo.W));
@@ -218,6 +238,45 @@ void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g
   }
 }
 
+// Row taps (use_row_taps: groups 1, dilation_w 1, one tap per filter pixel
+// in geo): where no window of pixels [p0, p0 + mr) reaches a padding
+// column, rows[r * mr_max + i] points at the S adjacent input pixels of
+// filter row r of pixel p0 + i (S*C bytes from its tap (r, 0)), or at the
+// padding row (S*C values) where that input row is padding, and it returns
+// true; otherwise false, rows partly written (the caller fills them by taps).
+// A tile inside one output row (most of them) is checked at its ends, and
+// each filter row's pointers step by the input pixels of one output pixel.
+bool fill_tile_row_taps(const TapGeometry geo, int64_t p0, int mr, int mr_max, const void** rows) {
+  PixelWalk px(geo, p0);
+  if (px.ow + mr <= geo.OW) {
+    const int iw0 = px.iw0(geo), ih0 = px.ih0(geo);
+    if (iw0 < 0 || iw0 + (mr - 1) * geo.stride_w + geo.w_span >= geo.W) return false;
+    const int64_t origin = px.origin(geo, 0), step = int64_t{geo.stride_w} * geo.pixel_bytes;
+    for (int r = 0; r < geo.R; ++r, rows += mr_max) {
+      const int ih = ih0 + r * geo.dilation_h;
+      if (ih < 0 || ih >= geo.H) {
+        for (int i = 0; i < mr; ++i) rows[i] = geo.padding;
+        continue;
+      }
+      const char* const first = geo.base + (origin + geo.tap_off[r * geo.S_taps]);
+      for (int i = 0; i < mr; ++i) rows[i] = first + i * step;
+    }
+    return true;
+  }
+  for (int i = 0; i < mr; ++i, px.next(geo)) {
+    const int ih0 = px.ih0(geo), iw0 = px.iw0(geo);
+    if (iw0 < 0 || iw0 + geo.w_span >= geo.W) return false;
+    const int64_t origin = px.origin(geo, 0);
+    const void** out = rows + i;
+    for (int r = 0; r < geo.R; ++r, out += mr_max) {
+      const int ih = ih0 + r * geo.dilation_h;
+      *out = ih >= 0 && ih < geo.H ? static_cast<const void*>(geo.base + (origin + geo.tap_off[r * geo.S_taps]))
+                                   : geo.padding;
+    }
+  }
+  return true;
+}
+
 class PackedIgemmConv final : public PackedConv {
  public:
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, const int8_t* w)
@@ -228,8 +287,8 @@ class PackedIgemmConv final : public PackedConv {
   // Sharing weights packed for (u, s) or for a microkernel that packs alike (same_packing).
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, std::shared_ptr<const PackedIgemmWeights> packed)
       : u_(u), shape_(s), merged_(use_merged_rows(s)), taps_merged_(use_merged_taps(u, s)),
-        packed_(std::move(packed)),
-        padding_(padding_row(u, int64_t{packed_->layout.q} * u.cgroup, s.pad_value)) {}
+        row_taps_(use_row_taps(u, s)), packed_(std::move(packed)),
+        padding_(padding_row(u, int64_t{packed_->layout.q} * u.cgroup * (row_taps_ ? s.S : 1), s.pad_value)) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
@@ -252,6 +311,7 @@ class PackedIgemmConv final : public PackedConv {
   ConvShape shape_;
   bool merged_;
   bool taps_merged_;  // merged taps (conv_igemm_taps.h): a 1x1 conv over gathered windows
+  bool row_taps_;     // row taps (use_row_taps): R taps of S*C values per pixel
   std::shared_ptr<const PackedIgemmWeights> packed_;  // shared by with_input_size copies
   std::shared_ptr<const AlignedBuffer<int8_t>> padding_;  // the padding row (padding_row)
 };
@@ -437,6 +497,16 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   geo.merged = merged_;
   geo.pointwise = pointwise_rows;  // merged taps: pixel p's gathered window is row p
 
+  // Row taps (fill_tile_row_taps): S*cg values per filter row, tried only
+  // where a whole tile fits among an output row's columns whose windows
+  // stay clear of the padding columns (none does at 7 x 7: each try would
+  // cost a failed check).
+  const int clear_end = s.W - 1 - geo.w_span + s.pad_left;  // the last clear column's ow * stride_w
+  const int ow_first = (s.pad_left + s.stride_w - 1) / s.stride_w;
+  const int ow_last = clear_end < 0 ? -1 : std::min(OW - 1, clear_end / s.stride_w);
+  const bool row_taps = row_taps_ && ow_last - ow_first + 1 >= mr_max;
+  const int row_kc = s.S * L.cg;
+
   // What every call of this run shares; the work items fill in the rest.
   // Built once here and copied per chunk: value-initializing an IgemmTile
   // per item (a 112-byte `rep stos`) was a tenth of the driver's time.
@@ -463,9 +533,18 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t in_pixel_bytes =
       geo.pointwise && s.groups == 1 && mr_max * geo.pixel_bytes <= kMaxInputPrefetchBytes ? geo.pixel_bytes : 0;
 
-  parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem, in_base, in_pixel_bytes](int64_t begin,
-                                                                                           int64_t end) {
+  parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem, in_base, in_pixel_bytes, row_taps,
+                              row_kc](int64_t begin, int64_t end) {
     const void** const rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
+    // Row pointers of pixels [p0, p0 + mr) of group g for `tile`: by row
+    // taps where the tile allows them (its taps and kc set to match), else
+    // one tap per filter pixel.
+    const auto fill_rows = [&](IgemmTile& tile, int64_t p0, int mr, int g) {
+      const bool by_rows = row_taps && fill_tile_row_taps(geo, p0, mr, mr_max, rows);
+      if (!by_rows) fill_tile_rows(geo, p0, mr, mr_max, g, rows);
+      tile.taps = by_rows ? s.R : taps;
+      tile.kc = by_rows ? row_kc : L.cg;
+    };
     IgemmTile t = proto;
     t.a = rows;
     // Points t at channel tile ct of group g (weights, epilogue operands,
@@ -515,7 +594,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         }
         while (p0 < p_end) {
           const int mr = static_cast<int>(std::min<int64_t>(mr_max, p_end - p0));
-          fill_tile_rows(geo, p0, mr, mr_max, g, rows);
+          fill_rows(tile, p0, mr, g);
           at_pixel(tile, p0);
           u_.fn(mr, nb)(tile);
           p0 += mr;
@@ -552,7 +631,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
         const int64_t p0 = tile_begin(pt);
         const int mr = static_cast<int>(tile_begin(pt + 1) - p0);
-        fill_tile_rows(geo, p0, mr, mr_max, g, rows);
+        fill_rows(t, p0, mr, g);
         // Residual and output lines of the tile kPrefetchTiles ahead (see
         // the file comment): at batch 8 they come from L3 or memory, and the
         // microkernel reads the residual only after its reduction.

@@ -61,6 +61,11 @@ bool use_merged_taps(const IgemmUkernel& u, const ConvShape& s) {
   return use_merged_rows(s) && !u.widen_s16 && merged_tap_reduction(u, s) <= kMaxMergedTaps;
 }
 
+bool use_row_taps(const IgemmUkernel& u, const ConvShape& s) {
+  return u.row_taps && !u.widen_s16 && !u.pair_sums && s.groups == 1 && s.dilation_w == 1 && s.S > 1 &&
+         s.C % u.cgroup == 0 && !use_merged_rows(s) && !use_merged_taps(u, s);
+}
+
 // OIHW weights reordered for merged taps: w'[k][(r*S + s)*C + c] =
 // w[k][c][r][s], zero for reduction indices in [R*S*C, kc) (the order in
 // which conv_igemm_taps.h gathers a window).

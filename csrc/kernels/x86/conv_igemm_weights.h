@@ -42,6 +42,13 @@ bool use_merged_taps(const IgemmUkernel& u, const ConvShape& s);
 // cgroup (the values past R*S*C meet zero weights).
 int merged_tap_reduction(const IgemmUkernel& u, const ConvShape& s);
 
+// Whether the conv runs u with row taps (IgemmUkernel::row_taps): the S
+// taps of each filter row read as one tap of S * C values over S adjacent
+// input pixels, from the packing pack_for makes anyway (tap-major steps),
+// where that packing allows it (groups 1, dilation_w 1, S > 1, C whole
+// groups of cgroup, neither merged mode).
+bool use_row_taps(const IgemmUkernel& u, const ConvShape& s);
+
 // Whether u's packing carries the -128 * sum(w) compensation of rows shifted
 // to u8 inside the microkernel.
 bool compensated(const IgemmUkernel& u);

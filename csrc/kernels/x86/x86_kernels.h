@@ -91,6 +91,13 @@ struct IgemmUkernel {
   // reads them from L2 either way, so a longer run costs no locality and
   // saves fills. 0: run_weight_bytes.
   int64_t l2_run_weight_bytes = 0;
+  // The microkernel reads each tap's weights right after the previous tap's
+  // (packing.h: step = tap * q + q_index, one-byte values, no residual
+  // groups), so where every tap's reduction is whole groups of cgroup, the
+  // S taps of a filter row are one tap of S * kc values over S adjacent
+  // pixels: the driver may hand it R row pointers per pixel instead of R*S
+  // (conv_igemm.cc, row taps). False: never.
+  bool row_taps = false;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a
