@@ -56,10 +56,13 @@ int64_t plane_work_floats(DwConvBf16Plane& p) {
 
 int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
   const int64_t planes = plane_work_floats(p);
-  // Small planes (MobileNetV2's 14 x 14 and 7 x 7 stages) run 16 channels
-  // per zmm: the per-plane walks pay a row conversion and a compress per
-  // vector for 49-196 outputs (RESULTS.md section 95: up to 2x the FP32
-  // channel-blocked walk there, 3-7x OpenVINO's nChw16c kernel).
+  // Small planes (MobileNetV2's 28 x 28, 14 x 14 and 7 x 7 stages) run 16
+  // channels per zmm: the per-plane walks pay a row conversion and a
+  // compress per vector for 49-196 outputs (RESULTS.md section 95: up to 2x
+  // the FP32 channel-blocked walk there, 3-7x OpenVINO's nChw16c kernel);
+  // at 28 x 28 the stride-2 row walk paid its per-row set-up for 28 outputs
+  // and the flat walk its dropped columns (section 130: blocked 0.76x /
+  // 0.88x). 56 x 56 planes measured the same either way: the row walks.
   const int64_t rows = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1, cols = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
   const bool blocked = p.oh * p.ow <= kDwBf16BlockedOutputs && rows * cols * 16 <= kDwBf16BlockMax;
   p.blk_rows = blocked ? rows : 0;

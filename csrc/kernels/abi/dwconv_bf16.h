@@ -79,10 +79,11 @@ constexpr int64_t kDwBf16Step = 64;
 // The largest plane (oh x row_floats outputs) walked flat (28 x 28 with a
 // 3 x 3 window: 840).
 constexpr int64_t kDwBf16FlatMax = 1024;
-// The channel-blocked walk: planes of at most this many outputs (14 x 14:
-// 196), whose padded block holds at most kDwBf16BlockMax floats.
-constexpr int64_t kDwBf16BlockedOutputs = 256;
-constexpr int64_t kDwBf16BlockMax = 16384;
+// The channel-blocked walk: planes of at most this many outputs (28 x 28:
+// 784; 14 x 14, 7 x 7), whose padded block holds at most kDwBf16BlockMax
+// floats (a stride-2 window over 56 x 56: 57 x 57 x 16, 208 KiB, in L2).
+constexpr int64_t kDwBf16BlockedOutputs = 1024;
+constexpr int64_t kDwBf16BlockMax = 65536;
 
 namespace ref {
 void dwconv_bf16_plane(const DwConvBf16Plane& p);  // ref/dwconv_bf16.cc, baseline

@@ -50,7 +50,8 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int kMaxTaps = 64;  // larger windows take the reference (dwconv_bf16.h)
-constexpr int kMaxRows = 128;  // padded rows of two output rows' windows (more: one row at a time)
+constexpr int kMaxRows = 128;
+constexpr int64_t kAheadRows = 3;  // the channel-blocked walk's input prefetch distance (rows)  // padded rows of two output rows' windows (more: one row at a time)
 
 __mmask16 mask16(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
 
@@ -261,9 +262,25 @@ void block_step(const float* in, int64_t step, const int64_t* tap_at, const floa
   for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
 }
 
+// The block's padding: the rows and columns block16 never writes (rows
+// above ph and past the input's, columns left of pw and past the ones it
+// reads), zeroed once per call; 2 x 57 + 2 x 55 of a 57 x 57 block's pixels
+// instead of all of it (208 KiB) per 16 planes.
+void zero_border(const DwConvBf16Plane& p, float* blk) {
+  const int64_t bc = p.blk_cols, cols = std::min(p.W, bc - p.pw);
+  const int64_t top = std::min(p.ph, p.blk_rows), bottom = std::min(p.blk_rows, p.ph + p.H);
+  const size_t pixel = 16 * sizeof(float);
+  std::memset(blk, 0, static_cast<size_t>(top * bc) * pixel);
+  std::memset(blk + bottom * bc * 16, 0, static_cast<size_t>((p.blk_rows - bottom) * bc) * pixel);
+  for (int64_t r = top; r < bottom; ++r) {
+    std::memset(blk + r * bc * 16, 0, static_cast<size_t>(p.pw) * pixel);
+    std::memset(blk + (r * bc + p.pw + cols) * 16, 0, static_cast<size_t>(bc - p.pw - cols) * pixel);
+  }
+}
+
 // Planes [t, t + 16) through the channel-blocked walk (abi/dwconv_bf16.h):
 // transposed in 16 x 16 blocks into the zero-padded [blk_rows][blk_cols][16]
-// block (its padding zeroed by the caller and never written), computed 16
+// block (its padding zeroed by zero_border and never written), computed 16
 // planes per zmm into [oh * ow][16], transposed back and finished per plane.
 void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
   const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, bc = p.blk_cols;
@@ -277,6 +294,12 @@ void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
   __m512 r[16];
   const int64_t cols = std::min(p.W, bc - p.pw);  // input columns the window reads
   for (int64_t iy = 0; iy < p.H && iy + p.ph < p.blk_rows; ++iy) {
+    if (iy + kAheadRows < p.H) {  // the 16 planes' row kAheadRows down: 16 streams, more than the L2 prefetcher follows
+      for (int j = 0; j < 16; ++j) {
+        const char* ahead = reinterpret_cast<const char*>(p.x + (t + j) * p.H * p.W + (iy + kAheadRows) * p.W);
+        for (int64_t b = 0; b < cols * 2; b += 64) __builtin_prefetch(ahead + b);
+      }
+    }
     for (int64_t ix = 0; ix < cols; ix += 16) {
       const int64_t n = cols - ix < 16 ? cols - ix : 16;
 #pragma GCC unroll 16
@@ -343,7 +366,7 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
   if (p.blk_rows > 0 && p.count >= 16) {
     float* blk = dwconv_bf16_block(p);
     float* outs = blk + p.blk_rows * p.blk_cols * 16;
-    std::memset(blk, 0, static_cast<size_t>(p.blk_rows * p.blk_cols * 16) * sizeof(float));
+    zero_border(p, blk);
     for (; t + 16 <= p.first + p.count; t += 16) block16(p, t, blk, outs);
   }
   for (; t < p.first + p.count; ++t) {
