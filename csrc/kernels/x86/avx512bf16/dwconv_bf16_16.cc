@@ -23,13 +23,14 @@
 // to nearest even) for a BF16 output; the last partial zmm through a mask.
 //
 // Channel-blocked walk (planes of at most kDwBf16BlockedOutputs outputs,
-// runs of 16 planes: MobileNetV2's 14 x 14 and 7 x 7 stages): the 16
-// planes' BF16 rows widened and transposed, 16 x 16 at a time (four
-// VPERMT2PS butterfly levels), into a zero-padded [rows][cols][16] FP32
-// block, so one zmm holds one pixel of 16 channels; register tile: four
-// output pixels (16 channels each) as independent FMA chains, per tap one
-// weight vector (the 16 channels' tap) and four FMAs, in the contract's
-// tap order from the bias; the [oh * ow][16] results transposed back and
+// runs of 16 planes: MobileNetV2's 28 x 28, 14 x 14 and 7 x 7 stages), a
+// band of output rows at a time: the 16 planes' BF16 rows the band reads
+// (prefetched a few rows ahead) widened and transposed, 16 x 16 at a time
+// (four VPERMT2PS butterfly levels), into a zero-padded [rows][cols][16]
+// FP32 block, so one zmm holds one pixel of 16 channels; register tile:
+// four output pixels (16 channels each) as independent FMA chains, per tap
+// one weight vector (the 16 channels' tap) and four FMAs, in the contract's
+// tap order from the bias; the band's [rows * ow][16] results transposed back and
 // finished per plane (residual, clip, store) as above. Lane for lane the
 // same arithmetic as the per-plane walks, so the same bits.
 //
@@ -262,28 +263,27 @@ void block_step(const float* in, int64_t step, const int64_t* tap_at, const floa
   for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
 }
 
-// The block's padding: the rows and columns block16 never writes (rows
-// above ph and past the input's, columns left of pw and past the ones it
-// reads), zeroed once per call; 2 x 57 + 2 x 55 of a 57 x 57 block's pixels
-// instead of all of it (208 KiB) per 16 planes.
+// The block's border columns (left of pw, right of the input columns the
+// window reads), which block16 never writes, zeroed once per call; padding
+// rows are zeroed per band, where they fall.
 void zero_border(const DwConvBf16Plane& p, float* blk) {
   const int64_t bc = p.blk_cols, cols = std::min(p.W, bc - p.pw);
-  const int64_t top = std::min(p.ph, p.blk_rows), bottom = std::min(p.blk_rows, p.ph + p.H);
   const size_t pixel = 16 * sizeof(float);
-  std::memset(blk, 0, static_cast<size_t>(top * bc) * pixel);
-  std::memset(blk + bottom * bc * 16, 0, static_cast<size_t>((p.blk_rows - bottom) * bc) * pixel);
-  for (int64_t r = top; r < bottom; ++r) {
+  for (int64_t r = 0; r < p.blk_rows; ++r) {
     std::memset(blk + r * bc * 16, 0, static_cast<size_t>(p.pw) * pixel);
     std::memset(blk + (r * bc + p.pw + cols) * 16, 0, static_cast<size_t>(bc - p.pw - cols) * pixel);
   }
 }
 
-// Planes [t, t + 16) through the channel-blocked walk (abi/dwconv_bf16.h):
-// transposed in 16 x 16 blocks into the zero-padded [blk_rows][blk_cols][16]
-// block (its padding zeroed by zero_border and never written), computed 16
-// planes per zmm into [oh * ow][16], transposed back and finished per plane.
+// Planes [t, t + 16) through the channel-blocked walk (abi/dwconv_bf16.h),
+// band by band of output rows (blk_rows: one band's padded rows): the band's
+// input rows transposed in 16 x 16 blocks into the [blk_rows][blk_cols][16]
+// block (padding rows zeroed here, border columns by zero_border), its
+// outputs computed 16 planes per zmm into [band * ow][16], transposed back
+// and finished per plane. A band's outputs are consecutive in each plane.
 void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
-  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, bc = p.blk_cols;
+  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, bc = p.blk_cols, span = (p.kh - 1) * p.dh + 1;
+  const int64_t band = (p.blk_rows - span) / p.sh + 1;  // output rows per band
   alignas(64) float wvec[kMaxTaps * 16];
   alignas(64) float bias[16];
   for (int j = 0; j < 16; ++j) {
@@ -291,52 +291,61 @@ void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
     for (int64_t k = 0; k < taps; ++k) wvec[16 * k + j] = p.w[c * taps + k];
     bias[j] = p.bias ? p.bias[c] : 0.f;
   }
-  __m512 r[16];
-  const int64_t cols = std::min(p.W, bc - p.pw);  // input columns the window reads
-  for (int64_t iy = 0; iy < p.H && iy + p.ph < p.blk_rows; ++iy) {
-    if (iy + kAheadRows < p.H) {  // the 16 planes' row kAheadRows down: 16 streams, more than the L2 prefetcher follows
-      for (int j = 0; j < 16; ++j) {
-        const char* ahead = reinterpret_cast<const char*>(p.x + (t + j) * p.H * p.W + (iy + kAheadRows) * p.W);
-        for (int64_t b = 0; b < cols * 2; b += 64) __builtin_prefetch(ahead + b);
-      }
-    }
-    for (int64_t ix = 0; ix < cols; ix += 16) {
-      const int64_t n = cols - ix < 16 ? cols - ix : 16;
-#pragma GCC unroll 16
-      for (int j = 0; j < 16; ++j) {
-        const uint16_t* src = p.x + (t + j) * p.H * p.W + iy * p.W + ix;
-        r[j] = widen(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask16(n), src)));
-      }
-      transpose16(r);
-      float* dst = blk + ((iy + p.ph) * bc + ix + p.pw) * 16;
-      for (int64_t i = 0; i < n; ++i) _mm512_mask_storeu_ps(dst + 16 * i, 0xFFFF, r[i]);
-    }
-  }
   int64_t tap_at[kMaxTaps];
   for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {
     for (int64_t kx = 0; kx < p.kw; ++kx, ++k) tap_at[k] = (ky * p.dh * bc + kx * p.dw) * 16;
   }
   const __m512 bv = _mm512_loadu_ps(bias);
-  const int64_t step = p.sw * 16;
-  for (int64_t oy = 0; oy < p.oh; ++oy) {
-    const float* row = blk + oy * p.sh * bc * 16;
-    float* out = outs + oy * p.ow * 16;
-    int64_t ox = 0;
-    for (; ox + 4 <= p.ow; ox += 4) block_step<4>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16);
-    switch (p.ow - ox) {
-      case 3: block_step<3>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
-      case 2: block_step<2>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
-      case 1: block_step<1>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
-      default: break;
+  const int64_t step = p.sw * 16, cols = std::min(p.W, bc - p.pw);  // input columns the window reads
+  __m512 r[16];
+  for (int64_t oy0 = 0; oy0 < p.oh; oy0 += band) {
+    const int64_t b = std::min(band, p.oh - oy0), top = oy0 * p.sh;  // padded rows [top, top + rows)
+    const int64_t rows = (b - 1) * p.sh + span;
+    for (int64_t lr = 0; lr < rows; ++lr) {
+      const int64_t iy = top + lr - p.ph;
+      float* row = blk + (lr * bc + p.pw) * 16;
+      if (iy < 0 || iy >= p.H) {
+        std::memset(row, 0, static_cast<size_t>(cols * 16) * sizeof(float));
+        continue;
+      }
+      if (iy + kAheadRows < p.H) {  // the 16 planes' row kAheadRows down: 16 streams, more than the L2 prefetcher follows
+        for (int j = 0; j < 16; ++j) {
+          const char* ahead = reinterpret_cast<const char*>(p.x + (t + j) * p.H * p.W + (iy + kAheadRows) * p.W);
+          for (int64_t at = 0; at < cols * 2; at += 64) __builtin_prefetch(ahead + at);
+        }
+      }
+      for (int64_t ix = 0; ix < cols; ix += 16) {
+        const int64_t n = cols - ix < 16 ? cols - ix : 16;
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; ++j) {
+          const uint16_t* src = p.x + (t + j) * p.H * p.W + iy * p.W + ix;
+          r[j] = widen(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask16(n), src)));
+        }
+        transpose16(r);
+        for (int64_t i = 0; i < n; ++i) _mm512_mask_storeu_ps(row + 16 * (ix + i), 0xFFFF, r[i]);
+      }
     }
-  }
-  for (int64_t o = 0; o < P; o += 16) {
-    const int64_t n = P - o < 16 ? P - o : 16;
+    for (int64_t oy = 0; oy < b; ++oy) {
+      const float* row = blk + oy * p.sh * bc * 16;
+      float* out = outs + oy * p.ow * 16;
+      int64_t ox = 0;
+      for (; ox + 4 <= p.ow; ox += 4) block_step<4>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16);
+      switch (p.ow - ox) {
+        case 3: block_step<3>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+        case 2: block_step<2>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+        case 1: block_step<1>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+        default: break;
+      }
+    }
+    const int64_t first = oy0 * p.ow, count = b * p.ow;
+    for (int64_t o = 0; o < count; o += 16) {
+      const int64_t n = count - o < 16 ? count - o : 16;
 #pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) r[i] = i < n ? _mm512_loadu_ps(outs + (o + i) * 16) : _mm512_setzero_ps();
-    transpose16(r);
+      for (int i = 0; i < 16; ++i) r[i] = i < n ? _mm512_loadu_ps(outs + (o + i) * 16) : _mm512_setzero_ps();
+      transpose16(r);
 #pragma GCC unroll 16
-    for (int j = 0; j < 16; ++j) finish(p, r[j], (t + j) * P + o, mask16(n));
+      for (int j = 0; j < 16; ++j) finish(p, r[j], (t + j) * P + first + o, mask16(n));
+    }
   }
 }
 
