@@ -63,7 +63,8 @@ int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
   // at 28 x 28 the stride-2 row walk paid its per-row set-up for 28 outputs
   // and the flat walk its dropped columns (section 130: blocked 0.76x /
   // 0.88x). Larger planes only for a strided window (112 -> 56: 0.78-0.87x;
-  // stride 1 at 56 x 56 0.87-1.07x, at 112 x 112 1.16x: the row walk).
+  // stride 1 at 56 x 56 0.79x at batch 1 but 1.07x at batch 8, at 112 x 112
+  // 0.99x / 1.25x: the row walk).
   // A band of output rows whose padded rows fit kDwBf16BandFloats (the
   // whole plane when they do), at least one row.
   const int64_t span = (p.kh - 1) * p.dh + 1, cols = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;

@@ -30,7 +30,8 @@
 // FP32 block, so one zmm holds one pixel of 16 channels; register tile:
 // four output pixels (16 channels each) as independent FMA chains, per tap
 // one weight vector (the 16 channels' tap) and four FMAs, in the contract's
-// tap order from the bias; the band's [rows * ow][16] results transposed back and
+// tap order from the bias (3-wide windows of stride 1 or 2: eight output
+// pixels, each window row's pixels loaded once for its three taps); the band's [rows * ow][16] results transposed back and
 // finished per plane (residual, clip, store) as above. Lane for lane the
 // same arithmetic as the per-plane walks, so the same bits.
 //
@@ -52,7 +53,9 @@ namespace {
 
 constexpr int kMaxTaps = 64;  // larger windows take the reference (dwconv_bf16.h)
 constexpr int kMaxRows = 128;
-constexpr int64_t kAheadRows = 3;  // the channel-blocked walk's input prefetch distance (rows)  // padded rows of two output rows' windows (more: one row at a time)
+// The channel-blocked walk's input prefetch distance in rows (3 measured
+// best against 6 and 10 at batch 8: RESULTS.md section 130).
+constexpr int64_t kAheadRows = 3;  // padded rows of two output rows' windows (more: one row at a time)
 
 __mmask16 mask16(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
 
@@ -263,6 +266,33 @@ void block_step(const float* in, int64_t step, const int64_t* tap_at, const floa
   for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
 }
 
+// V outputs of one block row (as block_step) for a window KW wide with
+// column stride SW and dilation 1: per window row the (V - 1) * SW + KW
+// pixels it reads loaded once, each feeding the FMAs of every output whose
+// window covers it (block_step loads one per tap and output); per output
+// the same FMAs in the same (ky, kx) order, so the same bits.
+template <int V, int KW, int SW>
+void block_row(const float* in, int64_t row_step, int64_t kh, const float* wvec, __m512 bias, float* out) {
+  constexpr int X = (V - 1) * SW + KW;
+  __m512 acc[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) acc[v] = bias;
+  for (int64_t ky = 0; ky < kh; ++ky) {
+    const float* r = in + ky * row_step;
+    __m512 x[X];
+#pragma GCC unroll 17
+    for (int i = 0; i < X; ++i) x[i] = _mm512_loadu_ps(r + 16 * i);
+#pragma GCC unroll 3
+    for (int kx = 0; kx < KW; ++kx) {
+      const __m512 wv = _mm512_loadu_ps(wvec + 16 * (ky * KW + kx));
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, x[v * SW + kx], acc[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
+}
+
 // The block's border columns (left of pw, right of the input columns the
 // window reads), which block16 never writes, zeroed once per call; padding
 // rows are zeroed per band, where they fall.
@@ -298,6 +328,7 @@ void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
   const __m512 bv = _mm512_loadu_ps(bias);
   const int64_t step = p.sw * 16, cols = std::min(p.W, bc - p.pw);  // input columns the window reads
   __m512 r[16];
+  const bool rows8 = p.kw == 3 && p.dw == 1 && p.sw <= 2;  // block_row's windows
   for (int64_t oy0 = 0; oy0 < p.oh; oy0 += band) {
     const int64_t b = std::min(band, p.oh - oy0), top = oy0 * p.sh;  // padded rows [top, top + rows)
     const int64_t rows = (b - 1) * p.sh + span;
@@ -329,6 +360,15 @@ void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
       const float* row = blk + oy * p.sh * bc * 16;
       float* out = outs + oy * p.ow * 16;
       int64_t ox = 0;
+      if (rows8) {
+        for (; ox + 8 <= p.ow; ox += 8) {
+          if (p.sw == 1) {
+            block_row<8, 3, 1>(row + ox * step, p.dh * bc * 16, p.kh, wvec, bv, out + ox * 16);
+          } else {
+            block_row<8, 3, 2>(row + ox * step, p.dh * bc * 16, p.kh, wvec, bv, out + ox * 16);
+          }
+        }
+      }
       for (; ox + 4 <= p.ow; ox += 4) block_step<4>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16);
       switch (p.ow - ox) {
         case 3: block_step<3>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
