@@ -85,8 +85,8 @@ constexpr int64_t kDwBf16FlatMax = 1024;
 // 784; 14 x 14, 7 x 7), or of a strided window at most the second (56 x 56
 // from 112 x 112), walked in bands of output rows whose padded rows
 // ([rows][cols][16] floats) fit kDwBf16BandFloats (64 KiB: the block and
-// the band's outputs stay in L1 / L2), or one row whose rows fit
-// kDwBf16BlockMax.
+// the band's outputs stay in L1 / L2), at least one output row per band;
+// planes whose one-row band exceeds kDwBf16BlockMax floats are not blocked.
 constexpr int64_t kDwBf16BlockedOutputs = 1024;
 constexpr int64_t kDwBf16BlockedStridedOutputs = 4096;
 constexpr int64_t kDwBf16BandFloats = 16384;

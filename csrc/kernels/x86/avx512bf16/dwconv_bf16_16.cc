@@ -31,8 +31,9 @@
 // four output pixels (16 channels each) as independent FMA chains, per tap
 // one weight vector (the 16 channels' tap) and four FMAs, in the contract's
 // tap order from the bias (3-wide windows of stride 1 or 2: eight output
-// pixels, each window row's pixels loaded once for its three taps); the band's [rows * ow][16] results transposed back and
-// finished per plane (residual, clip, store) as above. Lane for lane the
+// pixels, each window row's pixels loaded once for its three taps); the
+// band's [rows * ow][16] results transposed back and finished per plane
+// (residual, clip, store) as above. Lane for lane the
 // same arithmetic as the per-plane walks, so the same bits.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
@@ -52,10 +53,10 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int kMaxTaps = 64;  // larger windows take the reference (dwconv_bf16.h)
-constexpr int kMaxRows = 128;
+constexpr int kMaxRows = 128;  // padded rows of two output rows' windows (more: one row at a time)
 // The channel-blocked walk's input prefetch distance in rows (3 measured
 // best against 6 and 10 at batch 8: RESULTS.md section 130).
-constexpr int64_t kAheadRows = 3;  // padded rows of two output rows' windows (more: one row at a time)
+constexpr int64_t kAheadRows = 3;
 
 __mmask16 mask16(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
 
