@@ -294,13 +294,23 @@ void block_row(const float* in, int64_t row_step, int64_t kh, const float* wvec,
   for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
 }
 
+// Output rows per band of the channel-blocked walk (blk_rows: one band's
+// padded rows).
+int64_t band_rows(const DwConvBf16Plane& p) { return (p.blk_rows - (p.kh - 1) * p.dh - 1) / p.sh + 1; }
+
 // The block's border columns (left of pw, right of the input columns the
-// window reads), which block16 never writes, zeroed once per call; padding
-// rows are zeroed per band, where they fall.
+// window reads), which block16 never writes, zeroed once per call; and
+// where the plane is one band, its padding rows (the same rows for every
+// run of 16 planes); with several bands block16 zeroes each band's.
 void zero_border(const DwConvBf16Plane& p, float* blk) {
   const int64_t bc = p.blk_cols, cols = std::min(p.W, bc - p.pw);
   const size_t pixel = 16 * sizeof(float);
+  const bool one_band = band_rows(p) >= p.oh;
   for (int64_t r = 0; r < p.blk_rows; ++r) {
+    if (one_band && (r < p.ph || r - p.ph >= p.H)) {
+      std::memset(blk + r * bc * 16, 0, static_cast<size_t>(bc) * pixel);
+      continue;
+    }
     std::memset(blk + r * bc * 16, 0, static_cast<size_t>(p.pw) * pixel);
     std::memset(blk + (r * bc + p.pw + cols) * 16, 0, static_cast<size_t>(bc - p.pw - cols) * pixel);
   }
@@ -309,12 +319,13 @@ void zero_border(const DwConvBf16Plane& p, float* blk) {
 // Planes [t, t + 16) through the channel-blocked walk (abi/dwconv_bf16.h),
 // band by band of output rows (blk_rows: one band's padded rows): the band's
 // input rows transposed in 16 x 16 blocks into the [blk_rows][blk_cols][16]
-// block (padding rows zeroed here, border columns by zero_border), its
-// outputs computed 16 planes per zmm into [band * ow][16], transposed back
-// and finished per plane. A band's outputs are consecutive in each plane.
+// block (its padding rows zeroed here, or by zero_border for a one-band
+// plane; border columns by zero_border), its outputs computed 16 planes per
+// zmm into [band * ow][16], transposed back and finished per plane. A
+// band's outputs are consecutive in each plane.
 void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
   const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, bc = p.blk_cols, span = (p.kh - 1) * p.dh + 1;
-  const int64_t band = (p.blk_rows - span) / p.sh + 1;  // output rows per band
+  const int64_t band = band_rows(p);
   alignas(64) float wvec[kMaxTaps * 16];
   alignas(64) float bias[16];
   for (int j = 0; j < 16; ++j) {
@@ -336,8 +347,8 @@ void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
     for (int64_t lr = 0; lr < rows; ++lr) {
       const int64_t iy = top + lr - p.ph;
       float* row = blk + (lr * bc + p.pw) * 16;
-      if (iy < 0 || iy >= p.H) {
-        std::memset(row, 0, static_cast<size_t>(cols * 16) * sizeof(float));
+      if (iy < 0 || iy >= p.H) {  // a padding row (zero_border's, where the plane is one band)
+        if (band < p.oh) std::memset(row, 0, static_cast<size_t>(cols * 16) * sizeof(float));
         continue;
       }
       if (iy + kAheadRows < p.H) {  // the 16 planes' row kAheadRows down: 16 streams, more than the L2 prefetcher follows
