@@ -1,9 +1,10 @@
 """Packages alternated on bf16_conv_groups.py --by-size (issue 13 §4): for
 each round, each network and batch, each package's BF16 engine profiled in
 its own process (PYTHONPATH=<package>), then per conv kind the median over
-rounds of each package's time over the first package's, with the range. A
-kind the packages share (depthwise, "other") moves with the load only: it
-is the yardstick of the noise. One thread, thread-CPU medians per layer.
+rounds of each package's time over the first package's, with the range.
+Round r runs the packages in an order rotated by r, so each round starts
+with a different one. A kind the packages share (depthwise, "other")
+moves with the load only: it is the yardstick of the noise. One thread, thread-CPU medians per layer.
 
 Usage: python3 <tree>/benchmarks/bf16_kinds_ab.py --packages BASE NEW [NEW2 ...] \\
            --onnx-dir DIR [--cases mobilenet_v2:1:15 resnet50:8:5] [--rounds 5]
@@ -46,13 +47,18 @@ def main() -> None:
     args = ap.parse_args()
     got = {case: [] for case in args.cases}  # per round: [sums per package]
     loads = {case: [] for case in args.cases}
-    for _ in range(args.rounds):
+    n = len(args.packages)
+    for r in range(args.rounds):
+        # Round r starts with package r mod n (then r + 1, ...): no package
+        # always runs first, so the position in the round (the load before
+        # it, a warm or cold cache) weighs on each package alike.
+        order = [(r + i) % n for i in range(n)]
         for case in args.cases:
             net, batch, runs = case.split(":")
-            row = []
-            for package in args.packages:
-                sums, load = profile(package, os.path.join(args.onnx_dir, f"{net}.onnx"), net, batch, runs)
-                row.append(sums)
+            row = [None] * n
+            for j in order:
+                sums, load = profile(args.packages[j], os.path.join(args.onnx_dir, f"{net}.onnx"), net, batch, runs)
+                row[j] = sums
                 loads[case].append(load)
             got[case].append(row)
     names = [os.path.basename(p.rstrip("/")) for p in args.packages]

@@ -56,15 +56,25 @@ int64_t plane_work_floats(DwConvBf16Plane& p) {
 
 int64_t dwconv_bf16_work_floats(DwConvBf16Plane& p) {
   const int64_t planes = plane_work_floats(p);
-  // Small planes (MobileNetV2's 14 x 14 and 7 x 7 stages) run 16 channels
-  // per zmm: the per-plane walks pay a row conversion and a compress per
-  // vector for 49-196 outputs (RESULTS.md section 95: up to 2x the FP32
-  // channel-blocked walk there, 3-7x OpenVINO's nChw16c kernel).
-  const int64_t rows = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1, cols = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
-  const bool blocked = p.oh * p.ow <= kDwBf16BlockedOutputs && rows * cols * 16 <= kDwBf16BlockMax;
+  // Small planes (MobileNetV2's 28 x 28, 14 x 14 and 7 x 7 stages) run 16
+  // channels per zmm: the per-plane walks pay a row conversion and a
+  // compress per vector for 49-196 outputs (RESULTS.md section 95: up to 2x
+  // the FP32 channel-blocked walk there, 3-7x OpenVINO's nChw16c kernel);
+  // at 28 x 28 the stride-2 row walk paid its per-row set-up for 28 outputs
+  // and the flat walk its dropped columns (section 130: blocked 0.76x /
+  // 0.88x). Larger planes only for a strided window (112 -> 56: 0.78-0.87x;
+  // stride 1 at 56 x 56 0.79x at batch 1 but 1.07x at batch 8, at 112 x 112
+  // 0.99x / 1.25x: the row walk).
+  // A band of output rows whose padded rows fit kDwBf16BandFloats (the
+  // whole plane when they do), at least one row.
+  const int64_t span = (p.kh - 1) * p.dh + 1, cols = (p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const int64_t fit = (kDwBf16BandFloats / (cols * 16) - span) / p.sh + 1;
+  const int64_t band = std::min(p.oh, std::max<int64_t>(1, fit)), rows = (band - 1) * p.sh + span;
+  const int64_t most = p.sh > 1 ? kDwBf16BlockedStridedOutputs : kDwBf16BlockedOutputs;
+  const bool blocked = p.oh * p.ow <= most && rows * cols * 16 <= kDwBf16BlockMax;
   p.blk_rows = blocked ? rows : 0;
   p.blk_cols = blocked ? cols : 0;
-  return planes + (blocked ? (rows * cols + p.oh * p.ow) * 16 + 16 : 0);  // + the block's alignment
+  return planes + (blocked ? (rows * cols + band * p.ow) * 16 + 16 : 0);  // + the block's alignment
 }
 
 }  // namespace kernels

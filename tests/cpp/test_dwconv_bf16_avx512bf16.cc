@@ -9,7 +9,7 @@
 // around its 16- and 64-output steps, a run of planes that starts inside
 // the tensor, FP32 and BF16 outputs, bias, residual and clip, and the
 // channel-blocked walk of small planes (runs of 16 planes, blocks that
-// cross an image, leftovers); guard values
+// cross an image, leftovers; planes up to 1024 outputs, strided ones up to 4096, in bands of rows); guard values
 // after every output. The workspace is filled with garbage first (the
 // kernel must zero what it reads as padding).
 #if defined(INT8RT_TEST_X86_TWINS)
@@ -103,6 +103,11 @@ TEST(AvxBf16Emulated, DepthwiseEqualsTheReference) {
       {16, 12, 11, 3, 3, 1, 1, 2, 2, 2, 2},   // dilation 2, exactly one block per image
       {20, 10, 10, 3, 3, 2, 2, 0, 0, 1, 1},   // stride 2 without padding: input rows the window never reads
       {18, 6, 5, 2, 3, 1, 1, 0, 2, 1, 1},     // a 2 x 3 window, asymmetric padding
+      // blocked up to 28 x 28 outputs (kDwBf16BlockedOutputs 1024, blocks up to 64K floats)
+      {17, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1},   // MobileNetV2's stride 2 into 28 x 28: a 57 x 57 block
+      {18, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1},   // its 28 x 28 stride 1 (was the flat walk)
+      {16, 30, 33, 3, 3, 1, 1, 1, 1, 1, 1},   // 30 x 33 = 990 outputs: blocked in 2 bands, a bottom padding row
+      {16, 80, 79, 3, 3, 2, 2, 1, 1, 1, 1},   // stride 2 into 40 x 40 (past 1024 outputs): 8 bands of 5 rows
   };
   std::mt19937 gen(41);
   std::uniform_real_distribution<float> d(-1.f, 1.f);

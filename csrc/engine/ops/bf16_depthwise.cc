@@ -48,7 +48,11 @@ void Bf16Depthwise::run(const Bf16DepthwiseRun& r) const {
   p.H = r.H; p.W = r.W; p.oh = r.oh; p.ow = r.ow; p.kh = r.kh; p.kw = r.kw;
   p.sh = r.sh; p.sw = r.sw; p.dh = r.dh; p.dw = r.dw; p.ph = r.ph; p.pw = r.pw;
   const int64_t work = kernels::dwconv_bf16_work_floats(p);
-  const int64_t run = std::max<int64_t>(1, 16384 / P);
+  // About 16K outputs per call; with the kernel's channel-blocked walk
+  // (p.blk_rows > 0) rounded up to whole runs of 16 planes, so no plane of a
+  // call is left to the per-plane walks but the tensor's last N * C % 16.
+  const int64_t per = std::max<int64_t>(1, 16384 / P);
+  const int64_t run = p.blk_rows > 0 ? (per + 15) / 16 * 16 : per;
   parallel_for(planes, run, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> ws;
     ws.resize(static_cast<size_t>(work));

@@ -57,10 +57,12 @@ struct DwConvBf16Plane {
   bool flat = false;
   // The channel-blocked walk of small planes (vector kernels; the reference
   // ignores it): when blk_rows > 0, runs of 16 consecutive planes are
-  // transposed into a zero-padded [blk_rows][blk_cols][16] FP32 block at
-  // dwconv_bf16_block(p) (blk_rows x blk_cols: the padded rows and columns
-  // the window reads) and their outputs gathered in [oh * ow][16] after
-  // it; leftover planes take the walks above.
+  // transposed, a band of output rows at a time, into a zero-padded
+  // [blk_rows][blk_cols][16] FP32 block at dwconv_bf16_block(p) (blk_rows:
+  // the padded rows one band's window reads, (band - 1) * sh + span;
+  // blk_cols: the padded columns the window reads) and the band's outputs
+  // gathered in [band * ow][16] after it; leftover planes take the walks
+  // above.
   int64_t blk_rows = 0, blk_cols = 0;
 };
 using DwConvBf16Fn = void (*)(const DwConvBf16Plane&);
@@ -79,10 +81,16 @@ constexpr int64_t kDwBf16Step = 64;
 // The largest plane (oh x row_floats outputs) walked flat (28 x 28 with a
 // 3 x 3 window: 840).
 constexpr int64_t kDwBf16FlatMax = 1024;
-// The channel-blocked walk: planes of at most this many outputs (14 x 14:
-// 196), whose padded block holds at most kDwBf16BlockMax floats.
-constexpr int64_t kDwBf16BlockedOutputs = 256;
-constexpr int64_t kDwBf16BlockMax = 16384;
+// The channel-blocked walk: planes of at most this many outputs (28 x 28:
+// 784; 14 x 14, 7 x 7), or of a strided window at most the second (56 x 56
+// from 112 x 112), walked in bands of output rows whose padded rows
+// ([rows][cols][16] floats) fit kDwBf16BandFloats (64 KiB: the block and
+// the band's outputs stay in L1 / L2), at least one output row per band;
+// planes whose one-row band exceeds kDwBf16BlockMax floats are not blocked.
+constexpr int64_t kDwBf16BlockedOutputs = 1024;
+constexpr int64_t kDwBf16BlockedStridedOutputs = 4096;
+constexpr int64_t kDwBf16BandFloats = 16384;
+constexpr int64_t kDwBf16BlockMax = 65536;
 
 namespace ref {
 void dwconv_bf16_plane(const DwConvBf16Plane& p);  // ref/dwconv_bf16.cc, baseline

@@ -23,14 +23,17 @@
 // to nearest even) for a BF16 output; the last partial zmm through a mask.
 //
 // Channel-blocked walk (planes of at most kDwBf16BlockedOutputs outputs,
-// runs of 16 planes: MobileNetV2's 14 x 14 and 7 x 7 stages): the 16
-// planes' BF16 rows widened and transposed, 16 x 16 at a time (four
-// VPERMT2PS butterfly levels), into a zero-padded [rows][cols][16] FP32
-// block, so one zmm holds one pixel of 16 channels; register tile: four
-// output pixels (16 channels each) as independent FMA chains, per tap one
-// weight vector (the 16 channels' tap) and four FMAs, in the contract's
-// tap order from the bias; the [oh * ow][16] results transposed back and
-// finished per plane (residual, clip, store) as above. Lane for lane the
+// runs of 16 planes: MobileNetV2's 28 x 28, 14 x 14 and 7 x 7 stages), a
+// band of output rows at a time: the 16 planes' BF16 rows the band reads
+// (prefetched a few rows ahead) widened and transposed, 16 x 16 at a time
+// (four VPERMT2PS butterfly levels), into a zero-padded [rows][cols][16]
+// FP32 block, so one zmm holds one pixel of 16 channels; register tile:
+// four output pixels (16 channels each) as independent FMA chains, per tap
+// one weight vector (the 16 channels' tap) and four FMAs, in the contract's
+// tap order from the bias (3-wide windows of stride 1 or 2: eight output
+// pixels, each window row's pixels loaded once for its three taps); the
+// band's [rows * ow][16] results transposed back and finished per plane
+// (residual, clip, store) as above. Lane for lane the
 // same arithmetic as the per-plane walks, so the same bits.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
@@ -51,6 +54,9 @@ namespace {
 
 constexpr int kMaxTaps = 64;  // larger windows take the reference (dwconv_bf16.h)
 constexpr int kMaxRows = 128;  // padded rows of two output rows' windows (more: one row at a time)
+// The channel-blocked walk's input prefetch distance in rows (3 measured
+// best against 6 and 10 at batch 8: RESULTS.md section 130).
+constexpr int64_t kAheadRows = 3;
 
 __mmask16 mask16(int64_t n) { return n >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << n) - 1); }
 
@@ -261,12 +267,68 @@ void block_step(const float* in, int64_t step, const int64_t* tap_at, const floa
   for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
 }
 
-// Planes [t, t + 16) through the channel-blocked walk (abi/dwconv_bf16.h):
-// transposed in 16 x 16 blocks into the zero-padded [blk_rows][blk_cols][16]
-// block (its padding zeroed by the caller and never written), computed 16
-// planes per zmm into [oh * ow][16], transposed back and finished per plane.
+// V outputs of one block row (as block_step) for a window KW wide with
+// column stride SW and dilation 1: per window row the (V - 1) * SW + KW
+// pixels it reads loaded once, each feeding the FMAs of every output whose
+// window covers it (block_step loads one per tap and output); per output
+// the same FMAs in the same (ky, kx) order, so the same bits.
+template <int V, int KW, int SW>
+void block_row(const float* in, int64_t row_step, int64_t kh, const float* wvec, __m512 bias, float* out) {
+  constexpr int X = (V - 1) * SW + KW;
+  __m512 acc[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) acc[v] = bias;
+  for (int64_t ky = 0; ky < kh; ++ky) {
+    const float* r = in + ky * row_step;
+    __m512 x[X];
+#pragma GCC unroll 17
+    for (int i = 0; i < X; ++i) x[i] = _mm512_loadu_ps(r + 16 * i);
+#pragma GCC unroll 3
+    for (int kx = 0; kx < KW; ++kx) {
+      const __m512 wv = _mm512_loadu_ps(wvec + 16 * (ky * KW + kx));
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, x[v * SW + kx], acc[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
+}
+
+// Output rows per band of the channel-blocked walk (blk_rows: one band's
+// padded rows).
+int64_t band_rows(const DwConvBf16Plane& p) { return (p.blk_rows - (p.kh - 1) * p.dh - 1) / p.sh + 1; }
+
+// The block's border columns (left of pw, right of the input columns the
+// window reads), which block16 never writes, zeroed once per call; and
+// where the plane is one band, its padding rows (the same rows for every
+// run of 16 planes); with several bands block16 zeroes each band's.
+// One zmm store per pixel, no memset call: a 7 x 7 plane's block has 18
+// border pixels in 9 rows.
+void zero_border(const DwConvBf16Plane& p, float* blk) {
+  const int64_t bc = p.blk_cols, right = p.pw + std::min(p.W, bc - p.pw);
+  const bool one_band = band_rows(p) >= p.oh;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t r = 0; r < p.blk_rows; ++r) {
+    float* row = blk + r * bc * 16;
+    if (one_band && (r < p.ph || r - p.ph >= p.H)) {  // a padding row: all of it
+      for (int64_t c = 0; c < bc; ++c) _mm512_mask_storeu_ps(row + 16 * c, 0xFFFF, zero);
+      continue;
+    }
+    for (int64_t c = 0; c < p.pw; ++c) _mm512_mask_storeu_ps(row + 16 * c, 0xFFFF, zero);
+    for (int64_t c = right; c < bc; ++c) _mm512_mask_storeu_ps(row + 16 * c, 0xFFFF, zero);
+  }
+}
+
+// Planes [t, t + 16) through the channel-blocked walk (abi/dwconv_bf16.h),
+// band by band of output rows (blk_rows: one band's padded rows): the band's
+// input rows transposed in 16 x 16 blocks into the [blk_rows][blk_cols][16]
+// block (its padding rows zeroed here, or by zero_border for a one-band
+// plane; border columns by zero_border), its outputs computed 16 planes per
+// zmm into [band * ow][16], transposed back and finished per plane. A
+// band's outputs are consecutive in each plane.
 void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
-  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, bc = p.blk_cols;
+  const int64_t taps = p.kh * p.kw, P = p.oh * p.ow, bc = p.blk_cols, span = (p.kh - 1) * p.dh + 1;
+  const int64_t band = band_rows(p);
   alignas(64) float wvec[kMaxTaps * 16];
   alignas(64) float bias[16];
   for (int j = 0; j < 16; ++j) {
@@ -274,46 +336,71 @@ void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
     for (int64_t k = 0; k < taps; ++k) wvec[16 * k + j] = p.w[c * taps + k];
     bias[j] = p.bias ? p.bias[c] : 0.f;
   }
-  __m512 r[16];
-  const int64_t cols = std::min(p.W, bc - p.pw);  // input columns the window reads
-  for (int64_t iy = 0; iy < p.H && iy + p.ph < p.blk_rows; ++iy) {
-    for (int64_t ix = 0; ix < cols; ix += 16) {
-      const int64_t n = cols - ix < 16 ? cols - ix : 16;
-#pragma GCC unroll 16
-      for (int j = 0; j < 16; ++j) {
-        const uint16_t* src = p.x + (t + j) * p.H * p.W + iy * p.W + ix;
-        r[j] = widen(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask16(n), src)));
-      }
-      transpose16(r);
-      float* dst = blk + ((iy + p.ph) * bc + ix + p.pw) * 16;
-      for (int64_t i = 0; i < n; ++i) _mm512_mask_storeu_ps(dst + 16 * i, 0xFFFF, r[i]);
-    }
-  }
   int64_t tap_at[kMaxTaps];
   for (int64_t ky = 0, k = 0; ky < p.kh; ++ky) {
     for (int64_t kx = 0; kx < p.kw; ++kx, ++k) tap_at[k] = (ky * p.dh * bc + kx * p.dw) * 16;
   }
   const __m512 bv = _mm512_loadu_ps(bias);
-  const int64_t step = p.sw * 16;
-  for (int64_t oy = 0; oy < p.oh; ++oy) {
-    const float* row = blk + oy * p.sh * bc * 16;
-    float* out = outs + oy * p.ow * 16;
-    int64_t ox = 0;
-    for (; ox + 4 <= p.ow; ox += 4) block_step<4>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16);
-    switch (p.ow - ox) {
-      case 3: block_step<3>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
-      case 2: block_step<2>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
-      case 1: block_step<1>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
-      default: break;
+  const int64_t step = p.sw * 16, cols = std::min(p.W, bc - p.pw);  // input columns the window reads
+  __m512 r[16];
+  const bool rows8 = p.kw == 3 && p.dw == 1 && p.sw <= 2;  // block_row's windows
+  for (int64_t oy0 = 0; oy0 < p.oh; oy0 += band) {
+    const int64_t b = std::min(band, p.oh - oy0), top = oy0 * p.sh;  // padded rows [top, top + rows)
+    const int64_t rows = (b - 1) * p.sh + span;
+    for (int64_t lr = 0; lr < rows; ++lr) {
+      const int64_t iy = top + lr - p.ph;
+      float* row = blk + (lr * bc + p.pw) * 16;
+      if (iy < 0 || iy >= p.H) {  // a padding row (zero_border's, where the plane is one band)
+        if (band < p.oh) std::memset(row, 0, static_cast<size_t>(cols * 16) * sizeof(float));
+        continue;
+      }
+      if (iy + kAheadRows < p.H) {  // the 16 planes' row kAheadRows down: 16 streams, more than the L2 prefetcher follows
+        for (int j = 0; j < 16; ++j) {
+          const char* ahead = reinterpret_cast<const char*>(p.x + (t + j) * p.H * p.W + (iy + kAheadRows) * p.W);
+          for (int64_t at = 0; at < cols * 2; at += 64) __builtin_prefetch(ahead + at);
+        }
+      }
+      for (int64_t ix = 0; ix < cols; ix += 16) {
+        const int64_t n = cols - ix < 16 ? cols - ix : 16;
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; ++j) {
+          const uint16_t* src = p.x + (t + j) * p.H * p.W + iy * p.W + ix;
+          r[j] = widen(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask16(n), src)));
+        }
+        transpose16(r);
+        for (int64_t i = 0; i < n; ++i) _mm512_mask_storeu_ps(row + 16 * (ix + i), 0xFFFF, r[i]);
+      }
     }
-  }
-  for (int64_t o = 0; o < P; o += 16) {
-    const int64_t n = P - o < 16 ? P - o : 16;
+    for (int64_t oy = 0; oy < b; ++oy) {
+      const float* row = blk + oy * p.sh * bc * 16;
+      float* out = outs + oy * p.ow * 16;
+      int64_t ox = 0;
+      if (rows8) {
+        for (; ox + 8 <= p.ow; ox += 8) {
+          if (p.sw == 1) {
+            block_row<8, 3, 1>(row + ox * step, p.dh * bc * 16, p.kh, wvec, bv, out + ox * 16);
+          } else {
+            block_row<8, 3, 2>(row + ox * step, p.dh * bc * 16, p.kh, wvec, bv, out + ox * 16);
+          }
+        }
+      }
+      for (; ox + 4 <= p.ow; ox += 4) block_step<4>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16);
+      switch (p.ow - ox) {
+        case 3: block_step<3>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+        case 2: block_step<2>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+        case 1: block_step<1>(row + ox * step, step, tap_at, wvec, taps, bv, out + ox * 16); break;
+        default: break;
+      }
+    }
+    const int64_t first = oy0 * p.ow, count = b * p.ow;
+    for (int64_t o = 0; o < count; o += 16) {
+      const int64_t n = count - o < 16 ? count - o : 16;
 #pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) r[i] = i < n ? _mm512_loadu_ps(outs + (o + i) * 16) : _mm512_setzero_ps();
-    transpose16(r);
+      for (int i = 0; i < 16; ++i) r[i] = i < n ? _mm512_loadu_ps(outs + (o + i) * 16) : _mm512_setzero_ps();
+      transpose16(r);
 #pragma GCC unroll 16
-    for (int j = 0; j < 16; ++j) finish(p, r[j], (t + j) * P + o, mask16(n));
+      for (int j = 0; j < 16; ++j) finish(p, r[j], (t + j) * P + first + o, mask16(n));
+    }
   }
 }
 
@@ -343,7 +430,7 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
   if (p.blk_rows > 0 && p.count >= 16) {
     float* blk = dwconv_bf16_block(p);
     float* outs = blk + p.blk_rows * p.blk_cols * 16;
-    std::memset(blk, 0, static_cast<size_t>(p.blk_rows * p.blk_cols * 16) * sizeof(float));
+    zero_border(p, blk);
     for (; t + 16 <= p.first + p.count; t += 16) block16(p, t, blk, outs);
   }
   for (; t < p.first + p.count; ++t) {
