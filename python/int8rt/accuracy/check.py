@@ -149,9 +149,13 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
         threshold = amax_from_scale(scale) if z == 0 else float(np.float32(scale) * np.float32(127 - z))
         alt = alternatives.get(name)
         reasons = []
-        if name in clipping:
+        bottom = None if z == 0 else float(np.float32(scale) * np.float32(-128 - z))
+        if name in clipping and bottom is None:
             reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (threshold {threshold:.4g}, "
                            f"observed max {s.max_abs:.4g})")
+        elif name in clipping:  # held with a zero point: it may clip below, where a symmetric one would not
+            reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (held on [{bottom:.4g}, "
+                           f"{threshold:.4g}] with zero point {z}, observed [{s.min:.4g}, {s.max:.4g}])")
         if name in low:
             gap = (f"has SQNR {s.sqnr_db:.1f} dB, {median - s.sqnr_db:.1f} dB below the median "
                    f"{median:.1f} dB of the int8 tensors")
@@ -165,12 +169,13 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
             warning = f"tensor '{name}' ({methods.get(name, '?')}) " + " and ".join(reasons)
             if alt is not None:
                 label, amax, clipped, sqnr = alt
-                warning += (f"; {label} would set {amax:.4g}, clipping {100 * clipped:.2f}% at SQNR {sqnr:.1f} dB "
+                grid = "" if bottom is None else " on a symmetric grid (±threshold, zero point 0)"
+                warning += (f"; {label} would set {amax:.4g}{grid}, clipping {100 * clipped:.2f}% at SQNR {sqnr:.1f} dB "
                             "(calibrator='auto' chooses per tensor)")
             warnings.append(warning)
         tensors.append(TensorCheck(name=name, threshold=threshold, method=methods.get(name, "?"),
                                    clipped=s.clipped_fraction, sqnr_db=s.sqnr_db, observed_max=s.max_abs,
-                                   warning=warning))
+                                   warning=warning, low=bottom, observed_min=s.min, observed_top=s.max))
 
     outputs: list[OutputCheck] = []
     for name in engine.output_names:

@@ -1,19 +1,26 @@
 """The build report as a web page: ``int8rt build ... --report DIR`` and
 ``int8rt report ENGINE DIR`` write ``DIR/index.html``.
 
-One row per int8 tensor in network order (method, threshold, observed max,
-clipped %, SQNR, the warning), the outputs, the mixed-precision choice with
+One row per int8 tensor in network order (method, the range it is held in
+and the one observed: threshold / largest |x|, or [low, top] / [min, max]
+for a tensor held with a zero point; clipped %, SQNR, the warning), the outputs, the mixed-precision choice with
 each layer's sensitivity, and, when matplotlib is installed (``pip install
 int8rt[report]``), PNG plots beside the page: SQNR and clipped share along
 the network, and the sensitivity ranking. Without matplotlib the page is the
 tables alone. Per-tensor histograms are not drawn: the report does not keep
 the histograms.
+
+Nothing half-written: the page and its plots are made in a temporary folder
+beside ``DIR`` and moved in (each file renamed into place) only once all of
+them exist, so a failure leaves ``DIR`` as it was.
 """
 from __future__ import annotations
 
 import html
 import math
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -63,9 +70,27 @@ def _row(cells: list[str], tag: str = "td", cls: Optional[str] = None) -> str:
 
 
 def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str = "int8rt build report") -> Path:
-    """Writes ``folder/index.html`` (and PNG plots with matplotlib); returns the page's path."""
+    """Writes ``folder/index.html`` (and PNG plots with matplotlib); returns the page's path.
+
+    Raises NotADirectoryError when ``folder`` exists and is not a folder;
+    on any failure ``folder`` is left as it was."""
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"report folder '{out}' exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp.", dir=out.parent))
+    try:
+        _write_page(report, staging, title)
+        out.mkdir(exist_ok=True)
+        names = sorted(p.name for p in staging.iterdir())
+        for name in [n for n in names if n != "index.html"] + ["index.html"]:  # the page last: it links the rest
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "index.html"
+
+
+def _write_page(report: BuildReport, out: Path, title: str) -> None:
     e = html.escape
     parts = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>",
              "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -94,14 +119,12 @@ def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str
                          f"{e(', '.join(mp['float_layers']) or 'none')}; latency {mp['ms_all_int8']:.3f} -> "
                          f"{mp['ms_chosen']:.3f} ms</p>")
         parts.append("<h2>Int8 tensors</h2><table>")
-        parts.append(_row(["tensor", "method", "threshold", "observed max", "clipped %", "SQNR dB", "warning"], "th"))
+        parts.append(_row(["tensor", "method", "range held", "range observed", "clipped %", "SQNR dB", "warning"],
+                          "th"))
         for t in report.tensors:
-            parts.append(_row([e(t.name), e(t.method), f"{t.threshold:.4g}", f"{t.observed_max:.4g}",
+            held, seen = t.range_text().split(" / ", 1)
+            parts.append(_row([e(t.name), e(t.method), e(held), e(seen),
                                f"{100 * t.clipped:.3f}", f"{t.sqnr_db:.1f}", e(t.warning or "")],
                               cls="warn" if t.warning else None))
         parts.append("</table>")
-    page = out / "index.html"
-    tmp = out / f".index.html.tmp.{os.getpid()}"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, page)
-    return page
+    (out / "index.html").write_text("\n".join(parts), encoding="utf-8")

@@ -97,17 +97,25 @@ def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
 
 def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_names: set[str],
                         reference: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], batch_size: int,
-                        target: float, metric: Optional[Metric] = None) -> tuple[Any, MixedPrecision]:
+                        target: float, metric: Optional[Metric] = None,
+                        progress: Any = None) -> tuple[Any, MixedPrecision]:
     """Returns the engine to ship and what was chosen. ``build(fp32_nodes)``
-    makes an INT8 engine with those network nodes kept in float32."""
+    makes an INT8 engine with those network nodes kept in float32.
+    ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
+    ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
+    per engine the bisection builds)."""
+    from ..progress import phase
+
     metric = metric or default_metric
     groups = _groups(engine, node_names)
     everything = {n for parts in groups.values() for n in parts}
     score0 = metric(reference, _outputs(engine, data, batch_size))
     sensitivity: dict[str, float] = {}
-    for layer, parts in groups.items():
-        alone = build(everything - set(parts))
-        sensitivity[layer] = 1.0 - metric(reference, _outputs(alone, data, batch_size))
+    with phase(progress, "sensitivity", total=len(groups), unit="layer") as step:
+        for layer, parts in groups.items():
+            alone = build(everything - set(parts))
+            sensitivity[layer] = 1.0 - metric(reference, _outputs(alone, data, batch_size))
+            step.update()
     order = sorted(groups, key=lambda name: -sensitivity[name])
 
     def score_with(k: int) -> tuple[float, Any]:
@@ -118,20 +126,10 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
 
     best_k, best = 0, (score0, engine)
     if score0 < target:
-        lo, hi = 0, len(order)   # score(lo) < target; find the smallest k with score >= target
-        top = score_with(hi)
-        best_k, best = hi, top
-        if top[0] >= target:
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                s = score_with(mid)
-                if s[0] >= target:
-                    hi, best_k, best = mid, mid, s
-                else:
-                    lo = mid
-        else:
-            logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
-                           target, top[0])
+        # at most 1 + ceil(log2(layers)) engines: every layer float, then the bisection
+        with phase(progress, "mixed precision", total=1 + math.ceil(math.log2(max(1, len(order)))),
+                   unit="engine") as step:
+            best_k, best = _bisect(score_with, len(order), target, step)
     chosen = tuple(order[:best_k])
     result = MixedPrecision(target=target, score_all_int8=score0, score=best[0], met=best[0] >= target,
                             float_layers=chosen, sensitivity=sensitivity,
@@ -141,3 +139,28 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
                 "latency %.3f -> %.3f ms", len(chosen), len(order), "score", result.score, score0,
                 result.ms_all_int8, result.ms_chosen)
     return best[1], result
+
+
+def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: float,
+            step: Any) -> tuple[int, tuple[float, Any]]:
+    """The smallest ``k`` (of ``n`` layers, most sensitive first) whose
+    engine with the first ``k`` in float32 scores at least ``target``
+    (score(0) does not), and its (score, engine); ``n`` and its
+    engine when even that misses the target (a warning says so)."""
+    lo, hi = 0, n   # score(lo) < target; find the smallest k with score >= target
+    top = score_with(hi)
+    step.update()
+    best_k, best = hi, top
+    if top[0] >= target:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            s = score_with(mid)
+            step.update()
+            if s[0] >= target:
+                hi, best_k, best = mid, mid, s
+            else:
+                lo = mid
+    else:
+        logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
+                       target, top[0])
+    return best_k, best

@@ -31,6 +31,12 @@ class TensorCheck:
         sqnr_db: SQNR of the tensor quantized at its scale (dB).
         observed_max: largest ``|x|`` on the held-out slice.
         warning: why this tensor is suspicious, or None.
+        low: for a tensor held with a zero point (unsigned or asymmetric
+            activations, docs/numerics.md), the bottom of its range (the
+            value of code -128; ``threshold`` is then the top, code 127);
+            None for a symmetric one, whose range is ``±threshold``.
+        observed_min, observed_top: smallest and largest value on the
+            held-out slice (None in reports written before they were kept).
     """
 
     name: str
@@ -40,6 +46,21 @@ class TensorCheck:
     sqnr_db: float
     observed_max: float
     warning: Optional[str] = None
+    low: Optional[float] = None
+    observed_min: Optional[float] = None
+    observed_top: Optional[float] = None
+
+    def range_text(self) -> str:
+        """The range the engine holds beside the one observed: ``"4.453 /
+        4.493"`` (threshold / largest |x|) for a symmetric tensor; ``"[-2.507,
+        3.304] / [-3.08, 2.208]"`` for one held with a zero point, which
+        clips below as well as above."""
+        if self.low is None:
+            return f"{self.threshold:.4g} / {self.observed_max:.4g}"
+        seen = (f"[{self.observed_min:.4g}, {self.observed_top:.4g}]"
+                if self.observed_min is not None and self.observed_top is not None
+                else f"max |x| {self.observed_max:.4g}")
+        return f"[{self.low:.4g}, {self.threshold:.4g}] / {seen}"
 
 
 @dataclass(frozen=True)
@@ -148,11 +169,12 @@ class BuildReport:
         shown = self.tensors if all_tensors else sorted(self.tensors, key=lambda t: t.sqnr_db)[:5]
         if shown:
             lines.append(f"  {'int8 tensors' if all_tensors else 'lowest-SQNR int8 tensors'} "
-                         f"({len(self.tensors)} in all): SQNR dB, clipped %, threshold / observed max, method")
+                         f"({len(self.tensors)} in all): SQNR dB, clipped %, threshold / observed max "
+                         "([low, top] / [min, max] where held with a zero point), method")
             width = max(len(t.name) for t in shown)
             for t in shown:
                 lines.append(f"    {t.name:<{width}}  {t.sqnr_db:6.1f}  {100 * t.clipped:7.3f}%  "
-                             f"{t.threshold:.4g} / {t.observed_max:.4g}  {t.method}")
+                             f"{t.range_text()}  {t.method}")
         mp = self.mixed_precision
         if mp:
             lines.append(f"  mixed precision: target {mp['target']:.4g}, {'met' if mp['met'] else 'NOT met'}: "
