@@ -107,6 +107,17 @@ def test_sensitivity_ranking_shows_progress(case) -> None:
     assert f"int8rt sensitivity: started, {len(mp['sensitivity'])} layers" in text
     assert "int8rt sensitivity: done in" in text
     assert "int8rt mixed precision: started" in text and "int8rt mixed precision: done in" in text
+    # what the float layers cost, beside the float32 engine itself (timed, so only its presence is asserted)
+    assert mp["ms_fp32"] > 0 and "(FP32 engine: " in engine.build_report().format()
+
+
+def test_latency_text_says_when_mixed_precision_is_no_faster_than_fp32() -> None:
+    from int8rt.accuracy.report import latency_text
+
+    mp = {"ms_all_int8": 100.0, "ms_chosen": 591.0, "ms_fp32": 300.0}
+    assert latency_text(mp) == "latency 100.000 -> 591.000 ms (FP32 engine: 300.000 ms, NO faster than float32)"
+    assert latency_text({**mp, "ms_chosen": 150.0}) == "latency 100.000 -> 150.000 ms (FP32 engine: 300.000 ms)"
+    assert latency_text({"ms_all_int8": 1.0, "ms_chosen": 2.0}) == "latency 1.000 -> 2.000 ms"  # an older report
 
 
 def test_report_into_a_file_is_a_clear_error_and_writes_nothing(files, capsys) -> None:

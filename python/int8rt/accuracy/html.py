@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from .report import BuildReport
+from .report import BuildReport, latency_text
 
 __all__ = ["write_html"]
 
@@ -116,8 +116,7 @@ def _write_page(report: BuildReport, out: Path, title: str) -> None:
         if mp:
             parts.append(f"<h2>Mixed precision</h2><p>target {mp['target']:.4g}: {'met' if mp['met'] else 'not met'}, "
                          f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}); float32 layers: "
-                         f"{e(', '.join(mp['float_layers']) or 'none')}; latency {mp['ms_all_int8']:.3f} -> "
-                         f"{mp['ms_chosen']:.3f} ms</p>")
+                         f"{e(', '.join(mp['float_layers']) or 'none')}; {e(latency_text(mp))}</p>")
         parts.append("<h2>Int8 tensors</h2><table>")
         parts.append(_row(["tensor", "method", "range held", "range observed", "clipped %", "SQNR dB", "warning"],
                           "th"))

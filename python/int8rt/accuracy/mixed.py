@@ -14,8 +14,9 @@ yours) after calibration:
    bisection (assuming more float layers never score lower); when even every
    layer in float32 would not, all candidates stay float and a warning says so.
 3. The report records the float layers, their sensitivity, the score reached
-   and the latency of the all-int8 and the chosen engine (median of runs on
-   the check samples).
+   and the latency of the all-int8, the chosen and the float32 engine (median
+   of runs on the check samples); a chosen engine no faster than float32 is
+   a warning.
 
 ``layer_precisions`` given by hand still apply to every engine built here.
 """
@@ -51,6 +52,7 @@ class MixedPrecision:
     sensitivity: dict[str, float]        # every candidate layer, 1 - score with only it in int8
     ms_all_int8: float
     ms_chosen: float
+    ms_fp32: Optional[float] = None      # the float32 engine, timed alike (None: not timed)
 
 
 def default_metric(reference: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray]) -> float:
@@ -98,12 +100,14 @@ def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
 def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_names: set[str],
                         reference: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], batch_size: int,
                         target: float, metric: Optional[Metric] = None,
-                        progress: Any = None) -> tuple[Any, MixedPrecision]:
+                        progress: Any = None, fp32_engine: Any = None) -> tuple[Any, MixedPrecision]:
     """Returns the engine to ship and what was chosen. ``build(fp32_nodes)``
     makes an INT8 engine with those network nodes kept in float32.
     ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
     ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
-    per engine the bisection builds)."""
+    per engine the bisection builds). ``fp32_engine``, where given, is timed
+    beside the two, so the report says when the chosen engine is no faster
+    than float32."""
     from ..progress import phase
 
     metric = metric or default_metric
@@ -134,7 +138,12 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     result = MixedPrecision(target=target, score_all_int8=score0, score=best[0], met=best[0] >= target,
                             float_layers=chosen, sensitivity=sensitivity,
                             ms_all_int8=_median_ms(engine, data, batch_size),
-                            ms_chosen=_median_ms(best[1], data, batch_size))
+                            ms_chosen=_median_ms(best[1], data, batch_size),
+                            ms_fp32=_median_ms(fp32_engine, data, batch_size) if fp32_engine is not None else None)
+    if result.ms_fp32 is not None and chosen and result.ms_chosen >= result.ms_fp32:
+        logger.warning("mixed precision: with %d layer(s) in float32 the engine (%.3f ms) is no faster than the "
+                       "float32 engine (%.3f ms): a lower accuracy_target, or another calibrator, keeps more in int8",
+                       len(chosen), result.ms_chosen, result.ms_fp32)
     logger.info("mixed precision: %d of %d int8 layers kept in float32 for %s %.4f (all int8: %.4f); "
                 "latency %.3f -> %.3f ms", len(chosen), len(order), "score", result.score, score0,
                 result.ms_all_int8, result.ms_chosen)

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY"]
+__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "latency_text"]
 
 METADATA_KEY = "build_report"
 
@@ -180,7 +180,7 @@ class BuildReport:
             lines.append(f"  mixed precision: target {mp['target']:.4g}, {'met' if mp['met'] else 'NOT met'}: "
                          f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}) with "
                          f"{len(mp['float_layers'])} layer(s) in float32 {list(mp['float_layers'])}; "
-                         f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms")
+                         + latency_text(mp))
         if auto:
             lines.append(auto)
         for w in self.warnings:
@@ -200,6 +200,17 @@ class BuildReport:
                 f"bias correction {a.get('bias_correction', 'off')}{measured} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
                                           else ""))
+
+
+def latency_text(mp: dict[str, Any]) -> str:
+    """What automatic mixed precision's choice costs (``BuildReport.mixed_precision``):
+    ``latency A -> B ms (FP32 engine: C ms)``, saying so where B is no
+    faster than C (the FP32 figure is absent from older reports)."""
+    text = f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms"
+    ms = mp.get("ms_fp32")
+    if ms is None:
+        return text
+    return text + f" (FP32 engine: {ms:.3f} ms{'' if mp['ms_chosen'] < ms else ', NO faster than float32'})"
 
 
 def _f(x: float) -> str:

@@ -671,12 +671,13 @@ class CalibrationRun:
             header.update(threshold_samples=self.router.threshold_count, check_samples=self.router.samples(data),
                           held_out=self.router.held_out, slice_rule=self.router.describe())
             if accuracy_target is not None and rebuild is not None:
-                reference = mixed._outputs(_core.Engine.create(self._network, {"precision": "fp32"}), data,
-                                           self._chunk)
+                fp32 = _core.Engine.create(self._network, {"precision": "fp32"})
+                reference = mixed._outputs(fp32, data, self._chunk)
                 names = {n["name"] for n in self._network.nodes()}
                 chosen, choice = mixed.choose_float_layers(
                     build=rebuild, engine=engine._native, node_names=names, reference=reference, data=data,
-                    batch_size=self._chunk, target=accuracy_target, metric=accuracy_metric, progress=progress)
+                    batch_size=self._chunk, target=accuracy_target, metric=accuracy_metric, progress=progress,
+                    fp32_engine=fp32)
                 engine = Engine(chosen)
                 header["mixed_precision"] = asdict(choice)
                 self._seconds["mixed_precision"] = time.perf_counter() - t0
