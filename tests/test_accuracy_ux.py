@@ -217,3 +217,30 @@ def _relu_conv(case, x: np.ndarray) -> np.ndarray:
         for j in range(3):
             out += np.einsum("nchw,oc->nohw", xp[:, :, i:i + x.shape[2], j:j + x.shape[3]], w1[:, :, i, j])
     return np.maximum(out + b1.reshape(1, -1, 1, 1), 0).astype(np.float32)
+
+
+def test_coarse_histogram_sums_bins_exactly() -> None:
+    from int8rt.accuracy.report import HISTOGRAM_BINS, coarse_histogram
+
+    counts = np.arange(2048)
+    width, coarse = coarse_histogram(counts, 0.01, 1.30)  # 130 bins used: merged 3 at a time, 44 bins
+    assert width == pytest.approx(0.03) and len(coarse) == 44 <= HISTOGRAM_BINS
+    assert coarse[0] == 0 + 1 + 2 and coarse[-1] == 129 and sum(coarse) == sum(range(130))
+
+
+def test_report_keeps_each_tensors_histogram_and_draws_the_warned_one(files, case, tmp_path) -> None:
+    import importlib.util
+
+    _, engine = files
+    report = engine.build_report()
+    r1 = report.tensor("r1")
+    width, counts = r1.histogram
+    kept = len(case.calib) - len(case.calib[3::4])  # the thresholds' samples
+    assert sum(counts) == kept * 16 * 8 * 8
+    # the spike the collapse comes from: every channel's 0.8 over the background
+    spike = int(0.8 // width)
+    assert counts[spike] > 2 * max(counts[spike - 1], counts[spike + 1])
+    assert BuildReport.from_json(report.to_json()) == report
+    page = write_html(report, tmp_path / "r").read_text()
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert "hist_00.png" in page and (tmp_path / "r" / "hist_00.png").stat().st_size > 0

@@ -36,7 +36,7 @@ import numpy as np
 
 from .._numerics import amax_from_scale, scale_from_amax
 from . import metrics
-from .report import BuildReport, OutputCheck, TensorCheck
+from .report import BuildReport, OutputCheck, TensorCheck, coarse_histogram
 from .taps import (batches, flat_floors, fp32_tap_engine, groups, int8_scales, int8_zero_points, scoped_tensors,
                    tapped_run)
 
@@ -111,6 +111,14 @@ def _alternatives(names: list[str], collector: Any, tap: Any, data: Mapping[str,
     return out
 
 
+def _coarse(collector: Any, name: str) -> Optional[tuple[float, tuple[int, ...]]]:
+    """The report's copy of ``name``'s calibration histogram (report.coarse_histogram)."""
+    if collector is None or name not in collector:
+        return None
+    h = collector.histogram(name)
+    return coarse_histogram(h.counts, h.bin_width, h.max_abs) if h.total_count else None
+
+
 def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_size: int,
             collector: Any, methods: Mapping[str, str], header: dict[str, Any]) -> BuildReport:
     """Measures ``engine`` (a ``_core.Engine``, INT8) against ``network``
@@ -175,7 +183,8 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
             warnings.append(warning)
         tensors.append(TensorCheck(name=name, threshold=threshold, method=methods.get(name, "?"),
                                    clipped=s.clipped_fraction, sqnr_db=s.sqnr_db, observed_max=s.max_abs,
-                                   warning=warning, low=bottom, observed_min=s.min, observed_top=s.max))
+                                   warning=warning, low=bottom, observed_min=s.min, observed_top=s.max,
+                                   histogram=_coarse(collector, name)))
 
     outputs: list[OutputCheck] = []
     for name in engine.output_names:

@@ -6,9 +6,9 @@ and the one observed: threshold / largest |x|, or [low, top] / [min, max]
 for a tensor held with a zero point; clipped %, SQNR, the warning), the outputs, the mixed-precision choice with
 each layer's sensitivity, and, when matplotlib is installed (``pip install
 int8rt[report]``), PNG plots beside the page: SQNR and clipped share along
-the network, and the sensitivity ranking. Without matplotlib the page is the
-tables alone. Per-tensor histograms are not drawn: the report does not keep
-the histograms.
+the network, the sensitivity ranking, and the calibration histograms (|x|, 64
+bins kept in the report) of the warned and lowest-SQNR tensors with their
+thresholds. Without matplotlib the page is the tables alone.
 
 Nothing half-written: the page and its plots are made in a temporary folder
 beside ``DIR`` and moved in (each file renamed into place) only once all of
@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .report import BuildReport, latency_text
 
@@ -61,6 +61,37 @@ def _plots(report: BuildReport, folder: Path) -> list[str]:
         fig.savefig(folder / "sensitivity.png", dpi=100)
         plt.close(fig)
         files.append("sensitivity.png")
+    files += _histogram_plots(report, folder, plt)
+    return files
+
+
+HISTOGRAMS = 12  # drawn: every warned tensor first, then the lowest SQNR ones
+
+
+def _histogram_plots(report: BuildReport, folder: Path, plt: Any) -> list[str]:
+    """One PNG per drawn tensor: its calibration histogram of |x| (log
+    counts) with the top of the range it is held in (and |bottom| for one
+    held with a zero point) and the largest held-out |x|."""
+    drawn = [t for t in report.tensors if t.histogram is not None]
+    drawn = sorted(drawn, key=lambda t: (t.warning is None, t.sqnr_db))[:HISTOGRAMS]
+    files = []
+    for i, t in enumerate(drawn):
+        width, counts = t.histogram
+        fig, ax = plt.subplots(figsize=(5, 2.6))
+        ax.bar([width * k for k in range(len(counts))], counts, width=width, align="edge", color="tab:blue")
+        ax.set_yscale("log")
+        ax.axvline(t.threshold, color="tab:red", label=f"top of range {t.threshold:.4g}")
+        if t.low is not None and t.low < 0:
+            ax.axvline(-t.low, color="tab:red", linestyle="--", label=f"|bottom| {-t.low:.4g}")
+        ax.axvline(t.observed_max, color="black", linestyle=":", label=f"held-out max |x| {t.observed_max:.4g}")
+        ax.set_title(f"{t.name} ({t.method}): clipped {100 * t.clipped:.3g}%, SQNR {t.sqnr_db:.1f} dB", fontsize=8)
+        ax.set_xlabel("|x| (calibration histogram)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        name = f"hist_{i:02d}.png"
+        fig.savefig(folder / name, dpi=90)
+        plt.close(fig)
+        files.append(name)
     return files
 
 

@@ -13,9 +13,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "latency_text"]
+__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "coarse_histogram", "latency_text"]
 
 METADATA_KEY = "build_report"
+HISTOGRAM_BINS = 64  # per tensor in the report: enough to see a spike or a long tail, small in the engine file
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class TensorCheck:
             None for a symmetric one, whose range is ``±threshold``.
         observed_min, observed_top: smallest and largest value on the
             held-out slice (None in reports written before they were kept).
+        histogram: the calibration histogram of ``|x|`` coarsened to at
+            most ``HISTOGRAM_BINS`` bins from 0: ``(bin width, counts)``, for
+            the report's plots (None where the builder had no histogram:
+            a cache, an older report).
     """
 
     name: str
@@ -49,6 +54,7 @@ class TensorCheck:
     low: Optional[float] = None
     observed_min: Optional[float] = None
     observed_top: Optional[float] = None
+    histogram: Optional[tuple[float, tuple[int, ...]]] = None
 
     def range_text(self) -> str:
         """The range the engine holds beside the one observed: ``"4.453 /
@@ -146,7 +152,8 @@ class BuildReport:
     @classmethod
     def from_json(cls, text: str) -> "BuildReport":
         d: dict[str, Any] = json.loads(text)
-        d["tensors"] = tuple(TensorCheck(**t) for t in d.get("tensors", ()))
+        d["tensors"] = tuple(TensorCheck(**{**t, "histogram": _histogram(t.get("histogram"))})
+                             for t in d.get("tensors", ()))
         d["outputs"] = tuple(OutputCheck(**o) for o in d.get("outputs", ()))
         d["warnings"] = tuple(d.get("warnings", ()))
         return cls(**d)
@@ -200,6 +207,20 @@ class BuildReport:
                 f"bias correction {a.get('bias_correction', 'off')}{measured} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
                                           else ""))
+
+
+def coarse_histogram(counts: Any, bin_width: float, max_abs: float) -> tuple[float, tuple[int, ...]]:
+    """``(width, counts)``: the bins of a calibration histogram of ``|x|``
+    up to ``max_abs`` merged, ``ceil(used / HISTOGRAM_BINS)`` at a time, into
+    at most ``HISTOGRAM_BINS`` (the counts are exact sums)."""
+    counts = [int(c) for c in counts]
+    used = min(len(counts), max(1, math.ceil(max_abs / bin_width))) if bin_width > 0 else len(counts)
+    group = max(1, math.ceil(used / HISTOGRAM_BINS))
+    return bin_width * group, tuple(sum(counts[i:min(i + group, used)]) for i in range(0, used, group))
+
+
+def _histogram(h: Any) -> Optional[tuple[float, tuple[int, ...]]]:
+    return None if h is None else (float(h[0]), tuple(int(c) for c in h[1]))  # JSON lists back to tuples
 
 
 def latency_text(mp: dict[str, Any]) -> str:
