@@ -17,6 +17,7 @@ from int8rt.accuracy.report import BuildReport, TensorCheck
 from int8rt.cli import main
 
 from accuracy_models import entropy_collapse_case
+from test_accuracy_check import calibrator, split
 
 
 @pytest.fixture(scope="module")
@@ -24,30 +25,12 @@ def case():
     return entropy_collapse_case()
 
 
-class _Calibrator(int8rt.IInt8EntropyCalibrator2):
-    def __init__(self, x: np.ndarray) -> None:
-        super().__init__()
-        self.batches = [x[i:i + 32] for i in range(0, len(x), 32)]
-
-    def get_batch_size(self) -> int:
-        return 32
-
-    def get_batch(self, names):
-        return [self.batches.pop(0)] if self.batches else None
-
-    def read_calibration_cache(self):
-        return None
-
-    def write_calibration_cache(self, cache: bytes) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def files(case, tmp_path_factory):
     d = tmp_path_factory.mktemp("ux")
     (d / "m.onnx").write_bytes(case.model)
     np.savez(d / "eval.npz", x=case.eval_x)
-    engine = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=_Calibrator(case.calib)))
+    engine = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib))))
     engine.save(d / "e.i8rt")
     return d, engine
 
@@ -101,7 +84,7 @@ def test_compare_shows_progress(files, case) -> None:
 def test_sensitivity_ranking_shows_progress(case) -> None:
     stream = io.StringIO()
     engine = int8rt.build_engine(case.model, int8rt.BuilderConfig(
-        calibrator=_Calibrator(case.calib), accuracy_target=0.9, progress=int8rt.Progress(stream, bars=False)))
+        calibrator=calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib)), accuracy_target=0.9, progress=int8rt.Progress(stream, bars=False)))
     mp = engine.build_report().mixed_precision
     text = stream.getvalue()
     assert f"int8rt sensitivity: started, {len(mp['sensitivity'])} layers" in text
