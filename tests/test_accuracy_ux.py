@@ -227,3 +227,46 @@ def test_report_keeps_each_tensors_histogram_and_draws_the_warned_one(files, cas
     page = write_html(report, tmp_path / "r").read_text()
     if importlib.util.find_spec("matplotlib") is not None:
         assert "hist_00.png" in page and (tmp_path / "r" / "hist_00.png").stat().st_size > 0
+
+
+class _Lowered:
+    """A lowered network as taps reads it (tensors, nodes, outputs): conv c
+    (int8, scale 0.05, zero point -78: held on [-2.5, 10.25]) ->
+    Dequantize -> ``reader`` in float32."""
+
+    def __init__(self, reader: str, attrs: dict) -> None:
+        self._tensors = [{"name": n, "dtype": d, "is_constant": False}
+                         for n, d in (("x", "float32"), ("c::int8", "int8"), ("c", "float32"), ("y", "float32"))]
+        self._nodes = [
+            {"name": "conv", "op": "int8rt.QConv", "inputs": [0], "outputs": [1],
+             "attrs": {"out_scale": 0.05, "out_zero_point": -78}},
+            {"name": "c::dequantize", "op": "int8rt.Dequantize", "inputs": [1], "outputs": [2],
+             "attrs": {"scale": 0.05, "zero_point": -78}},
+            {"name": "gate", "op": reader, "inputs": [2], "outputs": [3], "attrs": attrs}]
+
+    def tensors(self):
+        return self._tensors
+
+    def nodes(self):
+        return self._nodes
+
+    def outputs(self):
+        return [3]
+
+
+def test_a_gate_input_read_in_float_is_measured_as_its_reader_sees_it() -> None:
+    """PP-OCR's SE gates: the lowering holds a HardSigmoid's input on [-2.5, T]
+    for a table, the region then runs in float behind a Dequantize; the
+    check and compare measured the raw tensor (det: '100% clipped')."""
+    from int8rt.accuracy.taps import as_read, flat_ceilings, flat_floors
+
+    gate = _Lowered("HardSigmoid", {"alpha": 0.2, "beta": 0.5})  # flat below -2.5 and above 2.5
+    assert flat_floors(gate) == {"c": pytest.approx(-2.5)} and flat_ceilings(gate) == {"c": pytest.approx(10.25)}
+    x = np.array([-60.0, -2.6, 0.3, 11.0, 52.0], np.float32)
+    assert as_read(x, -2.5, 10.25).tolist() == pytest.approx([-2.5, -2.5, 0.3, 10.25, 10.25])
+    assert flat_floors(_Lowered("Relu", {})) == {"c": pytest.approx(-2.5)} and flat_ceilings(_Lowered("Relu", {})) == {}
+    # a reader that is not flat there (Sigmoid): the clipping counts; a HardSigmoid flat below -5
+    # and above 5: what the grid clips above 10.25 does not count, below -2.5 it does
+    assert flat_floors(_Lowered("Sigmoid", {})) == {} and flat_ceilings(_Lowered("Sigmoid", {})) == {}
+    wide = _Lowered("HardSigmoid", {"alpha": 0.1, "beta": 0.5})
+    assert flat_floors(wide) == {} and flat_ceilings(wide) == {"c": pytest.approx(10.25)}

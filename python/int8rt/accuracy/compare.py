@@ -29,8 +29,8 @@ import numpy as np
 
 from .. import _core
 from .equalize import RESCALED_KEY
-from .taps import (Samples, WholeBatch, batches, count, flat_floors, fp32_tap_engine, groups, int8_tap_engine,
-                   scoped_tensors, tapped_run)
+from .taps import (Samples, WholeBatch, as_read, batches, count, flat_ceilings, flat_floors, fp32_tap_engine, groups,
+                   int8_tap_engine, scoped_tensors, tapped_run)
 from .taps import rows as sample_rows
 
 __all__ = ["HEALTHY_DB", "JUMP_DB", "LayerComparison", "compare", "first_jump", "format_comparison"]
@@ -126,11 +126,11 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
     # Tensors cross-layer equalization rescaled (equalize.py): the engine
     # holds the model's values divided per channel.
     rescaled = {n: np.asarray(f, np.float32) for n, f in json.loads(engine.metadata.get(RESCALED_KEY, "{}")).items()}
-    # A table input held above its readers' flat part (taps.flat_floors): compared as they read it.
-    floors = flat_floors(lowered, branches=True)
+    # A tensor held within its readers' flat parts (taps.flat_floors / flat_ceilings): compared as they read it.
+    floors, ceilings = flat_floors(lowered, branches=True), flat_ceilings(lowered, branches=True)
     with phase(progress, "compare", total=_batch_count(data, batch_size), unit="batch") as step:
         for chunk in batches(data, batch_size):
-            _accumulate(chunk, ctx_f, ctx_q, names, where, rescaled, floors, acc)
+            _accumulate(chunk, ctx_f, ctx_q, names, where, rescaled, floors, ceilings, acc)
             step.update()
     out = []
     for name, layer, op, precision in rows:
@@ -142,7 +142,8 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
 
 
 def _accumulate(chunk: dict[str, np.ndarray], ctx_f: Any, ctx_q: Any, names: list[str], where: dict[str, str],
-                rescaled: dict[str, np.ndarray], floors: dict[str, float], acc: dict[str, _Acc]) -> None:
+                rescaled: dict[str, np.ndarray], floors: dict[str, float], ceilings: dict[str, float],
+                acc: dict[str, _Acc]) -> None:
     """Adds one batch of both engines' tapped values to the accumulators."""
     ref, got = tapped_run(ctx_f, chunk), tapped_run(ctx_q, chunk)
     ref.update(chunk)
@@ -151,9 +152,7 @@ def _accumulate(chunk: dict[str, np.ndarray], ctx_f: Any, ctx_q: Any, names: lis
             r = ref[n]
             if n in rescaled and r.ndim >= 2:
                 r = r / rescaled[n].reshape((1, -1) + (1,) * (r.ndim - 2))
-            if n in floors:
-                r = np.maximum(r, np.float32(floors[n]))
-            acc[n].add(r, got[where[n]])
+            acc[n].add(as_read(r, floors.get(n), ceilings.get(n)), got[where[n]])
 
 
 def _batch_count(data: Samples, batch_size: int) -> int:
