@@ -1,12 +1,13 @@
 """acc31: the build report's figures against an independent computation: ONNX Runtime's
 float32 values of the named tensors on the held-out samples (index 3, 7, ...), quantized in
-float64 NumPy on the grid the engine holds (scale, zero point from its int8 plan), and the
+float64 NumPy on the grid the engine holds (scale, zero point from its int8 plan; a gate input
+whose float reader is flat beyond the grid, clipped to it first, as the reader sees it), and the
 output's centred cosine / relative L2 from ONNX Runtime and the engine.
 Usage: python benchmarks/acc31_independent.py MODEL.onnx ENGINE.i8rt CALIB.npz TENSOR...
 """
 import sys, numpy as np, onnx, onnxruntime as ort
 import int8rt
-from int8rt.accuracy.taps import int8_scales, int8_zero_points
+from int8rt.accuracy.taps import flat_ceilings, flat_floors, int8_scales, int8_zero_points
 model, engine_path, data_path = sys.argv[1:4]
 names = sys.argv[4:]
 eng = int8rt.Engine.load(engine_path)
@@ -22,8 +23,11 @@ sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvi
 outs = sess.run(None, held)
 vals = dict(zip([o.name for o in sess.get_outputs()], outs))
 scales = int8_scales(eng.network()); zps = int8_zero_points(eng.network())
+floors, ceilings = flat_floors(eng.network()), flat_ceilings(eng.network())
 for n in names:
     x = vals[n].astype(np.float64).ravel(); s = np.float32(scales[n]); zp = zps.get(n, 0)
+    if n in floors or n in ceilings:  # a gate input whose float reader is flat beyond the grid: as it reads it
+        x = np.clip(x, (-128 - zp) * s if n in floors else -np.inf, (127 - zp) * s if n in ceilings else np.inf)
     q = np.clip(np.rint(x / s) + zp, -128, 127); xq = (q - zp) * s
     clipped = np.mean((x / s + zp > 127.5) | (x / s + zp < -128.5))
     sqnr = 10 * np.log10((x**2).sum() / ((x - xq)**2).sum())

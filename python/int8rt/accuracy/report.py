@@ -38,6 +38,9 @@ class TensorCheck:
             None for a symmetric one, whose range is ``±threshold``.
         observed_min, observed_top: smallest and largest value on the
             held-out slice (None in reports written before they were kept).
+            Like ``clipped`` and ``sqnr_db``, as the tensor's readers see it:
+            one whose readers are flat beyond its grid (a HardSigmoid's input,
+            taps.flat_floors / flat_ceilings) is clipped to the grid first.
         histogram: the calibration histogram of ``|x|`` coarsened to at
             most ``HISTOGRAM_BINS`` bins from 0: ``(bin width, counts)``, for
             the report's plots (None where the builder had no histogram:
