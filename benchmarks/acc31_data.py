@@ -20,7 +20,9 @@ words = "the quick brown fox jumps over lazy dog 2026 invoice total amount paid 
 def crop(h, w, flip=False):
     img = Image.new("RGB", (w, h), tuple(int(v) for v in rng.integers(180, 256, 3)))
     d = ImageDraw.Draw(img)
-    d.text((int(rng.integers(2, 20)), int(rng.integers(0, h//4))), " ".join(rng.choice(words, 3)), fill=tuple(int(v) for v in rng.integers(0, 80, 3)), font=font)
+    ink = tuple(int(v) for v in rng.integers(0, 80, 3))
+    d.text((int(rng.integers(2, 20)), int(rng.integers(0, h // 4))), " ".join(rng.choice(words, 3)), fill=ink,
+           font=font)
     a = np.asarray(img, np.float32) / 255.0
     if flip: a = a[::-1, ::-1]
     return ((a - 0.5) / 0.5).transpose(2, 0, 1)

@@ -32,7 +32,8 @@ for n in names:
     clipped = np.mean((x / s + zp > 127.5) | (x / s + zp < -128.5))
     sqnr = 10 * np.log10((x**2).sum() / ((x - xq)**2).sum())
     t = rep.tensor(n)
-    print(f"{n}: independent clipped {100*clipped:.3f}% SQNR {sqnr:.2f} dB min {x.min():.4g} max {x.max():.4g} zp {zp} | report clipped {100*t.clipped:.3f}% SQNR {t.sqnr_db:.2f} observed max {t.observed_max:.4g}")
+    print(f"{n}: independent clipped {100 * clipped:.3f}% SQNR {sqnr:.2f} dB min {x.min():.4g} max {x.max():.4g} "
+          f"zp {zp} | report clipped {100 * t.clipped:.3f}% SQNR {t.sqnr_db:.2f} observed max {t.observed_max:.4g}")
 out = eng.output_names[0]
 ref = vals[out]
 got = eng.create_execution_context().run({k: v for k, v in held.items()})[out]
@@ -40,4 +41,5 @@ r = ref.reshape(len(ref), -1).astype(np.float64); t = got.reshape(len(got), -1).
 rc, tc = r - r.mean(0), t - t.mean(0)
 cc = (rc * tc).sum() / np.sqrt((rc**2).sum() * (tc**2).sum())
 o = rep.outputs[0]
-print(f"output {out}: independent centred cosine {cc:.5f} relative L2 {np.linalg.norm(r-t)/np.linalg.norm(r):.5f} | report {o.centred_cosine:.5f} {o.relative_l2:.5f}")
+print(f"output {out}: independent centred cosine {cc:.5f} relative L2 {np.linalg.norm(r - t) / np.linalg.norm(r):.5f}"
+      f" | report {o.centred_cosine:.5f} {o.relative_l2:.5f}")

@@ -15,5 +15,8 @@ for target in (None, 0.98):
     e = int8rt.build_engine(model, cfg)
     got = e.create_execution_context().run(ev)["last_hidden_state"]
     mp = e.build_report().mixed_precision
-    print(f"target {target}: build {time.perf_counter()-t0:.0f} s; held-out eval centred cosine {metrics.centred_cosine(ref, got):.4f}, rel L2 {metrics.relative_l2(ref, got):.4f}", flush=True)
-    if mp: print("   ", {k: mp[k] for k in ("score_all_int8", "score", "met", "float_layers", "ms_all_int8", "ms_chosen", "ms_fp32")}, flush=True)
+    print(f"target {target}: build {time.perf_counter() - t0:.0f} s; held-out eval centred cosine "
+          f"{metrics.centred_cosine(ref, got):.4f}, rel L2 {metrics.relative_l2(ref, got):.4f}", flush=True)
+    if mp:
+        keys = ("score_all_int8", "score", "met", "float_layers", "ms_all_int8", "ms_chosen", "ms_fp32")
+        print("   ", {k: mp[k] for k in keys}, flush=True)

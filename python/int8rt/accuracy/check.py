@@ -180,7 +180,8 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
             if alt is not None:
                 label, amax, clipped, sqnr = alt
                 grid = "" if bottom is None else " on a symmetric grid (±threshold, zero point 0)"
-                warning += (f"; {label} would set {amax:.4g}{grid}, clipping {100 * clipped:.2f}% at SQNR {sqnr:.1f} dB "
+                warning += (f"; {label} would set {amax:.4g}{grid}, clipping {100 * clipped:.2f}% "
+                            f"at SQNR {sqnr:.1f} dB "
                             "(calibrator='auto' chooses per tensor)")
             warnings.append(warning)
         tensors.append(TensorCheck(name=name, threshold=threshold, method=methods.get(name, "?"),
