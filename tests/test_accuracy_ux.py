@@ -30,7 +30,8 @@ def files(case, tmp_path_factory):
     d = tmp_path_factory.mktemp("ux")
     (d / "m.onnx").write_bytes(case.model)
     np.savez(d / "eval.npz", x=case.eval_x)
-    engine = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib))))
+    cal = calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib))
+    engine = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=cal))
     engine.save(d / "e.i8rt")
     return d, engine
 
@@ -84,7 +85,8 @@ def test_compare_shows_progress(files, case) -> None:
 def test_sensitivity_ranking_shows_progress(case) -> None:
     stream = io.StringIO()
     engine = int8rt.build_engine(case.model, int8rt.BuilderConfig(
-        calibrator=calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib)), accuracy_target=0.9, progress=int8rt.Progress(stream, bars=False)))
+        calibrator=calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib)), accuracy_target=0.9,
+        progress=int8rt.Progress(stream, bars=False)))
     mp = engine.build_report().mixed_precision
     text = stream.getvalue()
     assert f"int8rt sensitivity: started, {len(mp['sensitivity'])} layers" in text

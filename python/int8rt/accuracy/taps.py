@@ -34,8 +34,8 @@ import numpy as np
 
 from .. import _core
 
-__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "as_read", "batch_samples", "batches", "count", "groups", "flat_ceilings", "flat_floors",
-           "fp32_tap_engine", "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
+__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "as_read", "batch_samples", "batches", "count", "groups",
+           "flat_ceilings", "flat_floors", "fp32_tap_engine", "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
            "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "whole_picks", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
