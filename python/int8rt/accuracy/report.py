@@ -13,6 +13,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+from .mixed import MIN_SAVING, little_gain
+
 __all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "coarse_histogram", "latency_text"]
 
 METADATA_KEY = "build_report"
@@ -228,13 +230,14 @@ def _histogram(h: Any) -> Optional[tuple[float, tuple[int, ...]]]:
 
 def latency_text(mp: dict[str, Any]) -> str:
     """What automatic mixed precision's choice costs (``BuildReport.mixed_precision``):
-    ``latency A -> B ms (FP32 engine: C ms)``, saying so where B is no
-    faster than C (the FP32 figure is absent from older reports)."""
+    ``latency A -> B ms (FP32 engine: C ms)``, saying so where B saves less
+    than mixed.MIN_SAVING of C (the FP32 figure is absent from older reports)."""
     text = f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms"
     ms = mp.get("ms_fp32")
     if ms is None:
         return text
-    return text + f" (FP32 engine: {ms:.3f} ms{'' if mp['ms_chosen'] < ms else ', NO faster than float32'})"
+    verdict = f", saves less than {round(100 * MIN_SAVING)}% over float32" if little_gain(mp["ms_chosen"], ms) else ""
+    return text + f" (FP32 engine: {ms:.3f} ms{verdict})"
 
 
 def _f(x: float) -> str:
