@@ -3,8 +3,8 @@
 
 One row per int8 tensor in network order (method, the range it is held in
 and the one observed: threshold / largest |x|, or [low, top] / [min, max]
-for a tensor held with a zero point; clipped %, SQNR, the warning), the outputs, the mixed-precision choice with
-each layer's sensitivity, and, when matplotlib is installed (``pip install
+for a tensor held with a zero point; clipped %, SQNR, the warning), the
+outputs, the mixed-precision choice with each layer's sensitivity, and, when matplotlib is installed (``pip install
 int8rt[report]``), PNG plots beside the page: SQNR and clipped share along
 the network, the sensitivity ranking, and the calibration histograms (|x|, 64
 bins kept in the report) of the warned and lowest-SQNR tensors with their
