@@ -158,7 +158,8 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     if chosen and little_gain(result.ms_chosen, result.ms_fp32):
         logger.warning("mixed precision: with %d layer(s) in float32 the engine (%.3f ms) saves less than %d%% over "
                        "the float32 engine (%.3f ms): a lower accuracy_target, or another calibrator, keeps more "
-                       "in int8", len(chosen), result.ms_chosen, round(100 * MIN_SAVING), result.ms_fp32)
+                       "in int8", len(chosen), result.ms_chosen, round(100 * MIN_SAVING), result.ms_fp32,
+                       extra={"in_build_report": True})  # the report's mixed-precision line says it too
     logger.info("mixed precision: %d of %d int8 layers kept in float32 for %s %.4f (all int8: %.4f); "
                 "latency %.3f -> %.3f ms", len(chosen), len(order), "score", result.score, score0,
                 result.ms_all_int8, result.ms_chosen)
