@@ -230,6 +230,7 @@ def test_report_keeps_each_tensors_histogram_and_draws_the_warned_one(files, cas
     page = write_html(report, tmp_path / "r").read_text()
     if importlib.util.find_spec("matplotlib") is not None:
         assert "hist_00.png" in page and (tmp_path / "r" / "hist_00.png").stat().st_size > 0
+        assert "<a href='#hist_00.png'>r1</a>" in page  # the warned tensor's row links to its plot
 
 
 class _Lowered:

@@ -68,14 +68,21 @@ def _plots(report: BuildReport, folder: Path) -> list[str]:
 HISTOGRAMS = 12  # drawn: every warned tensor first, then the lowest SQNR ones
 
 
+def _histogram_files(report: BuildReport) -> dict[str, str]:
+    """Tensor name -> the PNG its histogram is drawn in, for the tensors
+    drawn: every warned one first, then the lowest SQNR, ``HISTOGRAMS`` in all."""
+    kept = [t for t in report.tensors if t.histogram is not None]
+    drawn = sorted(kept, key=lambda t: (t.warning is None, t.sqnr_db))[:HISTOGRAMS]
+    return {t.name: f"hist_{i:02d}.png" for i, t in enumerate(drawn)}
+
+
 def _histogram_plots(report: BuildReport, folder: Path, plt: Any) -> list[str]:
     """One PNG per drawn tensor: its calibration histogram of |x| (log
     counts) with the top of the range it is held in (and |bottom| for one
     held with a zero point) and the largest held-out |x|."""
-    drawn = [t for t in report.tensors if t.histogram is not None]
-    drawn = sorted(drawn, key=lambda t: (t.warning is None, t.sqnr_db))[:HISTOGRAMS]
     files = []
-    for i, t in enumerate(drawn):
+    for name, file in _histogram_files(report).items():
+        t = report.tensor(name)
         width, counts = t.histogram
         fig, ax = plt.subplots(figsize=(5, 2.6))
         ax.bar([width * k for k in range(len(counts))], counts, width=width, align="edge", color="tab:blue")
@@ -88,10 +95,9 @@ def _histogram_plots(report: BuildReport, folder: Path, plt: Any) -> list[str]:
         ax.set_xlabel("|x| (calibration histogram)")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        name = f"hist_{i:02d}.png"
-        fig.savefig(folder / name, dpi=90)
+        fig.savefig(folder / file, dpi=90)
         plt.close(fig)
-        files.append(name)
+        files.append(file)
     return files
 
 
@@ -141,8 +147,10 @@ def _write_page(report: BuildReport, out: Path, title: str) -> None:
                               (o.centred_cosine, o.cosine, o.relative_l2, o.max_abs_error, o.top1_agreement,
                                o.top1_constant_baseline)]))
         parts.append("</table>")
-        for f in _plots(report, out):
-            parts.append(f"<p><img src='{f}' alt='{f}'></p>")
+        plots = _plots(report, out)
+        for f in plots:
+            parts.append(f"<p><img id='{f}' src='{f}' alt='{f}'></p>")
+        drawn = {name: f for name, f in _histogram_files(report).items() if f in plots}
         mp = report.mixed_precision
         if mp:
             parts.append(f"<h2>Mixed precision</h2><p>target {mp['target']:.4g}: {'met' if mp['met'] else 'not met'}, "
@@ -153,7 +161,8 @@ def _write_page(report: BuildReport, out: Path, title: str) -> None:
                           "th"))
         for t in report.tensors:
             held, seen = t.range_text().split(" / ", 1)
-            parts.append(_row([e(t.name), e(t.method), e(held), e(seen),
+            name = f"<a href='#{drawn[t.name]}'>{e(t.name)}</a>" if t.name in drawn else e(t.name)
+            parts.append(_row([name, e(t.method), e(held), e(seen),
                                f"{100 * t.clipped:.3f}", f"{t.sqnr_db:.1f}", e(t.warning or "")],
                               cls="warn" if t.warning else None))
         parts.append("</table>")
