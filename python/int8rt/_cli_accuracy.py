@@ -5,6 +5,9 @@ per tensor: int8rt/accuracy/compare.py) and ``int8rt report ENGINE DIR``
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -17,20 +20,34 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from int8rt.accuracy.taps import count
 
     engine = int8rt.Engine.load(args.engine)
-    with np.load(args.data) as z:
-        missing = [n for n in engine.input_names if n not in z.files]
-        if missing:
-            raise KeyError(f"{args.data} has no array named {missing[0]!r} (it has: {', '.join(z.files)})")
-        # float data runs as float32 (taps.batches), integer and bool data
-        # as it is (an int64 sample rate, a mask); a 0-d array goes with
-        # every batch
-        data = {n: np.asarray(z[n]) for n in engine.input_names}
+    data = _load_npz(args.data, engine.input_names)
     if args.limit:
         data = {n: a[: args.limit] if a.ndim else a for n, a in data.items()}
-    rows = compare(args.model, engine, data, batch_size=args.batch_size)
+    progress = False if args.quiet else int8rt.Progress(sys.stderr)
+    rows = compare(args.model, engine, data, batch_size=args.batch_size, progress=progress)
     print(f"{args.model} (FP32) vs {args.engine} ({engine.precision}) on {count(data)} samples of {args.data}")
     print(format_comparison(rows))
     return 0
+
+
+def _load_npz(path: str, names: list[str]) -> dict[str, np.ndarray]:
+    """The arrays of ``names`` from the .npz at ``path``: float data runs as
+    float32 (taps.batches), integer and bool data as it is (an int64 sample
+    rate, a mask); a 0-d array goes with every batch. Errors name the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"input data '{path}' does not exist")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"input data '{path}' is not an .npz file of arrays ({e})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"input data '{path}' is a single .npy array: give an .npz with one array per input "
+                         f"({', '.join(names)}), e.g. np.savez('{Path(path).stem}.npz', {names[0]}=array)")
+    with z:
+        missing = [n for n in names if n not in z.files]
+        if missing:
+            raise KeyError(f"{path} has no array named {missing[0]!r} (it has: {', '.join(z.files)})")
+        return {n: np.asarray(z[n]) for n in names}
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -49,6 +66,7 @@ def add_accuracy_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParse
     c.add_argument("--data", required=True, help=".npz with one array per input name, axis 0 = samples")
     c.add_argument("--batch-size", type=int, default=32)
     c.add_argument("--limit", type=int, help="use only the first N samples")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     c.set_defaults(fn=_cmd_compare)
 
     r = sub.add_parser("report", help="write an engine's build report as a web page (plots with matplotlib)")

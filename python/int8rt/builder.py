@@ -641,7 +641,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             engine = Engine(built if built is not None else builder.build(result.scales))
             step.update()
         engine = run.finish(engine, result, accuracy_target=config.accuracy_target,
-                            accuracy_metric=config.accuracy_metric, rebuild=rebuild)
+                            accuracy_metric=config.accuracy_metric, rebuild=rebuild, progress=config.progress)
         if rewrites.rescaled:  # int8rt compare sets the model's own values beside the engine's with them
             engine = Engine(engine._native.with_metadata({**engine.metadata,
                                                           RESCALED_KEY: json.dumps(rewrites.rescaled)}))

@@ -506,9 +506,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         return args.fn(args)
-    except (int8rt.Error, FileNotFoundError, KeyError, ValueError, ImportError) as e:
-        # str(KeyError) is the repr of its argument (quotes and all): print the message itself.
+    except (int8rt.Error, OSError, KeyError, ValueError, ImportError) as e:
+        # str(KeyError) is the repr of its argument (quotes and all): print the message itself;
+        # an OSError's "[Errno 17] File exists: 'x'" without its errno.
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        if isinstance(e, OSError) and e.strerror and e.filename:
+            message = f"{e.strerror}: '{e.filename}'"
         print(f"int8rt {args.command}: error: {message}", file=sys.stderr)
         return 1
 

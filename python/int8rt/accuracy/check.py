@@ -36,9 +36,9 @@ import numpy as np
 
 from .._numerics import amax_from_scale, scale_from_amax
 from . import metrics
-from .report import BuildReport, OutputCheck, TensorCheck
-from .taps import (batches, flat_floors, fp32_tap_engine, groups, int8_scales, int8_zero_points, scoped_tensors,
-                   tapped_run)
+from .report import BuildReport, OutputCheck, TensorCheck, coarse_histogram
+from .taps import (as_read, batches, flat_ceilings, flat_floors, fp32_tap_engine, groups, int8_scales, int8_zero_points,
+                   scoped_tensors, tapped_run)
 
 __all__ = ["BETTER_DB", "CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
 
@@ -63,12 +63,14 @@ ALTERNATIVES: tuple[tuple[str, dict[str, Any]], ...] = (
 def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Mapping[str, list[float]],
            zero_points: Optional[Mapping[str, int]] = None,
            floors: Optional[Mapping[str, float]] = None,
-           keep: Optional[dict[str, list[np.ndarray]]] = None) -> dict[str, list[metrics.SumSquares]]:
-    """``floors``: tensors whose readers are flat below a value (taps.flat_floors),
-    measured as those readers see them, raised to it. ``keep``: name -> a
-    list that each chunk's value of that tap output is appended to."""
+           keep: Optional[dict[str, list[np.ndarray]]] = None,
+           ceilings: Optional[Mapping[str, float]] = None) -> dict[str, list[metrics.SumSquares]]:
+    """``floors`` / ``ceilings``: tensors whose readers are flat below / above
+    a value (taps.flat_floors, taps.flat_ceilings), measured as those
+    readers see them, clipped to it. ``keep``: name -> a list that each
+    chunk's value of that tap output is appended to."""
     ctx = tap.create_execution_context()
-    zero_points, floors = zero_points or {}, floors or {}
+    zero_points, floors, ceilings = zero_points or {}, floors or {}, ceilings or {}
     out = {n: [metrics.SumSquares() for _ in s] for n, s in scales.items()}
     for chunk in batches(data, batch_size):
         values = tapped_run(ctx, chunk)  # with the tensors of the If branches this chunk took
@@ -78,7 +80,7 @@ def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Ma
         for name, ss in scales.items():
             if name not in values:
                 continue  # in a branch this chunk did not take
-            v = np.maximum(values[name], np.float32(floors[name])) if name in floors else values[name]
+            v = as_read(values[name], floors.get(name), ceilings.get(name))
             for acc, s in zip(out[name], ss):
                 acc.add(v, s, zero_points.get(name, 0))
     return out
@@ -111,6 +113,14 @@ def _alternatives(names: list[str], collector: Any, tap: Any, data: Mapping[str,
     return out
 
 
+def _coarse(collector: Any, name: str) -> Optional[tuple[float, tuple[int, ...]]]:
+    """The report's copy of ``name``'s calibration histogram (report.coarse_histogram)."""
+    if collector is None or name not in collector:
+        return None
+    h = collector.histogram(name)
+    return coarse_histogram(h.counts, h.bin_width, h.max_abs) if h.total_count else None
+
+
 def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_size: int,
             collector: Any, methods: Mapping[str, str], header: dict[str, Any]) -> BuildReport:
     """Measures ``engine`` (a ``_core.Engine``, INT8) against ``network``
@@ -126,7 +136,7 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     zero_points = int8_zero_points(lowered, branches=True)  # unsigned activations: their own grid
     refs: dict[str, list[np.ndarray]] = {name: [] for name in engine.output_names}  # float32, from the taps' run
     stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()}, zero_points,
-                   flat_floors(lowered, branches=True), keep=refs)
+                   flat_floors(lowered, branches=True), keep=refs, ceilings=flat_ceilings(lowered, branches=True))
     stats = {n: st for n, st in stats.items() if st[0].count}  # a branch no sample took: not measured
     scales = {n: s for n, s in scales.items() if n in stats}
     q_ctx = engine.create_execution_context()
@@ -149,9 +159,13 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
         threshold = amax_from_scale(scale) if z == 0 else float(np.float32(scale) * np.float32(127 - z))
         alt = alternatives.get(name)
         reasons = []
-        if name in clipping:
+        bottom = None if z == 0 else float(np.float32(scale) * np.float32(-128 - z))
+        if name in clipping and bottom is None:
             reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (threshold {threshold:.4g}, "
                            f"observed max {s.max_abs:.4g})")
+        elif name in clipping:  # held with a zero point: it may clip below, where a symmetric one would not
+            reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (held on [{bottom:.4g}, "
+                           f"{threshold:.4g}] with zero point {z}, observed [{s.min:.4g}, {s.max:.4g}])")
         if name in low:
             gap = (f"has SQNR {s.sqnr_db:.1f} dB, {median - s.sqnr_db:.1f} dB below the median "
                    f"{median:.1f} dB of the int8 tensors")
@@ -165,12 +179,15 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
             warning = f"tensor '{name}' ({methods.get(name, '?')}) " + " and ".join(reasons)
             if alt is not None:
                 label, amax, clipped, sqnr = alt
-                warning += (f"; {label} would set {amax:.4g}, clipping {100 * clipped:.2f}% at SQNR {sqnr:.1f} dB "
+                grid = "" if bottom is None else " on a symmetric grid (±threshold, zero point 0)"
+                warning += (f"; {label} would set {amax:.4g}{grid}, clipping {100 * clipped:.2f}% "
+                            f"at SQNR {sqnr:.1f} dB "
                             "(calibrator='auto' chooses per tensor)")
             warnings.append(warning)
         tensors.append(TensorCheck(name=name, threshold=threshold, method=methods.get(name, "?"),
                                    clipped=s.clipped_fraction, sqnr_db=s.sqnr_db, observed_max=s.max_abs,
-                                   warning=warning))
+                                   warning=warning, low=bottom, observed_min=s.min, observed_top=s.max,
+                                   histogram=_coarse(collector, name)))
 
     outputs: list[OutputCheck] = []
     for name in engine.output_names:

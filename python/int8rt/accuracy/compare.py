@@ -29,7 +29,9 @@ import numpy as np
 
 from .. import _core
 from .equalize import RESCALED_KEY
-from .taps import Samples, batches, flat_floors, fp32_tap_engine, groups, int8_tap_engine, scoped_tensors, tapped_run
+from .taps import (Samples, WholeBatch, as_read, batches, count, flat_ceilings, flat_floors, fp32_tap_engine, groups,
+                   int8_tap_engine, scoped_tensors, tapped_run)
+from .taps import rows as sample_rows
 
 __all__ = ["HEALTHY_DB", "JUMP_DB", "LayerComparison", "compare", "first_jump", "format_comparison"]
 
@@ -79,15 +81,26 @@ class _Acc:
 
 
 def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
-            model_batch_size: Optional[int] = None) -> list[LayerComparison]:
+            model_batch_size: Optional[int] = None, progress: Any = None) -> list[LayerComparison]:
     """Compares ``engine`` (an INT8 :class:`int8rt.Engine`) with ``model``
     (ONNX path, bytes, ModelProto or Network) on ``data`` ({input: array},
     axis 0 = samples; or a list of such groups, taps.groups: samples of
     different shapes, or of a 0-d input's different values), one row per
-    tensor in the engine's run order."""
-    from ..builder import _to_network
+    tensor in the engine's run order. ``progress`` (True or an
+    :class:`int8rt.Progress`) shows a ``compare`` phase, a step per batch.
 
+    Raises ValueError when ``data`` holds no sample, or when the model's
+    inputs are not the engine's (an engine built from another model)."""
+    from ..builder import _to_network
+    from ..progress import phase
+
+    if count(data) == 0:
+        raise ValueError("no samples to compare on (the data's arrays have 0 rows on axis 0)")
     network = _core.Builder(_to_network(model, model_batch_size), "fp32").optimized_network()
+    model_inputs = sorted(network.tensor(i)["name"] for i in network.inputs())
+    if model_inputs != sorted(engine.input_names):
+        raise ValueError(f"the model's inputs ({', '.join(model_inputs)}) are not the engine's "
+                         f"({', '.join(sorted(engine.input_names))}): was the engine built from this model?")
     float_tensors = scoped_tensors(network)  # If branches' under their scoped names
     float_shapes = {name: t["shape"] for name, t in float_tensors.items()}
     lowered = engine.network()
@@ -113,19 +126,12 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
     # Tensors cross-layer equalization rescaled (equalize.py): the engine
     # holds the model's values divided per channel.
     rescaled = {n: np.asarray(f, np.float32) for n, f in json.loads(engine.metadata.get(RESCALED_KEY, "{}")).items()}
-    # A table input held above its readers' flat part (taps.flat_floors): compared as they read it.
-    floors = flat_floors(lowered, branches=True)
-    for chunk in batches(data, batch_size):
-        ref, got = tapped_run(ctx_f, chunk), tapped_run(ctx_q, chunk)
-        ref.update(chunk)
-        for n in names:
-            if n in where and n in ref and where[n] in got:
-                r = ref[n]
-                if n in rescaled and r.ndim >= 2:
-                    r = r / rescaled[n].reshape((1, -1) + (1,) * (r.ndim - 2))
-                if n in floors:
-                    r = np.maximum(r, np.float32(floors[n]))
-                acc[n].add(r, got[where[n]])
+    # A tensor held within its readers' flat parts (taps.flat_floors / flat_ceilings): compared as they read it.
+    floors, ceilings = flat_floors(lowered, branches=True), flat_ceilings(lowered, branches=True)
+    with phase(progress, "compare", total=_batch_count(data, batch_size), unit="batch") as step:
+        for chunk in batches(data, batch_size):
+            _accumulate(chunk, ctx_f, ctx_q, names, where, rescaled, floors, ceilings, acc)
+            step.update()
     out = []
     for name, layer, op, precision in rows:
         if name not in where or not acc[name].seen:
@@ -133,6 +139,25 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
         cos, sqnr, err = acc[name].result()
         out.append(LayerComparison(name, layer, op, precision, cos, sqnr, err))
     return out
+
+
+def _accumulate(chunk: dict[str, np.ndarray], ctx_f: Any, ctx_q: Any, names: list[str], where: dict[str, str],
+                rescaled: dict[str, np.ndarray], floors: dict[str, float], ceilings: dict[str, float],
+                acc: dict[str, _Acc]) -> None:
+    """Adds one batch of both engines' tapped values to the accumulators."""
+    ref, got = tapped_run(ctx_f, chunk), tapped_run(ctx_q, chunk)
+    ref.update(chunk)
+    for n in names:
+        if n in where and n in ref and where[n] in got:
+            r = ref[n]
+            if n in rescaled and r.ndim >= 2:
+                r = r / rescaled[n].reshape((1, -1) + (1,) * (r.ndim - 2))
+            acc[n].add(as_read(r, floors.get(n), ceilings.get(n)), got[where[n]])
+
+
+def _batch_count(data: Samples, batch_size: int) -> int:
+    """How many chunks :func:`taps.batches` makes of ``data`` (a whole batch is one)."""
+    return sum(1 if isinstance(g, WholeBatch) else -(-sample_rows(g) // max(1, batch_size)) for g in groups(data))
 
 
 def _run_order(network: Any, scope: str = "") -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:

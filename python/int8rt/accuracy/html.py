@@ -1,23 +1,30 @@
 """The build report as a web page: ``int8rt build ... --report DIR`` and
 ``int8rt report ENGINE DIR`` write ``DIR/index.html``.
 
-One row per int8 tensor in network order (method, threshold, observed max,
-clipped %, SQNR, the warning), the outputs, the mixed-precision choice with
-each layer's sensitivity, and, when matplotlib is installed (``pip install
+One row per int8 tensor in network order (method, the range it is held in
+and the one observed: threshold / largest |x|, or [low, top] / [min, max]
+for a tensor held with a zero point; clipped %, SQNR, the warning), the
+outputs, the mixed-precision choice with each layer's sensitivity, and, when matplotlib is installed (``pip install
 int8rt[report]``), PNG plots beside the page: SQNR and clipped share along
-the network, and the sensitivity ranking. Without matplotlib the page is the
-tables alone. Per-tensor histograms are not drawn: the report does not keep
-the histograms.
+the network, the sensitivity ranking, and the calibration histograms (|x|, 64
+bins kept in the report) of the warned and lowest-SQNR tensors with their
+thresholds. Without matplotlib the page is the tables alone.
+
+Nothing half-written: the page and its plots are made in a temporary folder
+beside ``DIR`` and moved in (each file renamed into place) only once all of
+them exist, so a failure leaves ``DIR`` as it was.
 """
 from __future__ import annotations
 
 import html
 import math
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from .report import BuildReport
+from .report import BuildReport, latency_text
 
 __all__ = ["write_html"]
 
@@ -54,6 +61,43 @@ def _plots(report: BuildReport, folder: Path) -> list[str]:
         fig.savefig(folder / "sensitivity.png", dpi=100)
         plt.close(fig)
         files.append("sensitivity.png")
+    files += _histogram_plots(report, folder, plt)
+    return files
+
+
+HISTOGRAMS = 12  # drawn: every warned tensor first, then the lowest SQNR ones
+
+
+def _histogram_files(report: BuildReport) -> dict[str, str]:
+    """Tensor name -> the PNG its histogram is drawn in, for the tensors
+    drawn: every warned one first, then the lowest SQNR, ``HISTOGRAMS`` in all."""
+    kept = [t for t in report.tensors if t.histogram is not None]
+    drawn = sorted(kept, key=lambda t: (t.warning is None, t.sqnr_db))[:HISTOGRAMS]
+    return {t.name: f"hist_{i:02d}.png" for i, t in enumerate(drawn)}
+
+
+def _histogram_plots(report: BuildReport, folder: Path, plt: Any) -> list[str]:
+    """One PNG per drawn tensor: its calibration histogram of |x| (log
+    counts) with the top of the range it is held in (and |bottom| for one
+    held with a zero point) and the largest held-out |x|."""
+    files = []
+    for name, file in _histogram_files(report).items():
+        t = report.tensor(name)
+        width, counts = t.histogram
+        fig, ax = plt.subplots(figsize=(5, 2.6))
+        ax.bar([width * k for k in range(len(counts))], counts, width=width, align="edge", color="tab:blue")
+        ax.set_yscale("log")
+        ax.axvline(t.threshold, color="tab:red", label=f"top of range {t.threshold:.4g}")
+        if t.low is not None and t.low < 0:
+            ax.axvline(-t.low, color="tab:red", linestyle="--", label=f"|bottom| {-t.low:.4g}")
+        ax.axvline(t.observed_max, color="black", linestyle=":", label=f"held-out max |x| {t.observed_max:.4g}")
+        ax.set_title(f"{t.name} ({t.method}): clipped {100 * t.clipped:.3g}%, SQNR {t.sqnr_db:.1f} dB", fontsize=8)
+        ax.set_xlabel("|x| (calibration histogram)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(folder / file, dpi=90)
+        plt.close(fig)
+        files.append(file)
     return files
 
 
@@ -63,9 +107,27 @@ def _row(cells: list[str], tag: str = "td", cls: Optional[str] = None) -> str:
 
 
 def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str = "int8rt build report") -> Path:
-    """Writes ``folder/index.html`` (and PNG plots with matplotlib); returns the page's path."""
+    """Writes ``folder/index.html`` (and PNG plots with matplotlib); returns the page's path.
+
+    Raises NotADirectoryError when ``folder`` exists and is not a folder;
+    on any failure ``folder`` is left as it was."""
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"report folder '{out}' exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp.", dir=out.parent))
+    try:
+        _write_page(report, staging, title)
+        out.mkdir(exist_ok=True)
+        names = sorted(p.name for p in staging.iterdir())
+        for name in [n for n in names if n != "index.html"] + ["index.html"]:  # the page last: it links the rest
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "index.html"
+
+
+def _write_page(report: BuildReport, out: Path, title: str) -> None:
     e = html.escape
     parts = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>",
              "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -85,23 +147,23 @@ def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str
                               (o.centred_cosine, o.cosine, o.relative_l2, o.max_abs_error, o.top1_agreement,
                                o.top1_constant_baseline)]))
         parts.append("</table>")
-        for f in _plots(report, out):
-            parts.append(f"<p><img src='{f}' alt='{f}'></p>")
+        plots = _plots(report, out)
+        for f in plots:
+            parts.append(f"<p><img id='{f}' src='{f}' alt='{f}'></p>")
+        drawn = {name: f for name, f in _histogram_files(report).items() if f in plots}
         mp = report.mixed_precision
         if mp:
             parts.append(f"<h2>Mixed precision</h2><p>target {mp['target']:.4g}: {'met' if mp['met'] else 'not met'}, "
                          f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}); float32 layers: "
-                         f"{e(', '.join(mp['float_layers']) or 'none')}; latency {mp['ms_all_int8']:.3f} -> "
-                         f"{mp['ms_chosen']:.3f} ms</p>")
+                         f"{e(', '.join(mp['float_layers']) or 'none')}; {e(latency_text(mp))}</p>")
         parts.append("<h2>Int8 tensors</h2><table>")
-        parts.append(_row(["tensor", "method", "threshold", "observed max", "clipped %", "SQNR dB", "warning"], "th"))
+        parts.append(_row(["tensor", "method", "range held", "range observed", "clipped %", "SQNR dB", "warning"],
+                          "th"))
         for t in report.tensors:
-            parts.append(_row([e(t.name), e(t.method), f"{t.threshold:.4g}", f"{t.observed_max:.4g}",
+            held, seen = t.range_text().split(" / ", 1)
+            name = f"<a href='#{drawn[t.name]}'>{e(t.name)}</a>" if t.name in drawn else e(t.name)
+            parts.append(_row([name, e(t.method), e(held), e(seen),
                                f"{100 * t.clipped:.3f}", f"{t.sqnr_db:.1f}", e(t.warning or "")],
                               cls="warn" if t.warning else None))
         parts.append("</table>")
-    page = out / "index.html"
-    tmp = out / f".index.html.tmp.{os.getpid()}"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, page)
-    return page
+    (out / "index.html").write_text("\n".join(parts), encoding="utf-8")

@@ -92,6 +92,8 @@ class SumSquares:
         self.clipped = 0
         self.count = 0
         self.max_abs = 0.0
+        self.min = math.inf   # smallest and largest value (a zero-point grid clips each side apart)
+        self.max = -math.inf
 
     def add(self, x: np.ndarray, scale: float, zero_point: int = 0) -> None:
         x = np.asarray(x, np.float32).ravel()
@@ -101,7 +103,9 @@ class SumSquares:
         self.clipped += _saturated(x, scale, zero_point)
         self.count += x.size
         if x.size:
-            self.max_abs = max(self.max_abs, float(np.abs(x).max()))
+            lo, hi = float(x.min()), float(x.max())
+            self.min, self.max = min(self.min, lo), max(self.max, hi)
+            self.max_abs = max(self.max_abs, -self.min, self.max)
 
     @property
     def sqnr_db(self) -> float:

@@ -14,8 +14,9 @@ yours) after calibration:
    bisection (assuming more float layers never score lower); when even every
    layer in float32 would not, all candidates stay float and a warning says so.
 3. The report records the float layers, their sensitivity, the score reached
-   and the latency of the all-int8 and the chosen engine (median of runs on
-   the check samples).
+   and the latency of the all-int8, the chosen and the float32 engine (median
+   of runs on the check samples); a chosen engine no faster than float32 is
+   a warning.
 
 ``layer_precisions`` given by hand still apply to every engine built here.
 """
@@ -32,11 +33,22 @@ import numpy as np
 from . import metrics
 from .taps import batches
 
-__all__ = ["MixedPrecision", "Metric", "choose_float_layers", "default_metric"]
+__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "choose_float_layers", "default_metric", "little_gain"]
 
 logger = logging.getLogger("int8rt")
 
 Metric = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]
+
+# A chosen engine that saves less than this share of the float32 engine's
+# latency is a warning: on PP-OCR rec (entropy2, target 0.99) 30 of 116
+# layers in float32 cost as much CPU as float32 itself (239 against 240 ms).
+MIN_SAVING = 0.1
+
+
+def little_gain(ms_chosen: float, ms_fp32: Optional[float]) -> bool:
+    """Whether the chosen engine saves less than ``MIN_SAVING`` of the
+    float32 engine's latency (False where float32 was not timed)."""
+    return ms_fp32 is not None and ms_chosen > (1.0 - MIN_SAVING) * ms_fp32
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class MixedPrecision:
     sensitivity: dict[str, float]        # every candidate layer, 1 - score with only it in int8
     ms_all_int8: float
     ms_chosen: float
+    ms_fp32: Optional[float] = None      # the float32 engine, timed alike (None: not timed)
 
 
 def default_metric(reference: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray]) -> float:
@@ -69,16 +82,21 @@ def _outputs(engine: Any, data: Mapping[str, np.ndarray], batch_size: int) -> di
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def _median_ms(engine: Any, data: Mapping[str, np.ndarray], batch_size: int, runs: int = 7) -> float:
-    ctx = engine.create_execution_context()
+def _median_ms(engines: list[Any], data: Mapping[str, np.ndarray], batch_size: int, runs: int = 9) -> list[float]:
+    """Median wall milliseconds of one run of each engine on the first chunk
+    of ``data``, the engines alternated run by run so that a change in the
+    machine's load falls on all of them alike."""
+    contexts = [e.create_execution_context() for e in engines]
     chunk = next(batches(data, batch_size))
-    ctx.run(chunk)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
+    for ctx in contexts:
         ctx.run(chunk)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(times))
+    times: list[list[float]] = [[] for _ in contexts]
+    for _ in range(runs):
+        for ctx, t in zip(contexts, times):
+            t0 = time.perf_counter()
+            ctx.run(chunk)
+            t.append((time.perf_counter() - t0) * 1e3)
+    return [float(np.median(t)) for t in times]
 
 
 def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
@@ -97,17 +115,27 @@ def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
 
 def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_names: set[str],
                         reference: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], batch_size: int,
-                        target: float, metric: Optional[Metric] = None) -> tuple[Any, MixedPrecision]:
+                        target: float, metric: Optional[Metric] = None,
+                        progress: Any = None, fp32_engine: Any = None) -> tuple[Any, MixedPrecision]:
     """Returns the engine to ship and what was chosen. ``build(fp32_nodes)``
-    makes an INT8 engine with those network nodes kept in float32."""
+    makes an INT8 engine with those network nodes kept in float32.
+    ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
+    ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
+    per engine the bisection builds). ``fp32_engine``, where given, is timed
+    beside the two, so the report says when the chosen engine is no faster
+    than float32."""
+    from ..progress import phase
+
     metric = metric or default_metric
     groups = _groups(engine, node_names)
     everything = {n for parts in groups.values() for n in parts}
     score0 = metric(reference, _outputs(engine, data, batch_size))
     sensitivity: dict[str, float] = {}
-    for layer, parts in groups.items():
-        alone = build(everything - set(parts))
-        sensitivity[layer] = 1.0 - metric(reference, _outputs(alone, data, batch_size))
+    with phase(progress, "sensitivity", total=len(groups), unit="layer") as step:
+        for layer, parts in groups.items():
+            alone = build(everything - set(parts))
+            sensitivity[layer] = 1.0 - metric(reference, _outputs(alone, data, batch_size))
+            step.update()
     order = sorted(groups, key=lambda name: -sensitivity[name])
 
     def score_with(k: int) -> tuple[float, Any]:
@@ -118,26 +146,46 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
 
     best_k, best = 0, (score0, engine)
     if score0 < target:
-        lo, hi = 0, len(order)   # score(lo) < target; find the smallest k with score >= target
-        top = score_with(hi)
-        best_k, best = hi, top
-        if top[0] >= target:
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                s = score_with(mid)
-                if s[0] >= target:
-                    hi, best_k, best = mid, mid, s
-                else:
-                    lo = mid
-        else:
-            logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
-                           target, top[0])
+        # at most 1 + ceil(log2(layers)) engines: every layer float, then the bisection
+        with phase(progress, "mixed precision", total=1 + math.ceil(math.log2(max(1, len(order)))),
+                   unit="engine") as step:
+            best_k, best = _bisect(score_with, len(order), target, step)
     chosen = tuple(order[:best_k])
+    ms = _median_ms([engine, best[1]] + ([fp32_engine] if fp32_engine is not None else []), data, batch_size)
     result = MixedPrecision(target=target, score_all_int8=score0, score=best[0], met=best[0] >= target,
-                            float_layers=chosen, sensitivity=sensitivity,
-                            ms_all_int8=_median_ms(engine, data, batch_size),
-                            ms_chosen=_median_ms(best[1], data, batch_size))
+                            float_layers=chosen, sensitivity=sensitivity, ms_all_int8=ms[0], ms_chosen=ms[1],
+                            ms_fp32=ms[2] if fp32_engine is not None else None)
+    if chosen and little_gain(result.ms_chosen, result.ms_fp32):
+        logger.warning("mixed precision: with %d layer(s) in float32 the engine (%.3f ms) saves less than %d%% over "
+                       "the float32 engine (%.3f ms): a lower accuracy_target, or another calibrator, keeps more "
+                       "in int8", len(chosen), result.ms_chosen, round(100 * MIN_SAVING), result.ms_fp32,
+                       extra={"in_build_report": True})  # the report's mixed-precision line says it too
     logger.info("mixed precision: %d of %d int8 layers kept in float32 for %s %.4f (all int8: %.4f); "
                 "latency %.3f -> %.3f ms", len(chosen), len(order), "score", result.score, score0,
                 result.ms_all_int8, result.ms_chosen)
     return best[1], result
+
+
+def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: float,
+            step: Any) -> tuple[int, tuple[float, Any]]:
+    """The smallest ``k`` (of ``n`` layers, most sensitive first) whose
+    engine with the first ``k`` in float32 scores at least ``target``
+    (score(0) does not), and its (score, engine); ``n`` and its
+    engine when even that misses the target (a warning says so)."""
+    lo, hi = 0, n   # score(lo) < target; find the smallest k with score >= target
+    top = score_with(hi)
+    step.update()
+    best_k, best = hi, top
+    if top[0] >= target:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            s = score_with(mid)
+            step.update()
+            if s[0] >= target:
+                hi, best_k, best = mid, mid, s
+            else:
+                lo = mid
+    else:
+        logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
+                       target, top[0])
+    return best_k, best

@@ -13,9 +13,12 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY"]
+from .mixed import MIN_SAVING, little_gain
+
+__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "coarse_histogram", "latency_text"]
 
 METADATA_KEY = "build_report"
+HISTOGRAM_BINS = 64  # per tensor in the report: enough to see a spike or a long tail, small in the engine file
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,19 @@ class TensorCheck:
         sqnr_db: SQNR of the tensor quantized at its scale (dB).
         observed_max: largest ``|x|`` on the held-out slice.
         warning: why this tensor is suspicious, or None.
+        low: for a tensor held with a zero point (unsigned or asymmetric
+            activations, docs/numerics.md), the bottom of its range (the
+            value of code -128; ``threshold`` is then the top, code 127);
+            None for a symmetric one, whose range is ``±threshold``.
+        observed_min, observed_top: smallest and largest value on the
+            held-out slice (None in reports written before they were kept).
+            Like ``clipped`` and ``sqnr_db``, as the tensor's readers see it:
+            one whose readers are flat beyond its grid (a HardSigmoid's input,
+            taps.flat_floors / flat_ceilings) is clipped to the grid first.
+        histogram: the calibration histogram of ``|x|`` coarsened to at
+            most ``HISTOGRAM_BINS`` bins from 0: ``(bin width, counts)``, for
+            the report's plots (None where the builder had no histogram:
+            a cache, an older report).
     """
 
     name: str
@@ -40,6 +56,22 @@ class TensorCheck:
     sqnr_db: float
     observed_max: float
     warning: Optional[str] = None
+    low: Optional[float] = None
+    observed_min: Optional[float] = None
+    observed_top: Optional[float] = None
+    histogram: Optional[tuple[float, tuple[int, ...]]] = None
+
+    def range_text(self) -> str:
+        """The range the engine holds beside the one observed: ``"4.453 /
+        4.493"`` (threshold / largest |x|) for a symmetric tensor; ``"[-2.507,
+        3.304] / [-3.08, 2.208]"`` for one held with a zero point, which
+        clips below as well as above."""
+        if self.low is None:
+            return f"{self.threshold:.4g} / {self.observed_max:.4g}"
+        seen = (f"[{self.observed_min:.4g}, {self.observed_top:.4g}]"
+                if self.observed_min is not None and self.observed_top is not None
+                else f"max |x| {self.observed_max:.4g}")
+        return f"[{self.low:.4g}, {self.threshold:.4g}] / {seen}"
 
 
 @dataclass(frozen=True)
@@ -125,7 +157,8 @@ class BuildReport:
     @classmethod
     def from_json(cls, text: str) -> "BuildReport":
         d: dict[str, Any] = json.loads(text)
-        d["tensors"] = tuple(TensorCheck(**t) for t in d.get("tensors", ()))
+        d["tensors"] = tuple(TensorCheck(**{**t, "histogram": _histogram(t.get("histogram"))})
+                             for t in d.get("tensors", ()))
         d["outputs"] = tuple(OutputCheck(**o) for o in d.get("outputs", ()))
         d["warnings"] = tuple(d.get("warnings", ()))
         return cls(**d)
@@ -148,17 +181,18 @@ class BuildReport:
         shown = self.tensors if all_tensors else sorted(self.tensors, key=lambda t: t.sqnr_db)[:5]
         if shown:
             lines.append(f"  {'int8 tensors' if all_tensors else 'lowest-SQNR int8 tensors'} "
-                         f"({len(self.tensors)} in all): SQNR dB, clipped %, threshold / observed max, method")
+                         f"({len(self.tensors)} in all): SQNR dB, clipped %, threshold / observed max "
+                         "([low, top] / [min, max] where held with a zero point), method")
             width = max(len(t.name) for t in shown)
             for t in shown:
                 lines.append(f"    {t.name:<{width}}  {t.sqnr_db:6.1f}  {100 * t.clipped:7.3f}%  "
-                             f"{t.threshold:.4g} / {t.observed_max:.4g}  {t.method}")
+                             f"{t.range_text()}  {t.method}")
         mp = self.mixed_precision
         if mp:
             lines.append(f"  mixed precision: target {mp['target']:.4g}, {'met' if mp['met'] else 'NOT met'}: "
                          f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}) with "
                          f"{len(mp['float_layers'])} layer(s) in float32 {list(mp['float_layers'])}; "
-                         f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms")
+                         + latency_text(mp))
         if auto:
             lines.append(auto)
         for w in self.warnings:
@@ -178,6 +212,32 @@ class BuildReport:
                 f"bias correction {a.get('bias_correction', 'off')}{measured} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
                                           else ""))
+
+
+def coarse_histogram(counts: Any, bin_width: float, max_abs: float) -> tuple[float, tuple[int, ...]]:
+    """``(width, counts)``: the bins of a calibration histogram of ``|x|``
+    up to ``max_abs`` merged, ``ceil(used / HISTOGRAM_BINS)`` at a time, into
+    at most ``HISTOGRAM_BINS`` (the counts are exact sums)."""
+    counts = [int(c) for c in counts]
+    used = min(len(counts), max(1, math.ceil(max_abs / bin_width))) if bin_width > 0 else len(counts)
+    group = max(1, math.ceil(used / HISTOGRAM_BINS))
+    return bin_width * group, tuple(sum(counts[i:min(i + group, used)]) for i in range(0, used, group))
+
+
+def _histogram(h: Any) -> Optional[tuple[float, tuple[int, ...]]]:
+    return None if h is None else (float(h[0]), tuple(int(c) for c in h[1]))  # JSON lists back to tuples
+
+
+def latency_text(mp: dict[str, Any]) -> str:
+    """What automatic mixed precision's choice costs (``BuildReport.mixed_precision``):
+    ``latency A -> B ms (FP32 engine: C ms)``, saying so where B saves less
+    than mixed.MIN_SAVING of C (the FP32 figure is absent from older reports)."""
+    text = f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms"
+    ms = mp.get("ms_fp32")
+    if ms is None:
+        return text
+    verdict = f", saves less than {round(100 * MIN_SAVING)}% over float32" if little_gain(mp["ms_chosen"], ms) else ""
+    return text + f" (FP32 engine: {ms:.3f} ms{verdict})"
 
 
 def _f(x: float) -> str:

@@ -681,10 +681,11 @@ class CalibrationRun:
 
     def finish(self, engine: Any, result: Any, *, accuracy_target: Optional[float] = None,
                accuracy_metric: Optional[mixed.Metric] = None,
-               rebuild: Optional[Callable[[set[str]], Any]] = None) -> Any:
+               rebuild: Optional[Callable[[set[str]], Any]] = None, progress: Any = None) -> Any:
         """Measures the built engine (``int8rt.Engine``) and returns it with
         the report in its metadata. With ``accuracy_target``, first chooses
-        the float32 layers (mixed.py) with ``rebuild(fp32 nodes) -> _core.Engine``."""
+        the float32 layers (mixed.py) with ``rebuild(fp32 nodes) -> _core.Engine``,
+        its phases shown on ``progress`` (BuilderConfig.progress)."""
         from ..engine import Engine
 
         self._seconds["calibration_and_build"] = time.perf_counter() - self._t0
@@ -701,12 +702,13 @@ class CalibrationRun:
             header.update(threshold_samples=self.router.threshold_count, check_samples=self.router.samples(data),
                           held_out=self.router.held_out, slice_rule=self.router.describe())
             if accuracy_target is not None and rebuild is not None:
-                reference = mixed._outputs(_core.Engine.create(self._network, {"precision": "fp32"}), data,
-                                           self._chunk)
+                fp32 = _core.Engine.create(self._network, {"precision": "fp32"})
+                reference = mixed._outputs(fp32, data, self._chunk)
                 names = {n["name"] for n in self._network.nodes()}
                 chosen, choice = mixed.choose_float_layers(
                     build=rebuild, engine=engine._native, node_names=names, reference=reference, data=data,
-                    batch_size=self._chunk, target=accuracy_target, metric=accuracy_metric)
+                    batch_size=self._chunk, target=accuracy_target, metric=accuracy_metric, progress=progress,
+                    fp32_engine=fp32)
                 engine = Engine(chosen)
                 header["mixed_precision"] = asdict(choice)
                 self._seconds["mixed_precision"] = time.perf_counter() - t0

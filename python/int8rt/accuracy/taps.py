@@ -27,14 +27,15 @@ added inside them). A tensor of a branch the run did not take has no value.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _core
 
-__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "batch_samples", "batches", "count", "groups", "flat_floors",
-           "fp32_tap_engine", "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
+__all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "as_read", "batch_samples", "batches", "count", "groups",
+           "flat_ceilings", "flat_floors", "fp32_tap_engine", "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
            "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "whole_picks", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
@@ -182,18 +183,40 @@ def int8_zero_points(lowered: Any, *, branches: bool = False) -> dict[str, int]:
 
 
 def flat_floors(lowered: Any, *, branches: bool = False) -> dict[str, float]:
-    """:func:`_flat_floors` of ``lowered``; ``branches`` as in :func:`int8_scales`."""
-    return _scoped(_flat_floors, lowered, branches)
+    """Source tensor name -> the bottom of its grid, for the int8 tensors
+    whose readers are flat below it (:func:`_flat_bounds`); ``branches`` as
+    in :func:`int8_scales`."""
+    return {n: lo for n, (lo, _) in _scoped(_flat_bounds, lowered, branches).items() if lo > -math.inf}
 
 
-def _flat_floors(lowered: Any) -> dict[str, float]:
-    """Source tensor name -> the value of its code -128, for the int8
-    tensors that only tables built for a clipped input read (``int8rt.QLut``
-    with ``in_zero_point``: a HardSwish's input held on [-3, T],
-    lower_int8_zero_points.cc). The readers are flat below that value, so
-    what the grid clips there changes nothing: the accuracy check and
-    ``compare`` measure such a tensor against its float32 values raised to
-    it."""
+def flat_ceilings(lowered: Any, *, branches: bool = False) -> dict[str, float]:
+    """Source tensor name -> the top of its grid, for the int8 tensors whose
+    readers are flat above it (a HardSigmoid's input); as :func:`flat_floors`."""
+    return {n: hi for n, (_, hi) in _scoped(_flat_bounds, lowered, branches).items() if hi < math.inf}
+
+
+def as_read(x: np.ndarray, floor: Optional[float], ceiling: Optional[float]) -> np.ndarray:
+    """``x`` as readers flat below ``floor`` and above ``ceiling`` see it
+    (:func:`flat_floors`, :func:`flat_ceilings`; None: no bound)."""
+    if floor is not None:
+        x = np.maximum(x, np.float32(floor))
+    if ceiling is not None:
+        x = np.minimum(x, np.float32(ceiling))
+    return x
+
+
+def _flat_bounds(lowered: Any) -> dict[str, tuple[float, float]]:
+    """Source tensor name -> (floor, ceiling): the values of its codes -128
+    and 127 where every reader is flat beyond them (-inf / inf where not),
+    for the int8 tensors held with a zero point that only these read:
+    tables built for a clipped input (``int8rt.QLut`` with
+    ``in_zero_point``: a HardSwish's input held on [-3, T],
+    lower_int8_zero_points.cc; floor only), or a Dequantize into float ops
+    flat beyond them (:func:`_flat_range`: a table region the lowering
+    planned may run in float in the end, a squeeze-and-excitation gate kept
+    float32). What the grid clips there changes nothing the readers
+    compute, so the accuracy check and ``compare`` measure such a tensor
+    against its float32 values clipped to them."""
     tensors = lowered.tensors()
     readers: dict[int, list[dict[str, Any]]] = {}
     for node in lowered.nodes():
@@ -201,15 +224,46 @@ def _flat_floors(lowered: Any) -> dict[str, float]:
             if t >= 0:
                 readers.setdefault(t, []).append(node)
     grids = _int8_grids(lowered)
-    out: dict[str, float] = {}
+    outputs = set(lowered.outputs())
+    out: dict[str, tuple[float, float]] = {}
     for t, nodes in readers.items():
-        name = tensors[t]["name"]
-        if not name.endswith(INT8_SUFFIX) or name[: -len(INT8_SUFFIX)] not in grids:
+        name = tensors[t]["name"][: -len(INT8_SUFFIX)]
+        if not tensors[t]["name"].endswith(INT8_SUFFIX) or name not in grids or grids[name][1] == 0:
             continue
-        if all(n["op"] == "int8rt.QLut" and n["attrs"].get("in_zero_point", 0) != 0 for n in nodes):
-            scale, zero_point = grids[name[: -len(INT8_SUFFIX)]]
-            out[name[: -len(INT8_SUFFIX)]] = float(np.float32(-128 - zero_point) * np.float32(scale))
+        scale, zero_point = grids[name]
+        floor = float(np.float32(-128 - zero_point) * np.float32(scale))
+        ceiling = float(np.float32(127 - zero_point) * np.float32(scale))
+        lo, hi = floor, ceiling
+        for n in nodes:
+            if n["op"] == "int8rt.QLut" and n["attrs"].get("in_zero_point", 0) != 0:
+                hi = math.inf
+            elif n["op"] == "int8rt.Dequantize" and n["outputs"] and n["outputs"][0] not in outputs:
+                for r in readers.get(n["outputs"][0], [None]):
+                    flat_lo, flat_hi = _flat_range(r)
+                    lo = lo if flat_lo >= floor else -math.inf
+                    hi = hi if flat_hi <= ceiling else math.inf
+            else:
+                lo, hi = -math.inf, math.inf
+        if lo > -math.inf or hi < math.inf:
+            out[name] = (lo, hi)
     return out
+
+
+def _flat_range(node: Optional[dict[str, Any]]) -> tuple[float, float]:
+    """(a, b): float op ``node`` is constant below a and above b, by its ONNX
+    definition: Relu (0, inf), HardSwish (-3, inf), HardSigmoid
+    (-beta / alpha, (1 - beta) / alpha); (-inf, inf) for any other op or none."""
+    if node is None:
+        return -math.inf, math.inf
+    if node["op"] == "Relu":
+        return 0.0, math.inf
+    if node["op"] == "HardSwish":
+        return -3.0, math.inf
+    if node["op"] == "HardSigmoid":
+        alpha, beta = float(node["attrs"].get("alpha", 0.2)), float(node["attrs"].get("beta", 0.5))
+        if alpha > 0:
+            return -beta / alpha, (1.0 - beta) / alpha
+    return -math.inf, math.inf
 
 
 def quantized_inside(lowered: Any, network: Any) -> set[str]:

@@ -1,0 +1,276 @@
+"""The accuracy tools as a new user meets them (issue 12 §1, §3-§5): clear
+errors for bad inputs to ``int8rt compare`` / ``int8rt report``, progress on
+the long steps (sensitivity ranking, compare), a report folder written whole
+or not at all, the range of a tensor held with a zero point shown as it is
+held, and the report's figures against an independent NumPy computation."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+import int8rt
+from int8rt.accuracy import metrics
+from int8rt.accuracy.html import write_html
+from int8rt.accuracy.report import BuildReport, TensorCheck
+from int8rt.cli import main
+
+from accuracy_models import entropy_collapse_case
+from test_accuracy_check import calibrator, split
+
+
+@pytest.fixture(scope="module")
+def case():
+    return entropy_collapse_case()
+
+
+@pytest.fixture(scope="module")
+def files(case, tmp_path_factory):
+    d = tmp_path_factory.mktemp("ux")
+    (d / "m.onnx").write_bytes(case.model)
+    np.savez(d / "eval.npz", x=case.eval_x)
+    cal = calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib))
+    engine = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=cal))
+    engine.save(d / "e.i8rt")
+    return d, engine
+
+
+def _cli(argv: list[str], capsys) -> tuple[int, str]:
+    rc = main(argv)
+    captured = capsys.readouterr()
+    return rc, captured.err
+
+
+def test_compare_refuses_bad_data_with_a_message(files, capsys) -> None:
+    d, _ = files
+    np.savez(d / "empty.npz", x=np.zeros((0, 1, 8, 8), np.float32))
+    np.save(d / "one.npy", np.zeros((4, 1, 8, 8), np.float32))
+    (d / "text.npz").write_text("not numpy")
+    base = ["compare", str(d / "m.onnx"), "--engine", str(d / "e.i8rt"), "-q", "--data"]
+    for data, message in (("empty.npz", "no samples to compare on"),
+                          ("one.npy", "is a single .npy array"),
+                          ("text.npz", "is not an .npz file"),
+                          ("missing.npz", "does not exist")):
+        rc, err = _cli(base + [str(d / data)], capsys)
+        assert rc == 1 and message in err, (data, err)
+
+
+def test_compare_refuses_a_model_the_engine_was_not_built_from(files, capsys, case) -> None:
+    import onnx
+
+    d, _ = files
+    other = onnx.load_from_string(case.model)
+    other.graph.input[0].name = "image"
+    for node in other.graph.node:
+        node.input[:] = ["image" if i == "x" else i for i in node.input]
+    (d / "other.onnx").write_bytes(other.SerializeToString())
+    rc, err = _cli(["compare", str(d / "other.onnx"), "--engine", str(d / "e.i8rt"), "--data",
+                    str(d / "eval.npz"), "-q"], capsys)
+    assert rc == 1 and "the model's inputs (image) are not the engine's (x)" in err
+
+
+def test_compare_shows_progress(files, case) -> None:
+    from int8rt.accuracy.compare import compare
+
+    _, engine = files
+    stream = io.StringIO()
+    compare(case.model, engine, {"x": case.eval_x}, batch_size=64,
+            progress=int8rt.Progress(stream, bars=False))
+    batches = -(-len(case.eval_x) // 64)
+    assert f"int8rt compare: started, {batches} batches" in stream.getvalue()
+    assert f"int8rt compare: done in" in stream.getvalue() and f"{batches} batches" in stream.getvalue()
+
+
+def test_sensitivity_ranking_shows_progress(case) -> None:
+    stream = io.StringIO()
+    engine = int8rt.build_engine(case.model, int8rt.BuilderConfig(
+        calibrator=calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib)), accuracy_target=0.9,
+        progress=int8rt.Progress(stream, bars=False)))
+    mp = engine.build_report().mixed_precision
+    text = stream.getvalue()
+    assert f"int8rt sensitivity: started, {len(mp['sensitivity'])} layers" in text
+    assert "int8rt sensitivity: done in" in text
+    assert "int8rt mixed precision: started" in text and "int8rt mixed precision: done in" in text
+    # what the float layers cost, beside the float32 engine itself (timed, so only its presence is asserted)
+    assert mp["ms_fp32"] > 0 and "(FP32 engine: " in engine.build_report().format()
+
+
+def test_latency_text_says_when_mixed_precision_saves_little_over_fp32() -> None:
+    from int8rt.accuracy.report import latency_text
+
+    mp = {"ms_all_int8": 57.0, "ms_chosen": 239.0, "ms_fp32": 240.0}  # PP-OCR rec, process CPU
+    assert latency_text(mp) == ("latency 57.000 -> 239.000 ms (FP32 engine: 240.000 ms, saves less than 10% over "
+                                "float32)")
+    assert latency_text({**mp, "ms_chosen": 150.0}) == "latency 57.000 -> 150.000 ms (FP32 engine: 240.000 ms)"
+    assert latency_text({"ms_all_int8": 1.0, "ms_chosen": 2.0}) == "latency 1.000 -> 2.000 ms"  # an older report
+
+
+def test_report_into_a_file_is_a_clear_error_and_writes_nothing(files, capsys) -> None:
+    d, _ = files
+    (d / "taken").write_text("mine")
+    rc, err = _cli(["report", str(d / "e.i8rt"), str(d / "taken")], capsys)
+    assert rc == 1 and "exists and is not a folder" in err
+    assert (d / "taken").read_text() == "mine"
+    assert not [p for p in d.iterdir() if p.name.startswith(".taken")]
+
+
+def test_report_folder_is_untouched_when_writing_fails(files, monkeypatch) -> None:
+    from int8rt.accuracy import html
+
+    d, engine = files
+    folder = d / "report"
+    folder.mkdir()
+    (folder / "index.html").write_text("old page")
+
+    def broken(report, out, title):
+        (out / "sqnr.png").write_bytes(b"half")
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr(html, "_write_page", broken)
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        write_html(engine.build_report(), folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["index.html"]
+    assert (folder / "index.html").read_text() == "old page"
+    assert not [p for p in d.iterdir() if p.name.startswith(".report")]
+
+
+def test_zero_point_tensor_shows_the_range_it_is_held_in() -> None:
+    sym = TensorCheck(name="a", threshold=4.453, method="mse", clipped=0.02, sqnr_db=20.0, observed_max=4.493)
+    assert sym.range_text() == "4.453 / 4.493"
+    asym = TensorCheck(name="b", threshold=3.304, method="mse", clipped=0.016, sqnr_db=29.7, observed_max=3.08,
+                       low=-2.507, observed_min=-3.08, observed_top=2.208)
+    assert asym.range_text() == "[-2.507, 3.304] / [-3.08, 2.208]"
+    report = BuildReport(measured=True, tensors=(asym,))
+    assert "[-2.507, 3.304] / [-3.08, 2.208]" in report.format()
+    again = BuildReport.from_json(report.to_json())
+    assert again.tensors[0] == asym
+
+
+def test_sum_squares_keeps_both_ends() -> None:
+    acc = metrics.SumSquares()
+    acc.add(np.array([-3.0, 1.0], np.float32), 0.05, -18)
+    acc.add(np.array([0.5, 2.0], np.float32), 0.05, -18)
+    assert (acc.min, acc.max, acc.max_abs) == (-3.0, 2.0, 3.0)
+    # held on [(-128 + 18) * 0.05, (127 + 18) * 0.05] = [-5.5, 7.25]: nothing clips
+    assert acc.clipped == 0
+
+
+def _independent(x: np.ndarray, scale: float, zero_point: int) -> tuple[float, float]:
+    """Clipped share and SQNR of ``x`` on the grid, in float64 NumPy, from the definitions."""
+    x = x.astype(np.float64).ravel()
+    s = float(np.float32(scale))
+    q = np.clip(np.rint(x / s) + zero_point, -128, 127)
+    xq = (q - zero_point) * s
+    clipped = np.mean((x / s + zero_point > 127.5) | (x / s + zero_point < -128.5))
+    return float(clipped), float(10 * np.log10(np.sum(x * x) / np.sum((x - xq) ** 2)))
+
+
+def test_report_figures_agree_with_an_independent_computation(files, case) -> None:
+    """r1 (the collapsed ReLU) and the output, recomputed from the float32
+    network's values on the held-out samples (every 4th, index 3, 7, ...)."""
+    from int8rt.accuracy.taps import int8_scales, int8_zero_points
+
+    _, engine = files
+    report = engine.build_report()
+    held = case.calib[3::4]
+    assert report.check_samples == len(held)
+    fp32 = int8rt.build_engine(case.model, int8rt.BuilderConfig(precision="fp32"))
+    lowered = engine.network()
+    scales, zps = int8_scales(lowered), int8_zero_points(lowered)
+    r1 = _relu_conv(case, held)
+    clipped, sqnr = _independent(r1, scales["r1"], zps.get("r1", 0))
+    t = report.tensor("r1")
+    assert t.clipped == pytest.approx(clipped, abs=1e-9) and clipped > 0.3
+    assert t.sqnr_db == pytest.approx(sqnr, abs=0.01)
+    ref, got = fp32.run({"x": held})["logits"], engine.run({"x": held})["logits"]
+    r, g = ref.astype(np.float64), got.astype(np.float64)
+    rc, gc = r - r.mean(0), g - g.mean(0)
+    centred = float((rc * gc).sum() / np.sqrt((rc * rc).sum() * (gc * gc).sum()))
+    assert report.outputs[0].centred_cosine == pytest.approx(centred, abs=1e-6)
+
+
+def _relu_conv(case, x: np.ndarray) -> np.ndarray:
+    """r1 = ReLU(Conv3x3(x, w1, b1), pad 1), in NumPy from the model's weights."""
+    import onnx
+    from onnx import numpy_helper
+
+    w = {i.name: numpy_helper.to_array(i) for i in onnx.load_from_string(case.model).graph.initializer}
+    w1, b1 = w["w1"].astype(np.float64), w["b1"].astype(np.float64)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    out = np.zeros((len(x), w1.shape[0], x.shape[2], x.shape[3]))
+    for i in range(3):
+        for j in range(3):
+            out += np.einsum("nchw,oc->nohw", xp[:, :, i:i + x.shape[2], j:j + x.shape[3]], w1[:, :, i, j])
+    return np.maximum(out + b1.reshape(1, -1, 1, 1), 0).astype(np.float32)
+
+
+def test_coarse_histogram_sums_bins_exactly() -> None:
+    from int8rt.accuracy.report import HISTOGRAM_BINS, coarse_histogram
+
+    counts = np.arange(2048)
+    width, coarse = coarse_histogram(counts, 0.01, 1.30)  # 130 bins used: merged 3 at a time, 44 bins
+    assert width == pytest.approx(0.03) and len(coarse) == 44 <= HISTOGRAM_BINS
+    assert coarse[0] == 0 + 1 + 2 and coarse[-1] == 129 and sum(coarse) == sum(range(130))
+
+
+def test_report_keeps_each_tensors_histogram_and_draws_the_warned_one(files, case, tmp_path) -> None:
+    import importlib.util
+
+    _, engine = files
+    report = engine.build_report()
+    r1 = report.tensor("r1")
+    width, counts = r1.histogram
+    kept = len(case.calib) - len(case.calib[3::4])  # the thresholds' samples
+    assert sum(counts) == kept * 16 * 8 * 8
+    # the spike the collapse comes from: every channel's 0.8 over the background
+    spike = int(0.8 // width)
+    assert counts[spike] > 2 * max(counts[spike - 1], counts[spike + 1])
+    assert BuildReport.from_json(report.to_json()) == report
+    page = write_html(report, tmp_path / "r").read_text()
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert "hist_00.png" in page and (tmp_path / "r" / "hist_00.png").stat().st_size > 0
+        assert "<a href='#hist_00.png'>r1</a>" in page  # the warned tensor's row links to its plot
+
+
+class _Lowered:
+    """A lowered network as taps reads it (tensors, nodes, outputs): conv c
+    (int8, scale 0.05, zero point -78: held on [-2.5, 10.25]) ->
+    Dequantize -> ``reader`` in float32."""
+
+    def __init__(self, reader: str, attrs: dict) -> None:
+        self._tensors = [{"name": n, "dtype": d, "is_constant": False}
+                         for n, d in (("x", "float32"), ("c::int8", "int8"), ("c", "float32"), ("y", "float32"))]
+        self._nodes = [
+            {"name": "conv", "op": "int8rt.QConv", "inputs": [0], "outputs": [1],
+             "attrs": {"out_scale": 0.05, "out_zero_point": -78}},
+            {"name": "c::dequantize", "op": "int8rt.Dequantize", "inputs": [1], "outputs": [2],
+             "attrs": {"scale": 0.05, "zero_point": -78}},
+            {"name": "gate", "op": reader, "inputs": [2], "outputs": [3], "attrs": attrs}]
+
+    def tensors(self):
+        return self._tensors
+
+    def nodes(self):
+        return self._nodes
+
+    def outputs(self):
+        return [3]
+
+
+def test_a_gate_input_read_in_float_is_measured_as_its_reader_sees_it() -> None:
+    """PP-OCR's SE gates: the lowering holds a HardSigmoid's input on [-2.5, T]
+    for a table, the region then runs in float behind a Dequantize; the
+    check and compare measured the raw tensor (det: '100% clipped')."""
+    from int8rt.accuracy.taps import as_read, flat_ceilings, flat_floors
+
+    gate = _Lowered("HardSigmoid", {"alpha": 0.2, "beta": 0.5})  # flat below -2.5 and above 2.5
+    assert flat_floors(gate) == {"c": pytest.approx(-2.5)} and flat_ceilings(gate) == {"c": pytest.approx(10.25)}
+    x = np.array([-60.0, -2.6, 0.3, 11.0, 52.0], np.float32)
+    assert as_read(x, -2.5, 10.25).tolist() == pytest.approx([-2.5, -2.5, 0.3, 10.25, 10.25])
+    assert flat_floors(_Lowered("Relu", {})) == {"c": pytest.approx(-2.5)} and flat_ceilings(_Lowered("Relu", {})) == {}
+    # a reader that is not flat there (Sigmoid): the clipping counts; a HardSigmoid flat below -5
+    # and above 5: what the grid clips above 10.25 does not count, below -2.5 it does
+    assert flat_floors(_Lowered("Sigmoid", {})) == {} and flat_ceilings(_Lowered("Sigmoid", {})) == {}
+    wide = _Lowered("HardSigmoid", {"alpha": 0.1, "beta": 0.5})
+    assert flat_floors(wide) == {} and flat_ceilings(wide) == {"c": pytest.approx(10.25)}
