@@ -274,3 +274,29 @@ def test_a_gate_input_read_in_float_is_measured_as_its_reader_sees_it() -> None:
     assert flat_floors(_Lowered("Sigmoid", {})) == {} and flat_ceilings(_Lowered("Sigmoid", {})) == {}
     wide = _Lowered("HardSigmoid", {"alpha": 0.1, "beta": 0.5})
     assert flat_floors(wide) == {} and flat_ceilings(wide) == {"c": pytest.approx(10.25)}
+
+
+def test_an_int8_gate_input_is_measured_as_its_table_reads_it() -> None:
+    """The same SE gate after the int8-gate lowering (lower_int8_gates.cc): no
+    float layer runs, QChannelMul reads the excitation conv's codes through
+    the gate's 256 float values. The input is held on [-3, T] (HardSigmoid
+    with alpha 1/6 is flat below -3) and the table saturates inside the grid
+    (T > 3), so neither end's clipping counts; before, the table reader hid
+    both bounds and PP-OCR cls warned of 2.8-14% clipped SE inputs again."""
+    from onnx import numpy_helper
+
+    from int8rt.accuracy.taps import flat_ceilings, flat_floors, int8_scales, int8_zero_points
+    from test_pointwise_tables import build
+    from test_se_gates import se_block
+
+    m = se_block("HardSigmoid")
+    for i, t in enumerate(m.graph.initializer):
+        if t.name in ("we", "be"):  # excitations past +-3: the gate saturates inside the grid
+            m.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t) * 8, t.name))
+    lowered = build(m, asymmetric_activations=True).network()
+    assert any(n["op"] == "int8rt.QChannelMul" and len(n["inputs"]) == 4 for n in lowered.nodes())
+    scale, zero_point = int8_scales(lowered)["e"], int8_zero_points(lowered)["e"]
+    assert flat_floors(lowered) == {"e": pytest.approx((-128 - zero_point) * scale, rel=1e-6)}
+    assert flat_floors(lowered)["e"] == pytest.approx(-3.0, abs=scale)
+    ceiling = (127 - zero_point) * scale
+    assert ceiling > 3 and flat_ceilings(lowered) == {"e": pytest.approx(ceiling, rel=1e-6)}

@@ -237,6 +237,8 @@ def _flat_bounds(lowered: Any) -> dict[str, tuple[float, float]]:
         for n in nodes:
             if n["op"] == "int8rt.QLut" and n["attrs"].get("in_zero_point", 0) != 0:
                 hi = math.inf
+            elif _table_reader(n, t) is not None:
+                hi = hi if _flat_top(lowered, _table_reader(n, t)) else math.inf
             elif n["op"] == "int8rt.Dequantize" and n["outputs"] and n["outputs"][0] not in outputs:
                 for r in readers.get(n["outputs"][0], [None]):
                     flat_lo, flat_hi = _flat_range(r)
@@ -247,6 +249,29 @@ def _flat_bounds(lowered: Any) -> dict[str, tuple[float, float]]:
         if lo > -math.inf or hi < math.inf:
             out[name] = (lo, hi)
     return out
+
+
+def _table_reader(node: dict[str, Any], t: int) -> Optional[int]:
+    """The id of the 256-value float table through which ``node`` reads int8
+    tensor ``t`` where it reads it only that way (lower_int8_gates.cc: a
+    QChannelMul's int8 gate codes, a QLutFloat's input); else None."""
+    inputs = node["inputs"]
+    if node["op"] == "int8rt.QChannelMul" and len(inputs) == 4 and inputs[1] == t and inputs[0] != t:
+        return inputs[3]
+    if node["op"] == "int8rt.QLutFloat" and inputs[0] == t:
+        return inputs[1]
+    return None
+
+
+def _flat_top(lowered: Any, table: int) -> bool:
+    """Whether a table reader is flat above its grid's top: its region's
+    values on the two top codes are equal, so the region saturated inside
+    the grid (a HardSigmoid gate whose input grid reaches past 2.5). Its
+    grid's bottom needs no test: the lowering holds a table reader's input
+    with a zero point only below the region's flat part
+    (lower_int8_zero_points.cc, adopt_flat_input_grids)."""
+    values = np.asarray(lowered.constant_data(table), np.float32).reshape(-1)
+    return values.size == 256 and values[255] == values[254]
 
 
 def _flat_range(node: Optional[dict[str, Any]]) -> tuple[float, float]:
