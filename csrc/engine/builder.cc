@@ -723,6 +723,9 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   options.scales = scales;
   options.pointwise_tables = config_.pointwise_tables;
   options.int8_gates = config_.int8_gates;
+  // The device runner's gates read a float gate (ops/cuda): on "cuda" the
+  // gate and output regions stay float layers on the device's plan.
+  options.gate_regions = config_.device == "cpu";
   options.int8_matmul_pairs = config_.int8_matmul_pairs;
   options.unsigned_activations = config_.unsigned_activations;
   options.asymmetric_activations = config_.asymmetric_activations;

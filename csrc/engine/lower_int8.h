@@ -76,6 +76,8 @@ struct LoweringOptions {
   std::set<std::string> fp32_layers;     // node names kept in float32
   bool pointwise_tables = true;          // element-wise regions as int8rt.QLut
   bool int8_gates = true;                // gates and pools may read a chain's int8 input (lower_lut)
+  bool gate_regions = true;              // with int8_gates: gate / output regions read through their float
+                                         // values (lower_int8_gates.cc); the CUDA runner has no such kernels
   bool int8_matmul_pairs = true;         // MatMul of two activations as int8rt.QMatMul
   bool unsigned_activations = false;     // non-negative tensors unsigned (lower_int8_zero_points.cc)
   bool asymmetric_activations = false;   // table outputs in [lo < 0, T] over 256 levels (same file)

@@ -36,7 +36,7 @@ bool Lowerer::gate_mul_lowers(const Node& mul, int gate) const {
 
 bool Lowerer::lower_gate_region(const LutRegion& r) {
   const int y = r.output;
-  if (!opt_.int8_gates || index_.is_output(y) || index_.readers(y).empty() || !qchannels_[r.input].empty() ||
+  if (!opt_.int8_gates || !opt_.gate_regions || index_.is_output(y) || index_.readers(y).empty() || !qchannels_[r.input].empty() ||
       !made_in_int8(r.input)) {
     return false;
   }
@@ -59,7 +59,7 @@ bool Lowerer::lower_gate_region(const LutRegion& r) {
 
 bool Lowerer::lower_output_region(const LutRegion& r) {
   const int y = r.output;
-  if (!index_.is_output(y) || !index_.readers(y).empty() || !qchannels_[r.input].empty() || !made_in_int8(r.input)) {
+  if (!opt_.gate_regions || !index_.is_output(y) || !index_.readers(y).empty() || !qchannels_[r.input].empty() || !made_in_int8(r.input)) {
     return false;  // (a float input, a network input's, keeps its float reader: no rounding added)
   }
   ConsumedRegion c = consume_region(r);
