@@ -373,3 +373,9 @@ def ort_session(path, threads: int = 1):
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.log_severity_level = 3
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+# The families added for issues 11/14's follow-up live in their own file; they use the helpers above.
+from .new_families import FAMILIES  # noqa: E402
+
+NETS.update(FAMILIES)
