@@ -55,8 +55,12 @@ def _tower(model_cls: str, config_cls: str, key: str, arg: str, **config) -> Cal
     return make
 
 
-def _image(name: str, make: Callable[[], object], kind: str, size: int = 224, note: str = "") -> M.NewNet:
-    return M.NewNet(name, "transformers", make, M._image_feeds(size), ("x",), {"x": {0: "N"}}, kind, note)
+def _image(name: str, make: Callable[[], object], kind: str, size: int = 224, note: str = "",
+           spatial: bool = False) -> M.NewNet:
+    """An image model; ``spatial``: height and width dynamic too, as segmentation
+    and DINOv2 users export them (any image size)."""
+    axes = {0: "N", 2: "H", 3: "W"} if spatial else {0: "N"}
+    return M.NewNet(name, "transformers", make, M._image_feeds(size), ("x",), {"x": axes}, kind, note)
 
 
 def _speech(n: int, seed: int, seconds: float) -> np.ndarray:
@@ -91,7 +95,7 @@ def _hubert() -> M.NewNet:
     make = _tower("HubertModel", "HubertConfig", "last_hidden_state", "input_values", hidden_size=256,
                   num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
     return M.NewNet("hubert", "transformers", make, lambda n, seed: {"x": _speech(n, seed, 1.0)}, ("x",),
-                    {"x": {0: "N"}}, "dense", "4 layers, H 256, 1 s of audio")
+                    {"x": {0: "N", 1: "T"}}, "dense", "4 layers, H 256, 1 s of audio (any length)")
 
 
 def _bart_encoder() -> M.NewNet:
@@ -109,6 +113,46 @@ def _bart_encoder() -> M.NewNet:
                     {k: {0: "N", 1: "S"} for k in inputs}, "dense", "4 layers, d 256, learned positions")
 
 
+def _llama_sdpa() -> M.NewNet:
+    """llama with the attention transformers picks by default (SDPA), as users
+    export it, and the padding mask given."""
+    def build():
+        import torch
+        t = _transformers()
+        torch.manual_seed(0)
+        return M._last_hidden_state(t.LlamaModel(t.LlamaConfig(**_DECODER)).eval())
+
+    inputs = ("input_ids", "attention_mask")
+    return M.NewNet("llama_sdpa", "transformers", build, M._token_feeds(32000, 32), inputs,
+                    {k: {0: "N", 1: "S"} for k in inputs}, "dense", "llama's config, default (SDPA) attention")
+
+
+def _clip_text_pooled() -> M.NewNet:
+    """CLIP's text tower as zero-shot users call it: ``text_embeds`` (the
+    end-of-text token's state, found with argmax, projected)."""
+    def build():
+        import torch
+        t = _transformers()
+
+        class Embeds(torch.nn.Module):
+            def __init__(self, m) -> None:
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask).text_embeds
+
+        torch.manual_seed(0)
+        cfg = t.CLIPTextConfig(**_CLIP_TEXT, projection_dim=128)
+        return Embeds(t.CLIPTextModelWithProjection(cfg).eval()).eval()
+
+    inputs = ("input_ids", "attention_mask")
+    return M.NewNet("clip_text_embeds", "transformers", build, M._token_feeds(49408, 32), inputs,
+                    {k: {0: "N", 1: "S"} for k in inputs}, "dense", "clip_text's config, projected embedding")
+
+
+_CLIP_TEXT = dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
+                  max_position_embeddings=77)
 _DECODER = dict(hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=8,
                 num_key_value_heads=2, max_position_embeddings=256, use_cache=False)
 
@@ -170,21 +214,23 @@ FAMILIES: Dict[str, M.NewNet] = {n.name: n for n in [
     M._hf("qwen2", "Qwen2Config", "Qwen2Model", _DECODER, 151936,
           note="as llama, with q/k/v biases"),
     _image("segformer", _tower("SegformerForSemanticSegmentation", "SegformerConfig", "logits", "pixel_values",
-                               num_labels=19), "dense", 224, "MiT-b0's shape, 19 classes, logits at 1/4"),
+                               num_labels=19), "dense", 224, "MiT-b0's shape, 19 classes, logits at 1/4; any H, W",
+           spatial=True),
     _image("clip_vision", _tower("CLIPVisionModel", "CLIPVisionConfig", "pooler_output", "pixel_values",
                                  hidden_size=192, intermediate_size=768, num_hidden_layers=6,
                                  num_attention_heads=3, image_size=224, patch_size=16), "dense", 224,
            "6 layers, width 192, patch 16; pooled output"),
-    M._hf("clip_text", "CLIPTextConfig", "CLIPTextModel",
-          dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4,
-               max_position_embeddings=77), 49408, note="4 layers, width 256, causal + padding mask"),
+    M._hf("clip_text", "CLIPTextConfig", "CLIPTextModel", _CLIP_TEXT, 49408,
+          note="4 layers, width 256, causal + padding mask"),
+    _clip_text_pooled(),
+    _llama_sdpa(),
     _bart_encoder(),
     _ast(),
     _hubert(),
     _image("dinov2", _tower("Dinov2ForImageClassification", "Dinov2Config", "logits", "pixel_values",
                             hidden_size=192, intermediate_size=768, num_hidden_layers=6, num_attention_heads=3,
                             image_size=518, patch_size=14, num_labels=1000), "class", 224,
-           "6 layers, width 192, patch 14; 224 input: positions resized bicubically from 37x37"),
+           "6 layers, width 192, patch 14; any H, W: positions resized bicubically from 37x37", spatial=True),
     M.NewNet("crnn_lstm", "torch.nn", _crnn("LSTM"), _text_lines, ("x",), {"x": {0: "N", 3: "W"}}, "dense",
              "6 conv blocks, 2 bidirectional LSTM layers (128), 97 classes per column"),
     M.NewNet("crnn_gru", "torch.nn", _crnn("GRU"), _text_lines, ("x",), {"x": {0: "N", 3: "W"}}, "dense",
