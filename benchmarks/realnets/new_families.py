@@ -34,8 +34,8 @@ def _transformers():
 
 
 def _tower(model_cls: str, config_cls: str, key: str, arg: str, **config) -> Callable[[], object]:
-    """A transformers model as ``x -> outputs[key]``, called as ``model(**{arg: x})``;
-    eager attention (the default exporter traces it as users get it)."""
+    """A transformers model as ``(x[, attention_mask]) -> outputs[key]``, called as
+    ``model(**{arg: x})``; eager attention (the default exporter traces it as users get it)."""
     def make():
         import torch
         t = _transformers()
@@ -45,8 +45,9 @@ def _tower(model_cls: str, config_cls: str, key: str, arg: str, **config) -> Cal
                 super().__init__()
                 self.m = m
 
-            def forward(self, x):
-                return self.m(**{arg: x})[key]
+            def forward(self, x, attention_mask=None):
+                kw = {"attention_mask": attention_mask} if attention_mask is not None else {}
+                return self.m(**{arg: x}, **kw)[key]
 
         torch.manual_seed(0)
         cfg = getattr(t, config_cls)(**config)
@@ -130,24 +131,10 @@ def _llama_sdpa() -> M.NewNet:
 def _clip_text_pooled() -> M.NewNet:
     """CLIP's text tower as zero-shot users call it: ``text_embeds`` (the
     end-of-text token's state, found with argmax, projected)."""
-    def build():
-        import torch
-        t = _transformers()
-
-        class Embeds(torch.nn.Module):
-            def __init__(self, m) -> None:
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask).text_embeds
-
-        torch.manual_seed(0)
-        cfg = t.CLIPTextConfig(**_CLIP_TEXT, projection_dim=128)
-        return Embeds(t.CLIPTextModelWithProjection(cfg).eval()).eval()
-
+    make = _tower("CLIPTextModelWithProjection", "CLIPTextConfig", "text_embeds", "input_ids", **_CLIP_TEXT,
+                  projection_dim=128)
     inputs = ("input_ids", "attention_mask")
-    return M.NewNet("clip_text_embeds", "transformers", build, M._token_feeds(49408, 32), inputs,
+    return M.NewNet("clip_text_embeds", "transformers", make, M._token_feeds(49408, 32), inputs,
                     {k: {0: "N", 1: "S"} for k in inputs}, "dense", "clip_text's config, projected embedding")
 
 
