@@ -2,7 +2,7 @@
 
 - ``sizes NAME``: an image network's INT8 engines (int8rt with ``--algorithm``
   and the builder options given, ONNX Runtime's quantize_static) calibrated at
-  the export's size, evaluated at other sizes against FP32 at that size; and
+  the export's size (int8rt with ``--mixed``: half at the smallest size), evaluated at other sizes against FP32 at that size; and
   each Softmax output's maximum per size (ONNX Runtime FP32), which an int8
   attention product's calibrated threshold has to cover.
 - ``types NAME``: the int8rt INT8 engine with one op type at a time kept in
@@ -58,7 +58,11 @@ def sizes(net: M.NewNet, path: str, args) -> None:
 
     calib = net.feeds(args.calib, 2)
     fp32 = M.ort_session(path)
-    ours = int8rt_context(path, calib, args.algorithm, **args.options)
+    mine = calib
+    if args.mixed:  # half the calibration batches at the smallest evaluated size
+        small = {"x": seg_models.images(args.calib // 2, (min(args.sizes),) * 2, 2)}
+        mine = list(B._batches({"x": calib["x"][:args.calib // 2]}, 8)) + list(B._batches(small, 8))
+    ours = int8rt_context(path, mine, args.algorithm, **args.options)
     q, _, _ = ort_int8(path, calib, 8)
     qs = M.ort_session(q)
     for size in args.sizes:
@@ -101,6 +105,7 @@ def main() -> int:
     ap.add_argument("--algorithm", default="auto")
     ap.add_argument("--option", action="append", default=[], help="a BuilderConfig field, e.g. int8_matmul_pairs=False")
     ap.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[224, 168, 134, 112])
+    ap.add_argument("--mixed", action="store_true", help="sizes: int8rt calibrated on half export-size, half smallest-size images")
     ap.add_argument("--size", type=int, help="types: evaluate image networks at this size")
     ap.add_argument("--calib", type=int, default=32)
     ap.add_argument("--eval", type=int, default=32)
