@@ -1,8 +1,8 @@
 """The model families users export today that new_models.py did not cover
 (issues 11/14 follow-up): a Llama- and a Qwen2-style decoder (RMSNorm, rotary
 embeddings, causal mask, SiLU-gated MLP, grouped-query attention), SegFormer,
-CLIP's vision and text towers, BART's encoder, two audio transformers (AST on
-a spectrogram, HuBERT on raw samples), DINOv2, and a CRNN text recogniser
+CLIP's vision and text towers, BART's and Marian's encoders, two audio transformers (AST on
+a spectrogram, HuBERT on raw samples), DINOv2, YOLOS, and a CRNN text recogniser
 (conv stack -> bidirectional LSTM / GRU -> per-column classes).
 
 Each is the library's own definition (HuggingFace transformers, torch.nn) with
@@ -99,19 +99,21 @@ def _hubert() -> M.NewNet:
                     {"x": {0: "N", 1: "T"}}, "dense", "4 layers, H 256, 1 s of audio (any length)")
 
 
-def _bart_encoder() -> M.NewNet:
+def _seq2seq_encoder(name: str, config_cls: str, model_cls: str, vocab: int, note: str) -> M.NewNet:
+    """The encoder of a transformers encoder-decoder (4 layers, d 256) as ``(input_ids, attention_mask) -> states``."""
     def build():
         import torch
         t = _transformers()
         torch.manual_seed(0)
-        cfg = t.BartConfig(d_model=256, encoder_layers=4, decoder_layers=1, encoder_attention_heads=4,
-                           decoder_attention_heads=4, encoder_ffn_dim=1024, decoder_ffn_dim=1024)
+        cfg = getattr(t, config_cls)(vocab_size=vocab, d_model=256, encoder_layers=4, decoder_layers=1,
+                                     encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=1024,
+                                     decoder_ffn_dim=1024)
         cfg._attn_implementation = "eager"
-        return M._last_hidden_state(t.BartModel(cfg).get_encoder().eval())
+        return M._last_hidden_state(getattr(t, model_cls)(cfg).get_encoder().eval())
 
     inputs = ("input_ids", "attention_mask")
-    return M.NewNet("bart_encoder", "transformers", build, M._token_feeds(50265, 32), inputs,
-                    {k: {0: "N", 1: "S"} for k in inputs}, "dense", "4 layers, d 256, learned positions")
+    return M.NewNet(name, "transformers", build, M._token_feeds(vocab, 32), inputs,
+                    {k: {0: "N", 1: "S"} for k in inputs}, "dense", note)
 
 
 def _llama_sdpa() -> M.NewNet:
@@ -211,13 +213,19 @@ FAMILIES: Dict[str, M.NewNet] = {n.name: n for n in [
           note="4 layers, width 256, causal + padding mask"),
     _clip_text_pooled(),
     _llama_sdpa(),
-    _bart_encoder(),
+    _seq2seq_encoder("bart_encoder", "BartConfig", "BartModel", 50265, "4 layers, d 256, learned positions"),
+    _seq2seq_encoder("marian_encoder", "MarianConfig", "MarianModel", 58101,
+                     "4 layers, d 256, sinusoidal positions, scaled embeddings"),
     _ast(),
     _hubert(),
     _image("dinov2", _tower("Dinov2ForImageClassification", "Dinov2Config", "logits", "pixel_values",
                             hidden_size=192, intermediate_size=768, num_hidden_layers=6, num_attention_heads=3,
                             image_size=518, patch_size=14, num_labels=1000), "class", 224,
            "6 layers, width 192, patch 14; any H, W: positions resized bicubically from 37x37", spatial=True),
+    _image("yolos", _tower("YolosForObjectDetection", "YolosConfig", "pred_boxes", "pixel_values", hidden_size=192,
+                           intermediate_size=768, num_hidden_layers=6, num_attention_heads=3, image_size=[224, 224],
+                           num_detection_tokens=20), "dense", 224,
+           "6 layers, width 192, 20 detection tokens; boxes (sigmoid of a 3-layer MLP)"),
     M.NewNet("crnn_lstm", "torch.nn", _crnn("LSTM"), _text_lines, ("x",), {"x": {0: "N", 3: "W"}}, "dense",
              "6 conv blocks, 2 bidirectional LSTM layers (128), 97 classes per column"),
     M.NewNet("crnn_gru", "torch.nn", _crnn("GRU"), _text_lines, ("x",), {"x": {0: "N", 3: "W"}}, "dense",
