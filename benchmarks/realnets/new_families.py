@@ -231,3 +231,5 @@ FAMILIES: Dict[str, M.NewNet] = {n.name: n for n in [
     M.NewNet("crnn_gru", "torch.nn", _crnn("GRU"), _text_lines, ("x",), {"x": {0: "N", 3: "W"}}, "dense",
              "as crnn_lstm with nn.GRU"),
 ]}
+
+M.NETS.update(FAMILIES)

@@ -375,7 +375,6 @@ def ort_session(path, threads: int = 1):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-# The families added for issues 11/14's follow-up live in their own file; they use the helpers above.
-from .new_families import FAMILIES  # noqa: E402
-
-NETS.update(FAMILIES)
+# The families added for issues 11/14's follow-up live in their own file, which uses the helpers above and
+# adds its nets to NETS when it is imported (here, or first: either order registers them).
+from . import new_families  # noqa: E402,F401
