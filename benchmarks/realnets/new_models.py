@@ -373,3 +373,8 @@ def ort_session(path, threads: int = 1):
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.log_severity_level = 3
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+# The families added for issues 11/14's follow-up live in their own file, which uses the helpers above and
+# adds its nets to NETS when it is imported (here, or first: either order registers them).
+from . import new_families  # noqa: E402,F401
