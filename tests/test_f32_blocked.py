@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import onnx
@@ -30,18 +29,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 import int8rt
 from int8rt import _testing
+from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
 
 F32 = np.float32
 GAMMA = 2.0 ** -24
-
-
-@pytest.fixture(autouse=True)
-def restore() -> Iterator[None]:
-    threads = int8rt.get_num_threads()
-    yield
-    int8rt.set_num_threads(threads)
-    int8rt.set_max_isa(None)
-    _testing.set_batch_split(1)
 
 
 class Net:
