@@ -41,13 +41,15 @@ LONG, SHORT = 64, 8
 QK_GAIN = 0.3
 
 
-def dynamic_attention(seq=None) -> onnx.ModelProto:
+def dynamic_attention(seq=None, probs_output: bool = False) -> onnx.ModelProto:
     """x [B, S, H] (S symbolic unless `seq`) -> Q, K, V projections, heads
     split by Reshape [0, -1, heads, dim] + Transpose, softmax(Q K^T / sqrt(d))
     V, heads merged, output projection. Projections scaled to 0.3 / sqrt(H):
     near-uniform attention, as in a network with random weights; the
     output adds x back (a residual), so clipped probabilities, which shrink
-    the attention's share, show in it."""
+    the attention's share, show in it. ``probs_output``: the probabilities
+    are an output too, so the chain is not fused and P V runs as an
+    int8rt.QMatMul."""
     rng = np.random.default_rng(5)
     inits = [init(f"w{p}", (rng.standard_normal((HIDDEN, HIDDEN)) * (QK_GAIN if p in "qk" else 1.0)
                             / np.sqrt(HIDDEN)).astype(F32)) for p in "qkvo"]
@@ -70,7 +72,8 @@ def dynamic_attention(seq=None) -> onnx.ModelProto:
               helper.make_node("MatMul", ["merged", "wo"], ["o"], name="o_proj"),
               helper.make_node("Add", ["x", "o"], ["y"], name="residual")]
     s = seq if seq is not None else "seq"
-    return model(nodes, [fvi("x", ["batch", s, HIDDEN])], [fvi("y", ["batch", s, HIDDEN])], inits)
+    outputs = [fvi("y", ["batch", s, HIDDEN])] + ([fvi("probs", ["batch", HEADS, s, s])] if probs_output else [])
+    return model(nodes, [fvi("x", ["batch", s, HIDDEN])], outputs, inits)
 
 
 def batches(seq: int, count: int, seed: int) -> list[dict[str, np.ndarray]]:
@@ -113,3 +116,9 @@ def test_dynamic_key_axis_warns_and_the_named_workarounds_hold(fp32, caplog) -> 
 def test_static_key_axis_is_silent(caplog) -> None:
     _, warned = build(dynamic_attention(seq=LONG), batches(LONG, 8, 1), caplog)
     assert warned == []
+
+
+def test_unfused_product_warns(caplog) -> None:
+    engine, warned = build(dynamic_attention(probs_output=True), batches(LONG, 8, 1), caplog)
+    assert not any("QAttention" in line for line in engine.report())
+    assert len(warned) == 1 and "'probs'" in warned[0] and "'context'" in warned[0], warned

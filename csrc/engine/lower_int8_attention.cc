@@ -3,7 +3,9 @@
 // mask Adds, each over the scores or inside a Reshape of their batch dims
 // and back -> Softmax -> [Where(IsNaN(p), 0, p)] -> MatMul becomes one
 // int8rt.QAttention (engine/ops/int8/contracts.h, QAttentionAttrs), its
-// probabilities on the unsigned grid under either zero-point switch.
+// probabilities on the unsigned grid under either zero-point switch. Where
+// an int8 product reads probabilities whose key axis is dynamic, the report
+// warns when their threshold clips short rows (warn_short_rows).
 #include "engine/lower_int8_lowerer.h"
 
 #include <algorithm>
