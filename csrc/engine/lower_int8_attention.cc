@@ -3,11 +3,14 @@
 // mask Adds, each over the scores or inside a Reshape of their batch dims
 // and back -> Softmax -> [Where(IsNaN(p), 0, p)] -> MatMul becomes one
 // int8rt.QAttention (engine/ops/int8/contracts.h, QAttentionAttrs), its
-// probabilities on the unsigned grid under either zero-point switch.
+// probabilities on the unsigned grid under either zero-point switch. Where
+// an int8 product reads probabilities whose key axis is dynamic, the report
+// warns when their threshold clips short rows (warn_short_rows).
 #include "engine/lower_int8_lowerer.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -178,6 +181,38 @@ void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, a.to_attrs(), y, int8_out);
   note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache" +
        (a.probs_zero_point ? "; the probabilities on the unsigned grid" : ""));
+  warn_short_rows(m.probs, name);
+}
+
+// Issues 11 / 12 (RESULTS.md §133.2, §135): a probability threshold
+// calibrated on rows of n keys is about 1/n where attention is near uniform,
+// and a row's largest probability is at least 1/keys, so rows over fewer
+// than 1/threshold keys clip at least one probability each, whatever the
+// weights. That matters only where the engine can meet such rows: the key
+// axis unknown at build time. The rule is silent for a threshold above 1/2
+// (only rows of one key could clip) and for a static key axis.
+void Lowerer::warn_short_rows(int probs, const std::string& layer) {
+  const Tensor& p = src_.tensor(probs);
+  if (p.shape.empty() || p.shape.back() >= 0 || !has_scale(probs)) return;
+  const double threshold = static_cast<double>(scale(probs)) * 127.0;  // symmetric scale = threshold / 127
+  if (!(threshold <= 0.5)) return;
+  const double keys = std::ceil(1.0 / threshold);
+  char figures[96];
+  std::snprintf(figures, sizeof figures, "threshold %.4g: every row over fewer than %.0f keys", threshold, keys);
+  note("warning: the attention probabilities '" + p.name + "' that the int8 product '" + layer +
+       "' reads have a dynamic key axis and " + figures +
+       " clips (a row's largest probability is at least 1/keys); at sequences shorter than calibrated, calibrate on "
+       "batches of the shortest length too, or build with int8_matmul_pairs=False");
+}
+
+bool Lowerer::is_last_axis_softmax(int t) const {
+  const int64_t rank = static_cast<int64_t>(src_.tensor(t).shape.size());
+  for (const Node& n : src_.nodes()) {
+    if (n.op != "Softmax" || n.outputs.empty() || n.outputs[0] != t) continue;
+    const int64_t axis = n.attrs.get_int("axis", -1);
+    return (axis < 0 ? axis + rank : axis) == rank - 1;
+  }
+  return false;
 }
 
 }  // namespace engine

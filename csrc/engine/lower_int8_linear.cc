@@ -393,6 +393,7 @@ bool Lowerer::lower_matmul_pair(const Node& node) {
   a.b_scale = qscale_[b_in];
   a.out_scale = int8_out ? scale(y) : 0.0;
   add_linear_output(QMatMulAttrs::kOp, node.name, std::move(sources), {qa, qb}, a.to_attrs(), y, int8_out);
+  if (is_last_axis_softmax(a_in)) warn_short_rows(a_in, node.name);
   return true;
 }
 

@@ -312,6 +312,13 @@ class Lowerer {
   bool match_attention(const Node& node);
   // At the second MatMul `mm`: emits the layer.
   void lower_attention(const AttentionMatch& m, const Node& mm);
+  // A report warning when probabilities `probs` (a softmax over their last
+  // axis) that the int8 product `layer` reads have a key axis unknown at
+  // build time and a threshold at most 1/2: rows over fewer keys than
+  // 1/threshold clip (lower_int8_attention.cc).
+  void warn_short_rows(int probs, const std::string& layer);
+  // Whether t is the output of a Softmax over its last axis.
+  bool is_last_axis_softmax(int t) const;
   // Whether `reshape` (between the scores and the softmax) regroups only the
   // batch dims of `scores` with a constant target: *view = its output's batch
   // dims (one -1 at most), or cleared when it restores the scores' shape.
