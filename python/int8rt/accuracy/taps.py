@@ -237,8 +237,8 @@ def _flat_bounds(lowered: Any) -> dict[str, tuple[float, float]]:
         for n in nodes:
             if n["op"] == "int8rt.QLut" and n["attrs"].get("in_zero_point", 0) != 0:
                 hi = math.inf
-            elif _table_reader(n, t) is not None:
-                hi = hi if _flat_top(lowered, _table_reader(n, t)) else math.inf
+            elif (table := _table_reader(n, t)) is not None:
+                hi = hi if _flat_top(lowered, table) else math.inf
             elif n["op"] == "int8rt.Dequantize" and n["outputs"] and n["outputs"][0] not in outputs:
                 for r in readers.get(n["outputs"][0], [None]):
                     flat_lo, flat_hi = _flat_range(r)
