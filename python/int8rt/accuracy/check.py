@@ -30,17 +30,19 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
 from .._numerics import amax_from_scale, scale_from_amax
 from . import metrics
 from .report import BuildReport, OutputCheck, TensorCheck, coarse_histogram
-from .taps import (as_read, batches, flat_ceilings, flat_floors, fp32_tap_engine, groups, int8_scales, int8_zero_points,
-                   scoped_tensors, tapped_run)
+from .taps import (as_read, batches, flat_ceilings, flat_floors, fp32_tap_engine, groups, int8_grid_scales,
+                   int8_zero_points, scoped_tensors, tapped_run)
 
 __all__ = ["BETTER_DB", "CLIP_WARN", "OUTPUT_WARN", "SQNR_GAP_DB", "measure"]
+
+Scale = Union[float, tuple[float, ...]]  # a tensor's scale, or its channels' (taps.int8_channel_scales)
 
 logger = logging.getLogger("int8rt")
 
@@ -60,12 +62,14 @@ ALTERNATIVES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("minmax", {}), ("percentile", {"percentile": 99.99}), ("mse", {}), ("entropy", {}))
 
 
-def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Mapping[str, list[float]],
+def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Mapping[str, list[Scale]],
            zero_points: Optional[Mapping[str, int]] = None,
            floors: Optional[Mapping[str, float]] = None,
            keep: Optional[dict[str, list[np.ndarray]]] = None,
            ceilings: Optional[Mapping[str, float]] = None) -> dict[str, list[metrics.SumSquares]]:
-    """``floors`` / ``ceilings``: tensors whose readers are flat below / above
+    """Per tensor, a :class:`metrics.SumSquares` per scale in ``scales[name]``
+    (a number, or a tuple of the channels' scales: a per-channel grid, each
+    value measured at its channel's). ``floors`` / ``ceilings``: tensors whose readers are flat below / above
     a value (taps.flat_floors, taps.flat_ceilings), measured as those
     readers see them, clipped to it. ``keep``: name -> a list that each
     chunk's value of that tap output is appended to."""
@@ -82,7 +86,7 @@ def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Ma
                 continue  # in a branch this chunk did not take
             v = as_read(values[name], floors.get(name), ceilings.get(name))
             for acc, s in zip(out[name], ss):
-                acc.add(v, s, zero_points.get(name, 0))
+                acc.add(v, metrics.per_channel(s, v.ndim) if isinstance(s, tuple) else s, zero_points.get(name, 0))
     return out
 
 
@@ -121,6 +125,20 @@ def _coarse(collector: Any, name: str) -> Optional[tuple[float, tuple[int, ...]]
     return coarse_histogram(h.counts, h.bin_width, h.max_abs) if h.total_count else None
 
 
+def _held(scale: Scale, zero_point: int) -> tuple[float, Optional[float], Optional[tuple[float, ...]]]:
+    """(top, bottom, channel tops) of the grid a tensor is held on: the
+    values of codes 127 and -128 (the top is the threshold, 127 * s, or 255 *
+    s for zero point -128; bottom None for a symmetric grid, whose range is
+    ±top) and, on a per-channel grid, each channel's top, with top and
+    bottom the widest channel's."""
+    def top(s: float) -> float:
+        return amax_from_scale(s) if zero_point == 0 else float(np.float32(s) * np.float32(127 - zero_point))
+
+    widest = max(scale) if isinstance(scale, tuple) else scale
+    bottom = None if zero_point == 0 else float(np.float32(widest) * np.float32(-128 - zero_point))
+    return top(widest), bottom, tuple(top(s) for s in scale) if isinstance(scale, tuple) else None
+
+
 def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_size: int,
             collector: Any, methods: Mapping[str, str], header: dict[str, Any]) -> BuildReport:
     """Measures ``engine`` (a ``_core.Engine``, INT8) against ``network``
@@ -129,7 +147,8 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     remaining fields (algorithm, sample counts, slice rule...)."""
     lowered = engine.network()
     scoped = scoped_tensors(network)  # the network's tensors and its If branches'
-    scales = {n: s for n, s in int8_scales(lowered, branches=True).items() if n in scoped}
+    # with the per-channel grids (channel_activations): each channel measured at its own scale
+    scales: dict[str, Scale] = {n: s for n, s in int8_grid_scales(lowered, branches=True).items() if n in scoped}
     inputs = {n for g in groups(data) for n in g}
     top = {t["name"] for t in network.tensors()}  # the rest are read from the tapped run
     tap = fp32_tap_engine(network, [n for n in scales if n not in inputs and n in top])
@@ -155,12 +174,16 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     alternatives = _alternatives(sorted(clipping | low), collector, tap, data, batch_size)
     for name, scale in scales.items():
         s = stats[name][0]
-        z = zero_points.get(name, 0)  # the top of the range: 127 * s, or 255 * s for zero point -128
-        threshold = amax_from_scale(scale) if z == 0 else float(np.float32(scale) * np.float32(127 - z))
+        z = zero_points.get(name, 0)
+        threshold, bottom, channel_tops = _held(scale, z)
         alt = alternatives.get(name)
         reasons = []
-        bottom = None if z == 0 else float(np.float32(scale) * np.float32(-128 - z))
-        if name in clipping and bottom is None:
+        if channel_tops is not None:
+            if name in clipping:  # each channel at its own scale
+                reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (per-channel thresholds "
+                               f"{min(channel_tops):.4g} to {max(channel_tops):.4g}"
+                               + (f" with zero point {z}" if z else "") + f", observed [{s.min:.4g}, {s.max:.4g}])")
+        elif name in clipping and bottom is None:
             reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (threshold {threshold:.4g}, "
                            f"observed max {s.max_abs:.4g})")
         elif name in clipping:  # held with a zero point: it may clip below, where a symmetric one would not
@@ -179,7 +202,9 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
             warning = f"tensor '{name}' ({methods.get(name, '?')}) " + " and ".join(reasons)
             if alt is not None:
                 label, amax, clipped, sqnr = alt
-                grid = "" if bottom is None else " on a symmetric grid (±threshold, zero point 0)"
+                grid = ("" if bottom is None and channel_tops is None else
+                        " on one grid for the whole tensor (channel_activations=False)" if channel_tops is not None
+                        else " on a symmetric grid (±threshold, zero point 0)")
                 warning += (f"; {label} would set {amax:.4g}{grid}, clipping {100 * clipped:.2f}% "
                             f"at SQNR {sqnr:.1f} dB "
                             "(calibrator='auto' chooses per tensor)")
@@ -187,7 +212,7 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
         tensors.append(TensorCheck(name=name, threshold=threshold, method=methods.get(name, "?"),
                                    clipped=s.clipped_fraction, sqnr_db=s.sqnr_db, observed_max=s.max_abs,
                                    warning=warning, low=bottom, observed_min=s.min, observed_top=s.max,
-                                   histogram=_coarse(collector, name)))
+                                   histogram=_coarse(collector, name), channel_thresholds=channel_tops))
 
     outputs: list[OutputCheck] = []
     for name in engine.output_names:

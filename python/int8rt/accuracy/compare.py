@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -87,7 +87,8 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
     axis 0 = samples; or a list of such groups, taps.groups: samples of
     different shapes, or of a 0-d input's different values), one row per
     tensor in the engine's run order. ``progress`` (True or an
-    :class:`int8rt.Progress`) shows a ``compare`` phase, a step per batch.
+    :class:`int8rt.Progress`) shows a ``compare`` phase, a step per tensor
+    compared in each batch (``tensors x batches`` steps).
 
     Raises ValueError when ``data`` holds no sample, or when the model's
     inputs are not the engine's (an engine built from another model)."""
@@ -128,10 +129,11 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
     rescaled = {n: np.asarray(f, np.float32) for n, f in json.loads(engine.metadata.get(RESCALED_KEY, "{}")).items()}
     # A tensor held within its readers' flat parts (taps.flat_floors / flat_ceilings): compared as they read it.
     floors, ceilings = flat_floors(lowered, branches=True), flat_ceilings(lowered, branches=True)
-    with phase(progress, "compare", total=_batch_count(data, batch_size), unit="batch") as step:
+    # a step per tensor compared in each batch (most of the time: the two runs
+    # of a batch took 0.9 s of PP-OCR rec's 5.2 s, its 122 tensors' sums 3.4 s)
+    with phase(progress, "compare", total=_batch_count(data, batch_size) * len(names), unit="tensor") as step:
         for chunk in batches(data, batch_size):
-            _accumulate(chunk, ctx_f, ctx_q, names, where, rescaled, floors, ceilings, acc)
-            step.update()
+            _accumulate(chunk, ctx_f, ctx_q, names, where, rescaled, floors, ceilings, acc, step.update)
     out = []
     for name, layer, op, precision in rows:
         if name not in where or not acc[name].seen:
@@ -143,8 +145,9 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
 
 def _accumulate(chunk: dict[str, np.ndarray], ctx_f: Any, ctx_q: Any, names: list[str], where: dict[str, str],
                 rescaled: dict[str, np.ndarray], floors: dict[str, float], ceilings: dict[str, float],
-                acc: dict[str, _Acc]) -> None:
-    """Adds one batch of both engines' tapped values to the accumulators."""
+                acc: dict[str, _Acc], done: Callable[[], None]) -> None:
+    """Adds one batch of both engines' tapped values to the accumulators,
+    calling ``done()`` after each tensor."""
     ref, got = tapped_run(ctx_f, chunk), tapped_run(ctx_q, chunk)
     ref.update(chunk)
     for n in names:
@@ -153,6 +156,7 @@ def _accumulate(chunk: dict[str, np.ndarray], ctx_f: Any, ctx_q: Any, names: lis
             if n in rescaled and r.ndim >= 2:
                 r = r / rescaled[n].reshape((1, -1) + (1,) * (r.ndim - 2))
             acc[n].add(as_read(r, floors.get(n), ceilings.get(n)), got[where[n]])
+        done()
 
 
 def _batch_count(data: Samples, batch_size: int) -> int:

@@ -87,7 +87,12 @@ def _histogram_plots(report: BuildReport, folder: Path, plt: Any) -> list[str]:
         fig, ax = plt.subplots(figsize=(5, 2.6))
         ax.bar([width * k for k in range(len(counts))], counts, width=width, align="edge", color="tab:blue")
         ax.set_yscale("log")
-        ax.axvline(t.threshold, color="tab:red", label=f"top of range {t.threshold:.4g}")
+        if t.channel_thresholds:  # a per-channel grid: the span of its channels' tops
+            lo, hi = min(t.channel_thresholds), max(t.channel_thresholds)
+            ax.axvspan(lo, hi, color="tab:red", alpha=0.15,
+                       label=f"{len(t.channel_thresholds)} channels' tops {lo:.4g} to {hi:.4g}")
+        ax.axvline(t.threshold, color="tab:red",
+                   label=f"{'widest channel: ' if t.channel_thresholds else ''}top of range {t.threshold:.4g}")
         if t.low is not None and t.low < 0:
             ax.axvline(-t.low, color="tab:red", linestyle="--", label=f"|bottom| {-t.low:.4g}")
         ax.axvline(t.observed_max, color="black", linestyle=":", label=f"held-out max |x| {t.observed_max:.4g}")

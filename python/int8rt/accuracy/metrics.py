@@ -15,26 +15,41 @@ same output for every input cannot score well:
   sum (ref - test)^2)``.
 
 Fake quantization follows the engine's numerics (DESIGN.md): symmetric,
-``q = clamp(round_half_even(x / scale), -128, 127)``, value ``q * scale``.
+``q = clamp(round_half_even(x / scale), -128, 127)``, value ``q * scale``
+(with a zero point z: ``q = clamp(rint(x / scale) + z)``, value ``(q - z) *
+scale``). A per-channel grid (``BuilderConfig.channel_activations``) has one
+scale per channel of axis 1 (:func:`per_channel`); each value is measured on
+its own channel's grid.
 """
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 __all__ = ["SumSquares", "sum_squares", "centred_cosine", "clipped_fraction", "constant_baseline", "cosine", "fake_quantize",
-           "looks_like_class_scores", "relative_l2", "sqnr_db", "top1_agreement"]
+           "looks_like_class_scores", "per_channel", "relative_l2", "sqnr_db", "top1_agreement"]
+
+Scale = Union[float, np.ndarray]  # one scale, or an array broadcasting against the values (per_channel)
 
 
-def fake_quantize(x: np.ndarray, scale: float, zero_point: int = 0) -> np.ndarray:
+def per_channel(scales: Sequence[float], ndim: int) -> np.ndarray:
+    """One float32 scale per channel of axis 1 (NCHW: the innermost axis of
+    the engine's NHWC bytes), shaped to broadcast against values of rank
+    ``ndim``: ``[1, C, 1, ...]``."""
+    s = np.asarray(scales, np.float64).astype(np.float32)
+    return s.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def fake_quantize(x: np.ndarray, scale: Scale, zero_point: int = 0) -> np.ndarray:
     """``x`` rounded to the int8 grid of ``scale`` and ``zero_point``
     (``q = clip(rint(x / scale) + zero_point, -128, 127)``, kernels/ref/requantize.h)
-    and back to float32 (``(q - zero_point) * scale``)."""
-    if not scale > 0:
+    and back to float32 (``(q - zero_point) * scale``); ``scale`` may be an
+    array of positive scales broadcasting against ``x`` (:func:`per_channel`)."""
+    if np.ndim(scale) == 0 and not scale > 0:
         return np.zeros_like(x, dtype=np.float32)
-    s = np.float32(scale)
+    s = np.asarray(scale, np.float32)
     # One new array, the steps in place: the auto search quantizes every
     # activation at several thresholds, and temporaries doubled its time.
     q = np.divide(np.asarray(x, np.float32), s, dtype=np.float32)
@@ -48,9 +63,9 @@ def fake_quantize(x: np.ndarray, scale: float, zero_point: int = 0) -> np.ndarra
     return q
 
 
-def _saturated(x: np.ndarray, scale: float, zero_point: int = 0) -> int:
+def _saturated(x: np.ndarray, scale: Scale, zero_point: int = 0) -> int:
     # Beyond the rounding range of the end codes: x / scale + zero_point > 127.5 or < -128.5.
-    s = np.float64(scale)
+    s = np.asarray(scale, np.float64)
     return int(np.count_nonzero(x > (127.5 - zero_point) * s) + np.count_nonzero(x < (-128.5 - zero_point) * s))
 
 
@@ -95,12 +110,16 @@ class SumSquares:
         self.min = math.inf   # smallest and largest value (a zero-point grid clips each side apart)
         self.max = -math.inf
 
-    def add(self, x: np.ndarray, scale: float, zero_point: int = 0) -> None:
-        x = np.asarray(x, np.float32).ravel()
+    def add(self, x: np.ndarray, scale: Scale, zero_point: int = 0) -> None:
+        """Adds the values ``x`` measured on the grid of ``scale`` (a number,
+        or an array broadcasting against ``x``: :func:`per_channel`) and
+        ``zero_point``."""
+        x = np.asarray(x, np.float32)
         d = x - fake_quantize(x, scale, zero_point)
+        self.clipped += _saturated(x, scale, zero_point)
+        x = x.ravel()
         self.signal += sum_squares(x)
         self.noise += sum_squares(d)
-        self.clipped += _saturated(x, scale, zero_point)
         self.count += x.size
         if x.size:
             lo, hi = float(x.min()), float(x.max())

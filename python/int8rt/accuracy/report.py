@@ -47,6 +47,12 @@ class TensorCheck:
             most ``HISTOGRAM_BINS`` bins from 0: ``(bin width, counts)``, for
             the report's plots (None where the builder had no histogram:
             a cache, an older report).
+        channel_thresholds: for a tensor held on a per-channel grid
+            (``BuilderConfig.channel_activations``: one scale per channel
+            of axis 1), each channel's top (code 127); ``threshold`` and
+            ``low`` are then the widest channel's, and ``clipped`` and
+            ``sqnr_db`` measure each value at its own channel's scale.
+            None for a tensor on one grid.
     """
 
     name: str
@@ -60,17 +66,27 @@ class TensorCheck:
     observed_min: Optional[float] = None
     observed_top: Optional[float] = None
     histogram: Optional[tuple[float, tuple[int, ...]]] = None
+    channel_thresholds: Optional[tuple[float, ...]] = None
 
     def range_text(self) -> str:
         """The range the engine holds beside the one observed: ``"4.453 /
         4.493"`` (threshold / largest |x|) for a symmetric tensor; ``"[-2.507,
         3.304] / [-3.08, 2.208]"`` for one held with a zero point, which
-        clips below as well as above."""
-        if self.low is None:
-            return f"{self.threshold:.4g} / {self.observed_max:.4g}"
+        clips below as well as above. On a per-channel grid, the narrowest
+        and the widest channel's: ``"0.08644 to 20.81 per channel (8) /
+        19.7"``, ``"[-0.1, 0.2] to [-2.5, 4.9] per channel (8) / [min, max]"``."""
         seen = (f"[{self.observed_min:.4g}, {self.observed_top:.4g}]"
                 if self.observed_min is not None and self.observed_top is not None
                 else f"max |x| {self.observed_max:.4g}")
+        tops = self.channel_thresholds
+        if tops:
+            if self.low is None:
+                return f"{min(tops):.4g} to {max(tops):.4g} per channel ({len(tops)}) / {self.observed_max:.4g}"
+            ratio = self.low / self.threshold  # every channel's bottom / top: (-128 - z) / (127 - z)
+            return (f"[{ratio * min(tops):.4g}, {min(tops):.4g}] to [{self.low:.4g}, {self.threshold:.4g}] "
+                    f"per channel ({len(tops)}) / {seen}")
+        if self.low is None:
+            return f"{self.threshold:.4g} / {self.observed_max:.4g}"
         return f"[{self.low:.4g}, {self.threshold:.4g}] / {seen}"
 
 
@@ -157,7 +173,8 @@ class BuildReport:
     @classmethod
     def from_json(cls, text: str) -> "BuildReport":
         d: dict[str, Any] = json.loads(text)
-        d["tensors"] = tuple(TensorCheck(**{**t, "histogram": _histogram(t.get("histogram"))})
+        d["tensors"] = tuple(TensorCheck(**{**t, "histogram": _histogram(t.get("histogram")),
+                                            "channel_thresholds": _floats(t.get("channel_thresholds"))})
                              for t in d.get("tensors", ()))
         d["outputs"] = tuple(OutputCheck(**o) for o in d.get("outputs", ()))
         d["warnings"] = tuple(d.get("warnings", ()))
@@ -226,6 +243,10 @@ def coarse_histogram(counts: Any, bin_width: float, max_abs: float) -> tuple[flo
 
 def _histogram(h: Any) -> Optional[tuple[float, tuple[int, ...]]]:
     return None if h is None else (float(h[0]), tuple(int(c) for c in h[1]))  # JSON lists back to tuples
+
+
+def _floats(v: Any) -> Optional[tuple[float, ...]]:
+    return None if v is None else tuple(float(x) for x in v)
 
 
 def latency_text(mp: dict[str, Any]) -> str:

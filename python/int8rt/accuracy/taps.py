@@ -35,7 +35,7 @@ import numpy as np
 from .. import _core
 
 __all__ = ["INT8_SUFFIX", "TAP_SUFFIX", "Samples", "as_read", "batch_samples", "batches", "count", "groups",
-           "flat_ceilings", "flat_floors", "fp32_tap_engine", "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
+           "flat_ceilings", "flat_floors", "fp32_tap_engine", "int8_channel_scales", "int8_grid_scales", "int8_scales", "int8_tap_engine", "one_node_engine", "quantized_inside", "rows", "run_batched",
            "scoped_networks", "scoped_tensors", "spread", "take", "tapped_run", "whole_picks", "WholeBatch"]
 
 logger = logging.getLogger("int8rt")
@@ -46,6 +46,7 @@ TAP_SUFFIX = "::tap"
 _PASS_THROUGH = {"int8rt.QMaxPool", "int8rt.QFlatten", "int8rt.QResizeNearest"} | {
     "int8rt.Q" + op for op in ("Transpose", "Slice", "Split", "Pad", "Reshape", "Squeeze", "Unsqueeze",
                                "DepthToSpace", "SpaceToDepth")}
+_KEEP_CHANNELS = {"int8rt.QMaxPool", "int8rt.QResizeNearest"}  # a per-channel grid passes these
 
 
 def _copy(network: Any) -> Any:
@@ -114,16 +115,30 @@ def fp32_tap_engine(network: Any, names: Iterable[str]) -> Any:
     return _core.Engine.create(net, {"precision": "fp32"})
 
 
+Grid = tuple[Union[float, tuple[float, ...]], int]  # (scale or one scale per channel, zero point)
+
+
 def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
     """Source tensor name -> (scale, zero point) its int8 copy carries, in
-    network order: a layer's out_scale / out_zero_point, a Quantize's, or
-    its input's through a byte mover. A per-channel grid (out_scales, a
-    Quantize's scales) is one grid where every channel's scale is the same
-    (a pre-quantized model's per-axis Q/DQ with equal scales); otherwise the
-    tensor has none and is left out."""
+    network order, for the tensors held on one grid (:func:`_all_grids`);
+    a per-channel grid whose channels' scales differ is left out
+    (:func:`int8_channel_scales` has those)."""
+    return {n: g for n, g in _all_grids(lowered).items() if not isinstance(g[0], tuple)}
+
+
+def _all_grids(lowered: Any) -> dict[str, Grid]:
+    """Source tensor name -> the grid its int8 copy carries, in network
+    order: a layer's out_scale / out_zero_point, a Quantize's, or its
+    input's through a byte mover. A per-channel grid (out_scales, a
+    Quantize's scales: contracts.cc) whose channels all have the same scale
+    is that one grid (a pre-quantized model's per-axis Q/DQ with equal
+    scales); otherwise it is the tuple of the channels' float32 scales
+    (``BuilderConfig.channel_activations``: channel axis 1, the innermost of
+    the NHWC bytes), passed on only by movers that keep the channels where
+    they are (max pool, nearest resize)."""
     tensors = lowered.tensors()
-    grid_of: dict[int, tuple[float, int]] = {}
-    out: dict[str, tuple[float, int]] = {}
+    grid_of: dict[int, Grid] = {}
+    out: dict[str, Grid] = {}
     for node in lowered.nodes():
         attrs = node["attrs"]
         for t in node["outputs"]:
@@ -132,17 +147,20 @@ def _int8_grids(lowered: Any) -> dict[str, tuple[float, int]]:
                 continue
             # per-channel grids: a layer's out_scales, a Quantize's scales (contracts.cc)
             per_channel = attrs.get("scales") if node["op"] == "int8rt.Quantize" else attrs.get("out_scales")
+            g: Optional[Grid]
             if per_channel is not None:
                 one = _one_scale(per_channel)
-                if one is None:
-                    continue  # one scale per channel, not all equal: no one grid
-                g = (one, int(attrs.get("out_zero_point", attrs.get("zero_point", 0))))
+                scale: Union[float, tuple[float, ...]] = one if one is not None else tuple(
+                    float(v) for v in np.asarray(per_channel, np.float64).astype(np.float32))
+                g = (scale, int(attrs.get("out_zero_point", attrs.get("zero_point", 0))))
             elif "out_scale" in attrs:
                 g = (float(attrs["out_scale"]), int(attrs.get("out_zero_point", 0)))
             elif node["op"] == "int8rt.Quantize":
                 g = (float(attrs["scale"]), int(attrs.get("zero_point", 0)))
             elif node["op"] in _PASS_THROUGH and node["inputs"] and node["inputs"][0] in grid_of:
                 g = grid_of[node["inputs"][0]]
+                if isinstance(g[0], tuple) and node["op"] not in _KEEP_CHANNELS:
+                    continue  # the channels move: no grid this reader's helpers know
             else:
                 continue
             grid_of[t] = g  # layout intermediates (an NCHW copy between moves) too
@@ -175,11 +193,27 @@ def int8_scales(lowered: Any, *, branches: bool = False) -> dict[str, float]:
     return {name: s for name, (s, _) in _scoped(_int8_grids, lowered, branches).items()}
 
 
+def int8_grid_scales(lowered: Any, *, branches: bool = False) -> dict[str, Union[float, tuple[float, ...]]]:
+    """Source tensor name -> its scale (:func:`int8_scales`) or its
+    channels' (:func:`int8_channel_scales`), for every int8 tensor, in
+    network order; ``branches`` as in :func:`int8_scales`."""
+    return {name: s for name, (s, _) in _scoped(_all_grids, lowered, branches).items()}
+
+
+def int8_channel_scales(lowered: Any, *, branches: bool = False) -> dict[str, tuple[float, ...]]:
+    """Source tensor name -> the float32 scales of its channels (axis 1),
+    for the int8 tensors held on a per-channel grid whose channels differ
+    (``BuilderConfig.channel_activations``), which :func:`int8_scales`
+    leaves out; ``branches`` as there. Their zero points are in
+    :func:`int8_zero_points`."""
+    return {name: s for name, (s, _) in _scoped(_all_grids, lowered, branches).items() if isinstance(s, tuple)}
+
+
 def int8_zero_points(lowered: Any, *, branches: bool = False) -> dict[str, int]:
     """Source tensor name -> the zero point its int8 copy carries, where not
-    0 (unsigned activations, a pre-quantized model's); ``branches`` as in
-    :func:`int8_scales`."""
-    return {name: z for name, (_, z) in _scoped(_int8_grids, lowered, branches).items() if z}
+    0 (unsigned activations, a pre-quantized model's), per-channel grids
+    included; ``branches`` as in :func:`int8_scales`."""
+    return {name: z for name, (_, z) in _scoped(_all_grids, lowered, branches).items() if z}
 
 
 def flat_floors(lowered: Any, *, branches: bool = False) -> dict[str, float]:
@@ -239,11 +273,10 @@ def _flat_bounds(lowered: Any) -> dict[str, tuple[float, float]]:
                 hi = math.inf
             elif (table := _table_reader(n, t)) is not None:
                 hi = hi if _flat_top(lowered, table) else math.inf
-            elif n["op"] == "int8rt.Dequantize" and n["outputs"] and n["outputs"][0] not in outputs:
-                for r in readers.get(n["outputs"][0], [None]):
-                    flat_lo, flat_hi = _flat_range(r)
-                    lo = lo if flat_lo >= floor else -math.inf
-                    hi = hi if flat_hi <= ceiling else math.inf
+            elif n["op"] == "int8rt.Dequantize" and n["outputs"]:
+                flat_lo, flat_hi = _flat_range(lowered, n["outputs"][0], readers, outputs)
+                lo = lo if flat_lo >= floor else -math.inf
+                hi = hi if flat_hi <= ceiling else math.inf
             else:
                 lo, hi = -math.inf, math.inf
         if lo > -math.inf or hi < math.inf:
@@ -274,21 +307,79 @@ def _flat_top(lowered: Any, table: int) -> bool:
     return values.size == 256 and values[255] == values[254]
 
 
-def _flat_range(node: Optional[dict[str, Any]]) -> tuple[float, float]:
-    """(a, b): float op ``node`` is constant below a and above b, by its ONNX
-    definition: Relu (0, inf), HardSwish (-3, inf), HardSigmoid
-    (-beta / alpha, (1 - beta) / alpha); (-inf, inf) for any other op or none."""
-    if node is None:
+def _flat_range(lowered: Any, t: int, readers: Mapping[int, list[dict[str, Any]]], outputs: set[int],
+                depth: int = 0) -> tuple[float, float]:
+    """(a, b): everything the network computes from float tensor ``t`` is
+    constant in ``t``'s value below a and above b (-inf / inf: not known to
+    be), by the ONNX definitions of the ops that read it: chains of
+    element-wise ops of ``t`` alone (:func:`_piece`: Relu, Clip,
+    HardSigmoid, a scalar Add / Sub / Mul / Div, Neg, an element-wise op's
+    fused Relu / Clip) followed to where they flatten, HardSwish (flat below
+    -3). A network output, or any other reader, is flat nowhere."""
+    if t in outputs or t not in readers or depth > 64:
         return -math.inf, math.inf
-    if node["op"] == "Relu":
-        return 0.0, math.inf
-    if node["op"] == "HardSwish":
-        return -3.0, math.inf
-    if node["op"] == "HardSigmoid":
-        alpha, beta = float(node["attrs"].get("alpha", 0.2)), float(node["attrs"].get("beta", 0.5))
-        if alpha > 0:
-            return -beta / alpha, (1.0 - beta) / alpha
-    return -math.inf, math.inf
+    a, b = math.inf, -math.inf
+    for node in readers[t]:
+        if node["op"] == "HardSwish" and node["inputs"][:1] == [t]:
+            na, nb = -3.0, math.inf  # 0 below -3 whatever reads it; not flat above
+        else:
+            piece = _piece(lowered, node, t)
+            if piece is None or len(node["outputs"]) != 1:
+                return -math.inf, math.inf
+            alpha, beta, lo, hi = piece
+            after_lo, after_hi = _flat_range(lowered, node["outputs"][0], readers, outputs, depth + 1)
+            # clip(u, lo, hi) then a reader flat below after_lo / above after_hi: flat in u below
+            # max(lo, after_lo) and above min(hi, after_hi); u = alpha * x + beta back to x
+            u_lo, u_hi = max(lo, after_lo), min(hi, after_hi)
+            na, nb = ((u_lo - beta) / alpha, (u_hi - beta) / alpha) if alpha > 0 else \
+                ((u_hi - beta) / alpha, (u_lo - beta) / alpha)
+        a, b = min(a, na), max(b, nb)
+    return a, b
+
+
+def _piece(lowered: Any, node: dict[str, Any], t: int) -> Optional[tuple[float, float, float, float]]:
+    """(alpha, beta, lo, hi) with ``node``'s output = clip(alpha * x + beta,
+    lo, hi) for x the value of its input ``t``, alpha != 0, where ``node`` is
+    an element-wise op of ``t`` and scalar constants only; else None."""
+    op, ins, attrs = node["op"], node["inputs"], node["attrs"]
+    consts = [_scalar(lowered, i) if i != t else None for i in ins]
+    if ins.count(t) != 1 or any(c is None for i, c in zip(ins, consts) if i != t and i >= 0):
+        return None
+    inf = math.inf
+    if op == "Relu" and ins == [t]:
+        return 1.0, 0.0, 0.0, inf
+    if op == "Clip" and ins[0] == t:
+        lo = consts[1] if len(ins) > 1 and ins[1] >= 0 else float(attrs.get("min", -inf))
+        hi = consts[2] if len(ins) > 2 and ins[2] >= 0 else float(attrs.get("max", inf))
+        return 1.0, 0.0, lo, hi
+    if op == "HardSigmoid" and ins == [t]:
+        alpha, beta = float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
+        return (alpha, beta, 0.0, 1.0) if alpha != 0 else None
+    if op == "Neg" and ins == [t]:
+        return -1.0, 0.0, -inf, inf
+    if len(ins) != 2 or op not in ("Add", "Sub", "Mul", "Div"):
+        return None
+    c, first = consts[1 - ins.index(t)], ins[0] == t
+    alpha, beta = {"Add": (1.0, c), "Sub": (1.0, -c) if first else (-1.0, c),
+                   "Mul": (c, 0.0), "Div": (1.0 / c if c else 0.0, 0.0) if first else (0.0, 0.0)}[op]
+    if alpha == 0:
+        return None  # c / x, or a product with 0: not a line in x
+    act = attrs.get("int8rt_activation")  # a fused activation after the op (graph passes)
+    if act is None:
+        return alpha, beta, -inf, inf
+    if act == "Relu":
+        return alpha, beta, 0.0, inf
+    if act == "Clip":
+        return alpha, beta, float(attrs.get("int8rt_clip_min", -inf)), float(attrs.get("int8rt_clip_max", inf))
+    return None
+
+
+def _scalar(lowered: Any, t: int) -> Optional[float]:
+    """The value of constant tensor ``t`` where it holds one value; else None."""
+    if t < 0 or not lowered.tensor(t)["is_constant"]:
+        return None
+    v = np.asarray(lowered.constant_data(t), np.float32).reshape(-1)
+    return float(v[0]) if v.size == 1 else None
 
 
 def quantized_inside(lowered: Any, network: Any) -> set[str]:
@@ -316,8 +407,8 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
     """An engine over a copy of the lowered network whose outputs also hold,
     for each source tensor in ``names`` (default: all int8 ones), its value
     as the INT8 engine computes it, in float32 and the float network's
-    layout: the int8 copy dequantized where there is one, else the float
-    tensor itself.
+    layout: the int8 copy dequantized where there is one (each channel at
+    its own scale on a per-channel grid), else the float tensor itself.
 
     ``float_shapes`` are the source tensors' shapes (NCHW). With
     ``branches``, names may be scoped ones inside If branches (and the
@@ -325,11 +416,11 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
     branch, read by :func:`tapped_run` under ``<scope><name>::tap``.
     Returns the engine and source name -> the output (or tapped) name
     holding it."""
-    wanted = list(int8_scales(lowered, branches=branches) if names is None else names)
+    wanted = list(_scoped(_all_grids, lowered, branches) if names is None else names)
     where: dict[str, str] = {}
 
     def add_taps(scope: str, net: Any, mark: bool) -> Any:
-        scales, zero_points = int8_scales(net), int8_zero_points(net)
+        scales, channels, zero_points = int8_scales(net), int8_channel_scales(net), int8_zero_points(net)
         logical = {net.tensor(t)["name"] for node in net.nodes() if node["attrs"].get("logical")
                    for t in node["outputs"]}
         for scoped in wanted:
@@ -337,14 +428,15 @@ def int8_tap_engine(lowered: Any, float_shapes: Mapping[str, list[int]], names: 
                 continue
             name = scoped[len(scope):]  # not found here when it is in a branch inside this one
             q = net.find_tensor(name + INT8_SUFFIX)
-            if q < 0 or name not in scales or scoped not in float_shapes:
+            if q < 0 or (name not in scales and name not in channels) or scoped not in float_shapes:
                 existing = net.find_tensor(name)  # computed in float only
                 if existing >= 0 and net.tensor(existing)["dtype"] == "float32":
                     if mark:
                         net.mark_output(existing)
                     where[scoped] = scoped
                 continue
-            attrs = {"scale": float(scales[name])}
+            # a per-channel grid: the Dequantize's scales, channel c's for channel c (convert_layers.cc)
+            attrs = {"scale": float(scales[name])} if name in scales else {"scales": list(channels[name])}
             if zero_points.get(name):
                 attrs["zero_point"] = zero_points[name]
             if name + INT8_SUFFIX in logical:
