@@ -316,3 +316,20 @@ def test_an_int8_gate_input_is_measured_as_its_table_reads_it() -> None:
     assert flat_floors(lowered)["e"] == pytest.approx(-3.0, abs=scale)
     ceiling = (127 - zero_point) * scale
     assert ceiling > 3 and flat_ceilings(lowered) == {"e": pytest.approx(ceiling, rel=1e-6)}
+
+
+def test_page_says_why_it_has_no_rows_or_histograms(tmp_path) -> None:
+    """An engine built from a calibration cache reads no data: the page says
+    it has no rows, histograms or plots and why, and a measured report whose
+    tensors have no histogram names them instead of drawing nothing."""
+    cached = BuildReport(measured=False, reason="the scales came from the calibration cache, so no data was read")
+    page = write_html(cached, tmp_path / "cache").read_text()
+    assert "Not measured: the scales came from the calibration cache" in page
+    assert "no per-tensor rows, histograms or plots" in page and "<img" not in page
+    with_hist = TensorCheck(name="a", threshold=4.0, method="mse", clipped=0.0, sqnr_db=30.0, observed_max=3.9,
+                            histogram=(0.1, (5, 3, 1)))
+    without = TensorCheck(name="b", threshold=2.0, method="mse", clipped=0.0, sqnr_db=31.0, observed_max=1.9)
+    page = write_html(BuildReport(measured=True, tensors=(with_hist, without)), tmp_path / "old").read_text()
+    assert "No calibration histogram for 1 of the 2 int8 tensors (b)" in page
+    page = write_html(BuildReport(measured=True, tensors=(with_hist,)), tmp_path / "all").read_text()
+    assert "No calibration histogram" not in page

@@ -106,6 +106,20 @@ def _histogram_plots(report: BuildReport, folder: Path, plt: Any) -> list[str]:
     return files
 
 
+def _no_histogram_note(report: BuildReport) -> str:
+    """What the page says where int8 tensors have no calibration histogram
+    to draw (a report written before histograms were kept, or thresholds
+    that came from no histogram of this build), instead of leaving the
+    plots out without a word; "" where every tensor has one."""
+    without = [t.name for t in report.tensors if t.histogram is None]
+    if not without:
+        return ""
+    listed = ", ".join(without[:5]) + (", ..." if len(without) > 5 else "")
+    return (f"No calibration histogram for {len(without)} of the {len(report.tensors)} int8 tensors ({listed}): "
+            "the report holds none for them (written before int8rt kept histograms, or their thresholds came "
+            "from no histogram of this build, such as a calibration cache's), so they have no histogram plot.")
+
+
 def _row(cells: list[str], tag: str = "td", cls: Optional[str] = None) -> str:
     attr = f' class="{cls}"' if cls else ""
     return f"<tr{attr}>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>"
@@ -139,7 +153,11 @@ def _write_page(report: BuildReport, out: Path, title: str) -> None:
              "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}tr.warn{background:#fdd}"
              "pre{white-space:pre-wrap}</style>", f"<h1>{e(title)}</h1>"]
     if not report.measured:
-        parts.append(f"<p>Not measured: {e(report.reason)}</p>")
+        parts.append(f"<p>Not measured: {e(report.reason)}.</p><p>So this page has no per-tensor rows, "
+                     "histograms or plots: they are measured on calibration data during the build. Build with "
+                     "calibration data and without a cache (or <code>accuracy_check</code> on) to get them.</p>")
+        auto = report.format().splitlines()[1:]  # auto's decisions, kept even when nothing is measured
+        parts += [f"<pre>{e(line)}</pre>" for line in auto]
     else:
         parts.append(f"<pre>{e(report.format().splitlines()[0])}</pre>")
         for w in report.warnings:
@@ -155,6 +173,9 @@ def _write_page(report: BuildReport, out: Path, title: str) -> None:
         plots = _plots(report, out)
         for f in plots:
             parts.append(f"<p><img id='{f}' src='{f}' alt='{f}'></p>")
+        missing = _no_histogram_note(report)
+        if missing:
+            parts.append(f"<p>{e(missing)}</p>")
         drawn = {name: f for name, f in _histogram_files(report).items() if f in plots}
         mp = report.mixed_precision
         if mp:
