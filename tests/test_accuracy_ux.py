@@ -45,15 +45,34 @@ def _cli(argv: list[str], capsys) -> tuple[int, str]:
 def test_compare_refuses_bad_data_with_a_message(files, capsys) -> None:
     d, _ = files
     np.savez(d / "empty.npz", x=np.zeros((0, 1, 8, 8), np.float32))
-    np.save(d / "one.npy", np.zeros((4, 1, 8, 8), np.float32))
     (d / "text.npz").write_text("not numpy")
     base = ["compare", str(d / "m.onnx"), "--engine", str(d / "e.i8rt"), "-q", "--data"]
     for data, message in (("empty.npz", "no samples to compare on"),
-                          ("one.npy", "is a single .npy array"),
                           ("text.npz", "is not an .npz file"),
                           ("missing.npz", "does not exist")):
         rc, err = _cli(base + [str(d / data)], capsys)
         assert rc == 1 and message in err, (data, err)
+
+
+def test_compare_reads_data_as_build_does(files, capsys, tmp_path) -> None:
+    """``--data`` takes what ``build --calib-data`` takes: a single-input
+    model's .npy and a folder of arrays (a folder used to be "does not
+    exist"); the rows are those of the same samples as an .npz."""
+    d, _ = files
+    x = np.load(d / "eval.npz")["x"][:40]
+    np.save(tmp_path / "one.npy", x)
+    (tmp_path / "parts").mkdir()
+    np.savez(tmp_path / "parts" / "a.npz", x=x[:25])
+    np.save(tmp_path / "parts" / "b.npy", x[25:])
+    np.savez(tmp_path / "all.npz", x=x)
+    base = ["compare", str(d / "m.onnx"), "--engine", str(d / "e.i8rt"), "-q", "--data"]
+    tables = []
+    for data in ("all.npz", "one.npy", "parts"):
+        assert main(base + [str(tmp_path / data)]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert "on 40 samples of" in out[0], out[0]
+        tables.append(out[1:])
+    assert tables[0] == tables[1] == tables[2] and len(tables[0]) > 3
 
 
 def test_compare_refuses_a_model_the_engine_was_not_built_from(files, capsys, case) -> None:

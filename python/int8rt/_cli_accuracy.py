@@ -1,6 +1,7 @@
 """The accuracy commands of the CLI: ``int8rt compare MODEL.onnx --engine
 E.i8rt --data IN.npz`` (the float32 model and the INT8 engine side by side,
-per tensor: int8rt/accuracy/compare.py) and ``int8rt report ENGINE DIR``
+per tensor: int8rt/accuracy/compare.py; the data read as ``build
+--calib-data`` reads it) and ``int8rt report ENGINE DIR``
 (the build report as a web page: int8rt/accuracy/html.py)."""
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from int8rt.cli import add_image_options
+
 __all__ = ["add_accuracy_parsers"]
 
 
@@ -20,7 +23,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from int8rt.accuracy.taps import count
 
     engine = int8rt.Engine.load(args.engine)
-    data = _load_npz(args.data, engine.input_names)
+    data = _load_data(args, engine.input_names)
     if args.limit:
         data = {n: a[: args.limit] if a.ndim else a for n, a in data.items()}
     progress = False if args.quiet else int8rt.Progress(sys.stderr)
@@ -28,6 +31,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print(f"{args.model} (FP32) vs {args.engine} ({engine.precision}) on {count(data)} samples of {args.data}")
     print(format_comparison(rows))
     return 0
+
+
+def _load_data(args: argparse.Namespace, names: list[str]) -> dict[str, np.ndarray]:
+    """``--data`` as ``build --calib-data`` reads it: an .npz (:func:`_load_npz`),
+    or, for a folder (of .npz / .npy files or of images, preprocessed as the
+    image flags say) or a single-input model's .npy, data_calibrator's reader."""
+    from int8rt.cli import image_options
+    from int8rt.data_calibrator import load_calibration_data
+
+    path = Path(args.data)
+    if not (path.is_dir() or (path.suffix == ".npy" and path.is_file() and len(names) == 1)):
+        return _load_npz(args.data, names)
+    import int8rt
+
+    network = int8rt.onnx.import_model(args.model)
+    shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
+    return dict(load_calibration_data(path, names, shapes, images=image_options(args), report=print))
 
 
 def _load_npz(path: str, names: list[str]) -> dict[str, np.ndarray]:
@@ -63,10 +83,13 @@ def add_accuracy_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParse
     c = sub.add_parser("compare", help="FP32 model vs INT8 engine, per layer: cosine, SQNR, max error")
     c.add_argument("model", help="the ONNX model the engine was built from")
     c.add_argument("--engine", required=True, help="the INT8 engine file")
-    c.add_argument("--data", required=True, help=".npz with one array per input name, axis 0 = samples")
+    c.add_argument("--data", required=True,
+                   help=".npz with one array per input name, axis 0 = samples; as build's --calib-data, also a "
+                   "single-input model's .npy, or a folder of them or of images (the image flags below)")
     c.add_argument("--batch-size", type=int, default=32)
     c.add_argument("--limit", type=int, help="use only the first N samples")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_image_options(c, "input images (--data is a folder of images): preprocess them as the build's were")
     c.set_defaults(fn=_cmd_compare)
 
     r = sub.add_parser("report", help="write an engine's build report as a web page (plots with matplotlib)")

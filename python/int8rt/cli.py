@@ -94,7 +94,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             network = int8rt.onnx.import_model(args.model, batch_size=args.static_batch)
             names = [network.tensor(i)["name"] for i in network.inputs()]
             shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
-            data = load_calibration_data(args.calib_data, names, shapes, images=_image_options(args),
+            data = load_calibration_data(args.calib_data, names, shapes, images=image_options(args),
                                          report=print, batch_size=args.batch_size) if args.calib_data else {
                 n: np.zeros((0,), np.float32) for n in names}
             # the histogram options where given; else each calibrator's own (auto: power_of_two, 4096 bins)
@@ -141,7 +141,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _image_options(args: argparse.Namespace) -> "object":
+def add_image_options(parser: argparse.ArgumentParser, title: str) -> None:
+    """The flags that say how a folder of images becomes input arrays
+    (``build --calib-data``, ``compare --data``); :func:`image_options` reads them."""
+    img = parser.add_argument_group(title, "each image: resized to --size, (pixel/255 - mean) / std per channel")
+    img.add_argument("--mean", type=float, nargs="+", default=[0.0], metavar="M",
+                     help="per-channel mean, or one for all (default 0; ImageNet: 0.485 0.456 0.406)")
+    img.add_argument("--std", type=float, nargs="+", default=[1.0], metavar="S",
+                     help="per-channel std, or one for all (default 1; ImageNet: 0.229 0.224 0.225)")
+    img.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
+                     help="resize to H W (default: the model input's height and width)")
+    img.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="input layout (default NCHW)")
+    img.add_argument("--color", choices=["RGB", "BGR", "GRAY"],
+                     help="channel order (default: GRAY for a 1-channel input, else RGB)")
+
+
+def image_options(args: argparse.Namespace) -> "object":
     from int8rt.calib.images import ImageOptions
 
     return ImageOptions(mean=tuple(args.mean), std=tuple(args.std), size=tuple(args.size) if args.size else None,
@@ -347,17 +362,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--output", required=True, help="engine file to write")
     b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
-    img = b.add_argument_group("calibration images (--calib-data is a folder of images)",
-                               "each image: resized to --size, (pixel/255 - mean) / std per channel")
-    img.add_argument("--mean", type=float, nargs="+", default=[0.0], metavar="M",
-                     help="per-channel mean, or one for all (default 0; ImageNet: 0.485 0.456 0.406)")
-    img.add_argument("--std", type=float, nargs="+", default=[1.0], metavar="S",
-                     help="per-channel std, or one for all (default 1; ImageNet: 0.229 0.224 0.225)")
-    img.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
-                     help="resize to H W (default: the model input's height and width)")
-    img.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW", help="input layout (default NCHW)")
-    img.add_argument("--color", choices=["RGB", "BGR", "GRAY"],
-                     help="channel order (default: GRAY for a 1-channel input, else RGB)")
+    add_image_options(b, "calibration images (--calib-data is a folder of images)")
     b.add_argument("--calibrator", choices=["auto", "entropy2", "entropy", "minmax", "percentile", "mse"],
                    help="auto (default; with an existing --cache, the cache's algorithm): the method, and bias "
                    "correction on or off, closest to float32 on held-out calibration samples; entropy2 is "
