@@ -197,9 +197,11 @@ class BuildReport:
             lines.append(line)
         shown = self.tensors if all_tensors else sorted(self.tensors, key=lambda t: t.sqnr_db)[:5]
         if shown:
+            channels = ("; the narrowest to the widest channel's on a per-channel grid"
+                        if any(t.channel_thresholds for t in shown) else "")
             lines.append(f"  {'int8 tensors' if all_tensors else 'lowest-SQNR int8 tensors'} "
                          f"({len(self.tensors)} in all): SQNR dB, clipped %, threshold / observed max "
-                         "([low, top] / [min, max] where held with a zero point), method")
+                         f"([low, top] / [min, max] where held with a zero point{channels}), method")
             width = max(len(t.name) for t in shown)
             for t in shown:
                 lines.append(f"    {t.name:<{width}}  {t.sqnr_db:6.1f}  {100 * t.clipped:7.3f}%  "
