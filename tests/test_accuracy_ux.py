@@ -352,3 +352,46 @@ def test_page_says_why_it_has_no_rows_or_histograms(tmp_path) -> None:
     assert "No calibration histogram for 1 of the 2 int8 tensors (b)" in page
     page = write_html(BuildReport(measured=True, tensors=(with_hist,)), tmp_path / "all").read_text()
     assert "No calibration histogram" not in page
+
+
+def _state_model() -> bytes:
+    """y = Relu(x W) + sum over axis 0 of state: x [N, 4] beside a state
+    [2, N, 4] whose samples are on axis 1, as Silero VAD's LSTM state."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(1).standard_normal((4, 4)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("ReduceSum", ["state", "axes"], ["s"], keepdims=0),
+             helper.make_node("Add", ["r", "s"], ["y"])]
+    graph = helper.make_graph(nodes, "state", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
+                                               helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array([0], np.int64), "axes")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_compare_keeps_a_state_on_axis_1_whole(tmp_path, capsys) -> None:
+    """Cut along axis 0 in chunks of --batch-size, a state [2, N, H] stayed
+    whole beside a chunk of x: Silero VAD failed with "initial_h is [1, 16,
+    128], expected [1, 4, 128]". Such data runs as one batch; --limit, which
+    cuts axis 0, says why it cannot."""
+    from int8rt.accuracy.compare import compare
+
+    model = _state_model()
+    rng = np.random.default_rng(2)
+    x, state = rng.standard_normal((40, 4)).astype(np.float32), rng.standard_normal((2, 40, 4)).astype(np.float32)
+    batches = [{"x": x[i:i + 8], "state": state[:, i:i + 8]} for i in range(0, 40, 8)]
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=int8rt.make_calibrator(batches,
+                                                                                               algorithm="minmax")))
+    whole = compare(model, engine, {"x": x, "state": state}, batch_size=1000)
+    cut = compare(model, engine, {"x": x, "state": state}, batch_size=4)
+    assert whole == cut and {r.name for r in whole} >= {"y"}
+    (tmp_path / "m.onnx").write_bytes(model)
+    engine.save(tmp_path / "e.i8rt")
+    np.savez(tmp_path / "d.npz", x=x, state=state)
+    base = ["compare", str(tmp_path / "m.onnx"), "--engine", str(tmp_path / "e.i8rt"), "--data",
+            str(tmp_path / "d.npz"), "-q", "--batch-size", "4"]
+    assert main(base) == 0 and "on 40 samples of" in capsys.readouterr().out
+    rc, err = _cli(base + ["--limit", "8"], capsys)
+    assert rc == 1 and "--limit cuts axis 0, which is not every input's sample axis" in err

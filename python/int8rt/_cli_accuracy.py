@@ -20,15 +20,21 @@ __all__ = ["add_accuracy_parsers"]
 def _cmd_compare(args: argparse.Namespace) -> int:
     import int8rt
     from int8rt.accuracy.compare import compare, format_comparison
-    from int8rt.accuracy.taps import count
+    from int8rt.accuracy.taps import batch_samples
 
     engine = int8rt.Engine.load(args.engine)
     data = _load_data(args, engine.input_names)
+    firsts = {n: a.shape for n, a in data.items() if a.ndim}
     if args.limit:
+        if len({s[0] for s in firsts.values()}) > 1:  # a state [2, N, H] beside x [N, D]: axis 0 is not the samples'
+            raise ValueError(f"--limit cuts axis 0, which is not every input's sample axis here "
+                             f"({', '.join(f'{n} {list(s)}' for n, s in firsts.items())}): give fewer samples in "
+                             f"{args.data} instead")
         data = {n: a[: args.limit] if a.ndim else a for n, a in data.items()}
     progress = False if args.quiet else int8rt.Progress(sys.stderr)
     rows = compare(args.model, engine, data, batch_size=args.batch_size, progress=progress)
-    print(f"{args.model} (FP32) vs {args.engine} ({engine.precision}) on {count(data)} samples of {args.data}")
+    samples = batch_samples(data, {n: engine.tensor_shape(n) for n in engine.input_names})  # a state [2, N, H] too
+    print(f"{args.model} (FP32) vs {args.engine} ({engine.precision}) on {samples} samples of {args.data}")
     print(format_comparison(rows))
     return 0
 

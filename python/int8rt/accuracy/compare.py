@@ -29,8 +29,8 @@ import numpy as np
 
 from .. import _core
 from .equalize import RESCALED_KEY
-from .taps import (Samples, WholeBatch, as_read, batches, count, flat_ceilings, flat_floors, fp32_tap_engine, groups,
-                   int8_tap_engine, scoped_tensors, tapped_run)
+from .taps import (Samples, WholeBatch, as_read, batch_samples, batches, count, flat_ceilings, flat_floors,
+                   fp32_tap_engine, groups, int8_tap_engine, scoped_tensors, tapped_run)
 from .taps import rows as sample_rows
 
 __all__ = ["HEALTHY_DB", "JUMP_DB", "LayerComparison", "compare", "first_jump", "format_comparison"]
@@ -102,6 +102,7 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
     if model_inputs != sorted(engine.input_names):
         raise ValueError(f"the model's inputs ({', '.join(model_inputs)}) are not the engine's "
                          f"({', '.join(sorted(engine.input_names))}): was the engine built from this model?")
+    data = _uncut_where_not_batch_first(data, network)
     float_tensors = scoped_tensors(network)  # If branches' under their scoped names
     float_shapes = {name: t["shape"] for name, t in float_tensors.items()}
     lowered = engine.network()
@@ -157,6 +158,20 @@ def _accumulate(chunk: dict[str, np.ndarray], ctx_f: Any, ctx_q: Any, names: lis
                 r = r / rescaled[n].reshape((1, -1) + (1,) * (r.ndim - 2))
             acc[n].add(as_read(r, floors.get(n), ceilings.get(n)), got[where[n]])
         done()
+
+
+def _uncut_where_not_batch_first(data: Samples, network: Any) -> list[Any]:
+    """``data``'s groups, each one whose inputs do not all have their samples
+    on axis 0 (a recurrent state ``[2, N, H]`` beside ``x[N, D]``, as Silero
+    VAD's) as a :class:`taps.WholeBatch`, run as it is: cut along axis 0 it
+    gave the LSTM a state of the whole data's N beside a chunk of x."""
+    declared = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
+    out: list[Any] = []
+    for group in groups(data):
+        firsts = {np.shape(v)[0] for v in group.values() if np.ndim(v)}
+        whole = isinstance(group, WholeBatch) or len(firsts) <= 1
+        out.append(group if whole else WholeBatch(group, batch_samples(group, declared)))
+    return out
 
 
 def _batch_count(data: Samples, batch_size: int) -> int:
