@@ -11,8 +11,9 @@ the tensors marked as outputs, or the chain's NumPy convolution) on the
 held-out samples (every 4th calibration sample, index 3, 7, ...), quantized
 in float64 NumPy on the grids the engine's int8 plan gives
 (``engine.int8_plan()``: a scale, or one per channel), and the outputs of
-the two engines; each printed line is rebuilt with the report's format and
-compared as text."""
+the two engines; each printed line (text report, the page's table rows,
+``compare``'s table, the mixed-precision scores) is rebuilt with the
+report's format and compared as text."""
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,7 @@ def chain_engine() -> int8rt.Engine:
         calibrator=int8rt.make_calibrator({"x": chain.X_CAL}, algorithm="minmax", batch_size=8)))
 
 
-def test_per_channel_tensors_have_rows_measured_per_channel(chain_engine) -> None:
+def test_per_channel_tensors_have_rows_measured_per_channel(chain_engine, tmp_path) -> None:
     report = chain_engine.build_report()
     plan = {t.tensor: (t.scale, np.asarray(t.channel_scales, np.float32)) for t in chain_engine.int8_plan().tensors}
     per_channel = [n for n, (_, cs) in plan.items() if cs.size]
@@ -71,6 +72,7 @@ def test_per_channel_tensors_have_rows_measured_per_channel(chain_engine) -> Non
                                int8rt.BuilderConfig(precision="fp32")).run({"x": held})
     values = {"x": held, **{n: fp32[n] for n in per_channel + ["y"]}}
     lines = report.format(all_tensors=True).splitlines()
+    page = write_html(report, tmp_path / "page").read_text()
     width = max(len(t.name) for t in report.tensors)
     for t in report.tensors:
         scale, channels = plan[t.name]
@@ -84,6 +86,7 @@ def test_per_channel_tensors_have_rows_measured_per_channel(chain_engine) -> Non
         else:
             held_text = f"{float(np.float32(scale) * np.float32(127)):.4g}"
         assert _tensor_line(t.name, width, clipped, sqnr, held_text, seen, "minmax") in lines, t.name
+        assert f"<td>{held_text}</td><td>{seen}</td><td>{100 * clipped:.3f}</td><td>{sqnr:.1f}</td>" in page, t.name
         assert t.clipped == pytest.approx(clipped, abs=1e-12)
         assert t.sqnr_db == pytest.approx(sqnr, abs=1e-4)
     # the check tells the grids apart: c1 on the widest channel's one scale measures 2 dB lower
@@ -196,3 +199,33 @@ def test_every_printed_output_figure_of_the_collapse_report() -> None:
         held_text = f"{float(np.float32(plan[t.name]) * np.float32(127)):.4g}"
         assert _tensor_line(t.name, width, clipped, sqnr, held_text, f"{np.abs(v).max():.4g}", t.method) \
             in text.splitlines(), t.name
+
+
+def _centred(r: np.ndarray, g: np.ndarray) -> float:
+    r, g = r.astype(np.float64), g.astype(np.float64)
+    rc, gc = r - r.mean(0), g - g.mean(0)
+    return float((rc * gc).sum() / np.sqrt((rc * rc).sum() * (gc * gc).sum()))
+
+
+def test_the_mixed_precision_line_scores() -> None:
+    """``mixed precision: target 0.9, met: score S (all int8 A)``: S is the
+    shipped engine's centred cosine with FP32 on the held-out samples, A the
+    same of the engine built alike without a target (the same calibrator on
+    the same data); both recomputed to the printed digit. The latencies are
+    timings, not recomputable."""
+    case = entropy_collapse_case()
+
+    def build(**kw) -> int8rt.Engine:
+        return int8rt.build_engine(case.model, int8rt.BuilderConfig(
+            calibrator=calibrator(int8rt.IInt8EntropyCalibrator2, split(case.calib)), **kw))
+
+    chosen, all_int8 = build(accuracy_target=0.9), build()
+    held = case.calib[3::4]
+    ref = int8rt.build_engine(case.model, int8rt.BuilderConfig(precision="fp32")).run({"x": held})["logits"]
+    score = _centred(ref, chosen.run({"x": held})["logits"])
+    score0 = _centred(ref, all_int8.run({"x": held})["logits"])
+    mp = chosen.build_report().mixed_precision
+    line = next(t for t in chosen.build_report().format().splitlines() if "mixed precision" in t)
+    assert f"target 0.9, met: score {score:.4f} (all int8 {score0:.4f}) with {len(mp['float_layers'])} layer(s)" \
+        in line, line
+    assert score0 < 0.5 <= 0.9 <= score  # a real collapse and a real repair
