@@ -395,3 +395,36 @@ def test_compare_keeps_a_state_on_axis_1_whole(tmp_path, capsys) -> None:
     assert main(base) == 0 and "on 40 samples of" in capsys.readouterr().out
     rc, err = _cli(base + ["--limit", "8"], capsys)
     assert rc == 1 and "--limit cuts axis 0, which is not every input's sample axis" in err
+
+
+def test_a_clip_no_method_avoids_says_calibration_never_saw_such_values(caplog) -> None:
+    """Held-out samples three times larger than every calibrating one: every
+    method's threshold clips them. The warning used to name the "best" method
+    anyway (EfficientNet-B0's squeeze conv: "entropy would set 7.533, clipping
+    1.25%", as much as its own); it now says the calibration data never
+    reached those values, and how many values the share is of."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.eye(4, dtype=np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+                              [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    x = np.random.default_rng(3).uniform(-1, 1, (64, 4)).astype(np.float32)
+    x[3::4] *= 3  # the held-out samples (every 4th, index 3, 7, ...)
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=int8rt.make_calibrator(
+        {"x": x}, algorithm="minmax", batch_size=64)))
+    report = engine.build_report()
+    t = report.tensor("x")
+    kept = np.abs(np.delete(x, np.s_[3::4], axis=0)).max()
+    assert t.threshold == pytest.approx(kept, rel=1e-6)
+    from int8rt.accuracy.taps import int8_scales
+
+    scale = float(np.float32(int8_scales(engine.network())["x"]))  # the float32 scale the engine holds
+    codes = x[3::4].astype(np.float64) / scale
+    clipped = int(np.sum((codes > 127.5) | (codes < -128.5)))  # past the rounding range of codes 127 / -128
+    (warning,) = [w for w in report.warnings if w.startswith("tensor 'x'")]
+    assert f"clips {100 * clipped / 64:.2f}% of its values ({clipped} of 64 values, threshold" in warning
+    assert "no calibration method's threshold clips 1% or less" in warning
+    assert f"the held-out values reach {np.abs(x[3::4]).max():.4g}, the calibration data's largest |x| was" in warning

@@ -17,7 +17,10 @@ network's int8 tensors and another method's threshold does at least
 ``BETTER_DB`` better (otherwise no threshold helps: the tensor is logged at
 INFO as a candidate for float). The warning names the tensor and, recomputed
 from the same histogram, the other method with the best SQNR on the
-held-out data among those clipping at most ``CLIP_WARN``. An output whose centred cosine
+held-out data among those clipping at most ``CLIP_WARN``, or, where none does,
+says that the held-out values go beyond the calibration data's (a tensor
+of few values, an SE block's pooled one, also says how many of how many
+clip). An output whose centred cosine
 is below ``OUTPUT_WARN`` is a warning too. Warnings go to the ``int8rt``
 logger and into the report.
 
@@ -55,6 +58,7 @@ logger = logging.getLogger("int8rt")
 CLIP_WARN = 0.01
 SQNR_GAP_DB = 15.0
 BETTER_DB = 3.0  # a low-SQNR tensor warns only if another method does this much better
+FEW_VALUES = 10_000  # a clipping warning on fewer held-out values than this says how many (1 of 80)
 OUTPUT_WARN = 0.9
 
 # Other methods a warning may recommend: (label, compute_amax options).
@@ -91,9 +95,10 @@ def _stats(tap: Any, data: Mapping[str, np.ndarray], batch_size: int, scales: Ma
 
 
 def _alternatives(names: list[str], collector: Any, tap: Any, data: Mapping[str, np.ndarray], batch_size: int
-                  ) -> dict[str, tuple[str, float, float, float]]:
-    """Per name, (method, threshold, clipped, sqnr) of the best other method:
-    the best SQNR among those clipping at most CLIP_WARN. One pass over the data."""
+                  ) -> dict[str, tuple[str, float, float, float, float]]:
+    """Per name, (method, threshold, clipped, sqnr, calibration max |x|) of
+    the best other method: the best SQNR among those clipping at most
+    CLIP_WARN (among all where none does). One pass over the data."""
     labels: dict[str, list[str]] = {}
     amaxes: dict[str, list[float]] = {}
     for name in names:
@@ -113,8 +118,24 @@ def _alternatives(names: list[str], collector: Any, tap: Any, data: Mapping[str,
     for name, st in stats.items():
         ok = [i for i, s in enumerate(st) if s.clipped_fraction <= CLIP_WARN] or list(range(len(st)))
         best = max(ok, key=lambda i: st[i].sqnr_db)
-        out[name] = (labels[name][best], amaxes[name][best], st[best].clipped_fraction, st[best].sqnr_db)
+        out[name] = (labels[name][best], amaxes[name][best], st[best].clipped_fraction, st[best].sqnr_db,
+                     collector.histogram(name).max_abs)
     return out
+
+
+def _instead(alt: tuple[str, float, float, float, float], grid: str, observed_max: float) -> str:
+    """The end of a warning: the other method that would not clip, or,
+    where none clips less than CLIP_WARN, that the held-out values go beyond
+    what calibration saw (EfficientNet-B0's squeeze conv: 1 of 80 values past
+    every calibration value, and "entropy would set" one that clips as much)."""
+    label, amax, clipped, sqnr, seen = alt
+    if clipped <= CLIP_WARN:
+        return (f"; {label} would set {amax:.4g}{grid}, clipping {100 * clipped:.2f}% at SQNR {sqnr:.1f} dB "
+                "(calibrator='auto' chooses per tensor)")
+    return (f"; no calibration method's threshold clips {100 * CLIP_WARN:g}% or less (the best, {label} at "
+            f"{amax:.4g}{grid}, clips {100 * clipped:.2f}% at SQNR {sqnr:.1f} dB): the held-out values reach "
+            f"{observed_max:.4g}, the calibration data's largest |x| was {seen:.4g}; calibrate on more, or more "
+            "varied, samples")
 
 
 def _coarse(collector: Any, name: str) -> Optional[tuple[float, tuple[int, ...]]]:
@@ -178,16 +199,17 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
         threshold, bottom, channel_tops = _held(scale, z)
         alt = alternatives.get(name)
         reasons = []
+        few = f"{s.clipped} of {s.count} values, " if s.count < FEW_VALUES else ""  # how much a share weighs
         if channel_tops is not None:
             if name in clipping:  # each channel at its own scale
-                reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (per-channel thresholds "
+                reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values ({few}per-channel thresholds "
                                f"{min(channel_tops):.4g} to {max(channel_tops):.4g}"
                                + (f" with zero point {z}" if z else "") + f", observed [{s.min:.4g}, {s.max:.4g}])")
         elif name in clipping and bottom is None:
-            reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (threshold {threshold:.4g}, "
+            reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values ({few}threshold {threshold:.4g}, "
                            f"observed max {s.max_abs:.4g})")
         elif name in clipping:  # held with a zero point: it may clip below, where a symmetric one would not
-            reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values (held on [{bottom:.4g}, "
+            reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values ({few}held on [{bottom:.4g}, "
                            f"{threshold:.4g}] with zero point {z}, observed [{s.min:.4g}, {s.max:.4g}])")
         if name in low:
             gap = (f"has SQNR {s.sqnr_db:.1f} dB, {median - s.sqnr_db:.1f} dB below the median "
@@ -201,13 +223,10 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
         if reasons:
             warning = f"tensor '{name}' ({methods.get(name, '?')}) " + " and ".join(reasons)
             if alt is not None:
-                label, amax, clipped, sqnr = alt
                 grid = ("" if bottom is None and channel_tops is None else
                         " on one grid for the whole tensor (channel_activations=False)" if channel_tops is not None
                         else " on a symmetric grid (±threshold, zero point 0)")
-                warning += (f"; {label} would set {amax:.4g}{grid}, clipping {100 * clipped:.2f}% "
-                            f"at SQNR {sqnr:.1f} dB "
-                            "(calibrator='auto' chooses per tensor)")
+                warning += _instead(alt, grid, s.max_abs)
             warnings.append(warning)
         tensors.append(TensorCheck(name=name, threshold=threshold, method=methods.get(name, "?"),
                                    clipped=s.clipped_fraction, sqnr_db=s.sqnr_db, observed_max=s.max_abs,
