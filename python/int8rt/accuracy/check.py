@@ -58,7 +58,7 @@ logger = logging.getLogger("int8rt")
 CLIP_WARN = 0.01
 SQNR_GAP_DB = 15.0
 BETTER_DB = 3.0  # a low-SQNR tensor warns only if another method does this much better
-FEW_VALUES = 10_000  # a clipping warning on fewer held-out values than this says how many (1 of 80)
+FEW_VALUES = 10_000  # a clipping warning on fewer held-out values than this says how many (2 of 160)
 OUTPUT_WARN = 0.9
 
 # Other methods a warning may recommend: (label, compute_amax options).
@@ -126,7 +126,7 @@ def _alternatives(names: list[str], collector: Any, tap: Any, data: Mapping[str,
 def _instead(alt: tuple[str, float, float, float, float], grid: str, observed_max: float) -> str:
     """The end of a warning: the other method that would not clip, or,
     where none clips less than CLIP_WARN, that the held-out values go beyond
-    what calibration saw (EfficientNet-B0's squeeze conv: 1 of 80 values past
+    what calibration saw (EfficientNet-B0's squeeze conv: 2 of 160 values past
     every calibration value, and "entropy would set" one that clips as much)."""
     label, amax, clipped, sqnr, seen = alt
     if clipped <= CLIP_WARN:
