@@ -73,6 +73,14 @@ def test_compare_reads_data_as_build_does(files, capsys, tmp_path) -> None:
         assert "on 40 samples of" in out[0], out[0]
         tables.append(out[1:])
     assert tables[0] == tables[1] == tables[2] and len(tables[0]) > 3
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    for i, img in enumerate(x[:5, 0]):  # the raw digits (0..16) as 8-bit gray pixels
+        Image.fromarray((img * 15).astype(np.uint8)).save(tmp_path / "imgs" / f"{i}.png")
+    assert main(base + [str(tmp_path / "imgs"), "--std", str(15 / 255)]) == 0  # (pixel / 255) / std = img
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("input images: 5 files from") and "on 5 samples of" in out[1]
 
 
 def test_compare_refuses_a_model_the_engine_was_not_built_from(files, capsys, case) -> None:

@@ -53,7 +53,8 @@ def _load_data(args: argparse.Namespace, names: list[str]) -> dict[str, np.ndarr
 
     network = int8rt.onnx.import_model(args.model)
     shapes = {network.tensor(i)["name"]: network.tensor(i)["shape"] for i in network.inputs()}
-    return dict(load_calibration_data(path, names, shapes, images=image_options(args), report=print))
+    said = lambda line: print(line.replace("calibration images", "input images", 1))  # noqa: E731 (not calibration here)
+    return dict(load_calibration_data(path, names, shapes, images=image_options(args), report=said))
 
 
 def _load_npz(path: str, names: list[str]) -> dict[str, np.ndarray]:
