@@ -138,8 +138,10 @@ Network rebuild(ByteReader& in, std::vector<Tensor>& tensors, std::vector<Node>&
         default: break;
       }
     } else if (is_input[id]) {
-      if (t.any_rank && !t.shape.empty()) in.fail("input " + quoted(t.name) + " of any rank has dimensions");
       made = t.any_rank ? net.add_input_any_rank(t.name, t.dtype) : net.add_input(t.name, t.shape, t.dtype);
+      // An input of any rank may carry the dims a pass gave it (the INT8 lowering of
+      // Silero VAD's nested If branches: [-1, 128]); kept as the saved network had them.
+      if (t.any_rank) net.tensor(made).shape = t.shape;
     } else {
       in.fail("tensor " + quoted(t.name) + " has no producer and is neither an input nor a constant");
     }
