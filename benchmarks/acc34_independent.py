@@ -3,10 +3,12 @@ grids included: ONNX Runtime's float32 values of the named tensors on the held-o
 (every 4th calibration sample, index 3, 7, ...; the first 256), quantized in float64 NumPy on
 the grid the engine holds (its lowered network's scale or one per channel of axis 1, and zero
 point: taps.int8_grid_scales; a loaded engine has no int8_plan()); a tensor whose float readers are flat beyond its grid (taps'
-flat_floors / flat_ceilings) is clipped to the grid first, as the report measures it. Prints
+flat_floors / flat_ceilings) is clipped to the grid first, and one cross-layer equalization
+rescaled divided by its channel factors (the engine's metadata), as the report measures them. Prints
 each tensor's figures as the report prints them, beside the report's own.
 Usage: python benchmarks/acc34_independent.py MODEL.onnx ENGINE.i8rt CALIB.npz [TENSOR...]
 (no TENSOR: every per-channel tensor and the five lowest-SQNR ones)."""
+import json
 import sys
 
 import numpy as np
@@ -14,6 +16,7 @@ import onnx
 import onnxruntime as ort
 
 import int8rt
+from int8rt.accuracy.equalize import RESCALED_KEY
 from int8rt.accuracy.taps import flat_ceilings, flat_floors, int8_grid_scales, int8_zero_points
 
 model_path, engine_path, data_path = sys.argv[1:4]
@@ -32,9 +35,13 @@ sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvi
 values = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, held)))
 values.update(held)
 floors, ceilings = flat_floors(lowered), flat_ceilings(lowered)
+# tensors cross-layer equalization rescaled: the engine holds the model's values divided per channel
+rescaled = {n: np.asarray(f, np.float64) for n, f in json.loads(engine.metadata.get(RESCALED_KEY, "{}")).items()}
 for n in dict.fromkeys(names):
     row = report.tensor(n)
     x = values[n].astype(np.float64)
+    if n in rescaled:
+        x = x / rescaled[n].reshape((1, -1) + (1,) * (x.ndim - 2))
     zp = zero_points.get(n, 0)
     s = np.asarray(grids[n], np.float32).astype(np.float64).reshape(-1)
     s = s.reshape((1, -1) + (1,) * (x.ndim - 2)) if s.size > 1 else s[0]

@@ -436,3 +436,26 @@ def test_a_clip_no_method_avoids_says_calibration_never_saw_such_values(caplog) 
     assert f"clips {100 * clipped / 64:.2f}% of its values ({clipped} of 64 values, threshold" in warning
     assert "no calibration method's threshold clips 1% or less" in warning
     assert f"the held-out values reach {np.abs(x[3::4]).max():.4g}, the calibration data's largest |x| was" in warning
+
+
+def test_rows_of_tensors_equalization_rescaled_say_so(tmp_path) -> None:
+    """GoogLeNet (auto kept cross-layer equalization, 19 tensors): relu_46's
+    row read `observed max 11.83` where the model's relu_46 reaches 10.83 in
+    ONNX Runtime: the engine holds the model's values divided per channel.
+    The text and the page now mark such rows and say what the figures are of."""
+    import json
+
+    from int8rt.accuracy.equalize import RESCALED_KEY
+    from int8rt.accuracy.report import RESCALED_NOTE, rescaled_tensors
+
+    rescaled = rescaled_tensors({RESCALED_KEY: json.dumps({"a": [1.0, 0.5]})})
+    assert rescaled == {"a"} and rescaled_tensors({}) == frozenset()
+    a = TensorCheck(name="a", threshold=9.451, method="auto:all mse", clipped=0.0, sqnr_db=40.5, observed_max=11.83)
+    b = TensorCheck(name="b", threshold=2.0, method="auto:all mse", clipped=0.0, sqnr_db=41.0, observed_max=1.9)
+    report = BuildReport(measured=True, tensors=(a, b))
+    lines = report.format(all_tensors=True, rescaled=rescaled).splitlines()
+    assert [line.endswith("auto:all mse (rescaled)") for line in lines[2:4]] == [True, False]
+    assert lines[-1] == f"    (rescaled): {RESCALED_NOTE}"
+    assert "(rescaled)" not in report.format(all_tensors=True)
+    page = write_html(report, tmp_path / "r", rescaled=rescaled).read_text()
+    assert "<td>auto:all mse (rescaled)</td>" in page and "int8rt compare undoes them" in page

@@ -80,8 +80,11 @@ def _load_npz(path: str, names: list[str]) -> dict[str, np.ndarray]:
 def _cmd_report(args: argparse.Namespace) -> int:
     import int8rt
     from int8rt.accuracy.html import write_html
+    from int8rt.accuracy.report import rescaled_tensors
 
-    page = write_html(int8rt.Engine.load(args.engine).build_report(), args.dir, title=f"int8rt: {args.engine}")
+    engine = int8rt.Engine.load(args.engine)
+    page = write_html(engine.build_report(), args.dir, title=f"int8rt: {args.engine}",
+                      rescaled=rescaled_tensors(engine.metadata))
     print(f"wrote {page}")
     return 0
 

@@ -132,12 +132,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
             print(f"WARNING: {line[len('warning: '):]}")
     if args.cache:
         print(f"calibration cache: {args.cache}")
+    from int8rt.accuracy.report import rescaled_tensors
+
+    rescaled = rescaled_tensors(engine.metadata)  # cross-layer equalization's: their rows say so
     if engine.precision == "int8":
-        print(engine.build_report().format())
+        print(engine.build_report().format(rescaled=rescaled))
     if args.report:
         from int8rt.accuracy.html import write_html
 
-        print(f"report: {write_html(engine.build_report(), args.report, title=f'int8rt: {args.output}')}")
+        print(f"report: {write_html(engine.build_report(), args.report, title=f'int8rt: {args.output}', rescaled=rescaled)}")
     return 0
 
 

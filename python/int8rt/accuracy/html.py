@@ -22,9 +22,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
-from .report import BuildReport, latency_text
+from .report import RESCALED_MARK, RESCALED_NOTE, BuildReport, latency_text
 
 __all__ = ["write_html"]
 
@@ -125,8 +125,10 @@ def _row(cells: list[str], tag: str = "td", cls: Optional[str] = None) -> str:
     return f"<tr{attr}>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>"
 
 
-def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str = "int8rt build report") -> Path:
-    """Writes ``folder/index.html`` (and PNG plots with matplotlib); returns the page's path.
+def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str = "int8rt build report",
+               rescaled: Collection[str] = ()) -> Path:
+    """Writes ``folder/index.html`` (and PNG plots with matplotlib); returns
+    the page's path. ``rescaled``: as in :meth:`BuildReport.format`.
 
     Raises NotADirectoryError when ``folder`` exists and is not a folder;
     on any failure ``folder`` is left as it was."""
@@ -136,7 +138,7 @@ def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp.", dir=out.parent))
     try:
-        _write_page(report, staging, title)
+        _write_page(report, staging, title, frozenset(rescaled))
         out.mkdir(exist_ok=True)
         names = sorted(p.name for p in staging.iterdir())
         for name in [n for n in names if n != "index.html"] + ["index.html"]:  # the page last: it links the rest
@@ -146,7 +148,7 @@ def write_html(report: BuildReport, folder: "str | os.PathLike[str]", title: str
     return out / "index.html"
 
 
-def _write_page(report: BuildReport, out: Path, title: str) -> None:
+def _write_page(report: BuildReport, out: Path, title: str, rescaled: frozenset[str] = frozenset()) -> None:
     e = html.escape
     parts = [f"<!doctype html><meta charset='utf-8'><title>{e(title)}</title>",
              "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -188,8 +190,11 @@ def _write_page(report: BuildReport, out: Path, title: str) -> None:
         for t in report.tensors:
             held, seen = t.range_text().split(" / ", 1)
             name = f"<a href='#{drawn[t.name]}'>{e(t.name)}</a>" if t.name in drawn else e(t.name)
-            parts.append(_row([name, e(t.method), e(held), e(seen),
+            method = t.method + (f" {RESCALED_MARK}" if t.name in rescaled else "")
+            parts.append(_row([name, e(method), e(held), e(seen),
                                f"{100 * t.clipped:.3f}", f"{t.sqnr_db:.1f}", e(t.warning or "")],
                               cls="warn" if t.warning else None))
         parts.append("</table>")
+        if rescaled & {t.name for t in report.tensors}:
+            parts.append(f"<p>{RESCALED_MARK}: {e(RESCALED_NOTE)}</p>")
     (out / "index.html").write_text("\n".join(parts), encoding="utf-8")

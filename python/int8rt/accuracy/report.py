@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Collection, Mapping, Optional
 
 from .mixed import MIN_SAVING, little_gain
 
-__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "coarse_histogram", "latency_text"]
+__all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "coarse_histogram", "latency_text",
+           "rescaled_tensors"]
 
 METADATA_KEY = "build_report"
 HISTOGRAM_BINS = 64  # per tensor in the report: enough to see a spike or a long tail, small in the engine file
@@ -180,8 +181,11 @@ class BuildReport:
         d["warnings"] = tuple(d.get("warnings", ()))
         return cls(**d)
 
-    def format(self, *, all_tensors: bool = False) -> str:
-        """Text for people: outputs, warnings and the worst tensors (all with ``all_tensors``)."""
+    def format(self, *, all_tensors: bool = False, rescaled: Collection[str] = ()) -> str:
+        """Text for people: outputs, warnings and the worst tensors (all with
+        ``all_tensors``); ``rescaled`` (:func:`rescaled_tensors` of the
+        engine's metadata) marks the rows of tensors cross-layer equalization
+        divided per channel, whose figures are of the rescaled values."""
         auto = self._auto_line()
         if not self.measured:
             return f"accuracy check: not measured ({self.reason})" + (f"\n{auto}" if auto else "")
@@ -205,7 +209,9 @@ class BuildReport:
             width = max(len(t.name) for t in shown)
             for t in shown:
                 lines.append(f"    {t.name:<{width}}  {t.sqnr_db:6.1f}  {100 * t.clipped:7.3f}%  "
-                             f"{t.range_text()}  {t.method}")
+                             f"{t.range_text()}  {t.method}" + (f" {RESCALED_MARK}" if t.name in rescaled else ""))
+            if any(t.name in rescaled for t in shown):
+                lines.append(f"    {RESCALED_MARK}: {RESCALED_NOTE}")
         mp = self.mixed_precision
         if mp:
             lines.append(f"  mixed precision: target {mp['target']:.4g}, {'met' if mp['met'] else 'NOT met'}: "
@@ -231,6 +237,19 @@ class BuildReport:
                 f"bias correction {a.get('bias_correction', 'off')}{measured} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
                                           else ""))
+
+
+RESCALED_MARK = "(rescaled)"
+RESCALED_NOTE = ("cross-layer equalization divided this tensor per channel: its figures are of the engine's "
+                 "values, the model's divided by the factors in the engine's metadata (int8rt compare undoes them)")
+
+
+def rescaled_tensors(metadata: Mapping[str, str]) -> frozenset[str]:
+    """The tensors cross-layer equalization rescaled, from an engine's
+    ``metadata`` (equalize.RESCALED_KEY, written after the check)."""
+    from .equalize import RESCALED_KEY
+
+    return frozenset(json.loads(metadata.get(RESCALED_KEY, "{}")))
 
 
 def coarse_histogram(counts: Any, bin_width: float, max_abs: float) -> tuple[float, tuple[int, ...]]:
