@@ -166,7 +166,7 @@ def test_report_folder_is_untouched_when_writing_fails(files, monkeypatch) -> No
     folder.mkdir()
     (folder / "index.html").write_text("old page")
 
-    def broken(report, out, title):
+    def broken(report, out, *args):
         (out / "sqnr.png").write_bytes(b"half")
         raise RuntimeError("plotting failed")
 

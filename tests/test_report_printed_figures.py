@@ -229,3 +229,26 @@ def test_the_mixed_precision_line_scores() -> None:
     assert f"target 0.9, met: score {score:.4f} (all int8 {score0:.4f}) with {len(mp['float_layers'])} layer(s)" \
         in line, line
     assert score0 < 0.5 <= 0.9 <= score  # a real collapse and a real repair
+
+
+def test_a_clipping_per_channel_tensor_names_its_worst_channel() -> None:
+    """The chain's held-out samples (every 4th) three times the calibrating
+    ones: each channel's grid (min(channel max, threshold) / 127) clips them.
+    The warning names the channel that clips the largest share of its values,
+    recomputed from the float32 values on the plan's channel scales."""
+    x = chain.X_CAL.copy()
+    x[3::4] *= 3
+    model = chain.chain_model(chain.SPREAD)
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=8)))
+    plan = {t.tensor: np.asarray(t.channel_scales, np.float32) for t in engine.int8_plan().tensors}
+    held = x[3::4]
+    c1 = int8rt.build_engine(_with_outputs(model, ["c1"]), int8rt.BuilderConfig(precision="fp32")).run(
+        {"x": held})["c1"].astype(np.float64)
+    codes = c1 / plan["c1"].astype(np.float64).reshape(1, -1, 1, 1)
+    share = ((codes > 127.5) | (codes < -128.5)).mean(axis=(0, 2, 3))
+    k = int(np.argmax(share))
+    top = float(np.float32(plan["c1"][k]) * np.float32(127))
+    (warning,) = [w for w in engine.build_report().warnings if w.startswith("tensor 'c1'")]
+    assert f"; most in channel {k} ({100 * share[k]:.2f}% of its values, top {top:.4g})" in warning, warning
+    assert f"clips {100 * share.mean():.2f}% of its values" in warning

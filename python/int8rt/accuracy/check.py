@@ -146,6 +146,16 @@ def _coarse(collector: Any, name: str) -> Optional[tuple[float, tuple[int, ...]]
     return coarse_histogram(h.counts, h.bin_width, h.max_abs) if h.total_count else None
 
 
+def _worst_channel(s: metrics.SumSquares, tops: tuple[float, ...]) -> str:
+    """``"; most in channel 3 (9.51% of its values, top 0.4198)"``: the
+    channel of a per-channel grid that clips the largest share of its values."""
+    if s.channel_clipped is None or not len(s.channel_clipped) or s.count == 0:
+        return ""
+    per_channel = s.count / len(s.channel_clipped)  # values per channel (every channel has as many)
+    k = int(np.argmax(s.channel_clipped))
+    return f"; most in channel {k} ({100 * s.channel_clipped[k] / per_channel:.2f}% of its values, top {tops[k]:.4g})"
+
+
 def _held(scale: Scale, zero_point: int) -> tuple[float, Optional[float], Optional[tuple[float, ...]]]:
     """(top, bottom, channel tops) of the grid a tensor is held on: the
     values of codes 127 and -128 (the top is the threshold, 127 * s, or 255 *
@@ -204,7 +214,8 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
             if name in clipping:  # each channel at its own scale
                 reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values ({few}per-channel thresholds "
                                f"{min(channel_tops):.4g} to {max(channel_tops):.4g}"
-                               + (f" with zero point {z}" if z else "") + f", observed [{s.min:.4g}, {s.max:.4g}])")
+                               + (f" with zero point {z}" if z else "") + f", observed [{s.min:.4g}, {s.max:.4g}]"
+                               + _worst_channel(s, channel_tops) + ")")
         elif name in clipping and bottom is None:
             reasons.append(f"clips {100 * s.clipped_fraction:.2f}% of its values ({few}threshold {threshold:.4g}, "
                            f"observed max {s.max_abs:.4g})")

@@ -69,6 +69,13 @@ def _saturated(x: np.ndarray, scale: Scale, zero_point: int = 0) -> int:
     return int(np.count_nonzero(x > (127.5 - zero_point) * s) + np.count_nonzero(x < (-128.5 - zero_point) * s))
 
 
+def _saturated_per_channel(x: np.ndarray, scale: np.ndarray, zero_point: int = 0) -> np.ndarray:
+    """:func:`_saturated` counted per channel of axis 1 (``scale`` broadcasting: :func:`per_channel`)."""
+    s = np.asarray(scale, np.float64)
+    out = (x > (127.5 - zero_point) * s) | (x < (-128.5 - zero_point) * s)
+    return np.count_nonzero(out, axis=tuple(a for a in range(x.ndim) if a != 1)).astype(np.int64)
+
+
 def clipped_fraction(x: np.ndarray, scale: float) -> float:
     """Share of the values of ``x`` that int8 at ``scale`` saturates: beyond
     the rounding range of the end codes (``x / scale > 127.5`` or
@@ -109,6 +116,7 @@ class SumSquares:
         self.max_abs = 0.0
         self.min = math.inf   # smallest and largest value (a zero-point grid clips each side apart)
         self.max = -math.inf
+        self.channel_clipped: Optional[np.ndarray] = None  # on a per-channel grid: clipped values per channel
 
     def add(self, x: np.ndarray, scale: Scale, zero_point: int = 0) -> None:
         """Adds the values ``x`` measured on the grid of ``scale`` (a number,
@@ -116,7 +124,12 @@ class SumSquares:
         ``zero_point``."""
         x = np.asarray(x, np.float32)
         d = x - fake_quantize(x, scale, zero_point)
-        self.clipped += _saturated(x, scale, zero_point)
+        if np.ndim(scale) and x.ndim >= 2:  # per channel (axis 1): which channels clip
+            per = _saturated_per_channel(x, scale, zero_point)
+            self.channel_clipped = per if self.channel_clipped is None else self.channel_clipped + per
+            self.clipped += int(per.sum())
+        else:
+            self.clipped += _saturated(x, scale, zero_point)
         x = x.ravel()
         self.signal += sum_squares(x)
         self.noise += sum_squares(d)
