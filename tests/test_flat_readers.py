@@ -5,8 +5,9 @@ point, read through a Dequantize by a float region flat below v (and above
 T), clips nothing that region computes. Until 2026-12-05 (ux13) the rule
 knew only a single Relu / HardSwish / HardSigmoid reader; a Clip, or a
 region of several ops (Keras' and Paddle's decomposed HardSigmoid: Add 3,
-Clip 0..6, Div 6, or Mul 1/6, Add 0.5, Clip 0..1), was measured raw and
-warned of clipping that changes nothing.
+Clip 0..6, Div 6, or Mul 1/6, Add 0.5, Clip 0..1) or a decomposed HardSwish
+(x * relu6(x + 3) / 6, x read twice), was measured raw and warned of
+clipping that changes nothing.
 
 The networks are lowered networks as taps reads them (tensors, nodes,
 outputs, constants): conv c (int8, scale 0.05, zero point -78: held on
@@ -29,7 +30,7 @@ class _Lowered:
     dequantized float tensor); an input name "k=<value>" is a scalar
     constant. The last op's output is the network output."""
 
-    def __init__(self, ops: list[tuple[str, list[str], dict]]) -> None:
+    def __init__(self, ops: list[tuple[str, list[str], dict]], zero_point: int = -78) -> None:
         self._tensors: list[dict] = []
         self._data: dict[int, np.ndarray] = {}
         ids: dict[str, int] = {}
@@ -46,9 +47,9 @@ class _Lowered:
         x, q = tensor("x"), tensor("c::int8", "int8")
         self._nodes = [
             {"name": "conv", "op": "int8rt.QConv", "inputs": [x], "outputs": [q],
-             "attrs": {"out_scale": 0.05, "out_zero_point": -78}},
+             "attrs": {"out_scale": 0.05, "out_zero_point": zero_point}},
             {"name": "c::dequantize", "op": "int8rt.Dequantize", "inputs": [q], "outputs": [tensor("c")],
-             "attrs": {"scale": 0.05, "zero_point": -78}}]
+             "attrs": {"scale": 0.05, "zero_point": zero_point}}]
         last = "c"
         for i, (op, inputs, attrs) in enumerate(ops):
             out = f"t{i}"
@@ -126,3 +127,22 @@ def test_a_tensor_read_twice_is_flat_only_where_both_readers_are() -> None:
     assert flat_floors(_read_twice(-1.0)) == {"c": pytest.approx(FLOOR)}  # both constant below -1 >= -2.5
     assert flat_floors(_read_twice(-3.0)) == {}  # the Clip passes [-3, -2.5)
     assert flat_ceilings(_read_twice(-1.0)) == {}  # the Relu is not flat above
+
+
+def test_a_decomposed_hardswish_is_flat_below_minus_3() -> None:
+    """x * relu6(x + 3) / 6 (HardSwish as TensorFlow and older exports write
+    it) is 0 below -3: on a grid whose bottom is -3 ((-128 + 68) * 0.05) the
+    bottom's clipping does not count, on one whose bottom is -2.5 it does;
+    the product is not flat above. x * sigmoid(x) (SiLU) is flat nowhere."""
+    hardswish = [("Add", ["c", "k=3"], {}), ("Clip", ["t0", "k=0", "k=6"], {}), ("Mul", ["c", "t1"], {}),
+                 ("Div", ["t2", "k=6"], {})]
+    at_3 = _Lowered(hardswish, zero_point=-68)
+    assert flat_floors(at_3) == {"c": pytest.approx(-3.0)} and flat_ceilings(at_3) == {}
+    assert flat_floors(_Lowered(hardswish)) == {}  # bottom -2.5: values in [-3, -2.5) reach the product
+    fused = [("Add", ["c", "k=3"], {"int8rt_activation": "Clip", "int8rt_clip_min": 0.0, "int8rt_clip_max": 6.0}),
+             ("Mul", ["t0", "c"], {}), ("Mul", ["t1", "k=0.16666667"], {})]  # the operands the other way round
+    assert flat_floors(_Lowered(fused, zero_point=-68)) == {"c": pytest.approx(-3.0)}
+    silu = [("Sigmoid", ["c"], {}), ("Mul", ["c", "t0"], {})]
+    assert flat_floors(_Lowered(silu, zero_point=-68)) == {} and flat_ceilings(_Lowered(silu, zero_point=-68)) == {}
+    # the HardSwish op itself: 0 below -3
+    assert flat_floors(_Lowered([("HardSwish", ["c"], {})], zero_point=-68)) == {"c": pytest.approx(-3.0)}

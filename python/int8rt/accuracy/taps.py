@@ -251,9 +251,9 @@ def _flat_bounds(lowered: Any) -> dict[str, tuple[float, float]]:
     float32). What the grid clips there changes nothing the readers
     compute, so the accuracy check and ``compare`` measure such a tensor
     against its float32 values clipped to them."""
-    tensors = lowered.tensors()
+    tensors, all_nodes = lowered.tensors(), lowered.nodes()
     readers: dict[int, list[dict[str, Any]]] = {}
-    for node in lowered.nodes():
+    for node in all_nodes:
         for t in node["inputs"]:
             if t >= 0:
                 readers.setdefault(t, []).append(node)
@@ -274,7 +274,7 @@ def _flat_bounds(lowered: Any) -> dict[str, tuple[float, float]]:
             elif (table := _table_reader(n, t)) is not None:
                 hi = hi if _flat_top(lowered, table) else math.inf
             elif n["op"] == "int8rt.Dequantize" and n["outputs"]:
-                flat_lo, flat_hi = _flat_range(lowered, n["outputs"][0], readers, outputs)
+                flat_lo, flat_hi = _flat_range(lowered, all_nodes, n["outputs"][0], outputs)
                 lo = lo if flat_lo >= floor else -math.inf
                 hi = hi if flat_hi <= ceiling else math.inf
             else:
@@ -307,34 +307,97 @@ def _flat_top(lowered: Any, table: int) -> bool:
     return values.size == 256 and values[255] == values[254]
 
 
-def _flat_range(lowered: Any, t: int, readers: Mapping[int, list[dict[str, Any]]], outputs: set[int],
-                depth: int = 0) -> tuple[float, float]:
+def _flat_range(lowered: Any, nodes: list[dict[str, Any]], t: int, outputs: set[int]) -> tuple[float, float]:
     """(a, b): everything the network computes from float tensor ``t`` is
-    constant in ``t``'s value below a and above b (-inf / inf: not known to
-    be), by the ONNX definitions of the ops that read it: chains of
-    element-wise ops of ``t`` alone (:func:`_piece`: Relu, Clip,
-    HardSigmoid, a scalar Add / Sub / Mul / Div, Neg, an element-wise op's
-    fused Relu / Clip) followed to where they flatten, HardSwish (flat below
-    -3). A network output, or any other reader, is flat nowhere."""
-    if t in outputs or t not in readers or depth > 64:
-        return -math.inf, math.inf
-    a, b = math.inf, -math.inf
-    for node in readers[t]:
-        if node["op"] == "HardSwish" and node["inputs"][:1] == [t]:
-            na, nb = -3.0, math.inf  # 0 below -3 whatever reads it; not flat above
+    constant in ``t``'s value x below a and above b (-inf / inf: not known
+    to be), by the ONNX definitions of the element-wise ops of ``t`` alone
+    that read it, followed forward in run order. Each tensor of that region
+    is either ``clip(alpha x + beta, lo, hi)`` (:func:`_piece`'s ops composed:
+    Relu, Clip, HardSigmoid, Neg, scalar Add / Sub / Mul / Div and their fused
+    Relu / Clip) or constant below some x (``(None, A)``: a HardSwish, 0 below
+    -3, or a product with a factor that is 0 below A, as in ``x * relu6(x +
+    3) / 6``, and whatever one op makes of such a tensor). A tensor of the
+    region that anything else reads, or that is a network output, bounds
+    (a, b) by where it is flat."""
+    inf = math.inf
+    form: dict[int, tuple[Any, ...]] = {t: (1.0, 0.0, -inf, inf)}
+    a, b = inf, -inf
+
+    def leaf(y: int) -> None:  # a region tensor read from outside the region
+        nonlocal a, b
+        f = form[y]
+        if f[0] is None:
+            lo_x, hi_x = f[1], inf
         else:
-            piece = _piece(lowered, node, t)
-            if piece is None or len(node["outputs"]) != 1:
-                return -math.inf, math.inf
-            alpha, beta, lo, hi = piece
-            after_lo, after_hi = _flat_range(lowered, node["outputs"][0], readers, outputs, depth + 1)
-            # clip(u, lo, hi) then a reader flat below after_lo / above after_hi: flat in u below
-            # max(lo, after_lo) and above min(hi, after_hi); u = alpha * x + beta back to x
-            u_lo, u_hi = max(lo, after_lo), min(hi, after_hi)
-            na, nb = ((u_lo - beta) / alpha, (u_hi - beta) / alpha) if alpha > 0 else \
-                ((u_hi - beta) / alpha, (u_lo - beta) / alpha)
-        a, b = min(a, na), max(b, nb)
-    return a, b
+            alpha, beta, lo, hi = f
+            lo_x, hi_x = ((lo - beta) / alpha, (hi - beta) / alpha) if alpha > 0 else \
+                ((hi - beta) / alpha, (lo - beta) / alpha)
+        a, b = min(a, lo_x), max(b, hi_x)
+
+    for node in nodes:  # in run order
+        ins = [i for i in node["inputs"] if i in form]
+        if not ins:
+            continue
+        out = _region_form(lowered, node, form) if len(node["outputs"]) == 1 else None
+        if out is None:
+            for y in ins:
+                leaf(y)
+        else:
+            form[node["outputs"][0]] = out
+    for y in form:
+        if y in outputs:
+            leaf(y)
+    return (-inf, inf) if (a, b) == (inf, -inf) else (a, b)  # no reader at all: not known
+
+
+def _region_form(lowered: Any, node: dict[str, Any], form: Mapping[int, tuple[Any, ...]]) -> Optional[tuple[Any, ...]]:
+    """The form (:func:`_flat_range`) of ``node``'s output, a function of the
+    region's x, where ``node`` is an op the region follows; else None."""
+    inf = math.inf
+    region = [i for i in node["inputs"] if i in form]
+    if len(region) == 1 and node["inputs"].count(region[0]) == 1:
+        f = form[region[0]]
+        if node["op"] == "HardSwish" and node["inputs"] == region:
+            if f[0] is None:
+                return f
+            alpha, beta, lo, hi = f  # 0 where its input is below -3, constant where the clip is
+            return (None, max((max(lo, -3.0) - beta) / alpha, -inf)) if alpha > 0 and lo < inf else None
+        piece = _piece(lowered, node, region[0])
+        if piece is None:
+            return None
+        if f[0] is None:
+            return f  # one op of a tensor constant below A: constant below A
+        return _compose(piece, f)
+    if node["op"] == "Mul" and len(node["inputs"]) == 2 and all(i in form for i in node["inputs"]):
+        zero_below = [_zero_below(form[i]) for i in node["inputs"]]
+        known = [z for z in zero_below if z is not None]
+        return (None, max(known)) if known else None  # x * u(x) with u 0 below A: 0 below A
+    return None
+
+
+def _zero_below(f: tuple[Any, ...]) -> Optional[float]:
+    """Where a clip-affine form is 0 for every x below it (its low end's
+    value is 0); None where it is not."""
+    if f[0] is None:
+        return None
+    alpha, beta, lo, hi = f
+    end = lo if alpha > 0 else hi  # the value as x goes to -inf
+    if end != 0.0:
+        return None
+    return (lo - beta) / alpha if alpha > 0 else (hi - beta) / alpha
+
+
+def _compose(piece: tuple[float, float, float, float], f: tuple[float, float, float, float]
+             ) -> tuple[float, float, float, float]:
+    """clip(a2 * clip(a1 x + b1, lo1, hi1) + b2, lo2, hi2) as one
+    clip(a x + b, lo, hi); a constant where the two ranges miss (lo == hi)."""
+    a2, b2, lo2, hi2 = piece
+    a1, b1, lo1, hi1 = f
+    m1, m2 = a2 * lo1 + b2, a2 * hi1 + b2
+    lo, hi = max(lo2, min(m1, m2)), min(hi2, max(m1, m2))
+    if lo > hi:  # the inner range lies wholly beyond one end of the outer clip
+        lo = hi = lo2 if max(m1, m2) < lo2 else hi2
+    return a2 * a1, a2 * b1 + b2, lo, hi
 
 
 def _piece(lowered: Any, node: dict[str, Any], t: int) -> Optional[tuple[float, float, float, float]]:
