@@ -23,8 +23,13 @@ Oracles:
   grid falls below 0.98 at 8 (measured 0.9667) - bounds clear of the measured values, which are float
   arithmetic over seeded data, stable across ISAs only to rounding.
 - Save / load keeps the rule (== after a round trip, at a short length).
+- The Q/DQ export says that it writes the calibrated scale where it
+  quantizes such probabilities (the unfused chain's); a fused layer's it
+  leaves float, silently.
 """
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pytest
@@ -161,3 +166,17 @@ def test_build_engine_records_the_key_count() -> None:
     engine = int8rt.build_engine(dynamic_attention().SerializeToString(),
                                  int8rt.BuilderConfig(calibrator=batches(LONG, 4, 1) + batches(8, 4, 2)))
     assert set(key_count_layers(engine.network()).values()) == {8}
+
+
+@pytest.mark.parametrize("probs_output", [False, True], ids=["fused", "unfused"])
+def test_the_qdq_export_says_it_writes_the_calibrated_scale(probs_output: bool, tmp_path, caplog) -> None:
+    from int8rt.qdq_export import export_qdq
+
+    m = dynamic_attention(probs_output=probs_output)
+    engine = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(calibrator=batches(LONG, 4, 1)))
+    with caplog.at_level(logging.WARNING, logger="int8rt"):
+        export_qdq(m, engine, tmp_path / "qdq.onnx")
+    said = [r.getMessage() for r in caplog.records if "writes the calibrated scale" in r.getMessage()]
+    assert len(said) == (1 if probs_output else 0), said
+    if probs_output:
+        assert "'probs::quantize'" in said[0] and f"below {LONG} keys" in said[0]

@@ -253,18 +253,21 @@ def _rewrite_from_engine(proto: "onnx.ModelProto", network: Any, engine: Engine,
 
 
 def _warn_key_count_grids(engine: Engine, source: str) -> None:
-    """Says where the engine holds attention probabilities on a grid that
-    follows the key count (accuracy/probs_keys.py): a Q/DQ model has one
-    static scale per tensor, so the export writes the calibrated one, with
-    which rows shorter than calibrated clip again (RESULTS.md §135)."""
+    """Says where the engine's unfused attention chain quantizes
+    probabilities on a grid that follows the key count
+    (accuracy/probs_keys.py): a Q/DQ model has one static scale per tensor,
+    so the export writes the calibrated one there, with which rows shorter
+    than calibrated clip again (RESULTS.md §135). A fused QAttention's
+    probabilities are left float by the export and need no word."""
     from .accuracy.probs_keys import key_count_layers
 
-    layers = key_count_layers(engine.network())
-    if layers:
-        name, keys = next(iter(layers.items()))
-        logger.warning("%s: %d layer(s) of the engine scale the attention probabilities' grid with the key count "
-                       "below the calibration's (e.g. '%s' below %d keys); a Q/DQ model cannot, so the export writes "
-                       "the calibrated scale, with which rows of fewer keys clip", source, len(layers), name, keys)
+    quantizes = key_count_layers(engine.network(), op="int8rt.Quantize")
+    if quantizes:
+        name, keys = next(iter(quantizes.items()))
+        logger.warning("%s: the engine quantizes %d attention probabilities tensor(s) on a grid that follows the "
+                       "key count below the calibration's (e.g. at '%s', below %d keys); a Q/DQ model cannot, so the "
+                       "export writes the calibrated scale, with which rows of fewer keys clip", source,
+                       len(quantizes), name, keys)
 
 
 def _int8_plan(proto: "onnx.ModelProto", network: Any, scales: dict[str, float], fp32: dict[str, str],

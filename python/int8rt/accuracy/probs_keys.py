@@ -8,16 +8,16 @@ cannot express a scale that depends on the row length (it writes the
 calibrated one and says so), and by the tests."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 __all__ = ["ATTRIBUTE", "key_count_layers"]
 
 ATTRIBUTE = "probs_calibrated_keys"
 
 
-def key_count_layers(network: Any) -> dict[str, int]:
+def key_count_layers(network: Any, op: Optional[str] = None) -> dict[str, int]:
     """Node name -> calibrated key count, for each node of ``network`` (an
     engine's lowered ``_core.Network``) whose probabilities' grid follows
-    the key count."""
+    the key count; only nodes of type ``op`` where given."""
     return {n["name"]: int(n["attrs"][ATTRIBUTE]) for n in network.nodes()
-            if int(n["attrs"].get(ATTRIBUTE, 0)) > 0}
+            if int(n["attrs"].get(ATTRIBUTE, 0)) > 0 and op in (None, n["op"])}
