@@ -207,8 +207,9 @@ ProbsKeys Lowerer::probs_keys(int probs) const {
 // weights. That matters only where the engine can meet such rows (the key
 // axis unknown at build time) and the grid does not follow the key count
 // (probs_keys inactive: calibration recorded no key count, as in a build
-// from a calibration cache alone). The rule is silent for a threshold above
-// 1/2 (only rows of one key could clip) and for a static key axis.
+// from a calibration cache alone or a sharded calibration's driver). The
+// rule is silent for a threshold above 1/2 (only rows of one key could
+// clip) and for a static key axis.
 void Lowerer::warn_short_rows(int probs, const std::string& layer, const ProbsKeys& grid) {
   const Tensor& p = src_.tensor(probs);
   if (grid.active() || p.shape.empty() || p.shape.back() >= 0 || !has_scale(probs)) return;
@@ -219,10 +220,10 @@ void Lowerer::warn_short_rows(int probs, const std::string& layer, const ProbsKe
   std::snprintf(figures, sizeof figures, "threshold %.4g: every row over fewer than %.0f keys", threshold, keys);
   note("warning: the attention probabilities '" + p.name + "' that the int8 product '" + layer +
        "' reads have a dynamic key axis and " + figures +
-       " clips (a row's largest probability is at least 1/keys), and the calibration's key count is unknown (scales "
-       "from a cache alone), so the grid cannot follow shorter rows; at sequences shorter than calibrated, calibrate "
-       "on data rather than from the cache, or on batches of the shortest length too, or build with "
-       "int8_matmul_pairs=False");
+       " clips (a row's largest probability is at least 1/keys), and no calibration batch ran in this build (scales "
+       "from a calibration cache alone, or sharded calibration), so the grid cannot follow the key count of shorter "
+       "rows; at sequences shorter than calibrated, calibrate on data in this process, or on batches of the shortest "
+       "length too, or build with int8_matmul_pairs=False");
 }
 
 bool Lowerer::is_last_axis_softmax(int t) const {
