@@ -14,7 +14,14 @@ runs per build and batch, and after / before. ``--run-seq`` runs the
 engines at another sequence length than calibrated (e.g. 32 < 128: the
 rule's scaled grid is in use there).
 
+``--accuracy 16,32,64,128`` instead: each build's engine at those sequence
+lengths (4 batches of 4 other sentences each, padded) against ONNX Runtime
+FP32, centred cosine of last_hidden_state and of the mask-weighted mean
+(the sentence embedding), as bert_peers_bench.py measures them.
+
     PYTHONPATH=python python benchmarks/acc32_minilm_speed.py --before /tmp/acc32_before/python --after python
+    PYTHONPATH=python python benchmarks/acc32_minilm_speed.py --before /tmp/acc32_before/python --after python \
+        --accuracy 16,32,64,128
 """
 from __future__ import annotations
 
@@ -59,6 +66,25 @@ def child_time(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
+def child_accuracy(args: argparse.Namespace) -> None:
+    import int8rt
+    from bert_peers_bench import export, ort_session, pooled, sentence_batches
+    from transformer_bench import centred_cosine
+
+    int8rt.set_num_threads(1)
+    ctx = int8rt.Engine.load(args.engine).create_execution_context()
+    fp32 = ort_session(export("minilm", args.dir)[0])
+    out = {}
+    for seq in map(int, args.accuracy.split(",")):
+        feeds = sentence_batches(4, 4, seq, offset=args.calib * 4)
+        got = [ctx.run(f)["last_hidden_state"] for f in feeds]
+        ref = [fp32.run(None, f)[0] for f in feeds]
+        masks = [f["attention_mask"] for f in feeds]
+        out[seq] = [centred_cosine(got, ref), centred_cosine([pooled(g, m) for g, m in zip(got, masks)],
+                                                             [pooled(r, m) for r, m in zip(ref, masks)])]
+    print(json.dumps(out))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", required=True, help="python folder of the build before")
@@ -70,19 +96,22 @@ def main() -> None:
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--child", choices=["build", "time"], help=argparse.SUPPRESS)
+    ap.add_argument("--accuracy", default="", help="sequence lengths: accuracy against ORT FP32 instead of timing")
+    ap.add_argument("--child", choices=["build", "time", "accuracy"], help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child == "build":
         return child_build(args)
     if args.child == "time":
         return child_time(args)
+    if args.child == "accuracy":
+        return child_accuracy(args)
     from bench_util import machine_line
 
     os.makedirs(args.dir, exist_ok=True)
     builds = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
     common = ["--dir", args.dir, "--seq", str(args.seq), "--run-seq", str(args.run_seq), "--calib", str(args.calib),
-              "--batches", args.batches, "--runs", str(args.runs)]
+              "--batches", args.batches, "--runs", str(args.runs), "--accuracy", args.accuracy]
 
     def child(tag: str, kind: str) -> str:
         env = dict(os.environ, PYTHONPATH=builds[tag])
@@ -94,6 +123,15 @@ def main() -> None:
     print(machine_line())
     for tag in builds:
         child(tag, "build")
+    if args.accuracy:
+        print(f"all-MiniLM-L6-v2 INT8, calibrated at sequence {args.seq}; centred cosine against ONNX Runtime FP32, "
+              "hidden states / sentence embedding")
+        print("| sequence | before | after |")
+        print("|---|---|---|")
+        got = {tag: json.loads(child(tag, "accuracy").strip().splitlines()[-1]) for tag in builds}
+        for seq in got["before"]:
+            print(f"| {seq} | " + " | ".join("{:.5f} / {:.5f}".format(*got[t][seq]) for t in builds) + " |")
+        return
     samples: dict[str, dict[str, list[float]]] = {tag: {} for tag in builds}
     for r in range(args.rounds):
         for tag in (list(builds) if r % 2 == 0 else list(builds)[::-1]):

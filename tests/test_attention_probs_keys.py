@@ -5,8 +5,9 @@ A softmax output's threshold t calibrated on rows of n_cal keys clips every
 row over fewer than 1/t keys (RESULTS.md §133.2, §135). Where the key axis
 is dynamic, the lowering records n_cal (the calibration's fewest keys) on
 int8rt.QAttention, or on the unfused chain's Quantize and QMatMul, and the
-layers scale the grid by n_cal / n for rows of n < n_cal keys, up to a top
-of max(1, T) (T the calibrated top): the calibrated codes at n >= n_cal.
+layers grow the grid for rows of n < n_cal keys as the top probability of
+a row with one dominant key grows (about n_cal / n for a small calibrated
+top, saturating at 1): the calibrated codes at n >= n_cal.
 
 Oracles:
 - The rule's arithmetic: the fused layer with probs_calibrated_keys at n
@@ -50,11 +51,25 @@ KEY = "probs_calibrated_keys"
 
 
 def rule_scale(scale: float, zero_point: int, calibrated: int, keys: int) -> float:
-    """probs_keys.h's scale(n), written out from its comment."""
-    if keys >= calibrated:
-        return scale
+    """probs_keys.h's scale(n), from its comment: the top p(n) = rho / (rho +
+    n - 1) of a row whose largest weight is rho times the mean of the
+    others, rho such that p(n_cal) is the calibrated top T; p(n) / T
+    simplified, in the layer's order of float64 operations."""
     top = scale * (127 - zero_point)
-    return float(F32(scale * min(calibrated / keys, max(1.0, 1.0 / top))))
+    if keys >= calibrated or top >= 1:
+        return scale
+    return float(F32(scale * (calibrated - 1) / (top * (calibrated - 1) + (keys - 1) * (1 - top))))
+
+
+def test_the_formula_is_the_saturating_top() -> None:
+    """p(n) / T from rho, against the simplified form, and its two limits:
+    about n_cal / n for a small top, and a top of 1 at one key."""
+    for top, n_cal, n in [(0.005, 257, 82), (0.87, 128, 16), (0.5, 64, 8), (0.3, 10, 1)]:
+        rho = top * (n_cal - 1) / (1 - top)
+        s = top / 127
+        assert rule_scale(s, 0, n_cal, n) == pytest.approx(s * rho / (rho + n - 1) / top, rel=1e-6)
+    assert rule_scale(0.005 / 127, 0, 257, 82) == pytest.approx(0.005 / 127 * 256 / 81, rel=0.02)
+    assert rule_scale(0.3 / 255, -128, 10, 1) * 255 == pytest.approx(1.0, rel=1e-6)
 
 
 def attention_feeds(keys: int, seed: int) -> tuple[tuple, dict]:

@@ -10,10 +10,10 @@ namespace int8rt {
 namespace engine {
 
 double ProbsKeys::scale_at(double scale, int64_t zero_point, int64_t keys) const {
-  if (calibrated <= 0 || keys <= 0 || keys >= calibrated) return scale;
-  const double top = scale * static_cast<double>(127 - zero_point);  // the grid's largest value
-  const double growth = static_cast<double>(calibrated) / static_cast<double>(keys);
-  return scale * std::min(growth, std::max(1.0, 1.0 / top));
+  const double top = scale * static_cast<double>(127 - zero_point);  // the grid's largest value, T
+  if (calibrated <= 0 || keys <= 0 || keys >= calibrated || !(top < 1.0)) return scale;
+  const double others_cal = static_cast<double>(calibrated - 1), others = static_cast<double>(keys - 1);
+  return scale * others_cal / (top * others_cal + others * (1.0 - top));
 }
 
 std::string ProbsKeys::describe() const {

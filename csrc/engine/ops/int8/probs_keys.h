@@ -5,18 +5,26 @@
 // alike, so the fused layer and the unfused chain stay the same bytes.
 //
 // A softmax row over n keys has its largest probability at least 1/n, so a
-// per-tensor threshold t calibrated on rows of n_cal keys (about 1/n_cal
-// where attention is near uniform) clips every row over fewer than 1/t keys.
+// per-tensor threshold T calibrated on rows of n_cal keys (about 1/n_cal
+// where attention is near uniform) clips every row over fewer than 1/T keys.
 // The calibrated grid is kept for n >= n_cal (the same codes as before at
-// the calibrated length and above); for n < n_cal its top T = (127 - z) * s
-// (s the scale, z the zero point: 127 levels above 0 on the symmetric grid,
-// 255 on the unsigned one) grows as n_cal / n, the 1/n of near-uniform
-// attention, but not past max(T, 1): a probability is at most 1, so the
-// grid never needs to reach higher, and a calibrated top above 1 is kept.
+// the calibrated length and above). Below, the grid's top T(n) follows a
+// row whose largest weight stands rho times above the mean of the others:
+// its top probability is p(n) = rho / (rho + n - 1), rho read from the
+// calibration, T = p(n_cal). That is the 1/n of near-uniform attention
+// (DINOv2 with random weights: T * n_cal = 1.3, T(n) ~ T n_cal / n), and it
+// saturates at 1 for peaked attention, whose top barely moves with n (all-
+// MiniLM-L6: T = 0.87-1.0 at 128 keys; scaling it as 1/n as well coarsened
+// the grid past what the calibrator chose and cost 0.001-0.003 of centred
+// cosine at 16-64 tokens, RESULTS_accuracy.md "acc32"). With T the top
+// (127 - z) * s (s the scale, z the zero point: 127 levels above 0 on the
+// symmetric grid, 255 on the unsigned one), the scale s * T(n) / T is
 //
-//   scale(n) = s * min(n_cal / n, max(1, 1 / T))   for 0 < n < n_cal
-//   scale(n) = s                                     otherwise
+//   scale(n) = s * (n_cal - 1) / (T (n_cal - 1) + (n - 1) (1 - T))
+//                                         for 0 < n < n_cal and T < 1
+//   scale(n) = s                          otherwise (T >= 1: nothing to grow)
 //
+// (at n = 1 the top is 1: a row of one key is exactly 1);
 // computed in double and handed to the kernels as float by each caller, as
 // the calibrated scale always was. The attribute probs_calibrated_keys
 // (n_cal, the fewest keys of any calibration batch's rows) is absent or 0
