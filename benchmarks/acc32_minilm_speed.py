@@ -14,6 +14,12 @@ runs per build and batch, and after / before. ``--run-seq`` runs the
 engines at another sequence length than calibrated (e.g. 32 < 128: the
 rule's scaled grid is in use there).
 
+``--same-build`` instead: one process and one build (``--after``), two
+engines with the same scales: calibrated on the data (the key-count rule
+on) and built from that calibration's cache alone (no calibration batch
+runs, so the rule is off; the same minmax scales, ``--algo``), alternated
+call by call for ``--rounds`` x ``--runs`` calls: the rule's own cost.
+
 ``--accuracy 16,32,64,128`` instead: each build's engine at those sequence
 lengths (4 batches of 4 other sentences each, padded) against ONNX Runtime
 FP32, centred cosine of last_hidden_state and of the mask-weighted mean
@@ -22,6 +28,7 @@ FP32, centred cosine of last_hidden_state and of the mask-weighted mean
     PYTHONPATH=python python benchmarks/acc32_minilm_speed.py --before /tmp/acc32_before/python --after python
     PYTHONPATH=python python benchmarks/acc32_minilm_speed.py --before /tmp/acc32_before/python --after python \
         --accuracy 16,32,64,128
+    PYTHONPATH=python python benchmarks/acc32_minilm_speed.py --before - --after python --same-build --run-seq 32
 """
 from __future__ import annotations
 
@@ -32,6 +39,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -85,6 +94,38 @@ def child_accuracy(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
+def same_build(args: argparse.Namespace) -> None:
+    import int8rt
+    from bench_util import alternating_samples, machine_line
+    from bert_peers_bench import export, sentence_batches
+    from int8rt.accuracy.probs_keys import key_count_layers
+    from int8rt.data_calibrator import make_calibrator
+
+    int8rt.set_num_threads(1)
+    path, _ = export("minilm", args.dir)
+    calib = sentence_batches(args.calib, 4, args.seq, offset=0)
+    cache = os.path.join(args.dir, f"minilm_s{args.seq}_{args.algo}.cache")
+    if os.path.exists(cache):
+        os.remove(cache)
+    engines = {}
+    for tag in ("rule on", "rule off (from the cache)"):  # the first writes the cache, the second reads it
+        calibrator = make_calibrator(calib, algorithm=args.algo, cache_file=cache)
+        engines[tag] = int8rt.build_engine(path, int8rt.BuilderConfig(calibrator=calibrator))
+    print(machine_line())
+    print({tag: len(key_count_layers(e.network())) for tag, e in engines.items()}, "layers with the rule")
+    for b in map(int, args.batches.split(",")):
+        feed = sentence_batches(1, b, args.run_seq or args.seq, offset=args.calib * 4 + 16)[0]
+        ctxs = {tag: e.create_execution_context() for tag, e in engines.items()}
+        outs = {tag: c.run(feed)["last_hidden_state"] for tag, c in ctxs.items()}
+        samples = alternating_samples({tag: (lambda c=c: c.run(feed)) for tag, c in ctxs.items()},
+                                      args.rounds * args.runs, clock=time.thread_time)
+        on, off = (statistics.median(v) * 1e3 for v in samples.values())
+        same = np.array_equal(*outs.values())
+        print(f"b{b}, sequence {args.run_seq or args.seq} (calibrated {args.seq}): rule on {on:.2f} ms, off {off:.2f} "
+              f"ms, on / off {on / off:.3f}; outputs identical: {same}", flush=True)
+    print(machine_line())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", required=True, help="python folder of the build before")
@@ -96,6 +137,8 @@ def main() -> None:
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--same-build", action="store_true", help="the rule on / off in one build and process")
+    ap.add_argument("--algo", default="minmax", help="--same-build's calibrator")
     ap.add_argument("--accuracy", default="", help="sequence lengths: accuracy against ORT FP32 instead of timing")
     ap.add_argument("--child", choices=["build", "time", "accuracy"], help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)
@@ -109,6 +152,8 @@ def main() -> None:
     from bench_util import machine_line
 
     os.makedirs(args.dir, exist_ok=True)
+    if args.same_build:
+        return same_build(args)
     builds = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
     common = ["--dir", args.dir, "--seq", str(args.seq), "--run-seq", str(args.run_seq), "--calib", str(args.calib),
               "--batches", args.batches, "--runs", str(args.runs), "--accuracy", args.accuracy]
