@@ -112,7 +112,8 @@ def attention_engine(shapes, attrs: dict, fused: bool, mask_shape=None) -> int8r
     the chain it replaces: QMatMul (float scores) -> [Add mask] -> Softmax ->
     [Where(IsNaN(p), 0, p)] -> Quantize -> QMatMul (the probabilities'
     zero point, attrs["probs_zero_point"], as the Quantize's zero_point and
-    the QMatMul's a_zero_point). An int8 result is returned as float32 by an
+    the QMatMul's a_zero_point; attrs["probs_calibrated_keys"], the grid's
+    key-count rule, on both). An int8 result is returned as float32 by an
     exact Dequantize at scale 1."""
     net = _core.Network()
     q, k, v = (net.add_input(n, list(s), "int8") for n, s in zip("qkv", shapes))
@@ -140,8 +141,10 @@ def attention_engine(shapes, attrs: dict, fused: bool, mask_shape=None) -> int8r
             nan = net.add_node("IsNaN", "isnan", [p], {}, ["p_nan"])[0]
             zero = net.add_constant("zero", np.array(0.0, F32))
             p = net.add_node("Where", "nan_to_zero", [nan, zero, p], {}, ["p_guarded"])[0]
-        pq = net.add_node("int8rt.Quantize", "quantize", [p], {"scale": attrs["probs_scale"], "logical": 1,
-                                                               "zero_point": attrs.get("probs_zero_point", 0)}, ["pq"])[0]
+        quantize = {"scale": attrs["probs_scale"], "logical": 1, "zero_point": attrs.get("probs_zero_point", 0)}
+        if "probs_calibrated_keys" in attrs:  # the grid's key-count rule (probs_keys.h): Quantize and QMatMul
+            quantize["probs_calibrated_keys"] = pv["probs_calibrated_keys"] = attrs["probs_calibrated_keys"]
+        pq = net.add_node("int8rt.Quantize", "quantize", [p], quantize, ["pq"])[0]
         y = net.add_node("int8rt.QMatMul", "context", [pq, v], pv, [out])[0]
     if s_y:
         y = net.add_node("int8rt.Dequantize", "as_float", [y], {"scale": 1.0, "logical": 1}, ["y"])[0]

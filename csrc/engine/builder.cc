@@ -53,6 +53,8 @@ struct Builder::Impl {
   // they are (a rewrite of the network drops them: remake_fp32).
   std::map<std::string, std::vector<float>> channel_amax;
   bool ranges_frozen = false;
+  // The fewest last-axis elements per calibration tensor (calibration_keys).
+  std::map<std::string, int64_t> calibration_keys;
   // The tensors of the If branches the last batch took (BranchTap, subgraph.h),
   // under their scoped names (branch_scope), copied as the run computed
   // them: `branch_values` keeps each name's storage between batches,
@@ -288,6 +290,7 @@ void Builder::calibrate_batch(const std::map<std::string, TensorView>& inputs, c
   impl_->has_last = true;
   stream_last(collector);
   record_channel_ranges();
+  record_calibration_keys();
 }
 
 void Builder::take_shapes_from(const std::vector<engine::Shape>& shapes) {
@@ -366,6 +369,21 @@ void Builder::set_channel_ranges(const std::map<std::string, std::vector<float>>
   impl_->channel_amax = ranges;
   impl_->ranges_frozen = true;
 }
+
+void Builder::record_calibration_keys() {
+  const auto& tensors = impl_->optimized.tensors();
+  for (size_t id = 0; id < tensors.size(); ++id) {
+    if (!impl_->observe[id]) continue;
+    const engine::Value& v = impl_->fp32->value(*impl_->state, static_cast<int>(id));
+    if (v.dtype() != DataType::kFloat32 || v.shape().size() < 2) continue;
+    auto it = impl_->calibration_keys.emplace(tensors[id].name, v.shape().back()).first;
+    it->second = std::min(it->second, v.shape().back());
+  }
+}
+
+std::map<std::string, int64_t> Builder::calibration_keys() const { return impl_->calibration_keys; }
+
+void Builder::set_calibration_keys(const std::map<std::string, int64_t>& keys) { impl_->calibration_keys = keys; }
 
 void Builder::stream_last(calib::Collector& collector) const {
   // Every activation of the batch stays in the state until the next run, so
@@ -733,6 +751,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
   for (const auto& kv : impl_->qdq_scales) options.scales.insert(kv);  // calibrated scales win
   options.merged_nodes = impl_->merged_nodes;
   options.weight_scales = impl_->weight_scales;
+  options.calibrated_keys = impl_->calibration_keys;
   for (const auto& kv : config_.layer_precisions) {
     if (kv.second == "fp32" || kv.second == "bf16") options.fp32_layers.insert(kv.first);
   }

@@ -91,6 +91,13 @@ struct LoweringOptions {
   std::map<std::string, std::vector<std::string>> merged_nodes;
   // Weight name -> a pre-quantized model's own weight scales (PassReport::weight_scales).
   std::map<std::string, PassReport::WeightScales> weight_scales;
+  // Tensor name -> the fewest elements on its last axis in any calibration
+  // batch (Builder::calibration_keys): attention probabilities on a dynamic
+  // key axis get a grid that follows the key count below it
+  // (engine/ops/int8/probs_keys.h). Empty (a build from a cache alone, a
+  // sharded calibration's driver): the calibrated grid at every length, and
+  // the report warns.
+  std::map<std::string, int64_t> calibrated_keys;
 };
 
 struct LoweringResult {

@@ -4,8 +4,12 @@
 // and back -> Softmax -> [Where(IsNaN(p), 0, p)] -> MatMul becomes one
 // int8rt.QAttention (engine/ops/int8/contracts.h, QAttentionAttrs), its
 // probabilities on the unsigned grid under either zero-point switch. Where
-// an int8 product reads probabilities whose key axis is dynamic, the report
-// warns when their threshold clips short rows (warn_short_rows).
+// an int8 product reads probabilities whose key axis is dynamic, their grid
+// follows the key count below the calibration's fewest keys (probs_keys,
+// engine/ops/int8/probs_keys.h), so rows shorter than calibrated do not
+// clip; where calibration did not record that count (a build from a cache
+// alone) the report warns when the threshold clips short rows
+// (warn_short_rows).
 #include "engine/lower_int8_lowerer.h"
 
 #include <algorithm>
@@ -178,22 +182,37 @@ void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   }
   for (std::string& src : sources_of(mm)) sources.push_back(std::move(src));
   name += "+" + mm.name;
-  add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, a.to_attrs(), y, int8_out);
+  const ProbsKeys keys = probs_keys(m.probs);
+  Attributes attrs = a.to_attrs();
+  keys.add_to(attrs);
+  add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, std::move(attrs), y, int8_out);
   note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache" +
-       (a.probs_zero_point ? "; the probabilities on the unsigned grid" : ""));
-  warn_short_rows(m.probs, name);
+       (a.probs_zero_point ? "; the probabilities on the unsigned grid" : "") + keys.describe());
+  warn_short_rows(m.probs, name, keys);
+}
+
+ProbsKeys Lowerer::probs_keys(int probs) const {
+  ProbsKeys keys;
+  const Tensor& p = src_.tensor(probs);
+  if (p.shape.empty() || p.shape.back() >= 0 || !has_scale(probs)) return keys;  // a static key axis: as calibrated
+  auto it = opt_.calibrated_keys.find(p.name);
+  if (it != opt_.calibrated_keys.end() && it->second > 0) keys.calibrated = it->second;
+  return keys;
 }
 
 // Issues 11 / 12 (RESULTS.md §133.2, §135): a probability threshold
 // calibrated on rows of n keys is about 1/n where attention is near uniform,
 // and a row's largest probability is at least 1/keys, so rows over fewer
 // than 1/threshold keys clip at least one probability each, whatever the
-// weights. That matters only where the engine can meet such rows: the key
-// axis unknown at build time. The rule is silent for a threshold above 1/2
-// (only rows of one key could clip) and for a static key axis.
-void Lowerer::warn_short_rows(int probs, const std::string& layer) {
+// weights. That matters only where the engine can meet such rows (the key
+// axis unknown at build time) and the grid does not follow the key count
+// (probs_keys inactive: calibration recorded no key count, as in a build
+// from a calibration cache alone or a sharded calibration's driver). The
+// rule is silent for a threshold above 1/2 (only rows of one key could
+// clip) and for a static key axis.
+void Lowerer::warn_short_rows(int probs, const std::string& layer, const ProbsKeys& grid) {
   const Tensor& p = src_.tensor(probs);
-  if (p.shape.empty() || p.shape.back() >= 0 || !has_scale(probs)) return;
+  if (grid.active() || p.shape.empty() || p.shape.back() >= 0 || !has_scale(probs)) return;
   const double threshold = static_cast<double>(scale(probs)) * 127.0;  // symmetric scale = threshold / 127
   if (!(threshold <= 0.5)) return;
   const double keys = std::ceil(1.0 / threshold);
@@ -201,8 +220,10 @@ void Lowerer::warn_short_rows(int probs, const std::string& layer) {
   std::snprintf(figures, sizeof figures, "threshold %.4g: every row over fewer than %.0f keys", threshold, keys);
   note("warning: the attention probabilities '" + p.name + "' that the int8 product '" + layer +
        "' reads have a dynamic key axis and " + figures +
-       " clips (a row's largest probability is at least 1/keys); at sequences shorter than calibrated, calibrate on "
-       "batches of the shortest length too, or build with int8_matmul_pairs=False");
+       " clips (a row's largest probability is at least 1/keys), and no calibration batch ran in this build (scales "
+       "from a calibration cache alone, or sharded calibration), so the grid cannot follow the key count of shorter "
+       "rows; at sequences shorter than calibrated, calibrate on data in this process, or on batches of the shortest "
+       "length too, or build with int8_matmul_pairs=False");
 }
 
 bool Lowerer::is_last_axis_softmax(int t) const {

@@ -388,13 +388,34 @@ bool Lowerer::lower_matmul_pair(const Node& node) {
   const int b_in = untransposed(node.inputs[1], &a.b_transposed, &sources);
   for (std::string& s : sources_of(node)) sources.push_back(std::move(s));
   const bool int8_out = int8_output_wanted(y);
+  const ProbsKeys keys = unfused_probs_keys(node);
   const int qa = int8_in(a_in, Layout::kLogical), qb = int8_in(b_in, Layout::kLogical);
   a.a_scale = qscale_[a_in];
   a.b_scale = qscale_[b_in];
   a.out_scale = int8_out ? scale(y) : 0.0;
-  add_linear_output(QMatMulAttrs::kOp, node.name, std::move(sources), {qa, qb}, a.to_attrs(), y, int8_out);
-  if (is_last_axis_softmax(a_in)) warn_short_rows(a_in, node.name);
+  Attributes attrs = a.to_attrs();
+  if (keys.active()) {  // the Quantize int8_in made for a_in, read by this product alone, takes the rule too
+    keys.add_to(attrs);
+    keys.add_to(dst_.nodes()[static_cast<size_t>(dst_.tensor(qa).producer)].attrs);
+  }
+  add_linear_output(QMatMulAttrs::kOp, node.name, std::move(sources), {qa, qb}, std::move(attrs), y, int8_out);
+  if (is_last_axis_softmax(a_in)) warn_short_rows(a_in, node.name, keys);
   return true;
+}
+
+// The grid rule (probs_keys) for an unfused product's first operand when it
+// is attention probabilities that no other node reads (a network output
+// may: it stays the float tensor) and that are still float, so int8_in
+// quantizes them for this product alone, at the rule's scale, with no other
+// int8 reader assuming the calibrated one. Otherwise none.
+ProbsKeys Lowerer::unfused_probs_keys(const Node& node) const {
+  const int a_in = node.inputs[0];
+  const std::vector<int>& readers = index_.readers(a_in);
+  if (!is_last_axis_softmax(a_in) || is_int8(a_in) || zero_point_of(a_in) != 0 || readers.size() != 1 ||
+      readers[0] != static_cast<int>(&node - src_.nodes().data())) {
+    return ProbsKeys{};
+  }
+  return probs_keys(a_in);
 }
 
 bool Lowerer::defer_transposed_operand(const Node& node) {

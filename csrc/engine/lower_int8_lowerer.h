@@ -21,6 +21,7 @@
 #include "engine/lower_int8.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/probs_keys.h"
 #include "graph/network_index.h"
 #include "int8rt/quantization.h"
 
@@ -312,11 +313,19 @@ class Lowerer {
   bool match_attention(const Node& node);
   // At the second MatMul `mm`: emits the layer.
   void lower_attention(const AttentionMatch& m, const Node& mm);
-  // A report warning when probabilities `probs` (a softmax over their last
-  // axis) that the int8 product `layer` reads have a key axis unknown at
-  // build time and a threshold at most 1/2: rows over fewer keys than
-  // 1/threshold clip (lower_int8_attention.cc).
-  void warn_short_rows(int probs, const std::string& layer);
+  // The grid rule for probabilities `probs` (a softmax over their last
+  // axis) that an int8 product reads: active where their key axis is
+  // unknown at build time and calibration recorded its fewest keys
+  // (LoweringOptions::calibrated_keys; engine/ops/int8/probs_keys.h).
+  ProbsKeys probs_keys(int probs) const;
+  // probs_keys for the first operand of an unfused int8 product `node`
+  // where it applies there (lower_int8_linear.cc).
+  ProbsKeys unfused_probs_keys(const Node& node) const;
+  // A report warning when such probabilities that the int8 product `layer`
+  // reads keep the calibrated grid (`grid` inactive) on a dynamic key axis
+  // with a threshold at most 1/2: rows over fewer keys than 1/threshold
+  // clip (lower_int8_attention.cc).
+  void warn_short_rows(int probs, const std::string& layer, const ProbsKeys& grid);
   // Whether t is the output of a Softmax over its last axis.
   bool is_last_axis_softmax(int t) const;
   // Whether `reshape` (between the scores and the softmax) regroups only the

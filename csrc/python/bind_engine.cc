@@ -347,6 +347,9 @@ void bind_engine(py::module_& m) {
            py::arg("factors"), py::call_guard<py::gil_scoped_release>())
       .def("channel_ranges", &Builder::channel_ranges, "per-channel max |x| of calibration: see int8rt/builder.h")
       .def("set_channel_ranges", &Builder::set_channel_ranges, py::arg("ranges"))
+      .def("calibration_keys", &Builder::calibration_keys,
+           "fewest last-axis elements per calibration tensor: see int8rt/builder.h")
+      .def("set_calibration_keys", &Builder::set_calibration_keys, py::arg("keys"))
       .def("calibration_shapes", &Builder::calibration_shapes,
            "the first calibration batch's input shapes the network's shapes came from: see int8rt/builder.h")
       .def("set_calibration_shapes", &Builder::set_calibration_shapes, py::arg("shapes"))

@@ -378,6 +378,7 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
                      input_shapes=inputs, owner=type(calibrator).__name__)
         # the calibration batches' alone: auto's later passes leave them
         _keep_channel_ranges(builder, rewrites, calibrator, builder.channel_ranges())
+        rewrites.keep_calibration_keys(builder.calibration_keys())
     if session.from_cache:
         # what the cache cannot hold, from its sidecar (calib/channel_ranges.py)
         ranges, shapes = channel_ranges.from_calibrator(calibrator)
@@ -475,6 +476,15 @@ class _Rewrites:
         whose network is rewritten (equalized) measures its own."""
         if ranges:
             self.calls.append(("set_channel_ranges", (ranges,)))
+
+    def keep_calibration_keys(self, keys: dict[str, int]) -> None:
+        """Hands the fewest last-axis elements calibration saw per tensor
+        (``Builder.calibration_keys``) to every builder made from here on,
+        which sees no calibration batch or only some: their engines hold
+        attention probabilities on the same key-count grid
+        (csrc/engine/ops/int8/probs_keys.h) as the calibrated builder's."""
+        if keys:
+            self.calls.append(("set_calibration_keys", (keys,)))
 
     def keep_report_lines(self, lines: list[str]) -> None:
         """Adds what calibration on Ray workers reported (calib/distributed.py:

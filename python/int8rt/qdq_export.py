@@ -231,6 +231,7 @@ def _rewrite_from_engine(proto: "onnx.ModelProto", network: Any, engine: Engine,
             f"{source}: the engine has no int8 plan (an FP32 engine, or one loaded from a file: engine files do "
             "not keep it); export from the INT8 engine int8rt.build_engine returned, or pass engine.scales() "
             "for the symmetric export")
+    _warn_key_count_grids(engine, source)
 
     def edit(level: "Level", names: "Names") -> tuple[int, int]:
         graph, consts = level.graph, level.constants
@@ -249,6 +250,24 @@ def _rewrite_from_engine(proto: "onnx.ModelProto", network: Any, engine: Engine,
                            given, names=names, constants=consts)
 
     return _rewrite_levels(proto, plan, network, engine.network(), source, edit)
+
+
+def _warn_key_count_grids(engine: Engine, source: str) -> None:
+    """Says where the engine's unfused attention chain quantizes
+    probabilities on a grid that follows the key count
+    (accuracy/probs_keys.py): a Q/DQ model has one static scale per tensor,
+    so the export writes the calibrated one there, with which rows shorter
+    than calibrated clip again (RESULTS.md §135). A fused QAttention's
+    probabilities are left float by the export and need no word."""
+    from .accuracy.probs_keys import key_count_layers
+
+    quantizes = key_count_layers(engine.network(), op="int8rt.Quantize")
+    if quantizes:
+        name, keys = next(iter(quantizes.items()))
+        logger.warning("%s: the engine quantizes %d attention probabilities tensor(s) on a grid that follows the "
+                       "key count below the calibration's (e.g. at '%s', below %d keys); a Q/DQ model cannot, so the "
+                       "export writes the calibrated scale, with which rows of fewer keys clip", source,
+                       len(quantizes), name, keys)
 
 
 def _int8_plan(proto: "onnx.ModelProto", network: Any, scales: dict[str, float], fp32: dict[str, str],

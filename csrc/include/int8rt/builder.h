@@ -271,6 +271,15 @@ class Builder {
   std::map<std::string, std::vector<float>> channel_ranges() const;
   void set_channel_ranges(const std::map<std::string, std::vector<float>>& ranges);
 
+  // The fewest elements on the last axis of each float32 calibration tensor
+  // of rank >= 2 over the batches calibrate_batch has run: attention
+  // probabilities on a dynamic key axis lower with a grid that follows the
+  // key count below it (engine/ops/int8/probs_keys.h). set_calibration_keys
+  // replaces them (another builder of the same network: automatic mixed
+  // precision, bias correction); later batches only lower a count.
+  std::map<std::string, int64_t> calibration_keys() const;
+  void set_calibration_keys(const std::map<std::string, int64_t>& keys);
+
   // Lowers with the given scales (ignored for float32) and creates the engine.
   std::shared_ptr<Engine> build(const std::map<std::string, float>& scales);
 
@@ -285,6 +294,8 @@ class Builder {
   void take_shapes_from(const std::vector<std::vector<int64_t>>& shapes);
   // The last batch's per-channel max |x| into channel_ranges (calibrate_batch).
   void record_channel_ranges();
+  // The last batch's last-axis lengths into calibration_keys (calibrate_batch).
+  void record_calibration_keys();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   BuilderConfig config_;

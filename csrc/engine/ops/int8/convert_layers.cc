@@ -15,7 +15,9 @@
 // rank 4 only) run the same loops with channel c's scale.
 // int8rt.QLutFloat is the float side of a table: int8 in, the 256 float
 // values of the region it replaces out (a network's output Sigmoid), in the
-// Dequantize's layout and blocks.
+// Dequantize's layout and blocks. A Quantize of attention probabilities
+// whose grid follows the key count (probs_calibrated_keys,
+// engine/ops/int8/probs_keys.h) takes the rule's scale at the last dim.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "engine/layer.h"
 #include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/probs_keys.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/ref/ref_kernels.h"
@@ -129,22 +132,30 @@ struct ConvertScales {
 
 class QuantizeLayer : public Layer {
  public:
-  QuantizeLayer(const ConvertAttrs& a, std::string name)
+  QuantizeLayer(const ConvertAttrs& a, ProbsKeys keys, std::string name)
       : scales_(a), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical), name_(std::move(name)),
-        k_(&kernels::choose<kernels::QuantizeS8Kernel>()) {
+        k_(&kernels::choose<kernels::QuantizeS8Kernel>()), keys_(keys), calibrated_scale_(a.scale) {
     for (float c : scales_.channels) inv_channels_.push_back(1.0f / c);
+    if (keys_.active() && !scales_.channels.empty()) {
+      throw InvalidArgument("node '" + name_ + "': " + ProbsKeys::kAttr + " needs one scale, not one per channel");
+    }
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kFloat32) throw InvalidArgument("node '" + name_ + "': expects float32");
     const Shape& s = in[0]->shape();
     scales_.check(name_, s, logical_);
+    if (keys_.active() && (s.empty() || changes_layout(s, logical_))) {
+      throw InvalidArgument("node '" + name_ + "': " + ProbsKeys::kAttr + " needs rows on the last axis, got " +
+                            shape_str(s) + (logical_ ? "" : " changing layout"));
+    }
     return {{DataType::kInt8, changes_layout(s, logical_) ? to_nhwc(s) : s}};
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
     const float* x = in[0]->data<float>();
     int8_t* y = out[0]->data<int8_t>();
-    const float scale = scales_.scale;
+    const float scale = keys_.active() ? static_cast<float>(keys_.scale_at(calibrated_scale_, zero_point_, s.back()))
+                                       : scales_.scale;  // (infer checked the rows)
     if (!inv_channels_.empty()) {  // rank 4 NCHW -> NHWC (checked in infer), channel c at 1 / scales[c]
       quantize_zp_to_nhwc(s, x, y, inv_channels_.data(), 1, static_cast<float>(zero_point_));
     } else if (zero_point_ != 0) {
@@ -166,7 +177,7 @@ class QuantizeLayer : public Layer {
   std::string describe() const override {
     const bool loop = zero_point_ != 0 || !inv_channels_.empty();
     return scales_.describe() + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
-           (logical_ ? " logical " : " ") + (loop ? "zero-point loop" : k_->name());
+           (logical_ ? " logical " : " ") + (loop ? "zero-point loop" : k_->name()) + keys_.describe();
   }
 
  private:
@@ -176,6 +187,8 @@ class QuantizeLayer : public Layer {
   bool logical_;
   std::string name_;
   const kernels::QuantizeS8Kernel* k_;
+  ProbsKeys keys_;           // inactive: scales_ at every length
+  double calibrated_scale_;  // the rule's input (ConvertAttrs::scale)
 };
 
 class DequantizeLayer : public Layer {
@@ -263,7 +276,7 @@ class QLutFloatLayer : public Layer {
 
 INT8RT_REGISTER_LAYER(ConvertAttrs::kQuantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);
-  return std::make_unique<QuantizeLayer>(ConvertAttrs::from_attrs(node), node.name);
+  return std::make_unique<QuantizeLayer>(ConvertAttrs::from_attrs(node), ProbsKeys::from_attrs(node), node.name);
 });
 INT8RT_REGISTER_LAYER(ConvertAttrs::kDequantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 1);

@@ -13,9 +13,9 @@ namespace engine {
 using kernels::OutputType;
 
 Int8Products::Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale,
-                           int32_t a_zero_point)
+                           int32_t a_zero_point, ProbsKeys a_keys)
     : prefix_(std::move(prefix)), a_scale_(a_scale), b_scale_(b_scale), out_scale_(out_scale),
-      a_zero_point_(a_zero_point), out_(out_scale > 0.0 ? OutputType::kInt8 : OutputType::kFloat32) {}
+      a_zero_point_(a_zero_point), a_keys_(a_keys), out_(out_scale > 0.0 ? OutputType::kInt8 : OutputType::kFloat32) {}
 
 const Int8Products::Choice& Int8Products::choice(int64_t n, int64_t k) const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -27,8 +27,9 @@ const Int8Products::Choice& Int8Products::choice(int64_t n, int64_t k) const {
   shape.validate();
   Choice c;
   c.kernel = &kernels::choose<kernels::GemmKernel>(shape, out_);
+  c.a_scale = static_cast<float>(a_keys_.scale_at(a_scale_, a_zero_point_, k));
   c.w_scales.assign(static_cast<size_t>(n), static_cast<float>(b_scale_));
-  c.requant = kernels::make_epilogue(static_cast<float>(a_scale_), c.w_scales.data(), n, nullptr,
+  c.requant = kernels::make_epilogue(c.a_scale, c.w_scales.data(), n, nullptr,
                                      static_cast<float>(out_scale_), out_);
   return by_nk_.emplace(std::make_pair(n, k), std::move(c)).first->second;
 }
@@ -71,7 +72,7 @@ const kernels::EpilogueStorage& Int8Products::zero_point_epilogue(const Choice& 
     }
   }
   rq = c.requant;  // the vectors keep their capacity
-  const float s_a = static_cast<float>(a_scale_), s_out = static_cast<float>(out_scale_);
+  const float s_a = c.a_scale, s_out = static_cast<float>(out_scale_);
   kernels::apply_zero_points(rq, kernels::ChannelScales{&s_a, 1}, c.w_scales.data(), sums.data(), nullptr,
                              kernels::ChannelScales{&s_out, 1}, kernels::Activation::kNone, 0.0f, 6.0f,
                              a_zero_point_, 0);

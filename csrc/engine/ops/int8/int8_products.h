@@ -18,6 +18,10 @@
 // (a_scale * b_scale) (/ out_scale for int8 outputs). b changes with every
 // product, so its column sums and that bias are computed per product
 // (K * N additions, as many as packing b), in per-thread buffers.
+//
+// With a ProbsKeys rule (probs_keys.h: a holds attention probabilities
+// whose grid follows the key count), a_scale is the rule's scale at K, the
+// keys of a's rows, fixed per (N, K) with the kernel choice.
 #ifndef INT8RT_ENGINE_OPS_INT8_INT8_PRODUCTS_H_
 #define INT8RT_ENGINE_OPS_INT8_INT8_PRODUCTS_H_
 
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "engine/ops/broadcast_loop.h"
+#include "engine/ops/int8/probs_keys.h"
 #include "engine/value.h"
 #include "kernels/conv_gemm_s8.h"
 #include "kernels/requant_params.h"
@@ -39,8 +44,10 @@ namespace engine {
 class Int8Products {
  public:
   // out_scale 0: float32 outputs (acc * a_scale * b_scale). a_zero_point:
-  // a's, in the int8 range (the caller's attributes checked it).
-  Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale, int32_t a_zero_point = 0);
+  // a's, in the int8 range (the caller's attributes checked it). a_keys:
+  // a's grid at K keys (probs_keys.h); inactive: a_scale at every K.
+  Int8Products(std::string prefix, double a_scale, double b_scale, double out_scale, int32_t a_zero_point = 0,
+               ProbsKeys a_keys = {});
 
   kernels::OutputType out_type() const { return out_; }
   size_t out_bytes() const { return out_ == kernels::OutputType::kInt8 ? 1 : sizeof(float); }
@@ -55,6 +62,7 @@ class Int8Products {
  private:
   struct Choice {
     const kernels::GemmKernel* kernel = nullptr;
+    float a_scale = 0.f;  // a's scale at this K (a_keys_)
     kernels::EpilogueStorage requant;
     std::vector<float> w_scales;  // b_scale for each of the N columns
   };
@@ -68,6 +76,7 @@ class Int8Products {
   std::string prefix_;
   double a_scale_, b_scale_, out_scale_;
   int32_t a_zero_point_;
+  ProbsKeys a_keys_;
   kernels::OutputType out_;
   mutable std::mutex mutex_;
   mutable std::map<std::pair<int64_t, int64_t>, Choice> by_nk_;

@@ -15,7 +15,11 @@
 // attention_s8, that quantization in its last pass: ref::ProbsGrid, the same
 // codes), and the product with v taking that
 // zero point as int8rt.QMatMul's a_zero_point does. So the result is bit
-// for bit the unfused chain, which the tests check with ==.
+// for bit the unfused chain, which the tests check with ==. Where the
+// probabilities' grid follows the key count (probs_calibrated_keys,
+// probs_keys.h), both the quantization and the product with v take the
+// rule's scale at N, the keys of this run, as the chain's Quantize and
+// QMatMul do.
 #include <algorithm>
 #include <vector>
 
@@ -25,6 +29,7 @@
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/broadcast_loop.h"
 #include "engine/ops/int8/int8_products.h"
+#include "engine/ops/int8/probs_keys.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
 #include "kernels/binary_f32.h"
@@ -40,8 +45,10 @@ class QAttentionLayer : public Layer {
   explicit QAttentionLayer(const Node& node)
       : prefix_(layer_error_prefix(node)),
         a_(QAttentionAttrs::from_attrs(node)),
+        probs_keys_(ProbsKeys::from_attrs(node)),
         scores_(prefix_, a_.q_scale, a_.k_scale, 0.0),
-        context_(prefix_, a_.probs_scale, a_.v_scale, a_.out_scale, static_cast<int32_t>(a_.probs_zero_point)),
+        context_(prefix_, a_.probs_scale, a_.v_scale, a_.out_scale, static_cast<int32_t>(a_.probs_zero_point),
+                 probs_keys_),
         softmax_(&kernels::choose<kernels::SoftmaxF32Kernel>()),
         quantize_(&kernels::choose<kernels::QuantizeS8Kernel>()),
         binary_(&kernels::choose<kernels::BinaryF32Kernel>()) {}
@@ -87,7 +94,7 @@ class QAttentionLayer : public Layer {
     const int8_t* v = in[2]->data<int8_t>();
     char* y = out[0]->data<char>();
     const int64_t y_step = M * dv * static_cast<int64_t>(context_.out_bytes());
-    const float probs_scale = static_cast<float>(a_.probs_scale);
+    const float probs_scale = static_cast<float>(probs_keys_.scale_at(a_.probs_scale, a_.probs_zero_point, N));
     kernels::ref::ProbsGrid grid;  // quantize_probs' arithmetic, for the fused rows
     grid.inv_scale = 1.0f / probs_scale;
     grid.zero_point = static_cast<float>(a_.probs_zero_point);
@@ -137,7 +144,8 @@ class QAttentionLayer : public Layer {
     const std::string qk = scores_.kernel_name(), pv = context_.kernel_name();
     return "int8 attention (scores, softmax, context)" +
            (qk.empty() ? std::string(" (gemm_s8 kernels chosen per sequence length at the first run)")
-                       : " on " + qk + " (scores), " + pv + " (context)");
+                       : " on " + qk + " (scores), " + pv + " (context)") +
+           probs_keys_.describe();
   }
 
  private:
@@ -253,6 +261,7 @@ class QAttentionLayer : public Layer {
 
   std::string prefix_;
   QAttentionAttrs a_;
+  ProbsKeys probs_keys_;
   Int8Products scores_, context_;
   const kernels::SoftmaxF32Kernel* softmax_;
   const kernels::QuantizeS8Kernel* quantize_;

@@ -5,11 +5,14 @@
 // as constant weights, which the tests check). Packing costs K*N per
 // product against M*K*N multiply-adds; a zero point on A (a_zero_point:
 // attention's probabilities on the unsigned grid) as many additions more,
-// B's column sums (int8_products.h).
+// B's column sums (int8_products.h). Where A is attention probabilities
+// whose grid follows the key count (probs_calibrated_keys, probs_keys.h),
+// a_scale is the rule's scale at K.
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/int8_products.h"
+#include "engine/ops/int8/probs_keys.h"
 #include "engine/ops/op_util.h"
 
 namespace int8rt {
@@ -21,7 +24,8 @@ class QMatMulLayer : public Layer {
   explicit QMatMulLayer(const Node& node)
       : prefix_(layer_error_prefix(node)),
         a_(QMatMulAttrs::from_attrs(node)),
-        products_(prefix_, a_.a_scale, a_.b_scale, a_.out_scale, static_cast<int32_t>(a_.a_zero_point)) {}
+        a_keys_(ProbsKeys::from_attrs(node)),
+        products_(prefix_, a_.a_scale, a_.b_scale, a_.out_scale, static_cast<int32_t>(a_.a_zero_point), a_keys_) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const ProductBatch p = batch(in);
@@ -49,7 +53,8 @@ class QMatMulLayer : public Layer {
   std::string describe() const override {
     const std::string k = products_.kernel_name();
     return "int8 x int8 matmul" +
-           (k.empty() ? std::string(" (gemm_s8 kernel chosen per shape at the first run)") : " on " + k);
+           (k.empty() ? std::string(" (gemm_s8 kernel chosen per shape at the first run)") : " on " + k) +
+           a_keys_.describe();
   }
 
  private:
@@ -60,6 +65,7 @@ class QMatMulLayer : public Layer {
 
   std::string prefix_;
   QMatMulAttrs a_;
+  ProbsKeys a_keys_;
   Int8Products products_;
 };
 
