@@ -9,17 +9,20 @@ loading ``DIR/<net>.<tag>.i8rt`` (sei8_se_gates.py ``save`` writes them), and
 alternates them with OpenVINO INT8 (in this process, 1 thread): round by
 round each implementation runs once and reports its own process CPU time,
 medians per implementation. ``profile`` asks each worker for the engine
-profiler's per-layer thread CPU ms (Engine.profile) summed by op.
+profiler's per-layer thread CPU ms (Engine.profile) summed by op. ``text``
+decodes PP-OCR rec's output on rendered text lines from each tag's engine.
 
     PYTHONPATH=/tmp/sei9/base/python python benchmarks/sei8_se_gates.py save --tag base --dir /tmp/sei9 \\
         --nets efficientnet_b0 mobilenet_v3 ppocr_rec
     PYTHONPATH=python python benchmarks/sei8_se_gates.py save --tag new --dir /tmp/sei9 --nets ...
     python benchmarks/sei9_ab.py time --dir /tmp/sei9 --trees base=/tmp/sei9/base/python new=python
     python benchmarks/sei9_ab.py profile --dir /tmp/sei9 --trees base=/tmp/sei9/base/python new=python
+    python benchmarks/sei9_ab.py text --dir /tmp/sei9 --trees base=/tmp/sei9/base/python new=python
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -40,6 +43,7 @@ def worker(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(HERE))
     import e2e_bench as B
     import int8rt
+    import numpy as np
 
     int8rt.set_num_threads(1)
     s = B.subject(args.net, 224, args.dir / "models")
@@ -48,9 +52,13 @@ def worker(args: argparse.Namespace) -> None:
     for line in sys.stdin:
         cmd = line.split()
         batch = int(cmd[1])
-        if batch not in feeds:
+        if cmd[0] != "file" and batch not in feeds:
             feeds[batch] = s.feed(batch)
             ctx.run(feeds[batch])  # warm-up: plan and buffers for this shape
+        if cmd[0] == "file":  # 'file B IN OUT': the engine's output on the array in IN, saved to OUT
+            np.save(cmd[3], next(iter(ctx.run({s.input_name: np.load(cmd[2])}).values())))
+            print(json.dumps(cmd[3]), flush=True)
+            continue
         if cmd[0] == "run":
             t0 = time.process_time()
             ctx.run(feeds[batch])
@@ -146,15 +154,41 @@ def profile_nets(args: argparse.Namespace) -> None:
             w.close()
 
 
+def decoded_text(args: argparse.Namespace) -> None:
+    """PP-OCR rec's decoded text (greedy CTC, realnets/ocr_models.py) from
+    each tag's engine on `--lines` rendered text lines (seed 3), against
+    each other and the lines' text."""
+    sys.path.insert(0, str(HERE))
+    import numpy as np
+    from realnets.ocr_models import models_dir, rec_task
+    from realnets.text_images import text_lines
+
+    task = rec_task(models_dir())
+    x, texts = task.make_inputs(text_lines(args.lines, seed=3), 103)
+    path = args.dir / "rec_lines.npy"
+    np.save(path, x.astype(np.float32))
+    outs = {}
+    for tag, w in workers(args, "ppocr_rec").items():
+        out = args.dir / f"rec_lines.{tag}.out.npy"
+        w.ask(f"file 0 {path} {out}")
+        w.close()
+        outs[tag] = np.load(out)
+        print(f"{tag}: {task.score(outs[tag], texts)} on {len(texts)} lines; "
+              f"output sha1 {hashlib.sha1(outs[tag].tobytes()).hexdigest()[:12]}")
+    tags = list(outs)
+    print(f"decoded text {tags[0]} vs {tags[-1]}: {task.agree(outs[tags[-1]], outs[tags[0]])} of the lines identical")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["time", "profile", "worker"])
+    p.add_argument("what", choices=["time", "profile", "text", "worker"])
     p.add_argument("--dir", type=Path, required=True)
     p.add_argument("--trees", nargs="+", default=["base=/tmp/sei9/base/python", "new=python"],
                    help="TAG=PYTHONPATH of each tree; engines DIR/<net>.<TAG>.i8rt")
     p.add_argument("--nets", nargs="+", default=NETS)
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--lines", type=int, default=64, help="text: rendered lines")
     p.add_argument("--net", help=argparse.SUPPRESS)
     p.add_argument("--tag", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -162,7 +196,7 @@ def main() -> None:
         worker(args)
         return
     print(" ".join(sys.argv), flush=True)
-    {"time": time_nets, "profile": profile_nets}[args.what](args)
+    {"time": time_nets, "profile": profile_nets, "text": decoded_text}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ void check_channel_mul_table(int64_t N, int64_t HW, int64_t C, int64_t gate_batc
 }
 
 // Per-channel lookups of `images` images of `pixels` rows of `channels`
-// bytes, image n through tables + n * table_step ([channels][256]).
+// bytes, every image through the same tables ([channels][256]).
 // A task is one channel group over a run of one image's pixels: the group's
 // tables are read once per task and stay in L1 while the run streams through
 // (over all C at once, 120 KiB of tables for C = 480 were re-read from L2
@@ -114,7 +114,7 @@ void check_channel_mul_table(int64_t N, int64_t HW, int64_t C, int64_t gate_batc
 // values; the runs of one pixel range are consecutive tasks, so its rows
 // stay in L2 from one group to the next.
 void lookup_channel_tasks(LookupChannelGroupFn uk, int64_t images, int64_t pixels, int64_t channels, const int8_t* x,
-                          const int8_t* tables, int64_t table_step, int8_t* y) {
+                          const int8_t* tables, int8_t* y) {
   if (channels < 1 || pixels < 1) return;  // no values, as in the reference loop
   const int64_t group = std::min<int64_t>(channels, kLookupChannelGroup);
   const int64_t groups = (channels + kLookupChannelGroup - 1) / kLookupChannelGroup;
@@ -126,7 +126,7 @@ void lookup_channel_tasks(LookupChannelGroupFn uk, int64_t images, int64_t pixel
       const int64_t p0 = (r / groups) * run, c0 = (r % groups) * kLookupChannelGroup;
       const int nc = static_cast<int>(std::min<int64_t>(kLookupChannelGroup, channels - c0));
       const int64_t at = (n * pixels + p0) * channels + c0;
-      uk(std::min(run, pixels - p0), channels, nc, x + at, tables + n * table_step + c0 * 256, y + at);
+      uk(std::min(run, pixels - p0), channels, nc, x + at, tables + c0 * 256, y + at);
     }
   });
 }
@@ -213,26 +213,25 @@ void channel_mul_table_lookup_s8(const ChannelMulTableUks* uk, int64_t N, int64_
   }
   check_channel_mul_table(N, HW, C, gate_batch, s_y);
   const float inv = 1.0f / s_y;  // as ref::channel_mul_table_s8
-  // Every gate row's tables, [gate_batch][C][256], in the calling thread's
-  // buffer (grown once); 16 channels' tables per task at least.
+  // One gate row's tables, [C][256] (at most a few hundred KiB: they stay in
+  // L2 for the lookup that follows), in the calling thread's buffer (grown
+  // once); image by image, each image's tables built just before its lookup,
+  // or once for the batch when it shares one gate row.
   thread_local std::vector<int8_t> storage;
-  const size_t bytes = static_cast<size_t>(gate_batch * C) * 256;
-  if (storage.size() < bytes) storage.resize(bytes);
+  if (storage.size() < static_cast<size_t>(C) * 256) storage.resize(static_cast<size_t>(C) * 256);
   int8_t* tables = storage.data();
-  parallel_for(gate_batch * C, 16, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e;) {  // runs within one gate row
-      const int64_t end = std::min(e, (i / C + 1) * C);
-      uk->tables(end - i, table, gate + i, inv, tables + i * 256);
-      i = end;
-    }
-  });
-  lookup_channel_tasks(uk->lookup, N, HW, C, x, tables, gate_batch == 1 ? 0 : C * 256, y);
+  const int64_t images_per_row = gate_batch == 1 ? N : 1;
+  for (int64_t n = 0; n < N; n += images_per_row) {
+    const float* g = gate + (gate_batch == 1 ? 0 : n) * C;
+    parallel_for(C, 16, [&](int64_t b, int64_t e) { uk->tables(e - b, table, g + b, inv, tables + b * 256); });
+    lookup_channel_tasks(uk->lookup, images_per_row, HW, C, x + n * HW * C, tables, y + n * HW * C);
+  }
 }
 
 void lookup_channels_s8(LookupChannelGroupFn uk, int64_t pixels, int64_t channels, const int8_t* x,
                         const int8_t* tables, int8_t* y) {
   check_count(pixels, "lookup_channels_s8");
-  lookup_channel_tasks(uk, 1, pixels, channels, x, tables, 0, y);
+  lookup_channel_tasks(uk, 1, pixels, channels, x, tables, y);
 }
 
 void maxpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, int8_t* y) {
