@@ -125,9 +125,11 @@ def time_nets(args: argparse.Namespace) -> None:
                 samples["OV int8"].append(time.process_time() - t0)
             med = {k: statistics.median(v) for k, v in samples.items()}
             first = f"int8rt {next(iter(ws))}"
-            print(f"\n{net} batch {batch} 1 thread, median CPU ms of {args.rounds} rounds ({load_line()})")
+            print(f"\n{net} batch {batch} 1 thread, median CPU ms of {args.rounds} rounds ({load_line()}); "
+                  f"x {first.split()[1]}: ratio of medians [median of the rounds' ratios]")
             for impl, sec in med.items():
-                line = f"  {impl:14s} {sec * 1e3:9.3f}  {sec / med[first]:5.3f}x {first.split()[1]}"
+                paired = statistics.median(a / b for a, b in zip(samples[impl], samples[first]))
+                line = f"  {impl:14s} {sec * 1e3:9.3f}  {sec / med[first]:5.3f}x [{paired:5.3f}x] {first.split()[1]}"
                 if impl != "OV int8":
                     line += f"  OV int8 / this {med['OV int8'] / sec:5.3f}"
                 print(line)

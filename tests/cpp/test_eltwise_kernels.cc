@@ -61,11 +61,7 @@ std::vector<uint8_t> guarded(const std::string& what, size_t bytes,
 // The op's candidates that run here, reference excluded.
 template <class K>
 std::vector<const K*> fast() {
-  std::vector<const K*> out;
-  for (const K* s : k::candidates<K>()) {
-    if (s->isa() != k::Isa::kRef && k::isa_enabled(s->isa())) out.push_back(s);
-  }
-  return out;
+  return int8rt::testing::fast_candidates<K>();
 }
 
 template <class K>

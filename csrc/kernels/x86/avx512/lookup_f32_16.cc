@@ -38,18 +38,12 @@ void lookup_loop(int64_t n, const int8_t* x, const float* table, int bias, float
   }
 }
 
-struct SoftmaxLookup {
-  void operator()(const int8_t* x, int64_t n, const float* e, int lo, float* y) const {
-    lookup_loop(n, x, e, -lo, y);
-  }
-};
-
 }  // namespace
 
 void lookup_f32(int64_t n, const int8_t* x, const float* table, float* y) { lookup_loop(n, x, table, 128, y); }
 
 void softmax_s8_rows(int64_t rows, int64_t n, const int8_t* x, float scale, float* y) {
-  ref::softmax_s8_rows_loop(rows, n, x, scale, y, SoftmaxLookup{});
+  ref::softmax_s8_rows_loop(rows, n, x, scale, y, lookup_loop);
 }
 
 }  // namespace avx512
