@@ -66,10 +66,13 @@ static inline void exp_shifted_f32(const float* x, float mx, float* y, int64_t n
 // (lane l adds the values k = l mod 8 of the leading multiple of 8, in k's
 // order), the tail added to lane 0, then the lanes in turn from 0.0f. A
 // tier may add 8 values at a time in any register width; the order is this.
-static inline float softmax_sum_f32(const float* y, int64_t n) {
+// softmax_sum_f32_from continues it from value k (a multiple of 8) with the
+// 8 partial lanes `lanes` of values 0 .. k - 1 (a tier that summed those
+// itself; an array, not a vector argument, whose ABI differs between tiers).
+static inline float softmax_sum_f32_from(const float* y, int64_t n, int64_t k, const float* lanes) {
   constexpr int kLanes = 8;
-  Lanes8 s8 = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  int64_t k = 0;
+  Lanes8 s8;
+  std::memcpy(&s8, lanes, sizeof s8);
   for (; k + kLanes <= n; k += kLanes) {
     Lanes8 v;
     std::memcpy(&v, y + k, sizeof v);
@@ -79,6 +82,11 @@ static inline float softmax_sum_f32(const float* y, int64_t n) {
   float sum = 0.f;
   for (int l = 0; l < kLanes; ++l) sum += s8[l];
   return sum;
+}
+
+static inline float softmax_sum_f32(const float* y, int64_t n) {
+  const float zero[8] = {};
+  return softmax_sum_f32_from(y, n, 0, zero);
 }
 
 template <class Exp16 = Exp16Rule>

@@ -9,9 +9,11 @@
 // Each y_k is the float rule's exp of the same float x_k - mx, summed in
 // the same order: the same bits. Lookup(n, x, table, bias, y) writes
 // y[k] = table[x[k] + bias] (the row's levels: e, bias -min q; e holds 256
-// floats, entries past the row's range zero); a tier passes its vector
-// form, the loop of its lookup_f32 (bias 128). `static inline`, as
-// softmax_f32.h: each ISA translation unit keeps its own copy.
+// floats, entries past the row's range zero) and returns
+// softmax_sum_f32(y, n); a tier passes its vector form (its lookup_f32
+// loop, bias 128 there; the AVX-512 one adds the lanes as it stores).
+// `static inline`, as softmax_f32.h: each ISA translation unit keeps its
+// own copy.
 #pragma once
 
 #include <cstdint>
@@ -24,8 +26,9 @@ namespace kernels {
 namespace ref {
 
 struct SoftmaxS8LookupRule {
-  void operator()(int64_t n, const int8_t* x, const float* table, int bias, float* y) const {
+  float operator()(int64_t n, const int8_t* x, const float* table, int bias, float* y) const {
     for (int64_t k = 0; k < n; ++k) y[k] = table[x[k] + bias];
+    return softmax_sum_f32(y, n);
   }
 };
 
@@ -42,8 +45,7 @@ static inline void softmax_s8_row(const int8_t* x, float* y, int64_t n, float sc
   const int count = hi - lo + 1;
   for (int j = 0; j < count; ++j) levels[j] = dequantize_value(static_cast<int8_t>(lo + j), scale);
   exp_shifted_f32(levels, dequantize_value(static_cast<int8_t>(hi), scale), e, count, exp16);
-  lookup(n, x, e, -lo, y);
-  const float inv = 1.0f / softmax_sum_f32(y, n);  // as softmax_row_f32
+  const float inv = 1.0f / lookup(n, x, e, -lo, y);  // 1 / the rule's sum, as softmax_row_f32
   for (int64_t k = 0; k < n; ++k) y[k] = y[k] * inv;
 }
 

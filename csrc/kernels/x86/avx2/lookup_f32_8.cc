@@ -37,7 +37,11 @@ void lookup_loop(int64_t n, const int8_t* x, const float* table, int bias, float
 void lookup_f32(int64_t n, const int8_t* x, const float* table, float* y) { lookup_loop(n, x, table, 128, y); }
 
 void softmax_s8_rows(int64_t rows, int64_t n, const int8_t* x, float scale, float* y) {
-  ref::softmax_s8_rows_loop(rows, n, x, scale, y, lookup_loop);
+  auto lookup_sum = [](int64_t count, const int8_t* codes, const float* table, int bias, float* out) {
+    lookup_loop(count, codes, table, bias, out);
+    return ref::softmax_sum_f32(out, count);
+  };
+  ref::softmax_s8_rows_loop(rows, n, x, scale, y, lookup_sum);
 }
 
 }  // namespace avx2
