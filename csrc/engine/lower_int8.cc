@@ -233,6 +233,7 @@ const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {
       {"Resize", {&Lowerer::lower_resize, true}},
       {"Mul", {&Lowerer::lower_channel_mul, false}},  // a channel gate; reads_int8 asks channel_mul_operand
       {"Div", {&Lowerer::lower_rescale, false}},      // by a scalar: reads_int8 asks rescale_factor
+      {"Softmax", {&Lowerer::lower_output_softmax, false}},  // a network output's only: reads no new int8
       // Data movement (lower_int8_moves.h); reads_int8 asks the readers of their outputs.
       {"Transpose", {&Lowerer::lower_move, false}},
       {"Slice", {&Lowerer::lower_move, false}},

@@ -225,6 +225,9 @@ class Lowerer {
   bool lower_gate_region(const LutRegion& r);
   // A region whose output only leaves the network: int8rt.QLutFloat.
   bool lower_output_region(const LutRegion& r);
+  // A Softmax over contiguous rows whose output only leaves the network,
+  // its input made in int8: int8rt.QSoftmaxFloat (lower_int8_softmax.cc).
+  bool lower_output_softmax(int n, const Node& node);
   // t's float values are its int8 values (an int8 layer made t; any float
   // form is its Dequantize), so reading t in int8 rounds nothing more.
   bool made_in_int8(int t) const { return is_int8(t) && (float_id_[t] < 0 || dequantized_.count(t) > 0); }

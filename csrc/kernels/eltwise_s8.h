@@ -85,6 +85,15 @@ INT8RT_ELTWISE_FAMILY(MaxPoolS8Kernel, "maxpool", maxpool, const PoolShape& shap
 // avgpool: ref::avgpool_s8 (z_in, z_out: the zero points, 0 for symmetric tensors).
 INT8RT_ELTWISE_FAMILY(AvgPoolS8Kernel, "avgpool", avgpool, const PoolShape& shape, int batch,
                       const int8_t* x, float s_in, float s_out, int8_t* y, int32_t z_in, int32_t z_out);
+// lookup_f32: y[i] = table[x[i] + 128], a 256-entry float table, float out
+// (ref::lookup_f32_s8: int8rt.QLutFloat). Serial: the caller splits n.
+INT8RT_ELTWISE_FAMILY(LookupF32S8Kernel, "lookup_f32", lookup_f32, int64_t n, const int8_t* x, const float* table,
+                      float* y);
+// softmax: `rows` rows of n int8 codes at `scale` -> their float softmax
+// (ref::softmax_s8_rows: int8rt.QSoftmaxFloat, the bits of Dequantize + the
+// float Softmax). Serial: the caller splits the rows.
+INT8RT_ELTWISE_FAMILY(SoftmaxS8Kernel, "softmax", softmax, int64_t rows, int64_t n, const int8_t* x, float scale,
+                      float* y);
 #undef INT8RT_ELTWISE_FAMILY
 
 // The table lookups: a candidate that needs AVX512-VBMI beyond its tier
@@ -137,16 +146,18 @@ class GlobalAvgPoolS8Kernel : public NamedKernel<EltwiseKernel> {
 
 // channel_mul_s8: x int8 [N][HW][C] times a float gate [gate_batch][C]
 // (squeeze-and-excitation), x dequantized linearly (ref::channel_mul_s8) or
-// read through a 256-entry float table (ref::channel_mul_table_s8).
-class ChannelMulS8Kernel : public NamedKernel<EltwiseKernel> {
+// read through a 256-entry float table (ref::channel_mul_table_s8). A
+// candidate whose table form looks the products up per channel (AVX512-VBMI)
+// declines, saying so, on CPUs without it.
+class ChannelMulS8Kernel : public LookupKernelBase {
  public:
   static constexpr OpKey kKey{"channel_mul", Dtype::kS8};
   using Linear = void (*)(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* gate,
                           int64_t gate_batch, float s_x, float s_y, int8_t* y);
   using Table = void (*)(int64_t N, int64_t HW, int64_t C, const int8_t* x, const float* table,
                          const float* gate, int64_t gate_batch, float s_y, int8_t* y);
-  ChannelMulS8Kernel(const char* name, Isa isa, Linear linear, Table table)
-      : NamedKernel(name, isa), channel_mul(linear), channel_mul_table(table) {}
+  ChannelMulS8Kernel(const char* name, Isa isa, Linear linear, Table table, bool needs_vbmi = false)
+      : LookupKernelBase(name, isa, needs_vbmi), channel_mul(linear), channel_mul_table(table) {}
   const Linear channel_mul;
   const Table channel_mul_table;
 };
@@ -165,6 +176,8 @@ void for_each_eltwise_s8_op(F&& f) {
   f(FamilyTag<LookupS8Kernel>{});
   f(FamilyTag<LookupChannelsS8Kernel>{});
   f(FamilyTag<ChannelMulS8Kernel>{});
+  f(FamilyTag<LookupF32S8Kernel>{});
+  f(FamilyTag<SoftmaxS8Kernel>{});
 }
 
 }  // namespace kernels

@@ -13,8 +13,21 @@
 #include <string>
 #include <vector>
 
+#include "kernels/registry.h"
+
 namespace int8rt {
 namespace testing {
+
+// Family K's candidates that run here (the CPU has their ISA and the cap
+// allows it), the reference excluded: what a test compares with it.
+template <class K>
+std::vector<const K*> fast_candidates() {
+  std::vector<const K*> out;
+  for (const K* s : kernels::candidates<K>()) {
+    if (s->isa() != kernels::Isa::kRef && kernels::isa_enabled(s->isa())) out.push_back(s);
+  }
+  return out;
+}
 
 constexpr size_t kGuard = 64;  // bytes checked untouched after each output
 

@@ -61,11 +61,7 @@ std::vector<uint8_t> guarded(const std::string& what, size_t bytes,
 // The op's candidates that run here, reference excluded.
 template <class K>
 std::vector<const K*> fast() {
-  std::vector<const K*> out;
-  for (const K* s : k::candidates<K>()) {
-    if (s->isa() != k::Isa::kRef && k::isa_enabled(s->isa())) out.push_back(s);
-  }
-  return out;
+  return int8rt::testing::fast_candidates<K>();
 }
 
 template <class K>
@@ -186,7 +182,10 @@ TEST(EltwiseKernels, ChannelMulMatchesReferenceWithGuards) {
 
 // Channel gate over a float table: every int8 value in x, table entries and
 // gates whose products land on .5 steps of s_y (ties), beyond the int8 range
-// (saturation) and a NaN entry (-> -128, as quantize_value).
+// (saturation) and a NaN entry (-> -128, as quantize_value); images of
+// fewer and of more pixels than x86::kChannelTablePixels (96: the VBMI
+// candidate's rows and its per-channel tables), pixel counts off the
+// 64-pixel lookup block.
 TEST(EltwiseKernels, ChannelMulTableMatchesReferenceWithGuards) {
   std::vector<float> table(256);
   for (int i = 0; i < 256; ++i) table[i] = 0.05f * static_cast<float>(i - 128) + ((i % 7 == 0) ? 0.025f : 0.0f);
@@ -195,19 +194,21 @@ TEST(EltwiseKernels, ChannelMulTableMatchesReferenceWithGuards) {
   for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
     for (int64_t C : {1, 15, 16, 17, 64, 70}) {
       for (int64_t gate_batch : {1, 3}) {
-        const int64_t N = 3, HW = 5;
-        auto x = random_s8(N * HW * C, static_cast<uint32_t>(C) + 41);
-        for (int64_t i = 0; i < 256 && i < N * HW * C; ++i) x[i] = static_cast<int8_t>(i - 128);
-        std::vector<float> gate(static_cast<size_t>(gate_batch * C));
-        for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 2.0f : 0.03f * static_cast<float>(i % 37) - 0.4f;
-        auto run = [&](const k::ChannelMulS8Kernel& e) {
-          return guarded("channel_mul_table", N * HW * C, [&](void* y) {
-            e.channel_mul_table(N, HW, C, x.data(), table.data(), gate.data(), gate_batch, 0.1f,
-                                static_cast<int8_t*>(y));
-          });
-        };
-        EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
-            << s->name() << " channel_mul_table C=" << C << " gate_batch=" << gate_batch;
+        for (int64_t HW : {5, 95, 96, 97, 200}) {
+          const int64_t N = 3;
+          auto x = random_s8(N * HW * C, static_cast<uint32_t>(C + HW) + 41);
+          for (int64_t i = 0; i < 256 && i < N * HW * C; ++i) x[i] = static_cast<int8_t>(i - 128);
+          std::vector<float> gate(static_cast<size_t>(gate_batch * C));
+          for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 2.0f : 0.03f * static_cast<float>(i % 37) - 0.4f;
+          auto run = [&](const k::ChannelMulS8Kernel& e) {
+            return guarded("channel_mul_table", N * HW * C, [&](void* y) {
+              e.channel_mul_table(N, HW, C, x.data(), table.data(), gate.data(), gate_batch, 0.1f,
+                                  static_cast<int8_t*>(y));
+            });
+          };
+          EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
+              << s->name() << " channel_mul_table C=" << C << " HW=" << HW << " gate_batch=" << gate_batch;
+        }
       }
     }
   }

@@ -92,6 +92,12 @@ using ChannelMulRowFn = void (*)(int64_t C, const int8_t* x, const float* m, int
 using ChannelMulTableRowFn = void (*)(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
                                       float inv_scale, int8_t* y);
 
+// The products of one gate row g with a float table as per-channel int8
+// tables, ref::channel_mul_table_s8's value for every code k + 128:
+// tables[c][k] = rne(min(max((table[k] * g[c]) * inv_scale, -128), 127)) for
+// c < C, k < 256 (NaN -> -128).
+using ChannelTablesFn = void (*)(int64_t C, const float* table, const float* g, float inv_scale, int8_t* tables);
+
 // Per-channel tables (ref::lookup_s8_channels) over `pixels` rows of C
 // channels: y[p][c] = tables[c][x[p][c] + 128].
 using LookupChannelsFn = void (*)(int64_t pixels, int64_t C, const int8_t* x, const int8_t* tables, int8_t* y);
@@ -103,6 +109,15 @@ using LookupChannelsFn = void (*)(int64_t pixels, int64_t C, const int8_t* x, co
 constexpr int kLookupChannelGroup = 64;
 using LookupChannelGroupFn = void (*)(int64_t pixels, int64_t stride, int channels, const int8_t* x,
                                       const int8_t* tables, int8_t* y);
+
+// The channel gate's table form with a per-channel lookup at hand
+// (x86::channel_mul_table_lookup_s8): `rows` for images of few pixels, else
+// each image's products as tables, then the lookup.
+struct ChannelMulTableUks {
+  ChannelMulTableRowFn rows;
+  ChannelTablesFn tables;
+  LookupChannelGroupFn lookup;
+};
 
 namespace x86 {
 namespace avx512 {
@@ -127,6 +142,10 @@ void lookup_channels(int64_t pixels, int64_t stride, int channels, const int8_t*
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
                             float inv_scale, int8_t* y);
+void channel_mul_tables(int64_t C, const float* table, const float* g, float inv_scale, int8_t* tables);
+// lookup_f32_16.cc: float tables over int8 codes (kernels/eltwise_s8.h LookupF32S8Kernel, SoftmaxS8Kernel).
+void lookup_f32(int64_t n, const int8_t* x, const float* table, float* y);
+void softmax_s8_rows(int64_t rows, int64_t n, const int8_t* x, float scale, float* y);
 }  // namespace avx512
 namespace avx2 {
 // AVX2, the avx2 tier (and so the avxvnni tier's): x86/avx2/pool_s8_32c.cc,
@@ -143,6 +162,9 @@ void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
+// lookup_f32_8.cc: float tables over int8 codes (kernels/eltwise_s8.h LookupF32S8Kernel, SoftmaxS8Kernel).
+void lookup_f32(int64_t n, const int8_t* x, const float* table, float* y);
+void softmax_s8_rows(int64_t rows, int64_t n, const int8_t* x, float scale, float* y);
 }  // namespace avx2
 }  // namespace x86
 

@@ -122,6 +122,8 @@ void register_ref_kernels(KernelRegistry& r) {
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_ref", Isa::kRef,
                                               ref::channel_mul_s8,
                                               ref::channel_mul_table_s8);
+  static const LookupF32S8Kernel lookup_f32("lookup_f32_s8_ref", Isa::kRef, ref::lookup_f32_s8);
+  static const SoftmaxS8Kernel softmax_s8("softmax_s8_ref", Isa::kRef, ref::softmax_s8_rows);
   // FP32 GEMM: the portable tile; kc, mc, nc as for AVX2.
   static const SgemmKernel sgemm("sgemm_6x8_portable", Isa::kRef, 6, 8, /*kc=*/256, /*mc=*/96,
                                  /*nc=*/512, sgemm_6x8_portable);
@@ -149,7 +151,7 @@ void register_ref_kernels(KernelRegistry& r) {
                                                           ref::dynamic_quantize_u8);
   r.add(ref_gemm_u8s8_kernel(), dynamic_quantize);
   r.add(conv, gemm, quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup,
-        lookup_channels, channel_mul, sgemm, unary, binary, plane_mean, gemm_bf16, dwconv, maxpool_f32, nchw16c, transpose, softmax, layernorm);
+        lookup_channels, channel_mul, lookup_f32, softmax_s8, sgemm, unary, binary, plane_mean, gemm_bf16, dwconv, maxpool_f32, nchw16c, transpose, softmax, layernorm);
 }
 
 }  // namespace kernels

@@ -105,6 +105,10 @@ void lookup_s8_channels(int64_t pixels, int64_t channels, const int8_t* x, const
 // result is the float path's bits with no rounding of its own. Serial: the
 // callers split n.
 void lookup_f32_s8(int64_t n, const int8_t* x, const float* table, float* y);
+// Softmax over rows of n int8 codes at `scale`, float out (int8rt.QSoftmaxFloat):
+// the bits of dequantize_value then softmax_f32.h's rule, one exp per level
+// (the rule: softmax_s8.h). Serial: the callers split the rows.
+void softmax_s8_rows(int64_t rows, int64_t n, const int8_t* x, float scale, float* y);
 
 // Channel gate (int8rt.QChannelMul): x int8 [N][HW][C], gate float [N][C]
 // (gate_batch == 1: one row for every image), input scale s_x, output s_y:

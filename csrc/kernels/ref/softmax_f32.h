@@ -62,6 +62,33 @@ static inline void exp_shifted_f32(const float* x, float mx, float* y, int64_t n
   for (int64_t l = 0; k + l < n; ++l) y[k + l] = t[l];
 }
 
+// The sum of a row's exponentials, in the rule's order: 8 partial lanes
+// (lane l adds the values k = l mod 8 of the leading multiple of 8, in k's
+// order), the tail added to lane 0, then the lanes in turn from 0.0f. A
+// tier may add 8 values at a time in any register width; the order is this.
+// softmax_sum_f32_from continues it from value k (a multiple of 8) with the
+// 8 partial lanes `lanes` of values 0 .. k - 1 (a tier that summed those
+// itself; an array, not a vector argument, whose ABI differs between tiers).
+static inline float softmax_sum_f32_from(const float* y, int64_t n, int64_t k, const float* lanes) {
+  constexpr int kLanes = 8;
+  Lanes8 s8;
+  std::memcpy(&s8, lanes, sizeof s8);
+  for (; k + kLanes <= n; k += kLanes) {
+    Lanes8 v;
+    std::memcpy(&v, y + k, sizeof v);
+    s8 += v;
+  }
+  for (; k < n; ++k) s8[0] += y[k];
+  float sum = 0.f;
+  for (int l = 0; l < kLanes; ++l) sum += s8[l];
+  return sum;
+}
+
+static inline float softmax_sum_f32(const float* y, int64_t n) {
+  const float zero[8] = {};
+  return softmax_sum_f32_from(y, n, 0, zero);
+}
+
 template <class Exp16 = Exp16Rule>
 static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log, Exp16 exp16 = {}) {
   constexpr int kLanes = 8;
@@ -77,15 +104,7 @@ static inline void softmax_row_f32(const float* x, float* y, int64_t n, bool log
   for (int l = 1; l < kLanes; ++l) mx = mx < m8[l] ? m8[l] : mx;
   for (; k < n; ++k) mx = mx < x[k] ? x[k] : mx;  // the tail (a NaN never replaces mx here, as above)
   exp_shifted_f32(x, mx, y, n, exp16);
-  Lanes8 s8 = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  for (k = 0; k + kLanes <= n; k += kLanes) {
-    Lanes8 v;
-    std::memcpy(&v, y + k, sizeof v);
-    s8 += v;
-  }
-  for (; k < n; ++k) s8[0] += y[k];
-  float sum = 0.f;
-  for (int l = 0; l < kLanes; ++l) sum += s8[l];
+  const float sum = softmax_sum_f32(y, n);
   if (log) {
     const float ls = std::log(sum);
     for (k = 0; k < n; ++k) y[k] = (x[k] - mx) - ls;

@@ -98,6 +98,39 @@ void pool(const PoolShape& p, int batch, const int8_t* x, const float* mult, int
   });
 }
 
+void check_channel_mul_table(int64_t N, int64_t HW, int64_t C, int64_t gate_batch, float s_y) {
+  if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
+    throw InvalidArgument("channel_mul_table_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
+  }
+  check_scale(s_y, "channel_mul_table_s8");
+}
+
+// Per-channel lookups of `images` images of `pixels` rows of `channels`
+// bytes, every image through the same tables ([channels][256]).
+// A task is one channel group over a run of one image's pixels: the group's
+// tables are read once per task and stay in L1 while the run streams through
+// (over all C at once, 120 KiB of tables for C = 480 were re-read from L2
+// every 64 pixels). A run is whole 64-pixel blocks and about 64 KiB of
+// values; the runs of one pixel range are consecutive tasks, so its rows
+// stay in L2 from one group to the next.
+void lookup_channel_tasks(LookupChannelGroupFn uk, int64_t images, int64_t pixels, int64_t channels, const int8_t* x,
+                          const int8_t* tables, int8_t* y) {
+  if (channels < 1 || pixels < 1) return;  // no values, as in the reference loop
+  const int64_t group = std::min<int64_t>(channels, kLookupChannelGroup);
+  const int64_t groups = (channels + kLookupChannelGroup - 1) / kLookupChannelGroup;
+  const int64_t run = 64 * std::max<int64_t>(1, (int64_t{1} << 16) / (64 * group));
+  const int64_t runs = (pixels + run - 1) / run;
+  parallel_for(images * runs * groups, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t n = t / (runs * groups), r = t % (runs * groups);
+      const int64_t p0 = (r / groups) * run, c0 = (r % groups) * kLookupChannelGroup;
+      const int nc = static_cast<int>(std::min<int64_t>(kLookupChannelGroup, channels - c0));
+      const int64_t at = (n * pixels + p0) * channels + c0;
+      uk(std::min(run, pixels - p0), channels, nc, x + at, tables + c0 * 256, y + at);
+    }
+  });
+}
+
 }  // namespace
 
 void quantize_s8(QuantizeFn uk, int64_t n, const float* x, float scale, int8_t* q) {
@@ -156,10 +189,7 @@ void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const 
 
 void channel_mul_table_s8(ChannelMulTableRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
                           const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y) {
-  if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
-    throw InvalidArgument("channel_mul_table_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
-  }
-  check_scale(s_y, "channel_mul_table_s8");
+  check_channel_mul_table(N, HW, C, gate_batch, s_y);
   const float inv = 1.0f / s_y;  // as ref::channel_mul_table_s8
   parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e;) {  // runs of rows within one image (one gate row)
@@ -175,27 +205,33 @@ void lookup_s8(LookupFn uk, int64_t n, const int8_t* x, const int8_t* table, int
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, table, y + b); });
 }
 
+void channel_mul_table_lookup_s8(const ChannelMulTableUks* uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                                 const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y) {
+  if (HW < kChannelTablePixels) {
+    channel_mul_table_s8(uk->rows, N, HW, C, x, table, gate, gate_batch, s_y, y);
+    return;
+  }
+  check_channel_mul_table(N, HW, C, gate_batch, s_y);
+  const float inv = 1.0f / s_y;  // as ref::channel_mul_table_s8
+  // One gate row's tables, [C][256] (at most a few hundred KiB: they stay in
+  // L2 for the lookup that follows), in the calling thread's buffer (grown
+  // once); image by image, each image's tables built just before its lookup,
+  // or once for the batch when it shares one gate row.
+  thread_local std::vector<int8_t> storage;
+  if (storage.size() < static_cast<size_t>(C) * 256) storage.resize(static_cast<size_t>(C) * 256);
+  int8_t* tables = storage.data();
+  const int64_t images_per_row = gate_batch == 1 ? N : 1;
+  for (int64_t n = 0; n < N; n += images_per_row) {
+    const float* g = gate + (gate_batch == 1 ? 0 : n) * C;
+    parallel_for(C, 16, [&](int64_t b, int64_t e) { uk->tables(e - b, table, g + b, inv, tables + b * 256); });
+    lookup_channel_tasks(uk->lookup, images_per_row, HW, C, x + n * HW * C, tables, y + n * HW * C);
+  }
+}
+
 void lookup_channels_s8(LookupChannelGroupFn uk, int64_t pixels, int64_t channels, const int8_t* x,
                         const int8_t* tables, int8_t* y) {
   check_count(pixels, "lookup_channels_s8");
-  if (channels < 1) return;  // no values, as in the reference loop
-  // A task is one channel group over a run of pixels: the group's tables are
-  // read once per task and stay in L1 while the run streams through (over
-  // all C at once, 120 KiB of tables for C = 480 were re-read from L2 every
-  // 64 pixels). A run is whole 64-pixel blocks and about 64 KiB of values;
-  // the runs of one pixel range are consecutive tasks, so its rows stay in
-  // L2 from one group to the next.
-  const int64_t group = std::min<int64_t>(channels, kLookupChannelGroup);
-  const int64_t groups = (channels + kLookupChannelGroup - 1) / kLookupChannelGroup;
-  const int64_t run = 64 * std::max<int64_t>(1, (int64_t{1} << 16) / (64 * group));
-  const int64_t runs = (pixels + run - 1) / run;
-  parallel_for(runs * groups, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t p0 = (t / groups) * run, c0 = (t % groups) * kLookupChannelGroup;
-      const int nc = static_cast<int>(std::min<int64_t>(kLookupChannelGroup, channels - c0));
-      uk(std::min(run, pixels - p0), channels, nc, x + p0 * channels + c0, tables + c0 * 256, y + p0 * channels + c0);
-    }
-  });
+  lookup_channel_tasks(uk, 1, pixels, channels, x, tables, y);
 }
 
 void maxpool_s8(PoolRowFn uk, const PoolShape& shape, int batch, const int8_t* x, int8_t* y) {

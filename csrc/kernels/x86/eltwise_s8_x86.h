@@ -47,6 +47,14 @@ void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const 
                     const float* gate, int64_t gate_batch, float s_x, float s_y, int8_t* y);
 void channel_mul_table_s8(ChannelMulTableRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
                           const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y);
+// The same with per-channel tables where an image has kChannelTablePixels
+// pixels or more: each gate row's products for all 256 codes (uk->tables,
+// C x 256 values against HW x C through uk->rows), then the per-channel
+// lookup (uk->lookup, tasks as lookup_channels_s8's); fewer pixels take
+// uk->rows. The same bytes either way (ref::channel_mul_table_s8).
+constexpr int64_t kChannelTablePixels = 96;
+void channel_mul_table_lookup_s8(const ChannelMulTableUks* uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                                 const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y);
 
 // bind<driver, uk> is the driver with its first argument fixed to the
 // microkernel uk: a plain function, the type an element-wise family holds.

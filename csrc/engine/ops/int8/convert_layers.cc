@@ -240,12 +240,14 @@ class DequantizeLayer : public Layer {
   const kernels::DequantizeS8Kernel* k_;
 };
 
-// int8rt.QLutFloat: y = table[x + 128] (ref::lookup_f32_s8), a float
-// region's values read from its int8 input at a network output, NHWC x
-// written NCHW as the Dequantize above writes it.
+// int8rt.QLutFloat: y = table[x + 128] (ref::lookup_f32_s8, run by the
+// lookup_f32 family's choice), a float region's values read from its int8
+// input at a network output, NHWC x written NCHW as the Dequantize above
+// writes it.
 class QLutFloatLayer : public Layer {
  public:
-  QLutFloatLayer(const QLutFloatAttrs& a, std::string name) : logical_(a.logical), name_(std::move(name)) {}
+  QLutFloatLayer(const QLutFloatAttrs& a, std::string name)
+      : logical_(a.logical), name_(std::move(name)), k_(&kernels::choose<kernels::LookupF32S8Kernel>()) {}
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kInt8 || in[1]->dtype() != DataType::kFloat32 || in[1]->numel() != 256) {
       throw InvalidArgument("node '" + name_ + "': QLutFloat needs int8 x and a float [256] table");
@@ -260,18 +262,20 @@ class QLutFloatLayer : public Layer {
     float* y = out[0]->data<float>();
     if (moves_elements(s, logical_, true)) {
       nhwc_rows_to_nchw(s, x, y, [&](const int8_t* bytes, float* o, int64_t np, int64_t) {
-        kernels::ref::lookup_f32_s8(np, bytes, table, o);
+        k_->lookup_f32(np, bytes, table, o);
       });
     } else {
-      for_element_chunks(in[0]->numel(),
-                         [&](int64_t b, int64_t e) { kernels::ref::lookup_f32_s8(e - b, x + b, table, y + b); });
+      for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->lookup_f32(e - b, x + b, table, y + b); });
     }
   }
-  std::string describe() const override { return std::string(logical_ ? "logical " : "") + "float table lookup"; }
+  std::string describe() const override {
+    return std::string(logical_ ? "logical " : "") + "float table lookup " + k_->name();
+  }
 
  private:
   bool logical_;
   std::string name_;
+  const kernels::LookupF32S8Kernel* k_;
 };
 
 INT8RT_REGISTER_LAYER(ConvertAttrs::kQuantizeOp, [](const Network&, const Node& node) -> std::unique_ptr<Layer> {

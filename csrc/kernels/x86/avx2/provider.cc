@@ -25,7 +25,7 @@
 //   transpose_f32: transpose_f32_avx2 (8 x 8 blocks in registers)
 //   every int8 element-wise op: <op>_avx2 (pool_s8_32c.cc: the pools;
 //              eltwise_s8_32.cc: quantize, dequantize, add, concat, lookup,
-//              channel_mul), bound to the drivers of x86/eltwise_s8_x86.h;
+//              channel_mul; lookup_f32_8.cc: lookup_f32, softmax_s8), bound to the drivers of x86/eltwise_s8_x86.h;
 //              the avxvnni tier runs them too.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/eltwise_s8.h"
@@ -137,7 +137,9 @@ void register_avx2_kernels(KernelRegistry& r) {
   // The table form (an exact squeeze-and-excitation gate) runs the reference loop on this tier.
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx2", Isa::kAvx2,
                                               bind<channel_mul_s8, uk::channel_mul_row>, ref::channel_mul_table_s8);
-  r.add(quantize, dequantize, add, concat, lookup, channel_mul);
+  static const LookupF32S8Kernel lookup_f32("lookup_f32_s8_avx2", Isa::kAvx2, uk::lookup_f32);
+  static const SoftmaxS8Kernel softmax_s8("softmax_s8_avx2", Isa::kAvx2, uk::softmax_s8_rows);
+  r.add(quantize, dequantize, add, concat, lookup, channel_mul, lookup_f32, softmax_s8);
 }
 
 }  // namespace x86

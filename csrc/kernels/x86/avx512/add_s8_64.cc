@@ -1,4 +1,5 @@
-// Quantized add, rescale and channel-gate microkernels, AVX-512 F/BW/VL
+// Quantized add, rescale and channel-gate microkernels (the gate's rows and
+// its per-channel tables), AVX-512 F/BW/VL
 // (contract and formulas in kernels/abi/eltwise_s8.h): 64 values per
 // iteration, 16 per zmm (int8 -> int32 -> float, multiply, add, clamp,
 // round, narrow), the tail through masks.
@@ -94,6 +95,23 @@ void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const floa
       const __m512i idx = _mm512_add_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, x + c)), bias);
       const __m512 t = _mm512_mul_ps(_mm512_mul_ps(lookup(idx), _mm512_maskz_loadu_ps(k, g + c)), inv);
       _mm_mask_storeu_epi8(y + c, k, to_s8(clamp_ps(t, lo, hi)));
+    }
+  }
+}
+
+// The per-channel tables of the table form: the 256 table entries (16 zmm,
+// loaded once) times g[c], times 1/s_y, clamped and rounded as above, one
+// channel's 256 codes per pass.
+void channel_mul_tables(int64_t C, const float* table, const float* g, float inv_scale, int8_t* tables) {
+  __m512 t[16];
+  for (int k = 0; k < 16; ++k) t[k] = _mm512_loadu_ps(table + 16 * k);
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  const __m512 inv = _mm512_set1_ps(inv_scale);
+  for (int64_t c = 0; c < C; ++c, tables += 256) {
+    const __m512 gc = _mm512_set1_ps(g[c]);
+    for (int k = 0; k < 16; ++k) {
+      const __m512 v = _mm512_mul_ps(_mm512_mul_ps(t[k], gc), inv);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(tables + 16 * k), to_s8(clamp_ps(v, lo, hi)));
     }
   }
 }
