@@ -73,8 +73,8 @@ void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means)
 namespace x86 {
 namespace avx512bf16 {
 // x86/avx512bf16/nchw16c_bf16.cc: pointwise 8 pixels x 2 output blocks of
-// zmm accumulators (VDPBF16PS, the input pair broadcast), depthwise 4
-// pixels of one row (one zmm per pixel, the input widened per tap).
+// zmm accumulators (VDPBF16PS, the input pair broadcast), depthwise 8
+// pixels of one row (one zmm per pixel) on a band's rows widened once.
 void pointwise_bf16x16c(const PointwiseBf16x16c& a);
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
