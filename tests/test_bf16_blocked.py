@@ -37,12 +37,12 @@ def to_bf16(x: np.ndarray) -> np.ndarray:
     return (((u + 0x7FFF + ((u >> 16) & 1)) >> 16 << 16).astype(np.uint32)).view(F32)
 
 
-def _block_model(c_in: int, mid: int, c_out: int, pool: bool, extra_outputs: tuple = ()) -> bytes:
+def _block_model(c_in: int, mid: int, c_out: int, pool: bool, extra_outputs: tuple = (), hw: tuple = (11, 9)) -> bytes:
     """A MobileNetV2-style body of BF16-able convs at odd channel counts:
     p0 = 1x1 (x), t1 = Relu(1x1 expand (p0)), t2 = Clip(depthwise 3x3 (t1)),
     r = 1x1 project (t2) + p0 (a residual Add the builder fuses), t3 =
     Clip(depthwise 3x3 stride 2, pads 1 (1x1 (r))), y = 1x1 (t3); with
-    `pool`, also g = GlobalAveragePool(y)."""
+    `pool`, also g = GlobalAveragePool(y). Input planes `hw`."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(50)
@@ -69,14 +69,15 @@ def _block_model(c_in: int, mid: int, c_out: int, pool: bool, extra_outputs: tup
         helper.make_node("Clip", ["c5", "lo", "hi"], ["t3"]),
         helper.make_node("Conv", ["t3", "w5", "b5"], ["y"]),
     ]
-    shapes = {"y": [None, c_out, 6, 5], "g": [None, c_out, 1, 1], "t1": [None, mid, 11, 9]}
+    h, w = hw
+    shapes = {"y": [None, c_out, (h - 1) // 2 + 1, (w - 1) // 2 + 1], "g": [None, c_out, 1, 1], "t1": [None, mid, h, w]}
     outs = ["y"]
     if pool:
         nodes.append(helper.make_node("GlobalAveragePool", ["y"], ["g"]))
         outs = ["g"]
     outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in (*outs, *extra_outputs)]
     graph = helper.make_graph(nodes, "bf16_blocked", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                                    [None, c_in, 11, 9])],
+                                                                                    [None, c_in, h, w])],
                               outputs, [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
@@ -89,13 +90,16 @@ def _blocked_ops(engine: int8rt.Engine) -> list:
     return [la for la in engine.layers() if la["op"].startswith("int8rt.") and "Bf16x16c" in la["op"]]
 
 
-@pytest.mark.parametrize("channels", [(5, 37, 19), (16, 48, 32), (3, 17, 1)], ids=["odd", "whole", "one"])
-def test_blocked_region_gives_the_nchw_bf16_bits(tmp_path, channels) -> None:
+@pytest.mark.parametrize("channels,hw", [((5, 37, 19), (11, 9)), ((16, 48, 32), (11, 9)), ((3, 17, 1), (11, 9)),
+                                        ((5, 37, 19), (7, 30))], ids=["odd", "whole", "one", "wide"])
+def test_blocked_region_gives_the_nchw_bf16_bits(tmp_path, channels, hw) -> None:
+    """(The wide planes take the depthwise kernel's steps whose taps all fall
+    inside the image, 8 and 4 pixels, stride 1 and 2; the others its edge steps.)"""
     pytest.importorskip("onnx")
     c_in, mid, c_out = channels
     path = tmp_path / "block.onnx"
-    path.write_bytes(_block_model(c_in, mid, c_out, pool=False))
-    x = np.random.default_rng(51).standard_normal((3, c_in, 11, 9)).astype(F32)
+    path.write_bytes(_block_model(c_in, mid, c_out, pool=False, hw=hw))
+    x = np.random.default_rng(51).standard_normal((3, c_in, *hw)).astype(F32)
     nchw = _build(path, False)
     blocked = _build(path, True)
     if not _blocked_ops(blocked):

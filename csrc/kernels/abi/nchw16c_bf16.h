@@ -74,7 +74,7 @@ namespace x86 {
 namespace avx512bf16 {
 // x86/avx512bf16/nchw16c_bf16.cc: pointwise 8 pixels x 2 output blocks of
 // zmm accumulators (VDPBF16PS, the input pair broadcast), depthwise 8
-// pixels of one row (one zmm per pixel) on a band's rows widened once.
+// pixels of one row (one zmm per pixel), the BF16 inputs widened as loaded.
 void pointwise_bf16x16c(const PointwiseBf16x16c& a);
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);

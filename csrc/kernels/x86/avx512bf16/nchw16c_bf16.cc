@@ -7,9 +7,9 @@
 // adjacent in a blocked line), one VDPBF16PS per accumulator: pairs
 // ascending from 0, as the BF16 GEMM's tile does, so the same bits. Then
 // bias, the BF16 residual (widened exactly), the clip and VCVTNEPS2BF16.
-// Depthwise: a band of output rows at a time, the rows its windows read
-// widened once into zero-padded FP32 rows [rows][Wp][16] (a thread's
-// buffer of at most 64 KiB); up to 8 output pixels of one row (one zmm of
+// Depthwise: straight from the BF16 rows (no copy: each tap's 16 inputs
+// widened as they are loaded, +0 outside the image; steps whose taps all
+// fall inside the image skip the column checks), up to 8 output pixels of one row (one zmm of
 // 16 channels each) per step, per tap one weight vector and one FMA per
 // pixel (3-wide windows: each window row's pixels loaded once for their
 // three taps), every tap (+0 outside the image) in row-major order from
@@ -32,8 +32,6 @@ namespace kernels {
 namespace x86 {
 namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
-
-constexpr int64_t kBandFloats = 16384;  // a depthwise band's padded FP32 rows (64 KiB: L1 / L2)
 
 inline __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
 inline __m512 load16(const uint16_t* p) { return widen(_mm256_maskz_loadu_epi16(0xFFFF, p)); }
@@ -100,55 +98,43 @@ void pointwise_pixels(const PointwiseBf16x16c& a, int64_t mb, int64_t p, int64_t
   }
 }
 
-// A band's padded rows: [rows][Wp][16] FP32, column j holding input column
-// j - pw (+0 outside the image), row r input row band_y0 * sh - ph + r.
-void widen_band(const DepthwiseBf16x16c& a, int64_t iy0, int64_t rows, int64_t Wp, float* buf) {
-  const __m512 zero = _mm512_setzero_ps();
-  for (int64_t r = 0; r < rows; ++r) {
-    float* d = buf + r * Wp * 16;
-    const int64_t iy = iy0 + r;
-    if (iy < 0 || iy >= a.H) {
-      for (int64_t j = 0; j < Wp; ++j) _mm512_storeu_ps(d + j * 16, zero);
-      continue;
-    }
-    const uint16_t* src = a.x + iy * a.W * 16;
-    const int64_t j0 = std::min(a.pw, Wp), j1 = std::min(Wp, a.pw + a.W);
-    for (int64_t j = 0; j < j0; ++j) _mm512_storeu_ps(d + j * 16, zero);
-    for (int64_t j = j0; j < j1; ++j) _mm512_storeu_ps(d + j * 16, load16(src + (j - a.pw) * 16));
-    for (int64_t j = std::max(j0, j1); j < Wp; ++j) _mm512_storeu_ps(d + j * 16, zero);
-  }
+// Input pixel ix of `row` widened (+0 when the row is outside the image,
+// null, or, with EDGE, when ix is outside it).
+template <bool EDGE>
+inline __m512 pixel(const uint16_t* row, int64_t ix, int64_t W) {
+  if (!row || (EDGE && (ix < 0 || ix >= W))) return _mm512_setzero_ps();
+  return load16(row + ix * 16);
 }
 
-// NP output pixels of one row from the band's padded rows `rows` (the
-// output row's first window row), every tap in row-major order.
-template <int NP>
-void depthwise_pixels(const DepthwiseBf16x16c& a, const float* rows, int64_t Wp, int64_t ox, __m512* acc) {
+// NP output pixels of one row, rows[ky] the window's input rows (null
+// outside the image), every tap in row-major order from the bias.
+template <int NP, bool EDGE>
+void depthwise_pixels(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
   const __m512 bias = _mm512_loadu_ps(a.bias);
   for (int i = 0; i < NP; ++i) acc[i] = bias;
   for (int64_t ky = 0; ky < a.kh; ++ky) {
-    const float* row = rows + ky * a.dh * Wp * 16 + ox * a.sw * 16;
     for (int64_t kx = 0; kx < a.kw; ++kx) {
       const __m512 w = _mm512_loadu_ps(a.w + (ky * a.kw + kx) * 16);
-      const float* at = row + kx * a.dw * 16;
+      const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
 #pragma GCC unroll 8
-      for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(at + i * a.sw * 16), acc[i]);
+      for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, pixel<EDGE>(rows[ky], ix + i * a.sw, a.W), acc[i]);
     }
   }
 }
 
 // 3-wide windows (dilation 1) of stride SW: per window row the
-// (NP - 1) * SW + 3 pixels loaded once, each feeding its three taps' FMAs
+// (NP - 1) * SW + 3 pixels widened once, each feeding its three taps' FMAs
 // (each accumulator's FMAs still in the contract's tap order).
-template <int NP, int SW>
-void depthwise_pixels3(const DepthwiseBf16x16c& a, const float* rows, int64_t Wp, int64_t ox, __m512* acc) {
+template <int NP, int SW, bool EDGE>
+void depthwise_pixels3(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
   constexpr int kPx = (NP - 1) * SW + 3;
   const __m512 bias = _mm512_loadu_ps(a.bias);
   for (int i = 0; i < NP; ++i) acc[i] = bias;
+  const int64_t ix0 = ox * SW - a.pw;
   for (int64_t ky = 0; ky < a.kh; ++ky) {
-    const float* row = rows + ky * a.dh * Wp * 16 + ox * SW * 16;
     __m512 px[kPx];
 #pragma GCC unroll 32
-    for (int j = 0; j < kPx; ++j) px[j] = _mm512_loadu_ps(row + j * 16);
+    for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[ky], ix0 + j, a.W);
 #pragma GCC unroll 3
     for (int kx = 0; kx < 3; ++kx) {
       const __m512 w = _mm512_loadu_ps(a.w + (ky * 3 + kx) * 16);
@@ -158,15 +144,26 @@ void depthwise_pixels3(const DepthwiseBf16x16c& a, const float* rows, int64_t Wp
   }
 }
 
-// NP pixels by the widest walk the window allows.
-template <int NP>
-void depthwise_step(const DepthwiseBf16x16c& a, const float* rows, int64_t Wp, int64_t ox, __m512* acc) {
+// NP pixels by the widest walk the window allows; EDGE when a tap of the
+// step reads a column outside the image.
+template <int NP, bool EDGE>
+void depthwise_step(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
   if (a.kw == 3 && a.dw == 1 && a.sw == 1) {
-    depthwise_pixels3<NP, 1>(a, rows, Wp, ox, acc);
+    depthwise_pixels3<NP, 1, EDGE>(a, rows, ox, acc);
   } else if (a.kw == 3 && a.dw == 1 && a.sw == 2) {
-    depthwise_pixels3<NP, 2>(a, rows, Wp, ox, acc);
+    depthwise_pixels3<NP, 2, EDGE>(a, rows, ox, acc);
   } else {
-    depthwise_pixels<NP>(a, rows, Wp, ox, acc);
+    depthwise_pixels<NP, EDGE>(a, rows, ox, acc);
+  }
+}
+
+template <int NP>
+void depthwise_tile(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
+  const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
+  if (first >= 0 && last < a.W) {
+    depthwise_step<NP, false>(a, rows, ox, acc);
+  } else {
+    depthwise_step<NP, true>(a, rows, ox, acc);
   }
 }
 
@@ -191,36 +188,31 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
   const __mmask16 keep = lanes_kept(a.lanes);
-  const int64_t Wp = (a.ow - 1) * a.sw + (a.kw - 1) * a.dw + 1;
-  const int64_t span = (a.kh - 1) * a.dh + 1;
-  // Bands of output rows whose padded rows fit kBandFloats (at least one).
-  const int64_t band = std::max<int64_t>(1, (kBandFloats / (Wp * 16) - span) / a.sh + 1);
-  thread_local std::vector<float> buf;
-  const int64_t most = ((std::min(band, a.oy1 - a.oy0) - 1) * a.sh + span) * Wp * 16;
-  if (static_cast<int64_t>(buf.size()) < most) buf.resize(static_cast<size_t>(most));
+  constexpr int64_t kMaxRows = 16;  // window rows held on the stack; taller windows in a vector
+  const uint16_t* fixed[kMaxRows];
+  std::vector<const uint16_t*> tall(a.kh > kMaxRows ? static_cast<size_t>(a.kh) : 0);
+  const uint16_t** rows = a.kh > kMaxRows ? tall.data() : fixed;
   __m512 acc[8];
-  for (int64_t b0 = a.oy0; b0 < a.oy1; b0 += band) {
-    const int64_t b1 = std::min(a.oy1, b0 + band);
-    widen_band(a, b0 * a.sh - a.ph, (b1 - 1 - b0) * a.sh + span, Wp, buf.data());
-    for (int64_t oy = b0; oy < b1; ++oy) {
-      const float* rows = buf.data() + (oy - b0) * a.sh * Wp * 16;
-      uint16_t* y = a.y + oy * a.ow * 16;
-      const uint16_t* res = a.residual ? a.residual + oy * a.ow * 16 : nullptr;
-      for (int64_t ox = 0; ox < a.ow;) {
-        const int64_t n = std::min<int64_t>(a.ow - ox, 8);
-        if (n == 8) {
-          depthwise_step<8>(a, rows, Wp, ox, acc);
-        } else if (n >= 4) {
-          depthwise_step<4>(a, rows, Wp, ox, acc);
-        } else {
-          depthwise_step<1>(a, rows, Wp, ox, acc);
-        }
-        const int64_t done = n == 8 ? 8 : n >= 4 ? 4 : 1;
-        for (int64_t i = 0; i < done; ++i) {
-          finish(acc[i], res ? res + (ox + i) * 16 : nullptr, a.clip, lo, hi, keep, y + (ox + i) * 16);
-        }
-        ox += done;
+  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    for (int64_t ky = 0; ky < a.kh; ++ky) {
+      const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+      rows[ky] = iy >= 0 && iy < a.H ? a.x + iy * a.W * 16 : nullptr;
+    }
+    uint16_t* y = a.y + oy * a.ow * 16;
+    const uint16_t* res = a.residual ? a.residual + oy * a.ow * 16 : nullptr;
+    for (int64_t ox = 0; ox < a.ow;) {
+      const int64_t n = a.ow - ox >= 8 ? 8 : a.ow - ox >= 4 ? 4 : 1;
+      if (n == 8) {
+        depthwise_tile<8>(a, rows, ox, acc);
+      } else if (n == 4) {
+        depthwise_tile<4>(a, rows, ox, acc);
+      } else {
+        depthwise_tile<1>(a, rows, ox, acc);
       }
+      for (int64_t i = 0; i < n; ++i) {
+        finish(acc[i], res ? res + (ox + i) * 16 : nullptr, a.clip, lo, hi, keep, y + (ox + i) * 16);
+      }
+      ox += n;
     }
   }
 }
