@@ -76,34 +76,26 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
     return {std::string("bf16 channel-blocked: not applied (no vector kernel for NCHW16c bfloat16 tensors here: ") +
             kernel.name() + ")"};
   }
-  LayoutRules rules;
-  rules.takes = takes;
-  rules.layout_inputs = [](const Node& node) {
-    return node.op == "GlobalAveragePool" || node.op == kBf16BlockedMeanOp ? std::vector<size_t>{0}
-                                                                           : conv_activation_inputs(node);
-  };
-  rules.layout_output = [](const Node& node) {
-    return node.op != "GlobalAveragePool" && node.op != kBf16BlockedMeanOp;
-  };
-  rules.counts = [](const Node& node) { return node.op == "Conv" || node.op == kBf16BlockedConvOp; };
-  rules.min_counted_per_conversion = kMinConvsPerConversion;
-  rules.to_op = kToBf16BlockedOp;
-  rules.from_op = kFromBf16BlockedOp;
-  rules.suffix = "bf16x16c";
-  rules.to_layout = to_blocked;
-  rules.from_attrs = [](const Shape& nchw) {
-    Attributes a;
-    a.set("channels", Attribute::of_int(nchw[1]));
-    return a;
-  };
-  rules.mark = [](Node& node, const Network& n) {
-    if (node.op == "Conv") {
-      node.op = kBf16BlockedConvOp;
-    } else if (node.op == "GlobalAveragePool") {
-      node.op = kBf16BlockedMeanOp;
-      node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
-    }
-  };
+  const LayoutRules rules{
+      takes,
+      [](const Node& node) {
+        return node.op == "GlobalAveragePool" || node.op == kBf16BlockedMeanOp ? std::vector<size_t>{0}
+                                                                               : conv_activation_inputs(node);
+      },
+      [](const Node& node) { return node.op != "GlobalAveragePool" && node.op != kBf16BlockedMeanOp; },
+      [](const Node& node) { return node.op == "Conv" || node.op == kBf16BlockedConvOp; },
+      kMinConvsPerConversion, kToBf16BlockedOp, kFromBf16BlockedOp, "bf16x16c", to_blocked,
+      [](const Shape& nchw) {  // FromBf16x16c's channels (its dtype is set below)
+        Attributes attrs;
+        attrs.set("channels", Attribute::of_int(nchw[1]));
+        return attrs;
+      },
+      [](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
+        if (node.op == "Conv") node.op = kBf16BlockedConvOp;
+        if (node.op != "GlobalAveragePool") return;
+        node.op = kBf16BlockedMeanOp;
+        node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
+      }};
   const LayoutSummary sum = apply_layout_regions(net, rules);
   // The tensors' dtypes: every blocked tensor bfloat16; a converted-out
   // tensor keeps the dtype it had (its FromBf16x16c writes it).

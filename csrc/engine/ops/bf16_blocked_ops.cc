@@ -119,8 +119,9 @@ class Bf16BlockedConvLayer : public Layer {
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    const Geom g = geometry(in);
-    const Shape out{g.N, blocks(M_), g.oh, g.ow, kBf16Block};
+    int64_t N = 0;
+    const kernels::DepthwiseBf16x16c g = window(in, &N);
+    const Shape out{N, blocks(M_), g.oh, g.ow, kBf16Block};
     if (residual_ >= 0 && blocked_input(in, static_cast<size_t>(residual_), M_, prefix_) != out) {
       throw InvalidArgument(prefix_ + "residual shape " + shape_str(in[residual_]->shape()) + " differs from output " +
                             shape_str(out));
@@ -129,14 +130,15 @@ class Bf16BlockedConvLayer : public Layer {
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
-    const Geom g = geometry(in);
+    int64_t N = 0;
+    const kernels::DepthwiseBf16x16c g = window(in, &N);
     const uint16_t* x = in[0]->data<uint16_t>();
     const uint16_t* res = residual_ >= 0 ? in[residual_]->data<uint16_t>() : nullptr;
     uint16_t* y = out[0]->data<uint16_t>();
     if (depthwise_) {
-      depthwise(x, res, y, g);
+      depthwise(x, res, y, N, g);
     } else {
-      pointwise(x, res, y, g);
+      pointwise(x, res, y, N, g.H * g.W);
     }
   }
 
@@ -146,30 +148,36 @@ class Bf16BlockedConvLayer : public Layer {
   }
 
  private:
-  struct Geom {
-    int64_t N, H, W, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
-  };
-
-  Geom geometry(const std::vector<const Value*>& in) const {
+  // The run's window as the depthwise kernel's fields (a pointwise conv:
+  // oh = H, ow = W), its batch in *N.
+  kernels::DepthwiseBf16x16c window(const std::vector<const Value*>& in, int64_t* N) const {
     const Shape& xs = blocked_input(in, 0, C_, prefix_);
-    Geom g{};
-    g.N = xs[0]; g.H = xs[2]; g.W = xs[3];
-    const DimGeom gh = window_geometry(w_, 0, g.H, prefix_), gw = window_geometry(w_, 1, g.W, prefix_);
-    g.oh = gh.out; g.ow = gw.out; g.ph = gh.pad_begin; g.pw = gw.pad_begin;
-    g.kh = w_.kernel[0]; g.kw = w_.kernel[1]; g.sh = w_.strides[0]; g.sw = w_.strides[1];
-    g.dh = w_.dilations[0]; g.dw = w_.dilations[1];
-    return g;
+    kernels::DepthwiseBf16x16c a;
+    *N = xs[0];
+    a.H = xs[2];
+    a.W = xs[3];
+    int64_t* out[2] = {&a.oh, &a.ow};
+    int64_t* pad[2] = {&a.ph, &a.pw};
+    for (size_t d = 0; d < 2; ++d) {
+      const DimGeom dim = window_geometry(w_, d, xs[2 + d], prefix_);
+      *out[d] = dim.out;
+      *pad[d] = dim.pad_begin;
+    }
+    a.kh = w_.kernel[0], a.kw = w_.kernel[1], a.sh = w_.strides[0], a.sw = w_.strides[1];
+    a.dh = w_.dilations[0], a.dw = w_.dilations[1];
+    a.clip = clip_, a.lo = lo_, a.hi = hi_;
+    return a;
   }
 
   // Tasks: pixel runs of one image (a run's input under kRunBytes) times
   // chunks of kTaskBlocks output blocks.
-  void pointwise(const uint16_t* x, const uint16_t* res, uint16_t* y, const Geom& g) const {
-    const int64_t P = g.H * g.W, CB = blocks(C_), MB = blocks(M_);
+  void pointwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
+    const int64_t CB = blocks(C_), MB = blocks(M_);
     const int64_t line_bytes = std::max(CB, std::min(MB, kTaskBlocks)) * kBf16Block * 2;
     const int64_t runs = std::max<int64_t>(1, (P * line_bytes + kRunBytes - 1) / kRunBytes);
     const int64_t run = std::min(P, ((P + runs - 1) / runs + 7) / 8 * 8);
     const int64_t chunks = (MB + kTaskBlocks - 1) / kTaskBlocks, tasks = ((P + run - 1) / run) * chunks;
-    parallel_for(g.N * tasks, 1, [&](int64_t begin, int64_t end) {
+    parallel_for(N * tasks, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t n = t / tasks, p0 = (t % tasks / chunks) * run;
         const int64_t mb0 = (t % chunks) * kTaskBlocks;
@@ -188,24 +196,24 @@ class Bf16BlockedConvLayer : public Layer {
   }
 
   // Runs of output rows of about kTaskBytes of output per task.
-  void depthwise(const uint16_t* x, const uint16_t* res, uint16_t* y, const Geom& g) const {
+  // g: the window (window()); each task fills its block's pointers and rows.
+  void depthwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N,
+                 const kernels::DepthwiseBf16x16c& g) const {
     const int64_t CB = blocks(C_), in_plane = g.H * g.W * kBf16Block, out_plane = g.oh * g.ow * kBf16Block;
     const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (g.ow * kBf16Block * 2)));
     const int64_t runs = (g.oh + rows - 1) / rows;
-    parallel_for(g.N * CB * runs, 1, [&](int64_t begin, int64_t end) {
+    parallel_for(N * CB * runs, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t plane = t / runs, cb = plane % CB, oy0 = (t % runs) * rows;
-        kernels::DepthwiseBf16x16c a;
+        kernels::DepthwiseBf16x16c a = g;
         a.x = x + plane * in_plane;
         a.w = taps_w_.data() + cb * g.kh * g.kw * kBf16Block;
         a.bias = bias_.data() + cb * kBf16Block;
         a.residual = res ? res + plane * out_plane : nullptr;
         a.y = y + plane * out_plane;
         a.lanes = std::min(kBf16Block, C_ - cb * kBf16Block);
-        a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw;
-        a.sh = g.sh; a.sw = g.sw; a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
-        a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
-        a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.oy0 = oy0;
+        a.oy1 = std::min(g.oh, oy0 + rows);
         kernel_->depthwise(a);
       }
     });
@@ -313,17 +321,20 @@ class Bf16BlockedMeanLayer : public Layer {
     return {{DataType::kFloat32, Shape{s[0], C_, 1, 1}}};
   }
 
+  // One task per image and block: a whole block's 16 means straight into
+  // y, the last (partial) block's through 16 floats on the stack.
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
-    const int64_t N = s[0], CB = s[1], P = s[2] * s[3];
+    const int64_t CB = s[1], P = s[2] * s[3];
     const uint16_t* x = in[0]->data<uint16_t>();
     float* y = out[0]->data<float>();
-    parallel_for(N, 1, [&](int64_t begin, int64_t end) {
-      thread_local std::vector<float> means;  // whole blocks (kept: no allocation per run)
-      means.resize(static_cast<size_t>(CB * kBf16Block));
-      for (int64_t n = begin; n < end; ++n) {
-        kernel_->block_mean(x + n * CB * P * kBf16Block, CB, P, means.data());
-        std::copy(means.begin(), means.begin() + C_, y + n * C_);
+    parallel_for(s[0] * CB, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / CB, c0 = (t % CB) * kBf16Block, cw = std::min(kBf16Block, C_ - c0);
+        float partial[kBf16Block];
+        float* means = cw == kBf16Block ? y + n * C_ + c0 : partial;
+        kernel_->block_mean(x + t * P * kBf16Block, 1, P, means);
+        if (means == partial) std::copy(partial, partial + cw, y + n * C_ + c0);
       }
     });
   }
