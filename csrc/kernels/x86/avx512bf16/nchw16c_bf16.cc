@@ -33,6 +33,8 @@ namespace x86 {
 namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
+constexpr int64_t kAheadRows = 2;  // depthwise input rows prefetched this many output rows ahead
+
 inline __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
 inline __m512 load16(const uint16_t* p) { return widen(_mm256_maskz_loadu_epi16(0xFFFF, p)); }
 
@@ -197,6 +199,14 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
     for (int64_t ky = 0; ky < a.kh; ++ky) {
       const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
       rows[ky] = iy >= 0 && iy < a.H ? a.x + iy * a.W * 16 : nullptr;
+    }
+    // The rows the window of output row oy + kAheadRows adds (a plane
+    // larger than L2 at batch > 1 streams from memory), one line per 64 bytes.
+    for (int64_t r = 0; r < a.sh; ++r) {
+      const int64_t iy = (oy + kAheadRows) * a.sh - a.ph + (a.kh - 1) * a.dh - r;
+      if (iy < 0 || iy >= a.H) continue;
+      const char* line = reinterpret_cast<const char*>(a.x + iy * a.W * 16);
+      for (int64_t b = 0; b < a.W * 32; b += 64) __builtin_prefetch(line + b);
     }
     uint16_t* y = a.y + oy * a.ow * 16;
     const uint16_t* res = a.residual ? a.residual + oy * a.ow * 16 : nullptr;
