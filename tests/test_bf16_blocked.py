@@ -37,12 +37,16 @@ def to_bf16(x: np.ndarray) -> np.ndarray:
     return (((u + 0x7FFF + ((u >> 16) & 1)) >> 16 << 16).astype(np.uint32)).view(F32)
 
 
-def _block_model(c_in: int, mid: int, c_out: int, pool: bool, extra_outputs: tuple = (), hw: tuple = (11, 9)) -> bytes:
+def _block_model(c_in: int, mid: int, c_out: int, pool: bool, extra_outputs: tuple = (), hw: tuple = (11, 9),
+                 ends: bool = False) -> bytes:
     """A MobileNetV2-style body of BF16-able convs at odd channel counts:
     p0 = 1x1 (x), t1 = Relu(1x1 expand (p0)), t2 = Clip(depthwise 3x3 (t1)),
     r = 1x1 project (t2) + p0 (a residual Add the builder fuses), t3 =
     Clip(depthwise 3x3 stride 2, pads 1 (1x1 (r))), y = 1x1 (t3); with
-    `pool`, also g = GlobalAveragePool(y). Input planes `hw`."""
+    `pool`, also g = GlobalAveragePool(y). Input planes `hw`. With `ends`, a
+    dense 3x3 conv (no blocked kernel) before the body and one after it: the
+    region converts the first's bfloat16 output in and writes y out as
+    bfloat16 for the second (the network output is then that conv's z)."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(50)
@@ -57,7 +61,7 @@ def _block_model(c_in: int, mid: int, c_out: int, pool: bool, extra_outputs: tup
         "lo": np.array(0.0), "hi": np.array(6.0),
     }
     nodes = [
-        helper.make_node("Conv", ["x", "w0", "b0"], ["p0"]),
+        helper.make_node("Conv", ["s" if ends else "x", "w0", "b0"], ["p0"]),
         helper.make_node("Conv", ["p0", "w1", "b1"], ["c1"]),
         helper.make_node("Relu", ["c1"], ["t1"]),
         helper.make_node("Conv", ["t1", "wd", "bd"], ["c2"], group=mid, pads=[1, 1, 1, 1]),
@@ -70,8 +74,13 @@ def _block_model(c_in: int, mid: int, c_out: int, pool: bool, extra_outputs: tup
         helper.make_node("Conv", ["t3", "w5", "b5"], ["y"]),
     ]
     h, w = hw
-    shapes = {"y": [None, c_out, (h - 1) // 2 + 1, (w - 1) // 2 + 1], "g": [None, c_out, 1, 1], "t1": [None, mid, h, w]}
-    outs = ["y"]
+    if ends:
+        inits["ws"] = rng.standard_normal((c_in, c_in, 3, 3)) * 0.3
+        inits["wz"] = rng.standard_normal((3, c_out, 3, 3)) * 0.3
+        nodes.insert(0, helper.make_node("Conv", ["x", "ws"], ["s"], pads=[1, 1, 1, 1]))
+        nodes.append(helper.make_node("Conv", ["y", "wz"], ["z"], pads=[1, 1, 1, 1]))
+    shapes = {"z": [None, 3, (h - 1) // 2 + 1, (w - 1) // 2 + 1],"y": [None, c_out, (h - 1) // 2 + 1, (w - 1) // 2 + 1], "g": [None, c_out, 1, 1], "t1": [None, mid, h, w]}
+    outs = ["z" if ends else "y"]
     if pool:
         nodes.append(helper.make_node("GlobalAveragePool", ["y"], ["g"]))
         outs = ["g"]
@@ -134,6 +143,39 @@ def test_blocked_region_gives_the_nchw_bf16_bits(tmp_path, channels, hw) -> None
         ref = int8rt.Engine.load(str(saved))
         assert all("nchw16c_bf16_ref" in la["detail"] for la in ref.layers() if la["op"] == "int8rt.ConvBf16x16c")
         got_ref = ref.run({"x": x})["y"]
+    finally:
+        int8rt.set_max_isa(None)
+    np.testing.assert_array_equal(got_ref.view(np.uint32), want.view(np.uint32))
+
+
+def test_region_between_two_nchw_bf16_convs_gives_their_bits(tmp_path) -> None:
+    """A region entered from a bfloat16 NCHW tensor (a dense BF16 conv's
+    output) and left as one (another's input): every tensor is bfloat16 in
+    both engines, so the network output (the last conv's float32) has the
+    NCHW BF16 engine's bits exactly, at 1 and 2 threads and on the reference kernels."""
+    pytest.importorskip("onnx")
+    path = tmp_path / "ends.onnx"
+    path.write_bytes(_block_model(5, 37, 19, pool=False, hw=(9, 21), ends=True))
+    x = np.random.default_rng(54).standard_normal((2, 5, 9, 21)).astype(F32)
+    blocked = _build(path, True)
+    if not _blocked_ops(blocked):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
+    convert = [la["detail"] for la in blocked.layers() if "Bf16x16c" in la["op"] and "->" in la["detail"]]
+    assert convert == ["NCHW -> NCHW16c bf16", "NCHW16c bf16 -> NCHW bfloat16"], convert
+    want = _build(path, False).run({"x": x})["z"]
+    for threads in (1, 2):
+        keep = int8rt.get_num_threads()
+        int8rt.set_num_threads(threads)
+        try:
+            got = blocked.run({"x": x})["z"]
+        finally:
+            int8rt.set_num_threads(keep)
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"{threads} threads")
+    saved = tmp_path / "ends.i8rt"
+    blocked.save(str(saved))
+    int8rt.set_max_isa("ref")
+    try:
+        got_ref = int8rt.Engine.load(str(saved)).run({"x": x})["z"]
     finally:
         int8rt.set_max_isa(None)
     np.testing.assert_array_equal(got_ref.view(np.uint32), want.view(np.uint32))
