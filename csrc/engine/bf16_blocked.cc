@@ -46,7 +46,9 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
     }
   }
   const int64_t group = node.attrs.get_int("group", 1);
-  if (group > 1) return group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1;  // depthwise
+  if (group > 1) {  // depthwise, of windows the kernels take
+    return group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1 && w.shape[2] <= kernels::kBf16BlockedMaxRows;
+  }
   const std::vector<int64_t> pads = node.attrs.get_ints("pads", {});
   const std::vector<int64_t> strides = node.attrs.get_ints("strides", {1, 1});
   return w.shape[2] == 1 && w.shape[3] == 1 &&

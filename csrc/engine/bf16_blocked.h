@@ -13,7 +13,8 @@
 //   - BF16 Convs (int8rt_precision="bf16") with constant weights, Relu /
 //     Clip or no fused activation, on planes of more than one pixel:
 //     1x1 of one group at stride 1 without padding (the fused BF16
-//     residual too), and depthwise ones (group == C == M, any 2-D window),
+//     residual too), and depthwise ones (group == C == M, any 2-D window
+//     of at most kBf16BlockedMaxRows rows),
 //     rewritten to int8rt.ConvBf16x16c;
 //   - GlobalAveragePool of a blocked tensor (the region's natural exit:
 //     float32 [N, C, 1, 1] means), rewritten to

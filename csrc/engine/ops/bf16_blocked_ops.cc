@@ -2,8 +2,8 @@
 // [N, CB, H, W, 16] bfloat16 tensors and the nchw16c_bf16 kernel family
 // (kernels/nchw16c_bf16.h):
 //   int8rt.ConvBf16x16c   a BF16 Conv: 1x1 of one group (stride 1, no
-//                         padding) or depthwise (group == C == M, any 2-D
-//                         window); weights rounded to BF16 and packed once
+//                         padding) or depthwise (group == C == M, a 2-D
+//                         window of at most 16 rows); weights rounded to BF16 and packed once
 //                         (pointwise: channel pairs, 0 past M and C;
 //                         depthwise: per block the taps' 16 lanes, 0 past
 //                         C); bias, the BF16 residual and Relu / Clip are
@@ -69,8 +69,9 @@ class Bf16BlockedConvLayer : public Layer {
     const int64_t group = node.attrs.get_int("group", 1);
     M_ = ws[0];
     depthwise_ = group > 1;
-    if (depthwise_ && (group != M_ || ws[1] != 1)) {
-      throw NotSupported(prefix_ + "channel-blocked BF16 convs are depthwise (group == C == M) or 1x1");
+    if (depthwise_ && (group != M_ || ws[1] != 1 || ws[2] > kernels::kBf16BlockedMaxRows)) {
+      throw NotSupported(prefix_ + "channel-blocked BF16 convs are depthwise (group == C == M, at most " +
+                         std::to_string(kernels::kBf16BlockedMaxRows) + " window rows) or 1x1");
     }
     if (!depthwise_ && (group != 1 || ws[2] != 1 || ws[3] != 1 ||
                         std::any_of(w_.strides.begin(), w_.strides.end(), [](int64_t s) { return s != 1; }))) {

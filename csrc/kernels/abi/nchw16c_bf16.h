@@ -33,6 +33,7 @@ namespace int8rt {
 namespace kernels {
 
 constexpr int64_t kBf16Block = 16;  // channels per block (one 32-byte line)
+constexpr int64_t kBf16BlockedMaxRows = 16;  // a depthwise window's rows (kh) at most
 
 // Output blocks [mb0, mb1) x pixels [p0, p1) of one image's 1x1 conv.
 struct PointwiseBf16x16c {
@@ -55,6 +56,7 @@ struct DepthwiseBf16x16c {
   const uint16_t* residual = nullptr;  // [oh][ow][16] or nullptr
   uint16_t* y = nullptr;               // [oh][ow][16]
   int64_t lanes = 16;                  // real channels of this block (the rest stored +0)
+  // kh <= kBf16BlockedMaxRows (engine/bf16_blocked.h takes no taller window)
   int64_t H = 0, W = 0, oh = 0, ow = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
   int64_t oy0 = 0, oy1 = 0;
   bool clip = false;

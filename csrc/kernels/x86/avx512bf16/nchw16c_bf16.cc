@@ -9,11 +9,14 @@
 // bias, the BF16 residual (widened exactly), the clip and VCVTNEPS2BF16.
 // Depthwise: straight from the BF16 rows (no copy: each tap's 16 inputs
 // widened as they are loaded, +0 outside the image; steps whose taps all
-// fall inside the image skip the column checks), up to 8 output pixels of one row (one zmm of
-// 16 channels each) per step, per tap one weight vector and one FMA per
-// pixel (3-wide windows: each window row's pixels loaded once for their
-// three taps), every tap (+0 outside the image) in row-major order from
-// the bias: the reference's bits. Mean: one zmm sum per block.
+// fall inside the image skip the column checks), up to 8 output pixels of
+// one row (one zmm of 16 channels each) per step, per tap one weight vector
+// and one FMA per pixel (3-wide windows: each window row's pixels loaded
+// once for their three taps), every tap in row-major order from the bias:
+// the reference's bits. The rows the window two output rows ahead adds are
+// prefetched (at batch 8 MobileNetV2's 112 x 112 planes stream from memory:
+// 1.2-1.6x the NCHW kernel without, 0.61-0.72x with; RESULTS.md section
+// 140). Mean: one zmm sum per block.
 // Padded lanes of every output are stored +0.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
@@ -22,7 +25,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "kernels/abi/nchw16c_bf16.h"
 #include "kernels/x86/emulation/avx512.h"
@@ -190,10 +192,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
   const __mmask16 keep = lanes_kept(a.lanes);
-  constexpr int64_t kMaxRows = 16;  // window rows held on the stack; taller windows in a vector
-  const uint16_t* fixed[kMaxRows];
-  std::vector<const uint16_t*> tall(a.kh > kMaxRows ? static_cast<size_t>(a.kh) : 0);
-  const uint16_t** rows = a.kh > kMaxRows ? tall.data() : fixed;
+  const uint16_t* rows[kBf16BlockedMaxRows];  // the window's input rows (kh <= kBf16BlockedMaxRows)
   __m512 acc[8];
   for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
     for (int64_t ky = 0; ky < a.kh; ++ky) {
