@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/checked_math.h"
+#include "engine/bf16_blocked.h"
 #include "engine/bf16_layers.h"
 #include "engine/f32_blocked.h"
 #include "engine/f32_layout.h"
@@ -728,6 +729,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
     }
     for (const auto& line : engine::mark_bf16_tensors(net)) report += line + "\n";
     if (config_.channel_blocked) {
+      for (const auto& line : engine::mark_bf16_blocked(net)) report += line + "\n";
       for (const auto& line : engine::mark_channel_blocked(net)) report += line + "\n";
     }
     if (config_.channels_last) {

@@ -65,7 +65,11 @@ class BuilderConfig:
             lowering, ``layer_precisions`` or ``accuracy_target``), with
             ``"fp32"`` all of them. BF16 products (weights and activations
             rounded to nearest even), FP32 accumulation; fast where the CPU has
-            AVX512-BF16, the scalar reference kernel elsewhere.
+            AVX512-BF16, the scalar reference kernel elsewhere. With
+            ``channel_blocked`` (``precision="fp32"``), runs of BF16 1x1 and
+            depthwise convs keep NCHW16c bfloat16 tensors up to their global
+            pool, with the NCHW BF16 layers' bits (benchmarks/RESULTS.md
+            section 140: MobileNetV2's BF16 convs 0.80-0.89x the time).
         channels_last: ``precision="fp32"``: consecutive float convs (and
             the element-wise layers between them) keep their tensors
             channels-last (NHWC) where a region runs at least 4 convs per

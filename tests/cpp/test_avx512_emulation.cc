@@ -155,6 +155,21 @@ TEST(Avx512Emulation, MaskedMovesTouchOnlySelectedElements) {
   for (int i = 0; i < 16; ++i) EXPECT_EQ(lf.get<float>(i), i < 3 ? f[i] : 0.0f);
 }
 
+TEST(Avx512Emulation, UnmaskedStoreuPsWritesAll64BytesAtAnyAlignment) {
+  float v[16];
+  for (int i = 0; i < 16; ++i) v[i] = i == 5 ? kNaN : (i - 7) * 0.375f;
+  alignas(64) uint8_t buf[64 + 3 + 8];
+  std::memset(buf, 0x55, sizeof(buf));
+  emu::_mm512_storeu_ps(buf + 3, ps(v));  // misaligned: VMOVUPS does not fault
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(buf[i], 0x55) << "byte " << i << " before the store";
+  for (int i = 0; i < 16; ++i) {
+    float got;
+    std::memcpy(&got, buf + 3 + 4 * i, 4);
+    EXPECT_EQ(bits(got), bits(v[i])) << "element " << i;
+  }
+  for (size_t i = 3 + 64; i < sizeof(buf); ++i) EXPECT_EQ(buf[i], 0x55) << "byte " << i << " after the store";
+}
+
 TEST(Avx512Emulation, Cvtne2psPutsTheSecondOperandInTheLowWords) {
   float a[16], b[16];
   for (int i = 0; i < 16; ++i) {

@@ -110,6 +110,10 @@ using Fn = void (*)(const uint8_t* a, const uint8_t* b, const uint8_t* c, uint64
   F x;                              \
   ld(&x, a);                        \
   P(_mm512_mask_storeu_ps)(out, static_cast<uint16_t>(m), x);
+#define STOREU_PS(P, F, I, Q, BH, H) \
+  F x;                               \
+  ld(&x, a);                         \
+  P(_mm512_storeu_ps)(out, x);
 #define STORE_EPI8(P, F, I, Q, BH, H) \
   I x;                                \
   ld(&x, a);                          \
@@ -210,6 +214,7 @@ INT8RT_PAIR(widen8, A512, WIDEN8)
 INT8RT_PAIR(sat_store8, A512, SAT_STORE8)
 INT8RT_PAIR(maskz_ps, A512, MASKZ_PS)
 INT8RT_PAIR(store_ps, A512, STORE_PS)
+INT8RT_PAIR(storeu_ps, A512, STOREU_PS)
 INT8RT_PAIR(store_epi8, A512, STORE_EPI8)
 INT8RT_PAIR(store_epi16, A512, STORE_EPI16)
 INT8RT_PAIR(packs32, A512, PACKS32)
@@ -259,6 +264,7 @@ const Pair kPairs[] = {
     INT8RT_ENTRY(store_epi16_256, Out::kBytes, false, false), INT8RT_ENTRY(compress, Out::kBytes, false, false),
     INT8RT_ENTRY(expand, Out::kBytes, false, false),   INT8RT_ENTRY(perm2ps, Out::kBytes, false, false),
     INT8RT_ENTRY(or512, Out::kBytes, false, false),    INT8RT_ENTRY(storeu512, Out::kBytes, false, false),
+    INT8RT_ENTRY(storeu_ps, Out::kBytes, false, false),
 };
 
 // Output lane i (4 bytes) equal: same bits, or (floats) both NaN.

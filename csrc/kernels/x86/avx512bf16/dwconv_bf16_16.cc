@@ -264,7 +264,7 @@ void block_step(const float* in, int64_t step, const int64_t* tap_at, const floa
     for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + v * step), acc[v]);
   }
 #pragma GCC unroll 4
-  for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
+  for (int v = 0; v < V; ++v) _mm512_storeu_ps(out + 16 * v, acc[v]);
 }
 
 // V outputs of one block row (as block_step) for a window KW wide with
@@ -291,7 +291,7 @@ void block_row(const float* in, int64_t row_step, int64_t kh, const float* wvec,
     }
   }
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(out + 16 * v, 0xFFFF, acc[v]);
+  for (int v = 0; v < V; ++v) _mm512_storeu_ps(out + 16 * v, acc[v]);
 }
 
 // Output rows per band of the channel-blocked walk (blk_rows: one band's
@@ -311,11 +311,11 @@ void zero_border(const DwConvBf16Plane& p, float* blk) {
   for (int64_t r = 0; r < p.blk_rows; ++r) {
     float* row = blk + r * bc * 16;
     if (one_band && (r < p.ph || r - p.ph >= p.H)) {  // a padding row: all of it
-      for (int64_t c = 0; c < bc; ++c) _mm512_mask_storeu_ps(row + 16 * c, 0xFFFF, zero);
+      for (int64_t c = 0; c < bc; ++c) _mm512_storeu_ps(row + 16 * c, zero);
       continue;
     }
-    for (int64_t c = 0; c < p.pw; ++c) _mm512_mask_storeu_ps(row + 16 * c, 0xFFFF, zero);
-    for (int64_t c = right; c < bc; ++c) _mm512_mask_storeu_ps(row + 16 * c, 0xFFFF, zero);
+    for (int64_t c = 0; c < p.pw; ++c) _mm512_storeu_ps(row + 16 * c, zero);
+    for (int64_t c = right; c < bc; ++c) _mm512_storeu_ps(row + 16 * c, zero);
   }
 }
 
@@ -368,7 +368,7 @@ void block16(const DwConvBf16Plane& p, int64_t t, float* blk, float* outs) {
           r[j] = widen(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask16(n), src)));
         }
         transpose16(r);
-        for (int64_t i = 0; i < n; ++i) _mm512_mask_storeu_ps(row + 16 * (ix + i), 0xFFFF, r[i]);
+        for (int64_t i = 0; i < n; ++i) _mm512_storeu_ps(row + 16 * (ix + i), r[i]);
       }
     }
     for (int64_t oy = 0; oy < b; ++oy) {

@@ -169,6 +169,8 @@ inline __m512i _mm512_loadu_si512(const void* p) {
   return v;
 }
 inline void _mm512_storeu_si512(void* p, __m512i v) { std::memcpy(p, v.bytes, 64); }
+// VMOVUPS store: all 64 bytes, any alignment.
+inline void _mm512_storeu_ps(void* p, __m512 v) { std::memcpy(p, v.bytes, 64); }
 inline void _mm256_store_si256(__m256i* p, __m256i v) {
   detail::check_aligned(p, 32, "VMOVDQA store: address not 32-byte aligned (#GP)");
   std::memcpy(static_cast<void*>(p), v.bytes, 32);

@@ -1,0 +1,131 @@
+// The BF16 channel-blocked layout pass (bf16_blocked.h): which BF16 layers
+// run on NCHW16c bfloat16 tensors; the region walk is
+// engine/f32_layout_regions.h's.
+#include "engine/bf16_blocked.h"
+
+#include <algorithm>
+
+#include "engine/bf16_layers.h"
+#include "engine/f32_layout.h"
+#include "engine/f32_layout_regions.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+#include "kernels/nchw16c_bf16.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+constexpr size_t kMinConvsPerConversion = 2;
+
+// A float32 or bfloat16 activation [N, C, H, W] of more than one pixel.
+bool plane(const Tensor& t) {
+  return !t.is_constant && (t.dtype == DataType::kFloat32 || t.dtype == DataType::kBFloat16) &&
+         t.shape.size() == 4 && t.shape[1] > 0 && t.shape[2] > 0 && t.shape[3] > 0 && t.shape[2] * t.shape[3] > 1;
+}
+
+bool conv_takes_blocked(const Network& net, const Node& node) {
+  if (node.attrs.get_string(kPrecisionAttr, "") != "bf16" || node.attrs.has(kLayoutAttr)) return false;
+  if (node.inputs.size() < 2 || node.inputs[0] < 0 || node.inputs[1] < 0) return false;
+  const Tensor& x = net.tensor(node.inputs[0]);
+  const Tensor& w = net.tensor(node.inputs[1]);
+  const Tensor& y = net.tensor(node.outputs[0]);
+  if (!plane(x) || !plane(y) || !w.is_constant || w.dtype != DataType::kFloat32 || w.shape.size() != 4) return false;
+  if (has_input(node, 2)) {
+    const Tensor& b = net.tensor(node.inputs[2]);
+    if (!b.is_constant || b.dtype != DataType::kFloat32) return false;
+  }
+  float lo = 0.f, hi = 0.f;
+  const FusedActivation act = parse_fused_activation(node);
+  if (act.kind != FusedActivation::Kind::kNone && !act.as_clip(&lo, &hi)) return false;
+  if (node.attrs.has("int8rt_residual")) {
+    const int64_t r = node.attrs.get_int("int8rt_residual", -1);
+    if (r != 3 || !has_input(node, 3) || net.tensor(node.inputs[3]).shape != y.shape ||
+        !plane(net.tensor(node.inputs[3]))) {
+      return false;
+    }
+  }
+  const int64_t group = node.attrs.get_int("group", 1);
+  if (group > 1) {  // depthwise, of windows the kernels take
+    return group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1 && w.shape[2] <= kernels::kBf16BlockedMaxRows;
+  }
+  const std::vector<int64_t> pads = node.attrs.get_ints("pads", {});
+  const std::vector<int64_t> strides = node.attrs.get_ints("strides", {1, 1});
+  return w.shape[2] == 1 && w.shape[3] == 1 &&
+         std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; }) &&
+         std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s == 1; }) &&
+         y.shape[2] == x.shape[2] && y.shape[3] == x.shape[3];
+}
+
+bool takes(const Network& net, const Node& node) {
+  if (node.outputs.size() != 1 || node.outputs[0] < 0) return false;
+  if (node.op == "Conv") return conv_takes_blocked(net, node);
+  return node.op == "GlobalAveragePool" && !node.attrs.has(kLayoutAttr) && node.inputs.size() == 1 &&
+         node.inputs[0] >= 0 && plane(net.tensor(node.inputs[0]));
+}
+
+Shape to_blocked(const Shape& s) { return {s[0], (s[1] + 15) / 16, s[2], s[3], 16}; }
+
+}  // namespace
+
+std::vector<std::string> mark_bf16_blocked(Network& net) {
+  const kernels::Nchw16cBf16Kernel& kernel = kernels::choose<kernels::Nchw16cBf16Kernel>();
+  const bool any = std::any_of(net.nodes().begin(), net.nodes().end(), [](const Node& n) {
+    return n.op == "Conv" && n.attrs.get_string(kPrecisionAttr, "") == "bf16";
+  });
+  if (!any) return {};
+  if (kernel.isa() == kernels::Isa::kRef) {
+    return {std::string("bf16 channel-blocked: not applied (no vector kernel for NCHW16c bfloat16 tensors here: ") +
+            kernel.name() + ")"};
+  }
+  const LayoutRules rules{
+      takes,
+      [](const Node& node) {
+        return node.op == "GlobalAveragePool" || node.op == kBf16BlockedMeanOp ? std::vector<size_t>{0}
+                                                                               : conv_activation_inputs(node);
+      },
+      [](const Node& node) { return node.op != "GlobalAveragePool" && node.op != kBf16BlockedMeanOp; },
+      [](const Node& node) { return node.op == "Conv" || node.op == kBf16BlockedConvOp; },
+      kMinConvsPerConversion, kToBf16BlockedOp, kFromBf16BlockedOp, "bf16x16c", to_blocked,
+      [](const Shape& nchw) {  // FromBf16x16c's channels (its dtype is set below)
+        Attributes attrs;
+        attrs.set("channels", Attribute::of_int(nchw[1]));
+        return attrs;
+      },
+      [](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
+        if (node.op == "Conv") node.op = kBf16BlockedConvOp;
+        if (node.op != "GlobalAveragePool") return;
+        node.op = kBf16BlockedMeanOp;
+        node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
+      }};
+  const LayoutSummary sum = apply_layout_regions(net, rules);
+  // The tensors' dtypes: every blocked tensor bfloat16; a converted-out
+  // tensor keeps the dtype it had (its FromBf16x16c writes it).
+  for (Node& node : net.nodes()) {
+    if (node.op == kFromBf16BlockedOp) {
+      Tensor& blocked = net.tensor(node.inputs[0]);
+      const DataType dt = blocked.dtype == DataType::kBFloat16 ? DataType::kBFloat16 : DataType::kFloat32;
+      node.attrs.set("dtype", Attribute::of_string(dtype_name(dt)));
+      net.tensor(node.outputs[0]).dtype = dt;
+    }
+  }
+  for (Node& node : net.nodes()) {
+    if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp) {
+      net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
+    }
+  }
+  std::vector<std::string> report;
+  if (sum.kept > 0) {
+    report.push_back("bf16 channel-blocked: " + std::to_string(sum.kept) + " region(s), " +
+                     std::to_string(sum.counted) + " BF16 convs on NCHW16c bfloat16 tensors, " +
+                     std::to_string(sum.conversions) + " layout conversions");
+  }
+  if (sum.dropped > 0) {
+    report.push_back("bf16 channel-blocked: " + std::to_string(sum.dropped) + " region(s) left NCHW (under " +
+                     std::to_string(kMinConvsPerConversion) + " convs per conversion)");
+  }
+  return report;
+}
+
+}  // namespace engine
+}  // namespace int8rt

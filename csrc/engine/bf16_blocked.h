@@ -1,0 +1,63 @@
+// Channel-blocked (NCHW16c) bfloat16 tensors between BF16 layers: the
+// build-time layout pass of the BF16 engine (issue 13 §4). OpenVINO's bf16
+// inference keeps its activations as nChw16c bfloat16 from one conv to the
+// next; int8rt's NCHW BF16 layers (engine/bf16_layers.h) keep bfloat16
+// tensors between BF16 convs but in NCHW, so its depthwise kernel
+// transposes 16 planes in and out per call and its 1x1 convs pair rows of
+// two planes. Inside a region a tensor of shape [N, C, H, W] is stored
+// bfloat16 [N, ceil(C / 16), H, W, 16] (kernels/abi/nchw16c_bf16.h: lanes
+// past C are +0).
+//
+// A region is a connected set of layers (the region walk of
+// engine/f32_layout_regions.h, shared with the FP32 layout passes):
+//   - BF16 Convs (int8rt_precision="bf16") with constant weights, Relu /
+//     Clip or no fused activation, on planes of more than one pixel:
+//     1x1 of one group at stride 1 without padding (the fused BF16
+//     residual too), and depthwise ones (group == C == M, any 2-D window
+//     of at most kBf16BlockedMaxRows rows),
+//     rewritten to int8rt.ConvBf16x16c;
+//   - GlobalAveragePool of a blocked tensor (the region's natural exit:
+//     float32 [N, C, 1, 1] means), rewritten to
+//     int8rt.GlobalAveragePoolBf16x16c.
+// Tensors entering a region (float32 or bfloat16 NCHW) are converted by
+// int8rt.ToBf16x16c; blocked tensors read outside it by
+// int8rt.FromBf16x16c, which writes the tensor's own dtype (attribute
+// dtype). A region is kept with at least two convs per conversion
+// (MobileNetV2's body is one region behind its stem; ResNet's 1x1 convs
+// sit between 3x3 convs, which have no blocked kernel, and stay NCHW).
+//
+// Numerics: every blocked conv computes the NCHW BF16 conv's operations in
+// the same order (abi/nchw16c_bf16.h), so a tensor that the NCHW engine
+// stores as bfloat16 has the same bits here. What changes: a tensor that
+// the NCHW engine kept float32 (a conv output read by the
+// GlobalAveragePool or leaving the region for a float32 reader) is rounded
+// to BF16 once (2^-8 of its magnitude, as OpenVINO's bf16 does), and the
+// mean sums BF16 values in pixel order (tests/test_bf16_blocked.py
+// states and checks both).
+//
+// The builder runs the pass on FP32 engines with BF16 layers when
+// BuilderConfig::channel_blocked is set (before the FP32 one) and the
+// nchw16c_bf16 family has a vector tier here (AVX512-BF16); otherwise the
+// pass reports that it was not applied. An engine file with regions loads
+// and runs anywhere (on the reference kernels where no vector tier).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "int8rt/network.h"
+
+namespace int8rt {
+namespace engine {
+
+constexpr const char* kBf16BlockedConvOp = "int8rt.ConvBf16x16c";
+constexpr const char* kToBf16BlockedOp = "int8rt.ToBf16x16c";      // [N, C, H, W] -> [N, CB, H, W, 16] bf16
+constexpr const char* kFromBf16BlockedOp = "int8rt.FromBf16x16c";  // [N, CB, H, W, 16] bf16 -> [N, C, H, W]
+constexpr const char* kBf16BlockedMeanOp = "int8rt.GlobalAveragePoolBf16x16c";  // -> [N, C, 1, 1] float32
+
+// The pass: marks the regions above and inserts their conversions. Returns
+// report lines.
+std::vector<std::string> mark_bf16_blocked(Network& net);
+
+}  // namespace engine
+}  // namespace int8rt

@@ -1,0 +1,369 @@
+// The layers of a BF16 channel-blocked region (engine/bf16_blocked.h), on
+// [N, CB, H, W, 16] bfloat16 tensors and the nchw16c_bf16 kernel family
+// (kernels/nchw16c_bf16.h):
+//   int8rt.ConvBf16x16c   a BF16 Conv: 1x1 of one group (stride 1, no
+//                         padding) or depthwise (group == C == M, a 2-D
+//                         window of at most 16 rows); weights rounded to BF16 and packed once
+//                         (pointwise: channel pairs, 0 past M and C;
+//                         depthwise: per block the taps' 16 lanes, 0 past
+//                         C); bias, the BF16 residual and Relu / Clip are
+//                         the kernel's epilogue, as in the NCHW BF16 conv
+//                         (ops/conv_f32.cc), so the same bits.
+//   int8rt.ToBf16x16c     [N, C, H, W] float32 (rounded, bf16::from_f32) or
+//                         bfloat16 (copied) -> blocked, the padded lanes +0;
+//   int8rt.FromBf16x16c   blocked -> [N, C, H, W] (attribute channels) of
+//                         the dtype attribute's type: bfloat16 (copied) or
+//                         float32 (widened, exact);
+//   int8rt.GlobalAveragePoolBf16x16c  blocked -> [N, C, 1, 1] float32 means
+//                         (attribute channels; the family's block_mean).
+// Work in parallel over images and pixel runs / channel blocks / rows.
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "engine/bf16_blocked.h"
+#include "engine/layer.h"
+#include "engine/ops/op_util.h"
+#include "kernels/nchw16c_bf16.h"
+#include "kernels/ref/bf16.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+using kernels::kBf16Block;
+namespace bf16 = kernels::bf16;
+
+int64_t blocks(int64_t c) { return (c + kBf16Block - 1) / kBf16Block; }
+
+int64_t channels_attr(const Node& node) {
+  const int64_t c = node.attrs.get_int("channels", 0);
+  if (c <= 0) throw InvalidArgument(layer_error_prefix(node) + "needs a positive attribute 'channels'");
+  return c;
+}
+
+// A blocked bfloat16 input [N, CB, H, W, 16] (CB = blocks(C) when C > 0).
+const Shape& blocked_input(const std::vector<const Value*>& in, size_t i, int64_t C, const std::string& prefix) {
+  const Shape& s = require_input(in, i, DataType::kBFloat16, prefix).shape();
+  if (s.size() != 5 || (C > 0 && s[1] != blocks(C)) || s[4] != kBf16Block) {
+    throw InvalidArgument(prefix + "needs a channel-blocked bfloat16 input [N, CB, H, W, 16]" +
+                          (C > 0 ? " with CB = " + std::to_string(blocks(C)) : std::string()) + ", got " +
+                          shape_str(s));
+  }
+  return s;
+}
+
+class Bf16BlockedConvLayer : public Layer {
+ public:
+  Bf16BlockedConvLayer(const Network& net, const Node& node)
+      : residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
+        prefix_(layer_error_prefix(node)) {
+    require_inputs(node, 2);
+    const Tensor& wt = net.tensor(node.inputs[1]);
+    const Shape& ws = wt.shape;
+    if (!wt.is_constant || wt.dtype != DataType::kFloat32 || ws.size() != 4) {
+      throw NotSupported(prefix_ + "channel-blocked BF16 convs need constant float32 2-D weights");
+    }
+    w_ = parse_window(node, true, false);
+    w_.kernel = {ws[2], ws[3]};
+    fill_window_defaults(w_, 2, node);
+    const int64_t group = node.attrs.get_int("group", 1);
+    M_ = ws[0];
+    depthwise_ = group > 1;
+    if (depthwise_ && (group != M_ || ws[1] != 1 || ws[2] > kernels::kBf16BlockedMaxRows)) {
+      throw NotSupported(prefix_ + "channel-blocked BF16 convs are depthwise (group == C == M, at most " +
+                         std::to_string(kernels::kBf16BlockedMaxRows) + " window rows) or 1x1");
+    }
+    if (!depthwise_ && (group != 1 || ws[2] != 1 || ws[3] != 1 ||
+                        std::any_of(w_.strides.begin(), w_.strides.end(), [](int64_t s) { return s != 1; }))) {
+      throw NotSupported(prefix_ + "a channel-blocked BF16 conv of one group must be 1x1 of stride 1");
+    }
+    if (residual_ >= 0 && (residual_ != 3 || !has_input(node, 3))) {
+      throw unsupported_attr(node, "int8rt_residual", std::to_string(residual_), "expected 3, the index of a 4th input");
+    }
+    const FusedActivation act = parse_fused_activation(node);
+    clip_ = act.as_clip(&lo_, &hi_);
+    if (act.kind != FusedActivation::Kind::kNone && !clip_) {
+      throw NotSupported(prefix_ + "channel-blocked BF16 convs fuse Relu / Clip only");
+    }
+    C_ = depthwise_ ? M_ : ws[1];
+    const int64_t MB = blocks(M_), taps = ws[2] * ws[3];
+    const float* W = wt.f32.data();
+    if (depthwise_) {  // [CB][taps][16] BF16 values as FP32
+      taps_w_.assign(static_cast<size_t>(MB * taps * kBf16Block), 0.f);
+      for (int64_t m = 0; m < M_; ++m) {
+        for (int64_t t = 0; t < taps; ++t) {
+          taps_w_[((m / kBf16Block) * taps + t) * kBf16Block + m % kBf16Block] =
+              bf16::to_f32(bf16::from_f32(W[m * taps + t]));
+        }
+      }
+    } else {  // [MB][QP][16][2] BF16 pairs
+      const int64_t QP = (C_ + 1) / 2;
+      pairs_w_.assign(static_cast<size_t>(MB * QP * kBf16Block * 2), 0);
+      for (int64_t m = 0; m < M_; ++m) {
+        for (int64_t c = 0; c < C_; ++c) {
+          pairs_w_[(((m / kBf16Block) * QP + c / 2) * kBf16Block + m % kBf16Block) * 2 + c % 2] =
+              bf16::from_f32(W[m * C_ + c]);
+        }
+      }
+    }
+    if (has_input(node, 2)) {
+      const Tensor& b = net.tensor(node.inputs[2]);
+      if (!b.is_constant || b.dtype != DataType::kFloat32 || static_cast<int64_t>(b.f32.size()) != M_) {
+        throw NotSupported(prefix_ + "channel-blocked BF16 convs need a constant float32 bias of " +
+                           std::to_string(M_) + " values");
+      }
+      bias_.assign(static_cast<size_t>(MB * kBf16Block), 0.f);
+      std::copy(b.f32.begin(), b.f32.end(), bias_.begin());
+    } else if (depthwise_) {
+      bias_.assign(static_cast<size_t>(MB * kBf16Block), 0.f);  // v starts at +0, as with no bias
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    int64_t N = 0;
+    const kernels::DepthwiseBf16x16c g = window(in, &N);
+    const Shape out{N, blocks(M_), g.oh, g.ow, kBf16Block};
+    if (residual_ >= 0 && blocked_input(in, static_cast<size_t>(residual_), M_, prefix_) != out) {
+      throw InvalidArgument(prefix_ + "residual shape " + shape_str(in[residual_]->shape()) + " differs from output " +
+                            shape_str(out));
+    }
+    return {{DataType::kBFloat16, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    int64_t N = 0;
+    const kernels::DepthwiseBf16x16c g = window(in, &N);
+    const uint16_t* x = in[0]->data<uint16_t>();
+    const uint16_t* res = residual_ >= 0 ? in[residual_]->data<uint16_t>() : nullptr;
+    uint16_t* y = out[0]->data<uint16_t>();
+    if (depthwise_) {
+      depthwise(x, res, y, N, g);
+    } else {
+      pointwise(x, res, y, N, g.H * g.W);
+    }
+  }
+
+  std::string describe() const override {
+    return std::string("bf16 conv2d ") + (depthwise_ ? "depthwise" : "1x1") + (clip_ ? " clip" : "") +
+           " layout=nchw16c " + kernel_->name();
+  }
+
+ private:
+  // The run's window as the depthwise kernel's fields (a pointwise conv:
+  // oh = H, ow = W), its batch in *N.
+  kernels::DepthwiseBf16x16c window(const std::vector<const Value*>& in, int64_t* N) const {
+    const Shape& xs = blocked_input(in, 0, C_, prefix_);
+    kernels::DepthwiseBf16x16c a;
+    *N = xs[0];
+    a.H = xs[2];
+    a.W = xs[3];
+    int64_t* out[2] = {&a.oh, &a.ow};
+    int64_t* pad[2] = {&a.ph, &a.pw};
+    for (size_t d = 0; d < 2; ++d) {
+      const DimGeom dim = window_geometry(w_, d, xs[2 + d], prefix_);
+      *out[d] = dim.out;
+      *pad[d] = dim.pad_begin;
+    }
+    a.kh = w_.kernel[0], a.kw = w_.kernel[1], a.sh = w_.strides[0], a.sw = w_.strides[1];
+    a.dh = w_.dilations[0], a.dw = w_.dilations[1];
+    a.clip = clip_, a.lo = lo_, a.hi = hi_;
+    return a;
+  }
+
+  // Tasks: pixel runs of one image (a run's input under kRunBytes) times
+  // chunks of kTaskBlocks output blocks.
+  void pointwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
+    const int64_t CB = blocks(C_), MB = blocks(M_);
+    const int64_t line_bytes = std::max(CB, std::min(MB, kTaskBlocks)) * kBf16Block * 2;
+    const int64_t runs = std::max<int64_t>(1, (P * line_bytes + kRunBytes - 1) / kRunBytes);
+    const int64_t run = std::min(P, ((P + runs - 1) / runs + 7) / 8 * 8);
+    const int64_t chunks = (MB + kTaskBlocks - 1) / kTaskBlocks, tasks = ((P + run - 1) / run) * chunks;
+    parallel_for(N * tasks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / tasks, p0 = (t % tasks / chunks) * run;
+        const int64_t mb0 = (t % chunks) * kTaskBlocks;
+        kernels::PointwiseBf16x16c a;
+        a.x = x + n * CB * P * kBf16Block;
+        a.w = pairs_w_.data();
+        a.bias = bias_.empty() ? nullptr : bias_.data();
+        a.residual = res ? res + n * MB * P * kBf16Block : nullptr;
+        a.y = y + n * MB * P * kBf16Block;
+        a.C = C_; a.M = M_; a.P = P; a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + kTaskBlocks);
+        a.p0 = p0; a.p1 = std::min(P, p0 + run);
+        a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        kernel_->pointwise(a);
+      }
+    });
+  }
+
+  // Runs of output rows of about kTaskBytes of output per task.
+  // g: the window (window()); each task fills its block's pointers and rows.
+  void depthwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N,
+                 const kernels::DepthwiseBf16x16c& g) const {
+    const int64_t CB = blocks(C_), in_plane = g.H * g.W * kBf16Block, out_plane = g.oh * g.ow * kBf16Block;
+    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (g.ow * kBf16Block * 2)));
+    const int64_t runs = (g.oh + rows - 1) / rows;
+    parallel_for(N * CB * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t plane = t / runs, cb = plane % CB, oy0 = (t % runs) * rows;
+        kernels::DepthwiseBf16x16c a = g;
+        a.x = x + plane * in_plane;
+        a.w = taps_w_.data() + cb * g.kh * g.kw * kBf16Block;
+        a.bias = bias_.data() + cb * kBf16Block;
+        a.residual = res ? res + plane * out_plane : nullptr;
+        a.y = y + plane * out_plane;
+        a.lanes = std::min(kBf16Block, C_ - cb * kBf16Block);
+        a.oy0 = oy0;
+        a.oy1 = std::min(g.oh, oy0 + rows);
+        kernel_->depthwise(a);
+      }
+    });
+  }
+
+  static constexpr int64_t kRunBytes = 256 << 10;  // a pointwise run's input (BF16: half the FP32 layer's)
+  static constexpr int64_t kTaskBlocks = 8;        // output blocks per pointwise task
+  static constexpr int64_t kTaskBytes = 64 << 10;  // a depthwise task's output bytes
+  WindowAttrs w_;
+  int64_t residual_;
+  std::string prefix_;
+  int64_t C_ = 0, M_ = 0;
+  bool depthwise_ = false;
+  std::vector<uint16_t> pairs_w_;
+  std::vector<float> taps_w_, bias_;
+  bool clip_ = false;
+  float lo_ = 0.f, hi_ = 0.f;
+  const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
+};
+
+class Bf16BlockedConvertLayer : public Layer {
+ public:
+  Bf16BlockedConvertLayer(const Node& node, bool to_blocked)
+      : to_blocked_(to_blocked), C_(to_blocked ? 0 : channels_attr(node)),
+        out_f32_(!to_blocked && node.attrs.get_string("dtype", "float32") == "float32"),
+        prefix_(layer_error_prefix(node)) {
+    const std::string dt = node.attrs.get_string("dtype", "float32");
+    if (!to_blocked && dt != "float32" && dt != "bfloat16") {
+      throw unsupported_attr(node, "dtype", dt, "expected float32 or bfloat16");
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (!to_blocked_) {
+      const Shape& s = blocked_input(in, 0, C_, prefix_);
+      return {{out_f32_ ? DataType::kFloat32 : DataType::kBFloat16, Shape{s[0], C_, s[2], s[3]}}};
+    }
+    if (in.empty() || !in[0] ||
+        (in[0]->dtype() != DataType::kFloat32 && in[0]->dtype() != DataType::kBFloat16)) {
+      throw InvalidArgument(prefix_ + "needs a float32 or bfloat16 input");
+    }
+    const Shape& s = in[0]->shape();
+    if (s.size() != 4) throw InvalidArgument(prefix_ + "needs a 4-D input, got " + shape_str(s));
+    return {{DataType::kBFloat16, Shape{s[0], blocks(s[1]), s[2], s[3], kBf16Block}}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& ns = to_blocked_ ? in[0]->shape() : out[0]->shape();  // the NCHW side
+    const int64_t N = ns[0], C = ns[1], P = ns[2] * ns[3], CB = blocks(C);
+    const bool f32 = to_blocked_ ? in[0]->dtype() == DataType::kFloat32 : out_f32_;
+    const void* x = in[0]->data<void>();
+    void* y = out[0]->data<void>();
+    parallel_for(N * CB, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / CB, c0 = (t % CB) * kBf16Block, cw = std::min(kBf16Block, C - c0);
+        const int64_t plain = (n * C + c0) * P, blocked = t * P * kBf16Block;
+        if (to_blocked_) {
+          to_block(x, f32, plain, P, cw, static_cast<uint16_t*>(y) + blocked);
+        } else {
+          from_block(static_cast<const uint16_t*>(x) + blocked, P, cw, y, f32, plain);
+        }
+      }
+    });
+  }
+
+  std::string describe() const override {
+    return to_blocked_ ? "NCHW -> NCHW16c bf16" : std::string("NCHW16c bf16 -> NCHW ") + (out_f32_ ? "float32" : "bfloat16");
+  }
+
+ private:
+  // cw planes of P pixels at x + plain (float32 rounded, or BF16) into one
+  // block [P][16]; lanes past cw +0.
+  static void to_block(const void* x, bool f32, int64_t plain, int64_t P, int64_t cw, uint16_t* dst) {
+    const float* xf = f32 ? static_cast<const float*>(x) + plain : nullptr;
+    const uint16_t* xh = f32 ? nullptr : static_cast<const uint16_t*>(x) + plain;
+    for (int64_t p = 0; p < P; ++p) {
+      uint16_t* d = dst + p * kBf16Block;
+      for (int64_t c = 0; c < cw; ++c) d[c] = f32 ? bf16::from_f32(xf[c * P + p]) : xh[c * P + p];
+      for (int64_t c = cw; c < kBf16Block; ++c) d[c] = 0;
+    }
+  }
+  static void from_block(const uint16_t* src, int64_t P, int64_t cw, void* y, bool f32, int64_t plain) {
+    for (int64_t c = 0; c < cw; ++c) {
+      if (f32) {
+        float* d = static_cast<float*>(y) + plain + c * P;
+        for (int64_t p = 0; p < P; ++p) d[p] = bf16::to_f32(src[p * kBf16Block + c]);
+      } else {
+        uint16_t* d = static_cast<uint16_t*>(y) + plain + c * P;
+        for (int64_t p = 0; p < P; ++p) d[p] = src[p * kBf16Block + c];
+      }
+    }
+  }
+  bool to_blocked_;
+  int64_t C_;
+  bool out_f32_;
+  std::string prefix_;
+};
+
+class Bf16BlockedMeanLayer : public Layer {
+ public:
+  explicit Bf16BlockedMeanLayer(const Node& node) : C_(channels_attr(node)), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Shape& s = blocked_input(in, 0, C_, prefix_);
+    return {{DataType::kFloat32, Shape{s[0], C_, 1, 1}}};
+  }
+
+  // One task per image and block: a whole block's 16 means straight into
+  // y, the last (partial) block's through 16 floats on the stack.
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const int64_t CB = s[1], P = s[2] * s[3];
+    const uint16_t* x = in[0]->data<uint16_t>();
+    float* y = out[0]->data<float>();
+    parallel_for(s[0] * CB, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / CB, c0 = (t % CB) * kBf16Block, cw = std::min(kBf16Block, C_ - c0);
+        float partial[kBf16Block];
+        float* means = cw == kBf16Block ? y + n * C_ + c0 : partial;
+        kernel_->block_mean(x + t * P * kBf16Block, 1, P, means);
+        if (means == partial) std::copy(partial, partial + cw, y + n * C_ + c0);
+      }
+    });
+  }
+
+  std::string describe() const override { return "NCHW16c bf16 " + std::string(kernel_->name()); }
+
+ private:
+  int64_t C_;
+  std::string prefix_;
+  const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
+};
+
+INT8RT_REGISTER_LAYER(kBf16BlockedConvOp, [](const Network& net, const Node& node) {
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedConvLayer>(net, node));
+});
+INT8RT_REGISTER_LAYER(kToBf16BlockedOp, [](const Network&, const Node& node) {
+  require_inputs(node, 1);
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedConvertLayer>(node, true));
+});
+INT8RT_REGISTER_LAYER(kFromBf16BlockedOp, [](const Network&, const Node& node) {
+  require_inputs(node, 1);
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedConvertLayer>(node, false));
+});
+INT8RT_REGISTER_LAYER(kBf16BlockedMeanOp, [](const Network&, const Node& node) {
+  require_inputs(node, 1);
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedMeanLayer>(node));
+});
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt

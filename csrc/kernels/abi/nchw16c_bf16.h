@@ -1,0 +1,87 @@
+// The BF16 channel-blocked (NCHW16c) microkernel boundary (the nchw16c_bf16
+// family, kernels/nchw16c_bf16.h; the layers of engine/bf16_blocked.h). A
+// blocked BF16 tensor of C channels is stored [N][CB][H][W][16] uint16
+// (BF16 bits), CB = ceil(C / 16): channel c of pixel p is lane c % 16 of the
+// 32-byte line (c / 16, p). Lanes past C are +0 (every writer stores +0
+// there), so the pair (2q, 2q + 1) of channels of a pixel is one aligned
+// 32-bit word that never straddles two blocks. After OpenVINO's nChw16c
+// bf16 kernels (brgconv_avx512_*_bf16, jit_avx512_dw_conv_fwd_kernel_bf16):
+// a pixel's 16 channels in one line, one broadcast per input channel pair.
+//
+// The arithmetic is the NCHW BF16 layers', operation for operation, so a
+// blocked engine gives the NCHW BF16 engine's bits wherever both round the
+// same tensors (tests/test_bf16_blocked.py):
+//   pointwise (1x1, one group): acc = 0; for channel pairs q ascending:
+//               acc = dot_pair(acc, x[2q, 2q+1][p], w[m][2q, 2q+1]) (kernels/ref/bf16.h:
+//               VDPBF16PS, odd element first), the padded pair's missing
+//               channel 0 in both operands (as the GEMM pads K);
+//               v = acc + bias[m]; v = v + residual (BF16 widened, when
+//               given); clip; y = bf16::from_f32(v)  (abi/gemm_bf16.h)
+//   depthwise:  v = bias; for (ky, kx) row-major, every tap (+0 outside the
+//               image): v = fma(w[ky][kx], x(iy, ix), v); residual, clip,
+//               y = from_f32(v)  (abi/dwconv_bf16.h; w the taps rounded to
+//               BF16, held as FP32)
+//   mean:       s = 0; for p ascending: s = s + x[p]; y = s / P (FP32 out)
+// (clip: v > lo ? v : lo, then v < hi ? v : hi; NaN -> lo.) The padded
+// lanes of every output are stored +0.
+// Plain structs and declarations, so ISA translation units may include it.
+#pragma once
+
+#include <cstdint>
+
+namespace int8rt {
+namespace kernels {
+
+constexpr int64_t kBf16Block = 16;  // channels per block (one 32-byte line)
+constexpr int64_t kBf16BlockedMaxRows = 16;  // a depthwise window's rows (kh) at most
+
+// Output blocks [mb0, mb1) x pixels [p0, p1) of one image's 1x1 conv.
+struct PointwiseBf16x16c {
+  const uint16_t* x = nullptr;         // [CB][P][16]
+  const uint16_t* w = nullptr;         // packed [MB][QP][16][2]: w[mb][q][l][i] = W[mb*16+l][2q+i], 0 past M / C
+  const float* bias = nullptr;         // [MB * 16], 0 past M; or nullptr: no bias add (the GEMM's)
+  const uint16_t* residual = nullptr;  // [MB][P][16] or nullptr
+  uint16_t* y = nullptr;               // [MB][P][16]
+  int64_t C = 0, M = 0, P = 0, mb0 = 0, mb1 = 0, p0 = 0, p1 = 0;
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
+};
+using PointwiseBf16x16cFn = void (*)(const PointwiseBf16x16c&);
+
+// Output rows [oy0, oy1) of one channel block of one image's depthwise conv.
+struct DepthwiseBf16x16c {
+  const uint16_t* x = nullptr;         // [H][W][16]
+  const float* w = nullptr;            // [kh * kw][16] BF16 values as FP32, 0 past C
+  const float* bias = nullptr;         // [16], 0 past C
+  const uint16_t* residual = nullptr;  // [oh][ow][16] or nullptr
+  uint16_t* y = nullptr;               // [oh][ow][16]
+  int64_t lanes = 16;                  // real channels of this block (the rest stored +0)
+  // kh <= kBf16BlockedMaxRows (engine/bf16_blocked.h takes no taller window)
+  int64_t H = 0, W = 0, oh = 0, ow = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+  int64_t oy0 = 0, oy1 = 0;
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
+};
+using DepthwiseBf16x16cFn = void (*)(const DepthwiseBf16x16c&);
+
+// Per block b of `blocks`: means[b * 16 + l] = mean over p < P of x[b][p][l].
+using BlockMeanBf16Fn = void (*)(const uint16_t* x, int64_t blocks, int64_t P, float* means);
+
+namespace ref {
+void pointwise_bf16x16c(const PointwiseBf16x16c& a);  // ref/nchw16c_bf16.cc
+void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
+void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
+}  // namespace ref
+namespace x86 {
+namespace avx512bf16 {
+// x86/avx512bf16/nchw16c_bf16.cc: pointwise 8 pixels x 2 output blocks of
+// zmm accumulators (VDPBF16PS, the input pair broadcast), depthwise 8
+// pixels of one row (one zmm per pixel), the BF16 inputs widened as loaded.
+void pointwise_bf16x16c(const PointwiseBf16x16c& a);
+void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
+void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
+}  // namespace avx512bf16
+}  // namespace x86
+
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,36 @@
+// The BF16 channel-blocked family (registry.h, key "nchw16c" bf16): the
+// layers of a BF16 channel-blocked region (engine/bf16_blocked.h): the 1x1
+// and depthwise convs and the global mean, on [N][CB][H][W][16] BF16
+// tensors (contract in kernels/abi/nchw16c_bf16.h). Candidates:
+// nchw16c_bf16_avx512bf16 (VDPBF16PS / FMA on zmm; declines where the CPU
+// lacks AVX512-BF16) and nchw16c_bf16_ref (scalar loops, the spec); both
+// give the same bits (tests/test_bf16_blocked.py). A layer chooses once
+// (choose<Nchw16cBf16Kernel>()).
+#pragma once
+
+#include <string>
+
+#include "kernels/abi/nchw16c_bf16.h"
+#include "kernels/eltwise_s8.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+
+class Nchw16cBf16Kernel : public NamedKernel<EltwiseKernel> {
+ public:
+  static constexpr OpKey kKey{"nchw16c", Dtype::kBf16};
+  Nchw16cBf16Kernel(const char* name, Isa isa, bool needs_bf16, PointwiseBf16x16cFn pw, DepthwiseBf16x16cFn dw,
+                    BlockMeanBf16Fn mean)
+      : NamedKernel(name, isa), pointwise(pw), depthwise(dw), block_mean(mean), needs_bf16_(needs_bf16) {}
+  std::string supports() const override;
+  const PointwiseBf16x16cFn pointwise;
+  const DepthwiseBf16x16cFn depthwise;
+  const BlockMeanBf16Fn block_mean;
+
+ private:
+  bool needs_bf16_;
+};
+
+}  // namespace kernels
+}  // namespace int8rt

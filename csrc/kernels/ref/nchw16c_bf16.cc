@@ -1,0 +1,76 @@
+// The BF16 channel-blocked kernels as scalar loops: the spec of
+// kernels/abi/nchw16c_bf16.h, operation for operation.
+#include <algorithm>
+
+#include "kernels/abi/nchw16c_bf16.h"
+#include "kernels/ref/bf16.h"
+
+namespace int8rt {
+namespace kernels {
+namespace ref {
+namespace {
+
+// Residual, clip, BF16 store of one finished value; +0 in a padded lane.
+uint16_t finish(float v, const uint16_t* residual, int64_t at, bool real, bool clip, float lo, float hi) {
+  if (!real) return 0;
+  if (residual) v = v + bf16::to_f32(residual[at]);
+  if (clip) {
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+  }
+  return bf16::from_f32(v);
+}
+
+}  // namespace
+
+void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
+  const int64_t QP = (a.C + 1) / 2;
+  for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
+    for (int64_t p = a.p0; p < a.p1; ++p) {
+      for (int64_t l = 0; l < kBf16Block; ++l) {
+        float acc = 0.f;
+        for (int64_t q = 0; q < QP; ++q) {
+          const uint16_t* xp = a.x + ((2 * q) / kBf16Block * a.P + p) * kBf16Block + (2 * q) % kBf16Block;
+          acc = bf16::dot_pair(acc, xp, a.w + ((mb * QP + q) * kBf16Block + l) * 2);
+        }
+        const int64_t at = (mb * a.P + p) * kBf16Block + l;
+        a.y[at] = finish(a.bias ? acc + a.bias[mb * kBf16Block + l] : acc, a.residual, at, mb * kBf16Block + l < a.M, a.clip,
+                         a.lo, a.hi);
+      }
+    }
+  }
+}
+
+void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
+  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    for (int64_t ox = 0; ox < a.ow; ++ox) {
+      for (int64_t l = 0; l < kBf16Block; ++l) {
+        float v = a.bias[l];
+        for (int64_t ky = 0; ky < a.kh; ++ky) {
+          for (int64_t kx = 0; kx < a.kw; ++kx) {
+            const int64_t iy = oy * a.sh - a.ph + ky * a.dh, ix = ox * a.sw - a.pw + kx * a.dw;
+            const bool inside = iy >= 0 && iy < a.H && ix >= 0 && ix < a.W;
+            const float x = inside ? bf16::to_f32(a.x[(iy * a.W + ix) * kBf16Block + l]) : 0.f;
+            v = std::fma(a.w[(ky * a.kw + kx) * kBf16Block + l], x, v);
+          }
+        }
+        const int64_t at = (oy * a.ow + ox) * kBf16Block + l;
+        a.y[at] = finish(v, a.residual, at, l < a.lanes, a.clip, a.lo, a.hi);
+      }
+    }
+  }
+}
+
+void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means) {
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t l = 0; l < kBf16Block; ++l) {
+      float s = 0.f;
+      for (int64_t p = 0; p < P; ++p) s = s + bf16::to_f32(x[(b * P + p) * kBf16Block + l]);
+      means[b * kBf16Block + l] = s / static_cast<float>(P);
+    }
+  }
+}
+
+}  // namespace ref
+}  // namespace kernels
+}  // namespace int8rt

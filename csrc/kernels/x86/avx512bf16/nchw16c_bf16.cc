@@ -1,0 +1,241 @@
+// BF16 channel-blocked kernels, AVX-512 with AVX512-BF16: contract in
+// kernels/abi/nchw16c_bf16.h.
+//
+// Pointwise: a register tile of up to 8 pixels x 2 output blocks (16 zmm
+// accumulators); per input channel pair one 64-byte weight load per block
+// and, per pixel, the pair's 32-bit word broadcast (the two channels are
+// adjacent in a blocked line), one VDPBF16PS per accumulator: pairs
+// ascending from 0, as the BF16 GEMM's tile does, so the same bits. Then
+// bias, the BF16 residual (widened exactly), the clip and VCVTNEPS2BF16.
+// Depthwise: straight from the BF16 rows (no copy: each tap's 16 inputs
+// widened as they are loaded, +0 outside the image; steps whose taps all
+// fall inside the image skip the column checks), up to 8 output pixels of
+// one row (one zmm of 16 channels each) per step, per tap one weight vector
+// and one FMA per pixel (3-wide windows: each window row's pixels loaded
+// once for their three taps), every tap in row-major order from the bias:
+// the reference's bits. The rows the window two output rows ahead adds are
+// prefetched (at batch 8 MobileNetV2's 112 x 112 planes stream from memory:
+// 1.2-1.6x the NCHW kernel without, 0.61-0.72x with; RESULTS.md section
+// 140). Mean: one zmm sum per block.
+// Padded lanes of every output are stored +0.
+//
+// Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
+// in the library (namespace avx512bf16) and, for tests, against the
+// emulation header (namespace emulated::avx512bf16).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/abi/nchw16c_bf16.h"
+#include "kernels/x86/emulation/avx512.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace INT8RT_X86_NS(avx512bf16) {
+namespace {
+
+constexpr int64_t kAheadRows = 2;  // depthwise input rows prefetched this many output rows ahead
+
+inline __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
+inline __m512 load16(const uint16_t* p) { return widen(_mm256_maskz_loadu_epi16(0xFFFF, p)); }
+
+// Residual, clip, padded lanes to +0 (keep), BF16 store of 16 channels.
+inline void finish(__m512 v, const uint16_t* residual, bool clip, __m512 lo, __m512 hi, __mmask16 keep,
+                   uint16_t* y) {
+  if (residual) v = _mm512_add_ps(v, load16(residual));
+  if (clip) {
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ), lo, v);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_LT_OQ), hi, v);
+  }
+  if (keep != 0xFFFF) v = _mm512_mask_blend_ps(keep, _mm512_setzero_ps(), v);
+  _mm256_mask_storeu_epi16(y, 0xFFFF, (__m256i)_mm512_cvtneps_pbh(v));
+}
+
+__mmask16 lanes_kept(int64_t real) {
+  return real >= 16 ? 0xFFFF : real <= 0 ? 0 : static_cast<__mmask16>((1u << real) - 1);
+}
+
+template <int NB, int NP>
+void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {
+  const int64_t QP = (a.C + 1) / 2;
+  __m512 acc[NB][NP];
+  for (int j = 0; j < NB; ++j) {
+    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
+  }
+  const uint16_t* w0 = a.w + mb * QP * 32;
+  for (int64_t q = 0; q < QP; ++q) {
+    const uint16_t* xp = a.x + ((2 * q) / 16 * a.P + p) * 16 + (2 * q) % 16;
+    __m512bh wv[NB];
+    for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w0 + (j * QP + q) * 32);
+#pragma GCC unroll 8
+    for (int i = 0; i < NP; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, xp + i * 16, 4);
+      const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
+      for (int j = 0; j < NB; ++j) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+    }
+  }
+  const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  for (int j = 0; j < NB; ++j) {
+    const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
+    const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
+    for (int i = 0; i < NP; ++i) {
+      const int64_t at = ((mb + j) * a.P + p + i) * 16;
+      const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
+      finish(v, a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep, a.y + at);
+    }
+  }
+}
+
+template <int NB>
+void pointwise_pixels(const PointwiseBf16x16c& a, int64_t mb, int64_t p, int64_t n) {
+  switch (n) {
+    case 1: pointwise_tile<NB, 1>(a, mb, p); break;
+    case 2: pointwise_tile<NB, 2>(a, mb, p); break;
+    case 3: pointwise_tile<NB, 3>(a, mb, p); break;
+    case 4: pointwise_tile<NB, 4>(a, mb, p); break;
+    case 5: pointwise_tile<NB, 5>(a, mb, p); break;
+    case 6: pointwise_tile<NB, 6>(a, mb, p); break;
+    case 7: pointwise_tile<NB, 7>(a, mb, p); break;
+    default: pointwise_tile<NB, 8>(a, mb, p); break;
+  }
+}
+
+// Input pixel ix of `row` widened (+0 when the row is outside the image,
+// null, or, with EDGE, when ix is outside it).
+template <bool EDGE>
+inline __m512 pixel(const uint16_t* row, int64_t ix, int64_t W) {
+  if (!row || (EDGE && (ix < 0 || ix >= W))) return _mm512_setzero_ps();
+  return load16(row + ix * 16);
+}
+
+// NP output pixels of one row, rows[ky] the window's input rows (null
+// outside the image), every tap in row-major order from the bias.
+template <int NP, bool EDGE>
+void depthwise_pixels(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
+  const __m512 bias = _mm512_loadu_ps(a.bias);
+  for (int i = 0; i < NP; ++i) acc[i] = bias;
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    for (int64_t kx = 0; kx < a.kw; ++kx) {
+      const __m512 w = _mm512_loadu_ps(a.w + (ky * a.kw + kx) * 16);
+      const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
+#pragma GCC unroll 8
+      for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, pixel<EDGE>(rows[ky], ix + i * a.sw, a.W), acc[i]);
+    }
+  }
+}
+
+// 3-wide windows (dilation 1) of stride SW: per window row the
+// (NP - 1) * SW + 3 pixels widened once, each feeding its three taps' FMAs
+// (each accumulator's FMAs still in the contract's tap order).
+template <int NP, int SW, bool EDGE>
+void depthwise_pixels3(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
+  constexpr int kPx = (NP - 1) * SW + 3;
+  const __m512 bias = _mm512_loadu_ps(a.bias);
+  for (int i = 0; i < NP; ++i) acc[i] = bias;
+  const int64_t ix0 = ox * SW - a.pw;
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    __m512 px[kPx];
+#pragma GCC unroll 32
+    for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[ky], ix0 + j, a.W);
+#pragma GCC unroll 3
+    for (int kx = 0; kx < 3; ++kx) {
+      const __m512 w = _mm512_loadu_ps(a.w + (ky * 3 + kx) * 16);
+#pragma GCC unroll 8
+      for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, px[i * SW + kx], acc[i]);
+    }
+  }
+}
+
+// NP pixels by the widest walk the window allows; EDGE when a tap of the
+// step reads a column outside the image.
+template <int NP, bool EDGE>
+void depthwise_step(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
+  if (a.kw == 3 && a.dw == 1 && a.sw == 1) {
+    depthwise_pixels3<NP, 1, EDGE>(a, rows, ox, acc);
+  } else if (a.kw == 3 && a.dw == 1 && a.sw == 2) {
+    depthwise_pixels3<NP, 2, EDGE>(a, rows, ox, acc);
+  } else {
+    depthwise_pixels<NP, EDGE>(a, rows, ox, acc);
+  }
+}
+
+template <int NP>
+void depthwise_tile(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
+  const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
+  if (first >= 0 && last < a.W) {
+    depthwise_step<NP, false>(a, rows, ox, acc);
+  } else {
+    depthwise_step<NP, true>(a, rows, ox, acc);
+  }
+}
+
+}  // namespace
+
+void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
+  for (int64_t mb = a.mb0; mb < a.mb1; mb += 2) {
+    const bool two = mb + 1 < a.mb1;
+    // Even tiles of at most 8 pixels (49 pixels: 7 x 7, not 6 x 8 + 1).
+    const int64_t tiles = (a.p1 - a.p0 + 7) / 8, np = tiles ? (a.p1 - a.p0 + tiles - 1) / tiles : 0;
+    for (int64_t p = a.p0; p < a.p1; p += np) {
+      const int64_t n = std::min<int64_t>(np, a.p1 - p);
+      if (two) {
+        pointwise_pixels<2>(a, mb, p, n);
+      } else {
+        pointwise_pixels<1>(a, mb, p, n);
+      }
+    }
+  }
+}
+
+void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
+  const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  const __mmask16 keep = lanes_kept(a.lanes);
+  const uint16_t* rows[kBf16BlockedMaxRows];  // the window's input rows (kh <= kBf16BlockedMaxRows)
+  __m512 acc[8];
+  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    for (int64_t ky = 0; ky < a.kh; ++ky) {
+      const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+      rows[ky] = iy >= 0 && iy < a.H ? a.x + iy * a.W * 16 : nullptr;
+    }
+    // The rows the window of output row oy + kAheadRows adds (a plane
+    // larger than L2 at batch > 1 streams from memory), one line per 64 bytes.
+    for (int64_t r = 0; r < a.sh; ++r) {
+      const int64_t iy = (oy + kAheadRows) * a.sh - a.ph + (a.kh - 1) * a.dh - r;
+      if (iy < 0 || iy >= a.H) continue;
+      const char* line = reinterpret_cast<const char*>(a.x + iy * a.W * 16);
+      for (int64_t b = 0; b < a.W * 32; b += 64) __builtin_prefetch(line + b);
+    }
+    uint16_t* y = a.y + oy * a.ow * 16;
+    const uint16_t* res = a.residual ? a.residual + oy * a.ow * 16 : nullptr;
+    for (int64_t ox = 0; ox < a.ow;) {
+      const int64_t n = a.ow - ox >= 8 ? 8 : a.ow - ox >= 4 ? 4 : 1;
+      if (n == 8) {
+        depthwise_tile<8>(a, rows, ox, acc);
+      } else if (n == 4) {
+        depthwise_tile<4>(a, rows, ox, acc);
+      } else {
+        depthwise_tile<1>(a, rows, ox, acc);
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        finish(acc[i], res ? res + (ox + i) * 16 : nullptr, a.clip, lo, hi, keep, y + (ox + i) * 16);
+      }
+      ox += n;
+    }
+  }
+}
+
+void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means) {
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t p = 0; p < P; ++p) s = _mm512_add_ps(s, load16(x + (b * P + p) * 16));
+    _mm512_storeu_ps(means + b * 16, s);
+    for (int l = 0; l < 16; ++l) means[b * 16 + l] = means[b * 16 + l] / static_cast<float>(P);
+  }
+}
+
+}  // namespace INT8RT_X86_NS(avx512bf16)
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,170 @@
+// The BF16 channel-blocked kernel file (csrc/kernels/x86/avx512bf16/nchw16c_bf16.cc)
+// compiled against the AVX-512 emulation header (tests/cpp/CMakeLists.txt:
+// namespace x86::emulated::avx512bf16, any x86-64 CPU) and, where the CPU
+// has AVX512-BF16, the library's native build of it: both == (bits) the
+// reference kernels (kernels/ref/nchw16c_bf16.cc, the contract of
+// kernels/abi/nchw16c_bf16.h). Pointwise: C odd / even / one pair, M past a
+// block, pixel runs that start inside the plane and leave tails of 1..7,
+// one and two output blocks, bias or none, BF16 residual, clip. Depthwise:
+// windows 1x1 .. 5x5 and 1x3, strides 1 and 2, padding, dilation 2, widths
+// around the 8- and 4-pixel steps, a partial block, residual and clip.
+// Guard values after every output; the padded lanes must be +0.
+#if defined(INT8RT_TEST_X86_TWINS)
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/nchw16c_bf16.h"
+#include "kernels/ref/bf16.h"
+#include "kernels/registry.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace emulated {
+namespace avx512bf16 {
+void pointwise_bf16x16c(const PointwiseBf16x16c& a);  // avx512bf16/nchw16c_bf16.cc, emulated
+void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
+void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
+}  // namespace avx512bf16
+}  // namespace emulated
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
+
+namespace k = int8rt::kernels;
+
+namespace {
+
+constexpr uint16_t kGuard16 = 0xBEEF;
+
+struct Tiers {
+  std::vector<const k::Nchw16cBf16Kernel*> native;
+  k::Nchw16cBf16Kernel emulated{"nchw16c_bf16_emulated", k::Isa::kRef, false,
+                                k::x86::emulated::avx512bf16::pointwise_bf16x16c,
+                                k::x86::emulated::avx512bf16::depthwise_bf16x16c,
+                                k::x86::emulated::avx512bf16::block_mean_bf16};
+  std::vector<const k::Nchw16cBf16Kernel*> all() const {
+    std::vector<const k::Nchw16cBf16Kernel*> v = {&emulated};
+    v.insert(v.end(), native.begin(), native.end());
+    return v;
+  }
+};
+
+Tiers tiers() {
+  Tiers t;
+  for (const k::Nchw16cBf16Kernel* c : k::candidates<k::Nchw16cBf16Kernel>()) {
+    if (std::string(c->name()) == "nchw16c_bf16_avx512bf16" && c->supports().empty()) t.native.push_back(c);
+  }
+  std::printf("BF16 channel-blocked: emulated twin ran; native %s\n",
+              t.native.empty() ? "not run (no AVX512-BF16)" : "ran");
+  return t;
+}
+
+// BF16 values of a few magnitudes, +0 past `real` lanes of each pixel.
+std::vector<uint16_t> blocked(std::mt19937& gen, int64_t lines, int64_t real_lanes, int64_t slack) {
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<uint16_t> v(static_cast<size_t>(lines * 16 + slack), kGuard16);
+  for (int64_t i = 0; i < lines * 16; ++i) v[i] = i % 16 < real_lanes ? k::bf16::from_f32(d(gen)) : 0;
+  return v;
+}
+
+TEST(AvxBf16Emulated, BlockedPointwiseEqualsTheReference) {
+  const Tiers t = tiers();
+  std::mt19937 gen(77);
+  std::normal_distribution<float> d(0.f, 1.f);
+  struct Case { int64_t C, M, P, p0, p1, mb0, mb1; bool bias, residual, clip; };
+  const std::vector<Case> cases = {{19, 37, 23, 0, 23, 0, 3, true, false, true},  {32, 16, 49, 0, 49, 0, 1, true, true, false},
+                                   {2, 40, 17, 3, 17, 1, 3, false, true, true},  {45, 21, 9, 1, 8, 0, 2, true, true, true},
+                                   {1, 5, 13, 0, 13, 0, 1, false, false, false}, {64, 48, 31, 5, 30, 1, 3, true, false, true}};
+  for (const Case& c : cases) {
+    const int64_t CB = (c.C + 15) / 16, MB = (c.M + 15) / 16, QP = (c.C + 1) / 2;
+    const std::vector<uint16_t> x = blocked(gen, CB * c.P, 16, 0);
+    std::vector<uint16_t> x_real = x;  // lanes past C of the last block +0
+    for (int64_t p = 0; p < c.P; ++p) {
+      for (int64_t l = c.C - (CB - 1) * 16; l < 16; ++l) x_real[((CB - 1) * c.P + p) * 16 + l] = 0;
+    }
+    std::vector<uint16_t> w(static_cast<size_t>(MB * QP * 32), 0);
+    for (int64_t m = 0; m < c.M; ++m) {
+      for (int64_t ch = 0; ch < c.C; ++ch) w[((m / 16 * QP + ch / 2) * 16 + m % 16) * 2 + ch % 2] = k::bf16::from_f32(d(gen));
+    }
+    std::vector<float> bias(static_cast<size_t>(MB * 16), 0.f);
+    for (int64_t m = 0; m < c.M; ++m) bias[m] = d(gen);
+    const std::vector<uint16_t> res = blocked(gen, MB * c.P, c.M % 16 ? 16 : 16, 0);
+    auto run = [&](k::PointwiseBf16x16cFn fn) {
+      std::vector<uint16_t> y(static_cast<size_t>(MB * c.P * 16 + 19), kGuard16);
+      k::PointwiseBf16x16c a;
+      a.x = x_real.data(); a.w = w.data(); a.bias = c.bias ? bias.data() : nullptr;
+      a.residual = c.residual ? res.data() : nullptr; a.y = y.data();
+      a.C = c.C; a.M = c.M; a.P = c.P; a.mb0 = c.mb0; a.mb1 = c.mb1; a.p0 = c.p0; a.p1 = c.p1;
+      a.clip = c.clip; a.lo = -0.5f; a.hi = 1.5f;
+      fn(a);
+      return y;
+    };
+    const std::vector<uint16_t> want = run(k::ref::pointwise_bf16x16c);
+    for (int64_t mb = c.mb0; mb < c.mb1; ++mb) {
+      for (int64_t p = c.p0; p < c.p1; ++p) {
+        for (int64_t l = mb * 16 + 16 > c.M ? c.M - mb * 16 : 16; l < 16; ++l) {
+          ASSERT_EQ(want[(mb * c.P + p) * 16 + l], 0) << "reference padded lane";
+        }
+      }
+    }
+    for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+      EXPECT_EQ(run(kern->pointwise), want) << kern->name() << " C" << c.C << " M" << c.M << " P" << c.P;
+    }
+  }
+}
+
+TEST(AvxBf16Emulated, BlockedDepthwiseAndMeanEqualTheReference) {
+  const Tiers t = tiers();
+  std::mt19937 gen(78);
+  std::normal_distribution<float> d(0.f, 1.f);
+  struct Case { int64_t H, W, kh, kw, sh, sw, ph, pw, dh, dw, lanes; bool residual, clip; };
+  const std::vector<Case> cases = {
+      {7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 16, false, true},   {14, 30, 3, 3, 1, 1, 1, 1, 1, 1, 5, true, true},
+      {15, 31, 3, 3, 2, 2, 1, 1, 1, 1, 16, false, false}, {9, 21, 5, 5, 1, 1, 2, 2, 1, 1, 11, true, false},
+      {8, 13, 1, 1, 1, 1, 0, 0, 1, 1, 16, false, true},  {6, 25, 1, 3, 1, 1, 0, 0, 1, 1, 16, true, true},
+      {11, 19, 3, 3, 1, 2, 2, 2, 2, 2, 3, false, true},  {4, 12, 3, 3, 2, 1, 0, 1, 1, 1, 16, true, false}};
+  for (const Case& c : cases) {
+    const int64_t oh = (c.H + 2 * c.ph - (c.kh - 1) * c.dh - 1) / c.sh + 1;
+    const int64_t ow = (c.W + 2 * c.pw - (c.kw - 1) * c.dw - 1) / c.sw + 1;
+    const std::vector<uint16_t> x = blocked(gen, c.H * c.W, c.lanes, 0);
+    const std::vector<uint16_t> res = blocked(gen, oh * ow, c.lanes, 0);
+    std::vector<float> w(static_cast<size_t>(c.kh * c.kw * 16), 0.f), bias(16, 0.f);
+    for (int64_t i = 0; i < c.kh * c.kw * 16; ++i) w[i] = i % 16 < c.lanes ? k::bf16::to_f32(k::bf16::from_f32(d(gen))) : 0.f;
+    for (int64_t l = 0; l < c.lanes; ++l) bias[l] = d(gen);
+    auto run = [&](k::DepthwiseBf16x16cFn fn, int64_t oy0, int64_t oy1) {
+      std::vector<uint16_t> y(static_cast<size_t>(oh * ow * 16 + 23), kGuard16);
+      k::DepthwiseBf16x16c a;
+      a.x = x.data(); a.w = w.data(); a.bias = bias.data(); a.residual = c.residual ? res.data() : nullptr;
+      a.y = y.data(); a.lanes = c.lanes; a.H = c.H; a.W = c.W; a.oh = oh; a.ow = ow; a.kh = c.kh; a.kw = c.kw;
+      a.sh = c.sh; a.sw = c.sw; a.dh = c.dh; a.dw = c.dw; a.ph = c.ph; a.pw = c.pw; a.oy0 = oy0; a.oy1 = oy1;
+      a.clip = c.clip; a.lo = -0.25f; a.hi = 2.0f;
+      fn(a);
+      return y;
+    };
+    const std::vector<uint16_t> want = run(k::ref::depthwise_bf16x16c, 0, oh);
+    const std::vector<uint16_t> want_part = run(k::ref::depthwise_bf16x16c, oh / 3, oh - oh / 4);
+    for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+      EXPECT_EQ(run(kern->depthwise, 0, oh), want) << kern->name() << " H" << c.H << " W" << c.W << " k" << c.kh
+                                                   << "x" << c.kw << " s" << c.sh << "," << c.sw;
+      EXPECT_EQ(run(kern->depthwise, oh / 3, oh - oh / 4), want_part) << kern->name() << " rows";
+    }
+    std::vector<float> m_want(32, -1.f), m_got(32, -1.f);
+    k::ref::block_mean_bf16(x.data(), 1, c.H * c.W, m_want.data());
+    for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+      std::fill(m_got.begin(), m_got.end(), -1.f);
+      kern->block_mean(x.data(), 1, c.H * c.W, m_got.data());
+      EXPECT_EQ(m_got, m_want) << kern->name() << " mean";
+    }
+  }
+}
+
+}  // namespace
+
+#endif  // INT8RT_TEST_X86_TWINS
