@@ -1,0 +1,107 @@
+"""Where HuBERT's INT8 error comes from (RESULTS_accuracy.md, acc33):
+
+- ``layers``: the auto INT8 engine against FP32 tensor by tensor
+  (``int8rt.accuracy.compare``) along the feature extractor, SQNR over all
+  frames and over the quiet frames alone (the 25 % of frames of least input
+  energy), and the output's centred cosine per frame-energy quartile.
+- ``skip``: centred cosine with named layers kept in float32 (``--fp32``, a
+  comma list of ONNX node names) and BuilderConfig options (``--option``).
+
+Model: benchmarks/realnets/new_families.py's ``hubert`` (newnets_bench.py
+exports it to ``--dir``); 32 calibration feeds (seed 2), 32 evaluation
+feeds (seed 1), as newnets_bench.py.
+Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/acc33_hubert_probe.py layers --dir D
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import newnets_bench as B  # noqa: E402
+from realnets import new_models as M  # noqa: E402
+
+HOP = 320  # HuBERT's feature extractor: one frame per 20 ms (strides 5 x 2^6)
+
+
+def build(path: str, calib: M.Feeds, algorithm: str, fp32=(), **options):
+    import int8rt
+    from int8rt.data_calibrator import make_calibrator
+
+    cfg = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
+    cfg.calibrator = make_calibrator(calib, algorithm=algorithm, batch_size=8)
+    cfg.layer_precisions = {n: "fp32" for n in fp32}
+    for k, v in options.items():
+        setattr(cfg, k, v)
+    return int8rt.build_engine(path, cfg)
+
+
+def frame_energy(x: np.ndarray, frames: int) -> np.ndarray:
+    """RMS of each frame's samples ([N, frames])."""
+    return np.sqrt((x[:, :frames * HOP].reshape(len(x), frames, HOP).astype(np.float64) ** 2).mean(-1))
+
+
+def per_quartile(out: np.ndarray, ref: np.ndarray, energy: np.ndarray) -> list[float]:
+    """Centred cosine over the frames of each input-energy quartile (quietest first)."""
+    o = out - out.mean(0)
+    r = ref - ref.mean(0)
+    edges = np.quantile(energy, [0, 0.25, 0.5, 0.75, 1.0])
+    res = []
+    for q in range(4):
+        m = (energy >= edges[q]) & (energy <= edges[q + 1])
+        a, b = o[m].ravel(), r[m].ravel()
+        res.append(round(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))), 4))
+    return res
+
+
+def layers(path: str, calib: M.Feeds, ev: M.Feeds, args) -> None:
+    from int8rt.accuracy.compare import compare
+
+    engine = build(path, calib, args.algorithm, **args.options)
+    ctx = engine.create_execution_context()
+    out = B.run_all(lambda f: ctx.run(f)["out"], ev, 4)
+    ref = B.run_all(lambda f: M.ort_session(path).run(None, f)[0], ev, 4)
+    energy = frame_energy(ev["x"], out.shape[1])
+    print("centred cosine", round(B.centred_cosine(out, ref), 4), "per energy quartile", per_quartile(out, ref, energy))
+    for row in compare(path, engine, ev, batch_size=8)[:args.rows]:
+        print(f"{row.name:28s} {row.op:22s} {row.precision:5s} sqnr {row.sqnr_db:6.1f} dB cos {row.cosine:.4f}")
+
+
+def skip(path: str, calib: M.Feeds, ev: M.Feeds, args) -> None:
+    ctx = build(path, calib, args.algorithm, [n for n in args.fp32.split(",") if n], **args.options)
+    ctx = ctx.create_execution_context()
+    out = B.run_all(lambda f: ctx.run(f)["out"], ev, 4)
+    ref = B.run_all(lambda f: M.ort_session(path).run(None, f)[0], ev, 4)
+    energy = frame_energy(ev["x"], out.shape[1])
+    print(f"fp32 {args.fp32 or '-'} options {args.options}: centred cosine {B.centred_cosine(out, ref):.4f}, "
+          f"per energy quartile {per_quartile(out, ref, energy)}", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("probe", choices=("layers", "skip"))
+    ap.add_argument("--dir", default="/tmp/newnets3/models2")
+    ap.add_argument("--algorithm", default="auto")
+    ap.add_argument("--option", action="append", default=[], help="a BuilderConfig field, e.g. unsigned_activations=True")
+    ap.add_argument("--fp32", default="", help="skip: ONNX node names kept in float32, comma separated")
+    ap.add_argument("--rows", type=int, default=40)
+    ap.add_argument("--calib", type=int, default=32)
+    ap.add_argument("--eval", type=int, default=32)
+    args = ap.parse_args()
+    args.options = {k: ast.literal_eval(v) for k, v in (o.split("=", 1) for o in args.option)}
+    import int8rt
+
+    int8rt.set_num_threads(1)
+    net, path = M.exported("hubert", args.dir)
+    calib, ev = net.feeds(args.calib, 2), net.feeds(args.eval, 1)
+    (layers if args.probe == "layers" else skip)(str(path), calib, ev, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

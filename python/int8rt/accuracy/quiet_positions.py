@@ -1,0 +1,116 @@
+"""The ``auto`` calibrator's float stem: the layers from a network input to
+a per-position normalisation, kept in float32 where most positions of the
+tensor that normalisation reads lie below one int8 step.
+
+Which layers. A *stem* is the chain that computes the tensor a
+LayerNormalization over the last axis (each position's channels) reads
+from one float32 network input alone: walking up from that tensor, every
+layer on the way has exactly one float32 input that is not a constant
+(shape tensors, int64, do not count), up to the input. HuBERT's and
+wav2vec2's feature extractor is one (raw samples -> 7 Conv1d with a
+GroupNorm of a group per channel and GELUs -> Transpose -> LayerNorm); so
+are a ViT's patch embedding and a ConvNeXt's patchify stem (one Conv each).
+
+When. A per-tensor int8 grid has one step for every position; a
+normalisation over each position's channels divides each position by its
+own spread. Where the positions' spreads differ by more than the grid's
+range (audio: silence and speech, 50 dB apart in the frames a HuBERT
+feature extractor produces), the quiet positions lie below one step of
+every int8 tensor along the stem: they round to nothing, or to one level,
+and the normalisation then scales that rounding up to the size of a loud
+position. Measured on the tensor the normalisation reads (float32 values
+of the judging samples, at the build's threshold): the share of positions
+whose RMS over the channels is below one step (threshold / 127). At
+``QUIET_SHARE`` or more, the stem kept in float32 is tried against the
+engine as it stands on the judging samples and kept where its output error
+is lower by ``auto_choice.MIN_GAIN`` (decision_rule.py, ``"margin"``).
+A threshold choice cannot help: the positions' spread is in the data, not
+in the tails a threshold clips (every method: held-out relative L2
+0.74-1.11 on HuBERT).
+
+Measured (benchmarks/RESULTS_accuracy.md, acc33): random-weight HuBERT on
+speech-like audio (25 % silence at -54 dBFS): 51-60 % of the frames the
+feature extractor hands its LayerNorm are below one step; centred cosine
+0.7252 -> 0.9998 with the stem in float32 (ONNX Runtime INT8 0.44), at the
+price of the stem's convolutions (most of HuBERT's multiply-adds at one
+second of audio). ViT and ConvNeXt patch stems: no position below a step,
+so nothing is tried there.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+__all__ = ["QUIET_SHARE", "quiet_share", "stems", "quiet_stems"]
+
+# The share of positions below one int8 step from which the float stem is
+# tried: HuBERT's 0.51-0.60 (module docstring) against 0.0 on the image
+# stems of the benchmarks; a few quiet positions (padding, a dark border)
+# are not worth a trial build.
+QUIET_SHARE = 0.1
+
+# the normalisation over each position's channels
+_PER_POSITION_NORMS = frozenset({"LayerNormalization"})
+
+
+def stems(network: Any, fp32_layers: Iterable[str] = ()) -> dict[str, list[str]]:
+    """Tensor a per-position normalisation reads -> the names of the layers
+    of its stem (module docstring), input side first, for each such tensor
+    computed from one float32 network input alone; layers in
+    ``fp32_layers`` count as stem layers already float."""
+    tensors, nodes = network.tensors(), network.nodes()
+    inputs = {i for i in network.inputs() if tensors[i]["dtype"] == "float32"}
+    producer = {o: n for n in nodes for o in n["outputs"]}
+    out: dict[str, list[str]] = {}
+    for node in nodes:
+        if node["op"] not in _PER_POSITION_NORMS or not node["inputs"]:
+            continue
+        read = node["inputs"][0]
+        if node["attrs"].get("axis", -1) not in (-1, len(tensors[read]["shape"]) - 1):
+            continue
+        chain, t = [], read
+        while t not in inputs:
+            layer = producer.get(t)
+            if layer is None or layer["op"] in _PER_POSITION_NORMS:  # no spread left past one
+                break
+            floats = [i for i in layer["inputs"] if i >= 0 and tensors[i]["dtype"] == "float32"
+                      and not tensors[i]["is_constant"]]
+            if len(floats) != 1:
+                break
+            chain.append(layer["name"])
+            t = floats[0]
+        if t in inputs and chain and not set(chain) <= set(fp32_layers):
+            out[tensors[read]["name"]] = chain[::-1]
+    return out
+
+
+def quiet_share(values: np.ndarray, threshold: float) -> float:
+    """The share of positions of ``values`` (every axis but the last) whose
+    RMS over the last axis (the channels) is below one step of the
+    symmetric int8 grid of ``threshold``."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim < 2 or v.size == 0 or not threshold > 0:
+        return 0.0
+    rms = np.sqrt((v.reshape(-1, v.shape[-1]) ** 2).mean(axis=1))
+    return float((rms < threshold / 127.0).mean())
+
+
+def quiet_stems(network: Any, thresholds: Mapping[str, float],
+                values: Callable[[list[str]], Mapping[str, np.ndarray]],
+                fp32_layers: Iterable[str] = ()) -> tuple[list[str], dict[str, float]]:
+    """The stem layers to try in float32, and the quiet share of each
+    stem's normalised tensor: the stems (:func:`stems`) whose tensor holds a
+    threshold in ``thresholds`` and a quiet share of at least
+    ``QUIET_SHARE`` on ``values(names) -> {name: float32 values}``."""
+    found = {k: v for k, v in stems(network, fp32_layers).items() if thresholds.get(k, 0.0) > 0}
+    if not found:
+        return [], {}
+    got = values(sorted(found))
+    shares = {k: round(quiet_share(got[k], thresholds[k]), 4) for k in found if k in got}
+    layers: list[str] = []
+    for k, share in shares.items():
+        if share >= QUIET_SHARE:
+            layers += [n for n in found[k] if n not in layers]
+    return layers, shares
+
