@@ -22,7 +22,7 @@ Which decisions read the uncentred error: bias correction always (its
 whole effect is a per-channel mean shift, which centring hides: collapse
 model, evaluation relative L2 0.134 -> 0.082 while the centred held-out
 error moved 0.8%; RESULTS_accuracy.md, acc20); the decisions made before
-it (unsigned activations, equalization) only where no bias correction
+it (the float stem, quiet_positions.py; unsigned activations, equalization) only where no bias correction
 follows (``BuilderConfig(bias_correction=False)``), since an offset they
 add or remove is otherwise bias correction's to remove. Measured on the
 collapse model over 16 weight seeds (RESULTS_accuracy.md, acc25): read
@@ -50,7 +50,7 @@ from .auto_choice import MIN_GAIN
 
 __all__ = ["DECISIONS", "TESTS", "describe", "keeps", "reads_uncentred", "report_errors"]
 
-DECISIONS = ("unsigned activations", "equalization", "bias correction")
+DECISIONS = ("float stem", "unsigned activations", "equalization", "bias correction")
 
 
 def _lower(a: Any, b: Any) -> bool:

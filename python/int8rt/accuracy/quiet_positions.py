@@ -38,11 +38,14 @@ so nothing is tried there.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
-__all__ = ["QUIET_SHARE", "quiet_share", "stems", "quiet_stems"]
+from . import decision_rule
+
+__all__ = ["QUIET_SHARE", "StemTrial", "Trial", "float_rows", "quiet_share", "quiet_stems", "stems", "try_stem"]
 
 # The share of positions below one int8 step from which the float stem is
 # tried: HuBERT's 0.51-0.60 (module docstring) against 0.0 on the image
@@ -96,6 +99,24 @@ def quiet_share(values: np.ndarray, threshold: float) -> float:
     return float((rms < threshold / 127.0).mean())
 
 
+def float_rows(network: Any, data: Any, batch_size: int) -> Callable[[list[str]], dict[str, np.ndarray]]:
+    """``values(names)`` for :func:`quiet_stems`: the float32 values of the
+    tensors ``names`` of ``network`` (a builder's optimized network) over
+    the samples ``data`` (taps.Samples), in runs of ``batch_size``, as rows
+    of the last axis (samples of different lengths stack)."""
+    from .taps import batches, fp32_tap_engine
+
+    def values(names: list[str]) -> dict[str, np.ndarray]:
+        ctx = fp32_tap_engine(network, names).create_execution_context()
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
+        for chunk in batches(data, batch_size):
+            out = ctx.run(chunk)
+            for k in names:
+                parts[k].append(np.asarray(out[k]).reshape(-1, np.shape(out[k])[-1]))
+        return {k: np.concatenate(v) for k, v in parts.items()}
+    return values
+
+
 def quiet_stems(network: Any, thresholds: Mapping[str, float],
                 values: Callable[[list[str]], Mapping[str, np.ndarray]],
                 fp32_layers: Iterable[str] = ()) -> tuple[list[str], dict[str, float]]:
@@ -114,3 +135,64 @@ def quiet_stems(network: Any, thresholds: Mapping[str, float],
             layers += [n for n in found[k] if n not in layers]
     return layers, shares
 
+
+
+# float_trial(layers) -> (a Builder like the build's with ``layers`` in
+# float32 too, a callable adopting it as the build's): builder.build_engine
+Trial = Callable[[list[str]], tuple[Any, Callable[[], None]]]
+
+
+@dataclass(frozen=True)
+class StemTrial:
+    """The float stem tried at one set of thresholds.
+
+    Attributes:
+        layers: the stem layers tried in float32 (none: nothing was tried).
+        shares: quiet share of each stem's normalised tensor.
+        current / tried: errors (auto_choice._Errors) of the build's engine
+            and of the one with the stem in float32 (None where not tried).
+        engine, builder, adopt: the engine tried, its Builder, and what
+            makes that Builder the build's.
+        uncentred: the decision reads the uncentred error too.
+    """
+
+    layers: list[str]
+    shares: dict[str, float]
+    current: Optional[Any] = None
+    tried: Optional[Any] = None
+    engine: Any = None
+    builder: Any = None
+    adopt: Optional[Callable[[], None]] = None
+    uncentred: bool = False
+
+    @property
+    def keep(self) -> bool:
+        """The stem stays float32: output error lower by the margin
+        (decision_rule.keeps, ``"margin"``: it costs the stem's speed)."""
+        return self.tried is not None and decision_rule.keeps(self.tried, self.current, test="margin",
+                                                              uncentred=self.uncentred)
+
+    def report(self) -> str:
+        """The build report's ``float_stem`` entry."""
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in self.shares.items())
+        if self.tried is None:
+            return f"off (positions below one int8 step: {shares or 'no stem'}; under {QUIET_SHARE:.0%})"
+        return (f"{'on' if self.keep else 'off'} (auto: {len(self.layers)} layers; positions below one int8 "
+                f"step: {shares})")
+
+
+def try_stem(network: Any, trial: Trial, scales: Mapping[str, float], current_errors: Callable[[], Any],
+             judge: Callable[[Any], Any], values: Callable[[list[str]], Mapping[str, np.ndarray]], *,
+             fp32_layers: Iterable[str] = (), bias_correction: Optional[bool] = None) -> StemTrial:
+    """The float stem (:func:`quiet_stems` at the thresholds of ``scales``,
+    int8 scales) tried against the build's engine at ``scales``, whose
+    errors on the judging samples ``current_errors()`` gives; ``judge``
+    scores the engine tried."""
+    thresholds = {k: v * 127.0 for k, v in scales.items()}
+    layers, shares = quiet_stems(network, thresholds, values, fp32_layers)
+    if not layers:
+        return StemTrial([], shares)
+    builder, adopt = trial(layers)
+    engine = builder.build(dict(scales))
+    return StemTrial(layers, shares, current_errors(), judge(engine), engine, builder, adopt,
+                     decision_rule.reads_uncentred("float stem", bias_correction))
