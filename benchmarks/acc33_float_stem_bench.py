@@ -50,6 +50,21 @@ def _tail(path: str, convs: int) -> list[str]:
     return [n.name for n in nodes[start:ln] if n.op_type in ("Conv", "Gelu", "Transpose")]
 
 
+def _one_file(path: str) -> str:
+    """A one-file copy of a model with external weights (``inline/`` beside
+    it, as newnets_bench.py makes): quant_pre_process re-saves the model in
+    a temporary folder and then cannot find the external weights."""
+    import onnx
+
+    if not os.path.exists(path + ".data"):
+        return path
+    inline = os.path.join(os.path.dirname(path), "inline", os.path.basename(path))
+    if not os.path.exists(inline):
+        os.makedirs(os.path.dirname(inline), exist_ok=True)
+        onnx.save(onnx.load(path), inline)
+    return inline
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", choices=("hubert", "wav2vec2"))
@@ -73,7 +88,7 @@ def main() -> int:
     quiet_positions.QUIET_SHARE = share
     after, s_after = _engine(path, calib)
     tail, s_tail = _engine(path, calib, _tail(path, args.tail))
-    q, _, _ = ort_int8(path, calib, 8)
+    q, _, _ = ort_int8(_one_file(path), calib, 8)
     qs = M.ort_session(q)
     f32 = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32"))
     runs = {"int8rt auto, rule off": before.create_execution_context(),
