@@ -24,21 +24,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import newnets_bench as B  # noqa: E402
+from newnets_probe import int8rt_engine as build  # noqa: E402
 from realnets import new_models as M  # noqa: E402
 
 HOP = 320  # HuBERT's feature extractor: one frame per 20 ms (strides 5 x 2^6)
-
-
-def build(path: str, calib: M.Feeds, algorithm: str, fp32=(), **options):
-    import int8rt
-    from int8rt.data_calibrator import make_calibrator
-
-    cfg = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
-    cfg.calibrator = make_calibrator(calib, algorithm=algorithm, batch_size=8)
-    cfg.layer_precisions = {n: "fp32" for n in fp32}
-    for k, v in options.items():
-        setattr(cfg, k, v)
-    return int8rt.build_engine(path, cfg)
 
 
 def frame_energy(x: np.ndarray, frames: int) -> np.ndarray:
