@@ -3,9 +3,10 @@ wav2vec2 (benchmarks/realnets: random weights, speech-like audio): centred
 cosine against FP32 and CPU time per run, before and after the rule.
 
 Engines: int8rt ``auto`` with the rule off (``QUIET_SHARE`` above 1: the
-engine auto built before acc33) and on; int8rt ``auto`` with only the
-stem's last ``--tail`` Convs (and the layers after them) in float32 by hand
-(is a part of the stem enough?); ONNX Runtime quantize_static (QDQ,
+engine auto built before acc33) and on; the same with ``BuilderConfig(bf16=True)`` (the float layers, the
+stem's Convs among them, in BF16); int8rt ``auto`` with only the
+stem's last ``--tail`` Convs (and the layers after them) in float32 by hand,
+the rule off (is a part of the stem enough?); ONNX Runtime quantize_static (QDQ,
 per-channel, MinMax, wheelnets_bench.ort_int8) and FP32. 32 calibration
 feeds (seed 2), 32 evaluation feeds (seed 1), as newnets_bench.py. CPU
 time: one thread each, ``time.thread_time`` per run of one feed (batch 1),
@@ -29,10 +30,10 @@ from newnets_probe import int8rt_engine  # noqa: E402
 from realnets import new_models as M  # noqa: E402
 
 
-def _engine(path: str, calib: M.Feeds, fp32=()):
+def _engine(path: str, calib: M.Feeds, fp32=(), **options):
     """auto's engine and its build's CPU seconds."""
     t0 = time.process_time()
-    engine = int8rt_engine(path, calib, "auto", fp32)
+    engine = int8rt_engine(path, calib, "auto", fp32, **options)
     return engine, time.process_time() - t0
 
 
@@ -78,23 +79,26 @@ def main() -> int:
     fp32 = M.ort_session(path)
     ref = B.run_all(lambda f: fp32.run(None, f)[0], ev, 4)
     share = quiet_positions.QUIET_SHARE
-    quiet_positions.QUIET_SHARE = 2.0
+    quiet_positions.QUIET_SHARE = 2.0  # the rule off
     before, s_before = _engine(path, calib)
+    tail, s_tail = _engine(path, calib, _tail(path, args.tail))
     quiet_positions.QUIET_SHARE = share
     after, s_after = _engine(path, calib)
-    tail, s_tail = _engine(path, calib, _tail(path, args.tail))
+    bf16, s_bf16 = _engine(path, calib, bf16=True)
     q, _, _ = ort_int8(_one_file(path), calib, 8)
     qs = M.ort_session(q)
     f32 = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32"))
     runs = {"int8rt auto, rule off": before.create_execution_context(),
             "int8rt auto (float stem)": after.create_execution_context(),
-            f"int8rt auto, last {args.tail} convs float": tail.create_execution_context(),
+            f"int8rt auto, rule off, last {args.tail} convs float": tail.create_execution_context(),
+            "int8rt auto, bf16=True (stem in BF16)": bf16.create_execution_context(),
             "int8rt FP32": f32.create_execution_context()}
     calls = {k: (lambda c: lambda f: c.run(f)["out"])(c) for k, c in runs.items()}
     calls["ORT INT8"] = lambda f: qs.run(None, f)[0]
     calls["ORT FP32"] = lambda f: fp32.run(None, f)[0]
     builds = {"int8rt auto, rule off": s_before, "int8rt auto (float stem)": s_after,
-              f"int8rt auto, last {args.tail} convs float": s_tail}
+              "int8rt auto, bf16=True (stem in BF16)": s_bf16,
+              f"int8rt auto, rule off, last {args.tail} convs float": s_tail}
     print(f"{args.name}: float stem {after.build_report().auto_choice.get('float_stem')}", flush=True)
     one = {k: np.ascontiguousarray(v[:1]) for k, v in ev.items()}
     times: dict[str, list[float]] = {k: [] for k in calls}

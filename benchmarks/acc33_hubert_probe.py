@@ -78,6 +78,7 @@ def main() -> int:
     ap.add_argument("--algorithm", default="auto")
     ap.add_argument("--option", action="append", default=[], help="a BuilderConfig field, e.g. unsigned_activations=True")
     ap.add_argument("--fp32", default="", help="skip: ONNX node names kept in float32, comma separated")
+    ap.add_argument("--rule-off", action="store_true", help="auto without its float stem (quiet_positions.py)")
     ap.add_argument("--rows", type=int, default=40)
     ap.add_argument("--calib", type=int, default=32)
     ap.add_argument("--eval", type=int, default=32)
@@ -86,6 +87,10 @@ def main() -> int:
     import int8rt
 
     int8rt.set_num_threads(1)
+    if args.rule_off:
+        from int8rt.accuracy import quiet_positions
+
+        quiet_positions.QUIET_SHARE = 2.0
     net, path = M.exported("hubert", args.dir)
     calib, ev = net.feeds(args.calib, 2), net.feeds(args.eval, 1)
     (layers if args.probe == "layers" else skip)(str(path), calib, ev, args)
