@@ -106,18 +106,45 @@ def test_quiet_share_counts_positions_below_one_step() -> None:
     assert quiet_positions.quiet_share(rows, 0.0) == 0.0
 
 
-def test_auto_keeps_the_quiet_stem_in_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stem_precisions_bf16_convs_where_native() -> None:
+    """The stem's Convs in BF16 where BF16 runs natively, every other layer
+    (and everything under an ISA cap below AVX-512) in float32."""
+    network = _core.Builder(_to_network(_audio_model(), None), "int8").optimized_network()
+    chain = quiet_positions.stems(network)["frames"]
+    ops = {n["name"]: n["op"] for n in network.nodes()}
+    try:
+        int8rt.set_max_isa("avx2")
+        assert not quiet_positions.native_bf16()
+        assert set(quiet_positions.stem_precisions(network, chain).values()) == {"fp32"}
+    finally:
+        int8rt.set_max_isa(None)
+    if not quiet_positions.native_bf16():
+        pytest.skip("no AVX512-BF16 here: the float32 case above is the one that runs")
+    got = quiet_positions.stem_precisions(network, chain)
+    assert {n for n, p in got.items() if p == "bf16"} == {n for n in chain if ops[n] == "Conv"}
+
+
+@pytest.mark.parametrize("cap", [None, "avx2"])
+def test_auto_keeps_the_quiet_stem_out_of_int8(monkeypatch: pytest.MonkeyPatch, cap) -> None:
     """Half the frames silent: auto with the rule off (QUIET_SHARE above 1)
     loses the silent frames (centred cosine below 0.9); with it, the stem is
-    tried, kept, reported, and the engine is within 0.01 of float32."""
+    tried, kept, reported, and the engine is within 0.01 of float32; its
+    Convs in BF16 where that runs natively (no ISA cap), in float32 under
+    an AVX2 cap."""
     rng = np.random.default_rng(3)
     model, calib, evaluation = _audio_model(), _audio(64, rng), _audio(32, rng)
-    monkeypatch.setattr(quiet_positions, "QUIET_SHARE", 2.0)
-    without, report = _engine_score(model, calib, evaluation)
-    assert report["float_stem"].startswith("off (positions below one int8 step: frames")
-    monkeypatch.undo()
-    with_, report = _engine_score(model, calib, evaluation)
-    assert report["float_stem"].startswith("on (auto: ")
+    int8rt.set_max_isa(cap)
+    try:
+        monkeypatch.setattr(quiet_positions, "QUIET_SHARE", 2.0)
+        without, report = _engine_score(model, calib, evaluation)
+        assert report["float_stem"].startswith("off (positions below one int8 step: frames")
+        monkeypatch.undo()
+        with_, report = _engine_score(model, calib, evaluation)
+        bf16 = 2 if quiet_positions.native_bf16() else 0
+    finally:
+        int8rt.set_max_isa(None)
+    assert bf16 == 0 or cap is None
+    assert report["float_stem"].startswith(f"on (auto: 10 layers, {bf16} of them in BF16; ")
     assert report["errors"]["float stem on"] < report["errors"]["float stem off"]
     assert without < 0.9 < 0.99 < with_, (without, with_)
 

@@ -612,8 +612,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             trial = rewrites.replay(_core.Builder(network, **{**args, "unsigned_activations": on}))
             return trial, lambda: args.update(unsigned_activations=on)
 
-        def float_trial(layers: list[str]) -> tuple[_core.Builder, Callable[[], None]]:  # auto's float stem
-            precisions = {**args["layer_precisions"], **{n: "fp32" for n in layers}}
+        def float_trial(layers: dict[str, str]) -> tuple[_core.Builder, Callable[[], None]]:  # auto's float stem
+            precisions = {**args["layer_precisions"], **layers}
             trial = rewrites.replay(_core.Builder(network, **{**args, "layer_precisions": precisions}))
             return trial, lambda: args.update(layer_precisions=precisions)
 

@@ -128,7 +128,7 @@ class CalibrationRun:
         # with unsigned_trial(on) -> (a Builder like the build's with them on / off, adopt that for the build's)
         self._unsigned = unsigned
         self._unsigned_trial = unsigned_trial
-        self._float_trial = float_trial  # auto's float stem: float_trial(layers) (quiet_positions.py)
+        self._float_trial = float_trial  # auto's float stem: float_trial({layer: precision}) (quiet_positions.py)
         self._unsigned_decided = False  # auto ran the trial (so may decide again: _redecide_unsigned)
         self._int8_names: set[str] = set()
         self._at_range: set[str] = set()  # auto: tensors every set holds at their range (input_range.py)
