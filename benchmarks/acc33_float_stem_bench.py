@@ -3,8 +3,10 @@ wav2vec2 (benchmarks/realnets: random weights, speech-like audio): centred
 cosine against FP32 and CPU time per run, before and after the rule.
 
 Engines: int8rt ``auto`` with the rule off (``QUIET_SHARE`` above 1: the
-engine auto built before acc33) and on; the same with ``BuilderConfig(bf16=True)`` (the float layers, the
-stem's Convs among them, in BF16); int8rt ``auto`` with only the
+engine auto built before acc33) and on (the stem's Convs in BF16 where
+that is native); on with the stem in float32 (as where BF16 is not
+native); on with ``BuilderConfig(bf16=True)`` (every float layer with a
+BF16 kernel in BF16); int8rt ``auto`` with only the
 stem's last ``--tail`` Convs (and the layers after them) in float32 by hand,
 the rule off (is a part of the stem enough?); ONNX Runtime quantize_static (QDQ,
 per-channel, MinMax, wheelnets_bench.ort_int8) and FP32. 32 calibration
@@ -84,20 +86,25 @@ def main() -> int:
     tail, s_tail = _engine(path, calib, _tail(path, args.tail))
     quiet_positions.QUIET_SHARE = share
     after, s_after = _engine(path, calib)
+    native = quiet_positions.native_bf16
+    quiet_positions.native_bf16 = lambda: False  # the stem in float32, as on a CPU without AVX512-BF16
+    f32stem, s_f32stem = _engine(path, calib)
+    quiet_positions.native_bf16 = native
     bf16, s_bf16 = _engine(path, calib, bf16=True)
     q, _, _ = ort_int8(_one_file(path), calib, 8)
     qs = M.ort_session(q)
     f32 = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32"))
     runs = {"int8rt auto, rule off": before.create_execution_context(),
-            "int8rt auto (float stem)": after.create_execution_context(),
+            "int8rt auto (stem out of int8)": after.create_execution_context(),
             f"int8rt auto, rule off, last {args.tail} convs float": tail.create_execution_context(),
-            "int8rt auto, bf16=True (stem in BF16)": bf16.create_execution_context(),
+            "int8rt auto, stem in float32": f32stem.create_execution_context(),
+            "int8rt auto, bf16=True": bf16.create_execution_context(),
             "int8rt FP32": f32.create_execution_context()}
     calls = {k: (lambda c: lambda f: c.run(f)["out"])(c) for k, c in runs.items()}
     calls["ORT INT8"] = lambda f: qs.run(None, f)[0]
     calls["ORT FP32"] = lambda f: fp32.run(None, f)[0]
-    builds = {"int8rt auto, rule off": s_before, "int8rt auto (float stem)": s_after,
-              "int8rt auto, bf16=True (stem in BF16)": s_bf16,
+    builds = {"int8rt auto, rule off": s_before, "int8rt auto (stem out of int8)": s_after,
+              "int8rt auto, stem in float32": s_f32stem, "int8rt auto, bf16=True": s_bf16,
               f"int8rt auto, rule off, last {args.tail} convs float": s_tail}
     print(f"{args.name}: float stem {after.build_report().auto_choice.get('float_stem')}", flush=True)
     one = {k: np.ascontiguousarray(v[:1]) for k, v in ev.items()}
