@@ -6,6 +6,11 @@
   energy), and the output's centred cosine per frame-energy quartile.
 - ``skip``: centred cosine with named layers kept in float32 (``--fp32``, a
   comma list of ONNX node names) and BuilderConfig options (``--option``).
+- ``tensors``: ONNX Runtime FP32 only: each feature-extractor tensor's SQNR
+  quantized alone (symmetric int8 per tensor at minmax and at the best of
+  60 thresholds, per channel at minmax); the per-frame RMS over the
+  channels of the tensor the LayerNorm reads; the output's centred cosine
+  with white noise added to the input or to that tensor.
 
 Model: benchmarks/realnets/new_families.py's ``hubert`` (newnets_bench.py
 exports it to ``--dir``); 32 calibration feeds (seed 2), 32 evaluation
@@ -71,9 +76,60 @@ def skip(path: str, calib: M.Feeds, ev: M.Feeds, args) -> None:
           f"per energy quartile {per_quartile(out, ref, energy)}", flush=True)
 
 
+TAPS = ("x", "conv1d", "gelu", "conv1d_1", "gelu_1", "conv1d_2", "gelu_2", "gelu_3", "gelu_4", "gelu_5", "gelu_6",
+        "transpose")
+
+
+def _sqnr(v: np.ndarray, threshold) -> float:
+    q = np.clip(np.round(v / (threshold / 127)), -128, 127) * (threshold / 127)
+    return float(10 * np.log10((v ** 2).sum() / max(((q - v) ** 2).sum(), 1e-30)))
+
+
+def _noisy(v: np.ndarray, db: float, rng: np.random.Generator) -> np.ndarray:
+    n = rng.standard_normal(v.shape).astype(np.float32)
+    return v + n * (np.linalg.norm(v) / np.linalg.norm(n) * 10 ** (-db / 20))
+
+
+def tensors(path: str, ev: M.Feeds) -> None:
+    import tempfile
+
+    import onnx
+    import onnx.utils
+
+    scratch = tempfile.mkdtemp(prefix="acc33_")  # the tapped and cut copies of the model
+    m = onnx.load(path)
+    m.graph.output.extend(onnx.helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in TAPS)
+    tapped = os.path.join(scratch, "hubert.taps.onnx")
+    onnx.save(m, tapped, save_as_external_data=True, location="hubert.taps.onnx.data")
+    values = dict(zip(TAPS, M.ort_session(tapped).run(list(TAPS), ev)))
+    for name, v in values.items():
+        v = v.astype(np.float64)
+        amax = np.abs(v).max()
+        best = max(_sqnr(v, amax * f) for f in np.linspace(0.05, 1, 60))
+        per_channel = f", per channel {_sqnr(v, np.abs(v).max(axis=(0, 2), keepdims=True)):.1f}" if v.ndim == 3 and \
+            name != "transpose" else ""
+        print(f"{name:10s} alone: minmax {_sqnr(v, amax):.1f} dB, best {best:.1f} dB{per_channel}")
+    frames = values["transpose"]
+    rms = np.sqrt((frames.astype(np.float64) ** 2).mean(-1))
+    print("per-frame RMS over the channels, percentiles 1/10/50/90/99:", np.percentile(rms, [1, 10, 50, 90, 99]).round(4),
+          "; corr(log RMS, log input frame RMS):",
+          round(float(np.corrcoef(np.log(rms).ravel(), np.log(frame_energy(ev["x"], rms.shape[1]) + 1e-9).ravel())[0, 1]), 3))
+    full = M.ort_session(path)
+    ref = full.run(None, ev)[0]
+    rng = np.random.default_rng(0)
+    for db in (60, 45, 35):
+        print(f"input + noise at {db} dB: centred cosine {B.centred_cosine(full.run(None, {'x': _noisy(ev['x'], db, rng)})[0], ref):.4f}")
+    tail = os.path.join(scratch, "hubert.tail.onnx")
+    onnx.utils.extract_model(path, tail, ["transpose", "x"], [m.graph.output[0].name])
+    rest = M.ort_session(tail)
+    for db in (40, 30, 20):
+        got = rest.run(None, {"transpose": _noisy(frames, db, rng), "x": ev["x"]})[0]
+        print(f"feature extractor output + noise at {db} dB: centred cosine {B.centred_cosine(got, ref):.4f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("probe", choices=("layers", "skip"))
+    ap.add_argument("probe", choices=("layers", "skip", "tensors"))
     ap.add_argument("--dir", default="/tmp/newnets3/models2")
     ap.add_argument("--algorithm", default="auto")
     ap.add_argument("--option", action="append", default=[], help="a BuilderConfig field, e.g. unsigned_activations=True")
@@ -93,7 +149,10 @@ def main() -> int:
         quiet_positions.QUIET_SHARE = 2.0
     net, path = M.exported("hubert", args.dir)
     calib, ev = net.feeds(args.calib, 2), net.feeds(args.eval, 1)
-    (layers if args.probe == "layers" else skip)(str(path), calib, ev, args)
+    if args.probe == "tensors":
+        tensors(str(path), net.feeds(8, 1))
+    else:
+        (layers if args.probe == "layers" else skip)(str(path), calib, ev, args)
     return 0
 
 
