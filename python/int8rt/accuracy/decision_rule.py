@@ -23,8 +23,9 @@ whole effect is a per-channel mean shift, which centring hides: collapse
 model, evaluation relative L2 0.134 -> 0.082 while the centred held-out
 error moved 0.8%; RESULTS_accuracy.md, acc20); the decisions made before
 it (the float stem, quiet_positions.py; unsigned activations,
-equalization) only where no bias correction follows (``BuilderConfig(bias_correction=False)``), since an offset they
-add or remove is otherwise bias correction's to remove. Measured on the
+equalization) only where no bias correction follows
+(``BuilderConfig(bias_correction=False)``), since an offset they add or
+remove is otherwise bias correction's to remove. Measured on the
 collapse model over 16 weight seeds (RESULTS_accuracy.md, acc25): read
 uncentred, equalization is kept on 5 more seeds; with bias correction
 following, the final engines' relative L2 summed over those 5 is the same

@@ -562,10 +562,10 @@ class CalibrationRun:
 
     def _decide_stem(self, scales: dict[str, float]) -> bool:
         """auto: the layers from an input to a per-position LayerNorm kept
-        in float32 where most positions it reads are below one int8 step at
-        ``scales`` and the judging samples' output error says so
-        (quiet_positions.py). Recorded in the report. Returns whether the
-        build's builder changed."""
+        out of int8 (float32; their Convs in BF16 where native) where most
+        positions it reads are below one int8 step at ``scales`` and the
+        judging samples' output error says so (quiet_positions.py).
+        Recorded in the report. Returns whether the build's builder changed."""
         if self._float_trial is None or self._judge is None or self.router.search_data() is None:
             return False
         t0 = time.perf_counter()
