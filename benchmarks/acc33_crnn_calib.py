@@ -36,7 +36,8 @@ def held(path: str, calib: M.Feeds) -> None:
     for alg in METHODS:
         run = int8rt_context(path, kept, alg, unsigned_activations=True)
         got = np.concatenate([run(b) for b in B._batches(h, 8)], 1).transpose(1, 0, 2)
-        lines = np.linalg.norm((got - ref).reshape(len(out), -1), axis=1) / np.linalg.norm(ref.reshape(len(out), -1), axis=1)
+        lines = (np.linalg.norm((got - ref).reshape(len(out), -1), axis=1)
+                 / np.linalg.norm(ref.reshape(len(out), -1), axis=1))
         print(f"{alg}: 8 held-out lines, relative L2 {np.linalg.norm(got - ref) / np.linalg.norm(ref):.4f}, "
               f"per line {[round(float(x), 3) for x in lines]}", flush=True)
 

@@ -48,7 +48,8 @@ def main() -> int:
         a = np.concatenate([o.transpose(1, 0, 2) for o in outs])  # [N, T, 97]
         r = np.concatenate([o.transpose(1, 0, 2) for o in refs])
         print(f"{args.name} {k:24s} bench metric {B.centred_cosine(np.concatenate(outs), np.concatenate(refs)):.5f}  "
-              f"over the samples {B.centred_cosine(a, r):.5f}  argmax agreement {(a.argmax(-1) == r.argmax(-1)).mean():.4f}",
+              f"over the samples {B.centred_cosine(a, r):.5f}  "
+              f"argmax agreement {(a.argmax(-1) == r.argmax(-1)).mean():.4f}",
               flush=True)
     return 0
 

@@ -106,19 +106,21 @@ def tensors(path: str, ev: M.Feeds) -> None:
         v = v.astype(np.float64)
         amax = np.abs(v).max()
         best = max(_sqnr(v, amax * f) for f in np.linspace(0.05, 1, 60))
-        per_channel = f", per channel {_sqnr(v, np.abs(v).max(axis=(0, 2), keepdims=True)):.1f}" if v.ndim == 3 and \
-            name != "transpose" else ""
+        channels = v.ndim == 3 and name != "transpose"  # [N, C, T]
+        per_channel = f", per channel {_sqnr(v, np.abs(v).max(axis=(0, 2), keepdims=True)):.1f}" if channels else ""
         print(f"{name:10s} alone: minmax {_sqnr(v, amax):.1f} dB, best {best:.1f} dB{per_channel}")
     frames = values["transpose"]
     rms = np.sqrt((frames.astype(np.float64) ** 2).mean(-1))
-    print("per-frame RMS over the channels, percentiles 1/10/50/90/99:", np.percentile(rms, [1, 10, 50, 90, 99]).round(4),
-          "; corr(log RMS, log input frame RMS):",
-          round(float(np.corrcoef(np.log(rms).ravel(), np.log(frame_energy(ev["x"], rms.shape[1]) + 1e-9).ravel())[0, 1]), 3))
+    loudness = np.log(frame_energy(ev["x"], rms.shape[1]) + 1e-9).ravel()
+    print("per-frame RMS over the channels, percentiles 1/10/50/90/99:",
+          np.percentile(rms, [1, 10, 50, 90, 99]).round(4), "; corr(log RMS, log input frame RMS):",
+          round(float(np.corrcoef(np.log(rms).ravel(), loudness)[0, 1]), 3))
     full = M.ort_session(path)
     ref = full.run(None, ev)[0]
     rng = np.random.default_rng(0)
     for db in (60, 45, 35):
-        print(f"input + noise at {db} dB: centred cosine {B.centred_cosine(full.run(None, {'x': _noisy(ev['x'], db, rng)})[0], ref):.4f}")
+        got = full.run(None, {"x": _noisy(ev["x"], db, rng)})[0]
+        print(f"input + noise at {db} dB: centred cosine {B.centred_cosine(got, ref):.4f}")
     tail = os.path.join(scratch, "hubert.tail.onnx")
     onnx.utils.extract_model(path, tail, ["transpose", "x"], [m.graph.output[0].name])
     rest = M.ort_session(tail)
@@ -132,7 +134,8 @@ def main() -> int:
     ap.add_argument("probe", choices=("layers", "skip", "tensors"))
     ap.add_argument("--dir", default="/tmp/newnets3/models2")
     ap.add_argument("--algorithm", default="auto")
-    ap.add_argument("--option", action="append", default=[], help="a BuilderConfig field, e.g. unsigned_activations=True")
+    ap.add_argument("--option", action="append", default=[],
+                    help="a BuilderConfig field, e.g. unsigned_activations=True")
     ap.add_argument("--fp32", default="", help="skip: ONNX node names kept in float32, comma separated")
     ap.add_argument("--rule-off", action="store_true", help="auto without its float stem (quiet_positions.py)")
     ap.add_argument("--rows", type=int, default=40)

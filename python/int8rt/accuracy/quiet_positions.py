@@ -50,8 +50,8 @@ import numpy as np
 
 from . import decision_rule
 
-__all__ = ["QUIET_SHARE", "StemTrial", "Trial", "float_rows", "native_bf16", "quiet_share", "quiet_stems", "stem_precisions",
-           "stems", "try_stem"]
+__all__ = ["QUIET_SHARE", "StemTrial", "Trial", "float_rows", "native_bf16", "quiet_share", "quiet_stems",
+           "stem_precisions", "stems", "try_stem"]
 
 # The share of positions below one int8 step from which the float stem is
 # tried: HuBERT's and wav2vec2's 0.71 (module docstring) against 0.0 on
