@@ -27,7 +27,10 @@ import newnets_bench as B  # noqa: E402
 from realnets import new_models as M, seg_models  # noqa: E402
 
 
-def int8rt_context(path: str, calib: M.Feeds, algorithm: str, skip=(), **options):
+def int8rt_engine(path: str, calib: M.Feeds, algorithm: str, skip=(), **options):
+    """The int8rt INT8 engine of ``path`` calibrated on ``calib`` (batches of
+    8) by ``algorithm``, the layers ``skip`` in float32, BuilderConfig
+    ``options`` set."""
     import int8rt
     from int8rt.data_calibrator import make_calibrator
 
@@ -36,7 +39,11 @@ def int8rt_context(path: str, calib: M.Feeds, algorithm: str, skip=(), **options
     cfg.layer_precisions = {n: "fp32" for n in skip}
     for k, v in options.items():
         setattr(cfg, k, v)
-    ctx = int8rt.build_engine(path, cfg).create_execution_context()
+    return int8rt.build_engine(path, cfg)
+
+
+def int8rt_context(path: str, calib: M.Feeds, algorithm: str, skip=(), **options):
+    ctx = int8rt_engine(path, calib, algorithm, skip, **options).create_execution_context()
     return lambda f: ctx.run(f)["out"]
 
 

@@ -628,6 +628,11 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             trial = rewrites.replay(_core.Builder(network, **{**args, "unsigned_activations": on}))
             return trial, lambda: args.update(unsigned_activations=on)
 
+        def float_trial(layers: dict[str, str]) -> tuple[_core.Builder, Callable[[], None]]:  # auto's float stem
+            precisions = {**args["layer_precisions"], **layers}
+            trial = rewrites.replay(_core.Builder(network, **{**args, "layer_precisions": precisions}))
+            return trial, lambda: args.update(layer_precisions=precisions)
+
         rewrites = _Rewrites(builder)
         rewrites.rewrite(network, config, calibrator, session)
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
@@ -642,13 +647,13 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
                              equalize=None if config.equalize is not None else
                              lambda skip, computed: rewrites.equalized_copy(lambda: _core.Builder(network, **args),
                                                                             skip, computed),
-                             equalized=bool(rewrites.rescaled))
+                             equalized=bool(rewrites.rescaled), float_trial=float_trial)
         result = _calibrate(builder, network, model, config, calibrator, run, session, rewrites)
         run.before_build(result)
         builder = run.builder  # another one where auto kept cross-layer equalization or unsigned activations
 
         def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
-            precisions = {**(config.layer_precisions or {}), **{n: "fp32" for n in fp32_nodes}}
+            precisions = {**args["layer_precisions"], **{n: "fp32" for n in fp32_nodes}}  # auto's float stem too
             return run.corrected(rewrites.replay(_core.Builder(network, **dict(args, layer_precisions=precisions))),
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 

@@ -22,9 +22,10 @@ Which decisions read the uncentred error: bias correction always (its
 whole effect is a per-channel mean shift, which centring hides: collapse
 model, evaluation relative L2 0.134 -> 0.082 while the centred held-out
 error moved 0.8%; RESULTS_accuracy.md, acc20); the decisions made before
-it (unsigned activations, equalization) only where no bias correction
-follows (``BuilderConfig(bias_correction=False)``), since an offset they
-add or remove is otherwise bias correction's to remove. Measured on the
+it (the float stem, quiet_positions.py; unsigned activations,
+equalization) only where no bias correction follows
+(``BuilderConfig(bias_correction=False)``), since an offset they add or
+remove is otherwise bias correction's to remove. Measured on the
 collapse model over 16 weight seeds (RESULTS_accuracy.md, acc25): read
 uncentred, equalization is kept on 5 more seeds; with bias correction
 following, the final engines' relative L2 summed over those 5 is the same
@@ -34,7 +35,8 @@ following, the final engines' relative L2 summed over those 5 is the same
 What differs between the decisions is the test, each argued where the
 decision is made: ``"lower"`` (strictly: unsigned activations, the same
 thresholds on a finer grid), ``"margin"`` (by ``auto_choice.MIN_GAIN``:
-bias correction, equalization with thresholds from the whole pass),
+bias correction, equalization with thresholds from the whole pass, the
+float stem: quiet_positions.py),
 ``"clearly"`` (margin and t-test: equalization with thresholds from the
 kept samples only). Where the judged batches carry their recordings
 (recordings.py), every test is recordings.below at its margin (none for
@@ -50,7 +52,7 @@ from .auto_choice import MIN_GAIN
 
 __all__ = ["DECISIONS", "TESTS", "describe", "keeps", "reads_uncentred", "report_errors"]
 
-DECISIONS = ("unsigned activations", "equalization", "bias correction")
+DECISIONS = ("float stem", "unsigned activations", "equalization", "bias correction")
 
 
 def _lower(a: Any, b: Any) -> bool:

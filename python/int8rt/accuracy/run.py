@@ -31,7 +31,7 @@ from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
 from .._numerics import scale_from_amax
-from . import auto_choice, check, crossval, decision_rule, mixed, unsigned_form
+from . import auto_choice, check, crossval, decision_rule, mixed, quiet_positions, unsigned_form
 from . import bias_correction as biascorr
 from . import bias_groups, sequence_axis
 from . import branch_bias
@@ -79,7 +79,8 @@ class CalibrationRun:
                                                                     Callable[[], None]]]] = None,
                  equalized: bool = False, unsigned: Optional[bool] = False,
                  unsigned_trial: Optional[Callable[[bool], tuple[Any, Callable[[], None]]]] = None,
-                 groups: Optional[Sequence[Hashable]] = None) -> None:
+                 groups: Optional[Sequence[Hashable]] = None,
+                 float_trial: Optional[quiet_positions.Trial] = None) -> None:
         self._builder = builder
         self._network = builder.optimized_network()
         self._calibrator = calibrator
@@ -127,6 +128,7 @@ class CalibrationRun:
         # with unsigned_trial(on) -> (a Builder like the build's with them on / off, adopt that for the build's)
         self._unsigned = unsigned
         self._unsigned_trial = unsigned_trial
+        self._float_trial = float_trial  # auto's float stem: float_trial({layer: precision}) (quiet_positions.py)
         self._unsigned_decided = False  # auto ran the trial (so may decide again: _redecide_unsigned)
         self._int8_names: set[str] = set()
         self._at_range: set[str] = set()  # auto: tensors every set holds at their range (input_range.py)
@@ -271,6 +273,10 @@ class CalibrationRun:
         # with it was 0.916 centred cosine against 0.943 with mse
         # (RESULTS_accuracy.md, 2026-12-04 night).
         default = auto_choice.DEFAULT_METHOD if auto_choice.DEFAULT_METHOD in sets else first
+        # the float stem first, at the same thresholds, so that the forms and sets are scored with it
+        if self._decide_stem(_scales(sets[default][0])):
+            engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
+            self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         if self._decide_unsigned(_scales(sets[default][0]), from_cache=False):
             # the sets' engines again, unsigned (the default set's is the trial's)
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
@@ -553,6 +559,38 @@ class CalibrationRun:
         assert self._auto is not None
         self._auto["bias_correction_samples"] = self.router.samples(both)  # the shifts' (the decision's: the kept ones)
         return refit
+
+    def _decide_stem(self, scales: dict[str, float]) -> bool:
+        """auto: the layers from an input to a per-position LayerNorm kept
+        out of int8 (float32; their Convs in BF16 where native) where most
+        positions it reads are below one int8 step at ``scales`` and the
+        judging samples' output error says so (quiet_positions.py).
+        Recorded in the report. Returns whether the build's builder changed."""
+        if self._float_trial is None or self._judge is None or self.router.search_data() is None:
+            return False
+        t0 = time.perf_counter()
+        trial = quiet_positions.try_stem(self._network, self._float_trial, scales, lambda: self._plain_errors(scales),
+                                         self._judge, quiet_positions.float_rows(self._network, self._judge.data,
+                                                                                 self._chunk),
+                                         fp32_layers=self._fp32_layers,
+                                         bias_correction=self.bias_correction)
+        self._seconds["auto_float_stem"] = time.perf_counter() - t0
+        if not trial.shares:
+            return False
+        self._auto["float_stem"] = trial.report()
+        if trial.tried is None:
+            return False
+        self._auto["errors"].update(decision_rule.report_errors("float stem", trial.current, trial.tried))
+        logger.info("auto calibration: float stem %s (%d layers; output relative L2 on %d %s samples: %s)",
+                    "kept" if trial.keep else "left int8", len(trial.layers), self._auto["samples"], self._where,
+                    decision_rule.describe(trial.current, trial.tried))
+        if not trial.keep:
+            return False
+        trial.adopt()
+        self._fp32_layers |= set(trial.layers)
+        self._builder = trial.builder
+        self._plain = (dict(scales), trial.engine, trial.tried)  # the build's engine without a correction now
+        return True
 
     def _decide_unsigned(self, scales: dict[str, float], *, from_cache: bool) -> bool:
         """auto with ``unsigned_activations=None``: unsigned activations
