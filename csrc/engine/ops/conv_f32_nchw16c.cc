@@ -1,6 +1,8 @@
 // The float32 Conv on NCHW16c tensors (conv_f32_nchw16c.h): a 1x1 conv of
-// one group (stride 1, no padding), a depthwise conv, or a dense conv from
-// an NCHW image into a blocked output (a stem), on the nchw16c_f32
+// one group (stride 1, no padding: the pointwise kernel), a depthwise conv,
+// a dense conv from an NCHW image into a blocked output (a stem), or any
+// other dense conv of one group from a blocked input (3x3, strided 1x1: the
+// conv kernel), on the nchw16c_f32
 // kernel family (kernels/nchw16c_f32.h), with the weights packed once into
 // the kernels' blocked rows (zero past the real channels, so padded lanes
 // are never read into a real output). Bias, the residual and Relu / Clip
@@ -8,7 +10,8 @@
 // LeakyRelu) is the kernel's PostOp, run on its finished outputs while
 // they are in cache (its bits are the unfused layer's, FusedActivation::apply).
 // Tasks: pointwise, runs of pixels of one image times chunks of output
-// blocks (pointwise()); depthwise, runs of output rows of one channel block.
+// blocks (pointwise()); depthwise, runs of output rows of one channel block;
+// dense from blocked, runs of output rows times groups of 4 output blocks.
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
@@ -37,23 +40,28 @@ class BlockedConvLayer : public Layer {
     }
     M_ = ws[0];
     depthwise_ = group > 1;
-    dense_ = group == 1 && ws[2] * ws[3] > 1;
+    dense_ = blocked_stem(ws, group);
     if (depthwise_ && (group != M_ || ws[1] != 1)) {
-      throw NotSupported(prefix_ + "channel-blocked tensors need a depthwise conv (group == C == M), a 1x1 one "
-                         "or a dense one from an NCHW input");
+      throw NotSupported(prefix_ + "channel-blocked tensors need a depthwise conv (group == C == M) or "
+                         "one of one group");
     }
     if (!depthwise_ && group != 1) throw NotSupported(prefix_ + "channel-blocked tensors need one group or C");
-    if (dense_ && residual_ >= 0) throw NotSupported(prefix_ + "a dense conv into blocked tensors takes no residual");
+    if (dense_ && residual_ >= 0) throw NotSupported(prefix_ + "a stem into blocked tensors takes no residual");
     C_ = depthwise_ ? M_ : ws[1];
     const int64_t taps = ws[2] * ws[3], MB = blocks(M_);
     const float* W = wt.f32.data();
-    // Packed rows: pointwise / dense [MB][C * taps][16] (w[mb][k][l] =
-    // W[mb*16+l][k], k = (c, ky, kx) flattened), depthwise [MB][taps][16]
-    // (w[cb][t][l] = W[cb*16+l][t]); 0 past M.
+    // Packed rows: the stem [MB][C * taps][16] (w[mb][k][l] = W[mb*16+l][k],
+    // k = (c, ky, kx) flattened), depthwise [MB][taps][16] (w[cb][t][l] =
+    // W[cb*16+l][t]), from blocked [MB][taps][C][16] (w[mb][t][c][l] =
+    // W[mb*16+l][c][t]; for a 1x1 conv the pointwise kernel's [MB][C][16]);
+    // 0 past M.
     const int64_t inner = depthwise_ ? taps : C_ * taps;
     packed_.assign(static_cast<size_t>(MB * inner * kBlock16), 0.f);
     for (int64_t m = 0; m < M_; ++m) {
-      for (int64_t k = 0; k < inner; ++k) packed_[((m / kBlock16) * inner + k) * kBlock16 + m % kBlock16] = W[m * inner + k];
+      for (int64_t k = 0; k < inner; ++k) {
+        const int64_t row = depthwise_ || dense_ ? k : (k % taps) * C_ + k / taps;  // W's k is (c, t)
+        packed_[((m / kBlock16) * inner + row) * kBlock16 + m % kBlock16] = W[m * inner + k];
+      }
     }
     bias_.assign(static_cast<size_t>(MB * kBlock16), 0.f);
     if (node.inputs.size() > 2 && node.inputs[2] >= 0) {
@@ -89,13 +97,16 @@ class BlockedConvLayer : public Layer {
       depthwise(x, res, y, g);
     } else if (dense_) {
       dense(x, y, g);
-    } else {
+    } else if (pointwise_geometry(g)) {
       pointwise(x, res, y, g);
+    } else {
+      conv(x, res, y, g);
     }
   }
 
   std::string describe() const override {
-    return std::string("fp32 conv2d ") + (depthwise_ ? "depthwise" : dense_ ? "dense from NCHW" : "1x1") +
+    const bool one = w_.kernel[0] * w_.kernel[1] == 1;
+    return std::string("fp32 conv2d ") + (depthwise_ ? "depthwise" : dense_ ? "dense from NCHW" : one ? "1x1" : "dense") +
            act_.describe() + " layout=nchw16c " +
            kernel_->name();
   }
@@ -135,6 +146,38 @@ class BlockedConvLayer : public Layer {
     g.kh = w_.kernel[0]; g.kw = w_.kernel[1]; g.sh = w_.strides[0]; g.sw = w_.strides[1];
     g.dh = w_.dilations[0]; g.dw = w_.dilations[1];
     return g;
+  }
+
+  // A 1x1 conv at stride 1 without padding: the pointwise kernel, pixels of
+  // a whole plane per tile.
+  static bool pointwise_geometry(const Geom& g) {
+    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.H && g.ow == g.W;
+  }
+
+  // Dense from blocked: tasks of kConvBlocks output blocks (one register
+  // tile's) x runs of output rows of about kTaskBytes / 2 of output.
+  void conv(const float* x, const float* res, float* y, const Geom& g) const {
+    const int64_t CB = blocks(C_), MB = blocks(M_), out_plane = g.oh * g.ow * kBlock16;
+    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / 2 / (kConvBlocks * g.ow * kBlock16 * 4)));
+    const int64_t runs = (g.oh + rows - 1) / rows, chunks = (MB + kConvBlocks - 1) / kConvBlocks;
+    const int64_t tasks = runs * chunks;
+    parallel_for(g.N * tasks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / tasks, oy0 = (t % tasks / chunks) * rows, mb0 = (t % chunks) * kConvBlocks;
+        kernels::ConvNchw16c a;
+        a.x = x + n * CB * g.H * g.W * kBlock16;
+        a.w = packed_.data();
+        a.bias = bias_.data();
+        a.residual = res ? res + n * MB * out_plane : nullptr;
+        a.y = y + n * MB * out_plane;
+        a.C = C_; a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw;
+        a.sh = g.sh; a.sw = g.sw; a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
+        a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + kConvBlocks); a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
+        a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.post = post();
+        kernel_->conv(a);
+      }
+    });
   }
 
   // Tasks: an image's pixels in as few even runs as keep a run's input and
@@ -219,6 +262,7 @@ class BlockedConvLayer : public Layer {
   // weights' slice and the outputs.
   static constexpr int64_t kRunBytes = 512 << 10;
   static constexpr int64_t kTaskBlocks = 8;  // output blocks per pointwise task
+  static constexpr int64_t kConvBlocks = 4;  // output blocks per dense-from-blocked task
   // A depthwise task's output bytes.
   static constexpr int64_t kTaskBytes = 128 << 10;
   WindowAttrs w_;
@@ -234,6 +278,10 @@ class BlockedConvLayer : public Layer {
 };
 
 }  // namespace
+
+bool blocked_stem(const Shape& weights, int64_t group) {
+  return group == 1 && weights.size() == 4 && weights[2] * weights[3] > 1 && weights[1] <= kMaxStemChannels;
+}
 
 std::unique_ptr<Layer> make_blocked_conv(const Network& net, const Node& node, WindowAttrs w, int64_t group) {
   if (w.kernel.size() != 2) throw NotSupported(layer_error_prefix(node) + "channel-blocked tensors need a 2-D conv");
