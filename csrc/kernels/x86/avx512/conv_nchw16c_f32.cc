@@ -2,7 +2,8 @@
 // AVX-512F tier (contract: kernels/abi/nchw16c_f32.h): the reference's
 // operations in its order, so the same bits.
 //
-// Conv: a register tile of R = 6 pixels of one output row x B = 4 output
+// Conv: a register tile of R <= 6 pixels of one output row (a row split in
+// even tiles) x B = 4 output
 // blocks (24 zmm accumulators); per tap (ky, kx) and input channel c, B
 // weight vectors (the packed [MB][taps][C][16] rows, read in order) and one
 // broadcast of x[c] per pixel, lane c % 16 of the pixel's line in block
@@ -68,6 +69,12 @@ void conv_tile(const ConvNchw16c& a, const Finish& f, int64_t mb, int64_t oy, in
       const int64_t c = k - t * C, cb = c / kBlock16, n = std::min(kend - k, kBlock16 - c % kBlock16);
       const float* xb = row + cb * in_plane + ix0 * kBlock16 + c % kBlock16;
       const float* wk = w + k * kBlock16;
+      // The next block's lines of these pixels (a plane apart: more streams
+      // than the hardware prefetcher follows).
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(xb + in_plane + r * a.sw * kBlock16), _MM_HINT_T0);
+      }
       for (int64_t j = 0; j < n; ++j) {
         __m512 wv[B];
 #pragma GCC unroll 4
@@ -110,6 +117,14 @@ void conv_tiles(const ConvNchw16c& a, const Finish& f, int64_t mb, int64_t oy, i
   }
 }
 
+// The width of tile i of a row of ow pixels: ceil(ow / kPixels) tiles as
+// even as can be (14 = 5 + 5 + 4, not 6 + 6 + 2: a tile of 1 or 2 pixels
+// has too few accumulator chains to cover the fma latency).
+inline int64_t tile(int64_t ow, int64_t i) {
+  const int64_t tiles = (ow + kPixels - 1) / kPixels, base = ow / tiles;
+  return base + (i < ow % tiles ? 1 : 0);
+}
+
 // The call's rows for blocks [mb, mb + B): per reduction slice, tiles of
 // kPixels along each row, the tiles that reach a padding column checked.
 template <int B>
@@ -118,8 +133,8 @@ void conv_rows(const ConvNchw16c& a, const Finish& f, int64_t mb, int64_t left, 
   for (int64_t k0 = 0; k0 < K; k0 += slice) {
     const int64_t k1 = std::min(K, k0 + slice);
     for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-      for (int64_t ox = 0; ox < a.ow; ox += kPixels) {
-        const int64_t n = std::min<int64_t>(kPixels, a.ow - ox);
+      for (int64_t ox = 0, i = 0; ox < a.ow; ox += tile(a.ow, i++)) {
+        const int64_t n = tile(a.ow, i);
         if (ox < left || ox + n > right) {
           conv_tiles<B, true>(a, f, mb, oy, ox, n, k0, k1);
         } else {
