@@ -303,13 +303,12 @@ def test_nchw_engine_is_within_the_same_bound(model) -> None:
         assert np.all(np.abs(y.astype(np.float64) - v) <= e), name
 
 
-def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
-    _, path = model
-    engine = build(path)
+def check_saved_and_threads(engine: int8rt.Engine, x: dict, tmp_path: Path) -> None:
+    """A saved and loaded engine, a batch split over 2 threads and the
+    layers' own tasks over 2 threads give the engine's bytes."""
     engine.save(tmp_path / "e.i8rt")
     loaded = int8rt.Engine.load(tmp_path / "e.i8rt")
     assert [layer["detail"] for layer in loaded.layers()] == [layer["detail"] for layer in engine.layers()]
-    x = inputs(6)
     want = engine.create_execution_context().run(x)
     for name, y in loaded.create_execution_context().run(x).items():
         assert np.array_equal(y, want[name]), f"loaded engine: {name}"
@@ -323,6 +322,11 @@ def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
     _testing.set_batch_split(0)  # the layers' own tasks over 2 threads (pixel runs, block chunks, rows)
     for name, y in engine.create_execution_context().run(x).items():
         assert np.array_equal(y, want[name]), f"2 threads unsplit: {name}"
+
+
+def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
+    _, path = model
+    check_saved_and_threads(build(path), inputs(6), tmp_path)
 
 
 def test_stem_writes_blocked(tmp_path: Path) -> None:

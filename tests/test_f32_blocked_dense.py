@@ -22,8 +22,7 @@ import onnx
 import pytest
 
 import int8rt
-from int8rt import _testing
-from test_f32_blocked import F32, Net, build
+from test_f32_blocked import F32, Net, build, check_saved_and_threads
 from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
 
 SHAPE = (61, 77)
@@ -117,21 +116,4 @@ def test_nchw_engine_is_within_the_same_bound(model) -> None:
 
 def test_saved_engine_and_threads(model, tmp_path: Path) -> None:
     _, path = model
-    engine = build(path)
-    engine.save(tmp_path / "e.i8rt")
-    loaded = int8rt.Engine.load(tmp_path / "e.i8rt")
-    assert [layer["detail"] for layer in loaded.layers()] == [layer["detail"] for layer in engine.layers()]
-    x = images(4)
-    want = engine.create_execution_context().run(x)
-    for name, y in loaded.create_execution_context().run(x).items():
-        assert np.array_equal(y, want[name]), f"loaded engine: {name}"
-    int8rt.set_num_threads(2)
-    _testing.set_batch_split(1)
-    before = _testing.batch_split_runs()
-    got = engine.create_execution_context().run(x)
-    assert _testing.batch_split_runs() > before
-    for name, y in got.items():
-        assert np.array_equal(y, want[name]), f"split over 2 threads: {name}"
-    _testing.set_batch_split(0)  # the layers' own tasks over 2 threads (row runs, block groups)
-    for name, y in engine.create_execution_context().run(x).items():
-        assert np.array_equal(y, want[name]), f"2 threads unsplit: {name}"
+    check_saved_and_threads(build(path), images(4), tmp_path)

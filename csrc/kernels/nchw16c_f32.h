@@ -20,13 +20,13 @@ class Nchw16cF32Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"nchw16c", Dtype::kF32};
   Nchw16cF32Kernel(const char* name, Isa isa, PointwiseNchw16cFn pw, DepthwiseNchw16cFn dw, DenseNchw16cFn dense,
-                   ConvNchw16cFn conv, MaxPoolNchw16cFn maxpool, BlockMeanFn mean, BlockScaleFn scale)
+                   DenseNchw16cFn conv, MaxPoolNchw16cFn maxpool, BlockMeanFn mean, BlockScaleFn scale)
       : NamedKernel(name, isa), pointwise(pw), depthwise(dw), dense(dense), conv(conv), maxpool(maxpool),
         block_mean(mean), block_scale(scale) {}
   const PointwiseNchw16cFn pointwise;
   const DepthwiseNchw16cFn depthwise;
   const DenseNchw16cFn dense;  // from an NCHW image (the stem)
-  const ConvNchw16cFn conv;    // from a blocked input (3x3, strided 1x1, ...)
+  const DenseNchw16cFn conv;    // from a blocked input (3x3, strided 1x1, ...)
   const MaxPoolNchw16cFn maxpool;
   const BlockMeanFn block_mean;
   const BlockScaleFn block_scale;

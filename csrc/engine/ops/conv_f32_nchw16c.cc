@@ -95,12 +95,10 @@ class BlockedConvLayer : public Layer {
     float* y = out[0]->data<float>();
     if (depthwise_) {
       depthwise(x, res, y, g);
-    } else if (dense_) {
-      dense(x, y, g);
-    } else if (pointwise_geometry(g)) {
+    } else if (!dense_ && pointwise_geometry(g)) {
       pointwise(x, res, y, g);
     } else {
-      conv(x, res, y, g);
+      dense(x, res, y, g, !dense_);  // the stem (dense_) reads NCHW, takes no residual
     }
   }
 
@@ -154,32 +152,6 @@ class BlockedConvLayer : public Layer {
     return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.H && g.ow == g.W;
   }
 
-  // Dense from blocked: tasks of kConvBlocks output blocks (one register
-  // tile's) x runs of output rows of about kTaskBytes / 2 of output.
-  void conv(const float* x, const float* res, float* y, const Geom& g) const {
-    const int64_t CB = blocks(C_), MB = blocks(M_), out_plane = g.oh * g.ow * kBlock16;
-    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / 2 / (kConvBlocks * g.ow * kBlock16 * 4)));
-    const int64_t runs = (g.oh + rows - 1) / rows, chunks = (MB + kConvBlocks - 1) / kConvBlocks;
-    const int64_t tasks = runs * chunks;
-    parallel_for(g.N * tasks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = t / tasks, oy0 = (t % tasks / chunks) * rows, mb0 = (t % chunks) * kConvBlocks;
-        kernels::ConvNchw16c a;
-        a.x = x + n * CB * g.H * g.W * kBlock16;
-        a.w = packed_.data();
-        a.bias = bias_.data();
-        a.residual = res ? res + n * MB * out_plane : nullptr;
-        a.y = y + n * MB * out_plane;
-        a.C = C_; a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw;
-        a.sh = g.sh; a.sw = g.sw; a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
-        a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + kConvBlocks); a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
-        a.clip = clip_; a.lo = lo_; a.hi = hi_;
-        a.post = post();
-        kernel_->conv(a);
-      }
-    });
-  }
-
   // Tasks: an image's pixels in as few even runs as keep a run's input and
   // a task's outputs under kRunBytes (so that a fused Swish after the
   // kernel finds them in L2; each run streams all the weights once per output
@@ -211,25 +183,35 @@ class BlockedConvLayer : public Layer {
     });
   }
 
-  // The stem: rows of about kTaskBytes of output per task, all blocks.
-  void dense(const float* x, float* y, const Geom& g) const {
+  // Dense convs: the stem (from NCHW), tasks of runs of output rows of about
+  // kTaskBytes of output, all blocks; from blocked inputs, runs of rows of
+  // about kTaskBytes / 2 times groups of kConvBlocks output blocks (one
+  // register tile's).
+  void dense(const float* x, const float* res, float* y, const Geom& g, bool from_blocked) const {
     const int64_t MB = blocks(M_), out_plane = g.oh * g.ow * kBlock16;
-    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (MB * g.ow * kBlock16 * 4)));
-    const int64_t runs = (g.oh + rows - 1) / rows;
-    parallel_for(g.N * runs, 1, [&](int64_t begin, int64_t end) {
+    const int64_t in_image = from_blocked ? blocks(C_) * g.H * g.W * kBlock16 : C_ * g.H * g.W;
+    const int64_t chunk = from_blocked ? kConvBlocks : MB, task_bytes = from_blocked ? kTaskBytes / 2 : kTaskBytes;
+    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, task_bytes / (chunk * g.ow * kBlock16 * 4)));
+    const int64_t runs = (g.oh + rows - 1) / rows, chunks = (MB + chunk - 1) / chunk, tasks = runs * chunks;
+    parallel_for(g.N * tasks, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = t / runs, oy0 = (t % runs) * rows;
+        const int64_t n = t / tasks, oy0 = (t % tasks / chunks) * rows, mb0 = (t % chunks) * chunk;
         kernels::DenseNchw16c a;
-        a.x = x + n * C_ * g.H * g.W;
+        a.x = x + n * in_image;
         a.w = packed_.data();
         a.bias = bias_.data();
+        a.residual = res ? res + n * MB * out_plane : nullptr;
         a.y = y + n * MB * out_plane;
         a.C = C_; a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw;
         a.sh = g.sh; a.sw = g.sw; a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
-        a.mb0 = 0; a.mb1 = MB; a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
+        a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk); a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
         a.post = post();
-        kernel_->dense(a);
+        if (from_blocked) {
+          kernel_->conv(a);
+        } else {
+          kernel_->dense(a);
+        }
       }
     });
   }

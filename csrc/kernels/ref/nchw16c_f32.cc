@@ -97,7 +97,7 @@ void dense_nchw16c(const DenseNchw16c& a) {
   }
 }
 
-void conv_nchw16c(const ConvNchw16c& a) {
+void conv_nchw16c(const DenseNchw16c& a) {
   const int64_t taps = a.kh * a.kw;
   for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
     for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {

@@ -30,16 +30,11 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-constexpr int kPixels = 6, kBlocks = 4;
-// Reduction steps (tap, input channel) per slice: a 4-block panel of
-// kSlice x 256 bytes (32 KiB) stays in L1 while the call's tiles run over it.
-constexpr int64_t kSlice = 128;
-
 // Pixels [ox0, ox0 + R) of output row oy x blocks [mb, mb + B), the
 // reduction steps [k0, k1) of k = t * C + c (t = ky * kw + kx): the
 // reference's order, sliced.
 template <int R, int B, bool kCheck>
-void conv_tile(const ConvNchw16c& a, const Finish& f, int64_t mb, int64_t oy, int64_t ox0, int64_t k0, int64_t k1) {
+void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, int64_t ox0, int64_t k0, int64_t k1) {
   const int64_t taps = a.kh * a.kw, C = a.C, plane = a.oh * a.ow * kBlock16, in_plane = a.H * a.W * kBlock16;
   const int64_t wstride = taps * C * kBlock16;  // between output blocks
   const int64_t o0 = ((mb * a.oh + oy) * a.ow + ox0) * kBlock16;
@@ -105,7 +100,7 @@ void conv_tile(const ConvNchw16c& a, const Finish& f, int64_t mb, int64_t oy, in
 }
 
 template <int B, bool kCheck>
-void conv_tiles(const ConvNchw16c& a, const Finish& f, int64_t mb, int64_t oy, int64_t ox, int64_t n, int64_t k0,
+void conv_tiles(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, int64_t ox, int64_t n, int64_t k0,
                 int64_t k1) {
   switch (n) {
     case 6: conv_tile<6, B, kCheck>(a, f, mb, oy, ox, k0, k1); break;
@@ -129,7 +124,7 @@ inline int64_t tile(int64_t ow, int64_t i) {
 // The call's rows for blocks [mb, mb + B): per reduction slice, tiles of
 // kPixels along each row, the tiles that reach a padding column checked.
 template <int B>
-void conv_rows(const ConvNchw16c& a, const Finish& f, int64_t mb, int64_t left, int64_t right) {
+void conv_rows(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t left, int64_t right) {
   const int64_t K = a.kh * a.kw * a.C, slice = K <= 2 * kSlice ? K : kSlice;
   for (int64_t k0 = 0; k0 < K; k0 += slice) {
     const int64_t k1 = std::min(K, k0 + slice);
@@ -153,7 +148,7 @@ void conv_rows(const ConvNchw16c& a, const Finish& f, int64_t mb, int64_t left, 
 
 }  // namespace
 
-void conv_nchw16c(const ConvNchw16c& a) {
+void conv_nchw16c(const DenseNchw16c& a) {
   const Finish f{a.clip, _mm512_set1_ps(a.lo), _mm512_set1_ps(a.hi)};
   int64_t left, right;
   inner_columns(a.ow, a.sw, a.pw, a.kw, a.dw, a.W, &left, &right);

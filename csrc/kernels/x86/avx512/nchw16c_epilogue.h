@@ -1,5 +1,6 @@
 // What the AVX-512 nchw16c_f32 kernels share (nchw16c_f32.cc,
-// conv_nchw16c_f32.cc; contract: kernels/abi/nchw16c_f32.h): the epilogue
+// conv_nchw16c_f32.cc; contract: kernels/abi/nchw16c_f32.h): the register
+// tile's shape, the epilogue
 // (+ bias, + residual, clip: the reference's finish() in its order) and the
 // output columns whose taps all fall inside the image. Included only by
 // translation units of this ISA folder (compiled with AVX-512 flags).
@@ -14,6 +15,12 @@ namespace kernels {
 namespace x86 {
 namespace avx512 {
 namespace {
+
+// The pointwise and conv register tile: up to kPixels pixels x kBlocks
+// output blocks (24 zmm accumulators); their reductions run in slices of
+// kSlice steps, a 4-block weight panel of kSlice x 256 bytes (32 KiB) in L1.
+constexpr int kPixels = 6, kBlocks = 4;
+constexpr int64_t kSlice = 128;
 
 struct Finish {
   bool clip;

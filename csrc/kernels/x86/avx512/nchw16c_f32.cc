@@ -30,8 +30,6 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-constexpr int kPixels = 6, kBlocks = 4;
-constexpr int64_t kSlice = 128;
 // Pointwise pixels per sub-run: a block group's outputs of one sub-run
 // (4 x 192 x 64 bytes) are still in L1 / L2 when the PostOp reads them.
 constexpr int64_t kSubRun = 192;
