@@ -15,6 +15,7 @@
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "kernels/nchw16c_f32.h"
@@ -97,6 +98,17 @@ class BlockedConvLayer : public Layer {
       depthwise(x, res, y, g);
     } else if (!dense_ && pointwise_geometry(g)) {
       pointwise(x, res, y, g);
+    } else if (!dense_ && strided_pointwise(g)) {
+      // A strided 1x1 projection: its pixels gathered into a plane of their
+      // own, then the pointwise kernel (the same operations: k = c).
+      thread_local std::vector<float> gathered;  // kept: no allocation per run
+      gathered.resize(static_cast<size_t>(g.N * blocks(C_) * g.oh * g.ow * kBlock16));
+      gather(x, gathered.data(), g);
+      Geom plane = g;
+      plane.H = g.oh;
+      plane.W = g.ow;
+      plane.sh = plane.sw = 1;
+      pointwise(gathered.data(), res, y, plane);
     } else {
       dense(x, res, y, g, !dense_);  // the stem (dense_) reads NCHW, takes no residual
     }
@@ -179,6 +191,30 @@ class BlockedConvLayer : public Layer {
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
         a.post = post();
         kernel_->pointwise(a);
+      }
+    });
+  }
+
+  // A 1x1 conv at strides > 1 without padding or dilation.
+  static bool strided_pointwise(const Geom& g) {
+    return g.kh == 1 && g.kw == 1 && g.ph == 0 && g.pw == 0 && (g.oh - 1) * g.sh < g.H && (g.ow - 1) * g.sw < g.W;
+  }
+
+  // The pixels a strided 1x1 conv reads, [N][CB][oh][ow][16]: a copy of
+  // 64-byte lines, images and blocks in parallel. (In place the kernel read
+  // a quarter of the lines of an input that the streamed weights of a wide
+  // projection evict from L2: ResNet-50's 1024 -> 2048 at 7 x 7, 1.4x ORT.)
+  void gather(const float* x, float* out, const Geom& g) const {
+    const int64_t planes = g.N * blocks(C_);
+    parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const float* src = x + p * g.H * g.W * kBlock16;
+        float* dst = out + p * g.oh * g.ow * kBlock16;
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            std::copy_n(src + (oy * g.sh * g.W + ox * g.sw) * kBlock16, kBlock16, dst + (oy * g.ow + ox) * kBlock16);
+          }
+        }
       }
     });
   }
