@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import pytest
 
 import int8rt
@@ -117,3 +118,36 @@ def test_nchw_engine_is_within_the_same_bound(model) -> None:
 def test_saved_engine_and_threads(model, tmp_path: Path) -> None:
     _, path = model
     check_saved_and_threads(build(path), images(4), tmp_path)
+
+
+def test_dilated_and_uneven_padding(tmp_path: Path) -> None:
+    """A 3x3 conv at dilation 2 and a 2x3 / stride (1, 2) conv with pads (0, 1, 1, 2) between 1x1 convs: the conv
+    kernel's dilation and its begin / end padding on each axis. Tiers ==, and within 2e-6 of the NCHW engine
+    (which the bound tests above hold to the exact value)."""
+    rng = np.random.default_rng(8)
+
+    def conv(name: str, x: str, cin: int, cout: int, k: tuple, **attrs) -> onnx.NodeProto:
+        w = (rng.standard_normal((cout, cin, *k)) / np.sqrt(cin * k[0] * k[1])).astype(F32)
+        inits.append(onnx.numpy_helper.from_array(w, name + "_w"))
+        return onnx.helper.make_node("Conv", [x, name + "_w"], [name], name=name, kernel_shape=list(k), **attrs)
+
+    inits: list = []
+    nodes = [conv("a", "x", 20, 33, (1, 1)),
+             conv("b", "a", 33, 33, (3, 3), dilations=[2, 2], pads=[2, 2, 2, 2]),
+             conv("c", "b", 33, 21, (2, 3), strides=[1, 2], pads=[0, 1, 1, 2]),
+             conv("d", "c", 21, 18, (1, 1))]
+    graph = onnx.helper.make_graph(
+        nodes, "dilated", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 20, 13, 37])],
+        [onnx.helper.make_tensor_value_info("d", onnx.TensorProto.FLOAT, ["N", 18, 13, 19])], inits)
+    path = tmp_path / "dilated.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)]), str(path))
+    x = {"x": np.random.default_rng(9).standard_normal((2, 20, 13, 37)).astype(F32)}
+    want = build(path, blocked=False).create_execution_context().run(x)["d"].astype(np.float64)
+    got = {}
+    for isa in ("ref", "avx512"):
+        engine = build(path, isa)
+        assert sum("conv2d dense layout=nchw16c" in layer["detail"] for layer in engine.layers()) == 2
+        got[isa] = engine.create_execution_context().run(x)["d"]
+        err = np.abs(got[isa] - want).max() / np.abs(want).max()
+        assert got[isa].shape == want.shape and err <= 2e-6, f"{isa}: {err}"
+    assert np.array_equal(got["avx512"], got["ref"])
