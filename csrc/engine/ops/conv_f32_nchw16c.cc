@@ -116,9 +116,8 @@ class BlockedConvLayer : public Layer {
 
   std::string describe() const override {
     const bool one = w_.kernel[0] * w_.kernel[1] == 1;
-    return std::string("fp32 conv2d ") + (depthwise_ ? "depthwise" : dense_ ? "dense from NCHW" : one ? "1x1" : "dense") +
-           act_.describe() + " layout=nchw16c " +
-           kernel_->name();
+    const char* kind = depthwise_ ? "depthwise" : dense_ ? "dense from NCHW" : one ? "1x1" : "dense";
+    return std::string("fp32 conv2d ") + kind + act_.describe() + " layout=nchw16c " + kernel_->name();
   }
 
  private:

@@ -43,7 +43,9 @@ void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, i
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
-    for (int b = 0; b < B; ++b) acc[r][b] = k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + b * plane + r * kBlock16);
+    for (int b = 0; b < B; ++b) {
+      acc[r][b] = k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + b * plane + r * kBlock16);
+    }
   }
   const float* w = a.w + mb * taps * C * kBlock16;
   for (int64_t k = k0; k < k1;) {
