@@ -12,7 +12,7 @@ and count only in its whole-network sum. Inputs: seeded Gaussian images
 [batch, 3, size, size] on the first input.
 
 Usage: PYTHONPATH=python python3 benchmarks/fp32_ort_layer_gap.py MODEL.onnx
-       [--batch 1] [--size 224] [--top 20]
+       [--batch 1] [--size 224] [--top 20] [--blocked]
 """
 from __future__ import annotations
 
@@ -78,12 +78,13 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--blocked", action="store_true", help="int8rt's engine with channel-blocked regions")
     args = ap.parse_args()
     int8rt.set_num_threads(1)
     graph = onnx.load(args.model, load_external_data=False).graph
     rng = np.random.default_rng(0)
     feeds = {graph.input[0].name: rng.standard_normal((args.batch, 3, args.size, args.size), dtype=np.float32)}
-    ours, detail = int8rt_layers(args.model, feeds)
+    ours, detail = int8rt_layers(args.model, feeds, args.blocked)
     theirs_raw = ort_nodes(args.model, feeds)
     theirs = collections.Counter()
     for name, ms in theirs_raw.items():

@@ -87,6 +87,14 @@ class Net:
         self.steps.append((op, y, a, b))
         return y
 
+    def maxpool(self, x: str, k: int = 3, stride: int = 2) -> str:
+        """MaxPool k x k, pads k // 2 (exact: its error is its window's largest input error)."""
+        y = self.name("pool")
+        self.nodes.append(helper.make_node("MaxPool", [x], [y], name=y, kernel_shape=[k, k],
+                                           strides=[stride, stride], pads=[k // 2] * 4))
+        self.steps.append(("maxpool", y, x, k, stride))
+        return y
+
     def mean(self, x: str) -> str:
         y = self.name("gap")
         self.nodes.append(helper.make_node("GlobalAveragePool", [x], [y], name=y))
@@ -121,6 +129,9 @@ class Net:
                     vals[y] = (np.clip(v, 0, 6), e)
                 else:  # Sigmoid: Lipschitz 1/4, plus its own few ulps of 1
                     vals[y] = (1 / (1 + np.exp(-v)), e / 4 + 8 * GAMMA)
+            elif kind == "maxpool":
+                v, e = vals[s[2]]
+                vals[y] = (maxpool64(v, s[3], s[4]), maxpool64(e, s[3], s[4]))
             elif kind == "mean":
                 v, e = vals[s[2]]
                 P = v.shape[2] * v.shape[3]
@@ -153,6 +164,15 @@ def conv64(x: np.ndarray, w: np.ndarray, stride: int, group: int) -> np.ndarray:
                 patch = xs[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
                 y[:, g * mg:(g + 1) * mg] += np.einsum("nchw,mc->nmhw", patch, w[g * mg:(g + 1) * mg, :, i, j])
     return y
+
+
+def maxpool64(x: np.ndarray, k: int, stride: int) -> np.ndarray:
+    """float64 MaxPool, pads k // 2 (padding never wins)."""
+    p = k // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+    oh, ow = (x.shape[2] + 2 * p - k) // stride + 1, (x.shape[3] + 2 * p - k) // stride + 1
+    return np.max([xp[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] for i in range(k) for j in range(k)],
+                  axis=0)
 
 
 def mobile_like(seed: int = 0) -> tuple[Net, onnx.ModelProto]:
@@ -283,13 +303,12 @@ def test_nchw_engine_is_within_the_same_bound(model) -> None:
         assert np.all(np.abs(y.astype(np.float64) - v) <= e), name
 
 
-def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
-    _, path = model
-    engine = build(path)
+def check_saved_and_threads(engine: int8rt.Engine, x: dict, tmp_path: Path) -> None:
+    """A saved and loaded engine, a batch split over 2 threads and the
+    layers' own tasks over 2 threads give the engine's bytes."""
     engine.save(tmp_path / "e.i8rt")
     loaded = int8rt.Engine.load(tmp_path / "e.i8rt")
     assert [layer["detail"] for layer in loaded.layers()] == [layer["detail"] for layer in engine.layers()]
-    x = inputs(6)
     want = engine.create_execution_context().run(x)
     for name, y in loaded.create_execution_context().run(x).items():
         assert np.array_equal(y, want[name]), f"loaded engine: {name}"
@@ -303,6 +322,11 @@ def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
     _testing.set_batch_split(0)  # the layers' own tasks over 2 threads (pixel runs, block chunks, rows)
     for name, y in engine.create_execution_context().run(x).items():
         assert np.array_equal(y, want[name]), f"2 threads unsplit: {name}"
+
+
+def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
+    _, path = model
+    check_saved_and_threads(build(path), inputs(6), tmp_path)
 
 
 def test_stem_writes_blocked(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/thread_pool.h"
+#include "engine/f32_blocked.h"
 
 namespace int8rt {
 namespace engine {
@@ -41,6 +42,7 @@ bool per_sample_op(const std::string& op) {
       "int8rt.ToNHWC", "int8rt.ToNCHW",
       // and a channel-blocked region's (engine/f32_blocked.h): per image
       "int8rt.ToNCHW16c", "int8rt.FromNCHW16c", "int8rt.GlobalAveragePool16c", "int8rt.ChannelScale16c",
+      "int8rt.MaxPool16c",
       // float32 layers that int8 engines keep for what they do not lower
       "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
       "BatchNormalization", "InstanceNormalization", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid",
@@ -137,10 +139,12 @@ bool BatchSplit::splits(const std::vector<Executor::Input>& inputs, int64_t batc
       // Every activation input: the batch first, and the output's rank
       // except for the ops that only reshape (their input is one block per
       // sample whatever its rank).
-      // (The channel-blocked layers, 16c, move between [N, C, H, W] and
-      // [N, CB, H, W, 16] by design: per sample, batch first either way.)
+      // (The channel-blocked layers, 16c, and a blocked region's stem conv
+      // move between [N, C, H, W] and [N, CB, H, W, 16] by design: per
+      // sample, batch first either way.)
       const Shape& out0 = inferred[node.outputs[0]];
-      const bool reshapes = ex_.layer(n).output_is_input_bytes() || node.op.find("16c") != std::string::npos;
+      const bool reshapes = ex_.layer(n).output_is_input_bytes() || node.op.find("16c") != std::string::npos ||
+                            channel_blocked(node);
       for (int id : node.inputs) {
         if (id < 0 || !activation_[id]) continue;
         if (value_dependent[id] || inferred[id].empty() || inferred[id][0] != probe) return false;

@@ -8,6 +8,7 @@
 #include "engine/f32_layout.h"
 #include "engine/f32_layout_regions.h"
 #include "engine/layer.h"
+#include "engine/ops/conv_f32_nchw16c.h"
 #include "kernels/nchw16c_f32.h"
 
 namespace int8rt {
@@ -19,7 +20,6 @@ namespace {
 // the exit is the GlobalAveragePool); a lone depthwise + pointwise pair
 // between two conversions is not worth them.
 constexpr size_t kMinConvsPerConversion = 2;
-constexpr int64_t kMaxStemChannels = 4;
 
 bool plane(const Tensor& t) { return activation_4d(t) && t.shape[2] * t.shape[3] > 1; }
 
@@ -29,11 +29,9 @@ bool free_of_other_passes(const Node& node) {
 }
 
 // A dense conv from a few NCHW channels (an image: the stem), which writes
-// blocked outputs from its NCHW input (kMaxStemChannels: each input channel
-// is a broadcast per tap; past a few, a blocked input would serve better).
+// blocked outputs from its NCHW input (the rule: conv_f32_nchw16c.h).
 bool stem_conv(const Network& net, const Node& node) {
-  const Shape& ws = net.tensor(node.inputs[1]).shape;
-  return node.attrs.get_int("group", 1) == 1 && ws.size() == 4 && ws[2] * ws[3] > 1 && ws[1] <= kMaxStemChannels;
+  return blocked_stem(net.tensor(node.inputs[1]).shape, node.attrs.get_int("group", 1));
 }
 
 bool conv_takes_blocked(const Network& net, const Node& node) {
@@ -56,13 +54,16 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   const int64_t group = node.attrs.get_int("group", 1);
   if (group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1 && group > 1) return true;  // depthwise
   if (stem_conv(net, node)) return !node.attrs.has("int8rt_residual");
-  if (group != 1 || w.shape[2] != 1 || w.shape[3] != 1) return false;
-  const std::vector<int64_t> pads = node.attrs.get_ints("pads", {});
-  const std::vector<int64_t> strides = node.attrs.get_ints("strides", {1, 1});
-  // (1x1 at stride 1: every auto_pad mode pads nothing)
-  return std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; }) &&
-         std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s == 1; }) &&
-         y.shape[2] == x.shape[2] && y.shape[3] == x.shape[3];
+  // Every other conv of one group: 1x1 at stride 1 without padding on the
+  // pointwise kernel, any other (3x3, 7x7, strided 1x1) on the conv kernel.
+  return group == 1;
+}
+
+// A MaxPool over 2-D windows without the Indices output.
+bool blocked_maxpool(const Network& net, const Node& node) {
+  if (node.inputs.size() != 1 || node.inputs[0] < 0 || !plane(net.tensor(node.inputs[0]))) return false;
+  if (!plane(net.tensor(node.outputs[0])) || net.tensor(node.inputs[0]).dtype != DataType::kFloat32) return false;
+  return node.attrs.get_ints("kernel_shape", {}).size() == 2;
 }
 
 // The squeeze-and-excitation Mul: x [N, C, H, W] (a plane) by s [N, C, 1, 1].
@@ -86,6 +87,7 @@ int scale_input(const Network& net, const Node& node) {
 bool takes(const Network& net, const Node& node) {
   if (!free_of_other_passes(node)) return false;
   if (node.op == "Conv") return conv_takes_blocked(net, node);
+  if (node.op == "MaxPool") return blocked_maxpool(net, node);
   if (node.op == "GlobalAveragePool") {
     return node.inputs.size() == 1 && node.inputs[0] >= 0 && plane(net.tensor(node.inputs[0]));
   }
@@ -97,7 +99,10 @@ bool takes(const Network& net, const Node& node) {
 
 std::vector<size_t> layout_inputs(const Network& net, const Node& node) {
   if (node.op == "Conv") return stem_conv(net, node) ? std::vector<size_t>{} : conv_activation_inputs(node);
-  if (node.op == "GlobalAveragePool" || node.op == kBlockedMeanOp) return {0};
+  if (node.op == "GlobalAveragePool" || node.op == kBlockedMeanOp || node.op == "MaxPool" ||
+      node.op == kBlockedMaxPoolOp) {
+    return {0};
+  }
   if (node.op == "Mul" || node.op == kBlockedScaleOp) {
     const int s = scale_input(net, node);
     if (s >= 0) return {static_cast<size_t>(1 - s)};
@@ -148,6 +153,8 @@ std::vector<std::string> mark_channel_blocked(Network& net) {
       node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
     } else if (node.op == "Mul" && scale_input(n, node) >= 0) {
       node.op = kBlockedScaleOp;
+    } else if (node.op == "MaxPool") {
+      node.op = kBlockedMaxPoolOp;
     }
   };
   return layout_report(apply_layout_regions(net, rules), rules, "channel-blocked", "NCHW16c");

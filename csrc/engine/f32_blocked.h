@@ -11,9 +11,13 @@
 // with blocked kernels, on planes of more than one pixel:
 //   - Convs with constant weights: 1x1 of one group, stride 1, no padding
 //     (the pointwise kernel; fused bias, residual, activation), depthwise
-//     ones (group == C == M; any kernel, strides, pads, dilations), and
-//     dense ones of at most 4 input channels (a stem), which read their
-//     NCHW input as it is and write a blocked output;
+//     ones (group == C == M; any kernel, strides, pads, dilations), dense
+//     ones of at most 4 input channels (a stem), which read their NCHW input
+//     as it is and write a blocked output, and every other conv of one group
+//     (3x3, 7x7, strided 1x1: the conv kernel from a blocked input; fused
+//     bias, residual, activation);
+//   - MaxPool over 2-D windows without Indices, rewritten to
+//     int8rt.MaxPool16c (padded taps skipped: the same values);
 //   - element-wise ops whose activation inputs all have the output's shape
 //     (Add, Mul, Relu, Clip, Sigmoid, ...): their bytes need no index;
 //   - GlobalAveragePool, which reads the blocked tensor and writes its
@@ -48,6 +52,7 @@ constexpr const char* kToBlockedOp = "int8rt.ToNCHW16c";          // [N, C, H, W
 constexpr const char* kFromBlockedOp = "int8rt.FromNCHW16c";      // [N, CB, H, W, 16] -> [N, C, H, W]
 constexpr const char* kBlockedMeanOp = "int8rt.GlobalAveragePool16c";  // [N, CB, H, W, 16] -> [N, C, 1, 1]
 constexpr const char* kBlockedScaleOp = "int8rt.ChannelScale16c";  // [N, CB, H, W, 16] x [N, C, 1, 1]
+constexpr const char* kBlockedMaxPoolOp = "int8rt.MaxPool16c";  // MaxPool's attributes, blocked in and out
 
 // True when `node` says its activations are channel-blocked (int8rt_layout
 // "nchw16c").

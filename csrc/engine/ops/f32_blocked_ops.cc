@@ -7,7 +7,9 @@
 //                       block_mean, its order: pixels ascending, then / P);
 //   int8rt.ChannelScale16c  x [N, CB, H, W, 16] times s [N, C, 1, 1] (the
 //                       squeeze-and-excitation Mul; either input order), the
-//                       family's block_scale: each product the Mul's bits.
+//                       family's block_scale: each product the Mul's bits;
+//   int8rt.MaxPool16c   MaxPool's attributes, 2-D, blocked in and out (the
+//                       family's maxpool; padded taps skipped).
 // The conversions are moves: per image and block one 2-D transpose on the
 // transpose_f32 kernel. Images in parallel; each per image, so the batch
 // split of engine/batch_split.h runs them.
@@ -166,6 +168,61 @@ class BlockedScaleLayer : public Layer {
   const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();
 };
 
+// MaxPool over 2-D windows on a blocked tensor (MaxPool's attributes): the
+// kernel's max pool, tasks of runs of output rows of one channel block.
+class BlockedMaxPoolLayer : public Layer {
+ public:
+  BlockedMaxPoolLayer(const Node& node, WindowAttrs w) : w_(std::move(w)), prefix_(layer_error_prefix(node)) {}
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Shape& s = blocked_input(in, 0, 0, prefix_);
+    return {{DataType::kFloat32, Shape{s[0], s[1], window_geometry(w_, 0, s[2], prefix_).out,
+                                       window_geometry(w_, 1, s[3], prefix_).out, kBlock16}}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const DimGeom gh = window_geometry(w_, 0, s[2], prefix_), gw = window_geometry(w_, 1, s[3], prefix_);
+    kernels::MaxPoolNchw16c g;
+    g.H = s[2]; g.W = s[3]; g.oh = gh.out; g.ow = gw.out; g.kh = w_.kernel[0]; g.kw = w_.kernel[1];
+    g.sh = w_.strides[0]; g.sw = w_.strides[1]; g.dh = w_.dilations[0]; g.dw = w_.dilations[1];
+    g.ph = gh.pad_begin; g.pw = gw.pad_begin;
+    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (g.ow * kBlock16 * 4)));
+    const int64_t runs = (g.oh + rows - 1) / rows;
+    const float* x = in[0]->data<float>();
+    float* y = out[0]->data<float>();
+    parallel_for(s[0] * s[1] * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t plane = t / runs;
+        kernels::MaxPoolNchw16c a = g;
+        a.x = x + plane * g.H * g.W * kBlock16;
+        a.y = y + plane * g.oh * g.ow * kBlock16;
+        a.oy0 = (t % runs) * rows;
+        a.oy1 = std::min(g.oh, a.oy0 + rows);
+        kernel_->maxpool(a);
+      }
+    });
+  }
+
+  std::string describe() const override { return "fp32 maxpool NCHW16c " + std::string(kernel_->name()); }
+
+ private:
+  static constexpr int64_t kTaskBytes = 64 << 10;  // output bytes per task
+  WindowAttrs w_;
+  std::string prefix_;
+  const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();
+};
+
+std::unique_ptr<Layer> make_blocked_maxpool(const Node& node) {
+  require_inputs(node, 1);
+  WindowAttrs w = parse_window(node, true, true);
+  if (w.kernel.size() != 2) {
+    throw NotSupported(layer_error_prefix(node) + "a channel-blocked max pool needs a 2-D kernel_shape");
+  }
+  fill_window_defaults(w, 2, node);
+  return std::make_unique<BlockedMaxPoolLayer>(node, std::move(w));
+}
+
 std::unique_ptr<Layer> make_convert(const Node& node, bool to_blocked) {
   require_inputs(node, 1);
   return std::make_unique<BlockedConvertLayer>(node, to_blocked);
@@ -177,6 +234,7 @@ INT8RT_REGISTER_LAYER(kBlockedMeanOp, [](const Network&, const Node& node) {
   require_inputs(node, 1);
   return std::unique_ptr<Layer>(std::make_unique<BlockedMeanLayer>(node));
 });
+INT8RT_REGISTER_LAYER(kBlockedMaxPoolOp, [](const Network&, const Node& node) { return make_blocked_maxpool(node); });
 INT8RT_REGISTER_LAYER(kBlockedScaleOp, [](const Network&, const Node& node) {
   require_inputs(node, 2);
   return std::unique_ptr<Layer>(std::make_unique<BlockedScaleLayer>(node));

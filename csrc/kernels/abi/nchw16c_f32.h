@@ -15,6 +15,11 @@
 //   dense:      a = 0; for c, then (ky, kx) row-major, taps inside the image
 //               only: a = fma(x[c][iy][ix], w[m][c][ky][kx], a);  y as above
 //               (x an NCHW image: a region's first conv, the stem)
+//   conv:       a = 0; for (ky, kx) row-major, taps inside the image only,
+//               then c ascending: a = fma(x[c][iy][ix], w[m][c][ky][kx], a);
+//               y as above (x blocked: 3x3, 7x7, strided 1x1, ...)
+//   max pool:   m = -inf; for (ky, kx) row-major, taps inside the image
+//               only: m = m > x[iy][ix] ? m : x[iy][ix];  y = m
 //   mean:       s = 0; for p ascending: s = s + x[p];  y = s / P
 //   scale:      y[p] = x[p] * s   (one rounding: the NCHW Mul's bits)
 // (residual when given, clip when asked: max(., lo) then min(., hi), NaN ->
@@ -69,12 +74,16 @@ struct DepthwiseNchw16c {
 };
 using DepthwiseNchw16cFn = void (*)(const DepthwiseNchw16c&);
 
-// Output blocks [mb0, mb1) x rows [oy0, oy1) of one image's dense conv from
-// an NCHW input (few channels: a network's stem) to a blocked output.
+// Output blocks [mb0, mb1) x rows [oy0, oy1) of one image's dense conv of
+// one group to a blocked output, from an NCHW input of a few channels
+// (`dense`: a network's stem) or from a blocked input (`conv`: any kernel,
+// strides, pads, dilations: ResNet's 3x3 convs and strided 1x1 projections).
 struct DenseNchw16c {
-  const float* x = nullptr;         // [C][H][W]
-  const float* w = nullptr;         // packed [MB][C * kh * kw][16], 0 past M
+  const float* x = nullptr;         // dense: [C][H][W]; conv: [CB][H][W][16]
+  const float* w = nullptr;         // dense: packed [MB][C * kh * kw][16] (w[mb][(c, ky, kx)][l]);
+                                    // conv: [MB][kh * kw][C][16] (w[mb][t][c][l] = W[mb * 16 + l][c][t]); 0 past M
   const float* bias = nullptr;      // [MB * 16]
+  const float* residual = nullptr;  // conv: [MB][oh][ow][16] or nullptr; dense: nullptr (not read)
   float* y = nullptr;               // [MB][oh][ow][16]
   int64_t C = 0, H = 0, W = 0, oh = 0, ow = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
   int64_t mb0 = 0, mb1 = 0, oy0 = 0, oy1 = 0;
@@ -83,6 +92,16 @@ struct DenseNchw16c {
   PostOp post;  // after the clip
 };
 using DenseNchw16cFn = void (*)(const DenseNchw16c&);
+
+// Output rows [oy0, oy1) of one channel block of one image's max pool
+// (padded taps never win: they are skipped).
+struct MaxPoolNchw16c {
+  const float* x = nullptr;  // [H][W][16]
+  float* y = nullptr;        // [oh][ow][16]
+  int64_t H = 0, W = 0, oh = 0, ow = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+  int64_t oy0 = 0, oy1 = 0;
+};
+using MaxPoolNchw16cFn = void (*)(const MaxPoolNchw16c&);
 
 // Per block b of `blocks`: means[b * 16 + l] = mean over p < P of x[b][p][l].
 using BlockMeanFn = void (*)(const float* x, int64_t blocks, int64_t P, float* means);
@@ -93,6 +112,8 @@ namespace ref {
 void pointwise_nchw16c(const PointwiseNchw16c& a);  // ref/nchw16c_f32.cc
 void depthwise_nchw16c(const DepthwiseNchw16c& a);
 void dense_nchw16c(const DenseNchw16c& a);
+void conv_nchw16c(const DenseNchw16c& a);
+void maxpool_nchw16c(const MaxPoolNchw16c& a);
 void block_mean_f32(const float* x, int64_t blocks, int64_t P, float* means);
 void block_scale_f32(const float* x, const float* s, int64_t blocks, int64_t P, float* y);
 }  // namespace ref
@@ -104,7 +125,9 @@ namespace avx512 {
 void pointwise_nchw16c(const PointwiseNchw16c& a);
 void depthwise_nchw16c(const DepthwiseNchw16c& a);
 void dense_nchw16c(const DenseNchw16c& a);
-void dense_nchw16c(const DenseNchw16c& a);
+// x86/avx512/conv_nchw16c_f32.cc: 6 pixels of a row x 4 output blocks.
+void conv_nchw16c(const DenseNchw16c& a);
+void maxpool_nchw16c(const MaxPoolNchw16c& a);
 void block_mean_f32(const float* x, int64_t blocks, int64_t P, float* means);
 void block_scale_f32(const float* x, const float* s, int64_t blocks, int64_t P, float* y);
 }  // namespace avx512

@@ -1,8 +1,10 @@
 // The reference channel-blocked FP32 kernels (kernels/abi/nchw16c_f32.h):
 // scalar loops that spell the contract out, one output at a time, with
 // std::fma for each product so that the vector tier's order and roundings
-// are this file's (the same bits).
+// are this file's (the same bits). The max pool's compare-select is
+// _mm512_max_ps's (the second operand on a tie or a NaN).
 #include <cmath>
+#include <limits>
 
 #include "kernels/abi/nchw16c_f32.h"
 
@@ -91,6 +93,43 @@ void dense_nchw16c(const DenseNchw16c& a) {
         }
       }
       post(a.post, a.y + (mb * a.oh + oy) * a.ow * kBlock16, a.ow * kBlock16);
+    }
+  }
+}
+
+void conv_nchw16c(const DenseNchw16c& a) {
+  const int64_t taps = a.kh * a.kw;
+  for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
+    for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+      for (int64_t ox = 0; ox < a.ow; ++ox) {
+        for (int64_t l = 0; l < kBlock16; ++l) {
+          float acc = 0.f;
+          taps_inside(a, oy, ox, [&](int64_t iy, int64_t ix, int64_t t) {
+            for (int64_t c = 0; c < a.C; ++c) {
+              acc = std::fma(a.x[(((c / kBlock16) * a.H + iy) * a.W + ix) * kBlock16 + c % kBlock16],
+                             a.w[((mb * taps + t) * a.C + c) * kBlock16 + l], acc);
+            }
+          });
+          const int64_t o = ((mb * a.oh + oy) * a.ow + ox) * kBlock16 + l;
+          a.y[o] = finish(acc, a.bias[mb * kBlock16 + l], a.residual ? a.residual + o : nullptr, a.clip, a.lo, a.hi);
+        }
+      }
+      post(a.post, a.y + (mb * a.oh + oy) * a.ow * kBlock16, a.ow * kBlock16);
+    }
+  }
+}
+
+void maxpool_nchw16c(const MaxPoolNchw16c& a) {
+  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    for (int64_t ox = 0; ox < a.ow; ++ox) {
+      for (int64_t l = 0; l < kBlock16; ++l) {
+        float m = -std::numeric_limits<float>::infinity();
+        taps_inside(a, oy, ox, [&](int64_t iy, int64_t ix, int64_t) {
+          const float v = a.x[(iy * a.W + ix) * kBlock16 + l];
+          m = m > v ? m : v;
+        });
+        a.y[(oy * a.ow + ox) * kBlock16 + l] = m;
+      }
     }
   }
 }

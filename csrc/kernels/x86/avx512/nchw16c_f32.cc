@@ -22,6 +22,7 @@
 #include <algorithm>
 
 #include "kernels/abi/nchw16c_f32.h"
+#include "kernels/x86/avx512/nchw16c_epilogue.h"
 
 namespace int8rt {
 namespace kernels {
@@ -29,23 +30,10 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-constexpr int kPixels = 6, kBlocks = 4;
-constexpr int64_t kSlice = 128;
 // Pointwise pixels per sub-run: a block group's outputs of one sub-run
 // (4 x 192 x 64 bytes) are still in L1 / L2 when the PostOp reads them.
 constexpr int64_t kSubRun = 192;
 constexpr int64_t kRowTile = 8;  // depthwise output pixels per tile
-
-struct Finish {
-  bool clip;
-  __m512 lo, hi;
-  __m512 apply(__m512 a, __m512 bias, const float* residual) const {
-    __m512 v = _mm512_add_ps(a, bias);
-    if (residual) v = _mm512_add_ps(v, _mm512_loadu_ps(residual));
-    if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-    return v;
-  }
-};
 
 // Pixels [p, p + R) x blocks [mb, mb + B), input channels [c0, c1).
 template <int R, int B>
@@ -261,17 +249,6 @@ void dense_rows(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t left
       for (int64_t b = mb; b < mb + B; ++b) a.post.apply(a.post.ctx, a.y + (b * a.oh + oy) * a.ow * kBlock16, a.ow * kBlock16);
     }
   }
-}
-
-// Output columns whose taps all fall inside a row of width W: [left, right).
-void inner_columns(int64_t ow, int64_t sw, int64_t pw, int64_t kw, int64_t dw, int64_t W, int64_t* left,
-                   int64_t* right) {
-  int64_t l = 0;
-  while (l < ow && l * sw - pw < 0) ++l;
-  int64_t r = ow;
-  while (r > l && (r - 1) * sw - pw + (kw - 1) * dw >= W) --r;
-  *left = l;
-  *right = r;
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 //   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
 //   plane_mean_f32: plane_mean_f32_avx512 (plane_mean_f32_loop.h's order, one zmm of partials)
 //   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
-//   nchw16c_f32: nchw16c_f32_avx512 (6 x 4-block pointwise tile, 8-pixel depthwise rows)
+//   nchw16c_f32: nchw16c_f32_avx512 (6 x 4-block pointwise and conv tiles, 8-pixel depthwise rows)
 //   maxpool_f32: maxpool_f32_avx512 (column maxima, then row maxima, 16 lanes)
 //   transpose_f32: transpose_f32_avx512 (16 x 16 blocks in registers)
 //   sgemm_f32: sgemm_12x32_avx512 (AVX-512F), then its 8-row twin
@@ -66,7 +66,8 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx512", kIsa, avx512::maxpool_f32_planes);
   static const Nchw16cF32Kernel nchw16c("nchw16c_f32_avx512", kIsa, avx512::pointwise_nchw16c,
-                                        avx512::depthwise_nchw16c, avx512::dense_nchw16c, avx512::block_mean_f32, avx512::block_scale_f32);
+                                        avx512::depthwise_nchw16c, avx512::dense_nchw16c, avx512::conv_nchw16c,
+                                        avx512::maxpool_nchw16c, avx512::block_mean_f32, avx512::block_scale_f32);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32,
                                              avx512::transpose_add_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows,
