@@ -98,13 +98,25 @@ def test_compare_refuses_a_model_the_engine_was_not_built_from(files, capsys, ca
 
 
 def test_compare_shows_progress_inside_one_batch(files, case) -> None:
-    """A step per tensor of each batch: 24 PP-OCR crops in one batch showed
-    "0/1 batches" for the whole run; the steps are the tensors' sums, most
-    of compare's time."""
-    from int8rt.accuracy.compare import compare
+    """A step per engine run of each slice of a batch and per tensor: 24
+    PP-OCR crops in one batch showed "0/1 batches" for the whole run, then
+    (ux13) nothing during the two engines' runs of the whole batch; now a
+    batch runs in up to SLICES slices of samples, and the rows are those of
+    one run per batch (the float64 sums in another order: equal to 1e-12)."""
+    from int8rt.accuracy import compare as compare_module
+    from int8rt.accuracy.compare import SLICES, compare
 
     _, engine = files
-    for batch_size, batches in ((1024, 1), (64, -(-len(case.eval_x) // 64))):
+    n = len(case.eval_x)
+    one_run = compare_module.SLICES
+    try:
+        compare_module.SLICES = 1
+        whole = compare(case.model, engine, {"x": case.eval_x}, batch_size=1024)
+    finally:
+        compare_module.SLICES = one_run
+    for batch_size in (1024, 64):
+        chunks = [min(batch_size, n - start) for start in range(0, n, batch_size)]
+        runs = sum(len(range(0, c, -(-c // SLICES))) for c in chunks)
         stream = io.StringIO()
         seen = []
         progress = int8rt.Progress(stream, bars=False)
@@ -119,10 +131,15 @@ def test_compare_shows_progress_inside_one_batch(files, case) -> None:
             rows = compare(case.model, engine, {"x": case.eval_x}, batch_size=batch_size, progress=progress)
         finally:
             int8rt.progress.Phase.update = original
-        steps = batches * len(rows)
+        assert runs >= min(SLICES, n)  # the premise: the one batch of 1024 runs in slices
+        steps = runs * (len(rows) + 2)
         assert seen == list(range(1, steps + 1))  # one step at a time, within the one batch too
-        assert f"int8rt compare: started, {steps} tensors" in stream.getvalue()
-        assert f"int8rt compare: done in" in stream.getvalue() and f"{steps} tensors" in stream.getvalue()
+        assert f"int8rt compare: started, {steps} steps" in stream.getvalue()
+        assert f"int8rt compare: done in" in stream.getvalue() and f"{steps} steps" in stream.getvalue()
+        assert [(r.name, r.layer, r.precision) for r in rows] == [(r.name, r.layer, r.precision) for r in whole]
+        for r, w in zip(rows, whole):
+            assert r.max_abs_error == w.max_abs_error, r.name  # a max: exact, whatever the slices
+            assert r.cosine == pytest.approx(w.cosine, rel=1e-12) and r.sqnr_db == pytest.approx(w.sqnr_db, rel=1e-12)
 
 
 def test_sensitivity_ranking_shows_progress(case) -> None:
@@ -459,3 +476,61 @@ def test_rows_of_tensors_equalization_rescaled_say_so(tmp_path) -> None:
     assert "(rescaled)" not in report.format(all_tensors=True)
     page = write_html(report, tmp_path / "r", rescaled=rescaled).read_text()
     assert "<td>auto:all mse (rescaled)</td>" in page and "int8rt compare undoes them" in page
+
+
+def test_a_build_from_a_cache_with_data_is_measured_on_its_held_out_slice(case, tmp_path, capsys) -> None:
+    """``int8rt build --cache C --calib-data D`` (C present): the scales are
+    the cache's, and the check measures D's held-out slice (every 4th
+    sample), as a build calibrating on D holds it out; the report said "not
+    measured" until 2026-12-05 (ux14). The figures equal those of the build
+    that wrote the cache (same scales, same samples); without data, and for
+    a calibrator of the user's own class, the report says why not."""
+    np.savez(tmp_path / "cal.npz", x=case.calib)
+    model, cache = tmp_path / "m.onnx", tmp_path / "c.cache"
+    model.write_bytes(case.model)
+    base = ["build", str(model), "--calibrator", "entropy2", "--cache", str(cache)]
+    assert main(base + ["--calib-data", str(tmp_path / "cal.npz"), "-o", str(tmp_path / "a.i8rt"), "-q"]) == 0
+    first = capsys.readouterr().out
+    assert cache.exists()
+    assert main(base + ["--calib-data", str(tmp_path / "cal.npz"), "-o", str(tmp_path / "b.i8rt"), "-q"]) == 0
+    second = capsys.readouterr().out
+    held = len(case.calib[3::4])
+    assert f"accuracy check on {held} samples (the slice a build calibrating on this data holds out;" in second
+    assert "thresholds from the calibration cache (EntropyCalibration2), none from these samples" in second
+    a = int8rt.Engine.load(tmp_path / "a.i8rt").build_report()
+    b = int8rt.Engine.load(tmp_path / "b.i8rt").build_report()
+    assert b.measured and b.thresholds_from_cache and b.threshold_samples == 0 and b.check_samples == held
+    assert [(t.name, t.clipped, t.sqnr_db, t.threshold) for t in b.tensors] == \
+        [(t.name, t.clipped, t.sqnr_db, t.threshold) for t in a.tensors]
+    assert [(o.centred_cosine, o.relative_l2) for o in b.outputs] == [(o.centred_cosine, o.relative_l2) for o in a.outputs]
+    assert all(t.method == "cache (EntropyCalibration2)" and t.histogram is None for t in b.tensors)
+    assert [w for w in a.warnings if w.startswith("output")] == [w for w in b.warnings if w.startswith("output")]
+    assert "tensor 'r1' (entropy) clips 50.09%" in first  # the collapse is warned of from the cache too,
+    assert "tensor 'r1' (cache (EntropyCalibration2)) clips 50.09%" in second  # saying why no other method is named
+    assert "no calibration histogram to recompute another method's threshold from" in second
+    # the cache alone: nothing to measure on, and the report says how to get it
+    assert main(base + ["-o", str(tmp_path / "c.i8rt"), "-q"]) == 0
+    assert "not measured (the scales came from the calibration cache and no calibration data was given" \
+        in capsys.readouterr().out
+    # a calibrator of the user's own class is not asked for batches after a cache hit (TensorRT's contract)
+    asked = []
+
+    class Own(int8rt.IInt8EntropyCalibrator2):
+        def __init__(self) -> None:
+            super().__init__()
+
+        def get_batch_size(self) -> int:
+            return 8
+
+        def get_batch(self, names):
+            asked.append(names)
+            return None
+
+        def read_calibration_cache(self):
+            return cache.read_bytes()
+
+        def write_calibration_cache(self, data) -> None:
+            pass
+
+    report = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=Own())).build_report()
+    assert not asked and not report.measured and "was not asked for data (as TensorRT)" in report.reason
