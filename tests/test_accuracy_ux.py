@@ -166,6 +166,30 @@ def test_latency_text_says_when_mixed_precision_saves_little_over_fp32() -> None
     assert latency_text({"ms_all_int8": 1.0, "ms_chosen": 2.0}) == "latency 1.000 -> 2.000 ms"  # an older report
 
 
+def test_a_mixed_engine_slower_than_float32_says_so_and_warns(tmp_path) -> None:
+    """PP-OCRv4 rec (auto, --accuracy-target 0.99): 24 convs in float32, the
+    engine 596.5 ms against float32's 532.7 ms, read "saves less than 10%
+    over float32" and no WARNING line in ``int8rt build``'s text (the log
+    record is one the CLI drops as the report's). Now the line says slower,
+    and the text and the page carry the warning."""
+    from int8rt.accuracy.report import latency_text
+
+    mp = {"target": 0.99, "met": True, "score": 0.9951, "score_all_int8": 0.9538, "sensitivity": {},
+          "float_layers": [f"p2o.Conv.{i}" for i in range(24)], "ms_all_int8": 127.512, "ms_chosen": 596.506,
+          "ms_fp32": 532.722}
+    assert latency_text(mp) == "latency 127.512 -> 596.506 ms (FP32 engine: 532.722 ms, slower than float32)"
+    warning = ("mixed precision: with 24 layer(s) in float32 the engine (596.506 ms) is slower than float32 (the "
+               "float32 engine: 532.722 ms): the float32 engine serves this target better; a lower "
+               "accuracy_target, or another calibrator, keeps more in int8")
+    report = BuildReport(measured=True, mixed_precision=mp)
+    assert f"  WARNING: {warning}" in report.format().splitlines()
+    assert "<b>warning</b>: " + warning.replace("_", "_") in write_html(report, tmp_path / "p").read_text()
+    saving = BuildReport(measured=True, mixed_precision={**mp, "ms_chosen": 500.0})
+    assert "  WARNING: mixed precision: with 24 layer(s) in float32 the engine (500.000 ms) is saving less than " \
+        "10% over float32 (the float32 engine: 532.722 ms): a lower accuracy_target" in saving.format()
+    assert "WARNING" not in BuildReport(measured=True, mixed_precision={**mp, "ms_chosen": 400.0}).format()
+
+
 def test_report_into_a_file_is_a_clear_error_and_writes_nothing(files, capsys) -> None:
     d, _ = files
     (d / "taken").write_text("mine")

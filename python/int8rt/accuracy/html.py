@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Collection, Optional
 
-from .report import RESCALED_MARK, RESCALED_NOTE, BuildReport, latency_text
+from .report import RESCALED_MARK, RESCALED_NOTE, BuildReport, latency_text, mixed_warning
 
 __all__ = ["write_html"]
 
@@ -186,7 +186,8 @@ def _write_page(report: BuildReport, out: Path, title: str, rescaled: frozenset[
         parts += [f"<pre>{e(line)}</pre>" for line in auto]
     else:
         parts.append(f"<pre>{e(report.format().splitlines()[0])}</pre>")
-        for w in report.warnings:
+        for w in report.warnings + ((mixed_warning(report.mixed_precision),)
+                                    if mixed_warning(report.mixed_precision) else ()):
             parts.append(f"<p><b>warning</b>: {e(w)}</p>")
         parts.append("<h2>Outputs (INT8 vs FP32)</h2><table>")
         parts.append(_row(["output", "centred cosine", "cosine", "relative L2", "max |err|", "top-1 agreement",

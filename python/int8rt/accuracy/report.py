@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Collection, Mapping, Optional
 
-from .mixed import MIN_SAVING, little_gain
+from .mixed import latency_verdict, latency_warning
 
 __all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "coarse_histogram", "latency_text",
            "rescaled_tensors"]
@@ -240,7 +240,7 @@ class BuildReport:
                          + latency_text(mp))
         if auto:
             lines.append(auto)
-        for w in self.warnings:
+        for w in self.warnings + ((mixed_warning(mp),) if mixed_warning(mp) else ()):
             lines.append(f"  WARNING: {w}")
         return "\n".join(lines)
 
@@ -306,8 +306,15 @@ def latency_text(mp: dict[str, Any]) -> str:
     ms = mp.get("ms_fp32")
     if ms is None:
         return text
-    verdict = f", saves less than {round(100 * MIN_SAVING)}% over float32" if little_gain(mp["ms_chosen"], ms) else ""
-    return text + f" (FP32 engine: {ms:.3f} ms{verdict})"
+    verdict = latency_verdict(mp["ms_chosen"], ms)
+    return text + f" (FP32 engine: {ms:.3f} ms{', ' + verdict if verdict else ''})"
+
+
+def mixed_warning(mp: Optional[dict[str, Any]]) -> str:
+    """The mixed-precision latency warning of a report (mixed.latency_warning), "" where none."""
+    if not mp:
+        return ""
+    return latency_warning(len(mp["float_layers"]), mp["ms_chosen"], mp.get("ms_fp32"))
 
 
 def _f(x: float) -> str:
