@@ -104,7 +104,7 @@ def test_compare_shows_progress_inside_one_batch(files, case) -> None:
     batch runs in up to SLICES slices of samples, and the rows are those of
     one run per batch (the float64 sums in another order: equal to 1e-12)."""
     from int8rt.accuracy import compare as compare_module
-    from int8rt.accuracy.compare import SLICES, compare
+    from int8rt.accuracy.compare import SLICE_SAMPLES, SLICES, compare
 
     _, engine = files
     n = len(case.eval_x)
@@ -116,7 +116,7 @@ def test_compare_shows_progress_inside_one_batch(files, case) -> None:
         compare_module.SLICES = one_run
     for batch_size in (1024, 64):
         chunks = [min(batch_size, n - start) for start in range(0, n, batch_size)]
-        runs = sum(len(range(0, c, -(-c // SLICES))) for c in chunks)
+        runs = sum(len(range(0, c, max(SLICE_SAMPLES, -(-c // SLICES)))) for c in chunks)
         stream = io.StringIO()
         seen = []
         progress = int8rt.Progress(stream, bars=False)
@@ -131,7 +131,7 @@ def test_compare_shows_progress_inside_one_batch(files, case) -> None:
             rows = compare(case.model, engine, {"x": case.eval_x}, batch_size=batch_size, progress=progress)
         finally:
             int8rt.progress.Phase.update = original
-        assert runs >= min(SLICES, n)  # the premise: the one batch of 1024 runs in slices
+        assert runs > len(chunks)  # the premise: a batch runs in several slices
         steps = runs * (len(rows) + 2)
         assert seen == list(range(1, steps + 1))  # one step at a time, within the one batch too
         assert f"int8rt compare: started, {steps} steps" in stream.getvalue()
