@@ -581,3 +581,26 @@ def test_a_target_all_int8_meets_ranks_no_layer(case) -> None:
     line = next(t for t in engine.build_report().format().splitlines() if "mixed precision" in t)
     assert (f"target 0.5, met: score {score:.4f} (all int8 {score:.4f}) with every layer "
             f"int8 (it meets the target: no layer ranked); latency {mp['ms_chosen']:.3f} ms (FP32 engine: ") in line
+
+
+def test_sensitivity_plot_of_long_region_names_warns_nothing(tmp_path) -> None:
+    """HF ViT's attention region is one layer named by its six nodes joined
+    with '+': at a fixed 7-inch width matplotlib printed "Tight layout not
+    applied" into ``int8rt build``'s output. The labels are shortened and the
+    plot sized to them; no warning."""
+    import warnings
+
+    pytest.importorskip("matplotlib")
+    from int8rt.accuracy.html import _short
+
+    region = "+".join(["node_MatMul_733", "node_Add_734", "node_Softmax_735", "node_IsNaN_736", "node_Where_737",
+                       "node_scaled_dot_product_attention_10"])
+    assert _short(region) == "node_MatMul_733+...+node_scaled_dot_product_attention_10 (6 ops)"
+    assert _short("node_MatMul_94") == "node_MatMul_94"
+    sensitivity = {region: 0.01, **{f"node_MatMul_{i}": 0.001 * i for i in range(45)}}
+    mp = {"target": 0.998, "met": True, "score": 0.9982, "score_all_int8": 0.9945, "float_layers": ["node_MatMul_44"],
+          "sensitivity": sensitivity, "ms_all_int8": 51.7, "ms_chosen": 65.5, "ms_fp32": 157.5}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        page = write_html(BuildReport(measured=True, mixed_precision=mp), tmp_path / "p").read_text()
+    assert "sensitivity.png" in page and (tmp_path / "p" / "sensitivity.png").exists()

@@ -54,8 +54,11 @@ def _plots(report: BuildReport, folder: Path) -> list[str]:
     mp = report.mixed_precision
     if mp and mp.get("sensitivity"):
         ranked = sorted(mp["sensitivity"].items(), key=lambda kv: -kv[1])[:40]
-        fig, ax = plt.subplots(figsize=(7, max(2.5, 0.25 * len(ranked))))
-        ax.barh([k for k, _ in ranked][::-1], [v for _, v in ranked][::-1])
+        labels = [_short(k) for k, _ in ranked]
+        # room for the labels: a table region's layer is its nodes joined with '+' (ViT's GELU: matplotlib
+        # warned "Tight layout not applied" into int8rt build's output at 7 inches)
+        fig, ax = plt.subplots(figsize=(3.5 + 0.075 * max(map(len, labels)), max(2.5, 0.25 * len(ranked))))
+        ax.barh(labels[::-1], [v for _, v in ranked][::-1])
         ax.set_xlabel("sensitivity (1 - score with only this layer int8)")
         fig.tight_layout()
         fig.savefig(folder / "sensitivity.png", dpi=100)
@@ -63,6 +66,17 @@ def _plots(report: BuildReport, folder: Path) -> list[str]:
         files.append("sensitivity.png")
     files += _histogram_plots(report, folder, plt)
     return files
+
+
+def _short(layer: str, most: int = 48) -> str:
+    """A layer's name for a plot label: a long table region's first and last
+    node and how many it joins (``a+...+z (7 ops)``)."""
+    if len(layer) <= most:
+        return layer
+    parts = layer.split("+")
+    if len(parts) > 2:
+        return f"{parts[0]}+...+{parts[-1]} ({len(parts)} ops)"
+    return layer[: most - 3] + "..."
 
 
 HISTOGRAMS = 12  # drawn: every warned tensor first, then the lowest SQNR ones
