@@ -528,6 +528,9 @@ def test_a_build_from_a_cache_with_data_is_measured_on_its_held_out_slice(case, 
         [(t.name, t.clipped, t.sqnr_db, t.threshold) for t in a.tensors]
     assert [(o.centred_cosine, o.relative_l2) for o in b.outputs] == [(o.centred_cosine, o.relative_l2) for o in a.outputs]
     assert all(t.method == "cache (EntropyCalibration2)" and t.histogram is None for t in b.tensors)
+    page = write_html(b, tmp_path / "page").read_text()
+    assert (f"No calibration histogram for the {len(b.tensors)} int8 tensors: the scales came from the calibration "
+            "cache") in page and "<td>cache (EntropyCalibration2)</td>" in page
     assert [w for w in a.warnings if w.startswith("output")] == [w for w in b.warnings if w.startswith("output")]
     assert "tensor 'r1' (entropy) clips 50.09%" in first  # the collapse is warned of from the cache too,
     assert "tensor 'r1' (cache (EntropyCalibration2)) clips 50.09%" in second  # saying why no other method is named

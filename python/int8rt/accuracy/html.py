@@ -133,6 +133,10 @@ def _no_histogram_note(report: BuildReport) -> str:
     if not without:
         return ""
     listed = ", ".join(without[:5]) + (", ..." if len(without) > 5 else "")
+    if report.thresholds_from_cache:  # cached_check.py: measured, but no histogram was computed
+        return (f"No calibration histogram for the {len(without)} int8 tensors: the scales came from the "
+                "calibration cache, so this build computed none and there are no histogram plots (a build "
+                "without the cache has them).")
     return (f"No calibration histogram for {len(without)} of the {len(report.tensors)} int8 tensors ({listed}): "
             "the report holds none for them (written before int8rt kept histograms, or their thresholds came "
             "from no histogram of this build, such as a calibration cache's), so they have no histogram plot.")
