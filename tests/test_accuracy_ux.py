@@ -535,10 +535,16 @@ def test_a_build_from_a_cache_with_data_is_measured_on_its_held_out_slice(case, 
     assert "tensor 'r1' (entropy) clips 50.09%" in first  # the collapse is warned of from the cache too,
     assert "tensor 'r1' (cache (EntropyCalibration2)) clips 50.09%" in second  # saying why no other method is named
     assert "no calibration histogram to recompute another method's threshold from" in second
-    # the cache alone: nothing to measure on, and the report says how to get it
-    assert main(base + ["-o", str(tmp_path / "c.i8rt"), "-q"]) == 0
-    assert "not measured (the scales came from the calibration cache and no calibration data was given" \
-        in capsys.readouterr().out
+    # --accuracy-target from the cache with data: met on the same slice (it was skipped without a word before)
+    assert main(base + ["--calib-data", str(tmp_path / "cal.npz"), "-o", str(tmp_path / "t.i8rt"), "-q",
+                        "--accuracy-target", "0.9"]) == 0
+    mp = int8rt.Engine.load(tmp_path / "t.i8rt").build_report().mixed_precision
+    assert mp["met"] and mp["float_layers"] and "mixed precision: target 0.9, met" in capsys.readouterr().out
+    # the cache alone: nothing to measure on, and the report says how to get it, and that the target was not applied
+    assert main(base + ["-o", str(tmp_path / "c.i8rt"), "-q", "--accuracy-target", "0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "not measured (the scales came from the calibration cache and no calibration data was given" in out
+    assert "accuracy_target 0.9 not applied (it is met on measured samples)" in out
     # a calibrator of the user's own class is not asked for batches after a cache hit (TensorRT's contract)
     asked = []
 

@@ -693,7 +693,9 @@ class CalibrationRun:
                       bias_corrected_layers=self._corrected, auto_choice=self._auto)
         data, why_not = self._check_data(result)
         if data is None:
-            report = BuildReport(measured=False, reason=why_not, **header)
+            unmet = ("" if accuracy_target is None else
+                     f"; accuracy_target {accuracy_target:g} not applied (it is met on measured samples)")
+            report = BuildReport(measured=False, reason=why_not + unmet, **header)
         else:
             t0 = time.perf_counter()
             header.update(threshold_samples=0 if result.from_cache else self.router.threshold_count,
