@@ -106,6 +106,26 @@ def _bounds(ops) -> tuple[float, float]:
     ([("Clip", ["c", "k=-2", "k=100"], {}), ("Sigmoid", ["t0"], {})], FLOOR, math.inf),
     # a network output right after an Add: flat nowhere
     ([("Add", ["c", "k=3"], {})], -math.inf, math.inf),
+    # Max(x, -1) = clip(x, -1, inf), the scalar first or second: flat below -1 (>= -2.5), not above
+    ([("Max", ["c", "k=-1"], {})], FLOOR, math.inf),
+    ([("Max", ["k=-1", "c"], {})], FLOOR, math.inf),
+    # Max(x, -3): values in [-3, -2.5) pass it: not flat at the bottom
+    ([("Max", ["c", "k=-3"], {})], -math.inf, math.inf),
+    # Min(Max(x, 0), 6), relu6 as some exporters write it: flat below 0 and above 6
+    ([("Max", ["c", "k=0"], {}), ("Min", ["t0", "k=6"], {})], FLOOR, CEILING),
+    # ThresholdedRelu(alpha 1): 0 for x <= 1, x above: flat below 1 only
+    ([("ThresholdedRelu", ["c"], {"alpha": 1.0})], FLOOR, math.inf),
+    # ThresholdedRelu(alpha -3) passes x > -3: values in (-3, -2.5) pass: not flat at the bottom
+    ([("ThresholdedRelu", ["c"], {"alpha": -3.0})], -math.inf, math.inf),
+    # 2 x + 1 then ThresholdedRelu(alpha 0): 0 for x <= -0.5
+    ([("Mul", ["c", "k=2"], {}), ("Add", ["t0", "k=1"], {}), ("ThresholdedRelu", ["t1"], {"alpha": 0.0})],
+     FLOOR, math.inf),
+    # Sigmoid / Softplus right behind the Dequantize: strictly increasing by their definitions, every value
+    # the grid clips changes their output: measured raw (this is right, not a gap)
+    ([("Sigmoid", ["c"], {})], -math.inf, math.inf),
+    ([("Softplus", ["c"], {})], -math.inf, math.inf),
+    # Softplus of Clip(-2, 8): constant where the Clip is, both ends
+    ([("Clip", ["c", "k=-2", "k=8"], {}), ("Softplus", ["t0"], {})], FLOOR, CEILING),
 ])
 def test_flat_bounds_follow_the_float_region(ops, floor, ceiling) -> None:
     got_floor, got_ceiling = _bounds(ops)

@@ -252,3 +252,43 @@ def test_a_clipping_per_channel_tensor_names_its_worst_channel() -> None:
     (warning,) = [w for w in engine.build_report().warnings if w.startswith("tensor 'c1'")]
     assert f"; most in channel {k} ({100 * share[k]:.2f}% of its values, top {top:.4g})" in warning, warning
     assert f"clips {100 * share.mean():.2f}% of its values" in warning
+
+
+def test_per_channel_tops_beside_held_out_maxima(tmp_path) -> None:
+    """Calibration keeps channel maxima, not per-channel histograms, so the
+    page shows each channel's top beside its largest held-out |x| (no made-up
+    histogram): the figures recomputed from the float32 values on the
+    held-out samples and the plan's channel scales; the caption's count of
+    channels past their top, here where the held-out samples are half the
+    calibrating ones but one, 1.3 times (some channels clip, some do not)."""
+    x = chain.X_CAL.copy()
+    x[3::4] *= 0.5
+    x[3] *= 2.6
+    model = chain.chain_model(chain.SPREAD)
+    engine = int8rt.build_engine(model, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=8)))
+    report = engine.build_report()
+    plan = {t.tensor: np.asarray(t.channel_scales, np.float32) for t in engine.int8_plan().tensors}
+    names = ["c1", "h1", "d1", "h2"]
+    fp32 = int8rt.build_engine(_with_outputs(model, names), int8rt.BuilderConfig(precision="fp32")).run(
+        {"x": x[3::4]})
+    from int8rt.accuracy.html import channel_caption
+
+    counts = []
+    for n in names:
+        t = report.tensor(n)
+        seen = np.abs(fp32[n]).max(axis=(0, 2, 3))  # each channel's largest held-out |x| (symmetric grids)
+        tops = [float(np.float32(s) * np.float32(127)) for s in plan[n]]
+        assert t.low is None and t.channel_observed == tuple(float(v) for v in seen), n
+        over = int(sum(v > top for v, top in zip(seen, tops)))
+        counts.append(over)
+        assert channel_caption(t).startswith(f"{n}: {over} of {len(tops)} channels have a held-out value past "
+                                             "their top"), n
+    assert 0 < sum(counts) < len(names) * len(plan["c1"]), counts  # the premise: some clip, not all
+    page = write_html(report, tmp_path / "p").read_text()
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is not None:  # drawn tensors carry their caption
+        assert any(channel_caption(report.tensor(n)) in page for n in names)
+    again = int8rt.accuracy.report.BuildReport.from_json(report.to_json())  # kept in the engine file
+    assert again.tensor("c1").channel_observed == report.tensor("c1").channel_observed

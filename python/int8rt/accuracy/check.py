@@ -156,6 +156,13 @@ def _worst_channel(s: metrics.SumSquares, tops: tuple[float, ...]) -> str:
     return f"; most in channel {k} ({100 * s.channel_clipped[k] / per_channel:.2f}% of its values, top {tops[k]:.4g})"
 
 
+def _channel_observed(s: metrics.SumSquares, zero_point: int) -> Optional[tuple[float, ...]]:
+    """Each channel's largest held-out value as its top reads it: |x| on
+    a symmetric grid, x on one with a zero point (TensorCheck.channel_observed)."""
+    per = s.channel_max if zero_point else s.channel_max_abs
+    return None if per is None else tuple(float(v) for v in per)
+
+
 def _held(scale: Scale, zero_point: int) -> tuple[float, Optional[float], Optional[tuple[float, ...]]]:
     """(top, bottom, channel tops) of the grid a tensor is held on: the
     values of codes 127 and -128 (the top is the threshold, 127 * s, or 255 *
@@ -176,6 +183,9 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     (the builder's optimized float32 network) on ``data``; ``methods`` names
     what chose each tensor's threshold; ``header`` holds the report's
     remaining fields (algorithm, sample counts, slice rule...)."""
+    if header.get("thresholds_from_cache"):  # every scale is the cache's (cached_check.py)
+        methods = {**{n: f"cache ({header.get('algorithm', '?')})" for n in int8_grid_scales(engine.network())},
+                   **methods}
     lowered = engine.network()
     scoped = scoped_tensors(network)  # the network's tensors and its If branches'
     # with the per-channel grids (channel_activations): each channel measured at its own scale
@@ -238,11 +248,15 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
                         " on one grid for the whole tensor (channel_activations=False)" if channel_tops is not None
                         else " on a symmetric grid (±threshold, zero point 0)")
                 warning += _instead(alt, grid, s.max_abs)
+            elif collector is None:  # scales from a cache (cached_check.py): no histogram of this build
+                warning += ("; the scales came from the calibration cache, so there is no calibration histogram to "
+                            "recompute another method's threshold from (build without the cache to see one)")
             warnings.append(warning)
         tensors.append(TensorCheck(name=name, threshold=threshold, method=methods.get(name, "?"),
                                    clipped=s.clipped_fraction, sqnr_db=s.sqnr_db, observed_max=s.max_abs,
                                    warning=warning, low=bottom, observed_min=s.min, observed_top=s.max,
-                                   histogram=_coarse(collector, name), channel_thresholds=channel_tops))
+                                   histogram=_coarse(collector, name), channel_thresholds=channel_tops,
+                                   channel_observed=_channel_observed(s, z)))
 
     outputs: list[OutputCheck] = []
     for name in engine.output_names:

@@ -36,6 +36,8 @@ from .taps import rows as sample_rows
 __all__ = ["HEALTHY_DB", "JUMP_DB", "LayerComparison", "compare", "first_jump", "format_comparison"]
 
 JUMP_DB = 10.0
+SLICES = 8  # runs per batch, so that progress moves during a large batch's runs (_slices)
+SLICE_SAMPLES = 4  # the fewest samples a slice holds: PP-OCRv4 rec's 8 crops in 8 runs cost 19.0 s CPU, in 1 12.1 s
 HEALTHY_DB = 30.0  # int8 at a well chosen scale keeps a tensor at 35-50 dB
 
 
@@ -87,8 +89,9 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
     axis 0 = samples; or a list of such groups, taps.groups: samples of
     different shapes, or of a 0-d input's different values), one row per
     tensor in the engine's run order. ``progress`` (True or an
-    :class:`int8rt.Progress`) shows a ``compare`` phase, a step per tensor
-    compared in each batch (``tensors x batches`` steps).
+    :class:`int8rt.Progress`) shows a ``compare`` phase: each batch is run
+    in up to ``SLICES`` slices of samples (one run, for a network with an
+    If), with a step per engine run and per tensor compared in each slice.
 
     Raises ValueError when ``data`` holds no sample, or when the model's
     inputs are not the engine's (an engine built from another model)."""
@@ -130,11 +133,14 @@ def compare(model: Any, engine: Any, data: Samples, *, batch_size: int = 32,
     rescaled = {n: np.asarray(f, np.float32) for n, f in json.loads(engine.metadata.get(RESCALED_KEY, "{}")).items()}
     # A tensor held within its readers' flat parts (taps.flat_floors / flat_ceilings): compared as they read it.
     floors, ceilings = flat_floors(lowered, branches=True), flat_ceilings(lowered, branches=True)
-    # a step per tensor compared in each batch (most of the time: the two runs
-    # of a batch took 0.9 s of PP-OCR rec's 5.2 s, its 122 tensors' sums 3.4 s)
-    with phase(progress, "compare", total=_batch_count(data, batch_size) * len(names), unit="tensor") as step:
+    # a step per tensor compared in each slice of each batch, and one per
+    # engine run of a slice: a batch's runs no longer pass without a step
+    slices = 1 if _has_if(lowered) else SLICES  # an If's condition reads the whole batch: never sliced
+    total = sum(len(_slices(chunk, slices)) * (len(names) + 2) for chunk in batches(data, batch_size))
+    with phase(progress, "compare", total=total, unit="step") as step:
         for chunk in batches(data, batch_size):
-            _accumulate(chunk, ctx_f, ctx_q, names, where, rescaled, floors, ceilings, acc, step.update)
+            for part in _slices(chunk, slices):
+                _accumulate(part, ctx_f, ctx_q, names, where, rescaled, floors, ceilings, acc, step.update)
     out = []
     for name, layer, op, precision in rows:
         if name not in where or not acc[name].seen:
@@ -148,8 +154,11 @@ def _accumulate(chunk: dict[str, np.ndarray], ctx_f: Any, ctx_q: Any, names: lis
                 rescaled: dict[str, np.ndarray], floors: dict[str, float], ceilings: dict[str, float],
                 acc: dict[str, _Acc], done: Callable[[], None]) -> None:
     """Adds one batch of both engines' tapped values to the accumulators,
-    calling ``done()`` after each tensor."""
-    ref, got = tapped_run(ctx_f, chunk), tapped_run(ctx_q, chunk)
+    calling ``done()`` after each engine's run and after each tensor."""
+    ref = tapped_run(ctx_f, chunk)
+    done()
+    got = tapped_run(ctx_q, chunk)
+    done()
     ref.update(chunk)
     for n in names:
         if n in where and n in ref and where[n] in got:
@@ -174,9 +183,22 @@ def _uncut_where_not_batch_first(data: Samples, network: Any) -> list[Any]:
     return out
 
 
-def _batch_count(data: Samples, batch_size: int) -> int:
-    """How many chunks :func:`taps.batches` makes of ``data`` (a whole batch is one)."""
-    return sum(1 if isinstance(g, WholeBatch) else -(-sample_rows(g) // max(1, batch_size)) for g in groups(data))
+def _slices(chunk: dict[str, np.ndarray], most: int) -> list[dict[str, np.ndarray]]:
+    """``chunk`` (a batch of :func:`taps.batches`) cut along axis 0 into at
+    most ``most`` runs of consecutive samples, each of at least
+    ``SLICE_SAMPLES`` (but the last); a :class:`taps.WholeBatch` whole. Each sample's values are the engines' for that sample whatever
+    else shares its run (the check's and compare's chunking relies on it
+    already), so only the order of the accumulators' float64 sums changes
+    (tests/test_accuracy_ux.py compares the rows with and without)."""
+    if isinstance(chunk, WholeBatch) or most <= 1:
+        return [chunk]
+    n = sample_rows(chunk)
+    size = max(1, SLICE_SAMPLES, -(-n // most))
+    return [{k: v[start:start + size] if v.ndim else v for k, v in chunk.items()} for start in range(0, n, size)]
+
+
+def _has_if(network: Any) -> bool:
+    return any(node["op"] == "If" for node in network.nodes())
 
 
 def _run_order(network: Any, scope: str = "") -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:

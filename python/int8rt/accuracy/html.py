@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Collection, Optional
 
-from .report import RESCALED_MARK, RESCALED_NOTE, BuildReport, latency_text
+from .report import RESCALED_MARK, RESCALED_NOTE, BuildReport, latency_text, mixed_warning
 
 __all__ = ["write_html"]
 
@@ -54,8 +54,11 @@ def _plots(report: BuildReport, folder: Path) -> list[str]:
     mp = report.mixed_precision
     if mp and mp.get("sensitivity"):
         ranked = sorted(mp["sensitivity"].items(), key=lambda kv: -kv[1])[:40]
-        fig, ax = plt.subplots(figsize=(7, max(2.5, 0.25 * len(ranked))))
-        ax.barh([k for k, _ in ranked][::-1], [v for _, v in ranked][::-1])
+        labels = [_short(k) for k, _ in ranked]
+        # room for the labels: a table region's layer is its nodes joined with '+' (ViT's GELU: matplotlib
+        # warned "Tight layout not applied" into int8rt build's output at 7 inches)
+        fig, ax = plt.subplots(figsize=(3.5 + 0.075 * max(map(len, labels)), max(2.5, 0.25 * len(ranked))))
+        ax.barh(labels[::-1], [v for _, v in ranked][::-1])
         ax.set_xlabel("sensitivity (1 - score with only this layer int8)")
         fig.tight_layout()
         fig.savefig(folder / "sensitivity.png", dpi=100)
@@ -63,6 +66,17 @@ def _plots(report: BuildReport, folder: Path) -> list[str]:
         files.append("sensitivity.png")
     files += _histogram_plots(report, folder, plt)
     return files
+
+
+def _short(layer: str, most: int = 48) -> str:
+    """A layer's name for a plot label: a long table region's first and last
+    node and how many it joins (``a+...+z (7 ops)``)."""
+    if len(layer) <= most:
+        return layer
+    parts = layer.split("+")
+    if len(parts) > 2:
+        return f"{parts[0]}+...+{parts[-1]} ({len(parts)} ops)"
+    return layer[: most - 3] + "..."
 
 
 HISTOGRAMS = 12  # drawn: every warned tensor first, then the lowest SQNR ones
@@ -84,7 +98,9 @@ def _histogram_plots(report: BuildReport, folder: Path, plt: Any) -> list[str]:
     for name, file in _histogram_files(report).items():
         t = report.tensor(name)
         width, counts = t.histogram
-        fig, ax = plt.subplots(figsize=(5, 2.6))
+        bars = t.channels_over() is not None  # a per-channel grid: its channels' tops beside their held-out maxima
+        fig, axes = plt.subplots(2 if bars else 1, 1, figsize=(5, 5.2 if bars else 2.6), squeeze=False)
+        ax = axes[0][0]
         ax.bar([width * k for k in range(len(counts))], counts, width=width, align="edge", color="tab:blue")
         ax.set_yscale("log")
         if t.channel_thresholds:  # a per-channel grid: the span of its channels' tops
@@ -99,6 +115,8 @@ def _histogram_plots(report: BuildReport, folder: Path, plt: Any) -> list[str]:
         ax.set_title(f"{t.name} ({t.method}): clipped {100 * t.clipped:.3g}%, SQNR {t.sqnr_db:.1f} dB", fontsize=8)
         ax.set_xlabel("|x| (calibration histogram)")
         ax.legend(fontsize=7)
+        if bars:
+            _channel_bars(axes[1][0], t)
         fig.tight_layout()
         fig.savefig(folder / file, dpi=90)
         plt.close(fig)
@@ -115,9 +133,32 @@ def _no_histogram_note(report: BuildReport) -> str:
     if not without:
         return ""
     listed = ", ".join(without[:5]) + (", ..." if len(without) > 5 else "")
+    if report.thresholds_from_cache:  # cached_check.py: measured, but no histogram was computed
+        return (f"No calibration histogram for the {len(without)} int8 tensors: the scales came from the "
+                "calibration cache, so this build computed none and there are no histogram plots (a build "
+                "without the cache has them).")
     return (f"No calibration histogram for {len(without)} of the {len(report.tensors)} int8 tensors ({listed}): "
             "the report holds none for them (written before int8rt kept histograms, or their thresholds came "
             "from no histogram of this build, such as a calibration cache's), so they have no histogram plot.")
+
+
+def _channel_bars(ax: Any, t: Any) -> None:
+    """A per-channel grid's channels: each one's top (code 127) as a bar and
+    its largest held-out value as a dot, red where the value passes the top."""
+    tops, seen = t.channel_thresholds, t.channel_observed
+    ax.bar(range(len(tops)), tops, color="tab:blue", alpha=0.5, label="channel's top (code 127)")
+    ax.scatter(range(len(seen)), seen, s=8, zorder=3, label="held-out max" + (" x" if t.low is not None else " |x|"),
+               c=["tab:red" if v > top else "black" for top, v in zip(tops, seen)])
+    ax.set_xlabel("channel")
+    ax.set_title(channel_caption(t), fontsize=8)
+    ax.legend(fontsize=7)
+
+
+def channel_caption(t: Any) -> str:
+    """``"3 of 32 channels have a held-out value past their top"``: what the
+    per-channel bars show, also under the plot on the page."""
+    return (f"{t.name}: {t.channels_over()} of {len(t.channel_thresholds)} channels have a held-out value past their "
+            "top (per-channel thresholds come from channel maxima; no per-channel histogram is kept)")
 
 
 def _row(cells: list[str], tag: str = "td", cls: Optional[str] = None) -> str:
@@ -157,12 +198,14 @@ def _write_page(report: BuildReport, out: Path, title: str, rescaled: frozenset[
     if not report.measured:
         parts.append(f"<p>Not measured: {e(report.reason)}.</p><p>So this page has no per-tensor rows, "
                      "histograms or plots: they are measured on calibration data during the build. Build with "
-                     "calibration data and without a cache (or <code>accuracy_check</code> on) to get them.</p>")
+                     "calibration data (beside a cache too: <code>int8rt build --cache C --calib-data D</code> "
+                     "measures on D's held-out slice) and <code>accuracy_check</code> on to get them.</p>")
         auto = report.format().splitlines()[1:]  # auto's decisions, kept even when nothing is measured
         parts += [f"<pre>{e(line)}</pre>" for line in auto]
     else:
         parts.append(f"<pre>{e(report.format().splitlines()[0])}</pre>")
-        for w in report.warnings:
+        for w in report.warnings + ((mixed_warning(report.mixed_precision),)
+                                    if mixed_warning(report.mixed_precision) else ()):
             parts.append(f"<p><b>warning</b>: {e(w)}</p>")
         parts.append("<h2>Outputs (INT8 vs FP32)</h2><table>")
         parts.append(_row(["output", "centred cosine", "cosine", "relative L2", "max |err|", "top-1 agreement",
@@ -173,8 +216,11 @@ def _write_page(report: BuildReport, out: Path, title: str, rescaled: frozenset[
                                o.top1_constant_baseline)]))
         parts.append("</table>")
         plots = _plots(report, out)
+        captions = {f: channel_caption(report.tensor(n)) for n, f in _histogram_files(report).items()
+                    if report.tensor(n).channels_over() is not None}
         for f in plots:
-            parts.append(f"<p><img id='{f}' src='{f}' alt='{f}'></p>")
+            parts.append(f"<p><img id='{f}' src='{f}' alt='{f}'>" +
+                         (f"<br>{e(captions[f])}" if f in captions else "") + "</p>")
         missing = _no_histogram_note(report)
         if missing:
             parts.append(f"<p>{e(missing)}</p>")

@@ -117,6 +117,8 @@ class SumSquares:
         self.min = math.inf   # smallest and largest value (a zero-point grid clips each side apart)
         self.max = -math.inf
         self.channel_clipped: Optional[np.ndarray] = None  # on a per-channel grid: clipped values per channel
+        self.channel_max: Optional[np.ndarray] = None  # on a per-channel grid: each channel's largest value
+        self.channel_max_abs: Optional[np.ndarray] = None  # ... and largest |x|
 
     def add(self, x: np.ndarray, scale: Scale, zero_point: int = 0) -> None:
         """Adds the values ``x`` measured on the grid of ``scale`` (a number,
@@ -128,6 +130,7 @@ class SumSquares:
             per = _saturated_per_channel(x, scale, zero_point)
             self.channel_clipped = per if self.channel_clipped is None else self.channel_clipped + per
             self.clipped += int(per.sum())
+            self._channel_extremes(x)
         else:
             self.clipped += _saturated(x, scale, zero_point)
         x = x.ravel()
@@ -138,6 +141,15 @@ class SumSquares:
             lo, hi = float(x.min()), float(x.max())
             self.min, self.max = min(self.min, lo), max(self.max, hi)
             self.max_abs = max(self.max_abs, -self.min, self.max)
+
+    def _channel_extremes(self, x: np.ndarray) -> None:
+        """Each channel's (axis 1) largest value and largest |x| so far."""
+        if x.size == 0:
+            return
+        per = np.moveaxis(x, 1, 0).reshape(x.shape[1], -1)
+        hi, top = per.max(axis=1).astype(np.float64), np.abs(per).max(axis=1).astype(np.float64)
+        self.channel_max = hi if self.channel_max is None else np.maximum(self.channel_max, hi)
+        self.channel_max_abs = top if self.channel_max_abs is None else np.maximum(self.channel_max_abs, top)
 
     @property
     def sqnr_db(self) -> float:

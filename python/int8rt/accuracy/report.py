@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Collection, Mapping, Optional
 
-from .mixed import MIN_SAVING, little_gain
+from .mixed import latency_verdict, latency_warning
 
 __all__ = ["BuildReport", "OutputCheck", "TensorCheck", "METADATA_KEY", "coarse_histogram", "latency_text",
            "rescaled_tensors"]
@@ -54,6 +54,12 @@ class TensorCheck:
             ``low`` are then the widest channel's, and ``clipped`` and
             ``sqnr_db`` measure each value at its own channel's scale.
             None for a tensor on one grid.
+        channel_observed: on a per-channel grid, each channel's largest
+            held-out value as its top is compared with: the largest ``|x|``
+            on a symmetric grid, the largest ``x`` on one held with a zero
+            point (None for a tensor on one grid, or an older report). The
+            calibration keeps channel maxima, not per-channel histograms, so
+            these bars, not a histogram, are what the page shows per channel.
     """
 
     name: str
@@ -68,6 +74,14 @@ class TensorCheck:
     observed_top: Optional[float] = None
     histogram: Optional[tuple[float, tuple[int, ...]]] = None
     channel_thresholds: Optional[tuple[float, ...]] = None
+    channel_observed: Optional[tuple[float, ...]] = None
+
+    def channels_over(self) -> Optional[int]:
+        """How many channels of a per-channel grid have a held-out value
+        past their top (None where unknown)."""
+        if not self.channel_thresholds or not self.channel_observed:
+            return None
+        return sum(1 for top, seen in zip(self.channel_thresholds, self.channel_observed) if seen > top)
 
     def range_text(self) -> str:
         """The range the engine holds beside the one observed: ``"4.453 /
@@ -122,6 +136,9 @@ class BuildReport:
         held_out: True when those samples were not used for thresholds;
             False when the data was too small to set any aside.
         slice_rule: how the measured samples were chosen, in words.
+        thresholds_from_cache: the scales came from the calibration cache
+            and the check read the data of a calibrator made from arrays
+            anyway (cached_check.py); ``threshold_samples`` is then 0.
         tensors: per int8 tensor, in network order.
         outputs: per network output.
         warnings: every warning, as logged.
@@ -160,6 +177,7 @@ class BuildReport:
     bias_corrected_layers: int = 0
     mixed_precision: Optional[dict[str, Any]] = None
     auto_choice: Optional[dict[str, Any]] = None
+    thresholds_from_cache: bool = False
 
     def tensor(self, name: str) -> TensorCheck:
         """The check of tensor ``name`` (KeyError if it is not an int8 tensor)."""
@@ -175,7 +193,8 @@ class BuildReport:
     def from_json(cls, text: str) -> "BuildReport":
         d: dict[str, Any] = json.loads(text)
         d["tensors"] = tuple(TensorCheck(**{**t, "histogram": _histogram(t.get("histogram")),
-                                            "channel_thresholds": _floats(t.get("channel_thresholds"))})
+                                            "channel_thresholds": _floats(t.get("channel_thresholds")),
+                                            "channel_observed": _floats(t.get("channel_observed"))})
                              for t in d.get("tensors", ()))
         d["outputs"] = tuple(OutputCheck(**o) for o in d.get("outputs", ()))
         d["warnings"] = tuple(d.get("warnings", ()))
@@ -189,9 +208,10 @@ class BuildReport:
         auto = self._auto_line()
         if not self.measured:
             return f"accuracy check: not measured ({self.reason})" + (f"\n{auto}" if auto else "")
-        lines = [f"accuracy check on {self.check_samples} samples "
-                 f"({'held out from calibration' if self.held_out else 'NOT held out: the calibration data itself'}; "
-                 f"{self.slice_rule}); thresholds from {self.threshold_samples} samples, {self.algorithm}"]
+        lines = [f"accuracy check on {self.check_samples} samples ({self._slice_text()}); "
+                 + (f"thresholds from the calibration cache ({self.algorithm}), none from these samples"
+                    if self.thresholds_from_cache else
+                    f"thresholds from {self.threshold_samples} samples, {self.algorithm}")]
         for o in self.outputs:
             line = (f"  output {o.name}: centred cosine {_f(o.centred_cosine)}, cosine {_f(o.cosine)}, "
                     f"relative L2 {_f(o.relative_l2)}, max |err| {o.max_abs_error:.4g}")
@@ -216,13 +236,23 @@ class BuildReport:
         if mp:
             lines.append(f"  mixed precision: target {mp['target']:.4g}, {'met' if mp['met'] else 'NOT met'}: "
                          f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}) with "
-                         f"{len(mp['float_layers'])} layer(s) in float32 {list(mp['float_layers'])}; "
+                         + (f"{len(mp['float_layers'])} layer(s) in float32 {list(mp['float_layers'])}; "
+                            if mp["float_layers"] or mp.get("sensitivity") else
+                            "every layer int8 (it meets the target: no layer ranked); ")
                          + latency_text(mp))
         if auto:
             lines.append(auto)
-        for w in self.warnings:
+        for w in self.warnings + ((mixed_warning(mp),) if mixed_warning(mp) else ()):
             lines.append(f"  WARNING: {w}")
         return "\n".join(lines)
+
+    def _slice_text(self) -> str:
+        """Which samples were measured, and whether the thresholds saw them."""
+        if self.thresholds_from_cache:  # cached_check.py: the slice a calibrating build holds out
+            return (f"the slice a build calibrating on this data holds out{'' if self.held_out else ' (none: too few)'}; "
+                    f"{self.slice_rule}")
+        return (f"{'held out from calibration' if self.held_out else 'NOT held out: the calibration data itself'}; "
+                f"{self.slice_rule}")
 
     def _auto_line(self) -> str:
         a = self.auto_choice
@@ -274,12 +304,21 @@ def latency_text(mp: dict[str, Any]) -> str:
     """What automatic mixed precision's choice costs (``BuildReport.mixed_precision``):
     ``latency A -> B ms (FP32 engine: C ms)``, saying so where B saves less
     than mixed.MIN_SAVING of C (the FP32 figure is absent from older reports)."""
-    text = f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms"
+    shipped_all_int8 = "float_layers" in mp and not mp["float_layers"]  # one engine, timed once (mixed.py)
+    text = (f"latency {mp['ms_chosen']:.3f} ms" if shipped_all_int8
+            else f"latency {mp['ms_all_int8']:.3f} -> {mp['ms_chosen']:.3f} ms")
     ms = mp.get("ms_fp32")
     if ms is None:
         return text
-    verdict = f", saves less than {round(100 * MIN_SAVING)}% over float32" if little_gain(mp["ms_chosen"], ms) else ""
-    return text + f" (FP32 engine: {ms:.3f} ms{verdict})"
+    verdict = latency_verdict(mp["ms_chosen"], ms)
+    return text + f" (FP32 engine: {ms:.3f} ms{', ' + verdict if verdict else ''})"
+
+
+def mixed_warning(mp: Optional[dict[str, Any]]) -> str:
+    """The mixed-precision latency warning of a report (mixed.latency_warning), "" where none."""
+    if not mp:
+        return ""
+    return latency_warning(len(mp["float_layers"]), mp["ms_chosen"], mp.get("ms_fp32"))
 
 
 def _f(x: float) -> str:

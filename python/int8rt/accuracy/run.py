@@ -31,7 +31,7 @@ from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
 from .._numerics import scale_from_amax
-from . import auto_choice, check, crossval, decision_rule, mixed, quiet_positions, unsigned_form
+from . import auto_choice, cached_check, check, crossval, decision_rule, mixed, quiet_positions, unsigned_form
 from . import bias_correction as biascorr
 from . import bias_groups, sequence_axis
 from . import branch_bias
@@ -729,16 +729,16 @@ class CalibrationRun:
         self._seconds["calibration_and_build"] = time.perf_counter() - self._t0
         header = dict(algorithm=result.algorithm, calibration_batches=result.num_batches,
                       bias_corrected_layers=self._corrected, auto_choice=self._auto)
-        if result.from_cache:
-            report = BuildReport(measured=False, reason="the scales came from the calibration cache, so no data "
-                                 "was read (as TensorRT)", **header)
-        elif not self.measure:
-            report = BuildReport(measured=False, reason="BuilderConfig(accuracy_check=False)", **header)
+        data, why_not = self._check_data(result)
+        if data is None:
+            unmet = ("" if accuracy_target is None else
+                     f"; accuracy_target {accuracy_target:g} not applied (it is met on measured samples)")
+            report = BuildReport(measured=False, reason=why_not + unmet, **header)
         else:
             t0 = time.perf_counter()
-            data = self.router.check_data()
-            header.update(threshold_samples=self.router.threshold_count, check_samples=self.router.samples(data),
-                          held_out=self.router.held_out, slice_rule=self.router.describe())
+            header.update(threshold_samples=0 if result.from_cache else self.router.threshold_count,
+                          check_samples=self.router.samples(data), held_out=self.router.held_out,
+                          slice_rule=self.router.describe(), thresholds_from_cache=result.from_cache)
             if accuracy_target is not None and rebuild is not None:
                 fp32 = _core.Engine.create(self._network, {"precision": "fp32"})
                 reference = mixed._outputs(fp32, data, self._chunk)
@@ -752,13 +752,25 @@ class CalibrationRun:
                 self._seconds["mixed_precision"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
             report = check.measure(network=self._network, engine=engine._native, data=data,
-                                   batch_size=self._chunk, collector=self._session.collector,
+                                   batch_size=self._chunk, collector=getattr(self._session, "collector", None),
                                    methods=self._methods, header=header)
             self._seconds["check"] = time.perf_counter() - t0
             report = _with_seconds(report, self._seconds)
         metadata = dict(engine.metadata)
         metadata[METADATA_KEY] = report.to_json()
         return Engine(engine._native.with_metadata(metadata))
+
+
+    def _check_data(self, result: Any) -> tuple[Any, str]:
+        """The samples the check measures, or (None, why not): the held-out
+        ones; with scales from the cache, those of a calibrator made from
+        arrays, read now (cached_check.py)."""
+        if not self.measure:
+            return None, "BuilderConfig(accuracy_check=False)"
+        if not result.from_cache:
+            return self.router.check_data(), ""
+        shapes = {self._network.tensor(i)["name"]: self._network.tensor(i)["shape"] for i in self._network.inputs()}
+        return cached_check.held_out_data(self._calibrator, self.router, list(shapes), shapes)
 
 
 def _helps(with_: Any, without: Any) -> bool:

@@ -313,12 +313,16 @@ def _flat_range(lowered: Any, nodes: list[dict[str, Any]], t: int, outputs: set[
     to be), by the ONNX definitions of the element-wise ops of ``t`` alone
     that read it, followed forward in run order. Each tensor of that region
     is either ``clip(alpha x + beta, lo, hi)`` (:func:`_piece`'s ops composed:
-    Relu, Clip, HardSigmoid, Neg, scalar Add / Sub / Mul / Div and their fused
-    Relu / Clip) or constant below some x (``(None, A)``: a HardSwish, 0 below
+    Relu, Clip, HardSigmoid, Neg, Max / Min with a scalar, scalar Add / Sub /
+    Mul / Div and their fused Relu / Clip) or constant below some x (``(None,
+    A)``: a ThresholdedRelu, 0 up to its alpha; a HardSwish, 0 below
     -3, or a product with a factor that is 0 below A, as in ``x * relu6(x +
     3) / 6``, and whatever one op makes of such a tensor). A tensor of the
     region that anything else reads, or that is a network output, bounds
-    (a, b) by where it is flat."""
+    (a, b) by where it is flat: so any element-wise op (a Sigmoid, a
+    Softplus) of a region tensor is flat where that tensor is. Such an op
+    reading ``t`` itself leaves it raw, rightly: strictly monotone, it sees
+    every value the grid would clip."""
     inf = math.inf
     form: dict[int, tuple[Any, ...]] = {t: (1.0, 0.0, -inf, inf)}
     a, b = inf, -inf
@@ -362,6 +366,8 @@ def _region_form(lowered: Any, node: dict[str, Any], form: Mapping[int, tuple[An
                 return f
             alpha, beta, lo, hi = f  # 0 where its input is below -3, constant where the clip is
             return (None, max((max(lo, -3.0) - beta) / alpha, -inf)) if alpha > 0 and lo < inf else None
+        if node["op"] == "ThresholdedRelu" and node["inputs"] == region:
+            return _thresholded(f, float(node["attrs"].get("alpha", 1.0)))
         piece = _piece(lowered, node, region[0])
         if piece is None:
             return None
@@ -373,6 +379,18 @@ def _region_form(lowered: Any, node: dict[str, Any], form: Mapping[int, tuple[An
         known = [z for z in zero_below if z is not None]
         return (None, max(known)) if known else None  # x * u(x) with u 0 below A: 0 below A
     return None
+
+
+def _thresholded(f: tuple[Any, ...], threshold: float) -> Optional[tuple[Any, ...]]:
+    """ThresholdedRelu(y) = y where y > threshold, else 0 (ONNX), of y = f(x):
+    0 for every x where y <= threshold, so constant below the x where y
+    reaches it (y rising with x); ``f`` itself where y never gets that low."""
+    if f[0] is None:
+        return f  # constant below A stays constant below A
+    alpha, beta, lo, _ = f
+    if alpha <= 0:
+        return None  # y falls as x grows: 0 above some x, which this form does not hold
+    return f if lo > threshold else (None, (threshold - beta) / alpha)
 
 
 def _zero_below(f: tuple[Any, ...]) -> Optional[float]:
@@ -420,6 +438,9 @@ def _piece(lowered: Any, node: dict[str, Any], t: int) -> Optional[tuple[float, 
         return (alpha, beta, 0.0, 1.0) if alpha != 0 else None
     if op == "Neg" and ins == [t]:
         return -1.0, 0.0, -inf, inf
+    if op in ("Max", "Min") and len(ins) == 2:  # with a scalar: a clip at it from one side
+        c = consts[1 - ins.index(t)]
+        return (1.0, 0.0, c, inf) if op == "Max" else (1.0, 0.0, -inf, c)
     if len(ins) != 2 or op not in ("Add", "Sub", "Mul", "Div"):
         return None
     c, first = consts[1 - ins.index(t)], ins[0] == t
