@@ -58,13 +58,14 @@ def _audio(n: int, rng: np.random.Generator, quiet: float = 0.002) -> np.ndarray
     return x.astype(np.float32)
 
 
-def _engine_score(model: bytes, calib: np.ndarray, evaluation: np.ndarray) -> tuple[float, dict]:
+def _engine_score(model: bytes, calib: np.ndarray, evaluation: np.ndarray) -> tuple[float, dict, str]:
     config = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
     config.calibrator = int8rt.make_calibrator({"x": calib}, algorithm="auto", batch_size=16)
     engine = int8rt.build_engine(model, config)
     fp32 = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32"))
     ref, out = fp32.run({"x": evaluation})["y"], engine.run({"x": evaluation})["y"]
-    return metrics.centred_cosine(ref, out), engine.build_report().auto_choice
+    report = engine.build_report()
+    return metrics.centred_cosine(ref, out), report.auto_choice, report.format()
 
 
 def test_the_stem_is_the_chain_from_the_input_to_the_layernorm() -> None:
@@ -136,16 +137,17 @@ def test_auto_keeps_the_quiet_stem_out_of_int8(monkeypatch: pytest.MonkeyPatch, 
     int8rt.set_max_isa(cap)
     try:
         monkeypatch.setattr(quiet_positions, "QUIET_SHARE", 2.0)
-        without, report = _engine_score(model, calib, evaluation)
+        without, report, _ = _engine_score(model, calib, evaluation)
         assert report["float_stem"].startswith("off (positions below one int8 step: frames")
         monkeypatch.undo()
-        with_, report = _engine_score(model, calib, evaluation)
+        with_, report, text = _engine_score(model, calib, evaluation)
         bf16 = 2 if quiet_positions.native_bf16() else 0
     finally:
         int8rt.set_max_isa(None)
     assert bf16 == 0 or cap is None
     assert report["float_stem"].startswith(f"on (auto: 10 layers, {bf16} of them in BF16; ")
     assert report["errors"]["float stem on"] < report["errors"]["float stem off"]
+    assert f"float stem {report['float_stem']}" in text  # the build report's auto line says it
     assert without < 0.9 < 0.99 < with_, (without, with_)
 
 
@@ -154,7 +156,7 @@ def test_no_trial_where_no_position_is_quiet() -> None:
     runs' level): no position below a step, nothing tried, int8 throughout."""
     rng = np.random.default_rng(4)
     model, calib, evaluation = _audio_model(), _audio(64, rng, quiet=0.2), _audio(16, rng, quiet=0.2)
-    score, report = _engine_score(model, calib, evaluation)
+    score, report, _ = _engine_score(model, calib, evaluation)
     assert report["float_stem"].startswith("off (positions below one int8 step: frames 0%")
     assert "float stem on" not in report["errors"]
     assert score > 0.98

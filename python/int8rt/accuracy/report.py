@@ -266,7 +266,8 @@ class BuildReport:
                 f"unsigned activations {a.get('unsigned_activations', 'off')}, "
                 f"bias correction {a.get('bias_correction', 'off')}{measured} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
-                                          else ""))
+                                          else "")
+                + (f"; float stem {a['float_stem']}" if a.get("float_stem") else ""))  # quiet_positions.py
 
 
 RESCALED_MARK = "(rescaled)"
