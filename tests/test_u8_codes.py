@@ -86,7 +86,13 @@ def branchy() -> bytes:
     return model(nodes, [fvi("x", ["n", 3, 16, 16])], [fvi("y", ["n", 10])], inits).SerializeToString()
 
 
-MODELS = {"resnet_like": (resnet_like(), 18), "branchy": (branchy(), 16)}
+# name: (ONNX bytes, input size, calibration algorithm, BuilderConfig options). The auto calibrator keeps
+# the unsigned grid on resnet_like; on branchy it decides by the data drawn (symmetric: its ReLU outputs
+# read as u8 already, "(input >= 0)", and only the signed v takes u8 codes); branchy_unsigned holds them
+# unsigned whatever the data.
+BRANCHY = branchy()
+MODELS = {"resnet_like": (resnet_like(), 18, "auto", {}), "branchy": (BRANCHY, 16, "auto", {}),
+          "branchy_unsigned": (BRANCHY, 16, "minmax", {"unsigned_activations": True})}
 
 
 def vnni_cpu() -> bool:
@@ -94,10 +100,11 @@ def vnni_cpu() -> bool:
 
 
 def _build(name: str) -> int8rt.Engine:
-    onnx_bytes, size = MODELS[name]
+    onnx_bytes, size, algorithm, config = MODELS[name]
     calib = {"x": RNG.standard_normal((24, 3, size, size)).astype(F32)}
-    cal = int8rt.make_calibrator(calib, algorithm="auto", batch_size=8)
-    return int8rt.build_engine(onnx_bytes, int8rt.BuilderConfig(calibrator=cal, accuracy_check=False, progress=False))
+    cal = int8rt.make_calibrator(calib, algorithm=algorithm, batch_size=8)
+    return int8rt.build_engine(onnx_bytes, int8rt.BuilderConfig(calibrator=cal, accuracy_check=False, progress=False,
+                                                                **config))
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
@@ -138,9 +145,14 @@ def test_auto_engine_holds_conv_to_conv_tensors_as_u8_codes(built) -> None:
     counts = tuple(sum(tag in d for d in details) for tag in (U8_IN, U8_RES, U8_OUT))
     # (convs reading u8 codes as input, as residual, convs writing them). resnet_like: a1, a2, proj
     # (the residual), a3 (read by b1 and as b3's residual), b1, b2 (stem: read by the pool, pool: written
-    # by it, b3: read by the global pool); branchy: s, t (read by u and v), v, w (u and z: read by Adds).
-    assert counts == {"resnet_like": (5, 2, 6), "branchy": (5, 0, 4)}[name], details
-    assert any("unsigned activations" in line for line in engine.report()), engine.report()
+    # by it, b3: read by the global pool); branchy_unsigned: s, t (read by u and v), v, w (u and z: read
+    # by Adds); branchy as branchy_unsigned where auto keeps the unsigned grid, else v alone (the
+    # others are then non-negative on the symmetric grid: "(input >= 0)", no compensation to keep).
+    unsigned = any("unsigned activations:" in line for line in engine.report())
+    assert unsigned or name == "branchy", engine.report()
+    expected = {"resnet_like": (5, 2, 6), "branchy_unsigned": (5, 0, 4)}
+    expected["branchy"] = expected["branchy_unsigned"] if unsigned else (1, 0, 1)
+    assert counts == expected[name], details
 
 
 @pytest.mark.parametrize("batch", [1, 5])
