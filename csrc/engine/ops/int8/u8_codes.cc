@@ -28,7 +28,7 @@ bool enabled() {
 // layer would refuse (its construction reports that, not this rule).
 bool conv_shape(const Network& net, const Node& node, ConvShape* s) {
   try {
-    *s = qconv_params(net, node).shape;
+    *s = qconv_shape(net, node);
     return true;
   } catch (const Error&) {
     return false;
